@@ -1,0 +1,78 @@
+"""Collect every field problem of one request before raising once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from bookingcore.errors import FieldError, ValidationError
+
+T = TypeVar("T")
+
+
+class Problems:
+    """Accumulates :class:`FieldError` s so a caller hears about all of them at once."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, message: str, code: str = "invalid") -> None:
+        """Record one problem on ``field``."""
+        self.errors.append(FieldError(field, message, code).prefixed(self.prefix))
+
+    def capture(self, build: Callable[[], T]) -> T | None:
+        """Run ``build``; on :class:`ValidationError` keep its errors and return None."""
+        try:
+            return build()
+        except ValidationError as exc:
+            self.errors.extend(e.prefixed(self.prefix) for e in exc.errors)
+            return None
+
+    def extend(self, other: Problems) -> None:
+        """Take over the problems another collector found."""
+        self.errors.extend(e.prefixed(self.prefix) for e in other.errors)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        """Raise one :class:`ValidationError` carrying every recorded problem."""
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+def clean_text(
+    value: object,
+    field: str,
+    *,
+    required: bool = False,
+    min_length: int = 1,
+    max_length: int = 255,
+) -> str | None:
+    """Strip ``value``; None or blank becomes None unless ``required``.
+
+    Raises:
+        ValidationError: wrong type, missing when required, or outside the length bounds.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError.single(field, "is required", "required")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError.single(field, "must be text", "invalid_type")
+    text = " ".join(value.split()) if "\n" not in value else value.strip()
+    if len(text) < min_length:
+        msg = f"must be at least {min_length} characters"
+        raise ValidationError.single(field, msg, "too_short")
+    if len(text) > max_length:
+        msg = f"must be at most {max_length} characters"
+        raise ValidationError.single(field, msg, "too_long")
+    return text
+
+
+def require_text(value: object, field: str, *, min_length: int = 1, max_length: int = 255) -> str:
+    """Like :func:`clean_text` with ``required=True``, typed as always returning text."""
+    text = clean_text(value, field, required=True, min_length=min_length, max_length=max_length)
+    assert text is not None
+    return text

@@ -1,0 +1,270 @@
+"""Customers (who book and pay) and the travelers they book for.
+
+Seed 000 separates the booker from the participants: a :class:`Customer` is a
+phone-first account (one per normalised number), and each :class:`Traveler`
+belongs to exactly one customer, is reused across bookings and is only ever
+soft-deleted so past bookings keep their participants.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import attrs
+
+from bookingcore.domain._validation import Problems, clean_text, require_text
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    Actor,
+    CustomerId,
+    EmailAddress,
+    PartnerId,
+    PhoneNumber,
+    TravelerId,
+    Versioned,
+)
+from bookingcore.errors import ValidationError
+
+__all__ = ["Customer", "Gender", "Traveler", "TravelerDetails"]
+
+MAX_AGE = 130
+
+
+class Gender(enum.StrEnum):
+    """A traveler's gender as they state it.
+
+    .. versionadded:: 0.1
+    """
+
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+    UNDISCLOSED = "undisclosed"
+
+    @classmethod
+    def parse(cls, value: str | Gender, *, field: str = "gender") -> Gender:
+        """Read a gender name case-insensitively (``m``/``f`` accepted).
+
+        Raises:
+            ValidationError: the value is not one of the names.
+        """
+        if isinstance(value, Gender):
+            return value
+        key = str(value).strip().lower()
+        key = {"m": "male", "f": "female", "prefer_not_to_say": "undisclosed"}.get(key, key)
+        try:
+            return cls(key)
+        except ValueError:
+            known = ", ".join(g.value for g in cls)
+            msg = f"{value!r} is not one of {known}"
+            raise ValidationError.single(field, msg, "invalid_choice") from None
+
+
+@attrs.define(slots=False)
+class Customer(Versioned):
+    """The person who books and pays, identified by phone.
+
+    ``partner_id`` is the partner the customer belongs to (``None`` for the
+    business's own customers); ``created_by_partner_id`` keeps who created it
+    even if the customer is later reassigned.
+
+    .. versionadded:: 0.1
+    """
+
+    id: CustomerId
+    phone: PhoneNumber
+    created_at: datetime
+    updated_at: datetime
+    name: str | None = None
+    email: EmailAddress | None = None
+    source: BookingSource = BookingSource.DIRECT
+    partner_id: PartnerId | None = None
+    created_by_partner_id: PartnerId | None = None
+    created_by: Actor | None = None
+    version: int = 1
+
+    entity_name = "customer"
+
+    @property
+    def is_profile_complete(self) -> bool:
+        """True once the customer has given both a name and an email."""
+        return self.name is not None and self.email is not None
+
+    def complete_profile(
+        self,
+        *,
+        now: datetime,
+        name: str | None = None,
+        email: str | EmailAddress | None = None,
+    ) -> None:
+        """Set the optional profile fields a phone-only registration left empty.
+
+        Only the fields passed are changed.
+
+        Raises:
+            ValidationError: ``name`` is not 2-255 characters or ``email`` is malformed.
+        """
+        problems = Problems()
+        clean_name = problems.capture(lambda: clean_text(name, "name", min_length=2))
+        clean_email = problems.capture(
+            lambda: None if email is None else EmailAddress.parse(str(email))
+        )
+        problems.raise_if_any()
+        if clean_name is not None:
+            self.name = clean_name
+        if clean_email is not None:
+            self.email = clean_email
+        self.updated_at = now
+        self.version += 1
+
+
+@attrs.frozen
+class TravelerDetails:
+    """A traveler's details as a person typed them, not yet validated.
+
+    :meth:`validated` checks every field at once and reports each problem with its
+    field name. ``phone`` numbers without a country code are read in ``region``.
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    age: int | None = None
+    birth_date: date | None = None
+    gender: str | None = None
+    phone: str | None = None
+    emergency_contact_name: str | None = None
+    emergency_contact_phone: str | None = None
+    special_requirements: str | None = None
+
+    def validated(self, *, region: str | None, today: date) -> _CleanTraveler:
+        """Return the cleaned fields, or raise one error naming every bad field.
+
+        Raises:
+            ValidationError: with one :class:`~bookingcore.errors.FieldError` per bad field.
+        """
+        p = Problems()
+        name = p.capture(lambda: require_text(self.name, "name", min_length=2))
+        age = self.age
+        if age is not None and (isinstance(age, bool) or not isinstance(age, int)):
+            p.add("age", "must be a whole number", "invalid_type")
+        elif age is not None and not 0 <= age <= MAX_AGE:
+            p.add("age", f"must be between 0 and {MAX_AGE}", "out_of_range")
+        if self.birth_date is not None and self.birth_date > today:
+            p.add("birth_date", "cannot be in the future", "out_of_range")
+        gender = p.capture(
+            lambda: None if self.gender in (None, "") else Gender.parse(str(self.gender))
+        )
+        phone = p.capture(
+            lambda: (
+                None
+                if not self.phone
+                else PhoneNumber.parse(self.phone, region=region, field="phone")
+            )
+        )
+        ec_name = p.capture(
+            lambda: clean_text(self.emergency_contact_name, "emergency_contact_name", min_length=2)
+        )
+        ec_phone = p.capture(
+            lambda: (
+                None
+                if not self.emergency_contact_phone
+                else PhoneNumber.parse(
+                    self.emergency_contact_phone, region=region, field="emergency_contact_phone"
+                )
+            )
+        )
+        needs = p.capture(
+            lambda: clean_text(self.special_requirements, "special_requirements", max_length=2000)
+        )
+        p.raise_if_any()
+        assert name is not None
+        return _CleanTraveler(name, age, self.birth_date, gender, phone, ec_name, ec_phone, needs)
+
+
+@attrs.frozen
+class _CleanTraveler:
+    name: str
+    age: int | None
+    birth_date: date | None
+    gender: Gender | None
+    phone: PhoneNumber | None
+    emergency_contact_name: str | None
+    emergency_contact_phone: PhoneNumber | None
+    special_requirements: str | None
+
+
+@attrs.define(slots=False)
+class Traveler(Versioned):
+    """A person who takes part in bookings, saved under one customer for reuse.
+
+    .. versionadded:: 0.1
+    """
+
+    id: TravelerId
+    customer_id: CustomerId
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    age: int | None = None
+    birth_date: date | None = None
+    gender: Gender | None = None
+    phone: PhoneNumber | None = None
+    emergency_contact_name: str | None = None
+    emergency_contact_phone: PhoneNumber | None = None
+    special_requirements: str | None = None
+    deleted_at: datetime | None = None
+    version: int = 1
+
+    entity_name = "traveler"
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        traveler_id: TravelerId,
+        customer_id: CustomerId,
+        details: TravelerDetails,
+        region: str | None,
+        now: datetime,
+    ) -> Traveler:
+        """Validate ``details`` and build a traveler owned by ``customer_id``.
+
+        Raises:
+            ValidationError: naming every bad field of ``details``.
+        """
+        clean = details.validated(region=region, today=now.date())
+        return cls(
+            id=traveler_id,
+            customer_id=customer_id,
+            created_at=now,
+            updated_at=now,
+            **attrs.asdict(clean, recurse=False),
+        )
+
+    def update(self, details: TravelerDetails, *, region: str | None, now: datetime) -> None:
+        """Replace the traveler's details with ``details`` (validated first).
+
+        Raises:
+            ValidationError: naming every bad field; nothing is changed.
+        """
+        clean = details.validated(region=region, today=now.date())
+        for name, value in attrs.asdict(clean, recurse=False).items():
+            setattr(self, name, value)
+        self.updated_at = now
+        self.version += 1
+
+    @property
+    def is_deleted(self) -> bool:
+        """True once the traveler was soft-deleted."""
+        return self.deleted_at is not None
+
+    def soft_delete(self, *, now: datetime) -> None:
+        """Hide the traveler from lists and new bookings; past bookings keep them."""
+        if self.deleted_at is None:
+            self.deleted_at = now
+            self.updated_at = now
+            self.version += 1

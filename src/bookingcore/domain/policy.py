@@ -1,0 +1,392 @@
+"""Who is asking, and what they may see and do: the one place that decides.
+
+Every service asks this module before it reads or changes anything, so a rule
+changes in one place for the whole library:
+
+=================  ======================  ==========================  ======================
+principal          sees                    changes                     books
+=================  ======================  ==========================  ======================
+customer           own profile, travelers  own profile, travelers,     for themselves
+                   and bookings            own bookings
+partner            customers and bookings  the same                    at allowed locations
+                   it created
+staff (by role)    everything (admin,      everything (admin, staff)   anywhere (admin, staff)
+                   staff, editor)
+advisor            bookings assigned to    those bookings              no
+                   them
+supplier           bookings of its         nothing                     no
+                   supplier
+system             everything              everything                  anywhere
+=================  ======================  ==========================  ======================
+
+Reading something that is not yours answers "not found", never "forbidden", so
+a partner cannot probe for another partner's records.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Self
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.queries import BookingFilter, CustomerFilter
+from bookingcore.domain.values import (
+    Actor,
+    ActorKind,
+    CustomerId,
+    LocationId,
+    PartnerId,
+    StaffId,
+    SupplierId,
+)
+from bookingcore.errors import PermissionDeniedError
+
+__all__ = [
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "Principal",
+    "PrincipalKind",
+    "StaffRole",
+    "can_change_booking",
+    "can_change_customer",
+    "can_view_booking",
+    "can_view_customer",
+    "check_may_book",
+    "check_may_cancel",
+    "check_may_edit",
+    "require",
+    "scope_bookings",
+    "scope_customers",
+]
+
+
+class PrincipalKind(enum.StrEnum):
+    """The kinds of caller the policy knows.
+
+    .. versionadded:: 0.1
+    """
+
+    CUSTOMER = "customer"
+    PARTNER = "partner"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class StaffRole(enum.StrEnum):
+    """Roles of the business's own people (seeds 003 and 004).
+
+    .. versionadded:: 0.1
+    """
+
+    ADMIN = "admin"
+    STAFF = "staff"
+    EDITOR = "editor"
+    ADVISOR = "advisor"
+    SUPPLIER = "supplier"
+
+
+class Permission(enum.StrEnum):
+    """What a staff role may do beyond its own scope.
+
+    .. versionadded:: 0.1
+    """
+
+    VIEW_ALL = "view_all"
+    CHANGE_ALL = "change_all"
+    BOOK_ANYWHERE = "book_anywhere"
+    SET_PRICES = "set_prices"
+    MANAGE_CATALOG = "manage_catalog"
+    MANAGE_PARTNERS = "manage_partners"
+
+
+#: The permissions each staff role has. Data, so a host can read it in its docs.
+ROLE_PERMISSIONS: Mapping[StaffRole, frozenset[Permission]] = MappingProxyType(
+    {
+        StaffRole.ADMIN: frozenset(Permission),
+        StaffRole.STAFF: frozenset(
+            {
+                Permission.VIEW_ALL,
+                Permission.CHANGE_ALL,
+                Permission.BOOK_ANYWHERE,
+                Permission.SET_PRICES,
+                Permission.MANAGE_CATALOG,
+            }
+        ),
+        StaffRole.EDITOR: frozenset({Permission.VIEW_ALL, Permission.MANAGE_CATALOG}),
+        StaffRole.ADVISOR: frozenset(),
+        StaffRole.SUPPLIER: frozenset(),
+    }
+)
+
+
+@attrs.frozen
+class Principal:
+    """Who is asking. Hosts build one from a verified token and pass it to every call.
+
+    Use the constructors: :meth:`customer`, :meth:`partner`, :meth:`staff`, :meth:`system`.
+
+    .. versionadded:: 0.1
+    """
+
+    kind: PrincipalKind
+    id: UUID | None = None
+    role: StaffRole | None = None
+    supplier_id: SupplierId | None = None
+    name: str | None = None
+
+    @classmethod
+    def customer(cls, customer_id: CustomerId) -> Self:
+        """A customer acting for themselves."""
+        return cls(PrincipalKind.CUSTOMER, customer_id)
+
+    @classmethod
+    def partner(cls, partner_id: PartnerId) -> Self:
+        """A partner's API client."""
+        return cls(PrincipalKind.PARTNER, partner_id)
+
+    @classmethod
+    def staff(
+        cls,
+        staff_id: StaffId,
+        role: StaffRole = StaffRole.STAFF,
+        *,
+        supplier_id: SupplierId | None = None,
+    ) -> Self:
+        """A member of staff with ``role`` (a supplier user also names its supplier)."""
+        return cls(PrincipalKind.STAFF, staff_id, StaffRole(role), supplier_id)
+
+    @classmethod
+    def system(cls, name: str = "system") -> Self:
+        """The library or a host job acting on its own behalf."""
+        return cls(PrincipalKind.SYSTEM, name=name)
+
+    @property
+    def actor(self) -> Actor:
+        """How this principal is recorded on what it creates or changes."""
+        if self.kind is PrincipalKind.SYSTEM:
+            return Actor.system(self.name)
+        if self.kind is PrincipalKind.STAFF and self.role is StaffRole.SUPPLIER:
+            return Actor(ActorKind.SUPPLIER, str(self.supplier_id or self.id))
+        return Actor(ActorKind(self.kind.value), str(self.id))
+
+    def has(self, permission: Permission) -> bool:
+        """True when this principal holds ``permission`` (the system holds all)."""
+        if self.kind is PrincipalKind.SYSTEM:
+            return True
+        if self.kind is PrincipalKind.STAFF and self.role is not None:
+            return permission in ROLE_PERMISSIONS[self.role]
+        return False
+
+    def is_customer(self, customer_id: UUID | None) -> bool:
+        """True when this is the customer ``customer_id`` acting for themselves."""
+        return self.kind is PrincipalKind.CUSTOMER and self.id == customer_id
+
+    def is_partner(self, partner_id: UUID | None = None) -> bool:
+        """True for a partner (and, if given, that very partner)."""
+        return self.kind is PrincipalKind.PARTNER and (partner_id is None or self.id == partner_id)
+
+    def __str__(self) -> str:
+        return str(self.actor) if self.role is None else f"{self.actor}({self.role.value})"
+
+
+def _id(principal: Principal) -> UUID:
+    if principal.id is None:
+        msg = f"{principal} has no id"
+        raise PermissionDeniedError(msg)
+    return principal.id
+
+
+def require(allowed: bool, message: str) -> None:
+    """Raise :class:`PermissionDeniedError` with ``message`` unless ``allowed``."""
+    if not allowed:
+        raise PermissionDeniedError(message)
+
+
+def can_view_customer(principal: Principal, customer: Customer) -> bool:
+    """May ``principal`` read ``customer`` (and so their travelers)?"""
+    if principal.has(Permission.VIEW_ALL):
+        return True
+    return principal.is_customer(customer.id) or (
+        customer.partner_id is not None and principal.is_partner(customer.partner_id)
+    )
+
+
+def can_change_customer(principal: Principal, customer: Customer) -> bool:
+    """May ``principal`` change ``customer``'s profile and travelers?"""
+    if principal.has(Permission.CHANGE_ALL):
+        return True
+    return principal.is_customer(customer.id) or (
+        customer.partner_id is not None and principal.is_partner(customer.partner_id)
+    )
+
+
+def _advisor_or_supplier_sees(principal: Principal, booking: Booking) -> bool:
+    if principal.kind is not PrincipalKind.STAFF:
+        return False
+    if principal.role is StaffRole.ADVISOR:
+        return booking.assignee_id is not None and booking.assignee_id == principal.id
+    if principal.role is StaffRole.SUPPLIER:
+        return booking.supplier_id is not None and booking.supplier_id == principal.supplier_id
+    return False
+
+
+def can_view_booking(principal: Principal, booking: Booking) -> bool:
+    """May ``principal`` read ``booking``?"""
+    if principal.has(Permission.VIEW_ALL):
+        return True
+    return (
+        principal.is_customer(booking.customer_id)
+        or (booking.partner_id is not None and principal.is_partner(booking.partner_id))
+        or _advisor_or_supplier_sees(principal, booking)
+    )
+
+
+def can_change_booking(principal: Principal, booking: Booking) -> bool:
+    """May ``principal`` change or cancel ``booking``?"""
+    if principal.has(Permission.CHANGE_ALL):
+        return True
+    if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR:
+        return booking.assignee_id is not None and booking.assignee_id == principal.id
+    return principal.is_customer(booking.customer_id) or (
+        booking.partner_id is not None and principal.is_partner(booking.partner_id)
+    )
+
+
+def check_may_book(
+    principal: Principal,
+    *,
+    customer_id: CustomerId,
+    location_id: LocationId,
+    partner: Partner | None,
+) -> None:
+    """Refuse a booking ``principal`` may not make.
+
+    ``partner`` is the loaded partner record when ``principal`` is a partner.
+
+    Raises:
+        PermissionDeniedError: a customer booking for someone else, a partner at a
+            location it is not allowed (or while inactive), or staff without
+            ``book_anywhere``.
+    """
+    if principal.has(Permission.BOOK_ANYWHERE):
+        return
+    if principal.kind is PrincipalKind.CUSTOMER:
+        require(principal.id == customer_id, "customers can only book for themselves")
+        return
+    if principal.kind is PrincipalKind.PARTNER:
+        require(partner is not None and partner.id == principal.id, "unknown partner")
+        assert partner is not None
+        require(partner.is_active, f"partner {partner.name} is not active")
+        require(
+            partner.may_book_at(location_id),
+            f"partner {partner.name} may not book at location {location_id}",
+        )
+        return
+    raise PermissionDeniedError(f"{principal} may not create bookings")
+
+
+def scope_bookings(principal: Principal, wanted: BookingFilter) -> BookingFilter:
+    """Narrow ``wanted`` to what ``principal`` may see.
+
+    Raises:
+        PermissionDeniedError: the filter explicitly asks for someone else's bookings.
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return wanted
+    if principal.kind is PrincipalKind.CUSTOMER:
+        require(wanted.customer_id in (None, principal.id), "customers see only their own bookings")
+        return attrs.evolve(wanted, customer_id=CustomerId(_id(principal)))
+    if principal.kind is PrincipalKind.PARTNER:
+        require(wanted.partner_id in (None, principal.id), "partners see only their own bookings")
+        return attrs.evolve(wanted, partner_id=PartnerId(_id(principal)))
+    if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR:
+        require(
+            wanted.assignee_id in (None, principal.id),
+            "advisors see only bookings assigned to them",
+        )
+        return attrs.evolve(wanted, assignee_id=StaffId(_id(principal)))
+    if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.SUPPLIER:
+        require(principal.supplier_id is not None, "this supplier login names no supplier")
+        require(
+            wanted.supplier_id in (None, principal.supplier_id),
+            "suppliers see only their own bookings",
+        )
+        return attrs.evolve(wanted, supplier_id=principal.supplier_id)
+    raise PermissionDeniedError(f"{principal} may not list bookings")
+
+
+def scope_customers(principal: Principal, wanted: CustomerFilter) -> CustomerFilter:
+    """Narrow ``wanted`` to the customers ``principal`` may see.
+
+    Raises:
+        PermissionDeniedError: the filter asks for another partner's customers, or
+            the principal may not list customers at all.
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return wanted
+    if principal.kind is PrincipalKind.PARTNER:
+        require(wanted.partner_id in (None, principal.id), "partners see only their own customers")
+        return attrs.evolve(wanted, partner_id=PartnerId(_id(principal)))
+    if principal.kind is PrincipalKind.CUSTOMER:
+        return attrs.evolve(wanted, customer_id=CustomerId(_id(principal)))
+    raise PermissionDeniedError(f"{principal} may not list customers")
+
+
+def check_may_cancel(principal: Principal, booking: Booking, *, now: datetime) -> None:
+    """Refuse a cancellation ``principal`` may not make.
+
+    Customers and partners may cancel their own bookings until the slot starts
+    (seed 002: "own bookings, before date"); staff who may change all bookings
+    and the booking's advisor may cancel at any time.
+
+    Raises:
+        PermissionDeniedError: not the principal's booking, or too late for them.
+    """
+    require(
+        can_change_booking(principal, booking),
+        f"{principal} may not cancel booking {booking.reference}",
+    )
+    self_service = principal.kind in (PrincipalKind.CUSTOMER, PrincipalKind.PARTNER)
+    if self_service and now >= booking.starts_at:
+        msg = (
+            f"booking {booking.reference} started at {booking.starts_at.isoformat()} "
+            "and can no longer be cancelled online; contact the operator"
+        )
+        raise PermissionDeniedError(msg)
+
+
+#: Booking fields that only staff may edit (or the assigned advisor, for notes).
+STAFF_ONLY_FIELDS = frozenset({"internal_notes", "assignee_id"})
+
+
+def check_may_edit(principal: Principal, booking: Booking, fields: frozenset[str]) -> None:
+    """Refuse an edit of ``fields`` on ``booking`` that ``principal`` may not make.
+
+    Anyone who may change the booking may edit its referral source and external
+    id; internal notes are for staff and the assigned advisor; only staff who may
+    change all bookings reassign them.
+
+    Raises:
+        PermissionDeniedError: naming the first field ``principal`` may not edit.
+    """
+    require(
+        can_change_booking(principal, booking),
+        f"{principal} may not change booking {booking.reference}",
+    )
+    if principal.has(Permission.CHANGE_ALL):
+        return
+    advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
+    for field in sorted(fields & STAFF_ONLY_FIELDS):
+        if field == "internal_notes" and advisor:
+            continue
+        raise PermissionDeniedError(f"{principal} may not edit {field}")

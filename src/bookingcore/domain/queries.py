@@ -1,0 +1,285 @@
+"""Filters and pages for listing customers, slots and bookings.
+
+Every repository takes the same filter objects, so the memory, SQL and any user
+adapter answer the same question the same way (the contract suite checks it).
+Lists are newest first and paged by an opaque keyset cursor, which stays fast
+on large tables where ``OFFSET`` does not.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Generic, TypeVar, cast
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    CustomerId,
+    LocationId,
+    PartnerId,
+    ProductId,
+    SlotId,
+    StaffId,
+    SupplierId,
+)
+from bookingcore.errors import ValidationError
+
+__all__ = [
+    "BookingFilter",
+    "Cursor",
+    "CustomerFilter",
+    "Page",
+    "PageRequest",
+    "SlotFilter",
+    "text_matches",
+]
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 500
+
+
+def _frozen_or_none(value: object) -> frozenset[object] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes):
+        return frozenset((value,))
+    return frozenset(cast("Iterable[object]", value))
+
+
+@attrs.frozen
+class BookingFilter:
+    """Which bookings to list. Every field left ``None`` does not filter.
+
+    ``statuses`` and ``sources`` match any of their members. ``starts_from`` /
+    ``starts_before`` bound the slot's start (the booking date);
+    ``created_from`` / ``created_before`` bound when the booking was made; lower
+    bounds are inclusive, upper bounds exclusive. ``text`` matches the booking
+    reference, external id, and the customer's name, email or phone.
+
+    .. versionadded:: 0.1
+    """
+
+    statuses: frozenset[str] | None = attrs.field(default=None, converter=_frozen_or_none)
+    sources: frozenset[BookingSource] | None = attrs.field(default=None, converter=_frozen_or_none)
+    customer_id: CustomerId | None = None
+    partner_id: PartnerId | None = None
+    location_id: LocationId | None = None
+    slot_id: SlotId | None = None
+    product_id: ProductId | None = None
+    supplier_id: SupplierId | None = None
+    assignee_id: StaffId | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None
+
+    def matches(self, booking: Booking, customer: Customer | None) -> bool:
+        """The reference semantics every adapter implements (``customer`` for ``text``)."""
+        exact = (
+            (self.customer_id, booking.customer_id),
+            (self.partner_id, booking.partner_id),
+            (self.location_id, booking.location_id),
+            (self.slot_id, booking.slot_id),
+            (self.product_id, booking.product_id),
+            (self.supplier_id, booking.supplier_id),
+            (self.assignee_id, booking.assignee_id),
+        )
+        if any(wanted is not None and wanted != actual for wanted, actual in exact):
+            return False
+        if self.statuses is not None and booking.status not in self.statuses:
+            return False
+        if self.sources is not None and booking.source not in self.sources:
+            return False
+        if not _within(booking.starts_at, self.starts_from, self.starts_before):
+            return False
+        if not _within(booking.created_at, self.created_from, self.created_before):
+            return False
+        if self.text:
+            haystack = [booking.reference, booking.external_id]
+            if customer is not None:
+                haystack += [customer.name, str(customer.email or ""), customer.phone.e164]
+            return text_matches(self.text, haystack)
+        return True
+
+
+@attrs.frozen
+class CustomerFilter:
+    """Which customers to list; ``text`` matches name, email or phone.
+
+    .. versionadded:: 0.1
+    """
+
+    sources: frozenset[BookingSource] | None = attrs.field(default=None, converter=_frozen_or_none)
+    partner_id: PartnerId | None = None
+    customer_id: CustomerId | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+    text: str | None = None
+
+    def matches(self, customer: Customer) -> bool:
+        """The reference semantics every adapter implements."""
+        if self.customer_id is not None and customer.id != self.customer_id:
+            return False
+        if self.partner_id is not None and customer.partner_id != self.partner_id:
+            return False
+        if self.sources is not None and customer.source not in self.sources:
+            return False
+        if not _within(customer.created_at, self.created_from, self.created_before):
+            return False
+        if self.text:
+            haystack = [customer.name, str(customer.email or ""), customer.phone.e164]
+            return text_matches(self.text, haystack)
+        return True
+
+
+@attrs.frozen
+class SlotFilter:
+    """Which slots to list.
+
+    .. versionadded:: 0.1
+    """
+
+    location_id: LocationId | None = None
+    location_ids: frozenset[LocationId] | None = attrs.field(
+        default=None, converter=_frozen_or_none
+    )
+    product_id: ProductId | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    only_active: bool = True
+    only_available: bool = False
+
+    def matches(self, slot: Slot) -> bool:
+        """The reference semantics every adapter implements."""
+        if self.location_id is not None and slot.location_id != self.location_id:
+            return False
+        if self.location_ids is not None and slot.location_id not in self.location_ids:
+            return False
+        if self.product_id is not None and slot.product_id != self.product_id:
+            return False
+        if self.only_active and not slot.is_active:
+            return False
+        if self.only_available and not slot.has_room_for(1):
+            return False
+        return _within(slot.starts_at, self.starts_from, self.starts_before)
+
+
+_PHONE_PUNCTUATION = re.compile(r"[\s\-().+]")
+_NON_DIGITS = re.compile(r"\D")
+_MIN_DIGITS = 3
+
+
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or moment >= start) and (end is None or moment < end)
+
+
+def text_matches(query: str, haystack: Sequence[str | None]) -> bool:
+    """Case-insensitive substring search; a query of 3+ digits also matches phone digits.
+
+    ``"98765"`` finds ``+91 98765 43210``, ``"ravi"`` finds ``Ravi Kumar``.
+    """
+    needle = query.strip().casefold()
+    if not needle:
+        return True
+    texts = [h.casefold() for h in haystack if h]
+    if any(needle in text for text in texts):
+        return True
+    compact = _PHONE_PUNCTUATION.sub("", needle)
+    if len(compact) >= _MIN_DIGITS and compact.isdigit():
+        return any(compact in _NON_DIGITS.sub("", text) for text in texts)
+    return False
+
+
+@attrs.frozen
+class Cursor:
+    """A position in a newest-first list: the last row's creation time and id.
+
+    .. versionadded:: 0.1
+    """
+
+    created_at: datetime
+    id: UUID
+
+    def encode(self) -> str:
+        """The opaque string handed to clients."""
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Read a string made by :meth:`encode`.
+
+        Raises:
+            ValidationError: on field ``cursor`` when the token was not made here.
+        """
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            when, _, ident = raw.partition("|")
+            created_at = datetime.fromisoformat(when)
+            if created_at.tzinfo is None:
+                raise ValueError(when)
+            return cls(created_at, UUID(ident))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise ValidationError.single(
+                "cursor", "is not a cursor from this list", "invalid_cursor"
+            ) from None
+
+    def is_after(self, created_at: datetime, row_id: UUID) -> bool:
+        """True when a row sorts after this position (older, or same time and smaller id)."""
+        return (created_at, row_id.bytes) < (self.created_at, self.id.bytes)
+
+
+@attrs.frozen
+class PageRequest:
+    """Up to ``limit`` rows after ``cursor`` (from a previous :class:`Page`).
+
+    Raises:
+        ValidationError: ``limit`` outside 1-500 or a malformed cursor.
+
+    .. versionadded:: 0.1
+    """
+
+    limit: int = 50
+    cursor: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            msg = f"must be between 1 and {MAX_PAGE_SIZE}"
+            raise ValidationError.single("limit", msg, "out_of_range")
+        if self.cursor is not None:
+            Cursor.decode(self.cursor)
+
+    @property
+    def after(self) -> Cursor | None:
+        """The decoded cursor, if any."""
+        return None if self.cursor is None else Cursor.decode(self.cursor)
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of results and the cursor of the next (``None`` on the last page).
+
+    .. versionadded:: 0.1
+    """
+
+    items: Sequence[T]
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)

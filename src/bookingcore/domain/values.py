@@ -1,0 +1,383 @@
+"""Value objects: a value object that exists is valid.
+
+:class:`PhoneNumber`, :class:`EmailAddress` and :class:`Money` validate and
+normalise in their constructor and raise :class:`~bookingcore.errors.ValidationError`
+naming the field, so code holding one never checks it again.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import NewType, Self
+from uuid import UUID
+
+import attrs
+import email_validator
+import phonenumbers
+
+from bookingcore.domain._currencies import MINOR_UNITS
+from bookingcore.errors import StaleVersionError, ValidationError
+
+__all__ = [
+    "Actor",
+    "ActorKind",
+    "BookingGroupId",
+    "BookingId",
+    "CustomerId",
+    "EmailAddress",
+    "LocationId",
+    "Money",
+    "PartnerId",
+    "PhoneNumber",
+    "ProductId",
+    "SlotId",
+    "StaffId",
+    "SupplierId",
+    "TravelerId",
+    "Versioned",
+    "ensure_aware",
+]
+
+CustomerId = NewType("CustomerId", UUID)
+TravelerId = NewType("TravelerId", UUID)
+LocationId = NewType("LocationId", UUID)
+ProductId = NewType("ProductId", UUID)
+SupplierId = NewType("SupplierId", UUID)
+SlotId = NewType("SlotId", UUID)
+BookingId = NewType("BookingId", UUID)
+BookingGroupId = NewType("BookingGroupId", UUID)
+PartnerId = NewType("PartnerId", UUID)
+StaffId = NewType("StaffId", UUID)
+
+
+def ensure_aware(value: datetime, field: str) -> datetime:
+    """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess).
+
+    Raises:
+        ValidationError: ``value`` has no ``tzinfo``.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError.single(
+            field, "must be timezone-aware (naive datetimes are ambiguous)", "naive_datetime"
+        )
+    return value.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- phone
+
+
+def _parse_phone(raw: str, region: str | None, field: str) -> str:
+    if not isinstance(raw, str):
+        raise ValidationError.single(field, "must be a string", "invalid_phone")
+    text = raw.strip()
+    if not text:
+        raise ValidationError.single(field, "is required", "required")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        hint = "" if region else " (use international format, e.g. +919876543210)"
+        msg = f"{raw!r} is not a phone number{hint}: {exc._msg}"
+        raise ValidationError.single(field, msg, "invalid_phone") from None
+    if not phonenumbers.is_valid_number(parsed):
+        msg = f"{raw!r} is not a valid phone number"
+        raise ValidationError.single(field, msg, "invalid_phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone_converter(value: object) -> str:
+    if isinstance(value, PhoneNumber):
+        return value.e164
+    return _parse_phone(value, None, "phone")  # type: ignore[arg-type]
+
+
+@attrs.frozen(order=True)
+class PhoneNumber:
+    """A valid phone number, kept in E.164 form (``+919876543210``).
+
+    ``PhoneNumber("+91 98765-43210")`` works for numbers written with their
+    country code; use :meth:`parse` with a ``region`` for national formats.
+    Two numbers are equal exactly when they dial the same line.
+
+    Raises:
+        ValidationError: on ``field="phone"`` when the text is not a valid number.
+
+    .. versionadded:: 0.1
+    """
+
+    e164: str = attrs.field(converter=_phone_converter)
+
+    @classmethod
+    def parse(cls, raw: str, *, region: str | None = None, field: str = "phone") -> Self:
+        """Parse ``raw`` as written by a person.
+
+        Args:
+            raw: the number in any common notation (spaces, dashes, brackets, ``00``).
+            region: ISO 3166 alpha-2 region used when ``raw`` has no country code
+                (``"IN"`` reads ``09876543210`` as ``+919876543210``).
+            field: the field name to put on the error.
+
+        Raises:
+            ValidationError: the text is not a valid phone number.
+        """
+        return cls(_parse_phone(raw, region, field))
+
+    @property
+    def region(self) -> str | None:
+        """The ISO 3166 region the number belongs to (``"IN"``), if known."""
+        return phonenumbers.region_code_for_number(phonenumbers.parse(self.e164))
+
+    def national(self) -> str:
+        """The number formatted the way it is dialled inside its own country."""
+        return phonenumbers.format_number(
+            phonenumbers.parse(self.e164), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
+
+    def masked(self) -> str:
+        """The number with all but the last four digits hidden, for logs and receipts."""
+        return self.e164[:3] + "*" * (len(self.e164) - 7) + self.e164[-4:]
+
+    def __str__(self) -> str:
+        return self.e164
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PhoneNumber:
+        return self  # immutable
+
+
+# --------------------------------------------------------------------------- email
+
+
+def _normalise_email(value: object, field: str = "email") -> str:
+    if isinstance(value, EmailAddress):
+        return value.value
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError.single(field, "is required", "required")
+    try:
+        info = email_validator.validate_email(value.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        msg = f"{value!r} is not a valid email address: {exc}"
+        raise ValidationError.single(field, msg, "invalid_email") from None
+    return info.normalized
+
+
+@attrs.frozen(order=True)
+class EmailAddress:
+    """A syntactically valid email address in normalised form.
+
+    The domain is lower-cased and internationalised names are normalised; no
+    network look-up is made.
+
+    Raises:
+        ValidationError: on ``field="email"`` when the address is malformed.
+
+    .. versionadded:: 0.1
+    """
+
+    value: str = attrs.field(converter=_normalise_email)
+
+    @classmethod
+    def parse(cls, raw: str, *, field: str = "email") -> Self:
+        """Validate ``raw``, reporting a problem under ``field``."""
+        return cls(_normalise_email(raw, field))
+
+    @property
+    def domain(self) -> str:
+        """The part after the ``@``."""
+        return self.value.rpartition("@")[2]
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __deepcopy__(self, memo: dict[int, object]) -> EmailAddress:
+        return self  # immutable
+
+
+# --------------------------------------------------------------------------- money
+
+
+def _to_decimal(value: object, field: str = "amount") -> Decimal:
+    if isinstance(value, (bool, float)):
+        msg = "must be a Decimal, int or numeric string (floats are not exact)"
+        raise ValidationError.single(field, msg, "inexact_amount")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise ValidationError.single(
+                field, f"{value!r} is not a number", "invalid_amount"
+            ) from None
+    else:
+        raise ValidationError.single(field, f"{value!r} is not a number", "invalid_amount")
+    if not result.is_finite():
+        raise ValidationError.single(field, "must be a finite number", "invalid_amount")
+    return result
+
+
+def _currency_code(value: object) -> str:
+    code = value.strip().upper() if isinstance(value, str) else value
+    if not isinstance(code, str) or code not in MINOR_UNITS:
+        msg = f"{value!r} is not an ISO 4217 currency code"
+        raise ValidationError.single("currency", msg, "invalid_currency")
+    return code
+
+
+@attrs.frozen(eq=True, order=False)
+class Money:
+    """An exact amount in one currency, rounded to that currency's minor unit.
+
+    Amounts are :class:`~decimal.Decimal`; floats are refused. Rounding is half
+    up (``2.345 INR`` becomes ``2.35 INR``; ``JPY`` has no minor unit). Adding or
+    comparing two currencies raises :class:`~bookingcore.errors.ValidationError`.
+
+    .. versionadded:: 0.1
+    """
+
+    amount: Decimal = attrs.field(converter=_to_decimal)
+    currency: str = attrs.field(converter=_currency_code)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "amount", self._round(self.amount, self.currency))
+
+    @staticmethod
+    def _round(amount: Decimal, currency: str) -> Decimal:
+        exponent = Decimal(1).scaleb(-MINOR_UNITS[currency])
+        rounded = amount.quantize(exponent, rounding=ROUND_HALF_UP)
+        return rounded + Decimal(0) if rounded.is_zero() else rounded  # no "-0.00"
+
+    @classmethod
+    def zero(cls, currency: str) -> Self:
+        """Nothing, in ``currency``."""
+        return cls(Decimal(0), currency)
+
+    @classmethod
+    def parse(cls, amount: object, currency: object, *, field: str = "price") -> Self:
+        """Build from loose input, reporting problems under ``field``."""
+        try:
+            return cls(_to_decimal(amount, f"{field}.amount"), currency)
+        except ValidationError as exc:
+            if exc.fields == ("currency",):
+                raise exc.prefixed(field) from None
+            raise
+
+    @property
+    def minor_units(self) -> int:
+        """The amount in minor units (paise, cents) as an integer."""
+        return int(self.amount.scaleb(MINOR_UNITS[self.currency]))
+
+    def _same_currency(self, other: Money, field: str = "currency") -> None:
+        if self.currency != other.currency:
+            msg = f"cannot combine {self.currency} with {other.currency}"
+            raise ValidationError.single(field, msg, "currency_mismatch")
+
+    def __add__(self, other: Money) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same_currency(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same_currency(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: int | Decimal) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, int | Decimal):
+            return NotImplemented
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._same_currency(other)
+        return self.amount >= other.amount
+
+    def is_negative(self) -> bool:
+        """True when the amount is below zero."""
+        return self.amount < 0
+
+    def percent(self, rate: Decimal) -> Money:
+        """``rate`` percent of this amount, rounded to the minor unit."""
+        return Money(self.amount * rate / Decimal(100), self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount:,} {self.currency}"
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Money:
+        return self  # immutable
+
+
+# --------------------------------------------------------------------------- actors
+
+
+class ActorKind(enum.StrEnum):
+    """Who did something, as recorded on bookings, events and audit entries.
+
+    .. versionadded:: 0.1
+    """
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    PARTNER = "partner"
+    SUPPLIER = "supplier"
+    WEBHOOK = "webhook"
+    SYSTEM = "system"
+
+
+@attrs.frozen
+class Actor:
+    """The record of who acted: a kind and, where there is one, an id.
+
+    .. versionadded:: 0.1
+    """
+
+    kind: ActorKind = attrs.field(converter=ActorKind)
+    id: str | None = None
+
+    @classmethod
+    def system(cls, name: str | None = None) -> Self:
+        """The library or a host job acting on its own (``name`` says which)."""
+        return cls(ActorKind.SYSTEM, name)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}" if self.id else self.kind.value
+
+
+class Versioned:
+    """Mixin for entities with an optimistic ``version`` counter.
+
+    .. versionadded:: 0.1
+    """
+
+    id: object
+    version: int
+    entity_name = "record"
+
+    def check_version(self, expected: int | None) -> None:
+        """Refuse to go on when the caller read an older version.
+
+        Raises:
+            StaleVersionError: ``expected`` is given and differs from ``version``.
+        """
+        if expected is not None and expected != self.version:
+            raise StaleVersionError(self.entity_name, self.id, expected, self.version)

@@ -1,0 +1,299 @@
+"""The one exception hierarchy that every bookingcore call raises.
+
+Callers catch :class:`BookingError` (or one branch of it) and never a vendor
+exception: adapters translate what their libraries raise at the boundary.
+Each class also inherits the builtin it resembles, so ``except LookupError``
+keeps working in code that does not know this library::
+
+    BookingError
+    ├── ValidationError (ValueError)          bad input; .errors names each field
+    ├── NotFoundError (LookupError)           no such entity (or not visible to you)
+    ├── PermissionDeniedError (PermissionError)
+    ├── ConflictError                         the request clashes with stored state
+    │   ├── CapacityError                     not enough seats left
+    │   ├── DuplicateError                    the same thing exists already
+    │   ├── StaleVersionError                 changed since you read it
+    │   └── IdempotencyConflictError          same key, different request
+    ├── InvalidTransitionError                the lifecycle forbids that status move
+    ├── RateLimitedError                      too many requests; .retry_after
+    └── AuthenticationError                   credentials missing or wrong
+
+Every error has a stable ``code`` (for hosts mapping to HTTP statuses or exit
+codes) and :meth:`BookingError.to_dict` for JSON bodies.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+__all__ = [
+    "AuthenticationError",
+    "BookingError",
+    "CapacityError",
+    "ConflictError",
+    "DuplicateError",
+    "FieldError",
+    "IdempotencyConflictError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "StaleVersionError",
+    "ValidationError",
+]
+
+
+class BookingError(Exception):
+    """Base class of every error bookingcore raises on purpose.
+
+    .. versionadded:: 0.1
+    """
+
+    code: ClassVar[str] = "booking_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> Mapping[str, Any]:
+        """Return the machine-readable facts of this error (empty by default)."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready description: ``{"code", "message", **details}``."""
+        return {"code": self.code, "message": self.message, **self.details()}
+
+
+@attrs.frozen
+class FieldError:
+    """One problem with one input field.
+
+    ``field`` is a path such as ``"phone"`` or ``"travelers[2].emergency_contact_phone"``;
+    ``code`` is a stable machine-readable reason (``"invalid_phone"``, ``"required"``).
+
+    .. versionadded:: 0.1
+    """
+
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def prefixed(self, prefix: str) -> FieldError:
+        """Return the same error with its field path placed under ``prefix``."""
+        if not prefix:
+            return self
+        joiner = "" if self.field.startswith("[") else "."
+        return FieldError(f"{prefix}{joiner}{self.field}", self.message, self.code)
+
+
+class ValidationError(BookingError, ValueError):
+    """Input was rejected; :attr:`errors` names every offending field.
+
+    Raised before anything is written, so a rejected request leaves no trace.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "validation_error"
+
+    def __init__(self, errors: Iterable[FieldError] | FieldError, message: str | None = None):
+        self.errors: tuple[FieldError, ...] = (
+            (errors,) if isinstance(errors, FieldError) else tuple(errors)
+        )
+        if not self.errors:
+            msg = "ValidationError needs at least one FieldError"
+            raise ValueError(msg)
+        if message is None:
+            message = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+        super().__init__(message)
+
+    @classmethod
+    def single(cls, field: str, message: str, code: str = "invalid") -> ValidationError:
+        """Build the error for one field."""
+        return cls(FieldError(field, message, code))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field paths that failed, in the order they were found."""
+        return tuple(e.field for e in self.errors)
+
+    def prefixed(self, prefix: str) -> ValidationError:
+        """Return a copy whose field paths sit under ``prefix`` (e.g. ``travelers[1]``)."""
+        return ValidationError(e.prefixed(prefix) for e in self.errors)
+
+    def details(self) -> Mapping[str, Any]:
+        return {
+            "errors": [
+                {"field": e.field, "message": e.message, "code": e.code} for e in self.errors
+            ]
+        }
+
+
+class NotFoundError(BookingError, LookupError):
+    """No entity of that kind with that key, or none the caller may see.
+
+    The library answers "not found" rather than "forbidden" where telling the two
+    apart would reveal that another tenant's record exists.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "not_found"
+
+    def __init__(self, entity: str, key: object, message: str | None = None) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(message or f"{entity} {key} not found")
+
+    def details(self) -> Mapping[str, Any]:
+        return {"entity": self.entity, "key": str(self.key)}
+
+
+class PermissionDeniedError(BookingError, PermissionError):
+    """The principal is known but may not do this.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "permission_denied"
+
+
+class ConflictError(BookingError):
+    """The request is well formed but clashes with what is stored.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "conflict"
+
+
+class CapacityError(ConflictError):
+    """The slot does not have enough seats left for the travelers requested.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "capacity_exceeded"
+
+    def __init__(self, slot_id: object, requested: int, seats_left: int) -> None:
+        self.slot_id = slot_id
+        self.requested = requested
+        self.seats_left = seats_left
+        noun = "seat" if seats_left == 1 else "seats"
+        super().__init__(f"slot {slot_id} has {seats_left} {noun} left; {requested} requested")
+
+    def details(self) -> Mapping[str, Any]:
+        return {
+            "slot_id": str(self.slot_id),
+            "requested": self.requested,
+            "seats_left": self.seats_left,
+        }
+
+
+class DuplicateError(ConflictError):
+    """An equivalent record exists already (``existing_id`` says which).
+
+    .. versionadded:: 0.1
+    """
+
+    code = "duplicate"
+
+    def __init__(self, message: str, *, entity: str, existing_id: object | None = None) -> None:
+        self.entity = entity
+        self.existing_id = existing_id
+        super().__init__(message)
+
+    def details(self) -> Mapping[str, Any]:
+        if self.existing_id is None:  # the caller may not know which record it clashes with
+            return {"entity": self.entity}
+        return {"entity": self.entity, "existing_id": str(self.existing_id)}
+
+
+class StaleVersionError(ConflictError):
+    """The record changed after the caller read it; re-read and try again.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "stale_version"
+
+    def __init__(self, entity: str, key: object, expected: int, actual: int) -> None:
+        self.entity = entity
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{entity} {key} changed while you were editing it "
+            f"(you read version {expected}, it is now version {actual})"
+        )
+
+    def details(self) -> Mapping[str, Any]:
+        return {"entity": self.entity, "expected": self.expected, "actual": self.actual}
+
+
+class IdempotencyConflictError(ConflictError):
+    """An idempotency key was reused for a different request.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "idempotency_conflict"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+
+    def details(self) -> Mapping[str, Any]:
+        return {"idempotency_key": self.key}
+
+
+class InvalidTransitionError(BookingError):
+    """The lifecycle does not allow moving from ``from_state`` to ``to_state``.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "invalid_transition"
+
+    def __init__(self, lifecycle: str, from_state: str, to_state: str) -> None:
+        self.lifecycle = lifecycle
+        self.from_state = from_state
+        self.to_state = to_state
+        super().__init__(f"a {lifecycle} booking cannot move from {from_state!r} to {to_state!r}")
+
+    def details(self) -> Mapping[str, Any]:
+        return {
+            "lifecycle": self.lifecycle,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+        }
+
+
+class RateLimitedError(BookingError):
+    """Too many requests; try again after ``retry_after`` seconds.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def details(self) -> Mapping[str, Any]:
+        return {"retry_after": self.retry_after}
+
+
+class AuthenticationError(BookingError):
+    """Credentials were missing, malformed, expired or wrong.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "authentication_failed"

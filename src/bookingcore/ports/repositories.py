@@ -1,0 +1,219 @@
+"""Repository protocols: how the core reads and stores entities.
+
+Repositories hand out entities tracked by their unit of work: change a loaded
+entity and :meth:`~bookingcore.ports.uow.UnitOfWork.commit` stores the change;
+there is no ``save``. ``add`` registers a new entity. Lookups return ``None``
+when nothing matches; the services turn that into
+:class:`~bookingcore.errors.NotFoundError`.
+
+Adapters must pass :mod:`bookingcore.testing.contracts` for each protocol here.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.queries import (
+    BookingFilter,
+    CustomerFilter,
+    Page,
+    PageRequest,
+    SlotFilter,
+)
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    LocationId,
+    PartnerId,
+    PhoneNumber,
+    ProductId,
+    SlotId,
+    SupplierId,
+    TravelerId,
+)
+
+__all__ = [
+    "BookingRepository",
+    "CustomerRepository",
+    "LocationRepository",
+    "PartnerRepository",
+    "ProductRepository",
+    "SlotRepository",
+    "SupplierRepository",
+    "TravelerRepository",
+]
+
+
+class CustomerRepository(Protocol):
+    """Customers, unique by normalised phone.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, customer: Customer) -> None:
+        """Register a new customer; a second customer with the same phone is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def get(self, customer_id: CustomerId) -> Customer | None:
+        """The customer with this id."""
+
+    def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
+        """The customer with this normalised phone number."""
+
+    def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
+        """Customers matching ``query``, newest first."""
+
+
+class TravelerRepository(Protocol):
+    """Travelers saved under their customer.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, traveler: Traveler) -> None:
+        """Register a new traveler."""
+
+    def get(self, traveler_id: TravelerId) -> Traveler | None:
+        """The traveler with this id, soft-deleted or not."""
+
+    def list_for_customer(
+        self, customer_id: CustomerId, *, include_deleted: bool = False
+    ) -> Sequence[Traveler]:
+        """The customer's travelers, oldest first."""
+
+
+class LocationRepository(Protocol):
+    """Locations, unique by code.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, location: Location) -> None:
+        """Register a new location; a repeated code is a DuplicateError."""
+
+    def get(self, location_id: LocationId) -> Location | None:
+        """The location with this id."""
+
+    def get_by_code(self, code: str) -> Location | None:
+        """The location with this (normalised, upper-case) code."""
+
+    def list(self, *, only_active: bool = False) -> Sequence[Location]:
+        """All locations ordered by code."""
+
+
+class ProductRepository(Protocol):
+    """Products, unique by code.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, product: Product) -> None:
+        """Register a new product; a repeated code is a DuplicateError."""
+
+    def get(self, product_id: ProductId) -> Product | None:
+        """The product with this id."""
+
+    def get_by_code(self, code: str) -> Product | None:
+        """The product with this (normalised) code."""
+
+    def list(self, *, only_active: bool = False) -> Sequence[Product]:
+        """All products ordered by code."""
+
+
+class SupplierRepository(Protocol):
+    """Suppliers, unique by code.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, supplier: Supplier) -> None:
+        """Register a new supplier; a repeated code is a DuplicateError."""
+
+    def get(self, supplier_id: SupplierId) -> Supplier | None:
+        """The supplier with this id."""
+
+    def get_by_code(self, code: str) -> Supplier | None:
+        """The supplier with this (normalised) code."""
+
+    def list(self, *, only_active: bool = False) -> Sequence[Supplier]:
+        """All suppliers ordered by code."""
+
+
+class SlotRepository(Protocol):
+    """Slots, and the lock that keeps their capacity exact.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, slot: Slot) -> None:
+        """Register a new slot."""
+
+    def get(self, slot_id: SlotId) -> Slot | None:
+        """The slot with this id, for reading."""
+
+    def get_for_update(self, slot_id: SlotId) -> Slot | None:
+        """The slot, locked until the unit of work ends.
+
+        Two units of work that both call this for one slot run one after the
+        other: the second sees the seats the first held. SQL adapters take a row
+        lock (``SELECT ... FOR UPDATE``); the memory adapter serialises.
+        """
+
+    def list(self, query: SlotFilter) -> Sequence[Slot]:
+        """Slots matching ``query``, by start time."""
+
+
+class BookingRepository(Protocol):
+    """Bookings and the lookups that keep them unique.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, booking: Booking) -> None:
+        """Register a new booking. Repeated reference, idempotency key or external
+        id is a DuplicateError at the latest on commit."""
+
+    def get(self, booking_id: BookingId) -> Booking | None:
+        """The booking with this id."""
+
+    def get_by_reference(self, reference: str) -> Booking | None:
+        """The booking with this human-readable reference."""
+
+    def get_by_idempotency_key(self, key: str) -> Booking | None:
+        """The booking created with this idempotency key."""
+
+    def get_by_external_id(self, external_id: str) -> Booking | None:
+        """The booking carrying this external id (from a partner or an import)."""
+
+    def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
+        """Every booking of ``customer_id`` on ``slot_id``, whatever its status."""
+
+    def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
+        """Bookings matching ``query``, newest first."""
+
+
+class PartnerRepository(Protocol):
+    """Partners, unique by API key and contact email.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, partner: Partner) -> None:
+        """Register a new partner."""
+
+    def get(self, partner_id: PartnerId) -> Partner | None:
+        """The partner with this id."""
+
+    def get_by_api_key(self, api_key: str) -> Partner | None:
+        """The partner holding this API key."""
+
+    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
+        """All partners ordered by name."""

@@ -1,0 +1,73 @@
+"""The unit of work: one transaction over every repository.
+
+Use it as a context manager; leaving the block without :meth:`UnitOfWork.commit`
+rolls everything back, so an error half-way through a use case writes nothing::
+
+    with uow_factory() as uow:
+        slot = uow.slots.get_for_update(slot_id)
+        ...
+        uow.commit()
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from bookingcore.ports.repositories import (
+    BookingRepository,
+    CustomerRepository,
+    LocationRepository,
+    PartnerRepository,
+    ProductRepository,
+    SlotRepository,
+    SupplierRepository,
+    TravelerRepository,
+)
+
+__all__ = ["UnitOfWork", "UnitOfWorkFactory"]
+
+
+class UnitOfWork(Protocol):
+    """One transaction and the repositories that work inside it.
+
+    ``commit`` stores every added entity and every change to an entity read
+    through these repositories, or nothing. It raises
+    :class:`~bookingcore.errors.ConflictError` subclasses for broken uniqueness
+    (``DuplicateError``) or a concurrent change (``StaleVersionError``).
+
+    .. versionadded:: 0.1
+    """
+
+    customers: CustomerRepository
+    travelers: TravelerRepository
+    locations: LocationRepository
+    products: ProductRepository
+    suppliers: SupplierRepository
+    slots: SlotRepository
+    bookings: BookingRepository
+    partners: PartnerRepository
+
+    def __enter__(self) -> Self:
+        """Begin the transaction."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End it, rolling back whatever was not committed."""
+
+    def commit(self) -> None:
+        """Make every change of this unit of work durable, all or nothing."""
+
+    def rollback(self) -> None:
+        """Discard every change since the last commit."""
+
+
+#: Makes a fresh unit of work for each use case.
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,0 +1,623 @@
+"""Booking use cases: book a slot for travelers, read, list, edit and cancel.
+
+One call is one unit of work: every check runs before anything is written, the
+slot is locked while its seats are counted, and a refused booking leaves no
+customer, traveler or seat behind.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import cast
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain.bookings import Booking, BookingTraveler, check_travelers
+from bookingcore.domain.customers import Traveler, TravelerDetails
+from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.pricing import price_booking
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    EmailAddress,
+    Money,
+    PartnerId,
+    PhoneNumber,
+    SlotId,
+    StaffId,
+    SupplierId,
+    TravelerId,
+)
+from bookingcore.errors import (
+    DuplicateError,
+    IdempotencyConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, fingerprint
+from bookingcore.services.customers import CustomerService
+
+__all__ = [
+    "BookingChanges",
+    "BookingRequest",
+    "BookingService",
+    "CustomerDetails",
+    "NewTraveler",
+    "SavedTraveler",
+]
+
+_MAX_TRAVELERS = 500
+
+
+@attrs.frozen
+class CustomerDetails:
+    """Who is booking, when staff or a partner book on someone's behalf.
+
+    The customer is found by phone (however it is written) or created.
+
+    .. versionadded:: 0.1
+    """
+
+    phone: str
+    name: str | None = None
+    email: str | None = None
+
+
+@attrs.frozen
+class NewTraveler:
+    """A traveler typed in with the booking; saved under the customer for reuse.
+
+    If the customer already saved a traveler with the same name (and the same
+    birth date and phone, where given), that traveler is reused instead of saved twice.
+
+    .. versionadded:: 0.1
+    """
+
+    details: TravelerDetails
+    is_primary: bool = False
+    special_requirements: str | None = None
+    price: Money | None = None
+
+
+@attrs.frozen
+class SavedTraveler:
+    """A traveler the customer saved before, by id.
+
+    ``special_requirements`` apply to this booking only; without them the
+    traveler's saved requirements are used.
+
+    .. versionadded:: 0.1
+    """
+
+    traveler_id: TravelerId
+    is_primary: bool = False
+    special_requirements: str | None = None
+    price: Money | None = None
+
+
+def _metadata(value: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((value or {}).items()))
+
+
+@attrs.frozen
+class BookingRequest:
+    """Everything needed to book a slot.
+
+    Args:
+        slot_id: the slot to book.
+        travelers: :class:`NewTraveler` and :class:`SavedTraveler` entries, exactly
+            one of them ``is_primary``.
+        customer_id: the booking customer (a customer principal books for themselves
+            and may leave it out).
+        customer: or their details, to find or create them by phone.
+        source: the channel (``partner`` is set for partner principals and only for them).
+        referral_source: how the customer heard of you (google, word of mouth, ...).
+        internal_notes: staff notes, never shown to the customer.
+        external_id: the id of this booking in another system; unique.
+        lifecycle: the lifecycle to follow; the configured default when ``None``.
+        metadata: free-form string pairs kept with the booking.
+
+    Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
+
+    .. versionadded:: 0.1
+    """
+
+    slot_id: SlotId
+    travelers: tuple[NewTraveler | SavedTraveler, ...] = attrs.field(converter=tuple)
+    customer_id: CustomerId | None = None
+    customer: CustomerDetails | None = None
+    source: BookingSource | str | None = None
+    referral_source: str | None = None
+    internal_notes: str | None = None
+    external_id: str | None = None
+    lifecycle: str | None = None
+    metadata: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_metadata)
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a :class:`BookingChanges` field that should stay as it is.
+UNSET = _Unset()
+
+
+@attrs.frozen
+class BookingChanges:
+    """Edits to a booking's bookkeeping fields; fields left :data:`UNSET` stay as they are.
+
+    ``None`` clears a field.
+
+    .. versionadded:: 0.1
+    """
+
+    referral_source: str | _Unset | None = UNSET
+    internal_notes: str | _Unset | None = UNSET
+    external_id: str | _Unset | None = UNSET
+    assignee_id: StaffId | _Unset | None = UNSET
+
+    def fields(self) -> frozenset[str]:
+        """The names of the fields this change sets."""
+        return frozenset(
+            a.name for a in attrs.fields(type(self)) if getattr(self, a.name) is not UNSET
+        )
+
+
+class BookingService:
+    """Book, read, list, edit and cancel bookings.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext, customers: CustomerService) -> None:
+        self._ctx = context
+        self._customers = customers
+
+    # ------------------------------------------------------------------ book
+
+    def book(
+        self,
+        request: BookingRequest,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Booking:
+        """Book ``request.slot_id`` for the travelers in ``request``.
+
+        Seats are held under the unit of work's lock on the slot. With an
+        ``idempotency_key`` a retry of the same request returns the first
+        booking and writes nothing.
+
+        Raises:
+            ValidationError: naming each bad field: no travelers, not exactly one
+                primary contact, an unknown or another customer's traveler id, bad
+                traveler details, a price in another currency, an unknown, closed
+                or past slot.
+            PermissionDeniedError: a customer booking for someone else, a partner at a
+                location it may not book, a price override without ``set_prices``.
+            NotFoundError: ``customer_id`` names no customer ``principal`` may see.
+            CapacityError: fewer seats are left than travelers requested.
+            DuplicateError: the customer already has an active booking of this
+                slot for the same travelers, or the external id is taken.
+            IdempotencyConflictError: the key was used for a different request.
+        """
+        lifecycle, source = self._check_request(request, principal)
+        digest = fingerprint(request, principal) if idempotency_key else None
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            if idempotency_key:
+                prior = uow.bookings.get_by_idempotency_key(idempotency_key)
+                if prior is not None:
+                    if prior.request_fingerprint != digest:
+                        raise IdempotencyConflictError(idempotency_key)
+                    return prior
+            self._check_external_id(uow, request.external_id, principal)
+            customer_id = self._resolve_customer(uow, request, principal)
+            partner = self._acting_partner(uow, principal)
+            slot = self._bookable_slot(uow, request.slot_id, now)
+            policy.check_may_book(
+                principal, customer_id=customer_id, location_id=slot.location_id, partner=partner
+            )
+            if any(choice.price is not None for choice in request.travelers):
+                policy.require(
+                    principal.has(Permission.SET_PRICES), f"{principal} may not set prices"
+                )
+            chosen, new_travelers = self._resolve_travelers(uow, request, customer_id, now)
+            breakdown = price_booking(
+                [price or slot.price_per_traveler for _, price, _ in chosen],
+                slot.group_discounts,
+                currency=slot.currency,
+            )
+            booked = tuple(
+                BookingTraveler(
+                    traveler_id=traveler.id,
+                    price=price or slot.price_per_traveler,
+                    is_primary=choice_primary,
+                    special_requirements=needs,
+                )
+                for (traveler, price, needs), choice_primary in zip(
+                    chosen, (c.is_primary for c in request.travelers), strict=True
+                )
+            )
+            check_travelers(booked)
+            self._refuse_duplicate(uow, customer_id, slot.id, booked)
+            if lifecycle.holds_capacity(lifecycle.initial):
+                slot.hold(len(booked))
+            booking = Booking(
+                id=BookingId(self._ctx.ids.new_id()),
+                reference=self._ctx.ids.new_reference(),
+                customer_id=customer_id,
+                slot_id=slot.id,
+                location_id=slot.location_id,
+                starts_at=slot.starts_at,
+                product_id=slot.product_id,
+                supplier_id=self._supplier_of(uow, slot),
+                lifecycle=lifecycle.name,
+                status=lifecycle.initial,
+                travelers=booked,
+                subtotal=breakdown.subtotal,
+                discount=breakdown.discount,
+                total=breakdown.total,
+                created_at=now,
+                updated_at=now,
+                created_by=principal.actor,
+                source=source,
+                partner_id=partner.id if partner else None,
+                created_by_partner_id=partner.id if partner else None,
+                referral_source=clean_text(
+                    request.referral_source, "referral_source", max_length=100
+                ),
+                internal_notes=clean_text(
+                    request.internal_notes, "internal_notes", max_length=5000
+                ),
+                external_id=clean_text(request.external_id, "external_id"),
+                idempotency_key=idempotency_key,
+                request_fingerprint=digest,
+                metadata=dict(request.metadata),
+            )
+            for traveler in new_travelers:
+                uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            uow.commit()
+            return booking
+
+    def _check_request(
+        self, request: BookingRequest, principal: Principal
+    ) -> tuple[Lifecycle, BookingSource]:
+        """Checks that need no storage, all reported together."""
+        p = Problems()
+        if not request.travelers:
+            p.add("travelers", "a booking needs at least one traveler", "required")
+        elif len(request.travelers) > _MAX_TRAVELERS:
+            p.add("travelers", f"at most {_MAX_TRAVELERS} travelers per booking", "too_many")
+        primaries = sum(1 for t in request.travelers if t.is_primary)
+        if request.travelers and primaries != 1:
+            msg = f"exactly one traveler must be the primary contact ({primaries} marked)"
+            p.add("travelers", msg, "primary_contact")
+        for index, choice in enumerate(cast("Sequence[object]", request.travelers)):
+            if not isinstance(choice, NewTraveler | SavedTraveler):
+                p.add(
+                    f"travelers[{index}]",
+                    "must be a NewTraveler or a SavedTraveler",
+                    "invalid_type",
+                )
+                continue
+            p.capture(
+                lambda c=choice, i=index: clean_text(  # type: ignore[misc]
+                    c.special_requirements, f"travelers[{i}].special_requirements", max_length=2000
+                )
+            )
+            if not isinstance(cast(object, choice.price), Money | None):
+                p.add(f"travelers[{index}].price", "must be Money", "invalid_type")
+        lifecycle = p.capture(lambda: self._ctx.settings.lifecycle(request.lifecycle))
+        source = p.capture(lambda: self._source(request, principal))
+        p.capture(lambda: clean_text(request.referral_source, "referral_source", max_length=100))
+        p.capture(lambda: clean_text(request.internal_notes, "internal_notes", max_length=5000))
+        p.capture(lambda: clean_text(request.external_id, "external_id"))
+        if request.customer_id is not None and request.customer is not None:
+            p.add("customer", "give customer_id or customer details, not both", "ambiguous")
+        p.raise_if_any()
+        assert lifecycle is not None
+        assert source is not None
+        return lifecycle, source
+
+    @staticmethod
+    def _source(request: BookingRequest, principal: Principal) -> BookingSource:
+        if principal.kind is PrincipalKind.PARTNER:
+            return BookingSource.PARTNER
+        chosen = BookingSource.parse(request.source) if request.source else BookingSource.DIRECT
+        if chosen is BookingSource.PARTNER:
+            msg = "only a partner's own requests have source 'partner'"
+            raise ValidationError.single("source", msg, "partner_only")
+        return chosen
+
+    def _check_external_id(
+        self, uow: UnitOfWork, external_id: str | None, principal: Principal
+    ) -> None:
+        clean = clean_text(external_id, "external_id")
+        if clean is None:
+            return
+        existing = uow.bookings.get_by_external_id(clean)
+        if existing is not None:
+            visible = policy.can_view_booking(principal, existing)
+            msg = f"external id {clean!r} is already used by another booking"
+            raise DuplicateError(
+                msg, entity="booking", existing_id=existing.id if visible else None
+            )
+
+    def _resolve_customer(
+        self, uow: UnitOfWork, request: BookingRequest, principal: Principal
+    ) -> CustomerId:
+        if principal.kind is PrincipalKind.CUSTOMER:
+            if request.customer is not None:
+                raise PermissionDeniedError("customers book as themselves, not for other customers")
+            wanted = request.customer_id or CustomerId(principal.id)  # type: ignore[arg-type]
+            policy.require(principal.is_customer(wanted), "customers can only book for themselves")
+            return CustomerService.load_visible(uow, wanted, principal).id
+        if request.customer_id is not None:
+            return CustomerService.load_visible(uow, request.customer_id, principal).id
+        if request.customer is None:
+            raise ValidationError.single(
+                "customer_id", "name the booking customer by id or give their details", "required"
+            )
+        details = request.customer
+        p = Problems(prefix="customer")
+        phone = p.capture(lambda: self._customers.parse_phone(details.phone))
+        name = p.capture(lambda: clean_text(details.name, "name", min_length=2))
+        email = p.capture(lambda: EmailAddress.parse(details.email) if details.email else None)
+        p.raise_if_any()
+        assert isinstance(phone, PhoneNumber)
+        found = self._customers.find_or_create(
+            uow, phone, principal=principal, name=name, email=email
+        )
+        return found.customer_id
+
+    @staticmethod
+    def _acting_partner(uow: UnitOfWork, principal: Principal) -> Partner | None:
+        if principal.kind is not PrincipalKind.PARTNER or principal.id is None:
+            return None
+        partner = uow.partners.get(PartnerId(principal.id))
+        if partner is None:
+            raise PermissionDeniedError(f"{principal} is not a registered partner")
+        return partner
+
+    @staticmethod
+    def _bookable_slot(uow: UnitOfWork, slot_id: SlotId, now: datetime) -> Slot:
+        slot = uow.slots.get_for_update(slot_id)
+        if slot is None:
+            raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
+        if not slot.is_active:
+            raise ValidationError.single("slot_id", "this slot is closed for booking", "inactive")
+        if slot.starts_at <= now:
+            raise ValidationError.single("slot_id", "this slot has already started", "past")
+        location = uow.locations.get(slot.location_id)
+        if location is None or not location.is_active:
+            raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
+        return slot
+
+    def _resolve_travelers(
+        self,
+        uow: UnitOfWork,
+        request: BookingRequest,
+        customer_id: CustomerId,
+        now: datetime,
+    ) -> tuple[list[tuple[Traveler, Money | None, str | None]], list[Traveler]]:
+        region = self._ctx.settings.default_region
+        p = Problems()
+        saved: Sequence[Traveler] | None = None
+        chosen: list[tuple[Traveler, Money | None, str | None]] = []
+        created: list[Traveler] = []
+        for index, choice in enumerate(request.travelers):
+            prefix = f"travelers[{index}]"
+            needs = clean_text(choice.special_requirements, "special_requirements", max_length=2000)
+            traveler: Traveler | None
+            if isinstance(choice, SavedTraveler):
+                traveler = uow.travelers.get(choice.traveler_id)
+                if traveler is None or traveler.customer_id != customer_id or traveler.is_deleted:
+                    p.add(
+                        f"{prefix}.traveler_id",
+                        f"{choice.traveler_id} is not one of this customer's saved travelers",
+                        "unknown_traveler",
+                    )
+                    continue
+            else:
+                inner = Problems(prefix=f"{prefix}.details")
+                traveler = inner.capture(
+                    lambda c=choice: Traveler.create(  # type: ignore[misc]
+                        traveler_id=TravelerId(self._ctx.ids.new_id()),
+                        customer_id=customer_id,
+                        details=c.details,
+                        region=region,
+                        now=now,
+                    )
+                )
+                if traveler is None:
+                    p.errors.extend(inner.errors)
+                    continue
+                if saved is None:
+                    saved = uow.travelers.list_for_customer(customer_id)
+                match = next((s for s in (*saved, *created) if _same_person(s, traveler)), None)
+                if match is None:
+                    created.append(traveler)
+                else:
+                    traveler = match
+            chosen.append((traveler, choice.price, needs or traveler.special_requirements))
+        p.raise_if_any()
+        return chosen, created
+
+    def _refuse_duplicate(
+        self,
+        uow: UnitOfWork,
+        customer_id: CustomerId,
+        slot_id: SlotId,
+        booked: Sequence[BookingTraveler],
+    ) -> None:
+        wanted = frozenset(t.traveler_id for t in booked)
+        for other in uow.bookings.list_for_customer_slot(customer_id, slot_id):
+            still_active = self._ctx.settings.lifecycle(other.lifecycle).is_active(other.status)
+            if other.traveler_ids == wanted and still_active:
+                msg = f"booking {other.reference} already holds this slot for the same travelers"
+                raise DuplicateError(msg, entity="booking", existing_id=other.id)
+
+    @staticmethod
+    def _supplier_of(uow: UnitOfWork, slot: Slot) -> SupplierId | None:
+        if slot.product_id is None:
+            return None
+        product = uow.products.get(slot.product_id)
+        return product.supplier_id if product else None
+
+    # ------------------------------------------------------------------ read
+
+    def get(self, booking_id: BookingId, *, principal: Principal) -> Booking:
+        """The booking, if ``principal`` may see it.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            return self._load_visible(uow, booking_id, principal)
+
+    def get_by_reference(self, reference: str, *, principal: Principal) -> Booking:
+        """The booking with this reference (``BK-...``), if ``principal`` may see it.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get_by_reference(reference.strip().upper())
+        if booking is None or not policy.can_view_booking(principal, booking):
+            raise NotFoundError("booking", reference)
+        return booking
+
+    def list(
+        self,
+        query: BookingFilter | None = None,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+    ) -> Page[Booking]:
+        """Bookings matching ``query`` that ``principal`` may see, newest first.
+
+        Raises:
+            PermissionDeniedError: the query explicitly asks for someone else's bookings.
+        """
+        scoped = policy.scope_bookings(principal, query or BookingFilter())
+        with self._ctx.uow_factory() as uow:
+            return uow.bookings.list(scoped, page or PageRequest())
+
+    # ------------------------------------------------------------------ change
+
+    def cancel(
+        self,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Booking:
+        """Cancel a booking and give its seats back to the slot.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: not theirs to cancel, or (customers, partners)
+                the slot has started.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            InvalidTransitionError: the booking's status cannot move to cancelled.
+            ValidationError: ``reason`` is over 500 characters.
+        """
+        clean_reason = clean_text(reason, "reason", max_length=500)
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            booking = self._load_visible(uow, booking_id, principal)
+            policy.check_may_cancel(principal, booking, now=now)
+            booking.check_version(expected_version)
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.cancelled or "cancelled"
+            slot = uow.slots.get_for_update(booking.slot_id)
+            if slot is None:  # pragma: no cover - slots are never deleted
+                raise NotFoundError("slot", booking.slot_id)
+            seats = booking.move_to(target, lifecycle=lifecycle, now=now, reason=clean_reason)
+            _apply_seats(slot, seats)
+            uow.commit()
+            return booking
+
+    def update(
+        self,
+        booking_id: BookingId,
+        changes: BookingChanges,
+        *,
+        principal: Principal,
+        expected_version: int | None = None,
+    ) -> Booking:
+        """Edit a booking's referral source, external id, internal notes or assignee.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal`` (or unknown assignee).
+            PermissionDeniedError: a field ``principal`` may not edit.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            ValidationError: a value too long; DuplicateError: external id taken.
+        """
+        fields = changes.fields()
+        with self._ctx.uow_factory() as uow:
+            booking = self._load_visible(uow, booking_id, principal)
+            policy.check_may_edit(principal, booking, fields)
+            booking.check_version(expected_version)
+            p = Problems()
+            values: dict[str, object] = {}
+            limits = {"referral_source": 100, "internal_notes": 5000, "external_id": 255}
+            for name, limit in limits.items():
+                raw = getattr(changes, name)
+                if raw is not UNSET:
+                    values[name] = p.capture(
+                        lambda r=raw, n=name, m=limit: clean_text(r, n, max_length=m)  # type: ignore[misc]
+                    )
+            p.raise_if_any()
+            new_external = values.get("external_id")
+            if isinstance(new_external, str) and new_external != booking.external_id:
+                self._check_external_id(uow, new_external, principal)
+            if changes.assignee_id is not UNSET:
+                values["assignee_id"] = changes.assignee_id
+            for name, value in values.items():
+                setattr(booking, name, value)
+            if values:
+                booking.touch(self._ctx.now())
+            uow.commit()
+            return booking
+
+    @staticmethod
+    def _load_visible(uow: UnitOfWork, booking_id: BookingId, principal: Principal) -> Booking:
+        booking = uow.bookings.get(booking_id)
+        if booking is None or not policy.can_view_booking(principal, booking):
+            raise NotFoundError("booking", booking_id)
+        return booking
+
+
+def _apply_seats(slot: Slot, seats: int) -> None:
+    if seats > 0:
+        slot.hold(seats)
+    elif seats < 0:
+        slot.release(-seats)
+
+
+def _same_person(saved: Traveler, typed: Traveler) -> bool:
+    """Whether a typed-in traveler is one the customer saved already."""
+    if saved.is_deleted or saved.name.casefold() != typed.name.casefold():
+        return False
+    for field in ("birth_date", "phone"):
+        mine, theirs = getattr(saved, field), getattr(typed, field)
+        if mine is not None and theirs is not None and mine != theirs:
+            return False
+    return True

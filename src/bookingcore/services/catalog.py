@@ -1,0 +1,399 @@
+"""Reference data and slots: locations, suppliers, products, and what can be booked.
+
+Staff with ``manage_catalog`` change reference data; everyone may read it,
+except that a partner sees only the locations (and their slots) it may book.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import cast
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain._validation import Problems, clean_text, require_text
+from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier, normalise_code
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.pricing import DiscountTier, check_tiers
+from bookingcore.domain.queries import SlotFilter
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import (
+    EmailAddress,
+    LocationId,
+    Money,
+    PartnerId,
+    PhoneNumber,
+    ProductId,
+    SlotId,
+    SupplierId,
+    ensure_aware,
+)
+from bookingcore.errors import DuplicateError, NotFoundError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext
+
+__all__ = ["CatalogService"]
+
+
+class CatalogService:
+    """Keep locations, suppliers, products and slots.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def _require_manager(self, principal: Principal) -> None:
+        policy.require(
+            principal.has(Permission.MANAGE_CATALOG), f"{principal} may not change reference data"
+        )
+
+    # ------------------------------------------------------------------ locations
+
+    def add_location(
+        self,
+        code: str,
+        name: str,
+        *,
+        principal: Principal,
+        kind: str = "location",
+        address: str | None = None,
+    ) -> Location:
+        """Add a location (dealer, dive centre, base camp) with a unique code.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            ValidationError: bad code or name.
+            DuplicateError: the code is taken.
+        """
+        self._require_manager(principal)
+        p = Problems()
+        clean_code = p.capture(lambda: normalise_code(code))
+        clean_name = p.capture(lambda: require_text(name, "name"))
+        clean_kind = p.capture(lambda: require_text(kind, "kind", max_length=50))
+        clean_address = p.capture(lambda: clean_text(address, "address", max_length=500))
+        p.raise_if_any()
+        assert clean_code
+        assert clean_name
+        assert clean_kind
+        with self._ctx.uow_factory() as uow:
+            existing = uow.locations.get_by_code(clean_code)
+            if existing is not None:
+                msg = f"location code {clean_code} is taken"
+                raise DuplicateError(msg, entity="location", existing_id=existing.id)
+            location = Location(
+                id=LocationId(self._ctx.ids.new_id()),
+                code=clean_code,
+                name=clean_name,
+                kind=clean_kind,
+                address=clean_address,
+                created_at=self._ctx.now(),
+            )
+            uow.locations.add(location)
+            uow.commit()
+            return location
+
+    def location(self, code_or_id: str | LocationId, *, principal: Principal) -> Location:
+        """A location by code (case-insensitive) or id.
+
+        Raises:
+            NotFoundError: no such location (or a partner may not book there).
+        """
+        with self._ctx.uow_factory() as uow:
+            location = self._find_location(uow, code_or_id)
+            allowed = self._partner_locations(uow, principal)
+            if location is None or (allowed is not None and location.id not in allowed):
+                raise NotFoundError("location", code_or_id)
+            return location
+
+    def list_locations(
+        self, *, principal: Principal, only_active: bool = False
+    ) -> Sequence[Location]:
+        """Locations by code; a partner sees only those it may book."""
+        with self._ctx.uow_factory() as uow:
+            locations = uow.locations.list(only_active=only_active)
+            allowed = self._partner_locations(uow, principal)
+        if allowed is None:
+            return locations
+        return [loc for loc in locations if loc.id in allowed]
+
+    def set_location_active(
+        self, code_or_id: str | LocationId, active: bool, *, principal: Principal
+    ) -> Location:
+        """Open or close a location for new bookings (existing ones stay).
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such location.
+        """
+        self._require_manager(principal)
+        with self._ctx.uow_factory() as uow:
+            location = self._find_location(uow, code_or_id)
+            if location is None:
+                raise NotFoundError("location", code_or_id)
+            location.is_active = active
+            uow.commit()
+            return location
+
+    # ------------------------------------------------------------------ suppliers, products
+
+    def add_supplier(
+        self,
+        code: str,
+        name: str,
+        *,
+        principal: Principal,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> Supplier:
+        """Add a supplier with a unique code.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            ValidationError: bad code, name, email or phone.
+            DuplicateError: the code is taken.
+        """
+        self._require_manager(principal)
+        region = self._ctx.settings.default_region
+        p = Problems()
+        clean_code = p.capture(lambda: normalise_code(code))
+        clean_name = p.capture(lambda: require_text(name, "name"))
+        clean_email = p.capture(lambda: EmailAddress.parse(email) if email else None)
+        clean_phone = p.capture(lambda: PhoneNumber.parse(phone, region=region) if phone else None)
+        p.raise_if_any()
+        assert clean_code
+        assert clean_name
+        with self._ctx.uow_factory() as uow:
+            existing = uow.suppliers.get_by_code(clean_code)
+            if existing is not None:
+                msg = f"supplier code {clean_code} is taken"
+                raise DuplicateError(msg, entity="supplier", existing_id=existing.id)
+            supplier = Supplier(
+                id=SupplierId(self._ctx.ids.new_id()),
+                code=clean_code,
+                name=clean_name,
+                email=clean_email,
+                phone=clean_phone,
+                created_at=self._ctx.now(),
+            )
+            uow.suppliers.add(supplier)
+            uow.commit()
+            return supplier
+
+    def add_product(
+        self,
+        code: str,
+        name: str,
+        kind: ProductKind | str,
+        *,
+        principal: Principal,
+        supplier_id: SupplierId | None = None,
+        description: str | None = None,
+    ) -> Product:
+        """Add a product (trek, course, car variant, activity) with a unique code.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            ValidationError: bad code, name or kind, or an unknown supplier.
+            DuplicateError: the code is taken.
+        """
+        self._require_manager(principal)
+        p = Problems()
+        clean_code = p.capture(lambda: normalise_code(code))
+        clean_name = p.capture(lambda: require_text(name, "name"))
+        clean_description = p.capture(
+            lambda: clean_text(description, "description", max_length=5000)
+        )
+        clean_kind: ProductKind | None = None
+        try:
+            clean_kind = ProductKind(str(kind).strip().lower())
+        except ValueError:
+            p.add("kind", f"{kind!r} is not one of {', '.join(ProductKind)}", "invalid_choice")
+        with self._ctx.uow_factory() as uow:
+            if supplier_id is not None and uow.suppliers.get(supplier_id) is None:
+                p.add("supplier_id", f"no supplier {supplier_id}", "unknown_reference")
+            p.raise_if_any()
+            assert clean_code
+            assert clean_name
+            assert clean_kind
+            existing = uow.products.get_by_code(clean_code)
+            if existing is not None:
+                msg = f"product code {clean_code} is taken"
+                raise DuplicateError(msg, entity="product", existing_id=existing.id)
+            product = Product(
+                id=ProductId(self._ctx.ids.new_id()),
+                code=clean_code,
+                name=clean_name,
+                kind=clean_kind,
+                supplier_id=supplier_id,
+                description=clean_description,
+                created_at=self._ctx.now(),
+            )
+            uow.products.add(product)
+            uow.commit()
+            return product
+
+    def list_products(
+        self, *, principal: Principal, only_active: bool = False
+    ) -> Sequence[Product]:
+        """Products by code (reference data is public to every principal)."""
+        del principal  # every principal may read the catalogue
+        with self._ctx.uow_factory() as uow:
+            return uow.products.list(only_active=only_active)
+
+    def list_suppliers(
+        self, *, principal: Principal, only_active: bool = False
+    ) -> Sequence[Supplier]:
+        """Suppliers by code."""
+        del principal
+        with self._ctx.uow_factory() as uow:
+            return uow.suppliers.list(only_active=only_active)
+
+    # ------------------------------------------------------------------ slots
+
+    def create_slot(
+        self,
+        *,
+        location_id: LocationId,
+        starts_at: datetime,
+        price_per_traveler: Money,
+        principal: Principal,
+        capacity: int | None = None,
+        product_id: ProductId | None = None,
+        ends_at: datetime | None = None,
+        name: str | None = None,
+        group_discounts: Iterable[DiscountTier] = (),
+    ) -> Slot:
+        """Open a slot: a trek batch, course session, dive trip or appointment.
+
+        ``capacity=None`` means unlimited. ``group_discounts`` are tiers such as
+        ``DiscountTier(5, Decimal(10))``: 10 % off from five travelers.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            ValidationError: zero or negative capacity, naive or inverted times,
+                a negative price, repeated tier thresholds, or an unknown or
+                inactive location or product.
+        """
+        self._require_manager(principal)
+        p = Problems()
+        start = p.capture(lambda: ensure_aware(starts_at, "starts_at"))
+        end = p.capture(lambda: None if ends_at is None else ensure_aware(ends_at, "ends_at"))
+        if start and end and end <= start:
+            p.add("ends_at", "must be after starts_at", "out_of_range")
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)):
+            p.add("capacity", "must be a whole number or None for unlimited", "invalid_type")
+        elif capacity is not None and capacity <= 0:
+            p.add("capacity", "must be at least 1 (use None for unlimited)", "out_of_range")
+        if not isinstance(cast(object, price_per_traveler), Money):
+            p.add("price_per_traveler", "must be Money", "invalid_type")
+        elif price_per_traveler.is_negative():
+            p.add("price_per_traveler", "cannot be negative", "out_of_range")
+        tiers = p.capture(lambda: check_tiers(group_discounts))
+        clean_name = p.capture(lambda: clean_text(name, "name"))
+        with self._ctx.uow_factory() as uow:
+            location = uow.locations.get(location_id)
+            if location is None:
+                p.add("location_id", f"no location {location_id}", "unknown_reference")
+            elif not location.is_active:
+                p.add("location_id", f"location {location.code} is inactive", "inactive")
+            if product_id is not None:
+                product = uow.products.get(product_id)
+                if product is None:
+                    p.add("product_id", f"no product {product_id}", "unknown_reference")
+                elif not product.is_active:
+                    p.add("product_id", f"product {product.code} is inactive", "inactive")
+            p.raise_if_any()
+            assert start is not None
+            assert tiers is not None
+            slot = Slot(
+                id=SlotId(self._ctx.ids.new_id()),
+                location_id=location_id,
+                product_id=product_id,
+                starts_at=start,
+                ends_at=end,
+                price_per_traveler=price_per_traveler,
+                capacity=capacity,
+                name=clean_name,
+                group_discounts=tiers,
+                created_at=self._ctx.now(),
+            )
+            uow.slots.add(slot)
+            uow.commit()
+            return slot
+
+    def get_slot(self, slot_id: SlotId, *, principal: Principal) -> Slot:
+        """A slot with its ``seats_left``.
+
+        Raises:
+            NotFoundError: no such slot (or a partner may not book at its location).
+        """
+        with self._ctx.uow_factory() as uow:
+            slot = uow.slots.get(slot_id)
+            allowed = self._partner_locations(uow, principal)
+        if slot is None or (allowed is not None and slot.location_id not in allowed):
+            raise NotFoundError("slot", slot_id)
+        return slot
+
+    def list_slots(
+        self, query: SlotFilter | None = None, *, principal: Principal
+    ) -> Sequence[Slot]:
+        """Slots matching ``query`` by start time; partners see their locations only."""
+        query = query or SlotFilter()
+        with self._ctx.uow_factory() as uow:
+            allowed = self._partner_locations(uow, principal)
+            if allowed is not None:
+                wanted = allowed if query.location_ids is None else allowed & query.location_ids
+                query = attrs.evolve(query, location_ids=wanted)
+            return uow.slots.list(query)
+
+    def change_capacity(
+        self, slot_id: SlotId, capacity: int | None, *, principal: Principal
+    ) -> Slot:
+        """Grow or shrink a slot; it never shrinks below the seats already held.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such slot.
+            ValidationError: ``capacity`` is below 1 or below the seats held.
+        """
+        self._require_manager(principal)
+        if capacity is not None and capacity <= 0:
+            raise ValidationError.single("capacity", "must be at least 1", "out_of_range")
+        with self._ctx.uow_factory() as uow:
+            slot = uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise NotFoundError("slot", slot_id)
+            if capacity is not None and capacity < slot.seats_held:
+                msg = f"{slot.seats_held} seats are already held; capacity cannot be {capacity}"
+                raise ValidationError.single("capacity", msg, "below_seats_held")
+            slot.capacity = capacity
+            slot.version += 1
+            uow.commit()
+            return slot
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _find_location(uow: UnitOfWork, code_or_id: str | LocationId) -> Location | None:
+        if isinstance(code_or_id, str):
+            try:
+                return uow.locations.get_by_code(normalise_code(code_or_id))
+            except ValidationError:
+                return None
+        return uow.locations.get(code_or_id)
+
+    @staticmethod
+    def _partner_locations(uow: UnitOfWork, principal: Principal) -> frozenset[LocationId] | None:
+        """The locations a partner may see; ``None`` for principals that see all."""
+        if principal.kind is not PrincipalKind.PARTNER or principal.id is None:
+            return None
+        partner = uow.partners.get(PartnerId(principal.id))
+        if partner is None or not partner.is_active:
+            return frozenset()
+        return partner.allowed_location_ids

@@ -1,0 +1,228 @@
+"""Customer use cases: phone-first registration, look-up, profile completion, lists.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import CustomerFilter, Page, PageRequest
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import CustomerId, EmailAddress, PhoneNumber
+from bookingcore.errors import NotFoundError, PermissionDeniedError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext
+
+__all__ = ["CustomerService", "Registration"]
+
+
+@attrs.frozen
+class Registration:
+    """The customer a registration found or created, and which of the two happened.
+
+    .. versionadded:: 0.1
+    """
+
+    customer: Customer
+    created: bool
+
+
+class CustomerService:
+    """Register customers by phone, find them again, complete their profile, list them.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def parse_phone(self, phone: str | PhoneNumber, field: str = "phone") -> PhoneNumber:
+        """Read ``phone`` with the configured default region.
+
+        Raises:
+            ValidationError: the text is not a valid phone number.
+        """
+        if isinstance(phone, PhoneNumber):
+            return phone
+        return PhoneNumber.parse(phone, region=self._ctx.settings.default_region, field=field)
+
+    def register(
+        self,
+        phone: str | PhoneNumber,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        email: str | None = None,
+        source: BookingSource | str | None = None,
+    ) -> Registration:
+        """Find the customer with this phone or create one (phone-only registration).
+
+        The phone is the natural idempotency key: registering the same number
+        again, however it is written, returns the same customer with
+        ``created=False`` and fills in only profile fields that were empty.
+        A partner's new customers carry ``source=partner`` and its partner id.
+
+        Raises:
+            ValidationError: bad phone, name (2-255 characters) or email.
+            PermissionDeniedError: the principal may not register customers, or a
+                partner registers a number that belongs to a customer it did not create.
+        """
+        problems = Problems()
+        number = problems.capture(lambda: self.parse_phone(phone))
+        clean_name = problems.capture(lambda: clean_text(name, "name", min_length=2))
+        clean_email = problems.capture(lambda: None if not email else EmailAddress.parse(email))
+        chosen = problems.capture(lambda: None if source is None else BookingSource.parse(source))
+        problems.raise_if_any()
+        assert number is not None
+        may_register = (
+            principal.has(Permission.CHANGE_ALL) or principal.kind is PrincipalKind.PARTNER
+        )
+        policy.require(may_register, f"{principal} may not register customers")
+        with self._ctx.uow_factory() as uow:
+            result = self.find_or_create(
+                uow, number, principal=principal, name=clean_name, email=clean_email, source=chosen
+            )
+            if result.customer is None:
+                msg = (
+                    "this phone number belongs to a customer your partner account did not "
+                    "create; book for them by passing their details with the booking"
+                )
+                raise PermissionDeniedError(msg)
+            uow.commit()
+            return Registration(result.customer, result.created)
+
+    def find_or_create(
+        self,
+        uow: UnitOfWork,
+        phone: PhoneNumber,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        email: EmailAddress | None = None,
+        source: BookingSource | None = None,
+    ) -> _Found:
+        """Inside ``uow``: the customer with ``phone``, created if new.
+
+        For an existing customer that ``principal`` may not change, nothing is
+        changed and ``customer`` is ``None`` with its id in ``customer_id`` (a
+        partner booking for someone already on file links to them without
+        seeing their profile).
+        """
+        now = self._ctx.now()
+        existing = uow.customers.get_by_phone(phone)
+        if existing is not None:
+            if not policy.can_change_customer(principal, existing):
+                return _Found(None, existing.id, created=False)
+            if (name and existing.name is None) or (email and existing.email is None):
+                existing.complete_profile(
+                    now=now,
+                    name=name if existing.name is None else None,
+                    email=email if existing.email is None else None,
+                )
+            return _Found(existing, existing.id, created=False)
+        is_partner = principal.kind is PrincipalKind.PARTNER
+        partner_id = principal.id if is_partner else None
+        customer = Customer(
+            id=CustomerId(self._ctx.ids.new_id()),
+            phone=phone,
+            created_at=now,
+            updated_at=now,
+            name=name,
+            email=email,
+            source=BookingSource.PARTNER if is_partner else (source or BookingSource.DIRECT),
+            partner_id=partner_id,  # type: ignore[arg-type]
+            created_by_partner_id=partner_id,  # type: ignore[arg-type]
+            created_by=principal.actor,
+        )
+        uow.customers.add(customer)
+        return _Found(customer, customer.id, created=True)
+
+    def get(self, customer_id: CustomerId, *, principal: Principal) -> Customer:
+        """The customer with this id.
+
+        Raises:
+            NotFoundError: no such customer, or one ``principal`` may not see.
+        """
+        with self._ctx.uow_factory() as uow:
+            return self.load_visible(uow, customer_id, principal)
+
+    def find_by_phone(self, phone: str | PhoneNumber, *, principal: Principal) -> Customer | None:
+        """The customer with this phone, however it is written, if ``principal`` may see them.
+
+        Raises:
+            ValidationError: the phone is not valid.
+        """
+        number = self.parse_phone(phone)
+        with self._ctx.uow_factory() as uow:
+            customer = uow.customers.get_by_phone(number)
+        if customer is None or not policy.can_view_customer(principal, customer):
+            return None
+        return customer
+
+    def complete_profile(
+        self,
+        customer_id: CustomerId,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        email: str | None = None,
+        expected_version: int | None = None,
+    ) -> Customer:
+        """Set the customer's name and/or email (seed 000's profile completion).
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+            PermissionDeniedError: ``principal`` may see but not change them.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            ValidationError: bad name or email; nothing is changed.
+        """
+        with self._ctx.uow_factory() as uow:
+            customer = self.load_visible(uow, customer_id, principal)
+            policy.require(
+                policy.can_change_customer(principal, customer),
+                f"{principal} may not change customer {customer_id}",
+            )
+            customer.check_version(expected_version)
+            customer.complete_profile(now=self._ctx.now(), name=name, email=email)
+            uow.commit()
+            return customer
+
+    def list(
+        self,
+        query: CustomerFilter | None = None,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+    ) -> Page[Customer]:
+        """Customers matching ``query`` that ``principal`` may see, newest first.
+
+        Raises:
+            PermissionDeniedError: the query asks for another partner's customers.
+        """
+        scoped = policy.scope_customers(principal, query or CustomerFilter())
+        with self._ctx.uow_factory() as uow:
+            return uow.customers.list(scoped, page or PageRequest())
+
+    @staticmethod
+    def load_visible(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:
+        """Inside ``uow``: the customer, if ``principal`` may see them.
+
+        Raises:
+            NotFoundError: otherwise.
+        """
+        customer = uow.customers.get(customer_id)
+        if customer is None or not policy.can_view_customer(principal, customer):
+            raise NotFoundError("customer", customer_id)
+        return customer
+
+
+@attrs.frozen
+class _Found:
+    customer: Customer | None
+    customer_id: CustomerId
+    created: bool

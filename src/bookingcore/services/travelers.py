@@ -1,0 +1,140 @@
+"""Traveler use cases: save, reuse, update and soft-delete a customer's travelers.
+
+A traveler belongs to one customer; nobody who may not see that customer sees
+the traveler, and asking for it answers "not found".
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bookingcore.domain import policy
+from bookingcore.domain.customers import Traveler, TravelerDetails
+from bookingcore.domain.policy import Principal
+from bookingcore.domain.values import CustomerId, TravelerId
+from bookingcore.errors import NotFoundError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext
+from bookingcore.services.customers import CustomerService
+
+__all__ = ["TravelerService"]
+
+
+class TravelerService:
+    """Manage the travelers saved under a customer.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def add(
+        self, customer_id: CustomerId, details: TravelerDetails, *, principal: Principal
+    ) -> Traveler:
+        """Save a traveler under ``customer_id`` for this and later bookings.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+            PermissionDeniedError: ``principal`` may see but not change the customer.
+            ValidationError: naming every bad field of ``details``; nothing is stored.
+        """
+        with self._ctx.uow_factory() as uow:
+            self._owner_for_change(uow, customer_id, principal)
+            traveler = Traveler.create(
+                traveler_id=TravelerId(self._ctx.ids.new_id()),
+                customer_id=customer_id,
+                details=details,
+                region=self._ctx.settings.default_region,
+                now=self._ctx.now(),
+            )
+            uow.travelers.add(traveler)
+            uow.commit()
+            return traveler
+
+    def get(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
+        """The traveler, deleted or not, if ``principal`` may see its customer.
+
+        Raises:
+            NotFoundError: otherwise.
+        """
+        with self._ctx.uow_factory() as uow:
+            return self._load(uow, traveler_id, principal)
+
+    def list(
+        self,
+        customer_id: CustomerId,
+        *,
+        principal: Principal,
+        include_deleted: bool = False,
+    ) -> Sequence[Traveler]:
+        """The customer's saved travelers, oldest first; deleted ones only on request.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            CustomerService.load_visible(uow, customer_id, principal)
+            return uow.travelers.list_for_customer(customer_id, include_deleted=include_deleted)
+
+    def update(
+        self,
+        traveler_id: TravelerId,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        expected_version: int | None = None,
+    ) -> Traveler:
+        """Replace a traveler's details. Past bookings keep pointing at the same person.
+
+        Raises:
+            NotFoundError: no such traveler visible to ``principal`` (or it was deleted).
+            PermissionDeniedError: ``principal`` may see but not change it.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            ValidationError: naming every bad field; nothing changes.
+        """
+        with self._ctx.uow_factory() as uow:
+            traveler = self._load(uow, traveler_id, principal)
+            if traveler.is_deleted:
+                raise NotFoundError("traveler", traveler_id)
+            self._owner_for_change(uow, traveler.customer_id, principal)
+            traveler.check_version(expected_version)
+            traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
+            uow.commit()
+            return traveler
+
+    def delete(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
+        """Soft-delete: the traveler leaves lists and new bookings, history keeps them.
+
+        Deleting twice is harmless.
+
+        Raises:
+            NotFoundError: no such traveler visible to ``principal``.
+            PermissionDeniedError: ``principal`` may see but not change it.
+        """
+        with self._ctx.uow_factory() as uow:
+            traveler = self._load(uow, traveler_id, principal)
+            self._owner_for_change(uow, traveler.customer_id, principal)
+            traveler.soft_delete(now=self._ctx.now())
+            uow.commit()
+            return traveler
+
+    @staticmethod
+    def _load(uow: UnitOfWork, traveler_id: TravelerId, principal: Principal) -> Traveler:
+        traveler = uow.travelers.get(traveler_id)
+        if traveler is None:
+            raise NotFoundError("traveler", traveler_id)
+        owner = uow.customers.get(traveler.customer_id)
+        if owner is None or not policy.can_view_customer(principal, owner):
+            raise NotFoundError("traveler", traveler_id)
+        return traveler
+
+    @staticmethod
+    def _owner_for_change(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> None:
+        owner = CustomerService.load_visible(uow, customer_id, principal)
+        policy.require(
+            policy.can_change_customer(principal, owner),
+            f"{principal} may not change the travelers of customer {customer_id}",
+        )

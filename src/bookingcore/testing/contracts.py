@@ -1,0 +1,645 @@
+"""Contract suites: what every adapter of the storage ports must do, written once.
+
+Subclass :class:`StorageContract` (or a single contract) in a class whose name
+starts with ``Test`` and provide a ``uow_factory`` fixture that returns a
+factory over a fresh, empty store::
+
+    class TestMyAdapter(StorageContract):
+        @pytest.fixture
+        def uow_factory(self):
+            return MyStore(...).unit_of_work
+
+The memory adapter and the SQL adapter run exactly this suite, so an adapter
+that passes it can replace either without the services noticing.
+
+Declared capabilities (class attributes) switch off what a backend cannot do:
+
+* ``supports_concurrent_units_of_work``: the backend lets several threads run
+  units of work at once (the locking test needs it).
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.queries import (
+    BookingFilter,
+    CustomerFilter,
+    Page,
+    PageRequest,
+    SlotFilter,
+)
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import EmailAddress, PartnerId, StaffId
+from bookingcore.errors import CapacityError, DuplicateError
+from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
+from bookingcore.testing.builders import T0, Builder
+
+__all__ = [
+    "BookingRepositoryContract",
+    "CatalogRepositoryContract",
+    "CustomerRepositoryContract",
+    "PartnerRepositoryContract",
+    "SlotRepositoryContract",
+    "StorageContract",
+    "TravelerRepositoryContract",
+    "UnitOfWorkContract",
+]
+
+
+def walk_pages(fetch: Callable[[PageRequest], Page[Any]], limit: int) -> list[Any]:
+    """Follow ``next_cursor`` from the first page to the last; return every item."""
+    items: list[Any] = []
+    page = fetch(PageRequest(limit=limit))
+    items.extend(page.items)
+    while page.next_cursor is not None:
+        page = fetch(PageRequest(limit=limit, cursor=page.next_cursor))
+        items.extend(page.items)
+    return items
+
+
+class _Base:
+    @pytest.fixture
+    def uow_factory(self) -> UnitOfWorkFactory:
+        """Override: a factory over a fresh, empty store."""
+        msg = "subclasses provide a uow_factory fixture"
+        raise NotImplementedError(msg)
+
+    @pytest.fixture
+    def make(self) -> Builder:
+        """A builder for valid entities."""
+        return Builder()
+
+
+class UnitOfWorkContract(_Base):
+    """Transactions: all or nothing, read your own writes, locks that serialise.
+
+    .. versionadded:: 0.1
+    """
+
+    supports_concurrent_units_of_work: ClassVar[bool] = True
+
+    def test_committed_changes_are_visible_to_the_next_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer(name="Asha")
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.customers.get(customer.id) == customer
+
+    def test_leaving_without_commit_stores_nothing(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+        with uow_factory() as uow:
+            assert uow.customers.get(customer.id) is None
+
+    def test_an_exception_inside_the_block_stores_nothing(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+
+        def add_then_fail() -> None:
+            with uow_factory() as uow:
+                uow.locations.add(location)
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            add_then_fail()
+        with uow_factory() as uow:
+            assert uow.locations.get(location.id) is None
+
+    def test_changes_to_a_loaded_entity_are_stored_on_commit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            loaded = uow.customers.get(customer.id)
+            assert loaded is not None
+            loaded.complete_profile(now=T0, name="Ravi Kumar", email="ravi@example.com")
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.email, stored.version) == (
+                "Ravi Kumar",
+                EmailAddress("ravi@example.com"),
+                2,
+            )
+
+    def test_rollback_discards_changes_to_loaded_entities(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.commit()
+        with uow_factory() as uow:
+            loaded = uow.locations.get(location.id)
+            assert loaded is not None
+            loaded.name = "Renamed"
+            uow.rollback()
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.locations.get(location.id)
+            assert stored is not None
+            assert stored.name == location.name
+
+    def test_one_id_gives_one_object_within_a_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            first = uow.customers.get(customer.id)
+            assert first is uow.customers.get(customer.id)
+            assert first is uow.customers.get_by_phone(customer.phone)
+
+    def test_uncommitted_additions_are_visible_inside_the_same_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            assert uow.customers.get_by_phone(customer.phone) is customer
+            assert uow.customers.get(customer.id) is customer
+
+    def test_a_duplicate_key_fails_the_whole_commit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first = make.location(code="SAME")
+        with uow_factory() as uow:
+            uow.locations.add(first)
+            uow.commit()
+        bystander = make.customer()
+        clash = make.location(code="SAME")
+        with uow_factory() as uow:
+            uow.customers.add(bystander)
+            uow.locations.add(clash)
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.customers.get(bystander.id) is None
+            assert uow.locations.get(clash.id) is None
+            assert uow.locations.get(first.id) is not None
+
+    def test_entities_handed_out_are_detached_after_the_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location(name="Original")
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.commit()
+        location.name = "Changed outside any unit of work"
+        with uow_factory() as uow:
+            stored = uow.locations.get(location.id)
+            assert stored is not None
+            assert stored.name == "Original"
+
+    def test_get_for_update_serialises_seat_holds_across_threads(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        if not self.supports_concurrent_units_of_work:
+            pytest.skip("this backend declares no concurrent units of work")
+        location = make.location()
+        slot = make.slot(location.id, capacity=3)
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.commit()
+        workers = 8
+        barrier = threading.Barrier(workers)
+        outcomes: list[str] = []
+        guard = threading.Lock()
+
+        def take_a_seat() -> None:
+            barrier.wait()
+            try:
+                with uow_factory() as uow:
+                    locked = uow.slots.get_for_update(slot.id)
+                    assert locked is not None
+                    locked.hold(1)
+                    uow.commit()
+                outcome = "held"
+            except CapacityError:
+                outcome = "full"
+            with guard:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=take_a_seat) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(outcomes) == ["full"] * 5 + ["held"] * 3
+        with uow_factory() as uow:
+            stored = uow.slots.get(slot.id)
+            assert stored is not None
+            assert stored.seats_held == 3
+
+
+class CustomerRepositoryContract(_Base):
+    """Customers: unique phones, filters, newest-first keyset pages.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_a_customer_reads_back_equal_by_id_and_by_phone(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer(name="Asha Rao", email=EmailAddress("asha@example.com"))
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.customers.get(customer.id) == customer
+            assert uow.customers.get_by_phone(customer.phone) == customer
+            assert uow.customers.get_by_phone(make.phone()) is None
+
+    def test_a_second_customer_with_the_same_phone_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(first)
+            uow.commit()
+        with uow_factory() as uow:
+            uow.customers.add(make.customer(phone=first.phone))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_list_filters_by_source_partner_dates_and_text(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner = make.partner()
+        direct = make.customer(name="Meera Iyer", created_at=T0)
+        walk_in = make.customer(
+            source=BookingSource.WALK_IN,
+            email=EmailAddress("walkin@shop.example"),
+            created_at=T0 + timedelta(days=1),
+        )
+        via_partner = make.customer(
+            source=BookingSource.PARTNER, partner_id=partner.id, created_at=T0 + timedelta(days=2)
+        )
+        with uow_factory() as uow:
+            uow.partners.add(partner)
+            for customer in (direct, walk_in, via_partner):
+                uow.customers.add(customer)
+            uow.commit()
+
+        def ids(query: CustomerFilter) -> set[Any]:
+            with uow_factory() as uow:
+                return {c.id for c in uow.customers.list(query, PageRequest()).items}
+
+        assert ids(CustomerFilter()) == {direct.id, walk_in.id, via_partner.id}
+        assert ids(CustomerFilter(sources=[BookingSource.WALK_IN])) == {walk_in.id}
+        assert ids(CustomerFilter(partner_id=partner.id)) == {via_partner.id}
+        assert ids(CustomerFilter(customer_id=direct.id)) == {direct.id}
+        assert ids(CustomerFilter(text="meera")) == {direct.id}
+        assert ids(CustomerFilter(text="SHOP.example")) == {walk_in.id}
+        assert ids(CustomerFilter(text=via_partner.phone.e164[-6:])) == {via_partner.id}
+        window = CustomerFilter(
+            created_from=T0 + timedelta(days=1), created_before=T0 + timedelta(days=2)
+        )
+        assert ids(window) == {walk_in.id}
+
+    def test_pages_walk_every_customer_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Pairs share a creation time so the id must break ties.
+        customers = [make.customer(created_at=T0 + timedelta(minutes=i // 2)) for i in range(11)]
+        with uow_factory() as uow:
+            for customer in customers:
+                uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            seen = walk_pages(lambda page: uow.customers.list(CustomerFilter(), page), limit=3)
+        assert sorted(c.id for c in seen) == sorted(c.id for c in customers)
+        keys = [(c.created_at, c.id.bytes) for c in seen]
+        assert keys == sorted(keys, reverse=True)
+
+
+class TravelerRepositoryContract(_Base):
+    """Travelers: scoped to their customer, oldest first, soft-deleted hidden.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_list_for_customer_is_scoped_ordered_and_hides_deleted(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        owner, other = make.customer(), make.customer()
+        first = make.traveler(owner.id, created_at=T0)
+        second = make.traveler(owner.id, created_at=T0 + timedelta(hours=1))
+        gone = make.traveler(owner.id, deleted_at=T0 + timedelta(hours=2))
+        theirs = make.traveler(other.id)
+        with uow_factory() as uow:
+            uow.customers.add(owner)
+            uow.customers.add(other)
+            for traveler in (second, gone, first, theirs):
+                uow.travelers.add(traveler)
+            uow.commit()
+        with uow_factory() as uow:
+            listed = uow.travelers.list_for_customer(owner.id)
+            assert [t.id for t in listed] == [first.id, second.id]
+            everyone = uow.travelers.list_for_customer(owner.id, include_deleted=True)
+            assert {t.id for t in everyone} == {first.id, second.id, gone.id}
+            assert uow.travelers.get(gone.id) == gone
+            assert uow.travelers.get(theirs.id) == theirs
+
+
+class CatalogRepositoryContract(_Base):
+    """Locations, products and suppliers: unique codes, ordered lists.
+
+    .. versionadded:: 0.1
+    """
+
+    @staticmethod
+    def _builders(make: Builder) -> dict[str, Callable[..., Any]]:
+        return {"locations": make.location, "products": make.product, "suppliers": make.supplier}
+
+    @pytest.mark.parametrize("kind", ["locations", "products", "suppliers"])
+    def test_codes_are_unique_and_looked_up_exactly(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: str
+    ) -> None:
+        build = self._builders(make)[kind]
+        item = build(code="GOA-1")
+        with uow_factory() as uow:
+            getattr(uow, kind).add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            repo = getattr(uow, kind)
+            assert repo.get_by_code("GOA-1") == item
+            assert repo.get(item.id) == item
+            assert repo.get_by_code("GOA-2") is None
+        with uow_factory() as uow:
+            getattr(uow, kind).add(build(code="GOA-1"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    @pytest.mark.parametrize("kind", ["locations", "products", "suppliers"])
+    def test_list_orders_by_code_and_can_skip_inactive(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: str
+    ) -> None:
+        build = self._builders(make)[kind]
+        items = [build(code="C"), build(code="A", is_active=False), build(code="B")]
+        with uow_factory() as uow:
+            for item in items:
+                getattr(uow, kind).add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            repo = getattr(uow, kind)
+            assert [i.code for i in repo.list()] == ["A", "B", "C"]
+            assert [i.code for i in repo.list(only_active=True)] == ["B", "C"]
+
+
+class SlotRepositoryContract(_Base):
+    """Slots: exact money and tiers, filters by place, time, activity and room.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_list_filters_by_location_window_activity_and_room(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        here, there = make.location(), make.location()
+        day = timedelta(days=1)
+        early = make.slot(here.id, starts_at=T0 + day)
+        full = make.slot(here.id, starts_at=T0 + 2 * day, capacity=2, seats_held=2)
+        closed = make.slot(here.id, starts_at=T0 + 3 * day, is_active=False)
+        unlimited = make.slot(there.id, starts_at=T0 + 4 * day, capacity=None, seats_held=40)
+        with uow_factory() as uow:
+            uow.locations.add(here)
+            uow.locations.add(there)
+            for slot in (unlimited, closed, full, early):
+                uow.slots.add(slot)
+            uow.commit()
+
+        def ids(query: SlotFilter) -> list[Any]:
+            with uow_factory() as uow:
+                return [s.id for s in uow.slots.list(query)]
+
+        assert ids(SlotFilter()) == [early.id, full.id, unlimited.id]
+        assert ids(SlotFilter(only_active=False)) == [early.id, full.id, closed.id, unlimited.id]
+        assert ids(SlotFilter(location_id=here.id)) == [early.id, full.id]
+        assert ids(SlotFilter(location_ids=[there.id])) == [unlimited.id]
+        assert ids(SlotFilter(only_available=True)) == [early.id, unlimited.id]
+        assert ids(SlotFilter(starts_from=T0 + 2 * day, starts_before=T0 + 4 * day)) == [full.id]
+        with uow_factory() as uow:
+            assert uow.slots.get(unlimited.id) == unlimited
+
+
+class BookingRepositoryContract(_Base):
+    """Bookings: unique keys, look-ups, every filter, and keyset pages.
+
+    .. versionadded:: 0.1
+    """
+
+    def _world(self, uow: UnitOfWork, make: Builder) -> tuple[Customer, Any, Any]:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer(name="Kiran Desai", email=EmailAddress("kiran@example.com"))
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        return customer, slot, location
+
+    def test_a_booking_reads_back_equal_through_every_lookup(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            customer, slot, _ = self._world(uow, make)
+            travelers = [make.traveler(customer.id) for _ in range(3)]
+            for traveler in travelers:
+                uow.travelers.add(traveler)
+            booking = make.booking(
+                customer.id,
+                slot,
+                [t.id for t in travelers],
+                idempotency_key="key-1",
+                external_id="EXT-1",
+                metadata={"campaign": "diwali"},
+            )
+            uow.bookings.add(booking)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.bookings.get(booking.id) == booking
+            assert uow.bookings.get_by_reference(booking.reference) == booking
+            assert uow.bookings.get_by_idempotency_key("key-1") == booking
+            assert uow.bookings.get_by_external_id("EXT-1") == booking
+            assert uow.bookings.get_by_external_id("EXT-2") is None
+            assert list(uow.bookings.list_for_customer_slot(customer.id, slot.id)) == [booking]
+
+    @pytest.mark.parametrize("key", ["reference", "idempotency_key", "external_id"])
+    def test_reference_idempotency_key_and_external_id_are_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, key: str
+    ) -> None:
+        with uow_factory() as uow:
+            customer, slot, _ = self._world(uow, make)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+            uow.bookings.add(make.booking(customer.id, slot, [traveler.id], **{key: "SAME-1"}))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.bookings.add(make.booking(customer.id, slot, [traveler.id], **{key: "SAME-1"}))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_list_applies_every_filter(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
+        partner = make.partner()
+        advisor = StaffId(make.customer().id)
+        with uow_factory() as uow:
+            uow.partners.add(partner)
+            customer, slot, location = self._world(uow, make)
+            other_location = make.location()
+            later = make.slot(other_location.id, starts_at=slot.starts_at + timedelta(days=30))
+            stranger = make.customer(name="Zoya Khan")
+            uow.locations.add(other_location)
+            uow.slots.add(later)
+            uow.customers.add(stranger)
+            t1, t2 = make.traveler(customer.id), make.traveler(stranger.id)
+            uow.travelers.add(t1)
+            uow.travelers.add(t2)
+            mine = make.booking(customer.id, slot, [t1.id], external_id="OTA-778")
+            via_partner = make.booking(
+                stranger.id,
+                later,
+                [t2.id],
+                source=BookingSource.PARTNER,
+                partner_id=partner.id,
+                status="confirmed",
+                created_at=T0 + timedelta(hours=1),
+                assignee_id=advisor,
+            )
+            cancelled = make.booking(
+                customer.id, later, [t1.id], status="cancelled", created_at=T0 + timedelta(hours=2)
+            )
+            for booking in (mine, via_partner, cancelled):
+                uow.bookings.add(booking)
+            uow.commit()
+
+        def ids(query: BookingFilter) -> set[Any]:
+            with uow_factory() as uow:
+                return {b.id for b in uow.bookings.list(query, PageRequest()).items}
+
+        everyone = {mine.id, via_partner.id, cancelled.id}
+        assert ids(BookingFilter()) == everyone
+        assert ids(BookingFilter(statuses=["pending", "confirmed"])) == {mine.id, via_partner.id}
+        assert ids(BookingFilter(sources=[BookingSource.PARTNER])) == {via_partner.id}
+        assert ids(BookingFilter(partner_id=partner.id)) == {via_partner.id}
+        assert ids(BookingFilter(partner_id=PartnerId(make.partner().id))) == set()
+        assert ids(BookingFilter(customer_id=customer.id)) == {mine.id, cancelled.id}
+        assert ids(BookingFilter(location_id=location.id)) == {mine.id}
+        assert ids(BookingFilter(slot_id=later.id)) == {via_partner.id, cancelled.id}
+        assert ids(BookingFilter(assignee_id=advisor)) == {via_partner.id}
+        assert ids(BookingFilter(starts_from=later.starts_at)) == {via_partner.id, cancelled.id}
+        assert ids(BookingFilter(starts_before=later.starts_at)) == {mine.id}
+        assert ids(BookingFilter(created_from=T0 + timedelta(hours=1))) == {
+            via_partner.id,
+            cancelled.id,
+        }
+        assert ids(BookingFilter(created_before=T0 + timedelta(hours=1))) == {mine.id}
+        assert ids(BookingFilter(text="zoya")) == {via_partner.id}
+        assert ids(BookingFilter(text="KIRAN@example")) == {mine.id, cancelled.id}
+        assert ids(BookingFilter(text=stranger.phone.e164[-7:])) == {via_partner.id}
+        assert ids(BookingFilter(text=mine.reference.lower())) == {mine.id}
+        assert ids(BookingFilter(text="ota-778")) == {mine.id}
+
+    def test_pages_walk_every_booking_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            customer, slot, _ = self._world(uow, make)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+            bookings = [
+                make.booking(
+                    customer.id, slot, [traveler.id], created_at=T0 + timedelta(seconds=i // 3)
+                )
+                for i in range(13)
+            ]
+            for booking in bookings:
+                uow.bookings.add(booking)
+            uow.commit()
+        with uow_factory() as uow:
+            seen: list[Booking] = walk_pages(
+                lambda page: uow.bookings.list(BookingFilter(), page), limit=4
+            )
+        assert sorted(b.id for b in seen) == sorted(b.id for b in bookings)
+        keys = [(b.created_at, b.id.bytes) for b in seen]
+        assert keys == sorted(keys, reverse=True)
+
+
+class PartnerRepositoryContract(_Base):
+    """Partners: unique API key and contact email, lists by name.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_lookup_by_api_key_and_unique_keys(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        partner = make.partner(allowed_location_ids={location.id})
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.partners.add(partner)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.partners.get_by_api_key(partner.api_key) == partner
+            assert uow.partners.get(partner.id) == partner
+            assert uow.partners.get_by_api_key("pk_nobody") is None
+        for clash in (
+            make.partner(api_key=partner.api_key),
+            make.partner(contact_email=partner.contact_email),
+        ):
+            with uow_factory() as uow:
+                uow.partners.add(clash)
+                with pytest.raises(DuplicateError):
+                    uow.commit()
+
+    def test_list_orders_by_name_and_can_skip_inactive(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partners = [make.partner(name="Zest"), make.partner(name="Atlas", is_active=False)]
+        partners.append(make.partner(name="Mango"))
+        with uow_factory() as uow:
+            for partner in partners:
+                uow.partners.add(partner)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [p.name for p in uow.partners.list()] == ["Atlas", "Mango", "Zest"]
+            assert [p.name for p in uow.partners.list(only_active=True)] == ["Mango", "Zest"]
+
+
+class StorageContract(
+    UnitOfWorkContract,
+    CustomerRepositoryContract,
+    TravelerRepositoryContract,
+    CatalogRepositoryContract,
+    SlotRepositoryContract,
+    BookingRepositoryContract,
+    PartnerRepositoryContract,
+):
+    """Every storage contract at once: what a full storage adapter must pass.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,68 @@
+"""Deterministic stand-ins for the clock and id ports, for your tests and ours.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+__all__ = ["FixedClock", "SequentialIds"]
+
+
+class FixedClock:
+    """A clock that stands still until you move it.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            msg = "FixedClock needs a timezone-aware start"
+            raise ValueError(msg)
+
+    def now(self) -> datetime:
+        """The time the clock was set to."""
+        return self._now
+
+    def advance(self, delta: timedelta | None = None, **units: float) -> datetime:
+        """Move forward by ``delta`` or by ``timedelta(**units)``; return the new time."""
+        self._now += delta if delta is not None else timedelta(**units)
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        """Jump to ``moment`` (timezone-aware)."""
+        self._now = moment
+
+
+class SequentialIds:
+    """Ids that count up: ``00000000-...-000000000001``, ``BK-000001``, ``pk_000001``.
+
+    Thread-safe, so concurrent tests still get unique values.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _next(self) -> int:
+        with self._lock:
+            return next(self._counter)
+
+    def new_id(self) -> UUID:
+        """The next UUID in sequence."""
+        return UUID(int=self._next())
+
+    def new_reference(self) -> str:
+        """The next reference, ``BK-`` and six digits."""
+        return f"BK-{self._next():06d}"
+
+    def new_token(self, prefix: str) -> str:
+        """The next token, ``prefix`` and six digits."""
+        return f"{prefix}{self._next():06d}"

@@ -1,0 +1,376 @@
+"""Hypothesis strategies for bookingcore's values and entities.
+
+Shared by the library's own property tests and available to yours::
+
+    from hypothesis import given
+    from bookingcore.testing import strategies as bst
+
+    @given(bst.phone_numbers())
+    def test_my_sms_adapter_accepts_any_valid_number(phone): ...
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+import phonenumbers
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from bookingcore.domain._currencies import MINOR_UNITS
+from bookingcore.domain.bookings import Booking, BookingTraveler
+from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.customers import Customer, Gender, Traveler
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.pricing import DiscountTier
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    Actor,
+    ActorKind,
+    BookingId,
+    CustomerId,
+    EmailAddress,
+    LocationId,
+    Money,
+    PartnerId,
+    PhoneNumber,
+    ProductId,
+    SlotId,
+    SupplierId,
+    TravelerId,
+)
+
+__all__ = [
+    "REGIONS",
+    "actors",
+    "aware_datetimes",
+    "bookings",
+    "codes",
+    "currencies",
+    "customers",
+    "discount_tiers",
+    "emails",
+    "locations",
+    "money",
+    "names",
+    "partners",
+    "phone_numbers",
+    "phone_spellings",
+    "products",
+    "slots",
+    "suppliers",
+    "travelers",
+]
+
+#: Regions the phone strategy draws from: a spread of numbering plans.
+REGIONS = ("IN", "GB", "US", "DE", "AU", "SG", "AE", "FR", "BR", "JP")
+
+
+def _example_mobile(region: str) -> str:
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:  # pragma: no cover - every region in REGIONS has one
+        msg = f"phonenumbers has no example mobile number for {region}"
+        raise LookupError(msg)
+    return phonenumbers.national_significant_number(example)
+
+
+_MOBILE_PREFIXES = {region: _example_mobile(region) for region in REGIONS}
+
+
+def uuids() -> st.SearchStrategy[UUID]:
+    """Random UUIDs."""
+    return st.uuids()
+
+
+@st.composite
+def phone_numbers(draw: st.DrawFn, regions: tuple[str, ...] = REGIONS) -> PhoneNumber:
+    """Valid mobile numbers from several numbering plans.
+
+    Built from each region's example mobile number with all but its first three
+    digits drawn, keeping only numbers phonenumbers calls valid.
+    """
+    region = draw(st.sampled_from(regions))
+    example = _MOBILE_PREFIXES[region]
+    country = phonenumbers.country_code_for_region(region)
+    digits = draw(st.text("0123456789", min_size=len(example) - 3, max_size=len(example) - 3))
+    parsed = phonenumbers.parse(f"+{country}{example[:3]}{digits}")
+    assume(phonenumbers.is_valid_number(parsed))
+    return PhoneNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@st.composite
+def phone_spellings(draw: st.DrawFn, phone: PhoneNumber) -> tuple[str, str | None]:
+    """One way a person might write ``phone``, and the region needed to read it.
+
+    Spellings: E.164, international with spaces, with dashes or dots, ``00``
+    instead of ``+``, brackets, and the national form (which needs the region).
+    """
+    parsed = phonenumbers.parse(phone.e164)
+    region = phonenumbers.region_code_for_number(parsed)
+    international = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    choices: list[tuple[str, str | None]] = [
+        (phone.e164, None),
+        (international, None),
+        (international.replace(" ", "-"), None),
+        (international.replace(" ", "."), None),
+        ("00" + phone.e164[1:], region),
+        (f"  {international}  ", None),
+        (national, region),
+        (national.replace(" ", ""), region),
+    ]
+    return draw(st.sampled_from(choices))
+
+
+_LOCAL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
+_LABEL = st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=10)
+
+
+@st.composite
+def emails(draw: st.DrawFn) -> EmailAddress:
+    """Plain, valid email addresses (``name.part@label.tld``), sometimes with upper case."""
+    local = draw(_LOCAL)
+    if draw(st.booleans()):
+        local += "." + draw(_LOCAL)
+    domain = f"{draw(_LABEL)}.{draw(st.sampled_from(['com', 'in', 'co.uk', 'org', 'dive']))}"
+    address = f"{local}@{domain}"
+    return EmailAddress(address.upper() if draw(st.booleans()) else address)
+
+
+def names() -> st.SearchStrategy[str]:
+    """Person names of 2-60 characters, with the odd accent."""
+    return st.text(
+        st.characters(categories=["Lu", "Ll"], max_codepoint=0x17F), min_size=2, max_size=30
+    ).map(str.title)
+
+
+def codes() -> st.SearchStrategy[str]:
+    """Valid, normalised reference codes."""
+    return st.from_regex(r"[A-Z0-9][A-Z0-9_\-]{1,11}", fullmatch=True)
+
+
+def currencies() -> st.SearchStrategy[str]:
+    """ISO 4217 codes, weighted toward the common ones but including 0- and 3-digit units."""
+    return st.one_of(
+        st.sampled_from(["INR", "EUR", "USD", "GBP"]), st.sampled_from(sorted(MINOR_UNITS))
+    )
+
+
+@st.composite
+def money(
+    draw: st.DrawFn,
+    currency: str | None = None,
+    *,
+    min_value: int = 0,
+    max_value: int = 1_000_000,
+) -> Money:
+    """Exact amounts in ``currency`` (or a drawn one), at the currency's precision."""
+    code = currency or draw(currencies())
+    places = MINOR_UNITS[code]
+    minor = draw(st.integers(min_value * 10**places, max_value * 10**places))
+    return Money(Decimal(minor).scaleb(-places), code)
+
+
+def aware_datetimes(
+    min_value: datetime = datetime(2020, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+    max_value: datetime = datetime(2035, 1, 1),  # noqa: DTZ001
+) -> st.SearchStrategy[datetime]:
+    """Timezone-aware UTC datetimes, whole microseconds."""
+    return st.datetimes(min_value, max_value, timezones=st.just(UTC))
+
+
+def discount_tiers() -> st.SearchStrategy[tuple[DiscountTier, ...]]:
+    """Zero to three tiers with distinct thresholds and 0-100 % off."""
+    return st.lists(
+        st.builds(
+            DiscountTier,
+            min_travelers=st.integers(1, 20),
+            percent=st.decimals(0, 100, places=2),
+        ),
+        max_size=3,
+        unique_by=lambda t: t.min_travelers,
+    ).map(lambda tiers: tuple(sorted(tiers)))
+
+
+def actors() -> st.SearchStrategy[Actor]:
+    """Any actor kind, with or without an id."""
+    return st.builds(
+        Actor, kind=st.sampled_from(ActorKind), id=st.one_of(st.none(), st.uuids().map(str))
+    )
+
+
+_TEXT = st.one_of(st.none(), st.text(min_size=1, max_size=40).map(str.strip).filter(bool))
+
+
+@st.composite
+def customers(draw: st.DrawFn) -> Customer:
+    """Customers with any mix of optional fields."""
+    created = draw(aware_datetimes())
+    return Customer(
+        id=CustomerId(draw(uuids())),
+        phone=draw(phone_numbers()),
+        created_at=created,
+        updated_at=created + draw(st.timedeltas(timedelta(0), timedelta(days=30))),
+        name=draw(st.one_of(st.none(), names())),
+        email=draw(st.one_of(st.none(), emails())),
+        source=draw(st.sampled_from(BookingSource)),
+        partner_id=draw(st.one_of(st.none(), uuids().map(PartnerId))),
+        created_by=draw(st.one_of(st.none(), actors())),
+        version=draw(st.integers(1, 50)),
+    )
+
+
+@st.composite
+def travelers(draw: st.DrawFn, customer_id: CustomerId | None = None) -> Traveler:
+    """Travelers with any mix of optional fields."""
+    created = draw(aware_datetimes())
+    return Traveler(
+        id=TravelerId(draw(uuids())),
+        customer_id=customer_id or CustomerId(draw(uuids())),
+        name=draw(names()),
+        created_at=created,
+        updated_at=created,
+        age=draw(st.one_of(st.none(), st.integers(0, 120))),
+        birth_date=draw(st.one_of(st.none(), st.dates(date(1920, 1, 1), date(2025, 1, 1)))),
+        gender=draw(st.one_of(st.none(), st.sampled_from(Gender))),
+        phone=draw(st.one_of(st.none(), phone_numbers())),
+        emergency_contact_name=draw(st.one_of(st.none(), names())),
+        emergency_contact_phone=draw(st.one_of(st.none(), phone_numbers())),
+        special_requirements=draw(_TEXT),
+        deleted_at=draw(st.one_of(st.none(), st.just(created))),
+    )
+
+
+@st.composite
+def locations(draw: st.DrawFn) -> Location:
+    """Locations with unique-looking codes."""
+    return Location(
+        id=LocationId(draw(uuids())),
+        code=draw(codes()),
+        name=draw(names()),
+        created_at=draw(aware_datetimes()),
+        kind=draw(st.sampled_from(["dealer", "dive_centre", "base_camp"])),
+        address=draw(_TEXT),
+        is_active=draw(st.booleans()),
+    )
+
+
+@st.composite
+def suppliers(draw: st.DrawFn) -> Supplier:
+    """Suppliers with optional contact details."""
+    return Supplier(
+        id=SupplierId(draw(uuids())),
+        code=draw(codes()),
+        name=draw(names()),
+        created_at=draw(aware_datetimes()),
+        email=draw(st.one_of(st.none(), emails())),
+        phone=draw(st.one_of(st.none(), phone_numbers())),
+        is_active=draw(st.booleans()),
+    )
+
+
+@st.composite
+def products(draw: st.DrawFn) -> Product:
+    """Products of every kind."""
+    return Product(
+        id=ProductId(draw(uuids())),
+        code=draw(codes()),
+        name=draw(names()),
+        kind=draw(st.sampled_from(ProductKind)),
+        created_at=draw(aware_datetimes()),
+        supplier_id=draw(st.one_of(st.none(), uuids().map(SupplierId))),
+        description=draw(_TEXT),
+        is_active=draw(st.booleans()),
+    )
+
+
+@st.composite
+def slots(draw: st.DrawFn) -> Slot:
+    """Slots with a capacity (or none) and some seats held."""
+    capacity = draw(st.one_of(st.none(), st.integers(1, 200)))
+    starts = draw(aware_datetimes())
+    return Slot(
+        id=SlotId(draw(uuids())),
+        location_id=LocationId(draw(uuids())),
+        starts_at=starts,
+        price_per_traveler=draw(money()),
+        created_at=draw(aware_datetimes()),
+        capacity=capacity,
+        seats_held=draw(st.integers(0, capacity if capacity is not None else 500)),
+        product_id=draw(st.one_of(st.none(), uuids().map(ProductId))),
+        ends_at=draw(st.one_of(st.none(), st.just(starts + timedelta(hours=3)))),
+        name=draw(_TEXT),
+        group_discounts=draw(discount_tiers()),
+        is_active=draw(st.booleans()),
+    )
+
+
+@st.composite
+def bookings(draw: st.DrawFn) -> Booking:
+    """Internally consistent bookings: one primary, distinct travelers, totals that add up."""
+    currency = draw(currencies())
+    count = draw(st.integers(1, 6))
+    ids = draw(st.lists(uuids(), min_size=count, max_size=count, unique=True))
+    primary = draw(st.integers(0, count - 1))
+    travelers_ = tuple(
+        BookingTraveler(
+            traveler_id=TravelerId(tid),
+            price=draw(money(currency, max_value=5000)),
+            is_primary=index == primary,
+            special_requirements=draw(_TEXT),
+        )
+        for index, tid in enumerate(ids)
+    )
+    subtotal = sum((t.price for t in travelers_), Money.zero(currency))
+    discount = subtotal.percent(draw(st.decimals(0, 100, places=1)))
+    created = draw(aware_datetimes())
+    return Booking(
+        id=BookingId(draw(uuids())),
+        reference="BK-" + draw(st.from_regex(r"[0-9A-Z]{8}", fullmatch=True)),
+        customer_id=CustomerId(draw(uuids())),
+        slot_id=SlotId(draw(uuids())),
+        location_id=LocationId(draw(uuids())),
+        starts_at=draw(aware_datetimes()),
+        lifecycle="reservation",
+        status=draw(st.sampled_from(["pending", "confirmed", "cancelled"])),
+        travelers=travelers_,
+        subtotal=subtotal,
+        discount=discount,
+        total=subtotal - discount,
+        created_at=created,
+        updated_at=created,
+        created_by=draw(actors()),
+        source=draw(st.sampled_from(BookingSource)),
+        partner_id=draw(st.one_of(st.none(), uuids().map(PartnerId))),
+        referral_source=draw(_TEXT),
+        internal_notes=draw(_TEXT),
+        external_id=draw(_TEXT),
+        idempotency_key=draw(_TEXT),
+        metadata=draw(st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3)),
+        version=draw(st.integers(1, 20)),
+    )
+
+
+@st.composite
+def partners(draw: st.DrawFn) -> Partner:
+    """Partners with some allowed locations and an optional commission."""
+    created = draw(aware_datetimes())
+    return Partner(
+        id=PartnerId(draw(uuids())),
+        name=draw(names()),
+        company_name=draw(names()),
+        contact_email=draw(emails()),
+        api_key="pk_" + draw(st.from_regex(r"[A-Za-z0-9_\-]{16}", fullmatch=True)),
+        created_at=created,
+        updated_at=created,
+        contact_phone=draw(st.one_of(st.none(), phone_numbers())),
+        commission_rate=draw(st.one_of(st.none(), st.decimals(0, 100, places=2))),
+        allowed_location_ids=draw(st.frozensets(uuids().map(LocationId), max_size=4)),
+        is_active=draw(st.booleans()),
+        settings=draw(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3)),
+    )

@@ -1,0 +1,79 @@
+"""The data behind the in-memory unit of work."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.slots import Slot
+
+if TYPE_CHECKING:
+    from bookingcore_adapters.memory._uow import MemoryUnitOfWork
+
+__all__ = ["TABLES", "MemoryStore", "Table"]
+
+
+@attrs.frozen
+class Table:
+    """How one entity type is stored: its unique keys and how to read them."""
+
+    name: str
+    entity: type[Any]
+    unique: Mapping[str, Callable[[Any], object]] = attrs.field(factory=dict)
+
+
+TABLES: tuple[Table, ...] = (
+    Table("customers", Customer, {"phone": lambda c: c.phone.e164}),
+    Table("travelers", Traveler),
+    Table("locations", Location, {"code": lambda x: x.code}),
+    Table("products", Product, {"code": lambda x: x.code}),
+    Table("suppliers", Supplier, {"code": lambda x: x.code}),
+    Table("slots", Slot),
+    Table(
+        "bookings",
+        Booking,
+        {
+            "reference": lambda b: b.reference,
+            "idempotency_key": lambda b: b.idempotency_key,
+            "external_id": lambda b: b.external_id,
+        },
+    ),
+    Table(
+        "partners",
+        Partner,
+        {"api_key": lambda p: p.api_key, "contact_email": lambda p: p.contact_email.value},
+    ),
+)
+
+
+class MemoryStore:
+    """Rows by table and id, unique indexes, and the lock every unit of work takes.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.rows: dict[str, dict[UUID, Any]] = {t.name: {} for t in TABLES}
+        self.indexes: dict[str, dict[str, dict[object, UUID]]] = {
+            t.name: {key: {} for key in t.unique} for t in TABLES
+        }
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        """A new transaction over this store (pass the bound method as ``uow_factory``)."""
+        from bookingcore_adapters.memory._uow import MemoryUnitOfWork  # noqa: PLC0415
+
+        return MemoryUnitOfWork(self)
+
+    def count(self, table: str) -> int:
+        """How many rows ``table`` holds (committed only)."""
+        with self.lock:
+            return len(self.rows[table])

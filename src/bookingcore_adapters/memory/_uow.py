@@ -1,0 +1,317 @@
+"""The in-memory unit of work and its repositories."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+from uuid import UUID
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.queries import (
+    BookingFilter,
+    Cursor,
+    CustomerFilter,
+    Page,
+    PageRequest,
+    SlotFilter,
+)
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    LocationId,
+    PartnerId,
+    PhoneNumber,
+    ProductId,
+    SlotId,
+    SupplierId,
+    TravelerId,
+)
+from bookingcore.errors import DuplicateError
+from bookingcore_adapters.memory._store import TABLES, MemoryStore, Table
+
+__all__ = ["MemoryUnitOfWork"]
+
+E = TypeVar("E")
+_TABLES = {t.name: t for t in TABLES}
+
+
+class MemoryUnitOfWork:
+    """One transaction over a :class:`MemoryStore`.
+
+    Entities handed out are private copies tracked in an identity map (the same
+    id gives the same object within one unit of work); :meth:`commit` checks the
+    unique keys and then stores copies of every tracked entity, or raises
+    :class:`~bookingcore.errors.DuplicateError` and stores nothing.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._seen: dict[str, dict[UUID, Any]] = {}
+        self._active = False
+        self.customers = _CustomerRepository(self, "customers")
+        self.travelers = _TravelerRepository(self, "travelers")
+        self.locations = _CodedRepository[Location, LocationId](self, "locations")
+        self.products = _CodedRepository[Product, ProductId](self, "products")
+        self.suppliers = _CodedRepository[Supplier, SupplierId](self, "suppliers")
+        self.slots = _SlotRepository(self, "slots")
+        self.bookings = _BookingRepository(self, "bookings")
+        self.partners = _PartnerRepository(self, "partners")
+
+    def __enter__(self) -> Self:
+        self._store.lock.acquire()
+        self._active = True
+        self._seen = {name: {} for name in _TABLES}
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._active = False
+            self._store.lock.release()
+
+    def commit(self) -> None:
+        """Store every tracked entity, all or nothing.
+
+        Raises:
+            DuplicateError: a unique key (phone, code, reference, idempotency key,
+                external id, API key, contact email) would be held twice.
+        """
+        self._require_active()
+        for table in TABLES:
+            self._check_unique(table)
+        for table in TABLES:
+            rows = self._store.rows[table.name]
+            indexes = self._store.indexes[table.name]
+            for row_id, entity in self._seen[table.name].items():
+                old = rows.get(row_id)
+                for key, read in table.unique.items():
+                    if old is not None and read(old) is not None:
+                        indexes[key].pop(read(old), None)
+                    if read(entity) is not None:
+                        indexes[key][read(entity)] = row_id
+                rows[row_id] = copy.deepcopy(entity)
+
+    def rollback(self) -> None:
+        """Forget every change since the last commit."""
+        self._seen = {name: {} for name in _TABLES}
+
+    # ------------------------------------------------------------------ used by repositories
+
+    def _require_active(self) -> None:
+        if not self._active:
+            msg = "use the unit of work as a context manager: `with uow: ...`"
+            raise RuntimeError(msg)
+
+    def _check_unique(self, table: Table) -> None:
+        changed = self._seen[table.name]
+        if not changed or not table.unique:
+            return
+        for key, read in table.unique.items():
+            index = self._store.indexes[table.name][key]
+            claimed: dict[object, UUID] = {}
+            for row_id, entity in changed.items():
+                value = read(entity)
+                if value is None:
+                    continue
+                owner = claimed.setdefault(value, row_id)
+                if owner == row_id:
+                    owner = index.get(value, row_id)
+                    if owner != row_id and owner in changed and read(changed[owner]) != value:
+                        owner = row_id  # the holder gives the value up in this same commit
+                if owner != row_id:
+                    entity_name = table.entity.__name__.lower()
+                    msg = f"{entity_name} {key} {value!r} is already taken"
+                    raise DuplicateError(msg, entity=entity_name, existing_id=owner)
+
+    def _track(self, table: str, row_id: UUID, row: Any) -> Any:
+        seen = self._seen[table]
+        if row_id not in seen:
+            seen[row_id] = copy.deepcopy(row)
+        return seen[row_id]
+
+    def _load(self, table: str, row_id: UUID) -> Any | None:
+        self._require_active()
+        seen = self._seen[table]
+        if row_id in seen:
+            return seen[row_id]
+        row = self._store.rows[table].get(row_id)
+        return None if row is None else self._track(table, row_id, row)
+
+    def _add(self, table: str, entity: Any) -> None:
+        self._require_active()
+        self._seen[table][entity.id] = entity
+
+    def _rows(self, table: str) -> Iterator[Any]:
+        """Every row as this transaction sees it, without copying untouched ones."""
+        self._require_active()
+        seen = self._seen[table]
+        for row_id, row in self._store.rows[table].items():
+            yield seen.get(row_id, row)
+        for row_id, entity in seen.items():
+            if row_id not in self._store.rows[table]:
+                yield entity
+
+    def _select(
+        self, table: str, where: Callable[[Any], bool], order: Callable[[Any], Any]
+    ) -> list[Any]:
+        found = sorted((row for row in self._rows(table) if where(row)), key=order)
+        return [self._track(table, row.id, row) for row in found]
+
+    def _find_unique(self, table: str, key: str, value: object) -> Any | None:
+        self._require_active()
+        read = _TABLES[table].unique[key]
+        for entity in self._seen[table].values():
+            if read(entity) == value:
+                return entity
+        row_id = self._store.indexes[table][key].get(value)
+        if row_id is None:
+            return None
+        entity = self._load(table, row_id)
+        return entity if entity is not None and read(entity) == value else None
+
+    def _page(
+        self,
+        table: str,
+        where: Callable[[Any], bool],
+        page: PageRequest,
+    ) -> Page[Any]:
+        after = page.after
+        rows = [
+            row
+            for row in self._rows(table)
+            if where(row) and (after is None or after.is_after(row.created_at, row.id))
+        ]
+        rows.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=True)
+        chosen = [self._track(table, row.id, row) for row in rows[: page.limit]]
+        more = len(rows) > page.limit
+        last = chosen[-1] if chosen else None
+        cursor = Cursor(last.created_at, last.id).encode() if more and last else None
+        return Page(chosen, cursor)
+
+
+class _Repository(Generic[E]):
+    def __init__(self, uow: MemoryUnitOfWork, table: str) -> None:
+        self._uow = uow
+        self._table = table
+
+    def add(self, entity: E) -> None:
+        self._uow._add(self._table, entity)
+
+    def _get(self, row_id: UUID) -> E | None:
+        found: E | None = self._uow._load(self._table, row_id)
+        return found
+
+
+I = TypeVar("I", bound=UUID)  # noqa: E741
+
+
+class _CodedRepository(_Repository[E], Generic[E, I]):
+    def get(self, row_id: I) -> E | None:
+        return self._get(row_id)
+
+    def get_by_code(self, code: str) -> E | None:
+        found: E | None = self._uow._find_unique(self._table, "code", code.strip().upper())
+        return found
+
+    def list(self, *, only_active: bool = False) -> Sequence[E]:
+        return self._uow._select(
+            self._table, lambda r: r.is_active or not only_active, lambda r: r.code
+        )
+
+
+class _CustomerRepository(_Repository[Customer]):
+    def get(self, customer_id: CustomerId) -> Customer | None:
+        return self._get(customer_id)
+
+    def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
+        found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
+        return found
+
+    def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
+        return self._uow._page(self._table, query.matches, page)
+
+
+class _TravelerRepository(_Repository[Traveler]):
+    def get(self, traveler_id: TravelerId) -> Traveler | None:
+        return self._get(traveler_id)
+
+    def list_for_customer(
+        self, customer_id: CustomerId, *, include_deleted: bool = False
+    ) -> Sequence[Traveler]:
+        return self._uow._select(
+            self._table,
+            lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None),
+            lambda t: (t.created_at, t.id.bytes),
+        )
+
+
+class _SlotRepository(_Repository[Slot]):
+    def get(self, slot_id: SlotId) -> Slot | None:
+        return self._get(slot_id)
+
+    def get_for_update(self, slot_id: SlotId) -> Slot | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(slot_id)
+
+    def list(self, query: SlotFilter) -> Sequence[Slot]:
+        return self._uow._select(self._table, query.matches, lambda s: (s.starts_at, s.id.bytes))
+
+
+class _BookingRepository(_Repository[Booking]):
+    def get(self, booking_id: BookingId) -> Booking | None:
+        return self._get(booking_id)
+
+    def get_by_reference(self, reference: str) -> Booking | None:
+        found: Booking | None = self._uow._find_unique(self._table, "reference", reference)
+        return found
+
+    def get_by_idempotency_key(self, key: str) -> Booking | None:
+        found: Booking | None = self._uow._find_unique(self._table, "idempotency_key", key)
+        return found
+
+    def get_by_external_id(self, external_id: str) -> Booking | None:
+        found: Booking | None = self._uow._find_unique(self._table, "external_id", external_id)
+        return found
+
+    def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
+        return self._uow._select(
+            self._table,
+            lambda b: b.customer_id == customer_id and b.slot_id == slot_id,
+            lambda b: (b.created_at, b.id.bytes),
+        )
+
+    def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
+        customers: dict[UUID, Customer] = {}
+        if query.text:
+            customers = {c.id: c for c in self._uow._rows("customers")}
+        return self._uow._page(
+            self._table, lambda b: query.matches(b, customers.get(b.customer_id)), page
+        )
+
+
+class _PartnerRepository(_Repository[Partner]):
+    def get(self, partner_id: PartnerId) -> Partner | None:
+        return self._get(partner_id)
+
+    def get_by_api_key(self, api_key: str) -> Partner | None:
+        found: Partner | None = self._uow._find_unique(self._table, "api_key", api_key)
+        return found
+
+    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
+        return self._uow._select(
+            self._table, lambda p: p.is_active or not only_active, lambda p: (p.name, p.id.bytes)
+        )
