@@ -180,12 +180,15 @@ class CapacityError(ConflictError):
 
     code = "capacity_exceeded"
 
-    def __init__(self, slot_id: object, requested: int, seats_left: int) -> None:
+    def __init__(
+        self, slot_id: object, requested: int, seats_left: int, *, label: str | None = None
+    ) -> None:
         self.slot_id = slot_id
         self.requested = requested
         self.seats_left = seats_left
         noun = "seat" if seats_left == 1 else "seats"
-        super().__init__(f"slot {slot_id} has {seats_left} {noun} left; {requested} requested")
+        what = repr(label) if label else f"slot {slot_id}"
+        super().__init__(f"{what} has {seats_left} {noun} left; {requested} requested")
 
     def details(self) -> Mapping[str, Any]:
         return {

@@ -37,6 +37,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import BookingFilter, CustomerFilter
@@ -44,7 +45,6 @@ from bookingcore.domain.values import (
     Actor,
     ActorKind,
     CustomerId,
-    LocationId,
     PartnerId,
     StaffId,
     SupplierId,
@@ -266,7 +266,7 @@ def check_may_book(
     principal: Principal,
     *,
     customer_id: CustomerId,
-    location_id: LocationId,
+    location: Location,
     partner: Partner | None,
 ) -> None:
     """Refuse a booking ``principal`` may not make.
@@ -288,8 +288,8 @@ def check_may_book(
         assert partner is not None
         require(partner.is_active, f"partner {partner.name} is not active")
         require(
-            partner.may_book_at(location_id),
-            f"partner {partner.name} may not book at location {location_id}",
+            partner.may_book_at(location.id),
+            f"partner {partner.name} may not book at location {location.code}",
         )
         return
     raise PermissionDeniedError(f"{principal} may not create bookings")

@@ -72,7 +72,7 @@ class Slot(Versioned):
             msg = "seats to hold cannot be negative"
             raise ValueError(msg)
         if not self.has_room_for(seats):
-            raise CapacityError(self.id, seats, max(self.seats_left or 0, 0))
+            raise CapacityError(self.id, seats, max(self.seats_left or 0, 0), label=self.name)
         self.seats_held += seats
         self.version += 1
 

@@ -42,14 +42,37 @@ class UnitOfWork(Protocol):
     .. versionadded:: 0.1
     """
 
-    customers: CustomerRepository
-    travelers: TravelerRepository
-    locations: LocationRepository
-    products: ProductRepository
-    suppliers: SupplierRepository
-    slots: SlotRepository
-    bookings: BookingRepository
-    partners: PartnerRepository
+    @property
+    def customers(self) -> CustomerRepository:
+        """Customers in this transaction."""
+
+    @property
+    def travelers(self) -> TravelerRepository:
+        """Travelers in this transaction."""
+
+    @property
+    def locations(self) -> LocationRepository:
+        """Locations in this transaction."""
+
+    @property
+    def products(self) -> ProductRepository:
+        """Products in this transaction."""
+
+    @property
+    def suppliers(self) -> SupplierRepository:
+        """Suppliers in this transaction."""
+
+    @property
+    def slots(self) -> SlotRepository:
+        """Slots (and their locks) in this transaction."""
+
+    @property
+    def bookings(self) -> BookingRepository:
+        """Bookings in this transaction."""
+
+    @property
+    def partners(self) -> PartnerRepository:
+        """Partners in this transaction."""
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

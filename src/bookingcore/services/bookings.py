@@ -9,7 +9,7 @@ customer, traveler or seat behind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -18,6 +18,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.bookings import Booking, BookingTraveler, check_travelers
+from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
@@ -107,6 +108,12 @@ class SavedTraveler:
     price: Money | None = None
 
 
+def _traveler_choices(
+    values: Iterable[NewTraveler | SavedTraveler],
+) -> tuple[NewTraveler | SavedTraveler, ...]:
+    return tuple(values)
+
+
 def _metadata(value: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((value or {}).items()))
 
@@ -135,7 +142,7 @@ class BookingRequest:
     """
 
     slot_id: SlotId
-    travelers: tuple[NewTraveler | SavedTraveler, ...] = attrs.field(converter=tuple)
+    travelers: tuple[NewTraveler | SavedTraveler, ...] = attrs.field(converter=_traveler_choices)
     customer_id: CustomerId | None = None
     customer: CustomerDetails | None = None
     source: BookingSource | str | None = None
@@ -227,9 +234,9 @@ class BookingService:
             self._check_external_id(uow, request.external_id, principal)
             customer_id = self._resolve_customer(uow, request, principal)
             partner = self._acting_partner(uow, principal)
-            slot = self._bookable_slot(uow, request.slot_id, now)
+            slot, location = self._bookable_slot(uow, request.slot_id, now)
             policy.check_may_book(
-                principal, customer_id=customer_id, location_id=slot.location_id, partner=partner
+                principal, customer_id=customer_id, location=location, partner=partner
             )
             if any(choice.price is not None for choice in request.travelers):
                 policy.require(
@@ -299,6 +306,7 @@ class BookingService:
     ) -> tuple[Lifecycle, BookingSource]:
         """Checks that need no storage, all reported together."""
         p = Problems()
+        region, today = self._ctx.settings.default_region, self._ctx.now().date()
         if not request.travelers:
             p.add("travelers", "a booking needs at least one traveler", "required")
         elif len(request.travelers) > _MAX_TRAVELERS:
@@ -322,6 +330,10 @@ class BookingService:
             )
             if not isinstance(cast(object, choice.price), Money | None):
                 p.add(f"travelers[{index}].price", "must be Money", "invalid_type")
+            if isinstance(choice, NewTraveler):
+                details = Problems(prefix=f"travelers[{index}].details")
+                details.capture(lambda c=choice: c.details.validated(region=region, today=today))  # type: ignore[misc]
+                p.extend(details)
         lifecycle = p.capture(lambda: self._ctx.settings.lifecycle(request.lifecycle))
         source = p.capture(lambda: self._source(request, principal))
         p.capture(lambda: clean_text(request.referral_source, "referral_source", max_length=100))
@@ -395,7 +407,7 @@ class BookingService:
         return partner
 
     @staticmethod
-    def _bookable_slot(uow: UnitOfWork, slot_id: SlotId, now: datetime) -> Slot:
+    def _bookable_slot(uow: UnitOfWork, slot_id: SlotId, now: datetime) -> tuple[Slot, Location]:
         slot = uow.slots.get_for_update(slot_id)
         if slot is None:
             raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
@@ -406,7 +418,7 @@ class BookingService:
         location = uow.locations.get(slot.location_id)
         if location is None or not location.is_active:
             raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
-        return slot
+        return slot, location
 
     def _resolve_travelers(
         self,

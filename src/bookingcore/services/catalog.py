@@ -286,10 +286,7 @@ class CatalogService:
         end = p.capture(lambda: None if ends_at is None else ensure_aware(ends_at, "ends_at"))
         if start and end and end <= start:
             p.add("ends_at", "must be after starts_at", "out_of_range")
-        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)):
-            p.add("capacity", "must be a whole number or None for unlimited", "invalid_type")
-        elif capacity is not None and capacity <= 0:
-            p.add("capacity", "must be at least 1 (use None for unlimited)", "out_of_range")
+        _check_capacity(capacity, p)
         if not isinstance(cast(object, price_per_traveler), Money):
             p.add("price_per_traveler", "must be Money", "invalid_type")
         elif price_per_traveler.is_negative():
@@ -363,8 +360,9 @@ class CatalogService:
             ValidationError: ``capacity`` is below 1 or below the seats held.
         """
         self._require_manager(principal)
-        if capacity is not None and capacity <= 0:
-            raise ValidationError.single("capacity", "must be at least 1", "out_of_range")
+        problems = Problems()
+        _check_capacity(capacity, problems)
+        problems.raise_if_any()
         with self._ctx.uow_factory() as uow:
             slot = uow.slots.get_for_update(slot_id)
             if slot is None:
@@ -397,3 +395,12 @@ class CatalogService:
         if partner is None or not partner.is_active:
             return frozenset()
         return partner.allowed_location_ids
+
+
+def _check_capacity(capacity: object, problems: Problems) -> None:
+    if capacity is None:
+        return
+    if isinstance(capacity, bool) or not isinstance(capacity, int):
+        problems.add("capacity", "must be a whole number or None for unlimited", "invalid_type")
+    elif capacity <= 0:
+        problems.add("capacity", "must be at least 1 (use None for unlimited)", "out_of_range")

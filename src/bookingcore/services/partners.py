@@ -24,11 +24,15 @@ from bookingcore.services._context import ServiceContext
 __all__ = ["PartnerService"]
 
 
-def _commission(value: Decimal | str | None) -> Decimal | None:
+def _commission(value: Decimal | int | str | None) -> Decimal | None:
     if value is None:
         return None
     try:
-        rate = Decimal(value) if isinstance(value, str) else value
+        rate = (
+            Decimal(value)
+            if isinstance(value, str | int) and not isinstance(value, bool)
+            else value
+        )
     except InvalidOperation:
         rate = None
     if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 <= rate <= 100:
@@ -65,7 +69,7 @@ class PartnerService:
         principal: Principal,
         contact_phone: str | None = None,
         allowed_location_ids: Iterable[LocationId] = (),
-        commission_rate: Decimal | str | None = None,
+        commission_rate: Decimal | int | str | None = None,
         webhook_url: str | None = None,
     ) -> Partner:
         """Register a partner with a fresh API key.

@@ -108,7 +108,8 @@ def phone_spellings(draw: st.DrawFn, phone: PhoneNumber) -> tuple[str, str | Non
     """One way a person might write ``phone``, and the region needed to read it.
 
     Spellings: E.164, international with spaces, with dashes or dots, ``00``
-    instead of ``+``, brackets, and the national form (which needs the region).
+    instead of ``+`` (read from Germany, whose exit code is ``00``; Australia's is
+    ``0011``), and the national form (which needs the number's own region).
     """
     parsed = phonenumbers.parse(phone.e164)
     region = phonenumbers.region_code_for_number(parsed)
@@ -119,7 +120,7 @@ def phone_spellings(draw: st.DrawFn, phone: PhoneNumber) -> tuple[str, str | Non
         (international, None),
         (international.replace(" ", "-"), None),
         (international.replace(" ", "."), None),
-        ("00" + phone.e164[1:], region),
+        ("00" + phone.e164[1:], "DE"),  # dialled from a country whose exit code is 00
         (f"  {international}  ", None),
         (national, region),
         (national.replace(" ", ""), region),

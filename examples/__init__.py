@@ -1,0 +1,1 @@
+"""Example hosts that wire bookingcore to adapters and drive it end to end."""

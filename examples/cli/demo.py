@@ -1,0 +1,445 @@
+"""The bookingcore story, told on the in-memory adapter.
+
+:func:`run_demo` wires a :class:`~bookingcore.BookingCore` explicitly, then
+walks through what the library is for: reference data, phone-first customers,
+saved travelers, a group booking with a discount, a partner held to its
+locations, capacity, typed validation errors, a cancellation, and who sees what.
+Every step prints to the given :class:`rich.console.Console`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bookingcore import (
+    Booking,
+    BookingCore,
+    BookingRequest,
+    CapacityError,
+    CustomerDetails,
+    DiscountTier,
+    Location,
+    Money,
+    NewTraveler,
+    PermissionDeniedError,
+    Principal,
+    ProductKind,
+    SavedTraveler,
+    Settings,
+    Slot,
+    StaffId,
+    StaffRole,
+    Traveler,
+    TravelerDetails,
+    TravelerId,
+    ValidationError,
+)
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.system import RandomIds, SystemClock
+
+__all__ = ["make_core", "run_demo"]
+
+
+def make_core() -> BookingCore:
+    """A core over a fresh in-memory store and the real clock; local numbers read as Indian."""
+    return BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=SystemClock(),
+        ids=RandomIds(),
+        settings=Settings(default_region="IN"),
+    )
+
+
+# ---------------------------------------------------------------------- printing helpers
+
+
+def _section(console: Console, number: int, title: str) -> None:
+    console.print()
+    console.rule(f"[bold]{number}. {escape(title)}", align="left")
+
+
+def _say(console: Console, text: str) -> None:
+    """Print ``text`` as-is and unwrapped, so ids and messages stay whole on one line.
+
+    Library messages may contain brackets (``travelers[0]``) that rich would read
+    as markup, so the text is escaped.
+    """
+    console.print(escape(text), soft_wrap=True)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _seats(slot: Slot) -> str:
+    return "unlimited" if slot.seats_left is None else str(slot.seats_left)
+
+
+def _field_errors(console: Console, label: str, error: ValidationError) -> None:
+    _say(console, f"{label} -> {error.code}")
+    for problem in error.errors:
+        _say(console, f"    {problem.field}: {problem.message} ({problem.code})")
+
+
+def _slots_table(slots: Iterable[Slot], codes: Mapping[object, str]) -> Table:
+    table = Table(title="Slots open for booking")
+    table.add_column("Slot")
+    table.add_column("Location", no_wrap=True)
+    table.add_column("Starts (UTC)", no_wrap=True)
+    table.add_column("Price", justify="right", no_wrap=True)
+    table.add_column("Cap.", justify="right")
+    table.add_column("Left", justify="right")
+    for slot in slots:
+        table.add_row(
+            escape(slot.name or "-"),
+            codes[slot.location_id],
+            _when(slot.starts_at),
+            str(slot.price_per_traveler),
+            "unlimited" if slot.capacity is None else str(slot.capacity),
+            _seats(slot),
+        )
+    return table
+
+
+def _travelers_table(travelers: Iterable[Traveler]) -> Table:
+    table = Table(title="Saved travelers")
+    table.add_column("Name")
+    table.add_column("Age", justify="right")
+    table.add_column("Gender")
+    table.add_column("Emergency contact")
+    table.add_column("Special requirements")
+    for traveler in travelers:
+        contact = "-"
+        if traveler.emergency_contact_name:
+            phone = traveler.emergency_contact_phone
+            contact = traveler.emergency_contact_name + (f"\n{phone}" if phone else "")
+        table.add_row(
+            escape(traveler.name),
+            "-" if traveler.age is None else str(traveler.age),
+            traveler.gender.value if traveler.gender else "-",
+            escape(contact),
+            escape(traveler.special_requirements or "-"),
+        )
+    return table
+
+
+def _booking_table(booking: Booking, names: Mapping[TravelerId, str], slot: Slot) -> Table:
+    title = (
+        f"Booking {booking.reference} - status {booking.status} - "
+        f"{booking.total_travelers} travelers"
+    )
+    table = Table(title=escape(title))
+    table.add_column("#", justify="right")
+    table.add_column("Traveler")
+    table.add_column("Primary")
+    table.add_column("Special requirements")
+    table.add_column("Price", justify="right", no_wrap=True)
+    for index, seat in enumerate(booking.travelers, start=1):
+        table.add_row(
+            str(index),
+            escape(names.get(seat.traveler_id, str(seat.traveler_id))),
+            "yes" if seat.is_primary else "",
+            escape(seat.special_requirements or "-"),
+            str(seat.price),
+        )
+    reached = [t for t in slot.group_discounts if booking.total_travelers >= t.min_travelers]
+    discount_label = "Discount"
+    if reached:
+        discount_label = f"Group discount {reached[-1].percent.normalize():f}%"
+    table.add_section()
+    table.add_row("", "Subtotal", "", "", str(booking.subtotal))
+    table.add_row("", discount_label, "", "", f"-{booking.discount}")
+    table.add_row("", "[bold]Total[/bold]", "", "", f"[bold]{booking.total}[/bold]")
+    return table
+
+
+# ---------------------------------------------------------------------- the story
+
+
+def run_demo(console: Console) -> None:
+    """Tell the bookingcore story on a fresh in-memory store, printing each step to ``console``.
+
+    Raises:
+        BookingError: only if the library stops behaving as the story expects.
+    """
+    core = make_core()
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    otp_login = Principal.system("otp-login")
+    start = (core.context.clock.now() + timedelta(days=14)).replace(
+        hour=6, minute=0, second=0, microsecond=0
+    )
+
+    console.print("[bold]bookingcore demo[/bold] - in-memory adapter, default phone region IN")
+
+    # 1. Reference data --------------------------------------------------------------
+    _section(console, 1, "The operator sets up reference data")
+    base_camp = core.catalog.add_location(
+        "HAMPTA-BC", "Hampta Pass base camp", principal=admin, kind="base_camp"
+    )
+    dive_centre = core.catalog.add_location(
+        "GOA-DIVE", "Goa dive centre", principal=admin, kind="dive_centre"
+    )
+    trek = core.catalog.add_product(
+        "HAMPTA-TREK", "Hampta Pass trek", ProductKind.TREK, principal=admin
+    )
+    dive = core.catalog.add_product(
+        "GOA-FUN-DIVE", "Grande Island fun dive", ProductKind.DIVE, principal=admin
+    )
+    trek_slot = core.catalog.create_slot(
+        location_id=base_camp.id,
+        product_id=trek.id,
+        name="Hampta Pass trek",
+        starts_at=start,
+        ends_at=start + timedelta(days=5),
+        price_per_traveler=Money("8500", "INR"),
+        capacity=6,
+        group_discounts=[DiscountTier(4, Decimal(10)), DiscountTier(8, Decimal(15))],
+        principal=admin,
+    )
+    dive_slot = core.catalog.create_slot(
+        location_id=dive_centre.id,
+        product_id=dive.id,
+        name="Goa reef dive",
+        starts_at=start + timedelta(days=3),
+        price_per_traveler=Money("4500", "INR"),
+        capacity=4,
+        principal=admin,
+    )
+    locations: list[Location] = list(core.catalog.list_locations(principal=admin))
+    codes: dict[object, str] = {loc.id: loc.code for loc in locations}
+    _say(console, "Locations: " + ", ".join(f"{loc.code} ({loc.kind})" for loc in locations))
+    _say(
+        console,
+        "Products: "
+        + ", ".join(
+            f"{p.code} ({p.kind.value})" for p in core.catalog.list_products(principal=admin)
+        ),
+    )
+    console.print(_slots_table(core.catalog.list_slots(principal=admin), codes))
+    tiers = ", ".join(
+        f"{tier.percent.normalize():f}% from {tier.min_travelers} travelers"
+        for tier in trek_slot.group_discounts
+    )
+    _say(console, f"Group discounts on the trek: {tiers}")
+
+    # 2. Phone-first registration ----------------------------------------------------
+    _section(console, 2, "A customer registers by phone alone")
+    first = core.customers.register("98765 43210", principal=otp_login)
+    customer = first.customer
+    _say(console, f"register('98765 43210') -> {customer.phone} created={first.created}")
+    again = core.customers.register("+91-98765-43210", principal=otp_login)
+    same = "same customer" if again.customer.id == customer.id else "A DIFFERENT CUSTOMER"
+    _say(
+        console,
+        f"register('+91-98765-43210') -> {again.customer.phone} created={again.created} ({same})",
+    )
+    me = Principal.customer(customer.id)
+    customer = core.customers.complete_profile(
+        customer.id, principal=me, name="Asha Verma", email="asha.verma@example.com"
+    )
+    _say(
+        console,
+        f"Profile completed: {customer.name} <{customer.email}>, "
+        f"complete={customer.is_profile_complete}",
+    )
+
+    # 3. Saved travelers -------------------------------------------------------------
+    _section(console, 3, "The customer saves two travelers")
+    asha = core.travelers.add(
+        customer.id,
+        TravelerDetails(
+            name="Asha Verma",
+            age=29,
+            gender="female",
+            emergency_contact_name="Rohan Verma",
+            emergency_contact_phone="98111 22233",
+            special_requirements="Asthma inhaler",
+        ),
+        principal=me,
+    )
+    kabir = core.travelers.add(
+        customer.id,
+        TravelerDetails(
+            name="Kabir Verma",
+            age=12,
+            gender="m",
+            emergency_contact_name="Asha Verma",
+            emergency_contact_phone="98765 43210",
+        ),
+        principal=me,
+    )
+    console.print(_travelers_table(core.travelers.list(customer.id, principal=me)))
+
+    # 4. A group booking -------------------------------------------------------------
+    _section(console, 4, "The customer books the trek for four travelers")
+    booking = core.bookings.book(
+        BookingRequest(
+            slot_id=trek_slot.id,
+            travelers=[
+                SavedTraveler(asha.id, is_primary=True),
+                SavedTraveler(kabir.id, special_requirements="Vegetarian meals"),
+                NewTraveler(TravelerDetails("Dev Sharma", age=34, gender="male")),
+                NewTraveler(TravelerDetails("Nisha Rao", age=31, gender="female")),
+            ],
+        ),
+        principal=me,
+    )
+    names = {t.id: t.name for t in core.travelers.list(customer.id, principal=me)}
+    console.print(_booking_table(booking, names, trek_slot))
+    trek_slot = core.catalog.get_slot(trek_slot.id, principal=admin)
+    _say(console, f"Seats left on {trek_slot.name}: {_seats(trek_slot)} of {trek_slot.capacity}")
+    _say(console, f"The two inline travelers were saved too: {len(names)} saved travelers in all")
+
+    # 5. A partner, held to its locations --------------------------------------------
+    _section(console, 5, "A partner books where it is allowed, and only there")
+    partner = core.partners.register(
+        name="TrekMates",
+        company_name="TrekMates Adventures Pvt Ltd",
+        contact_email="ops@trekmates.example.com",
+        allowed_location_ids=[base_camp.id],
+        commission_rate=Decimal(15),
+        principal=admin,
+    )
+    _say(
+        console,
+        f"Partner {partner.name} registered: allowed at {base_camp.code} only, "
+        f"commission {partner.commission_rate}%",
+    )
+    as_partner = Principal.partner(partner.id)
+    partner_booking = core.bookings.book(
+        BookingRequest(
+            slot_id=trek_slot.id,
+            customer=CustomerDetails("+91 99887 76655", name="Meera Nair"),
+            travelers=[NewTraveler(TravelerDetails("Meera Nair", age=27), is_primary=True)],
+        ),
+        principal=as_partner,
+    )
+    _say(
+        console,
+        f"Booked {partner_booking.reference} at {base_camp.code} for a new customer: "
+        f"source={partner_booking.source.value}",
+    )
+    _say(console, f"    partner_id={partner_booking.partner_id} ({partner.name})")
+    stranger_phone = "+91 91234 56789"
+    try:
+        core.bookings.book(
+            BookingRequest(
+                slot_id=dive_slot.id,
+                customer=CustomerDetails(stranger_phone, name="Imran Sheikh"),
+                travelers=[NewTraveler(TravelerDetails("Imran Sheikh"), is_primary=True)],
+            ),
+            principal=as_partner,
+        )
+    except PermissionDeniedError as refused:
+        _say(console, f"Partner books at {dive_centre.code}:")
+        _say(console, f"    refused: {refused.message}")
+    left_behind = core.customers.find_by_phone(stranger_phone, principal=admin)
+    _say(
+        console,
+        "The refusal left no trace: "
+        f"customer {stranger_phone} {'EXISTS' if left_behind else 'does not exist'}",
+    )
+
+    # 6. Capacity --------------------------------------------------------------------
+    _section(console, 6, "Nobody can overbook")
+    trek_slot = core.catalog.get_slot(trek_slot.id, principal=admin)
+    _say(
+        console, f"{trek_slot.name} has {_seats(trek_slot)} seat(s) left; the operator asks for 3."
+    )
+    try:
+        core.bookings.book(
+            BookingRequest(
+                slot_id=trek_slot.id,
+                customer=CustomerDetails("+91 98111 22233", name="Rohan Verma"),
+                travelers=[
+                    NewTraveler(TravelerDetails("Rohan Verma"), is_primary=True),
+                    NewTraveler(TravelerDetails("Ira Verma")),
+                    NewTraveler(TravelerDetails("Vik Verma")),
+                ],
+            ),
+            principal=admin,
+        )
+    except CapacityError as full:
+        _say(console, f"    refused ({full.code}): {full.message}")
+        _say(console, f"    seats_left={full.seats_left}, requested={full.requested}")
+
+    # 7. Typed validation errors -----------------------------------------------------
+    _section(console, 7, "Bad input is refused with a typed error naming the field")
+    try:
+        core.customers.register("12345", principal=otp_login)
+    except ValidationError as bad_phone:
+        _field_errors(console, "register('12345')", bad_phone)
+    try:
+        core.bookings.book(
+            BookingRequest(
+                slot_id=trek_slot.id,
+                travelers=[
+                    SavedTraveler(asha.id, is_primary=True),
+                    SavedTraveler(kabir.id, is_primary=True),
+                ],
+            ),
+            principal=me,
+        )
+    except ValidationError as two_primaries:
+        _field_errors(console, "book(two primary contacts)", two_primaries)
+    try:
+        core.travelers.add(
+            customer.id,
+            TravelerDetails(name="Z", age=200, emergency_contact_phone="555"),
+            principal=me,
+        )
+    except ValidationError as bad_traveler:
+        _field_errors(console, "travelers.add(name='Z', age=200, ...)", bad_traveler)
+
+    # 8. Cancellation ----------------------------------------------------------------
+    _section(console, 8, "The customer cancels; the seats come back")
+    before = core.catalog.get_slot(trek_slot.id, principal=admin)
+    cancelled = core.bookings.cancel(booking.id, principal=me, reason="Change of plans")
+    after = core.catalog.get_slot(trek_slot.id, principal=admin)
+    _say(
+        console,
+        f"{cancelled.reference} is {cancelled.status}; "
+        f"seats left before: {_seats(before)}, after: {_seats(after)}",
+    )
+
+    # 9. Who sees what ---------------------------------------------------------------
+    _section(console, 9, "Who sees what")
+    partner_names = {p.id: p.name for p in core.partners.list(principal=admin)}
+    everything = core.bookings.list(principal=admin)
+    table = Table(title="All bookings, as the operator sees them")
+    table.add_column("Reference")
+    table.add_column("Source")
+    table.add_column("Partner")
+    table.add_column("Status")
+    table.add_column("Travelers", justify="right")
+    table.add_column("Total", justify="right")
+    for item in everything:
+        table.add_row(
+            item.reference,
+            item.source.value,
+            escape(partner_names.get(item.partner_id, "-") if item.partner_id else "-"),
+            item.status,
+            str(item.total_travelers),
+            str(item.total),
+        )
+    console.print(table)
+    partner_sees = core.bookings.list(principal=as_partner)
+    customer_sees = core.bookings.list(principal=me)
+    _say(
+        console,
+        f"The operator sees {len(everything)} booking(s); "
+        f"partner {partner.name} sees only its own {len(partner_sees)}: "
+        + ", ".join(b.reference for b in partner_sees),
+    )
+    _say(
+        console,
+        f"Customer {customer.name} sees only their own {len(customer_sees)}: "
+        + ", ".join(b.reference for b in customer_sees),
+    )

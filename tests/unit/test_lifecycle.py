@@ -1,0 +1,228 @@
+"""Lifecycles: the shipped presets match the seeds, definitions are checked, moves too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import (
+    APPOINTMENT,
+    PRESETS,
+    RESERVATION,
+    TRAVEL,
+    Booking,
+    CustomerId,
+    InvalidTransitionError,
+    Lifecycle,
+    TravelerId,
+    ValidationError,
+)
+from bookingcore.testing.builders import T0, Builder
+
+#: Seed 004's ALLOWED_TRANSITIONS, written out independently of the library.
+SEED_004_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    "PENDING": {"ASSIGNED", "CANCELLED"},
+    "ASSIGNED": {"IN_PROGRESS", "CANCELLED", "NO_SHOW"},
+    "IN_PROGRESS": {"COMPLETED", "RESCHEDULED", "CANCELLED"},
+    "COMPLETED": set(),
+    "CANCELLED": {"PENDING"},
+    "NO_SHOW": {"RESCHEDULED", "CANCELLED"},
+    "WAITLISTED": {"PENDING", "CANCELLED"},
+    "RESCHEDULED": {"PENDING", "ASSIGNED"},
+}
+
+#: Seed 003's travel operating system flow.
+SEED_003_TRAVEL: dict[str, set[str]] = {
+    "lead_created": {"quotation_sent", "cancelled"},
+    "quotation_sent": {"quotation_approved", "cancelled"},
+    "quotation_approved": {"booking_created", "cancelled"},
+    "booking_created": {"payment_pending", "cancelled"},
+    "payment_pending": {"payment_confirmed", "cancelled", "refunded"},
+    "payment_confirmed": {"supplier_confirmed", "cancelled", "refunded"},
+    "supplier_confirmed": {"documents_generated", "cancelled", "refunded"},
+    "documents_generated": {"completed", "cancelled", "refunded"},
+    "completed": {"refunded"},
+    "cancelled": {"refunded"},
+    "refunded": set(),
+}
+
+
+def _table(lifecycle: Lifecycle) -> dict[str, set[str]]:
+    return {state: set(lifecycle.targets(state)) for state in lifecycle.states}
+
+
+class TestPresets:
+    def test_appointment_transitions_equal_seed_004_exactly(self) -> None:
+        assert _table(APPOINTMENT) == SEED_004_ALLOWED_TRANSITIONS
+        assert set(APPOINTMENT.states) == set(SEED_004_ALLOWED_TRANSITIONS)
+
+    def test_appointment_completed_is_terminal_and_cancel_means_cancelled(self) -> None:
+        assert APPOINTMENT.terminal == frozenset({"COMPLETED"})
+        assert APPOINTMENT.initial == "PENDING"
+        assert APPOINTMENT.cancelled == "CANCELLED"
+
+    def test_travel_transitions_equal_seed_003_exactly(self) -> None:
+        assert _table(TRAVEL) == SEED_003_TRAVEL
+        assert set(TRAVEL.states) == set(SEED_003_TRAVEL)
+
+    def test_travel_starts_at_lead_created_and_ends_at_refunded(self) -> None:
+        assert TRAVEL.initial == "lead_created"
+        assert TRAVEL.terminal == frozenset({"refunded"})
+        assert TRAVEL.cancelled == "cancelled"
+
+    def test_a_travel_lead_holds_no_seats_until_a_booking_is_created(self) -> None:
+        assert not TRAVEL.holds_capacity("lead_created")
+        assert not TRAVEL.holds_capacity("quotation_approved")
+        assert TRAVEL.holds_capacity("booking_created")
+        assert not TRAVEL.holds_capacity("cancelled")
+
+    def test_reservation_runs_pending_confirmed_completed(self) -> None:
+        assert RESERVATION.initial == "pending"
+        assert RESERVATION.allows("pending", "confirmed")
+        assert RESERVATION.allows("confirmed", "completed")
+        assert not RESERVATION.allows("cancelled", "pending")
+        assert RESERVATION.holds_capacity("pending")
+        assert not RESERVATION.holds_capacity("cancelled")
+
+    def test_presets_are_keyed_by_name(self) -> None:
+        assert PRESETS == {"reservation": RESERVATION, "appointment": APPOINTMENT, "travel": TRAVEL}
+
+    def test_the_transition_table_cannot_be_changed(self) -> None:
+        with pytest.raises(TypeError):
+            APPOINTMENT.transitions["COMPLETED"] = frozenset({"PENDING"})  # type: ignore[index]
+
+
+class TestDefinitionChecks:
+    def test_a_transition_to_an_unknown_state_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b"), "a", {"a": {"b", "zzz"}})
+        assert caught.value.fields == ("lifecycle",)
+        assert "'zzz'" in caught.value.errors[0].message
+
+    def test_an_unknown_initial_state_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b"), "start", {"a": {"b"}})
+        assert caught.value.fields == ("lifecycle",)
+        assert "'start'" in caught.value.errors[0].message
+
+    def test_an_unknown_cancelled_state_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}}, cancelled="void")
+        assert caught.value.fields == ("lifecycle",)
+
+    def test_a_terminal_state_with_a_way_out_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}, "b": {"a"}}, terminal={"b"})
+        assert caught.value.fields == ("lifecycle",)
+        assert "terminal state 'b'" in caught.value.errors[0].message
+        assert caught.value.errors[0].code == "invalid_lifecycle"
+
+    def test_a_state_listed_twice_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b", "a"), "a", {"a": {"b"}})
+        assert caught.value.fields == ("lifecycle",)
+
+    def test_a_valid_custom_lifecycle_is_accepted(self) -> None:
+        custom = Lifecycle(
+            "rental",
+            ("open", "out", "returned"),
+            "open",
+            {"open": {"out"}, "out": {"returned"}},
+            terminal={"returned"},
+            holding={"open", "out"},
+        )
+        assert custom.allows("open", "out")
+        assert not custom.allows("open", "returned")
+
+
+class TestMoves:
+    def test_check_move_allows_a_listed_move(self) -> None:
+        APPOINTMENT.check_move("PENDING", "ASSIGNED")  # must not raise
+        assert APPOINTMENT.allows("PENDING", "ASSIGNED")
+
+    def test_check_move_refuses_an_unlisted_move_naming_both_states(self) -> None:
+        with pytest.raises(InvalidTransitionError) as caught:
+            APPOINTMENT.check_move("COMPLETED", "PENDING")
+        assert caught.value.from_state == "COMPLETED"
+        assert caught.value.to_state == "PENDING"
+        assert caught.value.lifecycle == "appointment"
+        assert "'COMPLETED'" in str(caught.value)
+        assert "'PENDING'" in str(caught.value)
+
+    def test_a_state_without_transitions_has_no_targets(self) -> None:
+        assert TRAVEL.targets("refunded") == frozenset()
+        assert TRAVEL.targets("no_such_state") == frozenset()
+
+    def test_resolve_matches_case_insensitively(self) -> None:
+        assert APPOINTMENT.resolve("in_progress") == "IN_PROGRESS"
+        assert TRAVEL.resolve("  Payment_Pending ") == "payment_pending"
+
+    def test_resolve_refuses_an_unknown_name_on_the_given_field(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            RESERVATION.resolve("shipped", field="target")
+        assert caught.value.fields == ("target",)
+        assert caught.value.errors[0].code == "invalid_choice"
+
+    def test_is_active_is_false_for_terminal_and_cancelled_states(self) -> None:
+        assert RESERVATION.is_active("pending")
+        assert RESERVATION.is_active("confirmed")
+        assert not RESERVATION.is_active("completed")
+        assert not RESERVATION.is_active("cancelled")
+        assert APPOINTMENT.is_active("NO_SHOW")
+        assert not APPOINTMENT.is_active("CANCELLED")
+        assert TRAVEL.is_active("completed")
+        assert not TRAVEL.is_active("refunded")
+
+    def test_is_terminal(self) -> None:
+        assert TRAVEL.is_terminal("refunded")
+        assert not TRAVEL.is_terminal("completed")
+
+
+class TestBookingMoves:
+    @pytest.fixture
+    def make(self) -> Builder:
+        return Builder()
+
+    def _booking(self, make: Builder, travelers: int = 3) -> Booking:
+        location = make.location()
+        slot = make.slot(location.id)
+        ids = [TravelerId(uuid4()) for _ in range(travelers)]
+        return make.booking(CustomerId(uuid4()), slot, ids)
+
+    def test_cancelling_a_pending_booking_gives_back_every_seat(self, make: Builder) -> None:
+        booking = self._booking(make, travelers=3)
+        later = T0 + timedelta(hours=2)
+        delta = booking.move_to(
+            "cancelled", lifecycle=RESERVATION, now=later, reason="change of plans"
+        )
+        assert delta == -3
+        assert booking.status == "cancelled"
+        assert booking.cancelled_at == later
+        assert booking.cancellation_reason == "change of plans"
+        assert booking.updated_at == later
+        assert booking.version == 2
+
+    def test_moving_between_holding_states_changes_no_seats(self, make: Builder) -> None:
+        booking = self._booking(make, travelers=2)
+        assert booking.move_to("confirmed", lifecycle=RESERVATION, now=T0) == 0
+        assert booking.status == "confirmed"
+        assert booking.cancelled_at is None
+        assert booking.version == 2
+
+    def test_entering_a_holding_state_takes_seats(self, make: Builder) -> None:
+        booking = self._booking(make, travelers=2)
+        booking.status = "quotation_approved"
+        assert booking.move_to("booking_created", lifecycle=TRAVEL, now=T0) == 2
+
+    def test_an_illegal_move_raises_and_leaves_the_booking_unchanged(self, make: Builder) -> None:
+        booking = self._booking(make)
+        with pytest.raises(InvalidTransitionError) as caught:
+            booking.move_to("completed", lifecycle=RESERVATION, now=T0 + timedelta(hours=1))
+        assert caught.value.from_state == "pending"
+        assert caught.value.to_state == "completed"
+        assert booking.status == "pending"
+        assert booking.version == 1
+        assert booking.updated_at == T0
+        assert booking.cancelled_at is None
