@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from bookingcore.errors import FieldError, ValidationError
 
 T = TypeVar("T")
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 class Problems:
@@ -76,3 +78,32 @@ def require_text(value: object, field: str, *, min_length: int = 1, max_length: 
     text = clean_text(value, field, required=True, min_length=min_length, max_length=max_length)
     assert text is not None
     return text
+
+
+def parse_choice(
+    choices: type[E],
+    value: object,
+    field: str,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    what: str = "",
+) -> E:
+    """Read ``value`` as a member of ``choices``: case-, space- and dash-insensitive.
+
+    Raises:
+        ValidationError: on ``field`` with code ``invalid_choice``, listing the choices.
+    """
+    if isinstance(value, choices):
+        return value
+    key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    key = (aliases or {}).get(key, key)
+    try:
+        return choices(key)
+    except ValueError:
+        known = ", ".join(member.value for member in choices)
+        msg = (
+            f"{value!r} is not {what} (one of {known})"
+            if what
+            else f"{value!r} is not one of {known}"
+        )
+        raise ValidationError.single(field, msg, "invalid_choice") from None

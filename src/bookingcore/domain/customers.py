@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import attrs
 
-from bookingcore.domain._validation import Problems, clean_text, require_text
+from bookingcore.domain._validation import Problems, clean_text, parse_choice, require_text
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     Actor,
@@ -26,11 +26,11 @@ from bookingcore.domain.values import (
     TravelerId,
     Versioned,
 )
-from bookingcore.errors import ValidationError
 
 __all__ = ["Customer", "Gender", "Traveler", "TravelerDetails"]
 
 MAX_AGE = 130
+_GENDER_ALIASES = {"m": "male", "f": "female", "prefer_not_to_say": "undisclosed"}
 
 
 class Gender(enum.StrEnum):
@@ -51,16 +51,7 @@ class Gender(enum.StrEnum):
         Raises:
             ValidationError: the value is not one of the names.
         """
-        if isinstance(value, Gender):
-            return value
-        key = str(value).strip().lower()
-        key = {"m": "male", "f": "female", "prefer_not_to_say": "undisclosed"}.get(key, key)
-        try:
-            return cls(key)
-        except ValueError:
-            known = ", ".join(g.value for g in cls)
-            msg = f"{value!r} is not one of {known}"
-            raise ValidationError.single(field, msg, "invalid_choice") from None
+        return parse_choice(cls, value, field, aliases=_GENDER_ALIASES)
 
 
 @attrs.define(slots=False)

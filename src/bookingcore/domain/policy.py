@@ -212,22 +212,21 @@ def require(allowed: bool, message: str) -> None:
         raise PermissionDeniedError(message)
 
 
-def can_view_customer(principal: Principal, customer: Customer) -> bool:
-    """May ``principal`` read ``customer`` (and so their travelers)?"""
-    if principal.has(Permission.VIEW_ALL):
-        return True
+def _owns_customer(principal: Principal, customer: Customer) -> bool:
+    """The customer themself, or the partner the customer belongs to."""
     return principal.is_customer(customer.id) or (
         customer.partner_id is not None and principal.is_partner(customer.partner_id)
     )
+
+
+def can_view_customer(principal: Principal, customer: Customer) -> bool:
+    """May ``principal`` read ``customer`` (and so their travelers)?"""
+    return principal.has(Permission.VIEW_ALL) or _owns_customer(principal, customer)
 
 
 def can_change_customer(principal: Principal, customer: Customer) -> bool:
     """May ``principal`` change ``customer``'s profile and travelers?"""
-    if principal.has(Permission.CHANGE_ALL):
-        return True
-    return principal.is_customer(customer.id) or (
-        customer.partner_id is not None and principal.is_partner(customer.partner_id)
-    )
+    return principal.has(Permission.CHANGE_ALL) or _owns_customer(principal, customer)
 
 
 def _advisor_or_supplier_sees(principal: Principal, booking: Booking) -> bool:

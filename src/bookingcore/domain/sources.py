@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 
-from bookingcore.errors import ValidationError
+from bookingcore.domain._validation import parse_choice
 
 __all__ = ["BookingSource"]
 
@@ -38,16 +38,7 @@ class BookingSource(enum.StrEnum):
         Raises:
             ValidationError: the name is not a known channel.
         """
-        if isinstance(value, BookingSource):
-            return value
-        key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
-        key = _ALIASES.get(key, key)
-        try:
-            return cls(key)
-        except ValueError:
-            known = ", ".join(s.value for s in cls)
-            msg = f"{value!r} is not a booking source (one of {known})"
-            raise ValidationError.single(field, msg, "invalid_choice") from None
+        return parse_choice(cls, value, field, aliases=_ALIASES, what="a booking source")
 
 
 _ALIASES = {

@@ -82,10 +82,7 @@ class CatalogService:
         assert clean_name
         assert clean_kind
         with self._ctx.uow_factory() as uow:
-            existing = uow.locations.get_by_code(clean_code)
-            if existing is not None:
-                msg = f"location code {clean_code} is taken"
-                raise DuplicateError(msg, entity="location", existing_id=existing.id)
+            _refuse_taken_code(uow.locations.get_by_code(clean_code), "location", clean_code)
             location = Location(
                 id=LocationId(self._ctx.ids.new_id()),
                 code=clean_code,
@@ -169,10 +166,7 @@ class CatalogService:
         assert clean_code
         assert clean_name
         with self._ctx.uow_factory() as uow:
-            existing = uow.suppliers.get_by_code(clean_code)
-            if existing is not None:
-                msg = f"supplier code {clean_code} is taken"
-                raise DuplicateError(msg, entity="supplier", existing_id=existing.id)
+            _refuse_taken_code(uow.suppliers.get_by_code(clean_code), "supplier", clean_code)
             supplier = Supplier(
                 id=SupplierId(self._ctx.ids.new_id()),
                 code=clean_code,
@@ -221,10 +215,7 @@ class CatalogService:
             assert clean_code
             assert clean_name
             assert clean_kind
-            existing = uow.products.get_by_code(clean_code)
-            if existing is not None:
-                msg = f"product code {clean_code} is taken"
-                raise DuplicateError(msg, entity="product", existing_id=existing.id)
+            _refuse_taken_code(uow.products.get_by_code(clean_code), "product", clean_code)
             product = Product(
                 id=ProductId(self._ctx.ids.new_id()),
                 code=clean_code,
@@ -404,3 +395,11 @@ def _check_capacity(capacity: object, problems: Problems) -> None:
         problems.add("capacity", "must be a whole number or None for unlimited", "invalid_type")
     elif capacity <= 0:
         problems.add("capacity", "must be at least 1 (use None for unlimited)", "out_of_range")
+
+
+def _refuse_taken_code(
+    holder: Location | Supplier | Product | None, entity: str, code: str
+) -> None:
+    if holder is not None:
+        msg = f"{entity} code {code} is taken"
+        raise DuplicateError(msg, entity=entity, existing_id=holder.id)
