@@ -19,7 +19,7 @@ from bookingcore.services.bookings import (
     SavedTraveler,
 )
 from bookingcore.services.catalog import CatalogService
-from bookingcore.services.customers import CustomerService, Registration
+from bookingcore.services.customers import CustomerMatch, CustomerService, Registration
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.travelers import TravelerService
 
@@ -31,6 +31,7 @@ __all__ = [
     "BookingService",
     "CatalogService",
     "CustomerDetails",
+    "CustomerMatch",
     "CustomerService",
     "NewTraveler",
     "PartnerService",

@@ -18,7 +18,7 @@ from bookingcore.errors import NotFoundError, PermissionDeniedError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
-__all__ = ["CustomerService", "Registration"]
+__all__ = ["CustomerMatch", "CustomerService", "Registration"]
 
 
 @attrs.frozen
@@ -105,7 +105,7 @@ class CustomerService:
         name: str | None = None,
         email: EmailAddress | None = None,
         source: BookingSource | None = None,
-    ) -> _Found:
+    ) -> CustomerMatch:
         """Inside ``uow``: the customer with ``phone``, created if new.
 
         For an existing customer that ``principal`` may not change, nothing is
@@ -117,14 +117,14 @@ class CustomerService:
         existing = uow.customers.get_by_phone(phone)
         if existing is not None:
             if not policy.can_change_customer(principal, existing):
-                return _Found(None, existing.id, created=False)
+                return CustomerMatch(None, existing.id, created=False)
             if (name and existing.name is None) or (email and existing.email is None):
                 existing.complete_profile(
                     now=now,
                     name=name if existing.name is None else None,
                     email=email if existing.email is None else None,
                 )
-            return _Found(existing, existing.id, created=False)
+            return CustomerMatch(existing, existing.id, created=False)
         is_partner = principal.kind is PrincipalKind.PARTNER
         partner_id = principal.id if is_partner else None
         customer = Customer(
@@ -140,7 +140,7 @@ class CustomerService:
             created_by=principal.actor,
         )
         uow.customers.add(customer)
-        return _Found(customer, customer.id, created=True)
+        return CustomerMatch(customer, customer.id, created=True)
 
     def get(self, customer_id: CustomerId, *, principal: Principal) -> Customer:
         """The customer with this id.
@@ -222,7 +222,15 @@ class CustomerService:
 
 
 @attrs.frozen
-class _Found:
+class CustomerMatch:
+    """What :meth:`CustomerService.find_or_create` found.
+
+    ``customer`` is ``None`` when the number belongs to a customer the principal
+    may not change; ``customer_id`` is always set so a booking can link to them.
+
+    .. versionadded:: 0.1
+    """
+
     customer: Customer | None
     customer_id: CustomerId
     created: bool
