@@ -16,7 +16,8 @@ keeps working in code that does not know this library::
     │   └── IdempotencyConflictError          same key, different request
     ├── InvalidTransitionError                the lifecycle forbids that status move
     ├── RateLimitedError                      too many requests; .retry_after
-    └── AuthenticationError                   credentials missing or wrong
+    ├── AuthenticationError                   credentials missing or wrong
+    └── DeliveryError                         a message could not be handed to its channel
 
 Every error has a stable ``code`` (for hosts mapping to HTTP statuses or exit
 codes) and :meth:`BookingError.to_dict` for JSON bodies.
@@ -36,6 +37,7 @@ __all__ = [
     "BookingError",
     "CapacityError",
     "ConflictError",
+    "DeliveryError",
     "DuplicateError",
     "FieldError",
     "IdempotencyConflictError",
@@ -300,3 +302,25 @@ class AuthenticationError(BookingError):
     """
 
     code = "authentication_failed"
+
+
+class DeliveryError(BookingError):
+    """A message (SMS, email) could not be handed to its channel.
+
+    ``retryable`` tells whether sending the same message later may work (a
+    gateway timeout) or not (an invalid number). Notifier adapters raise it;
+    the communications log keeps ``reason`` as the failure reason.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "delivery_failed"
+
+    def __init__(self, reason: str, *, channel: str, retryable: bool = False) -> None:
+        self.reason = reason
+        self.channel = channel
+        self.retryable = retryable
+        super().__init__(f"could not send by {channel}: {reason}")
+
+    def details(self) -> Mapping[str, Any]:
+        return {"channel": self.channel, "reason": self.reason, "retryable": self.retryable}

@@ -98,31 +98,42 @@ class TestDefinitionChecks:
     def test_a_transition_to_an_unknown_state_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             Lifecycle("bad", ("a", "b"), "a", {"a": {"b", "zzz"}})
-        assert caught.value.fields == ("lifecycle",)
+        assert caught.value.fields == ("lifecycle.transitions.a",)
         assert "'zzz'" in caught.value.errors[0].message
+        assert caught.value.errors[0].code == "unknown_state"
 
     def test_an_unknown_initial_state_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             Lifecycle("bad", ("a", "b"), "start", {"a": {"b"}})
-        assert caught.value.fields == ("lifecycle",)
+        assert caught.value.fields == ("lifecycle.initial",)
         assert "'start'" in caught.value.errors[0].message
 
     def test_an_unknown_cancelled_state_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}}, cancelled="void")
-        assert caught.value.fields == ("lifecycle",)
+        assert caught.value.fields == ("lifecycle.cancelled",)
 
     def test_a_terminal_state_with_a_way_out_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}, "b": {"a"}}, terminal={"b"})
-        assert caught.value.fields == ("lifecycle",)
+        assert caught.value.fields == ("lifecycle.transitions.b",)
         assert "terminal state 'b'" in caught.value.errors[0].message
-        assert caught.value.errors[0].code == "invalid_lifecycle"
+        assert caught.value.errors[0].code == "terminal_exit"
 
     def test_a_state_listed_twice_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             Lifecycle("bad", ("a", "b", "a"), "a", {"a": {"b"}})
-        assert caught.value.fields == ("lifecycle",)
+        assert caught.value.fields == ("lifecycle.states",)
+        assert caught.value.errors[0].code == "duplicate_state"
+
+    def test_every_fatal_problem_is_reported_at_once(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b"), "x", {"a": {"y"}}, holding={"z"})
+        assert set(caught.value.fields) == {
+            "lifecycle.initial",
+            "lifecycle.transitions.a",
+            "lifecycle.holding",
+        }
 
     def test_a_valid_custom_lifecycle_is_accepted(self) -> None:
         custom = Lifecycle(

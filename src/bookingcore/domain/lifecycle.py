@@ -16,14 +16,75 @@ name unknown states or give a terminal state a way out.
 
 from __future__ import annotations
 
+import enum
+import re
+from collections import deque
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from types import MappingProxyType
+from typing import Any
+from uuid import UUID
 
 import attrs
 
-from bookingcore.errors import InvalidTransitionError, ValidationError
+from bookingcore.domain.values import Actor, BookingId
+from bookingcore.errors import FieldError, InvalidTransitionError, ValidationError
 
-__all__ = ["APPOINTMENT", "PRESETS", "RESERVATION", "TRAVEL", "Lifecycle"]
+__all__ = [
+    "APPOINTMENT",
+    "PRESETS",
+    "RESERVATION",
+    "TRAVEL",
+    "Lifecycle",
+    "LifecycleEvent",
+    "LifecycleProblem",
+    "ProblemKind",
+    "check",
+    "replay",
+]
+
+
+class ProblemKind(enum.StrEnum):
+    """What :func:`check` found wrong with a lifecycle definition.
+
+    The first three make a definition unusable and :class:`Lifecycle` refuses
+    them; the last two are legal but almost always a mistake, and
+    :class:`~bookingcore.services.Settings` refuses a lifecycle that has them.
+
+    .. versionadded:: 0.1
+    """
+
+    DUPLICATE_STATE = "duplicate_state"
+    UNKNOWN_STATE = "unknown_state"
+    TERMINAL_EXIT = "terminal_exit"
+    UNREACHABLE = "unreachable"
+    DEAD_END = "dead_end"
+
+
+#: Problems that make a definition impossible to build.
+_FATAL = frozenset(
+    {ProblemKind.DUPLICATE_STATE, ProblemKind.UNKNOWN_STATE, ProblemKind.TERMINAL_EXIT}
+)
+
+
+@attrs.frozen
+class LifecycleProblem:
+    """One finding of :func:`check`: its kind, the state it concerns and where it was named.
+
+    ``where`` is the part of the definition that names the state
+    (``states``, ``initial``, ``transitions.pending``, ...).
+
+    .. versionadded:: 0.1
+    """
+
+    kind: ProblemKind
+    state: str
+    where: str
+    message: str
+
+    def as_field_error(self, prefix: str = "lifecycle") -> FieldError:
+        """This problem as a :class:`~bookingcore.errors.FieldError` on ``prefix.where``."""
+        return FieldError(f"{prefix}.{self.where}", self.message, self.kind.value)
 
 
 def _names(values: Iterable[str]) -> frozenset[str]:
@@ -38,6 +99,96 @@ def _freeze(table: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[str]]:
     return MappingProxyType({state: frozenset(targets) for state, targets in table.items()})
 
 
+def _analyse(
+    *,
+    states: tuple[str, ...],
+    initial: str,
+    entry: frozenset[str],
+    transitions: Mapping[str, frozenset[str]],
+    terminal: frozenset[str],
+    holding: frozenset[str],
+    cancelled: str | None,
+) -> list[LifecycleProblem]:
+    """Every problem of a definition, fatal ones first, in a stable order."""
+    problems: list[LifecycleProblem] = []
+    known = set(states)
+    seen: set[str] = set()
+    for state in states:
+        if state in seen:
+            problems.append(
+                LifecycleProblem(
+                    ProblemKind.DUPLICATE_STATE, state, "states", f"state {state!r} is listed twice"
+                )
+            )
+        seen.add(state)
+    named: list[tuple[str, str]] = [("initial", initial)]
+    named += [("entry", s) for s in sorted(entry)]
+    named += [("terminal", s) for s in sorted(terminal)]
+    named += [("holding", s) for s in sorted(holding)]
+    if cancelled is not None:
+        named.append(("cancelled", cancelled))
+    for source in transitions:
+        named.append(("transitions", source))
+        named += [(f"transitions.{source}", target) for target in sorted(transitions[source])]
+    reported: set[tuple[str, str]] = set()
+    for where, state in named:
+        if state not in known and (where, state) not in reported:
+            reported.add((where, state))
+            problems.append(
+                LifecycleProblem(
+                    ProblemKind.UNKNOWN_STATE,
+                    state,
+                    where,
+                    f"{where} names {state!r}, which is not one of the states",
+                )
+            )
+    for state in sorted(terminal):
+        if transitions.get(state):
+            targets = ", ".join(sorted(transitions[state]))
+            problems.append(
+                LifecycleProblem(
+                    ProblemKind.TERMINAL_EXIT,
+                    state,
+                    f"transitions.{state}",
+                    f"terminal state {state!r} has outgoing transitions (to {targets})",
+                )
+            )
+    if any(p.kind in _FATAL for p in problems):
+        return problems
+    reachable = _reachable({initial, *entry}, transitions)
+    for state in states:
+        if state not in reachable:
+            problems.append(
+                LifecycleProblem(
+                    ProblemKind.UNREACHABLE,
+                    state,
+                    "states",
+                    f"state {state!r} cannot be reached from the initial or entry states",
+                )
+            )
+        elif state not in terminal and not transitions.get(state):
+            problems.append(
+                LifecycleProblem(
+                    ProblemKind.DEAD_END,
+                    state,
+                    f"transitions.{state}",
+                    f"state {state!r} is not terminal but has no way out",
+                )
+            )
+    return problems
+
+
+def _reachable(starts: Iterable[str], transitions: Mapping[str, Iterable[str]]) -> set[str]:
+    found = set(starts)
+    todo = deque(found)
+    while todo:
+        for target in transitions.get(todo.popleft(), ()):
+            if target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
 @attrs.frozen(eq=False)
 class Lifecycle:
     """An immutable state machine definition.
@@ -50,10 +201,14 @@ class Lifecycle:
         terminal: states that end the lifecycle; they may have no outgoing moves.
         holding: states whose bookings hold seats on their slot.
         cancelled: the state :meth:`~bookingcore.services.BookingService.cancel` moves to.
+        entry: other states a booking may be created in (``WAITLISTED`` for
+            appointments); they count as starting points when checking reachability.
 
     Raises:
-        ValidationError: on field ``lifecycle`` when the definition names an unknown
-            state or a terminal state has outgoing transitions.
+        ValidationError: one field error per problem (``lifecycle.<part>``) when
+            the definition lists a state twice, names an unknown state, or gives a
+            terminal state a way out. Unreachable states and dead ends are
+            reported by :func:`check`, not here.
 
     .. versionadded:: 0.1
     """
@@ -65,27 +220,33 @@ class Lifecycle:
     terminal: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
     holding: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
     cancelled: str | None = None
+    entry: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
 
     def __attrs_post_init__(self) -> None:
-        known = set(self.states)
-        problems: list[str] = []
-        if len(known) != len(self.states):
-            problems.append("a state is listed twice")
-        named = {self.initial, *self.terminal, *self.holding, *self.transitions}
-        if self.cancelled is not None:
-            named.add(self.cancelled)
-        for targets in self.transitions.values():
-            named |= targets
-        problems.extend(f"unknown state {s!r}" for s in sorted(named - known))
-        problems.extend(
-            f"terminal state {s!r} has outgoing transitions"
-            for s in sorted(self.terminal)
-            if self.transitions.get(s)
-        )
-        if problems:
-            raise ValidationError.single(
-                "lifecycle", f"{self.name}: " + "; ".join(problems), "invalid_lifecycle"
+        fatal = [p for p in self._problems() if p.kind in _FATAL]
+        if fatal:
+            raise ValidationError(
+                [p.as_field_error() for p in fatal],
+                f"lifecycle {self.name!r} is not a valid definition",
             )
+
+    def _problems(self) -> list[LifecycleProblem]:
+        return _analyse(
+            states=self.states,
+            initial=self.initial,
+            entry=self.entry,
+            transitions=self.transitions,
+            terminal=self.terminal,
+            holding=self.holding,
+            cancelled=self.cancelled,
+        )
+
+    # ------------------------------------------------------------------ questions
+
+    @property
+    def starts(self) -> frozenset[str]:
+        """The states a booking may be created in: ``initial`` and the ``entry`` states."""
+        return frozenset({self.initial, *self.entry})
 
     def targets(self, state: str) -> frozenset[str]:
         """The states ``state`` may move to."""
@@ -129,6 +290,256 @@ class Lifecycle:
         msg = f"{name!r} is not a state of the {self.name} lifecycle"
         raise ValidationError.single(field, msg, "invalid_choice")
 
+    # ------------------------------------------------------------------ data and drawings
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition as plain JSON-ready data; :meth:`from_dict` reads it back."""
+        return {
+            "name": self.name,
+            "states": list(self.states),
+            "initial": self.initial,
+            "entry": sorted(self.entry),
+            "transitions": {
+                state: sorted(targets) for state, targets in self.transitions.items() if targets
+            },
+            "terminal": sorted(self.terminal),
+            "holding": sorted(self.holding),
+            "cancelled": self.cancelled,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Lifecycle:
+        """Build a lifecycle from configuration data (JSON, YAML, TOML).
+
+        Raises:
+            ValidationError: a missing or mistyped part, or a fatal problem of the
+                definition, each on its own field.
+        """
+        return cls(**_read_definition(data))
+
+    def to_mermaid(self) -> str:
+        """A Mermaid ``stateDiagram-v2`` of this lifecycle.
+
+        Seat-holding states are drawn bold; ``[*]`` marks where bookings start
+        and which states end the lifecycle.
+        """
+        ids = _diagram_ids(self.states)
+        lines = ["stateDiagram-v2", f"    %% lifecycle: {self.name}"]
+        lines += [
+            f'    state "{state}" as {ids[state]}' for state in self.states if ids[state] != state
+        ]
+        lines += [f"    [*] --> {ids[state]}" for state in self._ordered(self.starts)]
+        for state in self.states:
+            lines += [
+                f"    {ids[state]} --> {ids[target]}"
+                for target in self._ordered(self.targets(state))
+            ]
+        lines += [f"    {ids[state]} --> [*]" for state in self._ordered(self.terminal)]
+        if self.holding:
+            lines.append("    classDef holding font-weight:bold")
+            held = ",".join(ids[state] for state in self._ordered(self.holding))
+            lines.append(f"    class {held} holding")
+        return "\n".join(lines) + "\n"
+
+    def to_dot(self) -> str:
+        """A Graphviz ``digraph`` of this lifecycle.
+
+        Terminal states get a double border, seat-holding states are filled.
+        """
+        lines = [
+            f"digraph {_dot_quote(self.name)} {{",
+            "    rankdir=LR;",
+            '    node [shape=box, style="rounded"];',
+            '    "__start__" [shape=point, label=""];',
+        ]
+        for state in self.states:
+            attributes = []
+            if state in self.terminal:
+                attributes.append("peripheries=2")
+            if state in self.holding:
+                attributes.append('style="rounded,filled", fillcolor="#e8f0fe"')
+            suffix = f" [{', '.join(attributes)}]" if attributes else ""
+            lines.append(f"    {_dot_quote(state)}{suffix};")
+        lines += [
+            f'    "__start__" -> {_dot_quote(state)};' for state in self._ordered(self.starts)
+        ]
+        for state in self.states:
+            lines += [
+                f"    {_dot_quote(state)} -> {_dot_quote(target)};"
+                for target in self._ordered(self.targets(state))
+            ]
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _ordered(self, states: Iterable[str]) -> list[str]:
+        wanted = set(states)
+        return [state for state in self.states if state in wanted]
+
+    def __repr__(self) -> str:
+        return f"Lifecycle({self.name!r}, {len(self.states)} states)"
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _diagram_ids(states: Iterable[str]) -> dict[str, str]:
+    """Mermaid ids: the state itself when it is an identifier, ``s<n>`` otherwise."""
+    return {
+        state: state if _IDENTIFIER.match(state) else f"s{index}"
+        for index, state in enumerate(states)
+    }
+
+
+def _dot_quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _read_definition(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :class:`Lifecycle` from plain data, every type checked."""
+    errors: list[FieldError] = []
+
+    def text(key: str, *, optional: bool = False) -> str | None:
+        value = data.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            errors.append(
+                FieldError(f"lifecycle.{key}", "must be a non-empty string", "invalid_type")
+            )
+            return None
+        return value
+
+    def names(key: str) -> list[str]:
+        value = data.get(key, [])
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            errors.append(
+                FieldError(f"lifecycle.{key}", "must be a list of state names", "invalid_type")
+            )
+            return []
+        items = list(value)
+        if not all(isinstance(item, str) for item in items):
+            errors.append(FieldError(f"lifecycle.{key}", "must hold only strings", "invalid_type"))
+            return []
+        return items
+
+    name, initial = text("name"), text("initial")
+    cancelled = text("cancelled", optional=True)
+    states = names("states")
+    if not states:
+        errors.append(FieldError("lifecycle.states", "a lifecycle needs states", "required"))
+    table: dict[str, list[str]] = {}
+    raw_table = data.get("transitions", {})
+    if not isinstance(raw_table, Mapping):
+        errors.append(
+            FieldError("lifecycle.transitions", "must map a state to its targets", "invalid_type")
+        )
+    else:
+        for source, targets in raw_table.items():
+            if isinstance(targets, str) or not isinstance(targets, Iterable):
+                errors.append(
+                    FieldError(f"lifecycle.transitions.{source}", "must be a list", "invalid_type")
+                )
+                continue
+            table[str(source)] = [str(t) for t in targets]
+    unknown = sorted(set(data) - {f.name for f in attrs.fields(Lifecycle)})
+    errors += [
+        FieldError(f"lifecycle.{key}", "is not part of a lifecycle", "unknown_field")
+        for key in unknown
+    ]
+    if errors:
+        raise ValidationError(errors, "the lifecycle definition is malformed")
+    return {
+        "name": name,
+        "states": states,
+        "initial": initial,
+        "transitions": table,
+        "terminal": names("terminal"),
+        "holding": names("holding"),
+        "cancelled": cancelled,
+        "entry": names("entry"),
+    }
+
+
+def check(definition: Lifecycle | Mapping[str, Any]) -> tuple[LifecycleProblem, ...]:
+    """Find what is wrong with a lifecycle before bookings follow it.
+
+    Reports states listed twice, names that are not states, terminal states
+    with a way out, states no booking can reach from ``initial`` or ``entry``,
+    and non-terminal states with no way out (dead ends). Pass a built
+    :class:`Lifecycle` or the plain data you would give :meth:`Lifecycle.from_dict`;
+    only plain data can still hold the fatal problems. An empty tuple means the
+    definition is sound.
+
+    Raises:
+        ValidationError: plain data that is malformed (not the right types).
+    """
+    if isinstance(definition, Lifecycle):
+        return tuple(definition._problems())
+    parts = _read_definition(definition)
+    return tuple(
+        _analyse(
+            states=tuple(parts["states"]),
+            initial=parts["initial"],
+            entry=frozenset(parts["entry"]),
+            transitions=_freeze(parts["transitions"]),
+            terminal=frozenset(parts["terminal"]),
+            holding=frozenset(parts["holding"]),
+            cancelled=parts["cancelled"],
+        )
+    )
+
+
+@attrs.frozen
+class LifecycleEvent:
+    """One accepted move of a booking, as written to its history.
+
+    The first event of a booking has ``from_status=None`` (its creation), so
+    :func:`replay` of the whole history gives the current status.
+    ``booking_version`` is the booking's version after the move: it orders a
+    booking's events and is unique per booking.
+
+    .. versionadded:: 0.1
+    """
+
+    id: UUID
+    booking_id: BookingId
+    booking_version: int
+    lifecycle: str
+    from_status: str | None
+    to_status: str
+    actor: Actor
+    occurred_at: datetime
+    note: str | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+
+
+def replay(lifecycle: Lifecycle, events: Iterable[LifecycleEvent]) -> str:
+    """Run a booking's history through ``lifecycle`` and return the status it ends in.
+
+    Raises:
+        InvalidTransitionError: the history holds a move the lifecycle does not allow.
+        ValidationError: the history is empty, does not start with a creation in a
+            start state, or an event's ``from_status`` is not the status before it.
+    """
+    status: str | None = None
+    for index, event in enumerate(events):
+        if index == 0:
+            if event.from_status is not None or event.to_status not in lifecycle.starts:
+                msg = f"history must start with the creation in one of {sorted(lifecycle.starts)}"
+                raise ValidationError.single("events[0]", msg, "broken_history")
+        elif status is None or event.from_status != status:
+            msg = f"moves from {event.from_status!r} but the booking was {status!r}"
+            raise ValidationError.single(f"events[{index}]", msg, "broken_history")
+        else:
+            lifecycle.check_move(status, event.to_status)
+        status = event.to_status
+    if status is None:
+        raise ValidationError.single("events", "a booking's history is never empty", "required")
+    return status
+
 
 RESERVATION = Lifecycle(
     name="reservation",
@@ -168,6 +579,7 @@ APPOINTMENT = Lifecycle(
     terminal={"COMPLETED"},
     holding={"PENDING", "ASSIGNED", "IN_PROGRESS", "COMPLETED", "NO_SHOW"},
     cancelled="CANCELLED",
+    entry={"WAITLISTED"},
 )
 
 _CANCELLABLE_TRAVEL = (

@@ -27,13 +27,16 @@ __all__ = [
     "ActorKind",
     "BookingGroupId",
     "BookingId",
+    "CommunicationId",
     "CustomerId",
+    "DocumentId",
     "EmailAddress",
     "LocationId",
     "Money",
     "PartnerId",
     "PhoneNumber",
     "ProductId",
+    "RequestOrigin",
     "SlotId",
     "StaffId",
     "SupplierId",
@@ -52,6 +55,8 @@ BookingId = NewType("BookingId", UUID)
 BookingGroupId = NewType("BookingGroupId", UUID)
 PartnerId = NewType("PartnerId", UUID)
 StaffId = NewType("StaffId", UUID)
+CommunicationId = NewType("CommunicationId", UUID)
+DocumentId = NewType("DocumentId", UUID)
 
 
 def ensure_aware(value: datetime, field: str) -> datetime:
@@ -369,6 +374,17 @@ class Actor:
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.id}" if self.id else self.kind.value
+
+
+@attrs.frozen
+class RequestOrigin:
+    """Where a request came from, as a host knows it: kept on audit entries.
+
+    .. versionadded:: 0.1
+    """
+
+    ip_address: str | None = None
+    user_agent: str | None = None
 
 
 class Versioned:

@@ -7,10 +7,23 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.messaging import (
+    DocumentRenderer,
+    EventPublisher,
+    Notifier,
+    OutgoingMessage,
+    SendReceipt,
+)
 from bookingcore.ports.repositories import (
+    AuditRepository,
     BookingRepository,
+    CommunicationRepository,
     CustomerRepository,
+    DeliveryRepository,
+    DocumentRepository,
+    LifecycleEventRepository,
     LocationRepository,
+    OutboxRepository,
     PartnerRepository,
     ProductRepository,
     SlotRepository,
@@ -20,13 +33,24 @@ from bookingcore.ports.repositories import (
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
+    "AuditRepository",
     "BookingRepository",
     "Clock",
+    "CommunicationRepository",
     "CustomerRepository",
+    "DeliveryRepository",
+    "DocumentRenderer",
+    "DocumentRepository",
+    "EventPublisher",
     "IdGenerator",
+    "LifecycleEventRepository",
     "LocationRepository",
+    "Notifier",
+    "OutboxRepository",
+    "OutgoingMessage",
     "PartnerRepository",
     "ProductRepository",
+    "SendReceipt",
     "SlotRepository",
     "SupplierRepository",
     "TravelerRepository",

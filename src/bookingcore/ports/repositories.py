@@ -14,11 +14,18 @@ Adapters must pass :mod:`bookingcore.testing.contracts` for each protocol here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
+from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.documents import Document
+from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -30,7 +37,9 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import (
     BookingId,
+    CommunicationId,
     CustomerId,
+    DocumentId,
     LocationId,
     PartnerId,
     PhoneNumber,
@@ -41,9 +50,15 @@ from bookingcore.domain.values import (
 )
 
 __all__ = [
+    "AuditRepository",
     "BookingRepository",
+    "CommunicationRepository",
     "CustomerRepository",
+    "DeliveryRepository",
+    "DocumentRepository",
+    "LifecycleEventRepository",
     "LocationRepository",
+    "OutboxRepository",
     "PartnerRepository",
     "ProductRepository",
     "SlotRepository",
@@ -217,3 +232,114 @@ class PartnerRepository(Protocol):
 
     def list(self, *, only_active: bool = False) -> Sequence[Partner]:
         """All partners ordered by name."""
+
+
+class LifecycleEventRepository(Protocol):
+    """Each booking's history of status moves, append-only.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, event: LifecycleEvent) -> None:
+        """Append an event. A repeated idempotency key is a DuplicateError at the
+        latest on commit."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[LifecycleEvent]:
+        """The booking's events in the order they happened."""
+
+    def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
+        """The event written by the transition that carried ``key``."""
+
+
+class AuditRepository(Protocol):
+    """The audit trail, append-only.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, entry: AuditEntry) -> None:
+        """Append an entry."""
+
+    def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
+        """Every entry about one entity, oldest first."""
+
+
+class OutboxRepository(Protocol):
+    """Events written with the change that raised them, waiting to be handled.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, event: DomainEvent) -> None:
+        """Put ``event`` in the outbox; storage numbers it on commit."""
+
+    def get(self, event_id: UUID) -> OutboxMessage | None:
+        """The message carrying the event with this id."""
+
+    def list_undispatched(self, limit: int) -> Sequence[OutboxMessage]:
+        """Up to ``limit`` messages not yet dispatched, in outbox order."""
+
+    def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        """Up to ``limit`` messages not yet relayed to a broker, in outbox order."""
+
+
+class DeliveryRepository(Protocol):
+    """What each handler did with each event.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, delivery: Delivery) -> None:
+        """Record a first attempt; a second record for the same event and handler
+        is a DuplicateError at the latest on commit."""
+
+    def get(self, event_id: UUID, handler: str) -> Delivery | None:
+        """The delivery of ``event_id`` to ``handler``."""
+
+    def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
+        """Every handler's delivery of one event, by handler name."""
+
+    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+        """Up to ``limit`` deliveries waiting for a retry that is due at ``now``."""
+
+
+class CommunicationRepository(Protocol):
+    """The communications log.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, communication: Communication) -> None:
+        """Log a new message; a repeated dedupe key or provider message id is a
+        DuplicateError at the latest on commit."""
+
+    def get(self, communication_id: CommunicationId) -> Communication | None:
+        """The message with this id."""
+
+    def get_by_dedupe_key(self, key: str) -> Communication | None:
+        """The message logged with this dedupe key."""
+
+    def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
+        """The message the provider knows by this id (for delivery callbacks)."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
+        """A booking's messages, oldest first."""
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
+        """A customer's messages, about any booking or none, oldest first."""
+
+
+class DocumentRepository(Protocol):
+    """Documents stored with their booking.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, document: Document) -> None:
+        """Store a new document."""
+
+    def get(self, document_id: DocumentId) -> Document | None:
+        """The document with this id."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
+        """A booking's documents, oldest first."""

@@ -18,9 +18,15 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from bookingcore.ports.repositories import (
+    AuditRepository,
     BookingRepository,
+    CommunicationRepository,
     CustomerRepository,
+    DeliveryRepository,
+    DocumentRepository,
+    LifecycleEventRepository,
     LocationRepository,
+    OutboxRepository,
     PartnerRepository,
     ProductRepository,
     SlotRepository,
@@ -73,6 +79,30 @@ class UnitOfWork(Protocol):
     @property
     def partners(self) -> PartnerRepository:
         """Partners in this transaction."""
+
+    @property
+    def lifecycle_events(self) -> LifecycleEventRepository:
+        """Bookings' status histories in this transaction."""
+
+    @property
+    def audit(self) -> AuditRepository:
+        """The audit trail in this transaction."""
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """Domain events written in this transaction."""
+
+    @property
+    def deliveries(self) -> DeliveryRepository:
+        """Handler deliveries in this transaction."""
+
+    @property
+    def communications(self) -> CommunicationRepository:
+        """The communications log in this transaction."""
+
+    @property
+    def documents(self) -> DocumentRepository:
+        """Booking documents in this transaction."""
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

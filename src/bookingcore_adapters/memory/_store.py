@@ -9,9 +9,14 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.documents import Document
+from bookingcore.domain.events import Delivery, OutboxMessage
+from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.slots import Slot
 
@@ -51,6 +56,26 @@ TABLES: tuple[Table, ...] = (
         Partner,
         {"api_key": lambda p: p.api_key, "contact_email": lambda p: p.contact_email.value},
     ),
+    Table(
+        "lifecycle_events",
+        LifecycleEvent,
+        {
+            "idempotency_key": lambda e: e.idempotency_key,
+            "booking_version": lambda e: (e.booking_id, e.booking_version),
+        },
+    ),
+    Table("audit", AuditEntry),
+    Table("outbox", OutboxMessage),
+    Table("deliveries", Delivery),
+    Table(
+        "communications",
+        Communication,
+        {
+            "dedupe_key": lambda c: c.dedupe_key,
+            "provider_message_id": lambda c: c.provider_message_id,
+        },
+    ),
+    Table("documents", Document),
 )
 
 
@@ -66,6 +91,7 @@ class MemoryStore:
         self.indexes: dict[str, dict[str, dict[object, UUID]]] = {
             t.name: {key: {} for key in t.unique} for t in TABLES
         }
+        self.last_sequence = 0
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A new transaction over this store (pass the bound method as ``uow_factory``)."""

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
+from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.documents import Document
+from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -23,7 +29,9 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import (
     BookingId,
+    CommunicationId,
     CustomerId,
+    DocumentId,
     LocationId,
     PartnerId,
     PhoneNumber,
@@ -64,6 +72,12 @@ class MemoryUnitOfWork:
         self.slots = _SlotRepository(self, "slots")
         self.bookings = _BookingRepository(self, "bookings")
         self.partners = _PartnerRepository(self, "partners")
+        self.lifecycle_events = _LifecycleEventRepository(self, "lifecycle_events")
+        self.audit = _AuditRepository(self, "audit")
+        self.outbox = _OutboxRepository(self, "outbox")
+        self.deliveries = _DeliveryRepository(self, "deliveries")
+        self.communications = _CommunicationRepository(self, "communications")
+        self.documents = _DocumentRepository(self, "documents")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -98,6 +112,9 @@ class MemoryUnitOfWork:
             indexes = self._store.indexes[table.name]
             for row_id, entity in self._seen[table.name].items():
                 old = rows.get(row_id)
+                if old is None and isinstance(entity, OutboxMessage):
+                    self._store.last_sequence += 1
+                    entity.sequence = self._store.last_sequence
                 for key, read in table.unique.items():
                     if old is not None and read(old) is not None:
                         indexes[key].pop(read(old), None)
@@ -314,4 +331,98 @@ class _PartnerRepository(_Repository[Partner]):
     def list(self, *, only_active: bool = False) -> Sequence[Partner]:
         return self._uow._select(
             self._table, lambda p: p.is_active or not only_active, lambda p: (p.name, p.id.bytes)
+        )
+
+
+class _LifecycleEventRepository(_Repository[LifecycleEvent]):
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[LifecycleEvent]:
+        return self._uow._select(
+            self._table, lambda e: e.booking_id == booking_id, lambda e: e.booking_version
+        )
+
+    def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
+        found: LifecycleEvent | None = self._uow._find_unique(self._table, "idempotency_key", key)
+        return found
+
+
+class _AuditRepository(_Repository[AuditEntry]):
+    def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
+        return self._uow._select(
+            self._table,
+            lambda a: a.entity == entity and a.entity_id == entity_id,
+            lambda a: a.occurred_at,
+        )
+
+
+class _OutboxRepository(_Repository[OutboxMessage]):
+    def add(self, event: DomainEvent) -> None:  # type: ignore[override]
+        self._uow._add(self._table, OutboxMessage(event))
+
+    def get(self, event_id: UUID) -> OutboxMessage | None:
+        return self._get(event_id)
+
+    def list_undispatched(self, limit: int) -> Sequence[OutboxMessage]:
+        return self._oldest(lambda m: m.dispatched_at is None, limit)
+
+    def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        return self._oldest(lambda m: m.published_at is None, limit)
+
+    def _oldest(self, where: Callable[[OutboxMessage], bool], limit: int) -> list[OutboxMessage]:
+        # Messages added in this unit of work have no sequence yet: they come last.
+        found: list[OutboxMessage] = self._uow._select(
+            self._table,
+            where,
+            lambda m: (m.sequence is None, m.sequence or 0),
+        )
+        return found[:limit]
+
+
+class _DeliveryRepository(_Repository[Delivery]):
+    def get(self, event_id: UUID, handler: str) -> Delivery | None:
+        return self._get(Delivery.key(event_id, handler))
+
+    def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
+        return self._uow._select(self._table, lambda d: d.event_id == event_id, lambda d: d.handler)
+
+    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+        found: list[Delivery] = self._uow._select(
+            self._table,
+            lambda d: d.is_due(now),
+            lambda d: (d.next_attempt_at or now, d.handler),
+        )
+        return found[:limit]
+
+
+class _CommunicationRepository(_Repository[Communication]):
+    def get(self, communication_id: CommunicationId) -> Communication | None:
+        return self._get(communication_id)
+
+    def get_by_dedupe_key(self, key: str) -> Communication | None:
+        found: Communication | None = self._uow._find_unique(self._table, "dedupe_key", key)
+        return found
+
+    def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
+        found: Communication | None = self._uow._find_unique(
+            self._table, "provider_message_id", provider_message_id
+        )
+        return found
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
+        return self._uow._select(
+            self._table, lambda c: c.booking_id == booking_id, lambda c: c.created_at
+        )
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
+        return self._uow._select(
+            self._table, lambda c: c.customer_id == customer_id, lambda c: c.created_at
+        )
+
+
+class _DocumentRepository(_Repository[Document]):
+    def get(self, document_id: DocumentId) -> Document | None:
+        return self._get(document_id)
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
+        return self._uow._select(
+            self._table, lambda d: d.booking_id == booking_id, lambda d: d.created_at
         )

@@ -1,0 +1,283 @@
+"""The communications log (seed 001): every message sent to a customer and what became of it.
+
+A :class:`Communication` starts ``pending``; the notifier's answer makes it
+``sent`` or ``failed``; delivery callbacks move it to ``delivered``, then
+``opened`` and ``clicked``. Statuses only move forward: a callback that arrives
+late (``delivered`` after ``opened``) fills in its timestamp but does not move
+the status back, so the final status is the same whatever order callbacks come in.
+
+Messages are written from :class:`MessageTemplate` s, one per type and channel,
+with ``$placeholders`` filled from the booking and customer.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+import string
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.values import Actor, BookingId, CommunicationId, CustomerId
+from bookingcore.errors import ValidationError
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "TEMPLATE_FIELDS",
+    "Channel",
+    "Communication",
+    "CommunicationStatus",
+    "CommunicationType",
+    "MessageTemplate",
+]
+
+
+class CommunicationType(enum.StrEnum):
+    """Why a message is sent (seed 001).
+
+    .. versionadded:: 0.1
+    """
+
+    CONFIRMATION = "confirmation"
+    REMINDER = "reminder"
+    FOLLOW_UP = "follow_up"
+    CERTIFICATE = "certificate"
+    CANCELLATION = "cancellation"
+
+
+class Channel(enum.StrEnum):
+    """How a message travels.
+
+    .. versionadded:: 0.1
+    """
+
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+
+
+class CommunicationStatus(enum.StrEnum):
+    """Where a message is. Listed in the order a message moves through them.
+
+    ``failed`` ranks below ``delivered``: a delivery receipt that arrives after
+    a transient failure report wins, a failure report after delivery is ignored.
+
+    .. versionadded:: 0.1
+    """
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+
+    @property
+    def rank(self) -> int:
+        """Position in the forward order; a status never moves to a lower rank."""
+        return _RANK[self]
+
+
+_RANK = {status: index for index, status in enumerate(CommunicationStatus)}
+
+_TIMESTAMPS = {
+    CommunicationStatus.SENT: "sent_at",
+    CommunicationStatus.DELIVERED: "delivered_at",
+    CommunicationStatus.OPENED: "opened_at",
+    CommunicationStatus.CLICKED: "clicked_at",
+    CommunicationStatus.FAILED: "failed_at",
+}
+
+
+@attrs.define(kw_only=True)
+class Communication:
+    """One message to a customer, about a booking or not.
+
+    ``dedupe_key`` is unique in storage: the idempotency key of a send, or
+    ``reminder:<booking id>`` for the one reminder a booking gets.
+
+    .. versionadded:: 0.1
+    """
+
+    id: CommunicationId
+    customer_id: CustomerId
+    type: CommunicationType = attrs.field(converter=CommunicationType)
+    channel: Channel = attrs.field(converter=Channel)
+    recipient: str
+    created_at: datetime
+    created_by: Actor
+    booking_id: BookingId | None = None
+    status: CommunicationStatus = CommunicationStatus.PENDING
+    subject: str | None = None
+    content: str = ""
+    template_used: str | None = None
+    dedupe_key: str | None = None
+    request_fingerprint: str | None = None
+    provider_message_id: str | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    opened_at: datetime | None = None
+    clicked_at: datetime | None = None
+    failed_at: datetime | None = None
+    failed_reason: str | None = None
+    source_event_id: UUID | None = None
+
+    def record(
+        self,
+        status: CommunicationStatus | str,
+        at: datetime,
+        *,
+        reason: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> bool:
+        """Take in a status report (from the notifier or a delivery callback).
+
+        The timestamp of ``status`` is kept if it was not known yet and a
+        failure reason is always kept; the status itself only moves forward.
+        Returns True when the status moved.
+
+        Raises:
+            ValidationError: on field ``status`` for an unknown status or ``pending``.
+        """
+        try:
+            new = CommunicationStatus(status)
+        except ValueError:
+            msg = f"{status!r} is not a communication status"
+            raise ValidationError.single("status", msg, "invalid_choice") from None
+        if new is CommunicationStatus.PENDING:
+            raise ValidationError.single("status", "a report cannot say 'pending'", "invalid")
+        stamp = _TIMESTAMPS[new]
+        if getattr(self, stamp) is None:
+            setattr(self, stamp, at)
+        if new is CommunicationStatus.FAILED and reason:
+            self.failed_reason = reason[:2000]
+        if provider_message_id and self.provider_message_id is None:
+            self.provider_message_id = provider_message_id
+        if new.rank <= self.status.rank:
+            return False
+        self.status = new
+        return True
+
+
+@attrs.frozen
+class MessageTemplate:
+    """The subject and body of one kind of message, with ``$placeholders``.
+
+    The placeholders a template may use are :data:`TEMPLATE_FIELDS`; anything
+    else is refused when the template is built, not when a message is sent.
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    body: str
+    subject: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for part in (self.subject, self.body):
+            if part is None:
+                continue
+            template = string.Template(part)
+            if not template.is_valid():
+                msg = f"template {self.name!r} has a malformed placeholder"
+                raise ValidationError.single("template", msg, "invalid_template")
+            unknown = sorted(set(template.get_identifiers()) - TEMPLATE_FIELDS)
+            if unknown:
+                msg = f"template {self.name!r} uses unknown placeholders {unknown}"
+                raise ValidationError.single("template", msg, "invalid_template")
+
+    def render(self, values: Mapping[str, str]) -> tuple[str | None, str]:
+        """The subject and body with ``values`` filled in."""
+        subject = None if self.subject is None else string.Template(self.subject).substitute(values)
+        return subject, string.Template(self.body).substitute(values)
+
+
+#: The placeholders a :class:`MessageTemplate` may use.
+TEMPLATE_FIELDS = frozenset(
+    {
+        "customer_name",
+        "reference",
+        "status",
+        "starts_at",
+        "location",
+        "product",
+        "travelers",
+        "total",
+        "business",
+    }
+)
+
+_EMAIL = Channel.EMAIL
+_SMS = Channel.SMS
+
+#: The templates used unless a host configures its own, by type and channel.
+DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] = MappingProxyType(
+    {
+        (CommunicationType.CONFIRMATION, _EMAIL): MessageTemplate(
+            "confirmation.email",
+            subject="Your booking $reference is confirmed",
+            body=(
+                "Hello $customer_name,\n\nyour booking $reference for $travelers "
+                "traveler(s) at $location on $starts_at is confirmed.\n"
+                "Total: $total.\n\n$business"
+            ),
+        ),
+        (CommunicationType.CONFIRMATION, _SMS): MessageTemplate(
+            "confirmation.sms",
+            body="$business: booking $reference confirmed for $starts_at at $location.",
+        ),
+        (CommunicationType.REMINDER, _EMAIL): MessageTemplate(
+            "reminder.email",
+            subject="Reminder: $reference on $starts_at",
+            body=(
+                "Hello $customer_name,\n\na reminder that your booking $reference "
+                "starts on $starts_at at $location.\n\n$business"
+            ),
+        ),
+        (CommunicationType.REMINDER, _SMS): MessageTemplate(
+            "reminder.sms",
+            body="$business: reminder, $reference starts $starts_at at $location.",
+        ),
+        (CommunicationType.FOLLOW_UP, _EMAIL): MessageTemplate(
+            "follow_up.email",
+            subject="Thank you for travelling with us ($reference)",
+            body=(
+                "Hello $customer_name,\n\nthank you for booking $reference with us. "
+                "We would love to hear how it went.\n\n$business"
+            ),
+        ),
+        (CommunicationType.FOLLOW_UP, _SMS): MessageTemplate(
+            "follow_up.sms",
+            body="$business: thank you for $reference! Tell us how it went.",
+        ),
+        (CommunicationType.CERTIFICATE, _EMAIL): MessageTemplate(
+            "certificate.email",
+            subject="Your certificate for $reference",
+            body=(
+                "Hello $customer_name,\n\ncongratulations on completing $product "
+                "($reference). Your certificate is attached to your booking.\n\n$business"
+            ),
+        ),
+        (CommunicationType.CERTIFICATE, _SMS): MessageTemplate(
+            "certificate.sms",
+            body="$business: your certificate for $reference is ready.",
+        ),
+        (CommunicationType.CANCELLATION, _EMAIL): MessageTemplate(
+            "cancellation.email",
+            subject="Booking $reference cancelled",
+            body=(
+                "Hello $customer_name,\n\nyour booking $reference on $starts_at "
+                "has been cancelled.\n\n$business"
+            ),
+        ),
+        (CommunicationType.CANCELLATION, _SMS): MessageTemplate(
+            "cancellation.sms",
+            body="$business: booking $reference on $starts_at is cancelled.",
+        ),
+    }
+)

@@ -1,0 +1,336 @@
+"""Domain events, the outbox that carries them, and handler deliveries.
+
+A use case that changes something records a :class:`DomainEvent` in the outbox
+of the same unit of work, so the event exists exactly when the change does.
+After commit the dispatcher (:class:`~bookingcore.services.EventDispatcher`)
+hands each event to every subscribed handler and keeps a :class:`Delivery` per
+event and handler: done, waiting for a retry, or given up. A failing handler
+never undoes the change that raised the event and never holds up other handlers.
+
+Every event class has a stable ``name`` (``booking.status_changed``) under
+which it is stored and published; :func:`event_type` finds the class again.
+Subclass :class:`DomainEvent` to add your own; the subclass registers itself.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import attrs
+
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    Actor,
+    BookingId,
+    CommunicationId,
+    CustomerId,
+    DocumentId,
+    PartnerId,
+    SlotId,
+    TravelerId,
+)
+from bookingcore.errors import ValidationError
+
+__all__ = [
+    "BookingCreated",
+    "BookingStatusChanged",
+    "BookingUpdated",
+    "CommunicationStatusChanged",
+    "CustomerRegistered",
+    "Delivery",
+    "DeliveryStatus",
+    "DocumentGenerated",
+    "DomainEvent",
+    "OutboxMessage",
+    "RetryPolicy",
+    "TravelerChanged",
+    "event_type",
+    "event_types",
+]
+
+_REGISTRY: dict[str, type[DomainEvent]] = {}
+
+
+def _frozen_dict(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+@attrs.frozen(kw_only=True)
+class DomainEvent:
+    """Something that happened, with its own id and time.
+
+    Subclasses set ``name`` (a dotted, stable identifier) and add their fields;
+    each subclass is registered under its name for :func:`event_type`.
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "event"
+
+    id: UUID
+    occurred_at: datetime
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            _REGISTRY[cls.name] = cls
+
+
+def event_type(name: str) -> type[DomainEvent]:
+    """The event class registered under ``name``.
+
+    Raises:
+        ValidationError: on field ``name`` when no class has that name.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        msg = f"{name!r} is not a known event; subclass DomainEvent with that name"
+        raise ValidationError.single("name", msg, "unknown_event") from None
+
+
+def event_types() -> Mapping[str, type[DomainEvent]]:
+    """Every registered event class by name (the library's and your own)."""
+    return dict(_REGISTRY)
+
+
+@attrs.frozen(kw_only=True)
+class BookingCreated(DomainEvent):
+    """A booking was made.
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "booking.created"
+
+    booking_id: BookingId
+    reference: str
+    customer_id: CustomerId
+    slot_id: SlotId
+    lifecycle: str
+    status: str
+    source: BookingSource
+    actor: Actor
+    travelers: int
+    partner_id: PartnerId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BookingStatusChanged(DomainEvent):
+    """A booking moved along its lifecycle.
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "booking.status_changed"
+
+    booking_id: BookingId
+    lifecycle: str
+    from_status: str
+    to_status: str
+    actor: Actor
+    note: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
+
+
+@attrs.frozen(kw_only=True)
+class BookingUpdated(DomainEvent):
+    """A booking's bookkeeping fields (notes, external id, assignee, ...) were edited.
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "booking.updated"
+
+    booking_id: BookingId
+    fields: tuple[str, ...]
+    actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class CustomerRegistered(DomainEvent):
+    """A new customer was registered (by phone, possibly by a partner).
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "customer.registered"
+
+    customer_id: CustomerId
+    actor: Actor
+    partner_id: PartnerId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TravelerChanged(DomainEvent):
+    """A saved traveler was created, updated or deleted.
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "traveler.changed"
+
+    traveler_id: TravelerId
+    customer_id: CustomerId
+    action: str
+    actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class DocumentGenerated(DomainEvent):
+    """A document (invoice, voucher, itinerary) was generated for a booking.
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "document.generated"
+
+    document_id: DocumentId
+    booking_id: BookingId
+    kind: str
+
+
+@attrs.frozen(kw_only=True)
+class CommunicationStatusChanged(DomainEvent):
+    """A message to a customer reached a new status (sent, delivered, failed, ...).
+
+    .. versionadded:: 0.1
+    """
+
+    name: ClassVar[str] = "communication.status_changed"
+
+    communication_id: CommunicationId
+    booking_id: BookingId | None
+    customer_id: CustomerId
+    status: str
+
+
+@attrs.define
+class OutboxMessage:
+    """An event waiting in the outbox.
+
+    ``sequence`` is given by the storage when the message is committed and
+    orders the outbox. ``dispatched_at`` is set once every subscribed handler is
+    done with the event (or has given up); ``published_at`` once an
+    :class:`~bookingcore.ports.EventPublisher` relayed it to a broker.
+
+    .. versionadded:: 0.1
+    """
+
+    event: DomainEvent
+    sequence: int | None = None
+    dispatched_at: datetime | None = None
+    published_at: datetime | None = None
+
+    @property
+    def id(self) -> UUID:
+        """The event's id, which is the message's id."""
+        return self.event.id
+
+    @property
+    def name(self) -> str:
+        """The event's registered name."""
+        return self.event.name
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one handler is with one event.
+
+    .. versionadded:: 0.1
+    """
+
+    DONE = "done"
+    RETRYING = "retrying"
+    GAVE_UP = "gave_up"
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how late a failing handler is tried again.
+
+    The n-th retry waits ``first_delay * factor ** (n - 1)``, capped at
+    ``max_delay``; after ``max_attempts`` failures the delivery gives up and
+    stays visible for an operator to replay.
+
+    .. versionadded:: 0.1
+    """
+
+    max_attempts: int = 8
+    first_delay: timedelta = timedelta(seconds=10)
+    factor: float = 3.0
+    max_delay: timedelta = timedelta(hours=6)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        if self.first_delay <= timedelta(0) or self.factor < 1:
+            msg = "the first delay must be positive and the factor at least 1"
+            raise ValidationError.single("first_delay", msg, "invalid")
+
+    def delay(self, failures: int) -> timedelta:
+        """How long to wait after the ``failures``-th failure."""
+        seconds = self.first_delay.total_seconds() * self.factor ** max(failures - 1, 0)
+        return min(timedelta(seconds=seconds), self.max_delay)
+
+
+@attrs.define
+class Delivery:
+    """The record of one handler applying one event; at most one per pair.
+
+    Its ``id`` is derived from the event id and the handler name, so storage
+    that keeps ids unique also keeps "applied once per handler" true when two
+    dispatchers race.
+
+    .. versionadded:: 0.1
+    """
+
+    event_id: UUID
+    handler: str
+    status: DeliveryStatus = DeliveryStatus.RETRYING
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    completed_at: datetime | None = None
+    id: UUID = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.id = self.key(self.event_id, self.handler)
+
+    @staticmethod
+    def key(event_id: UUID, handler: str) -> UUID:
+        """The id of the delivery of ``event_id`` to ``handler``."""
+        return uuid5(NAMESPACE_URL, f"bookingcore:delivery:{event_id}:{handler}")
+
+    @property
+    def finished(self) -> bool:
+        """True when nothing more will be tried (done or given up)."""
+        return self.status is not DeliveryStatus.RETRYING
+
+    def is_due(self, now: datetime) -> bool:
+        """True when the handler should be tried (again) at ``now``."""
+        return not self.finished and (self.next_attempt_at is None or self.next_attempt_at <= now)
+
+    def succeed(self, now: datetime) -> None:
+        """The handler applied the event."""
+        self.attempts += 1
+        self.status = DeliveryStatus.DONE
+        self.completed_at = now
+        self.next_attempt_at = None
+
+    def fail(self, error: str, now: datetime, policy: RetryPolicy) -> None:
+        """The handler raised ``error``: schedule a retry, or give up after the last attempt."""
+        self.attempts += 1
+        self.last_error = error[:2000]
+        if self.attempts >= policy.max_attempts:
+            self.status = DeliveryStatus.GAVE_UP
+            self.completed_at = now
+            self.next_attempt_at = None
+        else:
+            self.status = DeliveryStatus.RETRYING
+            self.next_attempt_at = now + policy.delay(self.attempts)

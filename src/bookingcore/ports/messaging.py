@@ -1,0 +1,88 @@
+"""Ports for what leaves the process: messages to people, documents, events to a broker.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+
+from bookingcore.domain.communications import Channel, CommunicationStatus
+from bookingcore.domain.documents import DocumentData, RenderedDocument
+from bookingcore.domain.events import OutboxMessage
+from bookingcore.domain.values import CommunicationId
+
+__all__ = [
+    "DocumentRenderer",
+    "EventPublisher",
+    "Notifier",
+    "OutgoingMessage",
+    "SendReceipt",
+]
+
+
+@attrs.frozen
+class OutgoingMessage:
+    """One message for a :class:`Notifier` to send.
+
+    ``communication_id`` is stable across retries of the same message; gateways
+    that accept an idempotency key should be given it.
+
+    .. versionadded:: 0.1
+    """
+
+    communication_id: CommunicationId
+    channel: Channel
+    recipient: str
+    body: str
+    subject: str | None = None
+
+
+@attrs.frozen
+class SendReceipt:
+    """What the channel answered: its id for the message and how far it got.
+
+    .. versionadded:: 0.1
+    """
+
+    provider_message_id: str | None = None
+    status: CommunicationStatus = CommunicationStatus.SENT
+
+
+class Notifier(Protocol):
+    """Sends messages to people by email, SMS or phone.
+
+    .. versionadded:: 0.1
+    """
+
+    def send(self, message: OutgoingMessage) -> SendReceipt:
+        """Hand ``message`` to its channel.
+
+        Raises:
+            DeliveryError: the channel refused or could not be reached; the
+                communication is logged as failed with the error's reason.
+        """
+
+
+class DocumentRenderer(Protocol):
+    """Turns a booking's document data into a document (text, HTML, PDF as base64).
+
+    .. versionadded:: 0.1
+    """
+
+    def render(self, data: DocumentData) -> RenderedDocument:
+        """The document of kind ``data.kind`` for ``data.booking``."""
+
+
+class EventPublisher(Protocol):
+    """Relays outbox messages to a broker (Redis streams, Kafka, SQS, ...).
+
+    .. versionadded:: 0.1
+    """
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Publish ``messages`` in order; raise if any was not accepted, so the
+        relay keeps them for the next run."""
