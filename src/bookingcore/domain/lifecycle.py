@@ -490,6 +490,10 @@ def check(definition: Lifecycle | Mapping[str, Any]) -> tuple[LifecycleProblem, 
     )
 
 
+def _plain_dict(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
 @attrs.frozen
 class LifecycleEvent:
     """One accepted move of a booking, as written to its history.
@@ -513,7 +517,7 @@ class LifecycleEvent:
     note: str | None = None
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
-    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_plain_dict)
 
 
 def replay(lifecycle: Lifecycle, events: Iterable[LifecycleEvent]) -> str:

@@ -14,10 +14,17 @@ staff (by role)    everything (admin,      everything (admin, staff)   anywhere 
                    staff, editor)
 advisor            bookings assigned to    those bookings              no
                    them
-supplier           bookings of its         nothing                     no
+supplier           bookings of its         their status                no
                    supplier
+webhook            everything              every booking's status      no
 system             everything              everything                  anywhere
 =================  ======================  ==========================  ======================
+
+Moving a booking along its lifecycle (:func:`check_may_transition`): customers
+and partners may only cancel, and only before the slot starts; advisors move
+the bookings assigned to them, suppliers the bookings of their supplier; staff
+who may change everything, webhooks and the system move any booking. The audit
+trail is for staff with ``view_audit`` and, for their bookings, advisors.
 
 Reading something that is not yours answers "not found", never "forbidden", so
 a partner cannot probe for another partner's records.
@@ -39,6 +46,7 @@ import attrs
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import BookingFilter, CustomerFilter
 from bookingcore.domain.values import (
@@ -46,6 +54,7 @@ from bookingcore.domain.values import (
     ActorKind,
     CustomerId,
     PartnerId,
+    RequestOrigin,
     StaffId,
     SupplierId,
 )
@@ -59,11 +68,13 @@ __all__ = [
     "StaffRole",
     "can_change_booking",
     "can_change_customer",
+    "can_view_audit",
     "can_view_booking",
     "can_view_customer",
     "check_may_book",
     "check_may_cancel",
     "check_may_edit",
+    "check_may_transition",
     "require",
     "scope_bookings",
     "scope_customers",
@@ -79,6 +90,7 @@ class PrincipalKind(enum.StrEnum):
     CUSTOMER = "customer"
     PARTNER = "partner"
     STAFF = "staff"
+    WEBHOOK = "webhook"
     SYSTEM = "system"
 
 
@@ -107,6 +119,7 @@ class Permission(enum.StrEnum):
     SET_PRICES = "set_prices"
     MANAGE_CATALOG = "manage_catalog"
     MANAGE_PARTNERS = "manage_partners"
+    VIEW_AUDIT = "view_audit"
 
 
 #: The permissions each staff role has. Data, so a host can read it in its docs.
@@ -120,6 +133,7 @@ ROLE_PERMISSIONS: Mapping[StaffRole, frozenset[Permission]] = MappingProxyType(
                 Permission.BOOK_ANYWHERE,
                 Permission.SET_PRICES,
                 Permission.MANAGE_CATALOG,
+                Permission.VIEW_AUDIT,
             }
         ),
         StaffRole.EDITOR: frozenset({Permission.VIEW_ALL, Permission.MANAGE_CATALOG}),
@@ -129,11 +143,16 @@ ROLE_PERMISSIONS: Mapping[StaffRole, frozenset[Permission]] = MappingProxyType(
 )
 
 
+_WEBHOOK_PERMISSIONS = frozenset({Permission.VIEW_ALL, Permission.CHANGE_ALL})
+
+
 @attrs.frozen
 class Principal:
     """Who is asking. Hosts build one from a verified token and pass it to every call.
 
-    Use the constructors: :meth:`customer`, :meth:`partner`, :meth:`staff`, :meth:`system`.
+    Use the constructors: :meth:`customer`, :meth:`partner`, :meth:`staff`,
+    :meth:`webhook`, :meth:`system`; :meth:`with_origin` adds the request's IP
+    address and user agent, which audit entries keep.
 
     .. versionadded:: 0.1
     """
@@ -143,6 +162,7 @@ class Principal:
     role: StaffRole | None = None
     supplier_id: SupplierId | None = None
     name: str | None = None
+    origin: RequestOrigin | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def customer(cls, customer_id: CustomerId) -> Self:
@@ -170,11 +190,22 @@ class Principal:
         """The library or a host job acting on its own behalf."""
         return cls(PrincipalKind.SYSTEM, name=name)
 
+    @classmethod
+    def webhook(cls, name: str) -> Self:
+        """A verified callback from a provider (payments, SMS delivery), named by its source."""
+        return cls(PrincipalKind.WEBHOOK, name=name)
+
+    def with_origin(self, *, ip_address: str | None = None, user_agent: str | None = None) -> Self:
+        """The same principal, with where its request came from (kept on audit entries)."""
+        return attrs.evolve(self, origin=RequestOrigin(ip_address, user_agent))
+
     @property
     def actor(self) -> Actor:
         """How this principal is recorded on what it creates or changes."""
         if self.kind is PrincipalKind.SYSTEM:
             return Actor.system(self.name)
+        if self.kind is PrincipalKind.WEBHOOK:
+            return Actor(ActorKind.WEBHOOK, self.name)
         if self.kind is PrincipalKind.STAFF and self.role is StaffRole.SUPPLIER:
             return Actor(ActorKind.SUPPLIER, str(self.supplier_id or self.id))
         return Actor(ActorKind(self.kind.value), str(self.id))
@@ -183,6 +214,8 @@ class Principal:
         """True when this principal holds ``permission`` (the system holds all)."""
         if self.kind is PrincipalKind.SYSTEM:
             return True
+        if self.kind is PrincipalKind.WEBHOOK:
+            return permission in _WEBHOOK_PERMISSIONS
         if self.kind is PrincipalKind.STAFF and self.role is not None:
             return permission in ROLE_PERMISSIONS[self.role]
         return False
@@ -389,3 +422,49 @@ def check_may_edit(principal: Principal, booking: Booking, fields: frozenset[str
         if field == "internal_notes" and advisor:
             continue
         raise PermissionDeniedError(f"{principal} may not edit {field}")
+
+
+def check_may_transition(
+    principal: Principal,
+    booking: Booking,
+    *,
+    lifecycle: Lifecycle,
+    target: str,
+    now: datetime,
+) -> None:
+    """Refuse a status move ``principal`` may not make.
+
+    Cancelling follows :func:`check_may_cancel`. Other moves are for staff
+    who may change every booking, the booking's advisor, its supplier's users,
+    webhooks and the system; customers and partners may only cancel.
+
+    Raises:
+        PermissionDeniedError: naming the principal, the booking and the target.
+    """
+    if target == lifecycle.cancelled:
+        check_may_cancel(principal, booking, now=now)
+        return
+    supplier = (
+        principal.kind is PrincipalKind.STAFF
+        and principal.role is StaffRole.SUPPLIER
+        and _advisor_or_supplier_sees(principal, booking)
+    )
+    advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
+    allowed = (
+        principal.has(Permission.CHANGE_ALL)
+        or supplier
+        or (advisor and can_change_booking(principal, booking))
+    )
+    require(allowed, f"{principal} may not move booking {booking.reference} to {target!r}")
+
+
+def can_view_audit(principal: Principal, booking: Booking | None = None) -> bool:
+    """May ``principal`` read the audit trail (of ``booking``, when given)?
+
+    Staff with ``view_audit`` read every trail; an advisor reads the trail of
+    the bookings assigned to them (seed 004's advisor history).
+    """
+    if principal.has(Permission.VIEW_AUDIT):
+        return True
+    advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
+    return booking is not None and advisor and _advisor_or_supplier_sees(principal, booking)

@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import attrs
 
-from bookingcore.domain.lifecycle import PRESETS, Lifecycle
-from bookingcore.errors import ValidationError
+from bookingcore.domain.audit import AuditAction, AuditEntry
+from bookingcore.domain.communications import (
+    DEFAULT_TEMPLATES,
+    Channel,
+    CommunicationType,
+    MessageTemplate,
+)
+from bookingcore.domain.events import DomainEvent
+from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
+from bookingcore.domain.policy import Principal
+from bookingcore.domain.values import BookingId
+from bookingcore.errors import FieldError, ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
-from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["ServiceContext", "Settings"]
+__all__ = ["ServiceContext", "Settings", "Transaction"]
+
+_log = logging.getLogger("bookingcore.events")
 
 
 def _lifecycles(value: Mapping[str, Lifecycle]) -> Mapping[str, Lifecycle]:
     return dict(value)
+
+
+def _templates(
+    value: Mapping[tuple[CommunicationType, Channel], MessageTemplate],
+) -> Mapping[tuple[CommunicationType, Channel], MessageTemplate]:
+    return {**DEFAULT_TEMPLATES, **value}
 
 
 @attrs.frozen
@@ -32,6 +54,15 @@ class Settings:
             presets by default. Add your own here.
         default_lifecycle: the lifecycle new bookings follow unless the request
             names another.
+        templates: message templates by (type, channel); the library's
+            :data:`~bookingcore.domain.communications.DEFAULT_TEMPLATES` fill
+            in whatever is not given.
+        business_name: how messages and documents sign off.
+
+    Raises:
+        ValidationError: an unknown default lifecycle, or a lifecycle that
+            :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
+            field error per problem, on ``lifecycles.<name>.<part>``).
 
     .. versionadded:: 0.1
     """
@@ -41,11 +72,35 @@ class Settings:
         factory=lambda: dict(PRESETS), converter=_lifecycles
     )
     default_lifecycle: str = "reservation"
+    templates: Mapping[tuple[CommunicationType, Channel], MessageTemplate] = attrs.field(
+        factory=dict, converter=_templates
+    )
+    business_name: str = "bookingcore"
 
     def __attrs_post_init__(self) -> None:
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")
+        problems: list[FieldError] = []
+        for key, lifecycle in self.lifecycles.items():
+            if key != lifecycle.name:
+                msg = f"is registered as {key!r} but is named {lifecycle.name!r}"
+                problems.append(FieldError(f"lifecycles.{key}", msg, "name_mismatch"))
+            problems += [p.as_field_error(f"lifecycles.{key}") for p in check(lifecycle)]
+        if problems:
+            raise ValidationError(problems, "a configured lifecycle has problems")
+
+    def template(self, kind: CommunicationType, channel: Channel) -> MessageTemplate:
+        """The template for ``kind`` messages over ``channel``.
+
+        Raises:
+            ValidationError: on field ``channel`` when no template covers it.
+        """
+        try:
+            return self.templates[(kind, channel)]
+        except KeyError:
+            msg = f"no {kind.value} template for {channel.value}"
+            raise ValidationError.single("channel", msg, "no_template") from None
 
     def lifecycle(self, name: str | None) -> Lifecycle:
         """The lifecycle called ``name`` (the default one for ``None``).
@@ -73,6 +128,27 @@ class ServiceContext:
     clock: Clock
     ids: IdGenerator
     settings: Settings = attrs.Factory(Settings)
+    committed: list[Callable[[Sequence[DomainEvent]], None]] = attrs.field(
+        factory=list, eq=False, repr=False
+    )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A unit of work that also writes audit entries and outbox events.
+
+        After the block commits, the events are handed to every listener in
+        ``committed`` (the in-process dispatcher); a listener that raises is
+        logged and never undoes or fails the committed change.
+        """
+        with self.uow_factory() as uow:
+            tx = Transaction(self, uow)
+            yield tx
+        if tx.delivered:
+            for listener in self.committed:
+                try:
+                    listener(tx.delivered)
+                except Exception:
+                    _log.exception("after-commit listener %r failed", listener)
 
     def now(self) -> datetime:
         """The clock's time, checked to be timezone-aware."""
@@ -86,3 +162,64 @@ class ServiceContext:
 def fingerprint(*parts: object) -> str:
     """A stable digest of a request, to tell a retry from a different request."""
     return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+class Transaction:
+    """One unit of work of a use case, with its audit entries and outbox events.
+
+    Use :meth:`ServiceContext.transaction`; ``uow`` gives the repositories.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self._ctx = context
+        self._events: list[DomainEvent] = []
+        self.delivered: tuple[DomainEvent, ...] = ()
+
+    def new_event_id(self) -> UUID:
+        """An id for an event or history entry."""
+        return self._ctx.ids.new_id()
+
+    def emit(self, event: DomainEvent) -> None:
+        """Write ``event`` to the outbox with this transaction's changes."""
+        self._events.append(event)
+        self.uow.outbox.add(event)
+
+    def audit(
+        self,
+        principal: Principal,
+        *,
+        entity: str,
+        entity_id: UUID,
+        action: AuditAction,
+        old: Mapping[str, Any] | None = None,
+        new: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        booking_id: BookingId | None = None,
+    ) -> AuditEntry:
+        """Add an audit entry for a change made by ``principal``."""
+        origin = principal.origin
+        entry = AuditEntry(
+            id=self._ctx.ids.new_id(),
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            actor=principal.actor,
+            occurred_at=self._ctx.now(),
+            old_values=old or {},
+            new_values=new or {},
+            reason=reason,
+            ip_address=origin.ip_address if origin else None,
+            user_agent=origin.user_agent if origin else None,
+            booking_id=booking_id,
+        )
+        self.uow.audit.add(entry)
+        return entry
+
+    def commit(self) -> None:
+        """Commit the unit of work; its events go to the listeners after the block."""
+        self.uow.commit()
+        self.delivered = (*self.delivered, *self._events)
+        self._events = []

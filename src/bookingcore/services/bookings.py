@@ -17,10 +17,12 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
 from bookingcore.domain.bookings import Booking, BookingTraveler, check_travelers
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
-from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.events import BookingCreated, BookingStatusChanged, BookingUpdated
+from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import price_booking
@@ -47,7 +49,7 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, fingerprint
+from bookingcore.services._context import ServiceContext, Transaction, fingerprint
 from bookingcore.services.customers import CustomerService
 
 __all__ = [
@@ -57,9 +59,11 @@ __all__ = [
     "CustomerDetails",
     "NewTraveler",
     "SavedTraveler",
+    "Transition",
 ]
 
 _MAX_TRAVELERS = 500
+_MAX_METADATA = 50
 
 
 @attrs.frozen
@@ -134,6 +138,8 @@ class BookingRequest:
         internal_notes: staff notes, never shown to the customer.
         external_id: the id of this booking in another system; unique.
         lifecycle: the lifecycle to follow; the configured default when ``None``.
+        status: the state to start in: the lifecycle's initial state when
+            ``None``, or one of its entry states (``WAITLISTED`` for appointments).
         metadata: free-form string pairs kept with the booking.
 
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
@@ -151,6 +157,23 @@ class BookingRequest:
     external_id: str | None = None
     lifecycle: str | None = None
     metadata: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_metadata)
+    status: str | None = None
+
+
+@attrs.frozen
+class Transition:
+    """What :meth:`BookingService.transition` did.
+
+    ``event`` is the history entry of the move; ``replayed`` is True when the
+    call repeated an earlier idempotency key and nothing was written (``event``
+    is then the first call's entry and ``booking`` the booking as it is now).
+
+    .. versionadded:: 0.1
+    """
+
+    booking: Booking
+    event: LifecycleEvent
+    replayed: bool = False
 
 
 class _Unset:
@@ -221,10 +244,11 @@ class BookingService:
                 slot for the same travelers, or the external id is taken.
             IdempotencyConflictError: the key was used for a different request.
         """
-        lifecycle, source = self._check_request(request, principal)
+        lifecycle, source, status = self._check_request(request, principal)
         digest = fingerprint(request, principal) if idempotency_key else None
         now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             if idempotency_key:
                 prior = uow.bookings.get_by_idempotency_key(idempotency_key)
                 if prior is not None:
@@ -232,7 +256,7 @@ class BookingService:
                         raise IdempotencyConflictError(idempotency_key)
                     return prior
             self._check_external_id(uow, request.external_id, principal)
-            customer_id = self._resolve_customer(uow, request, principal)
+            customer_id = self._resolve_customer(tx, request, principal)
             partner = self._acting_partner(uow, principal)
             slot, location = self._bookable_slot(uow, request.slot_id, now)
             policy.check_may_book(
@@ -261,7 +285,7 @@ class BookingService:
             )
             check_travelers(booked)
             self._refuse_duplicate(uow, customer_id, slot.id, booked)
-            if lifecycle.holds_capacity(lifecycle.initial):
+            if lifecycle.holds_capacity(status):
                 slot.hold(len(booked))
             booking = Booking(
                 id=BookingId(self._ctx.ids.new_id()),
@@ -273,7 +297,7 @@ class BookingService:
                 product_id=slot.product_id,
                 supplier_id=self._supplier_of(uow, slot),
                 lifecycle=lifecycle.name,
-                status=lifecycle.initial,
+                status=status,
                 travelers=booked,
                 subtotal=breakdown.subtotal,
                 discount=breakdown.discount,
@@ -298,12 +322,54 @@ class BookingService:
             for traveler in new_travelers:
                 uow.travelers.add(traveler)
             uow.bookings.add(booking)
-            uow.commit()
+            self._record_creation(tx, booking, principal, now)
+            tx.commit()
             return booking
+
+    def _record_creation(
+        self, tx: Transaction, booking: Booking, principal: Principal, now: datetime
+    ) -> None:
+        """The first history entry, the audit entry and the event of a new booking."""
+        tx.uow.lifecycle_events.add(
+            LifecycleEvent(
+                id=tx.new_event_id(),
+                booking_id=booking.id,
+                booking_version=booking.version,
+                lifecycle=booking.lifecycle,
+                from_status=None,
+                to_status=booking.status,
+                actor=principal.actor,
+                occurred_at=now,
+            )
+        )
+        tx.audit(
+            principal,
+            entity="booking",
+            entity_id=booking.id,
+            action=AuditAction.CREATED,
+            new=snapshot(booking, _CREATED_FIELDS),
+            booking_id=booking.id,
+        )
+        tx.emit(
+            BookingCreated(
+                id=tx.new_event_id(),
+                occurred_at=now,
+                booking_id=booking.id,
+                reference=booking.reference,
+                customer_id=booking.customer_id,
+                slot_id=booking.slot_id,
+                lifecycle=booking.lifecycle,
+                status=booking.status,
+                source=booking.source,
+                actor=principal.actor,
+                travelers=booking.total_travelers,
+                partner_id=booking.partner_id,
+            )
+        )
 
     def _check_request(
         self, request: BookingRequest, principal: Principal
-    ) -> tuple[Lifecycle, BookingSource]:
+    ) -> tuple[Lifecycle, BookingSource, str]:
         """Checks that need no storage, all reported together."""
         p = Problems()
         region, today = self._ctx.settings.default_region, self._ctx.now().date()
@@ -341,10 +407,15 @@ class BookingService:
         p.capture(lambda: clean_text(request.external_id, "external_id"))
         if request.customer_id is not None and request.customer is not None:
             p.add("customer", "give customer_id or customer details, not both", "ambiguous")
+        status = lifecycle.initial if lifecycle else None
+        wanted = request.status
+        if lifecycle is not None and wanted is not None:
+            status = p.capture(lambda: _start_state(lifecycle, wanted))
         p.raise_if_any()
         assert lifecycle is not None
         assert source is not None
-        return lifecycle, source
+        assert status is not None
+        return lifecycle, source, status
 
     @staticmethod
     def _source(request: BookingRequest, principal: Principal) -> BookingSource:
@@ -371,8 +442,9 @@ class BookingService:
             )
 
     def _resolve_customer(
-        self, uow: UnitOfWork, request: BookingRequest, principal: Principal
+        self, tx: Transaction, request: BookingRequest, principal: Principal
     ) -> CustomerId:
+        uow = tx.uow
         if principal.kind is PrincipalKind.CUSTOMER:
             if request.customer is not None:
                 raise PermissionDeniedError("customers book as themselves, not for other customers")
@@ -393,7 +465,7 @@ class BookingService:
         p.raise_if_any()
         assert isinstance(phone, PhoneNumber)
         found = self._customers.find_or_create(
-            uow, phone, principal=principal, name=name, email=email
+            tx, phone, principal=principal, name=name, email=email
         )
         return found.customer_id
 
@@ -532,6 +604,69 @@ class BookingService:
 
     # ------------------------------------------------------------------ change
 
+    def transition(
+        self,
+        booking_id: BookingId,
+        to: str,
+        *,
+        principal: Principal,
+        note: str | None = None,
+        idempotency_key: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        expected_version: int | None = None,
+    ) -> Transition:
+        """Move a booking to status ``to`` along its lifecycle.
+
+        In one unit of work: the move is checked against the lifecycle and the
+        policy, seats are held or given back when the move enters or leaves a
+        seat-holding state (under the slot's lock), and a history entry, an
+        audit entry and a ``BookingStatusChanged`` event are written. With an
+        ``idempotency_key`` a repeat of the same call returns the first result
+        and writes nothing.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            ValidationError: ``to`` is not a state of the lifecycle, or the note
+                or metadata are malformed (too long, not strings).
+            InvalidTransitionError: the lifecycle has no move from the current
+                status to ``to``; both are named.
+            PermissionDeniedError: ``principal`` may not make this move.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            CapacityError: the move needs seats the slot no longer has.
+            IdempotencyConflictError: the key was used for a different request.
+        """
+        clean_note = clean_text(note, "note", max_length=2000)
+        extra = _check_metadata(metadata)
+        digest = None
+        if idempotency_key:
+            digest = fingerprint("transition", booking_id, to, clean_note, extra, principal)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            if idempotency_key:
+                prior = self._prior_transition(tx.uow, idempotency_key, digest, principal)
+                if prior is not None:
+                    return prior
+            booking = self._load_visible(tx.uow, booking_id, principal)
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.resolve(to, field="to")
+            policy.check_may_transition(
+                principal, booking, lifecycle=lifecycle, target=target, now=now
+            )
+            booking.check_version(expected_version)
+            event = self._move(
+                tx,
+                booking,
+                lifecycle,
+                target,
+                principal=principal,
+                note=clean_note,
+                idempotency_key=idempotency_key,
+                digest=digest,
+                metadata=extra,
+            )
+            tx.commit()
+            return Transition(booking, event)
+
     def cancel(
         self,
         booking_id: BookingId,
@@ -539,8 +674,12 @@ class BookingService:
         principal: Principal,
         reason: str | None = None,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """Cancel a booking and give its seats back to the slot.
+
+        The same as :meth:`transition` to the lifecycle's cancelled state, with
+        ``reason`` as the note (kept as the booking's cancellation reason).
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -548,23 +687,124 @@ class BookingService:
                 the slot has started.
             StaleVersionError: ``expected_version`` is older than the stored one.
             InvalidTransitionError: the booking's status cannot move to cancelled.
-            ValidationError: ``reason`` is over 500 characters.
+            ValidationError: ``reason`` is over 500 characters, or the lifecycle
+                has no cancelled state.
+            IdempotencyConflictError: the key was used for a different request.
         """
         clean_reason = clean_text(reason, "reason", max_length=500)
-        now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             booking = self._load_visible(uow, booking_id, principal)
-            policy.check_may_cancel(principal, booking, now=now)
-            booking.check_version(expected_version)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-            target = lifecycle.cancelled or "cancelled"
-            slot = uow.slots.get_for_update(booking.slot_id)
+        if lifecycle.cancelled is None:
+            msg = f"the {lifecycle.name} lifecycle has no cancelled state"
+            raise ValidationError.single("lifecycle", msg, "not_cancellable")
+        return self.transition(
+            booking_id,
+            lifecycle.cancelled,
+            principal=principal,
+            note=clean_reason,
+            idempotency_key=idempotency_key,
+            expected_version=expected_version,
+        ).booking
+
+    def _prior_transition(
+        self, uow: UnitOfWork, key: str, digest: str | None, principal: Principal
+    ) -> Transition | None:
+        prior = uow.lifecycle_events.get_by_idempotency_key(key)
+        if prior is None:
+            return None
+        if prior.request_fingerprint != digest:
+            raise IdempotencyConflictError(key)
+        return Transition(self._load_visible(uow, prior.booking_id, principal), prior, True)
+
+    def _move(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        lifecycle: Lifecycle,
+        target: str,
+        *,
+        principal: Principal,
+        note: str | None,
+        idempotency_key: str | None,
+        digest: str | None,
+        metadata: Mapping[str, str],
+    ) -> LifecycleEvent:
+        """Move ``booking`` and write what a move writes; the caller commits."""
+        now = self._ctx.now()
+        lifecycle.check_move(booking.status, target)
+        from_status = booking.status
+        if lifecycle.holds_capacity(from_status) != lifecycle.holds_capacity(target):
+            slot = tx.uow.slots.get_for_update(booking.slot_id)
             if slot is None:  # pragma: no cover - slots are never deleted
                 raise NotFoundError("slot", booking.slot_id)
-            seats = booking.move_to(target, lifecycle=lifecycle, now=now, reason=clean_reason)
-            _apply_seats(slot, seats)
-            uow.commit()
-            return booking
+            _apply_seats(slot, booking.move_to(target, lifecycle=lifecycle, now=now, reason=note))
+        else:
+            booking.move_to(target, lifecycle=lifecycle, now=now, reason=note)
+        event = LifecycleEvent(
+            id=tx.new_event_id(),
+            booking_id=booking.id,
+            booking_version=booking.version,
+            lifecycle=lifecycle.name,
+            from_status=from_status,
+            to_status=target,
+            actor=principal.actor,
+            occurred_at=now,
+            note=note,
+            idempotency_key=idempotency_key,
+            request_fingerprint=digest,
+            metadata=metadata,
+        )
+        tx.uow.lifecycle_events.add(event)
+        tx.audit(
+            principal,
+            entity="booking",
+            entity_id=booking.id,
+            action=AuditAction.STATUS_CHANGED,
+            old={"status": from_status},
+            new={"status": target},
+            reason=note,
+            booking_id=booking.id,
+        )
+        tx.emit(
+            BookingStatusChanged(
+                id=tx.new_event_id(),
+                occurred_at=now,
+                booking_id=booking.id,
+                lifecycle=lifecycle.name,
+                from_status=from_status,
+                to_status=target,
+                actor=principal.actor,
+                note=note,
+                metadata=metadata,
+            )
+        )
+        return event
+
+    def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:
+        """The booking's status history, creation first.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            self._load_visible(uow, booking_id, principal)
+            return uow.lifecycle_events.list_for_booking(booking_id)
+
+    def audit_trail(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AuditEntry]:
+        """Who changed what on this booking, when, from what to what, and why; oldest first.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may see the booking but not its trail.
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = self._load_visible(uow, booking_id, principal)
+            policy.require(
+                policy.can_view_audit(principal, booking),
+                f"{principal} may not read the audit trail of {booking.reference}",
+            )
+            return uow.audit.list_for("booking", booking_id)
 
     def update(
         self,
@@ -573,8 +813,12 @@ class BookingService:
         *,
         principal: Principal,
         expected_version: int | None = None,
+        reason: str | None = None,
     ) -> Booking:
         """Edit a booking's referral source, external id, internal notes or assignee.
+
+        An edit that changes something leaves an audit entry (with ``reason``)
+        and a ``BookingUpdated`` event.
 
         Raises:
             NotFoundError: no such booking visible to ``principal`` (or unknown assignee).
@@ -583,7 +827,9 @@ class BookingService:
             ValidationError: a value too long; DuplicateError: external id taken.
         """
         fields = changes.fields()
-        with self._ctx.uow_factory() as uow:
+        clean_reason = clean_text(reason, "reason", max_length=500)
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             booking = self._load_visible(uow, booking_id, principal)
             policy.check_may_edit(principal, booking, fields)
             booking.check_version(expected_version)
@@ -602,11 +848,34 @@ class BookingService:
                 self._check_external_id(uow, new_external, principal)
             if changes.assignee_id is not UNSET:
                 values["assignee_id"] = changes.assignee_id
+            before = snapshot(booking, values)
             for name, value in values.items():
                 setattr(booking, name, value)
-            if values:
-                booking.touch(self._ctx.now())
-            uow.commit()
+            old, new = diff(before, snapshot(booking, values))
+            if not new:
+                return booking
+            now = self._ctx.now()
+            booking.touch(now)
+            tx.audit(
+                principal,
+                entity="booking",
+                entity_id=booking.id,
+                action=AuditAction.UPDATED,
+                old=old,
+                new=new,
+                reason=clean_reason,
+                booking_id=booking.id,
+            )
+            tx.emit(
+                BookingUpdated(
+                    id=tx.new_event_id(),
+                    occurred_at=now,
+                    booking_id=booking.id,
+                    fields=tuple(sorted(new)),
+                    actor=principal.actor,
+                )
+            )
+            tx.commit()
             return booking
 
     @staticmethod
@@ -633,3 +902,46 @@ def _same_person(saved: Traveler, typed: Traveler) -> bool:
         if mine is not None and theirs is not None and mine != theirs:
             return False
     return True
+
+
+#: What a booking's creation records in the audit trail.
+_CREATED_FIELDS = (
+    "reference",
+    "customer_id",
+    "slot_id",
+    "lifecycle",
+    "status",
+    "source",
+    "partner_id",
+    "external_id",
+    "total",
+)
+
+
+def _start_state(lifecycle: Lifecycle, wanted: str) -> str:
+    state = lifecycle.resolve(wanted)
+    if state not in lifecycle.starts:
+        starts = ", ".join(sorted(lifecycle.starts))
+        msg = f"a {lifecycle.name} booking starts in one of: {starts}"
+        raise ValidationError.single("status", msg, "not_a_start_state")
+    return state
+
+
+def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Metadata of a transition: at most 50 string pairs, keys up to 100 characters."""
+    if metadata is None:
+        return {}
+    p = Problems(prefix="metadata")
+    raw: object = metadata
+    if not isinstance(raw, Mapping):
+        raise ValidationError.single("metadata", "must map strings to strings", "invalid_type")
+    if len(raw) > _MAX_METADATA:
+        p.add("", f"at most {_MAX_METADATA} entries", "too_many")
+    pairs = cast("Mapping[object, object]", raw)
+    for key, value in pairs.items():
+        if not isinstance(key, str) or not key or len(key) > 100:
+            p.add(str(key), "keys are strings of 1 to 100 characters", "invalid_key")
+        elif not isinstance(value, str) or len(value) > 1000:
+            p.add(key, "values are strings of at most 1000 characters", "invalid_value")
+    p.raise_if_any()
+    return dict(sorted(metadata.items()))

@@ -9,14 +9,16 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.events import CustomerRegistered
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import CustomerFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import CustomerId, EmailAddress, PhoneNumber
 from bookingcore.errors import NotFoundError, PermissionDeniedError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import ServiceContext, Transaction
 
 __all__ = ["CustomerMatch", "CustomerService", "Registration"]
 
@@ -83,9 +85,9 @@ class CustomerService:
             principal.has(Permission.CHANGE_ALL) or principal.kind is PrincipalKind.PARTNER
         )
         policy.require(may_register, f"{principal} may not register customers")
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
             result = self.find_or_create(
-                uow, number, principal=principal, name=clean_name, email=clean_email, source=chosen
+                tx, number, principal=principal, name=clean_name, email=clean_email, source=chosen
             )
             if result.customer is None:
                 msg = (
@@ -93,12 +95,12 @@ class CustomerService:
                     "create; book for them by passing their details with the booking"
                 )
                 raise PermissionDeniedError(msg)
-            uow.commit()
+            tx.commit()
             return Registration(result.customer, result.created)
 
     def find_or_create(
         self,
-        uow: UnitOfWork,
+        tx: Transaction,
         phone: PhoneNumber,
         *,
         principal: Principal,
@@ -106,23 +108,35 @@ class CustomerService:
         email: EmailAddress | None = None,
         source: BookingSource | None = None,
     ) -> CustomerMatch:
-        """Inside ``uow``: the customer with ``phone``, created if new.
+        """Inside the transaction ``tx``: the customer with ``phone``, created if new.
 
         For an existing customer that ``principal`` may not change, nothing is
         changed and ``customer`` is ``None`` with its id in ``customer_id`` (a
         partner booking for someone already on file links to them without
-        seeing their profile).
+        seeing their profile). A new customer and a filled-in profile each
+        leave an audit entry; a new customer raises ``CustomerRegistered``.
         """
         now = self._ctx.now()
+        uow = tx.uow
         existing = uow.customers.get_by_phone(phone)
         if existing is not None:
             if not policy.can_change_customer(principal, existing):
                 return CustomerMatch(None, existing.id, created=False)
             if (name and existing.name is None) or (email and existing.email is None):
+                before = snapshot(existing, _PROFILE)
                 existing.complete_profile(
                     now=now,
                     name=name if existing.name is None else None,
                     email=email if existing.email is None else None,
+                )
+                old, new = diff(before, snapshot(existing, _PROFILE))
+                tx.audit(
+                    principal,
+                    entity="customer",
+                    entity_id=existing.id,
+                    action=AuditAction.UPDATED,
+                    old=old,
+                    new=new,
                 )
             return CustomerMatch(existing, existing.id, created=False)
         is_partner = principal.kind is PrincipalKind.PARTNER
@@ -140,6 +154,22 @@ class CustomerService:
             created_by=principal.actor,
         )
         uow.customers.add(customer)
+        tx.audit(
+            principal,
+            entity="customer",
+            entity_id=customer.id,
+            action=AuditAction.CREATED,
+            new=snapshot(customer, _REGISTERED),
+        )
+        tx.emit(
+            CustomerRegistered(
+                id=tx.new_event_id(),
+                occurred_at=now,
+                customer_id=customer.id,
+                actor=principal.actor,
+                partner_id=customer.partner_id,
+            )
+        )
         return CustomerMatch(customer, customer.id, created=True)
 
     def get(self, customer_id: CustomerId, *, principal: Principal) -> Customer:
@@ -181,15 +211,26 @@ class CustomerService:
             StaleVersionError: ``expected_version`` is older than the stored one.
             ValidationError: bad name or email; nothing is changed.
         """
-        with self._ctx.uow_factory() as uow:
-            customer = self.load_visible(uow, customer_id, principal)
+        with self._ctx.transaction() as tx:
+            customer = self.load_visible(tx.uow, customer_id, principal)
             policy.require(
                 policy.can_change_customer(principal, customer),
                 f"{principal} may not change customer {customer_id}",
             )
             customer.check_version(expected_version)
+            before = snapshot(customer, _PROFILE)
             customer.complete_profile(now=self._ctx.now(), name=name, email=email)
-            uow.commit()
+            old, new = diff(before, snapshot(customer, _PROFILE))
+            if new:
+                tx.audit(
+                    principal,
+                    entity="customer",
+                    entity_id=customer.id,
+                    action=AuditAction.UPDATED,
+                    old=old,
+                    new=new,
+                )
+            tx.commit()
             return customer
 
     def list(
@@ -219,6 +260,10 @@ class CustomerService:
         if customer is None or not policy.can_view_customer(principal, customer):
             raise NotFoundError("customer", customer_id)
         return customer
+
+
+_PROFILE = ("name", "email")
+_REGISTERED = ("phone", "name", "email", "source", "partner_id")
 
 
 @attrs.frozen

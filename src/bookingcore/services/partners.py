@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, require_text
+from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.values import EmailAddress, LocationId, PartnerId, PhoneNumber
@@ -100,7 +101,8 @@ class PartnerService:
         rate = p.capture(lambda: _commission(commission_rate))
         url = p.capture(lambda: _webhook_url(webhook_url))
         locations = frozenset(allowed_location_ids)
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             self._check_locations(uow, locations, p)
             p.raise_if_any()
             assert clean_name
@@ -125,7 +127,14 @@ class PartnerService:
                 updated_at=now,
             )
             uow.partners.add(partner)
-            uow.commit()
+            tx.audit(
+                principal,
+                entity="partner",
+                entity_id=partner.id,
+                action=AuditAction.CREATED,
+                new=snapshot(partner, _AUDITED),
+            )
+            tx.commit()
             return partner
 
     def get(self, partner_id: PartnerId, *, principal: Principal) -> Partner:
@@ -189,10 +198,12 @@ class PartnerService:
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not change partners"
         )
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             partner = uow.partners.get(partner_id)
             if partner is None:
                 raise NotFoundError("partner", partner_id)
+            before = snapshot(partner, _AUDITED)
             if locations is not None:
                 p = Problems()
                 self._check_locations(uow, locations, p)
@@ -200,13 +211,52 @@ class PartnerService:
                 partner.allowed_location_ids = locations
             if active is not None:
                 partner.is_active = active
+            old, new = diff(before, snapshot(partner, _AUDITED))
+            if not new:
+                return partner
             partner.updated_at = self._ctx.now()
             partner.version += 1
-            uow.commit()
+            action = AuditAction.UPDATED
+            if set(new) == {"is_active"}:
+                action = AuditAction.ACTIVATED if partner.is_active else AuditAction.DEACTIVATED
+            tx.audit(
+                principal,
+                entity="partner",
+                entity_id=partner.id,
+                action=action,
+                old=old,
+                new=new,
+            )
+            tx.commit()
             return partner
+
+    def history(self, partner_id: PartnerId, *, principal: Principal) -> Sequence[AuditEntry]:
+        """The partner's audit trail, oldest first (seed 002's audit of partner records).
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+        """
+        policy.require(
+            principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not read partner history"
+        )
+        with self._ctx.uow_factory() as uow:
+            return uow.audit.list_for("partner", partner_id)
 
     @staticmethod
     def _check_locations(uow: UnitOfWork, locations: frozenset[LocationId], p: Problems) -> None:
         for location_id in sorted(locations, key=str):
             if uow.locations.get(location_id) is None:
                 p.add("allowed_location_ids", f"no location {location_id}", "unknown_reference")
+
+
+#: What a partner's audit entries record (never the secrets).
+_AUDITED = (
+    "name",
+    "company_name",
+    "contact_email",
+    "contact_phone",
+    "commission_rate",
+    "webhook_url",
+    "allowed_location_ids",
+    "is_active",
+)

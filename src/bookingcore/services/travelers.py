@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
+
 from bookingcore.domain import policy
+from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.customers import Traveler, TravelerDetails
+from bookingcore.domain.events import TravelerChanged
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import CustomerId, TravelerId
 from bookingcore.errors import NotFoundError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["TravelerService"]
@@ -41,7 +45,8 @@ class TravelerService:
             PermissionDeniedError: ``principal`` may see but not change the customer.
             ValidationError: naming every bad field of ``details``; nothing is stored.
         """
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             self._owner_for_change(uow, customer_id, principal)
             traveler = Traveler.create(
                 traveler_id=TravelerId(self._ctx.ids.new_id()),
@@ -51,7 +56,10 @@ class TravelerService:
                 now=self._ctx.now(),
             )
             uow.travelers.add(traveler)
-            uow.commit()
+            self._record(
+                tx, traveler, principal, AuditAction.CREATED, old={}, new=_details(traveler)
+            )
+            tx.commit()
             return traveler
 
     def get(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
@@ -95,14 +103,19 @@ class TravelerService:
             StaleVersionError: ``expected_version`` is older than the stored one.
             ValidationError: naming every bad field; nothing changes.
         """
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             traveler = self._load(uow, traveler_id, principal)
             if traveler.is_deleted:
                 raise NotFoundError("traveler", traveler_id)
             self._owner_for_change(uow, traveler.customer_id, principal)
             traveler.check_version(expected_version)
+            before = _details(traveler)
             traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
-            uow.commit()
+            old, new = diff(before, _details(traveler))
+            if new:
+                self._record(tx, traveler, principal, AuditAction.UPDATED, old=old, new=new)
+            tx.commit()
             return traveler
 
     def delete(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
@@ -114,12 +127,44 @@ class TravelerService:
             NotFoundError: no such traveler visible to ``principal``.
             PermissionDeniedError: ``principal`` may see but not change it.
         """
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             traveler = self._load(uow, traveler_id, principal)
             self._owner_for_change(uow, traveler.customer_id, principal)
-            traveler.soft_delete(now=self._ctx.now())
-            uow.commit()
+            if not traveler.is_deleted:
+                traveler.soft_delete(now=self._ctx.now())
+                self._record(tx, traveler, principal, AuditAction.DELETED, old={}, new={})
+            tx.commit()
             return traveler
+
+    def _record(
+        self,
+        tx: Transaction,
+        traveler: Traveler,
+        principal: Principal,
+        action: AuditAction,
+        *,
+        old: dict[str, object],
+        new: dict[str, object],
+    ) -> None:
+        tx.audit(
+            principal,
+            entity="traveler",
+            entity_id=traveler.id,
+            action=action,
+            old=old,
+            new=new,
+        )
+        tx.emit(
+            TravelerChanged(
+                id=tx.new_event_id(),
+                occurred_at=self._ctx.now(),
+                traveler_id=traveler.id,
+                customer_id=traveler.customer_id,
+                action=action.value,
+                actor=principal.actor,
+            )
+        )
 
     @staticmethod
     def _load(uow: UnitOfWork, traveler_id: TravelerId, principal: Principal) -> Traveler:
@@ -138,3 +183,11 @@ class TravelerService:
             policy.can_change_customer(principal, owner),
             f"{principal} may not change the travelers of customer {customer_id}",
         )
+
+
+_NOT_DETAILS = frozenset({"id", "customer_id", "created_at", "updated_at", "deleted_at", "version"})
+_DETAIL_FIELDS = tuple(f.name for f in attrs.fields(Traveler) if f.name not in _NOT_DETAILS)
+
+
+def _details(traveler: Traveler) -> dict[str, object]:
+    return snapshot(traveler, _DETAIL_FIELDS)
