@@ -7,8 +7,10 @@ changes anything.
 .. versionadded:: 0.1
 """
 
-from bookingcore.services._context import ServiceContext, Settings
+from bookingcore.services._context import ServiceContext, Settings, Transaction
 from bookingcore.services.app import BookingCore
+from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
+from bookingcore.services.automations import Automations, DocumentHandler, MessageHandler
 from bookingcore.services.bookings import (
     UNSET,
     BookingChanges,
@@ -17,27 +19,49 @@ from bookingcore.services.bookings import (
     CustomerDetails,
     NewTraveler,
     SavedTraveler,
+    Transition,
 )
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerMatch, CustomerService, Registration
+from bookingcore.services.events import (
+    DispatchReport,
+    EventDispatcher,
+    HandlerContext,
+    OutboxRelay,
+    Subscription,
+)
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.travelers import TravelerService
 
 __all__ = [
+    "AUDITED_ENTITIES",
     "UNSET",
+    "AuditService",
+    "Automations",
     "BookingChanges",
     "BookingCore",
     "BookingRequest",
     "BookingService",
     "CatalogService",
+    "CommunicationService",
     "CustomerDetails",
     "CustomerMatch",
     "CustomerService",
+    "DispatchReport",
+    "DocumentHandler",
+    "EventDispatcher",
+    "HandlerContext",
+    "MessageHandler",
     "NewTraveler",
+    "OutboxRelay",
     "PartnerService",
     "Registration",
     "SavedTraveler",
     "ServiceContext",
     "Settings",
+    "Subscription",
+    "Transaction",
+    "Transition",
     "TravelerService",
 ]

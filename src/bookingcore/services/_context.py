@@ -128,7 +128,7 @@ class ServiceContext:
     clock: Clock
     ids: IdGenerator
     settings: Settings = attrs.Factory(Settings)
-    committed: list[Callable[[Sequence[DomainEvent]], None]] = attrs.field(
+    committed: list[Callable[[Sequence[DomainEvent]], object]] = attrs.field(
         factory=list, eq=False, repr=False
     )
 

@@ -5,12 +5,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from bookingcore.domain.events import RetryPolicy
+from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
+from bookingcore.services.audit import AuditService
+from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.travelers import TravelerService
 
@@ -35,8 +45,23 @@ class BookingCore:
         customers: :class:`~bookingcore.services.CustomerService`
         travelers: :class:`~bookingcore.services.TravelerService`
         catalog: :class:`~bookingcore.services.CatalogService` (locations, products, slots)
-        bookings: :class:`~bookingcore.services.BookingService`
+        bookings: :class:`~bookingcore.services.BookingService` (transitions, history too)
         partners: :class:`~bookingcore.services.PartnerService`
+        communications: :class:`~bookingcore.services.CommunicationService`
+        audit: :class:`~bookingcore.services.AuditService`
+        events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
+            own handlers here.
+
+    Args:
+        notifier: sends messages to customers; without one, sends are logged
+            as failed ("no notifier configured").
+        renderer: renders booking documents; without one, no document handlers.
+        dispatch: ``"inline"`` (default) hands events to handlers right after
+            each commit; ``"deferred"`` leaves it to a worker calling
+            ``core.events.run_pending()``.
+        retry: how failing handlers are retried.
+        automations: which statuses trigger seed 003's built-in handlers;
+            ``None`` subscribes the defaults, ``False`` none.
 
     .. versionadded:: 0.1
     """
@@ -48,13 +73,38 @@ class BookingCore:
         clock: Clock,
         ids: IdGenerator,
         settings: Settings | None = None,
+        notifier: Notifier | None = None,
+        renderer: DocumentRenderer | None = None,
+        dispatch: Literal["inline", "deferred"] = "inline",
+        retry: RetryPolicy | None = None,
+        automations: Automations | Literal[False] | None = None,
     ) -> None:
+        if dispatch not in ("inline", "deferred"):
+            msg = "dispatch must be 'inline' or 'deferred'"
+            raise ValidationError.single("dispatch", msg, "invalid_choice")
         self.context = ServiceContext(uow_factory, clock, ids, settings or Settings())
         self.customers = CustomerService(self.context)
         self.travelers = TravelerService(self.context)
         self.catalog = CatalogService(self.context)
         self.bookings = BookingService(self.context, self.customers)
         self.partners = PartnerService(self.context)
+        self.communications = CommunicationService(self.context, notifier)
+        self.audit = AuditService(self.context)
+        self.events = EventDispatcher(self.context, retry=retry)
+        if automations is not False:
+            _automations.install(
+                self.events,
+                self.context,
+                renderer=renderer,
+                communications=self.communications if notifier is not None else None,
+                automations=automations,
+            )
+        if dispatch == "inline":
+            self.context.committed.append(self.events.dispatch)
+
+    def relay(self, publisher: EventPublisher) -> OutboxRelay:
+        """An :class:`~bookingcore.services.OutboxRelay` of this core's outbox to ``publisher``."""
+        return OutboxRelay(self.context, publisher)
 
     @property
     def settings(self) -> Settings:

@@ -21,6 +21,7 @@ from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
 from bookingcore.domain.bookings import Booking, BookingTraveler, check_travelers
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
+from bookingcore.domain.documents import Document
 from bookingcore.domain.events import BookingCreated, BookingStatusChanged, BookingUpdated
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -790,6 +791,16 @@ class BookingService:
         with self._ctx.uow_factory() as uow:
             self._load_visible(uow, booking_id, principal)
             return uow.lifecycle_events.list_for_booking(booking_id)
+
+    def documents(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Document]:
+        """The documents generated for the booking (invoice, voucher, ...), oldest first.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            self._load_visible(uow, booking_id, principal)
+            return uow.documents.list_for_booking(booking_id)
 
     def audit_trail(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AuditEntry]:
         """Who changed what on this booking, when, from what to what, and why; oldest first.

@@ -1,6 +1,7 @@
 """Test support that ships with the library: fakes, Hypothesis strategies, contract suites.
 
-* :mod:`bookingcore.testing.fakes`: :class:`FixedClock`, :class:`SequentialIds`.
+* :mod:`bookingcore.testing.fakes`: :class:`FixedClock`, :class:`SequentialIds`,
+  :class:`RecordingNotifier`, :class:`RecordingPublisher`.
 * :mod:`bookingcore.testing.strategies`: Hypothesis strategies for every value and entity.
 * :mod:`bookingcore.testing.contracts`: the suites every adapter of a port must pass;
   subclass them and provide a ``uow_factory`` fixture.
@@ -10,6 +11,11 @@ Needs the ``testing`` extra (pytest, hypothesis) for the last two.
 .. versionadded:: 0.1
 """
 
-from bookingcore.testing.fakes import FixedClock, SequentialIds
+from bookingcore.testing.fakes import (
+    FixedClock,
+    RecordingNotifier,
+    RecordingPublisher,
+    SequentialIds,
+)
 
-__all__ = ["FixedClock", "SequentialIds"]
+__all__ = ["FixedClock", "RecordingNotifier", "RecordingPublisher", "SequentialIds"]

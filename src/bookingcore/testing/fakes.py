@@ -1,4 +1,4 @@
-"""Deterministic stand-ins for the clock and id ports, for your tests and ours.
+"""Deterministic stand-ins for the clock, id, notifier and publisher ports, for your tests and ours.
 
 .. versionadded:: 0.1
 """
@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-__all__ = ["FixedClock", "SequentialIds"]
+from bookingcore.domain.events import OutboxMessage
+from bookingcore.errors import DeliveryError
+from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
+
+__all__ = ["FixedClock", "RecordingNotifier", "RecordingPublisher", "SequentialIds"]
 
 
 class FixedClock:
@@ -66,3 +71,53 @@ class SequentialIds:
     def new_token(self, prefix: str) -> str:
         """The next token, ``prefix`` and six digits."""
         return f"{prefix}{self._next():06d}"
+
+
+class RecordingNotifier:
+    """A :class:`~bookingcore.ports.Notifier` that keeps what it was asked to send.
+
+    ``fail_next(n, reason)`` makes the next ``n`` sends raise
+    :class:`~bookingcore.errors.DeliveryError`; provider ids are ``msg-1``, ``msg-2``...
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+        self.attempts = 0
+        self._failures: list[str] = []
+        self._lock = threading.Lock()
+
+    def fail_next(self, times: int = 1, reason: str = "gateway unavailable") -> None:
+        """Make the next ``times`` sends fail with ``reason``."""
+        with self._lock:
+            self._failures.extend([reason] * times)
+
+    def send(self, message: OutgoingMessage) -> SendReceipt:
+        """Record ``message`` (or fail, if told to)."""
+        with self._lock:
+            self.attempts += 1
+            if self._failures:
+                raise DeliveryError(
+                    self._failures.pop(0), channel=message.channel.value, retryable=True
+                )
+            self.sent.append(message)
+            return SendReceipt(provider_message_id=f"msg-{len(self.sent)}")
+
+
+class RecordingPublisher:
+    """An :class:`~bookingcore.ports.EventPublisher` that keeps what it published.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self.published: list[OutboxMessage] = []
+        self.fail = False
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Record ``messages`` in order, or raise ``ConnectionError`` when ``fail`` is set."""
+        if self.fail:
+            msg = "broker unavailable"
+            raise ConnectionError(msg)
+        self.published.extend(messages)

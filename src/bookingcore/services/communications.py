@@ -1,0 +1,453 @@
+"""Messages to customers (seed 001): send from templates, log, track delivery, remind.
+
+Every message is a :class:`~bookingcore.domain.communications.Communication`
+logged before it is sent, so a message that fails still has a record with its
+reason. Delivery callbacks move the status forward only. Reminders are derived
+from bookings: a booking whose slot starts within the reminder window gets one
+reminder, however many workers run the reminder job at once.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from bookingcore.domain import policy
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.communications import (
+    Channel,
+    Communication,
+    CommunicationStatus,
+    CommunicationType,
+)
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.events import CommunicationStatusChanged
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import BookingFilter, PageRequest
+from bookingcore.domain.values import BookingId, CommunicationId, CustomerId
+from bookingcore.errors import (
+    ConflictError,
+    DeliveryError,
+    IdempotencyConflictError,
+    NotFoundError,
+    ValidationError,
+)
+from bookingcore.ports.messaging import Notifier, OutgoingMessage
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction, fingerprint
+from bookingcore.services.customers import CustomerService
+
+__all__ = ["CommunicationService"]
+
+#: How far ahead of a slot's start reminders go out, unless the caller says otherwise.
+DEFAULT_REMINDER_WINDOW = timedelta(hours=24)
+
+
+class CommunicationService:
+    """Send messages about bookings, keep their history, and take delivery callbacks.
+
+    ``notifier`` is the :class:`~bookingcore.ports.Notifier` adapter; without
+    one, every send is logged as failed with the reason "no notifier configured".
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext, notifier: Notifier | None = None) -> None:
+        self._ctx = context
+        self._notifier = notifier
+
+    # ------------------------------------------------------------------ sending
+
+    def send(
+        self,
+        booking_id: BookingId,
+        kind: CommunicationType | str,
+        *,
+        principal: Principal,
+        channel: Channel | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Communication:
+        """Send the ``kind`` message about a booking to its customer and log it.
+
+        The channel defaults to email when the customer has an email address,
+        SMS otherwise. With an ``idempotency_key`` a repeat returns the logged
+        message without sending again, unless it failed, in which case it is
+        sent again (the same record).
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not message this customer.
+            ValidationError: an unknown type or channel, or no address for it.
+            IdempotencyConflictError: the key was used for a different message.
+            DeliveryError: the notifier refused; the message is logged as failed.
+        """
+        message_kind = _choice(CommunicationType, kind, "type")
+        wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
+        digest = fingerprint("send", booking_id, message_kind, wanted_channel, principal)
+        with self._ctx.transaction() as tx:
+            booking = self._booking_to_message(tx.uow, booking_id, principal)
+            if idempotency_key is not None:
+                prior = tx.uow.communications.get_by_dedupe_key(idempotency_key)
+                if prior is not None:
+                    if prior.request_fingerprint != digest:
+                        raise IdempotencyConflictError(idempotency_key)
+                    if prior.status is not CommunicationStatus.FAILED:
+                        return prior
+                    communication = prior
+                else:
+                    communication = self._compose(
+                        tx,
+                        booking,
+                        message_kind,
+                        wanted_channel,
+                        principal=principal,
+                        dedupe_key=idempotency_key,
+                    )
+            else:
+                communication = self._compose(
+                    tx, booking, message_kind, wanted_channel, principal=principal, dedupe_key=None
+                )
+            communication.request_fingerprint = digest
+            tx.commit()
+        return self._deliver(communication.id)
+
+    def send_due_reminders(
+        self,
+        *,
+        principal: Principal,
+        within: timedelta = DEFAULT_REMINDER_WINDOW,
+        channel: Channel | str | None = None,
+    ) -> Sequence[Communication]:
+        """Send the reminder of every booking in :meth:`due_reminders`, once each.
+
+        A booking's reminder has the dedupe key ``reminder:<booking id>``: a
+        second run, or a second worker, does not send it again. A reminder that
+        fails is logged as failed and the others still go out.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not send messages for all bookings.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
+        sent: list[Communication] = []
+        for booking in self.due_reminders(principal=principal, within=within):
+            key = f"reminder:{booking.id}"
+            try:
+                sent.append(
+                    self.send(
+                        booking.id,
+                        CommunicationType.REMINDER,
+                        principal=principal,
+                        channel=channel,
+                        idempotency_key=key,
+                    )
+                )
+            except DeliveryError:
+                with self._ctx.uow_factory() as uow:
+                    failed = uow.communications.get_by_dedupe_key(key)
+                if failed is not None:
+                    sent.append(failed)
+            except ConflictError:
+                continue  # another worker logged this reminder first
+        return sent
+
+    def due_reminders(
+        self,
+        *,
+        principal: Principal,
+        within: timedelta = DEFAULT_REMINDER_WINDOW,
+        now: datetime | None = None,
+    ) -> Sequence[Booking]:
+        """Bookings that should get their reminder now: their slot starts within
+        ``within`` of the clock's time, they hold seats and are still active, and
+        no reminder was logged for them yet.
+
+        Raises:
+            PermissionDeniedError: the principal may not list bookings.
+        """
+        start = now or self._ctx.now()
+        query = policy.scope_bookings(
+            principal, BookingFilter(starts_from=start, starts_before=start + within)
+        )
+        due: list[Booking] = []
+        with self._ctx.uow_factory() as uow:
+            page = uow.bookings.list(query, PageRequest(limit=500))
+            while True:
+                for booking in page.items:
+                    lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+                    wanted = lifecycle.holds_capacity(booking.status) and lifecycle.is_active(
+                        booking.status
+                    )
+                    key = f"reminder:{booking.id}"
+                    if wanted and uow.communications.get_by_dedupe_key(key) is None:
+                        due.append(booking)
+                if page.next_cursor is None:
+                    break
+                page = uow.bookings.list(query, PageRequest(limit=500, cursor=page.next_cursor))
+        due.sort(key=lambda b: (b.starts_at, b.id.bytes))
+        return due
+
+    # ------------------------------------------------------------------ callbacks
+
+    def record_status(
+        self,
+        communication_id: CommunicationId,
+        status: CommunicationStatus | str,
+        *,
+        principal: Principal,
+        at: datetime | None = None,
+        reason: str | None = None,
+    ) -> Communication:
+        """Take a delivery report for a logged message (forward-only, see the module).
+
+        Raises:
+            NotFoundError: no such message.
+            PermissionDeniedError: only webhooks, the system and staff who change
+                every booking report deliveries.
+            ValidationError: an unknown status.
+        """
+        self._require_reporter(principal)
+        with self._ctx.transaction() as tx:
+            communication = tx.uow.communications.get(communication_id)
+            if communication is None:
+                raise NotFoundError("communication", communication_id)
+            self._apply(tx, communication, status, at=at, reason=reason)
+            tx.commit()
+            return communication
+
+    def record_callback(
+        self,
+        provider_message_id: str,
+        status: CommunicationStatus | str,
+        *,
+        principal: Principal,
+        at: datetime | None = None,
+        reason: str | None = None,
+    ) -> Communication:
+        """A delivery callback from the provider, found by its message id.
+
+        Raises:
+            NotFoundError: no message has this provider id.
+            PermissionDeniedError: as :meth:`record_status`.
+            ValidationError: an unknown status.
+        """
+        self._require_reporter(principal)
+        with self._ctx.transaction() as tx:
+            communication = tx.uow.communications.get_by_provider_message_id(provider_message_id)
+            if communication is None:
+                raise NotFoundError("communication", provider_message_id)
+            self._apply(tx, communication, status, at=at, reason=reason)
+            tx.commit()
+            return communication
+
+    # ------------------------------------------------------------------ history
+
+    def for_booking(
+        self, booking_id: BookingId, *, principal: Principal
+    ) -> Sequence[Communication]:
+        """A booking's messages, oldest first.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            if booking is None or not policy.can_view_booking(principal, booking):
+                raise NotFoundError("booking", booking_id)
+            return uow.communications.list_for_booking(booking_id)
+
+    def for_customer(
+        self, customer_id: CustomerId, *, principal: Principal
+    ) -> Sequence[Communication]:
+        """A customer's messages about any booking, oldest first.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            CustomerService.load_visible(uow, customer_id, principal)
+            return uow.communications.list_for_customer(customer_id)
+
+    def get(self, communication_id: CommunicationId, *, principal: Principal) -> Communication:
+        """One logged message, if ``principal`` may see its customer.
+
+        Raises:
+            NotFoundError: otherwise.
+        """
+        with self._ctx.uow_factory() as uow:
+            communication = uow.communications.get(communication_id)
+            customer = (
+                None if communication is None else uow.customers.get(communication.customer_id)
+            )
+        if (
+            communication is None
+            or customer is None
+            or not policy.can_view_customer(principal, customer)
+        ):
+            raise NotFoundError("communication", communication_id)
+        return communication
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _booking_to_message(
+        uow: UnitOfWork, booking_id: BookingId, principal: Principal
+    ) -> Booking:
+        booking = uow.bookings.get(booking_id)
+        if booking is None or not policy.can_view_booking(principal, booking):
+            raise NotFoundError("booking", booking_id)
+        staff_like = principal.kind in (
+            PrincipalKind.STAFF,
+            PrincipalKind.SYSTEM,
+            PrincipalKind.WEBHOOK,
+        )
+        policy.require(
+            staff_like and policy.can_change_booking(principal, booking),
+            f"{principal} may not send messages about booking {booking.reference}",
+        )
+        return booking
+
+    def _compose(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        kind: CommunicationType,
+        channel: Channel | None,
+        *,
+        principal: Principal,
+        dedupe_key: str | None,
+    ) -> Communication:
+        uow = tx.uow
+        customer = uow.customers.get(booking.customer_id)
+        if customer is None:  # pragma: no cover - bookings always have a customer
+            raise NotFoundError("customer", booking.customer_id)
+        chosen = channel or (Channel.EMAIL if customer.email else Channel.SMS)
+        recipient = _address(customer, chosen)
+        template = self._ctx.settings.template(kind, chosen)
+        subject, body = template.render(self._values(uow, booking, customer))
+        communication = Communication(
+            id=CommunicationId(self._ctx.ids.new_id()),
+            customer_id=customer.id,
+            booking_id=booking.id,
+            type=kind,
+            channel=chosen,
+            recipient=recipient,
+            subject=subject,
+            content=body,
+            template_used=template.name,
+            created_at=self._ctx.now(),
+            created_by=principal.actor,
+            dedupe_key=dedupe_key,
+        )
+        uow.communications.add(communication)
+        return communication
+
+    def _values(self, uow: UnitOfWork, booking: Booking, customer: Customer) -> dict[str, str]:
+        location = uow.locations.get(booking.location_id)
+        product = uow.products.get(booking.product_id) if booking.product_id else None
+        place = location.name if location else ""
+        return {
+            "customer_name": customer.name or "customer",
+            "reference": booking.reference,
+            "status": booking.status,
+            "starts_at": booking.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "location": place,
+            "product": product.name if product else place,
+            "travelers": str(booking.total_travelers),
+            "total": str(booking.total),
+            "business": self._ctx.settings.business_name,
+        }
+
+    def _deliver(self, communication_id: CommunicationId) -> Communication:
+        """Hand a logged message to the notifier and log what it answered."""
+        with self._ctx.uow_factory() as uow:
+            communication = uow.communications.get(communication_id)
+        assert communication is not None
+        message = OutgoingMessage(
+            communication_id=communication.id,
+            channel=communication.channel,
+            recipient=communication.recipient,
+            body=communication.content,
+            subject=communication.subject,
+        )
+        failure: DeliveryError | None = None
+        receipt = None
+        if self._notifier is None:
+            failure = DeliveryError("no notifier configured", channel=message.channel.value)
+        else:
+            try:
+                receipt = self._notifier.send(message)
+            except DeliveryError as exc:
+                failure = exc
+        with self._ctx.transaction() as tx:
+            stored = tx.uow.communications.get(communication_id)
+            assert stored is not None
+            if failure is not None:
+                self._apply(tx, stored, CommunicationStatus.FAILED, reason=failure.reason)
+            else:
+                assert receipt is not None
+                self._apply(
+                    tx, stored, receipt.status, provider_message_id=receipt.provider_message_id
+                )
+            tx.commit()
+        if failure is not None:
+            raise failure
+        return stored
+
+    def _apply(
+        self,
+        tx: Transaction,
+        communication: Communication,
+        status: CommunicationStatus | str,
+        *,
+        at: datetime | None = None,
+        reason: str | None = None,
+        provider_message_id: str | None = None,
+    ) -> None:
+        moved = communication.record(
+            status,
+            at or self._ctx.now(),
+            reason=reason,
+            provider_message_id=provider_message_id,
+        )
+        if moved:
+            tx.emit(
+                CommunicationStatusChanged(
+                    id=tx.new_event_id(),
+                    occurred_at=self._ctx.now(),
+                    communication_id=communication.id,
+                    booking_id=communication.booking_id,
+                    customer_id=communication.customer_id,
+                    status=communication.status.value,
+                )
+            )
+
+    @staticmethod
+    def _require_reporter(principal: Principal) -> None:
+        allowed = principal.kind in (PrincipalKind.WEBHOOK, PrincipalKind.SYSTEM) or (
+            principal.has(Permission.CHANGE_ALL)
+        )
+        policy.require(allowed, f"{principal} may not report message deliveries")
+
+
+def _address(customer: Customer, channel: Channel) -> str:
+    if channel is Channel.EMAIL:
+        if customer.email is None:
+            msg = "the customer has no email address; send by SMS or complete their profile"
+            raise ValidationError.single("channel", msg, "no_address")
+        return customer.email.value
+    return customer.phone.e164
+
+
+C = TypeVar("C", CommunicationType, Channel)
+
+
+def _choice(kind: type[C], value: C | str, field: str) -> C:
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(member.value for member in kind)
+        msg = f"{value!r} is not one of: {known}"
+        raise ValidationError.single(field, msg, "invalid_choice") from None

@@ -1,0 +1,330 @@
+"""Handing outbox events to handlers, and relaying them to a broker.
+
+:class:`EventDispatcher` is the in-process default. Each handler is subscribed
+under a stable name; for every event and handler there is at most one
+:class:`~bookingcore.domain.events.Delivery`. A handler runs inside its own
+unit of work, and its writes commit together with its delivery record, so a
+handler's changes to storage are applied exactly once even when two
+dispatchers race. A handler that raises is recorded, retried later with
+backoff, and never rolls back the change that raised the event or stops other
+handlers. Side effects outside storage (an email, an HTTP call) are at least
+once: use the event id as their idempotency key.
+
+:class:`OutboxRelay` publishes the same outbox to a broker through an
+:class:`~bookingcore.ports.EventPublisher`, for handlers in other processes.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    DomainEvent,
+    RetryPolicy,
+)
+from bookingcore.errors import ConflictError, NotFoundError, ValidationError
+from bookingcore.ports.messaging import EventPublisher
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext
+
+__all__ = [
+    "DispatchReport",
+    "EventDispatcher",
+    "HandlerContext",
+    "OutboxRelay",
+    "Subscription",
+]
+
+_log = logging.getLogger("bookingcore.events")
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+@attrs.define
+class HandlerContext:
+    """What a handler gets besides the event.
+
+    Write through ``uow`` (do not commit it: the dispatcher commits your
+    writes together with the delivery record). ``attempt`` is 1 on the first
+    try. Events passed to :meth:`emit` go to the outbox with your writes.
+
+    .. versionadded:: 0.1
+    """
+
+    uow: UnitOfWork
+    now: datetime
+    attempt: int
+    emitted: list[DomainEvent] = attrs.field(factory=list)
+
+    def emit(self, event: DomainEvent) -> None:
+        """Raise a follow-up event, written with the handler's changes."""
+        self.uow.outbox.add(event)
+        self.emitted.append(event)
+
+
+@attrs.frozen
+class Subscription:
+    """One handler subscribed to one event type.
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    event_type: type[DomainEvent]
+    handler: Callable[[Any, HandlerContext], None]
+    when: Callable[[Any], bool] | None = None
+
+    def wants(self, event: DomainEvent) -> bool:
+        """True when this subscription should receive ``event``."""
+        return isinstance(event, self.event_type) and (self.when is None or self.when(event))
+
+
+@attrs.define
+class DispatchReport:
+    """What one dispatcher run did, by delivery.
+
+    .. versionadded:: 0.1
+    """
+
+    events: int = 0
+    applied: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    skipped: int = 0
+
+    def add(self, outcome: str) -> None:
+        """Count one delivery outcome."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+class EventDispatcher:
+    """Delivers committed events to subscribed handlers, once per handler.
+
+    :class:`~bookingcore.BookingCore` dispatches right after each commit
+    (``dispatch="inline"``, the default) and a host's worker calls
+    :meth:`run_pending` now and then to retry failures and catch up on events
+    written by other processes (``dispatch="deferred"`` leaves everything to it).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext, *, retry: RetryPolicy | None = None) -> None:
+        self._ctx = context
+        self.retry_policy = retry or RetryPolicy()
+        self._subscriptions: dict[str, Subscription] = {}
+
+    def subscribe(
+        self,
+        event_type: type[E],
+        handler: Callable[[E, HandlerContext], None],
+        *,
+        name: str,
+        when: Callable[[E], bool] | None = None,
+    ) -> Subscription:
+        """Call ``handler`` for every committed ``event_type`` event (that ``when`` accepts).
+
+        ``name`` identifies the handler in delivery records: keep it stable
+        across deployments, or the handler will see old events again.
+
+        Raises:
+            ValidationError: on field ``name`` when it is empty or already subscribed.
+        """
+        if not name or not name.strip():
+            raise ValidationError.single("name", "a handler needs a name", "required")
+        if name in self._subscriptions:
+            msg = f"a handler named {name!r} is already subscribed"
+            raise ValidationError.single("name", msg, "duplicate")
+        subscription = Subscription(name, event_type, handler, when)
+        self._subscriptions[name] = subscription
+        return subscription
+
+    @property
+    def subscriptions(self) -> Sequence[Subscription]:
+        """Every subscription, in the order they were made (the order handlers run in)."""
+        return tuple(self._subscriptions.values())
+
+    # ------------------------------------------------------------------ running
+
+    def dispatch(self, events: Sequence[DomainEvent]) -> DispatchReport:
+        """Hand just-committed ``events`` (and what their handlers raise) to the handlers."""
+        report = DispatchReport()
+        queue = deque(events)
+        while queue:
+            event = queue.popleft()
+            queue.extend(self._first_delivery(event, report))
+        return report
+
+    def run_pending(self, *, limit: int = 100) -> DispatchReport:
+        """Catch up: undelivered outbox events in outbox order, then retries that are due.
+
+        Call it from a worker or a scheduler; it never raises for a handler's error.
+        """
+        report = DispatchReport()
+        with self._ctx.uow_factory() as uow:
+            waiting = [m.event for m in uow.outbox.list_undispatched(limit)]
+        for event in waiting:
+            self.dispatch_one(event, report)
+        with self._ctx.uow_factory() as uow:
+            due = uow.deliveries.list_due(self._ctx.now(), limit)
+        for delivery in due:
+            subscription = self._subscriptions.get(delivery.handler)
+            if subscription is None:
+                continue
+            with self._ctx.uow_factory() as uow:
+                message = uow.outbox.get(delivery.event_id)
+            if message is None:  # pragma: no cover - outbox rows are kept
+                continue
+            report.events += 1
+            emitted = self._deliver(message.event, subscription, report)
+            self.dispatch(emitted)
+        return report
+
+    def dispatch_one(self, event: DomainEvent, report: DispatchReport | None = None) -> None:
+        """Give one event its first delivery to every handler (used by :meth:`run_pending`)."""
+        follow_ups = self._first_delivery(event, report or DispatchReport())
+        self.dispatch(follow_ups)
+
+    def retry(self, event_id: UUID, handler: str) -> DispatchReport:
+        """Try a delivery again now, even one that gave up (an operator's replay).
+
+        Raises:
+            NotFoundError: no such event, or no handler subscribed under ``handler``.
+        """
+        subscription = self._subscriptions.get(handler)
+        if subscription is None:
+            raise NotFoundError("handler", handler)
+        with self._ctx.uow_factory() as uow:
+            message = uow.outbox.get(event_id)
+            delivery = uow.deliveries.get(event_id, handler)
+            if message is None:
+                raise NotFoundError("event", event_id)
+            if delivery is not None and delivery.status is DeliveryStatus.GAVE_UP:
+                delivery.status = DeliveryStatus.RETRYING
+                delivery.next_attempt_at = None
+                uow.commit()
+        report = DispatchReport(events=1)
+        self.dispatch(self._deliver(message.event, subscription, report))
+        return report
+
+    # ------------------------------------------------------------------ internals
+
+    def _first_delivery(self, event: DomainEvent, report: DispatchReport) -> list[DomainEvent]:
+        report.events += 1
+        follow_ups: list[DomainEvent] = []
+        for subscription in self._subscriptions.values():
+            if subscription.wants(event):
+                follow_ups += self._deliver(event, subscription, report)
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            message = uow.outbox.get(event.id)
+            if message is not None and message.dispatched_at is None:
+                message.dispatched_at = now
+                # Another dispatcher may have marked it first; either way it is marked.
+                with contextlib.suppress(ConflictError):
+                    uow.commit()
+        return follow_ups
+
+    def _deliver(
+        self, event: DomainEvent, subscription: Subscription, report: DispatchReport
+    ) -> list[DomainEvent]:
+        """One attempt of one handler; returns the events the handler raised."""
+        now = self._ctx.now()
+        error: str | None = None
+        with self._ctx.uow_factory() as uow:
+            delivery = uow.deliveries.get(event.id, subscription.name)
+            if delivery is not None and not delivery.is_due(now):
+                report.add("skipped")
+                return []
+            context = HandlerContext(uow, now, (delivery.attempts if delivery else 0) + 1)
+            try:
+                subscription.handler(event, context)
+            except Exception as exc:  # a handler's failure is recorded, never propagated
+                error = f"{type(exc).__name__}: {exc}"
+                _log.warning(
+                    "handler %s failed on %s %s (attempt %d): %s",
+                    subscription.name,
+                    event.name,
+                    event.id,
+                    context.attempt,
+                    error,
+                )
+            if error is None:
+                if delivery is None:
+                    delivery = Delivery(event.id, subscription.name)
+                    uow.deliveries.add(delivery)
+                delivery.succeed(now)
+                try:
+                    uow.commit()
+                except ConflictError:
+                    # Another dispatcher applied this event to this handler first.
+                    report.add("skipped")
+                    return []
+                report.add("applied")
+                return context.emitted
+        self._record_failure(event, subscription, error, now, report)
+        return []
+
+    def _record_failure(
+        self,
+        event: DomainEvent,
+        subscription: Subscription,
+        error: str,
+        now: datetime,
+        report: DispatchReport,
+    ) -> None:
+        with self._ctx.uow_factory() as uow:
+            delivery = uow.deliveries.get(event.id, subscription.name)
+            if delivery is None:
+                delivery = Delivery(event.id, subscription.name)
+                uow.deliveries.add(delivery)
+            elif delivery.finished:
+                report.add("skipped")
+                return
+            delivery.fail(error, now, self.retry_policy)
+            try:
+                uow.commit()
+            except ConflictError:  # pragma: no cover - a racing dispatcher recorded it
+                report.add("skipped")
+                return
+        report.add("gave_up" if delivery.status is DeliveryStatus.GAVE_UP else "failed")
+
+
+class OutboxRelay:
+    """Publishes outbox events to a broker, in outbox order, each once it is accepted.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext, publisher: EventPublisher) -> None:
+        self._ctx = context
+        self._publisher = publisher
+
+    def relay(self, *, limit: int = 100) -> int:
+        """Publish up to ``limit`` unpublished events; returns how many.
+
+        If the publisher raises, nothing is marked published and the error
+        propagates; the next run sends the same events again (consumers
+        deduplicate by event id).
+        """
+        with self._ctx.uow_factory() as uow:
+            messages = uow.outbox.list_unpublished(limit)
+            if not messages:
+                return 0
+            self._publisher.publish(messages)
+            now = self._ctx.now()
+            for message in messages:
+                message.published_at = now
+            uow.commit()
+            return len(messages)
