@@ -26,11 +26,17 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ClassVar
+from uuid import uuid4
 
 import pytest
 
+from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.documents import Document, DocumentKind
+from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
+from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.queries import (
     BookingFilter,
     CustomerFilter,
@@ -39,7 +45,14 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.values import EmailAddress, PartnerId, StaffId
+from bookingcore.domain.values import (
+    Actor,
+    CommunicationId,
+    DocumentId,
+    EmailAddress,
+    PartnerId,
+    StaffId,
+)
 from bookingcore.errors import CapacityError, DuplicateError
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
@@ -47,7 +60,11 @@ from bookingcore.testing.builders import T0, Builder
 __all__ = [
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
+    "CommunicationRepositoryContract",
     "CustomerRepositoryContract",
+    "DocumentRepositoryContract",
+    "HistoryRepositoryContract",
+    "OutboxRepositoryContract",
     "PartnerRepositoryContract",
     "SlotRepositoryContract",
     "StorageContract",
@@ -630,6 +647,314 @@ class PartnerRepositoryContract(_Base):
             assert [p.name for p in uow.partners.list(only_active=True)] == ["Mango", "Zest"]
 
 
+def _stored_booking(uow_factory: UnitOfWorkFactory, make: Builder) -> Booking:
+    """Commit a location, slot, customer, traveler and booking; return the booking."""
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer(name="Mira Shah", email=EmailAddress("mira@example.com"))
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with uow_factory() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        uow.commit()
+    return booking
+
+
+def _move(booking: Booking, version: int, to: str, **fields: Any) -> LifecycleEvent:
+    return LifecycleEvent(
+        id=uuid4(),
+        booking_id=booking.id,
+        booking_version=version,
+        lifecycle=booking.lifecycle,
+        from_status=fields.pop("from_status", "pending"),
+        to_status=to,
+        actor=Actor.system("contract"),
+        occurred_at=T0 + timedelta(minutes=version),
+        **fields,
+    )
+
+
+class HistoryRepositoryContract(_Base):
+    """Lifecycle events and audit entries: append-only, ordered, unique keys.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_lifecycle_events_read_back_in_version_order(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        created = _move(booking, 1, "pending", from_status=None)
+        confirmed = _move(
+            booking,
+            2,
+            "confirmed",
+            note="paid at the desk",
+            idempotency_key="move-1",
+            request_fingerprint="f" * 64,
+            metadata={"channel": "desk"},
+        )
+        with uow_factory() as uow:
+            uow.lifecycle_events.add(confirmed)
+            uow.lifecycle_events.add(created)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.lifecycle_events.list_for_booking(booking.id)) == [created, confirmed]
+            assert uow.lifecycle_events.get_by_idempotency_key("move-1") == confirmed
+            assert uow.lifecycle_events.get_by_idempotency_key("move-2") is None
+
+    @pytest.mark.parametrize("clash", ["idempotency_key", "booking_version"])
+    def test_a_key_or_version_used_twice_fails_the_commit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, clash: str
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        with uow_factory() as uow:
+            uow.lifecycle_events.add(_move(booking, 2, "confirmed", idempotency_key="k"))
+            uow.commit()
+        again = (
+            _move(booking, 3, "cancelled", idempotency_key="k")
+            if clash == "idempotency_key"
+            else _move(booking, 2, "cancelled", idempotency_key="other")
+        )
+        with uow_factory() as uow:
+            uow.lifecycle_events.add(again)
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert len(uow.lifecycle_events.list_for_booking(booking.id)) == 1
+
+    def test_audit_entries_are_kept_per_entity_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+
+        def entry(minutes: int, **fields: Any) -> AuditEntry:
+            values: dict[str, Any] = {
+                "id": uuid4(),
+                "entity": "booking",
+                "entity_id": booking.id,
+                "action": AuditAction.UPDATED,
+                "actor": Actor.system("contract"),
+                "occurred_at": T0 + timedelta(minutes=minutes),
+                "booking_id": booking.id,
+            }
+            return AuditEntry(**(values | fields))
+
+        later = entry(
+            5,
+            old_values={"internal_notes": None},
+            new_values={"internal_notes": "VIP", "tags": ["a", "b"], "count": 2},
+            reason="asked by phone",
+            ip_address="203.0.113.9",
+            user_agent="desk/1.0",
+        )
+        first = entry(1, action=AuditAction.CREATED, new_values={"total": "100.00 INR"})
+        elsewhere = entry(2, entity="customer", entity_id=booking.customer_id, booking_id=None)
+        with uow_factory() as uow:
+            for item in (later, first, elsewhere):
+                uow.audit.add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.audit.list_for("booking", booking.id)) == [first, later]
+            assert list(uow.audit.list_for("customer", booking.customer_id)) == [elsewhere]
+            assert list(uow.audit.list_for("traveler", booking.id)) == []
+
+
+class OutboxRepositoryContract(_Base):
+    """The outbox keeps events in order; deliveries are unique per event and handler.
+
+    .. versionadded:: 0.1
+    """
+
+    @staticmethod
+    def _event(booking: Booking, to: str) -> BookingStatusChanged:
+        return BookingStatusChanged(
+            id=uuid4(),
+            occurred_at=T0,
+            booking_id=booking.id,
+            lifecycle="reservation",
+            from_status="pending",
+            to_status=to,
+            actor=Actor.system("contract"),
+            metadata={"k": "v"},
+        )
+
+    def test_events_come_back_equal_and_in_outbox_order(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        events = [self._event(booking, status) for status in ("confirmed", "cancelled", "x")]
+        for event in events:
+            with uow_factory() as uow:
+                uow.outbox.add(event)
+                uow.commit()
+        with uow_factory() as uow:
+            waiting = uow.outbox.list_undispatched(10)
+            assert [m.event for m in waiting] == events
+            assert all(m.sequence is not None for m in waiting)
+            sequences = [m.sequence or 0 for m in waiting]
+            assert sequences == sorted(sequences)
+            assert len(set(sequences)) == len(sequences)
+            assert [m.event for m in uow.outbox.list_undispatched(2)] == events[:2]
+            first = uow.outbox.get(events[0].id)
+            assert first is not None
+            first.dispatched_at = T0
+            uow.commit()
+        with uow_factory() as uow:
+            assert [m.event for m in uow.outbox.list_undispatched(10)] == events[1:]
+            assert [m.event for m in uow.outbox.list_unpublished(10)] == events
+            assert uow.outbox.get(uuid4()) is None
+
+    def test_an_uncommitted_event_is_never_seen(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        with uow_factory() as uow:
+            uow.outbox.add(self._event(booking, "confirmed"))
+        with uow_factory() as uow:
+            assert list(uow.outbox.list_undispatched(10)) == []
+
+    def test_one_delivery_per_event_and_handler(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        event = self._event(booking, "confirmed")
+        policy = RetryPolicy()
+        with uow_factory() as uow:
+            uow.outbox.add(event)
+            failing = Delivery(event.id, "mailer")
+            failing.fail("SMTP timeout", T0, policy)
+            done = Delivery(event.id, "invoices")
+            done.succeed(T0)
+            uow.deliveries.add(failing)
+            uow.deliveries.add(done)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.deliveries.get(event.id, "mailer") == failing
+            assert [d.handler for d in uow.deliveries.list_for_event(event.id)] == [
+                "invoices",
+                "mailer",
+            ]
+            assert list(uow.deliveries.list_due(T0, 10)) == []
+            due_at = T0 + policy.delay(1)
+            assert list(uow.deliveries.list_due(due_at, 10)) == [failing]
+        with uow_factory() as uow:
+            uow.deliveries.add(Delivery(event.id, "mailer"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+
+class CommunicationRepositoryContract(_Base):
+    """The communications log: unique dedupe keys and provider ids, per booking and customer.
+
+    .. versionadded:: 0.1
+    """
+
+    @staticmethod
+    def _message(booking: Booking, minutes: int, **fields: Any) -> Communication:
+        values: dict[str, Any] = {
+            "id": CommunicationId(uuid4()),
+            "customer_id": booking.customer_id,
+            "booking_id": booking.id,
+            "type": CommunicationType.CONFIRMATION,
+            "channel": Channel.EMAIL,
+            "recipient": "mira@example.com",
+            "created_at": T0 + timedelta(minutes=minutes),
+            "created_by": Actor.system("contract"),
+            "subject": "Confirmed",
+            "content": "Hello",
+            "template_used": "confirmation.email",
+        }
+        return Communication(**(values | fields))
+
+    def test_messages_read_back_by_every_lookup(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        later = self._message(booking, 5, dedupe_key="reminder:1", provider_message_id="SM1")
+        first = self._message(booking, 1)
+        unrelated = self._message(booking, 3, booking_id=None, channel=Channel.SMS)
+        with uow_factory() as uow:
+            for message in (later, first, unrelated):
+                uow.communications.add(message)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.communications.get(first.id) == first
+            assert uow.communications.get_by_dedupe_key("reminder:1") == later
+            assert uow.communications.get_by_provider_message_id("SM1") == later
+            assert uow.communications.get_by_provider_message_id("SM2") is None
+            assert list(uow.communications.list_for_booking(booking.id)) == [first, later]
+            assert list(uow.communications.list_for_customer(booking.customer_id)) == [
+                first,
+                unrelated,
+                later,
+            ]
+            stored = uow.communications.get(first.id)
+            assert stored is not None
+            stored.record("delivered", T0 + timedelta(minutes=9), provider_message_id="SM9")
+            uow.commit()
+        with uow_factory() as uow:
+            reread = uow.communications.get(first.id)
+            assert reread is not None
+            assert reread.status.value == "delivered"
+            assert reread.delivered_at == T0 + timedelta(minutes=9)
+            assert uow.communications.get_by_provider_message_id("SM9") == reread
+
+    @pytest.mark.parametrize("key", ["dedupe_key", "provider_message_id"])
+    def test_dedupe_key_and_provider_id_are_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, key: str
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        with uow_factory() as uow:
+            uow.communications.add(self._message(booking, 1, **{key: "SAME"}))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.communications.add(self._message(booking, 2, **{key: "SAME"}))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+
+class DocumentRepositoryContract(_Base):
+    """Documents stored with their booking, oldest first.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_documents_read_back_per_booking(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        other = _stored_booking(uow_factory, make)
+
+        def document(target: Booking, kind: DocumentKind, minutes: int) -> Document:
+            return Document(
+                id=DocumentId(uuid4()),
+                booking_id=target.id,
+                kind=kind,
+                filename=f"{kind.value}.html",
+                media_type="text/html; charset=utf-8",
+                content=f"<h1>{kind.value} ü €</h1>",
+                created_at=T0 + timedelta(minutes=minutes),
+                source_event_id=uuid4(),
+            )
+
+        voucher = document(booking, DocumentKind.VOUCHER, 2)
+        invoice = document(booking, DocumentKind.INVOICE, 1)
+        theirs = document(other, DocumentKind.INVOICE, 0)
+        with uow_factory() as uow:
+            for item in (voucher, invoice, theirs):
+                uow.documents.add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.documents.get(invoice.id) == invoice
+            assert list(uow.documents.list_for_booking(booking.id)) == [invoice, voucher]
+            assert list(uow.documents.list_for_booking(other.id)) == [theirs]
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -638,6 +963,10 @@ class StorageContract(
     SlotRepositoryContract,
     BookingRepositoryContract,
     PartnerRepositoryContract,
+    HistoryRepositoryContract,
+    OutboxRepositoryContract,
+    CommunicationRepositoryContract,
+    DocumentRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

@@ -63,6 +63,7 @@ class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._seen: dict[str, dict[UUID, Any]] = {}
+        self._inserted: dict[str, set[UUID]] = {}
         self._active = False
         self.customers = _CustomerRepository(self, "customers")
         self.travelers = _TravelerRepository(self, "travelers")
@@ -82,7 +83,7 @@ class MemoryUnitOfWork:
     def __enter__(self) -> Self:
         self._store.lock.acquire()
         self._active = True
-        self._seen = {name: {} for name in _TABLES}
+        self.rollback()
         return self
 
     def __exit__(
@@ -106,6 +107,7 @@ class MemoryUnitOfWork:
         """
         self._require_active()
         for table in TABLES:
+            self._check_new_ids(table)
             self._check_unique(table)
         for table in TABLES:
             rows = self._store.rows[table.name]
@@ -122,9 +124,12 @@ class MemoryUnitOfWork:
                         indexes[key][read(entity)] = row_id
                 rows[row_id] = copy.deepcopy(entity)
 
+        self._inserted = {name: set() for name in _TABLES}
+
     def rollback(self) -> None:
         """Forget every change since the last commit."""
         self._seen = {name: {} for name in _TABLES}
+        self._inserted = {name: set() for name in _TABLES}
 
     # ------------------------------------------------------------------ used by repositories
 
@@ -132,6 +137,14 @@ class MemoryUnitOfWork:
         if not self._active:
             msg = "use the unit of work as a context manager: `with uow: ...`"
             raise RuntimeError(msg)
+
+    def _check_new_ids(self, table: Table) -> None:
+        rows = self._store.rows[table.name]
+        for row_id in self._inserted[table.name]:
+            if row_id in rows:
+                entity_name = table.entity.__name__.lower()
+                msg = f"{entity_name} {row_id} exists already"
+                raise DuplicateError(msg, entity=entity_name, existing_id=row_id)
 
     def _check_unique(self, table: Table) -> None:
         changed = self._seen[table.name]
@@ -171,6 +184,7 @@ class MemoryUnitOfWork:
     def _add(self, table: str, entity: Any) -> None:
         self._require_active()
         self._seen[table][entity.id] = entity
+        self._inserted[table].add(entity.id)
 
     def _rows(self, table: str) -> Iterator[Any]:
         """Every row as this transaction sees it, without copying untouched ones."""
