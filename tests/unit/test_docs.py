@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bookingcore.domain.lifecycle import APPOINTMENT, RESERVATION, TRAVEL
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,3 +28,23 @@ def test_the_readme_tour_runs_and_books_with_the_discount(
     admin = namespace["admin"]
     seats_left = core.catalog.get_slot(batch.id, principal=admin).seats_left  # type: ignore[attr-defined]
     assert seats_left == 12
+
+
+def test_the_lifecycle_guide_shows_each_preset_as_the_code_draws_it() -> None:
+    guide = (ROOT / "docs" / "lifecycles.md").read_text()
+    diagrams = re.findall(r"```mermaid\n(.*?)```", guide, flags=re.DOTALL)
+    assert diagrams == [RESERVATION.to_mermaid(), APPOINTMENT.to_mermaid(), TRAVEL.to_mermaid()]
+
+
+def test_the_lifecycle_guide_check_example_prints_what_it_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    guide = (ROOT / "docs" / "lifecycles.md").read_text()
+    example = next(
+        block
+        for block in re.findall(r"```python\n(.*?)```", guide, flags=re.DOTALL)
+        if "check(" in block
+    )
+    exec(compile(example, "lifecycles.md", "exec"), {})
+    expected = next(line[2:] for line in example.splitlines() if line.startswith("# unknown"))
+    assert capsys.readouterr().out.strip() == expected
