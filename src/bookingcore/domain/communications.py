@@ -127,6 +127,18 @@ class Communication:
     failed_reason: str | None = None
     source_event_id: UUID | None = None
 
+    def requeue(self) -> None:
+        """Send a failed message again: back to ``pending``, keeping the last failure reason.
+
+        Raises:
+            ValidationError: on field ``status`` unless the message failed.
+        """
+        if self.status is not CommunicationStatus.FAILED:
+            msg = f"only a failed message is sent again; this one is {self.status.value}"
+            raise ValidationError.single("status", msg, "not_failed")
+        self.status = CommunicationStatus.PENDING
+        self.failed_at = None
+
     def record(
         self,
         status: CommunicationStatus | str,

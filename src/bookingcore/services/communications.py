@@ -96,6 +96,7 @@ class CommunicationService:
                         raise IdempotencyConflictError(idempotency_key)
                     if prior.status is not CommunicationStatus.FAILED:
                         return prior
+                    prior.requeue()
                     communication = prior
                 else:
                     communication = self._compose(
