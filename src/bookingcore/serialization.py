@@ -19,9 +19,17 @@ from uuid import UUID
 import cattrs
 from cattrs.preconf.json import make_converter as _make_json_converter
 
+from bookingcore.domain.events import DomainEvent, event_type
 from bookingcore.domain.values import EmailAddress, PhoneNumber
 
-__all__ = ["converter", "from_dict", "make_converter", "to_dict"]
+__all__ = [
+    "converter",
+    "event_from_dict",
+    "event_to_dict",
+    "from_dict",
+    "make_converter",
+    "to_dict",
+]
 
 T = TypeVar("T")
 
@@ -78,3 +86,23 @@ def from_dict(data: Any, cls: type[T]) -> T:
     .. versionadded:: 0.1
     """
     return converter.structure(data, cls)
+
+
+def event_to_dict(event: DomainEvent) -> dict[str, Any]:
+    """A domain event as ``{"name": ..., "data": {...}}``, as the outbox stores and publishes it.
+
+    .. versionadded:: 0.1
+    """
+    return {"name": event.name, "data": converter.unstructure(event)}
+
+
+def event_from_dict(data: Any) -> DomainEvent:
+    """Rebuild the event :func:`event_to_dict` wrote, by its registered name.
+
+    Raises:
+        ValidationError: on field ``name`` for an event no class is registered for.
+        cattrs.errors.ClassValidationError: the data does not fit that event.
+
+    .. versionadded:: 0.1
+    """
+    return converter.structure(data["data"], event_type(data["name"]))
