@@ -89,6 +89,8 @@ class FieldError:
         """Return the same error with its field path placed under ``prefix``."""
         if not prefix:
             return self
+        if not self.field:
+            return FieldError(prefix, self.message, self.code)
         joiner = "" if self.field.startswith("[") else "."
         return FieldError(f"{prefix}{joiner}{self.field}", self.message, self.code)
 

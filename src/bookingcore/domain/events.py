@@ -275,8 +275,12 @@ class RetryPolicy:
 
     def delay(self, failures: int) -> timedelta:
         """How long to wait after the ``failures``-th failure."""
-        seconds = self.first_delay.total_seconds() * self.factor ** max(failures - 1, 0)
-        return min(timedelta(seconds=seconds), self.max_delay)
+        cap = self.max_delay.total_seconds()
+        try:
+            seconds = self.first_delay.total_seconds() * self.factor ** max(failures - 1, 0)
+        except OverflowError:
+            return self.max_delay
+        return self.max_delay if seconds >= cap else timedelta(seconds=seconds)
 
 
 @attrs.define
