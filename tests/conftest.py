@@ -20,6 +20,54 @@ settings.register_profile(
 settings.register_profile("fast", max_examples=10, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+#: Service-backed tests and the variable that switches each on.
+SERVICES = {
+    "postgres": (
+        "BOOKINGCORE_TEST_POSTGRES_URL",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    ),
+    "redis": ("BOOKINGCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+}
+_skipped_services: set[str] = set()
+
+
+def service_url(service: str) -> str:
+    """The URL of a real server for ``service`` tests.
+
+    Unset: the test is skipped with the variable to set, unless
+    ``BOOKINGCORE_REQUIRE_SERVICES=1`` (as in CI), where it fails instead.
+    """
+    variable, example = SERVICES[service]
+    url = os.environ.get(variable, "").strip()
+    if url:
+        return url
+    if os.environ.get("BOOKINGCORE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{variable} is not set, and BOOKINGCORE_REQUIRE_SERVICES=1 requires {service}")
+    _skipped_services.add(service)
+    pytest.skip(f"{service} tests need a server: set {variable} (e.g. {example})")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """An SQLAlchemy URL of a PostgreSQL database the tests may write to."""
+    return service_url("postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis URL (a database number the tests may flush)."""
+    return service_url("redis")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly which service-backed tests did not run, and how to run them."""
+    for service in sorted(_skipped_services):
+        variable, example = SERVICES[service]
+        terminalreporter.write_line(
+            f"bookingcore: {service} tests were SKIPPED; set {variable}={example} to run them",
+            yellow=True,
+        )
+
 
 @pytest.fixture
 def clock() -> FixedClock:
