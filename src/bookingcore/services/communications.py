@@ -11,7 +11,7 @@ reminder, however many workers run the reminder job at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -209,14 +209,14 @@ class CommunicationService:
                 every booking report deliveries.
             ValidationError: an unknown status.
         """
-        self._require_reporter(principal)
-        with self._ctx.transaction() as tx:
-            communication = tx.uow.communications.get(communication_id)
-            if communication is None:
-                raise NotFoundError("communication", communication_id)
-            self._apply(tx, communication, status, at=at, reason=reason)
-            tx.commit()
-            return communication
+        return self._report(
+            lambda uow: uow.communications.get(communication_id),
+            communication_id,
+            status,
+            principal=principal,
+            at=at,
+            reason=reason,
+        )
 
     def record_callback(
         self,
@@ -234,11 +234,30 @@ class CommunicationService:
             PermissionDeniedError: as :meth:`record_status`.
             ValidationError: an unknown status.
         """
+        return self._report(
+            lambda uow: uow.communications.get_by_provider_message_id(provider_message_id),
+            provider_message_id,
+            status,
+            principal=principal,
+            at=at,
+            reason=reason,
+        )
+
+    def _report(
+        self,
+        find: Callable[[UnitOfWork], Communication | None],
+        key: object,
+        status: CommunicationStatus | str,
+        *,
+        principal: Principal,
+        at: datetime | None,
+        reason: str | None,
+    ) -> Communication:
         self._require_reporter(principal)
         with self._ctx.transaction() as tx:
-            communication = tx.uow.communications.get_by_provider_message_id(provider_message_id)
+            communication = find(tx.uow)
             if communication is None:
-                raise NotFoundError("communication", provider_message_id)
+                raise NotFoundError("communication", key)
             self._apply(tx, communication, status, at=at, reason=reason)
             tx.commit()
             return communication
