@@ -1,0 +1,21 @@
+"""SQL storage: every repository and the unit of work over SQLAlchemy Core.
+
+SQLite is the embedded default, PostgreSQL (psycopg 3) the production target::
+
+    store = SqlStore("sqlite:///bookings.db")
+    store.create_schema()  # tests and quick starts; production uses migrations
+    core = BookingCore(uow_factory=store.unit_of_work, ...)
+
+The domain classes stay plain: explicit mapping functions turn entities into
+rows of the tables in :data:`metadata` and back. Each unit of work tracks what
+it read, writes every addition and change on commit in one transaction, and
+turns broken unique keys and stale versions into bookingcore's own errors.
+
+.. versionadded:: 0.1
+"""
+
+from bookingcore_adapters.sql._store import SqlStore
+from bookingcore_adapters.sql._tables import metadata
+from bookingcore_adapters.sql._uow import SqlUnitOfWork
+
+__all__ = ["SqlStore", "SqlUnitOfWork", "metadata"]

@@ -1,0 +1,110 @@
+"""The SQL store: an engine set up for bookingcore, and the schema on it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from bookingcore_adapters.sql._queries import SQLITE_CASEFOLD, SQLITE_DIGITS, casefold, digits
+from bookingcore_adapters.sql._tables import metadata
+
+if TYPE_CHECKING:
+    from bookingcore.ports.uow import UnitOfWorkFactory
+    from bookingcore_adapters.sql._uow import SqlUnitOfWork
+
+__all__ = ["BEGIN_STATEMENT", "SqlStore"]
+
+#: Key in ``Connection.info`` naming the statement that begins the next SQLite transaction.
+BEGIN_STATEMENT = "bookingcore.begin"
+
+#: How long a SQLite connection waits for another writer before giving up (seconds).
+SQLITE_BUSY_TIMEOUT = 30.0
+
+
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    """Take transaction control from pysqlite, enforce foreign keys, use WAL."""
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+    dbapi_connection.create_function(SQLITE_CASEFOLD, 1, casefold, deterministic=True)
+    dbapi_connection.create_function(SQLITE_DIGITS, 1, digits, deterministic=True)
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """``BEGIN``, or ``BEGIN IMMEDIATE`` when the unit of work needs the write lock now."""
+    connection.exec_driver_sql(connection.info.pop(BEGIN_STATEMENT, "BEGIN"))
+
+
+class SqlStore:
+    """bookingcore's tables in a SQL database, and units of work over them.
+
+    Pass an SQLAlchemy :class:`~sqlalchemy.Engine` or a URL
+    (``sqlite:///bookings.db``, ``postgresql+psycopg://user@host/db``); extra
+    keyword arguments go to :func:`~sqlalchemy.create_engine` when a URL is
+    given. SQLite connections get foreign keys, WAL and a busy timeout; give a
+    file, not ``:memory:``, when several threads use the store. For an engine
+    you built yourself, build the store before the engine's first connection.
+
+    ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
+    to hand the services. :meth:`create_schema` and :meth:`drop_schema` are for
+    tests and quick starts; production databases get the schema by migration.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, engine: Engine | URL | str, **engine_options: Any) -> None:
+        if isinstance(engine, Engine):
+            if engine_options:
+                msg = "engine options apply only when the store builds the engine from a URL"
+                raise TypeError(msg)
+            self.engine = engine
+        else:
+            self.engine = create_engine(engine, **(_defaults(make_url(engine)) | engine_options))
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            for name, listener in (("connect", _sqlite_connect), ("begin", _sqlite_begin)):
+                if not event.contains(self.engine, name, listener):
+                    event.listen(self.engine, name, listener)
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A new transaction over this store (pass the bound method as ``uow_factory``)."""
+        from bookingcore_adapters.sql._uow import SqlUnitOfWork  # noqa: PLC0415
+
+        return SqlUnitOfWork(self)
+
+    def create_schema(self) -> None:
+        """Create every table and index that does not exist yet."""
+        metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        """Drop every table of the adapter, with its data."""
+        metadata.drop_all(self.engine)
+
+    def dispose(self) -> None:
+        """Close the engine's pooled connections."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def _defaults(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() != "sqlite":
+        return {}
+    if url.database in (None, "", ":memory:"):
+        # One shared connection, or every checkout would see its own empty database.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+
+
+if TYPE_CHECKING:
+
+    def _is_a_unit_of_work_factory(store: SqlStore) -> UnitOfWorkFactory:
+        return store.unit_of_work  # mypy checks the unit of work against the port

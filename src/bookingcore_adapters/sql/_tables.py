@@ -1,0 +1,461 @@
+"""The SQL schema: one SQLAlchemy Core table per entity, named as the seeds name them.
+
+Columns are plain SQL types chosen to read back exactly what was written:
+
+* times are :class:`UtcDateTime` (``TIMESTAMP WITH TIME ZONE`` on PostgreSQL, a
+  fixed-width UTC text on SQLite) and always come back timezone-aware in UTC;
+* amounts are :class:`ExactDecimal` (``NUMERIC`` on PostgreSQL, decimal text on
+  SQLite, which has no exact numeric type) next to a three-letter currency;
+* ids are :class:`sqlalchemy.Uuid`, enums their string values, and free-form
+  mappings JSON (``JSONB`` on PostgreSQL).
+
+Constraint names follow :data:`NAMING_CONVENTION`, so migrations and error
+messages can rely on them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "ExactDecimal",
+    "UtcDateTime",
+    "audit_logs",
+    "booking_travelers",
+    "bookings",
+    "communications",
+    "customers",
+    "deliveries",
+    "documents",
+    "lifecycle_events",
+    "locations",
+    "metadata",
+    "outbox",
+    "partners",
+    "products",
+    "slots",
+    "suppliers",
+    "travelers",
+]
+
+#: How constraints and indexes are named (stable names for Alembic and error messages).
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored in UTC, read back aware in UTC on every backend.
+
+    SQLite keeps no offset, so the value is converted to UTC and stored without
+    one; its fixed-width text then sorts in time order.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = f"refusing to store the naive datetime {value!r}; give it a timezone"
+            raise ValueError(msg)
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A :class:`~decimal.Decimal` stored exactly: ``NUMERIC`` where the backend has
+    it, decimal text on SQLite (whose numbers are binary floats)."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int | None = None, scale: int | None = None) -> None:
+        super().__init__()
+        self.precision = precision
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _json() -> TypeEngine[Any]:
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def _money(name: str) -> Column[Decimal]:
+    return Column(name, ExactDecimal(18, 4), nullable=False)
+
+
+def _when(name: str, *, nullable: bool = False) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+def _ref(
+    name: str,
+    target: str,
+    *,
+    nullable: bool = True,
+    index: bool = False,
+    ondelete: str | None = None,
+) -> Column[Any]:
+    return Column(
+        name, Uuid(), ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+    )
+
+
+_PHONE = String(20)
+_CODE = String(50)
+_CURRENCY = String(3)
+_ENUM = String(40)
+
+#: Every table of the SQL adapter (pass it to Alembic's ``target_metadata``).
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("name", String(), nullable=False),
+    Column("company_name", String(), nullable=False),
+    Column("contact_email", String(), nullable=False, unique=True),
+    Column("contact_phone", _PHONE),
+    Column("api_key", String(), nullable=False, unique=True),
+    Column("api_secret_hash", String()),
+    Column("api_secret_last4", String()),
+    Column("webhook_url", Text()),
+    Column("webhook_secret", String()),
+    Column("commission_rate", ExactDecimal()),
+    Column("allowed_locations", _json(), nullable=False),
+    Column("is_active", Boolean(), nullable=False),
+    Column("settings", _json(), nullable=False),
+    _when("created_at"),
+    _when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "is_active"),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("code", _CODE, nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("kind", String(), nullable=False),
+    Column("address", Text()),
+    Column("is_active", Boolean(), nullable=False),
+    _when("created_at"),
+)
+
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("code", _CODE, nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("email", String()),
+    Column("phone", _PHONE),
+    Column("is_active", Boolean(), nullable=False),
+    _when("created_at"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("code", _CODE, nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("kind", _ENUM, nullable=False),
+    _ref("supplier_id", "suppliers.id", index=True),
+    Column("description", Text()),
+    Column("is_active", Boolean(), nullable=False),
+    _when("created_at"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("phone", _PHONE, nullable=False, unique=True),
+    Column("name", String()),
+    Column("email", String()),
+    Column("source", _ENUM, nullable=False, index=True),
+    _ref("partner_id", "partners.id", index=True),
+    _ref("created_by_partner_id", "partners.id", index=True),
+    Column("created_by_kind", _ENUM),
+    Column("created_by_id", String()),
+    _when("created_at"),
+    _when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "created_at", "id"),
+)
+
+travelers = Table(
+    "travelers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    _ref("customer_id", "customers.id", nullable=False, index=True),
+    Column("name", String(), nullable=False),
+    Column("age", Integer()),
+    Column("birth_date", Date()),
+    Column("gender", _ENUM),
+    Column("phone", _PHONE),
+    Column("emergency_contact_name", String()),
+    Column("emergency_contact_phone", _PHONE),
+    Column("special_requirements", Text()),
+    _when("created_at"),
+    _when("updated_at"),
+    _when("deleted_at", nullable=True),
+    Column("version", Integer(), nullable=False),
+)
+
+slots = Table(
+    "slots",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    _ref("location_id", "locations.id", nullable=False, index=True),
+    _ref("product_id", "products.id", index=True),
+    Column("name", String()),
+    _when("starts_at"),
+    _when("ends_at", nullable=True),
+    _money("price_amount"),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("capacity", Integer()),
+    Column("seats_held", Integer(), nullable=False),
+    Column("group_discounts", _json(), nullable=False),
+    Column("is_active", Boolean(), nullable=False),
+    _when("created_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "starts_at"),
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("reference", String(), nullable=False, unique=True),
+    _ref("customer_id", "customers.id", nullable=False, index=True),
+    _ref("slot_id", "slots.id", nullable=False, index=True),
+    _ref("location_id", "locations.id", nullable=False, index=True),
+    _ref("product_id", "products.id", index=True),
+    _ref("supplier_id", "suppliers.id", index=True),
+    _ref("partner_id", "partners.id", index=True),
+    _ref("created_by_partner_id", "partners.id", index=True),
+    _when("starts_at"),
+    Column("lifecycle", String(), nullable=False),
+    Column("status", String(), nullable=False, index=True),
+    Column("source", _ENUM, nullable=False, index=True),
+    Column("total_travelers", Integer(), nullable=False),
+    Column("primary_contact_traveler_id", Uuid(), nullable=False),
+    _money("subtotal_amount"),
+    _money("discount_amount"),
+    _money("total_amount"),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("created_by_kind", _ENUM, nullable=False),
+    Column("created_by_id", String()),
+    Column("referral_source", String()),
+    Column("internal_notes", Text()),
+    Column("external_id", String(), unique=True),
+    Column("assignee_id", Uuid(), index=True),
+    Column("group_id", Uuid(), index=True),
+    Column("idempotency_key", String(), unique=True),
+    Column("request_fingerprint", String()),
+    _when("cancelled_at", nullable=True),
+    Column("cancellation_reason", Text()),
+    Column("metadata", _json(), nullable=False),
+    _when("created_at"),
+    _when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "created_at", "id"),
+    Index(None, "starts_at"),
+)
+
+booking_travelers = Table(
+    "booking_travelers",
+    metadata,
+    _ref("booking_id", "bookings.id", nullable=False, ondelete="CASCADE"),
+    _ref("traveler_id", "travelers.id", nullable=False, index=True),
+    Column("position", Integer(), nullable=False),
+    _money("price_amount"),
+    Column("price_currency", _CURRENCY, nullable=False),
+    Column("is_primary", Boolean(), nullable=False),
+    Column("special_requirements", Text()),
+    PrimaryKeyConstraint("booking_id", "traveler_id"),
+    UniqueConstraint("booking_id", "position"),
+)
+
+lifecycle_events = Table(
+    "booking_lifecycle_events",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    _ref("booking_id", "bookings.id", nullable=False),
+    Column("booking_version", Integer(), nullable=False),
+    Column("lifecycle", String(), nullable=False),
+    Column("from_status", String()),
+    Column("to_status", String(), nullable=False),
+    Column("actor_type", _ENUM, nullable=False),
+    Column("actor_id", String()),
+    Column("note", Text()),
+    Column("idempotency_key", String(), unique=True),
+    Column("request_fingerprint", String()),
+    Column("metadata", _json(), nullable=False),
+    _when("occurred_at"),
+    UniqueConstraint("booking_id", "booking_version"),
+)
+
+audit_logs = Table(
+    "booking_audit_logs",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("entity", String(), nullable=False),
+    Column("entity_id", Uuid(), nullable=False),
+    _ref("booking_id", "bookings.id", index=True),
+    Column("action", _ENUM, nullable=False),
+    Column("changed_by_kind", _ENUM, nullable=False),
+    Column("changed_by_id", String()),
+    Column("old_value", _json(), nullable=False),
+    Column("new_value", _json(), nullable=False),
+    Column("change_reason", Text()),
+    Column("ip_address", String()),
+    Column("user_agent", Text()),
+    _when("created_at"),
+    Index(None, "entity", "entity_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "sequence",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        Identity(),
+        primary_key=True,
+    ),
+    Column("event_id", Uuid(), nullable=False, unique=True),
+    Column("event_name", String(), nullable=False),
+    _when("occurred_at"),
+    Column("payload", _json(), nullable=False),
+    _when("dispatched_at", nullable=True),
+    _when("published_at", nullable=True),
+    sqlite_autoincrement=True,
+)
+Index(
+    "ix_outbox_undispatched",
+    outbox.c.sequence,
+    postgresql_where=outbox.c.dispatched_at.is_(None),
+    sqlite_where=outbox.c.dispatched_at.is_(None),
+)
+Index(
+    "ix_outbox_unpublished",
+    outbox.c.sequence,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
+
+deliveries = Table(
+    "event_deliveries",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("event_id", Uuid(), nullable=False),
+    Column("handler", String(), nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("last_error", Text()),
+    _when("next_attempt_at", nullable=True),
+    _when("completed_at", nullable=True),
+    UniqueConstraint("event_id", "handler"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+communications = Table(
+    "booking_communications",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    _ref("booking_id", "bookings.id", index=True, ondelete="CASCADE"),
+    _ref("customer_id", "customers.id", nullable=False, index=True),
+    Column("type", _ENUM, nullable=False),
+    Column("channel", _ENUM, nullable=False),
+    Column("status", _ENUM, nullable=False),
+    Column("recipient", String(), nullable=False),
+    Column("subject", String()),
+    Column("content", Text(), nullable=False),
+    Column("template_used", String()),
+    Column("dedupe_key", String(), unique=True),
+    Column("request_fingerprint", String()),
+    Column("provider_message_id", String(), unique=True),
+    _when("sent_at", nullable=True),
+    _when("delivered_at", nullable=True),
+    _when("opened_at", nullable=True),
+    _when("clicked_at", nullable=True),
+    _when("failed_at", nullable=True),
+    Column("failed_reason", Text()),
+    Column("created_by_kind", _ENUM, nullable=False),
+    Column("created_by_id", String()),
+    _when("created_at"),
+    Column("source_event_id", Uuid()),
+    Index(None, "type", "status"),
+)
+
+documents = Table(
+    "booking_documents",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    _ref("booking_id", "bookings.id", nullable=False, index=True, ondelete="CASCADE"),
+    Column("kind", _ENUM, nullable=False),
+    Column("filename", String(), nullable=False),
+    Column("media_type", String(), nullable=False),
+    Column("content", Text(), nullable=False),
+    _when("created_at"),
+    Column("source_event_id", Uuid()),
+)

@@ -1,0 +1,868 @@
+"""The SQL unit of work and its repositories."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
+from uuid import UUID
+
+import attrs
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    RootTransaction,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.communications import Communication
+from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.documents import Document
+from bookingcore.domain.events import Delivery, DeliveryStatus, DomainEvent, OutboxMessage
+from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.queries import (
+    BookingFilter,
+    Cursor,
+    CustomerFilter,
+    Page,
+    PageRequest,
+    SlotFilter,
+)
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import (
+    BookingId,
+    CommunicationId,
+    CustomerId,
+    DocumentId,
+    LocationId,
+    PartnerId,
+    PhoneNumber,
+    ProductId,
+    SlotId,
+    SupplierId,
+    TravelerId,
+)
+from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
+from bookingcore_adapters.sql import _mapping as m
+from bookingcore_adapters.sql import _queries as q
+from bookingcore_adapters.sql._store import BEGIN_STATEMENT
+from bookingcore_adapters.sql._tables import UtcDateTime
+
+if TYPE_CHECKING:
+    from bookingcore_adapters.sql._store import SqlStore
+
+__all__ = ["SqlUnitOfWork"]
+
+E = TypeVar("E")
+Snapshot = tuple[m.Row, list[m.Row]]
+
+# SQLSTATEs a concurrent transaction causes on PostgreSQL: serialization failure, deadlock.
+_CONCURRENCY_STATES = frozenset({"40001", "40P01"})
+
+
+@attrs.define
+class _Write:
+    """One entity to write on commit: its rows now, and what was stored before."""
+
+    mapper: m.Mapper[Any]
+    entity: Any
+    row: m.Row
+    children: list[m.Row]
+    before: Snapshot | None  # None for an entity added in this unit of work
+
+
+class SqlUnitOfWork:
+    """One database transaction over a :class:`~bookingcore_adapters.sql.SqlStore`.
+
+    Entities read through the repositories are tracked in an identity map (one
+    object per id) with a snapshot of their rows. Nothing is written until
+    :meth:`commit`, which inserts the added entities and updates the changed
+    ones, parents before children, in one transaction: an entity with a
+    ``version`` is updated only if the stored version is still the one read
+    (:class:`~bookingcore.errors.StaleVersionError` otherwise), and a unique key
+    held twice is a :class:`~bookingcore.errors.DuplicateError`. Either error
+    rolls the whole commit back. Reads see this unit's own additions and changes.
+
+    ``slots.get_for_update`` locks the slot's row until the unit of work ends:
+    ``SELECT ... FOR UPDATE`` on PostgreSQL, the database's write lock
+    (``BEGIN IMMEDIATE``) on SQLite. On SQLite, writing also takes the write lock
+    only when the unit of work commits, so readers never wait for writers.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._sqlite = store.dialect == "sqlite"
+        self._postgres = store.dialect == "postgresql"
+        self._search = q.TextSearch(store.dialect)
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+        self._holds_write_lock = False
+        self._active = False
+        self._tracked: dict[str, dict[UUID, Any]] = {}
+        self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
+        self._added: dict[str, dict[UUID, None]] = {}
+        self._forget()
+        self.customers = _CustomerRepository(self, m.CUSTOMERS)
+        self.travelers = _TravelerRepository(self, m.TRAVELERS)
+        self.locations = _CodedRepository[Location, LocationId](self, m.LOCATIONS)
+        self.products = _CodedRepository[Product, ProductId](self, m.PRODUCTS)
+        self.suppliers = _CodedRepository[Supplier, SupplierId](self, m.SUPPLIERS)
+        self.slots = _SlotRepository(self, m.SLOTS)
+        self.bookings = _BookingRepository(self, m.BOOKINGS)
+        self.partners = _PartnerRepository(self, m.PARTNERS)
+        self.lifecycle_events = _LifecycleEventRepository(self, m.LIFECYCLE_EVENTS)
+        self.audit = _AuditRepository(self, m.AUDIT)
+        self.outbox = _OutboxRepository(self, m.OUTBOX)
+        self.deliveries = _DeliveryRepository(self, m.DELIVERIES)
+        self.communications = _CommunicationRepository(self, m.COMMUNICATIONS)
+        self.documents = _DocumentRepository(self, m.DOCUMENTS)
+
+    # ------------------------------------------------------------------ the protocol
+
+    def __enter__(self) -> Self:
+        self._active = True
+        self.rollback()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._active = False
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+
+    def commit(self) -> None:
+        """Write every added and changed entity in one transaction, or nothing.
+
+        Raises:
+            DuplicateError: a unique key (id, phone, code, reference, idempotency
+                key, external id, API key, contact email, dedupe key, ...) would
+                be held twice.
+            StaleVersionError: an entity changed in the database after it was read.
+            ConflictError: another constraint refused the change (a reference to a
+                row that does not exist) or the database gave up on a deadlock.
+        """
+        self._require_active()
+        writes = self._changes()
+        if not writes:
+            self._end_transaction()
+            return
+        if self._sqlite:
+            self._take_write_lock()
+        connection = self._begin()
+        try:
+            sequences = self._write(connection, writes)
+            self._end_transaction()
+        except _Refused as refused:
+            self._abandon_transaction()
+            raise self._explain(refused) from refused.error
+        except IntegrityError as exc:  # a constraint the database checks at COMMIT
+            self._abandon_transaction()
+            msg = f"the database refused the commit: {exc.orig}"
+            raise ConflictError(msg) from exc
+        except DBAPIError as exc:
+            self._abandon_transaction()
+            if _sqlstate(exc) in _CONCURRENCY_STATES:
+                msg = "a concurrent transaction got in the way; try again"
+                raise ConflictError(msg) from exc
+            raise
+        except BaseException:
+            self._abandon_transaction()
+            raise
+        for write in writes:
+            ident = write.mapper.identity(write.entity)
+            if ident in sequences:
+                write.entity.sequence = sequences[ident]
+            self._snapshots[write.mapper.entity][ident] = (write.row, write.children)
+        for added in self._added.values():
+            added.clear()
+
+    def rollback(self) -> None:
+        """Forget every change since the last commit, and every entity read."""
+        try:
+            self._abandon_transaction()
+        finally:
+            self._forget()
+
+    # ------------------------------------------------------------------ transactions
+
+    def _require_active(self) -> None:
+        if not self._active:
+            msg = "use the unit of work as a context manager: `with uow: ...`"
+            raise RuntimeError(msg)
+
+    def _forget(self) -> None:
+        names = [mapper.entity for mapper in m.MAPPERS]
+        self._tracked = {name: {} for name in names}
+        self._snapshots = {name: {} for name in names}
+        self._added = {name: {} for name in names}
+
+    def _begin(self, *, write_lock: bool = False) -> Connection:
+        """The connection, inside a transaction (begun now if none is open)."""
+        self._require_active()
+        if self._connection is None:
+            self._connection = self._store.engine.connect()
+        if self._transaction is None:
+            if self._sqlite:
+                statement = "BEGIN IMMEDIATE" if write_lock else "BEGIN"
+                self._connection.info[BEGIN_STATEMENT] = statement
+            self._transaction = self._connection.begin()
+            self._holds_write_lock = write_lock
+        return self._connection
+
+    def _take_write_lock(self) -> None:
+        """SQLite: make sure this transaction holds the write lock.
+
+        A transaction that has only read cannot safely upgrade to writing in WAL
+        mode (it fails at once if another writer committed since it began), so
+        the read transaction ends and a ``BEGIN IMMEDIATE`` one starts, waiting
+        for other writers. Nothing is lost: this unit of work has written
+        nothing yet, and versions catch any entity that changed meanwhile.
+        """
+        if self._transaction is not None and self._holds_write_lock:
+            return
+        self._abandon_transaction()
+        self._begin(write_lock=True)
+
+    def _end_transaction(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        self._holds_write_lock = False
+        if transaction is None:
+            return
+        try:
+            transaction.commit()
+        except BaseException:
+            # A failed COMMIT can leave the driver's transaction open: start afresh.
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    connection.invalidate()
+                    connection.close()
+            raise
+
+    def _abandon_transaction(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        self._holds_write_lock = False
+        if transaction is not None and transaction.is_active:
+            transaction.rollback()
+
+    # ------------------------------------------------------------------ writing
+
+    def _changes(self) -> list[_Write]:
+        writes: list[_Write] = []
+        for mapper in m.MAPPERS:
+            added = self._added[mapper.entity]
+            snapshots = self._snapshots[mapper.entity]
+            for ident, entity in self._tracked[mapper.entity].items():
+                row, children = mapper.dump(entity), mapper.dump_children(entity)
+                before = None if ident in added else snapshots[ident]
+                if before is None or before != (row, children):
+                    writes.append(_Write(mapper, entity, row, children, before))
+        return writes
+
+    def _write(self, connection: Connection, writes: list[_Write]) -> dict[UUID, int]:
+        """Every INSERT and UPDATE of a commit; returns the outbox sequences given."""
+        sequences: dict[UUID, int] = {}
+        by_mapper: dict[str, list[_Write]] = defaultdict(list)
+        for write in writes:
+            by_mapper[write.mapper.entity].append(write)
+        for mapper in m.MAPPERS:
+            batch = by_mapper.get(mapper.entity)
+            if not batch:
+                continue
+            try:
+                self._insert(connection, mapper, [w for w in batch if w.before is None], sequences)
+                for write in batch:
+                    if write.before is not None:
+                        self._update(connection, write, write.before)
+            except IntegrityError as exc:
+                raise _Refused(mapper, batch, exc) from exc
+        return sequences
+
+    @staticmethod
+    def _insert(
+        connection: Connection,
+        mapper: m.Mapper[Any],
+        writes: list[_Write],
+        sequences: dict[UUID, int],
+    ) -> None:
+        if not writes:
+            return
+        if mapper is m.OUTBOX:
+            for write in writes:
+                result = connection.execute(insert(mapper.table).values(**write.row))
+                key = result.inserted_primary_key
+                if key is None:  # pragma: no cover - every backend reports it
+                    msg = "the database did not report the outbox sequence"
+                    raise RuntimeError(msg)
+                sequences[write.row[mapper.key]] = key[0]
+        else:
+            connection.execute(insert(mapper.table), [w.row for w in writes])
+        children = [child for w in writes for child in w.children]
+        if mapper.child_table is not None and children:
+            connection.execute(insert(mapper.child_table), children)
+
+    @staticmethod
+    def _update(connection: Connection, write: _Write, before: Snapshot) -> None:
+        mapper, table = write.mapper, write.mapper.table
+        ident = write.row[mapper.key]
+        old_row, old_children = before
+        changed = {k: v for k, v in write.row.items() if old_row.get(k) != v}
+        statement = update(table).where(table.c[mapper.key] == ident)
+        if mapper.versioned:
+            statement = statement.where(table.c.version == old_row["version"])
+            changed = changed or {"version": old_row["version"]}  # still check the version
+        if changed:
+            result = connection.execute(statement.values(**changed))
+            if mapper.versioned and result.rowcount != 1:
+                actual = connection.execute(
+                    select(table.c.version).where(table.c[mapper.key] == ident)
+                ).scalar()
+                raise StaleVersionError(mapper.entity, ident, old_row["version"], actual or 0)
+        if mapper.child_table is not None and write.children != old_children:
+            child = mapper.child_table
+            connection.execute(delete(child).where(child.c.booking_id == ident))
+            if write.children:
+                connection.execute(insert(child), write.children)
+
+    def _explain(self, refused: _Refused) -> ConflictError:
+        """The bookingcore error for a write the database refused (after the rollback)."""
+        mapper, table = refused.mapper, refused.mapper.table
+        columns = _unique_columns(refused.error)
+        if columns is None:
+            msg = f"the database refused this {mapper.entity}: {refused.error.orig}"
+            return ConflictError(msg)
+        if not columns or not set(columns) <= set(table.c.keys()):
+            columns = [mapper.key]
+        holder, values = self._holder(mapper, refused.batch, columns)
+        if columns == [mapper.key]:
+            msg = f"{mapper.entity} {holder or 'with this id'} exists already"
+        else:
+            value = ""
+            if values is not None:
+                value = f" {values[0]!r}" if len(values) == 1 else f" {values!r}"
+            msg = f"{mapper.entity} {', '.join(columns)}{value} is already taken"
+        return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
+
+    def _holder(
+        self, mapper: m.Mapper[Any], batch: list[_Write], columns: list[str]
+    ) -> tuple[UUID | None, tuple[Any, ...] | None]:
+        """Which stored row holds the key one of ``batch`` wanted, and the key's value."""
+        table, key = mapper.table, mapper.table.c[mapper.key]
+        try:
+            with contextlib.suppress(SQLAlchemyError):
+                for write in batch:
+                    values = tuple(write.row[column] for column in columns)
+                    if any(value is None for value in values):
+                        continue
+                    where = [table.c[c] == v for c, v in zip(columns, values, strict=True)]
+                    if columns != [mapper.key]:
+                        where.append(key != write.row[mapper.key])
+                    found = self._begin().execute(select(key).where(*where).limit(1)).scalar()
+                    if found is not None:
+                        return found, values
+            return None, None
+        finally:
+            self._abandon_transaction()
+
+    # ------------------------------------------------------------------ reading (for repositories)
+
+    def _add(self, mapper: m.Mapper[E], entity: E) -> None:
+        self._require_active()
+        ident = mapper.identity(entity)
+        self._tracked[mapper.entity][ident] = entity
+        self._added[mapper.entity][ident] = None
+
+    def _track(self, mapper: m.Mapper[E], entity: E) -> E:
+        """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
+        ident = mapper.identity(entity)
+        tracked = self._tracked[mapper.entity]
+        known: E | None = tracked.get(ident)
+        if known is not None:
+            return known
+        tracked[ident] = entity
+        self._snapshots[mapper.entity][ident] = (mapper.dump(entity), mapper.dump_children(entity))
+        return entity
+
+    def _rows(self, statement: Select[Any]) -> list[m.Stored]:
+        return list(self._begin().execute(statement).mappings())
+
+    def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
+        """Entities built from ``rows`` (not tracked), with their child rows."""
+        children: dict[Any, list[m.Stored]] = defaultdict(list)
+        if mapper.child_table is not None and rows:
+            child = mapper.child_table
+            ids = [row[mapper.key] for row in rows]
+            for found in self._rows(select(child).where(child.c.booking_id.in_(ids))):
+                children[found["booking_id"]].append(found)
+        return [mapper.load(row, children[row[mapper.key]]) for row in rows]
+
+    def _get(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
+        self._require_active()
+        known: E | None = self._tracked[mapper.entity].get(ident)
+        if known is not None:
+            return known
+        table = mapper.table
+        rows = self._rows(select(table).where(table.c[mapper.key] == ident))
+        return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
+
+    def _peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
+        """The entity as this unit of work sees it, without tracking it."""
+        known: E | None = self._tracked[mapper.entity].get(ident)
+        if known is not None:
+            return known
+        table = mapper.table
+        rows = self._rows(select(table).where(table.c[mapper.key] == ident))
+        return self._load(mapper, rows)[0] if rows else None
+
+    def _find_unique(
+        self, mapper: m.Mapper[E], column: str, value: object, read: Callable[[E], object]
+    ) -> E | None:
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        for entity in tracked.values():
+            if read(entity) == value:
+                return entity
+        table = mapper.table
+        rows = self._rows(select(table).where(table.c[column] == value))
+        if not rows or rows[0][mapper.key] in tracked:
+            return None  # the tracked holder gave the value up in this unit of work
+        return self._track(mapper, self._load(mapper, rows)[0])
+
+    def _select(
+        self,
+        mapper: m.Mapper[E],
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        sort_key: Callable[[E], Any],
+        *,
+        order_by: Sequence[ColumnElement[Any]],
+        limit: int | None = None,
+        newest_first: bool = False,
+        source: FromClause | None = None,
+    ) -> list[E]:
+        """Entities matching ``where`` (in SQL) and ``keep`` (the same test in Python).
+
+        Stored rows come from the database; entities this unit of work tracks
+        are judged as they are now in memory, so uncommitted additions and
+        changes are seen. With a ``limit``, enough rows are fetched to make up
+        for tracked ones, so the result is exactly the first ``limit``.
+        """
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        statement = select(mapper.table)
+        if source is not None:
+            statement = statement.select_from(source)
+        statement = statement.where(*where).order_by(*order_by)
+        if limit is not None:
+            statement = statement.limit(limit + len(tracked))
+        rows = [row for row in self._rows(statement) if row[mapper.key] not in tracked]
+        found = sorted([*self._load(mapper, rows), *mine], key=sort_key, reverse=newest_first)
+        if limit is not None:
+            found = found[:limit]
+        return [self._track(mapper, entity) for entity in found]
+
+    def _page(
+        self,
+        mapper: m.Mapper[E],
+        where: list[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        page: PageRequest,
+        source: FromClause | None = None,
+    ) -> Page[E]:
+        """Newest first by ``(created_at, id)``, ``page.limit`` after ``page.cursor``."""
+        after = page.after
+        table = mapper.table
+
+        def wanted(entity: Any) -> bool:
+            return keep(entity) and (after is None or after.is_after(entity.created_at, entity.id))
+
+        found = self._select(
+            mapper,
+            [*where, *q.keyset_after(table, after)],
+            wanted,
+            lambda entity: (entity.created_at, entity.id.bytes),  # type: ignore[attr-defined]
+            order_by=[table.c.created_at.desc(), table.c.id.desc()],
+            limit=page.limit + 1,
+            newest_first=True,
+            source=source,
+        )
+        chosen = found[: page.limit]
+        if len(found) > page.limit and chosen:
+            last: Any = chosen[-1]
+            return Page(chosen, Cursor(last.created_at, last.id).encode())
+        return Page(chosen, None)
+
+    def _lock_row(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
+        """The entity, its row locked until the transaction ends; refreshed if untouched."""
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        if ident in self._added[mapper.entity]:
+            return tracked[ident]
+        if self._sqlite:
+            self._take_write_lock()
+        table = mapper.table
+        statement = select(table).where(table.c[mapper.key] == ident)
+        if not self._sqlite:
+            statement = statement.with_for_update()
+        rows = self._rows(statement)
+        if not rows:
+            return None
+        fresh = self._load(mapper, rows)[0]
+        known = tracked.get(ident)
+        if known is None:
+            return self._track(mapper, fresh)
+        snapshot = self._snapshots[mapper.entity][ident]
+        if (mapper.dump(known), mapper.dump_children(known)) == snapshot:
+            # Read before the lock and not changed since: bring it up to date.
+            for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(known))):
+                if field.init:
+                    setattr(known, field.name, getattr(fresh, field.name))
+            self._snapshots[mapper.entity][ident] = (
+                mapper.dump(known),
+                mapper.dump_children(known),
+            )
+        return known
+
+    def _ordered_text(self, column: ColumnElement[str]) -> ColumnElement[str]:
+        """``column`` in code-point order, as Python sorts strings."""
+        return column.collate("C") if self._postgres else column
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def _unique_columns(exc: IntegrityError) -> list[str] | None:
+    """The columns of the unique key ``exc`` reports, or None when it is another violation."""
+    orig = exc.orig
+    if _sqlstate(exc) == "23505":
+        name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+        for table in m.MAPPERS:
+            for constraint in [*table.table.constraints]:
+                if constraint.name == name:
+                    return [column.name for column in constraint.columns]  # type: ignore[attr-defined]
+        return []
+    text = str(orig)
+    if text.startswith("UNIQUE constraint failed:"):
+        listed = text.partition(":")[2].split(",")
+        return [item.strip().rpartition(".")[2] for item in listed]
+    return None
+
+
+class _Refused(Exception):  # noqa: N818 - internal signal, never leaves commit()
+    """The database refused one mapper's writes; commit() explains it after the rollback."""
+
+    def __init__(self, mapper: m.Mapper[Any], batch: list[_Write], error: IntegrityError) -> None:
+        super().__init__(str(error))
+        self.mapper = mapper
+        self.batch = batch
+        self.error = error
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class _Repository(Generic[E]):
+    def __init__(self, uow: SqlUnitOfWork, mapper: m.Mapper[E]) -> None:
+        self._uow = uow
+        self._mapper = mapper
+        self._table = mapper.table
+
+    def add(self, entity: E) -> None:
+        self._uow._add(self._mapper, entity)
+
+    def _get(self, ident: UUID) -> E | None:
+        return self._uow._get(self._mapper, ident)
+
+    def _oldest_first(
+        self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]
+    ) -> list[E]:
+        """Matching entities by ``(created_at, id)``."""
+        return self._uow._select(
+            self._mapper,
+            where,
+            keep,
+            lambda e: (e.created_at, e.id.bytes),  # type: ignore[attr-defined]
+            order_by=[self._table.c.created_at, self._table.c.id],
+        )
+
+
+I = TypeVar("I", bound=UUID)  # noqa: E741
+
+
+class _CodedRepository(_Repository[E], Generic[E, I]):
+    def get(self, row_id: I) -> E | None:
+        return self._get(row_id)
+
+    def get_by_code(self, code: str) -> E | None:
+        clean = code.strip().upper()
+        return self._uow._find_unique(self._mapper, "code", clean, lambda e: e.code)  # type: ignore[attr-defined]
+
+    def list(self, *, only_active: bool = False) -> Sequence[E]:
+        c = self._table.c
+        return self._uow._select(
+            self._mapper,
+            [c.is_active.is_(True)] if only_active else [],
+            lambda e: e.is_active or not only_active,  # type: ignore[attr-defined]
+            lambda e: e.code,  # type: ignore[attr-defined]
+            order_by=[self._uow._ordered_text(c.code)],
+        )
+
+
+class _CustomerRepository(_Repository[Customer]):
+    def get(self, customer_id: CustomerId) -> Customer | None:
+        return self._get(customer_id)
+
+    def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
+        return self._uow._find_unique(self._mapper, "phone", phone.e164, lambda c: c.phone.e164)
+
+    def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
+        where = q.customer_where(query, self._uow._search)
+        return self._uow._page(self._mapper, where, query.matches, page)
+
+
+class _TravelerRepository(_Repository[Traveler]):
+    def get(self, traveler_id: TravelerId) -> Traveler | None:
+        return self._get(traveler_id)
+
+    def list_for_customer(
+        self, customer_id: CustomerId, *, include_deleted: bool = False
+    ) -> Sequence[Traveler]:
+        c = self._table.c
+        where = [c.customer_id == customer_id]
+        if not include_deleted:
+            where.append(c.deleted_at.is_(None))
+        return self._oldest_first(
+            where,
+            lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None),
+        )
+
+
+class _SlotRepository(_Repository[Slot]):
+    def get(self, slot_id: SlotId) -> Slot | None:
+        return self._get(slot_id)
+
+    def get_for_update(self, slot_id: SlotId) -> Slot | None:
+        return self._uow._lock_row(self._mapper, slot_id)
+
+    def list(self, query: SlotFilter) -> Sequence[Slot]:
+        c = self._table.c
+        return self._uow._select(
+            self._mapper,
+            q.slot_where(query),
+            query.matches,
+            lambda s: (s.starts_at, s.id.bytes),
+            order_by=[c.starts_at, c.id],
+        )
+
+
+class _BookingRepository(_Repository[Booking]):
+    def get(self, booking_id: BookingId) -> Booking | None:
+        return self._get(booking_id)
+
+    def _by(self, column: str, value: str) -> Booking | None:
+        return self._uow._find_unique(
+            self._mapper, column, value, lambda b: getattr(b, column, None)
+        )
+
+    def get_by_reference(self, reference: str) -> Booking | None:
+        return self._by("reference", reference)
+
+    def get_by_idempotency_key(self, key: str) -> Booking | None:
+        return self._by("idempotency_key", key)
+
+    def get_by_external_id(self, external_id: str) -> Booking | None:
+        return self._by("external_id", external_id)
+
+    def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
+        c = self._table.c
+        return self._oldest_first(
+            [c.customer_id == customer_id, c.slot_id == slot_id],
+            lambda b: b.customer_id == customer_id and b.slot_id == slot_id,
+        )
+
+    def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
+        where, source = q.booking_where(query, self._uow._search)
+        customers: dict[UUID, Customer | None] = {}
+
+        def customer(customer_id: CustomerId) -> Customer | None:
+            if customer_id not in customers:
+                customers[customer_id] = self._uow._peek(m.CUSTOMERS, customer_id)
+            return customers[customer_id]
+
+        def keep(booking: Booking) -> bool:
+            return query.matches(booking, customer(booking.customer_id) if query.text else None)
+
+        return self._uow._page(self._mapper, where, keep, page, source)
+
+
+class _PartnerRepository(_Repository[Partner]):
+    def get(self, partner_id: PartnerId) -> Partner | None:
+        return self._get(partner_id)
+
+    def get_by_api_key(self, api_key: str) -> Partner | None:
+        return self._uow._find_unique(self._mapper, "api_key", api_key, lambda p: p.api_key)
+
+    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
+        c = self._table.c
+        return self._uow._select(
+            self._mapper,
+            [c.is_active.is_(True)] if only_active else [],
+            lambda p: p.is_active or not only_active,
+            lambda p: (p.name, p.id.bytes),
+            order_by=[self._uow._ordered_text(c.name), c.id],
+        )
+
+
+class _LifecycleEventRepository(_Repository[LifecycleEvent]):
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[LifecycleEvent]:
+        c = self._table.c
+        return self._uow._select(
+            self._mapper,
+            [c.booking_id == booking_id],
+            lambda e: e.booking_id == booking_id,
+            lambda e: e.booking_version,
+            order_by=[c.booking_version],
+        )
+
+    def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
+        return self._uow._find_unique(
+            self._mapper, "idempotency_key", key, lambda e: e.idempotency_key
+        )
+
+
+class _AuditRepository(_Repository[AuditEntry]):
+    def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
+        c = self._table.c
+        return self._uow._select(
+            self._mapper,
+            [c.entity == entity, c.entity_id == entity_id],
+            lambda a: a.entity == entity and a.entity_id == entity_id,
+            lambda a: (a.occurred_at, a.id.bytes),
+            order_by=[c.created_at, c.id],
+        )
+
+
+class _OutboxRepository(_Repository[OutboxMessage]):
+    def add(self, event: DomainEvent) -> None:  # type: ignore[override]
+        self._uow._add(self._mapper, OutboxMessage(event))
+
+    def get(self, event_id: UUID) -> OutboxMessage | None:
+        return self._get(event_id)
+
+    def list_undispatched(self, limit: int) -> Sequence[OutboxMessage]:
+        c = self._table.c
+        return self._oldest(c.dispatched_at, lambda m: m.dispatched_at is None, limit)
+
+    def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        c = self._table.c
+        return self._oldest(c.published_at, lambda m: m.published_at is None, limit)
+
+    def _oldest(
+        self,
+        column: ColumnElement[datetime],
+        keep: Callable[[OutboxMessage], bool],
+        limit: int,
+    ) -> list[OutboxMessage]:
+        # Messages added in this unit of work have no sequence yet: they come last.
+        return self._uow._select(
+            self._mapper,
+            [column.is_(None)],
+            keep,
+            lambda m: (m.sequence is None, m.sequence or 0),
+            order_by=[self._table.c.sequence],
+            limit=limit,
+        )
+
+
+class _DeliveryRepository(_Repository[Delivery]):
+    def get(self, event_id: UUID, handler: str) -> Delivery | None:
+        return self._get(Delivery.key(event_id, handler))
+
+    def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
+        c = self._table.c
+        return self._uow._select(
+            self._mapper,
+            [c.event_id == event_id],
+            lambda d: d.event_id == event_id,
+            lambda d: d.handler,
+            order_by=[self._uow._ordered_text(c.handler)],
+        )
+
+    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+        c = self._table.c
+        due_at = func.coalesce(c.next_attempt_at, literal(now, UtcDateTime()))
+        return self._uow._select(
+            self._mapper,
+            [
+                c.status == DeliveryStatus.RETRYING.value,
+                (c.next_attempt_at.is_(None)) | (c.next_attempt_at <= now),
+            ],
+            lambda d: d.is_due(now),
+            lambda d: (d.next_attempt_at or now, d.handler, d.id.bytes),
+            order_by=[due_at, self._uow._ordered_text(c.handler), c.id],
+            limit=limit,
+        )
+
+
+class _CommunicationRepository(_Repository[Communication]):
+    def get(self, communication_id: CommunicationId) -> Communication | None:
+        return self._get(communication_id)
+
+    def get_by_dedupe_key(self, key: str) -> Communication | None:
+        return self._uow._find_unique(self._mapper, "dedupe_key", key, lambda c: c.dedupe_key)
+
+    def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
+        return self._uow._find_unique(
+            self._mapper,
+            "provider_message_id",
+            provider_message_id,
+            lambda c: c.provider_message_id,
+        )
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
+        return self._oldest_first(
+            [self._table.c.booking_id == booking_id], lambda c: c.booking_id == booking_id
+        )
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
+        return self._oldest_first(
+            [self._table.c.customer_id == customer_id], lambda c: c.customer_id == customer_id
+        )
+
+
+class _DocumentRepository(_Repository[Document]):
+    def get(self, document_id: DocumentId) -> Document | None:
+        return self._get(document_id)
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
+        return self._oldest_first(
+            [self._table.c.booking_id == booking_id], lambda d: d.booking_id == booking_id
+        )

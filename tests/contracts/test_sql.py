@@ -1,0 +1,293 @@
+"""The SQL adapter passes the storage contract every adapter must pass, on SQLite and PostgreSQL.
+
+``TestSqlStore`` then checks what the shared contract leaves to each adapter:
+stale versions, which row holds a duplicate key, exact amounts and times, and
+how SQLite writers wait for each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import Engine, create_engine
+
+from bookingcore.domain.events import BookingStatusChanged
+from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
+from bookingcore.domain.values import Actor, CustomerId, Money
+from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
+from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.testing.builders import T0, Builder
+from bookingcore.testing.contracts import StorageContract
+from bookingcore_adapters.sql import SqlStore
+
+
+def _sqlite_store(tmp_path: Path) -> SqlStore:
+    store = SqlStore(f"sqlite:///{tmp_path / 'bookings.db'}")
+    store.create_schema()
+    return store
+
+
+@contextlib.contextmanager
+def _postgres_store(url: str, admin: Engine) -> Iterator[SqlStore]:
+    """A store whose tables live in a schema of their own, dropped afterwards."""
+    schema = f"bookingcore_test_{uuid4().hex[:16]}"
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    store = SqlStore(create_engine(url, connect_args={"options": f"-csearch_path={schema}"}))
+    try:
+        store.create_schema()
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def postgres_admin(postgres_url: str) -> Iterator[Engine]:
+    """An engine on the test database, for creating and dropping test schemas."""
+    engine = create_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+class TestSqliteStorage(StorageContract):
+    """The shared storage contract over a fresh SQLite file (a file, so threads share it)."""
+
+    supports_concurrent_units_of_work = True
+
+    @pytest.fixture
+    def uow_factory(self, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
+        store = _sqlite_store(tmp_path)
+        yield store.unit_of_work
+        store.dispose()
+
+
+@pytest.mark.postgres
+class TestPostgresStorage(StorageContract):
+    """The shared storage contract over PostgreSQL, each test in a schema of its own.
+
+    Needs ``BOOKINGCORE_TEST_POSTGRES_URL`` (skipped, saying so, when it is unset).
+    """
+
+    supports_concurrent_units_of_work = True
+
+    @pytest.fixture
+    def uow_factory(self, postgres_url: str, postgres_admin: Engine) -> Iterator[UnitOfWorkFactory]:
+        with _postgres_store(postgres_url, postgres_admin) as store:
+            yield store.unit_of_work
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """A fresh store on each backend."""
+    if request.param == "sqlite":
+        sqlite = _sqlite_store(tmp_path)
+        yield sqlite
+        sqlite.dispose()
+        return
+    url = request.getfixturevalue("postgres_url")
+    with _postgres_store(url, request.getfixturevalue("postgres_admin")) as postgres:
+        yield postgres
+
+
+@pytest.fixture
+def make() -> Builder:
+    """A builder for valid entities."""
+    return Builder()
+
+
+class TestSqlStore:
+    """What the SQL adapter promises beyond the shared contract."""
+
+    def test_a_change_to_an_entity_someone_else_changed_first_is_stale(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with store.unit_of_work() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with store.unit_of_work() as late:
+            mine = late.customers.get(customer.id)
+            assert mine is not None
+            with store.unit_of_work() as early:
+                theirs = early.customers.get(customer.id)
+                assert theirs is not None
+                theirs.complete_profile(now=T0, name="First Writer")
+                early.commit()
+            mine.complete_profile(now=T0, name="Second Writer")
+            with pytest.raises(StaleVersionError) as caught:
+                late.commit()
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+        with store.unit_of_work() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.version) == ("First Writer", 2)
+
+    def test_a_duplicate_names_the_entity_and_the_row_holding_the_key(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        first = make.customer()
+        with store.unit_of_work() as uow:
+            uow.customers.add(first)
+            uow.commit()
+        for clash in (make.customer(phone=first.phone), make.customer(id=first.id)):
+            with store.unit_of_work() as uow:
+                uow.customers.add(clash)
+                with pytest.raises(DuplicateError) as caught:
+                    uow.commit()
+            assert (caught.value.entity, caught.value.existing_id) == ("customer", first.id)
+
+    def test_a_reference_to_a_missing_row_is_a_conflict_and_stores_nothing(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        location = make.location()
+        orphan = make.traveler(CustomerId(uuid4()))
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.travelers.add(orphan)
+            with pytest.raises(ConflictError) as caught:
+                uow.commit()
+        assert not isinstance(caught.value, DuplicateError)
+        with store.unit_of_work() as uow:
+            assert uow.locations.get(location.id) is None
+
+    def test_lists_see_this_unit_of_works_additions_and_changes(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        location = make.location()
+        open_slot, closing = make.slot(location.id), make.slot(location.id)
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(open_slot)
+            uow.slots.add(closing)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            loaded = uow.slots.get(closing.id)
+            assert loaded is not None
+            loaded.is_active = False
+            added = make.customer(name="Nila Menon")
+            uow.customers.add(added)
+            assert [s.id for s in uow.slots.list(SlotFilter())] == [open_slot.id]
+            found = uow.customers.list(CustomerFilter(text="nila"), PageRequest()).items
+            assert [c.id for c in found] == [added.id]
+
+    def test_a_lock_taken_after_a_plain_read_sees_the_latest_seats(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id, capacity=3)
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            read_first = uow.slots.get(slot.id)
+            assert read_first is not None
+            with store.unit_of_work() as other:
+                locked = other.slots.get_for_update(slot.id)
+                assert locked is not None
+                locked.hold(2)
+                other.commit()
+            relocked = uow.slots.get_for_update(slot.id)
+            assert relocked is read_first
+            assert relocked.seats_held == 2
+            relocked.hold(1)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            stored = uow.slots.get(slot.id)
+            assert stored is not None
+            assert (stored.seats_held, stored.version) == (3, 3)
+
+    def test_amounts_and_times_read_back_exactly_and_in_utc(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        location = make.location()
+        india = timezone(timedelta(hours=5, minutes=30))
+        slot = make.slot(
+            location.id,
+            price_per_traveler=Money("98765432109.8765", "CLF"),
+            starts_at=datetime(2026, 3, 1, 6, 30, 0, 123456, tzinfo=india),
+        )
+        partner = make.partner(commission_rate=Decimal("12.345"))
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.partners.add(partner)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            stored_slot = uow.slots.get(slot.id)
+            stored_partner = uow.partners.get(partner.id)
+        assert stored_slot is not None
+        assert stored_partner is not None
+        assert str(stored_slot.price_per_traveler.amount) == "98765432109.8765"
+        assert str(stored_partner.commission_rate) == "12.345"
+        assert stored_slot.starts_at == slot.starts_at
+        assert stored_slot.starts_at.tzinfo is UTC
+
+    def test_an_outbox_message_is_numbered_when_its_commit_succeeds(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        event = BookingStatusChanged(
+            id=uuid4(),
+            occurred_at=T0,
+            booking_id=uuid4(),  # type: ignore[arg-type]
+            lifecycle="reservation",
+            from_status="pending",
+            to_status="confirmed",
+            actor=Actor.system("test"),
+        )
+        with store.unit_of_work() as uow:
+            uow.outbox.add(event)
+            message = uow.outbox.get(event.id)
+            assert message is not None
+            assert message.sequence is None
+            uow.commit()
+            assert message.sequence is not None
+
+    def test_writers_that_read_first_wait_for_each_other_instead_of_failing(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        workers = 8
+        customers = [make.customer() for _ in range(workers)]
+        barrier = threading.Barrier(workers)
+        failures: list[BaseException] = []
+
+        def register(index: int) -> None:
+            try:
+                with store.unit_of_work() as uow:
+                    uow.customers.list(CustomerFilter(), PageRequest())
+                    barrier.wait()
+                    uow.customers.add(customers[index])
+                    uow.commit()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=register, args=(i,)) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == []
+        with store.unit_of_work() as uow:
+            listed = uow.customers.list(CustomerFilter(), PageRequest()).items
+        assert len(listed) == workers
+
+
+def test_an_in_memory_sqlite_store_works_within_one_thread(make: Builder) -> None:
+    store = SqlStore("sqlite://")
+    store.create_schema()
+    location = make.location()
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.locations.get(location.id) == location
+    store.dispose()
