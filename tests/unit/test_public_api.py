@@ -25,6 +25,16 @@ PUBLIC_MODULES = [
     "bookingcore.testing.builders",
     "bookingcore_adapters.memory",
     "bookingcore_adapters.system",
+    "bookingcore_adapters.documents",
+    "bookingcore_adapters.notifications",
+    "bookingcore_adapters.sql",
+    "bookingcore.domain.lifecycle",
+    "bookingcore.domain.events",
+    "bookingcore.domain.audit",
+    "bookingcore.domain.communications",
+    "bookingcore.domain.documents",
+    "bookingcore.ports.messaging",
+    "bookingcore.services.events",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"
