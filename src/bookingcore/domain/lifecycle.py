@@ -326,7 +326,9 @@ class Lifecycle:
         ids = _diagram_ids(self.states)
         lines = ["stateDiagram-v2", f"    %% lifecycle: {self.name}"]
         lines += [
-            f'    state "{state}" as {ids[state]}' for state in self.states if ids[state] != state
+            f'    state "{_mermaid_label(state)}" as {ids[state]}'
+            for state in self.states
+            if ids[state] != state
         ]
         lines += [f"    [*] --> {ids[state]}" for state in self._ordered(self.starts)]
         for state in self.states:
@@ -346,11 +348,12 @@ class Lifecycle:
 
         Terminal states get a double border, seat-holding states are filled.
         """
+        start = _dot_quote(_start_node(self.states))
         lines = [
             f"digraph {_dot_quote(self.name)} {{",
             "    rankdir=LR;",
             '    node [shape=box, style="rounded"];',
-            '    "__start__" [shape=point, label=""];',
+            f'    {start} [shape=point, label=""];',
         ]
         for state in self.states:
             attributes = []
@@ -360,9 +363,7 @@ class Lifecycle:
                 attributes.append('style="rounded,filled", fillcolor="#e8f0fe"')
             suffix = f" [{', '.join(attributes)}]" if attributes else ""
             lines.append(f"    {_dot_quote(state)}{suffix};")
-        lines += [
-            f'    "__start__" -> {_dot_quote(state)};' for state in self._ordered(self.starts)
-        ]
+        lines += [f"    {start} -> {_dot_quote(state)};" for state in self._ordered(self.starts)]
         for state in self.states:
             lines += [
                 f"    {_dot_quote(state)} -> {_dot_quote(target)};"
@@ -383,11 +384,35 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _diagram_ids(states: Iterable[str]) -> dict[str, str]:
-    """Mermaid ids: the state itself when it is an identifier, ``s<n>`` otherwise."""
-    return {
-        state: state if _IDENTIFIER.match(state) else f"s{index}"
-        for index, state in enumerate(states)
-    }
+    """Mermaid ids: the state itself when it is an identifier, else ``s<position>``
+    (with underscores added if a state already has that name)."""
+    ordered = list(states)
+    taken = set(ordered)
+    ids: dict[str, str] = {}
+    for index, state in enumerate(ordered):
+        if _IDENTIFIER.match(state):
+            ids[state] = state
+            continue
+        alias = f"s{index}"
+        while alias in taken:
+            alias += "_"
+        ids[state] = alias
+        taken.add(alias)
+    return ids
+
+
+def _mermaid_label(state: str) -> str:
+    """A state name inside a Mermaid label: quotes as the ``#quot;`` entity."""
+    return state.replace('"', "#quot;")
+
+
+def _start_node(states: Iterable[str]) -> str:
+    """A DOT node name for the start marker that no state has."""
+    taken = set(states)
+    name = "__start__"
+    while name in taken:
+        name = f"_{name}_"
+    return name
 
 
 def _dot_quote(text: str) -> str:
@@ -442,6 +467,7 @@ def _read_definition(data: Mapping[str, Any]) -> dict[str, Any]:
                 )
                 continue
             table[str(source)] = [str(t) for t in targets]
+    terminal, holding, entry = names("terminal"), names("holding"), names("entry")
     unknown = sorted(set(data) - {f.name for f in attrs.fields(Lifecycle)})
     errors += [
         FieldError(f"lifecycle.{key}", "is not part of a lifecycle", "unknown_field")
@@ -454,10 +480,10 @@ def _read_definition(data: Mapping[str, Any]) -> dict[str, Any]:
         "states": states,
         "initial": initial,
         "transitions": table,
-        "terminal": names("terminal"),
-        "holding": names("holding"),
+        "terminal": terminal,
+        "holding": holding,
         "cancelled": cancelled,
-        "entry": names("entry"),
+        "entry": entry,
     }
 
 
