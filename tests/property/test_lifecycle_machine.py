@@ -10,7 +10,6 @@ slot holds exactly the seats of its bookings in seat-holding states.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from uuid import uuid4
@@ -53,62 +52,10 @@ from bookingcore import (
 )
 from bookingcore.domain.lifecycle import check, replay
 from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore.testing import strategies as bst
 from bookingcore_adapters.memory import MemoryStore
 
 # ---------------------------------------------------------------------- sound lifecycles
-
-#: Names the diagram writers give their own meaning to (Mermaid aliases ``s<n>``, the
-#: Graphviz start node); tests/unit/test_lifecycle_tools.py pins those clashes.
-_RESERVED = re.compile(r"s\d+|__start__")
-
-#: State names: plain identifiers, names with spaces, quotes, backslashes and dashes.
-#: The services match names case-insensitively and strip blanks, so states differ by
-#: more than case and carry no surrounding blanks.
-state_names = st.one_of(
-    st.sampled_from(
-        ["pending", "confirmed", "in progress", "on hold", 'say "hi"', "a\\b", "x-ray", "1st"]
-    ),
-    st.text("abcdeXYZ019_ -'\"\\", min_size=1, max_size=8),
-).filter(lambda name: name == name.strip() and not _RESERVED.fullmatch(name))
-
-
-@st.composite
-def sound_lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
-    """Lifecycles that :func:`check` finds nothing wrong with, built to be so.
-
-    The initial state comes first and is never terminal; every other state that is
-    not an entry state gets a move from an earlier non-terminal state (so all are
-    reachable), every non-terminal state gets at least one way out, and random
-    extra moves (self-loops included) are added among non-terminal states' targets.
-    """
-    states = draw(st.lists(state_names, min_size=1, max_size=7, unique_by=str.casefold))
-    count = len(states)
-    terminals = draw(st.integers(0, count - 1))
-    open_count = count - terminals  # states[:open_count] are not terminal, states[0] initial
-    entry = draw(st.sets(st.sampled_from(states[1:]))) if count > 1 else set()
-    table: dict[str, set[str]] = {state: set() for state in states[:open_count]}
-    for index in range(1, count):
-        if states[index] in entry and draw(st.booleans()):
-            continue
-        parent = states[draw(st.integers(0, min(index, open_count) - 1))]
-        table[parent].add(states[index])
-    for targets in table.values():
-        if not targets:
-            targets.add(draw(st.sampled_from(states)))
-        targets.update(draw(st.sets(st.sampled_from(states), max_size=3)))
-    for state in states[open_count:]:
-        if draw(st.booleans()):
-            table[state] = set()  # a terminal state listed with no targets is still sound
-    return Lifecycle(
-        name=name,
-        states=draw(st.permutations(states)),
-        initial=states[0],
-        transitions=table,
-        terminal=states[open_count:],
-        holding=draw(st.sets(st.sampled_from(states))),
-        cancelled=draw(st.one_of(st.none(), st.sampled_from(states))),
-        entry=entry,
-    )
 
 
 # ---------------------------------------------------------------------- the model
@@ -568,7 +515,7 @@ _STATEFUL = settings(stateful_step_count=30)
 ReservationMachine = _machine_for(st.just(RESERVATION), "ReservationMachine")
 AppointmentMachine = _machine_for(st.just(APPOINTMENT), "AppointmentMachine")
 TravelMachine = _machine_for(st.just(TRAVEL), "TravelMachine")
-CustomLifecycleMachine = _machine_for(sound_lifecycles(), "CustomLifecycleMachine")
+CustomLifecycleMachine = _machine_for(bst.lifecycles(), "CustomLifecycleMachine")
 
 TestReservationLifecycle = ReservationMachine.TestCase
 TestReservationLifecycle.settings = _STATEFUL

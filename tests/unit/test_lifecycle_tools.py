@@ -26,59 +26,10 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain.lifecycle import ProblemKind, check, replay
+from bookingcore.testing import strategies as bst
 from bookingcore.testing.builders import T0
 
 # ---------------------------------------------------------------------- sound lifecycles
-
-#: Names the diagram writers give their own meaning to (Mermaid aliases ``s<n>``, the
-#: Graphviz start node). The generated names avoid them; the clashes are pinned by
-#: the example tests in TestMermaid and TestDot.
-_RESERVED = re.compile(r"s\d+|__start__")
-
-state_names = st.one_of(
-    st.sampled_from(
-        ["pending", "confirmed", "in progress", "on hold", 'say "hi"', "a\\b", "x-ray", "1st"]
-    ),
-    st.text("abcdeXYZ019_ -'\"\\", min_size=1, max_size=8),
-).filter(lambda name: name == name.strip() and not _RESERVED.fullmatch(name))
-
-
-@st.composite
-def sound_lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
-    """Lifecycles built to be sound: every state reachable, no non-terminal dead end.
-
-    The initial state comes first and is never terminal; every other state that is
-    not an entry state gets a move from an earlier non-terminal state, every
-    non-terminal state gets at least one way out, plus random extra moves.
-    """
-    states = draw(st.lists(state_names, min_size=1, max_size=7, unique_by=str.casefold))
-    count = len(states)
-    terminals = draw(st.integers(0, count - 1))
-    open_count = count - terminals  # states[:open_count] are not terminal, states[0] initial
-    entry = draw(st.sets(st.sampled_from(states[1:]))) if count > 1 else set()
-    table: dict[str, set[str]] = {state: set() for state in states[:open_count]}
-    for index in range(1, count):
-        if states[index] in entry and draw(st.booleans()):
-            continue
-        parent = states[draw(st.integers(0, min(index, open_count) - 1))]
-        table[parent].add(states[index])
-    for targets in table.values():
-        if not targets:
-            targets.add(draw(st.sampled_from(states)))
-        targets.update(draw(st.sets(st.sampled_from(states), max_size=3)))
-    for state in states[open_count:]:
-        if draw(st.booleans()):
-            table[state] = set()  # a terminal state listed with no targets is still sound
-    return Lifecycle(
-        name=name,
-        states=draw(st.permutations(states)),
-        initial=states[0],
-        transitions=table,
-        terminal=states[open_count:],
-        holding=draw(st.sets(st.sampled_from(states))),
-        cancelled=draw(st.one_of(st.none(), st.sampled_from(states))),
-        entry=entry,
-    )
 
 
 def _fresh_name(lifecycle: Lifecycle, stem: str) -> str:
@@ -138,7 +89,7 @@ class TestCheck:
     def test_the_example_definition_is_sound(self) -> None:
         assert check(BASE) == ()
 
-    @given(sound_lifecycles())
+    @given(bst.lifecycles())
     def test_generated_lifecycles_are_sound(self, lifecycle: Lifecycle) -> None:
         assert check(lifecycle) == ()
         assert check(lifecycle.to_dict()) == ()
@@ -192,7 +143,7 @@ class TestCheck:
         assert problem.as_field_error().field == "lifecycle.transitions.stuck"
         assert problem.as_field_error().code == "dead_end"
 
-    @given(sound_lifecycles(), st.booleans(), st.booleans(), st.data())
+    @given(bst.lifecycles(), st.booleans(), st.booleans(), st.data())
     def test_a_planted_unreachable_state_is_named(
         self, lifecycle: Lifecycle, terminal: bool, first: bool, data: st.DataObject
     ) -> None:
@@ -214,7 +165,7 @@ class TestCheck:
         assert refused.value.fields == (f"lifecycles.{planted.name}.states",)
         assert refused.value.errors[0].code == "unreachable"
 
-    @given(sound_lifecycles(), st.booleans(), st.data())
+    @given(bst.lifecycles(), st.booleans(), st.data())
     def test_a_planted_dead_end_is_named(
         self, lifecycle: Lifecycle, listed_empty: bool, data: st.DataObject
     ) -> None:
@@ -230,7 +181,7 @@ class TestCheck:
         assert _found(check(planted)) == [(ProblemKind.DEAD_END, new, f"transitions.{new}")]
         assert check(planted.to_dict()) == check(planted)
 
-    @given(sound_lifecycles(), st.data())
+    @given(bst.lifecycles(), st.data())
     def test_settings_refuses_a_dead_end_on_the_lifecycles_field(
         self, lifecycle: Lifecycle, data: st.DataObject
     ) -> None:
@@ -316,7 +267,7 @@ class TestCheckPlainData:
             (ProblemKind.TERMINAL_EXIT, "returned", "transitions.returned"),
         ]
 
-    @given(sound_lifecycles(), st.data())
+    @given(bst.lifecycles(), st.data())
     def test_a_planted_unknown_name_is_reported_with_its_place(
         self, lifecycle: Lifecycle, data: st.DataObject
     ) -> None:
@@ -372,7 +323,7 @@ class TestPlainData:
     def test_presets_round_trip(self, lifecycle: Lifecycle) -> None:
         _same_definition(Lifecycle.from_dict(lifecycle.to_dict()), lifecycle)
 
-    @given(sound_lifecycles())
+    @given(bst.lifecycles())
     def test_generated_lifecycles_round_trip_through_json(self, lifecycle: Lifecycle) -> None:
         data = json.loads(json.dumps(lifecycle.to_dict()))
         again = Lifecycle.from_dict(data)
@@ -507,7 +458,7 @@ class TestMermaid:
         assert "    [*] --> booked" in lines
         assert "    class s1 holding" in lines
 
-    @given(sound_lifecycles())
+    @given(bst.lifecycles())
     def test_the_diagram_draws_exactly_the_table(self, lifecycle: Lifecycle) -> None:
         drawn = _read_mermaid(lifecycle.to_mermaid())
         assert sorted(drawn["moves"]) == sorted(_moves(lifecycle))  # each move once
@@ -602,7 +553,7 @@ class TestDot:
         assert "peripheries=2" in done
         assert "filled" in done
 
-    @given(sound_lifecycles())
+    @given(bst.lifecycles())
     def test_the_digraph_draws_exactly_the_table(self, lifecycle: Lifecycle) -> None:
         drawn = _read_dot(lifecycle.to_dot())
         assert sorted(drawn["moves"]) == sorted(_moves(lifecycle))  # each move once
@@ -658,7 +609,7 @@ def _history(lifecycle: Lifecycle, *statuses: str) -> list[LifecycleEvent]:
 @st.composite
 def walks(draw: st.DrawFn) -> tuple[Lifecycle, list[str]]:
     """A sound lifecycle and a walk through it: a start state, then allowed moves."""
-    lifecycle = draw(sound_lifecycles())
+    lifecycle = draw(bst.lifecycles())
     path = [draw(st.sampled_from(sorted(lifecycle.starts)))]
     for _ in range(draw(st.integers(0, 8))):
         targets = sorted(lifecycle.targets(path[-1]))

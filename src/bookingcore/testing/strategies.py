@@ -13,6 +13,7 @@ Shared by the library's own property tests and available to yours::
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -25,6 +26,7 @@ from bookingcore.domain._currencies import MINOR_UNITS
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.customers import Customer, Gender, Traveler
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.slots import Slot
@@ -55,6 +57,7 @@ __all__ = [
     "customers",
     "discount_tiers",
     "emails",
+    "lifecycles",
     "locations",
     "money",
     "names",
@@ -63,6 +66,7 @@ __all__ = [
     "phone_spellings",
     "products",
     "slots",
+    "state_names",
     "suppliers",
     "travelers",
 ]
@@ -374,4 +378,62 @@ def partners(draw: st.DrawFn) -> Partner:
         allowed_location_ids=draw(st.frozensets(uuids().map(LocationId), max_size=4)),
         is_active=draw(st.booleans()),
         settings=draw(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3)),
+    )
+
+
+#: Names the diagram writers give their own meaning to (Mermaid aliases ``s<n>``,
+#: the Graphviz start node); generated state names avoid them.
+_RESERVED_STATE_NAMES = re.compile(r"s\d+|__start__")
+
+
+def state_names() -> st.SearchStrategy[str]:
+    """Lifecycle state names: identifiers and names with spaces, quotes, backslashes, dashes.
+
+    Names carry no surrounding blanks (the services strip them) and avoid the
+    names diagrams reserve.
+    """
+    return st.one_of(
+        st.sampled_from(
+            ["pending", "confirmed", "in progress", "on hold", 'say "hi"', "a\\b", "x-ray", "1st"]
+        ),
+        st.text("abcdeXYZ019_ -'\"\\", min_size=1, max_size=8),
+    ).filter(lambda name: name == name.strip() and not _RESERVED_STATE_NAMES.fullmatch(name))
+
+
+@st.composite
+def lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
+    """Lifecycles that :func:`~bookingcore.domain.lifecycle.check` finds nothing wrong with.
+
+    Built to be sound: the initial state comes first and is never terminal;
+    every other state that is not an entry state gets a move from an earlier
+    non-terminal state (so all are reachable); every non-terminal state gets at
+    least one way out; random extra moves (self-loops included) are added.
+    """
+    states = draw(st.lists(state_names(), min_size=1, max_size=7, unique_by=str.casefold))
+    count = len(states)
+    terminals = draw(st.integers(0, count - 1))
+    open_count = count - terminals  # states[:open_count] are not terminal, states[0] initial
+    entry = draw(st.sets(st.sampled_from(states[1:]))) if count > 1 else set()
+    table: dict[str, set[str]] = {state: set() for state in states[:open_count]}
+    for index in range(1, count):
+        if states[index] in entry and draw(st.booleans()):
+            continue
+        parent = states[draw(st.integers(0, min(index, open_count) - 1))]
+        table[parent].add(states[index])
+    for targets in table.values():
+        if not targets:
+            targets.add(draw(st.sampled_from(states)))
+        targets.update(draw(st.sets(st.sampled_from(states), max_size=3)))
+    for state in states[open_count:]:
+        if draw(st.booleans()):
+            table[state] = set()  # a terminal state listed with no targets is still sound
+    return Lifecycle(
+        name=name,
+        states=draw(st.permutations(states)),
+        initial=states[0],
+        transitions=table,
+        terminal=states[open_count:],
+        holding=draw(st.sets(st.sampled_from(states))),
+        cancelled=draw(st.one_of(st.none(), st.sampled_from(states))),
+        entry=entry,
     )
