@@ -13,7 +13,8 @@ keeps working in code that does not know this library::
     │   ├── CapacityError                     not enough seats left
     │   ├── DuplicateError                    the same thing exists already
     │   ├── StaleVersionError                 changed since you read it
-    │   └── IdempotencyConflictError          same key, different request
+    │   ├── IdempotencyConflictError          same key, different request
+    │   └── ConcurrentUpdateError             deadlocks or serialization failures persisted
     ├── InvalidTransitionError                the lifecycle forbids that status move
     ├── RateLimitedError                      too many requests; .retry_after
     ├── AuthenticationError                   credentials missing or wrong
@@ -36,6 +37,7 @@ __all__ = [
     "AuthenticationError",
     "BookingError",
     "CapacityError",
+    "ConcurrentUpdateError",
     "ConflictError",
     "DeliveryError",
     "DuplicateError",
@@ -241,6 +243,27 @@ class StaleVersionError(ConflictError):
 
     def details(self) -> Mapping[str, Any]:
         return {"entity": self.entity, "expected": self.expected, "actual": self.actual}
+
+
+class ConcurrentUpdateError(ConflictError):
+    """Concurrent transactions kept getting in the way; the change was not made.
+
+    Storage raises it when the database aborted the transaction for a deadlock
+    or a serialization failure more times than its retry limit allows, or when
+    a row the transaction had locked changed while it retried. Nothing was
+    written: the whole request may be tried again.
+
+    .. versionadded:: 0.1
+    """
+
+    code = "concurrent_update"
+
+    def __init__(self, message: str, *, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(message)
+
+    def details(self) -> Mapping[str, Any]:
+        return {"attempts": self.attempts}
 
 
 class IdempotencyConflictError(ConflictError):

@@ -7,9 +7,9 @@ from uuid import UUID
 import pytest
 
 from bookingcore import (
-    AuthenticationError,
     BookingError,
     CapacityError,
+    ConcurrentUpdateError,
     ConflictError,
     DuplicateError,
     FieldError,
@@ -20,6 +20,7 @@ from bookingcore import (
     RateLimitedError,
     StaleVersionError,
     ValidationError,
+    errors,
 )
 
 SLOT = UUID(int=7)
@@ -48,6 +49,7 @@ class TestHierarchy:
             DuplicateError("dup", entity="partner"),
             StaleVersionError("booking", SLOT, 1, 2),
             IdempotencyConflictError("key-1"),
+            ConcurrentUpdateError("deadlocked", attempts=4),
         ],
     )
     def test_conflicts_share_the_conflict_branch(self, error: BookingError) -> None:
@@ -59,24 +61,14 @@ class TestHierarchy:
             raise NotFoundError("traveler", SLOT)
 
     def test_every_error_has_its_own_stable_code(self) -> None:
-        codes = {
-            cls.code
-            for cls in (
-                BookingError,
-                ValidationError,
-                NotFoundError,
-                PermissionDeniedError,
-                ConflictError,
-                CapacityError,
-                DuplicateError,
-                StaleVersionError,
-                IdempotencyConflictError,
-                InvalidTransitionError,
-                RateLimitedError,
-                AuthenticationError,
-            )
+        classes = [BookingError]
+        for cls in classes:
+            classes.extend(cls.__subclasses__())
+        public = {cls for cls in classes if cls.__module__ == "bookingcore.errors"}
+        assert {cls.__name__ for cls in public} == {
+            name for name in errors.__all__ if name != "FieldError"
         }
-        assert len(codes) == 12
+        assert len({cls.code for cls in public}) == len(public)
         assert ValidationError.code == "validation_error"
         assert CapacityError.code == "capacity_exceeded"
 

@@ -43,8 +43,10 @@ from bookingcore.domain.values import (
     TravelerId,
 )
 from bookingcore.errors import (
+    ConflictError,
     DuplicateError,
     IdempotencyConflictError,
+    InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
@@ -247,14 +249,48 @@ class BookingService:
         """
         lifecycle, source, status = self._check_request(request, principal)
         digest = fingerprint(request, principal) if idempotency_key else None
+        try:
+            return self._book(
+                request,
+                principal,
+                plan=(lifecycle, source, status),
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
+        except (ConflictError, InvalidTransitionError):
+            if not idempotency_key:
+                raise
+            # A retry can lose the race to its twin (same key, in flight at the same
+            # time): the twin's booking, committed meanwhile, is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = self._prior_booking(uow, idempotency_key, digest)
+            if prior is None:
+                raise
+            return prior
+
+    @staticmethod
+    def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
+        prior = uow.bookings.get_by_idempotency_key(key)
+        if prior is not None and prior.request_fingerprint != digest:
+            raise IdempotencyConflictError(key)
+        return prior
+
+    def _book(
+        self,
+        request: BookingRequest,
+        principal: Principal,
+        *,
+        plan: tuple[Lifecycle, BookingSource, str],
+        idempotency_key: str | None,
+        digest: str | None,
+    ) -> Booking:
+        lifecycle, source, status = plan
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
             if idempotency_key:
-                prior = uow.bookings.get_by_idempotency_key(idempotency_key)
+                prior = self._prior_booking(uow, idempotency_key, digest)
                 if prior is not None:
-                    if prior.request_fingerprint != digest:
-                        raise IdempotencyConflictError(idempotency_key)
                     return prior
             self._check_external_id(uow, request.external_id, principal)
             customer_id = self._resolve_customer(tx, request, principal)
@@ -641,6 +677,39 @@ class BookingService:
         digest = None
         if idempotency_key:
             digest = fingerprint("transition", booking_id, to, clean_note, extra, principal)
+        try:
+            return self._transition(
+                booking_id,
+                to,
+                principal=principal,
+                note=clean_note,
+                idempotency_key=idempotency_key,
+                digest=digest,
+                metadata=extra,
+                expected_version=expected_version,
+            )
+        except (ConflictError, InvalidTransitionError):
+            if not idempotency_key:
+                raise
+            # Lost the race to a twin with the same key: its move is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = self._prior_transition(uow, idempotency_key, digest, principal)
+            if prior is None:
+                raise
+            return prior
+
+    def _transition(
+        self,
+        booking_id: BookingId,
+        to: str,
+        *,
+        principal: Principal,
+        note: str | None,
+        idempotency_key: str | None,
+        digest: str | None,
+        metadata: Mapping[str, str],
+        expected_version: int | None,
+    ) -> Transition:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             if idempotency_key:
@@ -660,10 +729,10 @@ class BookingService:
                 lifecycle,
                 target,
                 principal=principal,
-                note=clean_note,
+                note=note,
                 idempotency_key=idempotency_key,
                 digest=digest,
-                metadata=extra,
+                metadata=metadata,
             )
             tx.commit()
             return Transition(booking, event)

@@ -15,10 +15,14 @@ if TYPE_CHECKING:
     from bookingcore.ports.uow import UnitOfWorkFactory
     from bookingcore_adapters.sql._uow import SqlUnitOfWork
 
-__all__ = ["BEGIN_STATEMENT", "SqlStore"]
+__all__ = ["BEGIN_STATEMENT", "DEFAULT_RETRIES", "SqlStore"]
 
 #: Key in ``Connection.info`` naming the statement that begins the next SQLite transaction.
 BEGIN_STATEMENT = "bookingcore.begin"
+
+#: How many times a unit of work repeats a step the database aborted for a deadlock or a
+#: serialization failure before it gives up with ConcurrentUpdateError.
+DEFAULT_RETRIES = 3
 
 #: How long a SQLite connection waits for another writer before giving up (seconds).
 SQLITE_BUSY_TIMEOUT = 30.0
@@ -52,6 +56,12 @@ class SqlStore:
     file, not ``:memory:``, when several threads use the store. For an engine
     you built yourself, build the store before the engine's first connection.
 
+    ``retries`` bounds how often a unit of work repeats a step that the
+    database aborted for a deadlock or a serialization failure (PostgreSQL
+    SQLSTATE ``40P01``/``40001``) before it raises
+    :class:`~bookingcore.errors.ConcurrentUpdateError`; see
+    :class:`~bookingcore_adapters.sql.SqlUnitOfWork`.
+
     ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
     to hand the services. :meth:`create_schema` and :meth:`drop_schema` are for
     tests and quick starts; production databases get the schema by migration.
@@ -59,7 +69,17 @@ class SqlStore:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, engine: Engine | URL | str, **engine_options: Any) -> None:
+    def __init__(
+        self,
+        engine: Engine | URL | str,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        **engine_options: Any,
+    ) -> None:
+        if retries < 0:
+            msg = "retries must be zero or more"
+            raise ValueError(msg)
+        self.retries = retries
         if isinstance(engine, Engine):
             if engine_options:
                 msg = "engine options apply only when the store builds the engine from a URL"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -57,7 +60,12 @@ from bookingcore.domain.values import (
     SupplierId,
     TravelerId,
 )
-from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
+from bookingcore.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    DuplicateError,
+    StaleVersionError,
+)
 from bookingcore_adapters.sql import _mapping as m
 from bookingcore_adapters.sql import _queries as q
 from bookingcore_adapters.sql._store import BEGIN_STATEMENT
@@ -69,10 +77,16 @@ if TYPE_CHECKING:
 __all__ = ["SqlUnitOfWork"]
 
 E = TypeVar("E")
+T = TypeVar("T")
 Snapshot = tuple[m.Row, list[m.Row]]
 
 # SQLSTATEs a concurrent transaction causes on PostgreSQL: serialization failure, deadlock.
 _CONCURRENCY_STATES = frozenset({"40001", "40P01"})
+
+#: The first pause before repeating an aborted step (seconds); it doubles each time, jittered.
+_RETRY_PAUSE = 0.005
+
+_log = logging.getLogger("bookingcore.sql")
 
 
 @attrs.define
@@ -114,6 +128,7 @@ class SqlUnitOfWork:
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
         self._holds_write_lock = False
+        self._locked: list[tuple[m.Mapper[Any], UUID]] = []
         self._active = False
         self._tracked: dict[str, dict[UUID, Any]] = {}
         self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
@@ -164,7 +179,10 @@ class SqlUnitOfWork:
                 be held twice.
             StaleVersionError: an entity changed in the database after it was read.
             ConflictError: another constraint refused the change (a reference to a
-                row that does not exist) or the database gave up on a deadlock.
+                row that does not exist).
+            ConcurrentUpdateError: deadlocks or serialization failures outlasted
+                the store's ``retries``, or a row this unit of work had locked
+                changed while it retried.
         """
         self._require_active()
         writes = self._changes()
@@ -173,10 +191,8 @@ class SqlUnitOfWork:
             return
         if self._sqlite:
             self._take_write_lock()
-        connection = self._begin()
         try:
-            sequences = self._write(connection, writes)
-            self._end_transaction()
+            sequences = self._retrying(lambda: self._write_and_commit(writes))
         except _Refused as refused:
             self._abandon_transaction()
             raise self._explain(refused) from refused.error
@@ -184,12 +200,6 @@ class SqlUnitOfWork:
             self._abandon_transaction()
             msg = f"the database refused the commit: {exc.orig}"
             raise ConflictError(msg) from exc
-        except DBAPIError as exc:
-            self._abandon_transaction()
-            if _sqlstate(exc) in _CONCURRENCY_STATES:
-                msg = "a concurrent transaction got in the way; try again"
-                raise ConflictError(msg) from exc
-            raise
         except BaseException:
             self._abandon_transaction()
             raise
@@ -251,6 +261,7 @@ class SqlUnitOfWork:
     def _end_transaction(self) -> None:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
+        self._locked = []
         if transaction is None:
             return
         try:
@@ -267,8 +278,69 @@ class SqlUnitOfWork:
     def _abandon_transaction(self) -> None:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
+        self._locked = []
         if transaction is not None and transaction.is_active:
             transaction.rollback()
+
+    def _retrying(self, step: Callable[[], T]) -> T:
+        """Run ``step``; after a deadlock or serialization failure, roll back and repeat it.
+
+        The database has already undone the transaction, so before each repeat
+        the rows this unit of work had locked are locked again, in the same
+        order, and must read exactly as they did: everything decided under
+        those locks (seats left, a version) still holds, and the step can run
+        again as if nothing happened. Up to the store's ``retries`` repeats,
+        with a short random pause; then :class:`ConcurrentUpdateError`.
+        """
+        locked: list[tuple[m.Mapper[Any], UUID]] = []
+        attempt = 0
+        while True:
+            try:
+                if attempt:
+                    self._lock_again(locked)
+                return step()
+            except DBAPIError as exc:
+                if _sqlstate(exc) not in _CONCURRENCY_STATES:
+                    raise
+                if not attempt:
+                    locked = list(self._locked)
+                self._abandon_transaction()
+                attempt += 1
+                if attempt > self._store.retries:
+                    msg = (
+                        "concurrent transactions kept aborting this one "
+                        f"({exc.orig.__class__.__name__}); nothing was written, try again"
+                    )
+                    raise ConcurrentUpdateError(msg, attempts=attempt) from exc
+                _log.warning(
+                    "%s; retrying the transaction (%d of %d)",
+                    exc.orig.__class__.__name__,
+                    attempt,
+                    self._store.retries,
+                )
+                time.sleep(random.uniform(0, _RETRY_PAUSE * 2**attempt))  # noqa: S311 - jitter
+
+    def _lock_again(self, locked: Sequence[tuple[m.Mapper[Any], UUID]]) -> None:
+        """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
+        for mapper, ident in locked:
+            table = mapper.table
+            statement = select(table).where(table.c[mapper.key] == ident).with_for_update()
+            rows = self._rows(statement)
+            self._locked.append((mapper, ident))
+            first = self._snapshots[mapper.entity].get(ident)
+            fresh = self._load(mapper, rows)[0] if rows else None
+            if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
+                self._abandon_transaction()
+                msg = (
+                    f"{mapper.entity} {ident} changed while this transaction waited to "
+                    "retry after a deadlock; nothing was written, try again"
+                )
+                raise ConcurrentUpdateError(msg, attempts=len(locked))
+
+    def _write_and_commit(self, writes: list[_Write]) -> dict[UUID, int]:
+        sequences = self._write(self._begin(), writes)
+        self._end_transaction()
+        return sequences
 
     # ------------------------------------------------------------------ writing
 
@@ -530,9 +602,10 @@ class SqlUnitOfWork:
         statement = select(table).where(table.c[mapper.key] == ident)
         if not self._sqlite:
             statement = statement.with_for_update()
-        rows = self._rows(statement)
+        rows = self._retrying(lambda: self._rows(statement))
         if not rows:
             return None
+        self._locked.append((mapper, ident))
         fresh = self._load(mapper, rows)[0]
         known = tracked.get(ident)
         if known is None:
