@@ -3,8 +3,11 @@
 SQLite is the embedded default, PostgreSQL (psycopg 3) the production target::
 
     store = SqlStore("sqlite:///bookings.db")
-    store.create_schema()  # tests and quick starts; production uses migrations
+    store.migrate()  # create or upgrade the tables (Alembic, shipped with the package)
     core = BookingCore(uow_factory=store.unit_of_work, ...)
+
+Deployments run ``python -m bookingcore_adapters.sql.migrations upgrade --url URL``
+once per release instead; see :mod:`bookingcore_adapters.sql.migrations`.
 
 The domain classes stay plain: explicit mapping functions turn entities into
 rows of the tables in :data:`metadata` and back. Each unit of work tracks what

@@ -63,8 +63,9 @@ class SqlStore:
     :class:`~bookingcore_adapters.sql.SqlUnitOfWork`.
 
     ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
-    to hand the services. :meth:`create_schema` and :meth:`drop_schema` are for
-    tests and quick starts; production databases get the schema by migration.
+    to hand the services. :meth:`migrate` creates or upgrades the schema with
+    the shipped Alembic migrations; :meth:`create_schema` and
+    :meth:`drop_schema` (no migration history) are for tests.
 
     .. versionadded:: 0.1
     """
@@ -99,8 +100,18 @@ class SqlStore:
 
         return SqlUnitOfWork(self)
 
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema with the shipped migrations (to the latest by default).
+
+        The same as ``python -m bookingcore_adapters.sql.migrations upgrade``;
+        see :mod:`bookingcore_adapters.sql.migrations`.
+        """
+        from bookingcore_adapters.sql import migrations  # noqa: PLC0415 - Alembic only when asked
+
+        migrations.upgrade(self.engine, revision)
+
     def create_schema(self) -> None:
-        """Create every table and index that does not exist yet."""
+        """Create every table and index that does not exist yet (no migration history)."""
         metadata.create_all(self.engine)
 
     def drop_schema(self) -> None:

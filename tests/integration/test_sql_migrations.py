@@ -1,0 +1,148 @@
+"""The shipped Alembic migrations build exactly the schema the SQL adapter maps, and undo it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, inspect
+
+from bookingcore.testing.builders import Builder
+from bookingcore_adapters.sql import SqlStore, metadata, migrations
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database on each backend (PostgreSQL: a fresh schema, dropped afterwards)."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+        yield engine
+        engine.dispose()
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = f"bookingcore_test_{uuid4().hex[:16]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def _differences(engine: Engine) -> list[Any]:
+    """What autogenerate would change to make the database match the mapping."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "version_table": migrations.VERSION_TABLE},
+        )
+        return list(compare_metadata(context, metadata))
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def test_upgrade_downgrade_and_upgrade_again_match_the_mapping(database: Engine) -> None:
+    assert migrations.current(database) is None
+
+    migrations.upgrade(database)
+    assert migrations.current(database) == migrations.head()
+    assert _tables(database) == set(metadata.tables) | {migrations.VERSION_TABLE}
+    assert _differences(database) == []
+
+    migrations.downgrade(database, "base")
+    assert migrations.current(database) is None
+    assert _tables(database) == {migrations.VERSION_TABLE}
+
+    migrations.upgrade(database)
+    assert _differences(database) == []
+
+
+def test_a_store_on_a_migrated_database_works(database: Engine) -> None:
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id, capacity=4)
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        locked = uow.slots.get_for_update(slot.id)
+        assert locked is not None
+        locked.hold(3)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        stored = uow.slots.get(slot.id)
+        assert stored is not None
+        assert stored.seats_held == 3
+
+
+def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:
+    migrations.upgrade(database)
+    with database.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_bookings_status")
+    assert [d[0] for d in _differences(database)] == ["add_index"]
+
+
+def test_upgrading_twice_is_harmless(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'twice.db'}"
+    migrations.upgrade(url)
+    migrations.upgrade(url)
+    assert migrations.current(url) == migrations.head()
+
+
+class TestCommandLine:
+    def test_upgrade_current_and_downgrade(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+        assert migrations.main(["--url", url, "upgrade"]) == 0
+        assert f"bookingcore schema at {migrations.head()}" in capsys.readouterr().out
+        assert migrations.main(["--url", url, "current"]) == 0
+        assert capsys.readouterr().out.strip() == migrations.head()
+        assert migrations.main(["--url", url, "downgrade", "base"]) == 0
+        assert "base (no tables)" in capsys.readouterr().out
+        assert _tables(create_engine(url)) == {migrations.VERSION_TABLE}
+
+    def test_the_url_comes_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv(migrations.URL_VARIABLE, f"sqlite:///{tmp_path / 'env.db'}")
+        assert migrations.main(["upgrade"]) == 0
+        assert (tmp_path / "env.db").exists()
+        capsys.readouterr()
+
+    def test_upgrade_sql_prints_the_ddl_without_touching_the_database(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = "postgresql+psycopg://nobody@127.0.0.1:1/never"  # never connected to
+        assert migrations.main(["--url", url, "upgrade", "--sql"]) == 0
+        ddl = capsys.readouterr().out
+        assert "CREATE TABLE bookings" in ddl
+        assert "CREATE UNIQUE INDEX" in ddl or "UNIQUE (idempotency_key)" in ddl
+
+    def test_history_lists_the_shipped_revisions(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert migrations.main(["history"]) == 0
+        assert "initial schema" in capsys.readouterr().out
+
+    def test_without_a_url_it_says_what_to_set(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.delenv(migrations.URL_VARIABLE, raising=False)
+        with pytest.raises(SystemExit) as exit_info:
+            migrations.main(["current"])
+        assert exit_info.value.code == 2
+        assert migrations.URL_VARIABLE in capsys.readouterr().err
