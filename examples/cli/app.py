@@ -7,10 +7,12 @@ code. Further command groups attach here with ``app.add_typer(...)``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
-from examples.cli.demo import run_demo
+from examples.cli.demo import DEFAULT_DATABASE, DemoError, run_demo
 
 app = typer.Typer(
     name="bookingcore-cli",
@@ -28,6 +30,18 @@ def main() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Walk through the library's story on the in-memory adapter and print it."""
-    run_demo(Console())
+def demo(
+    db: Annotated[
+        str,
+        typer.Option(
+            help="SQLAlchemy URL of an EMPTY database, or 'memory'. "
+            "The default SQLite file is recreated on every run.",
+        ),
+    ] = DEFAULT_DATABASE,
+) -> None:
+    """Walk through the library's story on a database (a fresh SQLite file) and print it."""
+    try:
+        run_demo(Console(), db)
+    except DemoError as exc:
+        typer.echo(f"demo: {exc}", err=True)
+        raise typer.Exit(2) from exc

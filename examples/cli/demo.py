@@ -1,4 +1,4 @@
-"""The bookingcore story, told on the in-memory adapter.
+"""The bookingcore story, told on a fresh SQLite file (or any empty database, or in memory).
 
 :func:`run_demo` wires a :class:`~bookingcore.BookingCore` explicitly, then
 walks through what the library is for: reference data, phone-first customers,
@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from bookingcore import (
     Booking,
@@ -45,18 +47,26 @@ from bookingcore import (
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
+from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.system import RandomIds, SystemClock
 
-__all__ = ["make_core", "run_demo"]
+__all__ = ["DEFAULT_DATABASE", "MEMORY", "DemoError", "make_core", "run_demo"]
+
+#: Where the demo keeps its bookings unless told otherwise: a file it recreates each run.
+DEFAULT_DATABASE = "sqlite:///bookingcore-demo.sqlite3"
+
+#: The ``database`` that keeps everything in memory instead.
+MEMORY = "memory"
 
 
-def make_core() -> BookingCore:
-    """A core over a fresh in-memory store and the real clock; local numbers read as Indian.
+def make_core(store: SqlStore | None = None) -> BookingCore:
+    """A core over ``store`` (in memory when None) and the real clock; local numbers read as Indian.
 
     Messages go to the log (:class:`LogNotifier`) and documents are plain HTML.
     """
+    uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
-        uow_factory=MemoryStore().unit_of_work,
+        uow_factory=uow_factory,
         clock=SystemClock(),
         ids=RandomIds(),
         settings=Settings(default_region="IN", business_name="Himalaya Trails"),
@@ -171,20 +181,51 @@ def _booking_table(booking: Booking, names: Mapping[TravelerId, str], slot: Slot
 # ---------------------------------------------------------------------- the story
 
 
-def run_demo(console: Console) -> None:
-    """Tell the bookingcore story on a fresh in-memory store, printing each step to ``console``.
+def run_demo(console: Console, database: str = DEFAULT_DATABASE) -> None:
+    """Tell the bookingcore story on ``database``, printing each step to ``console``.
+
+    ``database`` is an SQLAlchemy URL of an empty database (the demo creates its
+    own reference data), or :data:`MEMORY`. The default SQLite file is deleted
+    and created afresh each run.
 
     Raises:
+        DemoError: ``database`` already holds data.
         BookingError: only if the library stops behaving as the story expects.
     """
-    core = make_core()
+    if database == MEMORY:
+        _tell_story(console, make_core(), "in memory")
+        return
+    url = make_url(database)
+    if database == DEFAULT_DATABASE:
+        for leftover in ("", "-wal", "-shm"):
+            Path(f"{url.database}{leftover}").unlink(missing_ok=True)
+    where = url.render_as_string(hide_password=True)
+    store = SqlStore(url)
+    try:
+        store.migrate()
+        with store.unit_of_work() as uow:
+            if uow.locations.list():
+                msg = f"{where} already holds data; give the demo an empty database"
+                raise DemoError(msg)
+        _tell_story(console, make_core(store), where)
+    finally:
+        store.dispose()
+
+
+class DemoError(Exception):
+    """The demo cannot run where it was pointed."""
+
+
+def _tell_story(console: Console, core: BookingCore, where: str) -> None:
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     otp_login = Principal.system("otp-login")
     start = (core.context.clock.now() + timedelta(days=14)).replace(
         hour=6, minute=0, second=0, microsecond=0
     )
 
-    console.print("[bold]bookingcore demo[/bold] - in-memory adapter, default phone region IN")
+    console.print(
+        f"[bold]bookingcore demo[/bold] - storage: {escape(where)}, default phone region IN"
+    )
 
     # 1. Reference data --------------------------------------------------------------
     _section(console, 1, "The operator sets up reference data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +11,22 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from examples.cli.demo import run_demo
+from examples.cli.demo import MEMORY, DemoError, run_demo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def demo_text() -> str:
+def _story(database: str) -> str:
     """The plain text the demo prints to a recording console 120 columns wide."""
     console = Console(record=True, width=120, file=io.StringIO())
-    run_demo(console)
+    run_demo(console, database)
     return console.export_text()
+
+
+@pytest.fixture(scope="module")
+def demo_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The story told on a fresh SQLite file, as `make demo` tells it."""
+    return _story(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}")
 
 
 def test_phone_registration_normalises_and_is_idempotent(demo_text: str) -> None:
@@ -93,11 +99,28 @@ def test_a_booking_travels_through_the_travel_lifecycle_with_its_history(demo_te
     assert ": pending -> cancelled" in demo_text
 
 
-def test_module_runs_as_a_command() -> None:
-    """`python -m examples.cli demo` exits 0 and prints the story."""
+def test_the_story_is_the_same_in_memory(demo_text: str) -> None:
+    """Only the storage line differs between the SQLite file and the in-memory store."""
+    in_memory = _story(MEMORY)
+    assert in_memory.splitlines()[0].startswith("bookingcore demo - storage: in memory")
+    assert "+919876543210 created=False (same customer)" in in_memory
+    assert "30,600.00 INR" in in_memory
+
+
+def test_a_database_holding_data_is_refused(tmp_path: Path) -> None:
+    """The demo never writes its story into a database that is not empty."""
+    url = f"sqlite:///{tmp_path / 'used.sqlite3'}"
+    _story(url)
+    with pytest.raises(DemoError, match="already holds data"):
+        _story(url)
+
+
+def test_module_runs_as_a_command(tmp_path: Path) -> None:
+    """`python -m examples.cli demo` exits 0, prints the story and leaves its SQLite file."""
     result = subprocess.run(
         [sys.executable, "-m", "examples.cli", "demo"],
-        cwd=REPO_ROOT,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -108,3 +131,4 @@ def test_module_runs_as_a_command() -> None:
     assert "+919876543210" in result.stdout
     assert "30,600.00 INR" in result.stdout
     assert "Who sees what" in result.stdout
+    assert (tmp_path / "bookingcore-demo.sqlite3").is_file()
