@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
@@ -12,6 +14,11 @@ from hypothesis import HealthCheck, settings
 from bookingcore import BookingCore, Principal, Settings, StaffId, StaffRole
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bookingcore_adapters.sql import SqlStore
 
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
@@ -51,6 +58,51 @@ def service_url(service: str) -> str:
 def postgres_url() -> str:
     """An SQLAlchemy URL of a PostgreSQL database the tests may write to."""
     return service_url("postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin(postgres_url: str) -> Iterator[Engine]:
+    """An engine on the test database, for creating and dropping test schemas."""
+    # SQLAlchemy is imported here, not at the top, so memory-only runs need no sql extra.
+    from sqlalchemy import create_engine  # noqa: PLC0415
+
+    engine = create_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_schema(postgres_admin: Engine) -> Iterator[str]:
+    """The name of a fresh, empty PostgreSQL schema, dropped with its tables afterwards.
+
+    Connect to it with ``connect_args={"options": f"-csearch_path={schema}"}``.
+    """
+    schema = f"bookingcore_test_{uuid4().hex[:16]}"
+    with postgres_admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    with postgres_admin.begin() as connection:
+        # A test that left a transaction open fails here instead of hanging the run.
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_store(postgres_url: str, postgres_schema: str) -> Iterator[SqlStore]:
+    """A store with bookingcore's tables in a schema of its own (``postgres_schema``)."""
+    from sqlalchemy import create_engine  # noqa: PLC0415
+
+    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
+
+    engine = create_engine(
+        postgres_url, connect_args={"options": f"-csearch_path={postgres_schema}"}
+    )
+    store = SqlStore(engine)
+    try:
+        store.create_schema()
+        yield store
+    finally:
+        store.dispose()
 
 
 @pytest.fixture(scope="session")

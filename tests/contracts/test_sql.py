@@ -7,7 +7,6 @@ how SQLite writers wait for each other.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -16,7 +15,6 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine, create_engine
 
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
@@ -32,30 +30,6 @@ def _sqlite_store(tmp_path: Path) -> SqlStore:
     store = SqlStore(f"sqlite:///{tmp_path / 'bookings.db'}")
     store.create_schema()
     return store
-
-
-@contextlib.contextmanager
-def _postgres_store(url: str, admin: Engine) -> Iterator[SqlStore]:
-    """A store whose tables live in a schema of their own, dropped afterwards."""
-    schema = f"bookingcore_test_{uuid4().hex[:16]}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    store = SqlStore(create_engine(url, connect_args={"options": f"-csearch_path={schema}"}))
-    try:
-        store.create_schema()
-        yield store
-    finally:
-        store.dispose()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(scope="module")
-def postgres_admin(postgres_url: str) -> Iterator[Engine]:
-    """An engine on the test database, for creating and dropping test schemas."""
-    engine = create_engine(postgres_url)
-    yield engine
-    engine.dispose()
 
 
 class TestSqliteStorage(StorageContract):
@@ -80,9 +54,8 @@ class TestPostgresStorage(StorageContract):
     supports_concurrent_units_of_work = True
 
     @pytest.fixture
-    def uow_factory(self, postgres_url: str, postgres_admin: Engine) -> Iterator[UnitOfWorkFactory]:
-        with _postgres_store(postgres_url, postgres_admin) as store:
-            yield store.unit_of_work
+    def uow_factory(self, pg_store: SqlStore) -> UnitOfWorkFactory:
+        return pg_store.unit_of_work
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -93,9 +66,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
         yield sqlite
         sqlite.dispose()
         return
-    url = request.getfixturevalue("postgres_url")
-    with _postgres_store(url, request.getfixturevalue("postgres_admin")) as postgres:
-        yield postgres
+    yield request.getfixturevalue("pg_store")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -25,18 +24,10 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]
         engine.dispose()
         return
     url = request.getfixturevalue("postgres_url")
-    schema = f"bookingcore_test_{uuid4().hex[:16]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    schema = request.getfixturevalue("postgres_schema")
     engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield engine
+    engine.dispose()
 
 
 def _differences(engine: Engine) -> list[Any]:

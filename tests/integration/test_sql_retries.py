@@ -13,10 +13,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Literal
-from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import create_engine
 
 from bookingcore.domain.values import SlotId
 from bookingcore.errors import ConcurrentUpdateError
@@ -29,27 +28,12 @@ Outcome = Literal["committed"] | ConcurrentUpdateError
 
 
 @pytest.fixture
-def schema(postgres_url: str) -> Iterator[tuple[str, Engine]]:
-    """A schema of its own on the test database, dropped afterwards."""
-    name = f"bookingcore_test_{uuid4().hex[:16]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    try:
-        yield name, admin
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-        admin.dispose()
-
-
-@pytest.fixture
-def stores(postgres_url: str, schema: tuple[str, Engine]) -> Iterator[Callable[..., SqlStore]]:
+def stores(postgres_url: str, postgres_schema: str) -> Iterator[Callable[..., SqlStore]]:
     """Makes stores on the schema whose deadlocks are detected after 20 ms; disposes them."""
     made: list[SqlStore] = []
 
     def store(*, retries: int = 3) -> SqlStore:
-        options = f"-csearch_path={schema[0]} -cdeadlock_timeout=20ms"
+        options = f"-csearch_path={postgres_schema} -cdeadlock_timeout=20ms"
         engine = create_engine(postgres_url, connect_args={"options": options})
         made.append(SqlStore(engine, retries=retries))
         return made[-1]

@@ -199,6 +199,15 @@ class BookingRepository(Protocol):
     def get(self, booking_id: BookingId) -> Booking | None:
         """The booking with this id."""
 
+    def get_for_update(self, booking_id: BookingId) -> Booking | None:
+        """The booking, locked until the unit of work ends, like a slot's ``get_for_update``.
+
+        Status moves lock the booking before its slot, so a second move of the
+        same booking waits and then sees the first one's result.
+
+        .. versionadded:: 0.1
+        """
+
     def get_by_reference(self, reference: str) -> Booking | None:
         """The booking with this human-readable reference."""
 

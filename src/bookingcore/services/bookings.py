@@ -716,7 +716,7 @@ class BookingService:
                 prior = self._prior_transition(tx.uow, idempotency_key, digest, principal)
                 if prior is not None:
                     return prior
-            booking = self._load_visible(tx.uow, booking_id, principal)
+            booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
             policy.check_may_transition(
@@ -959,8 +959,12 @@ class BookingService:
             return booking
 
     @staticmethod
-    def _load_visible(uow: UnitOfWork, booking_id: BookingId, principal: Principal) -> Booking:
-        booking = uow.bookings.get(booking_id)
+    def _load_visible(
+        uow: UnitOfWork, booking_id: BookingId, principal: Principal, *, for_update: bool = False
+    ) -> Booking:
+        """The booking ``principal`` may see; locked (before its slot) when ``for_update``."""
+        read = uow.bookings.get_for_update if for_update else uow.bookings.get
+        booking = read(booking_id)
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", booking_id)
         return booking

@@ -272,6 +272,54 @@ class UnitOfWorkContract(_Base):
             assert stored is not None
             assert stored.seats_held == 3
 
+    def test_get_for_update_serialises_moves_of_one_booking(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        if not self.supports_concurrent_units_of_work:
+            pytest.skip("this backend declares no concurrent units of work")
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        booking = make.booking(customer.id, slot, [traveler.id])
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            uow.commit()
+        workers = 6
+        barrier = threading.Barrier(workers)
+        moved: list[int] = []
+        guard = threading.Lock()
+
+        def cancel_if_still_pending(worker: int) -> None:
+            barrier.wait()
+            with uow_factory() as uow:
+                locked = uow.bookings.get_for_update(booking.id)
+                assert locked is not None
+                if locked.status != "pending":
+                    return  # a worker before this one saw it pending and moved it
+                locked.status = "cancelled"
+                locked.touch(T0 + timedelta(minutes=worker))
+                uow.commit()
+            with guard:
+                moved.append(worker)
+
+        threads = [
+            threading.Thread(target=cancel_if_still_pending, args=(n,)) for n in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(moved) == 1
+        with uow_factory() as uow:
+            stored = uow.bookings.get(booking.id)
+            assert stored is not None
+            assert (stored.status, stored.version) == ("cancelled", booking.version + 1)
+
 
 class CustomerRepositoryContract(_Base):
     """Customers: unique phones, filters, newest-first keyset pages.

@@ -306,6 +306,10 @@ class _BookingRepository(_Repository[Booking]):
     def get(self, booking_id: BookingId) -> Booking | None:
         return self._get(booking_id)
 
+    def get_for_update(self, booking_id: BookingId) -> Booking | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(booking_id)
+
     def get_by_reference(self, reference: str) -> Booking | None:
         found: Booking | None = self._uow._find_unique(self._table, "reference", reference)
         return found

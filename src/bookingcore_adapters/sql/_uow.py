@@ -765,6 +765,9 @@ class _BookingRepository(_Repository[Booking]):
             self._mapper, column, value, lambda b: getattr(b, column, None)
         )
 
+    def get_for_update(self, booking_id: BookingId) -> Booking | None:
+        return self._uow._lock_row(self._mapper, booking_id)
+
     def get_by_reference(self, reference: str) -> Booking | None:
         return self._by("reference", reference)
 

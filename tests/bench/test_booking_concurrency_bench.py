@@ -1,0 +1,52 @@
+"""The booking concurrency bench runs end to end on PostgreSQL and finds no overbooking."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH = REPO_ROOT / "bench" / "booking_concurrency.py"
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_quick_run_sells_every_seat_once_on_both_sides(postgres_url: str, tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--workers",
+            "1,2",
+            "--url",
+            postgres_url,
+            "--json",
+            str(report_path),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = json.loads(report_path.read_text())
+    assert report["ok"] is True
+    assert [run["workers"] for run in report["runs"]] == [1, 2]
+    for run in report["runs"]:
+        for side in ("baseline", "library"):
+            figures = run[side]
+            assert figures["check"] == "OK", figures["problems"]
+            assert figures["overbooked"] is False
+            assert figures["bookings_per_second"] > 0
+            assert figures["failed"] == 0
+            assert figures["booked"] == figures["seats"]
+            assert figures["booked"] + figures["refused"] == figures["attempts"]
+        assert run["ratio"] > 0
+    assert "OVERBOOKED" not in completed.stdout
