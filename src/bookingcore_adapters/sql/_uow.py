@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -17,9 +18,14 @@ import attrs
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Delete,
     FromClause,
+    Insert,
     RootTransaction,
     Select,
+    Table,
+    Update,
+    bindparam,
     delete,
     func,
     insert,
@@ -324,8 +330,7 @@ class SqlUnitOfWork:
         """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
         for mapper, ident in locked:
             table = mapper.table
-            statement = select(table).where(table.c[mapper.key] == ident).with_for_update()
-            rows = self._rows(statement)
+            rows = self._rows(_by_column(table, mapper.key, lock=True), {"value": ident})
             self._locked.append((mapper, ident))
             first = self._snapshots[mapper.entity].get(ident)
             fresh = self._load(mapper, rows)[0] if rows else None
@@ -386,17 +391,17 @@ class SqlUnitOfWork:
             return
         if mapper is m.OUTBOX:
             for write in writes:
-                result = connection.execute(insert(mapper.table).values(**write.row))
+                result = connection.execute(_insert_into(mapper.table), write.row)
                 key = result.inserted_primary_key
                 if key is None:  # pragma: no cover - every backend reports it
                     msg = "the database did not report the outbox sequence"
                     raise RuntimeError(msg)
                 sequences[write.row[mapper.key]] = key[0]
         else:
-            connection.execute(insert(mapper.table), [w.row for w in writes])
+            connection.execute(_insert_into(mapper.table), [w.row for w in writes])
         children = [child for w in writes for child in w.children]
         if mapper.child_table is not None and children:
-            connection.execute(insert(mapper.child_table), children)
+            connection.execute(_insert_into(mapper.child_table), children)
 
     @staticmethod
     def _update(connection: Connection, write: _Write, before: Snapshot) -> None:
@@ -404,12 +409,15 @@ class SqlUnitOfWork:
         ident = write.row[mapper.key]
         old_row, old_children = before
         changed = {k: v for k, v in write.row.items() if old_row.get(k) != v}
-        statement = update(table).where(table.c[mapper.key] == ident)
         if mapper.versioned:
-            statement = statement.where(table.c.version == old_row["version"])
             changed = changed or {"version": old_row["version"]}  # still check the version
         if changed:
-            result = connection.execute(statement.values(**changed))
+            statement = _update_of(table, mapper.key, tuple(changed), versioned=mapper.versioned)
+            params = {f"new_{k}": v for k, v in changed.items()}
+            params["ident"] = ident
+            if mapper.versioned:
+                params["read_version"] = old_row["version"]
+            result = connection.execute(statement, params)
             if mapper.versioned and result.rowcount != 1:
                 actual = connection.execute(
                     select(table.c.version).where(table.c[mapper.key] == ident)
@@ -417,9 +425,9 @@ class SqlUnitOfWork:
                 raise StaleVersionError(mapper.entity, ident, old_row["version"], actual or 0)
         if mapper.child_table is not None and write.children != old_children:
             child = mapper.child_table
-            connection.execute(delete(child).where(child.c.booking_id == ident))
+            connection.execute(_children_delete(child), {"ident": ident})
             if write.children:
-                connection.execute(insert(child), write.children)
+                connection.execute(_insert_into(child), write.children)
 
     def _explain(self, refused: _Refused) -> ConflictError:
         """The bookingcore error for a write the database refused (after the rollback)."""
@@ -480,8 +488,8 @@ class SqlUnitOfWork:
         self._snapshots[mapper.entity][ident] = (mapper.dump(entity), mapper.dump_children(entity))
         return entity
 
-    def _rows(self, statement: Select[Any]) -> list[m.Stored]:
-        return list(self._begin().execute(statement).mappings())
+    def _rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[m.Stored]:
+        return list(self._begin().execute(statement, params).mappings())
 
     def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
         """Entities built from ``rows`` (not tracked), with their child rows."""
@@ -489,7 +497,7 @@ class SqlUnitOfWork:
         if mapper.child_table is not None and rows:
             child = mapper.child_table
             ids = [row[mapper.key] for row in rows]
-            for found in self._rows(select(child).where(child.c.booking_id.in_(ids))):
+            for found in self._rows(_children_select(child), {"ids": ids}):
                 children[found["booking_id"]].append(found)
         return [mapper.load(row, children[row[mapper.key]]) for row in rows]
 
@@ -499,7 +507,7 @@ class SqlUnitOfWork:
         if known is not None:
             return known
         table = mapper.table
-        rows = self._rows(select(table).where(table.c[mapper.key] == ident))
+        rows = self._rows(_by_column(table, mapper.key), {"value": ident})
         return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
 
     def _peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
@@ -508,7 +516,7 @@ class SqlUnitOfWork:
         if known is not None:
             return known
         table = mapper.table
-        rows = self._rows(select(table).where(table.c[mapper.key] == ident))
+        rows = self._rows(_by_column(table, mapper.key), {"value": ident})
         return self._load(mapper, rows)[0] if rows else None
 
     def _find_unique(
@@ -520,7 +528,7 @@ class SqlUnitOfWork:
             if read(entity) == value:
                 return entity
         table = mapper.table
-        rows = self._rows(select(table).where(table.c[column] == value))
+        rows = self._rows(_by_column(table, column), {"value": value})
         if not rows or rows[0][mapper.key] in tracked:
             return None  # the tracked holder gave the value up in this unit of work
         return self._track(mapper, self._load(mapper, rows)[0])
@@ -598,11 +606,8 @@ class SqlUnitOfWork:
             return tracked[ident]
         if self._sqlite:
             self._take_write_lock()
-        table = mapper.table
-        statement = select(table).where(table.c[mapper.key] == ident)
-        if not self._sqlite:
-            statement = statement.with_for_update()
-        rows = self._retrying(lambda: self._rows(statement))
+        statement = _by_column(mapper.table, mapper.key, lock=not self._sqlite)
+        rows = self._retrying(lambda: self._rows(statement, {"value": ident}))
         if not rows:
             return None
         self._locked.append((mapper, ident))
@@ -657,6 +662,46 @@ class _Refused(Exception):  # noqa: N818 - internal signal, never leaves commit(
         self.mapper = mapper
         self.batch = batch
         self.error = error
+
+
+# --------------------------------------------------------------------------- statements
+# Built once per table and shape, then executed with parameters: SQLAlchemy skips
+# constructing and keying a new statement on every call, which is most of its cost.
+
+
+@functools.cache
+def _by_column(table: Table, column: str, *, lock: bool = False) -> Select[Any]:
+    """``SELECT`` the rows whose ``column`` equals the parameter ``value`` (locked, if asked)."""
+    statement = select(table).where(table.c[column] == bindparam("value"))
+    return statement.with_for_update() if lock else statement
+
+
+@functools.cache
+def _children_select(child: Table) -> Select[Any]:
+    """The child rows of the bookings whose ids are the parameter ``ids``."""
+    return select(child).where(child.c.booking_id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _children_delete(child: Table) -> Delete:
+    return delete(child).where(child.c.booking_id == bindparam("ident"))
+
+
+@functools.cache
+def _insert_into(table: Table) -> Insert:
+    return insert(table)
+
+
+@functools.cache
+def _update_of(table: Table, key: str, columns: tuple[str, ...], *, versioned: bool) -> Update:
+    """``UPDATE`` of ``columns`` (parameters ``new_<column>``) of the row ``ident``.
+
+    A versioned row is updated only while its version is still ``read_version``.
+    """
+    statement = update(table).where(table.c[key] == bindparam("ident"))
+    if versioned:
+        statement = statement.where(table.c.version == bindparam("read_version"))
+    return statement.values({column: bindparam(f"new_{column}") for column in columns})
 
 
 # --------------------------------------------------------------------------- repositories
