@@ -1,0 +1,1085 @@
+"""Concurrent bookings of a few hot slots on PostgreSQL: bookingcore against raw psycopg.
+
+What is measured
+----------------
+For each worker count (1, 2, 4 and 8 by default) two sides book the seats of
+the same shape of hot slots, one after the other, each on freshly emptied
+tables in a PostgreSQL schema made for this run (``bench_<random>``, dropped at
+the end, also on errors):
+
+* **baseline**: hand-written psycopg 3 transactions doing the least work that
+  books a seat safely: ``BEGIN``; ``SELECT ... FOR UPDATE`` on the slot; check
+  the seats left; ``INSERT`` the booking; ``UPDATE`` the slot's seats; ``COMMIT``.
+* **library**: ``core.bookings.book(...)`` of a :class:`bookingcore.BookingCore`
+  over :class:`bookingcore_adapters.sql.SqlStore`, for an existing customer
+  booking one saved traveler. It does what a real booking does: lock the
+  slot, check the customer, location, traveler and duplicates, then write the
+  booking, its traveler, the history entry, the audit entry and the outbox
+  event in one transaction. Events are dispatched ``deferred`` by default, so
+  event handling (a worker's job) stays out of the timed path; ``--dispatch
+  inline`` times the after-commit dispatch too.
+
+Every worker is a process of its own (``spawn``) with its own connection. It
+prepares everything untimed: its customers, each with one saved traveler
+(library), a few warm-up bookings on a separate slot, then waits at a barrier
+with the other workers, and times every attempt with :func:`time.perf_counter`.
+Attempt ``i`` of worker ``w`` books one traveler on hot slot ``(w + i) % slots``.
+The hot slots hold about 10 % fewer seats than there are attempts, so the tail
+of every run is refused with :class:`bookingcore.CapacityError` (the baseline
+refuses the same way): refusals are normal and counted; any other exception
+is a failure.
+
+Reading the output
+------------------
+``bookings/s`` is completed attempts (booked + refused) divided by the elapsed
+time of the slowest worker. ``ratio`` is library / baseline: the target is at
+least 1.0 at every worker count, and never below 0.5 (the floor); a verdict
+line per worker count says which. Latencies are per attempt, in milliseconds,
+over every worker of the run (waiting for the slot's lock included).
+
+The check columns read the database after each run. ``OK``: on every slot the
+seats held equal the travelers of the bookings that hold capacity and do not
+exceed the capacity, every seat of every hot slot was sold (demand exceeds
+supply), and booked + refused equals the attempts, matching the bookings
+stored. ``OVERBOOKED``: a slot holds more than its capacity. ``MISMATCH``:
+anything else disagrees (failed attempts included).
+
+The exit status is 0 when every check passes, 1 on overbooking, a mismatch or
+a failure of the bench itself, 2 for bad arguments. A missed speed target only
+shows in the verdicts; it does not change the exit status.
+
+Running
+-------
+From the repository root, as a script (spawned workers re-import this file by
+its path, so do not run it with ``-m``)::
+
+    .venv/bin/python bench/booking_concurrency.py
+    .venv/bin/python bench/booking_concurrency.py --workers 1,4 --attempts 400 --json out.json
+    .venv/bin/python bench/booking_concurrency.py --quick  # a few seconds, for smoke tests
+
+The database is ``--url``, else ``$BOOKINGCORE_BENCH_POSTGRES_URL``, else
+``$BOOKINGCORE_TEST_POSTGRES_URL``, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``.
+Whatever driver the URL names, both sides use psycopg 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import queue
+import statistics
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from uuid import UUID, uuid4
+
+import psycopg
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import URL, make_url
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    CapacityError,
+    Money,
+    Principal,
+    SavedTraveler,
+    SlotId,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore_adapters.sql import SqlStore, metadata
+from bookingcore_adapters.system import RandomIds, SystemClock
+
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
+Side = Literal["baseline", "library"]
+Dispatch = Literal["deferred", "inline"]
+
+SIDES: tuple[Side, ...] = get_args(Side)
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+URL_VARIABLES = ("BOOKINGCORE_BENCH_POSTGRES_URL", "BOOKINGCORE_TEST_POSTGRES_URL")
+
+DEFAULT_WORKERS = (1, 2, 4, 8)
+DEFAULT_ATTEMPTS = 200
+DEFAULT_WARMUP = 5
+QUICK_ATTEMPTS = 16
+QUICK_WARMUP = 2
+DEFAULT_HOT_SLOTS = 4
+
+#: Attempts per seat: the hot slots hold about 1/1.1 of the seats the attempts ask for.
+OVERSUBSCRIPTION = 1.1
+#: Travelers per booking attempt, on both sides.
+TRAVELERS_PER_BOOKING = 1
+#: Phone numbers of the library's customers: +91 98 and eight digits of a serial number.
+MAX_CUSTOMERS_PER_RUN = 10**8
+
+#: The ratio library / baseline the library should reach, and the floor it must not go below.
+TARGET_RATIO = 1.0
+FLOOR_RATIO = 0.5
+
+#: How long a run's workers may take, setup included, before the bench gives up (seconds).
+RUN_TIMEOUT = 900.0
+#: How many messages of failed attempts a worker reports.
+MAX_ERROR_SAMPLES = 5
+#: The crash report of a worker that stopped because another one failed.
+STOPPED = "stopped: another worker failed before the start"
+
+
+class BenchError(Exception):
+    """The bench itself could not run (a worker crashed, a setup step failed)."""
+
+
+# --------------------------------------------------------------------------- the plan of a run
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the workers connect: the run's schema in one database, and how to dispatch."""
+
+    sqlalchemy_url: str
+    conninfo: str
+    schema: str
+    dispatch: Dispatch
+
+    @property
+    def options(self) -> str:
+        """libpq ``options`` that put the run's schema first on the search path."""
+        return f"-csearch_path={self.schema}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One side at one worker count: the slots, their capacity and the attempts."""
+
+    side: Side
+    workers: int
+    attempts: int
+    warmup: int
+    hot_slots: tuple[UUID, ...]
+    warmup_slot: UUID
+    capacity: int
+
+    @property
+    def total_attempts(self) -> int:
+        """Timed attempts over every worker."""
+        return self.workers * self.attempts
+
+    def slots_of(self, worker: int) -> list[UUID]:
+        """The slot of each of ``worker``'s bookings: its warm-ups first, then its attempts."""
+        hot = [self.hot_slots[(worker + i) % len(self.hot_slots)] for i in range(self.attempts)]
+        return [self.warmup_slot] * self.warmup + hot
+
+
+def hot_slot_capacity(total_attempts: int, slots: int) -> int:
+    """Seats per hot slot: about 10 % fewer in all than the attempts, at least one each."""
+    return max(1, math.floor(total_attempts * TRAVELERS_PER_BOOKING / (slots * OVERSUBSCRIPTION)))
+
+
+def warmup_capacity(workers: int, warmup: int) -> int:
+    """Seats on the warm-up slot: room for every warm-up booking, so none is refused."""
+    return max(1, workers * warmup * TRAVELERS_PER_BOOKING)
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """What one worker process is asked to do."""
+
+    plan: RunPlan
+    worker: int
+    target: Target
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker did: its counts, its elapsed time and each attempt's latency."""
+
+    worker: int
+    booked: int = 0
+    refused: int = 0
+    failed: int = 0
+    elapsed: float = 0.0
+    latencies: tuple[float, ...] = ()
+    errors: tuple[str, ...] = ()
+    crash: str | None = None
+
+
+# --------------------------------------------------------------------------- worker processes
+
+
+class Booker(Protocol):
+    """One worker's connection to a side, set up to make its planned bookings."""
+
+    def book(self, index: int) -> bool:
+        """Make booking ``index`` of the worker's plan; False when the slot is full."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+class BaselineBooker:
+    """Raw psycopg 3: lock the slot, check, insert, update, commit."""
+
+    LOCK_SLOT = "SELECT capacity, seats_held FROM bench_slots WHERE id = %s FOR UPDATE"
+    INSERT_BOOKING = (
+        "INSERT INTO bench_bookings (id, slot_id, customer, travelers, created_at)"
+        " VALUES (%s, %s, %s, %s, %s)"
+    )
+    HOLD_SEATS = "UPDATE bench_slots SET seats_held = seats_held + %s WHERE id = %s"
+
+    def __init__(self, task: WorkerTask) -> None:
+        self._slots = task.plan.slots_of(task.worker)
+        self._customers = [uuid4() for _ in self._slots]
+        self._connection = psycopg.connect(task.target.conninfo, options=task.target.options)
+        self._cursor = self._connection.cursor()
+
+    def book(self, index: int) -> bool:
+        slot = self._slots[index]
+        cursor = self._cursor
+        try:
+            locked = cursor.execute(self.LOCK_SLOT, (slot,)).fetchone()
+            if locked is None:
+                msg = f"no slot {slot}"
+                raise LookupError(msg)
+            capacity, seats_held = locked
+            if seats_held + TRAVELERS_PER_BOOKING > capacity:
+                self._connection.rollback()
+                return False
+            booking = (uuid4(), slot, self._customers[index], TRAVELERS_PER_BOOKING, _now())
+            cursor.execute(self.INSERT_BOOKING, booking)
+            cursor.execute(self.HOLD_SEATS, (TRAVELERS_PER_BOOKING, slot))
+            self._connection.commit()
+        except BaseException:
+            self._connection.rollback()
+            raise
+        return True
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._connection.close()
+
+
+class LibraryBooker:
+    """bookingcore over the SQL adapter: each booking is one ``core.bookings.book`` call.
+
+    Setup registers one customer per booking, each with one saved traveler, so
+    every attempt books for its own customer (the library refuses the same
+    customer booking the same travelers on a slot twice).
+    """
+
+    def __init__(self, task: WorkerTask) -> None:
+        target = task.target
+        self._engine = create_engine(
+            target.sqlalchemy_url, connect_args={"options": target.options}
+        )
+        try:
+            store = SqlStore(self._engine)
+            self._core = BookingCore(
+                uow_factory=store.unit_of_work,
+                clock=SystemClock(),
+                ids=RandomIds(),
+                dispatch=target.dispatch,
+            )
+            slots = task.plan.slots_of(task.worker)
+            first_serial = task.worker * len(slots)
+            self._bookings = [
+                self._new_customer(first_serial + index, slot) for index, slot in enumerate(slots)
+            ]
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _new_customer(self, serial: int, slot: UUID) -> tuple[BookingRequest, Principal]:
+        """A customer with one saved traveler, and their request to book ``slot``."""
+        registered = self._core.customers.register(
+            f"+9198{serial:08d}", principal=Principal.system("bench"), name=f"Customer {serial}"
+        )
+        customer = Principal.customer(registered.customer.id)
+        traveler = self._core.travelers.add(
+            registered.customer.id, TravelerDetails(f"Traveler {serial}"), principal=customer
+        )
+        request = BookingRequest(SlotId(slot), [SavedTraveler(traveler.id, is_primary=True)])
+        return request, customer
+
+    def book(self, index: int) -> bool:
+        request, customer = self._bookings[index]
+        try:
+            self._core.bookings.book(request, principal=customer)
+        except CapacityError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _open_booker(task: WorkerTask) -> Booker:
+    if task.plan.side == "baseline":
+        return BaselineBooker(task)
+    return LibraryBooker(task)
+
+
+def run_worker(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -> None:
+    """A worker process: set up, warm up, wait for the others, then time every attempt.
+
+    The result always goes to ``results``. A worker that fails before the
+    barrier breaks it, so the others stop instead of waiting for it.
+    """
+    try:
+        booker = _open_booker(task)
+    except Exception:
+        barrier.abort()
+        results.put(WorkerResult(task.worker, crash=traceback.format_exc()))
+        return
+    try:
+        for index in range(task.plan.warmup):
+            if not booker.book(index):
+                msg = f"warm-up booking {index} was refused"
+                raise BenchError(msg)
+        barrier.wait()
+        result = _timed_attempts(booker, task)
+    except threading.BrokenBarrierError:
+        result = WorkerResult(task.worker, crash=STOPPED)
+    except Exception:
+        barrier.abort()
+        result = WorkerResult(task.worker, crash=traceback.format_exc())
+    finally:
+        booker.close()
+    results.put(result)
+
+
+def _timed_attempts(booker: Booker, task: WorkerTask) -> WorkerResult:
+    plan = task.plan
+    booked = refused = failed = 0
+    latencies: list[float] = []
+    errors: list[str] = []
+    started = time.perf_counter()
+    for index in range(plan.warmup, plan.warmup + plan.attempts):
+        attempt_started = time.perf_counter()
+        try:
+            succeeded = booker.book(index)
+        except Exception as exc:
+            failed += 1
+            if len(errors) < MAX_ERROR_SAMPLES:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        else:
+            if succeeded:
+                booked += 1
+            else:
+                refused += 1
+        latencies.append(time.perf_counter() - attempt_started)
+    elapsed = time.perf_counter() - started
+    return WorkerResult(
+        worker=task.worker,
+        booked=booked,
+        refused=refused,
+        failed=failed,
+        elapsed=elapsed,
+        latencies=tuple(latencies),
+        errors=tuple(errors),
+    )
+
+
+def run_workers(plan: RunPlan, target: Target) -> list[WorkerResult]:
+    """Run ``plan`` with one spawned process per worker; their results by worker number."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(plan.workers)
+    results: Queue[WorkerResult] = context.Queue()
+    processes = [
+        context.Process(
+            target=run_worker,
+            args=(WorkerTask(plan, worker, target), barrier, results),
+            name=f"bench-{plan.side}-{worker}",
+        )
+        for worker in range(plan.workers)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        collected = _collect(processes, results)
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        results.close()
+        results.join_thread()
+    # A worker stopped by another's failure comes after the failure itself.
+    crashed = sorted((r for r in collected if r.crash), key=lambda r: r.crash == STOPPED)
+    if crashed:
+        msg = f"{plan.side} worker {crashed[0].worker} failed:\n{crashed[0].crash}"
+        raise BenchError(msg)
+    return sorted(collected, key=lambda result: result.worker)
+
+
+def _collect(processes: Sequence[SpawnProcess], results: Queue[WorkerResult]) -> list[WorkerResult]:
+    """Every worker's result; gives up when a process dies silently or the run times out."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    collected: list[WorkerResult] = []
+    while len(collected) < len(processes):
+        try:
+            collected.append(results.get(timeout=0.5))
+        except queue.Empty:
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead:
+                msg = f"worker process {dead[0].name} exited with {dead[0].exitcode}"
+                raise BenchError(msg) from None
+            if time.monotonic() > deadline:
+                msg = f"the workers did not finish within {RUN_TIMEOUT:.0f} s"
+                raise BenchError(msg) from None
+    return collected
+
+
+# --------------------------------------------------------------------------- the two sides
+
+
+@dataclass(frozen=True)
+class SlotSeats:
+    """A slot as the database holds it after a run."""
+
+    slot: UUID
+    capacity: int | None
+    seats_held: int
+    travelers_holding: int
+    bookings: int
+
+
+class Tables(Protocol):
+    """A side's storage as the parent process sees it."""
+
+    def prepare(self, workers: int, attempts: int, warmup: int, slots: int) -> RunPlan:
+        """Empty the side's tables, add the slots of a run, and return its plan."""
+        ...
+
+    def seats(self) -> list[SlotSeats]:
+        """Every slot as stored after a run."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+class BaselineTables:
+    """The baseline's own two tables, reached with psycopg only."""
+
+    SCHEMA = """
+        CREATE TABLE bench_slots (
+            id uuid PRIMARY KEY,
+            capacity integer NOT NULL,
+            seats_held integer NOT NULL DEFAULT 0
+        );
+        CREATE TABLE bench_bookings (
+            id uuid PRIMARY KEY,
+            slot_id uuid NOT NULL REFERENCES bench_slots (id),
+            customer uuid NOT NULL,
+            travelers integer NOT NULL,
+            created_at timestamptz NOT NULL
+        );
+        CREATE INDEX ON bench_bookings (slot_id);
+    """
+    SEATS = """
+        SELECT s.id, s.capacity, s.seats_held, coalesce(sum(b.travelers), 0), count(b.id)
+        FROM bench_slots AS s LEFT JOIN bench_bookings AS b ON b.slot_id = s.id
+        GROUP BY s.id
+    """
+
+    def __init__(self, target: Target) -> None:
+        self._connection = psycopg.connect(target.conninfo, options=target.options, autocommit=True)
+        self._connection.execute(self.SCHEMA)
+
+    def prepare(self, workers: int, attempts: int, warmup: int, slots: int) -> RunPlan:
+        """Empty the tables and add the run's slots."""
+        plan = RunPlan(
+            side="baseline",
+            workers=workers,
+            attempts=attempts,
+            warmup=warmup,
+            hot_slots=tuple(uuid4() for _ in range(slots)),
+            warmup_slot=uuid4(),
+            capacity=hot_slot_capacity(workers * attempts, slots),
+        )
+        with self._connection.transaction():
+            self._connection.execute("TRUNCATE bench_bookings, bench_slots")
+            with self._connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO bench_slots (id, capacity) VALUES (%s, %s)",
+                    [(slot, plan.capacity) for slot in plan.hot_slots]
+                    + [(plan.warmup_slot, warmup_capacity(workers, warmup))],
+                )
+        return plan
+
+    def seats(self) -> list[SlotSeats]:
+        """Every slot's capacity, seats held, and the travelers and bookings on it."""
+        rows = self._connection.execute(self.SEATS).fetchall()
+        return [SlotSeats(*row) for row in rows]
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class LibraryTables:
+    """bookingcore's tables, set up through the library and read back with plain SQL."""
+
+    def __init__(self, target: Target) -> None:
+        self._engine = create_engine(
+            target.sqlalchemy_url, connect_args={"options": target.options}
+        )
+        store = SqlStore(self._engine)
+        store.create_schema()
+        self._core = BookingCore(
+            uow_factory=store.unit_of_work, clock=SystemClock(), ids=RandomIds()
+        )
+        self._admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+
+    def prepare(self, workers: int, attempts: int, warmup: int, slots: int) -> RunPlan:
+        """Empty every table, then add a location and the run's slots through the library."""
+        preparer = self._engine.dialect.identifier_preparer
+        tables = ", ".join(preparer.format_table(table) for table in metadata.sorted_tables)
+        with self._engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+        catalog = self._core.catalog
+        location = catalog.add_location("BENCH", "Bench base camp", principal=self._admin)
+
+        def slot(name: str, capacity: int) -> UUID:
+            return catalog.create_slot(
+                location_id=location.id,
+                starts_at=_now() + timedelta(days=7),
+                price_per_traveler=Money("1000", "INR"),
+                capacity=capacity,
+                name=name,
+                principal=self._admin,
+            ).id
+
+        capacity = hot_slot_capacity(workers * attempts, slots)
+        return RunPlan(
+            side="library",
+            workers=workers,
+            attempts=attempts,
+            warmup=warmup,
+            hot_slots=tuple(slot(f"Hot slot {n}", capacity) for n in range(1, slots + 1)),
+            warmup_slot=slot("Warm-up slot", warmup_capacity(workers, warmup)),
+            capacity=capacity,
+        )
+
+    def seats(self) -> list[SlotSeats]:
+        """Every slot's capacity and seats held, and the travelers holding seats on it.
+
+        Travelers come from ``booking_travelers``, counted for bookings whose
+        lifecycle says their status holds capacity.
+        """
+        slots = metadata.tables["slots"]
+        bookings = metadata.tables["bookings"]
+        booking_travelers = metadata.tables["booking_travelers"]
+        per_status = (
+            select(
+                bookings.c.slot_id,
+                bookings.c.lifecycle,
+                bookings.c.status,
+                func.count(booking_travelers.c.traveler_id),
+                func.count(bookings.c.id.distinct()),
+            )
+            .join_from(bookings, booking_travelers, booking_travelers.c.booking_id == bookings.c.id)
+            .group_by(bookings.c.slot_id, bookings.c.lifecycle, bookings.c.status)
+        )
+        with self._engine.connect() as connection:
+            stored = connection.execute(
+                select(slots.c.id, slots.c.capacity, slots.c.seats_held)
+            ).all()
+            statuses = connection.execute(per_status).all()
+        holding: dict[UUID, int] = {}
+        counted: dict[UUID, int] = {}
+        for slot_id, lifecycle, status, travelers, booking_count in statuses:
+            if self._core.settings.lifecycle(lifecycle).holds_capacity(status):
+                holding[slot_id] = holding.get(slot_id, 0) + travelers
+            counted[slot_id] = counted.get(slot_id, 0) + booking_count
+        return [
+            SlotSeats(slot_id, capacity, held, holding.get(slot_id, 0), counted.get(slot_id, 0))
+            for slot_id, capacity, held in stored
+        ]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- figures and checks
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Percentiles of the attempts' latencies, in milliseconds."""
+
+    p50: float
+    p95: float
+    p99: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Latency:
+        if not seconds:
+            return cls(math.nan, math.nan, math.nan)
+        millis = [s * 1000 for s in seconds]
+        if len(millis) == 1:
+            return cls(millis[0], millis[0], millis[0])
+        cuts = statistics.quantiles(millis, n=100, method="inclusive")
+        return cls(cuts[49], cuts[94], cuts[98])
+
+    def __str__(self) -> str:
+        return f"{self.p50:6.1f} /{self.p95:6.1f} /{self.p99:6.1f}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the database says after a run; ``status`` is OK, OVERBOOKED or MISMATCH."""
+
+    overbooked: bool
+    problems: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        if self.overbooked:
+            return "OVERBOOKED"
+        return "MISMATCH" if self.problems else "OK"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+def check_seats(
+    plan: RunPlan, results: Sequence[WorkerResult], seats: Sequence[SlotSeats]
+) -> Check:
+    """Compare the stored seats and bookings with each other and with what the workers saw."""
+    problems: list[str] = []
+    overbooked = False
+    hot = set(plan.hot_slots)
+    for slot in seats:
+        if (
+            slot.capacity is not None
+            and max(slot.seats_held, slot.travelers_holding) > slot.capacity
+        ):
+            overbooked = True
+            problems.append(
+                f"slot {slot.slot} holds {slot.seats_held} seats for {slot.travelers_holding}"
+                f" travelers; its capacity is {slot.capacity}"
+            )
+        elif slot.seats_held != slot.travelers_holding:
+            problems.append(
+                f"slot {slot.slot} counts {slot.seats_held} seats held"
+                f" but {slot.travelers_holding} travelers hold seats on it"
+            )
+        elif slot.slot in hot and slot.seats_held != plan.capacity:
+            problems.append(
+                f"slot {slot.slot} sold {slot.seats_held} of {plan.capacity} seats"
+                " though more were asked for"
+            )
+    booked = sum(result.booked for result in results)
+    refused = sum(result.refused for result in results)
+    if booked + refused != plan.total_attempts:
+        problems.append(
+            f"{booked} booked + {refused} refused != {plan.total_attempts} attempts"
+            f" ({sum(result.failed for result in results)} failed)"
+        )
+    stored = sum(slot.bookings for slot in seats if slot.slot in hot)
+    if stored != booked:
+        problems.append(f"{stored} bookings stored on the hot slots, {booked} reported booked")
+    return Check(overbooked, tuple(problems))
+
+
+@dataclass(frozen=True)
+class SideFigures:
+    """One side of one run: throughput, latency and the check."""
+
+    attempts: int
+    booked: int
+    refused: int
+    failed: int
+    seats: int
+    seconds: float
+    bookings_per_second: float
+    latency_ms: Latency
+    check: Check
+    errors: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, plan: RunPlan, results: Sequence[WorkerResult], check: Check) -> SideFigures:
+        slowest = max(result.elapsed for result in results)
+        completed = sum(result.booked + result.refused for result in results)
+        return cls(
+            attempts=plan.total_attempts,
+            booked=sum(result.booked for result in results),
+            refused=sum(result.refused for result in results),
+            failed=sum(result.failed for result in results),
+            seats=plan.capacity * len(plan.hot_slots),
+            seconds=slowest,
+            bookings_per_second=completed / slowest if slowest > 0 else 0.0,
+            latency_ms=Latency.of([s for result in results for s in result.latencies]),
+            check=check,
+            errors=tuple(error for result in results for error in result.errors),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        figures = asdict(self)
+        figures["check"] = self.check.status
+        figures["overbooked"] = self.check.overbooked
+        figures["problems"] = list(self.check.problems)
+        return figures
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """Both sides at one worker count."""
+
+    workers: int
+    baseline: SideFigures
+    library: SideFigures
+
+    @property
+    def ratio(self) -> float:
+        base = self.baseline.bookings_per_second
+        return self.library.bookings_per_second / base if base > 0 else math.nan
+
+    @property
+    def verdict(self) -> str:
+        """How the ratio compares with the target and the floor."""
+        if self.ratio >= TARGET_RATIO:
+            return "target met"
+        if self.ratio >= FLOOR_RATIO:
+            return "below the target, above the floor"
+        return "FAIL: below half the baseline"
+
+    def side(self, name: Side) -> SideFigures:
+        return self.baseline if name == "baseline" else self.library
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "workers": self.workers,
+            "ratio": self.ratio,
+            "verdict": self.verdict,
+            **{name: self.side(name).as_json() for name in SIDES},
+        }
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> str:
+    """Columns padded to their widest cell: the first ``left`` left-aligned, the rest right."""
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            cell.ljust(width) if i < left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def render(runs: Sequence[RunFigures]) -> str:
+    """The results table, the seats table and one verdict line per worker count."""
+    results = _table(
+        [
+            "workers",
+            "baseline/s",
+            "library/s",
+            "ratio",
+            "baseline ms p50 /  p95 /  p99",
+            "library ms p50 /  p95 /  p99",
+            "baseline",
+            "library",
+        ],
+        [
+            [
+                str(run.workers),
+                f"{run.baseline.bookings_per_second:.1f}",
+                f"{run.library.bookings_per_second:.1f}",
+                f"{run.ratio:.2f}",
+                str(run.baseline.latency_ms),
+                str(run.library.latency_ms),
+                run.baseline.check.status,
+                run.library.check.status,
+            ]
+            for run in runs
+        ],
+    )
+    seats = _table(
+        ["workers", "side", "attempts", "booked", "refused", "failed", "seats", "slowest s"],
+        [
+            [
+                str(run.workers),
+                name,
+                str(figures.attempts),
+                str(figures.booked),
+                str(figures.refused),
+                str(figures.failed),
+                str(figures.seats),
+                f"{figures.seconds:.2f}",
+            ]
+            for run in runs
+            for name in SIDES
+            for figures in [run.side(name)]
+        ],
+        left=2,
+    )
+    verdicts = [f"  workers={run.workers}: ratio {run.ratio:.2f}, {run.verdict}" for run in runs]
+    problems = [
+        f"  workers={run.workers}, {name}: {problem}"
+        for run in runs
+        for name in SIDES
+        for problem in (*run.side(name).check.problems, *run.side(name).errors)
+    ]
+    parts = [
+        "bookings/s: (booked + refused) / elapsed time of the slowest worker;"
+        " ratio: library / baseline",
+        results,
+        "",
+        "seats: hot-slot capacity in all (attempts exceed it by about 10 %)",
+        seats,
+        "",
+        f"target: ratio >= {TARGET_RATIO:.2f} at every worker count; floor: {FLOOR_RATIO:.2f}",
+        *verdicts,
+    ]
+    if problems:
+        parts += ["", "problems:", *problems]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, resolved."""
+
+    url: URL
+    workers: tuple[int, ...]
+    attempts: int
+    warmup: int
+    slots: int
+    dispatch: Dispatch
+    json: Path | None
+
+    @property
+    def conninfo(self) -> str:
+        """The database as a libpq connection string, for psycopg."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _worker_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        msg = f"expected positive whole numbers separated by commas, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return counts
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"expected a positive whole number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        msg = f"expected zero or more, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Read the command line (``argv`` without the program name)."""
+    parser = argparse.ArgumentParser(
+        prog="booking_concurrency.py",
+        description="Concurrent bookings of hot slots on PostgreSQL: bookingcore vs raw psycopg.",
+    )
+    parser.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database to use")
+    parser.add_argument(
+        "--workers",
+        type=_worker_counts,
+        default=DEFAULT_WORKERS,
+        help="worker counts to run, e.g. 1,2,4,8 (the default)",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=_positive,
+        help=f"timed booking attempts per worker (default {DEFAULT_ATTEMPTS})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_not_negative,
+        help=f"untimed warm-up bookings per worker (default {DEFAULT_WARMUP})",
+    )
+    parser.add_argument(
+        "--slots",
+        type=_positive,
+        default=DEFAULT_HOT_SLOTS,
+        help=f"hot slots the attempts share (default {DEFAULT_HOT_SLOTS})",
+    )
+    parser.add_argument(
+        "--dispatch",
+        choices=get_args(Dispatch),
+        default="deferred",
+        help="the library's event dispatch: deferred (default) or inline, after each commit",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run: {QUICK_ATTEMPTS} attempts and {QUICK_WARMUP} warm-ups per worker",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    attempts = args.attempts or (QUICK_ATTEMPTS if args.quick else DEFAULT_ATTEMPTS)
+    warmup = (
+        args.warmup if args.warmup is not None else QUICK_WARMUP if args.quick else DEFAULT_WARMUP
+    )
+    if attempts < args.slots:
+        parser.error(f"--attempts must be at least --slots ({args.slots}), so every slot fills")
+    if max(args.workers) * (attempts + warmup) > MAX_CUSTOMERS_PER_RUN:
+        parser.error(f"at most {MAX_CUSTOMERS_PER_RUN} bookings per run")
+    raw_url = args.url or next(
+        (value for name in URL_VARIABLES if (value := os.environ.get(name, "").strip())),
+        DEFAULT_URL,
+    )
+    url = make_url(raw_url)
+    if url.get_backend_name() != "postgresql":
+        parser.error(f"the bench needs PostgreSQL, not {url.get_backend_name()}")
+    return Options(
+        url=url.set(drivername="postgresql+psycopg"),
+        workers=args.workers,
+        attempts=attempts,
+        warmup=warmup,
+        slots=args.slots,
+        dispatch=args.dispatch,
+        json=args.json,
+    )
+
+
+@contextmanager
+def bench_schema(conninfo: str) -> Iterator[str]:
+    """A new schema for this run, dropped with everything in it when the block ends."""
+    schema = f"bench_{uuid4().hex[:12]}"
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _server(conninfo: str) -> str:
+    with psycopg.connect(conninfo) as connection:
+        version, synchronous_commit = connection.execute(
+            "SELECT current_setting('server_version'), current_setting('synchronous_commit')"
+        ).fetchone() or ("?", "?")
+    return f"PostgreSQL {version}, synchronous_commit={synchronous_commit}"
+
+
+def run(options: Options) -> list[RunFigures]:
+    """Every worker count, baseline then library, each in a fresh schema's emptied tables."""
+    runs: list[RunFigures] = []
+    with bench_schema(options.conninfo) as schema:
+        target = Target(
+            sqlalchemy_url=options.url.render_as_string(hide_password=False),
+            conninfo=options.conninfo,
+            schema=schema,
+            dispatch=options.dispatch,
+        )
+        sides: dict[Side, Tables] = {}
+        try:
+            sides["baseline"] = BaselineTables(target)
+            sides["library"] = LibraryTables(target)
+            for workers in options.workers:
+                figures: dict[Side, SideFigures] = {}
+                for name, tables in sides.items():
+                    print(f"{name}, {workers} workers ...", file=sys.stderr, flush=True)
+                    plan = tables.prepare(workers, options.attempts, options.warmup, options.slots)
+                    results = run_workers(plan, target)
+                    check = check_seats(plan, results, tables.seats())
+                    figures[name] = SideFigures.of(plan, results, check)
+                runs.append(RunFigures(workers, figures["baseline"], figures["library"]))
+        finally:
+            for tables in sides.values():
+                tables.close()
+    return runs
+
+
+def as_json(options: Options, runs: Sequence[RunFigures], seconds: float) -> dict[str, Any]:
+    """The figures of every run, with the settings they were measured with."""
+    return {
+        "ok": all(run.side(name).check.ok for run in runs for name in SIDES),
+        "seconds": seconds,
+        "settings": {
+            "workers": list(options.workers),
+            "attempts_per_worker": options.attempts,
+            "warmup_per_worker": options.warmup,
+            "hot_slots": options.slots,
+            "dispatch": options.dispatch,
+            "target_ratio": TARGET_RATIO,
+            "floor_ratio": FLOOR_RATIO,
+        },
+        "runs": [run.as_json() for run in runs],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench and print the report; 0 when every check passes (see the module docstring)."""
+    options = parse_options(argv)
+    started = time.perf_counter()
+    database = options.url.render_as_string(hide_password=True)
+    try:
+        server = _server(options.conninfo)
+    except psycopg.OperationalError as exc:
+        print(f"cannot reach {database}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"bookingcore booking concurrency: {options.slots} hot slots, {options.attempts} attempts"
+        f" and {options.warmup} warm-ups per worker, dispatch={options.dispatch}"
+    )
+    print(f"{database}: {server}", flush=True)
+    try:
+        runs = run(options)
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    print()
+    print(render(runs))
+    print(f"\nfinished in {seconds:.1f} s")
+    report = as_json(options, runs, seconds)
+    if options.json is not None:
+        options.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
