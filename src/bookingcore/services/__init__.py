@@ -23,7 +23,12 @@ from bookingcore.services.bookings import (
 )
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
-from bookingcore.services.customers import CustomerMatch, CustomerService, Registration
+from bookingcore.services.customers import (
+    CustomerHistory,
+    CustomerMatch,
+    CustomerService,
+    Registration,
+)
 from bookingcore.services.events import (
     DispatchReport,
     EventDispatcher,
@@ -46,6 +51,7 @@ __all__ = [
     "CatalogService",
     "CommunicationService",
     "CustomerDetails",
+    "CustomerHistory",
     "CustomerMatch",
     "CustomerService",
     "DispatchReport",

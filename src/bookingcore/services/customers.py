@@ -5,22 +5,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
-from bookingcore.domain.customers import Customer
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.communications import Communication
+from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import CustomerRegistered
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.queries import CustomerFilter, Page, PageRequest
+from bookingcore.domain.queries import BookingFilter, CustomerFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import CustomerId, EmailAddress, PhoneNumber
 from bookingcore.errors import NotFoundError, PermissionDeniedError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 
-__all__ = ["CustomerMatch", "CustomerService", "Registration"]
+__all__ = ["CustomerHistory", "CustomerMatch", "CustomerService", "Registration"]
 
 
 @attrs.frozen
@@ -32,6 +36,24 @@ class Registration:
 
     customer: Customer
     created: bool
+
+
+@attrs.frozen
+class CustomerHistory:
+    """What staff see on a customer's page (seed 001's CRM history), read in one go.
+
+    ``bookings`` is the newest page of the customer's bookings the principal
+    may see (pass its ``next_cursor`` for older ones); ``travelers`` are the
+    saved travelers, oldest first; ``communications`` every logged message,
+    oldest first.
+
+    .. versionadded:: 0.1
+    """
+
+    customer: Customer
+    travelers: Sequence[Traveler]
+    bookings: Page[Booking]
+    communications: Sequence[Communication]
 
 
 class CustomerService:
@@ -248,6 +270,28 @@ class CustomerService:
         scoped = policy.scope_customers(principal, query or CustomerFilter())
         with self._ctx.uow_factory() as uow:
             return uow.customers.list(scoped, page or PageRequest())
+
+    def history(
+        self, customer_id: CustomerId, *, principal: Principal, page: PageRequest | None = None
+    ) -> CustomerHistory:
+        """The customer with their travelers, bookings and messages, from one unit of work.
+
+        The number of queries does not grow with the number of bookings or
+        messages: one per kind of record (bookings bring their travelers in one
+        more), never one per row.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+        """
+        scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+        with self._ctx.uow_factory() as uow:
+            customer = self.load_visible(uow, customer_id, principal)
+            return CustomerHistory(
+                customer=customer,
+                travelers=uow.travelers.list_for_customer(customer_id),
+                bookings=uow.bookings.list(scoped, page or PageRequest()),
+                communications=uow.communications.list_for_customer(customer_id),
+            )
 
     @staticmethod
     def load_visible(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:
