@@ -295,15 +295,17 @@ class BookingService:
             self._check_external_id(uow, request.external_id, principal)
             customer_id = self._resolve_customer(tx, request, principal)
             partner = self._acting_partner(uow, principal)
-            slot, location = self._bookable_slot(uow, request.slot_id, now)
-            policy.check_may_book(
-                principal, customer_id=customer_id, location=location, partner=partner
-            )
             if any(choice.price is not None for choice in request.travelers):
                 policy.require(
                     principal.has(Permission.SET_PRICES), f"{principal} may not set prices"
                 )
+            # Everything that does not depend on the seats is read before the slot's
+            # lock is taken, so concurrent bookings of the slot wait as briefly as possible.
             chosen, new_travelers = self._resolve_travelers(uow, request, customer_id, now)
+            slot, location = self._bookable_slot(uow, request.slot_id, now)
+            policy.check_may_book(
+                principal, customer_id=customer_id, location=location, partner=partner
+            )
             breakdown = price_booking(
                 [price or slot.price_per_traveler for _, price, _ in chosen],
                 slot.group_discounts,
