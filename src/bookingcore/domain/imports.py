@@ -1,0 +1,184 @@
+"""Bulk imports: a file of rows becomes bookings, and every bad row is kept with why.
+
+An :class:`ImportJob` records one file's import: its counts, status, settings
+and a summary of the errors. Each row that could not be imported is an
+:class:`ImportRowError` holding the raw row and one :class:`CellProblem` per
+bad cell (row number, column, spreadsheet cell, raw value, message), so a
+report can point at ``D17`` and a retry can replay exactly the failed rows.
+
+Readers (``bookingcore_adapters.importers``) turn files into :class:`SourceRow`
+streams behind the :class:`~bookingcore.ports.imports.RowSource` port.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.values import Actor, Versioned
+
+__all__ = [
+    "CellProblem",
+    "ImportJob",
+    "ImportRowError",
+    "ImportStatus",
+    "SourceRow",
+    "cell_name",
+    "column_letters",
+]
+
+
+def column_letters(index: int) -> str:
+    """The spreadsheet letters of a 0-based column index (``0`` is ``A``, ``27`` is ``AB``)."""
+    if index < 0:
+        msg = "column index cannot be negative"
+        raise ValueError(msg)
+    letters = ""
+    number = index + 1
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def cell_name(column_index: int, row_number: int) -> str:
+    """The A1-style name of a cell: ``cell_name(3, 17) == "D17"``."""
+    return f"{column_letters(column_index)}{row_number}"
+
+
+@attrs.frozen
+class SourceRow:
+    """One data row as a reader found it.
+
+    ``number`` is the row's 1-based line (CSV record) or sheet row (XLSX), the
+    number a person sees in their editor; ``values`` are the cells as text,
+    in header order (``""`` for an empty cell), padded or cut to the header's width.
+
+    .. versionadded:: 0.1
+    """
+
+    number: int
+    values: tuple[str, ...]
+
+
+class ImportStatus(enum.StrEnum):
+    """Where an import job is (seed 004's ``ImportStatus``).
+
+    .. versionadded:: 0.1
+    """
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the job will not process more rows (retry starts a new pass)."""
+        return self in (ImportStatus.COMPLETED, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+
+@attrs.frozen
+class CellProblem:
+    """What is wrong with one cell of a row (or with the row, when ``column`` is ``None``).
+
+    ``cell`` is the spreadsheet cell (``"D17"``) for XLSX files and ``None`` for CSV.
+
+    .. versionadded:: 0.1
+    """
+
+    message: str
+    code: str
+    column: str | None = None
+    cell: str | None = None
+    value: str | None = None
+
+    def describe(self) -> str:
+        """One line for people: ``"D17 customer_phone '12345': not a valid phone number"``."""
+        where = " ".join(part for part in (self.cell, self.column) if part)
+        shown = f" {self.value!r}" if self.value not in (None, "") else ""
+        return f"{where}{shown}: {self.message}" if where or shown else self.message
+
+
+def _problems(values: Any) -> tuple[CellProblem, ...]:
+    return tuple(values)
+
+
+@attrs.define(slots=False)
+class ImportRowError:
+    """A row that could not be imported, with its raw cells and every problem found.
+
+    ``raw_row`` maps the file's own column names to the cell text, so an error
+    report can reproduce the row and a retry can replay it. ``resolved_at`` is
+    set when a later retry imported the row.
+
+    .. versionadded:: 0.1
+    """
+
+    id: UUID
+    job_id: UUID
+    row_number: int
+    raw_row: Mapping[str, str]
+    problems: tuple[CellProblem, ...] = attrs.field(converter=_problems)
+    created_at: datetime
+    resolved_at: datetime | None = None
+
+    @property
+    def error_type(self) -> str:
+        """The code of the first problem: what the error summary counts."""
+        return self.problems[0].code if self.problems else "error"
+
+    @property
+    def message(self) -> str:
+        """Every problem of the row on one line."""
+        return "; ".join(problem.describe() for problem in self.problems)
+
+
+@attrs.define(slots=False)
+class ImportJob(Versioned):
+    """One file's import: counts, status, settings and an error summary.
+
+    ``processed_rows`` counts the data rows done in file order, so a run that
+    stopped (a crash, a cancel) resumes after them. ``settings`` keeps what the
+    import was started with (mapping, chunk size, lifecycle, assignment
+    strategy) as JSON data. ``file_digest`` is the SHA-256 of the file's bytes.
+
+    .. versionadded:: 0.1
+    """
+
+    id: UUID
+    filename: str
+    file_format: str
+    file_size: int
+    file_digest: str
+    created_by: Actor
+    created_at: datetime
+    updated_at: datetime
+    status: ImportStatus = ImportStatus.PENDING
+    settings: Mapping[str, Any] = attrs.Factory(dict)
+    total_rows: int = 0
+    processed_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    error_summary: Mapping[str, int] = attrs.Factory(dict)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancel_requested: bool = False
+    version: int = 1
+
+    entity_name = "import"
+
+    @property
+    def successful(self) -> int:
+        """Rows that made or changed a booking."""
+        return self.created + self.updated
