@@ -35,6 +35,15 @@ PUBLIC_MODULES = [
     "bookingcore.domain.documents",
     "bookingcore.ports.messaging",
     "bookingcore.services.events",
+    "bookingcore.services.imports",
+    "bookingcore.domain.assignment",
+    "bookingcore.domain.webhooks",
+    "bookingcore.domain.imports",
+    "bookingcore.domain.import_rows",
+    "bookingcore.domain.staff",
+    "bookingcore.ports.imports",
+    "bookingcore.ports.security",
+    "bookingcore_adapters.sms",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

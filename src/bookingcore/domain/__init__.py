@@ -6,6 +6,7 @@ no framework. Time is passed in; storage lives behind :mod:`bookingcore.ports`.
 .. versionadded:: 0.1
 """
 
+from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
@@ -32,6 +33,15 @@ from bookingcore.domain.events import (
     RetryPolicy,
     TravelerChanged,
 )
+from bookingcore.domain.import_rows import COLUMNS, ColumnMapping, ColumnSpec, ValidRow, map_header
+from bookingcore.domain.imports import (
+    CellProblem,
+    ImportJob,
+    ImportRowError,
+    ImportStatus,
+    SourceRow,
+    cell_name,
+)
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,
@@ -54,6 +64,7 @@ from bookingcore.domain.queries import (
 )
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     Actor,
     ActorKind,
@@ -77,11 +88,15 @@ from bookingcore.domain.values import (
 
 __all__ = [
     "APPOINTMENT",
+    "COLUMNS",
     "PRESETS",
     "RESERVATION",
     "TRAVEL",
     "Actor",
     "ActorKind",
+    "Advisor",
+    "Assigner",
+    "AssignmentStrategy",
     "AuditAction",
     "AuditEntry",
     "Booking",
@@ -93,7 +108,10 @@ __all__ = [
     "BookingStatusChanged",
     "BookingTraveler",
     "BookingUpdated",
+    "CellProblem",
     "Channel",
+    "ColumnMapping",
+    "ColumnSpec",
     "Communication",
     "CommunicationId",
     "CommunicationStatus",
@@ -114,6 +132,9 @@ __all__ = [
     "DomainEvent",
     "EmailAddress",
     "Gender",
+    "ImportJob",
+    "ImportRowError",
+    "ImportStatus",
     "Lifecycle",
     "LifecycleEvent",
     "LifecycleProblem",
@@ -139,7 +160,9 @@ __all__ = [
     "Slot",
     "SlotFilter",
     "SlotId",
+    "SourceRow",
     "StaffId",
+    "StaffMember",
     "StaffRole",
     "Supplier",
     "SupplierId",
@@ -147,5 +170,8 @@ __all__ = [
     "TravelerChanged",
     "TravelerDetails",
     "TravelerId",
+    "ValidRow",
+    "cell_name",
+    "map_header",
     "price_booking",
 ]

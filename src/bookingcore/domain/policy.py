@@ -120,6 +120,8 @@ class Permission(enum.StrEnum):
     MANAGE_CATALOG = "manage_catalog"
     MANAGE_PARTNERS = "manage_partners"
     VIEW_AUDIT = "view_audit"
+    IMPORT_BOOKINGS = "import_bookings"
+    MANAGE_STAFF = "manage_staff"
 
 
 #: The permissions each staff role has. Data, so a host can read it in its docs.

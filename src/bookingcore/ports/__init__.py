@@ -7,6 +7,7 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.imports import RowSource
 from bookingcore.ports.messaging import (
     DocumentRenderer,
     EventPublisher,
@@ -21,15 +22,19 @@ from bookingcore.ports.repositories import (
     CustomerRepository,
     DeliveryRepository,
     DocumentRepository,
+    ImportErrorRepository,
+    ImportJobRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
     ProductRepository,
     SlotRepository,
+    StaffRepository,
     SupplierRepository,
     TravelerRepository,
 )
+from bookingcore.ports.security import OtpStore, RateDecision, RateLimiter, SmsSender
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -43,15 +48,23 @@ __all__ = [
     "DocumentRepository",
     "EventPublisher",
     "IdGenerator",
+    "ImportErrorRepository",
+    "ImportJobRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "Notifier",
+    "OtpStore",
     "OutboxRepository",
     "OutgoingMessage",
     "PartnerRepository",
     "ProductRepository",
+    "RateDecision",
+    "RateLimiter",
+    "RowSource",
     "SendReceipt",
     "SlotRepository",
+    "SmsSender",
+    "StaffRepository",
     "SupplierRepository",
     "TravelerRepository",
     "UnitOfWork",

@@ -13,7 +13,7 @@ Adapters must pass :mod:`bookingcore.testing.contracts` for each protocol here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -25,6 +25,7 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import (
@@ -35,16 +36,19 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     BookingId,
     CommunicationId,
     CustomerId,
     DocumentId,
+    EmailAddress,
     LocationId,
     PartnerId,
     PhoneNumber,
     ProductId,
     SlotId,
+    StaffId,
     SupplierId,
     TravelerId,
 )
@@ -56,12 +60,15 @@ __all__ = [
     "CustomerRepository",
     "DeliveryRepository",
     "DocumentRepository",
+    "ImportErrorRepository",
+    "ImportJobRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "OutboxRepository",
     "PartnerRepository",
     "ProductRepository",
     "SlotRepository",
+    "StaffRepository",
     "SupplierRepository",
     "TravelerRepository",
 ]
@@ -82,6 +89,19 @@ class CustomerRepository(Protocol):
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         """The customer with this normalised phone number."""
+
+    def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
+        """The customers holding any of ``phones``, by phone, in one look-up.
+
+        .. versionadded:: 0.1
+        """
+
+    def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
+        """Customers by email for any of ``emails``; where several share one
+        address, the oldest. One look-up.
+
+        .. versionadded:: 0.1
+        """
 
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
         """Customers matching ``query``, newest first."""
@@ -216,6 +236,24 @@ class BookingRepository(Protocol):
 
     def get_by_external_id(self, external_id: str) -> Booking | None:
         """The booking carrying this external id (from a partner or an import)."""
+
+    def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
+        """The bookings carrying any of ``external_ids``, by external id, in one look-up.
+
+        .. versionadded:: 0.1
+        """
+
+    def find_by_idempotency_keys(self, keys: Collection[str]) -> Mapping[str, Booking]:
+        """The bookings created with any of ``keys``, by key, in one look-up.
+
+        .. versionadded:: 0.1
+        """
+
+    def count_by_assignee(self, statuses: Collection[str]) -> Mapping[StaffId, int]:
+        """How many bookings in one of ``statuses`` each assignee has (their load).
+
+        .. versionadded:: 0.1
+        """
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
         """Every booking of ``customer_id`` on ``slot_id``, whatever its status."""
@@ -352,3 +390,59 @@ class DocumentRepository(Protocol):
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
         """A booking's documents, oldest first."""
+
+
+class StaffRepository(Protocol):
+    """The business's people, unique by email.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, member: StaffMember) -> None:
+        """Register a new staff member. A repeated email is a DuplicateError at
+        the latest on commit."""
+
+    def get(self, staff_id: StaffId) -> StaffMember | None:
+        """The staff member with this id."""
+
+    def get_by_email(self, email: EmailAddress) -> StaffMember | None:
+        """The staff member with this email."""
+
+    def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
+        """Staff ordered by email, optionally only one role or only active people."""
+
+
+class ImportJobRepository(Protocol):
+    """Import jobs: one per file imported.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, job: ImportJob) -> None:
+        """Register a new import job."""
+
+    def get(self, job_id: UUID) -> ImportJob | None:
+        """The import job with this id."""
+
+    def get_for_update(self, job_id: UUID) -> ImportJob | None:
+        """The job, locked until the unit of work ends: a chunk, a cancel and a
+        retry of one job never interleave."""
+
+    def list(self, page: PageRequest) -> Page[ImportJob]:
+        """Import jobs, newest first."""
+
+
+class ImportErrorRepository(Protocol):
+    """The rows each import could not take, with their raw cells and problems.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, error: ImportRowError) -> None:
+        """Record a failed row."""
+
+    def list_for_job(
+        self, job_id: UUID, *, unresolved_only: bool = False
+    ) -> Sequence[ImportRowError]:
+        """The job's failed rows in row order; ``unresolved_only`` leaves out rows a
+        retry has since imported."""

@@ -24,12 +24,15 @@ from bookingcore.ports.repositories import (
     CustomerRepository,
     DeliveryRepository,
     DocumentRepository,
+    ImportErrorRepository,
+    ImportJobRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
     ProductRepository,
     SlotRepository,
+    StaffRepository,
     SupplierRepository,
     TravelerRepository,
 )
@@ -103,6 +106,18 @@ class UnitOfWork(Protocol):
     @property
     def documents(self) -> DocumentRepository:
         """Booking documents in this transaction."""
+
+    @property
+    def staff(self) -> StaffRepository:
+        """The business's people in this transaction."""
+
+    @property
+    def imports(self) -> ImportJobRepository:
+        """Import jobs in this transaction."""
+
+    @property
+    def import_errors(self) -> ImportErrorRepository:
+        """Import jobs' failed rows in this transaction."""
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

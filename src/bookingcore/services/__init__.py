@@ -36,7 +36,16 @@ from bookingcore.services.events import (
     OutboxRelay,
     Subscription,
 )
+from bookingcore.services.imports import (
+    ImportPlan,
+    ImportPreview,
+    ImportService,
+    ImportSettings,
+    PreviewRow,
+    Progress,
+)
 from bookingcore.services.partners import PartnerService
+from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
 __all__ = [
@@ -58,14 +67,21 @@ __all__ = [
     "DocumentHandler",
     "EventDispatcher",
     "HandlerContext",
+    "ImportPlan",
+    "ImportPreview",
+    "ImportService",
+    "ImportSettings",
     "MessageHandler",
     "NewTraveler",
     "OutboxRelay",
     "PartnerService",
+    "PreviewRow",
+    "Progress",
     "Registration",
     "SavedTraveler",
     "ServiceContext",
     "Settings",
+    "StaffService",
     "Subscription",
     "Transaction",
     "Transition",

@@ -21,7 +21,9 @@ from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
+from bookingcore.services.imports import ImportService
 from bookingcore.services.partners import PartnerService
+from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
 __all__ = ["BookingCore"]
@@ -49,6 +51,8 @@ class BookingCore:
         partners: :class:`~bookingcore.services.PartnerService`
         communications: :class:`~bookingcore.services.CommunicationService`
         audit: :class:`~bookingcore.services.AuditService`
+        staff: :class:`~bookingcore.services.StaffService` (advisors and their territories)
+        imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
 
@@ -90,6 +94,8 @@ class BookingCore:
         self.partners = PartnerService(self.context)
         self.communications = CommunicationService(self.context, notifier)
         self.audit = AuditService(self.context)
+        self.staff = StaffService(self.context)
+        self.imports = ImportService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
             _automations.install(

@@ -16,9 +16,11 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, OutboxMessage
+from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.staff import StaffMember
 
 if TYPE_CHECKING:
     from bookingcore_adapters.memory._uow import MemoryUnitOfWork
@@ -76,6 +78,9 @@ TABLES: tuple[Table, ...] = (
         },
     ),
     Table("documents", Document),
+    Table("staff", StaffMember, {"email": lambda x: x.email.value}),
+    Table("imports", ImportJob),
+    Table("import_errors", ImportRowError),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -16,6 +16,7 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import (
@@ -27,16 +28,19 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     BookingId,
     CommunicationId,
     CustomerId,
     DocumentId,
+    EmailAddress,
     LocationId,
     PartnerId,
     PhoneNumber,
     ProductId,
     SlotId,
+    StaffId,
     SupplierId,
     TravelerId,
 )
@@ -79,6 +83,9 @@ class MemoryUnitOfWork:
         self.deliveries = _DeliveryRepository(self, "deliveries")
         self.communications = _CommunicationRepository(self, "communications")
         self.documents = _DocumentRepository(self, "documents")
+        self.staff = _StaffRepository(self, "staff")
+        self.imports = _ImportJobRepository(self, "imports")
+        self.import_errors = _ImportErrorRepository(self, "import_errors")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -272,6 +279,23 @@ class _CustomerRepository(_Repository[Customer]):
         found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
         return found
 
+    def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
+        found = (self.get_by_phone(phone) for phone in set(phones))
+        return {c.phone: c for c in found if c is not None}
+
+    def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
+        wanted = set(emails)
+        matching: list[Customer] = self._uow._select(
+            self._table,
+            lambda c: c.email is not None and c.email in wanted,
+            lambda c: (c.created_at, c.id.bytes),
+        )
+        by_email: dict[EmailAddress, Customer] = {}
+        for customer in matching:
+            assert customer.email is not None
+            by_email.setdefault(customer.email, customer)
+        return by_email
+
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
         return self._uow._page(self._table, query.matches, page)
 
@@ -321,6 +345,22 @@ class _BookingRepository(_Repository[Booking]):
     def get_by_external_id(self, external_id: str) -> Booking | None:
         found: Booking | None = self._uow._find_unique(self._table, "external_id", external_id)
         return found
+
+    def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
+        found = (self.get_by_external_id(ident) for ident in set(external_ids))
+        return {b.external_id: b for b in found if b is not None and b.external_id is not None}
+
+    def find_by_idempotency_keys(self, keys: Collection[str]) -> Mapping[str, Booking]:
+        found = (self.get_by_idempotency_key(key) for key in set(keys))
+        return {b.idempotency_key: b for b in found if b is not None and b.idempotency_key}
+
+    def count_by_assignee(self, statuses: Collection[str]) -> Mapping[StaffId, int]:
+        wanted = set(statuses)
+        counts: dict[StaffId, int] = {}
+        for booking in self._uow._rows(self._table):
+            if booking.assignee_id is not None and booking.status in wanted:
+                counts[booking.assignee_id] = counts.get(booking.assignee_id, 0) + 1
+        return counts
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
         return self._uow._select(
@@ -443,4 +483,43 @@ class _DocumentRepository(_Repository[Document]):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
         return self._uow._select(
             self._table, lambda d: d.booking_id == booking_id, lambda d: d.created_at
+        )
+
+
+class _StaffRepository(_Repository[StaffMember]):
+    def get(self, staff_id: StaffId) -> StaffMember | None:
+        return self._get(staff_id)
+
+    def get_by_email(self, email: EmailAddress) -> StaffMember | None:
+        found: StaffMember | None = self._uow._find_unique(self._table, "email", email.value)
+        return found
+
+    def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
+        return self._uow._select(
+            self._table,
+            lambda s: (role is None or s.role == role) and (s.is_active or not only_active),
+            lambda s: s.email.value,
+        )
+
+
+class _ImportJobRepository(_Repository[ImportJob]):
+    def get(self, job_id: UUID) -> ImportJob | None:
+        return self._get(job_id)
+
+    def get_for_update(self, job_id: UUID) -> ImportJob | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(job_id)
+
+    def list(self, page: PageRequest) -> Page[ImportJob]:
+        return self._uow._page(self._table, lambda _: True, page)
+
+
+class _ImportErrorRepository(_Repository[ImportRowError]):
+    def list_for_job(
+        self, job_id: UUID, *, unresolved_only: bool = False
+    ) -> Sequence[ImportRowError]:
+        return self._uow._select(
+            self._table,
+            lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
+            lambda e: (e.row_number, e.created_at),
         )

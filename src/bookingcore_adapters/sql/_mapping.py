@@ -29,11 +29,14 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.customers import Customer, Gender, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import Delivery, DeliveryStatus, OutboxMessage
+from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.policy import StaffRole
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import Actor, EmailAddress, LocationId, Money, PhoneNumber
 from bookingcore.serialization import event_from_dict, event_to_dict
 from bookingcore_adapters.sql import _tables as t
@@ -45,6 +48,8 @@ __all__ = [
     "CUSTOMERS",
     "DELIVERIES",
     "DOCUMENTS",
+    "IMPORTS",
+    "IMPORT_ERRORS",
     "LIFECYCLE_EVENTS",
     "LOCATIONS",
     "MAPPERS",
@@ -52,6 +57,7 @@ __all__ = [
     "PARTNERS",
     "PRODUCTS",
     "SLOTS",
+    "STAFF",
     "SUPPLIERS",
     "TRAVELERS",
     "Mapper",
@@ -680,6 +686,122 @@ def _load_document(r: Stored, _: Sequence[Stored]) -> Document:
     )
 
 
+# --------------------------------------------------------------------------- staff
+
+
+def _dump_staff(x: StaffMember) -> Row:
+    return {
+        "id": x.id,
+        "email": x.email.value,
+        "name": x.name,
+        "role": x.role.value,
+        "locations": sorted(str(location) for location in x.location_ids),
+        "supplier_id": x.supplier_id,
+        "password_hash": x.password_hash,
+        "is_active": x.is_active,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def _load_staff(r: Stored, _: Sequence[Stored]) -> StaffMember:
+    return StaffMember(
+        id=r["id"],
+        email=EmailAddress(r["email"]),
+        name=r["name"],
+        role=StaffRole(r["role"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        location_ids=frozenset(LocationId(UUID(v)) for v in r["locations"]),
+        supplier_id=r["supplier_id"],
+        password_hash=r["password_hash"],
+        is_active=r["is_active"],
+        version=r["version"],
+    )
+
+
+# --------------------------------------------------------------------------- import jobs
+
+
+def _dump_import(x: ImportJob) -> Row:
+    return {
+        "id": x.id,
+        "filename": x.filename,
+        "file_format": x.file_format,
+        "file_size": x.file_size,
+        "file_digest": x.file_digest,
+        **_actor_columns("created_by_kind", "created_by_id", x.created_by),
+        "status": x.status.value,
+        "import_settings": _json(x.settings),
+        "total_rows": x.total_rows,
+        "processed_rows": x.processed_rows,
+        "created_rows": x.created,
+        "updated_rows": x.updated,
+        "skipped_rows": x.skipped,
+        "failed_rows": x.failed,
+        "error_summary": _json(x.error_summary),
+        "cancel_requested": x.cancel_requested,
+        "started_at": x.started_at,
+        "completed_at": x.completed_at,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def _load_import(r: Stored, _: Sequence[Stored]) -> ImportJob:
+    return ImportJob(
+        id=r["id"],
+        filename=r["filename"],
+        file_format=r["file_format"],
+        file_size=r["file_size"],
+        file_digest=r["file_digest"],
+        created_by=_required_actor(r, "created_by_kind", "created_by_id"),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        status=ImportStatus(r["status"]),
+        settings=_json(r["import_settings"]),
+        total_rows=r["total_rows"],
+        processed_rows=r["processed_rows"],
+        created=r["created_rows"],
+        updated=r["updated_rows"],
+        skipped=r["skipped_rows"],
+        failed=r["failed_rows"],
+        error_summary=_json(r["error_summary"]),
+        cancel_requested=r["cancel_requested"],
+        started_at=r["started_at"],
+        completed_at=r["completed_at"],
+        version=r["version"],
+    )
+
+
+def _dump_import_error(x: ImportRowError) -> Row:
+    return {
+        "id": x.id,
+        "import_id": x.job_id,
+        "row_number": x.row_number,
+        "raw_row": dict(x.raw_row),
+        "error_message": x.message,
+        "error_type": x.error_type,
+        "field_errors": [attrs.asdict(problem) for problem in x.problems],
+        "created_at": x.created_at,
+        "resolved_at": x.resolved_at,
+    }
+
+
+def _load_import_error(r: Stored, _: Sequence[Stored]) -> ImportRowError:
+    return ImportRowError(
+        id=r["id"],
+        job_id=r["import_id"],
+        row_number=r["row_number"],
+        raw_row=dict(r["raw_row"]),
+        problems=tuple(CellProblem(**problem) for problem in r["field_errors"]),
+        created_at=r["created_at"],
+        resolved_at=r["resolved_at"],
+    )
+
+
 # --------------------------------------------------------------------------- the mappers
 
 CUSTOMERS = Mapper[Customer](
@@ -714,6 +836,15 @@ COMMUNICATIONS = Mapper[Communication](
     "communication", t.communications, _dump_communication, _load_communication
 )
 DOCUMENTS = Mapper[Document]("document", t.documents, _dump_document, _load_document)
+STAFF = Mapper[StaffMember](
+    "staffmember", t.staff_members, _dump_staff, _load_staff, versioned=True
+)
+IMPORTS = Mapper[ImportJob](
+    "importjob", t.booking_imports, _dump_import, _load_import, versioned=True
+)
+IMPORT_ERRORS = Mapper[ImportRowError](
+    "importrowerror", t.booking_import_errors, _dump_import_error, _load_import_error
+)
 
 #: Every mapper, parents before children: the order a commit writes in.
 MAPPERS: tuple[Mapper[Any], ...] = tuple(
@@ -733,6 +864,9 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             DELIVERIES,
             COMMUNICATIONS,
             DOCUMENTS,
+            STAFF,
+            IMPORTS,
+            IMPORT_ERRORS,
         ),
         key=lambda m: t.metadata.sorted_tables.index(m.table),
     )

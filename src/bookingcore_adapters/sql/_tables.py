@@ -48,6 +48,8 @@ __all__ = [
     "ExactDecimal",
     "UtcDateTime",
     "audit_logs",
+    "booking_import_errors",
+    "booking_imports",
     "booking_travelers",
     "bookings",
     "communications",
@@ -61,6 +63,7 @@ __all__ = [
     "partners",
     "products",
     "slots",
+    "staff_members",
     "suppliers",
     "travelers",
 ]
@@ -239,6 +242,7 @@ customers = Table(
     _when("updated_at"),
     Column("version", Integer(), nullable=False),
     Index(None, "created_at", "id"),
+    Index(None, "email"),
 )
 
 travelers = Table(
@@ -458,4 +462,65 @@ documents = Table(
     Column("content", Text(), nullable=False),
     _when("created_at"),
     Column("source_event_id", Uuid()),
+)
+
+staff_members = Table(
+    "staff_members",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("email", String(), nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("role", _ENUM, nullable=False, index=True),
+    Column("locations", _json(), nullable=False),
+    _ref("supplier_id", "suppliers.id", index=True),
+    Column("password_hash", String()),
+    Column("is_active", Boolean(), nullable=False),
+    _when("created_at"),
+    _when("updated_at"),
+    Column("version", Integer(), nullable=False),
+)
+
+#: Seed 004's ``booking_imports``: one row per file imported.
+booking_imports = Table(
+    "booking_imports",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("filename", String(512), nullable=False),
+    Column("file_format", String(10), nullable=False),
+    Column("file_size", BigInteger(), nullable=False),
+    Column("file_digest", String(64), nullable=False),
+    Column("created_by_kind", _ENUM, nullable=False),
+    Column("created_by_id", String()),
+    Column("status", _ENUM, nullable=False, index=True),
+    Column("import_settings", _json(), nullable=False),
+    Column("total_rows", Integer(), nullable=False),
+    Column("processed_rows", Integer(), nullable=False),
+    Column("created_rows", Integer(), nullable=False),
+    Column("updated_rows", Integer(), nullable=False),
+    Column("skipped_rows", Integer(), nullable=False),
+    Column("failed_rows", Integer(), nullable=False),
+    Column("error_summary", _json(), nullable=False),
+    Column("cancel_requested", Boolean(), nullable=False),
+    _when("started_at", nullable=True),
+    _when("completed_at", nullable=True),
+    _when("created_at"),
+    _when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "created_at", "id"),
+)
+
+#: Seed 004's ``booking_import_errors``: the rows an import could not take.
+booking_import_errors = Table(
+    "booking_import_errors",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    _ref("import_id", "booking_imports.id", nullable=False, ondelete="CASCADE"),
+    Column("row_number", Integer(), nullable=False),
+    Column("raw_row", _json(), nullable=False),
+    Column("error_message", Text(), nullable=False),
+    Column("error_type", String(50), nullable=False),
+    Column("field_errors", _json(), nullable=False),
+    _when("created_at"),
+    _when("resolved_at", nullable=True),
+    Index(None, "import_id", "row_number"),
 )

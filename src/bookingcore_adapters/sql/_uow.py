@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
@@ -42,6 +42,7 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DeliveryStatus, DomainEvent, OutboxMessage
+from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import (
@@ -53,16 +54,19 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     BookingId,
     CommunicationId,
     CustomerId,
     DocumentId,
+    EmailAddress,
     LocationId,
     PartnerId,
     PhoneNumber,
     ProductId,
     SlotId,
+    StaffId,
     SupplierId,
     TravelerId,
 )
@@ -154,6 +158,9 @@ class SqlUnitOfWork:
         self.deliveries = _DeliveryRepository(self, m.DELIVERIES)
         self.communications = _CommunicationRepository(self, m.COMMUNICATIONS)
         self.documents = _DocumentRepository(self, m.DOCUMENTS)
+        self.staff = _StaffRepository(self, m.STAFF)
+        self.imports = _ImportJobRepository(self, m.IMPORTS)
+        self.import_errors = _ImportErrorRepository(self, m.IMPORT_ERRORS)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -627,6 +634,27 @@ class SqlUnitOfWork:
             )
         return known
 
+    def _count_by_assignee(self, statuses: set[str]) -> dict[StaffId, int]:
+        """Bookings per assignee in ``statuses``: stored rows plus this unit's own view."""
+        self._require_active()
+        c = m.BOOKINGS.table.c
+        tracked: dict[UUID, Booking] = self._tracked[m.BOOKINGS.entity]
+        counts: dict[StaffId, int] = defaultdict(int)
+        if statuses:
+            statement = (
+                select(c.assignee_id, func.count())
+                .where(c.assignee_id.is_not(None), c.status.in_(sorted(statuses)))
+                .group_by(c.assignee_id)
+            )
+            if tracked:
+                statement = statement.where(c.id.not_in(list(tracked)))
+            for assignee, count in self._begin().execute(statement):
+                counts[StaffId(assignee)] += count
+        for booking in tracked.values():
+            if booking.assignee_id is not None and booking.status in statuses:
+                counts[booking.assignee_id] += 1
+        return dict(counts)
+
     def _ordered_text(self, column: ColumnElement[str]) -> ColumnElement[str]:
         """``column`` in code-point order, as Python sorts strings."""
         return column.collate("C") if self._postgres else column
@@ -761,6 +789,34 @@ class _CustomerRepository(_Repository[Customer]):
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         return self._uow._find_unique(self._mapper, "phone", phone.e164, lambda c: c.phone.e164)
 
+    def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
+        wanted = {phone.e164 for phone in phones}
+        if not wanted:
+            return {}
+        found = self._uow._select(
+            self._mapper,
+            [self._table.c.phone.in_(sorted(wanted))],
+            lambda c: c.phone.e164 in wanted,
+            lambda c: c.phone.e164,
+            order_by=[self._table.c.phone],
+        )
+        return {c.phone: c for c in found}
+
+    def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
+        wanted = {email.value for email in emails}
+        if not wanted:
+            return {}
+        c = self._table.c
+        found = self._oldest_first(
+            [c.email.in_(sorted(wanted))],
+            lambda x: x.email is not None and x.email.value in wanted,
+        )
+        by_email: dict[EmailAddress, Customer] = {}
+        for customer in found:
+            if customer.email is not None:
+                by_email.setdefault(customer.email, customer)
+        return by_email
+
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
         where = q.customer_where(query, self._uow._search)
         return self._uow._page(self._mapper, where, query.matches, page)
@@ -821,6 +877,28 @@ class _BookingRepository(_Repository[Booking]):
 
     def get_by_external_id(self, external_id: str) -> Booking | None:
         return self._by("external_id", external_id)
+
+    def _find_by(self, column: str, values: Collection[str]) -> dict[str, Booking]:
+        wanted = set(values)
+        if not wanted:
+            return {}
+        found = self._uow._select(
+            self._mapper,
+            [self._table.c[column].in_(sorted(wanted))],
+            lambda b: getattr(b, column) in wanted,
+            lambda b: getattr(b, column),
+            order_by=[self._table.c[column]],
+        )
+        return {getattr(b, column): b for b in found if getattr(b, column) is not None}
+
+    def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
+        return self._find_by("external_id", external_ids)
+
+    def find_by_idempotency_keys(self, keys: Collection[str]) -> Mapping[str, Booking]:
+        return self._find_by("idempotency_key", keys)
+
+    def count_by_assignee(self, statuses: Collection[str]) -> Mapping[StaffId, int]:
+        return self._uow._count_by_assignee(set(statuses))
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
         c = self._table.c
@@ -986,4 +1064,55 @@ class _DocumentRepository(_Repository[Document]):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
         return self._oldest_first(
             [self._table.c.booking_id == booking_id], lambda d: d.booking_id == booking_id
+        )
+
+
+class _StaffRepository(_Repository[StaffMember]):
+    def get(self, staff_id: StaffId) -> StaffMember | None:
+        return self._get(staff_id)
+
+    def get_by_email(self, email: EmailAddress) -> StaffMember | None:
+        return self._uow._find_unique(self._mapper, "email", email.value, lambda s: s.email.value)
+
+    def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
+        c = self._table.c
+        where: list[ColumnElement[bool]] = []
+        if role is not None:
+            where.append(c.role == role)
+        if only_active:
+            where.append(c.is_active.is_(True))
+        return self._uow._select(
+            self._mapper,
+            where,
+            lambda s: (role is None or s.role == role) and (s.is_active or not only_active),
+            lambda s: s.email.value,
+            order_by=[c.email],
+        )
+
+
+class _ImportJobRepository(_Repository[ImportJob]):
+    def get(self, job_id: UUID) -> ImportJob | None:
+        return self._get(job_id)
+
+    def get_for_update(self, job_id: UUID) -> ImportJob | None:
+        return self._uow._lock_row(self._mapper, job_id)
+
+    def list(self, page: PageRequest) -> Page[ImportJob]:
+        return self._uow._page(self._mapper, [], lambda _: True, page)
+
+
+class _ImportErrorRepository(_Repository[ImportRowError]):
+    def list_for_job(
+        self, job_id: UUID, *, unresolved_only: bool = False
+    ) -> Sequence[ImportRowError]:
+        c = self._table.c
+        where = [c.import_id == job_id]
+        if unresolved_only:
+            where.append(c.resolved_at.is_(None))
+        return self._uow._select(
+            self._mapper,
+            where,
+            lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
+            lambda e: (e.row_number, e.created_at),
+            order_by=[c.row_number, c.created_at],
         )

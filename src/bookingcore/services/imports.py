@@ -1,0 +1,1370 @@
+"""Bulk import of bookings from a file: preview, dry run, chunked and resumable runs, retry.
+
+The flow (seed 004)::
+
+    from bookingcore_adapters.importers import open_rows
+
+    source = open_rows("bookings.xlsx")
+    preview = core.imports.preview(source, principal=admin)      # first 100 rows
+    plan = core.imports.dry_run(source, principal=admin)         # validates all, writes nothing
+    job = core.imports.confirm(plan, source, principal=admin)    # no second validation
+    # or in one go:
+    job = core.imports.run_file(source, principal=admin, progress=print)
+
+Each chunk of rows (500 by default) is one transaction that also moves the
+job's counters, so a run that stops (a crash, a cancel) resumes with
+:meth:`ImportService.run` after the last committed chunk and never books a row
+twice. A row that breaks a rule becomes an
+:class:`~bookingcore.domain.imports.ImportRowError` and the import goes on.
+
+Rows that carry an ``external_id`` update the booking that already has it;
+other rows are recognised by a fingerprint of their values, so importing the
+same row again is *skipped*, not doubled.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
+from bookingcore.domain.audit import AuditAction, snapshot
+from bookingcore.domain.bookings import Booking, BookingTraveler
+from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.events import BookingCreated
+from bookingcore.domain.import_rows import (
+    ColumnMapping,
+    ReferenceData,
+    RowValidator,
+    ValidRow,
+    map_header,
+)
+from bookingcore.domain.imports import (
+    CellProblem,
+    ImportJob,
+    ImportRowError,
+    ImportStatus,
+    SourceRow,
+)
+from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
+from bookingcore.domain.policy import Permission, Principal, StaffRole
+from bookingcore.domain.queries import Page, PageRequest, SlotFilter
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    LocationId,
+    Money,
+    ProductId,
+    SlotId,
+    TravelerId,
+)
+from bookingcore.errors import (
+    BookingError,
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    ValidationError,
+)
+from bookingcore.ports.imports import RowSource
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+
+__all__ = [
+    "ImportPlan",
+    "ImportPreview",
+    "ImportService",
+    "ImportSettings",
+    "PreviewRow",
+    "Progress",
+]
+
+_log = logging.getLogger("bookingcore.imports")
+
+#: Called after each committed chunk with the job as it now stands.
+Progress = Callable[[ImportJob], object]
+
+_CREATED_FIELDS = ("reference", "status", "customer_id", "slot_id", "external_id", "source")
+_STRATEGIES = {s.value for s in AssignmentStrategy}
+
+
+def _mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class ImportSettings:
+    """How an import reads and books its rows; kept on the job as JSON.
+
+    Args:
+        mapping: the file's header cell -> column name, overriding aliases
+            (``{"Mobile No": "customer_phone"}``; ``""`` ignores a column).
+        chunk_size: rows per transaction (500, as seed 004 asks).
+        lifecycle: the lifecycle imported bookings follow; seed 004's
+            ``appointment`` by default. ``status`` cells must name its states.
+        assignment: ``manual`` (only rows naming an advisor are assigned),
+            ``round_robin``, ``least_loaded`` or ``dealer_based``.
+        region: phone region for numbers written without a country code;
+            ``None`` (the default) insists on international format.
+        timezone: the IANA zone of dates and times written without an offset.
+        currency: the currency of the free appointment slots the import opens
+            where a row names no slot.
+        emit_events: write a ``booking.created`` event per new booking, which
+            runs your handlers (and the built-in automations, which message
+            customers). Off by default: an import records history.
+        workers: processes that validate rows; ``1`` validates in this process.
+
+    .. versionadded:: 0.1
+    """
+
+    mapping: Mapping[str, str] = attrs.field(factory=dict, converter=_mapping)
+    chunk_size: int = 500
+    lifecycle: str = "appointment"
+    assignment: str = "manual"
+    region: str | None = None
+    timezone: str = "UTC"
+    currency: str = "USD"
+    emit_events: bool = False
+    workers: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= self.chunk_size <= 10_000:
+            msg = "must be a whole number from 1 to 10000"
+            raise ValidationError.single("chunk_size", msg, "out_of_range")
+        if self.assignment not in _STRATEGIES:
+            msg = f"{self.assignment!r} is not one of {', '.join(sorted(_STRATEGIES))}"
+            raise ValidationError.single("assignment", msg, "invalid_choice")
+        if not 1 <= self.workers <= 64:
+            raise ValidationError.single("workers", "must be from 1 to 64", "out_of_range")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            msg = f"{self.timezone!r} is not an IANA time zone"
+            raise ValidationError.single("timezone", msg, "invalid_timezone") from None
+        Money(0, self.currency)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON data (what the job keeps)."""
+        data = attrs.asdict(self)
+        data["mapping"] = dict(self.mapping)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImportSettings:
+        """Settings from :meth:`to_dict` data; unknown keys are ignored."""
+        names = {a.name for a in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@attrs.frozen
+class PreviewRow:
+    """One row of a preview: its cells, what the import would do, and its problems.
+
+    ``action`` is ``"create"``, ``"update"``, ``"skip"`` or ``"error"``.
+
+    .. versionadded:: 0.1
+    """
+
+    number: int
+    values: Mapping[str, str]
+    action: str
+    problems: tuple[CellProblem, ...] = ()
+
+
+@attrs.frozen
+class ImportPreview:
+    """The first rows of a file as the import reads them, before anything is written.
+
+    .. versionadded:: 0.1
+    """
+
+    filename: str
+    header: tuple[str, ...]
+    mapping: Mapping[str, str]
+    extra_columns: tuple[str, ...]
+    rows: tuple[PreviewRow, ...]
+
+    @property
+    def problems(self) -> int:
+        """How many of the previewed rows have problems."""
+        return sum(1 for row in self.rows if row.problems)
+
+
+@attrs.frozen(eq=False)
+class ImportPlan:
+    """A whole file validated by a dry run; nothing was written.
+
+    :meth:`ImportService.confirm` books ``rows`` without reading or validating
+    the file again, as long as the file still has ``digest``.
+
+    .. versionadded:: 0.1
+    """
+
+    filename: str
+    file_format: str
+    size: int
+    digest: str
+    settings: ImportSettings
+    mapping: Mapping[str, str]
+    rows: tuple[ValidRow, ...]
+    errors: tuple[tuple[int, Mapping[str, str], tuple[CellProblem, ...]], ...]
+    total: int
+    would_create: int
+    would_update: int
+    would_skip: int
+
+    @property
+    def failed(self) -> int:
+        """Rows that would fail."""
+        return len(self.errors)
+
+
+@attrs.frozen
+class _Failure:
+    number: int
+    raw: Mapping[str, str]
+    problems: tuple[CellProblem, ...]
+
+
+_Item = ValidRow | _Failure
+
+
+@attrs.define
+class _Run:
+    """What one pass of an import keeps between chunks."""
+
+    job_id: UUID
+    settings: ImportSettings
+    lifecycle: Lifecycle
+    mapping: ColumnMapping
+    has_cells: bool
+    principal: Principal
+    assigner: Assigner
+    seen_external: dict[str, int] = attrs.Factory(dict)
+    slot_ids: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = attrs.Factory(dict)
+    retrying: dict[int, ImportRowError] | None = None
+
+
+@attrs.define
+class _Chunk:
+    """Counts of one chunk, applied to the job with it."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failures: list[_Failure] = attrs.Factory(list)
+    fixed: list[int] = attrs.Factory(list)
+
+
+class ImportService:
+    """Preview, validate, run, cancel and retry bulk imports of bookings.
+
+    Only staff with ``import_bookings`` (admins by default, as seed 004 asks) may import.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, job_id: UUID, *, principal: Principal) -> ImportJob:
+        """The import job.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            NotFoundError: no such job.
+        """
+        self._require(principal)
+        with self._ctx.uow_factory() as uow:
+            return self._job(uow, job_id)
+
+    def list(self, *, principal: Principal, page: PageRequest | None = None) -> Page[ImportJob]:
+        """Import jobs, newest first (seed 004's import history)."""
+        self._require(principal)
+        with self._ctx.uow_factory() as uow:
+            return uow.imports.list(page or PageRequest())
+
+    def errors(
+        self, job_id: UUID, *, principal: Principal, unresolved_only: bool = True
+    ) -> Sequence[ImportRowError]:
+        """The job's failed rows in row order (by default only those still failing)."""
+        self._require(principal)
+        with self._ctx.uow_factory() as uow:
+            self._job(uow, job_id)
+            return uow.import_errors.list_for_job(job_id, unresolved_only=unresolved_only)
+
+    # ------------------------------------------------------------------ looking before booking
+
+    def preview(
+        self,
+        source: RowSource,
+        *,
+        principal: Principal,
+        settings: ImportSettings | None = None,
+        limit: int = 100,
+    ) -> ImportPreview:
+        """The detected mapping and the first ``limit`` rows with what would happen
+        to each and its problems. Writes nothing.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            ValidationError: a file-level problem (missing column, bad mapping).
+        """
+        self._require(principal)
+        settings = settings or ImportSettings()
+        run, validator = self._prepare(source, settings, principal, job_id=None)
+        read = list(islice(source.rows(), limit))
+        items = [_validated(validator, row) for row in read]
+        with self._ctx.uow_factory() as uow:
+            actions = self._simulate(uow, run, items)
+        rows = tuple(
+            PreviewRow(row.number, validator.raw(row), action, problems)
+            for row, (action, problems) in zip(read, actions, strict=True)
+        )
+        return ImportPreview(
+            filename=source.filename,
+            header=source.header,
+            mapping=run.mapping.describe(),
+            extra_columns=tuple(run.mapping.extra),
+            rows=rows,
+        )
+
+    def dry_run(
+        self,
+        source: RowSource,
+        *,
+        principal: Principal,
+        settings: ImportSettings | None = None,
+    ) -> ImportPlan:
+        """Validate the whole file against the rules and the stored data; write nothing.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            ValidationError: a file-level problem.
+        """
+        self._require(principal)
+        settings = settings or ImportSettings()
+        run, validator = self._prepare(source, settings, principal, job_id=None)
+        valid: builtins.list[ValidRow] = []
+        errors: builtins.list[tuple[int, Mapping[str, str], tuple[CellProblem, ...]]] = []
+        counts = {"create": 0, "update": 0, "skip": 0}
+        total = 0
+        for batch in _batches(self._validate(source.rows(), validator, settings), 2000):
+            with self._ctx.uow_factory() as uow:
+                outcomes = self._simulate(uow, run, batch)
+            for item, (action, problems) in zip(batch, outcomes, strict=True):
+                total += 1
+                if isinstance(item, _Failure):
+                    errors.append((item.number, item.raw, item.problems))
+                elif problems:
+                    errors.append((item.number, _raw_of(validator, item), problems))
+                else:
+                    counts[action] += 1
+                    valid.append(item)
+        return ImportPlan(
+            filename=source.filename,
+            file_format=source.file_format,
+            size=source.size,
+            digest=source.digest,
+            settings=settings,
+            mapping=run.mapping.describe(),
+            rows=tuple(valid),
+            errors=tuple(errors),
+            total=total,
+            would_create=counts["create"],
+            would_update=counts["update"],
+            would_skip=counts["skip"],
+        )
+
+    # ------------------------------------------------------------------ running
+
+    def start(
+        self,
+        source: RowSource,
+        *,
+        principal: Principal,
+        settings: ImportSettings | None = None,
+    ) -> ImportJob:
+        """Record a PENDING import of ``source`` after its file-level checks.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            ValidationError: a file-level problem (missing column, bad mapping, bad settings).
+        """
+        self._require(principal)
+        settings = settings or ImportSettings()
+        self._prepare(source, settings, principal, job_id=None)
+        now = self._ctx.now()
+        job = ImportJob(
+            id=self._ctx.ids.new_id(),
+            filename=source.filename,
+            file_format=source.file_format,
+            file_size=source.size,
+            file_digest=source.digest,
+            created_by=principal.actor,
+            created_at=now,
+            updated_at=now,
+            settings=settings.to_dict(),
+        )
+        with self._ctx.transaction() as tx:
+            tx.uow.imports.add(job)
+            tx.audit(
+                principal,
+                entity="import",
+                entity_id=job.id,
+                action=AuditAction.CREATED,
+                new={"filename": job.filename, "size": job.file_size, **settings.to_dict()},
+            )
+            tx.commit()
+        return job
+
+    def run(
+        self,
+        job_id: UUID,
+        source: RowSource,
+        *,
+        principal: Principal,
+        progress: Progress | None = None,
+    ) -> ImportJob:
+        """Import the job's file, chunk by chunk, from where it stopped.
+
+        A PENDING job starts; a PROCESSING job (a run that crashed) resumes
+        after its last committed chunk; a finished job is returned as it is.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            NotFoundError: no such job.
+            ValidationError: on field ``file`` when ``source`` is not the job's
+                file (another digest), or a file-level problem.
+        """
+        self._require(principal)
+        job = self._begin(job_id, source, principal)
+        if job.status.is_final:
+            return job
+        settings = ImportSettings.from_dict(job.settings)
+        run, validator = self._prepare(source, settings, principal, job_id=job.id)
+        skip = job.processed_rows
+        if skip:
+            self._remember_earlier(run, source, validator, skip)
+        items = self._validate(source.rows(skip=skip), validator, settings)
+        return self._process(run, items, progress, validator)
+
+    def run_file(
+        self,
+        source: RowSource,
+        *,
+        principal: Principal,
+        settings: ImportSettings | None = None,
+        progress: Progress | None = None,
+    ) -> ImportJob:
+        """:meth:`start` and :meth:`run` in one call."""
+        job = self.start(source, principal=principal, settings=settings)
+        return self.run(job.id, source, principal=principal, progress=progress)
+
+    def confirm(
+        self,
+        plan: ImportPlan,
+        source: RowSource,
+        *,
+        principal: Principal,
+        progress: Progress | None = None,
+    ) -> ImportJob:
+        """Book a dry run's rows without parsing or validating the file again.
+
+        Stored data may have changed since the dry run: each chunk still checks
+        capacity, existing external ids and customers as it books. The failed
+        rows of the plan are recorded as the job's errors.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            ValidationError: on field ``file`` when the file changed since the
+                dry run (its digest differs).
+        """
+        self._require(principal)
+        if source.digest != plan.digest:
+            msg = "changed since the dry run; run the dry run again"
+            raise ValidationError.single("file", msg, "file_changed")
+        job = self.start(source, principal=principal, settings=plan.settings)
+        job = self._begin(job.id, source, principal)
+        run, validator = self._prepare(source, plan.settings, principal, job_id=job.id)
+        failures = (_Failure(number, raw, problems) for number, raw, problems in plan.errors)
+        items: builtins.list[_Item] = sorted([*plan.rows, *failures], key=lambda item: item.number)
+        return self._process(run, iter(items), progress, validator)
+
+    def cancel(self, job_id: UUID, *, principal: Principal) -> ImportJob:
+        """Stop an import: a PENDING job is cancelled now, a running one after its
+        current chunk (chunks already committed stay).
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            NotFoundError: no such job.
+            InvalidTransitionError: the job already finished.
+        """
+        self._require(principal)
+        with self._ctx.transaction() as tx:
+            job = self._job(tx.uow, job_id, lock=True)
+            if job.status.is_final:
+                raise InvalidTransitionError("import", job.status.value, "CANCELLED")
+            now = self._ctx.now()
+            if job.status is ImportStatus.PENDING:
+                job.status = ImportStatus.CANCELLED
+                job.completed_at = now
+            job.cancel_requested = True
+            job.updated_at = now
+            job.version += 1
+            tx.audit(
+                principal,
+                entity="import",
+                entity_id=job.id,
+                action=AuditAction.STATUS_CHANGED,
+                new={"cancel_requested": True, "status": job.status.value},
+            )
+            tx.commit()
+            return job
+
+    def retry(
+        self,
+        job_id: UUID,
+        *,
+        principal: Principal,
+        source: RowSource | None = None,
+        progress: Progress | None = None,
+    ) -> ImportJob:
+        """Import the job's failed rows again, and only them.
+
+        Without ``source`` the stored raw rows are replayed (useful after
+        adding a missing location or advisor). With ``source`` (a corrected
+        error report: the original columns plus ``row``) each row replaces the
+        failed row its ``row`` column names; rows naming no failed row are ignored.
+        Rows that now pass are booked and their errors resolved; the job's
+        counts move accordingly.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            NotFoundError: no such job.
+            InvalidTransitionError: the job is still running.
+            ValidationError: ``source`` lacks a ``row`` column or the job's columns.
+        """
+        self._require(principal)
+        with self._ctx.uow_factory() as uow:
+            job = self._job(uow, job_id)
+            pending = {e.row_number: e for e in uow.import_errors.list_for_job(job_id)}
+            pending = {n: e for n, e in pending.items() if e.resolved_at is None}
+        if job.status in (ImportStatus.PENDING, ImportStatus.PROCESSING):
+            raise InvalidTransitionError("import", job.status.value, "retry")
+        settings = ImportSettings.from_dict(job.settings)
+        if source is None:
+            header = _stored_header(pending.values())
+            rows: builtins.list[SourceRow] = [
+                SourceRow(number, tuple(error.raw_row.get(name, "") for name in header))
+                for number, error in sorted(pending.items())
+            ]
+            has_cells = job.file_format == "xlsx"
+        else:
+            header, rows = _corrected_rows(source, pending)
+            has_cells = False  # the report's columns are not the original sheet's
+        if not rows:
+            return job
+        run, validator = self._prepare_header(
+            header, settings, principal, job_id=job.id, has_cells=has_cells
+        )
+        run.retrying = pending
+        with self._ctx.transaction() as tx:
+            job = self._job(tx.uow, job_id, lock=True)
+            job.status = ImportStatus.PROCESSING
+            job.completed_at = None
+            job.cancel_requested = False
+            self._touch(job)
+            tx.commit()
+        items = self._validate(iter(rows), validator, settings)
+        return self._process(run, items, progress, validator, counts_rows=False)
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def _process(
+        self,
+        run: _Run,
+        items: Iterator[_Item],
+        progress: Progress | None,
+        validator: RowValidator,
+        *,
+        counts_rows: bool = True,
+    ) -> ImportJob:
+        job: ImportJob | None = None
+        try:
+            for chunk in _batches(items, run.settings.chunk_size):
+                job = self._commit_chunk(run, chunk, validator, counts_rows=counts_rows)
+                if progress is not None:
+                    progress(job)
+                if job.status is ImportStatus.CANCELLED:
+                    return job
+        except BookingError as exc:
+            self._fail(run.job_id, exc)
+            raise
+        return self._finish(run.job_id)
+
+    def _commit_chunk(
+        self, run: _Run, chunk: builtins.list[_Item], validator: RowValidator, *, counts_rows: bool
+    ) -> ImportJob:
+        for attempt in range(2):
+            saved = dict(run.seen_external), dict(run.slot_ids)
+            try:
+                with self._ctx.transaction() as tx:
+                    job = self._job(tx.uow, run.job_id, lock=True)
+                    if job.cancel_requested:
+                        now = self._ctx.now()
+                        job.status = ImportStatus.CANCELLED
+                        job.completed_at = now
+                        self._touch(job)
+                        tx.commit()
+                        return job
+                    result = self._apply(tx, run, chunk, validator)
+                    self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
+                    tx.commit()
+                    return job
+            except ConflictError:
+                # Another writer took an external id, a phone or a seat meanwhile:
+                # the chunk wrote nothing; read again and redo it once.
+                run.seen_external, run.slot_ids = saved
+                if attempt:
+                    raise
+                _log.warning(
+                    "import %s: chunk conflicted with another writer; redoing it", run.job_id
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _count(
+        self,
+        tx: Transaction,
+        run: _Run,
+        job: ImportJob,
+        chunk: builtins.list[_Item],
+        result: _Chunk,
+        *,
+        counts_rows: bool,
+    ) -> None:
+        now = self._ctx.now()
+        summary = dict(job.error_summary)
+        stored: dict[int, ImportRowError] = {}
+        if run.retrying is not None:
+            stored = {
+                e.row_number: e
+                for e in tx.uow.import_errors.list_for_job(job.id, unresolved_only=True)
+            }
+        for failure in result.failures:
+            code = failure.problems[0].code if failure.problems else "error"
+            previous = stored.get(failure.number)
+            if previous is not None:
+                summary[previous.error_type] = summary.get(previous.error_type, 1) - 1
+                previous.problems = failure.problems
+                previous.raw_row = dict(failure.raw)
+            else:
+                tx.uow.import_errors.add(
+                    ImportRowError(
+                        id=self._ctx.ids.new_id(),
+                        job_id=job.id,
+                        row_number=failure.number,
+                        raw_row=dict(failure.raw),
+                        problems=failure.problems,
+                        created_at=now,
+                    )
+                )
+            summary[code] = summary.get(code, 0) + 1
+        for number in result.fixed:
+            error = stored[number]
+            error.resolved_at = now
+            summary[error.error_type] = summary.get(error.error_type, 1) - 1
+        if run.retrying is None:
+            job.failed += len(result.failures)
+        else:  # rows still failing were counted by the first pass
+            job.failed -= len(result.fixed)
+        if counts_rows:
+            job.processed_rows += len(chunk)
+            job.total_rows = max(job.total_rows, job.processed_rows)
+        job.created += result.created
+        job.updated += result.updated
+        job.skipped += result.skipped
+        job.error_summary = {k: v for k, v in summary.items() if v > 0}
+        self._touch(job)
+
+    def _apply(
+        self, tx: Transaction, run: _Run, chunk: builtins.list[_Item], validator: RowValidator
+    ) -> _Chunk:
+        uow = tx.uow
+        result = _Chunk()
+        rows = [item for item in chunk if isinstance(item, ValidRow)]
+        book = _Booker(self._ctx, tx, run, rows)
+        for item in chunk:
+            if isinstance(item, _Failure):
+                result.failures.append(item)
+                continue
+            problems = _in_file_duplicate(run, item, validator)
+            outcome = "error"
+            if not problems:
+                try:
+                    outcome = book.apply(item)
+                except (ValidationError, ConflictError, InvalidTransitionError) as exc:
+                    problems = _problems_of(exc, item, validator)
+            if problems:
+                result.failures.append(_Failure(item.number, _raw_of(validator, item), problems))
+                continue
+            if run.retrying is not None:
+                result.fixed.append(item.number)
+            if outcome == "create":
+                result.created += 1
+            elif outcome == "update":
+                result.updated += 1
+            else:
+                result.skipped += 1
+        del uow
+        return result
+
+    def _simulate(
+        self, uow: UnitOfWork, run: _Run, items: Sequence[_Item]
+    ) -> builtins.list[tuple[str, tuple[CellProblem, ...]]]:
+        """What :meth:`_apply` would do with each item, without writing: for previews."""
+        rows = [item for item in items if isinstance(item, ValidRow)]
+        existing = uow.bookings.find_by_external_ids({r.external_id for r in rows if r.external_id})
+        keys = uow.bookings.find_by_idempotency_keys({_key(r) for r in rows if not r.external_id})
+        phones = uow.customers.find_by_phones({r.phone for r in rows if r.phone})
+        emails = uow.customers.find_by_emails({r.email for r in rows if r.email})
+        seen: dict[str, int] = dict(run.seen_external)
+        out: builtins.list[tuple[str, tuple[CellProblem, ...]]] = []
+        for item in items:
+            if isinstance(item, _Failure):
+                out.append(("error", item.problems))
+                continue
+            if item.external_id:
+                first = seen.setdefault(item.external_id, item.number)
+                if first != item.number:
+                    msg = f"repeats the external id of row {first}"
+                    out.append(("error", (CellProblem(msg, "duplicate_in_file", "external_id"),)))
+                    continue
+                out.append(("update" if item.external_id in existing else "create", ()))
+                continue
+            if _key(item) in keys:
+                out.append(("skip", ()))
+                continue
+            known = (item.phone and phones.get(item.phone)) or (
+                item.email and emails.get(item.email)
+            )
+            if not known and item.phone is None:
+                msg = "no customer has this email; a phone number is needed to register one"
+                out.append(("error", (CellProblem(msg, "unknown_customer", "customer_email"),)))
+                continue
+            out.append(("create", ()))
+        run.seen_external = seen
+        return out
+
+    # ------------------------------------------------------------------ helpers
+
+    def _require(self, principal: Principal) -> None:
+        policy.require(
+            principal.has(Permission.IMPORT_BOOKINGS), f"{principal} may not import bookings"
+        )
+
+    @staticmethod
+    def _job(uow: UnitOfWork, job_id: UUID, *, lock: bool = False) -> ImportJob:
+        job = uow.imports.get_for_update(job_id) if lock else uow.imports.get(job_id)
+        if job is None:
+            raise NotFoundError("import", job_id)
+        return job
+
+    def _touch(self, job: ImportJob) -> None:
+        job.updated_at = self._ctx.now()
+        job.version += 1
+
+    def _begin(self, job_id: UUID, source: RowSource, principal: Principal) -> ImportJob:
+        with self._ctx.transaction() as tx:
+            job = self._job(tx.uow, job_id, lock=True)
+            if job.status.is_final:
+                return job
+            if source.digest != job.file_digest:
+                msg = "is not the file this import was started with (its content differs)"
+                raise ValidationError.single("file", msg, "file_changed")
+            if job.status is ImportStatus.PENDING:
+                job.status = ImportStatus.PROCESSING
+                job.started_at = self._ctx.now()
+                tx.audit(
+                    principal,
+                    entity="import",
+                    entity_id=job.id,
+                    action=AuditAction.STATUS_CHANGED,
+                    old={"status": ImportStatus.PENDING.value},
+                    new={"status": ImportStatus.PROCESSING.value},
+                )
+            self._touch(job)
+            tx.commit()
+            return job
+
+    def _finish(self, job_id: UUID) -> ImportJob:
+        with self._ctx.transaction() as tx:
+            job = self._job(tx.uow, job_id, lock=True)
+            if job.status is ImportStatus.PROCESSING:
+                job.status = ImportStatus.COMPLETED
+                job.completed_at = self._ctx.now()
+                self._touch(job)
+                tx.commit()
+            return job
+
+    def _fail(self, job_id: UUID, exc: BookingError) -> None:
+        with self._ctx.transaction() as tx:
+            job = self._job(tx.uow, job_id, lock=True)
+            job.status = ImportStatus.FAILED
+            job.completed_at = self._ctx.now()
+            job.error_summary = {**job.error_summary, "file": 1}
+            job.settings = {**job.settings, "failure": str(exc)}
+            self._touch(job)
+            tx.commit()
+
+    def _prepare(
+        self,
+        source: RowSource,
+        settings: ImportSettings,
+        principal: Principal,
+        *,
+        job_id: UUID | None,
+    ) -> tuple[_Run, RowValidator]:
+        return self._prepare_header(
+            source.header, settings, principal, job_id=job_id, has_cells=source.has_cells
+        )
+
+    def _prepare_header(
+        self,
+        header: Sequence[str],
+        settings: ImportSettings,
+        principal: Principal,
+        *,
+        job_id: UUID | None,
+        has_cells: bool,
+    ) -> tuple[_Run, RowValidator]:
+        mapping = map_header(header, settings.mapping)
+        lifecycle = self._ctx.settings.lifecycle(settings.lifecycle)
+        with self._ctx.uow_factory() as uow:
+            locations = {loc.code: loc.id for loc in uow.locations.list(only_active=True)}
+            products: dict[str, ProductId] = {}
+            for product in uow.products.list(only_active=True):
+                products.setdefault(product.name.casefold(), product.id)
+                products[product.code] = product.id
+            advisors = uow.staff.list(role=StaffRole.ADVISOR.value)
+            open_states = [s for s in lifecycle.states if lifecycle.is_active(s)]
+            loads = uow.bookings.count_by_assignee(open_states)
+        reference = ReferenceData(
+            locations=locations,
+            products=products,
+            advisors={a.email.value.casefold(): a.id for a in advisors if a.is_active},
+        )
+        validator = RowValidator(
+            mapping,
+            reference,
+            lifecycle,
+            region=settings.region
+            if settings.region is not None
+            else self._ctx.settings.default_region,
+            timezone=zoneinfo.ZoneInfo(settings.timezone),
+            has_cells=has_cells,
+        )
+        assigner = Assigner(
+            settings.assignment,
+            [
+                Advisor(a.id, loads.get(a.id, 0), a.location_ids, is_active=a.is_active)
+                for a in advisors
+            ],
+        )
+        run = _Run(
+            job_id=job_id or UUID(int=0),
+            settings=settings,
+            lifecycle=lifecycle,
+            mapping=mapping,
+            has_cells=has_cells,
+            principal=principal,
+            assigner=assigner,
+        )
+        return run, validator
+
+    def _validate(
+        self, rows: Iterator[SourceRow], validator: RowValidator, settings: ImportSettings
+    ) -> Iterator[_Item]:
+        if settings.workers <= 1:
+            for row in rows:
+                yield _validated(validator, row)
+            return
+        with ProcessPoolExecutor(settings.workers) as pool:
+            batches = _batches(rows, 1000)
+            yield from (
+                item
+                for result in pool.map(_validate_batch, _with(validator, batches), chunksize=1)
+                for item in result
+            )
+
+    def _remember_earlier(
+        self, run: _Run, source: RowSource, validator: RowValidator, count: int
+    ) -> None:
+        """Rebuild the in-file external id register from rows a crashed run already did."""
+        index = run.mapping.columns.get("external_id")
+        if index is None:
+            return
+        for row in islice(source.rows(), count):
+            value = row.values[index].strip() if index < len(row.values) else ""
+            if value:
+                run.seen_external.setdefault(value, row.number)
+        del validator
+
+
+class _Booker:
+    """Books or updates the valid rows of one chunk inside its transaction."""
+
+    def __init__(
+        self, context: ServiceContext, tx: Transaction, run: _Run, rows: Sequence[ValidRow]
+    ) -> None:
+        self._ctx = context
+        self._tx = tx
+        self._uow = tx.uow
+        self._run = run
+        self._now = context.now()
+        uow = tx.uow
+        self._existing = dict(
+            uow.bookings.find_by_external_ids({r.external_id for r in rows if r.external_id})
+        )
+        self._keys = set(
+            uow.bookings.find_by_idempotency_keys({_key(r) for r in rows if not r.external_id})
+        )
+        self._phones = dict(uow.customers.find_by_phones({r.phone for r in rows if r.phone}))
+        self._emails = dict(
+            uow.customers.find_by_emails({r.email for r in rows if r.email and not r.phone})
+        )
+        self._travelers: dict[CustomerId, list[Traveler]] = {}
+        self._slots: dict[SlotId, Slot] = {}
+
+    def apply(self, row: ValidRow) -> str:
+        if row.external_id and row.external_id in self._existing:
+            return self._update(self._existing[row.external_id], row)
+        key = _key(row)
+        if not row.external_id and key in self._keys:
+            return "skip"
+        lifecycle = self._run.lifecycle
+        slot = self._slot_for(row)
+        holds = lifecycle.holds_capacity(row.status)
+        if holds and not slot.has_room_for(1):
+            slot.hold(1)  # raises the CapacityError with the seats left
+        customer = self._customer_for(row)
+        traveler = self._traveler_for(customer, row.name)
+        assignee = self._run.assigner.assign(row.location_id, requested=row.advisor_id)
+        if holds:
+            slot.hold(1)
+        price = slot.price_per_traveler
+        zero = Money(0, price.currency)
+        booking = Booking(
+            id=BookingId(self._ctx.ids.new_id()),
+            reference=self._ctx.ids.new_reference(),
+            customer_id=customer.id,
+            slot_id=slot.id,
+            location_id=slot.location_id,
+            starts_at=slot.starts_at,
+            product_id=slot.product_id,
+            lifecycle=lifecycle.name,
+            status=row.status,
+            travelers=(BookingTraveler(traveler.id, price, is_primary=True),),
+            subtotal=price,
+            discount=zero,
+            total=price,
+            created_at=self._now,
+            updated_at=self._now,
+            created_by=self._run.principal.actor,
+            source=BookingSource.IMPORT,
+            internal_notes=row.notes,
+            external_id=row.external_id,
+            assignee_id=assignee,
+            idempotency_key=None if row.external_id else key,
+            request_fingerprint=row.fingerprint,
+            metadata=dict(row.metadata),
+        )
+        self._uow.bookings.add(booking)
+        if row.external_id:
+            self._existing[row.external_id] = booking
+        else:
+            self._keys.add(key)
+        self._record(booking, row)
+        return "create"
+
+    def _record(self, booking: Booking, row: ValidRow) -> None:
+        tx, principal = self._tx, self._run.principal
+        tx.uow.lifecycle_events.add(
+            LifecycleEvent(
+                id=tx.new_event_id(),
+                booking_id=booking.id,
+                booking_version=booking.version,
+                lifecycle=booking.lifecycle,
+                from_status=None,
+                to_status=booking.status,
+                actor=principal.actor,
+                occurred_at=self._now,
+                note=f"import {self._run.job_id} row {row.number}",
+            )
+        )
+        tx.audit(
+            principal,
+            entity="booking",
+            entity_id=booking.id,
+            action=AuditAction.CREATED,
+            new=snapshot(booking, _CREATED_FIELDS),
+            reason=f"import {self._run.job_id} row {row.number}",
+            booking_id=booking.id,
+        )
+        if self._run.settings.emit_events:
+            tx.emit(
+                BookingCreated(
+                    id=tx.new_event_id(),
+                    occurred_at=self._now,
+                    booking_id=booking.id,
+                    reference=booking.reference,
+                    customer_id=booking.customer_id,
+                    slot_id=booking.slot_id,
+                    lifecycle=booking.lifecycle,
+                    status=booking.status,
+                    source=booking.source,
+                    actor=principal.actor,
+                    travelers=booking.total_travelers,
+                    partner_id=None,
+                )
+            )
+
+    def _update(self, booking: Booking, row: ValidRow) -> str:
+        lifecycle = self._run.lifecycle
+        if booking.lifecycle != lifecycle.name:
+            msg = f"belongs to a {booking.lifecycle} booking; this import uses {lifecycle.name}"
+            raise ValidationError.single("external_id", msg, "other_lifecycle")
+        if booking.location_id != row.location_id or booking.starts_at != row.starts_at:
+            msg = (
+                "names a booking at another dealer or date; an import does not move "
+                "bookings (reschedule it instead)"
+            )
+            raise ValidationError.single("booking_date", msg, "cannot_move")
+        old = snapshot(booking, ("status", "internal_notes", "assignee_id", "metadata"))
+        changed = False
+        reason = f"import {self._run.job_id} row {row.number}"
+        if row.status != booking.status:
+            before = booking.status
+            seats = booking.move_to(row.status, lifecycle=lifecycle, now=self._now)
+            if seats:
+                slot = self._lock_slot(booking.slot_id)
+                if seats > 0:
+                    slot.hold(seats)
+                else:
+                    slot.release(-seats)
+            self._uow.lifecycle_events.add(
+                LifecycleEvent(
+                    id=self._tx.new_event_id(),
+                    booking_id=booking.id,
+                    booking_version=booking.version,
+                    lifecycle=booking.lifecycle,
+                    from_status=before,
+                    to_status=booking.status,
+                    actor=self._run.principal.actor,
+                    occurred_at=self._now,
+                    note=reason,
+                )
+            )
+            changed = True
+        if row.notes is not None and row.notes != booking.internal_notes:
+            booking.internal_notes = row.notes
+            changed = True
+        if row.advisor_id is not None and row.advisor_id != booking.assignee_id:
+            booking.assignee_id = row.advisor_id
+            changed = True
+        merged = {**booking.metadata, **dict(row.metadata)}
+        if merged != booking.metadata:
+            booking.metadata = merged
+            changed = True
+        if not changed:
+            return "skip"
+        if booking.updated_at != self._now:
+            booking.touch(self._now)
+        self._tx.audit(
+            self._run.principal,
+            entity="booking",
+            entity_id=booking.id,
+            action=AuditAction.UPDATED,
+            old=old,
+            new=snapshot(booking, ("status", "internal_notes", "assignee_id", "metadata")),
+            reason=reason,
+            booking_id=booking.id,
+        )
+        return "update"
+
+    def _customer_for(self, row: ValidRow) -> Customer:
+        if row.phone is not None:
+            known = self._phones.get(row.phone)
+            if known is not None:
+                return known
+        elif row.email is not None:
+            known = self._emails.get(row.email)
+            if known is not None:
+                return known
+            msg = "no customer has this email; a phone number is needed to register one"
+            raise ValidationError.single("customer_email", msg, "unknown_customer")
+        assert row.phone is not None
+        customer = Customer(
+            id=CustomerId(self._ctx.ids.new_id()),
+            phone=row.phone,
+            created_at=self._now,
+            updated_at=self._now,
+            name=row.name,
+            email=row.email,
+            source=BookingSource.IMPORT,
+            created_by=self._run.principal.actor,
+        )
+        self._uow.customers.add(customer)
+        self._phones[row.phone] = customer
+        self._travelers[customer.id] = []
+        return customer
+
+    def _traveler_for(self, customer: Customer, name: str) -> Traveler:
+        saved = self._travelers.get(customer.id)
+        if saved is None:
+            saved = list(self._uow.travelers.list_for_customer(customer.id))
+            self._travelers[customer.id] = saved
+        wanted = name.casefold()
+        for traveler in saved:
+            if traveler.name.casefold() == wanted:
+                return traveler
+        traveler = Traveler(
+            id=TravelerId(self._ctx.ids.new_id()),
+            customer_id=customer.id,
+            name=name,
+            created_at=self._now,
+            updated_at=self._now,
+        )
+        self._uow.travelers.add(traveler)
+        saved.append(traveler)
+        return traveler
+
+    def _lock_slot(self, slot_id: SlotId) -> Slot:
+        slot = self._slots.get(slot_id)
+        if slot is None:
+            slot = self._uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise ValidationError.single("slot_id", "names no slot", "unknown_slot")
+            self._slots[slot_id] = slot
+        return slot
+
+    def _slot_for(self, row: ValidRow) -> Slot:
+        if row.slot_id is not None:
+            slot = self._lock_slot(row.slot_id)
+            if slot.location_id != row.location_id:
+                msg = "is a slot at another location than the row's dealer"
+                raise ValidationError.single("slot_id", msg, "slot_elsewhere")
+            return slot
+        key = (row.location_id, row.product_id, row.starts_at)
+        known = self._run.slot_ids.get(key)
+        if known is not None:
+            return self._lock_slot(known)
+        for found in self._uow.slots.list(
+            SlotFilter(
+                location_id=row.location_id,
+                product_id=row.product_id,
+                starts_from=row.starts_at,
+                starts_before=row.starts_at + timedelta(microseconds=1),
+                only_active=False,
+            )
+        ):
+            if found.capacity is None and found.product_id == row.product_id:
+                self._run.slot_ids[key] = found.id
+                return self._lock_slot(found.id)
+        slot = Slot(
+            id=SlotId(self._ctx.ids.new_id()),
+            location_id=row.location_id,
+            starts_at=row.starts_at,
+            price_per_traveler=Money(0, self._run.settings.currency),
+            created_at=self._now,
+            product_id=row.product_id,
+            name=f"Appointments {row.starts_at:%Y-%m-%d %H:%M}",
+        )
+        self._uow.slots.add(slot)
+        self._slots[slot.id] = slot
+        self._run.slot_ids[key] = slot.id
+        return slot
+
+
+# --------------------------------------------------------------------------- module helpers
+
+
+def _key(row: ValidRow) -> str:
+    return f"import:{row.fingerprint[:48]}"
+
+
+def _validated(validator: RowValidator, row: SourceRow) -> _Item:
+    result = validator.validate(row)
+    if isinstance(result, ValidRow):
+        return result
+    return _Failure(row.number, validator.raw(row), tuple(result))
+
+
+def _validate_batch(job: tuple[RowValidator, list[SourceRow]]) -> list[_Item]:
+    validator, rows = job
+    return [_validated(validator, row) for row in rows]
+
+
+def _with(
+    validator: RowValidator, batches: Iterator[list[SourceRow]]
+) -> Iterator[tuple[RowValidator, list[SourceRow]]]:
+    for batch in batches:
+        yield validator, batch
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _raw_of(validator: RowValidator, row: ValidRow) -> dict[str, str]:
+    """The cells of a valid row that failed later, rebuilt for its error record."""
+    mapping = validator.mapping
+    values = dict.fromkeys(mapping.header, "")
+
+    def put(column: str, value: object) -> None:
+        if column in mapping.columns and value is not None:
+            values[mapping.header_of(column)] = str(value)
+
+    put("customer_name", row.name)
+    put("customer_phone", row.phone.e164 if row.phone else None)
+    put("customer_email", row.email.value if row.email else None)
+    code = next((c for c, i in validator.reference.locations.items() if i == row.location_id), "")
+    put("dealer_code", code)
+    put("booking_date", row.starts_at.isoformat())
+    put("external_id", row.external_id)
+    put("status", row.status)
+    put("notes", row.notes)
+    put("slot_id", row.slot_id)
+    extra = dict(row.metadata)
+    put("car_variant", extra.pop("car_variant", None))
+    for name, value in extra.items():
+        if name in values:
+            values[name] = value
+    return values
+
+
+def _in_file_duplicate(
+    run: _Run, row: ValidRow, validator: RowValidator
+) -> tuple[CellProblem, ...]:
+    if not row.external_id:
+        return ()
+    first = run.seen_external.setdefault(row.external_id, row.number)
+    if first == row.number:
+        return ()
+    column = validator.mapping.header_of("external_id")
+    msg = f"repeats the external id of row {first}"
+    return (
+        CellProblem(
+            msg,
+            "duplicate_in_file",
+            column,
+            _cell(run, validator, "external_id", row),
+            row.external_id,
+        ),
+    )
+
+
+def _cell(run: _Run, validator: RowValidator, column: str, row: ValidRow) -> str | None:
+    from bookingcore.domain.imports import cell_name  # noqa: PLC0415
+
+    if not run.has_cells or column not in validator.mapping.columns:
+        return None
+    return cell_name(validator.mapping.columns[column], row.number)
+
+
+_FIELD_COLUMNS = {
+    "external_id": "external_id",
+    "booking_date": "booking_date",
+    "customer_email": "customer_email",
+    "customer_phone": "customer_phone",
+    "slot_id": "slot_id",
+    "advisor_email": "advisor_email",
+    "status": "status",
+}
+
+
+def _problems_of(
+    exc: BookingError, row: ValidRow, validator: RowValidator
+) -> tuple[CellProblem, ...]:
+    """A rule broken while booking, as the row's problems (at the cell to blame, if any)."""
+    mapping = validator.mapping
+
+    def at(column: str | None, message: str, code: str) -> CellProblem:
+        if column is None or column not in mapping.columns:
+            return CellProblem(message, code)
+        index = mapping.columns[column]
+        from bookingcore.domain.imports import cell_name  # noqa: PLC0415
+
+        return CellProblem(
+            message,
+            code,
+            column=mapping.header[index],
+            cell=cell_name(index, row.number) if validator.has_cells else None,
+            value=_raw_of(validator, row).get(mapping.header[index], ""),
+        )
+
+    if isinstance(exc, ValidationError):
+        return tuple(
+            at(_FIELD_COLUMNS.get(error.field), error.message, error.code) for error in exc.errors
+        )
+    if isinstance(exc, InvalidTransitionError):
+        return (at("status", str(exc), exc.code),)
+    column = "slot_id" if row.slot_id is not None else "booking_date"
+    return (at(column, str(exc), exc.code),)
+
+
+def _stored_header(errors: Iterable[ImportRowError]) -> tuple[str, ...]:
+    header: dict[str, None] = {}
+    for error in errors:
+        for name in error.raw_row:
+            header.setdefault(name, None)
+    return tuple(header)
+
+
+_REPORT_COLUMNS = ("row", "column", "cell", "message")
+
+
+def _corrected_rows(
+    source: RowSource, pending: Mapping[int, ImportRowError]
+) -> tuple[tuple[str, ...], list[SourceRow]]:
+    """The rows of a corrected error report, numbered as the failed rows they replace."""
+    positions = {name.strip().casefold(): i for i, name in enumerate(source.header)}
+    if "row" not in positions:
+        msg = "has no 'row' column: send back the error report with its row numbers"
+        raise ValidationError.single("file", msg, "missing_column")
+    keep = [
+        i for i, name in enumerate(source.header) if name.strip().casefold() not in _REPORT_COLUMNS
+    ]
+    header = tuple(source.header[i] for i in keep)
+    rows: list[SourceRow] = []
+    for row in source.rows():
+        text = row.values[positions["row"]].strip().lstrip("'")
+        if not text.isdigit() or int(text) not in pending:
+            continue
+        values = tuple(_unescape(row.values[i]) for i in keep)
+        rows.append(SourceRow(int(text), values))
+    return header, rows
+
+
+def _unescape(value: str) -> str:
+    """Undo the error report's formula escaping (a leading ``'`` before ``= + - @``)."""
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
+        return value[1:]
+    return value

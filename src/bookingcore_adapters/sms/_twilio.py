@@ -1,0 +1,294 @@
+"""An :class:`~bookingcore.ports.SmsSender` over Twilio's Messages REST API.
+
+``POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`` with a
+form-encoded ``To``, ``From`` (or ``MessagingServiceSid``), ``Body`` and
+optionally ``StatusCallback``, authenticated with HTTP basic auth
+(AccountSid:AuthToken). Any gateway that speaks this shape works: point
+``base_url`` at it.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from bookingcore.domain.communications import CommunicationStatus
+from bookingcore.domain.values import PhoneNumber
+from bookingcore.errors import DeliveryError, ValidationError
+from bookingcore.ports.messaging import SendReceipt
+
+__all__ = ["TwilioSmsSender", "twilio_status", "verify_twilio_signature"]
+
+_CHANNEL = "sms"
+_MAX_REASON = 300
+
+#: Twilio message statuses and what they mean for the communications log.
+_STATUSES: Mapping[str, CommunicationStatus] = {
+    "accepted": CommunicationStatus.SENT,
+    "scheduled": CommunicationStatus.SENT,
+    "queued": CommunicationStatus.SENT,
+    "sending": CommunicationStatus.SENT,
+    "sent": CommunicationStatus.SENT,
+    "delivered": CommunicationStatus.DELIVERED,
+    "partially_delivered": CommunicationStatus.DELIVERED,
+    "read": CommunicationStatus.OPENED,
+    "undelivered": CommunicationStatus.FAILED,
+    "failed": CommunicationStatus.FAILED,
+    "canceled": CommunicationStatus.FAILED,
+}
+
+
+def twilio_status(status: str) -> CommunicationStatus | None:
+    """The communication status a Twilio message status stands for.
+
+    ``queued``, ``accepted``, ``scheduled``, ``sending`` and ``sent`` are
+    :attr:`~CommunicationStatus.SENT` (handed over), ``delivered`` is
+    :attr:`~CommunicationStatus.DELIVERED`, ``read`` is
+    :attr:`~CommunicationStatus.OPENED`, ``failed``, ``undelivered`` and
+    ``canceled`` are :attr:`~CommunicationStatus.FAILED`. Inbound statuses
+    (``receiving``, ``received``) and unknown ones give ``None``. Use it on the
+    ``MessageStatus`` of a status callback.
+
+    .. versionadded:: 0.1
+    """
+    return _STATUSES.get(status.strip().lower())
+
+
+def _signature(auth_token: str, url: str, params: Mapping[str, str]) -> bytes:
+    message = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(auth_token.encode("utf-8"), message.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest)
+
+
+def _port_variants(url: str) -> list[str]:
+    """``url`` as given, and with its default port added or removed.
+
+    Proxies disagree on whether the port is part of the URL Twilio signed;
+    Twilio's own libraries accept either spelling, and so does this module.
+    """
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    if default is None or not parts.hostname:
+        return [url]
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    prefix = f"{userinfo}@" if userinfo else ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        return [url]
+    if port is None:
+        other = parts._replace(netloc=f"{prefix}{host}:{default}")
+    elif port == default:
+        other = parts._replace(netloc=f"{prefix}{host}")
+    else:
+        return [url]
+    return [url, urlunsplit(other)]
+
+
+def verify_twilio_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """True when ``signature`` is Twilio's ``X-Twilio-Signature`` for this request.
+
+    Twilio's algorithm: take the full URL Twilio called (scheme, host, path and
+    query string), append the name and value of every POST parameter sorted by
+    name, with no separators; HMAC-SHA1 that with the auth token as the key;
+    base64-encode the digest. The comparison is constant-time, and the URL is
+    tried with and without its default port (``:443``), as Twilio's own
+    libraries do.
+
+    Args:
+        auth_token: the account's auth token (the signing key).
+        url: the full URL of the callback as Twilio requested it.
+        params: the form-encoded POST parameters of the callback.
+        signature: the ``X-Twilio-Signature`` header (``None`` when missing).
+
+    .. versionadded:: 0.1
+    """
+    if not signature or not auth_token:
+        return False
+    given = signature.strip().encode("utf-8")
+    matched = False
+    for candidate in _port_variants(url):
+        matched |= hmac.compare_digest(given, _signature(auth_token, candidate, params))
+    return matched
+
+
+class TwilioSmsSender:
+    """Sends texts through Twilio's REST API (or any gateway with its shape).
+
+    Give exactly one of ``from_number`` (a Twilio number, short code or
+    alphanumeric sender id) and ``messaging_service_sid``. A ``reference`` is
+    logged with the outcome but not sent: Twilio defines no idempotency header,
+    so a retried ``send_sms`` after a timeout may send the text twice.
+
+    Failures raise :class:`~bookingcore.errors.DeliveryError` with the reason
+    ``"twilio <code>: <message>"``. Twilio refusing the message (an invalid or
+    unsubscribed number, a region not enabled, HTTP 4xx) is not retryable;
+    rate limiting (HTTP 429, code 20429), server errors (5xx), timeouts and
+    network failures are. The auth token never appears in a message or log.
+
+    Close the sender (or use it as a context manager) to close the HTTP client
+    it created; a ``client`` passed in stays open for its owner.
+
+    Args:
+        account_sid: the account (``AC...``); also the basic-auth user name.
+        auth_token: the account's auth token; the basic-auth password.
+        from_number: the sender, when not using a messaging service.
+        messaging_service_sid: the messaging service (``MG...``) that picks a sender.
+        base_url: where the API lives.
+        timeout: seconds to wait for the API, per request.
+        client: an ``httpx.Client`` to reuse (connection pooling, proxies, test transports).
+        status_callback: the URL Twilio calls with delivery status updates.
+        logger: the logger to use instead of ``bookingcore.sms``.
+
+    Raises:
+        ValidationError: on ``from_number`` when neither or both senders are
+            given, on ``account_sid``/``auth_token`` when empty, on ``base_url``
+            when it is not an http(s) URL, on ``timeout`` when not positive.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: PhoneNumber | str | None = None,
+        *,
+        messaging_service_sid: str | None = None,
+        base_url: str = "https://api.twilio.com",
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+        status_callback: str | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not account_sid.strip():
+            raise ValidationError.single("account_sid", "is required", "required")
+        if not auth_token:
+            raise ValidationError.single("auth_token", "is required", "required")
+        if (from_number is None) == (messaging_service_sid is None):
+            msg = "give exactly one of from_number and messaging_service_sid"
+            raise ValidationError.single("from_number", msg, "invalid")
+        if urlsplit(base_url).scheme not in {"http", "https"}:
+            raise ValidationError.single("base_url", "must be an http(s) URL", "invalid_url")
+        if not timeout > 0:
+            raise ValidationError.single("timeout", "must be a positive number of seconds")
+        self._account_sid = account_sid.strip()
+        self._auth = httpx.BasicAuth(self._account_sid, auth_token)
+        self._sender: tuple[str, str] = (
+            ("From", str(from_number))
+            if from_number is not None
+            else ("MessagingServiceSid", str(messaging_service_sid))
+        )
+        self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{self._account_sid}/Messages.json"
+        self._timeout = timeout
+        self._status_callback = status_callback
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client()
+        self._log = logger or logging.getLogger("bookingcore.sms")
+
+    def __repr__(self) -> str:
+        return f"TwilioSmsSender(account_sid={self._account_sid!r}, url={self._url!r})"
+
+    def send_sms(self, to: PhoneNumber, body: str, *, reference: str | None = None) -> SendReceipt:
+        """Ask Twilio to send ``body`` to ``to``.
+
+        Returns:
+            Twilio's message sid and its status (``queued``, ``accepted`` and
+            ``sent`` all count as sent).
+
+        Raises:
+            DeliveryError: Twilio refused the message or could not be reached;
+                ``retryable`` tells whether trying again may help.
+        """
+        form = {"To": to.e164, self._sender[0]: self._sender[1], "Body": body}
+        if self._status_callback:
+            form["StatusCallback"] = self._status_callback
+        label = f"{to.masked()}" + (f" (reference {reference})" if reference else "")
+        try:
+            response = self._client.post(
+                self._url,
+                data=form,
+                auth=self._auth,
+                timeout=self._timeout,
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            # A bad URL scheme will not get better by waiting; the network may.
+            retryable = not isinstance(exc, httpx.UnsupportedProtocol)
+            reason = f"twilio unreachable: {type(exc).__name__}: {exc}"[:_MAX_REASON]
+            self._log.warning("sms to %s failed: %s", label, reason)
+            raise DeliveryError(reason, channel=_CHANNEL, retryable=retryable) from None
+        if response.is_success:
+            return self._receipt(response, label)
+        error = self._error(response)
+        self._log.warning("sms to %s failed: %s", label, error.reason)
+        raise error
+
+    def _receipt(self, response: httpx.Response, label: str) -> SendReceipt:
+        document = _json_object(response)
+        sid = document.get("sid")
+        if not isinstance(sid, str) or not sid:
+            # Twilio may have queued the text: do not invite a retry that sends it twice.
+            reason = f"twilio http {response.status_code}: the answer has no message sid"
+            raise DeliveryError(reason, channel=_CHANNEL, retryable=False)
+        raw_status = document.get("status")
+        status = twilio_status(raw_status) if isinstance(raw_status, str) else None
+        if status is CommunicationStatus.FAILED:
+            code = document.get("error_code")
+            detail = document.get("error_message") or raw_status
+            reason = f"twilio {code or raw_status}: {detail} (message {sid})"[:_MAX_REASON]
+            raise DeliveryError(reason, channel=_CHANNEL, retryable=False)
+        self._log.info("sms to %s accepted by twilio as %s (%s)", label, sid, raw_status)
+        return SendReceipt(provider_message_id=sid, status=status or CommunicationStatus.SENT)
+
+    def _error(self, response: httpx.Response) -> DeliveryError:
+        document = _json_object(response)
+        code = document.get("code")
+        message = document.get("message")
+        if not isinstance(message, str) or not message:
+            message = response.reason_phrase or "error"
+        if isinstance(code, int) and not isinstance(code, bool):
+            reason = f"twilio {code}: {message}"
+        else:
+            reason = f"twilio http {response.status_code}: {message}"
+        retryable = (
+            response.status_code in {408, 429} or response.status_code >= 500 or code == 20429
+        )
+        return DeliveryError(reason[:_MAX_REASON], channel=_CHANNEL, retryable=retryable)
+
+    def close(self) -> None:
+        """Close the HTTP client if this sender created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        document = response.json()
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}

@@ -1,0 +1,449 @@
+"""Bulk import of bookings: every rule of seed 004, on memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingFilter,
+    BookingSource,
+    ImportSettings,
+    ImportStatus,
+    InvalidTransitionError,
+    Money,
+    PageRequest,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    ValidationError,
+)
+from bookingcore.domain.imports import SourceRow
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+HEADER = (
+    "Customer Name",
+    "customer_phone",
+    "Email",
+    "dealer_code",
+    "booking_date",
+    "external_id",
+    "car_variant",
+    "advisor_email",
+    "status",
+    "notes",
+    "Campaign",
+)
+
+
+@attrs.define
+class ListSource:
+    """A RowSource over rows held in memory (what the file readers produce)."""
+
+    header: tuple[str, ...]
+    data: list[tuple[str, ...]]
+    filename: str = "bookings.csv"
+    file_format: str = "csv"
+    has_cells: bool = False
+    reads: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(repr(self.data))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(repr((self.header, self.data)).encode()).hexdigest()
+
+    def rows(self, *, skip: int = 0) -> Iterator[SourceRow]:
+        self.reads += 1
+        for index, values in enumerate(self.data):
+            if index >= skip:
+                yield SourceRow(index + 2, values)
+
+
+def row(
+    name: str = "Asha Rao",
+    phone: str = "+919812345678",
+    email: str = "",
+    dealer: str = "DL01",
+    date: str = "2026-03-05",
+    external_id: str = "",
+    variant: str = "",
+    advisor: str = "",
+    status: str = "",
+    notes: str = "",
+    campaign: str = "",
+) -> tuple[str, ...]:
+    return (
+        name,
+        phone,
+        email,
+        dealer,
+        date,
+        external_id,
+        variant,
+        advisor,
+        status,
+        notes,
+        campaign,
+    )
+
+
+def phone(n: int) -> str:
+    return f"+9198{n:08d}"
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        sqlite = SqlStore(f"sqlite:///{tmp_path / 'imports.db'}")
+        sqlite.create_schema()
+        yield sqlite
+        sqlite.dispose()
+    else:
+        yield request.getfixturevalue("pg_store")
+
+
+@pytest.fixture
+def core(store: MemoryStore | SqlStore) -> BookingCore:
+    core = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(), ids=SequentialIds())
+    core.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
+    core.catalog.add_location("DL02", "Dealer Two", principal=ADMIN)
+    core.catalog.add_product("CITY-VX", "City VX", "car_variant", principal=ADMIN)
+    core.staff.add("ravi@dealer.example.com", "Ravi", principal=ADMIN, locations=["DL01"])
+    core.staff.add("meera@dealer.example.com", "Meera", principal=ADMIN, locations=["DL02"])
+    return core
+
+
+def bookings(core: BookingCore) -> list[object]:
+    return list(core.bookings.list(BookingFilter(), principal=ADMIN, page=PageRequest(limit=500)))
+
+
+def test_a_clean_file_books_every_row_with_its_customer_slot_and_audit(core: BookingCore) -> None:
+    source = ListSource(
+        HEADER,
+        [
+            row(name=f"Customer {i}", phone=phone(i), dealer="dl01" if i % 2 else "DL02",
+                date="05-03-2026", variant="city-vx", status="pending" if i % 3 else "ASSIGNED",
+                campaign="diwali")
+            for i in range(12)
+        ],
+    )  # fmt: skip
+    job = core.imports.run_file(source, principal=ADMIN)
+
+    assert job.status is ImportStatus.COMPLETED
+    assert (job.total_rows, job.processed_rows, job.created, job.failed) == (12, 12, 12, 0)
+    found = bookings(core)
+    assert len(found) == 12
+    first = found[0]
+    assert first.source is BookingSource.IMPORT
+    assert first.lifecycle == "appointment"
+    assert {b.status for b in found} == {"PENDING", "ASSIGNED"}
+    assert first.metadata == {"Campaign": "diwali"}
+    assert first.product_id is not None
+    trail = core.bookings.audit_trail(first.id, principal=ADMIN)
+    assert [entry.action.value for entry in trail] == ["created"]
+    assert "row" in (trail[0].reason or "")
+    slot = core.catalog.get_slot(first.slot_id, principal=ADMIN)
+    assert slot.capacity is None
+    # seats held match the bookings on each slot
+    per_slot: dict[object, int] = {}
+    for booking in found:
+        per_slot[booking.slot_id] = per_slot.get(booking.slot_id, 0) + 1
+    for slot_id, count in per_slot.items():
+        assert core.catalog.get_slot(slot_id, principal=ADMIN).seats_held == count
+
+
+def test_every_bad_row_is_reported_with_column_value_and_message_and_the_rest_imports(
+    core: BookingCore,
+) -> None:
+    data = [
+        row(name="A"),  # name too short
+        row(phone="12345"),  # not international
+        row(email="not-an-email", phone=phone(2)),
+        row(dealer="NOPE", phone=phone(3)),
+        row(date="31-02-2026", phone=phone(4)),
+        row(status="teleported", phone=phone(5)),
+        row(advisor="ghost@dealer.example.com", phone=phone(6)),
+        row(phone="", email="new@example.com"),  # nobody to find, no phone to register
+        row(external_id="EXT-1", phone=phone(8)),
+        row(external_id="EXT-1", phone=phone(9)),  # repeated in the file
+        row(phone=phone(10), name="Good Row"),
+    ]
+    job = core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)
+
+    assert job.status is ImportStatus.COMPLETED
+    assert (job.created, job.failed) == (2, 9)
+    errors = core.imports.errors(job.id, principal=ADMIN)
+    by_row = {e.row_number: e for e in errors}
+    assert sorted(by_row) == [2, 3, 4, 5, 6, 7, 8, 9, 11]
+    assert by_row[2].problems[0].column == "Customer Name"
+    assert by_row[2].problems[0].value == "A"
+    assert by_row[3].problems[0].code == "invalid_phone"
+    assert by_row[3].problems[0].value == "12345"
+    assert by_row[4].problems[0].column == "Email"
+    assert by_row[5].problems[0].code == "unknown_dealer"
+    assert by_row[6].problems[0].code == "invalid_date"
+    assert by_row[7].problems[0].code == "invalid_status"
+    assert by_row[8].problems[0].code == "unknown_advisor"
+    assert by_row[9].problems[0].code == "unknown_customer"
+    assert by_row[11].problems[0].code == "duplicate_in_file"
+    assert "row 10" in by_row[11].message
+    assert by_row[5].raw_row["dealer_code"] == "NOPE"
+    assert job.error_summary["invalid_phone"] == 1
+    assert sum(job.error_summary.values()) == 9
+
+
+def test_a_missing_required_column_is_one_file_level_error_and_nothing_is_written(
+    core: BookingCore,
+) -> None:
+    header = tuple(h for h in HEADER if h != "dealer_code")
+    source = ListSource(header, [row()[:3] + row()[4:]])
+    with pytest.raises(ValidationError) as caught:
+        core.imports.run_file(source, principal=ADMIN)
+    assert caught.value.errors[0].field == "file"
+    assert caught.value.errors[0].code == "missing_column"
+    assert "dealer_code" in str(caught.value)
+    assert core.imports.list(principal=ADMIN).items == []
+
+
+def test_a_user_mapping_overrides_aliases(core: BookingCore) -> None:
+    header = ("Client", "Mobile No", "Branch", "When")
+    source = ListSource(header, [("Asha Rao", phone(1), "DL01", "2026-03-05T10:30:00")])
+    settings = ImportSettings(mapping={"Mobile No": "customer_phone", "When": "booking_date"})
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert job.created == 1
+    (booking,) = bookings(core)
+    assert booking.starts_at.hour == 10
+    with pytest.raises(ValidationError) as caught:
+        core.imports.preview(
+            source, principal=ADMIN, settings=ImportSettings(mapping={"Nope": "customer_phone"})
+        )
+    assert caught.value.errors[0].field == "mapping.Nope"
+
+
+def test_external_ids_update_instead_of_duplicating(core: BookingCore) -> None:
+    first = ListSource(HEADER, [row(external_id="EXT-9", phone=phone(1), notes="first")])
+    core.imports.run_file(first, principal=ADMIN)
+    again = ListSource(
+        HEADER,
+        [row(external_id="EXT-9", phone=phone(1), status="assigned", notes="second")],
+    )
+    job = core.imports.run_file(again, principal=ADMIN)
+    assert (job.created, job.updated, job.failed) == (0, 1, 0)
+    (booking,) = bookings(core)
+    assert booking.status == "ASSIGNED"
+    assert booking.internal_notes == "second"
+    history = core.bookings.history(booking.id, principal=ADMIN)
+    assert [(e.from_status, e.to_status) for e in history] == [
+        (None, "PENDING"),
+        ("PENDING", "ASSIGNED"),
+    ]
+    # the same row a third time changes nothing: skipped
+    job = core.imports.run_file(again, principal=ADMIN)
+    assert (job.created, job.updated, job.skipped) == (0, 0, 1)
+    # a move the lifecycle forbids is a row error on the status cell
+    bad = ListSource(HEADER, [row(external_id="EXT-9", phone=phone(1), status="completed")])
+    job = core.imports.run_file(bad, principal=ADMIN)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert error.problems[0].code == "invalid_transition"
+    assert error.problems[0].column == "status"
+
+
+def test_importing_the_same_file_twice_skips_every_row(core: BookingCore) -> None:
+    source = ListSource(HEADER, [row(phone=phone(i), name=f"Person {i}") for i in range(5)])
+    core.imports.run_file(source, principal=ADMIN)
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert (job.created, job.skipped) == (0, 5)
+    assert len(bookings(core)) == 5
+
+
+def test_customers_are_found_by_phone_then_email(core: BookingCore) -> None:
+    known = core.customers.register(phone(1), principal=ADMIN, name="Asha", email="asha@example.com")
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), name="Asha Rao"),
+            row(phone="", email="asha@EXAMPLE.COM", name="Asha Rao", date="2026-03-06"),
+            row(phone=phone(2), email="new@example.com", name="New Person"),
+        ],
+    )
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert job.created == 3
+    found = bookings(core)
+    owners = [b.customer_id for b in sorted(found, key=lambda b: b.starts_at)]
+    assert owners.count(known.customer.id) == 2
+
+
+def test_preview_and_dry_run_write_nothing_and_confirm_does_not_read_the_file_again(
+    core: BookingCore, store: MemoryStore | SqlStore
+) -> None:
+    data = [row(phone=phone(i), name=f"Person {i}") for i in range(7)] + [row(dealer="X")]
+    source = ListSource(HEADER, data)
+    preview = core.imports.preview(source, principal=ADMIN, limit=3)
+    assert [r.number for r in preview.rows] == [2, 3, 4]
+    assert preview.mapping["customer_name"] == "Customer Name"
+    assert preview.extra_columns == ("Campaign",)
+    assert {r.action for r in preview.rows} == {"create"}
+    plan = core.imports.dry_run(source, principal=ADMIN)
+    assert (plan.total, plan.would_create, plan.failed) == (8, 7, 1)
+    assert bookings(core) == []
+    assert core.imports.list(principal=ADMIN).items == []
+    reads = source.reads
+    job = core.imports.confirm(plan, source, principal=ADMIN)
+    assert source.reads == reads
+    assert (job.created, job.failed) == (7, 1)
+    changed = ListSource(HEADER, [*data, row(phone=phone(99))])
+    with pytest.raises(ValidationError) as caught:
+        core.imports.confirm(plan, changed, principal=ADMIN)
+    assert caught.value.errors[0].code == "file_changed"
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_between_chunks_resumes_without_duplicates_and_with_the_same_counts(
+    store: MemoryStore | SqlStore, core: BookingCore
+) -> None:
+    data = [row(phone=phone(i), name=f"Person {i}", external_id=f"E{i % 23}") for i in range(60)]
+    data[7] = row(dealer="NOPE", phone=phone(7))
+    source = ListSource(HEADER, data)
+    settings = ImportSettings(chunk_size=10)
+    job = core.imports.start(source, principal=ADMIN, settings=settings)
+
+    def crash_after_three(current: object) -> None:
+        if current.processed_rows == 30:  # type: ignore[attr-defined]
+            raise Crash
+
+    with pytest.raises(Crash):
+        core.imports.run(job.id, source, principal=ADMIN, progress=crash_after_three)
+    halfway = core.imports.get(job.id, principal=ADMIN)
+    assert (halfway.status, halfway.processed_rows) == (ImportStatus.PROCESSING, 30)
+    resumed = core.imports.run(job.id, source, principal=ADMIN)
+
+    # the same file imported in one go elsewhere gives the same counts
+    other = BookingCore(
+        uow_factory=MemoryStore().unit_of_work, clock=FixedClock(), ids=SequentialIds()
+    )
+    other.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
+    straight = other.imports.run_file(source, principal=ADMIN, settings=settings)
+    counts = ("processed_rows", "created", "updated", "skipped", "failed")
+    assert [getattr(resumed, c) for c in counts] == [getattr(straight, c) for c in counts]
+    assert resumed.status is ImportStatus.COMPLETED
+    # 23 distinct external ids; later repeats of an id fail as in-file duplicates
+    assert len(bookings(core)) == len(bookings(other)) == 23
+    assert resumed.failed == straight.failed == 60 - 23
+
+
+def test_cancel_stops_between_chunks_and_keeps_committed_chunks(core: BookingCore) -> None:
+    source = ListSource(HEADER, [row(phone=phone(i), name=f"P {i}") for i in range(30)])
+    job = core.imports.start(source, principal=ADMIN, settings=ImportSettings(chunk_size=10))
+
+    def cancel_after_first(current: object) -> None:
+        if current.status is ImportStatus.PROCESSING:  # type: ignore[attr-defined]
+            core.imports.cancel(job.id, principal=ADMIN)
+
+    done = core.imports.run(job.id, source, principal=ADMIN, progress=cancel_after_first)
+    assert done.status is ImportStatus.CANCELLED
+    assert (done.processed_rows, done.created) == (10, 10)
+    assert len(bookings(core)) == 10
+    with pytest.raises(InvalidTransitionError):
+        core.imports.cancel(job.id, principal=ADMIN)
+    pending = core.imports.start(source, principal=ADMIN)
+    assert core.imports.cancel(pending.id, principal=ADMIN).status is ImportStatus.CANCELLED
+
+
+def test_retry_imports_only_the_failed_rows(core: BookingCore) -> None:
+    data = [row(phone=phone(i), name=f"P {i}") for i in range(5)]
+    data[1] = row(dealer="DL03", phone=phone(1), name="P 1")
+    data[3] = row(dealer="DL03", phone=phone(3), name="P 3")
+    source = ListSource(HEADER, data)
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert (job.created, job.failed) == (3, 2)
+    core.catalog.add_location("DL03", "Dealer Three", principal=ADMIN)
+    again = core.imports.retry(job.id, principal=ADMIN)
+    assert (again.created, again.failed, again.status) == (5, 0, ImportStatus.COMPLETED)
+    assert len(bookings(core)) == 5
+    assert core.imports.errors(job.id, principal=ADMIN) == []
+    assert len(core.imports.errors(job.id, principal=ADMIN, unresolved_only=False)) == 2
+    # retrying again with nothing left to fix changes nothing
+    assert core.imports.retry(job.id, principal=ADMIN).created == 5
+
+
+def test_retry_from_a_corrected_error_report(core: BookingCore) -> None:
+    data = [row(phone=phone(1), name="P 1"), row(phone="555", name="P 2")]
+    job = core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)
+    assert job.failed == 1
+    corrected = ListSource(
+        (*HEADER, "row", "column", "cell", "message"),
+        [(*row(phone=phone(2), name="P 2"), "3", "customer_phone", "", "bad phone")],
+    )
+    again = core.imports.retry(job.id, principal=ADMIN, source=corrected)
+    assert (again.created, again.failed) == (2, 0)
+
+
+def test_capacity_applies_when_a_row_names_a_slot(core: BookingCore) -> None:
+    location = core.catalog.location("DL01", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=core.context.now().replace(year=2030),
+        price_per_traveler=Money("0", "INR"),
+        capacity=2,
+        principal=ADMIN,
+    )
+    header = (*HEADER, "slot_id")
+    data = [(*row(phone=phone(i), name=f"P {i}"), str(slot.id)) for i in range(3)]
+    job = core.imports.run_file(ListSource(header, data), principal=ADMIN)
+    assert (job.created, job.failed) == (2, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert error.problems[0].code == "capacity_exceeded" or "seat" in error.message
+    assert core.catalog.get_slot(slot.id, principal=ADMIN).seats_held == 2
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded", "dealer_based"])
+def test_an_import_can_assign_advisors_as_it_goes(core: BookingCore, strategy: str) -> None:
+    data = [
+        row(phone=phone(i), name=f"P {i}", dealer="DL01" if i < 6 else "DL02") for i in range(8)
+    ]
+    job = core.imports.run_file(
+        ListSource(HEADER, data), principal=ADMIN, settings=ImportSettings(assignment=strategy)
+    )
+    assert job.created == 8
+    advisors = {a.email.value: a.id for a in core.staff.list(principal=ADMIN)}
+    assigned = [b.assignee_id for b in bookings(core)]
+    assert None not in assigned
+    if strategy == "dealer_based":
+        for booking in bookings(core):
+            dealer = core.catalog.location("DL01", principal=ADMIN)
+            expected = (
+                "ravi@dealer.example.com" if booking.location_id == dealer.id else "meera@dealer.example.com"
+            )
+            assert booking.assignee_id == advisors[expected]
+    else:
+        counts = [assigned.count(a) for a in advisors.values()]
+        assert max(counts) - min(counts) <= 1
+
+
+def test_only_staff_who_may_import_can(core: BookingCore) -> None:
+    source = ListSource(HEADER, [row()])
+    for who in (Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.STAFF),
+                Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADVISOR)):  # fmt: skip
+        with pytest.raises(PermissionDeniedError):
+            core.imports.run_file(source, principal=who)
+
+
+def _rows(job_errors: Sequence[object]) -> list[int]:
+    return [e.row_number for e in job_errors]  # type: ignore[attr-defined]
