@@ -7,12 +7,16 @@ code. Further command groups attach here with ``app.add_typer(...)``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
+from bookingcore import BookingError
 from examples.cli.demo import DEFAULT_DATABASE, DemoError, run_demo
+from examples.cli.imports import DEFAULT_DATABASE as DEFAULT_IMPORT_DATABASE
+from examples.cli.imports import add_advisor, add_location, import_file, import_locations
 
 app = typer.Typer(
     name="bookingcore-cli",
@@ -44,4 +48,94 @@ def demo(
         run_demo(Console(), db)
     except DemoError as exc:
         typer.echo(f"demo: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+locations = typer.Typer(help="Locations (dealers, centres, base camps) rows are booked at.")
+advisors = typer.Typer(help="Advisors that imported bookings are assigned to.")
+app.add_typer(locations, name="locations")
+app.add_typer(advisors, name="advisors")
+
+Db = Annotated[
+    str,
+    typer.Option(help="SQLAlchemy URL of the database (created and migrated on first use)."),
+]
+
+
+def _fail(command: str, exc: BookingError) -> NoReturn:
+    """One line saying why, and exit code 2."""
+    typer.echo(f"{command}: {exc}", err=True)
+    raise typer.Exit(2) from exc
+
+
+@locations.command("add")
+def locations_add(code: str, name: str, db: Db = DEFAULT_IMPORT_DATABASE) -> None:
+    """Add a location with a unique CODE."""
+    try:
+        location = add_location(db, code, name)
+    except BookingError as exc:
+        _fail("locations add", exc)
+    typer.echo(f"added location {location.code} ({location.name})")
+
+
+@locations.command("import")
+def locations_import(file: Path, db: Db = DEFAULT_IMPORT_DATABASE) -> None:
+    """Add the locations of a CSV file with the columns code,name."""
+    try:
+        added, existing = import_locations(db, file)
+    except (BookingError, OSError) as exc:
+        typer.echo(f"locations import: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"added {added} locations ({existing} were there already)")
+
+
+@advisors.command("add")
+def advisors_add(
+    email: str,
+    name: str,
+    location: Annotated[
+        str | None, typer.Option(help="The code of the location the advisor covers.")
+    ] = None,
+    db: Db = DEFAULT_IMPORT_DATABASE,
+) -> None:
+    """Add an advisor by EMAIL and NAME."""
+    try:
+        advisor = add_advisor(db, email, name, location)
+    except BookingError as exc:
+        _fail("advisors add", exc)
+    typer.echo(f"added advisor {advisor.email}")
+
+
+@app.command("import")
+def import_(
+    file: Path,
+    db: Db = DEFAULT_IMPORT_DATABASE,
+    preview: Annotated[bool, typer.Option(help="Show the first 100 rows; write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Validate every row; write nothing.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 500,
+    errors_out: Annotated[
+        Path | None, typer.Option(help="Where to write the error report (.csv or .xlsx).")
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option(help='JSON header -> column, e.g. {"Mobile": "customer_phone"}.')
+    ] = None,
+    assign: Annotated[
+        str, typer.Option(help="manual, round_robin, least_loaded or dealer_based.")
+    ] = "manual",
+) -> None:
+    """Import bookings from a CSV or XLSX FILE (seed 004's columns)."""
+    try:
+        import_file(
+            Console(),
+            db,
+            file,
+            preview=preview,
+            dry_run=dry_run,
+            chunk_size=chunk_size,
+            errors_out=errors_out,
+            mapping=mapping,
+            assign=assign,
+        )
+    except (BookingError, OSError) as exc:
+        typer.echo(f"import: {exc}", err=True)
         raise typer.Exit(2) from exc

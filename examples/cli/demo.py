@@ -9,6 +9,7 @@ Every step prints to the given :class:`rich.console.Console`.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -574,3 +575,63 @@ def _tell_story(console: Console, core: BookingCore, where: str) -> None:
     cancelled_history = core.bookings.history(booking.id, principal=admin)
     moves = " -> ".join(e.to_status for e in cancelled_history)
     _say(console, f"And the cancelled trek booking {booking.reference}: {moves}")
+
+    _section(console, 11, "A dealership imports a spreadsheet with a few bad rows")
+    _import_story(console, core, admin)
+
+
+#: The sample sheet of the import step: two good rows, four bad ones.
+SAMPLE_SHEET = (
+    ("Customer Name", "Mobile", "Email", "Dealer Code", "Booking Date", "External ID",
+     "Car Variant", "Status", "Notes"),
+    ("Kiran Patel", "98200 11111", "kiran@example.com", "DL01", "2026-12-05", "CRM-1",
+     "City VX", "pending", "test drive"),
+    ("Lata Iyer", "+91 98200 22222", "", "DL02", "06-12-2026", "CRM-2", "City VX",
+     "ASSIGNED", ""),
+    ("Mohan Das", "98200 33333", "mohan@", "DL01", "2026-12-07", "CRM-3", "", "", ""),
+    ("Nisha Rao", "12345", "", "DL09", "2026-12-08", "CRM-4", "", "", ""),
+    ("Om", "98200 55555", "", "DL02", "31-02-2026", "CRM-5", "", "flying", ""),
+    ("Priya Sen", "98200 666", "", "DL02", "2026-12-09", "CRM-6", "", "",
+     "@SUM(A1:A9)"),
+)  # fmt: skip
+
+
+def _import_story(console: Console, core: BookingCore, admin: Principal) -> None:
+    """Seed 004: reference data, a sample XLSX with bad rows, the import and its error report."""
+    import openpyxl  # noqa: PLC0415 - the import step alone needs the imports extra
+
+    from bookingcore import ImportSettings  # noqa: PLC0415
+    from bookingcore_adapters.importers import open_rows, write_error_csv  # noqa: PLC0415
+
+    core.catalog.add_location("DL01", "Pune Motors", kind="dealer", principal=admin)
+    core.catalog.add_location("DL02", "Mumbai Motors", kind="dealer", principal=admin)
+    core.catalog.add_product("CITY-VX", "City VX", ProductKind.CAR_VARIANT, principal=admin)
+    core.staff.add("ravi@example.com", "Ravi", principal=admin, locations=["DL01"])
+    core.staff.add("meera@example.com", "Meera", principal=admin, locations=["DL02"])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "dealer-bookings.xlsx"
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet("Bookings")
+        for values in SAMPLE_SHEET:
+            sheet.append(values)
+        book.save(path)
+        source = open_rows(path)
+        _say(
+            console,
+            f"{path.name}: {source.file_format}, {source.size} bytes, header {source.header}",
+        )
+        settings = ImportSettings(assignment="dealer_based")
+        job = core.imports.run_file(source, principal=admin, settings=settings)
+        _say(
+            console,
+            f"Import {job.status.value}: {job.total_rows} rows, {job.created} created, "
+            f"{job.failed} failed; errors by kind {dict(job.error_summary)}",
+        )
+        errors = core.imports.errors(job.id, principal=admin)
+        for error in errors:
+            _say(console, f"  row {error.row_number}: {error.message}")
+        report = Path(folder) / "dealer-bookings.errors.csv"
+        write_error_csv(errors, source.header, report)
+        _say(console, f"Error report {report.name} (formulas escaped):")
+        for line in report.read_text(encoding="utf-8-sig").splitlines():
+            _say(console, "  " + line)

@@ -132,3 +132,10 @@ def test_module_runs_as_a_command(tmp_path: Path) -> None:
     assert "30,600.00 INR" in result.stdout
     assert "Who sees what" in result.stdout
     assert (tmp_path / "bookingcore-demo.sqlite3").is_file()
+
+
+def test_the_import_step_books_the_good_rows_and_reports_the_bad_ones(demo_text: str) -> None:
+    """Seed 004 in the demo: a sample XLSX, two rows booked, the rest in an escaped report."""
+    assert "Import COMPLETED: 6 rows, 2 created, 4 failed" in demo_text
+    assert "B5 Mobile '12345'" in demo_text
+    assert "'@SUM(A1:A9)" in demo_text  # the formula-like cell is escaped in the report

@@ -271,7 +271,9 @@ def test_importing_the_same_file_twice_skips_every_row(core: BookingCore) -> Non
 
 
 def test_customers_are_found_by_phone_then_email(core: BookingCore) -> None:
-    known = core.customers.register(phone(1), principal=ADMIN, name="Asha", email="asha@example.com")
+    known = core.customers.register(
+        phone(1), principal=ADMIN, name="Asha", email="asha@example.com"
+    )
     source = ListSource(
         HEADER,
         [
@@ -311,7 +313,7 @@ def test_preview_and_dry_run_write_nothing_and_confirm_does_not_read_the_file_ag
     assert caught.value.errors[0].code == "file_changed"
 
 
-class Crash(Exception):
+class CrashError(Exception):
     pass
 
 
@@ -326,9 +328,9 @@ def test_a_crash_between_chunks_resumes_without_duplicates_and_with_the_same_cou
 
     def crash_after_three(current: object) -> None:
         if current.processed_rows == 30:  # type: ignore[attr-defined]
-            raise Crash
+            raise CrashError
 
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         core.imports.run(job.id, source, principal=ADMIN, progress=crash_after_three)
     halfway = core.imports.get(job.id, principal=ADMIN)
     assert (halfway.status, halfway.processed_rows) == (ImportStatus.PROCESSING, 30)
@@ -429,7 +431,9 @@ def test_an_import_can_assign_advisors_as_it_goes(core: BookingCore, strategy: s
         for booking in bookings(core):
             dealer = core.catalog.location("DL01", principal=ADMIN)
             expected = (
-                "ravi@dealer.example.com" if booking.location_id == dealer.id else "meera@dealer.example.com"
+                "ravi@dealer.example.com"
+                if booking.location_id == dealer.id
+                else "meera@dealer.example.com"
             )
             assert booking.assignee_id == advisors[expected]
     else:

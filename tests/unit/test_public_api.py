@@ -44,6 +44,9 @@ PUBLIC_MODULES = [
     "bookingcore.ports.imports",
     "bookingcore.ports.security",
     "bookingcore_adapters.sms",
+    "bookingcore_adapters.redis",
+    "bookingcore_adapters.importers",
+    "bookingcore.testing.security_contracts",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -9,7 +9,8 @@ store's lock is held from ``__enter__`` to ``__exit__``, which is how
 .. versionadded:: 0.1
 """
 
+from bookingcore_adapters.memory._security import MemoryOtpStore, MemoryRateLimiter
 from bookingcore_adapters.memory._store import MemoryStore
 from bookingcore_adapters.memory._uow import MemoryUnitOfWork
 
-__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+__all__ = ["MemoryOtpStore", "MemoryRateLimiter", "MemoryStore", "MemoryUnitOfWork"]
