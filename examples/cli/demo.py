@@ -3,12 +3,15 @@
 :func:`run_demo` wires a :class:`~bookingcore.BookingCore` explicitly, then
 walks through what the library is for: reference data, phone-first customers,
 saved travelers, a group booking with a discount, a partner held to its
-locations, capacity, typed validation errors, a cancellation, and who sees what.
-Every step prints to the given :class:`rich.console.Console`.
+locations, capacity, typed validation errors, a cancellation, who sees what,
+and finally a customer signing in by phone with a code from the console SMS
+sender. Every step prints to the given :class:`rich.console.Console`.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -22,6 +25,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from bookingcore import (
+    AuthenticationError,
     Booking,
     BookingCore,
     BookingRequest,
@@ -35,6 +39,8 @@ from bookingcore import (
     PermissionDeniedError,
     Principal,
     ProductKind,
+    RateLimitedError,
+    RequestOrigin,
     SavedTraveler,
     Settings,
     Slot,
@@ -45,9 +51,11 @@ from bookingcore import (
     TravelerId,
     ValidationError,
 )
+from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
-from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
+from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.system import RandomIds, SystemClock
 
@@ -60,10 +68,12 @@ DEFAULT_DATABASE = "sqlite:///bookingcore-demo.sqlite3"
 MEMORY = "memory"
 
 
-def make_core(store: SqlStore | None = None) -> BookingCore:
+def make_core(store: SqlStore | None = None, *, sms: ConsoleSmsSender | None = None) -> BookingCore:
     """A core over ``store`` (in memory when None) and the real clock; local numbers read as Indian.
 
     Messages go to the log (:class:`LogNotifier`) and documents are plain HTML.
+    Sign-in codes go to ``sms`` (a new :class:`ConsoleSmsSender` when None),
+    wait in memory, and tokens are signed with a key made for this run.
     """
     uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
@@ -73,6 +83,10 @@ def make_core(store: SqlStore | None = None) -> BookingCore:
         settings=Settings(default_region="IN", business_name="Himalaya Trails"),
         notifier=LogNotifier(),
         renderer=PlainRenderer(),
+        otp_store=MemoryOtpStore(),
+        rate_limiter=MemoryRateLimiter(),
+        sms=sms or ConsoleSmsSender(),
+        token_signer=JwtTokenSigner({"demo": secrets.token_bytes(32)}),
     )
 
 
@@ -194,7 +208,8 @@ def run_demo(console: Console, database: str = DEFAULT_DATABASE) -> None:
         BookingError: only if the library stops behaving as the story expects.
     """
     if database == MEMORY:
-        _tell_story(console, make_core(), "in memory")
+        sms = ConsoleSmsSender()
+        _tell_story(console, make_core(sms=sms), "in memory", sms)
         return
     url = make_url(database)
     if database == DEFAULT_DATABASE:
@@ -208,7 +223,8 @@ def run_demo(console: Console, database: str = DEFAULT_DATABASE) -> None:
             if uow.locations.list():
                 msg = f"{where} already holds data; give the demo an empty database"
                 raise DemoError(msg)
-        _tell_story(console, make_core(store), where)
+        sms = ConsoleSmsSender()
+        _tell_story(console, make_core(store, sms=sms), where, sms)
     finally:
         store.dispose()
 
@@ -217,7 +233,7 @@ class DemoError(Exception):
     """The demo cannot run where it was pointed."""
 
 
-def _tell_story(console: Console, core: BookingCore, where: str) -> None:
+def _tell_story(console: Console, core: BookingCore, where: str, sms: ConsoleSmsSender) -> None:
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     otp_login = Principal.system("otp-login")
     start = (core.context.clock.now() + timedelta(days=14)).replace(
@@ -356,7 +372,7 @@ def _tell_story(console: Console, core: BookingCore, where: str) -> None:
         allowed_location_ids=[base_camp.id],
         commission_rate=Decimal(15),
         principal=admin,
-    )
+    ).partner
     _say(
         console,
         f"Partner {partner.name} registered: allowed at {base_camp.code} only, "
@@ -579,6 +595,9 @@ def _tell_story(console: Console, core: BookingCore, where: str) -> None:
     _section(console, 11, "A dealership imports a spreadsheet with a few bad rows")
     _import_story(console, core, admin)
 
+    _section(console, 12, "The customer signs in on the app with a code by SMS")
+    _phone_sign_in_story(console, core, sms)
+
 
 #: The sample sheet of the import step: two good rows, four bad ones.
 SAMPLE_SHEET = (
@@ -635,3 +654,57 @@ def _import_story(console: Console, core: BookingCore, admin: Principal) -> None
         _say(console, f"Error report {report.name} (formulas escaped):")
         for line in report.read_text(encoding="utf-8-sig").splitlines():
             _say(console, "  " + line)
+
+
+def _phone_sign_in_story(console: Console, core: BookingCore, sms: ConsoleSmsSender) -> None:
+    """Seed 000: a code by SMS, tokens that name the customer, a refresh, a logout."""
+    phone = "98765 43210"
+    sent = core.auth.request_otp(phone, client_key="203.0.113.50")
+    to, text, _ = sms.sent[-1]
+    _say(
+        console,
+        f"request_otp('{phone}') -> a code for {to.masked()}, valid until "
+        f"{_when(sent.expires_at)} UTC",
+    )
+    _say(console, f"The console SMS sender captured: {text}")
+    found = re.search(r"\b(\d{6})\b", text)
+    assert found is not None
+    code = found.group(1)
+    try:
+        core.auth.request_otp(phone, client_key="203.0.113.50")
+    except RateLimitedError as wait:
+        _say(console, f"Asking again at once -> {wait.code}, retry after {wait.retry_after:.0f} s")
+    signed = core.auth.verify_otp(
+        phone, code, origin=RequestOrigin("203.0.113.50", "himalaya-app/2.4")
+    )
+    customer = signed.customer
+    assert customer is not None
+    _say(
+        console,
+        f"verify_otp('{phone}', <the code>) -> {customer.name} ({customer.phone}), "
+        f"created={signed.created}",
+    )
+    tokens = signed.tokens
+    principal = core.auth.authenticate(tokens.access_token, expect="customer")
+    same = "the customer" if principal == Principal.customer(customer.id) else "SOMEONE ELSE"
+    _say(
+        console,
+        f"The access token decodes to {principal} ({same}); it expires "
+        f"{_when(tokens.access_expires_at)} UTC",
+    )
+    try:
+        core.auth.authenticate(tokens.access_token, expect="staff")
+    except AuthenticationError as refused:
+        _say(console, f"The same token at a staff endpoint -> {refused.code}: {refused.message}")
+    assert tokens.refresh_token is not None
+    renewed = core.auth.refresh(tokens.refresh_token)
+    _say(
+        console,
+        f"refresh() -> a new pair; the new access token is {principal} too: "
+        f"{core.auth.authenticate(renewed.access_token, expect='customer') == principal}",
+    )
+    core.auth.logout(renewed.access_token)
+    try:
+        core.auth.authenticate(renewed.access_token, expect="customer")
+    except AuthenticationError as ended:
+        _say(console, f"logout(), then the access token -> {ended.code}: {ended.message}")

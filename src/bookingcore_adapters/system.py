@@ -61,7 +61,8 @@ class RandomIds:
 
     def new_reference(self) -> str:
         """A reference such as ``BK-7KQ2M9XD``."""
-        body = "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+        bits = secrets.randbits(40)  # eight 5-bit characters
+        body = "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(35, -1, -5))
         return f"{self.reference_prefix}-{body}"
 
     def new_token(self, prefix: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,27 @@ def test_the_import_step_books_the_good_rows_and_reports_the_bad_ones(demo_text:
     assert "Import COMPLETED: 6 rows, 2 created, 4 failed" in demo_text
     assert "B5 Mobile '12345'" in demo_text
     assert "'@SUM(A1:A9)" in demo_text  # the formula-like cell is escaped in the report
+
+
+def test_the_customer_signs_in_by_phone_refreshes_and_logs_out(demo_text: str) -> None:
+    """Step 12: the code the console sender captured signs Asha in; refresh works, logout ends."""
+    assert "12. The customer signs in on the app with a code by SMS" in demo_text
+    assert "request_otp('98765 43210') -> a code for +91******3210, valid until" in demo_text
+    captured = re.search(
+        r"The console SMS sender captured: Himalaya Trails: (\d{6}) is your sign-in code\.",
+        demo_text,
+    )
+    assert captured is not None
+    assert "Asking again at once -> rate_limited, retry after 60 s" in demo_text
+    assert "-> Asha Verma (+919876543210), created=False" in demo_text
+    assert re.search(
+        r"The access token decodes to customer:[0-9a-f-]{36} \(the customer\)", demo_text
+    )
+    assert "staff endpoint -> authentication_failed: a customer token is not accepted here" in (
+        demo_text
+    )
+    assert re.search(r"refresh\(\) -> a new pair; .* too: True", demo_text)
+    assert (
+        "logout(), then the access token -> authentication_failed: "
+        "the session was ended (logout); sign in again" in demo_text
+    )

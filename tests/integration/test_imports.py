@@ -451,3 +451,57 @@ def test_only_staff_who_may_import_can(core: BookingCore) -> None:
 
 def _rows(job_errors: Sequence[object]) -> list[int]:
     return [e.row_number for e in job_errors]  # type: ignore[attr-defined]
+
+
+def test_two_validation_workers_give_the_same_result_as_one(core: BookingCore) -> None:
+    data = [
+        row(name=f"Person {i}", phone=phone(i % 700), external_id=f"W{i % 1900}",
+            date=f"{1 + i % 28:02d}-03-2026", status="pending" if i % 2 else "ASSIGNED")
+        for i in range(2300)
+    ]  # fmt: skip
+    data[5] = row(phone="12345")
+    data[1500] = row(date="31-02-2026")
+    source = ListSource(HEADER, data)
+
+    job = core.imports.run_file(source, principal=ADMIN, settings=ImportSettings(workers=2))
+
+    serial = BookingCore(
+        uow_factory=MemoryStore().unit_of_work, clock=FixedClock(), ids=SequentialIds()
+    )
+    serial.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
+    alone = serial.imports.run_file(source, principal=ADMIN, settings=ImportSettings(workers=1))
+    counts = ("total_rows", "created", "updated", "skipped", "failed")
+    assert [getattr(job, c) for c in counts] == [getattr(alone, c) for c in counts]
+    # W1500 only appears on the bad row 1502; W5's first good row is i=1905
+    assert job.created == 1900 - 1
+    assert job.error_summary == alone.error_summary
+    assert job.error_summary["duplicate_in_file"] == 2300 - 1900 - 1
+    assert _rows(core.imports.errors(job.id, principal=ADMIN))[:3] == [7, 1502, 1902]
+
+
+def test_a_chunk_redone_after_a_conflict_does_not_flag_its_own_rows_as_duplicates(
+    store: MemoryStore | SqlStore, core: BookingCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookingcore.errors import ConcurrentUpdateError  # noqa: PLC0415
+    from bookingcore.services import imports as module  # noqa: PLC0415
+
+    real_apply = module.ImportService._apply
+    calls: list[int] = []
+
+    def conflict_once(
+        self: object, tx: object, run: object, chunk: list[object], v: object
+    ) -> object:
+        result = real_apply(self, tx, run, chunk, v)  # type: ignore[arg-type]
+        calls.append(len(chunk))
+        if len(calls) == 2:  # the second chunk loses a race once, after claiming its ids
+            raise ConcurrentUpdateError("a seat was taken meanwhile", attempts=1)
+        return result
+
+    monkeypatch.setattr(module.ImportService, "_apply", conflict_once)
+    data = [row(phone=phone(i), external_id=f"R{i}") for i in range(30)]
+    job = core.imports.run_file(
+        ListSource(HEADER, data), principal=ADMIN, settings=ImportSettings(chunk_size=10)
+    )
+    assert calls == [10, 10, 10, 10]
+    assert (job.created, job.failed) == (30, 0)
+    assert len(bookings(core)) == 30

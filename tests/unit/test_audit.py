@@ -278,7 +278,7 @@ class TestPartners:
             commission_rate="15",
             webhook_url="https://trekmates.example/hook",
             principal=admin,
-        )
+        ).partner
 
     def test_register_deactivate_reactivate_and_relocate(
         self, world: World, core: BookingCore, admin: Principal, clock: FixedClock
@@ -485,7 +485,7 @@ class TestReadingTheTrail:
             contact_email="ops@trekmates.example",
             allowed_location_ids=[world.camp.id],
             principal=admin,
-        )
+        ).partner
         as_partner = Principal.partner(partner.id)
         partner_customer = core.customers.register("+919900011122", principal=as_partner).customer
         partner_booking = world.book(partner_customer.id, principal=as_partner, name="Kiran")

@@ -75,7 +75,7 @@ class World:
             contact_email="ops@trekmates.example",
             allowed_location_ids=[self.camp.id],
             principal=admin,
-        )
+        ).partner
         self.as_partner = Principal.partner(self.partner.id)
 
     def slot(self, location_id, *, capacity, clock: FixedClock, name=None) -> Slot:  # type: ignore[no-untyped-def]

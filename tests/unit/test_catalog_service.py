@@ -364,7 +364,7 @@ class TestPartnerVisibility:
             contact_email="ops@trips.example",
             principal=admin,
             allowed_location_ids=[locations[0].id],
-        )
+        ).partner
         return Principal.partner(registered.id)
 
     def test_a_partner_lists_only_its_allowed_locations(

@@ -391,7 +391,7 @@ class TestPolicy:
             contact_email="ops@trekmates.example",
             allowed_location_ids=[shop.camp.id],
             principal=admin,
-        )
+        ).partner
         as_partner = Principal.partner(partner.id)
         customer = core.customers.register("+919900011122", principal=as_partner).customer
         booking = shop.book(customer.id, principal=as_partner)

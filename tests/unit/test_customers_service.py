@@ -93,10 +93,10 @@ class TestRegistration:
     ) -> None:
         first = core.partners.register(
             name="One", company_name="One Ltd", contact_email="one@example.com", principal=admin
-        )
+        ).partner
         second = core.partners.register(
             name="Two", company_name="Two Ltd", contact_email="two@example.com", principal=admin
-        )
+        ).partner
         made = core.customers.register(
             "+919876543210", name="Via One", principal=Principal.partner(first.id)
         ).customer
@@ -165,7 +165,7 @@ class TestListing:
     ) -> None:
         partner = core.partners.register(
             name="One", company_name="One Ltd", contact_email="one@example.com", principal=admin
-        )
+        ).partner
         made = []
         for index, (source, principal) in enumerate(
             [
@@ -203,7 +203,7 @@ class TestListing:
     ) -> None:
         partner = core.partners.register(
             name="One", company_name="One Ltd", contact_email="one@example.com", principal=admin
-        )
+        ).partner
         as_partner = Principal.partner(partner.id)
         theirs = core.customers.register("+919900000001", principal=as_partner).customer
         direct = core.customers.register("+919900000002", principal=admin).customer

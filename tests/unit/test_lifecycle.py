@@ -237,3 +237,25 @@ class TestBookingMoves:
         assert booking.version == 1
         assert booking.updated_at == T0
         assert booking.cancelled_at is None
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_a_lifecycle_pickles_to_an_equal_working_copy(name: str) -> None:
+    import pickle  # noqa: PLC0415
+
+    original = PRESETS[name]
+    copy = pickle.loads(pickle.dumps(original))
+    assert (copy.name, copy.states, copy.initial, copy.cancelled) == (
+        original.name,
+        original.states,
+        original.initial,
+        original.cancelled,
+    )
+    assert dict(copy.transitions) == dict(original.transitions)
+    assert (copy.terminal, copy.holding, copy.entry) == (
+        original.terminal,
+        original.holding,
+        original.entry,
+    )
+    for state in original.states:
+        assert copy.targets(state) == original.targets(state)

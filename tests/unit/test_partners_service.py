@@ -1,7 +1,10 @@
-"""The partner service: registration, visibility, activation and allowed locations."""
+"""The partner service: registration, credentials, authentication, rate limits,
+visibility, activation, settings and allowed locations."""
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,6 +13,7 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import (
+    AuthenticationError,
     BookingCore,
     BookingRequest,
     CustomerDetails,
@@ -24,14 +28,21 @@ from bookingcore import (
     PartnerId,
     PermissionDeniedError,
     Principal,
+    RateLimitedError,
+    Settings,
     Slot,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.testing import FixedClock
-from bookingcore_adapters.memory import MemoryStore
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.partners import hash_api_secret
+from bookingcore.domain.webhooks import SIGNATURE_HEADER, verify
+from bookingcore.services.partners import PartnerLimits, PartnerRegistration
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.auth import JwtTokenSigner
+from bookingcore_adapters.memory import MemoryRateLimiter, MemoryStore
 
 
 @pytest.fixture
@@ -44,13 +55,17 @@ def manali(core: BookingCore, admin: Principal) -> Location:
     return core.catalog.add_location("MANALI", "Manali", principal=admin)
 
 
-def _register(core: BookingCore, principal: Principal, **fields: Any) -> Partner:
+def _registration(core: BookingCore, principal: Principal, **fields: Any) -> PartnerRegistration:
     values: dict[str, Any] = {
         "name": "Trips",
         "company_name": "Trips Ltd",
         "contact_email": "ops@trips.example",
     }
     return core.partners.register(principal=principal, **(values | fields))
+
+
+def _register(core: BookingCore, principal: Principal, **fields: Any) -> Partner:
+    return _registration(core, principal, **fields).partner
 
 
 def _slot(core: BookingCore, admin: Principal, location: Location, clock: FixedClock) -> Slot:
@@ -346,5 +361,532 @@ def test_a_whole_number_commission_is_accepted(core: BookingCore, admin: Princip
         contact_email="ints@example.com",
         commission_rate=15,
         principal=admin,
-    )
+    ).partner
     assert partner.commission_rate == Decimal("15.00")
+
+
+class TestCredentials:
+    def test_registration_hands_out_the_key_and_secret_once_and_keeps_only_a_hash(
+        self, core: BookingCore, admin: Principal, store: MemoryStore
+    ) -> None:
+        registration = _registration(core, admin)
+        partner = registration.partner
+        assert registration.api_key == partner.api_key
+        assert registration.api_secret.startswith("sk_")
+        assert len(registration.api_secret) >= len("sk_") + 43  # 32 random bytes
+        stored = core.partners.get(partner.id, principal=admin)
+        assert stored.api_secret_hash == hash_api_secret(registration.api_secret)
+        assert stored.api_secret_last4 == registration.api_secret[-4:]
+        assert registration.api_secret not in repr(stored.__dict__)
+        assert registration.api_secret not in repr(registration)
+
+    def test_each_partner_gets_its_own_secret_and_webhook_secret(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = _registration(core, admin)
+        second = _registration(core, admin, contact_email="ops@other.example")
+        assert first.api_secret != second.api_secret
+        assert first.partner.webhook_secret != second.partner.webhook_secret
+
+    def test_a_partner_gets_a_webhook_signing_secret_at_registration(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(core, admin, webhook_url="https://trips.example/hooks")
+        assert partner.webhook_secret is not None
+        assert partner.webhook_secret.startswith("whsec_")
+        assert partner.webhook_secret not in repr(partner)
+        assert partner.api_secret_hash is not None
+        assert partner.api_secret_hash not in repr(partner)
+
+    def test_outgoing_webhooks_are_signed_with_the_partners_secret(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        partner = _register(core, admin, webhook_url="https://trips.example/hooks")
+        assert partner.webhook_secret is not None
+        request = partner.signed_webhook({"event": "booking.created"}, now=clock.now())
+        assert request.url == "https://trips.example/hooks"
+        verify(
+            partner.webhook_secret,
+            request.body,
+            request.headers[SIGNATURE_HEADER],
+            now=clock.now(),
+        )
+
+    def test_a_webhook_needs_a_url(self, core: BookingCore, admin: Principal) -> None:
+        partner = _register(core, admin)
+        with pytest.raises(ValidationError) as caught:
+            partner.signed_webhook({"event": "booking.created"}, now=FixedClock().now())
+        assert caught.value.fields == ("webhook_url",)
+
+
+class TestAuthenticate:
+    def test_the_key_and_secret_give_the_partner_principal(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        principal = core.partners.authenticate(registration.api_key, registration.api_secret)
+        assert principal == Principal.partner(registration.partner.id)
+        assert principal.is_partner(registration.partner.id)
+
+    def test_the_callers_address_and_agent_are_kept_for_the_audit_trail(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        principal = core.partners.authenticate(
+            registration.api_key,
+            registration.api_secret,
+            client_ip="203.0.113.7",
+            user_agent="trips-sdk/1.2",
+        )
+        assert principal.origin is not None
+        assert principal.origin.ip_address == "203.0.113.7"
+        assert principal.origin.user_agent == "trips-sdk/1.2"
+        customer = core.customers.register("+919800000001", principal=principal).customer
+        (entry,) = core.audit.trail("customer", customer.id, principal=admin)
+        assert (entry.ip_address, entry.user_agent) == ("203.0.113.7", "trips-sdk/1.2")
+
+    def test_every_failure_gives_the_same_answer(
+        self, core: BookingCore, admin: Principal, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        registration = _registration(core, admin)
+        inactive = _registration(core, admin, contact_email="ops@gone.example")
+        core.partners.set_active(inactive.partner.id, False, principal=admin)
+        attempts = [
+            ("pk_nobody", registration.api_secret),
+            (registration.api_key, "sk_wrong"),
+            (registration.api_key, ""),
+            ("", ""),
+            (registration.api_key, registration.api_secret + "x"),
+            (registration.api_key.upper(), registration.api_secret),
+            (inactive.api_key, inactive.api_secret),
+            ("pk_" + "x" * 10_000, "sk_" + "y" * 10_000),
+        ]
+        messages = set()
+        with caplog.at_level(logging.INFO, logger="bookingcore.partners"):
+            for key, secret in attempts:
+                with pytest.raises(AuthenticationError) as caught:
+                    core.partners.authenticate(key, secret)
+                messages.add(caught.value.message)
+        assert messages == {"invalid API key or secret"}
+        assert len(caplog.records) == len(attempts)
+        assert registration.api_secret not in caplog.text
+
+    def test_values_that_are_not_text_are_refused_the_same_way(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(None, registration.api_secret)  # type: ignore[arg-type]
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(registration.api_key, b"secret")  # type: ignore[arg-type]
+
+    def test_a_deactivated_partner_can_no_longer_authenticate_until_reactivated(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        core.partners.set_active(registration.partner.id, False, principal=admin)
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(registration.api_key, registration.api_secret)
+        core.partners.set_active(registration.partner.id, True, principal=admin)
+        assert core.partners.authenticate(
+            registration.api_key, registration.api_secret
+        ).is_partner()
+
+    def test_a_partner_without_a_stored_secret_cannot_authenticate(
+        self, core: BookingCore, admin: Principal, store: MemoryStore
+    ) -> None:
+        """A partner stored before secrets existed matches no secret, not even an empty one."""
+        registration = _registration(core, admin)
+        with store.unit_of_work() as uow:
+            partner = uow.partners.get(registration.partner.id)
+            assert partner is not None
+            partner.api_secret_hash = None
+            uow.commit()
+        for secret in (registration.api_secret, ""):
+            with pytest.raises(AuthenticationError):
+                core.partners.authenticate(registration.api_key, secret)
+
+    def test_allowed_ips_restrict_where_the_partner_may_call_from(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(
+            core, admin, settings={"allowed_ips": "203.0.113.7, 198.51.100.0/24, 2001:db8::/32"}
+        )
+        key, secret = registration.api_key, registration.api_secret
+        for allowed in ("203.0.113.7", "198.51.100.200", "2001:db8::1"):
+            assert core.partners.authenticate(key, secret, client_ip=allowed).is_partner()
+        for refused in (None, "203.0.113.8", "not-an-ip", "10.0.0.1"):
+            with pytest.raises(AuthenticationError):
+                core.partners.authenticate(key, secret, client_ip=refused)
+
+
+class TestRotation:
+    def test_a_rotated_secret_works_and_the_old_one_stops(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = _registration(core, admin)
+        rotated = core.partners.rotate_secret(first.partner.id, principal=admin)
+        assert rotated.api_key == first.api_key
+        assert rotated.api_secret != first.api_secret
+        assert rotated.partner.api_secret_last4 == rotated.api_secret[-4:]
+        assert rotated.partner.version == first.partner.version + 1
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(first.api_key, first.api_secret)
+        principal = core.partners.authenticate(rotated.api_key, rotated.api_secret)
+        assert principal.id == first.partner.id
+
+    def test_a_partner_may_rotate_its_own_secret_but_not_another_ones(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        mine = _registration(core, admin)
+        theirs = _registration(core, admin, contact_email="ops@rival.example")
+        as_me = Principal.partner(mine.partner.id)
+        assert core.partners.rotate_secret(mine.partner.id, principal=as_me).api_secret
+        with pytest.raises(NotFoundError):
+            core.partners.rotate_secret(theirs.partner.id, principal=as_me)
+        with pytest.raises(NotFoundError):
+            core.partners.rotate_webhook_secret(theirs.partner.id, principal=as_me)
+        assert core.partners.authenticate(theirs.api_key, theirs.api_secret).is_partner()
+
+    def test_an_inactive_partner_may_not_rotate_its_secret(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        core.partners.set_active(registration.partner.id, False, principal=admin)
+        with pytest.raises(PermissionDeniedError):
+            core.partners.rotate_secret(
+                registration.partner.id, principal=Principal.partner(registration.partner.id)
+            )
+
+    @pytest.mark.parametrize("role", [StaffRole.STAFF, StaffRole.EDITOR, StaffRole.ADVISOR])
+    def test_staff_without_manage_partners_may_not_rotate(
+        self, core: BookingCore, admin: Principal, role: StaffRole
+    ) -> None:
+        registration = _registration(core, admin)
+        staff = Principal.staff(StaffId(uuid4()), role)
+        with pytest.raises(PermissionDeniedError):
+            core.partners.rotate_secret(registration.partner.id, principal=staff)
+        with pytest.raises(PermissionDeniedError):
+            core.partners.rotate_webhook_secret(registration.partner.id, principal=staff)
+        assert core.partners.authenticate(
+            registration.api_key, registration.api_secret
+        ).is_partner()
+
+    def test_rotating_an_unknown_partner_is_not_found(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        with pytest.raises(NotFoundError):
+            core.partners.rotate_secret(PartnerId(uuid4()), principal=admin)
+
+    def test_a_rotated_webhook_secret_signs_from_then_on(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        partner = _register(core, admin, webhook_url="https://trips.example/hooks")
+        old_secret = partner.webhook_secret
+        assert old_secret is not None
+        changed = core.partners.rotate_webhook_secret(partner.id, principal=admin)
+        assert changed.webhook_secret is not None
+        assert changed.webhook_secret.startswith("whsec_")
+        assert changed.webhook_secret != old_secret
+        stored = core.partners.get(partner.id, principal=admin)
+        assert stored.webhook_secret == changed.webhook_secret
+        request = stored.signed_webhook({"event": "x"}, now=clock.now())
+        header = request.headers[SIGNATURE_HEADER]
+        verify(changed.webhook_secret, request.body, header, now=clock.now())
+        with pytest.raises(AuthenticationError):
+            verify(old_secret, request.body, header, now=clock.now())
+
+    def test_rotations_are_audited_without_any_secret(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin, webhook_url="https://trips.example/hooks")
+        partner_id = registration.partner.id
+        as_partner = Principal.partner(partner_id).with_origin(ip_address="203.0.113.7")
+        rotated = core.partners.rotate_secret(partner_id, principal=as_partner)
+        webhook = core.partners.rotate_webhook_secret(partner_id, principal=admin)
+        entries = core.partners.history(partner_id, principal=admin)
+        assert [e.action for e in entries] == [
+            AuditAction.CREATED,
+            AuditAction.CREDENTIALS_ROTATED,
+            AuditAction.CREDENTIALS_ROTATED,
+        ]
+        _, by_partner, by_admin = entries
+        assert by_partner.actor == as_partner.actor
+        assert by_partner.ip_address == "203.0.113.7"
+        assert dict(by_partner.new_values) == {"credential": "api_secret"}
+        assert by_partner.reason == "api secret rotated"
+        assert by_admin.actor == admin.actor
+        assert dict(by_admin.new_values) == {"credential": "webhook_secret"}
+        assert by_admin.reason == "webhook secret rotated"
+        dumped = json.dumps([[dict(e.old_values), dict(e.new_values), e.reason] for e in entries])
+        for secret in (
+            registration.api_secret,
+            rotated.api_secret,
+            hash_api_secret(rotated.api_secret),
+            rotated.api_secret[-4:],
+            registration.partner.webhook_secret,
+            webhook.webhook_secret,
+        ):
+            assert secret
+            assert secret not in dumped
+
+
+class TestSessions:
+    """Bearer tokens a partner bought with its secret end with the secret or the partner."""
+
+    @pytest.fixture
+    def core(self, store: MemoryStore, clock: FixedClock) -> BookingCore:
+        return BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            token_signer=JwtTokenSigner({"k1": b"partner-tests-key-0123456789abcdef"}),
+        )
+
+    def test_rotating_the_secret_ends_the_partners_tokens(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        token = core.auth.sign_in_partner(
+            registration.api_key, registration.api_secret
+        ).tokens.access_token
+        principal = core.auth.authenticate(token, expect="partner")
+        assert principal == Principal.partner(registration.partner.id)
+        rotated = core.partners.rotate_secret(registration.partner.id, principal=principal)
+        with pytest.raises(AuthenticationError):
+            core.auth.authenticate(token, expect="partner")
+        fresh = core.auth.sign_in_partner(rotated.api_key, rotated.api_secret)
+        assert core.auth.authenticate(fresh.tokens.access_token, expect="partner") == principal
+
+    def test_deactivating_the_partner_ends_its_tokens(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        token = core.auth.sign_in_partner(
+            registration.api_key, registration.api_secret
+        ).tokens.access_token
+        core.partners.set_active(registration.partner.id, False, principal=admin)
+        with pytest.raises(AuthenticationError):
+            core.auth.authenticate(token, expect="partner")
+        with pytest.raises(AuthenticationError):
+            core.auth.sign_in_partner(registration.api_key, registration.api_secret)
+
+
+def _limited_core(
+    store: MemoryStore, clock: FixedClock, limits: PartnerLimits | None = None
+) -> BookingCore:
+    core = BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        rate_limiter=MemoryRateLimiter(),
+    )
+    if limits is not None:
+        core.partners.limits = limits
+    return core
+
+
+class TestRateLimits:
+    def test_authentication_counts_against_the_partners_limit(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = _limited_core(store, clock, PartnerLimits(requests=3, window=timedelta(minutes=1)))
+        registration = _registration(core, admin)
+        for _ in range(3):
+            core.partners.authenticate(registration.api_key, registration.api_secret)
+        clock.advance(seconds=20)
+        with pytest.raises(RateLimitedError) as caught:
+            core.partners.authenticate(registration.api_key, registration.api_secret)
+        assert caught.value.retry_after == 40
+        assert caught.value.to_dict()["retry_after"] == 40
+        clock.advance(seconds=40)
+        assert core.partners.authenticate(
+            registration.api_key, registration.api_secret
+        ).is_partner()
+
+    def test_wrong_secrets_do_not_use_up_the_partners_requests(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = _limited_core(store, clock, PartnerLimits(requests=2))
+        registration = _registration(core, admin)
+        for _ in range(5):
+            with pytest.raises(AuthenticationError):
+                core.partners.authenticate(registration.api_key, "sk_guess")
+        core.partners.authenticate(registration.api_key, registration.api_secret)
+        core.partners.authenticate(registration.api_key, registration.api_secret)
+
+    def test_each_partner_has_its_own_count(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = _limited_core(store, clock, PartnerLimits(requests=1))
+        one = _registration(core, admin)
+        two = _registration(core, admin, contact_email="ops@two.example")
+        core.partners.authenticate(one.api_key, one.api_secret)
+        core.partners.authenticate(two.api_key, two.api_secret)
+        with pytest.raises(RateLimitedError):
+            core.partners.authenticate(one.api_key, one.api_secret)
+
+    def test_check_rate_counts_requests_of_token_principals(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = _limited_core(store, clock, PartnerLimits(requests=2))
+        partner = _register(core, admin)
+        as_partner = Principal.partner(partner.id)
+        first = core.partners.check_rate(as_partner)
+        assert first is not None
+        assert (first.allowed, first.remaining) == (True, 1)
+        second = core.partners.check_rate(as_partner)
+        assert second is not None
+        assert second.remaining == 0
+        with pytest.raises(RateLimitedError):
+            core.partners.check_rate(as_partner)
+
+    def test_check_rate_leaves_other_principals_alone(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = _limited_core(store, clock, PartnerLimits(requests=1))
+        for _ in range(3):
+            assert core.partners.check_rate(admin) is None
+            assert core.partners.check_rate(Principal.customer(CustomerId(uuid4()))) is None
+
+    def test_a_partners_own_setting_overrides_the_default_limit(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = _limited_core(store, clock, PartnerLimits(requests=1))
+        generous = _registration(core, admin, settings={"rate_limit": "3/10"})
+        for _ in range(3):
+            core.partners.authenticate(generous.api_key, generous.api_secret)
+        with pytest.raises(RateLimitedError) as caught:
+            core.partners.authenticate(generous.api_key, generous.api_secret)
+        assert caught.value.retry_after == 10
+        core.partners.set_settings(generous.partner.id, {"rate_limit": "5"}, principal=admin)
+        clock.advance(minutes=1)
+        for _ in range(5):
+            core.partners.check_rate(Principal.partner(generous.partner.id))
+        with pytest.raises(RateLimitedError):
+            core.partners.check_rate(Principal.partner(generous.partner.id))
+
+    def test_bearer_token_sign_in_counts_against_the_same_limit(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            rate_limiter=MemoryRateLimiter(),
+            token_signer=JwtTokenSigner({"k1": b"partner-tests-key-0123456789abcdef"}),
+        )
+        core.partners.limits = PartnerLimits(requests=2)
+        registration = _registration(core, admin)
+        core.auth.sign_in_partner(registration.api_key, registration.api_secret)
+        core.partners.authenticate(registration.api_key, registration.api_secret)
+        with pytest.raises(RateLimitedError):
+            core.auth.sign_in_partner(registration.api_key, registration.api_secret)
+
+    def test_without_a_rate_limiter_nothing_is_limited(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin, settings={"rate_limit": "1"})
+        for _ in range(5):
+            core.partners.authenticate(registration.api_key, registration.api_secret)
+        assert core.partners.check_rate(Principal.partner(registration.partner.id)) is None
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [({"requests": 0}, "requests"), ({"window": timedelta(0)}, "window")],
+    )
+    def test_limits_must_be_positive(self, fields: dict[str, Any], field: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            PartnerLimits(**fields)
+        assert caught.value.fields == (field,)
+
+
+class TestSettings:
+    def test_settings_are_kept_and_changes_audited(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(core, admin, settings={"rate_limit": "100/60", "tier": "gold"})
+        assert partner.settings == {"rate_limit": "100/60", "tier": "gold"}
+        changed = core.partners.set_settings(partner.id, {"tier": "silver"}, principal=admin)
+        assert changed.settings == {"tier": "silver"}
+        assert changed.version == partner.version + 1
+        created, updated = core.partners.history(partner.id, principal=admin)
+        assert created.new_values["settings"] == {"rate_limit": "100/60", "tier": "gold"}
+        assert updated.action is AuditAction.UPDATED
+        assert dict(updated.new_values) == {"settings": {"tier": "silver"}}
+
+    @pytest.mark.parametrize(
+        ("settings", "field"),
+        [
+            ({"rate_limit": "many"}, "settings.rate_limit"),
+            ({"rate_limit": "0"}, "settings.rate_limit"),
+            ({"rate_limit": "10/0"}, "settings.rate_limit"),
+            ({"allowed_ips": "203.0.113.7, nowhere"}, "settings.allowed_ips"),
+            ({"tier": 3}, "settings.tier"),
+        ],
+    )
+    def test_bad_settings_are_refused(
+        self,
+        core: BookingCore,
+        admin: Principal,
+        store: MemoryStore,
+        settings: dict[str, Any],
+        field: str,
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            _register(core, admin, settings=settings)
+        assert caught.value.fields == (field,)
+        assert store.count("partners") == 0
+        partner = _register(core, admin)
+        with pytest.raises(ValidationError):
+            core.partners.set_settings(partner.id, settings, principal=admin)
+        assert core.partners.get(partner.id, principal=admin).settings == {}
+
+    def test_a_partner_may_not_change_its_own_settings(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(core, admin)
+        with pytest.raises(PermissionDeniedError):
+            core.partners.set_settings(
+                partner.id, {"rate_limit": "1000000"}, principal=Principal.partner(partner.id)
+            )
+
+
+class TestPartnerActionsAreAudited:
+    """Seed 002's "audit logging: track all partner actions", with the partner as actor."""
+
+    def test_a_partners_customer_booking_and_cancellation_each_leave_an_entry(
+        self, core: BookingCore, admin: Principal, goa: Location, clock: FixedClock
+    ) -> None:
+        registration = _registration(core, admin, allowed_location_ids=[goa.id])
+        as_partner = core.partners.authenticate(
+            registration.api_key, registration.api_secret, client_ip="198.51.100.9"
+        )
+        slot = _slot(core, admin, goa, clock)
+        customer = core.customers.register(
+            "+919811100000", name="Asha Rao", principal=as_partner
+        ).customer
+        booking = core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)],
+                customer_id=customer.id,
+            ),
+            principal=as_partner,
+        )
+        core.bookings.cancel(booking.id, principal=as_partner, reason="plans changed")
+
+        (registered,) = core.audit.trail("customer", customer.id, principal=admin)
+        created, cancelled = core.audit.trail("booking", booking.id, principal=admin)
+        for entry in (registered, created, cancelled):
+            assert entry.actor == Principal.partner(registration.partner.id).actor
+            assert entry.ip_address == "198.51.100.9"
+        assert registered.action is AuditAction.CREATED
+        assert registered.new_values["partner_id"] == str(registration.partner.id)
+        assert created.action is AuditAction.CREATED
+        assert created.new_values["partner_id"] == str(registration.partner.id)
+        assert created.new_values["source"] == "partner"
+        assert cancelled.action is AuditAction.STATUS_CHANGED
+        assert cancelled.new_values == {"status": "cancelled"}
+        assert cancelled.reason == "plans changed"

@@ -47,6 +47,9 @@ PUBLIC_MODULES = [
     "bookingcore_adapters.redis",
     "bookingcore_adapters.importers",
     "bookingcore.testing.security_contracts",
+    "bookingcore.domain.auth",
+    "bookingcore.services.auth",
+    "bookingcore_adapters.auth",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -618,7 +618,7 @@ class TestPolicy:
             contact_email="ops@trekmates.example",
             allowed_location_ids=[world.camp.id],
             principal=admin,
-        )
+        ).partner
         as_partner = Principal.partner(partner.id)
         ours = world.theirs(principal=as_partner)
         direct = world.mine()

@@ -334,7 +334,7 @@ class TestPartnerVisibility:
             company_name="Trips Ltd",
             contact_email="ops@trips.example",
             principal=admin,
-        )
+        ).partner
         return Principal.partner(registered.id)
 
     @pytest.fixture
@@ -375,7 +375,7 @@ class TestPartnerVisibility:
             company_name="Rival Ltd",
             contact_email="ops@rival.example",
             principal=admin,
-        )
+        ).partner
         with pytest.raises(NotFoundError):
             core.travelers.get(traveler.id, principal=Principal.partner(rival.id))
         with pytest.raises(NotFoundError):

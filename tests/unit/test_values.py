@@ -235,3 +235,31 @@ def test_ordering_money_against_a_non_money_value_is_a_type_error() -> None:
     """Comparisons with plain numbers are refused like arithmetic is, not an AttributeError."""
     with pytest.raises(TypeError):
         _ = Money("1", "INR") < 5  # type: ignore[operator]
+
+
+def test_from_stored_rebuilds_equal_values_without_parsing_again() -> None:
+    phone = PhoneNumber.parse("098765 43210", region="IN")
+    stored = PhoneNumber.from_stored(phone.e164)
+    assert stored == phone
+    assert hash(stored) == hash(phone)
+    assert stored.masked() == phone.masked()
+    email = EmailAddress.parse("Meera@Example.COM")
+    assert EmailAddress.from_stored(email.value) == email
+    assert EmailAddress.from_stored(email.value).domain == "example.com"
+
+
+def test_random_references_use_the_crockford_alphabet_and_differ() -> None:
+    from bookingcore_adapters.system import RandomIds  # noqa: PLC0415
+
+    ids = RandomIds(reference_prefix="TRK")
+    references = {ids.new_reference() for _ in range(2000)}
+    assert len(references) == 2000
+    alphabet = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+    for reference in references:
+        prefix, _, body = reference.partition("-")
+        assert prefix == "TRK"
+        assert len(body) == 8
+        assert set(body) <= alphabet
+    # every character position takes many values, not a fixed pattern
+    for position in range(8):
+        assert len({r[4 + position] for r in references}) > 20

@@ -8,6 +8,7 @@ no framework. Time is passed in; storage lives behind :mod:`bookingcore.ports`.
 
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction, AuditEntry
+from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.communications import (
@@ -99,6 +100,7 @@ __all__ = [
     "AssignmentStrategy",
     "AuditAction",
     "AuditEntry",
+    "AuthSession",
     "Booking",
     "BookingCreated",
     "BookingFilter",
@@ -157,6 +159,7 @@ __all__ = [
     "ProductKind",
     "RequestOrigin",
     "RetryPolicy",
+    "RevocationReason",
     "Slot",
     "SlotFilter",
     "SlotId",

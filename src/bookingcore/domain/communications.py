@@ -48,6 +48,8 @@ class CommunicationType(enum.StrEnum):
     FOLLOW_UP = "follow_up"
     CERTIFICATE = "certificate"
     CANCELLATION = "cancellation"
+    #: a one-time sign-in code (seed 000); its text is never stored
+    SIGN_IN_CODE = "sign_in_code"
 
 
 class Channel(enum.StrEnum):

@@ -259,7 +259,7 @@ class ReferenceData:
 
 _DMY = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 _MAX_METADATA_VALUE = 1000
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 20_000
 
 
 class RowValidator:

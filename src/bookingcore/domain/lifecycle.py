@@ -230,6 +230,23 @@ class Lifecycle:
                 f"lifecycle {self.name!r} is not a valid definition",
             )
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The read-only transitions table does not pickle; rebuild from plain parts
+        # (a lifecycle travels to the worker processes of a parallel import).
+        return (
+            Lifecycle,
+            (
+                self.name,
+                self.states,
+                self.initial,
+                {state: set(targets) for state, targets in self.transitions.items()},
+                self.terminal,
+                self.holding,
+                self.cancelled,
+                self.entry,
+            ),
+        )
+
     def _problems(self) -> list[LifecycleProblem]:
         return _analyse(
             states=self.states,

@@ -5,24 +5,142 @@ only at the locations it is allowed. Its API secret is never stored in clear:
 only ``api_secret_hash`` (issue: identity and access) and its last four
 characters for display.
 
+Why a fast hash for the API secret, when passwords get a slow one: a slow,
+salted hash (argon2, bcrypt) exists to make guessing *low-entropy* human
+passwords expensive. An API secret is 256 random bits that
+:class:`~bookingcore.services.PartnerService` draws from :mod:`secrets`;
+nobody can guess it, fast hash or not, so a deliberately slow hash would only
+add tens of milliseconds to every API call that presents it. SHA-256 keeps it
+one-way (a leaked table of hashes does not give the secrets back) and stable
+(one secret, one hash: no salt is needed, since no two partners share a
+secret and precomputed tables are useless against random 256-bit values). The
+stored form names its scheme (``sha256$<hex>``) so another can follow without
+breaking stored partners. Compare with :meth:`Partner.api_secret_matches`,
+which takes constant time.
+
+The webhook signing secret is different: the library itself must sign with it
+(:meth:`Partner.signed_webhook`), so it is kept as it was issued.
+
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 import attrs
 
+from bookingcore.domain._validation import Problems
 from bookingcore.domain.values import EmailAddress, LocationId, PartnerId, PhoneNumber, Versioned
+from bookingcore.domain.webhooks import SignedWebhook, signed_request
+from bookingcore.errors import ValidationError
 
-__all__ = ["Partner"]
+__all__ = [
+    "ALLOWED_IPS_SETTING",
+    "API_SECRET_PREFIX",
+    "RATE_LIMIT_SETTING",
+    "WEBHOOK_SECRET_PREFIX",
+    "Partner",
+    "check_partner_settings",
+    "hash_api_secret",
+]
+
+#: How every API secret starts, so a leaked one is easy to recognise (and scan for).
+API_SECRET_PREFIX = "sk_"  # noqa: S105 - a prefix, not a secret
+
+#: How every webhook signing secret starts.
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+
+#: Partner setting: its own rate limit, ``"<requests>"`` per the service's default
+#: window or ``"<requests>/<seconds>"`` (``"120/60"``: 120 requests a minute).
+RATE_LIMIT_SETTING = "rate_limit"
+
+#: Partner setting: the addresses its API clients may call from, comma-separated
+#: IP addresses or networks (``"203.0.113.7, 198.51.100.0/24"``); unset, any address.
+ALLOWED_IPS_SETTING = "allowed_ips"
+
+_HASH_SCHEME = "sha256"
+_MAX_RATE_LIMIT = 1_000_000
+_MAX_WINDOW_SECONDS = 86_400
+
+
+def hash_api_secret(secret: str) -> str:
+    """The stored form of an API secret: ``sha256$`` and the hex SHA-256 of its UTF-8 bytes.
+
+    See the module docstring for why a fast hash is the right one here.
+
+    .. versionadded:: 0.1
+    """
+    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{_HASH_SCHEME}${digest}"
 
 
 def _location_set(values: Iterable[LocationId]) -> frozenset[LocationId]:
     return frozenset(values)
+
+
+def _networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",")]
+
+
+def _rate_limit(text: str) -> tuple[int, int | None]:
+    requests, slash, seconds = text.strip().partition("/")
+    count = int(requests)
+    window = int(seconds) if slash else None
+    if not 1 <= count <= _MAX_RATE_LIMIT or (
+        window is not None and not 1 <= window <= _MAX_WINDOW_SECONDS
+    ):
+        raise ValueError(text)
+    return count, window
+
+
+def check_partner_settings(settings: Mapping[str, str]) -> dict[str, str]:
+    """Check a partner's ``settings`` and return them as a plain dict.
+
+    Any key may be stored (hosts keep their own per-partner options there);
+    the library reads :data:`RATE_LIMIT_SETTING` and :data:`ALLOWED_IPS_SETTING`
+    and checks that those parse. Settings are not secret: they appear in the
+    partner's audit trail.
+
+    Raises:
+        ValidationError: on ``settings.<key>`` for a key or value that is not
+            text, a rate limit that is not ``"<requests>"`` or
+            ``"<requests>/<seconds>"`` (1 to 1,000,000 requests, 1 second to a
+            day), or an address list with something that is not an IP address
+            or network.
+
+    .. versionadded:: 0.1
+    """
+    p = Problems(prefix="settings")
+    clean: dict[str, str] = {}
+    given = cast("Mapping[object, object]", settings)
+    for key, value in given.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(value, str):
+            p.add(str(key), "settings map text keys to text values", "invalid_type")
+            continue
+        if key == RATE_LIMIT_SETTING:
+            try:
+                _rate_limit(value)
+            except ValueError:
+                msg = "must be '<requests>' or '<requests>/<seconds>', e.g. '120/60'"
+                p.add(key, msg, "invalid_rate_limit")
+                continue
+        elif key == ALLOWED_IPS_SETTING:
+            try:
+                _networks(value)
+            except ValueError:
+                msg = "must be comma-separated IP addresses or networks"
+                p.add(key, msg, "invalid_ip")
+                continue
+        clean[key] = value.strip()
+    p.raise_if_any()
+    return clean
 
 
 @attrs.define(slots=False)
@@ -31,6 +149,9 @@ class Partner(Versioned):
 
     ``allowed_location_ids`` is explicit: a partner with none may not book anywhere.
     ``commission_rate`` is a percentage (``Decimal("15.00")`` for 15 %).
+    ``api_secret_hash`` is :func:`hash_api_secret` of the secret handed out once;
+    ``webhook_secret`` signs the webhooks sent to ``webhook_url``. Neither
+    appears in ``repr()``.
 
     .. versionadded:: 0.1
     """
@@ -43,10 +164,10 @@ class Partner(Versioned):
     created_at: datetime
     updated_at: datetime
     contact_phone: PhoneNumber | None = None
-    api_secret_hash: str | None = None
+    api_secret_hash: str | None = attrs.field(default=None, repr=False)
     api_secret_last4: str | None = None
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
     commission_rate: Decimal | None = None
     allowed_location_ids: frozenset[LocationId] = attrs.field(
         converter=_location_set, factory=frozenset
@@ -64,3 +185,65 @@ class Partner(Versioned):
     def commission_on(self, amount: Decimal) -> Decimal:
         """The commission owed on ``amount`` (zero when no rate is set)."""
         return amount * (self.commission_rate or Decimal(0)) / Decimal(100)
+
+    def api_secret_matches(self, secret: str) -> bool:
+        """True when ``secret`` is this partner's API secret, compared in constant time.
+
+        A partner without a stored hash (registered before secrets existed)
+        matches nothing until its secret is rotated.
+        """
+        if self.api_secret_hash is None:
+            return False
+        return hmac.compare_digest(hash_api_secret(secret), self.api_secret_hash)
+
+    def set_api_secret(self, secret: str, *, now: datetime) -> None:
+        """Keep ``secret`` as the partner's API secret: its hash and last four characters."""
+        self.api_secret_hash = hash_api_secret(secret)
+        self.api_secret_last4 = secret[-4:]
+        self.updated_at = now
+
+    def allows_ip(self, address: str | None) -> bool:
+        """True when ``address`` may call for this partner (:data:`ALLOWED_IPS_SETTING`).
+
+        Without that setting every address may; with it, an unknown (``None``)
+        or malformed address may not.
+        """
+        allowed = self.settings.get(ALLOWED_IPS_SETTING)
+        if not allowed:
+            return True
+        if address is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(address.strip())
+            return any(ip in network for network in _networks(allowed))
+        except ValueError:
+            return False
+
+    def rate_limit(self, default_requests: int, default_window: timedelta) -> tuple[int, timedelta]:
+        """The partner's rate limit, ``(requests, window)``: its own setting, else the defaults."""
+        own = self.settings.get(RATE_LIMIT_SETTING)
+        if own:
+            try:
+                requests, seconds = _rate_limit(own)
+            except ValueError:
+                return default_requests, default_window
+            return requests, default_window if seconds is None else timedelta(seconds=seconds)
+        return default_requests, default_window
+
+    def signed_webhook(self, payload: Mapping[str, Any], *, now: datetime) -> SignedWebhook:
+        """A webhook POST of ``payload`` to the partner's ``webhook_url``, signed with its secret.
+
+        See :mod:`bookingcore.domain.webhooks` for the header and how partners verify it.
+
+        Raises:
+            ValidationError: on ``webhook_url`` when the partner has none or on
+                ``webhook_secret`` when it has no secret; as
+                :func:`~bookingcore.domain.webhooks.signed_request` otherwise.
+        """
+        if not self.webhook_url:
+            msg = f"partner {self.name} has no webhook URL"
+            raise ValidationError.single("webhook_url", msg, "required")
+        if not self.webhook_secret:
+            msg = f"partner {self.name} has no webhook signing secret; rotate it to issue one"
+            raise ValidationError.single("webhook_secret", msg, "required")
+        return signed_request(self.webhook_url, payload, self.webhook_secret, now)

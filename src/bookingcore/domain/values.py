@@ -128,7 +128,18 @@ class PhoneNumber:
         Raises:
             ValidationError: the text is not a valid phone number.
         """
-        return cls(_parse_phone(raw, region, field))
+        return cls.from_stored(_parse_phone(raw, region, field))
+
+    @classmethod
+    def from_stored(cls, e164: str) -> Self:
+        """A number this library validated before, read back as stored, unchecked.
+
+        For storage adapters and caches only: it skips the parsing that makes a
+        :class:`PhoneNumber` trustworthy, so never pass it text a person typed.
+        """
+        number = object.__new__(cls)
+        object.__setattr__(number, "e164", e164)
+        return number
 
     @property
     def region(self) -> str | None:
@@ -186,7 +197,17 @@ class EmailAddress:
     @classmethod
     def parse(cls, raw: str, *, field: str = "email") -> Self:
         """Validate ``raw``, reporting a problem under ``field``."""
-        return cls(_normalise_email(raw, field))
+        return cls.from_stored(_normalise_email(raw, field))
+
+    @classmethod
+    def from_stored(cls, value: str) -> Self:
+        """An address this library normalised before, read back as stored, unchecked.
+
+        For storage adapters and caches only; never pass it text a person typed.
+        """
+        address = object.__new__(cls)
+        object.__setattr__(address, "value", value)
+        return address
 
     @property
     def domain(self) -> str:

@@ -17,6 +17,7 @@ from bookingcore.ports.messaging import (
 )
 from bookingcore.ports.repositories import (
     AuditRepository,
+    AuthSessionRepository,
     BookingRepository,
     CommunicationRepository,
     CustomerRepository,
@@ -34,11 +35,19 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
 )
-from bookingcore.ports.security import OtpStore, RateDecision, RateLimiter, SmsSender
+from bookingcore.ports.security import (
+    OtpStore,
+    PasswordHasher,
+    RateDecision,
+    RateLimiter,
+    SmsSender,
+    TokenSigner,
+)
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "AuditRepository",
+    "AuthSessionRepository",
     "BookingRepository",
     "Clock",
     "CommunicationRepository",
@@ -57,6 +66,7 @@ __all__ = [
     "OutboxRepository",
     "OutgoingMessage",
     "PartnerRepository",
+    "PasswordHasher",
     "ProductRepository",
     "RateDecision",
     "RateLimiter",
@@ -66,6 +76,7 @@ __all__ = [
     "SmsSender",
     "StaffRepository",
     "SupplierRepository",
+    "TokenSigner",
     "TravelerRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",

@@ -19,6 +19,7 @@ from typing import Protocol
 from uuid import UUID
 
 from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.communications import Communication
@@ -55,6 +56,7 @@ from bookingcore.domain.values import (
 
 __all__ = [
     "AuditRepository",
+    "AuthSessionRepository",
     "BookingRepository",
     "CommunicationRepository",
     "CustomerRepository",
@@ -123,6 +125,12 @@ class TravelerRepository(Protocol):
         self, customer_id: CustomerId, *, include_deleted: bool = False
     ) -> Sequence[Traveler]:
         """The customer's travelers, oldest first."""
+
+    def list_for_customers(
+        self, customer_ids: Collection[CustomerId]
+    ) -> Mapping[CustomerId, Sequence[Traveler]]:
+        """The saved (not deleted) travelers of each of ``customer_ids``, oldest
+        first, in one query; customers with none are left out."""
 
 
 class LocationRepository(Protocol):
@@ -204,6 +212,10 @@ class SlotRepository(Protocol):
 
     def list(self, query: SlotFilter) -> Sequence[Slot]:
         """Slots matching ``query``, by start time."""
+
+    def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
+        """Every slot starting exactly at one of the ``(location, start)`` pairs, in one
+        query (bulk imports look up a chunk's slots at once), by start time."""
 
 
 class BookingRepository(Protocol):
@@ -446,3 +458,29 @@ class ImportErrorRepository(Protocol):
     ) -> Sequence[ImportRowError]:
         """The job's failed rows in row order; ``unresolved_only`` leaves out rows a
         retry has since imported."""
+
+
+class AuthSessionRepository(Protocol):
+    """Signed-in sessions, the families of refresh tokens.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, session: AuthSession) -> None:
+        """Start a new session."""
+
+    def get(self, session_id: UUID) -> AuthSession | None:
+        """The session with this id."""
+
+    def get_for_update(self, session_id: UUID) -> AuthSession | None:
+        """The session, locked until the unit of work ends: two refreshes with one
+        token never both rotate it."""
+
+    def list_for_subject(
+        self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
+    ) -> Sequence[AuthSession]:
+        """A customer's, staff member's or partner's sessions, newest first;
+        ``active_at`` keeps only those neither revoked nor expired at that time."""
+
+    def delete_expired(self, now: datetime) -> int:
+        """Remove sessions that expired before ``now``; returns how many."""

@@ -1,16 +1,19 @@
-"""Ports for identity and access: SMS, OTP challenges, rate limits.
+"""Ports for identity and access: SMS, OTP challenges, rate limits, tokens, passwords.
 
 Memory, SQL and Redis adapters implement :class:`OtpStore` and
 :class:`RateLimiter`; the contract suites in :mod:`bookingcore.testing.contracts`
-pin down what "atomic" means for each of them.
+pin down what "atomic" means for each of them. :class:`TokenSigner` and
+:class:`PasswordHasher` keep PyJWT and argon2 out of the core: the adapters in
+:mod:`bookingcore_adapters.auth` implement them.
 
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import attrs
@@ -19,7 +22,14 @@ from bookingcore.domain.otp import OtpChallenge
 from bookingcore.domain.values import PhoneNumber
 from bookingcore.ports.messaging import SendReceipt
 
-__all__ = ["OtpStore", "RateDecision", "RateLimiter", "SmsSender"]
+__all__ = [
+    "OtpStore",
+    "PasswordHasher",
+    "RateDecision",
+    "RateLimiter",
+    "SmsSender",
+    "TokenSigner",
+]
 
 
 class SmsSender(Protocol):
@@ -98,3 +108,49 @@ class OtpStore(Protocol):
 
     def delete_expired(self, now: datetime) -> int:
         """Remove challenges that expired or were consumed before ``now``; returns how many."""
+
+
+class TokenSigner(Protocol):
+    """Signs claims into a bearer token and verifies tokens back into claims.
+
+    A signer holds a keyring: it signs with its *current* key and names that
+    key in the token (the ``kid``), and it verifies with whichever key of the
+    keyring the token names, so keys can be rotated without signing everyone
+    out. Checking what the claims *mean* (token type, issuer, audience,
+    session) is the caller's job; the signer checks that they are authentic
+    and current.
+
+    .. versionadded:: 0.1
+    """
+
+    def encode(self, claims: Mapping[str, Any]) -> str:
+        """Sign ``claims`` (JSON-ready values; ``exp`` in Unix seconds) with the current key."""
+
+    def decode(self, token: str, *, now: datetime) -> dict[str, Any]:
+        """Return the claims of ``token`` once its signature and times are checked.
+
+        ``now`` is the time to check ``exp`` (required) and ``nbf`` (when present)
+        against, so a test clock decides expiry, not the machine's clock.
+
+        Raises:
+            AuthenticationError: the token is malformed, was tampered with, names a
+                key the keyring does not hold, has no ``exp``, or has expired (or is
+                not valid yet) at ``now``.
+        """
+
+
+class PasswordHasher(Protocol):
+    """Turns passwords into slow, salted hashes and checks passwords against them.
+
+    .. versionadded:: 0.1
+    """
+
+    def hash(self, password: str) -> str:
+        """A new salted hash of ``password`` with the current parameters."""
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True when ``password`` matches ``password_hash``; False when it does not,
+        or when ``password_hash`` is not a hash this hasher can read."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True when ``password_hash`` was made with other parameters than the current ones."""

@@ -19,6 +19,7 @@ from typing import Protocol, Self
 
 from bookingcore.ports.repositories import (
     AuditRepository,
+    AuthSessionRepository,
     BookingRepository,
     CommunicationRepository,
     CustomerRepository,
@@ -118,6 +119,10 @@ class UnitOfWork(Protocol):
     @property
     def import_errors(self) -> ImportErrorRepository:
         """Import jobs' failed rows in this transaction."""
+
+    @property
+    def auth_sessions(self) -> AuthSessionRepository:
+        """Signed-in sessions (refresh-token families) in this transaction."""
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -10,6 +10,16 @@ changes anything.
 from bookingcore.services._context import ServiceContext, Settings, Transaction
 from bookingcore.services.app import BookingCore
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
+from bookingcore.services.auth import (
+    AuthNotConfiguredError,
+    AuthService,
+    AuthSettings,
+    OtpRequested,
+    RateLimit,
+    SignedIn,
+    TokenLifetimes,
+    TokenPair,
+)
 from bookingcore.services.automations import Automations, DocumentHandler, MessageHandler
 from bookingcore.services.bookings import (
     UNSET,
@@ -44,7 +54,7 @@ from bookingcore.services.imports import (
     PreviewRow,
     Progress,
 )
-from bookingcore.services.partners import PartnerService
+from bookingcore.services.partners import PartnerLimits, PartnerRegistration, PartnerService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
@@ -52,6 +62,9 @@ __all__ = [
     "AUDITED_ENTITIES",
     "UNSET",
     "AuditService",
+    "AuthNotConfiguredError",
+    "AuthService",
+    "AuthSettings",
     "Automations",
     "BookingChanges",
     "BookingCore",
@@ -73,16 +86,23 @@ __all__ = [
     "ImportSettings",
     "MessageHandler",
     "NewTraveler",
+    "OtpRequested",
     "OutboxRelay",
+    "PartnerLimits",
+    "PartnerRegistration",
     "PartnerService",
     "PreviewRow",
     "Progress",
+    "RateLimit",
     "Registration",
     "SavedTraveler",
     "ServiceContext",
     "Settings",
+    "SignedIn",
     "StaffService",
     "Subscription",
+    "TokenLifetimes",
+    "TokenPair",
     "Transaction",
     "Transition",
     "TravelerService",

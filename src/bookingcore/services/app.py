@@ -11,10 +11,18 @@ from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
+from bookingcore.ports.security import (
+    OtpStore,
+    PasswordHasher,
+    RateLimiter,
+    SmsSender,
+    TokenSigner,
+)
 from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
 from bookingcore.services.audit import AuditService
+from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
@@ -53,6 +61,8 @@ class BookingCore:
         audit: :class:`~bookingcore.services.AuditService`
         staff: :class:`~bookingcore.services.StaffService` (advisors and their territories)
         imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
+        auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
+            tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
 
@@ -66,6 +76,20 @@ class BookingCore:
         retry: how failing handlers are retried.
         automations: which statuses trigger seed 003's built-in handlers;
             ``None`` subscribes the defaults, ``False`` none.
+        rate_limiter: counts partners' API requests against their limits
+            (:class:`~bookingcore.services.partners.PartnerLimits`); without
+            one, partners are not rate-limited. Sign-in needs it too (codes
+            per phone and client, staff attempts per email).
+        otp_store: where sign-in codes wait (``MemoryOtpStore``, ``RedisOtpStore``).
+        sms: sends sign-in codes (``ConsoleSmsSender``, ``TwilioSmsSender``).
+        token_signer: signs and checks tokens (``JwtTokenSigner``).
+        password_hasher: hashes staff passwords (``Argon2PasswordHasher``).
+        auth_settings: code lifetimes, rate limits and token lifetimes
+            (:class:`~bookingcore.services.AuthSettings`; see docs/security.md).
+
+        The sign-in ports are optional: a ``core.auth`` method that needs one
+        that was not given raises :class:`~bookingcore.services.AuthNotConfiguredError`
+        naming it.
 
     .. versionadded:: 0.1
     """
@@ -82,6 +106,12 @@ class BookingCore:
         dispatch: Literal["inline", "deferred"] = "inline",
         retry: RetryPolicy | None = None,
         automations: Automations | Literal[False] | None = None,
+        rate_limiter: RateLimiter | None = None,
+        otp_store: OtpStore | None = None,
+        sms: SmsSender | None = None,
+        token_signer: TokenSigner | None = None,
+        password_hasher: PasswordHasher | None = None,
+        auth_settings: AuthSettings | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -91,10 +121,21 @@ class BookingCore:
         self.travelers = TravelerService(self.context)
         self.catalog = CatalogService(self.context)
         self.bookings = BookingService(self.context, self.customers)
-        self.partners = PartnerService(self.context)
+        self.partners = PartnerService(self.context, rate_limiter=rate_limiter)
         self.communications = CommunicationService(self.context, notifier)
         self.audit = AuditService(self.context)
-        self.staff = StaffService(self.context)
+        self.staff = StaffService(self.context, password_hasher=password_hasher)
+        self.auth = AuthService(
+            self.context,
+            self.customers,
+            self.partners,
+            otp_store=otp_store,
+            rate_limiter=rate_limiter,
+            sms=sms,
+            token_signer=token_signer,
+            password_hasher=password_hasher,
+            settings=auth_settings,
+        )
         self.imports = ImportService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:

@@ -18,7 +18,9 @@ from bookingcore.services._context import ServiceContext
 __all__ = ["AUDITED_ENTITIES", "AuditService"]
 
 #: The entities whose changes leave audit entries.
-AUDITED_ENTITIES = frozenset({"booking", "customer", "traveler", "partner", "staff", "import"})
+AUDITED_ENTITIES = frozenset(
+    {"booking", "customer", "traveler", "partner", "staff", "import", "session"}
+)
 
 
 class AuditService:

@@ -301,7 +301,12 @@ class BookingService:
                 )
             # Everything that does not depend on the seats is read before the slot's
             # lock is taken, so concurrent bookings of the slot wait as briefly as possible.
-            chosen, new_travelers = self._resolve_travelers(uow, request, customer_id, now)
+            # A partner may book for a customer on file that it may not see (one customer
+            # per phone): it then must not pick up their saved travelers or other bookings.
+            sees_customer = self._sees_customer(uow, customer_id, principal)
+            chosen, new_travelers = self._resolve_travelers(
+                uow, request, customer_id, now, sees_customer=sees_customer
+            )
             slot, location = self._bookable_slot(uow, request.slot_id, now)
             policy.check_may_book(
                 principal, customer_id=customer_id, location=location, partner=partner
@@ -323,7 +328,7 @@ class BookingService:
                 )
             )
             check_travelers(booked)
-            self._refuse_duplicate(uow, customer_id, slot.id, booked)
+            self._refuse_duplicate(uow, customer_id, slot.id, booked, principal)
             if lifecycle.holds_capacity(status):
                 slot.hold(len(booked))
             booking = Booking(
@@ -531,13 +536,29 @@ class BookingService:
             raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
         return slot, location
 
+    @staticmethod
+    def _sees_customer(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> bool:
+        if principal.has(Permission.VIEW_ALL) or principal.kind is PrincipalKind.CUSTOMER:
+            return True  # a customer principal was resolved to themselves
+        customer = uow.customers.get(customer_id)
+        return customer is not None and policy.can_view_customer(principal, customer)
+
     def _resolve_travelers(
         self,
         uow: UnitOfWork,
         request: BookingRequest,
         customer_id: CustomerId,
         now: datetime,
+        *,
+        sees_customer: bool,
     ) -> tuple[list[tuple[Traveler, Money | None, str | None]], list[Traveler]]:
+        """The booking's travelers, and the new ones to save under the customer.
+
+        A principal that may not see the customer may not name their saved
+        travelers, and a typed traveler matched to a saved one does not take
+        over the saved one's special requirements (they are the customer's
+        data, not the principal's).
+        """
         region = self._ctx.settings.default_region
         p = Problems()
         saved: Sequence[Traveler] | None = None
@@ -547,15 +568,22 @@ class BookingService:
             prefix = f"travelers[{index}]"
             needs = clean_text(choice.special_requirements, "special_requirements", max_length=2000)
             traveler: Traveler | None
+            saved_needs: str | None = None
             if isinstance(choice, SavedTraveler):
                 traveler = uow.travelers.get(choice.traveler_id)
-                if traveler is None or traveler.customer_id != customer_id or traveler.is_deleted:
+                if (
+                    not sees_customer
+                    or traveler is None
+                    or traveler.customer_id != customer_id
+                    or traveler.is_deleted
+                ):
                     p.add(
                         f"{prefix}.traveler_id",
                         f"{choice.traveler_id} is not one of this customer's saved travelers",
                         "unknown_traveler",
                     )
                     continue
+                saved_needs = traveler.special_requirements
             else:
                 inner = Problems(prefix=f"{prefix}.details")
                 traveler = inner.capture(
@@ -575,9 +603,11 @@ class BookingService:
                 match = next((s for s in (*saved, *created) if _same_person(s, traveler)), None)
                 if match is None:
                     created.append(traveler)
+                    saved_needs = traveler.special_requirements
                 else:
                     traveler = match
-            chosen.append((traveler, choice.price, needs or traveler.special_requirements))
+                    saved_needs = traveler.special_requirements if sees_customer else None
+            chosen.append((traveler, choice.price, needs or saved_needs))
         p.raise_if_any()
         return chosen, created
 
@@ -587,11 +617,16 @@ class BookingService:
         customer_id: CustomerId,
         slot_id: SlotId,
         booked: Sequence[BookingTraveler],
+        principal: Principal,
     ) -> None:
         wanted = frozenset(t.traveler_id for t in booked)
         for other in uow.bookings.list_for_customer_slot(customer_id, slot_id):
             still_active = self._ctx.settings.lifecycle(other.lifecycle).is_active(other.status)
             if other.traveler_ids == wanted and still_active:
+                if not policy.can_view_booking(principal, other):
+                    # Another channel's booking: say that it exists, never which it is.
+                    msg = "another booking already holds this slot for the same travelers"
+                    raise DuplicateError(msg, entity="booking")
                 msg = f"booking {other.reference} already holds this slot for the same travelers"
                 raise DuplicateError(msg, entity="booking", existing_id=other.id)
 
@@ -866,11 +901,16 @@ class BookingService:
     def documents(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Document]:
         """The documents generated for the booking (invoice, voucher, ...), oldest first.
 
+        Documents name the customer, so a partner that booked for a customer on
+        file it may not see gets none of them.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
         """
         with self._ctx.uow_factory() as uow:
-            self._load_visible(uow, booking_id, principal)
+            booking = self._load_visible(uow, booking_id, principal)
+            if not self._sees_customer(uow, booking.customer_id, principal):
+                return []
             return uow.documents.list_for_booking(booking_id)
 
     def audit_trail(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AuditEntry]:

@@ -269,6 +269,9 @@ class CommunicationService:
     ) -> Sequence[Communication]:
         """A booking's messages, oldest first.
 
+        Messages carry the customer's address and name, so a partner that
+        booked for a customer on file it may not see gets none of them.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
         """
@@ -276,22 +279,27 @@ class CommunicationService:
             booking = uow.bookings.get(booking_id)
             if booking is None or not policy.can_view_booking(principal, booking):
                 raise NotFoundError("booking", booking_id)
+            customer = uow.customers.get(booking.customer_id)
+            if customer is None or not policy.can_view_customer(principal, customer):
+                return []
             return uow.communications.list_for_booking(booking_id)
 
     def for_customer(
         self, customer_id: CustomerId, *, principal: Principal
     ) -> Sequence[Communication]:
-        """A customer's messages about any booking, oldest first.
+        """A customer's messages about any booking ``principal`` may see, oldest first.
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
         """
         with self._ctx.uow_factory() as uow:
-            CustomerService.load_visible(uow, customer_id, principal)
-            return uow.communications.list_for_customer(customer_id)
+            customer = CustomerService.load_visible(uow, customer_id, principal)
+            return CustomerService.visible_communications(
+                uow, customer, principal, uow.communications.list_for_customer(customer_id)
+            )
 
     def get(self, communication_id: CommunicationId, *, principal: Principal) -> Communication:
-        """One logged message, if ``principal`` may see its customer.
+        """One logged message, if ``principal`` may see its customer and its booking.
 
         Raises:
             NotFoundError: otherwise.
@@ -301,10 +309,17 @@ class CommunicationService:
             customer = (
                 None if communication is None else uow.customers.get(communication.customer_id)
             )
+            booking = (
+                None
+                if communication is None or communication.booking_id is None
+                else uow.bookings.get(communication.booking_id)
+            )
         if (
             communication is None
             or customer is None
             or not policy.can_view_customer(principal, customer)
+            or (communication.booking_id is not None and booking is None)
+            or (booking is not None and not policy.can_view_booking(principal, booking))
         ):
             raise NotFoundError("communication", communication_id)
         return communication

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import builtins
 import logging
+import multiprocessing
 import zoneinfo
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -60,7 +62,7 @@ from bookingcore.domain.imports import (
 )
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.policy import Permission, Principal, StaffRole
-from bookingcore.domain.queries import Page, PageRequest, SlotFilter
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -126,6 +128,10 @@ class ImportSettings:
             runs your handlers (and the built-in automations, which message
             customers). Off by default: an import records history.
         workers: processes that validate rows; ``1`` validates in this process.
+            More start fresh interpreters (``spawn``), get the validator once
+            each and at most two batches of 1,000 rows each at a time, so the
+            file is never read ahead; worth it only when validation, not
+            storage, is the bottleneck (see ``docs/importing.md``).
 
     .. versionadded:: 0.1
     """
@@ -254,7 +260,8 @@ class _Run:
     principal: Principal
     assigner: Assigner
     seen_external: dict[str, int] = attrs.Factory(dict)
-    slot_ids: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = attrs.Factory(dict)
+    #: external ids first seen in the chunk being applied, forgotten if it is redone
+    claimed: list[str] = attrs.Factory(list)
     retrying: dict[int, ImportRowError] | None = None
 
 
@@ -622,7 +629,7 @@ class ImportService:
         self, run: _Run, chunk: builtins.list[_Item], validator: RowValidator, *, counts_rows: bool
     ) -> ImportJob:
         for attempt in range(2):
-            saved = dict(run.seen_external), dict(run.slot_ids)
+            run.claimed.clear()
             try:
                 with self._ctx.transaction() as tx:
                     job = self._job(tx.uow, run.job_id, lock=True)
@@ -640,7 +647,8 @@ class ImportService:
             except ConflictError:
                 # Another writer took an external id, a phone or a seat meanwhile:
                 # the chunk wrote nothing; read again and redo it once.
-                run.seen_external, run.slot_ids = saved
+                for external_id in run.claimed:
+                    run.seen_external.pop(external_id, None)
                 if attempt:
                     raise
                 _log.warning(
@@ -904,13 +912,22 @@ class ImportService:
             for row in rows:
                 yield _validated(validator, row)
             return
-        with ProcessPoolExecutor(settings.workers) as pool:
-            batches = _batches(rows, 1000)
-            yield from (
-                item
-                for result in pool.map(_validate_batch, _with(validator, batches), chunksize=1)
-                for item in result
-            )
+        # Each worker gets the validator once; at most two batches per worker are in
+        # flight, so a huge file is never read ahead into memory.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            settings.workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(validator,),
+        ) as pool:
+            pending: deque[Future[list[_Item]]] = deque()
+            for batch in _batches(rows, _WORKER_BATCH):
+                pending.append(pool.submit(_validate_batch, batch))
+                if len(pending) >= 2 * settings.workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
 
     def _remember_earlier(
         self, run: _Run, source: RowSource, validator: RowValidator, count: int
@@ -948,8 +965,22 @@ class _Booker:
         self._emails = dict(
             uow.customers.find_by_emails({r.email for r in rows if r.email and not r.phone})
         )
-        self._travelers: dict[CustomerId, list[Traveler]] = {}
+        known = {c.id for c in self._phones.values()} | {c.id for c in self._emails.values()}
+        self._travelers: dict[CustomerId, list[Traveler]] = {
+            customer_id: list(saved)
+            for customer_id, saved in uow.travelers.list_for_customers(known).items()
+        }
+        self._travelers.update((customer_id, []) for customer_id in known - self._travelers.keys())
         self._slots: dict[SlotId, Slot] = {}
+        wanted = {
+            (r.location_id, r.starts_at)
+            for r in rows
+            if r.slot_id is None and r.external_id not in self._existing
+        }
+        self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
+        for slot in uow.slots.find_at(wanted):
+            if slot.capacity is None:
+                self._open.setdefault((slot.location_id, slot.product_id, slot.starts_at), slot.id)
 
     def apply(self, row: ValidRow) -> str:
         if row.external_id and row.external_id in self._existing:
@@ -1171,21 +1202,9 @@ class _Booker:
                 raise ValidationError.single("slot_id", msg, "slot_elsewhere")
             return slot
         key = (row.location_id, row.product_id, row.starts_at)
-        known = self._run.slot_ids.get(key)
+        known = self._open.get(key)
         if known is not None:
             return self._lock_slot(known)
-        for found in self._uow.slots.list(
-            SlotFilter(
-                location_id=row.location_id,
-                product_id=row.product_id,
-                starts_from=row.starts_at,
-                starts_before=row.starts_at + timedelta(microseconds=1),
-                only_active=False,
-            )
-        ):
-            if found.capacity is None and found.product_id == row.product_id:
-                self._run.slot_ids[key] = found.id
-                return self._lock_slot(found.id)
         slot = Slot(
             id=SlotId(self._ctx.ids.new_id()),
             location_id=row.location_id,
@@ -1197,7 +1216,7 @@ class _Booker:
         )
         self._uow.slots.add(slot)
         self._slots[slot.id] = slot
-        self._run.slot_ids[key] = slot.id
+        self._open[key] = slot.id
         return slot
 
 
@@ -1215,16 +1234,21 @@ def _validated(validator: RowValidator, row: SourceRow) -> _Item:
     return _Failure(row.number, validator.raw(row), tuple(result))
 
 
-def _validate_batch(job: tuple[RowValidator, list[SourceRow]]) -> list[_Item]:
-    validator, rows = job
+_WORKER_BATCH = 1000
+_worker_validator: RowValidator | None = None
+
+
+def _start_worker(validator: RowValidator) -> None:
+    global _worker_validator  # noqa: PLW0603 - one validator per worker process
+    _worker_validator = validator
+
+
+def _validate_batch(rows: list[SourceRow]) -> list[_Item]:
+    validator = _worker_validator
+    if validator is None:  # pragma: no cover - the pool's initializer always ran
+        msg = "the import worker was started without its validator"
+        raise RuntimeError(msg)
     return [_validated(validator, row) for row in rows]
-
-
-def _with(
-    validator: RowValidator, batches: Iterator[list[SourceRow]]
-) -> Iterator[tuple[RowValidator, list[SourceRow]]]:
-    for batch in batches:
-        yield validator, batch
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -1267,6 +1291,7 @@ def _in_file_duplicate(
         return ()
     first = run.seen_external.setdefault(row.external_id, row.number)
     if first == row.number:
+        run.claimed.append(row.external_id)
         return ()
     column = validator.mapping.header_of("external_id")
     msg = f"repeats the external id of row {first}"

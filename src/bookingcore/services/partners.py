@@ -1,28 +1,128 @@
-"""Partner use cases: register third-party channels and decide where they may book.
+"""Partner use cases: register third-party channels, authenticate their API
+clients, hold them to a rate limit, and decide where they may book.
 
 Only staff with ``manage_partners`` register and change partners; a partner may
-read its own record.
+read its own record and rotate its own secrets.
+
+Credentials (seed 002, option A): registering a partner hands out an API key
+(``pk_...``, an identifier that may be logged) and an API secret (``sk_...``)
+exactly once, in a :class:`PartnerRegistration`. Only a hash of the secret and
+its last four characters are kept; :meth:`PartnerService.authenticate` turns a
+key and secret into a :class:`~bookingcore.domain.policy.Principal`. Each
+partner also gets a webhook signing secret (``whsec_...``) that signs the
+webhooks sent to it (:meth:`~bookingcore.domain.partners.Partner.signed_webhook`).
 
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn, cast
 from urllib.parse import urlsplit
+
+import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, require_text
 from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
-from bookingcore.domain.partners import Partner
-from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.auth import RevocationReason
+from bookingcore.domain.partners import (
+    API_SECRET_PREFIX,
+    WEBHOOK_SECRET_PREFIX,
+    Partner,
+    check_partner_settings,
+    hash_api_secret,
+)
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.values import EmailAddress, LocationId, PartnerId, PhoneNumber
-from bookingcore.errors import DuplicateError, NotFoundError, ValidationError
+from bookingcore.errors import (
+    AuthenticationError,
+    DuplicateError,
+    NotFoundError,
+    RateLimitedError,
+    ValidationError,
+)
+from bookingcore.ports.security import RateDecision, RateLimiter
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import ServiceContext, Transaction
 
-__all__ = ["PartnerService"]
+__all__ = ["PartnerLimits", "PartnerRegistration", "PartnerService"]
+
+_log = logging.getLogger("bookingcore.partners")
+
+#: The one answer to every failed authentication, whatever failed.
+_BAD_CREDENTIALS = "invalid API key or secret"
+
+#: Longer keys or secrets than these are never looked up or hashed at length.
+_MAX_KEY_LENGTH = 255
+_MAX_SECRET_LENGTH = 512
+
+#: Random bytes in each secret: 256 bits.
+_SECRET_BYTES = 32
+
+#: Compared against when the key is unknown, so that case costs what a wrong secret costs.
+_NO_PARTNER_HASH = hash_api_secret(API_SECRET_PREFIX + secrets.token_urlsafe(_SECRET_BYTES))
+
+
+def _new_api_secret() -> str:
+    return API_SECRET_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+
+
+def _new_webhook_secret() -> str:
+    return WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+
+
+@attrs.frozen
+class PartnerRegistration:
+    """A partner with its API credentials, as handed out once at registration or rotation.
+
+    ``api_secret`` is shown here and never again: the library keeps only its
+    hash. Give it to the partner over a safe channel and drop it. It is left
+    out of ``repr()`` so it does not end up in logs by accident.
+
+    .. versionadded:: 0.1
+    """
+
+    partner: Partner
+    api_key: str
+    api_secret: str = attrs.field(repr=False)
+
+
+def _positive_requests(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError.single(attribute.name, "must be a whole number of at least 1")
+
+
+def _positive_window(_: object, attribute: attrs.Attribute[timedelta], value: object) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise ValidationError.single(attribute.name, "must be a positive timedelta")
+
+
+@attrs.frozen
+class PartnerLimits:
+    """How many API requests a partner may make per window, unless its own settings say.
+
+    A partner's ``settings["rate_limit"]`` overrides these for that partner
+    (see :data:`~bookingcore.domain.partners.RATE_LIMIT_SETTING`).
+
+    Args:
+        requests: requests allowed in any ``window`` (600 by default).
+        window: the sliding window (one minute by default).
+
+    Raises:
+        ValidationError: ``requests`` below one or a window that is not positive.
+
+    .. versionadded:: 0.1
+    """
+
+    requests: int = attrs.field(default=600, validator=_positive_requests)
+    window: timedelta = attrs.field(default=timedelta(minutes=1), validator=_positive_window)
 
 
 def _commission(value: Decimal | int | str | None) -> Decimal | None:
@@ -53,13 +153,31 @@ def _webhook_url(value: str | None) -> str | None:
 
 
 class PartnerService:
-    """Register partners, set their allowed locations, activate and deactivate them.
+    """Register partners, authenticate and rate-limit them, rotate their secrets,
+    set their allowed locations and settings, activate and deactivate them.
+
+    Args:
+        context: the shared :class:`~bookingcore.services.ServiceContext`.
+        rate_limiter: counts each partner's requests (the memory adapter for one
+            process, Redis for several); ``None`` switches rate limiting off.
+        limits: the default per-partner limit.
 
     .. versionadded:: 0.1
     """
 
-    def __init__(self, context: ServiceContext) -> None:
+    #: Rate-limiter keys are this prefix and the partner id.
+    RATE_KEY_PREFIX = "partner:"
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        rate_limiter: RateLimiter | None = None,
+        limits: PartnerLimits | None = None,
+    ) -> None:
         self._ctx = context
+        self._rate_limiter = rate_limiter
+        self.limits = limits or PartnerLimits()
 
     def register(
         self,
@@ -72,12 +190,17 @@ class PartnerService:
         allowed_location_ids: Iterable[LocationId] = (),
         commission_rate: Decimal | int | str | None = None,
         webhook_url: str | None = None,
-    ) -> Partner:
-        """Register a partner with a fresh API key.
+        settings: Mapping[str, str] | None = None,
+    ) -> PartnerRegistration:
+        """Register a partner with a fresh API key, API secret and webhook signing secret.
+
+        The result carries the API secret in clear; this is the only time it
+        is available (only its hash and last four characters are stored).
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_partners``.
             ValidationError: bad name, email, phone, commission (0-100), webhook URL,
+                settings (see :func:`~bookingcore.domain.partners.check_partner_settings`),
                 or an unknown location in ``allowed_location_ids``.
             DuplicateError: another partner has this contact email.
         """
@@ -100,6 +223,7 @@ class PartnerService:
         )
         rate = p.capture(lambda: _commission(commission_rate))
         url = p.capture(lambda: _webhook_url(webhook_url))
+        options = p.capture(lambda: check_partner_settings(settings or {}))
         locations = frozenset(allowed_location_ids)
         with self._ctx.transaction() as tx:
             uow = tx.uow
@@ -113,6 +237,7 @@ class PartnerService:
                     msg = f"a partner with contact email {email} exists"
                     raise DuplicateError(msg, entity="partner", existing_id=other.id)
             now = self._ctx.now()
+            api_secret = _new_api_secret()
             partner = Partner(
                 id=PartnerId(self._ctx.ids.new_id()),
                 name=clean_name,
@@ -122,20 +247,221 @@ class PartnerService:
                 api_key=self._ctx.ids.new_token("pk_"),
                 commission_rate=rate,
                 webhook_url=url,
+                webhook_secret=_new_webhook_secret(),
                 allowed_location_ids=locations,
+                settings=options or {},
                 created_at=now,
                 updated_at=now,
             )
+            partner.set_api_secret(api_secret, now=now)
             uow.partners.add(partner)
+            created = snapshot(partner, _AUDITED)
+            if partner.settings:
+                created["settings"] = dict(partner.settings)
             tx.audit(
                 principal,
                 entity="partner",
                 entity_id=partner.id,
                 action=AuditAction.CREATED,
-                new=snapshot(partner, _AUDITED),
+                new=created,
             )
             tx.commit()
+            return PartnerRegistration(partner, partner.api_key, api_secret)
+
+    # ------------------------------------------------------------------ credentials
+
+    def authenticate(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> Principal:
+        """The partner principal for an API key and secret, counted against its rate limit.
+
+        Every failure (unknown key, wrong secret, inactive partner, an address
+        outside the partner's ``allowed_ips``) raises the same error with the
+        same message, and an unknown key costs the same hash comparison as a
+        wrong secret, so a caller learns nothing about which keys exist. The
+        reason is logged (``bookingcore.partners``, INFO) for operators,
+        without the secret.
+
+        Only a successful authentication counts against the partner's limit:
+        someone who knows a partner's key but not its secret cannot use up
+        its requests.
+
+        Args:
+            api_key: the ``pk_...`` key.
+            api_secret: the ``sk_...`` secret.
+            client_ip: the caller's address: checked against the partner's
+                ``allowed_ips`` setting and kept on the principal, so audit
+                entries of what it does record it.
+            user_agent: kept on the principal for audit entries.
+
+        Raises:
+            AuthenticationError: the credentials do not identify an active
+                partner allowed from ``client_ip``.
+            RateLimitedError: the partner has used up its requests for now;
+                ``retry_after`` says for how many seconds.
+        """
+        given_key, given_secret = cast("tuple[object, object]", (api_key, api_secret))
+        key = given_key.strip() if isinstance(given_key, str) else ""
+        secret = given_secret[:_MAX_SECRET_LENGTH] if isinstance(given_secret, str) else ""
+        partner = None
+        if key and len(key) <= _MAX_KEY_LENGTH:
+            with self._ctx.uow_factory() as uow:
+                partner = uow.partners.get_by_api_key(key)
+        if partner is None:
+            hmac.compare_digest(hash_api_secret(secret), _NO_PARTNER_HASH)
+            self._refuse("unknown key", key)
+        elif not partner.api_secret_matches(secret):
+            self._refuse("wrong secret", key, partner)
+        elif not partner.is_active:
+            self._refuse("partner inactive", key, partner)
+        elif not partner.allows_ip(client_ip):
+            self._refuse(f"address {client_ip} not in allowed_ips", key, partner)
+        self._hit(partner)
+        principal = Principal.partner(partner.id)
+        if client_ip is not None or user_agent is not None:
+            principal = principal.with_origin(ip_address=client_ip, user_agent=user_agent)
+        return principal
+
+    @staticmethod
+    def _refuse(reason: str, key: str, partner: Partner | None = None) -> NoReturn:
+        who = f"partner {partner.id}" if partner else "no partner"
+        _log.info("partner authentication refused: %s (key %.8s..., %s)", reason, key, who)
+        raise AuthenticationError(_BAD_CREDENTIALS)
+
+    def check_rate(self, principal: Principal) -> RateDecision | None:
+        """Count one request of a partner against its rate limit.
+
+        Call it once per API request of a partner whose principal did not come
+        from :meth:`authenticate` (which counts by itself), e.g. one built from
+        a bearer token. The limit is the partner's ``rate_limit`` setting, else
+        :attr:`limits`.
+
+        Returns:
+            The limiter's decision (``remaining`` for a ``RateLimit-Remaining``
+            header), or ``None`` when no rate limiter is configured or
+            ``principal`` is not a partner (only partners are limited here).
+
+        Raises:
+            RateLimitedError: the partner has used up its requests for now;
+                ``retry_after`` says for how many seconds.
+        """
+        if self._rate_limiter is None or principal.kind is not PrincipalKind.PARTNER:
+            return None
+        if principal.id is None:
+            return None
+        with self._ctx.uow_factory() as uow:
+            partner = uow.partners.get(PartnerId(principal.id))
+        if partner is None:
+            return self._count(str(principal.id), self.limits.requests, self.limits.window)
+        return self._hit(partner)
+
+    def _hit(self, partner: Partner) -> RateDecision | None:
+        if self._rate_limiter is None:
+            return None
+        requests, window = partner.rate_limit(self.limits.requests, self.limits.window)
+        return self._count(str(partner.id), requests, window)
+
+    def _count(self, partner_id: str, requests: int, window: timedelta) -> RateDecision:
+        assert self._rate_limiter is not None
+        decision = self._rate_limiter.hit(
+            self.RATE_KEY_PREFIX + partner_id, limit=requests, window=window, now=self._ctx.now()
+        )
+        if not decision.allowed:
+            wait = decision.retry_after.total_seconds()
+            msg = (
+                f"rate limit of {requests} requests per {window.total_seconds():g} seconds "
+                f"reached; retry in {wait:g} seconds"
+            )
+            raise RateLimitedError(msg, retry_after=wait)
+        return decision
+
+    def rotate_secret(self, partner_id: PartnerId, *, principal: Principal) -> PartnerRegistration:
+        """Issue a new API secret; the old one stops working at once. The key stays.
+
+        Staff with ``manage_partners`` rotate any partner's secret; an active
+        partner rotates its own. The new secret is in the result and nowhere
+        else. The audit entry (``credentials_rotated``) names the credential,
+        never a secret or hash.
+
+        Raises:
+            NotFoundError: no such partner visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not change this partner's
+                credentials, or is an inactive partner.
+        """
+        api_secret = _new_api_secret()
+        partner = self._rotate(
+            partner_id,
+            principal,
+            "api_secret",
+            lambda p, now: p.set_api_secret(api_secret, now=now),
+        )
+        return PartnerRegistration(partner, partner.api_key, api_secret)
+
+    def rotate_webhook_secret(self, partner_id: PartnerId, *, principal: Principal) -> Partner:
+        """Issue a new webhook signing secret (``partner.webhook_secret``); webhooks
+        sent from now on are signed with it only.
+
+        Who may: as :meth:`rotate_secret`. Update the receiver to accept the
+        new secret (see :func:`~bookingcore.domain.webhooks.verify`, which takes
+        several) before rotating, or expect refused webhooks meanwhile.
+
+        Raises:
+            NotFoundError: no such partner visible to ``principal``.
+            PermissionDeniedError: as :meth:`rotate_secret`.
+        """
+        webhook_secret = _new_webhook_secret()
+
+        def replace(partner: Partner, _: datetime) -> None:
+            partner.webhook_secret = webhook_secret
+
+        return self._rotate(partner_id, principal, "webhook_secret", replace)
+
+    def _rotate(
+        self,
+        partner_id: PartnerId,
+        principal: Principal,
+        credential: str,
+        change: Callable[[Partner, datetime], None],
+    ) -> Partner:
+        with self._ctx.transaction() as tx:
+            partner = tx.uow.partners.get(partner_id)
+            if principal.is_partner():
+                if partner is None or not principal.is_partner(partner_id):
+                    raise NotFoundError("partner", partner_id)
+                policy.require(partner.is_active, f"inactive {principal} may not rotate secrets")
+            else:
+                policy.require(
+                    principal.has(Permission.MANAGE_PARTNERS),
+                    f"{principal} may not rotate partner secrets",
+                )
+                if partner is None:
+                    raise NotFoundError("partner", partner_id)
+            now = self._ctx.now()
+            change(partner, now)
+            partner.updated_at = now
+            partner.version += 1
+            tx.audit(
+                principal,
+                entity="partner",
+                entity_id=partner.id,
+                action=AuditAction.CREDENTIALS_ROTATED,
+                new={"credential": credential},
+                reason=f"{credential.replace('_', ' ')} rotated",
+            )
+            if credential == "api_secret":
+                # Tokens bought with the old secret die with it (it may have leaked).
+                _revoke_partner_sessions(
+                    tx, partner, RevocationReason.CREDENTIALS_CHANGED, principal, now
+                )
+            tx.commit()
             return partner
+
+    # ------------------------------------------------------------------ records
 
     def get(self, partner_id: PartnerId, *, principal: Principal) -> Partner:
         """A partner record: staff with ``manage_partners`` see all, a partner itself.
@@ -187,6 +513,19 @@ class PartnerService:
         """
         return self._change(partner_id, principal, active=active)
 
+    def set_settings(
+        self, partner_id: PartnerId, settings: Mapping[str, str], *, principal: Principal
+    ) -> Partner:
+        """Replace the partner's settings (its own ``rate_limit``, ``allowed_ips``, and
+        whatever the host keeps per partner). Settings are audited, so keep secrets out.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            NotFoundError: no such partner.
+            ValidationError: see :func:`~bookingcore.domain.partners.check_partner_settings`.
+        """
+        return self._change(partner_id, principal, settings=settings)
+
     def _change(
         self,
         partner_id: PartnerId,
@@ -194,6 +533,7 @@ class PartnerService:
         *,
         locations: frozenset[LocationId] | None = None,
         active: bool | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> Partner:
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not change partners"
@@ -203,7 +543,9 @@ class PartnerService:
             partner = uow.partners.get(partner_id)
             if partner is None:
                 raise NotFoundError("partner", partner_id)
-            before = snapshot(partner, _AUDITED)
+            before = snapshot(partner, (*_AUDITED, "settings"))
+            if settings is not None:
+                partner.settings = check_partner_settings(settings)
             if locations is not None:
                 p = Problems()
                 self._check_locations(uow, locations, p)
@@ -211,7 +553,7 @@ class PartnerService:
                 partner.allowed_location_ids = locations
             if active is not None:
                 partner.is_active = active
-            old, new = diff(before, snapshot(partner, _AUDITED))
+            old, new = diff(before, snapshot(partner, (*_AUDITED, "settings")))
             if not new:
                 return partner
             partner.updated_at = self._ctx.now()
@@ -227,6 +569,10 @@ class PartnerService:
                 old=old,
                 new=new,
             )
+            if action is AuditAction.DEACTIVATED:
+                _revoke_partner_sessions(
+                    tx, partner, RevocationReason.DEACTIVATED, principal, partner.updated_at
+                )
             tx.commit()
             return partner
 
@@ -247,6 +593,21 @@ class PartnerService:
         for location_id in sorted(locations, key=str):
             if uow.locations.get(location_id) is None:
                 p.add("allowed_location_ids", f"no location {location_id}", "unknown_reference")
+
+
+def _revoke_partner_sessions(
+    tx: Transaction,
+    partner: Partner,
+    reason: RevocationReason,
+    principal: Principal,
+    now: datetime,
+) -> None:
+    """End the partner's signed-in sessions, so its bearer tokens stop working too."""
+    # bookingcore.services.auth imports this module (it signs partners in through
+    # PartnerService), so its helper is imported when first needed.
+    from bookingcore.services.auth import revoke_sessions  # noqa: PLC0415
+
+    revoke_sessions(tx, PrincipalKind.PARTNER, partner.id, reason, principal=principal, now=now)
 
 
 #: What a partner's audit entries record (never the secrets).

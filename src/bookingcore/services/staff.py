@@ -1,6 +1,9 @@
-"""Staff use cases: register the business's people and their territories.
+"""Staff use cases: register the business's people, their territories and passwords.
 
-Only principals with ``manage_staff`` (admins) add and change staff.
+Only principals with ``manage_staff`` (admins) add and change staff; a staff
+member may change their own password by giving the current one. Passwords are
+hashed by the :class:`~bookingcore.ports.security.PasswordHasher` port; setting
+one, or deactivating someone, ends every session they have signed in with.
 
 .. versionadded:: 0.1
 """
@@ -12,12 +15,19 @@ from collections.abc import Iterable, Sequence
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, parse_choice, require_text
 from bookingcore.domain.audit import AuditAction, snapshot
+from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.catalog import normalise_code
-from bookingcore.domain.policy import Permission, Principal, StaffRole
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import EmailAddress, LocationId, StaffId
-from bookingcore.errors import DuplicateError, NotFoundError
+from bookingcore.errors import AuthenticationError, DuplicateError, NotFoundError
+from bookingcore.ports.security import PasswordHasher
 from bookingcore.services._context import ServiceContext
+from bookingcore.services.auth import (
+    AuthNotConfiguredError,
+    check_password_policy,
+    revoke_sessions,
+)
 
 __all__ = ["StaffService"]
 
@@ -27,11 +37,17 @@ _FIELDS = ("email", "name", "role", "location_ids", "is_active")
 class StaffService:
     """Add, find, list and deactivate staff members (advisors and their territories).
 
+    ``password_hasher`` hashes the passwords :meth:`set_password` sets; without
+    one, setting a password raises :class:`~bookingcore.services.AuthNotConfiguredError`.
+
     .. versionadded:: 0.1
     """
 
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(
+        self, context: ServiceContext, *, password_hasher: PasswordHasher | None = None
+    ) -> None:
         self._ctx = context
+        self._hasher = password_hasher
 
     def add(
         self,
@@ -129,6 +145,8 @@ class StaffService:
     def set_active(self, staff_id: StaffId, active: bool, *, principal: Principal) -> StaffMember:
         """Activate or deactivate a staff member (inactive advisors get no new bookings).
 
+        Deactivating ends every session the member is signed in with.
+
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_staff``.
             NotFoundError: no such staff member.
@@ -139,8 +157,9 @@ class StaffService:
             if member is None:
                 raise NotFoundError("staff member", staff_id)
             if member.is_active != active:
+                now = self._ctx.now()
                 member.is_active = active
-                member.updated_at = self._ctx.now()
+                member.updated_at = now
                 member.version += 1
                 tx.audit(
                     principal,
@@ -150,5 +169,84 @@ class StaffService:
                     old={"is_active": not active},
                     new={"is_active": active},
                 )
+                if not active:
+                    revoke_sessions(
+                        tx,
+                        PrincipalKind.STAFF,
+                        member.id,
+                        RevocationReason.DEACTIVATED,
+                        principal=principal,
+                        now=now,
+                    )
                 tx.commit()
+            return member
+
+    def set_password(
+        self,
+        staff_id: StaffId,
+        password: str,
+        *,
+        principal: Principal,
+        current_password: str | None = None,
+    ) -> StaffMember:
+        """Set a staff member's sign-in password; every session they had ends.
+
+        Admins (``manage_staff``) set anyone's password; a staff member sets
+        their own by also giving ``current_password``. The password must be 12
+        to 1024 characters and not only whitespace; only its hash is stored.
+
+        Raises:
+            ValidationError: on ``password`` (``too_short``, ``too_long``, ``blank``).
+            PermissionDeniedError: ``principal`` is neither an admin nor the member.
+            NotFoundError: no such staff member (or not visible to ``principal``).
+            AuthenticationError: ``current_password`` is missing or wrong.
+            AuthNotConfiguredError: no ``password_hasher`` was wired.
+        """
+        hasher = self._hasher
+        if hasher is None:
+            raise AuthNotConfiguredError("password_hasher", "setting a password")
+        admin = principal.has(Permission.MANAGE_STAFF)
+        itself = principal.kind is PrincipalKind.STAFF and principal.id == staff_id
+        policy.require(admin or itself, f"{principal} may not set this staff member's password")
+        check_password_policy(password)
+        with self._ctx.uow_factory() as uow:
+            before = uow.staff.get(staff_id)
+        if before is None:
+            raise NotFoundError("staff member", staff_id)
+        # Hashing is slow on purpose: never inside a unit of work.
+        if not admin and not (
+            isinstance(current_password, str)
+            and before.password_hash is not None
+            and hasher.verify(before.password_hash, current_password)
+        ):
+            msg = "the current password is missing or wrong"
+            raise AuthenticationError(msg)
+        new_hash = hasher.hash(password)
+        with self._ctx.transaction() as tx:
+            member = tx.uow.staff.get(staff_id)
+            if member is None:
+                raise NotFoundError("staff member", staff_id)
+            now = self._ctx.now()
+            had_password = member.password_hash is not None
+            member.password_hash = new_hash
+            member.updated_at = now
+            member.version += 1
+            tx.audit(
+                principal,
+                entity="staff",
+                entity_id=member.id,
+                action=AuditAction.CREDENTIALS_ROTATED,
+                old={"has_password": had_password},
+                new={"has_password": True},
+                reason="password changed" if had_password else "password set",
+            )
+            revoke_sessions(
+                tx,
+                PrincipalKind.STAFF,
+                member.id,
+                RevocationReason.CREDENTIALS_CHANGED,
+                principal=principal,
+                now=now,
+            )
+            tx.commit()
             return member

@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from bookingcore.domain.audit import AuditAction, AuditEntry
+from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.policy import PrincipalKind
 from bookingcore.domain.queries import (
     BookingFilter,
     CustomerFilter,
@@ -53,11 +55,12 @@ from bookingcore.domain.values import (
     PartnerId,
     StaffId,
 )
-from bookingcore.errors import CapacityError, DuplicateError
+from bookingcore.errors import CapacityError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
 
 __all__ = [
+    "AuthSessionRepositoryContract",
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
     "CommunicationRepositoryContract",
@@ -430,6 +433,31 @@ class TravelerRepositoryContract(_Base):
             assert uow.travelers.get(gone.id) == gone
             assert uow.travelers.get(theirs.id) == theirs
 
+    def test_list_for_customers_groups_several_customers_in_one_call(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        owner, other, lonely = make.customer(), make.customer(), make.customer()
+        first = make.traveler(owner.id, created_at=T0)
+        second = make.traveler(owner.id, created_at=T0 + timedelta(hours=1))
+        gone = make.traveler(owner.id, deleted_at=T0 + timedelta(hours=2))
+        theirs = make.traveler(other.id)
+        with uow_factory() as uow:
+            for customer in (owner, other, lonely):
+                uow.customers.add(customer)
+            for traveler in (second, gone, theirs, first):
+                uow.travelers.add(traveler)
+            uow.commit()
+        with uow_factory() as uow:
+            unsaved = make.traveler(lonely.id, created_at=T0 + timedelta(days=1))
+            uow.travelers.add(unsaved)  # seen before commit, like every lookup
+            found = uow.travelers.list_for_customers([owner.id, other.id, lonely.id])
+            assert {k: [t.id for t in v] for k, v in found.items()} == {
+                owner.id: [first.id, second.id],
+                other.id: [theirs.id],
+                lonely.id: [unsaved.id],
+            }
+            assert uow.travelers.list_for_customers([]) == {}
+
 
 class CatalogRepositoryContract(_Base):
     """Locations, products and suppliers: unique codes, ordered lists.
@@ -510,6 +538,30 @@ class SlotRepositoryContract(_Base):
         assert ids(SlotFilter(starts_from=T0 + 2 * day, starts_before=T0 + 4 * day)) == [full.id]
         with uow_factory() as uow:
             assert uow.slots.get(unlimited.id) == unlimited
+
+    def test_find_at_matches_exact_location_and_start_pairs(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        here, there = make.location(), make.location()
+        at = T0 + timedelta(days=3, hours=10, minutes=30)
+        mine = make.slot(here.id, starts_at=at)
+        closed = make.slot(here.id, starts_at=at, is_active=False)
+        elsewhere = make.slot(there.id, starts_at=at)
+        later = make.slot(here.id, starts_at=at + timedelta(microseconds=1))
+        with uow_factory() as uow:
+            uow.locations.add(here)
+            uow.locations.add(there)
+            for slot in (mine, closed, elsewhere, later):
+                uow.slots.add(slot)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.slots.find_at([(here.id, at), (there.id, at + timedelta(hours=1))])
+            assert {s.id for s in found} == {mine.id, closed.id}
+            added = make.slot(there.id, starts_at=at + timedelta(hours=1))
+            uow.slots.add(added)
+            found = uow.slots.find_at([(there.id, at + timedelta(hours=1))])
+            assert [s.id for s in found] == [added.id]
+            assert list(uow.slots.find_at([])) == []
 
 
 class BookingRepositoryContract(_Base):
@@ -680,6 +732,42 @@ class PartnerRepositoryContract(_Base):
                 uow.partners.add(clash)
                 with pytest.raises(DuplicateError):
                     uow.commit()
+
+    def test_credentials_and_settings_round_trip_and_rotations_are_saved(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first_hash, second_hash = ("sha256$" + c * 64 for c in "ab")
+        first_signing, second_signing = ("whsec_" + uuid4().hex for _ in range(2))
+        partner = make.partner(
+            api_secret_hash=first_hash,
+            api_secret_last4=first_hash[-4:],
+            webhook_url="https://partner.example/hooks",
+            webhook_secret=first_signing,
+            settings={"rate_limit": "120/60", "allowed_ips": "203.0.113.0/24"},
+        )
+        with uow_factory() as uow:
+            uow.partners.add(partner)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.partners.get_by_api_key(partner.api_key)
+            assert stored == partner
+            assert stored is not None
+            stored.api_secret_hash = second_hash
+            stored.api_secret_last4 = second_hash[-4:]
+            stored.webhook_secret = second_signing
+            stored.settings = {"rate_limit": "10"}
+            stored.is_active = False
+            stored.version += 1
+            uow.commit()
+        with uow_factory() as uow:
+            rotated = uow.partners.get_by_api_key(partner.api_key)
+        assert rotated is not None
+        assert rotated.id == partner.id
+        assert (rotated.api_secret_hash, rotated.api_secret_last4) == (second_hash, "bbbb")
+        assert rotated.webhook_secret == second_signing
+        assert rotated.settings == {"rate_limit": "10"}
+        assert not rotated.is_active
+        assert rotated.version == partner.version + 1
 
     def test_list_orders_by_name_and_can_skip_inactive(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1003,6 +1091,240 @@ class DocumentRepositoryContract(_Base):
             assert list(uow.documents.list_for_booking(other.id)) == [theirs]
 
 
+class AuthSessionRepositoryContract(_Base):
+    """Signed-in sessions: versions that catch a concurrent refresh, per-subject
+    lists newest first, locks that let one refresh win, and cleanup of expired ones.
+
+    Honours ``supports_concurrent_units_of_work`` like :class:`UnitOfWorkContract`.
+
+    .. versionadded:: 0.1
+    """
+
+    supports_concurrent_units_of_work: ClassVar[bool] = True
+
+    @staticmethod
+    def session(
+        subject_id: UUID | None = None,
+        *,
+        kind: PrincipalKind = PrincipalKind.CUSTOMER,
+        minutes: int = 0,
+        lifetime: timedelta = timedelta(days=30),
+        **fields: Any,
+    ) -> AuthSession:
+        """A session of ``subject_id`` started ``minutes`` after T0 and living ``lifetime``."""
+        created = T0 + timedelta(minutes=minutes)
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "kind": kind,
+            "subject_id": subject_id or uuid4(),
+            "created_at": created,
+            "expires_at": created + lifetime,
+            "refresh_jti": uuid4(),
+        }
+        return AuthSession(**(values | fields))
+
+    @staticmethod
+    def _store(uow_factory: UnitOfWorkFactory, *sessions: AuthSession) -> None:
+        with uow_factory() as uow:
+            for session in sessions:
+                uow.auth_sessions.add(session)
+            uow.commit()
+
+    @staticmethod
+    def _rotate(session: AuthSession, now: datetime) -> None:
+        session.refresh_jti = uuid4()
+        session.refreshed_at = now
+        session.version += 1
+
+    def test_a_session_reads_back_equal_and_its_changes_are_stored(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        session = self.session(kind=PrincipalKind.STAFF)
+        self._store(uow_factory, session)
+        with uow_factory() as uow:
+            assert uow.auth_sessions.get(session.id) == session
+            assert uow.auth_sessions.get(uuid4()) is None
+            locked = uow.auth_sessions.get_for_update(session.id)
+            assert locked is uow.auth_sessions.get(session.id)
+            assert locked is not None
+            self._rotate(locked, T0 + timedelta(hours=1))
+            locked.revoke(RevocationReason.LOGOUT, T0 + timedelta(hours=2))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.auth_sessions.get(session.id)
+            assert stored is not None
+            assert stored == locked
+            assert (stored.revoked_reason, stored.version) == (RevocationReason.LOGOUT, 2)
+            assert uow.auth_sessions.get_for_update(uuid4()) is None
+
+    def test_a_change_to_a_session_someone_else_changed_first_is_stale(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        session = self.session()
+        self._store(uow_factory, session)
+        with uow_factory() as late:
+            mine = late.auth_sessions.get(session.id)
+            assert mine is not None
+            with uow_factory() as early:
+                theirs = early.auth_sessions.get(session.id)
+                assert theirs is not None
+                self._rotate(theirs, T0 + timedelta(minutes=1))
+                early.commit()
+            self._rotate(mine, T0 + timedelta(minutes=2))
+            with pytest.raises(StaleVersionError) as caught:
+                late.commit()
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+        with uow_factory() as uow:
+            stored = uow.auth_sessions.get(session.id)
+            assert stored is not None
+            assert (stored.refresh_jti, stored.version) == (theirs.refresh_jti, 2)
+
+    def test_list_for_subject_is_newest_first_and_active_at_filters(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        subject = uuid4()
+        oldest = self.session(subject, minutes=0)
+        expiring = self.session(subject, minutes=1, lifetime=timedelta(hours=1))
+        revoked = self.session(subject, minutes=2)
+        revoked.revoke(RevocationReason.REFRESH_REUSED, T0 + timedelta(minutes=3))
+        newest = self.session(subject, minutes=4)
+        same_id_other_kind = self.session(subject, kind=PrincipalKind.PARTNER, minutes=5)
+        someone_else = self.session(minutes=6)
+        self._store(
+            uow_factory, newest, oldest, revoked, someone_else, expiring, same_id_other_kind
+        )
+        ends = expiring.expires_at
+        with uow_factory() as uow:
+            sessions = uow.auth_sessions
+
+            def ids(**filters: Any) -> list[UUID]:
+                listed = sessions.list_for_subject(PrincipalKind.CUSTOMER, subject, **filters)
+                return [s.id for s in listed]
+
+            assert ids() == [newest.id, revoked.id, expiring.id, oldest.id]
+            assert ids(active_at=T0) == [newest.id, expiring.id, oldest.id]
+            assert ids(active_at=ends - timedelta(microseconds=1)) == [
+                newest.id,
+                expiring.id,
+                oldest.id,
+            ]
+            assert ids(active_at=ends) == [newest.id, oldest.id]
+            assert ids(active_at=oldest.expires_at) == [newest.id]
+            partner = sessions.list_for_subject("partner", subject)
+            assert [s.id for s in partner] == [same_id_other_kind.id]
+            assert sessions.list_for_subject(PrincipalKind.STAFF, subject) == []
+            listed = sessions.list_for_subject(PrincipalKind.CUSTOMER, subject)
+            assert listed[0] is sessions.get(newest.id)
+            later = self.session(subject, minutes=10)
+            sessions.add(later)
+            oldest_now = sessions.get(oldest.id)
+            assert oldest_now is not None
+            oldest_now.revoke(RevocationReason.ADMIN, T0)
+            assert ids(active_at=T0) == [later.id, newest.id, expiring.id]
+
+    def test_delete_expired_removes_only_expired_sessions_and_counts_them(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        now = T0 + timedelta(hours=1)
+        expired = self.session(lifetime=timedelta(minutes=10))
+        revoked_and_expired = self.session(lifetime=timedelta(minutes=20))
+        revoked_and_expired.revoke(RevocationReason.LOGOUT, T0)
+        exactly_now = self.session(lifetime=timedelta(hours=1))
+        live = self.session(lifetime=timedelta(hours=1, microseconds=1))
+        revoked_but_live = self.session(lifetime=timedelta(days=1))
+        revoked_but_live.revoke(RevocationReason.LOGOUT, T0)
+        self._store(uow_factory, expired, revoked_and_expired, exactly_now, live, revoked_but_live)
+        with uow_factory() as uow:
+            assert uow.auth_sessions.delete_expired(now) == 3
+        with uow_factory() as uow:
+            assert uow.auth_sessions.get(expired.id) is not None  # not committed: still there
+            assert uow.auth_sessions.delete_expired(now) == 3
+            assert uow.auth_sessions.get(expired.id) is None
+            assert uow.auth_sessions.delete_expired(now) == 0
+            uow.commit()
+        with uow_factory() as uow:
+            for gone in (expired, revoked_and_expired, exactly_now):
+                assert uow.auth_sessions.get(gone.id) is None
+            for kept in (live, revoked_but_live):
+                assert uow.auth_sessions.get(kept.id) == kept
+            assert uow.auth_sessions.delete_expired(now) == 0
+            assert uow.auth_sessions.delete_expired(live.expires_at) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.auth_sessions.get(live.id) is None
+            assert uow.auth_sessions.get(revoked_but_live.id) == revoked_but_live
+
+    def test_delete_expired_judges_sessions_of_this_unit_of_work_as_they_are_now(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        now = T0 + timedelta(hours=1)
+        shortened = self.session(lifetime=timedelta(days=1))
+        extended = self.session(lifetime=timedelta(minutes=1))
+        self._store(uow_factory, shortened, extended)
+        with uow_factory() as uow:
+            short = uow.auth_sessions.get(shortened.id)
+            long = uow.auth_sessions.get(extended.id)
+            assert short is not None
+            assert long is not None
+            short.expires_at = T0 + timedelta(minutes=5)
+            long.expires_at = T0 + timedelta(days=2)
+            added_expired = self.session(lifetime=timedelta(minutes=1))
+            uow.auth_sessions.add(added_expired)
+            assert uow.auth_sessions.delete_expired(now) == 2
+            assert uow.auth_sessions.get(short.id) is None
+            assert uow.auth_sessions.get(added_expired.id) is None
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.auth_sessions.get(shortened.id) is None
+            assert uow.auth_sessions.get(added_expired.id) is None
+            stored = uow.auth_sessions.get(extended.id)
+            assert stored is not None
+            assert stored.expires_at == T0 + timedelta(days=2)
+
+    def test_get_for_update_lets_one_of_several_refreshes_rotate_the_token(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        if not self.supports_concurrent_units_of_work:
+            pytest.skip("this backend declares no concurrent units of work")
+        session = self.session()
+        self._store(uow_factory, session)
+        presented = session.refresh_jti
+        workers = 8
+        barrier = threading.Barrier(workers)
+        rotated: list[int] = []
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def refresh(worker: int) -> None:
+            try:
+                barrier.wait()
+                with uow_factory() as uow:
+                    locked = uow.auth_sessions.get_for_update(session.id)
+                    assert locked is not None
+                    if locked.refresh_jti != presented:
+                        return  # spent: a real service would revoke the family here
+                    self._rotate(locked, T0 + timedelta(seconds=worker))
+                    uow.commit()
+                with guard:
+                    rotated.append(worker)
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=refresh, args=(n,)) for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert len(rotated) == 1
+        with uow_factory() as uow:
+            stored = uow.auth_sessions.get(session.id)
+            assert stored is not None
+            assert stored.version == 2
+            assert stored.refresh_jti != presented
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -1015,6 +1337,7 @@ class StorageContract(
     OutboxRepositoryContract,
     CommunicationRepositoryContract,
     DocumentRepositoryContract,
+    AuthSessionRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

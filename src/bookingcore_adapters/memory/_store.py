@@ -10,6 +10,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.communications import Communication
@@ -30,11 +31,16 @@ __all__ = ["TABLES", "MemoryStore", "Table"]
 
 @attrs.frozen
 class Table:
-    """How one entity type is stored: its unique keys and how to read them."""
+    """How one entity type is stored: its unique keys and how to read them.
+
+    ``versioned`` tables refuse, on commit, a change to an entity whose stored
+    ``version`` moved on since this unit of work read it (``StaleVersionError``).
+    """
 
     name: str
     entity: type[Any]
     unique: Mapping[str, Callable[[Any], object]] = attrs.field(factory=dict)
+    versioned: bool = False
 
 
 TABLES: tuple[Table, ...] = (
@@ -81,6 +87,7 @@ TABLES: tuple[Table, ...] = (
     Table("staff", StaffMember, {"email": lambda x: x.email.value}),
     Table("imports", ImportJob),
     Table("import_errors", ImportRowError),
+    Table("auth_sessions", AuthSession, versioned=True),
 )
 
 

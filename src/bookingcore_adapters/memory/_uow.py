@@ -10,6 +10,7 @@ from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
 from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.communications import Communication
@@ -44,7 +45,7 @@ from bookingcore.domain.values import (
     SupplierId,
     TravelerId,
 )
-from bookingcore.errors import DuplicateError
+from bookingcore.errors import DuplicateError, StaleVersionError
 from bookingcore_adapters.memory._store import TABLES, MemoryStore, Table
 
 __all__ = ["MemoryUnitOfWork"]
@@ -68,6 +69,8 @@ class MemoryUnitOfWork:
         self._store = store
         self._seen: dict[str, dict[UUID, Any]] = {}
         self._inserted: dict[str, set[UUID]] = {}
+        self._read: dict[str, dict[UUID, Any]] = {}  # versioned tables: entities as read
+        self._deleted: dict[str, set[UUID]] = {}
         self._active = False
         self.customers = _CustomerRepository(self, "customers")
         self.travelers = _TravelerRepository(self, "travelers")
@@ -86,6 +89,7 @@ class MemoryUnitOfWork:
         self.staff = _StaffRepository(self, "staff")
         self.imports = _ImportJobRepository(self, "imports")
         self.import_errors = _ImportErrorRepository(self, "import_errors")
+        self.auth_sessions = _AuthSessionRepository(self, "auth_sessions")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -111,15 +115,20 @@ class MemoryUnitOfWork:
         Raises:
             DuplicateError: a unique key (phone, code, reference, idempotency key,
                 external id, API key, contact email) would be held twice.
+            StaleVersionError: an entity of a versioned table (a signed-in
+                session) changed in the store after this unit of work read it.
         """
         self._require_active()
         for table in TABLES:
             self._check_new_ids(table)
             self._check_unique(table)
+            self._check_versions(table)
         for table in TABLES:
             rows = self._store.rows[table.name]
             indexes = self._store.indexes[table.name]
             for row_id, entity in self._seen[table.name].items():
+                if table.versioned and self._read[table.name].get(row_id) == entity:
+                    continue  # unchanged: leave whatever is stored alone
                 old = rows.get(row_id)
                 if old is None and isinstance(entity, OutboxMessage):
                     self._store.last_sequence += 1
@@ -130,13 +139,23 @@ class MemoryUnitOfWork:
                     if read(entity) is not None:
                         indexes[key][read(entity)] = row_id
                 rows[row_id] = copy.deepcopy(entity)
+                if table.versioned:
+                    self._read[table.name][row_id] = copy.deepcopy(entity)
+            for row_id in self._deleted[table.name]:
+                old = rows.pop(row_id, None)
+                for key, read in table.unique.items():
+                    if old is not None and read(old) is not None:
+                        indexes[key].pop(read(old), None)
 
         self._inserted = {name: set() for name in _TABLES}
+        self._deleted = {name: set() for name in _TABLES}
 
     def rollback(self) -> None:
         """Forget every change since the last commit."""
         self._seen = {name: {} for name in _TABLES}
         self._inserted = {name: set() for name in _TABLES}
+        self._read = {name: {} for name in _TABLES}
+        self._deleted = {name: set() for name in _TABLES}
 
     # ------------------------------------------------------------------ used by repositories
 
@@ -174,17 +193,46 @@ class MemoryUnitOfWork:
                     msg = f"{entity_name} {key} {value!r} is already taken"
                     raise DuplicateError(msg, entity=entity_name, existing_id=owner)
 
+    def _check_versions(self, table: Table) -> None:
+        """A versioned entity read here must still have the version it was read at."""
+        if not table.versioned:
+            return
+        rows = self._store.rows[table.name]
+        seen = self._seen[table.name]
+        for row_id, read in self._read[table.name].items():
+            if row_id not in seen or seen[row_id] == read:
+                continue  # forgotten or unchanged: nothing will be written
+            stored = rows.get(row_id)
+            actual = 0 if stored is None else stored.version
+            if actual != read.version:
+                entity_name = table.entity.__name__.lower()
+                raise StaleVersionError(entity_name, row_id, read.version, actual)
+
     def _track(self, table: str, row_id: UUID, row: Any) -> Any:
         seen = self._seen[table]
         if row_id not in seen:
             seen[row_id] = copy.deepcopy(row)
+            if _TABLES[table].versioned:
+                self._read[table][row_id] = copy.deepcopy(row)
         return seen[row_id]
+
+    def _delete(self, table: str, row_ids: Collection[UUID]) -> None:
+        """Remove rows on commit (and from this unit of work's view at once)."""
+        self._require_active()
+        for row_id in row_ids:
+            self._seen[table].pop(row_id, None)
+            self._inserted[table].discard(row_id)
+            self._read[table].pop(row_id, None)
+            if row_id in self._store.rows[table]:
+                self._deleted[table].add(row_id)
 
     def _load(self, table: str, row_id: UUID) -> Any | None:
         self._require_active()
         seen = self._seen[table]
         if row_id in seen:
             return seen[row_id]
+        if row_id in self._deleted[table]:
+            return None
         row = self._store.rows[table].get(row_id)
         return None if row is None else self._track(table, row_id, row)
 
@@ -197,8 +245,10 @@ class MemoryUnitOfWork:
         """Every row as this transaction sees it, without copying untouched ones."""
         self._require_active()
         seen = self._seen[table]
+        deleted = self._deleted[table]
         for row_id, row in self._store.rows[table].items():
-            yield seen.get(row_id, row)
+            if row_id not in deleted:
+                yield seen.get(row_id, row)
         for row_id, entity in seen.items():
             if row_id not in self._store.rows[table]:
                 yield entity
@@ -313,6 +363,20 @@ class _TravelerRepository(_Repository[Traveler]):
             lambda t: (t.created_at, t.id.bytes),
         )
 
+    def list_for_customers(
+        self, customer_ids: Collection[CustomerId]
+    ) -> Mapping[CustomerId, Sequence[Traveler]]:
+        wanted = set(customer_ids)
+        found: list[Traveler] = self._uow._select(
+            self._table,
+            lambda t: t.customer_id in wanted and t.deleted_at is None,
+            lambda t: (t.created_at, t.id.bytes),
+        )
+        by_customer: dict[CustomerId, list[Traveler]] = {}
+        for traveler in found:
+            by_customer.setdefault(traveler.customer_id, []).append(traveler)
+        return by_customer
+
 
 class _SlotRepository(_Repository[Slot]):
     def get(self, slot_id: SlotId) -> Slot | None:
@@ -324,6 +388,14 @@ class _SlotRepository(_Repository[Slot]):
 
     def list(self, query: SlotFilter) -> Sequence[Slot]:
         return self._uow._select(self._table, query.matches, lambda s: (s.starts_at, s.id.bytes))
+
+    def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
+        wanted = set(starts)
+        return self._uow._select(
+            self._table,
+            lambda s: (s.location_id, s.starts_at) in wanted,
+            lambda s: (s.starts_at, s.id.bytes),
+        )
 
 
 class _BookingRepository(_Repository[Booking]):
@@ -523,3 +595,31 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
             lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
             lambda e: (e.row_number, e.created_at),
         )
+
+
+class _AuthSessionRepository(_Repository[AuthSession]):
+    def get(self, session_id: UUID) -> AuthSession | None:
+        return self._get(session_id)
+
+    def get_for_update(self, session_id: UUID) -> AuthSession | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(session_id)
+
+    def list_for_subject(
+        self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
+    ) -> Sequence[AuthSession]:
+        found: list[AuthSession] = self._uow._select(
+            self._table,
+            lambda s: (
+                s.kind == kind
+                and s.subject_id == subject_id
+                and (active_at is None or s.is_active(active_at))
+            ),
+            lambda s: (s.created_at, s.id.bytes),
+        )
+        return found[::-1]
+
+    def delete_expired(self, now: datetime) -> int:
+        expired = [s.id for s in self._uow._rows(self._table) if s.expires_at <= now]
+        self._uow._delete(self._table, expired)
+        return len(expired)

@@ -347,7 +347,7 @@ def _challenge(values: Sequence[Any]) -> OtpChallenge | None:
     fields: Mapping[str, str] = dict(zip(_FIELDS, (text(v) for v in values), strict=True))
     return OtpChallenge(
         id=UUID(fields["id"]),
-        phone=PhoneNumber(fields["phone"]),
+        phone=PhoneNumber.from_stored(fields["phone"]),
         code_hash=fields["code_hash"],
         created_at=from_micros(int(fields["created_at"])),
         expires_at=from_micros(int(fields["expires_at"])),

@@ -14,11 +14,16 @@ rows of the tables in :data:`metadata` and back. Each unit of work tracks what
 it read, writes every addition and change on commit in one transaction, and
 turns broken unique keys and stale versions into bookingcore's own errors.
 
+:class:`SqlOtpStore` and :class:`SqlRateLimiter` keep OTP challenges and rate
+limits in the same database, atomic across app processes, for deployments
+without Redis.
+
 .. versionadded:: 0.1
 """
 
+from bookingcore_adapters.sql._security import SqlOtpStore, SqlRateLimiter
 from bookingcore_adapters.sql._store import SqlStore
 from bookingcore_adapters.sql._tables import metadata
 from bookingcore_adapters.sql._uow import SqlUnitOfWork
 
-__all__ = ["SqlStore", "SqlUnitOfWork", "metadata"]
+__all__ = ["SqlOtpStore", "SqlRateLimiter", "SqlStore", "SqlUnitOfWork", "metadata"]

@@ -18,6 +18,7 @@ import attrs
 from sqlalchemy import Table
 
 from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.communications import (
@@ -32,7 +33,7 @@ from bookingcore.domain.events import Delivery, DeliveryStatus, OutboxMessage
 from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
-from bookingcore.domain.policy import StaffRole
+from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -43,6 +44,7 @@ from bookingcore_adapters.sql import _tables as t
 
 __all__ = [
     "AUDIT",
+    "AUTH_SESSIONS",
     "BOOKINGS",
     "COMMUNICATIONS",
     "CUSTOMERS",
@@ -117,11 +119,11 @@ def _email(value: EmailAddress | None) -> str | None:
 
 
 def _phone_of(value: str | None) -> PhoneNumber | None:
-    return None if value is None else PhoneNumber(value)
+    return None if value is None else PhoneNumber.from_stored(value)
 
 
 def _email_of(value: str | None) -> EmailAddress | None:
-    return None if value is None else EmailAddress(value)
+    return None if value is None else EmailAddress.from_stored(value)
 
 
 def _actor_columns(kind: str, ident: str, actor: Actor | None) -> Row:
@@ -160,7 +162,7 @@ def _dump_customer(c: Customer) -> Row:
 def _load_customer(r: Stored, _: Sequence[Stored]) -> Customer:
     return Customer(
         id=r["id"],
-        phone=PhoneNumber(r["phone"]),
+        phone=PhoneNumber.from_stored(r["phone"]),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         name=r["name"],
@@ -466,7 +468,7 @@ def _load_partner(r: Stored, _: Sequence[Stored]) -> Partner:
         id=r["id"],
         name=r["name"],
         company_name=r["company_name"],
-        contact_email=EmailAddress(r["contact_email"]),
+        contact_email=EmailAddress.from_stored(r["contact_email"]),
         api_key=r["api_key"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
@@ -708,7 +710,7 @@ def _dump_staff(x: StaffMember) -> Row:
 def _load_staff(r: Stored, _: Sequence[Stored]) -> StaffMember:
     return StaffMember(
         id=r["id"],
-        email=EmailAddress(r["email"]),
+        email=EmailAddress.from_stored(r["email"]),
         name=r["name"],
         role=StaffRole(r["role"]),
         created_at=r["created_at"],
@@ -802,6 +804,41 @@ def _load_import_error(r: Stored, _: Sequence[Stored]) -> ImportRowError:
     )
 
 
+# --------------------------------------------------------------------------- signed-in sessions
+
+
+def _dump_auth_session(x: AuthSession) -> Row:
+    return {
+        "id": x.id,
+        "kind": x.kind.value,
+        "subject_id": x.subject_id,
+        "created_at": x.created_at,
+        "expires_at": x.expires_at,
+        "refresh_jti": x.refresh_jti,
+        "refreshed_at": x.refreshed_at,
+        "revoked_at": x.revoked_at,
+        "revoked_reason": None if x.revoked_reason is None else x.revoked_reason.value,
+        "version": x.version,
+    }
+
+
+def _load_auth_session(r: Stored, _: Sequence[Stored]) -> AuthSession:
+    return AuthSession(
+        id=r["id"],
+        kind=PrincipalKind(r["kind"]),
+        subject_id=r["subject_id"],
+        created_at=r["created_at"],
+        expires_at=r["expires_at"],
+        refresh_jti=r["refresh_jti"],
+        refreshed_at=r["refreshed_at"],
+        revoked_at=r["revoked_at"],
+        revoked_reason=None
+        if r["revoked_reason"] is None
+        else RevocationReason(r["revoked_reason"]),
+        version=r["version"],
+    )
+
+
 # --------------------------------------------------------------------------- the mappers
 
 CUSTOMERS = Mapper[Customer](
@@ -845,6 +882,9 @@ IMPORTS = Mapper[ImportJob](
 IMPORT_ERRORS = Mapper[ImportRowError](
     "importrowerror", t.booking_import_errors, _dump_import_error, _load_import_error
 )
+AUTH_SESSIONS = Mapper[AuthSession](
+    "authsession", t.auth_sessions, _dump_auth_session, _load_auth_session, versioned=True
+)
 
 #: Every mapper, parents before children: the order a commit writes in.
 MAPPERS: tuple[Mapper[Any], ...] = tuple(
@@ -867,6 +907,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             STAFF,
             IMPORTS,
             IMPORT_ERRORS,
+            AUTH_SESSIONS,
         ),
         key=lambda m: t.metadata.sorted_tables.index(m.table),
     )

@@ -48,6 +48,7 @@ __all__ = [
     "ExactDecimal",
     "UtcDateTime",
     "audit_logs",
+    "auth_sessions",
     "booking_import_errors",
     "booking_imports",
     "booking_travelers",
@@ -59,9 +60,12 @@ __all__ = [
     "lifecycle_events",
     "locations",
     "metadata",
+    "otp_challenges",
     "outbox",
     "partners",
     "products",
+    "rate_limit_hits",
+    "rate_limits",
     "slots",
     "staff_members",
     "suppliers",
@@ -282,6 +286,7 @@ slots = Table(
     _when("created_at"),
     Column("version", Integer(), nullable=False),
     Index(None, "starts_at"),
+    Index(None, "location_id", "starts_at"),
 )
 
 bookings = Table(
@@ -523,4 +528,69 @@ booking_import_errors = Table(
     _when("created_at"),
     _when("resolved_at", nullable=True),
     Index(None, "import_id", "row_number"),
+)
+
+#: Signed-in sessions: one per sign-in, the family of its refresh tokens. ``subject_id``
+#: is a customer, staff member or partner id (by ``kind``), so it has no foreign key.
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("kind", _ENUM, nullable=False),
+    Column("subject_id", Uuid(), nullable=False),
+    _when("created_at"),
+    _when("expires_at"),
+    Column("refresh_jti", Uuid(), nullable=False),
+    _when("refreshed_at", nullable=True),
+    _when("revoked_at", nullable=True),
+    Column("revoked_reason", _ENUM),
+    Column("version", Integer(), nullable=False),
+    Index(None, "kind", "subject_id", "created_at"),
+    Index(None, "expires_at"),
+)
+
+#: Seed 000's OTP challenges: at most one per phone, the code kept only as its hash.
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("phone", _PHONE, primary_key=True),
+    Column("id", Uuid(), nullable=False),
+    Column("code_hash", String(), nullable=False),
+    _when("created_at"),
+    _when("expires_at"),
+    Column("max_attempts", Integer(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    _when("consumed_at", nullable=True),
+    Index(None, "expires_at"),
+    Index(None, "consumed_at"),
+)
+
+#: One row per rate-limited key: the row a hit locks, and when its last hit leaves
+#: its window (``expires_at``), after which the key and its hits may be swept.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(), primary_key=True),
+    _when("expires_at"),
+    Index(None, "expires_at"),
+)
+
+#: The accepted hits of each key (a sliding log); refused hits are never written.
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        Identity(),
+        primary_key=True,
+    ),
+    Column(
+        "key",
+        String(),
+        ForeignKey("rate_limits.key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _when("hit_at"),
+    Index(None, "key", "hit_at"),
 )

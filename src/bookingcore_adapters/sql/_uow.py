@@ -33,9 +33,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.communications import Communication
@@ -161,6 +163,7 @@ class SqlUnitOfWork:
         self.staff = _StaffRepository(self, m.STAFF)
         self.imports = _ImportJobRepository(self, m.IMPORTS)
         self.import_errors = _ImportErrorRepository(self, m.IMPORT_ERRORS)
+        self.auth_sessions = _AuthSessionRepository(self, m.AUTH_SESSIONS)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -405,10 +408,10 @@ class SqlUnitOfWork:
                     raise RuntimeError(msg)
                 sequences[write.row[mapper.key]] = key[0]
         else:
-            connection.execute(_insert_into(mapper.table), [w.row for w in writes])
+            _insert_many(connection, mapper.table, [w.row for w in writes])
         children = [child for w in writes for child in w.children]
         if mapper.child_table is not None and children:
-            connection.execute(_insert_into(mapper.child_table), children)
+            _insert_many(connection, mapper.child_table, children)
 
     @staticmethod
     def _update(connection: Connection, write: _Write, before: Snapshot) -> None:
@@ -715,9 +718,60 @@ def _children_delete(child: Table) -> Delete:
     return delete(child).where(child.c.booking_id == bindparam("ident"))
 
 
+def _at_location(location_id: LocationId, times: set[datetime]) -> Callable[[Slot], bool]:
+    return lambda slot: slot.location_id == location_id and slot.starts_at in times
+
+
 @functools.cache
 def _insert_into(table: Table) -> Insert:
     return insert(table)
+
+
+@attrs.frozen
+class _BulkInsert:
+    """An INSERT compiled once for a dialect, with each column's bind processor."""
+
+    sql: str
+    keys: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [
+            row[key] if process is None else process(row[key])
+            for key, process in zip(self.keys, self.processors, strict=True)
+        ]
+        return tuple(values) if self.positional else dict(zip(self.keys, values, strict=True))
+
+
+@functools.lru_cache(maxsize=512)
+def _bulk_insert(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _BulkInsert:
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+    order = tuple(compiled.positiontup or ()) if compiled.positional else keys
+    if set(order) != set(keys):  # pragma: no cover - plain INSERTs bind one name per column
+        msg = f"unexpected bind names in the INSERT into {table.name}"
+        raise RuntimeError(msg)
+    return _BulkInsert(
+        sql=compiled.string,
+        keys=order,
+        processors=tuple(table.c[key].type._cached_bind_processor(dialect) for key in order),
+        positional=compiled.positional,
+    )
+
+
+def _insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT ``rows`` with one executemany, the bind processing done in one tight loop.
+
+    SQLAlchemy's own executemany path re-derives the parameters of every row through
+    its compiler; for the thousands of rows of a bulk import that is most of the
+    write's cost. Rows with different columns fall back to it.
+    """
+    keys = tuple(rows[0])
+    if any(len(row) != len(keys) or row.keys() != rows[0].keys() for row in rows):
+        connection.execute(insert(table), rows)
+        return
+    statement = _bulk_insert(table, keys, connection.dialect)
+    connection.exec_driver_sql(statement.sql, [statement.parameters(row) for row in rows])
 
 
 @functools.cache
@@ -838,6 +892,22 @@ class _TravelerRepository(_Repository[Traveler]):
             lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None),
         )
 
+    def list_for_customers(
+        self, customer_ids: Collection[CustomerId]
+    ) -> Mapping[CustomerId, Sequence[Traveler]]:
+        wanted = set(customer_ids)
+        if not wanted:
+            return {}
+        c = self._table.c
+        found = self._oldest_first(
+            [c.customer_id.in_(sorted(wanted, key=lambda i: i.bytes)), c.deleted_at.is_(None)],
+            lambda t: t.customer_id in wanted and t.deleted_at is None,
+        )
+        by_customer: dict[CustomerId, list[Traveler]] = {}
+        for traveler in found:
+            by_customer.setdefault(traveler.customer_id, []).append(traveler)
+        return by_customer
+
 
 class _SlotRepository(_Repository[Slot]):
     def get(self, slot_id: SlotId) -> Slot | None:
@@ -855,6 +925,26 @@ class _SlotRepository(_Repository[Slot]):
             lambda s: (s.starts_at, s.id.bytes),
             order_by=[c.starts_at, c.id],
         )
+
+    def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
+        by_location: dict[LocationId, set[datetime]] = defaultdict(set)
+        for location_id, starts_at in starts:
+            by_location[location_id].add(starts_at)
+        c = self._table.c
+        found: list[Slot] = []
+        # One query per location, each probing the (location_id, starts_at) index
+        # exactly; a row-value IN is a full scan on SQLite.
+        for location_id, times in by_location.items():
+            found.extend(
+                self._uow._select(
+                    self._mapper,
+                    [c.location_id == location_id, c.starts_at.in_(sorted(times))],
+                    _at_location(location_id, times),
+                    lambda s: (s.starts_at, s.id.bytes),
+                    order_by=[c.starts_at, c.id],
+                )
+            )
+        return sorted(found, key=lambda s: (s.starts_at, s.id.bytes))
 
 
 class _BookingRepository(_Repository[Booking]):
@@ -1116,3 +1206,65 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
             lambda e: (e.row_number, e.created_at),
             order_by=[c.row_number, c.created_at],
         )
+
+
+class _AuthSessionRepository(_Repository[AuthSession]):
+    def get(self, session_id: UUID) -> AuthSession | None:
+        return self._get(session_id)
+
+    def get_for_update(self, session_id: UUID) -> AuthSession | None:
+        return self._uow._lock_row(self._mapper, session_id)
+
+    def list_for_subject(
+        self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
+    ) -> Sequence[AuthSession]:
+        c = self._table.c
+        where = [c.kind == str(kind), c.subject_id == subject_id]
+        if active_at is not None:
+            where += [c.revoked_at.is_(None), c.expires_at > active_at]
+        return self._uow._select(
+            self._mapper,
+            where,
+            lambda s: (
+                s.kind == kind
+                and s.subject_id == subject_id
+                and (active_at is None or s.is_active(active_at))
+            ),
+            lambda s: (s.created_at, s.id.bytes),
+            order_by=[c.created_at.desc(), c.id.desc()],
+            newest_first=True,
+        )
+
+    def delete_expired(self, now: datetime) -> int:
+        """DELETE at once, inside this unit of work's transaction (undone without a commit).
+
+        Sessions this unit of work tracks are judged as they are in memory and
+        forgotten when they go, so commit neither writes nor resurrects them.
+        """
+        uow = self._uow
+        uow._require_active()
+        name, c = self._mapper.entity, self._table.c
+        tracked: dict[UUID, AuthSession] = uow._tracked[name]
+        added = uow._added[name]
+        gone = [ident for ident, session in tracked.items() if session.expires_at <= now]
+        stored = [ident for ident in gone if ident not in added]
+        untracked = [c.expires_at <= now]
+        if tracked:
+            untracked.append(c.id.not_in(list(tracked)))
+        if uow._sqlite:
+            uow._take_write_lock()
+
+        def remove() -> int:
+            connection = uow._begin()
+            removed = connection.execute(delete(self._table).where(*untracked)).rowcount
+            if stored:
+                statement = delete(self._table).where(c.id.in_(stored))
+                removed += connection.execute(statement).rowcount
+            return removed
+
+        removed = uow._retrying(remove) + len(gone) - len(stored)
+        for ident in gone:
+            del tracked[ident]
+            uow._snapshots[name].pop(ident, None)
+            added.pop(ident, None)
+        return removed
