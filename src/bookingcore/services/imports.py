@@ -1166,10 +1166,8 @@ class _Booker:
         return customer
 
     def _traveler_for(self, customer: Customer, name: str) -> Traveler:
-        saved = self._travelers.get(customer.id)
-        if saved is None:
-            saved = list(self._uow.travelers.list_for_customer(customer.id))
-            self._travelers[customer.id] = saved
+        # every customer of the chunk was looked up (or created) with its travelers
+        saved = self._travelers.setdefault(customer.id, [])
         wanted = name.casefold()
         for traveler in saved:
             if traveler.name.casefold() == wanted:
