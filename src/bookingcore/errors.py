@@ -285,16 +285,24 @@ class IdempotencyConflictError(ConflictError):
 class InvalidTransitionError(BookingError):
     """The lifecycle does not allow moving from ``from_state`` to ``to_state``.
 
+    ``lifecycle`` names the state machine: a booking lifecycle, or the fixed
+    ones of waitlist entries, payments, refunds, booking items and groups
+    (``"waitlist"``, ``"payment"``, ...), whose errors pass their own ``message``.
+
     .. versionadded:: 0.1
     """
 
     code = "invalid_transition"
 
-    def __init__(self, lifecycle: str, from_state: str, to_state: str) -> None:
+    def __init__(
+        self, lifecycle: str, from_state: str, to_state: str, *, message: str | None = None
+    ) -> None:
         self.lifecycle = lifecycle
         self.from_state = from_state
         self.to_state = to_state
-        super().__init__(f"a {lifecycle} booking cannot move from {from_state!r} to {to_state!r}")
+        super().__init__(
+            message or f"a {lifecycle} booking cannot move from {from_state!r} to {to_state!r}"
+        )
 
     def details(self) -> Mapping[str, Any]:
         return {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bookingcore.errors import DuplicateError
 from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.contracts import StorageContract
 from bookingcore_adapters.memory import MemoryStore
 
@@ -15,3 +19,32 @@ class TestMemoryStorage(StorageContract):
     @pytest.fixture
     def uow_factory(self) -> UnitOfWorkFactory:
         return MemoryStore().unit_of_work
+
+
+def test_a_key_given_up_and_claimed_again_in_one_commit_stays_claimed() -> None:
+    """Cancelling a waitlist entry and rejoining in one commit leaves the new entry holding
+    the customer's place, whichever of the two the commit writes first."""
+    store, make = MemoryStore(), Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    first = make.waitlist_entry(slot.id, customer.id)
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.waitlist.add(first)
+        uow.commit()
+    rejoined = make.waitlist_entry(slot.id, customer.id, position=2)
+    with store.unit_of_work() as uow:
+        uow.waitlist.add(rejoined)  # tracked before the entry it replaces
+        old = uow.waitlist.get(first.id)
+        assert old is not None
+        old.cancel(now=T0 + timedelta(minutes=1))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.waitlist.get_active(slot.id, customer.id) == rejoined
+        uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
+        with pytest.raises(DuplicateError) as caught:
+            uow.commit()
+    assert caught.value.existing_id == rejoined.id

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -19,11 +20,13 @@ import pytest
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
 from bookingcore.domain.values import Actor, CustomerId, Money
+from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.contracts import StorageContract
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.sql import _driver as sql_driver
 
 
 def _sqlite_store(tmp_path: Path) -> SqlStore:
@@ -58,15 +61,28 @@ class TestPostgresStorage(StorageContract):
         return pg_store.unit_of_work
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("postgres-unpipelined", marks=pytest.mark.postgres),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """A fresh store on each backend."""
+    """A fresh store on each backend; on PostgreSQL with and without the write pipeline."""
     if request.param == "sqlite":
         sqlite = _sqlite_store(tmp_path)
         yield sqlite
         sqlite.dispose()
         return
-    yield request.getfixturevalue("pg_store")
+    pg_store: SqlStore = request.getfixturevalue("pg_store")
+    if request.param == "postgres":
+        assert pg_store.pipelined
+        yield pg_store
+        return
+    unpipelined = SqlStore(pg_store.engine, pipeline=False)
+    assert not unpipelined.pipelined
+    yield unpipelined
 
 
 @pytest.fixture
@@ -115,6 +131,28 @@ class TestSqlStore:
                 with pytest.raises(DuplicateError) as caught:
                     uow.commit()
             assert (caught.value.entity, caught.value.existing_id) == ("customer", first.id)
+
+    def test_a_second_active_waitlist_entry_names_the_active_one_not_an_ended_one(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        ended = make.waitlist_entry(slot.id, customer.id, status=WaitlistStatus.CANCELLED)
+        active = make.waitlist_entry(slot.id, customer.id, position=2)
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.waitlist.add(ended)
+            uow.waitlist.add(active)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert (caught.value.entity, caught.value.existing_id) == ("waitlistentry", active.id)
+        assert "slot_id, customer_id" in caught.value.message
 
     def test_a_reference_to_a_missing_row_is_a_conflict_and_stores_nothing(
         self, store: SqlStore, make: Builder
@@ -176,6 +214,116 @@ class TestSqlStore:
             stored = uow.slots.get(slot.id)
             assert stored is not None
             assert (stored.seats_held, stored.version) == (3, 3)
+
+    def test_a_change_made_before_the_lock_is_still_checked_against_the_version(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        # The slot is changed in memory, then someone else commits, then the lock is
+        # taken: the change was made on an old version and must not be committed.
+        location = make.location()
+        slot = make.slot(location.id, capacity=3)
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            mine = uow.slots.get(slot.id)
+            assert mine is not None
+            mine.hold(1)
+            with store.unit_of_work() as other:
+                theirs = other.slots.get_for_update(slot.id)
+                assert theirs is not None
+                theirs.hold(2)
+                other.commit()
+            assert uow.slots.get_for_update(slot.id) is mine
+            written_with_it = make.customer()
+            uow.customers.add(written_with_it)
+            with pytest.raises(StaleVersionError):
+                uow.commit()
+        with store.unit_of_work() as uow:
+            stored = uow.slots.get(slot.id)
+            assert stored is not None
+            assert (stored.seats_held, stored.version) == (2, 2)
+            assert uow.customers.get(written_with_it.id) is None
+
+    def test_writes_to_rows_locked_and_read_under_the_lock_commit_with_them(
+        self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # With the pipeline, such a commit sends its writes and COMMIT together; a
+        # change to a row read without a lock waits for its version check first.
+        location = make.location()
+        slot = make.slot(location.id, capacity=3)
+        customer = make.customer()
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.commit()
+        commits: list[bool] = []
+        real = sql_driver.run_pipelined
+
+        def spy(*args: Any, commit: bool) -> sql_driver.Outcome:
+            commits.append(commit)
+            return real(*args, commit=commit)
+
+        monkeypatch.setattr(sql_driver, "run_pipelined", spy)
+        with store.unit_of_work() as uow:
+            locked = uow.slots.get_for_update(slot.id)
+            assert locked is not None
+            locked.hold(1)
+            uow.customers.add(make.customer())
+            uow.commit()
+        with store.unit_of_work() as uow:
+            read = uow.customers.get(customer.id)
+            assert read is not None
+            read.complete_profile(now=T0, name="Read Without A Lock")
+            uow.commit()
+        assert commits == ([True, False] if store.pipelined else [])
+        with store.unit_of_work() as uow:
+            stored_slot, stored_customer = uow.slots.get(slot.id), uow.customers.get(customer.id)
+            assert stored_slot is not None
+            assert stored_customer is not None
+            assert (stored_slot.seats_held, stored_slot.version) == (1, 2)
+            assert (stored_customer.name, stored_customer.version) == ("Read Without A Lock", 2)
+
+    def test_a_slot_locked_for_booking_brings_its_location_in_the_same_query(
+        self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        location = make.location(name="Base Camp")
+        slot = make.slot(location.id, capacity=3)
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            renamed = uow.locations.get(location.id)
+            assert renamed is not None
+            renamed.name = "Renamed In This Unit"
+            assert uow.slots.get_for_update(slot.id) is not None
+            assert uow.locations.get(location.id) is renamed  # this unit's change is kept
+        queries: list[str] = []
+        real = sql_driver._values
+
+        def spy(connection: Any, query: sql_driver.Lookup, value: Any) -> list[list[Any]]:
+            queries.append(query.compiled.sql)
+            return real(connection, query, value)
+
+        monkeypatch.setattr(sql_driver, "_values", spy)
+        with store.unit_of_work() as uow:
+            locked = uow.slots.get_for_update(slot.id)
+            assert locked is not None
+            assert len(queries) == 1
+            found = uow.locations.get(location.id)
+            assert len(queries) == 1
+            assert found is not None
+            assert (found.id, found.code, found.name) == (location.id, location.code, "Base Camp")
+            found.name = "Changed After The Lock"
+            locked.hold(1)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            stored = uow.locations.get(location.id)
+            assert stored is not None
+            assert stored.name == "Changed After The Lock"
 
     def test_amounts_and_times_read_back_exactly_and_in_utc(
         self, store: SqlStore, make: Builder

@@ -11,6 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect
 
+from bookingcore.domain.waitlist import WaitlistStatus
+from bookingcore.errors import DuplicateError
 from bookingcore.testing.builders import Builder
 from bookingcore_adapters.sql import SqlStore, metadata, migrations
 
@@ -79,6 +81,34 @@ def test_a_store_on_a_migrated_database_works(database: Engine) -> None:
         stored = uow.slots.get(slot.id)
         assert stored is not None
         assert stored.seats_held == 3
+
+
+def test_the_migrated_waiting_list_holds_one_active_entry_per_customer_and_slot(
+    database: Engine,
+) -> None:
+    """The partial unique index is partial after migrating: ended entries do not count."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        for position in (1, 2):
+            uow.waitlist.add(
+                make.waitlist_entry(
+                    slot.id, customer.id, position=position, status=WaitlistStatus.EXPIRED
+                )
+            )
+        uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=4))
+        with pytest.raises(DuplicateError):
+            uow.commit()
 
 
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:

@@ -11,15 +11,20 @@ from hypothesis import strategies as st
 
 from bookingcore import (
     Booking,
+    BookingGroup,
+    BookingItem,
     Customer,
     Location,
     Money,
     Partner,
+    Payment,
     PhoneNumber,
     Product,
+    Refund,
     Slot,
     Supplier,
     Traveler,
+    WaitlistEntry,
 )
 from bookingcore.serialization import from_dict, to_dict
 from bookingcore.testing import strategies as bst
@@ -33,6 +38,11 @@ CASES: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (Slot, bst.slots()),
     (Booking, bst.bookings()),
     (Partner, bst.partners()),
+    (BookingGroup, bst.booking_groups()),
+    (BookingItem, bst.booking_items()),
+    (WaitlistEntry, bst.waitlist_entries()),
+    (Payment, bst.payments()),
+    (Refund, bst.refunds()),
     (Money, bst.money()),
     (PhoneNumber, bst.phone_numbers()),
 ]

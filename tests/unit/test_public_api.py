@@ -50,6 +50,10 @@ PUBLIC_MODULES = [
     "bookingcore.domain.auth",
     "bookingcore.services.auth",
     "bookingcore_adapters.auth",
+    "bookingcore.domain.groups",
+    "bookingcore.domain.items",
+    "bookingcore.domain.waitlist",
+    "bookingcore.domain.payments",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -34,6 +34,7 @@ from bookingcore.domain.events import (
     RetryPolicy,
     TravelerChanged,
 )
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.import_rows import COLUMNS, ColumnMapping, ColumnSpec, ValidRow, map_header
 from bookingcore.domain.imports import (
     CellProblem,
@@ -43,6 +44,7 @@ from bookingcore.domain.imports import (
     SourceRow,
     cell_name,
 )
+from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,
@@ -53,6 +55,7 @@ from bookingcore.domain.lifecycle import (
     LifecycleProblem,
 )
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.pricing import DiscountTier, PriceBreakdown, price_booking
 from bookingcore.domain.queries import (
@@ -71,6 +74,7 @@ from bookingcore.domain.values import (
     ActorKind,
     BookingGroupId,
     BookingId,
+    BookingItemId,
     CommunicationId,
     CustomerId,
     DocumentId,
@@ -78,13 +82,23 @@ from bookingcore.domain.values import (
     LocationId,
     Money,
     PartnerId,
+    PaymentId,
     PhoneNumber,
     ProductId,
+    RefundId,
     RequestOrigin,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
+    WaitlistEntryId,
+)
+from bookingcore.domain.waitlist import (
+    WaitlistEntry,
+    WaitlistPriority,
+    WaitlistStatus,
+    offer_order,
+    pick_offers,
 )
 
 __all__ = [
@@ -104,8 +118,14 @@ __all__ = [
     "Booking",
     "BookingCreated",
     "BookingFilter",
+    "BookingGroup",
     "BookingGroupId",
+    "BookingGroupStatus",
     "BookingId",
+    "BookingItem",
+    "BookingItemId",
+    "BookingItemKind",
+    "BookingItemStatus",
     "BookingSource",
     "BookingStatusChanged",
     "BookingTraveler",
@@ -149,6 +169,9 @@ __all__ = [
     "PageRequest",
     "Partner",
     "PartnerId",
+    "Payment",
+    "PaymentId",
+    "PaymentStatus",
     "Permission",
     "PhoneNumber",
     "PriceBreakdown",
@@ -157,6 +180,9 @@ __all__ = [
     "Product",
     "ProductId",
     "ProductKind",
+    "Refund",
+    "RefundId",
+    "RefundStatus",
     "RequestOrigin",
     "RetryPolicy",
     "RevocationReason",
@@ -174,7 +200,14 @@ __all__ = [
     "TravelerDetails",
     "TravelerId",
     "ValidRow",
+    "WaitlistEntry",
+    "WaitlistEntryId",
+    "WaitlistPriority",
+    "WaitlistStatus",
     "cell_name",
+    "items_total",
     "map_header",
+    "offer_order",
+    "pick_offers",
     "price_booking",
 ]

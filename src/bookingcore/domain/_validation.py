@@ -1,12 +1,12 @@
-"""Collect every field problem of one request before raising once."""
+"""Collect every field problem of one request before raising once; refuse illegal status moves."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from bookingcore.errors import FieldError, ValidationError
+from bookingcore.errors import FieldError, InvalidTransitionError, ValidationError
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
@@ -107,3 +107,51 @@ def parse_choice(
             else f"{value!r} is not one of {known}"
         )
         raise ValidationError.single(field, msg, "invalid_choice") from None
+
+
+def check_move(
+    machine: str,
+    subject: str,
+    moves: Mapping[E, frozenset[E]],
+    current: E,
+    target: E,
+) -> None:
+    """Refuse a status move that ``moves`` (state -> states it may become) does not list.
+
+    ``machine`` names the state machine on the error (``"waitlist"``), ``subject``
+    the thing that would move (``"waitlist entry 1b4e..."``) in its message.
+
+    Raises:
+        InvalidTransitionError: ``target`` is not among the moves of ``current``.
+    """
+    if target in moves.get(current, frozenset()):
+        return
+    allowed = sorted(state.value for state in moves.get(current, frozenset()))
+    could = f"; it can become {', '.join(allowed)}" if allowed else " and cannot change any more"
+    msg = f"{subject} is {current.value}, it cannot become {target.value}{could}"
+    raise InvalidTransitionError(machine, current.value, target.value, message=msg)
+
+
+def text_mapping(value: Mapping[Any, Any], field: str = "metadata") -> dict[str, str]:
+    """``value`` as a plain dict of text to text.
+
+    Raises:
+        ValidationError: on ``field`` when a key or a value is not text.
+    """
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise ValidationError.single(field, "keys and values must be text", "invalid")
+        result[key] = item
+    return result
+
+
+def positive_money_amount(value: object, field: str) -> None:
+    """Refuse anything but an amount above zero.
+
+    Raises:
+        ValidationError: on ``field`` when ``value`` is not money above zero.
+    """
+    amount = getattr(value, "amount", None)
+    if amount is None or amount <= 0:
+        raise ValidationError.single(field, "must be above zero", "not_positive")

@@ -27,6 +27,7 @@ __all__ = [
     "ActorKind",
     "BookingGroupId",
     "BookingId",
+    "BookingItemId",
     "CommunicationId",
     "CustomerId",
     "DocumentId",
@@ -34,14 +35,17 @@ __all__ = [
     "LocationId",
     "Money",
     "PartnerId",
+    "PaymentId",
     "PhoneNumber",
     "ProductId",
+    "RefundId",
     "RequestOrigin",
     "SlotId",
     "StaffId",
     "SupplierId",
     "TravelerId",
     "Versioned",
+    "WaitlistEntryId",
     "ensure_aware",
 ]
 
@@ -57,6 +61,10 @@ PartnerId = NewType("PartnerId", UUID)
 StaffId = NewType("StaffId", UUID)
 CommunicationId = NewType("CommunicationId", UUID)
 DocumentId = NewType("DocumentId", UUID)
+BookingItemId = NewType("BookingItemId", UUID)
+WaitlistEntryId = NewType("WaitlistEntryId", UUID)
+PaymentId = NewType("PaymentId", UUID)
+RefundId = NewType("RefundId", UUID)
 
 
 def ensure_aware(value: datetime, field: str) -> datetime:

@@ -18,6 +18,8 @@ from bookingcore.ports.messaging import (
 from bookingcore.ports.repositories import (
     AuditRepository,
     AuthSessionRepository,
+    BookingGroupRepository,
+    BookingItemRepository,
     BookingRepository,
     CommunicationRepository,
     CustomerRepository,
@@ -29,11 +31,14 @@ from bookingcore.ports.repositories import (
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
+    PaymentRepository,
     ProductRepository,
+    RefundRepository,
     SlotRepository,
     StaffRepository,
     SupplierRepository,
     TravelerRepository,
+    WaitlistRepository,
 )
 from bookingcore.ports.security import (
     OtpStore,
@@ -48,6 +53,8 @@ from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 __all__ = [
     "AuditRepository",
     "AuthSessionRepository",
+    "BookingGroupRepository",
+    "BookingItemRepository",
     "BookingRepository",
     "Clock",
     "CommunicationRepository",
@@ -67,9 +74,11 @@ __all__ = [
     "OutgoingMessage",
     "PartnerRepository",
     "PasswordHasher",
+    "PaymentRepository",
     "ProductRepository",
     "RateDecision",
     "RateLimiter",
+    "RefundRepository",
     "RowSource",
     "SendReceipt",
     "SlotRepository",
@@ -80,4 +89,5 @@ __all__ = [
     "TravelerRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "WaitlistRepository",
 ]

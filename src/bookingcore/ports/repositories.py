@@ -26,9 +26,12 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.queries import (
     BookingFilter,
     CustomerFilter,
@@ -39,24 +42,32 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
+    BookingGroupId,
     BookingId,
+    BookingItemId,
     CommunicationId,
     CustomerId,
     DocumentId,
     EmailAddress,
     LocationId,
     PartnerId,
+    PaymentId,
     PhoneNumber,
     ProductId,
+    RefundId,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
+    WaitlistEntryId,
 )
+from bookingcore.domain.waitlist import WaitlistEntry
 
 __all__ = [
     "AuditRepository",
     "AuthSessionRepository",
+    "BookingGroupRepository",
+    "BookingItemRepository",
     "BookingRepository",
     "CommunicationRepository",
     "CustomerRepository",
@@ -68,11 +79,14 @@ __all__ = [
     "LocationRepository",
     "OutboxRepository",
     "PartnerRepository",
+    "PaymentRepository",
     "ProductRepository",
+    "RefundRepository",
     "SlotRepository",
     "StaffRepository",
     "SupplierRepository",
     "TravelerRepository",
+    "WaitlistRepository",
 ]
 
 
@@ -484,3 +498,145 @@ class AuthSessionRepository(Protocol):
 
     def delete_expired(self, now: datetime) -> int:
         """Remove sessions that expired before ``now``; returns how many."""
+
+
+class BookingGroupRepository(Protocol):
+    """Booking groups, unique by group reference.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, group: BookingGroup) -> None:
+        """Register a new group. A repeated group reference is a DuplicateError at
+        the latest on commit."""
+
+    def get(self, group_id: BookingGroupId) -> BookingGroup | None:
+        """The group with this id."""
+
+    def get_for_update(self, group_id: BookingGroupId) -> BookingGroup | None:
+        """The group, locked until the unit of work ends (bookings joining it wait)."""
+
+    def get_by_reference(self, group_reference: str) -> BookingGroup | None:
+        """The group with this reference (compared in its upper-case normal form)."""
+
+    def list(
+        self,
+        page: PageRequest,
+        *,
+        status: BookingGroupStatus | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Page[BookingGroup]:
+        """Groups newest first; ``status`` keeps one status, ``customer_id`` the groups
+        that customer organises or whose company profile it is."""
+
+
+class BookingItemRepository(Protocol):
+    """Bookings' line items.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, item: BookingItem) -> None:
+        """Register a new line item of a stored booking."""
+
+    def get(self, item_id: BookingItemId) -> BookingItem | None:
+        """The line item with this id."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
+        """A booking's line items, oldest first, cancelled ones included."""
+
+
+class WaitlistRepository(Protocol):
+    """Waiting lists: at most one active (waiting or offered) entry per customer and slot.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, entry: WaitlistEntry) -> None:
+        """Register a new entry. A second *active* entry of one customer on one slot
+        is a DuplicateError at the latest on commit; ended entries do not count."""
+
+    def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        """The entry with this id."""
+
+    def get_for_update(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        """The entry, locked until the unit of work ends: an offer, a booking and an
+        expiry of one entry never interleave."""
+
+    def get_active(self, slot_id: SlotId, customer_id: CustomerId) -> WaitlistEntry | None:
+        """The customer's waiting or offered entry on the slot, if any."""
+
+    def list_for_slot(
+        self, slot_id: SlotId, *, active_only: bool = False
+    ) -> Sequence[WaitlistEntry]:
+        """The slot's entries in offer order (:attr:`WaitlistEntry.offer_key`: priority,
+        position, joined); ``active_only`` keeps the waiting and offered ones."""
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
+        """Every entry of the customer, on any slot and in any status, oldest first."""
+
+    def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        """Up to ``limit`` offered entries whose offer ran out at or before ``now``,
+        the longest expired first (what an expiry job works through)."""
+
+    def next_position(self, slot_id: SlotId) -> int:
+        """The position a new entry on the slot takes: one past the highest position
+        any entry of the slot ever had (1 for the first). Call it under the slot's
+        lock (``slots.get_for_update``) so two joiners do not take the same one."""
+
+
+class PaymentRepository(Protocol):
+    """Payments, unique by provider and provider reference, and by idempotency key.
+
+    Refunds have a repository of their own (:class:`RefundRepository`): they
+    are written by other requests than their payment (refund webhooks) and
+    looked up by their own provider reference. What keeps them within the
+    captured amount is the payment's running totals, which change under the
+    payment's version (and lock), not a sum over stored refunds.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, payment: Payment) -> None:
+        """Register a new payment. A repeated ``(provider, provider_reference)`` or
+        idempotency key is a DuplicateError at the latest on commit."""
+
+    def get(self, payment_id: PaymentId) -> Payment | None:
+        """The payment with this id."""
+
+    def get_for_update(self, payment_id: PaymentId) -> Payment | None:
+        """The payment, locked until the unit of work ends: two deliveries of one
+        webhook, or two refunds, run one after the other."""
+
+    def get_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
+        """The payment the provider knows by ``reference`` (its payment intent or order
+        id); ``provider`` is compared in its lower-case normal form."""
+
+    def get_by_idempotency_key(self, key: str) -> Payment | None:
+        """The payment created with this idempotency key."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
+        """A booking's payments, oldest first."""
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
+        """A customer's payments for any booking, oldest first."""
+
+
+class RefundRepository(Protocol):
+    """Refunds of payments, unique by provider reference.
+
+    .. versionadded:: 0.1
+    """
+
+    def add(self, refund: Refund) -> None:
+        """Register a refund started with ``Payment.start_refund``. A repeated
+        provider reference is a DuplicateError at the latest on commit."""
+
+    def get(self, refund_id: RefundId) -> Refund | None:
+        """The refund with this id."""
+
+    def get_by_provider_reference(self, reference: str) -> Refund | None:
+        """The refund the provider knows by this id (for refund webhooks)."""
+
+    def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
+        """A payment's refunds, oldest first, failed ones included."""

@@ -20,6 +20,8 @@ from typing import Protocol, Self
 from bookingcore.ports.repositories import (
     AuditRepository,
     AuthSessionRepository,
+    BookingGroupRepository,
+    BookingItemRepository,
     BookingRepository,
     CommunicationRepository,
     CustomerRepository,
@@ -31,11 +33,14 @@ from bookingcore.ports.repositories import (
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
+    PaymentRepository,
     ProductRepository,
+    RefundRepository,
     SlotRepository,
     StaffRepository,
     SupplierRepository,
     TravelerRepository,
+    WaitlistRepository,
 )
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
@@ -123,6 +128,26 @@ class UnitOfWork(Protocol):
     @property
     def auth_sessions(self) -> AuthSessionRepository:
         """Signed-in sessions (refresh-token families) in this transaction."""
+
+    @property
+    def groups(self) -> BookingGroupRepository:
+        """Booking groups in this transaction."""
+
+    @property
+    def booking_items(self) -> BookingItemRepository:
+        """Bookings' line items in this transaction."""
+
+    @property
+    def waitlist(self) -> WaitlistRepository:
+        """Waiting-list entries in this transaction."""
+
+    @property
+    def payments(self) -> PaymentRepository:
+        """Payments in this transaction."""
+
+    @property
+    def refunds(self) -> RefundRepository:
+        """Payments' refunds in this transaction."""
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

@@ -66,6 +66,7 @@ from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
+    Actor,
     BookingId,
     CustomerId,
     LocationId,
@@ -259,10 +260,15 @@ class _Run:
     has_cells: bool
     principal: Principal
     assigner: Assigner
+    #: ``principal.actor``, built once for the many rows that record it
+    actor: Actor = attrs.field(init=False)
     seen_external: dict[str, int] = attrs.Factory(dict)
     #: external ids first seen in the chunk being applied, forgotten if it is redone
     claimed: list[str] = attrs.Factory(list)
     retrying: dict[int, ImportRowError] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.actor = self.principal.actor
 
 
 @attrs.define
@@ -467,7 +473,7 @@ class ImportService:
         run, validator = self._prepare(source, settings, principal, job_id=job.id)
         skip = job.processed_rows
         if skip:
-            self._remember_earlier(run, source, validator, skip)
+            self._remember_earlier(run, source, skip)
         items = self._validate(source.rows(skip=skip), validator, settings)
         return self._process(run, items, progress, validator)
 
@@ -929,9 +935,8 @@ class ImportService:
             while pending:
                 yield from pending.popleft().result()
 
-    def _remember_earlier(
-        self, run: _Run, source: RowSource, validator: RowValidator, count: int
-    ) -> None:
+    @staticmethod
+    def _remember_earlier(run: _Run, source: RowSource, count: int) -> None:
         """Rebuild the in-file external id register from rows a crashed run already did."""
         index = run.mapping.columns.get("external_id")
         if index is None:
@@ -940,7 +945,6 @@ class ImportService:
             value = row.values[index].strip() if index < len(row.values) else ""
             if value:
                 run.seen_external.setdefault(value, row.number)
-        del validator
 
 
 class _Booker:
@@ -1016,7 +1020,7 @@ class _Booker:
             total=price,
             created_at=self._now,
             updated_at=self._now,
-            created_by=self._run.principal.actor,
+            created_by=self._run.actor,
             source=BookingSource.IMPORT,
             internal_notes=row.notes,
             external_id=row.external_id,
@@ -1043,7 +1047,7 @@ class _Booker:
                 lifecycle=booking.lifecycle,
                 from_status=None,
                 to_status=booking.status,
-                actor=principal.actor,
+                actor=self._run.actor,
                 occurred_at=self._now,
                 note=f"import {self._run.job_id} row {row.number}",
             )
@@ -1069,7 +1073,7 @@ class _Booker:
                     lifecycle=booking.lifecycle,
                     status=booking.status,
                     source=booking.source,
-                    actor=principal.actor,
+                    actor=self._run.actor,
                     travelers=booking.total_travelers,
                     partner_id=None,
                 )
@@ -1106,7 +1110,7 @@ class _Booker:
                     lifecycle=booking.lifecycle,
                     from_status=before,
                     to_status=booking.status,
-                    actor=self._run.principal.actor,
+                    actor=self._run.actor,
                     occurred_at=self._now,
                     note=reason,
                 )
@@ -1158,7 +1162,7 @@ class _Booker:
             name=row.name,
             email=row.email,
             source=BookingSource.IMPORT,
-            created_by=self._run.principal.actor,
+            created_by=self._run.actor,
         )
         self._uow.customers.add(customer)
         self._phones[row.phone] = customer

@@ -21,22 +21,30 @@ from uuid import uuid4
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.groups import BookingGroup
+from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import (
     Actor,
+    BookingGroupId,
     BookingId,
+    BookingItemId,
     CustomerId,
     EmailAddress,
     LocationId,
     Money,
     PartnerId,
+    PaymentId,
     PhoneNumber,
     ProductId,
     SlotId,
     SupplierId,
     TravelerId,
+    WaitlistEntryId,
 )
+from bookingcore.domain.waitlist import WaitlistEntry
 
 __all__ = ["T0", "Builder"]
 
@@ -174,3 +182,59 @@ class Builder:
             "updated_at": self.now,
         }
         return Partner(**(values | fields))
+
+    def group(self, organizer_id: CustomerId, **fields: Any) -> BookingGroup:
+        """An active group ``GRP-n`` organised by ``organizer_id``."""
+        n = self._n()
+        values: dict[str, Any] = {
+            "id": BookingGroupId(uuid4()),
+            "group_reference": f"GRP-{n}",
+            "organizer_id": organizer_id,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "group_name": f"Group {n}",
+        }
+        return BookingGroup(**(values | fields))
+
+    def booking_item(self, booking_id: BookingId, **fields: Any) -> BookingItem:
+        """A pending line item: one activity at 250 INR."""
+        values: dict[str, Any] = {
+            "id": BookingItemId(uuid4()),
+            "booking_id": booking_id,
+            "kind": BookingItemKind.ACTIVITY,
+            "description": f"Activity {self._n()}",
+            "quantity": 1,
+            "unit_price": Money("250", "INR"),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return BookingItem(**(values | fields))
+
+    def waitlist_entry(
+        self, slot_id: SlotId, customer_id: CustomerId, **fields: Any
+    ) -> WaitlistEntry:
+        """A waiting entry for one seat at position 1, normal priority."""
+        values: dict[str, Any] = {
+            "id": WaitlistEntryId(uuid4()),
+            "slot_id": slot_id,
+            "customer_id": customer_id,
+            "seats": 1,
+            "position": 1,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return WaitlistEntry(**(values | fields))
+
+    def payment(self, booking: Booking, **fields: Any) -> Payment:
+        """A pending ``stripe`` payment of the booking's total, reference ``pi_test_n``."""
+        values: dict[str, Any] = {
+            "id": PaymentId(uuid4()),
+            "booking_id": booking.id,
+            "customer_id": booking.customer_id,
+            "provider": "stripe",
+            "provider_reference": f"pi_test_{self._n()}",
+            "amount": booking.total,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Payment(**(values | fields))

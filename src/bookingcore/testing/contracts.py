@@ -22,9 +22,10 @@ Declared capabilities (class attributes) switch off what a backend cannot do:
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
@@ -37,7 +38,10 @@ from bookingcore.domain.communications import Channel, Communication, Communicat
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.items import BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.payments import PaymentStatus, RefundStatus
 from bookingcore.domain.policy import PrincipalKind
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -46,21 +50,32 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
+from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     Actor,
+    BookingGroupId,
+    BookingItemId,
     CommunicationId,
+    CustomerId,
     DocumentId,
     EmailAddress,
+    Money,
     PartnerId,
+    PaymentId,
+    RefundId,
     StaffId,
+    WaitlistEntryId,
 )
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
 from bookingcore.errors import CapacityError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
 
 __all__ = [
     "AuthSessionRepositoryContract",
+    "BookingGroupRepositoryContract",
+    "BookingItemRepositoryContract",
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
     "CommunicationRepositoryContract",
@@ -69,10 +84,12 @@ __all__ = [
     "HistoryRepositoryContract",
     "OutboxRepositoryContract",
     "PartnerRepositoryContract",
+    "PaymentRepositoryContract",
     "SlotRepositoryContract",
     "StorageContract",
     "TravelerRepositoryContract",
     "UnitOfWorkContract",
+    "WaitlistRepositoryContract",
 ]
 
 
@@ -1325,6 +1342,800 @@ class AuthSessionRepositoryContract(_Base):
             assert stored.refresh_jti != presented
 
 
+def _stored_slot_customers(
+    uow_factory: UnitOfWorkFactory, make: Builder, customers: int = 1
+) -> tuple[Slot, list[Customer]]:
+    """Commit a location, a slot and ``customers`` customers; return the slot and customers."""
+    location = make.location()
+    slot = make.slot(location.id)
+    people = [make.customer() for _ in range(customers)]
+    with uow_factory() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        for customer in people:
+            uow.customers.add(customer)
+        uow.commit()
+    return slot, people
+
+
+class BookingGroupRepositoryContract(_Base):
+    """Booking groups: unique references, locks, versions, filtered newest-first pages.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_a_group_reads_back_equal_and_its_changes_are_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        organizer, company = make.customer(), make.customer(name="Acme Travel Desk")
+        group = make.group(
+            organizer.id,
+            group_reference="acme-offsite-2026",
+            company_id=company.id,
+            group_name="Acme offsite",
+            total_participants=42,
+        )
+        with uow_factory() as uow:
+            uow.customers.add(organizer)
+            uow.customers.add(company)
+            uow.groups.add(group)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.groups.get(group.id) == group
+            assert uow.groups.get_by_reference(" Acme-Offsite-2026 ") == group
+            assert uow.groups.get_by_reference("ACME-OTHER") is None
+            assert uow.groups.get_by_reference("not a reference!") is None
+            assert uow.groups.get(BookingGroupId(uuid4())) is None
+            locked = uow.groups.get_for_update(group.id)
+            assert locked is uow.groups.get(group.id)
+            assert locked is not None
+            locked.set_participants(40, now=T0 + timedelta(hours=1))
+            locked.close(now=T0 + timedelta(hours=2))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.groups.get(group.id)
+        assert stored == locked
+        assert (stored.group_reference, stored.total_participants) == ("ACME-OFFSITE-2026", 40)
+        assert (stored.status, stored.version) == (BookingGroupStatus.CLOSED, 3)
+
+    def test_a_group_reference_is_held_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        organizer = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(organizer)
+            uow.groups.add(make.group(organizer.id, group_reference="SCHOOL-TRIP"))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.groups.add(make.group(organizer.id, group_reference="school-trip"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_a_change_to_a_group_someone_else_changed_first_is_stale(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        organizer = make.customer()
+        group = make.group(organizer.id)
+        with uow_factory() as uow:
+            uow.customers.add(organizer)
+            uow.groups.add(group)
+            uow.commit()
+        with uow_factory() as late:
+            mine = late.groups.get(group.id)
+            assert mine is not None
+            with uow_factory() as early:
+                theirs = early.groups.get(group.id)
+                assert theirs is not None
+                theirs.rename("First name", now=T0)
+                early.commit()
+            mine.rename("Second name", now=T0)
+            with pytest.raises(StaleVersionError) as caught:
+                late.commit()
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+        with uow_factory() as uow:
+            stored = uow.groups.get(group.id)
+            assert stored is not None
+            assert stored.group_name == "First name"
+
+    def test_list_filters_by_status_and_customer_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        organizer, company, other = make.customer(), make.customer(), make.customer()
+        minutes = itertools.count()
+
+        def group(**fields: Any) -> BookingGroup:
+            at = T0 + timedelta(minutes=next(minutes) // 2)  # pairs share a time
+            return make.group(fields.pop("organizer_id", organizer.id), created_at=at, **fields)
+
+        groups = [group() for _ in range(5)]
+        corporate = group(organizer_id=other.id, company_id=company.id)
+        closed = group(status=BookingGroupStatus.CLOSED)
+        theirs = group(organizer_id=other.id)
+        with uow_factory() as uow:
+            for customer in (organizer, company, other):
+                uow.customers.add(customer)
+            for item in (*groups, corporate, closed, theirs):
+                uow.groups.add(item)
+            uow.commit()
+
+        def ids(**filters: Any) -> list[UUID]:
+            with uow_factory() as uow:
+                found = walk_pages(lambda page: uow.groups.list(page, **filters), limit=3)
+            return [g.id for g in found]
+
+        everyone = [*groups, corporate, closed, theirs]
+        newest_first = sorted(everyone, key=lambda g: (g.created_at, g.id.bytes), reverse=True)
+        assert ids() == [g.id for g in newest_first]
+        assert set(ids(status=BookingGroupStatus.CLOSED)) == {closed.id}
+        assert set(ids(customer_id=organizer.id)) == {g.id for g in (*groups, closed)}
+        assert set(ids(customer_id=company.id)) == {corporate.id}
+        assert set(ids(customer_id=other.id)) == {corporate.id, theirs.id}
+        assert ids(customer_id=other.id, status=BookingGroupStatus.CANCELLED) == []
+        with uow_factory() as uow:
+            added = make.group(company.id, created_at=T0 + timedelta(days=1))
+            uow.groups.add(added)
+            first = uow.groups.list(PageRequest(limit=1), customer_id=company.id).items
+            assert [g.id for g in first] == [added.id]
+
+
+class BookingItemRepositoryContract(_Base):
+    """Bookings' line items: every field round trips, per booking oldest first, versions.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_items_read_back_equal_per_booking_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        other = _stored_booking(uow_factory, make)
+        supplier = make.supplier()
+        product = make.product(supplier_id=supplier.id)
+        hotel = make.booking_item(
+            booking.id,
+            kind=BookingItemKind.HOTEL,
+            description="Two nights at the base camp lodge, twin room",
+            quantity=2,
+            unit_price=Money("3499.50", "INR"),
+            product_id=product.id,
+            supplier_id=supplier.id,
+            service_starts_on=date(2026, 1, 7),
+            service_ends_on=date(2026, 1, 9),
+            supplier_reference="LODGE-778",
+            metadata={"room": "twin", "meal_plan": "MAP"},
+            created_at=T0 + timedelta(minutes=2),
+        )
+        transfer = make.booking_item(
+            booking.id, kind="ground_service", created_at=T0 + timedelta(minutes=1)
+        )
+        theirs = make.booking_item(other.id)
+        with uow_factory() as uow:
+            uow.suppliers.add(supplier)
+            uow.products.add(product)
+            for item in (hotel, transfer, theirs):
+                uow.booking_items.add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.booking_items.get(hotel.id) == hotel
+            assert uow.booking_items.get(BookingItemId(uuid4())) is None
+            assert list(uow.booking_items.list_for_booking(booking.id)) == [transfer, hotel]
+            assert list(uow.booking_items.list_for_booking(other.id)) == [theirs]
+            stored = uow.booking_items.get(hotel.id)
+            assert stored is not None
+            assert stored.total == Money("6999.00", "INR")
+            stored.confirm(now=T0 + timedelta(hours=1), supplier_reference="LODGE-779")
+            transfer_now = uow.booking_items.get(transfer.id)
+            assert transfer_now is not None
+            transfer_now.cancel(now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            listed = uow.booking_items.list_for_booking(booking.id)
+            assert [(i.status, i.version) for i in listed] == [
+                (BookingItemStatus.CANCELLED, 2),
+                (BookingItemStatus.CONFIRMED, 2),
+            ]
+            assert listed[1].supplier_reference == "LODGE-779"
+            assert listed[1] == stored
+
+    def test_a_change_to_an_item_someone_else_changed_first_is_stale(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        item = make.booking_item(booking.id)
+        with uow_factory() as uow:
+            uow.booking_items.add(item)
+            uow.commit()
+        with uow_factory() as late:
+            mine = late.booking_items.get(item.id)
+            assert mine is not None
+            with uow_factory() as early:
+                theirs = early.booking_items.get(item.id)
+                assert theirs is not None
+                theirs.change_quantity(3, now=T0)
+                early.commit()
+            mine.change_quantity(5, now=T0)
+            with pytest.raises(StaleVersionError):
+                late.commit()
+        with uow_factory() as uow:
+            stored = uow.booking_items.get(item.id)
+            assert stored is not None
+            assert (stored.quantity, stored.version) == (3, 2)
+
+
+class WaitlistRepositoryContract(_Base):
+    """Waiting lists: one active entry per customer and slot, offer order, positions, locks.
+
+    Honours ``supports_concurrent_units_of_work`` like :class:`UnitOfWorkContract`.
+
+    .. versionadded:: 0.1
+    """
+
+    supports_concurrent_units_of_work: ClassVar[bool] = True
+
+    def test_an_entry_reads_back_equal_through_every_lookup(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        entry = make.waitlist_entry(
+            slot.id,
+            customer.id,
+            seats=3,
+            position=7,
+            priority=WaitlistPriority.HIGH,
+            preferred_contact_method=Channel.SMS,
+            alternative_dates=[date(2026, 2, 14), date(2026, 2, 1)],
+            notes="Vegetarian meals; can leave at short notice",
+        )
+        with uow_factory() as uow:
+            uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.waitlist.get(entry.id)
+            assert stored == entry
+            assert stored is not None
+            assert stored.alternative_dates == (date(2026, 2, 1), date(2026, 2, 14))
+            assert uow.waitlist.get_active(slot.id, customer.id) is stored
+            assert uow.waitlist.get_active(slot.id, CustomerId(uuid4())) is None
+            assert uow.waitlist.get(WaitlistEntryId(uuid4())) is None
+            assert uow.waitlist.get_for_update(entry.id) is stored
+            assert list(uow.waitlist.list_for_customer(customer.id)) == [stored]
+
+    def test_offers_and_bookings_are_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        entry = make.waitlist_entry(booking.slot_id, booking.customer_id)
+        with uow_factory() as uow:
+            uow.waitlist.add(entry)
+            uow.commit()
+        offered_at, expires_at = T0 + timedelta(hours=1), T0 + timedelta(hours=25)
+        with uow_factory() as uow:
+            locked = uow.waitlist.get_for_update(entry.id)
+            assert locked is not None
+            locked.offer(now=offered_at, expires_at=expires_at)
+            uow.commit()
+        with uow_factory() as uow:
+            offered = uow.waitlist.get(entry.id)
+            assert offered is not None
+            assert (offered.status, offered.offered_at, offered.offer_expires_at) == (
+                WaitlistStatus.OFFERED,
+                offered_at,
+                expires_at,
+            )
+            offered.book(booking_id=booking.id, now=offered_at + timedelta(hours=2))
+            uow.commit()
+        with uow_factory() as uow:
+            booked = uow.waitlist.get(entry.id)
+            assert booked is not None
+            assert (booked.status, booked.booking_id, booked.version) == (
+                WaitlistStatus.BOOKED,
+                booking.id,
+                3,
+            )
+            assert uow.waitlist.get_active(booking.slot_id, booking.customer_id) is None
+
+    def test_a_second_active_entry_of_a_customer_on_a_slot_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (customer, other) = _stored_slot_customers(uow_factory, make, customers=2)
+        first = make.waitlist_entry(slot.id, customer.id)
+        with uow_factory() as uow:
+            uow.waitlist.add(first)
+            uow.waitlist.add(make.waitlist_entry(slot.id, other.id, position=2))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert caught.value.existing_id == first.id
+        with uow_factory() as uow:  # an offered entry is still active
+            stored = uow.waitlist.get(first.id)
+            assert stored is not None
+            stored.offer(now=T0, expires_at=T0 + timedelta(days=1))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert [e.id for e in uow.waitlist.list_for_customer(customer.id)] == [first.id]
+
+    def test_a_customer_may_join_again_once_their_entry_ended(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        first = make.waitlist_entry(slot.id, customer.id)
+        with uow_factory() as uow:
+            uow.waitlist.add(first)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.waitlist.get(first.id)
+            assert stored is not None
+            stored.cancel(now=T0 + timedelta(minutes=1))
+            assert uow.waitlist.get_active(slot.id, customer.id) is None
+            uow.commit()
+        rejoined = make.waitlist_entry(
+            slot.id, customer.id, position=2, created_at=T0 + timedelta(minutes=1)
+        )
+        with uow_factory() as uow:
+            uow.waitlist.add(rejoined)
+            assert uow.waitlist.get_active(slot.id, customer.id) is rejoined
+            uow.commit()
+        with uow_factory() as uow:
+            active = uow.waitlist.get_active(slot.id, customer.id)
+            assert active is not None
+            assert active.id == rejoined.id
+            active.cancel(now=T0 + timedelta(minutes=2))
+            uow.commit()
+        third = make.waitlist_entry(
+            slot.id, customer.id, position=3, created_at=T0 + timedelta(minutes=2)
+        )
+        with uow_factory() as uow:
+            uow.waitlist.add(third)
+            uow.commit()
+        fourth = make.waitlist_entry(
+            slot.id, customer.id, position=4, created_at=T0 + timedelta(minutes=3)
+        )
+        with uow_factory() as uow:  # giving the place up and taking it again: one commit
+            active = uow.waitlist.get_active(slot.id, customer.id)
+            assert active is not None
+            active.cancel(now=T0 + timedelta(minutes=3))
+            uow.waitlist.add(fourth)
+            uow.commit()
+        with uow_factory() as uow:
+            entries = uow.waitlist.list_for_customer(customer.id)
+            assert [(e.id, e.status) for e in entries] == [
+                (first.id, WaitlistStatus.CANCELLED),
+                (rejoined.id, WaitlistStatus.CANCELLED),
+                (third.id, WaitlistStatus.CANCELLED),
+                (fourth.id, WaitlistStatus.WAITING),
+            ]
+            assert uow.waitlist.get_active(slot.id, customer.id) == fourth
+
+    def test_list_for_slot_is_in_offer_order(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, people = _stored_slot_customers(uow_factory, make, customers=6)
+        other_slot, (stranger,) = _stored_slot_customers(uow_factory, make)
+        low = make.waitlist_entry(slot.id, people[0].id, position=1, priority="low")
+        normal_late = make.waitlist_entry(slot.id, people[1].id, position=5)
+        high = make.waitlist_entry(slot.id, people[2].id, position=6, priority="high")
+        normal_early = make.waitlist_entry(slot.id, people[3].id, position=2)
+        cancelled = make.waitlist_entry(
+            slot.id, people[4].id, position=3, status=WaitlistStatus.CANCELLED
+        )
+        tie = make.waitlist_entry(
+            slot.id, people[5].id, position=5, created_at=T0 - timedelta(minutes=1)
+        )
+        elsewhere = make.waitlist_entry(other_slot.id, stranger.id, priority="high")
+        with uow_factory() as uow:
+            for entry in (low, normal_late, high, normal_early, cancelled, tie, elsewhere):
+                uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            listed = [e.id for e in uow.waitlist.list_for_slot(slot.id)]
+            assert listed == [
+                high.id,
+                normal_early.id,
+                cancelled.id,
+                tie.id,
+                normal_late.id,
+                low.id,
+            ]
+            active = [e.id for e in uow.waitlist.list_for_slot(slot.id, active_only=True)]
+            assert active == [high.id, normal_early.id, tie.id, normal_late.id, low.id]
+            moved = uow.waitlist.get(low.id)
+            assert moved is not None
+            moved.set_priority(WaitlistPriority.HIGH, now=T0)
+            gone = uow.waitlist.get(high.id)
+            assert gone is not None
+            gone.cancel(now=T0)
+            active = [e.id for e in uow.waitlist.list_for_slot(slot.id, active_only=True)]
+            assert active == [low.id, normal_early.id, tie.id, normal_late.id]
+            assert [e.id for e in uow.waitlist.list_for_slot(other_slot.id)] == [elsewhere.id]
+
+    def test_next_position_follows_every_entry_the_slot_ever_had(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (first, second, third) = _stored_slot_customers(uow_factory, make, customers=3)
+        other_slot, (stranger,) = _stored_slot_customers(uow_factory, make)
+        with uow_factory() as uow:
+            assert uow.waitlist.next_position(slot.id) == 1
+            uow.waitlist.add(make.waitlist_entry(slot.id, first.id, position=1))
+            uow.waitlist.add(
+                make.waitlist_entry(slot.id, second.id, position=4, status=WaitlistStatus.CANCELLED)
+            )
+            uow.waitlist.add(make.waitlist_entry(other_slot.id, stranger.id, position=9))
+            assert uow.waitlist.next_position(slot.id) == 5  # uncommitted entries count
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.waitlist.next_position(slot.id) == 5  # an ended entry keeps its place
+            assert uow.waitlist.next_position(other_slot.id) == 10
+            uow.waitlist.add(make.waitlist_entry(slot.id, third.id, position=5))
+            assert uow.waitlist.next_position(slot.id) == 6
+
+    def test_expired_offers_are_listed_longest_expired_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, people = _stored_slot_customers(uow_factory, make, customers=4)
+        now = T0 + timedelta(days=2)
+
+        def offered(customer: Customer, expires_in: timedelta) -> WaitlistEntry:
+            entry = make.waitlist_entry(slot.id, customer.id)
+            entry.offer(now=T0, expires_at=now + expires_in)
+            return entry
+
+        late = offered(people[0], -timedelta(hours=1))
+        later = offered(people[1], -timedelta(minutes=1))
+        exactly_now = offered(people[2], timedelta(0))
+        still_open = offered(people[3], timedelta(seconds=1))
+        with uow_factory() as uow:
+            for entry in (still_open, exactly_now, later, late):
+                uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            due = [e.id for e in uow.waitlist.list_expired_offers(now, 10)]
+            assert due == [late.id, later.id, exactly_now.id]
+            assert [e.id for e in uow.waitlist.list_expired_offers(now, 1)] == [late.id]
+            ended = uow.waitlist.get(late.id)
+            assert ended is not None
+            ended.expire(now=now)
+            assert [e.id for e in uow.waitlist.list_expired_offers(now, 10)] == [
+                later.id,
+                exactly_now.id,
+            ]
+
+    def test_a_change_to_an_entry_someone_else_changed_first_is_stale(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        entry = make.waitlist_entry(slot.id, customer.id)
+        with uow_factory() as uow:
+            uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as late:
+            mine = late.waitlist.get(entry.id)
+            assert mine is not None
+            with uow_factory() as early:
+                theirs = early.waitlist.get(entry.id)
+                assert theirs is not None
+                theirs.cancel(now=T0)
+                early.commit()
+            mine.offer(now=T0, expires_at=T0 + timedelta(hours=1))
+            with pytest.raises(StaleVersionError):
+                late.commit()
+        with uow_factory() as uow:
+            stored = uow.waitlist.get(entry.id)
+            assert stored is not None
+            assert stored.status is WaitlistStatus.CANCELLED
+
+    def test_get_for_update_lets_one_of_several_offers_through(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        if not self.supports_concurrent_units_of_work:
+            pytest.skip("this backend declares no concurrent units of work")
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        entry = make.waitlist_entry(slot.id, customer.id)
+        with uow_factory() as uow:
+            uow.waitlist.add(entry)
+            uow.commit()
+        workers = 6
+        barrier = threading.Barrier(workers)
+        offered: list[int] = []
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def offer(worker: int) -> None:
+            try:
+                barrier.wait()
+                with uow_factory() as uow:
+                    locked = uow.waitlist.get_for_update(entry.id)
+                    assert locked is not None
+                    if locked.status is not WaitlistStatus.WAITING:
+                        return  # someone offered it first
+                    at = T0 + timedelta(seconds=worker)
+                    locked.offer(now=at, expires_at=at + timedelta(hours=1))
+                    uow.commit()
+                with guard:
+                    offered.append(worker)
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=offer, args=(n,)) for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert len(offered) == 1
+        with uow_factory() as uow:
+            stored = uow.waitlist.get(entry.id)
+            assert stored is not None
+            assert (stored.status, stored.version) == (WaitlistStatus.OFFERED, 2)
+
+
+class PaymentRepositoryContract(_Base):
+    """Payments and refunds: unique provider references, webhooks applied once, versions.
+
+    Honours ``supports_concurrent_units_of_work`` like :class:`UnitOfWorkContract`.
+
+    .. versionadded:: 0.1
+    """
+
+    supports_concurrent_units_of_work: ClassVar[bool] = True
+
+    def test_a_payment_reads_back_equal_through_every_lookup(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(
+            booking,
+            provider="Razorpay",
+            provider_reference="order_Nx81",
+            idempotency_key="intent:booking:1",
+            metadata={"checkout": "hosted"},
+        )
+        payment.apply_event("evt_1", "requires_action", now=T0 + timedelta(minutes=1))
+        payment.apply_event("evt_2", "failed", now=T0 + timedelta(minutes=2), reason="declined")
+        payment.apply_event(
+            "evt_3", "captured", now=T0 + timedelta(minutes=3), amount=Money("60", "INR")
+        )
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.payments.get(payment.id)
+            assert stored == payment
+            assert stored is not None
+            assert stored.processed_event_ids == frozenset({"evt_1", "evt_2", "evt_3"})
+            assert (stored.captured_amount, stored.failure_reason) == (
+                Money("60", "INR"),
+                "declined",
+            )
+            assert uow.payments.get_by_provider_reference("RAZORPAY", "order_Nx81") is stored
+            assert uow.payments.get_by_provider_reference("stripe", "order_Nx81") is None
+            assert uow.payments.get_by_provider_reference("razorpay", "order_Nx82") is None
+            assert uow.payments.get_by_provider_reference("no such provider!", "x") is None
+            assert uow.payments.get_by_idempotency_key("intent:booking:1") is stored
+            assert uow.payments.get_by_idempotency_key("intent:booking:2") is None
+            assert uow.payments.get_for_update(payment.id) is stored
+            assert uow.payments.get(PaymentId(uuid4())) is None
+
+    @pytest.mark.parametrize("key", ["provider_reference", "idempotency_key"])
+    def test_provider_reference_and_idempotency_key_are_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, key: str
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        with uow_factory() as uow:
+            uow.payments.add(make.payment(booking, **{key: "SAME-1"}))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.payments.add(make.payment(booking, **{key: "SAME-1"}))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_one_reference_may_exist_at_two_providers_and_many_payments_have_none(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        at_stripe = make.payment(booking, provider="stripe", provider_reference="ref_1")
+        at_razorpay = make.payment(booking, provider="razorpay", provider_reference="ref_1")
+        cash = [make.payment(booking, provider="manual", provider_reference=None) for _ in "ab"]
+        with uow_factory() as uow:
+            for payment in (at_stripe, at_razorpay, *cash):
+                uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.payments.get_by_provider_reference("stripe", "ref_1") == at_stripe
+            assert uow.payments.get_by_provider_reference("razorpay", "ref_1") == at_razorpay
+
+    def test_lists_per_booking_and_customer_are_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        other = _stored_booking(uow_factory, make)
+        second = make.payment(booking, created_at=T0 + timedelta(minutes=2))
+        first = make.payment(booking, created_at=T0 + timedelta(minutes=1))
+        theirs = make.payment(other)
+        with uow_factory() as uow:
+            for payment in (second, theirs, first):
+                uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.payments.list_for_booking(booking.id)) == [first, second]
+            assert list(uow.payments.list_for_customer(booking.customer_id)) == [first, second]
+            assert list(uow.payments.list_for_customer(other.customer_id)) == [theirs]
+            added = make.payment(booking, created_at=T0)
+            uow.payments.add(added)
+            assert [p.id for p in uow.payments.list_for_booking(booking.id)] == [
+                added.id,
+                first.id,
+                second.id,
+            ]
+
+    def test_a_change_to_a_payment_someone_else_changed_first_is_stale(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking)
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as late:
+            mine = late.payments.get(payment.id)
+            assert mine is not None
+            with uow_factory() as early:
+                theirs = early.payments.get(payment.id)
+                assert theirs is not None
+                theirs.apply_event("evt_a", PaymentStatus.CAPTURED, now=T0)
+                early.commit()
+            mine.apply_event("evt_b", PaymentStatus.FAILED, now=T0)
+            with pytest.raises(StaleVersionError):
+                late.commit()
+        with uow_factory() as uow:
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert (stored.status, stored.processed_event_ids) == (
+                PaymentStatus.CAPTURED,
+                frozenset({"evt_a"}),
+            )
+
+    def test_a_webhook_delivered_to_several_workers_is_applied_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        if not self.supports_concurrent_units_of_work:
+            pytest.skip("this backend declares no concurrent units of work")
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking)
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        workers = 6
+        barrier = threading.Barrier(workers)
+        applied: list[bool] = []
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def deliver(worker: int) -> None:
+            try:
+                barrier.wait()
+                with uow_factory() as uow:
+                    locked = uow.payments.get_for_update(payment.id)
+                    assert locked is not None
+                    at = T0 + timedelta(seconds=worker)
+                    fresh = locked.apply_event("evt_captured", "captured", now=at)
+                    uow.commit()
+                with guard:
+                    applied.append(fresh)
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert sorted(applied) == [False] * (workers - 1) + [True]
+        with uow_factory() as uow:
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert (stored.status, stored.version) == (PaymentStatus.CAPTURED, 2)
+
+    def test_refunds_read_back_and_settle_with_their_payment(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking, amount=Money("1000", "INR"))
+        payment.capture(now=T0)
+        other_payment = make.payment(booking)
+        other_payment.capture(now=T0)
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.payments.add(other_payment)
+            first = payment.start_refund(
+                refund_id=RefundId(uuid4()),
+                amount=Money("300", "INR"),
+                now=T0 + timedelta(minutes=1),
+                reason="one traveler dropped out",
+                provider_reference="rfnd_1",
+            )
+            second = payment.start_refund(
+                refund_id=RefundId(uuid4()),
+                amount=Money("700", "INR"),
+                now=T0 + timedelta(minutes=2),
+            )
+            theirs = other_payment.start_refund(
+                refund_id=RefundId(uuid4()), amount=Money("1", "INR"), now=T0
+            )
+            for refund in (second, theirs, first):
+                uow.refunds.add(refund)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.refunds.get(first.id) == first
+            assert uow.refunds.get(RefundId(uuid4())) is None
+            assert uow.refunds.get_by_provider_reference("rfnd_1") == first
+            assert uow.refunds.get_by_provider_reference("rfnd_2") is None
+            assert list(uow.refunds.list_for_payment(payment.id)) == [first, second]
+            locked = uow.payments.get_for_update(payment.id)
+            assert locked is not None
+            assert locked.refundable_amount == Money.zero("INR")
+            stored_first = uow.refunds.get(first.id)
+            stored_second = uow.refunds.get(second.id)
+            assert stored_first is not None
+            assert stored_second is not None
+            later = T0 + timedelta(hours=1)
+            locked.settle_refund(stored_first, now=later)
+            locked.fail_refund(stored_second, now=later, reason="card closed")
+            uow.commit()
+        with uow_factory() as uow:
+            settled = uow.payments.get(payment.id)
+            assert settled is not None
+            assert (settled.status, settled.refunded_amount, settled.pending_refund_amount) == (
+                PaymentStatus.PARTIALLY_REFUNDED,
+                Money("300", "INR"),
+                Money.zero("INR"),
+            )
+            assert [
+                (r.status, r.completed_at) for r in uow.refunds.list_for_payment(payment.id)
+            ] == [
+                (RefundStatus.SUCCEEDED, later),
+                (RefundStatus.FAILED, later),
+            ]
+
+    def test_a_refund_provider_reference_is_held_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking)
+        payment.capture(now=T0)
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        for attempt in range(2):
+            with uow_factory() as uow:
+                locked = uow.payments.get_for_update(payment.id)
+                assert locked is not None
+                refund = locked.start_refund(
+                    refund_id=RefundId(uuid4()),
+                    amount=Money("1", "INR"),
+                    now=T0,
+                    provider_reference="rfnd_same",
+                )
+                uow.refunds.add(refund)
+                if attempt:
+                    with pytest.raises(DuplicateError):
+                        uow.commit()
+                else:
+                    uow.commit()
+        with uow_factory() as uow:
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert stored.pending_refund_amount == Money("1", "INR")  # the refused one left none
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -1338,6 +2149,10 @@ class StorageContract(
     CommunicationRepositoryContract,
     DocumentRepositoryContract,
     AuthSessionRepositoryContract,
+    BookingGroupRepositoryContract,
+    BookingItemRepositoryContract,
+    WaitlistRepositoryContract,
+    PaymentRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

@@ -25,32 +25,44 @@ from hypothesis import strategies as st
 from bookingcore.domain._currencies import MINOR_UNITS
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.communications import Channel
 from bookingcore.domain.customers import Customer, Gender, Traveler
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     Actor,
     ActorKind,
+    BookingGroupId,
     BookingId,
+    BookingItemId,
     CustomerId,
     EmailAddress,
     LocationId,
     Money,
     PartnerId,
+    PaymentId,
     PhoneNumber,
     ProductId,
+    RefundId,
     SlotId,
     SupplierId,
     TravelerId,
+    WaitlistEntryId,
 )
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
 
 __all__ = [
     "REGIONS",
     "actors",
     "aware_datetimes",
+    "booking_groups",
+    "booking_items",
     "bookings",
     "codes",
     "currencies",
@@ -62,13 +74,16 @@ __all__ = [
     "money",
     "names",
     "partners",
+    "payments",
     "phone_numbers",
     "phone_spellings",
     "products",
+    "refunds",
     "slots",
     "state_names",
     "suppliers",
     "travelers",
+    "waitlist_entries",
 ]
 
 #: Regions the phone strategy draws from: a spread of numbering plans.
@@ -436,4 +451,156 @@ def lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
         holding=draw(st.sets(st.sampled_from(states))),
         cancelled=draw(st.one_of(st.none(), st.sampled_from(states))),
         entry=entry,
+    )
+
+
+_DAYS = st.dates(date(2020, 1, 1), date(2035, 1, 1))
+_METADATA = st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3)
+
+
+@st.composite
+def booking_groups(draw: st.DrawFn) -> BookingGroup:
+    """Groups with any mix of company, name and participant count, in any status."""
+    created = draw(aware_datetimes())
+    organizer = CustomerId(draw(uuids()))
+    company = draw(st.one_of(st.none(), uuids().map(CustomerId)))
+    return BookingGroup(
+        id=BookingGroupId(draw(uuids())),
+        group_reference=draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.\-/]{0,30}", fullmatch=True)),
+        organizer_id=organizer,
+        created_at=created,
+        updated_at=created,
+        company_id=None if company == organizer else company,
+        group_name=draw(_TEXT),
+        total_participants=draw(st.one_of(st.none(), st.integers(1, 500))),
+        status=draw(st.sampled_from(BookingGroupStatus)),
+        version=draw(st.integers(1, 20)),
+    )
+
+
+@st.composite
+def booking_items(draw: st.DrawFn, currency: str | None = None) -> BookingItem:
+    """Line items of every kind and status, with or without service dates."""
+    created = draw(aware_datetimes())
+    starts = draw(st.one_of(st.none(), _DAYS))
+    ends = None
+    if starts is not None and draw(st.booleans()):
+        ends = starts + timedelta(days=draw(st.integers(0, 14)))
+    return BookingItem(
+        id=BookingItemId(draw(uuids())),
+        booking_id=BookingId(draw(uuids())),
+        kind=draw(st.sampled_from(BookingItemKind)),
+        description=draw(st.text(min_size=1, max_size=60).map(str.strip).filter(bool)),
+        quantity=draw(st.integers(1, 50)),
+        unit_price=draw(money(currency, max_value=100_000)),
+        created_at=created,
+        updated_at=created,
+        product_id=draw(st.one_of(st.none(), uuids().map(ProductId))),
+        supplier_id=draw(st.one_of(st.none(), uuids().map(SupplierId))),
+        service_starts_on=starts,
+        service_ends_on=ends,
+        status=draw(st.sampled_from(BookingItemStatus)),
+        supplier_reference=draw(_TEXT),
+        metadata=draw(_METADATA),
+        version=draw(st.integers(1, 20)),
+    )
+
+
+@st.composite
+def waitlist_entries(
+    draw: st.DrawFn,
+    slot_id: SlotId | None = None,
+    statuses: tuple[WaitlistStatus, ...] = tuple(WaitlistStatus),
+) -> WaitlistEntry:
+    """Consistent waiting-list entries: offered ones carry their offer, booked ones a booking."""
+    created = draw(aware_datetimes(max_value=datetime(2034, 1, 1)))  # noqa: DTZ001
+    status = draw(st.sampled_from(statuses))
+    offered_at = expires_at = None
+    if status is WaitlistStatus.OFFERED or (
+        status in {WaitlistStatus.BOOKED, WaitlistStatus.EXPIRED} and draw(st.booleans())
+    ):
+        offered_at = created + timedelta(minutes=draw(st.integers(0, 60 * 24 * 30)))
+        expires_at = offered_at + timedelta(minutes=draw(st.integers(1, 60 * 24 * 7)))
+    booked = status is WaitlistStatus.BOOKED
+    return WaitlistEntry(
+        id=WaitlistEntryId(draw(uuids())),
+        slot_id=slot_id or SlotId(draw(uuids())),
+        customer_id=CustomerId(draw(uuids())),
+        seats=draw(st.integers(1, 12)),
+        position=draw(st.integers(1, 500)),
+        created_at=created,
+        updated_at=created,
+        priority=draw(st.sampled_from(WaitlistPriority)),
+        preferred_contact_method=draw(st.one_of(st.none(), st.sampled_from(Channel))),
+        alternative_dates=draw(st.lists(_DAYS, max_size=5)),
+        status=status,
+        offered_at=offered_at,
+        offer_expires_at=expires_at,
+        booking_id=BookingId(draw(uuids())) if booked else None,
+        notes=draw(_TEXT),
+        version=draw(st.integers(1, 20)),
+    )
+
+
+def _minor(amount: Money) -> int:
+    return amount.minor_units
+
+
+@st.composite
+def payments(draw: st.DrawFn) -> Payment:
+    """Payments in every status whose captured, refunded and reserved amounts add up."""
+    currency = draw(currencies())
+    amount = draw(money(currency, min_value=1, max_value=100_000))
+    status = draw(st.sampled_from(PaymentStatus))
+    unit = Money(Decimal(1).scaleb(-MINOR_UNITS[currency]), currency)
+    captured = refunded = pending = 0
+    if status in {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}:
+        captured = draw(st.integers(max(1, _minor(amount) // 2), _minor(amount)))
+        if status is PaymentStatus.REFUNDED:
+            refunded = captured
+        elif status is PaymentStatus.PARTIALLY_REFUNDED:
+            refunded = draw(st.integers(0, captured))
+        pending = draw(st.integers(0, captured - refunded))
+    created = draw(aware_datetimes())
+    return Payment(
+        id=PaymentId(draw(uuids())),
+        booking_id=BookingId(draw(uuids())),
+        customer_id=CustomerId(draw(uuids())),
+        provider=draw(st.sampled_from(["stripe", "razorpay", "manual", "fake"])),
+        amount=amount,
+        created_at=created,
+        updated_at=created,
+        provider_reference=draw(st.one_of(st.none(), st.from_regex(r"pi_[A-Za-z0-9]{8,20}"))),
+        status=status,
+        captured_amount=unit * captured,
+        refunded_amount=unit * refunded,
+        pending_refund_amount=unit * pending,
+        processed_event_ids=draw(
+            st.frozensets(st.from_regex(r"evt_[A-Za-z0-9]{1,16}", fullmatch=True), max_size=4)
+        ),
+        idempotency_key=draw(_TEXT),
+        failure_reason=draw(_TEXT),
+        captured_at=created if captured else None,
+        metadata=draw(_METADATA),
+        version=draw(st.integers(1, 20)),
+    )
+
+
+@st.composite
+def refunds(draw: st.DrawFn) -> Refund:
+    """Refunds in every status, with or without a provider reference and reason."""
+    created = draw(aware_datetimes())
+    status = draw(st.sampled_from(RefundStatus))
+    return Refund(
+        id=RefundId(draw(uuids())),
+        payment_id=PaymentId(draw(uuids())),
+        amount=draw(money(min_value=1, max_value=100_000)),
+        created_at=created,
+        updated_at=created,
+        reason=draw(_TEXT),
+        status=status,
+        provider_reference=draw(st.one_of(st.none(), st.from_regex(r"rfnd_[A-Za-z0-9]{8,20}"))),
+        failure_reason=draw(_TEXT) if status is RefundStatus.FAILED else None,
+        completed_at=None if status is RefundStatus.PENDING else created,
+        version=draw(st.integers(1, 20)),
     )

@@ -17,11 +17,15 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, OutboxMessage
+from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.waitlist import WaitlistEntry
 
 if TYPE_CHECKING:
     from bookingcore_adapters.memory._uow import MemoryUnitOfWork
@@ -88,6 +92,29 @@ TABLES: tuple[Table, ...] = (
     Table("imports", ImportJob),
     Table("import_errors", ImportRowError),
     Table("auth_sessions", AuthSession, versioned=True),
+    Table("groups", BookingGroup, {"group_reference": lambda g: g.group_reference}, versioned=True),
+    Table("booking_items", BookingItem, versioned=True),
+    # Only an active (waiting or offered) entry claims its customer's place on the slot.
+    Table(
+        "waitlist",
+        WaitlistEntry,
+        {"active_entry": lambda w: (w.slot_id, w.customer_id) if w.is_active else None},
+        versioned=True,
+    ),
+    Table(
+        "payments",
+        Payment,
+        {
+            "provider_reference": lambda p: (
+                None if p.provider_reference is None else (p.provider, p.provider_reference)
+            ),
+            "idempotency_key": lambda p: p.idempotency_key,
+        },
+        versioned=True,
+    ),
+    Table(
+        "refunds", Refund, {"provider_reference": lambda r: r.provider_reference}, versioned=True
+    ),
 )
 
 

@@ -17,9 +17,12 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, Refund, normalise_provider
 from bookingcore.domain.queries import (
     BookingFilter,
     Cursor,
@@ -31,21 +34,27 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
+    BookingGroupId,
     BookingId,
+    BookingItemId,
     CommunicationId,
     CustomerId,
     DocumentId,
     EmailAddress,
     LocationId,
     PartnerId,
+    PaymentId,
     PhoneNumber,
     ProductId,
+    RefundId,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
+    WaitlistEntryId,
 )
-from bookingcore.errors import DuplicateError, StaleVersionError
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
+from bookingcore.errors import DuplicateError, StaleVersionError, ValidationError
 from bookingcore_adapters.memory._store import TABLES, MemoryStore, Table
 
 __all__ = ["MemoryUnitOfWork"]
@@ -90,6 +99,11 @@ class MemoryUnitOfWork:
         self.imports = _ImportJobRepository(self, "imports")
         self.import_errors = _ImportErrorRepository(self, "import_errors")
         self.auth_sessions = _AuthSessionRepository(self, "auth_sessions")
+        self.groups = _BookingGroupRepository(self, "groups")
+        self.booking_items = _BookingItemRepository(self, "booking_items")
+        self.waitlist = _WaitlistRepository(self, "waitlist")
+        self.payments = _PaymentRepository(self, "payments")
+        self.refunds = _RefundRepository(self, "refunds")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -114,9 +128,12 @@ class MemoryUnitOfWork:
 
         Raises:
             DuplicateError: a unique key (phone, code, reference, idempotency key,
-                external id, API key, contact email) would be held twice.
+                external id, API key, contact email, group reference, provider
+                reference, a customer's active waitlist entry on a slot) would be
+                held twice.
             StaleVersionError: an entity of a versioned table (a signed-in
-                session) changed in the store after this unit of work read it.
+                session, group, line item, waitlist entry, payment or refund)
+                changed in the store after this unit of work read it.
         """
         self._require_active()
         for table in TABLES:
@@ -134,8 +151,9 @@ class MemoryUnitOfWork:
                     self._store.last_sequence += 1
                     entity.sequence = self._store.last_sequence
                 for key, read in table.unique.items():
-                    if old is not None and read(old) is not None:
-                        indexes[key].pop(read(old), None)
+                    # Another row of this commit may have claimed the value already.
+                    if old is not None and indexes[key].get(read(old)) == row_id:
+                        indexes[key].pop(read(old))
                     if read(entity) is not None:
                         indexes[key][read(entity)] = row_id
                 rows[row_id] = copy.deepcopy(entity)
@@ -144,8 +162,8 @@ class MemoryUnitOfWork:
             for row_id in self._deleted[table.name]:
                 old = rows.pop(row_id, None)
                 for key, read in table.unique.items():
-                    if old is not None and read(old) is not None:
-                        indexes[key].pop(read(old), None)
+                    if old is not None and indexes[key].get(read(old)) == row_id:
+                        indexes[key].pop(read(old))
 
         self._inserted = {name: set() for name in _TABLES}
         self._deleted = {name: set() for name in _TABLES}
@@ -623,3 +641,140 @@ class _AuthSessionRepository(_Repository[AuthSession]):
         expired = [s.id for s in self._uow._rows(self._table) if s.expires_at <= now]
         self._uow._delete(self._table, expired)
         return len(expired)
+
+
+class _BookingGroupRepository(_Repository[BookingGroup]):
+    def get(self, group_id: BookingGroupId) -> BookingGroup | None:
+        return self._get(group_id)
+
+    def get_for_update(self, group_id: BookingGroupId) -> BookingGroup | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(group_id)
+
+    def get_by_reference(self, group_reference: str) -> BookingGroup | None:
+        try:
+            reference = normalise_group_reference(group_reference)
+        except ValidationError:
+            return None  # no group can hold a malformed reference
+        found: BookingGroup | None = self._uow._find_unique(
+            self._table, "group_reference", reference
+        )
+        return found
+
+    def list(
+        self,
+        page: PageRequest,
+        *,
+        status: BookingGroupStatus | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Page[BookingGroup]:
+        def keep(group: BookingGroup) -> bool:
+            return (status is None or group.status == status) and (
+                customer_id is None or customer_id in (group.organizer_id, group.company_id)
+            )
+
+        return self._uow._page(self._table, keep, page)
+
+
+class _BookingItemRepository(_Repository[BookingItem]):
+    def get(self, item_id: BookingItemId) -> BookingItem | None:
+        return self._get(item_id)
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
+        return self._uow._select(
+            self._table, lambda i: i.booking_id == booking_id, lambda i: (i.created_at, i.id.bytes)
+        )
+
+
+class _WaitlistRepository(_Repository[WaitlistEntry]):
+    def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        return self._get(entry_id)
+
+    def get_for_update(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(entry_id)
+
+    def get_active(self, slot_id: SlotId, customer_id: CustomerId) -> WaitlistEntry | None:
+        found: WaitlistEntry | None = self._uow._find_unique(
+            self._table, "active_entry", (slot_id, customer_id)
+        )
+        return found
+
+    def list_for_slot(
+        self, slot_id: SlotId, *, active_only: bool = False
+    ) -> Sequence[WaitlistEntry]:
+        return self._uow._select(
+            self._table,
+            lambda w: w.slot_id == slot_id and (w.is_active or not active_only),
+            lambda w: w.offer_key,
+        )
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
+        return self._uow._select(
+            self._table,
+            lambda w: w.customer_id == customer_id,
+            lambda w: (w.created_at, w.id.bytes),
+        )
+
+    def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        found: list[WaitlistEntry] = self._uow._select(
+            self._table,
+            lambda w: (
+                w.status is WaitlistStatus.OFFERED
+                and w.offer_expires_at is not None
+                and w.offer_expires_at <= now
+            ),
+            lambda w: (w.offer_expires_at, w.id.bytes),
+        )
+        return found[:limit]
+
+    def next_position(self, slot_id: SlotId) -> int:
+        positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
+        return max(positions, default=0) + 1
+
+
+class _PaymentRepository(_Repository[Payment]):
+    def get(self, payment_id: PaymentId) -> Payment | None:
+        return self._get(payment_id)
+
+    def get_for_update(self, payment_id: PaymentId) -> Payment | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self._get(payment_id)
+
+    def get_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
+        try:
+            key = (normalise_provider(provider), reference)
+        except ValidationError:
+            return None  # no payment can name a malformed provider
+        found: Payment | None = self._uow._find_unique(self._table, "provider_reference", key)
+        return found
+
+    def get_by_idempotency_key(self, key: str) -> Payment | None:
+        found: Payment | None = self._uow._find_unique(self._table, "idempotency_key", key)
+        return found
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
+        return self._uow._select(
+            self._table, lambda p: p.booking_id == booking_id, lambda p: (p.created_at, p.id.bytes)
+        )
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
+        return self._uow._select(
+            self._table,
+            lambda p: p.customer_id == customer_id,
+            lambda p: (p.created_at, p.id.bytes),
+        )
+
+
+class _RefundRepository(_Repository[Refund]):
+    def get(self, refund_id: RefundId) -> Refund | None:
+        return self._get(refund_id)
+
+    def get_by_provider_reference(self, reference: str) -> Refund | None:
+        found: Refund | None = self._uow._find_unique(self._table, "provider_reference", reference)
+        return found
+
+    def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
+        return self._uow._select(
+            self._table, lambda r: r.payment_id == payment_id, lambda r: (r.created_at, r.id.bytes)
+        )

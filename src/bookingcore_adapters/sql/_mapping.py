@@ -30,22 +30,29 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.customers import Customer, Gender, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import Delivery, DeliveryStatus, OutboxMessage
+from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
+from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import Actor, EmailAddress, LocationId, Money, PhoneNumber
+from bookingcore.domain.waitlist import WaitlistEntry
 from bookingcore.serialization import event_from_dict, event_to_dict
+from bookingcore_adapters.sql import _commerce as commerce
 from bookingcore_adapters.sql import _tables as t
 
 __all__ = [
     "AUDIT",
     "AUTH_SESSIONS",
     "BOOKINGS",
+    "BOOKING_GROUPS",
+    "BOOKING_ITEMS",
     "COMMUNICATIONS",
     "CUSTOMERS",
     "DELIVERIES",
@@ -57,11 +64,14 @@ __all__ = [
     "MAPPERS",
     "OUTBOX",
     "PARTNERS",
+    "PAYMENTS",
     "PRODUCTS",
+    "REFUNDS",
     "SLOTS",
     "STAFF",
     "SUPPLIERS",
     "TRAVELERS",
+    "WAITLIST",
     "Mapper",
     "Row",
 ]
@@ -106,8 +116,20 @@ class Mapper(Generic[E]):
 
 
 def _json(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A private deep copy, so a snapshot never shares a mutable value with its entity."""
-    return copy.deepcopy(dict(value or {}))
+    """A private copy, so a snapshot never shares a mutable value with its entity.
+
+    Strings, numbers, booleans and None are shared (they cannot change); nested
+    containers are copied deeply. Most metadata is flat, and a deep copy of
+    every value costs more than the rest of a row's dump.
+    """
+    copied = dict(value or {})
+    for key, item in copied.items():
+        if not isinstance(item, _IMMUTABLE):
+            copied[key] = copy.deepcopy(item)
+    return copied
+
+
+_IMMUTABLE = (str, int, float, type(None))
 
 
 def _phone(value: PhoneNumber | None) -> str | None:
@@ -885,6 +907,34 @@ IMPORT_ERRORS = Mapper[ImportRowError](
 AUTH_SESSIONS = Mapper[AuthSession](
     "authsession", t.auth_sessions, _dump_auth_session, _load_auth_session, versioned=True
 )
+# Groups, line items, waiting lists and payments: their rows are written in _commerce.
+BOOKING_GROUPS = Mapper[BookingGroup](
+    "bookinggroup",
+    t.booking_groups,
+    commerce.dump_booking_group,
+    commerce.load_booking_group,
+    versioned=True,
+)
+BOOKING_ITEMS = Mapper[BookingItem](
+    "bookingitem",
+    t.booking_items,
+    commerce.dump_booking_item,
+    commerce.load_booking_item,
+    versioned=True,
+)
+WAITLIST = Mapper[WaitlistEntry](
+    "waitlistentry",
+    t.waiting_lists,
+    commerce.dump_waitlist_entry,
+    commerce.load_waitlist_entry,
+    versioned=True,
+)
+PAYMENTS = Mapper[Payment](
+    "payment", t.payments, commerce.dump_payment, commerce.load_payment, versioned=True
+)
+REFUNDS = Mapper[Refund](
+    "refund", t.payment_refunds, commerce.dump_refund, commerce.load_refund, versioned=True
+)
 
 #: Every mapper, parents before children: the order a commit writes in.
 MAPPERS: tuple[Mapper[Any], ...] = tuple(
@@ -908,6 +958,11 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             IMPORTS,
             IMPORT_ERRORS,
             AUTH_SESSIONS,
+            BOOKING_GROUPS,
+            BOOKING_ITEMS,
+            WAITLIST,
+            PAYMENTS,
+            REFUNDS,
         ),
         key=lambda m: t.metadata.sorted_tables.index(m.table),
     )

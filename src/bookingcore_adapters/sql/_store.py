@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+from bookingcore_adapters.sql._driver import supports_pipeline
 from bookingcore_adapters.sql._queries import SQLITE_CASEFOLD, SQLITE_DIGITS, casefold, digits
 from bookingcore_adapters.sql._tables import metadata
 
@@ -62,6 +63,11 @@ class SqlStore:
     :class:`~bookingcore.errors.ConcurrentUpdateError`; see
     :class:`~bookingcore_adapters.sql.SqlUnitOfWork`.
 
+    With psycopg 3 (PostgreSQL), a commit sends all its writes in one pipeline,
+    and its ``COMMIT`` with them when no version check can fail: one network
+    round trip instead of one per statement. ``pipeline=False`` sends them one
+    by one, as with every other driver.
+
     ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
     to hand the services. :meth:`migrate` creates or upgrades the schema with
     the shipped Alembic migrations; :meth:`create_schema` and
@@ -75,6 +81,7 @@ class SqlStore:
         engine: Engine | URL | str,
         *,
         retries: int = DEFAULT_RETRIES,
+        pipeline: bool = True,
         **engine_options: Any,
     ) -> None:
         if retries < 0:
@@ -89,6 +96,8 @@ class SqlStore:
         else:
             self.engine = create_engine(engine, **(_defaults(make_url(engine)) | engine_options))
         self.dialect = self.engine.dialect.name
+        #: Whether commits send their writes in one driver pipeline (see above).
+        self.pipelined = pipeline and supports_pipeline(self.engine.dialect)
         if self.dialect == "sqlite":
             for name, listener in (("connect", _sqlite_connect), ("begin", _sqlite_begin)):
                 if not event.contains(self.engine, name, listener):

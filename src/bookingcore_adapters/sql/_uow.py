@@ -18,22 +18,16 @@ import attrs
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Delete,
     FromClause,
-    Insert,
     RootTransaction,
     Select,
     Table,
-    Update,
     bindparam,
     delete,
     func,
-    insert,
     literal,
     select,
-    update,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bookingcore.domain.audit import AuditEntry
@@ -78,8 +72,11 @@ from bookingcore.errors import (
     DuplicateError,
     StaleVersionError,
 )
+from bookingcore_adapters.sql import _commerce as commerce
+from bookingcore_adapters.sql import _driver as d
 from bookingcore_adapters.sql import _mapping as m
 from bookingcore_adapters.sql import _queries as q
+from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._store import BEGIN_STATEMENT
 from bookingcore_adapters.sql._tables import UtcDateTime
 
@@ -99,17 +96,6 @@ _CONCURRENCY_STATES = frozenset({"40001", "40P01"})
 _RETRY_PAUSE = 0.005
 
 _log = logging.getLogger("bookingcore.sql")
-
-
-@attrs.define
-class _Write:
-    """One entity to write on commit: its rows now, and what was stored before."""
-
-    mapper: m.Mapper[Any]
-    entity: Any
-    row: m.Row
-    children: list[m.Row]
-    before: Snapshot | None  # None for an entity added in this unit of work
 
 
 class SqlUnitOfWork:
@@ -141,6 +127,9 @@ class SqlUnitOfWork:
         self._transaction: RootTransaction | None = None
         self._holds_write_lock = False
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
+        # Locked rows whose snapshot was read under the lock: their versions cannot move.
+        self._settled: set[tuple[str, UUID]] = set()
+        self._pipeline = store.pipelined
         self._active = False
         self._tracked: dict[str, dict[UUID, Any]] = {}
         self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
@@ -164,6 +153,11 @@ class SqlUnitOfWork:
         self.imports = _ImportJobRepository(self, m.IMPORTS)
         self.import_errors = _ImportErrorRepository(self, m.IMPORT_ERRORS)
         self.auth_sessions = _AuthSessionRepository(self, m.AUTH_SESSIONS)
+        self.groups = commerce.BookingGroupRepository(self, m.BOOKING_GROUPS)
+        self.booking_items = commerce.BookingItemRepository(self, m.BOOKING_ITEMS)
+        self.waitlist = commerce.WaitlistRepository(self, m.WAITLIST)
+        self.payments = commerce.PaymentRepository(self, m.PAYMENTS)
+        self.refunds = commerce.RefundRepository(self, m.REFUNDS)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -209,9 +203,9 @@ class SqlUnitOfWork:
             self._take_write_lock()
         try:
             sequences = self._retrying(lambda: self._write_and_commit(writes))
-        except _Refused as refused:
+        except d.Refused as refused:
             self._abandon_transaction()
-            raise self._explain(refused) from refused.error
+            raise self._explain(refused, writes) from refused.error
         except IntegrityError as exc:  # a constraint the database checks at COMMIT
             self._abandon_transaction()
             msg = f"the database refused the commit: {exc.orig}"
@@ -278,6 +272,7 @@ class SqlUnitOfWork:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
         self._locked = []
+        self._settled.clear()
         if transaction is None:
             return
         try:
@@ -295,6 +290,7 @@ class SqlUnitOfWork:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
         self._locked = []
+        self._settled.clear()
         if transaction is not None and transaction.is_active:
             transaction.rollback()
 
@@ -340,8 +336,9 @@ class SqlUnitOfWork:
         """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
         for mapper, ident in locked:
             table = mapper.table
-            rows = self._rows(_by_column(table, mapper.key, lock=True), {"value": ident})
+            rows = self._rows_by(table, mapper.key, ident, lock=True)
             self._locked.append((mapper, ident))
+            self._settled.add((mapper.entity, ident))
             first = self._snapshots[mapper.entity].get(ident)
             fresh = self._load(mapper, rows)[0] if rows else None
             if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
@@ -352,15 +349,43 @@ class SqlUnitOfWork:
                 )
                 raise ConcurrentUpdateError(msg, attempts=len(locked))
 
-    def _write_and_commit(self, writes: list[_Write]) -> dict[UUID, int]:
-        sequences = self._write(self._begin(), writes)
+    def _write_and_commit(self, writes: list[d.Write]) -> dict[UUID, int]:
+        connection = self._begin()
+        statements = d.plan(writes, connection.dialect)
+        if self._pipeline:
+            outcome = d.run_pipelined(connection, statements, commit=self._settled_all(writes))
+        else:
+            outcome = d.run_each(connection, statements)
+        if outcome.stale:
+            stale = outcome.stale[0]
+            mapper, table = stale.mapper, stale.mapper.table
+            ident = stale.row[mapper.key]
+            read = stale.before[0]["version"] if stale.before else 0
+            actual = connection.execute(
+                select(table.c.version).where(table.c[mapper.key] == ident)
+            ).scalar()
+            raise StaleVersionError(mapper.entity, ident, read, actual or 0)
         self._end_transaction()
-        return sequences
+        return outcome.sequences
+
+    def _settled_all(self, writes: list[d.Write]) -> bool:
+        """Whether no versioned UPDATE of ``writes`` can find its row changed.
+
+        True when every one is of a row this transaction locked and read under
+        its lock: nobody else can have moved its version since, so the
+        statements can be committed without first looking at their results.
+        """
+        return all(
+            write.before is None
+            or not write.mapper.versioned
+            or (write.mapper.entity, write.row[write.mapper.key]) in self._settled
+            for write in writes
+        )
 
     # ------------------------------------------------------------------ writing
 
-    def _changes(self) -> list[_Write]:
-        writes: list[_Write] = []
+    def _changes(self) -> list[d.Write]:
+        writes: list[d.Write] = []
         for mapper in m.MAPPERS:
             added = self._added[mapper.entity]
             snapshots = self._snapshots[mapper.entity]
@@ -368,78 +393,10 @@ class SqlUnitOfWork:
                 row, children = mapper.dump(entity), mapper.dump_children(entity)
                 before = None if ident in added else snapshots[ident]
                 if before is None or before != (row, children):
-                    writes.append(_Write(mapper, entity, row, children, before))
+                    writes.append(d.Write(mapper, entity, row, children, before))
         return writes
 
-    def _write(self, connection: Connection, writes: list[_Write]) -> dict[UUID, int]:
-        """Every INSERT and UPDATE of a commit; returns the outbox sequences given."""
-        sequences: dict[UUID, int] = {}
-        by_mapper: dict[str, list[_Write]] = defaultdict(list)
-        for write in writes:
-            by_mapper[write.mapper.entity].append(write)
-        for mapper in m.MAPPERS:
-            batch = by_mapper.get(mapper.entity)
-            if not batch:
-                continue
-            try:
-                self._insert(connection, mapper, [w for w in batch if w.before is None], sequences)
-                for write in batch:
-                    if write.before is not None:
-                        self._update(connection, write, write.before)
-            except IntegrityError as exc:
-                raise _Refused(mapper, batch, exc) from exc
-        return sequences
-
-    @staticmethod
-    def _insert(
-        connection: Connection,
-        mapper: m.Mapper[Any],
-        writes: list[_Write],
-        sequences: dict[UUID, int],
-    ) -> None:
-        if not writes:
-            return
-        if mapper is m.OUTBOX:
-            for write in writes:
-                result = connection.execute(_insert_into(mapper.table), write.row)
-                key = result.inserted_primary_key
-                if key is None:  # pragma: no cover - every backend reports it
-                    msg = "the database did not report the outbox sequence"
-                    raise RuntimeError(msg)
-                sequences[write.row[mapper.key]] = key[0]
-        else:
-            _insert_many(connection, mapper.table, [w.row for w in writes])
-        children = [child for w in writes for child in w.children]
-        if mapper.child_table is not None and children:
-            _insert_many(connection, mapper.child_table, children)
-
-    @staticmethod
-    def _update(connection: Connection, write: _Write, before: Snapshot) -> None:
-        mapper, table = write.mapper, write.mapper.table
-        ident = write.row[mapper.key]
-        old_row, old_children = before
-        changed = {k: v for k, v in write.row.items() if old_row.get(k) != v}
-        if mapper.versioned:
-            changed = changed or {"version": old_row["version"]}  # still check the version
-        if changed:
-            statement = _update_of(table, mapper.key, tuple(changed), versioned=mapper.versioned)
-            params = {f"new_{k}": v for k, v in changed.items()}
-            params["ident"] = ident
-            if mapper.versioned:
-                params["read_version"] = old_row["version"]
-            result = connection.execute(statement, params)
-            if mapper.versioned and result.rowcount != 1:
-                actual = connection.execute(
-                    select(table.c.version).where(table.c[mapper.key] == ident)
-                ).scalar()
-                raise StaleVersionError(mapper.entity, ident, old_row["version"], actual or 0)
-        if mapper.child_table is not None and write.children != old_children:
-            child = mapper.child_table
-            connection.execute(_children_delete(child), {"ident": ident})
-            if write.children:
-                connection.execute(_insert_into(child), write.children)
-
-    def _explain(self, refused: _Refused) -> ConflictError:
+    def _explain(self, refused: d.Refused, writes: list[d.Write]) -> ConflictError:
         """The bookingcore error for a write the database refused (after the rollback)."""
         mapper, table = refused.mapper, refused.mapper.table
         columns = _unique_columns(refused.error)
@@ -448,7 +405,8 @@ class SqlUnitOfWork:
             return ConflictError(msg)
         if not columns or not set(columns) <= set(table.c.keys()):
             columns = [mapper.key]
-        holder, values = self._holder(mapper, refused.batch, columns)
+        batch = [write for write in writes if write.mapper is mapper]
+        holder, values = self._holder(mapper, batch, columns)
         if columns == [mapper.key]:
             msg = f"{mapper.entity} {holder or 'with this id'} exists already"
         else:
@@ -459,7 +417,7 @@ class SqlUnitOfWork:
         return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
 
     def _holder(
-        self, mapper: m.Mapper[Any], batch: list[_Write], columns: list[str]
+        self, mapper: m.Mapper[Any], batch: list[d.Write], columns: list[str]
     ) -> tuple[UUID | None, tuple[Any, ...] | None]:
         """Which stored row holds the key one of ``batch`` wanted, and the key's value."""
         table, key = mapper.table, mapper.table.c[mapper.key]
@@ -472,6 +430,7 @@ class SqlUnitOfWork:
                     where = [table.c[c] == v for c, v in zip(columns, values, strict=True)]
                     if columns != [mapper.key]:
                         where.append(key != write.row[mapper.key])
+                        where.extend(_partial_unique_where(table, columns))
                     found = self._begin().execute(select(key).where(*where).limit(1)).scalar()
                     if found is not None:
                         return found, values
@@ -501,6 +460,31 @@ class SqlUnitOfWork:
     def _rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[m.Stored]:
         return list(self._begin().execute(statement, params).mappings())
 
+    def _rows_by(
+        self,
+        table: Table,
+        column: str,
+        value: object,
+        lock: bool = False,
+        parent: tuple[m.Mapper[Any], str] | None = None,
+    ) -> list[m.Row]:
+        """Rows whose ``column`` equals ``value``: the hot look-up, sent straight to the driver.
+
+        With ``parent``, the parent rows come in the same query and are tracked.
+        """
+        connection = self._begin()
+        if parent is None:
+            query = d.lookup(table, column, connection.dialect, lock=lock)
+            return d.fetch(connection, query, value)
+        parent_mapper, foreign_key = parent
+        joined = (parent_mapper.table, foreign_key)
+        query = d.lookup(table, column, connection.dialect, lock=lock, parent=joined)
+        found = d.fetch_with_parent(connection, query, value)
+        for _, parent_row in found:
+            if parent_row is not None:
+                self._track(parent_mapper, parent_mapper.load(parent_row, []))
+        return [row for row, _ in found]
+
     def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
         """Entities built from ``rows`` (not tracked), with their child rows."""
         children: dict[Any, list[m.Stored]] = defaultdict(list)
@@ -517,7 +501,7 @@ class SqlUnitOfWork:
         if known is not None:
             return known
         table = mapper.table
-        rows = self._rows(_by_column(table, mapper.key), {"value": ident})
+        rows = self._rows_by(table, mapper.key, ident)
         return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
 
     def _peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
@@ -526,7 +510,7 @@ class SqlUnitOfWork:
         if known is not None:
             return known
         table = mapper.table
-        rows = self._rows(_by_column(table, mapper.key), {"value": ident})
+        rows = self._rows_by(table, mapper.key, ident)
         return self._load(mapper, rows)[0] if rows else None
 
     def _find_unique(
@@ -538,7 +522,7 @@ class SqlUnitOfWork:
             if read(entity) == value:
                 return entity
         table = mapper.table
-        rows = self._rows(_by_column(table, column), {"value": value})
+        rows = self._rows_by(table, column, value)
         if not rows or rows[0][mapper.key] in tracked:
             return None  # the tracked holder gave the value up in this unit of work
         return self._track(mapper, self._load(mapper, rows)[0])
@@ -608,25 +592,34 @@ class SqlUnitOfWork:
             return Page(chosen, Cursor(last.created_at, last.id).encode())
         return Page(chosen, None)
 
-    def _lock_row(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
-        """The entity, its row locked until the transaction ends; refreshed if untouched."""
+    def _lock_row(
+        self, mapper: m.Mapper[E], ident: UUID, *, parent: tuple[m.Mapper[Any], str] | None = None
+    ) -> E | None:
+        """The entity, its row locked until the transaction ends; refreshed if untouched.
+
+        With ``parent=(mapper, foreign_key)``, the row the entity's ``foreign_key``
+        points at comes in the same query (unlocked), and a later ``get`` of it is
+        answered from memory: the caller saves a round trip while holding the lock.
+        """
         self._require_active()
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
         if ident in self._added[mapper.entity]:
             return tracked[ident]
         if self._sqlite:
             self._take_write_lock()
-        statement = _by_column(mapper.table, mapper.key, lock=not self._sqlite)
-        rows = self._retrying(lambda: self._rows(statement, {"value": ident}))
+        lock = not self._sqlite
+        rows = self._retrying(lambda: self._rows_by(mapper.table, mapper.key, ident, lock, parent))
         if not rows:
             return None
         self._locked.append((mapper, ident))
         fresh = self._load(mapper, rows)[0]
         known = tracked.get(ident)
         if known is None:
+            self._settled.add((mapper.entity, ident))
             return self._track(mapper, fresh)
         snapshot = self._snapshots[mapper.entity][ident]
         if (mapper.dump(known), mapper.dump_children(known)) == snapshot:
+            self._settled.add((mapper.entity, ident))
             # Read before the lock and not changed since: bring it up to date.
             for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(known))):
                 if field.init:
@@ -668,6 +661,15 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return state if isinstance(state, str) else None
 
 
+def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElement[bool]]:
+    """The condition of a partial unique index on ``columns`` (only rows it covers clash)."""
+    for index in table.indexes:
+        if index.unique and [column.name for column in index.columns] == columns:
+            found = (index.dialect_kwargs.get(f"{name}_where") for name in ("postgresql", "sqlite"))
+            return [where for where in found if where is not None][:1]
+    return []
+
+
 def _unique_columns(exc: IntegrityError) -> list[str] | None:
     """The columns of the unique key ``exc`` reports, or None when it is another violation."""
     orig = exc.orig
@@ -677,6 +679,9 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
             for constraint in [*table.table.constraints]:
                 if constraint.name == name:
                     return [column.name for column in constraint.columns]  # type: ignore[attr-defined]
+            for index in table.table.indexes:  # a partial unique key is an index
+                if index.name == name:
+                    return [column.name for column in index.columns]
         return []
     text = str(orig)
     if text.startswith("UNIQUE constraint failed:"):
@@ -685,26 +690,9 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
     return None
 
 
-class _Refused(Exception):  # noqa: N818 - internal signal, never leaves commit()
-    """The database refused one mapper's writes; commit() explains it after the rollback."""
-
-    def __init__(self, mapper: m.Mapper[Any], batch: list[_Write], error: IntegrityError) -> None:
-        super().__init__(str(error))
-        self.mapper = mapper
-        self.batch = batch
-        self.error = error
-
-
 # --------------------------------------------------------------------------- statements
 # Built once per table and shape, then executed with parameters: SQLAlchemy skips
 # constructing and keying a new statement on every call, which is most of its cost.
-
-
-@functools.cache
-def _by_column(table: Table, column: str, *, lock: bool = False) -> Select[Any]:
-    """``SELECT`` the rows whose ``column`` equals the parameter ``value`` (locked, if asked)."""
-    statement = select(table).where(table.c[column] == bindparam("value"))
-    return statement.with_for_update() if lock else statement
 
 
 @functools.cache
@@ -713,111 +701,17 @@ def _children_select(child: Table) -> Select[Any]:
     return select(child).where(child.c.booking_id.in_(bindparam("ids", expanding=True)))
 
 
-@functools.cache
-def _children_delete(child: Table) -> Delete:
-    return delete(child).where(child.c.booking_id == bindparam("ident"))
-
-
 def _at_location(location_id: LocationId, times: set[datetime]) -> Callable[[Slot], bool]:
     return lambda slot: slot.location_id == location_id and slot.starts_at in times
-
-
-@functools.cache
-def _insert_into(table: Table) -> Insert:
-    return insert(table)
-
-
-@attrs.frozen
-class _BulkInsert:
-    """An INSERT compiled once for a dialect, with each column's bind processor."""
-
-    sql: str
-    keys: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    positional: bool
-
-    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = [
-            row[key] if process is None else process(row[key])
-            for key, process in zip(self.keys, self.processors, strict=True)
-        ]
-        return tuple(values) if self.positional else dict(zip(self.keys, values, strict=True))
-
-
-@functools.lru_cache(maxsize=512)
-def _bulk_insert(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _BulkInsert:
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
-    order = tuple(compiled.positiontup or ()) if compiled.positional else keys
-    if set(order) != set(keys):  # pragma: no cover - plain INSERTs bind one name per column
-        msg = f"unexpected bind names in the INSERT into {table.name}"
-        raise RuntimeError(msg)
-    return _BulkInsert(
-        sql=compiled.string,
-        keys=order,
-        processors=tuple(table.c[key].type._cached_bind_processor(dialect) for key in order),
-        positional=compiled.positional,
-    )
-
-
-def _insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT ``rows`` with one executemany, the bind processing done in one tight loop.
-
-    SQLAlchemy's own executemany path re-derives the parameters of every row through
-    its compiler; for the thousands of rows of a bulk import that is most of the
-    write's cost. Rows with different columns fall back to it.
-    """
-    keys = tuple(rows[0])
-    if any(len(row) != len(keys) or row.keys() != rows[0].keys() for row in rows):
-        connection.execute(insert(table), rows)
-        return
-    statement = _bulk_insert(table, keys, connection.dialect)
-    connection.exec_driver_sql(statement.sql, [statement.parameters(row) for row in rows])
-
-
-@functools.cache
-def _update_of(table: Table, key: str, columns: tuple[str, ...], *, versioned: bool) -> Update:
-    """``UPDATE`` of ``columns`` (parameters ``new_<column>``) of the row ``ident``.
-
-    A versioned row is updated only while its version is still ``read_version``.
-    """
-    statement = update(table).where(table.c[key] == bindparam("ident"))
-    if versioned:
-        statement = statement.where(table.c.version == bindparam("read_version"))
-    return statement.values({column: bindparam(f"new_{column}") for column in columns})
 
 
 # --------------------------------------------------------------------------- repositories
 
 
-class _Repository(Generic[E]):
-    def __init__(self, uow: SqlUnitOfWork, mapper: m.Mapper[E]) -> None:
-        self._uow = uow
-        self._mapper = mapper
-        self._table = mapper.table
-
-    def add(self, entity: E) -> None:
-        self._uow._add(self._mapper, entity)
-
-    def _get(self, ident: UUID) -> E | None:
-        return self._uow._get(self._mapper, ident)
-
-    def _oldest_first(
-        self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]
-    ) -> list[E]:
-        """Matching entities by ``(created_at, id)``."""
-        return self._uow._select(
-            self._mapper,
-            where,
-            keep,
-            lambda e: (e.created_at, e.id.bytes),  # type: ignore[attr-defined]
-            order_by=[self._table.c.created_at, self._table.c.id],
-        )
-
-
 I = TypeVar("I", bound=UUID)  # noqa: E741
 
 
-class _CodedRepository(_Repository[E], Generic[E, I]):
+class _CodedRepository(Repository[E], Generic[E, I]):
     def get(self, row_id: I) -> E | None:
         return self._get(row_id)
 
@@ -836,7 +730,7 @@ class _CodedRepository(_Repository[E], Generic[E, I]):
         )
 
 
-class _CustomerRepository(_Repository[Customer]):
+class _CustomerRepository(Repository[Customer]):
     def get(self, customer_id: CustomerId) -> Customer | None:
         return self._get(customer_id)
 
@@ -876,7 +770,7 @@ class _CustomerRepository(_Repository[Customer]):
         return self._uow._page(self._mapper, where, query.matches, page)
 
 
-class _TravelerRepository(_Repository[Traveler]):
+class _TravelerRepository(Repository[Traveler]):
     def get(self, traveler_id: TravelerId) -> Traveler | None:
         return self._get(traveler_id)
 
@@ -909,12 +803,13 @@ class _TravelerRepository(_Repository[Traveler]):
         return by_customer
 
 
-class _SlotRepository(_Repository[Slot]):
+class _SlotRepository(Repository[Slot]):
     def get(self, slot_id: SlotId) -> Slot | None:
         return self._get(slot_id)
 
     def get_for_update(self, slot_id: SlotId) -> Slot | None:
-        return self._uow._lock_row(self._mapper, slot_id)
+        # Booking reads the slot's location next, while it holds the slot's lock.
+        return self._uow._lock_row(self._mapper, slot_id, parent=(m.LOCATIONS, "location_id"))
 
     def list(self, query: SlotFilter) -> Sequence[Slot]:
         c = self._table.c
@@ -947,7 +842,7 @@ class _SlotRepository(_Repository[Slot]):
         return sorted(found, key=lambda s: (s.starts_at, s.id.bytes))
 
 
-class _BookingRepository(_Repository[Booking]):
+class _BookingRepository(Repository[Booking]):
     def get(self, booking_id: BookingId) -> Booking | None:
         return self._get(booking_id)
 
@@ -1012,7 +907,7 @@ class _BookingRepository(_Repository[Booking]):
         return self._uow._page(self._mapper, where, keep, page, source)
 
 
-class _PartnerRepository(_Repository[Partner]):
+class _PartnerRepository(Repository[Partner]):
     def get(self, partner_id: PartnerId) -> Partner | None:
         return self._get(partner_id)
 
@@ -1030,7 +925,7 @@ class _PartnerRepository(_Repository[Partner]):
         )
 
 
-class _LifecycleEventRepository(_Repository[LifecycleEvent]):
+class _LifecycleEventRepository(Repository[LifecycleEvent]):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[LifecycleEvent]:
         c = self._table.c
         return self._uow._select(
@@ -1047,7 +942,7 @@ class _LifecycleEventRepository(_Repository[LifecycleEvent]):
         )
 
 
-class _AuditRepository(_Repository[AuditEntry]):
+class _AuditRepository(Repository[AuditEntry]):
     def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
         c = self._table.c
         return self._uow._select(
@@ -1059,7 +954,7 @@ class _AuditRepository(_Repository[AuditEntry]):
         )
 
 
-class _OutboxRepository(_Repository[OutboxMessage]):
+class _OutboxRepository(Repository[OutboxMessage]):
     def add(self, event: DomainEvent) -> None:  # type: ignore[override]
         self._uow._add(self._mapper, OutboxMessage(event))
 
@@ -1091,7 +986,7 @@ class _OutboxRepository(_Repository[OutboxMessage]):
         )
 
 
-class _DeliveryRepository(_Repository[Delivery]):
+class _DeliveryRepository(Repository[Delivery]):
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         return self._get(Delivery.key(event_id, handler))
 
@@ -1121,7 +1016,7 @@ class _DeliveryRepository(_Repository[Delivery]):
         )
 
 
-class _CommunicationRepository(_Repository[Communication]):
+class _CommunicationRepository(Repository[Communication]):
     def get(self, communication_id: CommunicationId) -> Communication | None:
         return self._get(communication_id)
 
@@ -1137,27 +1032,21 @@ class _CommunicationRepository(_Repository[Communication]):
         )
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
-        return self._oldest_first(
-            [self._table.c.booking_id == booking_id], lambda c: c.booking_id == booking_id
-        )
+        return self._oldest_with("booking_id", booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
-        return self._oldest_first(
-            [self._table.c.customer_id == customer_id], lambda c: c.customer_id == customer_id
-        )
+        return self._oldest_with("customer_id", customer_id)
 
 
-class _DocumentRepository(_Repository[Document]):
+class _DocumentRepository(Repository[Document]):
     def get(self, document_id: DocumentId) -> Document | None:
         return self._get(document_id)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
-        return self._oldest_first(
-            [self._table.c.booking_id == booking_id], lambda d: d.booking_id == booking_id
-        )
+        return self._oldest_with("booking_id", booking_id)
 
 
-class _StaffRepository(_Repository[StaffMember]):
+class _StaffRepository(Repository[StaffMember]):
     def get(self, staff_id: StaffId) -> StaffMember | None:
         return self._get(staff_id)
 
@@ -1180,7 +1069,7 @@ class _StaffRepository(_Repository[StaffMember]):
         )
 
 
-class _ImportJobRepository(_Repository[ImportJob]):
+class _ImportJobRepository(Repository[ImportJob]):
     def get(self, job_id: UUID) -> ImportJob | None:
         return self._get(job_id)
 
@@ -1191,7 +1080,7 @@ class _ImportJobRepository(_Repository[ImportJob]):
         return self._uow._page(self._mapper, [], lambda _: True, page)
 
 
-class _ImportErrorRepository(_Repository[ImportRowError]):
+class _ImportErrorRepository(Repository[ImportRowError]):
     def list_for_job(
         self, job_id: UUID, *, unresolved_only: bool = False
     ) -> Sequence[ImportRowError]:
@@ -1208,7 +1097,7 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
         )
 
 
-class _AuthSessionRepository(_Repository[AuthSession]):
+class _AuthSessionRepository(Repository[AuthSession]):
     def get(self, session_id: UUID) -> AuthSession | None:
         return self._get(session_id)
 

@@ -1,0 +1,258 @@
+"""Booking line items (seed 003): the products, rooms, flights and services of one booking.
+
+A booking of a seat on a slot may also carry line items: a hotel night before
+the trek, a flight, a guided activity, an airport transfer (a *ground
+service*). Each :class:`BookingItem` has its own quantity, unit price and
+supplier, and its own status: ``pending`` until its supplier confirms it
+(``confirmed``, with the supplier's reference), or ``cancelled``.
+
+``total`` is always ``unit_price * quantity`` in the unit price's currency,
+rounded to that currency's minor unit; it is derived, never stored apart from
+what it derives from, so it cannot disagree. :func:`items_total` adds up the
+items of one booking.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import attrs
+
+from bookingcore.domain._validation import (
+    check_move,
+    clean_text,
+    parse_choice,
+    require_text,
+    text_mapping,
+)
+from bookingcore.domain.values import (
+    BookingId,
+    BookingItemId,
+    Money,
+    ProductId,
+    SupplierId,
+    Versioned,
+    ensure_aware,
+)
+from bookingcore.errors import ValidationError
+
+__all__ = ["BookingItem", "BookingItemKind", "BookingItemStatus", "items_total"]
+
+_MAX_QUANTITY = 10_000
+
+
+class BookingItemKind(enum.StrEnum):
+    """What a line item is.
+
+    .. versionadded:: 0.1
+    """
+
+    PRODUCT = "product"
+    HOTEL = "hotel"
+    FLIGHT = "flight"
+    ACTIVITY = "activity"
+    GROUND_SERVICE = "ground_service"
+    TRANSFER = "transfer"
+    OTHER = "other"
+
+
+class BookingItemStatus(enum.StrEnum):
+    """Where a line item is with its supplier.
+
+    .. versionadded:: 0.1
+    """
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+_MOVES: dict[BookingItemStatus, frozenset[BookingItemStatus]] = {
+    BookingItemStatus.PENDING: frozenset(
+        {BookingItemStatus.CONFIRMED, BookingItemStatus.CANCELLED}
+    ),
+    BookingItemStatus.CONFIRMED: frozenset({BookingItemStatus.CANCELLED}),
+    BookingItemStatus.CANCELLED: frozenset(),
+}
+
+
+def _kind(value: object) -> BookingItemKind:
+    return parse_choice(BookingItemKind, value, "kind", what="an item kind")
+
+
+def _status(value: object) -> BookingItemStatus:
+    return parse_choice(BookingItemStatus, value, "status", what="an item status")
+
+
+def _quantity(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError.single("quantity", "must be a whole number", "invalid")
+    if not 1 <= value <= _MAX_QUANTITY:
+        msg = f"must be between 1 and {_MAX_QUANTITY:,}"
+        raise ValidationError.single("quantity", msg, "out_of_range")
+    return value
+
+
+def _unit_price(value: Money) -> Money:
+    if not isinstance(value, Money):
+        raise ValidationError.single("unit_price", "must be Money", "invalid")
+    if value.is_negative():
+        raise ValidationError.single("unit_price", "cannot be negative", "negative_amount")
+    return value
+
+
+@attrs.define(slots=False, kw_only=True)
+class BookingItem(Versioned):
+    """One line of a booking: what, how many, at what unit price, from which supplier.
+
+    Invariants: a description; ``quantity`` 1 to 10,000; a unit price that is
+    not negative; service dates, when both are known, in order.
+
+    Raises:
+        ValidationError: naming the field that breaks an invariant.
+
+    .. versionadded:: 0.1
+    """
+
+    id: BookingItemId
+    booking_id: BookingId
+    kind: BookingItemKind = attrs.field(converter=_kind)
+    description: str
+    quantity: int = attrs.field(converter=_quantity)
+    unit_price: Money = attrs.field(converter=_unit_price)
+    created_at: datetime
+    updated_at: datetime
+    product_id: ProductId | None = None
+    supplier_id: SupplierId | None = None
+    service_starts_on: date | None = None
+    service_ends_on: date | None = None
+    status: BookingItemStatus = attrs.field(default=BookingItemStatus.PENDING, converter=_status)
+    supplier_reference: str | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict, converter=text_mapping)
+    version: int = 1
+
+    entity_name = "booking item"
+
+    def __attrs_post_init__(self) -> None:
+        self.description = require_text(self.description, "description", max_length=1000)
+        self.supplier_reference = clean_text(self.supplier_reference, "supplier_reference")
+        self.created_at = ensure_aware(self.created_at, "created_at")
+        self.updated_at = ensure_aware(self.updated_at, "updated_at")
+        self._check_dates(self.service_starts_on, self.service_ends_on)
+
+    @staticmethod
+    def _check_dates(starts: date | None, ends: date | None) -> None:
+        if starts is not None and ends is not None and ends < starts:
+            msg = f"{ends.isoformat()} is before the service starts ({starts.isoformat()})"
+            raise ValidationError.single("service_ends_on", msg, "before_start")
+
+    @property
+    def currency(self) -> str:
+        """The currency the item is priced in."""
+        return self.unit_price.currency
+
+    @property
+    def total(self) -> Money:
+        """``unit_price * quantity``, rounded to the currency's minor unit."""
+        return self.unit_price * self.quantity
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the item is cancelled (it no longer counts toward totals)."""
+        return self.status is BookingItemStatus.CANCELLED
+
+    def change_quantity(self, quantity: int, *, now: datetime) -> None:
+        """Order a different number of units.
+
+        Raises:
+            ValidationError: on ``quantity`` outside 1 to 10,000, or on ``status``
+                once the supplier confirmed or the item was cancelled.
+        """
+        self._require_pending("quantity")
+        self.quantity = _quantity(quantity)
+        self.touch(now)
+
+    def reprice(self, unit_price: Money, *, now: datetime) -> None:
+        """Charge a different unit price, in the same currency.
+
+        Raises:
+            ValidationError: on ``unit_price`` when negative or in another
+                currency, or on ``status`` once the item is not pending.
+        """
+        self._require_pending("unit_price")
+        price = _unit_price(unit_price)
+        if price.currency != self.currency:
+            msg = f"the item is priced in {self.currency}, not {price.currency}"
+            raise ValidationError.single("unit_price", msg, "currency_mismatch")
+        self.unit_price = price
+        self.touch(now)
+
+    def reschedule(self, starts_on: date | None, ends_on: date | None, *, now: datetime) -> None:
+        """Move the service dates.
+
+        Raises:
+            ValidationError: on ``service_ends_on`` before ``service_starts_on``,
+                or on ``status`` once the item is cancelled.
+        """
+        if self.is_cancelled:
+            raise ValidationError.single("status", "a cancelled item keeps its dates", "cancelled")
+        self._check_dates(starts_on, ends_on)
+        self.service_starts_on, self.service_ends_on = starts_on, ends_on
+        self.touch(now)
+
+    def confirm(self, *, now: datetime, supplier_reference: str | None = None) -> None:
+        """The supplier confirmed the item (with its own reference, if it gave one).
+
+        Raises:
+            InvalidTransitionError: the item is not pending.
+        """
+        self._move(BookingItemStatus.CONFIRMED)
+        if supplier_reference is not None:
+            self.supplier_reference = clean_text(supplier_reference, "supplier_reference")
+        self.touch(now)
+
+    def cancel(self, *, now: datetime) -> None:
+        """Cancel the item; it stops counting toward the booking's totals.
+
+        Raises:
+            InvalidTransitionError: the item is cancelled already.
+        """
+        self._move(BookingItemStatus.CANCELLED)
+        self.touch(now)
+
+    def touch(self, now: datetime) -> None:
+        """Record that the item changed: new ``updated_at``, next version."""
+        self.updated_at = ensure_aware(now, "now")
+        self.version += 1
+
+    def _move(self, target: BookingItemStatus) -> None:
+        check_move("booking item", f"booking item {self.id}", _MOVES, self.status, target)
+        self.status = target
+
+    def _require_pending(self, field: str) -> None:
+        if self.status is not BookingItemStatus.PENDING:
+            msg = f"cannot change the {field} of a {self.status.value} item"
+            raise ValidationError.single("status", msg, "not_pending")
+
+
+def items_total(items: Iterable[BookingItem], currency: str) -> Money:
+    """What the booking's line items add up to in ``currency``; cancelled items count nothing.
+
+    Raises:
+        ValidationError: on ``items[<n>].unit_price`` for an item priced in
+            another currency (cancelled ones too: a booking has one currency).
+
+    .. versionadded:: 0.1
+    """
+    total = Money.zero(currency)
+    for index, item in enumerate(items):
+        if item.currency != total.currency:
+            msg = f"is in {item.currency}; the booking is in {total.currency}"
+            raise ValidationError.single(f"items[{index}].unit_price", msg, "currency_mismatch")
+        if not item.is_cancelled:
+            total += item.total
+    return total

@@ -1,0 +1,560 @@
+"""Payments and refunds (seed 003): money taken for a booking, and money given back.
+
+A :class:`Payment` is one attempt to collect ``amount`` for a booking through a
+provider (``stripe``, ``razorpay``, ``manual``, ...), known there by its
+``provider_reference`` (the payment intent or order id). Its status moves:
+
+* ``pending``, ``requires_action`` (3-D Secure, a UPI approval) and ``failed``
+  may become ``requires_action``, ``authorized``, ``captured``, ``failed`` or
+  ``cancelled``: a failed attempt may be tried again on the same intent;
+* ``authorized`` becomes ``captured``, or ``cancelled`` (the hold is voided);
+* ``captured`` becomes ``partially_refunded`` and ``refunded``, through refunds only;
+* ``refunded`` and ``cancelled`` are final.
+
+**Webhooks are applied once.** Providers deliver an event more than once and
+out of order; :meth:`Payment.apply_event` records every event id it has seen
+in ``processed_event_ids`` and returns False, changing nothing, for one it saw
+before. An event that arrives after a later one (``authorized`` after
+``captured``) is recorded but moves nothing back; an event that contradicts
+the payment (``captured`` after ``cancelled``) is refused with
+:class:`~bookingcore.errors.InvalidTransitionError`.
+
+**Refunds never exceed what was captured.** A :class:`Refund` is started with
+:meth:`Payment.start_refund`, which reserves its amount against the payment
+at once, and ends with :meth:`Payment.settle_refund` or
+:meth:`Payment.fail_refund` (which frees the reservation). At every moment
+``refunded_amount + pending_refund_amount <= captured_amount``, all in the
+payment's currency; asking for more is a
+:class:`~bookingcore.errors.ValidationError` on ``amount``. Because the
+running totals live on the payment (which has a version and can be locked
+with ``payments.get_for_update``), two refunds started at once cannot
+together overdraw it.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from bookingcore.domain._validation import (
+    check_move,
+    clean_text,
+    parse_choice,
+    positive_money_amount,
+    text_mapping,
+)
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    Money,
+    PaymentId,
+    RefundId,
+    Versioned,
+    ensure_aware,
+)
+from bookingcore.errors import InvalidTransitionError, ValidationError
+
+__all__ = [
+    "Payment",
+    "PaymentStatus",
+    "Refund",
+    "RefundStatus",
+    "normalise_provider",
+]
+
+_PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,39}")
+
+
+def normalise_provider(value: object, field: str = "provider") -> str:
+    """Return a payment provider's identifier stripped and lower-cased (``"stripe"``).
+
+    An identifier is 1-40 letters, digits, ``_``, ``.`` or ``-``.
+
+    Raises:
+        ValidationError: on ``field`` when it is missing or malformed.
+
+    .. versionadded:: 0.1
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError.single(field, "is required", "required")
+    provider = value.strip().lower()
+    if not _PROVIDER.fullmatch(provider):
+        msg = f"{value!r} is not a provider identifier (letters, digits, '_.-'; at most 40)"
+        raise ValidationError.single(field, msg, "invalid_provider")
+    return provider
+
+
+class PaymentStatus(enum.StrEnum):
+    """Where a payment is.
+
+    .. versionadded:: 0.1
+    """
+
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class RefundStatus(enum.StrEnum):
+    """Where a refund is.
+
+    .. versionadded:: 0.1
+    """
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+_P = PaymentStatus
+_RETRIED = frozenset({_P.REQUIRES_ACTION, _P.AUTHORIZED, _P.CAPTURED, _P.FAILED, _P.CANCELLED})
+
+#: The moves a payment's status may make (refund statuses only through refunds).
+_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    _P.PENDING: _RETRIED,
+    _P.REQUIRES_ACTION: _RETRIED - {_P.REQUIRES_ACTION},
+    _P.FAILED: _RETRIED - {_P.FAILED},
+    _P.AUTHORIZED: frozenset({_P.CAPTURED, _P.CANCELLED}),
+    _P.CAPTURED: frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED}),
+    _P.PARTIALLY_REFUNDED: frozenset({_P.REFUNDED}),
+    _P.REFUNDED: frozenset(),
+    _P.CANCELLED: frozenset(),
+}
+
+_BEFORE_CAPTURE = frozenset({_P.PENDING, _P.REQUIRES_ACTION, _P.FAILED, _P.AUTHORIZED})
+
+#: Events for these statuses, arriving once the payment is at the key, are late: kept, not applied.
+_LATE: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    _P.PENDING: frozenset(),
+    _P.REQUIRES_ACTION: frozenset({_P.PENDING}),
+    _P.FAILED: frozenset({_P.PENDING}),
+    _P.AUTHORIZED: frozenset({_P.PENDING, _P.REQUIRES_ACTION, _P.FAILED}),
+    _P.CAPTURED: _BEFORE_CAPTURE,
+    _P.PARTIALLY_REFUNDED: _BEFORE_CAPTURE | {_P.CAPTURED},
+    _P.REFUNDED: _BEFORE_CAPTURE | {_P.CAPTURED, _P.PARTIALLY_REFUNDED},
+    _P.CANCELLED: frozenset({_P.PENDING, _P.REQUIRES_ACTION, _P.FAILED, _P.AUTHORIZED}),
+}
+
+_REFUND_STATUSES = frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED})
+
+_REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.FAILED: frozenset(),
+}
+
+
+def _payment_status(value: object) -> PaymentStatus:
+    return parse_choice(PaymentStatus, value, "status", what="a payment status")
+
+
+def _refund_status(value: object) -> RefundStatus:
+    return parse_choice(RefundStatus, value, "status", what="a refund status")
+
+
+def _event_ids(values: Iterable[object]) -> frozenset[str]:
+    found: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or not value or value.strip() != value:
+            msg = "event ids are non-empty text without surrounding spaces"
+            raise ValidationError.single("processed_event_ids", msg, "invalid")
+        found.add(value)
+    return frozenset(found)
+
+
+def _event_id(value: object) -> str:
+    text = clean_text(value, "event_id", required=True)
+    assert text is not None
+    return text
+
+
+def _zero_like_amount(payment: Payment) -> Money:
+    return Money.zero(payment.amount.currency)
+
+
+def _same_currency(expected: str, value: Money, field: str) -> None:
+    if value.currency != expected:
+        msg = f"is in {value.currency}; the payment is in {expected}"
+        raise ValidationError.single(field, msg, "currency_mismatch")
+
+
+@attrs.define(slots=False, kw_only=True)
+class Refund(Versioned):
+    """Money given back from one payment: ``pending`` until the provider settles it.
+
+    Its status changes only through its payment (:meth:`Payment.settle_refund`,
+    :meth:`Payment.fail_refund`), which keeps the payment's running totals right.
+
+    Raises:
+        ValidationError: on ``amount`` when it is not above zero.
+
+    .. versionadded:: 0.1
+    """
+
+    id: RefundId
+    payment_id: PaymentId
+    amount: Money
+    created_at: datetime
+    updated_at: datetime
+    reason: str | None = None
+    status: RefundStatus = attrs.field(default=RefundStatus.PENDING, converter=_refund_status)
+    provider_reference: str | None = None
+    failure_reason: str | None = None
+    completed_at: datetime | None = None
+    version: int = 1
+
+    entity_name = "refund"
+
+    def __attrs_post_init__(self) -> None:
+        positive_money_amount(self.amount, "amount")
+        self.reason = clean_text(self.reason, "reason", max_length=2000)
+        self.provider_reference = clean_text(self.provider_reference, "provider_reference")
+        self.failure_reason = clean_text(self.failure_reason, "failure_reason", max_length=2000)
+        self.created_at = ensure_aware(self.created_at, "created_at")
+        self.updated_at = ensure_aware(self.updated_at, "updated_at")
+
+    @property
+    def is_pending(self) -> bool:
+        """True until the provider settled the refund or it failed."""
+        return self.status is RefundStatus.PENDING
+
+    def _end(
+        self,
+        target: RefundStatus,
+        now: datetime,
+        *,
+        provider_reference: str | None = None,
+        failure_reason: str | None = None,
+    ) -> None:
+        check_move("refund", f"refund {self.id}", _REFUND_MOVES, self.status, target)
+        self.status = target
+        if provider_reference is not None:
+            self.provider_reference = clean_text(provider_reference, "provider_reference")
+        if failure_reason is not None:
+            self.failure_reason = clean_text(failure_reason, "failure_reason", max_length=2000)
+        self.completed_at = ensure_aware(now, "now")
+        self.updated_at = self.completed_at
+        self.version += 1
+
+
+@attrs.define(slots=False, kw_only=True)
+class Payment(Versioned):
+    """One attempt to collect ``amount`` for a booking through a provider.
+
+    ``captured_amount`` is what the provider actually took (at most
+    ``amount``); ``refunded_amount`` what went back for good and
+    ``pending_refund_amount`` what refunds in flight have reserved. All four
+    are in one currency, and ``refunded_amount + pending_refund_amount``
+    never exceeds ``captured_amount``. ``(provider, provider_reference)`` and
+    ``idempotency_key`` are unique in storage.
+
+    Raises:
+        ValidationError: naming the field that breaks an invariant.
+
+    .. versionadded:: 0.1
+    """
+
+    id: PaymentId
+    booking_id: BookingId
+    customer_id: CustomerId
+    provider: str = attrs.field(converter=normalise_provider)
+    amount: Money
+    created_at: datetime
+    updated_at: datetime
+    provider_reference: str | None = None
+    status: PaymentStatus = attrs.field(default=PaymentStatus.PENDING, converter=_payment_status)
+    captured_amount: Money = attrs.field(default=attrs.Factory(_zero_like_amount, takes_self=True))
+    refunded_amount: Money = attrs.field(default=attrs.Factory(_zero_like_amount, takes_self=True))
+    pending_refund_amount: Money = attrs.field(
+        default=attrs.Factory(_zero_like_amount, takes_self=True)
+    )
+    processed_event_ids: frozenset[str] = attrs.field(factory=frozenset, converter=_event_ids)
+    idempotency_key: str | None = None
+    failure_reason: str | None = None
+    captured_at: datetime | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict, converter=text_mapping)
+    version: int = 1
+
+    entity_name = "payment"
+
+    def __attrs_post_init__(self) -> None:
+        positive_money_amount(self.amount, "amount")
+        currency = self.amount.currency
+        for field in ("captured_amount", "refunded_amount", "pending_refund_amount"):
+            value = getattr(self, field)
+            _same_currency(currency, value, field)
+            if value.is_negative():
+                raise ValidationError.single(field, "cannot be negative", "negative_amount")
+        if self.captured_amount > self.amount:
+            msg = f"{self.captured_amount} is more than the {self.amount} asked for"
+            raise ValidationError.single("captured_amount", msg, "exceeds_amount")
+        if self.refunded_amount + self.pending_refund_amount > self.captured_amount:
+            msg = f"refunds exceed the {self.captured_amount} captured"
+            raise ValidationError.single("refunded_amount", msg, "exceeds_captured")
+        self.provider_reference = clean_text(self.provider_reference, "provider_reference")
+        self.idempotency_key = clean_text(self.idempotency_key, "idempotency_key")
+        self.failure_reason = clean_text(self.failure_reason, "failure_reason", max_length=2000)
+        self.created_at = ensure_aware(self.created_at, "created_at")
+        self.updated_at = ensure_aware(self.updated_at, "updated_at")
+        if self.captured_at is not None:
+            self.captured_at = ensure_aware(self.captured_at, "captured_at")
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def currency(self) -> str:
+        """The currency of every amount on this payment and its refunds."""
+        return self.amount.currency
+
+    @property
+    def refundable_amount(self) -> Money:
+        """What may still be refunded: captured, less refunded and reserved by refunds."""
+        return self.captured_amount - self.refunded_amount - self.pending_refund_amount
+
+    @property
+    def net_amount(self) -> Money:
+        """What the business keeps for now: captured less refunded."""
+        return self.captured_amount - self.refunded_amount
+
+    @property
+    def is_captured(self) -> bool:
+        """True once money was taken (whether or not some went back since)."""
+        return self.status in {_P.CAPTURED, _P.PARTIALLY_REFUNDED, _P.REFUNDED}
+
+    def has_processed(self, event_id: str) -> bool:
+        """True when the webhook event ``event_id`` was applied to this payment already."""
+        return event_id in self.processed_event_ids
+
+    # ------------------------------------------------------------------ webhooks
+
+    def record_event(self, event_id: str, *, now: datetime) -> bool:
+        """Remember a provider event about this payment; False if it was seen before.
+
+        Call it first for events that change something other than the
+        payment's own status (a refund settling), and act only on True.
+
+        Raises:
+            ValidationError: on ``event_id`` when it is blank.
+        """
+        event_id = _event_id(event_id)
+        if event_id in self.processed_event_ids:
+            return False
+        self.processed_event_ids = self.processed_event_ids | {event_id}
+        self.touch(now)
+        return True
+
+    def apply_event(
+        self,
+        event_id: str,
+        status: PaymentStatus | str,
+        *,
+        now: datetime,
+        amount: Money | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Apply a provider's webhook event saying the payment is now ``status``.
+
+        Returns False, and changes nothing, when ``event_id`` was applied
+        before. Otherwise the event id is recorded and the status moves, unless
+        the event is late (its status comes before the current one: then only
+        the id is recorded). ``amount`` is what was captured, for
+        ``captured`` (the whole amount when not given); ``reason`` is kept for
+        ``failed``.
+
+        Raises:
+            ValidationError: on ``event_id`` when blank, on ``status`` for an
+                unknown status or a refund status (refunds go through
+                :meth:`start_refund`), on ``amount`` as :meth:`capture` says.
+            InvalidTransitionError: the event contradicts the payment
+                (``captured`` after ``cancelled``); nothing is recorded.
+        """
+        event_id = _event_id(event_id)
+        if event_id in self.processed_event_ids:
+            return False
+        target = _payment_status(status)
+        if target in _REFUND_STATUSES:
+            msg = "refunds are recorded with start_refund and settle_refund, not as a status"
+            raise ValidationError.single("status", msg, "refund_status")
+        if target is not self.status and target not in _LATE[self.status]:
+            self._move(target, now, amount=amount, reason=reason)
+        self.processed_event_ids = self.processed_event_ids | {event_id}
+        self.touch(now)
+        return True
+
+    # ------------------------------------------------------------------ status moves
+
+    def require_action(self, *, now: datetime) -> None:
+        """The customer must do something (3-D Secure, a UPI approval).
+
+        Raises:
+            InvalidTransitionError: not from the current status.
+        """
+        self._move(_P.REQUIRES_ACTION, now)
+        self.touch(now)
+
+    def authorize(self, *, now: datetime) -> None:
+        """The provider holds the money, not yet taken.
+
+        Raises:
+            InvalidTransitionError: not from the current status.
+        """
+        self._move(_P.AUTHORIZED, now)
+        self.touch(now)
+
+    def capture(self, *, now: datetime, amount: Money | None = None) -> None:
+        """The provider took ``amount`` (the whole amount when not given).
+
+        Raises:
+            InvalidTransitionError: not from the current status.
+            ValidationError: on ``amount`` when it is not above zero, is more
+                than the payment's amount, or is in another currency.
+        """
+        self._move(_P.CAPTURED, now, amount=amount)
+        self.touch(now)
+
+    def fail(self, *, now: datetime, reason: str | None = None) -> None:
+        """The attempt failed (declined, timed out); the customer may try again.
+
+        Raises:
+            InvalidTransitionError: not from the current status.
+        """
+        self._move(_P.FAILED, now, reason=reason)
+        self.touch(now)
+
+    def cancel(self, *, now: datetime) -> None:
+        """Give up on the payment (or void its authorization) before money is taken.
+
+        Raises:
+            InvalidTransitionError: money was taken already (refund it instead).
+        """
+        self._move(_P.CANCELLED, now)
+        self.touch(now)
+
+    # ------------------------------------------------------------------ refunds
+
+    def start_refund(
+        self,
+        *,
+        refund_id: RefundId,
+        amount: Money,
+        now: datetime,
+        reason: str | None = None,
+        provider_reference: str | None = None,
+    ) -> Refund:
+        """Reserve ``amount`` of what was captured for a new refund, and return it.
+
+        Store the returned :class:`Refund` (``uow.refunds.add``) in the same
+        unit of work as this payment.
+
+        Raises:
+            InvalidTransitionError: nothing was captured (the payment is not
+                ``captured`` or ``partially_refunded``).
+            ValidationError: on ``amount`` when it is in another currency, not
+                above zero, or more than :attr:`refundable_amount`.
+        """
+        if self.status not in {_P.CAPTURED, _P.PARTIALLY_REFUNDED}:
+            msg = f"payment {self.id} is {self.status.value}; only captured money is refunded"
+            raise InvalidTransitionError(
+                "payment", self.status.value, _P.REFUNDED.value, message=msg
+            )
+        _same_currency(self.currency, amount, "amount")
+        if amount.amount <= 0:
+            raise ValidationError.single("amount", "must be above zero", "not_positive")
+        left = self.refundable_amount
+        if amount > left:
+            msg = (
+                f"{amount} is more than the {left} left to refund "
+                f"({self.captured_amount} captured, {self.refunded_amount} refunded, "
+                f"{self.pending_refund_amount} being refunded)"
+            )
+            raise ValidationError.single("amount", msg, "exceeds_captured")
+        refund = Refund(
+            id=refund_id,
+            payment_id=self.id,
+            amount=amount,
+            created_at=now,
+            updated_at=now,
+            reason=reason,
+            provider_reference=provider_reference,
+        )
+        self.pending_refund_amount += amount
+        self.touch(now)
+        return refund
+
+    def settle_refund(
+        self, refund: Refund, *, now: datetime, provider_reference: str | None = None
+    ) -> None:
+        """The provider paid ``refund`` out: it counts as refunded for good.
+
+        The payment becomes ``refunded`` once everything captured went back,
+        ``partially_refunded`` before that.
+
+        Raises:
+            ValidationError: on ``refund`` when it belongs to another payment.
+            InvalidTransitionError: the refund is not pending.
+        """
+        self._own(refund)
+        refund._end(RefundStatus.SUCCEEDED, now, provider_reference=provider_reference)
+        self.pending_refund_amount -= refund.amount
+        self.refunded_amount += refund.amount
+        target = _P.REFUNDED if self.refunded_amount == self.captured_amount else None
+        self.status = target or _P.PARTIALLY_REFUNDED
+        self.touch(now)
+
+    def fail_refund(self, refund: Refund, *, now: datetime, reason: str | None = None) -> None:
+        """The provider could not pay ``refund`` out: its reservation is freed.
+
+        Raises:
+            ValidationError: on ``refund`` when it belongs to another payment.
+            InvalidTransitionError: the refund is not pending.
+        """
+        self._own(refund)
+        refund._end(RefundStatus.FAILED, now, failure_reason=reason)
+        self.pending_refund_amount -= refund.amount
+        self.touch(now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def touch(self, now: datetime) -> None:
+        """Record that the payment changed: new ``updated_at``, next version."""
+        self.updated_at = ensure_aware(now, "now")
+        self.version += 1
+
+    def _own(self, refund: Refund) -> None:
+        if refund.payment_id != self.id:
+            msg = f"refund {refund.id} belongs to payment {refund.payment_id}, not {self.id}"
+            raise ValidationError.single("refund", msg, "other_payment")
+
+    def _move(
+        self,
+        target: PaymentStatus,
+        now: datetime,
+        *,
+        amount: Money | None = None,
+        reason: str | None = None,
+    ) -> None:
+        check_move("payment", f"payment {self.id}", _MOVES, self.status, target)
+        if target is _P.CAPTURED:
+            taken = self.amount if amount is None else amount
+            _same_currency(self.currency, taken, "amount")
+            if taken.amount <= 0:
+                raise ValidationError.single("amount", "must be above zero", "not_positive")
+            if taken > self.amount:
+                msg = f"{taken} is more than the {self.amount} asked for"
+                raise ValidationError.single("amount", msg, "exceeds_amount")
+            self.captured_amount = taken
+            self.captured_at = ensure_aware(now, "now")
+        if target is _P.FAILED and reason is not None:
+            self.failure_reason = clean_text(reason, "reason", max_length=2000)
+        self.status = target

@@ -1,0 +1,274 @@
+"""Payments and refunds: webhooks applied once, status moves, refunds within what was captured."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import Money, Payment, PaymentStatus, RefundId, RefundStatus
+from bookingcore.errors import InvalidTransitionError, ValidationError
+from bookingcore.testing.builders import T0, Builder
+
+LATER = T0 + timedelta(minutes=5)
+
+
+@pytest.fixture
+def make() -> Builder:
+    return Builder()
+
+
+def _payment(make: Builder, amount: str = "1000", **fields: object) -> Payment:
+    location = make.location()
+    slot = make.slot(location.id, price_per_traveler=Money(amount, "INR"))
+    customer = make.customer()
+    booking = make.booking(customer.id, slot, [make.traveler(customer.id).id])
+    return make.payment(booking, **fields)
+
+
+def _captured(make: Builder, amount: str = "1000") -> Payment:
+    payment = _payment(make, amount)
+    payment.capture(now=T0)
+    return payment
+
+
+class TestNewPayments:
+    def test_start_pending_with_nothing_captured(self, make: Builder) -> None:
+        payment = _payment(make, provider=" Stripe ")
+        assert (payment.provider, payment.status) == ("stripe", PaymentStatus.PENDING)
+        assert payment.captured_amount == Money.zero("INR")
+        assert payment.refundable_amount == Money.zero("INR")
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"amount": Money.zero("INR")}, "amount"),
+            ({"provider": "pay pal"}, "provider"),
+            ({"captured_amount": Money("1", "USD")}, "captured_amount"),
+            ({"captured_amount": Money("1000.01", "INR")}, "captured_amount"),
+            ({"refunded_amount": Money("1", "INR")}, "refunded_amount"),
+            ({"processed_event_ids": [" evt_1"]}, "processed_event_ids"),
+        ],
+    )
+    def test_a_broken_rule_names_its_field(
+        self, make: Builder, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            _payment(make, **fields)
+        assert caught.value.fields == (field,)
+
+
+class TestWebhooks:
+    def test_an_event_is_applied_once(self, make: Builder) -> None:
+        payment = _payment(make)
+        assert payment.apply_event("evt_1", "captured", now=LATER)
+        captured = (payment.status, payment.captured_amount, payment.version)
+        assert captured == (PaymentStatus.CAPTURED, Money("1000", "INR"), 2)
+        assert not payment.apply_event("evt_1", "captured", now=LATER + timedelta(hours=1))
+        assert not payment.apply_event("evt_1", "failed", now=LATER + timedelta(hours=1))
+        assert (payment.status, payment.captured_amount, payment.version) == captured
+        assert (payment.updated_at, payment.processed_event_ids) == (LATER, frozenset({"evt_1"}))
+        assert payment.has_processed("evt_1")
+
+    def test_a_late_event_is_recorded_but_moves_nothing_back(self, make: Builder) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_2", "captured", now=LATER)
+        assert payment.apply_event("evt_1", "authorized", now=LATER)
+        assert payment.apply_event("evt_0", "failed", now=LATER, reason="first card declined")
+        assert payment.status is PaymentStatus.CAPTURED
+        assert payment.failure_reason is None
+        assert payment.processed_event_ids == {"evt_0", "evt_1", "evt_2"}
+
+    def test_a_failed_attempt_may_succeed_on_a_retry(self, make: Builder) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_1", "requires_action", now=T0)
+        payment.apply_event("evt_2", "failed", now=T0, reason="3-D Secure abandoned")
+        payment.apply_event("evt_3", "authorized", now=LATER)
+        payment.apply_event("evt_4", "captured", now=LATER, amount=Money("400", "INR"))
+        assert (payment.status, payment.captured_amount, payment.captured_at) == (
+            PaymentStatus.CAPTURED,
+            Money("400", "INR"),
+            LATER,
+        )
+        assert payment.failure_reason == "3-D Secure abandoned"
+
+    def test_an_event_contradicting_the_payment_is_refused_and_not_recorded(
+        self, make: Builder
+    ) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_1", "cancelled", now=T0)
+        with pytest.raises(InvalidTransitionError) as caught:
+            payment.apply_event("evt_2", "captured", now=LATER)
+        assert (caught.value.lifecycle, caught.value.from_state) == ("payment", "cancelled")
+        assert not payment.has_processed("evt_2")
+        assert (payment.status, payment.version) == (PaymentStatus.CANCELLED, 2)
+
+    def test_refund_statuses_do_not_come_from_payment_events(self, make: Builder) -> None:
+        payment = _captured(make)
+        with pytest.raises(ValidationError) as caught:
+            payment.apply_event("evt_9", "refunded", now=LATER)
+        assert caught.value.fields == ("status",)
+        assert not payment.has_processed("evt_9")
+
+    @pytest.mark.parametrize(
+        ("amount", "code"),
+        [("1000.01", "exceeds_amount"), ("0", "not_positive")],
+    )
+    def test_a_capture_takes_at_most_the_amount_asked_for(
+        self, make: Builder, amount: str, code: str
+    ) -> None:
+        payment = _payment(make)
+        with pytest.raises(ValidationError) as caught:
+            payment.apply_event("evt_1", "captured", now=LATER, amount=Money(amount, "INR"))
+        assert (caught.value.fields, caught.value.errors[0].code) == (("amount",), code)
+        assert (payment.status, payment.processed_event_ids) == (PaymentStatus.PENDING, set())
+
+    def test_a_capture_in_another_currency_is_refused(self, make: Builder) -> None:
+        payment = _payment(make)
+        with pytest.raises(ValidationError) as caught:
+            payment.capture(now=LATER, amount=Money("10", "USD"))
+        assert caught.value.errors[0].code == "currency_mismatch"
+
+    def test_record_event_remembers_other_events_once(self, make: Builder) -> None:
+        payment = _captured(make)
+        assert payment.record_event("evt_refund_1", now=LATER)
+        assert not payment.record_event("evt_refund_1", now=LATER)
+        assert payment.version == 3
+        with pytest.raises(ValidationError):
+            payment.record_event("  ", now=LATER)
+
+
+class TestMoves:
+    def test_money_taken_cannot_be_cancelled(self, make: Builder) -> None:
+        payment = _captured(make)
+        with pytest.raises(InvalidTransitionError) as caught:
+            payment.cancel(now=LATER)
+        assert "refunded" in caught.value.message
+        assert payment.status is PaymentStatus.CAPTURED
+
+    def test_an_authorization_is_captured_or_voided(self, make: Builder) -> None:
+        voided = _payment(make)
+        voided.authorize(now=T0)
+        voided.cancel(now=LATER)
+        assert voided.status is PaymentStatus.CANCELLED
+        taken = _payment(make)
+        taken.authorize(now=T0)
+        with pytest.raises(InvalidTransitionError):
+            taken.fail(now=LATER)
+        taken.capture(now=LATER)
+        assert taken.is_captured
+
+
+class TestRefunds:
+    def test_refunds_reserve_then_settle_what_was_captured(self, make: Builder) -> None:
+        payment = _captured(make)
+        first = payment.start_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("300", "INR"),
+            now=LATER,
+            reason="one traveler dropped out",
+        )
+        assert (first.status, first.payment_id, first.amount) == (
+            RefundStatus.PENDING,
+            payment.id,
+            Money("300", "INR"),
+        )
+        assert (payment.pending_refund_amount, payment.refundable_amount) == (
+            Money("300", "INR"),
+            Money("700", "INR"),
+        )
+        payment.settle_refund(first, now=LATER, provider_reference="rfnd_1")
+        assert (first.status, first.provider_reference, first.completed_at) == (
+            RefundStatus.SUCCEEDED,
+            "rfnd_1",
+            LATER,
+        )
+        assert (payment.status, payment.refunded_amount, payment.net_amount) == (
+            PaymentStatus.PARTIALLY_REFUNDED,
+            Money("300", "INR"),
+            Money("700", "INR"),
+        )
+        rest = payment.start_refund(
+            refund_id=RefundId(uuid4()), amount=Money("700", "INR"), now=LATER
+        )
+        payment.settle_refund(rest, now=LATER)
+        assert (payment.status, payment.refundable_amount) == (
+            PaymentStatus.REFUNDED,
+            Money.zero("INR"),
+        )
+
+    def test_a_refund_beyond_what_was_captured_names_the_amount(self, make: Builder) -> None:
+        payment = _payment(make)
+        payment.capture(now=T0, amount=Money("600", "INR"))
+        payment.start_refund(refund_id=RefundId(uuid4()), amount=Money("500", "INR"), now=LATER)
+        with pytest.raises(ValidationError) as caught:
+            payment.start_refund(
+                refund_id=RefundId(uuid4()), amount=Money("100.01", "INR"), now=LATER
+            )
+        assert (caught.value.fields, caught.value.errors[0].code) == (
+            ("amount",),
+            "exceeds_captured",
+        )
+        assert "100.00 INR left to refund" in caught.value.message
+        assert payment.pending_refund_amount == Money("500", "INR")
+
+    @pytest.mark.parametrize(
+        ("amount", "code"),
+        [(Money("5", "USD"), "currency_mismatch"), (Money("0", "INR"), "not_positive")],
+    )
+    def test_a_refund_in_another_currency_or_of_nothing_is_refused(
+        self, make: Builder, amount: Money, code: str
+    ) -> None:
+        payment = _captured(make)
+        with pytest.raises(ValidationError) as caught:
+            payment.start_refund(refund_id=RefundId(uuid4()), amount=amount, now=LATER)
+        assert (caught.value.fields, caught.value.errors[0].code) == (("amount",), code)
+        assert payment.version == 2
+
+    def test_nothing_is_refunded_before_money_was_taken(self, make: Builder) -> None:
+        payment = _payment(make)
+        with pytest.raises(InvalidTransitionError) as caught:
+            payment.start_refund(refund_id=RefundId(uuid4()), amount=Money("1", "INR"), now=LATER)
+        assert caught.value.from_state == "pending"
+
+    def test_a_failed_refund_frees_its_reservation(self, make: Builder) -> None:
+        payment = _captured(make)
+        refund = payment.start_refund(
+            refund_id=RefundId(uuid4()), amount=Money("1000", "INR"), now=LATER
+        )
+        payment.fail_refund(refund, now=LATER, reason="account closed")
+        assert (refund.status, refund.failure_reason) == (RefundStatus.FAILED, "account closed")
+        assert (payment.status, payment.refundable_amount) == (
+            PaymentStatus.CAPTURED,
+            Money("1000", "INR"),
+        )
+        with pytest.raises(InvalidTransitionError):
+            payment.settle_refund(refund, now=LATER)
+        assert payment.refunded_amount == Money.zero("INR")
+
+    def test_a_refund_settles_once_and_only_on_its_own_payment(self, make: Builder) -> None:
+        payment, other = _captured(make), _captured(make)
+        refund = payment.start_refund(
+            refund_id=RefundId(uuid4()), amount=Money("10", "INR"), now=LATER
+        )
+        with pytest.raises(ValidationError) as caught:
+            other.settle_refund(refund, now=LATER)
+        assert caught.value.fields == ("refund",)
+        payment.settle_refund(refund, now=LATER)
+        with pytest.raises(InvalidTransitionError):
+            payment.settle_refund(refund, now=LATER)
+        assert payment.refunded_amount == Money("10", "INR")
+
+    def test_amounts_keep_the_currency_precision(self, make: Builder) -> None:
+        payment = _captured(make, "0.03")
+        for _ in range(3):
+            refund = payment.start_refund(
+                refund_id=RefundId(uuid4()), amount=Money(Decimal("0.01"), "INR"), now=LATER
+            )
+            payment.settle_refund(refund, now=LATER)
+        assert (payment.status, payment.refunded_amount) == (
+            PaymentStatus.REFUNDED,
+            Money("0.03", "INR"),
+        )
