@@ -16,6 +16,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
 
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
@@ -324,6 +325,46 @@ class TestSqlStore:
             stored = uow.locations.get(location.id)
             assert stored is not None
             assert stored.name == "Changed After The Lock"
+
+    def test_every_statement_reaches_the_engines_cursor_listeners(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        # Tracers and statement counters listen there, also for the hot look-ups
+        # and the pipelined writes that skip SQLAlchemy's execution layer.
+        location = make.location()
+        slot = make.slot(location.id, capacity=3)
+        customer = make.customer()
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.commit()
+        before: list[str] = []
+        after: list[str] = []
+
+        def on_before(*args: Any) -> None:
+            before.append(args[2].split()[0])
+
+        def on_after(*args: Any) -> None:
+            after.append(args[2].split()[0])
+
+        event.listen(store.engine, "before_cursor_execute", on_before)
+        event.listen(store.engine, "after_cursor_execute", on_after)
+        try:
+            with store.unit_of_work() as uow:
+                assert uow.customers.get(customer.id) is not None
+                locked = uow.slots.get_for_update(slot.id)
+                assert locked is not None
+                locked.hold(1)
+                uow.customers.add(make.customer())
+                uow.commit()
+        finally:
+            event.remove(store.engine, "before_cursor_execute", on_before)
+            event.remove(store.engine, "after_cursor_execute", on_after)
+        assert before == after
+        # Customers are written before slots: parents first, in the mappers' order.
+        expected = ["SELECT", "SELECT", "INSERT", "UPDATE"]
+        assert [verb for verb in before if verb != "BEGIN"] == expected
 
     def test_amounts_and_times_read_back_exactly_and_in_utc(
         self, store: SqlStore, make: Builder

@@ -25,6 +25,7 @@ from bookingcore import (
 )
 from bookingcore.domain.values import CustomerId
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing.builders import Builder
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -91,6 +92,13 @@ def test_the_history_holds_the_customer_travelers_bookings_and_messages(
     assert len(history.bookings.items) == 3
     assert history.bookings.items[0].created_at >= history.bookings.items[-1].created_at
     assert {c.booking_id for c in history.communications} == {b.id for b in history.bookings.items}
+    assert history.payments == []
+    paid = Builder().payment(history.bookings.items[-1])
+    with core.context.uow_factory() as uow:
+        uow.payments.add(paid)
+        uow.commit()
+    mine = core.customers.history(customer_id, principal=Principal.customer(customer_id))
+    assert [(p.id, p.amount) for p in mine.payments] == [(paid.id, paid.amount)]
     older = core.customers.history(customer_id, principal=ADMIN, page=PageRequest(limit=2))
     assert len(older.bookings.items) == 2
     assert older.bookings.next_cursor is not None
@@ -136,4 +144,5 @@ def test_the_number_of_queries_does_not_grow_with_the_bookings(
         counts.append(len(statements))
         if backend == "sqlite":
             store.dispose()
-    assert counts[0] == counts[1] <= 6
+    # BEGIN (SQLite), the customer, messages, payments, travelers, bookings, their travelers.
+    assert counts[0] == counts[1] <= 7

@@ -55,6 +55,7 @@ from bookingcore.domain.audit import AuditAction
 from bookingcore.services.automations import Automations
 from bookingcore.services.partners import PartnerRegistration
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing.builders import Builder
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -404,9 +405,18 @@ class TestASharedCustomer:
         core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
         with pytest.raises(NotFoundError):
             core.bookings.get(booking.id, principal=them)
+        make = Builder()
+        theirs_paid, ours_paid = make.payment(world.their_booking), make.payment(booking)
+        with core.context.uow_factory() as uow:
+            uow.payments.add(theirs_paid)
+            uow.payments.add(ours_paid)
+            uow.commit()
         history = core.customers.history(world.their_customer.id, principal=them)
         assert [b.id for b in history.bookings.items] == [world.their_booking.id]
         assert {m.booking_id for m in history.communications} == {world.their_booking.id}
+        assert [p.id for p in history.payments] == [theirs_paid.id]
+        everything = core.customers.history(world.their_customer.id, principal=ADMIN)
+        assert {p.id for p in everything.payments} == {theirs_paid.id, ours_paid.id}
         messages = core.communications.for_customer(world.their_customer.id, principal=them)
         assert {m.booking_id for m in messages} == {world.their_booking.id}
         for message in core.communications.for_booking(booking.id, principal=ADMIN):

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -16,6 +16,7 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import CustomerRegistered
+from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import (
     MAX_PAGE_SIZE,
@@ -25,7 +26,7 @@ from bookingcore.domain.queries import (
     PageRequest,
 )
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.values import CustomerId, EmailAddress, PhoneNumber
+from bookingcore.domain.values import BookingId, CustomerId, EmailAddress, PhoneNumber
 from bookingcore.errors import NotFoundError, PermissionDeniedError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
@@ -50,8 +51,12 @@ class CustomerHistory:
 
     ``bookings`` is the newest page of the customer's bookings the principal
     may see (pass its ``next_cursor`` for older ones); ``travelers`` are the
-    saved travelers, oldest first; ``communications`` every logged message,
-    oldest first.
+    saved travelers, oldest first; ``communications`` every logged message and
+    ``payments`` every payment, oldest first, of the bookings the principal
+    may see.
+
+    .. versionchanged:: 0.1
+       ``payments`` added.
 
     .. versionadded:: 0.1
     """
@@ -60,6 +65,7 @@ class CustomerHistory:
     travelers: Sequence[Traveler]
     bookings: Page[Booking]
     communications: Sequence[Communication]
+    payments: Sequence[Payment] = ()
 
 
 class CustomerService:
@@ -280,7 +286,7 @@ class CustomerService:
     def history(
         self, customer_id: CustomerId, *, principal: Principal, page: PageRequest | None = None
     ) -> CustomerHistory:
-        """The customer with their travelers, bookings and messages, from one unit of work.
+        """The customer with their travelers, bookings, messages and payments, in one unit of work.
 
         The number of queries does not grow with the number of bookings or
         messages: one per kind of record (bookings bring their travelers in one
@@ -292,13 +298,18 @@ class CustomerService:
         scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
         with self._ctx.uow_factory() as uow:
             customer = self.load_visible(uow, customer_id, principal)
+            communications = uow.communications.list_for_customer(customer_id)
+            payments = uow.payments.list_for_customer(customer_id)
+            mentioned = [*(c.booking_id for c in communications), *(p.booking_id for p in payments)]
+            visible = self._visible_bookings(uow, customer, principal, mentioned)
             return CustomerHistory(
                 customer=customer,
                 travelers=uow.travelers.list_for_customer(customer_id),
                 bookings=uow.bookings.list(scoped, page or PageRequest()),
-                communications=self.visible_communications(
-                    uow, customer, principal, uow.communications.list_for_customer(customer_id)
-                ),
+                communications=[
+                    c for c in communications if c.booking_id is None or visible(c.booking_id)
+                ],
+                payments=[p for p in payments if visible(p.booking_id)],
             )
 
     @staticmethod
@@ -316,10 +327,27 @@ class CustomerService:
         customer. Costs one query per 500 of the customer's visible bookings,
         and none for staff or the customer.
         """
+        visible = CustomerService._visible_bookings(
+            uow, customer, principal, [c.booking_id for c in communications]
+        )
+        return [c for c in communications if c.booking_id is None or visible(c.booking_id)]
+
+    @staticmethod
+    def _visible_bookings(
+        uow: UnitOfWork,
+        customer: Customer,
+        principal: Principal,
+        mentioned: Iterable[BookingId | None],
+    ) -> Callable[[BookingId], bool]:
+        """Which of ``customer``'s bookings ``principal`` may see, as a test on their ids.
+
+        Reads the bookings only for a principal that sees part of them, and
+        only when some record names a booking.
+        """
         if principal.has(Permission.VIEW_ALL) or principal.is_customer(customer.id):
-            return list(communications)
-        visible: set[object] = set()
-        if any(c.booking_id is not None for c in communications):
+            return lambda _: True
+        visible: set[BookingId] = set()
+        if any(booking_id is not None for booking_id in mentioned):
             query = policy.scope_bookings(principal, BookingFilter(customer_id=customer.id))
             request = PageRequest(limit=MAX_PAGE_SIZE)
             while True:
@@ -328,7 +356,7 @@ class CustomerService:
                 if found.next_cursor is None:
                     break
                 request = PageRequest(limit=MAX_PAGE_SIZE, cursor=found.next_cursor)
-        return [c for c in communications if c.booking_id is None or c.booking_id in visible]
+        return visible.__contains__
 
     @staticmethod
     def load_visible(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:

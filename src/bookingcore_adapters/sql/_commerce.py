@@ -347,7 +347,7 @@ class BookingItemRepository(Repository[BookingItem]):
         return self._get(item_id)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
-        return self._oldest_with("booking_id", booking_id)
+        return self._oldest_with(booking_id=booking_id)
 
 
 class WaitlistRepository(Repository[WaitlistEntry]):
@@ -387,7 +387,7 @@ class WaitlistRepository(Repository[WaitlistEntry]):
         )
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
-        return self._oldest_with("customer_id", customer_id)
+        return self._oldest_with(customer_id=customer_id)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         c = self._table.c
@@ -441,10 +441,10 @@ class PaymentRepository(Repository[Payment]):
         )
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
-        return self._oldest_with("booking_id", booking_id)
+        return self._oldest_with(booking_id=booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
-        return self._oldest_with("customer_id", customer_id)
+        return self._oldest_with(customer_id=customer_id)
 
 
 class RefundRepository(Repository[Refund]):
@@ -459,4 +459,4 @@ class RefundRepository(Repository[Refund]):
         )
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
-        return self._oldest_with("payment_id", payment_id)
+        return self._oldest_with(payment_id=payment_id)

@@ -6,11 +6,14 @@ PostgreSQL. The unit of work's hottest statements skip it: they are compiled
 once per table, shape and dialect, their parameters and results converted by
 the columns' own bind and result processors, and executed on the driver's
 cursor in the transaction SQLAlchemy began. Driver errors are wrapped as
-SQLAlchemy wraps them, so callers handle one kind of error. They are logged on
-the ``bookingcore.sql`` logger at DEBUG level (``echo=True`` does not see them).
+SQLAlchemy wraps them, so callers handle one kind of error. The engine's
+``before_cursor_execute`` and ``after_cursor_execute`` listeners see them
+(statement counters, tracers); they are logged on the ``bookingcore.sql``
+logger at DEBUG level, not by ``echo=True``.
 
-Reads: :func:`lookup` and :func:`fetch` give the rows whose column equals a
-value, optionally locked (``get``, ``get_for_update``, unique look-ups).
+Reads: :func:`lookup` and :func:`fetch` give the rows whose columns equal
+given values, optionally locked (``get``, ``get_for_update``, unique look-ups,
+a booking's children, a customer's bookings of a slot).
 
 Writes: :func:`plan` turns the entities to write into :class:`Statement` s, each
 compiled once per table, shape and dialect, with its parameters already
@@ -43,6 +46,7 @@ from sqlalchemy import (
     Select,
     Table,
     Update,
+    and_,
     bindparam,
     delete,
     insert,
@@ -186,15 +190,20 @@ class Lookup:
 
 
 @functools.cache
-def by_column(
-    table: Table, column: str, *, lock: bool = False, parent: tuple[Table, str] | None = None
+def by_columns(
+    table: Table,
+    columns: tuple[str, ...],
+    *,
+    lock: bool = False,
+    parent: tuple[Table, str] | None = None,
 ) -> Select[Any]:
-    """``SELECT`` the rows whose ``column`` equals the parameter ``value`` (locked, if asked).
+    """``SELECT`` the rows whose ``columns`` equal the parameters of the same names.
 
-    With ``parent=(table, foreign_key)``, each row comes with the row its
-    ``foreign_key`` column points at (or NULLs); only ``table``'s row is locked.
+    Locked, if asked. With ``parent=(table, foreign_key)``, each row comes with
+    the row its ``foreign_key`` column points at (or NULLs); only ``table``'s
+    row is locked.
     """
-    where = table.c[column] == bindparam("value")
+    where = and_(*(table.c[column] == bindparam(column) for column in columns))
     if parent is None:
         statement = select(table).where(where)
         return statement.with_for_update() if lock else statement
@@ -207,14 +216,14 @@ def by_column(
 @functools.lru_cache(maxsize=512)
 def lookup(
     table: Table,
-    column: str,
+    columns: tuple[str, ...],
     dialect: Dialect,
     *,
     lock: bool = False,
     parent: tuple[Table, str] | None = None,
 ) -> Lookup:
-    """The compiled look-up of ``table``'s rows by ``column`` for ``dialect``."""
-    compiled = _compile(by_column(table, column, lock=lock, parent=parent), dialect)
+    """The compiled look-up of ``table``'s rows by ``columns`` for ``dialect``."""
+    compiled = _compile(by_columns(table, columns, lock=lock, parent=parent), dialect)
     return Lookup(compiled, (table,) if parent is None else (table, parent[0]), dialect)
 
 
@@ -232,36 +241,36 @@ def _processors_of(query: Lookup, description: Any) -> tuple[Callable[[Any], Any
     return known
 
 
-def fetch(connection: Connection, query: Lookup, value: Any) -> list[m.Row]:
-    """The rows ``query`` finds for ``value``, as column name -> Python value."""
+def fetch(connection: Connection, query: Lookup, wanted: Mapping[str, Any]) -> list[m.Row]:
+    """The rows ``query`` finds for the ``wanted`` values, as column name -> Python value."""
     names = [column.name for column in query.tables[0].c]
-    return [dict(zip(names, values, strict=True)) for values in _values(connection, query, value)]
+    return [dict(zip(names, row, strict=True)) for row in _values(connection, query, wanted)]
 
 
 def fetch_with_parent(
-    connection: Connection, query: Lookup, value: Any
+    connection: Connection, query: Lookup, wanted: Mapping[str, Any]
 ) -> list[tuple[m.Row, m.Row | None]]:
-    """The rows a joined ``query`` finds for ``value``, each with its parent's row, if any."""
+    """The rows a joined ``query`` finds for ``wanted``, each with its parent's row, if any."""
     table, parent = query.tables
     split = len(table.c)
     names, parent_names = [c.name for c in table.c], [c.name for c in parent.c]
     found: list[tuple[m.Row, m.Row | None]] = []
-    for values in _values(connection, query, value):
+    for values in _values(connection, query, wanted):
         row = dict(zip(names, values[:split], strict=True))
         parent_row = dict(zip(parent_names, values[split:], strict=True))
         found.append((row, None if parent_row["id"] is None else parent_row))
     return found
 
 
-def _values(connection: Connection, query: Lookup, value: Any) -> list[list[Any]]:
-    """The values of each row ``query`` finds for ``value``, converted to Python."""
+def _values(connection: Connection, query: Lookup, wanted: Mapping[str, Any]) -> list[list[Any]]:
+    """The values of each row ``query`` finds for ``wanted``, converted to Python."""
     compiled = query.compiled
-    parameters = compiled.bind({"value": value})
-    if _log.isEnabledFor(logging.DEBUG):
-        _log.debug("%s %r", compiled.sql, parameters)
+    parameters = compiled.bind(wanted)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
+        _announce(connection, cursor, compiled.sql, parameters, many=False)
         cursor.execute(compiled.sql, parameters)
+        _announce(connection, cursor, compiled.sql, parameters, many=False, done=True)
         found = cursor.fetchall()
         processors = _processors_of(query, cursor.description) if found else ()
     except connection.dialect.loaded_dbapi.Error as exc:
@@ -307,6 +316,11 @@ class Statement:
     def many(self) -> bool:
         """Whether the statement runs once per parameter set (an executemany)."""
         return len(self.parameters) > 1
+
+    @property
+    def arguments(self) -> Any:
+        """The parameters as the driver takes them: all sets for an executemany, else the one."""
+        return self.parameters if self.many else self.parameters[0]
 
 
 def plan(writes: Sequence[Write], dialect: Dialect) -> list[Statement]:
@@ -412,9 +426,8 @@ def run_each(connection: Connection, statements: Sequence[Statement]) -> Outcome
     """Execute ``statements`` one by one; a refused write raises :class:`Refused`."""
     outcome = Outcome()
     for statement in statements:
-        parameters: Any = statement.parameters if statement.many else statement.parameters[0]
         try:
-            result = connection.exec_driver_sql(statement.compiled.sql, parameters)
+            result = connection.exec_driver_sql(statement.compiled.sql, statement.arguments)
         except IntegrityError as exc:
             raise Refused(statement.mapper, exc) from exc
         returned = None
@@ -450,17 +463,16 @@ def run_pipelined(
     """
     driver: Any = connection.connection.driver_connection
     cursors = []
-    if _log.isEnabledFor(logging.DEBUG):
-        for statement in statements:
-            _log.debug("pipelined: %s %r", statement.compiled.sql, statement.parameters)
     try:
         with driver.pipeline():
             for statement in statements:
                 cursor = driver.cursor()
+                sql, arguments = statement.compiled.sql, statement.arguments
+                _announce(connection, cursor, sql, arguments, statement.many)
                 if statement.many:
-                    cursor.executemany(statement.compiled.sql, statement.parameters)
+                    cursor.executemany(sql, arguments)
                 else:
-                    cursor.execute(statement.compiled.sql, statement.parameters[0])
+                    cursor.execute(sql, arguments)
                 cursors.append(cursor)
             if commit:
                 driver.execute("COMMIT")
@@ -471,10 +483,38 @@ def run_pipelined(
         raise wrapped from exc
     outcome = Outcome(committed=commit)
     for statement, cursor in zip(statements, cursors, strict=True):
+        sql, arguments = statement.compiled.sql, statement.arguments
+        _announce(connection, cursor, sql, arguments, statement.many, done=True)
         returned = cursor.fetchone()[0] if statement.returns is not None else None
         _note(statement, outcome, cursor.rowcount, returned)
         cursor.close()
     return outcome
+
+
+def _announce(
+    connection: Connection,
+    cursor: Any,
+    sql: str,
+    parameters: Any,
+    many: bool,
+    *,
+    done: bool = False,
+) -> None:
+    """Tell the engine's ``before_cursor_execute`` (or, when ``done``, ``after_...``) listeners.
+
+    Statement counters and tracers (OpenTelemetry's SQLAlchemy instrumentation,
+    for one) listen there; they see these statements as they see SQLAlchemy's,
+    with no execution context. A listener's rewritten statement is not used.
+    """
+    dispatch = connection.dispatch
+    if done:
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
+        return
+    if _log.isEnabledFor(logging.DEBUG):
+        _log.debug("%s %r", sql, parameters)
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
 
 
 def _note(statement: Statement, outcome: Outcome, rowcount: int, returned: Any) -> None:

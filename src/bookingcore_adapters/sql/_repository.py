@@ -49,11 +49,13 @@ class Repository(Generic[E]):
             self._mapper, where, keep, _oldest_key, order_by=[c.created_at, c.id]
         )
 
-    def _oldest_with(self, column: str, value: object) -> list[E]:
-        """Entities whose ``column`` (and attribute of the same name) is ``value``, oldest first."""
-        return self._oldest_first(
-            [self._table.c[column] == value], lambda entity: getattr(entity, column) == value
-        )
+    def _oldest_with(self, **wanted: object) -> list[E]:
+        """Entities whose columns (and attributes of the same names) equal ``wanted``, oldest first.
+
+        One look-up sent straight to the driver: a booking's children, a
+        customer's bookings of a slot and the like are read on hot paths.
+        """
+        return self._uow._select_equal(self._mapper, wanted, _oldest_key)
 
     def _first(self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]) -> E | None:
         """The oldest entity matching (the one holding a unique key, when there is one)."""

@@ -336,7 +336,7 @@ class SqlUnitOfWork:
         """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
         for mapper, ident in locked:
             table = mapper.table
-            rows = self._rows_by(table, mapper.key, ident, lock=True)
+            rows = self._rows_by(table, {mapper.key: ident}, lock=True)
             self._locked.append((mapper, ident))
             self._settled.add((mapper.entity, ident))
             first = self._snapshots[mapper.entity].get(ident)
@@ -463,23 +463,23 @@ class SqlUnitOfWork:
     def _rows_by(
         self,
         table: Table,
-        column: str,
-        value: object,
+        wanted: Mapping[str, object],
         lock: bool = False,
         parent: tuple[m.Mapper[Any], str] | None = None,
     ) -> list[m.Row]:
-        """Rows whose ``column`` equals ``value``: the hot look-up, sent straight to the driver.
+        """Rows whose columns equal ``wanted``: the hot look-up, sent straight to the driver.
 
         With ``parent``, the parent rows come in the same query and are tracked.
         """
         connection = self._begin()
+        columns = tuple(wanted)
         if parent is None:
-            query = d.lookup(table, column, connection.dialect, lock=lock)
-            return d.fetch(connection, query, value)
+            query = d.lookup(table, columns, connection.dialect, lock=lock)
+            return d.fetch(connection, query, wanted)
         parent_mapper, foreign_key = parent
         joined = (parent_mapper.table, foreign_key)
-        query = d.lookup(table, column, connection.dialect, lock=lock, parent=joined)
-        found = d.fetch_with_parent(connection, query, value)
+        query = d.lookup(table, columns, connection.dialect, lock=lock, parent=joined)
+        found = d.fetch_with_parent(connection, query, wanted)
         for _, parent_row in found:
             if parent_row is not None:
                 self._track(parent_mapper, parent_mapper.load(parent_row, []))
@@ -501,7 +501,7 @@ class SqlUnitOfWork:
         if known is not None:
             return known
         table = mapper.table
-        rows = self._rows_by(table, mapper.key, ident)
+        rows = self._rows_by(table, {mapper.key: ident})
         return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
 
     def _peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
@@ -510,7 +510,7 @@ class SqlUnitOfWork:
         if known is not None:
             return known
         table = mapper.table
-        rows = self._rows_by(table, mapper.key, ident)
+        rows = self._rows_by(table, {mapper.key: ident})
         return self._load(mapper, rows)[0] if rows else None
 
     def _find_unique(
@@ -522,10 +522,31 @@ class SqlUnitOfWork:
             if read(entity) == value:
                 return entity
         table = mapper.table
-        rows = self._rows_by(table, column, value)
+        rows = self._rows_by(table, {column: value})
         if not rows or rows[0][mapper.key] in tracked:
             return None  # the tracked holder gave the value up in this unit of work
         return self._track(mapper, self._load(mapper, rows)[0])
+
+    def _select_equal(
+        self, mapper: m.Mapper[E], wanted: Mapping[str, object], sort_key: Callable[[E], Any]
+    ) -> list[E]:
+        """Entities whose columns (and attributes of the same names) equal ``wanted``.
+
+        Like :meth:`_select`, this unit's own additions and changes are seen; the
+        stored rows come from one look-up sent straight to the driver.
+        """
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+
+        def keep(entity: E) -> bool:
+            return all(getattr(entity, name) == value for name, value in wanted.items())
+
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        rows = [
+            row for row in self._rows_by(mapper.table, wanted) if row[mapper.key] not in tracked
+        ]
+        found = sorted([*self._load(mapper, rows), *mine], key=sort_key)
+        return [self._track(mapper, entity) for entity in found]
 
     def _select(
         self,
@@ -608,7 +629,8 @@ class SqlUnitOfWork:
         if self._sqlite:
             self._take_write_lock()
         lock = not self._sqlite
-        rows = self._retrying(lambda: self._rows_by(mapper.table, mapper.key, ident, lock, parent))
+        wanted = {mapper.key: ident}
+        rows = self._retrying(lambda: self._rows_by(mapper.table, wanted, lock, parent))
         if not rows:
             return None
         self._locked.append((mapper, ident))
@@ -886,11 +908,7 @@ class _BookingRepository(Repository[Booking]):
         return self._uow._count_by_assignee(set(statuses))
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
-        c = self._table.c
-        return self._oldest_first(
-            [c.customer_id == customer_id, c.slot_id == slot_id],
-            lambda b: b.customer_id == customer_id and b.slot_id == slot_id,
-        )
+        return self._oldest_with(customer_id=customer_id, slot_id=slot_id)
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         where, source = q.booking_where(query, self._uow._search)
@@ -1032,10 +1050,10 @@ class _CommunicationRepository(Repository[Communication]):
         )
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
-        return self._oldest_with("booking_id", booking_id)
+        return self._oldest_with(booking_id=booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
-        return self._oldest_with("customer_id", customer_id)
+        return self._oldest_with(customer_id=customer_id)
 
 
 class _DocumentRepository(Repository[Document]):
@@ -1043,7 +1061,7 @@ class _DocumentRepository(Repository[Document]):
         return self._get(document_id)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
-        return self._oldest_with("booking_id", booking_id)
+        return self._oldest_with(booking_id=booking_id)
 
 
 class _StaffRepository(Repository[StaffMember]):
