@@ -68,15 +68,13 @@ import argparse
 import json
 import math
 import multiprocessing
-import os
 import queue
 import statistics
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,8 +83,18 @@ from uuid import UUID, uuid4
 
 import psycopg
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
+from _common import (
+    bench_schema,
+    conninfo,
+    positive,
+    postgres_url,
+    server_description,
+    table,
+    whole_numbers,
+    zero_or_more,
+)
 from bookingcore import (
     BookingCore,
     BookingRequest,
@@ -111,8 +119,6 @@ Side = Literal["baseline", "library"]
 Dispatch = Literal["deferred", "inline"]
 
 SIDES: tuple[Side, ...] = get_args(Side)
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-URL_VARIABLES = ("BOOKINGCORE_BENCH_POSTGRES_URL", "BOOKINGCORE_TEST_POSTGRES_URL")
 
 DEFAULT_WORKERS = (1, 2, 4, 8)
 DEFAULT_ATTEMPTS = 200
@@ -784,23 +790,9 @@ class RunFigures:
 # --------------------------------------------------------------------------- the report
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> str:
-    """Columns padded to their widest cell: the first ``left`` left-aligned, the rest right."""
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            cell.ljust(width) if i < left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(headers), *(line(row) for row in rows)])
-
-
 def render(runs: Sequence[RunFigures]) -> str:
     """The results table, the seats table and one verdict line per worker count."""
-    results = _table(
+    results = table(
         [
             "workers",
             "baseline/s",
@@ -825,7 +817,7 @@ def render(runs: Sequence[RunFigures]) -> str:
             for run in runs
         ],
     )
-    seats = _table(
+    seats = table(
         ["workers", "side", "attempts", "booked", "refused", "failed", "seats", "slowest s"],
         [
             [
@@ -885,34 +877,7 @@ class Options:
     @property
     def conninfo(self) -> str:
         """The database as a libpq connection string, for psycopg."""
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _worker_counts(text: str) -> tuple[int, ...]:
-    try:
-        counts = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        counts = ()
-    if not counts or min(counts) < 1:
-        msg = f"expected positive whole numbers separated by commas, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return counts
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        msg = f"expected a positive whole number, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _not_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        msg = f"expected zero or more, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+        return conninfo(self.url)
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -924,23 +889,23 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database to use")
     parser.add_argument(
         "--workers",
-        type=_worker_counts,
+        type=whole_numbers,
         default=DEFAULT_WORKERS,
         help="worker counts to run, e.g. 1,2,4,8 (the default)",
     )
     parser.add_argument(
         "--attempts",
-        type=_positive,
+        type=positive,
         help=f"timed booking attempts per worker (default {DEFAULT_ATTEMPTS})",
     )
     parser.add_argument(
         "--warmup",
-        type=_not_negative,
+        type=zero_or_more,
         help=f"untimed warm-up bookings per worker (default {DEFAULT_WARMUP})",
     )
     parser.add_argument(
         "--slots",
-        type=_positive,
+        type=positive,
         default=DEFAULT_HOT_SLOTS,
         help=f"hot slots the attempts share (default {DEFAULT_HOT_SLOTS})",
     )
@@ -965,15 +930,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         parser.error(f"--attempts must be at least --slots ({args.slots}), so every slot fills")
     if max(args.workers) * (attempts + warmup) > MAX_CUSTOMERS_PER_RUN:
         parser.error(f"at most {MAX_CUSTOMERS_PER_RUN} bookings per run")
-    raw_url = args.url or next(
-        (value for name in URL_VARIABLES if (value := os.environ.get(name, "").strip())),
-        DEFAULT_URL,
-    )
-    url = make_url(raw_url)
-    if url.get_backend_name() != "postgresql":
-        parser.error(f"the bench needs PostgreSQL, not {url.get_backend_name()}")
+    try:
+        url = postgres_url(args.url)
+    except ValueError as exc:
+        parser.error(str(exc))
     return Options(
-        url=url.set(drivername="postgresql+psycopg"),
+        url=url,
         workers=args.workers,
         attempts=attempts,
         warmup=warmup,
@@ -983,31 +945,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
 
 
-@contextmanager
-def bench_schema(conninfo: str) -> Iterator[str]:
-    """A new schema for this run, dropped with everything in it when the block ends."""
-    schema = f"bench_{uuid4().hex[:12]}"
-    with psycopg.connect(conninfo, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def _server(conninfo: str) -> str:
-    with psycopg.connect(conninfo) as connection:
-        version, synchronous_commit = connection.execute(
-            "SELECT current_setting('server_version'), current_setting('synchronous_commit')"
-        ).fetchone() or ("?", "?")
-    return f"PostgreSQL {version}, synchronous_commit={synchronous_commit}"
-
-
 def run(options: Options) -> list[RunFigures]:
     """Every worker count, baseline then library, each in a fresh schema's emptied tables."""
     runs: list[RunFigures] = []
-    with bench_schema(options.conninfo) as schema:
+    with bench_schema(options.conninfo, "bench_") as schema:
         target = Target(
             sqlalchemy_url=options.url.render_as_string(hide_password=False),
             conninfo=options.conninfo,
@@ -1057,7 +998,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     database = options.url.render_as_string(hide_password=True)
     try:
-        server = _server(options.conninfo)
+        server = server_description(options.conninfo)
     except psycopg.OperationalError as exc:
         print(f"cannot reach {database}: {exc}", file=sys.stderr)
         return 1

@@ -81,6 +81,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _common import positive, say, table, whole_numbers
+
 DEFAULT_ROWS = 100_000
 QUICK_ROWS = 5_000
 DEFAULT_WORKERS = (1, 2)
@@ -764,20 +766,6 @@ def _met(value: bool | None) -> str:
     return "-" if value is None else "met" if value else "MISSED"
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> str:
-    """Columns padded to their widest cell: the first ``left`` left-aligned, the rest right."""
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            cell.ljust(width) if i < left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(headers), *(line(row) for row in rows)])
-
-
 def _library_cells(result: dict[str, Any], spec: FileSpec) -> list[str]:
     """rows/s, seconds, open s, peak MB, created, failed (expected), skipped + updated."""
     if "error" in result:
@@ -835,7 +823,7 @@ def render(
         f" {spec.customers:,} customers",
         "",
         "baseline: parse + strict validation only, one core, no caching",
-        _table(
+        table(
             ["format", "reader", "rows/s", "seconds", "peak MB", "bad (expected)", "check"],
             base_rows,
             left=2,
@@ -843,7 +831,7 @@ def render(
         "",
         "library: open_rows + core.imports.run_file into SQLite;"
         " ratio: library rows/s / the baseline's for the same format",
-        _table(
+        table(
             [
                 "case",
                 "workers",
@@ -945,7 +933,7 @@ def render_growth(growths: Sequence[Growth], small: FileSpec, large: FileSpec) -
     ]
     parts = [
         "memory growth: the CSV import (open_rows + run_file into SQLite) at N and 10 x N rows",
-        _table(headers, rows),
+        table(headers, rows),
         "",
         f"target: peak RSS at 10 x N / peak RSS at N <= {GROWTH_TOLERANCE:.2f}",
     ]
@@ -984,17 +972,6 @@ class Options:
     json: Path | None
 
 
-def _counts(text: str) -> tuple[int, ...]:
-    try:
-        counts = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        counts = ()
-    if not counts or min(counts) < 1 or max(counts) > 64:
-        msg = f"expected whole numbers from 1 to 64 separated by commas, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return counts
-
-
 def _choices(allowed: Sequence[str]) -> Any:
     def parse(text: str) -> tuple[str, ...]:
         chosen = tuple(part.strip() for part in text.split(",") if part.strip())
@@ -1005,14 +982,6 @@ def _choices(allowed: Sequence[str]) -> Any:
         return chosen
 
     return parse
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        msg = f"expected a positive whole number, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _rate(text: str) -> float:
@@ -1029,14 +998,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bulk import throughput: bookingcore vs parse + strict validation only.",
     )
     parser.add_argument(
-        "--rows", type=_positive, help=f"rows of the file (default {DEFAULT_ROWS:,})"
+        "--rows", type=positive, help=f"rows of the file (default {DEFAULT_ROWS:,})"
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"a smoke run: {QUICK_ROWS:,} rows unless --rows"
     )
     parser.add_argument(
         "--workers",
-        type=_counts,
+        type=lambda text: whole_numbers(text, most=64),
         default=DEFAULT_WORKERS,
         help="the library's validation worker counts, e.g. 1,2 (the default)",
     )
@@ -1069,7 +1038,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"share of bad rows, spread over every kind (default {DEFAULT_BAD_RATE})",
     )
     parser.add_argument(
-        "--chunk-size", type=_positive, help="the import's rows per transaction (library default)"
+        "--chunk-size", type=positive, help="the import's rows per transaction (library default)"
     )
     parser.add_argument("--tmpdir", type=Path, help="where to write the files and databases")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
@@ -1106,18 +1075,14 @@ def _has_calamine() -> bool:
     return True
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def _generate(folder: Path, file_format: str, rows: int, options: Options) -> tuple[Path, FileSpec]:
     path = folder / f"bookings-{rows}.{file_format}"
-    _say(f"writing {path.name} ...")
+    say(f"writing {path.name} ...")
     started = time.perf_counter()
     write = write_csv if file_format == "csv" else write_xlsx
     spec = write(path, rows, options.seed, options.bad_rate)
     size = path.stat().st_size / 2**20
-    _say(f"  {size:.1f} MiB in {time.perf_counter() - started:.1f} s")
+    say(f"  {size:.1f} MiB in {time.perf_counter() - started:.1f} s")
     return path, spec
 
 
@@ -1138,13 +1103,13 @@ def _library_spec(
 
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement; a library case that fails comes back with its ``error``."""
-    _say(f"{describe(spec)} ...")
+    say(f"{describe(spec)} ...")
     try:
         result = run_measurement(spec)
     except BenchError as exc:
         if spec["side"] == "baseline":
             raise
-        _say(f"  FAILED: {exc}")
+        say(f"  FAILED: {exc}")
         keys = ("side", "format", "reader", "workers")
         return {**{key: spec[key] for key in keys}, "error": str(exc)}
     finally:
@@ -1152,7 +1117,7 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
         if database:  # the database is not needed after the checks
             for suffix in ("", "-wal", "-shm"):
                 Path(database + suffix).unlink(missing_ok=True)
-    _say(
+    say(
         f"  {result['rows_per_second']:,.0f} rows/s, {result['seconds']:.2f} s,"
         f" peak {result['peak_rss_mb']:.0f} MB"
     )
@@ -1259,7 +1224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         if options.keep:
-            _say(f"files kept in {folder}")
+            say(f"files kept in {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
     seconds = time.perf_counter() - started
