@@ -114,7 +114,7 @@ def test_the_migrated_waiting_list_holds_one_active_entry_per_customer_and_slot(
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:
     migrations.upgrade(database)
     with database.begin() as connection:
-        connection.exec_driver_sql("DROP INDEX ix_bookings_status")
+        connection.exec_driver_sql("DROP INDEX ix_bookings_status_created_at_id")
     assert [d[0] for d in _differences(database)] == ["add_index"]
 
 
