@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bookingcore import Money, Payment, PaymentStatus, Refund, RefundId, RefundStatus
-from bookingcore.errors import ValidationError
+from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
 
 
@@ -82,6 +82,12 @@ def test_refunds_never_exceed_what_was_captured(
                 pending.append(
                     payment.start_refund(refund_id=RefundId(uuid4()), amount=asked, now=T0)
                 )
+            elif payment.status is PaymentStatus.REFUNDED:
+                # All of it went back already: the payment is past refunding at all.
+                before = copy.deepcopy(payment)
+                with pytest.raises(InvalidTransitionError):
+                    payment.start_refund(refund_id=RefundId(uuid4()), amount=asked, now=T0)
+                assert payment == before
             else:
                 before = copy.deepcopy(payment)
                 with pytest.raises(ValidationError) as caught:

@@ -570,7 +570,9 @@ def payments(draw: st.DrawFn) -> Payment:
         amount=amount,
         created_at=created,
         updated_at=created,
-        provider_reference=draw(st.one_of(st.none(), st.from_regex(r"pi_[A-Za-z0-9]{8,20}"))),
+        provider_reference=draw(
+            st.one_of(st.none(), st.from_regex(r"pi_[A-Za-z0-9]{8,20}", fullmatch=True))
+        ),
         status=status,
         captured_amount=unit * captured,
         refunded_amount=unit * refunded,
@@ -599,7 +601,9 @@ def refunds(draw: st.DrawFn) -> Refund:
         updated_at=created,
         reason=draw(_TEXT),
         status=status,
-        provider_reference=draw(st.one_of(st.none(), st.from_regex(r"rfnd_[A-Za-z0-9]{8,20}"))),
+        provider_reference=draw(
+            st.one_of(st.none(), st.from_regex(r"rfnd_[A-Za-z0-9]{8,20}", fullmatch=True))
+        ),
         failure_reason=draw(_TEXT) if status is RefundStatus.FAILED else None,
         completed_at=None if status is RefundStatus.PENDING else created,
         version=draw(st.integers(1, 20)),
