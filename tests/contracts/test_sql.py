@@ -451,3 +451,18 @@ def test_an_in_memory_sqlite_store_works_within_one_thread(make: Builder) -> Non
     with store.unit_of_work() as uow:
         assert uow.locations.get(location.id) == location
     store.dispose()
+
+
+def test_sqlite_connections_check_foreign_keys_use_wal_and_a_larger_page_cache(
+    tmp_path: Path,
+) -> None:
+    store = _sqlite_store(tmp_path)
+    try:
+        with store.engine.connect() as connection:
+            settings = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("foreign_keys", "journal_mode", "cache_size")
+            }
+    finally:
+        store.dispose()
+    assert settings == {"foreign_keys": 1, "journal_mode": "wal", "cache_size": -32 * 1024}
