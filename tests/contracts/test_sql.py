@@ -466,3 +466,47 @@ def test_sqlite_connections_check_foreign_keys_use_wal_and_a_larger_page_cache(
     finally:
         store.dispose()
     assert settings == {"foreign_keys": 1, "journal_mode": "wal", "cache_size": -32 * 1024}
+
+
+def test_sqlite_locks_a_row_read_under_its_write_lock_without_reading_it_again(
+    tmp_path: Path, make: Builder
+) -> None:
+    # While a transaction holds SQLite's write lock nobody else can change a row,
+    # so a bulk import's slots, found in one query after the job's lock, need no
+    # query each when they are locked for seats.
+    store = _sqlite_store(tmp_path)
+    location = make.location()
+    first, second = make.slot(location.id, capacity=5), make.slot(location.id, capacity=5)
+    early = make.slot(location.id, capacity=5)
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        for slot in (first, second, early):
+            uow.slots.add(slot)
+        uow.commit()
+    seen: list[str] = []
+
+    def on_before(*args: Any) -> None:
+        seen.append(args[2].split()[0])
+
+    try:
+        with store.unit_of_work() as uow:
+            read_early = uow.slots.get(early.id)  # a plain read: before the write lock
+            assert read_early is not None
+            assert uow.slots.get_for_update(first.id) is not None  # takes the write lock
+            found = uow.slots.find_at([(location.id, second.starts_at)])
+            assert {s.id for s in found} == {first.id, second.id, early.id}
+            event.listen(store.engine, "before_cursor_execute", on_before)
+            again = uow.slots.get_for_update(second.id)
+            assert again is not None
+            assert seen == []  # read under the lock: no query
+            assert uow.slots.get_for_update(early.id) is read_early
+            assert seen == ["SELECT"]  # read before the lock: read again, under it
+            again.hold(2)
+            uow.commit()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", on_before)
+    with store.unit_of_work() as uow:
+        stored = uow.slots.get(second.id)
+        assert stored is not None
+        assert stored.seats_held == 2
+    store.dispose()

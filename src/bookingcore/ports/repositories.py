@@ -231,6 +231,17 @@ class SlotRepository(Protocol):
         """Every slot starting exactly at one of the ``(location, start)`` pairs, in one
         query (bulk imports look up a chunk's slots at once), by start time."""
 
+    def find_exact(
+        self, keys: Collection[tuple[LocationId, ProductId | None, datetime]]
+    ) -> Sequence[Slot]:
+        """Every slot at one of the ``(location, product, start)`` keys, by start time.
+
+        A key whose product is None matches slots with no product. Like
+        :meth:`find_at`, one query for many keys, but only the slots asked for:
+        a bulk import finds each row's slot without loading the other
+        products' slots at the same place and time.
+        """
+
 
 class BookingRepository(Protocol):
     """Bookings and the lookups that keep them unique.

@@ -977,12 +977,12 @@ class _Booker:
         self._travelers.update((customer_id, []) for customer_id in known - self._travelers.keys())
         self._slots: dict[SlotId, Slot] = {}
         wanted = {
-            (r.location_id, r.starts_at)
+            (r.location_id, r.product_id, r.starts_at)
             for r in rows
             if r.slot_id is None and r.external_id not in self._existing
         }
         self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
-        for slot in uow.slots.find_at(wanted):
+        for slot in uow.slots.find_exact(wanted):
             if slot.capacity is None:
                 self._open.setdefault((slot.location_id, slot.product_id, slot.starts_at), slot.id)
 

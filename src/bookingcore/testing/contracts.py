@@ -580,6 +580,36 @@ class SlotRepositoryContract(_Base):
             assert [s.id for s in found] == [added.id]
             assert list(uow.slots.find_at([])) == []
 
+    def test_find_exact_matches_location_product_and_start(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        here = make.location()
+        car, van = make.product(), make.product()
+        at = T0 + timedelta(days=3, hours=9)
+        cars = make.slot(here.id, starts_at=at, product_id=car.id)
+        vans = make.slot(here.id, starts_at=at, product_id=van.id)
+        plain = make.slot(here.id, starts_at=at)
+        later = make.slot(here.id, starts_at=at + timedelta(hours=1), product_id=car.id)
+        with uow_factory() as uow:
+            uow.locations.add(here)
+            uow.products.add(car)
+            uow.products.add(van)
+            for slot in (cars, vans, plain, later):
+                uow.slots.add(slot)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.slots.find_exact([(here.id, car.id, at)])
+            assert [s.id for s in found] == [cars.id]
+            found = uow.slots.find_exact([(here.id, None, at), (here.id, van.id, at)])
+            assert {s.id for s in found} == {plain.id, vans.id}
+            found = uow.slots.find_exact([(here.id, car.id, at + timedelta(hours=1))])
+            assert [s.id for s in found] == [later.id]
+            added = make.slot(here.id, starts_at=at + timedelta(hours=2), product_id=van.id)
+            uow.slots.add(added)
+            wanted = [(here.id, van.id, at + timedelta(hours=2)), (here.id, car.id, at)]
+            assert [s.id for s in uow.slots.find_exact(wanted)] == [cars.id, added.id]
+            assert list(uow.slots.find_exact([])) == []
+
 
 class BookingRepositoryContract(_Base):
     """Bookings: unique keys, look-ups, every filter, and keyset pages.

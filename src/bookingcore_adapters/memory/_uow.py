@@ -415,6 +415,16 @@ class _SlotRepository(_Repository[Slot]):
             lambda s: (s.starts_at, s.id.bytes),
         )
 
+    def find_exact(
+        self, keys: Collection[tuple[LocationId, ProductId | None, datetime]]
+    ) -> Sequence[Slot]:
+        wanted = set(keys)
+        return self._uow._select(
+            self._table,
+            lambda s: (s.location_id, s.product_id, s.starts_at) in wanted,
+            lambda s: (s.starts_at, s.id.bytes),
+        )
+
 
 class _BookingRepository(_Repository[Booking]):
     def get(self, booking_id: BookingId) -> Booking | None:

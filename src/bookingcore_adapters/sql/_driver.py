@@ -48,10 +48,12 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    column,
     delete,
     insert,
     select,
     update,
+    values,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -67,6 +69,7 @@ __all__ = [
     "Refused",
     "Statement",
     "Write",
+    "by_tuples",
     "fetch",
     "fetch_with_parent",
     "lookup",
@@ -74,6 +77,7 @@ __all__ = [
     "run_each",
     "run_pipelined",
     "supports_pipeline",
+    "tuple_parameters",
 ]
 
 Snapshot = tuple[m.Row, list[m.Row]]
@@ -227,6 +231,50 @@ def lookup(
     return Lookup(compiled, (table,) if parent is None else (table, parent[0]), dialect)
 
 
+@functools.lru_cache(maxsize=64)
+def by_tuples(table: Table, columns: tuple[str, ...], count: int, dialect: Dialect) -> Lookup:
+    """The compiled look-up of ``table``'s rows whose ``columns`` equal one of ``count`` tuples.
+
+    The tuples are a ``VALUES`` list (parameters ``v<i>_<column>``) joined to the
+    table, so an index on the leading columns is probed once a tuple: a row-value
+    ``IN`` is a full scan on SQLite, and one ``IN`` list a column would fetch the
+    lists' whole cross product. A nullable column matches NULL to NULL. Use
+    :func:`tuple_parameters` for the values; ``count`` is one of
+    :data:`TUPLE_COUNTS`, so few statements are ever compiled.
+    """
+    wanted = [table.c[name] for name in columns]
+    rows = [tuple(bindparam(f"v{i}_{c.name}", type_=c.type) for c in wanted) for i in range(count)]
+    tuples = (
+        values(*(column(c.name, c.type) for c in wanted), name="wanted").data(rows).cte("wanted")
+    )
+    on = [
+        c.is_not_distinct_from(tuples.c[c.name]) if c.nullable else c == tuples.c[c.name]
+        for c in wanted
+    ]
+    statement = select(table).select_from(table.join(tuples, and_(*on)))
+    return Lookup(_compile(statement, dialect), (table,), dialect)
+
+
+#: The tuple counts :func:`by_tuples` is compiled for; a batch is padded up to one.
+TUPLE_COUNTS = (8, 64, 512, 2048)
+
+
+def tuple_parameters(
+    columns: tuple[str, ...], tuples: Sequence[tuple[Any, ...]]
+) -> tuple[int, dict[str, Any]]:
+    """The smallest :data:`TUPLE_COUNTS` size holding ``tuples``, and its parameters.
+
+    The last tuple repeats to fill the size (a repeated tuple finds the same rows).
+    """
+    count = next(size for size in TUPLE_COUNTS if size >= len(tuples))
+    padded = [*tuples, *[tuples[-1]] * (count - len(tuples))]
+    return count, {
+        f"v{i}_{name}": value
+        for i, one in enumerate(padded)
+        for name, value in zip(columns, one, strict=True)
+    }
+
+
 #: Each look-up's result processors, found from the driver's type codes of its first result.
 _result_processors: dict[Lookup, tuple[Callable[[Any], Any] | None, ...]] = {}
 
@@ -255,9 +303,9 @@ def fetch_with_parent(
     split = len(table.c)
     names, parent_names = [c.name for c in table.c], [c.name for c in parent.c]
     found: list[tuple[m.Row, m.Row | None]] = []
-    for values in _values(connection, query, wanted):
-        row = dict(zip(names, values[:split], strict=True))
-        parent_row = dict(zip(parent_names, values[split:], strict=True))
+    for found_values in _values(connection, query, wanted):
+        row = dict(zip(names, found_values[:split], strict=True))
+        parent_row = dict(zip(parent_names, found_values[split:], strict=True))
         found.append((row, None if parent_row["id"] is None else parent_row))
     return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import logging
@@ -129,6 +130,9 @@ class SqlUnitOfWork:
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
         # Locked rows whose snapshot was read under the lock: their versions cannot move.
         self._settled: set[tuple[str, UUID]] = set()
+        # SQLite: rows read while this transaction held the write lock. Nobody can
+        # change them until it ends, so locking one of them again needs no query.
+        self._fresh: set[tuple[str, UUID]] = set()
         self._pipeline = store.pipelined
         self._active = False
         self._tracked: dict[str, dict[UUID, Any]] = {}
@@ -273,6 +277,7 @@ class SqlUnitOfWork:
         self._holds_write_lock = False
         self._locked = []
         self._settled.clear()
+        self._fresh.clear()
         if transaction is None:
             return
         try:
@@ -291,6 +296,7 @@ class SqlUnitOfWork:
         self._holds_write_lock = False
         self._locked = []
         self._settled.clear()
+        self._fresh.clear()
         if transaction is not None and transaction.is_active:
             transaction.rollback()
 
@@ -455,6 +461,8 @@ class SqlUnitOfWork:
             return known
         tracked[ident] = entity
         self._snapshots[mapper.entity][ident] = (mapper.dump(entity), mapper.dump_children(entity))
+        if self._holds_write_lock and self._sqlite:
+            self._fresh.add((mapper.entity, ident))
         return entity
 
     def _rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[m.Stored]:
@@ -548,6 +556,35 @@ class SqlUnitOfWork:
         found = sorted([*self._load(mapper, rows), *mine], key=sort_key)
         return [self._track(mapper, entity) for entity in found]
 
+    def _select_tuples(
+        self,
+        mapper: m.Mapper[E],
+        columns: tuple[str, ...],
+        tuples: Sequence[tuple[Any, ...]],
+        keep: Callable[[E], bool],
+    ) -> list[E]:
+        """Entities whose ``columns`` equal one of ``tuples`` (``keep``: the same test).
+
+        As :meth:`_select_equal`: this unit's own additions and changes are seen,
+        and the stored rows come from one look-up sent straight to the driver.
+        """
+        self._require_active()
+        if not tuples:
+            return []
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        connection = self._begin()
+        count, parameters = d.tuple_parameters(columns, tuples)
+        query = d.by_tuples(mapper.table, columns, count, connection.dialect)
+        seen: set[UUID] = set()
+        rows = []
+        for row in d.fetch(connection, query, parameters):
+            ident = row[mapper.key]
+            if ident not in tracked and ident not in seen:
+                seen.add(ident)
+                rows.append(row)
+        return [self._track(mapper, entity) for entity in [*self._load(mapper, rows), *mine]]
+
     def _select(
         self,
         mapper: m.Mapper[E],
@@ -628,6 +665,11 @@ class SqlUnitOfWork:
             return tracked[ident]
         if self._sqlite:
             self._take_write_lock()
+            if (mapper.entity, ident) in self._fresh:
+                # Read under the write lock this transaction still holds: as locked.
+                self._locked.append((mapper, ident))
+                self._settled.add((mapper.entity, ident))
+                return tracked[ident]
         lock = not self._sqlite
         wanted = {mapper.key: ident}
         rows = self._retrying(lambda: self._rows_by(mapper.table, wanted, lock, parent))
@@ -721,10 +763,6 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
 def _children_select(child: Table) -> Select[Any]:
     """The child rows of the bookings whose ids are the parameter ``ids``."""
     return select(child).where(child.c.booking_id.in_(bindparam("ids", expanding=True)))
-
-
-def _at_location(location_id: LocationId, times: set[datetime]) -> Callable[[Slot], bool]:
-    return lambda slot: slot.location_id == location_id and slot.starts_at in times
 
 
 # --------------------------------------------------------------------------- repositories
@@ -844,24 +882,41 @@ class _SlotRepository(Repository[Slot]):
         )
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
-        by_location: dict[LocationId, set[datetime]] = defaultdict(set)
-        for location_id, starts_at in starts:
-            by_location[location_id].add(starts_at)
-        c = self._table.c
-        found: list[Slot] = []
-        # One query per location, each probing the (location_id, starts_at) index
-        # exactly; a row-value IN is a full scan on SQLite.
-        for location_id, times in by_location.items():
+        return self._find(("location_id", "starts_at"), starts, _slot_at)
+
+    def find_exact(
+        self, keys: Collection[tuple[LocationId, ProductId | None, datetime]]
+    ) -> Sequence[Slot]:
+        return self._find(("location_id", "product_id", "starts_at"), keys, _slot_key)
+
+    def _find(
+        self,
+        columns: tuple[str, ...],
+        wanted: Collection[tuple[Any, ...]],
+        key: Callable[[Slot], tuple[Any, ...]],
+    ) -> builtins.list[Slot]:
+        ordered = list(set(wanted))
+        found: builtins.list[Slot] = []
+        for start in range(0, len(ordered), d.TUPLE_COUNTS[-1]):
+            batch = ordered[start : start + d.TUPLE_COUNTS[-1]]
+            asked = set(batch)
             found.extend(
-                self._uow._select(
+                self._uow._select_tuples(
                     self._mapper,
-                    [c.location_id == location_id, c.starts_at.in_(sorted(times))],
-                    _at_location(location_id, times),
-                    lambda s: (s.starts_at, s.id.bytes),
-                    order_by=[c.starts_at, c.id],
+                    columns,
+                    batch,
+                    lambda s, asked=asked: key(s) in asked,  # type: ignore[misc]
                 )
             )
         return sorted(found, key=lambda s: (s.starts_at, s.id.bytes))
+
+
+def _slot_at(slot: Slot) -> tuple[Any, ...]:
+    return (slot.location_id, slot.starts_at)
+
+
+def _slot_key(slot: Slot) -> tuple[Any, ...]:
+    return (slot.location_id, slot.product_id, slot.starts_at)
 
 
 class _BookingRepository(Repository[Booking]):
