@@ -25,6 +25,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
+    BookingGroupId,
     CustomerId,
     LocationId,
     PartnerId,
@@ -62,7 +63,8 @@ def _frozen_or_none(value: object) -> frozenset[object] | None:
 class BookingFilter:
     """Which bookings to list. Every field left ``None`` does not filter.
 
-    ``statuses`` and ``sources`` match any of their members. ``starts_from`` /
+    ``statuses`` and ``sources`` match any of their members; ``group_id`` lists
+    the bookings of one group booking. ``starts_from`` /
     ``starts_before`` bound the slot's start (the booking date);
     ``created_from`` / ``created_before`` bound when the booking was made; lower
     bounds are inclusive, upper bounds exclusive. ``text`` matches the booking
@@ -80,6 +82,7 @@ class BookingFilter:
     product_id: ProductId | None = None
     supplier_id: SupplierId | None = None
     assignee_id: StaffId | None = None
+    group_id: BookingGroupId | None = None
     starts_from: datetime | None = None
     starts_before: datetime | None = None
     created_from: datetime | None = None
@@ -96,6 +99,7 @@ class BookingFilter:
             (self.product_id, booking.product_id),
             (self.supplier_id, booking.supplier_id),
             (self.assignee_id, booking.assignee_id),
+            (self.group_id, booking.group_id),
         )
         if any(wanted is not None and wanted != actual for wanted, actual in exact):
             return False

@@ -670,6 +670,7 @@ class BookingRepositoryContract(_Base):
     def test_list_applies_every_filter(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
         partner = make.partner()
         advisor = StaffId(make.customer().id)
+        group = BookingGroupId(uuid4())
         with uow_factory() as uow:
             uow.partners.add(partner)
             customer, slot, location = self._world(uow, make)
@@ -692,6 +693,7 @@ class BookingRepositoryContract(_Base):
                 status="confirmed",
                 created_at=T0 + timedelta(hours=1),
                 assignee_id=advisor,
+                group_id=group,
             )
             cancelled = make.booking(
                 customer.id, later, [t1.id], status="cancelled", created_at=T0 + timedelta(hours=2)
@@ -714,6 +716,8 @@ class BookingRepositoryContract(_Base):
         assert ids(BookingFilter(location_id=location.id)) == {mine.id}
         assert ids(BookingFilter(slot_id=later.id)) == {via_partner.id, cancelled.id}
         assert ids(BookingFilter(assignee_id=advisor)) == {via_partner.id}
+        assert ids(BookingFilter(group_id=group)) == {via_partner.id}
+        assert ids(BookingFilter(group_id=BookingGroupId(uuid4()))) == set()
         assert ids(BookingFilter(starts_from=later.starts_at)) == {via_partner.id, cancelled.id}
         assert ids(BookingFilter(starts_before=later.starts_at)) == {mine.id}
         assert ids(BookingFilter(created_from=T0 + timedelta(hours=1))) == {

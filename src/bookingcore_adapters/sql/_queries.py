@@ -163,6 +163,7 @@ def booking_where(
         (b.product_id, query.product_id),
         (b.supplier_id, query.supplier_id),
         (b.assignee_id, query.assignee_id),
+        (b.group_id, query.group_id),
     )
     found: list[ColumnElement[bool]] = [
         column == wanted for column, wanted in exact if wanted is not None
