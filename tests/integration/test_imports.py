@@ -505,3 +505,30 @@ def test_a_chunk_redone_after_a_conflict_does_not_flag_its_own_rows_as_duplicate
     assert calls == [10, 10, 10, 10]
     assert (job.created, job.failed) == (30, 0)
     assert len(bookings(core)) == 30
+
+
+def test_a_file_whose_external_ids_spill_out_of_memory_flags_the_same_rows(
+    core: BookingCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookingcore.services import _external_ids  # noqa: PLC0415
+
+    data = [
+        row(name=f"Person {i}", phone=phone(i % 300), external_id=f"S{i % 400}") for i in range(520)
+    ]
+    data[3] = row(phone="12345", external_id="S3")  # a bad row claims nothing
+    source = ListSource(HEADER, data)
+    in_memory = BookingCore(
+        uow_factory=MemoryStore().unit_of_work, clock=FixedClock(), ids=SequentialIds()
+    )
+    in_memory.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
+    kept = in_memory.imports.run_file(source, principal=ADMIN)
+
+    monkeypatch.setattr(_external_ids, "SPILL_AFTER", 40)  # ~10 chunks' worth on disk
+    spilled = core.imports.run_file(source, principal=ADMIN, settings=ImportSettings(chunk_size=50))
+
+    counts = ("total_rows", "created", "updated", "skipped", "failed")
+    assert [getattr(spilled, c) for c in counts] == [getattr(kept, c) for c in counts]
+    assert (spilled.created, spilled.failed) == (400, 120)
+    errors = core.imports.errors(spilled.id, principal=ADMIN)
+    assert _rows(errors)[:2] == [5, 402]  # row 5 is the bad phone; i=400 repeats S0
+    assert "repeats the external id of row 2" in str(errors[1].problems[0].message)

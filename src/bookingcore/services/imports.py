@@ -85,6 +85,7 @@ from bookingcore.errors import (
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._external_ids import ExternalIds
 
 __all__ = [
     "ImportPlan",
@@ -262,7 +263,7 @@ class _Run:
     assigner: Assigner
     #: ``principal.actor``, built once for the many rows that record it
     actor: Actor = attrs.field(init=False)
-    seen_external: dict[str, int] = attrs.Factory(dict)
+    seen_external: ExternalIds = attrs.Factory(ExternalIds)
     #: external ids first seen in the chunk being applied, forgotten if it is redone
     claimed: list[str] = attrs.Factory(list)
     retrying: dict[int, ImportRowError] | None = None
@@ -345,6 +346,7 @@ class ImportService:
         items = [_validated(validator, row) for row in read]
         with self._ctx.uow_factory() as uow:
             actions = self._simulate(uow, run, items)
+        run.seen_external.close()
         rows = tuple(
             PreviewRow(row.number, validator.raw(row), action, problems)
             for row, (action, problems) in zip(read, actions, strict=True)
@@ -377,18 +379,21 @@ class ImportService:
         errors: builtins.list[tuple[int, Mapping[str, str], tuple[CellProblem, ...]]] = []
         counts = {"create": 0, "update": 0, "skip": 0}
         total = 0
-        for batch in _batches(self._validate(source.rows(), validator, settings), 2000):
-            with self._ctx.uow_factory() as uow:
-                outcomes = self._simulate(uow, run, batch)
-            for item, (action, problems) in zip(batch, outcomes, strict=True):
-                total += 1
-                if isinstance(item, _Failure):
-                    errors.append((item.number, item.raw, item.problems))
-                elif problems:
-                    errors.append((item.number, _raw_of(validator, item), problems))
-                else:
-                    counts[action] += 1
-                    valid.append(item)
+        try:
+            for batch in _batches(self._validate(source.rows(), validator, settings), 2000):
+                with self._ctx.uow_factory() as uow:
+                    outcomes = self._simulate(uow, run, batch)
+                for item, (action, problems) in zip(batch, outcomes, strict=True):
+                    total += 1
+                    if isinstance(item, _Failure):
+                        errors.append((item.number, item.raw, item.problems))
+                    elif problems:
+                        errors.append((item.number, _raw_of(validator, item), problems))
+                    else:
+                        counts[action] += 1
+                        valid.append(item)
+        finally:
+            run.seen_external.close()
         return ImportPlan(
             filename=source.filename,
             file_format=source.file_format,
@@ -629,6 +634,8 @@ class ImportService:
         except BookingError as exc:
             self._fail(run.job_id, exc)
             raise
+        finally:
+            run.seen_external.close()
         return self._finish(run.job_id)
 
     def _commit_chunk(
@@ -654,7 +661,7 @@ class ImportService:
                 # Another writer took an external id, a phone or a seat meanwhile:
                 # the chunk wrote nothing; read again and redo it once.
                 for external_id in run.claimed:
-                    run.seen_external.pop(external_id, None)
+                    run.seen_external.release(external_id)
                 if attempt:
                     raise
                 _log.warning(
@@ -757,14 +764,14 @@ class ImportService:
         keys = uow.bookings.find_by_idempotency_keys({_key(r) for r in rows if not r.external_id})
         phones = uow.customers.find_by_phones({r.phone for r in rows if r.phone})
         emails = uow.customers.find_by_emails({r.email for r in rows if r.email})
-        seen: dict[str, int] = dict(run.seen_external)
+        seen = run.seen_external
         out: builtins.list[tuple[str, tuple[CellProblem, ...]]] = []
         for item in items:
             if isinstance(item, _Failure):
                 out.append(("error", item.problems))
                 continue
             if item.external_id:
-                first = seen.setdefault(item.external_id, item.number)
+                first = seen.claim(item.external_id, item.number)
                 if first != item.number:
                     msg = f"repeats the external id of row {first}"
                     out.append(("error", (CellProblem(msg, "duplicate_in_file", "external_id"),)))
@@ -782,7 +789,6 @@ class ImportService:
                 out.append(("error", (CellProblem(msg, "unknown_customer", "customer_email"),)))
                 continue
             out.append(("create", ()))
-        run.seen_external = seen
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -944,7 +950,7 @@ class ImportService:
         for row in islice(source.rows(), count):
             value = row.values[index].strip() if index < len(row.values) else ""
             if value:
-                run.seen_external.setdefault(value, row.number)
+                run.seen_external.claim(value, row.number)
 
 
 class _Booker:
@@ -1291,7 +1297,7 @@ def _in_file_duplicate(
 ) -> tuple[CellProblem, ...]:
     if not row.external_id:
         return ()
-    first = run.seen_external.setdefault(row.external_id, row.number)
+    first = run.seen_external.claim(row.external_id, row.number)
     if first == row.number:
         run.claimed.append(row.external_id)
         return ()
