@@ -366,6 +366,37 @@ class TestSqlStore:
         expected = ["SELECT", "SELECT", "INSERT", "UPDATE"]
         assert [verb for verb in before if verb != "BEGIN"] == expected
 
+    def test_look_ups_share_one_driver_cursor_and_survive_a_lost_connection(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        customer, other = make.customer(), make.customer()
+        with store.unit_of_work() as uow:
+            uow.customers.add(customer)
+            uow.customers.add(other)
+            uow.commit()
+        cursors: list[int] = []
+
+        def on_before(*args: Any) -> None:
+            if args[2].startswith("SELECT"):
+                cursors.append(id(args[1]))
+
+        event.listen(store.engine, "before_cursor_execute", on_before)
+        try:
+            with store.unit_of_work() as uow:
+                assert uow.customers.get(customer.id) is not None
+                assert uow.customers.get(other.id) is not None
+            assert len(cursors) == 2
+            assert len(set(cursors)) == 1  # made once, not once a look-up
+            # A connection the pool dropped takes its cursor with it.
+            with store.engine.connect() as connection:
+                connection.invalidate()
+            with store.unit_of_work() as uow:
+                found = uow.customers.get(customer.id)
+                assert found is not None
+                assert found.phone == customer.phone
+        finally:
+            event.remove(store.engine, "before_cursor_execute", on_before)
+
     def test_amounts_and_times_read_back_exactly_and_in_utc(
         self, store: SqlStore, make: Builder
     ) -> None:
