@@ -18,6 +18,12 @@ the end, also on errors):
   event in one transaction. Events are dispatched ``deferred`` by default, so
   event handling (a worker's job) stays out of the timed path; ``--dispatch
   inline`` times the after-commit dispatch too.
+* **statements** (with ``--statements``): the library's own SQL for each
+  booking, recorded from one library booking and replayed by raw psycopg with
+  the attempt's customer, traveler and slot and fresh ids: the same reads,
+  the same writes pipelined with ``COMMIT``, no library code. It splits the
+  gap: statements / baseline is what the rows a real booking writes cost;
+  library / statements is what the library's own Python costs on top.
 
 Every worker is a process of its own (``spawn``) with its own connection. It
 prepares everything untimed: its customers, each with one saved traveler
@@ -56,6 +62,7 @@ its path, so do not run it with ``-m``)::
     .venv/bin/python bench/booking_concurrency.py
     .venv/bin/python bench/booking_concurrency.py --workers 1,4 --attempts 400 --json out.json
     .venv/bin/python bench/booking_concurrency.py --quick  # a few seconds, for smoke tests
+    .venv/bin/python bench/booking_concurrency.py --statements  # add the replayed-SQL side
 
 The database is ``--url``, else ``$BOOKINGCORE_BENCH_POSTGRES_URL``, else
 ``$BOOKINGCORE_TEST_POSTGRES_URL``, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``.
@@ -75,14 +82,15 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 from uuid import UUID, uuid4
 
 import psycopg
-from sqlalchemy import create_engine, func, select, text
+from psycopg.types.json import Jsonb
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import URL
 
 from _common import (
@@ -115,7 +123,7 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Barrier
 
-Side = Literal["baseline", "library"]
+Side = Literal["baseline", "library", "statements"]
 Dispatch = Literal["deferred", "inline"]
 
 SIDES: tuple[Side, ...] = get_args(Side)
@@ -323,6 +331,15 @@ class LibraryBooker:
         request = BookingRequest(SlotId(slot), [SavedTraveler(traveler.id, is_primary=True)])
         return request, customer
 
+    @property
+    def engine(self) -> Engine:
+        """The engine the library books through."""
+        return self._engine
+
+    def attempt(self, index: int) -> tuple[BookingRequest, Principal]:
+        """Booking ``index``'s request and the customer making it."""
+        return self._bookings[index]
+
     def book(self, index: int) -> bool:
         request, customer = self._bookings[index]
         try:
@@ -335,9 +352,155 @@ class LibraryBooker:
         self._engine.dispose()
 
 
+Parameters = dict[str, Any]
+
+
+class StatementsBooker:
+    """The library's own SQL for a booking, sent by raw psycopg with no library code running.
+
+    Setup registers the worker's customers through the library, as
+    :class:`LibraryBooker` does, and the first warm-up booking goes through the
+    library while its statements are recorded as they reach the driver. Every
+    later booking sends those statements again on a plain psycopg connection:
+    the same reads with the attempt's customer, traveler and slot; a refusal
+    when the locked slot has no seat left; otherwise the same writes, with
+    fresh ids and the seats and version taken from the locked row, in one
+    pipeline with ``COMMIT``, as the library sends them. Library / statements
+    is then what the library's own Python costs; statements / baseline is what
+    the rows a booking writes cost (its history, audit entry, outbox event and
+    traveler rows, and their indexes).
+    """
+
+    def __init__(self, task: WorkerTask) -> None:
+        self._library = LibraryBooker(task)
+        try:
+            self._connection = psycopg.connect(task.target.conninfo, options=task.target.options)
+        except BaseException:
+            self._library.close()
+            raise
+        self._cursor = self._connection.cursor()
+        self._reads: list[tuple[str, Parameters]] = []
+        self._writes: list[tuple[str, Parameters]] = []
+        self._recorded: tuple[UUID, UUID, UUID] | None = None  # customer, traveler, slot
+        self._fresh: list[Any] = []  # the recorded booking's own ids and reference
+
+    def book(self, index: int) -> bool:
+        if self._recorded is None:
+            return self._record(index)
+        return self._replay(index)
+
+    def _keys(self, index: int) -> tuple[UUID, UUID, UUID]:
+        request, customer = self._library.attempt(index)
+        chosen = request.travelers[0]
+        if customer.id is None or not isinstance(chosen, SavedTraveler):
+            msg = "the statements side books one saved traveler for a customer"
+            raise BenchError(msg)
+        return customer.id, chosen.traveler_id, request.slot_id
+
+    def _record(self, index: int) -> bool:
+        """Book ``index`` through the library, recording its statements."""
+        recorded: list[tuple[str, Any]] = []
+
+        def listen(*args: Any) -> None:
+            recorded.append((args[2], args[3]))
+
+        engine = self._library.engine
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            booked = self._library.book(index)
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        for sql, parameters in recorded:
+            verb = sql.split(None, 1)[0].upper()
+            if verb not in ("SELECT", "INSERT", "UPDATE"):
+                continue
+            if not isinstance(parameters, dict):
+                msg = f"expected named parameters, got {type(parameters).__name__}: {sql[:60]}"
+                raise BenchError(msg)
+            (self._reads if verb == "SELECT" else self._writes).append((sql, parameters))
+        if not booked or not any("FOR UPDATE" in sql for sql, _ in self._reads):
+            msg = "the recorded booking did not lock its slot and book"
+            raise BenchError(msg)
+        self._recorded = self._keys(index)
+        # What the booking made: each new row's id, and the booking's reference.
+        for sql, parameters in self._writes:
+            if not sql.startswith("INSERT"):
+                continue
+            for name in ("id", "event_id", "reference"):
+                if name in parameters and parameters[name] not in self._fresh:
+                    self._fresh.append(parameters[name])
+        return booked
+
+    def _replay(self, index: int) -> bool:
+        assert self._recorded is not None
+        swap: dict[Any, Any] = dict(zip(self._recorded, self._keys(index), strict=True))
+        for old in self._fresh:
+            swap[old] = uuid4() if isinstance(old, UUID) else f"BENCH-{uuid4().hex[:12]}"
+        swap.update({str(old): str(new) for old, new in list(swap.items())})
+        connection, cursor = self._connection, self._cursor
+        try:
+            locked: dict[str, Any] = {}
+            for sql, parameters in self._reads:
+                cursor.execute(sql, _substituted(parameters, swap))
+                rows = cursor.fetchall()
+                if "FOR UPDATE" in sql and rows:
+                    names = [column.name for column in cursor.description or ()]
+                    # The slot's columns keep their names; a joined table's clashes are renamed.
+                    locked = dict(zip(names, rows[0], strict=True))
+            seats_held, capacity = locked["seats_held"], locked["capacity"]
+            if seats_held + TRAVELERS_PER_BOOKING > capacity:
+                connection.rollback()
+                return False
+            cursors = []
+            with connection.pipeline():
+                for sql, parameters in self._writes:
+                    values = _substituted(parameters, swap)
+                    if sql.startswith("UPDATE slots"):
+                        values |= {
+                            "new_seats_held": seats_held + TRAVELERS_PER_BOOKING,
+                            "new_version": locked["version"] + 1,
+                            "read_version": locked["version"],
+                        }
+                    statement = connection.cursor()
+                    statement.execute(sql, values)
+                    cursors.append((sql, statement))
+                connection.execute("COMMIT")
+            for sql, statement in cursors:
+                if sql.startswith("UPDATE") and statement.rowcount != 1:
+                    msg = f"the replayed update changed {statement.rowcount} rows: {sql[:60]}"
+                    raise BenchError(msg)
+                if statement.description is not None:
+                    statement.fetchall()
+                statement.close()
+        except BaseException:
+            connection.rollback()
+            raise
+        return True
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._connection.close()
+        self._library.close()
+
+
+def _substituted(value: Any, swap: dict[Any, Any]) -> Any:
+    """``value`` with every recorded id in ``swap`` replaced, inside JSON documents too."""
+    if isinstance(value, Jsonb):
+        return Jsonb(_substituted(value.obj, swap))
+    if isinstance(value, dict):
+        return {key: _substituted(item, swap) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substituted(item, swap) for item in value]
+    if isinstance(value, UUID | str):
+        return swap.get(value, value)
+    return value
+
+
 def _open_booker(task: WorkerTask) -> Booker:
     if task.plan.side == "baseline":
         return BaselineBooker(task)
+    if task.plan.side == "statements":
+        return StatementsBooker(task)
     return LibraryBooker(task)
 
 
@@ -755,16 +918,27 @@ class SideFigures:
 
 @dataclass(frozen=True)
 class RunFigures:
-    """Both sides at one worker count."""
+    """Every side at one worker count; ``statements`` only when it was asked for."""
 
     workers: int
     baseline: SideFigures
     library: SideFigures
+    statements: SideFigures | None = None
 
     @property
     def ratio(self) -> float:
-        base = self.baseline.bookings_per_second
-        return self.library.bookings_per_second / base if base > 0 else math.nan
+        """Library / baseline: the figure the target is about."""
+        return _ratio(self.library, self.baseline)
+
+    @property
+    def statements_ratio(self) -> float:
+        """Statements / baseline: the most any library sending these statements could reach."""
+        return math.nan if self.statements is None else _ratio(self.statements, self.baseline)
+
+    @property
+    def overhead_ratio(self) -> float:
+        """Library / statements: the share of the statements' speed the library keeps."""
+        return math.nan if self.statements is None else _ratio(self.library, self.statements)
 
     @property
     def verdict(self) -> str:
@@ -775,16 +949,33 @@ class RunFigures:
             return "below the target, above the floor"
         return "FAIL: below half the baseline"
 
+    @property
+    def sides(self) -> dict[Side, SideFigures]:
+        """The sides that ran, by name."""
+        sides: dict[Side, SideFigures] = {"baseline": self.baseline, "library": self.library}
+        if self.statements is not None:
+            sides["statements"] = self.statements
+        return sides
+
     def side(self, name: Side) -> SideFigures:
-        return self.baseline if name == "baseline" else self.library
+        return self.sides[name]
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        figures: dict[str, Any] = {
             "workers": self.workers,
             "ratio": self.ratio,
             "verdict": self.verdict,
-            **{name: self.side(name).as_json() for name in SIDES},
+            **{name: side.as_json() for name, side in self.sides.items()},
         }
+        if self.statements is not None:
+            figures["statements_ratio"] = self.statements_ratio
+            figures["library_to_statements"] = self.overhead_ratio
+        return figures
+
+
+def _ratio(side: SideFigures, reference: SideFigures) -> float:
+    base = reference.bookings_per_second
+    return side.bookings_per_second / base if base > 0 else math.nan
 
 
 # --------------------------------------------------------------------------- the report
@@ -792,31 +983,42 @@ class RunFigures:
 
 def render(runs: Sequence[RunFigures]) -> str:
     """The results table, the seats table and one verdict line per worker count."""
-    results = table(
-        [
-            "workers",
-            "baseline/s",
-            "library/s",
-            "ratio",
-            "baseline ms p50 /  p95 /  p99",
-            "library ms p50 /  p95 /  p99",
-            "baseline",
-            "library",
-        ],
-        [
-            [
-                str(run.workers),
-                f"{run.baseline.bookings_per_second:.1f}",
-                f"{run.library.bookings_per_second:.1f}",
-                f"{run.ratio:.2f}",
-                str(run.baseline.latency_ms),
-                str(run.library.latency_ms),
-                run.baseline.check.status,
-                run.library.check.status,
+    replayed = any(run.statements is not None for run in runs)
+    headers = [
+        "workers",
+        "baseline/s",
+        "library/s",
+        "ratio",
+        "baseline ms p50 /  p95 /  p99",
+        "library ms p50 /  p95 /  p99",
+        "baseline",
+        "library",
+    ]
+    if replayed:
+        headers += ["statements/s", "statements ratio", "library/statements", "statements"]
+    rows = []
+    for run in runs:
+        row = [
+            str(run.workers),
+            f"{run.baseline.bookings_per_second:.1f}",
+            f"{run.library.bookings_per_second:.1f}",
+            f"{run.ratio:.2f}",
+            str(run.baseline.latency_ms),
+            str(run.library.latency_ms),
+            run.baseline.check.status,
+            run.library.check.status,
+        ]
+        if run.statements is not None:
+            row += [
+                f"{run.statements.bookings_per_second:.1f}",
+                f"{run.statements_ratio:.2f}",
+                f"{run.overhead_ratio:.2f}",
+                run.statements.check.status,
             ]
-            for run in runs
-        ],
-    )
+        elif replayed:
+            row += ["", "", "", ""]
+        rows.append(row)
+    results = table(headers, rows)
     seats = table(
         ["workers", "side", "attempts", "booked", "refused", "failed", "seats", "slowest s"],
         [
@@ -831,8 +1033,7 @@ def render(runs: Sequence[RunFigures]) -> str:
                 f"{figures.seconds:.2f}",
             ]
             for run in runs
-            for name in SIDES
-            for figures in [run.side(name)]
+            for name, figures in run.sides.items()
         ],
         left=2,
     )
@@ -840,12 +1041,19 @@ def render(runs: Sequence[RunFigures]) -> str:
     problems = [
         f"  workers={run.workers}, {name}: {problem}"
         for run in runs
-        for name in SIDES
-        for problem in (*run.side(name).check.problems, *run.side(name).errors)
+        for name, figures in run.sides.items()
+        for problem in (*figures.check.problems, *figures.errors)
     ]
     parts = [
         "bookings/s: (booked + refused) / elapsed time of the slowest worker;"
         " ratio: library / baseline",
+    ]
+    if replayed:
+        parts.append(
+            "statements: the library's own SQL for each booking, replayed by raw psycopg;"
+            " statements ratio: statements / baseline"
+        )
+    parts += [
         results,
         "",
         "seats: hot-slot capacity in all (attempts exceed it by about 10 %)",
@@ -873,6 +1081,12 @@ class Options:
     slots: int
     dispatch: Dispatch
     json: Path | None
+    statements: bool = False
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        """The sides to run at each worker count, in order."""
+        return SIDES if self.statements else ("baseline", "library")
 
     @property
     def conninfo(self) -> str:
@@ -920,6 +1134,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help=f"a smoke run: {QUICK_ATTEMPTS} attempts and {QUICK_WARMUP} warm-ups per worker",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also replay the library's own SQL for each booking with raw psycopg"
+        " (a third side: what the statements cost without the library's Python)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     attempts = args.attempts or (QUICK_ATTEMPTS if args.quick else DEFAULT_ATTEMPTS)
@@ -942,11 +1162,15 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         slots=args.slots,
         dispatch=args.dispatch,
         json=args.json,
+        statements=args.statements,
     )
 
 
 def run(options: Options) -> list[RunFigures]:
-    """Every worker count, baseline then library, each in a fresh schema's emptied tables."""
+    """Every worker count, each side in turn, each in a fresh schema's emptied tables.
+
+    The statements side uses the library's tables, emptied again before it runs.
+    """
     runs: list[RunFigures] = []
     with bench_schema(options.conninfo, "bench_") as schema:
         target = Target(
@@ -955,21 +1179,29 @@ def run(options: Options) -> list[RunFigures]:
             schema=schema,
             dispatch=options.dispatch,
         )
-        sides: dict[Side, Tables] = {}
+        opened: list[Tables] = []
         try:
-            sides["baseline"] = BaselineTables(target)
-            sides["library"] = LibraryTables(target)
+            baseline = BaselineTables(target)
+            opened.append(baseline)
+            library = LibraryTables(target)
+            opened.append(library)
             for workers in options.workers:
                 figures: dict[Side, SideFigures] = {}
-                for name, tables in sides.items():
+                for name in options.sides:
                     print(f"{name}, {workers} workers ...", file=sys.stderr, flush=True)
+                    tables: Tables = baseline if name == "baseline" else library
                     plan = tables.prepare(workers, options.attempts, options.warmup, options.slots)
+                    plan = replace(plan, side=name)
                     results = run_workers(plan, target)
                     check = check_seats(plan, results, tables.seats())
                     figures[name] = SideFigures.of(plan, results, check)
-                runs.append(RunFigures(workers, figures["baseline"], figures["library"]))
+                runs.append(
+                    RunFigures(
+                        workers, figures["baseline"], figures["library"], figures.get("statements")
+                    )
+                )
         finally:
-            for tables in sides.values():
+            for tables in opened:
                 tables.close()
     return runs
 
@@ -977,7 +1209,7 @@ def run(options: Options) -> list[RunFigures]:
 def as_json(options: Options, runs: Sequence[RunFigures], seconds: float) -> dict[str, Any]:
     """The figures of every run, with the settings they were measured with."""
     return {
-        "ok": all(run.side(name).check.ok for run in runs for name in SIDES),
+        "ok": all(side.check.ok for run in runs for side in run.sides.values()),
         "seconds": seconds,
         "settings": {
             "workers": list(options.workers),
@@ -985,6 +1217,7 @@ def as_json(options: Options, runs: Sequence[RunFigures], seconds: float) -> dic
             "warmup_per_worker": options.warmup,
             "hot_slots": options.slots,
             "dispatch": options.dispatch,
+            "statements": options.statements,
             "target_ratio": TARGET_RATIO,
             "floor_ratio": FLOOR_RATIO,
         },

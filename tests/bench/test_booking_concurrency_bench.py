@@ -15,7 +15,7 @@ BENCH = REPO_ROOT / "bench" / "booking_concurrency.py"
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_a_quick_run_sells_every_seat_once_on_both_sides(postgres_url: str, tmp_path: Path) -> None:
+def test_a_quick_run_sells_every_seat_once_on_every_side(postgres_url: str, tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
     completed = subprocess.run(
         [
@@ -26,6 +26,7 @@ def test_a_quick_run_sells_every_seat_once_on_both_sides(postgres_url: str, tmp_
             "1,2",
             "--url",
             postgres_url,
+            "--statements",
             "--json",
             str(report_path),
         ],
@@ -40,7 +41,7 @@ def test_a_quick_run_sells_every_seat_once_on_both_sides(postgres_url: str, tmp_
     assert report["ok"] is True
     assert [run["workers"] for run in report["runs"]] == [1, 2]
     for run in report["runs"]:
-        for side in ("baseline", "library"):
+        for side in ("baseline", "library", "statements"):
             figures = run[side]
             assert figures["check"] == "OK", figures["problems"]
             assert figures["overbooked"] is False
@@ -49,4 +50,7 @@ def test_a_quick_run_sells_every_seat_once_on_both_sides(postgres_url: str, tmp_
             assert figures["booked"] == figures["seats"]
             assert figures["booked"] + figures["refused"] == figures["attempts"]
         assert run["ratio"] > 0
+        # The replayed statements are the library's own, without its Python.
+        assert run["statements_ratio"] > 0
+        assert run["library_to_statements"] > 0
     assert "OVERBOOKED" not in completed.stdout
