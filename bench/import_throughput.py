@@ -75,7 +75,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -506,23 +506,12 @@ def measure_baseline(path: Path, file_format: str) -> dict[str, Any]:
     }
 
 
-def measure_library(
-    path: Path, file_format: str, reader: str, workers: int, database: Path, chunk_size: int | None
-) -> dict[str, Any]:
-    """The full import into a fresh SQLite file; setup (catalog, staff) is not timed."""
+def _library_setup(database: Path) -> tuple[Any, Any, Any]:
+    """A fresh SQLite store with the dealers, advisors and products; its core; an admin."""
     from uuid import uuid4  # noqa: PLC0415
 
-    from sqlalchemy import func, select  # noqa: PLC0415
-
-    from bookingcore import (  # noqa: PLC0415
-        BookingCore,
-        ImportSettings,
-        Principal,
-        StaffId,
-        StaffRole,
-    )
-    from bookingcore_adapters.importers import FileLimits, open_rows  # noqa: PLC0415
-    from bookingcore_adapters.sql import SqlStore, metadata  # noqa: PLC0415
+    from bookingcore import BookingCore, Principal, StaffId, StaffRole  # noqa: PLC0415
+    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
     from bookingcore_adapters.system import RandomIds, SystemClock  # noqa: PLC0415
 
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
@@ -535,6 +524,20 @@ def measure_library(
         core.staff.add(email, name, principal=admin, locations=[dealer])
     for code, name in PRODUCTS:
         core.catalog.add_product(code, name, "car_variant", principal=admin)
+    return store, core, admin
+
+
+def measure_library(
+    path: Path, file_format: str, reader: str, workers: int, database: Path, chunk_size: int | None
+) -> dict[str, Any]:
+    """The full import into a fresh SQLite file; setup (catalog, staff) is not timed."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from bookingcore import ImportSettings  # noqa: PLC0415
+    from bookingcore_adapters.importers import FileLimits, open_rows  # noqa: PLC0415
+    from bookingcore_adapters.sql import metadata  # noqa: PLC0415
+
+    store, core, admin = _library_setup(database)
     size = path.stat().st_size
     limits = FileLimits(max_bytes=max(2 * size, 10 * 2**20), max_uncompressed_bytes=2**33)
     options: dict[str, Any] = {"workers": workers}
@@ -588,11 +591,111 @@ def measure_library(
     }
 
 
+def measure_statements(path: Path, database: Path) -> dict[str, Any]:
+    """The library's SQL for importing ``path``, replayed by raw sqlite3: the storage floor.
+
+    The library imports the file (one worker, not timed) while every statement
+    it sends, with its parameters, and every ``COMMIT`` and ``ROLLBACK`` are
+    written to a recording beside the database, which was copied first. Then
+    the recording is replayed on the copy with the standard library's sqlite3
+    (the store's pragmas, the same transactions) and only that is timed: what
+    storing the file costs with no Python of the library's running.
+    """
+    import pickle  # noqa: PLC0415
+    import sqlite3  # noqa: PLC0415
+
+    from sqlalchemy import event  # noqa: PLC0415
+
+    from bookingcore_adapters.importers import FileLimits, open_rows  # noqa: PLC0415
+
+    store, core, admin = _library_setup(database)
+    store.dispose()  # everything written is in the file, and the copy sees all of it
+    before = database.with_name(database.name + ".before")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{database}{suffix}")
+        if source.exists():
+            shutil.copy(source, f"{before}{suffix}")
+    recording = database.with_name(database.name + ".sql.pickle")
+    limits = FileLimits(max_bytes=max(2 * path.stat().st_size, 10 * 2**20))
+    with recording.open("wb") as out:
+
+        def statement(*args: Any) -> None:
+            pickle.dump(("run", args[2], args[3], args[5]), out)
+
+        def commit(_: Any) -> None:
+            pickle.dump(("end", "COMMIT"), out)
+
+        def rollback(_: Any) -> None:
+            pickle.dump(("end", "ROLLBACK"), out)
+
+        listeners: list[tuple[str, Callable[..., None]]] = [
+            ("before_cursor_execute", statement),
+            ("commit", commit),
+            ("rollback", rollback),
+        ]
+        for name, listener in listeners:
+            event.listen(store.engine, name, listener)
+        try:
+            job = core.imports.run_file(open_rows(path, limits=limits), principal=admin)
+        finally:
+            for name, listener in listeners:
+                event.remove(store.engine, name, listener)
+    store.dispose()
+
+    replay = sqlite3.connect(before, isolation_level=None)
+    for pragma in ("foreign_keys = ON", "journal_mode = WAL", "cache_size = -32768"):
+        replay.execute(f"PRAGMA {pragma}")
+    cursor = replay.cursor()
+    statements = 0
+    started = time.perf_counter()
+    with recording.open("rb") as recorded:
+        while True:
+            try:
+                entry = pickle.load(recorded)  # written by this process just now
+            except EOFError:
+                break
+            if entry[0] == "end":
+                if replay.in_transaction:
+                    replay.execute(entry[1])
+                continue
+            _, sql, parameters, many = entry
+            statements += 1
+            if many:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters)
+                cursor.fetchall()
+    if replay.in_transaction:
+        replay.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    stored = replay.execute("SELECT count(*) FROM bookings").fetchone()[0]
+    replay.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{before}{suffix}").unlink(missing_ok=True)
+    recording.unlink()
+    rows = job.total_rows
+    return {
+        "side": "statements",
+        "format": "csv",
+        "reader": "csv",
+        "workers": 1,
+        "rows": rows,
+        "statements": statements,
+        "seconds": seconds,
+        "rows_per_second": rows / seconds if seconds > 0 else 0.0,
+        "peak_rss_mb": _peak_rss_mb(),
+        "created": job.created,
+        "stored_bookings": stored,
+    }
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement, in this process (the ``--measure`` mode)."""
     path = Path(spec["path"])
     if spec["side"] == "baseline":
         return measure_baseline(path, spec["format"])
+    if spec["side"] == "statements":
+        return measure_statements(path, Path(spec["database"]))
     return measure_library(
         path,
         spec["format"],
@@ -634,6 +737,8 @@ def run_measurement(spec: dict[str, Any]) -> dict[str, Any]:
 def describe(spec: dict[str, Any]) -> str:
     if spec["side"] == "baseline":
         return f"baseline {spec['format']}"
+    if spec["side"] == "statements":
+        return "the library's statements, replayed by sqlite3"
     return f"library {spec['format']}/{spec['reader']} workers={spec['workers']}"
 
 
@@ -876,6 +981,36 @@ def render(
     return "\n".join(parts)
 
 
+def render_statements(
+    floor: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    cases: Sequence[Case],
+    problems: Sequence[str],
+) -> str:
+    """The storage floor: the library's SQL replayed, against the baseline and the library."""
+    rate = floor["rows_per_second"]
+    lines = [
+        "statements: the library's SQL for the CSV file (recorded from an import), replayed by"
+        " raw sqlite3 with no library code",
+        f"  {rate:,.0f} rows/s ({floor['statements']:,} statements in {floor['seconds']:.2f} s)",
+    ]
+    if baseline is not None and baseline["rows_per_second"]:
+        ratio = rate / baseline["rows_per_second"]
+        lines.append(
+            f"  statements / csv baseline: {ratio:.2f}: no import storing these rows from one"
+            f" writer can pass this ratio, however its validation is spread ({TARGET_RATIO} target)"
+        )
+    for case in cases:
+        if case.name == "csv" and not case.failed and rate:
+            share = case.result["rows_per_second"] / rate
+            lines.append(
+                f"  library csv workers={case.result['workers']} / statements: {share:.2f}"
+                " (the rest is the library's own Python)"
+            )
+    lines += [f"  problem: {problem}" for problem in problems]
+    return "\n".join(lines)
+
+
 @dataclass
 class Growth:
     """The CSV import at N and at 10 x N rows, for one worker count."""
@@ -970,6 +1105,7 @@ class Options:
     tmpdir: Path | None
     keep: bool
     json: Path | None
+    statements: bool = False
 
 
 def _choices(allowed: Sequence[str]) -> Any:
@@ -1040,6 +1176,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chunk-size", type=positive, help="the import's rows per transaction (library default)"
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also replay the library's SQL for the CSV file with raw sqlite3"
+        " (what storing the rows costs with no library code: the storage floor)",
+    )
     parser.add_argument("--tmpdir", type=Path, help="where to write the files and databases")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -1064,6 +1206,7 @@ def parse_options(args: argparse.Namespace) -> Options:
         tmpdir=args.tmpdir,
         keep=args.keep,
         json=args.json,
+        statements=args.statements,
     )
 
 
@@ -1151,10 +1294,27 @@ def compare(options: Options, folder: Path) -> dict[str, Any]:
             for workers in options.workers:
                 result = _run(_library_spec(folder, path, fmt, reader, workers, options))
                 cases.append(Case(result, baselines[fmt], _library_problems(result, spec)))
+    floor: dict[str, Any] | None = None
+    floor_problems: list[str] = []
+    if options.statements:
+        csv_file = files.get("csv") or _generate(folder, "csv", spec.rows, options)
+        path = csv_file[0]
+        database = folder / f"statements-{path.stem}.db"
+        floor = _run({"side": "statements", "path": str(path), "database": str(database)})
+        if floor["created"] != spec.good or floor["stored_bookings"] != spec.good:
+            floor_problems.append(
+                f"replayed {floor['stored_bookings']} bookings, the import created"
+                f" {floor['created']}, {spec.good} good rows generated"
+            )
     print()
     print(render(spec, baselines, baseline_problems, cases))
+    if floor is not None:
+        print()
+        print(render_statements(floor, baselines.get("csv"), cases, floor_problems))
     ok = not any(baseline_problems.values()) and not any(case.problems for case in cases)
+    ok = ok and not floor_problems
     return {
+        "statements": floor and {**floor, "problems": floor_problems},
         "ok": ok,
         "file": spec.as_json(),
         "baselines": {
@@ -1241,6 +1401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seed": options.seed,
                 "bad_rate": options.bad_rate,
                 "chunk_size": options.chunk_size,
+                "statements": options.statements,
                 "target_ratio": TARGET_RATIO,
                 "target_rss_mb": TARGET_RSS_MB,
                 "growth_tolerance": GROWTH_TOLERANCE,

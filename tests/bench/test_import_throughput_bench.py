@@ -100,3 +100,21 @@ def test_the_growth_check_imports_n_and_ten_times_n_rows(tmp_path: Path) -> None
         assert_counts_match({**case, "check": "OK", "problems": []}, file)
     assert growth["rss_ratio"] > 0
     assert "memory growth" in completed.stdout
+
+
+@pytest.mark.slow
+def test_the_statements_side_replays_the_library_sql_into_the_same_bookings(
+    tmp_path: Path,
+) -> None:
+    completed, report = run_bench(tmp_path, "--workers", "1", "--formats", "csv", "--statements")
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert report["ok"] is True
+    floor = report["statements"]
+    assert floor["problems"] == []
+    # The replay on the copied database stored every booking the import created.
+    assert floor["created"] == report["file"]["good"]
+    assert floor["stored_bookings"] == floor["created"]
+    assert floor["statements"] > 0
+    assert floor["rows_per_second"] > 0
+    assert "replayed by raw sqlite3" in completed.stdout
