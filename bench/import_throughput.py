@@ -26,6 +26,10 @@ Each measurement runs in a fresh process (this script again, in its hidden
   reads the whole file once for its digest) plus ``run_file``; the ``open s``
   column shows the first part. For XLSX it runs with openpyxl and, when
   python-calamine is installed, with ``reader="calamine"``.
+* **statements** (with ``--statements``): the storage floor. The library's SQL
+  for the CSV file, recorded from an untimed import, replayed by the standard
+  library's sqlite3 on a copy of the database as it was before: what storing
+  the rows costs with no library code running.
 
 Reading the output
 ------------------
@@ -57,6 +61,7 @@ From the repository root, as a script::
     .venv/bin/python bench/import_throughput.py --quick          # 5 000 rows; under a minute
     .venv/bin/python bench/import_throughput.py --workers 1 --formats csv --json out.json
     .venv/bin/python bench/import_throughput.py --growth         # 100 000 and 1 000 000 rows: long
+    .venv/bin/python bench/import_throughput.py --formats csv --statements  # + the storage floor
 """
 
 from __future__ import annotations
