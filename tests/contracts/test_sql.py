@@ -397,6 +397,39 @@ class TestSqlStore:
         finally:
             event.remove(store.engine, "before_cursor_execute", on_before)
 
+    def test_a_failed_look_up_leaves_no_broken_cursor_behind(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with store.unit_of_work() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        cursors: list[object] = []  # the cursors themselves: ids of freed ones repeat
+
+        def fail_once(*args: Any) -> None:
+            if not args[2].startswith("SELECT"):
+                return
+            cursors.append(args[1])
+            if len(cursors) == 2:
+                msg = "a tracer failed"
+                raise RuntimeError(msg)
+
+        event.listen(store.engine, "before_cursor_execute", fail_once)
+        try:
+            with store.unit_of_work() as uow:
+                assert uow.customers.get(customer.id) is not None
+            with store.unit_of_work() as uow, pytest.raises(RuntimeError, match="tracer"):
+                uow.customers.get(make.customer().id)
+            with store.unit_of_work() as uow:
+                again = uow.customers.get(customer.id)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", fail_once)
+        assert again is not None
+        assert again.id == customer.id
+        assert len(cursors) == 3
+        assert cursors[0] is cursors[1]
+        assert cursors[2] is not cursors[1]  # the failed look-up's cursor was dropped
+
     def test_amounts_and_times_read_back_exactly_and_in_utc(
         self, store: SqlStore, make: Builder
     ) -> None:

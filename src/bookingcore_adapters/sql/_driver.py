@@ -341,10 +341,13 @@ def _values(connection: Connection, query: Lookup, wanted: Mapping[str, Any]) ->
         processors = _result_processors.get(query, ())
         if found and not processors:
             processors = _processors_of(query, cursor.description)
-    except connection.dialect.loaded_dbapi.Error as exc:
+    except BaseException as exc:
+        # A failed statement may leave the cursor in any state: the next look-up makes another.
         connection.info.pop(_READER, None)
         cursor.close()
-        raise _wrapped(connection, compiled.sql, parameters, exc) from exc
+        if isinstance(exc, connection.dialect.loaded_dbapi.Error):
+            raise _wrapped(connection, compiled.sql, parameters, exc) from exc
+        raise
     if not any(processors):
         return [list(row) for row in found]
     return [
