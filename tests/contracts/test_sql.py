@@ -18,6 +18,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import event
 
+from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
 from bookingcore.domain.values import Actor, CustomerId, Money
@@ -92,16 +93,23 @@ def make() -> Builder:
     return Builder()
 
 
+def _stored_customers(store: SqlStore, make: Builder, count: int = 1) -> list[Customer]:
+    """``count`` new customers, committed."""
+    customers = [make.customer() for _ in range(count)]
+    with store.unit_of_work() as uow:
+        for customer in customers:
+            uow.customers.add(customer)
+        uow.commit()
+    return customers
+
+
 class TestSqlStore:
     """What the SQL adapter promises beyond the shared contract."""
 
     def test_a_change_to_an_entity_someone_else_changed_first_is_stale(
         self, store: SqlStore, make: Builder
     ) -> None:
-        customer = make.customer()
-        with store.unit_of_work() as uow:
-            uow.customers.add(customer)
-            uow.commit()
+        (customer,) = _stored_customers(store, make)
         with store.unit_of_work() as late:
             mine = late.customers.get(customer.id)
             assert mine is not None
@@ -369,11 +377,7 @@ class TestSqlStore:
     def test_look_ups_share_one_driver_cursor_and_survive_a_lost_connection(
         self, store: SqlStore, make: Builder
     ) -> None:
-        customer, other = make.customer(), make.customer()
-        with store.unit_of_work() as uow:
-            uow.customers.add(customer)
-            uow.customers.add(other)
-            uow.commit()
+        customer, other = _stored_customers(store, make, 2)
         cursors: list[int] = []
 
         def on_before(*args: Any) -> None:
@@ -400,10 +404,7 @@ class TestSqlStore:
     def test_a_failed_look_up_leaves_no_broken_cursor_behind(
         self, store: SqlStore, make: Builder
     ) -> None:
-        customer = make.customer()
-        with store.unit_of_work() as uow:
-            uow.customers.add(customer)
-            uow.commit()
+        (customer,) = _stored_customers(store, make)
         cursors: list[object] = []  # the cursors themselves: ids of freed ones repeat
 
         def fail_once(*args: Any) -> None:
