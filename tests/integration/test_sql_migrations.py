@@ -167,3 +167,64 @@ class TestCommandLine:
             migrations.main(["current"])
         assert exit_info.value.code == 2
         assert migrations.URL_VARIABLE in capsys.readouterr().err
+
+
+#: The booking indexes that hold only rows with a value (revision 0006).
+PARTIAL_BOOKING_INDEXES = {
+    "ix_bookings_assignee_id_created_at_id": "assignee_id",
+    "ix_bookings_group_id": "group_id",
+    "ix_bookings_partner_id_created_at_id": "partner_id",
+    "ix_bookings_product_id_created_at_id": "product_id",
+    "ix_bookings_supplier_id_created_at_id": "supplier_id",
+}
+
+
+def _index_definitions(engine: Engine) -> dict[str, str]:
+    """Each index on ``bookings`` as the database prints it, in lower case."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                " AND tbl_name = 'bookings' AND sql IS NOT NULL"
+            )
+        else:
+            rows = connection.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'bookings'"
+                " AND schemaname = current_schema()"
+            )
+        return {name: definition.lower() for name, definition in rows}
+
+
+def test_optional_booking_columns_index_only_the_bookings_that_have_a_value(
+    database: Engine, tmp_path: Path
+) -> None:
+    migrations.upgrade(database)
+    migrated = _index_definitions(database)
+    made = create_engine(f"sqlite:///{tmp_path / 'made.db'}")
+    SqlStore(made).create_schema()
+    for definitions in (migrated, _index_definitions(made)):
+        for name, column in PARTIAL_BOOKING_INDEXES.items():
+            assert "where" in definitions[name], definitions[name]
+            assert f"{column} is not null" in definitions[name].replace('"', "")
+        assert "where" not in definitions["ix_bookings_status_created_at_id"]
+    made.dispose()
+    migrations.downgrade(database, "0005")
+    for name in PARTIAL_BOOKING_INDEXES:
+        assert "where" not in _index_definitions(database)[name]
+
+
+def test_sqlite_lists_a_partners_bookings_from_the_partial_index(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    SqlStore(engine).create_schema()
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM bookings WHERE partner_id = ?"
+                " AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT 20",
+                ("p", "2026-01-01", "x"),
+            )
+        )
+    engine.dispose()
+    assert "ix_bookings_partner_id_created_at_id" in plan
+    assert "TEMP B-TREE" not in plan  # read in order from the index, not sorted
