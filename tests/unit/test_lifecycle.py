@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from uuid import uuid4
-
 import pytest
 
 from bookingcore import (
@@ -12,14 +9,10 @@ from bookingcore import (
     PRESETS,
     RESERVATION,
     TRAVEL,
-    Booking,
-    CustomerId,
     InvalidTransitionError,
     Lifecycle,
-    TravelerId,
     ValidationError,
 )
-from bookingcore.testing.builders import T0, Builder
 
 #: Seed 004's ALLOWED_TRANSITIONS, written out independently of the library.
 SEED_004_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -189,54 +182,6 @@ class TestMoves:
     def test_is_terminal(self) -> None:
         assert TRAVEL.is_terminal("refunded")
         assert not TRAVEL.is_terminal("completed")
-
-
-class TestBookingMoves:
-    @pytest.fixture
-    def make(self) -> Builder:
-        return Builder()
-
-    def _booking(self, make: Builder, travelers: int = 3) -> Booking:
-        location = make.location()
-        slot = make.slot(location.id)
-        ids = [TravelerId(uuid4()) for _ in range(travelers)]
-        return make.booking(CustomerId(uuid4()), slot, ids)
-
-    def test_cancelling_a_pending_booking_gives_back_every_seat(self, make: Builder) -> None:
-        booking = self._booking(make, travelers=3)
-        later = T0 + timedelta(hours=2)
-        delta = booking.move_to(
-            "cancelled", lifecycle=RESERVATION, now=later, reason="change of plans"
-        )
-        assert delta == -3
-        assert booking.status == "cancelled"
-        assert booking.cancelled_at == later
-        assert booking.cancellation_reason == "change of plans"
-        assert booking.updated_at == later
-        assert booking.version == 2
-
-    def test_moving_between_holding_states_changes_no_seats(self, make: Builder) -> None:
-        booking = self._booking(make, travelers=2)
-        assert booking.move_to("confirmed", lifecycle=RESERVATION, now=T0) == 0
-        assert booking.status == "confirmed"
-        assert booking.cancelled_at is None
-        assert booking.version == 2
-
-    def test_entering_a_holding_state_takes_seats(self, make: Builder) -> None:
-        booking = self._booking(make, travelers=2)
-        booking.status = "quotation_approved"
-        assert booking.move_to("booking_created", lifecycle=TRAVEL, now=T0) == 2
-
-    def test_an_illegal_move_raises_and_leaves_the_booking_unchanged(self, make: Builder) -> None:
-        booking = self._booking(make)
-        with pytest.raises(InvalidTransitionError) as caught:
-            booking.move_to("completed", lifecycle=RESERVATION, now=T0 + timedelta(hours=1))
-        assert caught.value.from_state == "pending"
-        assert caught.value.to_state == "completed"
-        assert booking.status == "pending"
-        assert booking.version == 1
-        assert booking.updated_at == T0
-        assert booking.cancelled_at is None
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

@@ -248,6 +248,16 @@ class Assigner:
         """
         return dict(self._loads)
 
+    def pick(self, location_id: LocationId, *, requested: StaffId | None = None) -> StaffId | None:
+        """The advisor :meth:`assign` would pick now, without counting it.
+
+        Raises:
+            ValidationError: as :meth:`assign`.
+
+        .. versionadded:: 0.2
+        """
+        return self._choose(location_id, requested)[0]
+
     def assign(
         self, location_id: LocationId, *, requested: StaffId | None = None
     ) -> StaffId | None:
@@ -266,19 +276,26 @@ class Assigner:
             ValidationError: on ``advisor_email`` when ``requested`` is not one of
                 the advisors or is inactive.
         """
+        picked, self._cursor = self._choose(location_id, requested)
+        if picked is not None:
+            self._loads[picked] += 1
+        return picked
+
+    def _choose(
+        self, location_id: LocationId, requested: StaffId | None
+    ) -> tuple[StaffId | None, int]:
+        cursor = self._cursor
         if requested is not None:
             picked: StaffId | None = self._check_requested(requested)
         elif self._strategy is AssignmentStrategy.MANUAL:
             picked = None
         elif self._strategy is AssignmentStrategy.ROUND_ROBIN:
-            picked, self._cursor = round_robin(self._advisors.values(), self._cursor)
+            picked, cursor = round_robin(self._advisors.values(), self._cursor)
         elif self._strategy is AssignmentStrategy.LEAST_LOADED:
             picked = least_loaded(self._advisors.values(), self._loads)
         else:
             picked = dealer_based(self._advisors.values(), location_id, self._loads)
-        if picked is not None:
-            self._loads[picked] += 1
-        return picked
+        return picked, cursor
 
     def _check_requested(self, requested: StaffId) -> StaffId:
         advisor = self._advisors.get(requested)

@@ -9,12 +9,23 @@ who created it) and its status in a :class:`~bookingcore.domain.lifecycle.Lifecy
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import attrs
 
-from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
+from bookingcore.domain.events import (
+    BookingCreated,
+    BookingStatusChanged,
+    BookingUpdated,
+    DomainEvent,
+)
+from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
+from bookingcore.domain.pricing import price_booking
+from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     Actor,
@@ -25,15 +36,24 @@ from bookingcore.domain.values import (
     Money,
     PartnerId,
     ProductId,
+    RequestOrigin,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
     Versioned,
 )
-from bookingcore.errors import ValidationError
+from bookingcore.errors import DuplicateError, ValidationError
 
-__all__ = ["Booking", "BookingTraveler"]
+__all__ = [
+    "CREATED_FIELDS",
+    "EDITABLE_FIELDS",
+    "Author",
+    "Booking",
+    "BookingDraft",
+    "BookingTraveler",
+    "Raised",
+]
 
 
 @attrs.frozen
@@ -70,6 +90,85 @@ def check_travelers(travelers: Sequence[BookingTraveler]) -> None:
             msg = f"is the same traveler as travelers[{seen[traveler.traveler_id]}]"
             raise ValidationError.single(f"travelers[{index}].traveler_id", msg, "duplicate")
         seen[traveler.traveler_id] = index
+
+
+@attrs.frozen
+class Author:
+    """Who makes a change to a booking, when, and from where.
+
+    ``new_id`` gives the ids of the records the change leaves (history entry,
+    audit entry, outbox event); services pass their ``IdGenerator``'s ``new_id``.
+
+    .. versionadded:: 0.2
+    """
+
+    actor: Actor
+    now: datetime
+    new_id: Callable[[], UUID]
+    origin: RequestOrigin | None = None
+
+
+@attrs.frozen
+class Raised:
+    """What one change of a booking leaves behind, to store in the same unit of work.
+
+    ``history`` is the lifecycle entry of a creation or a move (``None`` for an
+    edit), ``audit`` the audit entry, ``event`` the domain event for the outbox.
+
+    .. versionadded:: 0.2
+    """
+
+    history: LifecycleEvent | None
+    audit: AuditEntry
+    event: DomainEvent
+
+
+@attrs.frozen(kw_only=True)
+class BookingDraft:
+    """What a new booking is made of, before :meth:`Booking.open` checks the rules.
+
+    ``travelers`` carry their prices already (the slot's price unless a caller
+    allowed to set prices chose another); ``status`` is a state of the lifecycle.
+
+    .. versionadded:: 0.2
+    """
+
+    id: BookingId
+    reference: str
+    customer_id: CustomerId
+    travelers: tuple[BookingTraveler, ...]
+    status: str
+    source: BookingSource = BookingSource.DIRECT
+    supplier_id: SupplierId | None = None
+    partner_id: PartnerId | None = None
+    referral_source: str | None = None
+    internal_notes: str | None = None
+    external_id: str | None = None
+    assignee_id: StaffId | None = None
+    group_id: BookingGroupId | None = None
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    metadata: Mapping[str, str] = attrs.Factory(dict)
+    note: str | None = None
+
+
+#: What a booking's creation records in the audit trail.
+CREATED_FIELDS = (
+    "reference",
+    "customer_id",
+    "slot_id",
+    "lifecycle",
+    "status",
+    "source",
+    "partner_id",
+    "external_id",
+    "total",
+)
+
+#: The fields :meth:`Booking.edit` may change.
+EDITABLE_FIELDS = frozenset(
+    {"referral_source", "internal_notes", "external_id", "assignee_id", "group_id", "metadata"}
+)
 
 
 @attrs.define(slots=False)
@@ -146,33 +245,292 @@ class Booking(Versioned):
         """True when the booking's status keeps its seats on the slot."""
         return lifecycle.holds_capacity(self.status)
 
-    def move_to(
+    # ------------------------------------------------------------------ the changes
+
+    @classmethod
+    def open(
+        cls,
+        draft: BookingDraft,
+        *,
+        slot: Slot,
+        lifecycle: Lifecycle,
+        author: Author,
+        others: Iterable[Booking] = (),
+        may_see: Callable[[Booking], bool] = lambda _: True,
+        lifecycle_of: Callable[[str], Lifecycle] | None = None,
+    ) -> tuple[Booking, Raised]:
+        """Make a booking of ``slot``: the one way a booking comes to be.
+
+        Checks every rule a new booking must meet, in this order, and changes
+        nothing when one fails: the travelers (at least one, exactly one primary
+        contact, none twice); the status (a state of ``lifecycle``, and one it
+        starts in unless the booking is imported: an import records bookings
+        made elsewhere, in whatever state they reached); the slot (open, and not
+        started unless imported); the prices (in the slot's currency, never
+        negative); no active booking among ``others`` (the customer's bookings
+        of this slot) for the same travelers; and the seats, held on ``slot``
+        when the status holds capacity. Call it with ``slot`` locked.
+
+        Args:
+            others: the customer's bookings of this slot.
+            may_see: whether the caller may know of another booking; a duplicate
+                the caller may not see is reported without naming it.
+            lifecycle_of: the lifecycle of another booking by name, to tell whether
+                it is still active; ``lifecycle`` for all of them when ``None``.
+
+        Returns:
+            The booking and what its creation raised: the first history entry,
+            the audit entry and the :class:`~bookingcore.domain.events.BookingCreated` event.
+
+        Raises:
+            ValidationError: a broken traveler rule, an unknown or non-start
+                status, a closed or started slot, or a bad price.
+            DuplicateError: an active booking of this slot holds the same travelers.
+            CapacityError: fewer seats are left than travelers.
+        """
+        imported = draft.source is BookingSource.IMPORT
+        check_travelers(draft.travelers)
+        status = lifecycle.resolve(draft.status)
+        if not imported and status not in lifecycle.starts:
+            starts = ", ".join(sorted(lifecycle.starts))
+            msg = f"a {lifecycle.name} booking starts in one of: {starts}"
+            raise ValidationError.single("status", msg, "not_a_start_state")
+        if not slot.is_active:
+            raise ValidationError.single("slot_id", "this slot is closed for booking", "inactive")
+        if not imported and slot.starts_at <= author.now:
+            raise ValidationError.single("slot_id", "this slot has already started", "past")
+        breakdown = price_booking(
+            [t.price for t in draft.travelers], slot.group_discounts, currency=slot.currency
+        )
+        wanted = frozenset(t.traveler_id for t in draft.travelers)
+        for other in others:
+            if other.slot_id != slot.id or other.traveler_ids != wanted:
+                continue
+            theirs = lifecycle if lifecycle_of is None else lifecycle_of(other.lifecycle)
+            if not theirs.is_active(other.status):
+                continue
+            if not may_see(other):
+                # Another channel's booking: say that it exists, never which it is.
+                msg = "another booking already holds this slot for the same travelers"
+                raise DuplicateError(msg, entity="booking")
+            msg = f"booking {other.reference} already holds this slot for the same travelers"
+            raise DuplicateError(msg, entity="booking", existing_id=other.id)
+        if lifecycle.holds_capacity(status):
+            slot.hold(len(draft.travelers))
+        now = author.now
+        booking = cls(
+            id=draft.id,
+            reference=draft.reference,
+            customer_id=draft.customer_id,
+            slot_id=slot.id,
+            location_id=slot.location_id,
+            starts_at=slot.starts_at,
+            product_id=slot.product_id,
+            supplier_id=draft.supplier_id,
+            lifecycle=lifecycle.name,
+            status=status,
+            travelers=draft.travelers,
+            subtotal=breakdown.subtotal,
+            discount=breakdown.discount,
+            total=breakdown.total,
+            created_at=now,
+            updated_at=now,
+            created_by=author.actor,
+            source=draft.source,
+            partner_id=draft.partner_id,
+            created_by_partner_id=draft.partner_id,
+            referral_source=draft.referral_source,
+            internal_notes=draft.internal_notes,
+            external_id=draft.external_id,
+            assignee_id=draft.assignee_id,
+            group_id=draft.group_id,
+            idempotency_key=draft.idempotency_key,
+            request_fingerprint=draft.request_fingerprint,
+            metadata=dict(draft.metadata),
+        )
+        history = LifecycleEvent(
+            id=author.new_id(),
+            booking_id=booking.id,
+            booking_version=booking.version,
+            lifecycle=booking.lifecycle,
+            from_status=None,
+            to_status=booking.status,
+            actor=author.actor,
+            occurred_at=now,
+            note=draft.note,
+        )
+        audit = _audit_entry(
+            booking,
+            author,
+            AuditAction.CREATED,
+            new=snapshot(booking, CREATED_FIELDS),
+            reason=draft.note,
+        )
+        event = BookingCreated(
+            id=author.new_id(),
+            occurred_at=now,
+            booking_id=booking.id,
+            reference=booking.reference,
+            customer_id=booking.customer_id,
+            slot_id=booking.slot_id,
+            lifecycle=booking.lifecycle,
+            status=booking.status,
+            source=booking.source,
+            actor=author.actor,
+            travelers=booking.total_travelers,
+            partner_id=booking.partner_id,
+        )
+        return booking, Raised(history, audit, event)
+
+    def seats_to_move(self, target: str, lifecycle: Lifecycle) -> int:
+        """The seats a move to ``target`` takes (``+n``) or gives back (``-n``) on the slot.
+
+        When it is not zero, :meth:`move` needs the booking's slot, locked.
+        """
+        held_before = lifecycle.holds_capacity(self.status)
+        held_after = lifecycle.holds_capacity(target)
+        return (int(held_after) - int(held_before)) * self.total_travelers
+
+    def move(
         self,
         target: str,
         *,
         lifecycle: Lifecycle,
-        now: datetime,
-        reason: str | None = None,
-    ) -> int:
-        """Move to ``target`` if the lifecycle allows it.
+        author: Author,
+        slot: Slot | None = None,
+        note: str | None = None,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Raised:
+        """Move along ``lifecycle`` to ``target``, holding or giving back seats on ``slot``.
 
-        Returns the change in seats the slot must apply: ``+n`` entering a
-        holding state, ``-n`` leaving one, ``0`` otherwise.
+        A move to the lifecycle's cancelled state keeps ``note`` as the
+        cancellation reason. Nothing changes when a rule refuses the move.
+
+        Returns:
+            The history entry, the audit entry and the
+            :class:`~bookingcore.domain.events.BookingStatusChanged` event.
 
         Raises:
             InvalidTransitionError: the lifecycle has no such move.
+            CapacityError: the move needs seats the slot no longer has.
+            ValueError: the move changes seats and ``slot`` is not this booking's slot
+                (a programming error: lock it first, see :meth:`seats_to_move`).
         """
         lifecycle.check_move(self.status, target)
-        held_before = lifecycle.holds_capacity(self.status)
-        held_after = lifecycle.holds_capacity(target)
+        seats = self.seats_to_move(target, lifecycle)
+        if seats:
+            if slot is None or slot.id != self.slot_id:
+                msg = f"moving booking {self.reference} to {target} needs its slot, locked"
+                raise ValueError(msg)
+            if seats > 0:
+                slot.hold(seats)
+            else:
+                slot.release(-seats)
+        from_status, now = self.status, author.now
         self.status = target
         if target == lifecycle.cancelled:
             self.cancelled_at = now
-            self.cancellation_reason = reason
+            self.cancellation_reason = note
         self.touch(now)
-        return (int(held_after) - int(held_before)) * self.total_travelers
+        extra = dict(metadata or {})
+        history = LifecycleEvent(
+            id=author.new_id(),
+            booking_id=self.id,
+            booking_version=self.version,
+            lifecycle=lifecycle.name,
+            from_status=from_status,
+            to_status=target,
+            actor=author.actor,
+            occurred_at=now,
+            note=note,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+            metadata=extra,
+        )
+        audit = _audit_entry(
+            self,
+            author,
+            AuditAction.STATUS_CHANGED,
+            old={"status": from_status},
+            new={"status": target},
+            reason=note,
+        )
+        event = BookingStatusChanged(
+            id=author.new_id(),
+            occurred_at=now,
+            booking_id=self.id,
+            lifecycle=lifecycle.name,
+            from_status=from_status,
+            to_status=target,
+            actor=author.actor,
+            note=note,
+            metadata=extra,
+        )
+        return Raised(history, audit, event)
+
+    def edit(
+        self, values: Mapping[str, Any], *, author: Author, reason: str | None = None
+    ) -> Raised | None:
+        """Change bookkeeping fields (see :data:`EDITABLE_FIELDS`) to ``values``.
+
+        Returns:
+            ``None`` when nothing differs from what the booking holds; else the
+            audit entry (old and new values) and the
+            :class:`~bookingcore.domain.events.BookingUpdated` event.
+
+        Raises:
+            ValueError: a field that is not editable (a programming error).
+        """
+        unknown = set(values) - EDITABLE_FIELDS
+        if unknown:
+            msg = f"not editable booking fields: {sorted(unknown)}"
+            raise ValueError(msg)
+        before = snapshot(self, values)
+        for name, value in values.items():
+            setattr(self, name, dict(value) if name == "metadata" else value)
+        old, new = diff(before, snapshot(self, values))
+        if not new:
+            return None
+        self.touch(author.now)
+        audit = _audit_entry(self, author, AuditAction.UPDATED, old=old, new=new, reason=reason)
+        event = BookingUpdated(
+            id=author.new_id(),
+            occurred_at=author.now,
+            booking_id=self.id,
+            fields=tuple(sorted(new)),
+            actor=author.actor,
+        )
+        return Raised(None, audit, event)
 
     def touch(self, now: datetime) -> None:
         """Record that the booking changed: new ``updated_at``, next version."""
         self.updated_at = now
         self.version += 1
+
+
+def _audit_entry(
+    booking: Booking,
+    author: Author,
+    action: AuditAction,
+    *,
+    old: Mapping[str, Any] | None = None,
+    new: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    origin = author.origin
+    return AuditEntry(
+        id=author.new_id(),
+        entity=booking.entity_name,
+        entity_id=booking.id,
+        action=action,
+        actor=author.actor,
+        occurred_at=author.now,
+        old_values=old or {},
+        new_values=new or {},
+        reason=reason,
+        ip_address=origin.ip_address if origin else None,
+        user_agent=origin.user_agent if origin else None,
+        booking_id=booking.id,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain.audit import AuditAction, AuditEntry
+from bookingcore.domain.bookings import Author, Raised
 from bookingcore.domain.communications import (
     DEFAULT_TEMPLATES,
     Channel,
@@ -20,6 +20,7 @@ from bookingcore.domain.communications import (
     MessageTemplate,
 )
 from bookingcore.domain.events import DomainEvent
+from bookingcore.domain.idempotency import request_digest
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import BookingId
@@ -150,6 +151,15 @@ class ServiceContext:
                 except Exception:
                     _log.exception("after-commit listener %r failed", listener)
 
+    def author(self, principal: Principal, now: datetime | None = None) -> Author:
+        """``principal`` making a change at ``now`` (the clock's time by default)."""
+        return Author(
+            actor=principal.actor,
+            now=self.now() if now is None else now,
+            new_id=self.ids.new_id,
+            origin=principal.origin,
+        )
+
     def now(self) -> datetime:
         """The clock's time, checked to be timezone-aware."""
         now = self.clock.now()
@@ -159,9 +169,15 @@ class ServiceContext:
         return now
 
 
-def fingerprint(*parts: object) -> str:
-    """A stable digest of a request, to tell a retry from a different request."""
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+def fingerprint(operation: str, principal: Principal, **fields: object) -> str:
+    """The digest that tells a retry of ``operation`` from a different request.
+
+    It covers ``fields`` (what the request asks for) and who asks (the
+    principal's kind and id), never where the request came from: see
+    :func:`~bookingcore.domain.idempotency.request_digest`.
+    """
+    asker = {"kind": principal.kind, "id": principal.id}
+    return request_digest(operation, {"principal": asker, **fields})
 
 
 class Transaction:
@@ -217,6 +233,17 @@ class Transaction:
         )
         self.uow.audit.add(entry)
         return entry
+
+    def record(self, raised: Raised, *, emit: bool = True) -> None:
+        """Store what a booking's change raised: its history entry, audit entry and event.
+
+        ``emit=False`` leaves the event out of the outbox (an import told not to emit).
+        """
+        if raised.history is not None:
+            self.uow.lifecycle_events.add(raised.history)
+        self.uow.audit.add(raised.audit)
+        if emit:
+            self.emit(raised.event)
 
     def commit(self) -> None:
         """Commit the unit of work; its events go to the listeners after the block."""

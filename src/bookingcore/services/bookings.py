@@ -17,16 +17,14 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
-from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
-from bookingcore.domain.bookings import Booking, BookingTraveler, check_travelers
+from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
-from bookingcore.domain.events import BookingCreated, BookingStatusChanged, BookingUpdated
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.pricing import price_booking
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -248,7 +246,7 @@ class BookingService:
             IdempotencyConflictError: the key was used for a different request.
         """
         lifecycle, source, status = self._check_request(request, principal)
-        digest = fingerprint(request, principal) if idempotency_key else None
+        digest = fingerprint("book", principal, request=request) if idempotency_key else None
         try:
             return self._book(
                 request,
@@ -307,51 +305,29 @@ class BookingService:
             chosen, new_travelers = self._resolve_travelers(
                 uow, request, customer_id, now, sees_customer=sees_customer
             )
-            slot, location = self._bookable_slot(uow, request.slot_id, now)
+            slot, location = self._bookable_slot(uow, request.slot_id)
             policy.check_may_book(
                 principal, customer_id=customer_id, location=location, partner=partner
             )
-            breakdown = price_booking(
-                [price or slot.price_per_traveler for _, price, _ in chosen],
-                slot.group_discounts,
-                currency=slot.currency,
-            )
-            booked = tuple(
-                BookingTraveler(
-                    traveler_id=traveler.id,
-                    price=price or slot.price_per_traveler,
-                    is_primary=choice_primary,
-                    special_requirements=needs,
-                )
-                for (traveler, price, needs), choice_primary in zip(
-                    chosen, (c.is_primary for c in request.travelers), strict=True
-                )
-            )
-            check_travelers(booked)
-            self._refuse_duplicate(uow, customer_id, slot.id, booked, principal)
-            if lifecycle.holds_capacity(status):
-                slot.hold(len(booked))
-            booking = Booking(
+            draft = BookingDraft(
                 id=BookingId(self._ctx.ids.new_id()),
                 reference=self._ctx.ids.new_reference(),
                 customer_id=customer_id,
-                slot_id=slot.id,
-                location_id=slot.location_id,
-                starts_at=slot.starts_at,
-                product_id=slot.product_id,
-                supplier_id=self._supplier_of(uow, slot),
-                lifecycle=lifecycle.name,
+                travelers=tuple(
+                    BookingTraveler(
+                        traveler_id=traveler.id,
+                        price=price or slot.price_per_traveler,
+                        is_primary=choice.is_primary,
+                        special_requirements=needs,
+                    )
+                    for (traveler, price, needs), choice in zip(
+                        chosen, request.travelers, strict=True
+                    )
+                ),
                 status=status,
-                travelers=booked,
-                subtotal=breakdown.subtotal,
-                discount=breakdown.discount,
-                total=breakdown.total,
-                created_at=now,
-                updated_at=now,
-                created_by=principal.actor,
                 source=source,
+                supplier_id=self._supplier_of(uow, slot),
                 partner_id=partner.id if partner else None,
-                created_by_partner_id=partner.id if partner else None,
                 referral_source=clean_text(
                     request.referral_source, "referral_source", max_length=100
                 ),
@@ -363,53 +339,21 @@ class BookingService:
                 request_fingerprint=digest,
                 metadata=dict(request.metadata),
             )
+            booking, raised = Booking.open(
+                draft,
+                slot=slot,
+                lifecycle=lifecycle,
+                author=self._ctx.author(principal, now),
+                others=uow.bookings.list_for_customer_slot(customer_id, slot.id),
+                may_see=lambda other: policy.can_view_booking(principal, other),
+                lifecycle_of=self._ctx.settings.lifecycle,
+            )
             for traveler in new_travelers:
                 uow.travelers.add(traveler)
             uow.bookings.add(booking)
-            self._record_creation(tx, booking, principal, now)
+            tx.record(raised)
             tx.commit()
             return booking
-
-    def _record_creation(
-        self, tx: Transaction, booking: Booking, principal: Principal, now: datetime
-    ) -> None:
-        """The first history entry, the audit entry and the event of a new booking."""
-        tx.uow.lifecycle_events.add(
-            LifecycleEvent(
-                id=tx.new_event_id(),
-                booking_id=booking.id,
-                booking_version=booking.version,
-                lifecycle=booking.lifecycle,
-                from_status=None,
-                to_status=booking.status,
-                actor=principal.actor,
-                occurred_at=now,
-            )
-        )
-        tx.audit(
-            principal,
-            entity="booking",
-            entity_id=booking.id,
-            action=AuditAction.CREATED,
-            new=snapshot(booking, _CREATED_FIELDS),
-            booking_id=booking.id,
-        )
-        tx.emit(
-            BookingCreated(
-                id=tx.new_event_id(),
-                occurred_at=now,
-                booking_id=booking.id,
-                reference=booking.reference,
-                customer_id=booking.customer_id,
-                slot_id=booking.slot_id,
-                lifecycle=booking.lifecycle,
-                status=booking.status,
-                source=booking.source,
-                actor=principal.actor,
-                travelers=booking.total_travelers,
-                partner_id=booking.partner_id,
-            )
-        )
 
     def _check_request(
         self, request: BookingRequest, principal: Principal
@@ -523,14 +467,11 @@ class BookingService:
         return partner
 
     @staticmethod
-    def _bookable_slot(uow: UnitOfWork, slot_id: SlotId, now: datetime) -> tuple[Slot, Location]:
+    def _bookable_slot(uow: UnitOfWork, slot_id: SlotId) -> tuple[Slot, Location]:
+        """The slot, locked, and its location; the booking's own rules check the slot."""
         slot = uow.slots.get_for_update(slot_id)
         if slot is None:
             raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
-        if not slot.is_active:
-            raise ValidationError.single("slot_id", "this slot is closed for booking", "inactive")
-        if slot.starts_at <= now:
-            raise ValidationError.single("slot_id", "this slot has already started", "past")
         location = uow.locations.get(slot.location_id)
         if location is None or not location.is_active:
             raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
@@ -610,25 +551,6 @@ class BookingService:
             chosen.append((traveler, choice.price, needs or saved_needs))
         p.raise_if_any()
         return chosen, created
-
-    def _refuse_duplicate(
-        self,
-        uow: UnitOfWork,
-        customer_id: CustomerId,
-        slot_id: SlotId,
-        booked: Sequence[BookingTraveler],
-        principal: Principal,
-    ) -> None:
-        wanted = frozenset(t.traveler_id for t in booked)
-        for other in uow.bookings.list_for_customer_slot(customer_id, slot_id):
-            still_active = self._ctx.settings.lifecycle(other.lifecycle).is_active(other.status)
-            if other.traveler_ids == wanted and still_active:
-                if not policy.can_view_booking(principal, other):
-                    # Another channel's booking: say that it exists, never which it is.
-                    msg = "another booking already holds this slot for the same travelers"
-                    raise DuplicateError(msg, entity="booking")
-                msg = f"booking {other.reference} already holds this slot for the same travelers"
-                raise DuplicateError(msg, entity="booking", existing_id=other.id)
 
     @staticmethod
     def _supplier_of(uow: UnitOfWork, slot: Slot) -> SupplierId | None:
@@ -713,7 +635,8 @@ class BookingService:
         extra = _check_metadata(metadata)
         digest = None
         if idempotency_key:
-            digest = fingerprint("transition", booking_id, to, clean_note, extra, principal)
+            asked = {"booking_id": booking_id, "to": to, "note": clean_note, "metadata": extra}
+            digest = fingerprint("transition", principal, **asked)
         try:
             return self._transition(
                 booking_id,
@@ -838,55 +761,23 @@ class BookingService:
         metadata: Mapping[str, str],
     ) -> LifecycleEvent:
         """Move ``booking`` and write what a move writes; the caller commits."""
-        now = self._ctx.now()
-        lifecycle.check_move(booking.status, target)
-        from_status = booking.status
-        if lifecycle.holds_capacity(from_status) != lifecycle.holds_capacity(target):
+        slot = None
+        if booking.seats_to_move(target, lifecycle):
+            lifecycle.check_move(booking.status, target)  # refuse before taking the slot's lock
             slot = tx.uow.slots.get_for_update(booking.slot_id)
-            if slot is None:  # pragma: no cover - slots are never deleted
-                raise NotFoundError("slot", booking.slot_id)
-            _apply_seats(slot, booking.move_to(target, lifecycle=lifecycle, now=now, reason=note))
-        else:
-            booking.move_to(target, lifecycle=lifecycle, now=now, reason=note)
-        event = LifecycleEvent(
-            id=tx.new_event_id(),
-            booking_id=booking.id,
-            booking_version=booking.version,
-            lifecycle=lifecycle.name,
-            from_status=from_status,
-            to_status=target,
-            actor=principal.actor,
-            occurred_at=now,
+        raised = booking.move(
+            target,
+            lifecycle=lifecycle,
+            author=self._ctx.author(principal),
+            slot=slot,
             note=note,
             idempotency_key=idempotency_key,
             request_fingerprint=digest,
             metadata=metadata,
         )
-        tx.uow.lifecycle_events.add(event)
-        tx.audit(
-            principal,
-            entity="booking",
-            entity_id=booking.id,
-            action=AuditAction.STATUS_CHANGED,
-            old={"status": from_status},
-            new={"status": target},
-            reason=note,
-            booking_id=booking.id,
-        )
-        tx.emit(
-            BookingStatusChanged(
-                id=tx.new_event_id(),
-                occurred_at=now,
-                booking_id=booking.id,
-                lifecycle=lifecycle.name,
-                from_status=from_status,
-                to_status=target,
-                actor=principal.actor,
-                note=note,
-                metadata=metadata,
-            )
-        )
-        return event
+        tx.record(raised)
+        assert raised.history is not None
+        return raised.history
 
     def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:
         """The booking's status history, creation first.
@@ -970,33 +861,10 @@ class BookingService:
                 self._check_external_id(uow, new_external, principal)
             if changes.assignee_id is not UNSET:
                 values["assignee_id"] = changes.assignee_id
-            before = snapshot(booking, values)
-            for name, value in values.items():
-                setattr(booking, name, value)
-            old, new = diff(before, snapshot(booking, values))
-            if not new:
+            raised = booking.edit(values, author=self._ctx.author(principal), reason=clean_reason)
+            if raised is None:
                 return booking
-            now = self._ctx.now()
-            booking.touch(now)
-            tx.audit(
-                principal,
-                entity="booking",
-                entity_id=booking.id,
-                action=AuditAction.UPDATED,
-                old=old,
-                new=new,
-                reason=clean_reason,
-                booking_id=booking.id,
-            )
-            tx.emit(
-                BookingUpdated(
-                    id=tx.new_event_id(),
-                    occurred_at=now,
-                    booking_id=booking.id,
-                    fields=tuple(sorted(new)),
-                    actor=principal.actor,
-                )
-            )
+            tx.record(raised)
             tx.commit()
             return booking
 
@@ -1012,13 +880,6 @@ class BookingService:
         return booking
 
 
-def _apply_seats(slot: Slot, seats: int) -> None:
-    if seats > 0:
-        slot.hold(seats)
-    elif seats < 0:
-        slot.release(-seats)
-
-
 def _same_person(saved: Traveler, typed: Traveler) -> bool:
     """Whether a typed-in traveler is one the customer saved already."""
     if saved.is_deleted or saved.name.casefold() != typed.name.casefold():
@@ -1028,20 +889,6 @@ def _same_person(saved: Traveler, typed: Traveler) -> bool:
         if mine is not None and theirs is not None and mine != theirs:
             return False
     return True
-
-
-#: What a booking's creation records in the audit trail.
-_CREATED_FIELDS = (
-    "reference",
-    "customer_id",
-    "slot_id",
-    "lifecycle",
-    "status",
-    "source",
-    "partner_id",
-    "external_id",
-    "total",
-)
 
 
 def _start_state(lifecycle: Lifecycle, wanted: str) -> str:

@@ -86,7 +86,8 @@ class CommunicationService:
         """
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
-        digest = fingerprint("send", booking_id, message_kind, wanted_channel, principal)
+        asked = {"booking_id": booking_id, "kind": message_kind, "channel": wanted_channel}
+        digest = fingerprint("send", principal, **asked)
         with self._ctx.transaction() as tx:
             booking = self._booking_to_message(tx.uow, booking_id, principal)
             if idempotency_key is not None:

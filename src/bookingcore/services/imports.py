@@ -42,10 +42,9 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
-from bookingcore.domain.audit import AuditAction, snapshot
-from bookingcore.domain.bookings import Booking, BookingTraveler
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.customers import Customer, Traveler
-from bookingcore.domain.events import BookingCreated
 from bookingcore.domain.import_rows import (
     ColumnMapping,
     ReferenceData,
@@ -60,7 +59,7 @@ from bookingcore.domain.imports import (
     ImportStatus,
     SourceRow,
 )
-from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, StaffRole
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
@@ -69,8 +68,10 @@ from bookingcore.domain.values import (
     Actor,
     BookingId,
     CustomerId,
+    EmailAddress,
     LocationId,
     Money,
+    PhoneNumber,
     ProductId,
     SlotId,
     TravelerId,
@@ -101,7 +102,6 @@ _log = logging.getLogger("bookingcore.imports")
 #: Called after each committed chunk with the job as it now stands.
 Progress = Callable[[ImportJob], object]
 
-_CREATED_FIELDS = ("reference", "status", "customer_id", "slot_id", "external_id", "source")
 _STRATEGIES = {s.value for s in AssignmentStrategy}
 
 
@@ -250,6 +250,19 @@ class _Failure:
 _Item = ValidRow | _Failure
 
 
+@attrs.frozen
+class _Outcome:
+    """What one row did: ``create``, ``update``, ``skip`` or ``error`` (with its failure)."""
+
+    number: int
+    action: str
+    failure: _Failure | None = None
+
+    @property
+    def problems(self) -> tuple[CellProblem, ...]:
+        return self.failure.problems if self.failure else ()
+
+
 @attrs.define
 class _Run:
     """What one pass of an import keeps between chunks."""
@@ -344,12 +357,13 @@ class ImportService:
         run, validator = self._prepare(source, settings, principal, job_id=None)
         read = list(islice(source.rows(), limit))
         items = [_validated(validator, row) for row in read]
-        with self._ctx.uow_factory() as uow:
-            actions = self._simulate(uow, run, items)
-        run.seen_external.close()
+        try:
+            outcomes = self._simulate(_Booker(self._ctx, run, lock=False), run, items, validator)
+        finally:
+            run.seen_external.close()
         rows = tuple(
-            PreviewRow(row.number, validator.raw(row), action, problems)
-            for row, (action, problems) in zip(read, actions, strict=True)
+            PreviewRow(row.number, validator.raw(row), outcome.action, outcome.problems)
+            for row, outcome in zip(read, outcomes, strict=True)
         )
         return ImportPreview(
             filename=source.filename,
@@ -379,18 +393,18 @@ class ImportService:
         errors: builtins.list[tuple[int, Mapping[str, str], tuple[CellProblem, ...]]] = []
         counts = {"create": 0, "update": 0, "skip": 0}
         total = 0
+        booker = _Booker(self._ctx, run, lock=False)
         try:
             for batch in _batches(self._validate(source.rows(), validator, settings), 2000):
-                with self._ctx.uow_factory() as uow:
-                    outcomes = self._simulate(uow, run, batch)
-                for item, (action, problems) in zip(batch, outcomes, strict=True):
+                outcomes = self._simulate(booker, run, batch, validator)
+                for item, outcome in zip(batch, outcomes, strict=True):
                     total += 1
-                    if isinstance(item, _Failure):
-                        errors.append((item.number, item.raw, item.problems))
-                    elif problems:
-                        errors.append((item.number, _raw_of(validator, item), problems))
+                    if outcome.failure is not None:
+                        failed = outcome.failure
+                        errors.append((failed.number, failed.raw, failed.problems))
                     else:
-                        counts[action] += 1
+                        assert isinstance(item, ValidRow)
+                        counts[outcome.action] += 1
                         valid.append(item)
         finally:
             run.seen_external.close()
@@ -653,7 +667,9 @@ class ImportService:
                         self._touch(job)
                         tx.commit()
                         return job
-                    result = self._apply(tx, run, chunk, validator)
+                    booker = _Booker(self._ctx, run)
+                    booker.load(tx, [item for item in chunk if isinstance(item, ValidRow)])
+                    result = _tally(run, self._apply(booker, run, chunk, validator))
                     self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
                     tx.commit()
                     return job
@@ -724,72 +740,39 @@ class ImportService:
         self._touch(job)
 
     def _apply(
-        self, tx: Transaction, run: _Run, chunk: builtins.list[_Item], validator: RowValidator
-    ) -> _Chunk:
-        uow = tx.uow
-        result = _Chunk()
-        rows = [item for item in chunk if isinstance(item, ValidRow)]
-        book = _Booker(self._ctx, tx, run, rows)
+        self, booker: _Booker, run: _Run, chunk: Sequence[_Item], validator: RowValidator
+    ) -> builtins.list[_Outcome]:
+        """What each item of ``chunk`` does: its action and, for a row that fails, why.
+
+        The one place rows meet the booking rules, for real runs, dry runs and
+        previews alike; the booker must have loaded the chunk's transaction.
+        """
+        outcomes: builtins.list[_Outcome] = []
         for item in chunk:
             if isinstance(item, _Failure):
-                result.failures.append(item)
+                outcomes.append(_Outcome(item.number, "error", item))
                 continue
             problems = _in_file_duplicate(run, item, validator)
-            outcome = "error"
+            action = "error"
             if not problems:
                 try:
-                    outcome = book.apply(item)
+                    action = booker.apply(item)
                 except (ValidationError, ConflictError, InvalidTransitionError) as exc:
                     problems = _problems_of(exc, item, validator)
             if problems:
-                result.failures.append(_Failure(item.number, _raw_of(validator, item), problems))
-                continue
-            if run.retrying is not None:
-                result.fixed.append(item.number)
-            if outcome == "create":
-                result.created += 1
-            elif outcome == "update":
-                result.updated += 1
+                failure = _Failure(item.number, _raw_of(validator, item), problems)
+                outcomes.append(_Outcome(item.number, "error", failure))
             else:
-                result.skipped += 1
-        del uow
-        return result
+                outcomes.append(_Outcome(item.number, action))
+        return outcomes
 
     def _simulate(
-        self, uow: UnitOfWork, run: _Run, items: Sequence[_Item]
-    ) -> builtins.list[tuple[str, tuple[CellProblem, ...]]]:
-        """What :meth:`_apply` would do with each item, without writing: for previews."""
-        rows = [item for item in items if isinstance(item, ValidRow)]
-        existing = uow.bookings.find_by_external_ids({r.external_id for r in rows if r.external_id})
-        keys = uow.bookings.find_by_idempotency_keys({_key(r) for r in rows if not r.external_id})
-        phones = uow.customers.find_by_phones({r.phone for r in rows if r.phone})
-        emails = uow.customers.find_by_emails({r.email for r in rows if r.email})
-        seen = run.seen_external
-        out: builtins.list[tuple[str, tuple[CellProblem, ...]]] = []
-        for item in items:
-            if isinstance(item, _Failure):
-                out.append(("error", item.problems))
-                continue
-            if item.external_id:
-                first = seen.claim(item.external_id, item.number)
-                if first != item.number:
-                    msg = f"repeats the external id of row {first}"
-                    out.append(("error", (CellProblem(msg, "duplicate_in_file", "external_id"),)))
-                    continue
-                out.append(("update" if item.external_id in existing else "create", ()))
-                continue
-            if _key(item) in keys:
-                out.append(("skip", ()))
-                continue
-            known = (item.phone and phones.get(item.phone)) or (
-                item.email and emails.get(item.email)
-            )
-            if not known and item.phone is None:
-                msg = "no customer has this email; a phone number is needed to register one"
-                out.append(("error", (CellProblem(msg, "unknown_customer", "customer_email"),)))
-                continue
-            out.append(("create", ()))
-        return out
+        self, booker: _Booker, run: _Run, items: Sequence[_Item], validator: RowValidator
+    ) -> builtins.list[_Outcome]:
+        """What :meth:`_apply` does with ``items``, in a transaction that is never committed."""
+        with self._ctx.transaction() as tx:
+            booker.load(tx, [item for item in items if isinstance(item, ValidRow)])
+            return self._apply(booker, run, items, validator)
 
     # ------------------------------------------------------------------ helpers
 
@@ -954,136 +937,144 @@ class ImportService:
 
 
 class _Booker:
-    """Books or updates the valid rows of one chunk inside its transaction."""
+    """Books or updates valid rows through the booking aggregate, one transaction at a time.
 
-    def __init__(
-        self, context: ServiceContext, tx: Transaction, run: _Run, rows: Sequence[ValidRow]
-    ) -> None:
+    A real run makes one booker per chunk, inside the chunk's transaction. A dry
+    run or a preview keeps one booker for the whole file and never commits: what
+    earlier rows would have written (seats held, customers and travelers created,
+    bookings made or moved) stays in the booker, so later rows meet the same
+    rules they will meet in the real run.
+    """
+
+    def __init__(self, context: ServiceContext, run: _Run, *, lock: bool = True) -> None:
         self._ctx = context
-        self._tx = tx
-        self._uow = tx.uow
         self._run = run
+        self._lock = lock
         self._now = context.now()
-        uow = tx.uow
-        self._existing = dict(
-            uow.bookings.find_by_external_ids({r.external_id for r in rows if r.external_id})
+        self._author = Author(
+            actor=run.actor,
+            now=self._now,
+            new_id=context.ids.new_id,
+            origin=run.principal.origin,
         )
-        self._keys = set(
-            uow.bookings.find_by_idempotency_keys({_key(r) for r in rows if not r.external_id})
-        )
-        self._phones = dict(uow.customers.find_by_phones({r.phone for r in rows if r.phone}))
-        self._emails = dict(
-            uow.customers.find_by_emails({r.email for r in rows if r.email and not r.phone})
-        )
-        known = {c.id for c in self._phones.values()} | {c.id for c in self._emails.values()}
-        self._travelers: dict[CustomerId, list[Traveler]] = {
-            customer_id: list(saved)
-            for customer_id, saved in uow.travelers.list_for_customers(known).items()
-        }
-        self._travelers.update((customer_id, []) for customer_id in known - self._travelers.keys())
+        self._existing: dict[str, Booking] = {}
+        self._keys: set[str] = set()
+        self._phones: dict[PhoneNumber, Customer] = {}
+        self._emails: dict[EmailAddress, Customer] = {}
+        self._travelers: dict[CustomerId, list[Traveler]] = {}
+        self._booked: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
+        self._new_customers: set[CustomerId] = set()
         self._slots: dict[SlotId, Slot] = {}
+        self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
+        self._tx: Transaction | None = None
+
+    def load(self, tx: Transaction, rows: Sequence[ValidRow]) -> None:
+        """Work in ``tx`` from now on, and look up in one go what ``rows`` refer to."""
+        self._tx = tx
+        uow = tx.uow
+        external = {r.external_id for r in rows if r.external_id} - self._existing.keys()
+        self._existing.update(uow.bookings.find_by_external_ids(external))
+        keys = {_key(r) for r in rows if not r.external_id} - self._keys
+        self._keys.update(uow.bookings.find_by_idempotency_keys(keys))
+        phones = {r.phone for r in rows if r.phone} - self._phones.keys()
+        self._phones.update(uow.customers.find_by_phones(phones))
+        emails = {r.email for r in rows if r.email and not r.phone} - self._emails.keys()
+        self._emails.update(uow.customers.find_by_emails(emails))
+        known = {c.id for c in (*self._phones.values(), *self._emails.values())}
+        unread = known - self._travelers.keys()
+        for customer_id, saved in uow.travelers.list_for_customers(unread).items():
+            self._travelers[customer_id] = list(saved)
+        self._travelers.update((customer_id, []) for customer_id in unread - self._travelers.keys())
         wanted = {
             (r.location_id, r.product_id, r.starts_at)
             for r in rows
             if r.slot_id is None and r.external_id not in self._existing
-        }
-        self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
+        } - self._open.keys()
         for slot in uow.slots.find_exact(wanted):
             if slot.capacity is None:
                 self._open.setdefault((slot.location_id, slot.product_id, slot.starts_at), slot.id)
 
+    @property
+    def _uow(self) -> UnitOfWork:
+        assert self._tx is not None, "load() a chunk first"
+        return self._tx.uow
+
     def apply(self, row: ValidRow) -> str:
+        """Book, update or skip ``row``; what it did. Writes nothing when a rule refuses it.
+
+        Raises:
+            ValidationError, ConflictError, InvalidTransitionError: the rule the row breaks.
+        """
         if row.external_id and row.external_id in self._existing:
             return self._update(self._existing[row.external_id], row)
         key = _key(row)
         if not row.external_id and key in self._keys:
             return "skip"
-        lifecycle = self._run.lifecycle
-        slot = self._slot_for(row)
-        holds = lifecycle.holds_capacity(row.status)
-        if holds and not slot.has_room_for(1):
-            slot.hold(1)  # raises the CapacityError with the seats left
-        customer = self._customer_for(row)
-        traveler = self._traveler_for(customer, row.name)
-        assignee = self._run.assigner.assign(row.location_id, requested=row.advisor_id)
-        if holds:
-            slot.hold(1)
+        customer, new_customer = self._customer_for(row)
+        traveler, new_traveler = self._traveler_for(customer, row.name)
+        slot, new_slot = self._slot_for(row)
         price = slot.price_per_traveler
-        zero = Money(0, price.currency)
-        booking = Booking(
+        note = f"import {self._run.job_id} row {row.number}"
+        draft = BookingDraft(
             id=BookingId(self._ctx.ids.new_id()),
             reference=self._ctx.ids.new_reference(),
             customer_id=customer.id,
-            slot_id=slot.id,
-            location_id=slot.location_id,
-            starts_at=slot.starts_at,
-            product_id=slot.product_id,
-            lifecycle=lifecycle.name,
-            status=row.status,
             travelers=(BookingTraveler(traveler.id, price, is_primary=True),),
-            subtotal=price,
-            discount=zero,
-            total=price,
-            created_at=self._now,
-            updated_at=self._now,
-            created_by=self._run.actor,
+            status=row.status,
             source=BookingSource.IMPORT,
             internal_notes=row.notes,
             external_id=row.external_id,
-            assignee_id=assignee,
+            assignee_id=self._run.assigner.pick(row.location_id, requested=row.advisor_id),
             idempotency_key=None if row.external_id else key,
             request_fingerprint=row.fingerprint,
             metadata=dict(row.metadata),
+            note=note,
         )
-        self._uow.bookings.add(booking)
+        principal = self._run.principal
+        booking, raised = Booking.open(
+            draft,
+            slot=slot,
+            lifecycle=self._run.lifecycle,
+            author=self._author,
+            others=self._bookings_of(customer.id, slot.id, new_customer or new_slot),
+            may_see=lambda other: policy.can_view_booking(principal, other),
+        )
+        self._run.assigner.assign(row.location_id, requested=row.advisor_id)
+        uow = self._uow
+        if new_slot:
+            uow.slots.add(slot)
+            self._slots[slot.id] = slot
+            self._open[(slot.location_id, slot.product_id, slot.starts_at)] = slot.id
+        if new_customer:
+            uow.customers.add(customer)
+            self._new_customers.add(customer.id)
+            self._phones[customer.phone] = customer
+            self._travelers[customer.id] = []
+        if new_traveler:
+            uow.travelers.add(traveler)
+            self._travelers[customer.id].append(traveler)
+        uow.bookings.add(booking)
+        self._booked.setdefault((customer.id, slot.id), []).append(booking)
         if row.external_id:
             self._existing[row.external_id] = booking
         else:
             self._keys.add(key)
-        self._record(booking, row)
+        assert self._tx is not None
+        self._tx.record(raised, emit=self._run.settings.emit_events)
         return "create"
 
-    def _record(self, booking: Booking, row: ValidRow) -> None:
-        tx, principal = self._tx, self._run.principal
-        tx.uow.lifecycle_events.add(
-            LifecycleEvent(
-                id=tx.new_event_id(),
-                booking_id=booking.id,
-                booking_version=booking.version,
-                lifecycle=booking.lifecycle,
-                from_status=None,
-                to_status=booking.status,
-                actor=self._run.actor,
-                occurred_at=self._now,
-                note=f"import {self._run.job_id} row {row.number}",
+    def _bookings_of(self, customer_id: CustomerId, slot_id: SlotId, new: bool) -> list[Booking]:
+        """The customer's bookings of the slot: stored ones and those this run made."""
+        found = self._booked.get((customer_id, slot_id))
+        if found is None:
+            stored = new or customer_id in self._new_customers
+            found = (
+                []
+                if stored
+                else list(self._uow.bookings.list_for_customer_slot(customer_id, slot_id))
             )
-        )
-        tx.audit(
-            principal,
-            entity="booking",
-            entity_id=booking.id,
-            action=AuditAction.CREATED,
-            new=snapshot(booking, _CREATED_FIELDS),
-            reason=f"import {self._run.job_id} row {row.number}",
-            booking_id=booking.id,
-        )
-        if self._run.settings.emit_events:
-            tx.emit(
-                BookingCreated(
-                    id=tx.new_event_id(),
-                    occurred_at=self._now,
-                    booking_id=booking.id,
-                    reference=booking.reference,
-                    customer_id=booking.customer_id,
-                    slot_id=booking.slot_id,
-                    lifecycle=booking.lifecycle,
-                    status=booking.status,
-                    source=booking.source,
-                    actor=self._run.actor,
-                    travelers=booking.total_travelers,
-                    partner_id=None,
-                )
-            )
+            self._booked[(customer_id, slot_id)] = found
+        return found
 
     def _update(self, booking: Booking, row: ValidRow) -> str:
         lifecycle = self._run.lifecycle
@@ -1096,67 +1087,40 @@ class _Booker:
                 "bookings (reschedule it instead)"
             )
             raise ValidationError.single("booking_date", msg, "cannot_move")
-        old = snapshot(booking, ("status", "internal_notes", "assignee_id", "metadata"))
-        changed = False
+        assert self._tx is not None
+        emit = self._run.settings.emit_events
         reason = f"import {self._run.job_id} row {row.number}"
+        changed = False
         if row.status != booking.status:
-            before = booking.status
-            seats = booking.move_to(row.status, lifecycle=lifecycle, now=self._now)
-            if seats:
-                slot = self._lock_slot(booking.slot_id)
-                if seats > 0:
-                    slot.hold(seats)
-                else:
-                    slot.release(-seats)
-            self._uow.lifecycle_events.add(
-                LifecycleEvent(
-                    id=self._tx.new_event_id(),
-                    booking_id=booking.id,
-                    booking_version=booking.version,
-                    lifecycle=booking.lifecycle,
-                    from_status=before,
-                    to_status=booking.status,
-                    actor=self._run.actor,
-                    occurred_at=self._now,
-                    note=reason,
-                )
+            lifecycle.check_move(booking.status, row.status)
+            seats = booking.seats_to_move(row.status, lifecycle)
+            slot = self._lock_slot(booking.slot_id) if seats else None
+            moved = booking.move(
+                row.status, lifecycle=lifecycle, author=self._author, slot=slot, note=reason
             )
+            self._tx.record(moved, emit=emit)
             changed = True
-        if row.notes is not None and row.notes != booking.internal_notes:
-            booking.internal_notes = row.notes
+        values: dict[str, object] = {"metadata": {**booking.metadata, **dict(row.metadata)}}
+        if row.notes is not None:
+            values["internal_notes"] = row.notes
+        if row.advisor_id is not None:
+            values["assignee_id"] = row.advisor_id
+        edited = booking.edit(values, author=self._author, reason=reason)
+        if edited is not None:
+            self._tx.record(edited, emit=emit)
             changed = True
-        if row.advisor_id is not None and row.advisor_id != booking.assignee_id:
-            booking.assignee_id = row.advisor_id
-            changed = True
-        merged = {**booking.metadata, **dict(row.metadata)}
-        if merged != booking.metadata:
-            booking.metadata = merged
-            changed = True
-        if not changed:
-            return "skip"
-        if booking.updated_at != self._now:
-            booking.touch(self._now)
-        self._tx.audit(
-            self._run.principal,
-            entity="booking",
-            entity_id=booking.id,
-            action=AuditAction.UPDATED,
-            old=old,
-            new=snapshot(booking, ("status", "internal_notes", "assignee_id", "metadata")),
-            reason=reason,
-            booking_id=booking.id,
-        )
-        return "update"
+        return "update" if changed else "skip"
 
-    def _customer_for(self, row: ValidRow) -> Customer:
+    def _customer_for(self, row: ValidRow) -> tuple[Customer, bool]:
+        """The row's customer, and whether it is new (not stored nor made by this run yet)."""
         if row.phone is not None:
             known = self._phones.get(row.phone)
             if known is not None:
-                return known
+                return known, False
         elif row.email is not None:
             known = self._emails.get(row.email)
             if known is not None:
-                return known
+                return known, False
             msg = "no customer has this email; a phone number is needed to register one"
             raise ValidationError.single("customer_email", msg, "unknown_customer")
         assert row.phone is not None
@@ -1170,18 +1134,14 @@ class _Booker:
             source=BookingSource.IMPORT,
             created_by=self._run.actor,
         )
-        self._uow.customers.add(customer)
-        self._phones[row.phone] = customer
-        self._travelers[customer.id] = []
-        return customer
+        return customer, True
 
-    def _traveler_for(self, customer: Customer, name: str) -> Traveler:
-        # every customer of the chunk was looked up (or created) with its travelers
-        saved = self._travelers.setdefault(customer.id, [])
+    def _traveler_for(self, customer: Customer, name: str) -> tuple[Traveler, bool]:
+        # every known customer of the chunk was looked up with its travelers
         wanted = name.casefold()
-        for traveler in saved:
+        for traveler in self._travelers.get(customer.id, ()):
             if traveler.name.casefold() == wanted:
-                return traveler
+                return traveler, False
         traveler = Traveler(
             id=TravelerId(self._ctx.ids.new_id()),
             customer_id=customer.id,
@@ -1189,30 +1149,28 @@ class _Booker:
             created_at=self._now,
             updated_at=self._now,
         )
-        self._uow.travelers.add(traveler)
-        saved.append(traveler)
-        return traveler
+        return traveler, True
 
     def _lock_slot(self, slot_id: SlotId) -> Slot:
         slot = self._slots.get(slot_id)
         if slot is None:
-            slot = self._uow.slots.get_for_update(slot_id)
+            read = self._uow.slots.get_for_update if self._lock else self._uow.slots.get
+            slot = read(slot_id)
             if slot is None:
                 raise ValidationError.single("slot_id", "names no slot", "unknown_slot")
             self._slots[slot_id] = slot
         return slot
 
-    def _slot_for(self, row: ValidRow) -> Slot:
+    def _slot_for(self, row: ValidRow) -> tuple[Slot, bool]:
         if row.slot_id is not None:
             slot = self._lock_slot(row.slot_id)
             if slot.location_id != row.location_id:
                 msg = "is a slot at another location than the row's dealer"
                 raise ValidationError.single("slot_id", msg, "slot_elsewhere")
-            return slot
-        key = (row.location_id, row.product_id, row.starts_at)
-        known = self._open.get(key)
+            return slot, False
+        known = self._open.get((row.location_id, row.product_id, row.starts_at))
         if known is not None:
-            return self._lock_slot(known)
+            return self._lock_slot(known), False
         slot = Slot(
             id=SlotId(self._ctx.ids.new_id()),
             location_id=row.location_id,
@@ -1222,13 +1180,28 @@ class _Booker:
             product_id=row.product_id,
             name=f"Appointments {row.starts_at:%Y-%m-%d %H:%M}",
         )
-        self._uow.slots.add(slot)
-        self._slots[slot.id] = slot
-        self._open[key] = slot.id
-        return slot
+        return slot, True
 
 
 # --------------------------------------------------------------------------- module helpers
+
+
+def _tally(run: _Run, outcomes: Iterable[_Outcome]) -> _Chunk:
+    result = _Chunk()
+    for outcome in outcomes:
+        action = outcome.action
+        if outcome.failure is not None:
+            result.failures.append(outcome.failure)
+            continue
+        if run.retrying is not None:
+            result.fixed.append(outcome.number)
+        if action == "create":
+            result.created += 1
+        elif action == "update":
+            result.updated += 1
+        else:
+            result.skipped += 1
+    return result
 
 
 def _key(row: ValidRow) -> str:

@@ -1,0 +1,133 @@
+"""Recognising a retry: a canonical, versioned digest of what a request asked for.
+
+A call made with an idempotency key stores :func:`request_digest` of its
+request beside the result. A later call with the same key is a retry when its
+digest is equal, and a different request (``IdempotencyConflictError``) when it
+is not. The digest is computed from the request's own fields and who asked
+(the principal's kind and id) only: never from where the request came from (IP
+address, user agent), never from ``repr`` (which changes with the code), and
+never from the library's version. Its format is versioned, ``v1:<sha256 hex>``,
+so a later format can be introduced beside this one without changing what an
+already stored digest means.
+
+The canonical form of a value is JSON with sorted keys and no spaces, in which
+
+* ``None``, booleans, integers and strings are themselves;
+* :class:`~decimal.Decimal` is its plain decimal text with no exponent and no
+  trailing zeros (``Decimal("10.50")`` and ``Decimal("10.5")`` are one amount);
+* :class:`~uuid.UUID` is its hyphenated lower-case text, dates and datetimes
+  their ISO 8601 text (datetimes in UTC), enumerations their value;
+* mappings are objects (keys must be strings), sequences are arrays, sets are
+  sorted arrays;
+* an attrs instance is an object of its fields plus ``"@type"``, its class name,
+  so a saved and a new traveler with the same fields differ. Fields left at
+  their default, empty or ``None`` are left out, so a field added to a request
+  type later does not change the digest of requests that do not use it.
+
+Floats are refused: a digest must not depend on binary rounding.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Set, Sized
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+import attrs
+
+__all__ = ["DIGEST_VERSION", "canonical", "request_digest"]
+
+#: The digest format :func:`request_digest` writes. Stored digests of an older
+#: format keep their meaning; a new format gets a new number.
+DIGEST_VERSION = 1
+
+
+def canonical(value: object) -> Any:
+    """``value`` as the JSON-ready structure its digest is computed from.
+
+    Raises:
+        TypeError: a float, a mapping with a non-string key, or a type with no
+            canonical form.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return canonical(value.value)
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            msg = "datetimes in a request digest must be timezone-aware"
+            raise TypeError(msg)
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if attrs.has(type(value)):
+        kind = cast("type[attrs.AttrsInstance]", type(value))
+        fields = {
+            a.name: canonical(getattr(value, a.name))
+            for a in attrs.fields(kind)
+            if not _left_out(a, getattr(value, a.name))
+        }
+        return {"@type": type(value).__name__, **fields}
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                msg = f"mapping keys in a request digest must be strings, not {key!r}"
+                raise TypeError(msg)
+            out[key] = canonical(item)
+        return out
+    if isinstance(value, Set):
+        return sorted((canonical(item) for item in value), key=_sort_key)
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    msg = f"{type(value).__name__} has no canonical form for a request digest"
+    raise TypeError(msg)
+
+
+def request_digest(operation: str, fields: Mapping[str, object]) -> str:
+    """The versioned digest of one request: ``operation`` and its ``fields``.
+
+    ``operation`` names the call (``"book"``, ``"transition"``, ...), so the same
+    key used for two different calls never matches. Put in ``fields`` what the
+    request asks for and who asks (kind and id of the principal), never where
+    it came from.
+
+    Raises:
+        TypeError: a field with no canonical form (see :func:`canonical`).
+    """
+    body = {"operation": operation, "fields": canonical(fields)}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"v{DIGEST_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def _left_out(field: attrs.Attribute[Any], value: object) -> bool:
+    """Whether a field says nothing a request without it would not say."""
+    if value is None or (isinstance(value, Sized) and not isinstance(value, str) and not value):
+        return True
+    default = field.default
+    if default is attrs.NOTHING or isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return False
+    return bool(value == default)
+
+
+def _decimal_text(value: Decimal) -> str:
+    if not value.is_finite():
+        msg = f"{value} has no canonical form for a request digest"
+        raise TypeError(msg)
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", "0"} else text
+
+
+def _sort_key(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,234 @@
+"""A dry run and a preview promise exactly what the real import then does, row by row.
+
+They go through the same booking aggregate as the real run, against what is
+stored plus what the earlier rows of the same file would hold (seats, customers,
+bookings by external id or fingerprint), in a transaction that is never committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bookingcore import BookingCore, ImportStatus, Money, Principal, StaffId, StaffRole
+from bookingcore.domain.imports import SourceRow
+from bookingcore.domain.slots import Slot
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+HEADER = ("customer_name", "customer_phone", "dealer_code", "booking_date", "slot_id",
+          "external_id", "status", "notes")  # fmt: skip
+WHEN = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
+
+
+@attrs.define
+class ListSource:
+    """A RowSource over rows held in memory."""
+
+    data: list[tuple[str, ...]]
+    header: tuple[str, ...] = HEADER
+    filename: str = "bookings.csv"
+    file_format: str = "csv"
+    has_cells: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(repr(self.data))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(repr((self.header, self.data)).encode()).hexdigest()
+
+    def rows(self, *, skip: int = 0) -> Iterator[SourceRow]:
+        for index, values in enumerate(self.data):
+            if index >= skip:
+                yield SourceRow(index + 2, values)
+
+
+@attrs.frozen
+class Dealers:
+    core: BookingCore
+    slots: dict[str, Slot]
+
+
+def _dealers(store: MemoryStore | SqlStore) -> Dealers:
+    core = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(), ids=SequentialIds())
+    one = core.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
+    two = core.catalog.add_location("DL02", "Dealer Two", principal=ADMIN)
+
+    def slot(location_id: object, capacity: int) -> Slot:
+        return core.catalog.create_slot(
+            location_id=location_id,  # type: ignore[arg-type]
+            starts_at=WHEN,
+            price_per_traveler=Money("0", "INR"),
+            capacity=capacity,
+            principal=ADMIN,
+        )
+
+    return Dealers(core, {"three": slot(one.id, 3), "one": slot(one.id, 1), "far": slot(two.id, 2)})
+
+
+def _row(
+    n: int, *, slot: Slot | None = None, external_id: str = "", status: str = "", notes: str = ""
+) -> tuple[str, ...]:
+    return (
+        f"Customer {n}",
+        f"+9198{n:08d}",
+        "DL01",
+        "2026-03-05T10:00:00",
+        "" if slot is None else str(slot.id),
+        external_id,
+        status,
+        notes,
+    )
+
+
+@attrs.frozen
+class Outcome:
+    """Per row: its action and first problem code; plus the counts."""
+
+    errors: dict[int, str]
+    created: int
+    updated: int
+    skipped: int
+
+
+def _dry_run(core: BookingCore, source: ListSource) -> Outcome:
+    plan = core.imports.dry_run(source, principal=ADMIN)
+    errors = {number: problems[0].code for number, _, problems in plan.errors}
+    return Outcome(errors, plan.would_create, plan.would_update, plan.would_skip)
+
+
+def _preview(core: BookingCore, source: ListSource) -> Outcome:
+    preview = core.imports.preview(source, principal=ADMIN, limit=len(source.data))
+    actions = [r.action for r in preview.rows]
+    errors = {r.number: r.problems[0].code for r in preview.rows if r.problems}
+    return Outcome(errors, actions.count("create"), actions.count("update"), actions.count("skip"))
+
+
+def _real(core: BookingCore, source: ListSource) -> Outcome:
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert job.status is ImportStatus.COMPLETED
+    errors = {
+        e.row_number: e.problems[0].code for e in core.imports.errors(job.id, principal=ADMIN)
+    }
+    return Outcome(errors, job.created, job.updated, job.skipped)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        sqlite = SqlStore(f"sqlite:///{tmp_path / 'dry.db'}")
+        sqlite.create_schema()
+        yield sqlite
+        sqlite.dispose()
+    else:
+        yield request.getfixturevalue("pg_store")
+
+
+def test_a_dry_run_counts_seats_elsewhere_slots_and_repeats_as_the_real_run_will(
+    store: MemoryStore | SqlStore,
+) -> None:
+    """Six rows on a 3-seat slot, a slot at another dealer, two identical rows:
+    the dry run says 4 creates, 1 skip, 4 failures, and the run does exactly that."""
+    dealers = _dealers(store)
+    three, far = dealers.slots["three"], dealers.slots["far"]
+    data = [_row(n, slot=three) for n in range(6)]
+    data.append(_row(6, slot=far))
+    data += [_row(7), _row(7)]
+    source = ListSource(data)
+
+    dry = _dry_run(dealers.core, source)
+    assert (dry.created, dry.updated, dry.skipped) == (4, 0, 1)
+    assert dry.errors == {
+        5: "capacity_exceeded",
+        6: "capacity_exceeded",
+        7: "capacity_exceeded",
+        8: "slot_elsewhere",
+    }
+    assert _preview(dealers.core, source) == dry
+    assert dealers.core.catalog.get_slot(three.id, principal=ADMIN).seats_held == 0
+
+    assert _real(dealers.core, source) == dry
+    assert dealers.core.catalog.get_slot(three.id, principal=ADMIN).seats_held == 3
+
+
+def test_a_dry_run_writes_nothing(store: MemoryStore | SqlStore) -> None:
+    dealers = _dealers(store)
+    source = ListSource([_row(n, external_id=f"E{n}") for n in range(3)])
+    _dry_run(dealers.core, source)
+    _preview(dealers.core, source)
+    again = _dry_run(dealers.core, source)
+    assert (again.created, again.updated) == (3, 0)  # nothing was stored by the first passes
+
+
+# --------------------------------------------------------------------------- generated files
+
+_SLOTS = st.sampled_from([None, "three", "one", "far"])
+_STATUSES = st.sampled_from(["", "pending", "assigned", "cancelled", "completed", "waitlisted"])
+_ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # customer
+        _SLOTS,
+        st.sampled_from(["", "", "E1", "E2", "E3"]),  # external id
+        _STATUSES,
+        st.sampled_from(["", "call back"]),  # notes
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def _file(dealers: Dealers, rows: list[tuple[int, str | None, str, str, str]]) -> ListSource:
+    return ListSource(
+        [
+            _row(n, slot=None if s is None else dealers.slots[s], external_id=e, status=st_,
+                 notes=notes)
+            for n, s, e, st_, notes in rows
+        ]
+    )  # fmt: skip
+
+
+def _equal_outcomes(make_store: Callable[[], MemoryStore | SqlStore], rows: list[object]) -> None:
+    store = make_store()
+    try:
+        dealers = _dealers(store)
+        source = _file(dealers, rows)  # type: ignore[arg-type]
+        dry = _dry_run(dealers.core, source)
+        assert _preview(dealers.core, source) == dry
+        assert _real(dealers.core, source) == dry
+    finally:
+        if isinstance(store, SqlStore):
+            store.dispose()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_ROWS)
+def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_in_memory(
+    rows: list[object],
+) -> None:
+    _equal_outcomes(MemoryStore, rows)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_ROWS)
+def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_on_sqlite(
+    rows: list[object],
+) -> None:
+    def sqlite() -> SqlStore:
+        sql = SqlStore("sqlite://")
+        sql.create_schema()
+        return sql
+
+    _equal_outcomes(sqlite, rows)
