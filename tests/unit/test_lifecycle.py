@@ -7,18 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from bookingcore import (
-    APPOINTMENT,
-    PRESETS,
-    RESERVATION,
-    TRAVEL,
-    Booking,
-    CustomerId,
-    InvalidTransitionError,
-    Lifecycle,
-    TravelerId,
-    ValidationError,
-)
+from bookingcore import CustomerId, InvalidTransitionError, Lifecycle, TravelerId, ValidationError
+from bookingcore.domain import APPOINTMENT, PRESETS, RESERVATION, TRAVEL, Booking
 from bookingcore.testing.builders import T0, Builder
 
 #: Seed 004's ALLOWED_TRANSITIONS, written out independently of the library.

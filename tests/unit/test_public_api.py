@@ -24,7 +24,6 @@ PUBLIC_MODULES = [
     "bookingcore.testing.strategies",
     "bookingcore.testing.builders",
     "bookingcore_adapters.memory",
-    "bookingcore_adapters.system",
     "bookingcore_adapters.documents",
     "bookingcore_adapters.notifications",
     "bookingcore_adapters.sql",
