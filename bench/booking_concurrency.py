@@ -109,14 +109,15 @@ from bookingcore import (
     CapacityError,
     Money,
     Principal,
+    RandomIds,
     SavedTraveler,
     SlotId,
     StaffId,
     StaffRole,
+    SystemClock,
     TravelerDetails,
 )
 from bookingcore_adapters.sql import SqlStore, metadata
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnProcess

@@ -133,12 +133,20 @@ from _common import (
     table,
     zero_or_more,
 )
-from bookingcore import BookingCore, BookingFilter, PageRequest, Principal, StaffId, StaffRole
+from bookingcore import (
+    BookingCore,
+    BookingFilter,
+    PageRequest,
+    Principal,
+    RandomIds,
+    StaffId,
+    StaffRole,
+    SystemClock,
+)
 from bookingcore.domain.queries import Cursor
 from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.sql import _mapping as m
 from bookingcore_adapters.sql._tables import ExactDecimal, UtcDateTime
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 DEFAULT_ROWS = 1_000_000
 QUICK_ROWS = 20_000

@@ -515,9 +515,15 @@ def _library_setup(database: Path) -> tuple[Any, Any, Any]:
     """A fresh SQLite store with the dealers, advisors and products; its core; an admin."""
     from uuid import uuid4  # noqa: PLC0415
 
-    from bookingcore import BookingCore, Principal, StaffId, StaffRole  # noqa: PLC0415
+    from bookingcore import (  # noqa: PLC0415
+        BookingCore,
+        Principal,
+        RandomIds,
+        StaffId,
+        StaffRole,
+        SystemClock,
+    )
     from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
-    from bookingcore_adapters.system import RandomIds, SystemClock  # noqa: PLC0415
 
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     store = SqlStore(f"sqlite:///{database}")

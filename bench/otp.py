@@ -82,11 +82,18 @@ from uuid import uuid4
 
 import phonenumbers
 
-from bookingcore import AuthSettings, BookingCore, PhoneNumber, Principal, Settings
+from bookingcore import (
+    AuthSettings,
+    BookingCore,
+    PhoneNumber,
+    Principal,
+    RandomIds,
+    Settings,
+    SystemClock,
+)
 from bookingcore.ports.messaging import SendReceipt
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 DEFAULT_PAIRS = 2_000
 QUICK_PAIRS = 200

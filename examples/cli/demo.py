@@ -26,38 +26,33 @@ from sqlalchemy.engine import make_url
 
 from bookingcore import (
     AuthenticationError,
-    Booking,
     BookingCore,
     BookingRequest,
     CapacityError,
     CustomerDetails,
     DiscountTier,
     InvalidTransitionError,
-    Location,
     Money,
     NewTraveler,
     PermissionDeniedError,
     Principal,
-    ProductKind,
     RateLimitedError,
     RequestOrigin,
     SavedTraveler,
     Settings,
-    Slot,
     StaffId,
     StaffRole,
-    Traveler,
     TravelerDetails,
     TravelerId,
     ValidationError,
 )
+from bookingcore.domain import Booking, Location, ProductKind, Slot, Traveler
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 __all__ = ["DEFAULT_DATABASE", "MEMORY", "DemoError", "make_core", "run_demo"]
 
@@ -78,8 +73,6 @@ def make_core(store: SqlStore | None = None, *, sms: ConsoleSmsSender | None = N
     uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
         uow_factory=uow_factory,
-        clock=SystemClock(),
-        ids=RandomIds(),
         settings=Settings(default_region="IN", business_name="Himalaya Trails"),
         notifier=LogNotifier(),
         renderer=PlainRenderer(),

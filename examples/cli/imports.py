@@ -21,19 +21,15 @@ from rich.table import Table
 
 from bookingcore import (
     BookingCore,
-    ImportJob,
-    ImportPlan,
-    ImportPreview,
     ImportSettings,
-    Location,
     Principal,
-    StaffMember,
     ValidationError,
 )
+from bookingcore.domain import ImportJob, Location, StaffMember
 from bookingcore.ports.imports import RowSource
+from bookingcore.services import ImportPlan, ImportPreview
 from bookingcore_adapters.importers import open_rows, write_error_csv, write_error_xlsx
 from bookingcore_adapters.sql import SqlStore
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 __all__ = [
     "CLI",
@@ -58,7 +54,7 @@ def opened(database: str) -> Iterator[BookingCore]:
     store = SqlStore(database)
     try:
         store.migrate()
-        yield BookingCore(uow_factory=store.unit_of_work, clock=SystemClock(), ids=RandomIds())
+        yield BookingCore(uow_factory=store.unit_of_work)
     finally:
         store.dispose()
 

@@ -1,99 +1,75 @@
 """bookingcore: the rules of a booking business, written once, behind ports.
 
-The curated public API. Wire a :class:`BookingCore` with adapters from
-``bookingcore_adapters`` (or your own) and call its services::
+This namespace holds what a host needs to wire the library and call it, and
+each name has this one import path:
 
-    from decimal import Decimal
+* wiring: :class:`BookingCore`, :class:`Settings`, :class:`AuthSettings`
+  (with :class:`RateLimit`, :class:`TokenLifetimes`), :class:`PartnerLimits`,
+  :class:`Automations`, :class:`RetryPolicy`, :class:`Lifecycle`, and the
+  default clock and ids, :class:`SystemClock` and :class:`RandomIds`;
+* who asks: :class:`Principal`, :class:`PrincipalKind`, :class:`StaffRole`,
+  :class:`RequestOrigin`;
+* what services take: :class:`BookingRequest`, :class:`NewTraveler`,
+  :class:`SavedTraveler`, :class:`CustomerDetails`, :class:`TravelerDetails`,
+  :class:`BookingChanges`, :class:`DiscountTier`, :class:`ImportSettings`, the
+  filters and :class:`PageRequest`;
+* values and ids: :class:`Money`, :class:`PhoneNumber`, :class:`EmailAddress`,
+  :class:`BookingId`, :class:`SlotId`, ... (one ``NewType`` of ``UUID`` each);
+* the error tree under :class:`BookingError` (see :mod:`bookingcore.errors`).
+
+What services return lives in :mod:`bookingcore.domain` (entities, statuses,
+events, lifecycle presets) and :mod:`bookingcore.services` (results such as
+``Transition`` or ``ImportPlan``, and the service classes); the protocols an
+adapter implements in :mod:`bookingcore.ports`; fakes and contract suites in
+:mod:`bookingcore.testing`. The modules below those packages are the library's
+own layout, not import paths: they may move without notice.
+
+Storage is the one thing a host must choose::
+
     from bookingcore import BookingCore, Money, Principal
     from bookingcore_adapters.memory import MemoryStore
-    from bookingcore_adapters.system import RandomIds, SystemClock
 
-    core = BookingCore(uow_factory=MemoryStore().unit_of_work,
-                       clock=SystemClock(), ids=RandomIds())
+    core = BookingCore(uow_factory=MemoryStore().unit_of_work)
 
 Everything it raises on purpose is a :class:`BookingError`.
 
 .. versionadded:: 0.1
+.. versionchanged:: 0.1
+   The top level keeps only what a host wires and calls; entities, statuses and
+   events moved to :mod:`bookingcore.domain`, service results to
+   :mod:`bookingcore.services`. :class:`SystemClock` and :class:`RandomIds`
+   moved here from ``bookingcore_adapters.system``.
 """
 
-from bookingcore.domain import (
-    APPOINTMENT,
-    PRESETS,
-    RESERVATION,
-    TRAVEL,
-    Actor,
-    ActorKind,
-    AssignmentStrategy,
-    AuditEntry,
-    Booking,
-    BookingFilter,
-    BookingGroup,
+from bookingcore._clock import SystemClock
+from bookingcore._ids import RandomIds
+from bookingcore.domain.customers import TravelerDetails
+from bookingcore.domain.events import RetryPolicy
+from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.policy import Principal, PrincipalKind, StaffRole
+from bookingcore.domain.pricing import DiscountTier
+from bookingcore.domain.queries import BookingFilter, CustomerFilter, PageRequest, SlotFilter
+from bookingcore.domain.values import (
     BookingGroupId,
-    BookingGroupStatus,
     BookingId,
-    BookingItem,
     BookingItemId,
-    BookingItemKind,
-    BookingItemStatus,
-    BookingSource,
-    BookingTraveler,
-    CellProblem,
-    Channel,
-    Communication,
-    CommunicationStatus,
-    CommunicationType,
-    Customer,
-    CustomerFilter,
+    CommunicationId,
     CustomerId,
-    DiscountTier,
-    Document,
-    DocumentKind,
-    DomainEvent,
+    DocumentId,
     EmailAddress,
-    Gender,
-    ImportJob,
-    ImportRowError,
-    ImportStatus,
-    Lifecycle,
-    LifecycleEvent,
-    Location,
     LocationId,
     Money,
-    Page,
-    PageRequest,
-    Partner,
     PartnerId,
-    Payment,
     PaymentId,
-    PaymentStatus,
-    Permission,
     PhoneNumber,
-    PriceBreakdown,
-    Principal,
-    PrincipalKind,
-    Product,
     ProductId,
-    ProductKind,
-    Refund,
     RefundId,
-    RefundStatus,
     RequestOrigin,
-    RetryPolicy,
-    Slot,
-    SlotFilter,
     SlotId,
     StaffId,
-    StaffMember,
-    StaffRole,
-    Supplier,
     SupplierId,
-    Traveler,
-    TravelerDetails,
     TravelerId,
-    WaitlistEntry,
     WaitlistEntryId,
-    WaitlistPriority,
-    WaitlistStatus,
 )
 from bookingcore.errors import (
     AuthenticationError,
@@ -112,148 +88,88 @@ from bookingcore.errors import (
     StaleVersionError,
     ValidationError,
 )
-from bookingcore.services import (
-    UNSET,
+from bookingcore.services._context import Settings
+from bookingcore.services.app import BookingCore
+from bookingcore.services.auth import (
     AuthNotConfiguredError,
     AuthSettings,
+    RateLimit,
+    TokenLifetimes,
+)
+from bookingcore.services.automations import Automations
+from bookingcore.services.bookings import (
     BookingChanges,
-    BookingCore,
     BookingRequest,
     CustomerDetails,
-    CustomerHistory,
-    ImportPlan,
-    ImportPreview,
-    ImportSettings,
     NewTraveler,
-    OtpRequested,
-    PartnerLimits,
-    PartnerRegistration,
-    RateLimit,
-    Registration,
     SavedTraveler,
-    Settings,
-    SignedIn,
-    TokenLifetimes,
-    TokenPair,
-    Transition,
 )
+from bookingcore.services.imports import ImportSettings
+from bookingcore.services.partners import PartnerLimits
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "APPOINTMENT",
-    "PRESETS",
-    "RESERVATION",
-    "TRAVEL",
-    "UNSET",
-    "Actor",
-    "ActorKind",
-    "AssignmentStrategy",
-    "AuditEntry",
     "AuthNotConfiguredError",
     "AuthSettings",
     "AuthenticationError",
-    "Booking",
+    "Automations",
     "BookingChanges",
     "BookingCore",
     "BookingError",
     "BookingFilter",
-    "BookingGroup",
     "BookingGroupId",
-    "BookingGroupStatus",
     "BookingId",
-    "BookingItem",
     "BookingItemId",
-    "BookingItemKind",
-    "BookingItemStatus",
     "BookingRequest",
-    "BookingSource",
-    "BookingTraveler",
     "CapacityError",
-    "CellProblem",
-    "Channel",
-    "Communication",
-    "CommunicationStatus",
-    "CommunicationType",
+    "CommunicationId",
     "ConcurrentUpdateError",
     "ConflictError",
-    "Customer",
     "CustomerDetails",
     "CustomerFilter",
-    "CustomerHistory",
     "CustomerId",
     "DeliveryError",
     "DiscountTier",
-    "Document",
-    "DocumentKind",
-    "DomainEvent",
+    "DocumentId",
     "DuplicateError",
     "EmailAddress",
     "FieldError",
-    "Gender",
     "IdempotencyConflictError",
-    "ImportJob",
-    "ImportPlan",
-    "ImportPreview",
-    "ImportRowError",
     "ImportSettings",
-    "ImportStatus",
     "InvalidTransitionError",
     "Lifecycle",
-    "LifecycleEvent",
-    "Location",
     "LocationId",
     "Money",
     "NewTraveler",
     "NotFoundError",
-    "OtpRequested",
-    "Page",
     "PageRequest",
-    "Partner",
     "PartnerId",
     "PartnerLimits",
-    "PartnerRegistration",
-    "Payment",
     "PaymentId",
-    "PaymentStatus",
-    "Permission",
     "PermissionDeniedError",
     "PhoneNumber",
-    "PriceBreakdown",
     "Principal",
     "PrincipalKind",
-    "Product",
     "ProductId",
-    "ProductKind",
+    "RandomIds",
     "RateLimit",
     "RateLimitedError",
-    "Refund",
     "RefundId",
-    "RefundStatus",
-    "Registration",
     "RequestOrigin",
     "RetryPolicy",
     "SavedTraveler",
     "Settings",
-    "SignedIn",
-    "Slot",
     "SlotFilter",
     "SlotId",
     "StaffId",
-    "StaffMember",
     "StaffRole",
     "StaleVersionError",
-    "Supplier",
     "SupplierId",
+    "SystemClock",
     "TokenLifetimes",
-    "TokenPair",
-    "Transition",
-    "Traveler",
     "TravelerDetails",
     "TravelerId",
     "ValidationError",
-    "WaitlistEntry",
     "WaitlistEntryId",
-    "WaitlistPriority",
-    "WaitlistStatus",
 ]

@@ -2,13 +2,15 @@
 
 Callers catch :class:`BookingError` (or one branch of it) and never a vendor
 exception: adapters translate what their libraries raise at the boundary.
-Each class also inherits the builtin it resembles, so ``except LookupError``
-keeps working in code that does not know this library::
+Where a builtin means the same thing, a class inherits it too, so ``except
+LookupError`` keeps working in code that does not know this library. A policy
+refusal inherits no builtin: Python's ``PermissionError`` is an ``OSError`` (a
+file system answer), and ``except OSError`` around I/O must not swallow it::
 
     BookingError
     ├── ValidationError (ValueError)          bad input; .errors names each field
     ├── NotFoundError (LookupError)           no such entity (or not visible to you)
-    ├── PermissionDeniedError (PermissionError)
+    ├── PermissionDeniedError                 a policy refusal: the principal may not do this
     ├── ConflictError                         the request clashes with stored state
     │   ├── CapacityError                     not enough seats left
     │   ├── DuplicateError                    the same thing exists already
@@ -160,8 +162,14 @@ class NotFoundError(BookingError, LookupError):
         return {"entity": self.entity, "key": str(self.key)}
 
 
-class PermissionDeniedError(BookingError, PermissionError):
+class PermissionDeniedError(BookingError):
     """The principal is known but may not do this.
+
+    Not a builtin ``PermissionError``: that one is an ``OSError``, and an
+    ``except OSError`` meant for I/O failures must not catch a policy refusal.
+
+    .. versionchanged:: 0.1
+       No longer a ``PermissionError`` (nor an ``OSError``).
 
     .. versionadded:: 0.1
     """

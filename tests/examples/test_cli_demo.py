@@ -121,7 +121,8 @@ def test_module_runs_as_a_command(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "examples.cli", "demo"],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        # this checkout's sources first, even where another checkout is installed
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), str(REPO_ROOT)])},
         capture_output=True,
         text=True,
         encoding="utf-8",

@@ -32,14 +32,15 @@ from bookingcore import (
     CustomerDetails,
     NewTraveler,
     Principal,
+    RandomIds,
     Settings,
     SlotId,
     StaffId,
     StaffRole,
+    SystemClock,
     TravelerDetails,
 )
 from bookingcore_adapters.sql import SqlStore
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 
 def book_attempts(

@@ -22,8 +22,8 @@ from bookingcore import (
     RateLimit,
     RateLimitedError,
     Settings,
-    SignedIn,
 )
+from bookingcore.services import SignedIn
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.memory import MemoryStore

@@ -19,9 +19,9 @@ from bookingcore import (
     Principal,
     PrincipalKind,
     Settings,
-    SignedIn,
 )
 from bookingcore.domain.auth import RevocationReason
+from bookingcore.services import SignedIn
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter

@@ -17,9 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookingcore import BookingCore, ImportStatus, Money, Principal, StaffId, StaffRole
-from bookingcore.domain.imports import SourceRow
-from bookingcore.domain.slots import Slot
+from bookingcore import BookingCore, Money, Principal, StaffId, StaffRole
+from bookingcore.domain import ImportStatus, Slot, SourceRow
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore

@@ -12,9 +12,7 @@ import pytest
 from bookingcore import (
     BookingCore,
     BookingFilter,
-    BookingSource,
     ImportSettings,
-    ImportStatus,
     InvalidTransitionError,
     Money,
     PageRequest,
@@ -24,6 +22,7 @@ from bookingcore import (
     StaffRole,
     ValidationError,
 )
+from bookingcore.domain import BookingSource, ImportStatus
 from bookingcore.domain.imports import SourceRow
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore

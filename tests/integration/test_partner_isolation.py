@@ -26,16 +26,13 @@ import attrs
 import pytest
 
 from bookingcore import (
-    Booking,
     BookingChanges,
     BookingCore,
     BookingFilter,
     BookingRequest,
-    Customer,
     CustomerDetails,
     CustomerFilter,
     DuplicateError,
-    Location,
     Money,
     NewTraveler,
     NotFoundError,
@@ -43,14 +40,13 @@ from bookingcore import (
     Principal,
     SavedTraveler,
     Settings,
-    Slot,
     SlotFilter,
     StaffId,
     StaffRole,
-    Traveler,
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain import Booking, Customer, Location, Slot, Traveler
 from bookingcore.domain.audit import AuditAction
 from bookingcore.services.automations import Automations
 from bookingcore.services.partners import PartnerRegistration

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import pytest
 
 from bookingcore import (
-    Booking,
     BookingChanges,
     BookingCore,
     BookingFilter,
@@ -35,14 +34,15 @@ from bookingcore import (
     NewTraveler,
     PageRequest,
     Principal,
+    RandomIds,
     Settings,
-    Slot,
     StaleVersionError,
+    SystemClock,
     TravelerDetails,
 )
+from bookingcore.domain import Booking, Slot
 from bookingcore.domain.audit import AuditAction
 from bookingcore_adapters.sql import SqlStore
-from bookingcore_adapters.system import RandomIds, SystemClock
 
 pytestmark = pytest.mark.postgres
 

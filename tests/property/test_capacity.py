@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
 from bookingcore import (
-    RESERVATION,
     BookingCore,
     BookingFilter,
     BookingRequest,
@@ -28,6 +27,7 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
+from bookingcore.domain import RESERVATION
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 

@@ -13,13 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bookingcore import (
-    Actor,
-    Communication,
-    CommunicationStatus,
-    CustomerId,
-    ValidationError,
-)
+from bookingcore import CustomerId, ValidationError
+from bookingcore.domain import Actor, Communication, CommunicationStatus
 from bookingcore.domain.values import CommunicationId
 
 S = CommunicationStatus

@@ -27,10 +27,6 @@ from hypothesis.stateful import (
 )
 
 from bookingcore import (
-    APPOINTMENT,
-    PRESETS,
-    RESERVATION,
-    TRAVEL,
     BookingCore,
     BookingId,
     BookingRequest,
@@ -39,7 +35,6 @@ from bookingcore import (
     IdempotencyConflictError,
     InvalidTransitionError,
     Lifecycle,
-    LifecycleEvent,
     Money,
     NewTraveler,
     Principal,
@@ -50,6 +45,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain import APPOINTMENT, PRESETS, RESERVATION, TRAVEL, LifecycleEvent
 from bookingcore.domain.lifecycle import check, replay
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore.testing import strategies as bst

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bookingcore import Money, Payment, PaymentStatus, Refund, RefundId, RefundStatus
+from bookingcore import Money, RefundId
+from bookingcore.domain import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
 

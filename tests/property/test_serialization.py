@@ -9,16 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bookingcore import (
+from bookingcore import Money, PhoneNumber
+from bookingcore.domain import (
     Booking,
     BookingGroup,
     BookingItem,
     Customer,
     Location,
-    Money,
     Partner,
     Payment,
-    PhoneNumber,
     Product,
     Refund,
     Slot,

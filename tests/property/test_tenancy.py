@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bookingcore import (
-    Booking,
     BookingChanges,
     BookingCore,
     BookingRequest,
@@ -28,7 +27,7 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import policy
+from bookingcore.domain import Booking, policy
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore.testing import strategies as bst
 from bookingcore_adapters.memory import MemoryStore

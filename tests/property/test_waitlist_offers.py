@@ -7,8 +7,7 @@ from random import Random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bookingcore import WaitlistEntry, WaitlistStatus
-from bookingcore.domain import offer_order, pick_offers
+from bookingcore.domain import WaitlistEntry, WaitlistStatus, offer_order, pick_offers
 from bookingcore.testing import strategies as bst
 
 

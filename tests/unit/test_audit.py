@@ -13,21 +13,15 @@ import attrs
 import pytest
 
 from bookingcore import (
-    Actor,
-    AuditEntry,
-    Booking,
     BookingChanges,
     BookingCore,
     BookingRequest,
-    BookingSource,
-    CommunicationStatus,
     CustomerId,
     EmailAddress,
     InvalidTransitionError,
     Money,
     NewTraveler,
     NotFoundError,
-    Partner,
     PermissionDeniedError,
     PhoneNumber,
     Principal,
@@ -37,6 +31,14 @@ from bookingcore import (
     StaleVersionError,
     TravelerDetails,
     ValidationError,
+)
+from bookingcore.domain import (
+    Actor,
+    AuditEntry,
+    Booking,
+    BookingSource,
+    CommunicationStatus,
+    Partner,
 )
 from bookingcore.domain.audit import AuditAction, audit_value, diff, snapshot
 from bookingcore.testing import FixedClock

@@ -32,7 +32,6 @@ from bookingcore import (
     RateLimitedError,
     RequestOrigin,
     Settings,
-    SignedIn,
     StaffId,
     StaffRole,
     TokenLifetimes,
@@ -40,6 +39,7 @@ from bookingcore import (
 )
 from bookingcore.domain.audit import AuditAction
 from bookingcore.ports.messaging import SendReceipt
+from bookingcore.services import SignedIn
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore

@@ -9,26 +9,31 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from bookingcore.domain.audit import AuditAction
-from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
-from bookingcore.domain.events import BookingCreated, BookingStatusChanged, BookingUpdated
-from bookingcore.domain.lifecycle import PRESETS
-from bookingcore.domain.pricing import DiscountTier
-from bookingcore.domain.slots import Slot
-from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.values import (
-    Actor,
+from bookingcore import (
     BookingId,
+    CapacityError,
     CustomerId,
+    DiscountTier,
+    DuplicateError,
+    InvalidTransitionError,
     Money,
     RequestOrigin,
     TravelerId,
-)
-from bookingcore.errors import (
-    CapacityError,
-    DuplicateError,
-    InvalidTransitionError,
     ValidationError,
+)
+from bookingcore.domain import (
+    PRESETS,
+    Actor,
+    AuditAction,
+    Author,
+    Booking,
+    BookingCreated,
+    BookingDraft,
+    BookingSource,
+    BookingStatusChanged,
+    BookingTraveler,
+    BookingUpdated,
+    Slot,
 )
 from bookingcore.testing.builders import T0, Builder
 

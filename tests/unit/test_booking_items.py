@@ -7,7 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from bookingcore import BookingId, BookingItem, BookingItemStatus, Money
+from bookingcore import BookingId, Money
+from bookingcore.domain import BookingItem, BookingItemStatus
 from bookingcore.domain.items import items_total
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder

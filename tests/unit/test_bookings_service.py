@@ -9,12 +9,10 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import (
-    UNSET,
     BookingChanges,
     BookingCore,
     BookingFilter,
     BookingRequest,
-    BookingSource,
     CapacityError,
     CustomerDetails,
     DiscountTier,
@@ -25,11 +23,9 @@ from bookingcore import (
     NewTraveler,
     NotFoundError,
     PageRequest,
-    Partner,
     PermissionDeniedError,
     Principal,
     SavedTraveler,
-    Slot,
     SlotId,
     StaffId,
     StaffRole,
@@ -38,6 +34,8 @@ from bookingcore import (
     TravelerId,
     ValidationError,
 )
+from bookingcore.domain import BookingSource, Partner, Slot
+from bookingcore.services import UNSET
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 

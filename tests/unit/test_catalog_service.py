@@ -15,7 +15,6 @@ from bookingcore import (
     CustomerId,
     DiscountTier,
     DuplicateError,
-    Location,
     LocationId,
     Money,
     NewTraveler,
@@ -24,8 +23,6 @@ from bookingcore import (
     PermissionDeniedError,
     Principal,
     ProductId,
-    ProductKind,
-    Slot,
     SlotId,
     StaffId,
     StaffRole,
@@ -33,6 +30,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain import Location, ProductKind, Slot
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 

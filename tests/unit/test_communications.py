@@ -10,13 +10,8 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import (
-    Booking,
     BookingCore,
     BookingRequest,
-    Channel,
-    Communication,
-    CommunicationStatus,
-    CommunicationType,
     CustomerId,
     DeliveryError,
     IdempotencyConflictError,
@@ -26,11 +21,18 @@ from bookingcore import (
     PermissionDeniedError,
     Principal,
     Settings,
-    Slot,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
+)
+from bookingcore.domain import (
+    Booking,
+    Channel,
+    Communication,
+    CommunicationStatus,
+    CommunicationType,
+    Slot,
 )
 from bookingcore.domain.communications import DEFAULT_TEMPLATES, TEMPLATE_FIELDS, MessageTemplate
 from bookingcore.domain.events import CommunicationStatusChanged

@@ -9,7 +9,6 @@ import pytest
 
 from bookingcore import (
     BookingCore,
-    BookingSource,
     CustomerFilter,
     EmailAddress,
     NotFoundError,
@@ -21,6 +20,7 @@ from bookingcore import (
     StaleVersionError,
     ValidationError,
 )
+from bookingcore.domain import BookingSource
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 

@@ -37,10 +37,34 @@ class TestHierarchy:
         assert isinstance(error, LookupError)
         assert isinstance(error, BookingError)
 
-    def test_permission_denied_error_is_a_permission_error(self) -> None:
+    def test_permission_denied_error_is_a_booking_error_and_no_os_error(self) -> None:
         error = PermissionDeniedError("no")
-        assert isinstance(error, PermissionError)
         assert isinstance(error, BookingError)
+        assert not isinstance(error, OSError)  # PermissionError is an OSError
+
+    def test_except_os_error_around_io_does_not_swallow_a_policy_refusal(self) -> None:
+        def read_then_refuse() -> None:
+            try:
+                raise PermissionDeniedError("a customer may not cancel another's booking")
+            except OSError:  # what a host writes around file or network I/O
+                pytest.fail("a policy refusal was caught as an I/O error")
+
+        with pytest.raises(PermissionDeniedError):
+            read_then_refuse()
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            ValidationError.single("phone", "bad"),
+            NotFoundError("slot", SLOT),
+            PermissionDeniedError("no"),
+            CapacityError(SLOT, 2, 1),
+            InvalidTransitionError("travel", "a", "b"),
+            RateLimitedError("slow down", retry_after=1.0),
+        ],
+    )
+    def test_no_error_of_the_core_is_an_os_error(self, error: BookingError) -> None:
+        assert not isinstance(error, OSError)
 
     @pytest.mark.parametrize(
         "error",

@@ -7,7 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from bookingcore import BookingGroup, BookingGroupStatus, CustomerId
+from bookingcore import CustomerId
+from bookingcore.domain import BookingGroup, BookingGroupStatus
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
 

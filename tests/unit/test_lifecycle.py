@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bookingcore import (
-    APPOINTMENT,
-    PRESETS,
-    RESERVATION,
-    TRAVEL,
-    InvalidTransitionError,
-    Lifecycle,
-    ValidationError,
-)
+from bookingcore import InvalidTransitionError, Lifecycle, ValidationError
+from bookingcore.domain import APPOINTMENT, PRESETS, RESERVATION, TRAVEL
 
 #: Seed 004's ALLOWED_TRANSITIONS, written out independently of the library.
 SEED_004_ALLOWED_TRANSITIONS: dict[str, set[str]] = {

@@ -12,19 +12,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bookingcore import (
-    APPOINTMENT,
-    PRESETS,
-    RESERVATION,
-    TRAVEL,
-    Actor,
-    BookingId,
-    InvalidTransitionError,
-    Lifecycle,
-    LifecycleEvent,
-    Settings,
-    ValidationError,
-)
+from bookingcore import BookingId, InvalidTransitionError, Lifecycle, Settings, ValidationError
+from bookingcore.domain import APPOINTMENT, PRESETS, RESERVATION, TRAVEL, Actor, LifecycleEvent
 from bookingcore.domain.lifecycle import ProblemKind, check, replay
 from bookingcore.testing import strategies as bst
 from bookingcore.testing.builders import T0

@@ -19,23 +19,21 @@ from bookingcore import (
     CustomerDetails,
     CustomerId,
     DuplicateError,
-    Location,
     LocationId,
     Money,
     NewTraveler,
     NotFoundError,
-    Partner,
     PartnerId,
     PermissionDeniedError,
     Principal,
     RateLimitedError,
     Settings,
-    Slot,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain import Location, Partner, Slot
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.partners import hash_api_secret
 from bookingcore.domain.webhooks import SIGNATURE_HEADER, verify

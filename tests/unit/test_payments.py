@@ -8,7 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from bookingcore import Money, Payment, PaymentStatus, RefundId, RefundStatus
+from bookingcore import Money, RefundId
+from bookingcore.domain import Payment, PaymentStatus, RefundStatus
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
 

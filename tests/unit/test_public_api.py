@@ -24,7 +24,6 @@ PUBLIC_MODULES = [
     "bookingcore.testing.strategies",
     "bookingcore.testing.builders",
     "bookingcore_adapters.memory",
-    "bookingcore_adapters.system",
     "bookingcore_adapters.documents",
     "bookingcore_adapters.notifications",
     "bookingcore_adapters.sql",
@@ -115,3 +114,142 @@ def test_the_domain_imports_only_stdlib_attrs_phonenumbers_email_validator_and_i
 def test_the_core_never_imports_an_adapter() -> None:
     for path in sorted((SRC / "bookingcore").rglob("*.py")):
         assert not any(n.startswith("bookingcore_adapters") for n in _imported_roots(path)), path
+
+
+#: The top level, frozen: adding, removing or moving a name here is a change of
+#: the public API and needs a CHANGELOG line. What a host wires and calls.
+TOP_LEVEL = [
+    "AuthNotConfiguredError",
+    "AuthSettings",
+    "AuthenticationError",
+    "Automations",
+    "BookingChanges",
+    "BookingCore",
+    "BookingError",
+    "BookingFilter",
+    "BookingGroupId",
+    "BookingId",
+    "BookingItemId",
+    "BookingRequest",
+    "CapacityError",
+    "CommunicationId",
+    "ConcurrentUpdateError",
+    "ConflictError",
+    "CustomerDetails",
+    "CustomerFilter",
+    "CustomerId",
+    "DeliveryError",
+    "DiscountTier",
+    "DocumentId",
+    "DuplicateError",
+    "EmailAddress",
+    "FieldError",
+    "IdempotencyConflictError",
+    "ImportSettings",
+    "InvalidTransitionError",
+    "Lifecycle",
+    "LocationId",
+    "Money",
+    "NewTraveler",
+    "NotFoundError",
+    "PageRequest",
+    "PartnerId",
+    "PartnerLimits",
+    "PaymentId",
+    "PermissionDeniedError",
+    "PhoneNumber",
+    "Principal",
+    "PrincipalKind",
+    "ProductId",
+    "RandomIds",
+    "RateLimit",
+    "RateLimitedError",
+    "RefundId",
+    "RequestOrigin",
+    "RetryPolicy",
+    "SavedTraveler",
+    "Settings",
+    "SlotFilter",
+    "SlotId",
+    "StaffId",
+    "StaffRole",
+    "StaleVersionError",
+    "SupplierId",
+    "SystemClock",
+    "TokenLifetimes",
+    "TravelerDetails",
+    "TravelerId",
+    "ValidationError",
+    "WaitlistEntryId",
+]
+
+#: The namespaces a user imports from; every public name lives in exactly one.
+NAMESPACES = [
+    "bookingcore",
+    "bookingcore.domain",
+    "bookingcore.ports",
+    "bookingcore.services",
+    "bookingcore.testing",
+]
+
+
+class TestTopLevel:
+    def test_all_is_the_frozen_list(self) -> None:
+        assert sorted(bookingcore.__all__) == TOP_LEVEL
+
+    def test_all_is_sorted(self) -> None:
+        assert list(bookingcore.__all__) == sorted(bookingcore.__all__)
+
+    @pytest.mark.parametrize("name", TOP_LEVEL)
+    def test_every_exported_name_has_its_own_docstring(self, name: str) -> None:
+        obj = getattr(bookingcore, name)
+        doc = inspect.getdoc(obj)
+        assert doc, f"bookingcore.{name} has no docstring"
+        # a NewType or an instance would otherwise show its type's docstring
+        assert doc != inspect.getdoc(type(obj)), f"bookingcore.{name} has no docstring of its own"
+
+    def test_the_errors_module_and_the_top_level_export_the_same_tree(self) -> None:
+        assert set(bookingcore.errors.__all__) <= set(bookingcore.__all__)
+
+
+def _public_attributes(module_name: str) -> set[str]:
+    """Names a user can import from the module: not private, not a submodule."""
+    module = importlib.import_module(module_name)
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+
+
+class TestOneImportPathPerName:
+    def test_no_name_is_exported_from_two_public_namespaces(self) -> None:
+        homes: dict[str, list[str]] = {}
+        for namespace in NAMESPACES:
+            for name in importlib.import_module(namespace).__all__:
+                homes.setdefault(name, []).append(namespace)
+        assert {name: where for name, where in homes.items() if len(where) > 1} == {}
+
+    def test_no_object_is_exported_twice_under_different_names(self) -> None:
+        seen: dict[int, str] = {}
+        for namespace in NAMESPACES:
+            module = importlib.import_module(namespace)
+            for name in module.__all__:
+                obj = getattr(module, name)
+                if isinstance(obj, (str, int, frozenset, tuple)):
+                    continue  # equal constants may share one interned object
+                where = f"{namespace}.{name}"
+                assert seen.setdefault(id(obj), where) == where, f"{where} is {seen[id(obj)]}"
+
+    @pytest.mark.parametrize("namespace", NAMESPACES)
+    def test_a_namespace_offers_nothing_beyond_its_all(self, namespace: str) -> None:
+        module = importlib.import_module(namespace)
+        assert _public_attributes(namespace) - set(module.__all__) <= {"__version__"}
+
+    def test_a_domain_type_is_not_importable_from_the_top_level(self) -> None:
+        with pytest.raises(ImportError):
+            exec("from bookingcore import Booking", {})  # from bookingcore.domain
+
+    def test_a_wiring_type_is_not_importable_from_services(self) -> None:
+        with pytest.raises(ImportError):
+            exec("from bookingcore.services import Settings", {})  # from bookingcore

@@ -9,11 +9,6 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import (
-    APPOINTMENT,
-    RESERVATION,
-    Actor,
-    ActorKind,
-    Booking,
     BookingChanges,
     BookingCore,
     BookingRequest,
@@ -26,13 +21,13 @@ from bookingcore import (
     NotFoundError,
     PermissionDeniedError,
     Principal,
-    Slot,
     StaffId,
     StaffRole,
     StaleVersionError,
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain import APPOINTMENT, RESERVATION, Actor, ActorKind, Booking, Slot
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.lifecycle import replay
 from bookingcore.testing import FixedClock

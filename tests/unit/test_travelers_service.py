@@ -9,8 +9,6 @@ import pytest
 
 from bookingcore import (
     BookingCore,
-    Customer,
-    Gender,
     NotFoundError,
     PermissionDeniedError,
     PhoneNumber,
@@ -18,11 +16,11 @@ from bookingcore import (
     StaffId,
     StaffRole,
     StaleVersionError,
-    Traveler,
     TravelerDetails,
     TravelerId,
     ValidationError,
 )
+from bookingcore.domain import Customer, Gender, Traveler
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from bookingcore import Actor, ActorKind, EmailAddress, Money, PhoneNumber, ValidationError
+from bookingcore import EmailAddress, Money, PhoneNumber, ValidationError
+from bookingcore.domain import Actor, ActorKind
 from bookingcore.domain.values import ensure_aware
 
 CANONICAL = "+919876543210"
@@ -249,7 +250,7 @@ def test_from_stored_rebuilds_equal_values_without_parsing_again() -> None:
 
 
 def test_random_references_use_the_crockford_alphabet_and_differ() -> None:
-    from bookingcore_adapters.system import RandomIds  # noqa: PLC0415
+    from bookingcore import RandomIds  # noqa: PLC0415
 
     ids = RandomIds(reference_prefix="TRK")
     references = {ids.new_reference() for _ in range(2000)}

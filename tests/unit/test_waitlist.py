@@ -7,15 +7,14 @@ from uuid import uuid4
 
 import pytest
 
-from bookingcore import (
-    BookingId,
-    CustomerId,
-    SlotId,
+from bookingcore import BookingId, CustomerId, SlotId
+from bookingcore.domain import (
     WaitlistEntry,
     WaitlistPriority,
     WaitlistStatus,
+    offer_order,
+    pick_offers,
 )
-from bookingcore.domain import offer_order, pick_offers
 from bookingcore.domain.communications import Channel
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder

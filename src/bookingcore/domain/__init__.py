@@ -3,13 +3,23 @@
 Pure Python over attrs, phonenumbers and email-validator: no I/O, no clock,
 no framework. Time is passed in; storage lives behind :mod:`bookingcore.ports`.
 
+This package is the one import path of the domain types that services return
+(entities, statuses, events, lifecycle presets, audit entries, pages):
+``from bookingcore.domain import Booking, Slot``. What a host passes in (the
+ids, :class:`~bookingcore.Money`, :class:`~bookingcore.Principal`, the filters,
+:class:`~bookingcore.Lifecycle`) is imported from :mod:`bookingcore` instead,
+and each name has only one of the two homes. The modules inside this package
+are the library's own layout, not import paths.
+
 .. versionadded:: 0.1
+.. versionchanged:: 0.1
+   No longer re-exports the names :mod:`bookingcore` exports.
 """
 
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
-from bookingcore.domain.bookings import Booking, BookingTraveler
+from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.communications import (
     Channel,
@@ -18,7 +28,7 @@ from bookingcore.domain.communications import (
     CommunicationType,
     MessageTemplate,
 )
-from bookingcore.domain.customers import Customer, Gender, Traveler, TravelerDetails
+from bookingcore.domain.customers import Customer, Gender, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     BookingCreated,
@@ -31,10 +41,10 @@ from bookingcore.domain.events import (
     DocumentGenerated,
     DomainEvent,
     OutboxMessage,
-    RetryPolicy,
     TravelerChanged,
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.idempotency import request_digest
 from bookingcore.domain.import_rows import COLUMNS, ColumnMapping, ColumnSpec, ValidRow, map_header
 from bookingcore.domain.imports import (
     CellProblem,
@@ -50,49 +60,18 @@ from bookingcore.domain.lifecycle import (
     PRESETS,
     RESERVATION,
     TRAVEL,
-    Lifecycle,
     LifecycleEvent,
     LifecycleProblem,
 )
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
-from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
-from bookingcore.domain.pricing import DiscountTier, PriceBreakdown, price_booking
-from bookingcore.domain.queries import (
-    BookingFilter,
-    Cursor,
-    CustomerFilter,
-    Page,
-    PageRequest,
-    SlotFilter,
-)
+from bookingcore.domain.policy import Permission
+from bookingcore.domain.pricing import PriceBreakdown, price_booking
+from bookingcore.domain.queries import Cursor, Page
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
-from bookingcore.domain.values import (
-    Actor,
-    ActorKind,
-    BookingGroupId,
-    BookingId,
-    BookingItemId,
-    CommunicationId,
-    CustomerId,
-    DocumentId,
-    EmailAddress,
-    LocationId,
-    Money,
-    PartnerId,
-    PaymentId,
-    PhoneNumber,
-    ProductId,
-    RefundId,
-    RequestOrigin,
-    SlotId,
-    StaffId,
-    SupplierId,
-    TravelerId,
-    WaitlistEntryId,
-)
+from bookingcore.domain.values import Actor, ActorKind
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
     WaitlistPriority,
@@ -115,15 +94,13 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "AuthSession",
+    "Author",
     "Booking",
     "BookingCreated",
-    "BookingFilter",
+    "BookingDraft",
     "BookingGroup",
-    "BookingGroupId",
     "BookingGroupStatus",
-    "BookingId",
     "BookingItem",
-    "BookingItemId",
     "BookingItemKind",
     "BookingItemStatus",
     "BookingSource",
@@ -135,73 +112,47 @@ __all__ = [
     "ColumnMapping",
     "ColumnSpec",
     "Communication",
-    "CommunicationId",
     "CommunicationStatus",
     "CommunicationStatusChanged",
     "CommunicationType",
     "Cursor",
     "Customer",
-    "CustomerFilter",
-    "CustomerId",
     "CustomerRegistered",
     "Delivery",
     "DeliveryStatus",
-    "DiscountTier",
     "Document",
     "DocumentGenerated",
-    "DocumentId",
     "DocumentKind",
     "DomainEvent",
-    "EmailAddress",
     "Gender",
     "ImportJob",
     "ImportRowError",
     "ImportStatus",
-    "Lifecycle",
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
-    "LocationId",
     "MessageTemplate",
-    "Money",
     "OutboxMessage",
     "Page",
-    "PageRequest",
     "Partner",
-    "PartnerId",
     "Payment",
-    "PaymentId",
     "PaymentStatus",
     "Permission",
-    "PhoneNumber",
     "PriceBreakdown",
-    "Principal",
-    "PrincipalKind",
     "Product",
-    "ProductId",
     "ProductKind",
+    "Raised",
     "Refund",
-    "RefundId",
     "RefundStatus",
-    "RequestOrigin",
-    "RetryPolicy",
     "RevocationReason",
     "Slot",
-    "SlotFilter",
-    "SlotId",
     "SourceRow",
-    "StaffId",
     "StaffMember",
-    "StaffRole",
     "Supplier",
-    "SupplierId",
     "Traveler",
     "TravelerChanged",
-    "TravelerDetails",
-    "TravelerId",
     "ValidRow",
     "WaitlistEntry",
-    "WaitlistEntryId",
     "WaitlistPriority",
     "WaitlistStatus",
     "cell_name",
@@ -210,4 +161,5 @@ __all__ = [
     "offer_order",
     "pick_offers",
     "price_booking",
+    "request_digest",
 ]

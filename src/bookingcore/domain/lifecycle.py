@@ -49,7 +49,7 @@ class ProblemKind(enum.StrEnum):
 
     The first three make a definition unusable and :class:`Lifecycle` refuses
     them; the last two are legal but almost always a mistake, and
-    :class:`~bookingcore.services.Settings` refuses a lifecycle that has them.
+    :class:`~bookingcore.Settings` refuses a lifecycle that has them.
 
     .. versionadded:: 0.1
     """

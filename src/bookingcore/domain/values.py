@@ -66,6 +66,30 @@ WaitlistEntryId = NewType("WaitlistEntryId", UUID)
 PaymentId = NewType("PaymentId", UUID)
 RefundId = NewType("RefundId", UUID)
 
+_ID_DOCS = {
+    CustomerId: "a customer (the booker)",
+    TravelerId: "a traveler saved by a customer",
+    LocationId: "a location (dealer, dive centre, base camp)",
+    ProductId: "a product (trek, course, car variant)",
+    SupplierId: "a supplier",
+    SlotId: "a slot (a dated, capacity-limited thing to book)",
+    BookingId: "a booking",
+    BookingGroupId: "a booking group (corporate or group bookings)",
+    PartnerId: "a third-party partner",
+    StaffId: "a staff member",
+    CommunicationId: "a logged communication (SMS, email, ...)",
+    DocumentId: "a generated document",
+    BookingItemId: "a booking's line item",
+    WaitlistEntryId: "a waiting-list entry",
+    PaymentId: "a payment",
+    RefundId: "a refund",
+}
+for _id_type, _what in _ID_DOCS.items():
+    _id_type.__doc__ = (
+        f"The id of {_what}: a ``UUID`` that type checkers keep apart from other ids."
+    )
+del _id_type, _what
+
 
 def ensure_aware(value: datetime, field: str) -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess).

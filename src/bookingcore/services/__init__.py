@@ -1,36 +1,24 @@
 """Application services: one use case per method, one unit of work per call.
 
-Every method takes the asking :class:`~bookingcore.domain.policy.Principal`
-as ``principal=`` and asks :mod:`bookingcore.domain.policy` before it reads or
-changes anything.
+Every method takes the asking :class:`~bookingcore.Principal` as
+``principal=`` and asks the policy before it reads or changes anything.
+
+This package is the one import path of the service classes (reached as
+attributes of :class:`~bookingcore.BookingCore`, e.g. ``core.bookings``), of
+what they return (``Transition``, ``ImportPlan``, ``SignedIn``, ...) and of
+the event dispatcher's types. :class:`~bookingcore.BookingCore`, its settings
+and the request types are imported from :mod:`bookingcore`.
 
 .. versionadded:: 0.1
+.. versionchanged:: 0.1
+   No longer re-exports the names :mod:`bookingcore` exports.
 """
 
-from bookingcore.services._context import ServiceContext, Settings, Transaction
-from bookingcore.services.app import BookingCore
+from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
-from bookingcore.services.auth import (
-    AuthNotConfiguredError,
-    AuthService,
-    AuthSettings,
-    OtpRequested,
-    RateLimit,
-    SignedIn,
-    TokenLifetimes,
-    TokenPair,
-)
-from bookingcore.services.automations import Automations, DocumentHandler, MessageHandler
-from bookingcore.services.bookings import (
-    UNSET,
-    BookingChanges,
-    BookingRequest,
-    BookingService,
-    CustomerDetails,
-    NewTraveler,
-    SavedTraveler,
-    Transition,
-)
+from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
+from bookingcore.services.automations import DocumentHandler, MessageHandler
+from bookingcore.services.bookings import UNSET, BookingService, Transition
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
@@ -50,11 +38,10 @@ from bookingcore.services.imports import (
     ImportPlan,
     ImportPreview,
     ImportService,
-    ImportSettings,
     PreviewRow,
     Progress,
 )
-from bookingcore.services.partners import PartnerLimits, PartnerRegistration, PartnerService
+from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
@@ -62,17 +49,10 @@ __all__ = [
     "AUDITED_ENTITIES",
     "UNSET",
     "AuditService",
-    "AuthNotConfiguredError",
     "AuthService",
-    "AuthSettings",
-    "Automations",
-    "BookingChanges",
-    "BookingCore",
-    "BookingRequest",
     "BookingService",
     "CatalogService",
     "CommunicationService",
-    "CustomerDetails",
     "CustomerHistory",
     "CustomerMatch",
     "CustomerService",
@@ -83,25 +63,18 @@ __all__ = [
     "ImportPlan",
     "ImportPreview",
     "ImportService",
-    "ImportSettings",
     "MessageHandler",
-    "NewTraveler",
     "OtpRequested",
     "OutboxRelay",
-    "PartnerLimits",
     "PartnerRegistration",
     "PartnerService",
     "PreviewRow",
     "Progress",
-    "RateLimit",
     "Registration",
-    "SavedTraveler",
     "ServiceContext",
-    "Settings",
     "SignedIn",
     "StaffService",
     "Subscription",
-    "TokenLifetimes",
     "TokenPair",
     "Transaction",
     "Transition",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from bookingcore._clock import SystemClock
+from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
@@ -40,16 +42,19 @@ __all__ = ["BookingCore"]
 class BookingCore:
     """Every bookingcore service over one set of adapters.
 
-    Wiring is explicit: pass a unit-of-work factory, a clock and an id
-    generator; nothing is read from the environment::
+    Wiring is explicit: the one thing you must choose is storage, a unit-of-work
+    factory; the clock and ids default to the system clock and random ids, and
+    nothing is read from the environment::
 
         from bookingcore import BookingCore
         from bookingcore_adapters.memory import MemoryStore
-        from bookingcore_adapters.system import SystemClock, RandomIds
 
-        core = BookingCore(uow_factory=MemoryStore().unit_of_work,
-                           clock=SystemClock(), ids=RandomIds())
+        core = BookingCore(uow_factory=MemoryStore().unit_of_work)
         customer = core.customers.register("+919876543210", principal=staff).customer
+
+    Storage has no default on purpose: the core never imports an adapter, and
+    an in-memory default would let a host that forgot to wire its database lose
+    every booking at the next restart without a single error.
 
     Attributes:
         customers: :class:`~bookingcore.services.CustomerService`
@@ -67,6 +72,15 @@ class BookingCore:
             own handlers here.
 
     Args:
+        uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
+            ``SqlStore(...).unit_of_work`` or your own adapter's).
+        clock: tells the time; defaults to :class:`~bookingcore.SystemClock`
+            (tests pass :class:`~bookingcore.testing.FixedClock`).
+        ids: makes ids, references and tokens; defaults to
+            :class:`~bookingcore.RandomIds` (tests pass
+            :class:`~bookingcore.testing.SequentialIds`).
+        settings: the host's choices (:class:`~bookingcore.Settings`); defaults
+            to ``Settings()``.
         notifier: sends messages to customers; without one, sends are logged
             as failed ("no notifier configured").
         renderer: renders booking documents; without one, no document handlers.
@@ -77,7 +91,7 @@ class BookingCore:
         automations: which statuses trigger seed 003's built-in handlers;
             ``None`` subscribes the defaults, ``False`` none.
         rate_limiter: counts partners' API requests against their limits
-            (:class:`~bookingcore.services.partners.PartnerLimits`); without
+            (:class:`~bookingcore.PartnerLimits`); without
             one, partners are not rate-limited. Sign-in needs it too (codes
             per phone and client, staff attempts per email).
         otp_store: where sign-in codes wait (``MemoryOtpStore``, ``RedisOtpStore``).
@@ -85,21 +99,23 @@ class BookingCore:
         token_signer: signs and checks tokens (``JwtTokenSigner``).
         password_hasher: hashes staff passwords (``Argon2PasswordHasher``).
         auth_settings: code lifetimes, rate limits and token lifetimes
-            (:class:`~bookingcore.services.AuthSettings`; see docs/security.md).
+            (:class:`~bookingcore.AuthSettings`; see docs/security.md).
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
-        that was not given raises :class:`~bookingcore.services.AuthNotConfiguredError`
+        that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
         naming it.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1
+       ``clock`` and ``ids`` are optional.
     """
 
     def __init__(
         self,
         *,
         uow_factory: UnitOfWorkFactory,
-        clock: Clock,
-        ids: IdGenerator,
+        clock: Clock | None = None,
+        ids: IdGenerator | None = None,
         settings: Settings | None = None,
         notifier: Notifier | None = None,
         renderer: DocumentRenderer | None = None,
@@ -116,7 +132,12 @@ class BookingCore:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
             raise ValidationError.single("dispatch", msg, "invalid_choice")
-        self.context = ServiceContext(uow_factory, clock, ids, settings or Settings())
+        self.context = ServiceContext(
+            uow_factory,
+            clock if clock is not None else SystemClock(),
+            ids if ids is not None else RandomIds(),
+            settings or Settings(),
+        )
         self.customers = CustomerService(self.context)
         self.travelers = TravelerService(self.context)
         self.catalog = CatalogService(self.context)

@@ -77,6 +77,7 @@ from bookingcore.ports.security import (
     TokenSigner,
 )
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._sessions import revoke_session
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.partners import PartnerService
 
@@ -93,7 +94,6 @@ __all__ = [
     "TokenLifetimes",
     "TokenPair",
     "check_password_policy",
-    "revoke_sessions",
 ]
 
 _log = logging.getLogger("bookingcore.auth")
@@ -364,48 +364,6 @@ def check_password_policy(password: object, field: str = "password") -> str:
         msg = f"must be at most {MAX_PASSWORD_LENGTH} characters"
         raise ValidationError.single(field, msg, "too_long")
     return password
-
-
-def revoke_sessions(
-    tx: Transaction,
-    kind: PrincipalKind,
-    subject_id: UUID,
-    reason: RevocationReason,
-    *,
-    principal: Principal,
-    now: datetime,
-) -> int:
-    """Inside ``tx``: revoke every active session of one customer, staff member or
-    partner, auditing each; returns how many.
-
-    .. versionadded:: 0.1
-    """
-    sessions = tx.uow.auth_sessions.list_for_subject(kind, subject_id, active_at=now)
-    for session in sessions:
-        _revoke(tx, session, reason, principal=principal, now=now)
-    return len(sessions)
-
-
-def _revoke(
-    tx: Transaction,
-    session: AuthSession,
-    reason: RevocationReason,
-    *,
-    principal: Principal,
-    now: datetime,
-) -> None:
-    if session.revoked_at is not None:
-        return
-    session.revoke(reason, now)
-    session.version += 1
-    tx.audit(
-        principal,
-        entity="session",
-        entity_id=session.id,
-        action=AuditAction.DEACTIVATED,
-        new={"revoked_reason": reason},
-        reason=reason.value,
-    )
 
 
 def _seconds(delta: timedelta) -> float:
@@ -910,14 +868,16 @@ class AuthService:
             assert session is not None
             principal = _with_origin(self._principal(claims), origin)
             if session.refresh_jti != claims.token_id:
-                _revoke(tx, session, RevocationReason.REFRESH_REUSED, principal=principal, now=now)
+                revoke_session(
+                    tx, session, RevocationReason.REFRESH_REUSED, principal=principal, now=now
+                )
                 tx.commit()
                 reused = True
             else:
                 if claims.kind is PrincipalKind.STAFF:
                     member = tx.uow.staff.get(StaffId(claims.subject_id))
                     if member is None or not member.is_active:
-                        _revoke(
+                        revoke_session(
                             tx, session, RevocationReason.DEACTIVATED, principal=principal, now=now
                         )
                         tx.commit()
@@ -964,7 +924,7 @@ class AuthService:
                 return
             if session.revoked_at is None:
                 principal = _with_origin(self._principal(claims), origin)
-                _revoke(tx, session, RevocationReason.LOGOUT, principal=principal, now=now)
+                revoke_session(tx, session, RevocationReason.LOGOUT, principal=principal, now=now)
                 tx.commit()
 
     # ------------------------------------------------------------------ maintenance

@@ -51,6 +51,7 @@ from bookingcore.errors import (
 from bookingcore.ports.security import RateDecision, RateLimiter
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._sessions import revoke_sessions
 
 __all__ = ["PartnerLimits", "PartnerRegistration", "PartnerService"]
 
@@ -603,10 +604,6 @@ def _revoke_partner_sessions(
     now: datetime,
 ) -> None:
     """End the partner's signed-in sessions, so its bearer tokens stop working too."""
-    # bookingcore.services.auth imports this module (it signs partners in through
-    # PartnerService), so its helper is imported when first needed.
-    from bookingcore.services.auth import revoke_sessions  # noqa: PLC0415
-
     revoke_sessions(tx, PrincipalKind.PARTNER, partner.id, reason, principal=principal, now=now)
 
 

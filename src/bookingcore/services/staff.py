@@ -23,11 +23,8 @@ from bookingcore.domain.values import EmailAddress, LocationId, StaffId
 from bookingcore.errors import AuthenticationError, DuplicateError, NotFoundError
 from bookingcore.ports.security import PasswordHasher
 from bookingcore.services._context import ServiceContext
-from bookingcore.services.auth import (
-    AuthNotConfiguredError,
-    check_password_policy,
-    revoke_sessions,
-)
+from bookingcore.services._sessions import revoke_sessions
+from bookingcore.services.auth import AuthNotConfiguredError, check_password_policy
 
 __all__ = ["StaffService"]
 
@@ -38,7 +35,7 @@ class StaffService:
     """Add, find, list and deactivate staff members (advisors and their territories).
 
     ``password_hasher`` hashes the passwords :meth:`set_password` sets; without
-    one, setting a password raises :class:`~bookingcore.services.AuthNotConfiguredError`.
+    one, setting a password raises :class:`~bookingcore.AuthNotConfiguredError`.
 
     .. versionadded:: 0.1
     """

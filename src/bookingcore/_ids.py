@@ -1,4 +1,7 @@
-"""The real clock and id generator, for hosts to wire into :class:`~bookingcore.BookingCore`.
+"""Random ids: the default :class:`~bookingcore.ports.IdGenerator`.
+
+Standard library only, so it lives in the core and :class:`~bookingcore.BookingCore`
+uses it when no id generator is given.
 
 .. versionadded:: 0.1
 """
@@ -8,23 +11,11 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from datetime import UTC, datetime
 from uuid import UUID
 
-__all__ = ["RandomIds", "SystemClock", "uuid7"]
+__all__ = ["RandomIds", "uuid7"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-class SystemClock:
-    """The operating system's clock, in UTC.
-
-    .. versionadded:: 0.1
-    """
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware, in UTC."""
-        return datetime.now(UTC)
 
 
 def uuid7() -> UUID:
@@ -45,11 +36,16 @@ def uuid7() -> UUID:
 class RandomIds:
     """Ids from the operating system's cryptographic random source.
 
-    Entity ids are :func:`uuid7`; references are ``BK-`` and eight Crockford
-    base-32 characters (no I, L, O or U to misread over the phone: 32**8, about
-    10**12, values); tokens are URL-safe and carry 192 random bits.
+    The default id generator of :class:`~bookingcore.BookingCore`. Entity ids
+    are time-ordered UUIDs (version 7); references are ``BK-`` (or
+    ``reference_prefix``) and eight Crockford base-32 characters (no I, L, O or
+    U to misread over the phone: 32**8, about 10**12, values); tokens are
+    URL-safe and carry 192 random bits. Tests pass
+    :class:`bookingcore.testing.SequentialIds` instead.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1
+       Moved from ``bookingcore_adapters.system``; import it from ``bookingcore``.
     """
 
     def __init__(self, reference_prefix: str = "BK") -> None:
