@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, NoReturn
+from uuid import UUID
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from bookingcore import BookingError
 from examples.cli.demo import DEFAULT_DATABASE, DemoError, run_demo
 from examples.cli.imports import DEFAULT_DATABASE as DEFAULT_IMPORT_DATABASE
-from examples.cli.imports import add_advisor, add_location, import_file, import_locations
+from examples.cli.imports import (
+    add_advisor,
+    add_location,
+    import_file,
+    import_jobs,
+    import_locations,
+)
 
 app = typer.Typer(
     name="bookingcore-cli",
@@ -122,6 +130,10 @@ def import_(
     assign: Annotated[
         str, typer.Option(help="manual, round_robin, least_loaded or dealer_based.")
     ] = "manual",
+    resume: Annotated[
+        UUID | None,
+        typer.Option(help="Go on with the job a stopped run left PROCESSING (see `imports`)."),
+    ] = None,
 ) -> None:
     """Import bookings from a CSV or XLSX FILE (seed 004's columns)."""
     try:
@@ -135,7 +147,41 @@ def import_(
             errors_out=errors_out,
             mapping=mapping,
             assign=assign,
+            resume=resume,
         )
     except (BookingError, OSError) as exc:
         typer.echo(f"import: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+@app.command("imports")
+def imports_(db: Db = DEFAULT_IMPORT_DATABASE) -> None:
+    """List the import jobs, newest first: a PROCESSING one can be resumed."""
+    try:
+        jobs = import_jobs(db)
+    except BookingError as exc:
+        _fail("imports", exc)
+    columns = ("job", "file", "status", "rows done", "created", "updated", "failed")
+    rows = [
+        (
+            str(job.id),
+            job.filename,
+            job.status.value,
+            f"{job.processed_rows}/{job.total_rows}",
+            str(job.created),
+            str(job.updated),
+            str(job.failed),
+        )
+        for job in jobs
+    ]
+    console = Console()
+    if not console.is_terminal:  # one tab-separated line a job, for scripts
+        for row in (columns, *rows):
+            typer.echo("\t".join(row))
+        return
+    table = Table(title="Import jobs")
+    for column in columns:
+        table.add_column(column, no_wrap=column == "job")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

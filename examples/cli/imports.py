@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import UUID
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +23,7 @@ from rich.table import Table
 from bookingcore import (
     BookingCore,
     ImportSettings,
+    PageRequest,
     Principal,
     ValidationError,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "add_advisor",
     "add_location",
     "import_file",
+    "import_jobs",
     "import_locations",
     "opened",
 ]
@@ -115,11 +118,18 @@ def import_file(
     errors_out: Path | None = None,
     mapping: str | None = None,
     assign: str = "manual",
+    resume: UUID | None = None,
 ) -> ImportJob | ImportPlan | ImportPreview:
     """Preview, dry-run or run the import of ``path``, printing what happened.
 
+    ``resume`` names a job a stopped process left PROCESSING (see
+    :func:`import_jobs`): the run goes on after its last committed chunk, with the
+    job's own settings, and ends as an uninterrupted run would have.
+
     Raises:
-        ValidationError: a file-level problem (on ``file``, ``mapping`` or a setting).
+        ValidationError: a file-level problem (on ``file``, ``mapping`` or a setting),
+            or ``path`` is not the resumed job's file.
+        NotFoundError: ``resume`` names no job.
     """
     overrides = _mapping(mapping)
     settings = ImportSettings(mapping=overrides, chunk_size=chunk_size, assignment=assign)
@@ -146,7 +156,9 @@ def import_file(
                 text = "; ".join(p.describe() for p in problems)
                 console.print(f"  row {number}: {escape(text)}")
             return plan
-        job = _run_with_progress(console, core, source, settings)
+        if resume is None:
+            resume = core.imports.start(source, principal=CLI, settings=settings).id
+        job = _run_with_progress(console, core, source, resume)
         _print_counts(
             console,
             f"Import of {path.name}: {job.status.value}",
@@ -169,12 +181,17 @@ def import_file(
         return job
 
 
+def import_jobs(database: str, limit: int = 50) -> Sequence[ImportJob]:
+    """The newest import jobs, with their status and counts."""
+    with opened(database) as core:
+        return core.imports.list(principal=CLI, page=PageRequest(limit=limit)).items
+
+
 def _run_with_progress(
-    console: Console, core: BookingCore, source: RowSource, settings: ImportSettings
+    console: Console, core: BookingCore, source: RowSource, job_id: UUID
 ) -> ImportJob:
-    job = core.imports.start(source, principal=CLI, settings=settings)
     if not console.is_terminal:
-        return core.imports.run(job.id, source, principal=CLI)
+        return core.imports.run(job_id, source, principal=CLI)
     columns = (
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -188,7 +205,7 @@ def _run_with_progress(
         def advance(current: ImportJob) -> None:
             bar.update(task, completed=current.processed_rows)
 
-        return core.imports.run(job.id, source, principal=CLI, progress=advance)
+        return core.imports.run(job_id, source, principal=CLI, progress=advance)
 
 
 def _mapping(text: str | None) -> dict[str, str]:

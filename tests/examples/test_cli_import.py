@@ -9,7 +9,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from bookingcore import BookingFilter, PageRequest
+from bookingcore import BookingFilter, ImportSettings, PageRequest
+from bookingcore_adapters.importers import open_rows
 from examples.cli.app import app
 from examples.cli.imports import CLI, opened
 
@@ -119,3 +120,35 @@ def test_file_level_failures_exit_non_zero_with_one_line(workdir: Path) -> None:
     code, out = invoke("import", "bookings.csv", "--mapping", "{not json")
     assert code == 2
     assert "mapping" in out
+
+
+def test_a_job_a_killed_process_left_processing_is_listed_and_resumed(workdir: Path) -> None:
+    invoke("locations", "import", "locations.csv")
+    source = open_rows(workdir / "bookings.csv")
+    settings = ImportSettings(mapping={"Mobile": "customer_phone"}, chunk_size=2)
+
+    class KilledError(Exception):
+        pass
+
+    def die(_: object) -> None:
+        raise KilledError
+
+    with opened("sqlite:///bookingcore.sqlite3") as core:
+        job = core.imports.start(source, principal=CLI, settings=settings)
+        with pytest.raises(KilledError):
+            core.imports.run(job.id, source, principal=CLI, progress=die)
+
+    code, out = invoke("imports")
+    assert code == 0, out
+    assert "PROCESSING" in out
+    assert "2/2" in out  # the first chunk committed
+
+    code, out = invoke("import", "locations.csv", "--resume", str(job.id))
+    assert code == 2  # not the job's file: its digest differs
+    assert "file" in out
+    code, out = invoke("import", "bookings.csv", "--resume", str(job.id))
+    assert code == 0, out
+    assert "COMPLETED" in out
+    with opened("sqlite:///bookingcore.sqlite3") as core:
+        done = core.imports.get(job.id, principal=CLI)
+        assert (done.created, done.failed, done.processed_rows) == (2, 2, 4)

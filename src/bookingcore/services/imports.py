@@ -492,7 +492,7 @@ class ImportService:
         run, validator = self._prepare(source, settings, principal, job_id=job.id)
         skip = job.processed_rows
         if skip:
-            self._remember_earlier(run, source, skip)
+            self._remember_earlier(run, source, skip, validator)
         items = self._validate(source.rows(skip=skip), validator, settings)
         return self._process(run, items, progress, validator)
 
@@ -925,15 +925,22 @@ class ImportService:
                 yield from pending.popleft().result()
 
     @staticmethod
-    def _remember_earlier(run: _Run, source: RowSource, count: int) -> None:
-        """Rebuild the in-file external id register from rows a crashed run already did."""
-        index = run.mapping.columns.get("external_id")
-        if index is None:
+    def _remember_earlier(
+        run: _Run, source: RowSource, count: int, validator: RowValidator
+    ) -> None:
+        """Rebuild the in-file external id register from rows a stopped run already did.
+
+        An uninterrupted run registers the external id of each row that passed
+        validation (a row that failed it never reached the register), so the
+        earlier rows are validated again and only the valid ones registered:
+        the resumed run then ends exactly as an uninterrupted one.
+        """
+        if "external_id" not in run.mapping.columns:
             return
         for row in islice(source.rows(), count):
-            value = row.values[index].strip() if index < len(row.values) else ""
-            if value:
-                run.seen_external.claim(value, row.number)
+            item = _validated(validator, row)
+            if isinstance(item, ValidRow) and item.external_id:
+                run.seen_external.claim(item.external_id, item.number)
 
 
 class _Booker:

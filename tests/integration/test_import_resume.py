@@ -1,0 +1,149 @@
+"""A stopped import resumed with ``run(job_id, source)`` ends exactly as an uninterrupted one."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bookingcore import BookingCore, ImportSettings, Principal, StaffId, StaffRole
+from bookingcore.domain import ImportJob, ImportStatus, SourceRow
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+HEADER = ("customer_name", "customer_phone", "dealer_code", "booking_date", "external_id", "status")
+
+
+@attrs.define
+class ListSource:
+    data: list[tuple[str, ...]]
+    header: tuple[str, ...] = HEADER
+    filename: str = "bookings.csv"
+    file_format: str = "csv"
+    has_cells: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(repr(self.data))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(repr(self.data).encode()).hexdigest()
+
+    def rows(self, *, skip: int = 0) -> Iterator[SourceRow]:
+        for index, values in enumerate(self.data):
+            if index >= skip:
+                yield SourceRow(index + 2, values)
+
+
+class ProcessKilledError(Exception):
+    """The process dies after a committed chunk."""
+
+
+def _core(store: MemoryStore | SqlStore) -> BookingCore:
+    core = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(), ids=SequentialIds())
+    core.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
+    return core
+
+
+def _row(n: int, external_id: str, *, valid: bool = True, status: str = "") -> tuple[str, ...]:
+    phone = f"+9198{n:08d}" if valid else "not a phone"
+    return (f"Customer {n}", phone, "DL01", "2026-03-05", external_id, status)
+
+
+def _summary(core: BookingCore, job: ImportJob) -> tuple[object, ...]:
+    errors = core.imports.errors(job.id, principal=ADMIN)
+    return (
+        job.status,
+        job.created,
+        job.updated,
+        job.skipped,
+        job.failed,
+        tuple((e.row_number, e.error_type) for e in errors),
+    )
+
+
+def _uninterrupted(store: MemoryStore | SqlStore, source: ListSource) -> tuple[object, ...]:
+    core = _core(store)
+    job = core.imports.run_file(source, principal=ADMIN, settings=ImportSettings(chunk_size=2))
+    return _summary(core, job)
+
+
+def _stopped_after(
+    store: MemoryStore | SqlStore, source: ListSource, chunks: int
+) -> tuple[object, ...]:
+    core = _core(store)
+    job = core.imports.start(source, principal=ADMIN, settings=ImportSettings(chunk_size=2))
+    done = 0
+
+    def crash(_: ImportJob) -> None:
+        nonlocal done
+        done += 1
+        if done == chunks:
+            raise ProcessKilledError
+
+    try:
+        core.imports.run(job.id, source, principal=ADMIN, progress=crash)
+    except ProcessKilledError:
+        assert core.imports.get(job.id, principal=ADMIN).status is ImportStatus.PROCESSING
+    resumed = core.imports.run(job.id, source, principal=ADMIN)
+    return _summary(core, resumed)
+
+
+def test_an_external_id_of_a_row_that_failed_validation_is_free_for_a_later_row() -> None:
+    """4 rows, chunk size 2, stopped after the first chunk: 3 created and 1 failed, as
+    an uninterrupted run; before, the resumed run refused row 4 as a repeat of row 2."""
+    source = ListSource([_row(1, "E1", valid=False), _row(2, "E2"), _row(3, "E1"), _row(4, "E2")])
+    expected = _uninterrupted(MemoryStore(), source)
+    assert expected[1:5] == (2, 0, 0, 2)
+    assert _stopped_after(MemoryStore(), source, 1) == expected
+
+
+_ROWS = st.lists(
+    st.tuples(
+        st.integers(0, 3),
+        st.sampled_from(["", "E1", "E2", "E3"]),
+        st.booleans(),
+        st.sampled_from(["", "assigned", "cancelled"]),
+    ),
+    min_size=1,
+    max_size=9,
+)
+
+
+def _check_every_boundary(
+    make_store: Callable[[], MemoryStore | SqlStore], rows: list[tuple[int, str, bool, str]]
+) -> None:
+    source = ListSource([_row(n, e, valid=v, status=s) for n, e, v, s in rows])
+    expected = _uninterrupted(make_store(), source)
+    chunks = (len(rows) + 1) // 2
+    for boundary in range(1, chunks):
+        assert _stopped_after(make_store(), source, boundary) == expected, boundary
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_ROWS)
+def test_resumed_at_every_chunk_boundary_equals_uninterrupted_in_memory(
+    rows: list[tuple[int, str, bool, str]],
+) -> None:
+    _check_every_boundary(MemoryStore, rows)
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_ROWS)
+def test_resumed_at_every_chunk_boundary_equals_uninterrupted_on_sqlite(
+    rows: list[tuple[int, str, bool, str]],
+) -> None:
+    def sqlite() -> SqlStore:
+        sql = SqlStore("sqlite://")
+        sql.create_schema()
+        return sql
+
+    _check_every_boundary(sqlite, rows)
