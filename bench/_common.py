@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,39 +259,52 @@ def library_core(uow_factory: Callable[[], Any], **wiring: Any) -> BookingCore:
     )
 
 
-def copy_rows(
-    connection: psycopg.Connection[Any], name: str, rows: Iterable[Mapping[str, str]]
-) -> int:
-    """``COPY`` rows of ``COPY`` text into bookingcore's table ``name``; how many were written.
+@contextmanager
+def copy_into(
+    connection: psycopg.Connection[Any], name: str
+) -> Iterator[Callable[[Sequence[Mapping[str, str]]], None]]:
+    """``COPY`` into bookingcore's table ``name``: a function that writes rows of ``COPY`` text.
 
-    The columns are the keys of the first row (every row lists the same keys, in
-    the same order). They are checked against the library's ``metadata``, so the
-    loader follows the schema instead of copying it.
-
-    Raises:
-        BenchError: a column the table does not have, or a required one left out.
+    A row maps column names to text (``\\N`` for NULL); the columns are the keys
+    of the first row written, and every row lists the same keys in the same
+    order. They are checked against the library's ``metadata``
+    (:func:`check_columns`), so the loader follows the schema instead of
+    copying it.
     """
     from psycopg import sql  # noqa: PLC0415
 
-    iterator = iter(rows)
-    first = next(iterator, None)
-    if first is None:
-        return 0
-    columns = tuple(first)
-    check_columns(name, columns)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
+    with ExitStack() as stack:
+        opened: list[Any] = []
+
+        def write(rows: Sequence[Mapping[str, str]]) -> None:
+            if not rows:
+                return
+            if not opened:
+                columns = tuple(rows[0])
+                check_columns(name, columns)
+                statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+                cursor = stack.enter_context(connection.cursor())
+                opened.append(stack.enter_context(cursor.copy(statement)))
+            opened[0].write("".join("\t".join(row.values()) + "\n" for row in rows))
+
+        yield write
+
+
+def copy_rows(
+    connection: psycopg.Connection[Any], name: str, rows: Iterable[Mapping[str, str]]
+) -> int:
+    """``COPY`` every row of ``rows`` into ``name`` (see :func:`copy_into`); how many."""
     count = 0
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-        chunk = ["\t".join(first.values())]
-        for row in iterator:
-            chunk.append("\t".join(row.values()))
+    chunk: list[Mapping[str, str]] = []
+    with copy_into(connection, name) as write:
+        for row in rows:
+            chunk.append(row)
             if len(chunk) >= 10_000:
-                copy.write("\n".join(chunk) + "\n")
+                write(chunk)
                 count, chunk = count + len(chunk), []
-        if chunk:
-            copy.write("\n".join(chunk) + "\n")
+        write(chunk)
     return count + len(chunk)
 
 
