@@ -241,7 +241,10 @@ class SlotRow:
 
 
 class Dataset:
-    """Generates the bench's rows, deterministically from ``seed``, as ``COPY`` text."""
+    """Generates the bench's rows, deterministically from ``seed``, as ``COPY`` text.
+
+    Each row names its columns; those left out are nullable and stay NULL.
+    """
 
     def __init__(self, rows: int, customers: int, slots: int, seed: int) -> None:
         self.rows = rows
@@ -337,7 +340,6 @@ class Dataset:
                 "code": code,
                 "name": CITIES[n % len(CITIES)],
                 "kind": "location",
-                "address": NULL,
                 "is_active": "t",
                 "created_at": created,
             }
@@ -354,10 +356,7 @@ class Dataset:
                 "contact_email": f"bookings@partner{n + 1}.example",
                 "contact_phone": f"+9180{4000_0000 + n:08d}",
                 "api_key": f"pk_bench_{n + 1:04d}",
-                "api_secret_hash": NULL,
                 "api_secret_last4": NULL,
-                "webhook_url": NULL,
-                "webhook_secret": NULL,
                 "commission_rate": "0.1000",
                 "allowed_locations": allowed,
                 "is_active": "t",
@@ -378,8 +377,6 @@ class Dataset:
                 "name": f"{first} Advisor",
                 "role": "advisor",
                 "locations": "[]",
-                "supplier_id": NULL,
-                "password_hash": NULL,
                 "is_active": "t",
                 "created_at": created,
                 "updated_at": created,
@@ -395,7 +392,6 @@ class Dataset:
             fields = {
                 "id": slot.id,
                 "location_id": self.locations[slot.location],
-                "product_id": NULL,
                 "name": f"{CITIES[slot.location % len(CITIES)]} departure {n + 1}",
                 "starts_at": _stamp(slot.starts),
                 "ends_at": _stamp(slot.starts + 8 * 3600 * MICROS),
@@ -454,15 +450,10 @@ class Dataset:
                     "customer_id": customer.id,
                     "name": name,
                     "age": age,
-                    "birth_date": NULL,
                     "gender": gender,
-                    "phone": NULL,
-                    "emergency_contact_name": NULL,
-                    "emergency_contact_phone": NULL,
                     "special_requirements": "Vegetarian meals" if rng.random() < 0.05 else NULL,
                     "created_at": created,
                     "updated_at": created,
-                    "deleted_at": NULL,
                     "version": "1",
                 }
                 yield self._sample("travelers", fields)
@@ -586,7 +577,6 @@ class Dataset:
                     "price_amount": f"{slot.price}.00",
                     "price_currency": CURRENCY,
                     "is_primary": "t" if position == 0 else "f",
-                    "special_requirements": NULL,
                 }
                 for position, traveler in enumerate(customer.travelers[:count])
             ]
@@ -619,19 +609,12 @@ class Dataset:
             "subject": "Your booking is confirmed" if channel == "email" else NULL,
             "content": f"Booking {_reference(index)} is confirmed. See you soon!",
             "template_used": "confirmation",
-            "dedupe_key": NULL,
-            "request_fingerprint": NULL,
             "provider_message_id": f"msg-{index:09d}",
             "sent_at": sent,
             "delivered_at": _stamp(created + 9 * MICROS),
-            "opened_at": NULL,
-            "clicked_at": NULL,
-            "failed_at": NULL,
-            "failed_reason": NULL,
             "created_by_kind": "system",
             "created_by_id": "notifications",
             "created_at": _stamp(created + MICROS),
-            "source_event_id": NULL,
         }
         return self._sample("booking_communications", fields)
 
