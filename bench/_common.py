@@ -112,7 +112,9 @@ def parser(prog: str, description: str, *, url: str | None = None) -> argparse.A
         created.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database to use")
     elif url is not None:
         created.add_argument("--redis-url", help=f"the {url} to use (default: see bench/README)")
-    created.add_argument("--quick", action="store_true", help="a small smoke run (sizes: bench/README.md)")
+    created.add_argument(
+        "--quick", action="store_true", help="a small smoke run (sizes: bench/README.md)"
+    )
     created.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return created
 
