@@ -1,45 +1,56 @@
-"""Helpers the bench scripts share: the command line, the PostgreSQL to use, tables, figures.
+"""What the bench scripts share: options, databases, the loader, timing, memory and the report.
 
 The benches are scripts run by path (``.venv/bin/python bench/<name>.py``), so
 Python puts this folder first on ``sys.path`` and they import this module as
-``_common``. Importing it imports only the standard library (psycopg and
-SQLAlchemy are imported by the functions that need them), so a bench that
-measures its own memory can use it; nothing here imports bookingcore.
+``_common``. Importing it imports only the standard library: psycopg,
+SQLAlchemy and bookingcore are imported by the functions that need them, so a
+bench that measures its own memory can use it.
+
+Every bench builds bookingcore's tables with the library's own ``metadata``
+(:func:`fresh_store`), never a copy of the schema, and reports the same way
+(:func:`run_bench`): a headline, its tables (:func:`table`) of each figure and
+its ratio to the baseline (:func:`ratio`), ``finished in``, and with ``--json``
+the same figures as ``{"ok", "seconds", "settings", ...}``; exit status 0 when
+every check passed, 1 when one failed or the bench could not run
+(:class:`BenchError`), 2 for bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import resource
 import statistics
 import sys
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 if TYPE_CHECKING:
+    import psycopg
+    from sqlalchemy import Engine
     from sqlalchemy.engine import URL
 
-__all__ = [
-    "DEFAULT_POSTGRES_URL",
-    "POSTGRES_URL_VARIABLES",
-    "bench_schema",
-    "conninfo",
-    "percentile",
-    "positive",
-    "postgres_url",
-    "say",
-    "server_description",
-    "table",
-    "whole_numbers",
-    "zero_or_more",
-]
+    from bookingcore import BookingCore
+    from bookingcore_adapters.sql import SqlStore
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 #: Where the PostgreSQL benches look for a database when ``--url`` is not given, in order.
 POSTGRES_URL_VARIABLES = ("BOOKINGCORE_BENCH_POSTGRES_URL", "BOOKINGCORE_TEST_POSTGRES_URL")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+#: Where the Redis benches look for a server when ``--redis-url`` is not given, in order.
+REDIS_URL_VARIABLES = ("BOOKINGCORE_BENCH_REDIS_URL", "BOOKINGCORE_TEST_REDIS_URL")
+
+
+class BenchError(Exception):
+    """The bench itself could not run (a crashed worker, a failed setup, data that did not
+    read back as loaded); :func:`run_bench` prints it and exits with status 1."""
 
 
 # --------------------------------------------------------------------------- the command line
@@ -80,6 +91,40 @@ def whole_numbers(text: str, *, most: int | None = None) -> tuple[int, ...]:
     return numbers
 
 
+def some_of(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
+    """An ``argparse`` type: some of ``allowed``, separated by commas (``csv,xlsx``)."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+        if not chosen or any(part not in allowed for part in chosen):
+            msg = f"expected some of {','.join(allowed)} separated by commas, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return chosen
+
+    return parse
+
+
+def parser(prog: str, description: str, *, url: str | None = None) -> argparse.ArgumentParser:
+    """A parser with the options every bench has: ``--quick``, ``--json`` and, when ``url``
+    names the service (``"PostgreSQL"``, ``"Redis"``), its URL option."""
+    created = argparse.ArgumentParser(prog=prog, description=description)
+    if url == "PostgreSQL":
+        created.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database to use")
+    elif url is not None:
+        created.add_argument("--redis-url", help=f"the {url} to use (default: see bench/README)")
+    created.add_argument(
+        "--quick", action="store_true", help="a small smoke run (sizes: bench/README.md)"
+    )
+    created.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    return created
+
+
+def _from_environment(given: str | None, variables: Sequence[str], default: str) -> str:
+    return given or next(
+        (value for name in variables if (value := os.environ.get(name, "").strip())), default
+    )
+
+
 def postgres_url(given: str | None) -> URL:
     """The database a PostgreSQL bench uses, with the psycopg (3) driver.
 
@@ -91,15 +136,17 @@ def postgres_url(given: str | None) -> URL:
     """
     from sqlalchemy.engine import make_url  # noqa: PLC0415 - see the module docstring
 
-    raw = given or next(
-        (value for name in POSTGRES_URL_VARIABLES if (value := os.environ.get(name, "").strip())),
-        DEFAULT_POSTGRES_URL,
-    )
-    url = make_url(raw)
+    url = make_url(_from_environment(given, POSTGRES_URL_VARIABLES, DEFAULT_POSTGRES_URL))
     if url.get_backend_name() != "postgresql":
         msg = f"the bench needs PostgreSQL, not {url.get_backend_name()}"
         raise ValueError(msg)
     return url.set(drivername="postgresql+psycopg")
+
+
+def redis_url(given: str | None) -> str:
+    """``given`` (``--redis-url``), else the first of :data:`REDIS_URL_VARIABLES` that is set,
+    else :data:`DEFAULT_REDIS_URL`."""
+    return _from_environment(given, REDIS_URL_VARIABLES, DEFAULT_REDIS_URL)
 
 
 def conninfo(url: URL) -> str:
@@ -108,6 +155,39 @@ def conninfo(url: URL) -> str:
 
 
 # --------------------------------------------------------------------------- the database
+
+
+@dataclass(frozen=True)
+class Database:
+    """A bench's own schema in one PostgreSQL database, for SQLAlchemy and for psycopg."""
+
+    url: URL
+    schema: str
+
+    @property
+    def dsn(self) -> str:
+        """The database as a libpq connection string."""
+        return conninfo(self.url)
+
+    @property
+    def options(self) -> str:
+        """libpq ``options`` that put the bench's schema alone on the search path."""
+        return f"-csearch_path={self.schema}"
+
+    def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+        """A psycopg connection to the bench's schema."""
+        import psycopg  # noqa: PLC0415 - see the module docstring
+
+        return psycopg.connect(self.dsn, options=self.options, autocommit=autocommit)
+
+    def engine(self, **connect_args: Any) -> Engine:
+        """An SQLAlchemy engine on the bench's schema (psycopg 3)."""
+        from sqlalchemy import create_engine  # noqa: PLC0415
+
+        return create_engine(
+            self.url.render_as_string(hide_password=False),
+            connect_args={"options": self.options, **connect_args},
+        )
 
 
 @contextmanager
@@ -133,18 +213,158 @@ def server_description(dsn: str) -> str:
     """The server's version and commit setting, for the report's header.
 
     Raises:
-        psycopg.OperationalError: the server cannot be reached.
+        BenchError: the server cannot be reached.
     """
     import psycopg  # noqa: PLC0415 - see the module docstring
 
-    with psycopg.connect(dsn) as connection:
-        version, synchronous_commit = connection.execute(
-            "SELECT current_setting('server_version'), current_setting('synchronous_commit')"
-        ).fetchone() or ("?", "?")
+    try:
+        with psycopg.connect(dsn) as connection:
+            version, synchronous_commit = connection.execute(
+                "SELECT current_setting('server_version'), current_setting('synchronous_commit')"
+            ).fetchone() or ("?", "?")
+    except psycopg.OperationalError as exc:
+        msg = f"cannot reach the database: {exc}"
+        raise BenchError(msg) from exc
     return f"PostgreSQL {version}, synchronous_commit={synchronous_commit}"
 
 
+def fresh_store(database: Engine | str) -> SqlStore:
+    """An :class:`~bookingcore_adapters.sql.SqlStore` on ``database`` with bookingcore's tables
+    created from the library's own ``metadata``: no bench carries a copy of the schema."""
+    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
+
+    store = SqlStore(database)
+    store.create_schema()
+    return store
+
+
+def empty_tables(engine: Engine) -> None:
+    """Remove every row of bookingcore's tables (PostgreSQL ``TRUNCATE``)."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from bookingcore_adapters.sql import metadata  # noqa: PLC0415
+
+    preparer = engine.dialect.identifier_preparer
+    tables = ", ".join(preparer.format_table(table) for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+
+
+def library_core(uow_factory: Callable[[], Any], **wiring: Any) -> BookingCore:
+    """A :class:`~bookingcore.BookingCore` on ``uow_factory`` with its default clock and ids
+    (the system clock, random ids), as a host wires it; ``wiring`` adds or overrides
+    arguments (``dispatch``, ``sms``)."""
+    from bookingcore import BookingCore  # noqa: PLC0415
+
+    return BookingCore(uow_factory=uow_factory, **wiring)
+
+
+@contextmanager
+def copy_into(
+    connection: psycopg.Connection[Any], name: str
+) -> Iterator[Callable[[Sequence[Mapping[str, str]]], None]]:
+    """``COPY`` into bookingcore's table ``name``: a function that writes rows of ``COPY`` text.
+
+    A row maps column names to text (``\\N`` for NULL); the columns are the keys
+    of the first row written, and every row lists the same keys in the same
+    order. They are checked against the library's ``metadata``
+    (:func:`check_columns`), so the loader follows the schema instead of
+    copying it.
+    """
+    from psycopg import sql  # noqa: PLC0415
+
+    with ExitStack() as stack:
+        opened: list[Any] = []
+
+        def write(rows: Sequence[Mapping[str, str]]) -> None:
+            if not rows:
+                return
+            if not opened:
+                columns = tuple(rows[0])
+                check_columns(name, columns)
+                statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+                cursor = stack.enter_context(connection.cursor())
+                opened.append(stack.enter_context(cursor.copy(statement)))
+            opened[0].write("".join("\t".join(row.values()) + "\n" for row in rows))
+
+        yield write
+
+
+def copy_rows(
+    connection: psycopg.Connection[Any], name: str, rows: Iterable[Mapping[str, str]]
+) -> int:
+    """``COPY`` every row of ``rows`` into ``name`` (see :func:`copy_into`); how many."""
+    count = 0
+    chunk: list[Mapping[str, str]] = []
+    with copy_into(connection, name) as write:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= 10_000:
+                write(chunk)
+                count, chunk = count + len(chunk), []
+        write(chunk)
+    return count + len(chunk)
+
+
+def check_columns(name: str, columns: Collection[str]) -> None:
+    """Raise :class:`BenchError` unless ``columns`` fill every required column of ``name``
+    in bookingcore's ``metadata`` and name no other."""
+    from bookingcore_adapters.sql import metadata  # noqa: PLC0415
+
+    table_ = metadata.tables[name]
+    unknown = sorted(set(columns) - set(table_.c.keys()))
+    missing = [c.name for c in table_.c if c.name not in columns and not c.nullable]
+    missing = [name for name in missing if not table_.c[name].identity]
+    if unknown or missing:
+        msg = (
+            f"the loader is out of date for table {name}: unknown columns {unknown},"
+            f" required columns not loaded {missing}"
+        )
+        raise BenchError(msg)
+
+
+# --------------------------------------------------------------------------- timing and memory
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    """``call()``'s result and how long it took, in milliseconds."""
+    started = time.perf_counter()
+    result = call()
+    return result, (time.perf_counter() - started) * 1000
+
+
+def percentile(values: Sequence[float], percent: int) -> float:
+    """The ``percent``-th percentile of ``values`` (inclusive method); NaN when empty."""
+    if not values:
+        return math.nan
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """The peak resident set of this process (or of its waited-for children), in MB."""
+    peak = resource.getrusage(who).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def current_rss_mb() -> float | None:
+    """This process's resident set now, in MB; None where ``/proc`` does not say."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
 # --------------------------------------------------------------------------- the report
+
+
+def ratio(figure: float, baseline: float) -> float:
+    """``figure / baseline`` (how a side compares with its baseline); NaN without a baseline."""
+    return figure / baseline if baseline > 0 else math.nan
 
 
 def table(
@@ -168,15 +388,36 @@ def table(
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
-def percentile(values: Sequence[float], percent: int) -> float:
-    """The ``percent``-th percentile of ``values`` (inclusive method); NaN when empty."""
-    if not values:
-        return math.nan
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
-
-
 def say(text: str) -> None:
     """A progress line on standard error, so standard output holds only the report."""
     print(text, file=sys.stderr, flush=True)
+
+
+def run_bench(
+    headline: str,
+    measure: Callable[[], tuple[str, dict[str, Any]]],
+    *,
+    settings: Mapping[str, Any],
+    json_path: Path | None,
+) -> int:
+    """Print ``headline``, run ``measure``, print its report; the exit status.
+
+    ``measure`` returns the report's text and its figures, which hold ``ok``
+    (every check passed). The JSON file, when asked for, holds ``ok``, the
+    ``seconds`` the run took, the ``settings`` and every figure.
+    """
+    started = time.perf_counter()
+    print(headline, flush=True)
+    try:
+        text, figures = measure()
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    print()
+    print(text)
+    print(f"\nfinished in {seconds:.1f} s")
+    if json_path is not None:
+        report = {"ok": figures["ok"], "seconds": seconds, "settings": dict(settings), **figures}
+        json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0 if figures["ok"] else 1

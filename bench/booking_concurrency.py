@@ -1,82 +1,27 @@
 """Concurrent bookings of a few hot slots on PostgreSQL: bookingcore against raw psycopg.
 
-What is measured
-----------------
-For each worker count (1, 2, 4 and 8 by default) two sides book the seats of
-the same shape of hot slots, one after the other, each on freshly emptied
-tables in a PostgreSQL schema made for this run (``bench_<random>``, dropped at
-the end, also on errors):
-
-* **baseline**: hand-written psycopg 3 transactions doing the least work that
-  books a seat safely: ``BEGIN``; ``SELECT ... FOR UPDATE`` on the slot; check
-  the seats left; ``INSERT`` the booking; ``UPDATE`` the slot's seats; ``COMMIT``.
-* **library**: ``core.bookings.book(...)`` of a :class:`bookingcore.BookingCore`
-  over :class:`bookingcore_adapters.sql.SqlStore`, for an existing customer
-  booking one saved traveler. It does what a real booking does: lock the
-  slot, check the customer, location, traveler and duplicates, then write the
-  booking, its traveler, the history entry, the audit entry and the outbox
-  event in one transaction. Events are dispatched ``deferred`` by default, so
-  event handling (a worker's job) stays out of the timed path; ``--dispatch
-  inline`` times the after-commit dispatch too.
-* **statements** (with ``--statements``): the library's own SQL for each
-  booking, recorded from one library booking and replayed by raw psycopg with
-  the attempt's customer, traveler and slot and fresh ids: the same reads,
-  the same writes pipelined with ``COMMIT``, no library code. It splits the
-  gap: statements / baseline is what the rows a real booking writes cost;
-  library / statements is what the library's own Python costs on top.
-
-Every worker is a process of its own (``spawn``) with its own connection. It
-prepares everything untimed: its customers, each with one saved traveler
-(library), a few warm-up bookings on a separate slot, then waits at a barrier
-with the other workers, and times every attempt with :func:`time.perf_counter`.
-Attempt ``i`` of worker ``w`` books one traveler on hot slot ``(w + i) % slots``.
-The hot slots hold about 10 % fewer seats than there are attempts, so the tail
-of every run is refused with :class:`bookingcore.CapacityError` (the baseline
-refuses the same way): refusals are normal and counted; any other exception
-is a failure.
-
-Reading the output
-------------------
-``bookings/s`` is completed attempts (booked + refused) divided by the elapsed
-time of the slowest worker. ``ratio`` is library / baseline: the target is at
-least 1.0 at every worker count, and never below 0.5 (the floor); a verdict
-line per worker count says which. Latencies are per attempt, in milliseconds,
-over every worker of the run (waiting for the slot's lock included).
-
-The check columns read the database after each run. ``OK``: on every slot the
-seats held equal the travelers of the bookings that hold capacity and do not
-exceed the capacity, every seat of every hot slot was sold (demand exceeds
-supply), and booked + refused equals the attempts, matching the bookings
-stored. ``OVERBOOKED``: a slot holds more than its capacity. ``MISMATCH``:
-anything else disagrees (failed attempts included).
-
-The exit status is 0 when every check passes, 1 on overbooking, a mismatch or
-a failure of the bench itself, 2 for bad arguments. A missed speed target only
-shows in the verdicts; it does not change the exit status.
-
-Running
--------
-From the repository root, as a script (spawned workers re-import this file by
-its path, so do not run it with ``-m``)::
+For each worker count (1, 2, 4 and 8 by default) each side books the seats of
+the same shape of hot slots, one process per worker, in a schema made for the
+run: the *baseline* is the least a safe booking does by hand (``SELECT ... FOR
+UPDATE``, check, ``INSERT``, ``UPDATE``, ``COMMIT``), the *library* is
+``core.bookings.book`` over ``SqlStore``, and ``--statements`` adds the
+library's own SQL for a booking replayed by raw psycopg. The hot slots hold
+about 10 % fewer seats than the attempts ask for; after each run the database
+is checked for overbooking. bench/README.md says what runs, how to read the
+output and the exit status. From the repository root, as a script (spawned
+workers re-import this file by its path, so do not run it with ``-m``)::
 
     .venv/bin/python bench/booking_concurrency.py
     .venv/bin/python bench/booking_concurrency.py --workers 1,4 --attempts 400 --json out.json
     .venv/bin/python bench/booking_concurrency.py --quick  # a few seconds, for smoke tests
     .venv/bin/python bench/booking_concurrency.py --statements  # add the replayed-SQL side
-
-The database is ``--url``, else ``$BOOKINGCORE_BENCH_POSTGRES_URL``, else
-``$BOOKINGCORE_TEST_POSTGRES_URL``, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``.
-Whatever driver the URL names, both sides use psycopg 3.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import multiprocessing
 import queue
-import statistics
 import sys
 import threading
 import time
@@ -88,33 +33,39 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 from uuid import UUID, uuid4
 
-import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import URL
 
 from _common import (
+    BenchError,
+    Database,
     bench_schema,
     conninfo,
+    empty_tables,
+    fresh_store,
+    library_core,
+    parser,
+    percentile,
     positive,
     postgres_url,
+    ratio,
+    run_bench,
+    say,
     server_description,
     table,
     whole_numbers,
     zero_or_more,
 )
 from bookingcore import (
-    BookingCore,
     BookingRequest,
     CapacityError,
     Money,
     Principal,
-    RandomIds,
     SavedTraveler,
     SlotId,
     StaffId,
     StaffRole,
-    SystemClock,
     TravelerDetails,
 )
 from bookingcore_adapters.sql import SqlStore, metadata
@@ -155,26 +106,14 @@ MAX_ERROR_SAMPLES = 5
 STOPPED = "stopped: another worker failed before the start"
 
 
-class BenchError(Exception):
-    """The bench itself could not run (a worker crashed, a setup step failed)."""
-
-
 # --------------------------------------------------------------------------- the plan of a run
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where the workers connect: the run's schema in one database, and how to dispatch."""
+class Target(Database):
+    """Where the workers connect (the run's schema), and how the library dispatches events."""
 
-    sqlalchemy_url: str
-    conninfo: str
-    schema: str
-    dispatch: Dispatch
-
-    @property
-    def options(self) -> str:
-        """libpq ``options`` that put the run's schema first on the search path."""
-        return f"-csearch_path={self.schema}"
+    dispatch: Dispatch = "deferred"
 
 
 @dataclass(frozen=True)
@@ -261,7 +200,7 @@ class BaselineBooker:
     def __init__(self, task: WorkerTask) -> None:
         self._slots = task.plan.slots_of(task.worker)
         self._customers = [uuid4() for _ in self._slots]
-        self._connection = psycopg.connect(task.target.conninfo, options=task.target.options)
+        self._connection = task.target.connect()
         self._cursor = self._connection.cursor()
 
     def book(self, index: int) -> bool:
@@ -299,18 +238,10 @@ class LibraryBooker:
     """
 
     def __init__(self, task: WorkerTask) -> None:
-        target = task.target
-        self._engine = create_engine(
-            target.sqlalchemy_url, connect_args={"options": target.options}
-        )
+        self._engine = task.target.engine()
         try:
             store = SqlStore(self._engine)
-            self._core = BookingCore(
-                uow_factory=store.unit_of_work,
-                clock=SystemClock(),
-                ids=RandomIds(),
-                dispatch=target.dispatch,
-            )
+            self._core = library_core(store.unit_of_work, dispatch=task.target.dispatch)
             slots = task.plan.slots_of(task.worker)
             first_serial = task.worker * len(slots)
             self._bookings = [
@@ -375,7 +306,7 @@ class StatementsBooker:
     def __init__(self, task: WorkerTask) -> None:
         self._library = LibraryBooker(task)
         try:
-            self._connection = psycopg.connect(task.target.conninfo, options=task.target.options)
+            self._connection = task.target.connect()
         except BaseException:
             self._library.close()
             raise
@@ -649,7 +580,12 @@ class Tables(Protocol):
 
 
 class BaselineTables:
-    """The baseline's own two tables, reached with psycopg only."""
+    """The baseline's own two tables, reached with psycopg only.
+
+    By design these are not bookingcore's tables: the baseline is the least a
+    safe booking can store (a slot's seats and one booking row), so its minimal
+    schema is part of what it measures.
+    """
 
     SCHEMA = """
         CREATE TABLE bench_slots (
@@ -673,7 +609,7 @@ class BaselineTables:
     """
 
     def __init__(self, target: Target) -> None:
-        self._connection = psycopg.connect(target.conninfo, options=target.options, autocommit=True)
+        self._connection = target.connect(autocommit=True)
         self._connection.execute(self.SCHEMA)
 
     def prepare(self, workers: int, attempts: int, warmup: int, slots: int) -> RunPlan:
@@ -710,22 +646,13 @@ class LibraryTables:
     """bookingcore's tables, set up through the library and read back with plain SQL."""
 
     def __init__(self, target: Target) -> None:
-        self._engine = create_engine(
-            target.sqlalchemy_url, connect_args={"options": target.options}
-        )
-        store = SqlStore(self._engine)
-        store.create_schema()
-        self._core = BookingCore(
-            uow_factory=store.unit_of_work, clock=SystemClock(), ids=RandomIds()
-        )
+        self._engine = target.engine()
+        self._core = library_core(fresh_store(self._engine).unit_of_work)
         self._admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 
     def prepare(self, workers: int, attempts: int, warmup: int, slots: int) -> RunPlan:
         """Empty every table, then add a location and the run's slots through the library."""
-        preparer = self._engine.dialect.identifier_preparer
-        tables = ", ".join(preparer.format_table(table) for table in metadata.sorted_tables)
-        with self._engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+        empty_tables(self._engine)
         catalog = self._core.catalog
         location = catalog.add_location("BENCH", "Bench base camp", principal=self._admin)
 
@@ -807,13 +734,8 @@ class Latency:
 
     @classmethod
     def of(cls, seconds: Sequence[float]) -> Latency:
-        if not seconds:
-            return cls(math.nan, math.nan, math.nan)
         millis = [s * 1000 for s in seconds]
-        if len(millis) == 1:
-            return cls(millis[0], millis[0], millis[0])
-        cuts = statistics.quantiles(millis, n=100, method="inclusive")
-        return cls(cuts[49], cuts[94], cuts[98])
+        return cls(percentile(millis, 50), percentile(millis, 95), percentile(millis, 99))
 
     def __str__(self) -> str:
         return f"{self.p50:6.1f} /{self.p95:6.1f} /{self.p99:6.1f}"
@@ -975,8 +897,7 @@ class RunFigures:
 
 
 def _ratio(side: SideFigures, reference: SideFigures) -> float:
-    base = reference.bookings_per_second
-    return side.bookings_per_second / base if base > 0 else math.nan
+    return ratio(side.bookings_per_second, reference.bookings_per_second)
 
 
 # --------------------------------------------------------------------------- the report
@@ -1089,72 +1010,61 @@ class Options:
         """The sides to run at each worker count, in order."""
         return SIDES if self.statements else ("baseline", "library")
 
-    @property
-    def conninfo(self) -> str:
-        """The database as a libpq connection string, for psycopg."""
-        return conninfo(self.url)
-
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Read the command line (``argv`` without the program name)."""
-    parser = argparse.ArgumentParser(
-        prog="booking_concurrency.py",
-        description="Concurrent bookings of hot slots on PostgreSQL: bookingcore vs raw psycopg.",
+    options = parser(
+        "booking_concurrency.py",
+        "Concurrent bookings of hot slots on PostgreSQL: bookingcore vs raw psycopg.",
+        url="PostgreSQL",
     )
-    parser.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database to use")
-    parser.add_argument(
+    options.add_argument(
         "--workers",
         type=whole_numbers,
         default=DEFAULT_WORKERS,
         help="worker counts to run, e.g. 1,2,4,8 (the default)",
     )
-    parser.add_argument(
+    options.add_argument(
         "--attempts",
         type=positive,
         help=f"timed booking attempts per worker (default {DEFAULT_ATTEMPTS})",
     )
-    parser.add_argument(
+    options.add_argument(
         "--warmup",
         type=zero_or_more,
         help=f"untimed warm-up bookings per worker (default {DEFAULT_WARMUP})",
     )
-    parser.add_argument(
+    options.add_argument(
         "--slots",
         type=positive,
         default=DEFAULT_HOT_SLOTS,
         help=f"hot slots the attempts share (default {DEFAULT_HOT_SLOTS})",
     )
-    parser.add_argument(
+    options.add_argument(
         "--dispatch",
         choices=get_args(Dispatch),
         default="deferred",
         help="the library's event dispatch: deferred (default) or inline, after each commit",
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"a smoke run: {QUICK_ATTEMPTS} attempts and {QUICK_WARMUP} warm-ups per worker",
-    )
-    parser.add_argument(
+    options.add_argument(
         "--statements",
         action="store_true",
         help="also replay the library's own SQL for each booking with raw psycopg"
         " (a third side: what the statements cost without the library's Python)",
     )
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    args = parser.parse_args(argv)
+    args = options.parse_args(argv)
     attempts = args.attempts or (QUICK_ATTEMPTS if args.quick else DEFAULT_ATTEMPTS)
     warmup = (
         args.warmup if args.warmup is not None else QUICK_WARMUP if args.quick else DEFAULT_WARMUP
     )
     if attempts < args.slots:
-        parser.error(f"--attempts must be at least --slots ({args.slots}), so every slot fills")
+        options.error(f"--attempts must be at least --slots ({args.slots}), so every slot fills")
     if max(args.workers) * (attempts + warmup) > MAX_CUSTOMERS_PER_RUN:
-        parser.error(f"at most {MAX_CUSTOMERS_PER_RUN} bookings per run")
+        options.error(f"at most {MAX_CUSTOMERS_PER_RUN} bookings per run")
     try:
         url = postgres_url(args.url)
     except ValueError as exc:
-        parser.error(str(exc))
+        options.error(str(exc))
     return Options(
         url=url,
         workers=args.workers,
@@ -1173,13 +1083,8 @@ def run(options: Options) -> list[RunFigures]:
     The statements side uses the library's tables, emptied again before it runs.
     """
     runs: list[RunFigures] = []
-    with bench_schema(options.conninfo, "bench_") as schema:
-        target = Target(
-            sqlalchemy_url=options.url.render_as_string(hide_password=False),
-            conninfo=options.conninfo,
-            schema=schema,
-            dispatch=options.dispatch,
-        )
+    with bench_schema(conninfo(options.url), "bench_") as schema:
+        target = Target(options.url, schema, options.dispatch)
         opened: list[Tables] = []
         try:
             baseline = BaselineTables(target)
@@ -1189,7 +1094,7 @@ def run(options: Options) -> list[RunFigures]:
             for workers in options.workers:
                 figures: dict[Side, SideFigures] = {}
                 for name in options.sides:
-                    print(f"{name}, {workers} workers ...", file=sys.stderr, flush=True)
+                    say(f"{name}, {workers} workers ...")
                     tables: Tables = baseline if name == "baseline" else library
                     plan = tables.prepare(workers, options.attempts, options.warmup, options.slots)
                     plan = replace(plan, side=name)
@@ -1207,12 +1112,27 @@ def run(options: Options) -> list[RunFigures]:
     return runs
 
 
-def as_json(options: Options, runs: Sequence[RunFigures], seconds: float) -> dict[str, Any]:
-    """The figures of every run, with the settings they were measured with."""
-    return {
-        "ok": all(side.check.ok for run in runs for side in run.sides.values()),
-        "seconds": seconds,
-        "settings": {
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench and print the report; 0 when every check passes (see bench/README.md)."""
+    options = parse_options(argv)
+    database = options.url.render_as_string(hide_password=True)
+    try:
+        server = server_description(conninfo(options.url))
+    except BenchError as exc:
+        print(f"{database}: {exc}", file=sys.stderr)
+        return 1
+
+    def measure() -> tuple[str, dict[str, Any]]:
+        runs = run(options)
+        ok = all(side.check.ok for run in runs for side in run.sides.values())
+        return render(runs), {"ok": ok, "runs": [run.as_json() for run in runs]}
+
+    return run_bench(
+        f"bookingcore booking concurrency: {options.slots} hot slots, {options.attempts} attempts"
+        f" and {options.warmup} warm-ups per worker, dispatch={options.dispatch}\n"
+        f"{database}: {server}",
+        measure,
+        settings={
             "workers": list(options.workers),
             "attempts_per_worker": options.attempts,
             "warmup_per_worker": options.warmup,
@@ -1222,38 +1142,8 @@ def as_json(options: Options, runs: Sequence[RunFigures], seconds: float) -> dic
             "target_ratio": TARGET_RATIO,
             "floor_ratio": FLOOR_RATIO,
         },
-        "runs": [run.as_json() for run in runs],
-    }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bench and print the report; 0 when every check passes (see the module docstring)."""
-    options = parse_options(argv)
-    started = time.perf_counter()
-    database = options.url.render_as_string(hide_password=True)
-    try:
-        server = server_description(options.conninfo)
-    except psycopg.OperationalError as exc:
-        print(f"cannot reach {database}: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"bookingcore booking concurrency: {options.slots} hot slots, {options.attempts} attempts"
-        f" and {options.warmup} warm-ups per worker, dispatch={options.dispatch}"
+        json_path=options.json,
     )
-    print(f"{database}: {server}", flush=True)
-    try:
-        runs = run(options)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - started
-    print()
-    print(render(runs))
-    print(f"\nfinished in {seconds:.1f} s")
-    report = as_json(options, runs, seconds)
-    if options.json is not None:
-        options.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

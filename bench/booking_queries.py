@@ -1,98 +1,20 @@
 """Staff queries on a million bookings: bookingcore's filtered, keyset-paged lists against raw SQL.
 
-What is measured
-----------------
-The bench makes a PostgreSQL schema of its own (``bench_q_<random>``, dropped
-at the end, also on errors), creates bookingcore's tables in it with
-``SqlStore(engine).create_schema()``, and loads (not timed) ``--rows`` bookings
-(1 000 000 by default) with ``COPY``, written column for column as the SQL
-adapter stores them: about one customer per ten bookings (names, emails, unique
-phone numbers), each with one to three saved travelers; a few hundred slots at
-20 locations over a year; five partners; every booking source; the
-``reservation`` lifecycle's statuses (by whether the slot is past); 40 advisors
-as assignees; one to three travelers per booking; bulk-imported batches that
-share one creation time (ties for the keyset to break); and a confirmation
-message for about one booking in five. Then ``VACUUM (ANALYZE)``, and a
-read-back check: bookings (with their travelers) and customers read through the
-library must dump, with the adapter's own mapper, to exactly the rows loaded.
-
-For each *shape* of staff query (no filter; a status; a source; a partner; a
-location; a slot; a range of dates; an assignee; a status + location + dates
-combination; a text search by a customer's name fragment, email fragment and
-phone fragment) the bench walks the list the way a staff screen does: page 1,
-then the next page by its cursor, up to ``--pages`` pages (200 by default) of
-``--page-size`` bookings (50), or until the list ends or the shape has used
-``--budget`` seconds. Each page is fetched by both sides, alternately first:
-
-* **library**: ``core.bookings.list(BookingFilter(...), PageRequest(limit,
-  cursor), principal=staff)`` of a :class:`bookingcore.BookingCore` over
-  :class:`bookingcore_adapters.sql.SqlStore`: one unit of work, the page query
-  and the query for its travelers, and :class:`~bookingcore.Booking` objects.
-* **baseline**: hand-written psycopg 3 on one open connection: the keyset
-  query ``... WHERE <filter> AND (created_at, id) < (%s, %s) ORDER BY
-  created_at DESC, id DESC LIMIT n + 1`` and ``booking_travelers WHERE
-  booking_id = ANY(%s)``, returning tuples. Its text search matches customers
-  in a sub-query, ``customer_id IN (SELECT id FROM customers WHERE ...)``, and
-  digits with a regular expression. Its statements are never prepared: psycopg
-  would prepare them after five runs and PostgreSQL could then switch to a
-  generic plan, several times slower for these filters; the library never gets
-  there, since psycopg forgets what it prepared at the ``ROLLBACK`` that ends
-  each read.
-
-Both must return the same bookings in the same order on every page, and the
-same next cursor; any difference is a ``MISMATCH``. Page 1 and the last page
-reached (the *deep* page) are fetched ``--repeats`` more times each for their
-own medians. ``EXPLAIN (ANALYZE)`` of the library's own SQL for the deep page
-says how PostgreSQL read ``bookings``.
-
-It also times a customer's history (``core.customers.history``: the customer,
-travelers, newest page of bookings and every message), for a customer with 1
-booking and one with 30, and counts the SQL statements it sends, twice: at the
-driver (the engine's psycopg cursors record every ``execute``) and with
-SQLAlchemy's ``before_cursor_execute``, which the adapter also tells about the
-statements it sends straight to the driver. Neither count may grow with the
-bookings. Its baseline is the same six queries by hand (payments included).
-
-``--extra-indexes`` then creates candidate indexes in the bench schema: pg_trgm
-GIN indexes on the searched columns when the server has the extension (created
-in the bench schema when no schema has it: an extension exists once per
-database). The ``(x, created_at, id)`` B-tree indexes it first measured are in
-the schema since SQL revision 0005. It runs ``ANALYZE``, measures everything
-again with the baseline's text search as ``customer_id = ANY(ARRAY(SELECT
-...))`` (the form that lets PostgreSQL combine the trigram indexes in one
-bitmap), prints the figures before and after with each index's build time and
-size, and drops the indexes.
-
-Reading the output
-------------------
-One row per shape: ``pages`` walked, the library's and the baseline's
-milliseconds per page (p50 / p95 over the walk), ``speed ratio`` (baseline time
-/ library time at p50: 1.00 means as fast as hand-written SQL, 0.50 twice as
-slow), the library's median page 1 and deep page, how ``bookings`` was read on
-the deep page (``index <name>``, ``bitmap <names>`` or ``SEQ SCAN``) and how
-many ``bookings`` rows PostgreSQL looked at for it. ``notes`` flags a slow
-shape: ``seq scan`` of ``bookings``, a ``deep`` page more than twice as slow as
-page 1 (keyset paging that degrades like ``OFFSET``), a page over 50 ms at p95,
-or a walk cut short by ``--budget``. A ``+`` after the pages means the list
-goes on.
-
-The exit status is 0 when every check passes (read-back, same rows on both
-sides, history statements independent of the bookings), 1 when one fails or
-the bench cannot run, 2 for bad arguments. Slow shapes only show in the notes.
-
-Running
--------
-From the repository root::
+The bench creates bookingcore's tables in a schema of its own (``bench_q_<random>``)
+from the library's ``metadata`` and loads (not timed) ``--rows`` bookings
+(1 000 000) with ``COPY`` through the shared loader, then checks that a sample of
+every table reads back through the library and that the library stores it
+again exactly as loaded. For each shape of staff query it walks the list page
+by page by cursor on both sides, ``core.bookings.list`` against hand-written
+psycopg keyset SQL, which must return the same bookings; it also times a
+customer's history and counts its statements. ``--extra-indexes`` measures
+again with candidate indexes. bench/README.md says what runs, how to read the
+output and the exit status. From the repository root::
 
     .venv/bin/python bench/booking_queries.py                    # 1 000 000 bookings; ~10 min
     .venv/bin/python bench/booking_queries.py --extra-indexes    # ... then again with indexes
     .venv/bin/python bench/booking_queries.py --quick            # 20 000 bookings; seconds
     .venv/bin/python bench/booking_queries.py --rows 200000 --pages 50 --json out.json
-
-The database is ``--url``, else ``$BOOKINGCORE_BENCH_POSTGRES_URL``, else
-``$BOOKINGCORE_TEST_POSTGRES_URL``, else ``postgresql+psycopg://postgres@127.0.0.1:5432/test``.
-``--keep`` leaves the loaded schema in place and prints its name; ``--schema
-NAME`` measures a kept schema again without loading (drop it yourself).
 """
 
 from __future__ import annotations
@@ -106,47 +28,45 @@ import random
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import JSON, Boolean, Date, Engine, Integer, Table, create_engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.engine import URL
-from sqlalchemy.types import TypeEngine, Uuid
 
 from _common import (
+    BenchError,
+    Database,
     bench_schema,
     conninfo,
+    copy_into,
+    copy_rows,
+    fresh_store,
+    library_core,
+    parser,
     percentile,
     positive,
     postgres_url,
+    ratio,
+    run_bench,
     say,
     server_description,
     table,
+    timed,
     zero_or_more,
 )
-from bookingcore import (
-    BookingCore,
-    BookingFilter,
-    PageRequest,
-    Principal,
-    RandomIds,
-    StaffId,
-    StaffRole,
-    SystemClock,
-)
+from bookingcore import BookingFilter, PageRequest, Principal, StaffId, StaffRole
 from bookingcore.domain.queries import Cursor
-from bookingcore_adapters.sql import SqlStore
-from bookingcore_adapters.sql import _mapping as m
-from bookingcore_adapters.sql._tables import ExactDecimal, UtcDateTime
+from bookingcore_adapters.sql import SqlStore, metadata
 
 DEFAULT_ROWS = 1_000_000
 QUICK_ROWS = 20_000
@@ -217,12 +137,10 @@ ASSIGNED_SHARE = 0.65
 MESSAGE_SHARE = 0.2
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 NULL = "\\N"
+#: A generated row: column name -> ``COPY`` text.
+Row = dict[str, str]
 
 # --------------------------------------------------------------------------- helpers
-
-
-class BenchError(Exception):
-    """The bench itself could not run, or its data did not read back as loaded."""
 
 
 def _stamp(micros: int) -> str:
@@ -323,7 +241,10 @@ class SlotRow:
 
 
 class Dataset:
-    """Generates the bench's rows, deterministically from ``seed``, as ``COPY`` text."""
+    """Generates the bench's rows, deterministically from ``seed``, as ``COPY`` text.
+
+    Each row names its columns; those left out are nullable and stay NULL.
+    """
 
     def __init__(self, rows: int, customers: int, slots: int, seed: int) -> None:
         self.rows = rows
@@ -346,21 +267,21 @@ class Dataset:
                 index = (rows * (2 * k + 1 + offset)) // (2 * size + 2) + offset
                 self.forced[index] = customer
         #: Generated rows kept for the read-back check: booking index -> (row, children).
-        self.kept: dict[int, tuple[list[str], list[list[str]]]] = {}
+        self.kept: dict[int, tuple[Row, list[Row]]] = {}
         #: Other rows kept for it: table -> id -> row.
-        self.samples: dict[str, dict[str, list[str]]] = {}
+        self.samples: dict[str, dict[str, Row]] = {}
         self._generated: dict[str, int] = {}
         self.keep = {0, rows // 3, rows // 2, rows - 1, *self.forced}
         self.booked_at_slot: dict[int, int] = {}
         self.seats_at_slot: dict[int, int] = {}
 
-    def _sample(self, table_: str, fields: list[str], every: int = 997) -> str:
-        """``fields`` as a line of ``COPY`` text; every ``every``-th row is kept."""
+    def _sample(self, table_: str, fields: Row, every: int = 997) -> Row:
+        """``fields``, of which every ``every``-th row is kept for the read-back."""
         seen = self._generated.get(table_, 0)
         self._generated[table_] = seen + 1
         if seen % every == 0:
-            self.samples.setdefault(table_, {})[fields[0]] = fields
-        return "\t".join(fields)
+            self.samples.setdefault(table_, {})[fields["id"]] = fields
+        return fields
 
     # ---------------------------------------------------------------- the small tables
 
@@ -410,81 +331,82 @@ class Dataset:
             customers.append(Customer(_uid(rng), phone, name, email, partner, travelers))
         return customers
 
-    def location_lines(self) -> Iterator[str]:
+    def location_lines(self) -> Iterator[Row]:
         created = _stamp(_micros(FIRST_DAY - timedelta(days=400)))
         for n, ident in enumerate(self.locations):
             code = f"LOC{n + 1:02d}"
-            fields = [ident, code, CITIES[n % len(CITIES)], "location", NULL, "t", created]
+            fields = {
+                "id": ident,
+                "code": code,
+                "name": CITIES[n % len(CITIES)],
+                "kind": "location",
+                "is_active": "t",
+                "created_at": created,
+            }
             yield self._sample("locations", fields, every=7)
 
-    def partner_lines(self) -> Iterator[str]:
+    def partner_lines(self) -> Iterator[Row]:
         created = _stamp(_micros(FIRST_DAY - timedelta(days=300)))
         allowed = json.dumps(sorted(str(UUID(hex=ident)) for ident in self.locations))
         for n, ident in enumerate(self.partners):
-            fields = [
-                ident,
-                f"Partner {n + 1}",
-                f"Partner {n + 1} Travels Pvt Ltd",
-                f"bookings@partner{n + 1}.example",
-                f"+9180{4000_0000 + n:08d}",
-                f"pk_bench_{n + 1:04d}",
-                NULL,
-                NULL,
-                NULL,
-                NULL,
-                "0.1000",
-                allowed,
-                "t",
-                "{}",
-                created,
-                created,
-                "1",
-            ]
+            fields = {
+                "id": ident,
+                "name": f"Partner {n + 1}",
+                "company_name": f"Partner {n + 1} Travels Pvt Ltd",
+                "contact_email": f"bookings@partner{n + 1}.example",
+                "contact_phone": f"+9180{4000_0000 + n:08d}",
+                "api_key": f"pk_bench_{n + 1:04d}",
+                "api_secret_last4": NULL,
+                "commission_rate": "0.1000",
+                "allowed_locations": allowed,
+                "is_active": "t",
+                "settings": "{}",
+                "created_at": created,
+                "updated_at": created,
+                "version": "1",
+            }
             yield self._sample("partners", fields, every=2)
 
-    def staff_lines(self) -> Iterator[str]:
+    def staff_lines(self) -> Iterator[Row]:
         created = _stamp(_micros(FIRST_DAY - timedelta(days=200)))
         for n, ident in enumerate(self.advisors):
             first = FIRST_NAMES[n % len(FIRST_NAMES)]
-            fields = [
-                ident,
-                f"advisor{n + 1:02d}@bench.example",
-                f"{first} Advisor",
-                "advisor",
-                "[]",
-                NULL,
-                NULL,
-                "t",
-                created,
-                created,
-                "1",
-            ]
+            fields = {
+                "id": ident,
+                "email": f"advisor{n + 1:02d}@bench.example",
+                "name": f"{first} Advisor",
+                "role": "advisor",
+                "locations": "[]",
+                "is_active": "t",
+                "created_at": created,
+                "updated_at": created,
+                "version": "1",
+            }
             yield self._sample("staff_members", fields, every=7)
 
-    def slot_lines(self) -> Iterator[str]:
+    def slot_lines(self) -> Iterator[Row]:
         created = _stamp(_micros(FIRST_DAY - timedelta(days=30)))
         for n, slot in enumerate(self.slots):
             seats = self.seats_at_slot.get(n, 0)
             capacity = max(seats, 1) + 50
-            fields = [
-                slot.id,
-                self.locations[slot.location],
-                NULL,
-                f"{CITIES[slot.location % len(CITIES)]} departure {n + 1}",
-                _stamp(slot.starts),
-                _stamp(slot.starts + 8 * 3600 * MICROS),
-                f"{slot.price}.00",
-                CURRENCY,
-                str(capacity),
-                str(seats),
-                '[{"min_travelers": 3, "percent": "10"}]',
-                "t",
-                created,
-                "1",
-            ]
+            fields = {
+                "id": slot.id,
+                "location_id": self.locations[slot.location],
+                "name": f"{CITIES[slot.location % len(CITIES)]} departure {n + 1}",
+                "starts_at": _stamp(slot.starts),
+                "ends_at": _stamp(slot.starts + 8 * 3600 * MICROS),
+                "price_amount": f"{slot.price}.00",
+                "currency": CURRENCY,
+                "capacity": str(capacity),
+                "seats_held": str(seats),
+                "group_discounts": '[{"min_travelers": 3, "percent": "10"}]',
+                "is_active": "t",
+                "created_at": created,
+                "version": "1",
+            }
             yield self._sample("slots", fields, every=37)
 
-    def customer_lines(self) -> Iterator[str]:
+    def customer_lines(self) -> Iterator[Row]:
         rng = self.rng
         base = _micros(FIRST_DAY - timedelta(days=400))
         span = 400 * 86_400 * MICROS
@@ -495,23 +417,23 @@ class Dataset:
                 source, kind, by = "direct", "customer", customer.id
             else:
                 source, kind, by = "partner", "partner", partner
-            fields = [
-                customer.id,
-                customer.phone,
-                customer.name or NULL,
-                customer.email or NULL,
-                source,
-                partner,
-                partner,
-                kind,
-                str(UUID(hex=by)),
-                created,
-                created,
-                "1",
-            ]
+            fields = {
+                "id": customer.id,
+                "phone": customer.phone,
+                "name": customer.name or NULL,
+                "email": customer.email or NULL,
+                "source": source,
+                "partner_id": partner,
+                "created_by_partner_id": partner,
+                "created_by_kind": kind,
+                "created_by_id": str(UUID(hex=by)),
+                "created_at": created,
+                "updated_at": created,
+                "version": "1",
+            }
             yield self._sample("customers", fields)
 
-    def traveler_lines(self) -> Iterator[str]:
+    def traveler_lines(self) -> Iterator[Row]:
         rng = self.rng
         created = _stamp(_micros(FIRST_DAY - timedelta(days=1)))
         for n, customer in enumerate(self.customers):
@@ -523,29 +445,24 @@ class Dataset:
                     name = f"{FIRST_NAMES[(n + 7 * k) % len(FIRST_NAMES)]} {last}"
                 age = str(rng.randrange(3, 80)) if rng.random() < 0.6 else NULL
                 gender = GENDERS[rng.randrange(len(GENDERS))] if rng.random() < 0.7 else NULL
-                fields = [
-                    ident,
-                    customer.id,
-                    name,
-                    age,
-                    NULL,
-                    gender,
-                    NULL,
-                    NULL,
-                    NULL,
-                    "Vegetarian meals" if rng.random() < 0.05 else NULL,
-                    created,
-                    created,
-                    NULL,
-                    "1",
-                ]
+                fields = {
+                    "id": ident,
+                    "customer_id": customer.id,
+                    "name": name,
+                    "age": age,
+                    "gender": gender,
+                    "special_requirements": "Vegetarian meals" if rng.random() < 0.05 else NULL,
+                    "created_at": created,
+                    "updated_at": created,
+                    "version": "1",
+                }
                 yield self._sample("travelers", fields)
 
     # ---------------------------------------------------------------- bookings
 
     def booking_batches(
         self, batch_rows: int = 5_000
-    ) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    ) -> Iterator[tuple[list[Row], list[Row], list[Row]]]:
         """Bookings oldest first, in batches: their lines, their travelers' and messages'."""
         rng = self.rng
         customers = self.customers
@@ -561,9 +478,9 @@ class Dataset:
         import_left = 0
         import_at = 0
         import_by = ""
-        bookings: list[str] = []
-        travelers: list[str] = []
-        messages: list[str] = []
+        bookings: list[Row] = []
+        travelers: list[Row] = []
+        messages: list[Row] = []
         for index in range(self.rows):
             if import_left == 0 and rng.random() < IMPORT_SHARE / sum(IMPORT_BATCH) * 2:
                 import_left = rng.randrange(*IMPORT_BATCH)
@@ -617,52 +534,53 @@ class Dataset:
             elif source == "partner" and rng.random() < 0.5:
                 external = f"P{(customer.partner or 0) + 1}-{index:08d}"
             metadata = '{"campaign": "monsoon"}' if rng.random() < 0.1 else "{}"
-            row = [
-                ident,
-                _reference(index),
-                customer.id,
-                slot.id,
-                self.locations[slot.location],
-                partner_id,
-                partner_id,
-                _stamp(slot.starts),
-                LIFECYCLE,
-                status,
-                source,
-                str(count),
-                customer.travelers[0],
-                f"{subtotal}.00",
-                f"{discount}.00",
-                f"{subtotal - discount}.00",
-                CURRENCY,
-                kind,
-                by,
-                "newsletter" if rng.random() < 0.05 else NULL,
-                "Call before visiting" if rng.random() < 0.03 else NULL,
-                external,
-                self.advisors[rng.randrange(ADVISORS)] if rng.random() < ASSIGNED_SHARE else NULL,
-                f"idem-{index:08d}" if source == "api" else NULL,
-                _stamp(cancelled_at) if cancelled else NULL,
-                "Customer asked to cancel" if cancelled else NULL,
-                metadata,
-                _stamp(created),
-                _stamp(updated),
-                "1" if status == "pending" else "2",
-            ]
-            bookings.append("\t".join(row))
+            row = {
+                "id": ident,
+                "reference": _reference(index),
+                "customer_id": customer.id,
+                "slot_id": slot.id,
+                "location_id": self.locations[slot.location],
+                "partner_id": partner_id,
+                "created_by_partner_id": partner_id,
+                "starts_at": _stamp(slot.starts),
+                "lifecycle": LIFECYCLE,
+                "status": status,
+                "source": source,
+                "total_travelers": str(count),
+                "primary_contact_traveler_id": customer.travelers[0],
+                "subtotal_amount": f"{subtotal}.00",
+                "discount_amount": f"{discount}.00",
+                "total_amount": f"{subtotal - discount}.00",
+                "currency": CURRENCY,
+                "created_by_kind": kind,
+                "created_by_id": by,
+                "referral_source": "newsletter" if rng.random() < 0.05 else NULL,
+                "internal_notes": "Call before visiting" if rng.random() < 0.03 else NULL,
+                "external_id": external,
+                "assignee_id": self.advisors[rng.randrange(ADVISORS)]
+                if rng.random() < ASSIGNED_SHARE
+                else NULL,
+                "idempotency_key": f"idem-{index:08d}" if source == "api" else NULL,
+                "cancelled_at": _stamp(cancelled_at) if cancelled else NULL,
+                "cancellation_reason": "Customer asked to cancel" if cancelled else NULL,
+                "metadata": metadata,
+                "created_at": _stamp(created),
+                "updated_at": _stamp(updated),
+                "version": "1" if status == "pending" else "2",
+            }
+            bookings.append(row)
             children = [
-                [
-                    ident,
-                    traveler,
-                    str(position),
-                    f"{slot.price}.00",
-                    CURRENCY,
-                    "t" if position == 0 else "f",
-                    NULL,
-                ]
+                {
+                    "booking_id": ident,
+                    "traveler_id": traveler,
+                    "position": str(position),
+                    "price_amount": f"{slot.price}.00",
+                    "price_currency": CURRENCY,
+                    "is_primary": "t" if position == 0 else "f",
+                }
                 for position, traveler in enumerate(customer.travelers[:count])
             ]
-            travelers.extend("\t".join(child) for child in children)
+            travelers.extend(children)
             if status != "cancelled":
                 self.seats_at_slot[slot_index] = self.seats_at_slot.get(slot_index, 0) + count
             self.booked_at_slot[slot_index] = self.booked_at_slot.get(slot_index, 0) + 1
@@ -676,35 +594,28 @@ class Dataset:
         if bookings:
             yield bookings, travelers, messages
 
-    def _message(self, customer: Customer, booking: str, index: int, created: int) -> str:
+    def _message(self, customer: Customer, booking: str, index: int, created: int) -> Row:
         email = customer.email
         channel, recipient = ("email", email) if email else ("sms", customer.phone)
         sent = _stamp(created + 2 * MICROS)
-        fields = [
-            _uid(self.rng),
-            booking,
-            customer.id,
-            "confirmation",
-            channel,
-            "delivered",
-            recipient or customer.phone,
-            "Your booking is confirmed" if channel == "email" else NULL,
-            f"Booking {_reference(index)} is confirmed. See you soon!",
-            "confirmation",
-            NULL,
-            NULL,
-            f"msg-{index:09d}",
-            sent,
-            _stamp(created + 9 * MICROS),
-            NULL,
-            NULL,
-            NULL,
-            NULL,
-            "system",
-            "notifications",
-            _stamp(created + MICROS),
-            NULL,
-        ]
+        fields = {
+            "id": _uid(self.rng),
+            "booking_id": booking,
+            "customer_id": customer.id,
+            "type": "confirmation",
+            "channel": channel,
+            "status": "delivered",
+            "recipient": recipient or customer.phone,
+            "subject": "Your booking is confirmed" if channel == "email" else NULL,
+            "content": f"Booking {_reference(index)} is confirmed. See you soon!",
+            "template_used": "confirmation",
+            "provider_message_id": f"msg-{index:09d}",
+            "sent_at": sent,
+            "delivered_at": _stamp(created + 9 * MICROS),
+            "created_by_kind": "system",
+            "created_by_id": "notifications",
+            "created_at": _stamp(created + MICROS),
+        }
         return self._sample("booking_communications", fields)
 
     # ---------------------------------------------------------------- what to search for
@@ -751,130 +662,8 @@ class Dataset:
 
 # --------------------------------------------------------------------------- loading
 
-#: The columns each table is loaded with, in the order of the generated lines. Columns
-#: left out are nullable and stay NULL.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "locations": ("id", "code", "name", "kind", "address", "is_active", "created_at"),
-    "partners": (
-        "id", "name", "company_name", "contact_email", "contact_phone", "api_key",
-        "api_secret_hash", "api_secret_last4", "webhook_url", "webhook_secret",
-        "commission_rate", "allowed_locations", "is_active", "settings", "created_at",
-        "updated_at", "version",
-    ),
-    "staff_members": (
-        "id", "email", "name", "role", "locations", "supplier_id", "password_hash", "is_active",
-        "created_at", "updated_at", "version",
-    ),
-    "customers": (
-        "id", "phone", "name", "email", "source", "partner_id", "created_by_partner_id",
-        "created_by_kind", "created_by_id", "created_at", "updated_at", "version",
-    ),
-    "travelers": (
-        "id", "customer_id", "name", "age", "birth_date", "gender", "phone",
-        "emergency_contact_name", "emergency_contact_phone", "special_requirements",
-        "created_at", "updated_at", "deleted_at", "version",
-    ),
-    "slots": (
-        "id", "location_id", "product_id", "name", "starts_at", "ends_at", "price_amount",
-        "currency", "capacity", "seats_held", "group_discounts", "is_active", "created_at",
-        "version",
-    ),
-    "bookings": (
-        "id", "reference", "customer_id", "slot_id", "location_id", "partner_id",
-        "created_by_partner_id", "starts_at", "lifecycle", "status", "source",
-        "total_travelers", "primary_contact_traveler_id", "subtotal_amount", "discount_amount",
-        "total_amount", "currency", "created_by_kind", "created_by_id", "referral_source",
-        "internal_notes", "external_id", "assignee_id", "idempotency_key", "cancelled_at",
-        "cancellation_reason", "metadata", "created_at", "updated_at", "version",
-    ),
-    "booking_travelers": (
-        "booking_id", "traveler_id", "position", "price_amount", "price_currency", "is_primary",
-        "special_requirements",
-    ),
-    "booking_communications": (
-        "id", "booking_id", "customer_id", "type", "channel", "status", "recipient", "subject",
-        "content", "template_used", "dedupe_key", "request_fingerprint", "provider_message_id",
-        "sent_at", "delivered_at", "opened_at", "clicked_at", "failed_at", "failed_reason",
-        "created_by_kind", "created_by_id", "created_at", "source_event_id",
-    ),
-}  # fmt: skip
 #: The big tables: their plain indexes are dropped for the load and built again after it.
 BIG_TABLES = ("bookings", "booking_travelers", "booking_communications", "travelers", "customers")
-
-
-def check_columns() -> None:
-    """Every column the adapter requires is loaded, and every column loaded exists.
-
-    Raises:
-        BenchError: the schema changed under the bench (a new required column, say).
-    """
-    for name, columns in COLUMNS.items():
-        table_ = m.MAPPERS[0].table.metadata.tables[name]
-        unknown = set(columns) - set(table_.c.keys())
-        missing = [
-            c.name for c in table_.c if c.name not in columns and not c.nullable and not c.identity
-        ]
-        if unknown or missing:
-            msg = (
-                f"the loader is out of date for table {name}: unknown columns {sorted(unknown)},"
-                f" required columns not loaded {missing}"
-            )
-            raise BenchError(msg)
-
-
-@dataclass(frozen=True)
-class Target:
-    """The run's schema in one database, reached by SQLAlchemy (library) and psycopg (both)."""
-
-    url: URL
-    dsn: str
-    schema: str
-
-    @property
-    def options(self) -> str:
-        """libpq ``options`` that put the run's schema alone on the search path."""
-        return f"-csearch_path={self.schema}"
-
-    def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.dsn, options=self.options, autocommit=autocommit)
-
-    def engine(self) -> Engine:
-        return create_engine(
-            self.url.render_as_string(hide_password=False),
-            connect_args={"options": self.options},
-        )
-
-
-@contextmanager
-def _copy(
-    connection: psycopg.Connection[Any], name: str
-) -> Iterator[Callable[[Sequence[str]], None]]:
-    """``COPY <name> (<columns>) FROM STDIN``: a function that writes lines of text."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, COLUMNS[name]))
-    )
-    with connection.cursor() as cursor, cursor.copy(statement) as copy:
-
-        def write(lines: Sequence[str]) -> None:
-            if lines:
-                copy.write("\n".join(lines) + "\n")
-
-        yield write
-
-
-def _copy_all(connection: psycopg.Connection[Any], name: str, lines: Iterator[str]) -> int:
-    count = 0
-    chunk: list[str] = []
-    with _copy(connection, name) as write:
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) >= 10_000:
-                write(chunk)
-                count += len(chunk)
-                chunk = []
-        write(chunk)
-        count += len(chunk)
-    return count
 
 
 def _plain_indexes(connection: psycopg.Connection[Any]) -> list[tuple[str, str]]:
@@ -904,7 +693,7 @@ def _without_foreign_key_checks(connection: psycopg.Connection[Any]) -> bool:
     return True
 
 
-def load(target: Target, dataset: Dataset) -> LoadReport:
+def load(target: Database, dataset: Dataset) -> LoadReport:
     """bookingcore's schema in the target's schema, the dataset COPYed into it, VACUUM ANALYZE.
 
     Plain indexes of the big tables are dropped before the COPY and built after
@@ -912,14 +701,9 @@ def load(target: Target, dataset: Dataset) -> LoadReport:
     superuser (the rows are consistent by construction); the constraints stay.
     Bookings, their travelers and their messages stream on three connections at once.
     """
-    check_columns()
     report = LoadReport(rows=dataset.rows)
     started = time.perf_counter()
-    engine = target.engine()
-    try:
-        SqlStore(engine).create_schema()
-    finally:
-        engine.dispose()
+    fresh_store(target.engine()).dispose()
     report.seconds["create schema"] = time.perf_counter() - started
     with target.connect() as main, target.connect() as second, target.connect() as third:
         checked = [not _without_foreign_key_checks(c) for c in (main, second, third)]
@@ -931,18 +715,18 @@ def load(target: Target, dataset: Dataset) -> LoadReport:
             main.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         main.commit()
         started = time.perf_counter()
-        _copy_all(main, "locations", dataset.location_lines())
-        _copy_all(main, "partners", dataset.partner_lines())
-        _copy_all(main, "staff_members", dataset.staff_lines())
-        report.customers = _copy_all(main, "customers", dataset.customer_lines())
-        report.travelers = _copy_all(main, "travelers", dataset.traveler_lines())
+        copy_rows(main, "locations", dataset.location_lines())
+        copy_rows(main, "partners", dataset.partner_lines())
+        copy_rows(main, "staff_members", dataset.staff_lines())
+        report.customers = copy_rows(main, "customers", dataset.customer_lines())
+        report.travelers = copy_rows(main, "travelers", dataset.traveler_lines())
         report.seconds["copy customers"] = time.perf_counter() - started
         say(f"  {report.customers} customers with {report.travelers} travelers")
         started = time.perf_counter()
         with (
-            _copy(main, "bookings") as bookings,
-            _copy(second, "booking_travelers") as travelers,
-            _copy(third, "booking_communications") as messages,
+            copy_into(main, "bookings") as bookings,
+            copy_into(second, "booking_travelers") as travelers,
+            copy_into(third, "booking_communications") as messages,
         ):
             for booking_lines, traveler_lines, message_lines in dataset.booking_batches():
                 bookings(booking_lines)
@@ -950,7 +734,7 @@ def load(target: Target, dataset: Dataset) -> LoadReport:
                 messages(message_lines)
                 report.booking_travelers += len(traveler_lines)
                 report.communications += len(message_lines)
-        report.slots = _copy_all(main, "slots", dataset.slot_lines())
+        report.slots = copy_rows(main, "slots", dataset.slot_lines())
         for connection in (main, second, third):
             connection.commit()
         report.seconds["copy bookings"] = time.perf_counter() - started
@@ -970,78 +754,73 @@ def load(target: Target, dataset: Dataset) -> LoadReport:
 # --------------------------------------------------------------------------- the read-back
 
 
-def _stored_value(type_: TypeEngine[Any], text: str) -> Any:
-    """A ``COPY`` text value as the adapter's mappers hold it (before the column type)."""
-    if text == NULL:
-        return None
-    if isinstance(type_, UtcDateTime):
-        return datetime.fromisoformat(text)
-    if isinstance(type_, ExactDecimal):
-        return Decimal(text)
-    if isinstance(type_, Uuid):
-        return UUID(text)
-    if isinstance(type_, Boolean):
-        return text == "t"
-    if isinstance(type_, Integer):
-        return int(text)
-    if isinstance(type_, Date):
-        return date.fromisoformat(text)
-    if isinstance(type_, JSON):
-        return json.loads(text)
-    return text
+#: What the read-back reads through the library, parents first: table -> unit of work attribute.
+READ_BACK = {
+    "locations": "locations",
+    "partners": "partners",
+    "staff_members": "staff",
+    "slots": "slots",
+    "customers": "customers",
+    "travelers": "travelers",
+    "bookings": "bookings",
+    "booking_communications": "communications",
+}
 
 
-def _differences(table_: Table, loaded: Sequence[str], dumped: Mapping[str, Any]) -> list[str]:
-    """Columns whose loaded value differs from what the mapper dumps for the entity read back."""
-    names = COLUMNS[table_.name]
-    expected = {
-        name: _stored_value(table_.c[name].type, text)
-        for name, text in zip(names, loaded, strict=True)
-    }
-    expected.update({c.name: None for c in table_.c if c.name not in expected})
-    return [
-        f"{table_.name}.{name}: loaded {value!r}, read back {dumped.get(name)!r}"
-        for name, value in expected.items()
-        if dumped.get(name) != value
-    ]
+def _rows(engine: Engine, name: str, column: str, ids: Sequence[UUID]) -> dict[Any, dict[str, Any]]:
+    """The rows of ``name`` whose ``column`` is in ``ids``, by their key, as the library's
+    column types read them."""
+    table_ = metadata.tables[name]
+    key = [c.name for c in table_.primary_key.columns]
+    with engine.connect() as connection:
+        found = connection.execute(select(table_).where(table_.c[column].in_(ids))).mappings()
+        return {tuple(row[k] for k in key): dict(row) for row in found}
 
 
-def verify_readback(library: LibrarySide, dataset: Dataset) -> list[str]:
-    """Read a sample of every loaded table back through the library.
+def verify_readback(library: LibrarySide, dataset: Dataset, folder: Path) -> list[str]:
+    """Read a sample of every loaded table through the library, store it again with the
+    library in a scratch SQLite database, and compare the two databases' rows.
 
-    Bookings (with their travelers) through ``core.bookings.get``, the rest
-    through the store's unit of work; each must dump, with the adapter's own
-    mapper, to exactly the row loaded.
+    A difference is a column the loader writes otherwise than the library would,
+    so the bench would measure data the library never makes. The scratch store
+    does not check foreign keys: only the sample is stored again, not its parents.
     """
+    wanted = {name: list(rows) for name, rows in dataset.samples.items()}
+    wanted["bookings"] = [row["id"] for row, _ in dataset.kept.values()]
     problems: list[str] = []
-    bookings = m.BOOKINGS.table
-    children = m.BOOKINGS.child_table
-    assert children is not None
-    for index, (row, child_rows) in sorted(dataset.kept.items()):
-        booking = library.core.bookings.get(UUID(row[0]), principal=library.staff)  # type: ignore[arg-type]
-        problems += _differences(bookings, row, m.BOOKINGS.dump(booking))
-        dumped = m.BOOKINGS.dump_children(booking)
-        if len(dumped) != len(child_rows):
-            problems.append(f"booking {index}: {len(child_rows)} travelers loaded, {len(dumped)}")
-        for loaded_child, dumped_child in zip(child_rows, dumped, strict=False):
-            problems += _differences(children, loaded_child, dumped_child)
-    with library.store.unit_of_work() as uow:
-        for name, mapper, repository in (
-            ("customers", m.CUSTOMERS, uow.customers),
-            ("travelers", m.TRAVELERS, uow.travelers),
-            ("slots", m.SLOTS, uow.slots),
-            ("locations", m.LOCATIONS, uow.locations),
-            ("partners", m.PARTNERS, uow.partners),
-            ("staff_members", m.STAFF, uow.staff),
-            ("booking_communications", m.COMMUNICATIONS, uow.communications),
-        ):
-            for ident, row in dataset.samples.get(name, {}).items():
-                entity = repository.get(UUID(ident))  # type: ignore[attr-defined]
-                if entity is None:
-                    problems.append(f"{name} {ident} does not read back")
-                else:
-                    problems += _differences(mapper.table, row, mapper.dump(entity))
+    scratch = fresh_store(f"sqlite:///{folder / 'readback.db'}")
+    event.listen(scratch.engine, "connect", _no_foreign_keys)
+    scratch.engine.dispose()  # connections made from here on skip foreign keys
+    try:
+        with library.store.unit_of_work() as source, scratch.unit_of_work() as copy:
+            for name, repository in READ_BACK.items():
+                for ident in wanted.get(name, ()):
+                    entity = getattr(source, repository).get(UUID(ident))
+                    if entity is None:
+                        problems.append(f"{name} {ident} does not read back")
+                    else:
+                        getattr(copy, repository).add(entity)
+            copy.commit()
+        children = [("booking_travelers", "booking_id", wanted["bookings"])]
+        for name, column, idents in [*((n, "id", wanted.get(n, [])) for n in READ_BACK), *children]:
+            ids = [UUID(ident) for ident in idents]
+            loaded = _rows(library.engine, name, column, ids)
+            stored = _rows(scratch.engine, name, column, ids)
+            for key in sorted(loaded.keys() | stored.keys(), key=str):
+                before, after = loaded.get(key, {}), stored.get(key, {})
+                problems += [
+                    f"{name}.{c} of {key[0]}: loaded {before.get(c)!r}, the library stores"
+                    f" {after.get(c)!r}"
+                    for c in sorted(before.keys() | after.keys())
+                    if before.get(c) != after.get(c)
+                ]
+    finally:
+        scratch.dispose()
     return problems
+
+
+def _no_foreign_keys(dbapi_connection: Any, _: Any) -> None:
+    dbapi_connection.execute("PRAGMA foreign_keys = OFF")
 
 
 # --------------------------------------------------------------------------- the query shapes
@@ -1159,20 +938,12 @@ class Recorder:
 class LibrarySide:
     """``core.bookings.list`` over ``SqlStore``; can record the SQL statements it sends."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Database) -> None:
         self.recorder = Recorder()
-        self.engine = create_engine(
-            target.url.render_as_string(hide_password=False),
-            connect_args={
-                "options": target.options,
-                "cursor_factory": self.recorder.cursor_class(),
-            },
-        )
+        self.engine = target.engine(cursor_factory=self.recorder.cursor_class())
         event.listen(self.engine, "before_cursor_execute", self.recorder.event)
         self.store = SqlStore(self.engine)
-        self.core = BookingCore(
-            uow_factory=self.store.unit_of_work, clock=SystemClock(), ids=RandomIds()
-        )
+        self.core = library_core(self.store.unit_of_work)
         self.staff = Principal.staff(StaffId(uuid4()), StaffRole.STAFF)
 
     @contextmanager
@@ -1294,7 +1065,7 @@ class BaselineSide:
 
     CHILDREN = "SELECT * FROM booking_travelers WHERE booking_id = ANY(%(ids)s)"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Database) -> None:
         self.connection = target.connect(autocommit=True)
         self.text_form = "in"
 
@@ -1442,8 +1213,8 @@ class Walk:
 
     @property
     def ratio(self) -> float:
-        library = self.p("library", 50)
-        return self.p("baseline", 50) / library if library > 0 else math.nan
+        """Baseline time / library time at p50 (1.00: as fast as the hand-written SQL)."""
+        return ratio(self.p("baseline", 50), self.p("library", 50))
 
     @property
     def notes(self) -> list[str]:
@@ -1497,12 +1268,6 @@ class WalkSettings:
     budget: float
 
 
-def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = call()
-    return result, (time.perf_counter() - started) * 1000
-
-
 def _compare(walk: Walk, page: int, library: Fetched, baseline: Fetched) -> None:
     if library == baseline:
         return
@@ -1537,11 +1302,11 @@ def walk_shape(
         from_library = functools.partial(library.page, query, limit, token)
         from_baseline = functools.partial(baseline.page, query, limit, key)
         if number % 2:  # each side goes first on every other page
-            (lib, next_token), lib_ms = _timed(from_library)
-            base, base_ms = _timed(from_baseline)
+            (lib, next_token), lib_ms = timed(from_library)
+            base, base_ms = timed(from_baseline)
         else:
-            base, base_ms = _timed(from_baseline)
-            (lib, next_token), lib_ms = _timed(from_library)
+            base, base_ms = timed(from_baseline)
+            (lib, next_token), lib_ms = timed(from_library)
         walk.library_ms.append(lib_ms)
         walk.baseline_ms.append(base_ms)
         walk.pages = number
@@ -1563,10 +1328,10 @@ def walk_shape(
     base_deep: list[float] = []
     started = time.perf_counter()
     for _ in range(settings.repeats):
-        lib_first.append(_timed(lambda: library.page(query, limit, None))[1])
-        base_first.append(_timed(lambda: baseline.page(query, limit, None))[1])
-        lib_deep.append(_timed(lambda: library.page(query, limit, deep_token))[1])
-        base_deep.append(_timed(lambda: baseline.page(query, limit, deep_key))[1])
+        lib_first.append(timed(lambda: library.page(query, limit, None))[1])
+        base_first.append(timed(lambda: baseline.page(query, limit, None))[1])
+        lib_deep.append(timed(lambda: library.page(query, limit, deep_token))[1])
+        base_deep.append(timed(lambda: baseline.page(query, limit, deep_key))[1])
         if time.perf_counter() - started > settings.budget / 2:
             break
     walk.library_first_ms = statistics.median(lib_first or walk.library_ms[:1])
@@ -1610,8 +1375,8 @@ class History:
 
     @property
     def ratio(self) -> float:
-        library = percentile(self.library_ms, 50)
-        return percentile(self.baseline_ms, 50) / library if library > 0 else math.nan
+        """Baseline time / library time at p50."""
+        return ratio(percentile(self.baseline_ms, 50), percentile(self.library_ms, 50))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -1682,9 +1447,9 @@ def measure_history(
         problems.append("the bookings differ from the baseline's")
     if [c.id for c in history.communications] != messages:
         problems.append("the messages differ from the baseline's")
-    library_ms = [_timed(read)[1] for _ in range(repeats)]
+    library_ms = [timed(read)[1] for _ in range(repeats)]
     baseline_ms = [
-        _timed(lambda: _baseline_history(baseline.connection, customer, limit))[1]
+        timed(lambda: _baseline_history(baseline.connection, customer, limit))[1]
         for _ in range(repeats)
     ]
     return History(
@@ -1745,7 +1510,7 @@ def _trigram_ops(connection: psycopg.Connection[Any], schema: str) -> str | None
     return f'"{found[0]}".gin_trgm_ops'
 
 
-def create_extra_indexes(target: Target) -> tuple[list[BuiltIndex], list[str]]:
+def create_extra_indexes(target: Database) -> tuple[list[BuiltIndex], list[str]]:
     """Build the candidate indexes in the bench schema, then ANALYZE; with notes."""
     built: list[BuiltIndex] = []
     notes: list[str] = []
@@ -1772,7 +1537,7 @@ def create_extra_indexes(target: Target) -> tuple[list[BuiltIndex], list[str]]:
     return built, notes
 
 
-def drop_extra_indexes(target: Target, built: Sequence[BuiltIndex]) -> None:
+def drop_extra_indexes(target: Database, built: Sequence[BuiltIndex]) -> None:
     with target.connect(autocommit=True) as connection:
         for index in built:
             statement = sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index.name))
@@ -1895,89 +1660,83 @@ class Options:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="booking_queries.py",
-        description="Staff queries on many bookings: bookingcore's keyset lists vs raw SQL.",
+    created = parser(
+        "booking_queries.py",
+        "Staff queries on many bookings: bookingcore's keyset lists vs raw SQL.",
+        url="PostgreSQL",
     )
-    parser.add_argument("--url", help="SQLAlchemy URL of the PostgreSQL database to use")
-    parser.add_argument(
+    created.add_argument(
         "--rows", type=positive, help=f"bookings to load (default {DEFAULT_ROWS:_})"
     )
-    parser.add_argument(
+    created.add_argument(
         "--customers",
         type=positive,
         help=f"customers to load (default: one per {BOOKINGS_PER_CUSTOMER} bookings)",
     )
-    parser.add_argument(
+    created.add_argument(
         "--slots", type=positive, default=DEFAULT_SLOTS, help=f"slots (default {DEFAULT_SLOTS})"
     )
-    parser.add_argument(
+    created.add_argument(
         "--pages",
         type=positive,
         help=f"pages to walk per shape by cursor (default {DEFAULT_PAGES})",
     )
-    parser.add_argument(
+    created.add_argument(
         "--page-size",
         type=positive,
         default=DEFAULT_PAGE_SIZE,
         help=f"bookings per page (default {DEFAULT_PAGE_SIZE}, at most 500)",
     )
-    parser.add_argument(
+    created.add_argument(
         "--repeats",
         type=zero_or_more,
         help=f"extra fetches of page 1 and the deep page, per side (default {DEFAULT_REPEATS})",
     )
-    parser.add_argument(
+    created.add_argument(
         "--budget",
         type=float,
         default=DEFAULT_BUDGET,
         help=f"seconds a shape's walk may take before it stops (default {DEFAULT_BUDGET:.0f})",
     )
-    parser.add_argument(
+    created.add_argument(
         "--history-repeats",
         type=positive,
         help=f"timed reads of each customer's history (default {DEFAULT_HISTORY_REPEATS})",
     )
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the data's random seed")
-    parser.add_argument(
+    created.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the data's random seed")
+    created.add_argument(
         "--extra-indexes",
         action="store_true",
         help="then create candidate indexes in the bench schema and measure again",
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"a smoke run: {QUICK_ROWS:_} bookings, {QUICK_PAGES} pages per shape",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--keep", action="store_true", help="keep the schema (prints its name)")
-    parser.add_argument(
+    created.add_argument("--keep", action="store_true", help="keep the schema (prints its name)")
+    created.add_argument(
         "--schema", help=f"measure a schema kept by --keep ({SCHEMA_PREFIX}...) instead of loading"
     )
-    return parser
+    return created
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
     """Read the command line (``argv`` without the program name)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    options = build_parser()
+    args = options.parse_args(argv)
     quick = args.quick
     rows = args.rows or (QUICK_ROWS if quick else DEFAULT_ROWS)
     if rows < MIN_ROWS:
-        parser.error(f"--rows must be at least {MIN_ROWS}")
+        options.error(f"--rows must be at least {MIN_ROWS}")
     customers = args.customers or max(rows // BOOKINGS_PER_CUSTOMER, 100)
     if customers < 2 * len(HISTORY_SIZES) or customers > rows:
-        parser.error("--customers must be between 4 and --rows")
+        options.error("--customers must be between 4 and --rows")
     if args.page_size > 500:
-        parser.error("--page-size is at most 500")
+        options.error("--page-size is at most 500")
     if args.budget <= 0:
-        parser.error("--budget must be positive")
+        options.error("--budget must be positive")
     if args.schema is not None and not re.fullmatch(f"{SCHEMA_PREFIX}[0-9a-f]+", args.schema):
-        parser.error(f"--schema names a schema kept by --keep ({SCHEMA_PREFIX}<hex>)")
+        options.error(f"--schema names a schema kept by --keep ({SCHEMA_PREFIX}<hex>)")
     try:
         url = postgres_url(args.url)
     except ValueError as exc:
-        parser.error(str(exc))
+        options.error(str(exc))
     settings = WalkSettings(
         pages=args.pages or (QUICK_PAGES if quick else DEFAULT_PAGES),
         page_size=args.page_size,
@@ -2007,7 +1766,7 @@ def _existing_schema(name: str) -> Iterator[str]:
     yield name
 
 
-def _remember(target: Target, payload: dict[str, Any]) -> None:
+def _remember(target: Database, payload: dict[str, Any]) -> None:
     """Keep the picks and the load's figures on the schema, for ``--schema`` runs."""
     with target.connect(autocommit=True) as connection:
         connection.execute(
@@ -2017,7 +1776,7 @@ def _remember(target: Target, payload: dict[str, Any]) -> None:
         )
 
 
-def _recall(target: Target) -> dict[str, Any]:
+def _recall(target: Database) -> dict[str, Any]:
     with target.connect() as connection:
         found = connection.execute(
             "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s",
@@ -2065,7 +1824,7 @@ def _histories(
     return histories
 
 
-def measure(options: Options, target: Target, measured: Measured) -> None:
+def measure(options: Options, target: Database, measured: Measured) -> None:
     """Walk every shape and read the histories; with ``--extra-indexes``, again after them."""
     shapes = make_shapes(measured.picks)
     library = LibrarySide(target)
@@ -2107,7 +1866,7 @@ def run(options: Options) -> Measured:
         else _existing_schema(options.schema)
     )
     with schemas as schema:
-        target = Target(options.url, dsn, schema)
+        target = Database(options.url, schema)
         if options.schema is None:
             say(f"loading {options.rows:,} bookings into {schema} ...")
             dataset = Dataset(options.rows, options.customers, options.slots, options.seed)
@@ -2115,7 +1874,8 @@ def run(options: Options) -> Measured:
             measured = Measured(report, dataset.picks(), loaded_now=True)
             library = LibrarySide(target)
             try:
-                measured.readback = verify_readback(library, dataset)
+                with tempfile.TemporaryDirectory(prefix="bench-readback-") as folder:
+                    measured.readback = verify_readback(library, dataset, Path(folder))
             finally:
                 library.close()
             del dataset
@@ -2183,21 +1943,10 @@ def render(options: Options, measured: Measured) -> str:
     return "\n".join(parts)
 
 
-def as_json(options: Options, measured: Measured, seconds: float) -> dict[str, Any]:
-    settings = options.settings
+def figures(measured: Measured) -> dict[str, Any]:
+    """Every figure of the run, for the JSON report."""
     return {
         "ok": not measured.problems,
-        "seconds": seconds,
-        "settings": {
-            "rows": measured.load.rows,
-            "pages": settings.pages,
-            "page_size": settings.page_size,
-            "repeats": settings.repeats,
-            "budget": settings.budget,
-            "history_repeats": options.history_repeats,
-            "seed": options.seed,
-            "extra_indexes": options.extra_indexes,
-        },
         "load": {**asdict(measured.load), "total_seconds": measured.load.total_seconds},
         "picks": asdict(measured.picks),
         "readback_problems": measured.readback,
@@ -2212,33 +1961,36 @@ def as_json(options: Options, measured: Measured, seconds: float) -> dict[str, A
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bench and print the report; 0 when every check passes (see the docstring)."""
+    """Run the bench and print the report; 0 when every check passes (see bench/README.md)."""
     options = parse_options(argv)
-    started = time.perf_counter()
     database = options.url.render_as_string(hide_password=True)
     try:
         server = server_description(conninfo(options.url))
-    except psycopg.OperationalError as exc:
-        print(f"cannot reach {database}: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"bookingcore booking queries: {options.rows:,} bookings, pages of"
-        f" {options.settings.page_size}, up to {options.settings.pages} pages per shape"
-    )
-    print(f"{database}: {server}", flush=True)
-    try:
-        measured = run(options)
     except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
+        print(f"{database}: {exc}", file=sys.stderr)
         return 1
-    seconds = time.perf_counter() - started
-    print()
-    print(render(options, measured))
-    print(f"\nfinished in {seconds:.1f} s")
-    report = as_json(options, measured, seconds)
-    if options.json is not None:
-        options.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    return 0 if report["ok"] else 1
+
+    def measure() -> tuple[str, dict[str, Any]]:
+        measured = run(options)
+        return render(options, measured), figures(measured)
+
+    settings = options.settings
+    return run_bench(
+        f"bookingcore booking queries: {options.rows:,} bookings, pages of"
+        f" {settings.page_size}, up to {settings.pages} pages per shape\n{database}: {server}",
+        measure,
+        settings={
+            "rows": options.rows,
+            "pages": settings.pages,
+            "page_size": settings.page_size,
+            "repeats": settings.repeats,
+            "budget": settings.budget,
+            "history_repeats": options.history_repeats,
+            "seed": options.seed,
+            "extra_indexes": options.extra_indexes,
+        },
+        json_path=options.json,
+    )
 
 
 if __name__ == "__main__":

@@ -1,60 +1,12 @@
 """Bulk import throughput: bookingcore's full import against parse + strict validation only.
 
-What is measured
-----------------
-The bench writes one bookings file of ``--rows`` rows (100 000 by default) as
-CSV and as XLSX (openpyxl, write-only), with seed 004's columns, customers that
-come back (about 30 % of rows are a customer seen in the last few thousand
-rows), and about 2 % bad rows spread evenly over eight kinds: a name too short,
-a bad phone, a bad email, an unknown dealer, a bad date, a bad status, an
-unknown advisor and an external id repeated in the file. Each bad row breaks
-exactly one rule, so the bench knows how many rows must fail, and why.
-
-Each measurement runs in a fresh process (this script again, in its hidden
-``--measure`` mode), so its peak RSS is its own:
-
-* **baseline**: "parse + strict validation only", on one core, written the
-  way a typical importer is: ``csv.DictReader`` (CSV) or openpyxl read-only
-  (XLSX), then for every row phonenumbers (parse, ``is_valid_number``, format
-  E.164), email-validator (``validate_email(check_deliverability=False)``), the
-  date (ISO 8601 or DD-MM-YYYY), the name's length, and the dealer, status and
-  advisor in sets, and the external id against the ones seen: no caching,
-  nothing stored.
-* **library**: ``core.imports.run_file(open_rows(path), ...)`` into a fresh
-  SQLite file, with ``ImportSettings(workers=W)``, after creating the dealers,
-  advisors and products (not timed). The timed part is ``open_rows`` (which
-  reads the whole file once for its digest) plus ``run_file``; the ``open s``
-  column shows the first part. For XLSX it runs with openpyxl and, when
-  python-calamine is installed, with ``reader="calamine"``.
-* **statements** (with ``--statements``): the storage floor. The library's SQL
-  for the CSV file, recorded from an untimed import, replayed by the standard
-  library's sqlite3 on a copy of the database as it was before: what storing
-  the rows costs with no library code running.
-
-Reading the output
-------------------
-``rows/s`` is the rows of the file divided by the wall time. ``ratio`` is a
-library case's rows/s over the baseline's for the same format (an XLSX case
-read with calamine is compared with the openpyxl baseline: a faster reader is
-one of the ways to beat it). ``peak MB`` is the process's peak resident set
-(``ru_maxrss``); with ``workers > 1`` the largest validation worker's peak is
-shown too, and the RSS verdict takes the larger of the two.
-
-Targets (from the issue): ratio >= 0.9 for CSV and for XLSX, and a peak RSS
-under 150 MB at 100 000 rows. ``--growth`` checks the memory instead: the CSV
-import at N and at 10 x N rows (100 000 and 1 000 000 by default), whose peak
-RSS should not grow (ratio <= 1.10).
-
-The check column compares the import job with what was generated: created =
-good rows, failed = bad rows, nothing updated or skipped, created + failed +
-skipped + updated = rows, the error summary's codes match the bad kinds, and
-the bookings stored match ``created``. The baseline's own count of bad rows per
-kind must match too. The exit status is 0 when every check passes, 1 when one
-fails or a measurement crashes, 2 for bad arguments. A missed speed or memory
-target only shows in the verdicts.
-
-Running
--------
+One generated bookings file (seed 004's columns, about 2 % bad rows of eight
+kinds, each breaking one rule) as CSV and XLSX; the baseline parses and
+validates it strictly on one core, the library runs ``core.imports.run_file``
+into a fresh SQLite store, and ``--statements`` replays the library's own SQL
+with raw sqlite3 (the storage floor). Each measurement runs in a fresh process
+of this script (its hidden ``--measure`` mode), so its peak RSS is its own.
+bench/README.md says what runs, how to read the output and the exit status.
 From the repository root, as a script::
 
     .venv/bin/python bench/import_throughput.py                  # 100 000 rows; about 10 minutes
@@ -86,7 +38,21 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import positive, say, table, whole_numbers
+from _common import (
+    BenchError,
+    current_rss_mb,
+    fresh_store,
+    library_core,
+    parser,
+    peak_rss_mb,
+    positive,
+    ratio,
+    run_bench,
+    say,
+    some_of,
+    table,
+    whole_numbers,
+)
 
 DEFAULT_ROWS = 100_000
 QUICK_ROWS = 5_000
@@ -394,19 +360,6 @@ def write_xlsx(path: Path, rows: int, seed: int, bad_rate: float) -> FileSpec:
 # --------------------------------------------------------------------------- measurements
 
 
-def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    peak = resource.getrusage(who).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _current_rss_mb() -> float | None:
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-
-
 def _csv_dicts(path: Path) -> Iterator[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as file:
         yield from csv.DictReader(file)
@@ -447,7 +400,7 @@ def measure_baseline(path: Path, file_format: str) -> dict[str, Any]:
     states = set(STATES)
     e164 = phonenumbers.PhoneNumberFormat.E164
     gc.collect()
-    start_rss = _current_rss_mb()
+    start_rss = current_rss_mb()
     started = time.perf_counter()
     reader = _csv_dicts(path) if file_format == "csv" else _xlsx_dicts(path)
     seen_external: set[str] = set()
@@ -505,7 +458,7 @@ def measure_baseline(path: Path, file_format: str) -> dict[str, Any]:
         "seconds": seconds,
         "rows_per_second": rows / seconds if seconds > 0 else 0.0,
         "start_rss_mb": start_rss,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "valid": valid,
         "bad_by_kind": {kind: found.get(kind, 0) for kind in BAD_KINDS},
     }
@@ -515,20 +468,11 @@ def _library_setup(database: Path) -> tuple[Any, Any, Any]:
     """A fresh SQLite store with the dealers, advisors and products; its core; an admin."""
     from uuid import uuid4  # noqa: PLC0415
 
-    from bookingcore import (  # noqa: PLC0415
-        BookingCore,
-        Principal,
-        RandomIds,
-        StaffId,
-        StaffRole,
-        SystemClock,
-    )
-    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
+    from bookingcore import Principal, StaffId, StaffRole  # noqa: PLC0415
 
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-    store = SqlStore(f"sqlite:///{database}")
-    store.create_schema()
-    core = BookingCore(uow_factory=store.unit_of_work, clock=SystemClock(), ids=RandomIds())
+    store = fresh_store(f"sqlite:///{database}")
+    core = library_core(store.unit_of_work)
     for code in DEALERS:
         core.catalog.add_location(code, f"Dealer {code}", principal=admin)
     for email, name, dealer in ADVISORS:
@@ -557,15 +501,15 @@ def measure_library(
     settings = ImportSettings(**options)
 
     gc.collect()
-    start_rss = _current_rss_mb()
+    start_rss = current_rss_mb()
     started = time.perf_counter()
     xlsx_reader = "auto" if file_format == "csv" else reader  # CSV ignores it
     source = open_rows(path, limits=limits, reader=xlsx_reader)  # type: ignore[arg-type]
     opened = time.perf_counter()
     job = core.imports.run_file(source, principal=admin, settings=settings)
     finished = time.perf_counter()
-    peak = _peak_rss_mb()
-    workers_peak = _peak_rss_mb(resource.RUSAGE_CHILDREN) if workers > 1 else None
+    peak = peak_rss_mb()
+    workers_peak = peak_rss_mb(resource.RUSAGE_CHILDREN) if workers > 1 else None
 
     with store.engine.connect() as connection:
         stored = connection.execute(
@@ -694,7 +638,7 @@ def measure_statements(path: Path, database: Path) -> dict[str, Any]:
         "statements": statements,
         "seconds": seconds,
         "rows_per_second": rows / seconds if seconds > 0 else 0.0,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "created": job.created,
         "stored_bookings": stored,
     }
@@ -715,10 +659,6 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         Path(spec["database"]),
         spec.get("chunk_size"),
     )
-
-
-class BenchError(Exception):
-    """A measurement could not run (its process crashed or printed no result)."""
 
 
 def run_measurement(spec: dict[str, Any]) -> dict[str, Any]:
@@ -977,8 +917,7 @@ def render(
             continue
         why = []
         if not case.speed_met:
-            ratio = "no baseline" if case.ratio is None else f"ratio {case.ratio:.2f}"
-            why.append(ratio)
+            why.append("no baseline" if case.ratio is None else f"ratio {case.ratio:.2f}")
         if not case.memory_met:
             why.append(f"peak RSS {_rss_of(case.result):.0f} MB")
         if why:
@@ -1006,14 +945,14 @@ def render_statements(
         f"  {rate:,.0f} rows/s ({floor['statements']:,} statements in {floor['seconds']:.2f} s)",
     ]
     if baseline is not None and baseline["rows_per_second"]:
-        ratio = rate / baseline["rows_per_second"]
         lines.append(
-            f"  statements / csv baseline: {ratio:.2f}: no import storing these rows from one"
+            f"  statements / csv baseline: {ratio(rate, baseline['rows_per_second']):.2f}:"
+            " no import storing these rows from one"
             f" writer can pass this ratio, however its validation is spread ({TARGET_RATIO} target)"
         )
     for case in cases:
         if case.name == "csv" and not case.failed and rate:
-            share = case.result["rows_per_second"] / rate
+            share = ratio(case.result["rows_per_second"], rate)
             lines.append(
                 f"  library csv workers={case.result['workers']} / statements: {share:.2f}"
                 " (the rest is the library's own Python)"
@@ -1119,18 +1058,6 @@ class Options:
     statements: bool = False
 
 
-def _choices(allowed: Sequence[str]) -> Any:
-    def parse(text: str) -> tuple[str, ...]:
-        chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-        unknown = [part for part in chosen if part not in allowed]
-        if not chosen or unknown:
-            msg = f"expected some of {','.join(allowed)} separated by commas, got {text!r}"
-            raise argparse.ArgumentTypeError(msg)
-        return chosen
-
-    return parse
-
-
 def _rate(text: str) -> float:
     value = float(text)
     if not 0 <= value < 1:
@@ -1140,64 +1067,60 @@ def _rate(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="import_throughput.py",
-        description="Bulk import throughput: bookingcore vs parse + strict validation only.",
+    created = parser(
+        "import_throughput.py",
+        "Bulk import throughput: bookingcore vs parse + strict validation only.",
     )
-    parser.add_argument(
+    created.add_argument(
         "--rows", type=positive, help=f"rows of the file (default {DEFAULT_ROWS:,})"
     )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"a smoke run: {QUICK_ROWS:,} rows unless --rows"
-    )
-    parser.add_argument(
+    created.add_argument(
         "--workers",
         type=lambda text: whole_numbers(text, most=64),
         default=DEFAULT_WORKERS,
         help="the library's validation worker counts, e.g. 1,2 (the default)",
     )
-    parser.add_argument(
+    created.add_argument(
         "--formats",
-        type=_choices(FORMATS),
+        type=some_of(FORMATS),
         default=FORMATS,
         help="file formats to measure: csv,xlsx (the default)",
     )
-    parser.add_argument(
+    created.add_argument(
         "--xlsx-readers",
-        type=_choices(XLSX_READERS),
+        type=some_of(XLSX_READERS),
         default=XLSX_READERS,
         help="the library's XLSX readers: openpyxl,calamine (the default;"
         " calamine is left out when python-calamine is not installed)",
     )
-    parser.add_argument(
+    created.add_argument(
         "--growth",
         action="store_true",
         help="instead, the memory growth check: the CSV import at N and 10 x N rows"
         f" (N = --rows, default {DEFAULT_ROWS:,}; {QUICK_ROWS:,} with --quick)",
     )
-    parser.add_argument(
+    created.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"the data's seed (default {DEFAULT_SEED})"
     )
-    parser.add_argument(
+    created.add_argument(
         "--bad-rate",
         type=_rate,
         default=DEFAULT_BAD_RATE,
         help=f"share of bad rows, spread over every kind (default {DEFAULT_BAD_RATE})",
     )
-    parser.add_argument(
+    created.add_argument(
         "--chunk-size", type=positive, help="the import's rows per transaction (library default)"
     )
-    parser.add_argument(
+    created.add_argument(
         "--statements",
         action="store_true",
         help="also replay the library's SQL for the CSV file with raw sqlite3"
         " (what storing the rows costs with no library code: the storage floor)",
     )
-    parser.add_argument("--tmpdir", type=Path, help="where to write the files and databases")
-    parser.add_argument("--keep", action="store_true", help="keep the generated files")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
-    return parser
+    created.add_argument("--tmpdir", type=Path, help="where to write the files and databases")
+    created.add_argument("--keep", action="store_true", help="keep the generated files")
+    created.add_argument("--measure", help=argparse.SUPPRESS)
+    return created
 
 
 def parse_options(args: argparse.Namespace) -> Options:
@@ -1284,8 +1207,8 @@ def _library_problems(result: dict[str, Any], spec: FileSpec) -> list[str]:
     return check_library(result, spec)
 
 
-def compare(options: Options, folder: Path) -> dict[str, Any]:
-    """Baselines and library cases for every format; the report printed, the figures returned."""
+def compare(options: Options, folder: Path) -> tuple[str, dict[str, Any]]:
+    """Baselines and library cases for every format: the report and its figures."""
     files: dict[str, tuple[Path, FileSpec]] = {
         fmt: _generate(folder, fmt, options.rows, options) for fmt in options.formats
     }
@@ -1317,14 +1240,12 @@ def compare(options: Options, folder: Path) -> dict[str, Any]:
                 f"replayed {floor['stored_bookings']} bookings, the import created"
                 f" {floor['created']}, {spec.good} good rows generated"
             )
-    print()
-    print(render(spec, baselines, baseline_problems, cases))
+    text = render(spec, baselines, baseline_problems, cases)
     if floor is not None:
-        print()
-        print(render_statements(floor, baselines.get("csv"), cases, floor_problems))
+        text += "\n\n" + render_statements(floor, baselines.get("csv"), cases, floor_problems)
     ok = not any(baseline_problems.values()) and not any(case.problems for case in cases)
     ok = ok and not floor_problems
-    return {
+    return text, {
         "statements": floor and {**floor, "problems": floor_problems},
         "ok": ok,
         "file": spec.as_json(),
@@ -1343,8 +1264,8 @@ def compare(options: Options, folder: Path) -> dict[str, Any]:
     }
 
 
-def growth_check(options: Options, folder: Path) -> dict[str, Any]:
-    """The CSV import at N and at 10 x N rows; the report printed, the figures returned."""
+def growth_check(options: Options, folder: Path) -> tuple[str, dict[str, Any]]:
+    """The CSV import at N and at 10 x N rows: the report and its figures."""
     small_path, small_spec = _generate(folder, "csv", options.rows, options)
     large_path, large_spec = _generate(folder, "csv", options.rows * GROWTH_FACTOR, options)
     growths = []
@@ -1354,9 +1275,7 @@ def growth_check(options: Options, folder: Path) -> dict[str, Any]:
         problems = [f"{small_spec.rows:,} rows: {p}" for p in _library_problems(small, small_spec)]
         problems += [f"{large_spec.rows:,} rows: {p}" for p in _library_problems(large, large_spec)]
         growths.append(Growth(workers, small, large, problems))
-    print()
-    print(render_growth(growths, small_spec, large_spec))
-    return {
+    return render_growth(growths, small_spec, large_spec), {
         "ok": not any(g.problems for g in growths),
         "files": [small_spec.as_json(), large_spec.as_json()],
         "growth": [g.as_json() for g in growths],
@@ -1374,54 +1293,44 @@ def _measure_mode(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bench and print the report; 0 when every check passes (see the docstring)."""
+    """Run the bench and print the report; 0 when every check passes (see bench/README.md)."""
     args = build_parser().parse_args(argv)
     if args.measure is not None:
         return _measure_mode(args.measure)
     options = parse_options(args)
-    started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="import-bench-", dir=options.tmpdir))
-    what = "memory growth" if options.growth else "throughput"
-    print(
-        f"bookingcore import {what}: {options.rows:,} rows,"
-        f" workers {','.join(str(count) for count in options.workers)},"
+
+    def measure() -> tuple[str, dict[str, Any]]:
+        try:
+            return growth_check(options, folder) if options.growth else compare(options, folder)
+        finally:
+            if options.keep:
+                say(f"files kept in {folder}")
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    return run_bench(
+        f"bookingcore import {'memory growth' if options.growth else 'throughput'}:"
+        f" {options.rows:,} rows, workers {','.join(str(count) for count in options.workers)},"
         f" seed {options.seed}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
-        flush=True,
+        measure,
+        settings={
+            "rows": options.rows,
+            "workers": list(options.workers),
+            "formats": list(options.formats),
+            "xlsx_readers": list(options.readers),
+            "growth": options.growth,
+            "seed": options.seed,
+            "bad_rate": options.bad_rate,
+            "chunk_size": options.chunk_size,
+            "statements": options.statements,
+            "target_ratio": TARGET_RATIO,
+            "target_rss_mb": TARGET_RSS_MB,
+            "growth_tolerance": GROWTH_TOLERANCE,
+            "cpus": os.cpu_count(),
+        },
+        json_path=options.json,
     )
-    try:
-        report = growth_check(options, folder) if options.growth else compare(options, folder)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if options.keep:
-            say(f"files kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-    seconds = time.perf_counter() - started
-    print(f"\nfinished in {seconds:.1f} s")
-    if options.json is not None:
-        report = {
-            "seconds": seconds,
-            "settings": {
-                "rows": options.rows,
-                "workers": list(options.workers),
-                "formats": list(options.formats),
-                "xlsx_readers": list(options.readers),
-                "growth": options.growth,
-                "seed": options.seed,
-                "bad_rate": options.bad_rate,
-                "chunk_size": options.chunk_size,
-                "statements": options.statements,
-                "target_ratio": TARGET_RATIO,
-                "target_rss_mb": TARGET_RSS_MB,
-                "growth_tolerance": GROWTH_TOLERANCE,
-                "cpus": os.cpu_count(),
-            },
-            **report,
-        }
-        options.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -1,73 +1,22 @@
 """Phone sign-in throughput: request + verify pairs per second, bookingcore against a bare pair.
 
-What is measured
-----------------
-One *pair* is what a customer's sign-in costs the server: ask for a code for a
-phone number, then verify it. Every pair uses a phone number of its own (a
-second code for one number inside the cooldown would be refused), so nothing
-is rate limited. Pairs run one after the other in one thread; each case runs
-``--rounds`` rounds of ``--pairs`` pairs after ``--warmup`` untimed pairs, and
-the best round counts (as :mod:`timeit` does: the others were disturbed).
-
-For each backend (``memory`` and ``redis``):
-
-* **baseline**: the least a safe pair can do, written by hand. Request: check
-  the number with phonenumbers (parse, ``is_valid_number``, E.164), draw a
-  6-digit code from :mod:`secrets`, keep its HMAC-SHA256 with an expiry, hand
-  the text to the SMS sender. Verify: check the number again, take the stored
-  hash out (so it works once), compare in constant time. On ``memory`` the
-  hash waits in a dict under a lock; on ``redis`` it is one ``SET ... EX`` and
-  one ``GETDEL``. No cooldown, no rate limits, no attempt counting, no
-  customer, no session, no tokens.
-* **library (new)**: ``core.auth.request_otp(phone)`` then
-  ``core.auth.verify_otp(phone, code)`` for numbers never seen: each verify
-  registers a customer, starts a session with its audit entries and signs an
-  access and a refresh token. The OTP store and rate limiter are
-  ``MemoryOtpStore``/``MemoryRateLimiter`` or ``RedisOtpStore``/
-  ``RedisRateLimiter``; the unit of work is the memory store's either way.
-* **library (returning)**: the same for customers registered beforehand
-  (untimed): the common case, a sign-in without a registration.
-
-The SMS sender of both sides keeps the last text in memory and sends nothing.
-
-The costs inside one pair are measured alone, in tight loops, and shown
-separately: **code hashing** (the HMAC-SHA256 the library computes twice per
-pair, once when the code is stored and once when it is checked) and **token
-signing** (two HS256 JWTs per sign-in, with PyJWT).
-
-Reading the output
-------------------
-``pairs/s`` is the pairs of the best round over its wall time; ``µs/pair`` its
-inverse. ``ratio`` is a case's pairs/s over the baseline's *on the same
-backend*, measured in the same run. ``hashing`` and ``signing`` are those
-costs as a share of the case's time per pair. The check column is ``OK`` when
-every verify of the case succeeded (and, for the library, registered a
-customer exactly when the number was new). There are no speed targets: the
-figures say what sign-in costs and where the time goes.
-
-The exit status is 0 when every check passes, 1 when one fails or Redis
-cannot be reached, 2 for bad arguments.
-
-Running
--------
-From the repository root::
+The baseline is the least a safe pair can do by hand (phonenumbers, a code from
+``secrets``, its HMAC-SHA256 kept with an expiry, a constant-time compare that
+consumes it); the library cases are ``core.auth.request_otp`` then
+``verify_otp`` for new and for returning customers, with the memory or the Redis
+OTP store and rate limiter. bench/README.md says what runs, how to read the
+output and the exit status. From the repository root::
 
     .venv/bin/python bench/otp.py                        # memory and Redis; under a minute
     .venv/bin/python bench/otp.py --quick                # a smoke run of a few seconds
     .venv/bin/python bench/otp.py --backends memory --pairs 20000 --json out.json
-
-Redis is ``--redis-url``, else ``$BOOKINGCORE_BENCH_REDIS_URL``, else
-``$BOOKINGCORE_TEST_REDIS_URL``, else ``redis://127.0.0.1:6379/15``. Every key
-goes under a random prefix and is deleted at the end, also when the run fails.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import itertools
-import json
 import os
 import secrets
 import sys
@@ -82,15 +31,18 @@ from uuid import uuid4
 
 import phonenumbers
 
-from bookingcore import (
-    AuthSettings,
-    BookingCore,
-    PhoneNumber,
-    Principal,
-    RandomIds,
-    Settings,
-    SystemClock,
+from _common import (
+    BenchError,
+    library_core,
+    parser,
+    positive,
+    redis_url,
+    run_bench,
+    say,
+    some_of,
+    table,
 )
+from bookingcore import AuthSettings, BookingCore, PhoneNumber, Principal, Settings
 from bookingcore.ports.messaging import SendReceipt
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
@@ -100,17 +52,12 @@ QUICK_PAIRS = 200
 DEFAULT_ROUNDS = 3
 DEFAULT_WARMUP = 100
 BACKENDS = ("memory", "redis")
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 #: How many hashes and signatures the tight loops time.
 LOOP = 20_000
 
 PEPPER = secrets.token_bytes(32)
 SIGNING_KEY = secrets.token_bytes(32)
 OTP_TTL = timedelta(minutes=5)
-
-
-class BenchError(Exception):
-    """The bench could not run (Redis unreachable, a setup that failed)."""
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -211,7 +158,7 @@ class RedisBaseline:
         return hmac.compare_digest(code_hash(challenge, phone, code), expected)
 
 
-def library_core(sms: LastTextSms, backend: str, client: Any, prefix: str) -> BookingCore:
+def otp_core(sms: LastTextSms, backend: str, client: Any, prefix: str) -> BookingCore:
     """A core as a host wires it, with the OTP store and limiter of ``backend``."""
     if backend == "redis":
         from bookingcore_adapters.redis import RedisOtpStore, RedisRateLimiter  # noqa: PLC0415
@@ -220,10 +167,8 @@ def library_core(sms: LastTextSms, backend: str, client: Any, prefix: str) -> Bo
         limiter: Any = RedisRateLimiter(client, prefix=f"{prefix}rate:")
     else:
         otp_store, limiter = MemoryOtpStore(), MemoryRateLimiter()
-    return BookingCore(
-        uow_factory=MemoryStore().unit_of_work,
-        clock=SystemClock(),
-        ids=RandomIds(),
+    return library_core(
+        MemoryStore().unit_of_work,
         settings=Settings(default_region="IN"),
         otp_store=otp_store,
         rate_limiter=limiter,
@@ -418,15 +363,15 @@ def run_backend(backend: str, options: Options, client: Any, prefix: str) -> lis
         MemoryBaseline(sms) if backend == "memory" else RedisBaseline(sms, client, prefix)
     )
     kwargs = {"rounds": options.rounds, "warmup": options.warmup}
-    _say(f"{backend}: baseline ...")
+    say(f"{backend}: baseline ...")
     baseline = run_case(
         Case(backend, "baseline", options.pairs),
         baseline_pair(baseline_side, sms),
         numbers,
         **kwargs,
     )
-    core = library_core(sms, backend, client, prefix)
-    _say(f"{backend}: library, new customers ...")
+    core = otp_core(sms, backend, client, prefix)
+    say(f"{backend}: library, new customers ...")
     new = run_case(
         Case(backend, "library (new)", options.pairs),
         library_pair(core, sms, new=True),
@@ -436,9 +381,9 @@ def run_backend(backend: str, options: Options, client: Any, prefix: str) -> lis
     returning_numbers = [
         next(numbers) for _ in range(options.warmup + options.rounds * options.pairs)
     ]
-    _say(f"{backend}: registering {len(returning_numbers):,} customers (not timed) ...")
+    say(f"{backend}: registering {len(returning_numbers):,} customers (not timed) ...")
     register(core, returning_numbers)
-    _say(f"{backend}: library, returning customers ...")
+    say(f"{backend}: library, returning customers ...")
     returning = run_case(
         Case(backend, "library (returning)", options.pairs),
         library_pair(core, sms, new=False),
@@ -448,20 +393,6 @@ def run_backend(backend: str, options: Options, client: Any, prefix: str) -> lis
     for case in (baseline, new, returning):
         case.baseline_pairs_per_second = baseline.pairs_per_second
     return [baseline, new, returning]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 0) -> str:
-    """Columns padded to their widest cell: the first ``left`` left-aligned, the rest right."""
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            cell.ljust(width) if i < left else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
 def _percent(value: float | None) -> str:
@@ -494,7 +425,7 @@ def render(cases: Sequence[Case], costs: dict[str, float]) -> str:
         "ratio: case pairs/s / the baseline's on the same backend;"
         " request and verify: µs per pair in each half",
         "",
-        _table(
+        table(
             [
                 "backend",
                 "case",
@@ -523,79 +454,34 @@ def render(cases: Sequence[Case], costs: dict[str, float]) -> str:
     return "\n".join(parts)
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        msg = f"must be at least 1, not {value}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _backends(text: str) -> tuple[str, ...]:
-    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [b for b in chosen if b not in BACKENDS]
-    if unknown or not chosen:
-        msg = f"choose from {','.join(BACKENDS)}"
-        raise argparse.ArgumentTypeError(msg)
-    return chosen
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="otp.py",
-        description="Phone sign-in: request + verify pairs per second, library vs a bare pair.",
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Read the command line (``argv`` without the program name)."""
+    options = parser("otp.py", "Phone sign-in: request + verify pairs per second.", url="Redis")
+    options.add_argument(
+        "--pairs", type=positive, help=f"pairs per round (default {DEFAULT_PAIRS:,})"
     )
-    parser.add_argument(
-        "--pairs", type=_positive, help=f"pairs per round (default {DEFAULT_PAIRS:,})"
+    options.add_argument(
+        "--rounds", type=positive, help=f"timed rounds; the best counts (default {DEFAULT_ROUNDS})"
     )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"a smoke run: {QUICK_PAIRS} pairs, 1 round"
-    )
-    parser.add_argument(
-        "--rounds", type=_positive, help=f"timed rounds; the best counts (default {DEFAULT_ROUNDS})"
-    )
-    parser.add_argument(
+    options.add_argument(
         "--warmup", type=int, default=None, help=f"untimed pairs first (default {DEFAULT_WARMUP})"
     )
-    parser.add_argument(
-        "--backends", type=_backends, default=BACKENDS, help="memory,redis (the default)"
+    options.add_argument(
+        "--backends", type=some_of(BACKENDS), default=BACKENDS, help="memory,redis (the default)"
     )
-    parser.add_argument("--redis-url", help="the Redis to use (see the docstring for the default)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    return parser
-
-
-def parse_options(args: argparse.Namespace) -> Options:
-    url = (
-        args.redis_url
-        or os.environ.get("BOOKINGCORE_BENCH_REDIS_URL")
-        or os.environ.get("BOOKINGCORE_TEST_REDIS_URL")
-        or DEFAULT_REDIS_URL
-    )
+    args = options.parse_args(argv)
     return Options(
         pairs=args.pairs or (QUICK_PAIRS if args.quick else DEFAULT_PAIRS),
         rounds=args.rounds or (1 if args.quick else DEFAULT_ROUNDS),
         warmup=args.warmup if args.warmup is not None else (20 if args.quick else DEFAULT_WARMUP),
         backends=args.backends,
-        redis_url=url,
+        redis_url=redis_url(args.redis_url),
         json=args.json,
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the bench and print the report; 0 when every check passes (see the docstring)."""
-    options = parse_options(build_parser().parse_args(argv))
-    started = time.perf_counter()
-    print(
-        f"bookingcore OTP bench: {options.pairs:,} pairs x {options.rounds} round(s) per case"
-        f" (best round counts), backends {','.join(options.backends)},"
-        f" {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
-        flush=True,
-    )
+def measure(options: Options) -> tuple[str, dict[str, Any]]:
+    """Every case on every backend, then the costs; Redis keys are deleted at the end."""
     client = None
     prefix = f"bookingcore-bench:{uuid4().hex}:"
     cases: list[Case] = []
@@ -605,36 +491,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         for backend in options.backends:
             cases += run_backend(backend, options, client, prefix)
         costs = measure_costs()
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
     finally:
         if client is not None:
             keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
             if keys:
                 client.delete(*keys)
             client.close()
-    print()
-    print(render(cases, costs))
-    seconds = time.perf_counter() - started
-    print(f"\nfinished in {seconds:.1f} s")
-    ok = not any(case.problems for case in cases)
-    if options.json is not None:
-        report = {
-            "ok": ok,
-            "seconds": seconds,
-            "settings": {
-                "pairs": options.pairs,
-                "rounds": options.rounds,
-                "warmup": options.warmup,
-                "backends": list(options.backends),
-                "cpus": os.cpu_count(),
-            },
-            "costs": costs,
-            "cases": [case.as_json(costs) for case in cases],
-        }
-        options.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0 if ok else 1
+    figures = {
+        "ok": not any(case.problems for case in cases),
+        "costs": costs,
+        "cases": [case.as_json(costs) for case in cases],
+    }
+    return render(cases, costs), figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench and print the report; 0 when every check passes (see bench/README.md)."""
+    options = parse_options(argv)
+    return run_bench(
+        f"bookingcore OTP bench: {options.pairs:,} pairs x {options.rounds} round(s) per case"
+        f" (best round counts), backends {','.join(options.backends)},"
+        f" {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        lambda: measure(options),
+        settings={
+            "pairs": options.pairs,
+            "rounds": options.rounds,
+            "warmup": options.warmup,
+            "backends": list(options.backends),
+            "cpus": os.cpu_count(),
+        },
+        json_path=options.json,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,52 @@ def test_upgrading_twice_is_harmless(tmp_path: Path) -> None:
     assert migrations.current(url) == migrations.head()
 
 
+#: Where the shipped revisions live.
+REVISIONS = Path(migrations.__file__).parent / "versions"
+
+#: Packages whose code may change under an old revision, so no revision may import them.
+LIVE_PACKAGES = frozenset({"bookingcore", "bookingcore_adapters"})
+
+
+def _live_imports(source: str) -> list[str]:
+    """The modules of bookingcore (or relative ones) that ``source`` imports, wherever it does."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = ["." * node.level + (node.module or "")]
+        else:
+            continue
+        found += [n for n in names if n.startswith(".") or n.split(".")[0] in LIVE_PACKAGES]
+    return found
+
+
+class TestRevisionsStateTheirOwnDdl:
+    """An old revision means the same thing after the live tables change."""
+
+    def test_every_shipped_revision_is_scanned(self) -> None:
+        assert len(sorted(REVISIONS.glob("*.py"))) >= 6
+
+    @pytest.mark.parametrize("revision", sorted(REVISIONS.glob("*.py")), ids=lambda p: p.stem)
+    def test_no_revision_imports_bookingcore(self, revision: Path) -> None:
+        assert _live_imports(revision.read_text(encoding="utf-8")) == []
+
+    def test_the_scan_finds_an_import_of_the_live_tables(self) -> None:
+        source = (
+            "import sqlalchemy as sa\n"
+            "def upgrade():\n"
+            "    from bookingcore_adapters.sql._tables import UtcDateTime\n"
+            "    import bookingcore.domain\n"
+            "from . import helpers\n"
+        )
+        assert sorted(_live_imports(source)) == [
+            ".",
+            "bookingcore.domain",
+            "bookingcore_adapters.sql._tables",
+        ]
+
+
 class TestCommandLine:
     def test_upgrade_current_and_downgrade(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -136,6 +183,16 @@ class TestCommandLine:
         assert capsys.readouterr().out.strip() == migrations.head()
         assert migrations.main(["--url", url, "downgrade", "base"]) == 0
         assert "base (no tables)" in capsys.readouterr().out
+        assert _tables(create_engine(url)) == {migrations.VERSION_TABLE}
+
+    def test_the_url_may_follow_the_command_as_the_docs_write_it(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = f"sqlite:///{tmp_path / 'after.db'}"
+        assert migrations.main(["upgrade", "--url", url]) == 0
+        assert migrations.main(["current", "--url", url]) == 0
+        assert capsys.readouterr().out.strip().endswith(migrations.head())
+        assert migrations.main(["downgrade", "base", "--url", url]) == 0
         assert _tables(create_engine(url)) == {migrations.VERSION_TABLE}
 
     def test_the_url_comes_from_the_environment(

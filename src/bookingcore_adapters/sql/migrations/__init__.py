@@ -117,13 +117,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get(URL_VARIABLE),
         help=f"SQLAlchemy database URL (default: ${URL_VARIABLE})",
     )
+    # ``--url`` reads the same before or after the command (``upgrade --url URL``).
+    url_after = argparse.ArgumentParser(add_help=False)
+    url_after.add_argument("--url", default=argparse.SUPPRESS, help="as before the command")
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("upgrade", help="upgrade to a revision (default: head)")
+    up = commands.add_parser(
+        "upgrade", parents=[url_after], help="upgrade to a revision (default: head)"
+    )
     up.add_argument("revision", nargs="?", default="head")
     up.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
-    down = commands.add_parser("downgrade", help="downgrade to a revision ('base': empty)")
+    down = commands.add_parser(
+        "downgrade", parents=[url_after], help="downgrade to a revision ('base': empty)"
+    )
     down.add_argument("revision")
-    commands.add_parser("current", help="print the revision the database is at")
+    commands.add_parser(
+        "current", parents=[url_after], help="print the revision the database is at"
+    )
     commands.add_parser("history", help="list the revisions this package ships")
     args = parser.parse_args(argv)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from bookingcore_adapters.sql._tables import metadata
+from bookingcore_adapters.sql import metadata
 from bookingcore_adapters.sql.migrations import VERSION_TABLE
 
 config = context.config

@@ -11,7 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from bookingcore_adapters.sql._tables import ExactDecimal, UtcDateTime
+#: Times as this revision created them: TIMESTAMP WITH TIME ZONE on PostgreSQL,
+#: DATETIME on SQLite (what bookingcore's UtcDateTime rendered to at the time).
+UTC_DATETIME = sa.DateTime(timezone=True)
+#: Exact decimals as this revision created them: NUMERIC on PostgreSQL, decimal
+#: text (VARCHAR) on SQLite, which has no exact numeric type.
+EXACT_DECIMAL = sa.Numeric().with_variant(sa.String(), "sqlite")
 
 #: JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
@@ -31,8 +36,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("next_attempt_at", UtcDateTime(), nullable=True),
-        sa.Column("completed_at", UtcDateTime(), nullable=True),
+        sa.Column("next_attempt_at", UTC_DATETIME, nullable=True),
+        sa.Column("completed_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_deliveries")),
         sa.UniqueConstraint(
             "event_id", "handler", name=op.f("uq_event_deliveries_event_id_handler")
@@ -52,7 +57,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(), nullable=False),
         sa.Column("address", sa.Text(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_locations")),
         sa.UniqueConstraint("code", name=op.f("uq_locations_code")),
     )
@@ -66,10 +71,10 @@ def upgrade() -> None:
         ),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("event_name", sa.String(), nullable=False),
-        sa.Column("occurred_at", UtcDateTime(), nullable=False),
+        sa.Column("occurred_at", UTC_DATETIME, nullable=False),
         sa.Column("payload", JSON_DOCUMENT, nullable=False),
-        sa.Column("dispatched_at", UtcDateTime(), nullable=True),
-        sa.Column("published_at", UtcDateTime(), nullable=True),
+        sa.Column("dispatched_at", UTC_DATETIME, nullable=True),
+        sa.Column("published_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("sequence", name=op.f("pk_outbox")),
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
         sqlite_autoincrement=True,
@@ -102,12 +107,12 @@ def upgrade() -> None:
         sa.Column("api_secret_last4", sa.String(), nullable=True),
         sa.Column("webhook_url", sa.Text(), nullable=True),
         sa.Column("webhook_secret", sa.String(), nullable=True),
-        sa.Column("commission_rate", ExactDecimal(), nullable=True),
+        sa.Column("commission_rate", EXACT_DECIMAL, nullable=True),
         sa.Column("allowed_locations", JSON_DOCUMENT, nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("settings", JSON_DOCUMENT, nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_partners")),
         sa.UniqueConstraint("api_key", name=op.f("uq_partners_api_key")),
@@ -122,7 +127,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(), nullable=True),
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suppliers")),
         sa.UniqueConstraint("code", name=op.f("uq_suppliers_code")),
     )
@@ -137,8 +142,8 @@ def upgrade() -> None:
         sa.Column("created_by_partner_id", sa.Uuid(), nullable=True),
         sa.Column("created_by_kind", sa.String(length=40), nullable=True),
         sa.Column("created_by_id", sa.String(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_partner_id"],
@@ -171,7 +176,7 @@ def upgrade() -> None:
         sa.Column("supplier_id", sa.Uuid(), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["supplier_id"], ["suppliers.id"], name=op.f("fk_products_supplier_id_suppliers")
         ),
@@ -185,15 +190,15 @@ def upgrade() -> None:
         sa.Column("location_id", sa.Uuid(), nullable=False),
         sa.Column("product_id", sa.Uuid(), nullable=True),
         sa.Column("name", sa.String(), nullable=True),
-        sa.Column("starts_at", UtcDateTime(), nullable=False),
-        sa.Column("ends_at", UtcDateTime(), nullable=True),
-        sa.Column("price_amount", ExactDecimal(), nullable=False),
+        sa.Column("starts_at", UTC_DATETIME, nullable=False),
+        sa.Column("ends_at", UTC_DATETIME, nullable=True),
+        sa.Column("price_amount", EXACT_DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=True),
         sa.Column("seats_held", sa.Integer(), nullable=False),
         sa.Column("group_discounts", JSON_DOCUMENT, nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["location_id"], ["locations.id"], name=op.f("fk_slots_location_id_locations")
@@ -218,9 +223,9 @@ def upgrade() -> None:
         sa.Column("emergency_contact_name", sa.String(), nullable=True),
         sa.Column("emergency_contact_phone", sa.String(length=20), nullable=True),
         sa.Column("special_requirements", sa.Text(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
-        sa.Column("deleted_at", UtcDateTime(), nullable=True),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.Column("deleted_at", UTC_DATETIME, nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_travelers_customer_id_customers")
@@ -239,15 +244,15 @@ def upgrade() -> None:
         sa.Column("supplier_id", sa.Uuid(), nullable=True),
         sa.Column("partner_id", sa.Uuid(), nullable=True),
         sa.Column("created_by_partner_id", sa.Uuid(), nullable=True),
-        sa.Column("starts_at", UtcDateTime(), nullable=False),
+        sa.Column("starts_at", UTC_DATETIME, nullable=False),
         sa.Column("lifecycle", sa.String(), nullable=False),
         sa.Column("status", sa.String(), nullable=False),
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("total_travelers", sa.Integer(), nullable=False),
         sa.Column("primary_contact_traveler_id", sa.Uuid(), nullable=False),
-        sa.Column("subtotal_amount", ExactDecimal(), nullable=False),
-        sa.Column("discount_amount", ExactDecimal(), nullable=False),
-        sa.Column("total_amount", ExactDecimal(), nullable=False),
+        sa.Column("subtotal_amount", EXACT_DECIMAL, nullable=False),
+        sa.Column("discount_amount", EXACT_DECIMAL, nullable=False),
+        sa.Column("total_amount", EXACT_DECIMAL, nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("created_by_kind", sa.String(length=40), nullable=False),
         sa.Column("created_by_id", sa.String(), nullable=True),
@@ -258,11 +263,11 @@ def upgrade() -> None:
         sa.Column("group_id", sa.Uuid(), nullable=True),
         sa.Column("idempotency_key", sa.String(), nullable=True),
         sa.Column("request_fingerprint", sa.String(), nullable=True),
-        sa.Column("cancelled_at", UtcDateTime(), nullable=True),
+        sa.Column("cancelled_at", UTC_DATETIME, nullable=True),
         sa.Column("cancellation_reason", sa.Text(), nullable=True),
         sa.Column("metadata", JSON_DOCUMENT, nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_partner_id"],
@@ -324,7 +329,7 @@ def upgrade() -> None:
         sa.Column("change_reason", sa.Text(), nullable=True),
         sa.Column("ip_address", sa.String(), nullable=True),
         sa.Column("user_agent", sa.Text(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["booking_id"], ["bookings.id"], name=op.f("fk_booking_audit_logs_booking_id_bookings")
         ),
@@ -354,15 +359,15 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(), nullable=True),
         sa.Column("request_fingerprint", sa.String(), nullable=True),
         sa.Column("provider_message_id", sa.String(), nullable=True),
-        sa.Column("sent_at", UtcDateTime(), nullable=True),
-        sa.Column("delivered_at", UtcDateTime(), nullable=True),
-        sa.Column("opened_at", UtcDateTime(), nullable=True),
-        sa.Column("clicked_at", UtcDateTime(), nullable=True),
-        sa.Column("failed_at", UtcDateTime(), nullable=True),
+        sa.Column("sent_at", UTC_DATETIME, nullable=True),
+        sa.Column("delivered_at", UTC_DATETIME, nullable=True),
+        sa.Column("opened_at", UTC_DATETIME, nullable=True),
+        sa.Column("clicked_at", UTC_DATETIME, nullable=True),
+        sa.Column("failed_at", UTC_DATETIME, nullable=True),
         sa.Column("failed_reason", sa.Text(), nullable=True),
         sa.Column("created_by_kind", sa.String(length=40), nullable=False),
         sa.Column("created_by_id", sa.String(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("source_event_id", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
             ["booking_id"],
@@ -407,7 +412,7 @@ def upgrade() -> None:
         sa.Column("filename", sa.String(), nullable=False),
         sa.Column("media_type", sa.String(), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
         sa.Column("source_event_id", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
             ["booking_id"],
@@ -434,7 +439,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(), nullable=True),
         sa.Column("request_fingerprint", sa.String(), nullable=True),
         sa.Column("metadata", JSON_DOCUMENT, nullable=False),
-        sa.Column("occurred_at", UtcDateTime(), nullable=False),
+        sa.Column("occurred_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["booking_id"],
             ["bookings.id"],
@@ -455,7 +460,7 @@ def upgrade() -> None:
         sa.Column("booking_id", sa.Uuid(), nullable=False),
         sa.Column("traveler_id", sa.Uuid(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("price_amount", ExactDecimal(), nullable=False),
+        sa.Column("price_amount", EXACT_DECIMAL, nullable=False),
         sa.Column("price_currency", sa.String(length=3), nullable=False),
         sa.Column("is_primary", sa.Boolean(), nullable=False),
         sa.Column("special_requirements", sa.Text(), nullable=True),

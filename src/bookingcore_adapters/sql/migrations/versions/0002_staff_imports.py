@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from bookingcore_adapters.sql._tables import UtcDateTime
+#: Times as this revision created them: TIMESTAMP WITH TIME ZONE on PostgreSQL,
+#: DATETIME on SQLite (what bookingcore's UtcDateTime rendered to at the time).
+UTC_DATETIME = sa.DateTime(timezone=True)
 
 #: JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
@@ -42,10 +44,10 @@ def upgrade() -> None:
         sa.Column("failed_rows", sa.Integer(), nullable=False),
         sa.Column("error_summary", JSON_DOCUMENT, nullable=False),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
-        sa.Column("started_at", UtcDateTime(), nullable=True),
-        sa.Column("completed_at", UtcDateTime(), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("started_at", UTC_DATETIME, nullable=True),
+        sa.Column("completed_at", UTC_DATETIME, nullable=True),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_booking_imports")),
     )
@@ -64,8 +66,8 @@ def upgrade() -> None:
         sa.Column("error_message", sa.Text(), nullable=False),
         sa.Column("error_type", sa.String(length=50), nullable=False),
         sa.Column("field_errors", JSON_DOCUMENT, nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("resolved_at", UtcDateTime(), nullable=True),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("resolved_at", UTC_DATETIME, nullable=True),
         sa.ForeignKeyConstraint(
             ["import_id"],
             ["booking_imports.id"],
@@ -91,8 +93,8 @@ def upgrade() -> None:
         sa.Column("supplier_id", sa.Uuid(), nullable=True),
         sa.Column("password_hash", sa.String(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["supplier_id"], ["suppliers.id"], name=op.f("fk_staff_members_supplier_id_suppliers")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from bookingcore_adapters.sql._tables import UtcDateTime
+#: Times as this revision created them: TIMESTAMP WITH TIME ZONE on PostgreSQL,
+#: DATETIME on SQLite (what bookingcore's UtcDateTime rendered to at the time).
+UTC_DATETIME = sa.DateTime(timezone=True)
 
 revision = "0003"
 down_revision = "0002"
@@ -24,11 +26,11 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("subject_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("expires_at", UTC_DATETIME, nullable=False),
         sa.Column("refresh_jti", sa.Uuid(), nullable=False),
-        sa.Column("refreshed_at", UtcDateTime(), nullable=True),
-        sa.Column("revoked_at", UtcDateTime(), nullable=True),
+        sa.Column("refreshed_at", UTC_DATETIME, nullable=True),
+        sa.Column("revoked_at", UTC_DATETIME, nullable=True),
         sa.Column("revoked_reason", sa.String(length=40), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sessions")),
@@ -48,11 +50,11 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=20), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("code_hash", sa.String(), nullable=False),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("expires_at", UTC_DATETIME, nullable=False),
         sa.Column("max_attempts", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("consumed_at", UtcDateTime(), nullable=True),
+        sa.Column("consumed_at", UTC_DATETIME, nullable=True),
         sa.PrimaryKeyConstraint("phone", name=op.f("pk_otp_challenges")),
     )
     with op.batch_alter_table("otp_challenges", schema=None) as batch_op:
@@ -66,7 +68,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(), nullable=False),
-        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.Column("expires_at", UTC_DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
     )
     with op.batch_alter_table("rate_limits", schema=None) as batch_op:
@@ -81,7 +83,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("key", sa.String(), nullable=False),
-        sa.Column("hit_at", UtcDateTime(), nullable=False),
+        sa.Column("hit_at", UTC_DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["key"],
             ["rate_limits.key"],

@@ -15,12 +15,17 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from bookingcore_adapters.sql._tables import ExactDecimal, UtcDateTime
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+#: Times as this revision created them: TIMESTAMP WITH TIME ZONE on PostgreSQL,
+#: DATETIME on SQLite (what bookingcore's UtcDateTime rendered to at the time).
+UTC_DATETIME = sa.DateTime(timezone=True)
+#: Money amounts as this revision created them: NUMERIC(18, 4) on PostgreSQL,
+#: decimal text (VARCHAR) on SQLite, which has no exact numeric type.
+MONEY_AMOUNT = sa.Numeric(18, 4).with_variant(sa.String(), "sqlite")
 
 #: JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
@@ -30,13 +35,13 @@ ACTIVE_WAITLIST_ENTRY = "status IN ('waiting', 'offered')"
 
 
 def _money(name: str) -> sa.Column[object]:
-    return sa.Column(name, ExactDecimal(18, 4), nullable=False)
+    return sa.Column(name, MONEY_AMOUNT, nullable=False)
 
 
 def _stamps() -> list[sa.Column[object]]:
     return [
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
     ]
 
@@ -128,7 +133,7 @@ def upgrade() -> None:
         sa.Column("processed_event_ids", JSON_DOCUMENT, nullable=False),
         sa.Column("idempotency_key", sa.String(), nullable=True),
         sa.Column("failure_reason", sa.Text(), nullable=True),
-        sa.Column("captured_at", UtcDateTime(), nullable=True),
+        sa.Column("captured_at", UTC_DATETIME, nullable=True),
         sa.Column("metadata", JSON_DOCUMENT, nullable=False),
         *_stamps(),
         sa.ForeignKeyConstraint(
@@ -159,8 +164,8 @@ def upgrade() -> None:
         sa.Column("preferred_contact_method", sa.String(length=40), nullable=True),
         sa.Column("alternative_dates", JSON_DOCUMENT, nullable=False),
         sa.Column("status", sa.String(length=40), nullable=False),
-        sa.Column("offered_at", UtcDateTime(), nullable=True),
-        sa.Column("offer_expires_at", UtcDateTime(), nullable=True),
+        sa.Column("offered_at", UTC_DATETIME, nullable=True),
+        sa.Column("offer_expires_at", UTC_DATETIME, nullable=True),
         sa.Column("booking_id", sa.Uuid(), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
         *_stamps(),
@@ -204,7 +209,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=40), nullable=False),
         sa.Column("provider_reference", sa.String(length=255), nullable=True),
         sa.Column("failure_reason", sa.Text(), nullable=True),
-        sa.Column("completed_at", UtcDateTime(), nullable=True),
+        sa.Column("completed_at", UTC_DATETIME, nullable=True),
         *_stamps(),
         sa.ForeignKeyConstraint(
             ["payment_id"], ["payments.id"], name=op.f("fk_payment_refunds_payment_id_payments")

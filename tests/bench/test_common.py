@@ -1,0 +1,79 @@
+"""The benches' shared module: the loader follows the library's schema, the report's exit status."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+COMMON = Path(__file__).resolve().parents[2] / "bench" / "_common.py"
+
+
+@pytest.fixture(scope="module")
+def common() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_common", COMMON)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("_common", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestCheckColumns:
+    def test_the_columns_of_the_librarys_table_pass(self, common: ModuleType) -> None:
+        common.check_columns("locations", ["id", "code", "name", "kind", "is_active", "created_at"])
+
+    def test_a_column_the_table_does_not_have_is_named(self, common: ModuleType) -> None:
+        columns = ["id", "code", "name", "kind", "is_active", "created_at", "colour"]
+        with pytest.raises(common.BenchError, match=r"locations: unknown columns \['colour'\]"):
+            common.check_columns("locations", columns)
+
+    def test_a_required_column_left_out_is_named(self, common: ModuleType) -> None:
+        with pytest.raises(common.BenchError, match=r"required columns not loaded \['code'"):
+            common.check_columns("locations", ["id", "name", "kind", "is_active", "created_at"])
+
+
+class TestRunBench:
+    def test_the_json_report_holds_ok_seconds_settings_and_the_figures(
+        self, common: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "report.json"
+        status = common.run_bench(
+            "headline",
+            lambda: ("the table", {"ok": True, "runs": [1]}),
+            settings={"rows": 3},
+            json_path=path,
+        )
+        assert status == 0
+        report = json.loads(path.read_text())
+        assert report["ok"] is True
+        assert report["settings"] == {"rows": 3}
+        assert report["runs"] == [1]
+        assert report["seconds"] >= 0
+        out = capsys.readouterr().out
+        assert out.startswith("headline\n")
+        assert "the table\n\nfinished in" in out
+
+    def test_a_failed_check_exits_with_1(self, common: ModuleType) -> None:
+        assert common.run_bench("h", lambda: ("", {"ok": False}), settings={}, json_path=None) == 1
+
+    def test_a_bench_that_cannot_run_exits_with_1_and_says_why(
+        self, common: ModuleType, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        def measure() -> tuple[str, dict[str, object]]:
+            msg = "the worker crashed"
+            raise common.BenchError(msg)
+
+        assert common.run_bench("h", measure, settings={}, json_path=None) == 1
+        assert "bench failed: the worker crashed" in capsys.readouterr().err
+
+
+def test_a_ratio_without_a_baseline_is_not_a_number(common: ModuleType) -> None:
+    assert common.ratio(3.0, 2.0) == 1.5
+    assert math.isnan(common.ratio(3.0, 0.0))
