@@ -8,6 +8,7 @@ import pytest
 
 from bookingcore.errors import DuplicateError
 from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.testing import AdapterCapabilities
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.contracts import StorageContract
 from bookingcore_adapters.memory import MemoryStore
@@ -15,6 +16,9 @@ from bookingcore_adapters.memory import MemoryStore
 
 class TestMemoryStorage(StorageContract):
     """The shared storage contract, over a fresh :class:`MemoryStore`."""
+
+    # Rows live in the store object, and its lock in this process only.
+    capabilities = AdapterCapabilities(persistent=False, row_locks_across_processes=False)
 
     @pytest.fixture
     def uow_factory(self) -> UnitOfWorkFactory:
