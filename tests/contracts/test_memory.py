@@ -8,6 +8,7 @@ import pytest
 
 from bookingcore.errors import DuplicateError
 from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.testing import AdapterCapabilities
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.contracts import StorageContract
 from bookingcore_adapters.memory import MemoryStore
@@ -15,6 +16,9 @@ from bookingcore_adapters.memory import MemoryStore
 
 class TestMemoryStorage(StorageContract):
     """The shared storage contract, over a fresh :class:`MemoryStore`."""
+
+    # Rows live in the store object, and its lock in this process only.
+    capabilities = AdapterCapabilities(persistent=False, row_locks_across_processes=False)
 
     @pytest.fixture
     def uow_factory(self) -> UnitOfWorkFactory:
@@ -48,3 +52,19 @@ def test_a_key_given_up_and_claimed_again_in_one_commit_stays_claimed() -> None:
         with pytest.raises(DuplicateError) as caught:
             uow.commit()
     assert caught.value.existing_id == rejoined.id
+
+
+def test_no_module_of_the_memory_adapter_imports_one_that_imports_it_back() -> None:
+    """No import cycle inside the adapter, counting imports made only for type checking."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("bookingcore_adapters", cache_dir=None)
+    modules = sorted(m for m in graph.modules if m.startswith("bookingcore_adapters.memory."))
+    cycles = [
+        (importer, imported)
+        for importer in modules
+        for imported in modules
+        if graph.direct_import_exists(importer=importer, imported=imported)
+        and graph.find_shortest_chain(importer=imported, imported=importer) is not None
+    ]
+    assert "bookingcore_adapters.memory._uow" in modules
+    assert cycles == []

@@ -8,9 +8,10 @@ how SQLite writers wait for each other.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -25,6 +26,7 @@ from bookingcore.domain.values import Actor, CustomerId, Money
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.testing import AdapterCapabilities
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.contracts import StorageContract
 from bookingcore_adapters.sql import SqlStore
@@ -40,13 +42,23 @@ def _sqlite_store(tmp_path: Path) -> SqlStore:
 class TestSqliteStorage(StorageContract):
     """The shared storage contract over a fresh SQLite file (a file, so threads share it)."""
 
-    supports_concurrent_units_of_work = True
+    capabilities = AdapterCapabilities(persistent=True, row_locks_across_processes=True)
 
     @pytest.fixture
     def uow_factory(self, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
         store = _sqlite_store(tmp_path)
         yield store.unit_of_work
         store.dispose()
+
+    @pytest.fixture
+    def reopened_uow_factory(self, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
+        store = SqlStore(f"sqlite:///{tmp_path / 'bookings.db'}")
+        yield store.unit_of_work
+        store.dispose()
+
+    @pytest.fixture
+    def store_opener(self, tmp_path: Path) -> Callable[[], SqlStore]:
+        return partial(SqlStore, f"sqlite:///{tmp_path / 'bookings.db'}")
 
 
 @pytest.mark.postgres
@@ -56,11 +68,25 @@ class TestPostgresStorage(StorageContract):
     Needs ``BOOKINGCORE_TEST_POSTGRES_URL`` (skipped, saying so, when it is unset).
     """
 
-    supports_concurrent_units_of_work = True
+    capabilities = AdapterCapabilities(persistent=True, row_locks_across_processes=True)
 
     @pytest.fixture
     def uow_factory(self, pg_store: SqlStore) -> UnitOfWorkFactory:
         return pg_store.unit_of_work
+
+    @pytest.fixture
+    def store_opener(self, postgres_url: str, postgres_schema: str) -> Callable[[], SqlStore]:
+        return partial(
+            SqlStore, postgres_url, connect_args={"options": f"-csearch_path={postgres_schema}"}
+        )
+
+    @pytest.fixture
+    def reopened_uow_factory(
+        self, store_opener: Callable[[], SqlStore]
+    ) -> Iterator[UnitOfWorkFactory]:
+        store = store_opener()
+        yield store.unit_of_work
+        store.dispose()
 
 
 @pytest.fixture(

@@ -5,12 +5,15 @@
 * :mod:`bookingcore.testing.strategies`: Hypothesis strategies for every value and entity.
 * :mod:`bookingcore.testing.contracts`: the suites every adapter of a port must pass;
   subclass them and provide a ``uow_factory`` fixture.
+* :mod:`bookingcore.testing.capabilities`: :class:`AdapterCapabilities`, what an
+  adapter's backend can do, which decides the contract tests that apply to it.
 
 Needs the ``testing`` extra (pytest, hypothesis) for the last two.
 
 .. versionadded:: 0.1
 """
 
+from bookingcore.testing.capabilities import AdapterCapabilities, requires
 from bookingcore.testing.fakes import (
     FixedClock,
     RecordingNotifier,
@@ -18,4 +21,11 @@ from bookingcore.testing.fakes import (
     SequentialIds,
 )
 
-__all__ = ["FixedClock", "RecordingNotifier", "RecordingPublisher", "SequentialIds"]
+__all__ = [
+    "AdapterCapabilities",
+    "FixedClock",
+    "RecordingNotifier",
+    "RecordingPublisher",
+    "SequentialIds",
+    "requires",
+]

@@ -16,16 +16,20 @@ import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.groups import BookingGroup
+from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError
 from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.partners import Partner
-from bookingcore.domain.payments import Payment
+from bookingcore.domain.payments import Payment, Refund
+from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -39,7 +43,9 @@ from bookingcore.domain.values import (
     PaymentId,
     PhoneNumber,
     ProductId,
+    RefundId,
     SlotId,
+    StaffId,
     SupplierId,
     TravelerId,
     WaitlistEntryId,
@@ -238,3 +244,96 @@ class Builder:
             "updated_at": self.now,
         }
         return Payment(**(values | fields))
+
+    def refund(self, payment_id: PaymentId, **fields: Any) -> Refund:
+        """A pending refund of 100 INR from ``payment_id``, reference ``re_test_n``.
+
+        Services start refunds with ``Payment.start_refund``, which also reserves
+        the amount on the payment; this builds the stored row alone.
+
+        .. versionadded:: 0.1
+        """
+        values: dict[str, Any] = {
+            "id": RefundId(uuid4()),
+            "payment_id": payment_id,
+            "amount": Money("100", "INR"),
+            "provider_reference": f"re_test_{self._n()}",
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Refund(**(values | fields))
+
+    def staff_member(self, **fields: Any) -> StaffMember:
+        """An active staff member ``Staff n`` with a unique email ``staff-n@example.com``.
+
+        .. versionadded:: 0.1
+        """
+        n = self._n()
+        values: dict[str, Any] = {
+            "id": StaffId(uuid4()),
+            "email": EmailAddress(f"staff-{n}@example.com"),
+            "name": f"Staff {n}",
+            "role": StaffRole.STAFF,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return StaffMember(**(values | fields))
+
+    def import_job(self, **fields: Any) -> ImportJob:
+        """A pending import of a CSV file ``bookings-n.csv`` started by the system.
+
+        .. versionadded:: 0.1
+        """
+        n = self._n()
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "filename": f"bookings-{n}.csv",
+            "file_format": "csv",
+            "file_size": 1024,
+            "file_digest": f"{n:064x}",
+            "created_by": Actor.system("tests"),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return ImportJob(**(values | fields))
+
+    def import_row_error(self, job_id: UUID, row_number: int, **fields: Any) -> ImportRowError:
+        """Row ``row_number`` of ``job_id`` refused for a malformed phone number.
+
+        .. versionadded:: 0.1
+        """
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "job_id": job_id,
+            "row_number": row_number,
+            "raw_row": {"customer_phone": "12345", "travelers": "2"},
+            "problems": (
+                CellProblem(
+                    "not a valid phone number", "invalid_phone", "customer_phone", value="12345"
+                ),
+            ),
+            "created_at": self.now,
+        }
+        return ImportRowError(**(values | fields))
+
+    def auth_session(
+        self,
+        subject_id: UUID | None = None,
+        *,
+        lifetime: timedelta = timedelta(days=30),
+        **fields: Any,
+    ) -> AuthSession:
+        """A customer's session started at :attr:`now`, living ``lifetime``.
+
+        .. versionadded:: 0.1
+        """
+        created = fields.get("created_at", self.now)
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "kind": PrincipalKind.CUSTOMER,
+            "subject_id": subject_id or uuid4(),
+            "created_at": created,
+            "expires_at": created + lifetime,
+            "refresh_jti": uuid4(),
+        }
+        return AuthSession(**(values | fields))

@@ -5,6 +5,8 @@ starts with ``Test`` and provide a ``uow_factory`` fixture that returns a
 factory over a fresh, empty store::
 
     class TestMyAdapter(StorageContract):
+        capabilities = AdapterCapabilities(persistent=True)
+
         @pytest.fixture
         def uow_factory(self):
             return MyStore(...).unit_of_work
@@ -12,10 +14,20 @@ factory over a fresh, empty store::
 The memory adapter and the SQL adapter run exactly this suite, so an adapter
 that passes it can replace either without the services noticing.
 
-Declared capabilities (class attributes) switch off what a backend cannot do:
+What the backend cannot do is declared, not discovered:
+:class:`~bookingcore.testing.capabilities.AdapterCapabilities` (the class
+attribute ``capabilities``, or a ``capabilities`` fixture for a choice made per
+test) lists it, and each test that needs a missing capability is skipped with
+a reason naming it. Some capabilities need one more fixture:
+``reopened_uow_factory`` (``persistent``) and ``store_opener``
+(``row_locks_across_processes``).
 
-* ``supports_concurrent_units_of_work``: the backend lets several threads run
-  units of work at once (the locking test needs it).
+Optimistic versions are checked on every entity kind that carries one
+(:data:`VERSIONED_KINDS`, one per subclass of
+:class:`~bookingcore.domain.values.Versioned`): whoever changes an entity raises
+its ``version`` (the domain's methods do), the adapter stores it, and a commit
+that would overwrite a version it did not read raises
+:class:`~bookingcore.errors.StaleVersionError` and writes nothing.
 
 .. versionadded:: 0.1
 """
@@ -23,26 +35,31 @@ Declared capabilities (class attributes) switch off what a backend cannot do:
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
+import attrs
 import pytest
 
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
-from bookingcore.domain.customers import Customer
+from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
-from bookingcore.domain.items import BookingItemKind, BookingItemStatus
+from bookingcore.domain.imports import ImportJob, ImportStatus
+from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
-from bookingcore.domain.payments import PaymentStatus, RefundStatus
-from bookingcore.domain.policy import PrincipalKind
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
+from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.queries import (
     BookingFilter,
     CustomerFilter,
@@ -52,6 +69,7 @@ from bookingcore.domain.queries import (
 )
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -64,15 +82,19 @@ from bookingcore.domain.values import (
     PartnerId,
     PaymentId,
     RefundId,
+    SlotId,
     StaffId,
+    Versioned,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
 from bookingcore.errors import CapacityError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
+from bookingcore.testing.capabilities import AdapterCapabilities, required_capabilities, requires
 
 __all__ = [
+    "VERSIONED_KINDS",
     "AuthSessionRepositoryContract",
     "BookingGroupRepositoryContract",
     "BookingItemRepositoryContract",
@@ -82,13 +104,19 @@ __all__ = [
     "CustomerRepositoryContract",
     "DocumentRepositoryContract",
     "HistoryRepositoryContract",
+    "ImportRepositoryContract",
+    "LookupContract",
     "OutboxRepositoryContract",
     "PartnerRepositoryContract",
     "PaymentRepositoryContract",
+    "PersistenceContract",
     "SlotRepositoryContract",
+    "StaffRepositoryContract",
     "StorageContract",
     "TravelerRepositoryContract",
     "UnitOfWorkContract",
+    "VersionContract",
+    "VersionedKind",
     "WaitlistRepositoryContract",
 ]
 
@@ -105,11 +133,27 @@ def walk_pages(fetch: Callable[[PageRequest], Page[Any]], limit: int) -> list[An
 
 
 class _Base:
+    #: What the backend can do; override in the adapter's test class.
+    capabilities: ClassVar[AdapterCapabilities] = AdapterCapabilities()
+
     @pytest.fixture
     def uow_factory(self) -> UnitOfWorkFactory:
         """Override: a factory over a fresh, empty store."""
         msg = "subclasses provide a uow_factory fixture"
         raise NotImplementedError(msg)
+
+    @pytest.fixture(name="capabilities")
+    def declared_capabilities(self) -> AdapterCapabilities:
+        """The backend's capabilities: the class attribute, unless a subclass overrides this."""
+        return self.capabilities
+
+    @pytest.fixture(autouse=True)
+    def _skip_without_required_capabilities(
+        self, request: pytest.FixtureRequest, capabilities: AdapterCapabilities
+    ) -> None:
+        missing = capabilities.lacks(*required_capabilities(request.function))
+        if missing:
+            pytest.skip(f"the adapter declares no {', '.join(missing)} (AdapterCapabilities)")
 
     @pytest.fixture
     def make(self) -> Builder:
@@ -122,8 +166,6 @@ class UnitOfWorkContract(_Base):
 
     .. versionadded:: 0.1
     """
-
-    supports_concurrent_units_of_work: ClassVar[bool] = True
 
     def test_committed_changes_are_visible_to_the_next_unit_of_work(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -251,11 +293,10 @@ class UnitOfWorkContract(_Base):
             assert stored is not None
             assert stored.name == "Original"
 
+    @requires("concurrent_units_of_work")
     def test_get_for_update_serialises_seat_holds_across_threads(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        if not self.supports_concurrent_units_of_work:
-            pytest.skip("this backend declares no concurrent units of work")
         location = make.location()
         slot = make.slot(location.id, capacity=3)
         with uow_factory() as uow:
@@ -292,11 +333,10 @@ class UnitOfWorkContract(_Base):
             assert stored is not None
             assert stored.seats_held == 3
 
+    @requires("concurrent_units_of_work")
     def test_get_for_update_serialises_moves_of_one_booking(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        if not self.supports_concurrent_units_of_work:
-            pytest.skip("this backend declares no concurrent units of work")
         location = make.location()
         slot = make.slot(location.id)
         customer = make.customer()
@@ -1146,12 +1186,8 @@ class AuthSessionRepositoryContract(_Base):
     """Signed-in sessions: versions that catch a concurrent refresh, per-subject
     lists newest first, locks that let one refresh win, and cleanup of expired ones.
 
-    Honours ``supports_concurrent_units_of_work`` like :class:`UnitOfWorkContract`.
-
     .. versionadded:: 0.1
     """
-
-    supports_concurrent_units_of_work: ClassVar[bool] = True
 
     @staticmethod
     def session(
@@ -1208,6 +1244,7 @@ class AuthSessionRepositoryContract(_Base):
             assert (stored.revoked_reason, stored.version) == (RevocationReason.LOGOUT, 2)
             assert uow.auth_sessions.get_for_update(uuid4()) is None
 
+    @requires("interleaved_units_of_work")
     def test_a_change_to_a_session_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory
     ) -> None:
@@ -1332,11 +1369,10 @@ class AuthSessionRepositoryContract(_Base):
             assert stored is not None
             assert stored.expires_at == T0 + timedelta(days=2)
 
+    @requires("concurrent_units_of_work")
     def test_get_for_update_lets_one_of_several_refreshes_rotate_the_token(
         self, uow_factory: UnitOfWorkFactory
     ) -> None:
-        if not self.supports_concurrent_units_of_work:
-            pytest.skip("this backend declares no concurrent units of work")
         session = self.session()
         self._store(uow_factory, session)
         presented = session.refresh_jti
@@ -1445,6 +1481,7 @@ class BookingGroupRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
 
+    @requires("interleaved_units_of_work")
     def test_a_change_to_a_group_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -1571,6 +1608,7 @@ class BookingItemRepositoryContract(_Base):
             assert listed[1].supplier_reference == "LODGE-779"
             assert listed[1] == stored
 
+    @requires("interleaved_units_of_work")
     def test_a_change_to_an_item_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -1599,12 +1637,8 @@ class BookingItemRepositoryContract(_Base):
 class WaitlistRepositoryContract(_Base):
     """Waiting lists: one active entry per customer and slot, offer order, positions, locks.
 
-    Honours ``supports_concurrent_units_of_work`` like :class:`UnitOfWorkContract`.
-
     .. versionadded:: 0.1
     """
-
-    supports_concurrent_units_of_work: ClassVar[bool] = True
 
     def test_an_entry_reads_back_equal_through_every_lookup(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1839,6 +1873,7 @@ class WaitlistRepositoryContract(_Base):
                 exactly_now.id,
             ]
 
+    @requires("interleaved_units_of_work")
     def test_a_change_to_an_entry_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -1863,11 +1898,10 @@ class WaitlistRepositoryContract(_Base):
             assert stored is not None
             assert stored.status is WaitlistStatus.CANCELLED
 
+    @requires("concurrent_units_of_work")
     def test_get_for_update_lets_one_of_several_offers_through(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        if not self.supports_concurrent_units_of_work:
-            pytest.skip("this backend declares no concurrent units of work")
         slot, (customer,) = _stored_slot_customers(uow_factory, make)
         entry = make.waitlist_entry(slot.id, customer.id)
         with uow_factory() as uow:
@@ -1912,12 +1946,8 @@ class WaitlistRepositoryContract(_Base):
 class PaymentRepositoryContract(_Base):
     """Payments and refunds: unique provider references, webhooks applied once, versions.
 
-    Honours ``supports_concurrent_units_of_work`` like :class:`UnitOfWorkContract`.
-
     .. versionadded:: 0.1
     """
-
-    supports_concurrent_units_of_work: ClassVar[bool] = True
 
     def test_a_payment_reads_back_equal_through_every_lookup(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -2008,6 +2038,7 @@ class PaymentRepositoryContract(_Base):
                 second.id,
             ]
 
+    @requires("interleaved_units_of_work")
     def test_a_change_to_a_payment_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -2035,11 +2066,10 @@ class PaymentRepositoryContract(_Base):
                 frozenset({"evt_a"}),
             )
 
+    @requires("concurrent_units_of_work")
     def test_a_webhook_delivered_to_several_workers_is_applied_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        if not self.supports_concurrent_units_of_work:
-            pytest.skip("this backend declares no concurrent units of work")
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking)
         with uow_factory() as uow:
@@ -2170,6 +2200,541 @@ class PaymentRepositoryContract(_Base):
             assert stored.pending_refund_amount == Money("1", "INR")  # the refused one left none
 
 
+class StaffRepositoryContract(_Base):
+    """The business's people: unique emails, look-ups, lists by email, role and activity.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_a_member_reads_back_equal_by_id_and_by_email(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        member = make.staff_member(
+            role=StaffRole.ADVISOR,
+            location_ids={location.id},
+            password_hash="argon2id$stored-hash",  # noqa: S106 (a stored hash, not a secret)
+        )
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.staff.add(member)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.staff.get(member.id) == member
+            assert uow.staff.get_by_email(member.email) == member
+            assert uow.staff.get_by_email(member.email) is uow.staff.get(member.id)
+            assert uow.staff.get(StaffId(uuid4())) is None
+            assert uow.staff.get_by_email(EmailAddress("nobody@example.com")) is None
+
+    def test_a_second_member_with_the_same_email_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first = make.staff_member(email=EmailAddress("desk@example.com"))
+        with uow_factory() as uow:
+            uow.staff.add(first)
+            uow.commit()
+        with uow_factory() as uow:
+            uow.staff.add(make.staff_member(email=EmailAddress("desk@example.com")))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert [m.id for m in uow.staff.list()] == [first.id]
+
+    def test_list_orders_by_email_and_filters_role_and_activity(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        carol = make.staff_member(email=EmailAddress("carol@example.com"))
+        alice = make.staff_member(
+            email=EmailAddress("alice@example.com"), role=StaffRole.ADVISOR, is_active=False
+        )
+        bob = make.staff_member(email=EmailAddress("bob@example.com"), role=StaffRole.ADVISOR)
+        with uow_factory() as uow:
+            for member in (carol, alice, bob):
+                uow.staff.add(member)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.staff.list()) == [alice, bob, carol]
+            assert list(uow.staff.list(role=StaffRole.ADVISOR)) == [alice, bob]
+            assert list(uow.staff.list(only_active=True)) == [bob, carol]
+            assert list(uow.staff.list(role=StaffRole.ADVISOR, only_active=True)) == [bob]
+            assert list(uow.staff.list(role=StaffRole.ADMIN)) == []
+
+
+class ImportRepositoryContract(_Base):
+    """Import jobs (progress, locks, newest-first pages) and their failed rows in row order.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_a_job_reads_back_equal_and_its_progress_is_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        job = make.import_job(
+            settings={"chunk_size": 500, "mapping": {"Phone": "customer_phone"}},
+            total_rows=40,
+        )
+        with uow_factory() as uow:
+            uow.imports.add(job)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.imports.get(job.id) == job
+            assert uow.imports.get(uuid4()) is None
+            assert uow.imports.get_for_update(uuid4()) is None
+            locked = uow.imports.get_for_update(job.id)
+            assert locked is not None
+            assert locked is uow.imports.get(job.id)
+            locked.status = ImportStatus.PROCESSING
+            locked.started_at = T0 + timedelta(minutes=1)
+            locked.processed_rows, locked.created, locked.failed = 20, 18, 2
+            locked.error_summary = {"invalid_phone": 2}
+            locked.version += 1
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.imports.get(job.id)
+            assert stored == locked
+            assert stored is not None
+            assert (stored.processed_rows, stored.version) == (20, 2)
+
+    def test_jobs_are_listed_newest_first_in_pages(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        jobs = [make.import_job(created_at=T0 + timedelta(minutes=n)) for n in (3, 1, 4, 0, 2)]
+        with uow_factory() as uow:
+            for job in jobs:
+                uow.imports.add(job)
+            uow.commit()
+        newest_first = sorted(jobs, key=lambda j: j.created_at, reverse=True)
+        with uow_factory() as uow:
+            assert walk_pages(uow.imports.list, limit=2) == newest_first
+            assert list(uow.imports.list(PageRequest(limit=10)).items) == newest_first
+
+    def test_failed_rows_are_kept_per_job_in_row_order(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        job, other = make.import_job(), make.import_job()
+        rows = {n: make.import_row_error(job.id, n) for n in (7, 2, 5)}
+        theirs = make.import_row_error(other.id, 1)
+        with uow_factory() as uow:
+            uow.imports.add(job)
+            uow.imports.add(other)
+            for error in (*rows.values(), theirs):
+                uow.import_errors.add(error)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.import_errors.list_for_job(job.id)) == [rows[2], rows[5], rows[7]]
+            assert list(uow.import_errors.list_for_job(other.id)) == [theirs]
+            assert list(uow.import_errors.list_for_job(uuid4())) == []
+
+    def test_rows_a_retry_imported_can_be_left_out(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        job = make.import_job()
+        errors = [make.import_row_error(job.id, n) for n in (2, 3, 4)]
+        with uow_factory() as uow:
+            uow.imports.add(job)
+            for error in errors:
+                uow.import_errors.add(error)
+            uow.commit()
+        with uow_factory() as uow:
+            loaded = {e.row_number: e for e in uow.import_errors.list_for_job(job.id)}
+            loaded[3].resolved_at = T0 + timedelta(hours=1)
+            uow.commit()
+        with uow_factory() as uow:
+            unresolved = uow.import_errors.list_for_job(job.id, unresolved_only=True)
+            assert [e.row_number for e in unresolved] == [2, 4]
+            every = uow.import_errors.list_for_job(job.id)
+            assert [e.resolved_at for e in every] == [None, T0 + timedelta(hours=1), None]
+
+
+class LookupContract(_Base):
+    """The bulk look-ups imports and reports lean on: many keys, one call.
+
+    .. versionadded:: 0.1
+    """
+
+    def test_customers_are_found_by_many_phones_and_emails_at_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        shared = EmailAddress("family@example.com")
+        older = make.customer(email=shared)
+        newer = make.customer(email=shared, created_at=T0 + timedelta(minutes=5))
+        alone = make.customer(email=EmailAddress("alone@example.com"))
+        with uow_factory() as uow:
+            for customer in (newer, older, alone):
+                uow.customers.add(customer)
+            uow.commit()
+        unknown_phone, unknown_email = make.phone(), EmailAddress("nobody@example.com")
+        with uow_factory() as uow:
+            by_phone = uow.customers.find_by_phones([older.phone, alone.phone, unknown_phone])
+            assert dict(by_phone) == {older.phone: older, alone.phone: alone}
+            by_email = uow.customers.find_by_emails([shared, alone.email or shared, unknown_email])
+            assert dict(by_email) == {shared: older, alone.email: alone}
+            assert dict(uow.customers.find_by_phones([])) == {}
+            assert dict(uow.customers.find_by_emails([])) == {}
+
+    def test_bookings_are_found_by_many_external_ids_and_keys_at_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        with uow_factory() as uow:
+            slot = uow.slots.get(booking.slot_id)
+            assert slot is not None
+            both = make.booking(
+                booking.customer_id,
+                slot,
+                [t.traveler_id for t in booking.travelers],
+                external_id="EXT-1",
+                idempotency_key="key-1",
+            )
+            external = make.booking(
+                booking.customer_id,
+                slot,
+                [t.traveler_id for t in booking.travelers],
+                external_id="EXT-2",
+            )
+            uow.bookings.add(both)
+            uow.bookings.add(external)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.bookings.find_by_external_ids(["EXT-1", "EXT-2", "EXT-3"])
+            assert dict(found) == {"EXT-1": both, "EXT-2": external}
+            assert dict(uow.bookings.find_by_idempotency_keys(["key-1", "key-2"])) == {
+                "key-1": both
+            }
+            assert dict(uow.bookings.find_by_external_ids([])) == {}
+
+    def test_count_by_assignee_counts_only_the_statuses_asked_for(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        busy, idle = make.staff_member(), make.staff_member()
+        with uow_factory() as uow:
+            uow.staff.add(busy)
+            uow.staff.add(idle)
+            slot = uow.slots.get(booking.slot_id)
+            assert slot is not None
+            travelers = [t.traveler_id for t in booking.travelers]
+            for status, assignee in [
+                ("pending", busy.id),
+                ("pending", busy.id),
+                ("confirmed", busy.id),
+                ("cancelled", idle.id),
+                ("pending", None),
+            ]:
+                uow.bookings.add(
+                    make.booking(
+                        booking.customer_id, slot, travelers, status=status, assignee_id=assignee
+                    )
+                )
+            uow.commit()
+        with uow_factory() as uow:
+            assert dict(uow.bookings.count_by_assignee(["pending", "confirmed"])) == {busy.id: 3}
+            assert dict(uow.bookings.count_by_assignee(["pending"])) == {busy.id: 2}
+            assert dict(uow.bookings.count_by_assignee(["cancelled"])) == {idle.id: 1}
+            assert dict(uow.bookings.count_by_assignee([])) == {}
+
+
+def _store_customer(uow_factory: UnitOfWorkFactory, make: Builder) -> Customer:
+    customer = make.customer()
+    with uow_factory() as uow:
+        uow.customers.add(customer)
+        uow.commit()
+    return customer
+
+
+def _store_traveler(uow_factory: UnitOfWorkFactory, make: Builder) -> Traveler:
+    traveler = make.traveler(_store_customer(uow_factory, make).id)
+    with uow_factory() as uow:
+        uow.travelers.add(traveler)
+        uow.commit()
+    return traveler
+
+
+def _store_slot(uow_factory: UnitOfWorkFactory, make: Builder) -> Slot:
+    slot, _ = _stored_slot_customers(uow_factory, make, customers=0)
+    return slot
+
+
+def _store_alone(repository: str, build: Callable[[Builder], Any]) -> Callable[..., Any]:
+    def store(uow_factory: UnitOfWorkFactory, make: Builder) -> Any:
+        entity = build(make)
+        with uow_factory() as uow:
+            getattr(uow, repository).add(entity)
+            uow.commit()
+        return entity
+
+    return store
+
+
+def _store_group(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingGroup:
+    group = make.group(_store_customer(uow_factory, make).id)
+    with uow_factory() as uow:
+        uow.groups.add(group)
+        uow.commit()
+    return group
+
+
+def _store_waitlist_entry(uow_factory: UnitOfWorkFactory, make: Builder) -> WaitlistEntry:
+    slot, (customer,) = _stored_slot_customers(uow_factory, make)
+    entry = make.waitlist_entry(slot.id, customer.id)
+    with uow_factory() as uow:
+        uow.waitlist.add(entry)
+        uow.commit()
+    return entry
+
+
+def _store_payment(uow_factory: UnitOfWorkFactory, make: Builder) -> Payment:
+    payment = make.payment(_stored_booking(uow_factory, make))
+    with uow_factory() as uow:
+        uow.payments.add(payment)
+        uow.commit()
+    return payment
+
+
+def _store_refund(uow_factory: UnitOfWorkFactory, make: Builder) -> Refund:
+    refund = make.refund(_store_payment(uow_factory, make).id)
+    with uow_factory() as uow:
+        uow.refunds.add(refund)
+        uow.commit()
+    return refund
+
+
+def _store_booking_item(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingItem:
+    item = make.booking_item(_stored_booking(uow_factory, make).id)
+    with uow_factory() as uow:
+        uow.booking_items.add(item)
+        uow.commit()
+    return item
+
+
+@attrs.frozen
+class VersionedKind:
+    """One kind of versioned entity, as :class:`VersionContract` stores, changes and reads it.
+
+    Attributes:
+        entity: the domain class (a subclass of
+            :class:`~bookingcore.domain.values.Versioned`).
+        repository: the unit of work's repository holding it (``"bookings"``).
+        field: a field a writer changes; ``value(n)`` is what writer ``n`` sets.
+        store: commits what the entity needs (its customer, slot, booking...)
+            and the entity itself, and returns the entity.
+
+    .. versionadded:: 0.1
+    """
+
+    entity: type[Versioned]
+    repository: str
+    field: str
+    value: Callable[[int], object]
+    store: Callable[[UnitOfWorkFactory, Builder], Any]
+
+    @property
+    def name(self) -> str:
+        """The entity class's name, the test id."""
+        return self.entity.__name__
+
+    def load(self, uow: UnitOfWork, entity_id: Any) -> Any:
+        """The entity with ``entity_id``, read through its repository's ``get``."""
+        found = getattr(uow, self.repository).get(entity_id)
+        assert found is not None, f"{self.name} {entity_id} is not stored"
+        return found
+
+    def change(self, entity: Any, writer: int) -> None:
+        """What writer ``writer`` does: set the field to its value and raise the version."""
+        setattr(entity, self.field, self.value(writer))
+        entity.version += 1
+
+
+def _text(prefix: str) -> Callable[[int], object]:
+    return lambda writer: f"{prefix} by writer {writer}"
+
+
+#: Every versioned entity kind of the domain; a test keeps it complete.
+VERSIONED_KINDS: tuple[VersionedKind, ...] = (
+    VersionedKind(Customer, "customers", "name", _text("Name"), _store_customer),
+    VersionedKind(Traveler, "travelers", "name", _text("Name"), _store_traveler),
+    VersionedKind(Slot, "slots", "name", _text("Batch"), _store_slot),
+    VersionedKind(Booking, "bookings", "internal_notes", _text("Notes"), _stored_booking),
+    VersionedKind(
+        Partner, "partners", "name", _text("Partner"), _store_alone("partners", Builder.partner)
+    ),
+    VersionedKind(
+        StaffMember, "staff", "name", _text("Staff"), _store_alone("staff", Builder.staff_member)
+    ),
+    VersionedKind(
+        ImportJob,
+        "imports",
+        "processed_rows",
+        lambda writer: 10 * writer,
+        _store_alone("imports", Builder.import_job),
+    ),
+    VersionedKind(
+        AuthSession,
+        "auth_sessions",
+        "refresh_jti",
+        lambda writer: UUID(int=writer),
+        _store_alone("auth_sessions", Builder.auth_session),
+    ),
+    VersionedKind(BookingGroup, "groups", "group_name", _text("Group"), _store_group),
+    VersionedKind(BookingItem, "booking_items", "description", _text("Item"), _store_booking_item),
+    VersionedKind(WaitlistEntry, "waitlist", "notes", _text("Notes"), _store_waitlist_entry),
+    VersionedKind(Payment, "payments", "failure_reason", _text("Declined"), _store_payment),
+    VersionedKind(Refund, "refunds", "reason", _text("Reason"), _store_refund),
+)
+
+
+class VersionContract(_Base):
+    """Optimistic versions on every versioned entity: no update is lost, none is refused twice.
+
+    Parametrised over :data:`VERSIONED_KINDS`. The writer raises the version
+    (as the domain's methods do); the adapter stores it and refuses, on commit,
+    to overwrite a version its unit of work did not read.
+
+    .. versionadded:: 0.1
+    """
+
+    @pytest.mark.parametrize("kind", VERSIONED_KINDS, ids=lambda kind: kind.name)
+    def test_each_committed_change_is_stored_with_its_raised_version(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: VersionedKind
+    ) -> None:
+        entity = kind.store(uow_factory, make)
+        for writer in (1, 2):
+            with uow_factory() as uow:
+                kind.change(kind.load(uow, entity.id), writer)
+                uow.commit()
+            with uow_factory() as uow:
+                stored = kind.load(uow, entity.id)
+                assert (getattr(stored, kind.field), stored.version) == (
+                    kind.value(writer),
+                    1 + writer,
+                )
+
+    @requires("interleaved_units_of_work")
+    @pytest.mark.parametrize("kind", VERSIONED_KINDS, ids=lambda kind: kind.name)
+    def test_the_second_of_two_writers_is_stale_and_writes_nothing(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: VersionedKind
+    ) -> None:
+        entity = kind.store(uow_factory, make)
+        bystander = make.location()
+        with uow_factory() as late:
+            mine = kind.load(late, entity.id)
+            with uow_factory() as early:
+                kind.change(kind.load(early, entity.id), 1)
+                early.commit()
+            late.locations.add(bystander)
+            kind.change(mine, 2)
+            with pytest.raises(StaleVersionError) as caught:
+                late.commit()
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+        with uow_factory() as uow:
+            stored = kind.load(uow, entity.id)
+            assert (getattr(stored, kind.field), stored.version) == (kind.value(1), 2)
+            assert uow.locations.get(bystander.id) is None
+
+    @requires("interleaved_units_of_work")
+    @pytest.mark.parametrize("kind", VERSIONED_KINDS, ids=lambda kind: kind.name)
+    def test_a_writer_that_forgot_to_raise_the_version_is_stale_too(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: VersionedKind
+    ) -> None:
+        entity = kind.store(uow_factory, make)
+        with uow_factory() as late:
+            mine = kind.load(late, entity.id)
+            with uow_factory() as early:
+                kind.change(kind.load(early, entity.id), 1)
+                early.commit()
+            setattr(mine, kind.field, kind.value(2))  # version left at 1
+            with pytest.raises(StaleVersionError):
+                late.commit()
+        with uow_factory() as uow:
+            stored = kind.load(uow, entity.id)
+            assert (getattr(stored, kind.field), stored.version) == (kind.value(1), 2)
+
+    @requires("interleaved_units_of_work")
+    @pytest.mark.parametrize("kind", VERSIONED_KINDS, ids=lambda kind: kind.name)
+    def test_only_reading_an_entity_changed_meanwhile_does_not_fail_the_commit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: VersionedKind
+    ) -> None:
+        entity = kind.store(uow_factory, make)
+        bystander = make.location()
+        with uow_factory() as late:
+            kind.load(late, entity.id)
+            with uow_factory() as early:
+                kind.change(kind.load(early, entity.id), 1)
+                early.commit()
+            late.locations.add(bystander)
+            late.commit()
+        with uow_factory() as uow:
+            stored = kind.load(uow, entity.id)
+            assert (getattr(stored, kind.field), stored.version) == (kind.value(1), 2)
+            assert uow.locations.get(bystander.id) == bystander
+
+
+class PersistenceContract(_Base):
+    """Storage that outlives the store object, and locks that hold across processes.
+
+    Needs, besides ``uow_factory``, a ``reopened_uow_factory`` fixture (a unit
+    of work factory of a *new* store object over the same storage) for
+    ``persistent`` backends, and a ``store_opener`` fixture (a picklable
+    callable that opens a new store over the same storage and returns an
+    object with a ``unit_of_work`` method) for ``row_locks_across_processes``.
+
+    .. versionadded:: 0.1
+    """
+
+    @requires("persistent")
+    def test_a_new_store_reads_what_was_committed_and_nothing_else(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, request: pytest.FixtureRequest
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        forgotten = make.location()
+        with uow_factory() as uow:
+            uow.locations.add(forgotten)  # never committed
+        reopened: UnitOfWorkFactory = request.getfixturevalue("reopened_uow_factory")
+        with reopened() as uow:
+            assert uow.bookings.get(booking.id) == booking
+            assert uow.locations.get(forgotten.id) is None
+
+    @requires("row_locks_across_processes")
+    def test_get_for_update_serialises_seat_holds_across_processes(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, request: pytest.FixtureRequest
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id, capacity=3)
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.commit()
+        opener: Callable[[], Any] = request.getfixturevalue("store_opener")
+        workers = 5
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(workers) as pool:
+            outcomes = pool.starmap(_hold_a_seat, [(opener, slot.id)] * workers, chunksize=1)
+        assert sorted(outcomes) == ["full"] * 2 + ["held"] * 3
+        with uow_factory() as uow:
+            held = uow.slots.get(slot.id)
+            assert held is not None
+            assert held.seats_held == 3
+
+
+def _hold_a_seat(opener: Callable[[], Any], slot_id: SlotId) -> str:
+    """In another process: lock the slot, hold one seat, commit; ``"full"`` when none is left."""
+    store = opener()
+    try:
+        with store.unit_of_work() as uow:
+            locked = uow.slots.get_for_update(slot_id)
+            assert locked is not None
+            time.sleep(0.05)  # give the other processes time to reach the lock
+            locked.hold(1)
+            uow.commit()
+    except CapacityError:
+        return "full"
+    finally:
+        dispose = getattr(store, "dispose", None)
+        if dispose is not None:
+            dispose()
+    return "held"
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -2187,6 +2752,11 @@ class StorageContract(
     BookingItemRepositoryContract,
     WaitlistRepositoryContract,
     PaymentRepositoryContract,
+    StaffRepositoryContract,
+    ImportRepositoryContract,
+    LookupContract,
+    VersionContract,
+    PersistenceContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

@@ -55,7 +55,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
 from bookingcore.errors import DuplicateError, StaleVersionError, ValidationError
-from bookingcore_adapters.memory._store import TABLES, MemoryStore, Table
+from bookingcore_adapters.memory._tables import TABLES, MemoryTables, Table
 
 __all__ = ["MemoryUnitOfWork"]
 
@@ -74,7 +74,7 @@ class MemoryUnitOfWork:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryTables) -> None:
         self._store = store
         self._seen: dict[str, dict[UUID, Any]] = {}
         self._inserted: dict[str, set[UUID]] = {}
@@ -131,9 +131,9 @@ class MemoryUnitOfWork:
                 external id, API key, contact email, group reference, provider
                 reference, a customer's active waitlist entry on a slot) would be
                 held twice.
-            StaleVersionError: an entity of a versioned table (a signed-in
-                session, group, line item, waitlist entry, payment or refund)
-                changed in the store after this unit of work read it.
+            StaleVersionError: a versioned entity (every subclass of
+                :class:`~bookingcore.domain.values.Versioned`) that this unit of
+                work changed had changed in the store after it was read here.
         """
         self._require_active()
         for table in TABLES:
