@@ -17,8 +17,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookingcore import BookingCore, Money, Principal, StaffId, StaffRole
-from bookingcore.domain import ImportStatus, Slot, SourceRow
+from bookingcore import (
+    BookingCore,
+    BookingFilter,
+    Money,
+    PageRequest,
+    Principal,
+    StaffId,
+    StaffRole,
+)
+from bookingcore.domain import Booking, ImportStatus, Slot, SourceRow
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -101,6 +109,10 @@ class Outcome:
     skipped: int
 
 
+def _bookings(core: BookingCore) -> list[Booking]:
+    return list(core.bookings.list(BookingFilter(), principal=ADMIN, page=PageRequest(limit=500)))
+
+
 def _dry_run(core: BookingCore, source: ListSource) -> Outcome:
     plan = core.imports.dry_run(source, principal=ADMIN)
     errors = {number: problems[0].code for number, _, problems in plan.errors}
@@ -170,6 +182,17 @@ def test_a_dry_run_writes_nothing(store: MemoryStore | SqlStore) -> None:
     _preview(dealers.core, source)
     again = _dry_run(dealers.core, source)
     assert (again.created, again.updated) == (3, 0)  # nothing was stored by the first passes
+
+    one = dealers.slots["one"]
+    dealers.core.imports.run_file(
+        ListSource([_row(9, slot=one, external_id="E9")]), principal=ADMIN
+    )
+    cancel = ListSource([_row(9, slot=one, external_id="E9", status="cancelled")])
+    plan = _dry_run(dealers.core, cancel)
+    assert (plan.created, plan.updated) == (0, 1)
+    assert dealers.core.catalog.get_slot(one.id, principal=ADMIN).seats_held == 1
+    (stored,) = [b for b in _bookings(dealers.core) if b.external_id == "E9"]
+    assert stored.status == "PENDING"
 
 
 # --------------------------------------------------------------------------- generated files
