@@ -36,6 +36,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     PermissionDeniedError,
     Principal,
     SavedTraveler,
@@ -418,6 +419,23 @@ class TestASharedCustomer:
         for message in core.communications.for_booking(booking.id, principal=ADMIN):
             with pytest.raises(NotFoundError):
                 core.communications.get(message.id, principal=them)
+
+    def test_text_search_never_matches_what_the_partner_may_not_read(self, world: World) -> None:
+        """Guessing substrings of B's customer's email, name or phone finds nothing."""
+        core, me = world.core, world.as_ours
+        booking = self.book_for_their_customer(world)
+
+        def found(text: str, principal: Principal = me) -> list[object]:
+            page = core.bookings.list(
+                BookingFilter(text=text), principal=principal, page=PageRequest(limit=50)
+            )
+            return [b.id for b in page.items]
+
+        for guess in ("tara@example.com", "t", "ara", "Tara Singh", "9800000002", "example"):
+            assert booking.id not in found(guess), guess
+            assert booking.id in found(guess, ADMIN), guess
+        assert found(booking.reference) == [booking.id]
+        assert found("Olu") == [world.our_booking.id]  # its own customer's name
 
     def test_their_saved_traveler_cannot_be_named(self, world: World) -> None:
         with pytest.raises(ValidationError) as caught:

@@ -342,20 +342,25 @@ def scope_bookings(principal: Principal, wanted: BookingFilter) -> BookingFilter
         return attrs.evolve(wanted, customer_id=CustomerId(_id(principal)))
     if principal.kind is PrincipalKind.PARTNER:
         require(wanted.partner_id in (None, principal.id), "partners see only their own bookings")
-        return attrs.evolve(wanted, partner_id=PartnerId(_id(principal)))
+        partner = PartnerId(_id(principal))
+        # The text search reads customers too: only those the partner may read.
+        return attrs.evolve(wanted, partner_id=partner, text_customers_of=partner)
     if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR:
         require(
             wanted.assignee_id in (None, principal.id),
             "advisors see only bookings assigned to them",
         )
-        return attrs.evolve(wanted, assignee_id=StaffId(_id(principal)))
+        advisor = StaffId(_id(principal))
+        return attrs.evolve(wanted, assignee_id=advisor, text_without_customers=True)
     if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.SUPPLIER:
         require(principal.supplier_id is not None, "this supplier login names no supplier")
         require(
             wanted.supplier_id in (None, principal.supplier_id),
             "suppliers see only their own bookings",
         )
-        return attrs.evolve(wanted, supplier_id=principal.supplier_id)
+        return attrs.evolve(
+            wanted, supplier_id=principal.supplier_id, text_without_customers=True
+        )
     raise PermissionDeniedError(f"{principal} may not list bookings")
 
 

@@ -70,6 +70,17 @@ class BookingFilter:
     bounds are inclusive, upper bounds exclusive. ``text`` matches the booking
     reference, external id, and the customer's name, email or phone.
 
+    A filter is a read, so ``text`` matches only what the caller may read of
+    customers: ``text_customers_of`` limits it to the name, email and phone of
+    customers who belong to that partner, and ``text_without_customers`` to the
+    booking's own reference and external id.
+    :func:`~bookingcore.domain.policy.scope_bookings` sets them: a partner that
+    booked for a customer on file it may not read, or an advisor, cannot learn a
+    profile by guessing substrings.
+
+    .. versionchanged:: 0.2
+       ``text_customers_of`` and ``text_without_customers``.
+
     .. versionadded:: 0.1
     """
 
@@ -88,6 +99,8 @@ class BookingFilter:
     created_from: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None
+    text_customers_of: PartnerId | None = None
+    text_without_customers: bool = False
 
     def matches(self, booking: Booking, customer: Customer | None) -> bool:
         """The reference semantics every adapter implements (``customer`` for ``text``)."""
@@ -113,10 +126,17 @@ class BookingFilter:
             return False
         if self.text:
             haystack = [booking.reference, booking.external_id]
-            if customer is not None:
+            if customer is not None and self.text_reads(customer):
                 haystack += [customer.name, str(customer.email or ""), customer.phone.e164]
             return text_matches(self.text, haystack)
         return True
+
+    def text_reads(self, customer: Customer) -> bool:
+        """Whether ``text`` may match this customer's name, email and phone."""
+        if self.text_without_customers:
+            return False
+        owner = self.text_customers_of
+        return owner is None or customer.partner_id == owner
 
 
 @attrs.frozen
