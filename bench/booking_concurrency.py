@@ -297,13 +297,13 @@ class LibraryBooker:
     customer booking the same travelers on a slot twice).
     """
 
-    def __init__(self, task: WorkerTask) -> None:
+    def __init__(self, task: WorkerTask, *, pipeline: bool = True) -> None:
         target = task.target
         self._engine = create_engine(
             target.sqlalchemy_url, connect_args={"options": target.options}
         )
         try:
-            store = SqlStore(self._engine)
+            store = SqlStore(self._engine, pipeline=pipeline)
             self._core = BookingCore(
                 uow_factory=store.unit_of_work,
                 clock=SystemClock(),
@@ -372,7 +372,8 @@ class StatementsBooker:
     """
 
     def __init__(self, task: WorkerTask) -> None:
-        self._library = LibraryBooker(task)
+        # Pipelined writes skip the engine's cursor events; record them sent one by one.
+        self._library = LibraryBooker(task, pipeline=False)
         try:
             self._connection = psycopg.connect(task.target.conninfo, options=task.target.options)
         except BaseException:
