@@ -43,7 +43,6 @@ from bookingcore.domain.values import (
     SlotId,
     StaffId,
 )
-from bookingcore_adapters.sql import _queries as q
 from bookingcore_adapters.sql._customers import CUSTOMERS, customers
 from bookingcore_adapters.sql._mapper import (
     Mapper,
@@ -53,7 +52,7 @@ from bookingcore_adapters.sql._mapper import (
     json_copy,
     required_actor,
 )
-from bookingcore_adapters.sql._queries import one_of, within
+from bookingcore_adapters.sql._queries import TextSearch, one_of, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -361,7 +360,7 @@ BOOKING_ITEMS = Mapper[BookingItem](
 
 
 def booking_where(
-    query: BookingFilter, search: q.TextSearch
+    query: BookingFilter, search: TextSearch
 ) -> tuple[list[ColumnElement[bool]], FromClause]:
     """:meth:`BookingFilter.matches` as SQL, and the tables to select bookings from.
 
@@ -401,6 +400,8 @@ def booking_where(
 
 
 class BookingRepository(Repository[Booking]):
+    """:class:`~bookingcore.ports.BookingRepository` in SQL."""
+
     def get(self, booking_id: BookingId) -> Booking | None:
         return self._get(booking_id)
 

@@ -302,6 +302,8 @@ I = TypeVar("I", bound=UUID)  # noqa: E741
 
 
 class CodedRepository(Repository[E], Generic[E, I]):
+    """The locations, products or suppliers repository (a coded catalog entry) in SQL."""
+
     def get(self, row_id: I) -> E | None:
         return self._get(row_id)
 
@@ -321,6 +323,8 @@ class CodedRepository(Repository[E], Generic[E, I]):
 
 
 class SlotRepository(Repository[Slot]):
+    """:class:`~bookingcore.ports.SlotRepository` in SQL."""
+
     def get(self, slot_id: SlotId) -> Slot | None:
         return self._get(slot_id)
 

@@ -30,7 +30,6 @@ from bookingcore.domain.values import (
     PhoneNumber,
     TravelerId,
 )
-from bookingcore_adapters.sql import _queries as q
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -42,7 +41,7 @@ from bookingcore_adapters.sql._mapper import (
     phone_of,
     phone_text,
 )
-from bookingcore_adapters.sql._queries import one_of, within
+from bookingcore_adapters.sql._queries import TextSearch, one_of, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     ENUM,
@@ -188,7 +187,7 @@ TRAVELERS = Mapper[Traveler]("traveler", travelers, _dump_traveler, _load_travel
 # --------------------------------------------------------------------------- queries
 
 
-def customer_where(query: CustomerFilter, search: q.TextSearch) -> list[ColumnElement[bool]]:
+def customer_where(query: CustomerFilter, search: TextSearch) -> list[ColumnElement[bool]]:
     """:meth:`CustomerFilter.matches` as SQL over ``customers``."""
     c = customers.c
     found: list[ColumnElement[bool]] = []
@@ -208,6 +207,8 @@ def customer_where(query: CustomerFilter, search: q.TextSearch) -> list[ColumnEl
 
 
 class CustomerRepository(Repository[Customer]):
+    """:class:`~bookingcore.ports.CustomerRepository` in SQL."""
+
     def get(self, customer_id: CustomerId) -> Customer | None:
         return self._get(customer_id)
 
@@ -248,6 +249,8 @@ class CustomerRepository(Repository[Customer]):
 
 
 class TravelerRepository(Repository[Traveler]):
+    """:class:`~bookingcore.ports.TravelerRepository` in SQL."""
+
     def get(self, traveler_id: TravelerId) -> Traveler | None:
         return self._get(traveler_id)
 

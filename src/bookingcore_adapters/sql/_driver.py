@@ -325,11 +325,12 @@ def _values(connection: Connection, query: Lookup, wanted: Mapping[str, Any]) ->
     """The values of each row ``query`` finds for ``wanted``, converted to Python."""
     compiled = query.compiled
     result = connection.exec_driver_sql(compiled.sql, compiled.bind(wanted))
-    description = result.cursor.description if result.returns_rows else None
+    processors = _result_processors.get(query)
+    if processors is None:
+        # The driver's type codes of the columns: read once a look-up (a psycopg
+        # description is rebuilt on every access).
+        processors = _processors_of(query, result.cursor.description)
     found = result.all()
-    processors = _result_processors.get(query, ())
-    if found and not processors:
-        processors = _processors_of(query, description)
     if not any(processors):
         return [list(row) for row in found]
     return [

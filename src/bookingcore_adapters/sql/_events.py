@@ -441,6 +441,8 @@ DOCUMENTS = Mapper[Document]("document", documents, _dump_document, _load_docume
 
 
 class LifecycleEventRepository(Repository[LifecycleEvent]):
+    """:class:`~bookingcore.ports.LifecycleEventRepository` in SQL."""
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[LifecycleEvent]:
         c = self._table.c
         return self._session.select(
@@ -458,6 +460,8 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
 
 
 class AuditRepository(Repository[AuditEntry]):
+    """:class:`~bookingcore.ports.AuditRepository` in SQL."""
+
     def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
         c = self._table.c
         return self._session.select(
@@ -470,6 +474,8 @@ class AuditRepository(Repository[AuditEntry]):
 
 
 class OutboxRepository(Repository[OutboxMessage]):
+    """:class:`~bookingcore.ports.OutboxRepository` in SQL."""
+
     def add(self, event: DomainEvent) -> None:  # type: ignore[override]
         self._session.add(self._mapper, OutboxMessage(event))
 
@@ -502,6 +508,8 @@ class OutboxRepository(Repository[OutboxMessage]):
 
 
 class DeliveryRepository(Repository[Delivery]):
+    """:class:`~bookingcore.ports.DeliveryRepository` in SQL."""
+
     def get(self, event_id: UUID, handler: str) -> Delivery | None:
         return self._get(Delivery.key(event_id, handler))
 
@@ -532,6 +540,8 @@ class DeliveryRepository(Repository[Delivery]):
 
 
 class CommunicationRepository(Repository[Communication]):
+    """:class:`~bookingcore.ports.CommunicationRepository` in SQL."""
+
     def get(self, communication_id: CommunicationId) -> Communication | None:
         return self._get(communication_id)
 
@@ -554,6 +564,8 @@ class CommunicationRepository(Repository[Communication]):
 
 
 class DocumentRepository(Repository[Document]):
+    """:class:`~bookingcore.ports.DocumentRepository` in SQL."""
+
     def get(self, document_id: DocumentId) -> Document | None:
         return self._get(document_id)
 

@@ -278,6 +278,8 @@ AUTH_SESSIONS = Mapper[AuthSession](
 
 
 class StaffRepository(Repository[StaffMember]):
+    """:class:`~bookingcore.ports.StaffRepository` in SQL."""
+
     def get(self, staff_id: StaffId) -> StaffMember | None:
         return self._get(staff_id)
 
@@ -303,6 +305,8 @@ class StaffRepository(Repository[StaffMember]):
 
 
 class AuthSessionRepository(Repository[AuthSession]):
+    """:class:`~bookingcore.ports.AuthSessionRepository` in SQL."""
+
     def get(self, session_id: UUID) -> AuthSession | None:
         return self._get(session_id)
 

@@ -195,6 +195,8 @@ IMPORT_ERRORS = Mapper[ImportRowError](
 
 
 class ImportJobRepository(Repository[ImportJob]):
+    """:class:`~bookingcore.ports.ImportJobRepository` in SQL."""
+
     def get(self, job_id: UUID) -> ImportJob | None:
         return self._get(job_id)
 
@@ -206,6 +208,8 @@ class ImportJobRepository(Repository[ImportJob]):
 
 
 class ImportErrorRepository(Repository[ImportRowError]):
+    """:class:`~bookingcore.ports.ImportErrorRepository` in SQL."""
+
     def list_for_job(
         self, job_id: UUID, *, unresolved_only: bool = False
     ) -> Sequence[ImportRowError]:

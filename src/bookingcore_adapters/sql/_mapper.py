@@ -93,30 +93,37 @@ _IMMUTABLE = (str, int, float, type(None))
 
 
 def phone_text(value: PhoneNumber | None) -> str | None:
+    """The stored E.164 text of a phone number."""
     return None if value is None else value.e164
 
 
 def email_text(value: EmailAddress | None) -> str | None:
+    """The stored text of an e-mail address."""
     return None if value is None else value.value
 
 
 def phone_of(value: str | None) -> PhoneNumber | None:
+    """The phone number stored as ``value``."""
     return None if value is None else PhoneNumber.from_stored(value)
 
 
 def email_of(value: str | None) -> EmailAddress | None:
+    """The e-mail address stored as ``value``."""
     return None if value is None else EmailAddress.from_stored(value)
 
 
 def actor_columns(kind: str, ident: str, actor: Actor | None) -> Row:
+    """The ``kind`` and ``ident`` columns of ``actor``."""
     if actor is None:
         return {kind: None, ident: None}
     return {kind: actor.kind.value, ident: actor.id}
 
 
 def actor_of(row: Stored, kind: str, ident: str) -> Actor | None:
+    """The actor stored in the ``kind`` and ``ident`` columns, if any."""
     return None if row[kind] is None else Actor(row[kind], row[ident])
 
 
 def required_actor(row: Stored, kind: str, ident: str) -> Actor:
+    """The actor stored in the ``kind`` and ``ident`` columns."""
     return Actor(row[kind], row[ident])

@@ -126,6 +126,8 @@ PARTNERS = Mapper[Partner]("partner", partners, _dump_partner, _load_partner, ve
 
 
 class PartnerRepository(Repository[Partner]):
+    """:class:`~bookingcore.ports.PartnerRepository` in SQL."""
+
     def get(self, partner_id: PartnerId) -> Partner | None:
         return self._get(partner_id)
 

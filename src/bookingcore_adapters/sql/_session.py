@@ -423,6 +423,7 @@ class Session:
         return removed
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
+        """Track ``entity`` as new: it is inserted on commit."""
         self._require_active()
         ident = mapper.identity(entity)
         self._tracked[mapper.entity][ident] = entity
@@ -480,6 +481,7 @@ class Session:
         return [mapper.load(row, children[row[mapper.key]]) for row in rows]
 
     def get(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
+        """The entity with id ``ident`` (tracked from now on), or None."""
         self._require_active()
         known: E | None = self._tracked[mapper.entity].get(ident)
         if known is not None:
@@ -500,6 +502,7 @@ class Session:
     def find_unique(
         self, mapper: m.Mapper[E], column: str, value: object, read: Callable[[E], object]
     ) -> E | None:
+        """The entity whose unique ``column`` holds ``value`` (``read``: the attribute)."""
         self._require_active()
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
         for entity in tracked.values():
