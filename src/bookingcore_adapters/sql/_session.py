@@ -87,7 +87,9 @@ class Session:
         # SQLite: rows read while this transaction held the write lock. Nobody can
         # change them until it ends, so locking one of them again needs no query.
         self._fresh: set[tuple[str, UUID]] = set()
-        self._pipeline = store.pipelined
+        # psycopg: look-ups on cursors of their own and the writes in one pipeline, straight
+        # to the driver (see _driver); otherwise every statement goes through SQLAlchemy.
+        self._direct = store.pipelined
         self._active = False
         self._tracked: dict[str, dict[UUID, Any]] = {}
         self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
@@ -285,7 +287,7 @@ class Session:
     def _write_and_commit(self, writes: list[d.Write]) -> dict[UUID, int]:
         connection = self._begin()
         statements = d.plan(writes, connection.dialect, self._mappers)
-        if self._pipeline:
+        if self._direct:
             outcome = d.run_pipelined(connection, statements, commit=self._settled_all(writes))
         else:
             outcome = d.run_each(connection, statements)
@@ -460,11 +462,11 @@ class Session:
         columns = tuple(wanted)
         if parent is None:
             query = d.lookup(table, columns, connection.dialect, lock=lock)
-            return d.fetch(connection, query, wanted)
+            return d.fetch(connection, query, wanted, direct=self._direct)
         parent_mapper, foreign_key = parent
         joined = (parent_mapper.table, foreign_key)
         query = d.lookup(table, columns, connection.dialect, lock=lock, parent=joined)
-        found = d.fetch_with_parent(connection, query, wanted)
+        found = d.fetch_with_parent(connection, query, wanted, direct=self._direct)
         for _, parent_row in found:
             if parent_row is not None:
                 self._track(parent_mapper, parent_mapper.load(parent_row, []))
@@ -557,7 +559,7 @@ class Session:
         query = d.by_tuples(mapper.table, columns, count, connection.dialect)
         seen: set[UUID] = set()
         rows = []
-        for row in d.fetch(connection, query, parameters):
+        for row in d.fetch(connection, query, parameters, direct=self._direct):
             ident = row[mapper.key]
             if ident not in tracked and ident not in seen:
                 seen.add(ident)

@@ -67,12 +67,14 @@ class SqlStore:
 
     With psycopg 3 (PostgreSQL), a commit sends all its writes in one pipeline,
     and its ``COMMIT`` with them when no version check can fail: one network
-    round trip instead of one per statement. Those pipelined writes go to the
-    driver directly, so the engine's ``before_cursor_execute`` and
-    ``after_cursor_execute`` listeners do not see them (every read does).
-    ``pipeline=False`` sends them one by one through SQLAlchemy, as with every
-    other driver, for listeners (tracers, statement counters) that must see
-    every statement.
+    round trip instead of one per statement, and the hot look-ups (by id, by a
+    unique key, locked) run on a psycopg cursor of their own each. Those
+    statements go to the driver directly, so the engine's
+    ``before_cursor_execute`` and ``after_cursor_execute`` listeners do not see
+    them (they are logged on the ``bookingcore.sql`` logger at DEBUG level).
+    ``pipeline=False`` sends every statement through SQLAlchemy, one by one, as
+    with every other driver, for listeners (tracers, statement counters) that
+    must see them all.
 
     ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
     to hand the services. :meth:`migrate` creates or upgrades the schema with
