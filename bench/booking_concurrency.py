@@ -237,10 +237,10 @@ class LibraryBooker:
     customer booking the same travelers on a slot twice).
     """
 
-    def __init__(self, task: WorkerTask) -> None:
+    def __init__(self, task: WorkerTask, *, pipeline: bool = True) -> None:
         self._engine = task.target.engine()
         try:
-            store = SqlStore(self._engine)
+            store = SqlStore(self._engine, pipeline=pipeline)
             self._core = library_core(store.unit_of_work, dispatch=task.target.dispatch)
             slots = task.plan.slots_of(task.worker)
             first_serial = task.worker * len(slots)
@@ -304,7 +304,8 @@ class StatementsBooker:
     """
 
     def __init__(self, task: WorkerTask) -> None:
-        self._library = LibraryBooker(task)
+        # Pipelined writes skip the engine's cursor events; record them sent one by one.
+        self._library = LibraryBooker(task, pipeline=False)
         try:
             self._connection = task.target.connect()
         except BaseException:

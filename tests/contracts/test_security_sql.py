@@ -23,7 +23,7 @@ from bookingcore.domain.otp import OtpChallenge
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.security_contracts import OtpStoreContract, RateLimiterContract
 from bookingcore_adapters.sql import SqlOtpStore, SqlRateLimiter, SqlStore
-from bookingcore_adapters.sql._tables import otp_challenges, rate_limit_hits, rate_limits
+from bookingcore_adapters.sql._identity import otp_challenges, rate_limit_hits, rate_limits
 
 R = TypeVar("R")
 

@@ -19,7 +19,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, select
 from bookingcore.domain.queries import Cursor, text_matches
 from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.sql._queries import TextSearch, keyset_after
-from bookingcore_adapters.sql._tables import UtcDateTime
+from bookingcore_adapters.sql._schema import UtcDateTime
 
 probes = MetaData()
 texts = Table(

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bookingcore_adapters.sql._tables import UtcDateTime
+from bookingcore_adapters.sql._schema import UtcDateTime
 
 SQLITE = sqlite.dialect()  # type: ignore[no-untyped-call]
 

@@ -16,13 +16,6 @@ import pytest
 
 ROOT_PACKAGES = ("bookingcore", "bookingcore_adapters")
 
-#: TEMPORARY. Packages whose internal cycles other branches of issue 16 are
-#: removing right now; a cycle wholly inside one of them is tolerated until
-#: those branches are merged. Empty this set on merge: it must not grow.
-KNOWN_CYCLES_BEING_FIXED: frozenset[str] = frozenset(
-    {"bookingcore_adapters.sql"}
-)
-
 
 def strongly_connected_components(
     nodes: Iterable[str], successors: Callable[[str], Iterable[str]]
@@ -74,16 +67,9 @@ def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     return strongly_connected_components(graph.modules, graph.find_modules_directly_imported_by)
 
 
-def _being_fixed(component: list[str]) -> bool:
-    return any(
-        all(module.startswith(package + ".") for module in component)
-        for package in KNOWN_CYCLES_BEING_FIXED
-    )
-
-
 def test_src_has_no_import_cycles() -> None:
     graph = grimp.build_graph(*ROOT_PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
-    cycles = [c for c in import_cycles(graph) if not _being_fixed(c)]
+    cycles = import_cycles(graph)
     assert not cycles, "import cycles in src/:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
@@ -109,8 +95,3 @@ def test_the_check_finds_a_cycle_closed_only_by_a_type_checking_import(
 def test_the_services_of_auth_and_partners_do_not_import_each_other() -> None:
     graph = grimp.build_graph("bookingcore", exclude_type_checking_imports=False, cache_dir=None)
     assert not graph.chain_exists("bookingcore.services.partners", "bookingcore.services.auth")
-
-
-def test_the_allowlist_only_names_the_two_packages_being_fixed() -> None:
-    being_fixed = {"bookingcore_adapters.memory", "bookingcore_adapters.sql"}
-    assert KNOWN_CYCLES_BEING_FIXED.issubset(being_fixed)

@@ -358,9 +358,7 @@ def scope_bookings(principal: Principal, wanted: BookingFilter) -> BookingFilter
             wanted.supplier_id in (None, principal.supplier_id),
             "suppliers see only their own bookings",
         )
-        return attrs.evolve(
-            wanted, supplier_id=principal.supplier_id, text_without_customers=True
-        )
+        return attrs.evolve(wanted, supplier_id=principal.supplier_id, text_without_customers=True)
     raise PermissionDeniedError(f"{principal} may not list bookings")
 
 

@@ -21,9 +21,9 @@ without Redis.
 .. versionadded:: 0.1
 """
 
-from bookingcore_adapters.sql._security import SqlOtpStore, SqlRateLimiter
+from bookingcore_adapters.sql._identity import SqlOtpStore, SqlRateLimiter
+from bookingcore_adapters.sql._schema import metadata
 from bookingcore_adapters.sql._store import SqlStore
-from bookingcore_adapters.sql._tables import metadata
 from bookingcore_adapters.sql._uow import SqlUnitOfWork
 
 __all__ = ["SqlOtpStore", "SqlRateLimiter", "SqlStore", "SqlUnitOfWork", "metadata"]

@@ -1,15 +1,28 @@
-"""Statements compiled once and sent straight to the DB-API driver.
+"""Statements compiled once per table, shape and dialect, and run with their parameters.
 
-SQLAlchemy's execution layer costs about 0.1 ms a statement (building an
-execution context, wrapping the cursor), as much as a round trip to a local
-PostgreSQL. The unit of work's hottest statements skip it: they are compiled
-once per table, shape and dialect, their parameters and results converted by
-the columns' own bind and result processors, and executed on the driver's
-cursor in the transaction SQLAlchemy began. Driver errors are wrapped as
-SQLAlchemy wraps them, so callers handle one kind of error. The engine's
-``before_cursor_execute`` and ``after_cursor_execute`` listeners see them
-(statement counters, tracers); they are logged on the ``bookingcore.sql``
-logger at DEBUG level, not by ``echo=True``.
+Building and caching a SQLAlchemy statement on every call costs more than a
+round trip to a local PostgreSQL. The unit of work's hottest statements are
+therefore compiled once (``ClauseElement.compile``), their parameters and
+results converted by the columns' own processors (the public
+``TypeEngine.dialect_impl(dialect).bind_processor(dialect)`` and
+``result_processor(dialect, coltype)``), and run with
+``Connection.exec_driver_sql``, in the transaction SQLAlchemy began: the
+engine's ``before_cursor_execute``/``after_cursor_execute`` listeners
+(statement counters, tracers) see them, and driver errors come wrapped as
+SQLAlchemy wraps them.
+
+Only documented API is used here: no private SQLAlchemy or psycopg names, no
+events fired by hand, no driver cursor kept between calls
+(``tests/unit/test_no_private_api.py`` checks the first).
+
+A store that pipelines its writes (psycopg 3, the default there) also sends
+its look-ups straight to psycopg, each on a cursor of its own
+(``Connection.connection.driver_connection.cursor()``): ``exec_driver_sql``
+costs some 0.08 ms of client CPU a look-up, mostly building result metadata
+from the driver's description, as much as the round trip. Those statements
+are logged on the ``bookingcore.sql`` logger at DEBUG level; the engine's
+cursor listeners do not see them. ``SqlStore(..., pipeline=False)`` sends
+everything through SQLAlchemy.
 
 Reads: :func:`lookup` and :func:`fetch` give the rows whose columns equal
 given values, optionally locked (``get``, ``get_for_update``, unique look-ups,
@@ -21,9 +34,14 @@ converted by the columns' bind processors. Two runners send them:
 
 * :func:`run_each` executes them one after the other through SQLAlchemy's
   connection (SQLite, and PostgreSQL drivers without a pipeline);
-* :func:`run_pipelined` sends them all in one psycopg 3 pipeline, and when
-  nothing in them can fail a version check, the ``COMMIT`` too: a booking's six
-  writes and its commit cost one network round trip instead of seven.
+* :func:`run_pipelined` sends them all in one psycopg 3 pipeline
+  (``Connection.connection.driver_connection`` and psycopg's public
+  ``pipeline()``), and when nothing in them can fail a version check, the
+  ``COMMIT`` too: a booking's six writes and its commit cost one network round
+  trip instead of seven. These statements go to the driver directly, so
+  SQLAlchemy's cursor events do not see them (they are logged on the
+  ``bookingcore.sql`` logger at DEBUG level); ``SqlStore(..., pipeline=False)``
+  sends them through :func:`run_each` for listeners that must see every write.
 
 Both report the same :class:`Outcome`; the unit of work checks versions and
 explains refusals from it, whichever runner ran.
@@ -58,7 +76,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bookingcore_adapters.sql import _mapping as m
+from bookingcore_adapters.sql import _mapper as m
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.compiler import SQLCompiler
@@ -139,7 +157,9 @@ def _compile(
     return Compiled(
         sql=compiled.string,
         names=names,
-        processors=tuple(binds[name].type._cached_bind_processor(dialect) for name in names),
+        processors=tuple(
+            binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        ),
         positional=compiled.positional,
     )
 
@@ -283,71 +303,74 @@ def _processors_of(query: Lookup, description: Any) -> tuple[Callable[[Any], Any
     known = _result_processors.get(query)
     if known is None:
         known = _result_processors[query] = tuple(
-            column.type._cached_result_processor(query.dialect, described[1])
+            column.type.dialect_impl(query.dialect).result_processor(query.dialect, described[1])
             for column, described in zip(query.columns, description, strict=True)
         )
     return known
 
 
-def fetch(connection: Connection, query: Lookup, wanted: Mapping[str, Any]) -> list[m.Row]:
-    """The rows ``query`` finds for the ``wanted`` values, as column name -> Python value."""
+def fetch(
+    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
+) -> list[m.Row]:
+    """The rows ``query`` finds for the ``wanted`` values, as column name -> Python value.
+
+    ``direct``: on a driver cursor of its own rather than through SQLAlchemy
+    (see :func:`_values`).
+    """
     names = [column.name for column in query.tables[0].c]
-    return [dict(zip(names, row, strict=True)) for row in _values(connection, query, wanted)]
+    found = _values(connection, query, wanted, direct=direct)
+    return [dict(zip(names, row, strict=True)) for row in found]
 
 
 def fetch_with_parent(
-    connection: Connection, query: Lookup, wanted: Mapping[str, Any]
+    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
 ) -> list[tuple[m.Row, m.Row | None]]:
     """The rows a joined ``query`` finds for ``wanted``, each with its parent's row, if any."""
     table, parent = query.tables
     split = len(table.c)
     names, parent_names = [c.name for c in table.c], [c.name for c in parent.c]
     found: list[tuple[m.Row, m.Row | None]] = []
-    for found_values in _values(connection, query, wanted):
+    for found_values in _values(connection, query, wanted, direct=direct):
         row = dict(zip(names, found_values[:split], strict=True))
         parent_row = dict(zip(parent_names, found_values[split:], strict=True))
         found.append((row, None if parent_row["id"] is None else parent_row))
     return found
 
 
-#: Where a connection keeps the driver cursor its look-ups share (``Connection.info``).
-_READER = "bookingcore.reader"
+def _values(
+    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool
+) -> list[list[Any]]:
+    """The values of each row ``query`` finds for ``wanted``, converted to Python.
 
-
-def _reading_cursor(connection: Connection) -> Any:
-    """The driver cursor this connection's look-ups reuse: one per driver connection.
-
-    A new psycopg cursor costs some 20 µs (its adapters, its state), a fifth of
-    a look-up on a local PostgreSQL. The cursor lives in the pooled connection's
-    ``info``, which SQLAlchemy clears when it replaces an invalidated connection.
+    Through ``Connection.exec_driver_sql`` (the engine's cursor listeners see
+    it), or, when ``direct``, on a psycopg cursor made for this look-up and
+    closed after it, in the same transaction: a fifth of the client CPU (no
+    execution context, no result metadata built from the driver's description),
+    unseen by cursor listeners. Driver errors come wrapped as SQLAlchemy wraps
+    them either way.
     """
-    driver = connection.connection.driver_connection
-    cursor = connection.info.get(_READER)
-    if cursor is None or cursor.connection is not driver:
-        cursor = connection.info[_READER] = driver.cursor()  # type: ignore[union-attr]
-    return cursor
-
-
-def _values(connection: Connection, query: Lookup, wanted: Mapping[str, Any]) -> list[list[Any]]:
-    """The values of each row ``query`` finds for ``wanted``, converted to Python."""
     compiled = query.compiled
     parameters = compiled.bind(wanted)
-    cursor = _reading_cursor(connection)
-    try:
-        _announce(connection, cursor, compiled.sql, parameters, many=False)
-        cursor.execute(compiled.sql, parameters)
-        _announce(connection, cursor, compiled.sql, parameters, many=False, done=True)
-        found = cursor.fetchall()
-        processors = _result_processors.get(query, ())
-        if found and not processors:
-            processors = _processors_of(query, cursor.description)
-    except BaseException as exc:
-        # A failed statement may leave the cursor in any state: the next look-up makes another.
-        connection.info.pop(_READER, None)
-        cursor.close()
-        if isinstance(exc, connection.dialect.loaded_dbapi.Error):
+    processors = _result_processors.get(query)
+    if direct:
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %r", compiled.sql, parameters)
+        driver: Any = connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(compiled.sql, parameters)
+                if processors is None:
+                    processors = _processors_of(query, cursor.description)
+                found = cursor.fetchall()
+        except connection.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(connection, compiled.sql, parameters, exc) from exc
-        raise
+    else:
+        result = connection.exec_driver_sql(compiled.sql, parameters)
+        if processors is None:
+            # The driver's type codes of the columns, read once a look-up (psycopg
+            # builds its description anew on every access).
+            processors = _processors_of(query, result.cursor.description)
+        found = result.all()
     if not any(processors):
         return [list(row) for row in found]
     return [
@@ -380,7 +403,7 @@ class Statement:
     parameters: list[tuple[Any, ...] | dict[str, Any]]
     #: A versioned UPDATE: it must change exactly one row, else the entity was stale.
     checks: Write | None = None
-    #: An outbox INSERT returning the sequence the database gave the event ``returns``.
+    #: An INSERT returning the value the database generated for the row ``returns``.
     returns: UUID | None = None
 
     @property
@@ -394,13 +417,16 @@ class Statement:
         return self.parameters if self.many else self.parameters[0]
 
 
-def plan(writes: Sequence[Write], dialect: Dialect) -> list[Statement]:
-    """The statements that write ``writes``: parents before children, updates before inserts."""
+def plan(
+    writes: Sequence[Write], dialect: Dialect, order: Sequence[m.Mapper[Any]]
+) -> list[Statement]:
+    """The statements that write ``writes``: in ``order`` (parents before children),
+    each mapper's updates before its inserts."""
     by_mapper: dict[str, list[Write]] = {}
     for write in writes:
         by_mapper.setdefault(write.mapper.entity, []).append(write)
     statements: list[Statement] = []
-    for mapper in m.MAPPERS:
+    for mapper in order:
         batch = by_mapper.get(mapper.entity)
         if not batch:
             continue
@@ -429,11 +455,11 @@ def _rows_into(
 def _inserts(mapper: m.Mapper[Any], writes: list[Write], dialect: Dialect) -> list[Statement]:
     if not writes:
         return []
-    if mapper is m.OUTBOX:
+    if mapper.generated is not None:
         statements = []
-        # Each event's sequence comes back from its own INSERT (RETURNING, or the row id).
+        # Each row's generated value comes back from its own INSERT (RETURNING, or the row id).
         into = (
-            _insert_returning(mapper.table, "sequence")
+            _insert_returning(mapper.table, mapper.generated)
             if dialect.insert_returning
             else _insert(mapper.table)
         )
@@ -487,7 +513,7 @@ class Outcome:
 
     #: The entities whose versioned UPDATE changed no row: another transaction got there first.
     stale: list[Write] = attrs.Factory(list)
-    #: Outbox sequences, by event id.
+    #: Generated values (outbox sequences), by the id of the row they were generated for.
     sequences: dict[UUID, int] = attrs.Factory(dict)
     #: Whether the runner also committed the transaction.
     committed: bool = False
@@ -539,7 +565,8 @@ def run_pipelined(
             for statement in statements:
                 cursor = driver.cursor()
                 sql, arguments = statement.compiled.sql, statement.arguments
-                _announce(connection, cursor, sql, arguments, statement.many)
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug("%s %r", sql, arguments)
                 if statement.many:
                     cursor.executemany(sql, arguments)
                 else:
@@ -554,38 +581,10 @@ def run_pipelined(
         raise wrapped from exc
     outcome = Outcome(committed=commit)
     for statement, cursor in zip(statements, cursors, strict=True):
-        sql, arguments = statement.compiled.sql, statement.arguments
-        _announce(connection, cursor, sql, arguments, statement.many, done=True)
         returned = cursor.fetchone()[0] if statement.returns is not None else None
         _note(statement, outcome, cursor.rowcount, returned)
         cursor.close()
     return outcome
-
-
-def _announce(
-    connection: Connection,
-    cursor: Any,
-    sql: str,
-    parameters: Any,
-    many: bool,
-    *,
-    done: bool = False,
-) -> None:
-    """Tell the engine's ``before_cursor_execute`` (or, when ``done``, ``after_...``) listeners.
-
-    Statement counters and tracers (OpenTelemetry's SQLAlchemy instrumentation,
-    for one) listen there; they see these statements as they see SQLAlchemy's,
-    with no execution context. A listener's rewritten statement is not used.
-    """
-    dispatch = connection.dispatch
-    if done:
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, many)
-        return
-    if _log.isEnabledFor(logging.DEBUG):
-        _log.debug("%s %r", sql, parameters)
-    if dispatch.before_cursor_execute:
-        dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
 
 
 def _note(statement: Statement, outcome: Outcome, rowcount: int, returned: Any) -> None:

@@ -1,9 +1,9 @@
-"""The query filters as SQL: ``WHERE`` clauses with exactly the ``matches()`` semantics.
+"""What the query filters share in SQL: text search, keyset pages, ranges, value lists.
 
-Each function mirrors one ``matches`` method of :mod:`bookingcore.domain.queries`:
-lower bounds are inclusive, upper bounds exclusive, and ``text`` is a
-case-insensitive substring search that also matches the digits of a phone
-number when the query has three or more digits.
+Each family module's ``*_where`` function mirrors one ``matches`` method of
+:mod:`bookingcore.domain.queries`: lower bounds are inclusive, upper bounds
+exclusive, and ``text`` is a case-insensitive substring search that also
+matches the digits of a phone number when the query has three or more digits.
 
 The conditions are written so that PostgreSQL can use indexes on large tables
 (``bench/booking_queries.py`` measures them on a million bookings): the keyset
@@ -19,12 +19,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, false, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, false, func, literal, or_, tuple_
 
-from bookingcore.domain.queries import BookingFilter, Cursor, CustomerFilter, SlotFilter
-from bookingcore_adapters.sql import _tables as t
+from bookingcore.domain.queries import Cursor
 
-__all__ = ["TextSearch", "booking_where", "customer_where", "keyset_after", "slot_where"]
+__all__ = [
+    "SQLITE_CASEFOLD",
+    "SQLITE_DIGITS",
+    "TextSearch",
+    "casefold",
+    "digits",
+    "keyset_after",
+    "one_of",
+    "within",
+]
 
 # The same normalisation as bookingcore.domain.queries.text_matches.
 _PHONE_PUNCTUATION = re.compile(r"[\s\-().+]")
@@ -89,9 +97,10 @@ class TextSearch:
         return or_(*found)
 
 
-def _within(
+def within(
     column: ColumnElement[datetime], start: datetime | None, end: datetime | None
 ) -> list[ColumnElement[bool]]:
+    """``start <= column < end``, for the bounds that are given."""
     found: list[ColumnElement[bool]] = []
     if start is not None:
         found.append(column >= start)
@@ -100,9 +109,10 @@ def _within(
     return found
 
 
-def _one_of(
+def one_of(
     column: ColumnElement[Any], values: Iterable[object] | None
 ) -> list[ColumnElement[bool]]:
+    """``column IN values`` (as strings); nothing when ``values`` is None, false when empty."""
     if values is None:
         return []
     wanted = sorted(str(value) for value in values)
@@ -125,75 +135,3 @@ def keyset_after(table: Table, cursor: Cursor | None) -> list[ColumnElement[bool
     at = literal(cursor.created_at, c.created_at.type)  # bound as the column binds it
     ident = literal(cursor.id, c.id.type)
     return [tuple_(c.created_at, c.id) < tuple_(at, ident)]
-
-
-def customer_where(query: CustomerFilter, search: TextSearch) -> list[ColumnElement[bool]]:
-    """:meth:`CustomerFilter.matches` as SQL over ``customers``."""
-    c = t.customers.c
-    found: list[ColumnElement[bool]] = []
-    if query.customer_id is not None:
-        found.append(c.id == query.customer_id)
-    if query.partner_id is not None:
-        found.append(c.partner_id == query.partner_id)
-    found += _one_of(c.source, query.sources)
-    found += _within(c.created_at, query.created_from, query.created_before)
-    text = search.matches(query.text, (c.name, c.email, c.phone))
-    if text is not None:
-        found.append(text)
-    return found
-
-
-def booking_where(
-    query: BookingFilter, search: TextSearch
-) -> tuple[list[ColumnElement[bool]], FromClause]:
-    """:meth:`BookingFilter.matches` as SQL, and the tables to select bookings from.
-
-    The text search also reads the booking's customer: ``customer_id IN (SELECT
-    id FROM customers WHERE ...)``. PostgreSQL runs that sub-query once and
-    checks each booking against its hashed result; a join with ``customers``
-    looked up or hashed a customer for every booking read, three to four times
-    slower when few bookings match.
-    """
-    b = t.bookings.c
-    exact = (
-        (b.customer_id, query.customer_id),
-        (b.partner_id, query.partner_id),
-        (b.location_id, query.location_id),
-        (b.slot_id, query.slot_id),
-        (b.product_id, query.product_id),
-        (b.supplier_id, query.supplier_id),
-        (b.assignee_id, query.assignee_id),
-        (b.group_id, query.group_id),
-    )
-    found: list[ColumnElement[bool]] = [
-        column == wanted for column, wanted in exact if wanted is not None
-    ]
-    found += _one_of(b.status, query.statuses)
-    found += _one_of(b.source, query.sources)
-    found += _within(b.starts_at, query.starts_from, query.starts_before)
-    found += _within(b.created_at, query.created_from, query.created_before)
-    c = t.customers.c
-    people = search.matches(query.text, (c.name, c.email, c.phone))
-    own = search.matches(query.text, (b.reference, b.external_id))
-    if people is not None and own is not None:
-        found.append(or_(b.customer_id.in_(select(c.id).where(people)), own))
-    return found, t.bookings
-
-
-def slot_where(query: SlotFilter) -> list[ColumnElement[bool]]:
-    """:meth:`SlotFilter.matches` as SQL over ``slots``."""
-    s = t.slots.c
-    found: list[ColumnElement[bool]] = []
-    if query.location_id is not None:
-        found.append(s.location_id == query.location_id)
-    if query.location_ids is not None:
-        ids = sorted(query.location_ids, key=lambda location: location.bytes)
-        found.append(s.location_id.in_(ids) if ids else false())
-    if query.product_id is not None:
-        found.append(s.product_id == query.product_id)
-    if query.only_active:
-        found.append(s.is_active.is_(True))
-    if query.only_available:
-        found.append(or_(s.capacity.is_(None), s.seats_held + 1 <= s.capacity))
-    found += _within(s.starts_at, query.starts_from, query.starts_before)
-    return found

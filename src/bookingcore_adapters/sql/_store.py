@@ -9,21 +9,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 from bookingcore_adapters.sql._driver import supports_pipeline
+from bookingcore_adapters.sql._engine import BEGIN_STATEMENT, DEFAULT_RETRIES
 from bookingcore_adapters.sql._queries import SQLITE_CASEFOLD, SQLITE_DIGITS, casefold, digits
-from bookingcore_adapters.sql._tables import metadata
+from bookingcore_adapters.sql._schema import metadata
+from bookingcore_adapters.sql._uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from bookingcore.ports.uow import UnitOfWorkFactory
-    from bookingcore_adapters.sql._uow import SqlUnitOfWork
 
-__all__ = ["BEGIN_STATEMENT", "DEFAULT_RETRIES", "SqlStore"]
-
-#: Key in ``Connection.info`` naming the statement that begins the next SQLite transaction.
-BEGIN_STATEMENT = "bookingcore.begin"
-
-#: How many times a unit of work repeats a step the database aborted for a deadlock or a
-#: serialization failure before it gives up with ConcurrentUpdateError.
-DEFAULT_RETRIES = 3
+__all__ = ["SqlStore"]
 
 #: How long a SQLite connection waits for another writer before giving up (seconds).
 SQLITE_BUSY_TIMEOUT = 30.0
@@ -73,8 +67,14 @@ class SqlStore:
 
     With psycopg 3 (PostgreSQL), a commit sends all its writes in one pipeline,
     and its ``COMMIT`` with them when no version check can fail: one network
-    round trip instead of one per statement. ``pipeline=False`` sends them one
-    by one, as with every other driver.
+    round trip instead of one per statement, and the hot look-ups (by id, by a
+    unique key, locked) run on a psycopg cursor of their own each. Those
+    statements go to the driver directly, so the engine's
+    ``before_cursor_execute`` and ``after_cursor_execute`` listeners do not see
+    them (they are logged on the ``bookingcore.sql`` logger at DEBUG level).
+    ``pipeline=False`` sends every statement through SQLAlchemy, one by one, as
+    with every other driver, for listeners (tracers, statement counters) that
+    must see them all.
 
     ``store.unit_of_work`` is the :data:`~bookingcore.ports.uow.UnitOfWorkFactory`
     to hand the services. :meth:`migrate` creates or upgrades the schema with
@@ -113,8 +113,6 @@ class SqlStore:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         """A new transaction over this store (pass the bound method as ``uow_factory``)."""
-        from bookingcore_adapters.sql._uow import SqlUnitOfWork  # noqa: PLC0415
-
         return SqlUnitOfWork(self)
 
     def migrate(self, revision: str = "head") -> None:

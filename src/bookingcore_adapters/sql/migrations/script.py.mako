@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from bookingcore_adapters.sql._tables import ExactDecimal, UtcDateTime
 ${imports if imports else ""}
+
+# A revision states its own DDL and imports nothing of bookingcore: it must mean
+# the same after the live table definitions change. Spell column types out
+# (sa.DateTime(timezone=True), sa.Numeric(18, 4) with a SQLite VARCHAR variant)
+# as revisions 0001-0006 do.
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

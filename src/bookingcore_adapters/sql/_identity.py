@@ -1,4 +1,9 @@
-"""OTP challenges and rate limits in the SQL database, shared by every app process.
+"""Identity in SQL: staff members, signed-in sessions, OTP challenges and rate limits.
+
+Staff and auth sessions are entities of the unit of work (tables, mapping,
+repositories). :class:`SqlOtpStore` and :class:`SqlRateLimiter` work outside it:
+
+OTP challenges and rate limits in the SQL database, shared by every app process.
 
 For deployments that already run PostgreSQL (or one process on SQLite) and
 want no Redis: every app server sees the same challenges and the same hit
@@ -27,46 +32,333 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Connection, Insert, case, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    Connection,
+    ForeignKey,
+    Identity,
+    Index,
+    Insert,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.otp import OtpChallenge
-from bookingcore.domain.values import PhoneNumber
-from bookingcore.errors import ConcurrentUpdateError, ValidationError
+from bookingcore.domain.policy import PrincipalKind, StaffRole
+from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.values import (
+    EmailAddress,
+    LocationId,
+    PhoneNumber,
+    StaffId,
+)
+from bookingcore.errors import (
+    ConcurrentUpdateError,
+    ValidationError,
+)
 from bookingcore.ports.security import RateDecision
-from bookingcore_adapters.sql._store import BEGIN_STATEMENT
-from bookingcore_adapters.sql._tables import otp_challenges, rate_limit_hits, rate_limits
+from bookingcore_adapters.sql._engine import (
+    BEGIN_STATEMENT,
+    CONCURRENCY_STATES,
+    RETRY_PAUSE,
+    StoreSettings,
+)
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+)
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    ENUM,
+    PHONE,
+    json_type,
+    metadata,
+    ref,
+    when,
+)
 
-if TYPE_CHECKING:
-    from bookingcore.ports.security import OtpStore, RateLimiter
-    from bookingcore_adapters.sql._store import SqlStore
+__all__ = [
+    "AUTH_SESSIONS",
+    "STAFF",
+    "AuthSessionRepository",
+    "SqlOtpStore",
+    "SqlRateLimiter",
+    "StaffRepository",
+    "auth_sessions",
+    "otp_challenges",
+    "rate_limit_hits",
+    "rate_limits",
+    "staff_members",
+]
 
-__all__ = ["SqlOtpStore", "SqlRateLimiter"]
-
+E = TypeVar("E")
 T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+staff_members = Table(
+    "staff_members",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("email", String(), nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("role", ENUM, nullable=False, index=True),
+    Column("locations", json_type(), nullable=False),
+    ref("supplier_id", "suppliers.id", index=True),
+    Column("password_hash", String()),
+    Column("is_active", Boolean(), nullable=False),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+)
+
+
+#: Signed-in sessions: one per sign-in, the family of its refresh tokens. ``subject_id``
+#: is a customer, staff member or partner id (by ``kind``), so it has no foreign key.
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("kind", ENUM, nullable=False),
+    Column("subject_id", Uuid(), nullable=False),
+    when("created_at"),
+    when("expires_at"),
+    Column("refresh_jti", Uuid(), nullable=False),
+    when("refreshed_at", nullable=True),
+    when("revoked_at", nullable=True),
+    Column("revoked_reason", ENUM),
+    Column("version", Integer(), nullable=False),
+    Index(None, "kind", "subject_id", "created_at"),
+    Index(None, "expires_at"),
+)
+
+#: Seed 000's OTP challenges: at most one per phone, the code kept only as its hash.
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("phone", PHONE, primary_key=True),
+    Column("id", Uuid(), nullable=False),
+    Column("code_hash", String(), nullable=False),
+    when("created_at"),
+    when("expires_at"),
+    Column("max_attempts", Integer(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    when("consumed_at", nullable=True),
+    Index(None, "expires_at"),
+    Index(None, "consumed_at"),
+)
+
+#: One row per rate-limited key: the row a hit locks, and when its last hit leaves
+#: its window (``expires_at``), after which the key and its hits may be swept.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(), primary_key=True),
+    when("expires_at"),
+    Index(None, "expires_at"),
+)
+
+#: The accepted hits of each key (a sliding log); refused hits are never written.
+rate_limit_hits = Table(
+    "rate_limit_hits",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        Identity(),
+        primary_key=True,
+    ),
+    Column(
+        "key",
+        String(),
+        ForeignKey("rate_limits.key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    when("hit_at"),
+    Index(None, "key", "hit_at"),
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _dump_staff(x: StaffMember) -> Row:
+    return {
+        "id": x.id,
+        "email": x.email.value,
+        "name": x.name,
+        "role": x.role.value,
+        "locations": sorted(str(location) for location in x.location_ids),
+        "supplier_id": x.supplier_id,
+        "password_hash": x.password_hash,
+        "is_active": x.is_active,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def _load_staff(r: Stored, _: Sequence[Stored]) -> StaffMember:
+    return StaffMember(
+        id=r["id"],
+        email=EmailAddress.from_stored(r["email"]),
+        name=r["name"],
+        role=StaffRole(r["role"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        location_ids=frozenset(LocationId(UUID(v)) for v in r["locations"]),
+        supplier_id=r["supplier_id"],
+        password_hash=r["password_hash"],
+        is_active=r["is_active"],
+        version=r["version"],
+    )
+
+
+def _dump_auth_session(x: AuthSession) -> Row:
+    return {
+        "id": x.id,
+        "kind": x.kind.value,
+        "subject_id": x.subject_id,
+        "created_at": x.created_at,
+        "expires_at": x.expires_at,
+        "refresh_jti": x.refresh_jti,
+        "refreshed_at": x.refreshed_at,
+        "revoked_at": x.revoked_at,
+        "revoked_reason": None if x.revoked_reason is None else x.revoked_reason.value,
+        "version": x.version,
+    }
+
+
+def _load_auth_session(r: Stored, _: Sequence[Stored]) -> AuthSession:
+    return AuthSession(
+        id=r["id"],
+        kind=PrincipalKind(r["kind"]),
+        subject_id=r["subject_id"],
+        created_at=r["created_at"],
+        expires_at=r["expires_at"],
+        refresh_jti=r["refresh_jti"],
+        refreshed_at=r["refreshed_at"],
+        revoked_at=r["revoked_at"],
+        revoked_reason=None
+        if r["revoked_reason"] is None
+        else RevocationReason(r["revoked_reason"]),
+        version=r["version"],
+    )
+
+
+STAFF = Mapper[StaffMember]("staffmember", staff_members, _dump_staff, _load_staff, versioned=True)
+AUTH_SESSIONS = Mapper[AuthSession](
+    "authsession", auth_sessions, _dump_auth_session, _load_auth_session, versioned=True
+)
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class StaffRepository(Repository[StaffMember]):
+    """:class:`~bookingcore.ports.StaffRepository` in SQL."""
+
+    def get(self, staff_id: StaffId) -> StaffMember | None:
+        return self._get(staff_id)
+
+    def get_by_email(self, email: EmailAddress) -> StaffMember | None:
+        return self._session.find_unique(
+            self._mapper, "email", email.value, lambda s: s.email.value
+        )
+
+    def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
+        c = self._table.c
+        where: list[ColumnElement[bool]] = []
+        if role is not None:
+            where.append(c.role == role)
+        if only_active:
+            where.append(c.is_active.is_(True))
+        return self._session.select(
+            self._mapper,
+            where,
+            lambda s: (role is None or s.role == role) and (s.is_active or not only_active),
+            lambda s: s.email.value,
+            order_by=[c.email],
+        )
+
+
+class AuthSessionRepository(Repository[AuthSession]):
+    """:class:`~bookingcore.ports.AuthSessionRepository` in SQL."""
+
+    def get(self, session_id: UUID) -> AuthSession | None:
+        return self._get(session_id)
+
+    def get_for_update(self, session_id: UUID) -> AuthSession | None:
+        return self._session.lock(self._mapper, session_id)
+
+    def list_for_subject(
+        self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
+    ) -> Sequence[AuthSession]:
+        c = self._table.c
+        where = [c.kind == str(kind), c.subject_id == subject_id]
+        if active_at is not None:
+            where += [c.revoked_at.is_(None), c.expires_at > active_at]
+        return self._session.select(
+            self._mapper,
+            where,
+            lambda s: (
+                s.kind == kind
+                and s.subject_id == subject_id
+                and (active_at is None or s.is_active(active_at))
+            ),
+            lambda s: (s.created_at, s.id.bytes),
+            order_by=[c.created_at.desc(), c.id.desc()],
+            newest_first=True,
+        )
+
+    def delete_expired(self, now: datetime) -> int:
+        """DELETE at once, inside this unit of work's transaction (undone without a commit).
+
+        Sessions this unit of work tracks are judged as they are in memory and
+        forgotten when they go, so commit neither writes nor resurrects them.
+        """
+        return self._session.delete_now(
+            self._mapper,
+            [self._table.c.expires_at <= now],
+            lambda session: session.expires_at <= now,
+        )
+
+
+# --------------------------------------------------------------------------- OTP and rate limits
+# OTP challenges and rate limits: short transactions of their own, shared by every process.
 
 #: The smallest wait a refused hit is told about, so ``retry_after`` is always positive.
 _MIN_RETRY = timedelta(microseconds=1)
-
-# SQLSTATEs a concurrent transaction causes on PostgreSQL: serialization failure, deadlock.
-_CONCURRENCY_STATES = frozenset({"40001", "40P01"})
-
-#: The first pause before repeating an aborted transaction (seconds); doubles each time.
-_RETRY_PAUSE = 0.005
 
 _DIALECTS = frozenset({"postgresql", "sqlite"})
 
 
 class _Transactions:
-    """Short transactions on a :class:`SqlStore`, each on a connection of its own."""
+    """Short transactions on a store's engine, each on a connection of its own."""
 
-    def __init__(self, store: SqlStore, adapter: str) -> None:
+    def __init__(self, store: StoreSettings, adapter: str) -> None:
         if store.dialect not in _DIALECTS:
             msg = f"{adapter} supports SQLite and PostgreSQL, not {store.dialect}"
             raise ValueError(msg)
@@ -98,7 +390,7 @@ class _Transactions:
                     return work(connection)
             except DBAPIError as exc:
                 state = getattr(exc.orig, "sqlstate", None)
-                if state not in _CONCURRENCY_STATES:
+                if state not in CONCURRENCY_STATES:
                     raise
                 attempt += 1
                 if attempt > self.store.retries:
@@ -107,7 +399,7 @@ class _Transactions:
                         f"({exc.orig.__class__.__name__}); nothing was written, try again"
                     )
                     raise ConcurrentUpdateError(msg, attempts=attempt) from exc
-                time.sleep(random.uniform(0, _RETRY_PAUSE * 2**attempt))  # noqa: S311 - jitter
+                time.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # noqa: S311 - jitter
 
 
 # --------------------------------------------------------------------------- OTP challenges
@@ -162,7 +454,7 @@ class SqlOtpStore:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: StoreSettings) -> None:
         self._db = _Transactions(store, type(self).__name__)
 
     def replace(self, challenge: OtpChallenge, *, not_before: datetime) -> OtpChallenge | None:
@@ -306,7 +598,7 @@ class SqlRateLimiter:
     #: At most how many idle keys one sweep inside :meth:`hit` removes.
     sweep_batch: int = 500
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: StoreSettings) -> None:
         self._db = _Transactions(store, type(self).__name__)
         self._guard = threading.Lock()
         self._hits_since_sweep = 0
@@ -410,6 +702,7 @@ class SqlRateLimiter:
 
 
 if TYPE_CHECKING:
+    from bookingcore.ports.security import OtpStore, RateLimiter
 
     def _is_an_otp_store(store: SqlOtpStore) -> OtpStore:
         return store  # mypy checks the adapter against the port

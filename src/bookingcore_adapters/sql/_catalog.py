@@ -1,0 +1,380 @@
+"""The catalog in SQL: locations, suppliers, products and slots.
+
+Tables, mapping and repositories together.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    false,
+    or_,
+)
+
+from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.pricing import DiscountTier
+from bookingcore.domain.queries import (
+    SlotFilter,
+)
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import (
+    LocationId,
+    Money,
+    ProductId,
+    SlotId,
+)
+from bookingcore_adapters.sql._driver import TUPLE_COUNTS
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+    email_of,
+    email_text,
+    phone_of,
+    phone_text,
+)
+from bookingcore_adapters.sql._queries import within
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    CODE,
+    CURRENCY,
+    ENUM,
+    PHONE,
+    json_type,
+    metadata,
+    money,
+    ref,
+    when,
+)
+
+__all__ = [
+    "LOCATIONS",
+    "PRODUCTS",
+    "SLOTS",
+    "SUPPLIERS",
+    "CodedRepository",
+    "SlotRepository",
+    "locations",
+    "products",
+    "slot_where",
+    "slots",
+    "suppliers",
+]
+
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("code", CODE, nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("kind", String(), nullable=False),
+    Column("address", Text()),
+    Column("is_active", Boolean(), nullable=False),
+    when("created_at"),
+)
+
+
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("code", CODE, nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("email", String()),
+    Column("phone", PHONE),
+    Column("is_active", Boolean(), nullable=False),
+    when("created_at"),
+)
+
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("code", CODE, nullable=False, unique=True),
+    Column("name", String(), nullable=False),
+    Column("kind", ENUM, nullable=False),
+    ref("supplier_id", "suppliers.id", index=True),
+    Column("description", Text()),
+    Column("is_active", Boolean(), nullable=False),
+    when("created_at"),
+)
+
+
+slots = Table(
+    "slots",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("location_id", "locations.id", nullable=False, index=True),
+    ref("product_id", "products.id", index=True),
+    Column("name", String()),
+    when("starts_at"),
+    when("ends_at", nullable=True),
+    money("price_amount"),
+    Column("currency", CURRENCY, nullable=False),
+    Column("capacity", Integer()),
+    Column("seats_held", Integer(), nullable=False),
+    Column("group_discounts", json_type(), nullable=False),
+    Column("is_active", Boolean(), nullable=False),
+    when("created_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "starts_at"),
+    Index(None, "location_id", "starts_at"),
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _dump_location(x: Location) -> Row:
+    return {
+        "id": x.id,
+        "code": x.code,
+        "name": x.name,
+        "kind": x.kind,
+        "address": x.address,
+        "is_active": x.is_active,
+        "created_at": x.created_at,
+    }
+
+
+def _load_location(r: Stored, _: Sequence[Stored]) -> Location:
+    return Location(
+        id=r["id"],
+        code=r["code"],
+        name=r["name"],
+        created_at=r["created_at"],
+        kind=r["kind"],
+        address=r["address"],
+        is_active=r["is_active"],
+    )
+
+
+def _dump_supplier(x: Supplier) -> Row:
+    return {
+        "id": x.id,
+        "code": x.code,
+        "name": x.name,
+        "email": email_text(x.email),
+        "phone": phone_text(x.phone),
+        "is_active": x.is_active,
+        "created_at": x.created_at,
+    }
+
+
+def _load_supplier(r: Stored, _: Sequence[Stored]) -> Supplier:
+    return Supplier(
+        id=r["id"],
+        code=r["code"],
+        name=r["name"],
+        created_at=r["created_at"],
+        email=email_of(r["email"]),
+        phone=phone_of(r["phone"]),
+        is_active=r["is_active"],
+    )
+
+
+def _dump_product(x: Product) -> Row:
+    return {
+        "id": x.id,
+        "code": x.code,
+        "name": x.name,
+        "kind": x.kind.value,
+        "supplier_id": x.supplier_id,
+        "description": x.description,
+        "is_active": x.is_active,
+        "created_at": x.created_at,
+    }
+
+
+def _load_product(r: Stored, _: Sequence[Stored]) -> Product:
+    return Product(
+        id=r["id"],
+        code=r["code"],
+        name=r["name"],
+        kind=ProductKind(r["kind"]),
+        created_at=r["created_at"],
+        supplier_id=r["supplier_id"],
+        description=r["description"],
+        is_active=r["is_active"],
+    )
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def _dump_slot(s: Slot) -> Row:
+    return {
+        "id": s.id,
+        "location_id": s.location_id,
+        "product_id": s.product_id,
+        "name": s.name,
+        "starts_at": s.starts_at,
+        "ends_at": s.ends_at,
+        "price_amount": s.price_per_traveler.amount,
+        "currency": s.price_per_traveler.currency,
+        "capacity": s.capacity,
+        "seats_held": s.seats_held,
+        "group_discounts": [
+            {"min_travelers": tier.min_travelers, "percent": str(tier.percent)}
+            for tier in s.group_discounts
+        ],
+        "is_active": s.is_active,
+        "created_at": s.created_at,
+        "version": s.version,
+    }
+
+
+def _load_slot(r: Stored, _: Sequence[Stored]) -> Slot:
+    return Slot(
+        id=r["id"],
+        location_id=r["location_id"],
+        starts_at=r["starts_at"],
+        price_per_traveler=Money(r["price_amount"], r["currency"]),
+        created_at=r["created_at"],
+        capacity=r["capacity"],
+        seats_held=r["seats_held"],
+        product_id=r["product_id"],
+        ends_at=r["ends_at"],
+        name=r["name"],
+        group_discounts=tuple(
+            DiscountTier(tier["min_travelers"], Decimal(tier["percent"]))
+            for tier in r["group_discounts"]
+        ),
+        is_active=r["is_active"],
+        version=r["version"],
+    )
+
+
+LOCATIONS = Mapper[Location]("location", locations, _dump_location, _load_location)
+PRODUCTS = Mapper[Product]("product", products, _dump_product, _load_product)
+SUPPLIERS = Mapper[Supplier]("supplier", suppliers, _dump_supplier, _load_supplier)
+SLOTS = Mapper[Slot]("slot", slots, _dump_slot, _load_slot, versioned=True)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def slot_where(query: SlotFilter) -> list[ColumnElement[bool]]:
+    """:meth:`SlotFilter.matches` as SQL over ``slots``."""
+    s = slots.c
+    found: list[ColumnElement[bool]] = []
+    if query.location_id is not None:
+        found.append(s.location_id == query.location_id)
+    if query.location_ids is not None:
+        ids = sorted(query.location_ids, key=lambda location: location.bytes)
+        found.append(s.location_id.in_(ids) if ids else false())
+    if query.product_id is not None:
+        found.append(s.product_id == query.product_id)
+    if query.only_active:
+        found.append(s.is_active.is_(True))
+    if query.only_available:
+        found.append(or_(s.capacity.is_(None), s.seats_held + 1 <= s.capacity))
+    found += within(s.starts_at, query.starts_from, query.starts_before)
+    return found
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+I = TypeVar("I", bound=UUID)  # noqa: E741
+
+
+class CodedRepository(Repository[E], Generic[E, I]):
+    """The locations, products or suppliers repository (a coded catalog entry) in SQL."""
+
+    def get(self, row_id: I) -> E | None:
+        return self._get(row_id)
+
+    def get_by_code(self, code: str) -> E | None:
+        clean = code.strip().upper()
+        return self._session.find_unique(self._mapper, "code", clean, lambda e: e.code)  # type: ignore[attr-defined]
+
+    def list(self, *, only_active: bool = False) -> Sequence[E]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.is_active.is_(True)] if only_active else [],
+            lambda e: e.is_active or not only_active,  # type: ignore[attr-defined]
+            lambda e: e.code,  # type: ignore[attr-defined]
+            order_by=[self._session.ordered_text(c.code)],
+        )
+
+
+class SlotRepository(Repository[Slot]):
+    """:class:`~bookingcore.ports.SlotRepository` in SQL."""
+
+    def get(self, slot_id: SlotId) -> Slot | None:
+        return self._get(slot_id)
+
+    def get_for_update(self, slot_id: SlotId) -> Slot | None:
+        # Booking reads the slot's location next, while it holds the slot's lock.
+        return self._session.lock(self._mapper, slot_id, parent=(LOCATIONS, "location_id"))
+
+    def list(self, query: SlotFilter) -> Sequence[Slot]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            slot_where(query),
+            query.matches,
+            lambda s: (s.starts_at, s.id.bytes),
+            order_by=[c.starts_at, c.id],
+        )
+
+    def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
+        return self._find(("location_id", "starts_at"), starts, _slot_at)
+
+    def find_exact(
+        self, keys: Collection[tuple[LocationId, ProductId | None, datetime]]
+    ) -> Sequence[Slot]:
+        return self._find(("location_id", "product_id", "starts_at"), keys, _slot_key)
+
+    def _find(
+        self,
+        columns: tuple[str, ...],
+        wanted: Collection[tuple[Any, ...]],
+        key: Callable[[Slot], tuple[Any, ...]],
+    ) -> builtins.list[Slot]:
+        ordered = list(set(wanted))
+        found: builtins.list[Slot] = []
+        for start in range(0, len(ordered), TUPLE_COUNTS[-1]):
+            batch = ordered[start : start + TUPLE_COUNTS[-1]]
+            asked = set(batch)
+            found.extend(
+                self._session.select_tuples(
+                    self._mapper,
+                    columns,
+                    batch,
+                    lambda s, asked=asked: key(s) in asked,  # type: ignore[misc]
+                )
+            )
+        return sorted(found, key=lambda s: (s.starts_at, s.id.bytes))
+
+
+def _slot_at(slot: Slot) -> tuple[Any, ...]:
+    return (slot.location_id, slot.starts_at)
+
+
+def _slot_key(slot: Slot) -> tuple[Any, ...]:
+    return (slot.location_id, slot.product_id, slot.starts_at)

@@ -1,0 +1,573 @@
+"""Events and records in SQL: lifecycle events, audit entries, the outbox, its
+deliveries, communications and documents.
+
+Tables, mapping and repositories together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    literal,
+)
+
+from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.communications import (
+    Channel,
+    Communication,
+    CommunicationStatus,
+    CommunicationType,
+)
+from bookingcore.domain.documents import Document, DocumentKind
+from bookingcore.domain.events import Delivery, DeliveryStatus, DomainEvent, OutboxMessage
+from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.values import (
+    BookingId,
+    CommunicationId,
+    CustomerId,
+    DocumentId,
+)
+from bookingcore.serialization import event_from_dict, event_to_dict
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+    actor_columns,
+    json_copy,
+    required_actor,
+)
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    ENUM,
+    UtcDateTime,
+    json_type,
+    metadata,
+    ref,
+    when,
+)
+
+__all__ = [
+    "AUDIT",
+    "COMMUNICATIONS",
+    "DELIVERIES",
+    "DOCUMENTS",
+    "LIFECYCLE_EVENTS",
+    "OUTBOX",
+    "AuditRepository",
+    "CommunicationRepository",
+    "DeliveryRepository",
+    "DocumentRepository",
+    "LifecycleEventRepository",
+    "OutboxRepository",
+    "audit_logs",
+    "communications",
+    "deliveries",
+    "documents",
+    "lifecycle_events",
+    "outbox",
+]
+
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+lifecycle_events = Table(
+    "booking_lifecycle_events",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("booking_id", "bookings.id", nullable=False),
+    Column("booking_version", Integer(), nullable=False),
+    Column("lifecycle", String(), nullable=False),
+    Column("from_status", String()),
+    Column("to_status", String(), nullable=False),
+    Column("actor_type", ENUM, nullable=False),
+    Column("actor_id", String()),
+    Column("note", Text()),
+    Column("idempotency_key", String(), unique=True),
+    Column("request_fingerprint", String()),
+    Column("metadata", json_type(), nullable=False),
+    when("occurred_at"),
+    UniqueConstraint("booking_id", "booking_version"),
+)
+
+audit_logs = Table(
+    "booking_audit_logs",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("entity", String(), nullable=False),
+    Column("entity_id", Uuid(), nullable=False),
+    ref("booking_id", "bookings.id", index=True),
+    Column("action", ENUM, nullable=False),
+    Column("changed_by_kind", ENUM, nullable=False),
+    Column("changed_by_id", String()),
+    Column("old_value", json_type(), nullable=False),
+    Column("new_value", json_type(), nullable=False),
+    Column("change_reason", Text()),
+    Column("ip_address", String()),
+    Column("user_agent", Text()),
+    when("created_at"),
+    Index(None, "entity", "entity_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "sequence",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        Identity(),
+        primary_key=True,
+    ),
+    Column("event_id", Uuid(), nullable=False, unique=True),
+    Column("event_name", String(), nullable=False),
+    when("occurred_at"),
+    Column("payload", json_type(), nullable=False),
+    when("dispatched_at", nullable=True),
+    when("published_at", nullable=True),
+    sqlite_autoincrement=True,
+)
+Index(
+    "ix_outbox_undispatched",
+    outbox.c.sequence,
+    postgresql_where=outbox.c.dispatched_at.is_(None),
+    sqlite_where=outbox.c.dispatched_at.is_(None),
+)
+Index(
+    "ix_outbox_unpublished",
+    outbox.c.sequence,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
+
+deliveries = Table(
+    "event_deliveries",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("event_id", Uuid(), nullable=False),
+    Column("handler", String(), nullable=False),
+    Column("status", ENUM, nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("last_error", Text()),
+    when("next_attempt_at", nullable=True),
+    when("completed_at", nullable=True),
+    UniqueConstraint("event_id", "handler"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+communications = Table(
+    "booking_communications",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("booking_id", "bookings.id", index=True, ondelete="CASCADE"),
+    ref("customer_id", "customers.id", nullable=False, index=True),
+    Column("type", ENUM, nullable=False),
+    Column("channel", ENUM, nullable=False),
+    Column("status", ENUM, nullable=False),
+    Column("recipient", String(), nullable=False),
+    Column("subject", String()),
+    Column("content", Text(), nullable=False),
+    Column("template_used", String()),
+    Column("dedupe_key", String(), unique=True),
+    Column("request_fingerprint", String()),
+    Column("provider_message_id", String(), unique=True),
+    when("sent_at", nullable=True),
+    when("delivered_at", nullable=True),
+    when("opened_at", nullable=True),
+    when("clicked_at", nullable=True),
+    when("failed_at", nullable=True),
+    Column("failed_reason", Text()),
+    Column("created_by_kind", ENUM, nullable=False),
+    Column("created_by_id", String()),
+    when("created_at"),
+    Column("source_event_id", Uuid()),
+    Index(None, "type", "status"),
+)
+
+documents = Table(
+    "booking_documents",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("booking_id", "bookings.id", nullable=False, index=True, ondelete="CASCADE"),
+    Column("kind", ENUM, nullable=False),
+    Column("filename", String(), nullable=False),
+    Column("media_type", String(), nullable=False),
+    Column("content", Text(), nullable=False),
+    when("created_at"),
+    Column("source_event_id", Uuid()),
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _dump_lifecycle_event(e: LifecycleEvent) -> Row:
+    return {
+        "id": e.id,
+        "booking_id": e.booking_id,
+        "booking_version": e.booking_version,
+        "lifecycle": e.lifecycle,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        **actor_columns("actor_type", "actor_id", e.actor),
+        "note": e.note,
+        "idempotency_key": e.idempotency_key,
+        "request_fingerprint": e.request_fingerprint,
+        "metadata": json_copy(e.metadata),
+        "occurred_at": e.occurred_at,
+    }
+
+
+def _load_lifecycle_event(r: Stored, _: Sequence[Stored]) -> LifecycleEvent:
+    return LifecycleEvent(
+        id=r["id"],
+        booking_id=r["booking_id"],
+        booking_version=r["booking_version"],
+        lifecycle=r["lifecycle"],
+        from_status=r["from_status"],
+        to_status=r["to_status"],
+        actor=required_actor(r, "actor_type", "actor_id"),
+        occurred_at=r["occurred_at"],
+        note=r["note"],
+        idempotency_key=r["idempotency_key"],
+        request_fingerprint=r["request_fingerprint"],
+        metadata=dict(r["metadata"]),
+    )
+
+
+def _dump_audit_entry(a: AuditEntry) -> Row:
+    return {
+        "id": a.id,
+        "entity": a.entity,
+        "entity_id": a.entity_id,
+        "booking_id": a.booking_id,
+        "action": a.action.value,
+        **actor_columns("changed_by_kind", "changed_by_id", a.actor),
+        "old_value": json_copy(a.old_values),
+        "new_value": json_copy(a.new_values),
+        "change_reason": a.reason,
+        "ip_address": a.ip_address,
+        "user_agent": a.user_agent,
+        "created_at": a.occurred_at,
+    }
+
+
+def _load_audit_entry(r: Stored, _: Sequence[Stored]) -> AuditEntry:
+    return AuditEntry(
+        id=r["id"],
+        entity=r["entity"],
+        entity_id=r["entity_id"],
+        action=r["action"],
+        actor=required_actor(r, "changed_by_kind", "changed_by_id"),
+        occurred_at=r["created_at"],
+        old_values=r["old_value"],
+        new_values=r["new_value"],
+        reason=r["change_reason"],
+        ip_address=r["ip_address"],
+        user_agent=r["user_agent"],
+        booking_id=r["booking_id"],
+    )
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _dump_outbox_message(m: OutboxMessage) -> Row:
+    # ``sequence`` is the database's to give; it is never written from here.
+    return {
+        "event_id": m.event.id,
+        "event_name": m.event.name,
+        "occurred_at": m.event.occurred_at,
+        "payload": event_to_dict(m.event)["data"],
+        "dispatched_at": m.dispatched_at,
+        "published_at": m.published_at,
+    }
+
+
+def _load_outbox_message(r: Stored, _: Sequence[Stored]) -> OutboxMessage:
+    return OutboxMessage(
+        event=event_from_dict({"name": r["event_name"], "data": r["payload"]}),
+        sequence=r["sequence"],
+        dispatched_at=r["dispatched_at"],
+        published_at=r["published_at"],
+    )
+
+
+def _dump_delivery(d: Delivery) -> Row:
+    return {
+        "id": d.id,
+        "event_id": d.event_id,
+        "handler": d.handler,
+        "status": d.status.value,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "next_attempt_at": d.next_attempt_at,
+        "completed_at": d.completed_at,
+    }
+
+
+def _load_delivery(r: Stored, _: Sequence[Stored]) -> Delivery:
+    return Delivery(
+        event_id=r["event_id"],
+        handler=r["handler"],
+        status=DeliveryStatus(r["status"]),
+        attempts=r["attempts"],
+        last_error=r["last_error"],
+        next_attempt_at=r["next_attempt_at"],
+        completed_at=r["completed_at"],
+    )
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _dump_communication(c: Communication) -> Row:
+    return {
+        "id": c.id,
+        "booking_id": c.booking_id,
+        "customer_id": c.customer_id,
+        "type": c.type.value,
+        "channel": c.channel.value,
+        "status": c.status.value,
+        "recipient": c.recipient,
+        "subject": c.subject,
+        "content": c.content,
+        "template_used": c.template_used,
+        "dedupe_key": c.dedupe_key,
+        "request_fingerprint": c.request_fingerprint,
+        "provider_message_id": c.provider_message_id,
+        "sent_at": c.sent_at,
+        "delivered_at": c.delivered_at,
+        "opened_at": c.opened_at,
+        "clicked_at": c.clicked_at,
+        "failed_at": c.failed_at,
+        "failed_reason": c.failed_reason,
+        **actor_columns("created_by_kind", "created_by_id", c.created_by),
+        "created_at": c.created_at,
+        "source_event_id": c.source_event_id,
+    }
+
+
+def _load_communication(r: Stored, _: Sequence[Stored]) -> Communication:
+    return Communication(
+        id=r["id"],
+        customer_id=r["customer_id"],
+        type=CommunicationType(r["type"]),
+        channel=Channel(r["channel"]),
+        recipient=r["recipient"],
+        created_at=r["created_at"],
+        created_by=required_actor(r, "created_by_kind", "created_by_id"),
+        booking_id=r["booking_id"],
+        status=CommunicationStatus(r["status"]),
+        subject=r["subject"],
+        content=r["content"],
+        template_used=r["template_used"],
+        dedupe_key=r["dedupe_key"],
+        request_fingerprint=r["request_fingerprint"],
+        provider_message_id=r["provider_message_id"],
+        sent_at=r["sent_at"],
+        delivered_at=r["delivered_at"],
+        opened_at=r["opened_at"],
+        clicked_at=r["clicked_at"],
+        failed_at=r["failed_at"],
+        failed_reason=r["failed_reason"],
+        source_event_id=r["source_event_id"],
+    )
+
+
+def _dump_document(d: Document) -> Row:
+    return {
+        "id": d.id,
+        "booking_id": d.booking_id,
+        "kind": d.kind.value,
+        "filename": d.filename,
+        "media_type": d.media_type,
+        "content": d.content,
+        "created_at": d.created_at,
+        "source_event_id": d.source_event_id,
+    }
+
+
+def _load_document(r: Stored, _: Sequence[Stored]) -> Document:
+    return Document(
+        id=r["id"],
+        booking_id=r["booking_id"],
+        kind=DocumentKind(r["kind"]),
+        filename=r["filename"],
+        media_type=r["media_type"],
+        content=r["content"],
+        created_at=r["created_at"],
+        source_event_id=r["source_event_id"],
+    )
+
+
+LIFECYCLE_EVENTS = Mapper[LifecycleEvent](
+    "lifecycleevent", lifecycle_events, _dump_lifecycle_event, _load_lifecycle_event
+)
+AUDIT = Mapper[AuditEntry]("auditentry", audit_logs, _dump_audit_entry, _load_audit_entry)
+OUTBOX = Mapper[OutboxMessage](
+    "outboxmessage",
+    outbox,
+    _dump_outbox_message,
+    _load_outbox_message,
+    key="event_id",
+    generated="sequence",
+)
+DELIVERIES = Mapper[Delivery]("delivery", deliveries, _dump_delivery, _load_delivery)
+COMMUNICATIONS = Mapper[Communication](
+    "communication", communications, _dump_communication, _load_communication
+)
+DOCUMENTS = Mapper[Document]("document", documents, _dump_document, _load_document)
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class LifecycleEventRepository(Repository[LifecycleEvent]):
+    """:class:`~bookingcore.ports.LifecycleEventRepository` in SQL."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[LifecycleEvent]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.booking_id == booking_id],
+            lambda e: e.booking_id == booking_id,
+            lambda e: e.booking_version,
+            order_by=[c.booking_version],
+        )
+
+    def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
+        return self._session.find_unique(
+            self._mapper, "idempotency_key", key, lambda e: e.idempotency_key
+        )
+
+
+class AuditRepository(Repository[AuditEntry]):
+    """:class:`~bookingcore.ports.AuditRepository` in SQL."""
+
+    def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.entity == entity, c.entity_id == entity_id],
+            lambda a: a.entity == entity and a.entity_id == entity_id,
+            lambda a: (a.occurred_at, a.id.bytes),
+            order_by=[c.created_at, c.id],
+        )
+
+
+class OutboxRepository(Repository[OutboxMessage]):
+    """:class:`~bookingcore.ports.OutboxRepository` in SQL."""
+
+    def add(self, event: DomainEvent) -> None:  # type: ignore[override]
+        self._session.add(self._mapper, OutboxMessage(event))
+
+    def get(self, event_id: UUID) -> OutboxMessage | None:
+        return self._get(event_id)
+
+    def list_undispatched(self, limit: int) -> Sequence[OutboxMessage]:
+        c = self._table.c
+        return self._oldest(c.dispatched_at, lambda m: m.dispatched_at is None, limit)
+
+    def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        c = self._table.c
+        return self._oldest(c.published_at, lambda m: m.published_at is None, limit)
+
+    def _oldest(
+        self,
+        column: ColumnElement[datetime],
+        keep: Callable[[OutboxMessage], bool],
+        limit: int,
+    ) -> list[OutboxMessage]:
+        # Messages added in this unit of work have no sequence yet: they come last.
+        return self._session.select(
+            self._mapper,
+            [column.is_(None)],
+            keep,
+            lambda m: (m.sequence is None, m.sequence or 0),
+            order_by=[self._table.c.sequence],
+            limit=limit,
+        )
+
+
+class DeliveryRepository(Repository[Delivery]):
+    """:class:`~bookingcore.ports.DeliveryRepository` in SQL."""
+
+    def get(self, event_id: UUID, handler: str) -> Delivery | None:
+        return self._get(Delivery.key(event_id, handler))
+
+    def list_for_event(self, event_id: UUID) -> Sequence[Delivery]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.event_id == event_id],
+            lambda d: d.event_id == event_id,
+            lambda d: d.handler,
+            order_by=[self._session.ordered_text(c.handler)],
+        )
+
+    def list_due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+        c = self._table.c
+        due_at = func.coalesce(c.next_attempt_at, literal(now, UtcDateTime()))
+        return self._session.select(
+            self._mapper,
+            [
+                c.status == DeliveryStatus.RETRYING.value,
+                (c.next_attempt_at.is_(None)) | (c.next_attempt_at <= now),
+            ],
+            lambda d: d.is_due(now),
+            lambda d: (d.next_attempt_at or now, d.handler, d.id.bytes),
+            order_by=[due_at, self._session.ordered_text(c.handler), c.id],
+            limit=limit,
+        )
+
+
+class CommunicationRepository(Repository[Communication]):
+    """:class:`~bookingcore.ports.CommunicationRepository` in SQL."""
+
+    def get(self, communication_id: CommunicationId) -> Communication | None:
+        return self._get(communication_id)
+
+    def get_by_dedupe_key(self, key: str) -> Communication | None:
+        return self._session.find_unique(self._mapper, "dedupe_key", key, lambda c: c.dedupe_key)
+
+    def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
+        return self._session.find_unique(
+            self._mapper,
+            "provider_message_id",
+            provider_message_id,
+            lambda c: c.provider_message_id,
+        )
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
+        return self._oldest_with(booking_id=booking_id)
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
+        return self._oldest_with(customer_id=customer_id)
+
+
+class DocumentRepository(Repository[Document]):
+    """:class:`~bookingcore.ports.DocumentRepository` in SQL."""
+
+    def get(self, document_id: DocumentId) -> Document | None:
+        return self._get(document_id)
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
+        return self._oldest_with(booking_id=booking_id)

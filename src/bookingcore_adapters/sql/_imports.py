@@ -1,0 +1,226 @@
+"""Bulk import jobs and their row errors in SQL: tables, mapping and repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+from uuid import UUID
+
+import attrs
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
+from bookingcore.domain.queries import (
+    Page,
+    PageRequest,
+)
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+    actor_columns,
+    json_copy,
+    required_actor,
+)
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    ENUM,
+    json_type,
+    metadata,
+    ref,
+    when,
+)
+
+__all__ = [
+    "IMPORTS",
+    "IMPORT_ERRORS",
+    "ImportErrorRepository",
+    "ImportJobRepository",
+    "booking_import_errors",
+    "booking_imports",
+]
+
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+#: Seed 004's ``booking_imports``: one row per file imported.
+booking_imports = Table(
+    "booking_imports",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("filename", String(512), nullable=False),
+    Column("file_format", String(10), nullable=False),
+    Column("file_size", BigInteger(), nullable=False),
+    Column("file_digest", String(64), nullable=False),
+    Column("created_by_kind", ENUM, nullable=False),
+    Column("created_by_id", String()),
+    Column("status", ENUM, nullable=False, index=True),
+    Column("import_settings", json_type(), nullable=False),
+    Column("total_rows", Integer(), nullable=False),
+    Column("processed_rows", Integer(), nullable=False),
+    Column("created_rows", Integer(), nullable=False),
+    Column("updated_rows", Integer(), nullable=False),
+    Column("skipped_rows", Integer(), nullable=False),
+    Column("failed_rows", Integer(), nullable=False),
+    Column("error_summary", json_type(), nullable=False),
+    Column("cancel_requested", Boolean(), nullable=False),
+    when("started_at", nullable=True),
+    when("completed_at", nullable=True),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "created_at", "id"),
+)
+
+#: Seed 004's ``booking_import_errors``: the rows an import could not take.
+booking_import_errors = Table(
+    "booking_import_errors",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("import_id", "booking_imports.id", nullable=False, ondelete="CASCADE"),
+    Column("row_number", Integer(), nullable=False),
+    Column("raw_row", json_type(), nullable=False),
+    Column("error_message", Text(), nullable=False),
+    Column("error_type", String(50), nullable=False),
+    Column("field_errors", json_type(), nullable=False),
+    when("created_at"),
+    when("resolved_at", nullable=True),
+    Index(None, "import_id", "row_number"),
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _dump_import(x: ImportJob) -> Row:
+    return {
+        "id": x.id,
+        "filename": x.filename,
+        "file_format": x.file_format,
+        "file_size": x.file_size,
+        "file_digest": x.file_digest,
+        **actor_columns("created_by_kind", "created_by_id", x.created_by),
+        "status": x.status.value,
+        "import_settings": json_copy(x.settings),
+        "total_rows": x.total_rows,
+        "processed_rows": x.processed_rows,
+        "created_rows": x.created,
+        "updated_rows": x.updated,
+        "skipped_rows": x.skipped,
+        "failed_rows": x.failed,
+        "error_summary": json_copy(x.error_summary),
+        "cancel_requested": x.cancel_requested,
+        "started_at": x.started_at,
+        "completed_at": x.completed_at,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def _load_import(r: Stored, _: Sequence[Stored]) -> ImportJob:
+    return ImportJob(
+        id=r["id"],
+        filename=r["filename"],
+        file_format=r["file_format"],
+        file_size=r["file_size"],
+        file_digest=r["file_digest"],
+        created_by=required_actor(r, "created_by_kind", "created_by_id"),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        status=ImportStatus(r["status"]),
+        settings=json_copy(r["import_settings"]),
+        total_rows=r["total_rows"],
+        processed_rows=r["processed_rows"],
+        created=r["created_rows"],
+        updated=r["updated_rows"],
+        skipped=r["skipped_rows"],
+        failed=r["failed_rows"],
+        error_summary=json_copy(r["error_summary"]),
+        cancel_requested=r["cancel_requested"],
+        started_at=r["started_at"],
+        completed_at=r["completed_at"],
+        version=r["version"],
+    )
+
+
+def _dump_import_error(x: ImportRowError) -> Row:
+    return {
+        "id": x.id,
+        "import_id": x.job_id,
+        "row_number": x.row_number,
+        "raw_row": dict(x.raw_row),
+        "error_message": x.message,
+        "error_type": x.error_type,
+        "field_errors": [attrs.asdict(problem) for problem in x.problems],
+        "created_at": x.created_at,
+        "resolved_at": x.resolved_at,
+    }
+
+
+def _load_import_error(r: Stored, _: Sequence[Stored]) -> ImportRowError:
+    return ImportRowError(
+        id=r["id"],
+        job_id=r["import_id"],
+        row_number=r["row_number"],
+        raw_row=dict(r["raw_row"]),
+        problems=tuple(CellProblem(**problem) for problem in r["field_errors"]),
+        created_at=r["created_at"],
+        resolved_at=r["resolved_at"],
+    )
+
+
+IMPORTS = Mapper[ImportJob](
+    "importjob", booking_imports, _dump_import, _load_import, versioned=True
+)
+IMPORT_ERRORS = Mapper[ImportRowError](
+    "importrowerror", booking_import_errors, _dump_import_error, _load_import_error
+)
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class ImportJobRepository(Repository[ImportJob]):
+    """:class:`~bookingcore.ports.ImportJobRepository` in SQL."""
+
+    def get(self, job_id: UUID) -> ImportJob | None:
+        return self._get(job_id)
+
+    def get_for_update(self, job_id: UUID) -> ImportJob | None:
+        return self._session.lock(self._mapper, job_id)
+
+    def list(self, page: PageRequest) -> Page[ImportJob]:
+        return self._session.page(self._mapper, [], lambda _: True, page)
+
+
+class ImportErrorRepository(Repository[ImportRowError]):
+    """:class:`~bookingcore.ports.ImportErrorRepository` in SQL."""
+
+    def list_for_job(
+        self, job_id: UUID, *, unresolved_only: bool = False
+    ) -> Sequence[ImportRowError]:
+        c = self._table.c
+        where = [c.import_id == job_id]
+        if unresolved_only:
+            where.append(c.resolved_at.is_(None))
+        return self._session.select(
+            self._mapper,
+            where,
+            lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
+            lambda e: (e.row_number, e.created_at),
+            order_by=[c.row_number, c.created_at],
+        )

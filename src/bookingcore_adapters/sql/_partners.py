@@ -1,0 +1,145 @@
+"""Third-party partners in SQL: table, mapping and repository."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+from bookingcore.domain.partners import Partner
+from bookingcore.domain.values import (
+    EmailAddress,
+    LocationId,
+    PartnerId,
+)
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+    json_copy,
+    phone_of,
+    phone_text,
+)
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    PHONE,
+    ExactDecimal,
+    json_type,
+    metadata,
+    when,
+)
+
+__all__ = ["PARTNERS", "PartnerRepository", "partners"]
+
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("name", String(), nullable=False),
+    Column("company_name", String(), nullable=False),
+    Column("contact_email", String(), nullable=False, unique=True),
+    Column("contact_phone", PHONE),
+    Column("api_key", String(), nullable=False, unique=True),
+    Column("api_secret_hash", String()),
+    Column("api_secret_last4", String()),
+    Column("webhook_url", Text()),
+    Column("webhook_secret", String()),
+    Column("commission_rate", ExactDecimal()),
+    Column("allowed_locations", json_type(), nullable=False),
+    Column("is_active", Boolean(), nullable=False),
+    Column("settings", json_type(), nullable=False),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    Index(None, "is_active"),
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _dump_partner(p: Partner) -> Row:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "company_name": p.company_name,
+        "contact_email": p.contact_email.value,
+        "contact_phone": phone_text(p.contact_phone),
+        "api_key": p.api_key,
+        "api_secret_hash": p.api_secret_hash,
+        "api_secret_last4": p.api_secret_last4,
+        "webhook_url": p.webhook_url,
+        "webhook_secret": p.webhook_secret,
+        "commission_rate": p.commission_rate,
+        "allowed_locations": sorted(str(location) for location in p.allowed_location_ids),
+        "is_active": p.is_active,
+        "settings": json_copy(p.settings),
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "version": p.version,
+    }
+
+
+def _load_partner(r: Stored, _: Sequence[Stored]) -> Partner:
+    return Partner(
+        id=r["id"],
+        name=r["name"],
+        company_name=r["company_name"],
+        contact_email=EmailAddress.from_stored(r["contact_email"]),
+        api_key=r["api_key"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        contact_phone=phone_of(r["contact_phone"]),
+        api_secret_hash=r["api_secret_hash"],
+        api_secret_last4=r["api_secret_last4"],
+        webhook_url=r["webhook_url"],
+        webhook_secret=r["webhook_secret"],
+        commission_rate=r["commission_rate"],
+        allowed_location_ids=frozenset(LocationId(UUID(value)) for value in r["allowed_locations"]),
+        is_active=r["is_active"],
+        settings=dict(r["settings"]),
+        version=r["version"],
+    )
+
+
+PARTNERS = Mapper[Partner]("partner", partners, _dump_partner, _load_partner, versioned=True)
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class PartnerRepository(Repository[Partner]):
+    """:class:`~bookingcore.ports.PartnerRepository` in SQL."""
+
+    def get(self, partner_id: PartnerId) -> Partner | None:
+        return self._get(partner_id)
+
+    def get_by_api_key(self, api_key: str) -> Partner | None:
+        return self._session.find_unique(self._mapper, "api_key", api_key, lambda p: p.api_key)
+
+    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.is_active.is_(True)] if only_active else [],
+            lambda p: p.is_active or not only_active,
+            lambda p: (p.name, p.id.bytes),
+            order_by=[self._session.ordered_text(c.name), c.id],
+        )

@@ -1,0 +1,251 @@
+"""Payments and refunds in SQL: tables, mapping and repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import (
+    Column,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from bookingcore.domain.payments import (
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    normalise_provider,
+)
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    Money,
+    PaymentId,
+    RefundId,
+)
+from bookingcore.errors import (
+    ValidationError,
+)
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+    json_copy,
+)
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    CURRENCY,
+    ENUM,
+    json_type,
+    metadata,
+    money,
+    ref,
+    when,
+)
+
+__all__ = [
+    "PAYMENTS",
+    "REFUNDS",
+    "PaymentRepository",
+    "RefundRepository",
+    "payment_refunds",
+    "payments",
+]
+
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+#: Seed 003's ``payments``: one row per attempt to collect money for a booking.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("booking_id", "bookings.id", nullable=False, index=True),
+    ref("customer_id", "customers.id", nullable=False, index=True),
+    Column("provider", String(40), nullable=False),
+    Column("provider_reference", String(255)),
+    Column("status", ENUM, nullable=False, index=True),
+    money("amount"),
+    money("captured_amount"),
+    money("refunded_amount"),
+    money("pending_refund_amount"),
+    Column("currency", CURRENCY, nullable=False),
+    Column("processed_event_ids", json_type(), nullable=False),
+    Column("idempotency_key", String(), unique=True),
+    Column("failure_reason", Text()),
+    when("captured_at", nullable=True),
+    Column("metadata", json_type(), nullable=False),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    UniqueConstraint("provider", "provider_reference"),
+)
+
+#: Seed 003's ``payment_refunds``: money given back from a payment.
+payment_refunds = Table(
+    "payment_refunds",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("payment_id", "payments.id", nullable=False, index=True),
+    money("amount"),
+    Column("currency", CURRENCY, nullable=False),
+    Column("reason", Text()),
+    Column("status", ENUM, nullable=False),
+    Column("provider_reference", String(255), unique=True),
+    Column("failure_reason", Text()),
+    when("completed_at", nullable=True),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def dump_payment(p: Payment) -> Row:
+    """The ``payments`` row of ``p``."""
+    return {
+        "id": p.id,
+        "booking_id": p.booking_id,
+        "customer_id": p.customer_id,
+        "provider": p.provider,
+        "provider_reference": p.provider_reference,
+        "status": p.status.value,
+        "amount": p.amount.amount,
+        "captured_amount": p.captured_amount.amount,
+        "refunded_amount": p.refunded_amount.amount,
+        "pending_refund_amount": p.pending_refund_amount.amount,
+        "currency": p.currency,
+        "processed_event_ids": sorted(p.processed_event_ids),
+        "idempotency_key": p.idempotency_key,
+        "failure_reason": p.failure_reason,
+        "captured_at": p.captured_at,
+        "metadata": json_copy(p.metadata),
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "version": p.version,
+    }
+
+
+def load_payment(r: Stored, _: Sequence[Stored]) -> Payment:
+    """The payment stored in ``r``."""
+    currency = r["currency"]
+    return Payment(
+        id=r["id"],
+        booking_id=r["booking_id"],
+        customer_id=r["customer_id"],
+        provider=r["provider"],
+        amount=Money(r["amount"], currency),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        provider_reference=r["provider_reference"],
+        status=PaymentStatus(r["status"]),
+        captured_amount=Money(r["captured_amount"], currency),
+        refunded_amount=Money(r["refunded_amount"], currency),
+        pending_refund_amount=Money(r["pending_refund_amount"], currency),
+        processed_event_ids=frozenset(r["processed_event_ids"]),
+        idempotency_key=r["idempotency_key"],
+        failure_reason=r["failure_reason"],
+        captured_at=r["captured_at"],
+        metadata=dict(r["metadata"]),
+        version=r["version"],
+    )
+
+
+def dump_refund(x: Refund) -> Row:
+    """The ``payment_refunds`` row of ``x``."""
+    return {
+        "id": x.id,
+        "payment_id": x.payment_id,
+        "amount": x.amount.amount,
+        "currency": x.amount.currency,
+        "reason": x.reason,
+        "status": x.status.value,
+        "provider_reference": x.provider_reference,
+        "failure_reason": x.failure_reason,
+        "completed_at": x.completed_at,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def load_refund(r: Stored, _: Sequence[Stored]) -> Refund:
+    """The refund stored in ``r``."""
+    return Refund(
+        id=r["id"],
+        payment_id=r["payment_id"],
+        amount=Money(r["amount"], r["currency"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        reason=r["reason"],
+        status=RefundStatus(r["status"]),
+        provider_reference=r["provider_reference"],
+        failure_reason=r["failure_reason"],
+        completed_at=r["completed_at"],
+        version=r["version"],
+    )
+
+
+PAYMENTS = Mapper[Payment]("payment", payments, dump_payment, load_payment, versioned=True)
+REFUNDS = Mapper[Refund]("refund", payment_refunds, dump_refund, load_refund, versioned=True)
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class PaymentRepository(Repository[Payment]):
+    """:class:`~bookingcore.ports.PaymentRepository` in SQL."""
+
+    def get(self, payment_id: PaymentId) -> Payment | None:
+        return self._get(payment_id)
+
+    def get_for_update(self, payment_id: PaymentId) -> Payment | None:
+        return self._lock(payment_id)
+
+    def get_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
+        try:
+            name = normalise_provider(provider)
+        except ValidationError:
+            return None  # no payment can name a malformed provider
+        c = self._table.c
+        return self._first(
+            [c.provider == name, c.provider_reference == reference],
+            lambda p: p.provider == name and p.provider_reference == reference,
+        )
+
+    def get_by_idempotency_key(self, key: str) -> Payment | None:
+        return self._session.find_unique(
+            self._mapper, "idempotency_key", key, lambda p: p.idempotency_key
+        )
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
+        return self._oldest_with(booking_id=booking_id)
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
+        return self._oldest_with(customer_id=customer_id)
+
+
+class RefundRepository(Repository[Refund]):
+    """:class:`~bookingcore.ports.RefundRepository` in SQL."""
+
+    def get(self, refund_id: RefundId) -> Refund | None:
+        return self._get(refund_id)
+
+    def get_by_provider_reference(self, reference: str) -> Refund | None:
+        return self._session.find_unique(
+            self._mapper, "provider_reference", reference, lambda r: r.provider_reference
+        )
+
+    def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
+        return self._oldest_with(payment_id=payment_id)

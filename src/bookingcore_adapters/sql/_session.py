@@ -1,0 +1,716 @@
+"""The data mapper's session: an identity map, snapshots, and one transaction.
+
+:class:`Session` is what :class:`~bookingcore_adapters.sql.SqlUnitOfWork` runs
+on and what every repository reads and writes through: it tracks each entity
+read (one object per id) with a snapshot of its rows, and on :meth:`Session.commit`
+writes the additions and changes, parents before children, each versioned row
+only if its version is still the one read. It knows mappers, not families:
+the unit of work hands it the mappers in the order a commit writes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+import attrs
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    RootTransaction,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    select,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from bookingcore.domain.queries import Cursor, Page, PageRequest
+from bookingcore.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    DuplicateError,
+    StaleVersionError,
+)
+from bookingcore_adapters.sql import _driver as d
+from bookingcore_adapters.sql import _mapper as m
+from bookingcore_adapters.sql import _queries as q
+from bookingcore_adapters.sql._engine import (
+    BEGIN_STATEMENT,
+    CONCURRENCY_STATES,
+    RETRY_PAUSE,
+    StoreSettings,
+    sqlstate,
+)
+
+__all__ = ["Session"]
+
+E = TypeVar("E")
+T = TypeVar("T")
+Snapshot = tuple[m.Row, list[m.Row]]
+
+_log = logging.getLogger("bookingcore.sql")
+
+
+class Session:
+    """The identity map, snapshots and transaction of one unit of work over a store.
+
+    ``mappers`` are every entity type the session may track, parents before
+    children: the order a commit writes in. Repositories call its public
+    methods; :class:`~bookingcore_adapters.sql.SqlUnitOfWork` opens, commits,
+    rolls back and closes it.
+    """
+
+    def __init__(self, store: StoreSettings, mappers: Sequence[m.Mapper[Any]]) -> None:
+        self._store = store
+        self._mappers = tuple(mappers)
+        self._sqlite = store.dialect == "sqlite"
+        self._postgres = store.dialect == "postgresql"
+        #: The text search of this store's dialect (for the repositories' filters).
+        self.search = q.TextSearch(store.dialect)
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+        self._holds_write_lock = False
+        self._locked: list[tuple[m.Mapper[Any], UUID]] = []
+        # Locked rows whose snapshot was read under the lock: their versions cannot move.
+        self._settled: set[tuple[str, UUID]] = set()
+        # SQLite: rows read while this transaction held the write lock. Nobody can
+        # change them until it ends, so locking one of them again needs no query.
+        self._fresh: set[tuple[str, UUID]] = set()
+        # psycopg: look-ups on cursors of their own and the writes in one pipeline, straight
+        # to the driver (see _driver); otherwise every statement goes through SQLAlchemy.
+        self._direct = store.pipelined
+        self._active = False
+        self._tracked: dict[str, dict[UUID, Any]] = {}
+        self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
+        self._added: dict[str, dict[UUID, None]] = {}
+        self._forget()
+
+    # ------------------------------------------------------------------ the protocol
+
+    def open(self) -> None:
+        """Start using the session (the unit of work's ``with`` block begins)."""
+        self._active = True
+        self.rollback()
+
+    def close(self) -> None:
+        """Roll back what is left and give the connection back to the pool."""
+        try:
+            self.rollback()
+        finally:
+            self._active = False
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+
+    def commit(self) -> None:
+        """Write every added and changed entity in one transaction, or nothing.
+
+        Raises (see :meth:`SqlUnitOfWork.commit`):
+            DuplicateError: a unique key (id, phone, code, reference, idempotency
+                key, external id, API key, contact email, dedupe key, ...) would
+                be held twice.
+            StaleVersionError: an entity changed in the database after it was read.
+            ConflictError: another constraint refused the change (a reference to a
+                row that does not exist).
+            ConcurrentUpdateError: deadlocks or serialization failures outlasted
+                the store's ``retries``, or a row this unit of work had locked
+                changed while it retried.
+        """
+        self._require_active()
+        writes = self._changes()
+        if not writes:
+            self._end_transaction()
+            return
+        if self._sqlite:
+            self._take_write_lock()
+        try:
+            sequences = self.retrying(lambda: self._write_and_commit(writes))
+        except d.Refused as refused:
+            self._abandon_transaction()
+            raise self._explain(refused, writes) from refused.error
+        except IntegrityError as exc:  # a constraint the database checks at COMMIT
+            self._abandon_transaction()
+            msg = f"the database refused the commit: {exc.orig}"
+            raise ConflictError(msg) from exc
+        except BaseException:
+            self._abandon_transaction()
+            raise
+        for write in writes:
+            ident = write.mapper.identity(write.entity)
+            if ident in sequences:
+                write.entity.sequence = sequences[ident]
+            self._snapshots[write.mapper.entity][ident] = (write.row, write.children)
+        for added in self._added.values():
+            added.clear()
+
+    def rollback(self) -> None:
+        """Forget every change since the last commit, and every entity read."""
+        try:
+            self._abandon_transaction()
+        finally:
+            self._forget()
+
+    # ------------------------------------------------------------------ transactions
+
+    def _require_active(self) -> None:
+        if not self._active:
+            msg = "use the unit of work as a context manager: `with uow: ...`"
+            raise RuntimeError(msg)
+
+    def _forget(self) -> None:
+        names = [mapper.entity for mapper in self._mappers]
+        self._tracked = {name: {} for name in names}
+        self._snapshots = {name: {} for name in names}
+        self._added = {name: {} for name in names}
+
+    def _begin(self, *, write_lock: bool = False) -> Connection:
+        """The connection, inside a transaction (begun now if none is open)."""
+        self._require_active()
+        if self._connection is None:
+            self._connection = self._store.engine.connect()
+        if self._transaction is None:
+            if self._sqlite:
+                statement = "BEGIN IMMEDIATE" if write_lock else "BEGIN"
+                self._connection.info[BEGIN_STATEMENT] = statement
+            self._transaction = self._connection.begin()
+            self._holds_write_lock = write_lock
+        return self._connection
+
+    def _take_write_lock(self) -> None:
+        """SQLite: make sure this transaction holds the write lock.
+
+        A transaction that has only read cannot safely upgrade to writing in WAL
+        mode (it fails at once if another writer committed since it began), so
+        the read transaction ends and a ``BEGIN IMMEDIATE`` one starts, waiting
+        for other writers. Nothing is lost: this unit of work has written
+        nothing yet, and versions catch any entity that changed meanwhile.
+        """
+        if self._transaction is not None and self._holds_write_lock:
+            return
+        self._abandon_transaction()
+        self._begin(write_lock=True)
+
+    def _end_transaction(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        self._holds_write_lock = False
+        self._locked = []
+        self._settled.clear()
+        self._fresh.clear()
+        if transaction is None:
+            return
+        try:
+            transaction.commit()
+        except BaseException:
+            # A failed COMMIT can leave the driver's transaction open: start afresh.
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    connection.invalidate()
+                    connection.close()
+            raise
+
+    def _abandon_transaction(self) -> None:
+        transaction, self._transaction = self._transaction, None
+        self._holds_write_lock = False
+        self._locked = []
+        self._settled.clear()
+        self._fresh.clear()
+        if transaction is not None and transaction.is_active:
+            transaction.rollback()
+
+    def retrying(self, step: Callable[[], T]) -> T:
+        """Run ``step``; after a deadlock or serialization failure, roll back and repeat it.
+
+        The database has already undone the transaction, so before each repeat
+        the rows this unit of work had locked are locked again, in the same
+        order, and must read exactly as they did: everything decided under
+        those locks (seats left, a version) still holds, and the step can run
+        again as if nothing happened. Up to the store's ``retries`` repeats,
+        with a short random pause; then :class:`ConcurrentUpdateError`.
+        """
+        locked: list[tuple[m.Mapper[Any], UUID]] = []
+        attempt = 0
+        while True:
+            try:
+                if attempt:
+                    self._lock_again(locked)
+                return step()
+            except DBAPIError as exc:
+                if sqlstate(exc) not in CONCURRENCY_STATES:
+                    raise
+                if not attempt:
+                    locked = list(self._locked)
+                self._abandon_transaction()
+                attempt += 1
+                if attempt > self._store.retries:
+                    msg = (
+                        "concurrent transactions kept aborting this one "
+                        f"({exc.orig.__class__.__name__}); nothing was written, try again"
+                    )
+                    raise ConcurrentUpdateError(msg, attempts=attempt) from exc
+                _log.warning(
+                    "%s; retrying the transaction (%d of %d)",
+                    exc.orig.__class__.__name__,
+                    attempt,
+                    self._store.retries,
+                )
+                time.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # noqa: S311 - jitter
+
+    def _lock_again(self, locked: Sequence[tuple[m.Mapper[Any], UUID]]) -> None:
+        """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
+        for mapper, ident in locked:
+            table = mapper.table
+            rows = self._rows_by(table, {mapper.key: ident}, lock=True)
+            self._locked.append((mapper, ident))
+            self._settled.add((mapper.entity, ident))
+            first = self._snapshots[mapper.entity].get(ident)
+            fresh = self._load(mapper, rows)[0] if rows else None
+            if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
+                self._abandon_transaction()
+                msg = (
+                    f"{mapper.entity} {ident} changed while this transaction waited to "
+                    "retry after a deadlock; nothing was written, try again"
+                )
+                raise ConcurrentUpdateError(msg, attempts=len(locked))
+
+    def _write_and_commit(self, writes: list[d.Write]) -> dict[UUID, int]:
+        connection = self._begin()
+        statements = d.plan(writes, connection.dialect, self._mappers)
+        if self._direct:
+            outcome = d.run_pipelined(connection, statements, commit=self._settled_all(writes))
+        else:
+            outcome = d.run_each(connection, statements)
+        if outcome.stale:
+            stale = outcome.stale[0]
+            mapper, table = stale.mapper, stale.mapper.table
+            ident = stale.row[mapper.key]
+            read = stale.before[0]["version"] if stale.before else 0
+            actual = connection.execute(
+                select(table.c.version).where(table.c[mapper.key] == ident)
+            ).scalar()
+            raise StaleVersionError(mapper.entity, ident, read, actual or 0)
+        self._end_transaction()
+        return outcome.sequences
+
+    def _settled_all(self, writes: list[d.Write]) -> bool:
+        """Whether no versioned UPDATE of ``writes`` can find its row changed.
+
+        True when every one is of a row this transaction locked and read under
+        its lock: nobody else can have moved its version since, so the
+        statements can be committed without first looking at their results.
+        """
+        return all(
+            write.before is None
+            or not write.mapper.versioned
+            or (write.mapper.entity, write.row[write.mapper.key]) in self._settled
+            for write in writes
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    def _changes(self) -> list[d.Write]:
+        writes: list[d.Write] = []
+        for mapper in self._mappers:
+            added = self._added[mapper.entity]
+            snapshots = self._snapshots[mapper.entity]
+            for ident, entity in self._tracked[mapper.entity].items():
+                row, children = mapper.dump(entity), mapper.dump_children(entity)
+                before = None if ident in added else snapshots[ident]
+                if before is None or before != (row, children):
+                    writes.append(d.Write(mapper, entity, row, children, before))
+        return writes
+
+    def _explain(self, refused: d.Refused, writes: list[d.Write]) -> ConflictError:
+        """The bookingcore error for a write the database refused (after the rollback)."""
+        mapper, table = refused.mapper, refused.mapper.table
+        columns = _unique_columns(refused.error, self._mappers)
+        if columns is None:
+            msg = f"the database refused this {mapper.entity}: {refused.error.orig}"
+            return ConflictError(msg)
+        if not columns or not set(columns) <= set(table.c.keys()):
+            columns = [mapper.key]
+        batch = [write for write in writes if write.mapper is mapper]
+        holder, values = self._holder(mapper, batch, columns)
+        if columns == [mapper.key]:
+            msg = f"{mapper.entity} {holder or 'with this id'} exists already"
+        else:
+            value = ""
+            if values is not None:
+                value = f" {values[0]!r}" if len(values) == 1 else f" {values!r}"
+            msg = f"{mapper.entity} {', '.join(columns)}{value} is already taken"
+        return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
+
+    def _holder(
+        self, mapper: m.Mapper[Any], batch: list[d.Write], columns: list[str]
+    ) -> tuple[UUID | None, tuple[Any, ...] | None]:
+        """Which stored row holds the key one of ``batch`` wanted, and the key's value."""
+        table, key = mapper.table, mapper.table.c[mapper.key]
+        try:
+            with contextlib.suppress(SQLAlchemyError):
+                for write in batch:
+                    values = tuple(write.row[column] for column in columns)
+                    if any(value is None for value in values):
+                        continue
+                    where = [table.c[c] == v for c, v in zip(columns, values, strict=True)]
+                    if columns != [mapper.key]:
+                        where.append(key != write.row[mapper.key])
+                        where.extend(_partial_unique_where(table, columns))
+                    found = self._begin().execute(select(key).where(*where).limit(1)).scalar()
+                    if found is not None:
+                        return found, values
+            return None, None
+        finally:
+            self._abandon_transaction()
+
+    # ------------------------------------------------------------------ for repositories
+
+    def connection(self) -> Connection:
+        """The connection, inside this session's transaction (begun now if none is open)."""
+        return self._begin()
+
+    def tracked(self, mapper: m.Mapper[E]) -> Mapping[UUID, E]:
+        """The entities of ``mapper``'s type this session tracks, by id (read-only)."""
+        self._require_active()
+        return MappingProxyType(self._tracked[mapper.entity])
+
+    def ordered_text(self, column: ColumnElement[str]) -> ColumnElement[str]:
+        """``column`` in code-point order, as Python sorts strings."""
+        return column.collate("C") if self._postgres else column
+
+    def delete_now(
+        self, mapper: m.Mapper[E], where: Sequence[ColumnElement[bool]], gone: Callable[[E], bool]
+    ) -> int:
+        """DELETE the rows matching ``where`` at once, in this transaction; how many went.
+
+        Tracked entities are judged by ``gone`` as they are in memory (the same
+        test as ``where``) and forgotten when they go, so commit neither writes
+        nor resurrects them. Undone by a rollback, like every other write.
+        """
+        self._require_active()
+        name, table = mapper.entity, mapper.table
+        key = table.c[mapper.key]
+        tracked: dict[UUID, E] = self._tracked[name]
+        added = self._added[name]
+        going = [ident for ident, entity in tracked.items() if gone(entity)]
+        stored = [ident for ident in going if ident not in added]
+        untracked = list(where)
+        if tracked:
+            untracked.append(key.not_in(list(tracked)))
+        if self._sqlite:
+            self._take_write_lock()
+
+        def remove() -> int:
+            connection = self._begin()
+            removed = connection.execute(delete(table).where(*untracked)).rowcount
+            if stored:
+                removed += connection.execute(delete(table).where(key.in_(stored))).rowcount
+            return removed
+
+        removed = self.retrying(remove) + len(going) - len(stored)
+        for ident in going:
+            del tracked[ident]
+            self._snapshots[name].pop(ident, None)
+            added.pop(ident, None)
+        return removed
+
+    def add(self, mapper: m.Mapper[E], entity: E) -> None:
+        """Track ``entity`` as new: it is inserted on commit."""
+        self._require_active()
+        ident = mapper.identity(entity)
+        self._tracked[mapper.entity][ident] = entity
+        self._added[mapper.entity][ident] = None
+
+    def _track(self, mapper: m.Mapper[E], entity: E) -> E:
+        """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
+        ident = mapper.identity(entity)
+        tracked = self._tracked[mapper.entity]
+        known: E | None = tracked.get(ident)
+        if known is not None:
+            return known
+        tracked[ident] = entity
+        self._snapshots[mapper.entity][ident] = (mapper.dump(entity), mapper.dump_children(entity))
+        if self._holds_write_lock and self._sqlite:
+            self._fresh.add((mapper.entity, ident))
+        return entity
+
+    def _rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[m.Stored]:
+        return list(self._begin().execute(statement, params).mappings())
+
+    def _rows_by(
+        self,
+        table: Table,
+        wanted: Mapping[str, object],
+        lock: bool = False,
+        parent: tuple[m.Mapper[Any], str] | None = None,
+    ) -> list[m.Row]:
+        """Rows whose columns equal ``wanted``: the hot look-up, sent straight to the driver.
+
+        With ``parent``, the parent rows come in the same query and are tracked.
+        """
+        connection = self._begin()
+        columns = tuple(wanted)
+        if parent is None:
+            query = d.lookup(table, columns, connection.dialect, lock=lock)
+            return d.fetch(connection, query, wanted, direct=self._direct)
+        parent_mapper, foreign_key = parent
+        joined = (parent_mapper.table, foreign_key)
+        query = d.lookup(table, columns, connection.dialect, lock=lock, parent=joined)
+        found = d.fetch_with_parent(connection, query, wanted, direct=self._direct)
+        for _, parent_row in found:
+            if parent_row is not None:
+                self._track(parent_mapper, parent_mapper.load(parent_row, []))
+        return [row for row, _ in found]
+
+    def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
+        """Entities built from ``rows`` (not tracked), with their child rows."""
+        children: dict[Any, list[m.Stored]] = defaultdict(list)
+        if mapper.child_table is not None and rows:
+            child = mapper.child_table
+            ids = [row[mapper.key] for row in rows]
+            for found in self._rows(_children_select(child), {"ids": ids}):
+                children[found["booking_id"]].append(found)
+        return [mapper.load(row, children[row[mapper.key]]) for row in rows]
+
+    def get(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
+        """The entity with id ``ident`` (tracked from now on), or None."""
+        self._require_active()
+        known: E | None = self._tracked[mapper.entity].get(ident)
+        if known is not None:
+            return known
+        table = mapper.table
+        rows = self._rows_by(table, {mapper.key: ident})
+        return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
+
+    def peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
+        """The entity as this unit of work sees it, without tracking it."""
+        known: E | None = self._tracked[mapper.entity].get(ident)
+        if known is not None:
+            return known
+        table = mapper.table
+        rows = self._rows_by(table, {mapper.key: ident})
+        return self._load(mapper, rows)[0] if rows else None
+
+    def find_unique(
+        self, mapper: m.Mapper[E], column: str, value: object, read: Callable[[E], object]
+    ) -> E | None:
+        """The entity whose unique ``column`` holds ``value`` (``read``: the attribute)."""
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        for entity in tracked.values():
+            if read(entity) == value:
+                return entity
+        table = mapper.table
+        rows = self._rows_by(table, {column: value})
+        if not rows or rows[0][mapper.key] in tracked:
+            return None  # the tracked holder gave the value up in this unit of work
+        return self._track(mapper, self._load(mapper, rows)[0])
+
+    def select_equal(
+        self, mapper: m.Mapper[E], wanted: Mapping[str, object], sort_key: Callable[[E], Any]
+    ) -> list[E]:
+        """Entities whose columns (and attributes of the same names) equal ``wanted``.
+
+        Like :meth:`select`, this unit's own additions and changes are seen; the
+        stored rows come from one look-up sent straight to the driver.
+        """
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+
+        def keep(entity: E) -> bool:
+            return all(getattr(entity, name) == value for name, value in wanted.items())
+
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        rows = [
+            row for row in self._rows_by(mapper.table, wanted) if row[mapper.key] not in tracked
+        ]
+        found = sorted([*self._load(mapper, rows), *mine], key=sort_key)
+        return [self._track(mapper, entity) for entity in found]
+
+    def select_tuples(
+        self,
+        mapper: m.Mapper[E],
+        columns: tuple[str, ...],
+        tuples: Sequence[tuple[Any, ...]],
+        keep: Callable[[E], bool],
+    ) -> list[E]:
+        """Entities whose ``columns`` equal one of ``tuples`` (``keep``: the same test).
+
+        As :meth:`select_equal`: this unit's own additions and changes are seen,
+        and the stored rows come from one look-up sent straight to the driver.
+        """
+        self._require_active()
+        if not tuples:
+            return []
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        connection = self._begin()
+        count, parameters = d.tuple_parameters(columns, tuples)
+        query = d.by_tuples(mapper.table, columns, count, connection.dialect)
+        seen: set[UUID] = set()
+        rows = []
+        for row in d.fetch(connection, query, parameters, direct=self._direct):
+            ident = row[mapper.key]
+            if ident not in tracked and ident not in seen:
+                seen.add(ident)
+                rows.append(row)
+        return [self._track(mapper, entity) for entity in [*self._load(mapper, rows), *mine]]
+
+    def select(
+        self,
+        mapper: m.Mapper[E],
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        sort_key: Callable[[E], Any],
+        *,
+        order_by: Sequence[ColumnElement[Any]],
+        limit: int | None = None,
+        newest_first: bool = False,
+        source: FromClause | None = None,
+    ) -> list[E]:
+        """Entities matching ``where`` (in SQL) and ``keep`` (the same test in Python).
+
+        Stored rows come from the database; entities this unit of work tracks
+        are judged as they are now in memory, so uncommitted additions and
+        changes are seen. With a ``limit``, enough rows are fetched to make up
+        for tracked ones, so the result is exactly the first ``limit``.
+        """
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        statement = select(mapper.table)
+        if source is not None:
+            statement = statement.select_from(source)
+        statement = statement.where(*where).order_by(*order_by)
+        if limit is not None:
+            statement = statement.limit(limit + len(tracked))
+        rows = [row for row in self._rows(statement) if row[mapper.key] not in tracked]
+        found = sorted([*self._load(mapper, rows), *mine], key=sort_key, reverse=newest_first)
+        if limit is not None:
+            found = found[:limit]
+        return [self._track(mapper, entity) for entity in found]
+
+    def page(
+        self,
+        mapper: m.Mapper[E],
+        where: list[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        page: PageRequest,
+        source: FromClause | None = None,
+    ) -> Page[E]:
+        """Newest first by ``(created_at, id)``, ``page.limit`` after ``page.cursor``."""
+        after = page.after
+        table = mapper.table
+
+        def wanted(entity: Any) -> bool:
+            return keep(entity) and (after is None or after.is_after(entity.created_at, entity.id))
+
+        found = self.select(
+            mapper,
+            [*where, *q.keyset_after(table, after)],
+            wanted,
+            lambda entity: (entity.created_at, entity.id.bytes),  # type: ignore[attr-defined]
+            order_by=[table.c.created_at.desc(), table.c.id.desc()],
+            limit=page.limit + 1,
+            newest_first=True,
+            source=source,
+        )
+        chosen = found[: page.limit]
+        if len(found) > page.limit and chosen:
+            last: Any = chosen[-1]
+            return Page(chosen, Cursor(last.created_at, last.id).encode())
+        return Page(chosen, None)
+
+    def lock(
+        self, mapper: m.Mapper[E], ident: UUID, *, parent: tuple[m.Mapper[Any], str] | None = None
+    ) -> E | None:
+        """The entity, its row locked until the transaction ends; refreshed if untouched.
+
+        With ``parent=(mapper, foreign_key)``, the row the entity's ``foreign_key``
+        points at comes in the same query (unlocked), and a later ``get`` of it is
+        answered from memory: the caller saves a round trip while holding the lock.
+        """
+        self._require_active()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        if ident in self._added[mapper.entity]:
+            return tracked[ident]
+        if self._sqlite:
+            self._take_write_lock()
+            if (mapper.entity, ident) in self._fresh:
+                # Read under the write lock this transaction still holds: as locked.
+                self._locked.append((mapper, ident))
+                self._settled.add((mapper.entity, ident))
+                return tracked[ident]
+        lock = not self._sqlite
+        wanted = {mapper.key: ident}
+        rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock, parent))
+        if not rows:
+            return None
+        self._locked.append((mapper, ident))
+        fresh = self._load(mapper, rows)[0]
+        known = tracked.get(ident)
+        if known is None:
+            self._settled.add((mapper.entity, ident))
+            return self._track(mapper, fresh)
+        snapshot = self._snapshots[mapper.entity][ident]
+        if (mapper.dump(known), mapper.dump_children(known)) == snapshot:
+            self._settled.add((mapper.entity, ident))
+            # Read before the lock and not changed since: bring it up to date.
+            for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(known))):
+                if field.init:
+                    setattr(known, field.name, getattr(fresh, field.name))
+            self._snapshots[mapper.entity][ident] = (
+                mapper.dump(known),
+                mapper.dump_children(known),
+            )
+        return known
+
+
+def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElement[bool]]:
+    """The condition of a partial unique index on ``columns`` (only rows it covers clash)."""
+    for index in table.indexes:
+        if index.unique and [column.name for column in index.columns] == columns:
+            found = (index.dialect_kwargs.get(f"{name}_where") for name in ("postgresql", "sqlite"))
+            return [where for where in found if where is not None][:1]
+    return []
+
+
+def _unique_columns(exc: IntegrityError, mappers: Sequence[m.Mapper[Any]]) -> list[str] | None:
+    """The columns of the unique key ``exc`` reports, or None when it is another violation."""
+    orig = exc.orig
+    if sqlstate(exc) == "23505":
+        name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+        for table in mappers:
+            for constraint in [*table.table.constraints]:
+                if constraint.name == name:
+                    return [column.name for column in constraint.columns]  # type: ignore[attr-defined]
+            for index in table.table.indexes:  # a partial unique key is an index
+                if index.name == name:
+                    return [column.name for column in index.columns]
+        return []
+    text = str(orig)
+    if text.startswith("UNIQUE constraint failed:"):
+        listed = text.partition(":")[2].split(",")
+        return [item.strip().rpartition(".")[2] for item in listed]
+    return None
+
+
+# --------------------------------------------------------------------------- statements
+# Built once per table and shape, then executed with parameters: SQLAlchemy skips
+# constructing and keying a new statement on every call, which is most of its cost.
+
+
+@functools.cache
+def _children_select(child: Table) -> Select[Any]:
+    """The child rows of the bookings whose ids are the parameter ``ids``."""
+    return select(child).where(child.c.booking_id.in_(bindparam("ids", expanding=True)))

@@ -1,0 +1,329 @@
+"""Waiting lists and booking groups in SQL: tables, mapping and repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TypeVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    case,
+    func,
+    or_,
+    select,
+)
+
+from bookingcore.domain.communications import (
+    Channel,
+)
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
+from bookingcore.domain.queries import (
+    Page,
+    PageRequest,
+)
+from bookingcore.domain.values import (
+    BookingGroupId,
+    CustomerId,
+    SlotId,
+    WaitlistEntryId,
+)
+from bookingcore.domain.waitlist import (
+    ACTIVE_WAITLIST_STATUSES,
+    WaitlistEntry,
+    WaitlistPriority,
+    WaitlistStatus,
+)
+from bookingcore.errors import (
+    ValidationError,
+)
+from bookingcore_adapters.sql._mapper import (
+    Mapper,
+    Row,
+    Stored,
+)
+from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._schema import (
+    ENUM,
+    json_type,
+    metadata,
+    ref,
+    when,
+)
+
+__all__ = [
+    "BOOKING_GROUPS",
+    "WAITLIST",
+    "BookingGroupRepository",
+    "WaitlistRepository",
+    "booking_groups",
+    "waiting_lists",
+]
+
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+#: Seed 001's ``booking_groups``: corporate and group bookings under one reference.
+#: ``bookings.group_id`` points here by value only: adding a foreign key to the
+#: existing ``bookings`` table would mean rebuilding it on SQLite (see docs/sql.md).
+booking_groups = Table(
+    "booking_groups",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("group_reference", String(100), nullable=False, unique=True),
+    ref("company_id", "customers.id", index=True),
+    ref("organizer_id", "customers.id", nullable=False, index=True),
+    Column("group_name", String(255)),
+    Column("total_participants", Integer()),
+    Column("status", ENUM, nullable=False, index=True),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    CheckConstraint("total_participants >= 1", name="total_participants_positive"),
+    Index(None, "created_at", "id"),
+)
+
+
+#: Seed 001's ``waiting_lists``, on slots: at most one active entry per customer and slot.
+waiting_lists = Table(
+    "waiting_lists",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("slot_id", "slots.id", nullable=False),
+    ref("customer_id", "customers.id", nullable=False, index=True),
+    Column("seats", Integer(), nullable=False),
+    Column("position", Integer(), nullable=False),
+    Column("priority", ENUM, nullable=False),
+    Column("preferred_contact_method", ENUM),
+    Column("alternative_dates", json_type(), nullable=False),
+    Column("status", ENUM, nullable=False),
+    when("offered_at", nullable=True),
+    when("offer_expires_at", nullable=True),
+    ref("booking_id", "bookings.id", index=True),
+    Column("notes", Text()),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    CheckConstraint("seats >= 1", name="seats_positive"),
+    CheckConstraint("position >= 1", name="position_positive"),
+    Index(None, "slot_id", "position"),
+    Index(None, "status", "offer_expires_at"),
+)
+_ACTIVE_WAITLIST_ENTRY = waiting_lists.c.status.in_(["waiting", "offered"])
+Index(
+    "uq_waiting_lists_active_slot_id_customer_id",
+    waiting_lists.c.slot_id,
+    waiting_lists.c.customer_id,
+    unique=True,
+    postgresql_where=_ACTIVE_WAITLIST_ENTRY,
+    sqlite_where=_ACTIVE_WAITLIST_ENTRY,
+)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+_ACTIVE = sorted(status.value for status in ACTIVE_WAITLIST_STATUSES)
+
+
+def dump_booking_group(g: BookingGroup) -> Row:
+    """The ``booking_groups`` row of ``g``."""
+    return {
+        "id": g.id,
+        "group_reference": g.group_reference,
+        "company_id": g.company_id,
+        "organizer_id": g.organizer_id,
+        "group_name": g.group_name,
+        "total_participants": g.total_participants,
+        "status": g.status.value,
+        "created_at": g.created_at,
+        "updated_at": g.updated_at,
+        "version": g.version,
+    }
+
+
+def load_booking_group(r: Stored, _: Sequence[Stored]) -> BookingGroup:
+    """The group stored in ``r``."""
+    return BookingGroup(
+        id=r["id"],
+        group_reference=r["group_reference"],
+        organizer_id=r["organizer_id"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        company_id=r["company_id"],
+        group_name=r["group_name"],
+        total_participants=r["total_participants"],
+        status=BookingGroupStatus(r["status"]),
+        version=r["version"],
+    )
+
+
+def dump_waitlist_entry(w: WaitlistEntry) -> Row:
+    """The ``waiting_lists`` row of ``w``."""
+    contact = w.preferred_contact_method
+    return {
+        "id": w.id,
+        "slot_id": w.slot_id,
+        "customer_id": w.customer_id,
+        "seats": w.seats,
+        "position": w.position,
+        "priority": w.priority.value,
+        "preferred_contact_method": None if contact is None else contact.value,
+        "alternative_dates": [day.isoformat() for day in w.alternative_dates],
+        "status": w.status.value,
+        "offered_at": w.offered_at,
+        "offer_expires_at": w.offer_expires_at,
+        "booking_id": w.booking_id,
+        "notes": w.notes,
+        "created_at": w.created_at,
+        "updated_at": w.updated_at,
+        "version": w.version,
+    }
+
+
+def load_waitlist_entry(r: Stored, _: Sequence[Stored]) -> WaitlistEntry:
+    """The waiting-list entry stored in ``r``."""
+    contact = r["preferred_contact_method"]
+    return WaitlistEntry(
+        id=r["id"],
+        slot_id=r["slot_id"],
+        customer_id=r["customer_id"],
+        seats=r["seats"],
+        position=r["position"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        priority=WaitlistPriority(r["priority"]),
+        preferred_contact_method=None if contact is None else Channel(contact),
+        alternative_dates=tuple(date.fromisoformat(day) for day in r["alternative_dates"]),
+        status=WaitlistStatus(r["status"]),
+        offered_at=r["offered_at"],
+        offer_expires_at=r["offer_expires_at"],
+        booking_id=r["booking_id"],
+        notes=r["notes"],
+        version=r["version"],
+    )
+
+
+BOOKING_GROUPS = Mapper[BookingGroup](
+    "bookinggroup", booking_groups, dump_booking_group, load_booking_group, versioned=True
+)
+WAITLIST = Mapper[WaitlistEntry](
+    "waitlistentry", waiting_lists, dump_waitlist_entry, load_waitlist_entry, versioned=True
+)
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class BookingGroupRepository(Repository[BookingGroup]):
+    """:class:`~bookingcore.ports.BookingGroupRepository` in SQL."""
+
+    def get(self, group_id: BookingGroupId) -> BookingGroup | None:
+        return self._get(group_id)
+
+    def get_for_update(self, group_id: BookingGroupId) -> BookingGroup | None:
+        return self._lock(group_id)
+
+    def get_by_reference(self, group_reference: str) -> BookingGroup | None:
+        try:
+            reference = normalise_group_reference(group_reference)
+        except ValidationError:
+            return None  # no group can hold a malformed reference
+        return self._session.find_unique(
+            self._mapper, "group_reference", reference, lambda g: g.group_reference
+        )
+
+    def list(
+        self,
+        page: PageRequest,
+        *,
+        status: BookingGroupStatus | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Page[BookingGroup]:
+        c = self._table.c
+        where: list[ColumnElement[bool]] = []
+        if status is not None:
+            where.append(c.status == BookingGroupStatus(status).value)
+        if customer_id is not None:
+            where.append(or_(c.organizer_id == customer_id, c.company_id == customer_id))
+
+        def keep(group: BookingGroup) -> bool:
+            return (status is None or group.status == status) and (
+                customer_id is None or customer_id in (group.organizer_id, group.company_id)
+            )
+
+        return self._session.page(self._mapper, where, keep, page)
+
+
+class WaitlistRepository(Repository[WaitlistEntry]):
+    """:class:`~bookingcore.ports.WaitlistRepository` in SQL."""
+
+    def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        return self._get(entry_id)
+
+    def get_for_update(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        return self._lock(entry_id)
+
+    def get_active(self, slot_id: SlotId, customer_id: CustomerId) -> WaitlistEntry | None:
+        c = self._table.c
+        return self._first(
+            [c.slot_id == slot_id, c.customer_id == customer_id, c.status.in_(_ACTIVE)],
+            lambda w: w.slot_id == slot_id and w.customer_id == customer_id and w.is_active,
+        )
+
+    def list_for_slot(
+        self, slot_id: SlotId, *, active_only: bool = False
+    ) -> Sequence[WaitlistEntry]:
+        c = self._table.c
+        where = [c.slot_id == slot_id]
+        if active_only:
+            where.append(c.status.in_(_ACTIVE))
+        rank = case(
+            {priority.value: priority.rank for priority in WaitlistPriority},
+            value=c.priority,
+            else_=len(WaitlistPriority),
+        )
+        return self._session.select(
+            self._mapper,
+            where,
+            lambda w: w.slot_id == slot_id and (w.is_active or not active_only),
+            lambda w: w.offer_key,
+            order_by=[rank, c.position, c.created_at, c.id],
+        )
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
+        return self._oldest_with(customer_id=customer_id)
+
+    def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.status == WaitlistStatus.OFFERED.value, c.offer_expires_at <= now],
+            lambda w: (
+                w.status is WaitlistStatus.OFFERED
+                and w.offer_expires_at is not None
+                and w.offer_expires_at <= now
+            ),
+            lambda w: (w.offer_expires_at, w.id.bytes),
+            order_by=[c.offer_expires_at, c.id],
+            limit=limit,
+        )
+
+    def next_position(self, slot_id: SlotId) -> int:
+        c = self._table.c
+        tracked = self._session.tracked(self._mapper)
+        mine = [w.position for w in tracked.values() if w.slot_id == slot_id]
+        statement = select(func.max(c.position)).where(c.slot_id == slot_id)
+        stored = self._session.connection().execute(statement).scalar()
+        return max([*mine, stored or 0]) + 1
