@@ -235,6 +235,7 @@ class RowMaker:
         self._recent_external: list[str] = []  # a ring of external ids of good rows
         self._next_customer = 0
         self._plain_rows: set[tuple[object, ...]] = set()  # good rows without an external id
+        self._booked: set[tuple[object, ...]] = set()  # (customer, slot) of every good row
         self.good = 0
         self.bad: Counter[str] = Counter(dict.fromkeys(BAD_KINDS, 0))
 
@@ -295,6 +296,12 @@ class RowMaker:
             if kind == "duplicate_external_id" and not self._recent_external:
                 kind = None
         if kind is None:
+            # A customer's traveler books a slot once: the booking rules refuse a second
+            # active booking of it, so a good row moves to a free day instead.
+            while (index, dealer.upper(), day, hour, variant) in self._booked:
+                day += timedelta(days=1)
+                when = day.isoformat() + (f"T{hour:02d}:00" if hour is not None else "")
+            self._booked.add((index, dealer.upper(), day, hour, variant))
             if external:
                 self._remember_external(external)
             else:
