@@ -295,6 +295,16 @@ class BookingRepository(Protocol):
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
         """Every booking of ``customer_id`` on ``slot_id``, whatever its status."""
 
+    def find_for_customer_slots(
+        self, pairs: Collection[tuple[CustomerId, SlotId]]
+    ) -> Mapping[tuple[CustomerId, SlotId], Sequence[Booking]]:
+        """:meth:`list_for_customer_slot` for many pairs in one look-up.
+
+        Pairs with no booking are left out.
+
+        .. versionadded:: 0.2
+        """
+
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         """Bookings matching ``query``, newest first."""
 

@@ -1000,6 +1000,21 @@ class _Booker:
         for slot in uow.slots.find_exact(wanted):
             if slot.capacity is None:
                 self._open.setdefault((slot.location_id, slot.product_id, slot.starts_at), slot.id)
+        # The customers' bookings of the slots the rows name, for the duplicate rule.
+        pairs: set[tuple[CustomerId, SlotId]] = set()
+        for r in rows:
+            stored = self._phones.get(r.phone) if r.phone else None
+            if stored is None and r.email and not r.phone:
+                stored = self._emails.get(r.email)
+            if stored is None or stored.id in self._new_customers:
+                continue
+            slot_id = r.slot_id or self._open.get((r.location_id, r.product_id, r.starts_at))
+            if slot_id is not None:
+                pairs.add((stored.id, slot_id))
+        pairs -= self._booked.keys()
+        found = uow.bookings.find_for_customer_slots(pairs)
+        for pair in pairs:
+            self._booked[pair] = list(found.get(pair, ()))
 
     @property
     def _uow(self) -> UnitOfWork:

@@ -2403,6 +2403,39 @@ class LookupContract(_Base):
             }
             assert dict(uow.bookings.find_by_external_ids([])) == {}
 
+    def test_bookings_of_many_customer_slot_pairs_come_in_one_look_up(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        other_slot = make.slot(booking.location_id)
+        with uow_factory() as uow:
+            uow.slots.add(other_slot)
+            slot = uow.slots.get(booking.slot_id)
+            assert slot is not None
+            again = make.booking(
+                booking.customer_id, slot, [t.traveler_id for t in booking.travelers]
+            )
+            uow.bookings.add(again)
+            uow.commit()
+        mine = (booking.customer_id, booking.slot_id)
+        with uow_factory() as uow:
+            found = uow.bookings.find_for_customer_slots(
+                [mine, (booking.customer_id, other_slot.id)]
+            )
+            assert {key: [b.id for b in value] for key, value in found.items()} == {
+                mine: [
+                    b.id for b in sorted([booking, again], key=lambda b: (b.created_at, b.id.bytes))
+                ]
+            }
+            # this unit's own additions are seen too
+            added = make.booking(
+                booking.customer_id, other_slot, [t.traveler_id for t in booking.travelers]
+            )
+            uow.bookings.add(added)
+            found = uow.bookings.find_for_customer_slots([(booking.customer_id, other_slot.id)])
+            assert [b.id for b in found[(booking.customer_id, other_slot.id)]] == [added.id]
+            assert dict(uow.bookings.find_for_customer_slots([])) == {}
+
     def test_count_by_assignee_counts_only_the_statuses_asked_for(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

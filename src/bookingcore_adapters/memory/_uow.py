@@ -469,6 +469,21 @@ class _BookingRepository(_Repository[Booking]):
             lambda b: (b.created_at, b.id.bytes),
         )
 
+    def find_for_customer_slots(
+        self, pairs: Collection[tuple[CustomerId, SlotId]]
+    ) -> Mapping[tuple[CustomerId, SlotId], Sequence[Booking]]:
+        wanted = set(pairs)
+        found: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
+        if not wanted:
+            return found
+        for booking in self._uow._select(
+            self._table,
+            lambda b: (b.customer_id, b.slot_id) in wanted,
+            lambda b: (b.created_at, b.id.bytes),
+        ):
+            found.setdefault((booking.customer_id, booking.slot_id), []).append(booking)
+        return found
+
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         customers: dict[UUID, Customer] = {}
         if query.text:

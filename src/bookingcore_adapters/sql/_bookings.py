@@ -44,6 +44,7 @@ from bookingcore.domain.values import (
     StaffId,
 )
 from bookingcore_adapters.sql._customers import CUSTOMERS, customers
+from bookingcore_adapters.sql._driver import TUPLE_COUNTS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -470,6 +471,25 @@ class BookingRepository(Repository[Booking]):
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
         return self._oldest_with(customer_id=customer_id, slot_id=slot_id)
+
+    def find_for_customer_slots(
+        self, pairs: Collection[tuple[CustomerId, SlotId]]
+    ) -> Mapping[tuple[CustomerId, SlotId], Sequence[Booking]]:
+        ordered = list(set(pairs))
+        found: dict[tuple[CustomerId, SlotId], list[Booking]] = defaultdict(list)
+        for start in range(0, len(ordered), TUPLE_COUNTS[-1]):
+            batch = ordered[start : start + TUPLE_COUNTS[-1]]
+            asked = set(batch)
+            for booking in self._session.select_tuples(
+                self._mapper,
+                ("customer_id", "slot_id"),
+                batch,
+                lambda b, asked=asked: (b.customer_id, b.slot_id) in asked,  # type: ignore[misc]
+            ):
+                found[(booking.customer_id, booking.slot_id)].append(booking)
+        for bookings in found.values():
+            bookings.sort(key=lambda b: (b.created_at, b.id.bytes))
+        return dict(found)
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         where, source = booking_where(query, self._session.search)
