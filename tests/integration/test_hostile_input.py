@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.integration.test_imports import HEADER, ListSource, row
 
 from bookingcore import (
     BookingCore,
@@ -33,7 +34,6 @@ from bookingcore.domain import ImportStatus
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
-from tests.integration.test_imports import HEADER, ListSource, row
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 CONTROL = ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\ud800"]

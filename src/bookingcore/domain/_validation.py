@@ -103,7 +103,9 @@ def check_idempotency_key(value: object, field: str = "idempotency_key") -> str 
     return value
 
 
-def check_metadata(value: object, field: str = "metadata", *, pairs: bool = False) -> dict[str, str]:
+def check_metadata(
+    value: object, field: str = "metadata", *, pairs: bool = False
+) -> dict[str, str]:
     """Metadata, the one rule for every kind (bookings, transitions, import rows,
     items, payments): at most :data:`MAX_METADATA_PAIRS` pairs of text, keys of
     1-:data:`MAX_METADATA_KEY` characters, values of at most
@@ -119,20 +121,20 @@ def check_metadata(value: object, field: str = "metadata", *, pairs: bool = Fals
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        pairs: list[tuple[object, object]] = list(cast("Mapping[object, object]", value).items())
+        entries: list[tuple[object, object]] = list(cast("Mapping[object, object]", value).items())
     elif pairs and isinstance(value, list | tuple):
         try:
-            pairs = [(k, v) for k, v in value]
+            entries = [(k, v) for k, v in value]
         except (TypeError, ValueError):
             raise ValidationError.single(field, "must map text to text", "invalid_type") from None
     else:
         raise ValidationError.single(field, "must map text to text", "invalid_type")
     p = Problems(prefix=field)
-    if len(pairs) > MAX_METADATA_PAIRS:
+    if len(entries) > MAX_METADATA_PAIRS:
         p.add("", f"at most {MAX_METADATA_PAIRS} entries", "too_many")
         p.raise_if_any()
     result: dict[str, str] = {}
-    for key, item in pairs:
+    for key, item in entries:
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_METADATA_KEY:
             shown = key[:MAX_METADATA_KEY] if isinstance(key, str) else type(key).__name__
             msg = f"keys are text of 1 to {MAX_METADATA_KEY} characters"
