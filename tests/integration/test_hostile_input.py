@@ -17,6 +17,7 @@ import pytest
 from tests.integration.test_imports import HEADER, ListSource, row
 
 from bookingcore import (
+    AuthenticationError,
     BookingCore,
     BookingFilter,
     BookingRequest,
@@ -219,6 +220,33 @@ class TestControlCharacters:
             "idempotency_key",
         )
         assert world.core.bookings.get(booking.id, principal=ADMIN).version == before
+
+    @pytest.mark.parametrize("char", ["\x00", "\ud800"])
+    def test_look_ups_by_text_with_a_control_character_are_typed_errors(
+        self, world: World, char: str
+    ) -> None:
+        bad = f"BK{char}1"
+        world.refused(
+            lambda: world.core.bookings.get_by_reference(bad, principal=ADMIN), "reference"
+        )
+        world.refused(
+            lambda: world.core.communications.record_callback(
+                bad, "delivered", principal=Principal.system()
+            ),
+            "provider_message_id",
+        )
+        world.refused(
+            lambda: world.core.partners.register(
+                name="Trek Co",
+                company_name="Trek Co Ltd",
+                contact_email="api@trek.example.com",
+                webhook_url=f"https://trek.example.com/{char}",
+                principal=ADMIN,
+            ),
+            "webhook_url",
+        )
+        with pytest.raises(AuthenticationError):
+            world.core.partners.authenticate(bad, bad, client_ip="192.0.2.1")
 
     def test_tabs_and_newlines_in_free_text_are_kept(self, world: World) -> None:
         notes = "line one\n\tline two\r\nline three"

@@ -28,13 +28,16 @@ MAX_COUNT = 1_000_000
 MAX_SEARCH_TEXT = 200
 
 
-def check_text(value: str, field: str) -> None:
+def check_text(value: object, field: str) -> None:
     """Refuse text holding a control character other than tab, newline or carriage
     return (NUL included), or a lone surrogate: the one rule for all text.
 
     Raises:
-        ValidationError: on ``field`` with code ``control_character``.
+        ValidationError: on ``field`` with code ``control_character``
+            (``invalid_type`` when ``value`` is not text).
     """
+    if not isinstance(value, str):
+        raise ValidationError.single(field, "must be text", "invalid_type")
     if value.isprintable():  # the common case, checked in C
         return
     for position, char in enumerate(value):

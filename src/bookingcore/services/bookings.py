@@ -16,7 +16,7 @@ from typing import cast
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, check_metadata, clean_text
+from bookingcore.domain._validation import Problems, check_metadata, clean_text, require_text
 from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.catalog import Location
@@ -595,9 +595,12 @@ class BookingService:
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
+            ValidationError: on ``reference`` when it is blank, not text or holds
+                control characters.
         """
+        clean = require_text(reference, "reference")
         with self._ctx.uow_factory() as uow:
-            booking = uow.bookings.get_by_reference(reference.strip().upper())
+            booking = uow.bookings.get_by_reference(clean.upper())
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", reference)
         return booking

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import check_text
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import (
     Channel,
@@ -263,8 +264,10 @@ class CommunicationService:
         Raises:
             NotFoundError: no message has this provider id.
             PermissionDeniedError: as :meth:`record_status`.
-            ValidationError: an unknown status.
+            ValidationError: an unknown status, or a provider message id that is
+                not text or holds control characters.
         """
+        check_text(provider_message_id, "provider_message_id")
         return self._report(
             lambda uow: uow.communications.get_by_provider_message_id(provider_message_id),
             provider_message_id,
