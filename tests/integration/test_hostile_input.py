@@ -22,6 +22,7 @@ from bookingcore import (
     BookingFilter,
     BookingRequest,
     CustomerFilter,
+    ImportSettings,
     Money,
     NewTraveler,
     PageRequest,
@@ -146,6 +147,23 @@ class TestCounts:
             ),
             "capacity",
         )
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"chunk_size": "500"}, "chunk_size"),
+            ({"chunk_size": 5.5}, "chunk_size"),
+            ({"chunk_size": 10**20}, "chunk_size"),
+            ({"workers": 10**20}, "workers"),
+            ({"workers": True}, "workers"),
+        ],
+    )
+    def test_import_settings_refuse_counts_that_are_not_whole_numbers_in_range(
+        self, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ImportSettings(**fields)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
 
     def test_the_largest_capacity_is_stored(self, world: World) -> None:
         slot = world.core.catalog.create_slot(
