@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -24,6 +25,7 @@ from bookingcore import (
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -106,11 +108,64 @@ def test_a_different_booking_under_the_same_key_is_a_conflict(world: World) -> N
 def test_another_customer_reusing_a_key_never_gets_the_first_customers_booking(
     world: World,
 ) -> None:
-    world.core.bookings.book(world.request(), principal=world.me, idempotency_key="k-shared")
-    with pytest.raises(IdempotencyConflictError):
-        world.core.bookings.book(
-            world.request(), principal=world.someone_else, idempotency_key="k-shared"
-        )
+    """Keys belong to their principal: the same key from another customer is a new request."""
+    mine = world.core.bookings.book(world.request(), principal=world.me, idempotency_key="k-shared")
+    theirs = world.core.bookings.book(
+        world.request(), principal=world.someone_else, idempotency_key="k-shared"
+    )
+    assert theirs.id != mine.id
+    assert theirs.customer_id == world.someone_else.id
+    assert world.bookings_held() == 2
+    again = world.core.bookings.book(
+        world.request(), principal=world.someone_else, idempotency_key="k-shared"
+    )
+    assert again.id == theirs.id
+    assert mine.idempotency_key == f"customer:{world.me.id}:k-shared"
+
+
+def test_keys_of_transitions_and_messages_belong_to_their_principal(world: World) -> None:
+    """Another staff member's identical key moves or messages afresh instead of conflicting."""
+    booking = world.core.bookings.book(world.request(), principal=world.me)
+    other_admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    world.core.bookings.transition(
+        booking.id, "confirmed", principal=ADMIN, note="paid", idempotency_key="k-same"
+    )
+    moved = world.core.bookings.transition(
+        booking.id, "cancelled", principal=other_admin, idempotency_key="k-same"
+    )
+    assert not moved.replayed
+    assert moved.booking.status == "cancelled"
+    world.core.communications.send(booking.id, "reminder", principal=ADMIN, idempotency_key="k-msg")
+    world.core.communications.send(
+        booking.id, "confirmation", principal=other_admin, idempotency_key="k-msg"
+    )
+    assert len(world.notifier.sent) == 2
+
+
+def test_an_idempotency_key_over_255_characters_is_refused_before_anything_is_written(
+    world: World,
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        world.core.bookings.book(world.request(), principal=world.me, idempotency_key="k" * 256)
+    assert caught.value.fields == ("idempotency_key",)
+    assert world.bookings_held() == 0
+    booking = world.core.bookings.book(
+        world.request(), principal=world.me, idempotency_key="k" * 255
+    )
+    for call in (
+        lambda: world.core.bookings.transition(
+            booking.id, "confirmed", principal=ADMIN, idempotency_key="k\x00"
+        ),
+        lambda: world.core.bookings.cancel(booking.id, principal=ADMIN, idempotency_key="k" * 256),
+        lambda: world.core.communications.send(
+            booking.id, "reminder", principal=ADMIN, idempotency_key="x" * 10**6
+        ),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert caught.value.fields == ("idempotency_key",)
+    assert world.core.bookings.get(booking.id, principal=ADMIN).status == "pending"
+    assert world.notifier.sent == []
 
 
 def test_a_transition_and_a_cancel_retried_from_elsewhere_are_replays(world: World) -> None:

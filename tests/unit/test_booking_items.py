@@ -71,7 +71,7 @@ class TestInvariants:
             ({"unit_price": Money("-1", "INR")}, "unit_price"),
             ({"description": "  "}, "description"),
             ({"kind": "spaceship"}, "kind"),
-            ({"metadata": {"seat": 12}}, "metadata"),
+            ({"metadata": {"seat": 12}}, "metadata.seat"),
             (
                 {"service_starts_on": date(2026, 3, 5), "service_ends_on": date(2026, 3, 4)},
                 "service_ends_on",

@@ -3,13 +3,153 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from bookingcore.errors import FieldError, InvalidTransitionError, ValidationError
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
+
+#: The limits every backend enforces alike (docs/security.md, "Limits").
+#: The longest idempotency key a caller may send.
+MAX_IDEMPOTENCY_KEY = 255
+#: Metadata: at most this many pairs, keys 1-100 characters, values up to 1000.
+MAX_METADATA_PAIRS = 50
+MAX_METADATA_KEY = 100
+MAX_METADATA_VALUE = 1000
+#: The largest count (capacity, seats, quantities) any integer field accepts.
+MAX_COUNT = 1_000_000
+#: The longest search text a filter accepts.
+MAX_SEARCH_TEXT = 200
+
+
+#: What :func:`check_text` refuses: Unicode's control characters (category Cc:
+#: U+0000-U+001F and U+007F-U+009F) except tab, newline and carriage return, and
+#: lone surrogates (category Cs), which no UTF-8 database can store.
+_REFUSED_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_text(value: object, field: str) -> None:
+    """Refuse text holding a control character other than tab, newline or carriage
+    return (NUL included), or a lone surrogate: the one rule for all text.
+
+    Raises:
+        ValidationError: on ``field`` with code ``control_character``
+            (``invalid_type`` when ``value`` is not text).
+    """
+    if not isinstance(value, str):
+        raise ValidationError.single(field, "must be text", "invalid_type")
+    found = _REFUSED_CHARACTERS.search(value)
+    if found is not None:
+        char, position = found.group(), found.start()
+        msg = f"must not contain control characters (U+{ord(char):04X} at {position})"
+        raise ValidationError.single(field, msg, "control_character")
+
+
+def without_control_characters(value: str) -> str:
+    """``value`` with every character :func:`check_text` refuses replaced by U+FFFD.
+
+    For copies kept to show people what was refused (an import's error rows),
+    never for values the library acts on.
+    """
+    return _REFUSED_CHARACTERS.sub("\ufffd", value)
+
+
+def text_problem(value: str) -> str | None:
+    """The message :func:`check_text` would raise for ``value``, or None when it is clean."""
+    try:
+        check_text(value, "text")
+    except ValidationError as exc:
+        return exc.errors[0].message
+    return None
+
+
+def bounded_count(value: object, field: str, *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """``value`` as a whole number within ``minimum``-``maximum``.
+
+    Raises:
+        ValidationError: on ``field``: ``invalid_type`` for a non-integer (bools and
+            floats included), ``out_of_range`` outside the bounds.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError.single(field, "must be a whole number", "invalid_type")
+    if not minimum <= value <= maximum:
+        msg = f"must be between {minimum:,} and {maximum:,}"
+        raise ValidationError.single(field, msg, "out_of_range")
+    return value
+
+
+def check_idempotency_key(value: object, field: str = "idempotency_key") -> str | None:
+    """A caller's idempotency key, checked: None or empty means no key.
+
+    Raises:
+        ValidationError: on ``field``: not text, over
+            :data:`MAX_IDEMPOTENCY_KEY` characters, or holding control characters.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError.single(field, "must be text", "invalid_type")
+    if len(value) > MAX_IDEMPOTENCY_KEY:
+        msg = f"must be at most {MAX_IDEMPOTENCY_KEY} characters"
+        raise ValidationError.single(field, msg, "too_long")
+    check_text(value, field)
+    return value
+
+
+def check_metadata(
+    value: object, field: str = "metadata", *, pairs: bool = False
+) -> dict[str, str]:
+    """Metadata, the one rule for every kind (bookings, transitions, import rows,
+    items, payments): at most :data:`MAX_METADATA_PAIRS` pairs of text, keys of
+    1-:data:`MAX_METADATA_KEY` characters, values of at most
+    :data:`MAX_METADATA_VALUE`, no control characters. ``None`` is empty.
+
+    ``pairs=True`` also accepts a sequence of (key, value) pairs, the form
+    request objects keep metadata in. Returns the pairs as a dict sorted by key.
+
+    Raises:
+        ValidationError: one field error per bad pair, on ``<field>.<key>``
+            (``<field>`` itself for a non-mapping or too many pairs).
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        entries: list[tuple[object, object]] = list(cast("Mapping[object, object]", value).items())
+    elif pairs and isinstance(value, list | tuple):
+        try:
+            entries = [(k, v) for k, v in value]
+        except (TypeError, ValueError):
+            raise ValidationError.single(field, "must map text to text", "invalid_type") from None
+    else:
+        raise ValidationError.single(field, "must map text to text", "invalid_type")
+    p = Problems(prefix=field)
+    if len(entries) > MAX_METADATA_PAIRS:
+        p.add("", f"at most {MAX_METADATA_PAIRS} entries", "too_many")
+        p.raise_if_any()
+    result: dict[str, str] = {}
+    for key, item in entries:
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_METADATA_KEY:
+            shown = key[:MAX_METADATA_KEY] if isinstance(key, str) else type(key).__name__
+            msg = f"keys are text of 1 to {MAX_METADATA_KEY} characters"
+            p.add(shown, msg, "invalid_key")
+            continue
+        if text_problem(key) is not None:
+            p.add("", "keys must not contain control characters", "control_character")
+            continue
+        if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE:
+            msg = f"values are text of at most {MAX_METADATA_VALUE} characters"
+            p.add(key, msg, "invalid_value")
+            continue
+        problem = text_problem(item)
+        if problem is not None:
+            p.add(key, problem, "control_character")
+            continue
+        result[key] = item
+    p.raise_if_any()
+    return dict(sorted(result.items()))
 
 
 class Problems:
@@ -54,9 +194,14 @@ def clean_text(
 ) -> str | None:
     """Strip ``value``; None or blank becomes None unless ``required``.
 
+    Every text goes through :func:`check_text` first.
+
     Raises:
-        ValidationError: wrong type, missing when required, or outside the length bounds.
+        ValidationError: wrong type, missing when required, outside the length
+            bounds, or holding a control character.
     """
+    if isinstance(value, str):
+        check_text(value, field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ValidationError.single(field, "is required", "required")
@@ -133,17 +278,12 @@ def check_move(
 
 
 def text_mapping(value: Mapping[Any, Any], field: str = "metadata") -> dict[str, str]:
-    """``value`` as a plain dict of text to text.
+    """``value`` as metadata: :func:`check_metadata` (kept for attrs converters).
 
     Raises:
-        ValidationError: on ``field`` when a key or a value is not text.
+        ValidationError: see :func:`check_metadata`.
     """
-    result: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise ValidationError.single(field, "keys and values must be text", "invalid")
-        result[key] = item
-    return result
+    return check_metadata(value, field)
 
 
 def positive_money_amount(value: object, field: str) -> None:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import check_metadata
 from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
 from bookingcore.domain.events import (
     BookingCreated,
@@ -346,7 +347,7 @@ class Booking(Versioned):
             group_id=draft.group_id,
             idempotency_key=draft.idempotency_key,
             request_fingerprint=draft.request_fingerprint,
-            metadata=dict(draft.metadata),
+            metadata=check_metadata(draft.metadata),
         )
         history = LifecycleEvent(
             id=author.new_id(),
@@ -434,7 +435,7 @@ class Booking(Versioned):
             self.cancelled_at = now
             self.cancellation_reason = note
         self.touch(now)
-        extra = dict(metadata or {})
+        extra = check_metadata(metadata)
         history = LifecycleEvent(
             id=author.new_id(),
             booking_id=self.id,
@@ -487,9 +488,11 @@ class Booking(Versioned):
         if unknown:
             msg = f"not editable booking fields: {sorted(unknown)}"
             raise ValueError(msg)
+        if "metadata" in values:
+            values = {**values, "metadata": check_metadata(values["metadata"])}
         before = snapshot(self, values)
         for name, value in values.items():
-            setattr(self, name, dict(value) if name == "metadata" else value)
+            setattr(self, name, value)
         old, new = diff(before, snapshot(self, values))
         if not new:
             return None

@@ -42,7 +42,9 @@ from uuid import UUID
 
 import attrs
 
-__all__ = ["DIGEST_VERSION", "canonical", "request_digest"]
+from bookingcore.domain._validation import check_idempotency_key
+
+__all__ = ["DIGEST_VERSION", "caller_key", "canonical", "request_digest", "scoped_key"]
 
 #: The digest format :func:`request_digest` writes. Stored digests of an older
 #: format keep their meaning; a new format gets a new number.
@@ -109,6 +111,35 @@ def request_digest(operation: str, fields: Mapping[str, object]) -> str:
     body = {"operation": operation, "fields": canonical(fields)}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"v{DIGEST_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def scoped_key(kind: str, principal_id: UUID | None, key: object) -> str | None:
+    """The key stored for a caller's idempotency ``key``: scoped to who sent it.
+
+    Keys belong to the principal that sends them (as Stripe scopes them to an
+    account): the same key from another principal is a fresh request. The
+    stored key is ``"<kind>:<id>:<key>"`` (``-`` for a principal without an
+    id), for example ``"customer:1b4e28ba-2fa1-11d2-883f-0016d3cca427:k-42"``;
+    that is what ``Booking.idempotency_key``, ``LifecycleEvent.idempotency_key``
+    and ``Communication.dedupe_key`` show. Kinds and UUIDs hold no ``:``, so two
+    principals never share a stored key, and keys the library writes for itself
+    (``import:...``, ``reminder:...``) never collide with a caller's.
+
+    Returns None when ``key`` is None or empty (no key).
+
+    Raises:
+        ValidationError: on ``idempotency_key``: not text, longer than 255
+            characters, or holding control characters.
+    """
+    checked = check_idempotency_key(key)
+    if checked is None:
+        return None
+    return f"{kind}:{principal_id or '-'}:{checked}"
+
+
+def caller_key(stored: str) -> str:
+    """The key as its caller sent it, from a key :func:`scoped_key` stored."""
+    return stored.split(":", 2)[2] if stored.count(":") >= 2 else stored
 
 
 def _left_out(field: attrs.Attribute[Any], value: object) -> bool:

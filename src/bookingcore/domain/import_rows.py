@@ -24,6 +24,11 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import (
+    check_metadata,
+    text_problem,
+    without_control_characters,
+)
 from bookingcore.domain.imports import CellProblem, SourceRow, cell_name
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.values import (
@@ -179,6 +184,17 @@ def map_header(header: Sequence[str], overrides: Mapping[str, str] | None = None
             cells map to one column.
     """
     problems: list[FieldError] = []
+    for index, cell in enumerate(header):
+        trouble = text_problem(cell)
+        if trouble is not None:
+            problems.append(FieldError(f"file.header[{index}]", trouble, "control_character"))
+    for key, chosen in (overrides or {}).items():
+        for text in (key, chosen):
+            trouble = text_problem(text) if isinstance(text, str) else "must be text"  # type: ignore[redundant-expr]
+            if trouble is not None:
+                problems.append(FieldError("mapping", trouble, "invalid"))
+    if problems:
+        raise ValidationError(problems, "the file's header has problems")
     wanted = {normalise_header(k): v for k, v in (overrides or {}).items()}
     present = {normalise_header(cell) for cell in header}
     for key, chosen in (overrides or {}).items():
@@ -312,8 +328,10 @@ class RowValidator:
 
     def raw(self, row: SourceRow) -> dict[str, str]:
         """The row as the file's header name -> cell text (what error rows keep)."""
+        # A kept copy: characters the text rule refuses are shown as U+FFFD (a NUL
+        # cannot even be stored in PostgreSQL's JSON).
         return {
-            name: row.values[index] if index < len(row.values) else ""
+            name: without_control_characters(row.values[index]) if index < len(row.values) else ""
             for index, name in enumerate(self.mapping.header)
         }
 
@@ -335,9 +353,24 @@ class RowValidator:
                     code,
                     column=self.mapping.header[index],
                     cell=cell_name(index, row.number) if self.has_cells else None,
-                    value=values[index] if index < len(values) else "",
+                    value=without_control_characters(values[index]) if index < len(values) else "",
                 )
             )
+
+        for index, text in enumerate(values[: self._width]):
+            trouble = text_problem(text)
+            if trouble is not None:
+                problems.append(
+                    CellProblem(
+                        trouble,
+                        "control_character",
+                        column=self.mapping.header[index],
+                        cell=cell_name(index, row.number) if self.has_cells else None,
+                        value=without_control_characters(text),
+                    )
+                )
+        if problems:
+            return problems
 
         name = " ".join(cell("customer_name").split())
         if not name:
@@ -434,6 +467,10 @@ class RowValidator:
             if value:
                 metadata.append((header_name, value[:_MAX_METADATA_VALUE]))
 
+        try:
+            check_metadata(metadata, pairs=True)  # the one rule; the row keeps the file's order
+        except ValidationError as exc:
+            problems += [CellProblem(f"{e.field}: {e.message}", e.code) for e in exc.errors]
         if problems:
             return problems
         assert location_id is not None

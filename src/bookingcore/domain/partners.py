@@ -36,7 +36,7 @@ from typing import Any, cast
 
 import attrs
 
-from bookingcore.domain._validation import Problems
+from bookingcore.domain._validation import Problems, text_problem
 from bookingcore.domain.values import EmailAddress, LocationId, PartnerId, PhoneNumber, Versioned
 from bookingcore.domain.webhooks import SignedWebhook, signed_request
 from bookingcore.errors import ValidationError
@@ -123,6 +123,9 @@ def check_partner_settings(settings: Mapping[str, str]) -> dict[str, str]:
     for key, value in given.items():
         if not isinstance(key, str) or not key.strip() or not isinstance(value, str):
             p.add(str(key), "settings map text keys to text values", "invalid_type")
+            continue
+        if text_problem(key) is not None or text_problem(value) is not None:
+            p.add("", "settings must not contain control characters", "control_character")
             continue
         if key == RATE_LIMIT_SETTING:
             try:

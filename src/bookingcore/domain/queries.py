@@ -15,11 +15,12 @@ import binascii
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import MAX_SEARCH_TEXT, check_text
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.slots import Slot
@@ -59,6 +60,27 @@ def _frozen_or_none(value: object) -> frozenset[object] | None:
     return frozenset(cast("Iterable[object]", value))
 
 
+def _search_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Search text: at most MAX_SEARCH_TEXT characters, no control characters."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ValidationError.single(attribute.name, "must be text", "invalid_type")
+    if len(value) > MAX_SEARCH_TEXT:
+        msg = f"must be at most {MAX_SEARCH_TEXT} characters"
+        raise ValidationError.single(attribute.name, msg, "too_long")
+    check_text(value, attribute.name)
+
+
+def _names(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Statuses and sources to match: each is text of at most 100 characters, no controls."""
+    for item in cast("Iterable[object]", value or ()):
+        if not isinstance(item, str) or len(item) > 100:
+            msg = "each must be text of at most 100 characters"
+            raise ValidationError.single(attribute.name, msg, "invalid")
+        check_text(item, attribute.name)
+
+
 @attrs.frozen
 class BookingFilter:
     """Which bookings to list. Every field left ``None`` does not filter.
@@ -84,8 +106,12 @@ class BookingFilter:
     .. versionadded:: 0.1
     """
 
-    statuses: frozenset[str] | None = attrs.field(default=None, converter=_frozen_or_none)
-    sources: frozenset[BookingSource] | None = attrs.field(default=None, converter=_frozen_or_none)
+    statuses: frozenset[str] | None = attrs.field(
+        default=None, converter=_frozen_or_none, validator=_names
+    )
+    sources: frozenset[BookingSource] | None = attrs.field(
+        default=None, converter=_frozen_or_none, validator=_names
+    )
     customer_id: CustomerId | None = None
     partner_id: PartnerId | None = None
     location_id: LocationId | None = None
@@ -98,7 +124,7 @@ class BookingFilter:
     starts_before: datetime | None = None
     created_from: datetime | None = None
     created_before: datetime | None = None
-    text: str | None = None
+    text: str | None = attrs.field(default=None, validator=_search_text)
     text_customers_of: PartnerId | None = None
     text_without_customers: bool = False
 
@@ -146,12 +172,14 @@ class CustomerFilter:
     .. versionadded:: 0.1
     """
 
-    sources: frozenset[BookingSource] | None = attrs.field(default=None, converter=_frozen_or_none)
+    sources: frozenset[BookingSource] | None = attrs.field(
+        default=None, converter=_frozen_or_none, validator=_names
+    )
     partner_id: PartnerId | None = None
     customer_id: CustomerId | None = None
     created_from: datetime | None = None
     created_before: datetime | None = None
-    text: str | None = None
+    text: str | None = attrs.field(default=None, validator=_search_text)
 
     def matches(self, customer: Customer) -> bool:
         """The reference semantics every adapter implements."""

@@ -256,6 +256,11 @@ class EmailAddress:
 # --------------------------------------------------------------------------- money
 
 
+#: The largest amount, in major units, a :class:`Money` may hold (either sign): every
+#: amount, total and price then fits the SQL adapter's ``NUMERIC(18, 4)`` columns.
+MAX_AMOUNT = Decimal(10) ** 12
+
+
 def _to_decimal(value: object, field: str = "amount") -> Decimal:
     if isinstance(value, (bool, float)):
         msg = "must be a Decimal, int or numeric string (floats are not exact)"
@@ -273,6 +278,9 @@ def _to_decimal(value: object, field: str = "amount") -> Decimal:
         raise ValidationError.single(field, f"{value!r} is not a number", "invalid_amount")
     if not result.is_finite():
         raise ValidationError.single(field, "must be a finite number", "invalid_amount")
+    if abs(result) > MAX_AMOUNT:
+        msg = f"must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}"
+        raise ValidationError.single(field, msg, "out_of_range")
     return result
 
 
@@ -303,6 +311,9 @@ class Money:
 
     @staticmethod
     def _round(amount: Decimal, currency: str) -> Decimal:
+        if abs(amount) > MAX_AMOUNT:  # sums and products are checked here
+            msg = f"must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}"
+            raise ValidationError.single("amount", msg, "out_of_range")
         exponent = Decimal(1).scaleb(-MINOR_UNITS[currency])
         rounded = amount.quantize(exponent, rounding=ROUND_HALF_UP)
         return rounded + Decimal(0) if rounded.is_zero() else rounded  # no "-0.00"

@@ -20,7 +20,7 @@ from bookingcore.domain.communications import (
     MessageTemplate,
 )
 from bookingcore.domain.events import DomainEvent
-from bookingcore.domain.idempotency import request_digest
+from bookingcore.domain.idempotency import request_digest, scoped_key
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import BookingId
@@ -178,6 +178,15 @@ def fingerprint(operation: str, principal: Principal, **fields: object) -> str:
     """
     asker = {"kind": principal.kind, "id": principal.id}
     return request_digest(operation, {"principal": asker, **fields})
+
+
+def principal_key(principal: Principal, key: object) -> str | None:
+    """``key`` as stored for ``principal``: see :func:`~bookingcore.domain.idempotency.scoped_key`.
+
+    Raises:
+        ValidationError: on ``idempotency_key`` for a malformed key.
+    """
+    return scoped_key(principal.kind.value, principal.id, key)
 
 
 class Transaction:

@@ -16,12 +16,13 @@ from typing import cast
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain._validation import Problems, check_metadata, clean_text, require_text
 from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -50,7 +51,12 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction, fingerprint
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.customers import CustomerService
 
 __all__ = [
@@ -64,7 +70,6 @@ __all__ = [
 ]
 
 _MAX_TRAVELERS = 500
-_MAX_METADATA = 50
 
 
 @attrs.frozen
@@ -119,8 +124,17 @@ def _traveler_choices(
     return tuple(values)
 
 
-def _metadata(value: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((value or {}).items()))
+def _metadata(value: object) -> tuple[tuple[str, str], ...]:
+    # Kept as given (sorted by key): BookingService.book checks it with the one
+    # metadata rule and reports every problem as a ValidationError.
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        pairs = tuple(cast("Mapping[object, object]", value).items())
+        return cast(
+            "tuple[tuple[str, str], ...]", tuple(sorted(pairs, key=lambda pair: str(pair[0])))
+        )
+    return cast("tuple[tuple[str, str], ...]", value)
 
 
 @attrs.frozen
@@ -141,7 +155,8 @@ class BookingRequest:
         lifecycle: the lifecycle to follow; the configured default when ``None``.
         status: the state to start in: the lifecycle's initial state when
             ``None``, or one of its entry states (``WAITLISTED`` for appointments).
-        metadata: free-form string pairs kept with the booking.
+        metadata: free-form text pairs kept with the booking: at most 50, keys of
+            1-100 characters, values of at most 1,000, no control characters.
 
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
 
@@ -230,7 +245,9 @@ class BookingService:
 
         Seats are held under the unit of work's lock on the slot. With an
         ``idempotency_key`` a retry of the same request returns the first
-        booking and writes nothing.
+        booking and writes nothing. Keys belong to ``principal``: another
+        principal's identical key is a fresh request. The booking keeps the key
+        scoped as ``"<kind>:<principal id>:<key>"`` in ``idempotency_key``.
 
         Raises:
             ValidationError: naming each bad field: no travelers, not exactly one
@@ -245,8 +262,10 @@ class BookingService:
                 slot for the same travelers, or the external id is taken.
             IdempotencyConflictError: the key was used for a different request.
         """
+        stored_key = principal_key(principal, idempotency_key)
         lifecycle, source, status = self._check_request(request, principal)
-        digest = fingerprint("book", principal, request=request) if idempotency_key else None
+        digest = fingerprint("book", principal, request=request) if stored_key else None
+        idempotency_key = stored_key
         try:
             return self._book(
                 request,
@@ -270,7 +289,7 @@ class BookingService:
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
         prior = uow.bookings.get_by_idempotency_key(key)
         if prior is not None and prior.request_fingerprint != digest:
-            raise IdempotencyConflictError(key)
+            raise IdempotencyConflictError(caller_key(key))
         return prior
 
     def _book(
@@ -337,7 +356,7 @@ class BookingService:
                 external_id=clean_text(request.external_id, "external_id"),
                 idempotency_key=idempotency_key,
                 request_fingerprint=digest,
-                metadata=dict(request.metadata),
+                metadata=check_metadata(request.metadata, pairs=True),
             )
             booking, raised = Booking.open(
                 draft,
@@ -393,6 +412,7 @@ class BookingService:
         p.capture(lambda: clean_text(request.referral_source, "referral_source", max_length=100))
         p.capture(lambda: clean_text(request.internal_notes, "internal_notes", max_length=5000))
         p.capture(lambda: clean_text(request.external_id, "external_id"))
+        p.capture(lambda: check_metadata(request.metadata, pairs=True))
         if request.customer_id is not None and request.customer is not None:
             p.add("customer", "give customer_id or customer details, not both", "ambiguous")
         status = lifecycle.initial if lifecycle else None
@@ -575,9 +595,12 @@ class BookingService:
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
+            ValidationError: on ``reference`` when it is blank, not text or holds
+                control characters.
         """
+        clean = require_text(reference, "reference")
         with self._ctx.uow_factory() as uow:
-            booking = uow.bookings.get_by_reference(reference.strip().upper())
+            booking = uow.bookings.get_by_reference(clean.upper())
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", reference)
         return booking
@@ -632,7 +655,8 @@ class BookingService:
             IdempotencyConflictError: the key was used for a different request.
         """
         clean_note = clean_text(note, "note", max_length=2000)
-        extra = _check_metadata(metadata)
+        extra = check_metadata(metadata)
+        idempotency_key = principal_key(principal, idempotency_key)
         digest = None
         if idempotency_key:
             asked = {"booking_id": booking_id, "to": to, "note": clean_note, "metadata": extra}
@@ -744,7 +768,7 @@ class BookingService:
         if prior is None:
             return None
         if prior.request_fingerprint != digest:
-            raise IdempotencyConflictError(key)
+            raise IdempotencyConflictError(caller_key(key))
         return Transition(self._load_visible(uow, prior.booking_id, principal), prior, True)
 
     def _move(
@@ -898,23 +922,3 @@ def _start_state(lifecycle: Lifecycle, wanted: str) -> str:
         msg = f"a {lifecycle.name} booking starts in one of: {starts}"
         raise ValidationError.single("status", msg, "not_a_start_state")
     return state
-
-
-def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """Metadata of a transition: at most 50 string pairs, keys up to 100 characters."""
-    if metadata is None:
-        return {}
-    p = Problems(prefix="metadata")
-    raw: object = metadata
-    if not isinstance(raw, Mapping):
-        raise ValidationError.single("metadata", "must map strings to strings", "invalid_type")
-    if len(raw) > _MAX_METADATA:
-        p.add("", f"at most {_MAX_METADATA} entries", "too_many")
-    pairs = cast("Mapping[object, object]", raw)
-    for key, value in pairs.items():
-        if not isinstance(key, str) or not key or len(key) > 100:
-            p.add(str(key), "keys are strings of 1 to 100 characters", "invalid_key")
-        elif not isinstance(value, str) or len(value) > 1000:
-            p.add(key, "values are strings of at most 1000 characters", "invalid_value")
-    p.raise_if_any()
-    return dict(sorted(metadata.items()))

@@ -15,7 +15,7 @@ from typing import cast
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text, require_text
+from bookingcore.domain._validation import Problems, bounded_count, clean_text, require_text
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier, normalise_code
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier, check_tiers
@@ -395,6 +395,8 @@ def _check_capacity(capacity: object, problems: Problems) -> None:
         problems.add("capacity", "must be a whole number or None for unlimited", "invalid_type")
     elif capacity <= 0:
         problems.add("capacity", "must be at least 1 (use None for unlimited)", "out_of_range")
+    else:
+        problems.capture(lambda: bounded_count(capacity, "capacity", minimum=1))
 
 
 def _refuse_taken_code(

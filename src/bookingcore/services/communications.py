@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import check_text
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import (
     Channel,
@@ -25,6 +26,7 @@ from bookingcore.domain.communications import (
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import CommunicationStatusChanged
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
 from bookingcore.domain.values import BookingId, CommunicationId, CustomerId
@@ -37,7 +39,12 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.messaging import Notifier, OutgoingMessage
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction, fingerprint
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["CommunicationService"]
@@ -75,15 +82,37 @@ class CommunicationService:
         The channel defaults to email when the customer has an email address,
         SMS otherwise. With an ``idempotency_key`` a repeat returns the logged
         message without sending again, unless it failed, in which case it is
-        sent again (the same record).
+        sent again (the same record). Keys belong to ``principal`` (another
+        principal's identical key is a fresh request); the message's
+        ``dedupe_key`` shows it scoped as ``"<kind>:<principal id>:<key>"``.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not message this customer.
-            ValidationError: an unknown type or channel, or no address for it.
+            ValidationError: an unknown type or channel, no address for it, or a
+                malformed ``idempotency_key`` (over 255 characters, control characters).
             IdempotencyConflictError: the key was used for a different message.
             DeliveryError: the notifier refused; the message is logged as failed.
         """
+        return self._send(
+            booking_id,
+            kind,
+            principal=principal,
+            channel=channel,
+            dedupe_key=principal_key(principal, idempotency_key),
+        )
+
+    def _send(
+        self,
+        booking_id: BookingId,
+        kind: CommunicationType | str,
+        *,
+        principal: Principal,
+        channel: Channel | str | None,
+        dedupe_key: str | None,
+    ) -> Communication:
+        """:meth:`send` with the stored key: scoped, or one the library writes for itself."""
+        idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
         asked = {"booking_id": booking_id, "kind": message_kind, "channel": wanted_channel}
@@ -94,7 +123,7 @@ class CommunicationService:
                 prior = tx.uow.communications.get_by_dedupe_key(idempotency_key)
                 if prior is not None:
                     if prior.request_fingerprint != digest:
-                        raise IdempotencyConflictError(idempotency_key)
+                        raise IdempotencyConflictError(caller_key(idempotency_key))
                     if prior.status is not CommunicationStatus.FAILED:
                         return prior
                     prior.requeue()
@@ -137,13 +166,15 @@ class CommunicationService:
         for booking in self.due_reminders(principal=principal, within=within):
             key = f"reminder:{booking.id}"
             try:
+                # One reminder per booking, whoever runs the job: a key of the library's
+                # own, not scoped to the principal.
                 sent.append(
-                    self.send(
+                    self._send(
                         booking.id,
                         CommunicationType.REMINDER,
                         principal=principal,
                         channel=channel,
-                        idempotency_key=key,
+                        dedupe_key=key,
                     )
                 )
             except DeliveryError:
@@ -233,8 +264,10 @@ class CommunicationService:
         Raises:
             NotFoundError: no message has this provider id.
             PermissionDeniedError: as :meth:`record_status`.
-            ValidationError: an unknown status.
+            ValidationError: an unknown status, or a provider message id that is
+                not text or holds control characters.
         """
+        check_text(provider_message_id, "provider_message_id")
         return self._report(
             lambda uow: uow.communications.get_by_provider_message_id(provider_message_id),
             provider_message_id,

@@ -41,6 +41,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import bounded_count
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
@@ -149,14 +150,11 @@ class ImportSettings:
     workers: int = 1
 
     def __attrs_post_init__(self) -> None:
-        if not 1 <= self.chunk_size <= 10_000:
-            msg = "must be a whole number from 1 to 10000"
-            raise ValidationError.single("chunk_size", msg, "out_of_range")
+        bounded_count(self.chunk_size, "chunk_size", minimum=1, maximum=10_000)
         if self.assignment not in _STRATEGIES:
             msg = f"{self.assignment!r} is not one of {', '.join(sorted(_STRATEGIES))}"
             raise ValidationError.single("assignment", msg, "invalid_choice")
-        if not 1 <= self.workers <= 64:
-            raise ValidationError.single("workers", "must be from 1 to 64", "out_of_range")
+        bounded_count(self.workers, "workers", minimum=1, maximum=64)
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, require_text
+from bookingcore.domain._validation import Problems, check_text, require_text, text_problem
 from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.partners import (
@@ -146,6 +146,7 @@ def _commission(value: Decimal | int | str | None) -> Decimal | None:
 def _webhook_url(value: str | None) -> str | None:
     if value is None:
         return None
+    check_text(value, "webhook_url")
     parts = urlsplit(value.strip())
     if parts.scheme not in ("https", "http") or not parts.netloc:
         msg = f"{value!r} is not an http(s) URL"
@@ -310,7 +311,8 @@ class PartnerService:
         key = given_key.strip() if isinstance(given_key, str) else ""
         secret = given_secret[:_MAX_SECRET_LENGTH] if isinstance(given_secret, str) else ""
         partner = None
-        if key and len(key) <= _MAX_KEY_LENGTH:
+        # A key no partner can have (too long, control characters) is unknown too.
+        if key and len(key) <= _MAX_KEY_LENGTH and text_problem(key) is None:
             with self._ctx.uow_factory() as uow:
                 partner = uow.partners.get_by_api_key(key)
         if partner is None:

@@ -224,7 +224,12 @@ def actors() -> st.SearchStrategy[Actor]:
     )
 
 
-_TEXT = st.one_of(st.none(), st.text(min_size=1, max_size=40).map(str.strip).filter(bool))
+#: Characters the domain's text rule accepts: no control characters, no lone surrogates.
+_CHARS = st.characters(exclude_categories=["Cc", "Cs"])
+_TEXT = st.one_of(st.none(), st.text(_CHARS, min_size=1, max_size=40).map(str.strip).filter(bool))
+_METADATA = st.dictionaries(
+    st.text(_CHARS, min_size=1, max_size=10), st.text(_CHARS, max_size=20), max_size=3
+)
 
 
 @st.composite
@@ -371,7 +376,7 @@ def bookings(draw: st.DrawFn) -> Booking:
         internal_notes=draw(_TEXT),
         external_id=draw(_TEXT),
         idempotency_key=draw(_TEXT),
-        metadata=draw(st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3)),
+        metadata=draw(_METADATA),
         version=draw(st.integers(1, 20)),
     )
 
@@ -455,7 +460,6 @@ def lifecycles(draw: st.DrawFn, name: str = "custom") -> Lifecycle:
 
 
 _DAYS = st.dates(date(2020, 1, 1), date(2035, 1, 1))
-_METADATA = st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3)
 
 
 @st.composite
@@ -490,7 +494,7 @@ def booking_items(draw: st.DrawFn, currency: str | None = None) -> BookingItem:
         id=BookingItemId(draw(uuids())),
         booking_id=BookingId(draw(uuids())),
         kind=draw(st.sampled_from(BookingItemKind)),
-        description=draw(st.text(min_size=1, max_size=60).map(str.strip).filter(bool)),
+        description=draw(st.text(_CHARS, min_size=1, max_size=60).map(str.strip).filter(bool)),
         quantity=draw(st.integers(1, 50)),
         unit_price=draw(money(currency, max_value=100_000)),
         created_at=created,

@@ -1,0 +1,346 @@
+"""Bad input gets a typed ValidationError naming its field, the same on every backend.
+
+Amounts too large for Money or a column, control characters in any text,
+counts too large for an integer column, idempotency keys too long, and
+metadata past its one rule are refused at the domain edge: nothing is written,
+and memory, SQLite and PostgreSQL answer alike (docs/security.md, "Limits").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tests.integration.test_imports import HEADER, ListSource, row
+
+from bookingcore import (
+    AuthenticationError,
+    BookingCore,
+    BookingFilter,
+    BookingRequest,
+    CustomerFilter,
+    ImportSettings,
+    Money,
+    NewTraveler,
+    PageRequest,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import ImportStatus
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+CONTROL = ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\ud800"]
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        sqlite = SqlStore(f"sqlite:///{tmp_path / 'hostile.db'}")
+        sqlite.create_schema()
+        yield sqlite
+        sqlite.dispose()
+    else:
+        yield request.getfixturevalue("pg_store")
+
+
+class World:
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.clock = FixedClock()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work, clock=self.clock, ids=SequentialIds()
+        )
+        self.camp = self.core.catalog.add_location("DL01", "Base camp", principal=ADMIN)
+        self.slot = self.core.catalog.create_slot(
+            location_id=self.camp.id,
+            starts_at=self.clock.now() + timedelta(days=30),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        self.customer = self.core.customers.register(
+            "+919876543210", name="Asha Rao", principal=ADMIN
+        ).customer
+
+    def request(self, **fields: object) -> BookingRequest:
+        return BookingRequest(
+            self.slot.id,
+            [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)],
+            customer_id=self.customer.id,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def counts(self) -> tuple[int, ...]:
+        page = PageRequest(limit=500)
+        return (
+            len(self.core.bookings.list(BookingFilter(), principal=ADMIN, page=page).items),
+            len(self.core.customers.list(CustomerFilter(), principal=ADMIN, page=page).items),
+            len(self.core.catalog.list_slots(principal=ADMIN)),
+            len(self.core.catalog.list_locations(principal=ADMIN)),
+            len(self.core.travelers.list(self.customer.id, principal=ADMIN)),
+            self.core.catalog.get_slot(self.slot.id, principal=ADMIN).seats_held,
+        )
+
+    def refused(self, call: Callable[[], object], field: str) -> ValidationError:
+        before = self.counts()
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert field in caught.value.fields, caught.value.fields
+        assert self.counts() == before
+        return caught.value
+
+
+@pytest.fixture
+def world(store: MemoryStore | SqlStore) -> World:
+    return World(store)
+
+
+class TestAmounts:
+    @pytest.mark.parametrize("amount", ["1e27", "-1e27", "1e13", 10**16, Decimal("1e999999")])
+    def test_an_amount_past_the_maximum_is_a_validation_error(self, amount: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Money(amount, "INR")  # type: ignore[arg-type]
+        assert caught.value.errors[0].code == "out_of_range"
+        with pytest.raises(ValidationError) as parsed:
+            Money.parse(amount, "INR", field="price")
+        assert parsed.value.fields == ("price.amount",)
+
+    def test_a_sum_past_the_maximum_is_a_validation_error(self) -> None:
+        with pytest.raises(ValidationError):
+            Money(Decimal(10) ** 12, "INR") * 2
+
+    def test_the_largest_amount_is_stored_and_read_back_exactly(self, world: World) -> None:
+        top = Money(Decimal(10) ** 12, "KWD")  # three decimals
+        slot = world.core.catalog.create_slot(
+            location_id=world.camp.id,
+            starts_at=world.clock.now() + timedelta(days=3),
+            price_per_traveler=Money("999999999999.999", "KWD"),
+            principal=ADMIN,
+        )
+        read = world.core.catalog.get_slot(slot.id, principal=ADMIN)
+        assert read.price_per_traveler == Money("999999999999.999", "KWD")
+        assert top.amount == Decimal("1000000000000.000")
+
+
+class TestCounts:
+    @pytest.mark.parametrize("capacity", [10**6 + 1, 10**12, 10**20])
+    def test_a_capacity_past_the_maximum_is_refused_on_every_backend(
+        self, world: World, capacity: int
+    ) -> None:
+        world.refused(
+            lambda: world.core.catalog.create_slot(
+                location_id=world.camp.id,
+                starts_at=world.clock.now() + timedelta(days=3),
+                price_per_traveler=Money("1", "INR"),
+                capacity=capacity,
+                principal=ADMIN,
+            ),
+            "capacity",
+        )
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"chunk_size": "500"}, "chunk_size"),
+            ({"chunk_size": 5.5}, "chunk_size"),
+            ({"chunk_size": 10**20}, "chunk_size"),
+            ({"workers": 10**20}, "workers"),
+            ({"workers": True}, "workers"),
+        ],
+    )
+    def test_import_settings_refuse_counts_that_are_not_whole_numbers_in_range(
+        self, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            ImportSettings(**fields)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
+
+    def test_the_largest_capacity_is_stored(self, world: World) -> None:
+        slot = world.core.catalog.create_slot(
+            location_id=world.camp.id,
+            starts_at=world.clock.now() + timedelta(days=3),
+            price_per_traveler=Money("1", "INR"),
+            capacity=10**6,
+            principal=ADMIN,
+        )
+        assert world.core.catalog.get_slot(slot.id, principal=ADMIN).capacity == 10**6
+
+
+class TestControlCharacters:
+    @pytest.mark.parametrize("char", CONTROL)
+    def test_text_with_a_control_character_is_refused_everywhere_it_enters(
+        self, world: World, char: str
+    ) -> None:
+        bad = f"Asha{char}Rao"
+        world.refused(
+            lambda: world.core.customers.register("+919876543211", name=bad, principal=ADMIN),
+            "name",
+        )
+        world.refused(
+            lambda: world.core.customers.complete_profile(
+                world.customer.id, name=bad, principal=ADMIN
+            ),
+            "name",
+        )
+        world.refused(
+            lambda: world.core.travelers.add(
+                world.customer.id, TravelerDetails(bad), principal=ADMIN
+            ),
+            "name",
+        )
+        world.refused(lambda: world.core.catalog.add_location("DL02", bad, principal=ADMIN), "name")
+        world.refused(
+            lambda: world.core.catalog.add_location(f"DL{char}2", "Two", principal=ADMIN), "code"
+        )
+        for field in ("internal_notes", "external_id", "referral_source"):
+            world.refused(
+                lambda f=field: world.core.bookings.book(  # type: ignore[misc]
+                    world.request(**{f: bad}), principal=ADMIN
+                ),
+                field,
+            )
+        world.refused(
+            lambda: world.core.bookings.book(world.request(metadata={bad: "v"}), principal=ADMIN),
+            "metadata",
+        )
+        world.refused(
+            lambda: world.core.bookings.book(world.request(metadata={"k": bad}), principal=ADMIN),
+            "metadata.k",
+        )
+        world.refused(
+            lambda: world.core.bookings.book(world.request(), principal=ADMIN, idempotency_key=bad),
+            "idempotency_key",
+        )
+        world.refused(lambda: BookingFilter(text=bad), "text")
+        world.refused(lambda: CustomerFilter(text=bad), "text")
+        booking = world.core.bookings.book(world.request(), principal=ADMIN)
+        before = world.core.bookings.get(booking.id, principal=ADMIN).version
+        world.refused(
+            lambda: world.core.bookings.transition(
+                booking.id, "confirmed", principal=ADMIN, note=bad
+            ),
+            "note",
+        )
+        world.refused(
+            lambda: world.core.communications.send(
+                booking.id, "reminder", principal=ADMIN, idempotency_key=bad
+            ),
+            "idempotency_key",
+        )
+        assert world.core.bookings.get(booking.id, principal=ADMIN).version == before
+
+    @pytest.mark.parametrize("char", ["\x00", "\ud800"])
+    def test_look_ups_by_text_with_a_control_character_are_typed_errors(
+        self, world: World, char: str
+    ) -> None:
+        bad = f"BK{char}1"
+        world.refused(
+            lambda: world.core.bookings.get_by_reference(bad, principal=ADMIN), "reference"
+        )
+        world.refused(
+            lambda: world.core.communications.record_callback(
+                bad, "delivered", principal=Principal.system()
+            ),
+            "provider_message_id",
+        )
+        world.refused(
+            lambda: world.core.partners.register(
+                name="Trek Co",
+                company_name="Trek Co Ltd",
+                contact_email="api@trek.example.com",
+                webhook_url=f"https://trek.example.com/{char}",
+                principal=ADMIN,
+            ),
+            "webhook_url",
+        )
+        with pytest.raises(AuthenticationError):
+            world.core.partners.authenticate(bad, bad, client_ip="192.0.2.1")
+
+    def test_tabs_and_newlines_in_free_text_are_kept(self, world: World) -> None:
+        notes = "line one\n\tline two\r\nline three"
+        booking = world.core.bookings.book(world.request(internal_notes=notes), principal=ADMIN)
+        assert world.core.bookings.get(booking.id, principal=ADMIN).internal_notes == notes
+
+    def test_an_import_cell_with_a_nul_fails_its_row_and_the_report_shows_it_replaced(
+        self, world: World
+    ) -> None:
+        data = [
+            row(phone="+919812345670", notes="fine"),
+            row(phone="+919812345671", notes="bad\x00note", campaign="x\x1by"),
+        ]
+        job = world.core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)
+        assert job.status is ImportStatus.COMPLETED
+        assert (job.created, job.failed) == (1, 1)
+        (error,) = world.core.imports.errors(job.id, principal=ADMIN)
+        assert {p.code for p in error.problems} == {"control_character"}
+        assert {p.column for p in error.problems} == {"notes", "Campaign"}
+        assert error.raw_row["notes"] == "bad\ufffdnote"
+
+    def test_an_import_header_with_a_control_character_is_a_file_level_error(
+        self, world: World
+    ) -> None:
+        header = (*HEADER[:-1], "Camp\x00aign")
+        world.refused(
+            lambda: world.core.imports.run_file(ListSource(header, [row()]), principal=ADMIN),
+            "file.header[10]",
+        )
+
+
+class TestMetadata:
+    @pytest.mark.parametrize(
+        ("metadata", "field"),
+        [
+            ({f"k{i}": "v" for i in range(51)}, "metadata"),
+            ({"k" * 101: "v"}, "metadata." + "k" * 100),
+            ({"": "v"}, "metadata"),
+            ({"k": "v" * 1001}, "metadata.k"),
+            ({"k": 12}, "metadata.k"),
+            ({"k": None}, "metadata.k"),
+            ({1: "v"}, "metadata.int"),
+            ("k=v", "metadata"),
+        ],
+    )
+    def test_booking_metadata_follows_the_one_rule(
+        self, world: World, metadata: object, field: str
+    ) -> None:
+        world.refused(
+            lambda: world.core.bookings.book(world.request(metadata=metadata), principal=ADMIN),
+            field,
+        )
+
+    def test_the_largest_metadata_is_stored_and_read_back(self, world: World) -> None:
+        metadata = {f"{i:02d}" + "k" * 98: "v" * 1000 for i in range(50)}
+        booking = world.core.bookings.book(world.request(metadata=metadata), principal=ADMIN)
+        assert world.core.bookings.get(booking.id, principal=ADMIN).metadata == metadata
+
+    def test_transition_metadata_follows_the_same_rule(self, world: World) -> None:
+        booking = world.core.bookings.book(world.request(), principal=ADMIN)
+        world.refused(
+            lambda: world.core.bookings.transition(
+                booking.id, "confirmed", principal=ADMIN, metadata={"k": "a\x00b"}
+            ),
+            "metadata.k",
+        )
+        assert world.core.bookings.get(booking.id, principal=ADMIN).status == "pending"
+
+    def test_import_rows_whose_extra_columns_break_the_rule_fail(self, world: World) -> None:
+        job = world.core.imports.run_file(
+            ListSource(HEADER, [row(campaign="v" * 1001)]), principal=ADMIN
+        )
+        assert (job.created, job.failed) == (1, 0)  # long cells are cut to 1,000 characters
+        header = (*HEADER, *(f"Extra {i}" for i in range(50)))
+        data = [(*row(phone="+919812345679", campaign="c"), *("x" for _ in range(50)))]
+        job = world.core.imports.run_file(ListSource(header, data), principal=ADMIN)
+        assert (job.created, job.failed) == (0, 1)
+        (error,) = world.core.imports.errors(job.id, principal=ADMIN)
+        assert error.problems[0].code == "too_many"
