@@ -20,7 +20,8 @@ file system answer), and ``except OSError`` around I/O must not swallow it::
     ├── InvalidTransitionError                the lifecycle forbids that status move
     ├── RateLimitedError                      too many requests; .retry_after
     ├── AuthenticationError                   credentials missing or wrong
-    └── DeliveryError                         a message could not be handed to its channel
+    ├── DeliveryError                         a message could not be handed to its channel
+    └── PaymentProviderError                  a payment provider refused or could not be reached
 
 Every error has a stable ``code`` (for hosts mapping to HTTP statuses or exit
 codes) and :meth:`BookingError.to_dict` for JSON bodies.
@@ -47,6 +48,7 @@ __all__ = [
     "IdempotencyConflictError",
     "InvalidTransitionError",
     "NotFoundError",
+    "PaymentProviderError",
     "PermissionDeniedError",
     "RateLimitedError",
     "StaleVersionError",
@@ -365,3 +367,30 @@ class DeliveryError(BookingError):
 
     def details(self) -> Mapping[str, Any]:
         return {"channel": self.channel, "reason": self.reason, "retryable": self.retryable}
+
+
+class PaymentProviderError(BookingError):
+    """A payment provider refused a request or could not be reached.
+
+    ``provider`` names it (``stripe``, ``razorpay``, ...), ``reason`` is the
+    provider's own code where it gave one (``card_declined``,
+    ``BAD_REQUEST_ERROR``), and ``retryable`` tells whether the same request
+    may work later (a timeout, the provider's 5xx, a rate limit) or not (a
+    declined card, an invalid amount). Payment adapters raise it for every
+    vendor error, so callers never see a vendor SDK's exceptions.
+
+    .. versionadded:: 0.2
+    """
+
+    code = "payment_provider_error"
+
+    def __init__(
+        self, message: str, *, provider: str, reason: str | None = None, retryable: bool = False
+    ) -> None:
+        self.provider = provider
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(f"{provider}: {message}")
+
+    def details(self) -> Mapping[str, Any]:
+        return {"provider": self.provider, "reason": self.reason, "retryable": self.retryable}

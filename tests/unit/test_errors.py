@@ -16,6 +16,7 @@ from bookingcore import (
     IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
+    PaymentProviderError,
     PermissionDeniedError,
     RateLimitedError,
     StaleVersionError,
@@ -220,3 +221,11 @@ class TestValidationErrorConstruction:
     def test_single_builds_one_field_error(self) -> None:
         error = ValidationError.single("capacity", "must be at least 1", "out_of_range")
         assert error.errors == (FieldError("capacity", "must be at least 1", "out_of_range"),)
+
+
+def test_a_payment_provider_error_names_the_provider_and_whether_to_retry() -> None:
+    error = PaymentProviderError("card declined", provider="stripe", reason="card_declined")
+    assert isinstance(error, BookingError)
+    assert error.to_dict()["code"] == "payment_provider_error"
+    assert error.details() == {"provider": "stripe", "reason": "card_declined", "retryable": False}
+    assert str(error) == "stripe: card declined"

@@ -156,6 +156,7 @@ TOP_LEVEL = [
     "PartnerId",
     "PartnerLimits",
     "PaymentId",
+    "PaymentProviderError",
     "PermissionDeniedError",
     "PhoneNumber",
     "Principal",

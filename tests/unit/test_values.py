@@ -264,3 +264,22 @@ def test_random_references_use_the_crockford_alphabet_and_differ() -> None:
     # every character position takes many values, not a fixed pattern
     for position in range(8):
         assert len({r[4 + position] for r in references}) > 20
+
+
+class TestMinorUnits:
+    @pytest.mark.parametrize(
+        ("units", "currency", "amount"),
+        [(1050, "INR", "10.50"), (1050, "JPY", "1050"), (1050, "KWD", "1.050"), (0, "USD", "0.00")],
+    )
+    def test_minor_units_follow_the_iso_4217_exponent_both_ways(
+        self, units: int, currency: str, amount: str
+    ) -> None:
+        money = Money.from_minor_units(units, currency)
+        assert money == Money(amount, currency)
+        assert money.minor_units == units
+
+    @pytest.mark.parametrize("units", [10.5, "1050", True])
+    def test_minor_units_must_be_a_whole_number(self, units: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Money.from_minor_units(units, "INR")  # type: ignore[arg-type]
+        assert caught.value.errors[0].field == "amount"

@@ -333,6 +333,25 @@ class Money:
                 raise exc.prefixed(field) from None
             raise
 
+    @classmethod
+    def from_minor_units(cls, units: int, currency: str) -> Self:
+        """``units`` of ``currency``'s minor unit (paise, cents; yen for JPY, fils for KWD).
+
+        Payment providers count in minor units: ``Money.from_minor_units(1050, "INR")``
+        is 10.50 INR, ``Money.from_minor_units(1050, "JPY")`` is 1,050 JPY.
+
+        Raises:
+            ValidationError: ``units`` is not a whole number, or ``currency`` is unknown.
+
+        .. versionadded:: 0.2
+        """
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise ValidationError.single(
+                "amount", "must be a whole number of minor units", "invalid_amount"
+            )
+        code = _currency_code(currency)
+        return cls(Decimal(units).scaleb(-MINOR_UNITS[code]), code)
+
     @property
     def minor_units(self) -> int:
         """The amount in minor units (paise, cents) as an integer."""

@@ -15,6 +15,15 @@ from bookingcore.ports.messaging import (
     OutgoingMessage,
     SendReceipt,
 )
+from bookingcore.ports.payments import (
+    IntentRequest,
+    PaymentProvider,
+    ProviderCapabilities,
+    ProviderIntent,
+    ProviderPayment,
+    ProviderRefund,
+    WebhookEvent,
+)
 from bookingcore.ports.repositories import (
     AuditRepository,
     AuthSessionRepository,
@@ -66,6 +75,7 @@ __all__ = [
     "IdGenerator",
     "ImportErrorRepository",
     "ImportJobRepository",
+    "IntentRequest",
     "LifecycleEventRepository",
     "LocationRepository",
     "Notifier",
@@ -74,8 +84,13 @@ __all__ = [
     "OutgoingMessage",
     "PartnerRepository",
     "PasswordHasher",
+    "PaymentProvider",
     "PaymentRepository",
     "ProductRepository",
+    "ProviderCapabilities",
+    "ProviderIntent",
+    "ProviderPayment",
+    "ProviderRefund",
     "RateDecision",
     "RateLimiter",
     "RefundRepository",
@@ -90,4 +105,5 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WaitlistRepository",
+    "WebhookEvent",
 ]
