@@ -54,6 +54,7 @@ from bookingcore.domain.imports import (
     SourceRow,
     cell_name,
 )
+from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
@@ -142,6 +143,7 @@ __all__ = [
     "Product",
     "ProductKind",
     "Raised",
+    "ReceiptStatus",
     "Refund",
     "RefundStatus",
     "RevocationReason",
@@ -155,6 +157,7 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistPriority",
     "WaitlistStatus",
+    "WebhookReceipt",
     "cell_name",
     "items_total",
     "map_header",

@@ -48,6 +48,7 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     WaitlistRepository,
+    WebhookInboxRepository,
 )
 from bookingcore.ports.security import (
     OtpStore,
@@ -106,4 +107,5 @@ __all__ = [
     "UnitOfWorkFactory",
     "WaitlistRepository",
     "WebhookEvent",
+    "WebhookInboxRepository",
 ]

@@ -28,6 +28,7 @@ from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -87,6 +88,7 @@ __all__ = [
     "SupplierRepository",
     "TravelerRepository",
     "WaitlistRepository",
+    "WebhookInboxRepository",
 ]
 
 
@@ -661,3 +663,25 @@ class RefundRepository(Protocol):
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
         """A payment's refunds, oldest first, failed ones included."""
+
+
+class WebhookInboxRepository(Protocol):
+    """Verified provider webhook deliveries, unique by ``(provider, event_id)``.
+
+    .. versionadded:: 0.2
+    """
+
+    def add(self, receipt: WebhookReceipt) -> None:
+        """Store a new delivery. A repeated ``(provider, event_id)`` is a
+        DuplicateError at the latest on commit: the delivery was received before."""
+
+    def get(self, receipt_id: UUID) -> WebhookReceipt | None:
+        """The receipt with this id."""
+
+    def get_by_event(self, provider: str, event_id: str) -> WebhookReceipt | None:
+        """The receipt of ``provider``'s event ``event_id`` (``provider`` in its
+        lower-case normal form)."""
+
+    def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
+        """Up to ``limit`` receipts still ``received`` or ``failed``, oldest first:
+        what a job applies again."""

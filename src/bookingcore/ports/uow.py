@@ -41,6 +41,7 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     WaitlistRepository,
+    WebhookInboxRepository,
 )
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
@@ -148,6 +149,13 @@ class UnitOfWork(Protocol):
     @property
     def refunds(self) -> RefundRepository:
         """Payments' refunds in this transaction."""
+
+    @property
+    def webhook_inbox(self) -> WebhookInboxRepository:
+        """Verified provider webhook deliveries in this transaction.
+
+        .. versionadded:: 0.2
+        """
 
     def __enter__(self) -> Self:
         """Begin the transaction."""

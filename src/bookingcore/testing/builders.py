@@ -24,6 +24,7 @@ from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError
+from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
@@ -262,6 +263,23 @@ class Builder:
             "updated_at": self.now,
         }
         return Refund(**(values | fields))
+
+    def webhook_receipt(self, **fields: Any) -> WebhookReceipt:
+        """A received Stripe delivery ``evt_test_n`` about ``pi_test_n``.
+
+        .. versionadded:: 0.2
+        """
+        n = self._n()
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "provider": "stripe",
+            "event_id": f"evt_test_{n}",
+            "kind": "payment_intent.succeeded",
+            "received_at": self.now,
+            "payload": {"id": f"evt_test_{n}", "data": {"object": {"id": f"pi_test_{n}"}}},
+            "payment_reference": f"pi_test_{n}",
+        }
+        return WebhookReceipt(**(values | fields))
 
     def staff_member(self, **fields: Any) -> StaffMember:
         """An active staff member ``Staff n`` with a unique email ``staff-n@example.com``.

@@ -55,6 +55,7 @@ from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
+from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -118,6 +119,7 @@ __all__ = [
     "VersionContract",
     "VersionedKind",
     "WaitlistRepositoryContract",
+    "WebhookInboxRepositoryContract",
 ]
 
 
@@ -2200,6 +2202,62 @@ class PaymentRepositoryContract(_Base):
             assert stored.pending_refund_amount == Money("1", "INR")  # the refused one left none
 
 
+class WebhookInboxRepositoryContract(_Base):
+    """Verified provider deliveries: once per ``(provider, event_id)``, look-ups, what is unsettled.
+
+    .. versionadded:: 0.2
+    """
+
+    def test_a_receipt_reads_back_equal_by_id_and_by_event(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        receipt = make.webhook_receipt(payload={"id": "evt_1", "amount": 1050, "nested": [1, "a"]})
+        with uow_factory() as uow:
+            uow.webhook_inbox.add(receipt)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.webhook_inbox.get(receipt.id) == receipt
+            assert uow.webhook_inbox.get_by_event("Stripe", receipt.event_id) == receipt
+            assert uow.webhook_inbox.get_by_event("razorpay", receipt.event_id) is None
+            assert uow.webhook_inbox.get_by_event("not a provider!", receipt.event_id) is None
+            assert uow.webhook_inbox.get(uuid4()) is None
+
+    def test_the_same_event_twice_is_a_duplicate_and_another_provider_is_not(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first = make.webhook_receipt(event_id="evt_same")
+        with uow_factory() as uow:
+            uow.webhook_inbox.add(first)
+            uow.commit()
+        with uow_factory() as uow:
+            uow.webhook_inbox.add(make.webhook_receipt(event_id="evt_same"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            uow.webhook_inbox.add(make.webhook_receipt(provider="razorpay", event_id="evt_same"))
+            uow.commit()
+
+    def test_unsettled_lists_received_and_failed_oldest_first_up_to_the_limit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        received = [
+            make.webhook_receipt(received_at=make.now + timedelta(minutes=n)) for n in range(3)
+        ]
+        applied = make.webhook_receipt(received_at=make.now - timedelta(minutes=5))
+        applied.mark_applied(now=make.now)
+        failed = make.webhook_receipt(received_at=make.now - timedelta(minutes=1))
+        failed.mark_failed("provider timed out", now=make.now)
+        with uow_factory() as uow:
+            for receipt in (*received, applied, failed):
+                uow.webhook_inbox.add(receipt)
+            uow.commit()
+        with uow_factory() as uow:
+            unsettled = uow.webhook_inbox.list_unsettled(3)
+            assert [r.id for r in unsettled] == [failed.id, received[0].id, received[1].id]
+            assert unsettled[0].error == "provider timed out"
+            assert len(uow.webhook_inbox.list_unsettled(10)) == 4
+
+
 class StaffRepositoryContract(_Base):
     """The business's people: unique emails, look-ups, lists by email, role and activity.
 
@@ -2613,6 +2671,13 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
     VersionedKind(WaitlistEntry, "waitlist", "notes", _text("Notes"), _store_waitlist_entry),
     VersionedKind(Payment, "payments", "failure_reason", _text("Declined"), _store_payment),
     VersionedKind(Refund, "refunds", "reason", _text("Reason"), _store_refund),
+    VersionedKind(
+        WebhookReceipt,
+        "webhook_inbox",
+        "error",
+        _text("Timeout"),
+        _store_alone("webhook_inbox", Builder.webhook_receipt),
+    ),
 )
 
 
@@ -2785,6 +2850,7 @@ class StorageContract(
     BookingItemRepositoryContract,
     WaitlistRepositoryContract,
     PaymentRepositoryContract,
+    WebhookInboxRepositoryContract,
     StaffRepositoryContract,
     ImportRepositoryContract,
     LookupContract,

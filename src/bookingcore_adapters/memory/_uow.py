@@ -19,6 +19,7 @@ from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -104,6 +105,7 @@ class MemoryUnitOfWork:
         self.waitlist = _WaitlistRepository(self, "waitlist")
         self.payments = _PaymentRepository(self, "payments")
         self.refunds = _RefundRepository(self, "refunds")
+        self.webhook_inbox = _WebhookInboxRepository(self, "webhook_inbox")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -803,3 +805,24 @@ class _RefundRepository(_Repository[Refund]):
         return self._uow._select(
             self._table, lambda r: r.payment_id == payment_id, lambda r: (r.created_at, r.id.bytes)
         )
+
+
+class _WebhookInboxRepository(_Repository[WebhookReceipt]):
+    def get(self, receipt_id: UUID) -> WebhookReceipt | None:
+        return self._get(receipt_id)
+
+    def get_by_event(self, provider: str, event_id: str) -> WebhookReceipt | None:
+        try:
+            key = (normalise_provider(provider), event_id)
+        except ValidationError:
+            return None  # no receipt can name a malformed provider
+        found: WebhookReceipt | None = self._uow._find_unique(self._table, "event", key)
+        return found
+
+    def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
+        unsettled = {ReceiptStatus.RECEIVED, ReceiptStatus.FAILED}
+        return self._uow._select(
+            self._table,
+            lambda w: w.status in unsettled,
+            lambda w: (w.received_at, w.id.bytes),
+        )[:limit]

@@ -1,12 +1,14 @@
-"""Payments and refunds in SQL: tables, mapping and repositories."""
+"""Payments, refunds and the webhook inbox in SQL: tables, mapping and repositories."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TypeVar
+from uuid import UUID
 
 from sqlalchemy import (
     Column,
+    Index,
     Integer,
     String,
     Table,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     Uuid,
 )
 
+from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.payments import (
     Payment,
     PaymentStatus,
@@ -52,10 +55,13 @@ from bookingcore_adapters.sql._schema import (
 __all__ = [
     "PAYMENTS",
     "REFUNDS",
+    "WEBHOOK_INBOX",
     "PaymentRepository",
     "RefundRepository",
+    "WebhookInboxRepository",
     "payment_refunds",
     "payments",
+    "webhook_inbox",
 ]
 
 E = TypeVar("E")
@@ -106,6 +112,27 @@ payment_refunds = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+)
+
+
+#: Every verified provider webhook delivery, once: ``(provider, event_id)`` is unique.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("provider", String(40), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("payload", json_type(), nullable=False),
+    Column("payment_reference", String(255), index=True),
+    Column("status", ENUM, nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("error", Text()),
+    when("received_at", nullable=False),
+    when("applied_at", nullable=True),
+    Column("version", Integer(), nullable=False),
+    UniqueConstraint("provider", "event_id"),
+    Index("ix_webhook_inbox_unsettled", "status", "received_at"),
 )
 
 
@@ -201,6 +228,47 @@ PAYMENTS = Mapper[Payment]("payment", payments, dump_payment, load_payment, vers
 REFUNDS = Mapper[Refund]("refund", payment_refunds, dump_refund, load_refund, versioned=True)
 
 
+def dump_receipt(w: WebhookReceipt) -> Row:
+    """The ``webhook_inbox`` row of ``w``."""
+    return {
+        "id": w.id,
+        "provider": w.provider,
+        "event_id": w.event_id,
+        "kind": w.kind,
+        "payload": json_copy(w.payload),
+        "payment_reference": w.payment_reference,
+        "status": w.status.value,
+        "attempts": w.attempts,
+        "error": w.error,
+        "received_at": w.received_at,
+        "applied_at": w.applied_at,
+        "version": w.version,
+    }
+
+
+def load_receipt(r: Stored, _: Sequence[Stored]) -> WebhookReceipt:
+    """The receipt stored in ``r``."""
+    return WebhookReceipt(
+        id=r["id"],
+        provider=r["provider"],
+        event_id=r["event_id"],
+        kind=r["kind"],
+        received_at=r["received_at"],
+        payload=json_copy(r["payload"]),
+        payment_reference=r["payment_reference"],
+        status=ReceiptStatus(r["status"]),
+        attempts=r["attempts"],
+        error=r["error"],
+        applied_at=r["applied_at"],
+        version=r["version"],
+    )
+
+
+WEBHOOK_INBOX = Mapper[WebhookReceipt](
+    "webhookreceipt", webhook_inbox, dump_receipt, load_receipt, versioned=True
+)
+
+
 # --------------------------------------------------------------------------- repositories
 
 
@@ -249,3 +317,32 @@ class RefundRepository(Repository[Refund]):
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
         return self._oldest_with(payment_id=payment_id)
+
+
+class WebhookInboxRepository(Repository[WebhookReceipt]):
+    """:class:`~bookingcore.ports.WebhookInboxRepository` in SQL."""
+
+    def get(self, receipt_id: UUID) -> WebhookReceipt | None:
+        return self._get(receipt_id)
+
+    def get_by_event(self, provider: str, event_id: str) -> WebhookReceipt | None:
+        try:
+            name = normalise_provider(provider)
+        except ValidationError:
+            return None  # no receipt can name a malformed provider
+        found = self._session.select_equal(
+            self._mapper, {"provider": name, "event_id": event_id}, lambda w: w.received_at
+        )
+        return found[0] if found else None
+
+    def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
+        c = self._table.c
+        unsettled = (ReceiptStatus.RECEIVED, ReceiptStatus.FAILED)
+        return self._session.select(
+            self._mapper,
+            [c.status.in_([s.value for s in unsettled])],
+            lambda w: w.status in unsettled,
+            lambda w: (w.received_at, w.id.bytes),
+            order_by=[c.received_at, c.id],
+            limit=limit,
+        )

@@ -55,6 +55,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             waitlists.WAITLIST,
             payments.PAYMENTS,
             payments.REFUNDS,
+            payments.WEBHOOK_INBOX,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -110,6 +111,7 @@ class SqlUnitOfWork:
         self.waitlist = waitlists.WaitlistRepository(session, waitlists.WAITLIST)
         self.payments = payments.PaymentRepository(session, payments.PAYMENTS)
         self.refunds = payments.RefundRepository(session, payments.REFUNDS)
+        self.webhook_inbox = payments.WebhookInboxRepository(session, payments.WEBHOOK_INBOX)
 
     def __enter__(self) -> Self:
         self._session.open()

@@ -1,0 +1,124 @@
+"""The webhook inbox: every verified delivery from a payment provider, kept once.
+
+Providers deliver an event more than once, concurrently and out of order. A
+delivery whose signature verifies is stored as a :class:`WebhookReceipt`
+before anything else happens; ``(provider, event_id)`` is unique in storage,
+so eight concurrent deliveries of one event leave one receipt and the seven
+others find it. The receipt is then applied (the payment moves) and marked
+``applied``, or ``ignored`` (an event the library does not act on), or
+``failed`` with the reason, to be applied again later. A delivery that does not
+verify is refused and stored nowhere.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain._validation import check_move, clean_text, parse_choice, require_text
+from bookingcore.domain.payments import normalise_provider
+from bookingcore.domain.values import Versioned, ensure_aware
+
+__all__ = ["ReceiptStatus", "WebhookReceipt"]
+
+
+class ReceiptStatus(enum.StrEnum):
+    """Where a stored delivery stands.
+
+    .. versionadded:: 0.2
+    """
+
+    RECEIVED = "received"
+    APPLIED = "applied"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+_MOVES: Mapping[ReceiptStatus, frozenset[ReceiptStatus]] = {
+    ReceiptStatus.RECEIVED: frozenset(
+        {ReceiptStatus.APPLIED, ReceiptStatus.IGNORED, ReceiptStatus.FAILED}
+    ),
+    ReceiptStatus.FAILED: frozenset(
+        {ReceiptStatus.APPLIED, ReceiptStatus.IGNORED, ReceiptStatus.FAILED}
+    ),
+    ReceiptStatus.APPLIED: frozenset(),
+    ReceiptStatus.IGNORED: frozenset(),
+}
+
+
+def _receipt_status(value: object) -> ReceiptStatus:
+    return parse_choice(ReceiptStatus, value, "status", what="a receipt status")
+
+
+@attrs.define(slots=False, kw_only=True)
+class WebhookReceipt(Versioned):
+    """One verified delivery of a provider's event, unique by ``(provider, event_id)``.
+
+    ``payload`` is the delivery's parsed body as the provider sent it;
+    ``payment_reference`` the intent or order it is about, when it names one.
+    ``attempts`` counts how often applying it was tried.
+
+    Raises:
+        ValidationError: an empty provider, event id or kind, or a naive time.
+
+    .. versionadded:: 0.2
+    """
+
+    id: UUID
+    provider: str = attrs.field(converter=normalise_provider)
+    event_id: str
+    kind: str
+    received_at: datetime
+    payload: Mapping[str, Any] = attrs.Factory(dict)
+    payment_reference: str | None = None
+    status: ReceiptStatus = attrs.field(default=ReceiptStatus.RECEIVED, converter=_receipt_status)
+    attempts: int = 0
+    error: str | None = None
+    applied_at: datetime | None = None
+    version: int = 1
+
+    entity_name = "webhook_receipt"
+
+    def __attrs_post_init__(self) -> None:
+        self.event_id = require_text(self.event_id, "event_id")
+        self.kind = require_text(self.kind, "kind", max_length=100)
+        self.payment_reference = clean_text(self.payment_reference, "payment_reference")
+        self.error = clean_text(self.error, "error", max_length=2000)
+        self.received_at = ensure_aware(self.received_at, "received_at")
+
+    @property
+    def is_settled(self) -> bool:
+        """True once applied or ignored: a redelivery changes nothing."""
+        return self.status in (ReceiptStatus.APPLIED, ReceiptStatus.IGNORED)
+
+    def mark_applied(self, *, now: datetime) -> None:
+        """The event moved its payment (or found it there already).
+
+        Raises:
+            InvalidTransitionError: the receipt was settled already.
+        """
+        self._end(ReceiptStatus.APPLIED, now)
+
+    def mark_ignored(self, *, now: datetime) -> None:
+        """The event is of a kind the library does not act on; kept for the record."""
+        self._end(ReceiptStatus.IGNORED, now)
+
+    def mark_failed(self, reason: str, *, now: datetime) -> None:
+        """Applying the event failed with ``reason``; it may be applied again later."""
+        self._end(ReceiptStatus.FAILED, now)
+        self.error = clean_text(reason, "error", max_length=2000)
+
+    def _end(self, target: ReceiptStatus, now: datetime) -> None:
+        check_move("webhook_receipt", f"receipt {self.event_id}", _MOVES, self.status, target)
+        self.status = target
+        self.attempts += 1
+        self.error = None
+        self.applied_at = ensure_aware(now, "now") if target is not ReceiptStatus.FAILED else None
+        self.version += 1
