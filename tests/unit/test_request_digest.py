@@ -119,6 +119,10 @@ class TestCanonicalForm:
         primary = canonical(SavedTraveler(TravelerId(UUID(int=1)), is_primary=True))
         assert primary["is_primary"] is True
 
+    def test_a_lone_surrogate_is_digested_not_a_crash(self) -> None:
+        """The digest is taken before a request's own checks refuse its text."""
+        assert request_digest("x", {"to": "\ud800"}) != request_digest("x", {"to": "\ud801"})
+
     def test_the_operation_is_part_of_the_digest(self) -> None:
         assert request_digest("book", {}) != request_digest("cancel", {})
 

@@ -110,7 +110,10 @@ def request_digest(operation: str, fields: Mapping[str, object]) -> str:
     """
     body = {"operation": operation, "fields": canonical(fields)}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"v{DIGEST_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}"
+    # A lone surrogate is not UTF-8; "surrogatepass" digests it instead of failing
+    # (the request is then refused by its own checks), and leaves any valid text as is.
+    encoded = text.encode("utf-8", "surrogatepass")
+    return f"v{DIGEST_VERSION}:{hashlib.sha256(encoded).hexdigest()}"
 
 
 def scoped_key(kind: str, principal_id: UUID | None, key: object) -> str | None:
