@@ -209,6 +209,11 @@ class TestSignatures:
         with pytest.raises(AuthenticationError, match="no Stripe-Signature header"):
             provider().parse_webhook({"Content-Type": "application/json"}, BODY)
 
+    def test_a_header_that_is_not_text_is_refused(self) -> None:
+        header = sign_stripe_payload(WEBHOOK_SECRET, BODY, T).encode()
+        with pytest.raises(AuthenticationError, match="no Stripe-Signature header"):
+            provider().parse_webhook({"Stripe-Signature": header}, BODY)  # type: ignore[dict-item]
+
     def test_a_body_that_is_not_bytes_is_refused(self) -> None:
         header = sign_stripe_payload(WEBHOOK_SECRET, BODY, T)
         with pytest.raises(AuthenticationError, match="raw bytes"):

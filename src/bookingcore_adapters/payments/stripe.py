@@ -566,7 +566,7 @@ class StripeProvider:
         """
         raw_body = _raw(raw_body)
         header = next((v for k, v in headers.items() if k.lower() == _SIGNATURE_HEADER), None)
-        if header is None or not header.strip():
+        if not isinstance(header, str) or not header.strip():
             raise _refused("no Stripe-Signature header")
         timestamp, signatures = _parse_header(header)
         expected = [_digest(secret, timestamp, raw_body) for secret in self._secrets]
