@@ -53,6 +53,7 @@ PUBLIC_MODULES = [
     "bookingcore.domain.items",
     "bookingcore.domain.waitlist",
     "bookingcore.domain.payments",
+    "bookingcore_adapters.payments.stripe",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

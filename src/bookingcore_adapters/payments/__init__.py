@@ -1,0 +1,1 @@
+"""Payment providers: implementations of :class:`~bookingcore.ports.payments.PaymentProvider`."""
