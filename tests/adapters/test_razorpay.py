@@ -306,6 +306,29 @@ class TestRefund:
         assert len(fake.refunds) == 1
         assert fake.payments[payment_id]["amount_refunded"] == 10000
 
+    def test_a_retried_full_refund_answers_the_first_refund(
+        self, fake: FakeRazorpay, provider: RazorpayProvider
+    ) -> None:
+        intent = provider.create_intent(_request("1050", "JPY"))
+        fake.pay(intent.reference)
+        amount = Money(Decimal(1050), "JPY")
+        first = provider.refund(intent.reference, amount, idempotency_key="refund-all")
+        again = provider.refund(intent.reference, amount, idempotency_key="refund-all")
+        assert again.reference == first.reference
+        assert len(fake.refunds) == 1
+
+    def test_the_same_key_for_another_refund_is_an_idempotency_conflict(
+        self, fake: FakeRazorpay, provider: RazorpayProvider
+    ) -> None:
+        intent = provider.create_intent(_request("1000.00"))
+        fake.pay(intent.reference)
+        provider.refund(intent.reference, Money(Decimal(10), "INR"), idempotency_key="reused-key")
+        with pytest.raises(IdempotencyConflictError):
+            provider.refund(
+                intent.reference, Money(Decimal(20), "INR"), idempotency_key="reused-key"
+            )
+        assert len(fake.refunds) == 1
+
     def test_a_full_refund_of_a_kwd_payment_by_payment_id(
         self, fake: FakeRazorpay, provider: RazorpayProvider
     ) -> None:

@@ -316,12 +316,8 @@ class RazorpayProvider:
         if amount.currency != captured.currency:
             msg = f"must be in {captured.currency}, the payment's currency"
             raise ValidationError.single("amount", msg, "currency_mismatch")
-        refunded = payment.get("amount_refunded") or 0
-        left = captured.minor_units - (refunded if isinstance(refunded, int) else 0)
-        if amount.minor_units > left:
-            left_money = Money.from_minor_units(left, captured.currency)
-            msg = f"is more than the {left_money.amount} {left_money.currency} left to refund"
-            raise ValidationError.single("amount", msg, "exceeds_refundable")
+        # What is left to refund is Razorpay's to check: a retry of a refund that
+        # used it all up must still answer that refund (X-Refund-Idempotency).
         notes = {"idempotency_key": key[:_MAX_NOTE_VALUE]}
         if reason:
             notes["reason"] = reason[:_MAX_NOTE_VALUE]
@@ -333,6 +329,7 @@ class RazorpayProvider:
                 "refund the payment",
                 lambda: self._client.payment.refund(payment_id, body, headers=headers, **self._kw),
                 not_found=("razorpay payment", payment_id),
+                idempotency_key=key,
             ),
             "a refund",
         )
@@ -588,13 +585,19 @@ class RazorpayProvider:
         call: Callable[[], Any],
         *,
         not_found: tuple[str, str] | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
-        """Run one SDK call; every vendor exception leaves as the library's own."""
+        """Run one SDK call; every vendor exception leaves as the library's own.
+
+        With ``idempotency_key`` (a refund), Razorpay's refusal of the amount
+        is a :class:`ValidationError` on ``amount`` and a reused key with
+        another body an :class:`IdempotencyConflictError`.
+        """
         self._last.clear()
         try:
             return call()
         except _VENDOR_ERRORS as exc:
-            raise self._mapped(action, exc, not_found) from exc
+            raise self._mapped(action, exc, not_found, idempotency_key) from exc
         except requests.exceptions.Timeout as exc:
             msg = f"could not {action}: Razorpay did not answer in {self._timeout:g} s"
             raise PaymentProviderError(
@@ -615,7 +618,11 @@ class RazorpayProvider:
             ) from exc
 
     def _mapped(
-        self, action: str, exc: Exception, not_found: tuple[str, str] | None
+        self,
+        action: str,
+        exc: Exception,
+        not_found: tuple[str, str] | None,
+        idempotency_key: str | None,
     ) -> BookingError:
         status = self._last.status()
         error = self._last.error()
@@ -626,6 +633,11 @@ class RazorpayProvider:
             entity, key = not_found
             return NotFoundError(entity, key, f"Razorpay knows no {entity.split()[-1]} {key}")
         field = error.get("field")
+        if idempotency_key is not None and status == 400:
+            if "same idempotency key" in description.lower():
+                return IdempotencyConflictError(idempotency_key)
+            if field == "amount":
+                return ValidationError.single("amount", description, "refused_by_provider")
         where = f" (field {field})" if isinstance(field, str) and field else ""
         shown = f"HTTP {status}" if status is not None else "no HTTP status"
         if status is None:
