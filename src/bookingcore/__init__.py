@@ -107,6 +107,7 @@ from bookingcore.services.bookings import (
 )
 from bookingcore.services.imports import ImportSettings
 from bookingcore.services.partners import PartnerLimits
+from bookingcore.services.payments import PaymentSettings
 
 __version__ = "0.1.0.dev0"
 
@@ -149,6 +150,7 @@ __all__ = [
     "PartnerLimits",
     "PaymentId",
     "PaymentProviderError",
+    "PaymentSettings",
     "PermissionDeniedError",
     "PhoneNumber",
     "Principal",

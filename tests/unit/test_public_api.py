@@ -160,6 +160,7 @@ TOP_LEVEL = [
     "PartnerLimits",
     "PaymentId",
     "PaymentProviderError",
+    "PaymentSettings",
     "PermissionDeniedError",
     "PhoneNumber",
     "Principal",

@@ -42,6 +42,7 @@ from bookingcore.services.imports import (
     Progress,
 )
 from bookingcore.services.partners import PartnerRegistration, PartnerService
+from bookingcore.services.payments import PaymentIntent, PaymentService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
@@ -68,6 +69,8 @@ __all__ = [
     "OutboxRelay",
     "PartnerRegistration",
     "PartnerService",
+    "PaymentIntent",
+    "PaymentService",
     "PreviewRow",
     "Progress",
     "Registration",

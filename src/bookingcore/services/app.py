@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from bookingcore._clock import SystemClock
@@ -13,6 +14,7 @@ from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
+from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
     OtpStore,
     PasswordHasher,
@@ -33,6 +35,7 @@ from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
 from bookingcore.services.partners import PartnerService
+from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
@@ -100,6 +103,10 @@ class BookingCore:
         password_hasher: hashes staff passwords (``Argon2PasswordHasher``).
         auth_settings: code lifetimes, rate limits and token lifetimes
             (:class:`~bookingcore.AuthSettings`; see docs/security.md).
+        payment_providers: the providers ``core.payments`` takes money through
+            (``ManualProvider``, ``StripeProvider``, ``RazorpayProvider``), by name.
+        payment_settings: what happens to late payments
+            (:class:`~bookingcore.services.PaymentSettings`).
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -128,6 +135,8 @@ class BookingCore:
         token_signer: TokenSigner | None = None,
         password_hasher: PasswordHasher | None = None,
         auth_settings: AuthSettings | None = None,
+        payment_providers: Iterable[PaymentProvider] = (),
+        payment_settings: PaymentSettings | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -146,6 +155,11 @@ class BookingCore:
         self.communications = CommunicationService(self.context, notifier)
         self.audit = AuditService(self.context)
         self.staff = StaffService(self.context, password_hasher=password_hasher)
+        self.payments = PaymentService(
+            self.context,
+            {provider.name: provider for provider in payment_providers},
+            payment_settings,
+        )
         self.auth = AuthService(
             self.context,
             self.customers,

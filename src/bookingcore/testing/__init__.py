@@ -20,9 +20,11 @@ from bookingcore.testing.fakes import (
     RecordingPublisher,
     SequentialIds,
 )
+from bookingcore.testing.payments import FakePaymentProvider
 
 __all__ = [
     "AdapterCapabilities",
+    "FakePaymentProvider",
     "FixedClock",
     "RecordingNotifier",
     "RecordingPublisher",

@@ -1,0 +1,642 @@
+"""Taking money for bookings and giving it back, through any payment provider.
+
+Providers implement :class:`~bookingcore.ports.PaymentProvider`.
+
+The flow (seed 003)::
+
+    intent = core.payments.create_intent(booking.id, "stripe", principal=me,
+                                         idempotency_key="pay-7f3a")
+    # the customer's app confirms intent.client_secret with Stripe; Stripe calls back:
+    receipt = core.payments.handle_webhook("stripe", request.headers, request.body)
+    core.payments.refund(payment.id, Money("500", "INR"), principal=staff,
+                         idempotency_key="desk-refund-1")
+
+**Intents are made once per key.** The provider is asked with the key (it
+answers a retry with the same intent), and the payment is stored unique by
+the principal's key, so two requests racing with one key leave one payment.
+
+**Webhooks are applied once.** A delivery is verified by the provider adapter
+over its raw body first; one that does not verify is refused and stored
+nowhere. A verified one is stored in the webhook inbox (unique by provider and
+event id) in the same transaction that applies it, so concurrent redeliveries
+of one event leave one receipt and one change. Out-of-order events do not move
+a payment back (the payment's forward-only states decide).
+
+**Bookings move through the one booking path.** When a booking's captured
+payments (less refunds) cover its total, the booking moves with
+:meth:`~bookingcore.domain.Booking.move` to ``payment_confirmed`` (the travel
+lifecycle) or ``confirmed`` (the others), when its lifecycle allows that move
+from where it is. A payment for a cancelled booking never takes seats back:
+``PaymentSettings.late_payments`` chooses to refund it automatically or to
+flag it for staff (an audit entry and the payment's ``needs_attention``
+metadata).
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.audit import AuditAction, snapshot
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.idempotency import scoped_key
+from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.values import BookingId, CustomerId, Money, PaymentId, RefundId
+from bookingcore.errors import (
+    BookingError,
+    DuplicateError,
+    InvalidTransitionError,
+    NotFoundError,
+    PaymentProviderError,
+    ValidationError,
+)
+from bookingcore.ports.payments import IntentRequest, PaymentProvider, WebhookEvent
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+
+__all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
+
+#: The states a fully paid booking moves to, in the order they are tried.
+_PAID_STATES = ("payment_confirmed", "confirmed")
+
+#: Ids of refunds derive from their payment and key, so a retried refund finds its first.
+_REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
+
+
+@attrs.frozen
+class PaymentSettings:
+    """How payments behave where a business may choose.
+
+    Args:
+        late_payments: what happens to money captured for a booking that is
+            cancelled by then: ``"flag"`` (the default) keeps it and flags the
+            payment for staff; ``"refund"`` gives it back at once when the
+            provider can refund. Either way the booking's seats stay released.
+
+    .. versionadded:: 0.2
+    """
+
+    late_payments: Literal["flag", "refund"] = "flag"
+
+
+@attrs.frozen
+class PaymentIntent:
+    """What :meth:`PaymentService.create_intent` gives the customer's app.
+
+    ``client_secret`` or ``redirect_url`` is how the customer finishes paying
+    with the provider; ``replayed`` is True when the key was used before.
+
+    .. versionadded:: 0.2
+    """
+
+    payment: Payment
+    client_secret: str | None = None
+    redirect_url: str | None = None
+    replayed: bool = False
+
+
+class PaymentService:
+    """Intents, manual payments, provider webhooks, refunds and payment histories.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        providers: Mapping[str, PaymentProvider],
+        settings: PaymentSettings | None = None,
+    ) -> None:
+        self._ctx = context
+        self._providers = {name.strip().lower(): provider for name, provider in providers.items()}
+        self._settings = settings or PaymentSettings()
+
+    # ------------------------------------------------------------------ providers
+
+    def provider(self, name: str) -> PaymentProvider:
+        """The provider wired under ``name``.
+
+        Raises:
+            ValidationError: on ``provider`` when none is wired under that name.
+        """
+        raw: object = name
+        found = self._providers.get(raw.strip().lower()) if isinstance(raw, str) else None
+        if found is None:
+            known = ", ".join(sorted(self._providers)) or "none"
+            msg = f"{name!r} is not a configured payment provider (configured: {known})"
+            raise ValidationError.single("provider", msg, "unknown_provider")
+        return found
+
+    # ------------------------------------------------------------------ intents
+
+    def create_intent(
+        self,
+        booking_id: BookingId,
+        provider: str,
+        *,
+        principal: Principal,
+        idempotency_key: str,
+        amount: Money | None = None,
+    ) -> PaymentIntent:
+        """Ask ``provider`` to collect ``amount`` (the balance due by default) for a booking.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not pay for it.
+            ValidationError: an unknown provider, a missing key, an amount in
+                another currency, not above zero, or above the balance due.
+            PaymentProviderError: the provider refused or could not be reached.
+        """
+        gateway = self.provider(provider)
+        key = scoped_key(principal.kind.value, principal.id, idempotency_key)
+        if key is None:
+            raise ValidationError.single("idempotency_key", "is required", "required")
+        with self._ctx.uow_factory() as uow:
+            prior = uow.payments.get_by_idempotency_key(key)
+            booking = self._payable(uow, booking_id, principal)
+            due = self._balance_due(uow, booking)
+        wanted = due if amount is None else amount
+        if prior is None:
+            self._check_amount(wanted, due)
+        payment_id = prior.id if prior is not None else PaymentId(self._ctx.ids.new_id())
+        answer = gateway.create_intent(
+            IntentRequest(
+                payment_id=payment_id,
+                booking_id=booking.id,
+                amount=prior.amount if prior is not None else wanted,
+                idempotency_key=key,
+                description=f"Booking {booking.reference}",
+                metadata={"booking_reference": booking.reference},
+            )
+        )
+        if prior is not None:
+            return PaymentIntent(prior, answer.client_secret, answer.redirect_url, replayed=True)
+        now = self._ctx.now()
+        payment = Payment(
+            id=payment_id,
+            booking_id=booking.id,
+            customer_id=booking.customer_id,
+            provider=gateway.name,
+            amount=wanted,
+            created_at=now,
+            updated_at=now,
+            provider_reference=answer.reference,
+            idempotency_key=key,
+        )
+        try:
+            with self._ctx.transaction() as tx:
+                tx.uow.payments.add(payment)
+                tx.audit(
+                    principal,
+                    entity="payment",
+                    entity_id=payment.id,
+                    action=AuditAction.CREATED,
+                    new=snapshot(payment, ("provider", "provider_reference", "amount")),
+                    booking_id=booking.id,
+                )
+                tx.commit()
+        except DuplicateError:
+            # A twin request with the same key stored its payment first: that is the answer.
+            with self._ctx.uow_factory() as uow:
+                twin = uow.payments.get_by_idempotency_key(key)
+            if twin is None:
+                raise
+            return PaymentIntent(twin, answer.client_secret, answer.redirect_url, replayed=True)
+        return PaymentIntent(payment, answer.client_secret, answer.redirect_url)
+
+    def record_manual_payment(
+        self,
+        booking_id: BookingId,
+        amount: Money,
+        *,
+        principal: Principal,
+        reference: str,
+        note: str | None = None,
+    ) -> Payment:
+        """Record money staff took by hand (cash, bank transfer): captured at once.
+
+        ``reference`` is the receipt or transfer number, unique for the
+        ``manual`` provider, so recording the same one twice is refused.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may change bookings.
+            NotFoundError: no such booking.
+            ValidationError: an amount in another currency or not above zero.
+            DuplicateError: ``reference`` was recorded before.
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not record payments",
+        )
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            booking = self._payable(tx.uow, booking_id, principal)
+            if amount.currency != booking.currency:
+                msg = f"is in {amount.currency}; the booking is in {booking.currency}"
+                raise ValidationError.single("amount", msg, "currency_mismatch")
+            payment = Payment(
+                id=PaymentId(self._ctx.ids.new_id()),
+                booking_id=booking.id,
+                customer_id=booking.customer_id,
+                provider="manual",
+                amount=amount,
+                created_at=now,
+                updated_at=now,
+                provider_reference=reference,
+                metadata={"note": note} if note else {},
+            )
+            payment.capture(now=now)
+            tx.uow.payments.add(payment)
+            tx.audit(
+                principal,
+                entity="payment",
+                entity_id=payment.id,
+                action=AuditAction.CREATED,
+                new=snapshot(payment, ("provider", "provider_reference", "amount", "status")),
+                reason=note,
+                booking_id=booking.id,
+            )
+            self._settle_booking(tx, booking, payment, principal)
+            tx.commit()
+            return payment
+
+    # ------------------------------------------------------------------ webhooks
+
+    def handle_webhook(
+        self, provider: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> WebhookReceipt:
+        """Verify, store once and apply one provider delivery; the receipt says what happened.
+
+        Call it with the request's raw body, before any JSON parsing. A
+        redelivery (same provider and event id) returns the stored receipt and
+        changes nothing. An event about no known payment, or of a kind the
+        library does not act on, is stored as ``ignored``; one that contradicts
+        its payment (captured after cancelled) as ``failed`` with the reason.
+
+        Raises:
+            ValidationError: on ``provider`` when none is wired under that name.
+            AuthenticationError: the delivery does not verify; nothing is stored.
+        """
+        gateway = self.provider(provider)
+        event = gateway.parse_webhook(headers, raw_body)
+        with self._ctx.uow_factory() as uow:
+            seen = uow.webhook_inbox.get_by_event(event.provider, event.event_id)
+        if seen is not None:
+            return seen
+        principal = Principal.webhook(event.provider)
+        try:
+            with self._ctx.transaction() as tx:
+                receipt = WebhookReceipt(
+                    id=self._ctx.ids.new_id(),
+                    provider=event.provider,
+                    event_id=event.event_id,
+                    kind=event.kind,
+                    received_at=self._ctx.now(),
+                    payload=dict(event.payload),
+                    payment_reference=event.payment_reference,
+                )
+                tx.uow.webhook_inbox.add(receipt)
+                late = self._apply(tx, receipt, event, principal)
+                tx.commit()
+        except DuplicateError:
+            # A concurrent delivery of the same event stored (and applied) it first.
+            with self._ctx.uow_factory() as uow:
+                twin = uow.webhook_inbox.get_by_event(event.provider, event.event_id)
+            if twin is None:
+                raise
+            return twin
+        if late is not None and self._settings.late_payments == "refund":
+            self._refund_late(late)
+        return receipt
+
+    def _refund_late(self, payment: Payment) -> None:
+        """Give a late payment back in full, once (its key is the payment's own)."""
+        gateway = self.provider(payment.provider)
+        if not gateway.capabilities.refunds:
+            return  # stays flagged for staff
+        reason = "the booking was cancelled before the payment arrived"
+        self._refund(
+            payment.id,
+            payment.captured_amount,
+            Principal.system("late-payments"),
+            key=f"late-payment:{payment.id}",
+            reason=reason,
+        )
+
+    def _apply(
+        self, tx: Transaction, receipt: WebhookReceipt, event: WebhookEvent, principal: Principal
+    ) -> Payment | None:
+        """Apply ``event``; the payment to give back when it arrived for a cancelled booking."""
+        now = self._ctx.now()
+        uow = tx.uow
+        found = None
+        if event.payment_reference is not None:
+            found = uow.payments.get_by_provider_reference(event.provider, event.payment_reference)
+        payment = None if found is None else uow.payments.get_for_update(found.id)
+        if payment is None or (event.status is None and event.refund_reference is None):
+            receipt.mark_ignored(now=now)
+            return None
+        late = None
+        try:
+            if event.refund_reference is not None:
+                self._apply_refund_event(uow, payment, event)
+            else:
+                assert event.status is not None
+                before = payment.status
+                payment.apply_event(event.event_id, event.status, now=now, amount=event.amount)
+                if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
+                    booking = uow.bookings.get_for_update(payment.booking_id)
+                    if booking is not None and self._settle_booking(
+                        tx, booking, payment, principal
+                    ):
+                        late = payment
+        except (InvalidTransitionError, ValidationError) as exc:
+            receipt.mark_failed(str(exc), now=now)
+            return None
+        receipt.mark_applied(now=now)
+        return late
+
+    def _apply_refund_event(self, uow: UnitOfWork, payment: Payment, event: WebhookEvent) -> None:
+        assert event.refund_reference is not None
+        now = self._ctx.now()
+        refund = uow.refunds.get_by_provider_reference(event.refund_reference)
+        if (
+            refund is None
+            or not refund.is_pending
+            or not payment.record_event(event.event_id, now=now)
+        ):
+            return
+        if event.refund_status is RefundStatus.SUCCEEDED:
+            payment.settle_refund(refund, now=now)
+        elif event.refund_status is RefundStatus.FAILED:
+            payment.fail_refund(refund, now=now, reason=event.kind)
+
+    # ------------------------------------------------------------------ refunds
+
+    def refund(
+        self,
+        payment_id: PaymentId,
+        amount: Money,
+        *,
+        principal: Principal,
+        idempotency_key: str,
+        reason: str | None = None,
+    ) -> Refund:
+        """Give back ``amount`` of a captured payment, once per key.
+
+        The amount is reserved on the payment under its lock first, so two
+        refunds at once can never together give back more than was captured;
+        then the provider is asked. A refund the provider settles at once is
+        ``succeeded``; one it settles later stays ``pending`` until its webhook.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may change bookings.
+            NotFoundError: no such payment.
+            InvalidTransitionError: nothing was captured.
+            ValidationError: on ``amount``: another currency, not above zero, or
+                more than what is left to refund; on ``idempotency_key`` when missing.
+            PaymentProviderError: the provider refused (the reservation is freed)
+                or could not be reached (the refund stays pending: retry with the key).
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not refund payments",
+        )
+        key = scoped_key(principal.kind.value, principal.id, idempotency_key)
+        if key is None:
+            raise ValidationError.single("idempotency_key", "is required", "required")
+        return self._refund(payment_id, amount, principal, key=key, reason=reason)
+
+    def _refund(
+        self,
+        payment_id: PaymentId,
+        amount: Money,
+        principal: Principal,
+        *,
+        key: str,
+        reason: str | None,
+    ) -> Refund:
+        refund_id = RefundId(uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{key}"))
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            prior = uow.refunds.get(refund_id)
+        if prior is not None and not prior.is_pending:
+            return prior
+        if prior is None:
+            try:
+                with self._ctx.transaction() as tx:
+                    payment = self._payment_for_update(tx.uow, payment_id)
+                    refund = payment.start_refund(
+                        refund_id=refund_id, amount=amount, now=now, reason=reason
+                    )
+                    tx.uow.refunds.add(refund)
+                    tx.audit(
+                        principal,
+                        entity="payment",
+                        entity_id=payment.id,
+                        action=AuditAction.UPDATED,
+                        new={"refund": str(refund.id), "amount": f"{amount}"},
+                        reason=reason,
+                        booking_id=payment.booking_id,
+                    )
+                    tx.commit()
+            except DuplicateError:
+                pass  # a twin with the same key reserved it first; go on with theirs
+        return self._send_refund(refund_id, key, reason)
+
+    def _send_refund(self, refund_id: RefundId, key: str, reason: str | None) -> Refund:
+        with self._ctx.uow_factory() as uow:
+            refund = uow.refunds.get(refund_id)
+            assert refund is not None
+            payment = uow.payments.get(refund.payment_id)
+            assert payment is not None
+        if not refund.is_pending:
+            return refund
+        if payment.provider_reference is None:  # pragma: no cover - payments always have one
+            msg = f"payment {payment.id} has no provider reference"
+            raise ValidationError.single("payment_id", msg, "not_refundable")
+        gateway = self.provider(payment.provider)
+        try:
+            answer = gateway.refund(
+                payment.provider_reference, refund.amount, idempotency_key=key, reason=reason
+            )
+        except PaymentProviderError as exc:
+            if exc.retryable:
+                raise  # unknown outcome: the refund stays pending for a retry with the key
+            self._end_refund(refund_id, failed=str(exc))
+            raise
+        except BookingError as exc:
+            self._end_refund(refund_id, failed=str(exc))
+            raise
+        return self._end_refund(
+            refund_id,
+            reference=answer.reference,
+            settled=answer.status is RefundStatus.SUCCEEDED,
+            failed=answer.failure_reason if answer.status is RefundStatus.FAILED else None,
+        )
+
+    def _end_refund(
+        self,
+        refund_id: RefundId,
+        *,
+        reference: str | None = None,
+        settled: bool = False,
+        failed: str | None = None,
+    ) -> Refund:
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            refund = tx.uow.refunds.get(refund_id)
+            assert refund is not None
+            payment = self._payment_for_update(tx.uow, refund.payment_id)
+            if refund.is_pending:
+                if settled:
+                    payment.settle_refund(refund, now=now, provider_reference=reference)
+                elif failed is not None:
+                    payment.fail_refund(refund, now=now, reason=failed)
+                elif reference is not None and refund.provider_reference is None:
+                    refund.provider_reference = reference
+                    refund.updated_at = now
+                    refund.version += 1
+            tx.commit()
+            return refund
+
+    # ------------------------------------------------------------------ reading
+
+    def for_booking(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Payment]:
+        """A booking's payments, oldest first.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            if booking is None or not policy.can_view_booking(principal, booking):
+                raise NotFoundError("booking", booking_id)
+            return uow.payments.list_for_booking(booking_id)
+
+    def for_customer(self, customer_id: CustomerId, *, principal: Principal) -> Sequence[Payment]:
+        """A customer's payments, oldest first: of the bookings ``principal`` may see.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            customer = uow.customers.get(customer_id)
+            mine = principal.is_customer(customer_id)
+            if customer is None or not (mine or policy.can_view_customer(principal, customer)):
+                raise NotFoundError("customer", customer_id)
+            payments = uow.payments.list_for_customer(customer_id)
+            visible = []
+            for payment in payments:
+                booking = uow.bookings.get(payment.booking_id)
+                if booking is not None and policy.can_view_booking(principal, booking):
+                    visible.append(payment)
+            return visible
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _payable(uow: UnitOfWork, booking_id: BookingId, principal: Principal) -> Booking:
+        booking = uow.bookings.get(booking_id)
+        if booking is None or not policy.can_view_booking(principal, booking):
+            raise NotFoundError("booking", booking_id)
+        if principal.kind is PrincipalKind.STAFF:
+            allowed = principal.has(Permission.CHANGE_ALL)
+        else:
+            allowed = principal.is_customer(booking.customer_id) or (
+                booking.partner_id is not None and principal.is_partner(booking.partner_id)
+            )
+        policy.require(allowed, f"{principal} may not pay for booking {booking.reference}")
+        return booking
+
+    @staticmethod
+    def _payment_for_update(uow: UnitOfWork, payment_id: PaymentId) -> Payment:
+        payment = uow.payments.get_for_update(payment_id)
+        if payment is None:
+            raise NotFoundError("payment", payment_id)
+        return payment
+
+    @staticmethod
+    def _paid(uow: UnitOfWork, booking: Booking) -> Money:
+        paid = Money.zero(booking.currency)
+        for payment in uow.payments.list_for_booking(booking.id):
+            if payment.currency == booking.currency:
+                paid += payment.net_amount
+        return paid
+
+    def _balance_due(self, uow: UnitOfWork, booking: Booking) -> Money:
+        due = booking.total - self._paid(uow, booking)
+        return due if not due.is_negative() else Money.zero(booking.currency)
+
+    @staticmethod
+    def _check_amount(amount: Money, due: Money) -> None:
+        if amount.currency != due.currency:
+            msg = f"is in {amount.currency}; the booking is in {due.currency}"
+            raise ValidationError.single("amount", msg, "currency_mismatch")
+        if amount.amount <= 0:
+            msg = "nothing is due on this booking" if due.amount <= 0 else "must be above zero"
+            raise ValidationError.single("amount", msg, "not_positive")
+        if amount > due:
+            raise ValidationError.single("amount", f"is more than the {due} due", "exceeds_due")
+
+    def _settle_booking(
+        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+    ) -> bool:
+        """What a captured payment does to its booking: paid, part paid, or late.
+
+        Returns True for a payment that arrived after its booking was cancelled.
+        """
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        now = self._ctx.now()
+        if lifecycle.cancelled is not None and booking.status == lifecycle.cancelled:
+            self._late_payment(tx, booking, payment, principal)
+            return True
+        if self._paid(tx.uow, booking) < booking.total:
+            return False  # part paid: the balance due shows on the booking's payments
+        target = _paid_state(lifecycle, booking.status)
+        if target is None:
+            return False
+        slot = None
+        if booking.seats_to_move(target, lifecycle):
+            slot = tx.uow.slots.get_for_update(booking.slot_id)
+        raised = booking.move(
+            target,
+            lifecycle=lifecycle,
+            author=self._ctx.author(principal, now),
+            slot=slot,
+            note=f"paid by {payment.provider} {payment.provider_reference}",
+        )
+        tx.record(raised)
+        return False
+
+    def _late_payment(
+        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+    ) -> None:
+        reason = f"payment captured after booking {booking.reference} was cancelled"
+        payment.metadata = {**payment.metadata, "needs_attention": reason}
+        tx.audit(
+            principal,
+            entity="payment",
+            entity_id=payment.id,
+            action=AuditAction.UPDATED,
+            new={"needs_attention": reason},
+            reason=reason,
+            booking_id=booking.id,
+        )
+
+
+def _paid_state(lifecycle: Lifecycle, status: str) -> str | None:
+    """The state a fully paid booking moves to from ``status``, if its lifecycle has one."""
+    for state in _PAID_STATES:
+        if lifecycle.allows(status, state):
+            return state
+    return None

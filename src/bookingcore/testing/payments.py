@@ -1,0 +1,216 @@
+"""A payment provider that lives in memory, for your tests and ours.
+
+:class:`FakePaymentProvider` implements :class:`~bookingcore.ports.PaymentProvider`
+with intents and refunds kept in memory, idempotent by key, and webhooks signed
+with an HMAC of the raw body (``X-Fake-Signature``) so tests drive a payment
+through :meth:`~bookingcore.services.PaymentService.handle_webhook` as a real
+provider would::
+
+    provider = FakePaymentProvider()
+    core = BookingCore(uow_factory=..., payment_providers=[provider])
+    intent = core.payments.create_intent(booking.id, "fake", principal=me,
+                                         idempotency_key="k1")
+    headers, body = provider.webhook("captured", intent.payment.provider_reference)
+    core.payments.handle_webhook("fake", headers, body)
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+from collections.abc import Mapping
+
+import attrs
+
+from bookingcore.domain.payments import PaymentStatus, RefundStatus
+from bookingcore.domain.values import Money
+from bookingcore.errors import AuthenticationError, NotFoundError, PaymentProviderError
+from bookingcore.ports.payments import (
+    IntentRequest,
+    ProviderCapabilities,
+    ProviderIntent,
+    ProviderPayment,
+    ProviderRefund,
+    WebhookEvent,
+)
+
+__all__ = ["FakePaymentProvider"]
+
+_SIGNATURE = "x-fake-signature"
+_EVENT = "x-fake-event-id"
+
+
+@attrs.define
+class _Intent:
+    reference: str
+    amount: Money
+    status: PaymentStatus = PaymentStatus.PENDING
+    captured: Money | None = None
+
+
+class FakePaymentProvider:
+    """An in-memory :class:`~bookingcore.ports.PaymentProvider` with signed webhooks.
+
+    ``decline_refunds(reason)`` makes the next refunds fail as a provider's
+    refusal would; ``refunds_settle_later`` leaves refunds pending until a
+    ``refund_webhook``. Thread-safe.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, name: str = "fake", *, secret: str = "fake-webhook-secret") -> None:  # noqa: S107 - a test fake's own key
+        self._name = name
+        self._secret = secret.encode()
+        self._lock = threading.Lock()
+        self._intents: dict[str, _Intent] = {}
+        self._by_key: dict[str, str] = {}
+        self._refunds: dict[str, ProviderRefund] = {}
+        self._numbers = itertools.count(1)
+        self._declines: list[str] = []
+        self.refunds_settle_later = False
+        self.calls: list[str] = []
+
+    @property
+    def name(self) -> str:
+        """The provider's identifier (``fake`` unless given)."""
+        return self._name
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """Everything a card provider can do."""
+        return ProviderCapabilities(
+            refunds=True,
+            partial_refunds=True,
+            needs_redirect=True,
+            capture_later=True,
+            webhooks=True,
+        )
+
+    def create_intent(self, request: IntentRequest) -> ProviderIntent:
+        """An intent ``pi_fake_n``; the same key gives the same intent."""
+        with self._lock:
+            self.calls.append("create_intent")
+            reference = self._by_key.get(request.idempotency_key)
+            if reference is None:
+                reference = f"pi_{self._name}_{next(self._numbers)}"
+                self._by_key[request.idempotency_key] = reference
+                self._intents[reference] = _Intent(reference, request.amount)
+            intent = self._intents[reference]
+        return ProviderIntent(
+            reference=reference,
+            status=intent.status,
+            amount=intent.amount,
+            client_secret=f"{reference}_secret",
+        )
+
+    def fetch(self, reference: str) -> ProviderPayment:
+        """The intent as this fake sees it."""
+        with self._lock:
+            intent = self._intents.get(reference)
+        if intent is None:
+            raise NotFoundError("payment", reference)
+        captured = intent.captured or Money.zero(intent.amount.currency)
+        return ProviderPayment(
+            reference=reference, status=intent.status, amount=intent.amount, captured=captured
+        )
+
+    def refund(
+        self, reference: str, amount: Money, *, idempotency_key: str, reason: str | None = None
+    ) -> ProviderRefund:
+        """A refund ``re_fake_n``, succeeded at once (or pending, or declined, as told)."""
+        with self._lock:
+            self.calls.append("refund")
+            prior = self._refunds.get(idempotency_key)
+            if prior is not None:
+                return prior
+            if self._declines:
+                declined = self._declines.pop(0)
+                raise PaymentProviderError(declined, provider=self._name, reason="refund_declined")
+            status = RefundStatus.PENDING if self.refunds_settle_later else RefundStatus.SUCCEEDED
+            made = ProviderRefund(
+                reference=f"re_{self._name}_{next(self._numbers)}", status=status, amount=amount
+            )
+            self._refunds[idempotency_key] = made
+            return made
+
+    def decline_refunds(self, reason: str = "refund declined", times: int = 1) -> None:
+        """Make the next ``times`` refunds fail as a provider's refusal."""
+        with self._lock:
+            self._declines.extend([reason] * times)
+
+    # ------------------------------------------------------------------ webhooks
+
+    def webhook(
+        self,
+        status: PaymentStatus | str,
+        reference: str,
+        *,
+        amount: Money | None = None,
+        event_id: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """A signed delivery saying payment ``reference`` is now ``status``: (headers, body)."""
+        target = PaymentStatus(status)
+        with self._lock:
+            intent = self._intents.get(reference)
+            if intent is not None and target is PaymentStatus.CAPTURED:
+                intent.status, intent.captured = target, amount or intent.amount
+            event = event_id or f"evt_{self._name}_{next(self._numbers)}"
+        body: dict[str, object] = {
+            "id": event,
+            "type": f"payment.{target.value}",
+            "payment": reference,
+            "status": target.value,
+        }
+        if amount is not None:
+            body["amount"] = {"units": amount.minor_units, "currency": amount.currency}
+        return self._signed(event, body)
+
+    def refund_webhook(
+        self, refund_reference: str, reference: str, status: RefundStatus | str
+    ) -> tuple[dict[str, str], bytes]:
+        """A signed delivery saying refund ``refund_reference`` of ``reference`` is ``status``."""
+        with self._lock:
+            event = f"evt_{self._name}_{next(self._numbers)}"
+        body = {
+            "id": event,
+            "type": f"refund.{RefundStatus(status).value}",
+            "payment": reference,
+            "refund": refund_reference,
+            "refund_status": RefundStatus(status).value,
+        }
+        return self._signed(event, body)
+
+    def _signed(self, event: str, body: Mapping[str, object]) -> tuple[dict[str, str], bytes]:
+        raw = json.dumps(body, sort_keys=True).encode()
+        signature = hmac.new(self._secret, raw, hashlib.sha256).hexdigest()
+        return {"X-Fake-Signature": signature, "X-Fake-Event-Id": event}, raw
+
+    def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
+        """Verify ``X-Fake-Signature`` over the raw body, then read it."""
+        lowered = {key.lower(): value for key, value in headers.items()}
+        given = lowered.get(_SIGNATURE)
+        expected = hmac.new(self._secret, raw_body, hashlib.sha256).hexdigest()
+        if not given or not hmac.compare_digest(given, expected):
+            msg = f"the {self._name} webhook signature does not match"
+            raise AuthenticationError(msg)
+        body = json.loads(raw_body)
+        amount = None
+        if "amount" in body:
+            amount = Money.from_minor_units(body["amount"]["units"], body["amount"]["currency"])
+        refund = body.get("refund")
+        return WebhookEvent(
+            provider=self._name,
+            event_id=lowered.get(_EVENT) or body["id"],
+            kind=body["type"],
+            payload=body,
+            payment_reference=body.get("payment"),
+            status=None if refund else PaymentStatus(body["status"]),
+            amount=amount,
+            refund_reference=refund,
+            refund_status=RefundStatus(body["refund_status"]) if refund else None,
+        )

@@ -1,0 +1,121 @@
+"""Payments under concurrency on PostgreSQL: one event delivered eight times at once is
+applied once, two intents with one key make one payment, racing refunds never overdraw."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import PaymentStatus
+from bookingcore.testing import FakePaymentProvider, FixedClock
+from bookingcore_adapters.sql import SqlStore
+
+pytestmark = pytest.mark.postgres
+
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+
+
+def _at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` in ``count`` threads released together; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.fixture
+def world(pg_store: SqlStore) -> tuple[BookingCore, FakePaymentProvider, Any, Principal]:
+    provider = FakePaymentProvider()
+    manual = FakePaymentProvider("manual")
+    clock = FixedClock()
+    core = BookingCore(uow_factory=pg_store.unit_of_work, clock=clock,
+                       payment_providers=[provider, manual])  # fmt: skip
+    camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=clock.now() + timedelta(days=30),
+        price_per_traveler=Money("4000", "INR"),
+        capacity=5,
+        principal=ADMIN,
+    )
+    customer = core.customers.register("+919876543210", principal=ADMIN).customer
+    me = Principal.customer(customer.id)
+    booking = core.bookings.book(
+        BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
+        principal=me,
+    )
+    return core, provider, booking, me
+
+
+def test_one_event_delivered_eight_times_at_once_is_applied_once(world: Any) -> None:
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    headers, body = provider.webhook("captured", intent.payment.provider_reference)
+    receipts = _at_once(8, lambda _: core.payments.handle_webhook("fake", headers, body))
+    assert not [r for r in receipts if isinstance(r, Exception)], receipts
+    assert len({r.id for r in receipts}) == 1
+    history = core.bookings.history(booking.id, principal=ADMIN)
+    assert [e.to_status for e in history] == ["pending", "confirmed"]
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert paid.status is PaymentStatus.CAPTURED
+    assert len(paid.processed_event_ids) == 1
+
+
+def test_two_intents_with_one_key_make_one_payment(world: Any) -> None:
+    core, _, booking, me = world
+    made = _at_once(
+        2,
+        lambda _: core.payments.create_intent(
+            booking.id, "fake", principal=me, idempotency_key="same"
+        ),
+    )
+    assert not [m for m in made if isinstance(m, Exception)], made
+    assert len({m.payment.id for m in made}) == 1
+    assert len(core.payments.for_booking(booking.id, principal=me)) == 1
+
+
+def test_racing_refunds_for_more_than_is_left_one_wins_one_is_refused(world: Any) -> None:
+    core, _, booking, _ = world
+    payment = core.payments.record_manual_payment(
+        booking.id, booking.total, principal=ADMIN, reference="CASH-1"
+    )
+    outcomes = _at_once(
+        2,
+        lambda i: core.payments.refund(
+            payment.id, Money("3000", "INR"), principal=ADMIN, idempotency_key=f"r{i}"
+        ),
+    )
+    refused = [o for o in outcomes if isinstance(o, ValidationError)]
+    assert len(refused) == 1, outcomes
+    assert refused[0].errors[0].code == "exceeds_captured"
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert paid.refunded_amount == Money("3000", "INR")
+    assert paid.pending_refund_amount == Money("0", "INR")

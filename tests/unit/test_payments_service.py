@@ -1,0 +1,331 @@
+"""PaymentService over memory: intents once per key, webhooks applied once, bookings paid
+through the one booking path, late payments, refunds that never overdraw."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bookingcore import (
+    AuthenticationError,
+    BookingCore,
+    BookingRequest,
+    InvalidTransitionError,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PaymentProviderError,
+    PaymentSettings,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, RefundStatus
+from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+
+
+class World:
+    def __init__(self, settings: PaymentSettings | None = None) -> None:
+        self.store = MemoryStore()
+        self.clock = FixedClock()
+        self.provider = FakePaymentProvider()
+        # Manual payments are refunded through whatever provider is wired as "manual".
+        self.manual = FakePaymentProvider("manual")
+        self.core = BookingCore(
+            uow_factory=self.store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            payment_providers=[self.provider, self.manual],
+            payment_settings=settings,
+        )
+        camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        self.slot = self.core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=self.clock.now() + timedelta(days=30),
+            price_per_traveler=Money("4000", "INR"),
+            capacity=5,
+            principal=ADMIN,
+        )
+        customer = self.core.customers.register("+919876543210", principal=ADMIN).customer
+        self.me = Principal.customer(customer.id)
+        other = self.core.customers.register("+919876543219", principal=ADMIN).customer
+        self.someone_else = Principal.customer(other.id)
+
+    def book(self, travelers: int = 2) -> Booking:
+        return self.core.bookings.book(
+            BookingRequest(
+                self.slot.id,
+                [
+                    NewTraveler(TravelerDetails(f"Guest {n}"), is_primary=n == 0)
+                    for n in range(travelers)
+                ],
+            ),
+            principal=self.me,
+        )
+
+    def status(self, booking: Booking) -> str:
+        return self.core.bookings.get(booking.id, principal=ADMIN).status
+
+    def seats(self) -> int:
+        return self.core.catalog.get_slot(self.slot.id, principal=ADMIN).seats_held
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+class TestIntents:
+    def test_an_intent_asks_for_the_balance_due_once_per_key(self, world: World) -> None:
+        booking = world.book()
+        first = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        assert first.payment.amount == booking.total == Money("8000", "INR")
+        assert first.payment.status is PaymentStatus.PENDING
+        assert first.client_secret == f"{first.payment.provider_reference}_secret"
+        again = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        assert again.replayed
+        assert again.payment.id == first.payment.id
+        assert len(world.core.payments.for_booking(booking.id, principal=world.me)) == 1
+
+    def test_only_the_booking_customer_or_staff_may_pay(self, world: World) -> None:
+        booking = world.book()
+        with pytest.raises(NotFoundError):
+            world.core.payments.create_intent(
+                booking.id, "fake", principal=world.someone_else, idempotency_key="k"
+            )
+        with pytest.raises(ValidationError) as caught:
+            world.core.payments.create_intent(
+                booking.id, "nope", principal=world.me, idempotency_key="k"
+            )
+        assert caught.value.errors[0].field == "provider"
+
+    def test_more_than_is_due_is_refused(self, world: World) -> None:
+        booking = world.book()
+        with pytest.raises(ValidationError) as caught:
+            world.core.payments.create_intent(
+                booking.id,
+                "fake",
+                principal=world.me,
+                idempotency_key="k",
+                amount=Money("9000", "INR"),
+            )
+        assert caught.value.errors[0].code == "exceeds_due"
+
+
+class TestWebhooks:
+    def test_a_captured_payment_confirms_the_booking_once(self, world: World) -> None:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        headers, body = world.provider.webhook("captured", reference)
+        receipt = world.core.payments.handle_webhook("fake", headers, body)
+        assert receipt.status is ReceiptStatus.APPLIED
+        assert world.status(booking) == "confirmed"
+        (paid,) = world.core.payments.for_booking(booking.id, principal=world.me)
+        assert paid.status is PaymentStatus.CAPTURED
+        history = world.core.bookings.history(booking.id, principal=ADMIN)
+        assert [(e.to_status, e.actor.kind.value) for e in history][-1] == ("confirmed", "webhook")
+        # the same delivery again: the same receipt, nothing more
+        again = world.core.payments.handle_webhook("fake", headers, body)
+        assert again.id == receipt.id
+        assert len(world.core.bookings.history(booking.id, principal=ADMIN)) == len(history)
+
+    def test_a_delivery_that_does_not_verify_is_refused_and_stored_nowhere(
+        self, world: World
+    ) -> None:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        assert intent.payment.provider_reference is not None
+        headers, body = world.provider.webhook("captured", intent.payment.provider_reference)
+        tampered = body.replace(b"captured", b"cancelled")
+        with pytest.raises(AuthenticationError):
+            world.core.payments.handle_webhook("fake", headers, tampered)
+        assert world.store.count("webhook_inbox") == 0
+        assert world.status(booking) == "pending"
+
+    def test_a_late_authorized_event_does_not_move_a_captured_payment_back(
+        self, world: World
+    ) -> None:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        late = world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("authorized", reference)
+        )
+        assert late.status is ReceiptStatus.APPLIED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.CAPTURED
+
+    def test_an_event_about_no_known_payment_is_kept_as_ignored(self, world: World) -> None:
+        receipt = world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("captured", "pi_unknown")
+        )
+        assert receipt.status is ReceiptStatus.IGNORED
+
+    def test_an_event_contradicting_the_payment_is_kept_as_failed(self, world: World) -> None:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("cancelled", reference))
+        receipt = world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("captured", reference)
+        )
+        assert receipt.status is ReceiptStatus.FAILED
+        assert receipt.error
+        assert world.status(booking) == "pending"
+
+
+class TestPartPaymentsAndLatePayments:
+    def test_two_manual_halves_confirm_the_booking_only_when_the_total_is_paid(
+        self, world: World
+    ) -> None:
+        booking = world.book()
+        half = Money("4000", "INR")
+        world.core.payments.record_manual_payment(
+            booking.id, half, principal=ADMIN, reference="CASH-1", note="deposit"
+        )
+        assert world.status(booking) == "pending"
+        world.core.payments.record_manual_payment(
+            booking.id, half, principal=ADMIN, reference="CASH-2"
+        )
+        assert world.status(booking) == "confirmed"
+        with pytest.raises(PermissionDeniedError):
+            world.core.payments.record_manual_payment(
+                booking.id, half, principal=world.me, reference="CASH-3"
+            )
+
+    def test_a_payment_for_a_cancelled_booking_takes_no_seats_and_is_flagged(
+        self, world: World
+    ) -> None:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        assert world.status(booking) == "cancelled"
+        assert world.seats() == 0
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert "needs_attention" in paid.metadata
+        assert paid.refunded_amount == Money("0", "INR")
+
+    def test_with_automatic_refunds_a_late_payment_goes_back_in_full(self) -> None:
+        world = World(PaymentSettings(late_payments="refund"))
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.REFUNDED
+        assert paid.refunded_amount == booking.total
+        assert world.seats() == 0
+
+
+class TestRefunds:
+    def _captured(self, world: World) -> tuple[Booking, object]:
+        booking = world.book()
+        payment = world.core.payments.record_manual_payment(
+            booking.id, booking.total, principal=ADMIN, reference="CASH-1"
+        )
+        return booking, payment
+
+    def test_refunds_never_exceed_what_was_captured_and_repeat_by_key(self) -> None:
+        world = World()
+        provider = world.manual
+        booking, payment = self._captured(world)
+        pid = payment.id  # type: ignore[attr-defined]
+        first = world.core.payments.refund(
+            pid, Money("3000", "INR"), principal=ADMIN, idempotency_key="r1", reason="one less"
+        )
+        assert first.status is RefundStatus.SUCCEEDED
+        again = world.core.payments.refund(
+            pid, Money("3000", "INR"), principal=ADMIN, idempotency_key="r1"
+        )
+        assert again.id == first.id
+        assert provider.calls.count("refund") == 1
+        with pytest.raises(ValidationError) as caught:
+            world.core.payments.refund(
+                pid, Money("6000", "INR"), principal=ADMIN, idempotency_key="r2"
+            )
+        assert caught.value.errors[0].code == "exceeds_captured"
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.refunded_amount == Money("3000", "INR")
+        assert paid.status is PaymentStatus.PARTIALLY_REFUNDED
+
+    def test_a_declined_refund_frees_its_reservation(self) -> None:
+        world = World()
+        provider = world.manual
+        booking, payment = self._captured(world)
+        provider.decline_refunds()
+        pid = payment.id  # type: ignore[attr-defined]
+        with pytest.raises(PaymentProviderError):
+            world.core.payments.refund(
+                pid, Money("8000", "INR"), principal=ADMIN, idempotency_key="r1"
+            )
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.pending_refund_amount == Money("0", "INR")
+        assert paid.refundable_amount == Money("8000", "INR")
+
+    def test_only_staff_may_refund_and_only_captured_money(self, world: World) -> None:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        with pytest.raises(PermissionDeniedError):
+            world.core.payments.refund(
+                intent.payment.id, Money("1", "INR"), principal=world.me, idempotency_key="r"
+            )
+        with pytest.raises(InvalidTransitionError):
+            world.core.payments.refund(
+                intent.payment.id, Money("1", "INR"), principal=ADMIN, idempotency_key="r"
+            )
+
+    def test_a_refund_settled_later_by_webhook(self, world: World) -> None:
+        world.provider.refunds_settle_later = True
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        refund = world.core.payments.refund(
+            intent.payment.id, Money("8000", "INR"), principal=ADMIN, idempotency_key="r"
+        )
+        assert refund.status is RefundStatus.PENDING
+        assert refund.provider_reference is not None
+        world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook(refund.provider_reference, reference, "succeeded"),
+        )
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.REFUNDED
