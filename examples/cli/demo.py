@@ -51,6 +51,8 @@ from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
+from bookingcore_adapters.payments.fake_stripe import FakeStripe, running_fake_stripe
+from bookingcore_adapters.payments.stripe import StripeProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
 
@@ -63,12 +65,18 @@ DEFAULT_DATABASE = "sqlite:///bookingcore-demo.sqlite3"
 MEMORY = "memory"
 
 
-def make_core(store: SqlStore | None = None, *, sms: ConsoleSmsSender | None = None) -> BookingCore:
+def make_core(
+    store: SqlStore | None = None,
+    *,
+    sms: ConsoleSmsSender | None = None,
+    stripe: StripeProvider | None = None,
+) -> BookingCore:
     """A core over ``store`` (in memory when None) and the real clock; local numbers read as Indian.
 
     Messages go to the log (:class:`LogNotifier`) and documents are plain HTML.
     Sign-in codes go to ``sms`` (a new :class:`ConsoleSmsSender` when None),
-    wait in memory, and tokens are signed with a key made for this run.
+    wait in memory, and tokens are signed with a key made for this run. Card
+    payments go through ``stripe`` when given.
     """
     uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
@@ -80,6 +88,7 @@ def make_core(store: SqlStore | None = None, *, sms: ConsoleSmsSender | None = N
         rate_limiter=MemoryRateLimiter(),
         sms=sms or ConsoleSmsSender(),
         token_signer=JwtTokenSigner({"demo": secrets.token_bytes(32)}),
+        payment_providers=[stripe] if stripe is not None else [],
     )
 
 
@@ -200,9 +209,15 @@ def run_demo(console: Console, database: str = DEFAULT_DATABASE) -> None:
         DemoError: ``database`` already holds data.
         BookingError: only if the library stops behaving as the story expects.
     """
+    with running_fake_stripe() as fake:
+        stripe = StripeProvider(fake.api_key, [fake.webhook_secret], api_base=fake.url)
+        _run_demo(console, database, fake, stripe)
+
+
+def _run_demo(console: Console, database: str, fake: FakeStripe, stripe: StripeProvider) -> None:
     if database == MEMORY:
         sms = ConsoleSmsSender()
-        _tell_story(console, make_core(sms=sms), "in memory", sms)
+        _tell_story(console, make_core(sms=sms, stripe=stripe), "in memory", sms, fake)
         return
     url = make_url(database)
     if database == DEFAULT_DATABASE:
@@ -217,7 +232,7 @@ def run_demo(console: Console, database: str = DEFAULT_DATABASE) -> None:
                 msg = f"{where} already holds data; give the demo an empty database"
                 raise DemoError(msg)
         sms = ConsoleSmsSender()
-        _tell_story(console, make_core(store, sms=sms), where, sms)
+        _tell_story(console, make_core(store, sms=sms, stripe=stripe), where, sms, fake)
     finally:
         store.dispose()
 
@@ -226,7 +241,9 @@ class DemoError(Exception):
     """The demo cannot run where it was pointed."""
 
 
-def _tell_story(console: Console, core: BookingCore, where: str, sms: ConsoleSmsSender) -> None:
+def _tell_story(
+    console: Console, core: BookingCore, where: str, sms: ConsoleSmsSender, fake: FakeStripe
+) -> None:
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     otp_login = Principal.system("otp-login")
     start = (core.context.clock.now() + timedelta(days=14)).replace(
@@ -590,6 +607,59 @@ def _tell_story(console: Console, core: BookingCore, where: str, sms: ConsoleSms
 
     _section(console, 12, "The customer signs in on the app with a code by SMS")
     _phone_sign_in_story(console, core, sms)
+
+    _section(console, 13, "The customer pays by card through Stripe; staff refund part of it")
+    _payment_story(console, core, admin, me, trek_slot, fake)
+
+
+def _payment_story(
+    console: Console,
+    core: BookingCore,
+    admin: Principal,
+    me: Principal,
+    slot: Slot,
+    fake: FakeStripe,
+) -> None:
+    """Seed 003: an intent, the provider's signed webhook (twice), the booking paid, a refund."""
+    booking = core.bookings.book(
+        BookingRequest(slot.id, [NewTraveler(TravelerDetails("Meera Joshi"), is_primary=True)]),
+        principal=me,
+    )
+    intent = core.payments.create_intent(
+        booking.id, "stripe", principal=me, idempotency_key=f"pay-{booking.reference}"
+    )
+    payment = intent.payment
+    _say(
+        console,
+        f"create_intent({booking.reference}) -> {payment.provider_reference} for "
+        f"{payment.amount}, client secret for the app: {bool(intent.client_secret)}",
+    )
+    reference = payment.provider_reference or ""
+    paid = fake.succeed(reference)  # the customer confirmed the card in the app
+    headers, body = fake.event("payment_intent.succeeded", paid)
+    receipt = core.payments.handle_webhook("stripe", headers, body)
+    again = core.payments.handle_webhook("stripe", headers, body)
+    _say(
+        console,
+        f"Stripe's signed webhook -> receipt {receipt.status.value}; delivered again -> "
+        f"the same receipt ({again.id == receipt.id}), applied once",
+    )
+    status = core.bookings.get(booking.id, principal=me).status
+    _say(console, f"{booking.reference} is now {status}: the payment covered its total")
+    try:
+        core.payments.handle_webhook("stripe", headers, body.replace(b"succeeded", b"canceled"))
+    except AuthenticationError as refused:
+        _say(console, f"A tampered delivery -> {refused.code}; nothing stored")
+    part = Money(payment.amount.amount / 2, payment.amount.currency)
+    refund = core.payments.refund(
+        payment.id, part, principal=admin, idempotency_key="desk-refund-1", reason="one night less"
+    )
+    (after,) = core.payments.for_booking(booking.id, principal=admin)
+    _say(
+        console,
+        f"refund({part}) -> {refund.status.value} ({refund.provider_reference}); the payment "
+        f"is {after.status.value}, {after.refundable_amount} left to refund",
+    )
 
 
 #: The sample sheet of the import step: two good rows, four bad ones.

@@ -15,7 +15,6 @@ from uuid import uuid4
 
 import pytest
 import stripe
-from tests.adapters._fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, decode_form
 
 import bookingcore.errors
 from bookingcore import BookingId, Money, PaymentId
@@ -29,6 +28,12 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider
 from bookingcore.testing import FixedClock
+from bookingcore_adapters.payments.fake_stripe import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    FakeStripe,
+    decode_form,
+)
 from bookingcore_adapters.payments.stripe import (
     STRIPE_CAPABILITIES,
     StripeProvider,

@@ -165,3 +165,14 @@ def test_the_customer_signs_in_by_phone_refreshes_and_logs_out(demo_text: str) -
         "logout(), then the access token -> authentication_failed: "
         "the session was ended (logout); sign in again" in demo_text
     )
+
+
+def test_a_card_payment_through_the_stripe_adapter_confirms_and_is_partly_refunded(
+    demo_text: str,
+) -> None:
+    """Section 13: the Stripe adapter against its local stand-in, webhook applied once."""
+    assert "client secret for the app: True" in demo_text
+    assert "receipt applied; delivered again -> the same receipt (True), applied once" in demo_text
+    assert "is now confirmed: the payment covered its total" in demo_text
+    assert "A tampered delivery -> authentication_failed; nothing stored" in demo_text
+    assert "the payment is partially_refunded, 4,250.00 INR left to refund" in demo_text

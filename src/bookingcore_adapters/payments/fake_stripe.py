@@ -17,6 +17,12 @@ A test makes the fake fail on purpose with a ``fake_error`` metadata value
 (``card_declined``, ``rate_limit``, ``api_error``, ``permission``,
 ``invalid_currency``) on the intent or refund request. :meth:`FakeStripe.event`
 builds a webhook delivery (headers and raw body) signed the way Stripe signs.
+
+It ships with the adapter, as httpx ships ``MockTransport``, so your tests and
+demos can drive :class:`StripeProvider` end to end without the internet; the
+example CLI's demo pays a booking through it. Never point production at it.
+
+.. versionadded:: 0.2
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bookingcore_adapters.payments.stripe import sign_stripe_payload
 
+__all__ = ["API_KEY", "WEBHOOK_SECRET", "FakeStripe", "decode_form", "running_fake_stripe"]
+
 API_KEY = "sk_test_fake_0123456789"
-WEBHOOK_SECRET = "whsec_fake_0123456789abcdef"
+WEBHOOK_SECRET = "whsec_fake_0123456789abcdef"  # noqa: S105 - the fake's own signing key
 
 #: ``fake_error`` metadata values: (HTTP status, error object).
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
