@@ -96,13 +96,38 @@ def _stopped_after(
     return _summary(core, resumed)
 
 
-def test_an_external_id_of_a_row_that_failed_validation_is_free_for_a_later_row() -> None:
-    """4 rows, chunk size 2, stopped after the first chunk: 3 created and 1 failed, as
-    an uninterrupted run; before, the resumed run refused row 4 as a repeat of row 2."""
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def make_store(request: pytest.FixtureRequest) -> Callable[[], MemoryStore | SqlStore]:
+    """Fresh stores of one backend (PostgreSQL: one schema, emptied each time)."""
+    if request.param == "memory":
+        return MemoryStore
+    if request.param == "sqlite":
+
+        def sqlite() -> SqlStore:
+            sql = SqlStore("sqlite://")
+            sql.create_schema()
+            return sql
+
+        return sqlite
+    store: SqlStore = request.getfixturevalue("pg_store")
+
+    def emptied() -> SqlStore:
+        store.drop_schema()
+        store.create_schema()
+        return store
+
+    return emptied
+
+
+def test_an_external_id_of_a_row_that_failed_validation_is_free_for_a_later_row(
+    make_store: Callable[[], MemoryStore | SqlStore],
+) -> None:
+    """4 rows, chunk size 2, stopped after the first chunk: 2 created and 2 failed, as
+    an uninterrupted run; before, the resumed run refused row 3 as a repeat of row 1."""
     source = ListSource([_row(1, "E1", valid=False), _row(2, "E2"), _row(3, "E1"), _row(4, "E2")])
-    expected = _uninterrupted(MemoryStore(), source)
+    expected = _uninterrupted(make_store(), source)
     assert expected[1:5] == (2, 0, 0, 2)
-    assert _stopped_after(MemoryStore(), source, 1) == expected
+    assert _stopped_after(make_store(), source, 1) == expected
 
 
 _ROWS = st.lists(
