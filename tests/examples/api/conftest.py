@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
+from tests.examples.api._client import ApiClient, last_code
 
 from bookingcore import BookingCore, Money, Principal, StaffRole
 from bookingcore.domain import Slot
@@ -69,46 +68,6 @@ def app(api_core: BookingCore) -> FastAPI:
     return create_app(api_core)
 
 
-class ApiClient:
-    """A blocking face on ``httpx.AsyncClient(transport=ASGITransport(app))``.
-
-    Requests run on an event loop in a portal thread, so tests stay plain
-    functions; a server error is answered (500 problem), not raised.
-    """
-
-    def __init__(self, app: FastAPI, portal: Any) -> None:
-        self._portal = portal
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send one request and wait for its answer."""
-        response: httpx.Response = self._portal.call(
-            lambda: self._client.request(method, url, **kwargs)
-        )
-        return response
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        """GET ``url``."""
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        """POST ``url``."""
-        return self.request("POST", url, **kwargs)
-
-    def put(self, url: str, **kwargs: Any) -> httpx.Response:
-        """PUT ``url``."""
-        return self.request("PUT", url, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
-        """DELETE ``url``."""
-        return self.request("DELETE", url, **kwargs)
-
-    def close(self) -> None:
-        """Close the underlying client."""
-        self._portal.call(self._client.aclose)
-
-
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[ApiClient]:
     """An HTTP client of the app over its ASGI interface (no server, no sockets)."""
@@ -131,13 +90,6 @@ def slot(api_core: BookingCore, clock: FixedClock) -> Slot:
         capacity=4,
         principal=SETUP,
     )
-
-
-def last_code(sms: ConsoleSmsSender) -> str:
-    """The code of the last text sent."""
-    found = re.search(r"\b(\d{6})\b", sms.sent[-1][1])
-    assert found is not None
-    return found.group(1)
 
 
 @pytest.fixture

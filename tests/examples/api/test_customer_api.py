@@ -6,11 +6,11 @@ from collections.abc import Callable
 from uuid import UUID
 
 import pytest
+from tests.examples.api._client import ApiClient, last_code
 
 from bookingcore import BookingCore, Principal
 from bookingcore.domain import Slot
 from bookingcore_adapters.sms import ConsoleSmsSender
-from tests.examples.api.conftest import ApiClient, last_code
 
 PHONE = "+919876543210"
 
