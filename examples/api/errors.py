@@ -103,11 +103,7 @@ def status_of(error: BookingError) -> ErrorStatus:
     """
     if isinstance(error, PaymentProviderError) and error.retryable:
         return ErrorStatus(503, "The payment provider is unavailable; try again")
-    for cls in type(error).__mro__:
-        found = STATUS.get(cls)  # type: ignore[call-overload]
-        if found is not None:
-            return found
-    return STATUS[BookingError]
+    return status_of_class(type(error))
 
 
 def _type_uri(base: str, code: str) -> str:
@@ -202,7 +198,7 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     phrase = HTTPStatus(exc.status_code).phrase
     code = phrase.lower().replace(" ", "_").replace("-", "_")
-    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    detail = exc.detail or phrase
     return _problem(
         request,
         status=exc.status_code,
@@ -248,7 +244,7 @@ def problem_responses(*errors: type[BookingError]) -> dict[int | str, dict[str, 
     """
     by_status: dict[int, list[type[BookingError]]] = {}
     for cls in (*errors, ValidationError):
-        entry = STATUS.get(cls) or status_of_class(cls)
+        entry = status_of_class(cls)
         by_status.setdefault(entry.status, []).append(cls)
         if cls is PaymentProviderError:
             by_status.setdefault(503, []).append(cls)
@@ -273,9 +269,8 @@ def problem_responses(*errors: type[BookingError]) -> dict[int | str, dict[str, 
 def status_of_class(cls: type[BookingError]) -> ErrorStatus:
     """The status an error of class ``cls`` answers, from :data:`STATUS` along its MRO."""
     for parent in cls.__mro__:
-        found = STATUS.get(parent)  # type: ignore[call-overload]
-        if found is not None:
-            return found
+        if issubclass(parent, BookingError) and parent in STATUS:
+            return STATUS[parent]
     return STATUS[BookingError]
 
 

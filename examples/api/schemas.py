@@ -10,7 +10,7 @@ book what) and names the field of each problem, so the two never disagree.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,10 +40,12 @@ __all__ = [
     "OtpRequestIn",
     "OtpRequestedOut",
     "OtpVerifyIn",
+    "Paged",
     "Problem",
     "ProfileIn",
     "RefreshIn",
     "SignedInOut",
+    "StaffBookingOut",
     "StaffLoginIn",
     "StaffOut",
     "TokensOut",
@@ -51,10 +53,9 @@ __all__ = [
     "TransitionOut",
     "TravelerIn",
     "TravelerOut",
+    "TravelerUpdateIn",
     "ValidationProblem",
 ]
-
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class _In(BaseModel):
@@ -487,8 +488,3 @@ class Paged(BaseModel, Generic[_Item]):
 
 
 BookingPage = Paged[BookingOut]
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    """``model`` as JSON-ready data."""
-    return model.model_dump(mode="json")

@@ -17,6 +17,7 @@ from bookingcore import (
     BookingFilter,
     BookingId,
     CapacityError,
+    FieldError,
     IdempotencyConflictError,
     InvalidTransitionError,
     LocationId,
@@ -43,7 +44,7 @@ def _sources(values: list[str] | None) -> frozenset[BookingSource] | None:
     if not values:
         return None
     parsed: list[BookingSource] = []
-    errors = []
+    errors: list[FieldError] = []
     for index, value in enumerate(values):
         try:
             parsed.append(BookingSource.parse(value, field=f"source[{index}]"))

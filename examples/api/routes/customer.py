@@ -6,6 +6,7 @@ access token only.
 
 from __future__ import annotations
 
+from enum import Enum
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
@@ -58,9 +59,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/customer")
 
-_AUTH = ["customer auth"]
-_TRAVELERS = ["customer travelers"]
-_BOOKINGS = ["customer bookings"]
+_AUTH: list[str | Enum] = ["customer auth"]
+_TRAVELERS: list[str | Enum] = ["customer travelers"]
+_BOOKINGS: list[str | Enum] = ["customer bookings"]
 
 
 def _me(principal: Principal) -> CustomerId:

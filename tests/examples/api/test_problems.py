@@ -127,6 +127,16 @@ def test_a_wiring_mistake_is_a_500_that_names_nothing(
     assert "sms" not in answer.json()["detail"]
 
 
+def test_unknown_paths_and_methods_answer_problems_too(client: ApiClient) -> None:
+    missing = client.get("/api/v1/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong = client.delete("/api/v1/customer/auth/request-otp")
+    assert wrong.status_code == 405
+    assert wrong.json()["code"] == "method_not_allowed"
+    assert "allow" in wrong.headers
+
+
 # ---------------------------------------------------------------------- through real routes
 
 
