@@ -20,7 +20,7 @@ from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter
 from examples.api.errors import PROBLEM_JSON, install_error_handlers
-from examples.api.routes import admin, customer, staff
+from examples.api.routes import admin, customer, partner, staff
 
 __all__ = ["build_core", "create_app"]
 
@@ -104,6 +104,7 @@ def create_app(
     app.include_router(customer.router)
     app.include_router(staff.router)
     app.include_router(admin.router)
+    app.include_router(partner.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

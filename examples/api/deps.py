@@ -31,6 +31,7 @@ __all__ = [
     "client_key",
     "get_core",
     "origin_of",
+    "partner_principal",
     "principal_of",
 ]
 
@@ -99,9 +100,21 @@ def principal_of(*kinds: PrincipalKind) -> object:
     return Depends(dependency)
 
 
+def partner_principal(core: Core, token: Token, origin: Origin) -> Principal:
+    """The partner of the request's access token, its request counted against its rate limit.
+
+    Raises:
+        AuthenticationError: not a valid partner token (answered 401).
+        RateLimitedError: the partner used up its requests for now (answered 429).
+    """
+    principal = core.auth.authenticate(token, expect=PrincipalKind.PARTNER)
+    core.partners.check_rate(principal)
+    return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+
+
 CustomerPrincipal = Annotated[Principal, principal_of(PrincipalKind.CUSTOMER)]
 StaffPrincipal = Annotated[Principal, principal_of(PrincipalKind.STAFF)]
-PartnerPrincipal = Annotated[Principal, principal_of(PrincipalKind.PARTNER)]
+PartnerPrincipal = Annotated[Principal, Depends(partner_principal)]
 
 IdempotencyKey = Annotated[
     str | None,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bookingcore import (
     BookingRequest,
+    CustomerDetails,
     Money,
     NewTraveler,
     SavedTraveler,
@@ -24,7 +25,15 @@ from bookingcore import (
     TravelerDetails,
     TravelerId,
 )
-from bookingcore.domain import Booking, BookingTraveler, Customer, StaffMember, Traveler
+from bookingcore.domain import (
+    Booking,
+    BookingTraveler,
+    Customer,
+    Location,
+    Slot,
+    StaffMember,
+    Traveler,
+)
 from bookingcore.services import OtpRequested, SignedIn, TokenPair
 
 __all__ = [
@@ -34,17 +43,23 @@ __all__ = [
     "BookingTravelerIn",
     "BookingTravelerOut",
     "CancelIn",
+    "CustomerIn",
     "CustomerOut",
+    "CustomerPage",
     "FieldProblem",
+    "LocationOut",
     "MoneyOut",
     "OtpRequestIn",
     "OtpRequestedOut",
     "OtpVerifyIn",
     "Paged",
+    "PartnerBookingIn",
+    "PartnerTokenIn",
     "Problem",
     "ProfileIn",
     "RefreshIn",
     "SignedInOut",
+    "SlotOut",
     "StaffBookingOut",
     "StaffLoginIn",
     "StaffOut",
@@ -488,3 +503,99 @@ class Paged(BaseModel, Generic[_Item]):
 
 
 BookingPage = Paged[BookingOut]
+
+
+# ---------------------------------------------------------------------- partners
+
+
+class PartnerTokenIn(_In):
+    """A partner's API key and secret, traded for an hour's bearer token."""
+
+    api_key: str = Field(max_length=256, examples=["pk_..."])
+    api_secret: str = Field(max_length=256, examples=["sk_..."])
+
+
+class CustomerIn(_In):
+    """A customer by phone, with the profile fields known."""
+
+    phone: str = Field(max_length=64, examples=["+919876543210"])
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+
+    def to_details(self) -> CustomerDetails:
+        """The library's :class:`~bookingcore.CustomerDetails`."""
+        return CustomerDetails(self.phone, name=self.name, email=self.email)
+
+
+class CustomerPage(Paged[CustomerOut]):
+    """One page of customers."""
+
+
+class PartnerBookingIn(_In):
+    """A booking a partner makes for a customer given by phone (found or created)."""
+
+    slot_id: UUID
+    customer: CustomerIn
+    travelers: list[BookingTravelerIn] = Field(max_length=200)
+    external_id: str | None = Field(default=None, max_length=200, description="Your own id")
+    referral_source: str | None = Field(default=None, max_length=200)
+
+    def to_request(self) -> BookingRequest:
+        """The library's :class:`~bookingcore.BookingRequest`."""
+        return BookingRequest(
+            SlotId(self.slot_id),
+            [t.to_choice() for t in self.travelers],
+            customer=self.customer.to_details(),
+            external_id=self.external_id,
+            referral_source=self.referral_source,
+        )
+
+
+class LocationOut(BaseModel):
+    """A place slots are at (a dive centre, base camp, dealer)."""
+
+    id: UUID
+    code: str
+    name: str
+    kind: str
+    address: str | None
+    active: bool
+
+    @classmethod
+    def of(cls, location: Location) -> LocationOut:
+        """The location's fields."""
+        return cls(
+            id=location.id,
+            code=location.code,
+            name=location.name,
+            kind=location.kind,
+            address=location.address,
+            active=location.is_active,
+        )
+
+
+class SlotOut(BaseModel):
+    """A bookable slot and the seats left on it (``None``: unlimited)."""
+
+    id: UUID
+    location_id: UUID
+    name: str | None
+    starts_at: datetime
+    ends_at: datetime | None
+    price_per_traveler: MoneyOut
+    capacity: int | None
+    seats_left: int | None
+
+    @classmethod
+    def of(cls, slot: Slot) -> SlotOut:
+        """The slot's public fields."""
+        return cls(
+            id=slot.id,
+            location_id=slot.location_id,
+            name=slot.name,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            price_per_traveler=MoneyOut.of(slot.price_per_traveler),
+            capacity=slot.capacity,
+            seats_left=slot.seats_left,
+        )
