@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck contracts unit clean
+.PHONY: setup demo serve test lint typecheck contracts unit clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "bookingcore needs Python 3.11 or newer on PATH"; exit 1; }
@@ -21,6 +21,10 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.cli demo
+
+## the example HTTP API on the embedded SQLite file; Swagger UI at http://127.0.0.1:8000/docs
+serve: $(STAMP)
+	$(BIN)/python -m examples.api
 
 ## lint, type-check, check the inward-only import rule, then run every test
 test: lint typecheck contracts unit

@@ -1,0 +1,107 @@
+"""``python -m examples.api [--db URL] [--host H] [--port N]``: serve the example API with uvicorn.
+
+The database (an SQLite file by default) is created and migrated on first
+use. Sign-in codes are printed to the console. Tokens are signed with the
+secret in ``BOOKINGCORE_API_SECRET`` when it is set (read here, when the server
+starts, never at import), else with a random one: tokens then end with the
+process. ``--admin-email`` with ``BOOKINGCORE_API_ADMIN_PASSWORD`` creates an
+admin to sign in with at ``/api/v1/auth/login``; ``--sample-slots`` adds
+two slots to book.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+
+from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
+from bookingcore_adapters.sms import ConsoleSmsSender
+from bookingcore_adapters.sql import SqlStore
+from examples.api.app import build_core, create_app
+
+#: The embedded database the server uses unless ``--db`` names another.
+DEFAULT_DATABASE = "sqlite:///bookingcore-api.sqlite3"
+
+_SETUP = Principal.system("api-setup")
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m examples.api", description=__doc__)
+    parser.add_argument("--db", default=DEFAULT_DATABASE, help="SQLAlchemy URL of the database")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--admin-email", help="create this admin (password from the environment)")
+    parser.add_argument(
+        "--sample-slots",
+        action="store_true",
+        help="add a sample location with two slots to book (once), and print their ids",
+    )
+    return parser.parse_args(argv)
+
+
+def _secret(name: str) -> bytes:
+    value = os.environ.get(name)
+    if value:
+        return value.encode("utf-8")
+    print(f"{name} is not set: using a random secret for this run", file=sys.stderr)
+    return secrets.token_bytes(32)
+
+
+def _ensure_admin(core: BookingCore, email: str) -> None:
+    password = os.environ.get("BOOKINGCORE_API_ADMIN_PASSWORD")
+    if not password:
+        print("--admin-email needs BOOKINGCORE_API_ADMIN_PASSWORD", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        member = core.staff.add(email, "Administrator", principal=_SETUP, role=StaffRole.ADMIN)
+    except DuplicateError:
+        return
+    core.staff.set_password(member.id, password, principal=_SETUP)
+
+
+def _sample_slots(core: BookingCore) -> None:
+    known = {loc.code: loc for loc in core.catalog.list_locations(principal=_SETUP)}
+    if "SAMPLE-BC" in known:
+        return
+    camp = core.catalog.add_location("SAMPLE-BC", "Sample base camp", principal=_SETUP)
+    start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    for days in (30, 60):
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=start + timedelta(days=days),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=12,
+            principal=_SETUP,
+        )
+        print(f"sample slot {slot.id} on {slot.starts_at:%Y-%m-%d}: 12 seats at 8,500 INR")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Migrate the database, wire the core, and serve the app until interrupted."""
+    args = _arguments(argv)
+    store = SqlStore(args.db)
+    try:
+        store.migrate()
+        core = build_core(
+            store.unit_of_work,
+            token_secret=_secret("BOOKINGCORE_API_SECRET"),
+            otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
+            sms=ConsoleSmsSender(stream=sys.stdout),
+        )
+        if args.admin_email:
+            _ensure_admin(core, args.admin_email)
+        if args.sample_slots:
+            _sample_slots(core)
+        uvicorn.run(create_app(core), host=args.host, port=args.port)
+    finally:
+        store.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The application factory of the example HTTP host: :func:`create_app`.
+
+All wiring happens in :func:`build_core` and :func:`create_app`; nothing is read
+from the environment and nothing is opened at import time, so a test builds an
+app over a :class:`~bookingcore_adapters.memory.MemoryStore` and a server over
+an :class:`~bookingcore_adapters.sql.SqlStore` with the same two calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from bookingcore import AuthSettings, BookingCore, Settings
+from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.security import PasswordHasher, SmsSender
+from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
+from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter
+from examples.api.errors import PROBLEM_JSON, install_error_handlers
+from examples.api.routes import admin, customer, partner, staff
+
+__all__ = ["build_core", "create_app"]
+
+_DESCRIPTION = """\
+An example host over [bookingcore](https://github.com/): the seeds' endpoints as
+HTTP. Sign in (customers by phone code, staff by email and password), then send
+`Authorization: Bearer <access_token>`. Every error is an RFC 9457
+`application/problem+json` body with the library's stable `code`.
+"""
+
+
+def build_core(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    token_secret: bytes,
+    otp_pepper: bytes,
+    sms: SmsSender,
+    password_hasher: PasswordHasher | None = None,
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+) -> BookingCore:
+    """A core with the sign-in ports this host needs, over ``uow_factory``.
+
+    Codes and rate limits are kept in memory (one server); a host with several
+    servers passes Redis adapters to :class:`~bookingcore.BookingCore` itself.
+    ``token_secret`` signs the JWTs (HS256, at least 32 bytes) and
+    ``otp_pepper`` keys the sign-in codes' hashes: keep both in your secret
+    store; tokens signed with one secret die when it changes.
+
+    Raises:
+        ValidationError: a secret or pepper shorter than 32 bytes.
+    """
+    return BookingCore(
+        uow_factory=uow_factory,
+        clock=clock,
+        ids=ids,
+        settings=settings or Settings(default_region="IN"),
+        otp_store=MemoryOtpStore(),
+        rate_limiter=MemoryRateLimiter(),
+        sms=sms,
+        token_signer=JwtTokenSigner({"api": token_secret}),
+        password_hasher=password_hasher or Argon2PasswordHasher(),
+        auth_settings=AuthSettings(otp_pepper=otp_pepper),
+    )
+
+
+def create_app(
+    core: BookingCore,
+    *,
+    title: str = "bookingcore example API",
+    trust_forwarded: bool = False,
+    problem_type_base: str = "/problems/",
+    docs_url: str | None = "/docs",
+) -> FastAPI:
+    """A FastAPI app serving ``core``'s services with the seeds' paths.
+
+    Tokens are signed and checked by ``core.auth`` with the ``token_signer``
+    ``core`` was built with (see :func:`build_core`), so the app holds no keys.
+
+    Args:
+        core: the wired library; its services do all the work.
+        title: the OpenAPI title.
+        trust_forwarded: take the client's address from ``X-Forwarded-For``
+            (only behind a proxy you run, which sets it).
+        problem_type_base: what problem ``type`` URIs start with, followed by
+            the error code (``/problems/capacity-exceeded``).
+        docs_url: where Swagger UI is served (``None``: nowhere).
+    """
+    app = FastAPI(
+        title=title,
+        version="0.1",
+        description=_DESCRIPTION,
+        docs_url=docs_url,
+        redoc_url=None,
+    )
+    app.state.core = core
+    app.state.trust_forwarded = trust_forwarded
+    app.state.problem_type_base = problem_type_base
+    install_error_handlers(app)
+    app.include_router(customer.router)
+    app.include_router(staff.router)
+    app.include_router(admin.router)
+    app.include_router(partner.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            _problem_media_types(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _problem_media_types(schema: dict[str, Any]) -> None:
+    """Declare error bodies as ``application/problem+json``, the type they are sent with."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status.isdigit() and int(status) >= 400 and "application/json" in content:
+                    body = content.pop("application/json")
+                    content[PROBLEM_JSON] = {**content.get(PROBLEM_JSON, {}), **body}

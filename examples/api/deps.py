@@ -1,0 +1,126 @@
+"""The dependencies routes share: the core, the caller's origin, and who they are.
+
+A bearer token becomes a :class:`~bookingcore.Principal` in one place,
+:func:`principal_of`, through :meth:`~bookingcore.services.AuthService.authenticate`
+with the token kinds a group of routes accepts: customer routes take customer
+tokens only, staff routes staff tokens only, and so on. The request's origin
+(client IP address and user agent) goes onto the principal with
+:meth:`~bookingcore.Principal.with_origin`, so the library's audit entries say
+where each change came from.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bookingcore import AuthenticationError, BookingCore, Principal, PrincipalKind, RequestOrigin
+
+__all__ = [
+    "MAX_USER_AGENT",
+    "Core",
+    "CustomerPrincipal",
+    "IdempotencyKey",
+    "Origin",
+    "PartnerPrincipal",
+    "StaffPrincipal",
+    "Token",
+    "bearer_token",
+    "client_key",
+    "get_core",
+    "origin_of",
+    "partner_principal",
+    "principal_of",
+]
+
+#: User agents are cut to this many characters before they go on audit entries.
+MAX_USER_AGENT = 500
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from a sign-in endpoint")
+
+
+def get_core(request: Request) -> BookingCore:
+    """The :class:`~bookingcore.BookingCore` :func:`~examples.api.create_app` was given."""
+    core: BookingCore = request.app.state.core
+    return core
+
+
+Core = Annotated[BookingCore, Depends(get_core)]
+
+
+def origin_of(request: Request) -> RequestOrigin:
+    """Where the request came from: the client's address and its user agent.
+
+    The address is the socket's peer unless the app was created with
+    ``trust_forwarded=True`` (behind a proxy you run), when the first address of
+    ``X-Forwarded-For`` is taken instead.
+    """
+    ip = request.client.host if request.client is not None else None
+    if request.app.state.trust_forwarded:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        ip = forwarded or ip
+    agent = request.headers.get("user-agent")
+    return RequestOrigin(ip, agent[:MAX_USER_AGENT] if agent else None)
+
+
+Origin = Annotated[RequestOrigin, Depends(origin_of)]
+
+
+def client_key(origin: RequestOrigin) -> str | None:
+    """The key the library's per-client rate limits count under: the client's address."""
+    return origin.ip_address
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The bearer token of the ``Authorization`` header.
+
+    Raises:
+        AuthenticationError: no ``Authorization: Bearer ...`` header (answered 401).
+    """
+    if credentials is None or not credentials.credentials:
+        msg = "this endpoint needs an 'Authorization: Bearer <access token>' header"
+        raise AuthenticationError(msg)
+    return credentials.credentials
+
+
+Token = Annotated[str, Depends(bearer_token)]
+
+
+def principal_of(*kinds: PrincipalKind) -> object:
+    """A dependency: the principal of the request's access token, if of one of ``kinds``."""
+
+    def dependency(core: Core, token: Token, origin: Origin) -> Principal:
+        principal = core.auth.authenticate(token, expect=kinds)
+        return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+
+    return Depends(dependency)
+
+
+def partner_principal(core: Core, token: Token, origin: Origin) -> Principal:
+    """The partner of the request's access token, its request counted against its rate limit.
+
+    Raises:
+        AuthenticationError: not a valid partner token (answered 401).
+        RateLimitedError: the partner used up its requests for now (answered 429).
+    """
+    principal = core.auth.authenticate(token, expect=PrincipalKind.PARTNER)
+    core.partners.check_rate(principal)
+    return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+
+
+CustomerPrincipal = Annotated[Principal, principal_of(PrincipalKind.CUSTOMER)]
+StaffPrincipal = Annotated[Principal, principal_of(PrincipalKind.STAFF)]
+PartnerPrincipal = Annotated[Principal, Depends(partner_principal)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes a retry of this call return the first result instead of acting again",
+    ),
+]

@@ -1,0 +1,150 @@
+"""Seed 001's staff booking desk (``/api/admin/bookings``): filters, text search, paging, moves.
+
+Staff tokens only; what each role may see and do is the library's policy (an
+advisor sees the bookings assigned to them, a supplier those it delivers).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from bookingcore import (
+    AuthenticationError,
+    BookingFilter,
+    BookingId,
+    CapacityError,
+    FieldError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    LocationId,
+    NotFoundError,
+    PartnerId,
+    PermissionDeniedError,
+    SlotId,
+    StaffId,
+    StaleVersionError,
+    ValidationError,
+)
+from bookingcore.domain import BookingSource
+from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import Paged, StaffBookingOut, TransitionIn, TransitionOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/admin/bookings", tags=["admin bookings"])
+
+
+def _sources(values: list[str] | None) -> frozenset[BookingSource] | None:
+    if not values:
+        return None
+    parsed: list[BookingSource] = []
+    errors: list[FieldError] = []
+    for index, value in enumerate(values):
+        try:
+            parsed.append(BookingSource.parse(value, field=f"source[{index}]"))
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return frozenset(parsed)
+
+
+@router.get(
+    "",
+    operation_id="admin_list_bookings",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def list_bookings(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
+    source: Annotated[list[str] | None, Query(description="Any of these channels")] = None,
+    partner_id: UUID | None = None,
+    location_id: UUID | None = None,
+    slot_id: UUID | None = None,
+    assignee_id: UUID | None = None,
+    starts_from: AwareDatetime | None = None,
+    starts_before: AwareDatetime | None = None,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Reference, external id, customer name, email, phone"),
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[StaffBookingOut]:
+    """Bookings matching every filter given, newest first, one keyset page at a time."""
+    query = BookingFilter(
+        statuses=frozenset(status) if status else None,
+        sources=_sources(source),
+        partner_id=None if partner_id is None else PartnerId(partner_id),
+        location_id=None if location_id is None else LocationId(location_id),
+        slot_id=None if slot_id is None else SlotId(slot_id),
+        assignee_id=None if assignee_id is None else StaffId(assignee_id),
+        starts_from=starts_from,
+        starts_before=starts_before,
+        created_from=created_from,
+        created_before=created_before,
+        text=q,
+    )
+    page = core.bookings.list(query, page_request(limit, cursor), principal=staff)
+    return Paged[StaffBookingOut](
+        items=[StaffBookingOut.of(b) for b in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/{booking_id}",
+    operation_id="admin_get_booking",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_booking(booking_id: UUID, core: Core, staff: StaffPrincipal) -> StaffBookingOut:
+    """One booking, with its internal notes and assignee."""
+    return StaffBookingOut.of(core.bookings.get(BookingId(booking_id), principal=staff))
+
+
+@router.post(
+    "/{booking_id}/transitions",
+    operation_id="admin_transition_booking",
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        StaleVersionError,
+        CapacityError,
+        IdempotencyConflictError,
+    ),
+)
+def transition_booking(
+    booking_id: UUID,
+    body: TransitionIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> TransitionOut:
+    """Move a booking along its lifecycle (confirm, complete, cancel, ...)."""
+    moved = core.bookings.transition(
+        BookingId(booking_id),
+        body.to,
+        principal=staff,
+        note=body.note,
+        expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
+    )
+    return TransitionOut(
+        booking=StaffBookingOut.of(moved.booking),
+        from_status=moved.event.from_status,
+        to_status=moved.event.to_status,
+        replayed=moved.replayed,
+    )

@@ -1,0 +1,314 @@
+"""Seed 000's customer API: phone sign-in, profile, saved travelers and bookings.
+
+Every path is under ``/api/v1/customer`` and, past sign-in, takes a customer's
+access token only.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+
+from bookingcore import (
+    AuthenticationError,
+    BookingId,
+    CapacityError,
+    CustomerId,
+    DeliveryError,
+    DuplicateError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    RateLimitedError,
+    StaleVersionError,
+    TravelerId,
+)
+from examples.api.deps import (
+    Core,
+    CustomerPrincipal,
+    IdempotencyKey,
+    Origin,
+    Token,
+    client_key,
+)
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import (
+    BookingCreateIn,
+    BookingOut,
+    BookingPage,
+    CancelIn,
+    CustomerOut,
+    OtpRequestedOut,
+    OtpRequestIn,
+    OtpVerifyIn,
+    ProfileIn,
+    RefreshIn,
+    SignedInOut,
+    TokensOut,
+    TravelerIn,
+    TravelerOut,
+    TravelerUpdateIn,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/customer")
+
+_AUTH: list[str | Enum] = ["customer auth"]
+_TRAVELERS: list[str | Enum] = ["customer travelers"]
+_BOOKINGS: list[str | Enum] = ["customer bookings"]
+
+
+def _me(principal: Principal) -> CustomerId:
+    assert principal.id is not None  # a customer token always names its customer
+    return CustomerId(principal.id)
+
+
+# ---------------------------------------------------------------------- auth
+
+
+@router.post(
+    "/auth/request-otp",
+    tags=_AUTH,
+    operation_id="customer_request_otp",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(RateLimitedError, DeliveryError),
+)
+def request_otp(body: OtpRequestIn, core: Core, origin: Origin) -> OtpRequestedOut:
+    """Text a 6-digit sign-in code to ``phone`` (5 minutes; one per minute)."""
+    sent = core.auth.request_otp(body.phone, client_key=client_key(origin))
+    return OtpRequestedOut.of(sent)
+
+
+@router.post(
+    "/auth/verify-otp",
+    tags=_AUTH,
+    operation_id="customer_verify_otp",
+    responses=problem_responses(AuthenticationError, RateLimitedError),
+)
+def verify_otp(body: OtpVerifyIn, core: Core, origin: Origin) -> SignedInOut:
+    """Check the code; sign the customer in, registering a new phone number."""
+    signed = core.auth.verify_otp(
+        body.phone, body.otp, client_key=client_key(origin), origin=origin
+    )
+    return SignedInOut.of_sign_in(signed)
+
+
+@router.post(
+    "/auth/refresh",
+    tags=_AUTH,
+    operation_id="customer_refresh",
+    responses=problem_responses(AuthenticationError),
+)
+def refresh(body: RefreshIn, core: Core, origin: Origin) -> TokensOut:
+    """Trade a refresh token for new tokens; a spent one ends the whole session."""
+    return TokensOut.of(core.auth.refresh(body.refresh_token, origin=origin))
+
+
+@router.post(
+    "/auth/logout",
+    tags=_AUTH,
+    operation_id="customer_logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(AuthenticationError),
+)
+def logout(core: Core, token: Token, origin: Origin) -> Response:
+    """End the session of the bearer token (access or refresh): every token of it stops working."""
+    core.auth.logout(token, origin=origin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/auth/profile",
+    tags=_AUTH,
+    operation_id="customer_get_profile",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_profile(core: Core, me: CustomerPrincipal) -> CustomerOut:
+    """The signed-in customer."""
+    return CustomerOut.of(core.customers.get(_me(me), principal=me))
+
+
+@router.put(
+    "/auth/profile",
+    tags=_AUTH,
+    operation_id="customer_update_profile",
+    responses=problem_responses(AuthenticationError, NotFoundError, StaleVersionError),
+)
+def update_profile(body: ProfileIn, core: Core, me: CustomerPrincipal) -> CustomerOut:
+    """Complete the profile: name and email."""
+    customer = core.customers.complete_profile(
+        _me(me),
+        principal=me,
+        name=body.name,
+        email=body.email,
+        expected_version=body.expected_version,
+    )
+    return CustomerOut.of(customer)
+
+
+# ---------------------------------------------------------------------- travelers
+
+
+@router.get(
+    "/travelers",
+    tags=_TRAVELERS,
+    operation_id="customer_list_travelers",
+    responses=problem_responses(AuthenticationError),
+)
+def list_travelers(core: Core, me: CustomerPrincipal) -> list[TravelerOut]:
+    """The customer's saved travelers, oldest first (deleted ones left out)."""
+    return [TravelerOut.of(t) for t in core.travelers.list(_me(me), principal=me)]
+
+
+@router.post(
+    "/travelers",
+    tags=_TRAVELERS,
+    operation_id="customer_add_traveler",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError),
+)
+def add_traveler(body: TravelerIn, core: Core, me: CustomerPrincipal) -> TravelerOut:
+    """Save a traveler for this and later bookings."""
+    return TravelerOut.of(core.travelers.add(_me(me), body.to_details(), principal=me))
+
+
+@router.get(
+    "/travelers/{traveler_id}",
+    tags=_TRAVELERS,
+    operation_id="customer_get_traveler",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_traveler(traveler_id: UUID, core: Core, me: CustomerPrincipal) -> TravelerOut:
+    """One of the customer's travelers (another customer's answers 404)."""
+    return TravelerOut.of(core.travelers.get(TravelerId(traveler_id), principal=me))
+
+
+@router.put(
+    "/travelers/{traveler_id}",
+    tags=_TRAVELERS,
+    operation_id="customer_update_traveler",
+    responses=problem_responses(AuthenticationError, NotFoundError, StaleVersionError),
+)
+def update_traveler(
+    traveler_id: UUID, body: TravelerUpdateIn, core: Core, me: CustomerPrincipal
+) -> TravelerOut:
+    """Replace a traveler's details; past bookings keep pointing at the same person."""
+    traveler = core.travelers.update(
+        TravelerId(traveler_id),
+        body.to_details(),
+        principal=me,
+        expected_version=body.expected_version,
+    )
+    return TravelerOut.of(traveler)
+
+
+@router.delete(
+    "/travelers/{traveler_id}",
+    tags=_TRAVELERS,
+    operation_id="customer_delete_traveler",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def delete_traveler(traveler_id: UUID, core: Core, me: CustomerPrincipal) -> Response:
+    """Soft-delete a traveler: gone from lists and new bookings, kept on past ones."""
+    core.travelers.delete(TravelerId(traveler_id), principal=me)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------- bookings
+
+
+@router.post(
+    "/bookings",
+    tags=_BOOKINGS,
+    operation_id="customer_create_booking",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        CapacityError,
+        DuplicateError,
+        IdempotencyConflictError,
+    ),
+)
+def create_booking(
+    body: BookingCreateIn,
+    core: Core,
+    me: CustomerPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingOut:
+    """Book a slot for saved travelers (by ``id``) and new ones (by their details).
+
+    Exactly one traveler is the primary contact. With an ``Idempotency-Key`` a
+    retry answers the first booking and books nothing more.
+    """
+    booking = core.bookings.book(body.to_request(), principal=me, idempotency_key=idempotency_key)
+    return BookingOut.of(booking)
+
+
+@router.get(
+    "/bookings",
+    tags=_BOOKINGS,
+    operation_id="customer_list_bookings",
+    responses=problem_responses(AuthenticationError),
+)
+def list_bookings(
+    request: Request, core: Core, me: CustomerPrincipal, limit: Limit = 20, cursor: Cursor = None
+) -> BookingPage:
+    """The customer's bookings, newest first."""
+    page = core.bookings.list(None, page_request(limit, cursor), principal=me)
+    return BookingPage(
+        items=[BookingOut.of(b) for b in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/bookings/{booking_id}",
+    tags=_BOOKINGS,
+    operation_id="customer_get_booking",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_booking(booking_id: UUID, core: Core, me: CustomerPrincipal) -> BookingOut:
+    """One of the customer's bookings (another customer's answers 404)."""
+    return BookingOut.of(core.bookings.get(BookingId(booking_id), principal=me))
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    tags=_BOOKINGS,
+    operation_id="customer_cancel_booking",
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
+    ),
+)
+def cancel_booking(
+    booking_id: UUID,
+    core: Core,
+    me: CustomerPrincipal,
+    body: CancelIn | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingOut:
+    """Cancel a booking before its slot starts; its seats go back to the slot."""
+    wanted = body or CancelIn()
+    booking = core.bookings.cancel(
+        BookingId(booking_id),
+        principal=me,
+        reason=wanted.reason,
+        expected_version=wanted.expected_version,
+        idempotency_key=idempotency_key,
+    )
+    return BookingOut.of(booking)

@@ -1,0 +1,230 @@
+"""Seed 002's partner API (``/api/partner``): token, locations, availability, customers, bookings.
+
+A partner trades its API key and secret for an hour's bearer token at
+``/api/partner/auth/token``; every other path takes that token, counts the
+request against the partner's rate limit (429 with ``Retry-After`` past it),
+and shows and changes only what the partner created, at the locations it may
+book (the library's policy decides; other records answer 404).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import AwareDatetime
+
+from bookingcore import (
+    AuthenticationError,
+    BookingId,
+    CapacityError,
+    CustomerFilter,
+    CustomerId,
+    DuplicateError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    LocationId,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    SlotFilter,
+    StaleVersionError,
+)
+from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import (
+    BookingOut,
+    BookingPage,
+    CustomerIn,
+    CustomerOut,
+    CustomerPage,
+    LocationOut,
+    PartnerBookingIn,
+    PartnerTokenIn,
+    SignedInOut,
+    SlotOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/partner", tags=["partner"])
+
+#: What every token-taking partner route may answer besides its own errors.
+_PARTNER = (AuthenticationError, RateLimitedError)
+
+
+@router.post(
+    "/auth/token",
+    operation_id="partner_token",
+    responses=problem_responses(AuthenticationError, RateLimitedError),
+)
+def token(body: PartnerTokenIn, core: Core, origin: Origin) -> SignedInOut:
+    """A bearer token (an hour, no refresh) for the partner's API key and secret."""
+    signed = core.auth.sign_in_partner(
+        body.api_key, body.api_secret, client_ip=origin.ip_address, user_agent=origin.user_agent
+    )
+    return SignedInOut.of_sign_in(signed)
+
+
+@router.get(
+    "/locations", operation_id="partner_list_locations", responses=problem_responses(*_PARTNER)
+)
+def list_locations(core: Core, partner: PartnerPrincipal) -> list[LocationOut]:
+    """The active locations the partner may book."""
+    return [
+        LocationOut.of(loc)
+        for loc in core.catalog.list_locations(principal=partner, only_active=True)
+    ]
+
+
+@router.get(
+    "/availability", operation_id="partner_availability", responses=problem_responses(*_PARTNER)
+)
+def availability(
+    core: Core,
+    partner: PartnerPrincipal,
+    location_id: UUID | None = None,
+    starts_from: AwareDatetime | None = None,
+    starts_before: AwareDatetime | None = None,
+    only_available: Annotated[bool, Query(description="Leave out full slots")] = True,
+) -> list[SlotOut]:
+    """Open slots at the partner's locations, by start time, with the seats left."""
+    query = SlotFilter(
+        location_id=None if location_id is None else LocationId(location_id),
+        starts_from=starts_from,
+        starts_before=starts_before,
+        only_available=only_available,
+    )
+    return [SlotOut.of(slot) for slot in core.catalog.list_slots(query, principal=partner)]
+
+
+@router.post(
+    "/customers",
+    operation_id="partner_create_customer",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(*_PARTNER, PermissionDeniedError),
+)
+def create_customer(body: CustomerIn, core: Core, partner: PartnerPrincipal) -> CustomerOut:
+    """Register a customer by phone (the same number again answers the same customer)."""
+    registered = core.customers.register(
+        body.phone, principal=partner, name=body.name, email=body.email
+    )
+    return CustomerOut.of(registered.customer)
+
+
+@router.get(
+    "/customers", operation_id="partner_list_customers", responses=problem_responses(*_PARTNER)
+)
+def list_customers(
+    request: Request,
+    core: Core,
+    partner: PartnerPrincipal,
+    q: Annotated[str | None, Query(max_length=200, description="Name, email or phone")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> CustomerPage:
+    """The partner's customers, newest first."""
+    page = core.customers.list(
+        CustomerFilter(text=q) if q else None, page_request(limit, cursor), principal=partner
+    )
+    return CustomerPage(
+        items=[CustomerOut.of(c) for c in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/customers/{customer_id}",
+    operation_id="partner_get_customer",
+    responses=problem_responses(*_PARTNER, NotFoundError),
+)
+def get_customer(customer_id: UUID, core: Core, partner: PartnerPrincipal) -> CustomerOut:
+    """One of the partner's customers (anyone else's answers 404)."""
+    return CustomerOut.of(core.customers.get(CustomerId(customer_id), principal=partner))
+
+
+@router.post(
+    "/bookings",
+    operation_id="partner_create_booking",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        *_PARTNER,
+        PermissionDeniedError,
+        NotFoundError,
+        CapacityError,
+        DuplicateError,
+        IdempotencyConflictError,
+    ),
+)
+def create_booking(
+    body: PartnerBookingIn,
+    core: Core,
+    partner: PartnerPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingOut:
+    """Book a slot at one of the partner's locations for a customer given by phone."""
+    booking = core.bookings.book(
+        body.to_request(), principal=partner, idempotency_key=idempotency_key
+    )
+    return BookingOut.of(booking)
+
+
+@router.get(
+    "/bookings", operation_id="partner_list_bookings", responses=problem_responses(*_PARTNER)
+)
+def list_bookings(
+    request: Request,
+    core: Core,
+    partner: PartnerPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> BookingPage:
+    """The partner's bookings, newest first."""
+    page = core.bookings.list(None, page_request(limit, cursor), principal=partner)
+    return BookingPage(
+        items=[BookingOut.of(b) for b in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/bookings/{booking_id}",
+    operation_id="partner_get_booking",
+    responses=problem_responses(*_PARTNER, NotFoundError),
+)
+def get_booking(booking_id: UUID, core: Core, partner: PartnerPrincipal) -> BookingOut:
+    """One of the partner's bookings (anyone else's answers 404)."""
+    return BookingOut.of(core.bookings.get(BookingId(booking_id), principal=partner))
+
+
+@router.delete(
+    "/bookings/{booking_id}",
+    operation_id="partner_cancel_booking",
+    responses=problem_responses(
+        *_PARTNER,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
+    ),
+)
+def cancel_booking(
+    booking_id: UUID,
+    core: Core,
+    partner: PartnerPrincipal,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingOut:
+    """Cancel one of the partner's bookings before its slot starts (seed 002: DELETE cancels)."""
+    booking = core.bookings.cancel(
+        BookingId(booking_id),
+        principal=partner,
+        reason=reason,
+        idempotency_key=idempotency_key,
+    )
+    return BookingOut.of(booking)

@@ -1,0 +1,58 @@
+"""A blocking HTTP client of an ASGI app, and reading sign-in codes, for the API tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from bookingcore_adapters.sms import ConsoleSmsSender
+
+
+class ApiClient:
+    """A blocking face on ``httpx.AsyncClient(transport=ASGITransport(app))``.
+
+    Requests run on an event loop in a portal thread, so tests stay plain
+    functions; a server error is answered (500 problem), not raised.
+    """
+
+    def __init__(self, app: FastAPI, portal: Any) -> None:
+        self._portal = portal
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send one request and wait for its answer."""
+        response: httpx.Response = self._portal.call(
+            lambda: self._client.request(method, url, **kwargs)
+        )
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """GET ``url``."""
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """POST ``url``."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        """PUT ``url``."""
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        """DELETE ``url``."""
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self) -> None:
+        """Close the underlying client."""
+        self._portal.call(self._client.aclose)
+
+
+def last_code(sms: ConsoleSmsSender) -> str:
+    """The code of the last text sent."""
+    found = re.search(r"\b(\d{6})\b", sms.sent[-1][1])
+    assert found is not None
+    return found.group(1)

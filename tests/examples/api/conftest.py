@@ -1,0 +1,122 @@
+"""Fixtures of the example API's tests: an app over a wired core, and ways to sign in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+from fastapi import FastAPI
+from tests.examples.api._client import ApiClient, last_code
+
+from bookingcore import BookingCore, Money, Principal, StaffRole
+from bookingcore.domain import Slot
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.auth import Argon2PasswordHasher
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sms import ConsoleSmsSender
+from bookingcore_adapters.sql import SqlStore
+from examples.api import build_core, create_app
+
+SECRET = b"api-test-secret-api-test-secret-0123"
+PEPPER = b"api-test-pepper-api-test-pepper-0123"
+STAFF_PASSWORD = "correct horse battery staple"
+SETUP = Principal.system("test-setup")
+
+
+@pytest.fixture(params=["memory"])
+def uow_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The store under the app: memory by default; a test module may ask for more."""
+    if request.param == "memory":
+        yield MemoryStore().unit_of_work
+    elif request.param == "sqlite":
+        store = SqlStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
+        store.migrate()
+        yield store.unit_of_work
+        store.dispose()
+    else:
+        pg_store: SqlStore = request.getfixturevalue("pg_store")
+        yield pg_store.unit_of_work
+
+
+@pytest.fixture
+def sms() -> ConsoleSmsSender:
+    """Records the texts sent, so a test reads the sign-in code."""
+    return ConsoleSmsSender()
+
+
+@pytest.fixture
+def api_core(uow_factory: Any, sms: ConsoleSmsSender, clock: FixedClock) -> BookingCore:
+    """A core with every sign-in port, a fixed clock and predictable ids."""
+    return build_core(
+        uow_factory,
+        token_secret=SECRET,
+        otp_pepper=PEPPER,
+        sms=sms,
+        password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+        clock=clock,
+        ids=SequentialIds(),
+    )
+
+
+@pytest.fixture
+def app(api_core: BookingCore) -> FastAPI:
+    """The example app over ``api_core``."""
+    return create_app(api_core)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[ApiClient]:
+    """An HTTP client of the app over its ASGI interface (no server, no sockets)."""
+    with start_blocking_portal() as portal:
+        http = ApiClient(app, portal)
+        try:
+            yield http
+        finally:
+            http.close()
+
+
+@pytest.fixture
+def slot(api_core: BookingCore, clock: FixedClock) -> Slot:
+    """A slot in 30 days at 8,500 INR per traveler with four seats."""
+    camp = api_core.catalog.add_location("HAMPTA-BC", "Hampta Pass base camp", principal=SETUP)
+    return api_core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=clock.now() + timedelta(days=30),
+        price_per_traveler=Money("8500", "INR"),
+        capacity=4,
+        principal=SETUP,
+    )
+
+
+@pytest.fixture
+def sign_in(client: ApiClient, sms: ConsoleSmsSender) -> Callable[[str], dict[str, str]]:
+    """Sign a customer in by phone code; returns their ``Authorization`` header."""
+
+    def run(phone: str) -> dict[str, str]:
+        sent = client.post("/api/v1/customer/auth/request-otp", json={"phone": phone})
+        assert sent.status_code == 202, sent.text
+        signed = client.post(
+            "/api/v1/customer/auth/verify-otp", json={"phone": phone, "otp": last_code(sms)}
+        )
+        assert signed.status_code == 200, signed.text
+        return {"Authorization": f"Bearer {signed.json()['access_token']}"}
+
+    return run
+
+
+@pytest.fixture
+def staff_headers(api_core: BookingCore, client: ApiClient) -> dict[str, str]:
+    """An admin signed in through ``/api/v1/auth/login``."""
+    member = api_core.staff.add(
+        "desk@example.com", "Front Desk", principal=SETUP, role=StaffRole.ADMIN
+    )
+    api_core.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
+    answer = client.post(
+        "/api/v1/auth/login", json={"email": "desk@example.com", "password": STAFF_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

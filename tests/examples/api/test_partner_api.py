@@ -1,0 +1,173 @@
+"""Seed 002 over HTTP: a partner's token, locations, availability, customers and bookings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import SETUP
+
+from bookingcore import BookingCore
+from bookingcore.domain import Slot
+from bookingcore.testing import FixedClock
+
+Partner = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def partner(api_core: BookingCore, client: ApiClient, slot: Slot) -> Partner:
+    """Register a partner allowed at the slot's location; returns its bearer header."""
+    count = iter(range(100))
+
+    def make(*, allowed: bool = True, rate_limit: str | None = None) -> dict[str, str]:
+        number = next(count)
+        registered = api_core.partners.register(
+            name=f"Blue Reef {number}",
+            company_name="Blue Reef Travel",
+            contact_email=f"ops{number}@bluereef.example",
+            principal=SETUP,
+            allowed_location_ids=[slot.location_id] if allowed else [],
+            settings={"rate_limit": rate_limit} if rate_limit else None,
+        )
+        answer = client.post(
+            "/api/partner/auth/token",
+            json={"api_key": registered.api_key, "api_secret": registered.api_secret},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["refresh_token"] is None
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    return make
+
+
+def _booking(slot: Slot, phone: str = "+919876543210", **extra: Any) -> dict[str, Any]:
+    return {
+        "slot_id": str(slot.id),
+        "customer": {"phone": phone, "name": "John Doe", "email": "john@example.com"},
+        "travelers": [{"name": "John Doe", "is_primary": True}],
+        **extra,
+    }
+
+
+def test_a_partner_books_lists_and_cancels(
+    client: ApiClient, partner: Partner, slot: Slot, api_core: BookingCore, clock: FixedClock
+) -> None:
+    me = partner()
+    api_core.catalog.add_location("ELSEWHERE", "Not for partners", principal=SETUP)
+    locations = client.get("/api/partner/locations", headers=me).json()
+    assert [loc["code"] for loc in locations] == ["HAMPTA-BC"]
+    open_slots = client.get(
+        "/api/partner/availability",
+        params={"starts_from": clock.now().isoformat(), "location_id": str(slot.location_id)},
+        headers=me,
+    ).json()
+    assert [(s["id"], s["seats_left"]) for s in open_slots] == [(str(slot.id), 4)]
+
+    made = client.post(
+        "/api/partner/bookings",
+        json=_booking(slot, external_id="BR-1001"),
+        headers={**me, "Idempotency-Key": "br-1001"},
+    )
+    assert made.status_code == 201, made.text
+    booking = made.json()
+    assert booking["source"] == "partner"
+    assert booking["external_id"] == "BR-1001"
+    assert booking["partner_id"] is not None
+
+    customers = client.get("/api/partner/customers", headers=me).json()
+    assert [c["phone"] for c in customers["items"]] == ["+919876543210"]
+    one = client.get(f"/api/partner/customers/{booking['customer_id']}", headers=me)
+    assert one.json()["name"] == "John Doe"
+    assert [b["id"] for b in client.get("/api/partner/bookings", headers=me).json()["items"]] == [
+        booking["id"]
+    ]
+    cancelled = client.delete(
+        f"/api/partner/bookings/{booking['id']}", params={"reason": "diver ill"}, headers=me
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+
+
+def test_a_partner_never_sees_another_partners_records(
+    client: ApiClient, partner: Partner, slot: Slot
+) -> None:
+    first, second = partner(), partner()
+    booking = client.post("/api/partner/bookings", json=_booking(slot), headers=first).json()
+    made = client.post(
+        "/api/partner/customers", json={"phone": "+919811122233", "name": "Ravi"}, headers=first
+    )
+    assert made.status_code == 201
+    customer = made.json()
+
+    assert client.get(f"/api/partner/bookings/{booking['id']}", headers=second).status_code == 404
+    assert client.delete(f"/api/partner/bookings/{booking['id']}", headers=second).status_code == (
+        404
+    )
+    assert client.get(f"/api/partner/customers/{customer['id']}", headers=second).status_code == (
+        404
+    )
+    assert client.get("/api/partner/bookings", headers=second).json()["items"] == []
+    assert client.get("/api/partner/customers", headers=second).json()["items"] == []
+    found = client.get("/api/partner/customers", params={"q": "Ravi"}, headers=second)
+    assert found.json()["items"] == []
+
+
+def test_a_partner_may_not_book_outside_its_locations(
+    client: ApiClient, partner: Partner, slot: Slot
+) -> None:
+    outsider = partner(allowed=False)
+    assert client.get("/api/partner/locations", headers=outsider).json() == []
+    answer = client.post("/api/partner/bookings", json=_booking(slot), headers=outsider)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == "permission_denied"
+
+
+def test_partner_requests_past_the_rate_limit_answer_429(
+    client: ApiClient, partner: Partner
+) -> None:
+    me = partner(rate_limit="2/60")  # the sign-in itself counts as one
+    assert client.get("/api/partner/locations", headers=me).status_code == 200
+    refused = client.get("/api/partner/locations", headers=me)
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_wrong_credentials_and_other_tokens_are_refused(
+    client: ApiClient, partner: Partner, staff_headers: dict[str, str]
+) -> None:
+    wrong = client.post("/api/partner/auth/token", json={"api_key": "pk_x", "api_secret": "sk_y"})
+    assert wrong.status_code == 401
+    assert client.get("/api/partner/bookings", headers=staff_headers).status_code == 401
+    assert client.get("/api/admin/bookings", headers=partner()).status_code == 401
+
+
+def test_staff_filter_bookings_by_source_and_partner(
+    client: ApiClient,
+    partner: Partner,
+    slot: Slot,
+    staff_headers: dict[str, str],
+    sign_in: Callable[[str], dict[str, str]],
+) -> None:
+    me = partner()
+    by_partner = client.post("/api/partner/bookings", json=_booking(slot), headers=me).json()
+    direct = client.post(
+        "/api/v1/customer/bookings",
+        json={"slot_id": str(slot.id), "travelers": [{"name": "Asha", "is_primary": True}]},
+        headers=sign_in("+919811122233"),
+    ).json()
+    source = client.get(
+        "/api/admin/bookings", params={"source": "partner"}, headers=staff_headers
+    ).json()
+    assert [b["id"] for b in source["items"]] == [by_partner["id"]]
+    mine = client.get(
+        "/api/admin/bookings",
+        params={"partner_id": by_partner["partner_id"]},
+        headers=staff_headers,
+    ).json()
+    assert [b["id"] for b in mine["items"]] == [by_partner["id"]]
+    direct_only = client.get(
+        "/api/admin/bookings", params={"source": "direct"}, headers=staff_headers
+    ).json()
+    assert [b["id"] for b in direct_only["items"]] == [direct["id"]]
