@@ -35,6 +35,7 @@ PUBLIC_MODULES = [
     "bookingcore.ports.messaging",
     "bookingcore.services.events",
     "bookingcore.services.imports",
+    "bookingcore.services.reports",
     "bookingcore.domain.assignment",
     "bookingcore.domain.webhooks",
     "bookingcore.domain.imports",

@@ -43,6 +43,15 @@ from bookingcore.services.imports import (
 )
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
+from bookingcore.services.reports import (
+    CurrencyTotals,
+    ReconciliationLine,
+    ReconciliationReport,
+    ReconciliationState,
+    ReportService,
+    StrayPayment,
+    StrayReason,
+)
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
@@ -54,6 +63,7 @@ __all__ = [
     "BookingService",
     "CatalogService",
     "CommunicationService",
+    "CurrencyTotals",
     "CustomerHistory",
     "CustomerMatch",
     "CustomerService",
@@ -73,10 +83,16 @@ __all__ = [
     "PaymentService",
     "PreviewRow",
     "Progress",
+    "ReconciliationLine",
+    "ReconciliationReport",
+    "ReconciliationState",
     "Registration",
+    "ReportService",
     "ServiceContext",
     "SignedIn",
     "StaffService",
+    "StrayPayment",
+    "StrayReason",
     "Subscription",
     "TokenPair",
     "Transaction",

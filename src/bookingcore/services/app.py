@@ -36,6 +36,7 @@ from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
+from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
@@ -69,6 +70,8 @@ class BookingCore:
         audit: :class:`~bookingcore.services.AuditService`
         staff: :class:`~bookingcore.services.StaffService` (advisors and their territories)
         imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
+        reports: :class:`~bookingcore.services.ReportService` (bookings reconciled
+            against payments)
         auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
@@ -172,6 +175,7 @@ class BookingCore:
             settings=auth_settings,
         )
         self.imports = ImportService(self.context)
+        self.reports = ReportService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
             _automations.install(

@@ -1,0 +1,800 @@
+"""Webhook intake on PostgreSQL: ``core.payments.handle_webhook`` against raw psycopg.
+
+For each process count (1 and 4 by default) both sides take the same signed
+deliveries, one per pending payment, each event capturing its payment; 10 % of
+the events are delivered twice (shuffled among the others, so with several
+processes a duplicate may race its twin). The *library* verifies, stores in the
+webhook inbox, applies (the payment is captured and its booking confirmed
+through the one booking path) and commits, over ``SqlStore`` with
+:class:`~bookingcore.testing.FakePaymentProvider`; the *baseline* does the same
+work by hand: the same HMAC check, ``INSERT ... ON CONFLICT DO NOTHING`` into a
+minimal inbox table of its own, an ``UPDATE`` of its own payment row, ``COMMIT``.
+After each run the database is checked: every payment captured exactly once,
+one inbox row per event, and the duplicates changed nothing. bench/README.md
+says what runs, how to read the output and the exit status. From the
+repository root, as a script (spawned workers re-import this file by path)::
+
+    .venv/bin/python bench/webhook_intake.py
+    .venv/bin/python bench/webhook_intake.py --processes 1,4 --deliveries 2000 --json out.json
+    .venv/bin/python bench/webhook_intake.py --quick  # a few seconds, for smoke tests
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import multiprocessing
+import queue
+import random
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from uuid import uuid4
+
+from psycopg.types.json import Jsonb
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+
+from _common import (
+    BenchError,
+    Database,
+    bench_schema,
+    conninfo,
+    empty_tables,
+    fresh_store,
+    library_core,
+    parser,
+    percentile,
+    positive,
+    postgres_url,
+    ratio,
+    run_bench,
+    say,
+    server_description,
+    table,
+    whole_numbers,
+)
+from bookingcore import (
+    BookingRequest,
+    Money,
+    NewTraveler,
+    PaymentId,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import PaymentStatus, ReceiptStatus
+from bookingcore.testing import FakePaymentProvider
+from bookingcore_adapters.sql import SqlStore, metadata
+
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
+Side = Literal["baseline", "library"]
+SIDES: tuple[Side, ...] = ("baseline", "library")
+
+DEFAULT_PROCESSES = (1, 4)
+DEFAULT_DELIVERIES = 1000
+QUICK_DELIVERIES = 40
+DEFAULT_WARMUP = 10
+QUICK_WARMUP = 2
+#: The share of events delivered a second time.
+DUPLICATE_SHARE = 0.10
+#: The webhook secret both sides verify with.
+SECRET = "bench-webhook-secret"
+PROVIDER = "fake"
+PRICE = Money("2500", "INR")
+
+#: The ratio library / baseline the issue asks for (issue 18).
+TARGET_RATIO = 0.5
+
+RUN_TIMEOUT = 900.0
+MAX_ERROR_SAMPLES = 5
+STOPPED = "stopped: another worker failed before the start"
+
+Delivery = tuple[dict[str, str], bytes]
+
+
+# --------------------------------------------------------------------------- the plan of a run
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One side at one process count: the deliveries each process makes, in order."""
+
+    side: Side
+    processes: int
+    events: int
+    per_process: tuple[tuple[Delivery, ...], ...]
+    warmups: tuple[tuple[Delivery, ...], ...] = ()
+
+    @property
+    def deliveries(self) -> int:
+        """Every timed delivery, duplicates included."""
+        return sum(len(mine) for mine in self.per_process)
+
+    @property
+    def payments(self) -> int:
+        """Every payment of the run: one per event, and one per warm-up delivery."""
+        return self.events + sum(len(mine) for mine in self.warmups)
+
+
+def planned(
+    side: Side, processes: int, events: int, warmup: int, signed: Sequence[Delivery], seed: int
+) -> RunPlan:
+    """The plan of a run: the first ``events`` of ``signed`` timed, the rest warm-ups."""
+    spare = signed[events:]
+    return RunPlan(
+        side,
+        processes,
+        events,
+        deal(signed[:events], processes, seed),
+        tuple(tuple(spare[w * warmup : (w + 1) * warmup]) for w in range(processes)),
+    )
+
+
+def deal(events: Sequence[Delivery], processes: int, seed: int) -> tuple[tuple[Delivery, ...], ...]:
+    """``events`` plus a second delivery of 10 % of them, shuffled and dealt to ``processes``."""
+    chooser = random.Random(seed)
+    twice = chooser.sample(list(events), round(len(events) * DUPLICATE_SHARE))
+    everything = [*events, *twice]
+    chooser.shuffle(everything)
+    return tuple(tuple(everything[worker::processes]) for worker in range(processes))
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """What one worker process is asked to do."""
+
+    plan: RunPlan
+    worker: int
+    target: Database
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker did: deliveries taken, failures, elapsed time and latencies."""
+
+    worker: int
+    taken: int = 0
+    failed: int = 0
+    elapsed: float = 0.0
+    latencies: tuple[float, ...] = ()
+    errors: tuple[str, ...] = ()
+    crash: str | None = None
+
+
+# --------------------------------------------------------------------------- worker processes
+
+
+class Intake(Protocol):
+    """One worker's way to take a delivery."""
+
+    def take(self, headers: dict[str, str], body: bytes) -> None:
+        """Verify, store once, apply and commit one delivery."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+class BaselineIntake:
+    """Raw psycopg 3: verify the HMAC, insert into the inbox once, capture the payment, commit."""
+
+    STORE = (
+        "INSERT INTO bench_inbox (provider, event_id, payment_reference, payload, received_at)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id"
+    )
+    CAPTURE = (
+        "UPDATE bench_payments SET status = 'captured', captured_minor = %s,"
+        " captures = captures + 1, updated_at = %s"
+        " WHERE reference = %s AND status <> 'captured'"
+    )
+
+    def __init__(self, task: WorkerTask) -> None:
+        self._secret = SECRET.encode()
+        self._connection = task.target.connect()
+        self._cursor = self._connection.cursor()
+
+    def take(self, headers: dict[str, str], body: bytes) -> None:
+        lowered = {key.lower(): value for key, value in headers.items()}
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(lowered.get("x-fake-signature", ""), expected):
+            msg = "the signature does not match"
+            raise PermissionError(msg)
+        event = json.loads(body)
+        cursor = self._cursor
+        try:
+            stored = cursor.execute(
+                self.STORE,
+                (PROVIDER, event["id"], event["payment"], Jsonb(event), _now()),
+            ).fetchone()
+            if stored is not None:
+                units = event["amount"]["units"] if "amount" in event else None
+                cursor.execute(self.CAPTURE, (units, _now(), event["payment"]))
+            self._connection.commit()
+        except BaseException:
+            self._connection.rollback()
+            raise
+
+    def close(self) -> None:
+        self._cursor.close()
+        self._connection.close()
+
+
+class LibraryIntake:
+    """bookingcore over the SQL adapter: each delivery is one ``core.payments.handle_webhook``."""
+
+    def __init__(self, task: WorkerTask) -> None:
+        self._engine = task.target.engine()
+        store = SqlStore(self._engine)
+        self._core = library_core(
+            store.unit_of_work,
+            dispatch="deferred",
+            payment_providers=[FakePaymentProvider(PROVIDER, secret=SECRET)],
+        )
+
+    def take(self, headers: dict[str, str], body: bytes) -> None:
+        self._core.payments.handle_webhook(PROVIDER, headers, body)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def run_worker(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -> None:
+    """A worker process: connect, wait for the others, then take and time every delivery."""
+    try:
+        intake: Intake = (
+            BaselineIntake(task) if task.plan.side == "baseline" else LibraryIntake(task)
+        )
+    except Exception:
+        barrier.abort()
+        results.put(WorkerResult(task.worker, crash=traceback.format_exc()))
+        return
+    try:
+        for headers, body in task.plan.warmups[task.worker] if task.plan.warmups else ():
+            intake.take(headers, body)
+        barrier.wait()
+        result = _timed(intake, task)
+    except threading.BrokenBarrierError:
+        result = WorkerResult(task.worker, crash=STOPPED)
+    except Exception:
+        barrier.abort()
+        result = WorkerResult(task.worker, crash=traceback.format_exc())
+    finally:
+        intake.close()
+    results.put(result)
+
+
+def _timed(intake: Intake, task: WorkerTask) -> WorkerResult:
+    taken = failed = 0
+    latencies: list[float] = []
+    errors: list[str] = []
+    started = time.perf_counter()
+    for headers, body in task.plan.per_process[task.worker]:
+        one = time.perf_counter()
+        try:
+            intake.take(headers, body)
+        except Exception as exc:
+            failed += 1
+            if len(errors) < MAX_ERROR_SAMPLES:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        else:
+            taken += 1
+        latencies.append(time.perf_counter() - one)
+    return WorkerResult(
+        worker=task.worker,
+        taken=taken,
+        failed=failed,
+        elapsed=time.perf_counter() - started,
+        latencies=tuple(latencies),
+        errors=tuple(errors),
+    )
+
+
+def run_workers(plan: RunPlan, target: Database) -> list[WorkerResult]:
+    """Run ``plan`` with one spawned process per worker; their results by worker number."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(plan.processes)
+    results: Queue[WorkerResult] = context.Queue()
+    processes = [
+        context.Process(
+            target=run_worker,
+            args=(WorkerTask(plan, worker, target), barrier, results),
+            name=f"bench-{plan.side}-{worker}",
+        )
+        for worker in range(plan.processes)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        collected = _collect(processes, results)
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        results.close()
+        results.join_thread()
+    crashed = sorted((r for r in collected if r.crash), key=lambda r: r.crash == STOPPED)
+    if crashed:
+        msg = f"{plan.side} worker {crashed[0].worker} failed:\n{crashed[0].crash}"
+        raise BenchError(msg)
+    return sorted(collected, key=lambda result: result.worker)
+
+
+def _collect(processes: Sequence[SpawnProcess], results: Queue[WorkerResult]) -> list[WorkerResult]:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    collected: list[WorkerResult] = []
+    while len(collected) < len(processes):
+        try:
+            collected.append(results.get(timeout=0.5))
+        except queue.Empty:
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead:
+                msg = f"worker process {dead[0].name} exited with {dead[0].exitcode}"
+                raise BenchError(msg) from None
+            if time.monotonic() > deadline:
+                msg = f"the workers did not finish within {RUN_TIMEOUT:.0f} s"
+                raise BenchError(msg) from None
+    return collected
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- the two sides
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the database holds after a run, in the terms of the checks."""
+
+    payments: int
+    captured_once: int
+    inbox_rows: int
+    applied_receipts: int
+    confirmed_bookings: int
+
+
+class Tables(Protocol):
+    """A side's storage as the parent process sees it."""
+
+    def prepare(self, processes: int, events: int, warmup: int, seed: int) -> RunPlan:
+        """Empty the side's tables, add a pending payment per event and per warm-up delivery,
+        and sign their events."""
+        ...
+
+    def stored(self) -> Stored:
+        """What the side's tables hold now."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+class BaselineTables:
+    """The baseline's own two tables: by design the least a safe webhook intake stores."""
+
+    SCHEMA = """
+        CREATE TABLE bench_payments (
+            id uuid PRIMARY KEY,
+            reference text NOT NULL UNIQUE,
+            status text NOT NULL,
+            amount_minor bigint NOT NULL,
+            captured_minor bigint,
+            captures integer NOT NULL DEFAULT 0,
+            updated_at timestamptz NOT NULL
+        );
+        CREATE TABLE bench_inbox (
+            id bigserial PRIMARY KEY,
+            provider text NOT NULL,
+            event_id text NOT NULL,
+            payment_reference text,
+            payload jsonb NOT NULL,
+            received_at timestamptz NOT NULL,
+            UNIQUE (provider, event_id)
+        );
+    """
+
+    def __init__(self, target: Database) -> None:
+        self._connection = target.connect(autocommit=True)
+        self._connection.execute(self.SCHEMA)
+        self._signer = FakePaymentProvider(PROVIDER, secret=SECRET)
+
+    def prepare(self, processes: int, events: int, warmup: int, seed: int) -> RunPlan:
+        references = [f"pi_base_{uuid4().hex}" for _ in range(events + processes * warmup)]
+        with self._connection.transaction():
+            self._connection.execute("TRUNCATE bench_inbox, bench_payments")
+            with self._connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO bench_payments (id, reference, status, amount_minor, updated_at)"
+                    " VALUES (%s, %s, 'pending', %s, %s)",
+                    [(uuid4(), ref, PRICE.minor_units, _now()) for ref in references],
+                )
+        signed = [self._signer.webhook("captured", ref, amount=PRICE) for ref in references]
+        return planned("baseline", processes, events, warmup, signed, seed)
+
+    def stored(self) -> Stored:
+        payments, once = self._connection.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'captured' AND captures = 1"
+            " AND captured_minor = amount_minor) FROM bench_payments"
+        ).fetchone() or (0, 0)
+        (inbox,) = self._connection.execute("SELECT count(*) FROM bench_inbox").fetchone() or (0,)
+        # The baseline keeps no receipt status nor booking: an inbox row counts as applied.
+        return Stored(payments, once, inbox, inbox, once)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class LibraryTables:
+    """bookingcore's tables: bookings and pending payments made through the library."""
+
+    def __init__(self, target: Database) -> None:
+        self._engine = target.engine()
+        self._store = fresh_store(self._engine)
+        self._provider = FakePaymentProvider(PROVIDER, secret=SECRET)
+        self._core = library_core(self._store.unit_of_work, payment_providers=[self._provider])
+        self._admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+        self._payments: list[tuple[PaymentId, str]] = []  # id and provider reference
+
+    def prepare(self, processes: int, events: int, warmup: int, seed: int) -> RunPlan:
+        """Empty every table; a booking with a pending payment per delivery (not timed)."""
+        empty_tables(self._engine)
+        core, admin = self._core, self._admin
+        location = core.catalog.add_location("BENCH", "Bench base camp", principal=admin)
+        slot = core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=_now() + timedelta(days=30),
+            price_per_traveler=PRICE,
+            capacity=None,
+            principal=admin,
+        )
+        customer = core.customers.register("+919800000001", principal=admin).customer
+        payer = Principal.customer(customer.id)
+        self._payments = []
+        signed: list[Delivery] = []
+        for n in range(events + processes * warmup):
+            booking = core.bookings.book(
+                BookingRequest(slot.id, [NewTraveler(TravelerDetails(f"Guest {n}"), True)]),
+                principal=payer,
+            )
+            intent = core.payments.create_intent(
+                booking.id, PROVIDER, principal=payer, idempotency_key=f"bench-{n}"
+            )
+            reference = intent.payment.provider_reference
+            assert reference is not None
+            self._payments.append((intent.payment.id, reference))
+            signed.append(self._provider.webhook("captured", reference, amount=PRICE))
+        return planned("library", processes, events, warmup, signed, seed)
+
+    def stored(self) -> Stored:
+        inbox = metadata.tables["webhook_inbox"]
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(func.count()).select_from(inbox)).scalar_one()
+        once = applied = confirmed = 0
+        with self._store.unit_of_work() as uow:
+            captured = [uow.payments.get(payment_id) for payment_id, _ in self._payments]
+            for payment in captured:
+                if (
+                    payment is None
+                    or payment.status is not PaymentStatus.CAPTURED
+                    or payment.captured_amount != PRICE
+                    or len(payment.processed_event_ids) != 1
+                ):
+                    continue
+                once += 1
+                (event_id,) = payment.processed_event_ids
+                receipt = uow.webhook_inbox.get_by_event(PROVIDER, event_id)
+                applied += receipt is not None and receipt.status is ReceiptStatus.APPLIED
+        for payment in captured:
+            if payment is None:
+                continue
+            # The booking path moved each booking once, however often its event came.
+            history = self._core.bookings.history(payment.booking_id, principal=self._admin)
+            moves = [entry for entry in history if entry.to_status == "confirmed"]
+            confirmed += len(moves) == 1
+        return Stored(len(self._payments), once, int(rows), applied, confirmed)
+
+    def close(self) -> None:
+        self._store.dispose()
+
+
+# --------------------------------------------------------------------------- figures and checks
+
+
+@dataclass(frozen=True)
+class SideFigures:
+    """One side of one run: throughput, latency and the checks."""
+
+    events: int
+    payments: int
+    deliveries: int
+    taken: int
+    failed: int
+    seconds: float
+    deliveries_per_second: float
+    p50_ms: float
+    p95_ms: float
+    payments_captured_once: int
+    inbox_rows: int
+    applied_receipts: int
+    confirmed_bookings: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @classmethod
+    def of(cls, plan: RunPlan, results: Sequence[WorkerResult], stored: Stored) -> SideFigures:
+        slowest = max(result.elapsed for result in results)
+        taken = sum(result.taken for result in results)
+        failed = sum(result.failed for result in results)
+        millis = [s * 1000 for result in results for s in result.latencies]
+        problems: list[str] = [error for result in results for error in result.errors]
+        if taken != plan.deliveries:
+            problems.append(f"{taken} of {plan.deliveries} deliveries taken ({failed} failed)")
+        for what, count in (
+            ("payments captured exactly once", stored.captured_once),
+            ("inbox rows", stored.inbox_rows),
+            ("applied receipts", stored.applied_receipts),
+            ("bookings confirmed once", stored.confirmed_bookings),
+        ):
+            if count != plan.payments:
+                problems.append(f"{count} {what}, expected {plan.payments} (one per event)")
+        return cls(
+            events=plan.events,
+            payments=plan.payments,
+            deliveries=plan.deliveries,
+            taken=taken,
+            failed=failed,
+            seconds=slowest,
+            deliveries_per_second=taken / slowest if slowest > 0 else 0.0,
+            p50_ms=percentile(millis, 50),
+            p95_ms=percentile(millis, 95),
+            payments_captured_once=stored.captured_once,
+            inbox_rows=stored.inbox_rows,
+            applied_receipts=stored.applied_receipts,
+            confirmed_bookings=stored.confirmed_bookings,
+            problems=tuple(problems),
+        )
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """Both sides at one process count."""
+
+    processes: int
+    baseline: SideFigures
+    library: SideFigures
+
+    @property
+    def ratio(self) -> float:
+        """Library / baseline deliveries per second."""
+        return ratio(self.library.deliveries_per_second, self.baseline.deliveries_per_second)
+
+    @property
+    def verdict(self) -> str:
+        return "target met" if self.ratio >= TARGET_RATIO else "BELOW the target"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "processes": self.processes,
+            "ratio": self.ratio,
+            "verdict": self.verdict,
+            "baseline": {**asdict(self.baseline), "ok": self.baseline.ok},
+            "library": {**asdict(self.library), "ok": self.library.ok},
+        }
+
+
+def render(runs: Sequence[RunFigures]) -> str:
+    """The results table, the checks table and one verdict line per process count."""
+    results = table(
+        [
+            "processes",
+            "baseline/s",
+            "library/s",
+            "ratio",
+            "baseline ms p50 / p95",
+            "library ms p50 / p95",
+            "baseline",
+            "library",
+        ],
+        [
+            [
+                str(run.processes),
+                f"{run.baseline.deliveries_per_second:.1f}",
+                f"{run.library.deliveries_per_second:.1f}",
+                f"{run.ratio:.2f}",
+                f"{run.baseline.p50_ms:5.1f} / {run.baseline.p95_ms:5.1f}",
+                f"{run.library.p50_ms:5.1f} / {run.library.p95_ms:5.1f}",
+                "OK" if run.baseline.ok else "MISMATCH",
+                "OK" if run.library.ok else "MISMATCH",
+            ]
+            for run in runs
+        ],
+    )
+    checks = table(
+        [
+            "processes",
+            "side",
+            "events",
+            "payments",
+            "deliveries",
+            "taken",
+            "captured once",
+            "inbox rows",
+            "applied",
+            "confirmed",
+            "slowest s",
+        ],
+        [
+            [
+                str(run.processes),
+                name,
+                str(side.events),
+                str(side.payments),
+                str(side.deliveries),
+                str(side.taken),
+                str(side.payments_captured_once),
+                str(side.inbox_rows),
+                str(side.applied_receipts),
+                str(side.confirmed_bookings),
+                f"{side.seconds:.2f}",
+            ]
+            for run in runs
+            for name, side in (("baseline", run.baseline), ("library", run.library))
+        ],
+        left=2,
+    )
+    problems = [
+        f"  processes={run.processes}, {name}: {problem}"
+        for run in runs
+        for name, side in (("baseline", run.baseline), ("library", run.library))
+        for problem in side.problems
+    ]
+    parts = [
+        "deliveries/s: deliveries taken (duplicates included) / elapsed time of the slowest"
+        " process; ratio: library / baseline",
+        results,
+        "",
+        f"checks: one event per payment (warm-ups included), {DUPLICATE_SHARE:.0%} of the timed"
+        " events delivered twice",
+        checks,
+        "",
+        f"target: ratio >= {TARGET_RATIO:.2f} (issue 18)",
+        *(f"  processes={run.processes}: ratio {run.ratio:.2f}, {run.verdict}" for run in runs),
+    ]
+    if problems:
+        parts += ["", "problems:", *problems]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, resolved."""
+
+    url: URL
+    processes: tuple[int, ...]
+    deliveries: int
+    warmup: int
+    seed: int
+    json: Path | None
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Read the command line (``argv`` without the program name)."""
+    options = parser(
+        "webhook_intake.py",
+        "Webhook intake on PostgreSQL: core.payments.handle_webhook vs raw psycopg.",
+        url="PostgreSQL",
+    )
+    options.add_argument(
+        "--processes",
+        type=lambda text: whole_numbers(text, most=64),
+        default=DEFAULT_PROCESSES,
+        help="process counts to run, e.g. 1,4 (the default)",
+    )
+    options.add_argument(
+        "--deliveries",
+        type=positive,
+        help=f"distinct events (one per payment) per run (default {DEFAULT_DELIVERIES})",
+    )
+    options.add_argument(
+        "--warmup",
+        type=positive,
+        help=f"untimed deliveries per process, each of its own event (default {DEFAULT_WARMUP})",
+    )
+    options.add_argument("--seed", type=int, default=18, help="the shuffle's seed")
+    args = options.parse_args(argv)
+    try:
+        url = postgres_url(args.url)
+    except ValueError as exc:
+        options.error(str(exc))
+    events = args.deliveries or (QUICK_DELIVERIES if args.quick else DEFAULT_DELIVERIES)
+    warmup = args.warmup or (QUICK_WARMUP if args.quick else DEFAULT_WARMUP)
+    return Options(url, args.processes, events, warmup, args.seed, args.json)
+
+
+def run(options: Options) -> list[RunFigures]:
+    """Every process count, each side in turn, in a fresh schema's emptied tables."""
+    runs: list[RunFigures] = []
+    with bench_schema(conninfo(options.url), "bench_wh_") as schema:
+        target = Database(options.url, schema)
+        opened: list[Tables] = []
+        try:
+            sides: dict[Side, Tables] = {}
+            sides["baseline"] = BaselineTables(target)
+            opened.append(sides["baseline"])
+            sides["library"] = LibraryTables(target)
+            opened.append(sides["library"])
+            for processes in options.processes:
+                figures: dict[Side, SideFigures] = {}
+                for name in SIDES:
+                    say(f"{name}, {processes} processes: seeding {options.deliveries} payments")
+                    plan = sides[name].prepare(
+                        processes, options.deliveries, options.warmup, options.seed
+                    )
+                    say(f"{name}, {processes} processes: {plan.deliveries} deliveries ...")
+                    results = run_workers(plan, target)
+                    figures[name] = SideFigures.of(plan, results, sides[name].stored())
+                runs.append(RunFigures(processes, figures["baseline"], figures["library"]))
+        finally:
+            for tables in opened:
+                tables.close()
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench and print the report; 0 when every check passes (see bench/README.md)."""
+    options = parse_options(argv)
+    database = options.url.render_as_string(hide_password=True)
+    try:
+        server = server_description(conninfo(options.url))
+    except BenchError as exc:
+        print(f"{database}: {exc}", file=sys.stderr)
+        return 1
+
+    def measure() -> tuple[str, dict[str, Any]]:
+        runs = run(options)
+        ok = all(run.baseline.ok and run.library.ok for run in runs)
+        return render(runs), {"ok": ok, "runs": [run.as_json() for run in runs]}
+
+    return run_bench(
+        f"bookingcore webhook intake: {options.deliveries} events, each capturing one pending"
+        f" payment, {DUPLICATE_SHARE:.0%} delivered twice\n{database}: {server}",
+        measure,
+        settings={
+            "processes": list(options.processes),
+            "events": options.deliveries,
+            "warmup_per_process": options.warmup,
+            "duplicate_share": DUPLICATE_SHARE,
+            "seed": options.seed,
+            "target_ratio": TARGET_RATIO,
+        },
+        json_path=options.json,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The webhook intake bench runs end to end on PostgreSQL: every payment captured once, one
+inbox row per event, and the duplicate deliveries change nothing, on both sides."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH = REPO_ROOT / "bench" / "webhook_intake.py"
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_quick_run_captures_every_payment_once_despite_duplicates(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    report_path = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--deliveries",
+            "30",
+            "--warmup",
+            "1",
+            "--processes",
+            "1,2",
+            "--url",
+            postgres_url,
+            "--json",
+            str(report_path),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = json.loads(report_path.read_text())
+    assert report["ok"] is True
+    assert [run["processes"] for run in report["runs"]] == [1, 2]
+    for run in report["runs"]:
+        payments = 30 + run["processes"]  # one per event, one per warm-up delivery
+        for side in ("baseline", "library"):
+            figures = run[side]
+            assert figures["ok"] is True, figures["problems"]
+            assert figures["events"] == 30
+            assert figures["deliveries"] == 33  # 10 % of the events delivered twice
+            assert figures["taken"] == figures["deliveries"]
+            assert figures["failed"] == 0
+            assert figures["payments"] == payments
+            assert figures["payments_captured_once"] == payments
+            assert figures["inbox_rows"] == payments
+            assert figures["applied_receipts"] == payments
+            assert figures["confirmed_bookings"] == payments
+            assert figures["deliveries_per_second"] > 0
+        assert run["ratio"] > 0
+    assert "MISMATCH" not in completed.stdout
