@@ -1,5 +1,6 @@
 """Payments under concurrency on PostgreSQL: one event delivered eight times at once is
-applied once, two intents with one key make one payment, racing refunds never overdraw."""
+applied once, two intents with one key make one payment, racing refunds never overdraw, eight
+concurrent confirmations get invoice numbers 1 to 8."""
 
 from __future__ import annotations
 
@@ -119,3 +120,44 @@ def test_racing_refunds_for_more_than_is_left_one_wins_one_is_refused(world: Any
     (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
     assert paid.refunded_amount == Money("3000", "INR")
     assert paid.pending_refund_amount == Money("0", "INR")
+
+
+def test_eight_concurrent_confirmations_get_invoice_numbers_one_to_eight(world: Any) -> None:
+    core, _, first, me = world
+    slot_id = first.slot_id
+    bookings = [first] + [
+        core.bookings.book(
+            BookingRequest(slot_id, [NewTraveler(TravelerDetails(f"Guest {n}"), is_primary=True)]),
+            principal=me,
+        )
+        for n in range(1, 4)
+    ]
+    camp = core.catalog.get_slot(slot_id, principal=ADMIN).location_id
+    second = core.catalog.create_slot(
+        location_id=camp,
+        starts_at=first.starts_at + timedelta(days=1),
+        price_per_traveler=Money("4000", "INR"),
+        capacity=5,
+        principal=ADMIN,
+    )
+    bookings += [
+        core.bookings.book(
+            BookingRequest(second.id, [NewTraveler(TravelerDetails(f"Late {n}"), is_primary=True)]),
+            principal=me,
+        )
+        for n in range(4)
+    ]
+    paid = _at_once(
+        8,
+        lambda i: core.payments.record_manual_payment(
+            bookings[i].id, bookings[i].total, principal=ADMIN, reference=f"CASH-{i}"
+        ),
+    )
+    assert not [p for p in paid if isinstance(p, Exception)], paid
+    numbers = sorted(
+        invoice.number
+        for booking in bookings
+        for invoice in core.payments.invoices_for(booking.id, principal=ADMIN)
+    )
+    assert numbers == [f"INV-2026-CAMP-{n:06d}" for n in range(1, 9)]
+    assert {core.bookings.get(b.id, principal=ADMIN).status for b in bookings} == {"confirmed"}

@@ -55,6 +55,15 @@ from bookingcore.domain.imports import (
     cell_name,
 )
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.invoices import (
+    Invoice,
+    InvoiceId,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSeries,
+    invoice_number,
+    series_key,
+)
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
@@ -129,6 +138,11 @@ __all__ = [
     "ImportJob",
     "ImportRowError",
     "ImportStatus",
+    "Invoice",
+    "InvoiceId",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceSeries",
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
@@ -159,10 +173,12 @@ __all__ = [
     "WaitlistStatus",
     "WebhookReceipt",
     "cell_name",
+    "invoice_number",
     "items_total",
     "map_header",
     "offer_order",
     "pick_offers",
     "price_booking",
     "request_digest",
+    "series_key",
 ]

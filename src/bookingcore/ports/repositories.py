@@ -29,6 +29,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -76,6 +77,8 @@ __all__ = [
     "DocumentRepository",
     "ImportErrorRepository",
     "ImportJobRepository",
+    "InvoiceRepository",
+    "InvoiceSeriesRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "OutboxRepository",
@@ -685,3 +688,40 @@ class WebhookInboxRepository(Protocol):
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         """Up to ``limit`` receipts still ``received`` or ``failed``, oldest first:
         what a job applies again."""
+
+
+class InvoiceRepository(Protocol):
+    """Invoices and credit notes, unique by number.
+
+    .. versionadded:: 0.2
+    """
+
+    def add(self, invoice: Invoice) -> None:
+        """Store a new invoice. A repeated number is a DuplicateError at the latest
+        on commit."""
+
+    def get(self, invoice_id: InvoiceId) -> Invoice | None:
+        """The invoice or credit note with this id."""
+
+    def get_by_number(self, number: str) -> Invoice | None:
+        """The invoice or credit note printed with ``number``."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Invoice]:
+        """A booking's invoices and credit notes, in the order they were issued."""
+
+
+class InvoiceSeriesRepository(Protocol):
+    """The counters invoice numbers are taken from, unique by key.
+
+    .. versionadded:: 0.2
+    """
+
+    def add(self, series: InvoiceSeries) -> None:
+        """Store a new series. A repeated key is a DuplicateError at the latest on commit."""
+
+    def get(self, key: str) -> InvoiceSeries | None:
+        """The series with ``key`` (``"2026/DL01"``), not locked: to show where it stands."""
+
+    def get_for_update(self, key: str) -> InvoiceSeries | None:
+        """The series with ``key``, locked until the unit of work ends, so that two
+        transactions take its numbers one after the other; None when there is none."""

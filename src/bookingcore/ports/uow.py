@@ -29,6 +29,8 @@ from bookingcore.ports.repositories import (
     DocumentRepository,
     ImportErrorRepository,
     ImportJobRepository,
+    InvoiceRepository,
+    InvoiceSeriesRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
@@ -153,6 +155,20 @@ class UnitOfWork(Protocol):
     @property
     def webhook_inbox(self) -> WebhookInboxRepository:
         """Verified provider webhook deliveries in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    @property
+    def invoices(self) -> InvoiceRepository:
+        """Invoices and credit notes in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    @property
+    def invoice_series(self) -> InvoiceSeriesRepository:
+        """The counters of invoice numbers in this transaction.
 
         .. versionadded:: 0.2
         """

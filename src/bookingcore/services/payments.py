@@ -31,6 +31,14 @@ from where it is. A payment for a cancelled booking never takes seats back:
 flag it for staff (an audit entry and the payment's ``needs_attention``
 metadata).
 
+**Every capture is invoiced, every settled refund credited.** In the
+transaction that records a captured payment, an :class:`~bookingcore.domain.Invoice`
+is issued with a number from the series of the year of issue and the booking's
+location (``INV-2026-DL01-000042``), taken under the series' row lock, so a
+failed transaction gives its number back and numbers have no gap. A refund
+that settles gets a credit note from the same series as the invoice it
+credits. Read them with :meth:`PaymentService.invoices_for`.
+
 .. versionadded:: 0.2
 """
 
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Literal
 
 import attrs
@@ -47,6 +56,15 @@ from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.idempotency import scoped_key
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.invoices import (
+    Invoice,
+    InvoiceId,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSeries,
+    invoice_number,
+    series_key,
+)
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -238,6 +256,7 @@ class PaymentService:
             f"{principal} may not record payments",
         )
         now = self._ctx.now()
+        self._prepare_series(booking_id, now)
         with self._ctx.transaction() as tx:
             booking = self._payable(tx.uow, booking_id, principal)
             if amount.currency != booking.currency:
@@ -265,6 +284,7 @@ class PaymentService:
                 reason=note,
                 booking_id=booking.id,
             )
+            self._issue_invoice(tx, booking, payment, principal)
             self._settle_booking(tx, booking, payment, principal)
             tx.commit()
             return payment
@@ -292,6 +312,13 @@ class PaymentService:
             seen = uow.webhook_inbox.get_by_event(event.provider, event.event_id)
         if seen is not None:
             return seen
+        if event.status is PaymentStatus.CAPTURED and event.payment_reference is not None:
+            with self._ctx.uow_factory() as uow:
+                about = uow.payments.get_by_provider_reference(
+                    event.provider, event.payment_reference
+                )
+            if about is not None:
+                self._prepare_series(about.booking_id, self._ctx.now())
         principal = Principal.webhook(event.provider)
         try:
             with self._ctx.transaction() as tx:
@@ -348,27 +375,27 @@ class PaymentService:
         late = None
         try:
             if event.refund_reference is not None:
-                self._apply_refund_event(uow, payment, event)
+                self._apply_refund_event(tx, payment, event)
             else:
                 assert event.status is not None
                 before = payment.status
                 payment.apply_event(event.event_id, event.status, now=now, amount=event.amount)
                 if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
                     booking = uow.bookings.get_for_update(payment.booking_id)
-                    if booking is not None and self._settle_booking(
-                        tx, booking, payment, principal
-                    ):
-                        late = payment
+                    if booking is not None:
+                        self._issue_invoice(tx, booking, payment, principal)
+                        if self._settle_booking(tx, booking, payment, principal):
+                            late = payment
         except (InvalidTransitionError, ValidationError) as exc:
             receipt.mark_failed(str(exc), now=now)
             return None
         receipt.mark_applied(now=now)
         return late
 
-    def _apply_refund_event(self, uow: UnitOfWork, payment: Payment, event: WebhookEvent) -> None:
+    def _apply_refund_event(self, tx: Transaction, payment: Payment, event: WebhookEvent) -> None:
         assert event.refund_reference is not None
         now = self._ctx.now()
-        refund = uow.refunds.get_by_provider_reference(event.refund_reference)
+        refund = tx.uow.refunds.get_by_provider_reference(event.refund_reference)
         if (
             refund is None
             or not refund.is_pending
@@ -377,6 +404,7 @@ class PaymentService:
             return
         if event.refund_status is RefundStatus.SUCCEEDED:
             payment.settle_refund(refund, now=now)
+            self._issue_credit_note(tx, payment, refund)
         elif event.refund_status is RefundStatus.FAILED:
             payment.fail_refund(refund, now=now, reason=event.kind)
 
@@ -500,6 +528,7 @@ class PaymentService:
             if refund.is_pending:
                 if settled:
                     payment.settle_refund(refund, now=now, provider_reference=reference)
+                    self._issue_credit_note(tx, payment, refund)
                 elif failed is not None:
                     payment.fail_refund(refund, now=now, reason=failed)
                 elif reference is not None and refund.provider_reference is None:
@@ -522,6 +551,20 @@ class PaymentService:
             if booking is None or not policy.can_view_booking(principal, booking):
                 raise NotFoundError("booking", booking_id)
             return uow.payments.list_for_booking(booking_id)
+
+    def invoices_for(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Invoice]:
+        """A booking's invoices and credit notes, in the order they were issued.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+
+        .. versionadded:: 0.2
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            if booking is None or not policy.can_view_booking(principal, booking):
+                raise NotFoundError("booking", booking_id)
+            return uow.invoices.list_for_booking(booking_id)
 
     def for_customer(self, customer_id: CustomerId, *, principal: Principal) -> Sequence[Payment]:
         """A customer's payments, oldest first: of the bookings ``principal`` may see.
@@ -617,6 +660,147 @@ class PaymentService:
         )
         tx.record(raised)
         return False
+
+    # ------------------------------------------------------------------ invoices
+
+    @staticmethod
+    def _series_key(uow: UnitOfWork, booking: Booking, now: datetime) -> str:
+        location = uow.locations.get(booking.location_id)
+        code = location.code if location is not None else "NONE"
+        return series_key(now.year, code)
+
+    def _prepare_series(self, booking_id: BookingId, now: datetime) -> None:
+        """Create the series a capture for ``booking_id`` now would number from, if missing.
+
+        Done in a transaction of its own before the one that takes the number,
+        so that transaction only ever locks an existing row: two first
+        invoices of a series at once wait for each other instead of both
+        inserting the series.
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            if booking is None:
+                return
+            key = self._series_key(uow, booking, now)
+            if uow.invoice_series.get(key) is not None:
+                return
+        try:
+            with self._ctx.uow_factory() as uow:
+                uow.invoice_series.add(InvoiceSeries(key=key))
+                uow.commit()
+        except DuplicateError:
+            pass  # another request created it first
+
+    @staticmethod
+    def _take_number(uow: UnitOfWork, key: str) -> int:
+        """The next number of series ``key``, taken under its lock in the caller's transaction."""
+        series = uow.invoice_series.get_for_update(key)
+        if series is None:  # not prepared (the year turned meanwhile): made here
+            series = InvoiceSeries(key=key)
+            uow.invoice_series.add(series)
+        return series.take()
+
+    def _issue_invoice(
+        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+    ) -> Invoice | None:
+        """Invoice the captured ``payment``: the booking's lines, what it paid, what is left."""
+        if payment.currency != booking.currency:
+            return None  # only the booking's currency adds up against its total
+        uow = tx.uow
+        now = self._ctx.now()
+        key = self._series_key(uow, booking, now)
+        sequence = self._take_number(uow, key)
+        lines = []
+        for n, seat in enumerate(booking.travelers, start=1):
+            traveler = uow.travelers.get(seat.traveler_id)
+            name = traveler.name if traveler is not None else f"traveler {n}"
+            lines.append(InvoiceLine.of(f"Booking {booking.reference}: {name}", seat.price))
+        subtotal = sum((line.amount for line in lines), Money.zero(booking.currency))
+        zero = Money.zero(booking.currency)
+        invoice = Invoice(
+            id=InvoiceId(self._ctx.ids.new_id()),
+            kind=InvoiceKind.INVOICE,
+            series_key=key,
+            sequence=sequence,
+            number=invoice_number(InvoiceKind.INVOICE, key, sequence),
+            booking_id=booking.id,
+            customer_id=booking.customer_id,
+            payment_id=payment.id,
+            issued_at=now,
+            currency=booking.currency,
+            lines=lines,
+            subtotal=subtotal,
+            discount=booking.discount,
+            tax=zero,
+            total=subtotal - booking.discount,
+            paid=payment.captured_amount,
+            due=self._balance_due(uow, booking),
+        )
+        uow.invoices.add(invoice)
+        tx.audit(
+            principal,
+            entity="invoice",
+            entity_id=invoice.id,
+            action=AuditAction.CREATED,
+            new={"number": invoice.number, "paid": f"{invoice.paid}", "due": f"{invoice.due}"},
+            booking_id=booking.id,
+        )
+        return invoice
+
+    def _issue_credit_note(self, tx: Transaction, payment: Payment, refund: Refund) -> None:
+        """Credit the invoice of ``payment`` with the settled ``refund``, once."""
+        uow = tx.uow
+        issued = uow.invoices.list_for_booking(payment.booking_id)
+        if any(doc.refund_id == refund.id for doc in issued):
+            return
+        credited = next(
+            (
+                doc
+                for doc in issued
+                if doc.kind is InvoiceKind.INVOICE and doc.payment_id == payment.id
+            ),
+            None,
+        )
+        if credited is None:
+            return  # captured before invoices were issued: nothing to credit
+        booking = uow.bookings.get(payment.booking_id)
+        key = credited.series_key
+        sequence = self._take_number(uow, key)
+        back = -refund.amount
+        why = f": {refund.reason[:200]}" if refund.reason else ""
+        line = InvoiceLine.of(f"Refund of {credited.number}{why}", back)
+        zero = Money.zero(back.currency)
+        due = zero if booking is None else self._balance_due(uow, booking)
+        note = Invoice(
+            id=InvoiceId(self._ctx.ids.new_id()),
+            kind=InvoiceKind.CREDIT_NOTE,
+            series_key=key,
+            sequence=sequence,
+            number=invoice_number(InvoiceKind.CREDIT_NOTE, key, sequence),
+            booking_id=payment.booking_id,
+            customer_id=payment.customer_id,
+            payment_id=payment.id,
+            issued_at=self._ctx.now(),
+            currency=back.currency,
+            lines=(line,),
+            subtotal=back,
+            discount=zero,
+            tax=zero,
+            total=back,
+            paid=back,
+            due=due,
+            refund_id=refund.id,
+            credited_invoice_id=credited.id,
+        )
+        uow.invoices.add(note)
+        tx.audit(
+            Principal.system("invoices"),
+            entity="invoice",
+            entity_id=note.id,
+            action=AuditAction.CREATED,
+            new={"number": note.number, "credits": credited.number, "paid": f"{note.paid}"},
+            booking_id=payment.booking_id,
+        )
 
     def _late_payment(
         self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal

@@ -25,6 +25,14 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.invoices import (
+    Invoice,
+    InvoiceId,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSeries,
+    invoice_number,
+)
 from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
@@ -280,6 +288,46 @@ class Builder:
             "payment_reference": f"pi_test_{n}",
         }
         return WebhookReceipt(**(values | fields))
+
+    def invoice_series(self, **fields: Any) -> InvoiceSeries:
+        """A series ``2026/SER-n`` whose next number is 1.
+
+        .. versionadded:: 0.2
+        """
+        values: dict[str, Any] = {"key": f"2026/SER-{self._n()}"}
+        return InvoiceSeries(**(values | fields))
+
+    def invoice(self, payment: Payment, **fields: Any) -> Invoice:
+        """Invoice number 1 of a new series for ``payment``: one line of its amount, all paid.
+
+        Pass ``series_key`` and ``sequence`` together to place it in a series.
+
+        .. versionadded:: 0.2
+        """
+        amount = payment.amount
+        key = fields.pop("series_key", f"2026/SER-{self._n()}")
+        sequence = fields.pop("sequence", 1)
+        kind = InvoiceKind(fields.pop("kind", InvoiceKind.INVOICE))
+        values: dict[str, Any] = {
+            "id": InvoiceId(uuid4()),
+            "kind": kind,
+            "series_key": key,
+            "sequence": sequence,
+            "number": invoice_number(kind, key, sequence),
+            "booking_id": payment.booking_id,
+            "customer_id": payment.customer_id,
+            "payment_id": payment.id,
+            "issued_at": self.now,
+            "currency": amount.currency,
+            "lines": (InvoiceLine.of("Trek seat", amount),),
+            "subtotal": amount,
+            "discount": Money.zero(amount.currency),
+            "tax": Money.zero(amount.currency),
+            "total": amount,
+            "paid": amount,
+            "due": Money.zero(amount.currency),
+        }
+        return Invoice(**(values | fields))
 
     def staff_member(self, **fields: Any) -> StaffMember:
         """An active staff member ``Staff n`` with a unique email ``staff-n@example.com``.

@@ -40,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
@@ -56,6 +57,7 @@ from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolic
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -74,6 +76,7 @@ from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
+    BookingId,
     BookingItemId,
     CommunicationId,
     CustomerId,
@@ -106,6 +109,7 @@ __all__ = [
     "DocumentRepositoryContract",
     "HistoryRepositoryContract",
     "ImportRepositoryContract",
+    "InvoiceRepositoryContract",
     "LookupContract",
     "OutboxRepositoryContract",
     "PartnerRepositoryContract",
@@ -2258,6 +2262,153 @@ class WebhookInboxRepositoryContract(_Base):
             assert len(uow.webhook_inbox.list_unsettled(10)) == 4
 
 
+class InvoiceRepositoryContract(_Base):
+    """Invoices unique by number, a booking's invoices in order, and series locked to count.
+
+    .. versionadded:: 0.2
+    """
+
+    def test_an_invoice_and_its_credit_note_read_back_equal_by_id_number_and_booking(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        payment = _store_payment(uow_factory, make)
+        price = Money("1234.5", payment.currency)
+        lines = (
+            InvoiceLine.of("Trek seat, Asha (primary)", price, tax_rate=Decimal("18")),
+            InvoiceLine.of("Porter", Money("100", payment.currency), quantity=2),
+        )
+        subtotal = price + Money("200", payment.currency)
+        tax = price.percent(Decimal("18"))
+        invoice = make.invoice(
+            payment,
+            series_key="2026/DL01",
+            sequence=7,
+            lines=lines,
+            subtotal=subtotal,
+            discount=Money("34.5", payment.currency),
+            tax=tax,
+            total=subtotal - Money("34.5", payment.currency) + tax,
+            paid=Money("500", payment.currency),
+            due=subtotal - Money("534.5", payment.currency) + tax,
+        )
+        refund = make.refund(payment.id, amount=Money("100", payment.currency))
+        credit = make.invoice(
+            payment,
+            kind=InvoiceKind.CREDIT_NOTE,
+            series_key="2026/DL01",
+            sequence=8,
+            issued_at=T0 + timedelta(days=1),
+            lines=(InvoiceLine.of("Refund of INV-2026-DL01-000007", -refund.amount),),
+            subtotal=-refund.amount,
+            total=-refund.amount,
+            paid=-refund.amount,
+            refund_id=refund.id,
+            credited_invoice_id=invoice.id,
+        )
+        with uow_factory() as uow:
+            uow.refunds.add(refund)
+            uow.invoices.add(invoice)
+            uow.commit()
+        with uow_factory() as uow:
+            uow.invoices.add(credit)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.invoices.get(invoice.id) == invoice
+            assert uow.invoices.get_by_number("INV-2026-DL01-000007") == invoice
+            assert uow.invoices.get_by_number("CN-2026-DL01-000008") == credit
+            assert uow.invoices.get_by_number("INV-2026-DL01-000008") is None
+            assert uow.invoices.get(credit.id) == credit
+            assert uow.invoices.list_for_booking(payment.booking_id) == [invoice, credit]
+            assert uow.invoices.list_for_booking(BookingId(uuid4())) == []
+            stored = uow.invoices.get(invoice.id)
+            assert stored is not None
+            assert stored.lines[0].tax_rate == Decimal("18")
+            assert stored.tax == Money("222.21", payment.currency)
+
+    def test_a_number_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
+        payment = _store_payment(uow_factory, make)
+        with uow_factory() as uow:
+            uow.invoices.add(make.invoice(payment, series_key="2026/DL01", sequence=1))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.invoices.add(make.invoice(payment, series_key="2026/DL01", sequence=1))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert len(uow.invoices.list_for_booking(payment.booking_id)) == 1
+
+    def test_a_series_counts_across_transactions_and_a_rollback_gives_its_number_back(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        series = make.invoice_series(key="2026/dl01")
+        with uow_factory() as uow:
+            uow.invoice_series.add(series)
+            uow.commit()
+        taken = []
+        for commit in (True, False, True):
+            with uow_factory() as uow:
+                locked = uow.invoice_series.get_for_update("2026/DL01")
+                assert locked is not None
+                taken.append(locked.take())
+                if commit:
+                    uow.commit()
+        assert taken == [1, 2, 2]
+        with uow_factory() as uow:
+            stored = uow.invoice_series.get_for_update("2026/DL01")
+            assert stored is not None
+            assert (stored.key, stored.next_number, stored.version) == ("2026/DL01", 3, 3)
+            assert uow.invoice_series.get_for_update("2027/DL01") is None
+            assert uow.invoice_series.get_for_update("not a key") is None
+        with uow_factory() as uow:
+            assert uow.invoice_series.get("2026/DL01") == stored
+            assert uow.invoice_series.get("2027/DL01") is None
+            assert uow.invoice_series.get("not a key") is None
+
+    def test_a_series_key_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
+        with uow_factory() as uow:
+            uow.invoice_series.add(make.invoice_series(key="2026/GOA"))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.invoice_series.add(InvoiceSeries(key="2026/goa", next_number=5))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    @requires("concurrent_units_of_work")
+    def test_numbers_taken_by_several_workers_at_once_are_each_taken_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            uow.invoice_series.add(make.invoice_series(key="2026/RACE"))
+            uow.commit()
+        workers = 6
+        barrier = threading.Barrier(workers)
+        taken: list[int] = []
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def take() -> None:
+            try:
+                barrier.wait()
+                with uow_factory() as uow:
+                    locked = uow.invoice_series.get_for_update("2026/RACE")
+                    assert locked is not None
+                    number = locked.take()
+                    uow.commit()
+                with guard:
+                    taken.append(number)
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=take) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert sorted(taken) == list(range(1, workers + 1))
+
+
 class StaffRepositoryContract(_Base):
     """The business's people: unique emails, look-ups, lists by email, role and activity.
 
@@ -2590,6 +2741,14 @@ def _store_refund(uow_factory: UnitOfWorkFactory, make: Builder) -> Refund:
     return refund
 
 
+def _store_invoice(uow_factory: UnitOfWorkFactory, make: Builder) -> Invoice:
+    invoice = make.invoice(_store_payment(uow_factory, make))
+    with uow_factory() as uow:
+        uow.invoices.add(invoice)
+        uow.commit()
+    return invoice
+
+
 def _store_booking_item(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingItem:
     item = make.booking_item(_stored_booking(uow_factory, make).id)
     with uow_factory() as uow:
@@ -2609,8 +2768,11 @@ class VersionedKind:
         field: a field a writer changes; ``value(n)`` is what writer ``n`` sets.
         store: commits what the entity needs (its customer, slot, booking...)
             and the entity itself, and returns the entity.
+        read: reads the entity by its id where the repository's ``get``
+            takes something else (an invoice series is read by its key).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``read``.
     """
 
     entity: type[Versioned]
@@ -2618,6 +2780,7 @@ class VersionedKind:
     field: str
     value: Callable[[int], object]
     store: Callable[[UnitOfWorkFactory, Builder], Any]
+    read: Callable[[UnitOfWork, Any], Any] | None = None
 
     @property
     def name(self) -> str:
@@ -2626,7 +2789,10 @@ class VersionedKind:
 
     def load(self, uow: UnitOfWork, entity_id: Any) -> Any:
         """The entity with ``entity_id``, read through its repository's ``get``."""
-        found = getattr(uow, self.repository).get(entity_id)
+        if self.read is not None:
+            found = self.read(uow, entity_id)
+        else:
+            found = getattr(uow, self.repository).get(entity_id)
         assert found is not None, f"{self.name} {entity_id} is not stored"
         return found
 
@@ -2634,6 +2800,10 @@ class VersionedKind:
         """What writer ``writer`` does: set the field to its value and raise the version."""
         setattr(entity, self.field, self.value(writer))
         entity.version += 1
+
+
+#: The one series a version test stores (each test has a store of its own).
+_VERSIONED_SERIES = "2026/VERSIONED"
 
 
 def _text(prefix: str) -> Callable[[int], object]:
@@ -2677,6 +2847,21 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
         "error",
         _text("Timeout"),
         _store_alone("webhook_inbox", Builder.webhook_receipt),
+    ),
+    VersionedKind(
+        Invoice,
+        "invoices",
+        "issued_at",
+        lambda writer: T0 + timedelta(minutes=writer),
+        _store_invoice,
+    ),
+    VersionedKind(
+        InvoiceSeries,
+        "invoice_series",
+        "next_number",
+        lambda writer: 10 * writer,
+        _store_alone("invoice_series", lambda make: make.invoice_series(key=_VERSIONED_SERIES)),
+        read=lambda uow, _: uow.invoice_series.get(_VERSIONED_SERIES),
     ),
 )
 
@@ -2851,6 +3036,7 @@ class StorageContract(
     WaitlistRepositoryContract,
     PaymentRepositoryContract,
     WebhookInboxRepositoryContract,
+    InvoiceRepositoryContract,
     StaffRepositoryContract,
     ImportRepositoryContract,
     LookupContract,

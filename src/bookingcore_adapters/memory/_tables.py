@@ -24,6 +24,7 @@ from bookingcore.domain.events import Delivery, OutboxMessage
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.invoices import Invoice, InvoiceSeries
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -120,6 +121,8 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("refunds", Refund, {"provider_reference": lambda r: r.provider_reference}),
     Table("webhook_inbox", WebhookReceipt, {"event": lambda w: (w.provider, w.event_id)}),
+    Table("invoices", Invoice, {"number": lambda i: i.number}),
+    Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
 )
 
 

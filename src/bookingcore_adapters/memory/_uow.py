@@ -20,6 +20,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -106,6 +107,8 @@ class MemoryUnitOfWork:
         self.payments = _PaymentRepository(self, "payments")
         self.refunds = _RefundRepository(self, "refunds")
         self.webhook_inbox = _WebhookInboxRepository(self, "webhook_inbox")
+        self.invoices = _InvoiceRepository(self, "invoices")
+        self.invoice_series = _InvoiceSeriesRepository(self, "invoice_series")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -826,3 +829,32 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
             lambda w: w.status in unsettled,
             lambda w: (w.received_at, w.id.bytes),
         )[:limit]
+
+
+class _InvoiceRepository(_Repository[Invoice]):
+    def get(self, invoice_id: InvoiceId) -> Invoice | None:
+        return self._get(invoice_id)
+
+    def get_by_number(self, number: str) -> Invoice | None:
+        found: Invoice | None = self._uow._find_unique(self._table, "number", number)
+        return found
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Invoice]:
+        return self._uow._select(
+            self._table,
+            lambda i: i.booking_id == booking_id,
+            lambda i: (i.issued_at, i.series_key, i.sequence),
+        )
+
+
+class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
+    def get_for_update(self, key: str) -> InvoiceSeries | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self.get(key)
+
+    def get(self, key: str) -> InvoiceSeries | None:
+        try:
+            wanted = series_id(key)
+        except ValidationError:
+            return None  # no series can have a malformed key
+        return self._get(wanted)

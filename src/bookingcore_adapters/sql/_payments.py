@@ -1,9 +1,10 @@
-"""Payments, refunds and the webhook inbox in SQL: tables, mapping and repositories."""
+"""Payments, refunds, the webhook inbox and invoices in SQL: tables, mapping and repositories."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from decimal import Decimal
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -18,6 +19,14 @@ from sqlalchemy import (
 )
 
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.invoices import (
+    Invoice,
+    InvoiceId,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSeries,
+    series_id,
+)
 from bookingcore.domain.payments import (
     Payment,
     PaymentStatus,
@@ -53,12 +62,18 @@ from bookingcore_adapters.sql._schema import (
 )
 
 __all__ = [
+    "INVOICES",
+    "INVOICE_SERIES",
     "PAYMENTS",
     "REFUNDS",
     "WEBHOOK_INBOX",
+    "InvoiceRepository",
+    "InvoiceSeriesRepository",
     "PaymentRepository",
     "RefundRepository",
     "WebhookInboxRepository",
+    "invoice_series",
+    "invoices",
     "payment_refunds",
     "payments",
     "webhook_inbox",
@@ -133,6 +148,42 @@ webhook_inbox = Table(
     Column("version", Integer(), nullable=False),
     UniqueConstraint("provider", "event_id"),
     Index("ix_webhook_inbox_unsettled", "status", "received_at"),
+)
+
+#: Invoices and credit notes; ``number`` is unique (and gapless per series).
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("number", String(80), nullable=False, unique=True),
+    Column("kind", ENUM, nullable=False),
+    Column("series_key", String(80), nullable=False),
+    Column("sequence", Integer(), nullable=False),
+    ref("booking_id", "bookings.id", nullable=False, index=True),
+    ref("customer_id", "customers.id", nullable=False, index=True),
+    ref("payment_id", "payments.id", nullable=False, index=True),
+    ref("refund_id", "payment_refunds.id"),
+    ref("credited_invoice_id", "invoices.id"),
+    when("issued_at"),
+    Column("currency", CURRENCY, nullable=False),
+    Column("lines", json_type(), nullable=False),
+    money("subtotal"),
+    money("discount"),
+    money("tax"),
+    money("total"),
+    money("paid"),
+    money("due"),
+    Column("version", Integer(), nullable=False),
+)
+
+#: The counters invoice numbers are taken from: one row per key, locked to take one.
+invoice_series = Table(
+    "invoice_series",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("key", String(80), nullable=False, unique=True),
+    Column("next_number", Integer(), nullable=False),
+    Column("version", Integer(), nullable=False),
 )
 
 
@@ -269,6 +320,98 @@ WEBHOOK_INBOX = Mapper[WebhookReceipt](
 )
 
 
+def _dump_line(line: InvoiceLine) -> dict[str, Any]:
+    return {
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit_price": str(line.unit_price.amount),
+        "amount": str(line.amount.amount),
+        "tax_rate": None if line.tax_rate is None else str(line.tax_rate),
+    }
+
+
+def _load_line(row: dict[str, Any], currency: str) -> InvoiceLine:
+    rate = row["tax_rate"]
+    return InvoiceLine(
+        description=row["description"],
+        quantity=row["quantity"],
+        unit_price=Money(Decimal(row["unit_price"]), currency),
+        amount=Money(Decimal(row["amount"]), currency),
+        tax_rate=None if rate is None else Decimal(rate),
+    )
+
+
+def dump_invoice(i: Invoice) -> Row:
+    """The ``invoices`` row of ``i``."""
+    return {
+        "id": i.id,
+        "number": i.number,
+        "kind": i.kind.value,
+        "series_key": i.series_key,
+        "sequence": i.sequence,
+        "booking_id": i.booking_id,
+        "customer_id": i.customer_id,
+        "payment_id": i.payment_id,
+        "refund_id": i.refund_id,
+        "credited_invoice_id": i.credited_invoice_id,
+        "issued_at": i.issued_at,
+        "currency": i.currency,
+        "lines": [_dump_line(line) for line in i.lines],
+        "subtotal": i.subtotal.amount,
+        "discount": i.discount.amount,
+        "tax": i.tax.amount,
+        "total": i.total.amount,
+        "paid": i.paid.amount,
+        "due": i.due.amount,
+        "version": i.version,
+    }
+
+
+def load_invoice(r: Stored, _: Sequence[Stored]) -> Invoice:
+    """The invoice stored in ``r``."""
+    currency = r["currency"]
+    return Invoice(
+        id=r["id"],
+        number=r["number"],
+        kind=InvoiceKind(r["kind"]),
+        series_key=r["series_key"],
+        sequence=r["sequence"],
+        booking_id=r["booking_id"],
+        customer_id=r["customer_id"],
+        payment_id=r["payment_id"],
+        refund_id=r["refund_id"],
+        credited_invoice_id=r["credited_invoice_id"],
+        issued_at=r["issued_at"],
+        currency=currency,
+        lines=tuple(_load_line(line, currency) for line in r["lines"]),
+        subtotal=Money(r["subtotal"], currency),
+        discount=Money(r["discount"], currency),
+        tax=Money(r["tax"], currency),
+        total=Money(r["total"], currency),
+        paid=Money(r["paid"], currency),
+        due=Money(r["due"], currency),
+        version=r["version"],
+    )
+
+
+def dump_series(x: InvoiceSeries) -> Row:
+    """The ``invoice_series`` row of ``x``."""
+    return {"id": x.id, "key": x.key, "next_number": x.next_number, "version": x.version}
+
+
+def load_series(r: Stored, _: Sequence[Stored]) -> InvoiceSeries:
+    """The series stored in ``r``."""
+    return InvoiceSeries(
+        id=r["id"], key=r["key"], next_number=r["next_number"], version=r["version"]
+    )
+
+
+INVOICES = Mapper[Invoice]("invoice", invoices, dump_invoice, load_invoice, versioned=True)
+INVOICE_SERIES = Mapper[InvoiceSeries](
+    "invoiceseries", invoice_series, dump_series, load_series, versioned=True
+)
+
+
 # --------------------------------------------------------------------------- repositories
 
 
@@ -346,3 +489,42 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
             order_by=[c.received_at, c.id],
             limit=limit,
         )
+
+
+class InvoiceRepository(Repository[Invoice]):
+    """:class:`~bookingcore.ports.InvoiceRepository` in SQL."""
+
+    def get(self, invoice_id: InvoiceId) -> Invoice | None:
+        return self._get(invoice_id)
+
+    def get_by_number(self, number: str) -> Invoice | None:
+        return self._unique("number", number, lambda i: i.number)
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[Invoice]:
+        return self._session.select_equal(
+            self._mapper,
+            {"booking_id": booking_id},
+            lambda i: (i.issued_at, i.series_key, i.sequence),
+        )
+
+
+class InvoiceSeriesRepository(Repository[InvoiceSeries]):
+    """:class:`~bookingcore.ports.InvoiceSeriesRepository` in SQL.
+
+    A series' id derives from its key, so ``get_for_update`` locks its row by
+    primary key: ``SELECT ... FOR UPDATE`` on PostgreSQL, the write lock on SQLite.
+    """
+
+    def get(self, key: str) -> InvoiceSeries | None:
+        try:
+            wanted = series_id(key)
+        except ValidationError:
+            return None  # no series can have a malformed key
+        return self._get(wanted)
+
+    def get_for_update(self, key: str) -> InvoiceSeries | None:
+        try:
+            wanted = series_id(key)
+        except ValidationError:
+            return None  # no series can have a malformed key
+        return self._lock(wanted)

@@ -56,6 +56,8 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             payments.PAYMENTS,
             payments.REFUNDS,
             payments.WEBHOOK_INBOX,
+            payments.INVOICES,
+            payments.INVOICE_SERIES,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -112,6 +114,8 @@ class SqlUnitOfWork:
         self.payments = payments.PaymentRepository(session, payments.PAYMENTS)
         self.refunds = payments.RefundRepository(session, payments.REFUNDS)
         self.webhook_inbox = payments.WebhookInboxRepository(session, payments.WEBHOOK_INBOX)
+        self.invoices = payments.InvoiceRepository(session, payments.INVOICES)
+        self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
 
     def __enter__(self) -> Self:
         self._session.open()
