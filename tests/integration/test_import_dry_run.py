@@ -7,15 +7,14 @@ bookings by external id or fingerprint), in a transaction that is never committe
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.integration._sources import ListSource
 
 from bookingcore import (
     BookingCore,
@@ -26,7 +25,7 @@ from bookingcore import (
     StaffId,
     StaffRole,
 )
-from bookingcore.domain import Booking, ImportStatus, Slot, SourceRow
+from bookingcore.domain import Booking, ImportStatus, Slot
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -35,30 +34,6 @@ ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 HEADER = ("customer_name", "customer_phone", "dealer_code", "booking_date", "slot_id",
           "external_id", "status", "notes")  # fmt: skip
 WHEN = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
-
-
-@attrs.define
-class ListSource:
-    """A RowSource over rows held in memory."""
-
-    data: list[tuple[str, ...]]
-    header: tuple[str, ...] = HEADER
-    filename: str = "bookings.csv"
-    file_format: str = "csv"
-    has_cells: bool = False
-
-    @property
-    def size(self) -> int:
-        return len(repr(self.data))
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(repr((self.header, self.data)).encode()).hexdigest()
-
-    def rows(self, *, skip: int = 0) -> Iterator[SourceRow]:
-        for index, values in enumerate(self.data):
-            if index >= skip:
-                yield SourceRow(index + 2, values)
 
 
 @attrs.frozen
@@ -135,17 +110,9 @@ def _real(core: BookingCore, source: ListSource) -> Outcome:
     return Outcome(errors, job.created, job.updated, job.skipped)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'dry.db'}")
-        sqlite.create_schema()
-        yield sqlite
-        sqlite.dispose()
-    else:
-        yield request.getfixturevalue("pg_store")
+@pytest.fixture
+def store(any_store: MemoryStore | SqlStore) -> MemoryStore | SqlStore:
+    return any_store
 
 
 def test_a_dry_run_counts_seats_elsewhere_slots_and_repeats_as_the_real_run_will(
@@ -158,7 +125,7 @@ def test_a_dry_run_counts_seats_elsewhere_slots_and_repeats_as_the_real_run_will
     data = [_row(n, slot=three) for n in range(6)]
     data.append(_row(6, slot=far))
     data += [_row(7), _row(7)]
-    source = ListSource(data)
+    source = ListSource(HEADER, data)
 
     dry = _dry_run(dealers.core, source)
     assert (dry.created, dry.updated, dry.skipped) == (4, 0, 1)
@@ -177,7 +144,7 @@ def test_a_dry_run_counts_seats_elsewhere_slots_and_repeats_as_the_real_run_will
 
 def test_a_dry_run_writes_nothing(store: MemoryStore | SqlStore) -> None:
     dealers = _dealers(store)
-    source = ListSource([_row(n, external_id=f"E{n}") for n in range(3)])
+    source = ListSource(HEADER, [_row(n, external_id=f"E{n}") for n in range(3)])
     _dry_run(dealers.core, source)
     _preview(dealers.core, source)
     again = _dry_run(dealers.core, source)
@@ -185,9 +152,9 @@ def test_a_dry_run_writes_nothing(store: MemoryStore | SqlStore) -> None:
 
     one = dealers.slots["one"]
     dealers.core.imports.run_file(
-        ListSource([_row(9, slot=one, external_id="E9")]), principal=ADMIN
+        ListSource(HEADER, [_row(9, slot=one, external_id="E9")]), principal=ADMIN
     )
-    cancel = ListSource([_row(9, slot=one, external_id="E9", status="cancelled")])
+    cancel = ListSource(HEADER, [_row(9, slot=one, external_id="E9", status="cancelled")])
     plan = _dry_run(dealers.core, cancel)
     assert (plan.created, plan.updated) == (0, 1)
     assert dealers.core.catalog.get_slot(one.id, principal=ADMIN).seats_held == 1
@@ -214,6 +181,7 @@ _ROWS = st.lists(
 
 def _file(dealers: Dealers, rows: list[tuple[int, str | None, str, str, str]]) -> ListSource:
     return ListSource(
+        HEADER,
         [
             _row(n, slot=None if s is None else dealers.slots[s], external_id=e, status=st_,
                  notes=notes)

@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.integration._sources import ListSource
 
 from bookingcore import BookingCore, ImportSettings, Principal, StaffId, StaffRole
-from bookingcore.domain import ImportJob, ImportStatus, SourceRow
+from bookingcore.domain import ImportJob, ImportStatus
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 HEADER = ("customer_name", "customer_phone", "dealer_code", "booking_date", "external_id", "status")
-
-
-@attrs.define
-class ListSource:
-    data: list[tuple[str, ...]]
-    header: tuple[str, ...] = HEADER
-    filename: str = "bookings.csv"
-    file_format: str = "csv"
-    has_cells: bool = False
-
-    @property
-    def size(self) -> int:
-        return len(repr(self.data))
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(repr(self.data).encode()).hexdigest()
-
-    def rows(self, *, skip: int = 0) -> Iterator[SourceRow]:
-        for index, values in enumerate(self.data):
-            if index >= skip:
-                yield SourceRow(index + 2, values)
 
 
 class ProcessKilledError(Exception):
@@ -124,7 +101,9 @@ def test_an_external_id_of_a_row_that_failed_validation_is_free_for_a_later_row(
 ) -> None:
     """4 rows, chunk size 2, stopped after the first chunk: 2 created and 2 failed, as
     an uninterrupted run; before, the resumed run refused row 3 as a repeat of row 1."""
-    source = ListSource([_row(1, "E1", valid=False), _row(2, "E2"), _row(3, "E1"), _row(4, "E2")])
+    source = ListSource(
+        HEADER, [_row(1, "E1", valid=False), _row(2, "E2"), _row(3, "E1"), _row(4, "E2")]
+    )
     expected = _uninterrupted(make_store(), source)
     assert expected[1:5] == (2, 0, 0, 2)
     assert _stopped_after(make_store(), source, 1) == expected
@@ -145,7 +124,7 @@ _ROWS = st.lists(
 def _check_every_boundary(
     make_store: Callable[[], MemoryStore | SqlStore], rows: list[tuple[int, str, bool, str]]
 ) -> None:
-    source = ListSource([_row(n, e, valid=v, status=s) for n, e, v, s in rows])
+    source = ListSource(HEADER, [_row(n, e, valid=v, status=s) for n, e, v, s in rows])
     expected = _uninterrupted(make_store(), source)
     chunks = (len(rows) + 1) // 2
     for boundary in range(1, chunks):

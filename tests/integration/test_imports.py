@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import attrs
 import pytest
+from tests.integration._sources import ListSource
 
 from bookingcore import (
     BookingCore,
@@ -23,7 +22,6 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import BookingSource, ImportStatus
-from bookingcore.domain.imports import SourceRow
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -42,32 +40,6 @@ HEADER = (
     "notes",
     "Campaign",
 )
-
-
-@attrs.define
-class ListSource:
-    """A RowSource over rows held in memory (what the file readers produce)."""
-
-    header: tuple[str, ...]
-    data: list[tuple[str, ...]]
-    filename: str = "bookings.csv"
-    file_format: str = "csv"
-    has_cells: bool = False
-    reads: int = 0
-
-    @property
-    def size(self) -> int:
-        return len(repr(self.data))
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(repr((self.header, self.data)).encode()).hexdigest()
-
-    def rows(self, *, skip: int = 0) -> Iterator[SourceRow]:
-        self.reads += 1
-        for index, values in enumerate(self.data):
-            if index >= skip:
-                yield SourceRow(index + 2, values)
 
 
 def row(

@@ -8,9 +8,7 @@ every backend; a different request with the key is a conflict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -36,17 +34,9 @@ WIFI = {"ip_address": "192.0.2.10", "user_agent": "trek-app/3.2 (wifi)"}
 MOBILE = {"ip_address": "198.51.100.77", "user_agent": "trek-app/3.2 (lte)"}
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore | SqlStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'retries.db'}")
-        sqlite.create_schema()
-        yield sqlite
-        sqlite.dispose()
-    else:
-        yield request.getfixturevalue("pg_store")
+@pytest.fixture
+def store(any_store: MemoryStore | SqlStore) -> MemoryStore | SqlStore:
+    return any_store
 
 
 class World:
