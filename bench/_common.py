@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
+import queue
 import resource
 import statistics
 import sys
@@ -29,10 +31,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import uuid4
 
 if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
     import psycopg
     from sqlalchemy import Engine
     from sqlalchemy.engine import URL
@@ -421,3 +427,82 @@ def run_bench(
         report = {"ok": figures["ok"], "seconds": seconds, "settings": dict(settings), **figures}
         json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return 0 if figures["ok"] else 1
+
+
+# --------------------------------------------------------------------------- worker processes
+
+#: What a worker reports when another worker failed before the start.
+STOPPED = "stopped: another worker failed before the start"
+
+
+class WorkerOutcome(Protocol):
+    """What a bench's worker process puts on the results queue."""
+
+    @property
+    def worker(self) -> int: ...
+
+    @property
+    def crash(self) -> str | None: ...
+
+
+R = TypeVar("R", bound=WorkerOutcome)
+T = TypeVar("T")
+
+
+def run_processes(
+    work: Callable[[T, Barrier, Queue[R]], None],
+    tasks: Sequence[T],
+    *,
+    label: str,
+    timeout: float,
+) -> list[R]:
+    """Run ``work(task, barrier, results)`` in one spawned process per task.
+
+    The processes share a barrier (so timing starts together) and a results
+    queue; the results come back sorted by ``worker``. A worker that crashed is
+    a :class:`BenchError` naming it (the first real crash, before workers that
+    only stopped because of it); so is a process that dies silently or a run
+    past ``timeout`` seconds.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(tasks))
+    results: Queue[R] = context.Queue()
+    processes = [
+        context.Process(target=work, args=(task, barrier, results), name=f"bench-{label}-{n}")
+        for n, task in enumerate(tasks)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        collected = _collect(processes, results, timeout)
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        results.close()
+        results.join_thread()
+    crashed = sorted((r for r in collected if r.crash), key=lambda r: r.crash == STOPPED)
+    if crashed:
+        msg = f"{label} worker {crashed[0].worker} failed:\n{crashed[0].crash}"
+        raise BenchError(msg)
+    return sorted(collected, key=lambda result: result.worker)
+
+
+def _collect(processes: Sequence[SpawnProcess], results: Queue[R], timeout: float) -> list[R]:
+    deadline = time.monotonic() + timeout
+    collected: list[R] = []
+    while len(collected) < len(processes):
+        try:
+            collected.append(results.get(timeout=0.5))
+        except queue.Empty:
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead:
+                msg = f"worker process {dead[0].name} exited with {dead[0].exitcode}"
+                raise BenchError(msg) from None
+            if time.monotonic() > deadline:
+                msg = f"the workers did not finish within {timeout:.0f} s"
+                raise BenchError(msg) from None
+    return collected

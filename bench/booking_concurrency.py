@@ -20,8 +20,6 @@ workers re-import this file by its path, so do not run it with ``-m``)::
 from __future__ import annotations
 
 import math
-import multiprocessing
-import queue
 import sys
 import threading
 import time
@@ -38,6 +36,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import URL
 
 from _common import (
+    STOPPED,
     BenchError,
     Database,
     bench_schema,
@@ -51,6 +50,7 @@ from _common import (
     postgres_url,
     ratio,
     run_bench,
+    run_processes,
     say,
     server_description,
     table,
@@ -71,7 +71,6 @@ from bookingcore import (
 from bookingcore_adapters.sql import SqlStore, metadata
 
 if TYPE_CHECKING:
-    from multiprocessing.context import SpawnProcess
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Barrier
 
@@ -103,7 +102,6 @@ RUN_TIMEOUT = 900.0
 #: How many messages of failed attempts a worker reports.
 MAX_ERROR_SAMPLES = 5
 #: The crash report of a worker that stopped because another one failed.
-STOPPED = "stopped: another worker failed before the start"
 
 
 # --------------------------------------------------------------------------- the plan of a run
@@ -500,54 +498,8 @@ def _timed_attempts(booker: Booker, task: WorkerTask) -> WorkerResult:
 
 def run_workers(plan: RunPlan, target: Target) -> list[WorkerResult]:
     """Run ``plan`` with one spawned process per worker; their results by worker number."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(plan.workers)
-    results: Queue[WorkerResult] = context.Queue()
-    processes = [
-        context.Process(
-            target=run_worker,
-            args=(WorkerTask(plan, worker, target), barrier, results),
-            name=f"bench-{plan.side}-{worker}",
-        )
-        for worker in range(plan.workers)
-    ]
-    try:
-        for process in processes:
-            process.start()
-        collected = _collect(processes, results)
-        for process in processes:
-            process.join()
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join()
-        results.close()
-        results.join_thread()
-    # A worker stopped by another's failure comes after the failure itself.
-    crashed = sorted((r for r in collected if r.crash), key=lambda r: r.crash == STOPPED)
-    if crashed:
-        msg = f"{plan.side} worker {crashed[0].worker} failed:\n{crashed[0].crash}"
-        raise BenchError(msg)
-    return sorted(collected, key=lambda result: result.worker)
-
-
-def _collect(processes: Sequence[SpawnProcess], results: Queue[WorkerResult]) -> list[WorkerResult]:
-    """Every worker's result; gives up when a process dies silently or the run times out."""
-    deadline = time.monotonic() + RUN_TIMEOUT
-    collected: list[WorkerResult] = []
-    while len(collected) < len(processes):
-        try:
-            collected.append(results.get(timeout=0.5))
-        except queue.Empty:
-            dead = [p for p in processes if p.exitcode not in (None, 0)]
-            if dead:
-                msg = f"worker process {dead[0].name} exited with {dead[0].exitcode}"
-                raise BenchError(msg) from None
-            if time.monotonic() > deadline:
-                msg = f"the workers did not finish within {RUN_TIMEOUT:.0f} s"
-                raise BenchError(msg) from None
-    return collected
+    tasks = [WorkerTask(plan, worker, target) for worker in range(plan.workers)]
+    return run_processes(run_worker, tasks, label=plan.side, timeout=RUN_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- the two sides

@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import multiprocessing
-import queue
 import random
 import sys
 import threading
@@ -43,6 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
 from _common import (
+    STOPPED,
     BenchError,
     Database,
     bench_schema,
@@ -56,6 +55,7 @@ from _common import (
     postgres_url,
     ratio,
     run_bench,
+    run_processes,
     say,
     server_description,
     table,
@@ -76,7 +76,6 @@ from bookingcore.testing import FakePaymentProvider
 from bookingcore_adapters.sql import SqlStore, metadata
 
 if TYPE_CHECKING:
-    from multiprocessing.context import SpawnProcess
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Barrier
 
@@ -100,7 +99,6 @@ TARGET_RATIO = 0.5
 
 RUN_TIMEOUT = 900.0
 MAX_ERROR_SAMPLES = 5
-STOPPED = "stopped: another worker failed before the start"
 
 Delivery = tuple[dict[str, str], bytes]
 
@@ -305,52 +303,8 @@ def _timed(intake: Intake, task: WorkerTask) -> WorkerResult:
 
 def run_workers(plan: RunPlan, target: Database) -> list[WorkerResult]:
     """Run ``plan`` with one spawned process per worker; their results by worker number."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(plan.processes)
-    results: Queue[WorkerResult] = context.Queue()
-    processes = [
-        context.Process(
-            target=run_worker,
-            args=(WorkerTask(plan, worker, target), barrier, results),
-            name=f"bench-{plan.side}-{worker}",
-        )
-        for worker in range(plan.processes)
-    ]
-    try:
-        for process in processes:
-            process.start()
-        collected = _collect(processes, results)
-        for process in processes:
-            process.join()
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join()
-        results.close()
-        results.join_thread()
-    crashed = sorted((r for r in collected if r.crash), key=lambda r: r.crash == STOPPED)
-    if crashed:
-        msg = f"{plan.side} worker {crashed[0].worker} failed:\n{crashed[0].crash}"
-        raise BenchError(msg)
-    return sorted(collected, key=lambda result: result.worker)
-
-
-def _collect(processes: Sequence[SpawnProcess], results: Queue[WorkerResult]) -> list[WorkerResult]:
-    deadline = time.monotonic() + RUN_TIMEOUT
-    collected: list[WorkerResult] = []
-    while len(collected) < len(processes):
-        try:
-            collected.append(results.get(timeout=0.5))
-        except queue.Empty:
-            dead = [p for p in processes if p.exitcode not in (None, 0)]
-            if dead:
-                msg = f"worker process {dead[0].name} exited with {dead[0].exitcode}"
-                raise BenchError(msg) from None
-            if time.monotonic() > deadline:
-                msg = f"the workers did not finish within {RUN_TIMEOUT:.0f} s"
-                raise BenchError(msg) from None
-    return collected
+    tasks = [WorkerTask(plan, worker, target) for worker in range(plan.processes)]
+    return run_processes(run_worker, tasks, label=plan.side, timeout=RUN_TIMEOUT)
 
 
 def _now() -> datetime:
