@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 import attrs
@@ -125,6 +125,8 @@ __all__ = [
     "WaitlistRepositoryContract",
     "WebhookInboxRepositoryContract",
 ]
+
+E = TypeVar("E")
 
 
 def walk_pages(fetch: Callable[[PageRequest], Page[Any]], limit: int) -> list[Any]:
@@ -2677,19 +2679,13 @@ class LookupContract(_Base):
 
 
 def _store_customer(uow_factory: UnitOfWorkFactory, make: Builder) -> Customer:
-    customer = make.customer()
-    with uow_factory() as uow:
-        uow.customers.add(customer)
-        uow.commit()
-    return customer
+    return _committed(uow_factory, "customers", make.customer())
 
 
 def _store_traveler(uow_factory: UnitOfWorkFactory, make: Builder) -> Traveler:
-    traveler = make.traveler(_store_customer(uow_factory, make).id)
-    with uow_factory() as uow:
-        uow.travelers.add(traveler)
-        uow.commit()
-    return traveler
+    return _committed(
+        uow_factory, "travelers", make.traveler(_store_customer(uow_factory, make).id)
+    )
 
 
 def _store_slot(uow_factory: UnitOfWorkFactory, make: Builder) -> Slot:
@@ -2697,64 +2693,46 @@ def _store_slot(uow_factory: UnitOfWorkFactory, make: Builder) -> Slot:
     return slot
 
 
+def _committed(uow_factory: UnitOfWorkFactory, repository: str, entity: E) -> E:
+    """``entity`` added through the unit of work's ``repository`` and committed."""
+    with uow_factory() as uow:
+        getattr(uow, repository).add(entity)
+        uow.commit()
+    return entity
+
+
 def _store_alone(repository: str, build: Callable[[Builder], Any]) -> Callable[..., Any]:
     def store(uow_factory: UnitOfWorkFactory, make: Builder) -> Any:
-        entity = build(make)
-        with uow_factory() as uow:
-            getattr(uow, repository).add(entity)
-            uow.commit()
-        return entity
+        return _committed(uow_factory, repository, build(make))
 
     return store
 
 
 def _store_group(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingGroup:
-    group = make.group(_store_customer(uow_factory, make).id)
-    with uow_factory() as uow:
-        uow.groups.add(group)
-        uow.commit()
-    return group
+    return _committed(uow_factory, "groups", make.group(_store_customer(uow_factory, make).id))
 
 
 def _store_waitlist_entry(uow_factory: UnitOfWorkFactory, make: Builder) -> WaitlistEntry:
     slot, (customer,) = _stored_slot_customers(uow_factory, make)
-    entry = make.waitlist_entry(slot.id, customer.id)
-    with uow_factory() as uow:
-        uow.waitlist.add(entry)
-        uow.commit()
-    return entry
+    return _committed(uow_factory, "waitlist", make.waitlist_entry(slot.id, customer.id))
 
 
 def _store_payment(uow_factory: UnitOfWorkFactory, make: Builder) -> Payment:
-    payment = make.payment(_stored_booking(uow_factory, make))
-    with uow_factory() as uow:
-        uow.payments.add(payment)
-        uow.commit()
-    return payment
+    return _committed(uow_factory, "payments", make.payment(_stored_booking(uow_factory, make)))
 
 
 def _store_refund(uow_factory: UnitOfWorkFactory, make: Builder) -> Refund:
-    refund = make.refund(_store_payment(uow_factory, make).id)
-    with uow_factory() as uow:
-        uow.refunds.add(refund)
-        uow.commit()
-    return refund
+    return _committed(uow_factory, "refunds", make.refund(_store_payment(uow_factory, make).id))
 
 
 def _store_invoice(uow_factory: UnitOfWorkFactory, make: Builder) -> Invoice:
-    invoice = make.invoice(_store_payment(uow_factory, make))
-    with uow_factory() as uow:
-        uow.invoices.add(invoice)
-        uow.commit()
-    return invoice
+    return _committed(uow_factory, "invoices", make.invoice(_store_payment(uow_factory, make)))
 
 
 def _store_booking_item(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingItem:
-    item = make.booking_item(_stored_booking(uow_factory, make).id)
-    with uow_factory() as uow:
-        uow.booking_items.add(item)
-        uow.commit()
-    return item
+    return _committed(
+        uow_factory, "booking_items", make.booking_item(_stored_booking(uow_factory, make).id)
+    )
 
 
 @attrs.frozen
