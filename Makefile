@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint typecheck contracts unit clean
+.PHONY: setup demo serve test lint typecheck contracts unit docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "bookingcore needs Python 3.11 or newer on PATH"; exit 1; }
@@ -25,6 +25,14 @@ demo: $(STAMP)
 ## the example HTTP API on the embedded SQLite file; Swagger UI at http://127.0.0.1:8000/docs
 serve: $(STAMP)
 	$(BIN)/python -m examples.api
+
+## the documentation site, built strictly (a broken link or a warning fails) into site/
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## the documentation site at http://127.0.0.1:8001, rebuilt on every change
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 ## lint, type-check, check the inward-only import rule, then run every test
 test: lint typecheck contracts unit
@@ -43,4 +51,4 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .nox
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis .nox

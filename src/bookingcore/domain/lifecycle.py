@@ -588,6 +588,8 @@ def replay(lifecycle: Lifecycle, events: Iterable[LifecycleEvent]) -> str:
     return status
 
 
+#: Seats on a dated slot (treks, courses, dives): pending, confirmed, then completed,
+#: cancelled or a no-show.
 RESERVATION = Lifecycle(
     name="reservation",
     states=("pending", "confirmed", "completed", "cancelled", "no_show"),
@@ -601,6 +603,8 @@ RESERVATION = Lifecycle(
     cancelled="cancelled",
 )
 
+#: A dealer's appointments (seed 004): pending, assigned to an advisor, in progress,
+#: completed; a waitlisted entry status, and cancelled bookings may be reactivated.
 APPOINTMENT = Lifecycle(
     name="appointment",
     states=(
@@ -640,6 +644,8 @@ _CANCELLABLE_TRAVEL = (
     "documents_generated",
 )
 
+#: A travel agency's booking (seed 003), from the lead through quotation, payment and
+#: supplier confirmation to completion, cancellation or refund.
 TRAVEL = Lifecycle(
     name="travel",
     states=(*_CANCELLABLE_TRAVEL, "completed", "cancelled", "refunded"),

@@ -19,6 +19,8 @@ from bookingcore_adapters.importers._xlsx import OPENPYXL, SheetReader, XlsxSour
 
 __all__ = ["XlsxReader", "open_rows"]
 
+#: Which XLSX reader opens a workbook: ``"auto"`` takes python-calamine when installed,
+#: else openpyxl.
 XlsxReader = Literal["auto", "openpyxl", "calamine"]
 _READERS: Final = ("auto", "openpyxl", "calamine")
 _DEFAULT_LIMITS: Final = FileLimits()
