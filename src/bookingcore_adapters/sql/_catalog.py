@@ -363,15 +363,14 @@ class SlotRepository(Repository[Slot]):
             case _:
                 key = literal(None)
         key = key.label("key")
-        unlimited = case((c.capacity.is_(None), 1), else_=0)
-        held = case((c.capacity.is_(None), 0), else_=c.seats_held)
+        limited = c.capacity.is_not(None)
         statement = (
             select(
                 key,
                 func.count(),
-                func.coalesce(func.sum(unlimited), 0),
+                func.count().filter(c.capacity.is_(None)),
                 func.coalesce(func.sum(c.capacity), 0),
-                func.coalesce(func.sum(held), 0),
+                func.coalesce(func.sum(c.seats_held).filter(limited), 0),
             )
             .where(*slot_where(query))
             .group_by(key)
