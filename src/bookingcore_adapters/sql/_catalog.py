@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    case,
     false,
     func,
     literal,
