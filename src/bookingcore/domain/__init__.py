@@ -81,6 +81,13 @@ from bookingcore.domain.queries import Cursor, Page
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.tallies import (
+    BookingTally,
+    CustomerTally,
+    Grouping,
+    ImportTally,
+    SlotTally,
+)
 from bookingcore.domain.values import Actor, ActorKind
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
@@ -115,6 +122,7 @@ __all__ = [
     "BookingItemStatus",
     "BookingSource",
     "BookingStatusChanged",
+    "BookingTally",
     "BookingTraveler",
     "BookingUpdated",
     "CellProblem",
@@ -128,6 +136,7 @@ __all__ = [
     "Cursor",
     "Customer",
     "CustomerRegistered",
+    "CustomerTally",
     "Delivery",
     "DeliveryStatus",
     "Document",
@@ -135,9 +144,11 @@ __all__ = [
     "DocumentKind",
     "DomainEvent",
     "Gender",
+    "Grouping",
     "ImportJob",
     "ImportRowError",
     "ImportStatus",
+    "ImportTally",
     "Invoice",
     "InvoiceId",
     "InvoiceKind",
@@ -162,6 +173,7 @@ __all__ = [
     "RefundStatus",
     "RevocationReason",
     "Slot",
+    "SlotTally",
     "SourceRow",
     "StaffMember",
     "Supplier",

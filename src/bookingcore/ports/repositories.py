@@ -43,6 +43,13 @@ from bookingcore.domain.queries import (
 )
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.tallies import (
+    BookingTally,
+    CustomerTally,
+    Grouping,
+    ImportTally,
+    SlotTally,
+)
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -232,6 +239,14 @@ class SlotRepository(Protocol):
     def list(self, query: SlotFilter) -> Sequence[Slot]:
         """Slots matching ``query``, by start time."""
 
+    def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
+        """Slots matching ``query`` counted per group, with their capacity and seats held.
+
+        ``by`` is one of ``none``, ``location``, ``product`` or ``starts_month``.
+
+        .. versionadded:: 0.3
+        """
+
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
         """Every slot starting exactly at one of the ``(location, start)`` pairs, in one
         query (bulk imports look up a chunk's slots at once), by start time."""
@@ -312,6 +327,22 @@ class BookingRepository(Protocol):
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         """Bookings matching ``query``, newest first."""
+
+    def tally(self, query: BookingFilter, by: Grouping) -> Sequence[BookingTally]:
+        """Bookings matching ``query`` counted and summed per group, lifecycle, status, currency.
+
+        Computed by the storage (one grouped query), never booking by booking;
+        groups follow :func:`~bookingcore.domain.tallies.group_key`. Reads what
+        is committed. The order of the rows is unspecified.
+
+        .. versionadded:: 0.3
+        """
+
+    def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
+        """Per currency, the customers with bookings matching ``query``, and how many booked twice.
+
+        .. versionadded:: 0.3
+        """
 
 
 class PartnerRepository(Protocol):
@@ -482,6 +513,14 @@ class ImportJobRepository(Protocol):
 
     def list(self, page: PageRequest) -> Page[ImportJob]:
         """Import jobs, newest first."""
+
+    def tally(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportTally]:
+        """Import jobs created in ``[created_from, created_before)`` counted per status.
+
+        .. versionadded:: 0.3
+        """
 
 
 class ImportErrorRepository(Protocol):

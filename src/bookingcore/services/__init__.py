@@ -44,13 +44,18 @@ from bookingcore.services.imports import (
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
 from bookingcore.services.reports import (
+    AdvisorWorkload,
+    CancellationLine,
     CurrencyTotals,
+    CustomerValue,
     ReconciliationLine,
     ReconciliationReport,
     ReconciliationState,
     ReportService,
+    RevenueLine,
     StrayPayment,
     StrayReason,
+    UtilisationLine,
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
@@ -58,15 +63,18 @@ from bookingcore.services.travelers import TravelerService
 __all__ = [
     "AUDITED_ENTITIES",
     "UNSET",
+    "AdvisorWorkload",
     "AuditService",
     "AuthService",
     "BookingService",
+    "CancellationLine",
     "CatalogService",
     "CommunicationService",
     "CurrencyTotals",
     "CustomerHistory",
     "CustomerMatch",
     "CustomerService",
+    "CustomerValue",
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
@@ -88,6 +96,7 @@ __all__ = [
     "ReconciliationState",
     "Registration",
     "ReportService",
+    "RevenueLine",
     "ServiceContext",
     "SignedIn",
     "StaffService",
@@ -98,4 +107,5 @@ __all__ = [
     "Transaction",
     "Transition",
     "TravelerService",
+    "UtilisationLine",
 ]

@@ -1,6 +1,28 @@
-"""Reports for staff: bookings reconciled against the money taken for them (seeds 003, 001).
+"""Reports: figures computed by the storage, and bookings reconciled against payments.
 
-::
+Seed 001's reports (revenue, capacity utilisation, cancellations and no-shows,
+repeat customers and lifetime value, import statistics, advisor workload) are
+each one service call over a tally: the storage groups and sums the bookings
+(``GROUP BY`` in SQL) and the service turns the few rows into figures. They take
+a :class:`~bookingcore.BookingFilter` (a period is ``created_from`` and
+``created_before``) and a :class:`~bookingcore.domain.Grouping`, and are scoped
+like lists: a partner's figures are its own bookings', an advisor's the bookings
+assigned to them. ::
+
+    lines = core.reports.revenue(principal=staff, by="partner", where=BookingFilter(
+        created_from=datetime(2026, 3, 1, tzinfo=UTC),
+        created_before=datetime(2026, 4, 1, tzinfo=UTC),
+    ))
+    for line in lines:
+        print(line.key, line.bookings, line.amount)
+
+How statuses count, for any lifecycle: a booking counts towards revenue while
+its status holds seats; it is *cancelled* in the lifecycle's ``cancelled``
+status or in a terminal status that holds none (``refunded``); a *no-show* is in
+a status named ``no_show`` (any case); *completed* is a terminal status that
+holds seats and is not a no-show; anything else is *open*.
+
+The reconciliation report (seed 003)::
 
     report = core.reports.reconciliation(
         datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC), principal=staff
@@ -20,27 +42,44 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.queries import BookingFilter, PageRequest
-from bookingcore.domain.values import BookingId, CustomerId, Money, PaymentId, ensure_aware
+from bookingcore.domain.queries import BookingFilter, PageRequest, SlotFilter
+from bookingcore.domain.tallies import BookingTally, Grouping, GroupKey, ImportTally
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    Money,
+    PaymentId,
+    StaffId,
+    ensure_aware,
+)
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
 __all__ = [
+    "AdvisorWorkload",
+    "CancellationLine",
     "CurrencyTotals",
+    "CustomerValue",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",
     "ReportService",
+    "RevenueLine",
     "StrayPayment",
     "StrayReason",
+    "UtilisationLine",
 ]
 
 
@@ -193,6 +232,122 @@ def _stray(payment: Payment, reason: StrayReason) -> StrayPayment:
     )
 
 
+# --------------------------------------------------------------------------- figures
+
+
+@attrs.frozen
+class RevenueLine:
+    """Revenue of one group in one currency: the bookings that hold seats, and their totals.
+
+    .. versionadded:: 0.3
+    """
+
+    key: GroupKey
+    currency: str
+    bookings: int
+    travelers: int
+    amount: Money
+
+
+@attrs.frozen
+class CancellationLine:
+    """Cancellations and no-shows of one group, against all its bookings.
+
+    Rates are fractions of ``bookings`` with four decimals (``0.25`` is a quarter).
+
+    .. versionadded:: 0.3
+    """
+
+    key: GroupKey
+    bookings: int
+    cancelled: int
+    no_shows: int
+    cancellation_rate: Decimal
+    no_show_rate: Decimal
+
+
+@attrs.frozen
+class AdvisorWorkload:
+    """One advisor's bookings by how far they got.
+
+    ``completion_rate`` is ``completed`` over the bookings not cancelled.
+
+    .. versionadded:: 0.3
+    """
+
+    assignee_id: StaffId | None
+    assigned: int
+    open: int
+    completed: int
+    cancelled: int
+    no_shows: int
+    completion_rate: Decimal
+
+
+@attrs.frozen
+class UtilisationLine:
+    """Seats held against capacity for one group of slots.
+
+    ``utilisation`` is ``seats_held`` over ``capacity`` (slots with a capacity only).
+
+    .. versionadded:: 0.3
+    """
+
+    key: GroupKey
+    slots: int
+    unlimited_slots: int
+    capacity: int
+    seats_held: int
+    utilisation: Decimal
+
+
+@attrs.frozen
+class CustomerValue:
+    """Repeat customers and lifetime value in one currency.
+
+    ``lifetime_value`` is what the customers' bookings that hold seats add up to,
+    per customer; ``repeat_rate`` the share of customers who booked twice or more.
+
+    .. versionadded:: 0.3
+    """
+
+    currency: str
+    customers: int
+    repeat_customers: int
+    repeat_rate: Decimal
+    lifetime_value: Money
+
+
+_RATE = Decimal("0.0001")
+
+
+def _rate(part: int, whole: int) -> Decimal:
+    return (Decimal(part) / Decimal(whole)).quantize(_RATE) if whole else Decimal(0)
+
+
+@attrs.frozen
+class _Kind:
+    """How one lifecycle status counts in the reports (see the module docstring)."""
+
+    counted: bool
+    cancelled: bool
+    no_show: bool
+    completed: bool
+
+
+def _kind(lifecycle: Lifecycle, status: str) -> _Kind:
+    holding = lifecycle.holds_capacity(status)
+    terminal = lifecycle.is_terminal(status)
+    no_show = status.casefold() == "no_show"
+    cancelled = status == lifecycle.cancelled or (terminal and not holding)
+    return _Kind(
+        counted=holding,
+        cancelled=cancelled,
+        no_show=no_show,
+        completed=terminal and holding and not no_show,
+    )
+
+
 class ReportService:
     """Reports over bookings and payments, for staff who may see every booking.
 
@@ -275,6 +430,228 @@ class ReportService:
             totals=_totals(lines, strays),
         )
 
+    # ----------------------------------------------------------------------- tallies
+
+    def _tally(
+        self, principal: Principal, by: Grouping | str, where: BookingFilter | None
+    ) -> tuple[list[BookingTally], dict[tuple[str, str], _Kind]]:
+        grouping = _grouping(by)
+        query = policy.scope_bookings(principal, where or BookingFilter())
+        with self._ctx.uow_factory() as uow:
+            rows = list(uow.bookings.tally(query, grouping))
+        kinds = {
+            (row.lifecycle, row.status): _kind(
+                self._ctx.settings.lifecycle(row.lifecycle), row.status
+            )
+            for row in rows
+        }
+        return rows, kinds
+
+    def revenue(
+        self,
+        *,
+        principal: Principal,
+        by: Grouping | str = Grouping.NONE,
+        where: BookingFilter | None = None,
+    ) -> Sequence[RevenueLine]:
+        """Bookings that hold seats and their totals, per group and currency.
+
+        Args:
+            by: ``source``, ``partner``, ``location``, ``product``, ``assignee``,
+                a period (``created_day``, ``created_month``, ``starts_month``)
+                or ``none``.
+            where: which bookings (a period is ``created_from``/``created_before``).
+
+        Raises:
+            ValidationError: on ``by`` when it is not a grouping.
+            PermissionDeniedError: ``principal`` may not list these bookings.
+        """
+        rows, kinds = self._tally(principal, by, where)
+        lines: dict[tuple[GroupKey, str], list[Any]] = {}
+        for row in rows:
+            if not kinds[(row.lifecycle, row.status)].counted:
+                continue
+            line = lines.setdefault((row.key, row.currency), [0, 0, Decimal(0)])
+            line[0] += row.bookings
+            line[1] += row.travelers
+            line[2] += row.amount
+        return sorted(
+            (
+                RevenueLine(key, currency, count, travelers, Money(amount, currency))
+                for (key, currency), (count, travelers, amount) in lines.items()
+            ),
+            key=lambda line: (_order(line.key), line.currency),
+        )
+
+    def cancellations(
+        self,
+        *,
+        principal: Principal,
+        by: Grouping | str = Grouping.NONE,
+        where: BookingFilter | None = None,
+    ) -> Sequence[CancellationLine]:
+        """Cancelled bookings and no-shows against all bookings, per group.
+
+        Raises:
+            ValidationError: on ``by`` when it is not a grouping.
+            PermissionDeniedError: ``principal`` may not list these bookings.
+        """
+        rows, kinds = self._tally(principal, by, where)
+        lines: dict[GroupKey, list[int]] = {}
+        for row in rows:
+            kind = kinds[(row.lifecycle, row.status)]
+            line = lines.setdefault(row.key, [0, 0, 0])
+            line[0] += row.bookings
+            line[1] += row.bookings if kind.cancelled else 0
+            line[2] += row.bookings if kind.no_show else 0
+        return sorted(
+            (
+                CancellationLine(
+                    key, total, cancelled, no_shows, _rate(cancelled, total), _rate(no_shows, total)
+                )
+                for key, (total, cancelled, no_shows) in lines.items()
+            ),
+            key=lambda line: _order(line.key),
+        )
+
+    def advisor_workload(
+        self, *, principal: Principal, where: BookingFilter | None = None
+    ) -> Sequence[AdvisorWorkload]:
+        """Each assignee's bookings: open, completed, cancelled, no-shows, completion rate.
+
+        Bookings with no assignee are one line with ``assignee_id=None``. An
+        advisor sees their own line only.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not list these bookings.
+        """
+        rows, kinds = self._tally(principal, Grouping.ASSIGNEE, where)
+        lines: dict[GroupKey, list[int]] = {}
+        for row in rows:
+            kind = kinds[(row.lifecycle, row.status)]
+            line = lines.setdefault(row.key, [0, 0, 0, 0])
+            line[0] += row.bookings
+            line[1] += row.bookings if kind.completed else 0
+            line[2] += row.bookings if kind.cancelled else 0
+            line[3] += row.bookings if kind.no_show else 0
+        return sorted(
+            (
+                AdvisorWorkload(
+                    assignee_id=StaffId(key) if isinstance(key, UUID) else None,
+                    assigned=total,
+                    open=total - completed - cancelled - no_shows,
+                    completed=completed,
+                    cancelled=cancelled,
+                    no_shows=no_shows,
+                    completion_rate=_rate(completed, total - cancelled),
+                )
+                for key, (total, completed, cancelled, no_shows) in lines.items()
+            ),
+            key=lambda line: _order(line.assignee_id),
+        )
+
+    def customer_value(
+        self, *, principal: Principal, where: BookingFilter | None = None
+    ) -> Sequence[CustomerValue]:
+        """Repeat-customer rate and lifetime value per currency, from bookings that hold seats.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not list these bookings.
+        """
+        query = policy.scope_bookings(principal, where or BookingFilter())
+        counted = sorted(self._counted_statuses())
+        if query.statuses is not None:
+            counted = [status for status in counted if status in query.statuses]
+        query = attrs.evolve(query, statuses=frozenset(counted))
+        with self._ctx.uow_factory() as uow:
+            rows = uow.bookings.tally_customers(query)
+        return sorted(
+            (
+                CustomerValue(
+                    currency=row.currency,
+                    customers=row.customers,
+                    repeat_customers=row.repeat_customers,
+                    repeat_rate=_rate(row.repeat_customers, row.customers),
+                    lifetime_value=Money(
+                        row.amount / row.customers if row.customers else Decimal(0), row.currency
+                    ),
+                )
+                for row in rows
+            ),
+            key=lambda line: line.currency,
+        )
+
+    def _counted_statuses(self) -> set[str]:
+        """Statuses that hold seats in some configured lifecycle (bookings of any lifecycle).
+
+        A status name held in one lifecycle and not in another would be ambiguous
+        for a customer tally; the shipped presets have none.
+        """
+        return {
+            status
+            for lifecycle in self._ctx.settings.lifecycles.values()
+            for status in lifecycle.holding
+        }
+
+    def capacity_utilisation(
+        self,
+        *,
+        principal: Principal,
+        by: Grouping | str = Grouping.NONE,
+        where: SlotFilter | None = None,
+    ) -> Sequence[UtilisationLine]:
+        """Seats held against capacity, per location, product, month of start, or overall.
+
+        Raises:
+            ValidationError: on ``by`` when slots cannot be grouped that way.
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
+            f"{principal} may not read capacity reports",
+        )
+        grouping = _grouping(by)
+        with self._ctx.uow_factory() as uow:
+            rows = uow.slots.tally(where or SlotFilter(only_active=False), grouping)
+        return sorted(
+            (
+                UtilisationLine(
+                    key=row.key,
+                    slots=row.slots,
+                    unlimited_slots=row.unlimited_slots,
+                    capacity=row.capacity,
+                    seats_held=row.seats_held,
+                    utilisation=_rate(row.seats_held, row.capacity),
+                )
+                for row in rows
+            ),
+            key=lambda line: _order(line.key),
+        )
+
+    def import_statistics(
+        self,
+        *,
+        principal: Principal,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Sequence[ImportTally]:
+        """Import jobs per status and the rows they created, updated, skipped and failed.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may import or view all.
+            ValidationError: on ``created_from`` or ``created_before`` when naive.
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF
+            and (principal.has(Permission.IMPORT_BOOKINGS) or principal.has(Permission.VIEW_ALL)),
+            f"{principal} may not read import statistics",
+        )
+        start = None if created_from is None else ensure_aware(created_from, "created_from")
+        end = None if created_before is None else ensure_aware(created_before, "created_before")
+        with self._ctx.uow_factory() as uow:
+            rows = uow.imports.tally(start, end)
+        return sorted(rows, key=lambda row: row.status)
+
     def _bookings(self, uow: UnitOfWork, start: datetime, end: datetime) -> Iterator[Booking]:
         query = BookingFilter(created_from=start, created_before=end)
         cursor: str | None = None
@@ -330,3 +707,16 @@ def _totals(
         now = sums.get(stray.net_paid.currency) or CurrencyTotals.zero(stray.net_paid.currency)
         sums[now.currency] = attrs.evolve(now, stray_net_paid=now.stray_net_paid + stray.net_paid)
     return tuple(sums[currency] for currency in sorted(sums))
+
+
+def _grouping(by: Grouping | str) -> Grouping:
+    try:
+        return Grouping(by)
+    except ValueError:
+        allowed = ", ".join(grouping.value for grouping in Grouping)
+        raise ValidationError.single("by", f"is not one of {allowed}", "invalid_choice") from None
+
+
+def _order(key: GroupKey) -> tuple[int, str]:
+    """Lines in a stable order: no key last, then by the key's text."""
+    return (1, "") if key is None else (0, str(key))

@@ -38,8 +38,8 @@ import itertools
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
@@ -73,6 +73,15 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.tallies import (
+    BookingTally,
+    CustomerTally,
+    Grouping,
+    ImportTally,
+    SlotTally,
+    group_key,
+    slot_group_key,
+)
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -92,7 +101,7 @@ from bookingcore.domain.values import (
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
-from bookingcore.errors import CapacityError, DuplicateError, StaleVersionError
+from bookingcore.errors import CapacityError, DuplicateError, StaleVersionError, ValidationError
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.capabilities import AdapterCapabilities, required_capabilities, requires
@@ -118,6 +127,7 @@ __all__ = [
     "SlotRepositoryContract",
     "StaffRepositoryContract",
     "StorageContract",
+    "TallyContract",
     "TravelerRepositoryContract",
     "UnitOfWorkContract",
     "VersionContract",
@@ -2996,6 +3006,179 @@ def _hold_a_seat(opener: Callable[[], Any], slot_id: SlotId) -> str:
     return "held"
 
 
+class TallyContract(_Base):
+    """Tallies: the storage groups and sums exactly as the reference keys say.
+
+    Every :class:`~bookingcore.domain.Grouping` of a booking tally is checked
+    against :func:`~bookingcore.domain.tallies.group_key` applied to the same
+    bookings, with amounts that a binary float would not add up exactly and
+    timestamps on both sides of a month's end.
+
+    .. versionadded:: 0.3
+    """
+
+    def _bookings(self, uow: UnitOfWork, make: Builder) -> list[Booking]:
+        partner = make.partner()
+        uow.partners.add(partner)
+        advisor = StaffId(uuid4())
+        here, there = make.location(), make.location()
+        uow.locations.add(here)
+        uow.locations.add(there)
+        cheap = make.slot(here.id, price_per_traveler=Money("0.10", "INR"))
+        dear = make.slot(
+            there.id,
+            price_per_traveler=Money("1999.99", "INR"),
+            starts_at=datetime(2026, 2, 28, 23, 30, tzinfo=UTC),
+        )
+        euro = make.slot(here.id, price_per_traveler=Money("0.70", "EUR"))
+        for slot in (cheap, dear, euro):
+            uow.slots.add(slot)
+        kiran, zoya = make.customer(), make.customer()
+        uow.customers.add(kiran)
+        uow.customers.add(zoya)
+        people = {c.id: [make.traveler(c.id) for _ in range(3)] for c in (kiran, zoya)}
+        for travelers in people.values():
+            for traveler in travelers:
+                uow.travelers.add(traveler)
+        month_end = datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
+        specs: list[tuple[Customer, Slot, int, dict[str, Any]]] = [
+            (kiran, cheap, 3, {"created_at": month_end}),
+            (kiran, cheap, 1, {"status": "cancelled", "created_at": month_end}),
+            (kiran, dear, 2, {"source": BookingSource.PARTNER, "partner_id": partner.id}),
+            (zoya, cheap, 1, {"assignee_id": advisor, "status": "confirmed"}),
+            (zoya, dear, 3, {"status": "no_show", "assignee_id": advisor}),
+            (zoya, euro, 2, {"created_at": month_end + timedelta(microseconds=1)}),
+            (kiran, euro, 1, {"source": BookingSource.WALK_IN, "status": "completed"}),
+        ]
+        made = []
+        for customer, slot, count, fields in specs:
+            ids = [t.id for t in people[customer.id][:count]]
+            booking = make.booking(customer.id, slot, ids, **fields)
+            uow.bookings.add(booking)
+            made.append(booking)
+        return made
+
+    @staticmethod
+    def _expected(bookings: Iterable[Booking], by: Grouping) -> set[BookingTally]:
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for b in bookings:
+            key = (group_key(b, by), b.lifecycle, b.status, b.total.currency)
+            group = groups.setdefault(key, [0, 0, Decimal(0)])
+            group[0] += 1
+            group[1] += b.total_travelers
+            group[2] += b.total.amount
+        return {BookingTally(*key, *figures) for key, figures in groups.items()}
+
+    @pytest.mark.parametrize("by", list(Grouping))
+    def test_a_booking_tally_groups_as_the_reference_keys_say(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, by: Grouping
+    ) -> None:
+        with uow_factory() as uow:
+            made = self._bookings(uow, make)
+            uow.commit()
+        with uow_factory() as uow:
+            tallied = list(uow.bookings.tally(BookingFilter(), by))
+        assert len(tallied) == len(set(tallied))
+        assert set(tallied) == self._expected(made, by)
+
+    def test_a_booking_tally_applies_the_filter(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            made = self._bookings(uow, make)
+            uow.commit()
+        partner_id = next(b.partner_id for b in made if b.partner_id is not None)
+        query = BookingFilter(partner_id=partner_id)
+        with uow_factory() as uow:
+            tallied = set(uow.bookings.tally(query, Grouping.SOURCE))
+        wanted = [b for b in made if b.partner_id == partner_id]
+        assert tallied == self._expected(wanted, Grouping.SOURCE)
+        with uow_factory() as uow:
+            assert list(uow.bookings.tally(BookingFilter(statuses=["gone"]), Grouping.NONE)) == []
+
+    def test_a_customer_tally_counts_repeat_customers_per_currency(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            made = self._bookings(uow, make)
+            uow.commit()
+        with uow_factory() as uow:
+            tallied = set(uow.bookings.tally_customers(BookingFilter()))
+        inr = [b for b in made if b.total.currency == "INR"]
+        eur = [b for b in made if b.total.currency == "EUR"]
+        assert tallied == {
+            CustomerTally("INR", 2, 2, len(inr), sum((b.total.amount for b in inr), Decimal(0))),
+            CustomerTally("EUR", 2, 0, len(eur), sum((b.total.amount for b in eur), Decimal(0))),
+        }
+
+    @pytest.mark.parametrize(
+        "by", [Grouping.NONE, Grouping.LOCATION, Grouping.PRODUCT, Grouping.STARTS_MONTH]
+    )
+    def test_a_slot_tally_adds_capacity_and_seats_held(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, by: Grouping
+    ) -> None:
+        location = make.location()
+        slots = [
+            make.slot(location.id, capacity=10, seats_held=4),
+            make.slot(location.id, capacity=6, seats_held=6, is_active=False),
+            make.slot(location.id, capacity=None, seats_held=3),
+            make.slot(
+                location.id, capacity=8, seats_held=1, starts_at=datetime(2026, 3, 1, tzinfo=UTC)
+            ),
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            for slot in slots:
+                uow.slots.add(slot)
+            uow.commit()
+        expected: dict[Any, list[int]] = {}
+        for slot in slots:
+            figures = expected.setdefault(slot_group_key(slot, by), [0, 0, 0, 0])
+            figures[0] += 1
+            figures[1] += slot.capacity is None
+            figures[2] += slot.capacity or 0
+            figures[3] += slot.seats_held if slot.capacity is not None else 0
+        with uow_factory() as uow:
+            tallied = set(uow.slots.tally(SlotFilter(only_active=False), by))
+            active = set(uow.slots.tally(SlotFilter(), Grouping.NONE))
+        assert tallied == {SlotTally(key, *figures) for key, figures in expected.items()}
+        assert active == {SlotTally(None, 3, 1, 18, 5)}
+
+    def test_a_slot_tally_refuses_a_grouping_slots_do_not_have(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        with uow_factory() as uow, pytest.raises(ValidationError) as refused:
+            uow.slots.tally(SlotFilter(), Grouping.PARTNER)
+        assert refused.value.errors[0].field == "by"
+
+    def test_an_import_tally_counts_jobs_and_rows_per_status_in_the_period(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        jobs = [
+            make.import_job(status=ImportStatus.COMPLETED, total_rows=10, created=7, failed=3),
+            make.import_job(status=ImportStatus.COMPLETED, total_rows=5, created=4, skipped=1),
+            make.import_job(status=ImportStatus.FAILED, total_rows=2, failed=2),
+            make.import_job(
+                status=ImportStatus.COMPLETED,
+                total_rows=9,
+                created=9,
+                created_at=T0 - timedelta(days=1),
+            ),
+        ]
+        with uow_factory() as uow:
+            for job in jobs:
+                uow.imports.add(job)
+            uow.commit()
+        with uow_factory() as uow:
+            tallied = set(uow.imports.tally(T0, T0 + timedelta(days=1)))
+            everything = set(uow.imports.tally(None, None))
+        assert tallied == {
+            ImportTally("COMPLETED", 2, 15, 11, 0, 1, 3),
+            ImportTally("FAILED", 1, 2, 0, 0, 0, 2),
+        }
+        assert ImportTally("COMPLETED", 3, 24, 20, 0, 1, 3) in everything
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -3020,6 +3203,7 @@ class StorageContract(
     LookupContract,
     VersionContract,
     PersistenceContract,
+    TallyContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
@@ -35,6 +36,17 @@ from bookingcore.domain.queries import (
 )
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.tallies import (
+    BookingTally,
+    CustomerTally,
+    Grouping,
+    GroupKey,
+    ImportTally,
+    SlotTally,
+    check_slot_grouping,
+    group_key,
+    slot_group_key,
+)
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -412,6 +424,21 @@ class _SlotRepository(_Repository[Slot]):
     def list(self, query: SlotFilter) -> Sequence[Slot]:
         return self._uow._select(self._table, query.matches, lambda s: (s.starts_at, s.id.bytes))
 
+    def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
+        check_slot_grouping(by)
+        groups: dict[GroupKey, list[int]] = {}
+        for slot in self._uow._rows(self._table):
+            if not query.matches(slot):
+                continue
+            group = groups.setdefault(slot_group_key(slot, by), [0, 0, 0, 0])
+            group[0] += 1
+            if slot.capacity is None:
+                group[1] += 1
+            else:
+                group[2] += slot.capacity
+                group[3] += slot.seats_held
+        return [SlotTally(key, *figures) for key, figures in groups.items()]
+
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
         wanted = set(starts)
         return self._uow._select(
@@ -496,6 +523,39 @@ class _BookingRepository(_Repository[Booking]):
         return self._uow._page(
             self._table, lambda b: query.matches(b, customers.get(b.customer_id)), page
         )
+
+    def _matching(self, query: BookingFilter) -> Iterator[Booking]:
+        customers: dict[UUID, Customer] = {}
+        if query.text:
+            customers = {c.id: c for c in self._uow._rows("customers")}
+        for booking in self._uow._rows(self._table):
+            if query.matches(booking, customers.get(booking.customer_id)):
+                yield booking
+
+    def tally(self, query: BookingFilter, by: Grouping) -> Sequence[BookingTally]:
+        groups: dict[tuple[GroupKey, str, str, str], list[Any]] = {}
+        for b in self._matching(query):
+            key = (group_key(b, by), b.lifecycle, b.status, b.total.currency)
+            group = groups.setdefault(key, [0, 0, Decimal(0)])
+            group[0] += 1
+            group[1] += b.total_travelers
+            group[2] += b.total.amount
+        return [BookingTally(*key, *figures) for key, figures in groups.items()]
+
+    def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
+        per_customer: dict[tuple[str, CustomerId], list[Any]] = {}
+        for b in self._matching(query):
+            figures = per_customer.setdefault((b.total.currency, b.customer_id), [0, Decimal(0)])
+            figures[0] += 1
+            figures[1] += b.total.amount
+        totals: dict[str, list[Any]] = {}
+        for (currency, _), (bookings, amount) in per_customer.items():
+            total = totals.setdefault(currency, [0, 0, 0, Decimal(0)])
+            total[0] += 1
+            total[1] += bookings >= 2
+            total[2] += bookings
+            total[3] += amount
+        return [CustomerTally(currency, *figures) for currency, figures in totals.items()]
 
 
 class _PartnerRepository(_Repository[Partner]):
@@ -632,6 +692,21 @@ class _ImportJobRepository(_Repository[ImportJob]):
 
     def list(self, page: PageRequest) -> Page[ImportJob]:
         return self._uow._page(self._table, lambda _: True, page)
+
+    def tally(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportTally]:
+        groups: dict[str, list[int]] = {}
+        for job in self._uow._rows(self._table):
+            if created_from is not None and job.created_at < created_from:
+                continue
+            if created_before is not None and job.created_at >= created_before:
+                continue
+            figures = groups.setdefault(str(job.status), [0] * 6)
+            counted = (1, job.total_rows, job.created, job.updated, job.skipped, job.failed)
+            for index, value in enumerate(counted):
+                figures[index] += value
+        return [ImportTally(status, *figures) for status, figures in groups.items()]
 
 
 class _ImportErrorRepository(_Repository[ImportRowError]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    case,
     func,
+    literal,
     or_,
     select,
 )
@@ -35,6 +37,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.tallies import BookingTally, CustomerTally, Grouping, GroupKey
 from bookingcore.domain.values import (
     BookingId,
     BookingItemId,
@@ -53,7 +56,15 @@ from bookingcore_adapters.sql._mapper import (
     json_copy,
     required_actor,
 )
-from bookingcore_adapters.sql._queries import TextSearch, one_of, within
+from bookingcore_adapters.sql._queries import (
+    TextSearch,
+    exact_sum,
+    one_of,
+    read_period,
+    read_sum,
+    utc_period,
+    within,
+)
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -504,6 +515,104 @@ class BookingRepository(Repository[Booking]):
             return query.matches(booking, customer(booking.customer_id) if query.text else None)
 
         return self._session.page(self._mapper, where, keep, page, source)
+
+    def tally(self, query: BookingFilter, by: Grouping) -> Sequence[BookingTally]:
+        connection = self._session.connection()
+        dialect = connection.dialect.name
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        key = booking_group(by, dialect).label("key")
+        grouped = [key, b.lifecycle, b.status, b.currency]
+        statement = (
+            select(
+                *grouped,
+                func.count(),
+                func.coalesce(func.sum(b.total_travelers), 0),
+                exact_sum(b.total_amount, dialect),
+            )
+            .select_from(source)
+            .where(*where)
+            .group_by(*grouped)
+        )
+        return [
+            BookingTally(
+                read_group(row[0], by),
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                int(row[5]),
+                read_sum(row[6], dialect),
+            )
+            for row in connection.execute(statement)
+        ]
+
+    def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
+        connection = self._session.connection()
+        dialect = connection.dialect.name
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        per_customer = (
+            select(
+                b.currency.label("currency"),
+                func.count().label("bookings"),
+                func.sum(b.total_amount).label("amount")
+                if dialect == "postgresql"
+                else exact_sum(b.total_amount, dialect).label("amount"),
+            )
+            .select_from(source)
+            .where(*where)
+            .group_by(b.currency, b.customer_id)
+            .subquery()
+        )
+        c = per_customer.c
+        repeat = case((c.bookings >= _REPEAT, 1), else_=0)
+        statement = select(
+            c.currency, func.count(), func.sum(repeat), func.sum(c.bookings), func.sum(c.amount)
+        ).group_by(c.currency)
+        return [
+            CustomerTally(row[0], row[1], int(row[2]), int(row[3]), read_sum(row[4] or 0, dialect))
+            for row in connection.execute(statement)
+        ]
+
+
+#: Bookings that make a repeat customer.
+_REPEAT = 2
+
+
+def booking_group(by: Grouping, dialect: str) -> ColumnElement[Any]:
+    """The SQL expression a booking tally groups ``by``: the same key as ``group_key``."""
+    b = bookings.c
+    match by:
+        case Grouping.NONE:
+            return literal(None)
+        case Grouping.SOURCE:
+            return b.source
+        case Grouping.PARTNER:
+            return b.partner_id
+        case Grouping.LOCATION:
+            return b.location_id
+        case Grouping.PRODUCT:
+            return b.product_id
+        case Grouping.ASSIGNEE:
+            return b.assignee_id
+        case Grouping.CREATED_DAY:
+            return utc_period(b.created_at, "day", dialect)
+        case Grouping.CREATED_MONTH:
+            return utc_period(b.created_at, "month", dialect)
+        case Grouping.STARTS_MONTH:
+            return utc_period(b.starts_at, "month", dialect)
+
+
+def read_group(value: object, by: Grouping) -> GroupKey:
+    """A group key as the database gave it back, as ``group_key`` would give it."""
+    if value is None:
+        return None
+    if by in (Grouping.CREATED_DAY, Grouping.CREATED_MONTH, Grouping.STARTS_MONTH):
+        return read_period(value)
+    if by is Grouping.SOURCE:
+        return str(value)
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 class BookingItemRepository(Repository[BookingItem]):

@@ -23,7 +23,10 @@ from sqlalchemy import (
     Text,
     Uuid,
     false,
+    func,
+    literal,
     or_,
+    select,
 )
 
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
@@ -32,6 +35,7 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.tallies import Grouping, SlotTally, check_slot_grouping
 from bookingcore.domain.values import (
     LocationId,
     Money,
@@ -48,7 +52,7 @@ from bookingcore_adapters.sql._mapper import (
     phone_of,
     phone_text,
 )
-from bookingcore_adapters.sql._queries import within
+from bookingcore_adapters.sql._queries import read_period, utc_period, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CODE,
@@ -341,6 +345,45 @@ class SlotRepository(Repository[Slot]):
             lambda s: (s.starts_at, s.id.bytes),
             order_by=[c.starts_at, c.id],
         )
+
+    def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
+        check_slot_grouping(by)
+        connection = self._session.connection()
+        dialect = connection.dialect.name
+        c = self._table.c
+        key: ColumnElement[Any]
+        match by:
+            case Grouping.LOCATION:
+                key = c.location_id
+            case Grouping.PRODUCT:
+                key = c.product_id
+            case Grouping.STARTS_MONTH:
+                key = utc_period(c.starts_at, "month", dialect)
+            case _:
+                key = literal(None)
+        key = key.label("key")
+        limited = c.capacity.is_not(None)
+        statement = (
+            select(
+                key,
+                func.count(),
+                func.count().filter(c.capacity.is_(None)),
+                func.coalesce(func.sum(c.capacity), 0),
+                func.coalesce(func.sum(c.seats_held).filter(limited), 0),
+            )
+            .where(*slot_where(query))
+            .group_by(key)
+        )
+        return [
+            SlotTally(
+                read_period(row[0]) if by is Grouping.STARTS_MONTH else row[0],
+                row[1],
+                int(row[2]),
+                int(row[3]),
+                int(row[4]),
+            )
+            for row in connection.execute(statement)
+        ]
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
         return self._find(("location_id", "starts_at"), starts, _slot_at)

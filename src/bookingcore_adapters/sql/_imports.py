@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -17,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    func,
+    select,
 )
 
 from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
@@ -24,6 +27,7 @@ from bookingcore.domain.queries import (
     Page,
     PageRequest,
 )
+from bookingcore.domain.tallies import ImportTally
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -32,6 +36,7 @@ from bookingcore_adapters.sql._mapper import (
     json_copy,
     required_actor,
 )
+from bookingcore_adapters.sql._queries import within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     ENUM,
@@ -205,6 +210,21 @@ class ImportJobRepository(Repository[ImportJob]):
 
     def list(self, page: PageRequest) -> Page[ImportJob]:
         return self._session.page(self._mapper, [], lambda _: True, page)
+
+    def tally(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportTally]:
+        c = self._table.c
+        counted = [c.total_rows, c.created_rows, c.updated_rows, c.skipped_rows, c.failed_rows]
+        statement = (
+            select(c.status, func.count(), *(func.coalesce(func.sum(x), 0) for x in counted))
+            .where(*within(c.created_at, created_from, created_before))
+            .group_by(c.status)
+        )
+        return [
+            ImportTally(str(row[0]), row[1], *(int(value) for value in row[2:]))
+            for row in self._session.connection().execute(statement)
+        ]
 
 
 class ImportErrorRepository(Repository[ImportRowError]):

@@ -16,10 +16,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, false, func, literal, or_, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Numeric,
+    Table,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    tuple_,
+    type_coerce,
+)
 
 from bookingcore.domain.queries import Cursor
 
@@ -29,8 +43,12 @@ __all__ = [
     "TextSearch",
     "casefold",
     "digits",
+    "exact_sum",
     "keyset_after",
     "one_of",
+    "read_period",
+    "read_sum",
+    "utc_period",
     "within",
 ]
 
@@ -135,3 +153,46 @@ def keyset_after(table: Table, cursor: Cursor | None) -> list[ColumnElement[bool
     at = literal(cursor.created_at, c.created_at.type)  # bound as the column binds it
     ident = literal(cursor.id, c.id.type)
     return [tuple_(c.created_at, c.id) < tuple_(at, ident)]
+
+
+# --------------------------------------------------------------------------- tallies
+
+#: Amounts are summed as whole ten-thousandths on SQLite, which keeps decimals as text
+#: and would otherwise add them as binary floats; the columns hold four decimals.
+_AMOUNT_UNITS = 10_000
+
+
+def utc_period(column: ColumnElement[datetime], period: str, dialect: str) -> ColumnElement[Any]:
+    """The first day (``"day"`` or ``"month"``) of ``column``'s UTC period, grouped on.
+
+    PostgreSQL truncates the UTC wall time and gives a ``date``; SQLite, which
+    stores UTC timestamps as fixed-width text, gives its ``YYYY-MM-DD`` prefix.
+    :func:`read_period` turns either into a :class:`~datetime.date`.
+    """
+    if dialect == "postgresql":
+        return cast(func.date_trunc(period, func.timezone("UTC", column)), Date)
+    if period == "day":
+        return func.substr(column, 1, 10)
+    return func.substr(column, 1, 7).concat("-01")
+
+
+def read_period(value: object) -> date | None:
+    """A period key as read back from :func:`utc_period`."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def exact_sum(column: ColumnElement[Decimal], dialect: str) -> ColumnElement[Any]:
+    """``SUM(column)`` of an amount column, exactly on every backend (see :func:`read_sum`)."""
+    if dialect == "postgresql":
+        return func.coalesce(func.sum(column), 0)
+    units = cast(func.round(type_coerce(column, Numeric()) * _AMOUNT_UNITS), BigInteger)
+    return func.coalesce(func.sum(units), 0)
+
+
+def read_sum(value: object, dialect: str) -> Decimal:
+    """An amount summed by :func:`exact_sum`, as a :class:`~decimal.Decimal`."""
+    if dialect == "postgresql":
+        return Decimal(str(value))
+    return Decimal(int(str(value))) / _AMOUNT_UNITS

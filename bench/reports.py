@@ -1,0 +1,316 @@
+"""Seed 001's reports on a million bookings: bookingcore's report calls against hand-written SQL.
+
+The bench loads (not timed) ``--rows`` bookings (1 000 000) into a schema of its
+own with the booking-queries bench's generator and its ``COPY`` loader, so both
+benches read the same data. For each report it times ``core.reports.<report>``
+against one hand-written psycopg query giving the same figures, checks that
+both give the same figures, and prints each side's median and their ratio
+(hand-written time / library time; the target is at least 0.8). From the
+repository root::
+
+    .venv/bin/python bench/reports.py                 # 1 000 000 bookings; ~3 min
+    .venv/bin/python bench/reports.py --quick         # 20 000 bookings; seconds
+    .venv/bin/python bench/reports.py --rows 200000 --repeats 9 --json out.json
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy.engine import URL
+
+from _common import (
+    BenchError,
+    Database,
+    bench_schema,
+    conninfo,
+    library_core,
+    parser,
+    positive,
+    postgres_url,
+    ratio,
+    run_bench,
+    say,
+    server_description,
+    table,
+)
+from booking_queries import BOOKINGS_PER_CUSTOMER, DEFAULT_SLOTS, Dataset, load
+from bookingcore import BookingCore, Money, Principal, StaffId, StaffRole
+from bookingcore.domain import RESERVATION
+from bookingcore_adapters.sql import SqlStore
+
+DEFAULT_ROWS = 1_000_000
+QUICK_ROWS = 20_000
+DEFAULT_REPEATS = 5
+QUICK_REPEATS = 2
+SEED = 11
+TARGET = 0.8
+SCHEMA_PREFIX = "bench_r_"
+
+#: The dataset's bookings all follow this lifecycle; its seat-holding statuses are revenue.
+HOLDING = sorted(RESERVATION.holding)
+
+#: Figures keyed by group: what both sides must agree on.
+Figures = dict[Any, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report: the library's call and the hand-written SQL for the same figures."""
+
+    name: str
+    library: Callable[[BookingCore, Principal], Figures]
+    sql: str
+    reader: Callable[[Sequence[tuple[Any, ...]]], Figures]
+
+
+def _revenue(by: str) -> Callable[[BookingCore, Principal], Figures]:
+    def call(core: BookingCore, admin: Principal) -> Figures:
+        return {
+            (line.key, line.currency): (line.bookings, line.travelers, line.amount.amount)
+            for line in core.reports.revenue(principal=admin, by=by)
+        }
+
+    return call
+
+
+def _by_key_and_currency(rows: Sequence[tuple[Any, ...]]) -> Figures:
+    return {(row[0], row[1]): (row[2], row[3], Decimal(row[4])) for row in rows}
+
+
+def _by_key(rows: Sequence[tuple[Any, ...]]) -> Figures:
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _cancellations(core: BookingCore, admin: Principal) -> Figures:
+    return {
+        line.key: (line.bookings, line.cancelled, line.no_shows)
+        for line in core.reports.cancellations(principal=admin, by="location")
+    }
+
+
+def _workload(core: BookingCore, admin: Principal) -> Figures:
+    return {
+        line.assignee_id: (line.assigned, line.completed, line.cancelled, line.no_shows)
+        for line in core.reports.advisor_workload(principal=admin)
+    }
+
+
+def _customer_value(core: BookingCore, admin: Principal) -> Figures:
+    return {
+        line.currency: (line.customers, line.repeat_customers, line.lifetime_value.amount)
+        for line in core.reports.customer_value(principal=admin)
+    }
+
+
+def _customer_rows(rows: Sequence[tuple[Any, ...]]) -> Figures:
+    return {row[0]: (row[1], row[2], Money(row[3] / row[1], row[0]).amount) for row in rows}
+
+
+def _utilisation(core: BookingCore, admin: Principal) -> Figures:
+    return {
+        line.key: (line.slots, line.unlimited_slots, line.capacity, line.seats_held)
+        for line in core.reports.capacity_utilisation(principal=admin, by="location")
+    }
+
+
+_REVENUE_SQL = (
+    "SELECT {key}, currency, count(*), sum(total_travelers), sum(total_amount) FROM bookings"
+    " WHERE status = ANY(%(holding)s) GROUP BY 1, 2"
+)
+
+REPORTS = (
+    *(
+        Report(f"revenue by {by}", _revenue(by), _REVENUE_SQL.format(key=key), _by_key_and_currency)
+        for by, key in (
+            ("source", "source"),
+            ("partner", "partner_id"),
+            ("location", "location_id"),
+            ("created_month", "date_trunc('month', created_at AT TIME ZONE 'UTC')::date"),
+        )
+    ),
+    Report(
+        "cancellations by location",
+        _cancellations,
+        "SELECT location_id, count(*), count(*) FILTER (WHERE status = 'cancelled'),"
+        " count(*) FILTER (WHERE status = 'no_show') FROM bookings GROUP BY 1",
+        _by_key,
+    ),
+    Report(
+        "advisor workload",
+        _workload,
+        "SELECT assignee_id, count(*), count(*) FILTER (WHERE status = 'completed'),"
+        " count(*) FILTER (WHERE status = 'cancelled'),"
+        " count(*) FILTER (WHERE status = 'no_show') FROM bookings GROUP BY 1",
+        _by_key,
+    ),
+    Report(
+        "repeat customers and lifetime value",
+        _customer_value,
+        "SELECT currency, count(*), count(*) FILTER (WHERE n >= 2), sum(amount) FROM"
+        " (SELECT currency, count(*) AS n, sum(total_amount) AS amount FROM bookings"
+        "  WHERE status = ANY(%(holding)s) GROUP BY currency, customer_id) AS per_customer"
+        " GROUP BY 1",
+        _customer_rows,
+    ),
+    Report(
+        "capacity utilisation by location",
+        _utilisation,
+        "SELECT location_id, count(*), count(*) FILTER (WHERE capacity IS NULL),"
+        " coalesce(sum(capacity), 0),"
+        " coalesce(sum(seats_held) FILTER (WHERE capacity IS NOT NULL), 0) FROM slots GROUP BY 1",
+        _by_key,
+    ),
+)
+
+
+@dataclass
+class Timing:
+    """Both sides' times of one report, and whether their figures agreed."""
+
+    name: str
+    library: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    groups: int = 0
+    agree: bool = True
+
+    @property
+    def ratio(self) -> float:
+        """Hand-written median time over the library's: 1.0 is as fast."""
+        return ratio(statistics.median(self.baseline), statistics.median(self.library))
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line, resolved."""
+
+    url: URL
+    rows: int
+    repeats: int
+    json: Path | None
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Read the command line (``argv`` without the program name)."""
+    created = parser(
+        "reports.py", "Reports on many bookings: bookingcore vs hand-written SQL.", url="PostgreSQL"
+    )
+    created.add_argument("--rows", type=positive, help=f"bookings (default {DEFAULT_ROWS:_})")
+    created.add_argument(
+        "--repeats", type=positive, help=f"timed runs per side (default {DEFAULT_REPEATS})"
+    )
+    args = created.parse_args(argv)
+    try:
+        url = postgres_url(args.url)
+    except ValueError as exc:
+        created.error(str(exc))
+    return Options(
+        url=url,
+        rows=args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS),
+        repeats=args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS),
+        json=args.json,
+    )
+
+
+def _median_ms(values: Sequence[float]) -> str:
+    return f"{statistics.median(values) * 1000:.1f}"
+
+
+def measure(options: Options) -> tuple[str, dict[str, Any]]:
+    """Load the bookings, then time every report on both sides, alternating."""
+    dsn = conninfo(options.url)
+    timings: list[Timing] = []
+    with bench_schema(dsn, SCHEMA_PREFIX) as schema:
+        target = Database(options.url, schema)
+        say(f"loading {options.rows:,} bookings into {schema} ...")
+        customers = max(options.rows // BOOKINGS_PER_CUSTOMER, 100)
+        loaded = load(target, Dataset(options.rows, customers, DEFAULT_SLOTS, SEED))
+        store = SqlStore(target.engine())
+        core = library_core(store.unit_of_work)
+        admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+        try:
+            with target.connect() as connection:
+                for report in REPORTS:
+                    say(f"  {report.name}")
+                    timing = Timing(report.name)
+                    for _ in range(options.repeats):
+                        started = time.perf_counter()
+                        mine = report.library(core, admin)
+                        timing.library.append(time.perf_counter() - started)
+                        started = time.perf_counter()
+                        rows = connection.execute(report.sql, {"holding": HOLDING}).fetchall()
+                        theirs = report.reader(rows)
+                        timing.baseline.append(time.perf_counter() - started)
+                        connection.rollback()
+                        timing.agree = timing.agree and mine == theirs
+                        timing.groups = len(theirs)
+                    timings.append(timing)
+        finally:
+            store.dispose()
+    if not timings:
+        raise BenchError("no report was measured")
+    rows_out = [
+        (
+            t.name,
+            str(t.groups),
+            _median_ms(t.library),
+            _median_ms(t.baseline),
+            f"{t.ratio:.2f}",
+            "same" if t.agree else "DIFFER",
+        )
+        for t in timings
+    ]
+    worst = min(t.ratio for t in timings)
+    text = table(
+        ("report", "groups", "library ms", "hand SQL ms", "ratio", "figures"), rows_out, left=1
+    ) + (
+        f"\n\nloaded {loaded.rows:,} bookings; worst ratio {worst:.2f}"
+        f" (target >= {TARGET}: {'met' if worst >= TARGET else 'missed'})"
+    )
+    figures: Mapping[str, Any] = {
+        "ok": all(t.agree for t in timings),
+        "rows": loaded.rows,
+        "worst_ratio": worst,
+        "target_met": worst >= TARGET,
+        "reports": {
+            t.name: {
+                "groups": t.groups,
+                "library_ms": statistics.median(t.library) * 1000,
+                "baseline_ms": statistics.median(t.baseline) * 1000,
+                "ratio": t.ratio,
+                "agree": t.agree,
+            }
+            for t in timings
+        },
+    }
+    return text, dict(figures)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench and print the report; 0 when both sides agree on every figure."""
+    options = parse_options(argv)
+    database = options.url.render_as_string(hide_password=True)
+    try:
+        server = server_description(conninfo(options.url))
+    except BenchError as exc:
+        print(f"{database}: {exc}", file=sys.stderr)
+        return 1
+    return run_bench(
+        f"bookingcore reports: {options.rows:,} bookings, {options.repeats} runs per side\n"
+        f"{database}: {server}",
+        lambda: measure(options),
+        settings={"rows": options.rows, "repeats": options.repeats, "seed": SEED},
+        json_path=options.json,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

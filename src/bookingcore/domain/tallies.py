@@ -1,0 +1,190 @@
+"""Tallies: what storage adds up for reports, so no report reads booking by booking.
+
+A tally is the answer to one grouped query: bookings counted and their totals
+summed per group (a source, a partner, a month, ...), per lifecycle, status and
+currency. Reports (:class:`~bookingcore.services.ReportService`) turn the few
+rows of a tally into figures; the rows themselves are computed where the
+bookings are, with ``GROUP BY`` in SQL.
+
+:func:`group_key` is the reference meaning of each :class:`Grouping`: the memory
+adapter applies it to each booking, and the SQL adapter's expressions must give
+the same key.
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.slots import Slot
+from bookingcore.errors import ValidationError
+
+__all__ = [
+    "BookingTally",
+    "CustomerTally",
+    "GroupKey",
+    "Grouping",
+    "ImportTally",
+    "SlotTally",
+    "check_slot_grouping",
+    "group_key",
+    "slot_group_key",
+]
+
+#: The value a tally row is grouped by: an id, a source, the first day of a period, or
+#: ``None`` (no grouping, or a booking with no partner, product or assignee).
+GroupKey = UUID | str | date | None
+
+
+class Grouping(enum.StrEnum):
+    """What a tally groups bookings (or slots) by.
+
+    Periods are calendar days and months in UTC: ``created_day`` and
+    ``created_month`` by when the booking was made, ``starts_month`` by when its
+    slot starts. The key of a period is its first day.
+
+    .. versionadded:: 0.3
+    """
+
+    NONE = "none"
+    SOURCE = "source"
+    PARTNER = "partner"
+    LOCATION = "location"
+    PRODUCT = "product"
+    ASSIGNEE = "assignee"
+    CREATED_DAY = "created_day"
+    CREATED_MONTH = "created_month"
+    STARTS_MONTH = "starts_month"
+
+
+#: The groupings a slot tally accepts (slots have no source, partner or assignee).
+SLOT_GROUPINGS = frozenset(
+    {Grouping.NONE, Grouping.LOCATION, Grouping.PRODUCT, Grouping.STARTS_MONTH}
+)
+
+
+def check_slot_grouping(by: Grouping) -> None:
+    """Refuse a grouping slots do not have (source, partner, assignee, creation dates).
+
+    Raises:
+        ValidationError: on field ``by``.
+    """
+    if by not in SLOT_GROUPINGS:
+        allowed = ", ".join(sorted(SLOT_GROUPINGS))
+        raise ValidationError.single("by", f"slots are grouped by one of {allowed}", "invalid")
+
+
+def _month(moment: datetime) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def group_key(booking: Booking, by: Grouping) -> GroupKey:
+    """The key ``booking`` falls under when bookings are grouped ``by`` (timestamps in UTC)."""
+    match by:
+        case Grouping.NONE:
+            return None
+        case Grouping.SOURCE:
+            return str(booking.source)
+        case Grouping.PARTNER:
+            return booking.partner_id
+        case Grouping.LOCATION:
+            return booking.location_id
+        case Grouping.PRODUCT:
+            return booking.product_id
+        case Grouping.ASSIGNEE:
+            return booking.assignee_id
+        case Grouping.CREATED_DAY:
+            return booking.created_at.date()
+        case Grouping.CREATED_MONTH:
+            return _month(booking.created_at)
+        case Grouping.STARTS_MONTH:
+            return _month(booking.starts_at)
+
+
+def slot_group_key(slot: Slot, by: Grouping) -> GroupKey:
+    """The key ``slot`` falls under when slots are grouped ``by`` (one of the slot groupings)."""
+    match by:
+        case Grouping.LOCATION:
+            return slot.location_id
+        case Grouping.PRODUCT:
+            return slot.product_id
+        case Grouping.STARTS_MONTH:
+            return _month(slot.starts_at)
+        case _:
+            return None
+
+
+@attrs.frozen
+class BookingTally:
+    """The bookings of one group in one lifecycle status and currency.
+
+    ``amount`` is the sum of their totals (exact), ``travelers`` the sum of their
+    travelers.
+
+    .. versionadded:: 0.3
+    """
+
+    key: GroupKey
+    lifecycle: str
+    status: str
+    currency: str
+    bookings: int
+    travelers: int
+    amount: Decimal
+
+
+@attrs.frozen
+class CustomerTally:
+    """The customers with bookings in one currency.
+
+    ``customers`` have at least one booking, ``repeat_customers`` at least two;
+    ``bookings`` and ``amount`` add up all of them.
+
+    .. versionadded:: 0.3
+    """
+
+    currency: str
+    customers: int
+    repeat_customers: int
+    bookings: int
+    amount: Decimal
+
+
+@attrs.frozen
+class SlotTally:
+    """The slots of one group: how many, and their seats.
+
+    Only slots with a capacity count towards ``capacity`` and ``seats_held``;
+    ``unlimited_slots`` have none.
+
+    .. versionadded:: 0.3
+    """
+
+    key: GroupKey
+    slots: int
+    unlimited_slots: int
+    capacity: int
+    seats_held: int
+
+
+@attrs.frozen
+class ImportTally:
+    """The import jobs in one status, and the rows they counted.
+
+    .. versionadded:: 0.3
+    """
+
+    status: str
+    jobs: int
+    rows: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int

@@ -1,0 +1,250 @@
+"""Seed 001's reports through the service, on memory, SQLite and PostgreSQL alike.
+
+Bookings are made and moved through the real services; the figures are then
+checked against numbers worked out by hand, and against each principal's scope
+(a partner sees only its own bookings' figures, an advisor only their own line).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from tests.integration._sources import ListSource
+
+from bookingcore import (
+    BookingChanges,
+    BookingCore,
+    BookingFilter,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import Booking, Grouping, ImportTally
+from bookingcore.services import AdvisorWorkload, CustomerValue
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+
+
+class Shop:
+    """A camp (1,000 INR a seat, 5 seats) and a reef (250.50 INR, no limit), a partner."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.clock = FixedClock()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work, clock=self.clock, ids=SequentialIds()
+        )
+        catalog = self.core.catalog
+        self.camp = catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        self.reef = catalog.add_location("REEF", "House reef", principal=ADMIN)
+        starts = self.clock.now() + timedelta(days=20)
+        self.trek = catalog.create_slot(
+            location_id=self.camp.id,
+            starts_at=starts,
+            price_per_traveler=Money("1000", "INR"),
+            capacity=5,
+            principal=ADMIN,
+        )
+        self.dive = catalog.create_slot(
+            location_id=self.reef.id,
+            starts_at=starts,
+            price_per_traveler=Money("250.50", "INR"),
+            capacity=None,
+            principal=ADMIN,
+        )
+        self.partner = self.core.partners.register(
+            name="Blue",
+            company_name="Blue Pvt Ltd",
+            contact_email="ops@blue.example.com",
+            allowed_location_ids=[self.camp.id, self.reef.id],
+            principal=ADMIN,
+        ).partner
+        self.as_partner = Principal.partner(self.partner.id)
+        self.advisor = self.core.staff.add("ravi@example.com", "Ravi", principal=ADMIN)
+        self._phones = 0
+
+    def book(self, slot_id: object, travelers: int, *, via_partner: bool = False) -> Booking:
+        self._phones += 1
+        self.clock.advance(minutes=1)
+        principal = self.as_partner if via_partner else ADMIN
+        customer = self.core.customers.register(
+            f"+9198000{self._phones:05d}", name=f"Guest {self._phones}", principal=principal
+        ).customer
+        return self.core.bookings.book(
+            BookingRequest(
+                slot_id,  # type: ignore[arg-type]
+                [
+                    NewTraveler(TravelerDetails(f"T{i}"), is_primary=i == 0)
+                    for i in range(travelers)
+                ],
+                customer_id=customer.id,
+            ),
+            principal=principal,
+        )
+
+
+@pytest.fixture
+def shop(any_store: MemoryStore | SqlStore) -> Shop:
+    return Shop(any_store)
+
+
+def test_revenue_counts_bookings_that_hold_seats_per_group(shop: Shop) -> None:
+    direct = shop.book(shop.trek.id, 2)
+    partner_dive = shop.book(shop.dive.id, 3, via_partner=True)
+    gone = shop.book(shop.trek.id, 1)
+    shop.core.bookings.cancel(gone.id, principal=ADMIN)
+
+    (overall,) = shop.core.reports.revenue(principal=ADMIN)
+    assert (overall.bookings, overall.travelers) == (2, 5)
+    assert overall.amount == Money("2751.50", "INR")
+
+    by_partner = {
+        line.key: line for line in shop.core.reports.revenue(principal=ADMIN, by="partner")
+    }
+    assert by_partner[shop.partner.id].amount == partner_dive.total
+    assert by_partner[None].amount == direct.total
+
+    by_location = shop.core.reports.revenue(principal=ADMIN, by=Grouping.LOCATION)
+    assert {line.key: line.bookings for line in by_location} == {shop.camp.id: 1, shop.reef.id: 1}
+
+    (month,) = shop.core.reports.revenue(principal=ADMIN, by="created_month")
+    assert month.key == shop.clock.now().date().replace(day=1)
+
+
+def test_a_partner_sees_only_the_figures_of_its_own_bookings(shop: Shop) -> None:
+    shop.book(shop.trek.id, 2)
+    mine = shop.book(shop.dive.id, 1, via_partner=True)
+    (line,) = shop.core.reports.revenue(principal=shop.as_partner, by="source")
+    assert (line.key, line.bookings, line.amount) == ("partner", 1, mine.total)
+    with pytest.raises(PermissionDeniedError):
+        shop.core.reports.revenue(
+            principal=shop.as_partner,
+            where=BookingFilter(partner_id=uuid4()),  # type: ignore[arg-type]
+        )
+    with pytest.raises(PermissionDeniedError):
+        shop.core.reports.capacity_utilisation(principal=shop.as_partner)
+
+
+def test_cancellations_and_no_shows_are_rates_of_all_bookings(shop: Shop) -> None:
+    kept = shop.book(shop.trek.id, 1)
+    cancelled = shop.book(shop.trek.id, 1)
+    missed = shop.book(shop.trek.id, 1)
+    shop.book(shop.trek.id, 1)
+    shop.core.bookings.cancel(cancelled.id, principal=ADMIN)
+    shop.core.bookings.transition(missed.id, "confirmed", principal=ADMIN)
+    shop.core.bookings.transition(missed.id, "no_show", principal=ADMIN)
+    shop.core.bookings.transition(kept.id, "confirmed", principal=ADMIN)
+
+    (line,) = shop.core.reports.cancellations(principal=ADMIN, by="location")
+    assert line.key == shop.camp.id
+    assert (line.bookings, line.cancelled, line.no_shows) == (4, 1, 1)
+    assert (line.cancellation_rate, line.no_show_rate) == (Decimal("0.25"), Decimal("0.25"))
+
+
+def test_advisor_workload_counts_open_completed_and_cancelled(shop: Shop) -> None:
+    bookings = [shop.book(shop.trek.id, 1) for _ in range(4)]
+    for booking in bookings[:3]:
+        shop.core.bookings.update(
+            booking.id, BookingChanges(assignee_id=shop.advisor.id), principal=ADMIN
+        )
+    done, dropped, _ = bookings[:3]
+    shop.core.bookings.transition(done.id, "confirmed", principal=ADMIN)
+    shop.core.bookings.transition(done.id, "completed", principal=ADMIN)
+    shop.core.bookings.cancel(dropped.id, principal=ADMIN)
+
+    lines = shop.core.reports.advisor_workload(principal=ADMIN)
+    assert lines[0] == AdvisorWorkload(
+        assignee_id=shop.advisor.id,
+        assigned=3,
+        open=1,
+        completed=1,
+        cancelled=1,
+        no_shows=0,
+        completion_rate=Decimal("0.5"),
+    )
+    assert lines[1].assignee_id is None
+    assert lines[1].assigned == 1
+
+    as_advisor = Principal.staff(shop.advisor.id, StaffRole.ADVISOR)
+    (own,) = shop.core.reports.advisor_workload(principal=as_advisor)
+    assert own.assignee_id == shop.advisor.id
+
+
+def test_customer_value_counts_repeat_customers_and_their_average_spend(shop: Shop) -> None:
+    first = shop.book(shop.trek.id, 1)
+    shop.book(shop.dive.id, 2)
+    again = shop.core.bookings.book(
+        BookingRequest(
+            shop.dive.id,
+            [NewTraveler(TravelerDetails("Again"), is_primary=True)],
+            customer_id=first.customer_id,
+        ),
+        principal=ADMIN,
+    )
+    cancelled = shop.book(shop.trek.id, 1)
+    shop.core.bookings.cancel(cancelled.id, principal=ADMIN)
+
+    (value,) = shop.core.reports.customer_value(principal=ADMIN)
+    # the cancelled booking's customer spent nothing and is not counted
+    assert value == CustomerValue(
+        currency="INR",
+        customers=2,
+        repeat_customers=1,
+        repeat_rate=Decimal("0.5"),
+        lifetime_value=Money((Decimal(1000) + Decimal("501.00") + again.total.amount) / 2, "INR"),
+    )
+
+
+def test_capacity_utilisation_adds_seats_held_against_capacity(shop: Shop) -> None:
+    shop.book(shop.trek.id, 2)
+    shop.book(shop.dive.id, 4)
+    by_location = {
+        line.key: line
+        for line in shop.core.reports.capacity_utilisation(principal=ADMIN, by="location")
+    }
+    camp, reef = by_location[shop.camp.id], by_location[shop.reef.id]
+    assert (camp.capacity, camp.seats_held, camp.utilisation) == (5, 2, Decimal("0.4"))
+    assert (reef.slots, reef.unlimited_slots, reef.capacity) == (1, 1, 0)
+    with pytest.raises(ValidationError) as refused:
+        shop.core.reports.capacity_utilisation(principal=ADMIN, by="partner")
+    assert refused.value.errors[0].field == "by"
+
+
+def test_import_statistics_count_jobs_and_rows_and_need_staff_who_may_import(shop: Shop) -> None:
+    header = ("customer_name", "customer_phone", "dealer_code", "booking_date", "external_id")
+    rows = [
+        ("Kiran", "+919811100001", "CAMP", "2026-03-05", "CRM-1"),
+        ("Lata", "not a phone", "CAMP", "2026-03-05", "CRM-2"),
+        ("Mohan", "+919811100003", "CAMP", "2026-03-06", "CRM-3"),
+    ]
+    shop.core.imports.run_file(ListSource(header, rows), principal=ADMIN)
+    shop.core.imports.run_file(ListSource(header, rows[:1]), principal=ADMIN)  # a re-run skips
+
+    (completed,) = shop.core.reports.import_statistics(principal=ADMIN)
+    assert completed == ImportTally(
+        "COMPLETED", jobs=2, rows=4, created=2, updated=0, skipped=1, failed=1
+    )
+    later = shop.clock.now() + timedelta(days=1)
+    assert shop.core.reports.import_statistics(principal=ADMIN, created_from=later) == []
+    editor = Principal.staff(StaffId(uuid4()), StaffRole.EDITOR)
+    assert shop.core.reports.import_statistics(principal=editor) == [completed]
+    advisor = Principal.staff(shop.advisor.id, StaffRole.ADVISOR)
+    with pytest.raises(PermissionDeniedError):
+        shop.core.reports.import_statistics(principal=advisor)
+
+
+def test_an_unknown_grouping_is_a_field_error(shop: Shop) -> None:
+    with pytest.raises(ValidationError) as refused:
+        shop.core.reports.revenue(principal=ADMIN, by="weekday")
+    assert refused.value.errors[0].field == "by"
