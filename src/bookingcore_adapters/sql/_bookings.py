@@ -25,9 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    case,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -62,6 +62,7 @@ from bookingcore_adapters.sql._queries import (
     one_of,
     read_period,
     read_sum,
+    total,
     utc_period,
     within,
 )
@@ -527,7 +528,7 @@ class BookingRepository(Repository[Booking]):
             select(
                 *grouped,
                 func.count(),
-                func.coalesce(func.sum(b.total_travelers), 0),
+                total(b.total_travelers),
                 exact_sum(b.total_amount, dialect),
             )
             .select_from(source)
@@ -566,9 +567,12 @@ class BookingRepository(Repository[Booking]):
             .subquery()
         )
         c = per_customer.c
-        repeat = case((c.bookings >= _REPEAT, 1), else_=0)
         statement = select(
-            c.currency, func.count(), func.sum(repeat), func.sum(c.bookings), func.sum(c.amount)
+            c.currency,
+            func.count(),
+            func.count().filter(c.bookings >= literal_column(str(_REPEAT))),
+            func.sum(c.bookings),
+            func.sum(c.amount),
         ).group_by(c.currency)
         return [
             CustomerTally(row[0], row[1], int(row[2]), int(row[3]), read_sum(row[4] or 0, dialect))

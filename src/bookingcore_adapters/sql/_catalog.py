@@ -52,7 +52,7 @@ from bookingcore_adapters.sql._mapper import (
     phone_of,
     phone_text,
 )
-from bookingcore_adapters.sql._queries import read_period, utc_period, within
+from bookingcore_adapters.sql._queries import ZERO, read_period, total, utc_period, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CODE,
@@ -368,8 +368,8 @@ class SlotRepository(Repository[Slot]):
                 key,
                 func.count(),
                 func.count().filter(c.capacity.is_(None)),
-                func.coalesce(func.sum(c.capacity), 0),
-                func.coalesce(func.sum(c.seats_held).filter(limited), 0),
+                total(c.capacity),
+                func.coalesce(func.sum(c.seats_held).filter(limited), ZERO),
             )
             .where(*slot_where(query))
             .group_by(key)

@@ -36,7 +36,7 @@ from bookingcore_adapters.sql._mapper import (
     json_copy,
     required_actor,
 )
-from bookingcore_adapters.sql._queries import within
+from bookingcore_adapters.sql._queries import total, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     ENUM,
@@ -217,7 +217,7 @@ class ImportJobRepository(Repository[ImportJob]):
         c = self._table.c
         counted = [c.total_rows, c.created_rows, c.updated_rows, c.skipped_rows, c.failed_rows]
         statement = (
-            select(c.status, func.count(), *(func.coalesce(func.sum(x), 0) for x in counted))
+            select(c.status, func.count(), *(total(x) for x in counted))
             .where(*within(c.created_at, created_from, created_before))
             .group_by(c.status)
         )
