@@ -54,6 +54,8 @@ PUBLIC_MODULES = [
     "bookingcore.domain.items",
     "bookingcore.domain.waitlist",
     "bookingcore.domain.payments",
+    "bookingcore.domain.commissions",
+    "bookingcore.services.commissions",
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",
     "bookingcore_adapters.payments.stripe",

@@ -21,6 +21,12 @@ from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.commissions import (
+    CommissionEntry,
+    CommissionEntryId,
+    CommissionEntryKind,
+    CommissionSummary,
+)
 from bookingcore.domain.communications import (
     Channel,
     Communication,
@@ -121,6 +127,10 @@ __all__ = [
     "Channel",
     "ColumnMapping",
     "ColumnSpec",
+    "CommissionEntry",
+    "CommissionEntryId",
+    "CommissionEntryKind",
+    "CommissionSummary",
     "Communication",
     "CommunicationStatus",
     "CommunicationStatusChanged",

@@ -211,11 +211,15 @@ def accrual_for(
 
 def _left(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money:
     """What is still accrued of ``accrual``'s payment: its accrual less its reversals so far."""
-    reversals = (e.amount for e in entries if e.payment_id == accrual.payment_id and not e.is_accrual)
+    reversals = (
+        e.amount for e in entries if e.payment_id == accrual.payment_id and not e.is_accrual
+    )
     return accrual.amount + _sum(reversals, accrual.currency)
 
 
-def _accrual_of(entries: Sequence[CommissionEntry], payment_id: PaymentId) -> CommissionEntry | None:
+def _accrual_of(
+    entries: Sequence[CommissionEntry], payment_id: PaymentId
+) -> CommissionEntry | None:
     return next((e for e in entries if e.is_accrual and e.payment_id == payment_id), None)
 
 
@@ -251,8 +255,7 @@ def reversal_for_refund(
         return None
     base = accrual.base
     kept = captured - refunded
-    if kept > base:
-        kept = base
+    kept = min(kept, base)
     if kept.is_negative():
         kept = Money.zero(base.currency)
     should_stay = Money(accrual.amount.amount * kept.amount / base.amount, base.currency)
@@ -347,7 +350,9 @@ def summarise(entries: Iterable[CommissionEntry]) -> list[CommissionSummary]:
     for entry in entries:
         groups.setdefault((entry.partner_id, entry.currency), []).append(entry)
     summaries = []
-    for (partner_id, currency), group in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+    for (partner_id, currency), group in sorted(
+        groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])
+    ):
         accrued = _sum((e.amount for e in group if e.is_accrual), currency)
         reversed_ = -_sum((e.amount for e in group if not e.is_accrual), currency)
         summaries.append(

@@ -20,6 +20,11 @@ from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, Token
 from bookingcore.services.automations import DocumentHandler, MessageHandler
 from bookingcore.services.bookings import UNSET, BookingService, Transition
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.commissions import (
+    CommissionReport,
+    CommissionReportLine,
+    CommissionService,
+)
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
     CustomerHistory,
@@ -62,6 +67,9 @@ __all__ = [
     "AuthService",
     "BookingService",
     "CatalogService",
+    "CommissionReport",
+    "CommissionReportLine",
+    "CommissionService",
     "CommunicationService",
     "CurrencyTotals",
     "CustomerHistory",

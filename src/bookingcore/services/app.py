@@ -30,6 +30,7 @@ from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.commissions import CommissionService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
@@ -72,6 +73,8 @@ class BookingCore:
         imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
         reports: :class:`~bookingcore.services.ReportService` (bookings reconciled
             against payments)
+        commissions: :class:`~bookingcore.services.CommissionService` (what partners
+            are owed, from the commission ledger)
         auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
@@ -176,6 +179,8 @@ class BookingCore:
         )
         self.imports = ImportService(self.context)
         self.reports = ReportService(self.context)
+        # Partner commissions (issue 18): the ledger the payment and booking paths write.
+        self.commissions = CommissionService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
             _automations.install(

@@ -79,6 +79,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider, WebhookEvent
 from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services import commissions
 from bookingcore.services._context import ServiceContext, Transaction
 
 __all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
@@ -703,7 +704,12 @@ class PaymentService:
     def _issue_invoice(
         self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
     ) -> Invoice | None:
-        """Invoice the captured ``payment``: the booking's lines, what it paid, what is left."""
+        """Invoice the captured ``payment``: the booking's lines, what it paid, what is left.
+
+        Every capture applied to a booking comes here, so the partner's
+        commission on it is accrued here too, in the same transaction.
+        """
+        commissions.accrue_on_capture(self._ctx, tx, booking, payment)
         if payment.currency != booking.currency:
             return None  # only the booking's currency adds up against its total
         uow = tx.uow
@@ -748,7 +754,12 @@ class PaymentService:
         return invoice
 
     def _issue_credit_note(self, tx: Transaction, payment: Payment, refund: Refund) -> None:
-        """Credit the invoice of ``payment`` with the settled ``refund``, once."""
+        """Credit the invoice of ``payment`` with the settled ``refund``, once.
+
+        Every settled refund comes here, so the partner's commission on it is
+        reversed here too, in the same transaction.
+        """
+        commissions.reverse_on_refund(self._ctx, tx, payment, refund)
         uow = tx.uow
         issued = uow.invoices.list_for_booking(payment.booking_id)
         if any(doc.refund_id == refund.id for doc in issued):

@@ -2474,7 +2474,9 @@ class CommissionLedgerContract(_Base):
         with uow_factory() as uow:
             assert uow.commissions.list_for_booking(payment.booking_id) == []
 
-    def test_a_key_is_on_the_ledger_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
+    def test_a_key_is_on_the_ledger_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
         partner, payment = _partner_payment(uow_factory, make)
         with uow_factory() as uow:
             uow.commissions.add(make.commission_entry(payment, partner.id))

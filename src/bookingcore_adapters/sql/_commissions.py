@@ -39,8 +39,11 @@ commission_ledger = Table(
     Column("kind", ENUM, nullable=False),
     ref("partner_id", "partners.id", nullable=False),
     ref("booking_id", "bookings.id", nullable=False, index=True),
-    ref("payment_id", "payments.id", nullable=False),
-    ref("refund_id", "payment_refunds.id"),
+    # No foreign keys to payments and refunds, on purpose: checking one takes a share lock
+    # on the payment row, and a cancellation (which holds its booking's lock) would then
+    # wait for a refund holding the payment's lock while that refund waits for the booking.
+    Column("payment_id", Uuid(), nullable=False),
+    Column("refund_id", Uuid()),
     money("base"),
     Column("rate", ExactDecimal(), nullable=False),
     money("amount"),

@@ -7,6 +7,9 @@ Create Date: 2026-12-04 21:00:00.000000
 ``commission_ledger.key`` is unique (``accrual:<payment>``, ``refund:<refund>``,
 ``cancellation:<payment>:<status change>``), so a capture, refund or
 cancellation is on the ledger once. Reports read it by partner and time.
+``payment_id`` and ``refund_id`` have no foreign key on purpose: checking one
+share-locks the payment row, which would make a cancellation and a refund of
+one booking wait for each other in opposite orders.
 """
 
 from __future__ import annotations
@@ -48,14 +51,6 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["booking_id"], ["bookings.id"], name=op.f("fk_commission_ledger_booking_id_bookings")
-        ),
-        sa.ForeignKeyConstraint(
-            ["payment_id"], ["payments.id"], name=op.f("fk_commission_ledger_payment_id_payments")
-        ),
-        sa.ForeignKeyConstraint(
-            ["refund_id"],
-            ["payment_refunds.id"],
-            name=op.f("fk_commission_ledger_refund_id_payment_refunds"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_commission_ledger")),
         sa.UniqueConstraint("key", name=op.f("uq_commission_ledger_key")),
