@@ -133,9 +133,7 @@ ACCRUAL, REVERSAL = CommissionEntryKind.ACCRUAL, CommissionEntryKind.REVERSAL
 
 
 class TestAccrual:
-    def test_a_capture_by_webhook_accrues_the_rate_of_that_moment_once(
-        self, world: World
-    ) -> None:
+    def test_a_capture_by_webhook_accrues_the_rate_of_that_moment_once(self, world: World) -> None:
         booking = world.book(travelers=2)
         headers, body = world.pay_online(booking)
         world.core.payments.handle_webhook("fake", headers, body)
@@ -145,9 +143,7 @@ class TestAccrual:
         (entry,) = world.core.commissions.for_booking(booking.id, principal=ADMIN)
         assert (entry.base, entry.partner_id) == (_inr("8000"), world.partner.id)
 
-    def test_part_payments_accrue_in_proportion_at_each_captures_rate(
-        self, world: World
-    ) -> None:
+    def test_part_payments_accrue_in_proportion_at_each_captures_rate(self, world: World) -> None:
         booking = world.book(travelers=2)
         world.pay(booking, "3000", "CASH-1")
         world.set_rate(world.partner, "20")
@@ -157,9 +153,7 @@ class TestAccrual:
             (ACCRUAL, _inr("1000"), Decimal("20")),
         ]
 
-    def test_parts_round_to_what_one_payment_of_the_total_would_earn(
-        self, world: World
-    ) -> None:
+    def test_parts_round_to_what_one_payment_of_the_total_would_earn(self, world: World) -> None:
         booking = world.book(travelers=3, slot=world.slot_at("333.33"))
         assert booking.total == _inr("999.99")
         for n in range(3):
@@ -206,13 +200,9 @@ class TestReversal:
         booking = world.book(travelers=2)
         world.pay(booking, "8000", "CASH-1")
         (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
-        world.core.payments.refund(
-            payment.id, _inr("2000"), principal=ADMIN, idempotency_key="r1"
-        )
+        world.core.payments.refund(payment.id, _inr("2000"), principal=ADMIN, idempotency_key="r1")
         world.core.bookings.cancel(booking.id, principal=ADMIN, reason="trek closed")
-        world.core.payments.refund(
-            payment.id, _inr("6000"), principal=ADMIN, idempotency_key="r2"
-        )
+        world.core.payments.refund(payment.id, _inr("6000"), principal=ADMIN, idempotency_key="r2")
         assert world.ledger(booking) == [
             (ACCRUAL, _inr("1000"), Decimal("12.50")),
             (REVERSAL, _inr("-250"), Decimal("12.50")),
@@ -258,9 +248,7 @@ class TestReport:
             ("Summit", "INR", _inr("400"), _inr("0"), _inr("400")),
             ("Trailhead", "INR", _inr("1000"), _inr("0"), _inr("1000")),
         ]
-        second = world.core.commissions.report(
-            middle, middle + timedelta(days=1), principal=EDITOR
-        )
+        second = world.core.commissions.report(middle, middle + timedelta(days=1), principal=EDITOR)
         ((line,),) = [second.for_partner(world.partner.id)]
         assert (line.accrued, line.reversed, line.net, line.entries) == (
             _inr("0"),

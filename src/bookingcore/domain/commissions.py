@@ -85,6 +85,18 @@ def _kind(value: object) -> CommissionEntryKind:
     return parse_choice(CommissionEntryKind, value, "kind", what="a commission entry kind")
 
 
+def _key(value: object) -> str:
+    return require_text(value, "key", max_length=200)
+
+
+def _recorded_at(value: datetime) -> datetime:
+    return ensure_aware(value, "recorded_at")
+
+
+def _reason(value: object) -> str | None:
+    return clean_text(value, "reason", max_length=500)
+
+
 def _rate(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal) or not value.is_finite():
         raise ValidationError.single("rate", "must be a Decimal percentage", "invalid_type")
@@ -116,7 +128,7 @@ class CommissionEntry:
     """
 
     id: CommissionEntryId
-    key: str = attrs.field(converter=lambda v: require_text(v, "key", max_length=200))
+    key: str = attrs.field(converter=_key)
     kind: CommissionEntryKind = attrs.field(converter=_kind)
     partner_id: PartnerId
     booking_id: BookingId
@@ -124,11 +136,9 @@ class CommissionEntry:
     base: Money
     rate: Decimal = attrs.field(converter=_rate)
     amount: Money
-    recorded_at: datetime = attrs.field(converter=lambda v: ensure_aware(v, "recorded_at"))
+    recorded_at: datetime = attrs.field(converter=_recorded_at)
     refund_id: RefundId | None = None
-    reason: str | None = attrs.field(
-        default=None, converter=lambda v: clean_text(v, "reason", max_length=500)
-    )
+    reason: str | None = attrs.field(default=None, converter=_reason)
 
     def __attrs_post_init__(self) -> None:
         if self.base.currency != self.amount.currency:

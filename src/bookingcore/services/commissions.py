@@ -46,7 +46,7 @@ from bookingcore.domain.commissions import (
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, require
 from bookingcore.domain.values import BookingId, Money, PartnerId, ensure_aware
-from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.services._context import ServiceContext, Transaction
 
 __all__ = [
@@ -247,8 +247,10 @@ class CommissionService:
         if principal.kind is PrincipalKind.PARTNER:
             if partner_id is not None and not principal.is_partner(partner_id):
                 raise NotFoundError("partner", partner_id)  # another's: not found, as elsewhere
-            require(principal.id is not None, f"{principal} has no partner id")
-            return PartnerId(principal.id)  # type: ignore[arg-type]
+            own = principal.id
+            if own is None:
+                raise PermissionDeniedError(f"{principal} names no partner")
+            return PartnerId(own)
         staff = principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL)
         require(
             staff or principal.kind is PrincipalKind.SYSTEM,
