@@ -55,6 +55,7 @@ PUBLIC_MODULES = [
     "bookingcore.domain.waitlist",
     "bookingcore.domain.payments",
     "bookingcore.domain.commissions",
+    "bookingcore.domain.taxes",
     "bookingcore.services.commissions",
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",

@@ -87,6 +87,7 @@ from bookingcore.domain.queries import Cursor, Page
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import Actor, ActorKind
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
@@ -175,6 +176,7 @@ __all__ = [
     "SourceRow",
     "StaffMember",
     "Supplier",
+    "TaxRates",
     "Traveler",
     "TravelerChanged",
     "ValidRow",

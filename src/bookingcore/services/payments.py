@@ -63,6 +63,7 @@ from bookingcore.domain.invoices import (
     InvoiceLine,
     InvoiceSeries,
     invoice_number,
+    priced_lines,
     series_key,
 )
 from bookingcore.domain.lifecycle import Lifecycle
@@ -716,13 +717,18 @@ class PaymentService:
         now = self._ctx.now()
         key = self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
-        lines = []
+        items = []
         for n, seat in enumerate(booking.travelers, start=1):
             traveler = uow.travelers.get(seat.traveler_id)
             name = traveler.name if traveler is not None else f"traveler {n}"
-            lines.append(InvoiceLine.of(f"Booking {booking.reference}: {name}", seat.price))
-        subtotal = sum((line.amount for line in lines), Money.zero(booking.currency))
+            items.append((f"Booking {booking.reference}: {name}", seat.price))
+        location = uow.locations.get(booking.location_id)
+        rate = self._ctx.settings.taxes.rate_for(location.code if location else None)
+        lines = priced_lines(items, booking.discount, rate)  # prices include any tax
         zero = Money.zero(booking.currency)
+        subtotal = sum((line.amount for line in lines), zero)
+        discount = sum((line.discount for line in lines if line.discount is not None), zero)
+        tax = sum((line.tax for line in lines), zero)
         invoice = Invoice(
             id=InvoiceId(self._ctx.ids.new_id()),
             kind=InvoiceKind.INVOICE,
@@ -736,9 +742,9 @@ class PaymentService:
             currency=booking.currency,
             lines=lines,
             subtotal=subtotal,
-            discount=booking.discount,
-            tax=zero,
-            total=subtotal - booking.discount,
+            discount=discount,
+            tax=tax,
+            total=subtotal - discount + tax,
             paid=payment.captured_amount,
             due=self._balance_due(uow, booking),
         )
@@ -779,7 +785,9 @@ class PaymentService:
         sequence = self._take_number(uow, key)
         back = -refund.amount
         why = f": {refund.reason[:200]}" if refund.reason else ""
-        line = InvoiceLine.of(f"Refund of {credited.number}{why}", back)
+        rates = {line.tax_rate for line in credited.lines}
+        rate = rates.pop() if len(rates) == 1 else None  # the tax the refunded price held
+        line = InvoiceLine.including_tax(f"Refund of {credited.number}{why}", back, tax_rate=rate)
         zero = Money.zero(back.currency)
         due = zero if booking is None else self._balance_due(uow, booking)
         note = Invoice(
@@ -794,9 +802,9 @@ class PaymentService:
             issued_at=self._ctx.now(),
             currency=back.currency,
             lines=(line,),
-            subtotal=back,
+            subtotal=line.amount,
             discount=zero,
-            tax=zero,
+            tax=line.tax,
             total=back,
             paid=back,
             due=due,
