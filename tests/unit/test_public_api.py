@@ -56,6 +56,7 @@ PUBLIC_MODULES = [
     "bookingcore.domain.payments",
     "bookingcore.domain.commissions",
     "bookingcore.domain.taxes",
+    "bookingcore.services.invoicing",
     "bookingcore.services.commissions",
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",

@@ -46,6 +46,7 @@ from bookingcore.services.imports import (
     PreviewRow,
     Progress,
 )
+from bookingcore.services.invoicing import InvoiceService
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
 from bookingcore.services.reports import (
@@ -82,6 +83,7 @@ __all__ = [
     "ImportPlan",
     "ImportPreview",
     "ImportService",
+    "InvoiceService",
     "MessageHandler",
     "OtpRequested",
     "OutboxRelay",

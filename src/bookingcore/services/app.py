@@ -35,6 +35,7 @@ from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
+from bookingcore.services.invoicing import InvoiceService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
@@ -75,6 +76,8 @@ class BookingCore:
             against payments)
         commissions: :class:`~bookingcore.services.CommissionService` (what partners
             are owed, from the commission ledger)
+        invoices: :class:`~bookingcore.services.InvoiceService` (issued invoices and
+            credit notes rendered as documents)
         auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
@@ -92,7 +95,8 @@ class BookingCore:
             to ``Settings()``.
         notifier: sends messages to customers; without one, sends are logged
             as failed ("no notifier configured").
-        renderer: renders booking documents; without one, no document handlers.
+        renderer: renders booking documents; without one, no document handlers,
+            and ``core.invoices.render`` needs a renderer passed to it.
         dispatch: ``"inline"`` (default) hands events to handlers right after
             each commit; ``"deferred"`` leaves it to a worker calling
             ``core.events.run_pending()``.
@@ -181,6 +185,8 @@ class BookingCore:
         self.reports = ReportService(self.context)
         # Partner commissions (issue 18): the ledger the payment and booking paths write.
         self.commissions = CommissionService(self.context)
+        # Invoice documents (issue 18): issued invoices and credit notes, rendered.
+        self.invoices = InvoiceService(self.context, renderer)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
             _automations.install(

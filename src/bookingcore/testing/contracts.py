@@ -2329,6 +2329,39 @@ class InvoiceRepositoryContract(_Base):
             assert stored.lines[0].tax_rate == Decimal("18")
             assert stored.tax == Money("222.21", payment.currency)
 
+    def test_lines_with_discounts_and_the_tax_their_price_holds_read_back_equal(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        payment = _store_payment(uow_factory, make)
+        price = Money("4000", payment.currency)
+        lines = (
+            InvoiceLine.including_tax(
+                "Trek seat", price, tax_rate=Decimal("18"), discount=Money("400", price.currency)
+            ),
+            InvoiceLine.of("Porter", Money("100", price.currency), quantity=2),
+        )
+        zero = Money.zero(price.currency)
+        subtotal = sum((line.amount for line in lines), zero)
+        discount = sum((line.discount for line in lines if line.discount is not None), zero)
+        tax = sum((line.tax for line in lines), zero)
+        invoice = make.invoice(
+            payment,
+            lines=lines,
+            subtotal=subtotal,
+            discount=discount,
+            tax=tax,
+            total=subtotal - discount + tax,
+        )
+        _committed(uow_factory, "invoices", invoice)
+        with uow_factory() as uow:
+            stored = uow.invoices.get(invoice.id)
+            assert stored == invoice
+            assert stored is not None
+            assert [(line.discount, line.tax, line.total) for line in stored.lines] == [
+                (lines[0].discount, lines[0].tax, Money("3600", price.currency)),
+                (None, zero, Money("200", price.currency)),
+            ]
+
     def test_a_number_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
         payment = _store_payment(uow_factory, make)
         with uow_factory() as uow:
