@@ -211,6 +211,19 @@ class TestReversal:
         entries = world.core.commissions.for_booking(booking.id, principal=ADMIN)
         assert entries[2].reason == f"booking {booking.reference} cancelled"
 
+    def test_a_booking_paid_again_after_a_full_refund_accrues_again(self, world: World) -> None:
+        booking = world.book(travelers=2)
+        world.pay(booking, "8000", "CASH-1")
+        (first,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.core.payments.refund(first.id, _inr("8000"), principal=ADMIN, idempotency_key="r")
+        world.pay(booking, "8000", "CASH-2")
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+            (REVERSAL, _inr("-1000"), Decimal("12.50")),
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+        ]
+        assert world.owed(booking) == _inr("1000")
+
     def test_a_payment_captured_after_cancellation_accrues_nothing(self, world: World) -> None:
         booking = world.book(travelers=2)
         headers, body = world.pay_online(booking)

@@ -197,7 +197,7 @@ def accrual_for(
     if any(entry.key == key for entry in entries):
         return None
     currency = booking_total.currency
-    before = _sum((e.base for e in entries if e.is_accrual), currency)
+    before = _sum((_kept_base(entries, e) for e in entries if e.is_accrual), currency)
     room = booking_total - before
     base = captured if captured < room else room
     if base.amount <= 0:
@@ -225,6 +225,13 @@ def _left(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money
         e.amount for e in entries if e.payment_id == accrual.payment_id and not e.is_accrual
     )
     return accrual.amount + _sum(reversals, accrual.currency)
+
+
+def _kept_base(entries: Sequence[CommissionEntry], accrual: CommissionEntry) -> Money:
+    """What is still commissioned of ``accrual``'s payment: its base less what was reversed."""
+    reversed_ = (e.base for e in entries if e.payment_id == accrual.payment_id and not e.is_accrual)
+    kept = accrual.base - _sum(reversed_, accrual.currency)
+    return kept if kept.amount > 0 else Money.zero(accrual.currency)
 
 
 def _accrual_of(
@@ -264,14 +271,13 @@ def reversal_for_refund(
     if left.amount <= 0 or captured.currency != accrual.currency:
         return None
     base = accrual.base
-    kept = captured - refunded
-    kept = min(kept, base)
-    if kept.is_negative():
-        kept = Money.zero(base.currency)
+    kept = _clamp(captured - refunded, base)
+    kept_before = _clamp(captured - refunded + refund_amount, base)
     should_stay = Money(accrual.amount.amount * kept.amount / base.amount, base.currency)
     amount = left - should_stay
     if amount.amount <= 0:
         return None
+    taken_back = _clamp(kept_before - kept, _kept_base(entries, accrual))
     return CommissionEntry(
         id=entry_id,
         key=key,
@@ -280,12 +286,19 @@ def reversal_for_refund(
         booking_id=accrual.booking_id,
         payment_id=payment_id,
         refund_id=refund_id,
-        base=refund_amount if refund_amount < base else base,
+        base=taken_back if taken_back.amount > 0 else _clamp(refund_amount, base),
         rate=accrual.rate,
         amount=-amount,
         recorded_at=now,
         reason=reason,
     )
+
+
+def _clamp(amount: Money, most: Money) -> Money:
+    """``amount`` kept between nothing and ``most``."""
+    if amount.is_negative():
+        return Money.zero(amount.currency)
+    return min(amount, most)
 
 
 def reversals_for_cancellation(
@@ -312,6 +325,7 @@ def reversals_for_cancellation(
         left = _left(entries, accrual)
         if left.amount <= 0:
             continue
+        kept = _kept_base(entries, accrual)
         made.append(
             CommissionEntry(
                 id=CommissionEntryId(new_id()),
@@ -320,7 +334,7 @@ def reversals_for_cancellation(
                 partner_id=accrual.partner_id,
                 booking_id=accrual.booking_id,
                 payment_id=accrual.payment_id,
-                base=accrual.base,
+                base=kept if kept.amount > 0 else accrual.base,
                 rate=accrual.rate,
                 amount=-left,
                 recorded_at=now,
