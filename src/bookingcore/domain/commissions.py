@@ -15,7 +15,9 @@ The rules (pure functions, so they are checked without storage):
   refunded) accrue nothing. Rounding is to the currency's minor unit and
   telescopes: a booking paid in three parts at one rate accrues exactly what
   one payment of its total would (``round(r x (a + b)) - round(r x a)`` for
-  the second part), never a cent more or less.
+  the second part), never a cent more or less. What refunds and a
+  cancellation took back no longer counts towards the total, so a booking
+  paid again after a refund accrues again.
 * **A refund reverses in proportion** (:func:`reversal_for_refund`): the
   commission of a payment follows the part of its commissioned amount the
   business still keeps, so refunding half of a payment reverses half of its
