@@ -4,15 +4,23 @@ itineraries as HTML or plain text, with no template engine and no dependencies.
 Every value taken from a booking is HTML-escaped in HTML output. Hosts that
 want branded PDFs implement the same one-method port.
 
+An issued invoice or credit note (``DocumentData.invoice``) is rendered with its
+number, a table of its lines (description, quantity, unit price, discount, tax
+rate, tax, total) and its totals: subtotal, discount, tax, total, paid (refunded
+on a credit note) and due. The amounts are the invoice's own, printed as stored.
+
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
 import html
+from decimal import Decimal
 from typing import Literal
 
 from bookingcore.domain.documents import DocumentData, DocumentKind, RenderedDocument
+from bookingcore.domain.invoices import Invoice, InvoiceLine
+from bookingcore.domain.values import Money
 
 __all__ = ["PlainRenderer"]
 
@@ -21,7 +29,11 @@ _TITLES = {
     DocumentKind.VOUCHER: "Voucher",
     DocumentKind.ITINERARY: "Itinerary",
     DocumentKind.CERTIFICATE: "Certificate",
+    DocumentKind.CREDIT_NOTE: "Credit note",
 }
+
+#: The columns of an invoice's lines.
+_LINE_COLUMNS = ("Description", "Qty", "Unit price", "Discount", "Tax rate", "Tax", "Total")
 
 
 class PlainRenderer:
@@ -37,7 +49,9 @@ class PlainRenderer:
         self.format = format
 
     def render(self, data: DocumentData) -> RenderedDocument:
-        """The document ``data.kind`` for ``data.booking``."""
+        """The document ``data.kind`` for ``data.booking`` (or for ``data.invoice``, when set)."""
+        if data.invoice is not None:
+            return self._invoice(data, data.invoice)
         rows = self._rows(data)
         title = f"{_TITLES[data.kind]} {data.booking.reference}"
         stem = f"{data.kind.value}-{data.booking.reference}"
@@ -90,3 +104,112 @@ class PlainRenderer:
                 ("Total", str(booking.total)),
             ]
         return rows
+
+    # ------------------------------------------------------------------ invoices
+
+    def _invoice(self, data: DocumentData, invoice: Invoice) -> RenderedDocument:
+        title = f"{_TITLES[data.kind]} {invoice.number}"
+        stem = f"{data.kind.value}-{invoice.number}"
+        details = [
+            ("Number", invoice.number),
+            ("Booking", data.booking.reference),
+            ("Issued", invoice.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+            ("Customer", data.customer.name or data.customer.phone.e164),
+        ]
+        if data.location is not None:
+            details.append(("Location", data.location.name))
+        if data.credited is not None:
+            details.append(("Credits", data.credited.number))
+        lines = [_line_cells(line) for line in invoice.lines]
+        totals = [
+            ("Subtotal", invoice.subtotal),
+            ("Discount", invoice.discount),
+            ("Tax", invoice.tax),
+            ("Total", invoice.total),
+            ("Refunded" if invoice.is_credit_note else "Paid", invoice.paid),
+            ("Due", invoice.due),
+        ]
+        if self.format == "text":
+            return RenderedDocument(
+                _invoice_text(title, details, lines, totals, data.business_name),
+                "text/plain; charset=utf-8",
+                f"{stem}.txt",
+            )
+        return RenderedDocument(
+            _invoice_html(title, details, lines, totals, data.business_name),
+            "text/html; charset=utf-8",
+            f"{stem}.html",
+        )
+
+
+def _rate(rate: Decimal | None) -> str:
+    return "" if rate is None else f"{format(rate.normalize(), 'f')}%"
+
+
+def _line_cells(line: InvoiceLine) -> tuple[str, ...]:
+    discount = "" if line.discount is None else str(line.discount)
+    tax = "" if line.tax_rate is None else str(line.tax)
+    return (
+        line.description,
+        str(line.quantity),
+        str(line.unit_price),
+        discount,
+        _rate(line.tax_rate),
+        tax,
+        str(line.total),
+    )
+
+
+def _invoice_text(
+    title: str,
+    details: list[tuple[str, str]],
+    lines: list[tuple[str, ...]],
+    totals: list[tuple[str, Money]],
+    business_name: str,
+) -> str:
+    width = max(len(label) for label, _ in [*details, *totals])
+    out = [title, "=" * len(title), ""]
+    out += [f"{label.ljust(width)}  {value}" for label, value in details]
+    table = [_LINE_COLUMNS, *lines]
+    widths = [max(len(row[i]) for row in table) for i in range(len(_LINE_COLUMNS))]
+    out.append("")
+    for row in table:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    out.append("")
+    out += [f"{label.ljust(width)}  {amount}" for label, amount in totals]
+    out += ["", business_name]
+    return "\n".join(out) + "\n"
+
+
+def _invoice_html(
+    title: str,
+    details: list[tuple[str, str]],
+    lines: list[tuple[str, ...]],
+    totals: list[tuple[str, Money]],
+    business_name: str,
+) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(column)}</th>" for column in _LINE_COLUMNS)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in lines
+    )
+    facts = "\n".join(
+        f"<tr><th>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in details
+    )
+    sums = "\n".join(
+        f'<tr class="{e(label.lower())}"><th>{e(label)}</th><td>{e(str(amount))}</td></tr>'
+        for label, amount in totals
+    )
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{e(title)}</title></head>\n<body>\n"
+        f"<h1>{e(title)}</h1>\n"
+        f'<table class="details">\n{facts}\n</table>\n'
+        f'<table class="lines">\n<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody>\n</table>\n"
+        f'<table class="totals">\n{sums}\n</table>\n'
+        f"<p>{e(business_name)}</p>\n</body></html>\n"
+    )

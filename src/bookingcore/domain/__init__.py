@@ -21,6 +21,12 @@ from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.commissions import (
+    CommissionEntry,
+    CommissionEntryId,
+    CommissionEntryKind,
+    CommissionSummary,
+)
 from bookingcore.domain.communications import (
     Channel,
     Communication,
@@ -88,6 +94,7 @@ from bookingcore.domain.tallies import (
     ImportTally,
     SlotTally,
 )
+from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import Actor, ActorKind
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
@@ -129,6 +136,10 @@ __all__ = [
     "Channel",
     "ColumnMapping",
     "ColumnSpec",
+    "CommissionEntry",
+    "CommissionEntryId",
+    "CommissionEntryKind",
+    "CommissionSummary",
     "Communication",
     "CommunicationStatus",
     "CommunicationStatusChanged",
@@ -177,6 +188,7 @@ __all__ = [
     "SourceRow",
     "StaffMember",
     "Supplier",
+    "TaxRates",
     "Traveler",
     "TravelerChanged",
     "ValidRow",

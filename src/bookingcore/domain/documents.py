@@ -4,6 +4,12 @@ The core decides when a document is due and what goes into it
 (:class:`DocumentData`); a :class:`~bookingcore.ports.DocumentRenderer` adapter
 turns that into text, HTML or PDF. The result is stored with its booking.
 
+An invoice or credit note issued for a payment carries the issued
+:class:`~bookingcore.domain.Invoice` in :attr:`DocumentData.invoice`: its
+numbered lines (description, quantity, unit price, discount, tax rate, tax,
+total), its totals, what was paid and what is due. A renderer prints those
+numbers as they are; it never works them out again.
+
 .. versionadded:: 0.1
 """
 
@@ -19,6 +25,7 @@ import attrs
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.values import BookingId, DocumentId
 
 __all__ = ["Document", "DocumentData", "DocumentKind", "RenderedDocument"]
@@ -34,13 +41,21 @@ class DocumentKind(enum.StrEnum):
     VOUCHER = "voucher"
     ITINERARY = "itinerary"
     CERTIFICATE = "certificate"
+    #: .. versionadded:: 0.2
+    CREDIT_NOTE = "credit_note"
 
 
 @attrs.frozen
 class DocumentData:
     """Everything a renderer may put into a booking's document.
 
+    ``invoice`` is the issued invoice or credit note the document shows
+    (``kind`` is then ``invoice`` or ``credit_note``), and ``credited`` the
+    invoice a credit note credits; both are None for a booking's own
+    documents (a pro-forma invoice, a voucher, an itinerary).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``invoice`` and ``credited``.
     """
 
     kind: DocumentKind
@@ -51,6 +66,8 @@ class DocumentData:
     product: Product | None
     issued_at: datetime
     business_name: str = "bookingcore"
+    invoice: Invoice | None = None
+    credited: Invoice | None = None
 
 
 @attrs.frozen

@@ -46,6 +46,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceSeries",
     "invoice_number",
+    "priced_lines",
     "series_id",
     "series_key",
 ]
@@ -162,15 +163,23 @@ class InvoiceSeries(Versioned):
 class InvoiceLine:
     """One line of an invoice: ``quantity`` times ``unit_price`` is ``amount``.
 
-    ``tax_rate`` is a percentage (``Decimal("18")``) where taxes are configured.
-    A credit note's lines have negative prices.
+    ``discount`` is the part of the document's discount this line carries
+    (nothing by default); ``net`` is ``amount - discount``. ``tax_rate`` is a
+    percentage (``Decimal("18")``) where taxes are configured, and ``tax`` the
+    tax on ``net``: ``tax_amount`` when given (a line split out of a price that
+    includes tax, :meth:`including_tax`), else ``net`` times the rate. ``total``
+    is ``net + tax``. A credit note's lines have negative prices, discounts
+    and taxes.
 
     Raises:
         ValidationError: on ``lines`` when the description is empty, the
-            quantity is not a whole number above zero, or the amount is not
-            quantity times unit price.
+            quantity is not a whole number above zero, the amount is not
+            quantity times unit price, the discount or tax is in another
+            currency, larger than the amount or of the other sign, or a tax
+            amount is given without a rate.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.2 ``discount``, ``tax_amount``, ``net`` and ``total``.
     """
 
     description: str
@@ -178,6 +187,8 @@ class InvoiceLine:
     unit_price: Money
     amount: Money
     tax_rate: Decimal | None = None
+    discount: Money | None = None
+    tax_amount: Money | None = None
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(
@@ -194,6 +205,13 @@ class InvoiceLine:
         if rate is not None and not (isinstance(rate, Decimal) and 0 <= rate <= 100):
             msg = "tax rate must be a Decimal percentage from 0 to 100"
             raise ValidationError.single("lines", msg, "invalid_tax_rate")
+        if self.discount is not None:
+            _within("discount", self.discount, self.amount)
+        if self.tax_amount is not None:
+            if self.tax_rate is None:
+                msg = "a tax amount needs the tax rate it was worked out at"
+                raise ValidationError.single("lines", msg, "tax_without_rate")
+            _within("tax", self.tax_amount, self.amount)
 
     @classmethod
     def of(
@@ -202,12 +220,127 @@ class InvoiceLine:
         """A line of ``quantity`` at ``unit_price``, its amount worked out."""
         return cls(description, quantity, unit_price, unit_price * quantity, tax_rate)
 
+    @classmethod
+    def including_tax(
+        cls,
+        description: str,
+        price: Money,
+        *,
+        tax_rate: Decimal | None,
+        discount: Money | None = None,
+    ) -> InvoiceLine:
+        """One line of a ``price`` that includes tax at ``tax_rate`` (and ``discount``, if any).
+
+        The price (and the discount) are split into the amount before tax and
+        the tax it holds, each rounded to the currency's minor unit, so that
+        the line's ``total`` is exactly ``price - discount``: what the
+        customer pays is never changed by the split. Without a rate the line
+        is ``price`` with ``discount`` and no tax.
+
+        Raises:
+            ValidationError: on ``lines`` as the class does.
+        """
+        zero = Money.zero(price.currency)
+        off = discount if discount is not None else zero
+        if not tax_rate:
+            return cls(description, 1, price, price, tax_rate, off if off.amount else None)
+        paid = price - off
+        tax = Money(paid.amount * tax_rate / (_HUNDRED + tax_rate), price.currency)
+        if not off.amount:
+            return cls(description, 1, paid - tax, paid - tax, tax_rate, None, tax)
+        net = Money(price.amount * _HUNDRED / (_HUNDRED + tax_rate), price.currency)
+        # net - net discount + tax == price - discount, to the minor unit
+        net_off = net - (paid - tax)
+        if net_off.amount and net_off.is_negative() != net.is_negative():
+            net, net_off = paid - tax, zero  # both halves rounded away: the net price takes it
+        return cls(description, 1, net, net, tax_rate, net_off if net_off.amount else None, tax)
+
+    @property
+    def net(self) -> Money:
+        """The line's amount less its discount: what its tax is worked out on."""
+        return self.amount if self.discount is None else self.amount - self.discount
+
     @property
     def tax(self) -> Money:
-        """The tax on this line's amount (nothing without a rate)."""
+        """The tax on this line (nothing without a rate)."""
+        if self.tax_amount is not None:
+            return self.tax_amount
         if self.tax_rate is None:
             return Money.zero(self.amount.currency)
-        return self.amount.percent(self.tax_rate)
+        return self.net.percent(self.tax_rate)
+
+    @property
+    def total(self) -> Money:
+        """What the line comes to: its net amount plus its tax."""
+        return self.net + self.tax
+
+
+_HUNDRED = Decimal(100)
+
+
+def _within(what: str, part: Money, amount: Money) -> None:
+    """``part`` of a line's ``amount``: same currency, same sign, not larger."""
+    if part.currency != amount.currency:
+        msg = f"the {what} is in {part.currency}; the line is in {amount.currency}"
+        raise ValidationError.single("lines", msg, "currency_mismatch")
+    if part.amount and (
+        part.is_negative() != amount.is_negative() or abs(part.amount) > abs(amount.amount)
+    ):
+        msg = f"the {what} {part} does not fit the line's {amount}"
+        raise ValidationError.single("lines", msg, f"invalid_{what}")
+
+
+def priced_lines(
+    items: Iterable[tuple[str, Money]], discount: Money, tax_rate: Decimal | None
+) -> tuple[InvoiceLine, ...]:
+    """Invoice lines for ``items`` (description, price including any tax) less ``discount``.
+
+    The discount is shared out over the lines in proportion to their prices,
+    in whole minor units (the remainder going to the largest shares first),
+    so the lines' discounts add up to it exactly; then each line is split
+    with :meth:`InvoiceLine.including_tax`. The lines' totals add up to the
+    sum of the prices less the discount.
+
+    Raises:
+        ValidationError: on ``lines`` when there is no item, prices are in
+            several currencies or negative, or the discount is larger than
+            their sum.
+
+    .. versionadded:: 0.2
+    """
+    priced = list(items)
+    if not priced:
+        raise ValidationError.single("lines", "at least one line is required", "required")
+    currency = discount.currency
+    if any(price.currency != currency for _, price in priced):
+        raise ValidationError.single("lines", f"prices must be in {currency}", "currency_mismatch")
+    total = sum((price for _, price in priced), Money.zero(currency))
+    if (
+        any(price.is_negative() for _, price in priced)
+        or discount > total
+        or discount.is_negative()
+    ):
+        msg = f"a discount of {discount} does not fit prices adding up to {total}"
+        raise ValidationError.single("lines", msg, "invalid_discount")
+    shares = _shares(discount, [price for _, price in priced], total)
+    return tuple(
+        InvoiceLine.including_tax(text, price, tax_rate=tax_rate, discount=share)
+        for (text, price), share in zip(priced, shares, strict=True)
+    )
+
+
+def _shares(discount: Money, prices: list[Money], total: Money) -> list[Money]:
+    """``discount`` split over ``prices`` in proportion, in whole minor units, adding up exactly."""
+    if not discount.amount:
+        return [Money.zero(discount.currency) for _ in prices]
+    units = discount.minor_units
+    exact = [Decimal(units) * p.amount / total.amount for p in prices]
+    whole = [int(x) for x in exact]  # floor: shares are not negative
+    left = units - sum(whole)
+    by_remainder = sorted(range(len(prices)), key=lambda i: (whole[i] - exact[i], i))
+    for i in by_remainder[:left]:
+        whole[i] += 1
+    return [Money.from_minor_units(n, discount.currency) for n in whole]
 
 
 def _lines(value: Iterable[InvoiceLine]) -> tuple[InvoiceLine, ...]:
@@ -303,6 +436,10 @@ class Invoice(Versioned):
         if tax != self.tax:
             msg = f"{self.tax} is not the sum of the lines' taxes, {tax}"
             raise ValidationError.single("tax", msg, "inconsistent_tax")
+        line_discounts = [line.discount for line in self.lines if line.discount is not None]
+        if line_discounts and sum(line_discounts, Money.zero(self.currency)) != self.discount:
+            msg = f"{self.discount} is not the sum of the lines' discounts"
+            raise ValidationError.single("discount", msg, "inconsistent_discount")
         if self.subtotal - self.discount + self.tax != self.total:
             msg = f"{self.total} is not {self.subtotal} minus {self.discount} plus {self.tax}"
             raise ValidationError.single("total", msg, "inconsistent_total")

@@ -22,6 +22,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -78,6 +79,7 @@ __all__ = [
     "BookingGroupRepository",
     "BookingItemRepository",
     "BookingRepository",
+    "CommissionLedgerRepository",
     "CommunicationRepository",
     "CustomerRepository",
     "DeliveryRepository",
@@ -764,3 +766,27 @@ class InvoiceSeriesRepository(Protocol):
     def get_for_update(self, key: str) -> InvoiceSeries | None:
         """The series with ``key``, locked until the unit of work ends, so that two
         transactions take its numbers one after the other; None when there is none."""
+
+
+# --------------------------------------------------------------------------- partner commissions
+
+
+class CommissionLedgerRepository(Protocol):
+    """Partners' commission ledger: append-only entries, unique by key.
+
+    Entries are only ever added; there is no update and no delete.
+
+    .. versionadded:: 0.2
+    """
+
+    def add(self, entry: CommissionEntry) -> None:
+        """Store a new entry. A repeated key (or id) is a DuplicateError at the latest
+        on commit."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[CommissionEntry]:
+        """A booking's entries, oldest first (by ``recorded_at``, then id)."""
+
+    def list_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None = None
+    ) -> Sequence[CommissionEntry]:
+        """Entries recorded in ``[start, end)``, of one partner or all, oldest first."""

@@ -23,6 +23,7 @@ from bookingcore.ports.repositories import (
     BookingGroupRepository,
     BookingItemRepository,
     BookingRepository,
+    CommissionLedgerRepository,
     CommunicationRepository,
     CustomerRepository,
     DeliveryRepository,
@@ -169,6 +170,13 @@ class UnitOfWork(Protocol):
     @property
     def invoice_series(self) -> InvoiceSeriesRepository:
         """The counters of invoice numbers in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    @property
+    def commissions(self) -> CommissionLedgerRepository:
+        """Partners' commission ledger in this transaction.
 
         .. versionadded:: 0.2
         """

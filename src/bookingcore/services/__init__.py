@@ -20,6 +20,11 @@ from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, Token
 from bookingcore.services.automations import DocumentHandler, MessageHandler
 from bookingcore.services.bookings import UNSET, BookingService, Transition
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.commissions import (
+    CommissionReport,
+    CommissionReportLine,
+    CommissionService,
+)
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
     CustomerHistory,
@@ -41,6 +46,7 @@ from bookingcore.services.imports import (
     PreviewRow,
     Progress,
 )
+from bookingcore.services.invoicing import InvoiceService
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
 from bookingcore.services.reports import (
@@ -69,6 +75,9 @@ __all__ = [
     "BookingService",
     "CancellationLine",
     "CatalogService",
+    "CommissionReport",
+    "CommissionReportLine",
+    "CommissionService",
     "CommunicationService",
     "CurrencyTotals",
     "CustomerHistory",
@@ -82,6 +91,7 @@ __all__ = [
     "ImportPlan",
     "ImportPreview",
     "ImportService",
+    "InvoiceService",
     "MessageHandler",
     "OtpRequested",
     "OutboxRelay",

@@ -23,6 +23,7 @@ from bookingcore.domain.events import DomainEvent
 from bookingcore.domain.idempotency import request_digest, scoped_key
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
 from bookingcore.domain.policy import Principal
+from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import BookingId
 from bookingcore.errors import FieldError, ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
@@ -59,6 +60,8 @@ class Settings:
             :data:`~bookingcore.domain.communications.DEFAULT_TEMPLATES` fill
             in whatever is not given.
         business_name: how messages and documents sign off.
+        taxes: the tax rates invoices show (:class:`~bookingcore.domain.TaxRates`;
+            prices include tax); none by default.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -66,6 +69,7 @@ class Settings:
             field error per problem, on ``lifecycles.<name>.<part>``).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``taxes``.
     """
 
     default_region: str | None = None
@@ -77,6 +81,8 @@ class Settings:
         factory=dict, converter=_templates
     )
     business_name: str = "bookingcore"
+    # Invoice documents (issue 18): the tax rates invoices show.
+    taxes: TaxRates = attrs.Factory(TaxRates)
 
     def __attrs_post_init__(self) -> None:
         if self.default_lifecycle not in self.lifecycles:

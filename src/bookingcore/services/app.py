@@ -30,10 +30,12 @@ from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.commissions import CommissionService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
+from bookingcore.services.invoicing import InvoiceService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
@@ -72,6 +74,10 @@ class BookingCore:
         imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
         reports: :class:`~bookingcore.services.ReportService` (bookings reconciled
             against payments)
+        commissions: :class:`~bookingcore.services.CommissionService` (what partners
+            are owed, from the commission ledger)
+        invoices: :class:`~bookingcore.services.InvoiceService` (issued invoices and
+            credit notes rendered as documents)
         auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
@@ -89,7 +95,8 @@ class BookingCore:
             to ``Settings()``.
         notifier: sends messages to customers; without one, sends are logged
             as failed ("no notifier configured").
-        renderer: renders booking documents; without one, no document handlers.
+        renderer: renders booking documents; without one, no document handlers,
+            and ``core.invoices.render`` needs a renderer passed to it.
         dispatch: ``"inline"`` (default) hands events to handlers right after
             each commit; ``"deferred"`` leaves it to a worker calling
             ``core.events.run_pending()``.
@@ -176,6 +183,10 @@ class BookingCore:
         )
         self.imports = ImportService(self.context)
         self.reports = ReportService(self.context)
+        # Partner commissions (issue 18): the ledger the payment and booking paths write.
+        self.commissions = CommissionService(self.context)
+        # Invoice documents (issue 18): issued invoices and credit notes, rendered.
+        self.invoices = InvoiceService(self.context, renderer)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
             _automations.install(

@@ -51,6 +51,7 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services import commissions
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
@@ -801,6 +802,7 @@ class BookingService:
         )
         tx.record(raised)
         assert raised.history is not None
+        commissions.reverse_on_cancellation(self._ctx, tx, booking, raised.history.id)
         return raised.history
 
     def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:

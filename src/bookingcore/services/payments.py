@@ -63,6 +63,7 @@ from bookingcore.domain.invoices import (
     InvoiceLine,
     InvoiceSeries,
     invoice_number,
+    priced_lines,
     series_key,
 )
 from bookingcore.domain.lifecycle import Lifecycle
@@ -79,6 +80,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider, WebhookEvent
 from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services import commissions
 from bookingcore.services._context import ServiceContext, Transaction
 
 __all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
@@ -703,20 +705,30 @@ class PaymentService:
     def _issue_invoice(
         self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
     ) -> Invoice | None:
-        """Invoice the captured ``payment``: the booking's lines, what it paid, what is left."""
+        """Invoice the captured ``payment``: the booking's lines, what it paid, what is left.
+
+        Every capture applied to a booking comes here, so the partner's
+        commission on it is accrued here too, in the same transaction.
+        """
+        commissions.accrue_on_capture(self._ctx, tx, booking, payment)
         if payment.currency != booking.currency:
             return None  # only the booking's currency adds up against its total
         uow = tx.uow
         now = self._ctx.now()
         key = self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
-        lines = []
+        items = []
         for n, seat in enumerate(booking.travelers, start=1):
             traveler = uow.travelers.get(seat.traveler_id)
             name = traveler.name if traveler is not None else f"traveler {n}"
-            lines.append(InvoiceLine.of(f"Booking {booking.reference}: {name}", seat.price))
-        subtotal = sum((line.amount for line in lines), Money.zero(booking.currency))
+            items.append((f"Booking {booking.reference}: {name}", seat.price))
+        location = uow.locations.get(booking.location_id)
+        rate = self._ctx.settings.taxes.rate_for(location.code if location else None)
+        lines = priced_lines(items, booking.discount, rate)  # prices include any tax
         zero = Money.zero(booking.currency)
+        subtotal = sum((line.amount for line in lines), zero)
+        discount = sum((line.discount for line in lines if line.discount is not None), zero)
+        tax = sum((line.tax for line in lines), zero)
         invoice = Invoice(
             id=InvoiceId(self._ctx.ids.new_id()),
             kind=InvoiceKind.INVOICE,
@@ -730,9 +742,9 @@ class PaymentService:
             currency=booking.currency,
             lines=lines,
             subtotal=subtotal,
-            discount=booking.discount,
-            tax=zero,
-            total=subtotal - booking.discount,
+            discount=discount,
+            tax=tax,
+            total=subtotal - discount + tax,
             paid=payment.captured_amount,
             due=self._balance_due(uow, booking),
         )
@@ -748,7 +760,12 @@ class PaymentService:
         return invoice
 
     def _issue_credit_note(self, tx: Transaction, payment: Payment, refund: Refund) -> None:
-        """Credit the invoice of ``payment`` with the settled ``refund``, once."""
+        """Credit the invoice of ``payment`` with the settled ``refund``, once.
+
+        Every settled refund comes here, so the partner's commission on it is
+        reversed here too, in the same transaction.
+        """
+        commissions.reverse_on_refund(self._ctx, tx, payment, refund)
         uow = tx.uow
         issued = uow.invoices.list_for_booking(payment.booking_id)
         if any(doc.refund_id == refund.id for doc in issued):
@@ -768,7 +785,9 @@ class PaymentService:
         sequence = self._take_number(uow, key)
         back = -refund.amount
         why = f": {refund.reason[:200]}" if refund.reason else ""
-        line = InvoiceLine.of(f"Refund of {credited.number}{why}", back)
+        rates = {line.tax_rate for line in credited.lines}
+        rate = rates.pop() if len(rates) == 1 else None  # the tax the refunded price held
+        line = InvoiceLine.including_tax(f"Refund of {credited.number}{why}", back, tax_rate=rate)
         zero = Money.zero(back.currency)
         due = zero if booking is None else self._balance_due(uow, booking)
         note = Invoice(
@@ -783,9 +802,9 @@ class PaymentService:
             issued_at=self._ctx.now(),
             currency=back.currency,
             lines=(line,),
-            subtotal=back,
+            subtotal=line.amount,
             discount=zero,
-            tax=zero,
+            tax=line.tax,
             total=back,
             paid=back,
             due=due,

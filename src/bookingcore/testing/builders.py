@@ -15,12 +15,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.commissions import CommissionEntry, CommissionEntryId, CommissionEntryKind
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError
@@ -328,6 +330,27 @@ class Builder:
             "due": Money.zero(amount.currency),
         }
         return Invoice(**(values | fields))
+
+    def commission_entry(
+        self, payment: Payment, partner_id: PartnerId, **fields: Any
+    ) -> CommissionEntry:
+        """The 10 % accrual of ``payment``'s whole amount for partner ``partner_id``.
+
+        .. versionadded:: 0.2
+        """
+        values: dict[str, Any] = {
+            "id": CommissionEntryId(uuid4()),
+            "key": f"accrual:{payment.id}",
+            "kind": CommissionEntryKind.ACCRUAL,
+            "partner_id": partner_id,
+            "booking_id": payment.booking_id,
+            "payment_id": payment.id,
+            "base": payment.amount,
+            "rate": Decimal("10"),
+            "amount": payment.amount.percent(Decimal("10")),
+            "recorded_at": self.now,
+        }
+        return CommissionEntry(**(values | fields))
 
     def staff_member(self, **fields: Any) -> StaffMember:
         """An active staff member ``Staff n`` with a unique email ``staff-n@example.com``.

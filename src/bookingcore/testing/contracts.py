@@ -50,6 +50,7 @@ import pytest
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.commissions import CommissionEntryKind
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
@@ -113,6 +114,7 @@ __all__ = [
     "BookingItemRepositoryContract",
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
+    "CommissionLedgerContract",
     "CommunicationRepositoryContract",
     "CustomerRepositoryContract",
     "DocumentRepositoryContract",
@@ -2337,6 +2339,39 @@ class InvoiceRepositoryContract(_Base):
             assert stored.lines[0].tax_rate == Decimal("18")
             assert stored.tax == Money("222.21", payment.currency)
 
+    def test_lines_with_discounts_and_the_tax_their_price_holds_read_back_equal(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        payment = _store_payment(uow_factory, make)
+        price = Money("4000", payment.currency)
+        lines = (
+            InvoiceLine.including_tax(
+                "Trek seat", price, tax_rate=Decimal("18"), discount=Money("400", price.currency)
+            ),
+            InvoiceLine.of("Porter", Money("100", price.currency), quantity=2),
+        )
+        zero = Money.zero(price.currency)
+        subtotal = sum((line.amount for line in lines), zero)
+        discount = sum((line.discount for line in lines if line.discount is not None), zero)
+        tax = sum((line.tax for line in lines), zero)
+        invoice = make.invoice(
+            payment,
+            lines=lines,
+            subtotal=subtotal,
+            discount=discount,
+            tax=tax,
+            total=subtotal - discount + tax,
+        )
+        _committed(uow_factory, "invoices", invoice)
+        with uow_factory() as uow:
+            stored = uow.invoices.get(invoice.id)
+            assert stored == invoice
+            assert stored is not None
+            assert [(line.discount, line.tax, line.total) for line in stored.lines] == [
+                (lines[0].discount, lines[0].tax, Money("3600", price.currency)),
+                (None, zero, Money("200", price.currency)),
+            ]
+
     def test_a_number_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
         payment = _store_payment(uow_factory, make)
         with uow_factory() as uow:
@@ -2419,6 +2454,120 @@ class InvoiceRepositoryContract(_Base):
             thread.join(timeout=30)
         assert failures == []
         assert sorted(taken) == list(range(1, workers + 1))
+
+
+# --------------------------------------------------------------------------- partner commissions
+
+
+def _partner_payment(uow_factory: UnitOfWorkFactory, make: Builder) -> tuple[Partner, Payment]:
+    """A stored partner and a stored payment (of a booking of its own) to put on its ledger."""
+    partner = _committed(uow_factory, "partners", make.partner())
+    return partner, _store_payment(uow_factory, make)
+
+
+class CommissionLedgerContract(_Base):
+    """Partners' commission ledger: append-only entries unique by key, read by booking or period.
+
+    .. versionadded:: 0.2
+    """
+
+    def test_entries_read_back_equal_per_booking_and_per_period_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner, payment = _partner_payment(uow_factory, make)
+        other, elsewhere = _partner_payment(uow_factory, make)
+        accrual = make.commission_entry(payment, partner.id, rate=Decimal("12.5"))
+        reversal = make.commission_entry(
+            payment,
+            partner.id,
+            key=f"cancellation:{payment.id}:{uuid4()}",
+            kind=CommissionEntryKind.REVERSAL,
+            amount=-Money("0.01", payment.currency),
+            rate=Decimal("12.5"),
+            recorded_at=T0 + timedelta(days=1),
+            reason="cancelled by the customer",
+        )
+        theirs = make.commission_entry(elsewhere, other.id, recorded_at=T0 + timedelta(hours=1))
+        with uow_factory() as uow:
+            uow.commissions.add(reversal)
+            uow.commissions.add(accrual)
+            uow.commissions.add(theirs)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.commissions.list_for_booking(payment.booking_id) == [accrual, reversal]
+            assert uow.commissions.list_for_booking(BookingId(uuid4())) == []
+            day = timedelta(days=1)
+            assert uow.commissions.list_recorded(T0, T0 + 2 * day) == [accrual, theirs, reversal]
+            assert uow.commissions.list_recorded(T0, T0 + day) == [accrual, theirs]
+            assert uow.commissions.list_recorded(T0 + day, T0 + 2 * day, partner.id) == [reversal]
+            assert uow.commissions.list_recorded(T0, T0 + day, other.id) == [theirs]
+            assert uow.commissions.list_recorded(T0 - day, T0) == []
+            (stored, _) = uow.commissions.list_for_booking(payment.booking_id)
+            assert (stored.rate, stored.amount) == (Decimal("12.5"), accrual.amount)
+
+    def test_an_entry_added_in_this_unit_of_work_is_listed_before_commit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner, payment = _partner_payment(uow_factory, make)
+        entry = make.commission_entry(payment, partner.id)
+        with uow_factory() as uow:
+            uow.commissions.add(entry)
+            assert uow.commissions.list_for_booking(payment.booking_id) == [entry]
+            assert uow.commissions.list_recorded(T0, T0 + timedelta(days=1)) == [entry]
+        with uow_factory() as uow:
+            assert uow.commissions.list_for_booking(payment.booking_id) == []
+
+    def test_a_key_is_on_the_ledger_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner, payment = _partner_payment(uow_factory, make)
+        with uow_factory() as uow:
+            uow.commissions.add(make.commission_entry(payment, partner.id))
+            uow.commit()
+        twin = make.commission_entry(payment, partner.id)
+        bystander = make.location()
+        with uow_factory() as uow:
+            uow.locations.add(bystander)
+            uow.commissions.add(twin)
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert len(uow.commissions.list_for_booking(payment.booking_id)) == 1
+            assert uow.locations.get(bystander.id) is None
+
+    @requires("concurrent_units_of_work")
+    def test_workers_adding_one_key_at_once_leave_one_entry(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner, payment = _partner_payment(uow_factory, make)
+        workers = 6
+        barrier = threading.Barrier(workers)
+        outcomes: list[str] = []
+        guard = threading.Lock()
+
+        def add() -> None:
+            entry = make.commission_entry(payment, partner.id)
+            barrier.wait()
+            try:
+                with uow_factory() as uow:
+                    uow.commissions.add(entry)
+                    uow.commit()
+                outcome = "added"
+            except DuplicateError:
+                outcome = "duplicate"
+            except BaseException as exc:  # pragma: no cover - reported by the assertion
+                outcome = repr(exc)
+            with guard:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=add) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(outcomes) == ["added"] + ["duplicate"] * (workers - 1)
+        with uow_factory() as uow:
+            assert len(uow.commissions.list_for_booking(payment.booking_id)) == 1
 
 
 class StaffRepositoryContract(_Base):
@@ -3198,6 +3347,7 @@ class StorageContract(
     PaymentRepositoryContract,
     WebhookInboxRepositoryContract,
     InvoiceRepositoryContract,
+    CommissionLedgerContract,
     StaffRepositoryContract,
     ImportRepositoryContract,
     LookupContract,

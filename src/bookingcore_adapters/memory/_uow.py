@@ -14,6 +14,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -121,6 +122,7 @@ class MemoryUnitOfWork:
         self.webhook_inbox = _WebhookInboxRepository(self, "webhook_inbox")
         self.invoices = _InvoiceRepository(self, "invoices")
         self.invoice_series = _InvoiceSeriesRepository(self, "invoice_series")
+        self.commissions = _CommissionLedgerRepository(self, "commissions")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -933,3 +935,19 @@ class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
         except ValidationError:
             return None  # no series can have a malformed key
         return self._get(wanted)
+
+
+class _CommissionLedgerRepository(_Repository[CommissionEntry]):
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[CommissionEntry]:
+        return self._uow._select(
+            self._table, lambda e: e.booking_id == booking_id, lambda e: (e.recorded_at, e.id.bytes)
+        )
+
+    def list_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None = None
+    ) -> Sequence[CommissionEntry]:
+        return self._uow._select(
+            self._table,
+            lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
+            lambda e: (e.recorded_at, e.id.bytes),
+        )

@@ -327,6 +327,8 @@ def _dump_line(line: InvoiceLine) -> dict[str, Any]:
         "unit_price": str(line.unit_price.amount),
         "amount": str(line.amount.amount),
         "tax_rate": None if line.tax_rate is None else str(line.tax_rate),
+        "discount": None if line.discount is None else str(line.discount.amount),
+        "tax": None if line.tax_amount is None else str(line.tax_amount.amount),
     }
 
 
@@ -338,7 +340,14 @@ def _load_line(row: dict[str, Any], currency: str) -> InvoiceLine:
         unit_price=Money(Decimal(row["unit_price"]), currency),
         amount=Money(Decimal(row["amount"]), currency),
         tax_rate=None if rate is None else Decimal(rate),
+        discount=_line_money(row.get("discount"), currency),
+        tax_amount=_line_money(row.get("tax"), currency),
     )
+
+
+def _line_money(value: str | None, currency: str) -> Money | None:
+    """An optional amount of an invoice line (lines stored before 0.2 have none)."""
+    return None if value is None else Money(Decimal(value), currency)
 
 
 def dump_invoice(i: Invoice) -> Row:

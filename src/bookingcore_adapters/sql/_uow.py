@@ -14,6 +14,7 @@ from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.values import LocationId, ProductId, SupplierId
 from bookingcore_adapters.sql import _bookings as bookings
 from bookingcore_adapters.sql import _catalog as catalog
+from bookingcore_adapters.sql import _commissions as commissions
 from bookingcore_adapters.sql import _customers as customers
 from bookingcore_adapters.sql import _events as events
 from bookingcore_adapters.sql import _identity as identity
@@ -58,6 +59,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             payments.WEBHOOK_INBOX,
             payments.INVOICES,
             payments.INVOICE_SERIES,
+            commissions.COMMISSIONS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -116,6 +118,7 @@ class SqlUnitOfWork:
         self.webhook_inbox = payments.WebhookInboxRepository(session, payments.WEBHOOK_INBOX)
         self.invoices = payments.InvoiceRepository(session, payments.INVOICES)
         self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
+        self.commissions = commissions.CommissionLedgerRepository(session, commissions.COMMISSIONS)
 
     def __enter__(self) -> Self:
         self._session.open()

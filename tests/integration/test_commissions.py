@@ -1,0 +1,312 @@
+"""Partner commissions on every backend: accrued with the capture that pays a partner's booking
+at the rate of that moment, reversed by refunds (in proportion) and cancellations, never twice,
+and reported per partner, currency and period to whom the policy allows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import Booking, CommissionEntryKind, Partner, Slot
+from bookingcore.testing import FakePaymentProvider, FixedClock
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+EDITOR = Principal.staff(StaffId(uuid4()), StaffRole.EDITOR)
+ADVISOR = Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR)
+
+
+def _inr(amount: str) -> Money:
+    return Money(amount, "INR")
+
+
+class World:
+    """A core over one backend, a partner at a base camp, and a way to book and pay."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.store = store
+        self.clock = FixedClock()
+        self.provider = FakePaymentProvider()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            payment_providers=[self.provider, FakePaymentProvider("manual")],
+        )
+        self.camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        self.slot = self.slot_at("4000")
+        self.partner = self.register("Trailhead", Decimal("12.5"))
+        self.as_partner = Principal.partner(self.partner.id)
+        self.seq = 0
+
+    def slot_at(self, price: str) -> Slot:
+        return self.core.catalog.create_slot(
+            location_id=self.camp.id,
+            starts_at=self.clock.now() + timedelta(days=30),
+            price_per_traveler=_inr(price),
+            capacity=50,
+            principal=ADMIN,
+        )
+
+    def register(self, name: str, rate: Decimal | None) -> Partner:
+        return self.core.partners.register(
+            name=name,
+            company_name=f"{name} Pvt Ltd",
+            contact_email=f"ops@{name.lower()}.example.com",
+            allowed_location_ids=[self.camp.id],
+            commission_rate=rate,
+            principal=ADMIN,
+        ).partner
+
+    def book(
+        self, travelers: int = 2, *, by: Principal | None = None, slot: Slot | None = None
+    ) -> Booking:
+        principal = by or self.as_partner
+        self.seq += 1
+        customer = self.core.customers.register(
+            f"+9198000{self.seq:05d}", name=f"Guest {self.seq}", principal=principal
+        ).customer
+        return self.core.bookings.book(
+            BookingRequest(
+                (slot or self.slot).id,
+                [
+                    NewTraveler(TravelerDetails(f"Guest {n}"), is_primary=n == 0)
+                    for n in range(travelers)
+                ],
+                customer_id=customer.id,
+            ),
+            principal=principal,
+        )
+
+    def pay(self, booking: Booking, amount: str, reference: str) -> None:
+        self.core.payments.record_manual_payment(
+            booking.id, _inr(amount), principal=ADMIN, reference=reference
+        )
+
+    def pay_online(self, booking: Booking) -> tuple[dict[str, str], bytes]:
+        intent = self.core.payments.create_intent(
+            booking.id, "fake", principal=self.as_partner, idempotency_key=f"pay-{booking.id}"
+        )
+        assert intent.payment.provider_reference is not None
+        return self.provider.webhook("captured", intent.payment.provider_reference)
+
+    def set_rate(self, partner: Partner, rate: str) -> None:
+        """The partner's rate changes (as a host's admin screen would store it)."""
+        with self.store.unit_of_work() as uow:
+            stored = uow.partners.get(partner.id)
+            assert stored is not None
+            stored.commission_rate = Decimal(rate)
+            stored.version += 1
+            uow.commit()
+
+    def ledger(self, booking: Booking) -> list[tuple[CommissionEntryKind, Money, Decimal]]:
+        entries = self.core.commissions.for_booking(booking.id, principal=ADMIN)
+        return [(e.kind, e.amount, e.rate) for e in entries]
+
+    def owed(self, booking: Booking) -> Money:
+        entries = self.core.commissions.for_booking(booking.id, principal=ADMIN)
+        return sum((e.amount for e in entries), _inr("0"))
+
+
+@pytest.fixture
+def world(any_store: MemoryStore | SqlStore) -> World:
+    return World(any_store)
+
+
+ACCRUAL, REVERSAL = CommissionEntryKind.ACCRUAL, CommissionEntryKind.REVERSAL
+
+
+class TestAccrual:
+    def test_a_capture_by_webhook_accrues_the_rate_of_that_moment_once(self, world: World) -> None:
+        booking = world.book(travelers=2)
+        headers, body = world.pay_online(booking)
+        world.core.payments.handle_webhook("fake", headers, body)
+        world.core.payments.handle_webhook("fake", headers, body)  # delivered again
+        world.set_rate(world.partner, "20")  # later changes do not rewrite the ledger
+        assert world.ledger(booking) == [(ACCRUAL, _inr("1000"), Decimal("12.50"))]
+        (entry,) = world.core.commissions.for_booking(booking.id, principal=ADMIN)
+        assert (entry.base, entry.partner_id) == (_inr("8000"), world.partner.id)
+
+    def test_part_payments_accrue_in_proportion_at_each_captures_rate(self, world: World) -> None:
+        booking = world.book(travelers=2)
+        world.pay(booking, "3000", "CASH-1")
+        world.set_rate(world.partner, "20")
+        world.pay(booking, "5000", "CASH-2")
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("375"), Decimal("12.50")),
+            (ACCRUAL, _inr("1000"), Decimal("20")),
+        ]
+
+    def test_parts_round_to_what_one_payment_of_the_total_would_earn(self, world: World) -> None:
+        booking = world.book(travelers=3, slot=world.slot_at("333.33"))
+        assert booking.total == _inr("999.99")
+        for n in range(3):
+            world.pay(booking, "333.33", f"CASH-{n}")
+        # 12.5 % of 999.99 is 124.99875: 125.00, not three times 41.67 (125.01)
+        assert [amount for _, amount, _ in world.ledger(booking)] == [
+            _inr("41.67"),
+            _inr("41.66"),
+            _inr("41.67"),
+        ]
+        assert world.owed(booking) == _inr("125")
+
+    def test_bookings_without_a_partner_or_a_rate_accrue_nothing(self, world: World) -> None:
+        direct = world.book(by=ADMIN)
+        rateless = world.register("NoRate", None)
+        theirs = world.book(by=Principal.partner(rateless.id))
+        world.pay(direct, "8000", "CASH-1")
+        world.pay(theirs, "8000", "CASH-2")
+        assert world.ledger(direct) == []
+        assert world.ledger(theirs) == []
+
+
+class TestReversal:
+    def test_refunds_reverse_in_proportion_and_the_last_one_reverses_the_rest(
+        self, world: World
+    ) -> None:
+        booking = world.book(travelers=3, slot=world.slot_at("333.33"))
+        world.pay(booking, "999.99", "CASH-1")
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        refund = world.core.payments.refund
+        refund(payment.id, _inr("333.33"), principal=ADMIN, idempotency_key="r1")
+        refund(payment.id, _inr("333.33"), principal=ADMIN, idempotency_key="r1")  # retried
+        refund(payment.id, _inr("666.66"), principal=ADMIN, idempotency_key="r2")
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("125"), Decimal("12.50")),
+            (REVERSAL, _inr("-41.67"), Decimal("12.50")),
+            (REVERSAL, _inr("-83.33"), Decimal("12.50")),
+        ]
+        assert world.owed(booking) == _inr("0")
+
+    def test_cancelling_a_paid_booking_reverses_what_is_left_and_later_refunds_nothing(
+        self, world: World
+    ) -> None:
+        booking = world.book(travelers=2)
+        world.pay(booking, "8000", "CASH-1")
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.core.payments.refund(payment.id, _inr("2000"), principal=ADMIN, idempotency_key="r1")
+        world.core.bookings.cancel(booking.id, principal=ADMIN, reason="trek closed")
+        world.core.payments.refund(payment.id, _inr("6000"), principal=ADMIN, idempotency_key="r2")
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+            (REVERSAL, _inr("-250"), Decimal("12.50")),
+            (REVERSAL, _inr("-750"), Decimal("12.50")),
+        ]
+        entries = world.core.commissions.for_booking(booking.id, principal=ADMIN)
+        assert entries[2].reason == f"booking {booking.reference} cancelled"
+
+    def test_a_booking_paid_again_after_a_full_refund_accrues_again(self, world: World) -> None:
+        booking = world.book(travelers=2)
+        world.pay(booking, "8000", "CASH-1")
+        (first,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.core.payments.refund(first.id, _inr("8000"), principal=ADMIN, idempotency_key="r")
+        world.pay(booking, "8000", "CASH-2")
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+            (REVERSAL, _inr("-1000"), Decimal("12.50")),
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+        ]
+        assert world.owed(booking) == _inr("1000")
+
+    def test_a_payment_captured_after_cancellation_accrues_nothing(self, world: World) -> None:
+        booking = world.book(travelers=2)
+        headers, body = world.pay_online(booking)
+        world.core.bookings.cancel(booking.id, principal=world.as_partner)
+        world.core.payments.handle_webhook("fake", headers, body)
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.is_captured
+        assert world.ledger(booking) == []
+
+    def test_cancelling_an_unpaid_booking_writes_nothing(self, world: World) -> None:
+        booking = world.book()
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert world.ledger(booking) == []
+
+
+class TestReport:
+    def test_staff_see_each_partners_accrued_reversed_and_net_per_period(
+        self, world: World
+    ) -> None:
+        start = world.clock.now()
+        other = world.register("Summit", Decimal("10"))
+        ours = world.book(travelers=2)
+        theirs = world.book(travelers=1, by=Principal.partner(other.id))
+        world.pay(ours, "8000", "CASH-1")
+        world.pay(theirs, "4000", "CASH-2")
+        world.clock.advance(days=40)
+        middle = world.clock.now()
+        world.core.bookings.cancel(ours.id, principal=ADMIN)
+
+        first = world.core.commissions.report(start, middle, principal=ADMIN)
+        assert [
+            (line.partner_name, line.currency, line.accrued, line.reversed, line.net)
+            for line in first.lines
+        ] == [
+            ("Summit", "INR", _inr("400"), _inr("0"), _inr("400")),
+            ("Trailhead", "INR", _inr("1000"), _inr("0"), _inr("1000")),
+        ]
+        second = world.core.commissions.report(middle, middle + timedelta(days=1), principal=EDITOR)
+        ((line,),) = [second.for_partner(world.partner.id)]
+        assert (line.accrued, line.reversed, line.net, line.entries) == (
+            _inr("0"),
+            _inr("1000"),
+            _inr("-1000"),
+            1,
+        )
+        assert second.for_partner(other.id) == ()
+        whole = world.core.commissions.report(
+            start, middle + timedelta(days=1), principal=ADMIN, partner_id=world.partner.id
+        )
+        assert [(x.accrued, x.net) for x in whole.lines] == [(_inr("1000"), _inr("0"))]
+
+    def test_a_partner_reads_only_its_own_commissions(self, world: World) -> None:
+        start = world.clock.now()
+        other = world.register("Summit", Decimal("10"))
+        as_other = Principal.partner(other.id)
+        world.pay(world.book(), "8000", "CASH-1")
+        theirs = world.book(travelers=1, by=as_other)
+        world.pay(theirs, "4000", "CASH-2")
+        end = start + timedelta(days=1)
+        mine = world.core.commissions.report(start, end, principal=world.as_partner)
+        assert [(x.partner_id, x.net) for x in mine.lines] == [(world.partner.id, _inr("1000"))]
+        with pytest.raises(NotFoundError):
+            world.core.commissions.report(
+                start, end, principal=world.as_partner, partner_id=other.id
+            )
+        with pytest.raises(NotFoundError):
+            world.core.commissions.for_booking(theirs.id, principal=world.as_partner)
+        assert len(world.core.commissions.for_booking(theirs.id, principal=as_other)) == 1
+
+    @pytest.mark.parametrize("who", ["customer", "advisor"])
+    def test_customers_and_staff_without_view_all_read_no_commissions(
+        self, world: World, who: str
+    ) -> None:
+        booking = world.book()
+        asker = Principal.customer(booking.customer_id) if who == "customer" else ADVISOR
+        now = world.clock.now()
+        with pytest.raises(PermissionDeniedError):
+            world.core.commissions.report(now, now + timedelta(days=1), principal=asker)
+        with pytest.raises(PermissionDeniedError):
+            world.core.commissions.for_booking(booking.id, principal=asker)
+
+    def test_a_period_must_end_after_it_starts(self, world: World) -> None:
+        now = world.clock.now()
+        with pytest.raises(ValidationError) as caught:
+            world.core.commissions.report(now, now, principal=ADMIN)
+        assert caught.value.errors[0].field == "end"

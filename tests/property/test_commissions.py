@@ -1,0 +1,136 @@
+"""Properties of the commission ledger: whatever captures, refunds and cancellation a partner's
+booking goes through, in any order, its commission is never negative, never more than its
+total earns, never accrued or reversed twice, and gone once everything went back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bookingcore import BookingId, Money, PartnerId, PaymentId, RefundId
+from bookingcore.domain import CommissionEntry, CommissionEntryId
+from bookingcore.domain.commissions import (
+    accrual_for,
+    reversal_for_refund,
+    reversals_for_cancellation,
+    summarise,
+)
+from bookingcore.testing.builders import T0
+
+
+def _inr(minor: int) -> Money:
+    return Money.from_minor_units(minor, "INR")
+
+
+def _id() -> UUID:
+    return uuid4()
+
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["capture", "refund", "refund", "cancel", "redeliver"]),
+        st.integers(0, 3),  # which payment
+        st.integers(1, 400_000),  # minor units
+    ),
+    max_size=20,
+)
+
+
+@given(
+    total=st.integers(1, 1_000_000),
+    rate=st.sampled_from([Decimal("0.01"), Decimal("7.5"), Decimal("12.5"), Decimal("33.33")]),
+    script=steps,
+)
+def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
+    total: int, rate: Decimal, script: list[tuple[str, int, int]]
+) -> None:
+    booking_id, partner_id = BookingId(uuid4()), PartnerId(uuid4())
+    booking_total = _inr(total)
+    payments = [PaymentId(uuid4()) for _ in range(4)]
+    captured: dict[PaymentId, Money] = {}
+    refunded: dict[PaymentId, Money] = {}
+    entries: list[CommissionEntry] = []
+    cancelled = False
+
+    def capture(payment: PaymentId, amount: Money) -> None:
+        entry = accrual_for(
+            entries,
+            entry_id=CommissionEntryId(uuid4()),
+            partner_id=partner_id,
+            booking_id=booking_id,
+            booking_total=booking_total,
+            payment_id=payment,
+            captured=amount,
+            rate=rate,
+            now=T0,
+        )
+        if entry is not None:
+            entries.append(entry)
+
+    def refund(payment: PaymentId, amount: Money, refund_id: RefundId) -> None:
+        entry = reversal_for_refund(
+            entries,
+            entry_id=CommissionEntryId(uuid4()),
+            payment_id=payment,
+            refund_id=refund_id,
+            refund_amount=amount,
+            captured=captured[payment],
+            refunded=refunded[payment],
+            now=T0,
+        )
+        if entry is not None:
+            entries.append(entry)
+
+    refund_ids: list[tuple[PaymentId, Money, RefundId]] = []
+    for action, which, minor in script:
+        payment = payments[which]
+        if action == "capture" and payment not in captured and not cancelled:
+            captured[payment] = _inr(minor)
+            refunded[payment] = _inr(0)
+            capture(payment, captured[payment])
+        elif action == "refund" and payment in captured:
+            left = captured[payment] - refunded[payment]
+            amount = _inr(min(minor, left.minor_units))
+            if amount.amount > 0:
+                refunded[payment] += amount
+                refund_ids.append((payment, amount, RefundId(uuid4())))
+                refund(payment, amount, refund_ids[-1][2])
+        elif action == "cancel" and not cancelled:
+            cancelled = True
+            entries += reversals_for_cancellation(entries, new_id=_id, change_id=uuid4(), now=T0)
+        elif action == "redeliver" and refund_ids:  # a settled refund handled again
+            again = refund_ids[which % len(refund_ids)]
+            before = len(entries)
+            refund(*again)
+            assert len(entries) == before
+        if payment in captured and action == "capture":
+            before = len(entries)
+            capture(payment, captured[payment])  # a duplicate delivery of the capture
+            assert len(entries) == before
+
+    assert len({e.key for e in entries}) == len(entries)
+    zero = _inr(0)
+    for payment, taken in captured.items():
+        mine = [e for e in entries if e.payment_id == payment]
+        accrued = sum((e.amount for e in mine if e.is_accrual), zero)
+        left = sum((e.amount for e in mine), zero)
+        assert zero <= left <= accrued
+        if cancelled or refunded[payment] == taken:
+            assert left == zero
+    accrued_bases = sum((e.base for e in entries if e.is_accrual), zero)
+    kept_bases = accrued_bases - sum((e.base for e in entries if not e.is_accrual), zero)
+    assert zero <= kept_bases <= booking_total
+    net = sum((e.amount for e in entries), zero)
+    earned = Money(booking_total.amount * rate / 100, "INR")
+    assert net <= earned + _inr(len(entries))  # at most a minor unit of rounding per entry
+    accrued_all = sum((e.amount for e in entries if e.is_accrual), zero)
+    if not any(not e.is_accrual for e in entries):  # rounding telescopes
+        assert accrued_all == Money(accrued_bases.amount * rate / 100, "INR")
+        assert accrued_bases <= booking_total
+    for summary in summarise(entries):  # one partner, one currency: at most one
+        assert summary.net == sum((e.amount for e in entries), zero)
+        assert summary.accrued - summary.reversed == summary.net
+        assert summary.entries == len(entries)
