@@ -73,6 +73,14 @@ from bookingcore.domain.lifecycle import (
     LifecycleEvent,
     LifecycleProblem,
 )
+from bookingcore.domain.partner_webhooks import (
+    SignatureScheme,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookRetryPolicy,
+    WebhookTopic,
+)
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission
@@ -161,6 +169,7 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RevocationReason",
+    "SignatureScheme",
     "Slot",
     "SourceRow",
     "StaffMember",
@@ -171,7 +180,12 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistPriority",
     "WaitlistStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
     "WebhookReceipt",
+    "WebhookRetryPolicy",
+    "WebhookTopic",
     "cell_name",
     "invoice_number",
     "items_total",

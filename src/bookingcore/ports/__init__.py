@@ -50,6 +50,8 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     WaitlistRepository,
+    WebhookAttemptRepository,
+    WebhookDeliveryRepository,
     WebhookInboxRepository,
 )
 from bookingcore.ports.security import (
@@ -61,6 +63,8 @@ from bookingcore.ports.security import (
     TokenSigner,
 )
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
+
+from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
 
 __all__ = [
     "AuditRepository",
@@ -87,6 +91,7 @@ __all__ = [
     "OtpStore",
     "OutboxRepository",
     "OutgoingMessage",
+    "OutgoingWebhook",
     "PartnerRepository",
     "PasswordHasher",
     "PaymentProvider",
@@ -110,6 +115,10 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WaitlistRepository",
+    "WebhookAttemptRepository",
+    "WebhookDeliveryRepository",
     "WebhookEvent",
     "WebhookInboxRepository",
+    "WebhookResponse",
+    "WebhookSender",
 ]

@@ -43,6 +43,8 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     WaitlistRepository,
+    WebhookAttemptRepository,
+    WebhookDeliveryRepository,
     WebhookInboxRepository,
 )
 
@@ -169,6 +171,22 @@ class UnitOfWork(Protocol):
     @property
     def invoice_series(self) -> InvoiceSeriesRepository:
         """The counters of invoice numbers in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    # ---------------------------------------------------------------- partner webhooks
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        """Webhooks to partners in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    @property
+    def webhook_attempts(self) -> WebhookAttemptRepository:
+        """The attempt log of webhooks to partners in this transaction.
 
         .. versionadded:: 0.2
         """

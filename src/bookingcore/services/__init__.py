@@ -55,6 +55,8 @@ from bookingcore.services.reports import (
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 
+from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
+
 __all__ = [
     "AUDITED_ENTITIES",
     "UNSET",
@@ -98,4 +100,7 @@ __all__ = [
     "Transaction",
     "Transition",
     "TravelerService",
+    "WebhookRunReport",
+    "WebhookService",
+    "WebhookSettings",
 ]

@@ -27,6 +27,7 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceSeries
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.slots import Slot
@@ -123,6 +124,9 @@ TABLES: tuple[Table, ...] = (
     Table("webhook_inbox", WebhookReceipt, {"event": lambda w: (w.provider, w.event_id)}),
     Table("invoices", Invoice, {"number": lambda i: i.number}),
     Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
+    # ---- partner webhooks
+    Table("webhook_deliveries", WebhookDelivery),
+    Table("webhook_attempts", WebhookAttempt),
 )
 
 
