@@ -1,0 +1,215 @@
+"""core.webhooks: scheduled from booking events, delivered with retries and backoff, dead,
+re-sent by staff, listed for staff and for the partner itself (memory store, fake sender)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import BookingCore, Money, Principal, Settings, StaffId, StaffRole
+from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
+from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
+from bookingcore.services import WebhookSettings
+from bookingcore.testing import FixedClock, RecordingWebhookSender, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
+from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
+
+RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
+
+
+def _core(sender: RecordingWebhookSender, clock: FixedClock, **kwargs: object) -> BookingCore:
+    return BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        webhook_sender=sender,
+        webhook_settings=WebhookSettings(retry=RETRY, jitter_source=lambda: 0.5),
+        payment_providers=[ManualProvider()],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def sender() -> RecordingWebhookSender:
+    return RecordingWebhookSender()
+
+
+@pytest.fixture
+def world(sender: RecordingWebhookSender, clock: FixedClock) -> WebhookWorld:
+    return webhook_world(_core(sender, clock))
+
+
+class TestScheduling:
+    def test_a_partner_booking_schedules_one_created_webhook_and_a_direct_one_none(
+        self, world: WebhookWorld
+    ) -> None:
+        booking = world.book()
+        page = world.core.webhooks.list(principal=ADMIN)
+        assert [(d.topic, d.booking_id) for d in page.items] == [
+            (WebhookTopic.BOOKING_CREATED, booking.id)
+        ]
+        delivery = page.items[0]
+        assert delivery.webhook_id == f"msg_{delivery.id.hex}"
+        assert delivery.payload["type"] == "booking.created"
+        assert delivery.payload["data"]["booking"]["reference"] == booking.reference
+        assert "internal_notes" not in delivery.payload["data"]["booking"]
+
+    def test_confirm_cancel_and_pay_each_schedule_their_topic(self, world: WebhookWorld) -> None:
+        core = world.core
+        first, second = world.book(), world.book()
+        core.bookings.transition(first.id, "confirmed", principal=ADMIN)
+        core.bookings.cancel(first.id, principal=ADMIN, reason="storm")
+        core.payments.record_manual_payment(
+            second.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
+        )
+        topics = {
+            (d.booking_id, d.topic) for d in core.webhooks.list(principal=ADMIN).items
+        }
+        assert topics == {
+            (first.id, WebhookTopic.BOOKING_CREATED),
+            (first.id, WebhookTopic.BOOKING_CONFIRMED),
+            (first.id, WebhookTopic.BOOKING_CANCELLED),
+            (second.id, WebhookTopic.BOOKING_CREATED),
+            (second.id, WebhookTopic.BOOKING_PAID),
+            (second.id, WebhookTopic.BOOKING_CONFIRMED),
+        }
+
+    def test_only_subscribed_topics_are_scheduled(
+        self, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world = webhook_world(_core(sender, clock), webhook_events="booking.cancelled")
+        booking = world.book()
+        assert world.core.webhooks.list(principal=ADMIN).items == []
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.topic is WebhookTopic.BOOKING_CANCELLED
+
+    def test_an_unknown_topic_setting_is_refused(self, world: WebhookWorld) -> None:
+        with pytest.raises(ValidationError) as caught:
+            world.core.partners.set_settings(
+                world.partner.id, {"webhook_events": "booking.exploded"}, principal=ADMIN
+            )
+        assert caught.value.fields == ("settings.webhook_events",)
+
+    def test_dispatching_an_event_again_schedules_nothing_new(self, world: WebhookWorld) -> None:
+        world.book()
+        with world.core.context.uow_factory() as uow:
+            [message] = [
+                m for m in uow.outbox.list_unpublished(100) if m.name == "booking.created"
+            ]
+        world.core.events.retry(message.id, "partner_webhooks")
+        assert len(world.core.webhooks.list(principal=ADMIN).items) == 1
+
+
+class TestDelivery:
+    def test_a_due_webhook_is_sent_once_with_its_stable_id(
+        self, world: WebhookWorld, sender: RecordingWebhookSender
+    ) -> None:
+        world.book()
+        report = world.core.webhooks.deliver_due()
+        assert (report.claimed, report.delivered) == (1, 1)
+        assert world.core.webhooks.deliver_due().claimed == 0
+        [sent] = sender.sent
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert sent.webhook_id == delivery.webhook_id
+        assert sent.url == "https://partner.example.com/hooks"
+        assert sent.secret == world.partner.webhook_secret
+        assert delivery.status is WebhookDeliveryStatus.DELIVERED
+        [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert (attempt.number, attempt.succeeded, attempt.status_code) == (1, True, 200)
+
+    def test_failures_back_off_exponentially_then_the_delivery_is_dead(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.book()
+        sender.answer_next(500, None, 503)
+        start = clock.now()
+        assert world.core.webhooks.deliver_due().retrying == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.next_attempt_at == start + timedelta(seconds=10)
+        assert world.core.webhooks.deliver_due().claimed == 0  # not due yet
+        clock.advance(timedelta(seconds=10))
+        assert world.core.webhooks.deliver_due().retrying == 1
+        delivery = world.core.webhooks.get(delivery.id, principal=ADMIN)
+        assert delivery.next_attempt_at == clock.now() + timedelta(seconds=20)
+        clock.advance(timedelta(seconds=20))
+        assert world.core.webhooks.deliver_due().dead == 1
+        delivery = world.core.webhooks.get(delivery.id, principal=ADMIN)
+        assert delivery.status is WebhookDeliveryStatus.DEAD
+        attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert [(a.number, a.status_code, a.error) for a in attempts] == [
+            (1, 500, "HTTP 500"),
+            (2, None, "timed out"),
+            (3, 503, "HTTP 503"),
+        ]
+        assert len({s.webhook_id for s in sender.sent}) == 1
+
+    def test_staff_resend_a_dead_webhook_and_it_is_delivered(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.book()
+        sender.answer_next(500, 500, 500)
+        for _ in range(3):
+            world.core.webhooks.deliver_due()
+            clock.advance(timedelta(minutes=5))
+        [delivery] = world.core.webhooks.list(principal=ADMIN, status="dead").items
+        resent = world.core.webhooks.resend(delivery.id, principal=ADMIN)
+        assert (resent.status, resent.failures) == (WebhookDeliveryStatus.PENDING, 0)
+        assert world.core.webhooks.deliver_due().delivered == 1
+        attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert [a.number for a in attempts] == [1, 2, 3, 4]
+        assert attempts[-1].succeeded
+
+    def test_jitter_spreads_the_delay_within_its_bounds(self) -> None:
+        policy = WebhookRetryPolicy(first_delay=timedelta(seconds=100), factor=2, jitter=0.2)
+        assert policy.delay(1, 0.0) == timedelta(seconds=80)
+        assert policy.delay(1, 0.5) == timedelta(seconds=100)
+        assert policy.delay(2, 1.0) == timedelta(seconds=240)
+        assert policy.delay(50, 1.0) == policy.max_delay
+
+    def test_a_partner_without_a_sender_configured_cannot_deliver(self, clock: FixedClock) -> None:
+        core = BookingCore(uow_factory=MemoryStore().unit_of_work, clock=clock)
+        with pytest.raises(ValidationError) as caught:
+            core.webhooks.deliver_due()
+        assert caught.value.fields == ("webhook_sender",)
+
+    def test_an_inactive_partner_s_webhook_dies_without_a_request(
+        self, world: WebhookWorld, sender: RecordingWebhookSender
+    ) -> None:
+        world.book()
+        world.core.partners.set_active(world.partner.id, False, principal=ADMIN)
+        assert world.core.webhooks.deliver_due().dead == 1
+        assert sender.sent == []
+
+
+class TestAccess:
+    def test_a_partner_lists_only_its_own_deliveries_and_may_not_resend(
+        self, world: WebhookWorld
+    ) -> None:
+        world.book()
+        [mine] = world.core.webhooks.list(principal=world.as_partner).items
+        other = Principal.partner(uuid4())  # type: ignore[arg-type]
+        assert world.core.webhooks.list(principal=other).items == []
+        with pytest.raises(NotFoundError):
+            world.core.webhooks.get(mine.id, principal=other)
+        with pytest.raises(PermissionDeniedError):
+            world.core.webhooks.resend(mine.id, principal=world.as_partner)
+
+    def test_staff_without_partner_or_booking_rights_see_nothing(
+        self, world: WebhookWorld
+    ) -> None:
+        advisor = Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR)
+        with pytest.raises(PermissionDeniedError):
+            world.core.webhooks.list(principal=advisor)
+        with pytest.raises(PermissionDeniedError):
+            world.core.webhooks.resend(uuid4(), principal=advisor)
+
+    def test_a_pending_delivery_cannot_be_resent(self, world: WebhookWorld) -> None:
+        world.book()
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        with pytest.raises(ValidationError):
+            world.core.webhooks.resend(delivery.id, principal=ADMIN)
