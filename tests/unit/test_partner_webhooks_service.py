@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
 
 from bookingcore import BookingCore, Money, Principal, Settings, StaffId, StaffRole
 from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
@@ -15,7 +16,6 @@ from bookingcore.services import WebhookSettings
 from bookingcore.testing import FixedClock, RecordingWebhookSender, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
-from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
 
 RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
 
@@ -66,9 +66,7 @@ class TestScheduling:
         core.payments.record_manual_payment(
             second.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
         )
-        topics = {
-            (d.booking_id, d.topic) for d in core.webhooks.list(principal=ADMIN).items
-        }
+        topics = {(d.booking_id, d.topic) for d in core.webhooks.list(principal=ADMIN).items}
         assert topics == {
             (first.id, WebhookTopic.BOOKING_CREATED),
             (first.id, WebhookTopic.BOOKING_CONFIRMED),
@@ -98,9 +96,7 @@ class TestScheduling:
     def test_dispatching_an_event_again_schedules_nothing_new(self, world: WebhookWorld) -> None:
         world.book()
         with world.core.context.uow_factory() as uow:
-            [message] = [
-                m for m in uow.outbox.list_unpublished(100) if m.name == "booking.created"
-            ]
+            [message] = [m for m in uow.outbox.list_unpublished(100) if m.name == "booking.created"]
         world.core.events.retry(message.id, "partner_webhooks")
         assert len(world.core.webhooks.list(principal=ADMIN).items) == 1
 
@@ -199,9 +195,7 @@ class TestAccess:
         with pytest.raises(PermissionDeniedError):
             world.core.webhooks.resend(mine.id, principal=world.as_partner)
 
-    def test_staff_without_partner_or_booking_rights_see_nothing(
-        self, world: WebhookWorld
-    ) -> None:
+    def test_staff_without_partner_or_booking_rights_see_nothing(self, world: WebhookWorld) -> None:
         advisor = Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR)
         with pytest.raises(PermissionDeniedError):
             world.core.webhooks.list(principal=advisor)

@@ -57,6 +57,11 @@ PUBLIC_MODULES = [
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",
     "bookingcore_adapters.payments.stripe",
+    # partner webhooks and notifiers
+    "bookingcore.domain.partner_webhooks",
+    "bookingcore.ports.webhooks",
+    "bookingcore.services.webhooks",
+    "bookingcore_adapters.webhooks",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -63,7 +63,6 @@ from bookingcore.ports.security import (
     TokenSigner,
 )
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
-
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
 
 __all__ = [

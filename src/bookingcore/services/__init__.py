@@ -54,7 +54,6 @@ from bookingcore.services.reports import (
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
-
 from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
 
 __all__ = [

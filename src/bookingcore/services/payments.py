@@ -66,8 +66,8 @@ from bookingcore.domain.invoices import (
     series_key,
 )
 from bookingcore.domain.lifecycle import Lifecycle
-from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
+from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.values import BookingId, CustomerId, Money, PaymentId, RefundId
 from bookingcore.errors import (

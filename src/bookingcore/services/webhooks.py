@@ -249,7 +249,9 @@ class WebhookService:
 
     # ------------------------------------------------------------------ delivering
 
-    def deliver_due(self, now: datetime | None = None, *, limit: int | None = None) -> WebhookRunReport:
+    def deliver_due(
+        self, now: datetime | None = None, *, limit: int | None = None
+    ) -> WebhookRunReport:
         """Send every webhook due at ``now`` (the clock's time by default), up to ``limit``.
 
         The job a worker runs every few seconds. Each delivery is claimed in

@@ -891,8 +891,10 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
     ) -> Page[WebhookDelivery]:
         return self._uow._page(
             self._table,
-            lambda d: (partner_id is None or d.partner_id == partner_id)
-            and (status is None or d.status is status),
+            lambda d: (
+                (partner_id is None or d.partner_id == partner_id)
+                and (status is None or d.status is status)
+            ),
             page,
         )
 

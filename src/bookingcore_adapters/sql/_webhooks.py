@@ -235,8 +235,10 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         return self._session.page(
             self._mapper,
             where,
-            lambda d: (partner_id is None or d.partner_id == partner_id)
-            and (status is None or d.status is status),
+            lambda d: (
+                (partner_id is None or d.partner_id == partner_id)
+                and (status is None or d.status is status)
+            ),
             page,
         )
 

@@ -64,9 +64,7 @@ def upgrade() -> None:
             postgresql_where=pending,
             sqlite_where=pending,
         )
-        batch_op.create_index(
-            "ix_webhook_deliveries_partner", ["partner_id", "created_at", "id"]
-        )
+        batch_op.create_index("ix_webhook_deliveries_partner", ["partner_id", "created_at", "id"])
         batch_op.create_index("ix_webhook_deliveries_created", ["created_at", "id"])
     op.create_table(
         "webhook_attempts",
