@@ -62,6 +62,7 @@ PUBLIC_MODULES = [
     "bookingcore.ports.webhooks",
     "bookingcore.services.webhooks",
     "bookingcore_adapters.webhooks",
+    "bookingcore_adapters.email",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"
