@@ -16,6 +16,7 @@ from bookingcore._clock import SystemClock
 from bookingcore.domain import WebhookDeliveryStatus
 from bookingcore.domain.queries import PageRequest
 from bookingcore.services import WebhookSettings
+from bookingcore.testing import RecordingWebhookSender
 from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.webhooks import HttpxWebhookSender
 
@@ -48,10 +49,12 @@ def test_two_worker_processes_deliver_every_webhook_exactly_once(
     pg_store: SqlStore, postgres_url: str, postgres_schema: str
 ) -> None:
     with webhook_receiver(delay=0.02) as receiver:
+        # The app server: schedules webhooks as it books; only the workers send them.
         core = BookingCore(
             uow_factory=pg_store.unit_of_work,
             clock=SystemClock(),
             settings=Settings(default_region="IN"),
+            webhook_sender=RecordingWebhookSender(),
         )
         world = webhook_world(core, receiver.url)
         assert world.partner.webhook_secret is not None

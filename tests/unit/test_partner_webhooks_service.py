@@ -9,7 +9,17 @@ from uuid import uuid4
 import pytest
 from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
 
-from bookingcore import BookingCore, Money, Principal, Settings, StaffId, StaffRole
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
 from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.services import WebhookSettings
@@ -75,6 +85,28 @@ class TestScheduling:
             (second.id, WebhookTopic.BOOKING_PAID),
             (second.id, WebhookTopic.BOOKING_CONFIRMED),
         }
+
+    def test_a_direct_booking_leaves_no_trace_in_the_dispatcher(self, world: WebhookWorld) -> None:
+        """Only partners' events reach the handler, so direct bookings cost no delivery record."""
+        core = world.core
+        customer = core.customers.register("+919811111111", principal=ADMIN).customer
+        booking = core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Ravi"), is_primary=True)],
+                customer_id=customer.id,
+            ),
+            principal=ADMIN,
+        )
+        core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        assert core.webhooks.list(principal=ADMIN).items == []
+        with core.context.uow_factory() as uow:
+            handlers = {
+                d.handler
+                for m in uow.outbox.list_unpublished(100)
+                for d in uow.deliveries.list_for_event(m.id)
+            }
+        assert "partner_webhooks" not in handlers
 
     def test_only_subscribed_topics_are_scheduled(
         self, sender: RecordingWebhookSender, clock: FixedClock

@@ -114,8 +114,11 @@ class BookingCore:
             (``ManualProvider``, ``StripeProvider``, ``RazorpayProvider``), by name.
         payment_settings: what happens to late payments
             (:class:`~bookingcore.services.PaymentSettings`).
-        webhook_sender: signs and POSTs partner webhooks (``HttpxWebhookSender``);
-            without one they are scheduled but ``core.webhooks.deliver_due()`` refuses.
+        webhook_sender: signs and POSTs partner webhooks (``HttpxWebhookSender``).
+            With one, partners' booking events schedule webhooks (handler
+            ``partner_webhooks``); without one, none are scheduled and
+            ``core.webhooks.deliver_due()`` refuses. Wire it in every process
+            that dispatches events (app servers and workers alike).
         webhook_settings: retries, lease and batch of partner webhooks
             (:class:`~bookingcore.services.WebhookSettings`).
 
@@ -195,9 +198,11 @@ class BookingCore:
                 communications=self.communications if notifier is not None else None,
                 automations=automations,
             )
-        # ---- partner webhooks: scheduled from booking events by a dispatcher handler
+        # ---- partner webhooks: scheduled from booking events by a dispatcher handler,
+        # subscribed (like the automations) only when its port is wired
         self.webhooks = WebhookService(self.context, webhook_sender, settings=webhook_settings)
-        self.webhooks.install(self.events)
+        if webhook_sender is not None:
+            self.webhooks.install(self.events)
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
 

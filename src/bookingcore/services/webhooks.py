@@ -160,7 +160,8 @@ class WebhookService:
     Args:
         context: the shared :class:`~bookingcore.services.ServiceContext`.
         sender: signs and POSTs webhooks (``HttpxWebhookSender``); without one
-            webhooks are still scheduled, and :meth:`deliver_due` refuses to run.
+            :meth:`deliver_due` refuses to run (and :class:`~bookingcore.BookingCore`
+            does not :meth:`install` the scheduling handler).
         settings: retries, lease, batch size and the jitter source.
 
     .. versionadded:: 0.2
@@ -185,7 +186,11 @@ class WebhookService:
             DomainEvent,
             self._handle,
             name=HANDLER_NAME,
-            when=lambda event: isinstance(event, BookingCreated | BookingStatusChanged),
+            # Only partners' bookings: a direct booking costs the dispatcher nothing here.
+            when=lambda event: (
+                isinstance(event, BookingCreated | BookingStatusChanged)
+                and event.partner_id is not None
+            ),
         )
 
     def _handle(self, event: DomainEvent, context: HandlerContext) -> None:
