@@ -48,7 +48,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookTopic,
     topics_for,
 )
-from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.policy import Principal
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import PartnerId
 from bookingcore.errors import ConflictError, NotFoundError, ValidationError
@@ -408,7 +408,10 @@ class WebhookService:
             NotFoundError: no such delivery.
             ValidationError: on ``status`` when it is still pending.
         """
-        _require_resender(principal)
+        policy.require(
+            policy.may_resend_partner_webhooks(principal),
+            f"{principal} may not re-send partner webhooks",
+        )
         with self._ctx.uow_factory() as uow:
             delivery = uow.webhook_deliveries.get(delivery_id)
             if delivery is None:
@@ -441,8 +444,10 @@ class WebhookService:
         """
         if principal.is_partner():
             partner_id = PartnerId(_partner_id(principal))
-        else:
-            policy.require(_sees_all(principal), f"{principal} may not list partner webhooks")
+        policy.require(
+            policy.can_view_partner_webhooks(principal),
+            f"{principal} may not list partner webhooks",
+        )
         wanted = None
         if status is not None:
             try:
@@ -463,7 +468,7 @@ class WebhookService:
         """
         with self._ctx.uow_factory() as uow:
             delivery = uow.webhook_deliveries.get(delivery_id)
-        if delivery is None or not _may_see(principal, delivery):
+        if delivery is None or not policy.can_view_partner_webhooks(principal, delivery.partner_id):
             raise NotFoundError("webhook_delivery", delivery_id)
         return delivery
 
@@ -482,20 +487,3 @@ def _partner_id(principal: Principal) -> UUID:
     """The principal's id (partners always have one)."""
     assert principal.id is not None
     return principal.id
-
-
-def _sees_all(principal: Principal) -> bool:
-    return principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM) and (
-        principal.has(Permission.MANAGE_PARTNERS) or principal.has(Permission.VIEW_ALL)
-    )
-
-
-def _may_see(principal: Principal, delivery: WebhookDelivery) -> bool:
-    return _sees_all(principal) or principal.is_partner(delivery.partner_id)
-
-
-def _require_resender(principal: Principal) -> None:
-    allowed = principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM) and (
-        principal.has(Permission.MANAGE_PARTNERS) or principal.has(Permission.CHANGE_ALL)
-    )
-    policy.require(allowed, f"{principal} may not re-send partner webhooks")
