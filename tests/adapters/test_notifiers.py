@@ -287,6 +287,8 @@ class TestTwilioNotifier:
         [request] = twilio.requests
         assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
         assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+        assert request["headers"]["Accept"] == "application/json"
+        assert request["headers"]["Accept-Charset"] == "utf-8"
         assert request["form"] == {
             "To": "+919876543210",
             "From": "+15005550006",

@@ -231,7 +231,7 @@ class TwilioSmsSender:
                 data=form,
                 auth=self._auth,
                 timeout=self._timeout,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "Accept-Charset": "utf-8"},
             )
         except httpx.TransportError as exc:
             # A bad URL scheme will not get better by waiting; the network may.
