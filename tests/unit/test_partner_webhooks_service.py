@@ -192,6 +192,23 @@ class TestDelivery:
         assert [a.number for a in attempts] == [1, 2, 3, 4]
         assert attempts[-1].succeeded
 
+    def test_a_worker_that_died_after_claiming_leaves_the_webhook_to_the_next_one(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.book()
+        lease = world.core.webhooks.settings.lease
+        with world.core.context.uow_factory() as uow:  # a worker claims, then dies
+            [claimed] = uow.webhook_deliveries.claim_due(clock.now(), 10)
+            claimed.claim(clock.now(), lease)
+            uow.commit()
+        assert world.core.webhooks.deliver_due().claimed == 0
+        clock.advance(lease)
+        assert world.core.webhooks.deliver_due().delivered == 1
+        [sent] = sender.sent
+        assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
+        [attempt] = world.core.webhooks.attempts(claimed.id, principal=ADMIN)
+        assert attempt.number == 2
+
     def test_jitter_spreads_the_delay_within_its_bounds(self) -> None:
         policy = WebhookRetryPolicy(first_delay=timedelta(seconds=100), factor=2, jitter=0.2)
         assert policy.delay(1, 0.0) == timedelta(seconds=80)
