@@ -22,6 +22,7 @@ from bookingcore import (
 )
 from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
+from bookingcore.ports import OutgoingWebhook, WebhookResponse
 from bookingcore.services import WebhookSettings
 from bookingcore.testing import FixedClock, RecordingWebhookSender, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -208,6 +209,26 @@ class TestDelivery:
         assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
         [attempt] = world.core.webhooks.attempts(claimed.id, principal=ADMIN)
         assert attempt.number == 2
+
+    def test_claims_whose_lease_ran_out_during_a_slow_run_are_left_unsent(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        for _ in range(3):
+            world.book()
+        slow_send = sender.send
+
+        def send_in_ninety_seconds(webhook: OutgoingWebhook) -> WebhookResponse:
+            assert webhook.timestamp == clock.now()  # signed when sent, not when claimed
+            clock.advance(timedelta(seconds=90))
+            return slow_send(webhook)
+
+        sender.send = send_in_ninety_seconds  # type: ignore[method-assign]
+        report = world.core.webhooks.deliver_due()  # lease: 2 minutes
+        assert (report.claimed, report.delivered, report.expired) == (3, 2, 1)
+        report = world.core.webhooks.deliver_due()
+        assert (report.claimed, report.delivered) == (1, 1)
+        assert len({w.webhook_id for w in sender.sent}) == 3
+        assert sorted(w.attempt for w in sender.sent) == [1, 1, 2]
 
     def test_jitter_spreads_the_delay_within_its_bounds(self) -> None:
         policy = WebhookRetryPolicy(first_delay=timedelta(seconds=100), factor=2, jitter=0.2)

@@ -79,10 +79,12 @@ class WebhookSettings:
 
     Args:
         retry: backoff, jitter and the number of attempts before a delivery is dead.
-        lease: how long a worker holds a claimed delivery; make it longer
-            than the sender's timeout (two minutes by default).
+        lease: how long a worker holds the deliveries it claimed (two minutes
+            by default). One run sends its claims one after the other, so keep
+            ``batch`` times the sender's timeout below it; a claim whose lease
+            ran out before its turn is left for the next run, unsent.
         batch: how many deliveries one :meth:`WebhookService.deliver_due` run
-            claims at most.
+            claims at most (10 by default).
         jitter_source: draws the jitter of each retry delay, a float in
             ``[0, 1)`` (``random.random`` by default; tests pass a fixed one,
             e.g. ``lambda: 0.5`` for the plain exponential delays).
@@ -92,7 +94,7 @@ class WebhookSettings:
 
     retry: WebhookRetryPolicy = attrs.Factory(WebhookRetryPolicy)
     lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive)
-    batch: int = attrs.field(default=50, validator=_positive)
+    batch: int = attrs.field(default=10, validator=_positive)
     jitter_source: Callable[[], float] = attrs.field(default=random.random, eq=False)
 
 
@@ -107,8 +109,10 @@ class WebhookRunReport:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
-    #: attempts whose outcome could not be recorded because the claim was lost
+    #: attempts whose outcome came after the claim was lost (logged, status untouched)
     late: int = 0
+    #: claims not sent because the run's earlier sends outlasted the lease
+    expired: int = 0
 
 
 @attrs.frozen
@@ -117,6 +121,7 @@ class _Claim:
     attempt: int
     webhook: OutgoingWebhook | None
     problem: str | None
+    until: datetime
 
 
 def _iso(value: datetime) -> str:
@@ -275,7 +280,7 @@ class WebhookService:
         claims = self._claim(start, limit or self.settings.batch)
         report.claimed = len(claims)
         for claim in claims:
-            self._attempt(claim, start, report)
+            self._attempt(claim, now, report)
         return report
 
     def _claim(self, now: datetime, limit: int) -> list[_Claim]:
@@ -284,7 +289,8 @@ class WebhookService:
             for delivery in uow.webhook_deliveries.claim_due(now, limit):
                 number = delivery.claim(now, self.settings.lease)
                 webhook, problem = self._outgoing(uow, delivery, number)
-                claims.append(_Claim(delivery.id, number, webhook, problem))
+                until = now + self.settings.lease
+                claims.append(_Claim(delivery.id, number, webhook, problem, until))
             if claims:
                 uow.commit()
         return claims
@@ -316,21 +322,30 @@ class WebhookService:
             None,
         )
 
-    def _attempt(self, claim: _Claim, now: datetime, report: WebhookRunReport) -> None:
+    def _attempt(self, claim: _Claim, now: datetime | None, report: WebhookRunReport) -> None:
         if claim.webhook is None:
             response = WebhookResponse(None, 0, error=claim.problem, retryable=False)
             url = ""
         else:
             assert self._sender is not None
             url = claim.webhook.url
+            sending_at = self._ctx.now()
+            if sending_at >= claim.until:
+                # Earlier sends of this run used up the lease: another worker may hold it now.
+                report.expired += 1
+                return
+            # Signed now, not at the claim: receivers check webhook-timestamp against their clock.
+            webhook = attrs.evolve(claim.webhook, timestamp=sending_at)
             try:
-                response = self._sender.send(claim.webhook)
+                response = self._sender.send(webhook)
             except Exception as exc:  # a sender's bug must not lose the attempt's record
                 _log.exception("webhook sender failed on %s", claim.webhook.webhook_id)
                 response = WebhookResponse(None, 0, error=f"{type(exc).__name__}: {exc}")
+        # The caller's time when it gave one; else the clock's, after the send.
+        at = now or self._ctx.now()
         for _ in range(2):
             try:
-                outcome = self._settle(claim, now, url, response)
+                outcome = self._settle(claim, at, url, response)
             except ConflictError:
                 continue  # someone re-sent or re-claimed it meanwhile: read it again
             break
