@@ -61,6 +61,12 @@ PUBLIC_MODULES = [
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",
     "bookingcore_adapters.payments.stripe",
+    # partner webhooks and notifiers
+    "bookingcore.domain.partner_webhooks",
+    "bookingcore.ports.webhooks",
+    "bookingcore.services.webhooks",
+    "bookingcore_adapters.webhooks",
+    "bookingcore_adapters.email",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

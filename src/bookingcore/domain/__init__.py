@@ -79,6 +79,14 @@ from bookingcore.domain.lifecycle import (
     LifecycleEvent,
     LifecycleProblem,
 )
+from bookingcore.domain.partner_webhooks import (
+    SignatureScheme,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookRetryPolicy,
+    WebhookTopic,
+)
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission
@@ -183,6 +191,7 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RevocationReason",
+    "SignatureScheme",
     "Slot",
     "SlotTally",
     "SourceRow",
@@ -195,7 +204,12 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistPriority",
     "WaitlistStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
     "WebhookReceipt",
+    "WebhookRetryPolicy",
+    "WebhookTopic",
     "cell_name",
     "invoice_number",
     "items_total",

@@ -468,6 +468,7 @@ class Booking(Versioned):
             actor=author.actor,
             note=note,
             metadata=extra,
+            partner_id=self.partner_id,
         )
         return Raised(history, audit, event)
 

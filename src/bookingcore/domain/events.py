@@ -126,6 +126,7 @@ class BookingStatusChanged(DomainEvent):
     """A booking moved along its lifecycle.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``partner_id``.
     """
 
     name: ClassVar[str] = "booking.status_changed"
@@ -137,6 +138,9 @@ class BookingStatusChanged(DomainEvent):
     actor: Actor
     note: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_dict)
+    #: the partner the booking belongs to, so subscribers can pick partners' moves
+    #: without reading the booking (``None`` for direct bookings and older events)
+    partner_id: PartnerId | None = None
 
 
 @attrs.frozen(kw_only=True)

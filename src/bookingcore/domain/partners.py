@@ -37,6 +37,14 @@ from typing import Any, cast
 import attrs
 
 from bookingcore.domain._validation import Problems, text_problem
+from bookingcore.domain.partner_webhooks import (
+    WEBHOOK_EVENTS_SETTING,
+    WEBHOOK_SCHEME_SETTING,
+    SignatureScheme,
+    WebhookTopic,
+    parse_webhook_scheme,
+    parse_webhook_topics,
+)
 from bookingcore.domain.values import EmailAddress, LocationId, PartnerId, PhoneNumber, Versioned
 from bookingcore.domain.webhooks import SignedWebhook, signed_request
 from bookingcore.errors import ValidationError
@@ -104,8 +112,10 @@ def check_partner_settings(settings: Mapping[str, str]) -> dict[str, str]:
     """Check a partner's ``settings`` and return them as a plain dict.
 
     Any key may be stored (hosts keep their own per-partner options there);
-    the library reads :data:`RATE_LIMIT_SETTING` and :data:`ALLOWED_IPS_SETTING`
-    and checks that those parse. Settings are not secret: they appear in the
+    the library reads :data:`RATE_LIMIT_SETTING`, :data:`ALLOWED_IPS_SETTING`,
+    :data:`~bookingcore.domain.partner_webhooks.WEBHOOK_EVENTS_SETTING` and
+    :data:`~bookingcore.domain.partner_webhooks.WEBHOOK_SCHEME_SETTING` and
+    checks that those parse. Settings are not secret: they appear in the
     partner's audit trail.
 
     Raises:
@@ -140,6 +150,18 @@ def check_partner_settings(settings: Mapping[str, str]) -> dict[str, str]:
             except ValueError:
                 msg = "must be comma-separated IP addresses or networks"
                 p.add(key, msg, "invalid_ip")
+                continue
+        elif key == WEBHOOK_EVENTS_SETTING:
+            try:
+                parse_webhook_topics(value)
+            except ValidationError as exc:
+                p.add(key, exc.errors[0].message, "invalid_choice")
+                continue
+        elif key == WEBHOOK_SCHEME_SETTING:
+            try:
+                parse_webhook_scheme(value)
+            except ValidationError as exc:
+                p.add(key, exc.errors[0].message, "invalid_choice")
                 continue
         clean[key] = value.strip()
     p.raise_if_any()
@@ -232,6 +254,28 @@ class Partner(Versioned):
                 return default_requests, default_window
             return requests, default_window if seconds is None else timedelta(seconds=seconds)
         return default_requests, default_window
+
+    def webhook_topics(self) -> frozenset[WebhookTopic]:
+        """The webhook topics the partner subscribed to (none without a webhook URL).
+
+        .. versionadded:: 0.2
+        """
+        if not self.webhook_url:
+            return frozenset()
+        try:
+            return parse_webhook_topics(self.settings.get(WEBHOOK_EVENTS_SETTING))
+        except ValidationError:
+            return frozenset()
+
+    def webhook_scheme(self) -> SignatureScheme:
+        """How the partner's webhooks are signed (``standard`` unless its settings say).
+
+        .. versionadded:: 0.2
+        """
+        try:
+            return parse_webhook_scheme(self.settings.get(WEBHOOK_SCHEME_SETTING))
+        except ValidationError:
+            return SignatureScheme.STANDARD
 
     def signed_webhook(self, payload: Mapping[str, Any], *, now: datetime) -> SignedWebhook:
         """A webhook POST of ``payload`` to the partner's ``webhook_url``, signed with its secret.

@@ -71,10 +71,12 @@ __all__ = [
     "can_view_audit",
     "can_view_booking",
     "can_view_customer",
+    "can_view_partner_webhooks",
     "check_may_book",
     "check_may_cancel",
     "check_may_edit",
     "check_may_transition",
+    "may_resend_partner_webhooks",
     "require",
     "scope_bookings",
     "scope_customers",
@@ -473,3 +475,31 @@ def can_view_audit(principal: Principal, booking: Booking | None = None) -> bool
         return True
     advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
     return booking is not None and advisor and _advisor_or_supplier_sees(principal, booking)
+
+
+def can_view_partner_webhooks(principal: Principal, partner_id: UUID | None = None) -> bool:
+    """May ``principal`` read partner webhook deliveries (of ``partner_id``, when given)?
+
+    Staff and the system who see every booking or manage partners read all of
+    them; a partner reads its own (with ``partner_id`` given, only that one's).
+
+    .. versionadded:: 0.2
+    """
+    staff_like = principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+    if staff_like and (
+        principal.has(Permission.MANAGE_PARTNERS) or principal.has(Permission.VIEW_ALL)
+    ):
+        return True
+    return principal.is_partner() and (partner_id is None or principal.is_partner(partner_id))
+
+
+def may_resend_partner_webhooks(principal: Principal) -> bool:
+    """May ``principal`` send a partner webhook again? Staff and the system who manage
+    partners or change every booking; never a partner.
+
+    .. versionadded:: 0.2
+    """
+    staff_like = principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+    return staff_like and (
+        principal.has(Permission.MANAGE_PARTNERS) or principal.has(Permission.CHANGE_ALL)
+    )

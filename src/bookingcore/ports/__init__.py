@@ -51,6 +51,8 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     WaitlistRepository,
+    WebhookAttemptRepository,
+    WebhookDeliveryRepository,
     WebhookInboxRepository,
 )
 from bookingcore.ports.security import (
@@ -62,6 +64,7 @@ from bookingcore.ports.security import (
     TokenSigner,
 )
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
+from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
 
 __all__ = [
     "AuditRepository",
@@ -89,6 +92,7 @@ __all__ = [
     "OtpStore",
     "OutboxRepository",
     "OutgoingMessage",
+    "OutgoingWebhook",
     "PartnerRepository",
     "PasswordHasher",
     "PaymentProvider",
@@ -112,6 +116,10 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WaitlistRepository",
+    "WebhookAttemptRepository",
+    "WebhookDeliveryRepository",
     "WebhookEvent",
     "WebhookInboxRepository",
+    "WebhookResponse",
+    "WebhookSender",
 ]

@@ -33,6 +33,11 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.partner_webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+)
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.queries import (
@@ -100,6 +105,8 @@ __all__ = [
     "SupplierRepository",
     "TravelerRepository",
     "WaitlistRepository",
+    "WebhookAttemptRepository",
+    "WebhookDeliveryRepository",
     "WebhookInboxRepository",
 ]
 
@@ -790,3 +797,53 @@ class CommissionLedgerRepository(Protocol):
         self, start: datetime, end: datetime, partner_id: PartnerId | None = None
     ) -> Sequence[CommissionEntry]:
         """Entries recorded in ``[start, end)``, of one partner or all, oldest first."""
+
+
+# --------------------------------------------------------------------------- partner webhooks
+
+
+class WebhookDeliveryRepository(Protocol):
+    """Webhooks to partners, one per (event, partner, topic): its id says which.
+
+    .. versionadded:: 0.2
+    """
+
+    def add(self, delivery: WebhookDelivery) -> None:
+        """Store a new delivery; an id stored already is a DuplicateError at commit."""
+
+    def get(self, delivery_id: UUID) -> WebhookDelivery | None:
+        """The delivery with this id."""
+
+    def claim_due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
+        """Up to ``limit`` pending deliveries due at ``now`` and not claimed, oldest due
+        first, locked for this unit of work.
+
+        Two units of work that claim at once get different deliveries: rows
+        another one has locked are skipped (``FOR UPDATE SKIP LOCKED`` on
+        PostgreSQL; SQLite and memory let one writer in at a time). Claim them
+        (:meth:`~bookingcore.domain.partner_webhooks.WebhookDelivery.claim`)
+        and commit before sending anything.
+        """
+
+    def list(
+        self,
+        page: PageRequest,
+        *,
+        partner_id: PartnerId | None = None,
+        status: WebhookDeliveryStatus | None = None,
+    ) -> Page[WebhookDelivery]:
+        """Deliveries newest first (by ``created_at``, then id), optionally of one
+        partner and of one status, a page at a time."""
+
+
+class WebhookAttemptRepository(Protocol):
+    """The log of webhook attempts, one per delivery and attempt number.
+
+    .. versionadded:: 0.2
+    """
+
+    def add(self, attempt: WebhookAttempt) -> None:
+        """Store an attempt; the same id twice is a DuplicateError at commit."""
+
+    def list_for_delivery(self, delivery_id: UUID) -> Sequence[WebhookAttempt]:
+        """A delivery's attempts in the order they were made."""

@@ -44,6 +44,8 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     WaitlistRepository,
+    WebhookAttemptRepository,
+    WebhookDeliveryRepository,
     WebhookInboxRepository,
 )
 
@@ -177,6 +179,22 @@ class UnitOfWork(Protocol):
     @property
     def commissions(self) -> CommissionLedgerRepository:
         """Partners' commission ledger in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    # ---------------------------------------------------------------- partner webhooks
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        """Webhooks to partners in this transaction.
+
+        .. versionadded:: 0.2
+        """
+
+    @property
+    def webhook_attempts(self) -> WebhookAttemptRepository:
+        """The attempt log of webhooks to partners in this transaction.
 
         .. versionadded:: 0.2
         """

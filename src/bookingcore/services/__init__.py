@@ -65,6 +65,7 @@ from bookingcore.services.reports import (
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
 
 __all__ = [
     "AUDITED_ENTITIES",
@@ -118,4 +119,7 @@ __all__ = [
     "Transition",
     "TravelerService",
     "UtilisationLine",
+    "WebhookRunReport",
+    "WebhookService",
+    "WebhookSettings",
 ]

@@ -23,6 +23,7 @@ from bookingcore.ports.security import (
     TokenSigner,
 )
 from bookingcore.ports.uow import UnitOfWorkFactory
+from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
 from bookingcore.services.audit import AuditService
@@ -41,6 +42,7 @@ from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.webhooks import WebhookService, WebhookSettings
 
 __all__ = ["BookingCore"]
 
@@ -82,6 +84,8 @@ class BookingCore:
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
+        webhooks: :class:`~bookingcore.services.WebhookService` (partner webhooks:
+            scheduled from booking events, sent by ``core.webhooks.deliver_due()``).
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -117,6 +121,13 @@ class BookingCore:
             (``ManualProvider``, ``StripeProvider``, ``RazorpayProvider``), by name.
         payment_settings: what happens to late payments
             (:class:`~bookingcore.services.PaymentSettings`).
+        webhook_sender: signs and POSTs partner webhooks (``HttpxWebhookSender``).
+            With one, partners' booking events schedule webhooks (handler
+            ``partner_webhooks``); without one, none are scheduled and
+            ``core.webhooks.deliver_due()`` refuses. Wire it in every process
+            that dispatches events (app servers and workers alike).
+        webhook_settings: retries, lease and batch of partner webhooks
+            (:class:`~bookingcore.services.WebhookSettings`).
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -147,6 +158,8 @@ class BookingCore:
         auth_settings: AuthSettings | None = None,
         payment_providers: Iterable[PaymentProvider] = (),
         payment_settings: PaymentSettings | None = None,
+        webhook_sender: WebhookSender | None = None,
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -196,6 +209,11 @@ class BookingCore:
                 communications=self.communications if notifier is not None else None,
                 automations=automations,
             )
+        # ---- partner webhooks: scheduled from booking events by a dispatcher handler,
+        # subscribed (like the automations) only when its port is wired
+        self.webhooks = WebhookService(self.context, webhook_sender, settings=webhook_settings)
+        if webhook_sender is not None:
+            self.webhooks.install(self.events)
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
 

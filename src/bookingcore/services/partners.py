@@ -17,6 +17,7 @@ webhooks sent to it (:meth:`~bookingcore.domain.partners.Partner.signed_webhook`
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import secrets
@@ -76,7 +77,9 @@ def _new_api_secret() -> str:
 
 
 def _new_webhook_secret() -> str:
-    return WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+    # Standard base64 of 32 random bytes, as the Standard Webhooks specification wants
+    # (``whsec_`` + base64): every language's library decodes it to the same key.
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(_SECRET_BYTES)).decode()
 
 
 @attrs.frozen

@@ -67,6 +67,7 @@ from bookingcore.domain.invoices import (
     series_key,
 )
 from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.values import BookingId, CustomerId, Money, PaymentId, RefundId
@@ -659,6 +660,8 @@ class PaymentService:
             author=self._ctx.author(principal, now),
             slot=slot,
             note=f"paid by {payment.provider} {payment.provider_reference}",
+            # Marks the move as a payment's (partner webhooks send it as booking.paid).
+            metadata={PAYMENT_METADATA_KEY: str(payment.id)},
         )
         tx.record(raised)
         return False

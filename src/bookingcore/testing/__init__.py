@@ -1,7 +1,7 @@
 """Test support that ships with the library: fakes, Hypothesis strategies, contract suites.
 
 * :mod:`bookingcore.testing.fakes`: :class:`FixedClock`, :class:`SequentialIds`,
-  :class:`RecordingNotifier`, :class:`RecordingPublisher`.
+  :class:`RecordingNotifier`, :class:`RecordingPublisher`, :class:`RecordingWebhookSender`.
 * :mod:`bookingcore.testing.strategies`: Hypothesis strategies for every value and entity.
 * :mod:`bookingcore.testing.contracts`: the suites every adapter of a port must pass;
   subclass them and provide a ``uow_factory`` fixture.
@@ -18,6 +18,7 @@ from bookingcore.testing.fakes import (
     FixedClock,
     RecordingNotifier,
     RecordingPublisher,
+    RecordingWebhookSender,
     SequentialIds,
 )
 from bookingcore.testing.payments import FakePaymentProvider
@@ -28,6 +29,7 @@ __all__ = [
     "FixedClock",
     "RecordingNotifier",
     "RecordingPublisher",
+    "RecordingWebhookSender",
     "SequentialIds",
     "requires",
 ]

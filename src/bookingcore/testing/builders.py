@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+import attrs
+
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
@@ -36,6 +38,7 @@ from bookingcore.domain.invoices import (
     invoice_number,
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind
+from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery, WebhookTopic
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import PrincipalKind, StaffRole
@@ -351,6 +354,40 @@ class Builder:
             "recorded_at": self.now,
         }
         return CommissionEntry(**(values | fields))
+
+    # ---------------------------------------------------------------- partner webhooks
+
+    def webhook_delivery(self, partner_id: PartnerId, **fields: Any) -> WebhookDelivery:
+        """A pending ``booking.created`` webhook for ``partner_id``, due now, about a new event.
+
+        .. versionadded:: 0.2
+        """
+        n = self._n()
+        delivery = WebhookDelivery.schedule(
+            event_id=uuid4(),
+            partner_id=partner_id,
+            topic=WebhookTopic.BOOKING_CREATED,
+            payload={"type": "booking.created", "data": {"n": n, "nested": [1, "a"]}},
+            now=self.now,
+        )
+        return attrs.evolve(delivery, **fields) if fields else delivery
+
+    def webhook_attempt(self, delivery_id: UUID, number: int, **fields: Any) -> WebhookAttempt:
+        """Attempt ``number`` of ``delivery_id``: a 200 in 12 ms.
+
+        .. versionadded:: 0.2
+        """
+        values: dict[str, Any] = {
+            "id": WebhookAttempt.key(delivery_id, number),
+            "delivery_id": delivery_id,
+            "number": number,
+            "started_at": self.now,
+            "url": "https://partner.example.com/hooks",
+            "succeeded": True,
+            "latency_ms": 12,
+            "status_code": 200,
+        }
+        return WebhookAttempt(**(values | fields))
 
     def staff_member(self, **fields: Any) -> StaffMember:
         """An active staff member ``Staff n`` with a unique email ``staff-n@example.com``.

@@ -61,6 +61,7 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import PrincipalKind, StaffRole
@@ -135,6 +136,7 @@ __all__ = [
     "VersionContract",
     "VersionedKind",
     "WaitlistRepositoryContract",
+    "WebhookDeliveryRepositoryContract",
     "WebhookInboxRepositoryContract",
 ]
 
@@ -2570,6 +2572,162 @@ class CommissionLedgerContract(_Base):
             assert len(uow.commissions.list_for_booking(payment.booking_id)) == 1
 
 
+# --------------------------------------------------------------------------- partner webhooks
+
+
+def _store_webhook_delivery(uow_factory: UnitOfWorkFactory, make: Builder) -> WebhookDelivery:
+    partner = _committed(uow_factory, "partners", make.partner())
+    return _committed(uow_factory, "webhook_deliveries", make.webhook_delivery(partner.id))
+
+
+class WebhookDeliveryRepositoryContract(_Base):
+    """Partner webhooks: deliveries read back, claims that never overlap, pages, attempt logs.
+
+    .. versionadded:: 0.2
+    """
+
+    def test_a_delivery_and_its_attempts_read_back_equal_in_order(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        delivery = _store_webhook_delivery(uow_factory, make)
+        attempts = [
+            make.webhook_attempt(delivery.id, 2, succeeded=False, status_code=None, error="x"),
+            make.webhook_attempt(delivery.id, 1, status_code=500, succeeded=False),
+        ]
+        with uow_factory() as uow:
+            for attempt in attempts:
+                uow.webhook_attempts.add(attempt)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.webhook_deliveries.get(delivery.id) == delivery
+            assert uow.webhook_deliveries.get(uuid4()) is None
+            assert uow.webhook_attempts.list_for_delivery(delivery.id) == attempts[::-1]
+            assert uow.webhook_attempts.list_for_delivery(uuid4()) == []
+
+    def test_the_same_attempt_number_twice_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        delivery = _store_webhook_delivery(uow_factory, make)
+        _committed(uow_factory, "webhook_attempts", make.webhook_attempt(delivery.id, 1))
+        with uow_factory() as uow:
+            uow.webhook_attempts.add(make.webhook_attempt(delivery.id, 1))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_claim_due_takes_pending_due_unclaimed_ones_oldest_due_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner = _committed(uow_factory, "partners", make.partner())
+        now = make.now
+        due = [
+            make.webhook_delivery(partner.id, next_attempt_at=now - timedelta(minutes=n))
+            for n in range(3)
+        ]
+        later = make.webhook_delivery(partner.id, next_attempt_at=now + timedelta(seconds=1))
+        claimed = make.webhook_delivery(partner.id, claimed_until=now + timedelta(minutes=1))
+        lapsed = make.webhook_delivery(
+            partner.id,
+            next_attempt_at=now - timedelta(hours=1),
+            claimed_until=now - timedelta(seconds=1),
+        )
+        done = make.webhook_delivery(partner.id, status=WebhookDeliveryStatus.DELIVERED)
+        with uow_factory() as uow:
+            for delivery in (*due, later, claimed, lapsed, done):
+                uow.webhook_deliveries.add(delivery)
+            uow.commit()
+        with uow_factory() as uow:
+            first = uow.webhook_deliveries.claim_due(now, 3)
+            assert [d.id for d in first] == [lapsed.id, due[2].id, due[1].id]
+            all_due = uow.webhook_deliveries.claim_due(now, 10)
+            assert {d.id for d in all_due} == {lapsed.id, *(d.id for d in due)}
+
+    def test_a_committed_claim_keeps_others_off_until_it_lapses(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        delivery = _store_webhook_delivery(uow_factory, make)
+        lease = timedelta(minutes=2)
+        with uow_factory() as uow:
+            [taken] = uow.webhook_deliveries.claim_due(make.now, 5)
+            assert taken.claim(make.now, lease) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.webhook_deliveries.claim_due(make.now + timedelta(minutes=1), 5) == []
+            [again] = uow.webhook_deliveries.claim_due(make.now + lease, 5)
+            assert (again.id, again.attempts) == (delivery.id, 1)
+
+    def test_concurrent_claimers_never_take_the_same_delivery(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partner = _committed(uow_factory, "partners", make.partner())
+        deliveries = [make.webhook_delivery(partner.id) for _ in range(12)]
+        with uow_factory() as uow:
+            for delivery in deliveries:
+                uow.webhook_deliveries.add(delivery)
+            uow.commit()
+        workers = 4
+        barrier = threading.Barrier(workers)
+        taken: list[UUID] = []
+        guard = threading.Lock()
+
+        def claim_until_none_left() -> None:
+            barrier.wait()
+            while True:
+                with uow_factory() as uow:
+                    batch = uow.webhook_deliveries.claim_due(make.now, 2)
+                    for delivery in batch:
+                        delivery.claim(make.now, timedelta(minutes=5))
+                    uow.commit()
+                if not batch:
+                    return
+                with guard:
+                    taken.extend(delivery.id for delivery in batch)
+
+        threads = [threading.Thread(target=claim_until_none_left) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(taken) == sorted(d.id for d in deliveries)
+        with uow_factory() as uow:
+            for delivery in deliveries:
+                stored = uow.webhook_deliveries.get(delivery.id)
+                assert stored is not None
+                assert stored.attempts == 1
+
+    def test_list_pages_newest_first_by_partner_and_status(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ours = _committed(uow_factory, "partners", make.partner())
+        theirs = _committed(uow_factory, "partners", make.partner())
+        mine = [
+            make.webhook_delivery(ours.id, created_at=make.now + timedelta(minutes=n))
+            for n in range(3)
+        ]
+        dead = make.webhook_delivery(
+            ours.id, created_at=make.now - timedelta(days=1), status=WebhookDeliveryStatus.DEAD
+        )
+        other = make.webhook_delivery(theirs.id)
+        with uow_factory() as uow:
+            for delivery in (*mine, dead, other):
+                uow.webhook_deliveries.add(delivery)
+            uow.commit()
+        with uow_factory() as uow:
+            first = uow.webhook_deliveries.list(PageRequest(limit=2), partner_id=ours.id)
+            assert [d.id for d in first.items] == [mine[2].id, mine[1].id]
+            assert first.next_cursor is not None
+            rest = uow.webhook_deliveries.list(
+                PageRequest(limit=5, cursor=first.next_cursor), partner_id=ours.id
+            )
+            assert [d.id for d in rest.items] == [mine[0].id, dead.id]
+            assert rest.next_cursor is None
+            only_dead = uow.webhook_deliveries.list(
+                PageRequest(), status=WebhookDeliveryStatus.DEAD
+            )
+            assert [d.id for d in only_dead.items] == [dead.id]
+            everyone = uow.webhook_deliveries.list(PageRequest(limit=50))
+            assert len(everyone.items) == 5
+
+
 class StaffRepositoryContract(_Base):
     """The business's people: unique emails, look-ups, lists by email, role and activity.
 
@@ -2986,6 +3144,13 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
         _store_alone("webhook_inbox", Builder.webhook_receipt),
     ),
     VersionedKind(
+        WebhookDelivery,
+        "webhook_deliveries",
+        "last_error",
+        _text("Refused"),
+        _store_webhook_delivery,
+    ),
+    VersionedKind(
         Invoice,
         "invoices",
         "issued_at",
@@ -3348,6 +3513,7 @@ class StorageContract(
     WebhookInboxRepositoryContract,
     InvoiceRepositoryContract,
     CommissionLedgerContract,
+    WebhookDeliveryRepositoryContract,
     StaffRepositoryContract,
     ImportRepositoryContract,
     LookupContract,

@@ -14,8 +14,15 @@ from uuid import UUID
 from bookingcore.domain.events import OutboxMessage
 from bookingcore.errors import DeliveryError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
+from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse
 
-__all__ = ["FixedClock", "RecordingNotifier", "RecordingPublisher", "SequentialIds"]
+__all__ = [
+    "FixedClock",
+    "RecordingNotifier",
+    "RecordingPublisher",
+    "RecordingWebhookSender",
+    "SequentialIds",
+]
 
 
 class FixedClock:
@@ -121,3 +128,34 @@ class RecordingPublisher:
             msg = "broker unavailable"
             raise ConnectionError(msg)
         self.published.extend(messages)
+
+
+class RecordingWebhookSender:
+    """A :class:`~bookingcore.ports.WebhookSender` that keeps every webhook and answers 200.
+
+    ``answer_next(*codes)`` scripts the next answers: an HTTP status, or
+    ``None`` for "no answer" (a timeout); they are used up in order, then 200
+    again. Nothing is signed or sent.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingWebhook] = []
+        self._answers: list[int | None] = []
+        self._lock = threading.Lock()
+
+    def answer_next(self, *codes: int | None) -> None:
+        """Answer the next sends with ``codes`` (``None``: a timeout), in order."""
+        with self._lock:
+            self._answers.extend(codes)
+
+    def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
+        """Record ``webhook`` and give the next scripted answer (200 by default)."""
+        with self._lock:
+            self.sent.append(webhook)
+            code = self._answers.pop(0) if self._answers else 200
+        if code is None:
+            return WebhookResponse(None, 10_000, error="timed out")
+        error = None if 200 <= code < 300 else f"HTTP {code}"
+        return WebhookResponse(code, 1, error=error)

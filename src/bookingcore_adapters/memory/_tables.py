@@ -28,6 +28,7 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceSeries
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.slots import Slot
@@ -126,6 +127,9 @@ TABLES: tuple[Table, ...] = (
     Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
     # Partner commissions: an append-only ledger, one entry per key.
     Table("commissions", CommissionEntry, {"key": lambda e: e.key}),
+    # ---- partner webhooks
+    Table("webhook_deliveries", WebhookDelivery),
+    Table("webhook_attempts", WebhookAttempt),
 )
 
 

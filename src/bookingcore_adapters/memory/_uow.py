@@ -25,6 +25,11 @@ from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.partner_webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+)
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund, normalise_provider
 from bookingcore.domain.queries import (
@@ -123,6 +128,9 @@ class MemoryUnitOfWork:
         self.invoices = _InvoiceRepository(self, "invoices")
         self.invoice_series = _InvoiceSeriesRepository(self, "invoice_series")
         self.commissions = _CommissionLedgerRepository(self, "commissions")
+        # ---- partner webhooks
+        self.webhook_deliveries = _WebhookDeliveryRepository(self, "webhook_deliveries")
+        self.webhook_attempts = _WebhookAttemptRepository(self, "webhook_attempts")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -950,4 +958,42 @@ class _CommissionLedgerRepository(_Repository[CommissionEntry]):
             self._table,
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
             lambda e: (e.recorded_at, e.id.bytes),
+        )
+
+
+# --------------------------------------------------------------------------- partner webhooks
+
+
+class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
+    def get(self, delivery_id: UUID) -> WebhookDelivery | None:
+        return self._get(delivery_id)
+
+    def claim_due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
+        # The unit of work holds the store's lock: nobody else claims meanwhile.
+        found: list[WebhookDelivery] = self._uow._select(
+            self._table, lambda d: d.is_due(now), lambda d: (d.next_attempt_at, d.id.bytes)
+        )
+        return found[:limit]
+
+    def list(
+        self,
+        page: PageRequest,
+        *,
+        partner_id: PartnerId | None = None,
+        status: WebhookDeliveryStatus | None = None,
+    ) -> Page[WebhookDelivery]:
+        return self._uow._page(
+            self._table,
+            lambda d: (
+                (partner_id is None or d.partner_id == partner_id)
+                and (status is None or d.status is status)
+            ),
+            page,
+        )
+
+
+class _WebhookAttemptRepository(_Repository[WebhookAttempt]):
+    def list_for_delivery(self, delivery_id: UUID) -> Sequence[WebhookAttempt]:
+        return self._uow._select(
+            self._table, lambda a: a.delivery_id == delivery_id, lambda a: a.number
         )

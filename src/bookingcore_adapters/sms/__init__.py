@@ -4,8 +4,11 @@
   demos, tests); it needs nothing beyond the core.
 - :class:`TwilioSmsSender` sends through Twilio's Messages REST API; with
   :func:`verify_twilio_signature` and :func:`twilio_status` for its status
-  callbacks. It needs httpx (``pip install bookingcore[sms]``), imported only
-  when one of these names is first used, so the console sender works without it.
+  callbacks. :class:`TwilioNotifier` is the same as a
+  :class:`~bookingcore.ports.Notifier` for the communications log, and
+  :func:`read_twilio_status_callback` checks and reads a status callback.
+  They need httpx (``pip install bookingcore[sms]``), imported only when one
+  of these names is first used, so the console sender works without it.
 
 Wire one explicitly::
 
@@ -23,14 +26,25 @@ from bookingcore_adapters.sms._console import ConsoleSmsSender
 
 if TYPE_CHECKING:
     from bookingcore_adapters.sms._twilio import (
+        TwilioNotifier,
         TwilioSmsSender,
+        TwilioStatusReport,
+        read_twilio_status_callback,
         twilio_status,
         verify_twilio_signature,
     )
 
-__all__ = ["ConsoleSmsSender", "TwilioSmsSender", "twilio_status", "verify_twilio_signature"]
+__all__ = [
+    "ConsoleSmsSender",
+    "TwilioNotifier",
+    "TwilioSmsSender",
+    "TwilioStatusReport",
+    "read_twilio_status_callback",
+    "twilio_status",
+    "verify_twilio_signature",
+]
 
-_TWILIO = frozenset({"TwilioSmsSender", "twilio_status", "verify_twilio_signature"})
+_TWILIO = frozenset(__all__) - {"ConsoleSmsSender"}
 
 
 def __getattr__(name: str) -> Any:

@@ -20,14 +20,22 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
+import attrs
 import httpx
 
-from bookingcore.domain.communications import CommunicationStatus
+from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.domain.values import PhoneNumber
-from bookingcore.errors import DeliveryError, ValidationError
-from bookingcore.ports.messaging import SendReceipt
+from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
+from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 
-__all__ = ["TwilioSmsSender", "twilio_status", "verify_twilio_signature"]
+__all__ = [
+    "TwilioNotifier",
+    "TwilioSmsSender",
+    "TwilioStatusReport",
+    "read_twilio_status_callback",
+    "twilio_status",
+    "verify_twilio_signature",
+]
 
 _CHANNEL = "sms"
 _MAX_REASON = 300
@@ -223,7 +231,7 @@ class TwilioSmsSender:
                 data=form,
                 auth=self._auth,
                 timeout=self._timeout,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "Accept-Charset": "utf-8"},
             )
         except httpx.TransportError as exc:
             # A bad URL scheme will not get better by waiting; the network may.
@@ -292,3 +300,139 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return document if isinstance(document, dict) else {}
+
+
+# --------------------------------------------------------------------------- notifier
+
+
+class TwilioNotifier:
+    """A :class:`~bookingcore.ports.Notifier` that sends SMS messages through Twilio.
+
+    Takes the same arguments as :class:`TwilioSmsSender` (or a ``sender``
+    built already) and sends each SMS message of the communications log: the
+    request Twilio's own SDK makes (``POST .../Messages.json``, form-encoded
+    ``To``, ``From`` or ``MessagingServiceSid``, ``Body``, ``StatusCallback``,
+    basic auth), answered with the message's ``sid`` (the provider message id
+    that :func:`read_twilio_status_callback` reports on) and ``status``. The
+    communication id goes along as the reference in the log.
+
+    Messages on other channels, and recipients that are not phone numbers,
+    fail without a request (not retryable).
+
+    Args:
+        account_sid: as :class:`TwilioSmsSender`.
+        auth_token: as :class:`TwilioSmsSender`.
+        from_number: as :class:`TwilioSmsSender`.
+        sender: a :class:`TwilioSmsSender` to use instead of building one.
+        **options: the other keyword arguments of :class:`TwilioSmsSender`
+            (``messaging_service_sid``, ``base_url``, ``timeout``, ``client``,
+            ``status_callback``, ``logger``).
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        from_number: PhoneNumber | str | None = None,
+        *,
+        sender: TwilioSmsSender | None = None,
+        **options: Any,
+    ) -> None:
+        if sender is None:
+            if account_sid is None or auth_token is None:
+                msg = "give account_sid and auth_token, or a sender"
+                raise ValidationError.single("account_sid", msg, "required")
+            sender = TwilioSmsSender(account_sid, auth_token, from_number, **options)
+        self.sender = sender
+
+    def __repr__(self) -> str:
+        return f"TwilioNotifier({self.sender!r})"
+
+    def send(self, message: OutgoingMessage) -> SendReceipt:
+        """Send ``message`` as an SMS.
+
+        Raises:
+            DeliveryError: not an SMS message, a recipient that is not a phone
+                number, or Twilio's refusal (see :class:`TwilioSmsSender`).
+        """
+        if message.channel is not Channel.SMS:
+            msg = f"TwilioNotifier sends sms, not {message.channel.value}"
+            raise DeliveryError(msg, channel=message.channel.value, retryable=False)
+        try:
+            to = PhoneNumber.parse(message.recipient, field="recipient")
+        except ValidationError as exc:
+            raise DeliveryError(f"not a phone number: {exc}", channel=_CHANNEL) from None
+        return self.sender.send_sms(to, message.body, reference=str(message.communication_id))
+
+    def close(self) -> None:
+        """Close the sender's HTTP client if it created one."""
+        self.sender.close()
+
+
+# --------------------------------------------------------------------------- status callbacks
+
+
+@attrs.frozen
+class TwilioStatusReport:
+    """What a verified Twilio status callback says about one message.
+
+    ``status`` is the communication status it stands for (``None`` for a
+    status that means nothing to the log, such as ``receiving``);
+    ``twilio_status`` is Twilio's own word (``queued``, ``sent``,
+    ``delivered``, ``undelivered``, ``failed``, ...); ``reason`` says why an
+    undelivered or failed message failed (``undelivered (30003)``).
+
+    .. versionadded:: 0.2
+    """
+
+    message_sid: str
+    twilio_status: str
+    status: CommunicationStatus | None
+    reason: str | None = None
+
+
+def read_twilio_status_callback(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> TwilioStatusReport:
+    """Check a status callback's ``X-Twilio-Signature`` and read what it reports.
+
+    Pass the full URL Twilio called (as configured in ``StatusCallback``),
+    the form parameters of the POST, and the header. Then move the
+    communication forward with what it returns::
+
+        report = read_twilio_status_callback(token, url, form, headers.get("X-Twilio-Signature"))
+        if report.status is not None:
+            core.communications.record_callback(
+                report.message_sid, report.status,
+                principal=Principal.webhook("twilio"), reason=report.reason,
+            )
+
+    The log only moves forward: a late ``sent`` after ``delivered`` changes
+    nothing, and ``failed`` after ``delivered`` is ignored.
+
+    Raises:
+        AuthenticationError: the signature is missing or does not match.
+        ValidationError: on ``MessageSid`` or ``MessageStatus`` when missing.
+
+    .. versionadded:: 0.2
+    """
+    if not verify_twilio_signature(auth_token, url, params, signature):
+        msg = "the X-Twilio-Signature header does not match this request"
+        raise AuthenticationError(msg)
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    raw = params.get("MessageStatus") or params.get("SmsStatus")
+    if not sid:
+        raise ValidationError.single("MessageSid", "is missing", "required")
+    if not raw:
+        raise ValidationError.single("MessageStatus", "is missing", "required")
+    status = twilio_status(raw)
+    reason = None
+    if status is CommunicationStatus.FAILED:
+        code = params.get("ErrorCode")
+        detail = params.get("ErrorMessage")
+        reason = (
+            raw.strip().lower() + (f" ({code})" if code else "") + (f": {detail}" if detail else "")
+        )
+    return TwilioStatusReport(sid, raw.strip().lower(), status, reason)

@@ -600,6 +600,42 @@ class Session:
             found = found[:limit]
         return [self._track(mapper, entity) for entity in found]
 
+    def claim(
+        self,
+        mapper: m.Mapper[E],
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        sort_key: Callable[[E], Any],
+        *,
+        order_by: Sequence[ColumnElement[Any]],
+        limit: int,
+    ) -> list[E]:
+        """Up to ``limit`` entities matching ``where``, locked until the transaction ends,
+        skipping rows another transaction has locked: a queue's ``claim``.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so concurrent claimers
+        get different rows instead of waiting for each other. SQLite: the write
+        lock first (``BEGIN IMMEDIATE``), one claimer at a time. Entities this
+        unit of work already tracks are judged in memory by ``keep``.
+        """
+        self._require_active()
+        if self._sqlite:
+            self._take_write_lock()
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        mine = [entity for entity in tracked.values() if keep(entity)]
+        statement = select(mapper.table).where(*where).order_by(*order_by)
+        statement = statement.limit(limit + len(tracked))
+        if not self._sqlite:
+            statement = statement.with_for_update(skip_locked=True)
+        rows = self.retrying(lambda: self._rows(statement))
+        fresh = self._load(mapper, [row for row in rows if row[mapper.key] not in tracked])
+        for entity in fresh:
+            ident = mapper.identity(entity)
+            self._locked.append((mapper, ident))
+            self._settled.add((mapper.entity, ident))
+        found = sorted([*fresh, *mine], key=sort_key)[:limit]
+        return [self._track(mapper, entity) for entity in found]
+
     def page(
         self,
         mapper: m.Mapper[E],

@@ -22,6 +22,7 @@ from bookingcore_adapters.sql import _imports as imports
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
 from bookingcore_adapters.sql import _waitlists as waitlists
+from bookingcore_adapters.sql import _webhooks as webhooks
 from bookingcore_adapters.sql._engine import StoreSettings
 from bookingcore_adapters.sql._mapper import Mapper
 from bookingcore_adapters.sql._schema import metadata
@@ -60,6 +61,8 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             payments.INVOICES,
             payments.INVOICE_SERIES,
             commissions.COMMISSIONS,
+            webhooks.WEBHOOK_DELIVERIES,
+            webhooks.WEBHOOK_ATTEMPTS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -119,6 +122,13 @@ class SqlUnitOfWork:
         self.invoices = payments.InvoiceRepository(session, payments.INVOICES)
         self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
         self.commissions = commissions.CommissionLedgerRepository(session, commissions.COMMISSIONS)
+        # ---- partner webhooks
+        self.webhook_deliveries = webhooks.WebhookDeliveryRepository(
+            session, webhooks.WEBHOOK_DELIVERIES
+        )
+        self.webhook_attempts = webhooks.WebhookAttemptRepository(
+            session, webhooks.WEBHOOK_ATTEMPTS
+        )
 
     def __enter__(self) -> Self:
         self._session.open()

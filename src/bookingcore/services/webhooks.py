@@ -1,0 +1,504 @@
+"""Partner webhooks: scheduled from booking events, delivered by a job, logged per attempt.
+
+**Scheduling.** :class:`WebhookService` subscribes one handler,
+``partner_webhooks``, to the :class:`~bookingcore.services.EventDispatcher`.
+For each committed :class:`~bookingcore.domain.events.BookingCreated` and
+:class:`~bookingcore.domain.events.BookingStatusChanged` of a partner's booking
+it adds one :class:`~bookingcore.domain.partner_webhooks.WebhookDelivery` per
+topic the partner subscribed to. The event sits in the outbox in the same
+transaction as the booking change, and the dispatcher commits the handler's
+deliveries together with its own delivery record, so every event schedules
+its webhooks once: inline after the commit (``dispatch="inline"``), or when a
+worker catches up on the outbox (``core.events.run_pending()``), also after a
+process died between the commit and the dispatch. Nothing is sent in the
+booking's transaction: no partner's slow endpoint holds up a booking.
+
+**Sending.** :meth:`WebhookService.deliver_due` is the job: it claims due
+deliveries (row locks with ``SKIP LOCKED`` on PostgreSQL, so two workers never
+take the same one), commits the claim, sends each through the
+:class:`~bookingcore.ports.WebhookSender`, and logs the attempt with its
+outcome. A claim lasts ``lease``; a worker that dies mid-send leaves the
+delivery to be claimed again when the lease ends (a second attempt with the
+same ``webhook-id``: the receiver drops the copy). Safe to run as often as
+you like, from as many workers as you like.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
+from bookingcore.domain.partner_webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookRetryPolicy,
+    WebhookTopic,
+    topics_for,
+)
+from bookingcore.domain.policy import Principal
+from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.values import PartnerId
+from bookingcore.errors import ConflictError, NotFoundError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
+from bookingcore.services._context import ServiceContext
+from bookingcore.services.events import EventDispatcher, HandlerContext
+
+__all__ = ["WebhookRunReport", "WebhookService", "WebhookSettings"]
+
+_log = logging.getLogger("bookingcore.webhooks")
+
+#: The name of the dispatcher handler that schedules partner webhooks.
+HANDLER_NAME = "partner_webhooks"
+
+
+def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, timedelta):
+        if value <= timedelta(0):
+            raise ValidationError.single(attribute.name, "must be positive", "not_positive")
+    elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError.single(attribute.name, "must be at least 1", "too_small")
+
+
+@attrs.frozen
+class WebhookSettings:
+    """How partner webhooks are retried and sent.
+
+    Args:
+        retry: backoff, jitter and the number of attempts before a delivery is dead.
+        lease: how long a worker holds the deliveries it claimed (two minutes
+            by default). One run sends its claims one after the other, so keep
+            ``batch`` times the sender's timeout below it; a claim whose lease
+            ran out before its turn is left for the next run, unsent.
+        batch: how many deliveries one :meth:`WebhookService.deliver_due` run
+            claims at most (10 by default).
+        jitter_source: draws the jitter of each retry delay, a float in
+            ``[0, 1)`` (``random.random`` by default; tests pass a fixed one,
+            e.g. ``lambda: 0.5`` for the plain exponential delays).
+
+    .. versionadded:: 0.2
+    """
+
+    retry: WebhookRetryPolicy = attrs.Factory(WebhookRetryPolicy)
+    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive)
+    batch: int = attrs.field(default=10, validator=_positive)
+    jitter_source: Callable[[], float] = attrs.field(default=random.random, eq=False)
+
+
+@attrs.define
+class WebhookRunReport:
+    """What one :meth:`WebhookService.deliver_due` run did.
+
+    .. versionadded:: 0.2
+    """
+
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    #: attempts whose outcome came after the claim was lost (logged, status untouched)
+    late: int = 0
+    #: claims not sent because the run's earlier sends outlasted the lease
+    expired: int = 0
+
+
+@attrs.frozen
+class _Claim:
+    delivery_id: UUID
+    attempt: int
+    webhook: OutgoingWebhook | None
+    problem: str | None
+    until: datetime
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def booking_snapshot(booking: Booking) -> dict[str, Any]:
+    """The booking as a webhook shows it to its partner (no internal notes)."""
+    return {
+        "id": str(booking.id),
+        "reference": booking.reference,
+        "status": booking.status,
+        "lifecycle": booking.lifecycle,
+        "source": booking.source.value,
+        "partner_id": None if booking.partner_id is None else str(booking.partner_id),
+        "external_id": booking.external_id,
+        "customer_id": str(booking.customer_id),
+        "slot_id": str(booking.slot_id),
+        "location_id": str(booking.location_id),
+        "product_id": None if booking.product_id is None else str(booking.product_id),
+        "starts_at": _iso(booking.starts_at),
+        "travelers": booking.total_travelers,
+        "total": {"amount": str(booking.total.amount), "currency": booking.total.currency},
+        "created_at": _iso(booking.created_at),
+        "updated_at": _iso(booking.updated_at),
+        "cancelled_at": None if booking.cancelled_at is None else _iso(booking.cancelled_at),
+        "cancellation_reason": booking.cancellation_reason,
+    }
+
+
+def webhook_body(payload: Mapping[str, Any]) -> bytes:
+    """The bytes sent for ``payload``: JSON with sorted keys, compact, UTF-8 (the same
+    bytes on every attempt)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+class WebhookService:
+    """Schedule, deliver, list and re-send partner webhooks.
+
+    Args:
+        context: the shared :class:`~bookingcore.services.ServiceContext`.
+        sender: signs and POSTs webhooks (``HttpxWebhookSender``); without one
+            :meth:`deliver_due` refuses to run (and :class:`~bookingcore.BookingCore`
+            does not :meth:`install` the scheduling handler).
+        settings: retries, lease, batch size and the jitter source.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        sender: WebhookSender | None = None,
+        *,
+        settings: WebhookSettings | None = None,
+    ) -> None:
+        self._ctx = context
+        self._sender = sender
+        self.settings = settings or WebhookSettings()
+
+    # ------------------------------------------------------------------ scheduling
+
+    def install(self, dispatcher: EventDispatcher) -> None:
+        """Subscribe the scheduling handler (named ``partner_webhooks``) to ``dispatcher``."""
+        dispatcher.subscribe(
+            DomainEvent,
+            self._handle,
+            name=HANDLER_NAME,
+            # Only partners' bookings: a direct booking costs the dispatcher nothing here.
+            when=lambda event: (
+                isinstance(event, BookingCreated | BookingStatusChanged)
+                and event.partner_id is not None
+            ),
+        )
+
+    def _handle(self, event: DomainEvent, context: HandlerContext) -> None:
+        self.schedule(event, context)
+
+    def schedule(self, event: DomainEvent, context: HandlerContext) -> list[WebhookDelivery]:
+        """Add the webhooks ``event`` calls for to ``context.uow``; returns them.
+
+        Nothing for a booking without a partner, an inactive partner, a
+        partner without a webhook URL, or topics it did not subscribe to. A
+        delivery scheduled before (a repeated event) is not scheduled again.
+        """
+        if not isinstance(event, BookingCreated | BookingStatusChanged):
+            return []
+        uow = context.uow
+        booking = uow.bookings.get(event.booking_id)
+        if booking is None or booking.partner_id is None:
+            return []
+        partner = uow.partners.get(booking.partner_id)
+        if partner is None or not partner.is_active:
+            return []
+        try:
+            cancelled = self._ctx.settings.lifecycle(booking.lifecycle).cancelled
+        except ValidationError:
+            cancelled = None
+        wanted = partner.webhook_topics()
+        scheduled: list[WebhookDelivery] = []
+        for topic in topics_for(event, cancelled_state=cancelled):
+            if topic not in wanted:
+                continue
+            if uow.webhook_deliveries.get(WebhookDelivery.key(event.id, partner.id, topic)):
+                continue
+            delivery = WebhookDelivery.schedule(
+                event_id=event.id,
+                partner_id=partner.id,
+                topic=topic,
+                payload=self._payload(event, topic, booking),
+                now=context.now,
+                booking_id=booking.id,
+            )
+            uow.webhook_deliveries.add(delivery)
+            scheduled.append(delivery)
+            _log.info(
+                "webhook %s scheduled for partner %s (%s)",
+                delivery.webhook_id,
+                partner.id,
+                topic.value,
+                extra={"partner": str(partner.id), "booking": str(booking.id)},
+            )
+        return scheduled
+
+    @staticmethod
+    def _payload(event: DomainEvent, topic: WebhookTopic, booking: Booking) -> dict[str, Any]:
+        data: dict[str, Any] = {"event_id": str(event.id), "booking": booking_snapshot(booking)}
+        if isinstance(event, BookingStatusChanged):
+            data["from_status"] = event.from_status
+            data["to_status"] = event.to_status
+            if event.note:
+                data["note"] = event.note
+        return {"type": topic.value, "timestamp": _iso(event.occurred_at), "data": data}
+
+    # ------------------------------------------------------------------ delivering
+
+    def deliver_due(
+        self, now: datetime | None = None, *, limit: int | None = None
+    ) -> WebhookRunReport:
+        """Send every webhook due at ``now`` (the clock's time by default), up to ``limit``.
+
+        The job a worker runs every few seconds. Each delivery is claimed in
+        a short transaction first, so concurrent runs (threads, processes,
+        servers) split the work and never send one attempt twice; then each is
+        sent and its attempt logged, delivered, retried later or dead.
+
+        Raises:
+            ValidationError: on ``webhook_sender`` when no sender is configured.
+        """
+        if self._sender is None:
+            msg = "no webhook sender configured; pass webhook_sender= to BookingCore"
+            raise ValidationError.single("webhook_sender", msg, "not_configured")
+        start = now or self._ctx.now()
+        report = WebhookRunReport()
+        claims = self._claim(start, limit or self.settings.batch)
+        report.claimed = len(claims)
+        for claim in claims:
+            self._attempt(claim, now, report)
+        return report
+
+    def _claim(self, now: datetime, limit: int) -> list[_Claim]:
+        claims: list[_Claim] = []
+        with self._ctx.uow_factory() as uow:
+            for delivery in uow.webhook_deliveries.claim_due(now, limit):
+                number = delivery.claim(now, self.settings.lease)
+                webhook, problem = self._outgoing(uow, delivery, number)
+                until = now + self.settings.lease
+                claims.append(_Claim(delivery.id, number, webhook, problem, until))
+            if claims:
+                uow.commit()
+        return claims
+
+    def _outgoing(
+        self, uow: UnitOfWork, delivery: WebhookDelivery, attempt: int
+    ) -> tuple[OutgoingWebhook | None, str | None]:
+        partner = uow.partners.get(delivery.partner_id)
+        if partner is None:
+            return None, "the partner no longer exists"
+        if not partner.is_active:
+            return None, "the partner is inactive"
+        if not partner.webhook_url:
+            return None, "the partner has no webhook URL"
+        if not partner.webhook_secret:
+            return None, "the partner has no webhook signing secret; rotate it"
+        return (
+            OutgoingWebhook(
+                webhook_id=delivery.webhook_id,
+                url=partner.webhook_url,
+                body=webhook_body(delivery.payload),
+                timestamp=self._ctx.now(),
+                secret=partner.webhook_secret,
+                scheme=partner.webhook_scheme(),
+                partner_id=partner.id,
+                topic=delivery.topic.value,
+                attempt=attempt,
+            ),
+            None,
+        )
+
+    def _attempt(self, claim: _Claim, now: datetime | None, report: WebhookRunReport) -> None:
+        if claim.webhook is None:
+            response = WebhookResponse(None, 0, error=claim.problem, retryable=False)
+            url = ""
+        else:
+            assert self._sender is not None
+            url = claim.webhook.url
+            sending_at = self._ctx.now()
+            if sending_at >= claim.until:
+                # Earlier sends of this run used up the lease: another worker may hold it now.
+                report.expired += 1
+                return
+            # Signed now, not at the claim: receivers check webhook-timestamp against their clock.
+            webhook = attrs.evolve(claim.webhook, timestamp=sending_at)
+            try:
+                response = self._sender.send(webhook)
+            except Exception as exc:  # a sender's bug must not lose the attempt's record
+                _log.exception("webhook sender failed on %s", claim.webhook.webhook_id)
+                response = WebhookResponse(None, 0, error=f"{type(exc).__name__}: {exc}")
+        # The caller's time when it gave one; else the clock's, after the send.
+        at = now or self._ctx.now()
+        for _ in range(2):
+            try:
+                outcome = self._settle(claim, at, url, response)
+            except ConflictError:
+                continue  # someone re-sent or re-claimed it meanwhile: read it again
+            break
+        else:  # pragma: no cover - two conflicts in a row
+            outcome = "late"
+        setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def _settle(self, claim: _Claim, now: datetime, url: str, response: WebhookResponse) -> str:
+        with self._ctx.uow_factory() as uow:
+            delivery = uow.webhook_deliveries.get(claim.delivery_id)
+            if delivery is None:  # pragma: no cover - deliveries are never deleted
+                return "late"
+            attempt_id = WebhookAttempt.key(delivery.id, claim.attempt)
+            uow.webhook_attempts.add(
+                WebhookAttempt(
+                    id=attempt_id,
+                    delivery_id=delivery.id,
+                    number=claim.attempt,
+                    started_at=now,
+                    url=url,
+                    succeeded=response.succeeded,
+                    latency_ms=response.latency_ms,
+                    status_code=response.status_code,
+                    error=None if response.succeeded else (response.error or "failed"),
+                    response_excerpt=response.response_excerpt,
+                )
+            )
+            outcome = "late"
+            if delivery.holds_claim(claim.attempt):
+                if response.succeeded:
+                    assert response.status_code is not None
+                    delivery.succeed(now, response.status_code)
+                    outcome = "delivered"
+                else:
+                    delivery.fail(
+                        now,
+                        error=response.error or f"HTTP {response.status_code}",
+                        status_code=response.status_code,
+                        policy=self.settings.retry,
+                        draw=self.settings.jitter_source(),
+                        retryable=response.retryable,
+                    )
+                    dead = delivery.status is WebhookDeliveryStatus.DEAD
+                    outcome = "dead" if dead else "retrying"
+            uow.commit()
+        level = logging.INFO if outcome == "delivered" else logging.WARNING
+        _log.log(
+            level,
+            "webhook %s attempt %d: %s (%s, %d ms)",
+            delivery.webhook_id,
+            claim.attempt,
+            outcome,
+            response.status_code if response.status_code is not None else response.error,
+            response.latency_ms,
+            extra={
+                "partner": str(delivery.partner_id),
+                "booking": None if delivery.booking_id is None else str(delivery.booking_id),
+                "attempt": claim.attempt,
+                "job": "webhooks.deliver_due",
+            },
+        )
+        return outcome
+
+    # ------------------------------------------------------------------ staff and partners
+
+    def resend(self, delivery_id: UUID, *, principal: Principal) -> WebhookDelivery:
+        """Send a delivered or dead webhook again, with a fresh budget of attempts.
+
+        It is due at once; the next :meth:`deliver_due` sends it, with the
+        same ``webhook-id``.
+
+        Raises:
+            PermissionDeniedError: only staff who manage partners or change
+                every booking (and the system) re-send webhooks.
+            NotFoundError: no such delivery.
+            ValidationError: on ``status`` when it is still pending.
+        """
+        policy.require(
+            policy.may_resend_partner_webhooks(principal),
+            f"{principal} may not re-send partner webhooks",
+        )
+        with self._ctx.uow_factory() as uow:
+            delivery = uow.webhook_deliveries.get(delivery_id)
+            if delivery is None:
+                raise NotFoundError("webhook_delivery", delivery_id)
+            delivery.resend(self._ctx.now())
+            uow.commit()
+        _log.info(
+            "webhook %s re-sent by %s",
+            delivery.webhook_id,
+            principal,
+            extra={"partner": str(delivery.partner_id)},
+        )
+        return delivery
+
+    def list(
+        self,
+        *,
+        principal: Principal,
+        partner_id: PartnerId | None = None,
+        status: WebhookDeliveryStatus | str | None = None,
+        page: PageRequest | None = None,
+    ) -> Page[WebhookDelivery]:
+        """Webhook deliveries newest first: staff see every partner's (or one's), a
+        partner only its own (whatever ``partner_id`` it asks for).
+
+        Raises:
+            PermissionDeniedError: ``principal`` is neither a partner nor staff
+                who see all bookings or manage partners.
+            ValidationError: an unknown ``status``.
+        """
+        if principal.is_partner():
+            partner_id = PartnerId(_partner_id(principal))
+        policy.require(
+            policy.can_view_partner_webhooks(principal),
+            f"{principal} may not list partner webhooks",
+        )
+        wanted = None
+        if status is not None:
+            try:
+                wanted = WebhookDeliveryStatus(status)
+            except ValueError:
+                msg = f"{status!r} is not one of: pending, delivered, dead"
+                raise ValidationError.single("status", msg, "invalid_choice") from None
+        with self._ctx.uow_factory() as uow:
+            return uow.webhook_deliveries.list(
+                page or PageRequest(), partner_id=partner_id, status=wanted
+            )
+
+    def get(self, delivery_id: UUID, *, principal: Principal) -> WebhookDelivery:
+        """One delivery, for staff who see all or its own partner.
+
+        Raises:
+            NotFoundError: no such delivery visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            delivery = uow.webhook_deliveries.get(delivery_id)
+        if delivery is None or not policy.can_view_partner_webhooks(principal, delivery.partner_id):
+            raise NotFoundError("webhook_delivery", delivery_id)
+        return delivery
+
+    def attempts(self, delivery_id: UUID, *, principal: Principal) -> Sequence[WebhookAttempt]:
+        """A delivery's attempt log, first attempt first.
+
+        Raises:
+            NotFoundError: no such delivery visible to ``principal``.
+        """
+        self.get(delivery_id, principal=principal)
+        with self._ctx.uow_factory() as uow:
+            return uow.webhook_attempts.list_for_delivery(delivery_id)
+
+
+def _partner_id(principal: Principal) -> UUID:
+    """The principal's id (partners always have one)."""
+    assert principal.id is not None
+    return principal.id

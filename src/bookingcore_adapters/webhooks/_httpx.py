@@ -1,0 +1,171 @@
+"""Sign partner webhooks and POST them with httpx.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import httpx
+from standardwebhooks import Webhook
+
+from bookingcore.domain.partner_webhooks import SignatureScheme
+from bookingcore.domain.webhooks import SIGNATURE_HEADER, sign
+from bookingcore.errors import ValidationError
+from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse
+
+__all__ = ["HttpxWebhookSender", "signed_headers"]
+
+_log = logging.getLogger("bookingcore.webhooks")
+
+_PREFIX = "whsec_"
+_MIN_KEY_BYTES = 16
+_MAX_EXCERPT = 300
+_USER_AGENT = "bookingcore-webhooks/0.2"
+
+
+def _standard_secret(secret: str) -> str:
+    """``secret`` checked to be ``whsec_`` and strict base64 of a key of 16+ bytes."""
+    encoded = secret.removeprefix(_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) < _MIN_KEY_BYTES:
+        msg = (
+            "is not a Standard Webhooks secret (whsec_ and base64 of 16 or more bytes); "
+            "rotate the partner's webhook secret to get one"
+        )
+        raise ValidationError.single("webhook_secret", msg, "invalid_secret")
+    return secret
+
+
+def signed_headers(webhook: OutgoingWebhook) -> dict[str, str]:
+    """The HTTP headers of ``webhook``, signed by its scheme.
+
+    Always ``Content-Type``, ``User-Agent`` and ``webhook-id``. The
+    ``standard`` scheme adds ``webhook-timestamp`` (whole seconds since the
+    epoch) and ``webhook-signature`` (``v1,<base64 HMAC-SHA256>`` of
+    ``"{id}.{timestamp}.{body}"``, computed by the ``standardwebhooks``
+    package); ``bookingcore`` adds ``X-Bookingcore-Signature`` (see
+    :mod:`bookingcore.domain.webhooks`); ``both`` adds all three.
+
+    Raises:
+        ValidationError: on ``webhook_secret`` when the secret cannot sign by
+            the standard scheme, on ``secret`` when it is empty.
+
+    .. versionadded:: 0.2
+    """
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": _USER_AGENT,
+        "webhook-id": webhook.webhook_id,
+    }
+    scheme = webhook.scheme
+    if scheme in (SignatureScheme.STANDARD, SignatureScheme.BOTH):
+        signer = Webhook(_standard_secret(webhook.secret))
+        headers["webhook-timestamp"] = str(int(webhook.timestamp.timestamp()))
+        headers["webhook-signature"] = signer.sign(
+            webhook.webhook_id, webhook.timestamp, webhook.body
+        )
+    if scheme in (SignatureScheme.BOOKINGCORE, SignatureScheme.BOTH):
+        headers[SIGNATURE_HEADER] = sign(webhook.secret, webhook.body, webhook.timestamp)
+    return headers
+
+
+class HttpxWebhookSender:
+    """Signs each webhook by its partner's scheme and POSTs it with httpx.
+
+    Any 2xx answer is a delivery. Redirects are not followed (a 3xx is a
+    failure: a receiver that moved should update its URL). A timeout, a
+    refused connection or any other transport error is a retryable failure;
+    a URL that is not http(s), or a secret that cannot sign, is not.
+
+    Args:
+        timeout: seconds to wait for the receiver, per attempt (keep it below
+            :attr:`~bookingcore.services.WebhookSettings.lease`).
+        client: an ``httpx.Client`` to reuse (proxies, test transports); the
+            sender closes only a client it created.
+        logger: the logger to use instead of ``bookingcore.webhooks``.
+
+    Raises:
+        ValidationError: on ``timeout`` when not positive.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if not timeout > 0:
+            raise ValidationError.single("timeout", "must be a positive number of seconds")
+        self._timeout = timeout
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client()
+        self._log = logger or _log
+
+    def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
+        """POST ``webhook``; every outcome comes back as a :class:`WebhookResponse`."""
+        if urlsplit(webhook.url).scheme not in ("http", "https"):
+            error = f"{webhook.url!r} is not an http(s) URL"
+            return WebhookResponse(None, 0, error=error, retryable=False)
+        try:
+            headers = signed_headers(webhook)
+        except ValidationError as exc:
+            return WebhookResponse(None, 0, error=str(exc), retryable=False)
+        started = time.perf_counter()
+        try:
+            response = self._client.post(
+                webhook.url,
+                content=webhook.body,
+                headers=headers,
+                timeout=self._timeout,
+                follow_redirects=False,
+            )
+        except httpx.TimeoutException:
+            latency = _elapsed_ms(started)
+            return WebhookResponse(None, latency, error=f"timed out after {self._timeout:g}s")
+        except httpx.ConnectError as exc:
+            return WebhookResponse(None, _elapsed_ms(started), error=f"connection failed: {exc}")
+        except httpx.UnsupportedProtocol as exc:
+            return WebhookResponse(None, 0, error=f"unsupported URL: {exc}", retryable=False)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            return WebhookResponse(None, _elapsed_ms(started), error=error)
+        latency = _elapsed_ms(started)
+        excerpt = response.text[:_MAX_EXCERPT] or None
+        if response.is_success:
+            return WebhookResponse(response.status_code, latency, response_excerpt=excerpt)
+        error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+        return WebhookResponse(response.status_code, latency, error=error, response_excerpt=excerpt)
+
+    def close(self) -> None:
+        """Close the HTTP client if this sender created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _elapsed_ms(started: float) -> int:
+    return max(0, round((time.perf_counter() - started) * 1000))

@@ -1,0 +1,384 @@
+"""Notifiers that reach people: SmtpNotifier against a local aiosmtpd server, TwilioNotifier
+against a local server shaped like Twilio's Messages API, and Twilio status callbacks (their
+X-Twilio-Signature checked) moving the communication's status forward only."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+from uuid import uuid4
+
+import attrs
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from tests.integration._partner_webhooks import ADMIN
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    TravelerDetails,
+)
+from bookingcore.domain import Booking
+from bookingcore.domain.communications import Channel, CommunicationStatus
+from bookingcore.errors import AuthenticationError, DeliveryError
+from bookingcore.ports.messaging import Notifier, OutgoingMessage
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.email import SmtpNotifier
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.notifications import ChannelNotifier
+from bookingcore_adapters.sms import (
+    TwilioNotifier,
+    read_twilio_status_callback,
+    verify_twilio_signature,
+)
+
+ACCOUNT = "AC" + "1" * 32
+TOKEN = "twilio-auth-token"
+CALLBACK = "https://bookings.example.com/callbacks/twilio?tenant=7"
+TWILIO = Principal.webhook("twilio")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- SMTP server
+
+
+@attrs.define
+class Mailbox:
+    """What the local SMTP server accepted, and whom it refuses."""
+
+    messages: list[Any] = attrs.Factory(list)
+    logins: list[str] = attrs.Factory(list)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
+        if address.startswith("busy@"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 Message accepted"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        ok = (data.login, data.password) == (b"bookings", b"s3cret")
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=box.authenticate,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def _smtp(port: int, **options: Any) -> SmtpNotifier:
+    values: dict[str, Any] = {
+        "sender": "bookings@example.com",
+        "username": "bookings",
+        "password": "s3cret",
+        "security": "none",
+        "timeout": 5,
+    }
+    return SmtpNotifier("127.0.0.1", port, **(values | options))
+
+
+# --------------------------------------------------------------------------- Twilio server
+
+
+@attrs.define
+class FakeTwilio:
+    url: str = ""
+    requests: list[dict[str, Any]] = attrs.Factory(list)
+    answers: list[tuple[int, dict[str, Any]]] = attrs.Factory(list)
+    sids: int = 0
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            fake.requests.append(
+                {"path": self.path, "headers": dict(self.headers.items()), "form": form}
+            )
+            expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                code, document = 401, {"code": 20003, "message": "Authenticate"}
+            elif fake.answers:
+                code, document = fake.answers.pop(0)
+            else:
+                fake.sids += 1
+                code = 201
+                document = {"sid": f"SM{fake.sids:032d}", "status": "queued", "to": form["To"]}
+            reply = json.dumps(document).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _twilio_notifier(fake: FakeTwilio) -> TwilioNotifier:
+    return TwilioNotifier(
+        ACCOUNT, TOKEN, "+15005550006", base_url=fake.url, status_callback=CALLBACK, timeout=5
+    )
+
+
+def _signed(params: dict[str, str], url: str = CALLBACK, token: str = TOKEN) -> str:
+    """Twilio's signature, computed here independently of the adapter."""
+    data = url + "".join(key + params[key] for key in sorted(params))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+# --------------------------------------------------------------------------- a booking to message
+
+
+def _booked(
+    notifier: Notifier, email: str | None = "asha@example.com"
+) -> tuple[BookingCore, Booking]:
+    clock = FixedClock()
+    core = BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN", business_name="Trails"),
+        notifier=notifier,
+        automations=False,
+    )
+    camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=clock.now() + timedelta(days=3),
+        price_per_traveler=Money("1000", "INR"),
+        capacity=10,
+        principal=ADMIN,
+    )
+    customer = core.customers.register(
+        "+919876543210", name="Asha", email=email, principal=ADMIN
+    ).customer
+    booking = core.bookings.book(
+        BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
+            customer_id=customer.id,
+        ),
+        principal=ADMIN,
+    )
+    return core, booking
+
+
+class TestSmtpNotifier:
+    def test_a_confirmation_email_reaches_the_smtp_server_and_is_logged_sent(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        core, booking = _booked(_smtp(port))
+        sent = core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        assert sent.status is CommunicationStatus.SENT
+        assert sent.provider_message_id == f"<{sent.id}@bookingcore>"
+        [envelope] = box.messages
+        assert envelope.mail_from == "bookings@example.com"
+        assert envelope.rcpt_tos == ["asha@example.com"]
+        text = envelope.content.decode()
+        assert f"Subject: Your booking {booking.reference} is confirmed" in text
+        assert f"Message-ID: <{sent.id}@bookingcore>" in text
+        assert "Hello Asha" in text
+        assert box.logins == ["bookings"]
+
+    def test_a_permanent_refusal_is_not_retryable_and_the_message_is_logged_failed(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        _, port = mailbox
+        core, booking = _booked(_smtp(port), email="nobody@example.com")
+        with pytest.raises(DeliveryError) as caught:
+            core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        assert not caught.value.retryable
+        assert "550" in caught.value.reason
+        [logged] = core.communications.for_booking(booking.id, principal=ADMIN)
+        assert logged.status is CommunicationStatus.FAILED
+        assert "no such mailbox" in (logged.failed_reason or "")
+
+    def test_a_temporary_refusal_is_retryable(self, mailbox: tuple[Mailbox, int]) -> None:
+        _, port = mailbox
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "busy@example.com", "hi", "Hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError) as caught:
+            _smtp(port).send(message)
+        assert caught.value.retryable
+        assert "451" in caught.value.reason
+
+    def test_an_unreachable_server_is_retryable(self) -> None:
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError) as caught:
+            _smtp(_free_port()).send(message)
+        assert caught.value.retryable
+        assert caught.value.reason.startswith("smtp unreachable")
+
+    def test_an_sms_is_refused_without_connecting(self) -> None:
+        message = OutgoingMessage(uuid4(), Channel.SMS, "+919876543210", "hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError) as caught:
+            _smtp(_free_port()).send(message)
+        assert (caught.value.channel, caught.value.retryable) == ("sms", False)
+
+
+class TestTwilioNotifier:
+    def test_an_sms_is_posted_as_twilio_s_sdk_does_and_logged_with_its_sid(
+        self, twilio: FakeTwilio
+    ) -> None:
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+        sent = core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        assert (sent.channel, sent.status) == (Channel.SMS, CommunicationStatus.SENT)
+        assert sent.provider_message_id == f"SM{1:032d}"
+        [request] = twilio.requests
+        assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+        assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+        assert request["headers"]["Accept"] == "application/json"
+        assert request["headers"]["Accept-Charset"] == "utf-8"
+        assert request["form"] == {
+            "To": "+919876543210",
+            "From": "+15005550006",
+            "Body": sent.content,
+            "StatusCallback": CALLBACK,
+        }
+
+    def test_a_refused_number_fails_the_message_without_retry(self, twilio: FakeTwilio) -> None:
+        twilio.answers.append((400, {"code": 21211, "message": "Invalid 'To' Phone Number"}))
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+        with pytest.raises(DeliveryError) as caught:
+            core.communications.send(booking.id, "reminder", principal=ADMIN)
+        assert not caught.value.retryable
+        [logged] = core.communications.for_booking(booking.id, principal=ADMIN)
+        assert logged.failed_reason == "twilio 21211: Invalid 'To' Phone Number"
+
+    def test_a_channel_notifier_routes_email_and_sms(
+        self, twilio: FakeTwilio, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        notifier = ChannelNotifier({"email": _smtp(port), "sms": _twilio_notifier(twilio)})
+        core, booking = _booked(notifier)
+        core.communications.send(booking.id, "confirmation", principal=ADMIN, channel="sms")
+        core.communications.send(booking.id, "reminder", principal=ADMIN, channel="email")
+        assert (len(twilio.requests), len(box.messages)) == (1, 1)
+        phone_call = OutgoingMessage(uuid4(), Channel.PHONE, "+919876543210", "hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError, match="no notifier configured for phone"):
+            notifier.send(phone_call)
+
+
+class TestTwilioStatusCallbacks:
+    def test_twilio_s_documented_example_signature_verifies(self) -> None:
+        params = {
+            "CallSid": "CA1234567890ABCDE",
+            "Caller": "+12349013030",
+            "Digits": "1234",
+            "From": "+12349013030",
+            "To": "+18005551212",
+        }
+        url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+        assert verify_twilio_signature("12345", url, params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+        assert not verify_twilio_signature("12346", url, params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+
+    def test_callbacks_move_the_message_forward_only(self, twilio: FakeTwilio) -> None:
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+        sent = core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        sid = sent.provider_message_id
+        assert sid is not None
+
+        def callback(status: str, **extra: str) -> CommunicationStatus:
+            params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT, **extra}
+            report = read_twilio_status_callback(TOKEN, CALLBACK, params, _signed(params))
+            assert report.status is not None
+            return core.communications.record_callback(
+                report.message_sid, report.status, principal=TWILIO, reason=report.reason
+            ).status
+
+        assert callback("sent") is CommunicationStatus.SENT
+        assert callback("delivered") is CommunicationStatus.DELIVERED
+        assert callback("sent") is CommunicationStatus.DELIVERED  # late, out of order
+        assert callback("undelivered", ErrorCode="30003") is CommunicationStatus.DELIVERED
+        logged = core.communications.get(sent.id, principal=ADMIN)
+        assert logged.delivered_at is not None
+
+    def test_an_undelivered_message_fails_with_twilio_s_error_code(
+        self, twilio: FakeTwilio
+    ) -> None:
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+        sent = core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        params = {
+            "MessageSid": str(sent.provider_message_id),
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30003",
+        }
+        report = read_twilio_status_callback(TOKEN, CALLBACK, params, _signed(params))
+        assert (report.status, report.reason) == (CommunicationStatus.FAILED, "undelivered (30003)")
+        failed = core.communications.record_callback(
+            report.message_sid, report.status, principal=TWILIO, reason=report.reason
+        )
+        assert (failed.status, failed.failed_reason) == (
+            CommunicationStatus.FAILED,
+            "undelivered (30003)",
+        )
+
+    def test_a_forged_or_unsigned_callback_is_refused(self) -> None:
+        params = {"MessageSid": "SM1", "MessageStatus": "delivered"}
+        with pytest.raises(AuthenticationError):
+            read_twilio_status_callback(TOKEN, CALLBACK, params, _signed(params, token="other"))
+        with pytest.raises(AuthenticationError):
+            read_twilio_status_callback(TOKEN, CALLBACK, params, None)
+        tampered = {**params, "MessageStatus": "failed"}
+        with pytest.raises(AuthenticationError):
+            read_twilio_status_callback(TOKEN, CALLBACK, tampered, _signed(params))

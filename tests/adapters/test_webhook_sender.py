@@ -1,0 +1,194 @@
+"""Partner webhooks over real HTTP: a local endpoint verifies them with the standardwebhooks
+package itself; failures (500, a timeout, a refused connection) are retried until dead, and a
+re-sent webhook arrives with its first webhook-id."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+from tests.adapters._webhook_receiver import Receiver, webhook_receiver
+from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
+
+from bookingcore import BookingCore, Settings
+from bookingcore._clock import SystemClock
+from bookingcore.domain import SignatureScheme, WebhookDeliveryStatus, WebhookRetryPolicy
+from bookingcore.domain.webhooks import SIGNATURE_HEADER, verify
+from bookingcore.ports import OutgoingWebhook
+from bookingcore.services import WebhookSettings
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.webhooks import HttpxWebhookSender, signed_headers
+
+RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
+
+
+@pytest.fixture
+def sender() -> Iterator[HttpxWebhookSender]:
+    with HttpxWebhookSender(timeout=0.5) as sender:
+        yield sender
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with webhook_receiver() as receiver:
+        yield receiver
+
+
+def _world(sender: HttpxWebhookSender, url: str, **settings: str) -> WebhookWorld:
+    # The real clock: receivers check webhook-timestamp against theirs.
+    core = BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=SystemClock(),
+        settings=Settings(default_region="IN"),
+        webhook_sender=sender,
+        webhook_settings=WebhookSettings(retry=RETRY, jitter_source=lambda: 0.5),
+    )
+    return webhook_world(core, url, **settings)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hooks"
+
+
+class TestStandardWebhooks:
+    def test_the_receiver_verifies_the_webhook_with_the_standardwebhooks_package(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        world = _world(sender, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        booking = world.book()
+        report = world.core.webhooks.deliver_due()
+        assert (report.claimed, report.delivered) == (1, 1)
+        [got] = receiver.received
+        assert got.verified
+        assert got.payload["type"] == "booking.created"
+        assert got.payload["data"]["booking"]["id"] == str(booking.id)
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert got.headers["webhook-id"] == delivery.webhook_id
+        assert SIGNATURE_HEADER not in got.headers
+        [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert (attempt.status_code, attempt.succeeded, attempt.url) == (200, True, receiver.url)
+        assert attempt.latency_ms >= 0
+
+    def test_headers_verify_for_the_body_they_sign_and_not_for_another(self) -> None:
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        webhook = OutgoingWebhook(
+            webhook_id="msg_1",
+            url="http://127.0.0.1/hooks",
+            body=b'{"a":1}',
+            timestamp=datetime.now(UTC),
+            secret=secret,
+        )
+        headers = signed_headers(webhook)
+        assert Webhook(secret).verify(b'{"a":1}', headers) == {"a": 1}
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(b'{"a":2}', headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook("whsec_" + "A" * 43 + "=").verify(b'{"a":1}', headers)
+
+    def test_the_bookingcore_scheme_stays_available_per_partner(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        receiver.require_standard = False
+        world = _world(sender, receiver.url, webhook_scheme="bookingcore")
+        assert world.partner.webhook_scheme() is SignatureScheme.BOOKINGCORE
+        world.book()
+        world.core.webhooks.deliver_due()
+        [got] = receiver.received
+        assert "webhook-signature" not in got.headers
+        assert got.headers["webhook-id"].startswith("msg_")
+        assert world.partner.webhook_secret is not None
+        verify(
+            world.partner.webhook_secret,
+            got.body,
+            got.headers[SIGNATURE_HEADER],
+            now=datetime.now(UTC),
+        )
+
+    def test_both_schemes_at_once_verify_each_way(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        world = _world(sender, receiver.url, webhook_scheme="both")
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        world.book()
+        world.core.webhooks.deliver_due()
+        [got] = receiver.received
+        assert got.verified
+        verify(receiver.secret, got.body, got.headers[SIGNATURE_HEADER], now=datetime.now(UTC))
+
+    def test_a_secret_that_is_not_base64_is_refused_without_a_request(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        webhook = OutgoingWebhook(
+            "msg_x", receiver.url, b"{}", datetime.now(UTC), "whsec_not-base64_!!"
+        )
+        response = sender.send(webhook)
+        assert (response.status_code, response.retryable) == (None, False)
+        assert "webhook_secret" in (response.error or "")
+        assert receiver.received == []
+
+
+class TestFailures:
+    def test_500_timeout_and_500_again_are_retried_with_backoff_then_dead(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        world = _world(sender, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        receiver.script = [500, "slow", 503]
+        world.book()
+        now = datetime.now(UTC)
+        webhooks = world.core.webhooks
+        assert webhooks.deliver_due(now).retrying == 1
+        assert webhooks.deliver_due(now + timedelta(seconds=9)).claimed == 0
+        assert webhooks.deliver_due(now + timedelta(seconds=10)).retrying == 1
+        assert webhooks.deliver_due(now + timedelta(seconds=30)).dead == 1
+        [delivery] = webhooks.list(principal=ADMIN).items
+        assert delivery.status is WebhookDeliveryStatus.DEAD
+        attempts = webhooks.attempts(delivery.id, principal=ADMIN)
+        assert [a.status_code for a in attempts] == [500, None, 503]
+        assert attempts[1].error == "timed out after 0.5s"
+        assert attempts[1].latency_ms >= 400
+        assert attempts[2].error == "HTTP 503 Service Unavailable"
+        assert len(set(receiver.ids())) == 1
+        assert all(r.verified for r in receiver.received)
+
+        resent = webhooks.resend(delivery.id, principal=ADMIN)
+        assert resent.status is WebhookDeliveryStatus.PENDING
+        assert webhooks.deliver_due().delivered == 1
+        assert receiver.ids() == [delivery.webhook_id] * 4
+        assert webhooks.get(delivery.id, principal=ADMIN).status is WebhookDeliveryStatus.DELIVERED
+
+    def test_a_refused_connection_is_retried(self, sender: HttpxWebhookSender) -> None:
+        world = _world(sender, _closed_port_url())
+        world.book()
+        report = world.core.webhooks.deliver_due()
+        assert report.retrying == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert attempt.status_code is None
+        assert (attempt.error or "").startswith("connection failed")
+
+    def test_the_body_is_the_same_bytes_on_every_attempt(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        world = _world(sender, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        receiver.script = [500]
+        world.book()
+        now = datetime.now(UTC)
+        world.core.webhooks.deliver_due(now)
+        world.core.webhooks.deliver_due(now + timedelta(seconds=10))
+        first, second = receiver.received
+        assert first.body == second.body
+        assert json.loads(first.body) == second.payload

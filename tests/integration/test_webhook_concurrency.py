@@ -1,0 +1,91 @@
+"""On PostgreSQL, two worker processes running ``core.webhooks.deliver_due()`` at once never
+send the same attempt twice: every webhook reaches the partner exactly once, with one
+attempt logged."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+import pytest
+from tests.adapters._webhook_receiver import webhook_receiver
+from tests.integration._partner_webhooks import ADMIN, webhook_world
+
+from bookingcore import BookingCore, Settings
+from bookingcore._clock import SystemClock
+from bookingcore.domain import WebhookDeliveryStatus
+from bookingcore.domain.queries import PageRequest
+from bookingcore.services import WebhookSettings
+from bookingcore.testing import RecordingWebhookSender
+from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.webhooks import HttpxWebhookSender
+
+WEBHOOKS = 30
+
+
+def _deliver_until_done(url: str, schema: str, start: Any, results: Any) -> None:
+    """In a worker process: run deliver_due in small batches until nothing is due."""
+    store = SqlStore(url, connect_args={"options": f"-csearch_path={schema}"})
+    with HttpxWebhookSender(timeout=5) as sender:
+        core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=SystemClock(),
+            webhook_sender=sender,
+            webhook_settings=WebhookSettings(batch=3),
+        )
+        start.wait()
+        delivered = 0
+        while True:
+            report = core.webhooks.deliver_due()
+            delivered += report.delivered
+            if report.claimed == 0:
+                break
+    store.dispose()
+    results.put(delivered)
+
+
+@pytest.mark.postgres
+def test_two_worker_processes_deliver_every_webhook_exactly_once(
+    pg_store: SqlStore, postgres_url: str, postgres_schema: str
+) -> None:
+    with webhook_receiver(delay=0.02) as receiver:
+        # The app server: schedules webhooks as it books; only the workers send them.
+        core = BookingCore(
+            uow_factory=pg_store.unit_of_work,
+            clock=SystemClock(),
+            settings=Settings(default_region="IN"),
+            webhook_sender=RecordingWebhookSender(),
+        )
+        world = webhook_world(core, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        for _ in range(WEBHOOKS):
+            world.book()
+
+        context = multiprocessing.get_context("spawn")
+        start, results = context.Barrier(2), context.Queue()
+        workers = [
+            context.Process(
+                target=_deliver_until_done, args=(postgres_url, postgres_schema, start, results)
+            )
+            for _ in range(2)
+        ]
+        for worker in workers:
+            worker.start()
+        counts = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=30)
+            assert worker.exitcode == 0
+
+        ids = receiver.ids()
+        assert len(ids) == WEBHOOKS
+        assert len(set(ids)) == WEBHOOKS
+        assert all(r.verified for r in receiver.received)
+        assert sum(counts) == WEBHOOKS
+        assert min(counts) > 0  # both workers took a share
+
+        page = core.webhooks.list(principal=ADMIN, page=PageRequest(limit=100))
+        assert len(page.items) == WEBHOOKS
+        for delivery in page.items:
+            assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 1)
+            assert len(core.webhooks.attempts(delivery.id, principal=ADMIN)) == 1

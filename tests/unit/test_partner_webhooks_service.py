@@ -1,0 +1,279 @@
+"""core.webhooks: scheduled from booking events, delivered with retries and backoff, dead,
+re-sent by staff, listed for staff and for the partner itself (memory store, fake sender)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
+from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
+from bookingcore.ports import OutgoingWebhook, WebhookResponse
+from bookingcore.services import WebhookSettings
+from bookingcore.testing import FixedClock, RecordingWebhookSender, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
+
+RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
+
+
+def _core(sender: RecordingWebhookSender, clock: FixedClock, **kwargs: object) -> BookingCore:
+    return BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        webhook_sender=sender,
+        webhook_settings=WebhookSettings(retry=RETRY, jitter_source=lambda: 0.5),
+        payment_providers=[ManualProvider()],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def sender() -> RecordingWebhookSender:
+    return RecordingWebhookSender()
+
+
+@pytest.fixture
+def world(sender: RecordingWebhookSender, clock: FixedClock) -> WebhookWorld:
+    return webhook_world(_core(sender, clock))
+
+
+class TestScheduling:
+    def test_a_partner_booking_schedules_one_created_webhook_and_a_direct_one_none(
+        self, world: WebhookWorld
+    ) -> None:
+        booking = world.book()
+        page = world.core.webhooks.list(principal=ADMIN)
+        assert [(d.topic, d.booking_id) for d in page.items] == [
+            (WebhookTopic.BOOKING_CREATED, booking.id)
+        ]
+        delivery = page.items[0]
+        assert delivery.webhook_id == f"msg_{delivery.id.hex}"
+        assert delivery.payload["type"] == "booking.created"
+        assert delivery.payload["data"]["booking"]["reference"] == booking.reference
+        assert "internal_notes" not in delivery.payload["data"]["booking"]
+
+    def test_confirm_cancel_and_pay_each_schedule_their_topic(self, world: WebhookWorld) -> None:
+        core = world.core
+        first, second = world.book(), world.book()
+        core.bookings.transition(first.id, "confirmed", principal=ADMIN)
+        core.bookings.cancel(first.id, principal=ADMIN, reason="storm")
+        core.payments.record_manual_payment(
+            second.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
+        )
+        topics = {(d.booking_id, d.topic) for d in core.webhooks.list(principal=ADMIN).items}
+        assert topics == {
+            (first.id, WebhookTopic.BOOKING_CREATED),
+            (first.id, WebhookTopic.BOOKING_CONFIRMED),
+            (first.id, WebhookTopic.BOOKING_CANCELLED),
+            (second.id, WebhookTopic.BOOKING_CREATED),
+            (second.id, WebhookTopic.BOOKING_PAID),
+            (second.id, WebhookTopic.BOOKING_CONFIRMED),
+        }
+
+    def test_a_direct_booking_leaves_no_trace_in_the_dispatcher(self, world: WebhookWorld) -> None:
+        """Only partners' events reach the handler, so direct bookings cost no delivery record."""
+        core = world.core
+        customer = core.customers.register("+919811111111", principal=ADMIN).customer
+        booking = core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Ravi"), is_primary=True)],
+                customer_id=customer.id,
+            ),
+            principal=ADMIN,
+        )
+        core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        assert core.webhooks.list(principal=ADMIN).items == []
+        with core.context.uow_factory() as uow:
+            handlers = {
+                d.handler
+                for m in uow.outbox.list_unpublished(100)
+                for d in uow.deliveries.list_for_event(m.id)
+            }
+        assert "partner_webhooks" not in handlers
+
+    def test_only_subscribed_topics_are_scheduled(
+        self, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world = webhook_world(_core(sender, clock), webhook_events="booking.cancelled")
+        booking = world.book()
+        assert world.core.webhooks.list(principal=ADMIN).items == []
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.topic is WebhookTopic.BOOKING_CANCELLED
+
+    def test_an_unknown_topic_setting_is_refused(self, world: WebhookWorld) -> None:
+        with pytest.raises(ValidationError) as caught:
+            world.core.partners.set_settings(
+                world.partner.id, {"webhook_events": "booking.exploded"}, principal=ADMIN
+            )
+        assert caught.value.fields == ("settings.webhook_events",)
+
+    def test_dispatching_an_event_again_schedules_nothing_new(self, world: WebhookWorld) -> None:
+        world.book()
+        with world.core.context.uow_factory() as uow:
+            [message] = [m for m in uow.outbox.list_unpublished(100) if m.name == "booking.created"]
+        world.core.events.retry(message.id, "partner_webhooks")
+        assert len(world.core.webhooks.list(principal=ADMIN).items) == 1
+
+
+class TestDelivery:
+    def test_a_due_webhook_is_sent_once_with_its_stable_id(
+        self, world: WebhookWorld, sender: RecordingWebhookSender
+    ) -> None:
+        world.book()
+        report = world.core.webhooks.deliver_due()
+        assert (report.claimed, report.delivered) == (1, 1)
+        assert world.core.webhooks.deliver_due().claimed == 0
+        [sent] = sender.sent
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert sent.webhook_id == delivery.webhook_id
+        assert sent.url == "https://partner.example.com/hooks"
+        assert sent.secret == world.partner.webhook_secret
+        assert delivery.status is WebhookDeliveryStatus.DELIVERED
+        [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert (attempt.number, attempt.succeeded, attempt.status_code) == (1, True, 200)
+
+    def test_failures_back_off_exponentially_then_the_delivery_is_dead(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.book()
+        sender.answer_next(500, None, 503)
+        start = clock.now()
+        assert world.core.webhooks.deliver_due().retrying == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.next_attempt_at == start + timedelta(seconds=10)
+        assert world.core.webhooks.deliver_due().claimed == 0  # not due yet
+        clock.advance(timedelta(seconds=10))
+        assert world.core.webhooks.deliver_due().retrying == 1
+        delivery = world.core.webhooks.get(delivery.id, principal=ADMIN)
+        assert delivery.next_attempt_at == clock.now() + timedelta(seconds=20)
+        clock.advance(timedelta(seconds=20))
+        assert world.core.webhooks.deliver_due().dead == 1
+        delivery = world.core.webhooks.get(delivery.id, principal=ADMIN)
+        assert delivery.status is WebhookDeliveryStatus.DEAD
+        attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert [(a.number, a.status_code, a.error) for a in attempts] == [
+            (1, 500, "HTTP 500"),
+            (2, None, "timed out"),
+            (3, 503, "HTTP 503"),
+        ]
+        assert len({s.webhook_id for s in sender.sent}) == 1
+
+    def test_staff_resend_a_dead_webhook_and_it_is_delivered(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.book()
+        sender.answer_next(500, 500, 500)
+        for _ in range(3):
+            world.core.webhooks.deliver_due()
+            clock.advance(timedelta(minutes=5))
+        [delivery] = world.core.webhooks.list(principal=ADMIN, status="dead").items
+        resent = world.core.webhooks.resend(delivery.id, principal=ADMIN)
+        assert (resent.status, resent.failures) == (WebhookDeliveryStatus.PENDING, 0)
+        assert world.core.webhooks.deliver_due().delivered == 1
+        attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert [a.number for a in attempts] == [1, 2, 3, 4]
+        assert attempts[-1].succeeded
+
+    def test_a_worker_that_died_after_claiming_leaves_the_webhook_to_the_next_one(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.book()
+        lease = world.core.webhooks.settings.lease
+        with world.core.context.uow_factory() as uow:  # a worker claims, then dies
+            [claimed] = uow.webhook_deliveries.claim_due(clock.now(), 10)
+            claimed.claim(clock.now(), lease)
+            uow.commit()
+        assert world.core.webhooks.deliver_due().claimed == 0
+        clock.advance(lease)
+        assert world.core.webhooks.deliver_due().delivered == 1
+        [sent] = sender.sent
+        assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
+        [attempt] = world.core.webhooks.attempts(claimed.id, principal=ADMIN)
+        assert attempt.number == 2
+
+    def test_claims_whose_lease_ran_out_during_a_slow_run_are_left_unsent(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        for _ in range(3):
+            world.book()
+        slow_send = sender.send
+
+        def send_in_ninety_seconds(webhook: OutgoingWebhook) -> WebhookResponse:
+            assert webhook.timestamp == clock.now()  # signed when sent, not when claimed
+            clock.advance(timedelta(seconds=90))
+            return slow_send(webhook)
+
+        sender.send = send_in_ninety_seconds  # type: ignore[method-assign]
+        report = world.core.webhooks.deliver_due()  # lease: 2 minutes
+        assert (report.claimed, report.delivered, report.expired) == (3, 2, 1)
+        report = world.core.webhooks.deliver_due()
+        assert (report.claimed, report.delivered) == (1, 1)
+        assert len({w.webhook_id for w in sender.sent}) == 3
+        assert sorted(w.attempt for w in sender.sent) == [1, 1, 2]
+
+    def test_jitter_spreads_the_delay_within_its_bounds(self) -> None:
+        policy = WebhookRetryPolicy(first_delay=timedelta(seconds=100), factor=2, jitter=0.2)
+        assert policy.delay(1, 0.0) == timedelta(seconds=80)
+        assert policy.delay(1, 0.5) == timedelta(seconds=100)
+        assert policy.delay(2, 1.0) == timedelta(seconds=240)
+        assert policy.delay(50, 1.0) == policy.max_delay
+
+    def test_a_partner_without_a_sender_configured_cannot_deliver(self, clock: FixedClock) -> None:
+        core = BookingCore(uow_factory=MemoryStore().unit_of_work, clock=clock)
+        with pytest.raises(ValidationError) as caught:
+            core.webhooks.deliver_due()
+        assert caught.value.fields == ("webhook_sender",)
+
+    def test_an_inactive_partner_s_webhook_dies_without_a_request(
+        self, world: WebhookWorld, sender: RecordingWebhookSender
+    ) -> None:
+        world.book()
+        world.core.partners.set_active(world.partner.id, False, principal=ADMIN)
+        assert world.core.webhooks.deliver_due().dead == 1
+        assert sender.sent == []
+
+
+class TestAccess:
+    def test_a_partner_lists_only_its_own_deliveries_and_may_not_resend(
+        self, world: WebhookWorld
+    ) -> None:
+        world.book()
+        [mine] = world.core.webhooks.list(principal=world.as_partner).items
+        other = Principal.partner(uuid4())  # type: ignore[arg-type]
+        assert world.core.webhooks.list(principal=other).items == []
+        with pytest.raises(NotFoundError):
+            world.core.webhooks.get(mine.id, principal=other)
+        with pytest.raises(PermissionDeniedError):
+            world.core.webhooks.resend(mine.id, principal=world.as_partner)
+
+    def test_staff_without_partner_or_booking_rights_see_nothing(self, world: WebhookWorld) -> None:
+        advisor = Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR)
+        with pytest.raises(PermissionDeniedError):
+            world.core.webhooks.list(principal=advisor)
+        with pytest.raises(PermissionDeniedError):
+            world.core.webhooks.resend(uuid4(), principal=advisor)
+
+    def test_a_pending_delivery_cannot_be_resent(self, world: WebhookWorld) -> None:
+        world.book()
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        with pytest.raises(ValidationError):
+            world.core.webhooks.resend(delivery.id, principal=ADMIN)
