@@ -1,7 +1,7 @@
 """Partner webhooks: one row per (event, partner, topic) and a log of every attempt.
 
 Revision ID: 0015
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 21:00:00.000000
 
 ``webhook_deliveries.webhook_id`` is unique (the ``webhook-id`` header); the
