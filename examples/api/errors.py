@@ -48,6 +48,7 @@ from bookingcore import (
     ValidationError,
 )
 from examples.api.schemas import Problem, ValidationProblem
+from examples.api.uploads import UnsupportedUploadError, UploadTooLargeError
 
 __all__ = [
     "PROBLEM_JSON",
@@ -92,6 +93,8 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     DeliveryError: ErrorStatus(502, "A message could not be sent"),
     PaymentProviderError: ErrorStatus(502, "The payment provider refused or failed"),
     AuthNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
+    UploadTooLargeError: ErrorStatus(413, "The upload is too large"),
+    UnsupportedUploadError: ErrorStatus(415, "The upload is not a CSV or XLSX file"),
 }
 
 
@@ -251,7 +254,7 @@ def problem_responses(*errors: type[BookingError]) -> dict[int | str, dict[str, 
     responses: dict[int | str, dict[str, Any]] = {}
     for status, classes in sorted(by_status.items()):
         codes = ", ".join(sorted({c.code for c in classes}))
-        model = ValidationProblem if status == 422 else Problem
+        model = ValidationProblem if status in (413, 415, 422) else Problem
         responses[status] = {
             "model": model,
             "description": f"{HTTPStatus(status).phrase} ({codes})",
