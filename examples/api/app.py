@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 
 from bookingcore import AuthSettings, BookingCore, Settings
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import PasswordHasher, SmsSender
 from bookingcore.ports.uow import UnitOfWorkFactory
@@ -58,6 +59,7 @@ def build_core(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     payment_providers: Iterable[PaymentProvider] = (),
+    notifier: Notifier | None = None,
 ) -> BookingCore:
     """A core with the sign-in ports this host needs, over ``uow_factory``.
 
@@ -66,7 +68,9 @@ def build_core(
     ``token_secret`` signs the JWTs (HS256, at least 32 bytes) and
     ``otp_pepper`` keys the sign-in codes' hashes: keep both in your secret
     store; tokens signed with one secret die when it changes.
-    ``payment_providers`` are what ``/api/payments/*`` take money through.
+    ``payment_providers`` are what ``/api/payments/*`` take money through;
+    ``notifier`` sends what ``/send-email`` asks for (without one, each send
+    is logged as failed and answered 502).
 
     Raises:
         ValidationError: a secret or pepper shorter than 32 bytes.
@@ -83,6 +87,7 @@ def build_core(
         password_hasher=password_hasher or Argon2PasswordHasher(),
         auth_settings=AuthSettings(otp_pepper=otp_pepper),
         payment_providers=payment_providers,
+        notifier=notifier,
     )
 
 

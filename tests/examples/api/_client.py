@@ -42,6 +42,10 @@ class ApiClient:
         """PUT ``url``."""
         return self.request("PUT", url, **kwargs)
 
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        """PATCH ``url``."""
+        return self.request("PATCH", url, **kwargs)
+
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         """DELETE ``url``."""
         return self.request("DELETE", url, **kwargs)
