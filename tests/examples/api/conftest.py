@@ -147,7 +147,8 @@ def staff_sign_in(api_core: BookingCore, client: ApiClient) -> Callable[..., dic
     """Add a staff member of ``role`` and sign them in; returns their ``Authorization`` header."""
 
     def run(email: str, role: StaffRole = StaffRole.ADMIN) -> dict[str, str]:
-        member = api_core.staff.add(email, email.split("@")[0], principal=SETUP, role=role)
+        name = email.split("@", maxsplit=1)[0]
+        member = api_core.staff.add(email, name, principal=SETUP, role=role)
         api_core.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
         answer = client.post(
             "/api/v1/auth/login", json={"email": email, "password": STAFF_PASSWORD}

@@ -118,7 +118,9 @@ def test_an_assigned_advisor_sees_moves_and_reads_only_their_bookings(
     assert nobody.status_code == 404
     # Only staff who may change every booking reassign them.
     refused = client.patch(
-        f"/api/admin/bookings/{other['id']}/assign", json={"advisor_id": advisor_id}, headers=advisor
+        f"/api/admin/bookings/{other['id']}/assign",
+        json={"advisor_id": advisor_id},
+        headers=advisor,
     )
     assert refused.status_code in (403, 404)
 
@@ -134,7 +136,10 @@ def test_an_assigned_advisor_sees_moves_and_reads_only_their_bookings(
     history = client.get(f"/api/advisor/bookings/{mine['id']}/history", headers=advisor).json()
     assert [e["action"] for e in history][-1] == "status_changed"
     assert any(e["new_values"].get("assignee_id") == advisor_id for e in history)
-    assert client.get(f"/api/advisor/bookings/{other['id']}/history", headers=advisor).status_code == 404
+    assert (
+        client.get(f"/api/advisor/bookings/{other['id']}/history", headers=advisor).status_code
+        == 404
+    )
     assert (
         client.patch(
             f"/api/advisor/bookings/{other['id']}/status",
@@ -160,7 +165,10 @@ def test_the_audit_trail_records_origin_and_is_staff_only(
     assert last["new_values"]["status"] == "confirmed"
     assert last["user_agent"] == "desk-app/2.0"
     assert last["actor"]["kind"] == "staff"
-    assert client.get(f"/api/bookings/{booking['id']}/audit", headers=asha).status_code in (403, 404)
+    assert client.get(f"/api/bookings/{booking['id']}/audit", headers=asha).status_code in (
+        403,
+        404,
+    )
     assert client.get(f"/api/bookings/{booking['id']}/audit").status_code == 401
 
 
@@ -208,9 +216,7 @@ def test_the_reconciliation_report_is_for_staff_and_checks_its_period(
         "start": (clock.now() - timedelta(days=1)).isoformat(),
         "end": (clock.now() + timedelta(days=1)).isoformat(),
     }
-    report = client.get(
-        "/api/admin/reports/reconciliation", params=period, headers=staff_headers
-    )
+    report = client.get("/api/admin/reports/reconciliation", params=period, headers=staff_headers)
     assert report.status_code == 200, report.text
     lines = report.json()["bookings"]
     assert [(line["booking_id"], line["state"]) for line in lines] == [(booking["id"], "unpaid")]
