@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint typecheck contracts unit clean
+.PHONY: setup demo serve openapi test lint typecheck contracts unit clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "bookingcore needs Python 3.11 or newer on PATH"; exit 1; }
@@ -25,6 +25,10 @@ demo: $(STAMP)
 ## the example HTTP API on the embedded SQLite file; Swagger UI at http://127.0.0.1:8000/docs
 serve: $(STAMP)
 	$(BIN)/python -m examples.api
+
+## regenerate docs/openapi.json from the app (a test fails when it is out of date)
+openapi: $(STAMP)
+	$(BIN)/python -m examples.api.openapi docs/openapi.json
 
 ## lint, type-check, check the inward-only import rule, then run every test
 test: lint typecheck contracts unit
