@@ -199,6 +199,19 @@ def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body that is not JSON (or not UTF-8): the same
+        # 422 shape as any other malformed input, naming the body.
+        found = STATUS[ValidationError]
+        error = {"field": "body", "message": "is not a valid JSON document", "code": "json_invalid"}
+        return _problem(
+            request,
+            status=found.status,
+            title=found.title,
+            detail="body: is not a valid JSON document",
+            code=ValidationError.code,
+            extra={"errors": [error]},
+        )
     phrase = HTTPStatus(exc.status_code).phrase
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     detail = exc.detail or phrase
