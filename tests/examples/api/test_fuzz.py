@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -63,7 +62,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module")
-def tokens() -> Iterator[dict[str, dict[str, str]]]:
+def tokens() -> dict[str, dict[str, str]]:
     """Headers of a customer (with a booking), staff, and a partner; the clock stands still."""
     with start_blocking_portal() as portal:
         client = ApiClient(APP, portal)
@@ -106,7 +105,7 @@ def tokens() -> Iterator[dict[str, dict[str, str]]]:
         )
         partner = {"Authorization": f"Bearer {answer.json()['access_token']}"}
         client.close()
-    yield {"customer": customer, "staff": staff, "partner": partner}
+    return {"customer": customer, "staff": staff, "partner": partner}
 
 
 def caller_of(path: str) -> str:
