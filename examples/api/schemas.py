@@ -1204,3 +1204,39 @@ class MoveOut(BaseModel):
     from_status: str | None
     to_status: str
     replayed: bool
+
+
+class StaffBookingIn(_In):
+    """A booking the desk makes for a customer given by phone (seed 004's single booking)."""
+
+    slot_id: UUID
+    customer: CustomerIn
+    travelers: list[BookingTravelerIn] = Field(max_length=200)
+    source: str | None = Field(default=None, max_length=32, examples=["phone"])
+    external_id: str | None = Field(default=None, max_length=255)
+    referral_source: str | None = Field(default=None, max_length=100)
+    internal_notes: str | None = Field(default=None, max_length=5000)
+
+    def to_request(self) -> BookingRequest:
+        """The library's :class:`~bookingcore.BookingRequest`."""
+        return BookingRequest(
+            SlotId(self.slot_id),
+            [t.to_choice() for t in self.travelers],
+            customer=self.customer.to_details(),
+            source=self.source,
+            external_id=self.external_id,
+            referral_source=self.referral_source,
+            internal_notes=self.internal_notes,
+        )
+
+
+class ImportStatsOut(BaseModel):
+    """Seed 004's import statistics: jobs by status and rows by outcome, over every import."""
+
+    jobs: int
+    by_status: dict[str, int]
+    rows: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int

@@ -19,6 +19,7 @@ from bookingcore import (
     BookingId,
     CapacityError,
     DeliveryError,
+    DuplicateError,
     FieldError,
     IdempotencyConflictError,
     InvalidTransitionError,
@@ -41,6 +42,7 @@ from examples.api.schemas import (
     CustomerOut,
     Paged,
     SendMessageIn,
+    StaffBookingIn,
     StaffBookingOut,
     TransitionIn,
     TransitionOut,
@@ -64,6 +66,32 @@ def _sources(values: list[str] | None) -> frozenset[BookingSource] | None:
     if errors:
         raise ValidationError(errors)
     return frozenset(parsed)
+
+
+@router.post(
+    "",
+    operation_id="admin_create_booking",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        CapacityError,
+        DuplicateError,
+        IdempotencyConflictError,
+    ),
+)
+def create_booking(
+    body: StaffBookingIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> StaffBookingOut:
+    """Book a slot for a customer given by phone (found or created), on any channel."""
+    booking = core.bookings.book(
+        body.to_request(), principal=staff, idempotency_key=idempotency_key
+    )
+    return StaffBookingOut.of(booking)
 
 
 @router.get(

@@ -47,6 +47,7 @@ from examples.api.schemas import (
     ImportPlanOut,
     ImportPreviewOut,
     ImportRowErrorOut,
+    ImportStatsOut,
     Paged,
 )
 from examples.api.uploads import UnsupportedUploadError, Upload, UploadTooLargeError, receive_upload
@@ -222,6 +223,30 @@ def list_imports(
         next_cursor=page.next_cursor,
         next=next_link(request, page.next_cursor),
     )
+
+
+@router.get(
+    "/stats",
+    operation_id="admin_import_stats",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def import_stats(core: Core, staff: StaffPrincipal) -> ImportStatsOut:
+    """Import statistics: jobs by status and rows created, updated, skipped and failed."""
+    stats = ImportStatsOut(jobs=0, by_status={}, rows=0, created=0, updated=0, skipped=0, failed=0)
+    cursor: str | None = None
+    while True:
+        page = core.imports.list(principal=staff, page=page_request(200, cursor))
+        for job in page.items:
+            stats.jobs += 1
+            stats.by_status[job.status.value] = stats.by_status.get(job.status.value, 0) + 1
+            stats.rows += job.total_rows
+            stats.created += job.created
+            stats.updated += job.updated
+            stats.skipped += job.skipped
+            stats.failed += job.failed
+        cursor = page.next_cursor
+        if cursor is None:
+            return stats
 
 
 @router.get(

@@ -228,3 +228,25 @@ def test_the_reconciliation_report_is_for_staff_and_checks_its_period(
     )
     assert backwards.status_code == 422
     assert backwards.json()["errors"][0]["field"] == "end"
+
+
+def test_the_desk_books_for_a_customer_by_phone(
+    client: ApiClient, staff_headers: dict[str, str], slot: Any
+) -> None:
+    body = {
+        "slot_id": str(slot.id),
+        "customer": {"phone": "+919876543210", "name": "Asha Verma"},
+        "travelers": [{"name": "Asha Verma", "is_primary": True}],
+        "source": "phone",
+        "internal_notes": "called in",
+    }
+    keyed = {**staff_headers, "Idempotency-Key": "desk-call-1"}
+    made = client.post("/api/admin/bookings", json=body, headers=keyed)
+    assert made.status_code == 201, made.text
+    assert (made.json()["source"], made.json()["internal_notes"]) == ("phone", "called in")
+    again = client.post("/api/admin/bookings", json=body, headers=keyed)
+    assert again.json()["id"] == made.json()["id"]
+    full = {**body, "travelers": [{"name": f"T{n}", "is_primary": n == 0} for n in range(9)]}
+    refused = client.post("/api/admin/bookings", json=full, headers=staff_headers)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "capacity_exceeded"

@@ -183,3 +183,23 @@ def test_an_unknown_import_answers_404(client: ApiClient, staff_headers: dict[st
         f"/api/admin/bookings/imports/{nobody}/errors",
     ):
         assert client.get(url, headers=staff_headers).status_code == 404
+
+
+@pytest.mark.usefixtures("dealer")
+def test_import_statistics_add_up_every_job(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    empty = client.get("/api/admin/bookings/stats", headers=staff_headers)
+    assert empty.status_code == 200, empty.text
+    assert empty.json()["jobs"] == 0
+    for _ in range(2):
+        made = client.post("/api/admin/bookings/import", headers=staff_headers, **_upload())
+        assert made.status_code == 201, made.text
+    stats = client.get("/api/admin/bookings/stats", headers=staff_headers).json()
+    # the second run finds the external ids of the first and skips or updates those rows
+    assert stats["jobs"] == 2
+    assert stats["by_status"] == {"COMPLETED": 2}
+    assert stats["rows"] == 6
+    assert stats["failed"] == 2
+    assert stats["created"] == 2
+    assert stats["created"] + stats["updated"] + stats["skipped"] + stats["failed"] == 6
