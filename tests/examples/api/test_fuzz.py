@@ -39,7 +39,7 @@ CHECKS = (
 )
 
 #: The whole fuzz run stays well under 90 s on a slow 2-core machine.
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 10
 
 
 def _app() -> tuple[BookingCore, FastAPI]:
