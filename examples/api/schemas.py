@@ -1240,3 +1240,10 @@ class ImportStatsOut(BaseModel):
     updated: int
     skipped: int
     failed: int
+
+
+class NoteIn(_In):
+    """A note to add to the booking's internal notes (kept after the earlier ones)."""
+
+    note: str = Field(min_length=1, max_length=2000)
+    expected_version: int | None = None

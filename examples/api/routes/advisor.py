@@ -1,4 +1,4 @@
-"""Seed 004's advisor endpoints: the bookings assigned to me, their status, their history.
+"""Seed 004's advisor endpoints: the bookings assigned to me, their status, history and notes.
 
 Staff tokens; the library's policy limits an advisor to the bookings assigned to
 them (a booking assigned to someone else answers 404), and other staff roles
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 
 from bookingcore import (
     AuthenticationError,
+    BookingChanges,
     BookingFilter,
     BookingId,
     CapacityError,
@@ -26,7 +27,14 @@ from bookingcore import (
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, next_link, page_request
-from examples.api.schemas import AuditEntryOut, Paged, StaffBookingOut, StatusIn, TransitionOut
+from examples.api.schemas import (
+    AuditEntryOut,
+    NoteIn,
+    Paged,
+    StaffBookingOut,
+    StatusIn,
+    TransitionOut,
+)
 
 __all__ = ["router"]
 
@@ -102,3 +110,29 @@ def history(booking_id: UUID, core: Core, me: StaffPrincipal) -> list[AuditEntry
     """The audit history of an assigned booking, oldest first."""
     trail = core.bookings.audit_trail(BookingId(booking_id), principal=me)
     return [AuditEntryOut.of(entry) for entry in trail]
+
+
+@router.post(
+    "/{booking_id}/notes",
+    operation_id="advisor_add_note",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, StaleVersionError
+    ),
+)
+def add_note(booking_id: UUID, body: NoteIn, core: Core, me: StaffPrincipal) -> StaffBookingOut:
+    """Add a note to an assigned booking's internal notes (the audit trail keeps each one).
+
+    The notes are read and written back under the booking's version, so a
+    note added meanwhile by someone else answers 409 instead of being lost.
+    """
+    booking = core.bookings.get(BookingId(booking_id), principal=me)
+    version = booking.version if body.expected_version is None else body.expected_version
+    notes = f"{booking.internal_notes}\n{body.note}" if booking.internal_notes else body.note
+    updated = core.bookings.update(
+        booking.id,
+        BookingChanges(internal_notes=notes),
+        principal=me,
+        expected_version=version,
+        reason="note added",
+    )
+    return StaffBookingOut.of(updated)

@@ -133,8 +133,24 @@ def test_an_assigned_advisor_sees_moves_and_reads_only_their_bookings(
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["to_status"] == "confirmed"
+    noted = client.post(
+        f"/api/advisor/bookings/{mine['id']}/notes",
+        json={"note": "prefers mornings"},
+        headers=advisor,
+    )
+    assert noted.status_code == 200, noted.text
+    again = client.post(
+        f"/api/advisor/bookings/{mine['id']}/notes", json={"note": "paid cash"}, headers=advisor
+    )
+    assert again.json()["internal_notes"] == "prefers mornings\npaid cash"
+    stale = client.post(
+        f"/api/advisor/bookings/{mine['id']}/notes",
+        json={"note": "late", "expected_version": noted.json()["version"]},
+        headers=advisor,
+    )
+    assert stale.status_code == 409
     history = client.get(f"/api/advisor/bookings/{mine['id']}/history", headers=advisor).json()
-    assert [e["action"] for e in history][-1] == "status_changed"
+    assert "status_changed" in [e["action"] for e in history]
     assert any(e["new_values"].get("assignee_id") == advisor_id for e in history)
     assert (
         client.get(f"/api/advisor/bookings/{other['id']}/history", headers=advisor).status_code
