@@ -1,18 +1,22 @@
 """schemathesis against the app's own OpenAPI document, signed in as each kind of caller.
 
-Every operation gets a handful of generated requests (bounded examples, no
-deadline) with the token its path takes: a customer's, a staff member's or a
-partner's. Every answer must be no server error, declared for the operation,
-of the declared media type, and valid against the declared schema.
+Every operation gets a bounded number of generated requests (no deadline) with
+the token its path takes: a customer's, a staff member's or a partner's. Every
+answer must be no server error, declared for the operation, of the declared
+media type, and valid against the declared schema. The app runs over memory
+(10 examples per operation) and, when ``BOOKINGCORE_TEST_POSTGRES_URL`` is set,
+over PostgreSQL too (5 per operation), where the database has its own opinions
+of what text it stores.
 """
 
 from __future__ import annotations
 
-import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import schemathesis
@@ -23,11 +27,13 @@ from tests.examples.api._client import ApiClient, last_code
 from tests.examples.api.conftest import PEPPER, SECRET, SETUP, STAFF_PASSWORD
 
 from bookingcore import BookingCore, Money, StaffRole
+from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier
 from bookingcore_adapters.auth import Argon2PasswordHasher
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
 from examples.api import build_core, create_app
+from examples.api.openapi import document
 
 #: What every answer must pass (schemathesis' built-in checks, by name).
 CHECKS = (
@@ -38,38 +44,49 @@ CHECKS = (
     "response_schema_conformance",
 )
 
-#: The whole fuzz run stays well under 90 s on a slow 2-core machine.
-MAX_EXAMPLES = 10
+#: Examples per operation; the whole fuzz run stays well under 90 s of a slow 2-core machine.
+MEMORY_EXAMPLES = 10
+POSTGRES_EXAMPLES = 5
+
+schema = schemathesis.openapi.from_dict(document())
 
 
-def _app() -> tuple[BookingCore, FastAPI]:
-    core = build_core(
-        MemoryStore().unit_of_work,
-        token_secret=SECRET,
-        otp_pepper=PEPPER,
-        sms=SMS,
-        password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
-        clock=FixedClock(),
-        payment_providers=[FakePaymentProvider()],
-        notifier=RecordingNotifier(),
-    )
-    return core, create_app(core, upload_dir=Path(tempfile.mkdtemp(prefix="fuzz-uploads-")))
+class Fuzzed:
+    """An app over one store, with a customer (who booked), staff and a partner signed in."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, upload_dir: Path) -> None:
+        sms = ConsoleSmsSender()
+        core = build_core(
+            uow_factory,
+            token_secret=SECRET,
+            otp_pepper=PEPPER,
+            sms=sms,
+            password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+            clock=FixedClock(),
+            payment_providers=[FakePaymentProvider()],
+            notifier=RecordingNotifier(),
+        )
+        self.app: FastAPI = create_app(core, upload_dir=upload_dir)
+        self.tokens = _sign_in(core, self.app, sms)
+
+    def call_and_validate(self, case: Any) -> None:
+        """Send ``case`` with the token of its path and run every check on the answer."""
+        started = time.monotonic()
+        case.call_and_validate(
+            app=self.app,
+            headers=dict(self.tokens[caller_of(case.path)]),
+            checks=[getattr(schemathesis.checks, name) for name in CHECKS],
+        )
+        assert time.monotonic() - started < 10
 
 
-SMS = ConsoleSmsSender()
-CORE, APP = _app()
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
-
-
-@pytest.fixture(scope="module")
-def tokens() -> dict[str, dict[str, str]]:
-    """Headers of a customer (with a booking), staff, and a partner; the clock stands still."""
+def _sign_in(core: BookingCore, app: FastAPI, sms: ConsoleSmsSender) -> dict[str, dict[str, str]]:
     with start_blocking_portal() as portal:
-        client = ApiClient(APP, portal)
-        camp = CORE.catalog.add_location("FUZZ-BC", "Fuzz base camp", principal=SETUP)
-        slot = CORE.catalog.create_slot(
+        client = ApiClient(app, portal)
+        camp = core.catalog.add_location("FUZZ-BC", "Fuzz base camp", principal=SETUP)
+        slot = core.catalog.create_slot(
             location_id=camp.id,
-            starts_at=CORE.context.now() + timedelta(days=30),
+            starts_at=core.context.now() + timedelta(days=30),
             price_per_traveler=Money("8500", "INR"),
             capacity=50,
             principal=SETUP,
@@ -77,7 +94,7 @@ def tokens() -> dict[str, dict[str, str]]:
         client.post("/api/v1/customer/auth/request-otp", json={"phone": "+919876543210"})
         signed = client.post(
             "/api/v1/customer/auth/verify-otp",
-            json={"phone": "+919876543210", "otp": last_code(SMS)},
+            json={"phone": "+919876543210", "otp": last_code(sms)},
         )
         customer = {"Authorization": f"Bearer {signed.json()['access_token']}"}
         made = client.post(
@@ -86,13 +103,13 @@ def tokens() -> dict[str, dict[str, str]]:
             headers=customer,
         )
         assert made.status_code == 201, made.text
-        member = CORE.staff.add("desk@example.com", "Desk", principal=SETUP, role=StaffRole.ADMIN)
-        CORE.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
+        member = core.staff.add("desk@example.com", "Desk", principal=SETUP, role=StaffRole.ADMIN)
+        core.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
         login = client.post(
             "/api/v1/auth/login", json={"email": "desk@example.com", "password": STAFF_PASSWORD}
         )
         staff = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        registered = CORE.partners.register(
+        registered = core.partners.register(
             name="Fuzz Travel",
             company_name="Fuzz Travel",
             contact_email="ops@fuzz.example",
@@ -117,20 +134,46 @@ def caller_of(path: str) -> str:
     return "staff"
 
 
+@pytest.fixture(scope="module")
+def on_memory(tmp_path_factory: pytest.TempPathFactory) -> Fuzzed:
+    """The app over a memory store, shared by every operation's examples."""
+    return Fuzzed(MemoryStore().unit_of_work, tmp_path_factory.mktemp("fuzz-uploads"))
+
+
+@pytest.fixture(scope="module")
+def on_postgres(
+    postgres_url: str, postgres_admin: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fuzzed]:
+    """The app over PostgreSQL, in a schema of its own for the module."""
+    from sqlalchemy import create_engine
+
+    from bookingcore_adapters.sql import SqlStore
+
+    name = f"bookingcore_fuzz_{uuid4().hex[:12]}"
+    with postgres_admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={name}"})
+    store = SqlStore(engine)
+    store.create_schema()
+    try:
+        yield Fuzzed(store.unit_of_work, tmp_path_factory.mktemp("fuzz-pg-uploads"))
+    finally:
+        store.dispose()
+        with postgres_admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+
+
+_BOUNDED = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": True}
+
+
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
-def test_no_server_errors_and_every_answer_as_declared(
-    case: Any, tokens: dict[str, dict[str, str]]
-) -> None:
-    started = time.monotonic()
-    headers = dict(tokens[caller_of(case.path)])
-    case.call_and_validate(
-        headers=headers,
-        checks=[getattr(schemathesis.checks, name) for name in CHECKS],
-    )
-    assert time.monotonic() - started < 5
+@settings(max_examples=MEMORY_EXAMPLES, **_BOUNDED)
+def test_every_answer_is_as_declared_on_memory(case: Any, on_memory: Fuzzed) -> None:
+    on_memory.call_and_validate(case)
+
+
+@pytest.mark.postgres
+@schema.parametrize()
+@settings(max_examples=POSTGRES_EXAMPLES, **_BOUNDED)
+def test_every_answer_is_as_declared_on_postgres(case: Any, on_postgres: Fuzzed) -> None:
+    on_postgres.call_and_validate(case)
