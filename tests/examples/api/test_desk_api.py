@@ -266,3 +266,20 @@ def test_the_desk_books_for_a_customer_by_phone(
     refused = client.post("/api/admin/bookings", json=full, headers=staff_headers)
     assert refused.status_code == 409
     assert refused.json()["code"] == "capacity_exceeded"
+
+
+def test_the_general_list_shows_each_caller_what_is_theirs(
+    client: ApiClient, sign_in: SignIn, book: Book, staff_headers: dict[str, str]
+) -> None:
+    asha, ravi = sign_in("+919876543210"), sign_in("+919812345678")
+    mine, theirs = book(asha), book(ravi, name="Ravi")
+    own = client.get("/api/bookings", headers=asha).json()
+    assert [b["id"] for b in own["items"]] == [mine["id"]]
+    everything = client.get("/api/bookings", params={"limit": 1}, headers=staff_headers).json()
+    assert [b["id"] for b in everything["items"]] == [theirs["id"]]
+    assert "internal_notes" not in everything["items"][0]
+    rest = client.get(everything["next"], headers=staff_headers).json()
+    assert [b["id"] for b in rest["items"]] == [mine["id"]]
+    by_ref = client.get("/api/bookings", params={"q": theirs["reference"]}, headers=asha).json()
+    assert by_ref["items"] == []
+    assert client.get("/api/bookings").status_code == 401

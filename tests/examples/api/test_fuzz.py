@@ -145,9 +145,9 @@ def on_postgres(
     postgres_url: str, postgres_admin: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fuzzed]:
     """The app over PostgreSQL, in a schema of its own for the module."""
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine  # noqa: PLC0415 - memory-only runs need no sql extra
 
-    from bookingcore_adapters.sql import SqlStore
+    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
 
     name = f"bookingcore_fuzz_{uuid4().hex[:12]}"
     with postgres_admin.begin() as connection:
