@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint typecheck contracts unit docs docs-serve clean
+.PHONY: setup demo serve openapi test lint typecheck contracts unit docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "bookingcore needs Python 3.11 or newer on PATH"; exit 1; }
@@ -33,6 +33,10 @@ docs: $(STAMP)
 ## the documentation site at http://127.0.0.1:8001, rebuilt on every change
 docs-serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
+
+## regenerate docs/openapi.json from the app (a test fails when it is out of date)
+openapi: $(STAMP)
+	$(BIN)/python -m examples.api.openapi docs/openapi.json
 
 ## lint, type-check, check the inward-only import rule, then run every test
 test: lint typecheck contracts unit

@@ -13,7 +13,8 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite on each supported Python."""
-    session.install("-e", ".[all]")
+    # dev: the example API's tests also need openapi-spec-validator and schemathesis.
+    session.install("-e", ".[dev]")
     session.run("pytest", *session.posargs)
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 
 from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
+from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
 from examples.api.app import build_core, create_app
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             token_secret=_secret("BOOKINGCORE_API_SECRET"),
             otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
             sms=ConsoleSmsSender(stream=sys.stdout),
+            payment_providers=[ManualProvider()],
         )
         if args.admin_email:
             _ensure_admin(core, args.admin_email)

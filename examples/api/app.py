@@ -8,6 +8,9 @@ an :class:`~bookingcore_adapters.sql.SqlStore` with the same two calls.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,12 +18,25 @@ from fastapi.openapi.utils import get_openapi
 
 from bookingcore import AuthSettings, BookingCore, Settings
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.messaging import Notifier
+from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import PasswordHasher, SmsSender
 from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter
 from examples.api.errors import PROBLEM_JSON, install_error_handlers
-from examples.api.routes import admin, customer, partner, staff
+from examples.api.routes import (
+    admin,
+    advisor,
+    customer,
+    general,
+    imports,
+    partner,
+    payments,
+    portal,
+    reports,
+    staff,
+)
 
 __all__ = ["build_core", "create_app"]
 
@@ -42,6 +58,8 @@ def build_core(
     settings: Settings | None = None,
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
+    payment_providers: Iterable[PaymentProvider] = (),
+    notifier: Notifier | None = None,
 ) -> BookingCore:
     """A core with the sign-in ports this host needs, over ``uow_factory``.
 
@@ -50,6 +68,9 @@ def build_core(
     ``token_secret`` signs the JWTs (HS256, at least 32 bytes) and
     ``otp_pepper`` keys the sign-in codes' hashes: keep both in your secret
     store; tokens signed with one secret die when it changes.
+    ``payment_providers`` are what ``/api/payments/*`` take money through;
+    ``notifier`` sends what ``/send-email`` asks for (without one, each send
+    is logged as failed and answered 502).
 
     Raises:
         ValidationError: a secret or pepper shorter than 32 bytes.
@@ -65,6 +86,8 @@ def build_core(
         token_signer=JwtTokenSigner({"api": token_secret}),
         password_hasher=password_hasher or Argon2PasswordHasher(),
         auth_settings=AuthSettings(otp_pepper=otp_pepper),
+        payment_providers=payment_providers,
+        notifier=notifier,
     )
 
 
@@ -75,6 +98,8 @@ def create_app(
     trust_forwarded: bool = False,
     problem_type_base: str = "/problems/",
     docs_url: str | None = "/docs",
+    upload_dir: Path | None = None,
+    max_upload_bytes: int = 10 * 1024 * 1024,
 ) -> FastAPI:
     """A FastAPI app serving ``core``'s services with the seeds' paths.
 
@@ -89,6 +114,11 @@ def create_app(
         problem_type_base: what problem ``type`` URIs start with, followed by
             the error code (``/problems/capacity-exceeded``).
         docs_url: where Swagger UI is served (``None``: nowhere).
+        upload_dir: where import uploads are streamed to and kept for their
+            error reports (default: ``bookingcore-uploads`` in the system's
+            temporary directory).
+        max_upload_bytes: the largest import file accepted (seed 004: 10 MiB);
+            larger uploads are refused (413) as soon as they pass it.
     """
     app = FastAPI(
         title=title,
@@ -100,11 +130,20 @@ def create_app(
     app.state.core = core
     app.state.trust_forwarded = trust_forwarded
     app.state.problem_type_base = problem_type_base
+    app.state.upload_dir = upload_dir or Path(tempfile.gettempdir()) / "bookingcore-uploads"
+    app.state.max_upload_bytes = max_upload_bytes
     install_error_handlers(app)
     app.include_router(customer.router)
+    app.include_router(portal.router)
     app.include_router(staff.router)
+    # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...
+    app.include_router(imports.router)
     app.include_router(admin.router)
+    app.include_router(advisor.router)
     app.include_router(partner.router)
+    app.include_router(payments.router)
+    app.include_router(general.router)
+    app.include_router(reports.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

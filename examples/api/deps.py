@@ -20,13 +20,16 @@ from bookingcore import AuthenticationError, BookingCore, Principal, PrincipalKi
 
 __all__ = [
     "MAX_USER_AGENT",
+    "AnyPrincipal",
     "Core",
     "CustomerPrincipal",
     "IdempotencyKey",
     "Origin",
     "PartnerPrincipal",
+    "RequiredIdempotencyKey",
     "StaffPrincipal",
     "Token",
+    "any_principal",
     "bearer_token",
     "client_key",
     "get_core",
@@ -112,6 +115,24 @@ def partner_principal(core: Core, token: Token, origin: Origin) -> Principal:
     return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
 
 
+def any_principal(core: Core, token: Token, origin: Origin) -> Principal:
+    """The customer, staff member or partner of the request's access token.
+
+    A partner's request counts against its rate limit, as on the partner routes.
+
+    Raises:
+        AuthenticationError: no valid access token (answered 401).
+        RateLimitedError: a partner over its limit (answered 429).
+    """
+    principal = core.auth.authenticate(
+        token, expect=(PrincipalKind.CUSTOMER, PrincipalKind.STAFF, PrincipalKind.PARTNER)
+    )
+    if principal.kind is PrincipalKind.PARTNER:
+        core.partners.check_rate(principal)
+    return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+
+
+AnyPrincipal = Annotated[Principal, Depends(any_principal)]
 CustomerPrincipal = Annotated[Principal, principal_of(PrincipalKind.CUSTOMER)]
 StaffPrincipal = Annotated[Principal, principal_of(PrincipalKind.STAFF)]
 PartnerPrincipal = Annotated[Principal, Depends(partner_principal)]
@@ -122,5 +143,15 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         max_length=255,
         description="Makes a retry of this call return the first result instead of acting again",
+    ),
+]
+
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Required: a retry with the same key returns the first result",
     ),
 ]

@@ -48,6 +48,7 @@ from bookingcore import (
     ValidationError,
 )
 from examples.api.schemas import Problem, ValidationProblem
+from examples.api.uploads import UnsupportedUploadError, UploadTooLargeError
 
 __all__ = [
     "PROBLEM_JSON",
@@ -92,6 +93,8 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     DeliveryError: ErrorStatus(502, "A message could not be sent"),
     PaymentProviderError: ErrorStatus(502, "The payment provider refused or failed"),
     AuthNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
+    UploadTooLargeError: ErrorStatus(413, "The upload is too large"),
+    UnsupportedUploadError: ErrorStatus(415, "The upload is not a CSV or XLSX file"),
 }
 
 
@@ -196,6 +199,19 @@ def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body that is not JSON (or not UTF-8): the same
+        # 422 shape as any other malformed input, naming the body.
+        found = STATUS[ValidationError]
+        error = {"field": "body", "message": "is not a valid JSON document", "code": "json_invalid"}
+        return _problem(
+            request,
+            status=found.status,
+            title=found.title,
+            detail="body: is not a valid JSON document",
+            code=ValidationError.code,
+            extra={"errors": [error]},
+        )
     phrase = HTTPStatus(exc.status_code).phrase
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     detail = exc.detail or phrase
@@ -251,7 +267,7 @@ def problem_responses(*errors: type[BookingError]) -> dict[int | str, dict[str, 
     responses: dict[int | str, dict[str, Any]] = {}
     for status, classes in sorted(by_status.items()):
         codes = ", ".join(sorted({c.code for c in classes}))
-        model = ValidationProblem if status == 422 else Problem
+        model = ValidationProblem if status in (413, 415, 422) else Problem
         responses[status] = {
             "model": model,
             "description": f"{HTTPStatus(status).phrase} ({codes})",

@@ -9,8 +9,9 @@ book what) and names the field of each problem, so the two never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,15 +27,33 @@ from bookingcore import (
     TravelerId,
 )
 from bookingcore.domain import (
+    Actor,
+    AuditEntry,
     Booking,
     BookingTraveler,
+    CellProblem,
+    Communication,
     Customer,
+    ImportJob,
+    Invoice,
+    LifecycleEvent,
     Location,
+    Payment,
+    Refund,
     Slot,
     StaffMember,
     Traveler,
+    WebhookReceipt,
 )
-from bookingcore.services import OtpRequested, SignedIn, TokenPair
+from bookingcore.services import (
+    ImportPlan,
+    ImportPreview,
+    OtpRequested,
+    PaymentIntent,
+    ReconciliationReport,
+    SignedIn,
+    TokenPair,
+)
 
 __all__ = [
     "BookingCreateIn",
@@ -599,3 +618,632 @@ class SlotOut(BaseModel):
             capacity=slot.capacity,
             seats_left=slot.seats_left,
         )
+
+
+# ---------------------------------------------------------------------- desk
+
+
+class ActorOut(BaseModel):
+    """Who acted: a kind (customer, staff, partner, system, webhook) and their id."""
+
+    kind: str
+    id: str | None
+
+    @classmethod
+    def of(cls, actor: Actor) -> ActorOut:
+        """The actor's fields."""
+        return cls(kind=actor.kind.value, id=actor.id)
+
+
+class CommunicationOut(BaseModel):
+    """A message sent (or tried) to a customer about a booking, and how far it got."""
+
+    id: UUID
+    booking_id: UUID | None
+    customer_id: UUID
+    type: str
+    channel: str
+    recipient: str
+    status: str
+    subject: str | None
+    content: str
+    template_used: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    failed_reason: str | None
+
+    @classmethod
+    def of(cls, message: Communication) -> CommunicationOut:
+        """The message's fields."""
+        return cls(
+            id=message.id,
+            booking_id=message.booking_id,
+            customer_id=message.customer_id,
+            type=message.type.value,
+            channel=message.channel.value,
+            recipient=message.recipient,
+            status=message.status.value,
+            subject=message.subject,
+            content=message.content,
+            template_used=message.template_used,
+            created_at=message.created_at,
+            sent_at=message.sent_at,
+            delivered_at=message.delivered_at,
+            failed_at=message.failed_at,
+            failed_reason=message.failed_reason,
+        )
+
+
+class SendMessageIn(_In):
+    """Which message to send (``confirmation``, ``reminder``, ...) and how."""
+
+    type: str = Field(max_length=64, examples=["confirmation"])
+    channel: str | None = Field(default=None, max_length=32, examples=["email"])
+
+
+class AuditEntryOut(BaseModel):
+    """One change: who, when, what it was before and after, why, and from where."""
+
+    id: UUID
+    entity: str
+    entity_id: UUID
+    action: str
+    actor: ActorOut
+    occurred_at: datetime
+    old_values: dict[str, Any]
+    new_values: dict[str, Any]
+    reason: str | None
+    ip_address: str | None
+    user_agent: str | None
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        """The entry's fields."""
+        return cls(
+            id=entry.id,
+            entity=entry.entity,
+            entity_id=entry.entity_id,
+            action=entry.action.value,
+            actor=ActorOut.of(entry.actor),
+            occurred_at=entry.occurred_at,
+            old_values=_jsonable(entry.old_values),
+            new_values=_jsonable(entry.new_values),
+            reason=entry.reason,
+            ip_address=entry.ip_address,
+            user_agent=entry.user_agent,
+        )
+
+
+class HistoryEventOut(BaseModel):
+    """One move of a booking along its lifecycle."""
+
+    id: UUID
+    from_status: str | None
+    to_status: str
+    actor: ActorOut
+    occurred_at: datetime
+    note: str | None
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, event: LifecycleEvent) -> HistoryEventOut:
+        """The event's fields (not its idempotency key)."""
+        return cls(
+            id=event.id,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            actor=ActorOut.of(event.actor),
+            occurred_at=event.occurred_at,
+            note=event.note,
+            metadata=dict(event.metadata),
+        )
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Audit values as JSON: strings, numbers, booleans and null stay; the rest become text."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, bool | int | float | str):
+            out[key] = value
+        else:
+            out[key] = str(value)
+    return out
+
+
+class AssignIn(_In):
+    """The advisor to assign (``null`` unassigns) and why."""
+
+    advisor_id: UUID | None
+    reason: str | None = Field(default=None, max_length=500)
+    expected_version: int | None = None
+
+
+class BookingUpdateIn(_In):
+    """Fields to change; those left out stay, ``null`` clears one."""
+
+    external_id: str | None = Field(default=None, max_length=255)
+    referral_source: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    expected_version: int | None = None
+
+
+class StatusIn(_In):
+    """An advisor's status change with a note (seed 004's mobile flow)."""
+
+    status: str = Field(max_length=64, examples=["CONFIRMED"])
+    note: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = None
+
+
+class LifecycleMoveIn(BaseModel):
+    """Seed 003's lifecycle call: move ``bookingId`` to ``toStatus``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    booking_id: UUID = Field(alias="bookingId")
+    to_status: str = Field(alias="toStatus", max_length=64, examples=["payment_confirmed"])
+    note: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
+    idempotency_key: str | None = Field(default=None, alias="idempotencyKey", max_length=255)
+    expected_version: int | None = Field(default=None, alias="expectedVersion")
+
+
+# ---------------------------------------------------------------------- payments
+
+
+class MoneyIn(_In):
+    """An amount as a decimal string and its ISO 4217 currency."""
+
+    amount: str = Field(max_length=32, pattern=r"^-?\d{1,15}(\.\d{1,6})?$", examples=["2500.00"])
+    currency: str = Field(max_length=3, examples=["INR"])
+
+    def to_money(self) -> Money:
+        """The library's :class:`~bookingcore.Money` (it checks the currency)."""
+        return Money(self.amount, self.currency)
+
+
+class IntentIn(_In):
+    """Ask a provider to collect money for a booking (the balance due by default)."""
+
+    booking_id: UUID
+    provider: str = Field(max_length=64, examples=["razorpay"])
+    amount: MoneyIn | None = None
+
+
+class PaymentOut(BaseModel):
+    """A payment and how much of it was captured and refunded."""
+
+    id: UUID
+    booking_id: UUID
+    provider: str
+    provider_reference: str | None
+    status: str
+    amount: MoneyOut
+    captured: MoneyOut
+    refunded: MoneyOut
+    created_at: datetime
+    captured_at: datetime | None
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentOut:
+        """The payment's fields."""
+        return cls(
+            id=payment.id,
+            booking_id=payment.booking_id,
+            provider=payment.provider,
+            provider_reference=payment.provider_reference,
+            status=payment.status.value,
+            amount=MoneyOut.of(payment.amount),
+            captured=MoneyOut.of(payment.captured_amount),
+            refunded=MoneyOut.of(payment.refunded_amount),
+            created_at=payment.created_at,
+            captured_at=payment.captured_at,
+            failure_reason=payment.failure_reason,
+        )
+
+
+class IntentOut(BaseModel):
+    """The payment and what the client needs to finish it with the provider."""
+
+    payment: PaymentOut
+    client_secret: str | None
+    redirect_url: str | None
+    replayed: bool
+
+    @classmethod
+    def of(cls, intent: PaymentIntent) -> IntentOut:
+        """The intent's fields."""
+        return cls(
+            payment=PaymentOut.of(intent.payment),
+            client_secret=intent.client_secret,
+            redirect_url=intent.redirect_url,
+            replayed=intent.replayed,
+        )
+
+
+class WebhookOut(BaseModel):
+    """What became of a provider's delivery: applied, ignored, failed, or a redelivery."""
+
+    event_id: str
+    kind: str
+    status: str
+
+    @classmethod
+    def of(cls, receipt: WebhookReceipt) -> WebhookOut:
+        """The receipt's fields."""
+        return cls(event_id=receipt.event_id, kind=receipt.kind, status=receipt.status.value)
+
+
+class RefundIn(_In):
+    """How much of a captured payment to give back, and why."""
+
+    amount: MoneyIn
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RefundOut(BaseModel):
+    """A refund and its state."""
+
+    id: UUID
+    payment_id: UUID
+    amount: MoneyOut
+    status: str
+    reason: str | None
+    provider_reference: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, refund: Refund) -> RefundOut:
+        """The refund's fields."""
+        return cls(
+            id=refund.id,
+            payment_id=refund.payment_id,
+            amount=MoneyOut.of(refund.amount),
+            status=refund.status.value,
+            reason=refund.reason,
+            provider_reference=refund.provider_reference,
+            created_at=refund.created_at,
+            completed_at=refund.completed_at,
+        )
+
+
+class InvoiceOut(BaseModel):
+    """An invoice or credit note, numbered without gaps."""
+
+    id: UUID
+    kind: str
+    number: str
+    booking_id: UUID
+    payment_id: UUID
+    issued_at: datetime
+    subtotal: MoneyOut
+    discount: MoneyOut
+    tax: MoneyOut
+    total: MoneyOut
+    paid: MoneyOut
+    due: MoneyOut
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        """The invoice's fields (not its lines)."""
+        return cls(
+            id=invoice.id,
+            kind=invoice.kind.value,
+            number=invoice.number,
+            booking_id=invoice.booking_id,
+            payment_id=invoice.payment_id,
+            issued_at=invoice.issued_at,
+            subtotal=MoneyOut.of(invoice.subtotal),
+            discount=MoneyOut.of(invoice.discount),
+            tax=MoneyOut.of(invoice.tax),
+            total=MoneyOut.of(invoice.total),
+            paid=MoneyOut.of(invoice.paid),
+            due=MoneyOut.of(invoice.due),
+        )
+
+
+# ---------------------------------------------------------------------- reports
+
+
+class ReconciliationLineOut(BaseModel):
+    """A booking against what was paid for it."""
+
+    booking_id: UUID
+    reference: str
+    status: str
+    state: str
+    total: MoneyOut
+    captured: MoneyOut
+    refunded: MoneyOut
+    net_paid: MoneyOut
+    payment_ids: list[UUID]
+
+
+class StrayPaymentOut(BaseModel):
+    """A payment holding money without an active booking in the period to show for it."""
+
+    payment_id: UUID
+    booking_id: UUID
+    provider: str
+    provider_reference: str | None
+    reason: str
+    captured: MoneyOut
+    refunded: MoneyOut
+    net_paid: MoneyOut
+
+
+class CurrencyTotalsOut(BaseModel):
+    """The period's sums in one currency."""
+
+    currency: str
+    total: MoneyOut
+    captured: MoneyOut
+    refunded: MoneyOut
+    net_paid: MoneyOut
+    stray_net_paid: MoneyOut
+
+
+class ReconciliationOut(BaseModel):
+    """Bookings created in ``[start, end)`` reconciled against their payments."""
+
+    start: datetime
+    end: datetime
+    bookings: list[ReconciliationLineOut]
+    stray_payments: list[StrayPaymentOut]
+    totals: list[CurrencyTotalsOut]
+
+    @classmethod
+    def of(cls, report: ReconciliationReport) -> ReconciliationOut:
+        """The report's lines and totals."""
+        m = MoneyOut.of
+        return cls(
+            start=report.start,
+            end=report.end,
+            bookings=[
+                ReconciliationLineOut(
+                    booking_id=line.booking_id,
+                    reference=line.reference,
+                    status=line.status,
+                    state=line.state.value,
+                    total=m(line.total),
+                    captured=m(line.captured),
+                    refunded=m(line.refunded),
+                    net_paid=m(line.net_paid),
+                    payment_ids=list(line.payment_ids),
+                )
+                for line in report.bookings
+            ],
+            stray_payments=[
+                StrayPaymentOut(
+                    payment_id=stray.payment_id,
+                    booking_id=stray.booking_id,
+                    provider=stray.provider,
+                    provider_reference=stray.provider_reference,
+                    reason=stray.reason.value,
+                    captured=m(stray.captured),
+                    refunded=m(stray.refunded),
+                    net_paid=m(stray.net_paid),
+                )
+                for stray in report.stray_payments
+            ],
+            totals=[
+                CurrencyTotalsOut(
+                    currency=t.currency,
+                    total=m(t.total),
+                    captured=m(t.captured),
+                    refunded=m(t.refunded),
+                    net_paid=m(t.net_paid),
+                    stray_net_paid=m(t.stray_net_paid),
+                )
+                for t in report.totals
+            ],
+        )
+
+
+# ---------------------------------------------------------------------- import jobs
+
+
+class CellProblemOut(BaseModel):
+    """What is wrong with one cell (or row) of an import file."""
+
+    message: str
+    code: str
+    column: str | None
+    cell: str | None
+    value: str | None
+
+    @classmethod
+    def of(cls, problem: CellProblem) -> CellProblemOut:
+        """The problem's fields."""
+        return cls(
+            message=problem.message,
+            code=problem.code,
+            column=problem.column,
+            cell=problem.cell,
+            value=problem.value,
+        )
+
+
+class ImportJobOut(BaseModel):
+    """An import: its file, status and counts."""
+
+    id: UUID
+    filename: str
+    file_format: str
+    file_size: int
+    status: str
+    settings: dict[str, Any]
+    total_rows: int
+    processed_rows: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+    error_summary: dict[str, int]
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, job: ImportJob) -> ImportJobOut:
+        """The job's fields."""
+        return cls(
+            id=job.id,
+            filename=job.filename,
+            file_format=job.file_format,
+            file_size=job.file_size,
+            status=job.status.value,
+            settings=_jsonable(job.settings),
+            total_rows=job.total_rows,
+            processed_rows=job.processed_rows,
+            created=job.created,
+            updated=job.updated,
+            skipped=job.skipped,
+            failed=job.failed,
+            error_summary=dict(job.error_summary),
+            created_at=job.created_at,
+            started_at=job.started_at,
+            completed_at=job.completed_at,
+            cancel_requested=job.cancel_requested,
+        )
+
+
+class ImportRowErrorOut(BaseModel):
+    """A failed row: its number, its cells as read, and its problems."""
+
+    row_number: int
+    raw_row: dict[str, str]
+    problems: list[CellProblemOut]
+    resolved: bool
+
+
+class PreviewRowOut(BaseModel):
+    """One previewed row: what would happen to it, and its problems."""
+
+    number: int
+    values: dict[str, str]
+    action: str
+    problems: list[CellProblemOut]
+
+
+class ImportPreviewOut(BaseModel):
+    """The detected column mapping and the first rows of the file, checked."""
+
+    filename: str
+    header: list[str]
+    mapping: dict[str, str]
+    extra_columns: list[str]
+    rows: list[PreviewRowOut]
+
+    @classmethod
+    def of(cls, preview: ImportPreview) -> ImportPreviewOut:
+        """The preview's fields."""
+        return cls(
+            filename=preview.filename,
+            header=list(preview.header),
+            mapping=dict(preview.mapping),
+            extra_columns=list(preview.extra_columns),
+            rows=[
+                PreviewRowOut(
+                    number=row.number,
+                    values=dict(row.values),
+                    action=row.action,
+                    problems=[CellProblemOut.of(p) for p in row.problems],
+                )
+                for row in preview.rows
+            ],
+        )
+
+
+class ImportPlanOut(BaseModel):
+    """A dry run: what the whole file would do, and every failing row."""
+
+    filename: str
+    file_format: str
+    size: int
+    total: int
+    would_create: int
+    would_update: int
+    would_skip: int
+    failed: int
+    errors: list[ImportRowErrorOut]
+
+    @classmethod
+    def of(cls, plan: ImportPlan) -> ImportPlanOut:
+        """The plan's counts and failed rows."""
+        return cls(
+            filename=plan.filename,
+            file_format=plan.file_format,
+            size=plan.size,
+            total=plan.total,
+            would_create=plan.would_create,
+            would_update=plan.would_update,
+            would_skip=plan.would_skip,
+            failed=plan.failed,
+            errors=[
+                ImportRowErrorOut(
+                    row_number=number,
+                    raw_row=dict(raw),
+                    problems=[CellProblemOut.of(p) for p in problems],
+                    resolved=False,
+                )
+                for number, raw, problems in plan.errors
+            ],
+        )
+
+
+class MoveOut(BaseModel):
+    """A lifecycle move as any caller sees it (no staff-only fields)."""
+
+    booking: BookingOut
+    from_status: str | None
+    to_status: str
+    replayed: bool
+
+
+class StaffBookingIn(_In):
+    """A booking the desk makes for a customer given by phone (seed 004's single booking)."""
+
+    slot_id: UUID
+    customer: CustomerIn
+    travelers: list[BookingTravelerIn] = Field(max_length=200)
+    source: str | None = Field(default=None, max_length=32, examples=["phone"])
+    external_id: str | None = Field(default=None, max_length=255)
+    referral_source: str | None = Field(default=None, max_length=100)
+    internal_notes: str | None = Field(default=None, max_length=5000)
+
+    def to_request(self) -> BookingRequest:
+        """The library's :class:`~bookingcore.BookingRequest`."""
+        return BookingRequest(
+            SlotId(self.slot_id),
+            [t.to_choice() for t in self.travelers],
+            customer=self.customer.to_details(),
+            source=self.source,
+            external_id=self.external_id,
+            referral_source=self.referral_source,
+            internal_notes=self.internal_notes,
+        )
+
+
+class ImportStatsOut(BaseModel):
+    """Seed 004's import statistics: jobs by status and rows by outcome, over every import."""
+
+    jobs: int
+    by_status: dict[str, int]
+    rows: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+
+
+class NoteIn(_In):
+    """A note to add to the booking's internal notes (kept after the earlier ones)."""
+
+    note: str = Field(min_length=1, max_length=2000)
+    expected_version: int | None = None

@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from pydantic import AwareDatetime
 
 from bookingcore import (
     AuthenticationError,
+    BookingChanges,
     BookingFilter,
     BookingId,
     CapacityError,
+    DeliveryError,
+    DuplicateError,
     FieldError,
     IdempotencyConflictError,
     InvalidTransitionError,
@@ -33,7 +36,17 @@ from bookingcore.domain import BookingSource
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, next_link, page_request
-from examples.api.schemas import Paged, StaffBookingOut, TransitionIn, TransitionOut
+from examples.api.schemas import (
+    AssignIn,
+    CommunicationOut,
+    CustomerOut,
+    Paged,
+    SendMessageIn,
+    StaffBookingIn,
+    StaffBookingOut,
+    TransitionIn,
+    TransitionOut,
+)
 
 __all__ = ["router"]
 
@@ -53,6 +66,32 @@ def _sources(values: list[str] | None) -> frozenset[BookingSource] | None:
     if errors:
         raise ValidationError(errors)
     return frozenset(parsed)
+
+
+@router.post(
+    "",
+    operation_id="admin_create_booking",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        CapacityError,
+        DuplicateError,
+        IdempotencyConflictError,
+    ),
+)
+def create_booking(
+    body: StaffBookingIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> StaffBookingOut:
+    """Book a slot for a customer given by phone (found or created), on any channel."""
+    booking = core.bookings.book(
+        body.to_request(), principal=staff, idempotency_key=idempotency_key
+    )
+    return StaffBookingOut.of(booking)
 
 
 @router.get(
@@ -148,3 +187,81 @@ def transition_booking(
         to_status=moved.event.to_status,
         replayed=moved.replayed,
     )
+
+
+@router.get(
+    "/{booking_id}/user",
+    operation_id="admin_get_booking_customer",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def get_booking_customer(booking_id: UUID, core: Core, staff: StaffPrincipal) -> CustomerOut:
+    """The customer who booked (seed 001's ``/user``)."""
+    booking = core.bookings.get(BookingId(booking_id), principal=staff)
+    return CustomerOut.of(core.customers.get(booking.customer_id, principal=staff))
+
+
+@router.get(
+    "/{booking_id}/communications",
+    operation_id="admin_list_booking_communications",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def list_communications(
+    booking_id: UUID, core: Core, staff: StaffPrincipal
+) -> list[CommunicationOut]:
+    """Every message sent (or tried) about the booking, oldest first."""
+    sent = core.communications.for_booking(BookingId(booking_id), principal=staff)
+    return [CommunicationOut.of(m) for m in sent]
+
+
+@router.post(
+    "/{booking_id}/send-email",
+    operation_id="admin_send_booking_message",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        IdempotencyConflictError,
+        DeliveryError,
+    ),
+)
+def send_message(
+    booking_id: UUID,
+    body: SendMessageIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> CommunicationOut:
+    """Send a message about the booking to its customer (email by default) and log it."""
+    sent = core.communications.send(
+        BookingId(booking_id),
+        body.type,
+        principal=staff,
+        channel=body.channel,
+        idempotency_key=idempotency_key,
+    )
+    return CommunicationOut.of(sent)
+
+
+@router.patch(
+    "/{booking_id}/assign",
+    operation_id="admin_assign_booking",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, StaleVersionError
+    ),
+)
+def assign_booking(
+    booking_id: UUID, body: AssignIn, core: Core, staff: StaffPrincipal
+) -> StaffBookingOut:
+    """Assign the booking to an advisor (seed 004), or unassign it with ``null``."""
+    advisor = None if body.advisor_id is None else StaffId(body.advisor_id)
+    if advisor is not None:
+        core.staff.get(advisor, principal=staff)  # an unknown advisor answers 404
+    booking = core.bookings.update(
+        BookingId(booking_id),
+        BookingChanges(assignee_id=advisor),
+        principal=staff,
+        expected_version=body.expected_version,
+        reason=body.reason,
+    )
+    return StaffBookingOut.of(booking)

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime
 
 from bookingcore import (
     AuthenticationError,
+    BookingChanges,
     BookingId,
     CapacityError,
     CustomerFilter,
@@ -31,12 +32,14 @@ from bookingcore import (
     SlotFilter,
     StaleVersionError,
 )
+from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, next_link, page_request
 from examples.api.schemas import (
     BookingOut,
     BookingPage,
+    BookingUpdateIn,
     CustomerIn,
     CustomerOut,
     CustomerPage,
@@ -226,5 +229,31 @@ def cancel_booking(
         principal=partner,
         reason=reason,
         idempotency_key=idempotency_key,
+    )
+    return BookingOut.of(booking)
+
+
+@router.patch(
+    "/bookings/{booking_id}",
+    operation_id="partner_update_booking",
+    responses=problem_responses(
+        *_PARTNER, NotFoundError, PermissionDeniedError, StaleVersionError, DuplicateError
+    ),
+)
+def update_booking(
+    booking_id: UUID, body: BookingUpdateIn, core: Core, partner: PartnerPrincipal
+) -> BookingOut:
+    """Change the partner's own id or the referral source of one of its bookings."""
+    given = body.model_fields_set
+    changes = BookingChanges(
+        external_id=body.external_id if "external_id" in given else UNSET,
+        referral_source=body.referral_source if "referral_source" in given else UNSET,
+    )
+    booking = core.bookings.update(
+        BookingId(booking_id),
+        changes,
+        principal=partner,
+        expected_version=body.expected_version,
+        reason=body.reason,
     )
     return BookingOut.of(booking)

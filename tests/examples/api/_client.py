@@ -42,6 +42,10 @@ class ApiClient:
         """PUT ``url``."""
         return self.request("PUT", url, **kwargs)
 
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        """PATCH ``url``."""
+        return self.request("PATCH", url, **kwargs)
+
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         """DELETE ``url``."""
         return self.request("DELETE", url, **kwargs)
@@ -56,3 +60,24 @@ def last_code(sms: ConsoleSmsSender) -> str:
     found = re.search(r"\b(\d{6})\b", sms.sent[-1][1])
     assert found is not None
     return found.group(1)
+
+
+class CountedBody:
+    """A request body of ``count`` chunks sent one by one, counting how many the app pulled."""
+
+    def __init__(self, chunk: bytes, count: int, *, first: bytes = b"") -> None:
+        self.chunk, self.count, self.first = chunk, count, first
+        self.pulled = 0
+
+    @property
+    def size(self) -> int:
+        """The whole body's length, had it all been read."""
+        return len(self.first) + len(self.chunk) * self.count
+
+    async def __aiter__(self) -> Any:
+        if self.first:
+            self.pulled += 1
+            yield self.first
+        for _ in range(self.count):
+            self.pulled += 1
+            yield self.chunk

@@ -14,7 +14,7 @@ from tests.examples.api._client import ApiClient, last_code
 
 from bookingcore import BookingCore, Money, Principal, StaffRole
 from bookingcore.domain import Slot
-from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.auth import Argon2PasswordHasher
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
@@ -49,8 +49,26 @@ def sms() -> ConsoleSmsSender:
 
 
 @pytest.fixture
-def api_core(uow_factory: Any, sms: ConsoleSmsSender, clock: FixedClock) -> BookingCore:
-    """A core with every sign-in port, a fixed clock and predictable ids."""
+def provider() -> FakePaymentProvider:
+    """The payment provider ``fake``, whose webhooks tests sign."""
+    return FakePaymentProvider()
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    """Records the messages the app sends."""
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def api_core(
+    uow_factory: Any,
+    sms: ConsoleSmsSender,
+    clock: FixedClock,
+    provider: FakePaymentProvider,
+    notifier: RecordingNotifier,
+) -> BookingCore:
+    """A core with every sign-in port, a fixed clock, predictable ids and the fake provider."""
     return build_core(
         uow_factory,
         token_secret=SECRET,
@@ -59,13 +77,15 @@ def api_core(uow_factory: Any, sms: ConsoleSmsSender, clock: FixedClock) -> Book
         password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
         clock=clock,
         ids=SequentialIds(),
+        payment_providers=[provider],
+        notifier=notifier,
     )
 
 
 @pytest.fixture
-def app(api_core: BookingCore) -> FastAPI:
-    """The example app over ``api_core``."""
-    return create_app(api_core)
+def app(api_core: BookingCore, tmp_path: Path) -> FastAPI:
+    """The example app over ``api_core``, keeping uploads under the test's directory."""
+    return create_app(api_core, upload_dir=tmp_path / "uploads")
 
 
 @pytest.fixture
@@ -120,3 +140,38 @@ def staff_headers(api_core: BookingCore, client: ApiClient) -> dict[str, str]:
     )
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.fixture
+def staff_sign_in(api_core: BookingCore, client: ApiClient) -> Callable[..., dict[str, str]]:
+    """Add a staff member of ``role`` and sign them in; returns their ``Authorization`` header."""
+
+    def run(email: str, role: StaffRole = StaffRole.ADMIN) -> dict[str, str]:
+        name = email.split("@", maxsplit=1)[0]
+        member = api_core.staff.add(email, name, principal=SETUP, role=role)
+        api_core.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
+        answer = client.post(
+            "/api/v1/auth/login", json={"email": email, "password": STAFF_PASSWORD}
+        )
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    return run
+
+
+@pytest.fixture
+def book(client: ApiClient, slot: Slot) -> Callable[..., dict[str, Any]]:
+    """Book ``slot`` for one new traveler as the customer of ``headers``; returns the booking."""
+
+    def run(headers: dict[str, str], name: str = "Asha Verma", seats: int = 1) -> dict[str, Any]:
+        travelers = [{"name": f"{name} {n}", "is_primary": n == 0} for n in range(seats)]
+        made = client.post(
+            "/api/v1/customer/bookings",
+            json={"slot_id": str(slot.id), "travelers": travelers},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        booking: dict[str, Any] = made.json()
+        return booking
+
+    return run

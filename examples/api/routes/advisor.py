@@ -1,0 +1,138 @@
+"""Seed 004's advisor endpoints: the bookings assigned to me, their status, history and notes.
+
+Staff tokens; the library's policy limits an advisor to the bookings assigned to
+them (a booking assigned to someone else answers 404), and other staff roles
+see what their role sees.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+
+from bookingcore import (
+    AuthenticationError,
+    BookingChanges,
+    BookingFilter,
+    BookingId,
+    CapacityError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    StaleVersionError,
+)
+from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import (
+    AuditEntryOut,
+    NoteIn,
+    Paged,
+    StaffBookingOut,
+    StatusIn,
+    TransitionOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/advisor/bookings", tags=["advisor"])
+
+
+@router.get(
+    "",
+    operation_id="advisor_list_bookings",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def list_bookings(
+    request: Request,
+    core: Core,
+    me: StaffPrincipal,
+    status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[StaffBookingOut]:
+    """The bookings assigned to the signed-in advisor, newest first."""
+    query = BookingFilter(statuses=frozenset(status) if status else None)
+    page = core.bookings.list(query, page_request(limit, cursor), principal=me)
+    return Paged[StaffBookingOut](
+        items=[StaffBookingOut.of(b) for b in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.patch(
+    "/{booking_id}/status",
+    operation_id="advisor_update_status",
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        StaleVersionError,
+        CapacityError,
+        IdempotencyConflictError,
+    ),
+)
+def update_status(
+    booking_id: UUID,
+    body: StatusIn,
+    core: Core,
+    me: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> TransitionOut:
+    """Move an assigned booking to ``status`` with a note (checked against its lifecycle)."""
+    moved = core.bookings.transition(
+        BookingId(booking_id),
+        body.status,
+        principal=me,
+        note=body.note,
+        expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
+    )
+    return TransitionOut(
+        booking=StaffBookingOut.of(moved.booking),
+        from_status=moved.event.from_status,
+        to_status=moved.event.to_status,
+        replayed=moved.replayed,
+    )
+
+
+@router.get(
+    "/{booking_id}/history",
+    operation_id="advisor_booking_history",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def history(booking_id: UUID, core: Core, me: StaffPrincipal) -> list[AuditEntryOut]:
+    """The audit history of an assigned booking, oldest first."""
+    trail = core.bookings.audit_trail(BookingId(booking_id), principal=me)
+    return [AuditEntryOut.of(entry) for entry in trail]
+
+
+@router.post(
+    "/{booking_id}/notes",
+    operation_id="advisor_add_note",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, StaleVersionError
+    ),
+)
+def add_note(booking_id: UUID, body: NoteIn, core: Core, me: StaffPrincipal) -> StaffBookingOut:
+    """Add a note to an assigned booking's internal notes (the audit trail keeps each one).
+
+    The notes are read and written back under the booking's version, so a
+    note added meanwhile by someone else answers 409 instead of being lost.
+    """
+    booking = core.bookings.get(BookingId(booking_id), principal=me)
+    version = booking.version if body.expected_version is None else body.expected_version
+    notes = f"{booking.internal_notes}\n{body.note}" if booking.internal_notes else body.note
+    updated = core.bookings.update(
+        booking.id,
+        BookingChanges(internal_notes=notes),
+        principal=me,
+        expected_version=version,
+        reason="note added",
+    )
+    return StaffBookingOut.of(updated)

@@ -1,0 +1,135 @@
+"""Routes any signed-in caller may use, each answer scoped by the library's policy.
+
+Seed 004's ``/api/bookings`` and ``/api/bookings/:id/audit`` and seed 003's
+``/api/core/booking-lifecycle`` take a customer's, a staff member's or a
+partner's token: what each may read or move is decided by the library, never
+here, so a caller who may not see a booking gets 404 as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+
+from bookingcore import (
+    AuthenticationError,
+    BookingFilter,
+    BookingId,
+    CapacityError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    LocationId,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    SlotId,
+    StaleVersionError,
+)
+from examples.api.deps import AnyPrincipal, Core, IdempotencyKey
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import AuditEntryOut, BookingOut, BookingPage, LifecycleMoveIn, MoveOut
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get(
+    "/api/bookings",
+    tags=["bookings"],
+    operation_id="list_bookings",
+    responses=problem_responses(AuthenticationError, RateLimitedError, PermissionDeniedError),
+)
+def list_bookings(
+    request: Request,
+    core: Core,
+    caller: AnyPrincipal,
+    status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
+    location_id: UUID | None = None,
+    slot_id: UUID | None = None,
+    starts_from: AwareDatetime | None = None,
+    starts_before: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Reference or text")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> BookingPage:
+    """Seed 004's general list: whatever the caller may see, filtered, newest first.
+
+    The library scopes the list to the caller (a customer's own bookings, a
+    partner's, an advisor's assigned ones, everything for admins).
+    """
+    query = BookingFilter(
+        statuses=frozenset(status) if status else None,
+        location_id=None if location_id is None else LocationId(location_id),
+        slot_id=None if slot_id is None else SlotId(slot_id),
+        starts_from=starts_from,
+        starts_before=starts_before,
+        text=q,
+    )
+    page = core.bookings.list(query, page_request(limit, cursor), principal=caller)
+    return BookingPage(
+        items=[BookingOut.of(b) for b in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/api/bookings/{booking_id}/audit",
+    tags=["audit"],
+    operation_id="booking_audit_trail",
+    responses=problem_responses(
+        AuthenticationError, RateLimitedError, NotFoundError, PermissionDeniedError
+    ),
+)
+def audit_trail(booking_id: UUID, core: Core, caller: AnyPrincipal) -> list[AuditEntryOut]:
+    """Who changed what on the booking, when, from where and why; oldest first."""
+    trail = core.bookings.audit_trail(BookingId(booking_id), principal=caller)
+    return [AuditEntryOut.of(entry) for entry in trail]
+
+
+@router.post(
+    "/api/core/booking-lifecycle",
+    tags=["lifecycle"],
+    operation_id="core_move_booking",
+    responses=problem_responses(
+        AuthenticationError,
+        RateLimitedError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        StaleVersionError,
+        CapacityError,
+        IdempotencyConflictError,
+    ),
+)
+def move_booking(
+    body: LifecycleMoveIn,
+    core: Core,
+    caller: AnyPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> MoveOut:
+    """Seed 003's lifecycle call: move a booking to ``toStatus``, once per idempotency key.
+
+    The key may come as the ``Idempotency-Key`` header or the body's
+    ``idempotencyKey``; the actor is the caller of the token, never the body.
+    """
+    moved = core.bookings.transition(
+        BookingId(body.booking_id),
+        body.to_status,
+        principal=caller,
+        note=body.note,
+        idempotency_key=idempotency_key or body.idempotency_key,
+        metadata=body.metadata,
+        expected_version=body.expected_version,
+    )
+    return MoveOut(
+        booking=BookingOut.of(moved.booking),
+        from_status=moved.event.from_status,
+        to_status=moved.event.to_status,
+        replayed=moved.replayed,
+    )

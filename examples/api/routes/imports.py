@@ -1,0 +1,361 @@
+"""Seed 004's bulk import (``/api/admin/bookings/import``, ``imports``, ``preview``, ``validate``).
+
+Files arrive as ``multipart/form-data`` with a ``file`` part (CSV or XLSX) and
+optional text fields for the import's settings (``lifecycle``, ``currency``,
+``timezone``, ``region``, ``assignment``, ``mapping`` as a JSON object of header
+to column). :func:`~examples.api.uploads.receive_upload` streams the file to the
+app's upload directory and refuses it as soon as it is too big (413) or not a
+spreadsheet (415), before the library's own checks
+(:func:`~bookingcore_adapters.importers.open_rows`). The import runs in the
+request (one process, small files); a host with workers hands ``run`` to its
+job queue instead. Kept files let the error report be an XLSX copy of the sheet.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from bookingcore import (
+    AuthenticationError,
+    ImportSettings,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from bookingcore.ports.imports import RowSource
+from bookingcore_adapters.importers import (
+    FileLimits,
+    open_rows,
+    write_error_csv,
+    write_error_xlsx,
+)
+from examples.api.deps import Core, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import (
+    CellProblemOut,
+    ImportJobOut,
+    ImportPlanOut,
+    ImportPreviewOut,
+    ImportRowErrorOut,
+    ImportStatsOut,
+    Paged,
+)
+from examples.api.uploads import UnsupportedUploadError, Upload, UploadTooLargeError, receive_upload
+
+__all__ = ["UPLOAD_BODY", "router"]
+
+router = APIRouter(prefix="/api/admin/bookings", tags=["admin imports"])
+
+_SETTINGS = ("lifecycle", "currency", "timezone", "region", "assignment")
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+#: The OpenAPI request body of the upload routes (read by hand, so declared by hand).
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The CSV or XLSX file",
+                        },
+                        "mapping": {
+                            "type": "string",
+                            "description": "A JSON object of header -> column names",
+                        },
+                        **{name: {"type": "string", "maxLength": 64} for name in _SETTINGS},
+                    },
+                }
+            }
+        },
+    }
+}
+
+_UPLOAD_ERRORS = (
+    AuthenticationError,
+    PermissionDeniedError,
+    UploadTooLargeError,
+    UnsupportedUploadError,
+)
+
+
+def _directory(request: Request) -> Path:
+    directory: Path = request.app.state.upload_dir
+    return directory
+
+
+def _limits(request: Request) -> FileLimits:
+    return FileLimits(max_bytes=request.app.state.max_upload_bytes)
+
+
+def _settings(fields: dict[str, str]) -> ImportSettings:
+    values: dict[str, Any] = {k: fields[k] for k in _SETTINGS if fields.get(k)}
+    raw_mapping = fields.get("mapping")
+    if raw_mapping:
+        try:
+            mapping = json.loads(raw_mapping)
+        except ValueError as exc:
+            raise ValidationError.single("mapping", "is not valid JSON", "invalid_json") from exc
+        if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+        ):
+            msg = "must be a JSON object of header -> column names"
+            raise ValidationError.single("mapping", msg, "invalid_mapping")
+        values["mapping"] = mapping
+    return ImportSettings(**values)
+
+
+async def _received(request: Request) -> Upload:
+    return await receive_upload(
+        request, directory=_directory(request), max_bytes=request.app.state.max_upload_bytes
+    )
+
+
+def _open(request: Request, upload: Upload) -> RowSource:
+    return open_rows(upload.path, filename=upload.filename, limits=_limits(request))
+
+
+def _kept(request: Request, job_id: UUID) -> Path:
+    return _directory(request) / f"{job_id}.import"
+
+
+@router.post(
+    "/import",
+    operation_id="admin_import_bookings",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(*_UPLOAD_ERRORS),
+    openapi_extra=UPLOAD_BODY,
+)
+async def import_bookings(request: Request, core: Core, staff: StaffPrincipal) -> ImportJobOut:
+    """Upload a CSV or XLSX file of bookings and import it; the job says what happened per row."""
+    upload = await _received(request)
+    try:
+
+        def run() -> ImportJobOut:
+            source = _open(request, upload)
+            job = core.imports.run_file(source, principal=staff, settings=_settings(upload.fields))
+            upload.path.replace(_kept(request, job.id))
+            return ImportJobOut.of(job)
+
+        return await run_in_threadpool(run)
+    finally:
+        upload.discard()
+
+
+async def _checked(request: Request) -> tuple[Upload, RowSource, ImportSettings]:
+    upload = await _received(request)
+    try:
+        source = await run_in_threadpool(_open, request, upload)
+        return upload, source, _settings(upload.fields)
+    except BaseException:
+        upload.discard()
+        raise
+
+
+@router.post(
+    "/preview",
+    operation_id="admin_preview_import",
+    responses=problem_responses(*_UPLOAD_ERRORS),
+    openapi_extra=UPLOAD_BODY,
+)
+async def preview(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    rows: Annotated[int, Query(ge=1, le=100, description="How many rows to check")] = 100,
+) -> ImportPreviewOut:
+    """The detected column mapping and the first rows, each with what would happen to it."""
+    upload, source, settings = await _checked(request)
+    try:
+        found = await run_in_threadpool(
+            lambda: core.imports.preview(source, principal=staff, settings=settings, limit=rows)
+        )
+        return ImportPreviewOut.of(found)
+    finally:
+        upload.discard()
+
+
+@router.post(
+    "/validate",
+    operation_id="admin_validate_import",
+    responses=problem_responses(*_UPLOAD_ERRORS),
+    openapi_extra=UPLOAD_BODY,
+)
+async def validate(request: Request, core: Core, staff: StaffPrincipal) -> ImportPlanOut:
+    """A dry run of the whole file: what it would create, update and skip, and every bad row."""
+    upload, source, settings = await _checked(request)
+    try:
+        plan = await run_in_threadpool(
+            lambda: core.imports.dry_run(source, principal=staff, settings=settings)
+        )
+        return ImportPlanOut.of(plan)
+    finally:
+        upload.discard()
+
+
+@router.get(
+    "/imports",
+    operation_id="admin_list_imports",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def list_imports(
+    request: Request, core: Core, staff: StaffPrincipal, limit: Limit = 20, cursor: Cursor = None
+) -> Paged[ImportJobOut]:
+    """The import history, newest first."""
+    page = core.imports.list(principal=staff, page=page_request(limit, cursor))
+    return Paged[ImportJobOut](
+        items=[ImportJobOut.of(job) for job in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/stats",
+    operation_id="admin_import_stats",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def import_stats(core: Core, staff: StaffPrincipal) -> ImportStatsOut:
+    """Import statistics: jobs by status and rows created, updated, skipped and failed."""
+    stats = ImportStatsOut(jobs=0, by_status={}, rows=0, created=0, updated=0, skipped=0, failed=0)
+    cursor: str | None = None
+    while True:
+        page = core.imports.list(principal=staff, page=page_request(200, cursor))
+        for job in page.items:
+            stats.jobs += 1
+            stats.by_status[job.status.value] = stats.by_status.get(job.status.value, 0) + 1
+            stats.rows += job.total_rows
+            stats.created += job.created
+            stats.updated += job.updated
+            stats.skipped += job.skipped
+            stats.failed += job.failed
+        cursor = page.next_cursor
+        if cursor is None:
+            return stats
+
+
+@router.get(
+    "/imports/{job_id}",
+    operation_id="admin_get_import",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def get_import(job_id: UUID, core: Core, staff: StaffPrincipal) -> ImportJobOut:
+    """One import's status and counts."""
+    return ImportJobOut.of(core.imports.get(job_id, principal=staff))
+
+
+@router.post(
+    "/imports/{job_id}/retry",
+    operation_id="admin_retry_import",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, InvalidTransitionError
+    ),
+)
+def retry_import(job_id: UUID, core: Core, staff: StaffPrincipal) -> ImportJobOut:
+    """Import the failed rows again as they were stored (after fixing what they referred to)."""
+    return ImportJobOut.of(core.imports.retry(job_id, principal=staff))
+
+
+@router.delete(
+    "/imports/{job_id}",
+    operation_id="admin_cancel_import",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, InvalidTransitionError
+    ),
+)
+def cancel_import(job_id: UUID, core: Core, staff: StaffPrincipal) -> ImportJobOut:
+    """Stop an import that has not finished (finished ones answer 409)."""
+    return ImportJobOut.of(core.imports.cancel(job_id, principal=staff))
+
+
+class ReportFormat(StrEnum):
+    """The error report's file type."""
+
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+@router.get(
+    "/imports/{job_id}/errors",
+    operation_id="admin_import_errors",
+    response_model=list[ImportRowErrorOut],
+    responses={
+        **problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+        200: {
+            "description": "The failed rows: JSON, a CSV report or an XLSX copy with marked cells",
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                _XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+    },
+)
+def import_errors(
+    request: Request,
+    job_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    format: ReportFormat = ReportFormat.JSON,
+    unresolved_only: bool = True,
+) -> Any:
+    """The import's failed rows: as JSON, a CSV to fix and re-upload, or the sheet marked up."""
+    job = core.imports.get(job_id, principal=staff)
+    errors = core.imports.errors(job_id, principal=staff, unresolved_only=unresolved_only)
+    if format is ReportFormat.JSON:
+        return [
+            ImportRowErrorOut(
+                row_number=e.row_number,
+                raw_row=dict(e.raw_row),
+                problems=[CellProblemOut.of(p) for p in e.problems],
+                resolved=e.resolved_at is not None,
+            )
+            for e in errors
+        ]
+    kept = _kept(request, job.id)
+    stem = Path(job.filename).stem or "import"
+    if format is ReportFormat.CSV:
+        header = (
+            open_rows(kept, limits=_limits(request)).header if kept.exists() else _header(errors)
+        )
+        text = io.StringIO(newline="")
+        write_error_csv(errors, header, text)
+        return Response(
+            text.getvalue().encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{stem}-errors.csv"'},
+        )
+    if not kept.exists():
+        msg = "the uploaded file is no longer kept; ask for format=csv"
+        raise NotFoundError("import file", str(job.id), msg)
+    out = io.BytesIO()
+    write_error_xlsx(kept, errors, out, limits=_limits(request))
+    return Response(
+        out.getvalue(),
+        media_type=_XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{stem}-errors.xlsx"'},
+    )
+
+
+def _header(errors: Any) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for error in errors:
+        for name in error.raw_row:
+            seen.setdefault(name)
+    return tuple(seen)
