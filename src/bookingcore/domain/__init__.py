@@ -54,6 +54,7 @@ from bookingcore.domain.imports import (
     SourceRow,
     cell_name,
 )
+from bookingcore.domain.jobs import JobRecord, JobRequest, JobRequested, JobState, Schedule
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
     Invoice,
@@ -143,6 +144,10 @@ __all__ = [
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceSeries",
+    "JobRecord",
+    "JobRequest",
+    "JobRequested",
+    "JobState",
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
@@ -161,6 +166,7 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RevocationReason",
+    "Schedule",
     "Slot",
     "SourceRow",
     "StaffMember",

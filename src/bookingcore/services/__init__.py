@@ -41,6 +41,14 @@ from bookingcore.services.imports import (
     PreviewRow,
     Progress,
 )
+from bookingcore.services.jobs import (
+    OPTIONAL_JOBS,
+    JobAttempt,
+    JobCatalog,
+    JobCounters,
+    JobService,
+    JobsNotConfiguredError,
+)
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
 from bookingcore.services.reports import (
@@ -57,6 +65,7 @@ from bookingcore.services.travelers import TravelerService
 
 __all__ = [
     "AUDITED_ENTITIES",
+    "OPTIONAL_JOBS",
     "UNSET",
     "AuditService",
     "AuthService",
@@ -74,6 +83,11 @@ __all__ = [
     "ImportPlan",
     "ImportPreview",
     "ImportService",
+    "JobAttempt",
+    "JobCatalog",
+    "JobCounters",
+    "JobService",
+    "JobsNotConfiguredError",
     "MessageHandler",
     "OtpRequested",
     "OutboxRelay",

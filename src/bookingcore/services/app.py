@@ -14,6 +14,7 @@ from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
+from bookingcore.ports.jobs import JobQueue
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
     OtpStore,
@@ -34,6 +35,7 @@ from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
+from bookingcore.services.jobs import JobService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
@@ -76,6 +78,8 @@ class BookingCore:
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
+        jobs: :class:`~bookingcore.services.JobService` (background jobs: defer,
+            register, the library's periodic jobs).
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -110,6 +114,9 @@ class BookingCore:
             (``ManualProvider``, ``StripeProvider``, ``RazorpayProvider``), by name.
         payment_settings: what happens to late payments
             (:class:`~bookingcore.services.PaymentSettings`).
+        jobs: the job engine (``InProcessJobQueue``, ``ProcrastinateJobQueue``);
+            ``core.jobs`` registers the library's jobs in it and defers jobs
+            in the caller's transaction (see docs/jobs.md).
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -140,6 +147,7 @@ class BookingCore:
         auth_settings: AuthSettings | None = None,
         payment_providers: Iterable[PaymentProvider] = (),
         payment_settings: PaymentSettings | None = None,
+        jobs: JobQueue | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -187,6 +195,11 @@ class BookingCore:
             )
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
+        # ---- jobs (keep last: optional jobs are found on the services built above)
+        self.jobs = JobService(self.context, jobs)
+        self.jobs.install_standard(self, self.events)
+        if jobs is not None:
+            jobs.bind(self.jobs.catalog)
 
     def relay(self, publisher: EventPublisher) -> OutboxRelay:
         """An :class:`~bookingcore.services.OutboxRelay` of this core's outbox to ``publisher``."""
