@@ -29,7 +29,7 @@ class TestInProcessJobQueue(JobQueueContract):
         )
 
     def work(self, queue: InProcessJobQueue) -> None:
-        clock = queue._clock  # noqa: SLF001 - the fixture's own FixedClock
+        clock = queue._clock
         assert isinstance(clock, FixedClock)
         for _ in range(MAX_ATTEMPTS + 1):
             queue.run_pending()

@@ -54,7 +54,6 @@ from bookingcore.domain.imports import (
     SourceRow,
     cell_name,
 )
-from bookingcore.domain.jobs import JobRecord, JobRequest, JobRequested, JobState, Schedule
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
     Invoice,
@@ -66,6 +65,7 @@ from bookingcore.domain.invoices import (
     series_key,
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
+from bookingcore.domain.jobs import JobRecord, JobRequest, JobRequested, JobState, Schedule
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,

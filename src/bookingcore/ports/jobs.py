@@ -23,17 +23,20 @@ __all__ = ["JobHandler", "JobQueue", "JobRegistry", "JobRun"]
 class JobRun(Protocol):
     """What a running job knows about itself.
 
-    Attributes:
-        job_id: the engine's id of the job (as a string).
-        name: the job's name.
-        attempt: 1 on the first try.
-
     .. versionadded:: 0.1
     """
 
-    job_id: str
-    name: str
-    attempt: int
+    @property
+    def job_id(self) -> str:
+        """The engine's id of the job (as a string)."""
+
+    @property
+    def name(self) -> str:
+        """The job's name."""
+
+    @property
+    def attempt(self) -> int:
+        """1 on the first try."""
 
 
 class JobHandler(Protocol):

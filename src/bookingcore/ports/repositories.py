@@ -381,6 +381,15 @@ class OutboxRepository(Protocol):
     def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
         """Up to ``limit`` messages not yet relayed to a broker, in outbox order."""
 
+    def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        """As :meth:`list_unpublished`, for a relay: the messages returned stay
+        claimed until this unit of work ends, and messages another unit of work
+        claimed are skipped, so two relays publish different messages
+        (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+
+        .. versionadded:: 0.1
+        """
+
 
 class DeliveryRepository(Protocol):
     """What each handler did with each event.

@@ -13,8 +13,8 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
-from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.jobs import JobQueue
+from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
     OtpStore,

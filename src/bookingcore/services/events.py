@@ -316,10 +316,11 @@ class OutboxRelay:
 
         If the publisher raises, nothing is marked published and the error
         propagates; the next run sends the same events again (consumers
-        deduplicate by event id).
+        deduplicate by event id). Relays running at once claim different
+        events (on stores with row locks).
         """
         with self._ctx.uow_factory() as uow:
-            messages = uow.outbox.list_unpublished(limit)
+            messages = uow.outbox.claim_unpublished(limit)
             if not messages:
                 return 0
             self._publisher.publish(messages)

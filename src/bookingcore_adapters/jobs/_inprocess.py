@@ -91,8 +91,7 @@ class InProcessJobQueue:
             raise NotFoundError("job", request.name)
         with self._lock:
             if request.lock is not None and any(
-                job.lock == request.lock and job.state in _WAITING
-                for job in self._jobs.values()
+                job.lock == request.lock and job.state in _WAITING for job in self._jobs.values()
             ):
                 return None
             job = _Job(
@@ -187,11 +186,7 @@ class InProcessJobQueue:
     def _claim(self) -> _Job | None:
         now = self._clock.now()
         with self._lock:
-            due = [
-                j
-                for j in self._jobs.values()
-                if j.state in _WAITING and j.run_at <= now
-            ]
+            due = [j for j in self._jobs.values() if j.state in _WAITING and j.run_at <= now]
             if not due:
                 return None
             job = min(due, key=lambda j: (j.run_at, int(j.id)))

@@ -126,12 +126,12 @@ class ProcrastinateJobQueue:
             max_attempts=max(max_attempts - 1, 0), exponential_wait=backoff_seconds
         )
 
-        def run(context: procrastinate.JobContext, job: str, args: dict[str, Any], **_: Any) -> Any:
+        def run(
+            context: procrastinate.JobContext, /, job: str, args: dict[str, Any], **_: Any
+        ) -> Any:
             return self._run(context, job, args)
 
-        self._task = self.app.task(name=TASK_NAME, queue=queue, pass_context=True, retry=retry)(
-            run
-        )
+        self._task = self.app.task(name=TASK_NAME, queue=queue, pass_context=True, retry=retry)(run)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -226,12 +226,15 @@ class ProcrastinateJobQueue:
         if self._periodic_registered:
             return
         for schedule in self._bound().schedules():
-            self.app.periodic(
+            # procrastinate types a periodic task's first argument as its timestamp; ours
+            # takes it as a keyword (ignored), so the decorator is applied untyped.
+            periodic: Any = self.app.periodic(
                 cron=cron_of(schedule.every),
                 periodic_id=schedule.name,
                 queueing_lock=f"periodic:{schedule.name}",
                 task_kwargs={"job": schedule.name, "args": dict(schedule.args)},
-            )(self._task)
+            )
+            periodic(self._task)
         self._periodic_registered = True
 
     def _run(self, context: procrastinate.JobContext, job: str, args: dict[str, Any]) -> Any:
@@ -251,10 +254,11 @@ class ProcrastinateJobQueue:
     @staticmethod
     def _record(job: ProcrastinateJob) -> JobRecord:
         kwargs = job.task_kwargs
+        args = kwargs.get("args")
         return JobRecord(
             id=str(job.id),
             name=str(kwargs.get("job", "")),
-            args=dict(kwargs.get("args") or {}),  # type: ignore[call-overload]
+            args=dict(args) if isinstance(args, dict) else {},
             state=_state(job),
             attempts=job.attempts,
             lock=job.queueing_lock,

@@ -490,11 +490,19 @@ class OutboxRepository(Repository[OutboxMessage]):
         c = self._table.c
         return self._oldest(c.published_at, lambda m: m.published_at is None, limit)
 
+    def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        c = self._table.c
+        return self._oldest(
+            c.published_at, lambda m: m.published_at is None, limit, skip_locked=True
+        )
+
     def _oldest(
         self,
         column: ColumnElement[datetime],
         keep: Callable[[OutboxMessage], bool],
         limit: int,
+        *,
+        skip_locked: bool = False,
     ) -> list[OutboxMessage]:
         # Messages added in this unit of work have no sequence yet: they come last.
         return self._session.select(
@@ -504,6 +512,7 @@ class OutboxRepository(Repository[OutboxMessage]):
             lambda m: (m.sequence is None, m.sequence or 0),
             order_by=[self._table.c.sequence],
             limit=limit,
+            skip_locked=skip_locked,
         )
 
 

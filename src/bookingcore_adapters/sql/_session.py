@@ -577,6 +577,7 @@ class Session:
         limit: int | None = None,
         newest_first: bool = False,
         source: FromClause | None = None,
+        skip_locked: bool = False,
     ) -> list[E]:
         """Entities matching ``where`` (in SQL) and ``keep`` (the same test in Python).
 
@@ -584,6 +585,8 @@ class Session:
         are judged as they are now in memory, so uncommitted additions and
         changes are seen. With a ``limit``, enough rows are fetched to make up
         for tracked ones, so the result is exactly the first ``limit``.
+        ``skip_locked`` locks the rows it returns and skips rows another
+        transaction locked (PostgreSQL; SQLite's one writer needs nothing).
         """
         self._require_active()
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
@@ -594,6 +597,8 @@ class Session:
         statement = statement.where(*where).order_by(*order_by)
         if limit is not None:
             statement = statement.limit(limit + len(tracked))
+        if skip_locked and self._begin().dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
         rows = [row for row in self._rows(statement) if row[mapper.key] not in tracked]
         found = sorted([*self._load(mapper, rows), *mine], key=sort_key, reverse=newest_first)
         if limit is not None:
