@@ -21,7 +21,6 @@ from bookingcore import BookingError
 from bookingcore.domain import JobState
 from examples.cli.demo import DEFAULT_DATABASE, DemoError, run_demo
 from examples.cli.imports import DEFAULT_DATABASE as DEFAULT_IMPORT_DATABASE
-from examples.cli.jobs import list_jobs, retry_job, run_worker
 from examples.cli.imports import (
     add_advisor,
     add_location,
@@ -29,6 +28,7 @@ from examples.cli.imports import (
     import_jobs,
     import_locations,
 )
+from examples.cli.jobs import list_jobs, retry_job, run_worker
 
 app = typer.Typer(
     name="bookingcore-cli",

@@ -74,7 +74,7 @@ def job_core(database: str, *, redis_url: str | None = None) -> Iterator[Booking
             core.jobs.relay_outbox_to(RedisStreamPublisher(redis.Redis.from_url(redis_url)))
         else:
             core.jobs.relay_outbox_to(LogPublisher())
-        core.jobs.enable_imports(core.imports, lambda path: open_rows(path))
+        core.jobs.enable_imports(core.imports, open_rows)
         yield core
     finally:
         close = getattr(queue, "close", None)
