@@ -36,12 +36,15 @@ from bookingcore.errors import InvalidTransitionError, NotFoundError, Validation
 from bookingcore.ports.jobs import JobRegistry
 from bookingcore.services.jobs import JobAttempt
 
-__all__ = ["TASK_NAME", "ProcrastinateJobQueue", "cron_of", "libpq_url"]
+__all__ = ["STALLED_TASK_NAME", "TASK_NAME", "ProcrastinateJobQueue", "cron_of", "libpq_url"]
 
 _log = logging.getLogger("bookingcore.jobs")
 
 #: The one procrastinate task every bookingcore job runs through.
 TASK_NAME = "bookingcore.run"
+
+#: The periodic task that puts back the jobs of workers that died (no heartbeat).
+STALLED_TASK_NAME = "bookingcore.retry_stalled"
 
 _STATUSES: Mapping[str, JobState] = {
     "doing": JobState.RUNNING,
@@ -100,6 +103,11 @@ class ProcrastinateJobQueue:
             (``backoff ** (attempt + 1)`` seconds; ``0`` retries at once).
         pool: keyword arguments for procrastinate's connection pool
             (``min_size``, ``max_size`` ...).
+        stalled_after: seconds without a heartbeat after which a worker counts
+            as dead; its running jobs are queued again (checked every
+            ``stalled_check`` by :data:`STALLED_TASK_NAME`, on one worker).
+        stalled_check: how often, as a period that divides a minute or an hour.
+        heartbeat: seconds between a worker's heartbeats (below ``stalled_after``).
 
     .. versionadded:: 0.1
     """
@@ -112,6 +120,9 @@ class ProcrastinateJobQueue:
         max_attempts: int = 5,
         backoff_seconds: int = 2,
         pool: Mapping[str, Any] | None = None,
+        stalled_after: float = 30,
+        stalled_check: timedelta = timedelta(seconds=10),
+        heartbeat: float = 10,
     ) -> None:
         conninfo = libpq_url(url) if "+" in url.split("://", 1)[0] else url
         self.queue_name = queue
@@ -132,6 +143,30 @@ class ProcrastinateJobQueue:
             return self._run(context, job, args)
 
         self._task = self.app.task(name=TASK_NAME, queue=queue, pass_context=True, retry=retry)(run)
+        self.heartbeat = heartbeat
+        self.stalled_after = stalled_after
+        self.stalled_check = stalled_check
+        manager = self.app.job_manager
+
+        async def retry_stalled(timestamp: int) -> int:
+            stalled = await manager.get_stalled_jobs(
+                queue=queue, task_name=TASK_NAME, seconds_since_heartbeat=stalled_after
+            )
+            count = 0
+            for job in stalled:
+                _log.warning(
+                    "job %s %s was running on a worker that died; queued again",
+                    job.task_kwargs.get("job"),
+                    job.id,
+                    extra={"job": job.task_kwargs.get("job"), "job_id": str(job.id)},
+                )
+                await manager.retry_job(job)
+                count += 1
+            return count
+
+        self._stalled_task = self.app.task(
+            name=STALLED_TASK_NAME, queue=queue, queueing_lock=f"{queue}:{STALLED_TASK_NAME}"
+        )(retry_stalled)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -212,6 +247,8 @@ class ProcrastinateJobQueue:
             concurrency=concurrency,
             name=name,
             install_signal_handlers=install_signal_handlers,
+            update_heartbeat_interval=self.heartbeat,
+            stalled_worker_timeout=self.stalled_after,
         )
 
     # ------------------------------------------------------------------ internals
@@ -235,6 +272,9 @@ class ProcrastinateJobQueue:
                 task_kwargs={"job": schedule.name, "args": dict(schedule.args)},
             )
             periodic(self._task)
+        self.app.periodic(cron=cron_of(self.stalled_check), periodic_id="stalled")(
+            self._stalled_task
+        )
         self._periodic_registered = True
 
     def _run(self, context: procrastinate.JobContext, job: str, args: dict[str, Any]) -> Any:
