@@ -390,6 +390,13 @@ class OutboxRepository(Protocol):
         .. versionadded:: 0.1
         """
 
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        """Record that the messages with ``event_ids`` were relayed at ``at`` (written on
+        commit, with the rest of the unit of work; already published ones keep their time).
+
+        .. versionadded:: 0.1
+        """
+
 
 class DeliveryRepository(Protocol):
     """What each handler did with each event.

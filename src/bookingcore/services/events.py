@@ -324,8 +324,6 @@ class OutboxRelay:
             if not messages:
                 return 0
             self._publisher.publish(messages)
-            now = self._ctx.now()
-            for message in messages:
-                message.published_at = now
+            uow.outbox.mark_published([message.id for message in messages], self._ctx.now())
             uow.commit()
             return len(messages)
