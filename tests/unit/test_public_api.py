@@ -57,6 +57,13 @@ PUBLIC_MODULES = [
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",
     "bookingcore_adapters.payments.stripe",
+    # ---- jobs (issue 23)
+    "bookingcore.domain.jobs",
+    "bookingcore.ports.jobs",
+    "bookingcore.services.jobs",
+    "bookingcore.testing.job_contracts",
+    "bookingcore_adapters.jobs",
+    "bookingcore_adapters.jobs.procrastinate",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"
