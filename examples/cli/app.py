@@ -266,7 +266,9 @@ def jobs_retry(job_id: str, db: Db = DEFAULT_IMPORT_DATABASE) -> None:
         record = retry_job(db, job_id)
     except BookingError as exc:
         _fail("jobs retry", exc)
-    typer.echo(f"job {record.id} ({record.name}) is {record.state.value} again")
+    typer.echo(
+        f"job {record.id} ({record.name}) will run again (attempts so far: {record.attempts})"
+    )
 
 
 _DONE = (JobState.SUCCEEDED, JobState.CANCELLED)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from sqlalchemy.engine import make_url
 
 from bookingcore import BookingCore, Settings
-from bookingcore.domain import JobRecord, JobState, OutboxMessage
+from bookingcore.domain import JobRecord, JobRequest, JobState, OutboxMessage
 from bookingcore.ports.jobs import JobQueue
 from bookingcore_adapters.importers import open_rows
 from bookingcore_adapters.jobs import InProcessJobQueue
@@ -113,6 +113,11 @@ def run_worker(
         assert isinstance(queue, ProcrastinateJobQueue)
         if apply_schema:
             queue.apply_schema()
+        if once:
+            # "What is due" on a one-shot run: every periodic job now (the lock is the
+            # periodic one, so a worker's own periodic defer does not double it).
+            for schedule in core.jobs.catalog.schedules():
+                queue.defer(JobRequest(schedule.name, schedule.args, f"periodic:{schedule.name}"))
         queue.run_worker(wait=not once, concurrency=concurrency)
         return 0
 

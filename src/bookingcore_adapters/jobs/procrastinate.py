@@ -132,9 +132,15 @@ class ProcrastinateJobQueue:
         self._registry: JobRegistry | None = None
         self._open = False
         self._periodic_registered = False
-        # procrastinate counts the retries after the first try.
-        retry = procrastinate.RetryStrategy(
-            max_attempts=max(max_attempts - 1, 0), exponential_wait=backoff_seconds
+        if max_attempts < 1:
+            raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        # procrastinate counts the retries after the first try (and reads 0 as "no limit").
+        retry = (
+            procrastinate.RetryStrategy(
+                max_attempts=max_attempts - 1, exponential_wait=backoff_seconds
+            )
+            if max_attempts > 1
+            else False
         )
 
         def run(
