@@ -210,6 +210,20 @@ def test_apps_and_two_workers_relay_every_event_once_through_a_sigkill(
                 published = list(
                     connection.execute(text("SELECT event_id FROM relay_published")).scalars()
                 )
+                # Periodic jobs: one job per name and due time, whatever the number of workers.
+                doubled = connection.execute(
+                    text(
+                        "SELECT args->>'job', args->>'timestamp', count(*)"
+                        " FROM procrastinate_jobs WHERE args ? 'timestamp'"
+                        " GROUP BY 1, 2 HAVING count(*) > 1"
+                    )
+                ).all()
+                relay_runs = connection.execute(
+                    text(
+                        "SELECT count(*) FROM procrastinate_jobs"
+                        " WHERE args->>'job' = 'outbox.relay'"
+                    )
+                ).scalar_one()
 
     assert [s["unexpected"] for s in summaries] == [[]] * apps
     booked = {b for s in summaries for b in s["booked"]}
@@ -231,6 +245,8 @@ def test_apps_and_two_workers_relay_every_event_once_through_a_sigkill(
     assert len(applied) == len(outbox)
     assert set(published) == outbox  # published at least once (some twice after the kill)
     assert len(published) >= len(outbox)
+    assert doubled == []
+    assert relay_runs >= 2
 
 
 def _write_bookings_csv(path: Path, rows: int) -> None:
