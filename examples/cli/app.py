@@ -7,6 +7,8 @@ code. Further command groups attach here with ``app.add_typer(...)``.
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Annotated, NoReturn
 from uuid import UUID
@@ -16,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bookingcore import BookingError
+from bookingcore.domain import JobState
 from examples.cli.demo import DEFAULT_DATABASE, DemoError, run_demo
 from examples.cli.imports import DEFAULT_DATABASE as DEFAULT_IMPORT_DATABASE
 from examples.cli.imports import (
@@ -25,6 +28,7 @@ from examples.cli.imports import (
     import_jobs,
     import_locations,
 )
+from examples.cli.jobs import list_jobs, retry_job, run_worker
 
 app = typer.Typer(
     name="bookingcore-cli",
@@ -185,3 +189,86 @@ def imports_(db: Db = DEFAULT_IMPORT_DATABASE) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+# ---------------------------------------------------------------------- jobs
+
+jobs_app = typer.Typer(help="List background jobs, or retry one.", no_args_is_help=False)
+app.add_typer(jobs_app, name="jobs")
+
+
+@app.command("worker")
+def worker(
+    db: Db = DEFAULT_IMPORT_DATABASE,
+    once: Annotated[bool, typer.Option(help="Run what is due, then stop.")] = False,
+    concurrency: Annotated[int, typer.Option(help="Jobs at once (procrastinate).")] = 1,
+    apply_schema: Annotated[
+        bool, typer.Option(help="Apply procrastinate's schema first (PostgreSQL).")
+    ] = False,
+    redis: Annotated[
+        str | None, typer.Option(help="Relay the outbox to this Redis (streams).")
+    ] = None,
+) -> None:
+    """Run background jobs: in-process on SQLite, procrastinate on PostgreSQL."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        ran = run_worker(
+            db, once=once, concurrency=concurrency, apply_schema=apply_schema, redis_url=redis
+        )
+    except BookingError as exc:
+        _fail("worker", exc)
+    if once:
+        typer.echo(f"ran {ran} job(s)")
+
+
+@jobs_app.callback(invoke_without_command=True)
+def jobs_(
+    ctx: typer.Context,
+    db: Db = DEFAULT_IMPORT_DATABASE,
+    state: Annotated[
+        str | None, typer.Option(help="queued, running, failed, dead, succeeded or cancelled.")
+    ] = None,
+) -> None:
+    """List jobs, newest first (queued, running, failed and dead ones by default)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        wanted = None if state is None else JobState(state)
+    except ValueError:
+        typer.echo(f"jobs: unknown state {state!r}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        records = list_jobs(db, wanted)
+    except BookingError as exc:
+        _fail("jobs", exc)
+    if wanted is None:
+        records = [r for r in records if r.state not in _DONE]
+    for record in records:
+        typer.echo(
+            "\t".join(
+                (
+                    record.id,
+                    record.name,
+                    record.state.value,
+                    f"attempts={record.attempts}",
+                    json.dumps(dict(record.args), sort_keys=True),
+                )
+            )
+        )
+    if not records:
+        typer.echo("no jobs")
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: str, db: Db = DEFAULT_IMPORT_DATABASE) -> None:
+    """Queue a failed or dead job again, to run now."""
+    try:
+        record = retry_job(db, job_id)
+    except BookingError as exc:
+        _fail("jobs retry", exc)
+    typer.echo(
+        f"job {record.id} ({record.name}) will run again (attempts so far: {record.attempts})"
+    )
+
+
+_DONE = (JobState.SUCCEEDED, JobState.CANCELLED)

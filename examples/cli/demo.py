@@ -49,6 +49,7 @@ from bookingcore import (
 from bookingcore.domain import Booking, Location, ProductKind, Slot, Traveler
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
+from bookingcore_adapters.jobs import InProcessJobQueue
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
 from bookingcore_adapters.payments.fake_stripe import FakeStripe, running_fake_stripe
@@ -70,13 +71,15 @@ def make_core(
     *,
     sms: ConsoleSmsSender | None = None,
     stripe: StripeProvider | None = None,
+    jobs: InProcessJobQueue | None = None,
 ) -> BookingCore:
     """A core over ``store`` (in memory when None) and the real clock; local numbers read as Indian.
 
     Messages go to the log (:class:`LogNotifier`) and documents are plain HTML.
     Sign-in codes go to ``sms`` (a new :class:`ConsoleSmsSender` when None),
     wait in memory, and tokens are signed with a key made for this run. Card
-    payments go through ``stripe`` when given.
+    payments go through ``stripe`` when given. Background jobs (reminders,
+    clean-ups, the event catch-up) run on ``jobs``, a new in-process runner when None.
     """
     uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
@@ -89,6 +92,7 @@ def make_core(
         sms=sms or ConsoleSmsSender(),
         token_signer=JwtTokenSigner({"demo": secrets.token_bytes(32)}),
         payment_providers=[stripe] if stripe is not None else [],
+        jobs=jobs or InProcessJobQueue(),
     )
 
 
@@ -611,6 +615,9 @@ def _tell_story(
     _section(console, 13, "The customer pays by card through Stripe; staff refund part of it")
     _payment_story(console, core, admin, me, trek_slot, fake)
 
+    _section(console, 14, "The in-process job runner sends a reminder, once")
+    _reminder_story(console, core, admin, base_camp)
+
 
 def _payment_story(
     console: Console,
@@ -771,3 +778,46 @@ def _phone_sign_in_story(console: Console, core: BookingCore, sms: ConsoleSmsSen
         core.auth.authenticate(renewed.access_token, expect="customer")
     except AuthenticationError as ended:
         _say(console, f"logout(), then the access token -> {ended.code}: {ended.message}")
+
+
+def _reminder_story(
+    console: Console, core: BookingCore, admin: Principal, location: Location
+) -> None:
+    """Issue 23: a booking starting soon gets its reminder from the ``reminders.send_due`` job."""
+    queue = core.jobs.queue
+    assert isinstance(queue, InProcessJobQueue)
+    soon = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=core.context.clock.now() + timedelta(hours=3),
+        price_per_traveler=Money("1500", "INR"),
+        capacity=10,
+        name="Sunrise hike",
+        principal=admin,
+    )
+    booking = core.bookings.book(
+        BookingRequest(
+            soon.id,
+            [NewTraveler(TravelerDetails("Kabir Rao"), is_primary=True)],
+            customer=CustomerDetails("+91 90000 12345", name="Kabir Rao"),
+        ),
+        principal=admin,
+    )
+    _say(console, f"{booking.reference} starts in 3 hours; the runner's jobs: ")
+    ran = queue.run_pending()
+    for record in sorted(queue.list_jobs(), key=lambda r: r.name):
+        _say(console, f"  {record.name}: {record.state.value} (attempt {record.attempts})")
+    for message in core.communications.for_booking(booking.id, principal=admin):
+        _say(
+            console,
+            f"{message.type.value} to {message.recipient} by {message.channel.value}: "
+            f"{message.status.value} (dedupe key {message.dedupe_key})",
+        )
+    again = queue.run_pending()
+    sent = core.communications.for_booking(booking.id, principal=admin)
+    _say(
+        console,
+        f"run_pending() ran {ran} jobs; run again at once -> {again} jobs, "
+        f"{len(sent)} reminder in the log (the periodic jobs are not due yet)",
+    )
+    succeeded = core.jobs.counters.snapshot()[("reminders.send_due", "succeeded")]
+    _say(console, f"counters a host can export: reminders.send_due succeeded={succeeded}")

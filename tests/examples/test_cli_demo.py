@@ -176,3 +176,12 @@ def test_a_card_payment_through_the_stripe_adapter_confirms_and_is_partly_refund
     assert "is now confirmed: the payment covered its total" in demo_text
     assert "A tampered delivery -> authentication_failed; nothing stored" in demo_text
     assert "the payment is partially_refunded, 4,250.00 INR left to refund" in demo_text
+
+
+def test_the_in_process_runner_sends_a_due_reminder_once(demo_text: str) -> None:
+    """The demo's last section: the reminders job messages the booking starting soon, once."""
+    assert "14. The in-process job runner sends a reminder, once" in demo_text
+    assert "reminders.send_due: succeeded (attempt 1)" in demo_text
+    assert "reminder to +919000012345 by sms: sent" in demo_text
+    assert "run again at once -> 0 jobs, 1 reminder in the log" in demo_text
+    assert "reminders.send_due succeeded=1" in demo_text

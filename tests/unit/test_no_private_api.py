@@ -1,4 +1,4 @@
-"""Nothing under src/ touches a private name of SQLAlchemy, psycopg or Alembic.
+"""Nothing under src/ touches a private name of SQLAlchemy, psycopg, Alembic or procrastinate.
 
 Their private names (``_cached_bind_processor``, ``sqlalchemy.engine._row``,
 ``connection._dbapi_connection``, ...) change in any release without notice.
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-LIBRARIES = ("sqlalchemy", "psycopg", "alembic")
+LIBRARIES = ("sqlalchemy", "psycopg", "alembic", "procrastinate")
 _REFLECTION = {"getattr", "setattr", "hasattr", "delattr"}
 
 

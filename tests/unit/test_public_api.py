@@ -67,6 +67,13 @@ PUBLIC_MODULES = [
     "bookingcore.services.webhooks",
     "bookingcore_adapters.webhooks",
     "bookingcore_adapters.email",
+    # ---- jobs (issue 23)
+    "bookingcore.domain.jobs",
+    "bookingcore.ports.jobs",
+    "bookingcore.services.jobs",
+    "bookingcore.testing.job_contracts",
+    "bookingcore_adapters.jobs",
+    "bookingcore_adapters.jobs.procrastinate",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

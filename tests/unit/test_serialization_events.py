@@ -25,6 +25,7 @@ from bookingcore.domain.events import (
     TravelerChanged,
     event_types,
 )
+from bookingcore.domain.jobs import JobRequested
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import Actor, ActorKind
@@ -84,6 +85,14 @@ def _events() -> list[DomainEvent]:
             booking_id=None,
             customer_id=uuid4(),
             status="delivered",
+            **common,
+        ),
+        # ---- jobs (issue 23)
+        JobRequested(
+            id=uuid4(),
+            job="imports.run",
+            args={"import_id": "7f1c", "path": "/uploads/a.csv", "chunks": [1, 2]},
+            lock="import:7f1c",
             **common,
         ),
     ]

@@ -71,6 +71,7 @@ from bookingcore.domain.invoices import (
     series_key,
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
+from bookingcore.domain.jobs import JobRecord, JobRequest, JobRequested, JobState, Schedule
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,
@@ -173,6 +174,10 @@ __all__ = [
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceSeries",
+    "JobRecord",
+    "JobRequest",
+    "JobRequested",
+    "JobState",
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
@@ -191,6 +196,7 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RevocationReason",
+    "Schedule",
     "SignatureScheme",
     "Slot",
     "SlotTally",

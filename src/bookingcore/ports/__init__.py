@@ -8,6 +8,7 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.imports import RowSource
+from bookingcore.ports.jobs import JobHandler, JobQueue, JobRegistry, JobRun
 from bookingcore.ports.messaging import (
     DocumentRenderer,
     EventPublisher,
@@ -86,6 +87,10 @@ __all__ = [
     "IntentRequest",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
+    "JobHandler",
+    "JobQueue",
+    "JobRegistry",
+    "JobRun",
     "LifecycleEventRepository",
     "LocationRepository",
     "Notifier",

@@ -421,6 +421,22 @@ class OutboxRepository(Protocol):
     def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
         """Up to ``limit`` messages not yet relayed to a broker, in outbox order."""
 
+    def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        """As :meth:`list_unpublished`, for a relay: the messages returned stay
+        claimed until this unit of work ends, and messages another unit of work
+        claimed are skipped, so two relays publish different messages
+        (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+
+        .. versionadded:: 0.1
+        """
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        """Record that the messages with ``event_ids`` were relayed at ``at`` (written on
+        commit, with the rest of the unit of work; already published ones keep their time).
+
+        .. versionadded:: 0.1
+        """
+
 
 class DeliveryRepository(Protocol):
     """What each handler did with each event.

@@ -47,6 +47,14 @@ from bookingcore.services.imports import (
     Progress,
 )
 from bookingcore.services.invoicing import InvoiceService
+from bookingcore.services.jobs import (
+    OPTIONAL_JOBS,
+    JobAttempt,
+    JobCatalog,
+    JobCounters,
+    JobService,
+    JobsNotConfiguredError,
+)
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
 from bookingcore.services.reports import (
@@ -69,6 +77,7 @@ from bookingcore.services.webhooks import WebhookRunReport, WebhookService, Webh
 
 __all__ = [
     "AUDITED_ENTITIES",
+    "OPTIONAL_JOBS",
     "UNSET",
     "AdvisorWorkload",
     "AuditService",
@@ -93,6 +102,11 @@ __all__ = [
     "ImportPreview",
     "ImportService",
     "InvoiceService",
+    "JobAttempt",
+    "JobCatalog",
+    "JobCounters",
+    "JobService",
+    "JobsNotConfiguredError",
     "MessageHandler",
     "OtpRequested",
     "OutboxRelay",

@@ -13,6 +13,7 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.jobs import JobQueue
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
@@ -37,6 +38,7 @@ from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
 from bookingcore.services.invoicing import InvoiceService
+from bookingcore.services.jobs import JobService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
@@ -86,6 +88,8 @@ class BookingCore:
             own handlers here.
         webhooks: :class:`~bookingcore.services.WebhookService` (partner webhooks:
             scheduled from booking events, sent by ``core.webhooks.deliver_due()``).
+        jobs: :class:`~bookingcore.services.JobService` (background jobs: defer,
+            register, the library's periodic jobs).
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -128,6 +132,9 @@ class BookingCore:
             that dispatches events (app servers and workers alike).
         webhook_settings: retries, lease and batch of partner webhooks
             (:class:`~bookingcore.services.WebhookSettings`).
+        jobs: the job engine (``InProcessJobQueue``, ``ProcrastinateJobQueue``);
+            ``core.jobs`` registers the library's jobs in it and defers jobs
+            in the caller's transaction (see docs/jobs.md).
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -160,6 +167,7 @@ class BookingCore:
         payment_settings: PaymentSettings | None = None,
         webhook_sender: WebhookSender | None = None,
         webhook_settings: WebhookSettings | None = None,
+        jobs: JobQueue | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -216,6 +224,11 @@ class BookingCore:
             self.webhooks.install(self.events)
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
+        # ---- jobs (keep last: optional jobs are found on the services built above)
+        self.jobs = JobService(self.context, jobs)
+        self.jobs.install_standard(self, self.events)
+        if jobs is not None:
+            jobs.bind(self.jobs.catalog)
 
     def relay(self, publisher: EventPublisher) -> OutboxRelay:
         """An :class:`~bookingcore.services.OutboxRelay` of this core's outbox to ``publisher``."""

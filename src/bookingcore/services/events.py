@@ -316,15 +316,14 @@ class OutboxRelay:
 
         If the publisher raises, nothing is marked published and the error
         propagates; the next run sends the same events again (consumers
-        deduplicate by event id).
+        deduplicate by event id). Relays running at once claim different
+        events (on stores with row locks).
         """
         with self._ctx.uow_factory() as uow:
-            messages = uow.outbox.list_unpublished(limit)
+            messages = uow.outbox.claim_unpublished(limit)
             if not messages:
                 return 0
             self._publisher.publish(messages)
-            now = self._ctx.now()
-            for message in messages:
-                message.published_at = now
+            uow.outbox.mark_published([message.id for message in messages], self._ctx.now())
             uow.commit()
             return len(messages)

@@ -429,8 +429,12 @@ class ImportService:
         *,
         principal: Principal,
         settings: ImportSettings | None = None,
+        then: Callable[[Transaction, ImportJob], None] | None = None,
     ) -> ImportJob:
         """Record a PENDING import of ``source`` after its file-level checks.
+
+        ``then`` is called with the transaction that records the job, before it
+        commits (``core.jobs.start_import`` defers the job's run there).
 
         Raises:
             PermissionDeniedError: ``principal`` may not import.
@@ -460,6 +464,8 @@ class ImportService:
                 action=AuditAction.CREATED,
                 new={"filename": job.filename, "size": job.file_size, **settings.to_dict()},
             )
+            if then is not None:
+                then(tx, job)
             tx.commit()
         return job
 

@@ -615,6 +615,16 @@ class _OutboxRepository(_Repository[OutboxMessage]):
     def list_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
         return self._oldest(lambda m: m.published_at is None, limit)
 
+    def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        # One unit of work at a time writes to the memory store: nothing to skip.
+        return self.list_unpublished(limit)
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        for event_id in event_ids:
+            message = self._get(event_id)
+            if message is not None and message.published_at is None:
+                message.published_at = at
+
     def _oldest(self, where: Callable[[OutboxMessage], bool], limit: int) -> list[OutboxMessage]:
         # Messages added in this unit of work have no sequence yet: they come last.
         found: list[OutboxMessage] = self._uow._select(

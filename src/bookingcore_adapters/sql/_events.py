@@ -490,11 +490,36 @@ class OutboxRepository(Repository[OutboxMessage]):
         c = self._table.c
         return self._oldest(c.published_at, lambda m: m.published_at is None, limit)
 
+    def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
+        c = self._table.c
+        # Claimed to be marked with mark_published: no need to track what is only read.
+        return self._oldest(
+            c.published_at, lambda m: m.published_at is None, limit, skip_locked=True, track=False
+        )
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        c = self._table.c
+        wanted = set(event_ids)
+
+        def published(message: OutboxMessage) -> None:
+            message.published_at = at
+
+        self._session.update_now(
+            self._mapper,
+            [c.event_id.in_(list(wanted)), c.published_at.is_(None)],
+            {"published_at": at},
+            lambda m: m.id in wanted and m.published_at is None,
+            published,
+        )
+
     def _oldest(
         self,
         column: ColumnElement[datetime],
         keep: Callable[[OutboxMessage], bool],
         limit: int,
+        *,
+        skip_locked: bool = False,
+        track: bool = True,
     ) -> list[OutboxMessage]:
         # Messages added in this unit of work have no sequence yet: they come last.
         return self._session.select(
@@ -504,6 +529,8 @@ class OutboxRepository(Repository[OutboxMessage]):
             lambda m: (m.sequence is None, m.sequence or 0),
             order_by=[self._table.c.sequence],
             limit=limit,
+            skip_locked=skip_locked,
+            track=track,
         )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     select,
+    update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -424,6 +425,39 @@ class Session:
             added.pop(ident, None)
         return removed
 
+    def update_now(
+        self,
+        mapper: m.Mapper[E],
+        where: Sequence[ColumnElement[bool]],
+        values: Mapping[str, object],
+        matches: Callable[[E], bool],
+        change: Callable[[E], None],
+    ) -> int:
+        """UPDATE the stored rows matching ``where`` with ``values`` at once, in this
+        transaction; how many matched.
+
+        Tracked entities are left out of the statement: those ``matches``
+        accepts get ``change`` in memory instead and are written on commit like
+        any other change. Undone by a rollback. For bulk marks (the outbox
+        relay's "published") that need not load what they mark.
+        """
+        self._require_active()
+        table = mapper.table
+        key = table.c[mapper.key]
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        changed = 0
+        for entity in tracked.values():
+            if matches(entity):
+                change(entity)
+                changed += 1
+        untracked = list(where)
+        if tracked:
+            untracked.append(key.not_in(list(tracked)))
+        if self._sqlite:
+            self._take_write_lock()
+        result = self._begin().execute(update(table).where(*untracked).values(**values))
+        return int(result.rowcount) + changed
+
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
         self._require_active()
@@ -577,6 +611,8 @@ class Session:
         limit: int | None = None,
         newest_first: bool = False,
         source: FromClause | None = None,
+        skip_locked: bool = False,
+        track: bool = True,
     ) -> list[E]:
         """Entities matching ``where`` (in SQL) and ``keep`` (the same test in Python).
 
@@ -584,6 +620,10 @@ class Session:
         are judged as they are now in memory, so uncommitted additions and
         changes are seen. With a ``limit``, enough rows are fetched to make up
         for tracked ones, so the result is exactly the first ``limit``.
+        ``skip_locked`` locks the rows it returns and skips rows another
+        transaction locked (PostgreSQL; SQLite's one writer needs nothing).
+        ``track=False`` returns stored rows as entities this session does not
+        track (read-only uses: changes to them are never written).
         """
         self._require_active()
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
@@ -594,10 +634,14 @@ class Session:
         statement = statement.where(*where).order_by(*order_by)
         if limit is not None:
             statement = statement.limit(limit + len(tracked))
+        if skip_locked and self._begin().dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
         rows = [row for row in self._rows(statement) if row[mapper.key] not in tracked]
         found = sorted([*self._load(mapper, rows), *mine], key=sort_key, reverse=newest_first)
         if limit is not None:
             found = found[:limit]
+        if not track:
+            return found
         return [self._track(mapper, entity) for entity in found]
 
     def claim(

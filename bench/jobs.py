@@ -1,0 +1,343 @@
+"""Outbox relay on PostgreSQL: the ``outbox.relay`` job against a raw SKIP LOCKED loop.
+
+For each worker count (1 and 2 by default) both sides drain the same number
+of outbox messages, each worker a process of its own started together:
+
+* *library*: the body of the ``outbox.relay`` job (what a procrastinate
+  worker runs: one job relays until nothing is left), i.e.
+  ``OutboxRelay.relay(limit=500)`` in a loop over ``SqlStore``: claim the
+  oldest unpublished messages with ``FOR UPDATE SKIP LOCKED``, load the events,
+  hand them to a publisher (one that accepts and drops them), mark them
+  published, commit;
+* *baseline*: raw psycopg on a minimal table of its own (``bench_outbox``,
+  filled with the same payloads): ``SELECT ... ORDER BY sequence LIMIT 500
+  FOR UPDATE SKIP LOCKED``, hand the payloads to the same kind of publisher,
+  ``DELETE`` them, ``COMMIT``.
+
+Checked after each run: every message relayed exactly once by the library
+(each marked published, none left) and the baseline table empty. The target
+is library >= 0.5 x baseline (issue 23). From the repository root::
+
+    .venv/bin/python bench/jobs.py
+    .venv/bin/python bench/jobs.py --workers 1,2 --messages 20000 --json out.json
+    .venv/bin/python bench/jobs.py --quick
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import uuid4
+
+from _common import (
+    BenchError,
+    Database,
+    bench_schema,
+    conninfo,
+    fresh_store,
+    library_core,
+    parser,
+    positive,
+    postgres_url,
+    ratio,
+    run_bench,
+    run_processes,
+    say,
+    server_description,
+    table,
+    whole_numbers,
+)
+from bookingcore.domain import BookingCreated
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import Actor, BookingId, CustomerId, SlotId
+from bookingcore.services import OutboxRelay
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Barrier
+
+Side = Literal["baseline", "library"]
+SIDES: tuple[Side, ...] = ("baseline", "library")
+DEFAULT_WORKERS = (1, 2)
+DEFAULT_MESSAGES = 20000
+QUICK_MESSAGES = 600
+BATCH = 500
+#: The ratio library / baseline the issue asks for (issue 23).
+TARGET_RATIO = 0.5
+RUN_TIMEOUT = 900.0
+
+
+class DropPublisher:
+    """Accepts every message and keeps a count (the broker is not what is measured)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def publish(self, messages: Sequence[Any]) -> None:
+        self.count += len(messages)
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    side: Side
+    worker: int
+    target: Database
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    worker: int
+    relayed: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    crash: str | None = None
+
+
+def _library(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -> int:
+    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
+
+    store = SqlStore(task.target.engine())
+    try:
+        core = library_core(store.unit_of_work, dispatch="deferred")
+        relay = OutboxRelay(core.context, DropPublisher())
+        relay.relay(limit=1)  # connect and warm the mapper before the clock starts
+        barrier.wait()
+        started = time.time()
+        total = 1
+        while (sent := relay.relay(limit=BATCH)) > 0:
+            total += sent
+        results.put(WorkerResult(task.worker, total, started, time.time()))
+    finally:
+        store.dispose()
+    return total
+
+
+CLAIM = (
+    "SELECT sequence, event_id, payload FROM bench_outbox ORDER BY sequence"
+    " LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+
+
+def _baseline(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -> int:
+    publisher = DropPublisher()
+    with task.target.connect() as connection:
+        connection.execute("SELECT 1")
+        connection.commit()
+        barrier.wait()
+        started = time.time()
+        total = 0
+        while True:
+            rows = connection.execute(CLAIM, (BATCH,)).fetchall()
+            if not rows:
+                connection.commit()
+                break
+            publisher.publish(rows)
+            connection.execute(
+                "DELETE FROM bench_outbox WHERE sequence = ANY(%s)", ([r[0] for r in rows],)
+            )
+            connection.commit()
+            total += len(rows)
+        results.put(WorkerResult(task.worker, total, started, time.time()))
+    return total
+
+
+def work(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -> None:
+    """One worker process of one side."""
+    try:
+        (_library if task.side == "library" else _baseline)(task, barrier, results)
+    except Exception:
+        barrier.abort()
+        results.put(WorkerResult(task.worker, crash=traceback.format_exc()))
+
+
+# --------------------------------------------------------------------------- the runs
+
+
+def fill(database: Database, messages: int) -> None:
+    """``messages`` booking events in the library's outbox, written through the library."""
+    store = fresh_store(database.engine())
+    now = datetime.now(UTC)
+    try:
+        written = 0
+        while written < messages:
+            with store.unit_of_work() as uow:
+                for _ in range(min(1000, messages - written)):
+                    uow.outbox.add(
+                        BookingCreated(
+                            id=uuid4(),
+                            occurred_at=now,
+                            booking_id=BookingId(uuid4()),
+                            reference="BK-BENCH",
+                            customer_id=CustomerId(uuid4()),
+                            slot_id=SlotId(uuid4()),
+                            lifecycle="reservation",
+                            status="pending",
+                            source=BookingSource.API,
+                            actor=Actor.system("bench"),
+                            travelers=2,
+                        )
+                    )
+                    written += 1
+                uow.commit()
+    finally:
+        store.dispose()
+    with database.connect() as connection:
+        connection.execute(
+            "CREATE TABLE bench_outbox (sequence bigint PRIMARY KEY, event_id uuid NOT NULL,"
+            " payload jsonb NOT NULL)"
+        )
+        connection.commit()
+
+
+def reset(database: Database, side: Side) -> None:
+    """Make every message unpublished again (library), or refill the baseline's table."""
+    with database.connect() as connection:
+        if side == "library":
+            connection.execute("UPDATE outbox SET published_at = NULL")
+        else:
+            connection.execute("TRUNCATE bench_outbox")
+            connection.execute(
+                "INSERT INTO bench_outbox SELECT sequence, event_id, payload FROM outbox"
+            )
+        connection.commit()
+    with database.connect(autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE outbox")
+        connection.execute("VACUUM ANALYZE bench_outbox")
+
+
+def check(database: Database, side: Side, messages: int, relayed: int) -> list[str]:
+    """What is wrong after a run (nothing, if it relayed each message once)."""
+    problems = []
+    with database.connect() as connection:
+        if side == "library":
+            left = connection.execute(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            ).fetchone()
+            if left and left[0]:
+                problems.append(f"library: {left[0]} messages left unpublished")
+        else:
+            left = connection.execute("SELECT count(*) FROM bench_outbox").fetchone()
+            if left and left[0]:
+                problems.append(f"baseline: {left[0]} messages left")
+    if relayed != messages:
+        problems.append(f"{side}: relayed {relayed} of {messages} messages")
+    return problems
+
+
+@dataclass
+class Run:
+    side: Side
+    workers: int
+    relayed: int
+    seconds: float
+    problems: list[str]
+
+    @property
+    def per_second(self) -> float:
+        return self.relayed / self.seconds if self.seconds > 0 else 0.0
+
+
+def run(url: Any, workers: Sequence[int], messages: int) -> list[Run]:
+    """Every side at every worker count, in one schema."""
+    runs = []
+    with bench_schema(conninfo(url), "bench_jobs_") as schema:
+        database = Database(url, schema)
+        say(f"filling the outbox with {messages} messages ...")
+        fill(database, messages)
+        for count in workers:
+            for side in SIDES:
+                reset(database, side)
+                say(f"{side}: {count} worker(s) ...")
+                tasks = [WorkerTask(side, n, database) for n in range(count)]
+                results = run_processes(work, tasks, label=side, timeout=RUN_TIMEOUT)
+                relayed = sum(r.relayed for r in results)
+                seconds = max(r.finished for r in results) - min(r.started for r in results)
+                runs.append(
+                    Run(side, count, relayed, seconds, check(database, side, messages, relayed))
+                )
+    return runs
+
+
+def render(runs: Sequence[Run]) -> tuple[str, bool]:
+    """The report's table and whether every check passed and the target was met."""
+    rows = []
+    ok = True
+    by_key = {(r.side, r.workers): r for r in runs}
+    for (side, workers), current in sorted(by_key.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        baseline = by_key[("baseline", workers)]
+        figure = ratio(current.per_second, baseline.per_second)
+        verdict = "" if side == "baseline" else ("ok" if figure >= TARGET_RATIO else "MISSED")
+        rows.append(
+            (
+                str(workers),
+                side,
+                str(current.relayed),
+                f"{current.seconds:.2f}",
+                f"{current.per_second:,.0f}",
+                f"{figure:.2f}x",
+                verdict,
+            )
+        )
+        ok = ok and not current.problems
+    checks = [p for r in runs for p in r.problems] or ["every message relayed exactly once"]
+    text = table(
+        ("workers", "side", "messages", "seconds", "msgs/s", "vs baseline", "target 0.5x"),
+        rows,
+        left=2,
+    )
+    return f"{text}\n\nchecks: " + "; ".join(checks), ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench and print the report; 0 when every check passes."""
+    cli = parser("bench/jobs.py", __doc__ or "", url="PostgreSQL")
+    cli.add_argument(
+        "--workers", type=lambda text: whole_numbers(text, most=16), default=DEFAULT_WORKERS
+    )
+    cli.add_argument("--messages", type=positive, default=None)
+    options = cli.parse_args(argv)
+    url = postgres_url(options.url)
+    messages = options.messages or (QUICK_MESSAGES if options.quick else DEFAULT_MESSAGES)
+    try:
+        server = server_description(conninfo(url))
+    except BenchError as exc:
+        print(f"{url.render_as_string(hide_password=True)}: {exc}", file=sys.stderr)
+        return 1
+
+    def measure() -> tuple[str, dict[str, Any]]:
+        runs = run(url, options.workers, messages)
+        text, ok = render(runs)
+        figures = [
+            {
+                "side": r.side,
+                "workers": r.workers,
+                "relayed": r.relayed,
+                "seconds": r.seconds,
+                "per_second": r.per_second,
+                "problems": r.problems,
+            }
+            for r in runs
+        ]
+        return text, {"ok": ok, "runs": figures}
+
+    return run_bench(
+        f"bookingcore outbox relay: {messages} messages, batches of {BATCH}\n"
+        f"{url.render_as_string(hide_password=True)}: {server}",
+        measure,
+        settings={
+            "workers": list(options.workers),
+            "messages": messages,
+            "batch": BATCH,
+            "target_ratio": TARGET_RATIO,
+        },
+        json_path=options.json,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

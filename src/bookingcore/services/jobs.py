@@ -1,0 +1,426 @@
+"""Jobs: what each job name does, how a change defers one, and the jobs the library ships.
+
+:class:`JobCatalog` maps names to handlers (service calls) and schedules; an
+engine (:class:`~bookingcore.ports.JobQueue`) runs them. :class:`JobService`
+(``core.jobs``) defers a job *in the transaction of the change that causes
+it*: the request goes to the outbox as a
+:class:`~bookingcore.domain.JobRequested` event, with the change, and is
+handed to the engine right after commit by the ``jobs.enqueue`` event
+handler. A process that dies between commit and hand-over loses nothing: the
+``events.dispatch`` job (every few seconds on any worker) hands over what is
+left. Hand-over is at least once, so every job is safe to run twice.
+
+Why the outbox and not the engine's own transactional defer: the
+:class:`~bookingcore.ports.UnitOfWork` port does not expose a database
+connection (memory and SQLite stores have none to share with procrastinate),
+and one path that works for every store and every engine keeps the port
+small. See ``docs/jobs.md``.
+
+The library's jobs (registered by :class:`~bookingcore.BookingCore` when a
+queue is wired):
+
+=========================  ====================================================  ==========
+name                       what it calls                                         schedule
+=========================  ====================================================  ==========
+``events.dispatch``        ``core.events.run_pending()``: catch-up, retries and  10 s
+                           follow-up messages of :mod:`.automations`
+``reminders.send_due``     ``core.communications.send_due_reminders()``          5 min
+``auth.cleanup``           ``core.auth.cleanup()``: expired codes and sessions   15 min
+``outbox.relay``           ``OutboxRelay.relay()`` (after :meth:`JobService.     5 s
+                           relay_outbox_to`)
+``imports.run``            ``core.imports.run(job, source)`` (after              on upload
+                           :meth:`JobService.enable_imports`)
+=========================  ====================================================  ==========
+
+Extension points, registered only when the service method exists on the core
+(:data:`OPTIONAL_JOBS`): ``webhooks.deliver_due``, ``waitlists.expire_offers``
+and ``documents.generate_due``; each is called with the clock's time.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from bookingcore.domain.jobs import JobRequest, JobRequested, Schedule, json_args
+from bookingcore.domain.policy import Principal
+from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.ports.imports import RowSource
+from bookingcore.ports.jobs import JobHandler, JobQueue, JobRun
+from bookingcore.ports.messaging import EventPublisher
+from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services.events import EventDispatcher, HandlerContext, OutboxRelay
+
+__all__ = [
+    "OPTIONAL_JOBS",
+    "JobAttempt",
+    "JobCatalog",
+    "JobCounters",
+    "JobService",
+    "JobsNotConfiguredError",
+]
+
+_log = logging.getLogger("bookingcore.jobs")
+
+#: Who the library's jobs act as, in audit entries and communications.
+JOBS = Principal.system("jobs")
+
+#: Jobs other features add: job name -> (attribute of the core, method). A job is
+#: registered when ``getattr(core, attribute)`` has the method; it is called with
+#: the clock's time and runs every 30 seconds.
+OPTIONAL_JOBS: Mapping[str, tuple[str, str]] = {
+    "webhooks.deliver_due": ("webhooks", "deliver_due"),
+    "waitlists.expire_offers": ("waitlists", "expire_offers"),
+    "documents.generate_due": ("documents", "generate_due"),
+}
+
+
+class JobsNotConfiguredError(ValidationError):
+    """``core.jobs`` was asked to defer or list jobs, but no queue was wired.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        from bookingcore.errors import FieldError  # noqa: PLC0415 - keeps the tree's import small
+
+        msg = "no job queue is configured: pass jobs=... to BookingCore"
+        super().__init__([FieldError("jobs", msg, "not_configured")], msg)
+
+
+@attrs.frozen
+class JobAttempt:
+    """One attempt of one job (:class:`~bookingcore.ports.JobRun`), made by an engine.
+
+    .. versionadded:: 0.1
+    """
+
+    job_id: str
+    name: str
+    attempt: int = 1
+
+
+class JobCounters:
+    """Counts of job outcomes by name, for a host to export (Prometheus, StatsD, logs).
+
+    ``snapshot()`` gives ``{(job name, outcome): count}`` with outcomes
+    ``started``, ``succeeded`` and ``failed``; thread-safe.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, name: str, outcome: str) -> None:
+        """Count one ``outcome`` of job ``name``."""
+        with self._lock:
+            self._counts[(name, outcome)] += 1
+
+    def snapshot(self) -> dict[tuple[str, str], int]:
+        """A copy of every count."""
+        with self._lock:
+            return dict(self._counts)
+
+    def total(self, outcome: str) -> int:
+        """How many jobs, of any name, had ``outcome``."""
+        with self._lock:
+            return sum(n for (_, seen), n in self._counts.items() if seen == outcome)
+
+
+def _log_fields(name: str, args: Mapping[str, Any], run: JobRun) -> dict[str, Any]:
+    return {
+        "job": name,
+        "job_id": run.job_id,
+        "attempt": run.attempt,
+        "booking": args.get("booking_id"),
+        "partner": args.get("partner_id"),
+    }
+
+
+class JobCatalog:
+    """Job names, their handlers and their schedules (:class:`~bookingcore.ports.JobRegistry`).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, counters: JobCounters | None = None) -> None:
+        self._handlers: dict[str, JobHandler] = {}
+        self._schedules: dict[str, Schedule] = {}
+        self.counters = counters or JobCounters()
+
+    def register(
+        self,
+        name: str,
+        handler: JobHandler,
+        *,
+        every: timedelta | None = None,
+        args: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Run ``handler`` for jobs called ``name`` (and every ``every``, with ``args``).
+
+        Registering a name again replaces its handler (a host overriding a
+        library job).
+
+        Raises:
+            ValidationError: an empty name, ``every`` under a second, or ``args`` not JSON.
+        """
+        request = JobRequest(name, args)
+        self._handlers[name] = handler
+        if every is not None:
+            self._schedules[name] = Schedule(name, every, request.args)
+        else:
+            self._schedules.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handlers
+
+    def names(self) -> Sequence[str]:
+        """Every registered name, sorted."""
+        return sorted(self._handlers)
+
+    def schedules(self) -> Sequence[Schedule]:
+        """The periodic jobs, by name."""
+        return [self._schedules[name] for name in sorted(self._schedules)]
+
+    def run(self, name: str, args: Mapping[str, Any], run: JobRun) -> object:
+        """Run job ``name`` once, logged (fields ``job``, ``job_id``, ``attempt``,
+        ``booking``, ``partner``) and counted; re-raises the handler's error.
+
+        Raises:
+            NotFoundError: nothing is registered under ``name``.
+        """
+        handler = self._handlers.get(name)
+        if handler is None:
+            raise NotFoundError("job", name)
+        fields = _log_fields(name, args, run)
+        self.counters.add(name, "started")
+        started = time.perf_counter()
+        try:
+            result = handler(json_args(args), run)
+        except Exception as exc:
+            self.counters.add(name, "failed")
+            _log.warning(
+                "job %s %s failed (attempt %d): %s: %s",
+                name,
+                run.job_id,
+                run.attempt,
+                type(exc).__name__,
+                exc,
+                extra={**fields, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            raise
+        self.counters.add(name, "succeeded")
+        _log.info(
+            "job %s %s done in %.3fs: %s",
+            name,
+            run.job_id,
+            time.perf_counter() - started,
+            result,
+            extra={**fields, "seconds": time.perf_counter() - started},
+        )
+        return result
+
+
+class JobService:
+    """``core.jobs``: defer jobs (in the caller's transaction) and register more.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self, context: ServiceContext, queue: JobQueue | None, catalog: JobCatalog | None = None
+    ) -> None:
+        self._ctx = context
+        self._queue = queue
+        self.catalog = catalog or JobCatalog()
+
+    @property
+    def queue(self) -> JobQueue:
+        """The engine jobs go to.
+
+        Raises:
+            JobsNotConfiguredError: no queue was wired.
+        """
+        if self._queue is None:
+            raise JobsNotConfiguredError
+        return self._queue
+
+    @property
+    def counters(self) -> JobCounters:
+        """Outcome counts of the jobs run in this process."""
+        return self.catalog.counters
+
+    def register(
+        self,
+        name: str,
+        handler: JobHandler,
+        *,
+        every: timedelta | None = None,
+        args: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`JobCatalog.register`: add a job of your own (before workers start)."""
+        self.catalog.register(name, handler, every=every, args=args)
+
+    def defer(
+        self,
+        name: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        lock: str | None = None,
+        tx: Transaction | None = None,
+    ) -> UUID:
+        """Ask for job ``name`` with ``args``; returns the request's event id.
+
+        With ``tx`` the request commits (or rolls back) with that transaction;
+        without, it is committed before this returns. Either way the engine
+        gets it right after commit.
+
+        Raises:
+            NotFoundError: no job is registered under ``name``.
+            ValidationError: ``args`` are not JSON.
+        """
+        request = JobRequest(name, args, lock)
+        if name not in self.catalog:
+            raise NotFoundError("job", name)
+        event = JobRequested(
+            id=self._ctx.ids.new_id(),
+            occurred_at=self._ctx.now(),
+            job=request.name,
+            args=request.args,
+            lock=request.lock,
+        )
+        if tx is not None:
+            tx.emit(event)
+            return event.id
+        with self._ctx.transaction() as own:
+            own.emit(event)
+            own.commit()
+        return event.id
+
+    def enqueue(self, event: JobRequested, context: HandlerContext) -> None:
+        """The ``jobs.enqueue`` event handler: hand a committed request to the engine."""
+        job_id = self.queue.defer(event.request())
+        _log.info(
+            "job %s queued as %s",
+            event.job,
+            job_id or "(already queued)",
+            extra={"job": event.job, "job_id": job_id, "attempt": context.attempt},
+        )
+
+    # ------------------------------------------------------------------ the library's jobs
+
+    def install_standard(self, core: object, dispatcher: EventDispatcher) -> None:
+        """Register the library's jobs over ``core``'s services (see the module).
+
+        Called by :class:`~bookingcore.BookingCore`; the optional ones are
+        registered only if ``core`` has their service method.
+        """
+        events = dispatcher
+        communications: Any = getattr(core, "communications")  # noqa: B009
+        auth: Any = getattr(core, "auth")  # noqa: B009
+
+        def dispatch(args: Mapping[str, Any], run: JobRun) -> object:
+            return attrs.asdict(events.run_pending(limit=int(args.get("limit", 200))))
+
+        def reminders(args: Mapping[str, Any], run: JobRun) -> object:
+            within = timedelta(seconds=float(args.get("within_seconds", 24 * 3600)))
+            return len(communications.send_due_reminders(principal=JOBS, within=within))
+
+        def cleanup(args: Mapping[str, Any], run: JobRun) -> object:
+            return auth.cleanup()
+
+        self.register("events.dispatch", dispatch, every=timedelta(seconds=10))
+        self.register("reminders.send_due", reminders, every=timedelta(minutes=5))
+        self.register("auth.cleanup", cleanup, every=timedelta(minutes=15))
+        for name, (attribute, method) in OPTIONAL_JOBS.items():
+            service = getattr(core, attribute, None)
+            call: Callable[..., object] | None = getattr(service, method, None)
+            if call is not None:
+                self.register(name, _call_with_now(self._ctx, call), every=timedelta(seconds=30))
+        if self._queue is not None:
+            dispatcher.subscribe(JobRequested, self.enqueue, name="jobs.enqueue")
+
+    def relay_outbox_to(
+        self, publisher: EventPublisher, *, every: timedelta = timedelta(seconds=5)
+    ) -> None:
+        """Register ``outbox.relay``: publish unpublished outbox events to ``publisher``.
+
+        Each run claims up to ``limit`` (default 500) events at a time until
+        none is left; two workers claim different events.
+        """
+        relay = OutboxRelay(self._ctx, publisher)
+
+        def relay_outbox(args: Mapping[str, Any], run: JobRun) -> object:
+            limit = int(args.get("limit", 500))
+            total = 0
+            while (sent := relay.relay(limit=limit)) > 0:
+                total += sent
+            return total
+
+        self.register("outbox.relay", relay_outbox, every=every)
+
+    def enable_imports(self, imports: Any, open_source: Callable[[str], RowSource]) -> None:
+        """Register ``imports.run``: ``{"import_id", "path"}`` -> run (or resume) that import.
+
+        ``open_source`` opens the uploaded file the job names (the CLI passes
+        ``bookingcore_adapters.importers.open_rows``). Running it again, or on
+        another worker after a crash, resumes after the last committed chunk.
+        """
+
+        def run_import(args: Mapping[str, Any], run: JobRun) -> object:
+            job_id = UUID(str(args["import_id"]))
+            source = open_source(str(args["path"]))
+            job = imports.run(job_id, source, principal=JOBS)
+            return f"{job.status.value}: {job.processed_rows}/{job.total_rows} rows"
+
+        self.register("imports.run", run_import)
+
+    def start_import(
+        self,
+        imports: Any,
+        source: RowSource,
+        path: str,
+        *,
+        principal: Principal,
+        settings: Any = None,
+    ) -> Any:
+        """Record an import of the uploaded file at ``path`` and defer its ``imports.run``
+        job in the same transaction; returns the :class:`~bookingcore.domain.ImportJob`.
+
+        Progress shows on the import job (``core.imports.get``) as chunks commit.
+
+        Raises:
+            NotFoundError: ``imports.run`` is not registered (see :meth:`enable_imports`).
+            ValidationError, PermissionDeniedError: as ``core.imports.start``.
+        """
+        if "imports.run" not in self.catalog:
+            raise NotFoundError("job", "imports.run")
+
+        def then(tx: Transaction, job: Any) -> None:
+            self.defer(
+                "imports.run",
+                {"import_id": str(job.id), "path": path},
+                lock=f"import:{job.id}",
+                tx=tx,
+            )
+
+        return imports.start(source, principal=principal, settings=settings, then=then)
+
+
+def _call_with_now(context: ServiceContext, call: Callable[..., object]) -> JobHandler:
+    def handler(args: Mapping[str, Any], run: JobRun) -> object:
+        return call(context.now())
+
+    return handler

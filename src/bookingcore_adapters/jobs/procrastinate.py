@@ -1,0 +1,312 @@
+"""procrastinate on PostgreSQL behind :class:`~bookingcore.ports.JobQueue` (extra ``jobs``).
+
+Jobs wait in procrastinate's tables in the application's PostgreSQL: no
+broker to run. Every worker listens on the same queue; a job is taken by one
+worker (``FOR UPDATE SKIP LOCKED`` inside procrastinate), retried with
+exponential backoff up to ``max_attempts``, then left ``failed`` (reported
+here as ``dead``) for an operator's retry. Periodic jobs use procrastinate's
+periodic tasks, so each due time is deferred once however many workers run.
+
+Apply procrastinate's schema once per database before the first worker
+starts: ``procrastinate --app=... schema --apply``, or
+:meth:`ProcrastinateJobQueue.apply_schema` (what the tests and the CLI's
+``worker --apply-schema`` do).
+
+All of bookingcore's jobs go through one procrastinate task,
+``bookingcore.run`` with arguments ``job`` and ``args``, so a worker needs no
+import path: it runs whatever names the bound registry has.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Job as ProcrastinateJob
+from sqlalchemy.engine import make_url
+
+from bookingcore.domain.jobs import JobRecord, JobRequest, JobState
+from bookingcore.errors import InvalidTransitionError, NotFoundError, ValidationError
+from bookingcore.ports.jobs import JobRegistry
+from bookingcore.services.jobs import JobAttempt
+
+__all__ = ["STALLED_TASK_NAME", "TASK_NAME", "ProcrastinateJobQueue", "cron_of", "libpq_url"]
+
+_log = logging.getLogger("bookingcore.jobs")
+
+#: The one procrastinate task every bookingcore job runs through.
+TASK_NAME = "bookingcore.run"
+
+#: The periodic task that puts back the jobs of workers that died (no heartbeat).
+STALLED_TASK_NAME = "bookingcore.retry_stalled"
+
+_STATUSES: Mapping[str, JobState] = {
+    "doing": JobState.RUNNING,
+    "succeeded": JobState.SUCCEEDED,
+    "failed": JobState.DEAD,
+    "cancelled": JobState.CANCELLED,
+    "aborting": JobState.CANCELLED,
+    "aborted": JobState.CANCELLED,
+}
+
+
+def libpq_url(url: str) -> str:
+    """A libpq connection string for an SQLAlchemy URL (``postgresql+psycopg://`` -> ``postgresql://``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        msg = f"procrastinate needs PostgreSQL, not {parsed.get_backend_name()}"
+        raise ValidationError.single("url", msg, "invalid_choice")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def cron_of(every: timedelta) -> str:
+    """The cron line (seconds as a 6th column when needed) of a period of ``every``.
+
+    Raises:
+        ValidationError: on ``every`` when it does not divide a minute, an hour or a day.
+    """
+    seconds = int(every.total_seconds())
+    if seconds == every.total_seconds():
+        if seconds < 60 and 60 % seconds == 0:
+            return f"* * * * * */{seconds}"
+        if seconds % 60 == 0 and seconds < 3600 and 3600 % seconds == 0:
+            return f"*/{seconds // 60} * * * *"
+        if seconds % 3600 == 0 and seconds < 86400 and 86400 % seconds == 0:
+            return f"0 */{seconds // 3600} * * *"
+        if seconds == 86400:
+            return "0 0 * * *"
+    msg = f"{every} does not divide a minute, an hour or a day evenly"
+    raise ValidationError.single("every", msg, "invalid")
+
+
+def _state(job: ProcrastinateJob) -> JobState:
+    if job.status == "todo":
+        return JobState.FAILED if job.attempts else JobState.QUEUED
+    return _STATUSES.get(str(job.status), JobState.QUEUED)
+
+
+class ProcrastinateJobQueue:
+    """A :class:`~bookingcore.ports.JobQueue` on procrastinate over PostgreSQL.
+
+    Args:
+        url: the database (an SQLAlchemy ``postgresql+psycopg://`` URL or a
+            libpq one); usually the application's own database.
+        queue: the procrastinate queue bookingcore's jobs go to.
+        max_attempts: tries of a failing job (the first included) before it is dead.
+        backoff_seconds: the base of the exponential wait between tries
+            (``backoff ** (attempt + 1)`` seconds; ``0`` retries at once).
+        pool: keyword arguments for procrastinate's connection pool
+            (``min_size``, ``max_size`` ...).
+        stalled_after: seconds without a heartbeat after which a worker counts
+            as dead; its running jobs are queued again (checked every
+            ``stalled_check`` by :data:`STALLED_TASK_NAME`, on one worker).
+        stalled_check: how often, as a period that divides a minute or an hour.
+        heartbeat: seconds between a worker's heartbeats (below ``stalled_after``).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        queue: str = "bookingcore",
+        max_attempts: int = 5,
+        backoff_seconds: int = 2,
+        pool: Mapping[str, Any] | None = None,
+        stalled_after: float = 30,
+        stalled_check: timedelta = timedelta(seconds=10),
+        heartbeat: float = 10,
+    ) -> None:
+        conninfo = libpq_url(url) if "+" in url.split("://", 1)[0] else url
+        self.queue_name = queue
+        self.app = procrastinate.App(
+            connector=procrastinate.PsycopgConnector(conninfo=conninfo, **dict(pool or {}))
+        )
+        self._registry: JobRegistry | None = None
+        self._open = False
+        self._periodic_registered = False
+        if max_attempts < 1:
+            raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        # procrastinate counts the retries after the first try (and reads 0 as "no limit").
+        retry = (
+            procrastinate.RetryStrategy(
+                max_attempts=max_attempts - 1, exponential_wait=backoff_seconds
+            )
+            if max_attempts > 1
+            else False
+        )
+
+        def run(
+            context: procrastinate.JobContext, /, job: str, args: dict[str, Any], **_: Any
+        ) -> Any:
+            return self._run(context, job, args)
+
+        self._task = self.app.task(name=TASK_NAME, queue=queue, pass_context=True, retry=retry)(run)
+        self.heartbeat = heartbeat
+        self.stalled_after = stalled_after
+        self.stalled_check = stalled_check
+        manager = self.app.job_manager
+
+        async def retry_stalled(timestamp: int) -> int:
+            stalled = await manager.get_stalled_jobs(
+                queue=queue, task_name=TASK_NAME, seconds_since_heartbeat=stalled_after
+            )
+            count = 0
+            for job in stalled:
+                _log.warning(
+                    "job %s %s was running on a worker that died; queued again",
+                    job.task_kwargs.get("job"),
+                    job.id,
+                    extra={"job": job.task_kwargs.get("job"), "job_id": str(job.id)},
+                )
+                await manager.retry_job(job)
+                count += 1
+            return count
+
+        self._stalled_task = self.app.task(
+            name=STALLED_TASK_NAME, queue=queue, queueing_lock=f"{queue}:{STALLED_TASK_NAME}"
+        )(retry_stalled)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        """Open the connection pool for deferring and listing (workers open their own)."""
+        if not self._open:
+            self.app.open()
+            self._open = True
+
+    def close(self) -> None:
+        """Close what :meth:`open` opened."""
+        if self._open:
+            self.app.close()
+            self._open = False
+
+    def apply_schema(self) -> None:
+        """Create procrastinate's tables and functions in the database (once per database)."""
+        self.open()
+        self.app.schema_manager.apply_schema()
+
+    # ------------------------------------------------------------------ the port
+
+    def bind(self, registry: JobRegistry) -> None:
+        """Take the job names and schedules to run."""
+        self._registry = registry
+
+    def defer(self, request: JobRequest) -> str | None:
+        """Queue ``request`` in procrastinate (``lock`` is its queueing lock)."""
+        if request.name not in self._bound().names():
+            raise NotFoundError("job", request.name)
+        self.open()
+        try:
+            job_id = self._task.configure(queueing_lock=request.lock).defer(
+                job=request.name, args=dict(request.args)
+            )
+        except AlreadyEnqueued:
+            return None
+        return str(job_id)
+
+    def list_jobs(self, *, state: JobState | None = None, limit: int = 100) -> Sequence[JobRecord]:
+        """bookingcore's jobs in procrastinate's table, newest first."""
+        self.open()
+        found = self.app.job_manager.list_jobs(task=TASK_NAME, queue=self.queue_name)
+        records = [self._record(job) for job in found]
+        if state is not None:
+            records = [r for r in records if r.state is state]
+        records.sort(key=lambda r: int(r.id), reverse=True)
+        return records[:limit]
+
+    def retry(self, job_id: str) -> JobRecord:
+        """Queue a failed (dead) or retrying job again, to run now."""
+        self.open()
+        found = self._get(job_id)
+        if found.state not in (JobState.FAILED, JobState.DEAD):
+            raise InvalidTransitionError("job", found.state.value, JobState.QUEUED.value)
+        self.app.job_manager.retry_job_by_id(int(job_id), retry_at=datetime.now(UTC))
+        return self._get(job_id)
+
+    # ------------------------------------------------------------------ working
+
+    def run_worker(
+        self,
+        *,
+        wait: bool = True,
+        concurrency: int = 1,
+        name: str | None = None,
+        install_signal_handlers: bool = True,
+    ) -> None:
+        """Run a procrastinate worker on this queue in the foreground (periodic jobs too).
+
+        ``wait=False`` returns once the queue is empty (tests, one-shot runs).
+        """
+        self._register_periodic()
+        self.close()  # the worker opens its own (async) pool
+        self.app.run_worker(
+            queues=[self.queue_name],
+            wait=wait,
+            concurrency=concurrency,
+            name=name,
+            install_signal_handlers=install_signal_handlers,
+            update_heartbeat_interval=self.heartbeat,
+            stalled_worker_timeout=self.stalled_after,
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _bound(self) -> JobRegistry:
+        if self._registry is None:
+            msg = "bind the queue to a registry first (BookingCore(jobs=...) does)"
+            raise RuntimeError(msg)
+        return self._registry
+
+    def _register_periodic(self) -> None:
+        if self._periodic_registered:
+            return
+        for schedule in self._bound().schedules():
+            # procrastinate types a periodic task's first argument as its timestamp; ours
+            # takes it as a keyword (ignored), so the decorator is applied untyped.
+            periodic: Any = self.app.periodic(
+                cron=cron_of(schedule.every),
+                periodic_id=schedule.name,
+                queueing_lock=f"periodic:{schedule.name}",
+                task_kwargs={"job": schedule.name, "args": dict(schedule.args)},
+            )
+            periodic(self._task)
+        self.app.periodic(cron=cron_of(self.stalled_check), periodic_id="stalled")(
+            self._stalled_task
+        )
+        self._periodic_registered = True
+
+    def _run(self, context: procrastinate.JobContext, job: str, args: dict[str, Any]) -> Any:
+        attempt = JobAttempt(str(context.job.id), job, context.job.attempts + 1)
+        return self._bound().run(job, args, attempt)
+
+    def _get(self, job_id: str) -> JobRecord:
+        try:
+            number = int(job_id)
+        except ValueError:
+            raise NotFoundError("job", job_id) from None
+        found = self.app.job_manager.list_jobs(id=number, task=TASK_NAME)
+        if not found:
+            raise NotFoundError("job", job_id)
+        return self._record(found[0])
+
+    @staticmethod
+    def _record(job: ProcrastinateJob) -> JobRecord:
+        kwargs = job.task_kwargs
+        args = kwargs.get("args")
+        return JobRecord(
+            id=str(job.id),
+            name=str(kwargs.get("job", "")),
+            args=dict(args) if isinstance(args, dict) else {},
+            state=_state(job),
+            attempts=job.attempts,
+            lock=job.queueing_lock,
+            run_at=job.scheduled_at,
+        )

@@ -1,0 +1,100 @@
+"""Both job engines pass the job-queue contract: in-process, and procrastinate on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import Engine
+
+from bookingcore.domain.events import RetryPolicy
+from bookingcore.testing import FixedClock
+from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract
+from bookingcore_adapters.jobs import InProcessJobQueue
+
+
+class TestInProcessJobQueue(JobQueueContract):
+    """The in-process runner, driven by a fixed clock."""
+
+    @pytest.fixture
+    def clock(self) -> FixedClock:
+        return FixedClock()
+
+    @pytest.fixture
+    def queue(self, clock: FixedClock) -> InProcessJobQueue:
+        return InProcessJobQueue(
+            clock=clock, retry=RetryPolicy(max_attempts=MAX_ATTEMPTS, first_delay=timedelta(1))
+        )
+
+    def work(self, queue: InProcessJobQueue) -> None:
+        clock = queue._clock
+        assert isinstance(clock, FixedClock)
+        for _ in range(MAX_ATTEMPTS + 1):
+            queue.run_pending()
+            clock.advance(days=2)
+
+    def test_periodic_jobs_are_due_at_once_and_then_every_period(
+        self, queue: InProcessJobQueue, clock: FixedClock
+    ) -> None:
+        """A schedule runs at the first run and again only when its period has passed."""
+        from bookingcore.services.jobs import JobCatalog  # noqa: PLC0415
+
+        ticks: list[int] = []
+        catalog = JobCatalog()
+        catalog.register("tick", lambda args, run: ticks.append(1), every=timedelta(minutes=5))
+        queue.bind(catalog)
+        assert queue.run_pending() == 1
+        assert queue.run_pending() == 0
+        clock.advance(minutes=5)
+        assert queue.run_pending() == 1
+        assert len(ticks) == 2
+
+
+@pytest.fixture(scope="session")
+def procrastinate_schema(postgres_admin: Engine, postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema with procrastinate's schema applied, for this session."""
+    from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+    schema = f"procrastinate_test_{uuid4().hex[:12]}"
+    with postgres_admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    queue = ProcrastinateJobQueue(procrastinate_url(postgres_url, schema))
+    try:
+        queue.apply_schema()
+    finally:
+        queue.close()
+    yield schema
+    with postgres_admin.begin() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def procrastinate_url(postgres_url: str, schema: str) -> str:
+    """A libpq URL of the test database whose search path is ``schema``."""
+    from bookingcore_adapters.jobs.procrastinate import libpq_url  # noqa: PLC0415
+
+    return f"{libpq_url(postgres_url)}?options=-csearch_path%3D{schema}"
+
+
+class TestProcrastinateJobQueue(JobQueueContract):
+    """procrastinate on real PostgreSQL; each test has a queue of its own."""
+
+    @pytest.fixture
+    def queue(self, postgres_url: str, procrastinate_schema: str) -> Iterator[object]:
+        from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+        queue = ProcrastinateJobQueue(
+            procrastinate_url(postgres_url, procrastinate_schema),
+            queue=f"q{uuid4().hex[:12]}",
+            max_attempts=MAX_ATTEMPTS,
+            backoff_seconds=0,
+        )
+        yield queue
+        queue.close()
+
+    def work(self, queue: object) -> None:
+        from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+        assert isinstance(queue, ProcrastinateJobQueue)
+        queue.run_worker(wait=False, install_signal_handlers=False)

@@ -1,0 +1,78 @@
+"""The CLI's worker and jobs commands: in-process on SQLite, procrastinate on PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from bookingcore.domain import JobRequest, JobState
+from examples.cli.app import app
+from examples.cli.jobs import job_core
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_a_worker_on_sqlite_runs_the_due_periodic_jobs_once(tmp_path: Path) -> None:
+    """``worker --once`` runs the library's periodic jobs on the in-process runner."""
+    db = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    code, output = invoke("worker", "--db", db, "--once")
+    assert code == 0, output
+    assert "ran 4 job(s)" in output  # events.dispatch, reminders, auth.cleanup, outbox.relay
+
+
+def test_jobs_refuses_an_unknown_state(tmp_path: Path) -> None:
+    code, output = invoke("jobs", "--db", f"sqlite:///{tmp_path / 'j.sqlite3'}", "--state", "x")
+    assert code == 2
+    assert "unknown state 'x'" in output
+
+
+@pytest.fixture
+def pg_db(postgres_url: str, postgres_schema: str, postgres_admin: Engine) -> str:
+    """The test database with its search path on a fresh schema, as a CLI ``--db``."""
+    return f"{postgres_url}?options=-csearch_path%3D{postgres_schema}"
+
+
+def test_on_postgresql_a_dead_job_is_listed_and_retried(
+    pg_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``worker --apply-schema --once`` runs procrastinate; ``jobs`` lists a dead job and
+    ``jobs retry`` queues it again."""
+    code, output = invoke("worker", "--db", pg_db, "--once", "--apply-schema")
+    assert code == 0, output
+    with job_core(pg_db) as core:
+        records = core.jobs.queue.list_jobs(state=JobState.SUCCEEDED)
+        assert {r.name for r in records} >= {"events.dispatch", "reminders.send_due"}
+
+        def broken(args: object, run: object) -> object:
+            msg = "partner endpoint down"
+            raise ConnectionError(msg)
+
+        core.jobs.register("partner.ping", broken)
+        queue = core.jobs.queue
+        job_id = queue.defer(JobRequest("partner.ping", {"partner_id": "p-1"}))
+        assert job_id is not None
+        from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+        assert isinstance(queue, ProcrastinateJobQueue)
+        retrying = ProcrastinateJobQueue(pg_db, max_attempts=1)
+        retrying.bind(core.jobs.catalog)
+        with caplog.at_level(logging.WARNING, logger="bookingcore.jobs"):
+            retrying.run_worker(wait=False, install_signal_handlers=False)
+    code, output = invoke("jobs", "--db", pg_db)
+    assert code == 0, output
+    assert f"{job_id}\tpartner.ping\tdead\tattempts=1" in output
+    code, output = invoke("jobs", "retry", job_id, "--db", pg_db)
+    assert code == 0, output
+    assert f"job {job_id} (partner.ping) will run again" in output
+    code, output = invoke("jobs", "--db", pg_db, "--state", "failed")
+    assert f"{job_id}\tpartner.ping\tfailed" in output  # waiting to run again
+    code, output = invoke("jobs", "retry", "999999", "--db", pg_db)
+    assert code != 0
+    assert "999999 not found" in output

@@ -1,0 +1,274 @@
+"""core.jobs: jobs deferred with their change, the library's jobs, logs and counters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    CustomerDetails,
+    ImportSettings,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import ImportStatus, JobRequest, JobRequested, JobState
+from bookingcore.errors import NotFoundError
+from bookingcore.ports.jobs import JobRun
+from bookingcore.serialization import event_from_dict, event_to_dict
+from bookingcore.services import OPTIONAL_JOBS, JobAttempt, JobsNotConfiguredError
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.importers import open_rows
+from bookingcore_adapters.jobs import InProcessJobQueue
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+
+@pytest.fixture
+def queue(clock: FixedClock) -> InProcessJobQueue:
+    return InProcessJobQueue(clock=clock)
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def jobs_core(
+    store: MemoryStore, clock: FixedClock, queue: InProcessJobQueue, notifier: RecordingNotifier
+) -> BookingCore:
+    return BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        notifier=notifier,
+        jobs=queue,
+    )
+
+
+class Echo:
+    """A job that records its arguments."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, args: Mapping[str, Any], run: JobRun) -> object:
+        self.calls.append(dict(args))
+        return len(self.calls)
+
+
+class TestDeferringWithTheChange:
+    def test_a_job_deferred_in_a_transaction_that_rolls_back_never_runs(
+        self, jobs_core: BookingCore, queue: InProcessJobQueue
+    ) -> None:
+        """No commit, no job: the request was only in the outbox of the rolled-back change."""
+        echo = Echo()
+        jobs_core.jobs.register("echo", echo)
+        with jobs_core.context.transaction() as tx:
+            jobs_core.jobs.defer("echo", {"n": 1}, tx=tx)
+        queue.run_pending()
+        assert echo.calls == []
+        assert [r for r in queue.list_jobs() if r.name == "echo"] == []
+
+    def test_a_job_deferred_in_a_committed_transaction_reaches_the_engine_after_commit(
+        self, jobs_core: BookingCore, queue: InProcessJobQueue
+    ) -> None:
+        """The request commits with the change, then the engine has it and runs it once."""
+        echo = Echo()
+        jobs_core.jobs.register("echo", echo)
+        with jobs_core.context.transaction() as tx:
+            jobs_core.jobs.defer("echo", {"booking_id": "b-1"}, lock="echo:b-1", tx=tx)
+            assert queue.list_jobs() == []  # not before commit
+            tx.commit()
+        (record,) = queue.list_jobs()
+        assert (record.name, record.state, record.lock) == ("echo", JobState.QUEUED, "echo:b-1")
+        queue.run_pending()
+        queue.run_pending()
+        assert echo.calls == [{"booking_id": "b-1"}]
+
+    def test_with_deferred_dispatch_the_events_dispatch_job_hands_requests_over(
+        self, store: MemoryStore, clock: FixedClock, queue: InProcessJobQueue
+    ) -> None:
+        """A request left in the outbox (a crash after commit) is handed over by events.dispatch."""
+        core = BookingCore(
+            uow_factory=store.unit_of_work, clock=clock, jobs=queue, dispatch="deferred"
+        )
+        echo = Echo()
+        core.jobs.register("echo", echo)
+        core.jobs.defer("echo", {"n": 7})
+        assert queue.list_jobs() == []
+        queue.run_pending()  # events.dispatch (due at once) queues it; the same call runs it
+        assert echo.calls == [{"n": 7}]
+
+    def test_unknown_names_and_arguments_that_are_not_json_are_refused(
+        self, jobs_core: BookingCore
+    ) -> None:
+        with pytest.raises(NotFoundError):
+            jobs_core.jobs.defer("no.such.job")
+        jobs_core.jobs.register("echo", Echo())
+        with pytest.raises(ValidationError) as raised:
+            jobs_core.jobs.defer("echo", {"when": object()})
+        assert raised.value.errors[0].field == "args"
+
+    def test_a_core_without_a_queue_says_so(self, core: BookingCore) -> None:
+        with pytest.raises(JobsNotConfiguredError):
+            core.jobs.queue.list_jobs()
+        assert "events.dispatch" in core.jobs.catalog.names()
+
+    def test_a_job_request_survives_the_sql_outbox(self) -> None:
+        """JobRequested round-trips through the outbox serialization."""
+        event = JobRequested(
+            id=SequentialIds().new_id(),
+            occurred_at=FixedClock().now(),
+            job="imports.run",
+            args={"import_id": "x", "n": [1, 2]},
+            lock="import:x",
+        )
+        assert event_from_dict(event_to_dict(event)) == event
+
+
+class TestLibraryJobs:
+    def test_the_library_registers_its_periodic_jobs(self, jobs_core: BookingCore) -> None:
+        schedules = {s.name: s.every for s in jobs_core.jobs.catalog.schedules()}
+        assert schedules == {
+            "auth.cleanup": timedelta(minutes=15),
+            "events.dispatch": timedelta(seconds=10),
+            "reminders.send_due": timedelta(minutes=5),
+        }
+        assert not set(OPTIONAL_JOBS) & set(jobs_core.jobs.catalog.names())
+
+    def test_a_reminder_is_delivered_by_the_in_process_runner_once(
+        self,
+        jobs_core: BookingCore,
+        queue: InProcessJobQueue,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        """The reminders job sends a due booking its reminder, and never a second one."""
+        location = jobs_core.catalog.add_location("BC", "Base camp", principal=admin)
+        slot = jobs_core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=clock.now() + timedelta(hours=6),
+            price_per_traveler=Money("100", "INR"),
+            capacity=4,
+            principal=admin,
+        )
+        booking = jobs_core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
+                customer=CustomerDetails("+919812345678"),
+            ),
+            principal=admin,
+        )
+        queue.run_pending()
+        clock.advance(minutes=5)
+        queue.run_pending()
+        assert [m.recipient for m in notifier.sent] == ["+919812345678"]
+        reminders = jobs_core.communications.for_booking(booking.id, principal=admin)
+        assert [m.type.value for m in reminders] == ["reminder"]
+        assert jobs_core.jobs.counters.snapshot()[("reminders.send_due", "succeeded")] == 2
+
+    def test_optional_jobs_are_registered_when_their_service_exists(
+        self, store: MemoryStore, clock: FixedClock, queue: InProcessJobQueue
+    ) -> None:
+        """A core with ``waitlists.expire_offers`` gets its job, called with the clock's time."""
+
+        class Waitlists:
+            def __init__(self) -> None:
+                self.calls: list[object] = []
+
+            def expire_offers(self, now: object) -> int:
+                self.calls.append(now)
+                return 0
+
+        class WithWaitlists(BookingCore):
+            def __init__(self, **kwargs: Any) -> None:
+                self.waitlists = Waitlists()
+                super().__init__(**kwargs)
+
+        core = WithWaitlists(uow_factory=store.unit_of_work, clock=clock, jobs=queue)
+        assert "waitlists.expire_offers" in core.jobs.catalog.names()
+        assert "webhooks.deliver_due" not in core.jobs.catalog.names()
+        queue.run_pending()
+        assert core.waitlists.calls == [clock.now()]
+
+    def test_the_outbox_relay_job_publishes_each_event(
+        self, jobs_core: BookingCore, queue: InProcessJobQueue, admin: Principal
+    ) -> None:
+        from bookingcore.testing import RecordingPublisher  # noqa: PLC0415
+
+        publisher = RecordingPublisher()
+        jobs_core.jobs.relay_outbox_to(publisher)
+        requested = jobs_core.jobs.defer("auth.cleanup")
+        queue.run_pending()
+        queue.run_pending()
+        with jobs_core.context.uow_factory() as uow:
+            assert uow.outbox.list_unpublished(100) == []
+        assert [m.id for m in publisher.published] == [requested]
+
+    def test_a_failing_job_is_logged_with_its_fields_and_counted(
+        self, jobs_core: BookingCore, queue: InProcessJobQueue, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        def broken(args: Mapping[str, Any], run: JobRun) -> object:
+            msg = "gateway down"
+            raise ConnectionError(msg)
+
+        jobs_core.jobs.register("notify.partner", broken)
+        queue.defer(JobRequest("notify.partner", {"booking_id": "b-9", "partner_id": "p-3"}))
+        with caplog.at_level(logging.WARNING, logger="bookingcore.jobs"):
+            queue.run_pending()
+        (record,) = [r for r in caplog.records if getattr(r, "job", None) == "notify.partner"]
+        assert (record.booking, record.partner, record.attempt) == ("b-9", "p-3", 1)  # type: ignore[attr-defined]
+        assert jobs_core.jobs.counters.snapshot()[("notify.partner", "failed")] == 1
+        (failed,) = queue.list_jobs(state=JobState.FAILED)
+        assert failed.last_error == "ConnectionError: gateway down"
+
+
+def test_an_upload_becomes_an_import_job_with_progress_on_sqlite(
+    tmp_path: Path, clock: FixedClock, admin: Principal
+) -> None:
+    """Upload -> job in one transaction; the in-process runner imports it."""
+    upload = tmp_path / "bookings.csv"
+    upload.write_text(
+        "customer_name,customer_phone,dealer_code,booking_date,external_id\n"
+        + "".join(f"C{n},+9198{n:08d},DL01,2026-03-05,E{n}\n" for n in range(1, 8)),
+        encoding="utf-8",
+    )
+    store = SqlStore("sqlite://")
+    store.create_schema()
+    queue = InProcessJobQueue(clock=clock)
+    core = BookingCore(uow_factory=store.unit_of_work, clock=clock, jobs=queue)
+    core.jobs.enable_imports(core.imports, open_rows)
+    core.catalog.add_location("DL01", "Dealer One", principal=admin)
+    job = core.jobs.start_import(
+        core.imports,
+        open_rows(upload),
+        str(upload),
+        principal=admin,
+        settings=ImportSettings(chunk_size=3),
+    )
+    assert core.imports.get(job.id, principal=admin).status is ImportStatus.PENDING
+    (queued,) = [r for r in queue.list_jobs() if r.name == "imports.run"]
+    assert queued.lock == f"import:{job.id}"
+    queue.run_pending()
+    done = core.imports.get(job.id, principal=admin)
+    assert (done.status, done.created, done.processed_rows) == (ImportStatus.COMPLETED, 7, 7)
+    # Run twice (a redelivery): the finished import is returned as it is.
+    again = core.jobs.catalog.run("imports.run", queued.args, JobAttempt("x", "imports.run", 2))
+    assert str(again) == "COMPLETED: 7/7 rows"
+    assert core.imports.get(job.id, principal=admin).created == 7
+    store.dispose()
