@@ -42,6 +42,8 @@ from bookingcore.domain.events import (
     DomainEvent,
     OutboxMessage,
     TravelerChanged,
+    WaitlistOffered,
+    WaitlistOfferEnded,
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import request_digest
@@ -169,6 +171,8 @@ __all__ = [
     "TravelerChanged",
     "ValidRow",
     "WaitlistEntry",
+    "WaitlistOfferEnded",
+    "WaitlistOffered",
     "WaitlistPriority",
     "WaitlistStatus",
     "WebhookReceipt",

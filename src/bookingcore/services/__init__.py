@@ -18,7 +18,7 @@ from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import DocumentHandler, MessageHandler
-from bookingcore.services.bookings import UNSET, BookingService, Transition
+from bookingcore.services.bookings import UNSET, BookingService, SeatClaim, Transition
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
@@ -54,6 +54,7 @@ from bookingcore.services.reports import (
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.waitlists import WaitlistPlace, WaitlistService
 
 __all__ = [
     "AUDITED_ENTITIES",
@@ -88,6 +89,7 @@ __all__ = [
     "ReconciliationState",
     "Registration",
     "ReportService",
+    "SeatClaim",
     "ServiceContext",
     "SignedIn",
     "StaffService",
@@ -98,4 +100,6 @@ __all__ = [
     "Transaction",
     "Transition",
     "TravelerService",
+    "WaitlistPlace",
+    "WaitlistService",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +59,9 @@ class Settings:
             :data:`~bookingcore.domain.communications.DEFAULT_TEMPLATES` fill
             in whatever is not given.
         business_name: how messages and documents sign off.
+        waitlist_offer_ttl: how long freed seats offered to a waiting customer
+            stay held for them (24 hours by default); then the offer expires
+            and the seats go to the next entry.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -77,8 +80,12 @@ class Settings:
         factory=dict, converter=_templates
     )
     business_name: str = "bookingcore"
+    waitlist_offer_ttl: timedelta = timedelta(hours=24)
 
     def __attrs_post_init__(self) -> None:
+        if self.waitlist_offer_ttl <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("waitlist_offer_ttl", msg, "out_of_range")
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")

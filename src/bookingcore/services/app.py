@@ -39,6 +39,7 @@ from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.waitlists import WaitlistService, deliver_offer_messages
 
 __all__ = ["BookingCore"]
 
@@ -74,6 +75,8 @@ class BookingCore:
             against payments)
         auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
             tokens, staff and partner sign-in)
+        waitlists: :class:`~bookingcore.services.WaitlistService` (waiting lists
+            and the offers of freed seats)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
 
@@ -185,6 +188,11 @@ class BookingCore:
                 communications=self.communications if notifier is not None else None,
                 automations=automations,
             )
+        # --- waiting lists (issue 22) ---
+        self.waitlists = WaitlistService(self.context, self.bookings)
+        if notifier is not None:
+            deliver_offer_messages(self.events, self.communications)
+        # --- end waiting lists ---
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
 
 import attrs
 
@@ -57,6 +57,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services._seat_offers import offer_free_seats
 from bookingcore.services.customers import CustomerService
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "CustomerDetails",
     "NewTraveler",
     "SavedTraveler",
+    "SeatClaim",
     "Transition",
 ]
 
@@ -192,6 +194,26 @@ class Transition:
     replayed: bool = False
 
 
+class SeatClaim(Protocol):
+    """Seats already held for a booking's customer, handed over as the booking is opened.
+
+    An accepted waiting-list offer is one: its seats are held on the slot, and
+    the booking takes them over in the same unit of work, under the slot's lock
+    (see :meth:`BookingService.book_claimed`).
+
+    .. versionadded:: 0.2
+    """
+
+    def release(self, tx: Transaction, slot: Slot, seats: int) -> None:
+        """Check the claim still stands for ``seats`` seats and give its seats back to ``slot``.
+
+        Called with ``slot`` locked, right before the booking holds its seats.
+        """
+
+    def settle(self, tx: Transaction, slot: Slot, booking: Booking) -> None:
+        """Record that ``booking`` took the claim up (same unit of work, slot still locked)."""
+
+
 class _Unset:
     def __repr__(self) -> str:
         return "UNSET"
@@ -285,6 +307,38 @@ class BookingService:
                 raise
             return prior
 
+    def book_claimed(
+        self,
+        request: BookingRequest,
+        claim: SeatClaim,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Booking:
+        """:meth:`book`, taking over seats ``claim`` holds for the customer.
+
+        The one booking path with one more step: under the slot's lock,
+        ``claim.release`` gives the held seats back right before the booking
+        holds its own, and ``claim.settle`` records the outcome; all in one
+        unit of work, so a refused booking leaves the claim as it was.
+
+        Raises:
+            everything :meth:`book` raises, and what ``claim`` raises.
+
+        .. versionadded:: 0.2
+        """
+        stored_key = principal_key(principal, idempotency_key)
+        lifecycle, source, status = self._check_request(request, principal)
+        digest = fingerprint("book", principal, request=request) if stored_key else None
+        return self._book(
+            request,
+            principal,
+            plan=(lifecycle, source, status),
+            idempotency_key=stored_key,
+            digest=digest,
+            claim=claim,
+        )
+
     @staticmethod
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
         prior = uow.bookings.get_by_idempotency_key(key)
@@ -300,6 +354,7 @@ class BookingService:
         plan: tuple[Lifecycle, BookingSource, str],
         idempotency_key: str | None,
         digest: str | None,
+        claim: SeatClaim | None = None,
     ) -> Booking:
         lifecycle, source, status = plan
         now = self._ctx.now()
@@ -328,6 +383,8 @@ class BookingService:
             policy.check_may_book(
                 principal, customer_id=customer_id, location=location, partner=partner
             )
+            if claim is not None:
+                claim.release(tx, slot, len(request.travelers))
             draft = BookingDraft(
                 id=BookingId(self._ctx.ids.new_id()),
                 reference=self._ctx.ids.new_reference(),
@@ -371,6 +428,8 @@ class BookingService:
                 uow.travelers.add(traveler)
             uow.bookings.add(booking)
             tx.record(raised)
+            if claim is not None:
+                claim.settle(tx, slot, booking)
             tx.commit()
             return booking
 
@@ -784,8 +843,13 @@ class BookingService:
         digest: str | None,
         metadata: Mapping[str, str],
     ) -> LifecycleEvent:
-        """Move ``booking`` and write what a move writes; the caller commits."""
+        """Move ``booking`` and write what a move writes; the caller commits.
+
+        Seats the move gives back go to the slot's waiting list in the same
+        unit of work, under the slot's lock.
+        """
         slot = None
+        freed = booking.seats_to_move(target, lifecycle) < 0
         if booking.seats_to_move(target, lifecycle):
             lifecycle.check_move(booking.status, target)  # refuse before taking the slot's lock
             slot = tx.uow.slots.get_for_update(booking.slot_id)
@@ -800,6 +864,8 @@ class BookingService:
             metadata=metadata,
         )
         tx.record(raised)
+        if freed and slot is not None:
+            offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
         assert raised.history is not None
         return raised.history
 

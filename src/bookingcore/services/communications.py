@@ -358,6 +358,32 @@ class CommunicationService:
             raise NotFoundError("communication", communication_id)
         return communication
 
+    # ------------------------------------------------------------------ logged elsewhere
+
+    def deliver_logged(self, communication_id: CommunicationId) -> Communication:
+        """Hand a message another use case logged (pending) to the notifier, once.
+
+        A message that was sent already is returned as it is; a failed one is
+        sent again. Handlers call this after the logging unit of work commits
+        (the waiting-list offer message is one).
+
+        Raises:
+            NotFoundError: no such message.
+            DeliveryError: the notifier refused; the message is logged as failed.
+
+        .. versionadded:: 0.2
+        """
+        with self._ctx.transaction() as tx:
+            communication = tx.uow.communications.get(communication_id)
+            if communication is None:
+                raise NotFoundError("communication", communication_id)
+            if communication.status is CommunicationStatus.FAILED:
+                communication.requeue()
+                tx.commit()
+            elif communication.status is not CommunicationStatus.PENDING:
+                return communication
+        return self._deliver(communication_id)
+
     # ------------------------------------------------------------------ internals
 
     @staticmethod
