@@ -23,6 +23,8 @@ from bookingcore.domain.events import (
     DomainEvent,
     RetryPolicy,
     TravelerChanged,
+    WaitlistOffered,
+    WaitlistOfferEnded,
     event_types,
 )
 from bookingcore.domain.lifecycle import LifecycleEvent
@@ -84,6 +86,26 @@ def _events() -> list[DomainEvent]:
             booking_id=None,
             customer_id=uuid4(),
             status="delivered",
+            **common,
+        ),
+        WaitlistOffered(
+            id=uuid4(),
+            entry_id=uuid4(),
+            slot_id=uuid4(),
+            customer_id=uuid4(),
+            seats=2,
+            offer_expires_at=T + timedelta(hours=24),
+            communication_id=uuid4(),
+            **common,
+        ),
+        WaitlistOfferEnded(
+            id=uuid4(),
+            entry_id=uuid4(),
+            slot_id=uuid4(),
+            customer_id=uuid4(),
+            seats=2,
+            outcome="booked",
+            booking_id=uuid4(),
             **common,
         ),
     ]

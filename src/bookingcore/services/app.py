@@ -98,7 +98,8 @@ class BookingCore:
             ``core.events.run_pending()``.
         retry: how failing handlers are retried.
         automations: which statuses trigger seed 003's built-in handlers;
-            ``None`` subscribes the defaults, ``False`` none.
+            ``None`` subscribes the defaults, ``False`` none (not even the one
+            that sends waiting-list offers: their messages then stay pending).
         rate_limiter: counts partners' API requests against their limits
             (:class:`~bookingcore.PartnerLimits`); without
             one, partners are not rate-limited. Sign-in needs it too (codes
@@ -190,7 +191,7 @@ class BookingCore:
             )
         # --- waiting lists (issue 22) ---
         self.waitlists = WaitlistService(self.context, self.bookings)
-        if notifier is not None:
+        if notifier is not None and automations is not False:
             deliver_offer_messages(self.events, self.communications)
         # --- end waiting lists ---
         if dispatch == "inline":
