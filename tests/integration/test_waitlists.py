@@ -156,9 +156,7 @@ class TestJoining:
             world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=0)
         assert bad.value.errors[0].field == "seats"
 
-    def test_a_partner_sees_and_changes_only_its_own_customers_entries(
-        self, world: World
-    ) -> None:
+    def test_a_partner_sees_and_changes_only_its_own_customers_entries(self, world: World) -> None:
         registration = world.core.partners.register(
             name="Agency",
             company_name="Agency Ltd",
@@ -201,7 +199,8 @@ class TestOffers:
         # 3 seats free: the VIP (high) takes 1, the big party (3) no longer fits and
         # keeps its place, the small party behind it takes 2.
         statuses = {
-            e.id: e.status for e in world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN)
+            e.id: e.status
+            for e in world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN)
         }
         assert statuses == {
             e_vip.id: WaitlistStatus.OFFERED,
@@ -332,9 +331,7 @@ class TestOffers:
 
 
 class TestStaff:
-    def test_staff_reorder_and_remove_and_an_offer_round_runs_on_demand(
-        self, world: World
-    ) -> None:
+    def test_staff_reorder_and_remove_and_an_offer_round_runs_on_demand(self, world: World) -> None:
         world.book(world.customer(), 4)
         ids = [
             world.core.waitlists.join(
@@ -342,9 +339,7 @@ class TestStaff:
             ).id
             for i in range(3)
         ]
-        reordered = world.core.waitlists.reorder(
-            world.slot.id, [ids[2], ids[0]], principal=ADMIN
-        )
+        reordered = world.core.waitlists.reorder(world.slot.id, [ids[2], ids[0]], principal=ADMIN)
         assert [e.id for e in reordered] == [ids[2], ids[1], ids[0]]
         with pytest.raises(PermissionDeniedError):
             world.core.waitlists.reorder(

@@ -15,6 +15,7 @@ stored:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from datetime import timedelta
@@ -161,19 +162,15 @@ class WaitlistMachine(RuleBasedStateMachine):
     def decline(self, entry: WaitlistEntryId | None) -> None:
         if entry is None:
             return
-        try:
+        with contextlib.suppress(InvalidTransitionError):
             self.core.waitlists.decline(entry, principal=ADMIN)
-        except InvalidTransitionError:
-            pass
 
     @rule(entry=entries)
     def remove(self, entry: WaitlistEntryId | None) -> None:
         if entry is None:
             return
-        try:
+        with contextlib.suppress(InvalidTransitionError):
             self.core.waitlists.remove(entry, principal=ADMIN)
-        except InvalidTransitionError:
-            pass
 
     @rule(more=st.integers(1, 3))
     def grow(self, more: int) -> None:
