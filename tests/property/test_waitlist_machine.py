@@ -124,10 +124,8 @@ class WaitlistMachine(RuleBasedStateMachine):
     def cancel(self, booking: BookingId | None) -> None:
         if booking is None:
             return
-        try:
+        with contextlib.suppress(InvalidTransitionError):  # cancelled already
             self.core.bookings.cancel(booking, principal=ADMIN)
-        except InvalidTransitionError:
-            pass  # booked through an entry and cancelled already
 
     @rule(
         target=entries,
