@@ -52,6 +52,8 @@ class CommunicationType(enum.StrEnum):
     SIGN_IN_CODE = "sign_in_code"
     #: seats freed on a slot are held for a waiting customer until the offer expires
     WAITLIST_OFFER = "waitlist_offer"
+    #: a group booking's summary, to its organiser
+    GROUP_CONFIRMATION = "group_confirmation"
 
 
 class Channel(enum.StrEnum):
@@ -296,6 +298,18 @@ DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] =
         (CommunicationType.CANCELLATION, _SMS): MessageTemplate(
             "cancellation.sms",
             body="$business: booking $reference on $starts_at is cancelled.",
+        ),
+        (CommunicationType.GROUP_CONFIRMATION, _EMAIL): MessageTemplate(
+            "group_confirmation.email",
+            subject="Your group $reference is confirmed",
+            body=(
+                "Hello $customer_name,\n\nyour group $reference ($product) is confirmed "
+                "for $travelers traveler(s). Total: $total.\n\n$business"
+            ),
+        ),
+        (CommunicationType.GROUP_CONFIRMATION, _SMS): MessageTemplate(
+            "group_confirmation.sms",
+            body="$business: group $reference confirmed for $travelers traveler(s), $total.",
         ),
         (CommunicationType.WAITLIST_OFFER, _EMAIL): MessageTemplate(
             "waitlist_offer.email",

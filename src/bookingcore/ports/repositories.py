@@ -551,9 +551,15 @@ class BookingGroupRepository(Protocol):
         *,
         status: BookingGroupStatus | None = None,
         customer_id: CustomerId | None = None,
+        search: str | None = None,
     ) -> Page[BookingGroup]:
         """Groups newest first; ``status`` keeps one status, ``customer_id`` the groups
-        that customer organises or whose company profile it is."""
+        that customer organises or whose company profile it is, ``search`` the groups
+        whose reference or name contains it (case-insensitive).
+
+        .. versionchanged:: 0.2
+           ``search``.
+        """
 
 
 class BookingItemRepository(Protocol):

@@ -30,6 +30,7 @@ from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
+    BookingGroupId,
     BookingId,
     CustomerId,
     EmailAddress,
@@ -159,6 +160,10 @@ class BookingRequest:
             ``None``, or one of its entry states (``WAITLISTED`` for appointments).
         metadata: free-form text pairs kept with the booking: at most 50, keys of
             1-100 characters, values of at most 1,000, no control characters.
+        group_id: the booking group (:class:`~bookingcore.services.GroupService`)
+            the booking joins; the group must be active, and only staff who
+            change every booking, the organiser or the organiser's partner put
+            bookings in it.
 
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
 
@@ -176,6 +181,7 @@ class BookingRequest:
     lifecycle: str | None = None
     metadata: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_metadata)
     status: str | None = None
+    group_id: BookingGroupId | None = None
 
 
 @attrs.frozen
@@ -379,6 +385,7 @@ class BookingService:
             chosen, new_travelers = self._resolve_travelers(
                 uow, request, customer_id, now, sees_customer=sees_customer
             )
+            group_id = self._joinable_group(uow, request.group_id, principal)
             slot, location = self._bookable_slot(uow, request.slot_id)
             policy.check_may_book(
                 principal, customer_id=customer_id, location=location, partner=partner
@@ -414,6 +421,7 @@ class BookingService:
                 idempotency_key=idempotency_key,
                 request_fingerprint=digest,
                 metadata=check_metadata(request.metadata, pairs=True),
+                group_id=group_id,
             )
             booking, raised = Booking.open(
                 draft,
@@ -544,6 +552,31 @@ class BookingService:
         if partner is None:
             raise PermissionDeniedError(f"{principal} is not a registered partner")
         return partner
+
+    @staticmethod
+    def _joinable_group(
+        uow: UnitOfWork, group_id: BookingGroupId | None, principal: Principal
+    ) -> BookingGroupId | None:
+        """The group a new booking joins, locked (before the slot), if it may join it."""
+        if group_id is None:
+            return None
+        group = uow.groups.get_for_update(group_id)
+        if group is None:
+            raise ValidationError.single("group_id", f"no group {group_id}", "unknown_reference")
+        if not principal.has(Permission.CHANGE_ALL) and not principal.is_customer(
+            group.organizer_id
+        ):
+            organizer = uow.customers.get(group.organizer_id)
+            policy.require(
+                organizer is not None
+                and organizer.partner_id is not None
+                and principal.is_partner(organizer.partner_id),
+                f"{principal} may not add bookings to group {group.group_reference}",
+            )
+        if not group.accepts_bookings:
+            msg = f"group {group.group_reference} is {group.status.value}; no booking joins it"
+            raise ValidationError.single("group_id", msg, "not_active")
+        return group.id
 
     @staticmethod
     def _bookable_slot(uow: UnitOfWork, slot_id: SlotId) -> tuple[Slot, Location]:
@@ -819,6 +852,48 @@ class BookingService:
             idempotency_key=idempotency_key,
             expected_version=expected_version,
         ).booking
+
+    def cancel_within(
+        self,
+        tx: Transaction,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+    ) -> Booking | None:
+        """Cancel a booking inside the caller's unit of work (a whole group at once).
+
+        Writes what :meth:`cancel` writes (seats back, freed seats to the waiting
+        list, history, audit, event); the caller commits. Returns ``None`` and
+        changes nothing when the booking cannot move to its lifecycle's
+        cancelled state (it is cancelled already, or ended).
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not cancel it.
+
+        .. versionadded:: 0.2
+        """
+        booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        target = lifecycle.cancelled
+        if target is None or not lifecycle.allows(booking.status, target):
+            return None
+        policy.check_may_transition(
+            principal, booking, lifecycle=lifecycle, target=target, now=self._ctx.now()
+        )
+        self._move(
+            tx,
+            booking,
+            lifecycle,
+            target,
+            principal=principal,
+            note=clean_text(reason, "reason", max_length=500),
+            idempotency_key=None,
+            digest=None,
+            metadata={},
+        )
+        return booking
 
     def _prior_transition(
         self, uow: UnitOfWork, key: str, digest: str | None, principal: Principal

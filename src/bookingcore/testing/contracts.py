@@ -1556,6 +1556,36 @@ class BookingGroupRepositoryContract(_Base):
             first = uow.groups.list(PageRequest(limit=1), customer_id=company.id).items
             assert [g.id for g in first] == [added.id]
 
+    # --- group search (issue 22) ---
+
+    def test_list_searches_references_and_names_case_insensitively(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        organizer = make.customer()
+        offsite = make.group(organizer.id, group_reference="ACME-2026", group_name="Team Offsite")
+        school = make.group(organizer.id, group_reference="SCHOOL_1", group_name="50% off_trip")
+        plain = make.group(organizer.id, group_reference="DIVE-7", group_name="Reef week")
+        with uow_factory() as uow:
+            uow.customers.add(organizer)
+            for item in (offsite, school, plain):
+                uow.groups.add(item)
+            uow.commit()
+
+        def ids(search: str, **filters: Any) -> set[UUID]:
+            with uow_factory() as uow:
+                page = uow.groups.list(PageRequest(limit=50), search=search, **filters)
+            return {g.id for g in page.items}
+
+        assert ids("acme") == {offsite.id}
+        assert ids("OFFSITE") == {offsite.id}
+        assert ids("e") == {offsite.id, plain.id}
+        assert ids("_") == {school.id}
+        assert ids("%") == {school.id}  # LIKE wildcards are matched literally
+        assert ids("f_t") == {school.id}
+        assert ids("school") == {school.id}
+        assert ids("zzz") == set()
+        assert ids("reef", status=BookingGroupStatus.CLOSED) == set()
+
 
 class BookingItemRepositoryContract(_Base):
     """Bookings' line items: every field round trips, per booking oldest first, versions.

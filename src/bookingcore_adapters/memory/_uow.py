@@ -697,10 +697,20 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
         *,
         status: BookingGroupStatus | None = None,
         customer_id: CustomerId | None = None,
+        search: str | None = None,
     ) -> Page[BookingGroup]:
+        needle = search.casefold() if search else None
+
+        def found(group: BookingGroup) -> bool:
+            return needle is None or any(
+                needle in text.casefold() for text in (group.group_reference, group.group_name or "")
+            )
+
         def keep(group: BookingGroup) -> bool:
-            return (status is None or group.status == status) and (
-                customer_id is None or customer_id in (group.organizer_id, group.company_id)
+            return (
+                (status is None or group.status == status)
+                and (customer_id is None or customer_id in (group.organizer_id, group.company_id))
+                and found(group)
             )
 
         return self._uow._page(self._table, keep, page)

@@ -250,6 +250,7 @@ class BookingGroupRepository(Repository[BookingGroup]):
         *,
         status: BookingGroupStatus | None = None,
         customer_id: CustomerId | None = None,
+        search: str | None = None,
     ) -> Page[BookingGroup]:
         c = self._table.c
         where: list[ColumnElement[bool]] = []
@@ -257,10 +258,25 @@ class BookingGroupRepository(Repository[BookingGroup]):
             where.append(c.status == BookingGroupStatus(status).value)
         if customer_id is not None:
             where.append(or_(c.organizer_id == customer_id, c.company_id == customer_id))
+        needle = search.casefold() if search else None
+        if needle is not None:
+            where.append(
+                or_(
+                    func.lower(c.group_reference).contains(needle, autoescape=True),
+                    func.lower(func.coalesce(c.group_name, "")).contains(needle, autoescape=True),
+                )
+            )
+
+        def found(group: BookingGroup) -> bool:
+            return needle is None or any(
+                needle in text.casefold() for text in (group.group_reference, group.group_name or "")
+            )
 
         def keep(group: BookingGroup) -> bool:
-            return (status is None or group.status == status) and (
-                customer_id is None or customer_id in (group.organizer_id, group.company_id)
+            return (
+                (status is None or group.status == status)
+                and (customer_id is None or customer_id in (group.organizer_id, group.company_id))
+                and found(group)
             )
 
         return self._session.page(self._mapper, where, keep, page)
