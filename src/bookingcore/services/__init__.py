@@ -34,6 +34,7 @@ from bookingcore.services.events import (
     OutboxRelay,
     Subscription,
 )
+from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportPlan,
     ImportPreview,
@@ -71,6 +72,8 @@ __all__ = [
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
+    "GroupService",
+    "GroupTotals",
     "HandlerContext",
     "ImportPlan",
     "ImportPreview",

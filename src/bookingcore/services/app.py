@@ -33,6 +33,7 @@ from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
+from bookingcore.services.groups import GroupService
 from bookingcore.services.imports import ImportService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
@@ -77,6 +78,7 @@ class BookingCore:
             tokens, staff and partner sign-in)
         waitlists: :class:`~bookingcore.services.WaitlistService` (waiting lists
             and the offers of freed seats)
+        groups: :class:`~bookingcore.services.GroupService` (group bookings)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
 
@@ -189,10 +191,11 @@ class BookingCore:
                 communications=self.communications if notifier is not None else None,
                 automations=automations,
             )
-        # --- waiting lists (issue 22) ---
+        # --- waiting lists and groups (issue 22) ---
         self.waitlists = WaitlistService(self.context, self.bookings)
         if notifier is not None and automations is not False:
             deliver_offer_messages(self.events, self.communications)
+        self.groups = GroupService(self.context, self.bookings, self.communications)
         # --- end waiting lists ---
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)

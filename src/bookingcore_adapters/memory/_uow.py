@@ -703,7 +703,8 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
 
         def found(group: BookingGroup) -> bool:
             return needle is None or any(
-                needle in text.casefold() for text in (group.group_reference, group.group_name or "")
+                needle in text.casefold()
+                for text in (group.group_reference, group.group_name or "")
             )
 
         def keep(group: BookingGroup) -> bool:

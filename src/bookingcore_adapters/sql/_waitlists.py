@@ -269,7 +269,8 @@ class BookingGroupRepository(Repository[BookingGroup]):
 
         def found(group: BookingGroup) -> bool:
             return needle is None or any(
-                needle in text.casefold() for text in (group.group_reference, group.group_name or "")
+                needle in text.casefold()
+                for text in (group.group_reference, group.group_name or "")
             )
 
         def keep(group: BookingGroup) -> bool:
