@@ -14,6 +14,7 @@ from bookingcore.domain.communications import Channel, Communication, Communicat
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingRescheduled,
     BookingStatusChanged,
     BookingUpdated,
     CommunicationStatusChanged,
@@ -86,6 +87,19 @@ def _events() -> list[DomainEvent]:
             booking_id=None,
             customer_id=uuid4(),
             status="delivered",
+            **common,
+        ),
+        BookingRescheduled(
+            id=uuid4(),
+            booking_id=uuid4(),
+            from_slot_id=uuid4(),
+            to_slot_id=uuid4(),
+            from_starts_at=T + timedelta(days=3),
+            to_starts_at=T + timedelta(days=5),
+            price_difference="-250.00",
+            currency="INR",
+            actor=STAFF,
+            note="rain",
             **common,
         ),
         WaitlistOffered(

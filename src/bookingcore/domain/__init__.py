@@ -32,6 +32,7 @@ from bookingcore.domain.customers import Customer, Gender, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingRescheduled,
     BookingStatusChanged,
     BookingUpdated,
     CommunicationStatusChanged,
@@ -115,6 +116,7 @@ __all__ = [
     "BookingItem",
     "BookingItemKind",
     "BookingItemStatus",
+    "BookingRescheduled",
     "BookingSource",
     "BookingStatusChanged",
     "BookingTraveler",

@@ -40,6 +40,7 @@ from bookingcore.errors import ValidationError
 
 __all__ = [
     "BookingCreated",
+    "BookingRescheduled",
     "BookingStatusChanged",
     "BookingUpdated",
     "CommunicationStatusChanged",
@@ -154,6 +155,26 @@ class BookingUpdated(DomainEvent):
     booking_id: BookingId
     fields: tuple[str, ...]
     actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class BookingRescheduled(DomainEvent):
+    """A booking moved to another slot; ``price_difference`` is new total less old.
+
+    .. versionadded:: 0.2
+    """
+
+    name: ClassVar[str] = "booking.rescheduled"
+
+    booking_id: BookingId
+    from_slot_id: SlotId
+    to_slot_id: SlotId
+    from_starts_at: datetime
+    to_starts_at: datetime
+    price_difference: str
+    currency: str
+    actor: Actor
+    note: str | None = None
 
 
 @attrs.frozen(kw_only=True)

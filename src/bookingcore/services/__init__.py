@@ -18,7 +18,14 @@ from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import DocumentHandler, MessageHandler
-from bookingcore.services.bookings import UNSET, BookingService, SeatClaim, Transition
+from bookingcore.services.bookings import (
+    UNSET,
+    AdvisorNote,
+    BookingService,
+    Rescheduled,
+    SeatClaim,
+    Transition,
+)
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
@@ -60,6 +67,7 @@ from bookingcore.services.waitlists import WaitlistPlace, WaitlistService
 __all__ = [
     "AUDITED_ENTITIES",
     "UNSET",
+    "AdvisorNote",
     "AuditService",
     "AuthService",
     "BookingService",
@@ -92,6 +100,7 @@ __all__ = [
     "ReconciliationState",
     "Registration",
     "ReportService",
+    "Rescheduled",
     "SeatClaim",
     "ServiceContext",
     "SignedIn",
