@@ -352,3 +352,37 @@ class TestStaff:
         world.core.catalog.change_capacity(world.slot.id, 5, principal=ADMIN)
         offered = world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN)
         assert [e.status for e in offered] == [WaitlistStatus.OFFERED, WaitlistStatus.WAITING]
+
+
+class TestRetries:
+    def test_an_accept_retried_with_its_key_returns_the_first_booking(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        entry = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        me = Principal.customer(waiting)
+        first = world.core.waitlists.accept(
+            entry.id, _travelers(1), principal=me, idempotency_key="k1"
+        )
+        again = world.core.waitlists.accept(
+            entry.id, _travelers(1), principal=me, idempotency_key="k1"
+        )
+        assert again.id == first.id
+        assert world.slot_now().seats_held == 1
+
+    def test_a_failed_offer_message_is_retried_and_sent_once(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
+        world.notifier.fail_next(1)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        logged = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert [c.status.value for c in logged] == ["failed"]
+        world.clock.advance(hours=1)
+        world.core.events.run_pending()
+        logged = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert [c.status.value for c in logged] == ["sent"]
+        assert len(world.notifier.sent) == 1
+        world.clock.advance(hours=1)
+        world.core.events.run_pending()
+        assert len(world.notifier.sent) == 1

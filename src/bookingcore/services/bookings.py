@@ -375,14 +375,25 @@ class BookingService:
         stored_key = principal_key(principal, idempotency_key)
         lifecycle, source, status = self._check_request(request, principal)
         digest = fingerprint("book", principal, request=request) if stored_key else None
-        return self._book(
-            request,
-            principal,
-            plan=(lifecycle, source, status),
-            idempotency_key=stored_key,
-            digest=digest,
-            claim=claim,
-        )
+        try:
+            return self._book(
+                request,
+                principal,
+                plan=(lifecycle, source, status),
+                idempotency_key=stored_key,
+                digest=digest,
+                claim=claim,
+            )
+        except (ConflictError, InvalidTransitionError):
+            if not stored_key:
+                raise
+            # A retry that lost the race to its twin finds the claim taken up by the
+            # twin's booking: that booking is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = self._prior_booking(uow, stored_key, digest)
+            if prior is None:
+                raise
+            return prior
 
     @staticmethod
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
