@@ -386,3 +386,15 @@ class TestRetries:
         world.clock.advance(hours=1)
         world.core.events.run_pending()
         assert len(world.notifier.sent) == 1
+
+
+def test_waiting_entries_expire_once_their_slot_has_started(world: World) -> None:
+    world.book(world.customer(), 4)
+    waiting = world.core.waitlists.join(
+        world.slot.id, principal=ADMIN, customer_id=world.customer()
+    )
+    assert world.core.waitlists.expire_offers(principal=SYSTEM) == []
+    world.clock.advance(days=10)
+    expired = world.core.waitlists.expire_offers(principal=SYSTEM)
+    assert [e.id for e in expired] == [waiting.id]
+    assert world.core.waitlists.get(waiting.id, principal=ADMIN).status is WaitlistStatus.EXPIRED

@@ -611,6 +611,13 @@ class WaitlistRepository(Protocol):
         """Up to ``limit`` offered entries whose offer ran out at or before ``now``,
         the longest expired first (what an expiry job works through)."""
 
+    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        """Up to ``limit`` ``waiting`` entries whose slot started at or before ``now``,
+        oldest first (what an expiry job closes: nobody will be offered those seats).
+
+        .. versionadded:: 0.2
+        """
+
     def next_position(self, slot_id: SlotId) -> int:
         """The position a new entry on the slot takes: one past the highest position
         any entry of the slot ever had (1 for the first). Call it under the slot's

@@ -499,9 +499,11 @@ class WaitlistService:
     ) -> Sequence[WaitlistEntry]:
         """Expire offers that ran out at or before ``now`` and offer their seats onward.
 
-        A job calls this every few minutes; several workers may run it at once
-        (each slot is handled under its lock, and an offer accepted meanwhile is
-        left alone). Returns the entries this call expired.
+        Entries still waiting on a slot that started by ``now`` expire too (nobody
+        will be offered those seats). A job calls this every few minutes;
+        several workers may run it at once (each slot is handled under its lock,
+        and an offer accepted meanwhile is left alone). Returns the entries this
+        call expired.
 
         Raises:
             PermissionDeniedError: ``principal`` is neither the system nor staff
@@ -530,6 +532,18 @@ class WaitlistService:
                 if ended:
                     offer_free_seats(self._ctx, tx, slot, now=max(when, self._ctx.now()))
                     tx.commit()
+        # Waiting entries of slots that started will never be offered a seat: close them.
+        with self._ctx.uow_factory() as uow:
+            stale = uow.waitlist.list_waiting_past_start(when, limit)
+            slots = list(dict.fromkeys(entry.slot_id for entry in stale))
+        for slot_id in slots:
+            with self._ctx.transaction() as tx:
+                tx.uow.slots.get_for_update(slot_id)
+                for entry in tx.uow.waitlist.list_for_slot(slot_id, active_only=True):
+                    if entry.status is WaitlistStatus.WAITING:
+                        entry.expire(now=when)
+                        expired.append(entry)
+                tx.commit()
         return expired
 
     # ------------------------------------------------------------------ helpers

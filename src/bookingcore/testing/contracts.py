@@ -1911,6 +1911,40 @@ class WaitlistRepositoryContract(_Base):
                 exactly_now.id,
             ]
 
+    # --- waiting entries of started slots (issue 22) ---
+
+    def test_waiting_entries_of_started_slots_are_listed_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        early, people = _stored_slot_customers(uow_factory, make, customers=3)
+        location = make.location()
+        later = make.slot(location.id, starts_at=early.starts_at + timedelta(days=3))
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(later)
+            uow.commit()
+        first = make.waitlist_entry(early.id, people[0].id, created_at=T0)
+        second = make.waitlist_entry(early.id, people[1].id, created_at=T0 + timedelta(hours=1))
+        offered = make.waitlist_entry(early.id, people[2].id, created_at=T0)
+        offered.offer(now=T0, expires_at=T0 + timedelta(days=1))
+        not_yet = make.waitlist_entry(later.id, people[0].id, created_at=T0 + timedelta(minutes=30))
+        with uow_factory() as uow:
+            for entry in (second, offered, not_yet, first):
+                uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            assert (
+                uow.waitlist.list_waiting_past_start(early.starts_at - timedelta(seconds=1), 10)
+                == []
+            )
+            due = uow.waitlist.list_waiting_past_start(early.starts_at, 10)
+            assert [e.id for e in due] == [first.id, second.id]
+            assert [e.id for e in uow.waitlist.list_waiting_past_start(early.starts_at, 1)] == [
+                first.id
+            ]
+            everything = uow.waitlist.list_waiting_past_start(later.starts_at, 10)
+            assert [e.id for e in everything] == [first.id, not_yet.id, second.id]
+
     @requires("interleaved_units_of_work")
     def test_a_change_to_an_entry_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -769,6 +769,15 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         )
         return found[:limit]
 
+    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        started = {s.id for s in self._uow._rows("slots") if s.starts_at <= now}
+        found: list[WaitlistEntry] = self._uow._select(
+            self._table,
+            lambda w: w.status is WaitlistStatus.WAITING and w.slot_id in started,
+            lambda w: (w.created_at, w.id.bytes),
+        )
+        return found[:limit]
+
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
         return max(positions, default=0) + 1

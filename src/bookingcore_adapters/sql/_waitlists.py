@@ -45,6 +45,7 @@ from bookingcore.domain.waitlist import (
 from bookingcore.errors import (
     ValidationError,
 )
+from bookingcore_adapters.sql._catalog import SLOTS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -334,6 +335,25 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             ),
             lambda w: (w.offer_expires_at, w.id.bytes),
             order_by=[c.offer_expires_at, c.id],
+            limit=limit,
+        )
+
+    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        c = self._table.c
+        started = select(SLOTS.table.c.id).where(SLOTS.table.c.starts_at <= now)
+
+        def keep(w: WaitlistEntry) -> bool:
+            if w.status is not WaitlistStatus.WAITING:
+                return False
+            slot = self._session.peek(SLOTS, w.slot_id)
+            return slot is not None and slot.starts_at <= now
+
+        return self._session.select(
+            self._mapper,
+            [c.status == WaitlistStatus.WAITING.value, c.slot_id.in_(started)],
+            keep,
+            lambda w: (w.created_at, w.id.bytes),
+            order_by=[c.created_at, c.id],
             limit=limit,
         )
 
