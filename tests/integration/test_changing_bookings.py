@@ -296,3 +296,38 @@ class TestNotesAndAssignment:
             )
         trail = desk.core.bookings.audit_trail(reef_booking.id, principal=ADMIN)
         assert trail[-1].new_values == {"assignee_id": str(ana)}
+
+
+@pytest.mark.postgres
+def test_reschedules_in_opposite_directions_at_once_never_deadlock(pg_store: SqlStore) -> None:
+    """Eight threads move bookings A -> B and B -> A at once; slots are locked in one order."""
+    import threading  # noqa: PLC0415
+
+    desk = Desk(pg_store)
+    a, b = desk.slot(capacity=8), desk.slot(days=11, capacity=8)
+    customers = [
+        desk.core.customers.register(f"+9198123100{i:02d}", principal=ADMIN).customer.id
+        for i in range(8)
+    ]
+    on_a = [desk.book(a, 1, customers[i]) for i in range(4)]
+    on_b = [desk.book(b, 1, customers[4 + i]) for i in range(4)]
+    moves = [(x.id, b.id) for x in on_a] + [(y.id, a.id) for y in on_b]
+    barrier = threading.Barrier(len(moves))
+    errors: list[Exception] = []
+
+    def move(booking_id: object, slot_id: object) -> None:
+        barrier.wait()
+        try:
+            desk.core.bookings.reschedule(booking_id, slot_id, principal=ADMIN)  # type: ignore[arg-type]
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=m) for m in moves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert (desk.held(a), desk.held(b)) == (4, 4)
+    for booking in on_a:
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).slot_id == b.id

@@ -170,6 +170,24 @@ class WaitlistMachine(RuleBasedStateMachine):
         with contextlib.suppress(InvalidTransitionError):
             self.core.waitlists.remove(entry, principal=ADMIN)
 
+    @rule(booking=bookings, grow=st.booleans())
+    def change_travelers(self, booking: BookingId | None, grow: bool) -> None:
+        if booking is None:
+            return
+        current = self.core.bookings.get(booking, principal=ADMIN)
+        try:
+            if grow:
+                self.core.bookings.change_travelers(
+                    booking, principal=ADMIN, add=[NewTraveler(TravelerDetails(self._tag()))]
+                )
+            elif current.total_travelers > 1:
+                dropped = next(t for t in current.travelers if not t.is_primary)
+                self.core.bookings.change_travelers(
+                    booking, principal=ADMIN, remove=[dropped.traveler_id]
+                )
+        except (CapacityError, InvalidTransitionError):
+            pass  # no seat left, or the booking was cancelled
+
     @rule(more=st.integers(1, 3))
     def grow(self, more: int) -> None:
         slot = self.core.catalog.get_slot(self.slot_id, principal=ADMIN)
