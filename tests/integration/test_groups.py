@@ -191,3 +191,9 @@ def test_confirmations_go_to_the_organiser_and_each_primary_contact(outing: Outi
     assert all(c.status.value == "sent" for c in sent)
     logged = outing.core.communications.for_customer(outing.organizer, principal=ADMIN)
     assert [c.type for c in logged] == [CommunicationType.GROUP_CONFIRMATION]
+
+
+def test_an_unknown_group_status_is_a_validation_error(outing: Outing) -> None:
+    with pytest.raises(ValidationError) as bad:
+        outing.core.groups.list(principal=ADMIN, status="archived")
+    assert bad.value.errors[0].field == "status"

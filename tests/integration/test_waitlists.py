@@ -398,3 +398,11 @@ def test_waiting_entries_expire_once_their_slot_has_started(world: World) -> Non
     expired = world.core.waitlists.expire_offers(principal=SYSTEM)
     assert [e.id for e in expired] == [waiting.id]
     assert world.core.waitlists.get(waiting.id, principal=ADMIN).status is WaitlistStatus.EXPIRED
+
+
+def test_an_unknown_priority_is_a_validation_error_naming_the_field(world: World) -> None:
+    with pytest.raises(ValidationError) as bad:
+        world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=world.customer(), priority="urgent"
+        )
+    assert bad.value.errors[0].field == "priority"

@@ -32,7 +32,13 @@ from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.values import BookingGroupId, CommunicationId, CustomerId, Money
-from bookingcore.errors import DeliveryError, DuplicateError, NotFoundError, PermissionDeniedError
+from bookingcore.errors import (
+    DeliveryError,
+    DuplicateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.bookings import BookingService
@@ -179,7 +185,12 @@ class GroupService:
             PermissionDeniedError: a customer asking for someone else's groups,
                 or a partner or other principal that may not list every group.
         """
-        wanted = None if status is None else BookingGroupStatus(status)
+        try:
+            wanted = None if status is None else BookingGroupStatus(status)
+        except ValueError:
+            choices = ", ".join(v.value for v in BookingGroupStatus)
+            msg = f"{status!r} is not a group status (one of {choices})"
+            raise ValidationError.single("status", msg, "invalid_choice") from None
         text = clean_text(search, "search", max_length=100)
         if not principal.has(Permission.VIEW_ALL):
             if principal.kind is not PrincipalKind.CUSTOMER:

@@ -78,6 +78,15 @@ class WaitlistPlace:
     seats_ahead: int
 
 
+def _priority(value: WaitlistPriority | str) -> WaitlistPriority:
+    try:
+        return WaitlistPriority(value)
+    except ValueError:
+        choices = ", ".join(p.value for p in WaitlistPriority)
+        msg = f"{value!r} is not a priority (one of {choices})"
+        raise ValidationError.single("priority", msg, "invalid_choice") from None
+
+
 class _OfferClaim:
     """An offered entry's seats, handed to the booking that accepts them."""
 
@@ -169,7 +178,7 @@ class WaitlistService:
             )
         if wanted is None:
             raise ValidationError.single("customer_id", "name the waiting customer", "required")
-        if WaitlistPriority(priority) is not WaitlistPriority.NORMAL:
+        if _priority(priority) is not WaitlistPriority.NORMAL:
             policy.require(
                 principal.has(Permission.CHANGE_ALL),
                 f"{principal} may not set a waiting-list priority",
