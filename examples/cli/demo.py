@@ -618,6 +618,11 @@ def _tell_story(
     _section(console, 14, "The in-process job runner sends a reminder, once")
     _reminder_story(console, core, admin, base_camp)
 
+    _section(
+        console, 15, "A cancellation offers its seats to the waiting list; groups; a reschedule"
+    )
+    _waitlist_story(console, core, admin, base_camp, start)
+
 
 def _payment_story(
     console: Console,
@@ -821,3 +826,100 @@ def _reminder_story(
     )
     succeeded = core.jobs.counters.snapshot()[("reminders.send_due", "succeeded")]
     _say(console, f"counters a host can export: reminders.send_due succeeded={succeeded}")
+
+
+def _waitlist_story(
+    console: Console, core: BookingCore, admin: Principal, camp: Location, start: datetime
+) -> None:
+    """Section 14 (issue 22): waiting list, accepted offer, a group, a reschedule."""
+    batch = core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=start + timedelta(days=21),
+        price_per_traveler=Money("8500", "INR"),
+        capacity=2,
+        name="Hampta Pass late batch",
+        principal=admin,
+    )
+    later = core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=start + timedelta(days=28),
+        price_per_traveler=Money("9000", "INR"),
+        capacity=6,
+        name="Hampta Pass last batch",
+        principal=admin,
+    )
+    register = core.customers.register
+    kavya = register("+919800011111", name="Kavya Iyer", principal=admin).customer
+    rohan = register("+919800022222", name="Rohan Das", principal=admin).customer
+    full = core.bookings.book(
+        BookingRequest(
+            batch.id,
+            [
+                NewTraveler(TravelerDetails("Kavya Iyer"), is_primary=True),
+                NewTraveler(TravelerDetails("Arjun Iyer")),
+            ],
+            customer_id=kavya.id,
+        ),
+        principal=admin,
+    )
+    entry = core.waitlists.join(batch.id, customer_id=rohan.id, seats=2, principal=admin)
+    place = core.waitlists.place(entry.id, principal=admin)
+    _say(console, f"{batch.name} is full; {rohan.name} waits at place {place.place} for 2 seats")
+    core.bookings.cancel(full.id, principal=admin, reason="Exams moved")
+    offered = core.waitlists.get(entry.id, principal=admin)
+    held = core.catalog.get_slot(batch.id, principal=admin)
+    expires = offered.offer_expires_at
+    _say(
+        console,
+        f"{full.reference} cancelled: the 2 seats are offered to {rohan.name} "
+        f"({offered.status.value} until {_when(expires) if expires else '?'}); "
+        f"seats left for anyone else: {held.seats_left}",
+    )
+    taken = core.waitlists.accept(
+        entry.id,
+        [
+            NewTraveler(TravelerDetails("Rohan Das"), is_primary=True),
+            NewTraveler(TravelerDetails("Isha Das")),
+        ],
+        principal=Principal.customer(rohan.id),
+    )
+    _say(
+        console,
+        f"{rohan.name} accepts: booking {taken.reference} ({taken.total_travelers} travelers, "
+        f"{taken.total}); entry {core.waitlists.get(entry.id, principal=admin).status.value}",
+    )
+
+    group = core.groups.create(
+        "college-trek-2026",
+        organizer_id=kavya.id,
+        group_name="College trek club",
+        total_participants=4,
+        principal=admin,
+    )
+    for name, phone in (("Neha Kapoor", "+919800033333"), ("Vikram Rao", "+919800044444")):
+        member = register(phone, name=name, principal=admin).customer
+        core.bookings.book(
+            BookingRequest(
+                later.id,
+                [
+                    NewTraveler(TravelerDetails(name), is_primary=True),
+                    NewTraveler(TravelerDetails(f"{name.split()[0]}'s friend")),
+                ],
+                customer_id=member.id,
+                group_id=group.id,
+            ),
+            principal=admin,
+        )
+    totals = core.groups.totals(group.id, principal=admin)
+    _say(
+        console,
+        f"Group {group.group_reference}: {totals.bookings} bookings, {totals.travelers} "
+        f"travelers, amount {totals.amount}, paid {totals.paid}, due {totals.due}",
+    )
+
+    moved = core.bookings.reschedule(taken.id, later.id, principal=admin, reason="Wants later")
+    _say(
+        console,
+        f"{taken.reference} rescheduled to {later.name} on {_when(later.starts_at)}: "
+        f"price difference {moved.price_difference}, now {moved.booking.total}",
+    )

@@ -179,9 +179,23 @@ def test_a_card_payment_through_the_stripe_adapter_confirms_and_is_partly_refund
 
 
 def test_the_in_process_runner_sends_a_due_reminder_once(demo_text: str) -> None:
-    """The demo's last section: the reminders job messages the booking starting soon, once."""
+    """Section 14: the reminders job messages the booking starting soon, once."""
     assert "14. The in-process job runner sends a reminder, once" in demo_text
     assert "reminders.send_due: succeeded (attempt 1)" in demo_text
     assert "reminder to +919000012345 by sms: sent" in demo_text
     assert "run again at once -> 0 jobs, 1 reminder in the log" in demo_text
     assert "reminders.send_due succeeded=1" in demo_text
+
+
+def test_a_cancellation_offers_its_seats_to_the_waiting_list_then_a_group_and_a_reschedule(
+    demo_text: str,
+) -> None:
+    """Section 15: the freed seats are held for the waiting customer, who books them."""
+    assert "Rohan Das waits at place 1 for 2 seats" in demo_text
+    assert "the 2 seats are offered to Rohan Das (offered until" in demo_text
+    assert "seats left for anyone else: 0" in demo_text
+    assert re.search(
+        r"Rohan Das accepts: booking BK-\w+ \(2 travelers, 17,000.00 INR\); entry booked", demo_text
+    )
+    assert "Group COLLEGE-TREK-2026: 2 bookings, 4 travelers, amount 36,000.00 INR" in demo_text
+    assert "price difference 1,000.00 INR, now 18,000.00 INR" in demo_text

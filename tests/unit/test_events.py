@@ -971,6 +971,7 @@ class TestAutomations:
             "documents.invoice",
             "documents.voucher_itinerary",
             "messages.on_completed",
+            "waitlist.offer_message",
         ]
         renderer_only = make_core(store, clock, renderer=PlainRenderer())
         assert [s.name for s in renderer_only.events.subscriptions] == [

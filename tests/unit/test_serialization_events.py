@@ -14,6 +14,7 @@ from bookingcore.domain.communications import Channel, Communication, Communicat
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingRescheduled,
     BookingStatusChanged,
     BookingUpdated,
     CommunicationStatusChanged,
@@ -23,6 +24,8 @@ from bookingcore.domain.events import (
     DomainEvent,
     RetryPolicy,
     TravelerChanged,
+    WaitlistOffered,
+    WaitlistOfferEnded,
     event_types,
 )
 from bookingcore.domain.jobs import JobRequested
@@ -93,6 +96,39 @@ def _events() -> list[DomainEvent]:
             job="imports.run",
             args={"import_id": "7f1c", "path": "/uploads/a.csv", "chunks": [1, 2]},
             lock="import:7f1c",
+            **common,
+        ),
+        BookingRescheduled(
+            id=uuid4(),
+            booking_id=uuid4(),
+            from_slot_id=uuid4(),
+            to_slot_id=uuid4(),
+            from_starts_at=T + timedelta(days=3),
+            to_starts_at=T + timedelta(days=5),
+            price_difference="-250.00",
+            currency="INR",
+            actor=STAFF,
+            note="rain",
+            **common,
+        ),
+        WaitlistOffered(
+            id=uuid4(),
+            entry_id=uuid4(),
+            slot_id=uuid4(),
+            customer_id=uuid4(),
+            seats=2,
+            offer_expires_at=T + timedelta(hours=24),
+            communication_id=uuid4(),
+            **common,
+        ),
+        WaitlistOfferEnded(
+            id=uuid4(),
+            entry_id=uuid4(),
+            slot_id=uuid4(),
+            customer_id=uuid4(),
+            seats=2,
+            outcome="booked",
+            booking_id=uuid4(),
             **common,
         ),
     ]

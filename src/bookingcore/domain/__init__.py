@@ -38,6 +38,7 @@ from bookingcore.domain.customers import Customer, Gender, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingRescheduled,
     BookingStatusChanged,
     BookingUpdated,
     CommunicationStatusChanged,
@@ -48,6 +49,8 @@ from bookingcore.domain.events import (
     DomainEvent,
     OutboxMessage,
     TravelerChanged,
+    WaitlistOffered,
+    WaitlistOfferEnded,
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import request_digest
@@ -136,6 +139,7 @@ __all__ = [
     "BookingItem",
     "BookingItemKind",
     "BookingItemStatus",
+    "BookingRescheduled",
     "BookingSource",
     "BookingStatusChanged",
     "BookingTally",
@@ -208,6 +212,8 @@ __all__ = [
     "TravelerChanged",
     "ValidRow",
     "WaitlistEntry",
+    "WaitlistOfferEnded",
+    "WaitlistOffered",
     "WaitlistPriority",
     "WaitlistStatus",
     "WebhookAttempt",

@@ -44,6 +44,8 @@ class AuditAction(enum.StrEnum):
     ACTIVATED = "activated"
     DEACTIVATED = "deactivated"
     CREDENTIALS_ROTATED = "credentials_rotated"
+    #: an advisor's or staff member's note on a booking (append-only; seed 004)
+    NOTE_ADDED = "note_added"
 
 
 def _plain(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -17,9 +17,10 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain._validation import check_metadata
-from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
+from bookingcore.domain.audit import AuditAction, AuditEntry, audit_value, diff, snapshot
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingRescheduled,
     BookingStatusChanged,
     BookingUpdated,
     DomainEvent,
@@ -44,7 +45,7 @@ from bookingcore.domain.values import (
     TravelerId,
     Versioned,
 )
-from bookingcore.errors import DuplicateError, ValidationError
+from bookingcore.errors import DuplicateError, InvalidTransitionError, ValidationError
 
 __all__ = [
     "CREATED_FIELDS",
@@ -504,6 +505,172 @@ class Booking(Versioned):
             occurred_at=author.now,
             booking_id=self.id,
             fields=tuple(sorted(new)),
+            actor=author.actor,
+        )
+        return Raised(None, audit, event)
+
+    def reschedule(
+        self,
+        to_slot: Slot,
+        *,
+        from_slot: Slot,
+        lifecycle: Lifecycle,
+        author: Author,
+        supplier_id: SupplierId | None = None,
+        note: str | None = None,
+    ) -> tuple[Money, Raised]:
+        """Move the booking to ``to_slot``; call with both slots locked.
+
+        Travelers who paid the old slot's price pay the new slot's; prices set
+        by hand are kept; the group discount is the new slot's. When the
+        booking holds seats they are held on ``to_slot`` and given back on
+        ``from_slot``. Nothing changes when a rule refuses.
+
+        Returns:
+            The price difference (new total less old) and the audit entry and
+            :class:`~bookingcore.domain.events.BookingRescheduled` event.
+
+        Raises:
+            InvalidTransitionError: the booking is no longer active (ended, cancelled).
+            ValidationError: on ``slot_id``: the same slot, a closed or started
+                one, or one priced in another currency.
+            CapacityError: ``to_slot`` has fewer seats left than travelers.
+
+        .. versionadded:: 0.2
+        """
+        if not lifecycle.is_active(self.status):
+            msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
+            raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
+        if from_slot.id != self.slot_id:
+            msg = f"rescheduling booking {self.reference} needs its own slot, locked"
+            raise ValueError(msg)
+        if to_slot.id == self.slot_id:
+            raise ValidationError.single("slot_id", "the booking is on this slot", "same_slot")
+        if not to_slot.is_active:
+            raise ValidationError.single("slot_id", "this slot is closed for booking", "inactive")
+        if to_slot.starts_at <= author.now:
+            raise ValidationError.single("slot_id", "this slot has already started", "past")
+        if to_slot.currency != self.currency:
+            msg = f"the slot is priced in {to_slot.currency}; the booking in {self.currency}"
+            raise ValidationError.single("slot_id", msg, "currency_mismatch")
+        travelers = tuple(
+            attrs.evolve(t, price=to_slot.price_per_traveler)
+            if t.price == from_slot.price_per_traveler
+            else t
+            for t in self.travelers
+        )
+        breakdown = price_booking(
+            [t.price for t in travelers], to_slot.group_discounts, currency=to_slot.currency
+        )
+        if self.holds_seats(lifecycle):
+            to_slot.hold(self.total_travelers)
+            from_slot.release(self.total_travelers)
+        fields = ("slot_id", "starts_at", "location_id", "product_id", "total")
+        before = snapshot(self, fields)
+        old_total, from_starts = self.total, self.starts_at
+        self.slot_id = to_slot.id
+        self.location_id = to_slot.location_id
+        self.starts_at = to_slot.starts_at
+        self.product_id = to_slot.product_id
+        if to_slot.product_id != from_slot.product_id:
+            self.supplier_id = supplier_id
+        self.travelers = travelers
+        self.subtotal, self.discount, self.total = (
+            breakdown.subtotal,
+            breakdown.discount,
+            breakdown.total,
+        )
+        self.touch(author.now)
+        difference = self.total - old_total
+        old, new = diff(before, snapshot(self, fields))
+        audit = _audit_entry(
+            self,
+            author,
+            AuditAction.UPDATED,
+            old=old,
+            new={**new, "price_difference": f"{difference.amount} {difference.currency}"},
+            reason=note,
+        )
+        event = BookingRescheduled(
+            id=author.new_id(),
+            occurred_at=author.now,
+            booking_id=self.id,
+            from_slot_id=from_slot.id,
+            to_slot_id=to_slot.id,
+            from_starts_at=from_starts,
+            to_starts_at=to_slot.starts_at,
+            price_difference=str(difference.amount),
+            currency=difference.currency,
+            actor=author.actor,
+            note=note,
+        )
+        return difference, Raised(None, audit, event)
+
+    def change_travelers(
+        self,
+        travelers: Sequence[BookingTraveler],
+        *,
+        slot: Slot,
+        lifecycle: Lifecycle,
+        author: Author,
+        note: str | None = None,
+    ) -> Raised | None:
+        """Replace the booking's travelers; call with ``slot`` (the booking's) locked.
+
+        The traveler rules are checked again (at least one, exactly one primary
+        contact, nobody twice), the totals repriced with the slot's group
+        discount, and seats held or given back for the difference when the
+        booking holds seats. Returns ``None`` when nothing differs.
+
+        Raises:
+            InvalidTransitionError: the booking is no longer active.
+            ValidationError: a broken traveler rule or a price in another currency.
+            CapacityError: more travelers than the slot has seats left.
+
+        .. versionadded:: 0.2
+        """
+        if not lifecycle.is_active(self.status):
+            msg = f"booking {self.reference} is {self.status}; its travelers are final"
+            raise InvalidTransitionError(lifecycle.name, self.status, self.status, message=msg)
+        if slot.id != self.slot_id:
+            msg = f"changing the travelers of booking {self.reference} needs its slot, locked"
+            raise ValueError(msg)
+        check_travelers(travelers)
+        if tuple(travelers) == self.travelers:
+            return None
+        breakdown = price_booking(
+            [t.price for t in travelers], slot.group_discounts, currency=self.currency
+        )
+        change = len(travelers) - self.total_travelers
+        if self.holds_seats(lifecycle):
+            if change > 0:
+                slot.hold(change)
+            elif change < 0:
+                slot.release(-change)
+        before = {
+            "travelers": sorted(str(t.traveler_id) for t in self.travelers),
+            "primary_traveler_id": str(self.primary_traveler.traveler_id),
+            "total": audit_value(self.total),
+        }
+        self.travelers = tuple(travelers)
+        self.subtotal, self.discount, self.total = (
+            breakdown.subtotal,
+            breakdown.discount,
+            breakdown.total,
+        )
+        self.touch(author.now)
+        after = {
+            "travelers": sorted(str(t.traveler_id) for t in self.travelers),
+            "primary_traveler_id": str(self.primary_traveler.traveler_id),
+            "total": audit_value(self.total),
+        }
+        old, new = diff(before, after)
+        audit = _audit_entry(self, author, AuditAction.UPDATED, old=old, new=new, reason=note)
+        event = BookingUpdated(
+            id=author.new_id(),
+            occurred_at=author.now,
+            booking_id=self.id,
+            fields=("travelers",),
             actor=author.actor,
         )
         return Raised(None, audit, event)

@@ -50,6 +50,10 @@ class CommunicationType(enum.StrEnum):
     CANCELLATION = "cancellation"
     #: a one-time sign-in code (seed 000); its text is never stored
     SIGN_IN_CODE = "sign_in_code"
+    #: seats freed on a slot are held for a waiting customer until the offer expires
+    WAITLIST_OFFER = "waitlist_offer"
+    #: a group booking's summary, to its organiser
+    GROUP_CONFIRMATION = "group_confirmation"
 
 
 class Channel(enum.StrEnum):
@@ -223,6 +227,8 @@ TEMPLATE_FIELDS = frozenset(
         "travelers",
         "total",
         "business",
+        "seats",
+        "offer_expires_at",
     }
 )
 
@@ -292,6 +298,34 @@ DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] =
         (CommunicationType.CANCELLATION, _SMS): MessageTemplate(
             "cancellation.sms",
             body="$business: booking $reference on $starts_at is cancelled.",
+        ),
+        (CommunicationType.GROUP_CONFIRMATION, _EMAIL): MessageTemplate(
+            "group_confirmation.email",
+            subject="Your group $reference is confirmed",
+            body=(
+                "Hello $customer_name,\n\nyour group $reference ($product) is confirmed "
+                "for $travelers traveler(s). Total: $total.\n\n$business"
+            ),
+        ),
+        (CommunicationType.GROUP_CONFIRMATION, _SMS): MessageTemplate(
+            "group_confirmation.sms",
+            body="$business: group $reference confirmed for $travelers traveler(s), $total.",
+        ),
+        (CommunicationType.WAITLIST_OFFER, _EMAIL): MessageTemplate(
+            "waitlist_offer.email",
+            subject="$seats seat(s) are free for $product on $starts_at",
+            body=(
+                "Hello $customer_name,\n\n$seats seat(s) you waited for on $product "
+                "at $location on $starts_at are held for you until $offer_expires_at. "
+                "Accept the offer before then to book them.\n\n$business"
+            ),
+        ),
+        (CommunicationType.WAITLIST_OFFER, _SMS): MessageTemplate(
+            "waitlist_offer.sms",
+            body=(
+                "$business: $seats seat(s) free on $starts_at at $location, held for you "
+                "until $offer_expires_at."
+            ),
         ),
     }
 )

@@ -34,11 +34,13 @@ from bookingcore.domain.values import (
     PartnerId,
     SlotId,
     TravelerId,
+    WaitlistEntryId,
 )
 from bookingcore.errors import ValidationError
 
 __all__ = [
     "BookingCreated",
+    "BookingRescheduled",
     "BookingStatusChanged",
     "BookingUpdated",
     "CommunicationStatusChanged",
@@ -50,6 +52,8 @@ __all__ = [
     "OutboxMessage",
     "RetryPolicy",
     "TravelerChanged",
+    "WaitlistOfferEnded",
+    "WaitlistOffered",
     "event_type",
     "event_types",
 ]
@@ -158,6 +162,26 @@ class BookingUpdated(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class BookingRescheduled(DomainEvent):
+    """A booking moved to another slot; ``price_difference`` is new total less old.
+
+    .. versionadded:: 0.2
+    """
+
+    name: ClassVar[str] = "booking.rescheduled"
+
+    booking_id: BookingId
+    from_slot_id: SlotId
+    to_slot_id: SlotId
+    from_starts_at: datetime
+    to_starts_at: datetime
+    price_difference: str
+    currency: str
+    actor: Actor
+    note: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class CustomerRegistered(DomainEvent):
     """A new customer was registered (by phone, possibly by a partner).
 
@@ -213,6 +237,43 @@ class CommunicationStatusChanged(DomainEvent):
     booking_id: BookingId | None
     customer_id: CustomerId
     status: str
+
+
+@attrs.frozen(kw_only=True)
+class WaitlistOffered(DomainEvent):
+    """Freed seats on a slot are held for a waiting customer until ``offer_expires_at``.
+
+    ``communication_id`` is the logged message that tells the customer; a
+    handler hands it to the :class:`~bookingcore.ports.Notifier` after commit.
+
+    .. versionadded:: 0.2
+    """
+
+    name: ClassVar[str] = "waitlist.offered"
+
+    entry_id: WaitlistEntryId
+    slot_id: SlotId
+    customer_id: CustomerId
+    seats: int
+    offer_expires_at: datetime
+    communication_id: CommunicationId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WaitlistOfferEnded(DomainEvent):
+    """A waiting-list offer ended: ``outcome`` is ``booked``, ``expired`` or ``cancelled``.
+
+    .. versionadded:: 0.2
+    """
+
+    name: ClassVar[str] = "waitlist.offer_ended"
+
+    entry_id: WaitlistEntryId
+    slot_id: SlotId
+    customer_id: CustomerId
+    seats: int
+    outcome: str
+    booking_id: BookingId | None = None
 
 
 @attrs.define

@@ -316,6 +316,21 @@ class WaitlistEntry(Versioned):
         self.priority = _priority(priority)
         self.touch(now)
 
+    def move_to(self, position: int, *, now: datetime) -> None:
+        """Take another place in the list (staff reordering); only while it is active.
+
+        Raises:
+            ValidationError: on ``position`` below 1, or on ``status`` once the
+                entry is not active.
+
+        .. versionadded:: 0.2
+        """
+        if not self.is_active:
+            msg = f"a {self.status.value} entry keeps its position"
+            raise ValidationError.single("status", msg, "not_active")
+        self.position = _position(position)
+        self.touch(now)
+
     def touch(self, now: datetime) -> None:
         """Record that the entry changed: new ``updated_at``, next version."""
         self.updated_at = ensure_aware(now, "now")

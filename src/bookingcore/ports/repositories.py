@@ -615,9 +615,15 @@ class BookingGroupRepository(Protocol):
         *,
         status: BookingGroupStatus | None = None,
         customer_id: CustomerId | None = None,
+        search: str | None = None,
     ) -> Page[BookingGroup]:
         """Groups newest first; ``status`` keeps one status, ``customer_id`` the groups
-        that customer organises or whose company profile it is."""
+        that customer organises or whose company profile it is, ``search`` the groups
+        whose reference or name contains it (case-insensitive).
+
+        .. versionchanged:: 0.2
+           ``search``.
+        """
 
 
 class BookingItemRepository(Protocol):
@@ -668,6 +674,13 @@ class WaitlistRepository(Protocol):
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         """Up to ``limit`` offered entries whose offer ran out at or before ``now``,
         the longest expired first (what an expiry job works through)."""
+
+    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        """Up to ``limit`` ``waiting`` entries whose slot started at or before ``now``,
+        oldest first (what an expiry job closes: nobody will be offered those seats).
+
+        .. versionadded:: 0.2
+        """
 
     def next_position(self, slot_id: SlotId) -> int:
         """The position a new entry on the slot takes: one past the highest position

@@ -18,7 +18,14 @@ from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import DocumentHandler, MessageHandler
-from bookingcore.services.bookings import UNSET, BookingService, Transition
+from bookingcore.services.bookings import (
+    UNSET,
+    AdvisorNote,
+    BookingService,
+    Rescheduled,
+    SeatClaim,
+    Transition,
+)
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.commissions import (
     CommissionReport,
@@ -39,6 +46,7 @@ from bookingcore.services.events import (
     OutboxRelay,
     Subscription,
 )
+from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportPlan,
     ImportPreview,
@@ -73,12 +81,14 @@ from bookingcore.services.reports import (
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.waitlists import WaitlistPlace, WaitlistService
 from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
 
 __all__ = [
     "AUDITED_ENTITIES",
     "OPTIONAL_JOBS",
     "UNSET",
+    "AdvisorNote",
     "AdvisorWorkload",
     "AuditService",
     "AuthService",
@@ -97,6 +107,8 @@ __all__ = [
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
+    "GroupService",
+    "GroupTotals",
     "HandlerContext",
     "ImportPlan",
     "ImportPreview",
@@ -121,7 +133,9 @@ __all__ = [
     "ReconciliationState",
     "Registration",
     "ReportService",
+    "Rescheduled",
     "RevenueLine",
+    "SeatClaim",
     "ServiceContext",
     "SignedIn",
     "StaffService",
@@ -133,6 +147,8 @@ __all__ = [
     "Transition",
     "TravelerService",
     "UtilisationLine",
+    "WaitlistPlace",
+    "WaitlistService",
     "WebhookRunReport",
     "WebhookService",
     "WebhookSettings",

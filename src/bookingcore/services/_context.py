@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -62,6 +62,9 @@ class Settings:
         business_name: how messages and documents sign off.
         taxes: the tax rates invoices show (:class:`~bookingcore.domain.TaxRates`;
             prices include tax); none by default.
+        waitlist_offer_ttl: how long freed seats offered to a waiting customer
+            stay held for them (24 hours by default); then the offer expires
+            and the seats go to the next entry.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -83,8 +86,12 @@ class Settings:
     business_name: str = "bookingcore"
     # Invoice documents (issue 18): the tax rates invoices show.
     taxes: TaxRates = attrs.Factory(TaxRates)
+    waitlist_offer_ttl: timedelta = timedelta(hours=24)
 
     def __attrs_post_init__(self) -> None:
+        if self.waitlist_offer_ttl <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("waitlist_offer_ttl", msg, "out_of_range")
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")

@@ -36,6 +36,7 @@ from bookingcore.services.commissions import CommissionService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
+from bookingcore.services.groups import GroupService
 from bookingcore.services.imports import ImportService
 from bookingcore.services.invoicing import InvoiceService
 from bookingcore.services.jobs import JobService
@@ -44,6 +45,7 @@ from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.waitlists import WaitlistService, deliver_offer_messages
 from bookingcore.services.webhooks import WebhookService, WebhookSettings
 
 __all__ = ["BookingCore"]
@@ -84,6 +86,9 @@ class BookingCore:
             credit notes rendered as documents)
         auth: :class:`~bookingcore.services.AuthService` (phone sign-in by code,
             tokens, staff and partner sign-in)
+        waitlists: :class:`~bookingcore.services.WaitlistService` (waiting lists
+            and the offers of freed seats)
+        groups: :class:`~bookingcore.services.GroupService` (group bookings)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
         webhooks: :class:`~bookingcore.services.WebhookService` (partner webhooks:
@@ -110,7 +115,8 @@ class BookingCore:
             ``core.events.run_pending()``.
         retry: how failing handlers are retried.
         automations: which statuses trigger seed 003's built-in handlers;
-            ``None`` subscribes the defaults, ``False`` none.
+            ``None`` subscribes the defaults, ``False`` none (not even the one
+            that sends waiting-list offers: their messages then stay pending).
         rate_limiter: counts partners' API requests against their limits
             (:class:`~bookingcore.PartnerLimits`); without
             one, partners are not rate-limited. Sign-in needs it too (codes
@@ -222,6 +228,12 @@ class BookingCore:
         self.webhooks = WebhookService(self.context, webhook_sender, settings=webhook_settings)
         if webhook_sender is not None:
             self.webhooks.install(self.events)
+        # --- waiting lists and groups (issue 22) ---
+        self.waitlists = WaitlistService(self.context, self.bookings)
+        if notifier is not None and automations is not False:
+            deliver_offer_messages(self.events, self.communications)
+        self.groups = GroupService(self.context, self.bookings, self.communications)
+        # --- end waiting lists ---
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
         # ---- jobs (keep last: optional jobs are found on the services built above)

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
+from uuid import UUID
 
 import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, check_metadata, clean_text, require_text
-from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.assignment import (
+    Advisor,
+    AssignmentStrategy,
+    dealer_based,
+    least_loaded,
+    round_robin,
+)
+from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
@@ -25,11 +33,13 @@ from bookingcore.domain.documents import Document
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
-from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
+    Actor,
+    BookingGroupId,
     BookingId,
     CustomerId,
     EmailAddress,
@@ -58,15 +68,19 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services._seat_offers import offer_free_seats
 from bookingcore.services.customers import CustomerService
 
 __all__ = [
+    "AdvisorNote",
     "BookingChanges",
     "BookingRequest",
     "BookingService",
     "CustomerDetails",
     "NewTraveler",
+    "Rescheduled",
     "SavedTraveler",
+    "SeatClaim",
     "Transition",
 ]
 
@@ -158,6 +172,10 @@ class BookingRequest:
             ``None``, or one of its entry states (``WAITLISTED`` for appointments).
         metadata: free-form text pairs kept with the booking: at most 50, keys of
             1-100 characters, values of at most 1,000, no control characters.
+        group_id: the booking group (:class:`~bookingcore.services.GroupService`)
+            the booking joins; the group must be active, and only staff who
+            change every booking, the organiser or the organiser's partner put
+            bookings in it.
 
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
 
@@ -175,6 +193,7 @@ class BookingRequest:
     lifecycle: str | None = None
     metadata: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_metadata)
     status: str | None = None
+    group_id: BookingGroupId | None = None
 
 
 @attrs.frozen
@@ -191,6 +210,54 @@ class Transition:
     booking: Booking
     event: LifecycleEvent
     replayed: bool = False
+
+
+class SeatClaim(Protocol):
+    """Seats already held for a booking's customer, handed over as the booking is opened.
+
+    An accepted waiting-list offer is one: its seats are held on the slot, and
+    the booking takes them over in the same unit of work, under the slot's lock
+    (see :meth:`BookingService.book_claimed`).
+
+    .. versionadded:: 0.2
+    """
+
+    def release(self, tx: Transaction, slot: Slot, seats: int) -> None:
+        """Check the claim still stands for ``seats`` seats and give its seats back to ``slot``.
+
+        Called with ``slot`` locked, right before the booking holds its seats.
+        """
+
+    def settle(self, tx: Transaction, slot: Slot, booking: Booking) -> None:
+        """Record that ``booking`` took the claim up (same unit of work, slot still locked)."""
+
+
+@attrs.frozen
+class Rescheduled:
+    """What :meth:`BookingService.reschedule` did: the booking on its new slot,
+    the slot it left, and the price difference (new total less old; negative
+    when the new slot is cheaper).
+
+    .. versionadded:: 0.2
+    """
+
+    booking: Booking
+    from_slot_id: SlotId
+    price_difference: Money
+
+
+@attrs.frozen
+class AdvisorNote:
+    """One entry of a booking's advisor log: who wrote what, when.
+
+    .. versionadded:: 0.2
+    """
+
+    id: UUID
+    booking_id: BookingId
+    author: Actor
+    written_at: datetime
+    text: str
 
 
 class _Unset:
@@ -286,6 +353,49 @@ class BookingService:
                 raise
             return prior
 
+    def book_claimed(
+        self,
+        request: BookingRequest,
+        claim: SeatClaim,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Booking:
+        """:meth:`book`, taking over seats ``claim`` holds for the customer.
+
+        The one booking path with one more step: under the slot's lock,
+        ``claim.release`` gives the held seats back right before the booking
+        holds its own, and ``claim.settle`` records the outcome; all in one
+        unit of work, so a refused booking leaves the claim as it was.
+
+        Raises:
+            everything :meth:`book` raises, and what ``claim`` raises.
+
+        .. versionadded:: 0.2
+        """
+        stored_key = principal_key(principal, idempotency_key)
+        lifecycle, source, status = self._check_request(request, principal)
+        digest = fingerprint("book", principal, request=request) if stored_key else None
+        try:
+            return self._book(
+                request,
+                principal,
+                plan=(lifecycle, source, status),
+                idempotency_key=stored_key,
+                digest=digest,
+                claim=claim,
+            )
+        except (ConflictError, InvalidTransitionError):
+            if not stored_key:
+                raise
+            # A retry that lost the race to its twin finds the claim taken up by the
+            # twin's booking: that booking is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = self._prior_booking(uow, stored_key, digest)
+            if prior is None:
+                raise
+            return prior
+
     @staticmethod
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
         prior = uow.bookings.get_by_idempotency_key(key)
@@ -301,6 +411,7 @@ class BookingService:
         plan: tuple[Lifecycle, BookingSource, str],
         idempotency_key: str | None,
         digest: str | None,
+        claim: SeatClaim | None = None,
     ) -> Booking:
         lifecycle, source, status = plan
         now = self._ctx.now()
@@ -325,10 +436,13 @@ class BookingService:
             chosen, new_travelers = self._resolve_travelers(
                 uow, request, customer_id, now, sees_customer=sees_customer
             )
+            group_id = self._joinable_group(uow, request.group_id, principal)
             slot, location = self._bookable_slot(uow, request.slot_id)
             policy.check_may_book(
                 principal, customer_id=customer_id, location=location, partner=partner
             )
+            if claim is not None:
+                claim.release(tx, slot, len(request.travelers))
             draft = BookingDraft(
                 id=BookingId(self._ctx.ids.new_id()),
                 reference=self._ctx.ids.new_reference(),
@@ -358,6 +472,7 @@ class BookingService:
                 idempotency_key=idempotency_key,
                 request_fingerprint=digest,
                 metadata=check_metadata(request.metadata, pairs=True),
+                group_id=group_id,
             )
             booking, raised = Booking.open(
                 draft,
@@ -372,6 +487,8 @@ class BookingService:
                 uow.travelers.add(traveler)
             uow.bookings.add(booking)
             tx.record(raised)
+            if claim is not None:
+                claim.settle(tx, slot, booking)
             tx.commit()
             return booking
 
@@ -486,6 +603,31 @@ class BookingService:
         if partner is None:
             raise PermissionDeniedError(f"{principal} is not a registered partner")
         return partner
+
+    @staticmethod
+    def _joinable_group(
+        uow: UnitOfWork, group_id: BookingGroupId | None, principal: Principal
+    ) -> BookingGroupId | None:
+        """The group a new booking joins, locked (before the slot), if it may join it."""
+        if group_id is None:
+            return None
+        group = uow.groups.get_for_update(group_id)
+        if group is None:
+            raise ValidationError.single("group_id", f"no group {group_id}", "unknown_reference")
+        if not principal.has(Permission.CHANGE_ALL) and not principal.is_customer(
+            group.organizer_id
+        ):
+            organizer = uow.customers.get(group.organizer_id)
+            policy.require(
+                organizer is not None
+                and organizer.partner_id is not None
+                and principal.is_partner(organizer.partner_id),
+                f"{principal} may not add bookings to group {group.group_reference}",
+            )
+        if not group.accepts_bookings:
+            msg = f"group {group.group_reference} is {group.status.value}; no booking joins it"
+            raise ValidationError.single("group_id", msg, "not_active")
+        return group.id
 
     @staticmethod
     def _bookable_slot(uow: UnitOfWork, slot_id: SlotId) -> tuple[Slot, Location]:
@@ -762,6 +904,48 @@ class BookingService:
             expected_version=expected_version,
         ).booking
 
+    def cancel_within(
+        self,
+        tx: Transaction,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+    ) -> Booking | None:
+        """Cancel a booking inside the caller's unit of work (a whole group at once).
+
+        Writes what :meth:`cancel` writes (seats back, freed seats to the waiting
+        list, history, audit, event); the caller commits. Returns ``None`` and
+        changes nothing when the booking cannot move to its lifecycle's
+        cancelled state (it is cancelled already, or ended).
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not cancel it.
+
+        .. versionadded:: 0.2
+        """
+        booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        target = lifecycle.cancelled
+        if target is None or not lifecycle.allows(booking.status, target):
+            return None
+        policy.check_may_transition(
+            principal, booking, lifecycle=lifecycle, target=target, now=self._ctx.now()
+        )
+        self._move(
+            tx,
+            booking,
+            lifecycle,
+            target,
+            principal=principal,
+            note=clean_text(reason, "reason", max_length=500),
+            idempotency_key=None,
+            digest=None,
+            metadata={},
+        )
+        return booking
+
     def _prior_transition(
         self, uow: UnitOfWork, key: str, digest: str | None, principal: Principal
     ) -> Transition | None:
@@ -785,8 +969,13 @@ class BookingService:
         digest: str | None,
         metadata: Mapping[str, str],
     ) -> LifecycleEvent:
-        """Move ``booking`` and write what a move writes; the caller commits."""
+        """Move ``booking`` and write what a move writes; the caller commits.
+
+        Seats the move gives back go to the slot's waiting list in the same
+        unit of work, under the slot's lock.
+        """
         slot = None
+        freed = booking.seats_to_move(target, lifecycle) < 0
         if booking.seats_to_move(target, lifecycle):
             lifecycle.check_move(booking.status, target)  # refuse before taking the slot's lock
             slot = tx.uow.slots.get_for_update(booking.slot_id)
@@ -801,6 +990,8 @@ class BookingService:
             metadata=metadata,
         )
         tx.record(raised)
+        if freed and slot is not None:
+            offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
         assert raised.history is not None
         commissions.reverse_on_cancellation(self._ctx, tx, booking, raised.history.id)
         return raised.history
@@ -894,6 +1085,318 @@ class BookingService:
             tx.commit()
             return booking
 
+    # ------------------------------------------------------------------ changing a booking
+    # (issue 22: reschedule, travelers, advisor notes, assignment)
+
+    def reschedule(
+        self,
+        booking_id: BookingId,
+        slot_id: SlotId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Rescheduled:
+        """Move a booking to another slot (another date, time or place).
+
+        One unit of work, both slots locked in a fixed order: seats are held on
+        the new slot and given back on the old (and offered to its waiting
+        list), prices follow the new slot (prices set by hand are kept), and an
+        audit entry and a ``booking.rescheduled`` event are written.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: not theirs to change, too late for a customer
+                or partner (the old slot started), or a location the partner may
+                not book.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            InvalidTransitionError: the booking is cancelled or has ended.
+            ValidationError: on ``slot_id``: unknown, the same slot, closed,
+                started, or priced in another currency.
+            CapacityError: the new slot has fewer seats left than travelers.
+            DuplicateError: the customer already holds the new slot for the
+                same travelers.
+
+        .. versionadded:: 0.2
+        """
+        note = clean_text(reason, "reason", max_length=500)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            booking = self._load_visible(uow, booking_id, principal, for_update=True)
+            policy.check_may_cancel(principal, booking, now=now)
+            booking.check_version(expected_version)
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            if slot_id == booking.slot_id:
+                raise ValidationError.single("slot_id", "the booking is on this slot", "same_slot")
+            locked: dict[SlotId, Slot | None] = {}
+            for wanted in sorted({booking.slot_id, slot_id}, key=lambda i: i.bytes):
+                locked[wanted] = uow.slots.get_for_update(wanted)
+            old_slot, new_slot = locked[booking.slot_id], locked[slot_id]
+            assert old_slot is not None
+            if new_slot is None:
+                raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
+            location = uow.locations.get(new_slot.location_id)
+            if location is None or not location.is_active:
+                raise ValidationError.single(
+                    "slot_id", "this slot's location is closed", "inactive"
+                )
+            partner = self._acting_partner(uow, principal)
+            policy.check_may_book(
+                principal, customer_id=booking.customer_id, location=location, partner=partner
+            )
+            for other in uow.bookings.list_for_customer_slot(booking.customer_id, new_slot.id):
+                theirs = self._ctx.settings.lifecycle(other.lifecycle)
+                if other.traveler_ids == booking.traveler_ids and theirs.is_active(other.status):
+                    msg = f"booking {other.reference} already holds that slot for these travelers"
+                    raise DuplicateError(msg, entity="booking", existing_id=other.id)
+            from_slot_id, held = booking.slot_id, booking.holds_seats(lifecycle)
+            difference, raised = booking.reschedule(
+                new_slot,
+                from_slot=old_slot,
+                lifecycle=lifecycle,
+                author=self._ctx.author(principal, now),
+                supplier_id=self._supplier_of(uow, new_slot),
+                note=note,
+            )
+            tx.record(raised)
+            if held:
+                offer_free_seats(self._ctx, tx, old_slot, now=now)
+            tx.commit()
+            return Rescheduled(booking, from_slot_id, difference)
+
+    def change_travelers(
+        self,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        add: Sequence[NewTraveler | SavedTraveler] = (),
+        remove: Iterable[TravelerId] = (),
+        primary: TravelerId | None = None,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> Booking:
+        """Add, remove or replace travelers on a booking (remove one and add another).
+
+        ``add`` takes the same traveler choices as a new booking (typed-in ones
+        are saved under the customer); ``primary`` names the new primary
+        contact (one of the travelers after the change), or one added traveler
+        says ``is_primary``. Capacity, the primary-contact rule and the prices
+        (with the slot's group discount) are checked again, seats freed go to
+        the waiting list, and an audit entry and ``BookingUpdated`` event are
+        written; all in one unit of work.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: not theirs to change, too late for a customer
+                or partner, or a price override without ``set_prices``.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            InvalidTransitionError: the booking is cancelled or has ended.
+            ValidationError: on ``remove`` (not on the booking), ``primary``,
+                ``travelers`` (none left, not exactly one primary contact) or the
+                added travelers' fields.
+            CapacityError: the slot has fewer seats left than added travelers.
+
+        .. versionadded:: 0.2
+        """
+        note = clean_text(reason, "reason", max_length=500)
+        gone = frozenset(remove)
+        if any(choice.price is not None for choice in add):
+            policy.require(principal.has(Permission.SET_PRICES), f"{principal} may not set prices")
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            booking = self._load_visible(uow, booking_id, principal, for_update=True)
+            policy.check_may_cancel(principal, booking, now=now)
+            booking.check_version(expected_version)
+            unknown = sorted(str(t) for t in gone - booking.traveler_ids)
+            if unknown:
+                msg = f"not travelers of this booking: {', '.join(unknown)}"
+                raise ValidationError.single("remove", msg, "unknown_traveler")
+            sees = self._sees_customer(uow, booking.customer_id, principal)
+            request = BookingRequest(booking.slot_id, tuple(add), customer_id=booking.customer_id)
+            chosen, new_travelers = self._resolve_travelers(
+                uow, request, booking.customer_id, now, sees_customer=sees
+            )
+            slot = uow.slots.get_for_update(booking.slot_id)
+            assert slot is not None
+            kept = [t for t in booking.travelers if t.traveler_id not in gone]
+            added = [
+                BookingTraveler(
+                    traveler_id=traveler.id,
+                    price=price or slot.price_per_traveler,
+                    is_primary=choice.is_primary,
+                    special_requirements=needs,
+                )
+                for (traveler, price, needs), choice in zip(chosen, add, strict=True)
+            ]
+            if primary is None and not any(t.is_primary for t in added):
+                primary = next((t.traveler_id for t in kept if t.is_primary), None)
+            marked = [t.traveler_id for t in added if t.is_primary]
+            if primary is not None and marked and marked != [primary]:
+                msg = "name the primary contact once: by primary or by is_primary, not both"
+                raise ValidationError.single("primary", msg, "ambiguous")
+            if primary is not None:
+                everyone = {t.traveler_id for t in (*kept, *added)}
+                if primary not in everyone:
+                    msg = f"{primary} is not a traveler of the booking after the change"
+                    raise ValidationError.single("primary", msg, "unknown_traveler")
+                kept = [attrs.evolve(t, is_primary=t.traveler_id == primary) for t in kept]
+                added = [attrs.evolve(t, is_primary=t.traveler_id == primary) for t in added]
+            else:
+                kept = [attrs.evolve(t, is_primary=False) for t in kept]
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            freed = booking.holds_seats(lifecycle) and len(kept) + len(added) < len(
+                booking.travelers
+            )
+            raised = booking.change_travelers(
+                (*kept, *added),
+                slot=slot,
+                lifecycle=lifecycle,
+                author=self._ctx.author(principal, now),
+                note=note,
+            )
+            if raised is None:
+                return booking
+            for traveler in new_travelers:
+                uow.travelers.add(traveler)
+            tx.record(raised)
+            if freed:
+                offer_free_seats(self._ctx, tx, slot, now=now)
+            tx.commit()
+            return booking
+
+    def add_note(self, booking_id: BookingId, text: str, *, principal: Principal) -> AdvisorNote:
+        """Append a note to the booking's advisor log (who, when, what); notes are never edited.
+
+        Staff who may see the booking write notes: its advisor, staff and admins.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` is not staff.
+            ValidationError: on ``text`` when blank, over 5,000 characters or
+                holding control characters.
+
+        .. versionadded:: 0.2
+        """
+        clean = clean_text(text, "text", max_length=5000, min_length=1)
+        if clean is None:
+            raise ValidationError.single("text", "a note needs text", "required")
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM),
+            f"{principal} may not write advisor notes",
+        )
+        with self._ctx.transaction() as tx:
+            booking = self._load_visible(tx.uow, booking_id, principal)
+            entry = tx.audit(
+                principal,
+                entity=booking.entity_name,
+                entity_id=booking.id,
+                action=AuditAction.NOTE_ADDED,
+                new={"note": clean},
+                booking_id=booking.id,
+            )
+            tx.commit()
+        return AdvisorNote(entry.id, booking_id, entry.actor, entry.occurred_at, clean)
+
+    def notes(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AdvisorNote]:
+        """The booking's advisor notes, oldest first; for staff who may see the booking.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` is not staff.
+
+        .. versionadded:: 0.2
+        """
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM),
+            f"{principal} may not read advisor notes",
+        )
+        with self._ctx.uow_factory() as uow:
+            booking = self._load_visible(uow, booking_id, principal)
+            return [
+                AdvisorNote(e.id, booking_id, e.actor, e.occurred_at, str(e.new_values["note"]))
+                for e in uow.audit.list_for(booking.entity_name, booking.id)
+                if e.action is AuditAction.NOTE_ADDED
+            ]
+
+    def assign(
+        self,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        strategy: AssignmentStrategy | str = AssignmentStrategy.LEAST_LOADED,
+        advisor_id: StaffId | None = None,
+        reason: str | None = None,
+    ) -> Booking:
+        """(Re-)assign a booking to an advisor, named or picked by ``strategy``.
+
+        ``manual`` needs ``advisor_id``; ``least_loaded`` picks the active
+        advisor with the fewest open bookings; ``dealer_based`` the least
+        loaded one whose territory covers the booking's location (or nobody:
+        the booking is left unassigned); ``round_robin`` takes turns by id, the
+        turn being the number of bookings assigned so far, so separate calls
+        and processes share it. The booking's current advisor does not count
+        their own booking in their load. Writes an audit entry and a
+        ``BookingUpdated`` event when the advisor changes.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``, or
+                ``advisor_id`` is not an active advisor.
+            PermissionDeniedError: ``principal`` may not reassign bookings.
+            ValidationError: an unknown strategy, ``manual`` without an advisor,
+                or no active advisor for ``round_robin`` / ``least_loaded``.
+
+        .. versionadded:: 0.2
+        """
+        chosen = _strategy(strategy)
+        clean_reason = clean_text(reason, "reason", max_length=500)
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            booking = self._load_visible(uow, booking_id, principal, for_update=True)
+            policy.check_may_edit(principal, booking, frozenset({"assignee_id"}))
+            staff = uow.staff.list(role=StaffRole.ADVISOR.value)
+            if advisor_id is not None:
+                member = next((a for a in staff if a.id == advisor_id and a.is_active), None)
+                if member is None:
+                    raise NotFoundError("advisor", advisor_id)
+                picked: StaffId | None = advisor_id
+            elif chosen is AssignmentStrategy.MANUAL:
+                msg = "name the advisor (advisor_id) for a manual assignment"
+                raise ValidationError.single("advisor_id", msg, "required")
+            else:
+                open_states = {
+                    state
+                    for lifecycle in self._ctx.settings.lifecycles.values()
+                    for state in lifecycle.states
+                    if lifecycle.is_active(state)
+                }
+                loads = dict(uow.bookings.count_by_assignee(open_states))
+                if booking.assignee_id in loads:
+                    loads[booking.assignee_id] -= 1
+                advisors = [
+                    Advisor(a.id, max(loads.get(a.id, 0), 0), a.location_ids, is_active=a.is_active)
+                    for a in staff
+                ]
+                if chosen is AssignmentStrategy.ROUND_ROBIN:
+                    every_state = {
+                        s for lc in self._ctx.settings.lifecycles.values() for s in lc.states
+                    }
+                    turn = sum(uow.bookings.count_by_assignee(every_state).values())
+                    picked = round_robin(advisors, turn)[0]
+                elif chosen is AssignmentStrategy.LEAST_LOADED:
+                    picked = least_loaded(advisors, loads)
+                else:
+                    picked = dealer_based(advisors, booking.location_id, loads)
+            raised = booking.edit(
+                {"assignee_id": picked}, author=self._ctx.author(principal), reason=clean_reason
+            )
+            if raised is None:
+                return booking
+            tx.record(raised)
+            tx.commit()
+            return booking
+
     @staticmethod
     def _load_visible(
         uow: UnitOfWork, booking_id: BookingId, principal: Principal, *, for_update: bool = False
@@ -924,3 +1427,12 @@ def _start_state(lifecycle: Lifecycle, wanted: str) -> str:
         msg = f"a {lifecycle.name} booking starts in one of: {starts}"
         raise ValidationError.single("status", msg, "not_a_start_state")
     return state
+
+
+def _strategy(value: AssignmentStrategy | str) -> AssignmentStrategy:
+    try:
+        return AssignmentStrategy(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in AssignmentStrategy)
+        msg = f"{value!r} is not an assignment strategy (choose one of {choices})"
+        raise ValidationError.single("strategy", msg, "invalid_choice") from None

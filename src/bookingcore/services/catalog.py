@@ -35,6 +35,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import DuplicateError, NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
+from bookingcore.services._seat_offers import offer_free_seats
 
 __all__ = ["CatalogService"]
 
@@ -349,13 +350,16 @@ class CatalogService:
             PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
             NotFoundError: no such slot.
             ValidationError: ``capacity`` is below 1 or below the seats held.
+
+        .. versionchanged:: 0.2
+           Seats a larger capacity frees are offered to the slot's waiting list.
         """
         self._require_manager(principal)
         problems = Problems()
         _check_capacity(capacity, problems)
         problems.raise_if_any()
-        with self._ctx.uow_factory() as uow:
-            slot = uow.slots.get_for_update(slot_id)
+        with self._ctx.transaction() as tx:
+            slot = tx.uow.slots.get_for_update(slot_id)
             if slot is None:
                 raise NotFoundError("slot", slot_id)
             if capacity is not None and capacity < slot.seats_held:
@@ -363,7 +367,9 @@ class CatalogService:
                 raise ValidationError.single("capacity", msg, "below_seats_held")
             slot.capacity = capacity
             slot.version += 1
-            uow.commit()
+            # More seats go to the slot's waiting list in the same unit of work.
+            offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
+            tx.commit()
             return slot
 
     # ------------------------------------------------------------------ helpers

@@ -11,7 +11,7 @@ reminder, however many workers run the reminder job at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -358,6 +358,32 @@ class CommunicationService:
             raise NotFoundError("communication", communication_id)
         return communication
 
+    # ------------------------------------------------------------------ logged elsewhere
+
+    def deliver_logged(self, communication_id: CommunicationId) -> Communication:
+        """Hand a message another use case logged (pending) to the notifier, once.
+
+        A message that was sent already is returned as it is; a failed one is
+        sent again. Handlers call this after the logging unit of work commits
+        (the waiting-list offer message is one).
+
+        Raises:
+            NotFoundError: no such message.
+            DeliveryError: the notifier refused; the message is logged as failed.
+
+        .. versionadded:: 0.2
+        """
+        with self._ctx.transaction() as tx:
+            communication = tx.uow.communications.get(communication_id)
+            if communication is None:
+                raise NotFoundError("communication", communication_id)
+            if communication.status is CommunicationStatus.FAILED:
+                communication.requeue()
+                tx.commit()
+            elif communication.status is not CommunicationStatus.PENDING:
+                return communication
+        return self._deliver(communication_id)
+
     # ------------------------------------------------------------------ internals
 
     @staticmethod
@@ -378,6 +404,39 @@ class CommunicationService:
         )
         return booking
 
+    def log_for_booking(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        kind: CommunicationType,
+        *,
+        principal: Principal,
+        channel: Channel | None = None,
+        recipient: str | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> Communication:
+        """Log (pending) the ``kind`` message about ``booking`` in the caller's unit of work.
+
+        ``recipient`` overrides the customer's address (a traveler's phone);
+        ``values`` override template values. Send it after commit with
+        :meth:`deliver_logged`.
+
+        Raises:
+            ValidationError: no template for the channel, or no address for it.
+
+        .. versionadded:: 0.2
+        """
+        return self._compose(
+            tx,
+            booking,
+            kind,
+            channel,
+            principal=principal,
+            dedupe_key=None,
+            recipient=recipient,
+            values=values,
+        )
+
     def _compose(
         self,
         tx: Transaction,
@@ -387,15 +446,17 @@ class CommunicationService:
         *,
         principal: Principal,
         dedupe_key: str | None,
+        recipient: str | None = None,
+        values: Mapping[str, str] | None = None,
     ) -> Communication:
         uow = tx.uow
         customer = uow.customers.get(booking.customer_id)
         if customer is None:  # pragma: no cover - bookings always have a customer
             raise NotFoundError("customer", booking.customer_id)
         chosen = channel or (Channel.EMAIL if customer.email else Channel.SMS)
-        recipient = _address(customer, chosen)
+        recipient = recipient or _address(customer, chosen)
         template = self._ctx.settings.template(kind, chosen)
-        subject, body = template.render(self._values(uow, booking, customer))
+        subject, body = template.render({**self._values(uow, booking, customer), **(values or {})})
         communication = Communication(
             id=CommunicationId(self._ctx.ids.new_id()),
             customer_id=customer.id,
@@ -427,6 +488,8 @@ class CommunicationService:
             "travelers": str(booking.total_travelers),
             "total": str(booking.total),
             "business": self._ctx.settings.business_name,
+            "seats": str(booking.total_travelers),
+            "offer_expires_at": "",
         }
 
     def _deliver(self, communication_id: CommunicationId) -> Communication:

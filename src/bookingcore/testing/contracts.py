@@ -1570,6 +1570,36 @@ class BookingGroupRepositoryContract(_Base):
             first = uow.groups.list(PageRequest(limit=1), customer_id=company.id).items
             assert [g.id for g in first] == [added.id]
 
+    # --- group search (issue 22) ---
+
+    def test_list_searches_references_and_names_case_insensitively(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        organizer = make.customer()
+        offsite = make.group(organizer.id, group_reference="ACME-2026", group_name="Team Offsite")
+        school = make.group(organizer.id, group_reference="SCHOOL_1", group_name="50% off_trip")
+        plain = make.group(organizer.id, group_reference="DIVE-7", group_name="Reef week")
+        with uow_factory() as uow:
+            uow.customers.add(organizer)
+            for item in (offsite, school, plain):
+                uow.groups.add(item)
+            uow.commit()
+
+        def ids(search: str, **filters: Any) -> set[UUID]:
+            with uow_factory() as uow:
+                page = uow.groups.list(PageRequest(limit=50), search=search, **filters)
+            return {g.id for g in page.items}
+
+        assert ids("acme") == {offsite.id}
+        assert ids("OFFSITE") == {offsite.id}
+        assert ids("e") == {offsite.id, plain.id}
+        assert ids("_") == {school.id}
+        assert ids("%") == {school.id}  # LIKE wildcards are matched literally
+        assert ids("f_t") == {school.id}
+        assert ids("school") == {school.id}
+        assert ids("zzz") == set()
+        assert ids("reef", status=BookingGroupStatus.CLOSED) == set()
+
 
 class BookingItemRepositoryContract(_Base):
     """Bookings' line items: every field round trips, per booking oldest first, versions.
@@ -1894,6 +1924,40 @@ class WaitlistRepositoryContract(_Base):
                 later.id,
                 exactly_now.id,
             ]
+
+    # --- waiting entries of started slots (issue 22) ---
+
+    def test_waiting_entries_of_started_slots_are_listed_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        early, people = _stored_slot_customers(uow_factory, make, customers=3)
+        location = make.location()
+        later = make.slot(location.id, starts_at=early.starts_at + timedelta(days=3))
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(later)
+            uow.commit()
+        first = make.waitlist_entry(early.id, people[0].id, created_at=T0)
+        second = make.waitlist_entry(early.id, people[1].id, created_at=T0 + timedelta(hours=1))
+        offered = make.waitlist_entry(early.id, people[2].id, created_at=T0)
+        offered.offer(now=T0, expires_at=T0 + timedelta(days=1))
+        not_yet = make.waitlist_entry(later.id, people[0].id, created_at=T0 + timedelta(minutes=30))
+        with uow_factory() as uow:
+            for entry in (second, offered, not_yet, first):
+                uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            assert (
+                uow.waitlist.list_waiting_past_start(early.starts_at - timedelta(seconds=1), 10)
+                == []
+            )
+            due = uow.waitlist.list_waiting_past_start(early.starts_at, 10)
+            assert [e.id for e in due] == [first.id, second.id]
+            assert [e.id for e in uow.waitlist.list_waiting_past_start(early.starts_at, 1)] == [
+                first.id
+            ]
+            everything = uow.waitlist.list_waiting_past_start(later.starts_at, 10)
+            assert [e.id for e in everything] == [first.id, not_yet.id, second.id]
 
     @requires("interleaved_units_of_work")
     def test_a_change_to_an_entry_someone_else_changed_first_is_stale(

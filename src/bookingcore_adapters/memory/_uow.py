@@ -792,10 +792,21 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
         *,
         status: BookingGroupStatus | None = None,
         customer_id: CustomerId | None = None,
+        search: str | None = None,
     ) -> Page[BookingGroup]:
+        needle = search.casefold() if search else None
+
+        def found(group: BookingGroup) -> bool:
+            return needle is None or any(
+                needle in text.casefold()
+                for text in (group.group_reference, group.group_name or "")
+            )
+
         def keep(group: BookingGroup) -> bool:
-            return (status is None or group.status == status) and (
-                customer_id is None or customer_id in (group.organizer_id, group.company_id)
+            return (
+                (status is None or group.status == status)
+                and (customer_id is None or customer_id in (group.organizer_id, group.company_id))
+                and found(group)
             )
 
         return self._uow._page(self._table, keep, page)
@@ -850,6 +861,15 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
                 and w.offer_expires_at <= now
             ),
             lambda w: (w.offer_expires_at, w.id.bytes),
+        )
+        return found[:limit]
+
+    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        started = {s.id for s in self._uow._rows("slots") if s.starts_at <= now}
+        found: list[WaitlistEntry] = self._uow._select(
+            self._table,
+            lambda w: w.status is WaitlistStatus.WAITING and w.slot_id in started,
+            lambda w: (w.created_at, w.id.bytes),
         )
         return found[:limit]
 

@@ -45,6 +45,7 @@ from bookingcore.domain.waitlist import (
 from bookingcore.errors import (
     ValidationError,
 )
+from bookingcore_adapters.sql._catalog import SLOTS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -250,6 +251,7 @@ class BookingGroupRepository(Repository[BookingGroup]):
         *,
         status: BookingGroupStatus | None = None,
         customer_id: CustomerId | None = None,
+        search: str | None = None,
     ) -> Page[BookingGroup]:
         c = self._table.c
         where: list[ColumnElement[bool]] = []
@@ -257,10 +259,26 @@ class BookingGroupRepository(Repository[BookingGroup]):
             where.append(c.status == BookingGroupStatus(status).value)
         if customer_id is not None:
             where.append(or_(c.organizer_id == customer_id, c.company_id == customer_id))
+        needle = search.casefold() if search else None
+        if needle is not None:
+            where.append(
+                or_(
+                    func.lower(c.group_reference).contains(needle, autoescape=True),
+                    func.lower(func.coalesce(c.group_name, "")).contains(needle, autoescape=True),
+                )
+            )
+
+        def found(group: BookingGroup) -> bool:
+            return needle is None or any(
+                needle in text.casefold()
+                for text in (group.group_reference, group.group_name or "")
+            )
 
         def keep(group: BookingGroup) -> bool:
-            return (status is None or group.status == status) and (
-                customer_id is None or customer_id in (group.organizer_id, group.company_id)
+            return (
+                (status is None or group.status == status)
+                and (customer_id is None or customer_id in (group.organizer_id, group.company_id))
+                and found(group)
             )
 
         return self._session.page(self._mapper, where, keep, page)
@@ -317,6 +335,25 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             ),
             lambda w: (w.offer_expires_at, w.id.bytes),
             order_by=[c.offer_expires_at, c.id],
+            limit=limit,
+        )
+
+    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+        c = self._table.c
+        started = select(SLOTS.table.c.id).where(SLOTS.table.c.starts_at <= now)
+
+        def keep(w: WaitlistEntry) -> bool:
+            if w.status is not WaitlistStatus.WAITING:
+                return False
+            slot = self._session.peek(SLOTS, w.slot_id)
+            return slot is not None and slot.starts_at <= now
+
+        return self._session.select(
+            self._mapper,
+            [c.status == WaitlistStatus.WAITING.value, c.slot_id.in_(started)],
+            keep,
+            lambda w: (w.created_at, w.id.bytes),
+            order_by=[c.created_at, c.id],
             limit=limit,
         )
 

@@ -1,0 +1,154 @@
+"""Offering a slot's free seats to its waiting list, inside the unit of work that freed them.
+
+Every change that frees seats (a cancellation, a move out of a seat-holding
+state, more capacity, an offer that expires or is declined) calls
+:func:`offer_free_seats` with the slot still locked, so two of them never see
+the same free seats: the second waits for the first to commit and then finds
+its offers among the seats held. An offer is a hold: its seats count in
+``slot.seats_held`` until it is accepted (the booking takes them over),
+declined or expired (they are released and offered on).
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bookingcore.domain.communications import (
+    TEMPLATE_FIELDS,
+    Channel,
+    Communication,
+    CommunicationType,
+)
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import Actor, CommunicationId
+from bookingcore.domain.waitlist import WaitlistEntry, pick_offers
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+
+__all__ = ["end_offer_event", "offer_free_seats", "offer_message_key"]
+
+
+def offer_message_key(entry: WaitlistEntry) -> str:
+    """The dedupe key of the message that tells ``entry``'s customer about their offer."""
+    return f"waitlist_offer:{entry.id}"
+
+
+def offer_free_seats(
+    ctx: ServiceContext, tx: Transaction, slot: Slot, *, now: datetime
+) -> Sequence[WaitlistEntry]:
+    """Offer ``slot``'s free seats to its waiting entries, in offer order; call with it locked.
+
+    A party bigger than what is left is passed over and keeps its place. Each
+    offer holds its seats on ``slot``, logs a message to the customer
+    (delivered after commit by the ``waitlist.offer_message`` handler) and
+    writes a :class:`~bookingcore.domain.events.WaitlistOffered` event. A slot
+    that is closed or has started offers nothing.
+    """
+    if not slot.is_active or slot.starts_at <= now:
+        return ()
+    waiting = tx.uow.waitlist.list_for_slot(slot.id, active_only=True)
+    chosen = pick_offers(waiting, slot.seats_left)
+    expires_at = min(now + ctx.settings.waitlist_offer_ttl, slot.starts_at)
+    for entry in chosen:
+        entry.offer(now=now, expires_at=expires_at)
+        slot.hold(entry.seats)
+        communication = _log_offer_message(ctx, tx.uow, entry, slot, now=now)
+        tx.emit(
+            WaitlistOffered(
+                id=tx.new_event_id(),
+                occurred_at=now,
+                entry_id=entry.id,
+                slot_id=slot.id,
+                customer_id=entry.customer_id,
+                seats=entry.seats,
+                offer_expires_at=expires_at,
+                communication_id=None if communication is None else communication.id,
+            )
+        )
+    return chosen
+
+
+def end_offer_event(
+    tx: Transaction, entry: WaitlistEntry, outcome: str, *, now: datetime
+) -> WaitlistOfferEnded:
+    """The event of ``entry``'s offer ending as ``outcome`` (booked, expired, cancelled)."""
+    return WaitlistOfferEnded(
+        id=tx.new_event_id(),
+        occurred_at=now,
+        entry_id=entry.id,
+        slot_id=entry.slot_id,
+        customer_id=entry.customer_id,
+        seats=entry.seats,
+        outcome=outcome,
+        booking_id=entry.booking_id,
+    )
+
+
+def _channel(ctx: ServiceContext, entry: WaitlistEntry, customer: Customer) -> Channel:
+    wanted = entry.preferred_contact_method
+    templates = ctx.settings.templates
+    if wanted is Channel.EMAIL and customer.email is not None:
+        return Channel.EMAIL
+    if wanted is not None and wanted is not Channel.EMAIL:
+        if (CommunicationType.WAITLIST_OFFER, wanted) in templates:
+            return wanted
+        return Channel.SMS
+    return Channel.EMAIL if customer.email is not None else Channel.SMS
+
+
+def _log_offer_message(
+    ctx: ServiceContext, uow: UnitOfWork, entry: WaitlistEntry, slot: Slot, *, now: datetime
+) -> Communication | None:
+    customer = uow.customers.get(entry.customer_id)
+    if customer is None:  # pragma: no cover - entries always name a stored customer
+        return None
+    channel = _channel(ctx, entry, customer)
+    if (CommunicationType.WAITLIST_OFFER, channel) not in ctx.settings.templates:
+        return None  # the host configured no template for this channel: nothing to send
+    template = ctx.settings.template(CommunicationType.WAITLIST_OFFER, channel)
+    location = uow.locations.get(slot.location_id)
+    product = uow.products.get(slot.product_id) if slot.product_id else None
+    place = location.name if location else ""
+    values = dict.fromkeys(TEMPLATE_FIELDS, "")
+    values.update(
+        {
+            "customer_name": customer.name or "customer",
+            "reference": slot.name or str(slot.id),
+            "status": entry.status.value,
+            "starts_at": slot.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "location": place,
+            "product": product.name if product else (slot.name or place),
+            "travelers": str(entry.seats),
+            "seats": str(entry.seats),
+            "total": str(slot.price_per_traveler * entry.seats),
+            "business": ctx.settings.business_name,
+            "offer_expires_at": (
+                entry.offer_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+                if entry.offer_expires_at
+                else ""
+            ),
+        }
+    )
+    subject, body = template.render(values)
+    communication = Communication(
+        id=CommunicationId(ctx.ids.new_id()),
+        customer_id=customer.id,
+        type=CommunicationType.WAITLIST_OFFER,
+        channel=channel,
+        recipient=customer.email.value
+        if channel is Channel.EMAIL and customer.email
+        else customer.phone.e164,
+        subject=subject,
+        content=body,
+        template_used=template.name,
+        created_at=now,
+        created_by=Actor.system("waitlist"),
+        dedupe_key=offer_message_key(entry),
+    )
+    uow.communications.add(communication)
+    return communication

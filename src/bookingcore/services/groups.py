@@ -1,0 +1,418 @@
+"""Group bookings (seed 001): corporate and group outings under one reference and organiser.
+
+A group is created with a unique reference, its organiser and (for corporate
+bookings) the company's customer profile; bookings join it through
+:attr:`~bookingcore.services.bookings.BookingRequest.group_id`. The group's
+totals add up its bookings; cancelling the group cancels every booking in it
+in one unit of work; confirmations go to the organiser and to each booking's
+primary contact.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain._validation import clean_text
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.communications import (
+    TEMPLATE_FIELDS,
+    Channel,
+    Communication,
+    CommunicationType,
+)
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest
+from bookingcore.domain.values import BookingGroupId, CommunicationId, CustomerId, Money
+from bookingcore.errors import (
+    DeliveryError,
+    DuplicateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services.bookings import BookingService
+from bookingcore.services.communications import CommunicationService
+from bookingcore.services.customers import CustomerService
+
+__all__ = ["GroupService", "GroupTotals"]
+
+_ENTITY = "booking group"
+_PAGE = 500
+
+
+@attrs.frozen
+class GroupTotals:
+    """A group's figures, over its bookings that are not cancelled.
+
+    ``amount`` adds up the bookings' totals, ``paid`` what was taken for them
+    less refunds, ``due`` the difference; each in the group's currency (the
+    first booking's), ``None`` while the group has no booking.
+
+    .. versionadded:: 0.2
+    """
+
+    group: BookingGroup
+    bookings: int
+    travelers: int
+    amount: Money | None
+    paid: Money | None
+    due: Money | None
+    cancelled_bookings: int = 0
+
+
+class GroupService:
+    """Create, find, total, confirm and cancel booking groups.
+
+    Staff who see every booking read every group; a customer reads the groups
+    they organise (or whose company they are); a partner those whose organiser
+    it created. Creating and cancelling take the same rights as changing the
+    organiser's bookings.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        bookings: BookingService,
+        communications: CommunicationService,
+    ) -> None:
+        self._ctx = context
+        self._bookings = bookings
+        self._communications = communications
+
+    def create(
+        self,
+        group_reference: str,
+        *,
+        organizer_id: CustomerId,
+        principal: Principal,
+        company_id: CustomerId | None = None,
+        group_name: str | None = None,
+        total_participants: int | None = None,
+    ) -> BookingGroup:
+        """Open a group under ``group_reference`` (kept upper-case) for ``organizer_id``.
+
+        Raises:
+            ValidationError: a malformed reference or name, a participant count
+                outside 1 to 100,000, the company and the organiser the same.
+            NotFoundError: the organiser or company is not a customer ``principal`` may see.
+            PermissionDeniedError: ``principal`` may not act for the organiser.
+            DuplicateError: the reference is taken.
+        """
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            organizer = self._changeable(tx.uow, organizer_id, principal)
+            if company_id is not None:
+                CustomerService.load_visible(tx.uow, company_id, principal)
+            group = BookingGroup(
+                id=BookingGroupId(self._ctx.ids.new_id()),
+                group_reference=group_reference,
+                organizer_id=organizer.id,
+                company_id=company_id,
+                group_name=group_name,
+                total_participants=total_participants,
+                created_at=now,
+                updated_at=now,
+            )
+            taken = tx.uow.groups.get_by_reference(group.group_reference)
+            if taken is not None:
+                msg = f"group reference {group.group_reference} is taken"
+                raise DuplicateError(msg, entity=_ENTITY, existing_id=None)
+            tx.uow.groups.add(group)
+            tx.audit(
+                principal,
+                entity=_ENTITY,
+                entity_id=group.id,
+                action=AuditAction.CREATED,
+                new={
+                    "group_reference": group.group_reference,
+                    "organizer_id": str(group.organizer_id),
+                    "company_id": None if company_id is None else str(company_id),
+                    "group_name": group.group_name,
+                    "total_participants": group.total_participants,
+                },
+            )
+            tx.commit()
+            return group
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, group_id: BookingGroupId, *, principal: Principal) -> BookingGroup:
+        """The group, if ``principal`` may see it.
+
+        Raises:
+            NotFoundError: no such group visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            return self._visible(uow, uow.groups.get(group_id), group_id, principal)
+
+    def get_by_reference(self, group_reference: str, *, principal: Principal) -> BookingGroup:
+        """The group with this reference (any case), if ``principal`` may see it.
+
+        Raises:
+            NotFoundError: no such group visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            found = uow.groups.get_by_reference(group_reference)
+            return self._visible(uow, found, group_reference, principal)
+
+    def list(
+        self,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+        status: BookingGroupStatus | str | None = None,
+        customer_id: CustomerId | None = None,
+        search: str | None = None,
+    ) -> Page[BookingGroup]:
+        """Groups newest first: by status, by organiser or company, by text in reference or name.
+
+        A customer sees only their own groups (``customer_id`` is themselves).
+
+        Raises:
+            PermissionDeniedError: a customer asking for someone else's groups,
+                or a partner or other principal that may not list every group.
+        """
+        try:
+            wanted = None if status is None else BookingGroupStatus(status)
+        except ValueError:
+            choices = ", ".join(v.value for v in BookingGroupStatus)
+            msg = f"{status!r} is not a group status (one of {choices})"
+            raise ValidationError.single("status", msg, "invalid_choice") from None
+        text = clean_text(search, "search", max_length=100)
+        if not principal.has(Permission.VIEW_ALL):
+            if principal.kind is not PrincipalKind.CUSTOMER:
+                with self._ctx.uow_factory() as uow:
+                    if customer_id is None:
+                        msg = f"{principal} lists groups one organiser at a time"
+                        raise PermissionDeniedError(msg)
+                    CustomerService.load_visible(uow, customer_id, principal)
+            else:
+                own = CustomerId(principal.id)  # type: ignore[arg-type]
+                policy.require(customer_id in (None, own), "customers see only their own groups")
+                customer_id = own
+        with self._ctx.uow_factory() as uow:
+            return uow.groups.list(
+                page or PageRequest(), status=wanted, customer_id=customer_id, search=text
+            )
+
+    def bookings(self, group_id: BookingGroupId, *, principal: Principal) -> Sequence[Booking]:
+        """Every booking of the group, newest first, cancelled ones included.
+
+        Raises:
+            NotFoundError: no such group visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            self._visible(uow, uow.groups.get(group_id), group_id, principal)
+            return self._all_bookings(uow, group_id)
+
+    def totals(self, group_id: BookingGroupId, *, principal: Principal) -> GroupTotals:
+        """The group's bookings, travelers, amount, paid and due (see :class:`GroupTotals`).
+
+        Raises:
+            NotFoundError: no such group visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            group = self._visible(uow, uow.groups.get(group_id), group_id, principal)
+            counted = 0
+            travelers = 0
+            cancelled = 0
+            amount: Money | None = None
+            paid: Money | None = None
+            for booking in self._all_bookings(uow, group_id):
+                lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+                if booking.status == lifecycle.cancelled:
+                    cancelled += 1
+                    continue
+                counted += 1
+                travelers += booking.total_travelers
+                amount = booking.total if amount is None else amount + booking.total
+                for payment in uow.payments.list_for_booking(booking.id):
+                    paid = payment.net_amount if paid is None else paid + payment.net_amount
+            if amount is not None and paid is None:
+                paid = amount * 0
+        due = None if amount is None or paid is None else amount - paid
+        return GroupTotals(group, counted, travelers, amount, paid, due, cancelled)
+
+    # ------------------------------------------------------------------ changing
+
+    def cancel(
+        self, group_id: BookingGroupId, *, principal: Principal, reason: str | None = None
+    ) -> Sequence[Booking]:
+        """Cancel the group and every booking in it that can still be cancelled, all at once.
+
+        One unit of work: either the group and all those bookings are cancelled
+        (their seats back, offered to waiting lists) or nothing is. Returns the
+        bookings this call cancelled.
+
+        Raises:
+            NotFoundError: no such group visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not cancel the group or one of its bookings.
+            InvalidTransitionError: the group is cancelled already.
+        """
+        clean_reason = clean_text(reason, "reason", max_length=500)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            found = tx.uow.groups.get(group_id)
+            self._visible(tx.uow, found, group_id, principal)
+            group = tx.uow.groups.get_for_update(group_id)
+            assert group is not None
+            self._changeable(tx.uow, group.organizer_id, principal)
+            old = group.status.value
+            group.cancel(now=now)
+            cancelled: builtins.list[Booking] = []
+            for booking in self._all_bookings(tx.uow, group_id):
+                done = self._bookings.cancel_within(
+                    tx, booking.id, principal=principal, reason=clean_reason
+                )
+                if done is not None:
+                    cancelled.append(done)
+            tx.audit(
+                principal,
+                entity=_ENTITY,
+                entity_id=group.id,
+                action=AuditAction.STATUS_CHANGED,
+                old={"status": old},
+                new={"status": group.status.value, "bookings_cancelled": len(cancelled)},
+                reason=clean_reason,
+            )
+            tx.commit()
+            return cancelled
+
+    def send_confirmations(
+        self, group_id: BookingGroupId, *, principal: Principal
+    ) -> Sequence[Communication]:
+        """Confirm the group: a summary to the organiser, a confirmation to each booking's
+        primary contact (their phone, by SMS, when the traveler has one; else the
+        booking's customer). Bookings that are cancelled get none.
+
+        Every message is logged before it is sent; one that fails is logged as
+        failed and the others still go out. Returns the logged messages.
+
+        Raises:
+            NotFoundError: no such group visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not change every booking.
+        """
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not send group confirmations"
+        )
+        totals = self.totals(group_id, principal=principal)
+        logged: builtins.list[CommunicationId] = []
+        with self._ctx.transaction() as tx:
+            group = totals.group
+            organizer = tx.uow.customers.get(group.organizer_id)
+            assert organizer is not None
+            logged.append(self._log_group_summary(tx, organizer, totals, principal).id)
+            for booking in self._all_bookings(tx.uow, group_id):
+                lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+                if booking.status == lifecycle.cancelled:
+                    continue
+                primary = tx.uow.travelers.get(booking.primary_traveler.traveler_id)
+                phone = primary.phone if primary is not None else None
+                message = self._communications.log_for_booking(
+                    tx,
+                    booking,
+                    CommunicationType.CONFIRMATION,
+                    principal=principal,
+                    channel=Channel.SMS if phone is not None else None,
+                    recipient=phone.e164 if phone is not None else None,
+                )
+                logged.append(message.id)
+            tx.commit()
+        sent: builtins.list[Communication] = []
+        for communication_id in logged:
+            try:
+                sent.append(self._communications.deliver_logged(communication_id))
+            except DeliveryError:
+                with self._ctx.uow_factory() as uow:
+                    failed = uow.communications.get(communication_id)
+                assert failed is not None
+                sent.append(failed)
+        return sent
+
+    # ------------------------------------------------------------------ helpers
+
+    def _log_group_summary(
+        self, tx: Transaction, organizer: Customer, totals: GroupTotals, principal: Principal
+    ) -> Communication:
+        channel = Channel.EMAIL if organizer.email is not None else Channel.SMS
+        template = self._ctx.settings.template(CommunicationType.GROUP_CONFIRMATION, channel)
+        group = totals.group
+        values = dict.fromkeys(TEMPLATE_FIELDS, "")
+        values.update(
+            {
+                "customer_name": organizer.name or "customer",
+                "reference": group.group_reference,
+                "status": group.status.value,
+                "product": group.group_name or group.group_reference,
+                "travelers": str(totals.travelers),
+                "seats": str(totals.travelers),
+                "total": "" if totals.amount is None else str(totals.amount),
+                "business": self._ctx.settings.business_name,
+            }
+        )
+        subject, body = template.render(values)
+        communication = Communication(
+            id=CommunicationId(self._ctx.ids.new_id()),
+            customer_id=organizer.id,
+            type=CommunicationType.GROUP_CONFIRMATION,
+            channel=channel,
+            recipient=organizer.email.value
+            if channel is Channel.EMAIL and organizer.email
+            else organizer.phone.e164,
+            subject=subject,
+            content=body,
+            template_used=template.name,
+            created_at=self._ctx.now(),
+            created_by=principal.actor,
+        )
+        tx.uow.communications.add(communication)
+        return communication
+
+    @staticmethod
+    def _all_bookings(uow: UnitOfWork, group_id: BookingGroupId) -> builtins.list[Booking]:
+        query = BookingFilter(group_id=group_id)
+        found: builtins.list[Booking] = []
+        page = uow.bookings.list(query, PageRequest(limit=_PAGE))
+        while True:
+            found.extend(page.items)
+            if page.next_cursor is None:
+                return found
+            page = uow.bookings.list(query, PageRequest(limit=_PAGE, cursor=page.next_cursor))
+
+    @staticmethod
+    def _changeable(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:
+        customer = CustomerService.load_visible(uow, customer_id, principal)
+        policy.require(
+            policy.can_change_customer(principal, customer),
+            f"{principal} may not act for this customer",
+        )
+        return customer
+
+    @staticmethod
+    def _visible(
+        uow: UnitOfWork, group: BookingGroup | None, key: object, principal: Principal
+    ) -> BookingGroup:
+        if group is None:
+            raise NotFoundError("booking group", key)
+        if principal.has(Permission.VIEW_ALL):
+            return group
+        for customer_id in (group.organizer_id, group.company_id):
+            if customer_id is None:
+                continue
+            customer = uow.customers.get(customer_id)
+            if customer is not None and policy.can_view_customer(principal, customer):
+                return group
+        raise NotFoundError("booking group", key)

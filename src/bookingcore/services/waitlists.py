@@ -1,0 +1,626 @@
+"""Waiting lists (seed 001): join a full slot's list, get offered freed seats, book them.
+
+Every change to a slot's list runs under the slot's lock, so offers, accepts,
+expiries and cancellations of one slot never interleave: two cancellations at
+once never offer the same seat twice, and an accept racing an expiry ends in
+exactly one of them. An offer holds its seats on the slot, so at every commit::
+
+    slot.seats_held == seats of bookings holding capacity + seats of offered entries
+
+Accepting an offer books through the one booking path
+(:meth:`~bookingcore.services.BookingService.book_claimed`), which takes the
+offer's seats over in the same unit of work.
+
+.. versionadded:: 0.2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain._validation import clean_text
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.communications import Channel
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.events import WaitlistOffered
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.slots import Slot
+from bookingcore.domain.values import CustomerId, SlotId, WaitlistEntryId
+from bookingcore.domain.waitlist import (
+    WaitlistEntry,
+    WaitlistPriority,
+    WaitlistStatus,
+    offer_order,
+)
+from bookingcore.errors import (
+    DuplicateError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._seat_offers import end_offer_event, offer_free_seats
+from bookingcore.services.bookings import (
+    BookingRequest,
+    BookingService,
+    NewTraveler,
+    SavedTraveler,
+)
+from bookingcore.services.communications import CommunicationService
+from bookingcore.services.customers import CustomerService
+from bookingcore.services.events import EventDispatcher, HandlerContext
+
+__all__ = ["WaitlistPlace", "WaitlistService", "deliver_offer_messages"]
+
+_ENTITY = "waitlist entry"
+
+
+@attrs.frozen
+class WaitlistPlace:
+    """Where a customer's entry stands: ``place`` 1 is offered the next freed seats.
+
+    ``place`` counts the active waiting entries in offer order (priority, then
+    position); ``seats_ahead`` adds up the seats the entries before it wait
+    for. An offered entry has ``place`` 0.
+
+    .. versionadded:: 0.2
+    """
+
+    entry: WaitlistEntry
+    place: int
+    seats_ahead: int
+
+
+def _priority(value: WaitlistPriority | str) -> WaitlistPriority:
+    try:
+        return WaitlistPriority(value)
+    except ValueError:
+        choices = ", ".join(p.value for p in WaitlistPriority)
+        msg = f"{value!r} is not a priority (one of {choices})"
+        raise ValidationError.single("priority", msg, "invalid_choice") from None
+
+
+class _OfferClaim:
+    """An offered entry's seats, handed to the booking that accepts them."""
+
+    def __init__(self, ctx: ServiceContext, entry_id: WaitlistEntryId) -> None:
+        self._ctx = ctx
+        self._entry_id = entry_id
+        self._entry: WaitlistEntry | None = None
+
+    def release(self, tx: Transaction, slot: Slot, seats: int) -> None:
+        entry = tx.uow.waitlist.get_for_update(self._entry_id)
+        if entry is None or entry.slot_id != slot.id:
+            raise NotFoundError("waitlist entry", self._entry_id)
+        now = self._ctx.now()
+        if not entry.offer_is_open(now):
+            state = entry.status.value
+            if entry.status is WaitlistStatus.OFFERED:
+                state = "expired offer"
+            msg = f"waitlist entry {entry.id} holds no open offer (it is {state})"
+            raise InvalidTransitionError(
+                "waitlist", entry.status.value, WaitlistStatus.BOOKED.value, message=msg
+            )
+        if seats > entry.seats:
+            msg = f"the offer holds {entry.seats} seat(s); {seats} travelers do not fit"
+            raise ValidationError.single("travelers", msg, "more_than_offered")
+        slot.release(entry.seats)
+        self._entry = entry
+
+    def settle(self, tx: Transaction, slot: Slot, booking: Booking) -> None:
+        entry = self._entry
+        assert entry is not None
+        now = self._ctx.now()
+        entry.book(booking_id=booking.id, now=now)
+        tx.emit(end_offer_event(tx, entry, "booked", now=now))
+        if booking.total_travelers < entry.seats:
+            # Seats the offer held but the booking did not need go to the next in line.
+            offer_free_seats(self._ctx, tx, slot, now=now)
+
+
+class WaitlistService:
+    """Join, list, reorder and leave waiting lists; offer, accept, decline and expire offers.
+
+    Who may do what: a customer joins, sees, accepts, declines and leaves their
+    own entries; a partner does the same for the customers it created (and sees
+    only their entries on a slot's list); staff who see every booking list any
+    slot's list; staff who change every booking add entries with any priority,
+    reorder, offer and remove; the system principal runs :meth:`expire_offers`.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, context: ServiceContext, bookings: BookingService) -> None:
+        self._ctx = context
+        self._bookings = bookings
+
+    # ------------------------------------------------------------------ joining
+
+    def join(
+        self,
+        slot_id: SlotId,
+        *,
+        principal: Principal,
+        customer_id: CustomerId | None = None,
+        seats: int = 1,
+        priority: WaitlistPriority | str = WaitlistPriority.NORMAL,
+        alternative_dates: Iterable[date] = (),
+        preferred_contact_method: Channel | str | None = None,
+        notes: str | None = None,
+    ) -> WaitlistEntry:
+        """Put a customer on ``slot_id``'s waiting list for ``seats`` seats.
+
+        The entry takes the next position. If seats are free for it already,
+        it is offered them at once (in the same unit of work).
+
+        Raises:
+            ValidationError: naming the field: seats outside 1 to 1,000, an
+                unknown priority or contact method, malformed dates or notes,
+                an unknown, closed or started slot, no customer named.
+            PermissionDeniedError: a customer joining for someone else, a
+                partner for a customer it did not create, or anyone but staff
+                asking for a priority other than ``normal``.
+            NotFoundError: ``customer_id`` names no customer ``principal`` may see.
+            DuplicateError: the customer already waits on (or holds an offer on) this slot.
+        """
+        wanted = customer_id
+        if principal.kind is PrincipalKind.CUSTOMER:
+            wanted = wanted or CustomerId(principal.id)  # type: ignore[arg-type]
+            policy.require(
+                principal.is_customer(wanted), "customers join waiting lists for themselves"
+            )
+        if wanted is None:
+            raise ValidationError.single("customer_id", "name the waiting customer", "required")
+        if _priority(priority) is not WaitlistPriority.NORMAL:
+            policy.require(
+                principal.has(Permission.CHANGE_ALL),
+                f"{principal} may not set a waiting-list priority",
+            )
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            customer = self._changeable_customer(tx.uow, wanted, principal)
+            slot = tx.uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
+            if not slot.is_active:
+                raise ValidationError.single("slot_id", "this slot is closed", "inactive")
+            if slot.starts_at <= now:
+                raise ValidationError.single("slot_id", "this slot has already started", "past")
+            existing = tx.uow.waitlist.get_active(slot.id, customer.id)
+            if existing is not None:
+                msg = f"the customer already waits on this slot (entry {existing.id})"
+                raise DuplicateError(msg, entity=_ENTITY, existing_id=existing.id)
+            entry = WaitlistEntry(
+                id=WaitlistEntryId(self._ctx.ids.new_id()),
+                slot_id=slot.id,
+                customer_id=customer.id,
+                seats=seats,
+                position=tx.uow.waitlist.next_position(slot.id),
+                created_at=now,
+                updated_at=now,
+                priority=priority,
+                preferred_contact_method=preferred_contact_method,
+                alternative_dates=tuple(alternative_dates),
+                notes=notes,
+            )
+            tx.uow.waitlist.add(entry)
+            tx.audit(
+                principal,
+                entity=_ENTITY,
+                entity_id=entry.id,
+                action=AuditAction.CREATED,
+                new={
+                    "slot_id": str(slot.id),
+                    "customer_id": str(customer.id),
+                    "seats": entry.seats,
+                    "priority": entry.priority.value,
+                    "position": entry.position,
+                },
+            )
+            offer_free_seats(self._ctx, tx, slot, now=now)
+            tx.commit()
+            return entry
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, entry_id: WaitlistEntryId, *, principal: Principal) -> WaitlistEntry:
+        """The entry, if ``principal`` may see its customer.
+
+        Raises:
+            NotFoundError: no such entry visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            return self._visible_entry(uow, entry_id, principal)
+
+    def place(self, entry_id: WaitlistEntryId, *, principal: Principal) -> WaitlistPlace:
+        """Where the entry stands in its slot's list (see :class:`WaitlistPlace`).
+
+        Raises:
+            NotFoundError: no such entry visible to ``principal``.
+            ValidationError: on ``status`` when the entry is no longer active.
+        """
+        with self._ctx.uow_factory() as uow:
+            entry = self._visible_entry(uow, entry_id, principal)
+            if entry.status is WaitlistStatus.OFFERED:
+                return WaitlistPlace(entry, 0, 0)
+            if not entry.is_active:
+                msg = f"the entry is {entry.status.value}; it has no place in the list"
+                raise ValidationError.single("status", msg, "not_active")
+            ahead = 0
+            for place, other in enumerate(
+                offer_order(uow.waitlist.list_for_slot(entry.slot_id, active_only=True)), 1
+            ):
+                if other.id == entry.id:
+                    return WaitlistPlace(entry, place, ahead)
+                ahead += other.seats
+        raise NotFoundError("waitlist entry", entry_id)  # pragma: no cover - listed above
+
+    def list_for_slot(
+        self, slot_id: SlotId, *, principal: Principal, active_only: bool = True
+    ) -> Sequence[WaitlistEntry]:
+        """The slot's waiting list in offer order (priority, then position).
+
+        Staff who see every booking get every entry; a partner gets the entries
+        of the customers it created; a customer their own.
+        """
+        with self._ctx.uow_factory() as uow:
+            entries = uow.waitlist.list_for_slot(slot_id, active_only=active_only)
+            if principal.has(Permission.VIEW_ALL):
+                return entries
+            customers: dict[CustomerId, Customer | None] = {}
+            visible: list[WaitlistEntry] = []
+            for entry in entries:
+                if entry.customer_id not in customers:
+                    customers[entry.customer_id] = uow.customers.get(entry.customer_id)
+                customer = customers[entry.customer_id]
+                if customer is not None and policy.can_view_customer(principal, customer):
+                    visible.append(entry)
+            return visible
+
+    def list_for_customer(
+        self, customer_id: CustomerId, *, principal: Principal
+    ) -> Sequence[WaitlistEntry]:
+        """Every entry of the customer, on any slot and in any status, oldest first.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            CustomerService.load_visible(uow, customer_id, principal)
+            return uow.waitlist.list_for_customer(customer_id)
+
+    # ------------------------------------------------------------------ staff
+
+    def reorder(
+        self, slot_id: SlotId, entry_ids: Sequence[WaitlistEntryId], *, principal: Principal
+    ) -> Sequence[WaitlistEntry]:
+        """Put the named active entries of the slot in the given order.
+
+        The entries swap the positions they hold among themselves (the first
+        named takes the lowest), so entries not named keep theirs. Priority
+        still comes before position.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not change every booking.
+            ValidationError: on ``entry_ids`` when one repeats, is not active or
+                is not on this slot.
+        """
+        self._require_staff(principal, "reorder waiting lists")
+        if len(set(entry_ids)) != len(entry_ids):
+            raise ValidationError.single("entry_ids", "an entry is named twice", "duplicate")
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            self._locked_slot(tx.uow, slot_id)
+            active = {e.id: e for e in tx.uow.waitlist.list_for_slot(slot_id, active_only=True)}
+            missing = [str(i) for i in entry_ids if i not in active]
+            if missing:
+                msg = f"not active entries of this slot: {', '.join(missing)}"
+                raise ValidationError.single("entry_ids", msg, "unknown_entry")
+            named = [active[i] for i in entry_ids]
+            positions = sorted(e.position for e in named)
+            for entry, position in zip(named, positions, strict=True):
+                if entry.position != position:
+                    old = entry.position
+                    entry.move_to(position, now=now)
+                    tx.audit(
+                        principal,
+                        entity=_ENTITY,
+                        entity_id=entry.id,
+                        action=AuditAction.UPDATED,
+                        old={"position": old},
+                        new={"position": position},
+                    )
+            tx.commit()
+            return tx.uow.waitlist.list_for_slot(slot_id, active_only=True)
+
+    def set_priority(
+        self,
+        entry_id: WaitlistEntryId,
+        priority: WaitlistPriority | str,
+        *,
+        principal: Principal,
+    ) -> WaitlistEntry:
+        """Move an active entry to another priority (staff).
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not change every booking.
+            NotFoundError: no such entry.
+            ValidationError: an unknown priority, or the entry is not active.
+        """
+        self._require_staff(principal, "change waiting-list priorities")
+        with self._ctx.transaction() as tx:
+            entry = self._locked_entry(tx.uow, entry_id, principal)
+            old = entry.priority.value
+            entry.set_priority(priority, now=self._ctx.now())
+            tx.audit(
+                principal,
+                entity=_ENTITY,
+                entity_id=entry.id,
+                action=AuditAction.UPDATED,
+                old={"priority": old},
+                new={"priority": entry.priority.value},
+            )
+            tx.commit()
+            return entry
+
+    def offer(self, slot_id: SlotId, *, principal: Principal) -> Sequence[WaitlistEntry]:
+        """Offer the slot's free seats to its waiting list now (staff); the entries offered.
+
+        Freed seats are offered on their own as they free up; this is for a
+        host that wants to run a round by hand (seed 001's offer endpoint).
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not change every booking.
+            NotFoundError: no such slot.
+        """
+        self._require_staff(principal, "offer waiting-list seats")
+        with self._ctx.transaction() as tx:
+            slot = self._locked_slot(tx.uow, slot_id)
+            offered = offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
+            tx.commit()
+            return offered
+
+    # ------------------------------------------------------------------ leaving
+
+    def remove(
+        self, entry_id: WaitlistEntryId, *, principal: Principal, reason: str | None = None
+    ) -> WaitlistEntry:
+        """Take an active entry off the list (the customer leaves, or staff remove it).
+
+        An offer it held is given up: its seats go to the next entries in line.
+
+        Raises:
+            NotFoundError: no such entry visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not change the entry's customer.
+            InvalidTransitionError: the entry is no longer active.
+        """
+        return self._end(entry_id, principal, reason=reason, only_offered=False)
+
+    def decline(
+        self, entry_id: WaitlistEntryId, *, principal: Principal, reason: str | None = None
+    ) -> WaitlistEntry:
+        """Turn an offer down: the entry is cancelled and its seats offered onward.
+
+        Raises:
+            NotFoundError: no such entry visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not change the entry's customer.
+            InvalidTransitionError: the entry holds no offer.
+        """
+        return self._end(entry_id, principal, reason=reason, only_offered=True)
+
+    def _end(
+        self,
+        entry_id: WaitlistEntryId,
+        principal: Principal,
+        *,
+        reason: str | None,
+        only_offered: bool,
+    ) -> WaitlistEntry:
+        clean_reason = clean_text(reason, "reason", max_length=500)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            entry = self._locked_entry(tx.uow, entry_id, principal)
+            if only_offered and entry.status is not WaitlistStatus.OFFERED:
+                msg = f"waitlist entry {entry.id} holds no offer (it is {entry.status.value})"
+                raise InvalidTransitionError(
+                    "waitlist",
+                    entry.status.value,
+                    WaitlistStatus.CANCELLED.value,
+                    message=msg,
+                )
+            had_offer = entry.status is WaitlistStatus.OFFERED
+            old = entry.status.value
+            entry.cancel(now=now)
+            tx.audit(
+                principal,
+                entity=_ENTITY,
+                entity_id=entry.id,
+                action=AuditAction.STATUS_CHANGED,
+                old={"status": old},
+                new={"status": entry.status.value},
+                reason=clean_reason,
+            )
+            if had_offer:
+                slot = tx.uow.slots.get_for_update(entry.slot_id)
+                assert slot is not None
+                slot.release(entry.seats)
+                tx.emit(end_offer_event(tx, entry, "cancelled", now=now))
+                offer_free_seats(self._ctx, tx, slot, now=now)
+            tx.commit()
+            return entry
+
+    # ------------------------------------------------------------------ offers
+
+    def accept(
+        self,
+        entry_id: WaitlistEntryId,
+        travelers: Sequence[NewTraveler | SavedTraveler],
+        *,
+        principal: Principal,
+        internal_notes: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Booking:
+        """Book the seats an open offer holds, for ``travelers`` (at most the seats offered).
+
+        The booking is made through the one booking path, in one unit of work
+        with the offer: the offer's seats pass to the booking, the entry
+        becomes ``booked``, and seats the booking does not need are offered on.
+
+        Raises:
+            NotFoundError: no such entry visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not book for the entry's customer.
+            InvalidTransitionError: the entry holds no open offer (it expired,
+                was declined, or was booked already).
+            ValidationError: more travelers than seats offered, or anything
+                :meth:`~bookingcore.services.BookingService.book` refuses.
+        """
+        with self._ctx.uow_factory() as uow:
+            entry = self._visible_entry(uow, entry_id, principal)
+            customer = uow.customers.get(entry.customer_id)
+        assert customer is not None
+        policy.require(
+            policy.can_change_customer(principal, customer),
+            f"{principal} may not book for this customer",
+        )
+        request = BookingRequest(
+            entry.slot_id,
+            travelers,
+            customer_id=None if principal.kind is PrincipalKind.CUSTOMER else entry.customer_id,
+            internal_notes=internal_notes,
+            metadata={"waitlist_entry_id": str(entry.id)},
+        )
+        return self._bookings.book_claimed(
+            request,
+            _OfferClaim(self._ctx, entry.id),
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
+
+    def expire_offers(
+        self, now: datetime | None = None, *, principal: Principal, limit: int = 500
+    ) -> Sequence[WaitlistEntry]:
+        """Expire offers that ran out at or before ``now`` and offer their seats onward.
+
+        Entries still waiting on a slot that started by ``now`` expire too (nobody
+        will be offered those seats). A job calls this every few minutes;
+        several workers may run it at once (each slot is handled under its lock,
+        and an offer accepted meanwhile is left alone). Returns the entries this
+        call expired.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is neither the system nor staff
+                who change every booking.
+        """
+        self._require_staff(principal, "expire waiting-list offers")
+        when = now or self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            due = uow.waitlist.list_expired_offers(when, limit)
+            slots = list(dict.fromkeys(entry.slot_id for entry in due))
+        expired: list[WaitlistEntry] = []
+        for slot_id in slots:
+            with self._ctx.transaction() as tx:
+                slot = tx.uow.slots.get_for_update(slot_id)
+                if slot is None:  # pragma: no cover - entries name stored slots
+                    continue
+                ended = False
+                for entry in tx.uow.waitlist.list_for_slot(slot_id, active_only=True):
+                    if entry.status is not WaitlistStatus.OFFERED or entry.offer_is_open(when):
+                        continue
+                    entry.expire(now=when)
+                    slot.release(entry.seats)
+                    tx.emit(end_offer_event(tx, entry, "expired", now=when))
+                    expired.append(entry)
+                    ended = True
+                if ended:
+                    offer_free_seats(self._ctx, tx, slot, now=max(when, self._ctx.now()))
+                    tx.commit()
+        # Waiting entries of slots that started will never be offered a seat: close them.
+        with self._ctx.uow_factory() as uow:
+            stale = uow.waitlist.list_waiting_past_start(when, limit)
+            slots = list(dict.fromkeys(entry.slot_id for entry in stale))
+        for slot_id in slots:
+            with self._ctx.transaction() as tx:
+                tx.uow.slots.get_for_update(slot_id)
+                for entry in tx.uow.waitlist.list_for_slot(slot_id, active_only=True):
+                    if entry.status is WaitlistStatus.WAITING:
+                        entry.expire(now=when)
+                        expired.append(entry)
+                tx.commit()
+        return expired
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _require_staff(principal: Principal, what: str) -> None:
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not {what}")
+
+    @staticmethod
+    def _changeable_customer(
+        uow: UnitOfWork, customer_id: CustomerId, principal: Principal
+    ) -> Customer:
+        customer = CustomerService.load_visible(uow, customer_id, principal)
+        if not policy.can_change_customer(principal, customer):
+            raise PermissionDeniedError(f"{principal} may not act for this customer")
+        return customer
+
+    @staticmethod
+    def _locked_slot(uow: UnitOfWork, slot_id: SlotId) -> Slot:
+        slot = uow.slots.get_for_update(slot_id)
+        if slot is None:
+            raise NotFoundError("slot", slot_id)
+        return slot
+
+    @staticmethod
+    def _visible_entry(
+        uow: UnitOfWork, entry_id: WaitlistEntryId, principal: Principal
+    ) -> WaitlistEntry:
+        entry = uow.waitlist.get(entry_id)
+        if entry is None:
+            raise NotFoundError("waitlist entry", entry_id)
+        if principal.has(Permission.VIEW_ALL):
+            return entry
+        customer = uow.customers.get(entry.customer_id)
+        if customer is None or not policy.can_view_customer(principal, customer):
+            raise NotFoundError("waitlist entry", entry_id)
+        return entry
+
+    def _locked_entry(
+        self, uow: UnitOfWork, entry_id: WaitlistEntryId, principal: Principal
+    ) -> WaitlistEntry:
+        """The entry, after its slot's lock (the order every waiting-list change takes)."""
+        found = self._visible_entry(uow, entry_id, principal)
+        customer = uow.customers.get(found.customer_id)
+        assert customer is not None
+        policy.require(
+            policy.can_change_customer(principal, customer),
+            f"{principal} may not change this waiting-list entry",
+        )
+        self._locked_slot(uow, found.slot_id)
+        entry = uow.waitlist.get_for_update(entry_id)
+        assert entry is not None
+        return entry
+
+
+def deliver_offer_messages(
+    dispatcher: EventDispatcher, communications: CommunicationService
+) -> None:
+    """Subscribe the handler that sends each waiting-list offer's logged message.
+
+    Its name is ``waitlist.offer_message``; a failed send is retried by the
+    dispatcher and never sends twice (the message is sent once, then kept).
+
+    .. versionadded:: 0.2
+    """
+
+    def send(event: WaitlistOffered, context: HandlerContext) -> None:
+        if event.communication_id is not None:
+            communications.deliver_logged(event.communication_id)
+
+    dispatcher.subscribe(WaitlistOffered, send, name="waitlist.offer_message")

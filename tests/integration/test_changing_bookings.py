@@ -1,0 +1,333 @@
+"""Changing a booking: reschedule, travelers, advisor notes and (re-)assignment, on every store."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    CapacityError,
+    DuplicateError,
+    InvalidTransitionError,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    SavedTraveler,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    TravelerId,
+    ValidationError,
+)
+from bookingcore.domain import BookingRescheduled, Slot, WaitlistStatus
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.values import CustomerId
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+
+
+class Desk:
+    """A core with two locations and slots on them, and a customer."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.clock = FixedClock()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work, clock=self.clock, ids=SequentialIds()
+        )
+        self.events: list[BookingRescheduled] = []
+        self.core.events.subscribe(
+            BookingRescheduled, lambda e, _: self.events.append(e), name="test.rescheduled"
+        )
+        self._n = itertools.count()
+        self.base = self.core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+        self.reef = self.core.catalog.add_location("REEF", "Reef centre", principal=ADMIN)
+        self.customer: CustomerId = self.core.customers.register(
+            "+919812300001", principal=ADMIN, name="Asha Rao"
+        ).customer.id
+
+    def slot(self, *, days: int = 10, price: str = "1000", capacity: int = 4, **kw: object) -> Slot:
+        return self.core.catalog.create_slot(
+            location_id=kw.pop("location_id", self.base.id),  # type: ignore[arg-type]
+            starts_at=self.clock.now() + timedelta(days=days),
+            price_per_traveler=Money(price, kw.pop("currency", "INR")),  # type: ignore[arg-type]
+            capacity=capacity,
+            principal=ADMIN,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def book(self, slot: Slot, travelers: int, customer: CustomerId | None = None):  # type: ignore[no-untyped-def]
+        return self.core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [
+                    NewTraveler(TravelerDetails(f"Traveler {next(self._n)}"), is_primary=i == 0)
+                    for i in range(travelers)
+                ],
+                customer_id=customer or self.customer,
+            ),
+            principal=ADMIN,
+        )
+
+    def held(self, slot: Slot) -> int:
+        return self.core.catalog.get_slot(slot.id, principal=ADMIN).seats_held
+
+
+@pytest.fixture
+def desk(any_store: MemoryStore | SqlStore) -> Desk:
+    return Desk(any_store)
+
+
+class TestReschedule:
+    def test_seats_move_prices_follow_and_the_change_is_recorded(self, desk: Desk) -> None:
+        old, new = desk.slot(days=10), desk.slot(days=12, price="1200")
+        booking = desk.book(old, 2)
+        moved = desk.core.bookings.reschedule(
+            booking.id, new.id, principal=ADMIN, reason="rain forecast"
+        )
+        assert moved.from_slot_id == old.id
+        assert moved.price_difference == Money("400", "INR")
+        assert (moved.booking.slot_id, moved.booking.starts_at) == (new.id, new.starts_at)
+        assert moved.booking.total == Money("2400", "INR")
+        assert (desk.held(old), desk.held(new)) == (0, 2)
+        stored = desk.core.bookings.get(booking.id, principal=ADMIN)
+        assert stored.slot_id == new.id
+        trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
+        assert trail[-1].reason == "rain forecast"
+        assert trail[-1].new_values["slot_id"] == str(new.id)
+        assert [(e.from_slot_id, e.to_slot_id, e.price_difference) for e in desk.events] == [
+            (old.id, new.id, "400.00")
+        ]
+
+    def test_the_freed_seats_go_to_the_old_slots_waiting_list(self, desk: Desk) -> None:
+        old, new = desk.slot(capacity=2), desk.slot(days=11)
+        booking = desk.book(old, 2)
+        other = desk.core.customers.register("+919812300002", principal=ADMIN).customer.id
+        entry = desk.core.waitlists.join(old.id, principal=ADMIN, customer_id=other, seats=2)
+        desk.core.bookings.reschedule(booking.id, new.id, principal=ADMIN)
+        assert desk.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+        assert desk.held(old) == 2
+
+    def test_refusals_change_nothing(self, desk: Desk) -> None:
+        old, full = desk.slot(), desk.slot(days=11, capacity=1)
+        booking = desk.book(old, 2)
+        with pytest.raises(CapacityError):
+            desk.core.bookings.reschedule(booking.id, full.id, principal=ADMIN)
+        with pytest.raises(ValidationError) as same:
+            desk.core.bookings.reschedule(booking.id, old.id, principal=ADMIN)
+        assert same.value.errors[0].code == "same_slot"
+        dollars = desk.slot(days=13, currency="USD", price="12")
+        with pytest.raises(ValidationError):
+            desk.core.bookings.reschedule(booking.id, dollars.id, principal=ADMIN)
+        past = desk.slot(days=1)
+        desk.clock.advance(days=2)
+        with pytest.raises(ValidationError):
+            desk.core.bookings.reschedule(booking.id, past.id, principal=ADMIN)
+        assert (desk.held(old), desk.held(full)) == (2, 0)
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).slot_id == old.id
+
+    def test_a_cancelled_booking_is_not_rescheduled(self, desk: Desk) -> None:
+        old, new = desk.slot(), desk.slot(days=11)
+        booking = desk.book(old, 1)
+        desk.core.bookings.cancel(booking.id, principal=ADMIN)
+        with pytest.raises(InvalidTransitionError):
+            desk.core.bookings.reschedule(booking.id, new.id, principal=ADMIN)
+
+    def test_the_same_travelers_cannot_hold_the_new_slot_twice(self, desk: Desk) -> None:
+        old, new = desk.slot(), desk.slot(days=11)
+        first = desk.book(old, 1)
+        saved = first.travelers[0].traveler_id
+        desk.core.bookings.book(
+            BookingRequest(
+                new.id, [SavedTraveler(saved, is_primary=True)], customer_id=desk.customer
+            ),
+            principal=ADMIN,
+        )
+        with pytest.raises(DuplicateError):
+            desk.core.bookings.reschedule(first.id, new.id, principal=ADMIN)
+
+    def test_a_customer_reschedules_their_own_booking_only(self, desk: Desk) -> None:
+        old, new = desk.slot(), desk.slot(days=11)
+        booking = desk.book(old, 1)
+        other = desk.core.customers.register("+919812300002", principal=ADMIN).customer.id
+        with pytest.raises(NotFoundError):
+            desk.core.bookings.reschedule(booking.id, new.id, principal=Principal.customer(other))
+        moved = desk.core.bookings.reschedule(
+            booking.id, new.id, principal=Principal.customer(desk.customer)
+        )
+        assert moved.booking.slot_id == new.id
+
+
+class TestTravelers:
+    def test_add_remove_and_replace_with_capacity_primary_and_prices(self, desk: Desk) -> None:
+        slot = desk.slot(capacity=4)
+        booking = desk.book(slot, 2)
+        first, second = (t.traveler_id for t in booking.travelers)
+        grown = desk.core.bookings.change_travelers(
+            booking.id,
+            principal=ADMIN,
+            add=[NewTraveler(TravelerDetails("Newcomer"))],
+        )
+        assert grown.total_travelers == 3
+        assert grown.total == Money("3000", "INR")
+        assert grown.primary_traveler.traveler_id == first
+        assert desk.held(slot) == 3
+        with pytest.raises(CapacityError):
+            desk.core.bookings.change_travelers(
+                booking.id,
+                principal=ADMIN,
+                add=[NewTraveler(TravelerDetails(f"Extra {i}")) for i in range(2)],
+            )
+        replaced = desk.core.bookings.change_travelers(
+            booking.id,
+            principal=ADMIN,
+            remove=[first],
+            add=[NewTraveler(TravelerDetails("Stand in"), is_primary=True)],
+        )
+        assert first not in replaced.traveler_ids
+        assert replaced.primary_traveler.traveler_id not in {first, second}
+        assert desk.held(slot) == 3
+        shrunk = desk.core.bookings.change_travelers(
+            booking.id, principal=ADMIN, remove=[second], primary=replaced.travelers[-1].traveler_id
+        )
+        assert shrunk.total_travelers == 2
+        assert desk.held(slot) == 2
+        trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
+        assert trail[-1].action is AuditAction.UPDATED
+        assert "travelers" in trail[-1].new_values
+
+    def test_the_rules_are_checked_again(self, desk: Desk) -> None:
+        slot = desk.slot()
+        booking = desk.book(slot, 1)
+        only = booking.travelers[0].traveler_id
+        with pytest.raises(ValidationError):
+            desk.core.bookings.change_travelers(booking.id, principal=ADMIN, remove=[only])
+        stranger = TravelerId(desk.customer)  # an id that is no traveler of this booking
+        with pytest.raises(ValidationError) as not_theirs:
+            desk.core.bookings.change_travelers(booking.id, principal=ADMIN, primary=stranger)
+        assert not_theirs.value.errors[0].field == "primary"
+        with pytest.raises(ValidationError) as unknown:
+            desk.core.bookings.change_travelers(booking.id, principal=ADMIN, remove=[stranger])
+        assert unknown.value.errors[0].field == "remove"
+        with pytest.raises(ValidationError):
+            desk.core.bookings.change_travelers(
+                booking.id,
+                principal=ADMIN,
+                add=[NewTraveler(TravelerDetails("Second primary"), is_primary=True)],
+                primary=only,
+            )
+        with pytest.raises(PermissionDeniedError):
+            desk.core.bookings.change_travelers(
+                booking.id,
+                principal=Principal.customer(desk.customer),
+                add=[NewTraveler(TravelerDetails("Cheap"), price=Money("1", "INR"))],
+            )
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).traveler_ids == {only}
+        assert desk.held(slot) == 1
+
+    def test_freed_seats_go_to_the_waiting_list(self, desk: Desk) -> None:
+        slot = desk.slot(capacity=3)
+        booking = desk.book(slot, 3)
+        other = desk.core.customers.register("+919812300002", principal=ADMIN).customer.id
+        entry = desk.core.waitlists.join(slot.id, principal=ADMIN, customer_id=other, seats=1)
+        desk.core.bookings.change_travelers(
+            booking.id, principal=ADMIN, remove=[booking.travelers[2].traveler_id]
+        )
+        assert desk.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+
+
+class TestNotesAndAssignment:
+    def test_advisor_notes_are_an_append_only_log_for_staff(self, desk: Desk) -> None:
+        booking = desk.book(desk.slot(), 1)
+        advisor = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.STAFF)
+        first = desk.core.bookings.add_note(booking.id, "Called, prefers morning", principal=ADMIN)
+        desk.clock.advance(minutes=5)
+        desk.core.bookings.add_note(booking.id, "Sent brochure", principal=advisor)
+        notes = desk.core.bookings.notes(booking.id, principal=ADMIN)
+        assert [n.text for n in notes] == ["Called, prefers morning", "Sent brochure"]
+        assert notes[0].id == first.id
+        assert notes[0].author == ADMIN.actor
+        assert notes[1].written_at > notes[0].written_at
+        customer = Principal.customer(desk.customer)
+        with pytest.raises(PermissionDeniedError):
+            desk.core.bookings.notes(booking.id, principal=customer)
+        with pytest.raises(PermissionDeniedError):
+            desk.core.bookings.add_note(booking.id, "mine", principal=customer)
+        with pytest.raises(ValidationError):
+            desk.core.bookings.add_note(booking.id, "   ", principal=ADMIN)
+
+    def test_strategies_assign_single_bookings_and_reassign(self, desk: Desk) -> None:
+        add = desk.core.staff.add
+        ana = add("ana@desk.example", "Ana", principal=ADMIN, locations=["BASE"]).id
+        ben = add("ben@desk.example", "Ben", principal=ADMIN, locations=["REEF"]).id
+        slot = desk.slot(capacity=20)
+        reef = desk.slot(capacity=20, location_id=desk.reef.id)
+        bookings = [desk.book(slot, 1) for _ in range(4)]
+        picked = [
+            desk.core.bookings.assign(b.id, principal=ADMIN, strategy="round_robin").assignee_id
+            for b in bookings
+        ]
+        assert picked == [min(ana, ben), max(ana, ben)] * 2
+        spread = desk.book(slot, 1)
+        least = desk.core.bookings.assign(spread.id, principal=ADMIN, strategy="least_loaded")
+        assert least.assignee_id in {ana, ben}
+        reef_booking = desk.book(reef, 1)
+        by_dealer = desk.core.bookings.assign(
+            reef_booking.id, principal=ADMIN, strategy="dealer_based"
+        )
+        assert by_dealer.assignee_id == ben
+        moved = desk.core.bookings.assign(reef_booking.id, principal=ADMIN, advisor_id=ana)
+        assert moved.assignee_id == ana
+        with pytest.raises(ValidationError):
+            desk.core.bookings.assign(reef_booking.id, principal=ADMIN, strategy="manual")
+        with pytest.raises(ValidationError):
+            desk.core.bookings.assign(reef_booking.id, principal=ADMIN, strategy="by_vibes")
+        with pytest.raises(PermissionDeniedError):
+            desk.core.bookings.assign(
+                reef_booking.id, principal=Principal.customer(desk.customer), advisor_id=ben
+            )
+        trail = desk.core.bookings.audit_trail(reef_booking.id, principal=ADMIN)
+        assert trail[-1].new_values == {"assignee_id": str(ana)}
+
+
+@pytest.mark.postgres
+def test_reschedules_in_opposite_directions_at_once_never_deadlock(pg_store: SqlStore) -> None:
+    """Eight threads move bookings A -> B and B -> A at once; slots are locked in one order."""
+    import threading  # noqa: PLC0415
+
+    desk = Desk(pg_store)
+    a, b = desk.slot(capacity=8), desk.slot(days=11, capacity=8)
+    customers = [
+        desk.core.customers.register(f"+9198123100{i:02d}", principal=ADMIN).customer.id
+        for i in range(8)
+    ]
+    on_a = [desk.book(a, 1, customers[i]) for i in range(4)]
+    on_b = [desk.book(b, 1, customers[4 + i]) for i in range(4)]
+    moves = [(x.id, b.id) for x in on_a] + [(y.id, a.id) for y in on_b]
+    barrier = threading.Barrier(len(moves))
+    errors: list[Exception] = []
+
+    def move(booking_id: object, slot_id: object) -> None:
+        barrier.wait()
+        try:
+            desk.core.bookings.reschedule(booking_id, slot_id, principal=ADMIN)  # type: ignore[arg-type]
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=m) for m in moves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert (desk.held(a), desk.held(b)) == (4, 4)
+    for booking in on_a:
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).slot_id == b.id

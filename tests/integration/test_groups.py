@@ -1,0 +1,199 @@
+"""Group bookings: one reference, bookings join it, totals add up, cancel all at once, confirm."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    DuplicateError,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import BookingGroupStatus, CommunicationType, WaitlistStatus
+from bookingcore.domain.values import CustomerId
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+
+
+class Outing:
+    """A core, a slot of 10 seats, an organiser, a company and a few participants."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.clock = FixedClock()
+        self.notifier = RecordingNotifier()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            notifier=self.notifier,
+        )
+        location = self.core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+        self.slot = self.core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=self.clock.now() + timedelta(days=10),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        register = self.core.customers.register
+        self.organizer = register(
+            "+919812300001", principal=ADMIN, name="Olga Organiser", email="olga@acme.example"
+        ).customer.id
+        self.company = register("+919812300002", principal=ADMIN, name="Acme Ltd").customer.id
+        self.participants = [
+            register(f"+91981230010{i}", principal=ADMIN, name=f"P{i}").customer.id
+            for i in range(3)
+        ]
+
+    def book(self, customer: CustomerId, travelers: int, **fields: object):  # type: ignore[no-untyped-def]
+        return self.core.bookings.book(
+            BookingRequest(
+                self.slot.id,
+                [
+                    NewTraveler(
+                        TravelerDetails(
+                            f"T{i} {customer}", phone="+919899900000" if i == 0 else None
+                        ),
+                        is_primary=i == 0,
+                    )
+                    for i in range(travelers)
+                ],
+                customer_id=customer,
+                **fields,  # type: ignore[arg-type]
+            ),
+            principal=ADMIN,
+        )
+
+
+@pytest.fixture
+def outing(any_store: MemoryStore | SqlStore) -> Outing:
+    return Outing(any_store)
+
+
+def test_a_group_is_created_once_per_reference_and_found_by_it(outing: Outing) -> None:
+    group = outing.core.groups.create(
+        "acme-offsite-2026",
+        organizer_id=outing.organizer,
+        company_id=outing.company,
+        group_name="Acme offsite",
+        total_participants=6,
+        principal=ADMIN,
+    )
+    assert group.group_reference == "ACME-OFFSITE-2026"
+    found = outing.core.groups.get_by_reference("Acme-Offsite-2026", principal=ADMIN)
+    assert found.id == group.id
+    with pytest.raises(DuplicateError):
+        outing.core.groups.create(
+            "ACME-OFFSITE-2026", organizer_id=outing.organizer, principal=ADMIN
+        )
+    outing.core.groups.create("DIVE-WEEK", organizer_id=outing.company, principal=ADMIN)
+    assert [g.id for g in outing.core.groups.list(principal=ADMIN, search="offsite").items] == [
+        group.id
+    ]
+    mine = outing.core.groups.list(principal=Principal.customer(outing.organizer)).items
+    assert [g.id for g in mine] == [group.id]
+    with pytest.raises(PermissionDeniedError):
+        outing.core.groups.list(
+            principal=Principal.customer(outing.organizer), customer_id=outing.company
+        )
+    with pytest.raises(NotFoundError):
+        outing.core.groups.get(group.id, principal=Principal.customer(outing.participants[0]))
+
+
+def test_bookings_join_an_active_group_and_its_totals_add_up(outing: Outing) -> None:
+    group = outing.core.groups.create("SCHOOL-TRIP", organizer_id=outing.organizer, principal=ADMIN)
+    a = outing.book(outing.participants[0], 2, group_id=group.id)
+    b = outing.book(outing.participants[1], 3, group_id=group.id)
+    outing.book(outing.participants[2], 1)  # not in the group
+    assert a.group_id == group.id
+    assert {x.id for x in outing.core.groups.bookings(group.id, principal=ADMIN)} == {a.id, b.id}
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert (totals.bookings, totals.travelers) == (2, 5)
+    assert totals.amount == Money("5000", "INR")
+    assert totals.paid == Money("0", "INR")
+    assert totals.due == Money("5000", "INR")
+    with pytest.raises(PermissionDeniedError):
+        outing.core.bookings.book(
+            BookingRequest(
+                outing.slot.id,
+                [NewTraveler(TravelerDetails("Gatecrasher"), is_primary=True)],
+                group_id=group.id,
+            ),
+            principal=Principal.customer(outing.participants[2]),
+        )
+
+
+def test_cancelling_a_group_cancels_every_booking_in_one_unit_of_work(outing: Outing) -> None:
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    booked = [outing.book(p, 3, group_id=group.id) for p in outing.participants]
+    outsider = outing.book(outing.organizer, 1)
+    waiting = outing.core.waitlists.join(
+        outing.slot.id, principal=ADMIN, customer_id=outing.company, seats=4
+    )
+    cancelled = outing.core.groups.cancel(group.id, principal=ADMIN, reason="offsite called off")
+    assert {b.id for b in cancelled} == {b.id for b in booked}
+    for booking in booked:
+        stored = outing.core.bookings.get(booking.id, principal=ADMIN)
+        assert stored.status == "cancelled"
+        assert stored.cancellation_reason == "offsite called off"
+    assert outing.core.bookings.get(outsider.id, principal=ADMIN).status != "cancelled"
+    assert outing.core.groups.get(group.id, principal=ADMIN).status is BookingGroupStatus.CANCELLED
+    # The freed seats went to the waiting list in the same unit of work.
+    assert outing.core.waitlists.get(waiting.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+    assert outing.core.catalog.get_slot(outing.slot.id, principal=ADMIN).seats_held == 5
+    with pytest.raises(ValidationError):
+        outing.book(outing.participants[0], 1, group_id=group.id)
+
+
+def test_a_refused_group_cancellation_changes_nothing(outing: Outing) -> None:
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    booked = [outing.book(p, 1, group_id=group.id) for p in outing.participants]
+    stranger = Principal.customer(outing.participants[0])
+    with pytest.raises((PermissionDeniedError, NotFoundError)):
+        outing.core.groups.cancel(group.id, principal=stranger)
+    for booking in booked:
+        assert outing.core.bookings.get(booking.id, principal=ADMIN).status != "cancelled"
+    assert outing.core.groups.get(group.id, principal=ADMIN).status is BookingGroupStatus.ACTIVE
+
+
+def test_confirmations_go_to_the_organiser_and_each_primary_contact(outing: Outing) -> None:
+    group = outing.core.groups.create(
+        "OFFSITE", organizer_id=outing.organizer, group_name="Acme offsite", principal=ADMIN
+    )
+    for participant in outing.participants[:2]:
+        outing.book(participant, 2, group_id=group.id)
+    sent = outing.core.groups.send_confirmations(group.id, principal=ADMIN)
+    assert [c.type for c in sent] == [
+        CommunicationType.GROUP_CONFIRMATION,
+        CommunicationType.CONFIRMATION,
+        CommunicationType.CONFIRMATION,
+    ]
+    assert [m.recipient for m in outing.notifier.sent] == [
+        "olga@acme.example",
+        "+919899900000",
+        "+919899900000",
+    ]
+    assert "4 traveler(s)" in outing.notifier.sent[0].body
+    assert all(c.status.value == "sent" for c in sent)
+    logged = outing.core.communications.for_customer(outing.organizer, principal=ADMIN)
+    assert [c.type for c in logged] == [CommunicationType.GROUP_CONFIRMATION]
+
+
+def test_an_unknown_group_status_is_a_validation_error(outing: Outing) -> None:
+    with pytest.raises(ValidationError) as bad:
+        outing.core.groups.list(principal=ADMIN, status="archived")
+    assert bad.value.errors[0].field == "status"

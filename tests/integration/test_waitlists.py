@@ -1,0 +1,408 @@
+"""Waiting lists offer freed seats as real holds, book them through the one path, on every store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    CapacityError,
+    DuplicateError,
+    InvalidTransitionError,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PartnerId,
+    PermissionDeniedError,
+    Principal,
+    Settings,
+    SlotId,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import (
+    CommunicationType,
+    Slot,
+    WaitlistOffered,
+    WaitlistOfferEnded,
+    WaitlistStatus,
+)
+from bookingcore.domain.values import CustomerId
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+SYSTEM = Principal.system("jobs")
+
+
+class World:
+    """A core over one store, a slot of ``capacity`` seats and helpers to fill it."""
+
+    def __init__(self, store: MemoryStore | SqlStore, capacity: int = 4) -> None:
+        self.clock = FixedClock()
+        self.notifier = RecordingNotifier()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            notifier=self.notifier,
+            settings=Settings(waitlist_offer_ttl=timedelta(hours=24)),
+        )
+        self.events: list[object] = []
+        self.core.events.subscribe(
+            WaitlistOffered, lambda e, _: self.events.append(e), name="test.offered"
+        )
+        self.core.events.subscribe(
+            WaitlistOfferEnded, lambda e, _: self.events.append(e), name="test.ended"
+        )
+        location = self.core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+        self.slot = self.core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=self.clock.now() + timedelta(days=10),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=capacity,
+            principal=ADMIN,
+        )
+        self._phones = 0
+
+    def customer(self, name: str = "Asha Rao", *, email: bool = True) -> CustomerId:
+        self._phones += 1
+        return self.core.customers.register(
+            f"+9198123{self._phones:05d}",
+            principal=ADMIN,
+            name=name,
+            email=f"c{self._phones}@example.com" if email else None,
+        ).customer.id
+
+    def book(self, customer_id: CustomerId, travelers: int):  # type: ignore[no-untyped-def]
+        return self.core.bookings.book(
+            BookingRequest(
+                self.slot.id,
+                [
+                    NewTraveler(TravelerDetails(f"T{i} of {customer_id}"), is_primary=i == 0)
+                    for i in range(travelers)
+                ],
+                customer_id=customer_id,
+            ),
+            principal=ADMIN,
+        )
+
+    def slot_now(self, slot_id: SlotId | None = None) -> Slot:
+        return self.core.catalog.get_slot(slot_id or self.slot.id, principal=ADMIN)
+
+    def check_invariant(self) -> None:
+        """Seats held == travelers of bookings holding seats + seats of offered entries."""
+        slot = self.slot_now()
+        lifecycle = self.core.settings.lifecycle(None)
+        page = self.core.bookings.list(principal=ADMIN)
+        booked = sum(
+            b.total_travelers
+            for b in page.items
+            if b.slot_id == slot.id and lifecycle.holds_capacity(b.status)
+        )
+        offered = sum(
+            e.seats
+            for e in self.core.waitlists.list_for_slot(slot.id, principal=ADMIN)
+            if e.status is WaitlistStatus.OFFERED
+        )
+        assert slot.seats_held == booked + offered
+        assert slot.capacity is None or slot.seats_held <= slot.capacity
+
+
+def _travelers(n: int) -> list[NewTraveler]:
+    return [NewTraveler(TravelerDetails(f"Guest {i}"), is_primary=i == 0) for i in range(n)]
+
+
+@pytest.fixture
+def world(any_store: MemoryStore | SqlStore) -> World:
+    return World(any_store)
+
+
+class TestJoining:
+    def test_a_customer_joins_once_and_sees_their_place(self, world: World) -> None:
+        booker = world.customer()
+        world.book(booker, 4)
+        first, second = world.customer("First"), world.customer("Second")
+        a = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=first, seats=2)
+        b = world.core.waitlists.join(
+            world.slot.id, principal=Principal.customer(second), seats=1, notes="window seat"
+        )
+        assert (a.position, b.position) == (1, 2)
+        assert a.status is WaitlistStatus.WAITING
+        place = world.core.waitlists.place(b.id, principal=Principal.customer(second))
+        assert (place.place, place.seats_ahead) == (2, 2)
+        with pytest.raises(DuplicateError):
+            world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=first)
+
+    def test_customers_join_only_for_themselves_and_only_staff_set_priority(
+        self, world: World
+    ) -> None:
+        me, other = world.customer("Me"), world.customer("Other")
+        with pytest.raises(PermissionDeniedError):
+            world.core.waitlists.join(
+                world.slot.id, principal=Principal.customer(me), customer_id=other
+            )
+        with pytest.raises(PermissionDeniedError):
+            world.core.waitlists.join(
+                world.slot.id, principal=Principal.customer(me), priority="high"
+            )
+        with pytest.raises(ValidationError) as bad:
+            world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=0)
+        assert bad.value.errors[0].field == "seats"
+
+    def test_a_partner_sees_and_changes_only_its_own_customers_entries(self, world: World) -> None:
+        registration = world.core.partners.register(
+            name="Agency",
+            company_name="Agency Ltd",
+            contact_email="ops@agency.example",
+            principal=ADMIN,
+        )
+        partner = Principal.partner(PartnerId(registration.partner.id))
+        world.book(world.customer(), 4)
+        theirs = world.core.customers.register("+919800000001", principal=partner).customer.id
+        mine_not = world.customer("Walk in")
+        world.core.waitlists.join(world.slot.id, principal=partner, customer_id=theirs)
+        staff_entry = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=mine_not
+        )
+        listed = world.core.waitlists.list_for_slot(world.slot.id, principal=partner)
+        assert [e.customer_id for e in listed] == [theirs]
+        with pytest.raises(NotFoundError):
+            world.core.waitlists.remove(staff_entry.id, principal=partner)
+        with pytest.raises(NotFoundError):
+            world.core.waitlists.join(world.slot.id, principal=partner, customer_id=mine_not)
+
+
+class TestOffers:
+    def test_a_cancellation_offers_its_seats_in_priority_then_position_order(
+        self, world: World
+    ) -> None:
+        booking = world.book(world.customer(), 3)
+        world.book(world.customer(), 1)
+        big = world.customer("Big party")
+        small = world.customer("Small party")
+        vip = world.customer("VIP", email=False)
+        e_big = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=big, seats=3)
+        e_small = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=small, seats=2
+        )
+        e_vip = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=vip, seats=1, priority="high"
+        )
+        world.core.bookings.cancel(booking.id, principal=ADMIN, reason="change of plans")
+        # 3 seats free: the VIP (high) takes 1, the big party (3) no longer fits and
+        # keeps its place, the small party behind it takes 2.
+        statuses = {
+            e.id: e.status
+            for e in world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN)
+        }
+        assert statuses == {
+            e_vip.id: WaitlistStatus.OFFERED,
+            e_big.id: WaitlistStatus.WAITING,
+            e_small.id: WaitlistStatus.OFFERED,
+        }
+        slot = world.slot_now()
+        assert slot.seats_held == 4  # 1 booked + 3 held by offers: nobody else can book them
+        with pytest.raises(CapacityError):
+            world.book(world.customer("Latecomer"), 1)
+        world.check_invariant()
+        assert world.core.waitlists.place(e_big.id, principal=ADMIN).place == 1
+        offered = [e for e in world.events if isinstance(e, WaitlistOffered)]
+        assert {e.entry_id for e in offered} == {e_vip.id, e_small.id}
+
+    def test_the_customer_is_told_and_the_message_is_logged(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting", email=False)
+        entry = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert len(world.notifier.sent) == 1
+        message = world.notifier.sent[0]
+        assert message.channel.value == "sms"
+        assert "held for you until 2026-01-02 09:00 UTC" in message.body
+        logged = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert [(c.type, c.status.value) for c in logged] == [
+            (CommunicationType.WAITLIST_OFFER, "sent")
+        ]
+        assert logged[0].dedupe_key == f"waitlist_offer:{entry.id}"
+
+    def test_accepting_books_through_the_one_path_and_hands_the_seats_over(
+        self, world: World
+    ) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        entry = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=waiting, seats=2
+        )
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        accepted = world.core.waitlists.accept(
+            entry.id, _travelers(2), principal=Principal.customer(waiting)
+        )
+        assert accepted.customer_id == waiting
+        assert accepted.total_travelers == 2
+        assert accepted.metadata["waitlist_entry_id"] == str(entry.id)
+        after = world.core.waitlists.get(entry.id, principal=ADMIN)
+        assert after.status is WaitlistStatus.BOOKED
+        assert after.booking_id == accepted.id
+        assert world.slot_now().seats_held == 2
+        history = world.core.bookings.history(accepted.id, principal=ADMIN)
+        assert history[0].to_status == accepted.status
+        world.check_invariant()
+        with pytest.raises(InvalidTransitionError):
+            world.core.waitlists.accept(entry.id, _travelers(1), principal=ADMIN)
+
+    def test_accepting_for_fewer_travelers_offers_the_rest_onward(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        first, second = world.customer("First"), world.customer("Second")
+        e1 = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=first, seats=3)
+        e2 = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=second, seats=1)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert world.core.waitlists.get(e2.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+        with pytest.raises(ValidationError):
+            world.core.waitlists.accept(e1.id, _travelers(4), principal=ADMIN)
+        world.core.waitlists.accept(e1.id, _travelers(2), principal=ADMIN)
+        assert world.slot_now().seats_held == 3  # 2 booked + 1 offered to e2; 1 free
+        world.check_invariant()
+
+    def test_declining_offers_the_seats_to_the_next_entry(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        first, second = world.customer("First"), world.customer("Second")
+        e1 = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=first, seats=4)
+        e2 = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=second, seats=2)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert world.core.waitlists.get(e2.id, principal=ADMIN).status is WaitlistStatus.WAITING
+        declined = world.core.waitlists.decline(e1.id, principal=Principal.customer(first))
+        assert declined.status is WaitlistStatus.CANCELLED
+        assert world.core.waitlists.get(e2.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+        assert world.slot_now().seats_held == 2
+        world.check_invariant()
+        with pytest.raises(InvalidTransitionError):
+            world.core.waitlists.decline(e1.id, principal=ADMIN)
+
+    def test_an_expired_offer_frees_its_seats_for_the_next_and_cannot_be_accepted(
+        self, world: World
+    ) -> None:
+        booking = world.book(world.customer(), 4)
+        first, second = world.customer("First"), world.customer("Second")
+        e1 = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=first, seats=4)
+        e2 = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=second, seats=3)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        world.clock.advance(hours=23)
+        assert world.core.waitlists.expire_offers(principal=SYSTEM) == []
+        world.clock.advance(hours=1)
+        with pytest.raises(InvalidTransitionError):
+            world.core.waitlists.accept(e1.id, _travelers(1), principal=ADMIN)
+        expired = world.core.waitlists.expire_offers(principal=SYSTEM)
+        assert [e.id for e in expired] == [e1.id]
+        assert world.core.waitlists.get(e1.id, principal=ADMIN).status is WaitlistStatus.EXPIRED
+        assert world.core.waitlists.get(e2.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+        assert world.slot_now().seats_held == 3
+        world.check_invariant()
+        assert world.core.waitlists.expire_offers(principal=SYSTEM) == []
+        with pytest.raises(PermissionDeniedError):
+            world.core.waitlists.expire_offers(principal=Principal.customer(first))
+
+    def test_more_capacity_is_offered_to_the_waiting_list(self, world: World) -> None:
+        world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        entry = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=waiting, seats=2
+        )
+        world.core.catalog.change_capacity(world.slot.id, 6, principal=ADMIN)
+        assert world.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+        assert world.slot_now().seats_held == 6
+        world.check_invariant()
+
+    def test_a_no_show_release_is_offered_too(self, world: World) -> None:
+        """A move out of a seat-holding state (here: pending to cancelled) frees seats."""
+        pending = world.book(world.customer(), 2)
+        world.book(world.customer(), 2)
+        waiting = world.customer("Waiting")
+        entry = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=waiting, seats=2
+        )
+        world.core.bookings.transition(pending.id, "cancelled", principal=ADMIN)
+        assert world.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+
+
+class TestStaff:
+    def test_staff_reorder_and_remove_and_an_offer_round_runs_on_demand(self, world: World) -> None:
+        world.book(world.customer(), 4)
+        ids = [
+            world.core.waitlists.join(
+                world.slot.id, principal=ADMIN, customer_id=world.customer(f"C{i}")
+            ).id
+            for i in range(3)
+        ]
+        reordered = world.core.waitlists.reorder(world.slot.id, [ids[2], ids[0]], principal=ADMIN)
+        assert [e.id for e in reordered] == [ids[2], ids[1], ids[0]]
+        with pytest.raises(PermissionDeniedError):
+            world.core.waitlists.reorder(
+                world.slot.id, ids, principal=Principal.customer(CustomerId(ids[0]))
+            )
+        world.core.waitlists.remove(ids[1], principal=ADMIN, reason="asked by phone")
+        remaining = world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN)
+        assert [e.id for e in remaining] == [ids[2], ids[0]]
+        assert world.core.waitlists.offer(world.slot.id, principal=ADMIN) == []
+        world.core.catalog.change_capacity(world.slot.id, 5, principal=ADMIN)
+        offered = world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN)
+        assert [e.status for e in offered] == [WaitlistStatus.OFFERED, WaitlistStatus.WAITING]
+
+
+class TestRetries:
+    def test_an_accept_retried_with_its_key_returns_the_first_booking(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        entry = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        me = Principal.customer(waiting)
+        first = world.core.waitlists.accept(
+            entry.id, _travelers(1), principal=me, idempotency_key="k1"
+        )
+        again = world.core.waitlists.accept(
+            entry.id, _travelers(1), principal=me, idempotency_key="k1"
+        )
+        assert again.id == first.id
+        assert world.slot_now().seats_held == 1
+
+    def test_a_failed_offer_message_is_retried_and_sent_once(self, world: World) -> None:
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
+        world.notifier.fail_next(1)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        logged = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert [c.status.value for c in logged] == ["failed"]
+        world.clock.advance(hours=1)
+        world.core.events.run_pending()
+        logged = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert [c.status.value for c in logged] == ["sent"]
+        assert len(world.notifier.sent) == 1
+        world.clock.advance(hours=1)
+        world.core.events.run_pending()
+        assert len(world.notifier.sent) == 1
+
+
+def test_waiting_entries_expire_once_their_slot_has_started(world: World) -> None:
+    world.book(world.customer(), 4)
+    waiting = world.core.waitlists.join(
+        world.slot.id, principal=ADMIN, customer_id=world.customer()
+    )
+    assert world.core.waitlists.expire_offers(principal=SYSTEM) == []
+    world.clock.advance(days=10)
+    expired = world.core.waitlists.expire_offers(principal=SYSTEM)
+    assert [e.id for e in expired] == [waiting.id]
+    assert world.core.waitlists.get(waiting.id, principal=ADMIN).status is WaitlistStatus.EXPIRED
+
+
+def test_an_unknown_priority_is_a_validation_error_naming_the_field(world: World) -> None:
+    with pytest.raises(ValidationError) as bad:
+        world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=world.customer(), priority="urgent"
+        )
+    assert bad.value.errors[0].field == "priority"
