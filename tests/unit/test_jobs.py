@@ -146,7 +146,10 @@ class TestLibraryJobs:
             "auth.cleanup": timedelta(minutes=15),
             "events.dispatch": timedelta(seconds=10),
             "reminders.send_due": timedelta(minutes=5),
+            "waitlists.expire_offers": timedelta(seconds=30),
         }
+        # no webhook sender is wired, so no webhook job; no documents service yet
+        assert "webhooks.deliver_due" not in jobs_core.jobs.catalog.names()
         assert not set(OPTIONAL_JOBS) & set(jobs_core.jobs.catalog.names())
 
     def test_a_reminder_is_delivered_by_the_in_process_runner_once(
@@ -182,29 +185,25 @@ class TestLibraryJobs:
         assert [m.type.value for m in reminders] == ["reminder"]
         assert jobs_core.jobs.counters.snapshot()[("reminders.send_due", "succeeded")] == 2
 
-    def test_optional_jobs_are_registered_when_their_service_exists(
+    def test_offer_expiry_always_runs_and_webhooks_run_when_a_sender_is_wired(
         self, store: MemoryStore, clock: FixedClock, queue: InProcessJobQueue
     ) -> None:
-        """A core with ``waitlists.expire_offers`` gets its job, called with the clock's time."""
+        """Both periodic jobs call their services with the clock's time and succeed."""
+        from bookingcore.domain import JobState  # noqa: PLC0415
+        from bookingcore.testing import RecordingWebhookSender  # noqa: PLC0415
 
-        class Waitlists:
-            def __init__(self) -> None:
-                self.calls: list[object] = []
-
-            def expire_offers(self, now: object) -> int:
-                self.calls.append(now)
-                return 0
-
-        class WithWaitlists(BookingCore):
-            def __init__(self, **kwargs: Any) -> None:
-                self.waitlists = Waitlists()
-                super().__init__(**kwargs)
-
-        core = WithWaitlists(uow_factory=store.unit_of_work, clock=clock, jobs=queue)
-        assert "waitlists.expire_offers" in core.jobs.catalog.names()
-        assert "webhooks.deliver_due" not in core.jobs.catalog.names()
+        core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            jobs=queue,
+            webhook_sender=RecordingWebhookSender(),
+        )
+        names = set(core.jobs.catalog.names())
+        assert {"waitlists.expire_offers", "webhooks.deliver_due"} <= names
         queue.run_pending()
-        assert core.waitlists.calls == [clock.now()]
+        ran = {record.name: record.state for record in queue.list_jobs()}
+        assert ran["waitlists.expire_offers"] is JobState.SUCCEEDED
+        assert ran["webhooks.deliver_due"] is JobState.SUCCEEDED
 
     def test_the_outbox_relay_job_publishes_each_event(
         self, jobs_core: BookingCore, queue: InProcessJobQueue, admin: Principal

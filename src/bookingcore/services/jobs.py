@@ -32,9 +32,12 @@ name                       what it calls                                        
                            :meth:`JobService.enable_imports`)
 =========================  ====================================================  ==========
 
+Every 30 s, ``waitlists.expire_offers`` (``core.waitlists.expire_offers(now)``:
+offers that ran out go to the next entry) and, when a webhook sender is wired,
+``webhooks.deliver_due`` (``core.webhooks.deliver_due(now)``).
+
 Extension points, registered only when the service method exists on the core
-(:data:`OPTIONAL_JOBS`): ``webhooks.deliver_due``, ``waitlists.expire_offers``
-and ``documents.generate_due``; each is called with the clock's time.
+(:data:`OPTIONAL_JOBS`): ``documents.generate_due``, called with the clock's time.
 
 .. versionadded:: 0.1
 """
@@ -79,8 +82,6 @@ JOBS = Principal.system("jobs")
 #: registered when ``getattr(core, attribute)`` has the method; it is called with
 #: the clock's time and runs every 30 seconds.
 OPTIONAL_JOBS: Mapping[str, tuple[str, str]] = {
-    "webhooks.deliver_due": ("webhooks", "deliver_due"),
-    "waitlists.expire_offers": ("waitlists", "expire_offers"),
     "documents.generate_due": ("documents", "generate_due"),
 }
 
@@ -341,9 +342,22 @@ class JobService:
         def cleanup(args: Mapping[str, Any], run: JobRun) -> object:
             return auth.cleanup()
 
+        waitlists: Any = getattr(core, "waitlists")  # noqa: B009
+        webhooks: Any = getattr(core, "webhooks")  # noqa: B009
+
+        def expire_offers(args: Mapping[str, Any], run: JobRun) -> object:
+            return len(waitlists.expire_offers(self._ctx.now(), principal=JOBS))
+
+        def deliver_webhooks(args: Mapping[str, Any], run: JobRun) -> object:
+            report = webhooks.deliver_due(self._ctx.now())
+            return attrs.asdict(report)
+
         self.register("events.dispatch", dispatch, every=timedelta(seconds=10))
         self.register("reminders.send_due", reminders, every=timedelta(minutes=5))
         self.register("auth.cleanup", cleanup, every=timedelta(minutes=15))
+        self.register("waitlists.expire_offers", expire_offers, every=timedelta(seconds=30))
+        if webhooks.sending:
+            self.register("webhooks.deliver_due", deliver_webhooks, every=timedelta(seconds=30))
         for name, (attribute, method) in OPTIONAL_JOBS.items():
             service = getattr(core, attribute, None)
             call: Callable[..., object] | None = getattr(service, method, None)

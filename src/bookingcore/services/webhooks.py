@@ -183,6 +183,11 @@ class WebhookService:
         self._sender = sender
         self.settings = settings or WebhookSettings()
 
+    @property
+    def sending(self) -> bool:
+        """Whether a sender is wired, so that :meth:`deliver_due` can send (and its job runs)."""
+        return self._sender is not None
+
     # ------------------------------------------------------------------ scheduling
 
     def install(self, dispatcher: EventDispatcher) -> None:
