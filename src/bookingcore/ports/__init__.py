@@ -7,6 +7,7 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.messaging import (
     DocumentRenderer,
@@ -38,12 +39,14 @@ from bookingcore.ports.repositories import (
     ImportJobRepository,
     InvoiceRepository,
     InvoiceSeriesRepository,
+    LeadRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
     PaymentRepository,
     ProductRepository,
+    QuotationRepository,
     RefundRepository,
     SlotRepository,
     StaffRepository,
@@ -75,12 +78,14 @@ __all__ = [
     "DocumentRenderer",
     "DocumentRepository",
     "EventPublisher",
+    "ExchangeRates",
     "IdGenerator",
     "ImportErrorRepository",
     "ImportJobRepository",
     "IntentRequest",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
+    "LeadRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "Notifier",
@@ -96,6 +101,7 @@ __all__ = [
     "ProviderIntent",
     "ProviderPayment",
     "ProviderRefund",
+    "QuotationRepository",
     "RateDecision",
     "RateLimiter",
     "RefundRepository",

@@ -30,7 +30,8 @@ from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
-from bookingcore.domain.items import BookingItem
+from bookingcore.domain.items import BookingItem, BookingItemStatus
+from bookingcore.domain.leads import Lead, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
@@ -41,6 +42,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
+from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import (
@@ -51,11 +53,13 @@ from bookingcore.domain.values import (
     CustomerId,
     DocumentId,
     EmailAddress,
+    LeadId,
     LocationId,
     PartnerId,
     PaymentId,
     PhoneNumber,
     ProductId,
+    QuotationId,
     RefundId,
     SlotId,
     StaffId,
@@ -79,12 +83,14 @@ __all__ = [
     "ImportJobRepository",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
+    "LeadRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "OutboxRepository",
     "PartnerRepository",
     "PaymentRepository",
     "ProductRepository",
+    "QuotationRepository",
     "RefundRepository",
     "SlotRepository",
     "StaffRepository",
@@ -571,6 +577,14 @@ class BookingItemRepository(Protocol):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
         """A booking's line items, oldest first, cancelled ones included."""
 
+    def list_for_supplier(
+        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
+    ) -> Sequence[BookingItem]:
+        """One supplier's line items (in ``status``, when given), oldest first.
+
+        .. versionadded:: 0.3
+        """
+
 
 class WaitlistRepository(Protocol):
     """Waiting lists: at most one active (waiting or offered) entry per customer and slot.
@@ -725,3 +739,58 @@ class InvoiceSeriesRepository(Protocol):
     def get_for_update(self, key: str) -> InvoiceSeries | None:
         """The series with ``key``, locked until the unit of work ends, so that two
         transactions take its numbers one after the other; None when there is none."""
+
+
+# ------------------------------------------------------------ the travel operating system
+
+
+class LeadRepository(Protocol):
+    """Leads: enquiries on their way to a quotation.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, lead: Lead) -> None:
+        """Register a new lead."""
+
+    def get(self, lead_id: LeadId) -> Lead | None:
+        """The lead with this id."""
+
+    def list(
+        self,
+        *,
+        status: LeadStatus | None = None,
+        assignee_id: StaffId | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Sequence[Lead]:
+        """Leads matching every filter given, oldest first."""
+
+    def count_open_by_assignee(self) -> Mapping[StaffId, int]:
+        """How many open leads (new, contacted, qualified, quoted) each person holds."""
+
+
+class QuotationRepository(Protocol):
+    """Quotations, every revision of each.
+
+    ``(reference, revision)`` is unique.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, quotation: Quotation) -> None:
+        """Register a new revision."""
+
+    def get(self, quotation_id: QuotationId) -> Quotation | None:
+        """The revision with this id."""
+
+    def list_revisions(self, reference: str) -> Sequence[Quotation]:
+        """Every revision of the quotation ``reference``, first revision first."""
+
+    def list(
+        self,
+        *,
+        status: QuotationStatus | None = None,
+        customer_id: CustomerId | None = None,
+        lead_id: LeadId | None = None,
+    ) -> Sequence[Quotation]:
+        """Revisions matching every filter given, oldest first."""

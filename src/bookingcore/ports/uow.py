@@ -31,12 +31,14 @@ from bookingcore.ports.repositories import (
     ImportJobRepository,
     InvoiceRepository,
     InvoiceSeriesRepository,
+    LeadRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
     PaymentRepository,
     ProductRepository,
+    QuotationRepository,
     RefundRepository,
     SlotRepository,
     StaffRepository,
@@ -171,6 +173,22 @@ class UnitOfWork(Protocol):
         """The counters of invoice numbers in this transaction.
 
         .. versionadded:: 0.2
+        """
+
+    # ------------------------------------------------------------------ the travel operating system
+
+    @property
+    def leads(self) -> LeadRepository:
+        """Leads in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def quotations(self) -> QuotationRepository:
+        """Quotations (every revision) in this transaction.
+
+        .. versionadded:: 0.3
         """
 
     def __enter__(self) -> Self:

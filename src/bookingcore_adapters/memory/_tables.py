@@ -26,9 +26,11 @@ from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceSeries
 from bookingcore.domain.items import BookingItem
+from bookingcore.domain.leads import Lead
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
+from bookingcore.domain.quotations import Quotation
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import Versioned
@@ -123,6 +125,9 @@ TABLES: tuple[Table, ...] = (
     Table("webhook_inbox", WebhookReceipt, {"event": lambda w: (w.provider, w.event_id)}),
     Table("invoices", Invoice, {"number": lambda i: i.number}),
     Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
+    # The travel operating system: leads and quotations.
+    Table("leads", Lead),
+    Table("quotations", Quotation, {"revision": lambda q: (q.reference, q.revision)}),
 )
 
 

@@ -20,6 +20,7 @@ from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
+from bookingcore_adapters.sql import _travel as travel
 from bookingcore_adapters.sql import _waitlists as waitlists
 from bookingcore_adapters.sql._engine import StoreSettings
 from bookingcore_adapters.sql._mapper import Mapper
@@ -58,6 +59,9 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             payments.WEBHOOK_INBOX,
             payments.INVOICES,
             payments.INVOICE_SERIES,
+            # The travel operating system: leads and quotations.
+            travel.LEADS,
+            travel.QUOTATIONS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -116,6 +120,9 @@ class SqlUnitOfWork:
         self.webhook_inbox = payments.WebhookInboxRepository(session, payments.WEBHOOK_INBOX)
         self.invoices = payments.InvoiceRepository(session, payments.INVOICES)
         self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
+        # The travel operating system: leads and quotations.
+        self.leads = travel.LeadRepository(session, travel.LEADS)
+        self.quotations = travel.QuotationRepository(session, travel.QUOTATIONS)
 
     def __enter__(self) -> Self:
         self._session.open()
