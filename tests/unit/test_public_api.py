@@ -57,6 +57,15 @@ PUBLIC_MODULES = [
     "bookingcore_adapters.payments",
     "bookingcore_adapters.payments.razorpay",
     "bookingcore_adapters.payments.stripe",
+    # The travel operating system (0.3).
+    "bookingcore.domain.leads",
+    "bookingcore.domain.quotations",
+    "bookingcore.ports.exchange",
+    "bookingcore.services.leads",
+    "bookingcore.services.quotations",
+    "bookingcore.services.items",
+    "bookingcore.services.dashboard",
+    "bookingcore_adapters.exchange",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -65,6 +65,7 @@ from bookingcore.domain.invoices import (
     series_key,
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
+from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,
@@ -78,10 +79,17 @@ from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundSt
 from bookingcore.domain.policy import Permission
 from bookingcore.domain.pricing import PriceBreakdown, price_booking
 from bookingcore.domain.queries import Cursor, Page
+from bookingcore.domain.quotations import (
+    Quotation,
+    QuotationExpiredError,
+    QuotationLine,
+    QuotationStatus,
+    QuotationSupersededError,
+)
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
-from bookingcore.domain.values import Actor, ActorKind
+from bookingcore.domain.values import Actor, ActorKind, LeadId, QuotationId, TripId
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
     WaitlistPriority,
@@ -143,6 +151,10 @@ __all__ = [
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceSeries",
+    "Lead",
+    "LeadId",
+    "LeadSource",
+    "LeadStatus",
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
@@ -156,6 +168,12 @@ __all__ = [
     "PriceBreakdown",
     "Product",
     "ProductKind",
+    "Quotation",
+    "QuotationExpiredError",
+    "QuotationId",
+    "QuotationLine",
+    "QuotationStatus",
+    "QuotationSupersededError",
     "Raised",
     "ReceiptStatus",
     "Refund",
@@ -167,6 +185,7 @@ __all__ = [
     "Supplier",
     "Traveler",
     "TravelerChanged",
+    "TripId",
     "ValidRow",
     "WaitlistEntry",
     "WaitlistPriority",

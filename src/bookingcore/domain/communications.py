@@ -50,6 +50,10 @@ class CommunicationType(enum.StrEnum):
     CANCELLATION = "cancellation"
     #: a one-time sign-in code (seed 000); its text is never stored
     SIGN_IN_CODE = "sign_in_code"
+    #: a quotation sent to a customer (seed 003)
+    #:
+    #: .. versionadded:: 0.3
+    QUOTATION = "quotation"
 
 
 class Channel(enum.StrEnum):

@@ -11,7 +11,7 @@ Every revision is a new :class:`Quotation` with the same ``reference`` and the
 next ``revision`` number; the one it replaces becomes ``superseded`` and stays
 readable. Statuses::
 
-    draft -> sent | superseded
+    draft -> sent | expired | superseded
     sent -> approved | rejected | expired | superseded
 
 Only the current revision (not superseded) that is sent and still valid on the
@@ -96,7 +96,9 @@ class QuotationStatus(enum.StrEnum):
 
 
 _MOVES: dict[QuotationStatus, frozenset[QuotationStatus]] = {
-    QuotationStatus.DRAFT: frozenset({QuotationStatus.SENT, QuotationStatus.SUPERSEDED}),
+    QuotationStatus.DRAFT: frozenset(
+        {QuotationStatus.SENT, QuotationStatus.EXPIRED, QuotationStatus.SUPERSEDED}
+    ),
     QuotationStatus.SENT: frozenset(
         {
             QuotationStatus.SENT,  # sent again (a reminder, another channel)
@@ -327,7 +329,7 @@ class Quotation(Versioned):
         """The quotation ran out of time without an answer.
 
         Raises:
-            InvalidTransitionError: it is not sent.
+            InvalidTransitionError: it is decided or superseded.
         """
         self._move(QuotationStatus.EXPIRED, now)
         self.decided_at = now

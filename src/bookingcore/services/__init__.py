@@ -18,7 +18,7 @@ from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import DocumentHandler, MessageHandler
-from bookingcore.services.bookings import UNSET, BookingService, Transition
+from bookingcore.services.bookings import UNSET, BookedItem, BookingService, Transition
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
@@ -27,6 +27,7 @@ from bookingcore.services.customers import (
     CustomerService,
     Registration,
 )
+from bookingcore.services.dashboard import DashboardService, StaffDashboard
 from bookingcore.services.events import (
     DispatchReport,
     EventDispatcher,
@@ -41,8 +42,16 @@ from bookingcore.services.imports import (
     PreviewRow,
     Progress,
 )
+from bookingcore.services.items import BookingItemService
+from bookingcore.services.leads import LeadRequest, LeadService
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
+from bookingcore.services.quotations import (
+    QuotationRequest,
+    QuotationService,
+    QuoteLine,
+    SentQuotation,
+)
 from bookingcore.services.reports import (
     CurrencyTotals,
     ReconciliationLine,
@@ -60,6 +69,8 @@ __all__ = [
     "UNSET",
     "AuditService",
     "AuthService",
+    "BookedItem",
+    "BookingItemService",
     "BookingService",
     "CatalogService",
     "CommunicationService",
@@ -67,6 +78,7 @@ __all__ = [
     "CustomerHistory",
     "CustomerMatch",
     "CustomerService",
+    "DashboardService",
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
@@ -74,6 +86,8 @@ __all__ = [
     "ImportPlan",
     "ImportPreview",
     "ImportService",
+    "LeadRequest",
+    "LeadService",
     "MessageHandler",
     "OtpRequested",
     "OutboxRelay",
@@ -83,13 +97,18 @@ __all__ = [
     "PaymentService",
     "PreviewRow",
     "Progress",
+    "QuotationRequest",
+    "QuotationService",
+    "QuoteLine",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",
     "Registration",
     "ReportService",
+    "SentQuotation",
     "ServiceContext",
     "SignedIn",
+    "StaffDashboard",
     "StaffService",
     "StrayPayment",
     "StrayReason",

@@ -13,6 +13,7 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
@@ -32,10 +33,14 @@ from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.dashboard import DashboardService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.imports import ImportService
+from bookingcore.services.items import BookingItemService
+from bookingcore.services.leads import LeadService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
+from bookingcore.services.quotations import QuotationService
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
@@ -76,6 +81,13 @@ class BookingCore:
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
+        leads: :class:`~bookingcore.services.LeadService` (travel enquiries, 0.3)
+        quotations: :class:`~bookingcore.services.QuotationService` (versions,
+            approval into a booking, 0.3)
+        items: :class:`~bookingcore.services.BookingItemService` (suppliers'
+            confirmations and rejections of line items, 0.3)
+        dashboard: :class:`~bookingcore.services.DashboardService` (the staff
+            dashboard, 0.3)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -110,6 +122,9 @@ class BookingCore:
             (``ManualProvider``, ``StripeProvider``, ``RazorpayProvider``), by name.
         payment_settings: what happens to late payments
             (:class:`~bookingcore.services.PaymentSettings`).
+        exchange_rates: where quotations read the rate of a line priced in a
+            supplier's currency (``FixedExchangeRates``); without it such a
+            line is refused.
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -140,6 +155,7 @@ class BookingCore:
         auth_settings: AuthSettings | None = None,
         payment_providers: Iterable[PaymentProvider] = (),
         payment_settings: PaymentSettings | None = None,
+        exchange_rates: ExchangeRates | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -175,6 +191,13 @@ class BookingCore:
             settings=auth_settings,
         )
         self.imports = ImportService(self.context)
+        # The travel operating system (0.3): leads, quotations, suppliers' items.
+        self.leads = LeadService(self.context, self.customers)
+        self.quotations = QuotationService(
+            self.context, self.bookings, self.communications, exchange_rates
+        )
+        self.items = BookingItemService(self.context, self.bookings)
+        self.dashboard = DashboardService(self.context)
         self.reports = ReportService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
