@@ -176,7 +176,7 @@ class TravelFlow(RuleBasedStateMachine):
             assert not current.is_open
             return
         except ValidationError as exc:
-            refused = exc.fields
+            refused: tuple[str, ...] | None = exc.fields
         else:
             refused = None
         if refused is not None:
@@ -333,7 +333,7 @@ class TravelFlow(RuleBasedStateMachine):
         except InvalidTransitionError:
             return
         except ValidationError as exc:
-            refused = exc.fields
+            refused: tuple[str, ...] | None = exc.fields
         else:
             refused = None
         if refused is None:

@@ -107,7 +107,7 @@ def principals(draw: st.DrawFn, world: World) -> Principal:
     user of each supplier (or of none), a webhook, the system."""
     customers = [q.customer_id for q in world.quotations] + [CustomerId(uuid4())]
     supplier_ids = [s.id for s in world.suppliers] + [SupplierId(uuid4())]
-    return draw(
+    asker: Principal = draw(
         st.one_of(
             st.sampled_from(customers).map(Principal.customer),
             st.just(Principal.partner(PartnerId(uuid4()))),
@@ -121,6 +121,7 @@ def principals(draw: st.DrawFn, world: World) -> Principal:
             st.just(Principal.system()),
         )
     )
+    return asker
 
 
 def _supplier_user(principal: Principal) -> bool:
