@@ -45,6 +45,7 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -65,6 +66,7 @@ from bookingcore.domain.values import (
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry
@@ -83,6 +85,7 @@ __all__ = [
     "ImportJobRepository",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
+    "ItineraryRepository",
     "LeadRepository",
     "LifecycleEventRepository",
     "LocationRepository",
@@ -96,6 +99,7 @@ __all__ = [
     "StaffRepository",
     "SupplierRepository",
     "TravelerRepository",
+    "TripRepository",
     "WaitlistRepository",
     "WebhookInboxRepository",
 ]
@@ -794,3 +798,36 @@ class QuotationRepository(Protocol):
         lead_id: LeadId | None = None,
     ) -> Sequence[Quotation]:
         """Revisions matching every filter given, oldest first."""
+
+
+class TripRepository(Protocol):
+    """Trips: a customer's bookings grouped as one journey.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, trip: Trip) -> None:
+        """Register a new trip."""
+
+    def get(self, trip_id: TripId) -> Trip | None:
+        """The trip with this id."""
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
+        """A customer's trips, earliest start first."""
+
+
+class ItineraryRepository(Protocol):
+    """Bookings' day-by-day plans; one per booking.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, itinerary: Itinerary) -> None:
+        """Register a booking's plan; a second plan of the same booking is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def get(self, itinerary_id: UUID) -> Itinerary | None:
+        """The plan with this id."""
+
+    def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
+        """The booking's plan, if one was made."""

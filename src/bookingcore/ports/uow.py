@@ -31,6 +31,7 @@ from bookingcore.ports.repositories import (
     ImportJobRepository,
     InvoiceRepository,
     InvoiceSeriesRepository,
+    ItineraryRepository,
     LeadRepository,
     LifecycleEventRepository,
     LocationRepository,
@@ -44,6 +45,7 @@ from bookingcore.ports.repositories import (
     StaffRepository,
     SupplierRepository,
     TravelerRepository,
+    TripRepository,
     WaitlistRepository,
     WebhookInboxRepository,
 )
@@ -187,6 +189,20 @@ class UnitOfWork(Protocol):
     @property
     def quotations(self) -> QuotationRepository:
         """Quotations (every revision) in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def trips(self) -> TripRepository:
+        """Trips in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def itineraries(self) -> ItineraryRepository:
+        """Bookings' day-by-day plans in this transaction.
 
         .. versionadded:: 0.3
         """

@@ -41,6 +41,7 @@ from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.quotations import Quotation, QuotationLine
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -61,6 +62,7 @@ from bookingcore.domain.values import (
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry
@@ -275,6 +277,40 @@ class Builder:
             "created_by": Actor.system(),
         }
         return Quotation(**(values | fields))
+
+    def trip(self, customer_id: CustomerId, **fields: Any) -> Trip:
+        """A week-long trip of no bookings yet.
+
+        .. versionadded:: 0.3
+        """
+        values: dict[str, Any] = {
+            "id": TripId(uuid4()),
+            "customer_id": customer_id,
+            "name": f"Trip {self._n()}",
+            "starts_on": self.now.date() + timedelta(days=7),
+            "ends_on": self.now.date() + timedelta(days=14),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Trip(**(values | fields))
+
+    def itinerary(self, booking_id: BookingId, **fields: Any) -> Itinerary:
+        """A two-day plan.
+
+        .. versionadded:: 0.3
+        """
+        first = self.now.date() + timedelta(days=7)
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "booking_id": booking_id,
+            "days": (
+                ItineraryDay(day=first, title="Day 1", entries=("Arrive", "Hotel check-in")),
+                ItineraryDay(day=first + timedelta(days=1), title="Day 2", notes="Free day"),
+            ),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Itinerary(**(values | fields))
 
     def waitlist_entry(
         self, slot_id: SlotId, customer_id: CustomerId, **fields: Any

@@ -75,6 +75,7 @@ from bookingcore.domain.quotations import Quotation, QuotationLine, QuotationSta
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -92,6 +93,7 @@ from bookingcore.domain.values import (
     RefundId,
     SlotId,
     StaffId,
+    TripId,
     Versioned,
     WaitlistEntryId,
 )
@@ -2959,6 +2961,74 @@ class SupplierItemContract(_Base):
             assert again.total == again.subtotal - again.discount + again.items_sum
 
 
+class TripRepositoryContract(_Base):
+    """Trips and itineraries: every field round trips; trips per customer by start;
+    one itinerary per booking.
+
+    .. versionadded:: 0.3
+    """
+
+    def test_trips_read_back_equal_per_customer_by_start(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        other = _store_customer(uow_factory, make)
+        later = make.trip(
+            booking.customer_id,
+            name="Ladakh and Goa",
+            starts_on=date(2026, 3, 1),
+            ends_on=date(2026, 3, 20),
+            booking_ids=(booking.id,),
+            notes="Anniversary",
+        )
+        sooner = make.trip(booking.customer_id, starts_on=date(2026, 1, 2))
+        theirs = make.trip(other.id)
+        with uow_factory() as uow:
+            for trip in (later, theirs, sooner):
+                uow.trips.add(trip)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.trips.get(later.id) == later
+            assert uow.trips.get(TripId(uuid4())) is None
+            assert list(uow.trips.list_for_customer(booking.customer_id)) == [sooner, later]
+            stored = uow.trips.get(sooner.id)
+            assert stored is not None
+            stored.add_booking(booking.id, now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            again = uow.trips.get(sooner.id)
+            assert again is not None
+            assert (again.booking_ids, again.version) == ((booking.id,), 2)
+
+    def test_one_itinerary_per_booking_round_trips_and_is_edited(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        plan = make.itinerary(booking.id)
+        with uow_factory() as uow:
+            uow.itineraries.add(plan)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.itineraries.get(plan.id) == plan
+            assert uow.itineraries.get_for_booking(booking.id) == plan
+            assert uow.itineraries.get_for_booking(BookingId(uuid4())) is None
+            stored = uow.itineraries.get_for_booking(booking.id)
+            assert stored is not None
+            stored.set_day(
+                attrs.evolve(plan.days[1], entries=("Monastery visit",), notes=None),
+                now=T0 + timedelta(hours=1),
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            edited = uow.itineraries.get(plan.id)
+            assert edited is not None
+            assert edited.days[1].entries == ("Monastery visit",)
+            assert edited.version == 2
+            uow.itineraries.add(make.itinerary(booking.id))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+
 def _store_lead(uow_factory: UnitOfWorkFactory, make: Builder) -> Lead:
     return _committed(uow_factory, "leads", make.lead(_store_customer(uow_factory, make).id))
 
@@ -2966,6 +3036,15 @@ def _store_lead(uow_factory: UnitOfWorkFactory, make: Builder) -> Lead:
 def _store_quotation(uow_factory: UnitOfWorkFactory, make: Builder) -> Quotation:
     slot, (customer,) = _stored_slot_customers(uow_factory, make)
     return _committed(uow_factory, "quotations", make.quotation(customer.id, slot.id))
+
+
+def _store_trip(uow_factory: UnitOfWorkFactory, make: Builder) -> Trip:
+    return _committed(uow_factory, "trips", make.trip(_store_customer(uow_factory, make).id))
+
+
+def _store_itinerary(uow_factory: UnitOfWorkFactory, make: Builder) -> Itinerary:
+    booking = _stored_booking(uow_factory, make)
+    return _committed(uow_factory, "itineraries", make.itinerary(booking.id))
 
 
 @attrs.frozen
@@ -3077,6 +3156,14 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
     # The travel operating system (0.3).
     VersionedKind(Lead, "leads", "notes", _text("Notes"), _store_lead),
     VersionedKind(Quotation, "quotations", "notes", _text("Notes"), _store_quotation),
+    VersionedKind(Trip, "trips", "notes", _text("Notes"), _store_trip),
+    VersionedKind(
+        Itinerary,
+        "itineraries",
+        "days",
+        lambda writer: (ItineraryDay(day=date(2026, 2, writer), title=f"Day {writer}"),),
+        _store_itinerary,
+    ),
 )
 
 
@@ -3254,6 +3341,7 @@ class StorageContract(
     LeadRepositoryContract,
     QuotationRepositoryContract,
     SupplierItemContract,
+    TripRepositoryContract,
     StaffRepositoryContract,
     ImportRepositoryContract,
     LookupContract,

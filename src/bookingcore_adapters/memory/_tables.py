@@ -33,6 +33,7 @@ from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.quotations import Quotation
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import Versioned
 from bookingcore.domain.waitlist import WaitlistEntry
 
@@ -128,6 +129,8 @@ TABLES: tuple[Table, ...] = (
     # The travel operating system: leads and quotations.
     Table("leads", Lead),
     Table("quotations", Quotation, {"revision": lambda q: (q.reference, q.revision)}),
+    Table("trips", Trip),
+    Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
 )
 
 

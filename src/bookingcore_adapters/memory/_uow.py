@@ -37,6 +37,7 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -57,6 +58,7 @@ from bookingcore.domain.values import (
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
@@ -116,6 +118,8 @@ class MemoryUnitOfWork:
         # The travel operating system: leads and quotations.
         self.leads = _LeadRepository(self, "leads")
         self.quotations = _QuotationRepository(self, "quotations")
+        self.trips = _TripRepository(self, "trips")
+        self.itineraries = _ItineraryRepository(self, "itineraries")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -935,3 +939,24 @@ class _QuotationRepository(_Repository[Quotation]):
             )
 
         return self._uow._select(self._table, keep, _oldest)
+
+
+class _TripRepository(_Repository[Trip]):
+    def get(self, trip_id: TripId) -> Trip | None:
+        return self._get(trip_id)
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
+        return self._uow._select(
+            self._table,
+            lambda t: t.customer_id == customer_id,
+            lambda t: (t.starts_on, t.created_at, t.id.bytes),
+        )
+
+
+class _ItineraryRepository(_Repository[Itinerary]):
+    def get(self, itinerary_id: UUID) -> Itinerary | None:
+        return self._get(itinerary_id)
+
+    def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
+        found: Itinerary | None = self._uow._find_unique(self._table, "booking_id", booking_id)
+        return found

@@ -31,7 +31,16 @@ from sqlalchemy import (
 from bookingcore.domain.items import BookingItemKind
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadSource, LeadStatus
 from bookingcore.domain.quotations import Quotation, QuotationLine, QuotationStatus
-from bookingcore.domain.values import CustomerId, LeadId, Money, QuotationId, StaffId
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    LeadId,
+    Money,
+    QuotationId,
+    StaffId,
+    TripId,
+)
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored, actor_columns, required_actor
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
@@ -45,12 +54,18 @@ from bookingcore_adapters.sql._schema import (
 )
 
 __all__ = [
+    "ITINERARIES",
     "LEADS",
     "QUOTATIONS",
+    "TRIPS",
+    "ItineraryRepository",
     "LeadRepository",
     "QuotationRepository",
+    "TripRepository",
+    "itineraries",
     "leads",
     "quotations",
+    "trips",
 ]
 
 
@@ -109,6 +124,37 @@ quotations = Table(
     Column("version", Integer(), nullable=False),
     UniqueConstraint("reference", "revision"),
     CheckConstraint("revision >= 1", name="revision_positive"),
+)
+
+
+#: Seed 003's ``trips``: the bookings of the journey as a JSON list of ids.
+trips = Table(
+    "trips",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("customer_id", "customers.id", nullable=False, index=True),
+    Column("name", String(), nullable=False),
+    Column("starts_on", Date(), nullable=False),
+    Column("ends_on", Date(), nullable=False),
+    Column("booking_ids", json_type(), nullable=False),
+    Column("notes", Text()),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+)
+
+
+#: Seed 003's ``itineraries``: one plan per booking, its days as JSON.
+itineraries = Table(
+    "itineraries",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    ref("booking_id", "bookings.id", nullable=False, ondelete="CASCADE"),
+    Column("days", json_type(), nullable=False),
+    when("created_at"),
+    when("updated_at"),
+    Column("version", Integer(), nullable=False),
+    UniqueConstraint("booking_id"),
 )
 
 
@@ -250,7 +296,79 @@ def _load_quotation(r: Stored, _: Sequence[Stored]) -> Quotation:
     )
 
 
+def _dump_trip(x: Trip) -> Row:
+    return {
+        "id": x.id,
+        "customer_id": x.customer_id,
+        "name": x.name,
+        "starts_on": x.starts_on,
+        "ends_on": x.ends_on,
+        "booking_ids": [str(b) for b in x.booking_ids],
+        "notes": x.notes,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def _load_trip(r: Stored, _: Sequence[Stored]) -> Trip:
+    return Trip(
+        id=r["id"],
+        customer_id=r["customer_id"],
+        name=r["name"],
+        starts_on=r["starts_on"],
+        ends_on=r["ends_on"],
+        booking_ids=tuple(BookingId(UUID(b)) for b in r["booking_ids"]),
+        notes=r["notes"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        version=r["version"],
+    )
+
+
+def _dump_itinerary(x: Itinerary) -> Row:
+    return {
+        "id": x.id,
+        "booking_id": x.booking_id,
+        "days": [
+            {
+                "day": d.day.isoformat(),
+                "title": d.title,
+                "entries": list(d.entries),
+                "notes": d.notes,
+            }
+            for d in x.days
+        ],
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+        "version": x.version,
+    }
+
+
+def _load_itinerary(r: Stored, _: Sequence[Stored]) -> Itinerary:
+    return Itinerary(
+        id=r["id"],
+        booking_id=r["booking_id"],
+        days=tuple(
+            ItineraryDay(
+                day=date.fromisoformat(d["day"]),
+                title=d["title"],
+                entries=tuple(d["entries"]),
+                notes=d["notes"],
+            )
+            for d in r["days"]
+        ),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        version=r["version"],
+    )
+
+
 LEADS = Mapper[Lead]("lead", leads, _dump_lead, _load_lead, versioned=True)
+TRIPS = Mapper[Trip]("trip", trips, _dump_trip, _load_trip, versioned=True)
+ITINERARIES = Mapper[Itinerary](
+    "itinerary", itineraries, _dump_itinerary, _load_itinerary, versioned=True
+)
 QUOTATIONS = Mapper[Quotation](
     "quotation", quotations, _dump_quotation, _load_quotation, versioned=True
 )
@@ -345,3 +463,27 @@ class QuotationRepository(Repository[Quotation]):
             )
 
         return self._oldest_first(where, keep)
+
+
+class TripRepository(Repository[Trip]):
+    """:class:`~bookingcore.ports.TripRepository` in SQL."""
+
+    def get(self, trip_id: TripId) -> Trip | None:
+        return self._get(trip_id)
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
+        return self._session.select_equal(
+            self._mapper,
+            {"customer_id": customer_id},
+            lambda t: (t.starts_on, t.created_at, t.id.bytes),
+        )
+
+
+class ItineraryRepository(Repository[Itinerary]):
+    """:class:`~bookingcore.ports.ItineraryRepository` in SQL."""
+
+    def get(self, itinerary_id: UUID) -> Itinerary | None:
+        return self._get(itinerary_id)
+
+    def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
+        return self._unique("booking_id", booking_id, lambda i: i.booking_id)

@@ -62,6 +62,8 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             # The travel operating system: leads and quotations.
             travel.LEADS,
             travel.QUOTATIONS,
+            travel.TRIPS,
+            travel.ITINERARIES,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -123,6 +125,8 @@ class SqlUnitOfWork:
         # The travel operating system: leads and quotations.
         self.leads = travel.LeadRepository(session, travel.LEADS)
         self.quotations = travel.QuotationRepository(session, travel.QUOTATIONS)
+        self.trips = travel.TripRepository(session, travel.TRIPS)
+        self.itineraries = travel.ItineraryRepository(session, travel.ITINERARIES)
 
     def __enter__(self) -> Self:
         self._session.open()

@@ -4,11 +4,11 @@ Revision ID: 0012
 Revises: 0008
 Create Date: 2026-12-04 21:00:00.000000
 
-New tables ``leads`` and ``quotations`` (one row per revision, ``(reference,
-revision)`` unique, lines as JSON); ``bookings.items_total_amount`` (what the
-line items add up to, part of ``total_amount``); ``booking_items`` gain the
-booking's currency, the exchange rate used and a supplier's rejection reason;
-``products.location_id``.
+New tables ``leads``, ``quotations`` (one row per revision, ``(reference,
+revision)`` unique, lines as JSON), ``trips`` and ``itineraries`` (one per
+booking); ``bookings.items_total_amount`` (what the line items add up to, part
+of ``total_amount``); ``booking_items`` gain the booking's currency, the
+exchange rate used and a supplier's rejection reason; ``products.location_id``.
 """
 
 from __future__ import annotations
@@ -118,6 +118,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_quotations_customer_id"), ["customer_id"])
         batch_op.create_index(batch_op.f("ix_quotations_lead_id"), ["lead_id"])
 
+    op.create_table(
+        "trips",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.Column("booking_ids", JSON_DOCUMENT, nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        *_stamps(),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_trips_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_trips")),
+    )
+    with op.batch_alter_table("trips", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_trips_customer_id"), ["customer_id"])
+    op.create_table(
+        "itineraries",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("booking_id", sa.Uuid(), nullable=False),
+        sa.Column("days", JSON_DOCUMENT, nullable=False),
+        *_stamps(),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["bookings.id"],
+            name=op.f("fk_itineraries_booking_id_bookings"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_itineraries")),
+        sa.UniqueConstraint("booking_id", name=op.f("uq_itineraries_booking_id")),
+    )
+
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("items_total_amount", MONEY_AMOUNT, nullable=False, server_default="0")
@@ -147,6 +180,10 @@ def downgrade() -> None:
         batch_op.drop_column("booking_currency")
     with op.batch_alter_table("bookings", schema=None) as batch_op:
         batch_op.drop_column("items_total_amount")
+    op.drop_table("itineraries")
+    with op.batch_alter_table("trips", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_trips_customer_id"))
+    op.drop_table("trips")
     with op.batch_alter_table("quotations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_quotations_lead_id"))
         batch_op.drop_index(batch_op.f("ix_quotations_customer_id"))
