@@ -66,6 +66,10 @@ PUBLIC_MODULES = [
     "bookingcore.services.items",
     "bookingcore.services.dashboard",
     "bookingcore_adapters.exchange",
+    "bookingcore_adapters.filestore",
+    "bookingcore.domain.trips",
+    "bookingcore.ports.documents",
+    "bookingcore.services.trips",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 import attrs
@@ -27,6 +28,7 @@ from bookingcore import (
 from bookingcore.domain import (
     Booking,
     BookingItemStatus,
+    ItineraryDay,
     Lead,
     LeadSource,
     LeadStatus,
@@ -39,9 +41,15 @@ from bookingcore.domain import (
     Supplier,
 )
 from bookingcore.domain.communications import CommunicationStatus, CommunicationType
-from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
+from bookingcore.services import (
+    LeadRequest,
+    QuotationRequest,
+    QuoteLine,
+    TravelDocumentService,
+)
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore_adapters.filestore import FileSystemDocumentStore
 from bookingcore_adapters.memory import MemoryStore
 
 RATES = FixedExchangeRates({("EUR", "INR"): Decimal("90.25"), ("USD", "INR"): "83.10"})
@@ -460,3 +468,89 @@ class TestDashboard:
         assert [
             b.id for b in core.dashboard.staff(principal=admin, day=departure_day).departures
         ] == [booking.id]
+
+
+class TestTripsItinerariesAndDocuments:
+    def _booked(self, holiday: Holiday) -> Booking:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        return core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+
+    def test_a_trip_groups_one_customers_bookings_with_dates(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+        trip = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start + timedelta(days=8),
+            booking_ids=[booking.id],
+            principal=admin,
+        )
+        owner = Principal.customer(booking.customer_id)
+        assert core.trips.for_customer(booking.customer_id, principal=owner) == [trip]
+        other = core.customers.register("+919876500000", principal=admin).customer
+        with pytest.raises(ValidationError) as caught:
+            core.trips.create(
+                other.id,
+                "Not theirs",
+                starts_on=start,
+                ends_on=start,
+                booking_ids=[booking.id],
+                principal=admin,
+            )
+        assert caught.value.fields == ("booking_ids[0]",)
+        with pytest.raises(NotFoundError):
+            core.trips.get(trip.id, principal=Principal.customer(other.id))
+
+    def test_the_itinerary_is_planned_from_the_items_and_edited_by_staff(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        plan = core.itineraries.generate(booking.id, principal=admin)
+        first = holiday.slot.starts_at.date()
+        assert [d.day for d in plan.days] == [
+            first,
+            first + timedelta(days=1),
+            first + timedelta(2),
+        ]
+        assert "Airport transfer by jeep" in plan.days[0].entries
+        assert plan.days[2].entries == ("Check out: Lakeside hotel, 2 nights, twin room",)
+        edited = core.itineraries.set_day(
+            booking.id,
+            ItineraryDay(day=first + timedelta(days=1), title="Pangong lake", notes="Warm clothes"),
+            principal=admin,
+        )
+        assert edited.days[1].title == "Pangong lake"
+        owner = Principal.customer(booking.customer_id)
+        assert core.itineraries.get(booking.id, principal=owner) == edited
+        with pytest.raises(PermissionDeniedError):
+            core.itineraries.set_day(booking.id, edited.days[0], principal=owner)
+
+    def test_documents_are_generated_on_demand_as_new_versions_in_the_store(
+        self, holiday: Holiday, tmp_path: Path
+    ) -> None:
+        store = FileSystemDocumentStore(tmp_path)
+        core = holiday.core
+        core.travel_documents = TravelDocumentService(core.context, core.itineraries, store)
+        admin = holiday.admin
+        booking = self._booked(holiday)
+        vouchers = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        assert [d.filename for d in vouchers] == ["voucher-1-v1.txt", "voucher-2-v1.txt"]
+        assert "Lakeside Hotel" in vouchers[0].content
+        again = core.travel_documents.generate(booking.id, "itinerary", principal=admin)
+        again += core.travel_documents.generate(booking.id, "itinerary", principal=admin)
+        assert [d.filename for d in again] == ["itinerary-v1.txt", "itinerary-v2.txt"]
+        quote = core.travel_documents.generate(booking.id, "quotation", principal=admin)[0]
+        assert "Total: " in quote.content
+        kept = store.get(f"{booking.reference}/itinerary-v2.txt").decode()
+        assert kept == again[1].content
+        listed = core.bookings.documents(booking.id, principal=admin)
+        assert len(listed) == 5
+        with pytest.raises(ValidationError):
+            core.travel_documents.generate(booking.id, "invoice", principal=admin)
+        with pytest.raises(ValidationError):
+            store.put("../escape.txt", b"x", media_type="text/plain")

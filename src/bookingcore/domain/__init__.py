@@ -89,6 +89,7 @@ from bookingcore.domain.quotations import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import Actor, ActorKind, LeadId, QuotationId, TripId
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
@@ -151,6 +152,8 @@ __all__ = [
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceSeries",
+    "Itinerary",
+    "ItineraryDay",
     "Lead",
     "LeadId",
     "LeadSource",
@@ -185,6 +188,7 @@ __all__ = [
     "Supplier",
     "Traveler",
     "TravelerChanged",
+    "Trip",
     "TripId",
     "ValidRow",
     "WaitlistEntry",

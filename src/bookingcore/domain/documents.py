@@ -34,6 +34,10 @@ class DocumentKind(enum.StrEnum):
     VOUCHER = "voucher"
     ITINERARY = "itinerary"
     CERTIFICATE = "certificate"
+    #: the quotation a booking was made from (seed 003)
+    #:
+    #: .. versionadded:: 0.3
+    QUOTATION = "quotation"
 
 
 @attrs.frozen

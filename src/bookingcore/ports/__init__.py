@@ -7,6 +7,7 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.messaging import (
@@ -79,6 +80,7 @@ __all__ = [
     "DeliveryRepository",
     "DocumentRenderer",
     "DocumentRepository",
+    "DocumentStore",
     "EventPublisher",
     "ExchangeRates",
     "IdGenerator",

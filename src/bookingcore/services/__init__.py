@@ -63,6 +63,7 @@ from bookingcore.services.reports import (
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
 
 __all__ = [
     "AUDITED_ENTITIES",
@@ -86,6 +87,7 @@ __all__ = [
     "ImportPlan",
     "ImportPreview",
     "ImportService",
+    "ItineraryService",
     "LeadRequest",
     "LeadService",
     "MessageHandler",
@@ -116,5 +118,7 @@ __all__ = [
     "TokenPair",
     "Transaction",
     "Transition",
+    "TravelDocumentService",
     "TravelerService",
+    "TripService",
 ]

@@ -13,6 +13,7 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.payments import PaymentProvider
@@ -44,6 +45,7 @@ from bookingcore.services.quotations import QuotationService
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
 
 __all__ = ["BookingCore"]
 
@@ -88,6 +90,12 @@ class BookingCore:
             confirmations and rejections of line items, 0.3)
         dashboard: :class:`~bookingcore.services.DashboardService` (the staff
             dashboard, 0.3)
+        trips: :class:`~bookingcore.services.TripService` (a customer's bookings
+            as one journey, 0.3)
+        itineraries: :class:`~bookingcore.services.ItineraryService` (day-by-day
+            plans, 0.3)
+        travel_documents: :class:`~bookingcore.services.TravelDocumentService`
+            (quotation, vouchers, itinerary on demand, versioned, 0.3)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -125,6 +133,9 @@ class BookingCore:
         exchange_rates: where quotations read the rate of a line priced in a
             supplier's currency (``FixedExchangeRates``); without it such a
             line is refused.
+        document_store: where travel documents' files are kept
+            (``FileSystemDocumentStore``); without it they are kept only as
+            the booking's document records.
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -156,6 +167,7 @@ class BookingCore:
         payment_providers: Iterable[PaymentProvider] = (),
         payment_settings: PaymentSettings | None = None,
         exchange_rates: ExchangeRates | None = None,
+        document_store: DocumentStore | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -198,6 +210,11 @@ class BookingCore:
         )
         self.items = BookingItemService(self.context, self.bookings)
         self.dashboard = DashboardService(self.context)
+        self.trips = TripService(self.context)
+        self.itineraries = ItineraryService(self.context)
+        self.travel_documents = TravelDocumentService(
+            self.context, self.itineraries, document_store
+        )
         self.reports = ReportService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
         if automations is not False:
