@@ -541,8 +541,10 @@ class TestTripsItinerariesAndDocuments:
         vouchers = core.travel_documents.generate(booking.id, "voucher", principal=admin)
         assert [d.filename for d in vouchers] == ["voucher-1-v1.txt", "voucher-2-v1.txt"]
         assert "Lakeside Hotel" in vouchers[0].content
-        again = core.travel_documents.generate(booking.id, "itinerary", principal=admin)
-        again += core.travel_documents.generate(booking.id, "itinerary", principal=admin)
+        again = [
+            *core.travel_documents.generate(booking.id, "itinerary", principal=admin),
+            *core.travel_documents.generate(booking.id, "itinerary", principal=admin),
+        ]
         assert [d.filename for d in again] == ["itinerary-v1.txt", "itinerary-v2.txt"]
         quote = core.travel_documents.generate(booking.id, "quotation", principal=admin)[0]
         assert "Total: " in quote.content
