@@ -10,7 +10,7 @@ customer, traveler or seat behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
@@ -487,16 +487,19 @@ class BookingService:
                 p.add(f"{prefix}.exchange_rate", msg, "required")
                 continue
             inner = Problems(prefix=prefix)
+            # Items are listed oldest first: one microsecond apart, they keep the
+            # request's order whatever ids the generator makes.
+            stamp = now + timedelta(microseconds=index)
             item = inner.capture(
-                lambda w=wanted, r=rate: BookingItem(  # type: ignore[misc]
+                lambda w=wanted, r=rate, t=stamp: BookingItem(  # type: ignore[misc]
                     id=BookingItemId(self._ctx.ids.new_id()),
                     booking_id=booking_id,
                     kind=w.kind,
                     description=w.description,
                     quantity=w.quantity,
                     unit_price=w.unit_price,
-                    created_at=now,
-                    updated_at=now,
+                    created_at=t,
+                    updated_at=t,
                     product_id=w.product_id,
                     supplier_id=w.supplier_id,
                     service_starts_on=w.service_starts_on,
