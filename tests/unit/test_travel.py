@@ -13,6 +13,7 @@ import pytest
 
 from bookingcore import (
     BookingCore,
+    IdempotencyConflictError,
     InvalidTransitionError,
     Money,
     NewTraveler,
@@ -556,3 +557,28 @@ class TestTripsItinerariesAndDocuments:
             core.travel_documents.generate(booking.id, "invoice", principal=admin)
         with pytest.raises(ValidationError):
             store.put("../escape.txt", b"x", media_type="text/plain")
+
+
+class TestApprovalRetries:
+    def test_a_retried_approval_with_its_key_returns_the_first_booking(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        customer = Principal.customer(quotation.customer_id)
+        party = _party("Asha", "Ravi")
+        first = core.quotations.approve(
+            quotation.id, party, principal=customer, idempotency_key="k1"
+        )
+        again = core.quotations.approve(
+            quotation.id, party, principal=customer, idempotency_key="k1"
+        )
+        assert again == first
+        assert len(core.bookings.list(principal=admin).items) == 1
+        with pytest.raises(IdempotencyConflictError):
+            core.quotations.approve(
+                quotation.id, _party("Asha", "Mira"), principal=customer, idempotency_key="k1"
+            )
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.approve(quotation.id, party, principal=customer)

@@ -366,6 +366,8 @@ class BookingService:
         *,
         principal: Principal,
         prices_quoted: bool = False,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
     ) -> Booking:
         """Book inside another use case's transaction ``tx``; the caller commits.
 
@@ -374,10 +376,12 @@ class BookingService:
         book as one step of their own change: an approved quotation. With
         ``prices_quoted`` the travelers' and items' prices were set by someone
         allowed to set prices (the quotation's author), so ``principal`` (the
-        customer approving it) needs no ``set_prices``.
+        customer approving it) needs no ``set_prices``. ``idempotency_key`` (already
+        scoped to the principal) and ``request_fingerprint`` are kept on the
+        booking; the caller looks for an earlier booking with the key first.
 
         Raises:
-            The errors of :meth:`book`, except idempotency conflicts (no key is taken).
+            The errors of :meth:`book`, except idempotency conflicts.
 
         .. versionadded:: 0.3
         """
@@ -387,8 +391,8 @@ class BookingService:
             request,
             principal,
             plan=plan,
-            idempotency_key=None,
-            digest=None,
+            idempotency_key=idempotency_key,
+            digest=request_fingerprint,
             now=self._ctx.now(),
             items=request.items,
             prices_quoted=prices_quoted,

@@ -16,7 +16,7 @@ all in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import cast
 
@@ -27,6 +27,7 @@ from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.items import BookingItemKind
 from bookingcore.domain.leads import LeadStatus
 from bookingcore.domain.policy import Permission, Principal
@@ -47,10 +48,20 @@ from bookingcore.domain.values import (
     SlotId,
     SupplierId,
 )
-from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.errors import (
+    ConflictError,
+    IdempotencyConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.bookings import (
     BookedItem,
     BookingRequest,
@@ -450,6 +461,7 @@ class QuotationService:
         travelers: Sequence[NewTraveler | SavedTraveler],
         *,
         principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """Accept the current revision: book it, with its items, through the one booking path.
 
@@ -463,6 +475,8 @@ class QuotationService:
 
         Args:
             travelers: exactly the quoted number of travelers, one of them primary.
+            idempotency_key: a retry with the same key and the same travelers
+                returns the first call's booking and writes nothing.
 
         Raises:
             NotFoundError: no such quotation visible to ``principal``.
@@ -473,10 +487,49 @@ class QuotationService:
             ValidationError: on ``travelers`` for another party size; the
                 booking's own checks (slot, travelers, items).
             CapacityError: the slot has fewer seats left than travelers.
+            IdempotencyConflictError: the key was used for a different request.
         """
         now = self._ctx.now()
+        key = principal_key(principal, idempotency_key)
+        digest = None
+        if key is not None:
+            digest = fingerprint(
+                "approve_quotation", principal, quotation_id=quotation_id, travelers=travelers
+            )
+        try:
+            return self._approve(
+                quotation_id, travelers, principal=principal, now=now, key=key, digest=digest
+            )
+        except ConflictError:
+            if key is None:
+                raise
+            # Lost the race to a twin with the same key: its booking is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = uow.bookings.get_by_idempotency_key(key)
+            if prior is None:
+                raise
+            if prior.request_fingerprint != digest:
+                raise IdempotencyConflictError(caller_key(key)) from None
+            return prior
+
+    def _approve(
+        self,
+        quotation_id: QuotationId,
+        travelers: Sequence[NewTraveler | SavedTraveler],
+        *,
+        principal: Principal,
+        now: datetime,
+        key: str | None,
+        digest: str | None,
+    ) -> Booking:
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            if key is not None:
+                prior = uow.bookings.get_by_idempotency_key(key)
+                if prior is not None:
+                    if prior.request_fingerprint != digest:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
             quotation = _visible(uow, quotation_id, principal)
             policy.require(
                 policy.can_decide_quotation(principal, quotation),
@@ -499,7 +552,14 @@ class QuotationService:
                 },
                 items=tuple(_booked(line) for line in quotation.lines),
             )
-            booking = self._bookings.book_in(tx, request, principal=principal, prices_quoted=True)
+            booking = self._bookings.book_in(
+                tx,
+                request,
+                principal=principal,
+                prices_quoted=True,
+                idempotency_key=key,
+                request_fingerprint=digest,
+            )
             note = f"quotation {quotation.reference} v{quotation.revision}"
             for target in _APPROVAL_MOVES:
                 self._bookings.advance_in(tx, booking, target, principal=principal, note=note)
