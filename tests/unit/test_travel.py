@@ -13,6 +13,8 @@ import pytest
 
 from bookingcore import (
     BookingCore,
+    BookingRequest,
+    CustomerDetails,
     IdempotencyConflictError,
     InvalidTransitionError,
     Money,
@@ -43,6 +45,7 @@ from bookingcore.domain import (
 )
 from bookingcore.domain.communications import CommunicationStatus, CommunicationType
 from bookingcore.services import (
+    BookedItem,
     LeadRequest,
     QuotationRequest,
     QuoteLine,
@@ -582,3 +585,39 @@ class TestApprovalRetries:
             )
         with pytest.raises(InvalidTransitionError):
             core.quotations.approve(quotation.id, party, principal=customer)
+
+
+class TestDirectBookingWithItems:
+    def test_staff_book_seats_with_items_and_the_total_includes_them(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        item = BookedItem(
+            kind="activity",
+            description="Rafting on the Indus",
+            quantity=2,
+            unit_price=Money("30", "EUR"),
+            supplier_id=holiday.jeeps.id,
+            exchange_rate=Decimal("90.25"),
+        )
+        request = BookingRequest(
+            holiday.slot.id,
+            _party("Asha", "Ravi"),
+            customer=CustomerDetails("+919876543210"),
+            items=[item],
+        )
+        booking = core.bookings.book(request, principal=admin)
+        assert booking.items_total == Money("5415.00", "INR")
+        assert booking.total == Money("45415.00", "INR")
+        with pytest.raises(ValidationError) as caught:
+            core.bookings.book(
+                attrs.evolve(request, items=[attrs.evolve(item, exchange_rate=None)]),
+                principal=admin,
+            )
+        assert caught.value.fields == ("items[0].exchange_rate",)
+        customer = Principal.customer(booking.customer_id)
+        with pytest.raises(PermissionDeniedError):
+            core.bookings.book(
+                attrs.evolve(request, customer=None, travelers=_party("Mira")),
+                principal=customer,
+            )
