@@ -20,6 +20,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PartnerId,
     PermissionDeniedError,
     Principal,
     Settings,
@@ -621,3 +622,26 @@ class TestDirectBookingWithItems:
                 attrs.evolve(request, customer=None, travelers=_party("Mira")),
                 principal=customer,
             )
+
+
+class TestPartnerLeads:
+    def test_a_partners_lead_is_its_own_and_marked_partner(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        partner = core.partners.register(
+            name="TrekMates",
+            company_name="TrekMates Pvt Ltd",
+            contact_email="ops@trekmates.example",
+            principal=admin,
+        ).partner
+        agent = Principal.partner(partner.id)
+        lead = core.leads.capture(
+            LeadRequest(source="web_form", phone="+919876543210", name="Asha Rao"),
+            principal=agent,
+        )
+        assert (lead.source, lead.partner_id) == (LeadSource.PARTNER, partner.id)
+        assert [found.id for found in core.leads.list(principal=agent)] == [lead.id]
+        other = Principal.partner(PartnerId(uuid4()))
+        with pytest.raises(NotFoundError):
+            core.leads.get(lead.id, principal=other)
+        with pytest.raises(PermissionDeniedError):
+            core.leads.move(lead.id, "contacted", principal=agent)
