@@ -12,15 +12,17 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.items import BookingItemStatus
 from bookingcore.domain.leads import Lead, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.queries import BookingFilter, PageRequest
 from bookingcore.domain.quotations import Quotation, QuotationStatus
+from bookingcore.domain.values import BookingId
 from bookingcore.services._context import ServiceContext
 
 __all__ = ["DashboardService", "StaffDashboard"]
 
-#: How many bookings each booking list of the dashboard shows at most.
+#: How many departures the dashboard lists at most.
 _LIMIT = 200
 
 
@@ -33,8 +35,9 @@ class StaffDashboard:
         leads_by_status: how many leads are in each status (every status listed).
         follow_ups_due: open leads whose follow-up date is ``day`` or earlier.
         quotations_awaiting_approval: sent revisions still valid on ``day``.
-        bookings_waiting_for_supplier: active bookings with an item a supplier has
-            not confirmed (pending or rejected), with those items' count.
+        bookings_waiting_for_supplier: active bookings with items their suppliers
+            have not confirmed (pending or rejected), with those items' count,
+            soonest departure first.
         departures: bookings whose slot starts on ``day`` (UTC), active ones only.
 
     .. versionadded:: 0.3
@@ -88,18 +91,20 @@ class DashboardService:
                 BookingFilter(starts_from=starts, starts_before=starts + timedelta(days=1)),
                 PageRequest(limit=_LIMIT),
             ).items
+            open_items: dict[BookingId, int] = {}
+            for supplier in uow.suppliers.list():
+                for status in (BookingItemStatus.PENDING, BookingItemStatus.REJECTED):
+                    for item in uow.booking_items.list_for_supplier(supplier.id, status):
+                        open_items[item.booking_id] = open_items.get(item.booking_id, 0) + 1
             waiting: list[tuple[Booking, int]] = []
-            for booking in uow.bookings.list(BookingFilter(), PageRequest(limit=_LIMIT)).items:
-                lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-                if not lifecycle.is_active(booking.status):
+            for booking_id, count in open_items.items():
+                booking = uow.bookings.get(booking_id)
+                if booking is None:
                     continue
-                open_items = [
-                    item
-                    for item in uow.booking_items.list_for_booking(booking.id)
-                    if not item.is_confirmed and not item.is_cancelled
-                ]
-                if open_items:
-                    waiting.append((booking, len(open_items)))
+                lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+                if lifecycle.is_active(booking.status):
+                    waiting.append((booking, count))
+            waiting.sort(key=lambda pair: (pair[0].starts_at, pair[0].reference))
         active_departures = [
             b for b in departures if self._ctx.settings.lifecycle(b.lifecycle).is_active(b.status)
         ]
