@@ -645,3 +645,34 @@ class TestPartnerLeads:
             core.leads.get(lead.id, principal=other)
         with pytest.raises(PermissionDeniedError):
             core.leads.move(lead.id, "contacted", principal=agent)
+
+
+class TestConversion:
+    def test_a_lead_converts_into_a_quotation_for_its_party(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543210", travelers=3), principal=admin
+        )
+        until = holiday.clock.now().date() + timedelta(days=5)
+        quotation = core.quotations.convert_lead(
+            lead.id, slot_id=holiday.slot.id, valid_until=until, principal=admin
+        )
+        assert (quotation.customer_id, quotation.travelers, quotation.lead_id) == (
+            lead.customer_id,
+            3,
+            lead.id,
+        )
+        assert core.leads.get(lead.id, principal=admin).status is LeadStatus.QUOTED
+        lost = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543211"), principal=admin
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.convert_lead(
+                lost.id, slot_id=holiday.slot.id, valid_until=until, principal=admin
+            )
+        assert caught.value.fields == ("travelers",)
+        core.leads.move(lost.id, "lost", principal=admin, reason="no budget")
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.convert_lead(
+                lost.id, slot_id=holiday.slot.id, valid_until=until, principal=admin, travelers=1
+            )

@@ -209,6 +209,51 @@ class QuotationService:
             tx.commit()
             return quotation
 
+    def convert_lead(
+        self,
+        lead_id: LeadId,
+        *,
+        slot_id: SlotId,
+        valid_until: date,
+        principal: Principal,
+        lines: Iterable[QuoteLine] = (),
+        travelers: int | None = None,
+        seat_price: Money | None = None,
+        notes: str | None = None,
+    ) -> Quotation:
+        """Convert a lead into the first revision of a quotation for its customer.
+
+        ``travelers`` defaults to the party size the lead gave. The lead moves
+        to ``quoted``.
+
+        Raises:
+            NotFoundError: no such lead visible to ``principal``.
+            ValidationError: on ``travelers`` when neither it nor the lead gives a
+                party size; as :meth:`create` otherwise.
+            InvalidTransitionError: the lead is won or lost.
+        """
+        with self._ctx.uow_factory() as uow:
+            lead = uow.leads.get(lead_id)
+        if lead is None or not policy.can_view_lead(principal, lead):
+            raise NotFoundError("lead", lead_id)
+        party = travelers or lead.travelers
+        if party is None:
+            msg = "the lead gives no party size; say how many travelers"
+            raise ValidationError.single("travelers", msg, "required")
+        return self.create(
+            QuotationRequest(
+                customer_id=lead.customer_id,
+                slot_id=slot_id,
+                travelers=party,
+                valid_until=valid_until,
+                lines=tuple(lines),
+                seat_price=seat_price,
+                lead_id=lead.id,
+                notes=notes,
+            ),
+            principal=principal,
+        )
+
     def revise(
         self,
         quotation_id: QuotationId,
