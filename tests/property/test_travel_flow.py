@@ -14,8 +14,10 @@ slot holds exactly the seats of the bookings in seat-holding states.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 import attrs
@@ -50,10 +52,12 @@ from bookingcore.domain import (
     Supplier,
 )
 from bookingcore.domain.items import items_total
+from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
 
 NAMES = ("Asha Rao", "Ravi Rao", "Mira Shah", "Kiran Das")
 
@@ -81,11 +85,15 @@ line_specs = st.lists(
 class TravelFlow(RuleBasedStateMachine):
     """Leads to quotations to bookings to suppliers' answers, checked after every step."""
 
+    def uow_factory(self) -> UnitOfWorkFactory:
+        """Storage for one story: a fresh memory store."""
+        return MemoryStore().unit_of_work
+
     @initialize()
     def setup(self) -> None:
         self.clock = FixedClock()
         self.core = BookingCore(
-            uow_factory=MemoryStore().unit_of_work,
+            uow_factory=self.uow_factory(),
             clock=self.clock,
             ids=SequentialIds(),
             settings=Settings(default_region="IN"),
@@ -395,5 +403,23 @@ class TravelFlow(RuleBasedStateMachine):
         ]
 
 
+class TravelFlowOnSqlite(TravelFlow):
+    """The same stories on a fresh SQLite file each."""
+
+    def uow_factory(self) -> UnitOfWorkFactory:
+        self._folder = tempfile.TemporaryDirectory()
+        self._store = SqlStore(f"sqlite:///{Path(self._folder.name) / 'travel.db'}")
+        self._store.create_schema()
+        return self._store.unit_of_work
+
+    def teardown(self) -> None:
+        self._store.dispose()
+        self._folder.cleanup()
+
+
 TravelFlow.TestCase.settings = settings(stateful_step_count=40, deadline=None)
 test_travel_flow = TravelFlow.TestCase
+TravelFlowOnSqlite.TestCase.settings = settings(
+    max_examples=max(5, settings().max_examples // 4), stateful_step_count=30, deadline=None
+)
+test_travel_flow_on_sqlite = TravelFlowOnSqlite.TestCase
