@@ -52,6 +52,7 @@ from bookingcore.services import (
     QuoteLine,
     TravelDocumentService,
 )
+from bookingcore.services.items import install_supplier_confirmation
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.filestore import FileSystemDocumentStore
@@ -676,3 +677,23 @@ class TestConversion:
             core.quotations.convert_lead(
                 lost.id, slot_id=holiday.slot.id, valid_until=until, principal=admin, travelers=1
             )
+
+
+class TestSuppliersBeforePayment:
+    def test_a_booking_whose_suppliers_all_confirmed_moves_on_once_paid(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        install_supplier_confirmation(core.events, core.context)
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        for item in core.items.for_booking(booking.id, principal=admin):
+            supplier = holiday.hotel if item.supplier_id == holiday.hotel.id else holiday.jeeps
+            core.items.confirm(item.id, principal=holiday.supplier_user(supplier))
+        assert core.bookings.get(booking.id, principal=admin).status == "booking_created"
+        core.bookings.transition(booking.id, "payment_pending", principal=admin)
+        core.bookings.transition(booking.id, "payment_confirmed", principal=admin)
+        history = core.bookings.history(booking.id, principal=admin)
+        assert [e.to_status for e in history][-2:] == ["payment_confirmed", "supplier_confirmed"]
+        assert history[-1].actor.kind.value == "system"

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.items import BookingItem, BookingItemStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.values import BookingId, BookingItemId, SupplierId
@@ -25,8 +26,12 @@ from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.bookings import SUPPLIER_CONFIRMED, BookingService
+from bookingcore.services.events import EventDispatcher, HandlerContext
 
-__all__ = ["BookingItemService"]
+__all__ = ["BookingItemService", "install_supplier_confirmation"]
+
+#: The handler that moves a paid booking on when its suppliers had all confirmed.
+SUPPLIER_CONFIRMATION_HANDLER = "travel.supplier_confirmed_after_payment"
 
 
 class BookingItemService:
@@ -234,3 +239,49 @@ class BookingItemService:
             reason=reason,
             booking_id=item.booking_id,
         )
+
+
+def install_supplier_confirmation(events: EventDispatcher, context: ServiceContext) -> None:
+    """Subscribe the handler that moves a booking reaching ``payment_confirmed`` on to
+    ``supplier_confirmed`` when every live item was confirmed before the payment came.
+
+    (The other order, the last supplier confirming after the payment, is done
+    by :meth:`BookingItemService.confirm` itself.) A booking without items is
+    left alone. The handler re-reads the booking under its lock, so running it
+    twice changes nothing. Opt in once after building the core::
+
+        install_supplier_confirmation(core.events, core.context)
+
+    Without it, staff move such a booking on with ``core.bookings.transition``.
+
+    .. versionadded:: 0.3
+    """
+
+    def handle(event: BookingStatusChanged, handler: HandlerContext) -> None:
+        uow = handler.uow
+        booking = uow.bookings.get_for_update(event.booking_id)
+        if booking is None:
+            return
+        lifecycle = context.settings.lifecycle(booking.lifecycle)
+        if not lifecycle.allows(booking.status, SUPPLIER_CONFIRMED):
+            return
+        live = [i for i in uow.booking_items.list_for_booking(booking.id) if not i.is_cancelled]
+        if not live or not all(item.is_confirmed for item in live):
+            return
+        raised = booking.move(
+            SUPPLIER_CONFIRMED,
+            lifecycle=lifecycle,
+            author=context.author(Principal.system("suppliers"), handler.now),
+            note="every supplier had confirmed before the payment",
+        )
+        if raised.history is not None:
+            uow.lifecycle_events.add(raised.history)
+        uow.audit.add(raised.audit)
+        handler.emit(raised.event)
+
+    events.subscribe(
+        BookingStatusChanged,
+        handle,
+        name=SUPPLIER_CONFIRMATION_HANDLER,
+        when=lambda event: event.to_status == "payment_confirmed",
+    )
