@@ -470,6 +470,7 @@ class TestDashboard:
         booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
         board = core.dashboard.staff(principal=admin)
         assert [(b.id, n) for b, n in board.bookings_waiting_for_supplier] == [(booking.id, 2)]
+        assert [b.id for b in board.awaiting_payment] == [booking.id]
         departure_day = holiday.slot.starts_at.date()
         assert [
             b.id for b in core.dashboard.staff(principal=admin, day=departure_day).departures

@@ -22,8 +22,11 @@ from bookingcore.services._context import ServiceContext
 
 __all__ = ["DashboardService", "StaffDashboard"]
 
-#: How many departures the dashboard lists at most.
+#: How many bookings each booking list of the dashboard (departures, awaiting
+#: payment) shows at most.
 _LIMIT = 200
+#: The travel lifecycle's states of a booking whose payment is still to come.
+_UNPAID = ("booking_created", "payment_pending")
 
 
 @attrs.frozen
@@ -39,6 +42,8 @@ class StaffDashboard:
             have not confirmed (pending or rejected), with those items' count,
             soonest departure first.
         departures: bookings whose slot starts on ``day`` (UTC), active ones only.
+        awaiting_payment: bookings whose payment is still to come (``booking_created``
+            or ``payment_pending``), soonest departure first.
 
     .. versionadded:: 0.3
     """
@@ -49,6 +54,7 @@ class StaffDashboard:
     quotations_awaiting_approval: Sequence[Quotation]
     bookings_waiting_for_supplier: Sequence[tuple[Booking, int]]
     departures: Sequence[Booking]
+    awaiting_payment: Sequence[Booking] = ()
 
 
 class DashboardService:
@@ -91,6 +97,9 @@ class DashboardService:
                 BookingFilter(starts_from=starts, starts_before=starts + timedelta(days=1)),
                 PageRequest(limit=_LIMIT),
             ).items
+            unpaid = uow.bookings.list(
+                BookingFilter(statuses=frozenset(_UNPAID)), PageRequest(limit=_LIMIT)
+            ).items
             open_items: dict[BookingId, int] = {}
             for supplier in uow.suppliers.list():
                 for status in (BookingItemStatus.PENDING, BookingItemStatus.REJECTED):
@@ -115,4 +124,5 @@ class DashboardService:
             quotations_awaiting_approval=awaiting,
             bookings_waiting_for_supplier=waiting,
             departures=sorted(active_departures, key=lambda b: (b.starts_at, b.reference)),
+            awaiting_payment=sorted(unpaid, key=lambda b: (b.starts_at, b.reference)),
         )
