@@ -552,6 +552,7 @@ class Dataset:
                 "discount_amount": f"{discount}.00",
                 "total_amount": f"{subtotal - discount}.00",
                 "currency": CURRENCY,
+                "items_total_amount": "0.00",
                 "created_by_kind": kind,
                 "created_by_id": by,
                 "referral_source": "newsletter" if rng.random() < 0.05 else NULL,

@@ -46,9 +46,18 @@ from bookingcore import (
     TravelerId,
     ValidationError,
 )
-from bookingcore.domain import Booking, Location, ProductKind, Slot, Traveler
+from bookingcore.domain import (
+    Booking,
+    Location,
+    ProductKind,
+    QuotationSupersededError,
+    Slot,
+    Traveler,
+)
+from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
+from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.jobs import InProcessJobQueue
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
@@ -93,6 +102,7 @@ def make_core(
         token_signer=JwtTokenSigner({"demo": secrets.token_bytes(32)}),
         payment_providers=[stripe] if stripe is not None else [],
         jobs=jobs or InProcessJobQueue(),
+        exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90.25")}),
     )
 
 
@@ -623,6 +633,9 @@ def _tell_story(
     )
     _waitlist_story(console, core, admin, base_camp, start)
 
+    _section(console, 16, "A holiday from a lead, through two quotations, to every supplier's yes")
+    _travel_story(console, core, admin, start)
+
 
 def _payment_story(
     console: Console,
@@ -923,3 +936,109 @@ def _waitlist_story(
         f"{taken.reference} rescheduled to {later.name} on {_when(later.starts_at)}: "
         f"price difference {moved.price_difference}, now {moved.booking.total}",
     )
+
+
+def _travel_story(console: Console, core: BookingCore, admin: Principal, start: datetime) -> None:
+    """Seed 003: a lead, quotation versions 1 and 2, approval into a booking with the
+    items of two suppliers (one priced in EUR), their answers, and the itinerary."""
+    leh = core.catalog.add_location("LEH", "Leh, Ladakh", principal=admin, kind="base_camp")
+    departure = core.catalog.create_slot(
+        location_id=leh.id,
+        starts_at=start + timedelta(days=21),
+        price_per_traveler=Money("20000", "INR"),
+        capacity=12,
+        name="Ladakh by jeep",
+        principal=admin,
+    )
+    hotel = core.catalog.add_supplier("LAKESIDE", "Lakeside Hotel", principal=admin)
+    jeeps = core.catalog.add_supplier("LADAKH-JEEPS", "Ladakh Jeeps", principal=admin)
+    lead = core.leads.capture(
+        LeadRequest(
+            source="web_form",
+            phone="98111 22333",
+            name="Nisha Verma",
+            destination="Ladakh",
+            travelers=2,
+        ),
+        principal=Principal.system("website"),
+    )
+    _say(console, f"Lead from the web form: {lead.destination}, status {lead.status.value}")
+    first_day = departure.starts_at.date()
+
+    def lines(nights: int) -> list[QuoteLine]:
+        return [
+            QuoteLine(
+                kind="hotel",
+                description=f"Lakeside Hotel, {nights} nights, twin room",
+                quantity=nights,
+                unit_price=Money("80", "EUR"),
+                supplier_id=hotel.id,
+                service_starts_on=first_day,
+                service_ends_on=first_day + timedelta(days=nights),
+            ),
+            QuoteLine(
+                kind="ground_service",
+                description="Airport pick-up by jeep",
+                quantity=1,
+                unit_price=Money("2500", "INR"),
+                supplier_id=jeeps.id,
+                service_starts_on=first_day,
+            ),
+        ]
+
+    first = core.quotations.create(
+        QuotationRequest(
+            customer_id=lead.customer_id,
+            lead_id=lead.id,
+            slot_id=departure.id,
+            travelers=2,
+            lines=lines(2),
+            valid_until=(start + timedelta(days=7)).date(),
+        ),
+        principal=admin,
+    )
+    core.quotations.send(first.id, principal=admin)
+    _say(console, f"{first.reference} v1 sent: {first.total} (the hotel at 1 EUR = 90.25 INR)")
+    second = core.quotations.revise(first.id, lines=lines(3), principal=admin)
+    sent = core.quotations.send(second.id, principal=admin)
+    _say(
+        console,
+        f"{second.reference} v2 (one more night) sent: {second.total}; "
+        f"logged as a {sent.communication.type.value} message ({sent.communication.status.value})",
+    )
+    customer = Principal.customer(lead.customer_id)
+    party = [
+        NewTraveler(TravelerDetails("Nisha Verma"), is_primary=True),
+        NewTraveler(TravelerDetails("Arjun Verma")),
+    ]
+    try:
+        core.quotations.approve(first.id, party, principal=customer)
+    except QuotationSupersededError as old:
+        _say(console, f"Approving v1 -> {old.code} on {old.fields[0]}: {old.message}")
+    booking = core.quotations.approve(second.id, party, principal=customer)
+    _say(
+        console,
+        f"The customer approves v2 -> booking {booking.reference}, {booking.status}, "
+        f"total {booking.total} (items {booking.items_total})",
+    )
+    for status in ("payment_pending", "payment_confirmed"):
+        booking = core.bookings.transition(booking.id, status, principal=admin).booking
+    items = {i.supplier_id: i for i in core.items.for_booking(booking.id, principal=admin)}
+    hotel_item, jeep_item = items[hotel.id], items[jeeps.id]
+    hotel_user = Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=hotel.id)
+    jeep_user = Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=jeeps.id)
+    seen = core.items.for_booking(booking.id, principal=hotel_user)
+    _say(console, f"The hotel sees {len(seen)} of the booking's 2 items: {seen[0].description}")
+    core.items.confirm(hotel_item.id, principal=hotel_user, supplier_reference="LKS-2231")
+    core.items.reject(jeep_item.id, "no jeep free at that hour", principal=jeep_user)
+    rejected = core.items.for_supplier(principal=jeep_user)[0]
+    _say(console, f"Ladakh Jeeps rejects: {rejected.rejection_reason!r}; staff ask again")
+    core.items.request_again(jeep_item.id, principal=admin)
+    core.items.confirm(jeep_item.id, principal=jeep_user, supplier_reference="LJ-77")
+    status = core.bookings.get(booking.id, principal=admin).status
+    _say(console, f"Both suppliers confirmed -> the booking is {status}")
+    plan = core.itineraries.generate(booking.id, principal=admin)
+    table = Table("day", "plan", title=f"Itinerary of {booking.reference}")
+    for day in plan.days:
+        table.add_row(f"{day.day.isoformat()} {day.title}", "; ".join(day.entries))
+    console.print(table)

@@ -199,3 +199,17 @@ def test_a_cancellation_offers_its_seats_to_the_waiting_list_then_a_group_and_a_
     )
     assert "Group COLLEGE-TREK-2026: 2 bookings, 4 travelers, amount 36,000.00 INR" in demo_text
     assert "price difference 1,000.00 INR, now 18,000.00 INR" in demo_text
+
+
+def test_a_holiday_goes_from_a_lead_through_two_quotations_to_every_suppliers_yes(
+    demo_text: str,
+) -> None:
+    """Version 1 is superseded by version 2, which books seats and two suppliers' items;
+    the booking is supplier_confirmed once both suppliers said yes."""
+    assert "v1 sent: 56,940.00 INR" in demo_text
+    assert "v2 (one more night) sent: 64,160.00 INR" in demo_text
+    assert "Approving v1 -> validation_error on revision" in demo_text
+    assert "booking_created, total 64,160.00 INR (items 24,160.00 INR)" in demo_text
+    assert "The hotel sees 1 of the booking's 2 items" in demo_text
+    assert "Both suppliers confirmed -> the booking is supplier_confirmed" in demo_text
+    assert "Check out: Lakeside Hotel, 3 nights" in demo_text

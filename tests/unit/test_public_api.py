@@ -74,6 +74,19 @@ PUBLIC_MODULES = [
     "bookingcore.testing.job_contracts",
     "bookingcore_adapters.jobs",
     "bookingcore_adapters.jobs.procrastinate",
+    # The travel operating system (0.3).
+    "bookingcore.domain.leads",
+    "bookingcore.domain.quotations",
+    "bookingcore.ports.exchange",
+    "bookingcore.services.leads",
+    "bookingcore.services.quotations",
+    "bookingcore.services.items",
+    "bookingcore.services.dashboard",
+    "bookingcore_adapters.exchange",
+    "bookingcore_adapters.filestore",
+    "bookingcore.domain.trips",
+    "bookingcore.ports.documents",
+    "bookingcore.services.trips",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -75,6 +75,7 @@ from bookingcore.domain.invoices import (
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.jobs import JobRecord, JobRequest, JobRequested, JobState, Schedule
+from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,
@@ -96,6 +97,13 @@ from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundSt
 from bookingcore.domain.policy import Permission
 from bookingcore.domain.pricing import PriceBreakdown, price_booking
 from bookingcore.domain.queries import Cursor, Page
+from bookingcore.domain.quotations import (
+    Quotation,
+    QuotationExpiredError,
+    QuotationLine,
+    QuotationStatus,
+    QuotationSupersededError,
+)
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -107,7 +115,8 @@ from bookingcore.domain.tallies import (
     SlotTally,
 )
 from bookingcore.domain.taxes import TaxRates
-from bookingcore.domain.values import Actor, ActorKind
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
+from bookingcore.domain.values import Actor, ActorKind, LeadId, QuotationId, TripId
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
     WaitlistPriority,
@@ -178,10 +187,16 @@ __all__ = [
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceSeries",
+    "Itinerary",
+    "ItineraryDay",
     "JobRecord",
     "JobRequest",
     "JobRequested",
     "JobState",
+    "Lead",
+    "LeadId",
+    "LeadSource",
+    "LeadStatus",
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
@@ -195,6 +210,12 @@ __all__ = [
     "PriceBreakdown",
     "Product",
     "ProductKind",
+    "Quotation",
+    "QuotationExpiredError",
+    "QuotationId",
+    "QuotationLine",
+    "QuotationStatus",
+    "QuotationSupersededError",
     "Raised",
     "ReceiptStatus",
     "Refund",
@@ -210,6 +231,8 @@ __all__ = [
     "TaxRates",
     "Traveler",
     "TravelerChanged",
+    "Trip",
+    "TripId",
     "ValidRow",
     "WaitlistEntry",
     "WaitlistOfferEnded",

@@ -25,6 +25,7 @@ from bookingcore.domain.events import (
     BookingUpdated,
     DomainEvent,
 )
+from bookingcore.domain.items import BookingItem, items_total
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.pricing import price_booking
 from bookingcore.domain.slots import Slot
@@ -152,6 +153,11 @@ class BookingDraft:
     request_fingerprint: str | None = None
     metadata: Mapping[str, str] = attrs.Factory(dict)
     note: str | None = None
+    #: Line items booked with the seats (hotel, flight, activity, ground service),
+    #: priced in the slot's currency or converted to it at their recorded rate.
+    #:
+    #: .. versionadded:: 0.3
+    items: tuple[BookingItem, ...] = ()
 
 
 #: What a booking's creation records in the audit trail.
@@ -178,7 +184,9 @@ class Booking(Versioned):
     """A reservation of a slot by a customer for travelers.
 
     Invariants: at least one traveler, exactly one primary contact, no traveler
-    twice, ``total == subtotal - discount`` in the slot's currency.
+    twice, ``total == subtotal - discount + items_total`` in the slot's currency
+    (``items_total`` is what the booking's line items add up to, cancelled ones
+    left out; see :func:`~bookingcore.domain.items.items_total`).
 
     .. versionadded:: 0.1
     """
@@ -214,14 +222,49 @@ class Booking(Versioned):
     cancellation_reason: str | None = None
     metadata: dict[str, str] = attrs.Factory(dict)
     version: int = 1
+    #: What the booking's line items add up to (zero without items).
+    #:
+    #: .. versionadded:: 0.3
+    items_total: Money | None = None
 
     entity_name = "booking"
 
     def __attrs_post_init__(self) -> None:
         check_travelers(self.travelers)
-        if self.subtotal - self.discount != self.total:
-            msg = f"{self.total} is not {self.subtotal} minus {self.discount}"
+        if self.items_total is None:
+            self.items_total = Money.zero(self.subtotal.currency)
+        if self.subtotal - self.discount + self.items_total != self.total:
+            msg = (
+                f"{self.total} is not {self.subtotal} minus {self.discount}"
+                f" plus items of {self.items_total}"
+            )
             raise ValidationError.single("total", msg, "inconsistent_total")
+
+    @property
+    def items_sum(self) -> Money:
+        """What the line items add up to (:attr:`items_total`, never ``None``).
+
+        .. versionadded:: 0.3
+        """
+        assert self.items_total is not None
+        return self.items_total
+
+    def recount_items(self, items: Sequence[BookingItem], *, now: datetime) -> bool:
+        """Take the line items' sum again after one of them changed (a cancelled item
+        stops counting); returns True when the total changed.
+
+        Raises:
+            ValidationError: an item in another booking currency (``items[<n>].unit_price``).
+
+        .. versionadded:: 0.3
+        """
+        counted = items_total(items, self.currency)
+        if counted == self.items_total:
+            return False
+        self.total = self.subtotal - self.discount + counted
+        self.items_total = counted
+        self.touch(now)
+        return True
 
     @property
     def currency(self) -> str:
@@ -304,6 +347,11 @@ class Booking(Versioned):
         breakdown = price_booking(
             [t.price for t in draft.travelers], slot.group_discounts, currency=slot.currency
         )
+        for index, item in enumerate(draft.items):
+            if item.booking_id != draft.id:
+                msg = "belongs to another booking"
+                raise ValidationError.single(f"items[{index}].booking_id", msg, "invalid")
+        extras = items_total(draft.items, slot.currency)
         wanted = frozenset(t.traveler_id for t in draft.travelers)
         for other in others:
             if other.slot_id != slot.id or other.traveler_ids != wanted:
@@ -334,7 +382,8 @@ class Booking(Versioned):
             travelers=draft.travelers,
             subtotal=breakdown.subtotal,
             discount=breakdown.discount,
-            total=breakdown.total,
+            total=breakdown.total + extras,
+            items_total=extras,
             created_at=now,
             updated_at=now,
             created_by=author.actor,

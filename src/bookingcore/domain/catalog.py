@@ -105,3 +105,7 @@ class Product:
     supplier_id: SupplierId | None = None
     description: str | None = None
     is_active: bool = True
+    #: Where the product is delivered (a hotel's city, an activity's base), if anywhere.
+    #:
+    #: .. versionadded:: 0.3
+    location_id: LocationId | None = None

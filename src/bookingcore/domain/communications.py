@@ -54,6 +54,10 @@ class CommunicationType(enum.StrEnum):
     WAITLIST_OFFER = "waitlist_offer"
     #: a group booking's summary, to its organiser
     GROUP_CONFIRMATION = "group_confirmation"
+    #: a quotation sent to a customer (seed 003)
+    #:
+    #: .. versionadded:: 0.3
+    QUOTATION = "quotation"
 
 
 class Channel(enum.StrEnum):

@@ -43,6 +43,10 @@ class DocumentKind(enum.StrEnum):
     CERTIFICATE = "certificate"
     #: .. versionadded:: 0.2
     CREDIT_NOTE = "credit_note"
+    #: the quotation a booking was made from (seed 003)
+    #:
+    #: .. versionadded:: 0.3
+    QUOTATION = "quotation"
 
 
 @attrs.frozen

@@ -4,7 +4,14 @@ A booking of a seat on a slot may also carry line items: a hotel night before
 the trek, a flight, a guided activity, an airport transfer (a *ground
 service*). Each :class:`BookingItem` has its own quantity, unit price and
 supplier, and its own status: ``pending`` until its supplier confirms it
-(``confirmed``, with the supplier's reference), or ``cancelled``.
+(``confirmed``, with the supplier's reference) or turns it down (``rejected``,
+with a reason staff see; a rejected item may be asked for again), or
+``cancelled``.
+
+An item may be priced in its supplier's currency: ``booking_currency`` and
+``exchange_rate`` record what one unit of the item's currency was worth in the
+booking's currency when the item was priced, and :attr:`BookingItem.booking_total`
+is the item's total in the booking's currency (Decimal only, rounded once).
 
 ``total`` is always ``unit_price * quantity`` in the unit price's currency,
 rounded to that currency's minor unit; it is derived, never stored apart from
@@ -19,6 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import date, datetime
+from decimal import Decimal
 
 import attrs
 
@@ -40,7 +48,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import ValidationError
 
-__all__ = ["BookingItem", "BookingItemKind", "BookingItemStatus", "items_total"]
+__all__ = ["BookingItem", "BookingItemKind", "BookingItemStatus", "check_rate", "items_total"]
 
 _MAX_QUANTITY = 10_000
 
@@ -69,13 +77,18 @@ class BookingItemStatus(enum.StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
+    #: The supplier turned the item down (``rejection_reason`` says why).
+    #:
+    #: .. versionadded:: 0.3
+    REJECTED = "rejected"
 
 
 _MOVES: dict[BookingItemStatus, frozenset[BookingItemStatus]] = {
     BookingItemStatus.PENDING: frozenset(
-        {BookingItemStatus.CONFIRMED, BookingItemStatus.CANCELLED}
+        {BookingItemStatus.CONFIRMED, BookingItemStatus.REJECTED, BookingItemStatus.CANCELLED}
     ),
     BookingItemStatus.CONFIRMED: frozenset({BookingItemStatus.CANCELLED}),
+    BookingItemStatus.REJECTED: frozenset({BookingItemStatus.PENDING, BookingItemStatus.CANCELLED}),
     BookingItemStatus.CANCELLED: frozenset(),
 }
 
@@ -95,6 +108,22 @@ def _quantity(value: int) -> int:
         msg = f"must be between 1 and {_MAX_QUANTITY:,}"
         raise ValidationError.single("quantity", msg, "out_of_range")
     return value
+
+
+def check_rate(value: object, field: str = "exchange_rate") -> Decimal:
+    """``value`` as an exchange rate: a positive :class:`~decimal.Decimal` (never a float).
+
+    Raises:
+        ValidationError: on ``field`` for a float, a non-number or a rate that is not positive.
+
+    .. versionadded:: 0.3
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise ValidationError.single(field, "must be a Decimal (never a float)", "invalid")
+    rate = Decimal(value)
+    if not rate.is_finite() or rate <= 0:
+        raise ValidationError.single(field, "must be a positive number", "out_of_range")
+    return rate
 
 
 def _unit_price(value: Money) -> Money:
@@ -134,11 +163,26 @@ class BookingItem(Versioned):
     supplier_reference: str | None = None
     metadata: dict[str, str] = attrs.field(factory=dict, converter=text_mapping)
     version: int = 1
+    #: The currency of the booking the item belongs to; the item's own when ``None``.
+    booking_currency: str | None = None
+    #: One unit of the item's currency in the booking's currency, when the item was priced.
+    exchange_rate: Decimal = attrs.field(default=Decimal(1), converter=check_rate)
+    #: Why the supplier turned the item down.
+    rejection_reason: str | None = None
 
     entity_name = "booking item"
 
     def __attrs_post_init__(self) -> None:
         self.description = require_text(self.description, "description", max_length=1000)
+        if self.booking_currency is None:
+            self.booking_currency = self.unit_price.currency
+        self.booking_currency = Money.zero(self.booking_currency).currency
+        if self.booking_currency == self.unit_price.currency and self.exchange_rate != 1:
+            msg = "an item priced in the booking's currency has the rate 1"
+            raise ValidationError.single("exchange_rate", msg, "out_of_range")
+        self.rejection_reason = clean_text(
+            self.rejection_reason, "rejection_reason", max_length=1000
+        )
         self.supplier_reference = clean_text(self.supplier_reference, "supplier_reference")
         self.created_at = ensure_aware(self.created_at, "created_at")
         self.updated_at = ensure_aware(self.updated_at, "updated_at")
@@ -159,6 +203,25 @@ class BookingItem(Versioned):
     def total(self) -> Money:
         """``unit_price * quantity``, rounded to the currency's minor unit."""
         return self.unit_price * self.quantity
+
+    @property
+    def booking_total(self) -> Money:
+        """:attr:`total` in the booking's currency at :attr:`exchange_rate`, rounded once.
+
+        .. versionadded:: 0.3
+        """
+        currency = self.booking_currency or self.currency
+        if currency == self.currency:
+            return self.total
+        return Money(self.unit_price.amount * self.quantity * self.exchange_rate, currency)
+
+    @property
+    def is_confirmed(self) -> bool:
+        """True once the supplier confirmed the item.
+
+        .. versionadded:: 0.3
+        """
+        return self.status is BookingItemStatus.CONFIRMED
 
     @property
     def is_cancelled(self) -> bool:
@@ -215,6 +278,31 @@ class BookingItem(Versioned):
             self.supplier_reference = clean_text(supplier_reference, "supplier_reference")
         self.touch(now)
 
+    def reject(self, reason: str, *, now: datetime) -> None:
+        """The supplier turned the item down, saying why.
+
+        Raises:
+            ValidationError: on ``rejection_reason`` when blank or over 1,000 characters.
+            InvalidTransitionError: the item is not pending.
+
+        .. versionadded:: 0.3
+        """
+        clean = require_text(reason, "rejection_reason", max_length=1000)
+        self._move(BookingItemStatus.REJECTED)
+        self.rejection_reason = clean
+        self.touch(now)
+
+    def request_again(self, *, now: datetime) -> None:
+        """Ask the supplier again after a rejection: back to pending, the reason kept.
+
+        Raises:
+            InvalidTransitionError: the item was not rejected.
+
+        .. versionadded:: 0.3
+        """
+        self._move(BookingItemStatus.PENDING)
+        self.touch(now)
+
     def cancel(self, *, now: datetime) -> None:
         """Cancel the item; it stops counting toward the booking's totals.
 
@@ -242,17 +330,22 @@ class BookingItem(Versioned):
 def items_total(items: Iterable[BookingItem], currency: str) -> Money:
     """What the booking's line items add up to in ``currency``; cancelled items count nothing.
 
+    Each item counts its :attr:`~BookingItem.booking_total`: its total converted
+    at the rate recorded on it when it is priced in another currency.
+
     Raises:
-        ValidationError: on ``items[<n>].unit_price`` for an item priced in
-            another currency (cancelled ones too: a booking has one currency).
+        ValidationError: on ``items[<n>].unit_price`` for an item whose booking
+            currency is not ``currency`` (cancelled ones too: a booking has one currency).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.3
+       Items priced in a supplier's currency count at their recorded rate.
     """
     total = Money.zero(currency)
     for index, item in enumerate(items):
-        if item.currency != total.currency:
-            msg = f"is in {item.currency}; the booking is in {total.currency}"
+        if item.booking_currency != total.currency:
+            msg = f"is in {item.booking_currency}; the booking is in {total.currency}"
             raise ValidationError.single(f"items[{index}].unit_price", msg, "currency_mismatch")
         if not item.is_cancelled:
-            total += item.total
+            total += item.booking_total
     return total

@@ -46,9 +46,12 @@ import attrs
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.items import BookingItem
+from bookingcore.domain.leads import Lead
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import BookingFilter, CustomerFilter
+from bookingcore.domain.quotations import Quotation
 from bookingcore.domain.values import (
     Actor,
     ActorKind,
@@ -66,12 +69,18 @@ __all__ = [
     "Principal",
     "PrincipalKind",
     "StaffRole",
+    "can_answer_for_item",
     "can_change_booking",
     "can_change_customer",
+    "can_decide_quotation",
     "can_view_audit",
     "can_view_booking",
     "can_view_customer",
+    "can_view_item",
+    "can_view_lead",
     "can_view_partner_webhooks",
+    "can_view_quotation",
+    "can_work_lead",
     "check_may_book",
     "check_may_cancel",
     "check_may_edit",
@@ -503,3 +512,90 @@ def may_resend_partner_webhooks(principal: Principal) -> bool:
     return staff_like and (
         principal.has(Permission.MANAGE_PARTNERS) or principal.has(Permission.CHANGE_ALL)
     )
+
+
+# --------------------------------------------------------- the travel operating system (0.3)
+#
+# Line items: staff who see everything see every item; a supplier's users see
+# and confirm only their own supplier's items (never the rest of a booking
+# that mixes suppliers); anyone else sees an item when they may see its booking.
+# Leads and quotations: staff who see everything see them all; an advisor sees
+# the leads assigned to them; a partner the leads it captured; a customer their
+# own leads and quotations, and nobody else's.
+
+
+def _supplier_user(principal: Principal) -> bool:
+    return principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.SUPPLIER
+
+
+def can_view_item(principal: Principal, item: BookingItem, booking: Booking | None) -> bool:
+    """May ``principal`` read the line item ``item`` (of ``booking``)?
+
+    .. versionadded:: 0.3
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return True
+    if _supplier_user(principal):
+        return item.supplier_id is not None and item.supplier_id == principal.supplier_id
+    return booking is not None and can_view_booking(principal, booking)
+
+
+def can_answer_for_item(principal: Principal, item: BookingItem) -> bool:
+    """May ``principal`` confirm or reject ``item`` for its supplier?
+
+    Staff who change everything, the system, and the users of the item's own
+    supplier; nobody else (not the customer, not another supplier).
+
+    .. versionadded:: 0.3
+    """
+    if principal.has(Permission.CHANGE_ALL):
+        return True
+    return (
+        _supplier_user(principal)
+        and item.supplier_id is not None
+        and item.supplier_id == principal.supplier_id
+    )
+
+
+def can_view_lead(principal: Principal, lead: Lead) -> bool:
+    """May ``principal`` read ``lead``?
+
+    .. versionadded:: 0.3
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return True
+    advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
+    return (
+        principal.is_customer(lead.customer_id)
+        or (lead.partner_id is not None and principal.is_partner(lead.partner_id))
+        or (advisor and lead.assignee_id is not None and lead.assignee_id == principal.id)
+    )
+
+
+def can_work_lead(principal: Principal, lead: Lead) -> bool:
+    """May ``principal`` change ``lead`` (status, follow-up, assignment, conversion)?
+
+    Staff who change everything, and the advisor the lead is assigned to.
+
+    .. versionadded:: 0.3
+    """
+    if principal.has(Permission.CHANGE_ALL):
+        return True
+    advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
+    return advisor and lead.assignee_id is not None and lead.assignee_id == principal.id
+
+
+def can_view_quotation(principal: Principal, quotation: Quotation) -> bool:
+    """May ``principal`` read ``quotation``? A customer reads only their own.
+
+    .. versionadded:: 0.3
+    """
+    return principal.has(Permission.VIEW_ALL) or principal.is_customer(quotation.customer_id)
+
+
+def can_decide_quotation(principal: Principal, quotation: Quotation) -> bool:
+    """May ``principal`` approve or reject ``quotation``: its customer, or staff for them.
+
+    .. versionadded:: 0.3
+    """
+    return principal.has(Permission.CHANGE_ALL) or principal.is_customer(quotation.customer_id)

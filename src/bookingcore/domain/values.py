@@ -32,18 +32,21 @@ __all__ = [
     "CustomerId",
     "DocumentId",
     "EmailAddress",
+    "LeadId",
     "LocationId",
     "Money",
     "PartnerId",
     "PaymentId",
     "PhoneNumber",
     "ProductId",
+    "QuotationId",
     "RefundId",
     "RequestOrigin",
     "SlotId",
     "StaffId",
     "SupplierId",
     "TravelerId",
+    "TripId",
     "Versioned",
     "WaitlistEntryId",
     "ensure_aware",
@@ -65,6 +68,9 @@ BookingItemId = NewType("BookingItemId", UUID)
 WaitlistEntryId = NewType("WaitlistEntryId", UUID)
 PaymentId = NewType("PaymentId", UUID)
 RefundId = NewType("RefundId", UUID)
+LeadId = NewType("LeadId", UUID)
+QuotationId = NewType("QuotationId", UUID)
+TripId = NewType("TripId", UUID)
 
 _ID_DOCS = {
     CustomerId: "a customer (the booker)",
@@ -83,6 +89,9 @@ _ID_DOCS = {
     WaitlistEntryId: "a waiting-list entry",
     PaymentId: "a payment",
     RefundId: "a refund",
+    LeadId: "a sales lead (travel enquiry)",
+    QuotationId: "one version of a quotation",
+    TripId: "a trip (a customer's bookings grouped as one journey)",
 }
 for _id_type, _what in _ID_DOCS.items():
     _id_type.__doc__ = (

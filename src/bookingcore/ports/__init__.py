@@ -7,6 +7,8 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.jobs import JobHandler, JobQueue, JobRegistry, JobRun
 from bookingcore.ports.messaging import (
@@ -40,17 +42,21 @@ from bookingcore.ports.repositories import (
     ImportJobRepository,
     InvoiceRepository,
     InvoiceSeriesRepository,
+    ItineraryRepository,
+    LeadRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
     PaymentRepository,
     ProductRepository,
+    QuotationRepository,
     RefundRepository,
     SlotRepository,
     StaffRepository,
     SupplierRepository,
     TravelerRepository,
+    TripRepository,
     WaitlistRepository,
     WebhookAttemptRepository,
     WebhookDeliveryRepository,
@@ -80,17 +86,21 @@ __all__ = [
     "DeliveryRepository",
     "DocumentRenderer",
     "DocumentRepository",
+    "DocumentStore",
     "EventPublisher",
+    "ExchangeRates",
     "IdGenerator",
     "ImportErrorRepository",
     "ImportJobRepository",
     "IntentRequest",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
+    "ItineraryRepository",
     "JobHandler",
     "JobQueue",
     "JobRegistry",
     "JobRun",
+    "LeadRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "Notifier",
@@ -107,6 +117,7 @@ __all__ = [
     "ProviderIntent",
     "ProviderPayment",
     "ProviderRefund",
+    "QuotationRepository",
     "RateDecision",
     "RateLimiter",
     "RefundRepository",
@@ -118,6 +129,7 @@ __all__ = [
     "SupplierRepository",
     "TokenSigner",
     "TravelerRepository",
+    "TripRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WaitlistRepository",

@@ -31,7 +31,8 @@ from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
-from bookingcore.domain.items import BookingItem
+from bookingcore.domain.items import BookingItem, BookingItemStatus
+from bookingcore.domain.leads import Lead, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -47,6 +48,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
+from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
@@ -56,6 +58,7 @@ from bookingcore.domain.tallies import (
     ImportTally,
     SlotTally,
 )
+from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -64,16 +67,19 @@ from bookingcore.domain.values import (
     CustomerId,
     DocumentId,
     EmailAddress,
+    LeadId,
     LocationId,
     PartnerId,
     PaymentId,
     PhoneNumber,
     ProductId,
+    QuotationId,
     RefundId,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry
@@ -93,17 +99,21 @@ __all__ = [
     "ImportJobRepository",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
+    "ItineraryRepository",
+    "LeadRepository",
     "LifecycleEventRepository",
     "LocationRepository",
     "OutboxRepository",
     "PartnerRepository",
     "PaymentRepository",
     "ProductRepository",
+    "QuotationRepository",
     "RefundRepository",
     "SlotRepository",
     "StaffRepository",
     "SupplierRepository",
     "TravelerRepository",
+    "TripRepository",
     "WaitlistRepository",
     "WebhookAttemptRepository",
     "WebhookDeliveryRepository",
@@ -641,6 +651,14 @@ class BookingItemRepository(Protocol):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
         """A booking's line items, oldest first, cancelled ones included."""
 
+    def list_for_supplier(
+        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
+    ) -> Sequence[BookingItem]:
+        """One supplier's line items (in ``status``, when given), oldest first.
+
+        .. versionadded:: 0.3
+        """
+
 
 class WaitlistRepository(Protocol):
     """Waiting lists: at most one active (waiting or offered) entry per customer and slot.
@@ -876,3 +894,91 @@ class WebhookAttemptRepository(Protocol):
 
     def list_for_delivery(self, delivery_id: UUID) -> Sequence[WebhookAttempt]:
         """A delivery's attempts in the order they were made."""
+
+
+# ------------------------------------------------------------ the travel operating system
+
+
+class LeadRepository(Protocol):
+    """Leads: enquiries on their way to a quotation.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, lead: Lead) -> None:
+        """Register a new lead."""
+
+    def get(self, lead_id: LeadId) -> Lead | None:
+        """The lead with this id."""
+
+    def list(
+        self,
+        *,
+        status: LeadStatus | None = None,
+        assignee_id: StaffId | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Sequence[Lead]:
+        """Leads matching every filter given, oldest first."""
+
+    def count_open_by_assignee(self) -> Mapping[StaffId, int]:
+        """How many open leads (new, contacted, qualified, quoted) each person holds."""
+
+
+class QuotationRepository(Protocol):
+    """Quotations, every revision of each.
+
+    ``(reference, revision)`` is unique.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, quotation: Quotation) -> None:
+        """Register a new revision."""
+
+    def get(self, quotation_id: QuotationId) -> Quotation | None:
+        """The revision with this id."""
+
+    def list_revisions(self, reference: str) -> Sequence[Quotation]:
+        """Every revision of the quotation ``reference``, first revision first."""
+
+    def list(
+        self,
+        *,
+        status: QuotationStatus | None = None,
+        customer_id: CustomerId | None = None,
+        lead_id: LeadId | None = None,
+    ) -> Sequence[Quotation]:
+        """Revisions matching every filter given, oldest first."""
+
+
+class TripRepository(Protocol):
+    """Trips: a customer's bookings grouped as one journey.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, trip: Trip) -> None:
+        """Register a new trip."""
+
+    def get(self, trip_id: TripId) -> Trip | None:
+        """The trip with this id."""
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
+        """A customer's trips, earliest start first."""
+
+
+class ItineraryRepository(Protocol):
+    """Bookings' day-by-day plans; one per booking.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, itinerary: Itinerary) -> None:
+        """Register a booking's plan; a second plan of the same booking is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def get(self, itinerary_id: UUID) -> Itinerary | None:
+        """The plan with this id."""
+
+    def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
+        """The booking's plan, if one was made."""

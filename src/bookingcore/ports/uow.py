@@ -32,17 +32,21 @@ from bookingcore.ports.repositories import (
     ImportJobRepository,
     InvoiceRepository,
     InvoiceSeriesRepository,
+    ItineraryRepository,
+    LeadRepository,
     LifecycleEventRepository,
     LocationRepository,
     OutboxRepository,
     PartnerRepository,
     PaymentRepository,
     ProductRepository,
+    QuotationRepository,
     RefundRepository,
     SlotRepository,
     StaffRepository,
     SupplierRepository,
     TravelerRepository,
+    TripRepository,
     WaitlistRepository,
     WebhookAttemptRepository,
     WebhookDeliveryRepository,
@@ -197,6 +201,36 @@ class UnitOfWork(Protocol):
         """The attempt log of webhooks to partners in this transaction.
 
         .. versionadded:: 0.2
+        """
+
+    # ------------------------------------------------------------------ the travel operating system
+
+    @property
+    def leads(self) -> LeadRepository:
+        """Leads in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def quotations(self) -> QuotationRepository:
+        """Quotations (every revision) in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def trips(self) -> TripRepository:
+        """Trips in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def itineraries(self) -> ItineraryRepository:
+        """Bookings' day-by-day plans in this transaction.
+
+        .. versionadded:: 0.3
         """
 
     def __enter__(self) -> Self:

@@ -21,6 +21,7 @@ from bookingcore.services.automations import DocumentHandler, MessageHandler
 from bookingcore.services.bookings import (
     UNSET,
     AdvisorNote,
+    BookedItem,
     BookingService,
     Rescheduled,
     SeatClaim,
@@ -39,6 +40,7 @@ from bookingcore.services.customers import (
     CustomerService,
     Registration,
 )
+from bookingcore.services.dashboard import DashboardService, StaffDashboard
 from bookingcore.services.events import (
     DispatchReport,
     EventDispatcher,
@@ -55,6 +57,7 @@ from bookingcore.services.imports import (
     Progress,
 )
 from bookingcore.services.invoicing import InvoiceService
+from bookingcore.services.items import BookingItemService
 from bookingcore.services.jobs import (
     OPTIONAL_JOBS,
     JobAttempt,
@@ -63,8 +66,15 @@ from bookingcore.services.jobs import (
     JobService,
     JobsNotConfiguredError,
 )
+from bookingcore.services.leads import LeadRequest, LeadService
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
+from bookingcore.services.quotations import (
+    QuotationRequest,
+    QuotationService,
+    QuoteLine,
+    SentQuotation,
+)
 from bookingcore.services.reports import (
     AdvisorWorkload,
     CancellationLine,
@@ -81,6 +91,7 @@ from bookingcore.services.reports import (
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
 from bookingcore.services.waitlists import WaitlistPlace, WaitlistService
 from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
 
@@ -92,6 +103,8 @@ __all__ = [
     "AdvisorWorkload",
     "AuditService",
     "AuthService",
+    "BookedItem",
+    "BookingItemService",
     "BookingService",
     "CancellationLine",
     "CatalogService",
@@ -104,6 +117,7 @@ __all__ = [
     "CustomerMatch",
     "CustomerService",
     "CustomerValue",
+    "DashboardService",
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
@@ -114,11 +128,14 @@ __all__ = [
     "ImportPreview",
     "ImportService",
     "InvoiceService",
+    "ItineraryService",
     "JobAttempt",
     "JobCatalog",
     "JobCounters",
     "JobService",
     "JobsNotConfiguredError",
+    "LeadRequest",
+    "LeadService",
     "MessageHandler",
     "OtpRequested",
     "OutboxRelay",
@@ -128,6 +145,9 @@ __all__ = [
     "PaymentService",
     "PreviewRow",
     "Progress",
+    "QuotationRequest",
+    "QuotationService",
+    "QuoteLine",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",
@@ -136,8 +156,10 @@ __all__ = [
     "Rescheduled",
     "RevenueLine",
     "SeatClaim",
+    "SentQuotation",
     "ServiceContext",
     "SignedIn",
+    "StaffDashboard",
     "StaffService",
     "StrayPayment",
     "StrayReason",
@@ -145,7 +167,9 @@ __all__ = [
     "TokenPair",
     "Transaction",
     "Transition",
+    "TravelDocumentService",
     "TravelerService",
+    "TripService",
     "UtilisationLine",
     "WaitlistPlace",
     "WaitlistService",

@@ -13,6 +13,8 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.jobs import JobQueue
 from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
 from bookingcore.ports.payments import PaymentProvider
@@ -35,16 +37,21 @@ from bookingcore.services.catalog import CatalogService
 from bookingcore.services.commissions import CommissionService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.dashboard import DashboardService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.groups import GroupService
 from bookingcore.services.imports import ImportService
 from bookingcore.services.invoicing import InvoiceService
+from bookingcore.services.items import BookingItemService
 from bookingcore.services.jobs import JobService
+from bookingcore.services.leads import LeadService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
+from bookingcore.services.quotations import QuotationService
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
+from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
 from bookingcore.services.waitlists import WaitlistService, deliver_offer_messages
 from bookingcore.services.webhooks import WebhookService, WebhookSettings
 
@@ -95,6 +102,19 @@ class BookingCore:
             scheduled from booking events, sent by ``core.webhooks.deliver_due()``).
         jobs: :class:`~bookingcore.services.JobService` (background jobs: defer,
             register, the library's periodic jobs).
+        leads: :class:`~bookingcore.services.LeadService` (travel enquiries, 0.3)
+        quotations: :class:`~bookingcore.services.QuotationService` (versions,
+            approval into a booking, 0.3)
+        items: :class:`~bookingcore.services.BookingItemService` (suppliers'
+            confirmations and rejections of line items, 0.3)
+        dashboard: :class:`~bookingcore.services.DashboardService` (the staff
+            dashboard, 0.3)
+        trips: :class:`~bookingcore.services.TripService` (a customer's bookings
+            as one journey, 0.3)
+        itineraries: :class:`~bookingcore.services.ItineraryService` (day-by-day
+            plans, 0.3)
+        travel_documents: :class:`~bookingcore.services.TravelDocumentService`
+            (quotation, vouchers, itinerary on demand, versioned, 0.3)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -141,6 +161,12 @@ class BookingCore:
         jobs: the job engine (``InProcessJobQueue``, ``ProcrastinateJobQueue``);
             ``core.jobs`` registers the library's jobs in it and defers jobs
             in the caller's transaction (see docs/jobs.md).
+        exchange_rates: where quotations read the rate of a line priced in a
+            supplier's currency (``FixedExchangeRates``); without it such a
+            line is refused.
+        document_store: where travel documents' files are kept
+            (``FileSystemDocumentStore``); without it they are kept only as
+            the booking's document records.
 
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
@@ -174,6 +200,8 @@ class BookingCore:
         webhook_sender: WebhookSender | None = None,
         webhook_settings: WebhookSettings | None = None,
         jobs: JobQueue | None = None,
+        exchange_rates: ExchangeRates | None = None,
+        document_store: DocumentStore | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -209,6 +237,18 @@ class BookingCore:
             settings=auth_settings,
         )
         self.imports = ImportService(self.context)
+        # The travel operating system (0.3): leads, quotations, suppliers' items.
+        self.leads = LeadService(self.context, self.customers)
+        self.quotations = QuotationService(
+            self.context, self.bookings, self.communications, exchange_rates
+        )
+        self.items = BookingItemService(self.context, self.bookings)
+        self.dashboard = DashboardService(self.context)
+        self.trips = TripService(self.context)
+        self.itineraries = ItineraryService(self.context)
+        self.travel_documents = TravelDocumentService(
+            self.context, self.itineraries, document_store
+        )
         self.reports = ReportService(self.context)
         # Partner commissions (issue 18): the ledger the payment and booking paths write.
         self.commissions = CommissionService(self.context)

@@ -20,6 +20,8 @@ __all__ = ["AUDITED_ENTITIES", "AuditService"]
 #: The entities whose changes leave audit entries.
 AUDITED_ENTITIES = frozenset(
     {"booking", "customer", "traveler", "partner", "staff", "import", "session"}
+    # The travel operating system (0.3).
+    | {"lead", "quotation", "booking item"}
 )
 
 

@@ -10,7 +10,8 @@ customer, traveler or seat behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol, cast
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
 from bookingcore.domain.idempotency import caller_key
+from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
@@ -41,11 +43,13 @@ from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
     BookingId,
+    BookingItemId,
     CustomerId,
     EmailAddress,
     Money,
     PartnerId,
     PhoneNumber,
+    ProductId,
     SlotId,
     StaffId,
     SupplierId,
@@ -73,6 +77,7 @@ from bookingcore.services.customers import CustomerService
 
 __all__ = [
     "AdvisorNote",
+    "BookedItem",
     "BookingChanges",
     "BookingRequest",
     "BookingService",
@@ -152,6 +157,33 @@ def _metadata(value: object) -> tuple[tuple[str, str], ...]:
     return cast("tuple[tuple[str, str], ...]", value)
 
 
+@attrs.frozen(kw_only=True)
+class BookedItem:
+    """A line item booked with the seats: a hotel, a flight, an activity, a ground service.
+
+    ``unit_price`` may be in the supplier's currency; ``exchange_rate`` then
+    says what one unit of it is worth in the booking's (the slot's) currency,
+    and is recorded on the item. Setting item prices needs ``set_prices``.
+
+    .. versionadded:: 0.3
+    """
+
+    kind: BookingItemKind | str
+    description: str
+    quantity: int
+    unit_price: Money
+    supplier_id: SupplierId | None = None
+    product_id: ProductId | None = None
+    service_starts_on: date | None = None
+    service_ends_on: date | None = None
+    exchange_rate: Decimal | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def _booked_items(values: Iterable[BookedItem]) -> tuple[BookedItem, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class BookingRequest:
     """Everything needed to book a slot.
@@ -177,9 +209,14 @@ class BookingRequest:
             change every booking, the organiser or the organiser's partner put
             bookings in it.
 
+        items: line items booked with the seats (:class:`BookedItem`); they
+            count toward the booking's total and need ``set_prices``.
+
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.3
+       ``items``.
     """
 
     slot_id: SlotId
@@ -194,6 +231,7 @@ class BookingRequest:
     metadata: tuple[tuple[str, str], ...] = attrs.field(default=None, converter=_metadata)
     status: str | None = None
     group_id: BookingGroupId | None = None
+    items: tuple[BookedItem, ...] = attrs.field(default=(), converter=_booked_items)
 
 
 @attrs.frozen
@@ -413,84 +451,198 @@ class BookingService:
         digest: str | None,
         claim: SeatClaim | None = None,
     ) -> Booking:
-        lifecycle, source, status = plan
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            uow = tx.uow
             if idempotency_key:
-                prior = self._prior_booking(uow, idempotency_key, digest)
+                prior = self._prior_booking(tx.uow, idempotency_key, digest)
                 if prior is not None:
                     return prior
-            self._check_external_id(uow, request.external_id, principal)
-            customer_id = self._resolve_customer(tx, request, principal)
-            partner = self._acting_partner(uow, principal)
-            if any(choice.price is not None for choice in request.travelers):
-                policy.require(
-                    principal.has(Permission.SET_PRICES), f"{principal} may not set prices"
-                )
-            # Everything that does not depend on the seats is read before the slot's
-            # lock is taken, so concurrent bookings of the slot wait as briefly as possible.
-            # A partner may book for a customer on file that it may not see (one customer
-            # per phone): it then must not pick up their saved travelers or other bookings.
-            sees_customer = self._sees_customer(uow, customer_id, principal)
-            chosen, new_travelers = self._resolve_travelers(
-                uow, request, customer_id, now, sees_customer=sees_customer
-            )
-            group_id = self._joinable_group(uow, request.group_id, principal)
-            slot, location = self._bookable_slot(uow, request.slot_id)
-            policy.check_may_book(
-                principal, customer_id=customer_id, location=location, partner=partner
-            )
-            if claim is not None:
-                claim.release(tx, slot, len(request.travelers))
-            draft = BookingDraft(
-                id=BookingId(self._ctx.ids.new_id()),
-                reference=self._ctx.ids.new_reference(),
-                customer_id=customer_id,
-                travelers=tuple(
-                    BookingTraveler(
-                        traveler_id=traveler.id,
-                        price=price or slot.price_per_traveler,
-                        is_primary=choice.is_primary,
-                        special_requirements=needs,
-                    )
-                    for (traveler, price, needs), choice in zip(
-                        chosen, request.travelers, strict=True
-                    )
-                ),
-                status=status,
-                source=source,
-                supplier_id=self._supplier_of(uow, slot),
-                partner_id=partner.id if partner else None,
-                referral_source=clean_text(
-                    request.referral_source, "referral_source", max_length=100
-                ),
-                internal_notes=clean_text(
-                    request.internal_notes, "internal_notes", max_length=5000
-                ),
-                external_id=clean_text(request.external_id, "external_id"),
+            booking = self._open(
+                tx,
+                request,
+                principal,
+                plan=plan,
                 idempotency_key=idempotency_key,
-                request_fingerprint=digest,
-                metadata=check_metadata(request.metadata, pairs=True),
-                group_id=group_id,
+                digest=digest,
+                now=now,
+                items=request.items,
+                prices_quoted=False,
+                claim=claim,
             )
-            booking, raised = Booking.open(
-                draft,
-                slot=slot,
-                lifecycle=lifecycle,
-                author=self._ctx.author(principal, now),
-                others=uow.bookings.list_for_customer_slot(customer_id, slot.id),
-                may_see=lambda other: policy.can_view_booking(principal, other),
-                lifecycle_of=self._ctx.settings.lifecycle,
-            )
-            for traveler in new_travelers:
-                uow.travelers.add(traveler)
-            uow.bookings.add(booking)
-            tx.record(raised)
-            if claim is not None:
-                claim.settle(tx, slot, booking)
             tx.commit()
             return booking
+
+    def book_in(
+        self,
+        tx: Transaction,
+        request: BookingRequest,
+        *,
+        principal: Principal,
+        prices_quoted: bool = False,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> Booking:
+        """Book inside another use case's transaction ``tx``; the caller commits.
+
+        The same path as :meth:`book` (the same checks, the same
+        :meth:`~bookingcore.domain.bookings.Booking.open`), for use cases that
+        book as one step of their own change: an approved quotation. With
+        ``prices_quoted`` the travelers' and items' prices were set by someone
+        allowed to set prices (the quotation's author), so ``principal`` (the
+        customer approving it) needs no ``set_prices``. ``idempotency_key`` (already
+        scoped to the principal) and ``request_fingerprint`` are kept on the
+        booking; the caller looks for an earlier booking with the key first.
+
+        Raises:
+            The errors of :meth:`book`, except idempotency conflicts.
+
+        .. versionadded:: 0.3
+        """
+        plan = self._check_request(request, principal)
+        return self._open(
+            tx,
+            request,
+            principal,
+            plan=plan,
+            idempotency_key=idempotency_key,
+            digest=request_fingerprint,
+            now=self._ctx.now(),
+            items=request.items,
+            prices_quoted=prices_quoted,
+        )
+
+    def _open(
+        self,
+        tx: Transaction,
+        request: BookingRequest,
+        principal: Principal,
+        *,
+        plan: tuple[Lifecycle, BookingSource, str],
+        idempotency_key: str | None,
+        digest: str | None,
+        now: datetime,
+        items: Sequence[BookedItem],
+        prices_quoted: bool,
+        claim: SeatClaim | None = None,
+    ) -> Booking:
+        """Everything :meth:`book` does inside its transaction, short of the commit.
+
+        With a ``claim`` (an accepted waiting-list offer), the offer's held seats are
+        given back right before the booking holds its own, and the claim is settled
+        with the booking, all in ``tx``.
+        """
+        lifecycle, source, status = plan
+        uow = tx.uow
+        self._check_external_id(uow, request.external_id, principal)
+        customer_id = self._resolve_customer(tx, request, principal)
+        partner = self._acting_partner(uow, principal)
+        priced = any(choice.price is not None for choice in request.travelers) or bool(items)
+        if priced and not prices_quoted:
+            policy.require(principal.has(Permission.SET_PRICES), f"{principal} may not set prices")
+        # Everything that does not depend on the seats is read before the slot's
+        # lock is taken, so concurrent bookings of the slot wait as briefly as possible.
+        # A partner may book for a customer on file that it may not see (one customer
+        # per phone): it then must not pick up their saved travelers or other bookings.
+        sees_customer = self._sees_customer(uow, customer_id, principal)
+        chosen, new_travelers = self._resolve_travelers(
+            uow, request, customer_id, now, sees_customer=sees_customer
+        )
+        _check_bookable_items(uow, items)
+        group_id = self._joinable_group(uow, request.group_id, principal)
+        slot, location = self._bookable_slot(uow, request.slot_id)
+        policy.check_may_book(
+            principal, customer_id=customer_id, location=location, partner=partner
+        )
+        if claim is not None:
+            claim.release(tx, slot, len(request.travelers))
+        booking_id = BookingId(self._ctx.ids.new_id())
+        draft = BookingDraft(
+            id=booking_id,
+            reference=self._ctx.ids.new_reference(),
+            customer_id=customer_id,
+            travelers=tuple(
+                BookingTraveler(
+                    traveler_id=traveler.id,
+                    price=price or slot.price_per_traveler,
+                    is_primary=choice.is_primary,
+                    special_requirements=needs,
+                )
+                for (traveler, price, needs), choice in zip(chosen, request.travelers, strict=True)
+            ),
+            status=status,
+            source=source,
+            supplier_id=self._supplier_of(uow, slot),
+            partner_id=partner.id if partner else None,
+            referral_source=clean_text(request.referral_source, "referral_source", max_length=100),
+            internal_notes=clean_text(request.internal_notes, "internal_notes", max_length=5000),
+            external_id=clean_text(request.external_id, "external_id"),
+            idempotency_key=idempotency_key,
+            request_fingerprint=digest,
+            metadata=check_metadata(request.metadata, pairs=True),
+            group_id=group_id,
+            items=self._line_items(booking_id, items, slot.currency, now),
+        )
+        booking, raised = Booking.open(
+            draft,
+            slot=slot,
+            lifecycle=lifecycle,
+            author=self._ctx.author(principal, now),
+            others=uow.bookings.list_for_customer_slot(customer_id, slot.id),
+            may_see=lambda other: policy.can_view_booking(principal, other),
+            lifecycle_of=self._ctx.settings.lifecycle,
+        )
+        for traveler in new_travelers:
+            uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        for item in draft.items:
+            uow.booking_items.add(item)
+        tx.record(raised)
+        if claim is not None:
+            claim.settle(tx, slot, booking)
+        return booking
+
+    def _line_items(
+        self, booking_id: BookingId, items: Sequence[BookedItem], currency: str, now: datetime
+    ) -> tuple[BookingItem, ...]:
+        """The booking's line items, priced in ``currency`` or at the rate each one gives."""
+        p = Problems()
+        made: list[BookingItem] = []
+        for index, wanted in enumerate(items):
+            prefix = f"items[{index}]"
+            same = wanted.unit_price.currency == currency
+            rate = Decimal(1) if same else wanted.exchange_rate
+            if rate is None:
+                msg = f"is required: priced in {wanted.unit_price.currency}, booked in {currency}"
+                p.add(f"{prefix}.exchange_rate", msg, "required")
+                continue
+            inner = Problems(prefix=prefix)
+            # Items are listed oldest first: one microsecond apart, they keep the
+            # request's order whatever ids the generator makes.
+            stamp = now + timedelta(microseconds=index)
+            item = inner.capture(
+                lambda w=wanted, r=rate, t=stamp: BookingItem(  # type: ignore[misc]
+                    id=BookingItemId(self._ctx.ids.new_id()),
+                    booking_id=booking_id,
+                    kind=w.kind,
+                    description=w.description,
+                    quantity=w.quantity,
+                    unit_price=w.unit_price,
+                    created_at=t,
+                    updated_at=t,
+                    product_id=w.product_id,
+                    supplier_id=w.supplier_id,
+                    service_starts_on=w.service_starts_on,
+                    service_ends_on=w.service_ends_on,
+                    metadata=dict(w.metadata),
+                    booking_currency=currency,
+                    exchange_rate=r,
+                )
+            )
+            p.extend(inner)
+            if item is not None:
+                made.append(item)
+        p.raise_if_any()
+        return tuple(made)
 
     def _check_request(
         self, request: BookingRequest, principal: Principal
@@ -638,6 +790,10 @@ class BookingService:
         location = uow.locations.get(slot.location_id)
         if location is None or not location.is_active:
             raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
+        product = uow.products.get(slot.product_id) if slot.product_id else None
+        if product is not None and not product.is_active:
+            msg = f"product {product.code} is no longer sold"
+            raise ValidationError.single("slot_id", msg, "inactive")
         return slot, location
 
     @staticmethod
@@ -850,6 +1006,7 @@ class BookingService:
                 principal, booking, lifecycle=lifecycle, target=target, now=now
             )
             booking.check_version(expected_version)
+            _check_items_allow(tx.uow, booking, target)
             event = self._move(
                 tx,
                 booking,
@@ -945,6 +1102,45 @@ class BookingService:
             metadata={},
         )
         return booking
+
+    def advance_in(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        target: str,
+        *,
+        principal: Principal,
+        note: str | None = None,
+    ) -> LifecycleEvent:
+        """Move ``booking`` to ``target`` inside another use case's transaction ``tx``.
+
+        The same move as :meth:`transition` (lifecycle table, seats under the
+        slot's lock, history, audit entry, event), for use cases whose own
+        checks already decided that ``principal`` may make it (an approved
+        quotation, a supplier's last confirmation). The caller commits.
+
+        Raises:
+            ValidationError: ``target`` is not a state of the booking's lifecycle,
+                or (``supplier_confirmed``) an item still waits for its supplier.
+            InvalidTransitionError: the lifecycle has no such move.
+            CapacityError: the move needs seats the slot no longer has.
+
+        .. versionadded:: 0.3
+        """
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        state = lifecycle.resolve(target, field="to")
+        _check_items_allow(tx.uow, booking, state)
+        return self._move(
+            tx,
+            booking,
+            lifecycle,
+            state,
+            principal=principal,
+            note=note,
+            idempotency_key=None,
+            digest=None,
+            metadata={},
+        )
 
     def _prior_transition(
         self, uow: UnitOfWork, key: str, digest: str | None, principal: Principal
@@ -1407,6 +1603,56 @@ class BookingService:
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", booking_id)
         return booking
+
+
+#: The state a booking reaches only when every line item's supplier confirmed it.
+SUPPLIER_CONFIRMED = "supplier_confirmed"
+
+
+def _check_items_allow(uow: UnitOfWork, booking: Booking, target: str) -> None:
+    """A booking moves to ``supplier_confirmed`` only when every live item is confirmed.
+
+    Raises:
+        ValidationError: on ``to``, saying how many items still wait.
+    """
+    if target != SUPPLIER_CONFIRMED:
+        return
+    waiting = [
+        item
+        for item in uow.booking_items.list_for_booking(booking.id)
+        if not item.is_cancelled and not item.is_confirmed
+    ]
+    if waiting:
+        names = ", ".join(f"{item.description} ({item.status.value})" for item in waiting[:5])
+        msg = f"{len(waiting)} line item(s) are not confirmed by their supplier: {names}"
+        raise ValidationError.single("to", msg, "items_unconfirmed")
+
+
+def _check_bookable_items(uow: UnitOfWork, items: Sequence[BookedItem]) -> None:
+    """Every item's supplier and product exist and are active.
+
+    Raises:
+        ValidationError: on ``items[<n>].supplier_id`` or ``items[<n>].product_id``.
+    """
+    p = Problems()
+    for index, item in enumerate(items):
+        if item.supplier_id is not None:
+            supplier = uow.suppliers.get(item.supplier_id)
+            if supplier is None:
+                msg = f"no supplier {item.supplier_id}"
+                p.add(f"items[{index}].supplier_id", msg, "unknown_reference")
+            elif not supplier.is_active:
+                msg = f"supplier {supplier.code} is deactivated"
+                p.add(f"items[{index}].supplier_id", msg, "inactive")
+        if item.product_id is not None:
+            product = uow.products.get(item.product_id)
+            if product is None:
+                msg = f"no product {item.product_id}"
+                p.add(f"items[{index}].product_id", msg, "unknown_reference")
+            elif not product.is_active:
+                msg = f"product {product.code} is deactivated"
+                p.add(f"items[{index}].product_id", msg, "inactive")
+    p.raise_if_any()
 
 
 def _same_person(saved: Traveler, typed: Traveler) -> bool:

@@ -189,13 +189,21 @@ class CatalogService:
         principal: Principal,
         supplier_id: SupplierId | None = None,
         description: str | None = None,
+        location_id: LocationId | None = None,
     ) -> Product:
         """Add a product (trek, course, car variant, activity) with a unique code.
 
+        ``location_id`` says where it is delivered (searchable with
+        :meth:`search_products`).
+
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
-            ValidationError: bad code, name or kind, or an unknown supplier.
+            ValidationError: bad code, name or kind, or an unknown or inactive
+                supplier, or an unknown location.
             DuplicateError: the code is taken.
+
+        .. versionchanged:: 0.3
+           ``location_id``.
         """
         self._require_manager(principal)
         p = Problems()
@@ -210,8 +218,9 @@ class CatalogService:
         except ValueError:
             p.add("kind", f"{kind!r} is not one of {', '.join(ProductKind)}", "invalid_choice")
         with self._ctx.uow_factory() as uow:
-            if supplier_id is not None and uow.suppliers.get(supplier_id) is None:
-                p.add("supplier_id", f"no supplier {supplier_id}", "unknown_reference")
+            _check_supplier(uow, supplier_id, p)
+            if location_id is not None and uow.locations.get(location_id) is None:
+                p.add("location_id", f"no location {location_id}", "unknown_reference")
             p.raise_if_any()
             assert clean_code
             assert clean_name
@@ -225,6 +234,7 @@ class CatalogService:
                 supplier_id=supplier_id,
                 description=clean_description,
                 created_at=self._ctx.now(),
+                location_id=location_id,
             )
             uow.products.add(product)
             uow.commit()
@@ -245,6 +255,202 @@ class CatalogService:
         del principal
         with self._ctx.uow_factory() as uow:
             return uow.suppliers.list(only_active=only_active)
+
+    # ------------------------------------------------------------------ updates and search
+
+    def update_supplier(
+        self,
+        supplier_id: SupplierId,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+    ) -> Supplier:
+        """Change a supplier's name, email or phone (``None`` leaves a field as it is).
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such supplier.
+            ValidationError: a blank name, a bad email or phone.
+
+        .. versionadded:: 0.3
+        """
+        self._require_manager(principal)
+        region = self._ctx.settings.default_region
+        p = Problems()
+        clean_name = p.capture(lambda: None if name is None else require_text(name, "name"))
+        clean_email = p.capture(lambda: EmailAddress.parse(email) if email else None)
+        clean_phone = p.capture(lambda: PhoneNumber.parse(phone, region=region) if phone else None)
+        p.raise_if_any()
+        with self._ctx.uow_factory() as uow:
+            supplier = uow.suppliers.get(supplier_id)
+            if supplier is None:
+                raise NotFoundError("supplier", supplier_id)
+            supplier.name = clean_name or supplier.name
+            supplier.email = clean_email or supplier.email
+            supplier.phone = clean_phone or supplier.phone
+            uow.commit()
+            return supplier
+
+    def set_supplier_active(
+        self, supplier_id: SupplierId, active: bool, *, principal: Principal
+    ) -> Supplier:
+        """Deactivate a supplier (it can no longer be quoted or booked) or activate it again.
+
+        Existing bookings and their items stay as they are.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such supplier.
+
+        .. versionadded:: 0.3
+        """
+        self._require_manager(principal)
+        with self._ctx.uow_factory() as uow:
+            supplier = uow.suppliers.get(supplier_id)
+            if supplier is None:
+                raise NotFoundError("supplier", supplier_id)
+            supplier.is_active = bool(active)
+            uow.commit()
+            return supplier
+
+    def update_product(
+        self,
+        product_id: ProductId,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        description: str | None = None,
+        kind: ProductKind | str | None = None,
+        supplier_id: SupplierId | None = None,
+        location_id: LocationId | None = None,
+    ) -> Product:
+        """Change a product's name, description, kind, supplier or location
+        (``None`` leaves a field as it is).
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such product.
+            ValidationError: a blank name, an unknown kind, an unknown or
+                inactive supplier, an unknown location.
+
+        .. versionadded:: 0.3
+        """
+        self._require_manager(principal)
+        p = Problems()
+        clean_name = p.capture(lambda: None if name is None else require_text(name, "name"))
+        clean_description = p.capture(
+            lambda: clean_text(description, "description", max_length=5000)
+        )
+        clean_kind: ProductKind | None = None
+        if kind is not None:
+            try:
+                clean_kind = ProductKind(str(kind).strip().lower())
+            except ValueError:
+                p.add("kind", f"{kind!r} is not one of {', '.join(ProductKind)}", "invalid_choice")
+        with self._ctx.uow_factory() as uow:
+            product = uow.products.get(product_id)
+            if product is None:
+                raise NotFoundError("product", product_id)
+            _check_supplier(uow, supplier_id, p)
+            if location_id is not None and uow.locations.get(location_id) is None:
+                p.add("location_id", f"no location {location_id}", "unknown_reference")
+            p.raise_if_any()
+            product.name = clean_name or product.name
+            product.description = clean_description or product.description
+            product.kind = clean_kind or product.kind
+            product.supplier_id = supplier_id or product.supplier_id
+            product.location_id = location_id or product.location_id
+            uow.commit()
+            return product
+
+    def set_product_active(
+        self, product_id: ProductId, active: bool, *, principal: Principal
+    ) -> Product:
+        """Deactivate a product (it can no longer be quoted or booked) or activate it again.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such product.
+
+        .. versionadded:: 0.3
+        """
+        self._require_manager(principal)
+        with self._ctx.uow_factory() as uow:
+            product = uow.products.get(product_id)
+            if product is None:
+                raise NotFoundError("product", product_id)
+            product.is_active = bool(active)
+            uow.commit()
+            return product
+
+    def search_products(
+        self,
+        *,
+        principal: Principal,
+        kind: ProductKind | str | None = None,
+        location_id: LocationId | None = None,
+        supplier_id: SupplierId | None = None,
+        text: str | None = None,
+        only_active: bool = True,
+    ) -> Sequence[Product]:
+        """Products of ``kind`` at ``location_id`` from ``supplier_id`` whose code, name or
+        description holds ``text`` (case-insensitive), by code; active ones only by default.
+
+        A product whose supplier is deactivated counts as inactive.
+
+        Raises:
+            ValidationError: on ``kind`` for an unknown kind.
+
+        .. versionadded:: 0.3
+        """
+        del principal  # the catalogue is public to every principal
+        wanted_kind = None
+        if kind is not None:
+            try:
+                wanted_kind = ProductKind(str(kind).strip().lower())
+            except ValueError:
+                msg = f"{kind!r} is not one of {', '.join(ProductKind)}"
+                raise ValidationError.single("kind", msg, "invalid_choice") from None
+        needle = (clean_text(text, "text", max_length=200) or "").casefold()
+        with self._ctx.uow_factory() as uow:
+            inactive = {s.id for s in uow.suppliers.list() if not s.is_active}
+            found = []
+            for product in uow.products.list(only_active=only_active):
+                if only_active and product.supplier_id in inactive:
+                    continue
+                if wanted_kind is not None and product.kind is not wanted_kind:
+                    continue
+                if location_id is not None and product.location_id != location_id:
+                    continue
+                if supplier_id is not None and product.supplier_id != supplier_id:
+                    continue
+                haystack = " ".join((product.code, product.name, product.description or ""))
+                if needle and needle not in haystack.casefold():
+                    continue
+                found.append(product)
+            return found
+
+    def search_suppliers(
+        self, *, principal: Principal, text: str | None = None, only_active: bool = True
+    ) -> Sequence[Supplier]:
+        """Suppliers whose code, name or email holds ``text`` (case-insensitive), by code.
+
+        .. versionadded:: 0.3
+        """
+        del principal
+        needle = (clean_text(text, "text", max_length=200) or "").casefold()
+        with self._ctx.uow_factory() as uow:
+            return [
+                supplier
+                for supplier in uow.suppliers.list(only_active=only_active)
+                if not needle
+                or needle
+                in " ".join(
+                    (supplier.code, supplier.name, supplier.email.value if supplier.email else "")
+                ).casefold()
+            ]
 
     # ------------------------------------------------------------------ slots
 
@@ -392,6 +598,16 @@ class CatalogService:
         if partner is None or not partner.is_active:
             return frozenset()
         return partner.allowed_location_ids
+
+
+def _check_supplier(uow: UnitOfWork, supplier_id: SupplierId | None, problems: Problems) -> None:
+    if supplier_id is None:
+        return
+    supplier = uow.suppliers.get(supplier_id)
+    if supplier is None:
+        problems.add("supplier_id", f"no supplier {supplier_id}", "unknown_reference")
+    elif not supplier.is_active:
+        problems.add("supplier_id", f"supplier {supplier.code} is deactivated", "inactive")
 
 
 def _check_capacity(capacity: object, problems: Problems) -> None:

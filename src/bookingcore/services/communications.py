@@ -145,6 +145,63 @@ class CommunicationService:
             tx.commit()
         return self._deliver(communication.id)
 
+    def send_text(
+        self,
+        customer_id: CustomerId,
+        kind: CommunicationType | str,
+        *,
+        subject: str,
+        body: str,
+        principal: Principal,
+        channel: Channel | str | None = None,
+    ) -> Communication:
+        """Send a message written by the caller (a quotation, a follow-up) to a customer
+        and log it; it concerns no booking yet.
+
+        The channel defaults to email when the customer has an email address,
+        SMS otherwise. A refusal by the notifier (or no notifier) is logged as
+        a failed message and returned, not raised: the caller's own change
+        (a quotation marked sent) stands, and the log shows the failure.
+
+        Raises:
+            NotFoundError: no such customer.
+            PermissionDeniedError: ``principal`` may not message customers
+                (staff who change everything and the system may).
+            ValidationError: an unknown type or channel, no address for it.
+
+        .. versionadded:: 0.3
+        """
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
+        )
+        message_kind = _choice(CommunicationType, kind, "type")
+        wanted = None if channel is None else _choice(Channel, channel, "channel")
+        with self._ctx.transaction() as tx:
+            customer = tx.uow.customers.get(customer_id)
+            if customer is None:
+                raise NotFoundError("customer", customer_id)
+            chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
+            communication = Communication(
+                id=CommunicationId(self._ctx.ids.new_id()),
+                customer_id=customer.id,
+                type=message_kind,
+                channel=chosen,
+                recipient=_address(customer, chosen),
+                subject=subject,
+                content=body,
+                created_at=self._ctx.now(),
+                created_by=principal.actor,
+            )
+            tx.uow.communications.add(communication)
+            tx.commit()
+        try:
+            return self._deliver(communication.id)
+        except DeliveryError:
+            with self._ctx.uow_factory() as uow:
+                logged = uow.communications.get(communication.id)
+            assert logged is not None
+            return logged
+
     def send_due_reminders(
         self,
         *,

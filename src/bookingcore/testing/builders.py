@@ -38,12 +38,15 @@ from bookingcore.domain.invoices import (
     invoice_number,
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind
+from bookingcore.domain.leads import Lead, LeadSource
 from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery, WebhookTopic
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import PrincipalKind, StaffRole
+from bookingcore.domain.quotations import Quotation, QuotationLine
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -51,17 +54,20 @@ from bookingcore.domain.values import (
     BookingItemId,
     CustomerId,
     EmailAddress,
+    LeadId,
     LocationId,
     Money,
     PartnerId,
     PaymentId,
     PhoneNumber,
     ProductId,
+    QuotationId,
     RefundId,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry
@@ -229,6 +235,87 @@ class Builder:
             "updated_at": self.now,
         }
         return BookingItem(**(values | fields))
+
+    # The travel operating system (0.3).
+
+    def lead(self, customer_id: CustomerId, **fields: Any) -> Lead:
+        """A new lead from a web form.
+
+        .. versionadded:: 0.3
+        """
+        values: dict[str, Any] = {
+            "id": LeadId(uuid4()),
+            "customer_id": customer_id,
+            "source": LeadSource.WEB_FORM,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Lead(**(values | fields))
+
+    def quotation(self, customer_id: CustomerId, slot_id: SlotId, **fields: Any) -> Quotation:
+        """A draft, revision 1: two travelers at 1,000 INR and one activity line,
+        valid for a week.
+
+        .. versionadded:: 0.3
+        """
+        n = self._n()
+        values: dict[str, Any] = {
+            "id": QuotationId(uuid4()),
+            "reference": f"QT-{n:08d}",
+            "revision": 1,
+            "customer_id": customer_id,
+            "slot_id": slot_id,
+            "travelers": 2,
+            "seat_price": Money("1000", "INR"),
+            "seats_total": Money("2000", "INR"),
+            "lines": (
+                QuotationLine(
+                    kind=BookingItemKind.ACTIVITY,
+                    description=f"Activity {n}",
+                    quantity=2,
+                    unit_price=Money("250", "INR"),
+                ),
+            ),
+            "valid_until": (self.now + timedelta(days=7)).date(),
+            "created_at": self.now,
+            "updated_at": self.now,
+            "created_by": Actor.system(),
+        }
+        return Quotation(**(values | fields))
+
+    def trip(self, customer_id: CustomerId, **fields: Any) -> Trip:
+        """A week-long trip of no bookings yet.
+
+        .. versionadded:: 0.3
+        """
+        values: dict[str, Any] = {
+            "id": TripId(uuid4()),
+            "customer_id": customer_id,
+            "name": f"Trip {self._n()}",
+            "starts_on": self.now.date() + timedelta(days=7),
+            "ends_on": self.now.date() + timedelta(days=14),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Trip(**(values | fields))
+
+    def itinerary(self, booking_id: BookingId, **fields: Any) -> Itinerary:
+        """A two-day plan.
+
+        .. versionadded:: 0.3
+        """
+        first = self.now.date() + timedelta(days=7)
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "booking_id": booking_id,
+            "days": (
+                ItineraryDay(day=first, title="Day 1", entries=("Arrive", "Hotel check-in")),
+                ItineraryDay(day=first + timedelta(days=1), title="Day 2", notes="Free day"),
+            ),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        return Itinerary(**(values | fields))
 
     def waitlist_entry(
         self, slot_id: SlotId, customer_id: CustomerId, **fields: Any

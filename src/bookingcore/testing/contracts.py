@@ -59,7 +59,8 @@ from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
-from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
+from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
+from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
 from bookingcore.domain.partners import Partner
@@ -72,6 +73,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
+from bookingcore.domain.quotations import Quotation, QuotationLine, QuotationStatus
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -84,6 +86,7 @@ from bookingcore.domain.tallies import (
     group_key,
     slot_group_key,
 )
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -93,12 +96,15 @@ from bookingcore.domain.values import (
     CustomerId,
     DocumentId,
     EmailAddress,
+    LeadId,
     Money,
     PartnerId,
     PaymentId,
+    QuotationId,
     RefundId,
     SlotId,
     StaffId,
+    TripId,
     Versioned,
     WaitlistEntryId,
 )
@@ -3116,6 +3122,312 @@ def _store_booking_item(uow_factory: UnitOfWorkFactory, make: Builder) -> Bookin
     )
 
 
+# ------------------------------------------------------------ the travel operating system (0.3)
+
+
+class LeadRepositoryContract(_Base):
+    """Leads: every field round trips, filters combine, open leads counted per assignee.
+
+    .. versionadded:: 0.3
+    """
+
+    def test_leads_read_back_equal_and_filter_by_status_assignee_and_customer(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ann, bob = StaffId(uuid4()), StaffId(uuid4())
+        asha = _store_customer(uow_factory, make)
+        ravi = _store_customer(uow_factory, make)
+        full = make.lead(
+            asha.id,
+            source=LeadSource.PHONE,
+            destination="Ladakh, Nubra valley",
+            travel_starts_on=date(2026, 6, 1),
+            travel_ends_on=date(2026, 6, 9),
+            travelers=4,
+            notes="Vegetarian; wants a lake view",
+            assignee_id=ann,
+            follow_up_on=date(2026, 1, 5),
+            created_at=T0 + timedelta(minutes=1),
+        )
+        plain = make.lead(ravi.id, assignee_id=ann, created_at=T0 + timedelta(minutes=2))
+        lost = make.lead(
+            asha.id,
+            assignee_id=bob,
+            status=LeadStatus.LOST,
+            lost_reason="booked elsewhere",
+            created_at=T0 + timedelta(minutes=3),
+        )
+        with uow_factory() as uow:
+            for lead in (lost, plain, full):
+                uow.leads.add(lead)
+            assert uow.leads.count_open_by_assignee() == {ann: 2}
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.leads.get(full.id) == full
+            assert uow.leads.get(LeadId(uuid4())) is None
+            assert list(uow.leads.list()) == [full, plain, lost]
+            assert list(uow.leads.list(customer_id=asha.id)) == [full, lost]
+            assert list(uow.leads.list(assignee_id=ann, customer_id=ravi.id)) == [plain]
+            assert list(uow.leads.list(status=LeadStatus.LOST)) == [lost]
+            assert uow.leads.count_open_by_assignee() == {ann: 2}
+            stored = uow.leads.get(plain.id)
+            assert stored is not None
+            stored.move(LeadStatus.LOST, now=T0 + timedelta(hours=1), reason="no answer")
+            moved = uow.leads.get(full.id)
+            assert moved is not None
+            moved.assign(bob, now=T0 + timedelta(hours=1))
+            assert uow.leads.count_open_by_assignee() == {bob: 1}
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.leads.count_open_by_assignee() == {bob: 1}
+            again = uow.leads.get(plain.id)
+            assert again is not None
+            assert (again.status, again.lost_reason, again.version) == (
+                LeadStatus.LOST,
+                "no answer",
+                2,
+            )
+
+
+class QuotationRepositoryContract(_Base):
+    """Quotations: every revision round trips with its lines, exact amounts and rates;
+    ``(reference, revision)`` is held once.
+
+    .. versionadded:: 0.3
+    """
+
+    def test_revisions_read_back_equal_in_order_and_filter(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (asha, ravi) = _stored_slot_customers(uow_factory, make, customers=2)
+        lead = _committed(uow_factory, "leads", make.lead(asha.id))
+        supplier = make.supplier()
+        product = make.product(supplier_id=supplier.id)
+        hotel = QuotationLine(
+            kind=BookingItemKind.HOTEL,
+            description="Lakeside hotel, twin room",
+            quantity=3,
+            unit_price=Money("80.55", "EUR"),
+            supplier_id=supplier.id,
+            product_id=product.id,
+            service_starts_on=date(2026, 1, 8),
+            service_ends_on=date(2026, 1, 11),
+            exchange_rate=Decimal("90.12345678"),
+        )
+        first = make.quotation(
+            asha.id,
+            slot.id,
+            lead_id=lead.id,
+            lines=(hotel,),
+            notes="Window seats if possible",
+            status=QuotationStatus.SUPERSEDED,
+            created_at=T0 + timedelta(minutes=1),
+        )
+        second = make.quotation(
+            asha.id,
+            slot.id,
+            reference=first.reference,
+            revision=2,
+            lead_id=lead.id,
+            lines=(hotel, *first.lines),
+            status=QuotationStatus.SENT,
+            sent_at=T0 + timedelta(minutes=5),
+            created_at=T0 + timedelta(minutes=2),
+        )
+        theirs = make.quotation(ravi.id, slot.id, created_at=T0 + timedelta(minutes=3))
+        with uow_factory() as uow:
+            uow.suppliers.add(supplier)
+            uow.products.add(product)
+            for quotation in (second, theirs, first):
+                uow.quotations.add(quotation)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.quotations.get(first.id) == first
+            assert uow.quotations.get(QuotationId(uuid4())) is None
+            assert list(uow.quotations.list_revisions(first.reference)) == [first, second]
+            assert list(uow.quotations.list(customer_id=asha.id)) == [first, second]
+            assert list(uow.quotations.list(status=QuotationStatus.SENT)) == [second]
+            assert list(uow.quotations.list(lead_id=lead.id, status=QuotationStatus.DRAFT)) == []
+            stored = uow.quotations.get(second.id)
+            assert stored is not None
+            assert stored.lines[0].total_in("INR") == Money("21778.33", "INR")
+            assert stored.total == second.total
+            stored.reject(now=T0 + timedelta(hours=1), reason="too dear")
+            uow.commit()
+        with uow_factory() as uow:
+            rejected = uow.quotations.get(second.id)
+            assert rejected is not None
+            assert (rejected.status, rejected.rejection_reason, rejected.version) == (
+                QuotationStatus.REJECTED,
+                "too dear",
+                2,
+            )
+
+    def test_a_revision_number_is_held_once_per_reference(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        first = _committed(uow_factory, "quotations", make.quotation(customer.id, slot.id))
+        with uow_factory() as uow:
+            uow.quotations.add(make.quotation(customer.id, slot.id, reference=first.reference))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.quotations.list_revisions(first.reference)) == [first]
+
+
+class SupplierItemContract(_Base):
+    """Line items of several suppliers: rates, booking currency and rejections round trip;
+    each supplier's items are listed apart; the booking's items total round trips.
+
+    .. versionadded:: 0.3
+    """
+
+    def test_items_per_supplier_with_rates_and_rejections(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        hotel, jeeps = make.supplier(), make.supplier()
+        room = make.booking_item(
+            booking.id,
+            kind=BookingItemKind.HOTEL,
+            unit_price=Money("80.50", "EUR"),
+            quantity=2,
+            supplier_id=hotel.id,
+            booking_currency="INR",
+            exchange_rate=Decimal("90.25"),
+            created_at=T0 + timedelta(minutes=1),
+        )
+        jeep = make.booking_item(
+            booking.id, supplier_id=jeeps.id, created_at=T0 + timedelta(minutes=2)
+        )
+        late_room = make.booking_item(
+            booking.id, supplier_id=hotel.id, created_at=T0 + timedelta(minutes=3)
+        )
+        with uow_factory() as uow:
+            uow.suppliers.add(hotel)
+            uow.suppliers.add(jeeps)
+            for item in (late_room, jeep, room):
+                uow.booking_items.add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.booking_items.get(room.id) == room
+            assert list(uow.booking_items.list_for_supplier(hotel.id)) == [room, late_room]
+            assert list(uow.booking_items.list_for_supplier(jeeps.id)) == [jeep]
+            stored = uow.booking_items.get(room.id)
+            assert stored is not None
+            assert stored.booking_total == Money("14530.25", "INR")
+            stored.confirm(now=T0 + timedelta(hours=1), supplier_reference="LK-1")
+            refused = uow.booking_items.get(jeep.id)
+            assert refused is not None
+            refused.reject("no jeep that day", now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            confirmed = BookingItemStatus.CONFIRMED
+            assert list(uow.booking_items.list_for_supplier(hotel.id, confirmed)) == [stored]
+            rejected = uow.booking_items.list_for_supplier(jeeps.id, BookingItemStatus.REJECTED)
+            assert [(i.status, i.rejection_reason) for i in rejected] == [
+                (BookingItemStatus.REJECTED, "no jeep that day")
+            ]
+            assert list(uow.booking_items.list_for_supplier(jeeps.id, confirmed)) == []
+            items = uow.booking_items.list_for_booking(booking.id)
+            mine = uow.bookings.get(booking.id)
+            assert mine is not None
+            assert mine.recount_items(items, now=T0 + timedelta(hours=2))
+            uow.commit()
+        with uow_factory() as uow:
+            again = uow.bookings.get(booking.id)
+            assert again is not None
+            assert again.items_total == items_total(items, again.currency)
+            assert again.total == again.subtotal - again.discount + again.items_sum
+
+
+class TripRepositoryContract(_Base):
+    """Trips and itineraries: every field round trips; trips per customer by start;
+    one itinerary per booking.
+
+    .. versionadded:: 0.3
+    """
+
+    def test_trips_read_back_equal_per_customer_by_start(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        other = _store_customer(uow_factory, make)
+        later = make.trip(
+            booking.customer_id,
+            name="Ladakh and Goa",
+            starts_on=date(2026, 3, 1),
+            ends_on=date(2026, 3, 20),
+            booking_ids=(booking.id,),
+            notes="Anniversary",
+        )
+        sooner = make.trip(booking.customer_id, starts_on=date(2026, 1, 2))
+        theirs = make.trip(other.id)
+        with uow_factory() as uow:
+            for trip in (later, theirs, sooner):
+                uow.trips.add(trip)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.trips.get(later.id) == later
+            assert uow.trips.get(TripId(uuid4())) is None
+            assert list(uow.trips.list_for_customer(booking.customer_id)) == [sooner, later]
+            stored = uow.trips.get(sooner.id)
+            assert stored is not None
+            stored.add_booking(booking.id, now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            again = uow.trips.get(sooner.id)
+            assert again is not None
+            assert (again.booking_ids, again.version) == ((booking.id,), 2)
+
+    def test_one_itinerary_per_booking_round_trips_and_is_edited(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        plan = make.itinerary(booking.id)
+        with uow_factory() as uow:
+            uow.itineraries.add(plan)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.itineraries.get(plan.id) == plan
+            assert uow.itineraries.get_for_booking(booking.id) == plan
+            assert uow.itineraries.get_for_booking(BookingId(uuid4())) is None
+            stored = uow.itineraries.get_for_booking(booking.id)
+            assert stored is not None
+            stored.set_day(
+                attrs.evolve(plan.days[1], entries=("Monastery visit",), notes=None),
+                now=T0 + timedelta(hours=1),
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            edited = uow.itineraries.get(plan.id)
+            assert edited is not None
+            assert edited.days[1].entries == ("Monastery visit",)
+            assert edited.version == 2
+            uow.itineraries.add(make.itinerary(booking.id))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+
+def _store_lead(uow_factory: UnitOfWorkFactory, make: Builder) -> Lead:
+    return _committed(uow_factory, "leads", make.lead(_store_customer(uow_factory, make).id))
+
+
+def _store_quotation(uow_factory: UnitOfWorkFactory, make: Builder) -> Quotation:
+    slot, (customer,) = _stored_slot_customers(uow_factory, make)
+    return _committed(uow_factory, "quotations", make.quotation(customer.id, slot.id))
+
+
+def _store_trip(uow_factory: UnitOfWorkFactory, make: Builder) -> Trip:
+    return _committed(uow_factory, "trips", make.trip(_store_customer(uow_factory, make).id))
+
+
+def _store_itinerary(uow_factory: UnitOfWorkFactory, make: Builder) -> Itinerary:
+    booking = _stored_booking(uow_factory, make)
+    return _committed(uow_factory, "itineraries", make.itinerary(booking.id))
+
+
 @attrs.frozen
 class VersionedKind:
     """One kind of versioned entity, as :class:`VersionContract` stores, changes and reads it.
@@ -3228,6 +3540,17 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
         lambda writer: 10 * writer,
         _store_alone("invoice_series", lambda make: make.invoice_series(key=_VERSIONED_SERIES)),
         read=lambda uow, _: uow.invoice_series.get(_VERSIONED_SERIES),
+    ),
+    # The travel operating system (0.3).
+    VersionedKind(Lead, "leads", "notes", _text("Notes"), _store_lead),
+    VersionedKind(Quotation, "quotations", "notes", _text("Notes"), _store_quotation),
+    VersionedKind(Trip, "trips", "notes", _text("Notes"), _store_trip),
+    VersionedKind(
+        Itinerary,
+        "itineraries",
+        "days",
+        lambda writer: (ItineraryDay(day=date(2026, 2, writer), title=f"Day {writer}"),),
+        _store_itinerary,
     ),
 )
 
@@ -3578,6 +3901,10 @@ class StorageContract(
     InvoiceRepositoryContract,
     CommissionLedgerContract,
     WebhookDeliveryRepositoryContract,
+    LeadRepositoryContract,
+    QuotationRepositoryContract,
+    SupplierItemContract,
+    TripRepositoryContract,
     StaffRepositoryContract,
     ImportRepositoryContract,
     LookupContract,

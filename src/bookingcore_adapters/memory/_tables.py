@@ -27,12 +27,15 @@ from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceSeries
 from bookingcore.domain.items import BookingItem
+from bookingcore.domain.leads import Lead
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
+from bookingcore.domain.quotations import Quotation
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
+from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import Versioned
 from bookingcore.domain.waitlist import WaitlistEntry
 
@@ -130,6 +133,11 @@ TABLES: tuple[Table, ...] = (
     # ---- partner webhooks
     Table("webhook_deliveries", WebhookDelivery),
     Table("webhook_attempts", WebhookAttempt),
+    # The travel operating system: leads and quotations.
+    Table("leads", Lead),
+    Table("quotations", Quotation, {"revision": lambda q: (q.reference, q.revision)}),
+    Table("trips", Trip),
+    Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
 )
 
 

@@ -23,7 +23,8 @@ from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalis
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
-from bookingcore.domain.items import BookingItem
+from bookingcore.domain.items import BookingItem, BookingItemStatus
+from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -40,6 +41,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
+from bookingcore.domain.quotations import Quotation, QuotationStatus
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
@@ -53,6 +55,7 @@ from bookingcore.domain.tallies import (
     group_key,
     slot_group_key,
 )
+from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -61,16 +64,19 @@ from bookingcore.domain.values import (
     CustomerId,
     DocumentId,
     EmailAddress,
+    LeadId,
     LocationId,
     PartnerId,
     PaymentId,
     PhoneNumber,
     ProductId,
+    QuotationId,
     RefundId,
     SlotId,
     StaffId,
     SupplierId,
     TravelerId,
+    TripId,
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
@@ -131,6 +137,11 @@ class MemoryUnitOfWork:
         # ---- partner webhooks
         self.webhook_deliveries = _WebhookDeliveryRepository(self, "webhook_deliveries")
         self.webhook_attempts = _WebhookAttemptRepository(self, "webhook_attempts")
+        # The travel operating system: leads and quotations.
+        self.leads = _LeadRepository(self, "leads")
+        self.quotations = _QuotationRepository(self, "quotations")
+        self.trips = _TripRepository(self, "trips")
+        self.itineraries = _ItineraryRepository(self, "itineraries")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -821,6 +832,15 @@ class _BookingItemRepository(_Repository[BookingItem]):
             self._table, lambda i: i.booking_id == booking_id, lambda i: (i.created_at, i.id.bytes)
         )
 
+    def list_for_supplier(
+        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
+    ) -> Sequence[BookingItem]:
+        return self._uow._select(
+            self._table,
+            lambda i: i.supplier_id == supplier_id and (status is None or i.status is status),
+            lambda i: (i.created_at, i.id.bytes),
+        )
+
 
 class _WaitlistRepository(_Repository[WaitlistEntry]):
     def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
@@ -1027,3 +1047,85 @@ class _WebhookAttemptRepository(_Repository[WebhookAttempt]):
         return self._uow._select(
             self._table, lambda a: a.delivery_id == delivery_id, lambda a: a.number
         )
+
+
+# ------------------------------------------------------------ the travel operating system
+
+
+def _oldest(entity: Any) -> tuple[datetime, bytes]:
+    return (entity.created_at, entity.id.bytes)
+
+
+class _LeadRepository(_Repository[Lead]):
+    def get(self, lead_id: LeadId) -> Lead | None:
+        return self._get(lead_id)
+
+    def list(
+        self,
+        *,
+        status: LeadStatus | None = None,
+        assignee_id: StaffId | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Sequence[Lead]:
+        def keep(lead: Lead) -> bool:
+            return (
+                (status is None or lead.status is status)
+                and (assignee_id is None or lead.assignee_id == assignee_id)
+                and (customer_id is None or lead.customer_id == customer_id)
+            )
+
+        return self._uow._select(self._table, keep, _oldest)
+
+    def count_open_by_assignee(self) -> Mapping[StaffId, int]:
+        counts: dict[StaffId, int] = {}
+        for lead in self._uow._rows(self._table):
+            if lead.assignee_id is not None and lead.status in OPEN_LEAD_STATUSES:
+                counts[lead.assignee_id] = counts.get(lead.assignee_id, 0) + 1
+        return counts
+
+
+class _QuotationRepository(_Repository[Quotation]):
+    def get(self, quotation_id: QuotationId) -> Quotation | None:
+        return self._get(quotation_id)
+
+    def list_revisions(self, reference: str) -> Sequence[Quotation]:
+        return self._uow._select(
+            self._table, lambda q: q.reference == reference, lambda q: (q.revision, q.id.bytes)
+        )
+
+    def list(
+        self,
+        *,
+        status: QuotationStatus | None = None,
+        customer_id: CustomerId | None = None,
+        lead_id: LeadId | None = None,
+    ) -> Sequence[Quotation]:
+        def keep(quotation: Quotation) -> bool:
+            return (
+                (status is None or quotation.status is status)
+                and (customer_id is None or quotation.customer_id == customer_id)
+                and (lead_id is None or quotation.lead_id == lead_id)
+            )
+
+        return self._uow._select(self._table, keep, _oldest)
+
+
+class _TripRepository(_Repository[Trip]):
+    def get(self, trip_id: TripId) -> Trip | None:
+        return self._get(trip_id)
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
+        return self._uow._select(
+            self._table,
+            lambda t: t.customer_id == customer_id,
+            lambda t: (t.starts_on, t.created_at, t.id.bytes),
+        )
+
+
+class _ItineraryRepository(_Repository[Itinerary]):
+    def get(self, itinerary_id: UUID) -> Itinerary | None:
+        return self._get(itinerary_id)
+
+    def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
+        found: Itinerary | None = self._uow._find_unique(self._table, "booking_id", booking_id)
+        return found

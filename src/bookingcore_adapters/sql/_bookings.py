@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -45,6 +46,7 @@ from bookingcore.domain.values import (
     Money,
     SlotId,
     StaffId,
+    SupplierId,
 )
 from bookingcore_adapters.sql._customers import CUSTOMERS, customers
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
@@ -70,6 +72,7 @@ from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
     ENUM,
+    ExactDecimal,
     index_where_set,
     json_type,
     metadata,
@@ -131,6 +134,8 @@ bookings = Table(
     money("discount_amount"),
     money("total_amount"),
     Column("currency", CURRENCY, nullable=False),
+    # travel (revision 0012): what the booking's line items add up to.
+    Column("items_total_amount", ExactDecimal(18, 4), nullable=False, server_default="0"),
     Column("created_by_kind", ENUM, nullable=False),
     Column("created_by_id", String()),
     Column("referral_source", String()),
@@ -203,6 +208,10 @@ booking_items = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # travel (revision 0012): the booking's currency, the rate used, a supplier's refusal.
+    Column("booking_currency", CURRENCY),
+    Column("exchange_rate", ExactDecimal(18, 8)),
+    Column("rejection_reason", Text()),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
 )
 
@@ -231,6 +240,7 @@ def _dump_booking(b: Booking) -> Row:
         "discount_amount": b.discount.amount,
         "total_amount": b.total.amount,
         "currency": b.total.currency,
+        "items_total_amount": b.items_sum.amount,
         **actor_columns("created_by_kind", "created_by_id", b.created_by),
         "referral_source": b.referral_source,
         "internal_notes": b.internal_notes,
@@ -287,6 +297,7 @@ def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
         subtotal=Money(r["subtotal_amount"], currency),
         discount=Money(r["discount_amount"], currency),
         total=Money(r["total_amount"], currency),
+        items_total=Money(r["items_total_amount"], currency),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         created_by=required_actor(r, "created_by_kind", "created_by_id"),
@@ -330,6 +341,9 @@ def dump_booking_item(x: BookingItem) -> Row:
         "created_at": x.created_at,
         "updated_at": x.updated_at,
         "version": x.version,
+        "booking_currency": x.booking_currency,
+        "exchange_rate": x.exchange_rate,
+        "rejection_reason": x.rejection_reason,
     }
 
 
@@ -352,6 +366,9 @@ def load_booking_item(r: Stored, _: Sequence[Stored]) -> BookingItem:
         supplier_reference=r["supplier_reference"],
         metadata=dict(r["metadata"]),
         version=r["version"],
+        booking_currency=r["booking_currency"],
+        exchange_rate=Decimal(1) if r["exchange_rate"] is None else r["exchange_rate"],
+        rejection_reason=r["rejection_reason"],
     )
 
 
@@ -627,3 +644,10 @@ class BookingItemRepository(Repository[BookingItem]):
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
         return self._oldest_with(booking_id=booking_id)
+
+    def list_for_supplier(
+        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
+    ) -> Sequence[BookingItem]:
+        if status is None:
+            return self._oldest_with(supplier_id=supplier_id)
+        return self._oldest_with(supplier_id=supplier_id, status=status.value)

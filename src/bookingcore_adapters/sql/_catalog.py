@@ -123,6 +123,8 @@ products = Table(
     Column("description", Text()),
     Column("is_active", Boolean(), nullable=False),
     when("created_at"),
+    # travel (revision 0012): where the product is delivered.
+    ref("location_id", "locations.id", index=True),
 )
 
 
@@ -209,6 +211,7 @@ def _dump_product(x: Product) -> Row:
         "description": x.description,
         "is_active": x.is_active,
         "created_at": x.created_at,
+        "location_id": x.location_id,
     }
 
 
@@ -222,6 +225,7 @@ def _load_product(r: Stored, _: Sequence[Stored]) -> Product:
         supplier_id=r["supplier_id"],
         description=r["description"],
         is_active=r["is_active"],
+        location_id=r["location_id"],
     )
 
 

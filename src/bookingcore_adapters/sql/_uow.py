@@ -21,6 +21,7 @@ from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
+from bookingcore_adapters.sql import _travel as travel
 from bookingcore_adapters.sql import _waitlists as waitlists
 from bookingcore_adapters.sql import _webhooks as webhooks
 from bookingcore_adapters.sql._engine import StoreSettings
@@ -63,6 +64,11 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             commissions.COMMISSIONS,
             webhooks.WEBHOOK_DELIVERIES,
             webhooks.WEBHOOK_ATTEMPTS,
+            # The travel operating system: leads and quotations.
+            travel.LEADS,
+            travel.QUOTATIONS,
+            travel.TRIPS,
+            travel.ITINERARIES,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -129,6 +135,11 @@ class SqlUnitOfWork:
         self.webhook_attempts = webhooks.WebhookAttemptRepository(
             session, webhooks.WEBHOOK_ATTEMPTS
         )
+        # The travel operating system: leads and quotations.
+        self.leads = travel.LeadRepository(session, travel.LEADS)
+        self.quotations = travel.QuotationRepository(session, travel.QUOTATIONS)
+        self.trips = travel.TripRepository(session, travel.TRIPS)
+        self.itineraries = travel.ItineraryRepository(session, travel.ITINERARIES)
 
     def __enter__(self) -> Self:
         self._session.open()

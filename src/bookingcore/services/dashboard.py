@@ -1,0 +1,128 @@
+"""The staff dashboard of the travel operating system (seed 003): what needs attention today.
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.items import BookingItemStatus
+from bookingcore.domain.leads import Lead, LeadStatus
+from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.queries import BookingFilter, PageRequest
+from bookingcore.domain.quotations import Quotation, QuotationStatus
+from bookingcore.domain.values import BookingId
+from bookingcore.services._context import ServiceContext
+
+__all__ = ["DashboardService", "StaffDashboard"]
+
+#: How many bookings each booking list of the dashboard (departures, awaiting
+#: payment) shows at most.
+_LIMIT = 200
+#: The travel lifecycle's states of a booking whose payment is still to come.
+_UNPAID = ("booking_created", "payment_pending")
+
+
+@attrs.frozen
+class StaffDashboard:
+    """What staff look at first.
+
+    Args:
+        day: the day it is for.
+        leads_by_status: how many leads are in each status (every status listed).
+        follow_ups_due: open leads whose follow-up date is ``day`` or earlier.
+        quotations_awaiting_approval: sent revisions still valid on ``day``.
+        bookings_waiting_for_supplier: active bookings with items their suppliers
+            have not confirmed (pending or rejected), with those items' count,
+            soonest departure first.
+        departures: bookings whose slot starts on ``day`` (UTC), active ones only.
+        awaiting_payment: bookings whose payment is still to come (``booking_created``
+            or ``payment_pending``), soonest departure first.
+
+    .. versionadded:: 0.3
+    """
+
+    day: date
+    leads_by_status: Mapping[str, int]
+    follow_ups_due: Sequence[Lead]
+    quotations_awaiting_approval: Sequence[Quotation]
+    bookings_waiting_for_supplier: Sequence[tuple[Booking, int]]
+    departures: Sequence[Booking]
+    awaiting_payment: Sequence[Booking] = ()
+
+
+class DashboardService:
+    """The staff dashboard query.
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def staff(self, *, principal: Principal, day: date | None = None) -> StaffDashboard:
+        """The dashboard for ``day`` (today by the clock when ``None``).
+
+        Raises:
+            PermissionDeniedError: ``principal`` does not see everything.
+        """
+        policy.require(principal.has(Permission.VIEW_ALL), f"{principal} may not see the dashboard")
+        day = day or self._ctx.now().date()
+        starts = datetime.combine(day, time(0), tzinfo=UTC)
+        with self._ctx.uow_factory() as uow:
+            leads = uow.leads.list()
+            counts = {status.value: 0 for status in LeadStatus}
+            for lead in leads:
+                counts[lead.status.value] += 1
+            due = sorted(
+                (
+                    lead
+                    for lead in leads
+                    if lead.is_open and lead.follow_up_on is not None and lead.follow_up_on <= day
+                ),
+                key=lambda lead: (lead.follow_up_on or day, lead.created_at),
+            )
+            awaiting = [
+                q
+                for q in uow.quotations.list(status=QuotationStatus.SENT)
+                if not q.is_expired_on(day)
+            ]
+            departures = uow.bookings.list(
+                BookingFilter(starts_from=starts, starts_before=starts + timedelta(days=1)),
+                PageRequest(limit=_LIMIT),
+            ).items
+            unpaid = uow.bookings.list(
+                BookingFilter(statuses=frozenset(_UNPAID)), PageRequest(limit=_LIMIT)
+            ).items
+            open_items: dict[BookingId, int] = {}
+            for supplier in uow.suppliers.list():
+                for status in (BookingItemStatus.PENDING, BookingItemStatus.REJECTED):
+                    for item in uow.booking_items.list_for_supplier(supplier.id, status):
+                        open_items[item.booking_id] = open_items.get(item.booking_id, 0) + 1
+            waiting: list[tuple[Booking, int]] = []
+            for booking_id, count in open_items.items():
+                booking = uow.bookings.get(booking_id)
+                if booking is None:
+                    continue
+                lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+                if lifecycle.is_active(booking.status):
+                    waiting.append((booking, count))
+            waiting.sort(key=lambda pair: (pair[0].starts_at, pair[0].reference))
+        active_departures = [
+            b for b in departures if self._ctx.settings.lifecycle(b.lifecycle).is_active(b.status)
+        ]
+        return StaffDashboard(
+            day=day,
+            leads_by_status=counts,
+            follow_ups_due=due,
+            quotations_awaiting_approval=awaiting,
+            bookings_waiting_for_supplier=waiting,
+            departures=sorted(active_departures, key=lambda b: (b.starts_at, b.reference)),
+            awaiting_payment=sorted(unpaid, key=lambda b: (b.starts_at, b.reference)),
+        )

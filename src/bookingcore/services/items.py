@@ -1,0 +1,287 @@
+"""Line items and their suppliers (seed 003): confirm, reject, ask again, cancel.
+
+Each item of a booking waits for its own supplier. A supplier's users see
+and answer only their own supplier's items (never the rest of a booking that
+mixes suppliers); staff see every item, a rejected one with the supplier's
+reason. When the last live item is confirmed and the booking is at
+``payment_confirmed``, it moves on to ``supplier_confirmed`` in the same
+transaction; no move reaches ``supplier_confirmed`` while an item waits
+(:meth:`bookingcore.services.BookingService.transition` refuses it).
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bookingcore.domain import policy
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.events import BookingStatusChanged
+from bookingcore.domain.items import BookingItem, BookingItemStatus
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
+from bookingcore.domain.values import BookingId, BookingItemId, SupplierId
+from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services.bookings import SUPPLIER_CONFIRMED, BookingService
+from bookingcore.services.events import EventDispatcher, HandlerContext
+
+__all__ = ["BookingItemService", "install_supplier_confirmation"]
+
+#: The handler that moves a paid booking on when its suppliers had all confirmed.
+SUPPLIER_CONFIRMATION_HANDLER = "travel.supplier_confirmed_after_payment"
+
+
+class BookingItemService:
+    """Read bookings' line items and record their suppliers' answers.
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(self, context: ServiceContext, bookings: BookingService) -> None:
+        self._ctx = context
+        self._bookings = bookings
+
+    # ------------------------------------------------------------------ read
+
+    def for_booking(self, booking_id: BookingId, *, principal: Principal) -> Sequence[BookingItem]:
+        """The booking's items ``principal`` may see, oldest first (a supplier: its own).
+
+        Raises:
+            NotFoundError: no such booking, or none of its items visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            items = [] if booking is None else uow.booking_items.list_for_booking(booking_id)
+        visible = [item for item in items if policy.can_view_item(principal, item, booking)]
+        sees_booking = booking is not None and policy.can_view_booking(principal, booking)
+        if not visible and not sees_booking:
+            raise NotFoundError("booking", booking_id)
+        return visible
+
+    def for_supplier(
+        self,
+        *,
+        principal: Principal,
+        supplier_id: SupplierId | None = None,
+        status: BookingItemStatus | str | None = None,
+    ) -> Sequence[BookingItem]:
+        """One supplier's items (in ``status``), oldest first.
+
+        A supplier's user gets their own supplier's items whatever
+        ``supplier_id`` says; staff who see everything name the supplier.
+
+        Raises:
+            PermissionDeniedError: a supplier's user asks for another supplier,
+                or someone else who does not see everything asks.
+            ValidationError: ``supplier_id`` is missing for staff.
+        """
+        wanted = None if status is None else BookingItemStatus(status)
+        if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.SUPPLIER:
+            policy.require(
+                principal.supplier_id is not None and supplier_id in (None, principal.supplier_id),
+                "suppliers see only their own items",
+            )
+            assert principal.supplier_id is not None
+            supplier_id = principal.supplier_id
+        else:
+            policy.require(principal.has(Permission.VIEW_ALL), f"{principal} may not list items")
+            if supplier_id is None:
+                raise ValidationError.single("supplier_id", "name the supplier", "required")
+        with self._ctx.uow_factory() as uow:
+            return uow.booking_items.list_for_supplier(supplier_id, wanted)
+
+    # ------------------------------------------------------------------ answers
+
+    def confirm(
+        self,
+        item_id: BookingItemId,
+        *,
+        principal: Principal,
+        supplier_reference: str | None = None,
+    ) -> BookingItem:
+        """The supplier confirms the item (with its own reference).
+
+        When every live item of the booking is then confirmed and the booking
+        is at ``payment_confirmed``, the booking moves to ``supplier_confirmed``.
+
+        Raises:
+            NotFoundError: no such item visible to ``principal``.
+            PermissionDeniedError: ``principal`` does not answer for its supplier.
+            InvalidTransitionError: the item is not pending.
+        """
+        with self._ctx.transaction() as tx:
+            item, booking = self._answerable(tx.uow, item_id, principal)
+            item.confirm(now=self._ctx.now(), supplier_reference=supplier_reference)
+            self._audit(tx, principal, item, "confirmed")
+            self._advance_if_all_confirmed(tx, booking, principal)
+            tx.commit()
+            return item
+
+    def reject(self, item_id: BookingItemId, reason: str, *, principal: Principal) -> BookingItem:
+        """The supplier turns the item down; staff see ``reason`` on the item.
+
+        Raises:
+            NotFoundError: no such item visible to ``principal``.
+            PermissionDeniedError: ``principal`` does not answer for its supplier.
+            ValidationError: on ``rejection_reason`` when blank or too long.
+            InvalidTransitionError: the item is not pending.
+        """
+        with self._ctx.transaction() as tx:
+            item, _ = self._answerable(tx.uow, item_id, principal)
+            item.reject(reason, now=self._ctx.now())
+            self._audit(tx, principal, item, "rejected", reason=item.rejection_reason)
+            tx.commit()
+            return item
+
+    def request_again(self, item_id: BookingItemId, *, principal: Principal) -> BookingItem:
+        """Staff ask the supplier again after a rejection (the item is pending again).
+
+        Raises:
+            NotFoundError: no such item.
+            PermissionDeniedError: ``principal`` does not change everything.
+            InvalidTransitionError: the item was not rejected.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not re-request")
+        with self._ctx.transaction() as tx:
+            item, _ = self._answerable(tx.uow, item_id, principal)
+            item.request_again(now=self._ctx.now())
+            self._audit(tx, principal, item, "requested_again")
+            tx.commit()
+            return item
+
+    def cancel(self, item_id: BookingItemId, *, principal: Principal) -> BookingItem:
+        """Staff cancel an item: it stops counting toward the booking's total.
+
+        If every other live item is confirmed and the booking is at
+        ``payment_confirmed``, the booking moves on to ``supplier_confirmed``.
+
+        Raises:
+            NotFoundError: no such item.
+            PermissionDeniedError: ``principal`` does not change everything.
+            InvalidTransitionError: the item is cancelled already.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not cancel items")
+        with self._ctx.transaction() as tx:
+            item, booking = self._answerable(tx.uow, item_id, principal)
+            now = self._ctx.now()
+            item.cancel(now=now)
+            before = booking.total
+            booking.recount_items(tx.uow.booking_items.list_for_booking(booking.id), now=now)
+            self._audit(tx, principal, item, "cancelled")
+            tx.audit(
+                principal,
+                entity="booking",
+                entity_id=booking.id,
+                action=AuditAction.UPDATED,
+                old={"total": str(before)},
+                new={"total": str(booking.total)},
+                reason=f"item {item.description} cancelled",
+                booking_id=booking.id,
+            )
+            self._advance_if_all_confirmed(tx, booking, principal)
+            tx.commit()
+            return item
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _answerable(
+        uow: UnitOfWork, item_id: BookingItemId, principal: Principal
+    ) -> tuple[BookingItem, Booking]:
+        """The item and its booking, the booking locked first (the last answer of
+        several suppliers at once then sees the others' answers)."""
+        found = uow.booking_items.get(item_id)
+        if found is None:
+            raise NotFoundError("booking item", item_id)
+        booking = uow.bookings.get_for_update(found.booking_id)
+        item = uow.booking_items.get(item_id)
+        if booking is None or item is None or not policy.can_view_item(principal, item, booking):
+            raise NotFoundError("booking item", item_id)
+        policy.require(
+            policy.can_answer_for_item(principal, item),
+            f"{principal} may not answer for the supplier of item {item_id}",
+        )
+        return item, booking
+
+    def _advance_if_all_confirmed(
+        self, tx: Transaction, booking: Booking, principal: Principal
+    ) -> None:
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        if not lifecycle.allows(booking.status, SUPPLIER_CONFIRMED):
+            return
+        items = tx.uow.booking_items.list_for_booking(booking.id)
+        if all(item.is_confirmed or item.is_cancelled for item in items):
+            self._bookings.advance_in(
+                tx,
+                booking,
+                SUPPLIER_CONFIRMED,
+                principal=principal,
+                note="every supplier confirmed",
+            )
+
+    @staticmethod
+    def _audit(
+        tx: Transaction,
+        principal: Principal,
+        item: BookingItem,
+        what: str,
+        reason: str | None = None,
+    ) -> None:
+        tx.audit(
+            principal,
+            entity="booking item",
+            entity_id=item.id,
+            action=AuditAction.STATUS_CHANGED,
+            new={"status": item.status.value, "answer": what},
+            reason=reason,
+            booking_id=item.booking_id,
+        )
+
+
+def install_supplier_confirmation(events: EventDispatcher, context: ServiceContext) -> None:
+    """Subscribe the handler that moves a booking reaching ``payment_confirmed`` on to
+    ``supplier_confirmed`` when every live item was confirmed before the payment came.
+
+    (The other order, the last supplier confirming after the payment, is done
+    by :meth:`BookingItemService.confirm` itself.) A booking without items is
+    left alone. The handler re-reads the booking under its lock, so running it
+    twice changes nothing. Opt in once after building the core::
+
+        install_supplier_confirmation(core.events, core.context)
+
+    Without it, staff move such a booking on with ``core.bookings.transition``.
+
+    .. versionadded:: 0.3
+    """
+
+    def handle(event: BookingStatusChanged, handler: HandlerContext) -> None:
+        uow = handler.uow
+        booking = uow.bookings.get_for_update(event.booking_id)
+        if booking is None:
+            return
+        lifecycle = context.settings.lifecycle(booking.lifecycle)
+        if not lifecycle.allows(booking.status, SUPPLIER_CONFIRMED):
+            return
+        live = [i for i in uow.booking_items.list_for_booking(booking.id) if not i.is_cancelled]
+        if not live or not all(item.is_confirmed for item in live):
+            return
+        raised = booking.move(
+            SUPPLIER_CONFIRMED,
+            lifecycle=lifecycle,
+            author=context.author(Principal.system("suppliers"), handler.now),
+            note="every supplier had confirmed before the payment",
+        )
+        if raised.history is not None:
+            uow.lifecycle_events.add(raised.history)
+        uow.audit.add(raised.audit)
+        handler.emit(raised.event)
+
+    events.subscribe(
+        BookingStatusChanged,
+        handle,
+        name=SUPPLIER_CONFIRMATION_HANDLER,
+        when=lambda event: event.to_status == "payment_confirmed",
+    )

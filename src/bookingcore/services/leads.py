@@ -1,0 +1,358 @@
+"""Lead use cases (seed 003): capture an enquiry, assign it, follow it up, convert it.
+
+A lead is captured from any source (a web form, a phone call, a partner's
+API) and belongs to a customer found by phone or email, or created from the
+phone. Staff assign it by hand or with one of the assignment strategies of
+:mod:`bookingcore.domain.assignment` (round robin, least loaded); the advisor it
+is assigned to works it. Converting a lead makes the first revision of a
+quotation (:meth:`bookingcore.services.QuotationService.create`) and moves the
+lead to ``quoted``.
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loaded, round_robin
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import (
+    CustomerId,
+    EmailAddress,
+    LeadId,
+    PartnerId,
+    PhoneNumber,
+    StaffId,
+)
+from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services.customers import CustomerService
+
+__all__ = ["LeadRequest", "LeadService"]
+
+
+@attrs.frozen(kw_only=True)
+class LeadRequest:
+    """An enquiry as it arrives: who asks (phone and/or email), from where, for what.
+
+    The customer is found by phone, else by email; a new one needs a phone
+    (customers are phone-first). A customer principal captures leads for
+    themselves and needs neither.
+
+    .. versionadded:: 0.3
+    """
+
+    source: LeadSource | str
+    phone: str | None = None
+    email: str | None = None
+    name: str | None = None
+    destination: str | None = None
+    travel_starts_on: date | None = None
+    travel_ends_on: date | None = None
+    travelers: int | None = None
+    notes: str | None = None
+    follow_up_on: date | None = None
+
+
+class LeadService:
+    """Capture, read, assign, follow up and close leads.
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(self, context: ServiceContext, customers: CustomerService) -> None:
+        self._ctx = context
+        self._customers = customers
+
+    # ------------------------------------------------------------------ capture
+
+    def capture(
+        self,
+        request: LeadRequest,
+        *,
+        principal: Principal,
+        assign: AssignmentStrategy | str | StaffId | None = None,
+    ) -> Lead:
+        """Record an enquiry as a new lead of the customer it comes from.
+
+        Who may capture: staff who change everything, the system (a public web
+        form's host), a partner (the lead is then theirs, source ``partner``)
+        and a customer for themselves. ``assign`` names a member of staff, or a
+        strategy (``round_robin``, ``least_loaded``) that picks among the
+        active advisors; ``None`` or ``manual`` leaves it unassigned.
+
+        Raises:
+            PermissionDeniedError: an advisor, a supplier or a webhook captures.
+            ValidationError: naming each bad field: no phone or email (or an
+                unknown email and no phone), a bad phone or email, dates in the
+                wrong order, an unknown source, an unknown strategy or staff member.
+        """
+        allowed = principal.kind in (
+            PrincipalKind.SYSTEM,
+            PrincipalKind.PARTNER,
+            PrincipalKind.CUSTOMER,
+        ) or principal.has(Permission.CHANGE_ALL)
+        policy.require(allowed, f"{principal} may not capture leads")
+        source = LeadSource.PARTNER if principal.kind is PrincipalKind.PARTNER else request.source
+        p = Problems()
+        phone: PhoneNumber | None = None
+        email: EmailAddress | None = None
+        if principal.kind is not PrincipalKind.CUSTOMER:
+            if request.phone:
+                phone = p.capture(lambda: self._customers.parse_phone(request.phone or ""))
+            if request.email:
+                email = p.capture(lambda: EmailAddress.parse(request.email or ""))
+            if not request.phone and not request.email:
+                p.add("phone", "give the customer's phone or email", "required")
+        name = p.capture(lambda: clean_text(request.name, "name", min_length=2))
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            p.raise_if_any()
+            customer_id = self._customer_for(tx, principal, phone, email, name)
+            lead = Lead(
+                id=LeadId(self._ctx.ids.new_id()),
+                customer_id=customer_id,
+                source=source,
+                created_at=now,
+                updated_at=now,
+                destination=request.destination,
+                travel_starts_on=request.travel_starts_on,
+                travel_ends_on=request.travel_ends_on,
+                travelers=request.travelers,
+                notes=request.notes,
+                follow_up_on=request.follow_up_on,
+                partner_id=(
+                    PartnerId(principal.id)
+                    if principal.kind is PrincipalKind.PARTNER and principal.id
+                    else None
+                ),
+            )
+            if assign is not None:
+                lead.assignee_id = self._pick(tx.uow, assign)
+            tx.uow.leads.add(lead)
+            tx.audit(
+                principal,
+                entity="lead",
+                entity_id=lead.id,
+                action=AuditAction.CREATED,
+                new={"source": lead.source.value, "customer_id": str(lead.customer_id)},
+            )
+            tx.commit()
+            return lead
+
+    def _customer_for(
+        self,
+        tx: Transaction,
+        principal: Principal,
+        phone: PhoneNumber | None,
+        email: EmailAddress | None,
+        name: str | None,
+    ) -> CustomerId:
+        if principal.kind is PrincipalKind.CUSTOMER:
+            assert principal.id is not None
+            return CustomerService.load_visible(tx.uow, CustomerId(principal.id), principal).id
+        if phone is None and email is not None:
+            found = tx.uow.customers.find_by_emails([email]).get(email)
+            if found is not None:
+                return found.id
+            msg = f"no customer has the email {email.value}; give their phone to add them"
+            raise ValidationError.single("phone", msg, "required")
+        assert phone is not None
+        source = BookingSource.PARTNER if principal.kind is PrincipalKind.PARTNER else None
+        match = self._customers.find_or_create(
+            tx, phone, principal=principal, name=name, email=email, source=source
+        )
+        return match.customer_id
+
+    # ------------------------------------------------------------------ read
+
+    def get(self, lead_id: LeadId, *, principal: Principal) -> Lead:
+        """The lead, if ``principal`` may see it.
+
+        Raises:
+            NotFoundError: no such lead visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            return _visible(uow, lead_id, principal)
+
+    def list(
+        self,
+        *,
+        principal: Principal,
+        status: LeadStatus | str | None = None,
+        assignee_id: StaffId | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Sequence[Lead]:
+        """Leads ``principal`` may see matching every filter given, oldest first.
+
+        Raises:
+            ValidationError: on ``status`` for an unknown status.
+        """
+        wanted = None if status is None else _status(status)
+        with self._ctx.uow_factory() as uow:
+            found = uow.leads.list(status=wanted, assignee_id=assignee_id, customer_id=customer_id)
+        return [lead for lead in found if policy.can_view_lead(principal, lead)]
+
+    def follow_ups_due(self, on: date, *, principal: Principal) -> Sequence[Lead]:
+        """Open leads ``principal`` may see whose follow-up date is ``on`` or earlier,
+        earliest first."""
+        with self._ctx.uow_factory() as uow:
+            found = uow.leads.list()
+        due = [
+            lead
+            for lead in found
+            if lead.is_open
+            and lead.follow_up_on is not None
+            and lead.follow_up_on <= on
+            and policy.can_view_lead(principal, lead)
+        ]
+        return sorted(due, key=lambda lead: (lead.follow_up_on or on, lead.created_at))
+
+    # ------------------------------------------------------------------ change
+
+    def assign(
+        self,
+        lead_id: LeadId,
+        to: AssignmentStrategy | str | StaffId | None,
+        *,
+        principal: Principal,
+    ) -> Lead:
+        """Give the lead to a member of staff, or to whom a strategy picks.
+
+        ``to`` is a staff id, ``round_robin`` (active advisors take turns) or
+        ``least_loaded`` (the active advisor with the fewest open leads);
+        ``None`` or ``manual`` takes the lead from whoever had it.
+
+        Raises:
+            NotFoundError: no such lead visible to ``principal``.
+            PermissionDeniedError: ``principal`` does not change everything.
+            ValidationError: on ``assignee_id`` for an unknown or inactive member of
+                staff; on ``strategy`` for ``dealer_based`` (leads have no location)
+                or an unknown strategy; on ``advisors`` when no advisor is active.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not assign leads")
+        with self._ctx.transaction() as tx:
+            lead = _visible(tx.uow, lead_id, principal)
+            before = lead.assignee_id
+            lead.assign(self._pick(tx.uow, to), now=self._ctx.now())
+            tx.audit(
+                principal,
+                entity="lead",
+                entity_id=lead.id,
+                action=AuditAction.UPDATED,
+                old={"assignee_id": None if before is None else str(before)},
+                new={"assignee_id": None if lead.assignee_id is None else str(lead.assignee_id)},
+            )
+            tx.commit()
+            return lead
+
+    def move(
+        self,
+        lead_id: LeadId,
+        status: LeadStatus | str,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+    ) -> Lead:
+        """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...).
+
+        Raises:
+            NotFoundError: no such lead visible to ``principal``.
+            PermissionDeniedError: neither staff who change everything nor its advisor.
+            ValidationError: an unknown status, a reason over 500 characters.
+            InvalidTransitionError: the move is not allowed from the lead's status.
+        """
+        target = _status(status)
+        with self._ctx.transaction() as tx:
+            lead = self._workable(tx.uow, lead_id, principal)
+            before = lead.status
+            lead.move(target, now=self._ctx.now(), reason=reason)
+            tx.audit(
+                principal,
+                entity="lead",
+                entity_id=lead.id,
+                action=AuditAction.STATUS_CHANGED,
+                old={"status": before.value},
+                new={"status": lead.status.value},
+                reason=lead.lost_reason,
+            )
+            tx.commit()
+            return lead
+
+    def schedule_follow_up(self, lead_id: LeadId, on: date | None, *, principal: Principal) -> Lead:
+        """Plan the next call (``None``: none planned).
+
+        Raises:
+            NotFoundError: no such lead visible to ``principal``.
+            PermissionDeniedError: neither staff who change everything nor its advisor.
+        """
+        with self._ctx.transaction() as tx:
+            lead = self._workable(tx.uow, lead_id, principal)
+            lead.schedule_follow_up(on, now=self._ctx.now())
+            tx.commit()
+            return lead
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _workable(uow: UnitOfWork, lead_id: LeadId, principal: Principal) -> Lead:
+        lead = _visible(uow, lead_id, principal)
+        policy.require(policy.can_work_lead(principal, lead), f"{principal} may not work {lead_id}")
+        return lead
+
+    @staticmethod
+    def _pick(uow: UnitOfWork, to: AssignmentStrategy | str | StaffId | None) -> StaffId | None:
+        if to is None:
+            return None
+        if not isinstance(to, str):
+            member = uow.staff.get(to)
+            if member is None or not member.is_active:
+                msg = f"no active member of staff {to}"
+                raise ValidationError.single("assignee_id", msg, "unknown_reference")
+            return member.id
+        try:
+            strategy = AssignmentStrategy(to)
+        except ValueError:
+            choices = ", ".join(s.value for s in AssignmentStrategy)
+            msg = f"{to!r} is not an assignment strategy (choose one of {choices})"
+            raise ValidationError.single("strategy", msg, "invalid_choice") from None
+        if strategy is AssignmentStrategy.MANUAL:
+            return None
+        if strategy is AssignmentStrategy.DEALER_BASED:
+            msg = "leads have no location: use round_robin, least_loaded or manual"
+            raise ValidationError.single("strategy", msg, "invalid_choice")
+        loads = uow.leads.count_open_by_assignee()
+        advisors = [
+            Advisor(member.id, loads.get(member.id, 0), member.location_ids, member.is_active)
+            for member in uow.staff.list(role=StaffRole.ADVISOR.value)
+        ]
+        if strategy is AssignmentStrategy.ROUND_ROBIN:
+            cursor = sum(1 for lead in uow.leads.list() if lead.assignee_id is not None)
+            return round_robin(advisors, cursor)[0]
+        return least_loaded(advisors, loads)
+
+
+def _status(value: LeadStatus | str) -> LeadStatus:
+    try:
+        return LeadStatus(value)
+    except ValueError:
+        known = ", ".join(s.value for s in LeadStatus)
+        msg = f"{value!r} is not a lead status (one of {known})"
+        raise ValidationError.single("status", msg, "invalid_choice") from None
+
+
+def _visible(uow: UnitOfWork, lead_id: LeadId, principal: Principal) -> Lead:
+    lead = uow.leads.get(lead_id)
+    if lead is None or not policy.can_view_lead(principal, lead):
+        raise NotFoundError("lead", lead_id)
+    return lead

@@ -1,0 +1,398 @@
+"""Trips, itineraries and travel documents on demand (seed 003).
+
+* :class:`TripService`: group several bookings of one customer as one journey.
+* :class:`ItineraryService`: a booking's day-by-day plan, generated from its
+  items, edited by staff.
+* :class:`TravelDocumentService`: the quotation, one voucher per supplier item
+  and the itinerary of a booking, generated (again) on demand: each generation
+  is a new version, stored through a :class:`~bookingcore.ports.DocumentStore`
+  and listed with the booking's documents.
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bookingcore.domain import policy
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.documents import Document, DocumentKind
+from bookingcore.domain.items import BookingItem
+from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.quotations import QuotationStatus
+from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
+from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
+from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext
+
+__all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
+
+
+def _require_staff(principal: Principal, what: str) -> None:
+    policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not {what}")
+
+
+def _visible_booking(uow: UnitOfWork, booking_id: BookingId, principal: Principal) -> Booking:
+    booking = uow.bookings.get(booking_id)
+    if booking is None or not policy.can_view_booking(principal, booking):
+        raise NotFoundError("booking", booking_id)
+    return booking
+
+
+class TripService:
+    """Group a customer's bookings as trips.
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def create(
+        self,
+        customer_id: CustomerId,
+        name: str,
+        *,
+        starts_on: date,
+        ends_on: date,
+        principal: Principal,
+        booking_ids: Sequence[BookingId] = (),
+        notes: str | None = None,
+    ) -> Trip:
+        """A new trip of ``customer_id`` holding ``booking_ids``.
+
+        Raises:
+            PermissionDeniedError: ``principal`` does not change everything.
+            ValidationError: a blank name, dates in the wrong order, a booking of
+                another customer or unknown (``booking_ids[<n>]``), one on another trip.
+        """
+        _require_staff(principal, "plan trips")
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            if uow.customers.get(customer_id) is None:
+                raise NotFoundError("customer", customer_id)
+            trip = Trip(
+                id=TripId(self._ctx.ids.new_id()),
+                customer_id=customer_id,
+                name=name,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                booking_ids=tuple(booking_ids),
+                notes=notes,
+                created_at=now,
+                updated_at=now,
+            )
+            for index, booking_id in enumerate(trip.booking_ids):
+                self._check_booking(uow, trip, booking_id, f"booking_ids[{index}]")
+            uow.trips.add(trip)
+            uow.commit()
+            return trip
+
+    def add_booking(self, trip_id: TripId, booking_id: BookingId, *, principal: Principal) -> Trip:
+        """Put one more of the customer's bookings on the trip.
+
+        Raises:
+            NotFoundError: no such trip.
+            PermissionDeniedError: ``principal`` does not change everything.
+            ValidationError: on ``booking_id``: unknown, another customer's, or
+                on a trip already.
+        """
+        _require_staff(principal, "plan trips")
+        with self._ctx.uow_factory() as uow:
+            trip = uow.trips.get(trip_id)
+            if trip is None:
+                raise NotFoundError("trip", trip_id)
+            self._check_booking(uow, trip, booking_id, "booking_id")
+            trip.add_booking(booking_id, now=self._ctx.now())
+            uow.commit()
+            return trip
+
+    def remove_booking(
+        self, trip_id: TripId, booking_id: BookingId, *, principal: Principal
+    ) -> Trip:
+        """Take a booking off the trip.
+
+        Raises:
+            NotFoundError: no such trip.
+            PermissionDeniedError: ``principal`` does not change everything.
+        """
+        _require_staff(principal, "plan trips")
+        with self._ctx.uow_factory() as uow:
+            trip = uow.trips.get(trip_id)
+            if trip is None:
+                raise NotFoundError("trip", trip_id)
+            trip.remove_booking(booking_id, now=self._ctx.now())
+            uow.commit()
+            return trip
+
+    def get(self, trip_id: TripId, *, principal: Principal) -> Trip:
+        """The trip, if ``principal`` may see it (staff, or the customer it belongs to).
+
+        Raises:
+            NotFoundError: no such trip visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            trip = uow.trips.get(trip_id)
+        if trip is None or not (
+            principal.has(Permission.VIEW_ALL) or principal.is_customer(trip.customer_id)
+        ):
+            raise NotFoundError("trip", trip_id)
+        return trip
+
+    def for_customer(self, customer_id: CustomerId, *, principal: Principal) -> Sequence[Trip]:
+        """The customer's trips, earliest first (a customer reads only their own).
+
+        Raises:
+            NotFoundError: ``principal`` may not see this customer's trips.
+        """
+        if not (principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id)):
+            raise NotFoundError("customer", customer_id)
+        with self._ctx.uow_factory() as uow:
+            return uow.trips.list_for_customer(customer_id)
+
+    @staticmethod
+    def _check_booking(uow: UnitOfWork, trip: Trip, booking_id: BookingId, field: str) -> None:
+        booking = uow.bookings.get(booking_id)
+        if booking is None or booking.customer_id != trip.customer_id:
+            msg = f"no booking {booking_id} of this customer"
+            raise ValidationError.single(field, msg, "unknown_reference")
+        for other in uow.trips.list_for_customer(trip.customer_id):
+            if other.id != trip.id and booking_id in other.booking_ids:
+                msg = f"booking {booking.reference} is on the trip {other.name!r} already"
+                raise ValidationError.single(field, msg, "on_another_trip")
+
+
+class ItineraryService:
+    """Generate and edit bookings' day-by-day plans.
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def generate(
+        self, booking_id: BookingId, *, principal: Principal, replace: bool = False
+    ) -> Itinerary:
+        """The booking's plan, made from its live items if it has none yet.
+
+        With ``replace`` an existing plan is made again from the items (staff
+        edits are lost); without it the existing plan is returned as it is.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` does not change everything.
+        """
+        _require_staff(principal, "plan itineraries")
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            booking = _visible_booking(uow, booking_id, principal)
+            days = plan_days(booking.starts_at, uow.booking_items.list_for_booking(booking_id))
+            existing = uow.itineraries.get_for_booking(booking_id)
+            if existing is not None:
+                if replace:
+                    existing.days = days
+                    existing.touch(now)
+                    uow.commit()
+                return existing
+            itinerary = Itinerary(
+                id=self._ctx.ids.new_id(),
+                booking_id=booking_id,
+                days=days,
+                created_at=now,
+                updated_at=now,
+            )
+            uow.itineraries.add(itinerary)
+            uow.commit()
+            return itinerary
+
+    def get(self, booking_id: BookingId, *, principal: Principal) -> Itinerary:
+        """The booking's plan, for whoever may see the booking.
+
+        Raises:
+            NotFoundError: no booking visible to ``principal``, or no plan yet.
+        """
+        with self._ctx.uow_factory() as uow:
+            _visible_booking(uow, booking_id, principal)
+            itinerary = uow.itineraries.get_for_booking(booking_id)
+        if itinerary is None:
+            raise NotFoundError("itinerary", booking_id)
+        return itinerary
+
+    def set_day(
+        self, booking_id: BookingId, day: ItineraryDay, *, principal: Principal
+    ) -> Itinerary:
+        """Staff write the plan of one date (replacing what it said, or adding the date).
+
+        Raises:
+            NotFoundError: no booking visible to ``principal``, or no plan yet.
+            PermissionDeniedError: ``principal`` does not change everything.
+        """
+        _require_staff(principal, "edit itineraries")
+        with self._ctx.uow_factory() as uow:
+            _visible_booking(uow, booking_id, principal)
+            itinerary = uow.itineraries.get_for_booking(booking_id)
+            if itinerary is None:
+                raise NotFoundError("itinerary", booking_id)
+            itinerary.set_day(day, now=self._ctx.now())
+            uow.commit()
+            return itinerary
+
+    def remove_day(self, booking_id: BookingId, day: date, *, principal: Principal) -> Itinerary:
+        """Staff drop the plan of one date.
+
+        Raises:
+            NotFoundError: no booking visible to ``principal``, or no plan yet.
+            PermissionDeniedError: ``principal`` does not change everything.
+        """
+        _require_staff(principal, "edit itineraries")
+        with self._ctx.uow_factory() as uow:
+            _visible_booking(uow, booking_id, principal)
+            itinerary = uow.itineraries.get_for_booking(booking_id)
+            if itinerary is None:
+                raise NotFoundError("itinerary", booking_id)
+            itinerary.remove_day(day, now=self._ctx.now())
+            uow.commit()
+            return itinerary
+
+
+class TravelDocumentService:
+    """Generate a booking's quotation, vouchers and itinerary on demand, versioned.
+
+    Each call writes new versions: the file goes to the
+    :class:`~bookingcore.ports.DocumentStore` under
+    ``<booking reference>/<kind>[-<n>]-v<version>.txt`` and a
+    :class:`~bookingcore.domain.Document` with the same name and content is
+    listed with the booking (``core.bookings.documents``).
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        itineraries: ItineraryService,
+        store: DocumentStore | None = None,
+    ) -> None:
+        self._ctx = context
+        self._itineraries = itineraries
+        self._store = store
+
+    def generate(
+        self, booking_id: BookingId, kind: DocumentKind | str, *, principal: Principal
+    ) -> Sequence[Document]:
+        """Write the next version of the booking's ``kind`` documents.
+
+        ``quotation``: the approved quotation the booking was made from;
+        ``voucher``: one per live supplier item; ``itinerary``: the plan (made
+        from the items first if there is none).
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``; no quotation
+                behind the booking.
+            PermissionDeniedError: ``principal`` does not change everything.
+            ValidationError: on ``kind`` for another kind of document.
+        """
+        _require_staff(principal, "generate documents")
+        wanted = next((k for k in DocumentKind if k.value == kind), None)
+        if wanted not in (DocumentKind.QUOTATION, DocumentKind.VOUCHER, DocumentKind.ITINERARY):
+            msg = "generate quotation, voucher or itinerary documents here"
+            raise ValidationError.single("kind", msg, "invalid_choice")
+        if wanted is DocumentKind.ITINERARY:
+            self._itineraries.generate(booking_id, principal=principal)
+        now = self._ctx.now()
+        business = self._ctx.settings.business_name
+        with self._ctx.uow_factory() as uow:
+            booking = _visible_booking(uow, booking_id, principal)
+            texts: list[tuple[str, str]] = []
+            if wanted is DocumentKind.QUOTATION:
+                texts.append(("quotation", self._quotation_text(uow, booking, business)))
+            elif wanted is DocumentKind.VOUCHER:
+                items = [
+                    i
+                    for i in uow.booking_items.list_for_booking(booking_id)
+                    if not i.is_cancelled and i.supplier_id is not None
+                ]
+                for number, item in enumerate(items, start=1):
+                    texts.append((f"voucher-{number}", _voucher_text(uow, booking, item, business)))
+            else:
+                itinerary = uow.itineraries.get_for_booking(booking_id)
+                assert itinerary is not None
+                heading = f"Itinerary of booking {booking.reference} ({business})"
+                texts.append(("itinerary", render_itinerary(itinerary, heading=heading)))
+            earlier = uow.documents.list_for_booking(booking_id)
+            made = []
+            for stem, text in texts:
+                version = 1 + sum(1 for d in earlier if d.filename.startswith(f"{stem}-v"))
+                filename = f"{stem}-v{version}.txt"
+                if self._store is not None:
+                    self._store.put(
+                        f"{booking.reference}/{filename}",
+                        text.encode(),
+                        media_type="text/plain",
+                    )
+                document = Document(
+                    id=DocumentId(self._ctx.ids.new_id()),
+                    booking_id=booking_id,
+                    kind=wanted,
+                    filename=filename,
+                    media_type="text/plain; charset=utf-8",
+                    content=text,
+                    created_at=now,
+                )
+                uow.documents.add(document)
+                made.append(document)
+            uow.commit()
+            return made
+
+    @staticmethod
+    def _quotation_text(uow: UnitOfWork, booking: Booking, business: str) -> str:
+        quotation = next(
+            (
+                q
+                for q in uow.quotations.list(
+                    customer_id=booking.customer_id, status=QuotationStatus.APPROVED
+                )
+                if q.booking_id == booking.id
+            ),
+            None,
+        )
+        if quotation is None:
+            raise NotFoundError("quotation", booking.reference)
+        lines = [
+            f"Quotation {quotation.reference}, version {quotation.revision} ({business})",
+            f"Booking {booking.reference}",
+            f"Seats for {quotation.travelers} at {quotation.seat_price}: {quotation.seats_total}",
+        ]
+        for line in quotation.lines:
+            rate = "" if line.exchange_rate == 1 else f" at {line.exchange_rate}"
+            lines.append(
+                f"- {line.description}: {line.quantity} x {line.unit_price}{rate}"
+                f" = {line.total_in(quotation.currency)}"
+            )
+        lines.append(f"Total: {quotation.total}")
+        return "\n".join(lines) + "\n"
+
+
+def _voucher_text(uow: UnitOfWork, booking: Booking, item: BookingItem, business: str) -> str:
+    supplier = uow.suppliers.get(item.supplier_id) if item.supplier_id else None
+    customer = uow.customers.get(booking.customer_id)
+    dates = ""
+    if item.service_starts_on is not None:
+        dates = item.service_starts_on.isoformat()
+        if item.service_ends_on is not None and item.service_ends_on != item.service_starts_on:
+            dates += f" to {item.service_ends_on.isoformat()}"
+    lines = [
+        f"Voucher ({business})",
+        f"Booking {booking.reference}, guest {customer.name if customer and customer.name else ''}",
+        f"Supplier: {supplier.name if supplier else ''}",
+        f"Service: {item.description} x{item.quantity}",
+        f"Dates: {dates or 'as booked'}",
+        f"Status: {item.status.value}",
+        f"Supplier reference: {item.supplier_reference or '-'}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""The travel flow under concurrency on PostgreSQL: a quotation approved by four callers at
+once makes one booking; the last two suppliers confirming at once still move the booking to
+supplier_confirmed; two revisions of one version at once leave one current revision."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingError,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import Booking, Quotation, QuotationStatus
+from bookingcore.services import QuotationRequest, QuoteLine
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore_adapters.sql import SqlStore
+
+pytestmark = pytest.mark.postgres
+
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+
+
+def _at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` in ``count`` threads released together; results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.fixture
+def sent(pg_store: SqlStore) -> tuple[BookingCore, Quotation, list[Any]]:
+    clock = FixedClock()
+    core = BookingCore(
+        uow_factory=pg_store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90")}),
+    )
+    location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=clock.now() + timedelta(days=20),
+        price_per_traveler=Money("10000", "INR"),
+        capacity=10,
+        principal=ADMIN,
+    )
+    suppliers = [
+        core.catalog.add_supplier(f"S{n}", f"Supplier {n}", principal=ADMIN) for n in range(2)
+    ]
+    customer = core.customers.register("+919876543210", principal=ADMIN).customer
+    quotation = core.quotations.create(
+        QuotationRequest(
+            customer_id=customer.id,
+            slot_id=slot.id,
+            travelers=1,
+            lines=[
+                QuoteLine(
+                    kind="hotel",
+                    description=f"Service {n}",
+                    quantity=1,
+                    unit_price=Money("50", "EUR"),
+                    supplier_id=supplier.id,
+                )
+                for n, supplier in enumerate(suppliers)
+            ],
+            valid_until=clock.now().date() + timedelta(days=5),
+        ),
+        principal=ADMIN,
+    )
+    core.quotations.send(quotation.id, principal=ADMIN)
+    return core, quotation, suppliers
+
+
+def test_four_approvals_at_once_make_one_booking(sent: Any) -> None:
+    core, quotation, _ = sent
+    party = [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)]
+    results = _at_once(4, lambda _: core.quotations.approve(quotation.id, party, principal=ADMIN))
+    booked = [r for r in results if isinstance(r, Booking)]
+    assert len(booked) == 1, results
+    assert all(isinstance(r, BookingError) for r in results if not isinstance(r, Booking))
+    listed = core.bookings.list(principal=ADMIN).items
+    assert [b.id for b in listed] == [booked[0].id]
+    stored = core.quotations.get(quotation.id, principal=ADMIN)
+    assert (stored.status, stored.booking_id) == (QuotationStatus.APPROVED, booked[0].id)
+    slot = core.catalog.get_slot(quotation.slot_id, principal=ADMIN)
+    assert slot.seats_held == 1
+
+
+def test_the_last_two_suppliers_confirming_at_once_confirm_the_booking(sent: Any) -> None:
+    core, quotation, suppliers = sent
+    party = [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)]
+    booking = core.quotations.approve(quotation.id, party, principal=ADMIN)
+    for status in ("payment_pending", "payment_confirmed"):
+        core.bookings.transition(booking.id, status, principal=ADMIN)
+    items = core.items.for_booking(booking.id, principal=ADMIN)
+    users = {
+        s.id: Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=s.id)
+        for s in suppliers
+    }
+    results = _at_once(
+        2,
+        lambda n: core.items.confirm(items[n].id, principal=users[items[n].supplier_id]),
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert core.bookings.get(booking.id, principal=ADMIN).status == "supplier_confirmed"
+
+
+def test_two_revisions_of_one_version_at_once_leave_one_current_revision(sent: Any) -> None:
+    core, quotation, _ = sent
+    results = _at_once(
+        2, lambda n: core.quotations.revise(quotation.id, travelers=n + 1, principal=ADMIN)
+    )
+    made = [r for r in results if isinstance(r, Quotation)]
+    assert len(made) == 1, results
+    revisions = core.quotations.revisions(quotation.reference, principal=ADMIN)
+    assert [(q.revision, q.status) for q in revisions] == [
+        (1, QuotationStatus.SUPERSEDED),
+        (2, QuotationStatus.DRAFT),
+    ]

@@ -1,0 +1,700 @@
+"""The travel operating system: leads, quotation versions, approval into a multi-supplier
+booking, suppliers' answers, multi-currency lines, the catalogue's updates and the dashboard."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from uuid import uuid4
+
+import attrs
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    CustomerDetails,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PartnerId,
+    PermissionDeniedError,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain import (
+    Booking,
+    BookingItemStatus,
+    ItineraryDay,
+    Lead,
+    LeadSource,
+    LeadStatus,
+    ProductKind,
+    Quotation,
+    QuotationExpiredError,
+    QuotationStatus,
+    QuotationSupersededError,
+    Slot,
+    Supplier,
+)
+from bookingcore.domain.communications import CommunicationStatus, CommunicationType
+from bookingcore.services import (
+    BookedItem,
+    LeadRequest,
+    QuotationRequest,
+    QuoteLine,
+    TravelDocumentService,
+)
+from bookingcore.services.items import install_supplier_confirmation
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore_adapters.filestore import FileSystemDocumentStore
+from bookingcore_adapters.memory import MemoryStore
+
+RATES = FixedExchangeRates({("EUR", "INR"): Decimal("90.25"), ("USD", "INR"): "83.10"})
+
+
+@attrs.frozen
+class Holiday:
+    """A small travel agency: a departure slot, a hotel and a jeep company."""
+
+    core: BookingCore
+    clock: FixedClock
+    admin: Principal
+    slot: Slot
+    hotel: Supplier
+    jeeps: Supplier
+
+    def supplier_user(self, supplier: Supplier) -> Principal:
+        return Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=supplier.id)
+
+    def lines(self, nights: int = 2) -> list[QuoteLine]:
+        first = self.slot.starts_at.date()
+        return [
+            QuoteLine(
+                kind="hotel",
+                description=f"Lakeside hotel, {nights} nights, twin room",
+                quantity=nights,
+                unit_price=Money("80", "EUR"),
+                supplier_id=self.hotel.id,
+                service_starts_on=first,
+                service_ends_on=first + timedelta(days=nights),
+            ),
+            QuoteLine(
+                kind="ground_service",
+                description="Airport transfer by jeep",
+                quantity=1,
+                unit_price=Money("2500", "INR"),
+                supplier_id=self.jeeps.id,
+                service_starts_on=first,
+            ),
+        ]
+
+
+@pytest.fixture
+def holiday() -> Holiday:
+    clock = FixedClock()
+    core = BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN"),
+        exchange_rates=RATES,
+    )
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    location = core.catalog.add_location("LEH", "Leh base camp", principal=admin)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=clock.now() + timedelta(days=30),
+        price_per_traveler=Money("20000", "INR"),
+        capacity=12,
+        principal=admin,
+    )
+    hotel = core.catalog.add_supplier("LAKESIDE", "Lakeside Hotel", principal=admin)
+    jeeps = core.catalog.add_supplier("JEEPS", "Ladakh Jeeps", principal=admin)
+    return Holiday(core, clock, admin, slot, hotel, jeeps)
+
+
+def _party(*names: str) -> list[NewTraveler]:
+    return [NewTraveler(TravelerDetails(n), is_primary=i == 0) for i, n in enumerate(names)]
+
+
+def _quoted(h: Holiday, travelers: int = 2) -> tuple[Lead, Quotation]:
+    lead = h.core.leads.capture(
+        LeadRequest(source="web_form", phone="98765 43210", name="Asha Rao", destination="Ladakh"),
+        principal=Principal.system("web"),
+    )
+    quotation = h.core.quotations.create(
+        QuotationRequest(
+            customer_id=lead.customer_id,
+            slot_id=h.slot.id,
+            travelers=travelers,
+            lines=h.lines(),
+            valid_until=h.clock.now().date() + timedelta(days=10),
+            lead_id=lead.id,
+        ),
+        principal=h.admin,
+    )
+    return lead, quotation
+
+
+class TestLeads:
+    def test_a_lead_from_a_web_form_finds_or_creates_its_customer_by_phone(
+        self, holiday: Holiday
+    ) -> None:
+        system = Principal.system("web")
+        first = holiday.core.leads.capture(
+            LeadRequest(source="web_form", phone="+919876543210", email="asha@example.com"),
+            principal=system,
+        )
+        again = holiday.core.leads.capture(
+            LeadRequest(source=LeadSource.PHONE, phone="98765 43210"), principal=system
+        )
+        by_email = holiday.core.leads.capture(
+            LeadRequest(source="email", email="asha@EXAMPLE.com"), principal=system
+        )
+        assert first.customer_id == again.customer_id == by_email.customer_id
+        assert [first.status, again.source] == [LeadStatus.NEW, LeadSource.PHONE]
+
+    def test_an_unknown_email_without_a_phone_names_the_phone_field(self, holiday: Holiday) -> None:
+        with pytest.raises(ValidationError) as caught:
+            holiday.core.leads.capture(
+                LeadRequest(source="email", email="new@example.com"),
+                principal=Principal.system(),
+            )
+        assert caught.value.fields == ("phone",)
+
+    def test_least_loaded_assignment_spreads_leads_over_active_advisors(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        ann = core.staff.add("ann@example.com", "Ann", principal=admin)
+        bob = core.staff.add("bob@example.com", "Bob", principal=admin)
+        assigned = [
+            core.leads.capture(
+                LeadRequest(source="phone", phone=f"+9198765432{n:02d}"),
+                principal=admin,
+                assign="least_loaded",
+            ).assignee_id
+            for n in range(4)
+        ]
+        assert sorted(assigned, key=str) == sorted([ann.id, ann.id, bob.id, bob.id], key=str)
+        advisor = Principal.staff(ann.id, StaffRole.ADVISOR)
+        mine = core.leads.list(principal=advisor)
+        assert len(mine) == 2
+        assert all(lead.assignee_id == ann.id for lead in mine)
+
+    def test_statuses_follow_their_table_and_follow_ups_come_due(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543210"), principal=admin
+        )
+        core.leads.move(lead.id, "contacted", principal=admin)
+        with pytest.raises(InvalidTransitionError):
+            core.leads.move(lead.id, "won", principal=admin)
+        today = holiday.clock.now().date()
+        core.leads.schedule_follow_up(lead.id, today + timedelta(days=2), principal=admin)
+        assert core.leads.follow_ups_due(today, principal=admin) == []
+        due = core.leads.follow_ups_due(today + timedelta(days=3), principal=admin)
+        assert [d.id for d in due] == [lead.id]
+        lost = core.leads.move(lead.id, "lost", principal=admin, reason="went elsewhere")
+        assert (lost.status, lost.lost_reason) == (LeadStatus.LOST, "went elsewhere")
+
+    def test_a_customer_sees_only_their_own_leads(self, holiday: Holiday) -> None:
+        core = holiday.core
+        mine = core.leads.capture(
+            LeadRequest(source="web_form", phone="+919876543210"), principal=Principal.system()
+        )
+        core.leads.capture(
+            LeadRequest(source="web_form", phone="+919876543211"), principal=Principal.system()
+        )
+        me = Principal.customer(mine.customer_id)
+        assert [lead.id for lead in core.leads.list(principal=me)] == [mine.id]
+
+
+class TestQuotations:
+    def test_a_line_in_a_supplier_currency_keeps_the_rate_it_was_quoted_at(
+        self, holiday: Holiday
+    ) -> None:
+        lead, quotation = _quoted(holiday)
+        hotel, transfer = quotation.lines
+        assert hotel.exchange_rate == Decimal("90.25")
+        assert hotel.total_in("INR") == Money("14440.00", "INR")
+        assert transfer.exchange_rate == 1
+        assert quotation.total == Money("56940.00", "INR")
+        assert holiday.core.leads.get(lead.id, principal=holiday.admin).status is LeadStatus.QUOTED
+
+    def test_a_revision_supersedes_the_old_version_which_stays_readable_and_unapprovable(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
+        second = core.quotations.revise(first.id, lines=holiday.lines(nights=3), principal=admin)
+        versions = core.quotations.revisions(second.reference, principal=admin)
+        assert [(q.revision, q.status) for q in versions] == [
+            (1, QuotationStatus.SUPERSEDED),
+            (2, QuotationStatus.DRAFT),
+        ]
+        assert versions[0].lines == first.lines
+        with pytest.raises(QuotationSupersededError) as caught:
+            core.quotations.approve(first.id, _party("Asha", "Ravi"), principal=admin)
+        assert caught.value.fields == ("revision",)
+
+    def test_an_expired_version_cannot_be_approved(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        holiday.clock.advance(timedelta(days=11))
+        with pytest.raises(QuotationExpiredError) as caught:
+            core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        assert caught.value.fields == ("valid_until",)
+        expired = core.quotations.expire_due(principal=admin)
+        assert [q.status for q in expired] == [QuotationStatus.EXPIRED]
+
+    def test_sending_logs_the_quotation_as_a_communication(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        sent = core.quotations.send(quotation.id, principal=admin)
+        assert sent.quotation.status is QuotationStatus.SENT
+        assert sent.communication.type is CommunicationType.QUOTATION
+        assert sent.communication.status is CommunicationStatus.FAILED  # no notifier wired
+        assert "Total: INR 56,940.00" in sent.communication.content or "56940" in (
+            sent.communication.content.replace(",", "")
+        )
+        logged = core.communications.for_customer(quotation.customer_id, principal=admin)
+        assert [c.id for c in logged] == [sent.communication.id]
+
+    def test_a_customer_sees_and_decides_only_their_own_quotations(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        owner = Principal.customer(quotation.customer_id)
+        other = core.customers.register("+919876500000", principal=admin).customer
+        stranger = Principal.customer(other.id)
+        assert core.quotations.get(quotation.id, principal=owner) == quotation
+        with pytest.raises(NotFoundError):
+            core.quotations.get(quotation.id, principal=stranger)
+        assert core.quotations.list(principal=stranger) == []
+        with pytest.raises(PermissionDeniedError):
+            core.quotations.create(
+                QuotationRequest(
+                    customer_id=other.id,
+                    slot_id=holiday.slot.id,
+                    travelers=1,
+                    valid_until=date(2026, 2, 1),
+                ),
+                principal=stranger,
+            )
+
+    def test_a_deactivated_supplier_cannot_be_quoted(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        core.catalog.set_supplier_active(holiday.hotel.id, False, principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            _quoted(holiday)
+        assert caught.value.fields == ("lines[0].supplier_id",)
+
+    def test_a_currency_without_a_rate_names_the_line(self, holiday: Holiday) -> None:
+        lines = [*holiday.lines(), attrs.evolve(holiday.lines()[1], unit_price=Money("5", "GBP"))]
+        with pytest.raises(ValidationError) as caught:
+            holiday.core.quotations.create(
+                QuotationRequest(
+                    customer_id=holiday.core.customers.register(
+                        "+919876543210", principal=holiday.admin
+                    ).customer.id,
+                    slot_id=holiday.slot.id,
+                    travelers=1,
+                    lines=lines,
+                    valid_until=date(2026, 2, 1),
+                ),
+                principal=holiday.admin,
+            )
+        assert caught.value.fields == ("lines[2].currency",)
+
+
+class TestApproval:
+    def test_approving_the_current_version_books_seats_and_items_in_one_path(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        customer = Principal.customer(quotation.customer_id)
+        booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=customer)
+        assert booking.status == "booking_created"
+        assert booking.lifecycle == "travel"
+        assert booking.total == quotation.total
+        assert booking.items_total == quotation.lines_total
+        history = core.bookings.history(booking.id, principal=admin)
+        assert [e.to_status for e in history] == [
+            "lead_created",
+            "quotation_sent",
+            "quotation_approved",
+            "booking_created",
+        ]
+        items = core.items.for_booking(booking.id, principal=admin)
+        assert [(i.kind.value, i.booking_currency, i.exchange_rate) for i in items] == [
+            ("hotel", "INR", Decimal("90.25")),
+            ("ground_service", "INR", Decimal(1)),
+        ]
+        assert core.catalog.get_slot(holiday.slot.id, principal=admin).seats_held == 2
+        approved = core.quotations.get(quotation.id, principal=admin)
+        assert (approved.status, approved.booking_id) == (QuotationStatus.APPROVED, booking.id)
+        assert core.leads.get(lead.id, principal=admin).status is LeadStatus.WON
+
+    def test_a_draft_cannot_be_approved_and_the_party_size_must_match(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        core.quotations.send(quotation.id, principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.approve(quotation.id, _party("Asha"), principal=admin)
+        assert caught.value.fields == ("travelers",)
+
+    def test_a_supplier_deactivated_after_quoting_refuses_the_approval(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        core.catalog.set_supplier_active(holiday.jeeps.id, False, principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        assert caught.value.fields == ("items[1].supplier_id",)
+        assert core.catalog.get_slot(holiday.slot.id, principal=admin).seats_held == 0
+
+
+class TestSupplierAnswers:
+    def _booked(self, holiday: Holiday) -> Booking:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        return core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+
+    def test_a_supplier_sees_and_confirms_only_its_own_items(self, holiday: Holiday) -> None:
+        core = holiday.core
+        booking = self._booked(holiday)
+        hotel_user = holiday.supplier_user(holiday.hotel)
+        mine = core.items.for_booking(booking.id, principal=hotel_user)
+        assert [i.supplier_id for i in mine] == [holiday.hotel.id]
+        theirs = core.items.for_booking(booking.id, principal=holiday.admin)[1]
+        with pytest.raises(NotFoundError):
+            core.items.confirm(theirs.id, principal=hotel_user)
+        assert core.items.for_supplier(principal=hotel_user) == mine
+        with pytest.raises(PermissionDeniedError):
+            core.items.for_supplier(principal=hotel_user, supplier_id=holiday.jeeps.id)
+
+    def test_the_booking_reaches_supplier_confirmed_only_when_every_item_is_confirmed(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        for status in ("payment_pending", "payment_confirmed"):
+            core.bookings.transition(booking.id, status, principal=admin)
+        hotel_item, jeep_item = core.items.for_booking(booking.id, principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            core.bookings.transition(booking.id, "supplier_confirmed", principal=admin)
+        assert caught.value.fields == ("to",)
+        jeeps = holiday.supplier_user(holiday.jeeps)
+        core.items.reject(jeep_item.id, "no jeep free that day", principal=jeeps)
+        seen = core.items.for_booking(booking.id, principal=admin)[1]
+        assert (seen.status, seen.rejection_reason) == (
+            BookingItemStatus.REJECTED,
+            "no jeep free that day",
+        )
+        core.items.confirm(hotel_item.id, principal=holiday.supplier_user(holiday.hotel))
+        assert core.bookings.get(booking.id, principal=admin).status == "payment_confirmed"
+        core.items.request_again(jeep_item.id, principal=admin)
+        core.items.confirm(jeep_item.id, principal=jeeps, supplier_reference="JP-7")
+        assert core.bookings.get(booking.id, principal=admin).status == "supplier_confirmed"
+
+    def test_cancelling_an_item_takes_it_out_of_the_total(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        jeep_item = core.items.for_booking(booking.id, principal=admin)[1]
+        core.items.cancel(jeep_item.id, principal=admin)
+        after = core.bookings.get(booking.id, principal=admin)
+        assert after.total == booking.total - Money("2500", "INR")
+
+
+class TestCatalog:
+    def test_products_are_updated_deactivated_and_searched_by_kind_location_and_text(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        leh = core.catalog.location("LEH", principal=admin)
+        lodge = core.catalog.add_product(
+            "LODGE",
+            "Lake lodge",
+            "hotel",
+            principal=admin,
+            supplier_id=holiday.hotel.id,
+            location_id=leh.id,
+        )
+        core.catalog.add_product("RAFT", "Rafting on the Indus", "activity", principal=admin)
+        found = core.catalog.search_products(principal=admin, kind="hotel", location_id=leh.id)
+        assert [p.code for p in found] == ["LODGE"]
+        assert [p.code for p in core.catalog.search_products(principal=admin, text="indus")] == [
+            "RAFT"
+        ]
+        renamed = core.catalog.update_product(lodge.id, name="Lakeside lodge", principal=admin)
+        assert (renamed.name, renamed.kind) == ("Lakeside lodge", ProductKind.HOTEL)
+        core.catalog.set_supplier_active(holiday.hotel.id, False, principal=admin)
+        assert core.catalog.search_products(principal=admin, kind="hotel") == []
+        assert [s.code for s in core.catalog.search_suppliers(principal=admin, text="jeep")] == [
+            "JEEPS"
+        ]
+        with pytest.raises(PermissionDeniedError):
+            core.catalog.set_product_active(
+                lodge.id, False, principal=holiday.supplier_user(holiday.hotel)
+            )
+
+
+class TestDashboard:
+    def test_the_dashboard_counts_leads_and_lists_what_waits(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        board = core.dashboard.staff(principal=admin)
+        assert board.leads_by_status["quoted"] == 1
+        assert [q.id for q in board.quotations_awaiting_approval] == [quotation.id]
+        booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        board = core.dashboard.staff(principal=admin)
+        assert [(b.id, n) for b, n in board.bookings_waiting_for_supplier] == [(booking.id, 2)]
+        assert [b.id for b in board.awaiting_payment] == [booking.id]
+        departure_day = holiday.slot.starts_at.date()
+        assert [
+            b.id for b in core.dashboard.staff(principal=admin, day=departure_day).departures
+        ] == [booking.id]
+
+
+class TestTripsItinerariesAndDocuments:
+    def _booked(self, holiday: Holiday) -> Booking:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        return core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+
+    def test_a_trip_groups_one_customers_bookings_with_dates(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        start = holiday.slot.starts_at.date()
+        trip = core.trips.create(
+            booking.customer_id,
+            "Ladakh in spring",
+            starts_on=start,
+            ends_on=start + timedelta(days=8),
+            booking_ids=[booking.id],
+            principal=admin,
+        )
+        owner = Principal.customer(booking.customer_id)
+        assert core.trips.for_customer(booking.customer_id, principal=owner) == [trip]
+        other = core.customers.register("+919876500000", principal=admin).customer
+        with pytest.raises(ValidationError) as caught:
+            core.trips.create(
+                other.id,
+                "Not theirs",
+                starts_on=start,
+                ends_on=start,
+                booking_ids=[booking.id],
+                principal=admin,
+            )
+        assert caught.value.fields == ("booking_ids[0]",)
+        with pytest.raises(NotFoundError):
+            core.trips.get(trip.id, principal=Principal.customer(other.id))
+
+    def test_the_itinerary_is_planned_from_the_items_and_edited_by_staff(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        booking = self._booked(holiday)
+        plan = core.itineraries.generate(booking.id, principal=admin)
+        first = holiday.slot.starts_at.date()
+        assert [d.day for d in plan.days] == [
+            first,
+            first + timedelta(days=1),
+            first + timedelta(2),
+        ]
+        assert "Airport transfer by jeep" in plan.days[0].entries
+        assert plan.days[2].entries == ("Check out: Lakeside hotel, 2 nights, twin room",)
+        edited = core.itineraries.set_day(
+            booking.id,
+            ItineraryDay(day=first + timedelta(days=1), title="Pangong lake", notes="Warm clothes"),
+            principal=admin,
+        )
+        assert edited.days[1].title == "Pangong lake"
+        owner = Principal.customer(booking.customer_id)
+        assert core.itineraries.get(booking.id, principal=owner) == edited
+        with pytest.raises(PermissionDeniedError):
+            core.itineraries.set_day(booking.id, edited.days[0], principal=owner)
+
+    def test_documents_are_generated_on_demand_as_new_versions_in_the_store(
+        self, holiday: Holiday, tmp_path: Path
+    ) -> None:
+        store = FileSystemDocumentStore(tmp_path)
+        core = holiday.core
+        core.travel_documents = TravelDocumentService(core.context, core.itineraries, store)
+        admin = holiday.admin
+        booking = self._booked(holiday)
+        vouchers = core.travel_documents.generate(booking.id, "voucher", principal=admin)
+        assert [d.filename for d in vouchers] == ["voucher-1-v1.txt", "voucher-2-v1.txt"]
+        assert "Lakeside Hotel" in vouchers[0].content
+        again = [
+            *core.travel_documents.generate(booking.id, "itinerary", principal=admin),
+            *core.travel_documents.generate(booking.id, "itinerary", principal=admin),
+        ]
+        assert [d.filename for d in again] == ["itinerary-v1.txt", "itinerary-v2.txt"]
+        quote = core.travel_documents.generate(booking.id, "quotation", principal=admin)[0]
+        assert "Total: " in quote.content
+        kept = store.get(f"{booking.reference}/itinerary-v2.txt").decode()
+        assert kept == again[1].content
+        listed = core.bookings.documents(booking.id, principal=admin)
+        assert len(listed) == 5
+        with pytest.raises(ValidationError):
+            core.travel_documents.generate(booking.id, "invoice", principal=admin)
+        with pytest.raises(ValidationError):
+            store.put("../escape.txt", b"x", media_type="text/plain")
+
+
+class TestApprovalRetries:
+    def test_a_retried_approval_with_its_key_returns_the_first_booking(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        customer = Principal.customer(quotation.customer_id)
+        party = _party("Asha", "Ravi")
+        first = core.quotations.approve(
+            quotation.id, party, principal=customer, idempotency_key="k1"
+        )
+        again = core.quotations.approve(
+            quotation.id, party, principal=customer, idempotency_key="k1"
+        )
+        assert again == first
+        assert len(core.bookings.list(principal=admin).items) == 1
+        with pytest.raises(IdempotencyConflictError):
+            core.quotations.approve(
+                quotation.id, _party("Asha", "Mira"), principal=customer, idempotency_key="k1"
+            )
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.approve(quotation.id, party, principal=customer)
+
+
+class TestDirectBookingWithItems:
+    def test_staff_book_seats_with_items_and_the_total_includes_them(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        item = BookedItem(
+            kind="activity",
+            description="Rafting on the Indus",
+            quantity=2,
+            unit_price=Money("30", "EUR"),
+            supplier_id=holiday.jeeps.id,
+            exchange_rate=Decimal("90.25"),
+        )
+        request = BookingRequest(
+            holiday.slot.id,
+            _party("Asha", "Ravi"),
+            customer=CustomerDetails("+919876543210"),
+            items=[item],
+        )
+        booking = core.bookings.book(request, principal=admin)
+        assert booking.items_total == Money("5415.00", "INR")
+        assert booking.total == Money("45415.00", "INR")
+        with pytest.raises(ValidationError) as caught:
+            core.bookings.book(
+                attrs.evolve(request, items=[attrs.evolve(item, exchange_rate=None)]),
+                principal=admin,
+            )
+        assert caught.value.fields == ("items[0].exchange_rate",)
+        customer = Principal.customer(booking.customer_id)
+        with pytest.raises(PermissionDeniedError):
+            core.bookings.book(
+                attrs.evolve(request, customer=None, travelers=_party("Mira")),
+                principal=customer,
+            )
+
+
+class TestPartnerLeads:
+    def test_a_partners_lead_is_its_own_and_marked_partner(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        partner = core.partners.register(
+            name="TrekMates",
+            company_name="TrekMates Pvt Ltd",
+            contact_email="ops@trekmates.example",
+            principal=admin,
+        ).partner
+        agent = Principal.partner(partner.id)
+        lead = core.leads.capture(
+            LeadRequest(source="web_form", phone="+919876543210", name="Asha Rao"),
+            principal=agent,
+        )
+        assert (lead.source, lead.partner_id) == (LeadSource.PARTNER, partner.id)
+        assert [found.id for found in core.leads.list(principal=agent)] == [lead.id]
+        other = Principal.partner(PartnerId(uuid4()))
+        with pytest.raises(NotFoundError):
+            core.leads.get(lead.id, principal=other)
+        with pytest.raises(PermissionDeniedError):
+            core.leads.move(lead.id, "contacted", principal=agent)
+
+
+class TestConversion:
+    def test_a_lead_converts_into_a_quotation_for_its_party(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543210", travelers=3), principal=admin
+        )
+        until = holiday.clock.now().date() + timedelta(days=5)
+        quotation = core.quotations.convert_lead(
+            lead.id, slot_id=holiday.slot.id, valid_until=until, principal=admin
+        )
+        assert (quotation.customer_id, quotation.travelers, quotation.lead_id) == (
+            lead.customer_id,
+            3,
+            lead.id,
+        )
+        assert core.leads.get(lead.id, principal=admin).status is LeadStatus.QUOTED
+        lost = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543211"), principal=admin
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.convert_lead(
+                lost.id, slot_id=holiday.slot.id, valid_until=until, principal=admin
+            )
+        assert caught.value.fields == ("travelers",)
+        core.leads.move(lost.id, "lost", principal=admin, reason="no budget")
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.convert_lead(
+                lost.id, slot_id=holiday.slot.id, valid_until=until, principal=admin, travelers=1
+            )
+
+
+class TestSuppliersBeforePayment:
+    def test_a_booking_whose_suppliers_all_confirmed_moves_on_once_paid(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        install_supplier_confirmation(core.events, core.context)
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=admin)
+        for item in core.items.for_booking(booking.id, principal=admin):
+            supplier = holiday.hotel if item.supplier_id == holiday.hotel.id else holiday.jeeps
+            core.items.confirm(item.id, principal=holiday.supplier_user(supplier))
+        assert core.bookings.get(booking.id, principal=admin).status == "booking_created"
+        core.bookings.transition(booking.id, "payment_pending", principal=admin)
+        core.bookings.transition(booking.id, "payment_confirmed", principal=admin)
+        history = core.bookings.history(booking.id, principal=admin)
+        assert [e.to_status for e in history][-2:] == ["payment_confirmed", "supplier_confirmed"]
+        assert history[-1].actor.kind.value == "system"
