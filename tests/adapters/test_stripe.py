@@ -414,6 +414,7 @@ class TestConstruction:
         flags = (caps.refunds, caps.partial_refunds, caps.needs_redirect, caps.capture_later)
         assert flags == (True, True, True, True)
         assert caps.webhooks is True
+        assert caps.fetch_state is True
 
     def test_its_repr_never_shows_the_key_or_secrets(self) -> None:
         text = repr(provider())

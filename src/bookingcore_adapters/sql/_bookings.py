@@ -43,6 +43,7 @@ from bookingcore.domain.values import (
     SlotId,
     StaffId,
 )
+from bookingcore_adapters.sql._catalog import LOCATIONS
 from bookingcore_adapters.sql._customers import CUSTOMERS, customers
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
 from bookingcore_adapters.sql._mapper import (
@@ -418,7 +419,8 @@ class BookingRepository(Repository[Booking]):
         )
 
     def get_for_update(self, booking_id: BookingId) -> Booking | None:
-        return self._session.lock(self._mapper, booking_id)
+        # Its location comes in the same query (unlocked): invoicing a payment reads it next.
+        return self._session.lock(self._mapper, booking_id, parent=(LOCATIONS, "location_id"))
 
     def get_by_reference(self, reference: str) -> Booking | None:
         return self._by("reference", reference)

@@ -90,6 +90,7 @@ __all__ = [
     "by_tuples",
     "fetch",
     "fetch_with_parent",
+    "insert_if_new",
     "lookup",
     "plan",
     "run_each",
@@ -172,6 +173,30 @@ def _insert(table: Table) -> Insert:
 @functools.cache
 def _insert_returning(table: Table, column: str) -> Insert:
     return insert(table).returning(table.c[column])
+
+
+@functools.lru_cache(maxsize=64)
+def insert_if_new(table: Table, conflict: tuple[str, ...], dialect: str) -> Insert | None:
+    """``INSERT`` of a whole row that does nothing when ``conflict``'s unique key is taken.
+
+    It returns the row's key when it inserted it, nothing otherwise. Built with
+    the PostgreSQL and SQLite dialects' public ``insert().on_conflict_do_nothing``;
+    None for other dialects (insert in a savepoint instead). On PostgreSQL a
+    row another transaction is inserting with the same key makes it wait for
+    that transaction's end.
+    """
+    elements = [table.c[column] for column in conflict]
+    key = next(iter(table.primary_key.columns))
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # noqa: PLC0415
+
+        on_postgresql = postgresql_insert(table).on_conflict_do_nothing(index_elements=elements)
+        return on_postgresql.returning(key)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=elements).returning(key)
+    return None
 
 
 @functools.cache

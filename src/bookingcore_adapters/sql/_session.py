@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    insert,
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -82,6 +83,8 @@ class Session:
         self._transaction: RootTransaction | None = None
         self._holds_write_lock = False
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
+        # Rows inserted at once by add_if_new (mapper, row, conflict columns), to redo on a retry.
+        self._claimed: list[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]] = []
         # Locked rows whose snapshot was read under the lock: their versions cannot move.
         self._settled: set[tuple[str, UUID]] = set()
         # SQLite: rows read while this transaction held the write lock. Nobody can
@@ -205,6 +208,7 @@ class Session:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
         self._locked = []
+        self._claimed = []
         self._settled.clear()
         self._fresh.clear()
         if transaction is None:
@@ -224,6 +228,7 @@ class Session:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
         self._locked = []
+        self._claimed = []
         self._settled.clear()
         self._fresh.clear()
         if transaction is not None and transaction.is_active:
@@ -240,10 +245,12 @@ class Session:
         with a short random pause; then :class:`ConcurrentUpdateError`.
         """
         locked: list[tuple[m.Mapper[Any], UUID]] = []
+        claimed: list[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]] = []
         attempt = 0
         while True:
             try:
                 if attempt:
+                    self._claim_again(claimed)
                     self._lock_again(locked)
                 return step()
             except DBAPIError as exc:
@@ -251,6 +258,7 @@ class Session:
                     raise
                 if not attempt:
                     locked = list(self._locked)
+                    claimed = list(self._claimed)
                 self._abandon_transaction()
                 attempt += 1
                 if attempt > self._store.retries:
@@ -266,6 +274,18 @@ class Session:
                     self._store.retries,
                 )
                 time.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # noqa: S311 - jitter
+
+    def _claim_again(self, claimed: Sequence[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]]) -> None:
+        """Insert again the rows ``add_if_new`` had inserted; refuse if one is taken meanwhile."""
+        for mapper, row, conflict in claimed:
+            if not self._insert_if_new(mapper, row, conflict):
+                self._abandon_transaction()
+                msg = (
+                    f"another transaction stored {mapper.entity} {row[mapper.key]} while this "
+                    "one waited to retry after a deadlock; nothing was written, try again"
+                )
+                raise ConcurrentUpdateError(msg, attempts=len(claimed))
+            self._claimed.append((mapper, row, conflict))
 
     def _lock_again(self, locked: Sequence[tuple[m.Mapper[Any], UUID]]) -> None:
         """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
@@ -430,6 +450,48 @@ class Session:
         ident = mapper.identity(entity)
         self._tracked[mapper.entity][ident] = entity
         self._added[mapper.entity][ident] = None
+
+    def add_if_new(self, mapper: m.Mapper[E], entity: E, conflict: Sequence[str]) -> bool:
+        """INSERT ``entity`` now unless the unique key ``conflict`` is taken: True when inserted.
+
+        The row is written at once, in this transaction (on PostgreSQL a
+        concurrent insert of the same key makes this wait for its end); an
+        inserted entity is tracked as if read, so later changes are an UPDATE on
+        commit, and its row counts as locked by this transaction. For entities
+        without child rows.
+        """
+        self._require_active()
+        name = mapper.entity
+        ident = mapper.identity(entity)
+        if ident in self._tracked[name]:
+            return False
+        row = mapper.dump(entity)
+        if mapper.dump_children(entity):  # pragma: no cover - a programming error
+            msg = f"add_if_new cannot store the child rows of a {name}"
+            raise TypeError(msg)
+        key = tuple(conflict)
+        if self._sqlite:
+            self._take_write_lock()
+        if not self.retrying(lambda: self._insert_if_new(mapper, row, key)):
+            return False
+        self._claimed.append((mapper, row, key))
+        self._tracked[name][ident] = entity
+        self._snapshots[name][ident] = (row, [])
+        self._settled.add((name, ident))
+        return True
+
+    def _insert_if_new(self, mapper: m.Mapper[Any], row: m.Row, conflict: tuple[str, ...]) -> bool:
+        connection = self._begin()
+        table = mapper.table
+        statement = d.insert_if_new(table, conflict, connection.dialect.name)
+        if statement is not None:
+            return connection.execute(statement, row).first() is not None
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(table), row)
+        except IntegrityError:
+            return False
+        return True
 
     def _track(self, mapper: m.Mapper[E], entity: E) -> E:
         """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
@@ -674,6 +736,33 @@ class Session:
                 mapper.dump_children(known),
             )
         return known
+
+    def lock_unique(
+        self, mapper: m.Mapper[E], wanted: Mapping[str, object], holds: Callable[[E], bool]
+    ) -> E | None:
+        """The entity whose unique columns equal ``wanted``, its row locked as :meth:`lock` does.
+
+        ``holds`` is the same test on an entity. One locked query finds and
+        locks it; an entity this unit of work tracks already is locked by id.
+        """
+        self._require_active()
+        name = mapper.entity
+        tracked: dict[UUID, E] = self._tracked[name]
+        for ident, entity in tracked.items():
+            if holds(entity):
+                return self.lock(mapper, ident)
+        if self._sqlite:
+            self._take_write_lock()
+        lock = not self._sqlite
+        rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock))
+        if not rows:
+            return None
+        ident = rows[0][mapper.key]
+        if ident in tracked:
+            return None  # the tracked holder gave the value up in this unit of work
+        self._locked.append((mapper, ident))
+        self._settled.add((name, ident))
+        return self._track(mapper, self._load(mapper, rows)[0])
 
 
 def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElement[bool]]:
