@@ -452,7 +452,7 @@ class Payment(Versioned):
           money was taken; refunds are recorded by their own events).
 
         ``captured`` is what the provider took, for ``captured``; ``reason``
-        is kept for ``failed``.
+        is kept for ``failed`` (also when the payment was failed already).
 
         Raises:
             ValidationError: on ``event_id`` when blank, on ``status`` for an
@@ -470,11 +470,11 @@ class Payment(Versioned):
             target = _P.CAPTURED
         if target is not self.status:
             if self.status in _UNDECIDED and target in _UNDECIDED:
-                if target is _P.FAILED and reason is not None:
-                    self.failure_reason = clean_text(reason, "reason", max_length=2000)
                 self.status = target
             elif target not in _LATE[self.status]:
                 self._move(target, now, amount=captured, reason=reason)
+        if self.status is _P.FAILED and target is _P.FAILED and reason is not None:
+            self.failure_reason = clean_text(reason, "reason", max_length=2000)
         self.processed_event_ids = self.processed_event_ids | {event_id}
         self.touch(now)
         return True
