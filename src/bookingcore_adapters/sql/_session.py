@@ -483,9 +483,9 @@ class Session:
     def _insert_if_new(self, mapper: m.Mapper[Any], row: m.Row, conflict: tuple[str, ...]) -> bool:
         connection = self._begin()
         table = mapper.table
-        statement = d.insert_if_new(table, conflict, connection.dialect.name)
-        if statement is not None:
-            return connection.execute(statement, row).first() is not None
+        query = d.insert_if_new(table, conflict, tuple(row), connection.dialect)
+        if query is not None:
+            return bool(d.fetch(connection, query, row, direct=self._direct))
         try:
             with connection.begin_nested():
                 connection.execute(insert(table), row)
@@ -534,6 +534,35 @@ class Session:
                 self._track(parent_mapper, parent_mapper.load(parent_row, []))
         return [row for row, _ in found]
 
+    def _by_id(
+        self,
+        mapper: m.Mapper[E],
+        ident: UUID,
+        lock: bool = False,
+        parent: tuple[m.Mapper[Any], str] | None = None,
+    ) -> E | None:
+        """The stored entity ``ident`` (not tracked), read as :meth:`_rows_by` reads.
+
+        An entity with child rows gets them in the same round trip on a store
+        that pipelines (a booking and its travelers, locked or not).
+        """
+        child = mapper.child_table
+        if child is None or not self._direct:
+            rows = self._rows_by(mapper.table, {mapper.key: ident}, lock, parent)
+            return self._load(mapper, rows)[0] if rows else None
+        connection = self._begin()
+        joined = None if parent is None else (parent[0].table, parent[1])
+        query = d.lookup(mapper.table, (mapper.key,), connection.dialect, lock=lock, parent=joined)
+        of_it = d.lookup(child, ("booking_id",), connection.dialect)
+        found, children = d.fetch_with_children(
+            connection, query, {mapper.key: ident}, of_it, {"booking_id": ident}
+        )
+        if parent is not None:
+            for _, parent_row in found:
+                if parent_row is not None:
+                    self._track(parent[0], parent[0].load(parent_row, []))
+        return mapper.load(found[0][0], children) if found else None
+
     def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
         """Entities built from ``rows`` (not tracked), with their child rows."""
         children: dict[Any, list[m.Stored]] = defaultdict(list)
@@ -550,18 +579,15 @@ class Session:
         known: E | None = self._tracked[mapper.entity].get(ident)
         if known is not None:
             return known
-        table = mapper.table
-        rows = self._rows_by(table, {mapper.key: ident})
-        return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
+        found = self._by_id(mapper, ident)
+        return None if found is None else self._track(mapper, found)
 
     def peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
         """The entity as this unit of work sees it, without tracking it."""
         known: E | None = self._tracked[mapper.entity].get(ident)
         if known is not None:
             return known
-        table = mapper.table
-        rows = self._rows_by(table, {mapper.key: ident})
-        return self._load(mapper, rows)[0] if rows else None
+        return self._by_id(mapper, ident)
 
     def find_unique(
         self, mapper: m.Mapper[E], column: str, value: object, read: Callable[[E], object]
@@ -714,12 +740,10 @@ class Session:
                 self._settled.add((mapper.entity, ident))
                 return tracked[ident]
         lock = not self._sqlite
-        wanted = {mapper.key: ident}
-        rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock, parent))
-        if not rows:
+        fresh = self.retrying(lambda: self._by_id(mapper, ident, lock, parent))
+        if fresh is None:
             return None
         self._locked.append((mapper, ident))
-        fresh = self._load(mapper, rows)[0]
         known = tracked.get(ident)
         if known is None:
             self._settled.add((mapper.entity, ident))
