@@ -44,7 +44,7 @@ from bookingcore.domain.values import (
     StaffId,
 )
 from bookingcore_adapters.sql._catalog import LOCATIONS
-from bookingcore_adapters.sql._customers import CUSTOMERS, customers
+from bookingcore_adapters.sql._customers import CUSTOMERS, TRAVELERS, customers
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
@@ -352,6 +352,8 @@ BOOKINGS = Mapper[Booking](
     versioned=True,
     child_table=booking_travelers,
     dump_children=_dump_booking_travelers,
+    # A locked booking is about to change: invoices, documents and messages read its travelers.
+    child_refers=(TRAVELERS, "traveler_id"),
 )
 BOOKING_ITEMS = Mapper[BookingItem](
     "bookingitem", booking_items, dump_booking_item, load_booking_item, versioned=True

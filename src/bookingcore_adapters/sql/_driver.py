@@ -420,9 +420,9 @@ def fetch_with_children(
     wanted: Mapping[str, Any],
     children: Lookup,
     of: Mapping[str, Any],
-) -> tuple[list[tuple[m.Row, m.Row | None]], list[m.Row]]:
-    """The rows ``query`` finds (with their parent's, when it joins one) and the rows
-    ``children`` finds for ``of``, both sent in one psycopg pipeline: one round trip.
+) -> tuple[list[tuple[m.Row, m.Row | None]], list[tuple[m.Row, m.Row | None]]]:
+    """The rows ``query`` finds and the rows ``children`` finds for ``of``, each with its
+    parent's row when the look-up joins one, both sent in one psycopg pipeline: one round trip.
 
     For an entity wanted by id whose child rows are wanted by the same id; only on
     a driver with a pipeline (a store that pipelines), on cursors of their own.
@@ -449,12 +449,13 @@ def fetch_with_children(
     finally:
         for cursor in cursors:
             cursor.close()
-    rows: list[tuple[m.Row, m.Row | None]]
+    return _with_parents(query, found[0]), _with_parents(children, found[1])
+
+
+def _with_parents(query: Lookup, values: list[list[Any]]) -> list[tuple[m.Row, m.Row | None]]:
     if len(query.tables) > 1:
-        rows = _rows_with_parent_of(query, found[0])
-    else:
-        rows = [(row, None) for row in _rows_of(query, found[0])]
-    return rows, _rows_of(children, found[1])
+        return _rows_with_parent_of(query, values)
+    return [(row, None) for row in _rows_of(query, values)]
 
 
 def _processed(

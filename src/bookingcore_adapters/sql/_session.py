@@ -544,7 +544,8 @@ class Session:
         """The stored entity ``ident`` (not tracked), read as :meth:`_rows_by` reads.
 
         An entity with child rows gets them in the same round trip on a store
-        that pipelines (a booking and its travelers, locked or not).
+        that pipelines (a booking and its travelers, locked or not); locked, also
+        the rows its children point at (``Mapper.child_refers``), tracked.
         """
         child = mapper.child_table
         if child is None or not self._direct:
@@ -553,15 +554,19 @@ class Session:
         connection = self._begin()
         joined = None if parent is None else (parent[0].table, parent[1])
         query = d.lookup(mapper.table, (mapper.key,), connection.dialect, lock=lock, parent=joined)
-        of_it = d.lookup(child, ("booking_id",), connection.dialect)
+        refers = mapper.child_refers if lock else None
+        referred = None if refers is None else (refers[0].table, refers[1])
+        of_it = d.lookup(child, ("booking_id",), connection.dialect, parent=referred)
         found, children = d.fetch_with_children(
             connection, query, {mapper.key: ident}, of_it, {"booking_id": ident}
         )
-        if parent is not None:
-            for _, parent_row in found:
-                if parent_row is not None:
-                    self._track(parent[0], parent[0].load(parent_row, []))
-        return mapper.load(found[0][0], children) if found else None
+        for owner, pairs in ((parent, found), (refers, children)):
+            if owner is not None:
+                for _, owner_row in pairs:
+                    if owner_row is not None:
+                        self._track(owner[0], owner[0].load(owner_row, []))
+        child_rows = [row for row, _ in children]
+        return mapper.load(found[0][0], child_rows) if found else None
 
     def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
         """Entities built from ``rows`` (not tracked), with their child rows."""
