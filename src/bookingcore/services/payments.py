@@ -18,9 +18,12 @@ the principal's key, so two requests racing with one key leave one payment.
 **Webhooks are applied once.** A delivery is verified by the provider adapter
 over its raw body first; one that does not verify is refused and stored
 nowhere. A verified one is stored in the webhook inbox (unique by provider and
-event id) in the same transaction that applies it, so concurrent redeliveries
-of one event leave one receipt and one change. Out-of-order events do not move
-a payment back (the payment's forward-only states decide).
+event id) first, in the one transaction that applies it, so concurrent
+redeliveries of one event leave one receipt and one change. Out-of-order events
+do not move a payment back (the payment's forward-only states decide); an event
+those states cannot order (between ``pending``, ``requires_action`` and
+``failed``) is decided by the provider's current state, when the provider can
+be asked (``ProviderCapabilities.fetch_state``).
 
 **Bookings move through the one booking path.** When a booking's captured
 payments (less refunds) cover its total, the booking moves with
@@ -315,11 +318,12 @@ class PaymentService:
         its payment (captured after cancelled) as ``failed`` with the reason.
 
         An event that does not decide by itself
-        (:meth:`~bookingcore.domain.Payment.decides`: ``requires_action``,
-        ``failed`` or ``pending`` while the payment is ``requires_action`` or
-        ``failed``) makes the service ask the provider for the payment's
-        current state, when the provider declares ``fetch_state``, and apply
-        that; a provider that cannot be asked has the event applied as it comes.
+        (:meth:`~bookingcore.domain.Payment.decides`: ``pending``,
+        ``requires_action`` or ``failed`` while an earlier event left the
+        payment at another of those) makes the service ask the provider for
+        the payment's current state, under the payment's lock, when the
+        provider declares ``fetch_state``, and apply that; a provider that
+        cannot be asked has the event applied as it comes.
 
         Raises:
             ValidationError: on ``provider`` when none is wired under that name.
@@ -365,8 +369,10 @@ class PaymentService:
         with self._ctx.transaction() as tx:
             payment = self._locked_payment(tx.uow, event)
             receipt = tx.uow.webhook_inbox.get_by_event(event.provider, event.event_id)
-            if receipt is None or receipt.status is not ReceiptStatus.RECEIVED:
-                assert receipt is not None  # receipts are never deleted
+            if receipt is None:  # pragma: no cover - receipts are never deleted
+                msg = f"the {event.provider} event {event.event_id} was stored but is gone"
+                raise ConflictError(msg)
+            if receipt.status is not ReceiptStatus.RECEIVED:
                 return receipt
             outcome = self._apply(tx, gateway, receipt, event, payment)
             tx.commit()
