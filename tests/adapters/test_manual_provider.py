@@ -37,13 +37,16 @@ class TestPackage:
 
 
 class TestCapabilities:
-    def test_refunds_at_the_desk_without_redirect_capture_later_or_webhooks(self) -> None:
+    def test_refunds_at_the_desk_without_redirect_capture_later_webhooks_or_fetching(
+        self,
+    ) -> None:
         assert ManualProvider().capabilities == ProviderCapabilities(
             refunds=True,
             partial_refunds=True,
             needs_redirect=False,
             capture_later=False,
             webhooks=False,
+            fetch_state=False,
         )
 
 

@@ -105,6 +105,7 @@ class TestConstruction:
             needs_redirect=True,
             capture_later=True,
             webhooks=True,
+            fetch_state=True,
         )
 
     def test_the_module_exports_the_provider_documented(self) -> None:

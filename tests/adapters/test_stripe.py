@@ -8,7 +8,7 @@ import hmac
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -17,7 +17,19 @@ import pytest
 import stripe
 
 import bookingcore.errors
-from bookingcore import BookingId, Money, PaymentId
+from bookingcore import (
+    BookingCore,
+    BookingId,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    PaymentId,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import Booking, ReceiptStatus
 from bookingcore.domain.payments import PaymentStatus, RefundStatus
 from bookingcore.errors import (
     AuthenticationError,
@@ -28,6 +40,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider
 from bookingcore.testing import FixedClock
+from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments.fake_stripe import (
     API_KEY,
     WEBHOOK_SECRET,
@@ -43,6 +56,7 @@ from bookingcore_adapters.payments.stripe import (
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 T = int(NOW.timestamp())
 OLD_SECRET = "whsec_old_secret_rotating_out"
 NEW_SECRET = "whsec_new_secret_rotating_in"
@@ -414,6 +428,7 @@ class TestConstruction:
         flags = (caps.refunds, caps.partial_refunds, caps.needs_redirect, caps.capture_later)
         assert flags == (True, True, True, True)
         assert caps.webhooks is True
+        assert caps.fetch_state is True
 
     def test_its_repr_never_shows_the_key_or_secrets(self) -> None:
         text = repr(provider())
@@ -800,3 +815,79 @@ class TestFakeStripe:
         headers, body = fake.event("payment_intent.succeeded", intent_object(id="pi_7"))
         event = api.parse_webhook(headers, body)
         assert (event.payment_reference, event.status) == ("pi_7", PaymentStatus.CAPTURED)
+
+
+class TestThroughThePaymentService:
+    """``core.payments.handle_webhook`` with Stripe's own events, asking Stripe when they do not
+    decide by themselves."""
+
+    @staticmethod
+    def _core(fake: FakeStripe) -> tuple[BookingCore, Booking, str]:
+        clock = FixedClock(datetime.now(UTC))
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work,
+            clock=clock,
+            payment_providers=[StripeProvider(API_KEY, [WEBHOOK_SECRET], api_base=fake.url)],
+        )
+        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=30),
+            price_per_traveler=Money("2500", "INR"),
+            capacity=None,
+            principal=ADMIN,
+        )
+        customer = core.customers.register("+919876543210", principal=ADMIN).customer
+        me = Principal.customer(customer.id)
+        booking = core.bookings.book(
+            BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
+            principal=me,
+        )
+        intent = core.payments.create_intent(
+            booking.id, "stripe", principal=me, idempotency_key="k"
+        )
+        assert intent.payment.provider_reference is not None
+        return core, booking, intent.payment.provider_reference
+
+    def test_a_retry_event_arriving_late_is_decided_by_the_intent_stripe_returns(
+        self, fake: FakeStripe
+    ) -> None:
+        core, booking, reference = self._core(fake)
+        older = fake.event(
+            "payment_intent.requires_action", fake.set_status(reference, "requires_action")
+        )
+        declined = {"type": "card_error", "code": "card_declined", "decline_code": "stolen_card"}
+        failed = fake.set_status(reference, "requires_payment_method", last_payment_error=declined)
+        core.payments.handle_webhook("stripe", *fake.event("payment_intent.payment_failed", failed))
+        asked = len(fake.requests)
+        receipt = core.payments.handle_webhook("stripe", *older)
+        assert receipt.status is ReceiptStatus.APPLIED
+        assert [(m, p) for m, p, _, _ in fake.requests[asked:]] == [
+            ("GET", f"/v1/payment_intents/{reference}")
+        ]
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (payment.status, payment.failure_reason) == (PaymentStatus.FAILED, "stolen_card")
+        core.payments.handle_webhook(
+            "stripe", *fake.event("payment_intent.succeeded", fake.succeed(reference))
+        )
+        assert core.bookings.get(booking.id, principal=ADMIN).status == "confirmed"
+
+    def test_an_answer_stripe_cannot_give_leaves_the_event_received_until_redelivered(
+        self, fake: FakeStripe
+    ) -> None:
+        core, booking, reference = self._core(fake)
+        older = fake.event(
+            "payment_intent.requires_action", fake.set_status(reference, "requires_action")
+        )
+        failed = fake.set_status(reference, "requires_payment_method", last_payment_error={})
+        core.payments.handle_webhook("stripe", *fake.event("payment_intent.payment_failed", failed))
+        fake.set_status(reference, "on_fire")  # an answer the adapter cannot read
+        with pytest.raises(PaymentProviderError) as caught:
+            core.payments.handle_webhook("stripe", *older)
+        assert caught.value.reason == "unexpected_response"
+        fake.succeed(reference)  # paid meanwhile; Stripe delivers the late event again
+        receipt = core.payments.handle_webhook("stripe", *older)
+        assert (receipt.status, receipt.attempts) == (ReceiptStatus.APPLIED, 2)
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.status is PaymentStatus.CAPTURED
+        assert core.bookings.get(booking.id, principal=ADMIN).status == "confirmed"

@@ -1,6 +1,7 @@
 """Payments under concurrency on PostgreSQL: one event delivered eight times at once is
 applied once, two intents with one key make one payment, racing refunds never overdraw, eight
-concurrent confirmations get invoice numbers 1 to 8."""
+concurrent confirmations get invoice numbers 1 to 8, a postponed event redelivered at once is
+applied once."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from bookingcore import (
     BookingRequest,
     Money,
     NewTraveler,
+    PaymentProviderError,
     Principal,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import PaymentStatus
+from bookingcore.domain import PaymentStatus, ReceiptStatus
 from bookingcore.testing import FakePaymentProvider, FixedClock
 from bookingcore_adapters.sql import SqlStore
 
@@ -161,3 +163,23 @@ def test_eight_concurrent_confirmations_get_invoice_numbers_one_to_eight(world: 
     )
     assert numbers == [f"INV-2026-CAMP-{n:06d}" for n in range(1, 9)]
     assert {core.bookings.get(b.id, principal=ADMIN).status for b in bookings} == {"confirmed"}
+
+
+def test_a_postponed_event_redelivered_eight_times_at_once_is_applied_once(world: Any) -> None:
+    """A delivery that waited for an unreachable provider is applied by one redelivery."""
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    reference = intent.payment.provider_reference
+    older = provider.webhook("requires_action", reference)
+    core.payments.handle_webhook("fake", *provider.webhook("failed", reference))
+    provider.fail_fetches()
+    with pytest.raises(PaymentProviderError):
+        core.payments.handle_webhook("fake", *older)
+    provider.set_state(reference, "captured")  # paid meanwhile
+    receipts = _at_once(8, lambda _: core.payments.handle_webhook("fake", *older))
+    assert not [r for r in receipts if isinstance(r, Exception)], receipts
+    assert {(r.id, r.status) for r in receipts} == {(receipts[0].id, ReceiptStatus.APPLIED)}
+    assert provider.calls.count("fetch") == 2  # the failed one, then the one that applied
+    history = core.bookings.history(booking.id, principal=ADMIN)
+    assert [e.to_status for e in history] == ["pending", "confirmed"]
+    assert len(core.payments.invoices_for(booking.id, principal=ADMIN)) == 1

@@ -39,6 +39,23 @@ class TestReceipt:
         assert receipt.error is None
         assert receipt.attempts == 2
 
+    def test_a_postponed_receipt_stays_received_with_its_reason_until_applied(self) -> None:
+        receipt = Builder().webhook_receipt()
+        receipt.postpone("stripe: the provider could not be reached", now=T0)
+        assert (receipt.status, receipt.attempts, receipt.version, receipt.applied_at) == (
+            ReceiptStatus.RECEIVED,
+            1,
+            2,
+            None,
+        )
+        assert receipt.error == "stripe: the provider could not be reached"
+        assert not receipt.is_settled
+        receipt.postpone("again", now=T0)
+        receipt.mark_applied(now=T0)
+        assert (receipt.status, receipt.error, receipt.attempts) == (ReceiptStatus.APPLIED, None, 3)
+        with pytest.raises(InvalidTransitionError):
+            receipt.postpone("too late", now=T0)
+
     def test_an_event_the_library_does_not_act_on_is_ignored_and_kept(self) -> None:
         receipt = Builder().webhook_receipt(kind="customer.created", payment_reference=None)
         receipt.mark_ignored(now=T0)

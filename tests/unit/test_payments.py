@@ -141,6 +141,79 @@ class TestWebhooks:
             payment.record_event("  ", now=LATER)
 
 
+class TestUndecidedEvents:
+    @pytest.mark.parametrize(
+        ("events", "reported", "decides"),
+        [
+            ([], "requires_action", True),  # the first event says where the payment went
+            ([], "failed", True),
+            (["pending"], "requires_action", False),
+            (["requires_action"], "failed", False),
+            (["failed"], "requires_action", False),
+            (["failed"], "pending", False),  # a retry in flight, or an old event
+            (["failed"], "failed", True),
+            (["failed"], "authorized", True),
+            (["failed"], "captured", True),
+            (["authorized"], "failed", True),  # behind the payment: late
+            (["captured"], "requires_action", True),
+        ],
+    )
+    def test_only_retry_statuses_after_a_retry_status_leave_the_order_open(
+        self, make: Builder, events: list[str], reported: str, decides: bool
+    ) -> None:
+        payment = _payment(make)
+        for n, status in enumerate(events):
+            payment.apply_event(f"evt_{n}", status, now=T0)
+        assert payment.decides(reported) is decides
+
+    def test_the_provider_state_moves_between_retry_statuses_either_way(
+        self, make: Builder
+    ) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_1", "failed", now=T0, reason="card declined")
+        assert payment.apply_provider_state("evt_0", "requires_action", now=LATER)
+        assert (payment.status, payment.version) == (PaymentStatus.REQUIRES_ACTION, 3)
+        assert payment.apply_provider_state("evt_2", "pending", now=LATER)
+        assert payment.status is PaymentStatus.PENDING
+        assert payment.apply_provider_state("evt_3", "failed", now=LATER, reason="expired card")
+        assert (payment.status, payment.failure_reason) == (PaymentStatus.FAILED, "expired card")
+        assert not payment.apply_provider_state("evt_3", "captured", now=LATER)
+        assert payment.processed_event_ids == {"evt_0", "evt_1", "evt_2", "evt_3"}
+
+    def test_the_provider_state_captures_what_it_took_and_never_moves_back(
+        self, make: Builder
+    ) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_1", "requires_action", now=T0)
+        payment.apply_provider_state("evt_2", "captured", now=LATER, captured=Money("400", "INR"))
+        assert (payment.status, payment.captured_amount, payment.captured_at) == (
+            PaymentStatus.CAPTURED,
+            Money("400", "INR"),
+            LATER,
+        )
+        assert payment.apply_provider_state("evt_3", "failed", now=LATER)
+        assert payment.status is PaymentStatus.CAPTURED
+
+    def test_a_refunded_provider_state_counts_as_captured(self, make: Builder) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_1", "failed", now=T0)
+        payment.apply_provider_state("evt_2", "refunded", now=LATER)
+        assert (payment.status, payment.captured_amount, payment.refunded_amount) == (
+            PaymentStatus.CAPTURED,
+            Money("1000", "INR"),
+            Money.zero("INR"),
+        )
+
+    def test_a_provider_state_contradicting_the_payment_is_refused_and_not_recorded(
+        self, make: Builder
+    ) -> None:
+        payment = _payment(make)
+        payment.apply_event("evt_1", "cancelled", now=T0)
+        with pytest.raises(InvalidTransitionError):
+            payment.apply_provider_state("evt_2", "captured", now=LATER)
+        assert not payment.has_processed("evt_2")
+
+
 class TestMoves:
     def test_money_taken_cannot_be_cancelled(self, make: Builder) -> None:
         payment = _captured(make)

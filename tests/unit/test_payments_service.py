@@ -3,6 +3,7 @@ through the one booking path, late payments, refunds that never overdraw."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -32,10 +33,14 @@ ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 
 
 class World:
-    def __init__(self, settings: PaymentSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: PaymentSettings | None = None,
+        provider: FakePaymentProvider | None = None,
+    ) -> None:
         self.store = MemoryStore()
         self.clock = FixedClock()
-        self.provider = FakePaymentProvider()
+        self.provider = provider or FakePaymentProvider()
         # Manual payments are refunded through whatever provider is wired as "manual".
         self.manual = FakePaymentProvider("manual")
         self.core = BookingCore(
@@ -196,6 +201,123 @@ class TestWebhooks:
         assert receipt.status is ReceiptStatus.FAILED
         assert receipt.error
         assert world.status(booking) == "pending"
+
+
+class TestUndecidedEvents:
+    """Events between retry statuses are decided by the provider's current state."""
+
+    @staticmethod
+    def _intent(world: World) -> tuple[Booking, str]:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        return booking, reference
+
+    @staticmethod
+    def _payment_status(world: World, booking: Booking) -> PaymentStatus:
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        return payment.status
+
+    def test_an_older_retry_event_arriving_last_is_decided_by_the_provider(
+        self, world: World
+    ) -> None:
+        booking, reference = self._intent(world)
+        older = world.provider.webhook("requires_action", reference)
+        newer = world.provider.webhook("failed", reference, failure_reason="card declined")
+        world.core.payments.handle_webhook("fake", *newer)
+        assert "fetch" not in world.provider.calls  # the first event decides by itself
+        receipt = world.core.payments.handle_webhook("fake", *older)
+        assert receipt.status is ReceiptStatus.APPLIED
+        assert world.provider.calls.count("fetch") == 1
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (payment.status, payment.failure_reason) == (PaymentStatus.FAILED, "card declined")
+        assert payment.processed_event_ids == {
+            json.loads(older[1])["id"],
+            json.loads(newer[1])["id"],
+        }
+
+    def test_a_deciding_event_never_asks_the_provider(self, world: World) -> None:
+        booking, reference = self._intent(world)
+        for status in ("requires_action", "authorized", "failed", "captured"):
+            world.core.payments.handle_webhook("fake", *world.provider.webhook(status, reference))
+        assert "fetch" not in world.provider.calls
+        assert world.status(booking) == "confirmed"
+
+    def test_a_provider_state_of_captured_confirms_and_invoices_the_booking(
+        self, world: World
+    ) -> None:
+        booking, reference = self._intent(world)
+        world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("requires_action", reference)
+        )
+        stale = world.provider.webhook("failed", reference)
+        world.provider.set_state(reference, "captured")  # paid meanwhile; its event is late
+        receipt = world.core.payments.handle_webhook("fake", *stale)
+        assert receipt.status is ReceiptStatus.APPLIED
+        assert self._payment_status(world, booking) is PaymentStatus.CAPTURED
+        assert world.status(booking) == "confirmed"
+        (invoice,) = world.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert invoice.paid == booking.total
+
+    def test_without_the_capability_the_event_arriving_last_wins(self) -> None:
+        world = World(provider=FakePaymentProvider(fetch_state=False))
+        booking, reference = self._intent(world)
+        older = world.provider.webhook("requires_action", reference)
+        newer = world.provider.webhook("failed", reference)
+        world.core.payments.handle_webhook("fake", *newer)
+        world.core.payments.handle_webhook("fake", *older)
+        assert "fetch" not in world.provider.calls
+        assert self._payment_status(world, booking) is PaymentStatus.REQUIRES_ACTION
+
+    def test_an_unreachable_provider_leaves_the_delivery_received_for_its_redelivery(
+        self, world: World
+    ) -> None:
+        booking, reference = self._intent(world)
+        older = world.provider.webhook("requires_action", reference)
+        newer = world.provider.webhook("failed", reference)
+        world.core.payments.handle_webhook("fake", *newer)
+        world.provider.fail_fetches(times=2)
+        for _ in range(2):
+            with pytest.raises(PaymentProviderError) as caught:
+                world.core.payments.handle_webhook("fake", *older)
+            assert caught.value.retryable
+        event_id = json.loads(older[1])["id"]
+        with world.store.unit_of_work() as uow:
+            waiting = uow.webhook_inbox.get_by_event("fake", event_id)
+            assert waiting is not None
+            assert (waiting.status, waiting.attempts) == (ReceiptStatus.RECEIVED, 2)
+            assert waiting.error is not None
+            assert "could not be reached" in waiting.error
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert not payment.has_processed(event_id)
+        assert payment.status is PaymentStatus.FAILED
+        receipt = world.core.payments.handle_webhook("fake", *older)  # the provider retries
+        assert (receipt.id, receipt.status, receipt.error) == (
+            waiting.id,
+            ReceiptStatus.APPLIED,
+            None,
+        )
+        assert self._payment_status(world, booking) is PaymentStatus.FAILED
+        assert world.core.payments.handle_webhook("fake", *older).status is ReceiptStatus.APPLIED
+        assert world.store.count("webhook_inbox") == 2
+
+    def test_any_error_of_fetch_becomes_a_provider_error(self, world: World) -> None:
+        booking, reference = self._intent(world)
+        older = world.provider.webhook("requires_action", reference)
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("failed", reference))
+
+        def unknown(reference: str) -> object:
+            raise NotFoundError("payment", reference)
+
+        world.provider.fetch = unknown  # type: ignore[method-assign,assignment]
+        with pytest.raises(PaymentProviderError) as caught:
+            world.core.payments.handle_webhook("fake", *older)
+        assert caught.value.reason == NotFoundError.code
+        assert isinstance(caught.value.__cause__, NotFoundError)
+        assert self._payment_status(world, booking) is PaymentStatus.FAILED
 
 
 class TestPartPaymentsAndLatePayments:

@@ -6,8 +6,10 @@ before anything else happens; ``(provider, event_id)`` is unique in storage,
 so eight concurrent deliveries of one event leave one receipt and the seven
 others find it. The receipt is then applied (the payment moves) and marked
 ``applied``, or ``ignored`` (an event the library does not act on), or
-``failed`` with the reason, to be applied again later. A delivery that does not
-verify is refused and stored nowhere.
+``failed`` with the reason, to be applied again later. A receipt whose event
+needs the provider's answer, when the provider could not be asked, stays
+``received`` (:meth:`WebhookReceipt.postpone`): the next delivery of the event
+applies it. A delivery that does not verify is refused and stored nowhere.
 
 .. versionadded:: 0.2
 """
@@ -50,6 +52,12 @@ _MOVES: Mapping[ReceiptStatus, frozenset[ReceiptStatus]] = {
     ),
     ReceiptStatus.APPLIED: frozenset(),
     ReceiptStatus.IGNORED: frozenset(),
+}
+
+
+#: Only a receipt not applied yet may wait for the provider.
+_WAITING: Mapping[ReceiptStatus, frozenset[ReceiptStatus]] = {
+    ReceiptStatus.RECEIVED: frozenset({ReceiptStatus.RECEIVED}),
 }
 
 
@@ -114,6 +122,24 @@ class WebhookReceipt(Versioned):
         """Applying the event failed with ``reason``; it may be applied again later."""
         self._end(ReceiptStatus.FAILED, now)
         self.error = clean_text(reason, "error", max_length=2000)
+
+    def postpone(self, reason: str, *, now: datetime) -> None:
+        """Applying waits for something outside (the provider could not be asked).
+
+        The receipt stays ``received``, with ``reason`` as its error and one
+        more attempt counted; a redelivery of the event applies it.
+
+        Raises:
+            InvalidTransitionError: the receipt is not ``received``.
+
+        .. versionadded:: 0.2
+        """
+        subject = f"receipt {self.event_id}"
+        check_move("webhook_receipt", subject, _WAITING, self.status, ReceiptStatus.RECEIVED)
+        ensure_aware(now, "now")
+        self.attempts += 1
+        self.error = clean_text(reason, "error", max_length=2000)
+        self.version += 1
 
     def _end(self, target: ReceiptStatus, now: datetime) -> None:
         check_move("webhook_receipt", f"receipt {self.event_id}", _MOVES, self.status, target)

@@ -19,6 +19,15 @@ before. An event that arrives after a later one (``authorized`` after
 the payment (``captured`` after ``cancelled``) is refused with
 :class:`~bookingcore.errors.InvalidTransitionError`.
 
+**Some events decide nothing by themselves.** ``pending``, ``requires_action``
+and ``failed`` follow each other in any order while a customer retries on one
+intent, so an event reporting one of them, arriving while the payment is at
+another of them after some event, says nothing about which came last
+(:meth:`Payment.decides` is False). The payment service then asks the provider
+for the payment's current state and applies that with
+:meth:`Payment.apply_provider_state`; without a provider to ask, the event is
+applied as it comes (the last one delivered wins until a deciding event).
+
 **Refunds never exceed what was captured.** A :class:`Refund` is started with
 :meth:`Payment.start_refund`, which reserves its amount against the payment
 at once, and ends with :meth:`Payment.settle_refund` or
@@ -133,6 +142,10 @@ _MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 _BEFORE_CAPTURE = frozenset({_P.PENDING, _P.REQUIRES_ACTION, _P.FAILED, _P.AUTHORIZED})
+
+#: The statuses of attempts on one intent, which follow each other in any order
+#: (``pending`` again is a retry in flight: Stripe's ``processing``).
+_UNDECIDED = frozenset({_P.PENDING, _P.REQUIRES_ACTION, _P.FAILED})
 
 #: Events for these statuses, arriving once the payment is at the key, are late: kept, not applied.
 _LATE: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -388,6 +401,80 @@ class Payment(Versioned):
             raise ValidationError.single("status", msg, "refund_status")
         if target is not self.status and target not in _LATE[self.status]:
             self._move(target, now, amount=amount, reason=reason)
+        self.processed_event_ids = self.processed_event_ids | {event_id}
+        self.touch(now)
+        return True
+
+    def decides(self, status: PaymentStatus | str) -> bool:
+        """True when the forward-only rules alone say what an event reporting ``status`` does.
+
+        False when the payment is ``pending``, ``requires_action`` or
+        ``failed`` and the event reports another of those three: a customer
+        retrying on one intent goes back and forth between them, so the event
+        may be older or newer than what put the payment where it is. Ask the
+        provider for the payment's current state then
+        (:meth:`apply_provider_state`). The first event of a payment still
+        ``pending`` decides: nothing came before it.
+
+        Raises:
+            ValidationError: on ``status`` for an unknown status.
+
+        .. versionadded:: 0.2
+        """
+        target = _payment_status(status)
+        if target is self.status or target not in _UNDECIDED or self.status not in _UNDECIDED:
+            return True
+        return self.status is _P.PENDING and not self.processed_event_ids
+
+    def apply_provider_state(
+        self,
+        event_id: str,
+        status: PaymentStatus | str,
+        *,
+        now: datetime,
+        captured: Money | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Apply the event ``event_id`` as the provider's current state of the payment says.
+
+        For an event that does not :meth:`decide <decides>` by itself: the
+        payment service asked the provider (:meth:`PaymentProvider.fetch
+        <bookingcore.ports.PaymentProvider.fetch>`) and passes its answer.
+        Returns False, changing nothing, when ``event_id`` was applied before;
+        otherwise the event id is recorded and:
+
+        * between ``pending``, ``requires_action`` and ``failed`` the payment
+          goes where the provider says, even back (the provider knows which
+          attempt came last);
+        * otherwise the forward-only rules of :meth:`apply_event` hold: a state
+          behind the payment's moves nothing back;
+        * ``partially_refunded`` and ``refunded`` count as ``captured`` (the
+          money was taken; refunds are recorded by their own events).
+
+        ``captured`` is what the provider took, for ``captured``; ``reason``
+        is kept for ``failed`` (also when the payment was failed already).
+
+        Raises:
+            ValidationError: on ``event_id`` when blank, on ``status`` for an
+                unknown status, on ``amount`` as :meth:`capture` says.
+            InvalidTransitionError: the provider's state contradicts the
+                payment (``captured`` after ``cancelled``); nothing is recorded.
+
+        .. versionadded:: 0.2
+        """
+        event_id = _event_id(event_id)
+        if event_id in self.processed_event_ids:
+            return False
+        target = _payment_status(status)
+        if target in _REFUND_STATUSES:
+            target = _P.CAPTURED
+        if target is not self.status:
+            if self.status in _UNDECIDED and target in _UNDECIDED:
+                self.status = target
+            elif target not in _LATE[self.status]:
+                self._move(target, now, amount=captured, reason=reason)
+        if self.status is _P.FAILED and target is _P.FAILED and reason is not None:
+            self.failure_reason = clean_text(reason, "reason", max_length=2000)
         self.processed_event_ids = self.processed_event_ids | {event_id}
         self.touch(now)
         return True

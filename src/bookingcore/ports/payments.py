@@ -9,7 +9,8 @@ cannot be refunded online" before trying, instead of failing late. Four calls:
   for a booking (a Stripe PaymentIntent, a Razorpay order), once per
   idempotency key;
 * :meth:`PaymentProvider.fetch`: the payment's state as the provider sees it
-  now, for when a webhook alone is not enough to decide;
+  now, for when a webhook alone is not enough to decide (asked only of
+  providers that declare :attr:`ProviderCapabilities.fetch_state`);
 * :meth:`PaymentProvider.refund`: give back part or all of a captured payment,
   once per idempotency key;
 * :meth:`PaymentProvider.parse_webhook`: verify a delivery's signature over its
@@ -58,6 +59,11 @@ class ProviderCapabilities:
             SDK (with :attr:`ProviderIntent.client_secret` or ``redirect_url``).
         capture_later: a payment can be authorized now and captured later.
         webhooks: the provider reports changes by signed webhook.
+        fetch_state: :meth:`PaymentProvider.fetch` answers a payment's current
+            state from the provider. The payment service asks it when a
+            webhook event alone does not decide where the payment goes
+            (:meth:`~bookingcore.domain.Payment.decides`); without it such an
+            event is applied in the order it arrives. False unless declared.
 
     .. versionadded:: 0.2
     """
@@ -67,6 +73,7 @@ class ProviderCapabilities:
     needs_redirect: bool
     capture_later: bool
     webhooks: bool
+    fetch_state: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -183,6 +190,9 @@ class PaymentProvider(Protocol):
 
     def fetch(self, reference: str) -> ProviderPayment:
         """The payment ``reference`` as the provider sees it now.
+
+        The payment service calls it for an undecided webhook event, while it
+        holds the payment's lock, only when ``capabilities.fetch_state`` is True.
 
         Raises:
             NotFoundError: the provider knows no such payment.

@@ -733,6 +733,13 @@ class PaymentRepository(Protocol):
         """The payment the provider knows by ``reference`` (its payment intent or order
         id); ``provider`` is compared in its lower-case normal form."""
 
+    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
+        """As :meth:`get_by_provider_reference`, locked as :meth:`get_for_update` locks:
+        a webhook finds and locks its payment in one read.
+
+        .. versionadded:: 0.2
+        """
+
     def get_by_idempotency_key(self, key: str) -> Payment | None:
         """The payment created with this idempotency key."""
 
@@ -772,6 +779,19 @@ class WebhookInboxRepository(Protocol):
     def add(self, receipt: WebhookReceipt) -> None:
         """Store a new delivery. A repeated ``(provider, event_id)`` is a
         DuplicateError at the latest on commit: the delivery was received before."""
+
+    def add_if_new(self, receipt: WebhookReceipt) -> bool:
+        """Store ``receipt`` now, in this unit of work's transaction, unless its
+        ``(provider, event_id)`` is stored already: True when it was new.
+
+        When another transaction is storing the same event at this moment, wait
+        for it to end: False once it committed (read the stored receipt with
+        :meth:`get_by_event`), True if it rolled back. A receipt stored here is
+        tracked like one read: later changes are written on commit, and a
+        rollback removes it. PostgreSQL: ``INSERT ... ON CONFLICT DO NOTHING``.
+
+        .. versionadded:: 0.2
+        """
 
     def get(self, receipt_id: UUID) -> WebhookReceipt | None:
         """The receipt with this id."""
@@ -813,6 +833,15 @@ class InvoiceSeriesRepository(Protocol):
 
     def add(self, series: InvoiceSeries) -> None:
         """Store a new series. A repeated key is a DuplicateError at the latest on commit."""
+
+    def add_if_new(self, series: InvoiceSeries) -> bool:
+        """Store ``series`` now unless its key is stored already (or being stored by
+        another transaction, which this waits for): True when it was new. As
+        :meth:`WebhookInboxRepository.add_if_new`: the first number of a new
+        series is taken in the transaction that needs it, without a duplicate.
+
+        .. versionadded:: 0.2
+        """
 
     def get(self, key: str) -> InvoiceSeries | None:
         """The series with ``key`` (``"2026/DL01"``), not locked: to show where it stands."""

@@ -18,9 +18,12 @@ the principal's key, so two requests racing with one key leave one payment.
 **Webhooks are applied once.** A delivery is verified by the provider adapter
 over its raw body first; one that does not verify is refused and stored
 nowhere. A verified one is stored in the webhook inbox (unique by provider and
-event id) in the same transaction that applies it, so concurrent redeliveries
-of one event leave one receipt and one change. Out-of-order events do not move
-a payment back (the payment's forward-only states decide).
+event id) first, in the one transaction that applies it, so concurrent
+redeliveries of one event leave one receipt and one change. Out-of-order events
+do not move a payment back (the payment's forward-only states decide); an event
+those states cannot order (between ``pending``, ``requires_action`` and
+``failed``) is decided by the provider's current state, when the provider can
+be asked (``ProviderCapabilities.fetch_state``).
 
 **Bookings move through the one booking path.** When a booking's captured
 payments (less refunds) cover its total, the booking moves with
@@ -55,7 +58,7 @@ from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.idempotency import scoped_key
-from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
     Invoice,
     InvoiceId,
@@ -73,13 +76,19 @@ from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.values import BookingId, CustomerId, Money, PaymentId, RefundId
 from bookingcore.errors import (
     BookingError,
+    ConflictError,
     DuplicateError,
     InvalidTransitionError,
     NotFoundError,
     PaymentProviderError,
     ValidationError,
 )
-from bookingcore.ports.payments import IntentRequest, PaymentProvider, WebhookEvent
+from bookingcore.ports.payments import (
+    IntentRequest,
+    PaymentProvider,
+    ProviderPayment,
+    WebhookEvent,
+)
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
 from bookingcore.services._context import ServiceContext, Transaction
@@ -107,6 +116,14 @@ class PaymentSettings:
     """
 
     late_payments: Literal["flag", "refund"] = "flag"
+
+
+@attrs.frozen
+class _Outcome:
+    """What applying one delivery left to do after its commit."""
+
+    late: Payment | None = None  # captured for a cancelled booking
+    waiting: PaymentProviderError | None = None  # the provider could not be asked
 
 
 @attrs.frozen
@@ -259,7 +276,6 @@ class PaymentService:
             f"{principal} may not record payments",
         )
         now = self._ctx.now()
-        self._prepare_series(booking_id, now)
         with self._ctx.transaction() as tx:
             booking = self._payable(tx.uow, booking_id, principal)
             if amount.currency != booking.currency:
@@ -287,8 +303,7 @@ class PaymentService:
                 reason=note,
                 booking_id=booking.id,
             )
-            self._issue_invoice(tx, booking, payment, principal)
-            self._settle_booking(tx, booking, payment, principal)
+            self._book_capture(tx, booking, payment, principal)
             tx.commit()
             return payment
 
@@ -305,48 +320,82 @@ class PaymentService:
         library does not act on, is stored as ``ignored``; one that contradicts
         its payment (captured after cancelled) as ``failed`` with the reason.
 
+        An event that does not decide by itself
+        (:meth:`~bookingcore.domain.Payment.decides`: ``pending``,
+        ``requires_action`` or ``failed`` while an earlier event left the
+        payment at another of those) makes the service ask the provider for
+        the payment's current state, under the payment's lock, when the
+        provider declares ``fetch_state``, and apply that; a provider that
+        cannot be asked has the event applied as it comes.
+
         Raises:
             ValidationError: on ``provider`` when none is wired under that name.
             AuthenticationError: the delivery does not verify; nothing is stored.
+            PaymentProviderError: the event needed the provider's current state
+                and the provider could not be asked. The delivery is stored as
+                ``received``, not applied: answer with an error status (a 503)
+                so the provider delivers it again; that delivery applies it.
         """
         gateway = self.provider(provider)
         event = gateway.parse_webhook(headers, raw_body)
-        with self._ctx.uow_factory() as uow:
-            seen = uow.webhook_inbox.get_by_event(event.provider, event.event_id)
-        if seen is not None:
-            return seen
-        if event.status is PaymentStatus.CAPTURED and event.payment_reference is not None:
-            with self._ctx.uow_factory() as uow:
-                about = uow.payments.get_by_provider_reference(
-                    event.provider, event.payment_reference
-                )
-            if about is not None:
-                self._prepare_series(about.booking_id, self._ctx.now())
-        principal = Principal.webhook(event.provider)
-        try:
-            with self._ctx.transaction() as tx:
-                receipt = WebhookReceipt(
-                    id=self._ctx.ids.new_id(),
-                    provider=event.provider,
-                    event_id=event.event_id,
-                    kind=event.kind,
-                    received_at=self._ctx.now(),
-                    payload=dict(event.payload),
-                    payment_reference=event.payment_reference,
-                )
-                tx.uow.webhook_inbox.add(receipt)
-                late = self._apply(tx, receipt, event, principal)
+        receipt = WebhookReceipt(
+            id=self._ctx.ids.new_id(),
+            provider=event.provider,
+            event_id=event.event_id,
+            kind=event.kind,
+            received_at=self._ctx.now(),
+            payload=dict(event.payload),
+            payment_reference=event.payment_reference,
+        )
+        with self._ctx.transaction() as tx:
+            # One transaction: the receipt is stored first, so a concurrent delivery of the
+            # same event waits here for this one to commit and then finds its receipt.
+            if tx.uow.webhook_inbox.add_if_new(receipt):
+                payment = self._locked_payment(tx.uow, event)
+                outcome = self._apply(tx, gateway, receipt, event, payment)
                 tx.commit()
-        except DuplicateError:
-            # A concurrent delivery of the same event stored (and applied) it first.
-            with self._ctx.uow_factory() as uow:
-                twin = uow.webhook_inbox.get_by_event(event.provider, event.event_id)
-            if twin is None:
-                raise
-            return twin
-        if late is not None and self._settings.late_payments == "refund":
-            self._refund_late(late)
+                return self._after(outcome, receipt)
+            stored = tx.uow.webhook_inbox.get_by_event(event.provider, event.event_id)
+        if stored is None:  # pragma: no cover - the conflicting receipt was committed
+            msg = f"the {event.provider} event {event.event_id} is held but cannot be read"
+            raise ConflictError(msg)
+        if stored.status is not ReceiptStatus.RECEIVED:
+            return stored
+        return self._apply_again(gateway, event)
+
+    def _apply_again(self, gateway: PaymentProvider, event: WebhookEvent) -> WebhookReceipt:
+        """Apply a stored receipt that waited for the provider, on a redelivery of its event.
+
+        The payment is locked before the receipt is read: whoever applies an
+        event holds its payment's lock, so the receipt read here is current.
+        """
+        with self._ctx.transaction() as tx:
+            payment = self._locked_payment(tx.uow, event)
+            receipt = tx.uow.webhook_inbox.get_by_event(event.provider, event.event_id)
+            if receipt is None:  # pragma: no cover - receipts are never deleted
+                msg = f"the {event.provider} event {event.event_id} was stored but is gone"
+                raise ConflictError(msg)
+            if receipt.status is not ReceiptStatus.RECEIVED:
+                return receipt
+            outcome = self._apply(tx, gateway, receipt, event, payment)
+            tx.commit()
+        return self._after(outcome, receipt)
+
+    def _after(self, outcome: _Outcome, receipt: WebhookReceipt) -> WebhookReceipt:
+        """What follows a committed delivery: the provider's error, or a late payment refunded."""
+        if outcome.waiting is not None:
+            raise outcome.waiting
+        if outcome.late is not None and self._settings.late_payments == "refund":
+            self._refund_late(outcome.late)
         return receipt
+
+    @staticmethod
+    def _locked_payment(uow: UnitOfWork, event: WebhookEvent) -> Payment | None:
+        if event.payment_reference is None:
+            return None
+        return uow.payments.get_by_provider_reference_for_update(
+            event.provider, event.payment_reference
+        )
 
     def _refund_late(self, payment: Payment) -> None:
         """Give a late payment back in full, once (its key is the payment's own)."""
@@ -363,18 +412,18 @@ class PaymentService:
         )
 
     def _apply(
-        self, tx: Transaction, receipt: WebhookReceipt, event: WebhookEvent, principal: Principal
-    ) -> Payment | None:
-        """Apply ``event``; the payment to give back when it arrived for a cancelled booking."""
+        self,
+        tx: Transaction,
+        gateway: PaymentProvider,
+        receipt: WebhookReceipt,
+        event: WebhookEvent,
+        payment: Payment | None,
+    ) -> _Outcome:
+        """Apply ``event`` to its locked ``payment`` and mark ``receipt`` with what happened."""
         now = self._ctx.now()
-        uow = tx.uow
-        found = None
-        if event.payment_reference is not None:
-            found = uow.payments.get_by_provider_reference(event.provider, event.payment_reference)
-        payment = None if found is None else uow.payments.get_for_update(found.id)
         if payment is None or (event.status is None and event.refund_reference is None):
             receipt.mark_ignored(now=now)
-            return None
+            return _Outcome()
         late = None
         try:
             if event.refund_reference is not None:
@@ -382,17 +431,61 @@ class PaymentService:
             else:
                 assert event.status is not None
                 before = payment.status
-                payment.apply_event(event.event_id, event.status, now=now, amount=event.amount)
+                if payment.has_processed(event.event_id) or payment.decides(event.status):
+                    told = None
+                else:
+                    try:
+                        told = self._current_state(gateway, payment)
+                    except PaymentProviderError as exc:
+                        receipt.postpone(str(exc), now=now)
+                        return _Outcome(waiting=exc)
+                if told is None:
+                    payment.apply_event(event.event_id, event.status, now=now, amount=event.amount)
+                else:
+                    payment.apply_provider_state(
+                        event.event_id,
+                        told.status,
+                        now=now,
+                        captured=told.captured,
+                        reason=told.failure_reason,
+                    )
                 if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
-                    booking = uow.bookings.get_for_update(payment.booking_id)
+                    booking = tx.uow.bookings.get_for_update(payment.booking_id)
                     if booking is not None:
-                        self._issue_invoice(tx, booking, payment, principal)
-                        if self._settle_booking(tx, booking, payment, principal):
+                        principal = Principal.webhook(event.provider)
+                        if self._book_capture(tx, booking, payment, principal):
                             late = payment
         except (InvalidTransitionError, ValidationError) as exc:
             receipt.mark_failed(str(exc), now=now)
-            return None
+            return _Outcome()
         receipt.mark_applied(now=now)
+        return _Outcome(late=late)
+
+    @staticmethod
+    def _current_state(gateway: PaymentProvider, payment: Payment) -> ProviderPayment | None:
+        """The payment as its provider sees it now; None when the provider cannot be asked.
+
+        Raises:
+            PaymentProviderError: the provider could not answer (any error of
+                its ``fetch`` becomes one).
+        """
+        if not gateway.capabilities.fetch_state or payment.provider_reference is None:
+            return None
+        try:
+            return gateway.fetch(payment.provider_reference)
+        except PaymentProviderError:
+            raise
+        except BookingError as exc:
+            msg = f"could not fetch payment {payment.provider_reference}: {exc.message}"
+            raise PaymentProviderError(msg, provider=gateway.name, reason=exc.code) from exc
+
+    def _book_capture(
+        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+    ) -> bool:
+        """Invoice a captured payment and settle its booking; True for a late payment."""
+        paid = self._paid(tx.uow, booking)
+        late = self._settle_booking(tx, booking, payment, principal, paid=paid)
+        self._issue_invoice(tx, booking, payment, principal, paid=paid)
         return late
 
     def _apply_refund_event(self, tx: Transaction, payment: Payment, event: WebhookEvent) -> None:
@@ -619,8 +712,9 @@ class PaymentService:
                 paid += payment.net_amount
         return paid
 
-    def _balance_due(self, uow: UnitOfWork, booking: Booking) -> Money:
-        due = booking.total - self._paid(uow, booking)
+    def _balance_due(self, uow: UnitOfWork, booking: Booking, paid: Money | None = None) -> Money:
+        """What is left to pay on ``booking``; ``paid`` when the caller read it already."""
+        due = booking.total - (self._paid(uow, booking) if paid is None else paid)
         return due if not due.is_negative() else Money.zero(booking.currency)
 
     @staticmethod
@@ -635,10 +729,17 @@ class PaymentService:
             raise ValidationError.single("amount", f"is more than the {due} due", "exceeds_due")
 
     def _settle_booking(
-        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+        self,
+        tx: Transaction,
+        booking: Booking,
+        payment: Payment,
+        principal: Principal,
+        *,
+        paid: Money,
     ) -> bool:
         """What a captured payment does to its booking: paid, part paid, or late.
 
+        ``paid`` is what the booking's payments took, this one included.
         Returns True for a payment that arrived after its booking was cancelled.
         """
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
@@ -646,7 +747,7 @@ class PaymentService:
         if lifecycle.cancelled is not None and booking.status == lifecycle.cancelled:
             self._late_payment(tx, booking, payment, principal)
             return True
-        if self._paid(tx.uow, booking) < booking.total:
+        if paid < booking.total:
             return False  # part paid: the balance due shows on the booking's payments
         target = _paid_state(lifecycle, booking.status)
         if target is None:
@@ -674,52 +775,43 @@ class PaymentService:
         code = location.code if location is not None else "NONE"
         return series_key(now.year, code)
 
-    def _prepare_series(self, booking_id: BookingId, now: datetime) -> None:
-        """Create the series a capture for ``booking_id`` now would number from, if missing.
-
-        Done in a transaction of its own before the one that takes the number,
-        so that transaction only ever locks an existing row: two first
-        invoices of a series at once wait for each other instead of both
-        inserting the series.
-        """
-        with self._ctx.uow_factory() as uow:
-            booking = uow.bookings.get(booking_id)
-            if booking is None:
-                return
-            key = self._series_key(uow, booking, now)
-            if uow.invoice_series.get(key) is not None:
-                return
-        try:
-            with self._ctx.uow_factory() as uow:
-                uow.invoice_series.add(InvoiceSeries(key=key))
-                uow.commit()
-        except DuplicateError:
-            pass  # another request created it first
-
     @staticmethod
     def _take_number(uow: UnitOfWork, key: str) -> int:
         """The next number of series ``key``, taken under its lock in the caller's transaction."""
         series = uow.invoice_series.get_for_update(key)
-        if series is None:  # not prepared (the year turned meanwhile): made here
-            series = InvoiceSeries(key=key)
-            uow.invoice_series.add(series)
+        if series is None:
+            # The series' first number: its row is stored at once, or, when a concurrent
+            # transaction is storing it, this waits for that one and locks its row.
+            first = InvoiceSeries(key=key)
+            fresh = uow.invoice_series.add_if_new(first)
+            series = first if fresh else uow.invoice_series.get_for_update(key)
+            if series is None:  # pragma: no cover - the conflicting row was committed
+                msg = f"invoice series {key} is held but cannot be read"
+                raise ConflictError(msg)
         return series.take()
 
     def _issue_invoice(
-        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+        self,
+        tx: Transaction,
+        booking: Booking,
+        payment: Payment,
+        principal: Principal,
+        *,
+        paid: Money,
     ) -> Invoice | None:
         """Invoice the captured ``payment``: the booking's lines, what it paid, what is left.
 
-        Every capture applied to a booking comes here, so the partner's
-        commission on it is accrued here too, in the same transaction.
+        ``paid`` is what the booking's payments took, this one included. Every
+        capture applied to a booking comes here, so the partner's commission on it
+        is accrued here too, in the same transaction. The number is taken last:
+        its series stays locked until the commit, so the less that happens after,
+        the less other captures wait.
         """
         commissions.accrue_on_capture(self._ctx, tx, booking, payment)
         if payment.currency != booking.currency:
             return None  # only the booking's currency adds up against its total
         uow = tx.uow
         now = self._ctx.now()
-        key = self._series_key(uow, booking, now)
-        sequence = self._take_number(uow, key)
         items = []
         for n, seat in enumerate(booking.travelers, start=1):
             traveler = uow.travelers.get(seat.traveler_id)
@@ -728,6 +820,8 @@ class PaymentService:
         location = uow.locations.get(booking.location_id)
         rate = self._ctx.settings.taxes.rate_for(location.code if location else None)
         lines = priced_lines(items, booking.discount, rate)  # prices include any tax
+        key = self._series_key(uow, booking, now)
+        sequence = self._take_number(uow, key)
         zero = Money.zero(booking.currency)
         subtotal = sum((line.amount for line in lines), zero)
         discount = sum((line.discount for line in lines if line.discount is not None), zero)
@@ -749,7 +843,7 @@ class PaymentService:
             tax=tax,
             total=subtotal - discount + tax,
             paid=payment.captured_amount,
-            due=self._balance_due(uow, booking),
+            due=self._balance_due(uow, booking, paid),
         )
         uow.invoices.add(invoice)
         tx.audit(

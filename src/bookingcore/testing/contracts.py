@@ -57,7 +57,7 @@ from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
-from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
@@ -2200,6 +2200,69 @@ class PaymentRepositoryContract(_Base):
             assert stored is not None
             assert (stored.status, stored.version) == (PaymentStatus.CAPTURED, 2)
 
+    def test_a_payment_is_found_and_locked_by_its_provider_reference(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking, provider="Stripe", provider_reference="pi_3Nx81")
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            locked = uow.payments.get_by_provider_reference_for_update("STRIPE", "pi_3Nx81")
+            assert locked == payment
+            assert uow.payments.get(payment.id) is locked
+            assert uow.payments.get_by_provider_reference_for_update("stripe", "pi_3Nx81") is locked
+            assert uow.payments.get_by_provider_reference_for_update("razorpay", "pi_3Nx81") is None
+            assert uow.payments.get_by_provider_reference_for_update("stripe", "pi_other") is None
+            assert uow.payments.get_by_provider_reference_for_update("no such one!", "x") is None
+            assert locked is not None
+            locked.apply_event("evt_1", "captured", now=T0)
+            uow.commit()
+        with uow_factory() as uow:
+            read = uow.payments.get(payment.id)
+            assert read is not None
+            assert uow.payments.get_by_provider_reference_for_update("stripe", "pi_3Nx81") is read
+            assert read.status is PaymentStatus.CAPTURED
+
+    @requires("concurrent_units_of_work")
+    def test_workers_locking_one_payment_by_reference_see_each_other_s_events(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking, provider="stripe", provider_reference="pi_race")
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        workers = 5
+        barrier = threading.Barrier(workers)
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def deliver(worker: int) -> None:
+            try:
+                barrier.wait()
+                with uow_factory() as uow:
+                    locked = uow.payments.get_by_provider_reference_for_update("stripe", "pi_race")
+                    assert locked is not None
+                    locked.record_event(f"evt_{worker}", now=T0)
+                    uow.commit()
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        with uow_factory() as uow:
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert stored.processed_event_ids == {f"evt_{n}" for n in range(workers)}
+            assert stored.version == 1 + workers
+
     def test_refunds_read_back_and_settle_with_their_payment(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -2326,6 +2389,84 @@ class WebhookInboxRepositoryContract(_Base):
         with uow_factory() as uow:
             uow.webhook_inbox.add(make.webhook_receipt(provider="razorpay", event_id="evt_same"))
             uow.commit()
+
+    def test_add_if_new_stores_an_event_once_and_tracks_the_receipt(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        receipt = make.webhook_receipt(event_id="evt_once")
+        with uow_factory() as uow:
+            assert uow.webhook_inbox.add_if_new(receipt)
+            assert uow.webhook_inbox.get_by_event("stripe", "evt_once") is receipt
+            receipt.mark_applied(now=make.now)
+            uow.commit()
+        twin = make.webhook_receipt(event_id="evt_once")
+        with uow_factory() as uow:
+            assert not uow.webhook_inbox.add_if_new(twin)
+            stored = uow.webhook_inbox.get_by_event("stripe", "evt_once")
+            assert stored == receipt
+            assert stored is not None
+            assert (stored.status, stored.version) == (ReceiptStatus.APPLIED, 2)
+            uow.commit()  # nothing to write
+        with uow_factory() as uow:
+            assert uow.webhook_inbox.get(twin.id) is None
+            assert uow.webhook_inbox.add_if_new(
+                make.webhook_receipt(provider="razorpay", event_id="evt_once")
+            )
+            uow.commit()
+
+    def test_a_receipt_added_if_new_is_gone_with_a_rollback(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            assert uow.webhook_inbox.add_if_new(make.webhook_receipt(event_id="evt_undone"))
+        receipt = make.webhook_receipt(event_id="evt_undone")
+        with uow_factory() as uow:
+            assert uow.webhook_inbox.get_by_event("stripe", "evt_undone") is None
+            assert uow.webhook_inbox.add_if_new(receipt)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.webhook_inbox.get_by_event("stripe", "evt_undone") == receipt
+
+    @requires("concurrent_units_of_work")
+    def test_an_event_added_by_several_workers_at_once_is_stored_by_one(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        workers = 6
+        barrier = threading.Barrier(workers)
+        first: list[UUID] = []
+        found: list[UUID] = []
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def receive() -> None:
+            try:
+                receipt = make.webhook_receipt(event_id="evt_race")
+                barrier.wait()
+                with uow_factory() as uow:
+                    if uow.webhook_inbox.add_if_new(receipt):
+                        time.sleep(0.05)  # the others reach the same event meanwhile
+                        receipt.mark_applied(now=make.now)
+                        uow.commit()
+                        with guard:
+                            first.append(receipt.id)
+                        return
+                    stored = uow.webhook_inbox.get_by_event("stripe", "evt_race")
+                    assert stored is not None
+                    assert stored.status is ReceiptStatus.APPLIED
+                    with guard:
+                        found.append(stored.id)
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=receive) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert len(first) == 1
+        assert found == first * (workers - 1)
 
     def test_unsettled_lists_received_and_failed_oldest_first_up_to_the_limit(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -2491,6 +2632,25 @@ class InvoiceRepositoryContract(_Base):
             uow.invoice_series.add(InvoiceSeries(key="2026/goa", next_number=5))
             with pytest.raises(DuplicateError):
                 uow.commit()
+
+    def test_a_new_series_added_if_new_gives_its_first_number_in_the_same_transaction(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        series = InvoiceSeries(key="2027/DL01")
+        with uow_factory() as uow:
+            assert uow.invoice_series.add_if_new(series)
+            assert series.take() == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert not uow.invoice_series.add_if_new(InvoiceSeries(key="2027/dl01"))
+            locked = uow.invoice_series.get_for_update("2027/DL01")
+            assert locked is not None
+            assert (locked.next_number, locked.take()) == (2, 2)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.invoice_series.get("2027/DL01")
+            assert stored is not None
+            assert stored.next_number == 3
 
     @requires("concurrent_units_of_work")
     def test_numbers_taken_by_several_workers_at_once_are_each_taken_once(

@@ -13,6 +13,13 @@ provider would::
     headers, body = provider.webhook("captured", intent.payment.provider_reference)
     core.payments.handle_webhook("fake", headers, body)
 
+Every :meth:`~FakePaymentProvider.webhook` it makes moves its own copy of the
+payment to the status it reports, as a real provider's events follow its
+state; :meth:`~FakePaymentProvider.fetch` answers that state, which
+:meth:`~FakePaymentProvider.set_state` also sets directly. Make a story's
+events in order, deliver them in any order: the provider answers the last
+one's state, as a real provider would by the time its late events arrive.
+
 .. versionadded:: 0.2
 """
 
@@ -51,6 +58,7 @@ class _Intent:
     amount: Money
     status: PaymentStatus = PaymentStatus.PENDING
     captured: Money | None = None
+    failure_reason: str | None = None
 
 
 class FakePaymentProvider:
@@ -58,13 +66,24 @@ class FakePaymentProvider:
 
     ``decline_refunds(reason)`` makes the next refunds fail as a provider's
     refusal would; ``refunds_settle_later`` leaves refunds pending until a
-    ``refund_webhook``. Thread-safe.
+    ``refund_webhook``; ``fail_fetches()`` makes the next :meth:`fetch` calls
+    fail as an unreachable provider would. ``fetch_state=False`` declares no
+    ``fetch_state`` capability, for the behaviour of providers that cannot
+    be asked. ``calls`` lists the calls made to it. Thread-safe.
 
     .. versionadded:: 0.2
     """
 
-    def __init__(self, name: str = "fake", *, secret: str = "fake-webhook-secret") -> None:  # noqa: S107 - a test fake's own key
+    def __init__(
+        self,
+        name: str = "fake",
+        *,
+        secret: str = "fake-webhook-secret",  # noqa: S107 - a test fake's own key
+        fetch_state: bool = True,
+    ) -> None:
         self._name = name
+        self._fetch_state = fetch_state
+        self._fetch_failures: list[PaymentProviderError] = []
         self._secret = secret.encode()
         self._lock = threading.Lock()
         self._intents: dict[str, _Intent] = {}
@@ -82,13 +101,14 @@ class FakePaymentProvider:
 
     @property
     def capabilities(self) -> ProviderCapabilities:
-        """Everything a card provider can do."""
+        """Everything a card provider can do (``fetch_state`` as constructed)."""
         return ProviderCapabilities(
             refunds=True,
             partial_refunds=True,
             needs_redirect=True,
             capture_later=True,
             webhooks=True,
+            fetch_state=self._fetch_state,
         )
 
     def create_intent(self, request: IntentRequest) -> ProviderIntent:
@@ -109,15 +129,72 @@ class FakePaymentProvider:
         )
 
     def fetch(self, reference: str) -> ProviderPayment:
-        """The intent as this fake sees it."""
+        """The intent as this fake sees it now (the last webhook made, or :meth:`set_state`).
+
+        Raises:
+            NotFoundError: no intent ``reference`` was made here.
+            PaymentProviderError: as :meth:`fail_fetches` asked.
+        """
         with self._lock:
+            self.calls.append("fetch")
+            if self._fetch_failures:
+                raise self._fetch_failures.pop(0)
             intent = self._intents.get(reference)
         if intent is None:
             raise NotFoundError("payment", reference)
         captured = intent.captured or Money.zero(intent.amount.currency)
         return ProviderPayment(
-            reference=reference, status=intent.status, amount=intent.amount, captured=captured
+            reference=reference,
+            status=intent.status,
+            amount=intent.amount,
+            captured=captured,
+            failure_reason=intent.failure_reason,
         )
+
+    def set_state(
+        self,
+        reference: str,
+        status: PaymentStatus | str,
+        *,
+        captured: Money | None = None,
+        failure_reason: str | None = None,
+    ) -> None:
+        """Make :meth:`fetch` answer ``status`` for intent ``reference`` from now on.
+
+        ``captured`` is what was taken (the whole amount, for ``captured`` and
+        the refund statuses, when not given).
+
+        Raises:
+            NotFoundError: no intent ``reference`` was made here.
+        """
+        with self._lock:
+            intent = self._intents.get(reference)
+            if intent is None:
+                raise NotFoundError("payment", reference)
+            self._move(intent, PaymentStatus(status), captured, failure_reason)
+
+    @staticmethod
+    def _move(
+        intent: _Intent, status: PaymentStatus, captured: Money | None, failure_reason: str | None
+    ) -> None:
+        taken = status in (
+            PaymentStatus.CAPTURED,
+            PaymentStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.REFUNDED,
+        )
+        intent.status = status
+        intent.captured = (captured or intent.amount) if taken else None
+        intent.failure_reason = failure_reason if status is PaymentStatus.FAILED else None
+
+    def fail_fetches(
+        self, reason: str = "the provider could not be reached", times: int = 1
+    ) -> None:
+        """Make the next ``times`` :meth:`fetch` calls fail as an unreachable provider would."""
+        with self._lock:
+            self._fetch_failures.extend(
+                PaymentProviderError(reason, provider=self._name, reason="timeout", retryable=True)
+                for _ in range(times)
+            )
 
     def refund(
         self, reference: str, amount: Money, *, idempotency_key: str, reason: str | None = None
@@ -147,27 +224,39 @@ class FakePaymentProvider:
 
     def webhook(
         self,
-        status: PaymentStatus | str,
+        status: PaymentStatus | str | None,
         reference: str,
         *,
         amount: Money | None = None,
         event_id: str | None = None,
+        kind: str | None = None,
+        failure_reason: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
-        """A signed delivery saying payment ``reference`` is now ``status``: (headers, body)."""
-        target = PaymentStatus(status)
+        """A signed delivery saying payment ``reference`` is now ``status``: (headers, body).
+
+        Any status may be reported, and the intent, if made here, moves there
+        (``amount`` is what was taken, for ``captured``). ``kind`` is the
+        event's type (``payment.<status>`` by default); with ``status`` None
+        the event reports no status, as the events a provider sends that the
+        library does not act on (give their ``kind``).
+        """
+        target = None if status is None else PaymentStatus(status)
         with self._lock:
             intent = self._intents.get(reference)
-            if intent is not None and target is PaymentStatus.CAPTURED:
-                intent.status, intent.captured = target, amount or intent.amount
+            if intent is not None and target is not None:
+                self._move(intent, target, amount, failure_reason)
             event = event_id or f"evt_{self._name}_{next(self._numbers)}"
         body: dict[str, object] = {
             "id": event,
-            "type": f"payment.{target.value}",
+            "type": kind or f"payment.{target.value if target else 'updated'}",
             "payment": reference,
-            "status": target.value,
         }
+        if target is not None:
+            body["status"] = target.value
         if amount is not None:
             body["amount"] = {"units": amount.minor_units, "currency": amount.currency}
+        if failure_reason is not None:
+            body["failure_reason"] = failure_reason
         return self._signed(event, body)
 
     def refund_webhook(
@@ -209,7 +298,7 @@ class FakePaymentProvider:
             kind=body["type"],
             payload=body,
             payment_reference=body.get("payment"),
-            status=None if refund else PaymentStatus(body["status"]),
+            status=None if refund or "status" not in body else PaymentStatus(body["status"]),
             amount=amount,
             refund_reference=refund,
             refund_status=RefundStatus(body["refund_status"]) if refund else None,

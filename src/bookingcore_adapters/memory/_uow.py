@@ -297,6 +297,21 @@ class MemoryUnitOfWork:
         self._seen[table][entity.id] = entity
         self._inserted[table].add(entity.id)
 
+    def _add_if_new(self, table: str, entity: Any) -> bool:
+        """Add ``entity`` unless its id or a unique key of it is held: True when added.
+
+        The unit of work holds the store's lock, so nobody else can claim them first.
+        """
+        self._require_active()
+        if self._load(table, entity.id) is not None:
+            return False
+        for key, read in _TABLES[table].unique.items():
+            value = read(entity)
+            if value is not None and self._find_unique(table, key, value) is not None:
+                return False
+        self._add(table, entity)
+        return True
+
     def _rows(self, table: str) -> Iterator[Any]:
         """Every row as this transaction sees it, without copying untouched ones."""
         self._require_active()
@@ -914,6 +929,10 @@ class _PaymentRepository(_Repository[Payment]):
         found: Payment | None = self._uow._find_unique(self._table, "provider_reference", key)
         return found
 
+    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
+        # The unit of work already holds the store's lock for its whole life.
+        return self.get_by_provider_reference(provider, reference)
+
     def get_by_idempotency_key(self, key: str) -> Payment | None:
         found: Payment | None = self._uow._find_unique(self._table, "idempotency_key", key)
         return found
@@ -957,6 +976,9 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
         found: WebhookReceipt | None = self._uow._find_unique(self._table, "event", key)
         return found
 
+    def add_if_new(self, receipt: WebhookReceipt) -> bool:
+        return self._uow._add_if_new(self._table, receipt)
+
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         unsettled = {ReceiptStatus.RECEIVED, ReceiptStatus.FAILED}
         return self._uow._select(
@@ -983,6 +1005,9 @@ class _InvoiceRepository(_Repository[Invoice]):
 
 
 class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
+    def add_if_new(self, series: InvoiceSeries) -> bool:
+        return self._uow._add_if_new(self._table, series)
+
     def get_for_update(self, key: str) -> InvoiceSeries | None:
         # The unit of work already holds the store's lock for its whole life.
         return self.get(key)

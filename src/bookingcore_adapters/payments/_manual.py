@@ -61,7 +61,8 @@ class ManualProvider:
       process, and forgets them on restart: there is no remote state to ask.
       For any other reference it raises
       :class:`~bookingcore.errors.NotFoundError`; the service keeps the truth
-      about manual payments in its own records.
+      about manual payments in its own records, so the ``fetch_state``
+      capability is not declared.
     * :meth:`refund` answers a ``succeeded`` refund (the money was handed
       back), with a reference derived from its idempotency key.
     * :meth:`parse_webhook` refuses every delivery: nothing sends any.

@@ -57,6 +57,7 @@ _CAPABILITIES = ProviderCapabilities(
     needs_redirect=True,
     capture_later=True,
     webhooks=True,
+    fetch_state=True,
 )
 #: Razorpay's limits on notes: 15 pairs, values of at most 256 characters.
 _MAX_NOTES = 15
@@ -229,7 +230,7 @@ class RazorpayProvider:
 
     @property
     def capabilities(self) -> ProviderCapabilities:
-        """Refunds (partial too), Checkout with the order id, capture later, webhooks."""
+        """Refunds (partial too), Checkout with the order id, capture later, webhooks, fetching."""
         return _CAPABILITIES
 
     # -- the API ---------------------------------------------------------

@@ -66,7 +66,12 @@ _NAME = "stripe"
 
 #: What Stripe can do: every capability the port asks about.
 STRIPE_CAPABILITIES = ProviderCapabilities(
-    refunds=True, partial_refunds=True, needs_redirect=True, capture_later=True, webhooks=True
+    refunds=True,
+    partial_refunds=True,
+    needs_redirect=True,
+    capture_later=True,
+    webhooks=True,
+    fetch_state=True,
 )
 
 _INTENT_STATUSES: dict[str, PaymentStatus] = {
@@ -378,7 +383,7 @@ class StripeProvider:
 
     @property
     def capabilities(self) -> ProviderCapabilities:
-        """Refunds (partial too), a client secret to finish paying, capture later, webhooks."""
+        """Refunds (partial too), a client secret, capture later, webhooks, fetching state."""
         return STRIPE_CAPABILITIES
 
     # ------------------------------------------------------------------ API calls

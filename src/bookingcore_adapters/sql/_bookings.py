@@ -48,7 +48,8 @@ from bookingcore.domain.values import (
     StaffId,
     SupplierId,
 )
-from bookingcore_adapters.sql._customers import CUSTOMERS, customers
+from bookingcore_adapters.sql._catalog import LOCATIONS
+from bookingcore_adapters.sql._customers import CUSTOMERS, TRAVELERS, customers
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
@@ -380,6 +381,8 @@ BOOKINGS = Mapper[Booking](
     versioned=True,
     child_table=booking_travelers,
     dump_children=_dump_booking_travelers,
+    # A locked booking is about to change: invoices, documents and messages read its travelers.
+    child_refers=(TRAVELERS, "traveler_id"),
 )
 BOOKING_ITEMS = Mapper[BookingItem](
     "bookingitem", booking_items, dump_booking_item, load_booking_item, versioned=True
@@ -447,7 +450,8 @@ class BookingRepository(Repository[Booking]):
         )
 
     def get_for_update(self, booking_id: BookingId) -> Booking | None:
-        return self._session.lock(self._mapper, booking_id)
+        # Its location comes in the same query (unlocked): invoicing a payment reads it next.
+        return self._session.lock(self._mapper, booking_id, parent=(LOCATIONS, "location_id"))
 
     def get_by_reference(self, reference: str) -> Booking | None:
         return self._by("reference", reference)

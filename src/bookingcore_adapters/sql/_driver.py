@@ -89,7 +89,9 @@ __all__ = [
     "Write",
     "by_tuples",
     "fetch",
+    "fetch_with_children",
     "fetch_with_parent",
+    "insert_if_new",
     "lookup",
     "plan",
     "run_each",
@@ -172,6 +174,35 @@ def _insert(table: Table) -> Insert:
 @functools.cache
 def _insert_returning(table: Table, column: str) -> Insert:
     return insert(table).returning(table.c[column])
+
+
+@functools.lru_cache(maxsize=64)
+def insert_if_new(
+    table: Table, conflict: tuple[str, ...], columns: tuple[str, ...], dialect: Dialect
+) -> Lookup | None:
+    """``INSERT`` of a row of ``columns`` that does nothing when ``conflict``'s unique key is taken.
+
+    Run like a look-up (:func:`fetch`, with the row as the wanted values): it
+    finds the inserted row, or nothing when the key was taken. Built with the
+    PostgreSQL and SQLite dialects' public ``insert().on_conflict_do_nothing``;
+    None for other dialects (insert in a savepoint instead). On PostgreSQL a
+    row another transaction is inserting with the same key makes it wait for
+    that transaction's end.
+    """
+    elements = [table.c[column] for column in conflict]
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # noqa: PLC0415
+
+        on_postgresql = postgresql_insert(table).on_conflict_do_nothing(index_elements=elements)
+        statement: ClauseElement = on_postgresql.returning(*table.c)
+    elif dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+        on_sqlite = sqlite_insert(table).on_conflict_do_nothing(index_elements=elements)
+        statement = on_sqlite.returning(*table.c)
+    else:
+        return None
+    return Lookup(_compile(statement, dialect, columns), (table,), dialect)
 
 
 @functools.cache
@@ -317,8 +348,11 @@ def fetch(
     ``direct``: on a driver cursor of its own rather than through SQLAlchemy
     (see :func:`_values`).
     """
+    return _rows_of(query, _values(connection, query, wanted, direct=direct))
+
+
+def _rows_of(query: Lookup, found: list[list[Any]]) -> list[m.Row]:
     names = [column.name for column in query.tables[0].c]
-    found = _values(connection, query, wanted, direct=direct)
     return [dict(zip(names, row, strict=True)) for row in found]
 
 
@@ -326,11 +360,17 @@ def fetch_with_parent(
     connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
 ) -> list[tuple[m.Row, m.Row | None]]:
     """The rows a joined ``query`` finds for ``wanted``, each with its parent's row, if any."""
+    return _rows_with_parent_of(query, _values(connection, query, wanted, direct=direct))
+
+
+def _rows_with_parent_of(
+    query: Lookup, values: list[list[Any]]
+) -> list[tuple[m.Row, m.Row | None]]:
     table, parent = query.tables
     split = len(table.c)
     names, parent_names = [c.name for c in table.c], [c.name for c in parent.c]
     found: list[tuple[m.Row, m.Row | None]] = []
-    for found_values in _values(connection, query, wanted, direct=direct):
+    for found_values in values:
         row = dict(zip(names, found_values[:split], strict=True))
         parent_row = dict(zip(parent_names, found_values[split:], strict=True))
         found.append((row, None if parent_row["id"] is None else parent_row))
@@ -371,6 +411,56 @@ def _values(
             # builds its description anew on every access).
             processors = _processors_of(query, result.cursor.description)
         found = result.all()
+    return _processed(found, processors)
+
+
+def fetch_with_children(
+    connection: Connection,
+    query: Lookup,
+    wanted: Mapping[str, Any],
+    children: Lookup,
+    of: Mapping[str, Any],
+) -> tuple[list[tuple[m.Row, m.Row | None]], list[tuple[m.Row, m.Row | None]]]:
+    """The rows ``query`` finds and the rows ``children`` finds for ``of``, each with its
+    parent's row when the look-up joins one, both sent in one psycopg pipeline: one round trip.
+
+    For an entity wanted by id whose child rows are wanted by the same id; only on
+    a driver with a pipeline (a store that pipelines), on cursors of their own.
+    """
+    driver: Any = connection.connection.driver_connection
+    sent = [(query, query.compiled.bind(wanted)), (children, children.compiled.bind(of))]
+    cursors = []
+    found: list[list[list[Any]]] = []
+    try:
+        with driver.pipeline():
+            for lookup_, parameters in sent:
+                if _log.isEnabledFor(logging.DEBUG):
+                    _log.debug("%s %r", lookup_.compiled.sql, parameters)
+                cursor = driver.cursor()
+                cursor.execute(lookup_.compiled.sql, parameters)
+                cursors.append(cursor)
+        for (lookup_, _), cursor in zip(sent, cursors, strict=True):
+            processors = _result_processors.get(lookup_)
+            if processors is None:
+                processors = _processors_of(lookup_, cursor.description)
+            found.append(_processed(cursor.fetchall(), processors))
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(connection, query.compiled.sql, None, exc) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    return _with_parents(query, found[0]), _with_parents(children, found[1])
+
+
+def _with_parents(query: Lookup, values: list[list[Any]]) -> list[tuple[m.Row, m.Row | None]]:
+    if len(query.tables) > 1:
+        return _rows_with_parent_of(query, values)
+    return [(row, None) for row in _rows_of(query, values)]
+
+
+def _processed(
+    found: Sequence[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...]
+) -> list[list[Any]]:
     if not any(processors):
         return [list(row) for row in found]
     return [

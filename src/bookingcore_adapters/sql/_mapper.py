@@ -62,6 +62,9 @@ class Mapper(Generic[E]):
     versioned: bool = False
     child_table: Table | None = None
     dump_children: Callable[[E], list[Row]] = _no_children
+    #: What each child row points at, ``(mapper, column)``: read with the child rows
+    #: when the entity is locked by id, and tracked (a booking's travelers).
+    child_refers: tuple[Mapper[Any], str] | None = None
     #: A column the database fills in on insert (the outbox's ``sequence``): each
     #: insert returns it, and the unit of work sets it on the entity after commit.
     generated: str | None = None

@@ -444,6 +444,17 @@ class PaymentRepository(Repository[Payment]):
             lambda p: p.provider == name and p.provider_reference == reference,
         )
 
+    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
+        try:
+            name = normalise_provider(provider)
+        except ValidationError:
+            return None  # no payment can name a malformed provider
+        return self._session.lock_unique(
+            self._mapper,
+            {"provider": name, "provider_reference": reference},
+            lambda p: p.provider == name and p.provider_reference == reference,
+        )
+
     def get_by_idempotency_key(self, key: str) -> Payment | None:
         return self._session.find_unique(
             self._mapper, "idempotency_key", key, lambda p: p.idempotency_key
@@ -487,6 +498,9 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
         )
         return found[0] if found else None
 
+    def add_if_new(self, receipt: WebhookReceipt) -> bool:
+        return self._session.add_if_new(self._mapper, receipt, ("provider", "event_id"))
+
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         c = self._table.c
         unsettled = (ReceiptStatus.RECEIVED, ReceiptStatus.FAILED)
@@ -523,6 +537,9 @@ class InvoiceSeriesRepository(Repository[InvoiceSeries]):
     A series' id derives from its key, so ``get_for_update`` locks its row by
     primary key: ``SELECT ... FOR UPDATE`` on PostgreSQL, the write lock on SQLite.
     """
+
+    def add_if_new(self, series: InvoiceSeries) -> bool:
+        return self._session.add_if_new(self._mapper, series, ("key",))
 
     def get(self, key: str) -> InvoiceSeries | None:
         try:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    insert,
     select,
     update,
 )
@@ -83,6 +84,8 @@ class Session:
         self._transaction: RootTransaction | None = None
         self._holds_write_lock = False
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
+        # Rows inserted at once by add_if_new (mapper, row, conflict columns), to redo on a retry.
+        self._claimed: list[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]] = []
         # Locked rows whose snapshot was read under the lock: their versions cannot move.
         self._settled: set[tuple[str, UUID]] = set()
         # SQLite: rows read while this transaction held the write lock. Nobody can
@@ -206,6 +209,7 @@ class Session:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
         self._locked = []
+        self._claimed = []
         self._settled.clear()
         self._fresh.clear()
         if transaction is None:
@@ -225,6 +229,7 @@ class Session:
         transaction, self._transaction = self._transaction, None
         self._holds_write_lock = False
         self._locked = []
+        self._claimed = []
         self._settled.clear()
         self._fresh.clear()
         if transaction is not None and transaction.is_active:
@@ -241,10 +246,12 @@ class Session:
         with a short random pause; then :class:`ConcurrentUpdateError`.
         """
         locked: list[tuple[m.Mapper[Any], UUID]] = []
+        claimed: list[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]] = []
         attempt = 0
         while True:
             try:
                 if attempt:
+                    self._claim_again(claimed)
                     self._lock_again(locked)
                 return step()
             except DBAPIError as exc:
@@ -252,6 +259,7 @@ class Session:
                     raise
                 if not attempt:
                     locked = list(self._locked)
+                    claimed = list(self._claimed)
                 self._abandon_transaction()
                 attempt += 1
                 if attempt > self._store.retries:
@@ -267,6 +275,18 @@ class Session:
                     self._store.retries,
                 )
                 time.sleep(random.uniform(0, RETRY_PAUSE * 2**attempt))  # noqa: S311 - jitter
+
+    def _claim_again(self, claimed: Sequence[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]]) -> None:
+        """Insert again the rows ``add_if_new`` had inserted; refuse if one is taken meanwhile."""
+        for mapper, row, conflict in claimed:
+            if not self._insert_if_new(mapper, row, conflict):
+                self._abandon_transaction()
+                msg = (
+                    f"another transaction stored {mapper.entity} {row[mapper.key]} while this "
+                    "one waited to retry after a deadlock; nothing was written, try again"
+                )
+                raise ConcurrentUpdateError(msg, attempts=len(claimed))
+            self._claimed.append((mapper, row, conflict))
 
     def _lock_again(self, locked: Sequence[tuple[m.Mapper[Any], UUID]]) -> None:
         """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
@@ -465,6 +485,48 @@ class Session:
         self._tracked[mapper.entity][ident] = entity
         self._added[mapper.entity][ident] = None
 
+    def add_if_new(self, mapper: m.Mapper[E], entity: E, conflict: Sequence[str]) -> bool:
+        """INSERT ``entity`` now unless the unique key ``conflict`` is taken: True when inserted.
+
+        The row is written at once, in this transaction (on PostgreSQL a
+        concurrent insert of the same key makes this wait for its end); an
+        inserted entity is tracked as if read, so later changes are an UPDATE on
+        commit, and its row counts as locked by this transaction. For entities
+        without child rows.
+        """
+        self._require_active()
+        name = mapper.entity
+        ident = mapper.identity(entity)
+        if ident in self._tracked[name]:
+            return False
+        row = mapper.dump(entity)
+        if mapper.dump_children(entity):  # pragma: no cover - a programming error
+            msg = f"add_if_new cannot store the child rows of a {name}"
+            raise TypeError(msg)
+        key = tuple(conflict)
+        if self._sqlite:
+            self._take_write_lock()
+        if not self.retrying(lambda: self._insert_if_new(mapper, row, key)):
+            return False
+        self._claimed.append((mapper, row, key))
+        self._tracked[name][ident] = entity
+        self._snapshots[name][ident] = (row, [])
+        self._settled.add((name, ident))
+        return True
+
+    def _insert_if_new(self, mapper: m.Mapper[Any], row: m.Row, conflict: tuple[str, ...]) -> bool:
+        connection = self._begin()
+        table = mapper.table
+        query = d.insert_if_new(table, conflict, tuple(row), connection.dialect)
+        if query is not None:
+            return bool(d.fetch(connection, query, row, direct=self._direct))
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(table), row)
+        except IntegrityError:
+            return False
+        return True
+
     def _track(self, mapper: m.Mapper[E], entity: E) -> E:
         """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
         ident = mapper.identity(entity)
@@ -506,6 +568,40 @@ class Session:
                 self._track(parent_mapper, parent_mapper.load(parent_row, []))
         return [row for row, _ in found]
 
+    def _by_id(
+        self,
+        mapper: m.Mapper[E],
+        ident: UUID,
+        lock: bool = False,
+        parent: tuple[m.Mapper[Any], str] | None = None,
+    ) -> E | None:
+        """The stored entity ``ident`` (not tracked), read as :meth:`_rows_by` reads.
+
+        An entity with child rows gets them in the same round trip on a store
+        that pipelines (a booking and its travelers, locked or not); locked, also
+        the rows its children point at (``Mapper.child_refers``), tracked.
+        """
+        child = mapper.child_table
+        if child is None or not self._direct:
+            rows = self._rows_by(mapper.table, {mapper.key: ident}, lock, parent)
+            return self._load(mapper, rows)[0] if rows else None
+        connection = self._begin()
+        joined = None if parent is None else (parent[0].table, parent[1])
+        query = d.lookup(mapper.table, (mapper.key,), connection.dialect, lock=lock, parent=joined)
+        refers = mapper.child_refers if lock else None
+        referred = None if refers is None else (refers[0].table, refers[1])
+        of_it = d.lookup(child, ("booking_id",), connection.dialect, parent=referred)
+        found, children = d.fetch_with_children(
+            connection, query, {mapper.key: ident}, of_it, {"booking_id": ident}
+        )
+        for owner, pairs in ((parent, found), (refers, children)):
+            if owner is not None:
+                for _, owner_row in pairs:
+                    if owner_row is not None:
+                        self._track(owner[0], owner[0].load(owner_row, []))
+        child_rows = [row for row, _ in children]
+        return mapper.load(found[0][0], child_rows) if found else None
+
     def _load(self, mapper: m.Mapper[E], rows: Sequence[m.Stored]) -> list[E]:
         """Entities built from ``rows`` (not tracked), with their child rows."""
         children: dict[Any, list[m.Stored]] = defaultdict(list)
@@ -522,18 +618,15 @@ class Session:
         known: E | None = self._tracked[mapper.entity].get(ident)
         if known is not None:
             return known
-        table = mapper.table
-        rows = self._rows_by(table, {mapper.key: ident})
-        return self._track(mapper, self._load(mapper, rows)[0]) if rows else None
+        found = self._by_id(mapper, ident)
+        return None if found is None else self._track(mapper, found)
 
     def peek(self, mapper: m.Mapper[E], ident: UUID) -> E | None:
         """The entity as this unit of work sees it, without tracking it."""
         known: E | None = self._tracked[mapper.entity].get(ident)
         if known is not None:
             return known
-        table = mapper.table
-        rows = self._rows_by(table, {mapper.key: ident})
-        return self._load(mapper, rows)[0] if rows else None
+        return self._by_id(mapper, ident)
 
     def find_unique(
         self, mapper: m.Mapper[E], column: str, value: object, read: Callable[[E], object]
@@ -732,12 +825,10 @@ class Session:
                 self._settled.add((mapper.entity, ident))
                 return tracked[ident]
         lock = not self._sqlite
-        wanted = {mapper.key: ident}
-        rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock, parent))
-        if not rows:
+        fresh = self.retrying(lambda: self._by_id(mapper, ident, lock, parent))
+        if fresh is None:
             return None
         self._locked.append((mapper, ident))
-        fresh = self._load(mapper, rows)[0]
         known = tracked.get(ident)
         if known is None:
             self._settled.add((mapper.entity, ident))
@@ -754,6 +845,33 @@ class Session:
                 mapper.dump_children(known),
             )
         return known
+
+    def lock_unique(
+        self, mapper: m.Mapper[E], wanted: Mapping[str, object], holds: Callable[[E], bool]
+    ) -> E | None:
+        """The entity whose unique columns equal ``wanted``, its row locked as :meth:`lock` does.
+
+        ``holds`` is the same test on an entity. One locked query finds and
+        locks it; an entity this unit of work tracks already is locked by id.
+        """
+        self._require_active()
+        name = mapper.entity
+        tracked: dict[UUID, E] = self._tracked[name]
+        for ident, entity in tracked.items():
+            if holds(entity):
+                return self.lock(mapper, ident)
+        if self._sqlite:
+            self._take_write_lock()
+        lock = not self._sqlite
+        rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock))
+        if not rows:
+            return None
+        ident = rows[0][mapper.key]
+        if ident in tracked:
+            return None  # the tracked holder gave the value up in this unit of work
+        self._locked.append((mapper, ident))
+        self._settled.add((name, ident))
+        return self._track(mapper, self._load(mapper, rows)[0])
 
 
 def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElement[bool]]:
