@@ -248,3 +248,35 @@ def test_an_unknown_grouping_is_a_field_error(shop: Shop) -> None:
     with pytest.raises(ValidationError) as refused:
         shop.core.reports.revenue(principal=ADMIN, by="weekday")
     assert refused.value.errors[0].field == "by"
+
+
+def test_waitlist_conversion_counts_entries_by_outcome(shop: Shop) -> None:
+    seat = shop.core.catalog.create_slot(
+        location_id=shop.camp.id,
+        starts_at=shop.clock.now() + timedelta(days=30),
+        price_per_traveler=Money("1000", "INR"),
+        capacity=1,
+        principal=ADMIN,
+    )
+    taken = shop.book(seat.id, 1)
+    waiting = [
+        shop.core.customers.register(phone, principal=ADMIN).customer
+        for phone in ("+919811100101", "+919811100102")
+    ]
+    first, _ = (
+        shop.core.waitlists.join(seat.id, customer_id=person.id, principal=ADMIN)
+        for person in waiting
+    )
+    shop.core.bookings.cancel(taken.id, principal=ADMIN)  # the seat is offered to the first
+    shop.core.waitlists.accept(
+        first.id,
+        [NewTraveler(TravelerDetails("First in line"), is_primary=True)],
+        principal=Principal.customer(waiting[0].id),
+    )
+    report = shop.core.reports.waitlist_conversion(principal=ADMIN, location_id=shop.camp.id)
+    assert (report.joined, report.offered, report.booked, report.waiting) == (2, 1, 1, 1)
+    assert (report.conversion_rate, report.acceptance_rate) == (Decimal("0.5"), Decimal("1"))
+    elsewhere = shop.core.reports.waitlist_conversion(principal=ADMIN, location_id=shop.reef.id)
+    assert elsewhere.joined == 0
+    with pytest.raises(PermissionDeniedError):
+        shop.core.reports.waitlist_conversion(principal=shop.as_partner)

@@ -113,6 +113,7 @@ from bookingcore.domain.tallies import (
     Grouping,
     ImportTally,
     SlotTally,
+    WaitlistTally,
 )
 from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
@@ -239,6 +240,7 @@ __all__ = [
     "WaitlistOffered",
     "WaitlistPriority",
     "WaitlistStatus",
+    "WaitlistTally",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookDeliveryStatus",

@@ -33,6 +33,7 @@ __all__ = [
     "Grouping",
     "ImportTally",
     "SlotTally",
+    "WaitlistTally",
     "check_slot_grouping",
     "group_key",
     "slot_group_key",
@@ -188,3 +189,16 @@ class ImportTally:
     updated: int
     skipped: int
     failed: int
+
+
+@attrs.frozen
+class WaitlistTally:
+    """The waiting-list entries in one status, their seats, and how many were ever offered.
+
+    .. versionadded:: 0.3
+    """
+
+    status: str
+    entries: int
+    seats: int
+    offered: int

@@ -57,6 +57,7 @@ from bookingcore.domain.tallies import (
     Grouping,
     ImportTally,
     SlotTally,
+    WaitlistTally,
 )
 from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import (
@@ -704,6 +705,18 @@ class WaitlistRepository(Protocol):
         """The position a new entry on the slot takes: one past the highest position
         any entry of the slot ever had (1 for the first). Call it under the slot's
         lock (``slots.get_for_update``) so two joiners do not take the same one."""
+
+    def tally(
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        location_id: LocationId | None = None,
+    ) -> Sequence[WaitlistTally]:
+        """Entries that joined in ``[created_from, created_before)`` counted per status,
+        of slots at ``location_id`` or anywhere; one grouped query.
+
+        .. versionadded:: 0.3
+        """
 
 
 class PaymentRepository(Protocol):

@@ -88,6 +88,7 @@ from bookingcore.services.reports import (
     StrayPayment,
     StrayReason,
     UtilisationLine,
+    WaitlistConversion,
 )
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
@@ -171,6 +172,7 @@ __all__ = [
     "TravelerService",
     "TripService",
     "UtilisationLine",
+    "WaitlistConversion",
     "WaitlistPlace",
     "WaitlistService",
     "WebhookRunReport",

@@ -58,11 +58,13 @@ from bookingcore.domain.tallies import BookingTally, Grouping, GroupKey, ImportT
 from bookingcore.domain.values import (
     BookingId,
     CustomerId,
+    LocationId,
     Money,
     PaymentId,
     StaffId,
     ensure_aware,
 )
+from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
@@ -80,6 +82,7 @@ __all__ = [
     "StrayPayment",
     "StrayReason",
     "UtilisationLine",
+    "WaitlistConversion",
 ]
 
 
@@ -316,6 +319,28 @@ class CustomerValue:
     repeat_customers: int
     repeat_rate: Decimal
     lifetime_value: Money
+
+
+@attrs.frozen
+class WaitlistConversion:
+    """How waiting lists turned into bookings: entries that joined in a period, by outcome.
+
+    ``offered`` counts entries that were ever offered seats (whatever came after);
+    ``conversion_rate`` is ``booked`` over ``joined`` and ``acceptance_rate``
+    ``booked`` over ``offered``.
+
+    .. versionadded:: 0.3
+    """
+
+    joined: int
+    seats: int
+    waiting: int
+    offered: int
+    booked: int
+    expired: int
+    cancelled: int
+    conversion_rate: Decimal
+    acceptance_rate: Decimal
 
 
 _RATE = Decimal("0.0001")
@@ -626,6 +651,49 @@ class ReportService:
                 for row in rows
             ),
             key=lambda line: _order(line.key),
+        )
+
+    def waitlist_conversion(
+        self,
+        *,
+        principal: Principal,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+        location_id: LocationId | None = None,
+    ) -> WaitlistConversion:
+        """Waiting-list entries that joined in the period, by outcome, and their conversion.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+            ValidationError: on ``created_from`` or ``created_before`` when naive.
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
+            f"{principal} may not read waiting-list reports",
+        )
+        start = None if created_from is None else ensure_aware(created_from, "created_from")
+        end = None if created_before is None else ensure_aware(created_before, "created_before")
+        with self._ctx.uow_factory() as uow:
+            rows = uow.waitlist.tally(start, end, location_id)
+        by_status = {row.status: row for row in rows}
+
+        def entries(status: WaitlistStatus) -> int:
+            row = by_status.get(status.value)
+            return row.entries if row is not None else 0
+
+        joined = sum(row.entries for row in rows)
+        booked = entries(WaitlistStatus.BOOKED)
+        offered = sum(row.offered for row in rows)
+        return WaitlistConversion(
+            joined=joined,
+            seats=sum(row.seats for row in rows),
+            waiting=entries(WaitlistStatus.WAITING),
+            offered=offered,
+            booked=booked,
+            expired=entries(WaitlistStatus.EXPIRED),
+            cancelled=entries(WaitlistStatus.CANCELLED),
+            conversion_rate=_rate(booked, joined),
+            acceptance_rate=_rate(booked, offered),
         )
 
     def import_statistics(

@@ -83,6 +83,7 @@ from bookingcore.domain.tallies import (
     Grouping,
     ImportTally,
     SlotTally,
+    WaitlistTally,
     group_key,
     slot_group_key,
 )
@@ -1063,6 +1064,31 @@ class OutboxRepositoryContract(_Base):
             assert [m.event for m in uow.outbox.list_undispatched(10)] == events[1:]
             assert [m.event for m in uow.outbox.list_unpublished(10)] == events
             assert uow.outbox.get(uuid4()) is None
+
+    def test_a_relay_claims_the_oldest_unpublished_and_marks_them_published(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        events = [self._event(booking, status) for status in ("confirmed", "cancelled", "x")]
+        with uow_factory() as uow:
+            for event in events:
+                uow.outbox.add(event)
+            uow.commit()
+        with uow_factory() as uow:
+            claimed = uow.outbox.claim_unpublished(2)
+            assert [m.event for m in claimed] == events[:2]
+            uow.outbox.mark_published([m.event.id for m in claimed], T0)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [m.event for m in uow.outbox.list_unpublished(10)] == events[2:]
+            assert [m.event for m in uow.outbox.claim_unpublished(10)] == events[2:]
+            uow.outbox.mark_published([events[0].id, events[2].id], T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.outbox.list_unpublished(10)) == []
+            first = uow.outbox.get(events[0].id)
+            assert first is not None
+            assert first.published_at == T0  # already published ones keep their time
 
     def test_an_uncommitted_event_is_never_seen(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4011,6 +4037,56 @@ class TallyContract(_Base):
         with uow_factory() as uow, pytest.raises(ValidationError) as refused:
             uow.slots.tally(SlotFilter(), Grouping.PARTNER)
         assert refused.value.errors[0].field == "by"
+
+    def test_a_waitlist_tally_counts_entries_per_status_at_a_location_in_the_period(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        made_from_offer = _stored_booking(uow_factory, make)
+        here, there = make.location(), make.location()
+        near, far = make.slot(here.id), make.slot(there.id)
+        people = [make.customer() for _ in range(5)]
+        offered_at = T0 + timedelta(hours=1)
+        entries = [
+            make.waitlist_entry(near.id, people[0].id, seats=2),
+            make.waitlist_entry(
+                near.id,
+                people[1].id,
+                position=2,
+                status=WaitlistStatus.BOOKED,
+                offered_at=offered_at,
+                booking_id=made_from_offer.id,
+            ),
+            make.waitlist_entry(
+                near.id,
+                people[2].id,
+                position=3,
+                status=WaitlistStatus.EXPIRED,
+                offered_at=offered_at,
+            ),
+            make.waitlist_entry(
+                near.id, people[3].id, position=4, created_at=T0 - timedelta(days=1)
+            ),
+            make.waitlist_entry(far.id, people[4].id, seats=3),
+        ]
+        with uow_factory() as uow:
+            for location in (here, there):
+                uow.locations.add(location)
+            for slot in (near, far):
+                uow.slots.add(slot)
+            for person in people:
+                uow.customers.add(person)
+            for entry in entries:
+                uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            at_here = set(uow.waitlist.tally(T0, T0 + timedelta(days=1), here.id))
+            everywhere = set(uow.waitlist.tally(None, None))
+        assert at_here == {
+            WaitlistTally("waiting", 1, 2, 0),
+            WaitlistTally("booked", 1, 1, 1),
+            WaitlistTally("expired", 1, 1, 1),
+        }
+        assert WaitlistTally("waiting", 3, 6, 0) in everywhere
 
     def test_an_import_tally_counts_jobs_and_rows_per_status_in_the_period(
         self, uow_factory: UnitOfWorkFactory, make: Builder

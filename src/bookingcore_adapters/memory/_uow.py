@@ -51,6 +51,7 @@ from bookingcore.domain.tallies import (
     GroupKey,
     ImportTally,
     SlotTally,
+    WaitlistTally,
     check_slot_grouping,
     group_key,
     slot_group_key,
@@ -911,6 +912,27 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
         return max(positions, default=0) + 1
+
+    def tally(
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        location_id: LocationId | None = None,
+    ) -> Sequence[WaitlistTally]:
+        at = {slot.id: slot.location_id for slot in self._uow._rows("slots")}
+        groups: dict[str, list[int]] = {}
+        for entry in self._uow._rows(self._table):
+            if created_from is not None and entry.created_at < created_from:
+                continue
+            if created_before is not None and entry.created_at >= created_before:
+                continue
+            if location_id is not None and at.get(entry.slot_id) != location_id:
+                continue
+            figures = groups.setdefault(str(entry.status), [0, 0, 0])
+            figures[0] += 1
+            figures[1] += entry.seats
+            figures[2] += entry.offered_at is not None
+        return [WaitlistTally(status, *figures) for status, figures in groups.items()]
 
 
 class _PaymentRepository(_Repository[Payment]):

@@ -30,9 +30,11 @@ from bookingcore.domain.queries import (
     Page,
     PageRequest,
 )
+from bookingcore.domain.tallies import WaitlistTally
 from bookingcore.domain.values import (
     BookingGroupId,
     CustomerId,
+    LocationId,
     SlotId,
     WaitlistEntryId,
 )
@@ -45,12 +47,13 @@ from bookingcore.domain.waitlist import (
 from bookingcore.errors import (
     ValidationError,
 )
-from bookingcore_adapters.sql._catalog import SLOTS
+from bookingcore_adapters.sql._catalog import SLOTS, slots
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
     Stored,
 )
+from bookingcore_adapters.sql._queries import total, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     ENUM,
@@ -364,3 +367,29 @@ class WaitlistRepository(Repository[WaitlistEntry]):
         statement = select(func.max(c.position)).where(c.slot_id == slot_id)
         stored = self._session.connection().execute(statement).scalar()
         return max([*mine, stored or 0]) + 1
+
+    def tally(
+        self,
+        created_from: datetime | None,
+        created_before: datetime | None,
+        location_id: LocationId | None = None,
+    ) -> Sequence[WaitlistTally]:
+        c = self._table.c
+        where = within(c.created_at, created_from, created_before)
+        if location_id is not None:
+            at_location = select(slots.c.id).where(slots.c.location_id == location_id)
+            where.append(c.slot_id.in_(at_location))
+        statement = (
+            select(
+                c.status,
+                func.count(),
+                total(c.seats),
+                func.count(c.offered_at),
+            )
+            .where(*where)
+            .group_by(c.status)
+        )
+        return [
+            WaitlistTally(str(row[0]), row[1], int(row[2]), row[3])
+            for row in self._session.connection().execute(statement)
+        ]
