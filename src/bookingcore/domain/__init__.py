@@ -55,6 +55,7 @@ from bookingcore.domain.imports import (
     cell_name,
 )
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
 from bookingcore.domain.invoices import (
     Invoice,
     InvoiceId,
@@ -128,6 +129,7 @@ __all__ = [
     "Cursor",
     "Customer",
     "CustomerRegistered",
+    "CustomerStats",
     "Delivery",
     "DeliveryStatus",
     "Document",
@@ -164,6 +166,7 @@ __all__ = [
     "Slot",
     "SourceRow",
     "StaffMember",
+    "StatusGroups",
     "Supplier",
     "Traveler",
     "TravelerChanged",
@@ -181,4 +184,5 @@ __all__ = [
     "price_booking",
     "request_digest",
     "series_key",
+    "summarise_bookings",
 ]

@@ -44,6 +44,8 @@ class AuditAction(enum.StrEnum):
     ACTIVATED = "activated"
     DEACTIVATED = "deactivated"
     CREDENTIALS_ROTATED = "credentials_rotated"
+    MERGED = "merged"
+    ERASED = "erased"
 
 
 def _plain(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

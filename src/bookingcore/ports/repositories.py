@@ -29,6 +29,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
@@ -73,6 +74,7 @@ __all__ = [
     "BookingRepository",
     "CommunicationRepository",
     "CustomerRepository",
+    "CustomerStatsRepository",
     "DeliveryRepository",
     "DocumentRepository",
     "ImportErrorRepository",
@@ -109,23 +111,50 @@ class CustomerRepository(Protocol):
         """The customer with this id."""
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
-        """The customer with this normalised phone number."""
+        """The customer with this normalised phone number; for a customer merged
+        into another one, the customer it was merged into.
+
+        .. versionchanged:: 0.3
+           Follows merges.
+        """
 
     def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
-        """The customers holding any of ``phones``, by phone, in one look-up.
+        """The customers holding any of ``phones``, by the phone asked for, in one
+        look-up (merged customers replaced by the customer they were merged into).
 
         .. versionadded:: 0.1
         """
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         """Customers by email for any of ``emails``; where several share one
-        address, the oldest. One look-up.
+        address, the oldest. One look-up. Merged customers are left out.
 
         .. versionadded:: 0.1
         """
 
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
-        """Customers matching ``query``, newest first."""
+        """Customers matching ``query``, newest first (never merged ones)."""
+
+
+class CustomerStatsRepository(Protocol):
+    """Figures about a customer's bookings, computed by the storage.
+
+    Both methods read what is committed and cost a fixed number of queries
+    however many bookings match (SQL adapters use aggregate queries).
+
+    .. versionadded:: 0.3
+    """
+
+    def summarise(
+        self, query: BookingFilter, *, now: datetime, statuses: StatusGroups
+    ) -> CustomerStats:
+        """The :class:`~bookingcore.domain.insights.CustomerStats` of the bookings
+        matching ``query`` (and of their payments), as
+        :func:`~bookingcore.domain.insights.summarise_bookings` computes them."""
+
+    def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
+        """Up to ``limit`` distinct products of the bookings matching ``query``,
+        the most recently booked first (bookings without a product are skipped)."""
 
 
 class TravelerRepository(Protocol):

@@ -25,6 +25,7 @@ from bookingcore.ports.repositories import (
     BookingRepository,
     CommunicationRepository,
     CustomerRepository,
+    CustomerStatsRepository,
     DeliveryRepository,
     DocumentRepository,
     ImportErrorRepository,
@@ -171,6 +172,15 @@ class UnitOfWork(Protocol):
         """The counters of invoice numbers in this transaction.
 
         .. versionadded:: 0.2
+        """
+
+    # ---------------------------------------------------------------- customer view (0.3)
+
+    @property
+    def customer_stats(self) -> CustomerStatsRepository:
+        """Aggregate figures about customers' bookings in this transaction.
+
+        .. versionadded:: 0.3
         """
 
     def __enter__(self) -> Self:

@@ -20,6 +20,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.lifecycle import LifecycleEvent
@@ -109,6 +110,8 @@ class MemoryUnitOfWork:
         self.webhook_inbox = _WebhookInboxRepository(self, "webhook_inbox")
         self.invoices = _InvoiceRepository(self, "invoices")
         self.invoice_series = _InvoiceSeriesRepository(self, "invoice_series")
+        # ---------------------------------------------------------- customer view (0.3)
+        self.customer_stats = _CustomerStatsRepository(self)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -350,17 +353,19 @@ class _CustomerRepository(_Repository[Customer]):
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
+        if found is not None and found.merged_into is not None:
+            return self._get(found.merged_into)  # merges never chain
         return found
 
     def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
-        found = (self.get_by_phone(phone) for phone in set(phones))
-        return {c.phone: c for c in found if c is not None}
+        found = ((phone, self.get_by_phone(phone)) for phone in set(phones))
+        return {phone: c for phone, c in found if c is not None}
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         wanted = set(emails)
         matching: list[Customer] = self._uow._select(
             self._table,
-            lambda c: c.email is not None and c.email in wanted,
+            lambda c: c.email is not None and c.email in wanted and c.merged_into is None,
             lambda c: (c.created_at, c.id.bytes),
         )
         by_email: dict[EmailAddress, Customer] = {}
@@ -858,3 +863,36 @@ class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
         except ValidationError:
             return None  # no series can have a malformed key
         return self._get(wanted)
+
+
+# --------------------------------------------------------------- customer view (0.3)
+
+
+class _CustomerStatsRepository:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _bookings(self, query: BookingFilter) -> list[Booking]:
+        customers: dict[UUID, Customer] = {}
+        if query.text:
+            customers = {c.id: c for c in self._uow._rows("customers")}
+        return [
+            b for b in self._uow._rows("bookings") if query.matches(b, customers.get(b.customer_id))
+        ]
+
+    def summarise(
+        self, query: BookingFilter, *, now: datetime, statuses: StatusGroups
+    ) -> CustomerStats:
+        found = self._bookings(query)
+        ids = {b.id for b in found}
+        paid = [p for p in self._uow._rows("payments") if p.booking_id in ids]
+        return summarise_bookings(found, paid, now=now, statuses=statuses)
+
+    def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
+        latest: dict[ProductId, tuple[datetime, bytes]] = {}
+        for booking in self._bookings(query):
+            if booking.product_id is not None:
+                key = (booking.created_at, booking.id.bytes)
+                latest[booking.product_id] = max(latest.get(booking.product_id, key), key)
+        ordered = sorted(latest, key=lambda p: (-latest[p][0].timestamp(), p.bytes))
+        return ordered[:limit]

@@ -18,6 +18,7 @@ from bookingcore_adapters.sql import _customers as customers
 from bookingcore_adapters.sql import _events as events
 from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
+from bookingcore_adapters.sql import _insights as insights
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
 from bookingcore_adapters.sql import _waitlists as waitlists
@@ -116,6 +117,8 @@ class SqlUnitOfWork:
         self.webhook_inbox = payments.WebhookInboxRepository(session, payments.WEBHOOK_INBOX)
         self.invoices = payments.InvoiceRepository(session, payments.INVOICES)
         self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
+        # ---------------------------------------------------------- customer view (0.3)
+        self.customer_stats = insights.CustomerStatsRepository(session)
 
     def __enter__(self) -> Self:
         self._session.open()
