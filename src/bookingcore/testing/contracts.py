@@ -57,6 +57,7 @@ from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolic
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
@@ -106,6 +107,7 @@ __all__ = [
     "CatalogRepositoryContract",
     "CommunicationRepositoryContract",
     "CustomerRepositoryContract",
+    "CustomerStatsRepositoryContract",
     "DocumentRepositoryContract",
     "HistoryRepositoryContract",
     "ImportRepositoryContract",
@@ -2996,6 +2998,176 @@ def _hold_a_seat(opener: Callable[[], Any], slot_id: SlotId) -> str:
     return "held"
 
 
+# --------------------------------------------------------------- customer view (0.3)
+
+
+class CustomerStatsRepositoryContract(_Base):
+    """Customer figures from the storage equal :func:`summarise_bookings`; merged and
+    erased customers read back as such.
+
+    .. versionadded:: 0.3
+    """
+
+    STATUSES = StatusGroups(cancelled=frozenset({"cancelled"}), no_show=frozenset({"no_show"}))
+
+    def _history(self, uow_factory: UnitOfWorkFactory, make: Builder) -> dict[str, Any]:
+        partner = make.partner()
+        location = make.location()
+        products = [make.product(), make.product()]
+        customer = make.customer(partner_id=partner.id)
+        other = make.customer()
+        traveler = make.traveler(customer.id)
+        before = make.slot(location.id, starts_at=T0 + timedelta(days=1))
+        after = make.slot(location.id, starts_at=T0 + timedelta(days=40))
+        bhd = make.slot(
+            location.id, starts_at=T0 + timedelta(days=41), price_per_traveler=Money("0.125", "BHD")
+        )
+        rows = [
+            ("completed", before, products[0], None, 1),
+            ("no_show", before, products[1], None, 2),
+            ("cancelled", after, products[1], partner.id, 3),
+            ("confirmed", after, products[0], partner.id, 4),
+            ("pending", bhd, None, None, 5),
+        ]
+        bookings = []
+        for status, slot, product, via, hour in rows:
+            booking = make.booking(
+                customer.id,
+                slot,
+                [traveler.id],
+                status=status,
+                partner_id=via,
+                product_id=None if product is None else product.id,
+                created_at=T0 + timedelta(hours=hour),
+            )
+            bookings.append(booking)
+        bookings[3].total = Money("1234567.89", "INR")
+        elsewhere = make.booking(other.id, after, [make.traveler(other.id).id])
+        payment = make.payment(bookings[0])
+        payment.captured_amount = Money("100.01", "INR")
+        payment.refunded_amount = Money("0.02", "INR")
+        odd = make.payment(bookings[4])
+        odd.captured_amount = Money("0.125", "BHD")
+        with uow_factory() as uow:
+            uow.partners.add(partner)
+            uow.locations.add(location)
+            for product in products:
+                uow.products.add(product)
+            for person in (customer, other):
+                uow.customers.add(person)
+            uow.travelers.add(traveler)
+            uow.travelers.add(make.traveler(other.id, id=elsewhere.travelers[0].traveler_id))
+            for slot in (before, after, bhd):
+                uow.slots.add(slot)
+            for booking in [*bookings, elsewhere]:
+                uow.bookings.add(booking)
+            uow.payments.add(payment)
+            uow.payments.add(odd)
+            uow.commit()
+        return {
+            "customer": customer,
+            "partner": partner,
+            "products": products,
+            "bookings": bookings,
+            "payments": [payment, odd],
+        }
+
+    def test_summarise_equals_the_reference_computation(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        customer, bookings = world["customer"], world["bookings"]
+        now = T0 + timedelta(days=10)
+        with uow_factory() as uow:
+            stats = uow.customer_stats.summarise(
+                BookingFilter(customer_id=customer.id), now=now, statuses=self.STATUSES
+            )
+        expected = summarise_bookings(bookings, world["payments"], now=now, statuses=self.STATUSES)
+        assert stats == expected
+        assert stats.total_bookings == 5
+        assert (stats.cancelled_bookings, stats.no_show_bookings) == (1, 1)
+        assert stats.upcoming_bookings == 2
+        assert stats.total_spent == (Money("0.125", "BHD"), Money("99.99", "INR"))
+        assert stats.value_in("INR") == Money("1234767.89", "INR")
+
+    def test_summarise_applies_the_filter_and_counts_nothing_for_no_match(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        scoped = BookingFilter(customer_id=world["customer"].id, partner_id=world["partner"].id)
+        with uow_factory() as uow:
+            stats = uow.customer_stats.summarise(scoped, now=T0, statuses=self.STATUSES)
+            nothing = uow.customer_stats.summarise(
+                BookingFilter(customer_id=CustomerId(uuid4())), now=T0, statuses=self.STATUSES
+            )
+        assert stats.total_bookings == 2
+        assert stats.lifetime_value == (Money("1234567.89", "INR"),)
+        assert stats.total_spent == ()
+        assert nothing == CustomerStats()
+
+    def test_booked_products_are_distinct_and_most_recent_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        first, second = world["products"]
+        query = BookingFilter(customer_id=world["customer"].id)
+        with uow_factory() as uow:
+            assert list(uow.customer_stats.booked_products(query, limit=10)) == [
+                first.id,
+                second.id,
+            ]
+            assert list(uow.customer_stats.booked_products(query, limit=1)) == [first.id]
+
+    def test_a_merged_customer_is_left_out_of_lists_and_its_phone_finds_the_survivor(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        email = EmailAddress("same@example.com")
+        survivor = make.customer(created_at=T0 + timedelta(minutes=1))
+        duplicate = make.customer(email=email, created_at=T0)
+        with uow_factory() as uow:
+            uow.customers.add(survivor)
+            uow.customers.add(duplicate)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.customers.get(duplicate.id)
+            assert found is not None
+            found.merge_into(survivor.id, now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(duplicate.id)
+            assert stored is not None
+            assert stored.merged_into == survivor.id
+            assert uow.customers.get_by_phone(duplicate.phone) == survivor
+            assert uow.customers.find_by_phones([duplicate.phone]) == {duplicate.phone: survivor}
+            assert uow.customers.find_by_emails([email]) == {}
+            listed = uow.customers.list(CustomerFilter(), PageRequest()).items
+            assert [c.id for c in listed] == [survivor.id]
+
+    def test_an_erased_customer_reads_back_anonymised(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer(name="Asha Rao", email=EmailAddress("asha@example.com"))
+        phone = customer.phone
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.customers.get(customer.id)
+            assert found is not None
+            found.erase(now=T0 + timedelta(days=1))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.email, stored.erased_at) == (
+                None,
+                None,
+                T0 + timedelta(days=1),
+            )
+            assert uow.customers.get_by_phone(phone) is None
+            assert uow.customers.list(CustomerFilter(text="asha"), PageRequest()).items == []
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -3020,6 +3192,7 @@ class StorageContract(
     LookupContract,
     VersionContract,
     PersistenceContract,
+    CustomerStatsRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 
