@@ -110,6 +110,13 @@ class CustomerRepository(Protocol):
     def get(self, customer_id: CustomerId) -> Customer | None:
         """The customer with this id."""
 
+    def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
+        """The customers with any of ``customer_ids``, by id, in one look-up (a page of
+        an export reads its bookings' customers at once).
+
+        .. versionadded:: 0.3
+        """
+
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         """The customer with this normalised phone number; for a customer merged
         into another one, the customer it was merged into.

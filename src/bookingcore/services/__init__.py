@@ -39,6 +39,7 @@ from bookingcore.services.events import (
     OutboxRelay,
     Subscription,
 )
+from bookingcore.services.exports import BOOKING_EXPORT_COLUMNS, ExportService
 from bookingcore.services.imports import (
     ImportPlan,
     ImportPreview,
@@ -48,6 +49,7 @@ from bookingcore.services.imports import (
 )
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
+from bookingcore.services.privacy import ERASED_TEXT, PERSONAL_FIELDS, PrivacyService
 from bookingcore.services.reports import (
     CurrencyTotals,
     ReconciliationLine,
@@ -62,6 +64,9 @@ from bookingcore.services.travelers import TravelerService
 
 __all__ = [
     "AUDITED_ENTITIES",
+    "BOOKING_EXPORT_COLUMNS",
+    "ERASED_TEXT",
+    "PERSONAL_FIELDS",
     "UNSET",
     "AuditService",
     "AuthService",
@@ -76,6 +81,7 @@ __all__ = [
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
+    "ExportService",
     "HandlerContext",
     "ImportPlan",
     "ImportPreview",
@@ -88,6 +94,7 @@ __all__ = [
     "PaymentIntent",
     "PaymentService",
     "PreviewRow",
+    "PrivacyService",
     "Progress",
     "RebookingSuggestion",
     "ReconciliationLine",

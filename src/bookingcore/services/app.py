@@ -33,9 +33,11 @@ from bookingcore.services.catalog import CatalogService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
+from bookingcore.services.exports import ExportService
 from bookingcore.services.imports import ImportService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
+from bookingcore.services.privacy import PrivacyService
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
@@ -76,6 +78,10 @@ class BookingCore:
             tokens, staff and partner sign-in)
         events: the :class:`~bookingcore.services.EventDispatcher`; subscribe your
             own handlers here.
+        privacy: :class:`~bookingcore.services.PrivacyService` (GDPR export and
+            erasure of a customer)
+        exports: :class:`~bookingcore.services.ExportService` (booking lists as
+            rows for CSV/XLSX, streamed)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -177,6 +183,9 @@ class BookingCore:
         self.imports = ImportService(self.context)
         self.reports = ReportService(self.context)
         self.events = EventDispatcher(self.context, retry=retry)
+        # ---------------------------------------------------------- customer care (0.3)
+        self.privacy = PrivacyService(self.context)
+        self.exports = ExportService(self.context)
         if automations is not False:
             _automations.install(
                 self.events,

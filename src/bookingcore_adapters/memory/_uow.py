@@ -351,6 +351,10 @@ class _CustomerRepository(_Repository[Customer]):
     def get(self, customer_id: CustomerId) -> Customer | None:
         return self._get(customer_id)
 
+    def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
+        found = ((ident, self._get(ident)) for ident in set(customer_ids))
+        return {ident: c for ident, c in found if c is not None}
+
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
         if found is not None and found.merged_into is not None:
