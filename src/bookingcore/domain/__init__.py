@@ -21,6 +21,12 @@ from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.certificates import (
+    Certificate,
+    CertificateFilter,
+    CertificateId,
+    CertificateState,
+)
 from bookingcore.domain.communications import (
     Channel,
     Communication,
@@ -119,6 +125,10 @@ __all__ = [
     "BookingTraveler",
     "BookingUpdated",
     "CellProblem",
+    "Certificate",
+    "CertificateFilter",
+    "CertificateId",
+    "CertificateState",
     "Channel",
     "ColumnMapping",
     "ColumnSpec",

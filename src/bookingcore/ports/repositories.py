@@ -22,6 +22,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -72,6 +73,7 @@ __all__ = [
     "BookingGroupRepository",
     "BookingItemRepository",
     "BookingRepository",
+    "CertificateRepository",
     "CommunicationRepository",
     "CustomerRepository",
     "CustomerStatsRepository",
@@ -761,3 +763,30 @@ class InvoiceSeriesRepository(Protocol):
     def get_for_update(self, key: str) -> InvoiceSeries | None:
         """The series with ``key``, locked until the unit of work ends, so that two
         transactions take its numbers one after the other; None when there is none."""
+
+
+class CertificateRepository(Protocol):
+    """Certificates earned on bookings, unique by ``(kind, number)``.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, certificate: Certificate) -> None:
+        """Register a new certificate. A repeated ``(kind, number)`` is a
+        DuplicateError at the latest on commit."""
+
+    def get(self, certificate_id: CertificateId) -> Certificate | None:
+        """The certificate with this id."""
+
+    def get_by_number(self, kind: str, number: str) -> Certificate | None:
+        """The certificate of ``kind`` printed with ``number``."""
+
+    def list(self, query: CertificateFilter, page: PageRequest) -> Page[Certificate]:
+        """Certificates matching ``query``, newest first (keyset pages)."""
+
+    def list_expiring(
+        self, expires_before: datetime, *, after: datetime, limit: int
+    ) -> Sequence[Certificate]:
+        """Up to ``limit`` certificates expiring after ``after`` and before
+        ``expires_before`` whose reminder for that expiry has not gone out
+        (``reminded_for`` differs from ``expires_at``), soonest expiry first."""

@@ -23,6 +23,7 @@ from bookingcore.ports.repositories import (
     BookingGroupRepository,
     BookingItemRepository,
     BookingRepository,
+    CertificateRepository,
     CommunicationRepository,
     CustomerRepository,
     CustomerStatsRepository,
@@ -179,6 +180,13 @@ class UnitOfWork(Protocol):
     @property
     def customer_stats(self) -> CustomerStatsRepository:
         """Aggregate figures about customers' bookings in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def certificates(self) -> CertificateRepository:
+        """Certificates earned on bookings in this transaction.
 
         .. versionadded:: 0.3
         """

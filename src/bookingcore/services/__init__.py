@@ -20,6 +20,12 @@ from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, Token
 from bookingcore.services.automations import DocumentHandler, MessageHandler
 from bookingcore.services.bookings import UNSET, BookingService, Transition
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.certificates import (
+    DEFAULT_RENEWAL_LEAD,
+    CertificateService,
+    ComplianceLine,
+    ComplianceReport,
+)
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import (
     CustomerHistory,
@@ -65,6 +71,7 @@ from bookingcore.services.travelers import TravelerService
 __all__ = [
     "AUDITED_ENTITIES",
     "BOOKING_EXPORT_COLUMNS",
+    "DEFAULT_RENEWAL_LEAD",
     "ERASED_TEXT",
     "PERSONAL_FIELDS",
     "UNSET",
@@ -72,7 +79,10 @@ __all__ = [
     "AuthService",
     "BookingService",
     "CatalogService",
+    "CertificateService",
     "CommunicationService",
+    "ComplianceLine",
+    "ComplianceReport",
     "CurrencyTotals",
     "CustomerHistory",
     "CustomerMatch",

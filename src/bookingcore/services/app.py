@@ -30,6 +30,7 @@ from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.certificates import CertificateService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
@@ -82,6 +83,8 @@ class BookingCore:
             erasure of a customer)
         exports: :class:`~bookingcore.services.ExportService` (booking lists as
             rows for CSV/XLSX, streamed)
+        certificates: :class:`~bookingcore.services.CertificateService`
+            (certificates earned on bookings, renewal reminders, compliance report)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -186,6 +189,7 @@ class BookingCore:
         # ---------------------------------------------------------- customer care (0.3)
         self.privacy = PrivacyService(self.context)
         self.exports = ExportService(self.context)
+        self.certificates = CertificateService(self.context, self.communications)
         if automations is not False:
             _automations.install(
                 self.events,

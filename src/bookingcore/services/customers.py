@@ -15,6 +15,7 @@ from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import Certificate, CertificateFilter
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import CustomerRegistered
@@ -110,8 +111,8 @@ class CustomerView:
     to take place (soonest first), ``recent`` the newest bookings;
     ``requirements`` what their travelers need; ``notes`` what staff wrote
     on their recent bookings; ``communications`` the messages the principal
-    may read, oldest first. ``certificates`` lists what they earned (empty
-    until certificates are issued).
+    may read, oldest first. ``certificates`` lists what they earned, newest
+    first (those of bookings the principal may see).
 
     .. versionadded:: 0.3
     """
@@ -124,7 +125,7 @@ class CustomerView:
     requirements: Sequence[TravelerRequirement]
     notes: Sequence[StaffNote]
     communications: Sequence[Communication]
-    certificates: Sequence[object] = ()
+    certificates: Sequence[Certificate] = ()
 
 
 @attrs.frozen
@@ -514,6 +515,16 @@ class CustomerService:
             travelers = uow.travelers.list_for_customer(customer_id)
             messages = uow.communications.list_for_customer(customer_id)
             communications = self.visible_communications(uow, customer, principal, messages)
+            earned = uow.certificates.list(
+                CertificateFilter(customer_id=customer_id), PageRequest(limit=MAX_PAGE_SIZE)
+            ).items
+            if earned and not (
+                principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id)
+            ):
+                visible = self._visible_bookings(
+                    uow, customer, principal, [c.booking_id for c in earned]
+                )
+                earned = [c for c in earned if visible(c.booking_id)]
         upcoming = sorted(
             (b for b in ahead if b.status not in statuses.ended),
             key=lambda b: (b.starts_at, b.id.bytes),
@@ -535,6 +546,7 @@ class CustomerService:
                 if b.internal_notes and not principal.is_customer(customer_id)
             ],
             communications=communications,
+            certificates=earned,
         )
 
     def rebooking_suggestions(

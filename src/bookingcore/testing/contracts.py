@@ -50,6 +50,7 @@ import pytest
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
@@ -105,6 +106,7 @@ __all__ = [
     "BookingItemRepositoryContract",
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
+    "CertificateRepositoryContract",
     "CommunicationRepositoryContract",
     "CustomerRepositoryContract",
     "CustomerStatsRepositoryContract",
@@ -3168,6 +3170,96 @@ class CustomerStatsRepositoryContract(_Base):
             assert uow.customers.list(CustomerFilter(text="asha"), PageRequest()).items == []
 
 
+class CertificateRepositoryContract(_Base):
+    """Certificates: unique ``(kind, number)``, filters, pages, the reminder queue.
+
+    .. versionadded:: 0.3
+    """
+
+    def _stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, expiries: list[datetime | None]
+    ) -> list[Certificate]:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        booking = make.booking(customer.id, slot, [traveler.id], status="completed")
+        found = [
+            Certificate.issue(
+                certificate_id=CertificateId(uuid4()),
+                customer_id=customer.id,
+                booking_id=booking.id,
+                traveler_id=traveler.id if index % 2 else None,
+                kind="AOW" if index < 3 else "EFR",
+                number=f"N-{index}",
+                issued_at=T0,
+                expires_at=expires,
+                now=T0 + timedelta(minutes=index),
+            )
+            for index, expires in enumerate(expiries)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            for certificate in found:
+                uow.certificates.add(certificate)
+            uow.commit()
+        return found
+
+    def test_a_certificate_reads_back_equal_and_kind_and_number_are_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        (first,) = self._stored(uow_factory, make, [T0 + timedelta(days=400)])
+        with uow_factory() as uow:
+            assert uow.certificates.get(first.id) == first
+            assert uow.certificates.get_by_number("AOW", "N-0") == first
+            assert uow.certificates.get_by_number("EFR", "N-0") is None
+            uow.certificates.add(attrs.evolve(first, id=CertificateId(uuid4())))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_list_filters_by_kind_customer_and_expiry_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        days = [T0 + timedelta(days=d) for d in (10, 20, 30, 40)]
+        found = self._stored(uow_factory, make, [*days, None])
+
+        def numbers(query: CertificateFilter) -> list[str]:
+            with uow_factory() as uow:
+                seen = walk_pages(lambda page: uow.certificates.list(query, page), limit=2)
+            return [c.number for c in seen]
+
+        assert numbers(CertificateFilter()) == ["N-4", "N-3", "N-2", "N-1", "N-0"]
+        assert numbers(CertificateFilter(kind="EFR")) == ["N-4", "N-3"]
+        assert numbers(CertificateFilter(customer_id=found[0].customer_id))[-1] == "N-0"
+        window = CertificateFilter(expires_from=days[1], expires_before=days[3])
+        assert numbers(window) == ["N-2", "N-1"]
+
+    def test_list_expiring_skips_reminded_expiries_and_comes_soonest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        days = [T0 + timedelta(days=d) for d in (30, 10, 20, 90)]
+        found = self._stored(uow_factory, make, [*days, None])
+        with uow_factory() as uow:
+            reminded = uow.certificates.get(found[2].id)
+            assert reminded is not None
+            reminded.mark_reminded(now=T0)
+            uow.commit()
+        with uow_factory() as uow:
+            due = uow.certificates.list_expiring(T0 + timedelta(days=60), after=T0, limit=10)
+            assert [c.number for c in due] == ["N-1", "N-0"]
+            assert (
+                len(uow.certificates.list_expiring(T0 + timedelta(days=60), after=T0, limit=1)) == 1
+            )
+            later = uow.certificates.list_expiring(
+                T0 + timedelta(days=60), after=T0 + timedelta(days=15), limit=10
+            )
+            assert [c.number for c in later] == ["N-0"]
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -3193,6 +3285,7 @@ class StorageContract(
     VersionContract,
     PersistenceContract,
     CustomerStatsRepositoryContract,
+    CertificateRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

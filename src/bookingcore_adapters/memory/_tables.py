@@ -17,6 +17,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.certificates import Certificate
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -123,6 +124,8 @@ TABLES: tuple[Table, ...] = (
     Table("webhook_inbox", WebhookReceipt, {"event": lambda w: (w.provider, w.event_id)}),
     Table("invoices", Invoice, {"number": lambda i: i.number}),
     Table("invoice_series", InvoiceSeries, {"key": lambda s: s.key}),
+    # ------------------------------------------------------------ customer care (0.3)
+    Table("certificates", Certificate, {"number": lambda c: (c.kind, c.number)}),
 )
 
 

@@ -13,6 +13,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -112,6 +113,7 @@ class MemoryUnitOfWork:
         self.invoice_series = _InvoiceSeriesRepository(self, "invoice_series")
         # ---------------------------------------------------------- customer view (0.3)
         self.customer_stats = _CustomerStatsRepository(self)
+        self.certificates = _CertificateRepository(self, "certificates")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -900,3 +902,29 @@ class _CustomerStatsRepository:
                 latest[booking.product_id] = max(latest.get(booking.product_id, key), key)
         ordered = sorted(latest, key=lambda p: (-latest[p][0].timestamp(), p.bytes))
         return ordered[:limit]
+
+
+class _CertificateRepository(_Repository[Certificate]):
+    def get(self, certificate_id: CertificateId) -> Certificate | None:
+        return self._get(certificate_id)
+
+    def get_by_number(self, kind: str, number: str) -> Certificate | None:
+        found: Certificate | None = self._uow._find_unique(self._table, "number", (kind, number))
+        return found
+
+    def list(self, query: CertificateFilter, page: PageRequest) -> Page[Certificate]:
+        return self._uow._page(self._table, query.matches, page)
+
+    def list_expiring(
+        self, expires_before: datetime, *, after: datetime, limit: int
+    ) -> Sequence[Certificate]:
+        found: list[Certificate] = self._uow._select(
+            self._table,
+            lambda c: (
+                c.expires_at is not None
+                and after < c.expires_at < expires_before
+                and c.reminded_for != c.expires_at
+            ),
+            lambda c: (c.expires_at, c.id.bytes),
+        )
+        return found[:limit]

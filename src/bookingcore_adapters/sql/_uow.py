@@ -14,6 +14,7 @@ from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.values import LocationId, ProductId, SupplierId
 from bookingcore_adapters.sql import _bookings as bookings
 from bookingcore_adapters.sql import _catalog as catalog
+from bookingcore_adapters.sql import _certificates as certificates
 from bookingcore_adapters.sql import _customers as customers
 from bookingcore_adapters.sql import _events as events
 from bookingcore_adapters.sql import _identity as identity
@@ -59,6 +60,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             payments.WEBHOOK_INBOX,
             payments.INVOICES,
             payments.INVOICE_SERIES,
+            certificates.CERTIFICATES,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -119,6 +121,7 @@ class SqlUnitOfWork:
         self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
         # ---------------------------------------------------------- customer view (0.3)
         self.customer_stats = insights.CustomerStatsRepository(session)
+        self.certificates = certificates.CertificateRepository(session, certificates.CERTIFICATES)
 
     def __enter__(self) -> Self:
         self._session.open()
