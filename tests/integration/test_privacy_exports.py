@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tracemalloc
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -35,6 +37,7 @@ from bookingcore.domain.queries import CustomerFilter
 from bookingcore.domain.values import TravelerId
 from bookingcore.services import BOOKING_EXPORT_COLUMNS
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing.builders import Builder
 from bookingcore_adapters.importers import write_rows_csv, write_rows_xlsx
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -257,3 +260,61 @@ class TestBookingExport:
         ).partner
         rows = list(core.exports.booking_rows(principal=Principal.partner(partner.id)))
         assert rows == [BOOKING_EXPORT_COLUMNS]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_exporting_ten_times_the_bookings_takes_no_more_memory(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The export holds one page at a time: its peak memory does not grow with the rows."""
+    if backend == "sqlite":
+        store = SqlStore(f"sqlite:///{tmp_path / 'export.db'}")
+        store.create_schema()
+    else:
+        store = request.getfixturevalue("pg_store")
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id, capacity=None)
+    customer = make.customer(name="Bulk Buyer")
+    traveler = make.traveler(customer.id)
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.commit()
+
+    def add(count: int) -> None:
+        with store.unit_of_work() as uow:
+            for _ in range(count):
+                uow.bookings.add(make.booking(customer.id, slot, [traveler.id]))
+            uow.commit()
+
+    def peak() -> tuple[int, int]:
+        core = _core(store)
+        tracemalloc.start()
+        try:
+            written = write_rows_csv(
+                core.exports.booking_rows(principal=ADMIN, page_size=100), _Discard()
+            )
+            return written, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    add(200)
+    small_rows, small = peak()
+    add(1800)
+    large_rows, large = peak()
+    if backend == "sqlite":
+        store.dispose()
+    assert (small_rows, large_rows) == (200, 2000)
+    assert large < 1.5 * small
+
+
+class _Discard(io.StringIO):
+    """A text sink that keeps nothing."""
+
+    def write(self, text: str) -> int:
+        return len(text)
