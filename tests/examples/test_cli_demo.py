@@ -176,3 +176,15 @@ def test_a_card_payment_through_the_stripe_adapter_confirms_and_is_partly_refund
     assert "is now confirmed: the payment covered its total" in demo_text
     assert "A tampered delivery -> authentication_failed; nothing stored" in demo_text
     assert "the payment is partially_refunded, 4,250.00 INR left to refund" in demo_text
+
+
+def test_staff_see_the_customer_view_rebooking_suggestions_and_an_export(demo_text: str) -> None:
+    """The last chapter shows the customer's figures, needs, slots to book again and a CSV."""
+    assert "14. Staff open the customer's page" in demo_text
+    assert "Customer view of Asha Verma: 3 booking(s), 2 upcoming, 1 cancelled, 0 no-show" in (
+        demo_text
+    )
+    assert "Lifetime value 13,000.00 INR; spent 4,250.00 INR" in demo_text
+    assert "Needs: Asha Verma - Asthma inhaler" in demo_text
+    assert "Book again? Hampta Pass trek" in demo_text
+    assert "Exported 3 booking(s) to CSV" in demo_text
