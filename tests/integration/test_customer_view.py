@@ -259,6 +259,10 @@ def test_merging_moves_bookings_travelers_and_history_to_the_survivor(
     core = _core(any_store)
     survivor = world.other.id
     duplicate = world.customer.id
+    signed_in = world.builder.auth_session(duplicate, lifetime=timedelta(days=60))
+    with any_store.unit_of_work() as uow:
+        uow.auth_sessions.add(signed_in)
+        uow.commit()
 
     merged = core.customers.merge(survivor, duplicate, principal=ADMIN, reason="same person")
 
@@ -279,6 +283,10 @@ def test_merging_moves_bookings_travelers_and_history_to_the_survivor(
     assert found.id == survivor
     trail = core.audit.trail("customer", duplicate, principal=ADMIN)
     assert [e.action for e in trail][-1] == "merged"
+    with any_store.unit_of_work() as uow:
+        session = uow.auth_sessions.get(signed_in.id)
+        assert session is not None
+        assert session.revoked_at == NOW
     survivor_trail = core.audit.trail("customer", survivor, principal=ADMIN)
     assert survivor_trail[-1].new_values["bookings"] == 4
     assert survivor_trail[-1].new_values["merged_from"] == str(duplicate)

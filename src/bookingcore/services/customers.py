@@ -14,6 +14,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
+from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import Certificate, CertificateFilter
 from bookingcore.domain.communications import Communication
@@ -45,6 +46,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._sessions import revoke_sessions
 
 __all__ = [
     "CustomerHistory",
@@ -639,7 +641,8 @@ class CustomerService:
         In one unit of work the duplicate's bookings, travelers, messages,
         payments, waiting-list entries and groups move to the survivor, its
         name and email fill the survivor's empty ones, and it is marked merged
-        (reads never return it again; its phone finds the survivor). Audit
+        (reads never return it again; its phone finds the survivor) and its
+        signed-in sessions end. Audit
         entries about the duplicate are kept, and each customer gets a
         ``merged`` entry. Issued invoices keep the customer they were issued to.
 
@@ -670,6 +673,15 @@ class CustomerService:
                 )
             old, new = diff(before, snapshot(survivor, _PROFILE))
             duplicate.merge_into(survivor_id, now=now)
+            # Signed-in sessions of the duplicate would act as nobody: end them.
+            revoke_sessions(
+                tx,
+                PrincipalKind.CUSTOMER,
+                duplicate_id,
+                RevocationReason.CREDENTIALS_CHANGED,
+                principal=principal,
+                now=now,
+            )
             tx.audit(
                 principal,
                 entity="customer",

@@ -27,15 +27,17 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, AuditEntry
+from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer, Traveler
-from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import MAX_PAGE_SIZE, BookingFilter, PageRequest
 from bookingcore.domain.values import CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
 from bookingcore.services._context import ServiceContext
+from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["ERASED_TEXT", "PERSONAL_FIELDS", "PrivacyService"]
@@ -130,7 +132,8 @@ class PrivacyService:
         In one unit of work: the customer's phone, name and email, every
         personal field of their travelers, the recipient and text of their
         messages, their bookings' per-traveler requirements and internal notes,
-        and the recorded values of audit entries about them are erased; an
+        and the recorded values of audit entries about them are erased, and
+        their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
 
         Raises:
@@ -150,6 +153,14 @@ class PrivacyService:
             for entry in self._trail(uow, customer, travelers):
                 entry.redact(PERSONAL_FIELDS)
             customer.erase(now=now)
+            revoke_sessions(
+                tx,
+                PrincipalKind.CUSTOMER,
+                customer_id,
+                RevocationReason.CREDENTIALS_CHANGED,
+                principal=principal,
+                now=now,
+            )
             for traveler in travelers:
                 traveler.erase(now=now)
             bookings = 0
