@@ -1,8 +1,8 @@
 """Customer figures in SQL: aggregate queries over bookings and payments.
 
 Amounts are summed exactly on every backend: ``NUMERIC`` on PostgreSQL, and on
-SQLite (where amounts are decimal text) as whole ten-thousandths, which an
-``INTEGER`` sum holds exactly.
+SQLite (where amounts are decimal text) as whole ten-thousandths read from the
+text, which an ``INTEGER`` sum holds exactly.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, select
 
 from bookingcore.domain.insights import CustomerStats, StatusGroups
 from bookingcore.domain.queries import BookingFilter
@@ -32,6 +32,18 @@ def _is_in(column: ColumnElement[str], values: frozenset[str]) -> ColumnElement[
     return column.in_(sorted(values))
 
 
+def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
+    """SQLite: an amount stored as decimal text (``"-12.5"``) as whole ten-thousandths
+    (``-125000``), read from the text itself so no binary float rounds it."""
+    text = cast(amount, String())
+    point = func.instr(text, ".")
+    digits = func.substr(func.substr(text, point + 1).concat("0000"), 1, 4)
+    fraction = case((point == 0, 0), else_=cast(digits, Integer()))
+    signed = case((func.substr(text, 1, 1) == "-", -fraction), else_=fraction)
+    whole = cast(text, Integer())  # SQLite reads the leading integer: "-12.5" -> -12
+    return whole * _SCALE + signed
+
+
 class CustomerStatsRepository:
     """:class:`~bookingcore.ports.CustomerStatsRepository` in SQL: two queries for
     :meth:`summarise` (bookings grouped by currency, payments grouped by
@@ -42,8 +54,7 @@ class CustomerStatsRepository:
 
     def _sum(self, column: ColumnElement[Any], sqlite: bool) -> ColumnElement[Any]:
         if sqlite:
-            scaled = func.round(cast(column, Float()) * _SCALE)
-            return func.sum(cast(scaled, Integer()))
+            return func.sum(_ten_thousandths(column))
         return func.sum(column)
 
     @staticmethod
