@@ -5,6 +5,7 @@ Each test runs on memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -231,3 +232,38 @@ def test_the_compliance_report_says_who_holds_what_and_what_expires_when(
     assert [line.certificate.number for line in expiring.lines] == ["B"]
     with pytest.raises(PermissionDeniedError):
         core.certificates.compliance_report(principal=Principal.customer(booking.customer_id))
+
+
+def test_two_workers_at_once_send_each_reminder_once(any_store: MemoryStore | SqlStore) -> None:
+    """Two reminder jobs racing over the same certificates log and send each reminder once."""
+    notifier = RecordingNotifier()
+    core = _core(any_store, notifier)
+    booking = _completed(core)
+    now = core.context.now()
+    for number in range(6):
+        core.certificates.issue(
+            booking.id,
+            kind="EFR",
+            number=f"R-{number}",
+            expires_at=now + timedelta(days=3 + number),
+            principal=ADMIN,
+        )
+    system = Principal.system("reminders")
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(len(core.certificates.due_renewal_reminders(principal=system)))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(results) == 6
+    reminders = [m for m in notifier.sent if m.subject and "certificate" in m.subject]
+    assert len(reminders) == 6
+    history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
+    assert sum(m.type == "certificate" for m in history) == 6
