@@ -109,8 +109,9 @@ class CustomerView:
     """Seed 001's customer history view: one customer as staff see them.
 
     ``stats`` come from the storage's aggregate queries and count only the
-    bookings the principal may see; ``upcoming`` are the next bookings still
-    to take place (soonest first), ``recent`` the newest bookings;
+    bookings the principal may see; ``upcoming`` are bookings still to take
+    place, soonest first (of the 20 most recently made, when there are more),
+    ``recent`` the 20 newest bookings;
     ``requirements`` what their travelers need; ``notes`` what staff wrote
     on their recent bookings; ``communications`` the messages the principal
     may read, oldest first. ``certificates`` lists what they earned, newest
