@@ -86,6 +86,10 @@ def _booked(core: BookingCore, bookings: int = 2) -> tuple[Customer, list[Bookin
         traveler_id = booking.travelers[0].traveler_id
         core.communications.send(booking.id, "confirmation", principal=ADMIN)
         made.append(booking)
+    waiting = Builder().waitlist_entry(made[0].slot_id, customer.id, notes=f"{NAME} prefers SMS")
+    with core.context.uow_factory() as uow:
+        uow.waitlist.add(waiting)
+        uow.commit()
     return customer, made
 
 
@@ -109,6 +113,8 @@ class TestGdprExport:
         assert len(data["communications"]) == 2
         assert any(e["action"] == "created" for e in data["audit"])
         assert data["payments"] == []
+        assert [w["notes"] for w in data["waitlist_entries"]] == [f"{NAME} prefers SMS"]
+        assert data["certificates"] == []
         assert set(_secrets_in(text)) >= {PHONE, NAME, EMAIL, TRAVELER, NEEDS}
         mine = core.privacy.export_customer(customer.id, principal=Principal.customer(customer.id))
         assert mine["customer"]["id"] == str(customer.id)

@@ -29,6 +29,7 @@ from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import CertificateFilter
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import MAX_PAGE_SIZE, BookingFilter, PageRequest
@@ -88,8 +89,9 @@ class PrivacyService:
         """Everything stored about the customer, as JSON-ready data.
 
         Keys: ``customer``, ``travelers`` (soft-deleted ones too), ``bookings``,
-        ``payments``, ``communications``, ``audit`` (entries about the customer
-        and their travelers, oldest first) and ``exported_at``. Staff who see
+        ``payments``, ``communications``, ``waitlist_entries``, ``certificates``
+        (the newest 500), ``audit`` (entries about the customer and their
+        travelers, oldest first) and ``exported_at``. Staff who see
         everything and the customer themself may ask (the right of access).
 
         Raises:
@@ -112,6 +114,13 @@ class PrivacyService:
                 "bookings": to_dict(bookings),
                 "payments": to_dict(list(uow.payments.list_for_customer(customer_id))),
                 "communications": to_dict(list(uow.communications.list_for_customer(customer_id))),
+                "waitlist_entries": to_dict(list(uow.waitlist.list_for_customer(customer_id))),
+                "certificates": to_dict(
+                    uow.certificates.list(
+                        CertificateFilter(customer_id=customer_id),
+                        PageRequest(limit=MAX_PAGE_SIZE),
+                    ).items
+                ),
                 "audit": to_dict(audit),
             }
 
@@ -132,6 +141,7 @@ class PrivacyService:
         In one unit of work: the customer's phone, name and email, every
         personal field of their travelers, the recipient and text of their
         messages, their bookings' per-traveler requirements and internal notes,
+        the notes of their waiting-list entries,
         and the recorded values of audit entries about them are erased, and
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
@@ -172,6 +182,10 @@ class PrivacyService:
                 booking.updated_at = now
                 booking.version += 1
                 bookings += 1
+            for waiting in uow.waitlist.list_for_customer(customer_id):
+                if waiting.notes:
+                    waiting.notes = None
+                    waiting.touch(now)
             messages = uow.communications.list_for_customer(customer_id)
             for message in messages:
                 message.recipient = ERASED_TEXT
