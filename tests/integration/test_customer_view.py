@@ -175,6 +175,10 @@ def test_a_partner_sees_only_its_own_customers_and_its_own_bookings_figures(
     stranger = Principal.partner(PartnerId(SequentialIds().new_id()))
     with pytest.raises(NotFoundError):
         core.customers.view(world.customer.id, principal=stranger)
+    with pytest.raises(NotFoundError):
+        core.customers.rebooking_suggestions(world.customer.id, principal=stranger)
+    suggested = core.customers.rebooking_suggestions(world.customer.id, principal=partner)
+    assert [s.slot.id for s in suggested] == [world.future.id]
 
 
 @pytest.mark.parametrize(
