@@ -2712,6 +2712,20 @@ def _store_alone(repository: str, build: Callable[[Builder], Any]) -> Callable[.
     return store
 
 
+def _store_certificate(uow_factory: UnitOfWorkFactory, make: Builder) -> Certificate:
+    booking = _stored_booking(uow_factory, make)
+    certificate = Certificate.issue(
+        certificate_id=CertificateId(uuid4()),
+        customer_id=booking.customer_id,
+        booking_id=booking.id,
+        kind="AOW",
+        number=f"V-{uuid4().hex[:8]}",
+        issued_at=T0,
+        now=T0,
+    )
+    return _committed(uow_factory, "certificates", certificate)
+
+
 def _store_group(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingGroup:
     return _committed(uow_factory, "groups", make.group(_store_customer(uow_factory, make).id))
 
@@ -2844,6 +2858,14 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
         lambda writer: 10 * writer,
         _store_alone("invoice_series", lambda make: make.invoice_series(key=_VERSIONED_SERIES)),
         read=lambda uow, _: uow.invoice_series.get(_VERSIONED_SERIES),
+    ),
+    # ------------------------------------------------------------ customer care (0.3)
+    VersionedKind(
+        Certificate,
+        "certificates",
+        "issued_at",
+        lambda writer: T0 + timedelta(minutes=writer),
+        _store_certificate,
     ),
 )
 
@@ -3119,6 +3141,23 @@ class CustomerStatsRepositoryContract(_Base):
                 second.id,
             ]
             assert list(uow.customer_stats.booked_products(query, limit=1)) == [first.id]
+
+    def test_get_many_reads_several_customers_by_id_in_one_call(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        people = [make.customer(name=f"Person {n}") for n in range(3)]
+        with uow_factory() as uow:
+            for person in people:
+                uow.customers.add(person)
+            uow.commit()
+        with uow_factory() as uow:
+            missing = CustomerId(uuid4())
+            found = uow.customers.get_many([people[0].id, people[2].id, missing])
+            assert found == {people[0].id: people[0], people[2].id: people[2]}
+            assert uow.customers.get_many([]) == {}
+            fresh = make.customer()
+            uow.customers.add(fresh)
+            assert uow.customers.get_many([fresh.id]) == {fresh.id: fresh}
 
     def test_a_merged_customer_is_left_out_of_lists_and_its_phone_finds_the_survivor(
         self, uow_factory: UnitOfWorkFactory, make: Builder
