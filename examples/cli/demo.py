@@ -30,6 +30,7 @@ from bookingcore import (
     BookingRequest,
     CapacityError,
     CustomerDetails,
+    CustomerId,
     DiscountTier,
     InvalidTransitionError,
     Money,
@@ -65,6 +66,7 @@ from bookingcore_adapters.payments.fake_stripe import FakeStripe, running_fake_s
 from bookingcore_adapters.payments.stripe import StripeProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
+from examples.cli.customer_story import customer_view_story
 
 __all__ = ["DEFAULT_DATABASE", "MEMORY", "DemoError", "make_core", "run_demo"]
 
@@ -635,6 +637,10 @@ def _tell_story(
 
     _section(console, 16, "A holiday from a lead, through two quotations, to every supplier's yes")
     _travel_story(console, core, admin, start)
+
+    _section(console, 17, "Staff open the customer's page")
+    assert me.id is not None
+    customer_view_story(console, core, admin, CustomerId(me.id))
 
 
 def _payment_story(

@@ -213,3 +213,15 @@ def test_a_holiday_goes_from_a_lead_through_two_quotations_to_every_suppliers_ye
     assert "The hotel sees 1 of the booking's 2 items" in demo_text
     assert "Both suppliers confirmed -> the booking is supplier_confirmed" in demo_text
     assert "Check out: Lakeside Hotel, 3 nights" in demo_text
+
+
+def test_staff_see_the_customer_view_rebooking_suggestions_and_an_export(demo_text: str) -> None:
+    """The last chapter shows the customer's figures, needs, slots to book again and a CSV."""
+    assert "17. Staff open the customer's page" in demo_text
+    assert "Customer view of Asha Verma: 3 booking(s), 2 upcoming, 1 cancelled, 0 no-show" in (
+        demo_text
+    )
+    assert "Lifetime value 13,000.00 INR; spent 4,250.00 INR" in demo_text
+    assert "Needs: Asha Verma - Asthma inhaler" in demo_text
+    assert "Book again? Hampta Pass trek" in demo_text
+    assert "Exported 3 booking(s) to CSV" in demo_text

@@ -21,6 +21,12 @@ from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.certificates import (
+    Certificate,
+    CertificateFilter,
+    CertificateId,
+    CertificateState,
+)
 from bookingcore.domain.commissions import (
     CommissionEntry,
     CommissionEntryId,
@@ -64,6 +70,7 @@ from bookingcore.domain.imports import (
     cell_name,
 )
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
 from bookingcore.domain.invoices import (
     Invoice,
     InvoiceId,
@@ -156,6 +163,10 @@ __all__ = [
     "BookingTraveler",
     "BookingUpdated",
     "CellProblem",
+    "Certificate",
+    "CertificateFilter",
+    "CertificateId",
+    "CertificateState",
     "Channel",
     "ColumnMapping",
     "ColumnSpec",
@@ -170,6 +181,7 @@ __all__ = [
     "Cursor",
     "Customer",
     "CustomerRegistered",
+    "CustomerStats",
     "CustomerTally",
     "Delivery",
     "DeliveryStatus",
@@ -228,6 +240,7 @@ __all__ = [
     "SlotTally",
     "SourceRow",
     "StaffMember",
+    "StatusGroups",
     "Supplier",
     "TaxRates",
     "Traveler",
@@ -256,4 +269,5 @@ __all__ = [
     "price_booking",
     "request_digest",
     "series_key",
+    "summarise_bookings",
 ]

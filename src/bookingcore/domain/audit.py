@@ -11,7 +11,7 @@ the same whatever storage keeps it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -28,7 +28,7 @@ from bookingcore.domain.values import (
     RequestOrigin,
 )
 
-__all__ = ["AuditAction", "AuditEntry", "audit_value", "diff", "snapshot"]
+__all__ = ["REDACTED", "AuditAction", "AuditEntry", "audit_value", "diff", "snapshot"]
 
 
 class AuditAction(enum.StrEnum):
@@ -46,6 +46,8 @@ class AuditAction(enum.StrEnum):
     CREDENTIALS_ROTATED = "credentials_rotated"
     #: an advisor's or staff member's note on a booking (append-only; seed 004)
     NOTE_ADDED = "note_added"
+    MERGED = "merged"
+    ERASED = "erased"
 
 
 def _plain(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -85,6 +87,29 @@ class AuditEntry:
     def changed_fields(self) -> tuple[str, ...]:
         """The names of the fields this entry records, sorted."""
         return tuple(sorted({*self.old_values, *self.new_values}))
+
+    def redact(self, fields: Collection[str]) -> bool:
+        """Replace the recorded values of ``fields`` with :data:`REDACTED`, in place.
+
+        The one change an audit entry ever takes: erasing a person's data (GDPR)
+        must reach the trail too. The entry keeps which fields changed, when and
+        by whom. Returns whether anything was replaced; the unit of work that
+        read the entry stores the change on commit.
+
+        .. versionadded:: 0.3
+        """
+        changed = False
+        for name in ("old_values", "new_values"):
+            values = getattr(self, name)
+            if any(key in fields and values[key] != REDACTED for key in values):
+                redacted = {k: REDACTED if k in fields else v for k, v in values.items()}
+                object.__setattr__(self, name, redacted)  # frozen: see the docstring
+                changed = True
+        return changed
+
+
+#: What a redacted audit value reads as.
+REDACTED = "[erased]"
 
 
 def audit_value(value: object) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from uuid import UUID
 
 import attrs
 
@@ -26,8 +27,23 @@ from bookingcore.domain.values import (
     TravelerId,
     Versioned,
 )
+from bookingcore.errors import ValidationError
 
-__all__ = ["Customer", "Gender", "Traveler", "TravelerDetails"]
+__all__ = ["ERASED_NAME", "Customer", "Gender", "Traveler", "TravelerDetails", "erased_phone"]
+
+#: The name an erased traveler keeps (a traveler must have one).
+ERASED_NAME = "[erased]"
+
+
+def erased_phone(customer_id: UUID) -> PhoneNumber:
+    """The placeholder phone of an erased customer: unique, and no real number.
+
+    ``+0`` starts no country code, so no number a person types ever equals it.
+
+    .. versionadded:: 0.3
+    """
+    return PhoneNumber.from_stored(f"+0{customer_id.int % 10**18:018d}")
+
 
 MAX_AGE = 130
 _GENDER_ALIASES = {"m": "male", "f": "female", "prefer_not_to_say": "undisclosed"}
@@ -76,8 +92,59 @@ class Customer(Versioned):
     created_by_partner_id: PartnerId | None = None
     created_by: Actor | None = None
     version: int = 1
+    merged_into: CustomerId | None = None
+    erased_at: datetime | None = None
 
     entity_name = "customer"
+
+    @property
+    def is_merged(self) -> bool:
+        """True once this customer was merged into another one (reads skip them).
+
+        .. versionadded:: 0.3
+        """
+        return self.merged_into is not None
+
+    @property
+    def is_erased(self) -> bool:
+        """True once the customer's personal data was erased (GDPR).
+
+        .. versionadded:: 0.3
+        """
+        return self.erased_at is not None
+
+    def merge_into(self, survivor: CustomerId, *, now: datetime) -> None:
+        """Mark this customer as merged into ``survivor``.
+
+        Raises:
+            ValidationError: ``survivor`` is this customer, or it is merged already.
+
+        .. versionadded:: 0.3
+        """
+        if survivor == self.id:
+            msg = "a customer cannot be merged into itself"
+            raise ValidationError.single("merged_into", msg, "same_customer")
+        if self.merged_into is not None:
+            msg = f"customer {self.id} was already merged into {self.merged_into}"
+            raise ValidationError.single("merged_into", msg, "already_merged")
+        self.merged_into = survivor
+        self.updated_at = now
+        self.version += 1
+
+    def erase(self, *, now: datetime) -> None:
+        """Anonymise the personal fields; the customer stays, so bookings and money add up.
+
+        The phone becomes :func:`erased_phone` (no real number: nobody can find,
+        register or sign in with it), name and email are dropped.
+
+        .. versionadded:: 0.3
+        """
+        self.phone = erased_phone(self.id)
+        self.name = None
+        self.email = None
+        self.erased_at = now
+        self.updated_at = now
+        self.version += 1
 
     @property
     def is_profile_complete(self) -> bool:
@@ -252,6 +319,31 @@ class Traveler(Versioned):
     def is_deleted(self) -> bool:
         """True once the traveler was soft-deleted."""
         return self.deleted_at is not None
+
+    def move_to(self, customer_id: CustomerId, *, now: datetime) -> None:
+        """Put the traveler under ``customer_id`` (when two customers are merged).
+
+        .. versionadded:: 0.3
+        """
+        self.customer_id = customer_id
+        self.updated_at = now
+        self.version += 1
+
+    def erase(self, *, now: datetime) -> None:
+        """Anonymise every personal field; the traveler stays so bookings keep their counts.
+
+        .. versionadded:: 0.3
+        """
+        self.name = ERASED_NAME
+        self.age = None
+        self.birth_date = None
+        self.gender = None
+        self.phone = None
+        self.emergency_contact_name = None
+        self.emergency_contact_phone = None
+        self.special_requirements = None
+        self.updated_at = now
+        self.version += 1
 
     def soft_delete(self, *, now: datetime) -> None:
         """Hide the traveler from lists and new bookings; past bookings keep them."""

@@ -182,7 +182,13 @@ class CustomerFilter:
     text: str | None = attrs.field(default=None, validator=_search_text)
 
     def matches(self, customer: Customer) -> bool:
-        """The reference semantics every adapter implements."""
+        """The reference semantics every adapter implements (merged customers never match).
+
+        .. versionchanged:: 0.3
+           Customers merged into another one are left out.
+        """
+        if customer.merged_into is not None:
+            return False
         if self.customer_id is not None and customer.id != self.customer_id:
             return False
         if self.partner_id is not None and customer.partner_id != self.partner_id:

@@ -22,6 +22,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
@@ -30,6 +31,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemStatus
 from bookingcore.domain.leads import Lead, LeadStatus
@@ -91,9 +93,11 @@ __all__ = [
     "BookingGroupRepository",
     "BookingItemRepository",
     "BookingRepository",
+    "CertificateRepository",
     "CommissionLedgerRepository",
     "CommunicationRepository",
     "CustomerRepository",
+    "CustomerStatsRepository",
     "DeliveryRepository",
     "DocumentRepository",
     "ImportErrorRepository",
@@ -135,24 +139,58 @@ class CustomerRepository(Protocol):
     def get(self, customer_id: CustomerId) -> Customer | None:
         """The customer with this id."""
 
+    def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
+        """The customers with any of ``customer_ids``, by id, in one look-up (a page of
+        an export reads its bookings' customers at once).
+
+        .. versionadded:: 0.3
+        """
+
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
-        """The customer with this normalised phone number."""
+        """The customer with this normalised phone number; for a customer merged
+        into another one, the customer it was merged into.
+
+        .. versionchanged:: 0.3
+           Follows merges.
+        """
 
     def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
-        """The customers holding any of ``phones``, by phone, in one look-up.
+        """The customers holding any of ``phones``, by the phone asked for, in one
+        look-up (merged customers replaced by the customer they were merged into).
 
         .. versionadded:: 0.1
         """
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         """Customers by email for any of ``emails``; where several share one
-        address, the oldest. One look-up.
+        address, the oldest. One look-up. Merged customers are left out.
 
         .. versionadded:: 0.1
         """
 
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
-        """Customers matching ``query``, newest first."""
+        """Customers matching ``query``, newest first (never merged ones)."""
+
+
+class CustomerStatsRepository(Protocol):
+    """Figures about a customer's bookings, computed by the storage.
+
+    Both methods read what is committed and cost a fixed number of queries
+    however many bookings match (SQL adapters use aggregate queries).
+
+    .. versionadded:: 0.3
+    """
+
+    def summarise(
+        self, query: BookingFilter, *, now: datetime, statuses: StatusGroups
+    ) -> CustomerStats:
+        """The :class:`~bookingcore.domain.insights.CustomerStats` of the bookings
+        matching ``query`` (and of their payments), as
+        :func:`~bookingcore.domain.insights.summarise_bookings` computes them."""
+
+    def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
+        """Up to ``limit`` distinct products of the bookings matching ``query``,
+        the most recently booked first (bookings without a product are skipped)."""
 
 
 class TravelerRepository(Protocol):
@@ -1024,3 +1062,30 @@ class ItineraryRepository(Protocol):
 
     def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
         """The booking's plan, if one was made."""
+
+
+class CertificateRepository(Protocol):
+    """Certificates earned on bookings, unique by ``(kind, number)``.
+
+    .. versionadded:: 0.3
+    """
+
+    def add(self, certificate: Certificate) -> None:
+        """Register a new certificate. A repeated ``(kind, number)`` is a
+        DuplicateError at the latest on commit."""
+
+    def get(self, certificate_id: CertificateId) -> Certificate | None:
+        """The certificate with this id."""
+
+    def get_by_number(self, kind: str, number: str) -> Certificate | None:
+        """The certificate of ``kind`` printed with ``number``."""
+
+    def list(self, query: CertificateFilter, page: PageRequest) -> Page[Certificate]:
+        """Certificates matching ``query``, newest first (keyset pages)."""
+
+    def list_expiring(
+        self, expires_before: datetime, *, after: datetime, limit: int
+    ) -> Sequence[Certificate]:
+        """Up to ``limit`` certificates expiring after ``after`` and before
+        ``expires_before`` whose reminder for that expiry has not gone out
+        (``reminded_for`` differs from ``expires_at``), soonest expiry first."""

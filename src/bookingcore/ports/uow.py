@@ -23,9 +23,11 @@ from bookingcore.ports.repositories import (
     BookingGroupRepository,
     BookingItemRepository,
     BookingRepository,
+    CertificateRepository,
     CommissionLedgerRepository,
     CommunicationRepository,
     CustomerRepository,
+    CustomerStatsRepository,
     DeliveryRepository,
     DocumentRepository,
     ImportErrorRepository,
@@ -229,6 +231,22 @@ class UnitOfWork(Protocol):
     @property
     def itineraries(self) -> ItineraryRepository:
         """Bookings' day-by-day plans in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    # ---------------------------------------------------------------- customer view (0.3)
+
+    @property
+    def customer_stats(self) -> CustomerStatsRepository:
+        """Aggregate figures about customers' bookings in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    @property
+    def certificates(self) -> CertificateRepository:
+        """Certificates earned on bookings in this transaction.
 
         .. versionadded:: 0.3
         """

@@ -28,6 +28,12 @@ from bookingcore.services.bookings import (
     Transition,
 )
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.certificates import (
+    DEFAULT_RENEWAL_LEAD,
+    CertificateService,
+    ComplianceLine,
+    ComplianceReport,
+)
 from bookingcore.services.commissions import (
     CommissionReport,
     CommissionReportLine,
@@ -38,7 +44,12 @@ from bookingcore.services.customers import (
     CustomerHistory,
     CustomerMatch,
     CustomerService,
+    CustomerView,
+    RebookingSuggestion,
     Registration,
+    StaffNote,
+    TravelerRequirement,
+    status_groups,
 )
 from bookingcore.services.dashboard import DashboardService, StaffDashboard
 from bookingcore.services.events import (
@@ -48,6 +59,7 @@ from bookingcore.services.events import (
     OutboxRelay,
     Subscription,
 )
+from bookingcore.services.exports import BOOKING_EXPORT_COLUMNS, ExportService
 from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportPlan,
@@ -69,6 +81,7 @@ from bookingcore.services.jobs import (
 from bookingcore.services.leads import LeadRequest, LeadService
 from bookingcore.services.partners import PartnerRegistration, PartnerService
 from bookingcore.services.payments import PaymentIntent, PaymentService
+from bookingcore.services.privacy import ERASED_TEXT, PERSONAL_FIELDS, PrivacyService
 from bookingcore.services.quotations import (
     QuotationRequest,
     QuotationService,
@@ -98,7 +111,11 @@ from bookingcore.services.webhooks import WebhookRunReport, WebhookService, Webh
 
 __all__ = [
     "AUDITED_ENTITIES",
+    "BOOKING_EXPORT_COLUMNS",
+    "DEFAULT_RENEWAL_LEAD",
+    "ERASED_TEXT",
     "OPTIONAL_JOBS",
+    "PERSONAL_FIELDS",
     "UNSET",
     "AdvisorNote",
     "AdvisorWorkload",
@@ -109,19 +126,24 @@ __all__ = [
     "BookingService",
     "CancellationLine",
     "CatalogService",
+    "CertificateService",
     "CommissionReport",
     "CommissionReportLine",
     "CommissionService",
     "CommunicationService",
+    "ComplianceLine",
+    "ComplianceReport",
     "CurrencyTotals",
     "CustomerHistory",
     "CustomerMatch",
     "CustomerService",
     "CustomerValue",
+    "CustomerView",
     "DashboardService",
     "DispatchReport",
     "DocumentHandler",
     "EventDispatcher",
+    "ExportService",
     "GroupService",
     "GroupTotals",
     "HandlerContext",
@@ -145,10 +167,12 @@ __all__ = [
     "PaymentIntent",
     "PaymentService",
     "PreviewRow",
+    "PrivacyService",
     "Progress",
     "QuotationRequest",
     "QuotationService",
     "QuoteLine",
+    "RebookingSuggestion",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",
@@ -161,6 +185,7 @@ __all__ = [
     "ServiceContext",
     "SignedIn",
     "StaffDashboard",
+    "StaffNote",
     "StaffService",
     "StrayPayment",
     "StrayReason",
@@ -169,6 +194,7 @@ __all__ = [
     "Transaction",
     "Transition",
     "TravelDocumentService",
+    "TravelerRequirement",
     "TravelerService",
     "TripService",
     "UtilisationLine",
@@ -178,4 +204,5 @@ __all__ = [
     "WebhookRunReport",
     "WebhookService",
     "WebhookSettings",
+    "status_groups",
 ]

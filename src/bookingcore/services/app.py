@@ -34,11 +34,13 @@ from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.catalog import CatalogService
+from bookingcore.services.certificates import CertificateService
 from bookingcore.services.commissions import CommissionService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.dashboard import DashboardService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
+from bookingcore.services.exports import ExportService
 from bookingcore.services.groups import GroupService
 from bookingcore.services.imports import ImportService
 from bookingcore.services.invoicing import InvoiceService
@@ -47,6 +49,7 @@ from bookingcore.services.jobs import JobService
 from bookingcore.services.leads import LeadService
 from bookingcore.services.partners import PartnerService
 from bookingcore.services.payments import PaymentService, PaymentSettings
+from bookingcore.services.privacy import PrivacyService
 from bookingcore.services.quotations import QuotationService
 from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
@@ -115,6 +118,12 @@ class BookingCore:
             plans, 0.3)
         travel_documents: :class:`~bookingcore.services.TravelDocumentService`
             (quotation, vouchers, itinerary on demand, versioned, 0.3)
+        privacy: :class:`~bookingcore.services.PrivacyService` (GDPR export and
+            erasure of a customer)
+        exports: :class:`~bookingcore.services.ExportService` (booking lists as
+            rows for CSV/XLSX, streamed)
+        certificates: :class:`~bookingcore.services.CertificateService`
+            (certificates earned on bookings, renewal reminders, compliance report)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -255,6 +264,10 @@ class BookingCore:
         # Invoice documents (issue 18): issued invoices and credit notes, rendered.
         self.invoices = InvoiceService(self.context, renderer)
         self.events = EventDispatcher(self.context, retry=retry)
+        # ---------------------------------------------------------- customer care (0.3)
+        self.privacy = PrivacyService(self.context)
+        self.exports = ExportService(self.context)
+        self.certificates = CertificateService(self.context, self.communications)
         if automations is not False:
             _automations.install(
                 self.events,

@@ -19,7 +19,7 @@ __all__ = ["AUDITED_ENTITIES", "AuditService"]
 
 #: The entities whose changes leave audit entries.
 AUDITED_ENTITIES = frozenset(
-    {"booking", "customer", "traveler", "partner", "staff", "import", "session"}
+    {"booking", "customer", "traveler", "partner", "staff", "import", "session", "certificate"}
     # The travel operating system (0.3).
     | {"lead", "quotation", "booking item"}
 )

@@ -549,6 +549,17 @@ class CommunicationService:
             "offer_expires_at": "",
         }
 
+    def deliver(self, communication_id: CommunicationId) -> Communication:
+        """Hand a message another service logged as pending to the notifier, and log
+        what it answered (certificate renewal reminders are logged this way).
+
+        Raises:
+            DeliveryError: the notifier refused; the message is logged as failed.
+
+        .. versionadded:: 0.3
+        """
+        return self._deliver(communication_id)
+
     def _deliver(self, communication_id: CommunicationId) -> Communication:
         """Hand a logged message to the notifier and log what it answered."""
         with self._ctx.uow_factory() as uow:

@@ -6,16 +6,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
 import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
+from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import Certificate, CertificateFilter
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import CustomerRegistered
+from bookingcore.domain.insights import CustomerStats, StatusGroups
+from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import (
@@ -24,14 +30,116 @@ from bookingcore.domain.queries import (
     CustomerFilter,
     Page,
     PageRequest,
+    SlotFilter,
 )
+from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.values import BookingId, CustomerId, EmailAddress, PhoneNumber
-from bookingcore.errors import NotFoundError, PermissionDeniedError
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    EmailAddress,
+    PhoneNumber,
+    ProductId,
+    TravelerId,
+    Versioned,
+)
+from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._sessions import revoke_sessions
 
-__all__ = ["CustomerHistory", "CustomerMatch", "CustomerService", "Registration"]
+__all__ = [
+    "CustomerHistory",
+    "CustomerMatch",
+    "CustomerService",
+    "CustomerView",
+    "RebookingSuggestion",
+    "Registration",
+    "StaffNote",
+    "TravelerRequirement",
+    "status_groups",
+]
+
+#: How many upcoming and recent bookings, and rebooking slots, a view shows.
+VIEW_BOOKINGS = 20
+
+
+def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
+    """Which statuses of ``lifecycles`` are cancellations and which no-shows.
+
+    Each lifecycle's ``cancelled`` state is a cancellation; a state named
+    ``no_show`` (any case) is a no-show.
+
+    .. versionadded:: 0.3
+    """
+    chosen = list(lifecycles)
+    return StatusGroups(
+        cancelled=frozenset(lc.cancelled for lc in chosen if lc.cancelled is not None),
+        no_show=frozenset(s for lc in chosen for s in lc.states if s.lower() == "no_show"),
+    )
+
+
+@attrs.frozen
+class TravelerRequirement:
+    """What one of the customer's travelers needs (special requirements, preferences).
+
+    .. versionadded:: 0.3
+    """
+
+    traveler_id: TravelerId
+    name: str
+    requirements: str
+
+
+@attrs.frozen
+class StaffNote:
+    """A note staff left about the customer: today the internal notes of their bookings.
+
+    .. versionadded:: 0.3
+    """
+
+    booking_id: BookingId
+    reference: str
+    text: str
+    written_at: datetime
+
+
+@attrs.frozen
+class CustomerView:
+    """Seed 001's customer history view: one customer as staff see them.
+
+    ``stats`` come from the storage's aggregate queries and count only the
+    bookings the principal may see; ``upcoming`` are bookings still to take
+    place, soonest first (of the 20 most recently made, when there are more),
+    ``recent`` the 20 newest bookings;
+    ``requirements`` what their travelers need; ``notes`` what staff wrote
+    on their recent bookings; ``communications`` the messages the principal
+    may read, oldest first. ``certificates`` lists what they earned, newest
+    first (those of bookings the principal may see).
+
+    .. versionadded:: 0.3
+    """
+
+    customer: Customer
+    stats: CustomerStats
+    upcoming: Sequence[Booking]
+    recent: Sequence[Booking]
+    travelers: Sequence[Traveler]
+    requirements: Sequence[TravelerRequirement]
+    notes: Sequence[StaffNote]
+    communications: Sequence[Communication]
+    certificates: Sequence[Certificate] = ()
+
+
+@attrs.frozen
+class RebookingSuggestion:
+    """A slot the customer could book again: a product they booked before, with seats free.
+
+    .. versionadded:: 0.3
+    """
+
+    product_id: ProductId
+    slot: Slot
 
 
 @attrs.frozen
@@ -366,9 +474,272 @@ class CustomerService:
             NotFoundError: otherwise.
         """
         customer = uow.customers.get(customer_id)
-        if customer is None or not policy.can_view_customer(principal, customer):
+        if (
+            customer is None
+            or customer.merged_into is not None
+            or not policy.can_view_customer(principal, customer)
+        ):
             raise NotFoundError("customer", customer_id)
         return customer
+
+    # ------------------------------------------------------------ customer view (0.3)
+
+    def statuses(self) -> StatusGroups:
+        """The cancelled and no-show statuses of the configured lifecycles.
+
+        .. versionadded:: 0.3
+        """
+        return status_groups(self._ctx.settings.lifecycles.values())
+
+    def view(self, customer_id: CustomerId, *, principal: Principal) -> CustomerView:
+        """Seed 001's customer history view of one customer, in one unit of work.
+
+        The figures are aggregate queries in the storage; the number of queries
+        is fixed (about ten on SQL) however many bookings the customer has.
+        A partner sees only its own customers, and figures, bookings and
+        messages only of its own bookings.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal`` (merged
+                customers are never found).
+
+        .. versionadded:: 0.3
+        """
+        now = self._ctx.now()
+        statuses = self.statuses()
+        scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+        with self._ctx.uow_factory() as uow:
+            customer = self.load_visible(uow, customer_id, principal)
+            stats = uow.customer_stats.summarise(scoped, now=now, statuses=statuses)
+            ahead = uow.bookings.list(
+                attrs.evolve(scoped, starts_from=now), PageRequest(limit=VIEW_BOOKINGS)
+            ).items
+            recent = uow.bookings.list(scoped, PageRequest(limit=VIEW_BOOKINGS)).items
+            travelers = uow.travelers.list_for_customer(customer_id)
+            messages = uow.communications.list_for_customer(customer_id)
+            communications = self.visible_communications(uow, customer, principal, messages)
+            earned = uow.certificates.list(
+                CertificateFilter(customer_id=customer_id), PageRequest(limit=MAX_PAGE_SIZE)
+            ).items
+            if earned and not (
+                principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id)
+            ):
+                visible = self._visible_bookings(
+                    uow, customer, principal, [c.booking_id for c in earned]
+                )
+                earned = [c for c in earned if visible(c.booking_id)]
+        upcoming = sorted(
+            (b for b in ahead if b.status not in statuses.ended),
+            key=lambda b: (b.starts_at, b.id.bytes),
+        )
+        return CustomerView(
+            customer=customer,
+            stats=stats,
+            upcoming=upcoming,
+            recent=recent,
+            travelers=travelers,
+            requirements=[
+                TravelerRequirement(t.id, t.name, t.special_requirements)
+                for t in travelers
+                if t.special_requirements
+            ],
+            notes=[
+                StaffNote(b.id, b.reference, b.internal_notes, b.updated_at)
+                for b in recent
+                if b.internal_notes and not principal.is_customer(customer_id)
+            ],
+            communications=communications,
+            certificates=earned,
+        )
+
+    def rebooking_suggestions(
+        self, customer_id: CustomerId, *, principal: Principal, limit: int = VIEW_BOOKINGS
+    ) -> Sequence[RebookingSuggestion]:
+        """Upcoming slots with a free seat of the products the customer booked before.
+
+        Products are taken most recently booked first (at most ten); for each,
+        its next active slots with room, soonest first, up to ``limit`` in all.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+
+        .. versionadded:: 0.3
+        """
+        now = self._ctx.now()
+        scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+        found: list[RebookingSuggestion] = []
+        with self._ctx.uow_factory() as uow:
+            self.load_visible(uow, customer_id, principal)
+            for product_id in uow.customer_stats.booked_products(scoped, limit=10):
+                slots = uow.slots.list(
+                    SlotFilter(product_id=product_id, starts_from=now, only_available=True)
+                )
+                found += [RebookingSuggestion(product_id, slot) for slot in slots[:limit]]
+        found.sort(key=lambda s: (s.slot.starts_at, s.slot.id.bytes))
+        return found[:limit]
+
+    def identify(
+        self,
+        *,
+        principal: Principal,
+        phone: str | PhoneNumber | None = None,
+        email: str | EmailAddress | None = None,
+        name: str | None = None,
+        source: BookingSource | str | None = None,
+    ) -> Registration:
+        """Seed 001's booking flow: find the customer by phone, then by email, or create them.
+
+        A customer found by email is returned as is (their phone on file wins);
+        a new customer needs a phone (identity is phone-first).
+
+        Raises:
+            ValidationError: neither phone nor email, a bad one, or no phone to
+                create a new customer with.
+            PermissionDeniedError: as :meth:`register`.
+
+        .. versionadded:: 0.3
+        """
+        if phone is None and not email:
+            msg = "give a phone or an email to find the customer by"
+            raise ValidationError.single("phone", msg, "required")
+        if email and phone is None:
+            address = email if isinstance(email, EmailAddress) else EmailAddress.parse(email)
+            with self._ctx.uow_factory() as uow:
+                match = uow.customers.find_by_emails([address]).get(address)
+            if match is not None and policy.can_view_customer(principal, match):
+                return Registration(match, created=False)
+            msg = "no customer has this email; give a phone to register them"
+            raise ValidationError.single("phone", msg, "required")
+        assert phone is not None
+        number = self.parse_phone(phone)
+        if email:
+            address = email if isinstance(email, EmailAddress) else EmailAddress.parse(email)
+            with self._ctx.uow_factory() as uow:
+                by_phone = uow.customers.get_by_phone(number)
+                by_email = (
+                    None if by_phone else uow.customers.find_by_emails([address]).get(address)
+                )
+            if by_email is not None and policy.can_view_customer(principal, by_email):
+                return Registration(by_email, created=False)
+        return self.register(
+            number,
+            principal=principal,
+            name=name,
+            email=None if email is None else str(email),
+            source=source,
+        )
+
+    def merge(
+        self,
+        survivor_id: CustomerId,
+        duplicate_id: CustomerId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+    ) -> Customer:
+        """Merge ``duplicate_id`` into ``survivor_id``: two records found to be one person.
+
+        In one unit of work the duplicate's bookings, travelers, messages,
+        payments, waiting-list entries and groups move to the survivor, its
+        name and email fill the survivor's empty ones, and it is marked merged
+        (reads never return it again; its phone finds the survivor) and its
+        signed-in sessions end. Audit
+        entries about the duplicate are kept, and each customer gets a
+        ``merged`` entry. Issued invoices keep the customer they were issued to.
+
+        Raises:
+            PermissionDeniedError: only staff who may change everything merge.
+            NotFoundError: either customer does not exist or was merged already.
+            ValidationError: the two ids are the same.
+            DuplicateError: both are on one slot's waiting list.
+
+        .. versionadded:: 0.3
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
+        if survivor_id == duplicate_id:
+            msg = "a customer cannot be merged into itself"
+            raise ValidationError.single("duplicate_id", msg, "same_customer")
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            survivor = self.load_visible(uow, survivor_id, principal)
+            duplicate = self.load_visible(uow, duplicate_id, principal)
+            moved = self._move_records(uow, duplicate_id, survivor_id, now)
+            before = snapshot(survivor, _PROFILE)
+            if (duplicate.name and not survivor.name) or (duplicate.email and not survivor.email):
+                survivor.complete_profile(
+                    now=now,
+                    name=duplicate.name if not survivor.name else None,
+                    email=duplicate.email if not survivor.email else None,
+                )
+            old, new = diff(before, snapshot(survivor, _PROFILE))
+            duplicate.merge_into(survivor_id, now=now)
+            # Signed-in sessions of the duplicate would act as nobody: end them.
+            revoke_sessions(
+                tx,
+                PrincipalKind.CUSTOMER,
+                duplicate_id,
+                RevocationReason.CREDENTIALS_CHANGED,
+                principal=principal,
+                now=now,
+            )
+            tx.audit(
+                principal,
+                entity="customer",
+                entity_id=survivor_id,
+                action=AuditAction.MERGED,
+                old=old,
+                new={**new, "merged_from": str(duplicate_id), **moved},
+                reason=reason,
+            )
+            tx.audit(
+                principal,
+                entity="customer",
+                entity_id=duplicate_id,
+                action=AuditAction.MERGED,
+                old={"phone": duplicate.phone.e164},
+                new={"merged_into": str(survivor_id)},
+                reason=reason,
+            )
+            tx.commit()
+            return survivor
+
+    @staticmethod
+    def _move_records(
+        uow: UnitOfWork, source: CustomerId, target: CustomerId, now: datetime
+    ) -> dict[str, int]:
+        """Point every record of ``source`` at ``target``; how many of each moved."""
+        bookings: list[Booking] = []
+        request = PageRequest(limit=MAX_PAGE_SIZE)
+        while True:
+            page = uow.bookings.list(BookingFilter(customer_id=source), request)
+            bookings += page.items
+            if page.next_cursor is None:
+                break
+            request = PageRequest(limit=MAX_PAGE_SIZE, cursor=page.next_cursor)
+        records: dict[str, Sequence[Any]] = {
+            "bookings": bookings,
+            "travelers": uow.travelers.list_for_customer(source, include_deleted=True),
+            "communications": uow.communications.list_for_customer(source),
+            "payments": uow.payments.list_for_customer(source),
+            "waitlist_entries": uow.waitlist.list_for_customer(source),
+        }
+        for found in records.values():
+            for record in found:
+                _reassign(record, "customer_id", target, now)
+        groups = 0
+        request = PageRequest(limit=MAX_PAGE_SIZE)
+        while True:
+            listed = uow.groups.list(request, customer_id=source)
+            for group in listed.items:
+                for field in ("organizer_id", "company_id"):
+                    if getattr(group, field) == source:
+                        _reassign(group, field, target, now)
+                groups += 1
+            if listed.next_cursor is None:
+                break
+            request = PageRequest(limit=MAX_PAGE_SIZE, cursor=listed.next_cursor)
+        return {**{kind: len(found) for kind, found in records.items()}, "groups": groups}
 
 
 _PROFILE = ("name", "email")
@@ -388,3 +759,12 @@ class CustomerMatch:
     customer: Customer | None
     customer_id: CustomerId
     created: bool
+
+
+def _reassign(record: Any, field: str, customer_id: CustomerId, now: datetime) -> None:
+    """Point ``record``'s ``field`` at ``customer_id``, as a change its storage will write."""
+    setattr(record, field, customer_id)
+    if hasattr(record, "updated_at"):
+        record.updated_at = now
+    if isinstance(record, Versioned):
+        record.version += 1

@@ -50,6 +50,7 @@ import pytest
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntryKind
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer, Traveler
@@ -58,6 +59,7 @@ from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolic
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
@@ -122,9 +124,11 @@ __all__ = [
     "BookingItemRepositoryContract",
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
+    "CertificateRepositoryContract",
     "CommissionLedgerContract",
     "CommunicationRepositoryContract",
     "CustomerRepositoryContract",
+    "CustomerStatsRepositoryContract",
     "DocumentRepositoryContract",
     "HistoryRepositoryContract",
     "ImportRepositoryContract",
@@ -3281,6 +3285,20 @@ def _store_alone(repository: str, build: Callable[[Builder], Any]) -> Callable[.
     return store
 
 
+def _store_certificate(uow_factory: UnitOfWorkFactory, make: Builder) -> Certificate:
+    booking = _stored_booking(uow_factory, make)
+    certificate = Certificate.issue(
+        certificate_id=CertificateId(uuid4()),
+        customer_id=booking.customer_id,
+        booking_id=booking.id,
+        kind="AOW",
+        number=f"V-{uuid4().hex[:8]}",
+        issued_at=T0,
+        now=T0,
+    )
+    return _committed(uow_factory, "certificates", certificate)
+
+
 def _store_group(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingGroup:
     return _committed(uow_factory, "groups", make.group(_store_customer(uow_factory, make).id))
 
@@ -3738,6 +3756,14 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
         lambda writer: (ItineraryDay(day=date(2026, 2, writer), title=f"Day {writer}"),),
         _store_itinerary,
     ),
+    # ------------------------------------------------------------ customer care (0.3)
+    VersionedKind(
+        Certificate,
+        "certificates",
+        "issued_at",
+        lambda writer: T0 + timedelta(minutes=writer),
+        _store_certificate,
+    ),
 )
 
 
@@ -4116,6 +4142,283 @@ class TallyContract(_Base):
         assert ImportTally("COMPLETED", 3, 24, 20, 0, 1, 3) in everything
 
 
+# --------------------------------------------------------------- customer view (0.3)
+
+
+class CustomerStatsRepositoryContract(_Base):
+    """Customer figures from the storage equal :func:`summarise_bookings`; merged and
+    erased customers read back as such.
+
+    .. versionadded:: 0.3
+    """
+
+    STATUSES = StatusGroups(cancelled=frozenset({"cancelled"}), no_show=frozenset({"no_show"}))
+
+    def _history(self, uow_factory: UnitOfWorkFactory, make: Builder) -> dict[str, Any]:
+        partner = make.partner()
+        location = make.location()
+        products = [make.product(), make.product()]
+        customer = make.customer(partner_id=partner.id)
+        other = make.customer()
+        traveler = make.traveler(customer.id)
+        before = make.slot(location.id, starts_at=T0 + timedelta(days=1))
+        after = make.slot(location.id, starts_at=T0 + timedelta(days=40))
+        bhd = make.slot(
+            location.id, starts_at=T0 + timedelta(days=41), price_per_traveler=Money("0.125", "BHD")
+        )
+        rows = [
+            ("completed", before, products[0], None, 1),
+            ("no_show", before, products[1], None, 2),
+            ("cancelled", after, products[1], partner.id, 3),
+            ("confirmed", after, products[0], partner.id, 4),
+            ("pending", bhd, None, None, 5),
+        ]
+        bookings = []
+        for status, slot, product, via, hour in rows:
+            booking = make.booking(
+                customer.id,
+                slot,
+                [traveler.id],
+                status=status,
+                partner_id=via,
+                product_id=None if product is None else product.id,
+                created_at=T0 + timedelta(hours=hour),
+            )
+            bookings.append(booking)
+        bookings[3].total = Money("1234567.89", "INR")
+        elsewhere = make.booking(other.id, after, [make.traveler(other.id).id])
+        payment = make.payment(bookings[0])
+        payment.captured_amount = Money("100.01", "INR")
+        payment.refunded_amount = Money("0.02", "INR")
+        odd = make.payment(bookings[4])
+        odd.captured_amount = Money("0.125", "BHD")
+        with uow_factory() as uow:
+            uow.partners.add(partner)
+            uow.locations.add(location)
+            for product in products:
+                uow.products.add(product)
+            for person in (customer, other):
+                uow.customers.add(person)
+            uow.travelers.add(traveler)
+            uow.travelers.add(make.traveler(other.id, id=elsewhere.travelers[0].traveler_id))
+            for slot in (before, after, bhd):
+                uow.slots.add(slot)
+            for booking in [*bookings, elsewhere]:
+                uow.bookings.add(booking)
+            uow.payments.add(payment)
+            uow.payments.add(odd)
+            uow.commit()
+        return {
+            "customer": customer,
+            "partner": partner,
+            "products": products,
+            "bookings": bookings,
+            "payments": [payment, odd],
+        }
+
+    def test_summarise_equals_the_reference_computation(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        customer, bookings = world["customer"], world["bookings"]
+        now = T0 + timedelta(days=10)
+        with uow_factory() as uow:
+            stats = uow.customer_stats.summarise(
+                BookingFilter(customer_id=customer.id), now=now, statuses=self.STATUSES
+            )
+        expected = summarise_bookings(bookings, world["payments"], now=now, statuses=self.STATUSES)
+        assert stats == expected
+        assert stats.total_bookings == 5
+        assert (stats.cancelled_bookings, stats.no_show_bookings) == (1, 1)
+        assert stats.upcoming_bookings == 2
+        assert stats.total_spent == (Money("0.125", "BHD"), Money("99.99", "INR"))
+        assert stats.value_in("INR") == Money("1234767.89", "INR")
+
+    def test_summarise_applies_the_filter_and_counts_nothing_for_no_match(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        scoped = BookingFilter(customer_id=world["customer"].id, partner_id=world["partner"].id)
+        with uow_factory() as uow:
+            stats = uow.customer_stats.summarise(scoped, now=T0, statuses=self.STATUSES)
+            nothing = uow.customer_stats.summarise(
+                BookingFilter(customer_id=CustomerId(uuid4())), now=T0, statuses=self.STATUSES
+            )
+        assert stats.total_bookings == 2
+        assert stats.lifetime_value == (Money("1234567.89", "INR"),)
+        assert stats.total_spent == ()
+        assert nothing == CustomerStats()
+
+    def test_booked_products_are_distinct_and_most_recent_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        first, second = world["products"]
+        query = BookingFilter(customer_id=world["customer"].id)
+        with uow_factory() as uow:
+            assert list(uow.customer_stats.booked_products(query, limit=10)) == [
+                first.id,
+                second.id,
+            ]
+            assert list(uow.customer_stats.booked_products(query, limit=1)) == [first.id]
+
+    def test_get_many_reads_several_customers_by_id_in_one_call(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        people = [make.customer(name=f"Person {n}") for n in range(3)]
+        with uow_factory() as uow:
+            for person in people:
+                uow.customers.add(person)
+            uow.commit()
+        with uow_factory() as uow:
+            missing = CustomerId(uuid4())
+            found = uow.customers.get_many([people[0].id, people[2].id, missing])
+            assert found == {people[0].id: people[0], people[2].id: people[2]}
+            assert uow.customers.get_many([]) == {}
+            fresh = make.customer()
+            uow.customers.add(fresh)
+            assert uow.customers.get_many([fresh.id]) == {fresh.id: fresh}
+
+    def test_a_merged_customer_is_left_out_of_lists_and_its_phone_finds_the_survivor(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        email = EmailAddress("same@example.com")
+        survivor = make.customer(created_at=T0 + timedelta(minutes=1))
+        duplicate = make.customer(email=email, created_at=T0)
+        with uow_factory() as uow:
+            uow.customers.add(survivor)
+            uow.customers.add(duplicate)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.customers.get(duplicate.id)
+            assert found is not None
+            found.merge_into(survivor.id, now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(duplicate.id)
+            assert stored is not None
+            assert stored.merged_into == survivor.id
+            assert uow.customers.get_by_phone(duplicate.phone) == survivor
+            assert uow.customers.find_by_phones([duplicate.phone]) == {duplicate.phone: survivor}
+            assert uow.customers.find_by_emails([email]) == {}
+            listed = uow.customers.list(CustomerFilter(), PageRequest()).items
+            assert [c.id for c in listed] == [survivor.id]
+
+    def test_an_erased_customer_reads_back_anonymised(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer(name="Asha Rao", email=EmailAddress("asha@example.com"))
+        phone = customer.phone
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.customers.get(customer.id)
+            assert found is not None
+            found.erase(now=T0 + timedelta(days=1))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.email, stored.erased_at) == (
+                None,
+                None,
+                T0 + timedelta(days=1),
+            )
+            assert uow.customers.get_by_phone(phone) is None
+            assert uow.customers.list(CustomerFilter(text="asha"), PageRequest()).items == []
+
+
+class CertificateRepositoryContract(_Base):
+    """Certificates: unique ``(kind, number)``, filters, pages, the reminder queue.
+
+    .. versionadded:: 0.3
+    """
+
+    def _stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, expiries: list[datetime | None]
+    ) -> list[Certificate]:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        booking = make.booking(customer.id, slot, [traveler.id], status="completed")
+        found = [
+            Certificate.issue(
+                certificate_id=CertificateId(uuid4()),
+                customer_id=customer.id,
+                booking_id=booking.id,
+                traveler_id=traveler.id if index % 2 else None,
+                kind="AOW" if index < 3 else "EFR",
+                number=f"N-{index}",
+                issued_at=T0,
+                expires_at=expires,
+                now=T0 + timedelta(minutes=index),
+            )
+            for index, expires in enumerate(expiries)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            for certificate in found:
+                uow.certificates.add(certificate)
+            uow.commit()
+        return found
+
+    def test_a_certificate_reads_back_equal_and_kind_and_number_are_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        (first,) = self._stored(uow_factory, make, [T0 + timedelta(days=400)])
+        with uow_factory() as uow:
+            assert uow.certificates.get(first.id) == first
+            assert uow.certificates.get_by_number("AOW", "N-0") == first
+            assert uow.certificates.get_by_number("EFR", "N-0") is None
+            uow.certificates.add(attrs.evolve(first, id=CertificateId(uuid4())))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_list_filters_by_kind_customer_and_expiry_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        days = [T0 + timedelta(days=d) for d in (10, 20, 30, 40)]
+        found = self._stored(uow_factory, make, [*days, None])
+
+        def numbers(query: CertificateFilter) -> list[str]:
+            with uow_factory() as uow:
+                seen = walk_pages(lambda page: uow.certificates.list(query, page), limit=2)
+            return [c.number for c in seen]
+
+        assert numbers(CertificateFilter()) == ["N-4", "N-3", "N-2", "N-1", "N-0"]
+        assert numbers(CertificateFilter(kind="EFR")) == ["N-4", "N-3"]
+        assert numbers(CertificateFilter(customer_id=found[0].customer_id))[-1] == "N-0"
+        window = CertificateFilter(expires_from=days[1], expires_before=days[3])
+        assert numbers(window) == ["N-2", "N-1"]
+
+    def test_list_expiring_skips_reminded_expiries_and_comes_soonest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        days = [T0 + timedelta(days=d) for d in (30, 10, 20, 90)]
+        found = self._stored(uow_factory, make, [*days, None])
+        with uow_factory() as uow:
+            reminded = uow.certificates.get(found[2].id)
+            assert reminded is not None
+            reminded.mark_reminded(now=T0)
+            uow.commit()
+        with uow_factory() as uow:
+            due = uow.certificates.list_expiring(T0 + timedelta(days=60), after=T0, limit=10)
+            assert [c.number for c in due] == ["N-1", "N-0"]
+            assert (
+                len(uow.certificates.list_expiring(T0 + timedelta(days=60), after=T0, limit=1)) == 1
+            )
+            later = uow.certificates.list_expiring(
+                T0 + timedelta(days=60), after=T0 + timedelta(days=15), limit=10
+            )
+            assert [c.number for c in later] == ["N-0"]
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -4147,6 +4450,8 @@ class StorageContract(
     VersionContract,
     PersistenceContract,
     TallyContract,
+    CustomerStatsRepositoryContract,
+    CertificateRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

@@ -21,6 +21,10 @@ reports people open in a spreadsheet, safe from formula injection::
         print(row.number, dict(zip(source.header, row.values)))
     write_error_csv(failed_rows, source.header, "bookings-errors.csv")
 
+:func:`write_rows_csv` and :func:`write_rows_xlsx` write exported rows (a
+booking list from :meth:`~bookingcore.services.ExportService.booking_rows`) the
+same safe way, streaming.
+
 Needs the ``imports`` extra (openpyxl, defusedxml); ``calamine`` adds the
 faster XLSX reader.
 
@@ -28,6 +32,7 @@ faster XLSX reader.
 """
 
 from bookingcore_adapters.importers._csv import CsvSource
+from bookingcore_adapters.importers._exports import write_rows_csv, write_rows_xlsx
 from bookingcore_adapters.importers._files import FileLimits
 from bookingcore_adapters.importers._open import XlsxReader, open_rows
 from bookingcore_adapters.importers._reports import (
@@ -49,4 +54,6 @@ __all__ = [
     "open_rows",
     "write_error_csv",
     "write_error_xlsx",
+    "write_rows_csv",
+    "write_rows_xlsx",
 ]

@@ -17,6 +17,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.certificates import Certificate
 from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
@@ -138,6 +139,8 @@ TABLES: tuple[Table, ...] = (
     Table("quotations", Quotation, {"revision": lambda q: (q.reference, q.revision)}),
     Table("trips", Trip),
     Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
+    # ------------------------------------------------------------ customer care (0.3)
+    Table("certificates", Certificate, {"number": lambda c: (c.kind, c.number)}),
 )
 
 

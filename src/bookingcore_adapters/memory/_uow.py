@@ -14,6 +14,7 @@ from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
@@ -22,6 +23,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
+from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem, BookingItemStatus
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadStatus
@@ -143,6 +145,9 @@ class MemoryUnitOfWork:
         self.quotations = _QuotationRepository(self, "quotations")
         self.trips = _TripRepository(self, "trips")
         self.itineraries = _ItineraryRepository(self, "itineraries")
+        # ---------------------------------------------------------- customer view (0.3)
+        self.customer_stats = _CustomerStatsRepository(self)
+        self.certificates = _CertificateRepository(self, "certificates")
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -397,19 +402,25 @@ class _CustomerRepository(_Repository[Customer]):
     def get(self, customer_id: CustomerId) -> Customer | None:
         return self._get(customer_id)
 
+    def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
+        found = ((ident, self._get(ident)) for ident in set(customer_ids))
+        return {ident: c for ident, c in found if c is not None}
+
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
+        if found is not None and found.merged_into is not None:
+            return self._get(found.merged_into)  # merges never chain
         return found
 
     def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
-        found = (self.get_by_phone(phone) for phone in set(phones))
-        return {c.phone: c for c in found if c is not None}
+        found = ((phone, self.get_by_phone(phone)) for phone in set(phones))
+        return {phone: c for phone, c in found if c is not None}
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         wanted = set(emails)
         matching: list[Customer] = self._uow._select(
             self._table,
-            lambda c: c.email is not None and c.email in wanted,
+            lambda c: c.email is not None and c.email in wanted and c.merged_into is None,
             lambda c: (c.created_at, c.id.bytes),
         )
         by_email: dict[EmailAddress, Customer] = {}
@@ -1176,3 +1187,62 @@ class _ItineraryRepository(_Repository[Itinerary]):
     def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
         found: Itinerary | None = self._uow._find_unique(self._table, "booking_id", booking_id)
         return found
+
+
+# --------------------------------------------------------------- customer view (0.3)
+
+
+class _CustomerStatsRepository:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _bookings(self, query: BookingFilter) -> list[Booking]:
+        customers: dict[UUID, Customer] = {}
+        if query.text:
+            customers = {c.id: c for c in self._uow._rows("customers")}
+        return [
+            b for b in self._uow._rows("bookings") if query.matches(b, customers.get(b.customer_id))
+        ]
+
+    def summarise(
+        self, query: BookingFilter, *, now: datetime, statuses: StatusGroups
+    ) -> CustomerStats:
+        found = self._bookings(query)
+        ids = {b.id for b in found}
+        paid = [p for p in self._uow._rows("payments") if p.booking_id in ids]
+        return summarise_bookings(found, paid, now=now, statuses=statuses)
+
+    def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
+        latest: dict[ProductId, tuple[datetime, bytes]] = {}
+        for booking in self._bookings(query):
+            if booking.product_id is not None:
+                key = (booking.created_at, booking.id.bytes)
+                latest[booking.product_id] = max(latest.get(booking.product_id, key), key)
+        ordered = sorted(latest, key=lambda p: (-latest[p][0].timestamp(), p.bytes))
+        return ordered[:limit]
+
+
+class _CertificateRepository(_Repository[Certificate]):
+    def get(self, certificate_id: CertificateId) -> Certificate | None:
+        return self._get(certificate_id)
+
+    def get_by_number(self, kind: str, number: str) -> Certificate | None:
+        found: Certificate | None = self._uow._find_unique(self._table, "number", (kind, number))
+        return found
+
+    def list(self, query: CertificateFilter, page: PageRequest) -> Page[Certificate]:
+        return self._uow._page(self._table, query.matches, page)
+
+    def list_expiring(
+        self, expires_before: datetime, *, after: datetime, limit: int
+    ) -> Sequence[Certificate]:
+        found: list[Certificate] = self._uow._select(
+            self._table,
+            lambda c: (
+                c.expires_at is not None
+                and after < c.expires_at < expires_before
+                and c.reminded_for != c.expires_at
+            ),
+            lambda c: (c.expires_at, c.id.bytes),
+        )
+        return found[:limit]

@@ -82,6 +82,8 @@ customers = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    ref("merged_into_id", "customers.id"),
+    when("erased_at", nullable=True),
     Index(None, "created_at", "id"),
     Index(None, "email"),
 )
@@ -123,6 +125,8 @@ def _dump_customer(c: Customer) -> Row:
         "created_at": c.created_at,
         "updated_at": c.updated_at,
         "version": c.version,
+        "merged_into_id": c.merged_into,
+        "erased_at": c.erased_at,
     }
 
 
@@ -139,6 +143,8 @@ def _load_customer(r: Stored, _: Sequence[Stored]) -> Customer:
         created_by_partner_id=r["created_by_partner_id"],
         created_by=actor_of(r, "created_by_kind", "created_by_id"),
         version=r["version"],
+        merged_into=r["merged_into_id"],
+        erased_at=r["erased_at"],
     )
 
 
@@ -190,7 +196,7 @@ TRAVELERS = Mapper[Traveler]("traveler", travelers, _dump_traveler, _load_travel
 def customer_where(query: CustomerFilter, search: TextSearch) -> list[ColumnElement[bool]]:
     """:meth:`CustomerFilter.matches` as SQL over ``customers``."""
     c = customers.c
-    found: list[ColumnElement[bool]] = []
+    found: list[ColumnElement[bool]] = [c.merged_into_id.is_(None)]
     if query.customer_id is not None:
         found.append(c.id == query.customer_id)
     if query.partner_id is not None:
@@ -212,8 +218,28 @@ class CustomerRepository(Repository[Customer]):
     def get(self, customer_id: CustomerId) -> Customer | None:
         return self._get(customer_id)
 
+    def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
+        wanted = set(customer_ids)
+        if not wanted:
+            return {}
+        found = self._session.select(
+            self._mapper,
+            [self._table.c.id.in_(sorted(wanted, key=lambda i: i.bytes))],
+            lambda c: c.id in wanted,
+            lambda c: c.id.bytes,
+            order_by=[self._table.c.id],
+        )
+        return {c.id: c for c in found}
+
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
-        return self._session.find_unique(self._mapper, "phone", phone.e164, lambda c: c.phone.e164)
+        found = self._session.find_unique(self._mapper, "phone", phone.e164, lambda c: c.phone.e164)
+        return self._survivor(found)
+
+    def _survivor(self, customer: Customer | None) -> Customer | None:
+        """``customer``, or the customer it was merged into (merges never chain)."""
+        if customer is None or customer.merged_into is None:
+            return customer
+        return self._get(customer.merged_into)
 
     def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
         wanted = {phone.e164 for phone in phones}
@@ -226,7 +252,16 @@ class CustomerRepository(Repository[Customer]):
             lambda c: c.phone.e164,
             order_by=[self._table.c.phone],
         )
-        return {c.phone: c for c in found}
+        survivors = {
+            c.merged_into: self._get(c.merged_into) for c in found if c.merged_into is not None
+        }
+        by_phone: dict[PhoneNumber, Customer] = {}
+        for customer in found:
+            if customer.merged_into is None:
+                by_phone[customer.phone] = customer
+            elif (survivor := survivors[customer.merged_into]) is not None:
+                by_phone[customer.phone] = survivor
+        return by_phone
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         wanted = {email.value for email in emails}
@@ -234,8 +269,8 @@ class CustomerRepository(Repository[Customer]):
             return {}
         c = self._table.c
         found = self._oldest_first(
-            [c.email.in_(sorted(wanted))],
-            lambda x: x.email is not None and x.email.value in wanted,
+            [c.email.in_(sorted(wanted)), c.merged_into_id.is_(None)],
+            lambda x: x.email is not None and x.email.value in wanted and x.merged_into is None,
         )
         by_email: dict[EmailAddress, Customer] = {}
         for customer in found:

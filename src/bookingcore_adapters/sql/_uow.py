@@ -14,11 +14,13 @@ from bookingcore.domain.catalog import Location, Product, Supplier
 from bookingcore.domain.values import LocationId, ProductId, SupplierId
 from bookingcore_adapters.sql import _bookings as bookings
 from bookingcore_adapters.sql import _catalog as catalog
+from bookingcore_adapters.sql import _certificates as certificates
 from bookingcore_adapters.sql import _commissions as commissions
 from bookingcore_adapters.sql import _customers as customers
 from bookingcore_adapters.sql import _events as events
 from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
+from bookingcore_adapters.sql import _insights as insights
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
 from bookingcore_adapters.sql import _travel as travel
@@ -69,6 +71,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             travel.QUOTATIONS,
             travel.TRIPS,
             travel.ITINERARIES,
+            certificates.CERTIFICATES,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -140,6 +143,9 @@ class SqlUnitOfWork:
         self.quotations = travel.QuotationRepository(session, travel.QUOTATIONS)
         self.trips = travel.TripRepository(session, travel.TRIPS)
         self.itineraries = travel.ItineraryRepository(session, travel.ITINERARIES)
+        # ---------------------------------------------------------- customer view (0.3)
+        self.customer_stats = insights.CustomerStatsRepository(session)
+        self.certificates = certificates.CertificateRepository(session, certificates.CERTIFICATES)
 
     def __enter__(self) -> Self:
         self._session.open()

@@ -1,7 +1,7 @@
 """Partner webhooks: one row per (event, partner, topic) and a log of every attempt.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-04 21:00:00.000000
 
 ``webhook_deliveries.webhook_id`` is unique (the ``webhook-id`` header); the
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

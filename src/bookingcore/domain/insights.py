@@ -1,0 +1,135 @@
+"""What staff need to know about a customer at a glance (seed 001's customer history view).
+
+:class:`CustomerStats` holds the figures the storage computes for one customer
+(or any set of bookings): how many bookings, how many are still to come, how
+many were cancelled or missed, the first and last booking dates, what they
+spent and their lifetime value. Adapters compute it with aggregate queries
+(:meth:`~bookingcore.ports.CustomerStatsRepository.summarise`); the reference
+semantics are :func:`summarise_bookings`, which the memory adapter uses.
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.payments import Payment
+from bookingcore.domain.values import Money
+
+__all__ = ["CustomerStats", "StatusGroups", "summarise_bookings"]
+
+
+def _money_tuple(value: Iterable[Money]) -> tuple[Money, ...]:
+    return tuple(sorted(value, key=lambda m: m.currency))
+
+
+@attrs.frozen(kw_only=True)
+class StatusGroups:
+    """Which booking statuses count as cancelled, and which as a no-show.
+
+    Lifecycles are data: the service builds this from the configured
+    lifecycles (each one's ``cancelled`` state; every state called ``no_show``
+    in any case) and hands it to the storage.
+
+    .. versionadded:: 0.3
+    """
+
+    cancelled: frozenset[str] = frozenset()
+    no_show: frozenset[str] = frozenset()
+
+    @property
+    def ended(self) -> frozenset[str]:
+        """The statuses of bookings that will not take place."""
+        return self.cancelled | self.no_show
+
+
+@attrs.frozen(kw_only=True)
+class CustomerStats:
+    """A customer's booking figures, computed by the storage.
+
+    * ``total_bookings``: every booking, whatever its status;
+    * ``upcoming_bookings``: those starting at or after ``now`` that are
+      neither cancelled nor a no-show;
+    * ``cancelled_bookings`` / ``no_show_bookings``: by :class:`StatusGroups`;
+    * ``first_booking_at`` / ``last_booking_at``: when the oldest and newest
+      booking was made (``None`` without bookings);
+    * ``lifetime_value``: the totals of the bookings not cancelled, one
+      :class:`Money` per currency;
+    * ``total_spent``: the money actually kept from their payments (captured
+      less refunded), one :class:`Money` per currency.
+
+    Amount tuples are sorted by currency and leave out currencies with nothing.
+
+    .. versionadded:: 0.3
+    """
+
+    total_bookings: int = 0
+    upcoming_bookings: int = 0
+    cancelled_bookings: int = 0
+    no_show_bookings: int = 0
+    first_booking_at: datetime | None = None
+    last_booking_at: datetime | None = None
+    lifetime_value: tuple[Money, ...] = attrs.field(default=(), converter=_money_tuple)
+    total_spent: tuple[Money, ...] = attrs.field(default=(), converter=_money_tuple)
+
+    def spent_in(self, currency: str) -> Money:
+        """``total_spent`` in ``currency`` (zero when nothing was paid in it)."""
+        return next((m for m in self.total_spent if m.currency == currency), Money.zero(currency))
+
+    def value_in(self, currency: str) -> Money:
+        """``lifetime_value`` in ``currency`` (zero when nothing was booked in it)."""
+        found = (m for m in self.lifetime_value if m.currency == currency)
+        return next(found, Money.zero(currency))
+
+
+def _sums(amounts: Mapping[str, Decimal]) -> list[Money]:
+    return [Money(amount, currency) for currency, amount in amounts.items() if amount]
+
+
+def summarise_bookings(
+    bookings: Iterable[Booking],
+    payments: Iterable[Payment],
+    *,
+    now: datetime,
+    statuses: StatusGroups,
+) -> CustomerStats:
+    """The reference computation of :class:`CustomerStats` over loaded records.
+
+    ``payments`` should be those of ``bookings``; adapters compute the same
+    figures in their storage.
+    """
+    total = upcoming = cancelled = no_show = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    value: dict[str, Decimal] = {}
+    for booking in bookings:
+        total += 1
+        cancelled += booking.status in statuses.cancelled
+        no_show += booking.status in statuses.no_show
+        upcoming += booking.starts_at >= now and booking.status not in statuses.ended
+        first = booking.created_at if first is None else min(first, booking.created_at)
+        last = booking.created_at if last is None else max(last, booking.created_at)
+        if booking.status not in statuses.cancelled:
+            currency = booking.total.currency
+            value[currency] = value.get(currency, Decimal(0)) + booking.total.amount
+    spent: dict[str, Decimal] = {}
+    for payment in payments:
+        currency = payment.amount.currency
+        net = payment.captured_amount.amount - payment.refunded_amount.amount
+        spent[currency] = spent.get(currency, Decimal(0)) + net
+    return CustomerStats(
+        total_bookings=total,
+        upcoming_bookings=upcoming,
+        cancelled_bookings=cancelled,
+        no_show_bookings=no_show,
+        first_booking_at=first,
+        last_booking_at=last,
+        lifetime_value=_sums(value),
+        total_spent=_sums(spent),
+    )

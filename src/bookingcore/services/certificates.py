@@ -1,0 +1,382 @@
+"""Certificates earned on completed bookings, their renewal reminders, and the compliance report.
+
+::
+
+    cert = core.certificates.issue(
+        booking.id, kind="PADI Open Water", number="OW-2026-0042",
+        expires_at=now + timedelta(days=730), principal=staff,
+    )
+    # a periodic job: one reminder per certificate and expiry date, 30 days ahead
+    core.certificates.due_renewal_reminders(principal=system)
+    report = core.certificates.compliance_report(CertificateFilter(kind="PADI Open Water"),
+                                                 principal=staff)
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.audit import AuditAction, snapshot
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import (
+    Certificate,
+    CertificateFilter,
+    CertificateId,
+    CertificateState,
+)
+from bookingcore.domain.communications import Channel, Communication, CommunicationType
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import MAX_PAGE_SIZE, PageRequest
+from bookingcore.domain.values import BookingId, CommunicationId, CustomerId, TravelerId
+from bookingcore.errors import ConflictError, DeliveryError, NotFoundError, ValidationError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services._context import ServiceContext
+from bookingcore.services.communications import CommunicationService
+from bookingcore.services.customers import CustomerService, status_groups
+
+__all__ = [
+    "DEFAULT_RENEWAL_LEAD",
+    "CertificateService",
+    "ComplianceLine",
+    "ComplianceReport",
+]
+
+#: How long before expiry a renewal reminder goes out, unless configured otherwise.
+DEFAULT_RENEWAL_LEAD = timedelta(days=30)
+
+_ISSUED = ("kind", "number", "issued_at", "expires_at", "booking_id", "traveler_id")
+
+
+@attrs.frozen
+class ComplianceLine:
+    """One certificate in the compliance report: who holds it and where it stands.
+
+    .. versionadded:: 0.3
+    """
+
+    certificate: Certificate
+    holder: str
+    state: CertificateState
+
+
+@attrs.frozen
+class ComplianceReport:
+    """Who holds what, and what expires when (seed 001's compliance reporting).
+
+    ``lines`` are sorted by expiry (certificates that never expire last);
+    ``counts`` says how many are in each state.
+
+    .. versionadded:: 0.3
+    """
+
+    generated_at: datetime
+    lines: Sequence[ComplianceLine]
+
+    @property
+    def counts(self) -> dict[CertificateState, int]:
+        """How many certificates are in each state."""
+        found = dict.fromkeys(CertificateState, 0)
+        for line in self.lines:
+            found[line.state] += 1
+        return found
+
+
+class CertificateService:
+    """Issue certificates on completed bookings, remind before they expire, report on them.
+
+    ``reminder_lead`` is how long before expiry the renewal reminder goes out.
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        communications: CommunicationService,
+        *,
+        reminder_lead: timedelta = DEFAULT_RENEWAL_LEAD,
+    ) -> None:
+        self._ctx = context
+        self._communications = communications
+        self.reminder_lead = reminder_lead
+
+    def _is_completed(self, booking: Booking) -> bool:
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        if booking.status.lower() == "completed":
+            return True
+        ended = status_groups([lifecycle]).ended
+        return lifecycle.is_terminal(booking.status) and booking.status not in ended
+
+    def issue(
+        self,
+        booking_id: BookingId,
+        *,
+        kind: str,
+        number: str,
+        principal: Principal,
+        traveler_id: TravelerId | None = None,
+        issued_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> Certificate:
+        """Record a certificate earned on a completed booking.
+
+        It belongs to the booking's customer and, with ``traveler_id``, to that
+        traveler of the booking. ``issued_at`` defaults to now.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` is not staff who may change the booking.
+            ValidationError: the booking is not completed (``booking_id``), the
+                traveler is not on it (``traveler_id``), or bad kind, number or
+                expiry.
+            DuplicateError: a certificate of this kind already has this number.
+        """
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            booking = tx.uow.bookings.get(booking_id)
+            if booking is None or not policy.can_view_booking(principal, booking):
+                raise NotFoundError("booking", booking_id)
+            policy.require(
+                principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+                and policy.can_change_booking(principal, booking),
+                f"{principal} may not issue certificates for booking {booking.reference}",
+            )
+            if not self._is_completed(booking):
+                msg = f"booking {booking.reference} is {booking.status}, not completed"
+                raise ValidationError.single("booking_id", msg, "not_completed")
+            if traveler_id is not None and traveler_id not in {
+                t.traveler_id for t in booking.travelers
+            }:
+                msg = f"is not a traveler of booking {booking.reference}"
+                raise ValidationError.single("traveler_id", msg, "not_on_booking")
+            certificate = Certificate.issue(
+                certificate_id=CertificateId(self._ctx.ids.new_id()),
+                customer_id=booking.customer_id,
+                booking_id=booking.id,
+                traveler_id=traveler_id,
+                kind=kind,
+                number=number,
+                issued_at=issued_at or now,
+                expires_at=expires_at,
+                now=now,
+            )
+            tx.uow.certificates.add(certificate)
+            tx.audit(
+                principal,
+                entity="certificate",
+                entity_id=certificate.id,
+                action=AuditAction.CREATED,
+                new=snapshot(certificate, _ISSUED),
+                booking_id=booking.id,
+            )
+            tx.commit()
+            return certificate
+
+    def renew(
+        self, certificate_id: CertificateId, expires_at: datetime, *, principal: Principal
+    ) -> Certificate:
+        """Move a certificate's expiry; a reminder goes out again before the new date.
+
+        Raises:
+            PermissionDeniedError: only staff who may change everything renew.
+            NotFoundError: no such certificate.
+            ValidationError: the new expiry is not after the issue date.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not renew")
+        with self._ctx.transaction() as tx:
+            certificate = tx.uow.certificates.get(certificate_id)
+            if certificate is None:
+                raise NotFoundError("certificate", certificate_id)
+            before = snapshot(certificate, ("expires_at",))
+            certificate.renew(expires_at, now=self._ctx.now())
+            tx.audit(
+                principal,
+                entity="certificate",
+                entity_id=certificate.id,
+                action=AuditAction.UPDATED,
+                old=before,
+                new=snapshot(certificate, ("expires_at",)),
+                booking_id=certificate.booking_id,
+            )
+            tx.commit()
+            return certificate
+
+    def for_customer(
+        self, customer_id: CustomerId, *, principal: Principal
+    ) -> Sequence[Certificate]:
+        """The customer's certificates, newest first.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+        """
+        with self._ctx.uow_factory() as uow:
+            CustomerService.load_visible(uow, customer_id, principal)
+            return list(_walk(uow, CertificateFilter(customer_id=customer_id)))
+
+    def due_renewal_reminders(
+        self,
+        now: datetime | None = None,
+        *,
+        principal: Principal,
+        lead: timedelta | None = None,
+        channel: Channel | str | None = None,
+    ) -> Sequence[Communication]:
+        """Send a renewal reminder for every certificate expiring within ``lead``
+        (the service's ``reminder_lead`` by default) of ``now``, once per
+        certificate and expiry date.
+
+        Each reminder is logged as a ``certificate`` communication with the
+        dedupe key ``certificate-renewal:<id>:<expiry>`` and the certificate
+        is marked reminded in the same unit of work, so a second run, or a
+        second worker at the same time, sends nothing again. A reminder the
+        notifier refuses is logged as failed and the others still go out.
+        Erased customers are skipped (there is nobody left to tell).
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not send messages for all bookings.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
+        moment = now or self._ctx.now()
+        window = lead if lead is not None else self.reminder_lead
+        sent: list[Communication] = []
+        while True:
+            with self._ctx.uow_factory() as uow:
+                due = uow.certificates.list_expiring(moment + window, after=moment, limit=100)
+            if not due:
+                return sent
+            for certificate in due:
+                logged = self._log_reminder(certificate.id, moment, window, principal, channel)
+                if logged is None:
+                    continue
+                try:
+                    sent.append(self._communications.deliver(logged))
+                except DeliveryError:
+                    with self._ctx.uow_factory() as uow:
+                        failed = uow.communications.get(logged)
+                    if failed is not None:
+                        sent.append(failed)
+
+    def _log_reminder(
+        self,
+        certificate_id: CertificateId,
+        now: datetime,
+        lead: timedelta,
+        principal: Principal,
+        channel: Channel | str | None,
+    ) -> CommunicationId | None:
+        """In one unit of work: the reminder logged (pending) and the certificate marked."""
+        try:
+            with self._ctx.transaction() as tx:
+                certificate = tx.uow.certificates.get(certificate_id)
+                if certificate is None or not certificate.needs_reminder(now, lead=lead):
+                    return None
+                customer = tx.uow.customers.get(certificate.customer_id)
+                certificate.mark_reminded(now=now)
+                if customer is None or customer.is_erased:
+                    tx.commit()
+                    return None
+                message = self._reminder(certificate, customer, principal, channel, now)
+                tx.uow.communications.add(message)
+                tx.commit()
+                return message.id
+        except ConflictError:
+            return None  # another worker reminded this certificate first
+
+    def _reminder(
+        self,
+        certificate: Certificate,
+        customer: Customer,
+        principal: Principal,
+        channel: Channel | str | None,
+        now: datetime,
+    ) -> Communication:
+        chosen = Channel(channel) if channel else (Channel.EMAIL if customer.email else Channel.SMS)
+        if chosen is Channel.EMAIL and customer.email is None:
+            chosen = Channel.SMS
+        recipient = customer.email.value if chosen is Channel.EMAIL and customer.email else None
+        assert certificate.expires_at is not None
+        expiry = certificate.expires_at.strftime("%Y-%m-%d")
+        business = self._ctx.settings.business_name
+        return Communication(
+            id=CommunicationId(self._ctx.ids.new_id()),
+            customer_id=customer.id,
+            booking_id=certificate.booking_id,
+            type=CommunicationType.CERTIFICATE,
+            channel=chosen,
+            recipient=recipient or customer.phone.e164,
+            subject=f"Your {certificate.kind} certificate expires on {expiry}",
+            content=(
+                f"Hello {customer.name or 'there'}, your {certificate.kind} certificate "
+                f"{certificate.number} expires on {expiry}. Book a renewal with {business}."
+            ),
+            template_used="certificate_renewal",
+            created_at=now,
+            created_by=principal.actor,
+            dedupe_key=f"certificate-renewal:{certificate.id}:{certificate.expires_at.isoformat()}",
+        )
+
+    def compliance_report(
+        self,
+        query: CertificateFilter | None = None,
+        *,
+        principal: Principal,
+        now: datetime | None = None,
+    ) -> ComplianceReport:
+        """Who holds which certificate and where each stands (valid, expiring,
+        expired, permanent) at ``now``, for the certificates matching ``query``.
+
+        Staff who see everything see all; a partner sees its own customers'.
+        Reads one page of certificates and their holders at a time.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not list customers.
+        """
+        moment = now or self._ctx.now()
+        wanted = query or CertificateFilter()
+        lines: list[ComplianceLine] = []
+        may_list = principal.has(Permission.VIEW_ALL) or principal.kind is PrincipalKind.PARTNER
+        policy.require(may_list, f"{principal} may not read the compliance report")
+        with self._ctx.uow_factory() as uow:
+            for page in _pages(uow, wanted):
+                holders = uow.customers.get_many({c.customer_id for c in page})
+                owners = {c.customer_id for c in page if c.traveler_id}
+                travelers = {
+                    t.id: t
+                    for saved in uow.travelers.list_for_customers(owners).values()
+                    for t in saved
+                }
+                for certificate in page:
+                    customer = holders.get(certificate.customer_id)
+                    if customer is None or not policy.can_view_customer(principal, customer):
+                        continue
+                    traveler = (
+                        travelers.get(certificate.traveler_id) if certificate.traveler_id else None
+                    )
+                    holder = traveler.name if traveler else (customer.name or customer.phone.e164)
+                    state = certificate.state(moment, lead=self.reminder_lead)
+                    lines.append(ComplianceLine(certificate, holder, state))
+        far = datetime.max.replace(tzinfo=moment.tzinfo)
+        lines.sort(key=lambda line: (line.certificate.expires_at or far, line.certificate.id.bytes))
+        return ComplianceReport(generated_at=moment, lines=lines)
+
+
+def _pages(uow: UnitOfWork, query: CertificateFilter) -> Iterator[Sequence[Certificate]]:
+    request = PageRequest(limit=MAX_PAGE_SIZE)
+    while True:
+        page = uow.certificates.list(query, request)
+        yield page.items
+        if page.next_cursor is None:
+            return
+        request = PageRequest(limit=MAX_PAGE_SIZE, cursor=page.next_cursor)
+
+
+def _walk(uow: UnitOfWork, query: CertificateFilter) -> Iterator[Certificate]:
+    for page in _pages(uow, query):
+        yield from page

@@ -1,0 +1,207 @@
+"""GDPR: everything stored about a customer, and erasing them.
+
+::
+
+    data = core.privacy.export_customer(customer_id, principal=staff)
+    Path("asha.json").write_text(json.dumps(data, indent=2))
+
+    core.privacy.erase_customer(customer_id, principal=staff, reason="request 2026-113")
+
+Erasure anonymises in place: the customer's and their travelers' personal
+fields are dropped (the phone becomes a placeholder no real number equals),
+messages lose their recipient and text, bookings their travelers' requirements
+and internal notes, and the values of audit entries about them are redacted.
+Bookings, payments and their amounts stay, so counts and money still add up.
+Because the data is gone from storage, no read can bring it back: searches,
+lists, exports and the customer view only find the placeholders.
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.audit import AuditAction, AuditEntry
+from bookingcore.domain.auth import RevocationReason
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import CertificateFilter
+from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import MAX_PAGE_SIZE, BookingFilter, PageRequest
+from bookingcore.domain.values import CustomerId
+from bookingcore.errors import ValidationError
+from bookingcore.ports.uow import UnitOfWork
+from bookingcore.serialization import to_dict
+from bookingcore.services._context import ServiceContext
+from bookingcore.services._sessions import revoke_sessions
+from bookingcore.services.customers import CustomerService
+
+__all__ = ["ERASED_TEXT", "PERSONAL_FIELDS", "PrivacyService"]
+
+#: What erased free text reads as.
+ERASED_TEXT = "[erased]"
+
+#: The fields whose recorded values are redacted from audit entries about an
+#: erased customer or traveler.
+PERSONAL_FIELDS = frozenset(
+    {
+        "phone",
+        "name",
+        "email",
+        "age",
+        "birth_date",
+        "gender",
+        "emergency_contact_name",
+        "emergency_contact_phone",
+        "special_requirements",
+        "recipient",
+        "content",
+        "subject",
+    }
+)
+
+
+def _all_bookings(uow: UnitOfWork, customer_id: CustomerId) -> Iterator[Booking]:
+    request = PageRequest(limit=MAX_PAGE_SIZE)
+    while True:
+        page = uow.bookings.list(BookingFilter(customer_id=customer_id), request)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        request = PageRequest(limit=MAX_PAGE_SIZE, cursor=page.next_cursor)
+
+
+class PrivacyService:
+    """Export what is stored about a customer, and erase a customer (GDPR).
+
+    .. versionadded:: 0.3
+    """
+
+    def __init__(self, context: ServiceContext) -> None:
+        self._ctx = context
+
+    def export_customer(self, customer_id: CustomerId, *, principal: Principal) -> dict[str, Any]:
+        """Everything stored about the customer, as JSON-ready data.
+
+        Keys: ``customer``, ``travelers`` (soft-deleted ones too), ``bookings``,
+        ``payments``, ``communications``, ``waitlist_entries``, ``certificates``
+        (the newest 500), ``audit`` (entries about the customer and their
+        travelers, oldest first) and ``exported_at``. Staff who see
+        everything and the customer themself may ask (the right of access).
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+            PermissionDeniedError: a partner or advisor asks.
+        """
+        policy.require(
+            principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
+            f"{principal} may not export a customer's data",
+        )
+        with self._ctx.uow_factory() as uow:
+            customer = CustomerService.load_visible(uow, customer_id, principal)
+            travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
+            bookings = list(_all_bookings(uow, customer_id))
+            audit = self._trail(uow, customer, travelers)
+            return {
+                "exported_at": to_dict(self._ctx.now()),
+                "customer": to_dict(customer),
+                "travelers": to_dict(list(travelers)),
+                "bookings": to_dict(bookings),
+                "payments": to_dict(list(uow.payments.list_for_customer(customer_id))),
+                "communications": to_dict(list(uow.communications.list_for_customer(customer_id))),
+                "waitlist_entries": to_dict(list(uow.waitlist.list_for_customer(customer_id))),
+                "certificates": to_dict(
+                    uow.certificates.list(
+                        CertificateFilter(customer_id=customer_id),
+                        PageRequest(limit=MAX_PAGE_SIZE),
+                    ).items
+                ),
+                "audit": to_dict(audit),
+            }
+
+    @staticmethod
+    def _trail(
+        uow: UnitOfWork, customer: Customer, travelers: Sequence[Traveler]
+    ) -> list[AuditEntry]:
+        entries = list(uow.audit.list_for("customer", customer.id))
+        for traveler in travelers:
+            entries += uow.audit.list_for("traveler", traveler.id)
+        return sorted(entries, key=lambda e: (e.occurred_at, e.id.bytes))
+
+    def erase_customer(
+        self, customer_id: CustomerId, *, principal: Principal, reason: str | None = None
+    ) -> Customer:
+        """Anonymise the customer and their travelers, keeping bookings and money.
+
+        In one unit of work: the customer's phone, name and email, every
+        personal field of their travelers, the recipient and text of their
+        messages, their bookings' per-traveler requirements and internal notes,
+        the notes of their waiting-list entries,
+        and the recorded values of audit entries about them are erased, and
+        their signed-in sessions end; an
+        ``erased`` audit entry records who did it and why (without the data).
+
+        Raises:
+            PermissionDeniedError: only staff who may change everything erase.
+            NotFoundError: no such customer (or one merged into another).
+            ValidationError: the customer was erased already.
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not erase customers")
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            customer = CustomerService.load_visible(uow, customer_id, principal)
+            if customer.is_erased:
+                msg = f"customer {customer_id} was erased already"
+                raise ValidationError.single("customer_id", msg, "already_erased")
+            travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
+            for entry in self._trail(uow, customer, travelers):
+                entry.redact(PERSONAL_FIELDS)
+            customer.erase(now=now)
+            revoke_sessions(
+                tx,
+                PrincipalKind.CUSTOMER,
+                customer_id,
+                RevocationReason.CREDENTIALS_CHANGED,
+                principal=principal,
+                now=now,
+            )
+            for traveler in travelers:
+                traveler.erase(now=now)
+            bookings = 0
+            for booking in _all_bookings(uow, customer_id):
+                booking.travelers = tuple(
+                    attrs.evolve(t, special_requirements=None) for t in booking.travelers
+                )
+                booking.internal_notes = None
+                booking.updated_at = now
+                booking.version += 1
+                bookings += 1
+            for waiting in uow.waitlist.list_for_customer(customer_id):
+                if waiting.notes:
+                    waiting.notes = None
+                    waiting.touch(now)
+            messages = uow.communications.list_for_customer(customer_id)
+            for message in messages:
+                message.recipient = ERASED_TEXT
+                message.subject = None
+                message.content = ""
+            tx.audit(
+                principal,
+                entity="customer",
+                entity_id=customer_id,
+                action=AuditAction.ERASED,
+                new={
+                    "travelers": len(travelers),
+                    "bookings": bookings,
+                    "communications": len(messages),
+                },
+                reason=reason,
+            )
+            tx.commit()
+            return customer

@@ -1,0 +1,145 @@
+"""Customer figures in SQL: aggregate queries over bookings and payments.
+
+Amounts are summed exactly on every backend: ``NUMERIC`` on PostgreSQL, and on
+SQLite (where amounts are decimal text) as whole ten-thousandths read from the
+text, which an ``INTEGER`` sum holds exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, select
+
+from bookingcore.domain.insights import CustomerStats, StatusGroups
+from bookingcore.domain.queries import BookingFilter
+from bookingcore.domain.values import Money, ProductId
+from bookingcore_adapters.sql._bookings import booking_where, bookings
+from bookingcore_adapters.sql._payments import payments
+from bookingcore_adapters.sql._session import Session
+
+__all__ = ["CustomerStatsRepository"]
+
+_SCALE = 10_000  # amounts carry four decimals (NUMERIC(18, 4))
+
+
+def _is_in(column: ColumnElement[str], values: frozenset[str]) -> ColumnElement[bool]:
+    if not values:
+        return and_(column.is_(None), column.is_not(None))  # false, and typed
+    return column.in_(sorted(values))
+
+
+def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
+    """SQLite: an amount stored as decimal text (``"-12.5"``) as whole ten-thousandths
+    (``-125000``), read from the text itself so no binary float rounds it."""
+    text = cast(amount, String())
+    point = func.instr(text, ".")
+    digits = func.substr(func.substr(text, point + 1).concat("0000"), 1, 4)
+    fraction = case((point == 0, 0), else_=cast(digits, Integer()))
+    signed = case((func.substr(text, 1, 1) == "-", -fraction), else_=fraction)
+    whole = cast(text, Integer())  # SQLite reads the leading integer: "-12.5" -> -12
+    return whole * _SCALE + signed
+
+
+class CustomerStatsRepository:
+    """:class:`~bookingcore.ports.CustomerStatsRepository` in SQL: two queries for
+    :meth:`summarise` (bookings grouped by currency, payments grouped by
+    currency), one for :meth:`booked_products`."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _sum(self, column: ColumnElement[Any], sqlite: bool) -> ColumnElement[Any]:
+        if sqlite:
+            return func.sum(_ten_thousandths(column))
+        return func.sum(column)
+
+    @staticmethod
+    def _amount(value: Any, sqlite: bool) -> Decimal:
+        if value is None:
+            return Decimal(0)
+        if sqlite:
+            return Decimal(int(value)) / _SCALE
+        return Decimal(value)
+
+    def summarise(
+        self, query: BookingFilter, *, now: datetime, statuses: StatusGroups
+    ) -> CustomerStats:
+        connection = self._session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        one = case((and_(b.starts_at >= now, ~_is_in(b.status, statuses.ended)), 1), else_=0)
+        kept = case((_is_in(b.status, statuses.cancelled), 0), else_=1)
+        grouped = (
+            select(
+                b.currency,
+                func.count(),
+                func.sum(one),
+                func.sum(case((_is_in(b.status, statuses.cancelled), 1), else_=0)),
+                func.sum(case((_is_in(b.status, statuses.no_show), 1), else_=0)),
+                func.min(b.created_at),
+                func.max(b.created_at),
+                self._sum(case((kept == 1, b.total_amount), else_=None), sqlite),
+            )
+            .select_from(source)
+            .where(*where)
+            .group_by(b.currency)
+        )
+        total = upcoming = cancelled = no_show = 0
+        first: datetime | None = None
+        last: datetime | None = None
+        value: list[Money] = []
+        for row in connection.execute(grouped):
+            currency, count, up, gone, missed, oldest, newest, booked = row
+            total += count
+            upcoming += int(up or 0)
+            cancelled += int(gone or 0)
+            no_show += int(missed or 0)
+            first = oldest if first is None else min(first, oldest)
+            last = newest if last is None else max(last, newest)
+            amount = self._amount(booked, sqlite)
+            if amount:
+                value.append(Money(amount, currency))
+        p = payments.c
+        paid = (
+            select(
+                p.currency,
+                self._sum(p.captured_amount, sqlite),
+                self._sum(p.refunded_amount, sqlite),
+            )
+            .where(p.booking_id.in_(select(b.id).select_from(source).where(*where)))
+            .group_by(p.currency)
+        )
+        spent: list[Money] = []
+        for currency, captured, refunded in connection.execute(paid):
+            net = self._amount(captured, sqlite) - self._amount(refunded, sqlite)
+            if net:
+                spent.append(Money(net, currency))
+        return CustomerStats(
+            total_bookings=total,
+            upcoming_bookings=upcoming,
+            cancelled_bookings=cancelled,
+            no_show_bookings=no_show,
+            first_booking_at=first,
+            last_booking_at=last,
+            lifetime_value=value,
+            total_spent=spent,
+        )
+
+    def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        latest = func.max(b.created_at)
+        statement = (
+            select(b.product_id, latest)
+            .select_from(source)
+            .where(*where, b.product_id.is_not(None))
+            .group_by(b.product_id)
+            .order_by(latest.desc(), b.product_id)
+            .limit(limit)
+        )
+        return [ProductId(row[0]) for row in self._session.connection().execute(statement)]

@@ -1,0 +1,269 @@
+"""Certificates earned on completed bookings, renewal reminders, the compliance report.
+
+Each test runs on memory, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    DuplicateError,
+    Money,
+    NewTraveler,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.certificates import CertificateFilter, CertificateState
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+YEAR = timedelta(days=365)
+
+
+def _core(store: MemoryStore | SqlStore, notifier: RecordingNotifier | None = None) -> BookingCore:
+    return BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=FixedClock(),
+        ids=SequentialIds(),
+        notifier=notifier or RecordingNotifier(),
+    )
+
+
+def _completed(core: BookingCore, phone: str = "+919812345678") -> Booking:
+    location = core.catalog.add_location(f"D{phone[-4:]}", "Dive centre", principal=ADMIN)
+    customer = core.customers.register(
+        phone, principal=ADMIN, name="Asha Rao", email="asha@example.com"
+    ).customer
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=core.context.now() + timedelta(days=1),
+        price_per_traveler=Money("1000", "INR"),
+        capacity=4,
+        principal=ADMIN,
+    )
+    booking = core.bookings.book(
+        BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails("Ravi Kumar"), is_primary=True)],
+            customer_id=customer.id,
+        ),
+        principal=ADMIN,
+    )
+    core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+    return core.bookings.transition(booking.id, "completed", principal=ADMIN).booking
+
+
+def test_a_certificate_is_earned_on_a_completed_booking_and_shown_in_the_customer_view(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    traveler_id = booking.travelers[0].traveler_id
+
+    cert = core.certificates.issue(
+        booking.id,
+        kind="PADI Open Water",
+        number="OW-1",
+        traveler_id=traveler_id,
+        expires_at=core.context.now() + 2 * YEAR,
+        principal=ADMIN,
+    )
+
+    assert (cert.customer_id, cert.booking_id, cert.traveler_id) == (
+        booking.customer_id,
+        booking.id,
+        traveler_id,
+    )
+    view = core.customers.view(booking.customer_id, principal=ADMIN)
+    assert [c.number for c in view.certificates] == ["OW-1"]
+    assert [c.id for c in core.certificates.for_customer(booking.customer_id, principal=ADMIN)] == [
+        cert.id
+    ]
+    with pytest.raises(DuplicateError):
+        core.certificates.issue(booking.id, kind="PADI Open Water", number="OW-1", principal=ADMIN)
+    trail = core.audit.trail("certificate", cert.id, principal=ADMIN)
+    assert trail[0].new_values["number"] == "OW-1"
+
+
+def test_only_a_completed_booking_earns_one_and_only_for_its_travelers(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    location = core.catalog.add_location("OPEN", "Open", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=core.context.now() + timedelta(days=3),
+        price_per_traveler=Money("10", "INR"),
+        capacity=4,
+        principal=ADMIN,
+    )
+    pending = core.bookings.book(
+        BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails("Meera Iyer"), is_primary=True)],
+            customer_id=booking.customer_id,
+        ),
+        principal=ADMIN,
+    )
+    with pytest.raises(ValidationError) as not_done:
+        core.certificates.issue(pending.id, kind="AOW", number="1", principal=ADMIN)
+    assert not_done.value.fields == ("booking_id",)
+    with pytest.raises(ValidationError) as stranger:
+        core.certificates.issue(
+            booking.id,
+            kind="AOW",
+            number="1",
+            traveler_id=pending.travelers[0].traveler_id,
+            principal=ADMIN,
+        )
+    assert stranger.value.fields == ("traveler_id",)
+    with pytest.raises(PermissionDeniedError):
+        core.certificates.issue(
+            booking.id,
+            kind="AOW",
+            number="1",
+            principal=Principal.customer(booking.customer_id),
+        )
+
+
+def test_renewal_reminders_go_out_once_per_certificate_and_expiry(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    notifier = RecordingNotifier()
+    core = _core(any_store, notifier)
+    booking = _completed(core)
+    now = core.context.now()
+    soon = core.certificates.issue(
+        booking.id, kind="EFR", number="E-1", expires_at=now + timedelta(days=20), principal=ADMIN
+    )
+    core.certificates.issue(
+        booking.id, kind="EFR", number="E-2", expires_at=now + 2 * YEAR, principal=ADMIN
+    )
+    core.certificates.issue(booking.id, kind="Lifetime", number="L-1", principal=ADMIN)
+    system = Principal.system("reminders")
+
+    first = core.certificates.due_renewal_reminders(principal=system)
+    again = core.certificates.due_renewal_reminders(principal=system)
+
+    assert len(first) == 1
+    assert first[0].type == "certificate"
+    assert "E-1" in first[0].content
+    assert first[0].recipient == "asha@example.com"
+    assert again == []
+    assert sum("E-1" in m.body for m in notifier.sent) == 1
+    # A renewal opens a new window: the reminder goes out again before the new date.
+    core.certificates.renew(soon.id, now + timedelta(days=25), principal=ADMIN)
+    assert len(core.certificates.due_renewal_reminders(principal=system)) == 1
+    # Later, the long certificate's window opens too.
+    later = core.certificates.due_renewal_reminders(
+        now + 2 * YEAR - timedelta(days=10), principal=system
+    )
+    assert ["E-2" in m.content for m in later] == [True]
+    history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
+    assert sum(m.type == "certificate" for m in history) == 3
+
+
+def test_a_refused_reminder_is_logged_as_failed_and_not_sent_twice(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    notifier = RecordingNotifier()
+    core = _core(any_store, notifier)
+    booking = _completed(core)
+    notifier.fail_next(5)
+    now = core.context.now()
+    core.certificates.issue(
+        booking.id, kind="EFR", number="E-9", expires_at=now + timedelta(days=5), principal=ADMIN
+    )
+    system = Principal.system("reminders")
+    failed = core.certificates.due_renewal_reminders(principal=system)
+    assert [m.status for m in failed] == ["failed"]
+    assert core.certificates.due_renewal_reminders(principal=system) == []
+
+
+def test_the_compliance_report_says_who_holds_what_and_what_expires_when(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    now = core.context.now()
+    traveler_id = booking.travelers[0].traveler_id
+    for number, expires in (("A", now - timedelta(days=1)), ("B", now + timedelta(days=10))):
+        core.certificates.issue(
+            booking.id,
+            kind="AOW",
+            number=number,
+            issued_at=now - YEAR,
+            expires_at=expires,
+            traveler_id=traveler_id,
+            principal=ADMIN,
+        )
+    core.certificates.issue(
+        booking.id, kind="AOW", number="C", expires_at=now + YEAR, principal=ADMIN
+    )
+    core.certificates.issue(booking.id, kind="Other", number="Z", principal=ADMIN)
+
+    report = core.certificates.compliance_report(CertificateFilter(kind="AOW"), principal=ADMIN)
+
+    assert [(line.certificate.number, line.state) for line in report.lines] == [
+        ("A", CertificateState.EXPIRED),
+        ("B", CertificateState.EXPIRING),
+        ("C", CertificateState.VALID),
+    ]
+    assert [line.holder for line in report.lines] == ["Ravi Kumar", "Ravi Kumar", "Asha Rao"]
+    assert report.counts[CertificateState.EXPIRED] == 1
+    expiring = core.certificates.compliance_report(
+        CertificateFilter(expires_from=now, expires_before=now + timedelta(days=30)),
+        principal=ADMIN,
+    )
+    assert [line.certificate.number for line in expiring.lines] == ["B"]
+    with pytest.raises(PermissionDeniedError):
+        core.certificates.compliance_report(principal=Principal.customer(booking.customer_id))
+
+
+def test_two_workers_at_once_send_each_reminder_once(any_store: MemoryStore | SqlStore) -> None:
+    """Two reminder jobs racing over the same certificates log and send each reminder once."""
+    notifier = RecordingNotifier()
+    core = _core(any_store, notifier)
+    booking = _completed(core)
+    now = core.context.now()
+    for number in range(6):
+        core.certificates.issue(
+            booking.id,
+            kind="EFR",
+            number=f"R-{number}",
+            expires_at=now + timedelta(days=3 + number),
+            principal=ADMIN,
+        )
+    system = Principal.system("reminders")
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(len(core.certificates.due_renewal_reminders(principal=system)))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(results) == 6
+    reminders = [m for m in notifier.sent if m.subject and "certificate" in m.subject]
+    assert len(reminders) == 6
+    history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
+    assert sum(m.type == "certificate" for m in history) == 6

@@ -1,0 +1,327 @@
+"""The customer view staff need, find-or-create by phone or email, merging, rebooking.
+
+Each test runs on memory, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bookingcore import (
+    BookingCore,
+    Money,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    ValidationError,
+)
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.queries import CustomerFilter
+from bookingcore.domain.values import CustomerId, PartnerId
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing.builders import T0, Builder
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+NOW = T0 + timedelta(days=30)
+
+
+def _core(store: MemoryStore | SqlStore) -> BookingCore:
+    return BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=FixedClock(NOW),
+        ids=SequentialIds(),
+        notifier=RecordingNotifier(),
+    )
+
+
+class _World:
+    """A customer with a history: past, upcoming, cancelled and no-show bookings, payments."""
+
+    def __init__(self, store: MemoryStore | SqlStore, bookings: int = 4) -> None:
+        b = self.builder = Builder()
+        self.partner = b.partner()
+        self.location = b.location()
+        self.product = b.product()
+        self.customer = b.customer(name="Asha Rao", partner_id=self.partner.id)
+        self.other = b.customer(name="Someone Else")
+        self.traveler = b.traveler(self.customer.id, special_requirements="vegetarian")
+        past = b.slot(
+            self.location.id, starts_at=T0 + timedelta(days=3), product_id=self.product.id
+        )
+        self.future = b.slot(
+            self.location.id, starts_at=NOW + timedelta(days=5), product_id=self.product.id
+        )
+        self.full = b.slot(
+            self.location.id,
+            starts_at=NOW + timedelta(days=6),
+            product_id=self.product.id,
+            capacity=1,
+            seats_held=1,
+        )
+        self.bookings = [
+            b.booking(
+                self.customer.id,
+                past,
+                [self.traveler.id],
+                status="completed",
+                created_at=T0 + timedelta(hours=1),
+                internal_notes="asked for a window seat",
+            ),
+            b.booking(
+                self.customer.id,
+                past,
+                [self.traveler.id],
+                status="no_show",
+                created_at=T0 + timedelta(hours=2),
+            ),
+            b.booking(
+                self.customer.id,
+                self.future,
+                [self.traveler.id],
+                status="cancelled",
+                created_at=T0 + timedelta(hours=3),
+            ),
+            b.booking(
+                self.customer.id,
+                self.future,
+                [self.traveler.id],
+                status="confirmed",
+                partner_id=self.partner.id,
+                created_at=T0 + timedelta(hours=4),
+            ),
+        ]
+        self.bookings += [
+            b.booking(
+                self.customer.id,
+                self.future,
+                [self.traveler.id],
+                status="confirmed",
+                created_at=T0 + timedelta(hours=5 + n),
+            )
+            for n in range(bookings - 4)
+        ]
+        for booking in self.bookings:
+            booking.product_id = self.product.id
+        paid = b.payment(self.bookings[0])
+        paid.captured_amount = Money("100", "INR")
+        paid.refunded_amount = Money("30", "INR")
+        with store.unit_of_work() as uow:
+            uow.partners.add(self.partner)
+            uow.locations.add(self.location)
+            uow.products.add(self.product)
+            uow.customers.add(self.customer)
+            uow.customers.add(self.other)
+            uow.travelers.add(self.traveler)
+            for slot in (past, self.future, self.full):
+                uow.slots.add(slot)
+            for booking in self.bookings:
+                uow.bookings.add(booking)
+            uow.payments.add(paid)
+            uow.commit()
+
+
+def test_the_view_counts_bookings_money_and_dates_in_the_storage(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+
+    view = core.customers.view(world.customer.id, principal=ADMIN)
+
+    stats = view.stats
+    assert stats.total_bookings == 4
+    assert stats.cancelled_bookings == 1
+    assert stats.no_show_bookings == 1
+    assert stats.upcoming_bookings == 1
+    assert stats.first_booking_at == T0 + timedelta(hours=1)
+    assert stats.last_booking_at == T0 + timedelta(hours=4)
+    # Three bookings not cancelled at 100 INR; 100 captured less 30 refunded.
+    assert stats.lifetime_value == (Money("300", "INR"),)
+    assert stats.total_spent == (Money("70", "INR"),)
+    assert stats.spent_in("EUR") == Money.zero("EUR")
+    assert [b.id for b in view.upcoming] == [world.bookings[3].id]
+    assert len(view.recent) == 4
+    assert [(r.name, r.requirements) for r in view.requirements] == [
+        (world.traveler.name, "vegetarian")
+    ]
+    assert [n.text for n in view.notes] == ["asked for a window seat"]
+
+
+def test_a_partner_sees_only_its_own_customers_and_its_own_bookings_figures(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+    partner = Principal.partner(world.partner.id)
+
+    view = core.customers.view(world.customer.id, principal=partner)
+
+    assert view.stats.total_bookings == 1
+    assert view.stats.lifetime_value == (Money("100", "INR"),)
+    assert view.stats.total_spent == ()
+    assert view.notes == []
+    with pytest.raises(NotFoundError):
+        core.customers.view(world.other.id, principal=partner)
+    stranger = Principal.partner(PartnerId(SequentialIds().new_id()))
+    with pytest.raises(NotFoundError):
+        core.customers.view(world.customer.id, principal=stranger)
+    with pytest.raises(NotFoundError):
+        core.customers.rebooking_suggestions(world.customer.id, principal=stranger)
+    suggested = core.customers.rebooking_suggestions(world.customer.id, principal=partner)
+    assert [s.slot.id for s in suggested] == [world.future.id]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    counts = []
+    for bookings in (4, 40):
+        if backend == "sqlite":
+            store = SqlStore(f"sqlite:///{tmp_path / f'view-{bookings}.db'}")
+            store.create_schema()
+        else:
+            store = request.getfixturevalue("pg_store")
+            store.drop_schema()
+            store.create_schema()
+        world = _World(store, bookings)
+        core = _core(store)
+        statements: list[str] = []
+
+        def count(*args: Any, statements: list[str] = statements) -> None:
+            statements.append(args[2])
+
+        event.listen(store.engine, "before_cursor_execute", count)
+        view = core.customers.view(world.customer.id, principal=ADMIN)
+        event.remove(store.engine, "before_cursor_execute", count)
+        assert view.stats.total_bookings == bookings
+        counts.append(len(statements))
+        if backend == "sqlite":
+            store.dispose()
+    # (BEGIN,) customer, 2 aggregates, 2 pages of bookings + their travelers, travelers,
+    # messages, certificates.
+    assert counts[0] == counts[1] <= 11
+
+
+def test_rebooking_suggests_upcoming_slots_with_room_of_products_booked_before(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+
+    suggestions = core.customers.rebooking_suggestions(world.customer.id, principal=ADMIN)
+
+    assert [(s.product_id, s.slot.id) for s in suggestions] == [(world.product.id, world.future.id)]
+    assert core.customers.rebooking_suggestions(world.other.id, principal=ADMIN) == []
+
+
+def test_identify_finds_by_phone_then_by_email_and_creates_with_a_phone(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    first = core.customers.register(
+        "+919812345678", principal=ADMIN, name="Asha Rao", email="asha@example.com"
+    ).customer
+
+    by_phone = core.customers.identify(principal=ADMIN, phone="+91 98123 45678")
+    by_email = core.customers.identify(principal=ADMIN, email="asha@example.com")
+    by_email_new_phone = core.customers.identify(
+        principal=ADMIN, phone="+919800000001", email="asha@example.com"
+    )
+    created = core.customers.identify(
+        principal=ADMIN, phone="+919800000002", email="new@example.com", name="New Person"
+    )
+
+    assert by_phone.customer.id == by_email.customer.id == by_email_new_phone.customer.id
+    assert by_phone.customer.id == first.id
+    assert not by_email.created
+    assert created.created
+    assert created.customer.email is not None
+    assert created.customer.email.value == "new@example.com"
+    with pytest.raises(ValidationError):
+        core.customers.identify(principal=ADMIN, email="nobody@example.com")
+    with pytest.raises(ValidationError):
+        core.customers.identify(principal=ADMIN)
+
+
+def test_merging_moves_bookings_travelers_and_history_to_the_survivor(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+    survivor = world.other.id
+    duplicate = world.customer.id
+    signed_in = world.builder.auth_session(duplicate, lifetime=timedelta(days=60))
+    with any_store.unit_of_work() as uow:
+        uow.auth_sessions.add(signed_in)
+        uow.commit()
+
+    merged = core.customers.merge(survivor, duplicate, principal=ADMIN, reason="same person")
+
+    assert merged.id == survivor
+    view = core.customers.view(survivor, principal=ADMIN)
+    assert view.stats.total_bookings == 4
+    assert view.stats.total_spent == (Money("70", "INR"),)
+    assert [t.id for t in view.travelers] == [world.traveler.id]
+    with pytest.raises(NotFoundError):
+        core.customers.view(duplicate, principal=ADMIN)
+    with pytest.raises(NotFoundError):
+        core.customers.merge(survivor, duplicate, principal=ADMIN)
+    listed = core.customers.list(CustomerFilter(), principal=ADMIN).items
+    assert duplicate not in {c.id for c in listed}
+    # The duplicate's phone now finds the survivor.
+    found = core.customers.find_by_phone(world.customer.phone, principal=ADMIN)
+    assert found is not None
+    assert found.id == survivor
+    trail = core.audit.trail("customer", duplicate, principal=ADMIN)
+    assert [e.action for e in trail][-1] == "merged"
+    with any_store.unit_of_work() as uow:
+        session = uow.auth_sessions.get(signed_in.id)
+        assert session is not None
+        assert session.revoked_at == NOW
+    survivor_trail = core.audit.trail("customer", survivor, principal=ADMIN)
+    assert survivor_trail[-1].new_values["bookings"] == 4
+    assert survivor_trail[-1].new_values["merged_from"] == str(duplicate)
+
+
+def test_only_staff_who_change_everything_merge_and_never_a_customer_into_itself(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+    with pytest.raises(PermissionDeniedError):
+        core.customers.merge(
+            world.other.id, world.customer.id, principal=Principal.partner(world.partner.id)
+        )
+    with pytest.raises(ValidationError):
+        core.customers.merge(world.other.id, world.other.id, principal=ADMIN)
+    view = core.customers.view(world.customer.id, principal=ADMIN)
+    assert view.stats.total_bookings == 4
+
+
+def test_a_merge_that_fails_changes_nothing(any_store: MemoryStore | SqlStore) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+    with pytest.raises(NotFoundError):
+        core.customers.merge(
+            CustomerId(SequentialIds().new_id()), world.customer.id, principal=ADMIN
+        )
+    with any_store.unit_of_work() as uow:
+        stored = uow.customers.get(world.customer.id)
+        assert isinstance(stored, Customer)
+        assert stored.merged_into is None
+    assert core.customers.view(world.customer.id, principal=ADMIN).stats.lifetime_value[
+        0
+    ].amount == Decimal("300.00")

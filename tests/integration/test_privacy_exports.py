@@ -1,0 +1,326 @@
+"""GDPR export and erasure, and streaming booking exports to CSV and XLSX.
+
+Each test runs on memory, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tracemalloc
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    BookingFilter,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    NotFoundError,
+    PermissionDeniedError,
+    Principal,
+    SavedTraveler,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+    ValidationError,
+)
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.customers import Customer
+from bookingcore.domain.queries import CustomerFilter
+from bookingcore.domain.values import TravelerId
+from bookingcore.services import BOOKING_EXPORT_COLUMNS
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing.builders import Builder
+from bookingcore_adapters.importers import write_rows_csv, write_rows_xlsx
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+PHONE = "+919812345678"
+NAME = "Asha Rao"
+EMAIL = "asha.rao@example.com"
+TRAVELER = "Ravi Kumar"
+NEEDS = "allergic to peanuts"
+
+
+def _core(store: MemoryStore | SqlStore) -> BookingCore:
+    return BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=FixedClock(),
+        ids=SequentialIds(),
+        notifier=RecordingNotifier(),
+    )
+
+
+def _booked(core: BookingCore, bookings: int = 2) -> tuple[Customer, list[Booking]]:
+    location = core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+    customer = core.customers.register(PHONE, principal=ADMIN, name=NAME, email=EMAIL).customer
+    made = []
+    traveler_id: TravelerId | None = None
+    for index in range(bookings):
+        slot = core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=core.context.now() + timedelta(days=10 + index),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=4,
+            principal=ADMIN,
+        )
+        who = (
+            NewTraveler(TravelerDetails(TRAVELER, special_requirements=NEEDS), is_primary=True)
+            if traveler_id is None
+            else SavedTraveler(traveler_id, is_primary=True)
+        )
+        booking = core.bookings.book(
+            BookingRequest(
+                slot.id, [who], customer_id=customer.id, internal_notes=f"call {NAME} first"
+            ),
+            principal=ADMIN,
+        )
+        traveler_id = booking.travelers[0].traveler_id
+        core.communications.send(booking.id, "confirmation", principal=ADMIN)
+        made.append(booking)
+    waiting = Builder().waitlist_entry(made[0].slot_id, customer.id, notes=f"{NAME} prefers SMS")
+    with core.context.uow_factory() as uow:
+        uow.waitlist.add(waiting)
+        uow.commit()
+    return customer, made
+
+
+def _secrets_in(text: str) -> list[str]:
+    return [s for s in (PHONE, NAME, EMAIL, TRAVELER, NEEDS, "Asha", "Ravi") if s in text]
+
+
+class TestGdprExport:
+    def test_the_export_holds_everything_stored_about_the_customer(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core)
+
+        data = core.privacy.export_customer(customer.id, principal=ADMIN)
+
+        text = json.dumps(data)
+        assert data["customer"]["phone"] == PHONE
+        assert [t["name"] for t in data["travelers"]] == [TRAVELER]
+        assert {b["reference"] for b in data["bookings"]} == {b.reference for b in bookings}
+        assert len(data["communications"]) == 2
+        assert any(e["action"] == "created" for e in data["audit"])
+        assert data["payments"] == []
+        assert [w["notes"] for w in data["waitlist_entries"]] == [f"{NAME} prefers SMS"]
+        assert data["certificates"] == []
+        assert set(_secrets_in(text)) >= {PHONE, NAME, EMAIL, TRAVELER, NEEDS}
+        mine = core.privacy.export_customer(customer.id, principal=Principal.customer(customer.id))
+        assert mine["customer"]["id"] == str(customer.id)
+
+    def test_a_partner_may_not_export_a_customer(self, any_store: MemoryStore | SqlStore) -> None:
+        core = _core(any_store)
+        customer, _ = _booked(core, 1)
+        partner = core.partners.register(
+            name="Trek Co",
+            company_name="Trek Co",
+            contact_email="ops@trek.example",
+            principal=ADMIN,
+        ).partner
+        with pytest.raises(PermissionDeniedError):
+            core.privacy.export_customer(customer.id, principal=Principal.partner(partner.id))
+
+
+class TestErasure:
+    def test_erased_data_never_comes_back_through_any_read(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core)
+        before = core.customers.view(customer.id, principal=ADMIN).stats
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN, reason="GDPR request 113")
+
+        # Counts and money stay.
+        view = core.customers.view(customer.id, principal=ADMIN)
+        assert view.stats == before
+        assert view.customer.name is None
+        assert view.customer.email is None
+        assert view.customer.phone.e164 != PHONE
+        assert view.requirements == []
+        assert view.notes == []
+        assert [t.name for t in view.travelers] == ["[erased]"]
+        assert _secrets_in(repr(view)) == []
+        # Searches and lists find nothing by the old data.
+        for text in ("Asha", EMAIL, PHONE[-8:]):
+            assert core.customers.list(CustomerFilter(text=text), principal=ADMIN).items == []
+            assert core.bookings.list(BookingFilter(text=text), principal=ADMIN).items == []
+        assert core.customers.find_by_phone(PHONE, principal=ADMIN) is None
+        history = core.customers.history(customer.id, principal=ADMIN)
+        assert _secrets_in(repr(history)) == []
+        # Exports neither.
+        exported = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert _secrets_in(exported) == []
+        out = io.StringIO()
+        write_rows_csv(core.exports.booking_rows(principal=ADMIN), out)
+        assert _secrets_in(out.getvalue()) == []
+        # The booking travelers keep their price, not their needs.
+        stored = core.bookings.get(bookings[0].id, principal=ADMIN)
+        assert stored.total == Money("1000", "INR")
+        assert stored.travelers[0].special_requirements is None
+        # The erasure is on the trail, without the data.
+        trail = core.audit.trail("customer", customer.id, principal=ADMIN)
+        assert trail[-1].action == "erased"
+        assert trail[-1].reason == "GDPR request 113"
+        assert _secrets_in(repr(trail)) == []
+        # The number is free again: registering it makes a new customer.
+        again = core.customers.register(PHONE, principal=ADMIN)
+        assert again.created
+        assert again.customer.id != customer.id
+
+    def test_only_staff_who_change_everything_erase_and_only_once(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, _ = _booked(core, 1)
+        with pytest.raises(PermissionDeniedError):
+            core.privacy.erase_customer(customer.id, principal=Principal.customer(customer.id))
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+        with pytest.raises(ValidationError):
+            core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+    def test_a_merged_customer_cannot_be_erased_or_exported(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, _ = _booked(core, 1)
+        other = core.customers.register("+919800000009", principal=ADMIN).customer
+        core.customers.merge(other.id, customer.id, principal=ADMIN)
+        with pytest.raises(NotFoundError):
+            core.privacy.erase_customer(customer.id, principal=ADMIN)
+        with pytest.raises(NotFoundError):
+            core.privacy.export_customer(customer.id, principal=ADMIN)
+
+
+class TestBookingExport:
+    def test_csv_and_xlsx_hold_every_booking_of_the_filter_with_formulas_escaped(
+        self, any_store: MemoryStore | SqlStore, tmp_path: object
+    ) -> None:
+        core = _core(any_store)
+        location = core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+        customer = core.customers.register(
+            PHONE, principal=ADMIN, name="=HYPERLINK(evil)", email=EMAIL
+        ).customer
+        slot = core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=core.context.now() + timedelta(days=10),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=20,
+            principal=ADMIN,
+        )
+        references = set()
+        for index in range(7):
+            booking = core.bookings.book(
+                BookingRequest(
+                    slot.id,
+                    [NewTraveler(TravelerDetails(f"Traveler {index}"), is_primary=True)],
+                    customer_id=customer.id,
+                    referral_source="+1 google" if index == 0 else "@friend",
+                ),
+                principal=ADMIN,
+            )
+            references.add(booking.reference)
+
+        out = io.StringIO(newline="")
+        written = write_rows_csv(core.exports.booking_rows(principal=ADMIN, page_size=3), out)
+        rows = list(csv.reader(io.StringIO(out.getvalue())))
+        assert written == 7
+        assert tuple(rows[0]) == BOOKING_EXPORT_COLUMNS
+        column = {name: i for i, name in enumerate(rows[0])}
+        assert {r[column["reference"]] for r in rows[1:]} == references
+        assert {r[column["customer_name"]] for r in rows[1:]} == {"'=HYPERLINK(evil)"}
+        assert {r[column["referral_source"]] for r in rows[1:]} == {"'+1 google", "'@friend"}
+        assert {r[column["customer_phone"]] for r in rows[1:]} == {f"'{PHONE}"}
+        assert {Decimal(r[column["total"]]) for r in rows[1:]} == {Decimal("1000")}
+
+        path = f"{tmp_path}/bookings.xlsx"
+        assert write_rows_xlsx(core.exports.booking_rows(principal=ADMIN, page_size=2), path) == 7
+        sheet = openpyxl.load_workbook(path, read_only=True).active
+        assert sheet is not None
+        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        assert tuple(cells[0]) == BOOKING_EXPORT_COLUMNS
+        assert len(cells) == 8
+        assert {r[column["customer_name"]] for r in cells[1:]} == {"'=HYPERLINK(evil)"}
+
+    def test_a_partner_exports_only_its_own_bookings(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        _booked(core, 2)
+        partner = core.partners.register(
+            name="Trek Co",
+            company_name="Trek Co",
+            contact_email="ops@trek.example",
+            principal=ADMIN,
+        ).partner
+        rows = list(core.exports.booking_rows(principal=Principal.partner(partner.id)))
+        assert rows == [BOOKING_EXPORT_COLUMNS]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_exporting_ten_times_the_bookings_takes_no_more_memory(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The export holds one page at a time: its peak memory does not grow with the rows."""
+    if backend == "sqlite":
+        store = SqlStore(f"sqlite:///{tmp_path / 'export.db'}")
+        store.create_schema()
+    else:
+        store = request.getfixturevalue("pg_store")
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id, capacity=None)
+    customer = make.customer(name="Bulk Buyer")
+    traveler = make.traveler(customer.id)
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.commit()
+
+    def add(count: int) -> None:
+        with store.unit_of_work() as uow:
+            for _ in range(count):
+                uow.bookings.add(make.booking(customer.id, slot, [traveler.id]))
+            uow.commit()
+
+    def peak() -> tuple[int, int]:
+        core = _core(store)
+        tracemalloc.start()
+        try:
+            written = write_rows_csv(
+                core.exports.booking_rows(principal=ADMIN, page_size=100), _Discard()
+            )
+            return written, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    add(200)
+    small_rows, small = peak()
+    add(1800)
+    large_rows, large = peak()
+    if backend == "sqlite":
+        store.dispose()
+    assert (small_rows, large_rows) == (200, 2000)
+    assert large < 1.5 * small
+
+
+class _Discard(io.StringIO):
+    """A text sink that keeps nothing."""
+
+    def write(self, text: str) -> int:
+        return len(text)

@@ -1,0 +1,152 @@
+"""Domain rules behind the customer view, merging, erasure and certificates."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import Money, ValidationError
+from bookingcore.domain import (
+    APPOINTMENT,
+    PRESETS,
+    RESERVATION,
+    Certificate,
+    CertificateFilter,
+    CertificateId,
+    CertificateState,
+    CustomerStats,
+    StatusGroups,
+    summarise_bookings,
+)
+from bookingcore.domain.audit import REDACTED, AuditAction, AuditEntry
+from bookingcore.domain.customers import ERASED_NAME, erased_phone
+from bookingcore.domain.values import Actor, BookingId, CustomerId, EmailAddress
+from bookingcore.services import status_groups
+from bookingcore.testing.builders import T0, Builder
+
+
+class TestStatusGroups:
+    def test_cancelled_and_no_show_states_come_from_the_lifecycles(self) -> None:
+        groups = status_groups(PRESETS.values())
+        assert {"cancelled", "CANCELLED"} <= groups.cancelled
+        assert groups.no_show == {"no_show", "NO_SHOW"}
+        assert groups.ended == groups.cancelled | groups.no_show
+        assert status_groups([RESERVATION]).no_show == {"no_show"}
+        assert status_groups([APPOINTMENT]).cancelled == {"CANCELLED"}
+
+
+class TestSummariseBookings:
+    def test_no_bookings_is_all_zero(self) -> None:
+        assert summarise_bookings([], [], now=T0, statuses=StatusGroups()) == CustomerStats()
+
+    def test_a_cancelled_booking_counts_but_adds_no_value(self) -> None:
+        make = Builder()
+        slot = make.slot(make.location().id)
+        customer = make.customer()
+        kept = make.booking(customer.id, slot, [uuid4()], status="confirmed")  # type: ignore[list-item]
+        gone = make.booking(customer.id, slot, [uuid4()], status="cancelled")  # type: ignore[list-item]
+        groups = StatusGroups(cancelled=frozenset({"cancelled"}))
+        stats = summarise_bookings([kept, gone], [], now=T0, statuses=groups)
+        assert (stats.total_bookings, stats.cancelled_bookings, stats.upcoming_bookings) == (
+            2,
+            1,
+            1,
+        )
+        assert stats.lifetime_value == (Money("100", "INR"),)
+        assert stats.value_in("INR") == Money("100", "INR")
+        assert stats.value_in("EUR") == Money.zero("EUR")
+
+
+class TestMergeAndErase:
+    def test_a_customer_is_merged_once_and_never_into_itself(self) -> None:
+        customer = Builder().customer()
+        with pytest.raises(ValidationError):
+            customer.merge_into(customer.id, now=T0)
+        survivor = CustomerId(uuid4())
+        customer.merge_into(survivor, now=T0)
+        assert customer.is_merged
+        assert customer.version == 2
+        with pytest.raises(ValidationError):
+            customer.merge_into(CustomerId(uuid4()), now=T0)
+
+    def test_erasure_drops_every_personal_field(self) -> None:
+        make = Builder()
+        customer = make.customer(name="Asha Rao", email=EmailAddress("asha@example.com"))
+        traveler = make.traveler(customer.id, special_requirements="vegan", age=30)
+        customer.erase(now=T0)
+        traveler.erase(now=T0)
+        assert (customer.name, customer.email, customer.erased_at) == (None, None, T0)
+        assert customer.phone == erased_phone(customer.id)
+        assert customer.phone.e164.startswith("+0")
+        assert len(customer.phone.e164) == 20
+        assert (traveler.name, traveler.age, traveler.special_requirements) == (
+            ERASED_NAME,
+            None,
+            None,
+        )
+
+    def test_redacting_an_audit_entry_keeps_who_when_and_which_fields(self) -> None:
+        entry = AuditEntry(
+            id=uuid4(),
+            entity="customer",
+            entity_id=uuid4(),
+            action=AuditAction.CREATED,
+            actor=Actor.system("tests"),
+            occurred_at=T0,
+            new_values={"phone": "+919812345678", "source": "direct"},
+        )
+        assert entry.redact({"phone", "name"})
+        assert entry.new_values == {"phone": REDACTED, "source": "direct"}
+        assert not entry.redact({"phone"})
+        assert entry.changed_fields == ("phone", "source")
+
+
+def _certificate(**fields: object) -> Certificate:
+    values: dict[str, object] = {
+        "certificate_id": CertificateId(uuid4()),
+        "customer_id": CustomerId(uuid4()),
+        "booking_id": BookingId(uuid4()),
+        "kind": "PADI Open Water",
+        "number": "OW-1",
+        "issued_at": T0,
+        "now": T0,
+        "expires_at": T0 + timedelta(days=365),
+    }
+    return Certificate.issue(**(values | fields))  # type: ignore[arg-type]
+
+
+class TestCertificates:
+    def test_kind_number_and_expiry_are_checked_together(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            _certificate(kind=" ", number="", expires_at=T0)
+        assert set(caught.value.fields) == {"kind", "number", "expires_at"}
+
+    def test_state_moves_from_valid_to_expiring_to_expired(self) -> None:
+        cert = _certificate()
+        lead = timedelta(days=30)
+        assert cert.state(T0, lead=lead) is CertificateState.VALID
+        assert cert.state(T0 + timedelta(days=340), lead=lead) is CertificateState.EXPIRING
+        assert cert.state(T0 + timedelta(days=365), lead=lead) is CertificateState.EXPIRED
+        assert _certificate(expires_at=None).state(T0, lead=lead) is CertificateState.PERMANENT
+
+    def test_a_reminder_is_due_once_per_expiry_date(self) -> None:
+        cert = _certificate()
+        lead, soon = timedelta(days=30), T0 + timedelta(days=340)
+        assert not cert.needs_reminder(T0, lead=lead)
+        assert cert.needs_reminder(soon, lead=lead)
+        cert.mark_reminded(now=soon)
+        assert not cert.needs_reminder(soon, lead=lead)
+        cert.renew(T0 + timedelta(days=370), now=soon)
+        assert cert.needs_reminder(soon + timedelta(days=5), lead=lead)
+        with pytest.raises(ValidationError):
+            cert.renew(T0, now=soon)
+
+    def test_the_filter_bounds_expiry_and_leaves_out_permanent_ones(self) -> None:
+        cert, forever = _certificate(), _certificate(expires_at=None)
+        window = CertificateFilter(expires_before=T0 + timedelta(days=400))
+        assert window.matches(cert)
+        assert not window.matches(forever)
+        assert CertificateFilter().matches(forever)
+        assert not CertificateFilter(kind="EFR").matches(cert)
