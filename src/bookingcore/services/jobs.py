@@ -60,7 +60,7 @@ from bookingcore.domain.policy import Principal
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.jobs import JobHandler, JobQueue, JobRun
-from bookingcore.ports.messaging import EventPublisher
+from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.events import EventDispatcher, HandlerContext, OutboxRelay
 
@@ -395,7 +395,10 @@ class JobService:
             dispatcher.subscribe(JobRequested, self.enqueue, name="jobs.enqueue")
 
     def relay_outbox_to(
-        self, publisher: EventPublisher, *, every: timedelta = timedelta(seconds=5)
+        self,
+        publisher: EventPublisher | SerializedEventPublisher,
+        *,
+        every: timedelta = timedelta(seconds=5),
     ) -> None:
         """Register ``outbox.relay``: publish unpublished outbox events to ``publisher``.
 
