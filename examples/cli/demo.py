@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
+import attrs
+import httpx
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -55,6 +57,7 @@ from bookingcore.domain import (
     Slot,
     Traveler,
 )
+from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
@@ -66,7 +69,9 @@ from bookingcore_adapters.payments.fake_stripe import FakeStripe, running_fake_s
 from bookingcore_adapters.payments.stripe import StripeProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.webhooks import HttpxWebhookSender
 from examples.cli.customer_story import customer_view_story
+from examples.cli.partner_endpoint import PartnerEndpoint, running_partner_endpoint
 
 __all__ = ["DEFAULT_DATABASE", "MEMORY", "DemoError", "make_core", "run_demo"]
 
@@ -83,6 +88,7 @@ def make_core(
     sms: ConsoleSmsSender | None = None,
     stripe: StripeProvider | None = None,
     jobs: InProcessJobQueue | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> BookingCore:
     """A core over ``store`` (in memory when None) and the real clock; local numbers read as Indian.
 
@@ -91,6 +97,7 @@ def make_core(
     wait in memory, and tokens are signed with a key made for this run. Card
     payments go through ``stripe`` when given. Background jobs (reminders,
     clean-ups, the event catch-up) run on ``jobs``, a new in-process runner when None.
+    Partner webhooks are scheduled and sent through ``webhook_sender`` when given.
     """
     uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
@@ -104,6 +111,7 @@ def make_core(
         token_signer=JwtTokenSigner({"demo": secrets.token_bytes(32)}),
         payment_providers=[stripe] if stripe is not None else [],
         jobs=jobs or InProcessJobQueue(),
+        webhook_sender=webhook_sender,
         exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90.25")}),
     )
 
@@ -225,15 +233,32 @@ def run_demo(console: Console, database: str = DEFAULT_DATABASE) -> None:
         DemoError: ``database`` already holds data.
         BookingError: only if the library stops behaving as the story expects.
     """
-    with running_fake_stripe() as fake:
+    with (
+        running_fake_stripe() as fake,
+        running_partner_endpoint() as endpoint,
+        # Only 127.0.0.1 is called: no proxy from the environment.
+        HttpxWebhookSender(timeout=5, client=httpx.Client(trust_env=False)) as sender,
+    ):
         stripe = StripeProvider(fake.api_key, [fake.webhook_secret], api_base=fake.url)
-        _run_demo(console, database, fake, stripe)
+        _run_demo(console, database, _Locals(fake, stripe, endpoint, sender))
 
 
-def _run_demo(console: Console, database: str, fake: FakeStripe, stripe: StripeProvider) -> None:
+@attrs.frozen
+class _Locals:
+    """The demo's stand-ins on 127.0.0.1: Stripe, and a partner's webhook endpoint."""
+
+    fake: FakeStripe
+    stripe: StripeProvider
+    endpoint: PartnerEndpoint
+    sender: HttpxWebhookSender
+
+
+def _run_demo(console: Console, database: str, local: _Locals) -> None:
+    fake = local.fake
     if database == MEMORY:
         sms = ConsoleSmsSender()
-        _tell_story(console, make_core(sms=sms, stripe=stripe), "in memory", sms, fake)
+        core = make_core(sms=sms, stripe=local.stripe, webhook_sender=local.sender)
+        _tell_story(console, core, "in memory", sms, fake, local.endpoint)
         return
     url = make_url(database)
     if database == DEFAULT_DATABASE:
@@ -248,7 +273,8 @@ def _run_demo(console: Console, database: str, fake: FakeStripe, stripe: StripeP
                 msg = f"{where} already holds data; give the demo an empty database"
                 raise DemoError(msg)
         sms = ConsoleSmsSender()
-        _tell_story(console, make_core(store, sms=sms, stripe=stripe), where, sms, fake)
+        core = make_core(store, sms=sms, stripe=local.stripe, webhook_sender=local.sender)
+        _tell_story(console, core, where, sms, fake, local.endpoint)
     finally:
         store.dispose()
 
@@ -258,7 +284,12 @@ class DemoError(Exception):
 
 
 def _tell_story(
-    console: Console, core: BookingCore, where: str, sms: ConsoleSmsSender, fake: FakeStripe
+    console: Console,
+    core: BookingCore,
+    where: str,
+    sms: ConsoleSmsSender,
+    fake: FakeStripe,
+    endpoint: PartnerEndpoint,
 ) -> None:
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     otp_login = Principal.system("otp-login")
@@ -627,8 +658,8 @@ def _tell_story(
     _section(console, 13, "The customer pays by card through Stripe; staff refund part of it")
     _payment_story(console, core, admin, me, trek_slot, fake)
 
-    _section(console, 14, "The in-process job runner sends a reminder, once")
-    _reminder_story(console, core, admin, base_camp)
+    _section(console, 14, "The in-process job runner sends a reminder and a partner webhook, once")
+    _reminder_story(console, core, admin, base_camp, endpoint)
 
     _section(
         console, 15, "A cancellation offers its seats to the waiting list; groups; a reschedule"
@@ -805,9 +836,15 @@ def _phone_sign_in_story(console: Console, core: BookingCore, sms: ConsoleSmsSen
 
 
 def _reminder_story(
-    console: Console, core: BookingCore, admin: Principal, location: Location
+    console: Console,
+    core: BookingCore,
+    admin: Principal,
+    location: Location,
+    endpoint: PartnerEndpoint,
 ) -> None:
-    """Issue 23: a booking starting soon gets its reminder from the ``reminders.send_due`` job."""
+    """Issue 23: a booking starting soon gets its reminder from the ``reminders.send_due``
+    job, and a partner's booking reaches the partner's endpoint (on 127.0.0.1) as a
+    Standard Webhooks request sent by the ``webhooks.deliver_due`` job."""
     queue = core.jobs.queue
     assert isinstance(queue, InProcessJobQueue)
     soon = core.catalog.create_slot(
@@ -826,7 +863,30 @@ def _reminder_story(
         ),
         principal=admin,
     )
-    _say(console, f"{booking.reference} starts in 3 hours; the runner's jobs: ")
+    partner = core.partners.register(
+        name="PeakStays",
+        company_name="PeakStays Hostels Pvt Ltd",
+        contact_email="tech@peakstays.example.com",
+        allowed_location_ids=[location.id],
+        webhook_url=endpoint.url,
+        principal=admin,
+    ).partner
+    endpoint.secret = partner.webhook_secret or ""
+    as_partner = Principal.partner(partner.id)
+    guest = core.customers.register("+91 90000 54321", name="Meera Iyer", principal=as_partner)
+    partner_booking = core.bookings.book(
+        BookingRequest(
+            soon.id,
+            [NewTraveler(TravelerDetails("Meera Iyer"), is_primary=True)],
+            customer_id=guest.customer.id,
+        ),
+        principal=as_partner,
+    )
+    _say(
+        console,
+        f"{booking.reference} starts in 3 hours; partner {partner.name} booked "
+        f"{partner_booking.reference} (its webhook URL: {endpoint.url}); the runner's jobs: ",
+    )
     ran = queue.run_pending()
     for record in sorted(queue.list_jobs(), key=lambda r: r.name):
         _say(console, f"  {record.name}: {record.state.value} (attempt {record.attempts})")
@@ -836,15 +896,38 @@ def _reminder_story(
             f"{message.type.value} to {message.recipient} by {message.channel.value}: "
             f"{message.status.value} (dedupe key {message.dedupe_key})",
         )
+    for delivery in core.webhooks.list(principal=admin, partner_id=partner.id).items:
+        (attempt, *_) = core.webhooks.attempts(delivery.id, principal=admin)
+        _say(
+            console,
+            f"webhook {delivery.topic.value} {delivery.webhook_id} to {partner.name}: "
+            f"{delivery.status.value} after {delivery.attempts} attempt(s), "
+            f"HTTP {attempt.status_code}",
+        )
+    for got in endpoint.received:
+        payload = got.payload or {}
+        data = payload.get("data", {})
+        _say(
+            console,
+            f"{partner.name}'s endpoint verified it with the standardwebhooks package: "
+            f"signature ok={got.verified}, webhook-id {got.webhook_id}, "
+            f"type {payload.get('type')}, booking {data.get('booking', {}).get('reference')}",
+        )
     again = queue.run_pending()
     sent = core.communications.for_booking(booking.id, principal=admin)
     _say(
         console,
         f"run_pending() ran {ran} jobs; run again at once -> {again} jobs, "
-        f"{len(sent)} reminder in the log (the periodic jobs are not due yet)",
+        f"{len(sent)} reminder in the log, {len(endpoint.received)} webhook at the partner "
+        "(the periodic jobs are not due yet)",
     )
-    succeeded = core.jobs.counters.snapshot()[("reminders.send_due", "succeeded")]
-    _say(console, f"counters a host can export: reminders.send_due succeeded={succeeded}")
+    counts = core.jobs.counters.snapshot()
+    _say(
+        console,
+        "counters a host can export: "
+        f"reminders.send_due succeeded={counts[('reminders.send_due', 'succeeded')]}, "
+        f"webhooks.deliver_due succeeded={counts[('webhooks.deliver_due', 'succeeded')]}",
+    )
 
 
 def _waitlist_story(

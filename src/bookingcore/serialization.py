@@ -19,15 +19,22 @@ from uuid import UUID
 import cattrs
 from cattrs.preconf.json import make_converter as _make_json_converter
 
-from bookingcore.domain.events import DomainEvent, event_type
+from bookingcore.domain.events import (
+    DomainEvent,
+    OutboxMessage,
+    SerializedMessage,
+    event_type,
+)
 from bookingcore.domain.values import EmailAddress, PhoneNumber
 
 __all__ = [
     "converter",
     "event_from_dict",
+    "event_from_serialized",
     "event_to_dict",
     "from_dict",
     "make_converter",
+    "serialized_message",
     "to_dict",
 ]
 
@@ -106,3 +113,29 @@ def event_from_dict(data: Any) -> DomainEvent:
     .. versionadded:: 0.1
     """
     return converter.structure(data["data"], event_type(data["name"]))
+
+
+def serialized_message(message: OutboxMessage) -> SerializedMessage:
+    """``message`` as storage keeps it (its event as :func:`event_to_dict` writes it).
+
+    .. versionadded:: 0.2
+    """
+    event = message.event
+    return SerializedMessage(
+        id=event.id,
+        name=event.name,
+        occurred_at=event.occurred_at,
+        data=event_to_dict(event)["data"],
+        sequence=message.sequence,
+    )
+
+
+def event_from_serialized(message: SerializedMessage) -> DomainEvent:
+    """The typed event a :class:`~bookingcore.domain.SerializedMessage` carries.
+
+    Raises:
+        ValidationError, cattrs.errors.ClassValidationError: as :func:`event_from_dict`.
+
+    .. versionadded:: 0.2
+    """
+    return event_from_dict({"name": message.name, "data": message.data})

@@ -178,13 +178,34 @@ def test_a_card_payment_through_the_stripe_adapter_confirms_and_is_partly_refund
     assert "the payment is partially_refunded, 4,250.00 INR left to refund" in demo_text
 
 
-def test_the_in_process_runner_sends_a_due_reminder_once(demo_text: str) -> None:
-    """Section 14: the reminders job messages the booking starting soon, once."""
-    assert "14. The in-process job runner sends a reminder, once" in demo_text
+def test_the_in_process_runner_sends_a_due_reminder_and_a_partner_webhook_once(
+    demo_text: str,
+) -> None:
+    """Section 14: the reminders job messages the booking starting soon, once; the
+    webhooks job delivers the partner's booking to its endpoint on 127.0.0.1, which
+    verifies the Standard Webhooks signature with the standardwebhooks package."""
+    assert "14. The in-process job runner sends a reminder and a partner webhook, once" in demo_text
     assert "reminders.send_due: succeeded (attempt 1)" in demo_text
+    assert "webhooks.deliver_due: succeeded (attempt 1)" in demo_text
     assert "reminder to +919000012345 by sms: sent" in demo_text
-    assert "run again at once -> 0 jobs, 1 reminder in the log" in demo_text
-    assert "reminders.send_due succeeded=1" in demo_text
+    sent = re.search(
+        r"webhook booking\.created (msg_\w+) to PeakStays: "
+        r"delivered after 1 attempt\(s\), HTTP 200",
+        demo_text,
+    )
+    assert sent is not None
+    booked = re.search(
+        r"partner PeakStays booked (BK-\w+) \(its webhook URL: http://127\.0\.0\.1:", demo_text
+    )
+    assert booked is not None
+    assert (
+        "PeakStays's endpoint verified it with the standardwebhooks package: signature ok=True, "
+        f"webhook-id {sent.group(1)}, type booking.created, booking {booked.group(1)}"
+    ) in demo_text
+    assert (
+        "run again at once -> 0 jobs, 1 reminder in the log, 1 webhook at the partner" in demo_text
+    )
+    assert "reminders.send_due succeeded=1, webhooks.deliver_due succeeded=1" in demo_text
 
 
 def test_a_cancellation_offers_its_seats_to_the_waiting_list_then_a_group_and_a_reschedule(

@@ -1,5 +1,6 @@
 """Jobs on PostgreSQL with real processes: apps booking while workers relay the outbox,
-a worker killed with SIGKILL, and an import job killed mid-file and resumed elsewhere."""
+expire waiting-list offers and deliver partner webhooks, a worker killed with SIGKILL,
+and an import job killed mid-file and resumed elsewhere."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,19 +21,27 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from tests.adapters._webhook_receiver import webhook_receiver
 
 from bookingcore import (
     BookingCore,
     BookingFilter,
+    BookingId,
+    BookingRequest,
+    CustomerDetails,
     ImportSettings,
+    LocationId,
     Money,
+    NewTraveler,
     PageRequest,
     Principal,
+    Settings,
     StaffId,
     StaffRole,
+    TravelerDetails,
 )
-from bookingcore.domain import ImportStatus, Slot
-from bookingcore.testing import SequentialIds
+from bookingcore.domain import ImportStatus, Partner, Slot
+from bookingcore.testing import RecordingWebhookSender, SequentialIds
 from bookingcore_adapters.importers import open_rows
 from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue, libpq_url
 from bookingcore_adapters.memory import MemoryStore
@@ -139,16 +149,92 @@ def _slots(core: BookingCore, *, count: int, capacity: int) -> list[Slot]:
     ]
 
 
-def test_apps_and_two_workers_relay_every_event_once_through_a_sigkill(
+def _closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens (connections are refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hooks"
+
+
+def _partner(core: BookingCore, name: str, url: str, location: LocationId) -> Partner:
+    return core.partners.register(
+        name=name,
+        company_name=f"{name} Pvt Ltd",
+        contact_email=f"ops@{name.lower()}.example.com",
+        allowed_location_ids=[location],
+        webhook_url=url,
+        principal=ADMIN,
+    ).partner
+
+
+def _fill_and_queue(core: BookingCore, slots: list[Slot], per_slot: int) -> list[BookingId]:
+    """Book every seat of ``slots`` (2 travelers a booking), then put ``per_slot``
+    customers on each slot's waiting list; returns the bookings, slot by slot in turn."""
+    phones = iter(range(10_000))
+    made: list[list[BookingId]] = []
+    for slot in slots:
+        assert slot.capacity is not None
+        made.append(
+            [
+                core.bookings.book(
+                    BookingRequest(
+                        slot.id,
+                        [
+                            NewTraveler(TravelerDetails(f"Early {n} T{i}"), is_primary=i == 0)
+                            for i in range(2)
+                        ],
+                        customer=CustomerDetails(f"+9196{next(phones):08d}"),
+                    ),
+                    principal=ADMIN,
+                ).id
+                for n in range(slot.capacity // 2)
+            ]
+        )
+        for n in range(per_slot):
+            customer = core.customers.register(f"+9195{next(phones):08d}", principal=ADMIN)
+            core.waitlists.join(
+                slot.id, customer_id=customer.customer.id, seats=1 + n % 2, principal=ADMIN
+            )
+    return [booking for row in zip(*made, strict=True) for booking in row]
+
+
+#: One statement, so one snapshot: each slot's seats held against what holds them
+#: (bookings not cancelled, and open waiting-list offers).
+CAPACITY = text(
+    "SELECT s.id, s.seats_held,"
+    " (SELECT coalesce(sum(b.total_travelers), 0) FROM bookings b"
+    "   WHERE b.slot_id = s.id AND b.status <> 'cancelled')"
+    " + (SELECT coalesce(sum(w.seats), 0) FROM waiting_lists w"
+    "   WHERE w.slot_id = s.id AND w.status = 'offered')"
+    " FROM slots s"
+)
+
+
+def test_apps_and_two_workers_relay_expire_and_deliver_everything_through_a_sigkill(
     pg_store: SqlStore, postgres_url: str, jobs_schema: str
 ) -> None:
-    """3 app processes book and cancel while 2 workers relay the outbox; one worker is
-    SIGKILLed and restarted. Capacity stays exact; every outbox event is published at
-    least once and applied exactly once."""
-    core = BookingCore(uow_factory=pg_store.unit_of_work)
+    """3 app processes book and cancel (some bookings by partners, whose webhooks point
+    at local receivers) while 2 workers relay the outbox, expire waiting-list offers and
+    deliver webhooks; one worker is SIGKILLed and restarted. Capacity stays exact at
+    every snapshot; every outbox event is published at least once and applied exactly
+    once; every offer ends; every webhook is delivered (verified with the
+    ``standardwebhooks`` package by the receiver) or dead."""
+    core = BookingCore(
+        uow_factory=pg_store.unit_of_work,
+        settings=Settings(default_region="IN"),
+        webhook_sender=RecordingWebhookSender(),  # schedules; only the workers send
+    )
     slots = _slots(core, count=2, capacity=12)
-    apps, attempts = 3, 16
-    with _workers(postgres_url, jobs_schema, ["w1", "w2"]) as workers:
+    prebooked = _fill_and_queue(core, slots, per_slot=3)
+    apps, attempts = 3, 18
+    with contextlib.ExitStack() as stack:
+        receiver = stack.enter_context(webhook_receiver())
+        listening = _partner(core, "Trails", receiver.url, slots[0].location_id)
+        unreachable = _partner(core, "Gone", _closed_port_url(), slots[0].location_id)
+        assert listening.webhook_secret is not None
+        receiver.secret = listening.webhook_secret
+        workers = stack.enter_context(_workers(postgres_url, jobs_schema, ["w1", "w2"]))
         processes = [
             _start(
                 postgres_url,
@@ -157,96 +243,148 @@ def test_apps_and_two_workers_relay_every_event_once_through_a_sigkill(
                 f"--worker={n}",
                 f"--attempts={attempts}",
                 *(f"--slot={s.id}" for s in slots),
+                *(f"--partner={p.id}" for p in (listening, unreachable)),
+                *(f"--cancel={b}" for b in prebooked[n::apps]),
             )
             for n in range(apps)
         ]
-        with contextlib.ExitStack() as stack:
-            for process in processes:
-                stack.callback(process.kill)
-                _wait_ready(process)
-            for process in processes:
-                assert process.stdin is not None
-                process.stdin.write("go\n")
-                process.stdin.flush()
-            engine = create_engine(
-                postgres_url, connect_args={"options": f"-csearch_path={jobs_schema}"}
-            )
-            stack.callback(engine.dispose)
+        for process in processes:
+            stack.callback(process.kill)
+            _wait_ready(process)
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        engine = create_engine(
+            postgres_url, connect_args={"options": f"-csearch_path={jobs_schema}"}
+        )
+        stack.callback(engine.dispose)
+        snapshots: list[list[tuple[Any, int, int]]] = []
 
-            def published_by(worker: str) -> int:
-                with engine.connect() as connection:
-                    return int(
-                        connection.execute(
-                            text("SELECT count(*) FROM relay_published WHERE worker = :w"),
-                            {"w": worker},
-                        ).scalar_one()
-                    )
-
-            _wait_for(lambda: published_by("w1") > 0, "the first worker relayed something")
-            workers["w1"].kill()  # SIGKILL, mid-run
-            workers["w1"].wait()
-            workers["w1b"] = _start(postgres_url, jobs_schema, "worker", "--name=w1b")
-            _wait_ready(workers["w1b"])
-            summaries = []
-            for process in processes:
-                output, errors = process.communicate(timeout=TIMEOUT)
-                assert process.returncode == 0, errors
-                summaries.append(json.loads(output))
-
-            def unpublished() -> int:
-                with engine.connect() as connection:
-                    return int(
-                        connection.execute(
-                            text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                        ).scalar_one()
-                    )
-
-            _wait_for(lambda: unpublished() == 0, "every outbox event was published")
+        def count(sql: str, **params: object) -> int:
             with engine.connect() as connection:
-                outbox = set(connection.execute(text("SELECT event_id FROM outbox")).scalars())
-                applied = list(
-                    connection.execute(text("SELECT event_id FROM relay_applied")).scalars()
+                return int(connection.execute(text(sql), params).scalar_one())
+
+        def sample() -> bool:
+            with engine.connect() as connection:
+                snapshots.append([tuple(row) for row in connection.execute(CAPACITY)])
+            return False
+
+        def published_by(worker: str) -> bool:
+            sample()
+            return count("SELECT count(*) FROM relay_published WHERE worker = :w", w=worker) > 0
+
+        _wait_for(lambda: published_by("w1"), "the first worker relayed something")
+        workers["w1"].kill()  # SIGKILL, mid-run
+        workers["w1"].wait()
+        workers["w1b"] = _start(postgres_url, jobs_schema, "worker", "--name=w1b")
+        _wait_ready(workers["w1b"])
+        while any(process.poll() is None for process in processes):
+            sample()
+            time.sleep(0.1)
+        summaries = []
+        for process in processes:
+            output, errors = process.communicate(timeout=TIMEOUT)
+            assert process.returncode == 0, errors
+            summaries.append(json.loads(output))
+
+        def settled() -> bool:
+            sample()
+            return (
+                count("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+                and count("SELECT count(*) FROM waiting_lists WHERE status = 'offered'") == 0
+                and count(
+                    "SELECT count(*) FROM webhook_deliveries"
+                    " WHERE status NOT IN ('delivered', 'dead')"
                 )
-                published = list(
-                    connection.execute(text("SELECT event_id FROM relay_published")).scalars()
+                == 0
+            )
+
+        _wait_for(settled, "every event was published, every offer ended, every webhook settled")
+        with engine.connect() as connection:
+            outbox = set(connection.execute(text("SELECT event_id FROM outbox")).scalars())
+            applied = list(connection.execute(text("SELECT event_id FROM relay_applied")).scalars())
+            published = list(
+                connection.execute(text("SELECT event_id FROM relay_published")).scalars()
+            )
+            # Periodic jobs: one job per name and due time, whatever the number of workers.
+            doubled = connection.execute(
+                text(
+                    "SELECT args->>'job', args->>'timestamp', count(*)"
+                    " FROM procrastinate_jobs WHERE args ? 'timestamp'"
+                    " GROUP BY 1, 2 HAVING count(*) > 1"
                 )
-                # Periodic jobs: one job per name and due time, whatever the number of workers.
-                doubled = connection.execute(
+            ).all()
+            runs = dict(
+                connection.execute(
                     text(
-                        "SELECT args->>'job', args->>'timestamp', count(*)"
-                        " FROM procrastinate_jobs WHERE args ? 'timestamp'"
-                        " GROUP BY 1, 2 HAVING count(*) > 1"
+                        "SELECT args->>'job', count(*) FROM procrastinate_jobs"
+                        " WHERE status = 'succeeded' GROUP BY 1"
                     )
                 ).all()
-                relay_runs = connection.execute(
-                    text(
-                        "SELECT count(*) FROM procrastinate_jobs"
-                        " WHERE args->>'job' = 'outbox.relay'"
-                    )
-                ).scalar_one()
+            )
+            entries = connection.execute(
+                text("SELECT status, offered_at IS NOT NULL FROM waiting_lists")
+            ).all()
+            deliveries = connection.execute(
+                text(
+                    "SELECT partner_id, booking_id, topic, webhook_id, status, attempts, failures"
+                    " FROM webhook_deliveries"
+                )
+            ).all()
 
     assert [s["unexpected"] for s in summaries] == [[]] * apps
     booked = {b for s in summaries for b in s["booked"]}
     cancelled = {b for s in summaries for b in s["cancelled"]}
+    released = {b for s in summaries for b in s["released"]}
+    by_partner = {b: p for s in summaries for b, p in s["partner_bookings"].items()}
     assert booked
     assert cancelled
+    assert released == {str(b) for b in prebooked}
     assert sum(s["refused"] for s in summaries) + len(booked) == apps * attempts
+    # Capacity: exact in every snapshot taken while apps and workers ran, and at the end.
+    assert len(snapshots) > 10
+    assert all(held == holders for snapshot in snapshots for _, held, holders in snapshot)
+    mine = booked | {str(b) for b in prebooked}
     for slot in slots:
         fresh = core.catalog.get_slot(slot.id, principal=ADMIN)
         stored = core.bookings.list(
             BookingFilter(slot_id=slot.id), PageRequest(limit=500), principal=ADMIN
         ).items
         active = [b for b in stored if b.status != "cancelled"]
-        assert {str(b.id) for b in stored} <= booked
-        assert {str(b.id) for b in stored if b.status == "cancelled"} <= cancelled
+        assert {str(b.id) for b in stored} <= mine
+        assert {str(b.id) for b in stored if b.status == "cancelled"} <= cancelled | released
         assert fresh.seats_held == sum(b.total_travelers for b in active) <= 12
-    assert len(outbox) >= len(booked) + len(cancelled)
-    assert set(applied) == outbox  # applied once: relay_applied is keyed by event id
+    # The outbox: published at least once (some twice after the kill), applied once.
+    assert len(outbox) >= len(booked) + len(cancelled) + len(released)
+    assert set(applied) == outbox  # relay_applied is keyed by event id
     assert len(applied) == len(outbox)
-    assert set(published) == outbox  # published at least once (some twice after the kill)
+    assert set(published) == outbox
     assert len(published) >= len(outbox)
     assert doubled == []
-    assert relay_runs >= 2
+    assert runs.get("outbox.relay", 0) >= 2
+    # Waiting lists: freed seats were offered, and every offer ended by the expiry job.
+    assert runs.get("waitlists.expire_offers", 0) >= 2
+    assert any(offered for _, offered in entries)
+    assert {status for status, offered in entries if offered} == {"expired"}
+    # Webhooks: one per partner booking created and cancelled; the listening partner
+    # got each (verified, duplicates only with the same id), the unreachable one's died.
+    assert by_partner
+    expected = {(b, "booking.created") for b in by_partner} | {
+        (b, "booking.cancelled") for b in by_partner if b in cancelled
+    }
+    assert {(str(d.booking_id), d.topic) for d in deliveries} == expected
+    assert {str(d.partner_id) for d in deliveries} == {str(listening.id), str(unreachable.id)}
+    heard = [d for d in deliveries if d.partner_id == listening.id]
+    lost = [d for d in deliveries if d.partner_id == unreachable.id]
+    assert {d.status for d in heard} == {"delivered"}
+    # dead after 3 failed attempts (a claim lost with the killed worker counts one more)
+    assert {(d.status, d.failures) for d in lost} == {("dead", 3)}
+    assert all(d.attempts >= 3 for d in lost)
+    assert sorted(set(receiver.ids())) == sorted(d.webhook_id for d in heard)
+    assert all(r.verified for r in receiver.received)
+    assert len(receiver.received) >= len(heard)
+    assert runs.get("webhooks.deliver_due", 0) >= 2
 
 
 def _write_bookings_csv(path: Path, rows: int) -> None:

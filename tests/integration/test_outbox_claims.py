@@ -71,3 +71,17 @@ def test_two_relays_at_once_claim_different_messages_on_postgresql(pg_store: Sql
         theirs = [m.id for m in second.outbox.claim_unpublished(4)]
         assert mine == ids[:4]
         assert theirs == ids[4:]
+
+
+@pytest.mark.postgres
+def test_two_relays_at_once_claim_different_serialized_messages_on_postgresql(
+    pg_store: SqlStore,
+) -> None:
+    ids = _fill(pg_store, 6)
+    with pg_store.unit_of_work() as first, pg_store.unit_of_work() as second:
+        mine = first.outbox.claim_unpublished_serialized(4)
+        theirs = second.outbox.claim_unpublished_serialized(4)
+        assert [m.id for m in mine] == ids[:4]
+        assert [m.id for m in theirs] == ids[4:]
+        assert {m.name for m in [*mine, *theirs]} == {"job.requested"}
+        assert [m.data["args"] for m in mine] == [{"n": n} for n in range(4)]

@@ -17,11 +17,13 @@ from bookingcore import (
     Money,
     NewTraveler,
     Principal,
+    Settings,
     TravelerDetails,
 )
 from bookingcore.domain.events import BookingCreated, OutboxMessage
+from bookingcore.ports import SerializedEventPublisher
 from bookingcore.serialization import event_to_dict
-from bookingcore.testing import FixedClock
+from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.redis import (
     RedisStreamPublisher,
@@ -29,6 +31,7 @@ from bookingcore_adapters.redis import (
     event_from_stream,
     from_url,
 )
+from bookingcore_adapters.sql import SqlStore
 
 pytestmark = pytest.mark.redis
 
@@ -123,6 +126,32 @@ class TestRelayToRedisStream:
             assert entry["occurred_at"] == message.event.occurred_at.isoformat()
             assert json.loads(entry["payload"]) == event_to_dict(message.event)["data"]
         assert unpublished(store) == []
+
+    def test_serialized_messages_from_sql_make_the_same_entries_as_typed_ones(
+        self, admin: Principal, clock: FixedClock, client: redis.Redis, stream: str
+    ) -> None:
+        """The relay hands this publisher the stored JSON (``publish_serialized``); the
+        entries are those ``publish`` makes from the typed events, field for field."""
+        sql = SqlStore("sqlite://")
+        sql.create_schema()
+        core = BookingCore(
+            uow_factory=sql.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN"),
+        )
+        book_twice_and_cancel(core, admin, clock)
+        with sql.unit_of_work() as uow:
+            typed = list(uow.outbox.list_unpublished(1000))
+        publisher = RedisStreamPublisher(client, stream)
+        assert isinstance(publisher, SerializedEventPublisher)
+        publisher.publish(typed)
+        relayed = core.relay(publisher).relay(limit=1000)  # the serialized path
+        assert relayed == len(typed) >= 3
+        published = entries(client, stream)
+        assert published[: len(typed)] == published[len(typed) :]
+        assert [event_from_stream(e) for e in published[len(typed) :]] == [m.event for m in typed]
+        sql.dispose()
 
     def test_a_consumer_rebuilds_equal_events_from_the_stream(
         self,

@@ -152,6 +152,25 @@ class TestLibraryJobs:
         assert "webhooks.deliver_due" not in jobs_core.jobs.catalog.names()
         assert not set(OPTIONAL_JOBS) & set(jobs_core.jobs.catalog.names())
 
+    def test_a_library_job_can_be_rescheduled_keeping_its_handler(
+        self, jobs_core: BookingCore, queue: InProcessJobQueue
+    ) -> None:
+        jobs_core.jobs.reschedule("waitlists.expire_offers", timedelta(seconds=2))
+        jobs_core.jobs.reschedule("auth.cleanup", None)
+        schedules = {s.name: s.every for s in jobs_core.jobs.catalog.schedules()}
+        assert schedules["waitlists.expire_offers"] == timedelta(seconds=2)
+        assert "auth.cleanup" not in schedules
+        assert "auth.cleanup" in jobs_core.jobs.catalog  # still runs on demand
+        jobs_core.jobs.defer("auth.cleanup")
+        queue.run_pending()
+        ran = {record.name: record.state for record in queue.list_jobs()}
+        assert ran["auth.cleanup"] is JobState.SUCCEEDED
+        with pytest.raises(NotFoundError):
+            jobs_core.jobs.reschedule("no.such.job", timedelta(seconds=5))
+        with pytest.raises(ValidationError) as raised:
+            jobs_core.jobs.reschedule("waitlists.expire_offers", timedelta(milliseconds=10))
+        assert raised.value.fields == ("every",)
+
     def test_a_reminder_is_delivered_by_the_in_process_runner_once(
         self,
         jobs_core: BookingCore,

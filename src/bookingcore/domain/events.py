@@ -51,6 +51,7 @@ __all__ = [
     "DomainEvent",
     "OutboxMessage",
     "RetryPolicy",
+    "SerializedMessage",
     "TravelerChanged",
     "WaitlistOfferEnded",
     "WaitlistOffered",
@@ -302,6 +303,26 @@ class OutboxMessage:
     def name(self) -> str:
         """The event's registered name."""
         return self.event.name
+
+
+@attrs.frozen
+class SerializedMessage:
+    """An outbox message as storage keeps it: the event's id, registered name, time and
+    JSON data (``event_to_dict(event)["data"]``), not rebuilt into a typed event.
+
+    What an :class:`~bookingcore.ports.SerializedEventPublisher` gets from the
+    relay: a broker needs the JSON anyway, so the relay skips turning each
+    message into a typed :class:`DomainEvent` and back. ``bookingcore.serialization``
+    converts both ways (``serialized_message``, ``event_from_serialized``).
+
+    .. versionadded:: 0.2
+    """
+
+    id: UUID
+    name: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    sequence: int | None = None
 
 
 class DeliveryStatus(enum.StrEnum):

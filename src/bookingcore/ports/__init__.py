@@ -17,6 +17,7 @@ from bookingcore.ports.messaging import (
     Notifier,
     OutgoingMessage,
     SendReceipt,
+    SerializedEventPublisher,
 )
 from bookingcore.ports.payments import (
     IntentRequest,
@@ -127,6 +128,7 @@ __all__ = [
     "RefundRepository",
     "RowSource",
     "SendReceipt",
+    "SerializedEventPublisher",
     "SlotRepository",
     "SmsSender",
     "StaffRepository",

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
 from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.domain.documents import DocumentData, RenderedDocument
-from bookingcore.domain.events import OutboxMessage
+from bookingcore.domain.events import OutboxMessage, SerializedMessage
 from bookingcore.domain.values import CommunicationId
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Notifier",
     "OutgoingMessage",
     "SendReceipt",
+    "SerializedEventPublisher",
 ]
 
 
@@ -84,5 +85,23 @@ class EventPublisher(Protocol):
     """
 
     def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Publish ``messages`` in order; raise if any was not accepted, so the
+        relay keeps them for the next run."""
+
+
+@runtime_checkable
+class SerializedEventPublisher(Protocol):
+    """Relays outbox messages as stored (JSON data, no typed event) to a broker.
+
+    A publisher with this method gets it from
+    :class:`~bookingcore.services.OutboxRelay` instead of
+    :meth:`EventPublisher.publish`: the relay then reads the outbox rows and
+    hands over their JSON as it is, without rebuilding each typed event (which
+    a broker would serialize again). Implement both to be used by either path.
+
+    .. versionadded:: 0.2
+    """
+
+    def publish_serialized(self, messages: Sequence[SerializedMessage]) -> None:
         """Publish ``messages`` in order; raise if any was not accepted, so the
         relay keeps them for the next run."""

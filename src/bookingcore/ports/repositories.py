@@ -27,7 +27,7 @@ from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
-from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
@@ -477,6 +477,14 @@ class OutboxRepository(Protocol):
         (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 
         .. versionadded:: 0.1
+        """
+
+    def claim_unpublished_serialized(self, limit: int) -> Sequence[SerializedMessage]:
+        """As :meth:`claim_unpublished`, the messages as stored (JSON data, no typed
+        event), for a :class:`~bookingcore.ports.SerializedEventPublisher`. Only
+        stored messages: those added in this unit of work are not numbered yet.
+
+        .. versionadded:: 0.2
         """
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:

@@ -16,7 +16,12 @@ from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.jobs import JobQueue
-from bookingcore.ports.messaging import DocumentRenderer, EventPublisher, Notifier
+from bookingcore.ports.messaging import (
+    DocumentRenderer,
+    EventPublisher,
+    Notifier,
+    SerializedEventPublisher,
+)
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
     OtpStore,
@@ -295,7 +300,7 @@ class BookingCore:
         if jobs is not None:
             jobs.bind(self.jobs.catalog)
 
-    def relay(self, publisher: EventPublisher) -> OutboxRelay:
+    def relay(self, publisher: EventPublisher | SerializedEventPublisher) -> OutboxRelay:
         """An :class:`~bookingcore.services.OutboxRelay` of this core's outbox to ``publisher``."""
         return OutboxRelay(self.context, publisher)
 

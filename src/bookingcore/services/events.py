@@ -32,10 +32,12 @@ from bookingcore.domain.events import (
     Delivery,
     DeliveryStatus,
     DomainEvent,
+    OutboxMessage,
     RetryPolicy,
+    SerializedMessage,
 )
 from bookingcore.errors import ConflictError, NotFoundError, ValidationError
-from bookingcore.ports.messaging import EventPublisher
+from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
@@ -304,10 +306,16 @@ class EventDispatcher:
 class OutboxRelay:
     """Publishes outbox events to a broker, in outbox order, each once it is accepted.
 
+    A publisher that is also a :class:`~bookingcore.ports.SerializedEventPublisher`
+    gets the messages as stored (``publish_serialized``), with no typed event
+    rebuilt in between; any other gets :class:`~bookingcore.domain.OutboxMessage` s.
+
     .. versionadded:: 0.1
     """
 
-    def __init__(self, context: ServiceContext, publisher: EventPublisher) -> None:
+    def __init__(
+        self, context: ServiceContext, publisher: EventPublisher | SerializedEventPublisher
+    ) -> None:
         self._ctx = context
         self._publisher = publisher
 
@@ -319,11 +327,20 @@ class OutboxRelay:
         deduplicate by event id). Relays running at once claim different
         events (on stores with row locks).
         """
+        publisher = self._publisher
         with self._ctx.uow_factory() as uow:
-            messages = uow.outbox.claim_unpublished(limit)
-            if not messages:
-                return 0
-            self._publisher.publish(messages)
+            messages: Sequence[OutboxMessage | SerializedMessage]
+            if isinstance(publisher, SerializedEventPublisher):
+                # The broker takes JSON: hand over the rows' JSON, no typed event in between.
+                messages = serialized = uow.outbox.claim_unpublished_serialized(limit)
+                if not messages:
+                    return 0
+                publisher.publish_serialized(serialized)
+            else:
+                messages = typed = uow.outbox.claim_unpublished(limit)
+                if not messages:
+                    return 0
+                publisher.publish(typed)
             uow.outbox.mark_published([message.id for message in messages], self._ctx.now())
             uow.commit()
             return len(messages)

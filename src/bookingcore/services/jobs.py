@@ -60,7 +60,7 @@ from bookingcore.domain.policy import Principal
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.jobs import JobHandler, JobQueue, JobRun
-from bookingcore.ports.messaging import EventPublisher
+from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.events import EventDispatcher, HandlerContext, OutboxRelay
 
@@ -184,6 +184,25 @@ class JobCatalog:
         else:
             self._schedules.pop(name, None)
 
+    def reschedule(self, name: str, every: timedelta | None) -> None:
+        """Run the registered job ``name`` every ``every`` instead (``None``: on demand
+        only), keeping its handler and arguments; e.g. expire waiting-list offers
+        every few seconds when offers last minutes.
+
+        Raises:
+            NotFoundError: nothing is registered under ``name``.
+            ValidationError: ``every`` under a second.
+
+        .. versionadded:: 0.2
+        """
+        if name not in self._handlers:
+            raise NotFoundError("job", name)
+        current = self._schedules.get(name)
+        if every is None:
+            self._schedules.pop(name, None)
+            return
+        self._schedules[name] = Schedule(name, every, current.args if current else {})
+
     def __contains__(self, name: object) -> bool:
         return name in self._handlers
 
@@ -273,6 +292,15 @@ class JobService:
     ) -> None:
         """:meth:`JobCatalog.register`: add a job of your own (before workers start)."""
         self.catalog.register(name, handler, every=every, args=args)
+
+    def reschedule(self, name: str, every: timedelta | None) -> None:
+        """:meth:`JobCatalog.reschedule`: change how often a registered job runs
+        (before workers start), e.g. ``core.jobs.reschedule("webhooks.deliver_due",
+        timedelta(seconds=5))``.
+
+        .. versionadded:: 0.2
+        """
+        self.catalog.reschedule(name, every)
 
     def defer(
         self,
@@ -367,7 +395,10 @@ class JobService:
             dispatcher.subscribe(JobRequested, self.enqueue, name="jobs.enqueue")
 
     def relay_outbox_to(
-        self, publisher: EventPublisher, *, every: timedelta = timedelta(seconds=5)
+        self,
+        publisher: EventPublisher | SerializedEventPublisher,
+        *,
+        every: timedelta = timedelta(seconds=5),
     ) -> None:
         """Register ``outbox.relay``: publish unpublished outbox events to ``publisher``.
 

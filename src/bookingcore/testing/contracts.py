@@ -1094,6 +1094,39 @@ class OutboxRepositoryContract(_Base):
             assert first is not None
             assert first.published_at == T0  # already published ones keep their time
 
+    def test_serialized_claims_carry_the_stored_json_in_outbox_order(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``claim_unpublished_serialized``: the same messages as ``claim_unpublished``,
+        as stored (the event's JSON, no typed event); the JSON rebuilds the event."""
+        from bookingcore.serialization import (  # noqa: PLC0415
+            event_from_serialized,
+            serialized_message,
+        )
+
+        booking = _stored_booking(uow_factory, make)
+        events = [self._event(booking, status) for status in ("confirmed", "cancelled", "x")]
+        with uow_factory() as uow:
+            for event in events:
+                uow.outbox.add(event)
+            uow.commit()
+        with uow_factory() as uow:
+            extra = self._event(booking, "not yet stored")
+            uow.outbox.add(extra)
+            typed = uow.outbox.claim_unpublished(2)
+            claimed = uow.outbox.claim_unpublished_serialized(2)
+            assert list(claimed) == [serialized_message(m) for m in typed]
+            assert [event_from_serialized(m) for m in claimed] == events[:2]
+            assert [m.name for m in claimed] == [e.name for e in events[:2]]
+            assert all(m.sequence is not None for m in claimed)
+            everything = uow.outbox.claim_unpublished_serialized(10)
+            assert [m.id for m in everything] == [e.id for e in events]
+            uow.outbox.mark_published([m.id for m in claimed], T0)
+            uow.commit()
+        with uow_factory() as uow:
+            left = uow.outbox.claim_unpublished_serialized(10)
+            assert [m.id for m in left] == [events[2].id, extra.id]
+
     def test_an_uncommitted_event_is_never_seen(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -19,7 +19,7 @@ from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
-from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage
+from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
@@ -84,6 +84,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
 from bookingcore.errors import DuplicateError, StaleVersionError, ValidationError
+from bookingcore.serialization import serialized_message
 from bookingcore_adapters.memory._tables import TABLES, MemoryTables, Table
 
 __all__ = ["MemoryUnitOfWork"]
@@ -656,6 +657,14 @@ class _OutboxRepository(_Repository[OutboxMessage]):
     def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
         # One unit of work at a time writes to the memory store: nothing to skip.
         return self.list_unpublished(limit)
+
+    def claim_unpublished_serialized(self, limit: int) -> Sequence[SerializedMessage]:
+        # Messages added in this unit of work (no sequence yet) come last: the stored come first.
+        return [
+            serialized_message(message)
+            for message in self.claim_unpublished(limit)
+            if message.sequence is not None
+        ]
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
         for event_id in event_ids:

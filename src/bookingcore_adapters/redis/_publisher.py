@@ -9,8 +9,8 @@ from typing import Any
 import redis
 from redis.typing import EncodableT, FieldT
 
-from bookingcore.domain.events import DomainEvent, OutboxMessage
-from bookingcore.serialization import event_from_dict, event_to_dict
+from bookingcore.domain.events import DomainEvent, OutboxMessage, SerializedMessage
+from bookingcore.serialization import event_from_dict, serialized_message
 from bookingcore_adapters.redis._otp import text, translate_errors
 
 __all__ = ["RedisStreamPublisher", "event_from_stream"]
@@ -18,6 +18,10 @@ __all__ = ["RedisStreamPublisher", "event_from_stream"]
 
 class RedisStreamPublisher:
     """An :class:`~bookingcore.ports.EventPublisher` that appends to a Redis stream.
+
+    Also a :class:`~bookingcore.ports.SerializedEventPublisher`, so the relay
+    hands it the outbox rows' JSON without rebuilding typed events (the
+    entries are the same either way).
 
     Each outbox message becomes one stream entry, in the order given, with
     the fields ``id`` (the event id; consumers deduplicate by it), ``type``
@@ -66,6 +70,13 @@ class RedisStreamPublisher:
             redis.exceptions.ResponseError: Redis refused an entry (e.g. the
                 key is not a stream); the relay keeps the messages.
         """
+        self.publish_serialized([serialized_message(message) for message in messages])
+
+    def publish_serialized(self, messages: Sequence[SerializedMessage]) -> None:
+        """As :meth:`publish`, for messages as the outbox stores them.
+
+        .. versionadded:: 0.2
+        """
         if not messages:
             return
         action = f"publish {len(messages)} events to {self.stream!r}"
@@ -73,7 +84,7 @@ class RedisStreamPublisher:
             for message in messages:
                 pipe.xadd(
                     self.stream,
-                    stream_fields(message),
+                    serialized_stream_fields(message),
                     maxlen=self.maxlen,
                     approximate=self.approximate,
                 )
@@ -82,13 +93,20 @@ class RedisStreamPublisher:
 
 def stream_fields(message: OutboxMessage) -> dict[FieldT, EncodableT]:
     """The stream entry's fields for ``message``."""
-    event = message.event
+    return serialized_stream_fields(serialized_message(message))
+
+
+def serialized_stream_fields(message: SerializedMessage) -> dict[FieldT, EncodableT]:
+    """The stream entry's fields for ``message`` (as :func:`stream_fields`).
+
+    .. versionadded:: 0.2
+    """
     return {
-        "id": str(event.id),
-        "type": event.name,
+        "id": str(message.id),
+        "type": message.name,
         "sequence": "" if message.sequence is None else str(message.sequence),
-        "occurred_at": event.occurred_at.isoformat(),
-        "payload": json.dumps(event_to_dict(event)["data"], separators=(",", ":"), sort_keys=True),
+        "occurred_at": message.occurred_at.isoformat(),
+        "payload": json.dumps(message.data, separators=(",", ":"), sort_keys=True),
     }
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Uuid,
     func,
     literal,
+    select,
 )
 
 from bookingcore.domain.audit import AuditEntry
@@ -35,7 +36,13 @@ from bookingcore.domain.communications import (
     CommunicationType,
 )
 from bookingcore.domain.documents import Document, DocumentKind
-from bookingcore.domain.events import Delivery, DeliveryStatus, DomainEvent, OutboxMessage
+from bookingcore.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    DomainEvent,
+    OutboxMessage,
+    SerializedMessage,
+)
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.values import (
     BookingId,
@@ -496,6 +503,20 @@ class OutboxRepository(Repository[OutboxMessage]):
         return self._oldest(
             c.published_at, lambda m: m.published_at is None, limit, skip_locked=True, track=False
         )
+
+    def claim_unpublished_serialized(self, limit: int) -> Sequence[SerializedMessage]:
+        # The rows' JSON as stored: no typed event built (the relay's hot path).
+        c = self._table.c
+        statement = (
+            select(c.sequence, c.event_id, c.event_name, c.occurred_at, c.payload)
+            .where(c.published_at.is_(None))
+            .order_by(c.sequence)
+            .limit(limit)
+        )
+        return [
+            SerializedMessage(id=ident, name=name, occurred_at=at, data=data, sequence=sequence)
+            for sequence, ident, name, at, data in self._session.read(statement, skip_locked=True)
+        ]
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
         c = self._table.c

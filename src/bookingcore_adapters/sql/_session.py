@@ -737,6 +737,17 @@ class Session:
             return found
         return [self._track(mapper, entity) for entity in found]
 
+    def read(self, statement: Select[Any], *, skip_locked: bool = False) -> list[Any]:
+        """The rows ``statement`` gives from storage, in this transaction, as tuples:
+        for reads that need no entity (nothing this unit of work tracks is merged in).
+        ``skip_locked`` as in :meth:`select`.
+        """
+        self._require_active()
+        connection = self._begin()
+        if skip_locked and connection.dialect.name == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        return list(connection.execute(statement).all())
+
     def claim(
         self,
         mapper: m.Mapper[E],
