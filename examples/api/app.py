@@ -28,14 +28,19 @@ from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
     advisor,
+    changes,
+    commissions,
     customer,
     general,
+    groups,
     imports,
     partner,
     payments,
     portal,
     reports,
     staff,
+    waitlists,
+    webhooks,
 )
 
 __all__ = ["build_core", "create_app"]
@@ -138,12 +143,17 @@ def create_app(
     app.include_router(staff.router)
     # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...
     app.include_router(imports.router)
+    app.include_router(groups.router)  # before admin too: /groups is not a booking id
     app.include_router(admin.router)
     app.include_router(advisor.router)
     app.include_router(partner.router)
     app.include_router(payments.router)
     app.include_router(general.router)
     app.include_router(reports.router)
+    app.include_router(waitlists.router)
+    app.include_router(commissions.router)
+    app.include_router(webhooks.router)
+    app.include_router(changes.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
