@@ -2,7 +2,8 @@
 
 Partner A books through the partner API (a customer, a booking, a payment) and
 staff import a file; then partner B calls every route of the route table, with
-A's ids in the path and in the body where a route takes one. No answer may be a
+A's ids in the path and in the body where a route takes one (A's booking, customer,
+payment, import job, traveler, waiting-list entry, group and webhook delivery). No answer may be a
 success about A's records, and no answer may carry any of A's ids, references or
 phone numbers.
 """
@@ -18,8 +19,8 @@ from fastapi import FastAPI
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import PEPPER, SECRET, SETUP
 
-from bookingcore import BookingCore, BookingId, Principal, StaffId, StaffRole
-from bookingcore.domain import Slot
+from bookingcore import BookingCore, BookingId, CustomerId, Principal, StaffId, StaffRole
+from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
 from examples.api import build_core, create_app
@@ -61,7 +62,8 @@ def _partner(api_core: BookingCore, client: ApiClient, slot: Slot, name: str) ->
 def partner_a_data(
     api_core: BookingCore, client: ApiClient, slot: Slot, staff_headers: dict[str, str]
 ) -> dict[str, str]:
-    """What partner A made: a customer, a booking with a payment; and an import job."""
+    """What partner A made: a customer, a booking with a payment, a waiting-list entry,
+    a group and a webhook delivery; and an import job."""
     a = _partner(api_core, client, slot, "Alpha")
     made = client.post(
         "/api/partner/bookings",
@@ -88,6 +90,23 @@ def partner_a_data(
         headers=staff_headers,
     )
     assert job.status_code == 201, job.text
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    customer_id = CustomerId(UUID(booking["customer_id"]))
+    entry = api_core.waitlists.join(slot.id, principal=admin, customer_id=customer_id)
+    group = api_core.groups.create("ALPHA-GROUP-1", organizer_id=customer_id, principal=admin)
+    stored = api_core.bookings.get(BookingId(UUID(booking["id"])), principal=admin)
+    assert stored.partner_id is not None
+    delivery = WebhookDelivery.schedule(
+        event_id=uuid4(),
+        partner_id=stored.partner_id,
+        topic=WebhookTopic.BOOKING_CREATED,
+        payload={"booking_id": booking["id"], "reference": booking["reference"]},
+        now=api_core.context.now(),
+        booking_id=BookingId(UUID(booking["id"])),
+    )
+    with api_core.context.uow_factory() as uow:
+        uow.webhook_deliveries.add(delivery)
+        uow.commit()
     return {
         "booking_id": booking["id"],
         "reference": booking["reference"],
@@ -97,6 +116,9 @@ def partner_a_data(
         "payment_id": intent.json()["payment"]["id"],
         "job_id": job.json()["id"],
         "traveler_id": booking["travelers"][0]["traveler_id"],
+        "entry_id": str(entry.id),
+        "group_id": str(group.id),
+        "delivery_id": str(delivery.id),
     }
 
 
@@ -128,7 +150,7 @@ def test_partner_b_gets_nothing_of_partner_a(
     app: FastAPI,
 ) -> None:
     b = _partner(api_core, client, slot, "Bravo")
-    url = path.format(**partner_a_data)
+    url = path.format(**partner_a_data, slot_id=slot.id)  # the slot both partners sell
     body = _bodies(partner_a_data).get(operation, {})
     headers = {**b, "Idempotency-Key": f"bravo-{operation}"}
     answer = client.request(method, url, json=body, headers=headers, params={"provider": "fake"})
