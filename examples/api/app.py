@@ -39,6 +39,7 @@ from examples.api.routes import (
     portal,
     reports,
     staff,
+    travel,
     waitlists,
     webhooks,
 )
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(commissions.router)
     app.include_router(webhooks.router)
     app.include_router(changes.router)
+    app.include_router(travel.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -15,8 +15,20 @@ PROBLEM = "application/problem+json"
 
 #: Creates whose retry is refused by a natural key instead (409 naming what exists):
 #: an import job per upload, a traveler, a partner's customer by phone, one waiting-list
-#: entry per customer and slot, a group per reference.
-_NATURALLY_UNIQUE = ("import", "travelers", "customers", "waiting-lists", "groups")
+#: entry per customer and slot, a group per reference, a supplier or product per code.
+#: Leads and quotation drafts have no key in the library: a retry records a second one
+#: (nothing is sent or booked by either).
+_NATURALLY_UNIQUE = (
+    "import",
+    "travelers",
+    "customers",
+    "waiting-lists",
+    "groups",
+    "suppliers",
+    "products",
+    "leads",
+    "quotations",
+)
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

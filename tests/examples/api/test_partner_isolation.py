@@ -21,6 +21,7 @@ from tests.examples.api.conftest import PEPPER, SECRET, SETUP
 
 from bookingcore import BookingCore, BookingId, CustomerId, Principal, StaffId, StaffRole
 from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
+from bookingcore.services import LeadRequest
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
 from examples.api import build_core, create_app
@@ -107,6 +108,10 @@ def partner_a_data(
     with api_core.context.uow_factory() as uow:
         uow.webhook_deliveries.add(delivery)
         uow.commit()
+    lead = api_core.leads.capture(
+        LeadRequest(source="partner", phone="+919800000003", destination="Alpha Secret Isle"),
+        principal=Principal.partner(stored.partner_id),
+    )
     return {
         "booking_id": booking["id"],
         "reference": booking["reference"],
@@ -119,7 +124,16 @@ def partner_a_data(
         "entry_id": str(entry.id),
         "group_id": str(group.id),
         "delivery_id": str(delivery.id),
+        "lead_id": str(lead.id),
     }
+
+
+class _Ids(dict[str, str]):
+    """Path parameters: A's ids, the slot both partners sell, and unknown ids for the rest
+    (a quotation, an item: records partner B reaches only through staff routes)."""
+
+    def __missing__(self, key: str) -> str:
+        return str(uuid4())
 
 
 def _bodies(data: dict[str, str]) -> dict[str, Any]:
@@ -150,7 +164,7 @@ def test_partner_b_gets_nothing_of_partner_a(
     app: FastAPI,
 ) -> None:
     b = _partner(api_core, client, slot, "Bravo")
-    url = path.format(**partner_a_data, slot_id=slot.id)  # the slot both partners sell
+    url = path.format_map(_Ids(partner_a_data, slot_id=str(slot.id)))
     body = _bodies(partner_a_data).get(operation, {})
     headers = {**b, "Idempotency-Key": f"bravo-{operation}"}
     answer = client.request(method, url, json=body, headers=headers, params={"provider": "fake"})
