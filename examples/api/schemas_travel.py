@@ -16,6 +16,7 @@ from bookingcore import CustomerId, ProductId, SlotId, SupplierId
 from bookingcore.domain import (
     BookingItem,
     Document,
+    Itinerary,
     Lead,
     LeadId,
     Product,
@@ -32,6 +33,8 @@ __all__ = [
     "DocumentOut",
     "DocumentRequestIn",
     "ItemRejectIn",
+    "ItineraryDayOut",
+    "ItineraryOut",
     "LeadIn",
     "LeadMoveIn",
     "LeadOut",
@@ -478,4 +481,38 @@ class DashboardOut(BaseModel):
             ],
             departures=[BookingOut.of(b) for b in board.departures],
             awaiting_payment=[BookingOut.of(b) for b in board.awaiting_payment],
+        )
+
+
+# ---------------------------------------------------------------------- itineraries
+
+
+class ItineraryDayOut(BaseModel):
+    """One day of a booking's plan."""
+
+    day: date
+    title: str
+    entries: list[str]
+    notes: str | None
+
+
+class ItineraryOut(BaseModel):
+    """A booking's day-by-day plan."""
+
+    booking_id: UUID
+    days: list[ItineraryDayOut]
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, itinerary: Itinerary) -> ItineraryOut:
+        """The days of ``itinerary``."""
+        return cls(
+            booking_id=itinerary.booking_id,
+            days=[
+                ItineraryDayOut(day=d.day, title=d.title, entries=list(d.entries), notes=d.notes)
+                for d in itinerary.days
+            ],
+            updated_at=itinerary.updated_at,
+            version=itinerary.version,
         )

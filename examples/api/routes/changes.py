@@ -11,7 +11,7 @@ from enum import Enum
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from bookingcore import (
     AuthenticationError,
@@ -26,12 +26,12 @@ from bookingcore import (
     StaleVersionError,
     TravelerId,
 )
-from examples.api.deps import AnyPrincipal, Core
+from examples.api.deps import AnyPrincipal, Core, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.schemas import BookingOut, MoneyOut
+from examples.api.schemas import BookingOut, MoneyOut, StaffBookingOut
 from examples.api.schemas_ops import RescheduleIn, TravelersChangeIn
 
-__all__ = ["RescheduledOut", "router"]
+__all__ = ["AutoAssignIn", "RescheduledOut", "router"]
 
 router = APIRouter()
 
@@ -111,3 +111,28 @@ def change_travelers(
         expected_version=body.expected_version,
     )
     return BookingOut.of(booking)
+
+
+class AutoAssignIn(BaseModel):
+    """How to pick the advisor: ``least_loaded``, ``round_robin`` or ``dealer_based``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(default="least_loaded", max_length=32)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post(
+    "/api/admin/bookings/{booking_id}/auto-assign",
+    tags=["admin bookings"],
+    operation_id="admin_auto_assign_booking",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def auto_assign(
+    booking_id: UUID, body: AutoAssignIn, core: Core, staff: StaffPrincipal
+) -> StaffBookingOut:
+    """(Re-)assign the booking to the advisor a strategy picks (``dealer_based``: maybe nobody)."""
+    booking = core.bookings.assign(
+        BookingId(booking_id), principal=staff, strategy=body.strategy, reason=body.reason
+    )
+    return StaffBookingOut.of(booking)

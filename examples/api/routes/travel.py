@@ -33,6 +33,7 @@ from bookingcore import (
 )
 from bookingcore.domain import LeadId, QuotationId
 from examples.api.deps import (
+    AnyPrincipal,
     Core,
     CustomerPrincipal,
     RequiredIdempotencyKey,
@@ -47,6 +48,7 @@ from examples.api.schemas_travel import (
     DocumentRequestIn,
     ItemConfirmIn,
     ItemRejectIn,
+    ItineraryOut,
     LeadIn,
     LeadMoveIn,
     LeadOut,
@@ -243,6 +245,17 @@ def send_quotation(quotation_id: UUID, core: Core, staff: StaffPrincipal) -> Com
 def customer_get_quotation(quotation_id: UUID, core: Core, me: CustomerPrincipal) -> QuotationOut:
     """One of my quotations."""
     return QuotationOut.of(core.quotations.get(QuotationId(quotation_id), principal=me))
+
+
+@router.get(
+    "/api/v1/customer/quotations",
+    tags=_QUOTES,
+    operation_id="customer_list_quotations",
+    responses=problem_responses(AuthenticationError),
+)
+def customer_list_quotations(core: Core, me: CustomerPrincipal) -> list[QuotationOut]:
+    """My quotations, every revision, oldest first."""
+    return [QuotationOut.of(q) for q in core.quotations.list(principal=me)]
 
 
 @router.post(
@@ -454,3 +467,28 @@ def generate_documents(
 def dashboard(core: Core, staff: StaffPrincipal, day: date | None = None) -> DashboardOut:
     """Seed 003's admin dashboard: leads, follow-ups, quotations, suppliers, departures."""
     return DashboardOut.of(core.dashboard.staff(principal=staff, day=day))
+
+
+@router.get(
+    "/api/bookings/{booking_id}/itinerary",
+    tags=_DESK,
+    operation_id="get_booking_itinerary",
+    responses=problem_responses(AuthenticationError, RateLimitedError, NotFoundError),
+)
+def get_itinerary(booking_id: UUID, core: Core, caller: AnyPrincipal) -> ItineraryOut:
+    """The booking's day-by-day plan, for whoever may see the booking (404: none yet)."""
+    return ItineraryOut.of(core.itineraries.get(BookingId(booking_id), principal=caller))
+
+
+@router.post(
+    "/api/admin/bookings/{booking_id}/itinerary",
+    tags=_DESK,
+    operation_id="admin_plan_itinerary",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def plan_itinerary(
+    booking_id: UUID, core: Core, staff: StaffPrincipal, replace: bool = False
+) -> ItineraryOut:
+    """Make the booking's plan from its live items (``replace``: make it again)."""
+    made = core.itineraries.generate(BookingId(booking_id), principal=staff, replace=replace)
+    return ItineraryOut.of(made)
