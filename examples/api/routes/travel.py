@@ -27,6 +27,7 @@ from bookingcore import (
     LocationId,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
     SlotId,
     StaffId,
     SupplierId,

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from anyio.from_thread import start_blocking_portal
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore, BookingId, Money, Principal, StaffId, StaffRole
 from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
 from bookingcore.testing import FakePaymentProvider, FixedClock
+from examples.api import create_app
 
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
@@ -359,3 +364,74 @@ def test_reschedule_change_travelers_and_the_advisor_log(
     assert client.get(log, headers=asha).status_code == 401
     blank = client.post(log, json={"text": "   "}, headers=staff_headers)
     assert blank.status_code == 422
+
+
+def test_auto_assign_picks_the_least_loaded_advisor(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+) -> None:
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    url = f"/api/admin/bookings/{booking['id']}/auto-assign"
+    nobody = client.post(url, json={}, headers=staff_headers)
+    assert nobody.status_code == 422  # no active advisor to pick
+    advisor = staff_sign_in("adv@example.com", StaffRole.ADVISOR)
+    me = client.get("/api/v1/auth/me", headers=advisor).json()
+    assigned = client.post(url, json={"strategy": "least_loaded"}, headers=staff_headers)
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["assignee_id"] == me["id"]
+    unknown = client.post(url, json={"strategy": "coin_toss"}, headers=staff_headers)
+    assert unknown.status_code == 422
+    assert client.post(url, json={}, headers=asha).status_code == 401
+
+
+def _twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's published signing: URL plus sorted name-value pairs, HMAC-SHA1, base64."""
+    data = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_twilio_status_callbacks_move_the_message_log(
+    api_core: BookingCore,
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+) -> None:
+    asha = sign_in("+919876543210")
+    client.put("/api/v1/customer/auth/profile", json={"email": "asha@example.com"}, headers=asha)
+    booking = book(asha)
+    sent = client.post(
+        f"/api/admin/bookings/{booking['id']}/send-email",
+        json={"type": "confirmation"},
+        headers=staff_headers,
+    )
+    assert sent.status_code == 201, sent.text
+    form = {"MessageSid": "msg-1", "MessageStatus": "delivered"}
+    path = "/api/sms/twilio/status"
+    # The shared app was made without a Twilio token: every callback is refused.
+    assert client.post(path, data=form).status_code == 401
+
+    token = "twilio-auth-token-for-tests"
+    app = create_app(api_core, twilio_auth_token=token)
+    with start_blocking_portal() as portal:
+        twilio = ApiClient(app, portal)
+        try:
+            forged = twilio.post(path, data=form, headers={"X-Twilio-Signature": "bm9wZQ=="})
+            assert forged.status_code == 401
+            signature = _twilio_signature(token, f"http://testserver{path}", form)
+            done = twilio.post(path, data=form, headers={"X-Twilio-Signature": signature})
+            assert done.status_code == 200, done.text
+            assert done.json() == {"communication_id": sent.json()["id"], "status": "delivered"}
+            unknown = {"MessageSid": "msg-404", "MessageStatus": "delivered"}
+            signed = _twilio_signature(token, f"http://testserver{path}", unknown)
+            missing = twilio.post(path, data=unknown, headers={"X-Twilio-Signature": signed})
+            assert missing.status_code == 404
+        finally:
+            twilio.close()
+    log = client.get(f"/api/admin/bookings/{booking['id']}/communications", headers=staff_headers)
+    assert log.json()[0]["status"] == "delivered"

@@ -218,3 +218,57 @@ def test_a_customer_rejects_a_sent_quotation(
         "/api/admin/quotations", params={"status": "rejected"}, headers=staff_headers
     )
     assert [q["id"] for q in listed.json()] == [made["id"]]
+
+
+def test_an_itinerary_is_planned_from_the_items_and_read_by_the_customer(
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    asha = sign_in("+919876543210")
+    me = client.get("/api/v1/customer/auth/profile", headers=asha).json()["id"]
+    starts = clock.now().date() + timedelta(days=30)
+    line = {
+        "kind": "activity",
+        "description": "Rafting on the Beas",
+        "quantity": 1,
+        "unit_price": {"amount": "1500.00", "currency": "INR"},
+        "service_starts_on": str(starts),
+        "service_ends_on": str(starts),
+    }
+    made = client.post(
+        "/api/admin/quotations",
+        json={
+            "customer_id": me,
+            "slot_id": str(slot.id),
+            "travelers": 1,
+            "valid_until": str(clock.now().date() + timedelta(days=5)),
+            "lines": [line],
+        },
+        headers=staff_headers,
+    ).json()
+    client.post(f"/api/admin/quotations/{made['id']}/send", headers=staff_headers)
+    assert [q["id"] for q in client.get("/api/v1/customer/quotations", headers=asha).json()] == [
+        made["id"]
+    ]
+    booked = client.post(
+        f"/api/v1/customer/quotations/{made['id']}/approve",
+        json={"travelers": [{"name": "Asha Verma", "is_primary": True}]},
+        headers={**asha, "Idempotency-Key": "approve-plan"},
+    )
+    assert booked.status_code == 201, booked.text
+    url = f"/api/bookings/{booked.json()['id']}/itinerary"
+    assert client.get(url, headers=asha).status_code == 404  # no plan yet
+    planned = client.post(
+        f"/api/admin/bookings/{booked.json()['id']}/itinerary", headers=staff_headers
+    )
+    assert planned.status_code == 200, planned.text
+    read = client.get(url, headers=asha)
+    assert read.status_code == 200, read.text
+    assert any(
+        "Rafting" in entry for day in read.json()["days"] for entry in day["entries"]
+    ) or any("Rafting" in day["title"] for day in read.json()["days"])
+    ravi = sign_in("+919876543211")
+    assert client.get(url, headers=ravi).status_code == 404
