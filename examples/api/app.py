@@ -28,14 +28,21 @@ from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
     advisor,
+    changes,
+    commissions,
     customer,
     general,
+    groups,
     imports,
     partner,
     payments,
     portal,
     reports,
+    sms,
     staff,
+    travel,
+    waitlists,
+    webhooks,
 )
 
 __all__ = ["build_core", "create_app"]
@@ -100,6 +107,8 @@ def create_app(
     docs_url: str | None = "/docs",
     upload_dir: Path | None = None,
     max_upload_bytes: int = 10 * 1024 * 1024,
+    twilio_auth_token: str | None = None,
+    twilio_callback_url: str | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``core``'s services with the seeds' paths.
 
@@ -119,6 +128,10 @@ def create_app(
             temporary directory).
         max_upload_bytes: the largest import file accepted (seed 004: 10 MiB);
             larger uploads are refused (413) as soon as they pass it.
+        twilio_auth_token: the Twilio account's auth token, which signs SMS
+            status callbacks (``None``: ``/api/sms/twilio/status`` refuses all).
+        twilio_callback_url: the public URL Twilio calls, when it differs from
+            the one the app sees (behind a proxy); the signature covers it.
     """
     app = FastAPI(
         title=title,
@@ -132,18 +145,27 @@ def create_app(
     app.state.problem_type_base = problem_type_base
     app.state.upload_dir = upload_dir or Path(tempfile.gettempdir()) / "bookingcore-uploads"
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.twilio_auth_token = twilio_auth_token
+    app.state.twilio_callback_url = twilio_callback_url
     install_error_handlers(app)
     app.include_router(customer.router)
     app.include_router(portal.router)
     app.include_router(staff.router)
     # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...
     app.include_router(imports.router)
+    app.include_router(groups.router)  # before admin too: /groups is not a booking id
     app.include_router(admin.router)
     app.include_router(advisor.router)
     app.include_router(partner.router)
     app.include_router(payments.router)
     app.include_router(general.router)
     app.include_router(reports.router)
+    app.include_router(waitlists.router)
+    app.include_router(commissions.router)
+    app.include_router(webhooks.router)
+    app.include_router(changes.router)
+    app.include_router(travel.router)
+    app.include_router(sms.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

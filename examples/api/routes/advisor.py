@@ -35,6 +35,7 @@ from examples.api.schemas import (
     StatusIn,
     TransitionOut,
 )
+from examples.api.schemas_ops import AdvisorNoteIn, AdvisorNoteOut
 
 __all__ = ["router"]
 
@@ -136,3 +137,25 @@ def add_note(booking_id: UUID, body: NoteIn, core: Core, me: StaffPrincipal) -> 
         reason="note added",
     )
     return StaffBookingOut.of(updated)
+
+
+@router.get(
+    "/{booking_id}/log",
+    operation_id="advisor_list_log",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def list_log(booking_id: UUID, core: Core, me: StaffPrincipal) -> list[AdvisorNoteOut]:
+    """The booking's advisor log (append-only, unlike the editable internal notes), oldest first."""
+    return [AdvisorNoteOut.of(n) for n in core.bookings.notes(BookingId(booking_id), principal=me)]
+
+
+@router.post(
+    "/{booking_id}/log",
+    operation_id="advisor_log_note",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def log_note(
+    booking_id: UUID, body: AdvisorNoteIn, core: Core, me: StaffPrincipal
+) -> AdvisorNoteOut:
+    """Append a note to the booking's advisor log (who, when, what; never edited)."""
+    return AdvisorNoteOut.of(core.bookings.add_note(BookingId(booking_id), body.text, principal=me))

@@ -2,14 +2,17 @@
 
 Partner A books through the partner API (a customer, a booking, a payment) and
 staff import a file; then partner B calls every route of the route table, with
-A's ids in the path and in the body where a route takes one. No answer may be a
-success about A's records, and no answer may carry any of A's ids, references or
-phone numbers.
+A's ids in the path and in the body where a route takes one (A's booking, customer,
+payment, import job, traveler, waiting-list entry, group, webhook delivery, lead),
+and a period for the reports that take one (A earned a commission in it). No answer
+may be a success about A's records, and no answer may carry any of A's ids
+(its partner id too), references or phone numbers.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,8 +21,10 @@ from fastapi import FastAPI
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import PEPPER, SECRET, SETUP
 
-from bookingcore import BookingCore, BookingId, Principal, StaffId, StaffRole
-from bookingcore.domain import Slot
+from bookingcore import BookingCore, BookingId, CustomerId, Principal, StaffId, StaffRole
+from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
+from bookingcore.services import LeadRequest
+from bookingcore.testing import FakePaymentProvider
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
 from examples.api import build_core, create_app
@@ -42,12 +47,14 @@ ROUTES = _route_table()
 
 
 def _partner(api_core: BookingCore, client: ApiClient, slot: Slot, name: str) -> dict[str, str]:
+    """A partner earning 10 % commission, signed in."""
     registered = api_core.partners.register(
         name=name,
         company_name=f"{name} Travel",
         contact_email=f"ops@{name.lower()}.example",
         principal=SETUP,
         allowed_location_ids=[slot.location_id],
+        commission_rate="10",
     )
     answer = client.post(
         "/api/partner/auth/token",
@@ -59,9 +66,14 @@ def _partner(api_core: BookingCore, client: ApiClient, slot: Slot, name: str) ->
 
 @pytest.fixture
 def partner_a_data(
-    api_core: BookingCore, client: ApiClient, slot: Slot, staff_headers: dict[str, str]
+    api_core: BookingCore,
+    client: ApiClient,
+    slot: Slot,
+    staff_headers: dict[str, str],
+    provider: FakePaymentProvider,
 ) -> dict[str, str]:
-    """What partner A made: a customer, a booking with a payment; and an import job."""
+    """What partner A made: a customer, a booking with a payment, a waiting-list entry,
+    a group and a webhook delivery; and an import job."""
     a = _partner(api_core, client, slot, "Alpha")
     made = client.post(
         "/api/partner/bookings",
@@ -81,6 +93,9 @@ def partner_a_data(
         headers={**a, "Idempotency-Key": "alpha-pay"},
     )
     assert intent.status_code == 201, intent.text
+    captured, raw = provider.webhook("captured", intent.json()["payment"]["provider_reference"])
+    paid = client.post("/api/payments/webhook?provider=fake", content=raw, headers=captured)
+    assert paid.status_code == 200, paid.text  # A earns a commission on it
     csv = b"customer_name,customer_phone,dealer_code,booking_date\nX,+919800000002,NO,2026-03-05\n"
     job = client.post(
         "/api/admin/bookings/import",
@@ -88,6 +103,27 @@ def partner_a_data(
         headers=staff_headers,
     )
     assert job.status_code == 201, job.text
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    customer_id = CustomerId(UUID(booking["customer_id"]))
+    entry = api_core.waitlists.join(slot.id, principal=admin, customer_id=customer_id)
+    group = api_core.groups.create("ALPHA-GROUP-1", organizer_id=customer_id, principal=admin)
+    stored = api_core.bookings.get(BookingId(UUID(booking["id"])), principal=admin)
+    assert stored.partner_id is not None
+    delivery = WebhookDelivery.schedule(
+        event_id=uuid4(),
+        partner_id=stored.partner_id,
+        topic=WebhookTopic.BOOKING_CREATED,
+        payload={"booking_id": booking["id"], "reference": booking["reference"]},
+        now=api_core.context.now(),
+        booking_id=BookingId(UUID(booking["id"])),
+    )
+    with api_core.context.uow_factory() as uow:
+        uow.webhook_deliveries.add(delivery)
+        uow.commit()
+    lead = api_core.leads.capture(
+        LeadRequest(source="partner", phone="+919800000003", destination="Alpha Secret Isle"),
+        principal=Principal.partner(stored.partner_id),
+    )
     return {
         "booking_id": booking["id"],
         "reference": booking["reference"],
@@ -97,7 +133,20 @@ def partner_a_data(
         "payment_id": intent.json()["payment"]["id"],
         "job_id": job.json()["id"],
         "traveler_id": booking["travelers"][0]["traveler_id"],
+        "entry_id": str(entry.id),
+        "group_id": str(group.id),
+        "delivery_id": str(delivery.id),
+        "lead_id": str(lead.id),
+        "partner_id": str(stored.partner_id),
     }
+
+
+class _Ids(dict[str, str]):
+    """Path parameters: A's ids, the slot both partners sell, and unknown ids for the rest
+    (a quotation, an item: records partner B reaches only through staff routes)."""
+
+    def __missing__(self, key: str) -> str:
+        return str(uuid4())
 
 
 def _bodies(data: dict[str, str]) -> dict[str, Any]:
@@ -128,10 +177,16 @@ def test_partner_b_gets_nothing_of_partner_a(
     app: FastAPI,
 ) -> None:
     b = _partner(api_core, client, slot, "Bravo")
-    url = path.format(**partner_a_data)
+    url = path.format_map(_Ids(partner_a_data, slot_id=str(slot.id)))
     body = _bodies(partner_a_data).get(operation, {})
     headers = {**b, "Idempotency-Key": f"bravo-{operation}"}
-    answer = client.request(method, url, json=body, headers=headers, params={"provider": "fake"})
+    now = api_core.context.now()
+    params = {  # what some routes ask for; the others ignore them
+        "provider": "fake",
+        "start": (now - timedelta(days=1)).isoformat(),
+        "end": (now + timedelta(days=1)).isoformat(),
+    }
+    answer = client.request(method, url, json=body, headers=headers, params=params)
     assert answer.status_code < 500, answer.text
     targets_a = any(f"{{{name}}}" in path for name in partner_a_data) or operation in _bodies(
         partner_a_data
@@ -145,5 +200,5 @@ def test_partner_b_gets_nothing_of_partner_a(
         assert secret not in answer.text, (name, method, url)
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     booking = api_core.bookings.get(BookingId(UUID(partner_a_data["booking_id"])), principal=admin)
-    assert booking.status == "pending"
+    assert booking.status == "confirmed"  # as A's payment left it
     assert booking.external_id == "ALPHA-SECRET-1"

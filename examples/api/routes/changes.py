@@ -1,0 +1,138 @@
+"""Seed 004's booking changes any signed-in caller may ask for: reschedule, change travelers.
+
+Customers, staff and partners use the same routes; the library decides what
+each may change (a customer or partner only its own bookings, and not after
+the slot started), so a booking the caller may not see answers 404.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from bookingcore import (
+    AuthenticationError,
+    BookingId,
+    CapacityError,
+    DuplicateError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    SlotId,
+    StaleVersionError,
+    TravelerId,
+)
+from examples.api.deps import AnyPrincipal, Core, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.schemas import BookingOut, MoneyOut, StaffBookingOut
+from examples.api.schemas_ops import RescheduleIn, TravelersChangeIn
+
+__all__ = ["AutoAssignIn", "RescheduledOut", "router"]
+
+router = APIRouter()
+
+_TAGS: list[str | Enum] = ["bookings"]
+
+
+class RescheduledOut(BaseModel):
+    """The booking on its new slot, the slot it left, and the price difference (new less old)."""
+
+    booking: BookingOut
+    from_slot_id: UUID
+    price_difference: MoneyOut
+
+
+@router.patch(
+    "/api/bookings/{booking_id}/reschedule",
+    tags=_TAGS,
+    operation_id="reschedule_booking",
+    responses=problem_responses(
+        AuthenticationError,
+        RateLimitedError,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        InvalidTransitionError,
+        CapacityError,
+        DuplicateError,
+    ),
+)
+def reschedule(
+    booking_id: UUID, body: RescheduleIn, core: Core, caller: AnyPrincipal
+) -> RescheduledOut:
+    """Move a booking to another slot: seats move, prices follow the new slot, all at once."""
+    moved = core.bookings.reschedule(
+        BookingId(booking_id),
+        SlotId(body.slot_id),
+        principal=caller,
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
+    return RescheduledOut(
+        booking=BookingOut.of(moved.booking),
+        from_slot_id=moved.from_slot_id,
+        price_difference=MoneyOut.of(moved.price_difference),
+    )
+
+
+@router.patch(
+    "/api/bookings/{booking_id}/travelers",
+    tags=_TAGS,
+    operation_id="change_booking_travelers",
+    responses=problem_responses(
+        AuthenticationError,
+        RateLimitedError,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        InvalidTransitionError,
+        CapacityError,
+    ),
+)
+def change_travelers(
+    booking_id: UUID, body: TravelersChangeIn, core: Core, caller: AnyPrincipal
+) -> BookingOut:
+    """Add and remove travelers (replace one by removing it and adding another).
+
+    Capacity, the primary-contact rule and prices are checked again; seats
+    freed go to the waiting list.
+    """
+    booking = core.bookings.change_travelers(
+        BookingId(booking_id),
+        principal=caller,
+        add=[t.to_choice() for t in body.add],
+        remove=[TravelerId(t) for t in body.remove],
+        primary=None if body.primary is None else TravelerId(body.primary),
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
+    return BookingOut.of(booking)
+
+
+class AutoAssignIn(BaseModel):
+    """How to pick the advisor: ``least_loaded``, ``round_robin`` or ``dealer_based``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(default="least_loaded", max_length=32)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post(
+    "/api/admin/bookings/{booking_id}/auto-assign",
+    tags=["admin bookings"],
+    operation_id="admin_auto_assign_booking",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def auto_assign(
+    booking_id: UUID, body: AutoAssignIn, core: Core, staff: StaffPrincipal
+) -> StaffBookingOut:
+    """(Re-)assign the booking to the advisor a strategy picks (``dealer_based``: maybe nobody)."""
+    booking = core.bookings.assign(
+        BookingId(booking_id), principal=staff, strategy=body.strategy, reason=body.reason
+    )
+    return StaffBookingOut.of(booking)

@@ -1,0 +1,129 @@
+"""Seed 001's booking groups (``/api/admin/bookings/groups``): create, find, total, cancel.
+
+Staff tokens; the library's policy decides who reads and changes which group.
+Included before the booking desk's router, whose ``/{booking_id}`` would
+otherwise claim ``/groups``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+
+from bookingcore import (
+    AuthenticationError,
+    BookingGroupId,
+    CustomerId,
+    DuplicateError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from examples.api.deps import Core, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.schemas import Paged, StaffBookingOut
+from examples.api.schemas_ops import GroupCancelIn, GroupIn, GroupOut, GroupTotalsOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/admin/bookings/groups", tags=["admin groups"])
+
+
+@router.post(
+    "",
+    operation_id="admin_create_group",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, DuplicateError
+    ),
+)
+def create_group(body: GroupIn, core: Core, staff: StaffPrincipal) -> GroupOut:
+    """Open a group for an organiser; its reference is unique (a retry answers 409)."""
+    group = core.groups.create(
+        body.group_reference,
+        organizer_id=CustomerId(body.organizer_id),
+        principal=staff,
+        company_id=None if body.company_id is None else CustomerId(body.company_id),
+        group_name=body.group_name,
+        total_participants=body.total_participants,
+    )
+    return GroupOut.of(group)
+
+
+@router.get(
+    "",
+    operation_id="admin_list_groups",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def list_groups(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    status: Annotated[str | None, Query(max_length=32, description="active, cancelled")] = None,
+    customer_id: Annotated[UUID | None, Query(description="Organiser or company")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Reference or name")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[GroupOut]:
+    """Groups newest first, by status, organiser or company, and text."""
+    page = core.groups.list(
+        page_request(limit, cursor),
+        principal=staff,
+        status=status,
+        customer_id=None if customer_id is None else CustomerId(customer_id),
+        search=q,
+    )
+    return Paged[GroupOut](
+        items=[GroupOut.of(g) for g in page.items],
+        next_cursor=page.next_cursor,
+        next=next_link(request, page.next_cursor),
+    )
+
+
+@router.get(
+    "/{group_id}",
+    operation_id="admin_get_group",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_group(group_id: UUID, core: Core, staff: StaffPrincipal) -> GroupOut:
+    """One group."""
+    return GroupOut.of(core.groups.get(BookingGroupId(group_id), principal=staff))
+
+
+@router.get(
+    "/{group_id}/totals",
+    operation_id="admin_group_totals",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def group_totals(group_id: UUID, core: Core, staff: StaffPrincipal) -> GroupTotalsOut:
+    """The group's bookings, travelers, amount, paid and due (cancelled bookings apart)."""
+    return GroupTotalsOut.of(core.groups.totals(BookingGroupId(group_id), principal=staff))
+
+
+@router.get(
+    "/{group_id}/bookings",
+    operation_id="admin_group_bookings",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def group_bookings(group_id: UUID, core: Core, staff: StaffPrincipal) -> list[StaffBookingOut]:
+    """Every booking of the group, newest first, cancelled ones included."""
+    bookings = core.groups.bookings(BookingGroupId(group_id), principal=staff)
+    return [StaffBookingOut.of(b) for b in bookings]
+
+
+@router.post(
+    "/{group_id}/cancel",
+    operation_id="admin_cancel_group",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def cancel_group(
+    group_id: UUID, body: GroupCancelIn, core: Core, staff: StaffPrincipal
+) -> list[StaffBookingOut]:
+    """Cancel the group and every booking in it that can be, all or nothing; those cancelled."""
+    cancelled = core.groups.cancel(BookingGroupId(group_id), principal=staff, reason=body.reason)
+    return [StaffBookingOut.of(b) for b in cancelled]

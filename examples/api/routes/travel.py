@@ -1,0 +1,495 @@
+"""Seed 003's travel desk: leads, quotations, suppliers and products, supplier
+confirmations, documents on demand and the admin dashboard.
+
+Staff tokens on ``/api/admin/...`` (the library's policy decides per role: an
+advisor sees the leads assigned to them, only staff with ``set_prices`` quote);
+a customer decides their own quotations on ``/api/v1/customer/quotations``; a
+supplier's user answers for its items on ``/api/supplier/items``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from bookingcore import (
+    AuthenticationError,
+    BookingId,
+    BookingItemId,
+    CapacityError,
+    CustomerId,
+    DuplicateError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    LocationId,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    SlotId,
+    StaffId,
+    SupplierId,
+)
+from bookingcore.domain import LeadId, QuotationId
+from examples.api.deps import (
+    AnyPrincipal,
+    Core,
+    CustomerPrincipal,
+    RequiredIdempotencyKey,
+    StaffPrincipal,
+)
+from examples.api.errors import problem_responses
+from examples.api.schemas import BookingOut, CommunicationOut
+from examples.api.schemas_travel import (
+    BookingItemOut,
+    DashboardOut,
+    DocumentOut,
+    DocumentRequestIn,
+    ItemConfirmIn,
+    ItemRejectIn,
+    ItineraryOut,
+    LeadIn,
+    LeadMoveIn,
+    LeadOut,
+    ProductIn,
+    ProductOut,
+    QuotationApproveIn,
+    QuotationIn,
+    QuotationOut,
+    QuotationRejectIn,
+    QuotationReviseIn,
+    SupplierIn,
+    SupplierOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_LEADS: list[str | Enum] = ["travel leads"]
+_QUOTES: list[str | Enum] = ["travel quotations"]
+_CATALOG: list[str | Enum] = ["travel catalogue"]
+_SUPPLIER: list[str | Enum] = ["supplier items"]
+_DESK: list[str | Enum] = ["travel desk"]
+
+
+def _assign_to(value: str | None) -> str | StaffId | None:
+    """A staff id given as text becomes a :class:`~bookingcore.StaffId`; a strategy stays."""
+    if value is None:
+        return None
+    try:
+        return StaffId(UUID(value))
+    except ValueError:
+        return value
+
+
+# ---------------------------------------------------------------------- leads
+
+
+@router.post(
+    "/api/admin/leads",
+    tags=_LEADS,
+    operation_id="admin_capture_lead",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def capture_lead(body: LeadIn, core: Core, staff: StaffPrincipal) -> LeadOut:
+    """Record an enquiry as a lead of the customer it comes from (found by phone or email)."""
+    lead = core.leads.capture(body.to_request(), principal=staff, assign=_assign_to(body.assign))
+    return LeadOut.of(lead)
+
+
+@router.get(
+    "/api/admin/leads",
+    tags=_LEADS,
+    operation_id="admin_list_leads",
+    responses=problem_responses(AuthenticationError),
+)
+def list_leads(
+    core: Core,
+    staff: StaffPrincipal,
+    status: str | None = None,
+    assignee_id: UUID | None = None,
+    customer_id: UUID | None = None,
+) -> list[LeadOut]:
+    """Leads the caller may see matching every filter, oldest first."""
+    leads = core.leads.list(
+        principal=staff,
+        status=status,
+        assignee_id=None if assignee_id is None else StaffId(assignee_id),
+        customer_id=None if customer_id is None else CustomerId(customer_id),
+    )
+    return [LeadOut.of(lead) for lead in leads]
+
+
+@router.get(
+    "/api/admin/leads/{lead_id}",
+    tags=_LEADS,
+    operation_id="admin_get_lead",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_lead(lead_id: UUID, core: Core, staff: StaffPrincipal) -> LeadOut:
+    """One lead."""
+    return LeadOut.of(core.leads.get(LeadId(lead_id), principal=staff))
+
+
+@router.post(
+    "/api/admin/leads/{lead_id}/status",
+    tags=_LEADS,
+    operation_id="admin_move_lead",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal) -> LeadOut:
+    """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...)."""
+    lead = core.leads.move(LeadId(lead_id), body.status, principal=staff, reason=body.reason)
+    return LeadOut.of(lead)
+
+
+# ---------------------------------------------------------------------- quotations
+
+
+@router.post(
+    "/api/admin/quotations",
+    tags=_QUOTES,
+    operation_id="admin_create_quotation",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def create_quotation(body: QuotationIn, core: Core, staff: StaffPrincipal) -> QuotationOut:
+    """Make the first revision of a quotation (a draft; nothing is sent or booked yet)."""
+    return QuotationOut.of(core.quotations.create(body.to_request(), principal=staff))
+
+
+@router.get(
+    "/api/admin/quotations",
+    tags=_QUOTES,
+    operation_id="admin_list_quotations",
+    responses=problem_responses(AuthenticationError),
+)
+def list_quotations(
+    core: Core,
+    staff: StaffPrincipal,
+    status: str | None = None,
+    customer_id: UUID | None = None,
+    lead_id: UUID | None = None,
+) -> list[QuotationOut]:
+    """Revisions matching every filter, oldest first."""
+    found = core.quotations.list(
+        principal=staff,
+        status=status,
+        customer_id=None if customer_id is None else CustomerId(customer_id),
+        lead_id=None if lead_id is None else LeadId(lead_id),
+    )
+    return [QuotationOut.of(q) for q in found]
+
+
+@router.get(
+    "/api/admin/quotations/{quotation_id}",
+    tags=_QUOTES,
+    operation_id="admin_get_quotation",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_quotation(quotation_id: UUID, core: Core, staff: StaffPrincipal) -> QuotationOut:
+    """One revision."""
+    return QuotationOut.of(core.quotations.get(QuotationId(quotation_id), principal=staff))
+
+
+@router.post(
+    "/api/admin/quotations/{quotation_id}/revise",
+    tags=_QUOTES,
+    operation_id="admin_revise_quotation",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def revise_quotation(
+    quotation_id: UUID, body: QuotationReviseIn, core: Core, staff: StaffPrincipal
+) -> QuotationOut:
+    """Make the next revision (the one replaced is ``superseded``); fields left out are kept."""
+    revised = core.quotations.revise(
+        QuotationId(quotation_id),
+        principal=staff,
+        lines=None if body.lines is None else [line.to_line() for line in body.lines],
+        travelers=body.travelers,
+        valid_until=body.valid_until,
+        seat_price=None if body.seat_price is None else body.seat_price.to_money(),
+        slot_id=None if body.slot_id is None else SlotId(body.slot_id),
+        notes=body.notes,
+    )
+    return QuotationOut.of(revised)
+
+
+@router.post(
+    "/api/admin/quotations/{quotation_id}/send",
+    tags=_QUOTES,
+    operation_id="admin_send_quotation",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def send_quotation(quotation_id: UUID, core: Core, staff: StaffPrincipal) -> CommunicationOut:
+    """Mark the revision sent and send it to the customer; the message as logged."""
+    sent = core.quotations.send(QuotationId(quotation_id), principal=staff)
+    return CommunicationOut.of(sent.communication)
+
+
+@router.get(
+    "/api/v1/customer/quotations/{quotation_id}",
+    tags=_QUOTES,
+    operation_id="customer_get_quotation",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def customer_get_quotation(quotation_id: UUID, core: Core, me: CustomerPrincipal) -> QuotationOut:
+    """One of my quotations."""
+    return QuotationOut.of(core.quotations.get(QuotationId(quotation_id), principal=me))
+
+
+@router.get(
+    "/api/v1/customer/quotations",
+    tags=_QUOTES,
+    operation_id="customer_list_quotations",
+    responses=problem_responses(AuthenticationError),
+)
+def customer_list_quotations(core: Core, me: CustomerPrincipal) -> list[QuotationOut]:
+    """My quotations, every revision, oldest first."""
+    return [QuotationOut.of(q) for q in core.quotations.list(principal=me)]
+
+
+@router.post(
+    "/api/v1/customer/quotations/{quotation_id}/approve",
+    tags=_QUOTES,
+    operation_id="customer_approve_quotation",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        CapacityError,
+        IdempotencyConflictError,
+    ),
+)
+def approve_quotation(
+    quotation_id: UUID,
+    body: QuotationApproveIn,
+    core: Core,
+    me: CustomerPrincipal,
+    idempotency_key: RequiredIdempotencyKey,
+) -> BookingOut:
+    """Accept the current revision: it is booked, with its items, for these travelers.
+
+    ``Idempotency-Key`` is required: a retry answers the first booking.
+    """
+    booking = core.quotations.approve(
+        QuotationId(quotation_id),
+        [t.to_choice() for t in body.travelers],
+        principal=me,
+        idempotency_key=idempotency_key,
+    )
+    return BookingOut.of(booking)
+
+
+@router.post(
+    "/api/v1/customer/quotations/{quotation_id}/reject",
+    tags=_QUOTES,
+    operation_id="customer_reject_quotation",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def reject_quotation(
+    quotation_id: UUID, body: QuotationRejectIn, core: Core, me: CustomerPrincipal
+) -> QuotationOut:
+    """Turn the revision down (the agency may revise it)."""
+    rejected = core.quotations.reject(QuotationId(quotation_id), principal=me, reason=body.reason)
+    return QuotationOut.of(rejected)
+
+
+# ---------------------------------------------------------------------- catalogue
+
+
+@router.get(
+    "/api/admin/suppliers",
+    tags=_CATALOG,
+    operation_id="admin_list_suppliers",
+    responses=problem_responses(AuthenticationError),
+)
+def list_suppliers(
+    core: Core, staff: StaffPrincipal, only_active: bool = False
+) -> list[SupplierOut]:
+    """Suppliers by code."""
+    found = core.catalog.list_suppliers(principal=staff, only_active=only_active)
+    return [SupplierOut.of(s) for s in found]
+
+
+@router.post(
+    "/api/admin/suppliers",
+    tags=_CATALOG,
+    operation_id="admin_add_supplier",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
+)
+def add_supplier(body: SupplierIn, core: Core, staff: StaffPrincipal) -> SupplierOut:
+    """Add a supplier under a unique code (a taken code answers 409)."""
+    supplier = core.catalog.add_supplier(
+        body.code, body.name, principal=staff, email=body.email, phone=body.phone
+    )
+    return SupplierOut.of(supplier)
+
+
+@router.get(
+    "/api/admin/products",
+    tags=_CATALOG,
+    operation_id="admin_list_products",
+    responses=problem_responses(AuthenticationError),
+)
+def list_products(core: Core, staff: StaffPrincipal, only_active: bool = False) -> list[ProductOut]:
+    """Products by code."""
+    return [
+        ProductOut.of(p)
+        for p in core.catalog.list_products(principal=staff, only_active=only_active)
+    ]
+
+
+@router.post(
+    "/api/admin/products",
+    tags=_CATALOG,
+    operation_id="admin_add_product",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
+)
+def add_product(body: ProductIn, core: Core, staff: StaffPrincipal) -> ProductOut:
+    """Add a product under a unique code (a taken code answers 409)."""
+    product = core.catalog.add_product(
+        body.code,
+        body.name,
+        body.kind,
+        principal=staff,
+        supplier_id=None if body.supplier_id is None else SupplierId(body.supplier_id),
+        description=body.description,
+        location_id=None if body.location_id is None else LocationId(body.location_id),
+    )
+    return ProductOut.of(product)
+
+
+# ---------------------------------------------------------------------- items, documents, desk
+
+
+@router.get(
+    "/api/admin/bookings/{booking_id}/items",
+    tags=_DESK,
+    operation_id="admin_booking_items",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def booking_items(booking_id: UUID, core: Core, staff: StaffPrincipal) -> list[BookingItemOut]:
+    """The booking's supplier items and their confirmations."""
+    return [
+        BookingItemOut.of(i) for i in core.items.for_booking(BookingId(booking_id), principal=staff)
+    ]
+
+
+@router.get(
+    "/api/supplier/items",
+    tags=_SUPPLIER,
+    operation_id="supplier_list_items",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def supplier_items(
+    core: Core, staff: StaffPrincipal, supplier_id: UUID | None = None, status: str | None = None
+) -> list[BookingItemOut]:
+    """A supplier's items (a supplier's user: its own), oldest first."""
+    items = core.items.for_supplier(
+        principal=staff,
+        supplier_id=None if supplier_id is None else SupplierId(supplier_id),
+        status=status,
+    )
+    return [BookingItemOut.of(i) for i in items]
+
+
+@router.post(
+    "/api/supplier/items/{item_id}/confirm",
+    tags=_SUPPLIER,
+    operation_id="supplier_confirm_item",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def confirm_item(
+    item_id: UUID, body: ItemConfirmIn, core: Core, staff: StaffPrincipal
+) -> BookingItemOut:
+    """The supplier confirms the item; the booking moves on when every item is confirmed."""
+    item = core.items.confirm(
+        BookingItemId(item_id), principal=staff, supplier_reference=body.supplier_reference
+    )
+    return BookingItemOut.of(item)
+
+
+@router.post(
+    "/api/supplier/items/{item_id}/reject",
+    tags=_SUPPLIER,
+    operation_id="supplier_reject_item",
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+    ),
+)
+def reject_item(
+    item_id: UUID, body: ItemRejectIn, core: Core, staff: StaffPrincipal
+) -> BookingItemOut:
+    """The supplier turns the item down; staff see the reason."""
+    return BookingItemOut.of(
+        core.items.reject(BookingItemId(item_id), body.reason, principal=staff)
+    )
+
+
+@router.post(
+    "/api/documents/generate",
+    tags=_DESK,
+    operation_id="generate_documents",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def generate_documents(
+    body: DocumentRequestIn, core: Core, staff: StaffPrincipal
+) -> list[DocumentOut]:
+    """Write the next version of the booking's quotation, voucher or itinerary documents."""
+    made = core.travel_documents.generate(BookingId(body.booking_id), body.kind, principal=staff)
+    return [DocumentOut.of(d) for d in made]
+
+
+@router.get(
+    "/api/admin/dashboard",
+    tags=_DESK,
+    operation_id="admin_dashboard",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def dashboard(core: Core, staff: StaffPrincipal, day: date | None = None) -> DashboardOut:
+    """Seed 003's admin dashboard: leads, follow-ups, quotations, suppliers, departures."""
+    return DashboardOut.of(core.dashboard.staff(principal=staff, day=day))
+
+
+@router.get(
+    "/api/bookings/{booking_id}/itinerary",
+    tags=_DESK,
+    operation_id="get_booking_itinerary",
+    responses=problem_responses(AuthenticationError, RateLimitedError, NotFoundError),
+)
+def get_itinerary(booking_id: UUID, core: Core, caller: AnyPrincipal) -> ItineraryOut:
+    """The booking's day-by-day plan, for whoever may see the booking (404: none yet)."""
+    return ItineraryOut.of(core.itineraries.get(BookingId(booking_id), principal=caller))
+
+
+@router.post(
+    "/api/admin/bookings/{booking_id}/itinerary",
+    tags=_DESK,
+    operation_id="admin_plan_itinerary",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def plan_itinerary(
+    booking_id: UUID, core: Core, staff: StaffPrincipal, replace: bool = False
+) -> ItineraryOut:
+    """Make the booking's plan from its live items (``replace``: make it again)."""
+    made = core.itineraries.generate(BookingId(booking_id), principal=staff, replace=replace)
+    return ItineraryOut.of(made)

@@ -1,0 +1,518 @@
+"""The pydantic models of seed 003's travel routes: leads, quotations, the catalogue's
+suppliers and products, booking items, documents and the staff dashboard.
+
+Same conventions as :mod:`examples.api.schemas`: shapes here, rules in the library.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bookingcore import CustomerId, ProductId, SlotId, SupplierId
+from bookingcore.domain import (
+    BookingItem,
+    Document,
+    Itinerary,
+    Lead,
+    LeadId,
+    Product,
+    Quotation,
+    QuotationLine,
+    Supplier,
+)
+from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine, StaffDashboard
+from examples.api.schemas import BookingOut, BookingTravelerIn, MoneyIn, MoneyOut
+
+__all__ = [
+    "BookingItemOut",
+    "DashboardOut",
+    "DocumentOut",
+    "DocumentRequestIn",
+    "ItemRejectIn",
+    "ItineraryDayOut",
+    "ItineraryOut",
+    "LeadIn",
+    "LeadMoveIn",
+    "LeadOut",
+    "ProductIn",
+    "ProductOut",
+    "QuotationApproveIn",
+    "QuotationIn",
+    "QuotationLineOut",
+    "QuotationOut",
+    "QuotationReviseIn",
+    "QuoteLineIn",
+    "SupplierIn",
+    "SupplierOut",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------- leads
+
+
+class LeadIn(_In):
+    """An enquiry: who asks (phone and/or email), from where, for what."""
+
+    source: str = Field(default="phone", max_length=32, examples=["web_form", "phone"])
+    phone: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    destination: str | None = Field(default=None, max_length=200)
+    travel_starts_on: date | None = None
+    travel_ends_on: date | None = None
+    travelers: int | None = Field(default=None, ge=1, le=10_000)
+    notes: str | None = Field(default=None, max_length=2000)
+    follow_up_on: date | None = None
+    assign: str | None = Field(
+        default=None, max_length=64, description="A staff id, round_robin or least_loaded"
+    )
+
+    def to_request(self) -> LeadRequest:
+        """The library's :class:`~bookingcore.services.LeadRequest`."""
+        return LeadRequest(
+            source=self.source,
+            phone=self.phone,
+            email=self.email,
+            name=self.name,
+            destination=self.destination,
+            travel_starts_on=self.travel_starts_on,
+            travel_ends_on=self.travel_ends_on,
+            travelers=self.travelers,
+            notes=self.notes,
+            follow_up_on=self.follow_up_on,
+        )
+
+
+class LeadMoveIn(_In):
+    """The status to move a lead to (``contacted``, ``qualified``, ``lost`` ...)."""
+
+    status: str = Field(max_length=32)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class LeadOut(BaseModel):
+    """An enquiry and where it stands."""
+
+    id: UUID
+    customer_id: UUID
+    source: str
+    status: str
+    destination: str | None
+    travel_starts_on: date | None
+    travel_ends_on: date | None
+    travelers: int | None
+    notes: str | None
+    assignee_id: UUID | None
+    partner_id: UUID | None
+    follow_up_on: date | None
+    lost_reason: str | None
+    created_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, lead: Lead) -> LeadOut:
+        """The fields of ``lead``."""
+        return cls(
+            id=lead.id,
+            customer_id=lead.customer_id,
+            source=lead.source.value,
+            status=lead.status.value,
+            destination=lead.destination,
+            travel_starts_on=lead.travel_starts_on,
+            travel_ends_on=lead.travel_ends_on,
+            travelers=lead.travelers,
+            notes=lead.notes,
+            assignee_id=lead.assignee_id,
+            partner_id=lead.partner_id,
+            follow_up_on=lead.follow_up_on,
+            lost_reason=lead.lost_reason,
+            created_at=lead.created_at,
+            version=lead.version,
+        )
+
+
+# ---------------------------------------------------------------------- quotations
+
+
+class QuoteLineIn(_In):
+    """A hotel, flight, activity or ground service on a quotation."""
+
+    kind: str = Field(max_length=32, examples=["hotel", "flight", "activity"])
+    description: str = Field(min_length=1, max_length=500)
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price: MoneyIn
+    supplier_id: UUID | None = None
+    product_id: UUID | None = None
+    service_starts_on: date | None = None
+    service_ends_on: date | None = None
+
+    def to_line(self) -> QuoteLine:
+        """The library's :class:`~bookingcore.services.QuoteLine`."""
+        return QuoteLine(
+            kind=self.kind,
+            description=self.description,
+            quantity=self.quantity,
+            unit_price=self.unit_price.to_money(),
+            supplier_id=None if self.supplier_id is None else SupplierId(self.supplier_id),
+            product_id=None if self.product_id is None else ProductId(self.product_id),
+            service_starts_on=self.service_starts_on,
+            service_ends_on=self.service_ends_on,
+        )
+
+
+class QuotationIn(_In):
+    """The first revision of a quotation, for a customer and a departure."""
+
+    customer_id: UUID
+    slot_id: UUID
+    travelers: int = Field(ge=1, le=10_000)
+    valid_until: date
+    lines: list[QuoteLineIn] = Field(default_factory=list, max_length=100)
+    seat_price: MoneyIn | None = None
+    lead_id: UUID | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+    def to_request(self) -> QuotationRequest:
+        """The library's :class:`~bookingcore.services.QuotationRequest`."""
+        return QuotationRequest(
+            customer_id=CustomerId(self.customer_id),
+            slot_id=SlotId(self.slot_id),
+            travelers=self.travelers,
+            valid_until=self.valid_until,
+            lines=tuple(line.to_line() for line in self.lines),
+            seat_price=None if self.seat_price is None else self.seat_price.to_money(),
+            lead_id=None if self.lead_id is None else LeadId(self.lead_id),
+            notes=self.notes,
+        )
+
+
+class QuotationReviseIn(_In):
+    """What the next revision changes; fields left out are kept."""
+
+    lines: list[QuoteLineIn] | None = Field(default=None, max_length=100)
+    travelers: int | None = Field(default=None, ge=1, le=10_000)
+    valid_until: date | None = None
+    seat_price: MoneyIn | None = None
+    slot_id: UUID | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class QuotationApproveIn(_In):
+    """The travelers the approved quotation books."""
+
+    travelers: list[BookingTravelerIn] = Field(min_length=1, max_length=200)
+
+
+class QuotationRejectIn(_In):
+    """Why the customer turns the revision down."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class QuotationLineOut(BaseModel):
+    """One line of a quotation, at the exchange rate recorded on it."""
+
+    kind: str
+    description: str
+    quantity: int
+    unit_price: MoneyOut
+    total: MoneyOut
+    supplier_id: UUID | None
+    product_id: UUID | None
+    service_starts_on: date | None
+    service_ends_on: date | None
+    exchange_rate: Decimal
+
+    @classmethod
+    def of(cls, line: QuotationLine) -> QuotationLineOut:
+        """The fields of ``line``."""
+        return cls(
+            kind=line.kind.value,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=MoneyOut.of(line.unit_price),
+            total=MoneyOut.of(line.total),
+            supplier_id=line.supplier_id,
+            product_id=line.product_id,
+            service_starts_on=line.service_starts_on,
+            service_ends_on=line.service_ends_on,
+            exchange_rate=line.exchange_rate,
+        )
+
+
+class QuotationOut(BaseModel):
+    """One revision of a quotation: seats, lines, totals and status."""
+
+    id: UUID
+    reference: str
+    revision: int
+    customer_id: UUID
+    slot_id: UUID
+    travelers: int
+    seat_price: MoneyOut
+    seats_total: MoneyOut
+    lines: list[QuotationLineOut]
+    total: MoneyOut
+    valid_until: date
+    status: str
+    lead_id: UUID | None
+    notes: str | None
+    sent_at: datetime | None
+    decided_at: datetime | None
+    booking_id: UUID | None
+    rejection_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, quotation: Quotation) -> QuotationOut:
+        """The fields of ``quotation``."""
+        return cls(
+            id=quotation.id,
+            reference=quotation.reference,
+            revision=quotation.revision,
+            customer_id=quotation.customer_id,
+            slot_id=quotation.slot_id,
+            travelers=quotation.travelers,
+            seat_price=MoneyOut.of(quotation.seat_price),
+            seats_total=MoneyOut.of(quotation.seats_total),
+            lines=[QuotationLineOut.of(line) for line in quotation.lines],
+            total=MoneyOut.of(quotation.total),
+            valid_until=quotation.valid_until,
+            status=quotation.status.value,
+            lead_id=quotation.lead_id,
+            notes=quotation.notes,
+            sent_at=quotation.sent_at,
+            decided_at=quotation.decided_at,
+            booking_id=quotation.booking_id,
+            rejection_reason=quotation.rejection_reason,
+            created_at=quotation.created_at,
+        )
+
+
+# ---------------------------------------------------------------------- catalogue
+
+
+class SupplierIn(_In):
+    """A supplier (hotel, airline, ground agent) under a unique code."""
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=64)
+
+
+class SupplierOut(BaseModel):
+    """A supplier."""
+
+    id: UUID
+    code: str
+    name: str
+    email: str | None
+    phone: str | None
+    is_active: bool
+
+    @classmethod
+    def of(cls, supplier: Supplier) -> SupplierOut:
+        """The fields of ``supplier``."""
+        return cls(
+            id=supplier.id,
+            code=supplier.code,
+            name=supplier.name,
+            email=None if supplier.email is None else str(supplier.email),
+            phone=None if supplier.phone is None else str(supplier.phone),
+            is_active=supplier.is_active,
+        )
+
+
+class ProductIn(_In):
+    """A product (a hotel room, an activity, a trek) under a unique code."""
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(max_length=32)
+    supplier_id: UUID | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    location_id: UUID | None = None
+
+
+class ProductOut(BaseModel):
+    """A product of the catalogue."""
+
+    id: UUID
+    code: str
+    name: str
+    kind: str
+    supplier_id: UUID | None
+    description: str | None
+    location_id: UUID | None
+    is_active: bool
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        """The fields of ``product``."""
+        return cls(
+            id=product.id,
+            code=product.code,
+            name=product.name,
+            kind=str(product.kind),
+            supplier_id=product.supplier_id,
+            description=product.description,
+            location_id=product.location_id,
+            is_active=product.is_active,
+        )
+
+
+# ---------------------------------------------------------------------- items, documents
+
+
+class ItemConfirmIn(_In):
+    """The supplier's own reference for a confirmed item."""
+
+    supplier_reference: str | None = Field(default=None, max_length=200)
+
+
+class ItemRejectIn(_In):
+    """Why the supplier turns the item down (staff see it)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class BookingItemOut(BaseModel):
+    """One supplier item of a booking and its confirmation status."""
+
+    id: UUID
+    booking_id: UUID
+    kind: str
+    description: str
+    quantity: int
+    unit_price: MoneyOut
+    supplier_id: UUID | None
+    product_id: UUID | None
+    service_starts_on: date | None
+    service_ends_on: date | None
+    status: str
+    supplier_reference: str | None
+
+    @classmethod
+    def of(cls, item: BookingItem) -> BookingItemOut:
+        """The fields of ``item``."""
+        return cls(
+            id=item.id,
+            booking_id=item.booking_id,
+            kind=item.kind.value,
+            description=item.description,
+            quantity=item.quantity,
+            unit_price=MoneyOut.of(item.unit_price),
+            supplier_id=item.supplier_id,
+            product_id=item.product_id,
+            service_starts_on=item.service_starts_on,
+            service_ends_on=item.service_ends_on,
+            status=item.status.value,
+            supplier_reference=item.supplier_reference,
+        )
+
+
+class DocumentRequestIn(_In):
+    """Seed 003's document request: a booking and the kind of document."""
+
+    booking_id: UUID
+    kind: str = Field(max_length=32, examples=["quotation", "voucher", "itinerary"])
+
+
+class DocumentOut(BaseModel):
+    """A generated document with its text."""
+
+    id: UUID
+    booking_id: UUID
+    kind: str
+    filename: str
+    media_type: str
+    content: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentOut:
+        """The fields of ``document``."""
+        return cls(
+            id=document.id,
+            booking_id=document.booking_id,
+            kind=document.kind.value,
+            filename=document.filename,
+            media_type=document.media_type,
+            content=document.content,
+            created_at=document.created_at,
+        )
+
+
+# ---------------------------------------------------------------------- dashboard
+
+
+class DashboardOut(BaseModel):
+    """Seed 003's admin dashboard for one day."""
+
+    day: date
+    leads_by_status: dict[str, int]
+    follow_ups_due: list[LeadOut]
+    quotations_awaiting_approval: list[QuotationOut]
+    bookings_waiting_for_supplier: list[BookingOut]
+    departures: list[BookingOut]
+    awaiting_payment: list[BookingOut]
+
+    @classmethod
+    def of(cls, board: StaffDashboard) -> DashboardOut:
+        """The panels of ``board``."""
+        return cls(
+            day=board.day,
+            leads_by_status=dict(board.leads_by_status),
+            follow_ups_due=[LeadOut.of(lead) for lead in board.follow_ups_due],
+            quotations_awaiting_approval=[
+                QuotationOut.of(q) for q in board.quotations_awaiting_approval
+            ],
+            bookings_waiting_for_supplier=[
+                BookingOut.of(b) for b, _ in board.bookings_waiting_for_supplier
+            ],
+            departures=[BookingOut.of(b) for b in board.departures],
+            awaiting_payment=[BookingOut.of(b) for b in board.awaiting_payment],
+        )
+
+
+# ---------------------------------------------------------------------- itineraries
+
+
+class ItineraryDayOut(BaseModel):
+    """One day of a booking's plan."""
+
+    day: date
+    title: str
+    entries: list[str]
+    notes: str | None
+
+
+class ItineraryOut(BaseModel):
+    """A booking's day-by-day plan."""
+
+    booking_id: UUID
+    days: list[ItineraryDayOut]
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, itinerary: Itinerary) -> ItineraryOut:
+        """The days of ``itinerary``."""
+        return cls(
+            booking_id=itinerary.booking_id,
+            days=[
+                ItineraryDayOut(day=d.day, title=d.title, entries=list(d.entries), notes=d.notes)
+                for d in itinerary.days
+            ],
+            updated_at=itinerary.updated_at,
+            version=itinerary.version,
+        )

@@ -1,0 +1,437 @@
+"""Waiting lists, groups, reports, commissions, partner webhooks and booking changes over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import SETUP
+
+from bookingcore import BookingCore, BookingId, Money, Principal, StaffId, StaffRole
+from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
+from bookingcore.testing import FakePaymentProvider, FixedClock
+from examples.api import create_app
+
+SignIn = Callable[[str], dict[str, str]]
+StaffSignIn = Callable[..., dict[str, str]]
+Book = Callable[..., dict[str, Any]]
+
+STORES = pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+
+
+def _partner(
+    api_core: BookingCore, client: ApiClient, slot: Slot, name: str, rate: str | None = None
+) -> dict[str, str]:
+    registered = api_core.partners.register(
+        name=name,
+        company_name=f"{name} Travel",
+        contact_email=f"ops@{name.lower()}.example",
+        principal=SETUP,
+        allowed_location_ids=[slot.location_id],
+        commission_rate=rate,
+    )
+    answer = client.post(
+        "/api/partner/auth/token",
+        json={"api_key": registered.api_key, "api_secret": registered.api_secret},
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _me(client: ApiClient, headers: dict[str, str]) -> str:
+    profile = client.get("/api/v1/customer/auth/profile", headers=headers)
+    assert profile.status_code == 200, profile.text
+    me: str = profile.json()["id"]
+    return me
+
+
+@STORES
+def test_a_freed_seat_goes_to_the_waiting_list_and_is_booked(
+    client: ApiClient, sign_in: SignIn, book: Book, staff_headers: dict[str, str], slot: Slot
+) -> None:
+    """Join a full slot, see the place, get offered on a cancellation, accept; staff remove."""
+    asha = sign_in("+919876543210")
+    full = book(asha, seats=4)
+    ravi = sign_in("+919876543211")
+    joined = client.post(
+        "/api/v1/customer/waiting-lists", json={"slot_id": str(slot.id)}, headers=ravi
+    )
+    assert joined.status_code == 201, joined.text
+    entry = joined.json()
+    assert (entry["status"], entry["seats"]) == ("waiting", 1)
+    twice = client.post(
+        "/api/v1/customer/waiting-lists", json={"slot_id": str(slot.id)}, headers=ravi
+    )
+    assert twice.status_code == 409
+    place = client.get(f"/api/v1/customer/waiting-lists/{entry['id']}/place", headers=ravi)
+    assert (place.json()["place"], place.json()["seats_ahead"]) == (1, 0)
+
+    meera = sign_in("+919876543212")
+    added = client.post(
+        "/api/admin/waiting-lists",
+        json={"slot_id": str(slot.id), "customer_id": _me(client, meera), "seats": 2},
+        headers=staff_headers,
+    )
+    assert added.status_code == 201, added.text
+    listed = client.get(f"/api/admin/sessions/{slot.id}/waiting-list", headers=staff_headers)
+    assert [e["id"] for e in listed.json()] == [entry["id"], added.json()["id"]]
+    assert client.get(f"/api/admin/sessions/{slot.id}/waiting-list", headers=ravi).status_code == (
+        401
+    )
+    # Meera's entry is not Ravi's to see.
+    theirs = f"/api/v1/customer/waiting-lists/{added.json()['id']}/place"
+    assert client.get(theirs, headers=ravi).status_code == 404
+
+    cancelled = client.post(f"/api/v1/customer/bookings/{full['id']}/cancel", json={}, headers=asha)
+    assert cancelled.status_code == 200, cancelled.text
+    mine = client.get("/api/v1/customer/waiting-lists", headers=ravi).json()
+    assert [(e["id"], e["status"]) for e in mine] == [(entry["id"], "offered")]
+    assert (
+        client.get(theirs.replace(added.json()["id"], entry["id"]), headers=ravi).json()["place"]
+        == 0
+    )
+    too_many = client.post(
+        f"/api/v1/customer/waiting-lists/{entry['id']}/accept",
+        json={"travelers": [{"name": f"Ravi {n}", "is_primary": n == 0} for n in range(2)]},
+        headers=ravi,
+    )
+    assert too_many.status_code == 422
+    accepted = client.post(
+        f"/api/v1/customer/waiting-lists/{entry['id']}/accept",
+        json={"travelers": [{"name": "Ravi Kumar", "is_primary": True}]},
+        headers={**ravi, "Idempotency-Key": "accept-1"},
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["status"] == "pending"
+    declined = client.post(
+        f"/api/v1/customer/waiting-lists/{entry['id']}/decline", json={}, headers=ravi
+    )
+    assert declined.status_code == 409  # booked: no offer left to decline
+
+    offered = client.put(
+        f"/api/admin/waiting-lists/{added.json()['id']}/offer", headers=staff_headers
+    )
+    assert offered.status_code == 200, offered.text
+    removed = client.delete(
+        f"/api/admin/waiting-lists/{added.json()['id']}",
+        params={"reason": "found another date"},
+        headers=staff_headers,
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["status"] == "cancelled"
+    again = client.delete(f"/api/admin/waiting-lists/{added.json()['id']}", headers=staff_headers)
+    assert again.status_code == 409
+    unknown = client.put(f"/api/admin/waiting-lists/{uuid4()}/offer", headers=staff_headers)
+    assert unknown.status_code == 404
+
+
+@STORES
+def test_staff_open_find_total_and_cancel_a_group(
+    client: ApiClient, sign_in: SignIn, staff_headers: dict[str, str]
+) -> None:
+    asha = sign_in("+919876543210")
+    body = {
+        "group_reference": "acme-offsite-26",
+        "organizer_id": _me(client, asha),
+        "group_name": "Acme offsite",
+        "total_participants": 12,
+    }
+    made = client.post("/api/admin/bookings/groups", json=body, headers=staff_headers)
+    assert made.status_code == 201, made.text
+    group = made.json()
+    assert (group["group_reference"], group["status"]) == ("ACME-OFFSITE-26", "active")
+    taken = client.post("/api/admin/bookings/groups", json=body, headers=staff_headers)
+    assert taken.status_code == 409
+    found = client.get("/api/admin/bookings/groups", params={"q": "offsite"}, headers=staff_headers)
+    assert [g["id"] for g in found.json()["items"]] == [group["id"]]
+    assert found.json()["next"] is None
+    base = f"/api/admin/bookings/groups/{group['id']}"
+    assert client.get(base, headers=staff_headers).json()["group_name"] == "Acme offsite"
+    totals = client.get(f"{base}/totals", headers=staff_headers).json()
+    assert (totals["bookings"], totals["amount"]) == (0, None)
+    assert client.get(f"{base}/bookings", headers=staff_headers).json() == []
+    cancelled = client.post(f"{base}/cancel", json={"reason": "postponed"}, headers=staff_headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert client.get(base, headers=staff_headers).json()["status"] == "cancelled"
+    assert client.post(f"{base}/cancel", json={}, headers=staff_headers).status_code == 409
+    assert client.get(base, headers=asha).status_code == 401
+    missing = client.get(f"/api/admin/bookings/groups/{uuid4()}", headers=staff_headers)
+    assert missing.status_code == 404
+    bad = client.get("/api/admin/bookings/groups", params={"status": "x"}, headers=staff_headers)
+    assert bad.status_code == 422
+
+
+@STORES
+def test_reports_over_http(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+) -> None:
+    asha = sign_in("+919876543210")
+    book(asha, seats=2)
+    base = "/api/admin/reports"
+    revenue = client.get(f"{base}/revenue", params={"by": "source"}, headers=staff_headers)
+    assert revenue.status_code == 200, revenue.text
+    assert [(r["bookings"], r["travelers"], r["amount"]["amount"]) for r in revenue.json()] == [
+        (1, 2, "17000.00")
+    ]
+    cancellations = client.get(f"{base}/cancellations", headers=staff_headers).json()
+    assert (cancellations[0]["bookings"], cancellations[0]["cancelled"]) == (1, 0)
+    workload = client.get(f"{base}/advisor-workload", headers=staff_headers).json()
+    assert [(w["assignee_id"], w["open"]) for w in workload] == [(None, 1)]
+    value = client.get(f"{base}/customer-value", headers=staff_headers).json()
+    assert [(v["currency"], v["customers"]) for v in value] == [("INR", 1)]
+    capacity = client.get(
+        f"{base}/capacity-utilisation", params={"by": "location"}, headers=staff_headers
+    ).json()
+    assert [(c["capacity"], c["seats_held"]) for c in capacity] == [(4, 2)]
+    assert client.get(f"{base}/imports", headers=staff_headers).json() == []
+    wrong = client.get(f"{base}/revenue", params={"by": "colour"}, headers=staff_headers)
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "by"
+    advisor = staff_sign_in("adv@example.com", StaffRole.ADVISOR)
+    assert client.get(f"{base}/capacity-utilisation", headers=advisor).status_code == 403
+    assert client.get(f"{base}/revenue", headers=asha).status_code == 401
+
+
+@STORES
+def test_commissions_staff_see_all_and_a_partner_its_own(
+    api_core: BookingCore,
+    client: ApiClient,
+    slot: Slot,
+    staff_headers: dict[str, str],
+    provider: FakePaymentProvider,
+    clock: FixedClock,
+) -> None:
+    alpha = _partner(api_core, client, slot, "Alpha", rate="10")
+    bravo = _partner(api_core, client, slot, "Bravo", rate="10")
+    made = client.post(
+        "/api/partner/bookings",
+        json={
+            "slot_id": str(slot.id),
+            "customer": {"phone": "+919800000001", "name": "Alpha Customer"},
+            "travelers": [{"name": "Alpha Customer", "is_primary": True}],
+        },
+        headers=alpha,
+    )
+    assert made.status_code == 201, made.text
+    booking = made.json()
+    intent = client.post(
+        "/api/payments/create-intent",
+        json={"booking_id": booking["id"], "provider": "fake"},
+        headers={**alpha, "Idempotency-Key": "alpha-pay"},
+    )
+    assert intent.status_code == 201, intent.text
+    headers, raw = provider.webhook("captured", intent.json()["payment"]["provider_reference"])
+    paid = client.post("/api/payments/webhook?provider=fake", content=raw, headers=headers)
+    assert paid.status_code == 200, paid.text
+
+    period = {
+        "start": (clock.now() - timedelta(days=1)).isoformat(),
+        "end": (clock.now() + timedelta(days=1)).isoformat(),
+    }
+    report = client.get("/api/admin/commissions", params=period, headers=staff_headers)
+    assert report.status_code == 200, report.text
+    assert [(r["partner_name"], r["net"]["amount"]) for r in report.json()["lines"]] == [
+        ("Alpha", "850.00")
+    ]
+    own = client.get("/api/partner/commissions", params=period, headers=alpha).json()
+    assert [r["partner_name"] for r in own["lines"]] == ["Alpha"]
+    assert (
+        client.get("/api/partner/commissions", params=period, headers=bravo).json()["lines"] == []
+    )
+    ledger = f"/bookings/{booking['id']}/commissions"
+    entries = client.get(f"/api/admin{ledger}", headers=staff_headers).json()
+    assert [(e["kind"], e["amount"]["amount"]) for e in entries] == [("accrual", "850.00")]
+    assert client.get(f"/api/partner{ledger}", headers=alpha).json() == entries
+    assert client.get(f"/api/partner{ledger}", headers=bravo).status_code == 404
+    backwards = {"start": period["end"], "end": period["start"]}
+    refused = client.get("/api/admin/commissions", params=backwards, headers=staff_headers)
+    assert refused.status_code == 422
+
+
+@STORES
+def test_webhook_deliveries_for_staff_and_their_partner(
+    api_core: BookingCore, client: ApiClient, slot: Slot, staff_headers: dict[str, str]
+) -> None:
+    alpha = _partner(api_core, client, slot, "Alpha")
+    bravo = _partner(api_core, client, slot, "Bravo")
+    made = client.post(
+        "/api/partner/bookings",
+        json={
+            "slot_id": str(slot.id),
+            "customer": {"phone": "+919800000001", "name": "Alpha Customer"},
+            "travelers": [{"name": "Alpha Customer", "is_primary": True}],
+        },
+        headers=alpha,
+    )
+    assert made.status_code == 201, made.text
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    stored = api_core.bookings.get(BookingId(UUID(made.json()["id"])), principal=admin)
+    assert stored.partner_id is not None
+    delivery = WebhookDelivery.schedule(
+        event_id=uuid4(),
+        partner_id=stored.partner_id,
+        topic=WebhookTopic.BOOKING_CREATED,
+        payload={"booking_id": str(stored.id)},
+        now=api_core.context.now(),
+        booking_id=stored.id,
+    )
+    with api_core.context.uow_factory() as uow:
+        uow.webhook_deliveries.add(delivery)
+        uow.commit()
+
+    listed = client.get("/api/admin/webhooks", params={"status": "pending"}, headers=staff_headers)
+    assert [d["id"] for d in listed.json()["items"]] == [str(delivery.id)]
+    assert client.get("/api/partner/webhooks", headers=alpha).json()["items"][0]["topic"] == (
+        "booking.created"
+    )
+    assert client.get("/api/partner/webhooks", headers=bravo).json()["items"] == []
+    one = f"/webhooks/{delivery.id}"
+    assert client.get(f"/api/partner{one}", headers=alpha).json()["status"] == "pending"
+    assert client.get(f"/api/partner{one}", headers=bravo).status_code == 404
+    assert client.get(f"/api/partner{one}/attempts", headers=bravo).status_code == 404
+    assert client.get(f"/api/admin{one}/attempts", headers=staff_headers).json() == []
+    pending = client.post(f"/api/admin{one}/resend", headers=staff_headers)
+    assert pending.status_code == 422  # still pending: nothing to re-send
+    assert client.post(f"/api/admin{one}/resend", headers=alpha).status_code == 401
+    bad = client.get("/api/admin/webhooks", params={"status": "lost"}, headers=staff_headers)
+    assert bad.status_code == 422
+
+
+@STORES
+def test_reschedule_change_travelers_and_the_advisor_log(
+    api_core: BookingCore,
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    slot: Slot,
+    clock: FixedClock,
+    staff_headers: dict[str, str],
+) -> None:
+    later = api_core.catalog.create_slot(
+        location_id=slot.location_id,
+        starts_at=clock.now() + timedelta(days=60),
+        price_per_traveler=Money("9000", "INR"),
+        capacity=4,
+        principal=SETUP,
+    )
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    url = f"/api/bookings/{booking['id']}"
+    moved = client.patch(f"{url}/reschedule", json={"slot_id": str(later.id)}, headers=asha)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["from_slot_id"] == str(slot.id)
+    assert moved.json()["price_difference"]["amount"] == "500.00"
+    same = client.patch(f"{url}/reschedule", json={"slot_id": str(later.id)}, headers=asha)
+    assert same.status_code == 422
+    ravi = sign_in("+919876543211")
+    assert (
+        client.patch(f"{url}/reschedule", json={"slot_id": str(slot.id)}, headers=ravi).status_code
+        == 404
+    )
+
+    changed = client.patch(
+        f"{url}/travelers", json={"add": [{"name": "Kabir Verma"}]}, headers=asha
+    )
+    assert changed.status_code == 200, changed.text
+    assert len(changed.json()["travelers"]) == 2
+    unknown = client.patch(f"{url}/travelers", json={"remove": [str(uuid4())]}, headers=asha)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "remove"
+
+    log = f"/api/advisor/bookings/{booking['id']}/log"
+    noted = client.post(log, json={"text": "asked for a window seat"}, headers=staff_headers)
+    assert noted.status_code == 200, noted.text
+    listed = client.get(log, headers=staff_headers).json()
+    assert [(n["text"], n["author"]["kind"]) for n in listed] == [
+        ("asked for a window seat", "staff")
+    ]
+    assert client.get(log, headers=asha).status_code == 401
+    blank = client.post(log, json={"text": "   "}, headers=staff_headers)
+    assert blank.status_code == 422
+
+
+def test_auto_assign_picks_the_least_loaded_advisor(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+) -> None:
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    url = f"/api/admin/bookings/{booking['id']}/auto-assign"
+    nobody = client.post(url, json={}, headers=staff_headers)
+    assert nobody.status_code == 422  # no active advisor to pick
+    advisor = staff_sign_in("adv@example.com", StaffRole.ADVISOR)
+    me = client.get("/api/v1/auth/me", headers=advisor).json()
+    assigned = client.post(url, json={"strategy": "least_loaded"}, headers=staff_headers)
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["assignee_id"] == me["id"]
+    unknown = client.post(url, json={"strategy": "coin_toss"}, headers=staff_headers)
+    assert unknown.status_code == 422
+    assert client.post(url, json={}, headers=asha).status_code == 401
+
+
+def _twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's published signing: URL plus sorted name-value pairs, HMAC-SHA1, base64."""
+    data = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_twilio_status_callbacks_move_the_message_log(
+    api_core: BookingCore,
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+) -> None:
+    asha = sign_in("+919876543210")
+    client.put("/api/v1/customer/auth/profile", json={"email": "asha@example.com"}, headers=asha)
+    booking = book(asha)
+    sent = client.post(
+        f"/api/admin/bookings/{booking['id']}/send-email",
+        json={"type": "confirmation"},
+        headers=staff_headers,
+    )
+    assert sent.status_code == 201, sent.text
+    form = {"MessageSid": "msg-1", "MessageStatus": "delivered"}
+    path = "/api/sms/twilio/status"
+    # The shared app was made without a Twilio token: every callback is refused.
+    assert client.post(path, data=form).status_code == 401
+
+    token = "twilio-auth-token-for-tests"
+    app = create_app(api_core, twilio_auth_token=token)
+    with start_blocking_portal() as portal:
+        twilio = ApiClient(app, portal)
+        try:
+            forged = twilio.post(path, data=form, headers={"X-Twilio-Signature": "bm9wZQ=="})
+            assert forged.status_code == 401
+            signature = _twilio_signature(token, f"http://testserver{path}", form)
+            done = twilio.post(path, data=form, headers={"X-Twilio-Signature": signature})
+            assert done.status_code == 200, done.text
+            assert done.json() == {"communication_id": sent.json()["id"], "status": "delivered"}
+            unknown = {"MessageSid": "msg-404", "MessageStatus": "delivered"}
+            signed = _twilio_signature(token, f"http://testserver{path}", unknown)
+            missing = twilio.post(path, data=unknown, headers={"X-Twilio-Signature": signed})
+            assert missing.status_code == 404
+        finally:
+            twilio.close()
+    log = client.get(f"/api/admin/bookings/{booking['id']}/communications", headers=staff_headers)
+    assert log.json()[0]["status"] == "delivered"

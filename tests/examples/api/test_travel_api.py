@@ -1,0 +1,273 @@
+"""Seed 003's travel desk over HTTP: lead, quotation revisions, approval, supplier answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import pytest
+from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import SETUP, STAFF_PASSWORD
+
+from bookingcore import BookingCore, EmailAddress, StaffId, StaffRole, SupplierId
+from bookingcore.domain import Slot, StaffMember
+from bookingcore.testing import FixedClock
+
+SignIn = Callable[[str], dict[str, str]]
+StaffSignIn = Callable[..., dict[str, str]]
+
+
+def _supplier_user(
+    api_core: BookingCore, client: ApiClient, supplier_id: str, email: str
+) -> dict[str, str]:
+    """A supplier's user, signed in through the staff login."""
+    now = api_core.context.now()
+    member = StaffMember(
+        id=StaffId(uuid4()),
+        email=EmailAddress(email),
+        name="Supplier desk",
+        role=StaffRole.SUPPLIER,
+        created_at=now,
+        updated_at=now,
+        supplier_id=SupplierId(UUID(supplier_id)),
+    )
+    with api_core.context.uow_factory() as uow:
+        uow.staff.add(member)
+        uow.commit()
+    api_core.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
+    answer = client.post("/api/v1/auth/login", json={"email": email, "password": STAFF_PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_a_lead_becomes_a_booking_through_a_revised_quotation(
+    api_core: BookingCore,
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    hotel = client.post(
+        "/api/admin/suppliers", json={"code": "LAKESIDE", "name": "Lakeside"}, headers=staff_headers
+    )
+    assert hotel.status_code == 201, hotel.text
+    taken = client.post(
+        "/api/admin/suppliers", json={"code": "LAKESIDE", "name": "Again"}, headers=staff_headers
+    )
+    assert taken.status_code == 409
+    room = client.post(
+        "/api/admin/products",
+        json={
+            "code": "LK-DBL",
+            "name": "Double room",
+            "kind": "hotel",
+            "supplier_id": hotel.json()["id"],
+        },
+        headers=staff_headers,
+    )
+    assert room.status_code == 201, room.text
+    assert [p["code"] for p in client.get("/api/admin/products", headers=staff_headers).json()] == [
+        "LK-DBL"
+    ]
+
+    asha = sign_in("+919876543210")
+    lead = client.post(
+        "/api/admin/leads",
+        json={"source": "phone", "phone": "+919876543210", "destination": "Manali", "travelers": 1},
+        headers=staff_headers,
+    )
+    assert lead.status_code == 201, lead.text
+    moved = client.post(
+        f"/api/admin/leads/{lead.json()['id']}/status",
+        json={"status": "contacted"},
+        headers=staff_headers,
+    )
+    assert moved.json()["status"] == "contacted"
+    assert client.get(f"/api/admin/leads/{uuid4()}", headers=staff_headers).status_code == 404
+
+    today = clock.now().date()
+    line = {
+        "kind": "hotel",
+        "description": "Lakeside, 2 nights",
+        "quantity": 2,
+        "unit_price": {"amount": "3000.00", "currency": "INR"},
+        "supplier_id": hotel.json()["id"],
+        "product_id": room.json()["id"],
+    }
+    draft = client.post(
+        "/api/admin/quotations",
+        json={
+            "customer_id": lead.json()["customer_id"],
+            "slot_id": str(slot.id),
+            "travelers": 1,
+            "valid_until": str(today + timedelta(days=10)),
+            "lines": [line],
+            "lead_id": lead.json()["id"],
+        },
+        headers=staff_headers,
+    )
+    assert draft.status_code == 201, draft.text
+    assert draft.json()["total"]["amount"] == "14500.00"
+    travelers = {"travelers": [{"name": "Asha Verma", "is_primary": True}]}
+    first = draft.json()["id"]
+    early = client.post(
+        f"/api/v1/customer/quotations/{first}/approve",
+        json=travelers,
+        headers={**asha, "Idempotency-Key": "early"},
+    )
+    assert early.status_code == 409  # a draft is not approved
+    revised = client.post(
+        f"/api/admin/quotations/{first}/revise",
+        json={"lines": [{**line, "quantity": 3}]},
+        headers=staff_headers,
+    )
+    assert revised.status_code == 200, revised.text
+    second = revised.json()["id"]
+    assert (revised.json()["revision"], revised.json()["total"]["amount"]) == (2, "17500.00")
+    old = client.get(f"/api/admin/quotations/{first}", headers=staff_headers).json()
+    assert old["status"] == "superseded"
+    sent = client.post(f"/api/admin/quotations/{second}/send", headers=staff_headers)
+    assert sent.status_code == 200, sent.text
+    mine = client.get(f"/api/v1/customer/quotations/{second}", headers=asha)
+    assert mine.json()["status"] == "sent"
+
+    url = f"/api/v1/customer/quotations/{second}/approve"
+    unkeyed = client.post(url, json=travelers, headers=asha)
+    assert unkeyed.status_code == 422
+    keyed = {**asha, "Idempotency-Key": "approve-1"}
+    booked = client.post(url, json=travelers, headers=keyed)
+    assert booked.status_code == 201, booked.text
+    replay = client.post(url, json=travelers, headers=keyed)
+    assert replay.json()["id"] == booked.json()["id"]
+
+    booking_id = booked.json()["id"]
+    items = client.get(f"/api/admin/bookings/{booking_id}/items", headers=staff_headers).json()
+    assert [(i["description"], i["status"]) for i in items] == [("Lakeside, 2 nights", "pending")]
+    lakeside = _supplier_user(api_core, client, hotel.json()["id"], "desk@lakeside.example")
+    assert [i["id"] for i in client.get("/api/supplier/items", headers=lakeside).json()] == [
+        items[0]["id"]
+    ]
+    confirmed = client.post(
+        f"/api/supplier/items/{items[0]['id']}/confirm",
+        json={"supplier_reference": "LK-991"},
+        headers=lakeside,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmed"
+    twice = client.post(
+        f"/api/supplier/items/{items[0]['id']}/reject", json={"reason": "full"}, headers=lakeside
+    )
+    assert twice.status_code == 409
+
+    documents = client.post(
+        "/api/documents/generate",
+        json={"booking_id": booking_id, "kind": "quotation"},
+        headers=staff_headers,
+    )
+    assert documents.status_code == 200, documents.text
+    assert documents.json()[0]["kind"] == "quotation"
+    wrong = client.post(
+        "/api/documents/generate",
+        json={"booking_id": booking_id, "kind": "passport"},
+        headers=staff_headers,
+    )
+    assert wrong.status_code == 422
+    board = client.get("/api/admin/dashboard", headers=staff_headers)
+    assert board.status_code == 200, board.text
+    assert board.json()["leads_by_status"]["won"] == 1
+    assert client.get("/api/admin/dashboard", headers=asha).status_code == 401
+
+
+def test_a_customer_rejects_a_sent_quotation(
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    asha = sign_in("+919876543210")
+    me = client.get("/api/v1/customer/auth/profile", headers=asha).json()["id"]
+    body = {
+        "customer_id": me,
+        "slot_id": str(slot.id),
+        "travelers": 1,
+        "valid_until": str(clock.now().date() + timedelta(days=5)),
+    }
+    advisor = staff_sign_in("adv@example.com", StaffRole.ADVISOR)
+    assert client.post("/api/admin/quotations", json=body, headers=advisor).status_code == 403
+    made = client.post("/api/admin/quotations", json=body, headers=staff_headers).json()
+    client.post(f"/api/admin/quotations/{made['id']}/send", headers=staff_headers)
+    ravi = sign_in("+919876543211")
+    url = f"/api/v1/customer/quotations/{made['id']}/reject"
+    assert client.post(url, json={}, headers=ravi).status_code == 404
+    rejected = client.post(url, json={"reason": "too dear"}, headers=asha)
+    assert rejected.status_code == 200, rejected.text
+    assert (rejected.json()["status"], rejected.json()["rejection_reason"]) == (
+        "rejected",
+        "too dear",
+    )
+    listed = client.get(
+        "/api/admin/quotations", params={"status": "rejected"}, headers=staff_headers
+    )
+    assert [q["id"] for q in listed.json()] == [made["id"]]
+
+
+def test_an_itinerary_is_planned_from_the_items_and_read_by_the_customer(
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    asha = sign_in("+919876543210")
+    me = client.get("/api/v1/customer/auth/profile", headers=asha).json()["id"]
+    starts = clock.now().date() + timedelta(days=30)
+    line = {
+        "kind": "activity",
+        "description": "Rafting on the Beas",
+        "quantity": 1,
+        "unit_price": {"amount": "1500.00", "currency": "INR"},
+        "service_starts_on": str(starts),
+        "service_ends_on": str(starts),
+    }
+    made = client.post(
+        "/api/admin/quotations",
+        json={
+            "customer_id": me,
+            "slot_id": str(slot.id),
+            "travelers": 1,
+            "valid_until": str(clock.now().date() + timedelta(days=5)),
+            "lines": [line],
+        },
+        headers=staff_headers,
+    ).json()
+    client.post(f"/api/admin/quotations/{made['id']}/send", headers=staff_headers)
+    assert [q["id"] for q in client.get("/api/v1/customer/quotations", headers=asha).json()] == [
+        made["id"]
+    ]
+    booked = client.post(
+        f"/api/v1/customer/quotations/{made['id']}/approve",
+        json={"travelers": [{"name": "Asha Verma", "is_primary": True}]},
+        headers={**asha, "Idempotency-Key": "approve-plan"},
+    )
+    assert booked.status_code == 201, booked.text
+    url = f"/api/bookings/{booked.json()['id']}/itinerary"
+    assert client.get(url, headers=asha).status_code == 404  # no plan yet
+    planned = client.post(
+        f"/api/admin/bookings/{booked.json()['id']}/itinerary", headers=staff_headers
+    )
+    assert planned.status_code == 200, planned.text
+    read = client.get(url, headers=asha)
+    assert read.status_code == 200, read.text
+    days = read.json()["days"]
+    assert [(d["day"], d["entries"][-1]) for d in days] == [(str(starts), "Rafting on the Beas")]
+    ravi = sign_in("+919876543211")
+    assert client.get(url, headers=ravi).status_code == 404
