@@ -187,9 +187,11 @@ def insert_if_new(
     PostgreSQL and SQLite dialects' public ``insert().on_conflict_do_nothing``;
     None for other dialects (insert in a savepoint instead). On PostgreSQL a
     row another transaction is inserting with the same key makes it wait for
-    that transaction's end.
+    that transaction's end. An empty ``conflict`` means any unique key of the
+    table (for rows whose id is derived from their natural key, where two
+    unique indexes clash together).
     """
-    elements = [table.c[column] for column in conflict]
+    elements = [table.c[column] for column in conflict] or None
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # noqa: PLC0415
 

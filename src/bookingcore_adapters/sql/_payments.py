@@ -539,7 +539,9 @@ class InvoiceSeriesRepository(Repository[InvoiceSeries]):
     """
 
     def add_if_new(self, series: InvoiceSeries) -> bool:
-        return self._session.add_if_new(self._mapper, series, ("key",))
+        # The id is derived from the key: a concurrent twin clashes on both unique
+        # indexes, so any unique key decides (PostgreSQL checks only the target's).
+        return self._session.add_if_new(self._mapper, series, ())
 
     def get(self, key: str) -> InvoiceSeries | None:
         try:

@@ -488,6 +488,8 @@ class Session:
     def add_if_new(self, mapper: m.Mapper[E], entity: E, conflict: Sequence[str]) -> bool:
         """INSERT ``entity`` now unless the unique key ``conflict`` is taken: True when inserted.
 
+        An empty ``conflict`` means any unique key of the table.
+
         The row is written at once, in this transaction (on PostgreSQL a
         concurrent insert of the same key makes this wait for its end); an
         inserted entity is tracked as if read, so later changes are an UPDATE on
