@@ -92,6 +92,13 @@ def _start(url: str, schema: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Kill ``process`` if it still runs and close its pipes (no leaked file objects)."""
+    if process.poll() is None:
+        process.kill()
+    process.communicate()
+
+
 def _wait_ready(process: subprocess.Popen[str]) -> None:
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:
@@ -99,7 +106,7 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
         readable = selector.select(60)
     if readable and process.stdout.readline() == "ready\n":
         return
-    process.kill()
+    _stop(process)
     pytest.fail("a process never got ready")
 
 
@@ -249,7 +256,7 @@ def test_apps_and_two_workers_relay_expire_and_deliver_everything_through_a_sigk
             for n in range(apps)
         ]
         for process in processes:
-            stack.callback(process.kill)
+            stack.callback(_stop, process)
             _wait_ready(process)
         for process in processes:
             assert process.stdin is not None
