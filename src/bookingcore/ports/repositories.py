@@ -940,6 +940,12 @@ class LeadRepository(Protocol):
     def get(self, lead_id: LeadId) -> Lead | None:
         """The lead with this id."""
 
+    def get_by_idempotency_key(self, key: str) -> Lead | None:
+        """The lead a capture with this (scoped) idempotency key made.
+
+        .. versionadded:: 0.3
+        """
+
     def list(
         self,
         *,
@@ -956,7 +962,7 @@ class LeadRepository(Protocol):
 class QuotationRepository(Protocol):
     """Quotations, every revision of each.
 
-    ``(reference, revision)`` is unique.
+    ``(reference, revision)`` is unique, and so is a revision's ``idempotency_key``.
 
     .. versionadded:: 0.3
     """
@@ -966,6 +972,12 @@ class QuotationRepository(Protocol):
 
     def get(self, quotation_id: QuotationId) -> Quotation | None:
         """The revision with this id."""
+
+    def get_by_idempotency_key(self, key: str) -> Quotation | None:
+        """The revision a create or revise call with this (scoped) idempotency key made.
+
+        .. versionadded:: 0.3
+        """
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         """Every revision of the quotation ``reference``, first revision first."""
