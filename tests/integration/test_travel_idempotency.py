@@ -9,8 +9,11 @@ sends them.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar, cast
 from uuid import uuid4
 
 import pytest
@@ -32,6 +35,7 @@ from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
+T = TypeVar("T")
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 WEB = Principal.system("web")
 ENQUIRY = LeadRequest(source="web_form", phone="98765 43210", name="Asha Rao", destination="Leh")
@@ -176,3 +180,49 @@ class TestQuotationRevise:
         with pytest.raises(IdempotencyConflictError):
             desk.core.quotations.create(desk.request(), principal=ADMIN, idempotency_key="r")
         assert len(desk.core.quotations.revisions(first.reference, principal=ADMIN)) == 2
+
+
+@pytest.mark.postgres
+class TestTwinsAtOnce:
+    """Four callers with one key at once on PostgreSQL: one row, every caller gets it."""
+
+    def test_four_captures_with_one_key_make_one_lead(self, pg_store: SqlStore) -> None:
+        desk = Desk(pg_store)
+        results = _at_once(
+            4, lambda: desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="twin")
+        )
+        assert len({lead.id for lead in results}) == 1, results
+        assert len(desk.core.leads.list(principal=ADMIN)) == 1
+
+    def test_four_creates_with_one_key_make_one_quotation(self, pg_store: SqlStore) -> None:
+        desk = Desk(pg_store)
+        request = desk.request()
+        results = _at_once(
+            4,
+            lambda: desk.core.quotations.create(request, principal=ADMIN, idempotency_key="twin"),
+        )
+        assert len({quotation.id for quotation in results}) == 1, results
+        assert len(desk.quotations()) == 1
+
+
+def _at_once(count: int, work: Callable[[], T]) -> list[T]:
+    """Run ``work()`` in ``count`` threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    results: list[T | BaseException] = [ValueError("not run")] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work()
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[T]", results)
