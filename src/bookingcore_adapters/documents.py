@@ -1,8 +1,10 @@
 """A plain :class:`~bookingcore.ports.DocumentRenderer`: invoices, vouchers and
 itineraries as HTML or plain text, with no template engine and no dependencies.
 
-Every value taken from a booking is HTML-escaped in HTML output. Hosts that
-want branded PDFs implement the same one-method port.
+Every value taken from a booking is HTML-escaped in HTML output. PDFs come
+from :class:`~bookingcore_adapters.pdf.PdfRenderer` (the ``pdf`` extra), which
+prints the same rows; hosts that want branded documents implement the same
+one-method port.
 
 An issued invoice or credit note (``DocumentData.invoice``) is rendered with its
 number, a table of its lines (description, quantity, unit price, discount, tax
