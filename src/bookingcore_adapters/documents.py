@@ -1,13 +1,18 @@
 """A plain :class:`~bookingcore.ports.DocumentRenderer`: invoices, vouchers and
 itineraries as HTML or plain text, with no template engine and no dependencies.
 
-Every value taken from a booking is HTML-escaped in HTML output. Hosts that
-want branded PDFs implement the same one-method port.
+Every value taken from a booking is HTML-escaped in HTML output. PDFs come
+from :class:`~bookingcore_adapters.pdf.PdfRenderer` (the ``pdf`` extra), which
+prints the same rows; hosts that want branded documents implement the same
+one-method port.
 
 An issued invoice or credit note (``DocumentData.invoice``) is rendered with its
 number, a table of its lines (description, quantity, unit price, discount, tax
 rate, tax, total) and its totals: subtotal, discount, tax, total, paid (refunded
 on a credit note) and due. The amounts are the invoice's own, printed as stored.
+
+A document the core worded itself (``DocumentData.body``: a quotation, voucher
+or itinerary made on demand) is its title and those lines, as they are.
 
 .. versionadded:: 0.1
 """
@@ -30,6 +35,7 @@ _TITLES = {
     DocumentKind.ITINERARY: "Itinerary",
     DocumentKind.CERTIFICATE: "Certificate",
     DocumentKind.CREDIT_NOTE: "Credit note",
+    DocumentKind.QUOTATION: "Quotation",
 }
 
 #: The columns of an invoice's lines.
@@ -52,9 +58,11 @@ class PlainRenderer:
         """The document ``data.kind`` for ``data.booking`` (or for ``data.invoice``, when set)."""
         if data.invoice is not None:
             return self._invoice(data, data.invoice)
-        rows = self._rows(data)
-        title = f"{_TITLES[data.kind]} {data.booking.reference}"
+        title = document_title(data)
         stem = f"{data.kind.value}-{data.booking.reference}"
+        if data.body:
+            return self._worded(title, stem, data)
+        rows = document_rows(data)
         if self.format == "text":
             width = max(len(label) for label, _ in rows)
             lines = [title, "=" * len(title), ""]
@@ -75,60 +83,23 @@ class PlainRenderer:
         )
         return RenderedDocument(body, "text/html; charset=utf-8", f"{stem}.html")
 
-    @staticmethod
-    def _rows(data: DocumentData) -> list[tuple[str, str]]:
-        booking = data.booking
-        rows = [
-            ("Reference", booking.reference),
-            ("Issued", data.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
-            ("Customer", data.customer.name or data.customer.phone.e164),
-            ("Starts", booking.starts_at.strftime("%Y-%m-%d %H:%M UTC")),
-        ]
-        if data.location is not None:
-            rows.append(("Location", data.location.name))
-        if data.product is not None:
-            rows.append(("Product", data.product.name))
-        by_id = {t.id: t for t in data.travelers}
-        for index, entry in enumerate(booking.travelers, start=1):
-            traveler = by_id.get(entry.traveler_id)
-            name = traveler.name if traveler else str(entry.traveler_id)
-            label = f"Traveler {index}" + (" (primary)" if entry.is_primary else "")
-            if data.kind is DocumentKind.INVOICE:
-                rows.append((label, f"{name}: {entry.price}"))
-            else:
-                rows.append((label, name))
-        if data.kind is DocumentKind.INVOICE:
-            rows += [
-                ("Subtotal", str(booking.subtotal)),
-                ("Discount", str(booking.discount)),
-                ("Total", str(booking.total)),
-            ]
-        return rows
+    def _worded(self, title: str, stem: str, data: DocumentData) -> RenderedDocument:
+        if self.format == "text":
+            text = "\n".join([title, "=" * len(title), "", *data.body]) + "\n"
+            return RenderedDocument(text, "text/plain; charset=utf-8", f"{stem}.txt")
+        e = html.escape
+        lines = "\n".join(f"<p>{e(line)}</p>" for line in data.body)
+        body = (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+            f"<title>{e(title)}</title></head>\n<body>\n"
+            f"<h1>{e(title)}</h1>\n{lines}\n</body></html>\n"
+        )
+        return RenderedDocument(body, "text/html; charset=utf-8", f"{stem}.html")
 
     # ------------------------------------------------------------------ invoices
 
     def _invoice(self, data: DocumentData, invoice: Invoice) -> RenderedDocument:
-        title = f"{_TITLES[data.kind]} {invoice.number}"
-        stem = f"{data.kind.value}-{invoice.number}"
-        details = [
-            ("Number", invoice.number),
-            ("Booking", data.booking.reference),
-            ("Issued", invoice.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
-            ("Customer", data.customer.name or data.customer.phone.e164),
-        ]
-        if data.location is not None:
-            details.append(("Location", data.location.name))
-        if data.credited is not None:
-            details.append(("Credits", data.credited.number))
-        lines = [_line_cells(line) for line in invoice.lines]
-        totals = [
-            ("Subtotal", invoice.subtotal),
-            ("Discount", invoice.discount),
-            ("Tax", invoice.tax),
-            ("Total", invoice.total),
-            ("Refunded" if invoice.is_credit_note else "Paid", invoice.paid),
-            ("Due", invoice.due),
-        ]
+        title, stem, details, lines, totals = invoice_parts(data, invoice)
         if self.format == "text":
             return RenderedDocument(
                 _invoice_text(title, details, lines, totals, data.business_name),
@@ -140,6 +111,81 @@ class PlainRenderer:
             "text/html; charset=utf-8",
             f"{stem}.html",
         )
+
+
+def document_title(data: DocumentData) -> str:
+    """The heading of a booking's own document: its kind and the booking's reference."""
+    return f"{_TITLES[data.kind]} {data.booking.reference}"
+
+
+def document_rows(data: DocumentData) -> list[tuple[str, str]]:
+    """The (label, value) rows of a booking's own document (no issued invoice).
+
+    Shared by every renderer of this package, so an HTML, text and PDF
+    document of one booking say the same.
+    """
+    booking = data.booking
+    rows = [
+        ("Reference", booking.reference),
+        ("Issued", data.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Customer", data.customer.name or data.customer.phone.e164),
+        ("Starts", booking.starts_at.strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    if data.location is not None:
+        rows.append(("Location", data.location.name))
+    if data.product is not None:
+        rows.append(("Product", data.product.name))
+    by_id = {t.id: t for t in data.travelers}
+    for index, entry in enumerate(booking.travelers, start=1):
+        traveler = by_id.get(entry.traveler_id)
+        name = traveler.name if traveler else str(entry.traveler_id)
+        label = f"Traveler {index}" + (" (primary)" if entry.is_primary else "")
+        if data.kind is DocumentKind.INVOICE:
+            rows.append((label, f"{name}: {entry.price}"))
+        else:
+            rows.append((label, name))
+    if data.kind is DocumentKind.INVOICE:
+        rows += [
+            ("Subtotal", str(booking.subtotal)),
+            ("Discount", str(booking.discount)),
+            ("Total", str(booking.total)),
+        ]
+    return rows
+
+
+#: An issued invoice's parts: title, file stem, details, line cells and totals.
+InvoiceParts = tuple[
+    str, str, list[tuple[str, str]], list[tuple[str, ...]], list[tuple[str, Money]]
+]
+
+#: The column headings of an invoice's lines, for renderers of this package.
+LINE_COLUMNS = _LINE_COLUMNS
+
+
+def invoice_parts(data: DocumentData, invoice: Invoice) -> InvoiceParts:
+    """What an issued invoice or credit note shows, as printed by every renderer here."""
+    title = f"{_TITLES[data.kind]} {invoice.number}"
+    stem = f"{data.kind.value}-{invoice.number}"
+    details = [
+        ("Number", invoice.number),
+        ("Booking", data.booking.reference),
+        ("Issued", invoice.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Customer", data.customer.name or data.customer.phone.e164),
+    ]
+    if data.location is not None:
+        details.append(("Location", data.location.name))
+    if data.credited is not None:
+        details.append(("Credits", data.credited.number))
+    lines = [_line_cells(line) for line in invoice.lines]
+    totals = [
+        ("Subtotal", invoice.subtotal),
+        ("Discount", invoice.discount),
+        ("Tax", invoice.tax),
+        ("Total", invoice.total),
+        ("Refunded" if invoice.is_credit_note else "Paid", invoice.paid),
+        ("Due", invoice.due),
+    ]
+    return title, stem, details, lines, totals
 
 
 def _rate(rate: Decimal | None) -> str:

@@ -87,6 +87,8 @@ PUBLIC_MODULES = [
     "bookingcore.domain.trips",
     "bookingcore.ports.documents",
     "bookingcore.services.trips",
+    # ---- PDF documents (the pdf extra)
+    "bookingcore_adapters.pdf",
 ]
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -15,8 +15,9 @@ numbers as they are; it never works them out again.
 
 from __future__ import annotations
 
+import base64
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -49,6 +50,10 @@ class DocumentKind(enum.StrEnum):
     QUOTATION = "quotation"
 
 
+def _lines(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class DocumentData:
     """Everything a renderer may put into a booking's document.
@@ -58,8 +63,15 @@ class DocumentData:
     invoice a credit note credits; both are None for a booking's own
     documents (a pro-forma invoice, a voucher, an itinerary).
 
+    ``body`` is the text of a document the core worded itself, line by line
+    (a quotation, a voucher or an itinerary made on demand by
+    :class:`~bookingcore.services.TravelDocumentService`); a renderer prints
+    those lines as they are under the document's title. It is empty for the
+    other documents.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``invoice`` and ``credited``.
+    .. versionchanged:: 0.3 ``body``.
     """
 
     kind: DocumentKind
@@ -72,11 +84,15 @@ class DocumentData:
     business_name: str = "bookingcore"
     invoice: Invoice | None = None
     credited: Invoice | None = None
+    body: tuple[str, ...] = attrs.field(default=(), converter=_lines)
 
 
 @attrs.frozen
 class RenderedDocument:
     """What a renderer produced: the content, its media type and a file name.
+
+    Text media types (``text/...``) hold their text in ``content``; any other
+    (a PDF) holds its bytes base64-encoded, so a document is stored as text.
 
     .. versionadded:: 0.1
     """
@@ -84,6 +100,13 @@ class RenderedDocument:
     content: str
     media_type: str
     filename: str
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes: text UTF-8 encoded, other media types base64-decoded.
+
+        .. versionadded:: 0.3
+        """
+        return _file_bytes(self.content, self.media_type)
 
 
 @attrs.frozen(kw_only=True)
@@ -103,3 +126,16 @@ class Document:
     content: str
     created_at: datetime
     source_event_id: UUID | None = None
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes: text UTF-8 encoded, other media types (a PDF) base64-decoded.
+
+        .. versionadded:: 0.3
+        """
+        return _file_bytes(self.content, self.media_type)
+
+
+def _file_bytes(content: str, media_type: str) -> bytes:
+    if media_type.startswith("text/"):
+        return content.encode()
+    return base64.b64decode(content, validate=True)

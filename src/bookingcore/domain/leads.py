@@ -128,6 +128,12 @@ class Lead(Versioned):
     partner_id: PartnerId | None = None
     follow_up_on: date | None = None
     lost_reason: str | None = None
+    #: The scoped idempotency key of the capture that made the lead (unique in
+    #: storage) and the digest of that request.
+    #:
+    #: .. versionadded:: 0.3
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
     version: int = 1
 
     entity_name = "lead"

@@ -227,6 +227,12 @@ class Quotation(Versioned):
     decided_at: datetime | None = None
     booking_id: BookingId | None = None
     rejection_reason: str | None = None
+    #: The scoped idempotency key of the create or revise call that made this
+    #: revision (unique in storage) and the digest of that request.
+    #:
+    #: .. versionadded:: 0.3
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
     version: int = 1
 
     entity_name = "quotation"

@@ -999,6 +999,12 @@ class LeadRepository(Protocol):
     def get(self, lead_id: LeadId) -> Lead | None:
         """The lead with this id."""
 
+    def get_by_idempotency_key(self, key: str) -> Lead | None:
+        """The lead a capture with this (scoped) idempotency key made.
+
+        .. versionadded:: 0.3
+        """
+
     def list(
         self,
         *,
@@ -1015,7 +1021,7 @@ class LeadRepository(Protocol):
 class QuotationRepository(Protocol):
     """Quotations, every revision of each.
 
-    ``(reference, revision)`` is unique.
+    ``(reference, revision)`` is unique, and so is a revision's ``idempotency_key``.
 
     .. versionadded:: 0.3
     """
@@ -1025,6 +1031,12 @@ class QuotationRepository(Protocol):
 
     def get(self, quotation_id: QuotationId) -> Quotation | None:
         """The revision with this id."""
+
+    def get_by_idempotency_key(self, key: str) -> Quotation | None:
+        """The revision a create or revise call with this (scoped) idempotency key made.
+
+        .. versionadded:: 0.3
+        """
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         """Every revision of the quotation ``reference``, first revision first."""

@@ -143,7 +143,9 @@ class BookingCore:
         notifier: sends messages to customers; without one, sends are logged
             as failed ("no notifier configured").
         renderer: renders booking documents; without one, no document handlers,
-            and ``core.invoices.render`` needs a renderer passed to it.
+            ``core.invoices.render`` needs a renderer passed to it, and
+            ``core.travel_documents`` writes plain text (with ``PdfRenderer``
+            from the ``pdf`` extra every one of them is a PDF).
         dispatch: ``"inline"`` (default) hands events to handlers right after
             each commit; ``"deferred"`` leaves it to a worker calling
             ``core.events.run_pending()``.
@@ -261,7 +263,7 @@ class BookingCore:
         self.trips = TripService(self.context)
         self.itineraries = ItineraryService(self.context)
         self.travel_documents = TravelDocumentService(
-            self.context, self.itineraries, document_store
+            self.context, self.itineraries, document_store, renderer
         )
         self.reports = ReportService(self.context)
         # Partner commissions (issue 18): the ledger the payment and booking paths write.

@@ -73,6 +73,7 @@ from bookingcore.services._context import (
     principal_key,
 )
 from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._suppliers import SUPPLIER_CONFIRMED, advance_if_suppliers_confirmed
 from bookingcore.services.customers import CustomerService
 
 __all__ = [
@@ -1190,6 +1191,8 @@ class BookingService:
             offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
         assert raised.history is not None
         commissions.reverse_on_cancellation(self._ctx, tx, booking, raised.history.id)
+        # Paid after every supplier had confirmed: on to supplier_confirmed, same transaction.
+        advance_if_suppliers_confirmed(self._ctx, tx, booking)
         return raised.history
 
     def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:
@@ -1603,10 +1606,6 @@ class BookingService:
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", booking_id)
         return booking
-
-
-#: The state a booking reaches only when every line item's supplier confirmed it.
-SUPPLIER_CONFIRMED = "supplier_confirmed"
 
 
 def _check_items_allow(uow: UnitOfWork, booking: Booking, target: str) -> None:

@@ -5,7 +5,10 @@ and answer only their own supplier's items (never the rest of a booking that
 mixes suppliers); staff see every item, a rejected one with the supplier's
 reason. When the last live item is confirmed and the booking is at
 ``payment_confirmed``, it moves on to ``supplier_confirmed`` in the same
-transaction; no move reaches ``supplier_confirmed`` while an item waits
+transaction; in the other order, a booking whose live items were all
+confirmed moves on in the same transaction as its payment (or the move to
+``payment_confirmed``), so both orders end at ``supplier_confirmed``; no
+move reaches ``supplier_confirmed`` while an item waits
 (:meth:`bookingcore.services.BookingService.transition` refuses it).
 
 .. versionadded:: 0.3
@@ -25,7 +28,8 @@ from bookingcore.domain.values import BookingId, BookingItemId, SupplierId
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services.bookings import SUPPLIER_CONFIRMED, BookingService
+from bookingcore.services._suppliers import SUPPLIER_CONFIRMED
+from bookingcore.services.bookings import BookingService
 from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["BookingItemService", "install_supplier_confirmation"]
@@ -245,16 +249,15 @@ def install_supplier_confirmation(events: EventDispatcher, context: ServiceConte
     """Subscribe the handler that moves a booking reaching ``payment_confirmed`` on to
     ``supplier_confirmed`` when every live item was confirmed before the payment came.
 
-    (The other order, the last supplier confirming after the payment, is done
-    by :meth:`BookingItemService.confirm` itself.) A booking without items is
-    left alone. The handler re-reads the booking under its lock, so running it
-    twice changes nothing. Opt in once after building the core::
-
-        install_supplier_confirmation(core.events, core.context)
-
-    Without it, staff move such a booking on with ``core.bookings.transition``.
+    No longer needed: the payment (or the move to ``payment_confirmed``)
+    moves such a booking on in its own transaction, whatever the dispatch
+    mode, and :meth:`BookingItemService.confirm` does it in the other order.
+    The handler is kept for hosts that installed it; it re-reads the booking
+    under its lock and finds it moved on already, so it changes nothing.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.3
+       The booking paths do this themselves; installing the handler is optional.
     """
 
     def handle(event: BookingStatusChanged, handler: HandlerContext) -> None:

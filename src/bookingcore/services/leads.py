@@ -22,6 +22,7 @@ from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loaded, round_robin
 from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.sources import BookingSource
@@ -33,9 +34,19 @@ from bookingcore.domain.values import (
     PhoneNumber,
     StaffId,
 )
-from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.errors import (
+    ConflictError,
+    IdempotencyConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["LeadRequest", "LeadService"]
@@ -82,6 +93,7 @@ class LeadService:
         *,
         principal: Principal,
         assign: AssignmentStrategy | str | StaffId | None = None,
+        idempotency_key: str | None = None,
     ) -> Lead:
         """Record an enquiry as a new lead of the customer it comes from.
 
@@ -91,11 +103,19 @@ class LeadService:
         strategy (``round_robin``, ``least_loaded``) that picks among the
         active advisors; ``None`` or ``manual`` leaves it unassigned.
 
+        With an ``idempotency_key`` (scoped to ``principal``) a retry of the
+        same request (the same ``request`` and ``assign``, by the same
+        principal) returns the lead the first call made and writes nothing.
+
         Raises:
             PermissionDeniedError: an advisor, a supplier or a webhook captures.
             ValidationError: naming each bad field: no phone or email (or an
                 unknown email and no phone), a bad phone or email, dates in the
-                wrong order, an unknown source, an unknown strategy or staff member.
+                wrong order, an unknown source, an unknown strategy or staff
+                member; a malformed ``idempotency_key``.
+            IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.3 ``idempotency_key``.
         """
         allowed = principal.kind in (
             PrincipalKind.SYSTEM,
@@ -103,6 +123,35 @@ class LeadService:
             PrincipalKind.CUSTOMER,
         ) or principal.has(Permission.CHANGE_ALL)
         policy.require(allowed, f"{principal} may not capture leads")
+        key = principal_key(principal, idempotency_key)
+        digest = None
+        if key is not None:
+            digest = fingerprint("capture_lead", principal, request=request, assign=assign)
+        try:
+            return self._capture(
+                request, principal=principal, assign=assign, key=key, digest=digest
+            )
+        except ConflictError:
+            if key is None:
+                raise
+            # Lost the race to a twin with the same key: its lead is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = uow.leads.get_by_idempotency_key(key)
+            if prior is None:
+                raise
+            if prior.request_fingerprint != digest:
+                raise IdempotencyConflictError(caller_key(key)) from None
+            return prior
+
+    def _capture(
+        self,
+        request: LeadRequest,
+        *,
+        principal: Principal,
+        assign: AssignmentStrategy | str | StaffId | None,
+        key: str | None,
+        digest: str | None,
+    ) -> Lead:
         source = LeadSource.PARTNER if principal.kind is PrincipalKind.PARTNER else request.source
         p = Problems()
         phone: PhoneNumber | None = None
@@ -117,6 +166,12 @@ class LeadService:
         name = p.capture(lambda: clean_text(request.name, "name", min_length=2))
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
+            if key is not None:
+                prior = tx.uow.leads.get_by_idempotency_key(key)
+                if prior is not None:
+                    if prior.request_fingerprint != digest:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
             p.raise_if_any()
             customer_id = self._customer_for(tx, principal, phone, email, name)
             lead = Lead(
@@ -136,6 +191,8 @@ class LeadService:
                     if principal.kind is PrincipalKind.PARTNER and principal.id
                     else None
                 ),
+                idempotency_key=key,
+                request_fingerprint=digest,
             )
             if assign is not None:
                 lead.assignee_id = self._pick(tx.uow, assign)

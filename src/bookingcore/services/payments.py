@@ -92,6 +92,7 @@ from bookingcore.ports.payments import (
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._suppliers import advance_if_suppliers_confirmed
 
 __all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
 
@@ -765,6 +766,8 @@ class PaymentService:
             metadata={PAYMENT_METADATA_KEY: str(payment.id)},
         )
         tx.record(raised)
+        # Every supplier had confirmed before the payment: on to supplier_confirmed.
+        advance_if_suppliers_confirmed(self._ctx, tx, booking)
         return False
 
     # ------------------------------------------------------------------ invoices

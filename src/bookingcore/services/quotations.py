@@ -15,7 +15,7 @@ all in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import cast
@@ -164,20 +164,49 @@ class QuotationService:
 
     # ------------------------------------------------------------------ quote
 
-    def create(self, request: QuotationRequest, *, principal: Principal) -> Quotation:
+    def create(
+        self,
+        request: QuotationRequest,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Quotation:
         """Make the first revision of a quotation (a draft).
+
+        With an ``idempotency_key`` (scoped to ``principal``) a retry of the
+        same request returns the revision the first call made and writes nothing.
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``set_prices``.
             ValidationError: naming each bad field: an unknown customer, an
                 unknown, closed or started slot, a lead of another customer, an
                 unknown or deactivated supplier or product on ``lines[<n>]``, a
-                currency with no exchange rate, a validity date in the past.
+                currency with no exchange rate, a validity date in the past; a
+                malformed ``idempotency_key``.
+            IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.3 ``idempotency_key``.
         """
         _require_quoter(principal)
+        key = principal_key(principal, idempotency_key)
+        digest = None
+        if key is not None:
+            digest = fingerprint("create_quotation", principal, request=request)
+        return self._once(key, digest, lambda: self._create(request, principal, key, digest))
+
+    def _create(
+        self,
+        request: QuotationRequest,
+        principal: Principal,
+        key: str | None,
+        digest: str | None,
+    ) -> Quotation:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            prior = _prior_revision(uow, key, digest)
+            if prior is not None:
+                return prior
             p = Problems()
             if uow.customers.get(request.customer_id) is None:
                 p.add("customer_id", f"no customer {request.customer_id}", "unknown_reference")
@@ -204,6 +233,8 @@ class QuotationService:
             )
             if lead is not None and lead.status is not LeadStatus.QUOTED:
                 lead.move(LeadStatus.QUOTED, now=now)
+            quotation.idempotency_key = key
+            quotation.request_fingerprint = digest
             uow.quotations.add(quotation)
             self._audit(tx, principal, quotation, AuditAction.CREATED)
             tx.commit()
@@ -220,11 +251,13 @@ class QuotationService:
         travelers: int | None = None,
         seat_price: Money | None = None,
         notes: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Quotation:
         """Convert a lead into the first revision of a quotation for its customer.
 
         ``travelers`` defaults to the party size the lead gave. The lead moves
-        to ``quoted``.
+        to ``quoted``. ``idempotency_key`` works as in :meth:`create` (the
+        request is the quotation request made from the lead).
 
         Raises:
             NotFoundError: no such lead visible to ``principal``.
@@ -252,6 +285,7 @@ class QuotationService:
                 notes=notes,
             ),
             principal=principal,
+            idempotency_key=idempotency_key,
         )
 
     def revise(
@@ -265,12 +299,15 @@ class QuotationService:
         seat_price: Money | None = None,
         slot_id: SlotId | None = None,
         notes: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Quotation:
         """Make the next revision; the one it replaces becomes ``superseded`` and stays readable.
 
         Fields left ``None`` are taken from the revision being replaced
         (``seat_price`` from the slot when the slot changes). Exchange rates
-        are read again.
+        are read again. With an ``idempotency_key`` (scoped to ``principal``) a
+        retry of the same revision request returns the revision the first call
+        made, even though ``quotation_id`` is superseded by then.
 
         Raises:
             NotFoundError: no such quotation visible to ``principal``.
@@ -278,11 +315,53 @@ class QuotationService:
             QuotationSupersededError: ``quotation_id`` is not the current revision.
             InvalidTransitionError: the current revision is decided already.
             ValidationError: as :meth:`create`.
+            IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.3 ``idempotency_key``.
         """
         _require_quoter(principal)
+        key = principal_key(principal, idempotency_key)
+        digest = None
+        if key is not None:
+            digest = fingerprint(
+                "revise_quotation",
+                principal,
+                quotation_id=quotation_id,
+                lines=None if lines is None else tuple(lines),
+                travelers=travelers,
+                valid_until=valid_until,
+                seat_price=seat_price,
+                slot_id=slot_id,
+                notes=notes,
+            )
+        changes = _Revision(
+            lines=None if lines is None else tuple(lines),
+            travelers=travelers,
+            valid_until=valid_until,
+            seat_price=seat_price,
+            slot_id=slot_id,
+            notes=notes,
+        )
+        return self._once(
+            key, digest, lambda: self._revise(quotation_id, changes, principal, key, digest)
+        )
+
+    def _revise(
+        self,
+        quotation_id: QuotationId,
+        changes: _Revision,
+        principal: Principal,
+        key: str | None,
+        digest: str | None,
+    ) -> Quotation:
+        lines, travelers, valid_until = changes.lines, changes.travelers, changes.valid_until
+        seat_price, slot_id, notes = changes.seat_price, changes.slot_id, changes.notes
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            prior = _prior_revision(uow, key, digest)
+            if prior is not None:
+                return prior
             old = _visible(uow, quotation_id, principal)
             _check_current(uow, old)
             old.supersede(now=now)
@@ -305,10 +384,27 @@ class QuotationService:
                 lead_id=old.lead_id,
                 principal=principal,
             )
+            quotation.idempotency_key = key
+            quotation.request_fingerprint = digest
             uow.quotations.add(quotation)
             self._audit(tx, principal, quotation, AuditAction.CREATED, reason="revised")
             tx.commit()
             return quotation
+
+    def _once(
+        self, key: str | None, digest: str | None, make: Callable[[], Quotation]
+    ) -> Quotation:
+        """``make()``; when a twin with the same key won the race, its revision instead."""
+        try:
+            return make()
+        except ConflictError:
+            if key is None:
+                raise
+            with self._ctx.uow_factory() as uow:
+                prior = _prior_revision(uow, key, digest)
+            if prior is None:
+                raise
+            return prior
 
     def _build(
         self,
@@ -715,6 +811,32 @@ def _quotable_slot(uow: UnitOfWork, slot_id: SlotId, today: date, p: Problems) -
     if product is not None and not product.is_active:
         p.add("slot_id", f"product {product.code} is no longer sold", "inactive")
     return slot
+
+
+@attrs.frozen
+class _Revision:
+    """What a revise call asks to change (``None``: keep the replaced revision's)."""
+
+    lines: tuple[QuoteLine, ...] | None
+    travelers: int | None
+    valid_until: date | None
+    seat_price: Money | None
+    slot_id: SlotId | None
+    notes: str | None
+
+
+def _prior_revision(uow: UnitOfWork, key: str | None, digest: str | None) -> Quotation | None:
+    """The revision an earlier call with idempotency ``key`` made, if any.
+
+    Raises:
+        IdempotencyConflictError: that call asked for something else.
+    """
+    if key is None:
+        return None
+    prior = uow.quotations.get_by_idempotency_key(key)
+    if prior is not None and prior.request_fingerprint != digest:
+        raise IdempotencyConflictError(caller_key(key))
+    return prior
 
 
 def _check_current(uow: UnitOfWork, quotation: Quotation) -> None:

@@ -6,7 +6,8 @@
 * :class:`TravelDocumentService`: the quotation, one voucher per supplier item
   and the itinerary of a booking, generated (again) on demand: each generation
   is a new version, stored through a :class:`~bookingcore.ports.DocumentStore`
-  and listed with the booking's documents.
+  and listed with the booking's documents; plain text, or whatever the wired
+  :class:`~bookingcore.ports.DocumentRenderer` makes of it (HTML, PDF).
 
 .. versionadded:: 0.3
 """
@@ -14,11 +15,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.documents import Document, DocumentKind
+from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.quotations import QuotationStatus
@@ -26,6 +27,7 @@ from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, r
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
@@ -265,11 +267,20 @@ class TravelDocumentService:
 
     Each call writes new versions: the file goes to the
     :class:`~bookingcore.ports.DocumentStore` under
-    ``<booking reference>/<kind>[-<n>]-v<version>.txt`` and a
+    ``<booking reference>/<kind>[-<n>]-v<version>.<ext>`` and a
     :class:`~bookingcore.domain.Document` with the same name and content is
     listed with the booking (``core.bookings.documents``).
 
+    Without a ``renderer`` the documents are plain text (``.txt``). With one
+    (``BookingCore(renderer=...)``), the same text goes to it as
+    :attr:`DocumentData.body <bookingcore.domain.documents.DocumentData.body>` and the file is
+    what it renders: ``.html`` from
+    :class:`~bookingcore_adapters.documents.PlainRenderer`, ``.pdf`` from
+    :class:`~bookingcore_adapters.pdf.PdfRenderer` (the document's content is
+    then the PDF base64-encoded; ``Document.to_bytes()`` gives the file).
+
     .. versionadded:: 0.3
+    .. versionchanged:: 0.3 ``renderer``.
     """
 
     def __init__(
@@ -277,10 +288,12 @@ class TravelDocumentService:
         context: ServiceContext,
         itineraries: ItineraryService,
         store: DocumentStore | None = None,
+        renderer: DocumentRenderer | None = None,
     ) -> None:
         self._ctx = context
         self._itineraries = itineraries
         self._store = store
+        self._renderer = renderer
 
     def generate(
         self, booking_id: BookingId, kind: DocumentKind | str, *, principal: Principal
@@ -328,26 +341,61 @@ class TravelDocumentService:
             made = []
             for stem, text in texts:
                 version = 1 + sum(1 for d in earlier if d.filename.startswith(f"{stem}-v"))
-                filename = f"{stem}-v{version}.txt"
+                rendered = self._render(uow, booking, wanted, text, now=now, business=business)
+                extension = rendered.filename.rpartition(".")[2] or "txt"
+                filename = f"{stem}-v{version}.{extension}"
                 if self._store is not None:
                     self._store.put(
                         f"{booking.reference}/{filename}",
-                        text.encode(),
-                        media_type="text/plain",
+                        rendered.to_bytes(),
+                        media_type=rendered.media_type.partition(";")[0],
                     )
                 document = Document(
                     id=DocumentId(self._ctx.ids.new_id()),
                     booking_id=booking_id,
                     kind=wanted,
                     filename=filename,
-                    media_type="text/plain; charset=utf-8",
-                    content=text,
+                    media_type=rendered.media_type,
+                    content=rendered.content,
                     created_at=now,
                 )
                 uow.documents.add(document)
                 made.append(document)
             uow.commit()
             return made
+
+    def _render(
+        self,
+        uow: UnitOfWork,
+        booking: Booking,
+        kind: DocumentKind,
+        text: str,
+        *,
+        now: datetime,
+        business: str,
+    ) -> RenderedDocument:
+        """``text`` as the wired renderer makes it, or as plain text without one."""
+        if self._renderer is None:
+            return RenderedDocument(text, "text/plain; charset=utf-8", f"{kind.value}.txt")
+        customer = uow.customers.get(booking.customer_id)
+        if customer is None:
+            raise NotFoundError("customer", booking.customer_id)
+        travelers = tuple(
+            t for t in (uow.travelers.get(e.traveler_id) for e in booking.travelers) if t
+        )
+        return self._renderer.render(
+            DocumentData(
+                kind=kind,
+                booking=booking,
+                customer=customer,
+                travelers=travelers,
+                location=uow.locations.get(booking.location_id),
+                product=uow.products.get(booking.product_id) if booking.product_id else None,
+                issued_at=now,
+                business_name=business,
+                body=tuple(text.splitlines()),
+            )
+        )
 
     @staticmethod
     def _quotation_text(uow: UnitOfWork, booking: Booking, business: str) -> str:

@@ -3425,6 +3425,28 @@ class LeadRepositoryContract(_Base):
                 2,
             )
 
+    # ---- idempotency keys of leads (issue 19 follow-up)
+
+    def test_a_lead_is_found_by_its_idempotency_key_held_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = _store_customer(uow_factory, make)
+        keyed = make.lead(customer.id, idempotency_key="system:web-1", request_fingerprint="v1:cd")
+        unkeyed = make.lead(customer.id, created_at=T0 + timedelta(minutes=1))
+        with uow_factory() as uow:
+            uow.leads.add(keyed)
+            uow.leads.add(unkeyed)
+            assert uow.leads.get_by_idempotency_key("system:web-1") == keyed
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.leads.get_by_idempotency_key("system:web-1") == keyed
+            assert uow.leads.get_by_idempotency_key("system:web-2") is None
+            uow.leads.add(make.lead(customer.id, idempotency_key="system:web-1"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.leads.list(customer_id=customer.id)) == [keyed, unkeyed]
+
 
 class QuotationRepositoryContract(_Base):
     """Quotations: every revision round trips with its lines, exact amounts and rates;
@@ -3511,6 +3533,27 @@ class QuotationRepositoryContract(_Base):
                 uow.commit()
         with uow_factory() as uow:
             assert list(uow.quotations.list_revisions(first.reference)) == [first]
+
+    # ---- idempotency keys of leads and quotations (issue 19 follow-up)
+
+    def test_a_revision_is_found_by_its_idempotency_key_held_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        keyed = make.quotation(
+            customer.id, slot.id, idempotency_key="staff:k-1", request_fingerprint="v1:ab"
+        )
+        _committed(uow_factory, "quotations", keyed)
+        with uow_factory() as uow:
+            assert uow.quotations.get_by_idempotency_key("staff:k-1") == keyed
+            assert uow.quotations.get_by_idempotency_key("staff:k-2") is None
+            uow.quotations.add(make.quotation(customer.id, slot.id, idempotency_key="staff:k-1"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.quotations.list(customer_id=customer.id)) == [keyed]
+
+    # ---- end idempotency keys
 
 
 class SupplierItemContract(_Base):

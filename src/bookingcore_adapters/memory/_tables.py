@@ -135,8 +135,15 @@ TABLES: tuple[Table, ...] = (
     Table("webhook_deliveries", WebhookDelivery),
     Table("webhook_attempts", WebhookAttempt),
     # The travel operating system: leads and quotations.
-    Table("leads", Lead),
-    Table("quotations", Quotation, {"revision": lambda q: (q.reference, q.revision)}),
+    Table("leads", Lead, {"idempotency_key": lambda x: x.idempotency_key}),
+    Table(
+        "quotations",
+        Quotation,
+        {
+            "revision": lambda q: (q.reference, q.revision),
+            "idempotency_key": lambda q: q.idempotency_key,
+        },
+    ),
     Table("trips", Trip),
     Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
     # ------------------------------------------------------------ customer care (0.3)

@@ -1127,6 +1127,10 @@ class _LeadRepository(_Repository[Lead]):
     def get(self, lead_id: LeadId) -> Lead | None:
         return self._get(lead_id)
 
+    def get_by_idempotency_key(self, key: str) -> Lead | None:
+        found: Lead | None = self._uow._find_unique(self._table, "idempotency_key", key)
+        return found
+
     def list(
         self,
         *,
@@ -1154,6 +1158,10 @@ class _LeadRepository(_Repository[Lead]):
 class _QuotationRepository(_Repository[Quotation]):
     def get(self, quotation_id: QuotationId) -> Quotation | None:
         return self._get(quotation_id)
+
+    def get_by_idempotency_key(self, key: str) -> Quotation | None:
+        found: Quotation | None = self._uow._find_unique(self._table, "idempotency_key", key)
+        return found
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         return self._uow._select(

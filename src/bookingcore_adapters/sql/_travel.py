@@ -89,6 +89,8 @@ leads = Table(
     ref("partner_id", "partners.id"),
     Column("follow_up_on", Date()),
     Column("lost_reason", Text()),
+    Column("idempotency_key", String(), unique=True),
+    Column("request_fingerprint", String()),
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
@@ -119,6 +121,8 @@ quotations = Table(
     when("decided_at", nullable=True),
     ref("booking_id", "bookings.id"),
     Column("rejection_reason", Text()),
+    Column("idempotency_key", String(), unique=True),
+    Column("request_fingerprint", String()),
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
@@ -176,6 +180,8 @@ def _dump_lead(x: Lead) -> Row:
         "partner_id": x.partner_id,
         "follow_up_on": x.follow_up_on,
         "lost_reason": x.lost_reason,
+        "idempotency_key": x.idempotency_key,
+        "request_fingerprint": x.request_fingerprint,
         "created_at": x.created_at,
         "updated_at": x.updated_at,
         "version": x.version,
@@ -197,6 +203,8 @@ def _load_lead(r: Stored, _: Sequence[Stored]) -> Lead:
         partner_id=r["partner_id"],
         follow_up_on=r["follow_up_on"],
         lost_reason=r["lost_reason"],
+        idempotency_key=r["idempotency_key"],
+        request_fingerprint=r["request_fingerprint"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         version=r["version"],
@@ -263,6 +271,8 @@ def _dump_quotation(x: Quotation) -> Row:
         "decided_at": x.decided_at,
         "booking_id": x.booking_id,
         "rejection_reason": x.rejection_reason,
+        "idempotency_key": x.idempotency_key,
+        "request_fingerprint": x.request_fingerprint,
         "created_at": x.created_at,
         "updated_at": x.updated_at,
         "version": x.version,
@@ -290,6 +300,8 @@ def _load_quotation(r: Stored, _: Sequence[Stored]) -> Quotation:
         decided_at=r["decided_at"],
         booking_id=r["booking_id"],
         rejection_reason=r["rejection_reason"],
+        idempotency_key=r["idempotency_key"],
+        request_fingerprint=r["request_fingerprint"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         version=r["version"],
@@ -383,6 +395,11 @@ class LeadRepository(Repository[Lead]):
     def get(self, lead_id: LeadId) -> Lead | None:
         return self._get(lead_id)
 
+    def get_by_idempotency_key(self, key: str) -> Lead | None:
+        return self._session.find_unique(
+            self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
+        )
+
     def list(
         self,
         *,
@@ -433,6 +450,11 @@ class QuotationRepository(Repository[Quotation]):
 
     def get(self, quotation_id: QuotationId) -> Quotation | None:
         return self._get(quotation_id)
+
+    def get_by_idempotency_key(self, key: str) -> Quotation | None:
+        return self._session.find_unique(
+            self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
+        )
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         return self._session.select_equal(

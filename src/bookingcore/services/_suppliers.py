@@ -1,0 +1,52 @@
+"""A paid booking whose suppliers all confirmed moves on to ``supplier_confirmed``.
+
+The booking paths that move a booking (:meth:`BookingService.transition` and
+``advance_in``, a captured payment) call :func:`advance_if_suppliers_confirmed`
+after their own move, in the same transaction, so the order of the payment
+and the suppliers' answers does not matter: whichever comes last moves the
+booking on (a supplier's last confirmation does it in
+:meth:`BookingItemService.confirm`).
+
+.. versionadded:: 0.3
+"""
+
+from __future__ import annotations
+
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.policy import Principal
+from bookingcore.services._context import ServiceContext, Transaction
+
+#: The state a booking reaches only when every line item's supplier confirmed it.
+SUPPLIER_CONFIRMED = "supplier_confirmed"
+
+
+def advance_if_suppliers_confirmed(
+    context: ServiceContext, tx: Transaction, booking: Booking
+) -> bool:
+    """Move ``booking`` on to ``supplier_confirmed`` when it may go there and every
+    live item is confirmed; a booking without live items is left alone.
+
+    The move goes through :meth:`~bookingcore.domain.Booking.move` (history,
+    audit entry and event, by the ``suppliers`` system principal); the caller
+    holds the booking's lock and commits. Returns whether it moved.
+    """
+    if booking.status == SUPPLIER_CONFIRMED:
+        return False
+    lifecycle = context.settings.lifecycle(booking.lifecycle)
+    if not lifecycle.allows(booking.status, SUPPLIER_CONFIRMED):
+        return False
+    live = [i for i in tx.uow.booking_items.list_for_booking(booking.id) if not i.is_cancelled]
+    if not live or not all(item.is_confirmed for item in live):
+        return False
+    slot = None
+    if booking.seats_to_move(SUPPLIER_CONFIRMED, lifecycle):
+        slot = tx.uow.slots.get_for_update(booking.slot_id)
+    raised = booking.move(
+        SUPPLIER_CONFIRMED,
+        lifecycle=lifecycle,
+        author=context.author(Principal.system("suppliers")),
+        slot=slot,
+        note="every supplier had confirmed before the payment",
+    )
+    tx.record(raised)
+    return True

@@ -1,0 +1,228 @@
+"""Idempotency keys on the travel calls that create things, on every backend.
+
+A retry of ``core.leads.capture``, ``core.quotations.create``/``convert_lead``
+and ``core.quotations.revise`` with the same key and the same request returns
+what the first call made and writes nothing; the same key with a different
+request is refused with ``IdempotencyConflictError``; keys are scoped to who
+sends them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import TypeVar, cast
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    IdempotencyConflictError,
+    Money,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    ValidationError,
+)
+from bookingcore.domain import Quotation, QuotationStatus
+from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+T = TypeVar("T")
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+WEB = Principal.system("web")
+ENQUIRY = LeadRequest(source="web_form", phone="98765 43210", name="Asha Rao", destination="Leh")
+
+
+class Desk:
+    """A travel desk with a slot and a supplier to quote."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.clock = clock = FixedClock()
+        self.core = core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN"),
+            exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90")}),
+        )
+        location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
+        self.slot = core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=clock.now() + timedelta(days=20),
+            price_per_traveler=Money("10000", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        self.supplier = core.catalog.add_supplier("H1", "Hotel Ésprit", principal=ADMIN)
+
+    def request(self, nights: int = 2, travelers: int = 2) -> QuotationRequest:
+        lead = self.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="enquiry-1")
+        return QuotationRequest(
+            customer_id=lead.customer_id,
+            slot_id=self.slot.id,
+            travelers=travelers,
+            lines=[
+                QuoteLine(
+                    kind="hotel",
+                    description="Lakeside hotel",
+                    quantity=nights,
+                    unit_price=Money("80", "EUR"),
+                    supplier_id=self.supplier.id,
+                )
+            ],
+            valid_until=self.clock.now().date() + timedelta(days=5),
+            lead_id=lead.id,
+        )
+
+    def quotations(self) -> list[Quotation]:
+        return list(self.core.quotations.list(principal=ADMIN))
+
+
+@pytest.fixture
+def desk(any_store: MemoryStore | SqlStore) -> Desk:
+    return Desk(any_store)
+
+
+class TestLeadCapture:
+    def test_a_retry_returns_the_first_lead_and_writes_nothing(self, desk: Desk) -> None:
+        first = desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="form-7")
+        again = desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="form-7")
+        assert again == first
+        assert [lead.id for lead in desk.core.leads.list(principal=ADMIN)] == [first.id]
+
+    def test_the_same_key_for_another_enquiry_conflicts(self, desk: Desk) -> None:
+        desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="form-7")
+        other = LeadRequest(source="web_form", phone="98765 43210", destination="Goa")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.leads.capture(other, principal=WEB, idempotency_key="form-7")
+        assert len(desk.core.leads.list(principal=ADMIN)) == 1
+
+    def test_keys_are_scoped_to_who_sends_them(self, desk: Desk) -> None:
+        mine = desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="form-7")
+        theirs = desk.core.leads.capture(ENQUIRY, principal=ADMIN, idempotency_key="form-7")
+        assert theirs.id != mine.id
+
+    def test_a_malformed_key_is_refused_on_its_field(self, desk: Desk) -> None:
+        with pytest.raises(ValidationError) as caught:
+            desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="x" * 1000)
+        assert caught.value.fields == ("idempotency_key",)
+
+
+class TestQuotationCreate:
+    def test_a_retry_returns_the_first_revision(self, desk: Desk) -> None:
+        request = desk.request()
+        first = desk.core.quotations.create(request, principal=ADMIN, idempotency_key="q-1")
+        again = desk.core.quotations.create(request, principal=ADMIN, idempotency_key="q-1")
+        assert again == first
+        assert [q.id for q in desk.quotations()] == [first.id]
+
+    def test_the_same_key_for_another_request_conflicts(self, desk: Desk) -> None:
+        desk.core.quotations.create(desk.request(), principal=ADMIN, idempotency_key="q-1")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.quotations.create(
+                desk.request(nights=3), principal=ADMIN, idempotency_key="q-1"
+            )
+        assert len(desk.quotations()) == 1
+
+    def test_convert_lead_retries_too(self, desk: Desk) -> None:
+        lead = desk.core.leads.capture(ENQUIRY, principal=WEB)
+        until = desk.clock.now().date() + timedelta(days=5)
+
+        def convert(travelers: int) -> Quotation:
+            return desk.core.quotations.convert_lead(
+                lead.id,
+                slot_id=desk.slot.id,
+                valid_until=until,
+                travelers=travelers,
+                principal=ADMIN,
+                idempotency_key="convert-1",
+            )
+
+        first = convert(2)
+        assert convert(2) == first
+        with pytest.raises(IdempotencyConflictError):
+            convert(3)
+        assert [q.id for q in desk.quotations()] == [first.id]
+
+
+class TestQuotationRevise:
+    def test_a_retry_returns_the_first_revision_though_the_original_is_superseded(
+        self, desk: Desk
+    ) -> None:
+        first = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        second = desk.core.quotations.revise(
+            first.id, travelers=3, principal=ADMIN, idempotency_key="rev-1"
+        )
+        again = desk.core.quotations.revise(
+            first.id, travelers=3, principal=ADMIN, idempotency_key="rev-1"
+        )
+        assert again == second
+        assert second.revision == 2
+        revisions = desk.core.quotations.revisions(first.reference, principal=ADMIN)
+        assert [(q.revision, q.status) for q in revisions] == [
+            (1, QuotationStatus.SUPERSEDED),
+            (2, QuotationStatus.DRAFT),
+        ]
+
+    def test_the_same_key_for_another_revision_conflicts(self, desk: Desk) -> None:
+        first = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        desk.core.quotations.revise(first.id, travelers=3, principal=ADMIN, idempotency_key="r")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.quotations.revise(first.id, travelers=4, principal=ADMIN, idempotency_key="r")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.quotations.create(desk.request(), principal=ADMIN, idempotency_key="r")
+        assert len(desk.core.quotations.revisions(first.reference, principal=ADMIN)) == 2
+
+
+@pytest.mark.postgres
+class TestTwinsAtOnce:
+    """Four callers with one key at once on PostgreSQL: one row, every caller gets it."""
+
+    def test_four_captures_with_one_key_make_one_lead(self, pg_store: SqlStore) -> None:
+        desk = Desk(pg_store)
+        results = _at_once(
+            4, lambda: desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="twin")
+        )
+        assert len({lead.id for lead in results}) == 1, results
+        assert len(desk.core.leads.list(principal=ADMIN)) == 1
+
+    def test_four_creates_with_one_key_make_one_quotation(self, pg_store: SqlStore) -> None:
+        desk = Desk(pg_store)
+        request = desk.request()
+        results = _at_once(
+            4,
+            lambda: desk.core.quotations.create(request, principal=ADMIN, idempotency_key="twin"),
+        )
+        assert len({quotation.id for quotation in results}) == 1, results
+        assert len(desk.quotations()) == 1
+
+
+def _at_once(count: int, work: Callable[[], T]) -> list[T]:
+    """Run ``work()`` in ``count`` threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    results: list[T | BaseException] = [ValueError("not run")] * count
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work()
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast("list[T]", results)

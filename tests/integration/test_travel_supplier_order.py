@@ -1,0 +1,163 @@
+"""Suppliers and payment in either order end at ``supplier_confirmed``, on every backend.
+
+The last supplier confirming after the payment moves the booking on
+(``core.items.confirm``); every supplier confirming before the payment has the
+payment move it on in its own transaction, by the ``suppliers`` system
+principal, with no handler to install and whatever the dispatch mode.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Literal
+from uuid import uuid4
+
+import pytest
+
+from bookingcore import (
+    BookingCore,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import Booking
+from bookingcore.services import QuotationRequest, QuoteLine
+from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+
+
+class Agency:
+    """A booking of two suppliers' items, made from an approved quotation."""
+
+    def __init__(
+        self, store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
+    ) -> None:
+        clock = FixedClock()
+        self.core = core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN"),
+            exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90")}),
+            dispatch=dispatch,
+        )
+        location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
+        slot = core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=clock.now() + timedelta(days=20),
+            price_per_traveler=Money("10000", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        suppliers = [
+            core.catalog.add_supplier(f"S{n}", f"Supplier {n}", principal=ADMIN) for n in range(2)
+        ]
+        customer = core.customers.register("+919876543210", principal=ADMIN).customer
+        quotation = core.quotations.create(
+            QuotationRequest(
+                customer_id=customer.id,
+                slot_id=slot.id,
+                travelers=1,
+                lines=[
+                    QuoteLine(
+                        kind="hotel",
+                        description=f"Service {n}",
+                        quantity=1,
+                        unit_price=Money("50", "EUR"),
+                        supplier_id=supplier.id,
+                    )
+                    for n, supplier in enumerate(suppliers)
+                ],
+                valid_until=clock.now().date() + timedelta(days=5),
+            ),
+            principal=ADMIN,
+        )
+        core.quotations.send(quotation.id, principal=ADMIN)
+        party = [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)]
+        self.booking: Booking = core.quotations.approve(quotation.id, party, principal=ADMIN)
+
+    def confirm_all(self) -> None:
+        for item in self.core.items.for_booking(self.booking.id, principal=ADMIN):
+            assert item.supplier_id is not None
+            supplier = Principal.staff(
+                StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=item.supplier_id
+            )
+            self.core.items.confirm(item.id, principal=supplier, supplier_reference=f"R-{item.id}")
+
+    def pay(self) -> None:
+        """Ask for the payment, then record it in full (a captured payment)."""
+        self.core.bookings.transition(self.booking.id, "payment_pending", principal=ADMIN)
+        booking = self.core.bookings.get(self.booking.id, principal=ADMIN)
+        self.core.payments.record_manual_payment(
+            booking.id, booking.total, principal=ADMIN, reference="CASH-1"
+        )
+
+    def statuses(self) -> list[str]:
+        return [e.to_status for e in self.core.bookings.history(self.booking.id, principal=ADMIN)]
+
+    def status(self) -> str:
+        return self.core.bookings.get(self.booking.id, principal=ADMIN).status
+
+
+@pytest.mark.parametrize("dispatch", ["inline", "deferred"])
+class TestEitherOrder:
+    def test_paid_then_confirmed(
+        self, any_store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
+    ) -> None:
+        agency = Agency(any_store, dispatch)
+        agency.pay()
+        assert agency.status() == "payment_confirmed"
+        agency.confirm_all()
+        assert agency.status() == "supplier_confirmed"
+        assert agency.statuses()[-2:] == ["payment_confirmed", "supplier_confirmed"]
+
+    def test_confirmed_then_paid(
+        self, any_store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
+    ) -> None:
+        agency = Agency(any_store, dispatch)
+        agency.confirm_all()
+        assert agency.status() == "booking_created"
+        agency.pay()
+        assert agency.status() == "supplier_confirmed"
+        history = agency.core.bookings.history(agency.booking.id, principal=ADMIN)
+        assert [e.to_status for e in history][-2:] == ["payment_confirmed", "supplier_confirmed"]
+        assert history[-1].actor.kind.value == "system"
+        assert agency.core.events.subscriptions == ()
+
+    def test_confirmed_then_moved_to_payment_confirmed_by_staff(
+        self, any_store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
+    ) -> None:
+        agency = Agency(any_store, dispatch)
+        agency.confirm_all()
+        agency.core.bookings.transition(agency.booking.id, "payment_pending", principal=ADMIN)
+        moved = agency.core.bookings.transition(
+            agency.booking.id, "payment_confirmed", principal=ADMIN
+        )
+        assert moved.booking.status == "supplier_confirmed"
+        assert agency.statuses()[-3:] == [
+            "payment_pending",
+            "payment_confirmed",
+            "supplier_confirmed",
+        ]
+
+    def test_one_item_still_waiting_leaves_the_paid_booking_at_payment_confirmed(
+        self, any_store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
+    ) -> None:
+        agency = Agency(any_store, dispatch)
+        first, _ = agency.core.items.for_booking(agency.booking.id, principal=ADMIN)
+        assert first.supplier_id is not None
+        supplier = Principal.staff(
+            StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=first.supplier_id
+        )
+        agency.core.items.confirm(first.id, principal=supplier, supplier_reference="R-1")
+        agency.pay()
+        assert agency.status() == "payment_confirmed"
