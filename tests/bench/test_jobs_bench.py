@@ -42,7 +42,8 @@ def test_a_quick_run_relays_every_message_once_on_both_sides(
     report = json.loads(report_path.read_text())
     assert report["ok"] is True
     runs = {(run["side"], run["workers"]): run for run in report["runs"]}
-    assert set(runs) == {(side, n) for side in ("baseline", "library") for n in (1, 2)}
+    sides = ("baseline", "library", "typed")  # typed: the relay re-building typed events
+    assert set(runs) == {(side, n) for side in sides for n in (1, 2)}
     for run in runs.values():
         assert run["relayed"] == 1200
         assert run["problems"] == []
