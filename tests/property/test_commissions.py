@@ -91,6 +91,9 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
             captured[payment] = _inr(minor)
             refunded[payment] = _inr(0)
             capture(payment, captured[payment])
+            before = len(entries)
+            capture(payment, captured[payment])  # the capture delivered twice at once
+            assert len(entries) == before
         elif action == "refund" and payment in captured:
             left = captured[payment] - refunded[payment]
             amount = _inr(min(minor, left.minor_units))
@@ -106,10 +109,10 @@ def test_the_ledger_of_a_booking_stays_within_what_its_payments_earn(
             before = len(entries)
             refund(*again)
             assert len(entries) == before
-        if payment in captured and action == "capture":
-            before = len(entries)
-            capture(payment, captured[payment])  # a duplicate delivery of the capture
-            assert len(entries) == before
+        # A redelivery later on never reaches the ledger: the webhook inbox applies an event
+        # once (tests/integration/test_payments_concurrency.py). A capture that earned
+        # nothing when applied (no room left under the booking's total) is not evaluated
+        # again after refunds of other payments free room.
 
     assert len({e.key for e in entries}) == len(entries)
     zero = _inr(0)
