@@ -53,6 +53,7 @@ from bookingcore.services import (
     ReconciliationReport,
     SignedIn,
     TokenPair,
+    Transition,
 )
 
 __all__ = [
@@ -508,6 +509,16 @@ class TransitionOut(BaseModel):
     from_status: str | None
     to_status: str
     replayed: bool
+
+    @classmethod
+    def of(cls, moved: Transition) -> TransitionOut:
+        """The move as staff and advisors see it."""
+        return cls(
+            booking=StaffBookingOut.of(moved.booking),
+            from_status=moved.event.from_status,
+            to_status=moved.event.to_status,
+            replayed=moved.replayed,
+        )
 
 
 _Item = TypeVar("_Item")

@@ -94,12 +94,7 @@ def update_status(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
     )
-    return TransitionOut(
-        booking=StaffBookingOut.of(moved.booking),
-        from_status=moved.event.from_status,
-        to_status=moved.event.to_status,
-        replayed=moved.replayed,
-    )
+    return TransitionOut.of(moved)
 
 
 @router.get(
