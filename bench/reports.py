@@ -11,14 +11,18 @@ repository root::
     .venv/bin/python bench/reports.py                 # 1 000 000 bookings; ~3 min
     .venv/bin/python bench/reports.py --quick         # 20 000 bookings; seconds
     .venv/bin/python bench/reports.py --rows 200000 --repeats 9 --json out.json
+    .venv/bin/python bench/reports.py --keep          # ... and keep the loaded schema
+    .venv/bin/python bench/reports.py --schema bench_r_<hex>   # measure it again, no load
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -196,6 +200,8 @@ class Options:
     rows: int
     repeats: int
     json: Path | None
+    keep: bool = False
+    schema: str | None = None
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -207,16 +213,24 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     created.add_argument(
         "--repeats", type=positive, help=f"timed runs per side (default {DEFAULT_REPEATS})"
     )
+    created.add_argument("--keep", action="store_true", help="keep the schema (prints its name)")
+    created.add_argument(
+        "--schema", help=f"measure a schema kept by --keep ({SCHEMA_PREFIX}...) instead of loading"
+    )
     args = created.parse_args(argv)
     try:
         url = postgres_url(args.url)
     except ValueError as exc:
         created.error(str(exc))
+    if args.schema is not None and not re.fullmatch(f"{SCHEMA_PREFIX}[0-9a-f]+", args.schema):
+        created.error(f"--schema names a schema kept by --keep ({SCHEMA_PREFIX}<hex>)")
     return Options(
         url=url,
         rows=args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS),
         repeats=args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS),
         json=args.json,
+        keep=args.keep,
+        schema=args.schema,
     )
 
 
@@ -224,37 +238,72 @@ def _median_ms(values: Sequence[float]) -> str:
     return f"{statistics.median(values) * 1000:.1f}"
 
 
+@contextmanager
+def _existing_schema(name: str) -> Iterator[str]:
+    yield name
+
+
+def _stored_rows(target: Database) -> int:
+    with target.connect() as connection:
+        found = connection.execute("SELECT count(*) FROM bookings").fetchone()
+    return int(found[0]) if found else 0
+
+
 def measure(options: Options) -> tuple[str, dict[str, Any]]:
-    """Load the bookings, then time every report on both sides, alternating."""
+    """Load the bookings (or reuse a kept schema), then time every report on both sides."""
     dsn = conninfo(options.url)
     timings: list[Timing] = []
-    with bench_schema(dsn, SCHEMA_PREFIX) as schema:
+    schemas = (
+        bench_schema(dsn, SCHEMA_PREFIX, keep=options.keep)
+        if options.schema is None
+        else _existing_schema(options.schema)
+    )
+    with schemas as schema:
         target = Database(options.url, schema)
-        say(f"loading {options.rows:,} bookings into {schema} ...")
-        customers = max(options.rows // BOOKINGS_PER_CUSTOMER, 100)
-        loaded = load(target, Dataset(options.rows, customers, DEFAULT_SLOTS, SEED))
+        if options.schema is None:
+            say(f"loading {options.rows:,} bookings into {schema} ...")
+            customers = max(options.rows // BOOKINGS_PER_CUSTOMER, 100)
+            loaded = load(target, Dataset(options.rows, customers, DEFAULT_SLOTS, SEED)).rows
+        else:
+            loaded = _stored_rows(target)
         store = SqlStore(target.engine())
         core = library_core(store.unit_of_work)
         admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
         try:
-            with target.connect() as connection:
+            # One statement needs no transaction: the hand-written side runs in autocommit.
+            with target.connect(autocommit=True) as connection:
                 for report in REPORTS:
                     say(f"  {report.name}")
                     timing = Timing(report.name)
-                    for _ in range(options.repeats):
+
+                    def library(report: Report = report, timing: Timing = timing) -> Figures:
                         started = time.perf_counter()
-                        mine = report.library(core, admin)
+                        figures = report.library(core, admin)
                         timing.library.append(time.perf_counter() - started)
+                        return figures
+
+                    def baseline(report: Report = report, timing: Timing = timing) -> Figures:
                         started = time.perf_counter()
                         rows = connection.execute(report.sql, {"holding": HOLDING}).fetchall()
-                        theirs = report.reader(rows)
+                        figures = report.reader(rows)
                         timing.baseline.append(time.perf_counter() - started)
-                        connection.rollback()
+                        return figures
+
+                    for round_ in range(options.repeats):
+                        # The sides take turns to go first.
+                        if round_ % 2:
+                            theirs = baseline()
+                            mine = library()
+                        else:
+                            mine = library()
+                            theirs = baseline()
                         timing.agree = timing.agree and mine == theirs
                         timing.groups = len(theirs)
                     timings.append(timing)
         finally:
             store.dispose()
+        if options.keep or options.schema is not None:
+            say(f"the schema {schema} is kept; drop it with DROP SCHEMA {schema} CASCADE")
     if not timings:
         raise BenchError("no report was measured")
     rows_out = [
@@ -272,12 +321,12 @@ def measure(options: Options) -> tuple[str, dict[str, Any]]:
     text = table(
         ("report", "groups", "library ms", "hand SQL ms", "ratio", "figures"), rows_out, left=1
     ) + (
-        f"\n\nloaded {loaded.rows:,} bookings; worst ratio {worst:.2f}"
+        f"\n\nloaded {loaded:,} bookings; worst ratio {worst:.2f}"
         f" (target >= {TARGET}: {'met' if worst >= TARGET else 'missed'})"
     )
     figures: Mapping[str, Any] = {
         "ok": all(t.agree for t in timings),
-        "rows": loaded.rows,
+        "rows": loaded,
         "worst_ratio": worst,
         "target_met": worst >= TARGET,
         "reports": {

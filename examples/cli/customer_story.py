@@ -10,7 +10,7 @@ import io
 
 from rich.console import Console
 
-from bookingcore import BookingCore, BookingFilter, CustomerId, Principal
+from bookingcore import BookingCore, BookingFilter, CustomerId, PageRequest, Principal
 from bookingcore_adapters.importers import write_rows_csv
 
 __all__ = ["customer_view_story"]
@@ -25,6 +25,10 @@ def customer_view_story(
     console: Console, core: BookingCore, admin: Principal, customer_id: CustomerId
 ) -> None:
     """Seed 001's customer history view, rebooking suggestions and a CSV export."""
+    newest = core.bookings.list(
+        BookingFilter(customer_id=customer_id), PageRequest(limit=1), principal=admin
+    ).items[0]
+    core.bookings.add_note(newest.id, "Lower bunk", principal=admin)
     view = core.customers.view(customer_id, principal=admin)
     stats = view.stats
     name = view.customer.name or str(view.customer.phone)
@@ -44,6 +48,11 @@ def customer_view_story(
         )
     for need in view.requirements:
         console.print(f"  Needs: {need.name} - {need.requirements}")
+    for note in view.notes:
+        by = f"advisor note, {note.author.kind.value}" if note.author else "internal notes"
+        console.print(
+            f"  Note on {note.reference} ({by}, {note.written_at:%Y-%m-%d %H:%M}): {note.text}"
+        )
     for suggestion in core.customers.rebooking_suggestions(customer_id, principal=admin)[:3]:
         slot = suggestion.slot
         console.print(

@@ -86,6 +86,7 @@ from bookingcore.errors import (
     PaymentProviderError,
     PermissionDeniedError,
     RateLimitedError,
+    ReadOnlyError,
     StaleVersionError,
     ValidationError,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "RandomIds",
     "RateLimit",
     "RateLimitedError",
+    "ReadOnlyError",
     "RefundId",
     "RequestOrigin",
     "RetryPolicy",

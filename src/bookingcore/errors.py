@@ -18,6 +18,7 @@ file system answer), and ``except OSError`` around I/O must not swallow it::
     │   ├── IdempotencyConflictError          same key, different request
     │   └── ConcurrentUpdateError             deadlocks or serialization failures persisted
     ├── InvalidTransitionError                the lifecycle forbids that status move
+    ├── ReadOnlyError                         a write inside a read-only unit of work
     ├── RateLimitedError                      too many requests; .retry_after
     ├── AuthenticationError                   credentials missing or wrong
     ├── DeliveryError                         a message could not be handed to its channel
@@ -51,6 +52,7 @@ __all__ = [
     "PaymentProviderError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ReadOnlyError",
     "StaleVersionError",
     "ValidationError",
 ]
@@ -320,6 +322,28 @@ class InvalidTransitionError(BookingError):
             "from_state": self.from_state,
             "to_state": self.to_state,
         }
+
+
+class ReadOnlyError(BookingError):
+    """Something tried to write, or to lock rows, in a unit of work opened read-only.
+
+    ``operation`` says what was tried (``add``, ``commit``, ``lock``, ...) and
+    ``entity`` on what, where there is one. Nothing was written. See
+    :meth:`~bookingcore.ports.UnitOfWork.read_only`.
+
+    .. versionadded:: 0.3
+    """
+
+    code = "read_only"
+
+    def __init__(self, operation: str, entity: str | None = None) -> None:
+        self.operation = operation
+        self.entity = entity
+        what = f"{operation} {entity}" if entity else operation
+        super().__init__(f"this unit of work is read-only: cannot {what}")
+
+    def details(self) -> Mapping[str, Any]:
+        return {"operation": self.operation, "entity": self.entity}
 
 
 class RateLimitedError(BookingError):

@@ -403,6 +403,60 @@ class TestSqlStore:
         expected = [] if store.pipelined else ["SELECT", "SELECT", "INSERT", "UPDATE"]
         assert [verb for verb in before if verb != "BEGIN"] == expected
 
+    def test_a_read_only_unit_of_work_runs_without_a_transaction_on_postgresql(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        # PostgreSQL at READ COMMITTED: autocommit, no BEGIN / ROLLBACK round trips (each
+        # statement sees what was committed when it began, as in such a transaction).
+        # SQLite: one read transaction, one snapshot. The pooled connection goes back
+        # to transactions for the next unit of work.
+        location = make.location()
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.commit()
+        levels: list[object] = []
+
+        def on_before(conn: Any, *args: Any) -> None:
+            levels.append(conn.get_execution_options().get("isolation_level"))
+
+        event.listen(store.engine, "before_cursor_execute", on_before)
+        try:
+            with store.unit_of_work().read_only() as uow:
+                assert uow.locations.list() == [location]
+            autocommit = levels[:]
+            levels.clear()
+            with store.unit_of_work() as uow:
+                assert uow.locations.list() == [location]
+        finally:
+            event.remove(store.engine, "before_cursor_execute", on_before)
+        postgres = store.dialect == "postgresql"
+        assert autocommit
+        assert set(autocommit) == {"AUTOCOMMIT" if postgres else None}
+        assert set(levels) == {None}
+
+    @pytest.mark.postgres
+    def test_a_read_only_unit_of_work_keeps_a_stricter_isolation_level(
+        self, pg_store: SqlStore, make: Builder
+    ) -> None:
+        strict = SqlStore(pg_store.engine.execution_options(isolation_level="REPEATABLE READ"))
+        location = make.location()
+        with strict.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.commit()
+        levels: list[object] = []
+
+        def on_before(conn: Any, *args: Any) -> None:
+            levels.append(conn.get_execution_options().get("isolation_level"))
+
+        event.listen(strict.engine, "before_cursor_execute", on_before)
+        try:
+            with strict.unit_of_work().read_only() as uow:
+                assert uow.locations.list() == [location]
+        finally:
+            event.remove(strict.engine, "before_cursor_execute", on_before)
+        assert levels
+        assert set(levels) == {"REPEATABLE READ"}
+
     def test_look_ups_keep_no_driver_cursor_and_survive_a_lost_connection(
         self, store: SqlStore, make: Builder
     ) -> None:

@@ -244,5 +244,8 @@ def test_staff_see_the_customer_view_rebooking_suggestions_and_an_export(demo_te
     )
     assert "Lifetime value 13,000.00 INR; spent 4,250.00 INR" in demo_text
     assert "Needs: Asha Verma - Asthma inhaler" in demo_text
+    # The note staff wrote just before, from the booking's advisor log.
+    assert "(advisor note, staff, " in demo_text
+    assert "): Lower bunk" in demo_text
     assert "Book again? Hampta Pass trek" in demo_text
     assert "Exported 3 booking(s) to CSV" in demo_text

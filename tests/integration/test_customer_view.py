@@ -25,7 +25,8 @@ from bookingcore import (
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.queries import CustomerFilter
-from bookingcore.domain.values import CustomerId, PartnerId
+from bookingcore.domain.values import Actor, ActorKind, CustomerId, PartnerId
+from bookingcore.services import StaffNoteKind
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore.testing.builders import T0, Builder
 from bookingcore_adapters.memory import MemoryStore
@@ -155,6 +156,46 @@ def test_the_view_counts_bookings_money_and_dates_in_the_storage(
         (world.traveler.name, "vegetarian")
     ]
     assert [n.text for n in view.notes] == ["asked for a window seat"]
+    assert view.notes[0].kind is StaffNoteKind.INTERNAL
+    assert view.notes[0].author is None
+
+
+def test_the_view_lists_advisor_notes_with_their_author_time_and_booking(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+    cancelled, partners = world.bookings[2], world.bookings[3]
+    first = core.bookings.add_note(cancelled.id, "Refund promised by phone", principal=ADMIN)
+    second = core.bookings.add_note(partners.id, "Wants a vegetarian meal", principal=ADMIN)
+    # Another customer's booking: its note stays out of Asha's view.
+    someone = world.builder.traveler(world.other.id)
+    stranger = world.builder.booking(world.other.id, world.future, [someone.id], created_at=NOW)
+    with any_store.unit_of_work() as uow:
+        uow.travelers.add(someone)
+        uow.bookings.add(stranger)
+        uow.commit()
+    core.bookings.add_note(stranger.id, "Not about Asha", principal=ADMIN)
+
+    view = core.customers.view(world.customer.id, principal=ADMIN)
+
+    advisor = [n for n in view.notes if n.kind is StaffNoteKind.ADVISOR]
+    assert [(n.reference, n.text, n.author, n.written_at) for n in advisor] == [
+        (partners.reference, "Wants a vegetarian meal", second.author, second.written_at),
+        (cancelled.reference, "Refund promised by phone", first.author, first.written_at),
+    ]
+    assert {n.booking_id for n in advisor} == {partners.id, cancelled.id}
+    assert advisor[0].author == Actor(ActorKind.STAFF, str(ADMIN.id))
+    # Newest first, internal notes (dated by their booking's last change) among them.
+    times = [n.written_at for n in view.notes]
+    assert times == sorted(times, reverse=True)
+    assert len(view.notes) == 3
+    # The partner sees its own booking, but advisor notes are for staff only; the
+    # customer never sees notes from staff.
+    partner = Principal.partner(world.partner.id)
+    assert core.customers.view(world.customer.id, principal=partner).notes == []
+    customer = Principal.customer(world.customer.id)
+    assert core.customers.view(world.customer.id, principal=customer).notes == []
 
 
 def test_a_partner_sees_only_its_own_customers_and_its_own_bookings_figures(
@@ -198,6 +239,8 @@ def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
             store.create_schema()
         world = _World(store, bookings)
         core = _core(store)
+        for booking in world.bookings:
+            core.bookings.add_note(booking.id, "called back", principal=ADMIN)
         statements: list[str] = []
 
         def count(*args: Any, statements: list[str] = statements) -> None:
@@ -207,12 +250,13 @@ def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
         view = core.customers.view(world.customer.id, principal=ADMIN)
         event.remove(store.engine, "before_cursor_execute", count)
         assert view.stats.total_bookings == bookings
+        assert len([n for n in view.notes if n.kind is StaffNoteKind.ADVISOR]) == bookings
         counts.append(len(statements))
         if backend == "sqlite":
             store.dispose()
-    # (BEGIN,) customer, 2 aggregates, 2 pages of bookings + their travelers, travelers,
-    # messages, certificates.
-    assert counts[0] == counts[1] <= 11
+    # (BEGIN on SQLite,) customer, 2 aggregates, 2 pages of bookings + their travelers,
+    # travelers, messages, certificates, advisor notes.
+    assert counts[0] == counts[1] <= 12
 
 
 def test_rebooking_suggests_upcoming_slots_with_room_of_products_booked_before(

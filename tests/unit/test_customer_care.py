@@ -12,6 +12,7 @@ from bookingcore.domain import (
     APPOINTMENT,
     PRESETS,
     RESERVATION,
+    BookingNote,
     Certificate,
     CertificateFilter,
     CertificateId,
@@ -150,3 +151,30 @@ class TestCertificates:
         assert not window.matches(forever)
         assert CertificateFilter().matches(forever)
         assert not CertificateFilter(kind="EFR").matches(cert)
+
+
+class TestBookingNote:
+    def _entry(self, **fields: object) -> AuditEntry:
+        booking_id = BookingId(uuid4())
+        values: dict[str, object] = {
+            "id": uuid4(),
+            "entity": "booking",
+            "entity_id": booking_id,
+            "action": AuditAction.NOTE_ADDED,
+            "actor": Actor.system("desk"),
+            "occurred_at": T0,
+            "new_values": {"note": "Called back"},
+            "booking_id": booking_id,
+        }
+        return AuditEntry(**(values | fields))  # type: ignore[arg-type]
+
+    def test_an_advisor_note_reads_its_author_time_text_and_booking(self) -> None:
+        entry = self._entry()
+        note = BookingNote.from_entry(entry, "BK-1")
+        assert (note.id, note.booking_id, note.reference) == (entry.id, entry.booking_id, "BK-1")
+        assert (note.author, note.written_at, note.text) == (entry.actor, T0, "Called back")
+
+    @pytest.mark.parametrize("fields", [{"action": AuditAction.UPDATED}, {"booking_id": None}])
+    def test_other_audit_entries_are_not_notes(self, fields: dict[str, object]) -> None:
+        with pytest.raises(ValueError, match="not an advisor note"):
+            BookingNote.from_entry(self._entry(**fields), "BK-1")

@@ -202,6 +202,7 @@ TOP_LEVEL = [
     "RandomIds",
     "RateLimit",
     "RateLimitedError",
+    "ReadOnlyError",
     "RefundId",
     "RequestOrigin",
     "RetryPolicy",

@@ -71,7 +71,12 @@ from bookingcore.domain.imports import (
     cell_name,
 )
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
-from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
+from bookingcore.domain.insights import (
+    BookingNote,
+    CustomerStats,
+    StatusGroups,
+    summarise_bookings,
+)
 from bookingcore.domain.invoices import (
     Invoice,
     InvoiceId,
@@ -121,6 +126,7 @@ from bookingcore.domain.tallies import (
     Grouping,
     ImportTally,
     SlotTally,
+    StatusCount,
     WaitlistTally,
 )
 from bookingcore.domain.taxes import TaxRates
@@ -157,6 +163,7 @@ __all__ = [
     "BookingItem",
     "BookingItemKind",
     "BookingItemStatus",
+    "BookingNote",
     "BookingRescheduled",
     "BookingSource",
     "BookingStatusChanged",
@@ -242,6 +249,7 @@ __all__ = [
     "SlotTally",
     "SourceRow",
     "StaffMember",
+    "StatusCount",
     "StatusGroups",
     "Supplier",
     "TaxRates",

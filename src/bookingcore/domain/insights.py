@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 import attrs
 
+from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.payments import Payment
-from bookingcore.domain.values import Money
+from bookingcore.domain.values import Actor, BookingId, Money
 
-__all__ = ["CustomerStats", "StatusGroups", "summarise_bookings"]
+__all__ = ["BookingNote", "CustomerStats", "StatusGroups", "summarise_bookings"]
 
 
 def _money_tuple(value: Iterable[Money]) -> tuple[Money, ...]:
@@ -86,6 +88,44 @@ class CustomerStats:
         """``lifetime_value`` in ``currency`` (zero when nothing was booked in it)."""
         found = (m for m in self.lifetime_value if m.currency == currency)
         return next(found, Money.zero(currency))
+
+
+@attrs.frozen(kw_only=True)
+class BookingNote:
+    """One note of a booking's advisor log, with the booking's reference.
+
+    Advisor notes are append-only audit entries of the booking
+    (:attr:`~bookingcore.domain.audit.AuditAction.NOTE_ADDED`, the text under
+    ``new_values["note"]``); :meth:`from_entry` reads one.
+
+    .. versionadded:: 0.3
+    """
+
+    id: UUID
+    booking_id: BookingId
+    reference: str
+    author: Actor
+    written_at: datetime
+    text: str
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry, reference: str) -> BookingNote:
+        """The note ``entry`` records, on the booking called ``reference``.
+
+        Raises:
+            ValueError: ``entry`` is not an advisor note of a booking.
+        """
+        if entry.action is not AuditAction.NOTE_ADDED or entry.booking_id is None:
+            msg = f"audit entry {entry.id} is not an advisor note of a booking"
+            raise ValueError(msg)
+        return cls(
+            id=entry.id,
+            booking_id=entry.booking_id,
+            reference=reference,
+            author=entry.actor,
+            written_at=entry.occurred_at,
+            text=str(entry.new_values.get("note", "")),
+        )
 
 
 def _sums(amounts: Mapping[str, Decimal]) -> list[Money]:

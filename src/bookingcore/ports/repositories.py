@@ -31,7 +31,7 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, Seri
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
-from bookingcore.domain.insights import CustomerStats, StatusGroups
+from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemStatus
 from bookingcore.domain.leads import Lead, LeadStatus
@@ -59,6 +59,7 @@ from bookingcore.domain.tallies import (
     Grouping,
     ImportTally,
     SlotTally,
+    StatusCount,
     WaitlistTally,
 )
 from bookingcore.domain.trips import Itinerary, Trip
@@ -175,7 +176,7 @@ class CustomerRepository(Protocol):
 class CustomerStatsRepository(Protocol):
     """Figures about a customer's bookings, computed by the storage.
 
-    Both methods read what is committed and cost a fixed number of queries
+    Its methods read what is committed and cost a fixed number of queries
     however many bookings match (SQL adapters use aggregate queries).
 
     .. versionadded:: 0.3
@@ -191,6 +192,14 @@ class CustomerStatsRepository(Protocol):
     def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
         """Up to ``limit`` distinct products of the bookings matching ``query``,
         the most recently booked first (bookings without a product are skipped)."""
+
+    def booking_notes(self, query: BookingFilter, *, limit: int) -> Sequence[BookingNote]:
+        """Up to ``limit`` advisor notes of the bookings matching ``query``, newest
+        first (ties by id, highest first), each with its booking's reference; one
+        query however many bookings or notes there are.
+
+        .. versionadded:: 0.3
+        """
 
 
 class TravelerRepository(Protocol):
@@ -398,6 +407,15 @@ class BookingRepository(Protocol):
 
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
         """Per currency, the customers with bookings matching ``query``, and how many booked twice.
+
+        .. versionadded:: 0.3
+        """
+
+    def count_statuses(self, query: BookingFilter, by: Grouping) -> Sequence[StatusCount]:
+        """Bookings matching ``query`` counted per group, lifecycle and status.
+
+        As :meth:`tally` without the sums and the currency: one grouped query
+        over fewer columns, for figures that only count (cancellations, workload).
 
         .. versionadded:: 0.3
         """

@@ -8,6 +8,11 @@ rolls everything back, so an error half-way through a use case writes nothing::
         ...
         uow.commit()
 
+A use case that only reads opens its unit of work read-only (:meth:`UnitOfWork.read_only`)::
+
+    with uow_factory().read_only() as uow:
+        lines = uow.bookings.tally(query, Grouping.LOCATION)
+
 .. versionadded:: 0.1
 """
 
@@ -247,6 +252,26 @@ class UnitOfWork(Protocol):
     @property
     def certificates(self) -> CertificateRepository:
         """Certificates earned on bookings in this transaction.
+
+        .. versionadded:: 0.3
+        """
+
+    def read_only(self) -> Self:
+        """Make this unit of work read-only, and return it; call it before ``with``.
+
+        Reads work as usual. Adding an entity, an immediate write (``add_if_new``,
+        bulk deletes and updates), taking row locks (``get_for_update``,
+        ``claim_*``) and committing a change to an entity read raise
+        :class:`~bookingcore.errors.ReadOnlyError`, and nothing is written;
+        ``commit`` with nothing to write is allowed. The adapter may read more
+        cheaply: the SQL adapter runs the statements of a read-only unit of work
+        on PostgreSQL without ``BEGIN`` and ``ROLLBACK`` (autocommit: each
+        statement sees what was committed when it started, as in a ``READ
+        COMMITTED`` transaction); SQLite keeps one read transaction, so its reads
+        share one snapshot.
+
+        Raises:
+            RuntimeError: the unit of work has begun already.
 
         .. versionadded:: 0.3
         """

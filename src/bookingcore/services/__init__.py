@@ -48,6 +48,7 @@ from bookingcore.services.customers import (
     RebookingSuggestion,
     Registration,
     StaffNote,
+    StaffNoteKind,
     TravelerRequirement,
     status_groups,
 )
@@ -186,6 +187,7 @@ __all__ = [
     "SignedIn",
     "StaffDashboard",
     "StaffNote",
+    "StaffNoteKind",
     "StaffService",
     "StrayPayment",
     "StrayReason",

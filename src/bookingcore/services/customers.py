@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ from bookingcore.domain.queries import (
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
+    Actor,
     BookingId,
     CustomerId,
     EmailAddress,
@@ -56,12 +58,16 @@ __all__ = [
     "RebookingSuggestion",
     "Registration",
     "StaffNote",
+    "StaffNoteKind",
     "TravelerRequirement",
     "status_groups",
 ]
 
 #: How many upcoming and recent bookings, and rebooking slots, a view shows.
 VIEW_BOOKINGS = 20
+
+#: How many advisor notes a view shows, newest first.
+VIEW_ADVISOR_NOTES = 50
 
 
 def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
@@ -91,9 +97,30 @@ class TravelerRequirement:
     requirements: str
 
 
+class StaffNoteKind(enum.StrEnum):
+    """Where a :class:`StaffNote` comes from.
+
+    * ``internal``: a booking's internal notes (one text per booking, edited in
+      place; ``written_at`` is when the booking last changed, no author kept);
+    * ``advisor``: one entry of a booking's append-only advisor log
+      (:meth:`~bookingcore.services.BookingService.add_note`), with its author.
+
+    .. versionadded:: 0.3
+    """
+
+    INTERNAL = "internal"
+    ADVISOR = "advisor"
+
+
 @attrs.frozen
 class StaffNote:
-    """A note staff left about the customer: today the internal notes of their bookings.
+    """A note staff left about the customer, on one of their bookings.
+
+    ``kind`` says which: the booking's internal notes or an advisor note;
+    ``author`` is who wrote an advisor note (``None`` for internal notes, whose
+    author is not kept).
+
+    .. versionchanged:: 0.3 ``kind`` and ``author``: advisor notes are listed too.
 
     .. versionadded:: 0.3
     """
@@ -102,6 +129,8 @@ class StaffNote:
     reference: str
     text: str
     written_at: datetime
+    kind: StaffNoteKind = StaffNoteKind.INTERNAL
+    author: Actor | None = None
 
 
 @attrs.frozen
@@ -112,10 +141,13 @@ class CustomerView:
     bookings the principal may see; ``upcoming`` are bookings still to take
     place, soonest first (of the 20 most recently made, when there are more),
     ``recent`` the 20 newest bookings;
-    ``requirements`` what their travelers need; ``notes`` what staff wrote
-    on their recent bookings; ``communications`` the messages the principal
-    may read, oldest first. ``certificates`` lists what they earned, newest
-    first (those of bookings the principal may see).
+    ``requirements`` what their travelers need; ``notes`` what staff wrote,
+    newest first: the internal notes of their recent bookings (never shown to
+    the customer) and the newest advisor notes of any of their bookings (at
+    most 50; for staff and the system only, as
+    :meth:`~bookingcore.services.BookingService.notes`); ``communications``
+    the messages the principal may read, oldest first. ``certificates`` lists
+    what they earned, newest first (those of bookings the principal may see).
 
     .. versionadded:: 0.3
     """
@@ -497,7 +529,8 @@ class CustomerService:
         The figures are aggregate queries in the storage; the number of queries
         is fixed (about ten on SQL) however many bookings the customer has.
         A partner sees only its own customers, and figures, bookings and
-        messages only of its own bookings.
+        messages only of its own bookings. Advisor notes are listed for staff
+        (and the system) only, of the bookings the principal may see.
 
         Raises:
             NotFoundError: no such customer visible to ``principal`` (merged
@@ -508,7 +541,7 @@ class CustomerService:
         now = self._ctx.now()
         statuses = self.statuses()
         scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.uow_factory().read_only() as uow:
             customer = self.load_visible(uow, customer_id, principal)
             stats = uow.customer_stats.summarise(scoped, now=now, statuses=statuses)
             ahead = uow.bookings.list(
@@ -528,6 +561,22 @@ class CustomerService:
                     uow, customer, principal, [c.booking_id for c in earned]
                 )
                 earned = [c for c in earned if visible(c.booking_id)]
+            staff = principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            advised = (
+                uow.customer_stats.booking_notes(scoped, limit=VIEW_ADVISOR_NOTES) if staff else ()
+            )
+        notes = [
+            StaffNote(b.id, b.reference, b.internal_notes, b.updated_at)
+            for b in recent
+            if b.internal_notes and not principal.is_customer(customer_id)
+        ]
+        notes += [
+            StaffNote(
+                n.booking_id, n.reference, n.text, n.written_at, StaffNoteKind.ADVISOR, n.author
+            )
+            for n in advised
+        ]
+        notes.sort(key=lambda n: n.written_at, reverse=True)
         upcoming = sorted(
             (b for b in ahead if b.status not in statuses.ended),
             key=lambda b: (b.starts_at, b.id.bytes),
@@ -543,11 +592,7 @@ class CustomerService:
                 for t in travelers
                 if t.special_requirements
             ],
-            notes=[
-                StaffNote(b.id, b.reference, b.internal_notes, b.updated_at)
-                for b in recent
-                if b.internal_notes and not principal.is_customer(customer_id)
-            ],
+            notes=notes,
             communications=communications,
             certificates=earned,
         )

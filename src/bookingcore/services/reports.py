@@ -54,7 +54,13 @@ from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest, SlotFilter
-from bookingcore.domain.tallies import BookingTally, Grouping, GroupKey, ImportTally
+from bookingcore.domain.tallies import (
+    BookingTally,
+    Grouping,
+    GroupKey,
+    ImportTally,
+    StatusCount,
+)
 from bookingcore.domain.values import (
     BookingId,
     CustomerId,
@@ -419,7 +425,7 @@ class ReportService:
             raise ValidationError.single("end", "must be after start", "invalid_range")
         lines: list[ReconciliationLine] = []
         strays: list[StrayPayment] = []
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.uow_factory().read_only() as uow:
             bookings = sorted(self._bookings(uow, start, end), key=lambda b: (b.created_at, b.id))
             in_period = {booking.id for booking in bookings}
             customers: dict[CustomerId, None] = {}
@@ -461,16 +467,29 @@ class ReportService:
         self, principal: Principal, by: Grouping | str, where: BookingFilter | None
     ) -> tuple[list[BookingTally], dict[tuple[str, str], _Kind]]:
         grouping = _grouping(by)
+        # Every status is tallied and the ones that hold no seats dropped here: most
+        # bookings hold seats, and a status filter costs the scan more than it saves.
         query = policy.scope_bookings(principal, where or BookingFilter())
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.uow_factory().read_only() as uow:
             rows = list(uow.bookings.tally(query, grouping))
-        kinds = {
+        return rows, self._kinds(rows)
+
+    def _count(
+        self, principal: Principal, by: Grouping | str, where: BookingFilter | None
+    ) -> tuple[list[StatusCount], dict[tuple[str, str], _Kind]]:
+        grouping = _grouping(by)
+        query = policy.scope_bookings(principal, where or BookingFilter())
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = list(uow.bookings.count_statuses(query, grouping))
+        return rows, self._kinds(rows)
+
+    def _kinds(self, rows: Sequence[BookingTally | StatusCount]) -> dict[tuple[str, str], _Kind]:
+        return {
             (row.lifecycle, row.status): _kind(
                 self._ctx.settings.lifecycle(row.lifecycle), row.status
             )
             for row in rows
         }
-        return rows, kinds
 
     def revenue(
         self,
@@ -521,7 +540,7 @@ class ReportService:
             ValidationError: on ``by`` when it is not a grouping.
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        rows, kinds = self._tally(principal, by, where)
+        rows, kinds = self._count(principal, by, where)
         lines: dict[GroupKey, list[int]] = {}
         for row in rows:
             kind = kinds[(row.lifecycle, row.status)]
@@ -550,7 +569,7 @@ class ReportService:
         Raises:
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        rows, kinds = self._tally(principal, Grouping.ASSIGNEE, where)
+        rows, kinds = self._count(principal, Grouping.ASSIGNEE, where)
         lines: dict[GroupKey, list[int]] = {}
         for row in rows:
             kind = kinds[(row.lifecycle, row.status)]
@@ -583,12 +602,8 @@ class ReportService:
         Raises:
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        query = policy.scope_bookings(principal, where or BookingFilter())
-        counted = sorted(self._counted_statuses())
-        if query.statuses is not None:
-            counted = [status for status in counted if status in query.statuses]
-        query = attrs.evolve(query, statuses=frozenset(counted))
-        with self._ctx.uow_factory() as uow:
+        query = self._only_counted(policy.scope_bookings(principal, where or BookingFilter()))
+        with self._ctx.uow_factory().read_only() as uow:
             rows = uow.bookings.tally_customers(query)
         return sorted(
             (
@@ -605,6 +620,13 @@ class ReportService:
             ),
             key=lambda line: line.currency,
         )
+
+    def _only_counted(self, query: BookingFilter) -> BookingFilter:
+        """``query`` narrowed to the statuses that hold seats (customer value)."""
+        counted = sorted(self._counted_statuses())
+        if query.statuses is not None:
+            counted = [status for status in counted if status in query.statuses]
+        return attrs.evolve(query, statuses=frozenset(counted))
 
     def _counted_statuses(self) -> set[str]:
         """Statuses that hold seats in some configured lifecycle (bookings of any lifecycle).
@@ -636,7 +658,7 @@ class ReportService:
             f"{principal} may not read capacity reports",
         )
         grouping = _grouping(by)
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.uow_factory().read_only() as uow:
             rows = uow.slots.tally(where or SlotFilter(only_active=False), grouping)
         return sorted(
             (
@@ -673,7 +695,7 @@ class ReportService:
         )
         start = None if created_from is None else ensure_aware(created_from, "created_from")
         end = None if created_before is None else ensure_aware(created_before, "created_before")
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.uow_factory().read_only() as uow:
             rows = uow.waitlist.tally(start, end, location_id)
         by_status = {row.status: row for row in rows}
 
@@ -716,7 +738,7 @@ class ReportService:
         )
         start = None if created_from is None else ensure_aware(created_from, "created_from")
         end = None if created_before is None else ensure_aware(created_before, "created_before")
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.uow_factory().read_only() as uow:
             rows = uow.imports.tally(start, end)
         return sorted(rows, key=lambda row: row.status)
 

@@ -59,7 +59,12 @@ from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolic
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.imports import ImportJob, ImportStatus
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
-from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
+from bookingcore.domain.insights import (
+    BookingNote,
+    CustomerStats,
+    StatusGroups,
+    summarise_bookings,
+)
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
@@ -83,8 +88,10 @@ from bookingcore.domain.tallies import (
     BookingTally,
     CustomerTally,
     Grouping,
+    GroupKey,
     ImportTally,
     SlotTally,
+    StatusCount,
     WaitlistTally,
     group_key,
     slot_group_key,
@@ -92,6 +99,7 @@ from bookingcore.domain.tallies import (
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     Actor,
+    ActorKind,
     BookingGroupId,
     BookingId,
     BookingItemId,
@@ -112,7 +120,13 @@ from bookingcore.domain.values import (
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
-from bookingcore.errors import CapacityError, DuplicateError, StaleVersionError, ValidationError
+from bookingcore.errors import (
+    CapacityError,
+    DuplicateError,
+    ReadOnlyError,
+    StaleVersionError,
+    ValidationError,
+)
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.capabilities import AdapterCapabilities, required_capabilities, requires
@@ -209,6 +223,74 @@ class UnitOfWorkContract(_Base):
             uow.commit()
         with uow_factory() as uow:
             assert uow.customers.get(customer.id) == customer
+
+    def test_a_read_only_unit_of_work_reads_and_commits_nothing_to_write(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer(name="Asha")
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            assert uow.customers.get(customer.id) == customer
+            assert uow.customers.get_by_phone(customer.phone) == customer
+            uow.commit()  # nothing to write: allowed
+            assert uow.customers.get(customer.id) == customer
+
+    def test_a_read_only_unit_of_work_refuses_to_add_and_stores_nothing(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with uow_factory().read_only() as uow:
+            with pytest.raises(ReadOnlyError) as refused:
+                uow.customers.add(customer)
+            assert refused.value.operation == "add"
+            assert refused.value.code == "read_only"
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.customers.get(customer.id) is None
+
+    def test_a_read_only_unit_of_work_refuses_to_commit_a_change_to_an_entity_read(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        customer = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            loaded = uow.customers.get(customer.id)
+            assert loaded is not None
+            loaded.complete_profile(now=T0, name="Ravi Kumar", email="ravi@example.com")
+            with pytest.raises(ReadOnlyError) as refused:
+                uow.commit()
+            assert refused.value.entity == "customer"
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.version) == (customer.name, customer.version)
+
+    def test_a_read_only_unit_of_work_takes_no_locks(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id)
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            with pytest.raises(ReadOnlyError) as refused:
+                uow.slots.get_for_update(slot.id)
+            assert refused.value.operation == "lock"
+            with pytest.raises(ReadOnlyError):
+                uow.outbox.claim_unpublished(10)
+            assert uow.slots.get(slot.id) == slot
+
+    def test_a_unit_of_work_becomes_read_only_only_before_it_begins(
+        self, uow_factory: UnitOfWorkFactory
+    ) -> None:
+        with uow_factory() as uow, pytest.raises(RuntimeError):
+            uow.read_only()
 
     def test_leaving_without_commit_stores_nothing(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4070,6 +4152,24 @@ class TallyContract(_Base):
         assert len(tallied) == len(set(tallied))
         assert set(tallied) == self._expected(made, by)
 
+    @pytest.mark.parametrize("by", [Grouping.NONE, Grouping.LOCATION, Grouping.ASSIGNEE])
+    def test_status_counts_are_the_tally_without_sums(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, by: Grouping
+    ) -> None:
+        with uow_factory() as uow:
+            made = self._bookings(uow, make)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            counted = list(uow.bookings.count_statuses(BookingFilter(), by))
+            scoped = set(uow.bookings.count_statuses(BookingFilter(statuses=["cancelled"]), by))
+        expected: dict[tuple[GroupKey, str, str], int] = {}
+        for b in made:
+            key = (group_key(b, by), b.lifecycle, b.status)
+            expected[key] = expected.get(key, 0) + 1
+        assert len(counted) == len(set(counted))
+        assert set(counted) == {StatusCount(k, lc, st, n) for (k, lc, st), n in expected.items()}
+        assert scoped == {c for c in counted if c.status == "cancelled"}
+
     def test_a_booking_tally_applies_the_filter(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -4324,6 +4424,59 @@ class CustomerStatsRepositoryContract(_Base):
         assert stats.lifetime_value == (Money("1234567.89", "INR"),)
         assert stats.total_spent == ()
         assert nothing == CustomerStats()
+
+    def test_booking_notes_are_the_advisor_notes_of_matching_bookings_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        world = self._history(uow_factory, make)
+        customer, partner, bookings = world["customer"], world["partner"], world["bookings"]
+        staff = Actor(ActorKind.STAFF, str(uuid4()))
+
+        def note(booking: Booking, minutes: int, **fields: Any) -> AuditEntry:
+            values: dict[str, Any] = {
+                "id": uuid4(),
+                "entity": "booking",
+                "entity_id": booking.id,
+                "action": AuditAction.NOTE_ADDED,
+                "actor": staff,
+                "occurred_at": T0 + timedelta(minutes=minutes),
+                "new_values": {"note": f"note {minutes}"},
+                "booking_id": booking.id,
+            }
+            return AuditEntry(**(values | fields))
+
+        entries = [
+            note(bookings[0], 1),
+            note(bookings[3], 2),
+            note(bookings[2], 3),
+            note(bookings[0], 4, action=AuditAction.UPDATED),  # not a note
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.audit.add(entry)
+            uow.commit()
+        mine = BookingFilter(customer_id=customer.id)
+        with uow_factory().read_only() as uow:
+            notes = list(uow.customer_stats.booking_notes(mine, limit=10))
+            two = list(uow.customer_stats.booking_notes(mine, limit=2))
+            partners = list(
+                uow.customer_stats.booking_notes(
+                    BookingFilter(customer_id=customer.id, partner_id=partner.id), limit=10
+                )
+            )
+            nobody = uow.customer_stats.booking_notes(
+                BookingFilter(customer_id=CustomerId(uuid4())), limit=10
+            )
+        by_id = {b.id: b for b in bookings}
+        expected = [
+            BookingNote.from_entry(e, by_id[e.booking_id].reference) for e in reversed(entries[:3])
+        ]
+        assert notes == expected
+        assert notes[0].text == "note 3"
+        assert notes[0].author == staff
+        assert two == expected[:2]
+        assert partners == expected[:2]  # bookings[2] and [3] came through the partner
+        assert list(nobody) == []
 
     def test_booked_products_are_distinct_and_most_recent_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
-from bookingcore.domain.audit import AuditEntry
+from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, Supplier
@@ -23,7 +23,12 @@ from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, Seri
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
-from bookingcore.domain.insights import CustomerStats, StatusGroups, summarise_bookings
+from bookingcore.domain.insights import (
+    BookingNote,
+    CustomerStats,
+    StatusGroups,
+    summarise_bookings,
+)
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem, BookingItemStatus
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadStatus
@@ -53,6 +58,7 @@ from bookingcore.domain.tallies import (
     GroupKey,
     ImportTally,
     SlotTally,
+    StatusCount,
     WaitlistTally,
     check_slot_grouping,
     group_key,
@@ -83,7 +89,7 @@ from bookingcore.domain.values import (
     WaitlistEntryId,
 )
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
-from bookingcore.errors import DuplicateError, StaleVersionError, ValidationError
+from bookingcore.errors import DuplicateError, ReadOnlyError, StaleVersionError, ValidationError
 from bookingcore.serialization import serialized_message
 from bookingcore_adapters.memory._tables import TABLES, MemoryTables, Table
 
@@ -111,6 +117,7 @@ class MemoryUnitOfWork:
         self._read: dict[str, dict[UUID, Any]] = {}  # versioned tables: entities as read
         self._deleted: dict[str, set[UUID]] = {}
         self._active = False
+        self._read_only = False
         self.customers = _CustomerRepository(self, "customers")
         self.travelers = _TravelerRepository(self, "travelers")
         self.locations = _CodedRepository[Location, LocationId](self, "locations")
@@ -150,6 +157,20 @@ class MemoryUnitOfWork:
         self.customer_stats = _CustomerStatsRepository(self)
         self.certificates = _CertificateRepository(self, "certificates")
 
+    def read_only(self) -> Self:
+        """Make this unit of work read-only (see :meth:`bookingcore.ports.UnitOfWork.read_only`).
+
+        Adding, removing or locking raises :class:`~bookingcore.errors.ReadOnlyError`
+        at once; :meth:`commit` raises it when an entity read was changed.
+
+        .. versionadded:: 0.3
+        """
+        if self._active:
+            msg = "make the unit of work read-only before its `with` block begins"
+            raise RuntimeError(msg)
+        self._read_only = True
+        return self
+
     def __enter__(self) -> Self:
         self._store.lock.acquire()
         self._active = True
@@ -181,6 +202,9 @@ class MemoryUnitOfWork:
                 work changed had changed in the store after it was read here.
         """
         self._require_active()
+        if self._read_only:
+            self._check_unchanged()
+            return
         for table in TABLES:
             self._check_new_ids(table)
             self._check_unique(table)
@@ -226,6 +250,18 @@ class MemoryUnitOfWork:
         if not self._active:
             msg = "use the unit of work as a context manager: `with uow: ...`"
             raise RuntimeError(msg)
+
+    def _require_writable(self, operation: str, table: str) -> None:
+        if self._read_only:
+            raise ReadOnlyError(operation, _TABLES[table].entity.__name__.lower())
+
+    def _check_unchanged(self) -> None:
+        """A read-only commit: refuse if anything read was changed (nothing is stored)."""
+        for table in TABLES:
+            rows = self._store.rows[table.name]
+            for row_id, entity in self._seen[table.name].items():
+                if rows.get(row_id) != entity:
+                    raise ReadOnlyError("commit a change to", table.entity.__name__.lower())
 
     def _check_new_ids(self, table: Table) -> None:
         rows = self._store.rows[table.name]
@@ -282,12 +318,19 @@ class MemoryUnitOfWork:
     def _delete(self, table: str, row_ids: Collection[UUID]) -> None:
         """Remove rows on commit (and from this unit of work's view at once)."""
         self._require_active()
+        self._require_writable("delete", table)
         for row_id in row_ids:
             self._seen[table].pop(row_id, None)
             self._inserted[table].discard(row_id)
             self._read[table].pop(row_id, None)
             if row_id in self._store.rows[table]:
                 self._deleted[table].add(row_id)
+
+    def _lock(self, table: str, row_id: UUID) -> Any | None:
+        """``get_for_update``: the unit of work already holds the store's lock for its life."""
+        self._require_active()
+        self._require_writable("lock", table)
+        return self._load(table, row_id)
 
     def _load(self, table: str, row_id: UUID) -> Any | None:
         self._require_active()
@@ -301,6 +344,7 @@ class MemoryUnitOfWork:
 
     def _add(self, table: str, entity: Any) -> None:
         self._require_active()
+        self._require_writable("add", table)
         self._seen[table][entity.id] = entity
         self._inserted[table].add(entity.id)
 
@@ -310,6 +354,7 @@ class MemoryUnitOfWork:
         The unit of work holds the store's lock, so nobody else can claim them first.
         """
         self._require_active()
+        self._require_writable("add", table)
         if self._load(table, entity.id) is not None:
             return False
         for key, read in _TABLES[table].unique.items():
@@ -376,6 +421,10 @@ class _Repository(Generic[E]):
 
     def add(self, entity: E) -> None:
         self._uow._add(self._table, entity)
+
+    def _locked(self, row_id: UUID) -> E | None:
+        found: E | None = self._uow._lock(self._table, row_id)
+        return found
 
     def _get(self, row_id: UUID) -> E | None:
         found: E | None = self._uow._load(self._table, row_id)
@@ -467,8 +516,7 @@ class _SlotRepository(_Repository[Slot]):
         return self._get(slot_id)
 
     def get_for_update(self, slot_id: SlotId) -> Slot | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(slot_id)
+        return self._locked(slot_id)
 
     def list(self, query: SlotFilter) -> Sequence[Slot]:
         return self._uow._select(self._table, query.matches, lambda s: (s.starts_at, s.id.bytes))
@@ -512,8 +560,7 @@ class _BookingRepository(_Repository[Booking]):
         return self._get(booking_id)
 
     def get_for_update(self, booking_id: BookingId) -> Booking | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(booking_id)
+        return self._locked(booking_id)
 
     def get_by_reference(self, reference: str) -> Booking | None:
         found: Booking | None = self._uow._find_unique(self._table, "reference", reference)
@@ -591,6 +638,13 @@ class _BookingRepository(_Repository[Booking]):
             group[2] += b.total.amount
         return [BookingTally(*key, *figures) for key, figures in groups.items()]
 
+    def count_statuses(self, query: BookingFilter, by: Grouping) -> Sequence[StatusCount]:
+        counts: dict[tuple[GroupKey, str, str], int] = {}
+        for b in self._matching(query):
+            key = (group_key(b, by), b.lifecycle, b.status)
+            counts[key] = counts.get(key, 0) + 1
+        return [StatusCount(*key, bookings) for key, bookings in counts.items()]
+
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
         per_customer: dict[tuple[str, CustomerId], list[Any]] = {}
         for b in self._matching(query):
@@ -656,6 +710,7 @@ class _OutboxRepository(_Repository[OutboxMessage]):
 
     def claim_unpublished(self, limit: int) -> Sequence[OutboxMessage]:
         # One unit of work at a time writes to the memory store: nothing to skip.
+        self._uow._require_writable("claim", self._table)
         return self.list_unpublished(limit)
 
     def claim_unpublished_serialized(self, limit: int) -> Sequence[SerializedMessage]:
@@ -754,8 +809,7 @@ class _ImportJobRepository(_Repository[ImportJob]):
         return self._get(job_id)
 
     def get_for_update(self, job_id: UUID) -> ImportJob | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(job_id)
+        return self._locked(job_id)
 
     def list(self, page: PageRequest) -> Page[ImportJob]:
         return self._uow._page(self._table, lambda _: True, page)
@@ -792,8 +846,7 @@ class _AuthSessionRepository(_Repository[AuthSession]):
         return self._get(session_id)
 
     def get_for_update(self, session_id: UUID) -> AuthSession | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(session_id)
+        return self._locked(session_id)
 
     def list_for_subject(
         self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
@@ -820,8 +873,7 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
         return self._get(group_id)
 
     def get_for_update(self, group_id: BookingGroupId) -> BookingGroup | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(group_id)
+        return self._locked(group_id)
 
     def get_by_reference(self, group_reference: str) -> BookingGroup | None:
         try:
@@ -883,8 +935,7 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         return self._get(entry_id)
 
     def get_for_update(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(entry_id)
+        return self._locked(entry_id)
 
     def get_active(self, slot_id: SlotId, customer_id: CustomerId) -> WaitlistEntry | None:
         found: WaitlistEntry | None = self._uow._find_unique(
@@ -960,8 +1011,7 @@ class _PaymentRepository(_Repository[Payment]):
         return self._get(payment_id)
 
     def get_for_update(self, payment_id: PaymentId) -> Payment | None:
-        # The unit of work already holds the store's lock for its whole life.
-        return self._get(payment_id)
+        return self._locked(payment_id)
 
     def get_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
         try:
@@ -973,6 +1023,7 @@ class _PaymentRepository(_Repository[Payment]):
 
     def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
         # The unit of work already holds the store's lock for its whole life.
+        self._uow._require_writable("lock", self._table)
         return self.get_by_provider_reference(provider, reference)
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:
@@ -1052,6 +1103,7 @@ class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
 
     def get_for_update(self, key: str) -> InvoiceSeries | None:
         # The unit of work already holds the store's lock for its whole life.
+        self._uow._require_writable("lock", self._table)
         return self.get(key)
 
     def get(self, key: str) -> InvoiceSeries | None:
@@ -1087,6 +1139,7 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
 
     def claim_due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
         # The unit of work holds the store's lock: nobody else claims meanwhile.
+        self._uow._require_writable("claim", self._table)
         found: list[WebhookDelivery] = self._uow._select(
             self._table, lambda d: d.is_due(now), lambda d: (d.next_attempt_at, d.id.bytes)
         )
@@ -1237,6 +1290,16 @@ class _CustomerStatsRepository:
                 latest[booking.product_id] = max(latest.get(booking.product_id, key), key)
         ordered = sorted(latest, key=lambda p: (-latest[p][0].timestamp(), p.bytes))
         return ordered[:limit]
+
+    def booking_notes(self, query: BookingFilter, *, limit: int) -> Sequence[BookingNote]:
+        references = {b.id: b.reference for b in self._bookings(query)}
+        notes = [
+            BookingNote.from_entry(entry, references[entry.booking_id])
+            for entry in self._uow._rows("audit")
+            if entry.action is AuditAction.NOTE_ADDED and entry.booking_id in references
+        ]
+        notes.sort(key=lambda n: (n.written_at, n.id.bytes), reverse=True)
+        return notes[:limit]
 
 
 class _CertificateRepository(_Repository[Certificate]):

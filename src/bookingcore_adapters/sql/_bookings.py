@@ -38,7 +38,13 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.tallies import BookingTally, CustomerTally, Grouping, GroupKey
+from bookingcore.domain.tallies import (
+    BookingTally,
+    CustomerTally,
+    Grouping,
+    GroupKey,
+    StatusCount,
+)
 from bookingcore.domain.values import (
     BookingId,
     BookingItemId,
@@ -567,6 +573,18 @@ class BookingRepository(Repository[Booking]):
                 read_sum(row[6], dialect),
             )
             for row in connection.execute(statement)
+        ]
+
+    def count_statuses(self, query: BookingFilter, by: Grouping) -> Sequence[StatusCount]:
+        connection = self._session.connection()
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        key = booking_group(by, connection.dialect.name).label("key")
+        grouped = [key, b.lifecycle, b.status]
+        statement = select(*grouped, func.count()).select_from(source).where(*where)
+        return [
+            StatusCount(read_group(row[0], by), row[1], row[2], row[3])
+            for row in connection.execute(statement.group_by(*grouped))
         ]
 
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:

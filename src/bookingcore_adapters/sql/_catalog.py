@@ -6,6 +6,7 @@ Tables, mapping and repositories together.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -284,6 +286,32 @@ SLOTS = Mapper[Slot]("slot", slots, _dump_slot, _load_slot, versioned=True)
 # --------------------------------------------------------------------------- queries
 
 
+@functools.cache
+def _slot_tally(by: Grouping, dialect: str) -> Select[Any]:
+    """The grouped query of a slot tally, without its filter: built once per grouping
+    (building a statement costs more than running this one on a few hundred slots)."""
+    c = slots.c
+    key: ColumnElement[Any]
+    match by:
+        case Grouping.LOCATION:
+            key = c.location_id
+        case Grouping.PRODUCT:
+            key = c.product_id
+        case Grouping.STARTS_MONTH:
+            key = utc_period(c.starts_at, "month", dialect)
+        case _:
+            key = literal(None)
+    key = key.label("key")
+    limited = c.capacity.is_not(None)
+    return select(
+        key,
+        func.count(),
+        func.count().filter(c.capacity.is_(None)),
+        total(c.capacity),
+        func.coalesce(func.sum(c.seats_held).filter(limited), ZERO),
+    ).group_by(key)
+
+
 def slot_where(query: SlotFilter) -> list[ColumnElement[bool]]:
     """:meth:`SlotFilter.matches` as SQL over ``slots``."""
     s = slots.c
@@ -353,31 +381,10 @@ class SlotRepository(Repository[Slot]):
     def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
         check_slot_grouping(by)
         connection = self._session.connection()
-        dialect = connection.dialect.name
-        c = self._table.c
-        key: ColumnElement[Any]
-        match by:
-            case Grouping.LOCATION:
-                key = c.location_id
-            case Grouping.PRODUCT:
-                key = c.product_id
-            case Grouping.STARTS_MONTH:
-                key = utc_period(c.starts_at, "month", dialect)
-            case _:
-                key = literal(None)
-        key = key.label("key")
-        limited = c.capacity.is_not(None)
-        statement = (
-            select(
-                key,
-                func.count(),
-                func.count().filter(c.capacity.is_(None)),
-                total(c.capacity),
-                func.coalesce(func.sum(c.seats_held).filter(limited), ZERO),
-            )
-            .where(*slot_where(query))
-            .group_by(key)
-        )
+        statement = _slot_tally(by, connection.dialect.name)
+        where = slot_where(query)
+        if where:
+            statement = statement.where(*where)
         return [
             SlotTally(
                 read_period(row[0]) if by is Grouping.STARTS_MONTH else row[0],
@@ -386,7 +393,7 @@ class SlotRepository(Repository[Slot]):
                 int(row[3]),
                 int(row[4]),
             )
-            for row in connection.execute(statement)
+            for row in connection.execute(statement).all()
         ]
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, func, select
 
-from bookingcore.domain.insights import CustomerStats, StatusGroups
+from bookingcore.domain.audit import AuditAction
+from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
 from bookingcore.domain.queries import BookingFilter
 from bookingcore.domain.values import Money, ProductId
 from bookingcore_adapters.sql._bookings import booking_where, bookings
+from bookingcore_adapters.sql._events import AUDIT, audit_logs
 from bookingcore_adapters.sql._payments import payments
 from bookingcore_adapters.sql._session import Session
 
@@ -47,7 +49,7 @@ def _ten_thousandths(amount: ColumnElement[Any]) -> ColumnElement[int]:
 class CustomerStatsRepository:
     """:class:`~bookingcore.ports.CustomerStatsRepository` in SQL: two queries for
     :meth:`summarise` (bookings grouped by currency, payments grouped by
-    currency), one for :meth:`booked_products`."""
+    currency), one for :meth:`booked_products`, one for :meth:`booking_notes`."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -143,3 +145,19 @@ class CustomerStatsRepository:
             .limit(limit)
         )
         return [ProductId(row[0]) for row in self._session.connection().execute(statement)]
+
+    def booking_notes(self, query: BookingFilter, *, limit: int) -> Sequence[BookingNote]:
+        where, source = booking_where(query, self._session.search)
+        b, a = bookings.c, audit_logs.c
+        matching = select(b.id, b.reference).select_from(source).where(*where).subquery()
+        statement = (
+            select(audit_logs, matching.c.reference)
+            .join(matching, a.booking_id == matching.c.id)
+            .where(a.action == AuditAction.NOTE_ADDED.value)
+            .order_by(a.created_at.desc(), a.id.desc())
+            .limit(limit)
+        )
+        return [
+            BookingNote.from_entry(AUDIT.load(row, []), row["reference"])
+            for row in self._session.connection().execute(statement).mappings()
+        ]

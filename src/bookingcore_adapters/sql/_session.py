@@ -42,6 +42,7 @@ from bookingcore.errors import (
     ConcurrentUpdateError,
     ConflictError,
     DuplicateError,
+    ReadOnlyError,
     StaleVersionError,
 )
 from bookingcore_adapters.sql import _driver as d
@@ -95,12 +96,31 @@ class Session:
         # to the driver (see _driver); otherwise every statement goes through SQLAlchemy.
         self._direct = store.pipelined
         self._active = False
+        self._read_only = False
         self._tracked: dict[str, dict[UUID, Any]] = {}
         self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
         self._added: dict[str, dict[UUID, None]] = {}
         self._forget()
 
     # ------------------------------------------------------------------ the protocol
+
+    def make_read_only(self) -> None:
+        """Refuse every write and lock from now on (before :meth:`open`).
+
+        On PostgreSQL, when the store runs at the server's ``READ COMMITTED``,
+        statements then run on an autocommit connection: no ``BEGIN`` and
+        ``ROLLBACK`` round trips, and each statement sees what was committed
+        when it started, as it would inside a ``READ COMMITTED`` transaction.
+        On SQLite the reads keep one transaction (one snapshot).
+        """
+        if self._active:
+            msg = "make the unit of work read-only before its `with` block begins"
+            raise RuntimeError(msg)
+        self._read_only = True
+
+    def _require_writable(self, operation: str, mapper: m.Mapper[Any] | None = None) -> None:
+        if self._read_only:
+            raise ReadOnlyError(operation, None if mapper is None else mapper.entity)
 
     def open(self) -> None:
         """Start using the session (the unit of work's ``with`` block begins)."""
@@ -136,6 +156,8 @@ class Session:
         if not writes:
             self._end_transaction()
             return
+        if self._read_only:
+            raise ReadOnlyError("commit a change to", writes[0].mapper.entity)
         if self._sqlite:
             self._take_write_lock()
         try:
@@ -182,7 +204,10 @@ class Session:
         """The connection, inside a transaction (begun now if none is open)."""
         self._require_active()
         if self._connection is None:
-            self._connection = self._store.engine.connect()
+            connection = self._store.engine.connect()
+            if self._read_only and self._postgres and _read_committed(connection):
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = connection
         if self._transaction is None:
             if self._sqlite:
                 statement = "BEGIN IMMEDIATE" if write_lock else "BEGIN"
@@ -419,6 +444,7 @@ class Session:
         nor resurrects them. Undone by a rollback, like every other write.
         """
         self._require_active()
+        self._require_writable("delete", mapper)
         name, table = mapper.entity, mapper.table
         key = table.c[mapper.key]
         tracked: dict[UUID, E] = self._tracked[name]
@@ -462,6 +488,7 @@ class Session:
         relay's "published") that need not load what they mark.
         """
         self._require_active()
+        self._require_writable("update", mapper)
         table = mapper.table
         key = table.c[mapper.key]
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
@@ -481,6 +508,7 @@ class Session:
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
         self._require_active()
+        self._require_writable("add", mapper)
         ident = mapper.identity(entity)
         self._tracked[mapper.entity][ident] = entity
         self._added[mapper.entity][ident] = None
@@ -497,6 +525,7 @@ class Session:
         without child rows.
         """
         self._require_active()
+        self._require_writable("add", mapper)
         name = mapper.entity
         ident = mapper.identity(entity)
         if ident in self._tracked[name]:
@@ -721,6 +750,8 @@ class Session:
         track (read-only uses: changes to them are never written).
         """
         self._require_active()
+        if skip_locked:
+            self._require_writable("lock", mapper)
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
         mine = [entity for entity in tracked.values() if keep(entity)]
         statement = select(mapper.table)
@@ -745,6 +776,8 @@ class Session:
         ``skip_locked`` as in :meth:`select`.
         """
         self._require_active()
+        if skip_locked:
+            self._require_writable("lock")
         connection = self._begin()
         if skip_locked and connection.dialect.name == "postgresql":
             statement = statement.with_for_update(skip_locked=True)
@@ -769,6 +802,7 @@ class Session:
         unit of work already tracks are judged in memory by ``keep``.
         """
         self._require_active()
+        self._require_writable("claim", mapper)
         if self._sqlite:
             self._take_write_lock()
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
@@ -827,6 +861,7 @@ class Session:
         answered from memory: the caller saves a round trip while holding the lock.
         """
         self._require_active()
+        self._require_writable("lock", mapper)
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
         if ident in self._added[mapper.entity]:
             return tracked[ident]
@@ -868,6 +903,7 @@ class Session:
         locks it; an entity this unit of work tracks already is locked by id.
         """
         self._require_active()
+        self._require_writable("lock", mapper)
         name = mapper.entity
         tracked: dict[UUID, E] = self._tracked[name]
         for ident, entity in tracked.items():
@@ -885,6 +921,15 @@ class Session:
         self._locked.append((mapper, ident))
         self._settled.add((name, ident))
         return self._track(mapper, self._load(mapper, rows)[0])
+
+
+def _read_committed(connection: Connection) -> bool:
+    """Whether ``connection`` runs at PostgreSQL's ``READ COMMITTED`` (no stricter
+    level set on the engine or the server), where autocommit reads see what a
+    transaction would."""
+    chosen = connection.get_execution_options().get("isolation_level")
+    level = chosen or connection.default_isolation_level
+    return str(level).upper() == "READ COMMITTED"
 
 
 def _partial_unique_where(table: Table, columns: list[str]) -> list[ColumnElement[bool]]:

@@ -147,6 +147,20 @@ class SqlUnitOfWork:
         self.customer_stats = insights.CustomerStatsRepository(session)
         self.certificates = certificates.CertificateRepository(session, certificates.CERTIFICATES)
 
+    def read_only(self) -> Self:
+        """Make this unit of work read-only (see :meth:`bookingcore.ports.UnitOfWork.read_only`).
+
+        Adding, immediate writes and row locks raise
+        :class:`~bookingcore.errors.ReadOnlyError` at once; :meth:`commit` raises
+        it when an entity read was changed. On PostgreSQL (at ``READ COMMITTED``)
+        its statements run on an autocommit connection, without ``BEGIN`` and
+        ``ROLLBACK``; on SQLite they share one read transaction.
+
+        .. versionadded:: 0.3
+        """
+        self._session.make_read_only()
+        return self
+
     def __enter__(self) -> Self:
         self._session.open()
         return self
