@@ -7,6 +7,7 @@ import contextlib
 from datetime import timedelta
 from uuid import uuid4
 
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
 
@@ -108,3 +109,8 @@ class BookAndCancel(RuleBasedStateMachine):
 
 
 TestBookAndCancel = BookAndCancel.TestCase
+# A stateful machine finds its bugs through long runs of steps rather than through many
+# runs: a quarter of the profile's examples (50 in CI), each of 50 steps.
+TestBookAndCancel.settings = settings(
+    max_examples=max(10, settings.default.max_examples // 4), stateful_step_count=50
+)
