@@ -27,6 +27,8 @@ def test_a_quick_run_relays_every_message_once_on_both_sides(
             "1200",
             "--workers",
             "1,2",
+            "--batch",
+            "300",
             "--url",
             postgres_url,
             "--json",
@@ -41,6 +43,7 @@ def test_a_quick_run_relays_every_message_once_on_both_sides(
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())
     assert report["ok"] is True
+    assert report["settings"]["batch"] == 300  # 1200 messages: several claims per side
     runs = {(run["side"], run["workers"]): run for run in report["runs"]}
     sides = ("baseline", "library", "typed")  # typed: the relay re-building typed events
     assert set(runs) == {(side, n) for side in sides for n in (1, 2)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
 
-from bookingcore.domain import JobRequested
+from bookingcore import BookingCore
+from bookingcore.domain import JobRequested, SerializedMessage
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -79,9 +81,82 @@ def test_two_relays_at_once_claim_different_serialized_messages_on_postgresql(
 ) -> None:
     ids = _fill(pg_store, 6)
     with pg_store.unit_of_work() as first, pg_store.unit_of_work() as second:
-        mine = first.outbox.claim_unpublished_serialized(4)
-        theirs = second.outbox.claim_unpublished_serialized(4)
+        mine = first.outbox.claim_to_publish(4, FixedClock().now())
+        theirs = second.outbox.claim_to_publish(4, FixedClock().now())
         assert [m.id for m in mine] == ids[:4]
         assert [m.id for m in theirs] == ids[4:]
         assert {m.name for m in [*mine, *theirs]} == {"job.requested"}
         assert [m.data["args"] for m in mine] == [{"n": n} for n in range(4)]
+
+
+class _SerializedPublisher:
+    """Takes the rows' JSON (a ``SerializedEventPublisher``); refuses while ``fail``."""
+
+    def __init__(self) -> None:
+        self.fail = False
+        self.published: list[SerializedMessage] = []
+
+    def publish(self, messages: Sequence[object]) -> None:  # pragma: no cover - never typed
+        raise AssertionError("the relay hands this publisher serialized messages")
+
+    def publish_serialized(self, messages: Sequence[SerializedMessage]) -> None:
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.published.extend(messages)
+
+
+def test_a_relay_that_fails_to_publish_marks_nothing_and_the_next_run_sends_in_order(
+    make_store: Callable[[], MemoryStore | SqlStore],
+) -> None:
+    store = make_store()
+    ids = _fill(store, 5)
+    clock = FixedClock()
+    publisher = _SerializedPublisher()
+    relay = BookingCore(uow_factory=store.unit_of_work, clock=clock).relay(publisher)
+    publisher.fail = True
+    with pytest.raises(ConnectionError):
+        relay.relay(limit=3)
+    with store.unit_of_work() as uow:
+        assert [m.id for m in uow.outbox.list_unpublished(10)] == ids
+    publisher.fail = False
+    assert relay.relay(limit=3) == 3
+    assert relay.relay(limit=3) == 2
+    assert relay.relay(limit=3) == 0
+    assert [m.id for m in publisher.published] == ids
+    assert [m.data["args"] for m in publisher.published] == [{"n": n} for n in range(5)]
+    with store.unit_of_work() as uow:
+        assert list(uow.outbox.list_unpublished(10)) == []
+        assert {uow.outbox.get(i).published_at for i in ids} == {clock.now()}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_serialized_relay_batch_is_one_statement_on_sql(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Claim, mark and read in one ``UPDATE ... RETURNING``: no second statement
+    naming each message (the relay's cost per batch, issue 23)."""
+    if backend == "sqlite":
+        store = SqlStore("sqlite://")
+        store.create_schema()
+    else:
+        store = request.getfixturevalue("pg_store")
+    ids = _fill(store, 4)
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statement = str(args[2]).lstrip().split(None, 1)[0].upper()
+        if statement in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        publisher = _SerializedPublisher()
+        assert BookingCore(uow_factory=store.unit_of_work).relay(publisher).relay(limit=10) == 4
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert [m.id for m in publisher.published] == ids
+    assert len(statements) == 1, statements
+    assert statements[0].lstrip().upper().startswith("UPDATE")
+    assert "RETURNING" in statements[0].upper()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
@@ -285,3 +285,23 @@ def test_sqlite_lists_a_partners_bookings_from_the_partial_index(tmp_path: Path)
     engine.dispose()
     assert "ix_bookings_partner_id_created_at_id" in plan
     assert "TEMP B-TREE" not in plan  # read in order from the index, not sorted
+
+
+def _outbox_options(engine: Engine) -> list[str] | None:
+    with engine.connect() as connection:
+        options: list[str] | None = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE oid = 'outbox'::regclass")
+        ).scalar_one()
+    return options
+
+
+@pytest.mark.postgres
+def test_outbox_pages_keep_room_for_the_updates_of_each_message(pg_store: SqlStore) -> None:
+    """fillfactor 70 on PostgreSQL, from ``create_schema`` and from revision 0019."""
+    engine = pg_store.engine
+    assert _outbox_options(engine) == ["fillfactor=70"]
+    metadata.drop_all(engine)
+    migrations.upgrade(engine)
+    assert _outbox_options(engine) == ["fillfactor=70"]
+    migrations.downgrade(engine, "0017")
+    assert _outbox_options(engine) is None

@@ -497,10 +497,19 @@ class OutboxRepository(Protocol):
         .. versionadded:: 0.1
         """
 
-    def claim_unpublished_serialized(self, limit: int) -> Sequence[SerializedMessage]:
-        """As :meth:`claim_unpublished`, the messages as stored (JSON data, no typed
-        event), for a :class:`~bookingcore.ports.SerializedEventPublisher`. Only
-        stored messages: those added in this unit of work are not numbered yet.
+    def claim_to_publish(self, limit: int, at: datetime) -> Sequence[SerializedMessage]:
+        """Claim up to ``limit`` unpublished messages and mark them published at ``at``,
+        in one step: a relay's batch for a
+        :class:`~bookingcore.ports.SerializedEventPublisher`.
+
+        The messages come as stored (JSON data, no typed event), in outbox
+        order; only stored ones (those added in this unit of work are not
+        numbered yet). They stay claimed until this unit of work ends, and
+        messages another unit of work claimed are skipped, as with
+        :meth:`claim_unpublished`. The mark is part of this unit of work: a
+        rollback (say, the broker refused the batch) leaves them unpublished
+        for the next relay, and a commit makes it durable. On SQL, one
+        ``UPDATE ... RETURNING`` claims, marks and reads the batch.
 
         .. versionadded:: 0.2
         """

@@ -32,9 +32,7 @@ from bookingcore.domain.events import (
     Delivery,
     DeliveryStatus,
     DomainEvent,
-    OutboxMessage,
     RetryPolicy,
-    SerializedMessage,
 )
 from bookingcore.errors import ConflictError, NotFoundError, ValidationError
 from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
@@ -329,18 +327,18 @@ class OutboxRelay:
         """
         publisher = self._publisher
         with self._ctx.uow_factory() as uow:
-            messages: Sequence[OutboxMessage | SerializedMessage]
             if isinstance(publisher, SerializedEventPublisher):
-                # The broker takes JSON: hand over the rows' JSON, no typed event in between.
-                messages = serialized = uow.outbox.claim_unpublished_serialized(limit)
-                if not messages:
+                # The broker takes JSON: the rows' JSON, claimed and marked in one step.
+                serialized = uow.outbox.claim_to_publish(limit, self._ctx.now())
+                if not serialized:
                     return 0
-                publisher.publish_serialized(serialized)
-            else:
-                messages = typed = uow.outbox.claim_unpublished(limit)
-                if not messages:
-                    return 0
-                publisher.publish(typed)
+                publisher.publish_serialized(serialized)  # raises: the rollback unmarks them
+                uow.commit()
+                return len(serialized)
+            messages = uow.outbox.claim_unpublished(limit)
+            if not messages:
+                return 0
+            publisher.publish(messages)
             uow.outbox.mark_published([message.id for message in messages], self._ctx.now())
             uow.commit()
             return len(messages)

@@ -1176,11 +1176,12 @@ class OutboxRepositoryContract(_Base):
             assert first is not None
             assert first.published_at == T0  # already published ones keep their time
 
-    def test_serialized_claims_carry_the_stored_json_in_outbox_order(
+    def test_a_relay_claims_and_marks_the_stored_json_in_outbox_order(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        """``claim_unpublished_serialized``: the same messages as ``claim_unpublished``,
-        as stored (the event's JSON, no typed event); the JSON rebuilds the event."""
+        """``claim_to_publish``: the oldest unpublished messages as stored (the event's
+        JSON, no typed event), marked published with the unit of work: a rollback
+        leaves them for the next claim, messages not yet stored are never taken."""
         from bookingcore.serialization import (  # noqa: PLC0415
             event_from_serialized,
             serialized_message,
@@ -1193,21 +1194,31 @@ class OutboxRepositoryContract(_Base):
                 uow.outbox.add(event)
             uow.commit()
         with uow_factory() as uow:
-            extra = self._event(booking, "not yet stored")
-            uow.outbox.add(extra)
-            typed = uow.outbox.claim_unpublished(2)
-            claimed = uow.outbox.claim_unpublished_serialized(2)
-            assert list(claimed) == [serialized_message(m) for m in typed]
+            stored = [serialized_message(m) for m in uow.outbox.list_unpublished(10)]
+        with uow_factory() as uow:  # rolled back: nothing marked
+            assert [m.id for m in uow.outbox.claim_to_publish(2, T0)] == [e.id for e in events[:2]]
+        with uow_factory() as uow:
+            claimed = uow.outbox.claim_to_publish(2, T0)
+            assert list(claimed) == stored[:2]
             assert [event_from_serialized(m) for m in claimed] == events[:2]
-            assert [m.name for m in claimed] == [e.name for e in events[:2]]
             assert all(m.sequence is not None for m in claimed)
-            everything = uow.outbox.claim_unpublished_serialized(10)
-            assert [m.id for m in everything] == [e.id for e in events]
-            uow.outbox.mark_published([m.id for m in claimed], T0)
+            assert [m.event for m in uow.outbox.list_unpublished(10)] == events[2:]
             uow.commit()
         with uow_factory() as uow:
-            left = uow.outbox.claim_unpublished_serialized(10)
-            assert [m.id for m in left] == [events[2].id, extra.id]
+            extra = self._event(booking, "not yet stored")
+            uow.outbox.add(extra)
+            assert uow.outbox.get(events[0].id) is not None
+            assert list(uow.outbox.claim_to_publish(10, T0 + timedelta(hours=1))) == stored[2:]
+            uow.commit()
+        with uow_factory() as uow:
+            assert [m.event for m in uow.outbox.list_unpublished(10)] == [extra]
+            marked = [uow.outbox.get(e.id) for e in events]
+            assert [m.published_at if m else None for m in marked] == [
+                T0,
+                T0,
+                T0 + timedelta(hours=1),
+            ]
+            assert [m.id for m in uow.outbox.claim_to_publish(10, T0)] == [extra.id]
 
     def test_an_uncommitted_event_is_never_seen(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -713,13 +713,12 @@ class _OutboxRepository(_Repository[OutboxMessage]):
         self._uow._require_writable("claim", self._table)
         return self.list_unpublished(limit)
 
-    def claim_unpublished_serialized(self, limit: int) -> Sequence[SerializedMessage]:
+    def claim_to_publish(self, limit: int, at: datetime) -> Sequence[SerializedMessage]:
         # Messages added in this unit of work (no sequence yet) come last: the stored come first.
-        return [
-            serialized_message(message)
-            for message in self.claim_unpublished(limit)
-            if message.sequence is not None
-        ]
+        claimed = [m for m in self.claim_unpublished(limit) if m.sequence is not None]
+        for message in claimed:
+            message.published_at = at
+        return [serialized_message(message) for message in claimed]
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
         for event_id in event_ids:

@@ -505,6 +505,45 @@ class Session:
         result = self._begin().execute(update(table).where(*untracked).values(**values))
         return int(result.rowcount) + changed
 
+    def claim_and_update_now(
+        self,
+        mapper: m.Mapper[Any],
+        where: Sequence[ColumnElement[bool]],
+        *,
+        order_by: Sequence[ColumnElement[Any]],
+        limit: int,
+        values: Mapping[str, object],
+        returning: Sequence[ColumnElement[Any]],
+    ) -> list[Any]:
+        """UPDATE with ``values``, at once, the first ``limit`` stored rows matching
+        ``where`` in ``order_by`` order, skipping rows another transaction has
+        locked; their ``returning`` columns as tuples, in no particular order.
+
+        A queue's claim and mark in one statement: ``UPDATE ... WHERE key IN
+        (SELECT key ... LIMIT n FOR UPDATE SKIP LOCKED) RETURNING ...`` on
+        PostgreSQL; on SQLite the same under the write lock (one claimer at a
+        time). The rows stay locked until the transaction ends, and a rollback
+        undoes the update. Rows of entities this unit of work tracks are left
+        out (their state in memory is what a commit writes).
+        """
+        self._require_active()
+        self._require_writable("claim", mapper)
+        table = mapper.table
+        key = table.c[mapper.key]
+        conditions = list(where)
+        tracked = self._tracked[mapper.entity]
+        if tracked:
+            conditions.append(key.not_in(list(tracked)))
+        if self._sqlite:
+            self._take_write_lock()
+        chosen = select(key).where(*conditions).order_by(*order_by).limit(limit)
+        if not self._sqlite:
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            update(table).where(key.in_(chosen.scalar_subquery())).values(**values)
+        ).returning(*returning)
+        return self.retrying(lambda: list(self._begin().execute(statement).all()))
+
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
         self._require_active()
@@ -769,19 +808,6 @@ class Session:
         if not track:
             return found
         return [self._track(mapper, entity) for entity in found]
-
-    def read(self, statement: Select[Any], *, skip_locked: bool = False) -> list[Any]:
-        """The rows ``statement`` gives from storage, in this transaction, as tuples:
-        for reads that need no entity (nothing this unit of work tracks is merged in).
-        ``skip_locked`` as in :meth:`select`.
-        """
-        self._require_active()
-        if skip_locked:
-            self._require_writable("lock")
-        connection = self._begin()
-        if skip_locked and connection.dialect.name == "postgresql":
-            statement = statement.with_for_update(skip_locked=True)
-        return list(connection.execute(statement).all())
 
     def claim(
         self,
