@@ -1,7 +1,7 @@
 """The initial schema: catalog, customers, bookings, history, audit, outbox, messages, documents.
 
 Revision ID: 0001
-Revises:
+Revises: (none)
 Create Date: 2026-11-21 12:30:32.762642
 """
 
