@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -30,11 +31,13 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking
+from bookingcore.domain import Booking, DocumentKind
 from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
-from bookingcore.services import QuotationRequest, QuoteLine
+from bookingcore.services import QuotationRequest, QuoteLine, TravelDocumentService
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
+from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore_adapters.filestore import FileSystemDocumentStore
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
@@ -202,3 +205,53 @@ class TestNothingMoreIsDue:
         late = next(p for p in payments if p.provider_reference == reference)
         assert "refunded" in late.metadata["needs_attention"]
         assert holiday.status() == "refunded"
+
+
+class TestInvoiceDocuments:
+    def test_invoices_and_credit_notes_are_generated_as_versioned_documents(
+        self, any_store: MemoryStore | SqlStore, tmp_path: Path
+    ) -> None:
+        holiday = Holiday(any_store)
+        core = holiday.core
+        files = FileSystemDocumentStore(tmp_path)
+        core.travel_documents = TravelDocumentService(core.context, core.itineraries, files)
+        cash = core.payments.record_manual_payment(
+            holiday.booking.id, Money("15000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        core.payments.refund(cash.id, Money("5000", "INR"), principal=ADMIN, idempotency_key="r1")
+        invoice, credit = core.payments.invoices_for(holiday.booking.id, principal=ADMIN)
+        made = core.travel_documents.generate(holiday.booking.id, "invoice", principal=ADMIN)
+        assert [(d.kind, d.filename) for d in made] == [
+            (DocumentKind.INVOICE, f"{invoice.number}-v1.txt"),
+            (DocumentKind.CREDIT_NOTE, f"{credit.number}-v1.txt"),
+        ]
+        assert f"Invoice {invoice.number}" in made[0].content
+        assert "Paid: 15,000.00 INR" in made[0].content
+        assert "Refunded: -5,000.00 INR" in made[1].content
+        again = core.travel_documents.generate(holiday.booking.id, "invoice", principal=ADMIN)
+        assert [d.filename for d in again] == [
+            f"{invoice.number}-v2.txt",
+            f"{credit.number}-v2.txt",
+        ]
+        stored = files.get(f"{holiday.booking.reference}/{invoice.number}-v2.txt").decode()
+        assert stored == again[0].content
+        assert len(core.bookings.documents(holiday.booking.id, principal=ADMIN)) == 4
+
+    def test_a_renderer_prints_the_invoice_as_issued(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        holiday = Holiday(any_store)
+        core = holiday.core
+        renderer = PlainRenderer()
+        core.travel_documents = TravelDocumentService(
+            core.context, core.itineraries, renderer=renderer
+        )
+        core.payments.record_manual_payment(
+            holiday.booking.id, Money("6000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        (invoice,) = core.payments.invoices_for(holiday.booking.id, principal=ADMIN)
+        (made,) = core.travel_documents.generate(holiday.booking.id, "invoice", principal=ADMIN)
+        assert made.filename == f"{invoice.number}-v1.html"
+        shown = core.invoices.render(invoice.id, principal=ADMIN, renderer=renderer)
+        assert made.content == shown.content
+        assert invoice.number in made.content
