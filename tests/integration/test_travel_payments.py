@@ -191,6 +191,9 @@ class TestNothingMoreIsDue:
         kept, extra = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
         assert "needs_attention" not in kept.metadata
         assert "15,000.00 INR more than the 0.00 INR due" in extra.metadata["needs_attention"]
+        trail = holiday.core.audit.trail("payment", extra.id, principal=ADMIN)
+        assert [e.action.value for e in trail] == ["created", "updated"]
+        assert trail[-1].new_values["needs_attention"] == extra.metadata["needs_attention"]
         assert holiday.status() == "payment_confirmed"
 
     def test_money_captured_for_a_refunded_booking_is_flagged_as_late(
