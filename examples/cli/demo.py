@@ -1110,8 +1110,14 @@ def _travel_story(console: Console, core: BookingCore, admin: Principal, start: 
         f"The customer approves v2 -> booking {booking.reference}, {booking.status}, "
         f"total {booking.total} (items {booking.items_total})",
     )
-    for status in ("payment_pending", "payment_confirmed"):
-        booking = core.bookings.transition(booking.id, status, principal=admin).booking
+    deposit = Money("20000", booking.currency)
+    core.payments.record_manual_payment(booking.id, deposit, principal=admin, reference="DEP-1")
+    status = core.bookings.get(booking.id, principal=admin).status
+    _say(console, f"A {deposit} deposit at the desk -> the booking is {status}")
+    balance = booking.total - deposit
+    core.payments.record_manual_payment(booking.id, balance, principal=admin, reference="BAL-1")
+    booking = core.bookings.get(booking.id, principal=admin)
+    _say(console, f"The {balance} balance by bank transfer -> the booking is {booking.status}")
     items = {i.supplier_id: i for i in core.items.for_booking(booking.id, principal=admin)}
     hotel_item, jeep_item = items[hotel.id], items[jeeps.id]
     hotel_user = Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=hotel.id)

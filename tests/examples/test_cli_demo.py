@@ -231,6 +231,8 @@ def test_a_holiday_goes_from_a_lead_through_two_quotations_to_every_suppliers_ye
     assert "v2 (one more night) sent: 64,160.00 INR" in demo_text
     assert "Approving v1 -> validation_error on revision" in demo_text
     assert "booking_created, total 64,160.00 INR (items 24,160.00 INR)" in demo_text
+    assert "A 20,000.00 INR deposit at the desk -> the booking is payment_pending" in demo_text
+    assert "balance by bank transfer -> the booking is payment_confirmed" in demo_text
     assert "The hotel sees 1 of the booking's 2 items" in demo_text
     assert "Both suppliers confirmed -> the booking is supplier_confirmed" in demo_text
     assert "Check out: Lakeside Hotel, 3 nights" in demo_text

@@ -184,6 +184,40 @@ class TestSuppliersAndProducts:
             core.catalog.add_product("p1", "Other trek", "trek", principal=admin)
 
 
+class TestCatalogAudit:
+    """Every change of reference data leaves an audit entry with who, what and the values."""
+
+    def test_suppliers_products_and_locations_leave_their_trail(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        leh = core.catalog.add_location("LEH", "Leh", principal=admin)
+        hotel = core.catalog.add_supplier("LAKESIDE", "Lakeside", principal=admin)
+        room = core.catalog.add_product("ROOM", "Twin room", "hotel", principal=admin)
+        core.catalog.update_supplier(
+            hotel.id, name="Lakeside Hotel", email="desk@lakeside.example", principal=admin
+        )
+        core.catalog.update_supplier(hotel.id, name="Lakeside Hotel", principal=admin)  # no-op
+        core.catalog.set_supplier_active(hotel.id, False, principal=admin)
+        core.catalog.update_product(room.id, location_id=leh.id, principal=admin)
+        core.catalog.set_product_active(room.id, False, principal=admin)
+        core.catalog.set_location_active(leh.id, False, principal=admin)
+
+        supplier_trail = core.audit.trail("supplier", hotel.id, principal=admin)
+        assert [e.action.value for e in supplier_trail] == ["created", "updated", "deactivated"]
+        assert supplier_trail[0].new_values["code"] == "LAKESIDE"
+        assert supplier_trail[1].old_values == {"email": None, "name": "Lakeside"}
+        assert supplier_trail[1].new_values == {
+            "email": "desk@lakeside.example",
+            "name": "Lakeside Hotel",
+        }
+        assert all(e.actor == admin.actor for e in supplier_trail)
+        product_trail = core.audit.trail("product", room.id, principal=admin)
+        assert [e.action.value for e in product_trail] == ["created", "updated", "deactivated"]
+        assert product_trail[1].new_values == {"location_id": str(leh.id)}
+        location_trail = core.audit.trail("location", leh.id, principal=admin)
+        assert [e.action.value for e in location_trail] == ["created", "deactivated"]
+
+
 class TestCreateSlot:
     @pytest.fixture
     def goa(self, core: BookingCore, admin: Principal) -> Location:

@@ -87,6 +87,7 @@ PUBLIC_MODULES = [
     "bookingcore.domain.trips",
     "bookingcore.ports.documents",
     "bookingcore.services.trips",
+    "bookingcore.testing.travel_contracts",
     # ---- PDF documents (the pdf extra)
     "bookingcore_adapters.pdf",
 ]

@@ -118,8 +118,19 @@ class Period:
         self.part_paid = w.book()
         w.pay_at_desk(self.part_paid, "1500", "desk-1")
         self.over_paid = w.book()
+        # A card intent asked for before the cash came in, captured after it.
+        extra = w.core.payments.create_intent(
+            self.over_paid.id,
+            "fake",
+            principal=w.me,
+            idempotency_key="card-extra",
+            amount=inr("250.50"),
+        )
         w.pay_at_desk(self.over_paid, "4000", "desk-2")
-        w.pay_at_desk(self.over_paid, "250.50", "desk-3")
+        assert extra.payment.provider_reference is not None
+        w.core.payments.handle_webhook(
+            "fake", *w.provider.webhook("captured", extra.payment.provider_reference)
+        )
         self.refunded = w.book()
         w.pay_at_desk(self.refunded, "4000", "desk-4")
         (taken,) = w.core.payments.for_booking(self.refunded.id, principal=ADMIN)

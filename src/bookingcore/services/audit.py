@@ -20,8 +20,10 @@ __all__ = ["AUDITED_ENTITIES", "AuditService"]
 #: The entities whose changes leave audit entries.
 AUDITED_ENTITIES = frozenset(
     {"booking", "customer", "traveler", "partner", "staff", "import", "session", "certificate"}
-    # The travel operating system (0.3).
-    | {"lead", "quotation", "booking item"}
+    # Money: payments and refunds, invoices and credit notes, partners' commissions.
+    | {"payment", "invoice", "commission"}
+    # The travel operating system (0.3): reference data, leads, quotations, items.
+    | {"location", "supplier", "product", "lead", "quotation", "booking item"}
 )
 
 

@@ -16,6 +16,7 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, bounded_count, clean_text, require_text
+from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier, normalise_code
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier, check_tiers
@@ -34,7 +35,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import DuplicateError, NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services._seat_offers import offer_free_seats
 
 __all__ = ["CatalogService"]
@@ -82,7 +83,8 @@ class CatalogService:
         assert clean_code
         assert clean_name
         assert clean_kind
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             _refuse_taken_code(uow.locations.get_by_code(clean_code), "location", clean_code)
             location = Location(
                 id=LocationId(self._ctx.ids.new_id()),
@@ -93,7 +95,8 @@ class CatalogService:
                 created_at=self._ctx.now(),
             )
             uow.locations.add(location)
-            uow.commit()
+            _audit_created(tx, principal, "location", location, _LOCATION_FIELDS)
+            tx.commit()
             return location
 
     def location(self, code_or_id: str | LocationId, *, principal: Principal) -> Location:
@@ -130,12 +133,12 @@ class CatalogService:
             NotFoundError: no such location.
         """
         self._require_manager(principal)
-        with self._ctx.uow_factory() as uow:
-            location = self._find_location(uow, code_or_id)
+        with self._ctx.transaction() as tx:
+            location = self._find_location(tx.uow, code_or_id)
             if location is None:
                 raise NotFoundError("location", code_or_id)
-            location.is_active = active
-            uow.commit()
+            _audit_changed(tx, principal, "location", location, _LOCATION_FIELDS, is_active=active)
+            tx.commit()
             return location
 
     # ------------------------------------------------------------------ suppliers, products
@@ -166,7 +169,8 @@ class CatalogService:
         p.raise_if_any()
         assert clean_code
         assert clean_name
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             _refuse_taken_code(uow.suppliers.get_by_code(clean_code), "supplier", clean_code)
             supplier = Supplier(
                 id=SupplierId(self._ctx.ids.new_id()),
@@ -177,7 +181,8 @@ class CatalogService:
                 created_at=self._ctx.now(),
             )
             uow.suppliers.add(supplier)
-            uow.commit()
+            _audit_created(tx, principal, "supplier", supplier, _SUPPLIER_FIELDS)
+            tx.commit()
             return supplier
 
     def add_product(
@@ -217,7 +222,8 @@ class CatalogService:
             clean_kind = ProductKind(str(kind).strip().lower())
         except ValueError:
             p.add("kind", f"{kind!r} is not one of {', '.join(ProductKind)}", "invalid_choice")
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             _check_supplier(uow, supplier_id, p)
             if location_id is not None and uow.locations.get(location_id) is None:
                 p.add("location_id", f"no location {location_id}", "unknown_reference")
@@ -237,7 +243,8 @@ class CatalogService:
                 location_id=location_id,
             )
             uow.products.add(product)
-            uow.commit()
+            _audit_created(tx, principal, "product", product, _PRODUCT_FIELDS)
+            tx.commit()
             return product
 
     def list_products(
@@ -283,14 +290,21 @@ class CatalogService:
         clean_email = p.capture(lambda: EmailAddress.parse(email) if email else None)
         clean_phone = p.capture(lambda: PhoneNumber.parse(phone, region=region) if phone else None)
         p.raise_if_any()
-        with self._ctx.uow_factory() as uow:
-            supplier = uow.suppliers.get(supplier_id)
+        with self._ctx.transaction() as tx:
+            supplier = tx.uow.suppliers.get(supplier_id)
             if supplier is None:
                 raise NotFoundError("supplier", supplier_id)
-            supplier.name = clean_name or supplier.name
-            supplier.email = clean_email or supplier.email
-            supplier.phone = clean_phone or supplier.phone
-            uow.commit()
+            _audit_changed(
+                tx,
+                principal,
+                "supplier",
+                supplier,
+                _SUPPLIER_FIELDS,
+                name=clean_name or supplier.name,
+                email=clean_email or supplier.email,
+                phone=clean_phone or supplier.phone,
+            )
+            tx.commit()
             return supplier
 
     def set_supplier_active(
@@ -307,12 +321,14 @@ class CatalogService:
         .. versionadded:: 0.3
         """
         self._require_manager(principal)
-        with self._ctx.uow_factory() as uow:
-            supplier = uow.suppliers.get(supplier_id)
+        with self._ctx.transaction() as tx:
+            supplier = tx.uow.suppliers.get(supplier_id)
             if supplier is None:
                 raise NotFoundError("supplier", supplier_id)
-            supplier.is_active = bool(active)
-            uow.commit()
+            _audit_changed(
+                tx, principal, "supplier", supplier, _SUPPLIER_FIELDS, is_active=bool(active)
+            )
+            tx.commit()
             return supplier
 
     def update_product(
@@ -349,7 +365,8 @@ class CatalogService:
                 clean_kind = ProductKind(str(kind).strip().lower())
             except ValueError:
                 p.add("kind", f"{kind!r} is not one of {', '.join(ProductKind)}", "invalid_choice")
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             product = uow.products.get(product_id)
             if product is None:
                 raise NotFoundError("product", product_id)
@@ -357,12 +374,19 @@ class CatalogService:
             if location_id is not None and uow.locations.get(location_id) is None:
                 p.add("location_id", f"no location {location_id}", "unknown_reference")
             p.raise_if_any()
-            product.name = clean_name or product.name
-            product.description = clean_description or product.description
-            product.kind = clean_kind or product.kind
-            product.supplier_id = supplier_id or product.supplier_id
-            product.location_id = location_id or product.location_id
-            uow.commit()
+            _audit_changed(
+                tx,
+                principal,
+                "product",
+                product,
+                _PRODUCT_FIELDS,
+                name=clean_name or product.name,
+                description=clean_description or product.description,
+                kind=clean_kind or product.kind,
+                supplier_id=supplier_id or product.supplier_id,
+                location_id=location_id or product.location_id,
+            )
+            tx.commit()
             return product
 
     def set_product_active(
@@ -377,12 +401,14 @@ class CatalogService:
         .. versionadded:: 0.3
         """
         self._require_manager(principal)
-        with self._ctx.uow_factory() as uow:
-            product = uow.products.get(product_id)
+        with self._ctx.transaction() as tx:
+            product = tx.uow.products.get(product_id)
             if product is None:
                 raise NotFoundError("product", product_id)
-            product.is_active = bool(active)
-            uow.commit()
+            _audit_changed(
+                tx, principal, "product", product, _PRODUCT_FIELDS, is_active=bool(active)
+            )
+            tx.commit()
             return product
 
     def search_products(
@@ -627,3 +653,57 @@ def _refuse_taken_code(
     if holder is not None:
         msg = f"{entity} code {code} is taken"
         raise DuplicateError(msg, entity=entity, existing_id=holder.id)
+
+
+#: The fields of reference data that audit entries record.
+_LOCATION_FIELDS = ("code", "name", "kind", "address", "is_active")
+_SUPPLIER_FIELDS = ("code", "name", "email", "phone", "is_active")
+_PRODUCT_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "supplier_id",
+    "location_id",
+    "description",
+    "is_active",
+)
+
+
+def _audit_created(
+    tx: Transaction,
+    principal: Principal,
+    entity: str,
+    record: Location | Supplier | Product,
+    fields: tuple[str, ...],
+) -> None:
+    tx.audit(
+        principal,
+        entity=entity,
+        entity_id=record.id,
+        action=AuditAction.CREATED,
+        new=snapshot(record, fields),
+    )
+
+
+def _audit_changed(
+    tx: Transaction,
+    principal: Principal,
+    entity: str,
+    record: Location | Supplier | Product,
+    fields: tuple[str, ...],
+    **changes: object,
+) -> None:
+    """Set ``changes`` on ``record`` and audit what differs (nothing when nothing does).
+
+    A change of ``is_active`` alone is audited as activated or deactivated.
+    """
+    before = snapshot(record, fields)
+    for name, value in changes.items():
+        setattr(record, name, value)
+    old, new = diff(before, snapshot(record, fields))
+    if not new:
+        return
+    action = AuditAction.UPDATED
+    if set(new) == {"is_active"}:
+        action = AuditAction.ACTIVATED if record.is_active else AuditAction.DEACTIVATED
+    tx.audit(principal, entity=entity, entity_id=record.id, action=action, old=old, new=new)

@@ -28,6 +28,7 @@ from bookingcore.domain.values import BookingId, BookingItemId, SupplierId
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._settlement import advance_if_paid, paid_for
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.events import EventDispatcher, HandlerContext
@@ -159,7 +160,9 @@ class BookingItemService:
     def cancel(self, item_id: BookingItemId, *, principal: Principal) -> BookingItem:
         """Staff cancel an item: it stops counting toward the booking's total.
 
-        If every other live item is confirmed and the booking is at
+        If what was paid now covers the lower total, a ``payment_pending``
+        booking moves to ``payment_confirmed``, as a capture would. If every
+        other live item is confirmed (and one is left) and the booking is at
         ``payment_confirmed``, the booking moves on to ``supplier_confirmed``.
 
         Raises:
@@ -184,6 +187,15 @@ class BookingItemService:
                 new={"total": str(booking.total)},
                 reason=f"item {item.description} cancelled",
                 booking_id=booking.id,
+            )
+            # The lower total may be paid already: on to payment_confirmed, as a capture would.
+            advance_if_paid(
+                self._ctx,
+                tx,
+                booking,
+                paid=paid_for(tx.uow, booking),
+                principal=principal,
+                note=f"paid in full once item {item.description} was cancelled",
             )
             self._advance_if_all_confirmed(tx, booking, principal)
             tx.commit()
@@ -216,8 +228,10 @@ class BookingItemService:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
         if not lifecycle.allows(booking.status, SUPPLIER_CONFIRMED):
             return
-        items = tx.uow.booking_items.list_for_booking(booking.id)
-        if all(item.is_confirmed or item.is_cancelled for item in items):
+        # The rule of advance_if_suppliers_confirmed: a booking left without live items
+        # (every one cancelled) has nothing its suppliers confirmed, and stays where it is.
+        live = [i for i in tx.uow.booking_items.list_for_booking(booking.id) if not i.is_cancelled]
+        if live and all(item.is_confirmed for item in live):
             self._bookings.advance_in(
                 tx,
                 booking,

@@ -25,14 +25,18 @@ those states cannot order (between ``pending``, ``requires_action`` and
 ``failed``) is decided by the provider's current state, when the provider can
 be asked (``ProviderCapabilities.fetch_state``).
 
-**Bookings move through the one booking path.** When a booking's captured
-payments (less refunds) cover its total, the booking moves with
-:meth:`~bookingcore.domain.Booking.move` to ``payment_confirmed`` (the travel
-lifecycle) or ``confirmed`` (the others), when its lifecycle allows that move
-from where it is. A payment for a cancelled booking never takes seats back:
-``PaymentSettings.late_payments`` chooses to refund it automatically or to
-flag it for staff (an audit entry and the payment's ``needs_attention``
-metadata).
+**Bookings move through the one booking path.** Money taken for a travel
+booking still at ``booking_created`` moves it to ``payment_pending``; when a
+booking's captured payments (less refunds) cover its total, the booking moves
+with :meth:`~bookingcore.domain.Booking.move` to ``payment_confirmed`` (the
+travel lifecycle) or ``confirmed`` (the others), when its lifecycle allows that
+move from where it is. Nothing is due on a booking that is cancelled or ended
+without seats (``refunded``): intents and manual payments for it are refused.
+A payment captured for it anyway (an intent made before) never takes seats
+back: ``PaymentSettings.late_payments`` chooses to refund it automatically or
+to flag it for staff (an audit entry and the payment's ``needs_attention``
+metadata). A capture that takes more than was due when it arrived (two intents
+paid for one balance) is flagged the same way, for staff to refund the excess.
 
 **Every capture is invoiced, every settled refund credited.** In the
 transaction that records a captured payment, an :class:`~bookingcore.domain.Invoice`
@@ -69,7 +73,6 @@ from bookingcore.domain.invoices import (
     priced_lines,
     series_key,
 )
-from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -92,12 +95,14 @@ from bookingcore.ports.payments import (
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services._suppliers import advance_if_suppliers_confirmed
+from bookingcore.services._settlement import (
+    advance_if_paid,
+    balance_due,
+    closed_to_payment,
+    paid_for,
+)
 
 __all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
-
-#: The states a fully paid booking moves to, in the order they are tried.
-_PAID_STATES = ("payment_confirmed", "confirmed")
 
 #: Ids of refunds derive from their payment and key, so a retried refund finds its first.
 _REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
@@ -192,7 +197,8 @@ class PaymentService:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not pay for it.
             ValidationError: an unknown provider, a missing key, an amount in
-                another currency, not above zero, or above the balance due.
+                another currency, not above zero, or above the balance due
+                (nothing is due on a cancelled booking).
             PaymentProviderError: the provider refused or could not be reached.
         """
         gateway = self.provider(provider)
@@ -269,7 +275,8 @@ class PaymentService:
         Raises:
             PermissionDeniedError: ``principal`` is not staff who may change bookings.
             NotFoundError: no such booking.
-            ValidationError: an amount in another currency or not above zero.
+            ValidationError: on ``amount``: in another currency, not above zero,
+                or above the balance due (nothing is due on a cancelled booking).
             DuplicateError: ``reference`` was recorded before.
         """
         policy.require(
@@ -279,9 +286,7 @@ class PaymentService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             booking = self._payable(tx.uow, booking_id, principal)
-            if amount.currency != booking.currency:
-                msg = f"is in {amount.currency}; the booking is in {booking.currency}"
-                raise ValidationError.single("amount", msg, "currency_mismatch")
+            self._check_amount(amount, self._balance_due(tx.uow, booking))
             payment = Payment(
                 id=PaymentId(self._ctx.ids.new_id()),
                 booking_id=booking.id,
@@ -484,8 +489,13 @@ class PaymentService:
         self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
     ) -> bool:
         """Invoice a captured payment and settle its booking; True for a late payment."""
-        paid = self._paid(tx.uow, booking)
+        paid = paid_for(tx.uow, booking)
+        due_before = self._balance_due(tx.uow, booking, paid - payment.net_amount)
         late = self._settle_booking(tx, booking, payment, principal, paid=paid)
+        if not late and payment.currency == booking.currency and payment.net_amount > due_before:
+            excess = payment.net_amount - due_before
+            reason = f"captured {excess} more than the {due_before} due on {booking.reference}"
+            self._flag(tx, booking, payment, principal, reason)
         self._issue_invoice(tx, booking, payment, principal, paid=paid)
         return late
 
@@ -705,18 +715,10 @@ class PaymentService:
             raise NotFoundError("payment", payment_id)
         return payment
 
-    @staticmethod
-    def _paid(uow: UnitOfWork, booking: Booking) -> Money:
-        paid = Money.zero(booking.currency)
-        for payment in uow.payments.list_for_booking(booking.id):
-            if payment.currency == booking.currency:
-                paid += payment.net_amount
-        return paid
-
     def _balance_due(self, uow: UnitOfWork, booking: Booking, paid: Money | None = None) -> Money:
         """What is left to pay on ``booking``; ``paid`` when the caller read it already."""
-        due = booking.total - (self._paid(uow, booking) if paid is None else paid)
-        return due if not due.is_negative() else Money.zero(booking.currency)
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        return balance_due(lifecycle, booking, paid_for(uow, booking) if paid is None else paid)
 
     @staticmethod
     def _check_amount(amount: Money, due: Money) -> None:
@@ -744,30 +746,21 @@ class PaymentService:
         Returns True for a payment that arrived after its booking was cancelled.
         """
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-        now = self._ctx.now()
-        if lifecycle.cancelled is not None and booking.status == lifecycle.cancelled:
-            self._late_payment(tx, booking, payment, principal)
+        if closed_to_payment(lifecycle, booking.status):
+            reason = f"payment captured after booking {booking.reference} was {booking.status}"
+            self._flag(tx, booking, payment, principal, reason)
             return True
-        if paid < booking.total:
-            return False  # part paid: the balance due shows on the booking's payments
-        target = _paid_state(lifecycle, booking.status)
-        if target is None:
-            return False
-        slot = None
-        if booking.seats_to_move(target, lifecycle):
-            slot = tx.uow.slots.get_for_update(booking.slot_id)
-        raised = booking.move(
-            target,
-            lifecycle=lifecycle,
-            author=self._ctx.author(principal, now),
-            slot=slot,
+        # Part paid: on to payment_pending at most; the balance due shows on its payments.
+        advance_if_paid(
+            self._ctx,
+            tx,
+            booking,
+            paid=paid,
+            principal=principal,
             note=f"paid by {payment.provider} {payment.provider_reference}",
             # Marks the move as a payment's (partner webhooks send it as booking.paid).
             metadata={PAYMENT_METADATA_KEY: str(payment.id)},
         )
-        tx.record(raised)
-        # Every supplier had confirmed before the payment: on to supplier_confirmed.
-        advance_if_suppliers_confirmed(self._ctx, tx, booking)
         return False
 
     # ------------------------------------------------------------------ invoices
@@ -921,10 +914,11 @@ class PaymentService:
             booking_id=payment.booking_id,
         )
 
-    def _late_payment(
-        self, tx: Transaction, booking: Booking, payment: Payment, principal: Principal
+    @staticmethod
+    def _flag(
+        tx: Transaction, booking: Booking, payment: Payment, principal: Principal, reason: str
     ) -> None:
-        reason = f"payment captured after booking {booking.reference} was cancelled"
+        """Flag ``payment`` for staff: ``needs_attention`` in its metadata and an audit entry."""
         payment.metadata = {**payment.metadata, "needs_attention": reason}
         tx.audit(
             principal,
@@ -935,11 +929,3 @@ class PaymentService:
             reason=reason,
             booking_id=booking.id,
         )
-
-
-def _paid_state(lifecycle: Lifecycle, status: str) -> str | None:
-    """The state a fully paid booking moves to from ``status``, if its lifecycle has one."""
-    for state in _PAID_STATES:
-        if lifecycle.allows(status, state):
-            return state
-    return None

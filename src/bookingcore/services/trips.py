@@ -20,6 +20,7 @@ from datetime import date, datetime
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
+from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.quotations import QuotationStatus
@@ -263,7 +264,7 @@ class ItineraryService:
 
 
 class TravelDocumentService:
-    """Generate a booking's quotation, vouchers and itinerary on demand, versioned.
+    """Generate a booking's quotation, vouchers, itinerary and invoices on demand, versioned.
 
     Each call writes new versions: the file goes to the
     :class:`~bookingcore.ports.DocumentStore` under
@@ -302,7 +303,9 @@ class TravelDocumentService:
 
         ``quotation``: the approved quotation the booking was made from;
         ``voucher``: one per live supplier item; ``itinerary``: the plan (made
-        from the items first if there is none).
+        from the items first if there is none); ``invoice``: one per invoice and
+        credit note issued for the booking's payments (named by its number, its
+        numbers as issued; none before a payment was captured).
 
         Raises:
             NotFoundError: no such booking visible to ``principal``; no quotation
@@ -312,8 +315,8 @@ class TravelDocumentService:
         """
         _require_staff(principal, "generate documents")
         wanted = next((k for k in DocumentKind if k.value == kind), None)
-        if wanted not in (DocumentKind.QUOTATION, DocumentKind.VOUCHER, DocumentKind.ITINERARY):
-            msg = "generate quotation, voucher or itinerary documents here"
+        if wanted not in _ON_DEMAND:
+            msg = "generate quotation, voucher, itinerary or invoice documents here"
             raise ValidationError.single("kind", msg, "invalid_choice")
         if wanted is DocumentKind.ITINERARY:
             self._itineraries.generate(booking_id, principal=principal)
@@ -322,7 +325,12 @@ class TravelDocumentService:
         with self._ctx.uow_factory() as uow:
             booking = _visible_booking(uow, booking_id, principal)
             texts: list[tuple[str, str]] = []
-            if wanted is DocumentKind.QUOTATION:
+            issued: dict[str, Invoice] = {}  # the invoice behind each stem, for invoices
+            if wanted is DocumentKind.INVOICE:
+                for invoice in uow.invoices.list_for_booking(booking_id):
+                    issued[invoice.number] = invoice
+                    texts.append((invoice.number, _invoice_text(invoice, business)))
+            elif wanted is DocumentKind.QUOTATION:
                 texts.append(("quotation", self._quotation_text(uow, booking, business)))
             elif wanted is DocumentKind.VOUCHER:
                 items = [
@@ -341,7 +349,13 @@ class TravelDocumentService:
             made = []
             for stem, text in texts:
                 version = 1 + sum(1 for d in earlier if d.filename.startswith(f"{stem}-v"))
-                rendered = self._render(uow, booking, wanted, text, now=now, business=business)
+                behind = issued.get(stem)
+                shown = wanted
+                if behind is not None and behind.is_credit_note:
+                    shown = DocumentKind.CREDIT_NOTE
+                rendered = self._render(
+                    uow, booking, shown, text, now=now, business=business, invoice=behind
+                )
                 extension = rendered.filename.rpartition(".")[2] or "txt"
                 filename = f"{stem}-v{version}.{extension}"
                 if self._store is not None:
@@ -353,7 +367,7 @@ class TravelDocumentService:
                 document = Document(
                     id=DocumentId(self._ctx.ids.new_id()),
                     booking_id=booking_id,
-                    kind=wanted,
+                    kind=shown,
                     filename=filename,
                     media_type=rendered.media_type,
                     content=rendered.content,
@@ -373,8 +387,13 @@ class TravelDocumentService:
         *,
         now: datetime,
         business: str,
+        invoice: Invoice | None = None,
     ) -> RenderedDocument:
-        """``text`` as the wired renderer makes it, or as plain text without one."""
+        """``text`` as the wired renderer makes it, or as plain text without one.
+
+        An issued ``invoice`` (or credit note) goes to the renderer with the invoice
+        it credits, issued when it was: the renderer prints its numbers, not ``text``.
+        """
         if self._renderer is None:
             return RenderedDocument(text, "text/plain; charset=utf-8", f"{kind.value}.txt")
         customer = uow.customers.get(booking.customer_id)
@@ -383,6 +402,9 @@ class TravelDocumentService:
         travelers = tuple(
             t for t in (uow.travelers.get(e.traveler_id) for e in booking.travelers) if t
         )
+        credited = None
+        if invoice is not None and invoice.credited_invoice_id is not None:
+            credited = uow.invoices.get(invoice.credited_invoice_id)
         return self._renderer.render(
             DocumentData(
                 kind=kind,
@@ -391,9 +413,11 @@ class TravelDocumentService:
                 travelers=travelers,
                 location=uow.locations.get(booking.location_id),
                 product=uow.products.get(booking.product_id) if booking.product_id else None,
-                issued_at=now,
+                issued_at=now if invoice is None else invoice.issued_at,
                 business_name=business,
-                body=tuple(text.splitlines()),
+                invoice=invoice,
+                credited=credited,
+                body=() if invoice is not None else tuple(text.splitlines()),
             )
         )
 
@@ -424,6 +448,34 @@ class TravelDocumentService:
             )
         lines.append(f"Total: {quotation.total}")
         return "\n".join(lines) + "\n"
+
+
+#: The kinds of document :meth:`TravelDocumentService.generate` makes.
+_ON_DEMAND = (
+    DocumentKind.QUOTATION,
+    DocumentKind.VOUCHER,
+    DocumentKind.ITINERARY,
+    DocumentKind.INVOICE,
+)
+
+
+def _invoice_text(invoice: Invoice, business: str) -> str:
+    """An issued invoice or credit note as plain text, with its numbers as issued."""
+    title = "Credit note" if invoice.is_credit_note else "Invoice"
+    lines = [
+        f"{title} {invoice.number} ({business})",
+        f"Issued {invoice.issued_at.date().isoformat()}",
+    ]
+    lines += [f"- {line.description}: {line.amount}" for line in invoice.lines]
+    lines += [
+        f"Subtotal: {invoice.subtotal}",
+        f"Discount: {invoice.discount}",
+        f"Tax included: {invoice.tax}",
+        f"Total: {invoice.total}",
+        f"{'Refunded' if invoice.is_credit_note else 'Paid'}: {invoice.paid}",
+        f"Due: {invoice.due}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _voucher_text(uow: UnitOfWork, booking: Booking, item: BookingItem, business: str) -> str:

@@ -50,6 +50,7 @@ import pytest
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import Product, ProductKind, Supplier
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntryKind
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
@@ -111,6 +112,7 @@ from bookingcore.domain.values import (
     Money,
     PartnerId,
     PaymentId,
+    PhoneNumber,
     QuotationId,
     RefundId,
     SlotId,
@@ -674,6 +676,49 @@ class CatalogRepositoryContract(_Base):
             repo = getattr(uow, kind)
             assert [i.code for i in repo.list()] == ["A", "B", "C"]
             assert [i.code for i in repo.list(only_active=True)] == ["B", "C"]
+
+    def test_changed_products_and_suppliers_are_saved_with_their_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """What the catalog service changes (name, contact, kind, links, deactivation)
+        is written by the commit, and only by it.
+
+        .. versionadded:: 0.3
+        """
+        supplier, location = make.supplier(), make.location()
+        product = make.product(supplier_id=supplier.id)
+        with uow_factory() as uow:
+            uow.suppliers.add(supplier)
+            uow.locations.add(location)
+            uow.products.add(product)
+            uow.commit()
+
+        def change(uow: UnitOfWork) -> tuple[Supplier, Product]:
+            found, offered = uow.suppliers.get(supplier.id), uow.products.get(product.id)
+            assert found is not None
+            assert offered is not None
+            found.name = "Lakeside Hotel"
+            found.email = EmailAddress.parse("desk@lakeside.example")
+            found.phone = PhoneNumber.parse("+919876543210")
+            found.is_active = False
+            offered.kind = ProductKind.HOTEL
+            offered.description = "Lake view, two nights"
+            offered.location_id = location.id
+            offered.is_active = False
+            return found, offered
+
+        with uow_factory() as uow:
+            change(uow)
+            uow.rollback()
+        with uow_factory() as uow:
+            assert uow.suppliers.get(supplier.id) == supplier
+            assert uow.products.get(product.id) == product
+            changed = change(uow)
+            uow.commit()
+        with uow_factory() as uow:
+            assert (uow.suppliers.get(supplier.id), uow.products.get(product.id)) == changed
+            assert uow.suppliers.list(only_active=True) == []
+            assert uow.products.list(only_active=True) == []
 
 
 class SlotRepositoryContract(_Base):
