@@ -61,10 +61,19 @@ from bookingcore.domain.events import (
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import request_digest
+from bookingcore.domain.import_people import (
+    CUSTOMER_COLUMNS,
+    TRAVELER_COLUMNS,
+    CustomerRow,
+    CustomerRowValidator,
+    TravelerRow,
+    TravelerRowValidator,
+)
 from bookingcore.domain.import_rows import COLUMNS, ColumnMapping, ColumnSpec, ValidRow, map_header
 from bookingcore.domain.imports import (
     CellProblem,
     ImportJob,
+    ImportKind,
     ImportRowError,
     ImportStatus,
     SourceRow,
@@ -137,9 +146,11 @@ from bookingcore.domain.waitlist import (
 __all__ = [
     "APPOINTMENT",
     "COLUMNS",
+    "CUSTOMER_COLUMNS",
     "PRESETS",
     "RESERVATION",
     "TRAVEL",
+    "TRAVELER_COLUMNS",
     "Actor",
     "ActorKind",
     "Advisor",
@@ -182,6 +193,8 @@ __all__ = [
     "Cursor",
     "Customer",
     "CustomerRegistered",
+    "CustomerRow",
+    "CustomerRowValidator",
     "CustomerStats",
     "CustomerTally",
     "Delivery",
@@ -193,6 +206,7 @@ __all__ = [
     "Gender",
     "Grouping",
     "ImportJob",
+    "ImportKind",
     "ImportRowError",
     "ImportStatus",
     "ImportTally",
@@ -247,6 +261,8 @@ __all__ = [
     "TaxRates",
     "Traveler",
     "TravelerChanged",
+    "TravelerRow",
+    "TravelerRowValidator",
     "Trip",
     "TripId",
     "ValidRow",

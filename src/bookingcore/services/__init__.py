@@ -64,6 +64,7 @@ from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportPlan,
     ImportPreview,
+    ImportRow,
     ImportService,
     PreviewRow,
     Progress,
@@ -149,6 +150,7 @@ __all__ = [
     "HandlerContext",
     "ImportPlan",
     "ImportPreview",
+    "ImportRow",
     "ImportService",
     "InvoiceService",
     "ItineraryService",

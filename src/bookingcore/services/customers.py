@@ -264,22 +264,7 @@ class CustomerService:
         if existing is not None:
             if not policy.can_change_customer(principal, existing):
                 return CustomerMatch(None, existing.id, created=False)
-            if (name and existing.name is None) or (email and existing.email is None):
-                before = snapshot(existing, _PROFILE)
-                existing.complete_profile(
-                    now=now,
-                    name=name if existing.name is None else None,
-                    email=email if existing.email is None else None,
-                )
-                old, new = diff(before, snapshot(existing, _PROFILE))
-                tx.audit(
-                    principal,
-                    entity="customer",
-                    entity_id=existing.id,
-                    action=AuditAction.UPDATED,
-                    old=old,
-                    new=new,
-                )
+            self.fill_blanks(tx, existing, principal=principal, name=name, email=email)
             return CustomerMatch(existing, existing.id, created=False)
         is_partner = principal.kind is PrincipalKind.PARTNER
         partner_id = principal.id if is_partner else None
@@ -313,6 +298,42 @@ class CustomerService:
             )
         )
         return CustomerMatch(customer, customer.id, created=True)
+
+    def fill_blanks(
+        self,
+        tx: Transaction,
+        customer: Customer,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        email: EmailAddress | None = None,
+    ) -> bool:
+        """Inside the transaction ``tx``: give ``customer`` the ``name`` and ``email`` they lack.
+
+        Fields already set are kept. A change leaves an audit entry; returns
+        whether anything changed. The caller checked that ``principal`` may
+        change the customer (:func:`~bookingcore.domain.policy.can_change_customer`).
+
+        .. versionadded:: 0.3
+        """
+        if not ((name and customer.name is None) or (email and customer.email is None)):
+            return False
+        before = snapshot(customer, _PROFILE)
+        customer.complete_profile(
+            now=self._ctx.now(),
+            name=name if customer.name is None else None,
+            email=email if customer.email is None else None,
+        )
+        old, new = diff(before, snapshot(customer, _PROFILE))
+        tx.audit(
+            principal,
+            entity="customer",
+            entity_id=customer.id,
+            action=AuditAction.UPDATED,
+            old=old,
+            new=new,
+        )
+        return True
 
     def get(self, customer_id: CustomerId, *, principal: Principal) -> Customer:
         """The customer with this id.

@@ -1,0 +1,288 @@
+"""What the import pipeline asks of one kind of row, and the customers and travelers kinds.
+
+:class:`~bookingcore.services.imports.ImportService` reads, validates, chunks,
+counts, resumes and reports the same way whatever a file holds; a
+:class:`RowRules` is the part that differs: how a valid row is written
+(:class:`RowWriter`), which rows repeat one another within the file, and how a
+rule broken while writing is shown at the cell to blame. The bookings kind's
+rules live beside the booking path in ``imports.py``; this module holds the
+customers and travelers kinds, which write through the customers and travelers
+services' own paths (:meth:`CustomerService.find_or_create`,
+:meth:`CustomerService.fill_blanks`, :meth:`TravelerService.create`,
+:meth:`TravelerService.revise`), never a second way to make a customer.
+
+The people kinds keep no state between rows: each row asks the unit of work,
+which sees the rows its transaction already wrote. A real run writes a chunk a
+transaction (earlier chunks are committed); a dry run or a preview writes the
+whole file in one transaction that is never committed. Either way a row meets
+what every earlier row of the file made, so the dry run agrees with the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+import attrs
+
+from bookingcore.domain import policy
+from bookingcore.domain.customers import Customer, Traveler, TravelerDetails
+from bookingcore.domain.import_people import CustomerRow, TravelerRow
+from bookingcore.domain.import_rows import ColumnMapping
+from bookingcore.domain.imports import CellProblem, SourceRow
+from bookingcore.domain.policy import Principal
+from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.values import EmailAddress, PhoneNumber
+from bookingcore.errors import BookingError, PermissionDeniedError, ValidationError
+from bookingcore.services._context import Transaction
+from bookingcore.services.customers import CustomerService
+from bookingcore.services.travelers import TravelerService
+
+__all__ = ["CustomerRules", "RowChecker", "RowRules", "RowWriter", "TravelerRules"]
+
+
+class RowChecker(Protocol):
+    """Validates the rows of one file (the bookings kind's ``RowValidator`` is one)."""
+
+    mapping: ColumnMapping
+    has_cells: bool
+
+    def raw(self, row: SourceRow) -> dict[str, str]:
+        """The row as the file's header name -> cell text."""
+        ...
+
+    def validate(self, row: SourceRow) -> Any:
+        """The valid row, or the ``list`` of the row's :class:`CellProblem`."""
+        ...
+
+
+class RowWriter(Protocol):
+    """Writes valid rows inside the transaction it was last loaded with."""
+
+    def load(self, tx: Transaction, rows: Sequence[Any]) -> None:
+        """Work in ``tx`` from now on; ``rows`` are the valid rows about to be applied."""
+        ...
+
+    def apply(self, row: Any) -> str:
+        """Write ``row``: ``"create"``, ``"update"`` or ``"skip"``.
+
+        Raises:
+            ValidationError, ConflictError, InvalidTransitionError: the rule the row breaks.
+        """
+        ...
+
+
+class RowRules(Protocol):
+    """Everything about one kind of row that the pipeline does not decide itself."""
+
+    #: Rows a dry run writes in one never-committed transaction; ``None``: the whole file.
+    dry_run_batch: int | None
+
+    def writer(self, *, lock: bool) -> RowWriter:
+        """A writer; ``lock=False`` for a dry run or preview (nothing is committed)."""
+        ...
+
+    def in_file_duplicate(self, row: Any) -> tuple[CellProblem, ...]:
+        """Why ``row`` may not be applied as a repeat of an earlier row of the file (or ``()``)."""
+        ...
+
+    def problems_of(self, exc: BookingError, row: Any) -> tuple[CellProblem, ...]:
+        """``exc``, raised while writing ``row``, as the row's problems."""
+        ...
+
+    def raw_of(self, row: Any) -> dict[str, str]:
+        """The cells of a valid row that a rule refused, for its error record."""
+        ...
+
+
+#: Which column a field named in a service's error is shown at.
+_CUSTOMER_FIELDS = {
+    "phone": "customer_phone",
+    "customer_phone": "customer_phone",
+    "email": "customer_email",
+    "customer_email": "customer_email",
+    "name": "customer_name",
+    "customer_name": "customer_name",
+}
+_TRAVELER_FIELDS = {
+    "customer_phone": "customer_phone",
+    "customer_email": "customer_email",
+    "name": "traveler_name",
+    "age": "age",
+    "birth_date": "birth_date",
+    "gender": "gender",
+    "phone": "traveler_phone",
+    "emergency_contact_name": "emergency_contact_name",
+    "emergency_contact_phone": "emergency_contact_phone",
+    "special_requirements": "special_requirements",
+}
+
+
+@attrs.define
+class _PeopleRules:
+    """The customers and travelers kinds: no in-file register, errors at the named field."""
+
+    validator: Any
+    principal: Principal
+    customers: CustomerService
+    travelers: TravelerService
+    dry_run_batch: int | None = None
+    #: service field -> the column its problems are shown at
+    fields: ClassVar[Mapping[str, str]] = {}
+
+    def in_file_duplicate(self, row: Any) -> tuple[CellProblem, ...]:
+        # A repeated person finds what the earlier row made: it is filled in or skipped.
+        return ()
+
+    def problems_of(self, exc: BookingError, row: Any) -> tuple[CellProblem, ...]:
+        source = SourceRow(row.number, row.cells)
+        if isinstance(exc, ValidationError):
+            return tuple(
+                self.validator.problem_at(
+                    source, self.fields.get(error.field, ""), error.message, error.code
+                )
+                for error in exc.errors
+            )
+        return (CellProblem(str(exc), exc.code),)
+
+    def raw_of(self, row: Any) -> dict[str, str]:
+        raw: dict[str, str] = self.validator.raw(SourceRow(row.number, row.cells))
+        return raw
+
+
+@attrs.define
+class CustomerRules(_PeopleRules):
+    """The customers kind: find each row's customer by phone, then email; fill or register."""
+
+    fields: ClassVar[Mapping[str, str]] = _CUSTOMER_FIELDS
+
+    def writer(self, *, lock: bool) -> RowWriter:
+        return _CustomerWriter(self.customers, self.principal)
+
+
+@attrs.define
+class TravelerRules(_PeopleRules):
+    """The travelers kind: save each row's traveler under the customer the row names."""
+
+    fields: ClassVar[Mapping[str, str]] = _TRAVELER_FIELDS
+
+    def writer(self, *, lock: bool) -> RowWriter:
+        return _TravelerWriter(self.customers, self.travelers, self.principal)
+
+
+class _Writer:
+    def __init__(self, customers: CustomerService, principal: Principal) -> None:
+        self._customers = customers
+        self._principal = principal
+        self._tx: Transaction | None = None
+
+    def load(self, tx: Transaction, rows: Sequence[Any]) -> None:
+        self._tx = tx
+
+    @property
+    def tx(self) -> Transaction:
+        assert self._tx is not None, "load() a chunk first"
+        return self._tx
+
+    def _find(
+        self, phone: PhoneNumber | None, email: EmailAddress | None, *, column: str
+    ) -> Customer | None:
+        """The stored customer with ``phone``, else the one with ``email``; one we may change."""
+        uow = self.tx.uow
+        found = uow.customers.get_by_phone(phone) if phone is not None else None
+        if found is None and email is not None:
+            found = uow.customers.find_by_emails([email]).get(email)
+        if found is not None and not policy.can_change_customer(self._principal, found):
+            msg = "belongs to a customer this import may not change"
+            raise ValidationError.single(column, msg, "not_yours")
+        return found
+
+
+class _CustomerWriter(_Writer):
+    def apply(self, row: CustomerRow) -> str:
+        found = self._find(row.phone, row.email, column="customer_phone")
+        if found is not None:
+            changed = self._customers.fill_blanks(
+                self.tx, found, principal=self._principal, name=row.name, email=row.email
+            )
+            return "update" if changed else "skip"
+        if row.phone is None:
+            msg = "no customer has this email; a phone number is needed to register one"
+            raise ValidationError.single("customer_email", msg, "unknown_customer")
+        match = self._customers.find_or_create(
+            self.tx,
+            row.phone,
+            principal=self._principal,
+            name=row.name,
+            email=row.email,
+            source=BookingSource.IMPORT,
+        )
+        if match.customer is None:  # pragma: no cover - _find refused it already
+            msg = "belongs to a customer this import may not change"
+            raise PermissionDeniedError(msg)
+        return "create" if match.created else "skip"
+
+
+class _TravelerWriter(_Writer):
+    def __init__(
+        self, customers: CustomerService, travelers: TravelerService, principal: Principal
+    ) -> None:
+        super().__init__(customers, principal)
+        self._travelers = travelers
+
+    def apply(self, row: TravelerRow) -> str:
+        column = "customer_phone" if row.customer_phone is not None else "customer_email"
+        customer = self._find(row.customer_phone, row.customer_email, column=column)
+        if customer is None:
+            msg = "no customer has this phone or email; import the customers first"
+            raise ValidationError.single(column, msg, "unknown_customer")
+        details = row.details
+        same = _same_traveler(self.tx.uow.travelers.list_for_customer(customer.id), details)
+        if same is None:
+            self._travelers.create(self.tx, customer.id, details, principal=self._principal)
+            return "create"
+        filled = _filled(same, details)
+        if filled is None:
+            return "skip"
+        self._travelers.revise(self.tx, same, filled, principal=self._principal)
+        return "update"
+
+
+def _same_traveler(saved: Sequence[Traveler], details: TravelerDetails) -> Traveler | None:
+    """The saved traveler ``details`` describe: the same name (any case) and, when both
+    have one, the same birth date; the oldest such one."""
+    wanted = details.name.casefold()
+    for traveler in saved:
+        if traveler.name.casefold() != wanted:
+            continue
+        if None not in (traveler.birth_date, details.birth_date) and (
+            traveler.birth_date != details.birth_date
+        ):
+            continue
+        return traveler
+    return None
+
+
+def _filled(traveler: Traveler, details: TravelerDetails) -> TravelerDetails | None:
+    """``traveler``'s details with the fields it lacks taken from ``details``; ``None``
+    when ``details`` fill in nothing (stored values always win)."""
+    stored = TravelerDetails(
+        name=traveler.name,
+        age=traveler.age,
+        birth_date=traveler.birth_date,
+        gender=None if traveler.gender is None else traveler.gender.value,
+        phone=None if traveler.phone is None else traveler.phone.e164,
+        emergency_contact_name=traveler.emergency_contact_name,
+        emergency_contact_phone=(
+            None
+            if traveler.emergency_contact_phone is None
+            else traveler.emergency_contact_phone.e164
+        ),
+        special_requirements=traveler.special_requirements,
+    )
+    blanks = {
+        name: getattr(details, name)
+        for name in (a.name for a in attrs.fields(TravelerDetails))
+        if getattr(stored, name) is None and getattr(details, name) is not None
+    }
+    return attrs.evolve(stored, **blanks) if blanks else None
