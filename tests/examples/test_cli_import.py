@@ -162,22 +162,23 @@ def test_a_users_file_then_a_participants_file_become_customers_and_their_travel
     with (workdir / "users.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows(
             [
-                ["Name", "Mobile", "Email", "legacy_id"],
-                ["Asha Rao", "+919812345678", "asha@example.com", "17"],
-                ["Ravi Kumar", "12345", "", "18"],
+                ["Name", "Mobile", "Email", "legacy_id", "signed_up"],
+                ["Asha Rao", "+919812345678", "asha@example.com", "17", "2019"],
+                ["Ravi Kumar", "12345", "", "18", "2020"],
             ]
         )
     with (workdir / "participants.csv").open("w", newline="") as handle:
         csv.writer(handle).writerows(
             [
-                ["participant_name", "customer_phone", "dob", "dietary"],
-                ["Kiran Rao", "+919812345678", "2015-06-01", "vegan"],
+                ["participant_name", "user_id", "dob", "dietary"],
+                ["Kiran Rao", "17", "2015-06-01", "vegan"],
             ]
         )
     code, out = invoke("import", "users.csv", "--kind", "customers", "--preview")
     assert code == 0, out
     assert "customer_phone  <- Mobile" in out
-    assert "not imported: legacy_id" in out
+    assert "customer_external_id <- legacy_id" in out
+    assert "not imported: signed_up" in out
     code, out = invoke("import", "users.csv", "--kind", "customers")
     assert code == 0, out
     assert "Error report: users.errors.csv" in out
@@ -194,7 +195,7 @@ def test_a_users_file_then_a_participants_file_become_customers_and_their_travel
         assert [(j.created, j.skipped, j.failed) for j in jobs] == [(0, 1, 1), (1, 0, 0), (1, 0, 1)]
         asha = core.customers.find_by_phone("+919812345678", principal=CLI)
         assert asha is not None
-        assert asha.name == "Asha Rao"
+        assert (asha.name, asha.external_id) == ("Asha Rao", "17")
         [kid] = core.travelers.list(asha.id, principal=CLI)
         assert (kid.name, kid.special_requirements) == ("Kiran Rao", "Dietary: vegan")
     code, out = invoke("import", "users.csv", "--kind", "users")

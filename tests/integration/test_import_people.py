@@ -34,7 +34,7 @@ from bookingcore_adapters.sql import SqlStore
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 CUSTOMERS = ImportSettings(kind="customers")
 TRAVELERS = ImportSettings(kind=ImportKind.TRAVELERS)
-CUSTOMER_HEADER = ("Full Name", "Mobile", "E-mail", "Legacy ID")
+CUSTOMER_HEADER = ("Full Name", "Mobile", "E-mail", "Signed up")
 TRAVELER_HEADER = ("participant_name", "customer_phone", "customer_email", "dob", "gender",
                    "dietary", "medical", "emergency_contact", "emergency_phone",
                    "passport")  # fmt: skip
@@ -194,7 +194,7 @@ class TestCustomersFile:
     def test_a_file_without_a_phone_or_email_column_is_refused_before_anything_starts(
         self, core: BookingCore
     ) -> None:
-        source = ListSource(("Full Name", "Legacy ID"), [("Asha Rao", "1")])
+        source = ListSource(("Full Name", "Signed up"), [("Asha Rao", "2019")])
         with pytest.raises(ValidationError) as caught:
             core.imports.start(source, principal=ADMIN, settings=CUSTOMERS)
         assert (caught.value.errors[0].field, caught.value.errors[0].code) == (
@@ -202,7 +202,7 @@ class TestCustomersFile:
             "missing_column",
         )
         assert core.imports.list(principal=ADMIN).items == []
-        wrong = ImportSettings(kind="customers", mapping={"Legacy ID": "customer_id"})
+        wrong = ImportSettings(kind="customers", mapping={"Signed up": "signup"})
         with pytest.raises(ValidationError) as unknown:
             core.imports.preview(source, principal=ADMIN, settings=wrong)
         assert unknown.value.errors[0].code == "unknown_column"
@@ -227,7 +227,7 @@ class TestCustomersFile:
             "customer_phone": "Mobile",
             "customer_email": "E-mail",
         }
-        assert preview.extra_columns == ("Legacy ID",)
+        assert preview.extra_columns == ("Signed up",)
         plan = core.imports.dry_run(source, principal=ADMIN, settings=CUSTOMERS)
         assert (plan.would_create, plan.would_update, plan.would_skip, plan.failed) == (1, 1, 1, 1)
         assert len(customers(core)) == 1
@@ -368,9 +368,105 @@ class TestTravelersFile:
         assert [t.name for t in core.travelers.list(owner.id, principal=ADMIN)] == ["Traveler 0"]
 
 
+class TestExternalIds:
+    """The old system's ids: ``users.id`` on each customer, ``participants.user_id`` naming them."""
+
+    HEADER = ("id", "name", "phone", "email")
+
+    def test_participants_naming_only_their_users_id_find_the_imported_customer(
+        self, core: BookingCore
+    ) -> None:
+        users = ListSource(
+            self.HEADER,
+            [("17", "Asha Rao", phone(1), ""), ("18", "Ravi Kumar", phone(2), "ravi@example.com")],
+        )
+        job = core.imports.run_file(users, principal=ADMIN, settings=CUSTOMERS)
+        assert (job.created, job.failed) == (2, 0)
+        participants = ListSource(
+            ("user_id", "participant_name", "dob"),
+            [("17", "Kiran Rao", "2015-06-01"), ("18", "Ravi Kumar", ""), ("99", "Nobody", "")],
+        )
+        job = core.imports.run_file(participants, principal=ADMIN, settings=TRAVELERS)
+
+        assert (job.created, job.failed) == (2, 1)
+        assert errors(core, job.id)[4][:2] == ("unknown_customer", "user_id")
+        asha = core.customers.find_by_phone(phone(1), principal=ADMIN)
+        assert asha is not None
+        assert asha.external_id == "17"
+        assert [t.name for t in core.travelers.list(asha.id, principal=ADMIN)] == ["Kiran Rao"]
+
+    def test_the_id_finds_the_customer_first_fills_a_blank_one_and_never_overwrites_another(
+        self, core: BookingCore
+    ) -> None:
+        """An id on file finds its customer even with a new phone; a customer found by
+        phone gets the row's id if they have none; a different id on file is refused."""
+        core.imports.run_file(
+            ListSource(self.HEADER, [("17", "Asha Rao", phone(1), "")]),
+            principal=ADMIN,
+            settings=CUSTOMERS,
+        )
+        ravi = core.customers.register(phone(2), principal=ADMIN).customer
+        source = ListSource(
+            self.HEADER,
+            [
+                ("17", "", phone(5), "asha@example.com"),  # new phone: found by id, email filled
+                ("18", "Ravi Kumar", phone(2), ""),  # found by phone: id and name filled
+                ("19", "", phone(1), ""),  # Asha's phone with another id
+            ],
+        )
+        job = core.imports.run_file(source, principal=ADMIN, settings=CUSTOMERS)
+
+        assert (job.created, job.updated, job.failed) == (0, 2, 1)
+        assert errors(core, job.id)[4][:2] == ("external_id_mismatch", "id")
+        found = {c.external_id: c for c in customers(core)}
+        assert sorted(found) == ["17", "18"]
+        assert (found["17"].phone.e164, str(found["17"].email)) == (phone(1), "asha@example.com")
+        assert (found["18"].id, found["18"].name) == (ravi.id, "Ravi Kumar")
+        trail = core.audit.trail("customer", ravi.id, principal=ADMIN)
+        assert trail[-1].new_values == {"name": "Ravi Kumar", "external_id": "18"}
+
+        again = core.imports.run_file(source, principal=ADMIN, settings=CUSTOMERS)
+        assert (again.created, again.updated, again.skipped, again.failed) == (0, 0, 2, 1)
+
+    def test_an_erased_customer_is_no_longer_found_by_their_old_id(self, core: BookingCore) -> None:
+        core.imports.run_file(
+            ListSource(self.HEADER, [("17", "Asha Rao", phone(1), "")]),
+            principal=ADMIN,
+            settings=CUSTOMERS,
+        )
+        [asha] = customers(core)
+        core.privacy.erase_customer(asha.id, principal=ADMIN)
+        job = core.imports.run_file(
+            ListSource(("user_id", "participant_name"), [("17", "Kiran Rao")]),
+            principal=ADMIN,
+            settings=TRAVELERS,
+        )
+        assert errors(core, job.id)[2][0] == "unknown_customer"
+
+
 def test_a_settings_kind_that_names_no_kind_is_refused_naming_the_field() -> None:
     with pytest.raises(ValidationError) as caught:
         ImportSettings(kind="users")
     assert caught.value.errors[0].field == "kind"
     assert ImportSettings.from_dict(CUSTOMERS.to_dict()) == CUSTOMERS
     assert CUSTOMERS.to_dict()["kind"] == "customers"
+
+
+def test_worker_processes_validate_people_rows_as_this_process_does() -> None:
+    """``workers=2`` pickles the travelers validator into fresh interpreters: same outcome."""
+    outcomes = []
+    for workers in (1, 2):
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work, clock=FixedClock(), ids=SequentialIds()
+        )
+        core.customers.register(phone(1), principal=ADMIN)
+        source = ListSource(
+            TRAVELER_HEADER,
+            [traveler(f"Traveler {n}", customer_phone=phone(1 + n % 2), born="2001-02-03")
+             for n in range(6)] + [traveler("Bad Date", customer_phone=phone(1), born="soon")],
+        )  # fmt: skip
+        chosen = ImportSettings(kind="travelers", workers=workers, chunk_size=2)
+        job = core.imports.run_file(source, principal=ADMIN, settings=chosen)
+        outcomes.append((job.created, job.failed, sorted(errors(core, job.id).items())))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:2] == (3, 4)

@@ -5,10 +5,12 @@ them as two files and imports them through the same pipeline as bookings
 (:class:`~bookingcore.domain.imports.ImportKind`):
 
 - a **customers** file (:data:`CUSTOMER_COLUMNS`): one customer a row, found by
-  phone and then by email;
+  their id in the old system (``customer_external_id``), then by phone, then by
+  email;
 - a **travelers** file (:data:`TRAVELER_COLUMNS`): one traveler a row, saved
-  under the customer its ``customer_phone`` or ``customer_email`` names, with
-  the fields a :class:`~bookingcore.domain.customers.Traveler` has.
+  under the customer its ``customer_external_id``, ``customer_phone`` or
+  ``customer_email`` names, with the fields a
+  :class:`~bookingcore.domain.customers.Traveler` has.
 
 :class:`CustomerRowValidator` and :class:`TravelerRowValidator` check one
 :class:`~bookingcore.domain.imports.SourceRow` each and return a
@@ -49,9 +51,18 @@ __all__ = [
 
 _BOOKING_SPEC = {spec.name: spec for spec in COLUMNS}
 
-#: The columns of a customers file: a bookings file's customer columns, none required
-#: on its own (each row needs a phone or an email).
+_EXTERNAL_ID = ColumnSpec(
+    "customer_external_id",
+    False,
+    ("external_id", "id", "customer_id", "user_id", "legacy_id", "external_customer_id",
+     "customer_reference", "customer_ref"),
+    "the customer's id in the old system (at most 255 characters); unique among customers",
+)  # fmt: skip
+
+#: The columns of a customers file: a bookings file's customer columns and the old
+#: system's id, none required on its own (each row needs a phone, an email or an id).
 CUSTOMER_COLUMNS: tuple[ColumnSpec, ...] = (
+    _EXTERNAL_ID,
     attrs.evolve(_BOOKING_SPEC["customer_name"], required=False, description="2-255 characters"),
     attrs.evolve(
         _BOOKING_SPEC["customer_phone"],
@@ -83,6 +94,19 @@ TRAVELER_COLUMNS: tuple[ColumnSpec, ...] = (
         False,
         ("customer_e_mail", "booker_email", "user_email", "account_email", "owner_email"),
         "the email of the customer the traveler belongs to, when the phone does not find them",
+    ),
+    attrs.evolve(
+        _EXTERNAL_ID,
+        aliases=(
+            "customer_id",
+            "user_id",
+            "owner_id",
+            "booker_id",
+            "external_customer_id",
+            "customer_reference",
+            "customer_ref",
+        ),
+        description="the old system's id of the customer the traveler belongs to (found first)",
     ),
     ColumnSpec(
         "birth_date",
@@ -146,6 +170,7 @@ class CustomerRow:
     phone: PhoneNumber | None
     email: EmailAddress | None
     name: str | None = None
+    external_id: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -153,7 +178,8 @@ class TravelerRow:
     """A travelers-file row that passed validation.
 
     ``details`` hold the traveler's fields already checked (phones in E.164);
-    ``customer_phone`` and ``customer_email`` name the customer they belong to.
+    ``customer_external_id``, ``customer_phone`` and ``customer_email`` name the
+    customer they belong to (tried in that order).
 
     .. versionadded:: 0.3
     """
@@ -163,6 +189,7 @@ class TravelerRow:
     customer_phone: PhoneNumber | None
     customer_email: EmailAddress | None
     details: TravelerDetails
+    customer_external_id: str | None = None
 
 
 #: Which column a problem of a :class:`TravelerDetails` field is shown at.
@@ -176,6 +203,8 @@ _TRAVELER_FIELDS = {
     "emergency_contact_phone": "emergency_contact_phone",
 }
 _NEEDS = ("special_requirements", "dietary_requirements", "medical_requirements")
+#: The columns that find a row's customer; a file needs at least one of them.
+_CONTACT_COLUMNS = ("customer_phone", "customer_email", "customer_external_id")
 _NEED_LABELS = {"dietary_requirements": "Dietary", "medical_requirements": "Medical"}
 _DMY = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})")
 _WHOLE = re.compile(r"\d{1,3}(?:\.0+)?")
@@ -185,9 +214,10 @@ class _PeopleValidator:
     """What both validators share: the mapping, cell problems and cached phone/email checks."""
 
     def __init__(self, mapping: ColumnMapping, *, region: str | None, has_cells: bool) -> None:
-        if not {"customer_phone", "customer_email"} & mapping.columns.keys():
+        if not set(_CONTACT_COLUMNS) & mapping.columns.keys():
             header = ", ".join(mapping.header)
-            msg = f"the file has no customer_phone or customer_email column (header: {header})"
+            names = ", ".join(_CONTACT_COLUMNS)
+            msg = f"the file has none of the columns {names} (header: {header})"
             raise ValidationError.single("file", msg, "missing_column")
         self.mapping = mapping
         self.region = region
@@ -244,8 +274,8 @@ class _PeopleValidator:
 
     def _contact(
         self, row: SourceRow, phone_column: str, email_column: str, problems: list[CellProblem]
-    ) -> tuple[PhoneNumber | None, EmailAddress | None]:
-        """The row's phone and email (either may be absent, not both)."""
+    ) -> tuple[PhoneNumber | None, EmailAddress | None, str | None]:
+        """The row's phone, email and external id (any may be absent, not all three)."""
         phone: PhoneNumber | None = None
         raw_phone = self._cell(row, phone_column)
         if raw_phone:
@@ -262,11 +292,15 @@ class _PeopleValidator:
                 problems.append(self.problem_at(row, email_column, address.message, address.code))
             else:
                 email = address
-        if not raw_phone and not raw_email:
-            column = phone_column if phone_column in self.mapping.columns else email_column
-            msg = "a phone number or an email is needed to find the customer"
+        external_id = " ".join(self._cell(row, "customer_external_id").split()) or None
+        if external_id is not None and len(external_id) > 255:
+            msg = "must be at most 255 characters"
+            problems.append(self.problem_at(row, "customer_external_id", msg, "invalid_length"))
+        if not raw_phone and not raw_email and external_id is None:
+            column = next(c for c in _CONTACT_COLUMNS if c in self.mapping.columns)
+            msg = "a phone number, an email or an external id is needed to find the customer"
             problems.append(self.problem_at(row, column, msg, "required"))
-        return phone, email
+        return phone, email, external_id
 
     def _phone(self, raw: str, column: str) -> PhoneNumber | CellProblem:
         known = self._phones.get(raw)
@@ -300,7 +334,8 @@ class CustomerRowValidator(_PeopleValidator):
 
     Raises:
         ValidationError: on ``file`` (code ``missing_column``) when the file has
-            neither a ``customer_phone`` nor a ``customer_email`` column.
+            none of ``customer_phone``, ``customer_email`` and
+            ``customer_external_id``.
 
     .. versionadded:: 0.3
     """
@@ -315,10 +350,10 @@ class CustomerRowValidator(_PeopleValidator):
             problems.append(
                 self.problem_at(row, "customer_name", "must be 2-255 characters", "invalid_length")
             )
-        phone, email = self._contact(row, "customer_phone", "customer_email", problems)
+        phone, email, external_id = self._contact(row, "customer_phone", "customer_email", problems)
         if problems:
             return problems
-        return CustomerRow(row.number, row.values, phone, email, name)
+        return CustomerRow(row.number, row.values, phone, email, name, external_id)
 
 
 class TravelerRowValidator(_PeopleValidator):
@@ -332,7 +367,8 @@ class TravelerRowValidator(_PeopleValidator):
 
     Raises:
         ValidationError: on ``file`` (code ``missing_column``) when the file has
-            neither a ``customer_phone`` nor a ``customer_email`` column.
+            none of ``customer_phone``, ``customer_email`` and
+            ``customer_external_id``.
 
     .. versionadded:: 0.3
     """
@@ -348,7 +384,7 @@ class TravelerRowValidator(_PeopleValidator):
         problems = self._control_characters(row)
         if problems:
             return problems
-        phone, email = self._contact(row, "customer_phone", "customer_email", problems)
+        phone, email, external_id = self._contact(row, "customer_phone", "customer_email", problems)
         age: int | None = None
         raw_age = self._cell(row, "age")
         if raw_age:
@@ -397,7 +433,7 @@ class TravelerRowValidator(_PeopleValidator):
             ),
             special_requirements=clean.special_requirements,
         )
-        return TravelerRow(row.number, row.values, phone, email, checked)
+        return TravelerRow(row.number, row.values, phone, email, checked, external_id)
 
     def _needs(self, row: SourceRow) -> str | None:
         """Special, dietary and medical requirements as the one text a traveler keeps."""

@@ -97,6 +97,8 @@ class RowRules(Protocol):
 
 #: Which column a field named in a service's error is shown at.
 _CUSTOMER_FIELDS = {
+    "external_id": "customer_external_id",
+    "customer_external_id": "customer_external_id",
     "phone": "customer_phone",
     "customer_phone": "customer_phone",
     "email": "customer_email",
@@ -105,6 +107,7 @@ _CUSTOMER_FIELDS = {
     "customer_name": "customer_name",
 }
 _TRAVELER_FIELDS = {
+    "customer_external_id": "customer_external_id",
     "customer_phone": "customer_phone",
     "customer_email": "customer_email",
     "name": "traveler_name",
@@ -185,11 +188,19 @@ class _Writer:
         return self._tx
 
     def _find(
-        self, phone: PhoneNumber | None, email: EmailAddress | None, *, column: str
+        self,
+        external_id: str | None,
+        phone: PhoneNumber | None,
+        email: EmailAddress | None,
+        *,
+        column: str,
     ) -> Customer | None:
-        """The stored customer with ``phone``, else the one with ``email``; one we may change."""
+        """The stored customer with ``external_id``, else with ``phone``, else with ``email``;
+        one the import may change."""
         uow = self.tx.uow
-        found = uow.customers.get_by_phone(phone) if phone is not None else None
+        found = uow.customers.get_by_external_id(external_id) if external_id else None
+        if found is None and phone is not None:
+            found = uow.customers.get_by_phone(phone)
         if found is None and email is not None:
             found = uow.customers.find_by_emails([email]).get(email)
         if found is not None and not policy.can_change_customer(self._principal, found):
@@ -200,15 +211,32 @@ class _Writer:
 
 class _CustomerWriter(_Writer):
     def apply(self, row: CustomerRow) -> str:
-        found = self._find(row.phone, row.email, column="customer_phone")
+        found = self._find(row.external_id, row.phone, row.email, column="customer_phone")
         if found is not None:
+            if row.external_id and found.external_id not in (None, row.external_id):
+                msg = (
+                    f"the customer this row's phone or email finds has the external id "
+                    f"{found.external_id!r}"
+                )
+                raise ValidationError.single("customer_external_id", msg, "external_id_mismatch")
             changed = self._customers.fill_blanks(
-                self.tx, found, principal=self._principal, name=row.name, email=row.email
+                self.tx,
+                found,
+                principal=self._principal,
+                name=row.name,
+                email=row.email,
+                external_id=row.external_id,
             )
             return "update" if changed else "skip"
         if row.phone is None:
-            msg = "no customer has this email; a phone number is needed to register one"
-            raise ValidationError.single("customer_email", msg, "unknown_customer")
+            column = "customer_email" if row.email is not None else "customer_external_id"
+            what = " or ".join(
+                name
+                for name, given in (("email", row.email), ("external id", row.external_id))
+                if given is not None
+            )
+            msg = f"no customer has this {what}; a phone number is needed to register one"
+            raise ValidationError.single(column, msg, "unknown_customer")
         match = self._customers.find_or_create(
             self.tx,
             row.phone,
@@ -216,6 +244,7 @@ class _CustomerWriter(_Writer):
             name=row.name,
             email=row.email,
             source=BookingSource.IMPORT,
+            external_id=row.external_id,
         )
         if match.customer is None:  # pragma: no cover - _find refused it already
             msg = "belongs to a customer this import may not change"
@@ -231,10 +260,17 @@ class _TravelerWriter(_Writer):
         self._travelers = travelers
 
     def apply(self, row: TravelerRow) -> str:
-        column = "customer_phone" if row.customer_phone is not None else "customer_email"
-        customer = self._find(row.customer_phone, row.customer_email, column=column)
+        if row.customer_external_id is not None:
+            column = "customer_external_id"
+        elif row.customer_phone is not None:
+            column = "customer_phone"
+        else:
+            column = "customer_email"
+        customer = self._find(
+            row.customer_external_id, row.customer_phone, row.customer_email, column=column
+        )
         if customer is None:
-            msg = "no customer has this phone or email; import the customers first"
+            msg = "no customer has this id, phone or email; import the customers first"
             raise ValidationError.single(column, msg, "unknown_customer")
         details = row.details
         same = _same_traveler(self.tx.uow.travelers.list_for_customer(customer.id), details)

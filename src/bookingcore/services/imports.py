@@ -142,10 +142,6 @@ class ImportSettings:
     """How an import reads and writes its rows; kept on the job as JSON.
 
     Args:
-        kind: what each row is (:class:`~bookingcore.domain.ImportKind`):
-            ``bookings`` (the default, seed 004's columns), ``customers`` or
-            ``travelers`` (see ``docs/importing.md``). ``lifecycle``,
-            ``assignment``, ``currency`` and ``emit_events`` apply to bookings only.
         mapping: the file's header cell -> column name, overriding aliases
             (``{"Mobile No": "customer_phone"}``; ``""`` ignores a column).
         chunk_size: rows per transaction (500, as seed 004 asks).
@@ -166,6 +162,10 @@ class ImportSettings:
             each and at most two batches of 1,000 rows each at a time, so the
             file is never read ahead; worth it only when validation, not
             storage, is the bottleneck (see ``docs/importing.md``).
+        kind: what each row is (:class:`~bookingcore.domain.ImportKind`):
+            ``bookings`` (the default, seed 004's columns), ``customers`` or
+            ``travelers`` (see ``docs/importing-people.md``). ``lifecycle``,
+            ``assignment``, ``currency`` and ``emit_events`` apply to bookings only.
 
     Raises:
         ValidationError: naming the setting that is out of range or unknown.
@@ -174,7 +174,6 @@ class ImportSettings:
     .. versionchanged:: 0.3 ``kind``.
     """
 
-    kind: ImportKind = attrs.field(default=ImportKind.BOOKINGS, converter=_kind)
     mapping: Mapping[str, str] = attrs.field(factory=dict, converter=_mapping)
     chunk_size: int = 500
     lifecycle: str = "appointment"
@@ -184,6 +183,7 @@ class ImportSettings:
     currency: str = "USD"
     emit_events: bool = False
     workers: int = 1
+    kind: ImportKind = attrs.field(default=ImportKind.BOOKINGS, converter=_kind)
 
     def __attrs_post_init__(self) -> None:
         bounded_count(self.chunk_size, "chunk_size", minimum=1, maximum=10_000)
