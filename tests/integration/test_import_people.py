@@ -26,7 +26,15 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import AuditAction, BookingSource, Customer, ImportKind, ImportStatus
+from bookingcore.domain import (
+    AuditAction,
+    BookingSource,
+    Customer,
+    CustomerRegistered,
+    ImportKind,
+    ImportStatus,
+    TravelerChanged,
+)
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -450,6 +458,32 @@ def test_a_settings_kind_that_names_no_kind_is_refused_naming_the_field() -> Non
     assert caught.value.errors[0].field == "kind"
     assert ImportSettings.from_dict(CUSTOMERS.to_dict()) == CUSTOMERS
     assert CUSTOMERS.to_dict()["kind"] == "customers"
+
+
+def test_events_are_written_only_when_the_import_is_told_to_emit(core: BookingCore) -> None:
+    """An import records history (audit entries) but raises events only with
+    ``emit_events=True``, as a bookings import does."""
+    heard: list[object] = []
+    core.events.subscribe(CustomerRegistered, lambda e, _: heard.append(e), name="test.c")
+    core.events.subscribe(TravelerChanged, lambda e, _: heard.append(e), name="test.t")
+    quiet = ListSource(CUSTOMER_HEADER, [("Asha Rao", phone(1), "", "")])
+    core.imports.run_file(quiet, principal=ADMIN, settings=CUSTOMERS)
+    core.imports.run_file(
+        ListSource(TRAVELER_HEADER, [traveler("Kiran Rao", customer_phone=phone(1))]),
+        principal=ADMIN,
+        settings=TRAVELERS,
+    )
+    assert heard == []
+    loud = ListSource(CUSTOMER_HEADER, [("Ravi Kumar", phone(2), "", "")])
+    core.imports.run_file(
+        loud, principal=ADMIN, settings=ImportSettings(kind="customers", emit_events=True)
+    )
+    core.imports.run_file(
+        ListSource(TRAVELER_HEADER, [traveler("Dev Kumar", customer_phone=phone(2))]),
+        principal=ADMIN,
+        settings=ImportSettings(kind="travelers", emit_events=True),
+    )
+    assert [type(event) for event in heard] == [CustomerRegistered, TravelerChanged]
 
 
 def test_worker_processes_validate_people_rows_as_this_process_does() -> None:

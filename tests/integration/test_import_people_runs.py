@@ -235,3 +235,21 @@ def test_a_stopped_customers_and_travelers_import_resumes_as_if_it_never_stopped
     customers_summary = expected[0]
     assert customers_summary[1:5] == (2, 2, 1, 2)  # type: ignore[index]
     assert _import_all(_core(any_store), stop_after=stop_after) == expected
+
+
+def test_a_dry_run_longer_than_one_batch_remembers_what_earlier_batches_made(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """2,150 rows: the dry run simulates them 2,000 at a time, each batch in its own
+    transaction; rows after the first batch repeat people it made (by phone, by email,
+    by id) and the plan still says exactly what the run does."""
+    data = [(f"Person {n}", f"+9197{n:08d}", "") for n in range(2000)]
+    data += [("", f"+9197{n:08d}", f"p{n}@example.com") for n in range(50)]  # fill emails
+    data += [("Someone", "", f"p{n}@example.com") for n in range(50)]  # found by those emails
+    data += [("", "", f"p{n}@example.com") for n in range(50, 100)]  # nobody has these: fail
+    source = ListSource(HEADER, data, filename="users.csv")
+    core = _core(any_store)
+    chosen = ImportSettings(kind="customers", chunk_size=500)
+    dry = _dry_run(core, source, chosen)
+    assert (dry.created, dry.updated, dry.skipped, len(dry.errors)) == (2000, 50, 50, 50)
+    assert _outcome(core, core.imports.run_file(source, principal=ADMIN, settings=chosen)) == dry

@@ -11,11 +11,13 @@ services' own paths (:meth:`CustomerService.find_or_create`,
 :meth:`CustomerService.fill_blanks`, :meth:`TravelerService.create`,
 :meth:`TravelerService.revise`), never a second way to make a customer.
 
-The people kinds keep no state between rows: each row asks the unit of work,
-which sees the rows its transaction already wrote. A real run writes a chunk a
-transaction (earlier chunks are committed); a dry run or a preview writes the
-whole file in one transaction that is never committed. Either way a row meets
-what every earlier row of the file made, so the dry run agrees with the run.
+As with bookings, a real run writes a chunk a transaction (earlier chunks are
+committed) with a fresh writer, and a dry run or a preview keeps one writer for
+the whole file in transactions that are never committed: the writer remembers
+which customer each id, phone and email names, and each customer's travelers,
+including what earlier rows would have made or filled in. Either way a row
+meets what every earlier row of the file made, so the dry run agrees with the
+run.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bookingcore.domain.import_rows import ColumnMapping
 from bookingcore.domain.imports import CellProblem, SourceRow
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.sources import BookingSource
-from bookingcore.domain.values import EmailAddress, PhoneNumber
+from bookingcore.domain.values import CustomerId, EmailAddress, PhoneNumber
 from bookingcore.errors import BookingError, PermissionDeniedError, ValidationError
 from bookingcore.services._context import Transaction
 from bookingcore.services.customers import CustomerService
@@ -74,9 +76,6 @@ class RowWriter(Protocol):
 
 class RowRules(Protocol):
     """Everything about one kind of row that the pipeline does not decide itself."""
-
-    #: Rows a dry run writes in one never-committed transaction; ``None``: the whole file.
-    dry_run_batch: int | None
 
     def writer(self, *, lock: bool) -> RowWriter:
         """A writer; ``lock=False`` for a dry run or preview (nothing is committed)."""
@@ -129,7 +128,8 @@ class _PeopleRules:
     principal: Principal
     customers: CustomerService
     travelers: TravelerService
-    dry_run_batch: int | None = None
+    #: write the services' events (``CustomerRegistered``, ``TravelerChanged``)
+    emit: bool = False
     #: service field -> the column its problems are shown at
     fields: ClassVar[Mapping[str, str]] = {}
 
@@ -160,7 +160,7 @@ class CustomerRules(_PeopleRules):
     fields: ClassVar[Mapping[str, str]] = _CUSTOMER_FIELDS
 
     def writer(self, *, lock: bool) -> RowWriter:
-        return _CustomerWriter(self.customers, self.principal)
+        return _CustomerWriter(self.customers, self.principal, emit=self.emit)
 
 
 @attrs.define
@@ -170,17 +170,53 @@ class TravelerRules(_PeopleRules):
     fields: ClassVar[Mapping[str, str]] = _TRAVELER_FIELDS
 
     def writer(self, *, lock: bool) -> RowWriter:
-        return _TravelerWriter(self.customers, self.travelers, self.principal)
+        return _TravelerWriter(self.customers, self.travelers, self.principal, emit=self.emit)
 
 
 class _Writer:
-    def __init__(self, customers: CustomerService, principal: Principal) -> None:
+    """Finds each row's customer; remembers every customer it looked up or made.
+
+    A real run makes one writer per chunk, in the chunk's transaction. A dry run
+    or a preview keeps one writer for the whole file and never commits: the
+    customers earlier rows would have made or filled in stay in the writer, so a
+    later row meets what it will meet in the real run (whose earlier chunks
+    are committed). Look-ups are batched per chunk (:meth:`load`).
+    """
+
+    def __init__(self, customers: CustomerService, principal: Principal, *, emit: bool) -> None:
         self._customers = customers
         self._principal = principal
+        self._emit = emit
         self._tx: Transaction | None = None
+        # What the store (plus this run) answers for each key; None: nobody.
+        self._by_id: dict[str, Customer | None] = {}
+        self._by_phone: dict[PhoneNumber, Customer | None] = {}
+        self._by_email: dict[EmailAddress, Customer | None] = {}
 
     def load(self, tx: Transaction, rows: Sequence[Any]) -> None:
         self._tx = tx
+        customers = tx.uow.customers
+        for external_id in {self._external_id(r) for r in rows} - {None} - self._by_id.keys():
+            assert external_id is not None
+            self._by_id[external_id] = customers.get_by_external_id(external_id)
+        phones = {p for r in rows if (p := self._phone(r)) is not None} - self._by_phone.keys()
+        found_phones = customers.find_by_phones(phones) if phones else {}
+        self._by_phone.update((phone, found_phones.get(phone)) for phone in phones)
+        emails = {e for r in rows if (e := self._email(r)) is not None} - self._by_email.keys()
+        found_emails = customers.find_by_emails(emails) if emails else {}
+        self._by_email.update((email, found_emails.get(email)) for email in emails)
+
+    @staticmethod
+    def _external_id(row: Any) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _phone(row: Any) -> PhoneNumber | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _email(row: Any) -> EmailAddress | None:
+        raise NotImplementedError
 
     @property
     def tx(self) -> Transaction:
@@ -195,21 +231,47 @@ class _Writer:
         *,
         column: str,
     ) -> Customer | None:
-        """The stored customer with ``external_id``, else with ``phone``, else with ``email``;
-        one the import may change."""
-        uow = self.tx.uow
-        found = uow.customers.get_by_external_id(external_id) if external_id else None
+        """The customer with ``external_id``, else with ``phone``, else with ``email`` (the
+        oldest with it); one the import may change."""
+        found = self._by_id.get(external_id) if external_id else None
         if found is None and phone is not None:
-            found = uow.customers.get_by_phone(phone)
+            found = self._by_phone.get(phone)
         if found is None and email is not None:
-            found = uow.customers.find_by_emails([email]).get(email)
+            found = self._by_email.get(email)
         if found is not None and not policy.can_change_customer(self._principal, found):
             msg = "belongs to a customer this import may not change"
             raise ValidationError.single(column, msg, "not_yours")
         return found
 
+    def _remember(self, customer: Customer) -> None:
+        """Answer later rows as the store will once ``customer`` is written."""
+        self._by_phone[customer.phone] = customer
+        if customer.external_id is not None:
+            self._by_id[customer.external_id] = customer
+        if customer.email is not None:
+            holder = self._by_email.get(customer.email)
+            if holder is None or _older(customer, holder):
+                self._by_email[customer.email] = customer
+
+
+def _older(one: Customer, other: Customer) -> bool:
+    """Does ``one`` come first among customers sharing an email (oldest first)?"""
+    return (one.created_at, one.id.bytes) < (other.created_at, other.id.bytes)
+
 
 class _CustomerWriter(_Writer):
+    @staticmethod
+    def _external_id(row: CustomerRow) -> str | None:
+        return row.external_id
+
+    @staticmethod
+    def _phone(row: CustomerRow) -> PhoneNumber | None:
+        return row.phone
+
+    @staticmethod
+    def _email(row: CustomerRow) -> EmailAddress | None:
+        return row.email
+
     def apply(self, row: CustomerRow) -> str:
         found = self._find(row.external_id, row.phone, row.email, column="customer_phone")
         if found is not None:
@@ -227,6 +289,8 @@ class _CustomerWriter(_Writer):
                 email=row.email,
                 external_id=row.external_id,
             )
+            if changed:
+                self._remember(found)
             return "update" if changed else "skip"
         if row.phone is None:
             column = "customer_email" if row.email is not None else "customer_external_id"
@@ -245,19 +309,50 @@ class _CustomerWriter(_Writer):
             email=row.email,
             source=BookingSource.IMPORT,
             external_id=row.external_id,
+            emit=self._emit,
         )
         if match.customer is None:  # pragma: no cover - _find refused it already
             msg = "belongs to a customer this import may not change"
             raise PermissionDeniedError(msg)
+        self._remember(match.customer)
         return "create" if match.created else "skip"
 
 
 class _TravelerWriter(_Writer):
     def __init__(
-        self, customers: CustomerService, travelers: TravelerService, principal: Principal
+        self,
+        customers: CustomerService,
+        travelers: TravelerService,
+        principal: Principal,
+        *,
+        emit: bool,
     ) -> None:
-        super().__init__(customers, principal)
+        super().__init__(customers, principal, emit=emit)
         self._travelers = travelers
+        self._saved: dict[CustomerId, list[Traveler]] = {}
+
+    @staticmethod
+    def _external_id(row: TravelerRow) -> str | None:
+        return row.customer_external_id
+
+    @staticmethod
+    def _phone(row: TravelerRow) -> PhoneNumber | None:
+        return row.customer_phone
+
+    @staticmethod
+    def _email(row: TravelerRow) -> EmailAddress | None:
+        return row.customer_email
+
+    def load(self, tx: Transaction, rows: Sequence[Any]) -> None:
+        super().load(tx, rows)
+        owners = {
+            c.id
+            for known in (self._by_id, self._by_phone, self._by_email)
+            for c in known.values()
+            if c is not None
+        } - self._saved.keys()
+        found = tx.uow.travelers.list_for_customers(owners) if owners else {}
+        self._saved.update((owner, list(found.get(owner, ()))) for owner in owners)
 
     def apply(self, row: TravelerRow) -> str:
         if row.customer_external_id is not None:
@@ -273,14 +368,18 @@ class _TravelerWriter(_Writer):
             msg = "no customer has this id, phone or email; import the customers first"
             raise ValidationError.single(column, msg, "unknown_customer")
         details = row.details
-        same = _same_traveler(self.tx.uow.travelers.list_for_customer(customer.id), details)
+        saved = self._saved.setdefault(customer.id, [])
+        same = _same_traveler(saved, details)
         if same is None:
-            self._travelers.create(self.tx, customer.id, details, principal=self._principal)
+            made = self._travelers.create(
+                self.tx, customer.id, details, principal=self._principal, emit=self._emit
+            )
+            saved.append(made)
             return "create"
         filled = _filled(same, details)
         if filled is None:
             return "skip"
-        self._travelers.revise(self.tx, same, filled, principal=self._principal)
+        self._travelers.revise(self.tx, same, filled, principal=self._principal, emit=self._emit)
         return "update"
 
 

@@ -250,6 +250,7 @@ class CustomerService:
         email: EmailAddress | None = None,
         source: BookingSource | None = None,
         external_id: str | None = None,
+        emit: bool = True,
     ) -> CustomerMatch:
         """Inside the transaction ``tx``: the customer with ``phone``, created if new.
 
@@ -259,9 +260,10 @@ class CustomerService:
         seeing their profile). An existing customer gets the ``name``, ``email``
         and ``external_id`` they lack (:meth:`fill_blanks`). A new customer and
         a filled-in profile each leave an audit entry; a new customer raises
-        ``CustomerRegistered``.
+        ``CustomerRegistered`` (``emit=False`` leaves the event out, as an
+        import told not to emit does).
 
-        .. versionchanged:: 0.3 ``external_id`` (an import's id from the old system).
+        .. versionchanged:: 0.3 ``external_id`` (an import's id from the old system), ``emit``.
         """
         now = self._ctx.now()
         uow = tx.uow
@@ -300,15 +302,16 @@ class CustomerService:
                 **({"external_id": external_id} if external_id else {}),
             },
         )
-        tx.emit(
-            CustomerRegistered(
-                id=tx.new_event_id(),
-                occurred_at=now,
-                customer_id=customer.id,
-                actor=principal.actor,
-                partner_id=customer.partner_id,
+        if emit:
+            tx.emit(
+                CustomerRegistered(
+                    id=tx.new_event_id(),
+                    occurred_at=now,
+                    customer_id=customer.id,
+                    actor=principal.actor,
+                    partner_id=customer.partner_id,
+                )
             )
-        )
         return CustomerMatch(customer, customer.id, created=True)
 
     def fill_blanks(

@@ -165,7 +165,9 @@ class ImportSettings:
         kind: what each row is (:class:`~bookingcore.domain.ImportKind`):
             ``bookings`` (the default, seed 004's columns), ``customers`` or
             ``travelers`` (see ``docs/importing-people.md``). ``lifecycle``,
-            ``assignment``, ``currency`` and ``emit_events`` apply to bookings only.
+            ``assignment`` and ``currency`` apply to bookings only; with
+            ``emit_events`` a customers or travelers import writes
+            ``CustomerRegistered`` and ``TravelerChanged`` events.
 
     Raises:
         ValidationError: naming the setting that is out of range or unknown.
@@ -443,10 +445,8 @@ class ImportService:
         counts = {"create": 0, "update": 0, "skip": 0}
         total = 0
         booker = run.rules.writer(lock=False)
-        batch_size = run.rules.dry_run_batch
         try:
-            rows = self._validate(source.rows(), validator, settings)
-            for batch in _batches(rows, batch_size) if batch_size else [builtins.list(rows)]:
+            for batch in _batches(self._validate(source.rows(), validator, settings), 2000):
                 outcomes = self._simulate(booker, run, batch, validator)
                 for item, outcome in zip(batch, outcomes, strict=True):
                     total += 1
@@ -998,7 +998,11 @@ class ImportService:
         )
         rules = CustomerRules if settings.kind is ImportKind.CUSTOMERS else TravelerRules
         run.rules = rules(
-            validator, principal, CustomerService(self._ctx), TravelerService(self._ctx)
+            validator,
+            principal,
+            CustomerService(self._ctx),
+            TravelerService(self._ctx),
+            emit=settings.emit_events,
         )
         return run, validator
 
@@ -1050,7 +1054,6 @@ class _BookingRules:
     context: ServiceContext
     run: _Run
     validator: RowValidator
-    dry_run_batch: int | None = 2000
 
     def writer(self, *, lock: bool) -> _Booker:
         return _Booker(self.context, self.run, lock=lock)

@@ -57,11 +57,13 @@ class TravelerService:
         details: TravelerDetails,
         *,
         principal: Principal,
+        emit: bool = True,
     ) -> Traveler:
         """Inside the transaction ``tx``: save a traveler under ``customer_id`` (what
         :meth:`add` does, for a caller that commits more with it, such as an import).
 
-        Leaves an audit entry and raises ``TravelerChanged``.
+        Leaves an audit entry and raises ``TravelerChanged`` (``emit=False``
+        leaves the event out, as an import told not to emit does).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
@@ -80,7 +82,9 @@ class TravelerService:
             now=self._ctx.now(),
         )
         uow.travelers.add(traveler)
-        self._record(tx, traveler, principal, AuditAction.CREATED, old={}, new=_details(traveler))
+        self._record(
+            tx, traveler, principal, AuditAction.CREATED, old={}, new=_details(traveler), emit=emit
+        )
         return traveler
 
     def get(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
@@ -136,12 +140,19 @@ class TravelerService:
             return traveler
 
     def revise(
-        self, tx: Transaction, traveler: Traveler, details: TravelerDetails, *, principal: Principal
+        self,
+        tx: Transaction,
+        traveler: Traveler,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        emit: bool = True,
     ) -> bool:
         """Inside the transaction ``tx``: replace ``traveler``'s details (what :meth:`update`
         does once it has checked who asks); whether anything changed.
 
-        A change leaves an audit entry and raises ``TravelerChanged``.
+        A change leaves an audit entry and raises ``TravelerChanged`` (unless
+        ``emit=False``).
 
         Raises:
             ValidationError: naming every bad field; nothing changes.
@@ -152,7 +163,7 @@ class TravelerService:
         traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
         old, new = diff(before, _details(traveler))
         if new:
-            self._record(tx, traveler, principal, AuditAction.UPDATED, old=old, new=new)
+            self._record(tx, traveler, principal, AuditAction.UPDATED, old=old, new=new, emit=emit)
         return bool(new)
 
     def delete(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
@@ -183,6 +194,7 @@ class TravelerService:
         *,
         old: dict[str, object],
         new: dict[str, object],
+        emit: bool = True,
     ) -> None:
         tx.audit(
             principal,
@@ -192,6 +204,8 @@ class TravelerService:
             old=old,
             new=new,
         )
+        if not emit:
+            return
         tx.emit(
             TravelerChanged(
                 id=tx.new_event_id(),
