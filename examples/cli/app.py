@@ -138,8 +138,14 @@ def import_(
         UUID | None,
         typer.Option(help="Go on with the job a stopped run left PROCESSING (see `imports`)."),
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="What the rows are: bookings (seed 004's columns), customers or travelers."
+        ),
+    ] = "bookings",
 ) -> None:
-    """Import bookings from a CSV or XLSX FILE (seed 004's columns)."""
+    """Import bookings, customers or travelers from a CSV or XLSX FILE."""
     try:
         import_file(
             Console(),
@@ -152,6 +158,7 @@ def import_(
             mapping=mapping,
             assign=assign,
             resume=resume,
+            kind=kind,
         )
     except (BookingError, OSError) as exc:
         typer.echo(f"import: {exc}", err=True)
@@ -165,11 +172,12 @@ def imports_(db: Db = DEFAULT_IMPORT_DATABASE) -> None:
         jobs = import_jobs(db)
     except BookingError as exc:
         _fail("imports", exc)
-    columns = ("job", "file", "status", "rows done", "created", "updated", "failed")
+    columns = ("job", "file", "kind", "status", "rows done", "created", "updated", "failed")
     rows = [
         (
             str(job.id),
             job.filename,
+            job.kind.value,
             job.status.value,
             f"{job.processed_rows}/{job.total_rows}",
             str(job.created),

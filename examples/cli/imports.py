@@ -27,7 +27,7 @@ from bookingcore import (
     Principal,
     ValidationError,
 )
-from bookingcore.domain import ImportJob, Location, StaffMember
+from bookingcore.domain import ImportJob, ImportKind, Location, StaffMember
 from bookingcore.ports.imports import RowSource
 from bookingcore.services import ImportPlan, ImportPreview
 from bookingcore_adapters.importers import open_rows, write_error_csv, write_error_xlsx
@@ -119,12 +119,15 @@ def import_file(
     mapping: str | None = None,
     assign: str = "manual",
     resume: UUID | None = None,
+    kind: str = "bookings",
 ) -> ImportJob | ImportPlan | ImportPreview:
     """Preview, dry-run or run the import of ``path``, printing what happened.
 
-    ``resume`` names a job a stopped process left PROCESSING (see
-    :func:`import_jobs`): the run goes on after its last committed chunk, with the
-    job's own settings, and ends as an uninterrupted run would have.
+    ``kind`` says what the rows are: ``bookings``, ``customers`` or ``travelers``
+    (:class:`~bookingcore.domain.ImportKind`). ``resume`` names a job a stopped
+    process left PROCESSING (see :func:`import_jobs`): the run goes on after its
+    last committed chunk, with the job's own settings (its kind too), and ends as
+    an uninterrupted run would have.
 
     Raises:
         ValidationError: a file-level problem (on ``file``, ``mapping`` or a setting),
@@ -132,7 +135,9 @@ def import_file(
         NotFoundError: ``resume`` names no job.
     """
     overrides = _mapping(mapping)
-    settings = ImportSettings(mapping=overrides, chunk_size=chunk_size, assignment=assign)
+    settings = ImportSettings(
+        kind=kind, mapping=overrides, chunk_size=chunk_size, assignment=assign
+    )
     source = open_rows(path)
     with opened(database) as core:
         if preview:
@@ -237,7 +242,8 @@ def _print_preview(console: Console, preview: ImportPreview) -> None:
     for column, header in preview.mapping.items():
         console.print(f"  {column:<15} <- {escape(header)}")
     if preview.extra_columns:
-        console.print(f"  kept in metadata: {escape(', '.join(preview.extra_columns))}")
+        fate = "kept in metadata" if preview.kind is ImportKind.BOOKINGS else "not imported"
+        console.print(f"  {fate}: {escape(', '.join(preview.extra_columns))}")
     table = Table(title=f"First {len(preview.rows)} rows ({preview.problems} with problems)")
     table.add_column("row", justify="right")
     table.add_column("action")

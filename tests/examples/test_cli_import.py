@@ -152,3 +152,52 @@ def test_a_job_a_killed_process_left_processing_is_listed_and_resumed(workdir: P
     with opened("sqlite:///bookingcore.sqlite3") as core:
         done = core.imports.get(job.id, principal=CLI)
         assert (done.created, done.failed, done.processed_rows) == (2, 2, 4)
+
+
+def test_a_users_file_then_a_participants_file_become_customers_and_their_travelers(
+    workdir: Path,
+) -> None:
+    """``--kind customers`` then ``--kind travelers``: previewed, run, listed with their kind,
+    and a second run of the same files creates nothing."""
+    with (workdir / "users.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(
+            [
+                ["Name", "Mobile", "Email", "legacy_id", "signed_up"],
+                ["Asha Rao", "+919812345678", "asha@example.com", "17", "2019"],
+                ["Ravi Kumar", "12345", "", "18", "2020"],
+            ]
+        )
+    with (workdir / "participants.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(
+            [
+                ["participant_name", "user_id", "dob", "dietary"],
+                ["Kiran Rao", "17", "2015-06-01", "vegan"],
+            ]
+        )
+    code, out = invoke("import", "users.csv", "--kind", "customers", "--preview")
+    assert code == 0, out
+    assert "customer_phone  <- Mobile" in out
+    assert "customer_external_id <- legacy_id" in out
+    assert "not imported: signed_up" in out
+    code, out = invoke("import", "users.csv", "--kind", "customers")
+    assert code == 0, out
+    assert "Error report: users.errors.csv" in out
+    code, out = invoke("import", "participants.csv", "--kind", "travelers")
+    assert code == 0, out
+    code, out = invoke("import", "users.csv", "--kind", "customers")
+    assert code == 0, out
+    code, out = invoke("imports")
+    assert [line.split("\t")[2:4] for line in out.splitlines()[1:]] == [
+        ["customers", "COMPLETED"], ["travelers", "COMPLETED"], ["customers", "COMPLETED"],
+    ]  # fmt: skip
+    with opened("sqlite:///bookingcore.sqlite3") as core:
+        jobs = core.imports.list(principal=CLI).items
+        assert [(j.created, j.skipped, j.failed) for j in jobs] == [(0, 1, 1), (1, 0, 0), (1, 0, 1)]
+        asha = core.customers.find_by_phone("+919812345678", principal=CLI)
+        assert asha is not None
+        assert (asha.name, asha.external_id) == ("Asha Rao", "17")
+        [kid] = core.travelers.list(asha.id, principal=CLI)
+        assert (kid.name, kid.special_requirements) == ("Kiran Rao", "Dietary: vegan")
+    code, out = invoke("import", "users.csv", "--kind", "users")
+    assert code == 2
+    assert "kind" in out

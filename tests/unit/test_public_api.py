@@ -40,6 +40,7 @@ PUBLIC_MODULES = [
     "bookingcore.domain.webhooks",
     "bookingcore.domain.imports",
     "bookingcore.domain.import_rows",
+    "bookingcore.domain.import_people",
     "bookingcore.domain.staff",
     "bookingcore.ports.imports",
     "bookingcore.ports.security",

@@ -61,10 +61,19 @@ from bookingcore.domain.events import (
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import request_digest
+from bookingcore.domain.import_people import (
+    CUSTOMER_COLUMNS,
+    TRAVELER_COLUMNS,
+    CustomerRow,
+    CustomerRowValidator,
+    TravelerRow,
+    TravelerRowValidator,
+)
 from bookingcore.domain.import_rows import COLUMNS, ColumnMapping, ColumnSpec, ValidRow, map_header
 from bookingcore.domain.imports import (
     CellProblem,
     ImportJob,
+    ImportKind,
     ImportRowError,
     ImportStatus,
     SourceRow,
@@ -143,9 +152,11 @@ from bookingcore.domain.waitlist import (
 __all__ = [
     "APPOINTMENT",
     "COLUMNS",
+    "CUSTOMER_COLUMNS",
     "PRESETS",
     "RESERVATION",
     "TRAVEL",
+    "TRAVELER_COLUMNS",
     "Actor",
     "ActorKind",
     "Advisor",
@@ -189,6 +200,8 @@ __all__ = [
     "Cursor",
     "Customer",
     "CustomerRegistered",
+    "CustomerRow",
+    "CustomerRowValidator",
     "CustomerStats",
     "CustomerTally",
     "Delivery",
@@ -200,6 +213,7 @@ __all__ = [
     "Gender",
     "Grouping",
     "ImportJob",
+    "ImportKind",
     "ImportRowError",
     "ImportStatus",
     "ImportTally",
@@ -255,6 +269,8 @@ __all__ = [
     "TaxRates",
     "Traveler",
     "TravelerChanged",
+    "TravelerRow",
+    "TravelerRowValidator",
     "Trip",
     "TripId",
     "ValidRow",

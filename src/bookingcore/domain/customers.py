@@ -76,9 +76,12 @@ class Customer(Versioned):
 
     ``partner_id`` is the partner the customer belongs to (``None`` for the
     business's own customers); ``created_by_partner_id`` keeps who created it
-    even if the customer is later reassigned.
+    even if the customer is later reassigned. ``external_id`` is the customer's
+    id in another system (the ``users`` table they were imported from), unique
+    when set.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.3 ``external_id``.
     """
 
     id: CustomerId
@@ -94,6 +97,7 @@ class Customer(Versioned):
     version: int = 1
     merged_into: CustomerId | None = None
     erased_at: datetime | None = None
+    external_id: str | None = None
 
     entity_name = "customer"
 
@@ -135,13 +139,14 @@ class Customer(Versioned):
         """Anonymise the personal fields; the customer stays, so bookings and money add up.
 
         The phone becomes :func:`erased_phone` (no real number: nobody can find,
-        register or sign in with it), name and email are dropped.
+        register or sign in with it), name, email and external id are dropped.
 
         .. versionadded:: 0.3
         """
         self.phone = erased_phone(self.id)
         self.name = None
         self.email = None
+        self.external_id = None
         self.erased_at = now
         self.updated_at = now
         self.version += 1
@@ -157,24 +162,31 @@ class Customer(Versioned):
         now: datetime,
         name: str | None = None,
         email: str | EmailAddress | None = None,
+        external_id: str | None = None,
     ) -> None:
         """Set the optional profile fields a phone-only registration left empty.
 
         Only the fields passed are changed.
 
         Raises:
-            ValidationError: ``name`` is not 2-255 characters or ``email`` is malformed.
+            ValidationError: ``name`` is not 2-255 characters, ``email`` is
+                malformed or ``external_id`` is not 1-255 characters.
+
+        .. versionchanged:: 0.3 ``external_id``.
         """
         problems = Problems()
         clean_name = problems.capture(lambda: clean_text(name, "name", min_length=2))
         clean_email = problems.capture(
             lambda: None if email is None else EmailAddress.parse(str(email))
         )
+        clean_id = problems.capture(lambda: clean_text(external_id, "external_id"))
         problems.raise_if_any()
         if clean_name is not None:
             self.name = clean_name
         if clean_email is not None:
             self.email = clean_email
+        if clean_id is not None:
+            self.external_id = clean_id
         self.updated_at = now
         self.version += 1
 

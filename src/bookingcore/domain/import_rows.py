@@ -140,11 +140,17 @@ def normalise_header(text: str) -> str:
     return _SEPARATORS.sub("_", text.strip().casefold()).strip("_")
 
 
-_ALIASES: dict[str, str] = {}
-for _spec in COLUMNS:
-    _ALIASES[_spec.name] = _spec.name
-    for _alias in _spec.aliases:
-        _ALIASES[normalise_header(_alias)] = _spec.name
+def _aliases(columns: Sequence[ColumnSpec]) -> dict[str, str]:
+    """Normalised header text -> column name, for every name and alias of ``columns``."""
+    aliases: dict[str, str] = {}
+    for spec in columns:
+        aliases[spec.name] = spec.name
+        for alias in spec.aliases:
+            aliases[normalise_header(alias)] = spec.name
+    return aliases
+
+
+_ALIASES = _aliases(COLUMNS)
 
 
 @attrs.frozen
@@ -170,8 +176,13 @@ class ColumnMapping:
         return {name: self.header[index] for name, index in self.columns.items()}
 
 
-def map_header(header: Sequence[str], overrides: Mapping[str, str] | None = None) -> ColumnMapping:
-    """Match a file's header to :data:`COLUMNS`.
+def map_header(
+    header: Sequence[str],
+    overrides: Mapping[str, str] | None = None,
+    *,
+    columns: Sequence[ColumnSpec] = COLUMNS,
+) -> ColumnMapping:
+    """Match a file's header to ``columns`` (a bookings file's :data:`COLUMNS` by default).
 
     ``overrides`` maps the file's header cells to column names (``{"Mobile No":
     "customer_phone"}``) and wins over aliases; map a cell to ``""`` to ignore it.
@@ -182,7 +193,11 @@ def map_header(header: Sequence[str], overrides: Mapping[str, str] | None = None
             (code ``missing_column``) when required columns are missing, naming
             every one of them, and (code ``duplicate_column``) when two header
             cells map to one column.
+
+    .. versionchanged:: 0.3 ``columns``, for the customers and travelers kinds.
     """
+    spec = _SPEC if columns is COLUMNS else {column.name: column for column in columns}
+    aliases = _ALIASES if columns is COLUMNS else _aliases(columns)
     problems: list[FieldError] = []
     for index, cell in enumerate(header):
         trouble = text_problem(cell)
@@ -202,33 +217,33 @@ def map_header(header: Sequence[str], overrides: Mapping[str, str] | None = None
             problems.append(
                 FieldError(f"mapping.{key}", "is not a column of the file", "unknown_header")
             )
-        if chosen and chosen not in _SPEC:
-            known = ", ".join(_SPEC)
+        if chosen and chosen not in spec:
+            known = ", ".join(spec)
             msg = f"{chosen!r} is not a known column (one of {known})"
             problems.append(FieldError(f"mapping.{key}", msg, "unknown_column"))
     if problems:
         raise ValidationError(problems, "the column mapping has problems")
-    columns: dict[str, int] = {}
+    found: dict[str, int] = {}
     extra: dict[str, int] = {}
     for index, cell in enumerate(header):
         key = normalise_header(cell)
-        target: str | None = wanted[key] if key in wanted else _ALIASES.get(key)
+        target: str | None = wanted[key] if key in wanted else aliases.get(key)
         if target == "":
             continue
         if target is None:
             if cell.strip():
                 extra[cell.strip()] = index
             continue
-        if target in columns:
-            first = header[columns[target]]
+        if target in found:
+            first = header[found[target]]
             msg = f"columns {first!r} and {cell!r} both map to {target}"
             raise ValidationError.single("file", msg, "duplicate_column")
-        columns[target] = index
-    missing = [spec.name for spec in COLUMNS if spec.required and spec.name not in columns]
+        found[target] = index
+    missing = [column.name for column in columns if column.required and column.name not in found]
     if missing:
         msg = f"the file has no {', '.join(missing)} column (header: {', '.join(header)})"
         raise ValidationError.single("file", msg, "missing_column")
-    return ColumnMapping(tuple(header), columns, extra)
+    return ColumnMapping(tuple(header), found, extra)
 
 
 @attrs.frozen(slots=True)

@@ -23,10 +23,12 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain.values import Actor, Versioned
+from bookingcore.errors import ValidationError
 
 __all__ = [
     "CellProblem",
     "ImportJob",
+    "ImportKind",
     "ImportRowError",
     "ImportStatus",
     "SourceRow",
@@ -66,6 +68,37 @@ class SourceRow:
 
     number: int
     values: tuple[str, ...]
+
+
+class ImportKind(enum.StrEnum):
+    """What the rows of an import file are: each kind has its own columns and rules.
+
+    ``bookings`` (seed 004, the default) books each row; ``customers`` finds
+    each row's customer by phone, then email, fills in their blank fields or
+    registers them; ``travelers`` saves each row's traveler under the customer
+    its ``customer_phone`` or ``customer_email`` names. All three go through the
+    same pipeline: preview, dry run, chunks, resume, retry and error reports.
+
+    .. versionadded:: 0.3
+    """
+
+    BOOKINGS = "bookings"
+    CUSTOMERS = "customers"
+    TRAVELERS = "travelers"
+
+    @classmethod
+    def parse(cls, value: str | ImportKind, *, field: str = "kind") -> ImportKind:
+        """Read a kind name, any case.
+
+        Raises:
+            ValidationError: on ``field`` when the value names no kind.
+        """
+        try:
+            return cls(str(value).strip().casefold())
+        except ValueError:
+            known = ", ".join(kind.value for kind in cls)
+            msg = f"{value!r} is not an import kind (one of {known})"
+            raise ValidationError.single(field, msg, "invalid_choice") from None
 
 
 class ImportStatus(enum.StrEnum):
@@ -180,5 +213,13 @@ class ImportJob(Versioned):
 
     @property
     def successful(self) -> int:
-        """Rows that made or changed a booking."""
+        """Rows that made or changed a booking (a customer, a traveler: see :attr:`kind`)."""
         return self.created + self.updated
+
+    @property
+    def kind(self) -> ImportKind:
+        """What the job's rows are (its settings' ``kind``; jobs from before 0.3 imported bookings).
+
+        .. versionadded:: 0.3
+        """
+        return ImportKind(self.settings.get("kind", ImportKind.BOOKINGS.value))

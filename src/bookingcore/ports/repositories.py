@@ -162,6 +162,13 @@ class CustomerRepository(Protocol):
         .. versionadded:: 0.1
         """
 
+    def get_by_external_id(self, external_id: str) -> Customer | None:
+        """The customer with this ``external_id`` (their id in another system), or the
+        customer they were merged into.
+
+        .. versionadded:: 0.3
+        """
+
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         """Customers by email for any of ``emails``; where several share one
         address, the oldest. One look-up. Merged customers are left out.

@@ -65,6 +65,7 @@ from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportPlan,
     ImportPreview,
+    ImportRow,
     ImportService,
     PreviewRow,
     Progress,
@@ -150,6 +151,7 @@ __all__ = [
     "HandlerContext",
     "ImportPlan",
     "ImportPreview",
+    "ImportRow",
     "ImportService",
     "InvoiceService",
     "ItineraryService",

@@ -281,37 +281,32 @@ class CustomerService:
         name: str | None = None,
         email: EmailAddress | None = None,
         source: BookingSource | None = None,
+        external_id: str | None = None,
+        emit: bool = True,
     ) -> CustomerMatch:
         """Inside the transaction ``tx``: the customer with ``phone``, created if new.
 
         For an existing customer that ``principal`` may not change, nothing is
         changed and ``customer`` is ``None`` with its id in ``customer_id`` (a
         partner booking for someone already on file links to them without
-        seeing their profile). A new customer and a filled-in profile each
-        leave an audit entry; a new customer raises ``CustomerRegistered``.
+        seeing their profile). An existing customer gets the ``name``, ``email``
+        and ``external_id`` they lack (:meth:`fill_blanks`). A new customer and
+        a filled-in profile each leave an audit entry; a new customer raises
+        ``CustomerRegistered`` (``emit=False`` leaves the event out, as an
+        import told not to emit does).
+
+        .. versionchanged:: 0.3 ``external_id`` (an import's id from the old system), ``emit``.
         """
         now = self._ctx.now()
         uow = tx.uow
+        external_id = clean_text(external_id, "external_id")
         existing = uow.customers.get_by_phone(phone)
         if existing is not None:
             if not policy.can_change_customer(principal, existing):
                 return CustomerMatch(None, existing.id, created=False)
-            if (name and existing.name is None) or (email and existing.email is None):
-                before = snapshot(existing, _PROFILE)
-                existing.complete_profile(
-                    now=now,
-                    name=name if existing.name is None else None,
-                    email=email if existing.email is None else None,
-                )
-                old, new = diff(before, snapshot(existing, _PROFILE))
-                tx.audit(
-                    principal,
-                    entity="customer",
-                    entity_id=existing.id,
-                    action=AuditAction.UPDATED,
-                    old=old,
-                    new=new,
-                )
+            self.fill_blanks(
+                tx, existing, principal=principal, name=name, email=email, external_id=external_id
+            )
             return CustomerMatch(existing, existing.id, created=False)
         is_partner = principal.kind is PrincipalKind.PARTNER
         partner_id = principal.id if is_partner else None
@@ -326,6 +321,7 @@ class CustomerService:
             partner_id=partner_id,  # type: ignore[arg-type]
             created_by_partner_id=partner_id,  # type: ignore[arg-type]
             created_by=principal.actor,
+            external_id=external_id,
         )
         uow.customers.add(customer)
         tx.audit(
@@ -333,18 +329,66 @@ class CustomerService:
             entity="customer",
             entity_id=customer.id,
             action=AuditAction.CREATED,
-            new=snapshot(customer, _REGISTERED),
+            new={
+                **snapshot(customer, _REGISTERED),
+                **({"external_id": external_id} if external_id else {}),
+            },
         )
-        tx.emit(
-            CustomerRegistered(
-                id=tx.new_event_id(),
-                occurred_at=now,
-                customer_id=customer.id,
-                actor=principal.actor,
-                partner_id=customer.partner_id,
+        if emit:
+            tx.emit(
+                CustomerRegistered(
+                    id=tx.new_event_id(),
+                    occurred_at=now,
+                    customer_id=customer.id,
+                    actor=principal.actor,
+                    partner_id=customer.partner_id,
+                )
             )
-        )
         return CustomerMatch(customer, customer.id, created=True)
+
+    def fill_blanks(
+        self,
+        tx: Transaction,
+        customer: Customer,
+        *,
+        principal: Principal,
+        name: str | None = None,
+        email: EmailAddress | None = None,
+        external_id: str | None = None,
+    ) -> bool:
+        """Inside the transaction ``tx``: give ``customer`` the ``name``, ``email`` and
+        ``external_id`` they lack.
+
+        Fields already set are kept. A change leaves an audit entry; returns
+        whether anything changed. The caller checked that ``principal`` may
+        change the customer (:func:`~bookingcore.domain.policy.can_change_customer`).
+
+        .. versionadded:: 0.3
+        """
+        if not (
+            (name and customer.name is None)
+            or (email and customer.email is None)
+            or (external_id and customer.external_id is None)
+        ):
+            return False
+        fields = (*_PROFILE, "external_id")
+        before = snapshot(customer, fields)
+        customer.complete_profile(
+            now=self._ctx.now(),
+            name=name if customer.name is None else None,
+            email=email if customer.email is None else None,
+            external_id=external_id if customer.external_id is None else None,
+        )
+        old, new = diff(before, snapshot(customer, fields))
+        tx.audit(
+            principal,
+            entity="customer",
+            entity_id=customer.id,
+            action=AuditAction.UPDATED,
+            old=old,
+            new=new,
+        )
+        return True
 
     def get(self, customer_id: CustomerId, *, principal: Principal) -> Customer:
         """The customer with this id.

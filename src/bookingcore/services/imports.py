@@ -46,6 +46,14 @@ from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.import_people import (
+    CUSTOMER_COLUMNS,
+    TRAVELER_COLUMNS,
+    CustomerRow,
+    CustomerRowValidator,
+    TravelerRow,
+    TravelerRowValidator,
+)
 from bookingcore.domain.import_rows import (
     ColumnMapping,
     ReferenceData,
@@ -56,6 +64,7 @@ from bookingcore.domain.import_rows import (
 from bookingcore.domain.imports import (
     CellProblem,
     ImportJob,
+    ImportKind,
     ImportRowError,
     ImportStatus,
     SourceRow,
@@ -88,10 +97,20 @@ from bookingcore.ports.imports import RowSource
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services._external_ids import ExternalIds
+from bookingcore.services._import_kinds import (
+    CustomerRules,
+    RowChecker,
+    RowRules,
+    RowWriter,
+    TravelerRules,
+)
+from bookingcore.services.customers import CustomerService
+from bookingcore.services.travelers import TravelerService
 
 __all__ = [
     "ImportPlan",
     "ImportPreview",
+    "ImportRow",
     "ImportService",
     "ImportSettings",
     "PreviewRow",
@@ -110,9 +129,17 @@ def _mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
+def _kind(value: str | ImportKind) -> ImportKind:
+    return ImportKind.parse(value)
+
+
+#: A row that passed validation, of whichever kind the import reads.
+ImportRow = ValidRow | CustomerRow | TravelerRow
+
+
 @attrs.frozen
 class ImportSettings:
-    """How an import reads and books its rows; kept on the job as JSON.
+    """How an import reads and writes its rows; kept on the job as JSON.
 
     Args:
         mapping: the file's header cell -> column name, overriding aliases
@@ -135,8 +162,18 @@ class ImportSettings:
             each and at most two batches of 1,000 rows each at a time, so the
             file is never read ahead; worth it only when validation, not
             storage, is the bottleneck (see ``docs/importing.md``).
+        kind: what each row is (:class:`~bookingcore.domain.ImportKind`):
+            ``bookings`` (the default, seed 004's columns), ``customers`` or
+            ``travelers`` (see ``docs/importing-people.md``). ``lifecycle``,
+            ``assignment`` and ``currency`` apply to bookings only; with
+            ``emit_events`` a customers or travelers import writes
+            ``CustomerRegistered`` and ``TravelerChanged`` events.
+
+    Raises:
+        ValidationError: naming the setting that is out of range or unknown.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.3 ``kind``.
     """
 
     mapping: Mapping[str, str] = attrs.field(factory=dict, converter=_mapping)
@@ -148,6 +185,7 @@ class ImportSettings:
     currency: str = "USD"
     emit_events: bool = False
     workers: int = 1
+    kind: ImportKind = attrs.field(default=ImportKind.BOOKINGS, converter=_kind)
 
     def __attrs_post_init__(self) -> None:
         bounded_count(self.chunk_size, "chunk_size", minimum=1, maximum=10_000)
@@ -166,6 +204,7 @@ class ImportSettings:
         """The settings as JSON data (what the job keeps)."""
         data = attrs.asdict(self)
         data["mapping"] = dict(self.mapping)
+        data["kind"] = self.kind.value
         return data
 
     @classmethod
@@ -194,7 +233,12 @@ class PreviewRow:
 class ImportPreview:
     """The first rows of a file as the import reads them, before anything is written.
 
+    ``extra_columns`` are the file's columns the kind does not know: a bookings
+    import keeps them in each booking's metadata, a customers or travelers
+    import leaves them out (a customer or traveler has no field for them).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.3 ``kind``.
     """
 
     filename: str
@@ -202,6 +246,7 @@ class ImportPreview:
     mapping: Mapping[str, str]
     extra_columns: tuple[str, ...]
     rows: tuple[PreviewRow, ...]
+    kind: ImportKind = ImportKind.BOOKINGS
 
     @property
     def problems(self) -> int:
@@ -213,8 +258,10 @@ class ImportPreview:
 class ImportPlan:
     """A whole file validated by a dry run; nothing was written.
 
-    :meth:`ImportService.confirm` books ``rows`` without reading or validating
-    the file again, as long as the file still has ``digest``.
+    :meth:`ImportService.confirm` writes ``rows`` without reading or validating
+    the file again, as long as the file still has ``digest``. ``rows`` are of
+    the settings' kind: :class:`~bookingcore.domain.ValidRow` (bookings),
+    :class:`~bookingcore.domain.CustomerRow` or :class:`~bookingcore.domain.TravelerRow`.
 
     .. versionadded:: 0.1
     """
@@ -225,7 +272,7 @@ class ImportPlan:
     digest: str
     settings: ImportSettings
     mapping: Mapping[str, str]
-    rows: tuple[ValidRow, ...]
+    rows: tuple[ImportRow, ...]
     errors: tuple[tuple[int, Mapping[str, str], tuple[CellProblem, ...]], ...]
     total: int
     would_create: int
@@ -245,7 +292,7 @@ class _Failure:
     problems: tuple[CellProblem, ...]
 
 
-_Item = ValidRow | _Failure
+_Item = ImportRow | _Failure
 
 
 @attrs.frozen
@@ -278,6 +325,8 @@ class _Run:
     #: external ids first seen in the chunk being applied, forgotten if it is redone
     claimed: list[str] = attrs.Factory(list)
     retrying: dict[int, ImportRowError] | None = None
+    #: what the import's kind decides: how rows are written and their errors shown
+    rules: RowRules = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.actor = self.principal.actor
@@ -295,11 +344,14 @@ class _Chunk:
 
 
 class ImportService:
-    """Preview, validate, run, cancel and retry bulk imports of bookings.
+    """Preview, validate, run, cancel and retry bulk imports of bookings, customers
+    and travelers (:attr:`ImportSettings.kind`).
 
-    Only staff with ``import_bookings`` (admins by default, as seed 004 asks) may import.
+    Only staff with ``import_bookings`` (admins by default, as seed 004 asks) may
+    import, whatever the kind.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.3 customers and travelers files.
     """
 
     def __init__(self, context: ServiceContext) -> None:
@@ -356,7 +408,7 @@ class ImportService:
         read = list(islice(source.rows(), limit))
         items = [_validated(validator, row) for row in read]
         try:
-            outcomes = self._simulate(_Booker(self._ctx, run, lock=False), run, items, validator)
+            outcomes = self._simulate(run.rules.writer(lock=False), run, items, validator)
         finally:
             run.seen_external.close()
         rows = tuple(
@@ -369,6 +421,7 @@ class ImportService:
             mapping=run.mapping.describe(),
             extra_columns=tuple(run.mapping.extra),
             rows=rows,
+            kind=settings.kind,
         )
 
     def dry_run(
@@ -387,11 +440,11 @@ class ImportService:
         self._require(principal)
         settings = settings or ImportSettings()
         run, validator = self._prepare(source, settings, principal, job_id=None)
-        valid: builtins.list[ValidRow] = []
+        valid: builtins.list[ImportRow] = []
         errors: builtins.list[tuple[int, Mapping[str, str], tuple[CellProblem, ...]]] = []
         counts = {"create": 0, "update": 0, "skip": 0}
         total = 0
-        booker = _Booker(self._ctx, run, lock=False)
+        booker = run.rules.writer(lock=False)
         try:
             for batch in _batches(self._validate(source.rows(), validator, settings), 2000):
                 outcomes = self._simulate(booker, run, batch, validator)
@@ -401,7 +454,7 @@ class ImportService:
                         failed = outcome.failure
                         errors.append((failed.number, failed.raw, failed.problems))
                     else:
-                        assert isinstance(item, ValidRow)
+                        assert not isinstance(item, _Failure)
                         counts[outcome.action] += 1
                         valid.append(item)
         finally:
@@ -637,7 +690,7 @@ class ImportService:
         run: _Run,
         items: Iterator[_Item],
         progress: Progress | None,
-        validator: RowValidator,
+        validator: RowChecker,
         *,
         counts_rows: bool = True,
     ) -> ImportJob:
@@ -657,7 +710,7 @@ class ImportService:
         return self._finish(run.job_id)
 
     def _commit_chunk(
-        self, run: _Run, chunk: builtins.list[_Item], validator: RowValidator, *, counts_rows: bool
+        self, run: _Run, chunk: builtins.list[_Item], validator: RowChecker, *, counts_rows: bool
     ) -> ImportJob:
         for attempt in range(2):
             run.claimed.clear()
@@ -671,8 +724,8 @@ class ImportService:
                         self._touch(job)
                         tx.commit()
                         return job
-                    booker = _Booker(self._ctx, run)
-                    booker.load(tx, [item for item in chunk if isinstance(item, ValidRow)])
+                    booker = run.rules.writer(lock=True)
+                    booker.load(tx, [item for item in chunk if not isinstance(item, _Failure)])
                     result = _tally(run, self._apply(booker, run, chunk, validator))
                     self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
                     tx.commit()
@@ -744,7 +797,7 @@ class ImportService:
         self._touch(job)
 
     def _apply(
-        self, booker: _Booker, run: _Run, chunk: Sequence[_Item], validator: RowValidator
+        self, booker: RowWriter, run: _Run, chunk: Sequence[_Item], validator: RowChecker
     ) -> builtins.list[_Outcome]:
         """What each item of ``chunk`` does: its action and, for a row that fails, why.
 
@@ -756,26 +809,27 @@ class ImportService:
             if isinstance(item, _Failure):
                 outcomes.append(_Outcome(item.number, "error", item))
                 continue
-            problems = _in_file_duplicate(run, item, validator)
+            rules = run.rules
+            problems = rules.in_file_duplicate(item)
             action = "error"
             if not problems:
                 try:
                     action = booker.apply(item)
                 except (ValidationError, ConflictError, InvalidTransitionError) as exc:
-                    problems = _problems_of(exc, item, validator)
+                    problems = rules.problems_of(exc, item)
             if problems:
-                failure = _Failure(item.number, _raw_of(validator, item), problems)
+                failure = _Failure(item.number, rules.raw_of(item), problems)
                 outcomes.append(_Outcome(item.number, "error", failure))
             else:
                 outcomes.append(_Outcome(item.number, action))
         return outcomes
 
     def _simulate(
-        self, booker: _Booker, run: _Run, items: Sequence[_Item], validator: RowValidator
+        self, booker: RowWriter, run: _Run, items: Sequence[_Item], validator: RowChecker
     ) -> builtins.list[_Outcome]:
         """What :meth:`_apply` does with ``items``, in a transaction that is never committed."""
         with self._ctx.transaction() as tx:
-            booker.load(tx, [item for item in items if isinstance(item, ValidRow)])
+            booker.load(tx, [item for item in items if not isinstance(item, _Failure)])
             return self._apply(booker, run, items, validator)
 
     # ------------------------------------------------------------------ helpers
@@ -846,7 +900,7 @@ class ImportService:
         principal: Principal,
         *,
         job_id: UUID | None,
-    ) -> tuple[_Run, RowValidator]:
+    ) -> tuple[_Run, RowChecker]:
         return self._prepare_header(
             source.header, settings, principal, job_id=job_id, has_cells=source.has_cells
         )
@@ -859,7 +913,11 @@ class ImportService:
         *,
         job_id: UUID | None,
         has_cells: bool,
-    ) -> tuple[_Run, RowValidator]:
+    ) -> tuple[_Run, RowChecker]:
+        if settings.kind is not ImportKind.BOOKINGS:
+            return self._prepare_people(
+                header, settings, principal, job_id=job_id, has_cells=has_cells
+            )
         mapping = map_header(header, settings.mapping)
         lifecycle = self._ctx.settings.lifecycle(settings.lifecycle)
         with self._ctx.uow_factory() as uow:
@@ -902,10 +960,54 @@ class ImportService:
             principal=principal,
             assigner=assigner,
         )
+        run.rules = _BookingRules(self._ctx, run, validator)
+        return run, validator
+
+    def _prepare_people(
+        self,
+        header: Sequence[str],
+        settings: ImportSettings,
+        principal: Principal,
+        *,
+        job_id: UUID | None,
+        has_cells: bool,
+    ) -> tuple[_Run, RowChecker]:
+        """The run and validator of a customers or travelers file."""
+        region = (
+            settings.region if settings.region is not None else self._ctx.settings.default_region
+        )
+        validator: CustomerRowValidator | TravelerRowValidator
+        if settings.kind is ImportKind.CUSTOMERS:
+            mapping = map_header(header, settings.mapping, columns=CUSTOMER_COLUMNS)
+            validator = CustomerRowValidator(mapping, region=region, has_cells=has_cells)
+        else:
+            mapping = map_header(header, settings.mapping, columns=TRAVELER_COLUMNS)
+            today = self._ctx.now().date()
+            validator = TravelerRowValidator(
+                mapping, region=region, today=today, has_cells=has_cells
+            )
+        run = _Run(
+            job_id=job_id or UUID(int=0),
+            settings=settings,
+            # People rows follow no lifecycle and are assigned to nobody.
+            lifecycle=self._ctx.settings.lifecycle(None),
+            mapping=mapping,
+            has_cells=has_cells,
+            principal=principal,
+            assigner=Assigner(AssignmentStrategy.MANUAL.value, []),
+        )
+        rules = CustomerRules if settings.kind is ImportKind.CUSTOMERS else TravelerRules
+        run.rules = rules(
+            validator,
+            principal,
+            CustomerService(self._ctx),
+            TravelerService(self._ctx),
+            emit=settings.emit_events,
+        )
         return run, validator
 
     def _validate(
-        self, rows: Iterator[SourceRow], validator: RowValidator, settings: ImportSettings
+        self, rows: Iterator[SourceRow], validator: RowChecker, settings: ImportSettings
     ) -> Iterator[_Item]:
         if settings.workers <= 1:
             for row in rows:
@@ -929,9 +1031,7 @@ class ImportService:
                 yield from pending.popleft().result()
 
     @staticmethod
-    def _remember_earlier(
-        run: _Run, source: RowSource, count: int, validator: RowValidator
-    ) -> None:
+    def _remember_earlier(run: _Run, source: RowSource, count: int, validator: RowChecker) -> None:
         """Rebuild the in-file external id register from rows a stopped run already did.
 
         An uninterrupted run registers the external id of each row that passed
@@ -945,6 +1045,27 @@ class ImportService:
             item = _validated(validator, row)
             if isinstance(item, ValidRow) and item.external_id:
                 run.seen_external.claim(item.external_id, item.number)
+
+
+@attrs.define
+class _BookingRules:
+    """The bookings kind: rows booked by :class:`_Booker`, external ids unique in the file."""
+
+    context: ServiceContext
+    run: _Run
+    validator: RowValidator
+
+    def writer(self, *, lock: bool) -> _Booker:
+        return _Booker(self.context, self.run, lock=lock)
+
+    def in_file_duplicate(self, row: ValidRow) -> tuple[CellProblem, ...]:
+        return _in_file_duplicate(self.run, row, self.validator)
+
+    def problems_of(self, exc: BookingError, row: ValidRow) -> tuple[CellProblem, ...]:
+        return _problems_of(exc, row, self.validator)
+
+    def raw_of(self, row: ValidRow) -> dict[str, str]:
+        return _raw_of(self.validator, row)
 
 
 class _Booker:
@@ -1234,18 +1355,19 @@ def _key(row: ValidRow) -> str:
     return f"import:{row.fingerprint[:48]}"
 
 
-def _validated(validator: RowValidator, row: SourceRow) -> _Item:
+def _validated(validator: RowChecker, row: SourceRow) -> _Item:
     result = validator.validate(row)
-    if isinstance(result, ValidRow):
-        return result
-    return _Failure(row.number, validator.raw(row), tuple(result))
+    if isinstance(result, list):
+        return _Failure(row.number, validator.raw(row), tuple(result))
+    valid: ImportRow = result
+    return valid
 
 
 _WORKER_BATCH = 1000
-_worker_validator: RowValidator | None = None
+_worker_validator: RowChecker | None = None
 
 
-def _start_worker(validator: RowValidator) -> None:
+def _start_worker(validator: RowChecker) -> None:
     global _worker_validator  # noqa: PLW0603 - one validator per worker process
     _worker_validator = validator
 

@@ -138,7 +138,7 @@ class PrivacyService:
     ) -> Customer:
         """Anonymise the customer and their travelers, keeping bookings and money.
 
-        In one unit of work: the customer's phone, name and email, every
+        In one unit of work: the customer's phone, name, email and external id, every
         personal field of their travelers, the recipient and text of their
         messages, their bookings' per-traveler requirements and internal notes,
         the notes of their waiting-list entries,

@@ -46,21 +46,46 @@ class TravelerService:
             ValidationError: naming every bad field of ``details``; nothing is stored.
         """
         with self._ctx.transaction() as tx:
-            uow = tx.uow
-            self._owner_for_change(uow, customer_id, principal)
-            traveler = Traveler.create(
-                traveler_id=TravelerId(self._ctx.ids.new_id()),
-                customer_id=customer_id,
-                details=details,
-                region=self._ctx.settings.default_region,
-                now=self._ctx.now(),
-            )
-            uow.travelers.add(traveler)
-            self._record(
-                tx, traveler, principal, AuditAction.CREATED, old={}, new=_details(traveler)
-            )
+            traveler = self.create(tx, customer_id, details, principal=principal)
             tx.commit()
             return traveler
+
+    def create(
+        self,
+        tx: Transaction,
+        customer_id: CustomerId,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        emit: bool = True,
+    ) -> Traveler:
+        """Inside the transaction ``tx``: save a traveler under ``customer_id`` (what
+        :meth:`add` does, for a caller that commits more with it, such as an import).
+
+        Leaves an audit entry and raises ``TravelerChanged`` (``emit=False``
+        leaves the event out, as an import told not to emit does).
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+            PermissionDeniedError: ``principal`` may see but not change the customer.
+            ValidationError: naming every bad field of ``details``; nothing is stored.
+
+        .. versionadded:: 0.3
+        """
+        uow = tx.uow
+        self._owner_for_change(uow, customer_id, principal)
+        traveler = Traveler.create(
+            traveler_id=TravelerId(self._ctx.ids.new_id()),
+            customer_id=customer_id,
+            details=details,
+            region=self._ctx.settings.default_region,
+            now=self._ctx.now(),
+        )
+        uow.travelers.add(traveler)
+        self._record(
+            tx, traveler, principal, AuditAction.CREATED, old={}, new=_details(traveler), emit=emit
+        )
+        return traveler
 
     def get(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
         """The traveler, deleted or not, if ``principal`` may see its customer.
@@ -110,13 +135,36 @@ class TravelerService:
                 raise NotFoundError("traveler", traveler_id)
             self._owner_for_change(uow, traveler.customer_id, principal)
             traveler.check_version(expected_version)
-            before = _details(traveler)
-            traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
-            old, new = diff(before, _details(traveler))
-            if new:
-                self._record(tx, traveler, principal, AuditAction.UPDATED, old=old, new=new)
+            self.revise(tx, traveler, details, principal=principal)
             tx.commit()
             return traveler
+
+    def revise(
+        self,
+        tx: Transaction,
+        traveler: Traveler,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        emit: bool = True,
+    ) -> bool:
+        """Inside the transaction ``tx``: replace ``traveler``'s details (what :meth:`update`
+        does once it has checked who asks); whether anything changed.
+
+        A change leaves an audit entry and raises ``TravelerChanged`` (unless
+        ``emit=False``).
+
+        Raises:
+            ValidationError: naming every bad field; nothing changes.
+
+        .. versionadded:: 0.3
+        """
+        before = _details(traveler)
+        traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
+        old, new = diff(before, _details(traveler))
+        if new:
+            self._record(tx, traveler, principal, AuditAction.UPDATED, old=old, new=new, emit=emit)
+        return bool(new)
 
     def delete(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
         """Soft-delete: the traveler leaves lists and new bookings, history keeps them.
@@ -146,6 +194,7 @@ class TravelerService:
         *,
         old: dict[str, object],
         new: dict[str, object],
+        emit: bool = True,
     ) -> None:
         tx.audit(
             principal,
@@ -155,6 +204,8 @@ class TravelerService:
             old=old,
             new=new,
         )
+        if not emit:
+            return
         tx.emit(
             TravelerChanged(
                 id=tx.new_event_id(),

@@ -528,6 +528,44 @@ class CustomerRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
 
+    def test_a_customer_is_found_by_their_external_id_and_it_is_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """An imported customer's id in the old system finds them, in the unit that adds
+        them and after commit; a second customer with it is a duplicate; none is ``None``."""
+        imported = make.customer(external_id="users:17")
+        made_here = make.customer()
+        with uow_factory() as uow:
+            uow.customers.add(imported)
+            uow.customers.add(made_here)
+            assert uow.customers.get_by_external_id("users:17") == imported
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.customers.get_by_external_id("users:17") == imported
+            assert uow.customers.get_by_external_id("users:18") is None
+            uow.customers.add(make.customer(external_id="users:17"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_a_merged_customers_external_id_finds_the_survivor(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        survivor = make.customer()
+        duplicate = make.customer(external_id="users:9")
+        with uow_factory() as uow:
+            uow.customers.add(survivor)
+            uow.customers.add(duplicate)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(duplicate.id)
+            assert stored is not None
+            stored.merge_into(survivor.id, now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.customers.get_by_external_id("users:9")
+            assert found is not None
+            assert found.id == survivor.id
+
     def test_list_filters_by_source_partner_dates_and_text(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

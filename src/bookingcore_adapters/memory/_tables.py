@@ -63,7 +63,11 @@ class Table:
 
 
 TABLES: tuple[Table, ...] = (
-    Table("customers", Customer, {"phone": lambda c: c.phone.e164}),
+    Table(
+        "customers",
+        Customer,
+        {"phone": lambda c: c.phone.e164, "external_id": lambda c: c.external_id},
+    ),
     Table("travelers", Traveler),
     Table("locations", Location, {"code": lambda x: x.code}),
     Table("products", Product, {"code": lambda x: x.code}),

@@ -462,6 +462,12 @@ class _CustomerRepository(_Repository[Customer]):
             return self._get(found.merged_into)  # merges never chain
         return found
 
+    def get_by_external_id(self, external_id: str) -> Customer | None:
+        found: Customer | None = self._uow._find_unique(self._table, "external_id", external_id)
+        if found is not None and found.merged_into is not None:
+            return self._get(found.merged_into)
+        return found
+
     def find_by_phones(self, phones: Collection[PhoneNumber]) -> Mapping[PhoneNumber, Customer]:
         found = ((phone, self.get_by_phone(phone)) for phone in set(phones))
         return {phone: c for phone, c in found if c is not None}

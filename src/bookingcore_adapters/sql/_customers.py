@@ -84,6 +84,7 @@ customers = Table(
     Column("version", Integer(), nullable=False),
     ref("merged_into_id", "customers.id"),
     when("erased_at", nullable=True),
+    Column("external_id", String(), unique=True),
     Index(None, "created_at", "id"),
     Index(None, "email"),
 )
@@ -127,6 +128,7 @@ def _dump_customer(c: Customer) -> Row:
         "version": c.version,
         "merged_into_id": c.merged_into,
         "erased_at": c.erased_at,
+        "external_id": c.external_id,
     }
 
 
@@ -145,6 +147,7 @@ def _load_customer(r: Stored, _: Sequence[Stored]) -> Customer:
         version=r["version"],
         merged_into=r["merged_into_id"],
         erased_at=r["erased_at"],
+        external_id=r["external_id"],
     )
 
 
@@ -233,6 +236,12 @@ class CustomerRepository(Repository[Customer]):
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         found = self._session.find_unique(self._mapper, "phone", phone.e164, lambda c: c.phone.e164)
+        return self._survivor(found)
+
+    def get_by_external_id(self, external_id: str) -> Customer | None:
+        found = self._session.find_unique(
+            self._mapper, "external_id", external_id, lambda c: c.external_id
+        )
         return self._survivor(found)
 
     def _survivor(self, customer: Customer | None) -> Customer | None:

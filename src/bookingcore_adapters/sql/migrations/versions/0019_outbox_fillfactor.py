@@ -1,7 +1,7 @@
 """Outbox pages keep room for the two updates each message gets (PostgreSQL fillfactor 70).
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-04 23:55:00.000000
 
 Every outbox message is updated twice after it is written: ``dispatched_at``
@@ -20,7 +20,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
