@@ -293,9 +293,10 @@ class StatementsIntake:
     delivery is then taken again and recorded as the duplicate path. Every
     later delivery is verified with the same HMAC check and then replayed: the
     receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; when it found a
-    receipt already stored, the duplicate's read and a ``ROLLBACK``; otherwise
-    the same locked reads (payment by reference; booking with its travelers,
-    one pipeline; the booking's payments; the invoice series) with the
+    receipt already stored, the duplicate's read and a ``COMMIT``; otherwise
+    the same reads, grouped in round trips as the library groups them (the
+    payment locked by reference, with its booking's payments; the booking
+    locked, with its travelers; the invoice series locked), with the
     delivery's event, payment, booking and travelers, and the same writes
     (series, outbox event, receipt, booking, audit entries, history entry,
     payment, invoice) with fresh ids, the versions read under the locks and
@@ -356,8 +357,13 @@ class StatementsIntake:
         for sql, parameters in sent:
             if sql.split(None, 1)[0].upper() not in ("SELECT", "INSERT", "UPDATE"):
                 continue
-            # A booking's travelers are read in one pipeline with the booking they belong to.
-            paired = "FROM booking_travelers" in sql and bool(recorded)
+            # The adapter reads a booking's travelers in one pipeline with the booking, and
+            # a payment's siblings (same parameters) with the payment it locks.
+            previous = recorded[-1] if recorded else None
+            paired = previous is not None and (
+                "FROM booking_travelers" in sql
+                or ("FOR UPDATE" in previous.sql and parameters == previous.parameters)
+            )
             recorded.append(Recorded(sql, parameters, with_previous=paired))
         return recorded
 
@@ -433,7 +439,7 @@ class StatementsIntake:
             if not stored[0]:
                 for one in self._duplicate[1:]:
                     self._read([one], swap)
-                connection.rollback()
+                connection.commit()  # as the library ends a redelivery: nothing changed
                 return
             self._apply(swap, was)
         except BaseException:
