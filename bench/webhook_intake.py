@@ -9,8 +9,11 @@ through the one booking path) and commits, over ``SqlStore`` with
 :class:`~bookingcore.testing.FakePaymentProvider`; the *baseline* does the same
 work by hand: the same HMAC check, ``INSERT ... ON CONFLICT DO NOTHING`` into a
 minimal inbox table of its own, an ``UPDATE`` of its own payment row, ``COMMIT``.
-After each run the database is checked: every payment captured exactly once,
-one inbox row per event, and the duplicates changed nothing. bench/README.md
+``--statements`` adds a third side: the library's own SQL for each delivery,
+recorded once and replayed by raw psycopg (the ceiling for any code that writes
+what the library writes); ``--series N`` spreads the bookings over N invoice
+series. After each run the database is checked: every payment captured exactly
+once, one inbox row per event, and the duplicates changed nothing. bench/README.md
 says what runs, how to read the output and the exit status. From the
 repository root, as a script (spawned workers re-import this file by path)::
 
@@ -74,7 +77,15 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import InvoiceKind, PaymentStatus, ReceiptStatus, invoice_number
+from bookingcore.domain import (
+    InvoiceKind,
+    InvoiceSeries,
+    PaymentStatus,
+    ReceiptStatus,
+    invoice_number,
+    series_key,
+)
+from bookingcore.domain.invoices import series_id
 from bookingcore.testing import FakePaymentProvider
 from bookingcore_adapters.sql import SqlStore, metadata
 
@@ -468,6 +479,10 @@ class StatementsIntake:
                 elif sql.startswith("SELECT bookings."):
                     versions["bookings"] = rows[0]["version"]
                     texts[was["booking_reference"]] = rows[0]["reference"]
+                    # The invoice's series is the one of the booking's location (and year).
+                    key = series_key(int(was["series_key"][:4]), rows[0]["code"])
+                    swap[was["series_key"]] = key
+                    swap[series_id(was["series_key"])] = series_id(key)
                 elif "FROM booking_travelers" in sql:
                     for old, row in zip(was["travelers"], rows, strict=True):
                         swap[old[0]] = row["traveler_id"]
@@ -475,7 +490,8 @@ class StatementsIntake:
                 elif sql.startswith("SELECT invoice_series."):
                     number = rows[0]["next_number"]
                     versions["invoice_series"] = rows[0]["version"]
-        swap[was["number"]] = invoice_number(InvoiceKind.INVOICE, was["series_key"], number)
+        key = swap.get(was["series_key"], was["series_key"])
+        swap[was["number"]] = invoice_number(InvoiceKind.INVOICE, key, number)
         connection = self._connection
         cursors = []
         with connection.pipeline():
@@ -716,7 +732,8 @@ class BaselineTables:
 class LibraryTables:
     """bookingcore's tables: bookings and pending payments made through the library."""
 
-    def __init__(self, target: Database) -> None:
+    def __init__(self, target: Database, series: int = 1) -> None:
+        self._series = series
         self._engine = target.engine()
         self._store = fresh_store(self._engine)
         self._provider = FakePaymentProvider(PROVIDER, secret=SECRET)
@@ -728,21 +745,35 @@ class LibraryTables:
         """Empty every table; a booking with a pending payment per delivery (not timed)."""
         empty_tables(self._engine)
         core, admin = self._core, self._admin
-        location = core.catalog.add_location("BENCH", "Bench base camp", principal=admin)
-        slot = core.catalog.create_slot(
-            location_id=location.id,
-            starts_at=_now() + timedelta(days=30),
-            price_per_traveler=PRICE,
-            capacity=None,
-            principal=admin,
-        )
+        codes = ["BENCH"] if self._series == 1 else [f"BENCH{n}" for n in range(self._series)]
+        slots = []
+        for code in codes:
+            location = core.catalog.add_location(code, f"Bench base camp {code}", principal=admin)
+            slots.append(
+                core.catalog.create_slot(
+                    location_id=location.id,
+                    starts_at=_now() + timedelta(days=30),
+                    price_per_traveler=PRICE,
+                    capacity=None,
+                    principal=admin,
+                )
+            )
+        # Each location's invoice series of this year, stored up front, so every capture
+        # takes a number from a series that exists (the first capture would store it).
+        with self._store.unit_of_work() as uow:
+            for code in codes:
+                uow.invoice_series.add_if_new(InvoiceSeries(key=series_key(_now().year, code)))
+            uow.commit()
         customer = core.customers.register("+919800000001", principal=admin).customer
         payer = Principal.customer(customer.id)
         self._payments = []
         signed: list[Delivery] = []
         for n in range(events + processes * warmup):
             booking = core.bookings.book(
-                BookingRequest(slot.id, [NewTraveler(TravelerDetails(f"Guest {n}"), True)]),
+                BookingRequest(
+                    slots[n % len(slots)].id,
+                    [NewTraveler(TravelerDetails(f"Guest {n}"), True)],
+                ),
                 principal=payer,
             )
             intent = core.payments.create_intent(
@@ -1014,6 +1045,7 @@ class Options:
     seed: int
     json: Path | None
     statements: bool = False
+    series: int = 1
 
     @property
     def sides(self) -> tuple[Side, ...]:
@@ -1046,6 +1078,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     )
     options.add_argument("--seed", type=int, default=18, help="the shuffle's seed")
     options.add_argument(
+        "--series",
+        type=positive,
+        default=1,
+        help="invoice series the library's bookings are spread over, one location each"
+        " (default 1: every capture takes its number from the same series)",
+    )
+    options.add_argument(
         "--statements",
         action="store_true",
         help="also replay the library's own SQL for each delivery with raw psycopg"
@@ -1061,7 +1100,14 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     if args.statements and warmup < 2:
         options.error("--statements records the second warm-up delivery: --warmup 2 at least")
     return Options(
-        url, args.processes, events, warmup, args.seed, args.json, statements=args.statements
+        url,
+        args.processes,
+        events,
+        warmup,
+        args.seed,
+        args.json,
+        statements=args.statements,
+        series=args.series,
     )
 
 
@@ -1075,7 +1121,7 @@ def run(options: Options) -> list[RunFigures]:
             sides: dict[Side, Tables] = {}
             sides["baseline"] = BaselineTables(target)
             opened.append(sides["baseline"])
-            sides["library"] = LibraryTables(target)
+            sides["library"] = LibraryTables(target, options.series)
             opened.append(sides["library"])
             for processes in options.processes:
                 figures: dict[Side, SideFigures] = {}
@@ -1131,6 +1177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": options.seed,
             "target_ratio": TARGET_RATIO,
             "statements": options.statements,
+            "invoice_series": options.series,
         },
         json_path=options.json,
     )

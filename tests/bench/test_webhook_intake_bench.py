@@ -83,6 +83,8 @@ def test_the_statements_side_replays_the_library_sql_with_the_same_outcome(
             "--processes",
             "2",
             "--statements",
+            "--series",
+            "2",
             "--url",
             postgres_url,
             "--json",
@@ -99,7 +101,8 @@ def test_the_statements_side_replays_the_library_sql_with_the_same_outcome(
     (run,) = report["runs"]
     figures = run["statements"]
     # The replay captured every payment once, confirmed every booking once through the
-    # library's own rows (history entries), and the duplicates changed nothing.
+    # library's own rows (history entries), and the duplicates changed nothing; a number
+    # taken from the wrong series would clash on a unique key and fail its delivery.
     assert figures["ok"] is True, figures["problems"]
     assert figures["taken"] == figures["deliveries"] == 22
     assert figures["payments_captured_once"] == figures["payments"] == 24
@@ -107,6 +110,7 @@ def test_the_statements_side_replays_the_library_sql_with_the_same_outcome(
     assert run["statements_ratio"] > 0
     assert run["library_to_statements"] > 0
     assert "statements ratio" in completed.stdout
+    assert report["settings"]["invoice_series"] == 2
 
 
 def test_the_statements_side_needs_two_warm_up_deliveries() -> None:
