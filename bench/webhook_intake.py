@@ -9,8 +9,11 @@ through the one booking path) and commits, over ``SqlStore`` with
 :class:`~bookingcore.testing.FakePaymentProvider`; the *baseline* does the same
 work by hand: the same HMAC check, ``INSERT ... ON CONFLICT DO NOTHING`` into a
 minimal inbox table of its own, an ``UPDATE`` of its own payment row, ``COMMIT``.
-After each run the database is checked: every payment captured exactly once,
-one inbox row per event, and the duplicates changed nothing. bench/README.md
+``--statements`` adds a third side: the library's own SQL for each delivery,
+recorded once and replayed by raw psycopg (the ceiling for any code that writes
+what the library writes); ``--series N`` spreads the bookings over N invoice
+series. After each run the database is checked: every payment captured exactly
+once, one inbox row per event, and the duplicates changed nothing. bench/README.md
 says what runs, how to read the output and the exit status. From the
 repository root, as a script (spawned workers re-import this file by path)::
 
@@ -24,19 +27,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import math
 import random
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from psycopg.types.json import Jsonb
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
@@ -71,7 +77,15 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import PaymentStatus, ReceiptStatus
+from bookingcore.domain import (
+    InvoiceKind,
+    InvoiceSeries,
+    PaymentStatus,
+    ReceiptStatus,
+    invoice_number,
+    series_key,
+)
+from bookingcore.domain.invoices import series_id
 from bookingcore.testing import FakePaymentProvider
 from bookingcore_adapters.sql import SqlStore, metadata
 
@@ -79,7 +93,9 @@ if TYPE_CHECKING:
     from multiprocessing.queues import Queue
     from multiprocessing.synchronize import Barrier
 
-Side = Literal["baseline", "library"]
+    from sqlalchemy import Engine
+
+Side = Literal["baseline", "library", "statements"]
 SIDES: tuple[Side, ...] = ("baseline", "library")
 
 DEFAULT_PROCESSES = (1, 4)
@@ -243,6 +259,11 @@ class LibraryIntake:
             payment_providers=[FakePaymentProvider(PROVIDER, secret=SECRET)],
         )
 
+    @property
+    def engine(self) -> Engine:
+        """The engine the library's store runs on."""
+        return self._engine
+
     def take(self, headers: dict[str, str], body: bytes) -> None:
         self._core.payments.handle_webhook(PROVIDER, headers, body)
 
@@ -250,12 +271,323 @@ class LibraryIntake:
         self._engine.dispose()
 
 
+Parameters = Any  # a statement's parameters as recorded: a dict, or a list of dicts
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One statement the library sent, with its parameters and whether it went in one
+    pipeline with the statement before it."""
+
+    sql: str
+    parameters: Parameters
+    with_previous: bool = False
+
+    @property
+    def verb(self) -> str:
+        return self.sql.split(None, 1)[0].upper()
+
+    @property
+    def reads(self) -> bool:
+        """A statement whose rows the replay reads (a SELECT, an INSERT ... RETURNING)."""
+        return self.verb == "SELECT" or " RETURNING " in self.sql
+
+
+class StatementsIntake:
+    """The library's own SQL for a delivery, sent by raw psycopg with no library code running.
+
+    The first warm-up delivery goes through the library (it may store the
+    invoice series); the second goes through it while every statement
+    it sends is recorded as it reaches the driver (the ``bookingcore.sql``
+    logger, at DEBUG, names the statements the adapter sends straight to
+    psycopg; SQLAlchemy's ``before_cursor_execute`` the others); the same
+    delivery is then taken again and recorded as the duplicate path. Every
+    later delivery is verified with the same HMAC check and then replayed: the
+    receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; when it found a
+    receipt already stored, the duplicate's read and a ``COMMIT``; otherwise
+    the same reads, grouped in round trips as the library groups them (the
+    payment locked by reference, with its booking's payments; the booking
+    locked, with its travelers; the invoice series locked), with the
+    delivery's event, payment, booking and travelers, and the same writes
+    (series, outbox event, receipt, booking, audit entries, history entry,
+    payment, invoice) with fresh ids, the versions read under the locks and
+    the series' next number, in one pipeline with ``COMMIT``, as the library
+    sends them. Library / statements is what the library's own Python costs;
+    statements / baseline what the rows a capture writes cost.
+    """
+
+    def __init__(self, task: WorkerTask) -> None:
+        self._secret = SECRET.encode()
+        self._library = LibraryIntake(task)
+        try:
+            self._connection = task.target.connect()
+        except BaseException:
+            self._library.close()
+            raise
+        self._capture: list[Recorded] = []
+        self._duplicate: list[Recorded] = []
+        self._recorded: dict[str, Any] = {}  # what the recorded capture was about
+        self._warm = False
+
+    def take(self, headers: dict[str, str], body: bytes) -> None:
+        if self._capture:
+            self._replay(headers, body)
+        elif not self._warm:
+            # The first capture may find no invoice series yet and store it: not recorded.
+            self._library.take(headers, body)
+            self._warm = True
+        else:
+            self._record(headers, body)
+
+    # ------------------------------------------------------------------ recording
+
+    def _statements_of(self, headers: dict[str, str], body: bytes) -> list[Recorded]:
+        sent: list[tuple[str, Parameters]] = []
+
+        class Listener(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if isinstance(record.args, tuple) and len(record.args) == 2:
+                    sent.append((str(record.args[0]), record.args[1]))
+
+        def before(*args: Any) -> None:
+            sent.append((args[2], args[3]))
+
+        log = logging.getLogger("bookingcore.sql")
+        listener, level = Listener(), log.level
+        log.addHandler(listener)
+        log.setLevel(logging.DEBUG)
+        engine = self._library.engine
+        sqlalchemy_event.listen(engine, "before_cursor_execute", before)
+        try:
+            self._library.take(headers, body)
+        finally:
+            sqlalchemy_event.remove(engine, "before_cursor_execute", before)
+            log.removeHandler(listener)
+            log.setLevel(level)
+        recorded: list[Recorded] = []
+        for sql, parameters in sent:
+            if sql.split(None, 1)[0].upper() not in ("SELECT", "INSERT", "UPDATE"):
+                continue
+            # The adapter reads a booking's travelers in one pipeline with the booking, and
+            # a payment's siblings (same parameters) with the payment it locks.
+            previous = recorded[-1] if recorded else None
+            paired = previous is not None and (
+                "FROM booking_travelers" in sql
+                or ("FOR UPDATE" in previous.sql and parameters == previous.parameters)
+            )
+            recorded.append(Recorded(sql, parameters, with_previous=paired))
+        return recorded
+
+    def _record(self, headers: dict[str, str], body: bytes) -> None:
+        capture = self._statements_of(headers, body)
+        duplicate = self._statements_of(headers, body)
+        event = json.loads(body)
+        locks = [one for one in capture if one.reads and "FOR UPDATE" in one.sql]
+        invoices = [one for one in capture if one.sql.startswith("INSERT INTO invoices ")]
+        new_series = any(one.sql.startswith("INSERT INTO invoice_series") for one in capture)
+        duplicate_read = bool(duplicate) and duplicate[0].reads
+        if len(locks) != 3 or len(invoices) != 1 or new_series or not duplicate_read:
+            shapes = [one.sql[:40] for one in capture]
+            msg = f"the recorded capture is not the one this side replays: {shapes}"
+            raise BenchError(msg)
+        invoice = invoices[0].parameters
+        self._recorded = {
+            "event_id": event["id"],
+            "reference": event["payment"],
+            "receipt_id": capture[0].parameters["id"],
+            "payment_id": invoice["payment_id"],
+            "booking_id": invoice["booking_id"],
+            "number": invoice["number"],
+            "series_key": invoice["series_key"],
+            # Each new row's id (an outbox event's is its event id).
+            "fresh": [
+                one.parameters.get("id") or one.parameters.get("event_id")
+                for one in capture[1:]
+                if one.verb == "INSERT" and isinstance(one.parameters, dict)
+            ]
+            + [
+                row["id"]
+                for one in capture
+                if one.verb == "INSERT" and isinstance(one.parameters, list)
+                for row in one.parameters
+            ],
+        }
+        with self._connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reference FROM bookings WHERE id = %s", (self._recorded["booking_id"],)
+            )
+            (self._recorded["booking_reference"],) = cursor.fetchone() or ("",)
+            cursor.execute(
+                "SELECT bt.traveler_id, t.name FROM booking_travelers bt"
+                " JOIN travelers t ON t.id = bt.traveler_id WHERE bt.booking_id = %s"
+                " ORDER BY bt.position",
+                (self._recorded["booking_id"],),
+            )
+            self._recorded["travelers"] = cursor.fetchall()
+        self._connection.rollback()
+        self._capture, self._duplicate = capture, duplicate
+
+    # ------------------------------------------------------------------ replaying
+
+    def _replay(self, headers: dict[str, str], body: bytes) -> None:
+        lowered = {key.lower(): value for key, value in headers.items()}
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(lowered.get("x-fake-signature", ""), expected):
+            msg = "the signature does not match"
+            raise PermissionError(msg)
+        event = json.loads(body)
+        was = self._recorded
+        swap: dict[Any, Any] = {
+            was["event_id"]: event["id"],
+            was["reference"]: event["payment"],
+            was["receipt_id"]: uuid4(),
+        }
+        for old in was["fresh"]:
+            swap[old] = uuid4()
+        connection = self._connection
+        try:
+            stored = self._read(self._capture[:1], swap)
+            if not stored[0]:
+                for one in self._duplicate[1:]:
+                    self._read([one], swap)
+                connection.commit()  # as the library ends a redelivery: nothing changed
+                return
+            self._apply(swap, was)
+        except BaseException:
+            connection.rollback()
+            raise
+
+    def _apply(self, swap: dict[Any, Any], was: dict[str, Any]) -> None:
+        """The capture's locked reads, then its writes and ``COMMIT`` in one pipeline."""
+        texts: dict[str, str] = {was["reference"]: swap[was["reference"]]}
+        versions: dict[str, int] = {}
+        number = 0
+        reads = [one for one in self._capture[1:] if one.reads]
+        groups: list[list[Recorded]] = []
+        for one in reads:
+            if one.with_previous and groups:
+                groups[-1].append(one)
+            else:
+                groups.append([one])
+        for group in groups:
+            for one, rows in zip(group, self._read(group, swap, texts), strict=True):
+                sql = one.sql
+                if sql.startswith("SELECT payments.") and "FOR UPDATE" in sql:
+                    swap[was["payment_id"]] = rows[0]["id"]
+                    swap[was["booking_id"]] = rows[0]["booking_id"]
+                    versions["payments"] = rows[0]["version"]
+                elif sql.startswith("SELECT bookings."):
+                    versions["bookings"] = rows[0]["version"]
+                    texts[was["booking_reference"]] = rows[0]["reference"]
+                    # The invoice's series is the one of the booking's location (and year).
+                    key = series_key(int(was["series_key"][:4]), rows[0]["code"])
+                    swap[was["series_key"]] = key
+                    swap[series_id(was["series_key"])] = series_id(key)
+                elif "FROM booking_travelers" in sql:
+                    for old, row in zip(was["travelers"], rows, strict=True):
+                        swap[old[0]] = row["traveler_id"]
+                        texts[old[1]] = row["name"]
+                elif sql.startswith("SELECT invoice_series."):
+                    number = rows[0]["next_number"]
+                    versions["invoice_series"] = rows[0]["version"]
+        key = swap.get(was["series_key"], was["series_key"])
+        swap[was["number"]] = invoice_number(InvoiceKind.INVOICE, key, number)
+        connection = self._connection
+        cursors = []
+        with connection.pipeline():
+            for one in [one for one in self._capture if not one.reads]:
+                values = _substituted(one.parameters, swap, texts)
+                table = one.sql.split()[1] if one.verb == "UPDATE" else one.sql.split()[2]
+                if one.verb == "UPDATE" and table in versions:
+                    read = versions[table]
+                    values |= {"read_version": read, "new_version": read + 1}
+                    if table == "invoice_series":
+                        values["new_next_number"] = number + 1
+                elif table == "booking_lifecycle_events":
+                    values["booking_version"] = versions["bookings"] + 1
+                elif table == "invoices":
+                    values["sequence"] = number
+                cursor = connection.cursor()
+                if isinstance(values, list):
+                    cursor.executemany(one.sql, values)
+                else:
+                    cursor.execute(one.sql, values)
+                cursors.append((one, cursor))
+            connection.execute("COMMIT")
+        for one, cursor in cursors:
+            if one.verb == "UPDATE" and cursor.rowcount != 1:
+                msg = f"the replayed update changed {cursor.rowcount} rows: {one.sql[:60]}"
+                raise BenchError(msg)
+            cursor.close()
+
+    def _read(
+        self, group: Sequence[Recorded], swap: dict[Any, Any], texts: dict[str, str] | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """The rows each statement of ``group`` finds, the group sent in one round trip."""
+        connection = self._connection
+        cursors = []
+        if len(group) == 1:
+            cursor = connection.cursor()
+            cursor.execute(group[0].sql, _substituted(group[0].parameters, swap, texts or {}))
+            cursors.append(cursor)
+        else:
+            with connection.pipeline():
+                for one in group:
+                    cursor = connection.cursor()
+                    cursor.execute(one.sql, _substituted(one.parameters, swap, texts or {}))
+                    cursors.append(cursor)
+        found = []
+        for cursor in cursors:
+            names = [column.name for column in cursor.description or ()]
+            # A joined table's columns come after the table's own: the first of a name wins.
+            found.append(
+                [dict(reversed(list(zip(names, row, strict=True)))) for row in cursor.fetchall()]
+            )
+            cursor.close()
+        return found
+
+    def close(self) -> None:
+        self._connection.close()
+        self._library.close()
+
+
+def _substituted(value: Any, swap: dict[Any, Any], texts: dict[str, str]) -> Any:
+    """``value`` with every recorded id in ``swap`` replaced, inside JSON documents too;
+    a text that names a recorded reference (``texts``) names the new one."""
+    if isinstance(value, Jsonb):
+        return Jsonb(_substituted(value.obj, swap, texts))
+    if isinstance(value, dict):
+        return {key: _substituted(item, swap, texts) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substituted(item, swap, texts) for item in value]
+    if isinstance(value, UUID):
+        return swap.get(value, value)
+    if isinstance(value, str):
+        if value in swap:
+            return swap[value]
+        for old, new in texts.items():
+            if old in value:
+                value = value.replace(old, new)
+        if len(value) == 36 and value.count("-") == 4:  # an id inside a JSON document
+            try:
+                return str(swap.get(UUID(value), value))
+            except ValueError:
+                return value
+    return value
+
+
+def _open_intake(task: WorkerTask) -> Intake:
+    if task.plan.side == "baseline":
+        return BaselineIntake(task)
+    if task.plan.side == "statements":
+        return StatementsIntake(task)
+    return LibraryIntake(task)
+
+
 def run_worker(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -> None:
     """A worker process: connect, wait for the others, then take and time every delivery."""
     try:
-        intake: Intake = (
-            BaselineIntake(task) if task.plan.side == "baseline" else LibraryIntake(task)
-        )
+        intake = _open_intake(task)
     except Exception:
         barrier.abort()
         results.put(WorkerResult(task.worker, crash=traceback.format_exc()))
@@ -400,7 +732,8 @@ class BaselineTables:
 class LibraryTables:
     """bookingcore's tables: bookings and pending payments made through the library."""
 
-    def __init__(self, target: Database) -> None:
+    def __init__(self, target: Database, series: int = 1) -> None:
+        self._series = series
         self._engine = target.engine()
         self._store = fresh_store(self._engine)
         self._provider = FakePaymentProvider(PROVIDER, secret=SECRET)
@@ -412,21 +745,35 @@ class LibraryTables:
         """Empty every table; a booking with a pending payment per delivery (not timed)."""
         empty_tables(self._engine)
         core, admin = self._core, self._admin
-        location = core.catalog.add_location("BENCH", "Bench base camp", principal=admin)
-        slot = core.catalog.create_slot(
-            location_id=location.id,
-            starts_at=_now() + timedelta(days=30),
-            price_per_traveler=PRICE,
-            capacity=None,
-            principal=admin,
-        )
+        codes = ["BENCH"] if self._series == 1 else [f"BENCH{n}" for n in range(self._series)]
+        slots = []
+        for code in codes:
+            location = core.catalog.add_location(code, f"Bench base camp {code}", principal=admin)
+            slots.append(
+                core.catalog.create_slot(
+                    location_id=location.id,
+                    starts_at=_now() + timedelta(days=30),
+                    price_per_traveler=PRICE,
+                    capacity=None,
+                    principal=admin,
+                )
+            )
+        # Each location's invoice series of this year, stored up front, so every capture
+        # takes a number from a series that exists (the first capture would store it).
+        with self._store.unit_of_work() as uow:
+            for code in codes:
+                uow.invoice_series.add_if_new(InvoiceSeries(key=series_key(_now().year, code)))
+            uow.commit()
         customer = core.customers.register("+919800000001", principal=admin).customer
         payer = Principal.customer(customer.id)
         self._payments = []
         signed: list[Delivery] = []
         for n in range(events + processes * warmup):
             booking = core.bookings.book(
-                BookingRequest(slot.id, [NewTraveler(TravelerDetails(f"Guest {n}"), True)]),
+                BookingRequest(
+                    slots[n % len(slots)].id,
+                    [NewTraveler(TravelerDetails(f"Guest {n}"), True)],
+                ),
                 principal=payer,
             )
             intent = core.payments.create_intent(
@@ -538,6 +885,7 @@ class RunFigures:
     processes: int
     baseline: SideFigures
     library: SideFigures
+    statements: SideFigures | None = None
 
     @property
     def ratio(self) -> float:
@@ -545,46 +893,80 @@ class RunFigures:
         return ratio(self.library.deliveries_per_second, self.baseline.deliveries_per_second)
 
     @property
+    def statements_ratio(self) -> float:
+        """Statements / baseline: the most any code sending these statements could reach."""
+        if self.statements is None:
+            return math.nan
+        return ratio(self.statements.deliveries_per_second, self.baseline.deliveries_per_second)
+
+    @property
+    def overhead_ratio(self) -> float:
+        """Library / statements: the share of the statements' speed the library keeps."""
+        if self.statements is None:
+            return math.nan
+        return ratio(self.library.deliveries_per_second, self.statements.deliveries_per_second)
+
+    def sides(self) -> list[tuple[str, SideFigures]]:
+        """Each side that ran, by name."""
+        named = [("baseline", self.baseline), ("library", self.library)]
+        return named if self.statements is None else [*named, ("statements", self.statements)]
+
+    @property
     def verdict(self) -> str:
         return "target met" if self.ratio >= TARGET_RATIO else "BELOW the target"
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        figures: dict[str, Any] = {
             "processes": self.processes,
             "ratio": self.ratio,
             "verdict": self.verdict,
-            "baseline": {**asdict(self.baseline), "ok": self.baseline.ok},
-            "library": {**asdict(self.library), "ok": self.library.ok},
         }
+        if self.statements is not None:
+            figures["statements_ratio"] = self.statements_ratio
+            figures["library_to_statements"] = self.overhead_ratio
+        for name, side in self.sides():
+            figures[name] = {**asdict(side), "ok": side.ok}
+        return figures
 
 
 def render(runs: Sequence[RunFigures]) -> str:
     """The results table, the checks table and one verdict line per process count."""
-    results = table(
-        [
-            "processes",
-            "baseline/s",
-            "library/s",
-            "ratio",
-            "baseline ms p50 / p95",
-            "library ms p50 / p95",
-            "baseline",
-            "library",
-        ],
-        [
-            [
-                str(run.processes),
-                f"{run.baseline.deliveries_per_second:.1f}",
-                f"{run.library.deliveries_per_second:.1f}",
-                f"{run.ratio:.2f}",
-                f"{run.baseline.p50_ms:5.1f} / {run.baseline.p95_ms:5.1f}",
-                f"{run.library.p50_ms:5.1f} / {run.library.p95_ms:5.1f}",
-                "OK" if run.baseline.ok else "MISMATCH",
-                "OK" if run.library.ok else "MISMATCH",
+    replayed = any(run.statements is not None for run in runs)
+    headers = [
+        "processes",
+        "baseline/s",
+        "library/s",
+        "ratio",
+        "baseline ms p50 / p95",
+        "library ms p50 / p95",
+        "baseline",
+        "library",
+    ]
+    if replayed:
+        headers += ["statements/s", "statements ratio", "library/statements", "statements"]
+    rows = []
+    for run in runs:
+        row = [
+            str(run.processes),
+            f"{run.baseline.deliveries_per_second:.1f}",
+            f"{run.library.deliveries_per_second:.1f}",
+            f"{run.ratio:.2f}",
+            f"{run.baseline.p50_ms:5.1f} / {run.baseline.p95_ms:5.1f}",
+            f"{run.library.p50_ms:5.1f} / {run.library.p95_ms:5.1f}",
+            "OK" if run.baseline.ok else "MISMATCH",
+            "OK" if run.library.ok else "MISMATCH",
+        ]
+        if run.statements is not None:
+            row += [
+                f"{run.statements.deliveries_per_second:.1f}",
+                f"{run.statements_ratio:.2f}",
+                f"{run.overhead_ratio:.2f}",
+                "OK" if run.statements.ok else "MISMATCH",
             ]
-            for run in runs
-        ],
-    )
+        elif replayed:
+            row += ["-"] * 4
+        rows.append(row)
+    results = table(headers, rows)
     checks = table(
         [
             "processes",
@@ -614,19 +996,27 @@ def render(runs: Sequence[RunFigures]) -> str:
                 f"{side.seconds:.2f}",
             ]
             for run in runs
-            for name, side in (("baseline", run.baseline), ("library", run.library))
+            for name, side in run.sides()
         ],
         left=2,
     )
     problems = [
         f"  processes={run.processes}, {name}: {problem}"
         for run in runs
-        for name, side in (("baseline", run.baseline), ("library", run.library))
+        for name, side in run.sides()
         for problem in side.problems
     ]
     parts = [
         "deliveries/s: deliveries taken (duplicates included) / elapsed time of the slowest"
         " process; ratio: library / baseline",
+        *(
+            [
+                "statements: the library's own SQL for each delivery, replayed by raw psycopg;"
+                " statements ratio: statements / baseline"
+            ]
+            if replayed
+            else []
+        ),
         results,
         "",
         f"checks: one event per payment (warm-ups included), {DUPLICATE_SHARE:.0%} of the timed"
@@ -654,6 +1044,13 @@ class Options:
     warmup: int
     seed: int
     json: Path | None
+    statements: bool = False
+    series: int = 1
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        """The sides to run, in order."""
+        return (*SIDES, "statements") if self.statements else SIDES
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -680,6 +1077,19 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help=f"untimed deliveries per process, each of its own event (default {DEFAULT_WARMUP})",
     )
     options.add_argument("--seed", type=int, default=18, help="the shuffle's seed")
+    options.add_argument(
+        "--series",
+        type=positive,
+        default=1,
+        help="invoice series the library's bookings are spread over, one location each"
+        " (default 1: every capture takes its number from the same series)",
+    )
+    options.add_argument(
+        "--statements",
+        action="store_true",
+        help="also replay the library's own SQL for each delivery with raw psycopg"
+        " (a third side: what the statements cost without the library's Python)",
+    )
     args = options.parse_args(argv)
     try:
         url = postgres_url(args.url)
@@ -687,7 +1097,18 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         options.error(str(exc))
     events = args.deliveries or (QUICK_DELIVERIES if args.quick else DEFAULT_DELIVERIES)
     warmup = args.warmup or (QUICK_WARMUP if args.quick else DEFAULT_WARMUP)
-    return Options(url, args.processes, events, warmup, args.seed, args.json)
+    if args.statements and warmup < 2:
+        options.error("--statements records the second warm-up delivery: --warmup 2 at least")
+    return Options(
+        url,
+        args.processes,
+        events,
+        warmup,
+        args.seed,
+        args.json,
+        statements=args.statements,
+        series=args.series,
+    )
 
 
 def run(options: Options) -> list[RunFigures]:
@@ -700,19 +1121,29 @@ def run(options: Options) -> list[RunFigures]:
             sides: dict[Side, Tables] = {}
             sides["baseline"] = BaselineTables(target)
             opened.append(sides["baseline"])
-            sides["library"] = LibraryTables(target)
+            sides["library"] = LibraryTables(target, options.series)
             opened.append(sides["library"])
             for processes in options.processes:
                 figures: dict[Side, SideFigures] = {}
-                for name in SIDES:
+                for name in options.sides:
                     say(f"{name}, {processes} processes: seeding {options.deliveries} payments")
-                    plan = sides[name].prepare(
+                    storage = sides["library" if name == "statements" else name]
+                    plan = storage.prepare(
                         processes, options.deliveries, options.warmup, options.seed
                     )
+                    if name == "statements":
+                        plan = replace(plan, side="statements")
                     say(f"{name}, {processes} processes: {plan.deliveries} deliveries ...")
                     results = run_workers(plan, target)
-                    figures[name] = SideFigures.of(plan, results, sides[name].stored())
-                runs.append(RunFigures(processes, figures["baseline"], figures["library"]))
+                    figures[name] = SideFigures.of(plan, results, storage.stored())
+                runs.append(
+                    RunFigures(
+                        processes,
+                        figures["baseline"],
+                        figures["library"],
+                        figures.get("statements"),
+                    )
+                )
         finally:
             for tables in opened:
                 tables.close()
@@ -745,6 +1176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duplicate_share": DUPLICATE_SHARE,
             "seed": options.seed,
             "target_ratio": TARGET_RATIO,
+            "statements": options.statements,
+            "invoice_series": options.series,
         },
         json_path=options.json,
     )

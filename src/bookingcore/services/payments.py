@@ -362,6 +362,9 @@ class PaymentService:
                 tx.commit()
                 return self._after(outcome, receipt)
             stored = tx.uow.webhook_inbox.get_by_event(event.provider, event.event_id)
+            # A redelivery changed nothing: it ends as a finished transaction, not a failed
+            # one (on PostgreSQL a rollback makes psycopg drop its prepared statements).
+            tx.commit()
         if stored is None:  # pragma: no cover - the conflicting receipt was committed
             msg = f"the {event.provider} event {event.event_id} is held but cannot be read"
             raise ConflictError(msg)

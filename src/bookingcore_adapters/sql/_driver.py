@@ -96,6 +96,7 @@ __all__ = [
     "plan",
     "run_each",
     "run_pipelined",
+    "siblings",
     "supports_pipeline",
     "tuple_parameters",
 ]
@@ -282,6 +283,21 @@ def lookup(
     """The compiled look-up of ``table``'s rows by ``columns`` for ``dialect``."""
     compiled = _compile(by_columns(table, columns, lock=lock, parent=parent), dialect)
     return Lookup(compiled, (table,) if parent is None else (table, parent[0]), dialect)
+
+
+@functools.lru_cache(maxsize=64)
+def siblings(table: Table, columns: tuple[str, ...], along: str, dialect: Dialect) -> Lookup:
+    """The compiled look-up of the rows sharing ``along`` with the row whose ``columns``
+    equal the parameters of the same names (that row included): a payment's and its
+    booking's other payments, found by the payment's unique key alone.
+
+    Sent in one pipeline after the look-up that locks that row, it reads them once
+    the lock is held, in the same round trip.
+    """
+    where = and_(*(table.c[name] == bindparam(name) for name in columns))
+    owner = select(table.c[along]).where(where).scalar_subquery()
+    statement = select(table).where(table.c[along] == owner)
+    return Lookup(_compile(statement, dialect), (table,), dialect)
 
 
 @functools.lru_cache(maxsize=64)

@@ -449,10 +449,13 @@ class PaymentRepository(Repository[Payment]):
             name = normalise_provider(provider)
         except ValidationError:
             return None  # no payment can name a malformed provider
+        # The booking's other payments come in the same round trip: applying a capture
+        # adds up what the booking was paid next (list_for_booking answers from memory).
         return self._session.lock_unique(
             self._mapper,
             {"provider": name, "provider_reference": reference},
             lambda p: p.provider == name and p.provider_reference == reference,
+            along="booking_id",
         )
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:

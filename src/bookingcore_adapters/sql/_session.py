@@ -92,6 +92,9 @@ class Session:
         # SQLite: rows read while this transaction held the write lock. Nobody can
         # change them until it ends, so locking one of them again needs no query.
         self._fresh: set[tuple[str, UUID]] = set()
+        # (entity, column, value): every stored row with that value was read under a lock
+        # this transaction holds (lock_unique's ``along``), so select_equal needs no query.
+        self._complete: set[tuple[str, str, object]] = set()
         # psycopg: look-ups on cursors of their own and the writes in one pipeline, straight
         # to the driver (see _driver); otherwise every statement goes through SQLAlchemy.
         self._direct = store.pipelined
@@ -237,6 +240,7 @@ class Session:
         self._claimed = []
         self._settled.clear()
         self._fresh.clear()
+        self._complete.clear()
         if transaction is None:
             return
         try:
@@ -257,6 +261,7 @@ class Session:
         self._claimed = []
         self._settled.clear()
         self._fresh.clear()
+        self._complete.clear()
         if transaction is not None and transaction.is_active:
             transaction.rollback()
 
@@ -728,6 +733,8 @@ class Session:
             return all(getattr(entity, name) == value for name, value in wanted.items())
 
         mine = [entity for entity in tracked.values() if keep(entity)]
+        if len(wanted) == 1 and (mapper.entity, *next(iter(wanted.items()))) in self._complete:
+            return sorted(mine, key=sort_key)  # every stored one is tracked already
         rows = [
             row for row in self._rows_by(mapper.table, wanted) if row[mapper.key] not in tracked
         ]
@@ -921,12 +928,24 @@ class Session:
         return known
 
     def lock_unique(
-        self, mapper: m.Mapper[E], wanted: Mapping[str, object], holds: Callable[[E], bool]
+        self,
+        mapper: m.Mapper[E],
+        wanted: Mapping[str, object],
+        holds: Callable[[E], bool],
+        *,
+        along: str | None = None,
     ) -> E | None:
         """The entity whose unique columns equal ``wanted``, its row locked as :meth:`lock` does.
 
         ``holds`` is the same test on an entity. One locked query finds and
         locks it; an entity this unit of work tracks already is locked by id.
+
+        ``along`` names a column whose other holders the caller reads next (a
+        payment's ``booking_id``: its booking's other payments). On a store
+        that pipelines, they are read in the same round trip, once the lock is
+        held, and tracked; until the transaction ends, :meth:`select_equal` of
+        that column and value answers from memory. For entities without child
+        rows.
         """
         self._require_active()
         self._require_writable("lock", mapper)
@@ -938,7 +957,11 @@ class Session:
         if self._sqlite:
             self._take_write_lock()
         lock = not self._sqlite
-        rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock))
+        others: list[m.Row] | None = None
+        if along is not None and self._direct and mapper.child_table is None:
+            rows, others = self.retrying(lambda: self._rows_and_siblings(mapper, wanted, along))
+        else:
+            rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock))
         if not rows:
             return None
         ident = rows[0][mapper.key]
@@ -946,7 +969,23 @@ class Session:
             return None  # the tracked holder gave the value up in this unit of work
         self._locked.append((mapper, ident))
         self._settled.add((name, ident))
-        return self._track(mapper, self._load(mapper, rows)[0])
+        found = self._track(mapper, self._load(mapper, rows)[0])
+        if others is not None and along is not None:
+            for sibling in self._load(mapper, others):
+                self._track(mapper, sibling)
+            self._complete.add((name, along, rows[0][along]))
+        return found
+
+    def _rows_and_siblings(
+        self, mapper: m.Mapper[Any], wanted: Mapping[str, object], along: str
+    ) -> tuple[list[m.Row], list[m.Row]]:
+        """The row ``wanted`` names, locked, and the rows sharing its ``along``: one pipeline."""
+        connection = self._begin()
+        columns = tuple(wanted)
+        query = d.lookup(mapper.table, columns, connection.dialect, lock=True)
+        others = d.siblings(mapper.table, columns, along, connection.dialect)
+        found, siblings = d.fetch_with_children(connection, query, wanted, others, wanted)
+        return [row for row, _ in found], [row for row, _ in siblings]
 
 
 def _read_committed(connection: Connection) -> bool:

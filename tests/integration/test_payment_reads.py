@@ -1,0 +1,179 @@
+"""On PostgreSQL, locking a payment by its provider reference also reads its booking's other
+payments, in the same round trip: adding up what the booking was paid sends nothing more,
+and still sees every payment of the booking, this transaction's own included. A redelivered
+webhook changes nothing and ends its transaction with a commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import event
+
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    PaymentId,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import Payment, PaymentStatus, ReceiptStatus
+from bookingcore.testing import FakePaymentProvider
+from bookingcore_adapters.sql import SqlStore
+
+PRICE = Money("1000", "INR")
+
+
+@pytest.mark.postgres
+def test_a_locked_payment_brings_its_booking_payments_along(
+    pg_store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = FakePaymentProvider("fake", secret="s")
+    core = BookingCore(uow_factory=pg_store.unit_of_work, payment_providers=[provider])
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    location = core.catalog.add_location("PR01", "Pay reads", principal=admin)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=datetime.now(UTC) + timedelta(days=9),
+        price_per_traveler=PRICE,
+        capacity=None,
+        principal=admin,
+    )
+    customer = core.customers.register("+919800000077", principal=admin).customer
+    payer = Principal.customer(customer.id)
+
+    def booked(name: str) -> tuple[Payment, Payment]:
+        booking = core.bookings.book(
+            BookingRequest(slot.id, [NewTraveler(TravelerDetails(name), True)]),
+            principal=payer,
+        )
+        half = Money("500", "INR")
+        first, second = (
+            core.payments.create_intent(
+                booking.id, "fake", principal=payer, idempotency_key=key, amount=half
+            ).payment
+            for key in (f"{booking.id}-1", f"{booking.id}-2")
+        )
+        return first, second
+
+    first, second = booked("Asha Rao")
+    other, _ = booked("Ravi Rao")  # another booking's payments are not its siblings
+    assert first.provider_reference is not None
+
+    with pg_store.unit_of_work() as uow, caplog.at_level(logging.DEBUG, logger="bookingcore.sql"):
+        locked = uow.payments.get_by_provider_reference_for_update("fake", first.provider_reference)
+        assert locked is not None
+        assert locked.id == first.id
+        caplog.clear()
+        listed = uow.payments.list_for_booking(first.booking_id)
+        assert [p.id for p in listed] == [first.id, second.id]
+        assert not caplog.records  # answered from what the lock's round trip read
+        # The siblings are the tracked entities: a change made here is seen on a later read.
+        assert listed[0] is locked
+        assert uow.payments.get(second.id) is listed[1]
+        assert other.id not in {p.id for p in listed}
+        uow.rollback()
+        # A new transaction reads them again.
+        caplog.clear()
+        again = uow.payments.list_for_booking(first.booking_id)
+        assert [p.id for p in again] == [first.id, second.id]
+        assert caplog.records
+
+
+@pytest.mark.postgres
+def test_a_payment_added_after_the_lock_is_listed_with_its_siblings(pg_store: SqlStore) -> None:
+    provider = FakePaymentProvider("fake", secret="s")
+    core = BookingCore(uow_factory=pg_store.unit_of_work, payment_providers=[provider])
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    location = core.catalog.add_location("PR02", "Pay reads", principal=admin)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=datetime.now(UTC) + timedelta(days=9),
+        price_per_traveler=PRICE,
+        capacity=None,
+        principal=admin,
+    )
+    customer = core.customers.register("+919800000078", principal=admin).customer
+    payer = Principal.customer(customer.id)
+    booking = core.bookings.book(
+        BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha Rao"), True)]),
+        principal=payer,
+    )
+    first = core.payments.create_intent(
+        booking.id, "fake", principal=payer, idempotency_key="one", amount=Money("400", "INR")
+    ).payment
+    assert first.provider_reference is not None
+    with pg_store.unit_of_work() as uow:
+        locked = uow.payments.get_by_provider_reference_for_update("fake", first.provider_reference)
+        assert locked is not None
+        now = datetime.now(UTC)
+        added = Payment(
+            id=PaymentId(uuid4()),
+            booking_id=booking.id,
+            customer_id=customer.id,
+            provider="manual",
+            amount=Money("600", "INR"),
+            created_at=now,
+            updated_at=now,
+            provider_reference="desk-1",
+        )
+        uow.payments.add(added)
+        assert {p.id for p in uow.payments.list_for_booking(booking.id)} == {first.id, added.id}
+        uow.commit()
+    with pg_store.unit_of_work() as uow:
+        stored = uow.payments.list_for_booking(booking.id)
+        assert {p.id for p in stored} == {first.id, added.id}
+
+
+@pytest.mark.postgres
+def test_a_redelivery_changes_nothing_and_ends_with_a_commit(pg_store: SqlStore) -> None:
+    # A rollback would make psycopg drop the connection's prepared statements, so every
+    # capture after a duplicate would parse and plan its statements again.
+    provider = FakePaymentProvider("fake", secret="s")
+    core = BookingCore(uow_factory=pg_store.unit_of_work, payment_providers=[provider])
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    location = core.catalog.add_location("PR03", "Pay reads", principal=admin)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=datetime.now(UTC) + timedelta(days=9),
+        price_per_traveler=PRICE,
+        capacity=None,
+        principal=admin,
+    )
+    customer = core.customers.register("+919800000079", principal=admin).customer
+    payer = Principal.customer(customer.id)
+    booking = core.bookings.book(
+        BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha Rao"), True)]),
+        principal=payer,
+    )
+    payment = core.payments.create_intent(
+        booking.id, "fake", principal=payer, idempotency_key="one"
+    ).payment
+    assert payment.provider_reference is not None
+    headers, body = provider.webhook("captured", payment.provider_reference, amount=PRICE)
+    first = core.payments.handle_webhook("fake", headers, body)
+    assert first.status is ReceiptStatus.APPLIED
+
+    ended: list[str] = []
+    commits, rollbacks = (lambda _: ended.append("commit")), (lambda _: ended.append("rollback"))
+    event.listen(pg_store.engine, "commit", commits)
+    event.listen(pg_store.engine, "rollback", rollbacks)
+    try:
+        again = core.payments.handle_webhook("fake", headers, body)
+    finally:
+        event.remove(pg_store.engine, "commit", commits)
+        event.remove(pg_store.engine, "rollback", rollbacks)
+    assert again.id == first.id
+    assert again.status is ReceiptStatus.APPLIED
+    assert ended == ["commit"]
+    (stored,) = core.payments.for_booking(booking.id, principal=admin)
+    assert stored.status is PaymentStatus.CAPTURED
+    assert stored.processed_event_ids == {first.event_id}
+    history = core.bookings.history(booking.id, principal=admin)
+    assert [entry.to_status for entry in history].count("confirmed") == 1
