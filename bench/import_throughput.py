@@ -113,6 +113,8 @@ VARIANTS = (
     ("", "Brezza VXi"),
 )
 PRODUCTS = tuple((code, name) for code, name in VARIANTS if code)
+#: The product a variant cell names ("" for none): the import finds products by name.
+PRODUCT_OF = {"": "", **{name: code for code, name in VARIANTS}}
 STATES = (
     "PENDING",
     "ASSIGNED",
@@ -297,11 +299,14 @@ class RowMaker:
                 kind = None
         if kind is None:
             # A customer's traveler books a slot once: the booking rules refuse a second
-            # active booking of it, so a good row moves to a free day instead.
-            while (index, dealer.upper(), day, hour, variant) in self._booked:
+            # active booking of it, so a good row moves to a free day instead. The slot is
+            # the dealer, the product and the time: variants that name no product (and
+            # none) share the dealer's product-less slot.
+            product = PRODUCT_OF[variant]
+            while (index, dealer.upper(), day, hour, product) in self._booked:
                 day += timedelta(days=1)
                 when = day.isoformat() + (f"T{hour:02d}:00" if hour is not None else "")
-            self._booked.add((index, dealer.upper(), day, hour, variant))
+            self._booked.add((index, dealer.upper(), day, hour, product))
             if external:
                 self._remember_external(external)
             else:

@@ -48,3 +48,31 @@ def test_the_applied_tier_is_the_best_one_the_group_reaches(
     assert breakdown.applied_tier == expected
     rate = expected.percent if expected else Decimal(0)
     assert breakdown.discount == breakdown.subtotal.percent(rate)
+
+
+@st.composite
+def same_currency_pairs(draw: st.DrawFn) -> tuple[Money, Money]:
+    currency = draw(bst.currencies())
+    sign = draw(st.sampled_from((1, -1)))
+    first = draw(bst.money(currency, max_value=100_000))
+    second = draw(bst.money(currency, max_value=100_000))
+    return first, second if sign > 0 else -second
+
+
+@given(same_currency_pairs())
+def test_sums_and_differences_equal_money_built_from_the_exact_result(
+    pair: tuple[Money, Money],
+) -> None:
+    # Adding and subtracting skip converting and rounding again (the amounts are
+    # already exact in the currency): the result must be the Money the full
+    # constructor makes, to the digit, with no "-0.00".
+    a, b = pair
+    for got, exact in ((a + b, a.amount + b.amount), (a - b, a.amount - b.amount)):
+        built = Money(exact, a.currency)
+        assert got == built
+        assert str(got.amount) == str(built.amount)
+        assert got.amount.as_tuple().exponent == built.amount.as_tuple().exponent
+        assert not (got.amount.is_zero() and got.amount.is_signed())
+    zero = Money.zero(a.currency)
+    assert str(zero.amount) == str(Money(0, a.currency).amount)
+    assert a - a == zero

@@ -114,6 +114,8 @@ REDACTED = "[erased]"
 
 def audit_value(value: object) -> Any:
     """``value`` as plain JSON data: money and decimals as strings, times in ISO 8601."""
+    if value is None or type(value) in _PLAIN:  # already plain: most values are
+        return value
     match value:
         case None | bool() | int() | str():
             return value
@@ -143,6 +145,9 @@ def audit_value(value: object) -> Any:
             }
         case _:
             return str(value)
+
+
+_PLAIN = frozenset({str, int, bool})
 
 
 def snapshot(entity: object, fields: Iterable[str]) -> dict[str, Any]:

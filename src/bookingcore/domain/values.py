@@ -268,6 +268,10 @@ class EmailAddress:
 #: The largest amount, in major units, a :class:`Money` may hold (either sign): every
 #: amount, total and price then fits the SQL adapter's ``NUMERIC(18, 4)`` columns.
 MAX_AMOUNT = Decimal(10) ** 12
+#: Each currency's minor unit as a quantum (``Decimal("0.01")`` for INR), and its zero.
+_EXPONENTS = {code: Decimal(1).scaleb(-units) for code, units in MINOR_UNITS.items()}
+_ZEROS = {code: Decimal(0).quantize(exponent) for code, exponent in _EXPONENTS.items()}
+_NOUGHT = Decimal(0)
 
 
 def _to_decimal(value: object, field: str = "amount") -> Decimal:
@@ -294,6 +298,8 @@ def _to_decimal(value: object, field: str = "amount") -> Decimal:
 
 
 def _currency_code(value: object) -> str:
+    if type(value) is str and value in MINOR_UNITS:  # already a code, as most are
+        return value
     code = value.strip().upper() if isinstance(value, str) else value
     if not isinstance(code, str) or code not in MINOR_UNITS:
         msg = f"{value!r} is not an ISO 4217 currency code"
@@ -323,14 +329,31 @@ class Money:
         if abs(amount) > MAX_AMOUNT:  # sums and products are checked here
             msg = f"must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}"
             raise ValidationError.single("amount", msg, "out_of_range")
-        exponent = Decimal(1).scaleb(-MINOR_UNITS[currency])
-        rounded = amount.quantize(exponent, rounding=ROUND_HALF_UP)
+        rounded = amount.quantize(_EXPONENTS[currency], rounding=ROUND_HALF_UP)
         return rounded + Decimal(0) if rounded.is_zero() else rounded  # no "-0.00"
+
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: str) -> Self:
+        """Money from the sum or difference of two amounts of ``currency`` that are
+        already rounded to its minor unit: exact as it is, so only its range is checked.
+
+        Prices are added up many times a booking (subtotal, discount, total, the
+        items); converting and rounding each result again cost more than the rest
+        of pricing a booking.
+        """
+        if abs(amount) > MAX_AMOUNT:
+            msg = f"must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}"
+            raise ValidationError.single("amount", msg, "out_of_range")
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount + _NOUGHT if amount.is_zero() else amount)
+        object.__setattr__(money, "currency", currency)
+        return money
 
     @classmethod
     def zero(cls, currency: str) -> Self:
         """Nothing, in ``currency``."""
-        return cls(Decimal(0), currency)
+        code = _currency_code(currency)
+        return cls._exact(_ZEROS[code], code)
 
     @classmethod
     def parse(cls, amount: object, currency: object, *, field: str = "price") -> Self:
@@ -375,13 +398,13 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other)
-        return Money(self.amount + other.amount, self.currency)
+        return Money._exact(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other)
-        return Money(self.amount - other.amount, self.currency)
+        return Money._exact(self.amount - other.amount, self.currency)
 
     def __mul__(self, factor: int | Decimal) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, int | Decimal):

@@ -1322,7 +1322,7 @@ class _Booker:
             id=SlotId(self._ctx.ids.new_id()),
             location_id=row.location_id,
             starts_at=row.starts_at,
-            price_per_traveler=Money(0, self._run.settings.currency),
+            price_per_traveler=Money.zero(self._run.settings.currency),
             created_at=self._now,
             product_id=row.product_id,
             name=f"Appointments {row.starts_at:%Y-%m-%d %H:%M}",

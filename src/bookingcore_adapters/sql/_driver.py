@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -137,16 +138,42 @@ class Compiled:
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    #: Picks the bound values out of a row in ``names`` order, in one C call.
+    pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = attrs.field(init=False, eq=False)
+    #: The positions that have a processor, with it: the other values go as they are.
+    steps: tuple[tuple[int, Callable[[Any], Any]], ...] = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "pick", _picker(self.names))
+        steps = tuple((i, p) for i, p in enumerate(self.processors) if p is not None)
+        object.__setattr__(self, "steps", steps)
 
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        """The driver's parameters for ``values`` (bind name -> Python value)."""
-        converted = [
-            values[name] if process is None else process(values[name])
-            for name, process in zip(self.names, self.processors, strict=True)
-        ]
+        """The driver's parameters for ``values`` (bind name -> Python value).
+
+        A bulk import binds some six rows a booking: picking the values with one
+        ``itemgetter`` and converting only the columns that have a processor costs
+        half of a generic loop over every column.
+        """
+        picked = self.pick(values)
+        if self.steps:
+            converted = list(picked)
+            for index, process in self.steps:
+                converted[index] = process(converted[index])
+            picked = tuple(converted)
         if self.positional:
-            return tuple(converted)
-        return dict(zip(self.names, converted, strict=True))
+            return picked
+        return dict(zip(self.names, picked, strict=True))
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function that gives ``row[name]`` for each of ``names``, as a tuple."""
+    if not names:
+        return lambda _: ()
+    if len(names) == 1:
+        only = names[0]
+        return lambda row: (row[only],)
+    return operator.itemgetter(*names)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -101,6 +101,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         def to_text(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            if value.tzinfo is UTC:  # most are: "...+00:00" without its offset, no copy
+                return value.isoformat(" ", "microseconds")[:-6]
             return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return to_text

@@ -175,11 +175,12 @@ class Session:
         except BaseException:
             self._abandon_transaction()
             raise
+        snapshots = self._snapshots
         for write in writes:
             ident = write.mapper.identity(write.entity)
-            if ident in sequences:
+            if sequences and ident in sequences:
                 write.entity.sequence = sequences[ident]
-            self._snapshots[write.mapper.entity][ident] = (write.row, write.children)
+            snapshots[write.mapper.entity][ident] = (write.row, write.children)
         for added in self._added.values():
             added.clear()
 
