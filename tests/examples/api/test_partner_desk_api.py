@@ -109,6 +109,19 @@ def test_a_partner_waits_for_its_customer_and_books_the_offer(
     mine = client.get("/api/partner/bookings", headers=alpha).json()
     assert accepted.json()["id"] in [b["id"] for b in mine["items"]]
     assert client.delete(entry_url, headers=alpha).status_code == 409  # booked: not active
+    second = _customer(client, alpha, "+919800000002")
+    waiting = client.post(
+        "/api/partner/waiting-lists",
+        json={"slot_id": str(slot.id), "customer_id": second},
+        headers=alpha,
+    ).json()
+    left = client.delete(
+        f"/api/partner/waiting-lists/{waiting['id']}",
+        params={"reason": "changed plans"},
+        headers=alpha,
+    )
+    assert left.status_code == 200, left.text
+    assert left.json()["status"] == "cancelled"
 
 
 @STORES
