@@ -28,6 +28,7 @@ from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
     advisor,
+    catalog,
     changes,
     commissions,
     customer,
@@ -35,12 +36,14 @@ from examples.api.routes import (
     groups,
     imports,
     partner,
+    partners,
     payments,
     portal,
     reports,
     sms,
     staff,
     travel,
+    trips,
     waitlists,
     webhooks,
 )
@@ -157,6 +160,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(advisor.router)
     app.include_router(partner.router)
+    app.include_router(partners.router)
     app.include_router(payments.router)
     app.include_router(general.router)
     app.include_router(reports.router)
@@ -165,6 +169,8 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(changes.router)
     app.include_router(travel.router)
+    app.include_router(catalog.router)
+    app.include_router(trips.router)
     app.include_router(sms.router)
 
     def openapi() -> dict[str, Any]:

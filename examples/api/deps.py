@@ -16,7 +16,14 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bookingcore import AuthenticationError, BookingCore, Principal, PrincipalKind, RequestOrigin
+from bookingcore import (
+    AuthenticationError,
+    BookingCore,
+    CustomerId,
+    Principal,
+    PrincipalKind,
+    RequestOrigin,
+)
 
 __all__ = [
     "MAX_USER_AGENT",
@@ -32,6 +39,7 @@ __all__ = [
     "any_principal",
     "bearer_token",
     "client_key",
+    "customer_id_of",
     "get_core",
     "origin_of",
     "partner_principal",
@@ -130,6 +138,12 @@ def any_principal(core: Core, token: Token, origin: Origin) -> Principal:
     if principal.kind is PrincipalKind.PARTNER:
         core.partners.check_rate(principal)
     return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+
+
+def customer_id_of(principal: Principal) -> CustomerId:
+    """The customer a customer principal (from :data:`CustomerPrincipal`) stands for."""
+    assert principal.id is not None  # a customer token always names its customer
+    return CustomerId(principal.id)
 
 
 AnyPrincipal = Annotated[Principal, Depends(any_principal)]

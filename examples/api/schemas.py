@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -38,6 +39,7 @@ from bookingcore.domain import (
     Invoice,
     LifecycleEvent,
     Location,
+    Partner,
     Payment,
     Refund,
     Slot,
@@ -49,6 +51,7 @@ from bookingcore.services import (
     ImportPlan,
     ImportPreview,
     OtpRequested,
+    PartnerRegistration,
     PaymentIntent,
     ReconciliationReport,
     SignedIn,
@@ -57,6 +60,7 @@ from bookingcore.services import (
 )
 
 __all__ = [
+    "ActiveIn",
     "BookingCreateIn",
     "BookingOut",
     "BookingPage",
@@ -74,6 +78,10 @@ __all__ = [
     "OtpVerifyIn",
     "Paged",
     "PartnerBookingIn",
+    "PartnerCredentialsOut",
+    "PartnerIn",
+    "PartnerLocationsIn",
+    "PartnerOut",
     "PartnerTokenIn",
     "Problem",
     "ProfileIn",
@@ -83,6 +91,7 @@ __all__ = [
     "StaffBookingOut",
     "StaffLoginIn",
     "StaffOut",
+    "StrictIn",
     "TokensOut",
     "TransitionIn",
     "TransitionOut",
@@ -93,7 +102,9 @@ __all__ = [
 ]
 
 
-class _In(BaseModel):
+class StrictIn(BaseModel):
+    """The base of every request body: a field the model does not name is refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -145,7 +156,7 @@ class MoneyOut(BaseModel):
 # ---------------------------------------------------------------------- auth
 
 
-class OtpRequestIn(_In):
+class OtpRequestIn(StrictIn):
     """Ask for a sign-in code by text message."""
 
     phone: str = Field(max_length=64, examples=["+919876543210"])
@@ -166,14 +177,14 @@ class OtpRequestedOut(BaseModel):
         )
 
 
-class OtpVerifyIn(_In):
+class OtpVerifyIn(StrictIn):
     """The phone and the 6-digit code that was texted to it (seed 000 calls it ``otp``)."""
 
     phone: str = Field(max_length=64, examples=["+919876543210"])
     otp: str = Field(max_length=16, examples=["123456"])
 
 
-class RefreshIn(_In):
+class RefreshIn(StrictIn):
     """A refresh token, spent by this call."""
 
     refresh_token: str = Field(max_length=4096)
@@ -200,7 +211,7 @@ class TokensOut(BaseModel):
         )
 
 
-class StaffLoginIn(_In):
+class StaffLoginIn(StrictIn):
     """A staff member's email and password."""
 
     email: str = Field(max_length=320, examples=["desk@example.com"])
@@ -215,18 +226,22 @@ class CustomerOut(BaseModel):
     name: str | None
     email: str | None
     profile_complete: bool
+    source: str
+    partner_id: UUID | None
     created_at: datetime
     version: int
 
     @classmethod
     def of(cls, customer: Customer) -> CustomerOut:
-        """The customer's public fields."""
+        """The customer's public fields, with the channel and partner they came through."""
         return cls(
             id=customer.id,
             phone=customer.phone.e164,
             name=customer.name,
             email=None if customer.email is None else customer.email.value,
             profile_complete=customer.is_profile_complete,
+            source=customer.source.value,
+            partner_id=customer.partner_id,
             created_at=customer.created_at,
             version=customer.version,
         )
@@ -264,7 +279,7 @@ class SignedInOut(TokensOut):
         )
 
 
-class ProfileIn(_In):
+class ProfileIn(StrictIn):
     """The profile fields to set; ``expected_version`` refuses a change over a newer one."""
 
     name: str | None = Field(default=None, max_length=200)
@@ -275,7 +290,7 @@ class ProfileIn(_In):
 # ---------------------------------------------------------------------- travelers
 
 
-class TravelerIn(_In):
+class TravelerIn(StrictIn):
     """A traveler's details as typed; the library checks each field and names the bad ones."""
 
     name: str = Field(max_length=200, examples=["Asha Verma"])
@@ -342,7 +357,7 @@ class TravelerOut(BaseModel):
 # ---------------------------------------------------------------------- bookings
 
 
-class BookingTravelerIn(_In):
+class BookingTravelerIn(StrictIn):
     """One traveler of a new booking: a saved one by ``id``, or a new one by their details.
 
     With ``id`` only ``is_primary`` and ``special_requirements`` may be given;
@@ -383,7 +398,7 @@ class BookingTravelerIn(_In):
         )
 
 
-class BookingCreateIn(_In):
+class BookingCreateIn(StrictIn):
     """A booking of a slot (seed 000's batch) for saved and new travelers."""
 
     slot_id: UUID = Field(description="The slot (trek batch, course session) to book")
@@ -399,14 +414,14 @@ class BookingCreateIn(_In):
         )
 
 
-class CancelIn(_In):
+class CancelIn(StrictIn):
     """Why the booking is cancelled; ``expected_version`` refuses a cancel over a newer change."""
 
     reason: str | None = Field(default=None, max_length=500)
     expected_version: int | None = None
 
 
-class TransitionIn(_In):
+class TransitionIn(StrictIn):
     """Move a booking to status ``to`` along its lifecycle."""
 
     to: str = Field(max_length=64, examples=["confirmed"])
@@ -538,14 +553,92 @@ BookingPage = Paged[BookingOut]
 # ---------------------------------------------------------------------- partners
 
 
-class PartnerTokenIn(_In):
+class ActiveIn(StrictIn):
+    """Whether a partner, supplier or product is active (``false``: deactivated)."""
+
+    active: bool
+
+
+class PartnerIn(StrictIn):
+    """A partner to register: who they are, where they may book, what they earn."""
+
+    name: str = Field(min_length=1, max_length=100)
+    company_name: str = Field(min_length=1, max_length=200)
+    contact_email: str = Field(max_length=320)
+    contact_phone: str | None = Field(default=None, max_length=64)
+    allowed_location_ids: list[UUID] = Field(default_factory=list, max_length=500)
+    commission_rate: Decimal | None = Field(default=None, description="Percent, 0 to 100")
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+
+class PartnerLocationsIn(StrictIn):
+    """Every location the partner may book (replacing the ones it had)."""
+
+    location_ids: list[UUID] = Field(max_length=500)
+
+
+class PartnerOut(BaseModel):
+    """A partner as staff see it (never its secrets)."""
+
+    id: UUID
+    name: str
+    company_name: str
+    contact_email: str
+    contact_phone: str | None
+    api_key: str
+    webhook_url: str | None
+    commission_rate: Decimal | None
+    allowed_location_ids: list[UUID]
+    is_active: bool
+    created_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartnerOut:
+        """The fields of ``partner`` but its secrets."""
+        return cls(
+            id=partner.id,
+            name=partner.name,
+            company_name=partner.company_name,
+            contact_email=partner.contact_email.value,
+            contact_phone=None if partner.contact_phone is None else partner.contact_phone.e164,
+            api_key=partner.api_key,
+            webhook_url=partner.webhook_url,
+            commission_rate=partner.commission_rate,
+            allowed_location_ids=sorted(partner.allowed_location_ids),
+            is_active=partner.is_active,
+            created_at=partner.created_at,
+            version=partner.version,
+        )
+
+
+class PartnerCredentialsOut(BaseModel):
+    """A partner with the API secret and webhook signing secret in clear: shown once."""
+
+    partner: PartnerOut
+    api_key: str
+    api_secret: str
+    webhook_secret: str | None
+
+    @classmethod
+    def of(cls, registration: PartnerRegistration) -> PartnerCredentialsOut:
+        """The fields of ``registration``."""
+        return cls(
+            partner=PartnerOut.of(registration.partner),
+            api_key=registration.api_key,
+            api_secret=registration.api_secret,
+            webhook_secret=registration.partner.webhook_secret,
+        )
+
+
+class PartnerTokenIn(StrictIn):
     """A partner's API key and secret, traded for an hour's bearer token."""
 
     api_key: str = Field(max_length=256, examples=["pk_..."])
     api_secret: str = Field(max_length=256, examples=["sk_..."])
 
 
-class CustomerIn(_In):
+class CustomerIn(StrictIn):
     """A customer by phone, with the profile fields known."""
 
     phone: str = Field(max_length=64, examples=["+919876543210"])
@@ -561,7 +654,7 @@ class CustomerPage(Paged[CustomerOut]):
     """One page of customers."""
 
 
-class PartnerBookingIn(_In):
+class PartnerBookingIn(StrictIn):
     """A booking a partner makes for a customer given by phone (found or created)."""
 
     slot_id: UUID
@@ -687,7 +780,7 @@ class CommunicationOut(BaseModel):
         )
 
 
-class SendMessageIn(_In):
+class SendMessageIn(StrictIn):
     """Which message to send (``confirmation``, ``reminder``, ...) and how."""
 
     type: str = Field(max_length=64, examples=["confirmation"])
@@ -763,7 +856,7 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class AssignIn(_In):
+class AssignIn(StrictIn):
     """The advisor to assign (``null`` unassigns) and why."""
 
     advisor_id: UUID | None
@@ -771,7 +864,7 @@ class AssignIn(_In):
     expected_version: int | None = None
 
 
-class BookingUpdateIn(_In):
+class BookingUpdateIn(StrictIn):
     """Fields to change; those left out stay, ``null`` clears one."""
 
     external_id: str | None = Field(default=None, max_length=255)
@@ -780,7 +873,7 @@ class BookingUpdateIn(_In):
     expected_version: int | None = None
 
 
-class StatusIn(_In):
+class StatusIn(StrictIn):
     """An advisor's status change with a note (seed 004's mobile flow)."""
 
     status: str = Field(max_length=64, examples=["CONFIRMED"])
@@ -804,7 +897,7 @@ class LifecycleMoveIn(BaseModel):
 # ---------------------------------------------------------------------- payments
 
 
-class MoneyIn(_In):
+class MoneyIn(StrictIn):
     """An amount as a decimal string and its ISO 4217 currency."""
 
     amount: str = Field(max_length=32, pattern=r"^-?\d{1,15}(\.\d{1,6})?$", examples=["2500.00"])
@@ -815,7 +908,7 @@ class MoneyIn(_In):
         return Money(self.amount, self.currency)
 
 
-class IntentIn(_In):
+class IntentIn(StrictIn):
     """Ask a provider to collect money for a booking (the balance due by default)."""
 
     booking_id: UUID
@@ -888,7 +981,7 @@ class WebhookOut(BaseModel):
         return cls(event_id=receipt.event_id, kind=receipt.kind, status=receipt.status.value)
 
 
-class RefundIn(_In):
+class RefundIn(StrictIn):
     """How much of a captured payment to give back, and why."""
 
     amount: MoneyIn
@@ -1217,7 +1310,7 @@ class MoveOut(BaseModel):
     replayed: bool
 
 
-class StaffBookingIn(_In):
+class StaffBookingIn(StrictIn):
     """A booking the desk makes for a customer given by phone (seed 004's single booking)."""
 
     slot_id: UUID
@@ -1253,7 +1346,7 @@ class ImportStatsOut(BaseModel):
     failed: int
 
 
-class NoteIn(_In):
+class NoteIn(StrictIn):
     """A note to add to the booking's internal notes (kept after the earlier ones)."""
 
     note: str = Field(min_length=1, max_length=2000)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from bookingcore.domain import (
     BookingGroup,
@@ -32,7 +32,7 @@ from bookingcore.services import (
     UtilisationLine,
     WaitlistPlace,
 )
-from examples.api.schemas import ActorOut, BookingTravelerIn, MoneyOut
+from examples.api.schemas import ActorOut, BookingTravelerIn, MoneyOut, StrictIn
 
 __all__ = [
     "AdvisorNoteIn",
@@ -55,16 +55,15 @@ __all__ = [
     "WaitlistAcceptIn",
     "WaitlistAddIn",
     "WaitlistEntryOut",
+    "WaitlistForCustomerIn",
     "WaitlistJoinIn",
+    "WaitlistOrderIn",
     "WaitlistPlaceOut",
+    "WaitlistPriorityIn",
     "WaitlistReasonIn",
     "WebhookAttemptOut",
     "WebhookDeliveryOut",
 ]
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def _key(value: UUID | str | date | None) -> str | None:
@@ -75,7 +74,7 @@ def _key(value: UUID | str | date | None) -> str | None:
 # ---------------------------------------------------------------------- waiting lists
 
 
-class WaitlistJoinIn(_In):
+class WaitlistJoinIn(StrictIn):
     """A customer's request to wait for seats on a full slot."""
 
     slot_id: UUID
@@ -85,20 +84,37 @@ class WaitlistJoinIn(_In):
     notes: str | None = Field(default=None, max_length=2000)
 
 
-class WaitlistAddIn(WaitlistJoinIn):
-    """Staff putting a customer on a slot's waiting list, with any priority."""
+class WaitlistForCustomerIn(WaitlistJoinIn):
+    """A partner putting one of its customers on a slot's waiting list."""
 
     customer_id: UUID
-    priority: str = Field(default="normal", max_length=16, examples=["normal", "high", "vip"])
 
 
-class WaitlistReasonIn(_In):
+class WaitlistAddIn(WaitlistForCustomerIn):
+    """Staff putting a customer on a slot's waiting list, with any priority."""
+
+    priority: str = Field(default="normal", max_length=16, examples=["high", "normal", "low"])
+
+
+class WaitlistOrderIn(StrictIn):
+    """Active entries of one slot in the order they should be offered seats."""
+
+    entry_ids: list[UUID] = Field(min_length=1, max_length=1000)
+
+
+class WaitlistPriorityIn(StrictIn):
+    """The priority an active entry moves to (priority comes before position)."""
+
+    priority: str = Field(max_length=16, examples=["high", "normal", "low"])
+
+
+class WaitlistReasonIn(StrictIn):
     """Why an entry leaves the list (kept on its audit entry)."""
 
     reason: str | None = Field(default=None, max_length=500)
 
 
-class WaitlistAcceptIn(_In):
+class WaitlistAcceptIn(StrictIn):
     """The travelers an accepted offer books (at most the seats offered)."""
 
     travelers: list[BookingTravelerIn] = Field(min_length=1, max_length=200)
@@ -162,7 +178,7 @@ class WaitlistPlaceOut(BaseModel):
 # ---------------------------------------------------------------------- groups
 
 
-class GroupIn(_In):
+class GroupIn(StrictIn):
     """A booking group (seed 001) for an organiser, under a reference of your choosing."""
 
     group_reference: str = Field(min_length=1, max_length=100, examples=["ACME-OFFSITE-26"])
@@ -172,7 +188,7 @@ class GroupIn(_In):
     total_participants: int | None = Field(default=None, ge=1, le=100_000)
 
 
-class GroupCancelIn(_In):
+class GroupCancelIn(StrictIn):
     """Why the group (and every booking in it) is cancelled."""
 
     reason: str | None = Field(default=None, max_length=500)
@@ -239,7 +255,7 @@ class GroupTotalsOut(BaseModel):
 # ---------------------------------------------------------------------- booking changes
 
 
-class RescheduleIn(_In):
+class RescheduleIn(StrictIn):
     """The slot to move the booking to."""
 
     slot_id: UUID
@@ -247,7 +263,7 @@ class RescheduleIn(_In):
     expected_version: int | None = None
 
 
-class TravelersChangeIn(_In):
+class TravelersChangeIn(StrictIn):
     """Travelers to add and remove (ids of the booking's travelers), and the new primary."""
 
     add: list[BookingTravelerIn] = Field(default_factory=list, max_length=200)
@@ -257,7 +273,7 @@ class TravelersChangeIn(_In):
     expected_version: int | None = None
 
 
-class AdvisorNoteIn(_In):
+class AdvisorNoteIn(StrictIn):
     """A note for the booking's advisor log (notes are never edited)."""
 
     text: str = Field(min_length=1, max_length=5000)

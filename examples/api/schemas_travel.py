@@ -10,36 +10,42 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from bookingcore import CustomerId, ProductId, SlotId, SupplierId
 from bookingcore.domain import (
     BookingItem,
     Document,
     Itinerary,
+    ItineraryDay,
     Lead,
     LeadId,
     Product,
     Quotation,
     QuotationLine,
     Supplier,
+    Trip,
 )
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine, StaffDashboard
-from examples.api.schemas import BookingOut, BookingTravelerIn, MoneyIn, MoneyOut
+from examples.api.schemas import BookingOut, BookingTravelerIn, MoneyIn, MoneyOut, StrictIn
 
 __all__ = [
     "BookingItemOut",
     "DashboardOut",
     "DocumentOut",
     "DocumentRequestIn",
+    "FollowUpIn",
     "ItemRejectIn",
+    "ItineraryDayIn",
     "ItineraryDayOut",
     "ItineraryOut",
+    "LeadAssignIn",
     "LeadIn",
     "LeadMoveIn",
     "LeadOut",
     "ProductIn",
     "ProductOut",
+    "ProductUpdateIn",
     "QuotationApproveIn",
     "QuotationIn",
     "QuotationLineOut",
@@ -48,17 +54,16 @@ __all__ = [
     "QuoteLineIn",
     "SupplierIn",
     "SupplierOut",
+    "SupplierUpdateIn",
+    "TripIn",
+    "TripOut",
 ]
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # ---------------------------------------------------------------------- leads
 
 
-class LeadIn(_In):
+class LeadIn(StrictIn):
     """An enquiry: who asks (phone and/or email), from where, for what."""
 
     source: str = Field(default="phone", max_length=32, examples=["web_form", "phone"])
@@ -91,11 +96,24 @@ class LeadIn(_In):
         )
 
 
-class LeadMoveIn(_In):
+class LeadMoveIn(StrictIn):
     """The status to move a lead to (``contacted``, ``qualified``, ``lost`` ...)."""
 
     status: str = Field(max_length=32)
     reason: str | None = Field(default=None, max_length=500)
+
+
+class LeadAssignIn(StrictIn):
+    """Who works the lead: a staff id, ``round_robin`` or ``least_loaded``; ``null`` or
+    ``manual`` takes it from whoever had it."""
+
+    assign: str | None = Field(max_length=64, examples=["round_robin", "least_loaded"])
+
+
+class FollowUpIn(StrictIn):
+    """The date of the next call (``null``: none planned)."""
+
+    follow_up_on: date | None
 
 
 class LeadOut(BaseModel):
@@ -142,7 +160,7 @@ class LeadOut(BaseModel):
 # ---------------------------------------------------------------------- quotations
 
 
-class QuoteLineIn(_In):
+class QuoteLineIn(StrictIn):
     """A hotel, flight, activity or ground service on a quotation."""
 
     kind: str = Field(max_length=32, examples=["hotel", "flight", "activity"])
@@ -168,7 +186,7 @@ class QuoteLineIn(_In):
         )
 
 
-class QuotationIn(_In):
+class QuotationIn(StrictIn):
     """The first revision of a quotation, for a customer and a departure."""
 
     customer_id: UUID
@@ -194,7 +212,7 @@ class QuotationIn(_In):
         )
 
 
-class QuotationReviseIn(_In):
+class QuotationReviseIn(StrictIn):
     """What the next revision changes; fields left out are kept."""
 
     lines: list[QuoteLineIn] | None = Field(default=None, max_length=100)
@@ -205,13 +223,13 @@ class QuotationReviseIn(_In):
     notes: str | None = Field(default=None, max_length=2000)
 
 
-class QuotationApproveIn(_In):
+class QuotationApproveIn(StrictIn):
     """The travelers the approved quotation books."""
 
     travelers: list[BookingTravelerIn] = Field(min_length=1, max_length=200)
 
 
-class QuotationRejectIn(_In):
+class QuotationRejectIn(StrictIn):
     """Why the customer turns the revision down."""
 
     reason: str | None = Field(default=None, max_length=500)
@@ -300,11 +318,19 @@ class QuotationOut(BaseModel):
 # ---------------------------------------------------------------------- catalogue
 
 
-class SupplierIn(_In):
+class SupplierIn(StrictIn):
     """A supplier (hotel, airline, ground agent) under a unique code."""
 
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=64)
+
+
+class SupplierUpdateIn(StrictIn):
+    """What changes on a supplier; fields left out (or ``null``) stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
 
@@ -332,12 +358,22 @@ class SupplierOut(BaseModel):
         )
 
 
-class ProductIn(_In):
+class ProductIn(StrictIn):
     """A product (a hotel room, an activity, a trek) under a unique code."""
 
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(max_length=32)
+    supplier_id: UUID | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    location_id: UUID | None = None
+
+
+class ProductUpdateIn(StrictIn):
+    """What changes on a product; fields left out (or ``null``) stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: str | None = Field(default=None, max_length=32)
     supplier_id: UUID | None = None
     description: str | None = Field(default=None, max_length=2000)
     location_id: UUID | None = None
@@ -373,13 +409,13 @@ class ProductOut(BaseModel):
 # ---------------------------------------------------------------------- items, documents
 
 
-class ItemConfirmIn(_In):
+class ItemConfirmIn(StrictIn):
     """The supplier's own reference for a confirmed item."""
 
     supplier_reference: str | None = Field(default=None, max_length=200)
 
 
-class ItemRejectIn(_In):
+class ItemRejectIn(StrictIn):
     """Why the supplier turns the item down (staff see it)."""
 
     reason: str = Field(min_length=1, max_length=500)
@@ -420,7 +456,7 @@ class BookingItemOut(BaseModel):
         )
 
 
-class DocumentRequestIn(_In):
+class DocumentRequestIn(StrictIn):
     """Seed 003's document request: a booking and the kind of document."""
 
     booking_id: UUID
@@ -487,6 +523,18 @@ class DashboardOut(BaseModel):
 # ---------------------------------------------------------------------- itineraries
 
 
+class ItineraryDayIn(StrictIn):
+    """What staff write for one date of a booking's plan (it replaces what the date said)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    entries: list[str] = Field(default_factory=list, max_length=50)
+    notes: str | None = Field(default=None, max_length=2000)
+
+    def to_day(self, day: date) -> ItineraryDay:
+        """The library's :class:`~bookingcore.domain.ItineraryDay` for ``day``."""
+        return ItineraryDay(day=day, title=self.title, entries=self.entries, notes=self.notes)
+
+
 class ItineraryDayOut(BaseModel):
     """One day of a booking's plan."""
 
@@ -494,6 +542,11 @@ class ItineraryDayOut(BaseModel):
     title: str
     entries: list[str]
     notes: str | None
+
+    @classmethod
+    def of(cls, day: ItineraryDay) -> ItineraryDayOut:
+        """The fields of ``day``."""
+        return cls(day=day.day, title=day.title, entries=list(day.entries), notes=day.notes)
 
 
 class ItineraryOut(BaseModel):
@@ -509,10 +562,50 @@ class ItineraryOut(BaseModel):
         """The days of ``itinerary``."""
         return cls(
             booking_id=itinerary.booking_id,
-            days=[
-                ItineraryDayOut(day=d.day, title=d.title, entries=list(d.entries), notes=d.notes)
-                for d in itinerary.days
-            ],
+            days=[ItineraryDayOut.of(d) for d in itinerary.days],
             updated_at=itinerary.updated_at,
             version=itinerary.version,
+        )
+
+
+# ---------------------------------------------------------------------- trips
+
+
+class TripIn(StrictIn):
+    """Several bookings of one customer grouped as a journey with dates."""
+
+    customer_id: UUID
+    name: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date
+    booking_ids: list[UUID] = Field(default_factory=list, max_length=100)
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class TripOut(BaseModel):
+    """A customer's journey and the bookings on it."""
+
+    id: UUID
+    customer_id: UUID
+    name: str
+    starts_on: date
+    ends_on: date
+    booking_ids: list[UUID]
+    notes: str | None
+    created_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, trip: Trip) -> TripOut:
+        """The fields of ``trip``."""
+        return cls(
+            id=trip.id,
+            customer_id=trip.customer_id,
+            name=trip.name,
+            starts_on=trip.starts_on,
+            ends_on=trip.ends_on,
+            booking_ids=list(trip.booking_ids),
+            notes=trip.notes,
+            created_at=trip.created_at,
+            version=trip.version,
         )

@@ -20,7 +20,6 @@ from bookingcore import (
     CapacityError,
     DeliveryError,
     DuplicateError,
-    FieldError,
     IdempotencyConflictError,
     InvalidTransitionError,
     LocationId,
@@ -30,12 +29,11 @@ from bookingcore import (
     SlotId,
     StaffId,
     StaleVersionError,
-    ValidationError,
 )
-from bookingcore.domain import BookingSource
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._filters import Sources, booking_sources
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     AssignIn,
     CommunicationOut,
@@ -51,21 +49,6 @@ from examples.api.schemas import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/admin/bookings", tags=["admin bookings"])
-
-
-def _sources(values: list[str] | None) -> frozenset[BookingSource] | None:
-    if not values:
-        return None
-    parsed: list[BookingSource] = []
-    errors: list[FieldError] = []
-    for index, value in enumerate(values):
-        try:
-            parsed.append(BookingSource.parse(value, field=f"source[{index}]"))
-        except ValidationError as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise ValidationError(errors)
-    return frozenset(parsed)
 
 
 @router.post(
@@ -104,7 +87,7 @@ def list_bookings(
     core: Core,
     staff: StaffPrincipal,
     status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
-    source: Annotated[list[str] | None, Query(description="Any of these channels")] = None,
+    source: Sources = None,
     partner_id: UUID | None = None,
     location_id: UUID | None = None,
     slot_id: UUID | None = None,
@@ -123,7 +106,7 @@ def list_bookings(
     """Bookings matching every filter given, newest first, one keyset page at a time."""
     query = BookingFilter(
         statuses=frozenset(status) if status else None,
-        sources=_sources(source),
+        sources=booking_sources(source),
         partner_id=None if partner_id is None else PartnerId(partner_id),
         location_id=None if location_id is None else LocationId(location_id),
         slot_id=None if slot_id is None else SlotId(slot_id),
@@ -135,11 +118,7 @@ def list_bookings(
         text=q,
     )
     page = core.bookings.list(query, page_request(limit, cursor), principal=staff)
-    return Paged[StaffBookingOut](
-        items=[StaffBookingOut.of(b) for b in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(Paged[StaffBookingOut], request, page, StaffBookingOut.of)
 
 
 @router.get(

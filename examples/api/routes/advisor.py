@@ -26,7 +26,7 @@ from bookingcore import (
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     AuditEntryOut,
     NoteIn,
@@ -58,11 +58,7 @@ def list_bookings(
     """The bookings assigned to the signed-in advisor, newest first."""
     query = BookingFilter(statuses=frozenset(status) if status else None)
     page = core.bookings.list(query, page_request(limit, cursor), principal=me)
-    return Paged[StaffBookingOut](
-        items=[StaffBookingOut.of(b) for b in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(Paged[StaffBookingOut], request, page, StaffBookingOut.of)
 
 
 @router.patch(

@@ -15,14 +15,12 @@ from bookingcore import (
     AuthenticationError,
     BookingId,
     CapacityError,
-    CustomerId,
     DeliveryError,
     DuplicateError,
     IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
-    Principal,
     RateLimitedError,
     StaleVersionError,
     TravelerId,
@@ -34,9 +32,10 @@ from examples.api.deps import (
     Origin,
     Token,
     client_key,
+    customer_id_of,
 )
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     BookingCreateIn,
     BookingOut,
@@ -62,11 +61,6 @@ router = APIRouter(prefix="/api/v1/customer")
 _AUTH: list[str | Enum] = ["customer auth"]
 _TRAVELERS: list[str | Enum] = ["customer travelers"]
 _BOOKINGS: list[str | Enum] = ["customer bookings"]
-
-
-def _me(principal: Principal) -> CustomerId:
-    assert principal.id is not None  # a customer token always names its customer
-    return CustomerId(principal.id)
 
 
 # ---------------------------------------------------------------------- auth
@@ -131,7 +125,7 @@ def logout(core: Core, token: Token, origin: Origin) -> Response:
 )
 def get_profile(core: Core, me: CustomerPrincipal) -> CustomerOut:
     """The signed-in customer."""
-    return CustomerOut.of(core.customers.get(_me(me), principal=me))
+    return CustomerOut.of(core.customers.get(customer_id_of(me), principal=me))
 
 
 @router.put(
@@ -143,7 +137,7 @@ def get_profile(core: Core, me: CustomerPrincipal) -> CustomerOut:
 def update_profile(body: ProfileIn, core: Core, me: CustomerPrincipal) -> CustomerOut:
     """Complete the profile: name and email."""
     customer = core.customers.complete_profile(
-        _me(me),
+        customer_id_of(me),
         principal=me,
         name=body.name,
         email=body.email,
@@ -163,7 +157,7 @@ def update_profile(body: ProfileIn, core: Core, me: CustomerPrincipal) -> Custom
 )
 def list_travelers(core: Core, me: CustomerPrincipal) -> list[TravelerOut]:
     """The customer's saved travelers, oldest first (deleted ones left out)."""
-    return [TravelerOut.of(t) for t in core.travelers.list(_me(me), principal=me)]
+    return [TravelerOut.of(t) for t in core.travelers.list(customer_id_of(me), principal=me)]
 
 
 @router.post(
@@ -175,7 +169,7 @@ def list_travelers(core: Core, me: CustomerPrincipal) -> list[TravelerOut]:
 )
 def add_traveler(body: TravelerIn, core: Core, me: CustomerPrincipal) -> TravelerOut:
     """Save a traveler for this and later bookings."""
-    return TravelerOut.of(core.travelers.add(_me(me), body.to_details(), principal=me))
+    return TravelerOut.of(core.travelers.add(customer_id_of(me), body.to_details(), principal=me))
 
 
 @router.get(
@@ -264,11 +258,7 @@ def list_bookings(
 ) -> BookingPage:
     """The customer's bookings, newest first."""
     page = core.bookings.list(None, page_request(limit, cursor), principal=me)
-    return BookingPage(
-        items=[BookingOut.of(b) for b in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(BookingPage, request, page, BookingOut.of)
 
 
 @router.get(

@@ -2,7 +2,8 @@
 
 Seed 004's ``/api/bookings`` and ``/api/bookings/:id/audit`` and seed 003's
 ``/api/core/booking-lifecycle`` take a customer's, a staff member's or a
-partner's token: what each may read or move is decided by the library, never
+partner's token (seed 002's ``/api/customers``, the business's list of every
+channel's customers, a staff token): what each may read or move is decided by the library, never
 here, so a caller who may not see a booking gets 404 as if it did not exist.
 """
 
@@ -19,19 +20,30 @@ from bookingcore import (
     BookingFilter,
     BookingId,
     CapacityError,
+    CustomerFilter,
     IdempotencyConflictError,
     InvalidTransitionError,
     LocationId,
     NotFoundError,
+    PartnerId,
     PermissionDeniedError,
     RateLimitedError,
     SlotId,
     StaleVersionError,
 )
-from examples.api.deps import AnyPrincipal, Core, IdempotencyKey
+from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
-from examples.api.schemas import AuditEntryOut, BookingOut, BookingPage, LifecycleMoveIn, MoveOut
+from examples.api.routes._filters import Sources, booking_sources
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.schemas import (
+    AuditEntryOut,
+    BookingOut,
+    BookingPage,
+    CustomerOut,
+    CustomerPage,
+    LifecycleMoveIn,
+    MoveOut,
+)
 
 __all__ = ["router"]
 
@@ -49,6 +61,8 @@ def list_bookings(
     core: Core,
     caller: AnyPrincipal,
     status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
+    source: Sources = None,
+    partner_id: UUID | None = None,
     location_id: UUID | None = None,
     slot_id: UUID | None = None,
     starts_from: AwareDatetime | None = None,
@@ -57,13 +71,16 @@ def list_bookings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> BookingPage:
-    """Seed 004's general list: whatever the caller may see, filtered, newest first.
+    """Seeds 002 and 004's general list: whatever the caller may see, filtered, newest first.
 
     The library scopes the list to the caller (a customer's own bookings, a
-    partner's, an advisor's assigned ones, everything for admins).
+    partner's, an advisor's assigned ones, everything for admins); a partner
+    asking for another partner's bookings is refused (403).
     """
     query = BookingFilter(
         statuses=frozenset(status) if status else None,
+        sources=booking_sources(source),
+        partner_id=None if partner_id is None else PartnerId(partner_id),
         location_id=None if location_id is None else LocationId(location_id),
         slot_id=None if slot_id is None else SlotId(slot_id),
         starts_from=starts_from,
@@ -71,11 +88,38 @@ def list_bookings(
         text=q,
     )
     page = core.bookings.list(query, page_request(limit, cursor), principal=caller)
-    return BookingPage(
-        items=[BookingOut.of(b) for b in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
+    return paged(BookingPage, request, page, BookingOut.of)
+
+
+@router.get(
+    "/api/customers",
+    tags=["customers"],
+    operation_id="list_customers",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def list_customers(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    source: Sources = None,
+    partner_id: UUID | None = None,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Name, email or phone")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> CustomerPage:
+    """Seed 002's customer list for the business: every channel's customers (or those of
+    one partner, or one channel), newest first, one keyset page at a time."""
+    query = CustomerFilter(
+        sources=booking_sources(source),
+        partner_id=None if partner_id is None else PartnerId(partner_id),
+        created_from=created_from,
+        created_before=created_before,
+        text=q,
     )
+    page = core.customers.list(query, page_request(limit, cursor), principal=staff)
+    return paged(CustomerPage, request, page, CustomerOut.of)
 
 
 @router.get(

@@ -23,7 +23,7 @@ from bookingcore import (
 )
 from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import Paged, StaffBookingOut
 from examples.api.schemas_ops import GroupCancelIn, GroupIn, GroupOut, GroupTotalsOut
 
@@ -76,11 +76,7 @@ def list_groups(
         customer_id=None if customer_id is None else CustomerId(customer_id),
         search=q,
     )
-    return Paged[GroupOut](
-        items=[GroupOut.of(g) for g in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(Paged[GroupOut], request, page, GroupOut.of)
 
 
 @router.get(

@@ -40,7 +40,7 @@ from bookingcore_adapters.importers import (
 )
 from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     CellProblemOut,
     ImportJobOut,
@@ -218,11 +218,7 @@ def list_imports(
 ) -> Paged[ImportJobOut]:
     """The import history, newest first."""
     page = core.imports.list(principal=staff, page=page_request(limit, cursor))
-    return Paged[ImportJobOut](
-        items=[ImportJobOut.of(job) for job in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(Paged[ImportJobOut], request, page, ImportJobOut.of)
 
 
 @router.get(

@@ -35,7 +35,7 @@ from bookingcore import (
 from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     BookingOut,
     BookingPage,
@@ -132,11 +132,7 @@ def list_customers(
     page = core.customers.list(
         CustomerFilter(text=q) if q else None, page_request(limit, cursor), principal=partner
     )
-    return CustomerPage(
-        items=[CustomerOut.of(c) for c in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(CustomerPage, request, page, CustomerOut.of)
 
 
 @router.get(
@@ -187,11 +183,7 @@ def list_bookings(
 ) -> BookingPage:
     """The partner's bookings, newest first."""
     page = core.bookings.list(None, page_request(limit, cursor), principal=partner)
-    return BookingPage(
-        items=[BookingOut.of(b) for b in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(BookingPage, request, page, BookingOut.of)
 
 
 @router.get(

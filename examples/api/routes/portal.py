@@ -21,7 +21,7 @@ from bookingcore import (
 )
 from examples.api.deps import Core, CustomerPrincipal, IdempotencyKey
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import BookingOut, BookingPage, CancelIn
 
 __all__ = ["router"]
@@ -38,11 +38,7 @@ def _page(
     cursor: str | None,
 ) -> BookingPage:
     page = core.bookings.list(query, page_request(limit, cursor), principal=me)
-    return BookingPage(
-        items=[BookingOut.of(b) for b in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(BookingPage, request, page, BookingOut.of)
 
 
 @router.get(

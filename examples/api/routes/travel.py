@@ -1,10 +1,13 @@
-"""Seed 003's travel desk: leads, quotations, suppliers and products, supplier
-confirmations, documents on demand and the admin dashboard.
+"""Seed 003's travel desk: leads, quotations, supplier confirmations, documents on
+demand, itineraries and the admin dashboard (the catalogue is in
+:mod:`examples.api.routes.catalog`, trips and itinerary edits in
+:mod:`examples.api.routes.trips`).
 
 Staff tokens on ``/api/admin/...`` (the library's policy decides per role: an
-advisor sees the leads assigned to them, only staff with ``set_prices`` quote);
-a customer decides their own quotations on ``/api/v1/customer/quotations``; a
-supplier's user answers for its items on ``/api/supplier/items``.
+advisor sees and works the leads assigned to them, only staff with ``set_prices``
+quote, only staff who change everything assign leads); a customer decides their
+own quotations on ``/api/v1/customer/quotations``; a supplier's user answers for
+its items on ``/api/supplier/items``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,8 @@ from bookingcore import (
     BookingItemId,
     CapacityError,
     CustomerId,
-    DuplicateError,
     IdempotencyConflictError,
     InvalidTransitionError,
-    LocationId,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -37,6 +38,7 @@ from examples.api.deps import (
     AnyPrincipal,
     Core,
     CustomerPrincipal,
+    IdempotencyKey,
     RequiredIdempotencyKey,
     StaffPrincipal,
 )
@@ -47,21 +49,19 @@ from examples.api.schemas_travel import (
     DashboardOut,
     DocumentOut,
     DocumentRequestIn,
+    FollowUpIn,
     ItemConfirmIn,
     ItemRejectIn,
     ItineraryOut,
+    LeadAssignIn,
     LeadIn,
     LeadMoveIn,
     LeadOut,
-    ProductIn,
-    ProductOut,
     QuotationApproveIn,
     QuotationIn,
     QuotationOut,
     QuotationRejectIn,
     QuotationReviseIn,
-    SupplierIn,
-    SupplierOut,
 )
 
 __all__ = ["router"]
@@ -70,7 +70,6 @@ router = APIRouter()
 
 _LEADS: list[str | Enum] = ["travel leads"]
 _QUOTES: list[str | Enum] = ["travel quotations"]
-_CATALOG: list[str | Enum] = ["travel catalogue"]
 _SUPPLIER: list[str | Enum] = ["supplier items"]
 _DESK: list[str | Enum] = ["travel desk"]
 
@@ -93,11 +92,23 @@ def _assign_to(value: str | None) -> str | StaffId | None:
     tags=_LEADS,
     operation_id="admin_capture_lead",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
-def capture_lead(body: LeadIn, core: Core, staff: StaffPrincipal) -> LeadOut:
-    """Record an enquiry as a lead of the customer it comes from (found by phone or email)."""
-    lead = core.leads.capture(body.to_request(), principal=staff, assign=_assign_to(body.assign))
+def capture_lead(
+    body: LeadIn, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> LeadOut:
+    """Record an enquiry as a lead of the customer it comes from (found by phone or email).
+
+    With an ``Idempotency-Key`` a retry answers the lead the first call made.
+    """
+    lead = core.leads.capture(
+        body.to_request(),
+        principal=staff,
+        assign=_assign_to(body.assign),
+        idempotency_key=idempotency_key,
+    )
     return LeadOut.of(lead)
 
 
@@ -149,6 +160,32 @@ def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal
     return LeadOut.of(lead)
 
 
+@router.patch(
+    "/api/admin/leads/{lead_id}/assign",
+    tags=_LEADS,
+    operation_id="admin_assign_lead",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def assign_lead(lead_id: UUID, body: LeadAssignIn, core: Core, staff: StaffPrincipal) -> LeadOut:
+    """Give the lead to a member of staff, or to whom ``round_robin`` or ``least_loaded``
+    picks among the active advisors (``null``: take it from whoever had it)."""
+    return LeadOut.of(core.leads.assign(LeadId(lead_id), _assign_to(body.assign), principal=staff))
+
+
+@router.put(
+    "/api/admin/leads/{lead_id}/follow-up",
+    tags=_LEADS,
+    operation_id="admin_schedule_lead_follow_up",
+    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+)
+def schedule_follow_up(
+    lead_id: UUID, body: FollowUpIn, core: Core, staff: StaffPrincipal
+) -> LeadOut:
+    """Plan the next call on the lead (``null``: none planned); the dashboard lists it when due."""
+    lead = core.leads.schedule_follow_up(LeadId(lead_id), body.follow_up_on, principal=staff)
+    return LeadOut.of(lead)
+
+
 # ---------------------------------------------------------------------- quotations
 
 
@@ -157,11 +194,21 @@ def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal
     tags=_QUOTES,
     operation_id="admin_create_quotation",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
-def create_quotation(body: QuotationIn, core: Core, staff: StaffPrincipal) -> QuotationOut:
-    """Make the first revision of a quotation (a draft; nothing is sent or booked yet)."""
-    return QuotationOut.of(core.quotations.create(body.to_request(), principal=staff))
+def create_quotation(
+    body: QuotationIn, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> QuotationOut:
+    """Make the first revision of a quotation (a draft; nothing is sent or booked yet).
+
+    With an ``Idempotency-Key`` a retry answers the revision the first call made.
+    """
+    made = core.quotations.create(
+        body.to_request(), principal=staff, idempotency_key=idempotency_key
+    )
+    return QuotationOut.of(made)
 
 
 @router.get(
@@ -307,73 +354,6 @@ def reject_quotation(
     """Turn the revision down (the agency may revise it)."""
     rejected = core.quotations.reject(QuotationId(quotation_id), principal=me, reason=body.reason)
     return QuotationOut.of(rejected)
-
-
-# ---------------------------------------------------------------------- catalogue
-
-
-@router.get(
-    "/api/admin/suppliers",
-    tags=_CATALOG,
-    operation_id="admin_list_suppliers",
-    responses=problem_responses(AuthenticationError),
-)
-def list_suppliers(
-    core: Core, staff: StaffPrincipal, only_active: bool = False
-) -> list[SupplierOut]:
-    """Suppliers by code."""
-    found = core.catalog.list_suppliers(principal=staff, only_active=only_active)
-    return [SupplierOut.of(s) for s in found]
-
-
-@router.post(
-    "/api/admin/suppliers",
-    tags=_CATALOG,
-    operation_id="admin_add_supplier",
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
-)
-def add_supplier(body: SupplierIn, core: Core, staff: StaffPrincipal) -> SupplierOut:
-    """Add a supplier under a unique code (a taken code answers 409)."""
-    supplier = core.catalog.add_supplier(
-        body.code, body.name, principal=staff, email=body.email, phone=body.phone
-    )
-    return SupplierOut.of(supplier)
-
-
-@router.get(
-    "/api/admin/products",
-    tags=_CATALOG,
-    operation_id="admin_list_products",
-    responses=problem_responses(AuthenticationError),
-)
-def list_products(core: Core, staff: StaffPrincipal, only_active: bool = False) -> list[ProductOut]:
-    """Products by code."""
-    return [
-        ProductOut.of(p)
-        for p in core.catalog.list_products(principal=staff, only_active=only_active)
-    ]
-
-
-@router.post(
-    "/api/admin/products",
-    tags=_CATALOG,
-    operation_id="admin_add_product",
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
-)
-def add_product(body: ProductIn, core: Core, staff: StaffPrincipal) -> ProductOut:
-    """Add a product under a unique code (a taken code answers 409)."""
-    product = core.catalog.add_product(
-        body.code,
-        body.name,
-        body.kind,
-        principal=staff,
-        supplier_id=None if body.supplier_id is None else SupplierId(body.supplier_id),
-        description=body.description,
-        location_id=None if body.location_id is None else LocationId(body.location_id),
-    )
-    return ProductOut.of(product)
 
 
 # ---------------------------------------------------------------------- items, documents, desk

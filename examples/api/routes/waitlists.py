@@ -1,9 +1,11 @@
 """Seed 001's waiting lists: staff manage a session's list, customers join, accept and decline.
 
 Staff routes (``/api/admin/...``) list a slot's list, add a customer with any
-priority, run an offer round and remove entries; customer routes
+priority, reorder the list or change an entry's priority, run an offer round and
+remove entries; customer routes
 (``/api/v1/customer/waiting-lists``) join, see their place, accept an offer
-(booking through the one booking path) or decline it, and leave. Who may see
+(booking through the one booking path) or decline it, and leave; partner routes
+(``/api/partner/...``) do the same for the partner's own customers. Who may see
 and change an entry is the library's policy: an entry the caller may not see
 answers 404.
 """
@@ -24,19 +26,29 @@ from bookingcore import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
-    Principal,
+    RateLimitedError,
     SlotId,
     WaitlistEntryId,
 )
-from examples.api.deps import Core, CustomerPrincipal, IdempotencyKey, StaffPrincipal
+from examples.api.deps import (
+    Core,
+    CustomerPrincipal,
+    IdempotencyKey,
+    PartnerPrincipal,
+    StaffPrincipal,
+    customer_id_of,
+)
 from examples.api.errors import problem_responses
 from examples.api.schemas import BookingOut
 from examples.api.schemas_ops import (
     WaitlistAcceptIn,
     WaitlistAddIn,
     WaitlistEntryOut,
+    WaitlistForCustomerIn,
     WaitlistJoinIn,
+    WaitlistOrderIn,
     WaitlistPlaceOut,
+    WaitlistPriorityIn,
     WaitlistReasonIn,
 )
 
@@ -46,11 +58,7 @@ router = APIRouter()
 
 _ADMIN: list[str | Enum] = ["admin waiting lists"]
 _CUSTOMER: list[str | Enum] = ["customer waiting lists"]
-
-
-def _me(principal: Principal) -> CustomerId:
-    assert principal.id is not None  # a customer token always names its customer
-    return CustomerId(principal.id)
+_PARTNER: list[str | Enum] = ["partner waiting lists"]
 
 
 # ---------------------------------------------------------------------- staff
@@ -132,6 +140,40 @@ def remove(
     return WaitlistEntryOut.of(entry)
 
 
+@router.put(
+    "/api/admin/sessions/{slot_id}/waiting-list/order",
+    tags=_ADMIN,
+    operation_id="admin_reorder_waiting_list",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def reorder(
+    slot_id: UUID, body: WaitlistOrderIn, core: Core, staff: StaffPrincipal
+) -> list[WaitlistEntryOut]:
+    """Put the named active entries in this order; the session's list as it now stands.
+
+    The entries named swap the positions they hold among themselves, so the
+    others keep theirs; priority still comes before position.
+    """
+    entries = core.waitlists.reorder(
+        SlotId(slot_id), [WaitlistEntryId(e) for e in body.entry_ids], principal=staff
+    )
+    return [WaitlistEntryOut.of(e) for e in entries]
+
+
+@router.put(
+    "/api/admin/waiting-lists/{entry_id}/priority",
+    tags=_ADMIN,
+    operation_id="admin_set_waiting_list_priority",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def set_priority(
+    entry_id: UUID, body: WaitlistPriorityIn, core: Core, staff: StaffPrincipal
+) -> WaitlistEntryOut:
+    """Move an active entry to another priority (``high``, ``normal``, ``low``)."""
+    entry = core.waitlists.set_priority(WaitlistEntryId(entry_id), body.priority, principal=staff)
+    return WaitlistEntryOut.of(entry)
+
+
 # ---------------------------------------------------------------------- customers
 
 
@@ -163,7 +205,10 @@ def join(body: WaitlistJoinIn, core: Core, me: CustomerPrincipal) -> WaitlistEnt
 )
 def list_mine(core: Core, me: CustomerPrincipal) -> list[WaitlistEntryOut]:
     """Every entry of mine, on any session and in any status, oldest first."""
-    return [WaitlistEntryOut.of(e) for e in core.waitlists.list_for_customer(_me(me), principal=me)]
+    return [
+        WaitlistEntryOut.of(e)
+        for e in core.waitlists.list_for_customer(customer_id_of(me), principal=me)
+    ]
 
 
 @router.get(
@@ -238,3 +283,122 @@ def leave(entry_id: UUID, core: Core, me: CustomerPrincipal) -> Response:
     """Leave the list (an offer I held goes to the next in line)."""
     core.waitlists.remove(WaitlistEntryId(entry_id), principal=me)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------------- partners
+
+_PARTNER_ERRORS = (AuthenticationError, RateLimitedError)
+
+
+@router.get(
+    "/api/partner/sessions/{slot_id}/waiting-list",
+    tags=_PARTNER,
+    operation_id="partner_get_waiting_list",
+    responses=problem_responses(*_PARTNER_ERRORS),
+)
+def partner_waiting_list(
+    slot_id: UUID, core: Core, partner: PartnerPrincipal, active_only: bool = True
+) -> list[WaitlistEntryOut]:
+    """The entries of my customers on the session's list, in offer order."""
+    entries = core.waitlists.list_for_slot(
+        SlotId(slot_id), principal=partner, active_only=active_only
+    )
+    return [WaitlistEntryOut.of(e) for e in entries]
+
+
+@router.post(
+    "/api/partner/waiting-lists",
+    tags=_PARTNER,
+    operation_id="partner_join_waiting_list",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        *_PARTNER_ERRORS, PermissionDeniedError, NotFoundError, DuplicateError
+    ),
+)
+def partner_join(
+    body: WaitlistForCustomerIn, core: Core, partner: PartnerPrincipal
+) -> WaitlistEntryOut:
+    """Put one of my customers on a session's waiting list (offered at once if seats are free)."""
+    entry = core.waitlists.join(
+        SlotId(body.slot_id),
+        principal=partner,
+        customer_id=CustomerId(body.customer_id),
+        seats=body.seats,
+        alternative_dates=body.alternative_dates,
+        preferred_contact_method=body.preferred_contact_method,
+        notes=body.notes,
+    )
+    return WaitlistEntryOut.of(entry)
+
+
+@router.get(
+    "/api/partner/customers/{customer_id}/waiting-lists",
+    tags=_PARTNER,
+    operation_id="partner_customer_waiting_lists",
+    responses=problem_responses(*_PARTNER_ERRORS, NotFoundError),
+)
+def partner_customer_entries(
+    customer_id: UUID, core: Core, partner: PartnerPrincipal
+) -> list[WaitlistEntryOut]:
+    """Every entry of one of my customers, on any session and in any status, oldest first."""
+    entries = core.waitlists.list_for_customer(CustomerId(customer_id), principal=partner)
+    return [WaitlistEntryOut.of(e) for e in entries]
+
+
+@router.get(
+    "/api/partner/waiting-lists/{entry_id}/place",
+    tags=_PARTNER,
+    operation_id="partner_waiting_list_place",
+    responses=problem_responses(*_PARTNER_ERRORS, NotFoundError),
+)
+def partner_place(entry_id: UUID, core: Core, partner: PartnerPrincipal) -> WaitlistPlaceOut:
+    """Where my customer's entry stands: place 1 is offered the next freed seats."""
+    return WaitlistPlaceOut.of(core.waitlists.place(WaitlistEntryId(entry_id), principal=partner))
+
+
+@router.post(
+    "/api/partner/waiting-lists/{entry_id}/accept",
+    tags=_PARTNER,
+    operation_id="partner_accept_waiting_list_offer",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        *_PARTNER_ERRORS,
+        PermissionDeniedError,
+        NotFoundError,
+        InvalidTransitionError,
+        CapacityError,
+        IdempotencyConflictError,
+    ),
+)
+def partner_accept(
+    entry_id: UUID,
+    body: WaitlistAcceptIn,
+    core: Core,
+    partner: PartnerPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingOut:
+    """Book the seats my customer's open offer holds (a partner booking, at most the seats
+    offered)."""
+    booking = core.waitlists.accept(
+        WaitlistEntryId(entry_id),
+        [t.to_choice() for t in body.travelers],
+        principal=partner,
+        idempotency_key=idempotency_key,
+    )
+    return BookingOut.of(booking)
+
+
+@router.delete(
+    "/api/partner/waiting-lists/{entry_id}",
+    tags=_PARTNER,
+    operation_id="partner_remove_from_waiting_list",
+    responses=problem_responses(
+        *_PARTNER_ERRORS, PermissionDeniedError, NotFoundError, InvalidTransitionError
+    ),
+)
+def partner_remove(
+    entry_id: UUID, core: Core, partner: PartnerPrincipal, reason: str | None = None
+) -> WaitlistEntryOut:
+    """Take my customer's entry off the list; an offer it held goes to the next in line."""
+    entry = core.waitlists.remove(WaitlistEntryId(entry_id), principal=partner, reason=reason)
+    return WaitlistEntryOut.of(entry)

@@ -21,7 +21,7 @@ from bookingcore import (
 )
 from examples.api.deps import Core, PartnerPrincipal, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, next_link, page_request
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import Paged
 from examples.api.schemas_ops import WebhookAttemptOut, WebhookDeliveryOut
 
@@ -50,11 +50,7 @@ def _page(
         status=status,
         page=page_request(limit, cursor),
     )
-    return Paged[WebhookDeliveryOut](
-        items=[WebhookDeliveryOut.of(d) for d in page.items],
-        next_cursor=page.next_cursor,
-        next=next_link(request, page.next_cursor),
-    )
+    return paged(Paged[WebhookDeliveryOut], request, page, WebhookDeliveryOut.of)
 
 
 # ---------------------------------------------------------------------- staff

@@ -15,9 +15,9 @@ PROBLEM = "application/problem+json"
 
 #: Creates whose retry is refused by a natural key instead (409 naming what exists):
 #: an import job per upload, a traveler, a partner's customer by phone, one waiting-list
-#: entry per customer and slot, a group per reference, a supplier or product per code.
-#: Leads and quotation drafts have no key in the library: a retry records a second one
-#: (nothing is sent or booked by either).
+#: entry per customer and slot, a group per reference, a supplier or product per code,
+#: a partner per contact email. Trips have no key in the library (``TripService.create``
+#: takes none): a retry records a second trip, which books nothing.
 _NATURALLY_UNIQUE = (
     "import",
     "travelers",
@@ -26,8 +26,8 @@ _NATURALLY_UNIQUE = (
     "groups",
     "suppliers",
     "products",
-    "leads",
-    "quotations",
+    "/api/admin/partners",
+    "trips",
 )
 
 

@@ -1,0 +1,222 @@
+"""Seed 003's catalogue: suppliers and products, added, changed, deactivated and searched.
+
+Staff with ``manage_catalog`` change the catalogue on ``/api/admin/suppliers``
+and ``/api/admin/products``; a deactivated supplier or product can no longer be
+quoted or booked (what was booked stays). Reading is open to every signed-in
+caller: seed 003's ``/api/products/{kind}/search`` (flights, hotels,
+activities ...) lists the active products of one kind.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, status
+
+from bookingcore import (
+    AuthenticationError,
+    DuplicateError,
+    LocationId,
+    NotFoundError,
+    PermissionDeniedError,
+    ProductId,
+    RateLimitedError,
+    SupplierId,
+)
+from examples.api.deps import AnyPrincipal, Core, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.schemas import ActiveIn
+from examples.api.schemas_travel import (
+    ProductIn,
+    ProductOut,
+    ProductUpdateIn,
+    SupplierIn,
+    SupplierOut,
+    SupplierUpdateIn,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["travel catalogue"])
+
+_CHANGE = problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError)
+
+Text = Annotated[
+    str | None, Query(max_length=200, description="Part of the code, name, description or email")
+]
+
+_KIND_PATH = Path(max_length=32, description="A product kind", examples=["flight", "hotel"])
+
+
+def _supplier(value: UUID | None) -> SupplierId | None:
+    return None if value is None else SupplierId(value)
+
+
+def _location(value: UUID | None) -> LocationId | None:
+    return None if value is None else LocationId(value)
+
+
+# ---------------------------------------------------------------------- suppliers
+
+
+@router.get(
+    "/api/admin/suppliers",
+    operation_id="admin_list_suppliers",
+    responses=problem_responses(AuthenticationError),
+)
+def list_suppliers(
+    core: Core, staff: StaffPrincipal, q: Text = None, only_active: bool = False
+) -> list[SupplierOut]:
+    """Suppliers whose code, name or email holds ``q``, by code."""
+    found = core.catalog.search_suppliers(principal=staff, text=q, only_active=only_active)
+    return [SupplierOut.of(s) for s in found]
+
+
+@router.post(
+    "/api/admin/suppliers",
+    operation_id="admin_add_supplier",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
+)
+def add_supplier(body: SupplierIn, core: Core, staff: StaffPrincipal) -> SupplierOut:
+    """Add a supplier under a unique code (a taken code answers 409)."""
+    supplier = core.catalog.add_supplier(
+        body.code, body.name, principal=staff, email=body.email, phone=body.phone
+    )
+    return SupplierOut.of(supplier)
+
+
+@router.patch(
+    "/api/admin/suppliers/{supplier_id}",
+    operation_id="admin_update_supplier",
+    responses=_CHANGE,
+)
+def update_supplier(
+    supplier_id: UUID, body: SupplierUpdateIn, core: Core, staff: StaffPrincipal
+) -> SupplierOut:
+    """Change a supplier's name, email or phone (fields left out stay as they are)."""
+    supplier = core.catalog.update_supplier(
+        SupplierId(supplier_id), principal=staff, name=body.name, email=body.email, phone=body.phone
+    )
+    return SupplierOut.of(supplier)
+
+
+@router.put(
+    "/api/admin/suppliers/{supplier_id}/active",
+    operation_id="admin_set_supplier_active",
+    responses=_CHANGE,
+)
+def set_supplier_active(
+    supplier_id: UUID, body: ActiveIn, core: Core, staff: StaffPrincipal
+) -> SupplierOut:
+    """Deactivate a supplier (its products can no longer be quoted or booked) or activate it."""
+    supplier = core.catalog.set_supplier_active(
+        SupplierId(supplier_id), body.active, principal=staff
+    )
+    return SupplierOut.of(supplier)
+
+
+# ---------------------------------------------------------------------- products
+
+
+@router.get(
+    "/api/admin/products",
+    operation_id="admin_list_products",
+    responses=problem_responses(AuthenticationError),
+)
+def list_products(
+    core: Core,
+    staff: StaffPrincipal,
+    kind: Annotated[str | None, Query(max_length=32, examples=["hotel"])] = None,
+    location_id: UUID | None = None,
+    supplier_id: UUID | None = None,
+    q: Text = None,
+    only_active: bool = False,
+) -> list[ProductOut]:
+    """Products matching every filter given, by code (deactivated ones too, unless
+    ``only_active``)."""
+    found = core.catalog.search_products(
+        principal=staff,
+        kind=kind,
+        location_id=_location(location_id),
+        supplier_id=_supplier(supplier_id),
+        text=q,
+        only_active=only_active,
+    )
+    return [ProductOut.of(p) for p in found]
+
+
+@router.post(
+    "/api/admin/products",
+    operation_id="admin_add_product",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
+)
+def add_product(body: ProductIn, core: Core, staff: StaffPrincipal) -> ProductOut:
+    """Add a product under a unique code (a taken code answers 409)."""
+    product = core.catalog.add_product(
+        body.code,
+        body.name,
+        body.kind,
+        principal=staff,
+        supplier_id=_supplier(body.supplier_id),
+        description=body.description,
+        location_id=_location(body.location_id),
+    )
+    return ProductOut.of(product)
+
+
+@router.patch(
+    "/api/admin/products/{product_id}",
+    operation_id="admin_update_product",
+    responses=_CHANGE,
+)
+def update_product(
+    product_id: UUID, body: ProductUpdateIn, core: Core, staff: StaffPrincipal
+) -> ProductOut:
+    """Change a product's name, kind, supplier, description or location (fields left out
+    stay as they are)."""
+    product = core.catalog.update_product(
+        ProductId(product_id),
+        principal=staff,
+        name=body.name,
+        description=body.description,
+        kind=body.kind,
+        supplier_id=_supplier(body.supplier_id),
+        location_id=_location(body.location_id),
+    )
+    return ProductOut.of(product)
+
+
+@router.put(
+    "/api/admin/products/{product_id}/active",
+    operation_id="admin_set_product_active",
+    responses=_CHANGE,
+)
+def set_product_active(
+    product_id: UUID, body: ActiveIn, core: Core, staff: StaffPrincipal
+) -> ProductOut:
+    """Deactivate a product (it can no longer be quoted or booked) or activate it again."""
+    product = core.catalog.set_product_active(ProductId(product_id), body.active, principal=staff)
+    return ProductOut.of(product)
+
+
+@router.get(
+    "/api/products/{kind}/search",
+    operation_id="search_products",
+    responses=problem_responses(AuthenticationError, RateLimitedError),
+)
+def search_products(
+    kind: Annotated[str, _KIND_PATH],
+    core: Core,
+    caller: AnyPrincipal,
+    location_id: UUID | None = None,
+    q: Text = None,
+) -> list[ProductOut]:
+    """Seed 003's product search: active products of one kind (``flight``, ``hotel``,
+    ``activity`` ...) at a location, whose code, name or description holds ``q``."""
+    found = core.catalog.search_products(
+        principal=caller, kind=kind, location_id=_location(location_id), text=q
+    )
+    return [ProductOut.of(p) for p in found]

@@ -1,0 +1,127 @@
+"""Seed 002's partner management (admin only): register partners, hand out their credentials,
+choose where they may book, switch them off, read their history.
+
+Staff with ``manage_partners`` (admins) use ``/api/admin/partners``; the API secret
+and webhook signing secret are in the answers of registration and rotation only,
+never again (the library keeps only the API secret's hash).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from bookingcore import (
+    AuthenticationError,
+    DuplicateError,
+    LocationId,
+    NotFoundError,
+    PartnerId,
+    PermissionDeniedError,
+)
+from examples.api.deps import Core, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.schemas import (
+    ActiveIn,
+    AuditEntryOut,
+    PartnerCredentialsOut,
+    PartnerIn,
+    PartnerLocationsIn,
+    PartnerOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/admin/partners", tags=["admin partners"])
+
+_CHANGE = problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError)
+
+
+@router.post(
+    "",
+    operation_id="admin_register_partner",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
+)
+def register_partner(body: PartnerIn, core: Core, staff: StaffPrincipal) -> PartnerCredentialsOut:
+    """Register a partner; the answer holds its API secret and webhook secret, shown once.
+
+    A second partner with the same contact email answers 409.
+    """
+    registered = core.partners.register(
+        name=body.name,
+        company_name=body.company_name,
+        contact_email=body.contact_email,
+        principal=staff,
+        contact_phone=body.contact_phone,
+        allowed_location_ids=[LocationId(i) for i in body.allowed_location_ids],
+        commission_rate=body.commission_rate,
+        webhook_url=body.webhook_url,
+    )
+    return PartnerCredentialsOut.of(registered)
+
+
+@router.get(
+    "",
+    operation_id="admin_list_partners",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def list_partners(core: Core, staff: StaffPrincipal, only_active: bool = False) -> list[PartnerOut]:
+    """Every partner, by name."""
+    return [PartnerOut.of(p) for p in core.partners.list(principal=staff, only_active=only_active)]
+
+
+@router.get(
+    "/{partner_id}",
+    operation_id="admin_get_partner",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def get_partner(partner_id: UUID, core: Core, staff: StaffPrincipal) -> PartnerOut:
+    """One partner."""
+    return PartnerOut.of(core.partners.get(PartnerId(partner_id), principal=staff))
+
+
+@router.put("/{partner_id}/active", operation_id="admin_set_partner_active", responses=_CHANGE)
+def set_partner_active(
+    partner_id: UUID, body: ActiveIn, core: Core, staff: StaffPrincipal
+) -> PartnerOut:
+    """Switch the partner off (it can no longer sign in, book or list slots) or on again."""
+    return PartnerOut.of(
+        core.partners.set_active(PartnerId(partner_id), body.active, principal=staff)
+    )
+
+
+@router.put(
+    "/{partner_id}/locations", operation_id="admin_set_partner_locations", responses=_CHANGE
+)
+def set_partner_locations(
+    partner_id: UUID, body: PartnerLocationsIn, core: Core, staff: StaffPrincipal
+) -> PartnerOut:
+    """Replace the locations the partner may book (an unknown location answers 422)."""
+    partner = core.partners.set_allowed_locations(
+        PartnerId(partner_id), [LocationId(i) for i in body.location_ids], principal=staff
+    )
+    return PartnerOut.of(partner)
+
+
+@router.post(
+    "/{partner_id}/rotate-secret", operation_id="admin_rotate_partner_secret", responses=_CHANGE
+)
+def rotate_secret(partner_id: UUID, core: Core, staff: StaffPrincipal) -> PartnerCredentialsOut:
+    """Issue a new API secret (the old one stops working at once); shown in this answer only."""
+    return PartnerCredentialsOut.of(
+        core.partners.rotate_secret(PartnerId(partner_id), principal=staff)
+    )
+
+
+@router.get(
+    "/{partner_id}/history",
+    operation_id="admin_partner_history",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def partner_history(partner_id: UUID, core: Core, staff: StaffPrincipal) -> list[AuditEntryOut]:
+    """The partner's audit trail: registration, changes, rotations (never a secret)."""
+    return [
+        AuditEntryOut.of(e) for e in core.partners.history(PartnerId(partner_id), principal=staff)
+    ]
