@@ -16,7 +16,7 @@ from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from bookingcore_adapters.sql import SqlStore
 
@@ -75,25 +75,102 @@ def postgres_admin(postgres_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_schema(postgres_admin: Engine) -> Iterator[str]:
-    """The name of a fresh, empty PostgreSQL schema, dropped with its tables afterwards.
+#: The shape of a schema holding exactly bookingcore's tables, for recycling checks.
+_SHAPE_SQL = (
+    "SELECT md5(coalesce((SELECT string_agg(table_name || '.' || column_name || ':'"
+    " || data_type || ':' || is_nullable, ',' ORDER BY table_name, column_name)"
+    " FROM information_schema.columns WHERE table_schema = %(schema)s), '')"
+    " || coalesce((SELECT string_agg(tablename || '.' || indexname, ',' ORDER BY indexname)"
+    " FROM pg_indexes WHERE schemaname = %(schema)s), ''))"
+)
 
-    Connect to it with ``connect_args={"options": f"-csearch_path={schema}"}``.
-    """
-    schema = f"bookingcore_test_{uuid4().hex[:16]}"
+
+@pytest.fixture(scope="session")
+def _emptied_schemas(postgres_admin: Engine) -> Iterator[list[str]]:
+    """Schemas that held bookingcore's tables untouched in shape, emptied after their test.
+
+    Creating the tables costs PostgreSQL far more than deleting a test's few rows, so
+    ``pg_store`` tests take one of these when there is one (dropped at the end)."""
+    emptied: list[str] = []
+    yield emptied
+    with postgres_admin.begin() as connection:
+        for schema in emptied:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def _pristine_shape(postgres_admin: Engine, postgres_url: str) -> str:
+    """The column shape of a schema freshly made by ``SqlStore.create_schema()``."""
+    from sqlalchemy import create_engine  # noqa: PLC0415
+
+    from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
+
+    schema = f"bookingcore_shape_{uuid4().hex[:16]}"
     with postgres_admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    store = SqlStore(
+        create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    )
+    try:
+        store.create_schema()
+    finally:
+        store.dispose()
+    with postgres_admin.begin() as connection:
+        shape = str(connection.exec_driver_sql(_SHAPE_SQL, {"schema": schema}).scalar())
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    return shape
+
+
+def _empty_if_pristine(connection: Connection, schema: str, shape: str) -> bool:
+    """Delete every row of ``schema``'s tables and restart its sequences, if the schema
+    still has exactly bookingcore's tables and columns; False (nothing done) otherwise."""
+    from bookingcore_adapters.sql import metadata  # noqa: PLC0415
+
+    if connection.exec_driver_sql(_SHAPE_SQL, {"schema": schema}).scalar() != shape:
+        return False
+    for table in reversed(metadata.sorted_tables):
+        connection.exec_driver_sql(f'DELETE FROM "{schema}"."{table.name}"')
+    sequences = connection.exec_driver_sql(
+        "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = %s",
+        (schema,),
+    ).scalars()
+    for sequence in list(sequences):
+        connection.exec_driver_sql(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART')
+    return True
+
+
+@pytest.fixture
+def postgres_schema(
+    request: pytest.FixtureRequest, postgres_admin: Engine, _emptied_schemas: list[str]
+) -> Iterator[str]:
+    """The name of a fresh PostgreSQL schema, dropped with its tables afterwards.
+
+    Empty, unless the test also uses ``pg_store``: then it may be a schema that already
+    holds bookingcore's tables, emptied of an earlier test's rows. Connect to it with
+    ``connect_args={"options": f"-csearch_path={schema}"}``.
+    """
+    with_tables = "pg_store" in request.fixturenames
+    shape = request.getfixturevalue("_pristine_shape") if with_tables else ""
+    if with_tables and _emptied_schemas:
+        schema = _emptied_schemas.pop()
+    else:
+        schema = f"bookingcore_test_{uuid4().hex[:16]}"
+        with postgres_admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     yield schema
     with postgres_admin.begin() as connection:
         # A test that left a transaction open fails here instead of hanging the run.
         connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        if with_tables and _empty_if_pristine(connection, schema, shape):
+            _emptied_schemas.append(schema)
+        else:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture
 def pg_store(postgres_url: str, postgres_schema: str) -> Iterator[SqlStore]:
-    """A store with bookingcore's tables in a schema of its own (``postgres_schema``)."""
+    """A store with bookingcore's tables, and no rows, in a schema of its own
+    (``postgres_schema``)."""
     from sqlalchemy import create_engine  # noqa: PLC0415
 
     from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
