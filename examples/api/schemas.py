@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -1172,10 +1172,15 @@ class CellProblemOut(BaseModel):
         )
 
 
+#: What an import's rows are (:class:`~bookingcore.domain.ImportKind`).
+ImportKindOut = Literal["bookings", "customers", "travelers"]
+
+
 class ImportJobOut(BaseModel):
     """An import: its file, status and counts."""
 
     id: UUID
+    kind: ImportKindOut
     filename: str
     file_format: str
     file_size: int
@@ -1198,6 +1203,7 @@ class ImportJobOut(BaseModel):
         """The job's fields."""
         return cls(
             id=job.id,
+            kind=job.kind.value,
             filename=job.filename,
             file_format=job.file_format,
             file_size=job.file_size,
@@ -1238,6 +1244,7 @@ class PreviewRowOut(BaseModel):
 class ImportPreviewOut(BaseModel):
     """The detected column mapping and the first rows of the file, checked."""
 
+    kind: ImportKindOut
     filename: str
     header: list[str]
     mapping: dict[str, str]
@@ -1248,6 +1255,7 @@ class ImportPreviewOut(BaseModel):
     def of(cls, preview: ImportPreview) -> ImportPreviewOut:
         """The preview's fields."""
         return cls(
+            kind=preview.kind.value,
             filename=preview.filename,
             header=list(preview.header),
             mapping=dict(preview.mapping),
@@ -1267,6 +1275,7 @@ class ImportPreviewOut(BaseModel):
 class ImportPlanOut(BaseModel):
     """A dry run: what the whole file would do, and every failing row."""
 
+    kind: ImportKindOut
     filename: str
     file_format: str
     size: int
@@ -1281,6 +1290,7 @@ class ImportPlanOut(BaseModel):
     def of(cls, plan: ImportPlan) -> ImportPlanOut:
         """The plan's counts and failed rows."""
         return cls(
+            kind=plan.settings.kind.value,
             filename=plan.filename,
             file_format=plan.file_format,
             size=plan.size,
