@@ -49,6 +49,7 @@ from examples.api.schemas import (
     SignedInOut,
     SlotOut,
 )
+from examples.api.schemas_ops import CustomerViewOut
 
 __all__ = ["router"]
 
@@ -249,3 +250,14 @@ def update_booking(
         reason=body.reason,
     )
     return BookingOut.of(booking)
+
+
+@router.get(
+    "/customers/{customer_id}/view",
+    operation_id="partner_customer_view",
+    responses=problem_responses(*_PARTNER, NotFoundError),
+)
+def customer_view(customer_id: UUID, core: Core, partner: PartnerPrincipal) -> CustomerViewOut:
+    """Seed 001's customer history view of one of the partner's customers, counting and
+    listing only the partner's own bookings (anyone else's customer answers 404)."""
+    return CustomerViewOut.of(core.customers.view(CustomerId(customer_id), principal=partner))
