@@ -44,6 +44,7 @@ from bookingcore import (
     PaymentProviderError,
     PermissionDeniedError,
     RateLimitedError,
+    ReadOnlyError,
     StaleVersionError,
     ValidationError,
 )
@@ -93,6 +94,7 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     DeliveryError: ErrorStatus(502, "A message could not be sent"),
     PaymentProviderError: ErrorStatus(502, "The payment provider refused or failed"),
     AuthNotConfiguredError: ErrorStatus(500, "The server is not configured for this"),
+    ReadOnlyError: ErrorStatus(500, "Internal server error"),
     UploadTooLargeError: ErrorStatus(413, "The upload is too large"),
     UnsupportedUploadError: ErrorStatus(415, "The upload is not a CSV or XLSX file"),
 }
@@ -141,8 +143,9 @@ def _booking_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BookingError)
     found = status_of(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, AuthNotConfiguredError):
-        # A wiring mistake: log it, tell the client no more than any other 500.
+    if isinstance(exc, AuthNotConfiguredError | ReadOnlyError):
+        # A wiring mistake, or a write in a read-only unit of work (a bug of the
+        # code that opened it): log it, tell the client no more than any other 500.
         return _unexpected(request, exc)
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))

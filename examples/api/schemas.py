@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,7 +82,9 @@ __all__ = [
     "PartnerIn",
     "PartnerLocationsIn",
     "PartnerOut",
+    "PartnerSettingsIn",
     "PartnerTokenIn",
+    "PartnerWebhookSecretOut",
     "Problem",
     "ProfileIn",
     "RefreshIn",
@@ -590,6 +592,9 @@ class PartnerOut(BaseModel):
     commission_rate: Decimal | None
     allowed_location_ids: list[UUID]
     is_active: bool
+    settings: dict[str, str] = Field(
+        description="Its own rate_limit, allowed_ips, webhook options and the host's keys"
+    )
     created_at: datetime
     version: int
 
@@ -607,6 +612,7 @@ class PartnerOut(BaseModel):
             commission_rate=partner.commission_rate,
             allowed_location_ids=sorted(partner.allowed_location_ids),
             is_active=partner.is_active,
+            settings=dict(partner.settings),
             created_at=partner.created_at,
             version=partner.version,
         )
@@ -629,6 +635,31 @@ class PartnerCredentialsOut(BaseModel):
             api_secret=registration.api_secret,
             webhook_secret=registration.partner.webhook_secret,
         )
+
+
+class PartnerWebhookSecretOut(BaseModel):
+    """A partner with its new webhook signing secret in clear: shown once."""
+
+    partner: PartnerOut
+    webhook_secret: str
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartnerWebhookSecretOut:
+        """The partner and its webhook secret."""
+        assert partner.webhook_secret is not None  # a rotation always sets one
+        return cls(partner=PartnerOut.of(partner), webhook_secret=partner.webhook_secret)
+
+
+_SettingKey = Annotated[str, Field(max_length=100)]
+_SettingValue = Annotated[str, Field(max_length=2000)]
+
+
+class PartnerSettingsIn(StrictIn):
+    """The partner's settings, replacing the old ones (keep secrets out: they are audited)."""
+
+    settings: dict[_SettingKey, _SettingValue] = Field(
+        max_length=50, examples=[{"rate_limit": "100/60", "allowed_ips": "203.0.113.0/24"}]
+    )
 
 
 class PartnerTokenIn(StrictIn):
@@ -1172,10 +1203,15 @@ class CellProblemOut(BaseModel):
         )
 
 
+#: What an import's rows are (:class:`~bookingcore.domain.ImportKind`).
+ImportKindOut = Literal["bookings", "customers", "travelers"]
+
+
 class ImportJobOut(BaseModel):
     """An import: its file, status and counts."""
 
     id: UUID
+    kind: ImportKindOut
     filename: str
     file_format: str
     file_size: int
@@ -1198,6 +1234,7 @@ class ImportJobOut(BaseModel):
         """The job's fields."""
         return cls(
             id=job.id,
+            kind=job.kind.value,
             filename=job.filename,
             file_format=job.file_format,
             file_size=job.file_size,
@@ -1238,6 +1275,7 @@ class PreviewRowOut(BaseModel):
 class ImportPreviewOut(BaseModel):
     """The detected column mapping and the first rows of the file, checked."""
 
+    kind: ImportKindOut
     filename: str
     header: list[str]
     mapping: dict[str, str]
@@ -1248,6 +1286,7 @@ class ImportPreviewOut(BaseModel):
     def of(cls, preview: ImportPreview) -> ImportPreviewOut:
         """The preview's fields."""
         return cls(
+            kind=preview.kind.value,
             filename=preview.filename,
             header=list(preview.header),
             mapping=dict(preview.mapping),
@@ -1267,6 +1306,7 @@ class ImportPreviewOut(BaseModel):
 class ImportPlanOut(BaseModel):
     """A dry run: what the whole file would do, and every failing row."""
 
+    kind: ImportKindOut
     filename: str
     file_format: str
     size: int
@@ -1281,6 +1321,7 @@ class ImportPlanOut(BaseModel):
     def of(cls, plan: ImportPlan) -> ImportPlanOut:
         """The plan's counts and failed rows."""
         return cls(
+            kind=plan.settings.kind.value,
             filename=plan.filename,
             file_format=plan.file_format,
             size=plan.size,

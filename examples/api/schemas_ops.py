@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from bookingcore.domain import (
     BookingGroup,
+    Certificate,
     CommissionEntry,
+    CustomerStats,
     ImportTally,
     WaitlistEntry,
     WebhookAttempt,
@@ -27,22 +29,36 @@ from bookingcore.services import (
     CancellationLine,
     CommissionReport,
     CustomerValue,
+    CustomerView,
     GroupTotals,
     RevenueLine,
+    StaffNote,
     UtilisationLine,
     WaitlistPlace,
 )
-from examples.api.schemas import ActorOut, BookingTravelerIn, MoneyOut, StrictIn
+from examples.api.schemas import (
+    ActorOut,
+    BookingOut,
+    BookingTravelerIn,
+    CommunicationOut,
+    CustomerOut,
+    MoneyOut,
+    StrictIn,
+    TravelerOut,
+)
 
 __all__ = [
     "AdvisorNoteIn",
     "AdvisorNoteOut",
     "AdvisorWorkloadOut",
     "CancellationLineOut",
+    "CertificateOut",
     "CommissionEntryOut",
     "CommissionLineOut",
     "CommissionReportOut",
+    "CustomerStatsOut",
     "CustomerValueOut",
+    "CustomerViewOut",
     "GroupCancelIn",
     "GroupIn",
     "GroupOut",
@@ -50,6 +66,8 @@ __all__ = [
     "ImportTallyOut",
     "RescheduleIn",
     "RevenueLineOut",
+    "StaffNoteOut",
+    "TravelerRequirementOut",
     "TravelersChangeIn",
     "UtilisationLineOut",
     "WaitlistAcceptIn",
@@ -581,4 +599,135 @@ class WebhookAttemptOut(BaseModel):
             latency_ms=attempt.latency_ms,
             status_code=attempt.status_code,
             error=attempt.error,
+        )
+
+
+# ---------------------------------------------------------------------- customer view
+
+
+class CustomerStatsOut(BaseModel):
+    """A customer's booking figures, counted over the bookings the caller may see."""
+
+    total_bookings: int
+    upcoming_bookings: int
+    cancelled_bookings: int
+    no_show_bookings: int
+    first_booking_at: datetime | None
+    last_booking_at: datetime | None
+    lifetime_value: list[MoneyOut] = Field(description="Bookings not cancelled, per currency")
+    total_spent: list[MoneyOut] = Field(description="Captured less refunded, per currency")
+
+    @classmethod
+    def of(cls, stats: CustomerStats) -> CustomerStatsOut:
+        """The figures' fields."""
+        return cls(
+            total_bookings=stats.total_bookings,
+            upcoming_bookings=stats.upcoming_bookings,
+            cancelled_bookings=stats.cancelled_bookings,
+            no_show_bookings=stats.no_show_bookings,
+            first_booking_at=stats.first_booking_at,
+            last_booking_at=stats.last_booking_at,
+            lifetime_value=[MoneyOut.of(m) for m in stats.lifetime_value],
+            total_spent=[MoneyOut.of(m) for m in stats.total_spent],
+        )
+
+
+class TravelerRequirementOut(BaseModel):
+    """What one of the customer's travelers needs (special requirements, preferences)."""
+
+    traveler_id: UUID
+    name: str
+    requirements: str
+
+
+class StaffNoteOut(BaseModel):
+    """A note staff left on one of the customer's bookings.
+
+    ``internal``: the booking's internal notes (no author kept); ``advisor``: an
+    entry of the booking's advisor log, with its author.
+    """
+
+    booking_id: UUID
+    reference: str
+    text: str
+    written_at: datetime
+    kind: Literal["internal", "advisor"]
+    author: ActorOut | None
+
+    @classmethod
+    def of(cls, note: StaffNote) -> StaffNoteOut:
+        """The note's fields."""
+        return cls(
+            booking_id=note.booking_id,
+            reference=note.reference,
+            text=note.text,
+            written_at=note.written_at,
+            kind=note.kind.value,
+            author=None if note.author is None else ActorOut.of(note.author),
+        )
+
+
+class CertificateOut(BaseModel):
+    """A certificate one person earned on one booking."""
+
+    id: UUID
+    customer_id: UUID
+    booking_id: UUID
+    traveler_id: UUID | None
+    kind: str
+    number: str
+    issued_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, certificate: Certificate) -> CertificateOut:
+        """The certificate's fields."""
+        return cls(
+            id=certificate.id,
+            customer_id=certificate.customer_id,
+            booking_id=certificate.booking_id,
+            traveler_id=certificate.traveler_id,
+            kind=certificate.kind,
+            number=certificate.number,
+            issued_at=certificate.issued_at,
+            expires_at=certificate.expires_at,
+        )
+
+
+class CustomerViewOut(BaseModel):
+    """Seed 001's customer history view: the customer, their figures and what staff need.
+
+    ``upcoming`` are bookings still to take place, soonest first; ``recent`` the
+    newest bookings; ``notes`` newest first; ``communications`` oldest first;
+    ``certificates`` newest first. Everything is scoped to what the caller may see.
+    """
+
+    customer: CustomerOut
+    stats: CustomerStatsOut
+    upcoming: list[BookingOut]
+    recent: list[BookingOut]
+    travelers: list[TravelerOut]
+    requirements: list[TravelerRequirementOut]
+    notes: list[StaffNoteOut]
+    communications: list[CommunicationOut]
+    certificates: list[CertificateOut]
+
+    @classmethod
+    def of(cls, view: CustomerView) -> CustomerViewOut:
+        """The view's parts."""
+        return cls(
+            customer=CustomerOut.of(view.customer),
+            stats=CustomerStatsOut.of(view.stats),
+            upcoming=[BookingOut.of(b) for b in view.upcoming],
+            recent=[BookingOut.of(b) for b in view.recent],
+            travelers=[TravelerOut.of(t) for t in view.travelers],
+            requirements=[
+                TravelerRequirementOut(
+                    traveler_id=r.traveler_id, name=r.name, requirements=r.requirements
+                )
+                for r in view.requirements
+            ],
+            notes=[StaffNoteOut.of(n) for n in view.notes],
+            communications=[CommunicationOut.of(m) for m in view.communications],
+            certificates=[CertificateOut.of(c) for c in view.certificates],
         )

@@ -40,6 +40,7 @@ __all__ = [
     "ItineraryDayOut",
     "ItineraryOut",
     "LeadAssignIn",
+    "LeadConvertIn",
     "LeadIn",
     "LeadMoveIn",
     "LeadOut",
@@ -220,6 +221,20 @@ class QuotationReviseIn(StrictIn):
     valid_until: date | None = None
     seat_price: MoneyIn | None = None
     slot_id: UUID | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class LeadConvertIn(StrictIn):
+    """The quotation a lead becomes: its departure, validity and lines.
+
+    ``travelers`` left out is the party size the lead gave.
+    """
+
+    slot_id: UUID
+    valid_until: date
+    travelers: int | None = Field(default=None, ge=1, le=10_000)
+    lines: list[QuoteLineIn] = Field(default_factory=list, max_length=100)
+    seat_price: MoneyIn | None = None
     notes: str | None = Field(default=None, max_length=2000)
 
 

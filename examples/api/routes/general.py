@@ -21,6 +21,7 @@ from bookingcore import (
     BookingId,
     CapacityError,
     CustomerFilter,
+    CustomerId,
     IdempotencyConflictError,
     InvalidTransitionError,
     LocationId,
@@ -44,6 +45,7 @@ from examples.api.schemas import (
     LifecycleMoveIn,
     MoveOut,
 )
+from examples.api.schemas_ops import CustomerViewOut
 
 __all__ = ["router"]
 
@@ -177,3 +179,19 @@ def move_booking(
         to_status=moved.event.to_status,
         replayed=moved.replayed,
     )
+
+
+@router.get(
+    "/api/admin/customers/{customer_id}/view",
+    tags=["customers"],
+    operation_id="admin_customer_view",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def customer_view(customer_id: UUID, core: Core, staff: StaffPrincipal) -> CustomerViewOut:
+    """Seed 001's customer history view: figures, upcoming and recent bookings, travelers'
+    requirements, staff notes, messages and certificates, in one read.
+
+    Figures and lists count only the bookings the caller may see; an unknown or
+    merged customer answers 404.
+    """
+    return CustomerViewOut.of(core.customers.view(CustomerId(customer_id), principal=staff))

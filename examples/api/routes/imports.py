@@ -1,10 +1,11 @@
 """Seed 004's bulk import (``/api/admin/bookings/import``, ``imports``, ``preview``, ``validate``).
 
 Files arrive as ``multipart/form-data`` with a ``file`` part (CSV or XLSX) and
-optional text fields for the import's settings (``lifecycle``, ``currency``,
-``timezone``, ``region``, ``assignment``, ``mapping`` as a JSON object of header
-to column). :func:`~examples.api.uploads.receive_upload` streams the file to the
-app's upload directory and refuses it as soon as it is too big (413) or not a
+optional text fields for the import's settings (``kind``: ``bookings``,
+``customers`` or ``travelers``; ``lifecycle``, ``currency``, ``timezone``,
+``region``, ``assignment``, ``mapping`` as a JSON object of header to column).
+:func:`~examples.api.uploads.receive_upload` streams the file to the app's
+upload directory and refuses it as soon as it is too big (413) or not a
 spreadsheet (415), before the library's own checks
 (:func:`~bookingcore_adapters.importers.open_rows`). The import runs in the
 request (one process, small files); a host with workers hands ``run`` to its
@@ -31,6 +32,7 @@ from bookingcore import (
     PermissionDeniedError,
     ValidationError,
 )
+from bookingcore.domain import ImportKind
 from bookingcore.ports.imports import RowSource
 from bookingcore_adapters.importers import (
     FileLimits,
@@ -56,7 +58,7 @@ __all__ = ["UPLOAD_BODY", "router"]
 
 router = APIRouter(prefix="/api/admin/bookings", tags=["admin imports"])
 
-_SETTINGS = ("lifecycle", "currency", "timezone", "region", "assignment")
+_SETTINGS = ("lifecycle", "currency", "timezone", "region", "assignment", "kind")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 #: The OpenAPI request body of the upload routes (read by hand, so declared by hand).
@@ -78,7 +80,16 @@ UPLOAD_BODY: dict[str, Any] = {
                             "type": "string",
                             "description": "A JSON object of header -> column names",
                         },
-                        **{name: {"type": "string", "maxLength": 64} for name in _SETTINGS},
+                        **{
+                            name: {"type": "string", "maxLength": 64}
+                            for name in _SETTINGS
+                            if name != "kind"
+                        },
+                        "kind": {
+                            "type": "string",
+                            "enum": [kind.value for kind in ImportKind],
+                            "description": "What the rows are (default bookings)",
+                        },
                     },
                 }
             }

@@ -27,7 +27,9 @@ from bookingcore import (
     InvalidTransitionError,
     LocationId,
     NotFoundError,
+    PartnerId,
     PermissionDeniedError,
+    Principal,
     RateLimitedError,
     SlotFilter,
     StaleVersionError,
@@ -45,10 +47,14 @@ from examples.api.schemas import (
     CustomerPage,
     LocationOut,
     PartnerBookingIn,
+    PartnerCredentialsOut,
+    PartnerOut,
     PartnerTokenIn,
+    PartnerWebhookSecretOut,
     SignedInOut,
     SlotOut,
 )
+from examples.api.schemas_ops import CustomerViewOut
 
 __all__ = ["router"]
 
@@ -249,3 +255,56 @@ def update_booking(
         reason=body.reason,
     )
     return BookingOut.of(booking)
+
+
+@router.get(
+    "/customers/{customer_id}/view",
+    operation_id="partner_customer_view",
+    responses=problem_responses(*_PARTNER, NotFoundError),
+)
+def customer_view(customer_id: UUID, core: Core, partner: PartnerPrincipal) -> CustomerViewOut:
+    """Seed 001's customer history view of one of the partner's customers, counting and
+    listing only the partner's own bookings (anyone else's customer answers 404)."""
+    return CustomerViewOut.of(core.customers.view(CustomerId(customer_id), principal=partner))
+
+
+# ---------------------------------------------------------------------- its own record
+
+
+def _own(partner: Principal) -> PartnerId:
+    assert partner.id is not None  # a partner principal always names its partner
+    return PartnerId(partner.id)
+
+
+@router.get(
+    "/me", operation_id="partner_get_self", responses=problem_responses(*_PARTNER, NotFoundError)
+)
+def get_self(core: Core, partner: PartnerPrincipal) -> PartnerOut:
+    """The partner's own record and settings (never its secrets).
+
+    Settings are changed by the business's admins (``PUT /api/admin/partners/{id}/settings``).
+    """
+    return PartnerOut.of(core.partners.get(_own(partner), principal=partner))
+
+
+@router.post(
+    "/me/rotate-secret",
+    operation_id="partner_rotate_secret",
+    responses=problem_responses(*_PARTNER, NotFoundError, PermissionDeniedError),
+)
+def rotate_secret(core: Core, partner: PartnerPrincipal) -> PartnerCredentialsOut:
+    """Issue a new API secret, shown in this answer only; the old one and every token bought
+    with it stop working at once (sign in again with the new one)."""
+    return PartnerCredentialsOut.of(core.partners.rotate_secret(_own(partner), principal=partner))
+
+
+@router.post(
+    "/me/rotate-webhook-secret",
+    operation_id="partner_rotate_webhook_secret",
+    responses=problem_responses(*_PARTNER, NotFoundError, PermissionDeniedError),
+)
+def rotate_webhook_secret(core: Core, partner: PartnerPrincipal) -> PartnerWebhookSecretOut:
+    """Issue a new webhook signing secret, shown in this answer only; webhooks from now on are
+    signed with it only (accept both in the receiver before rotating)."""
+    rotated = core.partners.rotate_webhook_secret(_own(partner), principal=partner)
+    return PartnerWebhookSecretOut.of(rotated)

@@ -29,6 +29,8 @@ from examples.api.schemas import (
     PartnerIn,
     PartnerLocationsIn,
     PartnerOut,
+    PartnerSettingsIn,
+    PartnerWebhookSecretOut,
 )
 
 __all__ = ["router"]
@@ -125,3 +127,29 @@ def partner_history(partner_id: UUID, core: Core, staff: StaffPrincipal) -> list
     return [
         AuditEntryOut.of(e) for e in core.partners.history(PartnerId(partner_id), principal=staff)
     ]
+
+
+@router.post(
+    "/{partner_id}/rotate-webhook-secret",
+    operation_id="admin_rotate_partner_webhook_secret",
+    responses=_CHANGE,
+)
+def rotate_webhook_secret(
+    partner_id: UUID, core: Core, staff: StaffPrincipal
+) -> PartnerWebhookSecretOut:
+    """Issue a new webhook signing secret; webhooks from now on are signed with it only.
+
+    The secret is in this answer only: update the receiver first.
+    """
+    partner = core.partners.rotate_webhook_secret(PartnerId(partner_id), principal=staff)
+    return PartnerWebhookSecretOut.of(partner)
+
+
+@router.put("/{partner_id}/settings", operation_id="admin_set_partner_settings", responses=_CHANGE)
+def set_settings(
+    partner_id: UUID, body: PartnerSettingsIn, core: Core, staff: StaffPrincipal
+) -> PartnerOut:
+    """Replace the partner's settings (``rate_limit``, ``allowed_ips``, webhook options, the
+    host's own keys); a bad one answers 422 on ``settings.<key>``."""
+    partner = core.partners.set_settings(PartnerId(partner_id), body.settings, principal=staff)
+    return PartnerOut.of(partner)

@@ -54,6 +54,7 @@ from examples.api.schemas_travel import (
     ItemRejectIn,
     ItineraryOut,
     LeadAssignIn,
+    LeadConvertIn,
     LeadIn,
     LeadMoveIn,
     LeadOut,
@@ -250,13 +251,25 @@ def get_quotation(quotation_id: UUID, core: Core, staff: StaffPrincipal) -> Quot
     tags=_QUOTES,
     operation_id="admin_revise_quotation",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
 def revise_quotation(
-    quotation_id: UUID, body: QuotationReviseIn, core: Core, staff: StaffPrincipal
+    quotation_id: UUID,
+    body: QuotationReviseIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> QuotationOut:
-    """Make the next revision (the one replaced is ``superseded``); fields left out are kept."""
+    """Make the next revision (the one replaced is ``superseded``); fields left out are kept.
+
+    Revising a replaced revision answers 422 on ``revision`` (code ``superseded``).
+    With an ``Idempotency-Key`` a retry answers the revision the first call made.
+    """
     revised = core.quotations.revise(
         QuotationId(quotation_id),
         principal=staff,
@@ -266,6 +279,7 @@ def revise_quotation(
         seat_price=None if body.seat_price is None else body.seat_price.to_money(),
         slot_id=None if body.slot_id is None else SlotId(body.slot_id),
         notes=body.notes,
+        idempotency_key=idempotency_key,
     )
     return QuotationOut.of(revised)
 
@@ -473,3 +487,60 @@ def plan_itinerary(
     """Make the booking's plan from its live items (``replace``: make it again)."""
     made = core.itineraries.generate(BookingId(booking_id), principal=staff, replace=replace)
     return ItineraryOut.of(made)
+
+
+# ---------------------------------------------------------------------- lead conversion, history
+
+
+@router.post(
+    "/api/admin/leads/{lead_id}/convert",
+    tags=_LEADS,
+    operation_id="admin_convert_lead",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
+    ),
+)
+def convert_lead(
+    lead_id: UUID,
+    body: LeadConvertIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> QuotationOut:
+    """Turn a lead into the first revision of a quotation for its customer (a draft).
+
+    ``travelers`` defaults to the lead's party size; the lead moves to ``quoted``.
+    A won or lost lead answers 409. With an ``Idempotency-Key`` a retry answers
+    the revision the first call made.
+    """
+    made = core.quotations.convert_lead(
+        LeadId(lead_id),
+        slot_id=SlotId(body.slot_id),
+        valid_until=body.valid_until,
+        principal=staff,
+        lines=[line.to_line() for line in body.lines],
+        travelers=body.travelers,
+        seat_price=None if body.seat_price is None else body.seat_price.to_money(),
+        notes=body.notes,
+        idempotency_key=idempotency_key,
+    )
+    return QuotationOut.of(made)
+
+
+@router.get(
+    "/api/admin/quotations/{quotation_id}/revisions",
+    tags=_QUOTES,
+    operation_id="admin_quotation_revisions",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def quotation_revisions(
+    quotation_id: UUID, core: Core, staff: StaffPrincipal
+) -> list[QuotationOut]:
+    """Every revision of the quotation this one belongs to, first first; the last is current."""
+    one = core.quotations.get(QuotationId(quotation_id), principal=staff)
+    return [QuotationOut.of(q) for q in core.quotations.revisions(one.reference, principal=staff)]

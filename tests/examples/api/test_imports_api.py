@@ -7,6 +7,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from anyio.from_thread import start_blocking_portal
@@ -14,7 +15,7 @@ from openpyxl import load_workbook
 from tests.examples.api._client import ApiClient, CountedBody
 from tests.examples.api.conftest import SETUP
 
-from bookingcore import BookingCore, StaffRole
+from bookingcore import BookingCore, CustomerId, StaffRole
 from examples.api import create_app
 
 HEADER = "Customer Name,customer_phone,dealer_code,booking_date,external_id,Campaign"
@@ -203,3 +204,85 @@ def test_import_statistics_add_up_every_job(
     assert stats["failed"] == 2
     assert stats["created"] == 2
     assert stats["created"] + stats["updated"] + stats["skipped"] + stats["failed"] == 6
+
+
+CUSTOMERS_CSV = (
+    b"customer_external_id,customer_name,customer_phone,customer_email\n"
+    b"U-1,Asha Rao,+919812345611,asha@example.com\n"
+    b"U-2,Ravi Kumar,+919812345612,\n"
+)
+TRAVELERS_CSV = (
+    b"traveler_name,customer_external_id,birth_date,gender,dietary_requirements\n"
+    b"Asha Rao,U-1,1990-03-05,female,vegetarian\n"
+    b"Kabir Rao,U-1,2015-07-01,m,\n"
+    b"Nobody Known,U-9,1990-01-01,f,\n"
+)
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_customers_then_travelers_are_imported_by_kind(
+    api_core: BookingCore, client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    """``kind`` picks the rows' meaning: users become customers, participants their travelers."""
+    customers = {"data": {"kind": "customers"}, **_upload(CUSTOMERS_CSV, "users.csv")}
+    preview = client.post("/api/admin/bookings/preview", headers=staff_headers, **customers)
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["kind"] == "customers"
+    assert [r["action"] for r in preview.json()["rows"]] == ["create", "create"]
+    plan = client.post("/api/admin/bookings/validate", headers=staff_headers, **customers)
+    assert plan.status_code == 200, plan.text
+    assert (plan.json()["kind"], plan.json()["would_create"]) == ("customers", 2)
+    made = client.post("/api/admin/bookings/import", headers=staff_headers, **customers)
+    assert made.status_code == 201, made.text
+    job = made.json()
+    assert (job["kind"], job["status"], job["created"], job["failed"]) == (
+        "customers",
+        "COMPLETED",
+        2,
+        0,
+    )
+    listed = client.get(
+        "/api/customers", params={"source": "import"}, headers=staff_headers
+    ).json()["items"]
+    by_phone = {c["phone"]: c for c in listed}
+    assert set(by_phone) == {"+919812345611", "+919812345612"}
+    assert by_phone["+919812345611"]["name"] == "Asha Rao"
+
+    travelers = {"data": {"kind": "TRAVELERS"}, **_upload(TRAVELERS_CSV, "participants.csv")}
+    made = client.post("/api/admin/bookings/import", headers=staff_headers, **travelers)
+    assert made.status_code == 201, made.text
+    job = made.json()
+    assert (job["kind"], job["created"], job["failed"]) == ("travelers", 2, 1)
+    assert job["settings"]["kind"] == "travelers"
+    again = client.get(f"/api/admin/bookings/imports/{job['id']}", headers=staff_headers)
+    assert again.json()["kind"] == "travelers"
+    errors = client.get(f"/api/admin/bookings/imports/{job['id']}/errors", headers=staff_headers)
+    assert errors.json()[0]["problems"][0]["code"] == "unknown_customer"
+    jobs = client.get("/api/admin/bookings/imports", headers=staff_headers).json()["items"]
+    assert sorted(j["kind"] for j in jobs) == ["customers", "travelers"]
+    saved = api_core.travelers.list(
+        CustomerId(UUID(by_phone["+919812345611"]["id"])), principal=SETUP
+    )
+    assert sorted(t.name for t in saved) == ["Asha Rao", "Kabir Rao"]
+    asha = next(t for t in saved if t.name == "Asha Rao")
+    assert asha.special_requirements == "Dietary: vegetarian"
+
+
+def test_an_unknown_import_kind_answers_422_on_kind(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    for route in ("import", "preview", "validate"):
+        answer = client.post(
+            f"/api/admin/bookings/{route}",
+            headers=staff_headers,
+            data={"kind": "suppliers"},
+            **_upload(CUSTOMERS_CSV, "users.csv"),
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in answer.json()["errors"]] == ["kind"]
+    assert client.get("/api/admin/bookings/imports", headers=staff_headers).json()["items"] == []

@@ -165,6 +165,7 @@ def _bodies(data: dict[str, str], slot_id: str) -> dict[str, Any]:
             "booking_ids": [data["booking_id"]],
         },
         "admin_set_partner_active": {"active": False},
+        "admin_convert_lead": {"slot_id": slot_id, "valid_until": "2026-12-31", "travelers": 1},
         "core_move_booking": {"bookingId": data["booking_id"], "toStatus": "cancelled"},
         "payments_create_intent": {"booking_id": data["booking_id"], "provider": "fake"},
         "partner_update_booking": {"external_id": "TAKEN-OVER"},

@@ -26,6 +26,7 @@ from bookingcore import (
     PaymentProviderError,
     PermissionDeniedError,
     RateLimitedError,
+    ReadOnlyError,
     StaleVersionError,
     ValidationError,
 )
@@ -98,7 +99,7 @@ def test_each_error_class_answers_its_status_as_problem_json(
 
 def test_every_error_class_has_a_status() -> None:
     """A class the table forgot would answer its parent's status silently: name each."""
-    classes = {type(error) for error, _, _ in CASES} | {AuthNotConfiguredError}
+    classes = {type(error) for error, _, _ in CASES} | {AuthNotConfiguredError, ReadOnlyError}
     assert classes <= set(STATUS)
     assert status_of(PaymentProviderError("x", provider="p", retryable=True)).status == 503
 
@@ -125,6 +126,19 @@ def test_a_wiring_mistake_is_a_500_that_names_nothing(
     answer = client.get("/boom")
     assert answer.status_code == 500
     assert "sms" not in answer.json()["detail"]
+
+
+def test_a_write_in_a_read_only_unit_of_work_is_a_500_that_names_nothing(
+    client: ApiClient, raising: Callable[[Exception], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """``ReadOnlyError`` is a bug of the code that wrote: logged, not described."""
+    raising(ReadOnlyError("add", "booking"))
+    answer = client.get("/boom")
+    assert answer.status_code == 500
+    body = answer.json()
+    assert (body["code"], body["title"]) == ("internal_error", "Internal server error")
+    assert "booking" not in answer.text
+    assert body["correlation_id"] in caplog.text
 
 
 def test_unknown_paths_and_methods_answer_problems_too(client: ApiClient) -> None:

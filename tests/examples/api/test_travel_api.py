@@ -271,3 +271,91 @@ def test_an_itinerary_is_planned_from_the_items_and_read_by_the_customer(
     assert [(d["day"], d["entries"][-1]) for d in days] == [(str(starts), "Rafting on the Beas")]
     ravi = sign_in("+919876543211")
     assert client.get(url, headers=ravi).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_a_lead_is_converted_and_its_quotation_revised_once_per_key(
+    client: ApiClient,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    """Lead -> quotation (party size from the lead) -> revision, each replayed by its key."""
+    lead = client.post(
+        "/api/admin/leads",
+        json={"source": "phone", "phone": "+919876543210", "destination": "Manali", "travelers": 2},
+        headers=staff_headers,
+    ).json()
+    until = str(clock.now().date() + timedelta(days=10))
+    body = {"slot_id": str(slot.id), "valid_until": until, "notes": "two seats"}
+    url = f"/api/admin/leads/{lead['id']}/convert"
+    advisor = staff_sign_in("adv@example.com", StaffRole.ADVISOR)
+    refused = client.post(url, json=body, headers=advisor)
+    assert refused.status_code == 404, refused.text  # an advisor sees only leads assigned to them
+    keyed = {**staff_headers, "Idempotency-Key": "convert-1"}
+    made = client.post(url, json=body, headers=keyed)
+    assert made.status_code == 201, made.text
+    draft = made.json()
+    assert (draft["travelers"], draft["revision"], draft["status"]) == (2, 1, "draft")
+    assert (draft["lead_id"], draft["customer_id"]) == (lead["id"], lead["customer_id"])
+    assert draft["total"]["amount"] == "17000.00"  # two seats at 8,500 INR
+    again = client.post(url, json=body, headers=keyed)
+    assert (again.status_code, again.json()["id"]) == (201, draft["id"])
+    other = client.post(url, json={**body, "travelers": 3}, headers=keyed)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_conflict"
+    quoted = client.get(f"/api/admin/leads/{lead['id']}", headers=staff_headers)
+    assert quoted.json()["status"] == "quoted"
+
+    revise = f"/api/admin/quotations/{draft['id']}/revise"
+    rekeyed = {**staff_headers, "Idempotency-Key": "revise-1"}
+    revised = client.post(revise, json={"travelers": 1}, headers=rekeyed)
+    assert revised.status_code == 200, revised.text
+    second = revised.json()
+    assert (second["revision"], second["travelers"], second["total"]["amount"]) == (
+        2,
+        1,
+        "8500.00",
+    )
+    replay = client.post(revise, json={"travelers": 1}, headers=rekeyed)
+    assert (replay.status_code, replay.json()["id"]) == (200, second["id"])
+    stale = client.post(revise, json={"travelers": 3}, headers=staff_headers)
+    assert stale.status_code == 422, stale.text
+    assert [e["code"] for e in stale.json()["errors"]] == ["superseded"]
+    history = client.get(f"/api/admin/quotations/{draft['id']}/revisions", headers=staff_headers)
+    assert history.status_code == 200, history.text
+    assert [(q["id"], q["status"]) for q in history.json()] == [
+        (draft["id"], "superseded"),
+        (second["id"], "draft"),
+    ]
+    unknown = client.get(f"/api/admin/quotations/{uuid4()}/revisions", headers=staff_headers)
+    assert unknown.status_code == 404
+
+
+def test_a_lost_lead_is_not_converted_and_a_lead_without_party_size_needs_one(
+    client: ApiClient, staff_headers: dict[str, str], slot: Slot, clock: FixedClock
+) -> None:
+    until = str(clock.now().date() + timedelta(days=10))
+    body = {"slot_id": str(slot.id), "valid_until": until}
+    lead = client.post(
+        "/api/admin/leads",
+        json={"source": "phone", "phone": "+919876543210", "destination": "Manali"},
+        headers=staff_headers,
+    ).json()
+    url = f"/api/admin/leads/{lead['id']}/convert"
+    unsized = client.post(url, json=body, headers=staff_headers)
+    assert unsized.status_code == 422, unsized.text
+    assert [e["field"] for e in unsized.json()["errors"]] == ["travelers"]
+    lost = client.post(
+        f"/api/admin/leads/{lead['id']}/status", json={"status": "lost"}, headers=staff_headers
+    )
+    assert lost.status_code == 200, lost.text
+    refused = client.post(url, json={**body, "travelers": 1}, headers=staff_headers)
+    assert refused.status_code == 409, refused.text
+    missing = client.post(f"/api/admin/leads/{uuid4()}/convert", json=body, headers=staff_headers)
+    assert missing.status_code == 404

@@ -1,0 +1,108 @@
+"""A partner's own record over HTTP: it reads it and rotates its secrets; admins set settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import SETUP
+
+from bookingcore import BookingCore, PartnerId
+from bookingcore.domain import Slot
+from bookingcore.services import PartnerRegistration
+
+
+def _registered(api_core: BookingCore, slot: Slot) -> PartnerRegistration:
+    return api_core.partners.register(
+        name="Blue Reef",
+        company_name="Blue Reef Travel",
+        contact_email="ops@bluereef.example",
+        principal=SETUP,
+        allowed_location_ids=[slot.location_id],
+        settings={"rate_limit": "100/60"},
+    )
+
+
+def _token(client: ApiClient, api_key: str, api_secret: str) -> Any:
+    return client.post(
+        "/api/partner/auth/token", json={"api_key": api_key, "api_secret": api_secret}
+    )
+
+
+def _bearer(answer: Any) -> dict[str, str]:
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_a_partner_reads_itself_and_rotates_its_secrets(
+    api_core: BookingCore, client: ApiClient, slot: Slot
+) -> None:
+    registered = _registered(api_core, slot)
+    me = _bearer(_token(client, registered.api_key, registered.api_secret))
+    own = client.get("/api/partner/me", headers=me)
+    assert own.status_code == 200, own.text
+    assert (own.json()["id"], own.json()["settings"]) == (
+        str(registered.partner.id),
+        {"rate_limit": "100/60"},
+    )
+    assert registered.api_secret not in own.text
+    assert "webhook_secret" not in own.json()
+
+    hooks = client.post("/api/partner/me/rotate-webhook-secret", headers=me)
+    assert hooks.status_code == 200, hooks.text
+    new_hook = hooks.json()["webhook_secret"]
+    assert new_hook != registered.partner.webhook_secret
+    stored = api_core.partners.get(registered.partner.id, principal=SETUP)
+    assert stored.webhook_secret == new_hook
+    assert client.get("/api/partner/me", headers=me).status_code == 200  # tokens live on
+
+    rotated = client.post("/api/partner/me/rotate-secret", headers=me)
+    assert rotated.status_code == 200, rotated.text
+    fresh = rotated.json()
+    assert (fresh["api_key"], fresh["partner"]["id"]) == (
+        registered.api_key,
+        str(registered.partner.id),
+    )
+    assert fresh["api_secret"] != registered.api_secret
+    assert client.get("/api/partner/me", headers=me).status_code == 401  # its token died
+    assert _token(client, registered.api_key, registered.api_secret).status_code == 401
+    again = _bearer(_token(client, registered.api_key, fresh["api_secret"]))
+    assert client.get("/api/partner/me", headers=again).json()["version"] > own.json()["version"]
+    history = api_core.partners.history(PartnerId(registered.partner.id), principal=SETUP)
+    rotations = [e for e in history if e.action == "credentials_rotated"]
+    assert [dict(e.new_values) for e in rotations] == [
+        {"credential": "webhook_secret"},
+        {"credential": "api_secret"},
+    ]
+    assert {e.actor.kind.value for e in rotations} == {"partner"}
+
+
+def test_only_admins_change_a_partners_settings_and_rotate_its_webhook_secret(
+    api_core: BookingCore, client: ApiClient, slot: Slot, staff_headers: dict[str, str]
+) -> None:
+    registered = _registered(api_core, slot)
+    me = _bearer(_token(client, registered.api_key, registered.api_secret))
+    url = f"/api/admin/partners/{registered.partner.id}"
+    body = {"settings": {"rate_limit": "5/60", "allowed_ips": "203.0.113.0/24"}}
+    assert client.put(f"{url}/settings", json=body, headers=me).status_code == 401
+    changed = client.put(f"{url}/settings", json=body, headers=staff_headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["settings"] == body["settings"]
+    assert client.get("/api/partner/me", headers=me).json()["settings"] == body["settings"]
+    bad = client.put(
+        f"{url}/settings", json={"settings": {"rate_limit": "lots"}}, headers=staff_headers
+    )
+    assert bad.status_code == 422, bad.text
+    assert [e["field"] for e in bad.json()["errors"]] == ["settings.rate_limit"]
+
+    assert client.post(f"{url}/rotate-webhook-secret", headers=me).status_code == 401
+    hooks = client.post(f"{url}/rotate-webhook-secret", headers=staff_headers)
+    assert hooks.status_code == 200, hooks.text
+    stored = api_core.partners.get(registered.partner.id, principal=SETUP)
+    assert hooks.json()["webhook_secret"] == stored.webhook_secret
