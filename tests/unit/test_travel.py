@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import attrs
@@ -20,6 +21,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     PartnerId,
     PermissionDeniedError,
     Principal,
@@ -191,6 +193,40 @@ class TestLeads:
         assert len(mine) == 2
         assert all(lead.assignee_id == ann.id for lead in mine)
 
+    def test_leads_come_in_pages_newest_first_scoped_to_who_asks(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        ann = core.staff.add("ann@example.com", "Ann", principal=admin)
+        made = [
+            core.leads.capture(
+                LeadRequest(source="phone", phone=f"+9198765432{n:02d}"),
+                principal=admin,
+                assign=ann.id if n % 2 else None,
+            )
+            for n in range(7)
+        ]
+
+        def walk(principal: Principal, **filters: Any) -> list[Lead]:
+            seen: list[Lead] = []
+            page = core.leads.list(PageRequest(limit=2), principal=principal, **filters)
+            seen.extend(page)
+            while page.next_cursor is not None:
+                assert len(page) == 2  # scoping happens in the query: no short pages
+                request = PageRequest(limit=2, cursor=page.next_cursor)
+                page = core.leads.list(request, principal=principal, **filters)
+                seen.extend(page)
+            return seen
+
+        assert [lead.id for lead in walk(admin)] == [lead.id for lead in reversed(made)]
+        advisor = Principal.staff(ann.id, StaffRole.ADVISOR)
+        theirs = [lead.id for lead in reversed(made) if lead.assignee_id == ann.id]
+        assert [lead.id for lead in walk(advisor)] == theirs
+        assert [lead.id for lead in walk(advisor, status="new")] == theirs
+        assert walk(advisor, assignee_id=StaffId(uuid4())) == []
+        assert walk(Principal.staff(ann.id, StaffRole.SUPPLIER)) == []
+        with pytest.raises(ValidationError) as caught:
+            core.leads.list(principal=admin, status="warm")
+        assert caught.value.fields == ("status",)
+
     def test_statuses_follow_their_table_and_follow_ups_come_due(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
         lead = core.leads.capture(
@@ -272,6 +308,23 @@ class TestQuotations:
         logged = core.communications.for_customer(quotation.customer_id, principal=admin)
         assert [c.id for c in logged] == [sent.communication.id]
 
+    def test_revisions_come_in_pages_newest_first(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, first = _quoted(holiday)
+        second = core.quotations.revise(first.id, principal=admin, travelers=3)
+        third = core.quotations.revise(second.id, principal=admin, travelers=4)
+        owner = Principal.customer(first.customer_id)
+        page = core.quotations.list(PageRequest(limit=2), principal=owner)
+        assert [q.id for q in page] == [third.id, second.id]
+        assert page.next_cursor is not None
+        rest = core.quotations.list(PageRequest(limit=2, cursor=page.next_cursor), principal=owner)
+        assert ([q.id for q in rest], rest.next_cursor) == ([first.id], None)
+        superseded = core.quotations.list(principal=admin, status="superseded")
+        assert [q.id for q in superseded] == [second.id, first.id]
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.list(principal=admin, status="maybe")
+        assert caught.value.fields == ("status",)
+
     def test_a_customer_sees_and_decides_only_their_own_quotations(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
         _, quotation = _quoted(holiday)
@@ -281,7 +334,10 @@ class TestQuotations:
         assert core.quotations.get(quotation.id, principal=owner) == quotation
         with pytest.raises(NotFoundError):
             core.quotations.get(quotation.id, principal=stranger)
-        assert core.quotations.list(principal=stranger) == []
+        assert core.quotations.list(principal=stranger).items == []
+        assert (
+            core.quotations.list(principal=stranger, customer_id=quotation.customer_id).items == []
+        )
         with pytest.raises(PermissionDeniedError):
             core.quotations.create(
                 QuotationRequest(

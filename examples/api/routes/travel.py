@@ -16,7 +16,7 @@ from datetime import date
 from enum import Enum
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from bookingcore import (
     AuthenticationError,
@@ -43,7 +43,8 @@ from examples.api.deps import (
     StaffPrincipal,
 )
 from examples.api.errors import problem_responses
-from examples.api.schemas import BookingOut, CommunicationOut
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.schemas import BookingOut, CommunicationOut, Paged
 from examples.api.schemas_travel import (
     BookingItemOut,
     DashboardOut,
@@ -120,20 +121,25 @@ def capture_lead(
     responses=problem_responses(AuthenticationError),
 )
 def list_leads(
+    request: Request,
     core: Core,
     staff: StaffPrincipal,
     status: str | None = None,
     assignee_id: UUID | None = None,
     customer_id: UUID | None = None,
-) -> list[LeadOut]:
-    """Leads the caller may see matching every filter, oldest first."""
-    leads = core.leads.list(
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[LeadOut]:
+    """Leads the caller may see matching every filter, newest first, a page at a time
+    (follow ``next``)."""
+    page = core.leads.list(
+        page_request(limit, cursor),
         principal=staff,
         status=status,
         assignee_id=None if assignee_id is None else StaffId(assignee_id),
         customer_id=None if customer_id is None else CustomerId(customer_id),
     )
-    return [LeadOut.of(lead) for lead in leads]
+    return paged(Paged[LeadOut], request, page, LeadOut.of)
 
 
 @router.get(
@@ -219,20 +225,24 @@ def create_quotation(
     responses=problem_responses(AuthenticationError),
 )
 def list_quotations(
+    request: Request,
     core: Core,
     staff: StaffPrincipal,
     status: str | None = None,
     customer_id: UUID | None = None,
     lead_id: UUID | None = None,
-) -> list[QuotationOut]:
-    """Revisions matching every filter, oldest first."""
-    found = core.quotations.list(
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[QuotationOut]:
+    """Revisions matching every filter, newest first, a page at a time (follow ``next``)."""
+    page = core.quotations.list(
+        page_request(limit, cursor),
         principal=staff,
         status=status,
         customer_id=None if customer_id is None else CustomerId(customer_id),
         lead_id=None if lead_id is None else LeadId(lead_id),
     )
-    return [QuotationOut.of(q) for q in found]
+    return paged(Paged[QuotationOut], request, page, QuotationOut.of)
 
 
 @router.get(
@@ -315,9 +325,12 @@ def customer_get_quotation(quotation_id: UUID, core: Core, me: CustomerPrincipal
     operation_id="customer_list_quotations",
     responses=problem_responses(AuthenticationError),
 )
-def customer_list_quotations(core: Core, me: CustomerPrincipal) -> list[QuotationOut]:
-    """My quotations, every revision, oldest first."""
-    return [QuotationOut.of(q) for q in core.quotations.list(principal=me)]
+def customer_list_quotations(
+    request: Request, core: Core, me: CustomerPrincipal, limit: Limit = 50, cursor: Cursor = None
+) -> Paged[QuotationOut]:
+    """My quotations, every revision, newest first, a page at a time (follow ``next``)."""
+    page = core.quotations.list(page_request(limit, cursor), principal=me)
+    return paged(Paged[QuotationOut], request, page, QuotationOut.of)
 
 
 @router.post(

@@ -97,7 +97,7 @@ from bookingcore.domain.invoices import (
 )
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.jobs import JobRecord, JobRequest, JobRequested, JobState, Schedule
-from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
+from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import (
     APPOINTMENT,
     PRESETS,
@@ -122,6 +122,7 @@ from bookingcore.domain.queries import Cursor, Page
 from bookingcore.domain.quotations import (
     Quotation,
     QuotationExpiredError,
+    QuotationFilter,
     QuotationLine,
     QuotationStatus,
     QuotationSupersededError,
@@ -229,6 +230,7 @@ __all__ = [
     "JobRequested",
     "JobState",
     "Lead",
+    "LeadFilter",
     "LeadId",
     "LeadSource",
     "LeadStatus",
@@ -247,6 +249,7 @@ __all__ = [
     "ProductKind",
     "Quotation",
     "QuotationExpiredError",
+    "QuotationFilter",
     "QuotationId",
     "QuotationLine",
     "QuotationStatus",

@@ -35,7 +35,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import ValidationError
 
-__all__ = ["OPEN_LEAD_STATUSES", "Lead", "LeadSource", "LeadStatus"]
+__all__ = ["OPEN_LEAD_STATUSES", "Lead", "LeadFilter", "LeadSource", "LeadStatus"]
 
 
 class LeadSource(enum.StrEnum):
@@ -186,3 +186,28 @@ class Lead(Versioned):
         """Record that the lead changed: new ``updated_at``, next version."""
         self.updated_at = ensure_aware(now, "now")
         self.version += 1
+
+
+@attrs.frozen
+class LeadFilter:
+    """Which leads to list. Every field left ``None`` does not filter.
+
+    :func:`~bookingcore.domain.policy.scope_leads` narrows it to what a
+    principal may see (a partner's own leads, an advisor's assigned ones).
+
+    .. versionadded:: 0.3
+    """
+
+    status: LeadStatus | None = None
+    assignee_id: StaffId | None = None
+    customer_id: CustomerId | None = None
+    partner_id: PartnerId | None = None
+
+    def matches(self, lead: Lead) -> bool:
+        """The reference semantics every adapter implements."""
+        return (
+            (self.status is None or lead.status is self.status)
+            and (self.assignee_id is None or lead.assignee_id == self.assignee_id)
+            and (self.customer_id is None or lead.customer_id == self.customer_id)
+            and (self.partner_id is None or lead.partner_id == self.partner_id)
+        )

@@ -47,11 +47,11 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem
-from bookingcore.domain.leads import Lead
+from bookingcore.domain.leads import Lead, LeadFilter
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.queries import BookingFilter, CustomerFilter
-from bookingcore.domain.quotations import Quotation
+from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.values import (
     Actor,
     ActorKind,
@@ -89,6 +89,8 @@ __all__ = [
     "require",
     "scope_bookings",
     "scope_customers",
+    "scope_leads",
+    "scope_quotations",
 ]
 
 
@@ -572,6 +574,29 @@ def can_view_lead(principal: Principal, lead: Lead) -> bool:
     )
 
 
+def scope_leads(principal: Principal, wanted: LeadFilter) -> LeadFilter | None:
+    """Narrow ``wanted`` to the leads ``principal`` may see (:func:`can_view_lead`).
+
+    ``None`` when nothing it asks for is visible: a customer asking for another
+    customer's leads, an advisor for another's, a supplier's user for any.
+
+    .. versionadded:: 0.3
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return wanted
+    mine = principal.id
+    if mine is None:
+        return None
+    if principal.kind is PrincipalKind.CUSTOMER and wanted.customer_id in (None, mine):
+        return attrs.evolve(wanted, customer_id=CustomerId(mine))
+    if principal.kind is PrincipalKind.PARTNER and wanted.partner_id in (None, mine):
+        return attrs.evolve(wanted, partner_id=PartnerId(mine))
+    advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
+    if advisor and wanted.assignee_id in (None, mine):
+        return attrs.evolve(wanted, assignee_id=StaffId(mine))
+    return None
+
+
 def can_work_lead(principal: Principal, lead: Lead) -> bool:
     """May ``principal`` change ``lead`` (status, follow-up, assignment, conversion)?
 
@@ -591,6 +616,26 @@ def can_view_quotation(principal: Principal, quotation: Quotation) -> bool:
     .. versionadded:: 0.3
     """
     return principal.has(Permission.VIEW_ALL) or principal.is_customer(quotation.customer_id)
+
+
+def scope_quotations(principal: Principal, wanted: QuotationFilter) -> QuotationFilter | None:
+    """Narrow ``wanted`` to the revisions ``principal`` may see (:func:`can_view_quotation`).
+
+    ``None`` when nothing it asks for is visible: a customer asking for another
+    customer's, anyone else who does not see everything.
+
+    .. versionadded:: 0.3
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return wanted
+    mine = principal.id
+    if (
+        principal.kind is PrincipalKind.CUSTOMER
+        and mine is not None
+        and wanted.customer_id in (None, mine)
+    ):
+        return attrs.evolve(wanted, customer_id=CustomerId(mine))
+    return None
 
 
 def can_decide_quotation(principal: Principal, quotation: Quotation) -> bool:

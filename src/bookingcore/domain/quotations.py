@@ -50,6 +50,7 @@ from bookingcore.errors import FieldError, ValidationError
 __all__ = [
     "Quotation",
     "QuotationExpiredError",
+    "QuotationFilter",
     "QuotationLine",
     "QuotationStatus",
     "QuotationSupersededError",
@@ -361,3 +362,26 @@ class Quotation(Versioned):
         """Record that the revision changed: new ``updated_at``, next version."""
         self.updated_at = ensure_aware(now, "now")
         self.version += 1
+
+
+@attrs.frozen
+class QuotationFilter:
+    """Which revisions to list. Every field left ``None`` does not filter.
+
+    :func:`~bookingcore.domain.policy.scope_quotations` narrows it to what a
+    principal may see (a customer's own).
+
+    .. versionadded:: 0.3
+    """
+
+    status: QuotationStatus | None = None
+    customer_id: CustomerId | None = None
+    lead_id: LeadId | None = None
+
+    def matches(self, quotation: Quotation) -> bool:
+        """The reference semantics every adapter implements."""
+        return (
+            (self.status is None or quotation.status is self.status)
+            and (self.customer_id is None or quotation.customer_id == self.customer_id)
+            and (self.lead_id is None or quotation.lead_id == self.lead_id)
+        )

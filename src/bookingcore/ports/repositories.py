@@ -34,7 +34,7 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemStatus
-from bookingcore.domain.leads import Lead, LeadStatus
+from bookingcore.domain.leads import Lead, LeadFilter
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -50,7 +50,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
-from bookingcore.domain.quotations import Quotation, QuotationStatus
+from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
@@ -1039,14 +1039,12 @@ class LeadRepository(Protocol):
         .. versionadded:: 0.3
         """
 
-    def list(
-        self,
-        *,
-        status: LeadStatus | None = None,
-        assignee_id: StaffId | None = None,
-        customer_id: CustomerId | None = None,
-    ) -> Sequence[Lead]:
-        """Leads matching every filter given, oldest first."""
+    def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
+        """Leads matching ``query``, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A filter and a page in, a :class:`~bookingcore.domain.Page` out, newest first.
+        """
 
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:
         """How many open leads (new, contacted, qualified, quoted) each person holds."""
@@ -1075,14 +1073,12 @@ class QuotationRepository(Protocol):
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         """Every revision of the quotation ``reference``, first revision first."""
 
-    def list(
-        self,
-        *,
-        status: QuotationStatus | None = None,
-        customer_id: CustomerId | None = None,
-        lead_id: LeadId | None = None,
-    ) -> Sequence[Quotation]:
-        """Revisions matching every filter given, oldest first."""
+    def list(self, query: QuotationFilter, page: PageRequest) -> Page[Quotation]:
+        """Revisions matching ``query``, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A filter and a page in, a :class:`~bookingcore.domain.Page` out, newest first.
+        """
 
 
 class TripRepository(Protocol):

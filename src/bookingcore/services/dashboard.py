@@ -13,12 +13,13 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.items import BookingItemStatus
-from bookingcore.domain.leads import Lead, LeadStatus
+from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.queries import BookingFilter, PageRequest
-from bookingcore.domain.quotations import Quotation, QuotationStatus
+from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
 from bookingcore.domain.values import BookingId
 from bookingcore.services._context import ServiceContext
+from bookingcore.services._paging import every
 
 __all__ = ["DashboardService", "StaffDashboard"]
 
@@ -76,7 +77,7 @@ class DashboardService:
         day = day or self._ctx.now().date()
         starts = datetime.combine(day, time(0), tzinfo=UTC)
         with self._ctx.uow_factory() as uow:
-            leads = uow.leads.list()
+            leads = list(every(lambda page: uow.leads.list(LeadFilter(), page)))
             counts = {status.value: 0 for status in LeadStatus}
             for lead in leads:
                 counts[lead.status.value] += 1
@@ -90,7 +91,11 @@ class DashboardService:
             )
             awaiting = [
                 q
-                for q in uow.quotations.list(status=QuotationStatus.SENT)
+                for q in every(
+                    lambda page: uow.quotations.list(
+                        QuotationFilter(status=QuotationStatus.SENT), page
+                    )
+                )
                 if not q.is_expired_on(day)
             ]
             departures = uow.bookings.list(

@@ -23,8 +23,9 @@ from bookingcore.domain._validation import Problems, clean_text
 from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loaded, round_robin
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.idempotency import caller_key
-from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
+from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
     CustomerId,
@@ -47,6 +48,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services._paging import every
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["LeadRequest", "LeadService"]
@@ -244,35 +246,50 @@ class LeadService:
 
     def list(
         self,
+        page: PageRequest | None = None,
         *,
         principal: Principal,
         status: LeadStatus | str | None = None,
         assignee_id: StaffId | None = None,
         customer_id: CustomerId | None = None,
-    ) -> Sequence[Lead]:
-        """Leads ``principal`` may see matching every filter given, oldest first.
+    ) -> Page[Lead]:
+        """Leads ``principal`` may see matching every filter given, newest first, a
+        page at a time (pass the page's ``next_cursor`` for older ones).
+
+        An advisor sees the leads assigned to them, a partner its own, a customer
+        theirs (asking for someone else's finds none).
 
         Raises:
-            ValidationError: on ``status`` for an unknown status.
+            ValidationError: on ``status`` for an unknown status; on ``limit`` or
+                ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every lead, oldest first).
         """
-        wanted = None if status is None else _status(status)
+        wanted = LeadFilter(
+            status=None if status is None else _status(status),
+            assignee_id=assignee_id,
+            customer_id=customer_id,
+        )
+        scoped = policy.scope_leads(principal, wanted)
+        if scoped is None:
+            return Page([])
         with self._ctx.uow_factory() as uow:
-            found = uow.leads.list(status=wanted, assignee_id=assignee_id, customer_id=customer_id)
-        return [lead for lead in found if policy.can_view_lead(principal, lead)]
+            return uow.leads.list(scoped, page or PageRequest())
 
     def follow_ups_due(self, on: date, *, principal: Principal) -> Sequence[Lead]:
         """Open leads ``principal`` may see whose follow-up date is ``on`` or earlier,
         earliest first."""
+        scoped = policy.scope_leads(principal, LeadFilter())
+        if scoped is None:
+            return []
         with self._ctx.uow_factory() as uow:
-            found = uow.leads.list()
-        due = [
-            lead
-            for lead in found
-            if lead.is_open
-            and lead.follow_up_on is not None
-            and lead.follow_up_on <= on
-            and policy.can_view_lead(principal, lead)
-        ]
+            due = [
+                lead
+                for lead in every(lambda page: uow.leads.list(scoped, page))
+                if lead.is_open and lead.follow_up_on is not None and lead.follow_up_on <= on
+            ]
         return sorted(due, key=lambda lead: (lead.follow_up_on or on, lead.created_at))
 
     # ------------------------------------------------------------------ change
@@ -394,7 +411,8 @@ class LeadService:
             for member in uow.staff.list(role=StaffRole.ADVISOR.value)
         ]
         if strategy is AssignmentStrategy.ROUND_ROBIN:
-            cursor = sum(1 for lead in uow.leads.list() if lead.assignee_id is not None)
+            listed = every(lambda page: uow.leads.list(LeadFilter(), page))
+            cursor = sum(1 for lead in listed if lead.assignee_id is not None)
             return round_robin(advisors, cursor)[0]
         return least_loaded(advisors, loads)
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import cast
 
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain._validation import Problems, clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
@@ -32,8 +33,10 @@ from bookingcore.domain.items import BookingItemKind
 from bookingcore.domain.leads import LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.pricing import price_booking
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.quotations import (
     Quotation,
+    QuotationFilter,
     QuotationLine,
     QuotationStatus,
     QuotationSupersededError,
@@ -62,6 +65,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services._paging import every
 from bookingcore.services.bookings import (
     BookedItem,
     BookingRequest,
@@ -546,20 +550,39 @@ class QuotationService:
 
     def list(
         self,
+        page: PageRequest | None = None,
         *,
         principal: Principal,
         status: QuotationStatus | str | None = None,
         customer_id: CustomerId | None = None,
         lead_id: LeadId | None = None,
-    ) -> Sequence[Quotation]:
-        """Revisions ``principal`` may see matching every filter, oldest first.
+    ) -> Page[Quotation]:
+        """Revisions ``principal`` may see matching every filter, newest first, a page
+        at a time (pass the page's ``next_cursor`` for older ones).
 
-        A customer sees only their own, whatever ``customer_id`` says.
+        A customer sees only their own (asking for another customer's finds none).
+
+        Raises:
+            ValidationError: on ``status`` for an unknown status; on ``limit`` or
+                ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every revision,
+           oldest first); an unknown ``status`` is a ValidationError.
         """
-        wanted = None if status is None else QuotationStatus(status)
+        wanted = QuotationFilter(
+            status=None
+            if status is None
+            else parse_choice(QuotationStatus, status, "status", what="a quotation status"),
+            customer_id=customer_id,
+            lead_id=lead_id,
+        )
+        scoped = policy.scope_quotations(principal, wanted)
+        if scoped is None:
+            return Page([])
         with self._ctx.uow_factory() as uow:
-            found = uow.quotations.list(status=wanted, customer_id=customer_id, lead_id=lead_id)
-        return [q for q in found if policy.can_view_quotation(principal, q)]
+            return uow.quotations.list(scoped, page or PageRequest())
 
     # ------------------------------------------------------------------ decide
 
@@ -749,7 +772,9 @@ class QuotationService:
         with self._ctx.transaction() as tx:
             expired = []
             for status in (QuotationStatus.DRAFT, QuotationStatus.SENT):
-                for quotation in tx.uow.quotations.list(status=status):
+                fetch = partial(tx.uow.quotations.list, QuotationFilter(status=status))
+                listed = list(every(fetch))
+                for quotation in listed:
                     if quotation.is_expired_on(now.date()):
                         quotation.expire(now=now)
                         self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)

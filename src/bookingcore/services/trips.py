@@ -23,7 +23,7 @@ from bookingcore.domain.documents import Document, DocumentData, DocumentKind, R
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
-from bookingcore.domain.quotations import QuotationStatus
+from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
 from bookingcore.errors import NotFoundError, ValidationError
@@ -31,6 +31,7 @@ from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
+from bookingcore.services._paging import every
 
 __all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
 
@@ -426,8 +427,13 @@ class TravelDocumentService:
         quotation = next(
             (
                 q
-                for q in uow.quotations.list(
-                    customer_id=booking.customer_id, status=QuotationStatus.APPROVED
+                for q in every(
+                    lambda page: uow.quotations.list(
+                        QuotationFilter(
+                            customer_id=booking.customer_id, status=QuotationStatus.APPROVED
+                        ),
+                        page,
+                    )
                 )
                 if q.booking_id == booking.id
             ),

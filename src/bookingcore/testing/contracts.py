@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
@@ -68,7 +69,7 @@ from bookingcore.domain.insights import (
 )
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
-from bookingcore.domain.leads import Lead, LeadSource, LeadStatus
+from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
 from bookingcore.domain.partners import Partner
@@ -81,7 +82,12 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
-from bookingcore.domain.quotations import Quotation, QuotationLine, QuotationStatus
+from bookingcore.domain.quotations import (
+    Quotation,
+    QuotationFilter,
+    QuotationLine,
+    QuotationStatus,
+)
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -3578,10 +3584,14 @@ class LeadRepositoryContract(_Base):
         with uow_factory() as uow:
             assert uow.leads.get(full.id) == full
             assert uow.leads.get(LeadId(uuid4())) is None
-            assert list(uow.leads.list()) == [full, plain, lost]
-            assert list(uow.leads.list(customer_id=asha.id)) == [full, lost]
-            assert list(uow.leads.list(assignee_id=ann, customer_id=ravi.id)) == [plain]
-            assert list(uow.leads.list(status=LeadStatus.LOST)) == [lost]
+
+            def listed(query: LeadFilter) -> list[Lead]:
+                return list(uow.leads.list(query, PageRequest()))
+
+            assert listed(LeadFilter()) == [lost, plain, full]
+            assert listed(LeadFilter(customer_id=asha.id)) == [lost, full]
+            assert listed(LeadFilter(assignee_id=ann, customer_id=ravi.id)) == [plain]
+            assert listed(LeadFilter(status=LeadStatus.LOST)) == [lost]
             assert uow.leads.count_open_by_assignee() == {ann: 2}
             stored = uow.leads.get(plain.id)
             assert stored is not None
@@ -3600,6 +3610,51 @@ class LeadRepositoryContract(_Base):
                 "no answer",
                 2,
             )
+
+    def test_pages_walk_every_matching_lead_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ann = StaffId(uuid4())
+        agency = _committed(uow_factory, "partners", make.partner())
+        asha = _store_customer(uow_factory, make)
+        ravi = _store_customer(uow_factory, make)
+        # Pairs share a creation time so the id must break ties.
+        leads = [
+            make.lead(
+                (asha, ravi)[n % 2].id,
+                assignee_id=ann if n % 3 else None,
+                partner_id=agency.id if n % 4 == 0 else None,
+                status=LeadStatus.LOST if n % 5 == 0 else LeadStatus.NEW,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            for lead in leads:
+                uow.leads.add(lead)
+            uow.commit()
+        queries = [
+            LeadFilter(),
+            LeadFilter(customer_id=asha.id),
+            LeadFilter(assignee_id=ann, status=LeadStatus.NEW),
+            LeadFilter(partner_id=agency.id),
+            LeadFilter(customer_id=ravi.id, status=LeadStatus.LOST),
+        ]
+        for query in queries:
+            expected = sorted(
+                (lead for lead in leads if query.matches(lead)),
+                key=lambda lead: (lead.created_at, lead.id.bytes),
+                reverse=True,
+            )
+            assert expected, query
+            for limit in (1, 2, 5):
+                with uow_factory() as uow:
+                    seen = walk_pages(partial(uow.leads.list, query), limit=limit)
+                assert [lead.id for lead in seen] == [lead.id for lead in expected], (query, limit)
+        with uow_factory() as uow:
+            first = uow.leads.list(LeadFilter(), PageRequest(limit=13))
+            assert len(first) == 13
+            assert first.next_cursor is None
 
     # ---- idempotency keys of leads (issue 19 follow-up)
 
@@ -3621,7 +3676,8 @@ class LeadRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
         with uow_factory() as uow:
-            assert list(uow.leads.list(customer_id=customer.id)) == [keyed, unkeyed]
+            mine = uow.leads.list(LeadFilter(customer_id=customer.id), PageRequest())
+            assert list(mine) == [unkeyed, keyed]
 
 
 class QuotationRepositoryContract(_Base):
@@ -3680,9 +3736,14 @@ class QuotationRepositoryContract(_Base):
             assert uow.quotations.get(first.id) == first
             assert uow.quotations.get(QuotationId(uuid4())) is None
             assert list(uow.quotations.list_revisions(first.reference)) == [first, second]
-            assert list(uow.quotations.list(customer_id=asha.id)) == [first, second]
-            assert list(uow.quotations.list(status=QuotationStatus.SENT)) == [second]
-            assert list(uow.quotations.list(lead_id=lead.id, status=QuotationStatus.DRAFT)) == []
+
+            def listed(query: QuotationFilter) -> list[Quotation]:
+                return list(uow.quotations.list(query, PageRequest()))
+
+            assert listed(QuotationFilter(customer_id=asha.id)) == [second, first]
+            assert listed(QuotationFilter(status=QuotationStatus.SENT)) == [second]
+            assert listed(QuotationFilter(lead_id=lead.id, status=QuotationStatus.DRAFT)) == []
+            assert listed(QuotationFilter(lead_id=lead.id)) == [second, first]
             stored = uow.quotations.get(second.id)
             assert stored is not None
             assert stored.lines[0].total_in("INR") == Money("21778.33", "INR")
@@ -3697,6 +3758,44 @@ class QuotationRepositoryContract(_Base):
                 "too dear",
                 2,
             )
+
+    def test_pages_walk_every_matching_revision_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (asha, ravi) = _stored_slot_customers(uow_factory, make, customers=2)
+        lead = _committed(uow_factory, "leads", make.lead(asha.id))
+        # Pairs share a creation time so the id must break ties.
+        quotations = [
+            make.quotation(
+                (asha, ravi)[n % 2].id,
+                slot.id,
+                lead_id=lead.id if n % 3 == 0 else None,
+                status=QuotationStatus.SENT if n % 4 == 0 else QuotationStatus.DRAFT,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            for quotation in quotations:
+                uow.quotations.add(quotation)
+            uow.commit()
+        queries = [
+            QuotationFilter(),
+            QuotationFilter(customer_id=ravi.id),
+            QuotationFilter(status=QuotationStatus.SENT),
+            QuotationFilter(lead_id=lead.id, status=QuotationStatus.DRAFT),
+        ]
+        for query in queries:
+            expected = sorted(
+                (q for q in quotations if query.matches(q)),
+                key=lambda q: (q.created_at, q.id.bytes),
+                reverse=True,
+            )
+            assert expected, query
+            for limit in (1, 2, 5):
+                with uow_factory() as uow:
+                    seen = walk_pages(partial(uow.quotations.list, query), limit=limit)
+                assert [q.id for q in seen] == [q.id for q in expected], (query, limit)
 
     def test_a_revision_number_is_held_once_per_reference(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -3727,7 +3826,8 @@ class QuotationRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
         with uow_factory() as uow:
-            assert list(uow.quotations.list(customer_id=customer.id)) == [keyed]
+            mine = uow.quotations.list(QuotationFilter(customer_id=customer.id), PageRequest())
+            assert list(mine) == [keyed]
 
     # ---- end idempotency keys
 

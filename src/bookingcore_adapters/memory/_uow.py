@@ -31,7 +31,7 @@ from bookingcore.domain.insights import (
 )
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem, BookingItemStatus
-from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadStatus
+from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadFilter
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -48,7 +48,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
-from bookingcore.domain.quotations import Quotation, QuotationStatus
+from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
@@ -1177,10 +1177,6 @@ class _WebhookAttemptRepository(_Repository[WebhookAttempt]):
 # ------------------------------------------------------------ the travel operating system
 
 
-def _oldest(entity: Any) -> tuple[datetime, bytes]:
-    return (entity.created_at, entity.id.bytes)
-
-
 class _LeadRepository(_Repository[Lead]):
     def get(self, lead_id: LeadId) -> Lead | None:
         return self._get(lead_id)
@@ -1189,21 +1185,8 @@ class _LeadRepository(_Repository[Lead]):
         found: Lead | None = self._uow._find_unique(self._table, "idempotency_key", key)
         return found
 
-    def list(
-        self,
-        *,
-        status: LeadStatus | None = None,
-        assignee_id: StaffId | None = None,
-        customer_id: CustomerId | None = None,
-    ) -> Sequence[Lead]:
-        def keep(lead: Lead) -> bool:
-            return (
-                (status is None or lead.status is status)
-                and (assignee_id is None or lead.assignee_id == assignee_id)
-                and (customer_id is None or lead.customer_id == customer_id)
-            )
-
-        return self._uow._select(self._table, keep, _oldest)
+    def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
+        return self._uow._page(self._table, query.matches, page)
 
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:
         counts: dict[StaffId, int] = {}
@@ -1226,21 +1209,8 @@ class _QuotationRepository(_Repository[Quotation]):
             self._table, lambda q: q.reference == reference, lambda q: (q.revision, q.id.bytes)
         )
 
-    def list(
-        self,
-        *,
-        status: QuotationStatus | None = None,
-        customer_id: CustomerId | None = None,
-        lead_id: LeadId | None = None,
-    ) -> Sequence[Quotation]:
-        def keep(quotation: Quotation) -> bool:
-            return (
-                (status is None or quotation.status is status)
-                and (customer_id is None or quotation.customer_id == customer_id)
-                and (lead_id is None or quotation.lead_id == lead_id)
-            )
-
-        return self._uow._select(self._table, keep, _oldest)
+    def list(self, query: QuotationFilter, page: PageRequest) -> Page[Quotation]:
+        return self._uow._page(self._table, query.matches, page)
 
 
 class _TripRepository(_Repository[Trip]):

@@ -29,8 +29,9 @@ from sqlalchemy import (
 )
 
 from bookingcore.domain.items import BookingItemKind
-from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadSource, LeadStatus
-from bookingcore.domain.quotations import Quotation, QuotationLine, QuotationStatus
+from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadFilter, LeadSource, LeadStatus
+from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationLine, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     BookingId,
@@ -400,30 +401,18 @@ class LeadRepository(Repository[Lead]):
             self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
         )
 
-    def list(
-        self,
-        *,
-        status: LeadStatus | None = None,
-        assignee_id: StaffId | None = None,
-        customer_id: CustomerId | None = None,
-    ) -> Sequence[Lead]:
+    def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         c = self._table.c
         where: list[ColumnElement[bool]] = []
-        if status is not None:
-            where.append(c.status == status.value)
-        if assignee_id is not None:
-            where.append(c.assignee_id == assignee_id)
-        if customer_id is not None:
-            where.append(c.customer_id == customer_id)
-
-        def keep(lead: Lead) -> bool:
-            return (
-                (status is None or lead.status is status)
-                and (assignee_id is None or lead.assignee_id == assignee_id)
-                and (customer_id is None or lead.customer_id == customer_id)
-            )
-
-        return self._oldest_first(where, keep)
+        if query.status is not None:
+            where.append(c.status == query.status.value)
+        if query.assignee_id is not None:
+            where.append(c.assignee_id == query.assignee_id)
+        if query.customer_id is not None:
+            where.append(c.customer_id == query.customer_id)
+        if query.partner_id is not None:
+            where.append(c.partner_id == query.partner_id)
+        return self._session.page(self._mapper, where, query.matches, page)
 
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:
         c = self._table.c
@@ -461,30 +450,16 @@ class QuotationRepository(Repository[Quotation]):
             self._mapper, {"reference": reference}, lambda q: (q.revision, q.id.bytes)
         )
 
-    def list(
-        self,
-        *,
-        status: QuotationStatus | None = None,
-        customer_id: CustomerId | None = None,
-        lead_id: LeadId | None = None,
-    ) -> Sequence[Quotation]:
+    def list(self, query: QuotationFilter, page: PageRequest) -> Page[Quotation]:
         c = self._table.c
         where: list[ColumnElement[bool]] = []
-        if status is not None:
-            where.append(c.status == status.value)
-        if customer_id is not None:
-            where.append(c.customer_id == customer_id)
-        if lead_id is not None:
-            where.append(c.lead_id == lead_id)
-
-        def keep(quotation: Quotation) -> bool:
-            return (
-                (status is None or quotation.status is status)
-                and (customer_id is None or quotation.customer_id == customer_id)
-                and (lead_id is None or quotation.lead_id == lead_id)
-            )
-
-        return self._oldest_first(where, keep)
+        if query.status is not None:
+            where.append(c.status == query.status.value)
+        if query.customer_id is not None:
+            where.append(c.customer_id == query.customer_id)
+        if query.lead_id is not None:
+            where.append(c.lead_id == query.lead_id)
+        return self._session.page(self._mapper, where, query.matches, page)
 
 
 class TripRepository(Repository[Trip]):

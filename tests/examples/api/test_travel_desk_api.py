@@ -53,7 +53,8 @@ def test_a_lead_is_captured_once_assigned_and_followed_up(
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency_conflict"
     listed = client.get("/api/admin/leads", headers=staff_headers).json()
-    assert [lead["id"] for lead in listed] == [first.json()["id"]]
+    assert [lead["id"] for lead in listed["items"]] == [first.json()["id"]]
+    assert (listed["next_cursor"], listed["next"]) == (None, None)
 
     lead_url = f"/api/admin/leads/{first.json()['id']}"
     assigned = client.patch(
@@ -115,7 +116,7 @@ def test_a_quotation_create_retried_with_its_key_makes_one_revision(
     unkeyed = client.post("/api/admin/quotations", json=body, headers=staff_headers)
     assert unkeyed.json()["id"] != first.json()["id"]
     listed = client.get("/api/admin/quotations", headers=staff_headers).json()
-    assert len(listed) == 2
+    assert [q["id"] for q in listed["items"]] == [unkeyed.json()["id"], first.json()["id"]]
 
 
 @STORES
@@ -313,3 +314,69 @@ def test_staff_edit_an_itinerarys_days_and_the_document_shows_the_edit(
     dropped = client.delete(f"{plan_url}/days/{day}", headers=staff_headers)
     assert dropped.status_code == 200, dropped.text
     assert str(day) not in [d["day"] for d in dropped.json()["days"]]
+
+
+@STORES
+def test_leads_and_quotations_are_listed_in_pages_with_a_next_link(
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
+    advisor_id = _me(client, advisor, "/api/v1/auth/me")
+    made = []
+    for n in range(5):
+        enquiry = {"source": "phone", "phone": f"+9198765432{n:02d}", "destination": "Spiti"}
+        if n % 2:
+            enquiry["assign"] = advisor_id
+        answer = client.post("/api/admin/leads", json=enquiry, headers=staff_headers)
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json())
+
+    def walk(path: str, headers: dict[str, str], **params: str) -> list[str]:
+        first = client.get(path, params={**params, "limit": "2"}, headers=headers)
+        assert first.status_code == 200, first.text
+        page = first.json()
+        seen = [item["id"] for item in page["items"]]
+        while page["next"] is not None:
+            assert len(page["items"]) == 2
+            assert f"cursor={page['next_cursor']}" in page["next"]
+            follow = client.get(page["next"], headers=headers)
+            assert follow.status_code == 200, follow.text
+            page = follow.json()
+            seen += [item["id"] for item in page["items"]]
+        assert page["next_cursor"] is None
+        return seen
+
+    newest_first = [lead["id"] for lead in reversed(made)]
+    assert walk("/api/admin/leads", staff_headers) == newest_first
+    assigned = [lead["id"] for lead in reversed(made) if lead["assignee_id"] == advisor_id]
+    assert walk("/api/admin/leads", advisor) == assigned
+    assert walk("/api/admin/leads", staff_headers, status="new", assignee_id=advisor_id) == assigned
+    bad = client.get("/api/admin/leads", params={"cursor": "not-a-cursor"}, headers=staff_headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "cursor"
+
+    asha = sign_in("+919876543299")
+    customer_id = _me(client, asha, "/api/v1/customer/auth/profile")
+    body = {
+        "customer_id": customer_id,
+        "slot_id": str(slot.id),
+        "travelers": 1,
+        "valid_until": str(clock.now().date() + timedelta(days=7)),
+    }
+    quotes = [client.post("/api/admin/quotations", json=body, headers=staff_headers).json()]
+    for _ in range(2):
+        url = f"/api/admin/quotations/{quotes[-1]['id']}/revise"
+        quotes.append(client.post(url, json={"travelers": 2}, headers=staff_headers).json())
+    revisions = [q["id"] for q in reversed(quotes)]
+    assert walk("/api/v1/customer/quotations", asha) == revisions
+    assert walk("/api/admin/quotations", staff_headers, customer_id=customer_id) == revisions
+    superseded = walk("/api/admin/quotations", staff_headers, status="superseded")
+    assert superseded == revisions[1:]
+    unknown = client.get("/api/admin/quotations", params={"status": "maybe"}, headers=staff_headers)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "status"
