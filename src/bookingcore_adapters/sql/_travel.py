@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Date,
+    Index,
     Integer,
     String,
     Table,
@@ -78,7 +79,7 @@ leads = Table(
     "leads",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    ref("customer_id", "customers.id", nullable=False, index=True),
+    ref("customer_id", "customers.id", nullable=False),
     Column("source", ENUM, nullable=False),
     Column("status", ENUM, nullable=False),
     Column("destination", String()),
@@ -86,7 +87,7 @@ leads = Table(
     Column("travel_ends_on", Date()),
     Column("travelers", Integer()),
     Column("notes", Text()),
-    Column("assignee_id", Uuid(), index=True),
+    Column("assignee_id", Uuid()),
     ref("partner_id", "partners.id"),
     Column("follow_up_on", Date()),
     Column("lost_reason", Text()),
@@ -95,6 +96,11 @@ leads = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # Lists are newest first by (created_at, id), keyset-paged: each filter the staff
+    # and advisor lists use leads an index that also holds that order.
+    Index(None, "created_at", "id"),
+    Index(None, "customer_id", "created_at", "id"),
+    Index(None, "assignee_id", "created_at", "id"),
 )
 
 
@@ -105,7 +111,7 @@ quotations = Table(
     Column("id", Uuid(), primary_key=True),
     Column("reference", String(50), nullable=False),
     Column("revision", Integer(), nullable=False),
-    ref("customer_id", "customers.id", nullable=False, index=True),
+    ref("customer_id", "customers.id", nullable=False),
     ref("lead_id", "leads.id", index=True),
     ref("slot_id", "slots.id", nullable=False),
     Column("travelers", Integer(), nullable=False),
@@ -128,6 +134,9 @@ quotations = Table(
     when("updated_at"),
     Column("version", Integer(), nullable=False),
     UniqueConstraint("reference", "revision"),
+    # Newest first by (created_at, id), keyset-paged, for everyone and per customer.
+    Index(None, "created_at", "id"),
+    Index(None, "customer_id", "created_at", "id"),
     CheckConstraint("revision >= 1", name="revision_positive"),
 )
 
