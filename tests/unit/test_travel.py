@@ -553,7 +553,7 @@ class TestTripsItinerariesAndDocuments:
             principal=admin,
         )
         owner = Principal.customer(booking.customer_id)
-        assert core.trips.for_customer(booking.customer_id, principal=owner) == [trip]
+        assert list(core.trips.for_customer(booking.customer_id, principal=owner)) == [trip]
         other = core.customers.register("+919876500000", principal=admin).customer
         with pytest.raises(ValidationError) as caught:
             core.trips.create(

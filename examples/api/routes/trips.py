@@ -14,7 +14,7 @@ from datetime import date
 from enum import Enum
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from bookingcore import (
     AuthenticationError,
@@ -26,6 +26,8 @@ from bookingcore import (
 from bookingcore.domain import TripId
 from examples.api.deps import Core, CustomerPrincipal, StaffPrincipal, customer_id_of
 from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.schemas import Paged
 from examples.api.schemas_travel import ItineraryDayIn, ItineraryOut, TripIn, TripOut
 
 __all__ = ["router"]
@@ -67,11 +69,19 @@ def create_trip(body: TripIn, core: Core, staff: StaffPrincipal) -> TripOut:
     operation_id="admin_list_trips",
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
-def list_trips(customer_id: UUID, core: Core, staff: StaffPrincipal) -> list[TripOut]:
-    """The customer's trips, earliest first."""
-    return [
-        TripOut.of(t) for t in core.trips.for_customer(CustomerId(customer_id), principal=staff)
-    ]
+def list_trips(
+    request: Request,
+    customer_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[TripOut]:
+    """The customer's trips, newest first, a page at a time (follow ``next``)."""
+    page = core.trips.for_customer(
+        CustomerId(customer_id), page_request(limit, cursor), principal=staff
+    )
+    return paged(Paged[TripOut], request, page, TripOut.of)
 
 
 @router.get(
@@ -152,9 +162,12 @@ def remove_itinerary_day(
     operation_id="customer_list_trips",
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
-def my_trips(core: Core, me: CustomerPrincipal) -> list[TripOut]:
-    """My trips, earliest first."""
-    return [TripOut.of(t) for t in core.trips.for_customer(customer_id_of(me), principal=me)]
+def my_trips(
+    request: Request, core: Core, me: CustomerPrincipal, limit: Limit = 50, cursor: Cursor = None
+) -> Paged[TripOut]:
+    """My trips, newest first, a page at a time (follow ``next``)."""
+    page = core.trips.for_customer(customer_id_of(me), page_request(limit, cursor), principal=me)
+    return paged(Paged[TripOut], request, page, TripOut.of)
 
 
 @router.get(

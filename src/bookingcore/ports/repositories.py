@@ -1093,8 +1093,13 @@ class TripRepository(Protocol):
     def get(self, trip_id: TripId) -> Trip | None:
         """The trip with this id."""
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
-        """A customer's trips, earliest start first."""
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[Trip]:
+        """A customer's trips, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out, newest first (was
+           every trip, earliest start first).
+        """
 
 
 class ItineraryRepository(Protocol):

@@ -23,6 +23,7 @@ from bookingcore.domain.documents import Document, DocumentData, DocumentKind, R
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
@@ -147,16 +148,25 @@ class TripService:
             raise NotFoundError("trip", trip_id)
         return trip
 
-    def for_customer(self, customer_id: CustomerId, *, principal: Principal) -> Sequence[Trip]:
-        """The customer's trips, earliest first (a customer reads only their own).
+    def for_customer(
+        self, customer_id: CustomerId, page: PageRequest | None = None, *, principal: Principal
+    ) -> Page[Trip]:
+        """The customer's trips, newest first, a page at a time (pass the page's
+        ``next_cursor`` for older ones); a customer reads only their own.
 
         Raises:
             NotFoundError: ``principal`` may not see this customer's trips.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every trip, earliest
+           start first).
         """
         if not (principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id)):
             raise NotFoundError("customer", customer_id)
         with self._ctx.uow_factory() as uow:
-            return uow.trips.list_for_customer(customer_id)
+            return uow.trips.list_for_customer(customer_id, page or PageRequest())
 
     @staticmethod
     def _check_booking(uow: UnitOfWork, trip: Trip, booking_id: BookingId, field: str) -> None:
@@ -164,7 +174,7 @@ class TripService:
         if booking is None or booking.customer_id != trip.customer_id:
             msg = f"no booking {booking_id} of this customer"
             raise ValidationError.single(field, msg, "unknown_reference")
-        for other in uow.trips.list_for_customer(trip.customer_id):
+        for other in every(lambda page: uow.trips.list_for_customer(trip.customer_id, page)):
             if other.id != trip.id and booking_id in other.booking_ids:
                 msg = f"booking {booking.reference} is on the trip {other.name!r} already"
                 raise ValidationError.single(field, msg, "on_another_trip")

@@ -3899,13 +3899,13 @@ class SupplierItemContract(_Base):
 
 
 class TripRepositoryContract(_Base):
-    """Trips and itineraries: every field round trips; trips per customer by start;
-    one itinerary per booking.
+    """Trips and itineraries: every field round trips; a customer's trips newest
+    first, a keyset page at a time; one itinerary per booking.
 
     .. versionadded:: 0.3
     """
 
-    def test_trips_read_back_equal_per_customer_by_start(
+    def test_trips_read_back_equal_per_customer_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         booking = _stored_booking(uow_factory, make)
@@ -3917,8 +3917,11 @@ class TripRepositoryContract(_Base):
             ends_on=date(2026, 3, 20),
             booking_ids=(booking.id,),
             notes="Anniversary",
+            created_at=T0,
         )
-        sooner = make.trip(booking.customer_id, starts_on=date(2026, 1, 2))
+        sooner = make.trip(
+            booking.customer_id, starts_on=date(2026, 1, 2), created_at=T0 + timedelta(minutes=1)
+        )
         theirs = make.trip(other.id)
         with uow_factory() as uow:
             for trip in (later, theirs, sooner):
@@ -3927,7 +3930,9 @@ class TripRepositoryContract(_Base):
         with uow_factory() as uow:
             assert uow.trips.get(later.id) == later
             assert uow.trips.get(TripId(uuid4())) is None
-            assert list(uow.trips.list_for_customer(booking.customer_id)) == [sooner, later]
+            mine = uow.trips.list_for_customer(booking.customer_id, PageRequest())
+            assert list(mine) == [sooner, later]
+            assert mine.next_cursor is None
             stored = uow.trips.get(sooner.id)
             assert stored is not None
             stored.add_booking(booking.id, now=T0 + timedelta(hours=1))
@@ -3936,6 +3941,37 @@ class TripRepositoryContract(_Base):
             again = uow.trips.get(sooner.id)
             assert again is not None
             assert (again.booking_ids, again.version) == ((booking.id,), 2)
+
+    def test_pages_walk_every_trip_of_a_customer_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        asha = _store_customer(uow_factory, make)
+        ravi = _store_customer(uow_factory, make)
+        # Pairs share a creation time so the id must break ties.
+        trips = [
+            make.trip((asha, ravi)[n % 3 == 0].id, created_at=T0 + timedelta(minutes=n // 2))
+            for n in range(11)
+        ]
+        with uow_factory() as uow:
+            for trip in trips:
+                uow.trips.add(trip)
+            uow.commit()
+        for customer in (asha, ravi):
+            expected = sorted(
+                (trip for trip in trips if trip.customer_id == customer.id),
+                key=lambda trip: (trip.created_at, trip.id.bytes),
+                reverse=True,
+            )
+            for limit in (1, 2, 5):
+                with uow_factory() as uow:
+                    seen = walk_pages(
+                        partial(uow.trips.list_for_customer, customer.id), limit=limit
+                    )
+                assert [t.id for t in seen] == [t.id for t in expected], (customer.id, limit)
+        with uow_factory() as uow:
+            first = uow.trips.list_for_customer(asha.id, PageRequest(limit=7))
+            assert len(first) == 7
+            assert first.next_cursor is None
 
     def test_one_itinerary_per_booking_round_trips_and_is_edited(
         self, uow_factory: UnitOfWorkFactory, make: Builder

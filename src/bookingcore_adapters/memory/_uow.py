@@ -1217,12 +1217,8 @@ class _TripRepository(_Repository[Trip]):
     def get(self, trip_id: TripId) -> Trip | None:
         return self._get(trip_id)
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
-        return self._uow._select(
-            self._table,
-            lambda t: t.customer_id == customer_id,
-            lambda t: (t.starts_on, t.created_at, t.id.bytes),
-        )
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[Trip]:
+        return self._uow._page(self._table, lambda t: t.customer_id == customer_id, page)
 
 
 class _ItineraryRepository(_Repository[Itinerary]):

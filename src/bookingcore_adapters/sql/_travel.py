@@ -146,7 +146,7 @@ trips = Table(
     "trips",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    ref("customer_id", "customers.id", nullable=False, index=True),
+    ref("customer_id", "customers.id", nullable=False),
     Column("name", String(), nullable=False),
     Column("starts_on", Date(), nullable=False),
     Column("ends_on", Date(), nullable=False),
@@ -155,6 +155,8 @@ trips = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # A customer's trips, newest first by (created_at, id), keyset-paged.
+    Index(None, "customer_id", "created_at", "id"),
 )
 
 
@@ -477,11 +479,12 @@ class TripRepository(Repository[Trip]):
     def get(self, trip_id: TripId) -> Trip | None:
         return self._get(trip_id)
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[Trip]:
-        return self._session.select_equal(
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[Trip]:
+        return self._session.page(
             self._mapper,
-            {"customer_id": customer_id},
-            lambda t: (t.starts_on, t.created_at, t.id.bytes),
+            [self._table.c.customer_id == customer_id],
+            lambda t: t.customer_id == customer_id,
+            page,
         )
 
 

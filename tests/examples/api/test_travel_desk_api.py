@@ -254,7 +254,8 @@ def test_staff_group_bookings_as_a_trip_the_customer_reads(
     removed = client.delete(f"{url}/bookings/{first['id']}", headers=staff_headers)
     assert removed.json()["booking_ids"] == [second["id"]]
     listed = client.get("/api/admin/trips", params={"customer_id": asha_id}, headers=staff_headers)
-    assert [t["id"] for t in listed.json()] == [trip["id"]]
+    assert [t["id"] for t in listed.json()["items"]] == [trip["id"]]
+    assert (listed.json()["next_cursor"], listed.json()["next"]) == (None, None)
     backwards = client.post(
         "/api/admin/trips",
         json={
@@ -269,10 +270,10 @@ def test_staff_group_bookings_as_a_trip_the_customer_reads(
     assert backwards.json()["errors"][0]["field"] == "ends_on"
 
     mine = client.get("/api/v1/customer/trips", headers=asha)
-    assert [t["name"] for t in mine.json()] == ["Himachal in spring"]
+    assert [t["name"] for t in mine.json()["items"]] == ["Himachal in spring"]
     assert client.get(f"/api/v1/customer/trips/{trip['id']}", headers=asha).status_code == 200
     assert client.get(f"/api/v1/customer/trips/{trip['id']}", headers=ravi).status_code == 404
-    assert client.get("/api/v1/customer/trips", headers=ravi).json() == []
+    assert client.get("/api/v1/customer/trips", headers=ravi).json()["items"] == []
     assert client.post("/api/admin/trips", json={}, headers=asha).status_code == 401
 
 
@@ -380,3 +381,46 @@ def test_leads_and_quotations_are_listed_in_pages_with_a_next_link(
     unknown = client.get("/api/admin/quotations", params={"status": "maybe"}, headers=staff_headers)
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "status"
+
+
+@STORES
+def test_trips_are_listed_newest_first_in_pages_with_a_next_link(
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    clock: FixedClock,
+) -> None:
+    asha = sign_in("+919876543210")
+    asha_id = _me(client, asha, "/api/v1/customer/auth/profile")
+    starts = clock.now().date() + timedelta(days=30)
+    made = []
+    for n in range(5):
+        body = {
+            "customer_id": asha_id,
+            "name": f"Trip {n}",
+            "starts_on": str(starts + timedelta(days=n)),
+            "ends_on": str(starts + timedelta(days=n + 2)),
+        }
+        answer = client.post("/api/admin/trips", json=body, headers=staff_headers)
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["id"])
+        clock.advance(minutes=1)
+
+    def walk(path: str, headers: dict[str, str], **params: str) -> list[str]:
+        page = client.get(path, params={**params, "limit": "2"}, headers=headers).json()
+        seen = [item["id"] for item in page["items"]]
+        while page["next"] is not None:
+            assert len(page["items"]) == 2
+            follow = client.get(page["next"], headers=headers)
+            assert follow.status_code == 200, follow.text
+            page = follow.json()
+            seen += [item["id"] for item in page["items"]]
+        assert page["next_cursor"] is None
+        return seen
+
+    newest_first = list(reversed(made))
+    assert walk("/api/admin/trips", staff_headers, customer_id=asha_id) == newest_first
+    assert walk("/api/v1/customer/trips", asha) == newest_first
+    bad = client.get("/api/v1/customer/trips", params={"cursor": "not-a-cursor"}, headers=asha)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "cursor"
