@@ -342,7 +342,8 @@ def _tell_story(
         console,
         "Products: "
         + ", ".join(
-            f"{p.code} ({p.kind.value})" for p in core.catalog.list_products(principal=admin)
+            f"{p.code} ({p.kind.value})"
+            for p in sorted(core.catalog.list_products(principal=admin), key=lambda p: p.code)
         ),
     )
     console.print(_slots_table(core.catalog.list_slots(principal=admin), codes))

@@ -505,7 +505,7 @@ class TestCatalog:
         renamed = core.catalog.update_product(lodge.id, name="Lakeside lodge", principal=admin)
         assert (renamed.name, renamed.kind) == ("Lakeside lodge", ProductKind.HOTEL)
         core.catalog.set_supplier_active(holiday.hotel.id, False, principal=admin)
-        assert core.catalog.search_products(principal=admin, kind="hotel") == []
+        assert list(core.catalog.search_products(principal=admin, kind="hotel")) == []
         assert [s.code for s in core.catalog.search_suppliers(principal=admin, text="jeep")] == [
             "JEEPS"
         ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from bookingcore import (
     AuthenticationError,
@@ -26,7 +26,8 @@ from bookingcore import (
 )
 from examples.api.deps import AnyPrincipal, Core, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.schemas import ActiveIn
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.schemas import ActiveIn, Paged
 from examples.api.schemas_travel import (
     ProductIn,
     ProductOut,
@@ -66,11 +67,20 @@ def _location(value: UUID | None) -> LocationId | None:
     responses=problem_responses(AuthenticationError),
 )
 def list_suppliers(
-    core: Core, staff: StaffPrincipal, q: Text = None, only_active: bool = False
-) -> list[SupplierOut]:
-    """Suppliers whose code, name or email holds ``q``, by code."""
-    found = core.catalog.search_suppliers(principal=staff, text=q, only_active=only_active)
-    return [SupplierOut.of(s) for s in found]
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    q: Text = None,
+    only_active: bool = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[SupplierOut]:
+    """Suppliers whose code, name or email holds ``q``, newest first, a page at a time
+    (follow ``next``)."""
+    page = core.catalog.search_suppliers(
+        page_request(limit, cursor), principal=staff, text=q, only_active=only_active
+    )
+    return paged(Paged[SupplierOut], request, page, SupplierOut.of)
 
 
 @router.post(
@@ -126,6 +136,7 @@ def set_supplier_active(
     responses=problem_responses(AuthenticationError),
 )
 def list_products(
+    request: Request,
     core: Core,
     staff: StaffPrincipal,
     kind: Annotated[str | None, Query(max_length=32, examples=["hotel"])] = None,
@@ -133,10 +144,13 @@ def list_products(
     supplier_id: UUID | None = None,
     q: Text = None,
     only_active: bool = False,
-) -> list[ProductOut]:
-    """Products matching every filter given, by code (deactivated ones too, unless
-    ``only_active``)."""
-    found = core.catalog.search_products(
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[ProductOut]:
+    """Products matching every filter given, newest first, a page at a time (follow
+    ``next``; deactivated ones too, unless ``only_active``)."""
+    page = core.catalog.search_products(
+        page_request(limit, cursor),
         principal=staff,
         kind=kind,
         location_id=_location(location_id),
@@ -144,7 +158,7 @@ def list_products(
         text=q,
         only_active=only_active,
     )
-    return [ProductOut.of(p) for p in found]
+    return paged(Paged[ProductOut], request, page, ProductOut.of)
 
 
 @router.post(
@@ -208,15 +222,23 @@ def set_product_active(
     responses=problem_responses(AuthenticationError, RateLimitedError),
 )
 def search_products(
+    request: Request,
     kind: Annotated[str, _KIND_PATH],
     core: Core,
     caller: AnyPrincipal,
     location_id: UUID | None = None,
     q: Text = None,
-) -> list[ProductOut]:
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[ProductOut]:
     """Seed 003's product search: active products of one kind (``flight``, ``hotel``,
-    ``activity`` ...) at a location, whose code, name or description holds ``q``."""
-    found = core.catalog.search_products(
-        principal=caller, kind=kind, location_id=_location(location_id), text=q
+    ``activity`` ...) at a location, whose code, name or description holds ``q``,
+    newest first, a page at a time (follow ``next``)."""
+    page = core.catalog.search_products(
+        page_request(limit, cursor),
+        principal=caller,
+        kind=kind,
+        location_id=_location(location_id),
+        text=q,
     )
-    return [ProductOut.of(p) for p in found]
+    return paged(Paged[ProductOut], request, page, ProductOut.of)

@@ -20,7 +20,14 @@ from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
-from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.catalog import (
+    Location,
+    Product,
+    ProductFilter,
+    ProductKind,
+    Supplier,
+    SupplierFilter,
+)
 from bookingcore.domain.certificates import (
     Certificate,
     CertificateFilter,
@@ -246,6 +253,7 @@ __all__ = [
     "Permission",
     "PriceBreakdown",
     "Product",
+    "ProductFilter",
     "ProductKind",
     "Quotation",
     "QuotationExpiredError",
@@ -269,6 +277,7 @@ __all__ = [
     "StatusCount",
     "StatusGroups",
     "Supplier",
+    "SupplierFilter",
     "TaxRates",
     "Traveler",
     "TravelerChanged",

@@ -19,7 +19,15 @@ import attrs
 from bookingcore.domain.values import EmailAddress, LocationId, PhoneNumber, ProductId, SupplierId
 from bookingcore.errors import ValidationError
 
-__all__ = ["Location", "Product", "ProductKind", "Supplier", "normalise_code"]
+__all__ = [
+    "Location",
+    "Product",
+    "ProductFilter",
+    "ProductKind",
+    "Supplier",
+    "SupplierFilter",
+    "normalise_code",
+]
 
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9_.\-]{0,49}")
 
@@ -109,3 +117,56 @@ class Product:
     #:
     #: .. versionadded:: 0.3
     location_id: LocationId | None = None
+
+
+def _holds(text: str | None, *fields: str | None) -> bool:
+    """Whether one of ``fields`` holds ``text``, case-insensitively (no text holds)."""
+    needle = (text or "").strip().casefold()
+    return not needle or any(needle in field.casefold() for field in fields if field)
+
+
+@attrs.frozen
+class SupplierFilter:
+    """Which suppliers to list. ``text`` is looked for, case-insensitively, in the
+    code, the name and the email, each on its own.
+
+    .. versionadded:: 0.3
+    """
+
+    text: str | None = None
+    only_active: bool = False
+
+    def matches(self, supplier: Supplier) -> bool:
+        """The reference semantics every adapter implements."""
+        email = supplier.email.value if supplier.email else None
+        return (not self.only_active or supplier.is_active) and _holds(
+            self.text, supplier.code, supplier.name, email
+        )
+
+
+@attrs.frozen
+class ProductFilter:
+    """Which products to list. Every field left ``None`` does not filter; ``text`` is
+    looked for, case-insensitively, in the code, the name and the description, each
+    on its own. With ``only_active``, a product of a deactivated supplier counts as
+    inactive.
+
+    .. versionadded:: 0.3
+    """
+
+    kind: ProductKind | None = None
+    location_id: LocationId | None = None
+    supplier_id: SupplierId | None = None
+    text: str | None = None
+    only_active: bool = False
+
+    def matches(self, product: Product, *, supplier_active: bool = True) -> bool:
+        """The reference semantics every adapter implements; ``supplier_active`` tells
+        whether the product's supplier (if any) is active."""
+        return (
+            (not self.only_active or (product.is_active and supplier_active))
+            and (self.kind is None or product.kind is self.kind)
+            and (self.location_id is None or product.location_id == self.location_id)
+            and (self.supplier_id is None or product.supplier_id == self.supplier_id)
+            and _holds(self.text, product.code, product.name, product.description)
+        )

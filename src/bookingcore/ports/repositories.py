@@ -21,7 +21,7 @@ from uuid import UUID
 from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.catalog import Location, Product, ProductFilter, Supplier, SupplierFilter
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
@@ -267,8 +267,13 @@ class ProductRepository(Protocol):
     def get_by_code(self, code: str) -> Product | None:
         """The product with this (normalised) code."""
 
-    def list(self, *, only_active: bool = False) -> Sequence[Product]:
-        """All products ordered by code."""
+    def list(self, query: ProductFilter, page: PageRequest) -> Page[Product]:
+        """Products matching ``query``, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A filter and a page in, a :class:`~bookingcore.domain.Page` out, newest first
+           (was every product by code).
+        """
 
 
 class SupplierRepository(Protocol):
@@ -286,8 +291,13 @@ class SupplierRepository(Protocol):
     def get_by_code(self, code: str) -> Supplier | None:
         """The supplier with this (normalised) code."""
 
-    def list(self, *, only_active: bool = False) -> Sequence[Supplier]:
-        """All suppliers ordered by code."""
+    def list(self, query: SupplierFilter, page: PageRequest) -> Page[Supplier]:
+        """Suppliers matching ``query``, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A filter and a page in, a :class:`~bookingcore.domain.Page` out, newest first
+           (was every supplier by code).
+        """
 
 
 class SlotRepository(Protocol):

@@ -17,10 +17,18 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, bounded_count, clean_text, require_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
-from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier, normalise_code
+from bookingcore.domain.catalog import (
+    Location,
+    Product,
+    ProductFilter,
+    ProductKind,
+    Supplier,
+    SupplierFilter,
+    normalise_code,
+)
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier, check_tiers
-from bookingcore.domain.queries import SlotFilter
+from bookingcore.domain.queries import Page, PageRequest, SlotFilter
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import (
     EmailAddress,
@@ -248,20 +256,33 @@ class CatalogService:
             return product
 
     def list_products(
-        self, *, principal: Principal, only_active: bool = False
-    ) -> Sequence[Product]:
-        """Products by code (reference data is public to every principal)."""
-        del principal  # every principal may read the catalogue
-        with self._ctx.uow_factory() as uow:
-            return uow.products.list(only_active=only_active)
+        self, page: PageRequest | None = None, *, principal: Principal, only_active: bool = False
+    ) -> Page[Product]:
+        """Products, newest first, a page at a time (pass the page's ``next_cursor``
+        for older ones); reference data is public to every principal.
+
+        Raises:
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every product by code).
+        """
+        return self.search_products(page, principal=principal, only_active=only_active)
 
     def list_suppliers(
-        self, *, principal: Principal, only_active: bool = False
-    ) -> Sequence[Supplier]:
-        """Suppliers by code."""
-        del principal
-        with self._ctx.uow_factory() as uow:
-            return uow.suppliers.list(only_active=only_active)
+        self, page: PageRequest | None = None, *, principal: Principal, only_active: bool = False
+    ) -> Page[Supplier]:
+        """Suppliers, newest first, a page at a time.
+
+        Raises:
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every supplier by code).
+        """
+        return self.search_suppliers(page, principal=principal, only_active=only_active)
 
     # ------------------------------------------------------------------ updates and search
 
@@ -413,6 +434,7 @@ class CatalogService:
 
     def search_products(
         self,
+        page: PageRequest | None = None,
         *,
         principal: Principal,
         kind: ProductKind | str | None = None,
@@ -420,16 +442,21 @@ class CatalogService:
         supplier_id: SupplierId | None = None,
         text: str | None = None,
         only_active: bool = True,
-    ) -> Sequence[Product]:
+    ) -> Page[Product]:
         """Products of ``kind`` at ``location_id`` from ``supplier_id`` whose code, name or
-        description holds ``text`` (case-insensitive), by code; active ones only by default.
+        description holds ``text`` (case-insensitive), newest first, a page at a time;
+        active ones only by default.
 
         A product whose supplier is deactivated counts as inactive.
 
         Raises:
-            ValidationError: on ``kind`` for an unknown kind.
+            ValidationError: on ``kind`` for an unknown kind; on ``text`` for a text
+                over 200 characters; on ``limit`` or ``cursor`` for a bad page.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every match by code).
         """
         del principal  # the catalogue is public to every principal
         wanted_kind = None
@@ -439,44 +466,42 @@ class CatalogService:
             except ValueError:
                 msg = f"{kind!r} is not one of {', '.join(ProductKind)}"
                 raise ValidationError.single("kind", msg, "invalid_choice") from None
-        needle = (clean_text(text, "text", max_length=200) or "").casefold()
+        query = ProductFilter(
+            kind=wanted_kind,
+            location_id=location_id,
+            supplier_id=supplier_id,
+            text=clean_text(text, "text", max_length=200),
+            only_active=only_active,
+        )
         with self._ctx.uow_factory() as uow:
-            inactive = {s.id for s in uow.suppliers.list() if not s.is_active}
-            found = []
-            for product in uow.products.list(only_active=only_active):
-                if only_active and product.supplier_id in inactive:
-                    continue
-                if wanted_kind is not None and product.kind is not wanted_kind:
-                    continue
-                if location_id is not None and product.location_id != location_id:
-                    continue
-                if supplier_id is not None and product.supplier_id != supplier_id:
-                    continue
-                haystack = " ".join((product.code, product.name, product.description or ""))
-                if needle and needle not in haystack.casefold():
-                    continue
-                found.append(product)
-            return found
+            return uow.products.list(query, page or PageRequest())
 
     def search_suppliers(
-        self, *, principal: Principal, text: str | None = None, only_active: bool = True
-    ) -> Sequence[Supplier]:
-        """Suppliers whose code, name or email holds ``text`` (case-insensitive), by code.
+        self,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+        text: str | None = None,
+        only_active: bool = True,
+    ) -> Page[Supplier]:
+        """Suppliers whose code, name or email holds ``text`` (case-insensitive), newest
+        first, a page at a time; active ones only by default.
+
+        Raises:
+            ValidationError: on ``text`` for a text over 200 characters; on ``limit``
+                or ``cursor`` for a bad page.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every match by code).
         """
         del principal
-        needle = (clean_text(text, "text", max_length=200) or "").casefold()
+        query = SupplierFilter(
+            text=clean_text(text, "text", max_length=200), only_active=only_active
+        )
         with self._ctx.uow_factory() as uow:
-            return [
-                supplier
-                for supplier in uow.suppliers.list(only_active=only_active)
-                if not needle
-                or needle
-                in " ".join(
-                    (supplier.code, supplier.name, supplier.email.value if supplier.email else "")
-                ).casefold()
-            ]
+            return uow.suppliers.list(query, page or PageRequest())
 
     # ------------------------------------------------------------------ slots
 

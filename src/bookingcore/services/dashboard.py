@@ -12,6 +12,7 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.catalog import SupplierFilter
 from bookingcore.domain.items import BookingItemStatus
 from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
@@ -106,7 +107,7 @@ class DashboardService:
                 BookingFilter(statuses=frozenset(_UNPAID)), PageRequest(limit=_LIMIT)
             ).items
             open_items: dict[BookingId, int] = {}
-            for supplier in uow.suppliers.list():
+            for supplier in every(lambda page: uow.suppliers.list(SupplierFilter(), page)):
                 for status in (BookingItemStatus.PENDING, BookingItemStatus.REJECTED):
                     for item in uow.booking_items.list_for_supplier(supplier.id, status):
                         open_items[item.booking_id] = open_items.get(item.booking_id, 0) + 1

@@ -45,6 +45,7 @@ from bookingcore.domain._validation import bounded_count
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
+from bookingcore.domain.catalog import ProductFilter
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.import_people import (
     CUSTOMER_COLUMNS,
@@ -104,6 +105,7 @@ from bookingcore.services._import_kinds import (
     RowWriter,
     TravelerRules,
 )
+from bookingcore.services._paging import every
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.travelers import TravelerService
 
@@ -923,7 +925,9 @@ class ImportService:
         with self._ctx.uow_factory() as uow:
             locations = {loc.code: loc.id for loc in uow.locations.list(only_active=True)}
             products: dict[str, ProductId] = {}
-            for product in uow.products.list(only_active=True):
+            active = ProductFilter(only_active=True)
+            listed = every(lambda page: uow.products.list(active, page))
+            for product in sorted(listed, key=lambda product: product.code):
                 products.setdefault(product.name.casefold(), product.id)
                 products[product.code] = product.id
             advisors = uow.staff.list(role=StaffRole.ADVISOR.value)

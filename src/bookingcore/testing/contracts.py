@@ -51,7 +51,13 @@ import pytest
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.catalog import Product, ProductKind, Supplier
+from bookingcore.domain.catalog import (
+    Product,
+    ProductFilter,
+    ProductKind,
+    Supplier,
+    SupplierFilter,
+)
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntryKind
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
@@ -706,20 +712,42 @@ class CatalogRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
 
-    @pytest.mark.parametrize("kind", ["locations", "products", "suppliers"])
-    def test_list_orders_by_code_and_can_skip_inactive(
-        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: str
+    def test_locations_list_by_code_and_can_skip_inactive(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        items = [make.location(code="C"), make.location(code="A", is_active=False)]
+        items.append(make.location(code="B"))
+        with uow_factory() as uow:
+            for item in items:
+                uow.locations.add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [i.code for i in uow.locations.list()] == ["A", "B", "C"]
+            assert [i.code for i in uow.locations.list(only_active=True)] == ["B", "C"]
+
+    @pytest.mark.parametrize(
+        ("kind", "everything", "active"),
+        [
+            ("products", ProductFilter(), ProductFilter(only_active=True)),
+            ("suppliers", SupplierFilter(), SupplierFilter(only_active=True)),
+        ],
+    )
+    def test_list_newest_first_and_can_skip_inactive(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: str, everything: Any, active: Any
     ) -> None:
         build = self._builders(make)[kind]
-        items = [build(code="C"), build(code="A", is_active=False), build(code="B")]
+        items = [
+            build(code=code, is_active=code != "A", created_at=T0 + timedelta(minutes=n))
+            for n, code in enumerate("CAB")
+        ]
         with uow_factory() as uow:
             for item in items:
                 getattr(uow, kind).add(item)
             uow.commit()
         with uow_factory() as uow:
             repo = getattr(uow, kind)
-            assert [i.code for i in repo.list()] == ["A", "B", "C"]
-            assert [i.code for i in repo.list(only_active=True)] == ["B", "C"]
+            assert [i.code for i in repo.list(everything, PageRequest())] == ["B", "A", "C"]
+            assert [i.code for i in repo.list(active, PageRequest())] == ["B", "C"]
 
     def test_changed_products_and_suppliers_are_saved_with_their_unit_of_work(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -761,8 +789,88 @@ class CatalogRepositoryContract(_Base):
             uow.commit()
         with uow_factory() as uow:
             assert (uow.suppliers.get(supplier.id), uow.products.get(product.id)) == changed
-            assert uow.suppliers.list(only_active=True) == []
-            assert uow.products.list(only_active=True) == []
+            assert list(uow.suppliers.list(SupplierFilter(only_active=True), PageRequest())) == []
+            assert list(uow.products.list(ProductFilter(only_active=True), PageRequest())) == []
+
+    def test_pages_walk_every_matching_supplier_and_product_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Suppliers and products list newest first a keyset page at a time; text is
+        found case-insensitively in any of the fields; a product of a deactivated
+        supplier is inactive.
+
+        .. versionadded:: 0.3
+        """
+        # Pairs share a creation time so the id must break ties.
+        suppliers = [
+            make.supplier(
+                name=("Lakeside Hotel", "Jeep Safaris")[n % 2],
+                is_active=n != 3,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(6)
+        ]
+        location = make.location()
+        products = [
+            make.product(
+                name=("Rafting on the Indus", "Lake LODGE stay")[n % 2],
+                kind=(ProductKind.ACTIVITY, ProductKind.HOTEL)[n % 2],
+                supplier_id=suppliers[n % 6].id if n % 4 else None,
+                location_id=location.id if n % 3 == 0 else None,
+                is_active=n != 7,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            for supplier in suppliers:
+                uow.suppliers.add(supplier)
+            for product in products:
+                uow.products.add(product)
+            uow.commit()
+        inactive = {s.id for s in suppliers if not s.is_active}
+
+        def newest(found: Iterable[Any]) -> list[UUID]:
+            ordered = sorted(found, key=lambda e: (e.created_at, e.id.bytes), reverse=True)
+            return [e.id for e in ordered]
+
+        supplier_queries = [
+            SupplierFilter(),
+            SupplierFilter(only_active=True),
+            SupplierFilter(text="jeep"),
+            SupplierFilter(text="SUP", only_active=True),
+        ]
+        for squery in supplier_queries:
+            expected = newest(s for s in suppliers if squery.matches(s))
+            assert expected, squery
+            for limit in (1, 2, 4):
+                with uow_factory() as uow:
+                    seen = walk_pages(partial(uow.suppliers.list, squery), limit=limit)
+                assert [s.id for s in seen] == expected, (squery, limit)
+        product_queries = [
+            ProductFilter(),
+            ProductFilter(only_active=True),
+            ProductFilter(kind=ProductKind.HOTEL, text="lodge"),
+            ProductFilter(location_id=location.id, only_active=True),
+            ProductFilter(supplier_id=suppliers[1].id),
+            ProductFilter(text="INDUS", only_active=True),
+        ]
+        for pquery in product_queries:
+            expected = newest(
+                p
+                for p in products
+                if pquery.matches(p, supplier_active=p.supplier_id not in inactive)
+            )
+            assert expected, pquery
+            for limit in (1, 2, 5):
+                with uow_factory() as uow:
+                    seen = walk_pages(partial(uow.products.list, pquery), limit=limit)
+                assert [p.id for p in seen] == expected, (pquery, limit)
+        with uow_factory() as uow:
+            active = uow.products.list(ProductFilter(only_active=True), PageRequest(limit=200))
+            assert not {p.supplier_id for p in active} & inactive
+            assert all(p.is_active for p in active)
 
 
 class SlotRepositoryContract(_Base):

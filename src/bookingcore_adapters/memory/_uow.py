@@ -13,7 +13,7 @@ from uuid import UUID
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.catalog import Location, Product, Supplier
+from bookingcore.domain.catalog import Location, Product, ProductFilter, Supplier, SupplierFilter
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
@@ -120,9 +120,9 @@ class MemoryUnitOfWork:
         self._read_only = False
         self.customers = _CustomerRepository(self, "customers")
         self.travelers = _TravelerRepository(self, "travelers")
-        self.locations = _CodedRepository[Location, LocationId](self, "locations")
-        self.products = _CodedRepository[Product, ProductId](self, "products")
-        self.suppliers = _CodedRepository[Supplier, SupplierId](self, "suppliers")
+        self.locations = _LocationRepository(self, "locations")
+        self.products = _ProductRepository(self, "products")
+        self.suppliers = _SupplierRepository(self, "suppliers")
         self.slots = _SlotRepository(self, "slots")
         self.bookings = _BookingRepository(self, "bookings")
         self.partners = _PartnerRepository(self, "partners")
@@ -442,9 +442,26 @@ class _CodedRepository(_Repository[E], Generic[E, I]):
         found: E | None = self._uow._find_unique(self._table, "code", code.strip().upper())
         return found
 
-    def list(self, *, only_active: bool = False) -> Sequence[E]:
+
+class _LocationRepository(_CodedRepository[Location, LocationId]):
+    def list(self, *, only_active: bool = False) -> Sequence[Location]:
         return self._uow._select(
             self._table, lambda r: r.is_active or not only_active, lambda r: r.code
+        )
+
+
+class _SupplierRepository(_CodedRepository[Supplier, SupplierId]):
+    def list(self, query: SupplierFilter, page: PageRequest) -> Page[Supplier]:
+        return self._uow._page(self._table, query.matches, page)
+
+
+class _ProductRepository(_CodedRepository[Product, ProductId]):
+    def list(self, query: ProductFilter, page: PageRequest) -> Page[Product]:
+        inactive = {s.id for s in self._uow._rows("suppliers") if not s.is_active}
+        return self._uow._page(
+            self._table,
+            lambda p: query.matches(p, supplier_active=p.supplier_id not in inactive),
+            page,
         )
 
 

@@ -31,9 +31,18 @@ from sqlalchemy import (
     select,
 )
 
-from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
+from bookingcore.domain.catalog import (
+    Location,
+    Product,
+    ProductFilter,
+    ProductKind,
+    Supplier,
+    SupplierFilter,
+)
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import (
+    Page,
+    PageRequest,
     SlotFilter,
 )
 from bookingcore.domain.slots import Slot
@@ -43,6 +52,7 @@ from bookingcore.domain.values import (
     Money,
     ProductId,
     SlotId,
+    SupplierId,
 )
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
 from bookingcore_adapters.sql._mapper import (
@@ -74,7 +84,10 @@ __all__ = [
     "SLOTS",
     "SUPPLIERS",
     "CodedRepository",
+    "LocationRepository",
+    "ProductRepository",
     "SlotRepository",
+    "SupplierRepository",
     "locations",
     "products",
     "slot_where",
@@ -111,6 +124,8 @@ suppliers = Table(
     Column("phone", PHONE),
     Column("is_active", Boolean(), nullable=False),
     when("created_at"),
+    # Listed newest first by (created_at, id), keyset-paged.
+    Index(None, "created_at", "id"),
 )
 
 
@@ -127,6 +142,8 @@ products = Table(
     when("created_at"),
     # travel (revision 0012): where the product is delivered.
     ref("location_id", "locations.id", index=True),
+    # Listed newest first by (created_at, id), keyset-paged.
+    Index(None, "created_at", "id"),
 )
 
 
@@ -347,15 +364,59 @@ class CodedRepository(Repository[E], Generic[E, I]):
         clean = code.strip().upper()
         return self._session.find_unique(self._mapper, "code", clean, lambda e: e.code)  # type: ignore[attr-defined]
 
-    def list(self, *, only_active: bool = False) -> Sequence[E]:
+
+class LocationRepository(CodedRepository[Location, LocationId]):
+    """:class:`~bookingcore.ports.LocationRepository` in SQL."""
+
+    def list(self, *, only_active: bool = False) -> Sequence[Location]:
         c = self._table.c
         return self._session.select(
             self._mapper,
             [c.is_active.is_(True)] if only_active else [],
-            lambda e: e.is_active or not only_active,  # type: ignore[attr-defined]
-            lambda e: e.code,  # type: ignore[attr-defined]
+            lambda e: e.is_active or not only_active,
+            lambda e: e.code,
             order_by=[self._session.ordered_text(c.code)],
         )
+
+
+class SupplierRepository(CodedRepository[Supplier, SupplierId]):
+    """:class:`~bookingcore.ports.SupplierRepository` in SQL."""
+
+    def list(self, query: SupplierFilter, page: PageRequest) -> Page[Supplier]:
+        c = self._table.c
+        where: list[ColumnElement[bool]] = []
+        if query.only_active:
+            where.append(c.is_active.is_(True))
+        text = self._session.search.contains(query.text, [c.code, c.name, c.email])
+        if text is not None:
+            where.append(text)
+        return self._session.page(self._mapper, where, query.matches, page)
+
+
+class ProductRepository(CodedRepository[Product, ProductId]):
+    """:class:`~bookingcore.ports.ProductRepository` in SQL."""
+
+    def list(self, query: ProductFilter, page: PageRequest) -> Page[Product]:
+        c = self._table.c
+        where: list[ColumnElement[bool]] = []
+        if query.only_active:
+            active = select(suppliers.c.id).where(suppliers.c.is_active.is_(True))
+            where += [
+                c.is_active.is_(True),
+                or_(c.supplier_id.is_(None), c.supplier_id.in_(active)),
+            ]
+        if query.kind is not None:
+            where.append(c.kind == query.kind.value)
+        if query.location_id is not None:
+            where.append(c.location_id == query.location_id)
+        if query.supplier_id is not None:
+            where.append(c.supplier_id == query.supplier_id)
+        text = self._session.search.contains(query.text, [c.code, c.name, c.description])
+        if text is not None:
+            where.append(text)
+        # Rows this unit of work already holds are checked in Python without their
+        # supplier: a catalogue read holds none but those this query loads.
+        return self._session.page(self._mapper, where, query.matches, page)
 
 
 class SlotRepository(Repository[Slot]):

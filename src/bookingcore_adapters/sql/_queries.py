@@ -103,6 +103,16 @@ class TextSearch:
         # no regular expression operators, so they need no escaping.
         return column.regexp_match(r"\D*".join(digits))
 
+    def contains(
+        self, query: str | None, columns: Iterable[ColumnElement[Any]]
+    ) -> ColumnElement[bool] | None:
+        """One of ``columns`` holds ``query`` case-insensitively (no digit matching),
+        or ``None`` when it matches everything."""
+        needle = (query or "").strip().casefold()
+        if not needle:
+            return None
+        return or_(*(self._fold(column).contains(needle, autoescape=True) for column in columns))
+
     def matches(
         self, query: str | None, columns: Iterable[ColumnElement[Any]]
     ) -> ColumnElement[bool] | None:

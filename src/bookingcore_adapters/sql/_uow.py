@@ -10,8 +10,6 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from bookingcore.domain.catalog import Location, Product, Supplier
-from bookingcore.domain.values import LocationId, ProductId, SupplierId
 from bookingcore_adapters.sql import _bookings as bookings
 from bookingcore_adapters.sql import _catalog as catalog
 from bookingcore_adapters.sql import _certificates as certificates
@@ -106,9 +104,9 @@ class SqlUnitOfWork:
         session = self._session = Session(store, MAPPERS)
         self.customers = customers.CustomerRepository(session, customers.CUSTOMERS)
         self.travelers = customers.TravelerRepository(session, customers.TRAVELERS)
-        self.locations = catalog.CodedRepository[Location, LocationId](session, catalog.LOCATIONS)
-        self.products = catalog.CodedRepository[Product, ProductId](session, catalog.PRODUCTS)
-        self.suppliers = catalog.CodedRepository[Supplier, SupplierId](session, catalog.SUPPLIERS)
+        self.locations = catalog.LocationRepository(session, catalog.LOCATIONS)
+        self.products = catalog.ProductRepository(session, catalog.PRODUCTS)
+        self.suppliers = catalog.SupplierRepository(session, catalog.SUPPLIERS)
         self.slots = catalog.SlotRepository(session, catalog.SLOTS)
         self.bookings = bookings.BookingRepository(session, bookings.BOOKINGS)
         self.booking_items = bookings.BookingItemRepository(session, bookings.BOOKING_ITEMS)

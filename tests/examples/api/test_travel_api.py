@@ -73,9 +73,8 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
         headers=staff_headers,
     )
     assert room.status_code == 201, room.text
-    assert [p["code"] for p in client.get("/api/admin/products", headers=staff_headers).json()] == [
-        "LK-DBL"
-    ]
+    listed = client.get("/api/admin/products", headers=staff_headers).json()
+    assert ([p["code"] for p in listed["items"]], listed["next"]) == (["LK-DBL"], None)
 
     asha = sign_in("+919876543210")
     lead = client.post(
