@@ -210,6 +210,25 @@ class TravelerDetails:
     emergency_contact_phone: str | None = None
     special_requirements: str | None = None
 
+    @classmethod
+    def of(cls, person: Traveler | _CleanTraveler) -> TravelerDetails:
+        """The details of a stored traveler (or of validated details) written out again:
+        phones in E.164, the gender by its name; ``validated`` gives the same back."""
+        return cls(
+            name=person.name,
+            age=person.age,
+            birth_date=person.birth_date,
+            gender=None if person.gender is None else person.gender.value,
+            phone=None if person.phone is None else person.phone.e164,
+            emergency_contact_name=person.emergency_contact_name,
+            emergency_contact_phone=(
+                None
+                if person.emergency_contact_phone is None
+                else person.emergency_contact_phone.e164
+            ),
+            special_requirements=person.special_requirements,
+        )
+
     def validated(self, *, region: str | None, today: date) -> _CleanTraveler:
         """Return the cleaned fields, or raise one error naming every bad field.
 

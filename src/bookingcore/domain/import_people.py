@@ -419,20 +419,7 @@ class TravelerRowValidator(_PeopleValidator):
             return problems
         if problems:
             return problems
-        checked = TravelerDetails(
-            name=clean.name,
-            age=clean.age,
-            birth_date=clean.birth_date,
-            gender=None if clean.gender is None else clean.gender.value,
-            phone=None if clean.phone is None else clean.phone.e164,
-            emergency_contact_name=clean.emergency_contact_name,
-            emergency_contact_phone=(
-                None
-                if clean.emergency_contact_phone is None
-                else clean.emergency_contact_phone.e164
-            ),
-            special_requirements=clean.special_requirements,
-        )
+        checked = TravelerDetails.of(clean)
         return TravelerRow(row.number, row.values, phone, email, checked, external_id)
 
     def _needs(self, row: SourceRow) -> str | None:

@@ -401,20 +401,7 @@ def _same_traveler(saved: Sequence[Traveler], details: TravelerDetails) -> Trave
 def _filled(traveler: Traveler, details: TravelerDetails) -> TravelerDetails | None:
     """``traveler``'s details with the fields it lacks taken from ``details``; ``None``
     when ``details`` fill in nothing (stored values always win)."""
-    stored = TravelerDetails(
-        name=traveler.name,
-        age=traveler.age,
-        birth_date=traveler.birth_date,
-        gender=None if traveler.gender is None else traveler.gender.value,
-        phone=None if traveler.phone is None else traveler.phone.e164,
-        emergency_contact_name=traveler.emergency_contact_name,
-        emergency_contact_phone=(
-            None
-            if traveler.emergency_contact_phone is None
-            else traveler.emergency_contact_phone.e164
-        ),
-        special_requirements=traveler.special_requirements,
-    )
+    stored = TravelerDetails.of(traveler)
     blanks = {
         name: getattr(details, name)
         for name in (a.name for a in attrs.fields(TravelerDetails))
