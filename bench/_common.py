@@ -18,6 +18,7 @@ every check passed, 1 when one failed or the bench could not run
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing
@@ -339,6 +340,36 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     started = time.perf_counter()
     result = call()
     return result, (time.perf_counter() - started) * 1000
+
+
+#: The shortest timed sample :func:`calls_per_sample` aims at, in seconds: a call of a
+#: fraction of a millisecond timed alone measures the clock and the scheduler.
+MIN_SAMPLE_SECONDS = 0.1
+
+
+def calls_per_sample(*sides: Callable[[], object], at_least: float = MIN_SAMPLE_SECONDS) -> int:
+    """How many calls in a row one timed run of each side makes: the same number for all.
+
+    As ``timeit``'s autorange: 1, 2, 5, 10, 20, 50, ... calls, until the slowest
+    side's run lasts at least ``at_least`` seconds. Run the sides once before
+    (a first call compiles and prepares), and skip this for sides whose single
+    call already lasts that long.
+    """
+    for exponent in itertools.count():
+        for first in (1, 2, 5):
+            number = first * 10**exponent
+            if max(time_calls(side, number)[1] * number for side in sides) >= at_least:
+                return number
+    raise AssertionError  # pragma: no cover - itertools.count() does not end
+
+
+def time_calls(call: Callable[[], T], number: int) -> tuple[T, float]:
+    """``call()`` run ``number`` times in a row: its last result and the seconds per call."""
+    started = time.perf_counter()
+    for _ in range(number - 1):
+        call()
+    result = call()
+    return result, (time.perf_counter() - started) / number
 
 
 def percentile(values: Sequence[float], percent: int) -> float:

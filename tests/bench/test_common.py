@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -77,3 +78,38 @@ class TestRunBench:
 def test_a_ratio_without_a_baseline_is_not_a_number(common: ModuleType) -> None:
     assert common.ratio(3.0, 2.0) == 1.5
     assert math.isnan(common.ratio(3.0, 0.0))
+
+
+class TestCallsPerSample:
+    """Fast calls are timed many in a row, the same number on every side (a fake clock)."""
+
+    @pytest.fixture
+    def clock(self, common: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+        now = [0.0]
+        monkeypatch.setattr(common.time, "perf_counter", lambda: now[0])
+        return now
+
+    def test_the_slowest_side_decides_how_many_calls_make_a_run(
+        self, common: ModuleType, clock: list[float]
+    ) -> None:
+        def side(seconds: float) -> Callable[[], None]:
+            def call() -> None:
+                clock[0] += seconds
+
+            return call
+
+        # 0.3 ms and 1.5 ms a call: 50 calls of the slower last 75 ms, 100 last 150 ms
+        assert common.calls_per_sample(side(0.0003), side(0.0015), at_least=0.1) == 100
+        assert common.calls_per_sample(side(0.0003), at_least=0.1) == 500
+        assert common.calls_per_sample(side(0.2), at_least=0.1) == 1
+
+    def test_time_calls_gives_the_last_result_and_the_time_per_call(
+        self, common: ModuleType, clock: list[float]
+    ) -> None:
+        results = iter(range(10))
+
+        def call() -> int:
+            clock[0] += 0.002
+            return next(results)
+
+        assert common.time_calls(call, 4) == (3, pytest.approx(0.002))
