@@ -199,10 +199,11 @@ class Session:
             raise RuntimeError(msg)
 
     def _forget(self) -> None:
-        names = [mapper.entity for mapper in self._mappers]
-        self._tracked = {name: {} for name in names}
-        self._snapshots = {name: {} for name in names}
-        self._added = {name: {} for name in names}
+        # Each entity's map is made when first used: a unit of work touches a few of
+        # the thirty-odd entities, and forgets three times (made, opened, closed).
+        self._tracked = defaultdict(dict)
+        self._snapshots = defaultdict(dict)
+        self._added = defaultdict(dict)
 
     def _begin(self, *, write_lock: bool = False) -> Connection:
         """The connection, inside a transaction (begun now if none is open)."""
@@ -374,9 +375,12 @@ class Session:
     def _changes(self) -> list[d.Write]:
         writes: list[d.Write] = []
         for mapper in self._mappers:
+            tracked = self._tracked.get(mapper.entity)
+            if not tracked:
+                continue
             added = self._added[mapper.entity]
             snapshots = self._snapshots[mapper.entity]
-            for ident, entity in self._tracked[mapper.entity].items():
+            for ident, entity in tracked.items():
                 row, children = mapper.dump(entity), mapper.dump_children(entity)
                 before = None if ident in added else snapshots[ident]
                 if before is None or before != (row, children):
