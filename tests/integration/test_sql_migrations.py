@@ -305,3 +305,34 @@ def test_outbox_pages_keep_room_for_the_updates_of_each_message(pg_store: SqlSto
     assert _outbox_options(engine) == ["fillfactor=70"]
     migrations.downgrade(engine, "0017")
     assert _outbox_options(engine) is None
+
+
+def _period_statistics(engine: Engine) -> dict[str, str]:
+    """The bookings' statistics objects: name -> the expression they describe, as deparsed."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            text(
+                "SELECT stxname, (pg_get_statisticsobjdef_expressions(oid))[1]"
+                " FROM pg_statistic_ext WHERE stxrelid = 'bookings'::regclass"
+            )
+        )
+        return {str(name): str(expression) for name, expression in found}
+
+
+@pytest.mark.postgres
+def test_the_periods_reports_group_bookings_by_have_statistics(pg_store: SqlStore) -> None:
+    """From ``create_schema`` and from revision 0025, the same; gone on a downgrade."""
+    engine = pg_store.engine
+    created = _period_statistics(engine)
+    assert set(created) == {
+        "st_bookings_created_day",
+        "st_bookings_created_month",
+        "st_bookings_starts_month",
+    }
+    starts_month = created["st_bookings_starts_month"]
+    assert "date_trunc('month'::text, timezone('UTC'::text, starts_at))" in starts_month
+    metadata.drop_all(engine)
+    migrations.upgrade(engine)
+    assert _period_statistics(engine) == created
+    migrations.downgrade(engine, "0024")
+    assert _period_statistics(engine) == {}

@@ -180,6 +180,8 @@ def total(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(column), ZERO)
 
 
+_PERIODS = ("day", "month")
+
 #: Amounts are summed as whole ten-thousandths on SQLite, which keeps decimals as text
 #: and would otherwise add them as binary floats; the columns hold four decimals.
 _AMOUNT_UNITS = 10_000
@@ -191,9 +193,19 @@ def utc_period(column: ColumnElement[datetime], period: str, dialect: str) -> Co
     PostgreSQL truncates the UTC wall time and gives a ``date``; SQLite, which
     stores UTC timestamps as fixed-width text, gives its ``YYYY-MM-DD`` prefix.
     :func:`read_period` turns either into a :class:`~datetime.date`.
+
+    On PostgreSQL the period and the zone are written into the SQL, not bound:
+    the expression is then the one the statistics on the bookings' periods
+    describe (the bookings' ``PERIOD_STATISTICS``), so the planner knows how
+    few groups it makes, and a prepared statement's generic plan groups the
+    same way.
     """
     if dialect == "postgresql":
-        return cast(func.date_trunc(period, func.timezone("UTC", column)), Date)
+        if period not in _PERIODS:
+            msg = f"no period {period!r}"
+            raise ValueError(msg)
+        zoned = func.timezone(literal_column("'UTC'"), column)
+        return cast(func.date_trunc(literal_column(f"'{period}'"), zoned), Date)
     if period == "day":
         return func.substr(column, 1, 10)
     return func.substr(column, 1, 7).concat("-01")
