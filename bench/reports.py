@@ -4,8 +4,9 @@ The bench loads (not timed) ``--rows`` bookings (1 000 000) into a schema of its
 own with the booking-queries bench's generator and its ``COPY`` loader, so both
 benches read the same data. For each report it times ``core.reports.<report>``
 against one hand-written psycopg query giving the same figures, checks that
-both give the same figures, and prints each side's median and their ratio
-(hand-written time / library time; the target is at least 0.8). From the
+both give the same figures, and prints each side's median time per call (a
+fast report timed over runs of many calls) and their ratio (hand-written time /
+library time; the target is at least 0.8). From the
 repository root::
 
     .venv/bin/python bench/reports.py                 # 1 000 000 bookings; ~3 min
