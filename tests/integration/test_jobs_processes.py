@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -277,8 +278,20 @@ def test_apps_and_two_workers_relay_expire_and_deliver_everything_through_a_sigk
                 snapshots.append([tuple(row) for row in connection.execute(CAPACITY)])
             return False
 
+        # Capacity is sampled all along, also while the replacement worker starts (on a
+        # loaded machine the apps may finish before it is ready).
+        sampling = threading.Event()
+
+        def keep_sampling() -> None:
+            while not sampling.wait(0.05):
+                sample()
+
+        sampler = threading.Thread(target=keep_sampling, daemon=True)
+        sampler.start()
+        stack.callback(sampler.join)
+        stack.callback(sampling.set)
+
         def published_by(worker: str) -> bool:
-            sample()
             return count("SELECT count(*) FROM relay_published WHERE worker = :w", w=worker) > 0
 
         _wait_for(lambda: published_by("w1"), "the first worker relayed something")
@@ -287,7 +300,6 @@ def test_apps_and_two_workers_relay_expire_and_deliver_everything_through_a_sigk
         workers["w1b"] = _start(postgres_url, jobs_schema, "worker", "--name=w1b")
         _wait_ready(workers["w1b"])
         while any(process.poll() is None for process in processes):
-            sample()
             time.sleep(0.1)
         summaries = []
         for process in processes:
@@ -308,6 +320,8 @@ def test_apps_and_two_workers_relay_expire_and_deliver_everything_through_a_sigk
             )
 
         _wait_for(settled, "every event was published, every offer ended, every webhook settled")
+        sampling.set()
+        sampler.join()
         with engine.connect() as connection:
             outbox = set(connection.execute(text("SELECT event_id FROM outbox")).scalars())
             applied = list(connection.execute(text("SELECT event_id FROM relay_applied")).scalars())
