@@ -177,20 +177,57 @@ __all__ = [
     "WaitlistRepositoryContract",
     "WebhookDeliveryRepositoryContract",
     "WebhookInboxRepositoryContract",
+    "assert_pages_walk",
 ]
 
 E = TypeVar("E")
 
 
 def walk_pages(fetch: Callable[[PageRequest], Page[Any]], limit: int) -> list[Any]:
-    """Follow ``next_cursor`` from the first page to the last; return every item."""
+    """Follow ``next_cursor`` from the first page to the last; return every item.
+
+    Every page must hold at most ``limit`` items.
+    """
     items: list[Any] = []
-    page = fetch(PageRequest(limit=limit))
-    items.extend(page.items)
-    while page.next_cursor is not None:
-        page = fetch(PageRequest(limit=limit, cursor=page.next_cursor))
+    cursor: str | None = None
+    while True:
+        page = fetch(PageRequest(limit=limit, cursor=cursor))
+        assert len(page.items) <= limit, (len(page.items), limit)
         items.extend(page.items)
-    return items
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor
+
+
+def assert_pages_walk(
+    uow_factory: UnitOfWorkFactory,
+    fetch: Callable[[UnitOfWork, PageRequest], Page[Any]],
+    expected: Iterable[Any],
+    *,
+    limits: Iterable[int] = (1, 2, 5),
+    label: object = None,
+) -> None:
+    """Assert a keyset-paged list answers ``expected``, newest first, at every page size.
+
+    For each of ``limits``, one unit of work follows ``next_cursor`` from the
+    first page of ``fetch(uow, page)`` to the last (:func:`walk_pages`): every
+    expected item comes exactly once (none missing, none twice, nothing else),
+    newest first by ``(created_at, id)``. A page as long as the whole list
+    answers it in one go, with no next cursor. ``label`` names the case in a
+    failure.
+
+    .. versionadded:: 0.3
+    """
+    wanted = sorted(expected, key=lambda e: (e.created_at, e.id.bytes), reverse=True)
+    ids = [e.id for e in wanted]
+    for limit in limits:
+        with uow_factory() as uow:
+            seen = walk_pages(partial(fetch, uow), limit=limit)
+        assert [e.id for e in seen] == ids, (label, limit)
+    if wanted:
+        with uow_factory() as uow:
+            whole = fetch(uow, PageRequest(limit=len(wanted)))
+        assert ([e.id for e in whole.items], whole.next_cursor) == (ids, None), label
 
 
 class _Base:
@@ -622,11 +659,9 @@ class CustomerRepositoryContract(_Base):
             for customer in customers:
                 uow.customers.add(customer)
             uow.commit()
-        with uow_factory() as uow:
-            seen = walk_pages(lambda page: uow.customers.list(CustomerFilter(), page), limit=3)
-        assert sorted(c.id for c in seen) == sorted(c.id for c in customers)
-        keys = [(c.created_at, c.id.bytes) for c in seen]
-        assert keys == sorted(keys, reverse=True)
+        assert_pages_walk(
+            uow_factory, lambda uow, page: uow.customers.list(CustomerFilter(), page), customers
+        )
 
 
 class TravelerRepositoryContract(_Base):
@@ -831,23 +866,37 @@ class CatalogRepositoryContract(_Base):
             uow.commit()
         inactive = {s.id for s in suppliers if not s.is_active}
 
-        def newest(found: Iterable[Any]) -> list[UUID]:
-            ordered = sorted(found, key=lambda e: (e.created_at, e.id.bytes), reverse=True)
-            return [e.id for e in ordered]
-
         supplier_queries = [
             SupplierFilter(),
             SupplierFilter(only_active=True),
             SupplierFilter(text="jeep"),
             SupplierFilter(text="SUP", only_active=True),
         ]
+
+        def suppliers_walk(query: SupplierFilter) -> None:
+            expected = [s for s in suppliers if query.matches(s)]
+            assert expected, query
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.suppliers.list(query, page),
+                expected,
+                limits=(1, 2, 4),
+                label=query,
+            )
+
+        def products_walk(query: ProductFilter) -> None:
+            expected = [
+                p
+                for p in products
+                if query.matches(p, supplier_active=p.supplier_id not in inactive)
+            ]
+            assert expected, query
+            assert_pages_walk(
+                uow_factory, lambda uow, page: uow.products.list(query, page), expected, label=query
+            )
+
         for squery in supplier_queries:
-            expected = newest(s for s in suppliers if squery.matches(s))
-            assert expected, squery
-            for limit in (1, 2, 4):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.suppliers.list, squery), limit=limit)
-                assert [s.id for s in seen] == expected, (squery, limit)
+            suppliers_walk(squery)
         product_queries = [
             ProductFilter(),
             ProductFilter(only_active=True),
@@ -857,16 +906,7 @@ class CatalogRepositoryContract(_Base):
             ProductFilter(text="INDUS", only_active=True),
         ]
         for pquery in product_queries:
-            expected = newest(
-                p
-                for p in products
-                if pquery.matches(p, supplier_active=p.supplier_id not in inactive)
-            )
-            assert expected, pquery
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.products.list, pquery), limit=limit)
-                assert [p.id for p in seen] == expected, (pquery, limit)
+            products_walk(pquery)
         with uow_factory() as uow:
             active = uow.products.list(ProductFilter(only_active=True), PageRequest(limit=200))
             assert not {p.supplier_id for p in active} & inactive
@@ -1099,13 +1139,12 @@ class BookingRepositoryContract(_Base):
             for booking in bookings:
                 uow.bookings.add(booking)
             uow.commit()
-        with uow_factory() as uow:
-            seen: list[Booking] = walk_pages(
-                lambda page: uow.bookings.list(BookingFilter(), page), limit=4
-            )
-        assert sorted(b.id for b in seen) == sorted(b.id for b in bookings)
-        keys = [(b.created_at, b.id.bytes) for b in seen]
-        assert keys == sorted(keys, reverse=True)
+        assert_pages_walk(
+            uow_factory,
+            lambda uow, page: uow.bookings.list(BookingFilter(), page),
+            bookings,
+            limits=(1, 4),
+        )
 
 
 class PartnerRepositoryContract(_Base):
@@ -1910,19 +1949,21 @@ class BookingGroupRepositoryContract(_Base):
                 uow.groups.add(item)
             uow.commit()
 
-        def ids(**filters: Any) -> list[UUID]:
-            with uow_factory() as uow:
-                found = walk_pages(lambda page: uow.groups.list(page, **filters), limit=3)
-            return [g.id for g in found]
+        def walks(expected: list[BookingGroup], **filters: Any) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.groups.list(page, **filters),
+                expected,
+                limits=(1, 3),
+                label=filters,
+            )
 
-        everyone = [*groups, corporate, closed, theirs]
-        newest_first = sorted(everyone, key=lambda g: (g.created_at, g.id.bytes), reverse=True)
-        assert ids() == [g.id for g in newest_first]
-        assert set(ids(status=BookingGroupStatus.CLOSED)) == {closed.id}
-        assert set(ids(customer_id=organizer.id)) == {g.id for g in (*groups, closed)}
-        assert set(ids(customer_id=company.id)) == {corporate.id}
-        assert set(ids(customer_id=other.id)) == {corporate.id, theirs.id}
-        assert ids(customer_id=other.id, status=BookingGroupStatus.CANCELLED) == []
+        walks([*groups, corporate, closed, theirs])
+        walks([closed], status=BookingGroupStatus.CLOSED)
+        walks([*groups, closed], customer_id=organizer.id)
+        walks([corporate], customer_id=company.id)
+        walks([corporate, theirs], customer_id=other.id)
+        walks([], customer_id=other.id, status=BookingGroupStatus.CANCELLED)
         with uow_factory() as uow:
             added = make.group(company.id, created_at=T0 + timedelta(days=1))
             uow.groups.add(added)
@@ -3294,15 +3335,12 @@ class WebhookDeliveryRepositoryContract(_Base):
             for delivery in (*mine, dead, other):
                 uow.webhook_deliveries.add(delivery)
             uow.commit()
+        assert_pages_walk(
+            uow_factory,
+            lambda uow, page: uow.webhook_deliveries.list(page, partner_id=ours.id),
+            [*mine, dead],
+        )
         with uow_factory() as uow:
-            first = uow.webhook_deliveries.list(PageRequest(limit=2), partner_id=ours.id)
-            assert [d.id for d in first.items] == [mine[2].id, mine[1].id]
-            assert first.next_cursor is not None
-            rest = uow.webhook_deliveries.list(
-                PageRequest(limit=5, cursor=first.next_cursor), partner_id=ours.id
-            )
-            assert [d.id for d in rest.items] == [mine[0].id, dead.id]
-            assert rest.next_cursor is None
             only_dead = uow.webhook_deliveries.list(
                 PageRequest(), status=WebhookDeliveryStatus.DEAD
             )
@@ -3415,8 +3453,8 @@ class ImportRepositoryContract(_Base):
                 uow.imports.add(job)
             uow.commit()
         newest_first = sorted(jobs, key=lambda j: j.created_at, reverse=True)
+        assert_pages_walk(uow_factory, lambda uow, page: uow.imports.list(page), jobs)
         with uow_factory() as uow:
-            assert walk_pages(uow.imports.list, limit=2) == newest_first
             assert list(uow.imports.list(PageRequest(limit=10)).items) == newest_first
 
     def test_failed_rows_are_kept_per_job_in_row_order(
@@ -3748,21 +3786,16 @@ class LeadRepositoryContract(_Base):
             LeadFilter(partner_id=agency.id),
             LeadFilter(customer_id=ravi.id, status=LeadStatus.LOST),
         ]
-        for query in queries:
-            expected = sorted(
-                (lead for lead in leads if query.matches(lead)),
-                key=lambda lead: (lead.created_at, lead.id.bytes),
-                reverse=True,
-            )
+
+        def walks(query: LeadFilter) -> None:
+            expected = [lead for lead in leads if query.matches(lead)]
             assert expected, query
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.leads.list, query), limit=limit)
-                assert [lead.id for lead in seen] == [lead.id for lead in expected], (query, limit)
-        with uow_factory() as uow:
-            first = uow.leads.list(LeadFilter(), PageRequest(limit=13))
-            assert len(first) == 13
-            assert first.next_cursor is None
+            assert_pages_walk(
+                uow_factory, lambda uow, page: uow.leads.list(query, page), expected, label=query
+            )
+
+        for query in queries:
+            walks(query)
 
     # ---- idempotency keys of leads (issue 19 follow-up)
 
@@ -3893,17 +3926,19 @@ class QuotationRepositoryContract(_Base):
             QuotationFilter(status=QuotationStatus.SENT),
             QuotationFilter(lead_id=lead.id, status=QuotationStatus.DRAFT),
         ]
-        for query in queries:
-            expected = sorted(
-                (q for q in quotations if query.matches(q)),
-                key=lambda q: (q.created_at, q.id.bytes),
-                reverse=True,
-            )
+
+        def walks(query: QuotationFilter) -> None:
+            expected = [q for q in quotations if query.matches(q)]
             assert expected, query
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.quotations.list, query), limit=limit)
-                assert [q.id for q in seen] == [q.id for q in expected], (query, limit)
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.quotations.list(query, page),
+                expected,
+                label=query,
+            )
+
+        for query in queries:
+            walks(query)
 
     def test_a_revision_number_is_held_once_per_reference(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4064,22 +4099,17 @@ class TripRepositoryContract(_Base):
             for trip in trips:
                 uow.trips.add(trip)
             uow.commit()
-        for customer in (asha, ravi):
-            expected = sorted(
-                (trip for trip in trips if trip.customer_id == customer.id),
-                key=lambda trip: (trip.created_at, trip.id.bytes),
-                reverse=True,
+
+        def walks(customer_id: CustomerId) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.trips.list_for_customer(customer_id, page),
+                [trip for trip in trips if trip.customer_id == customer_id],
+                label=customer_id,
             )
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(
-                        partial(uow.trips.list_for_customer, customer.id), limit=limit
-                    )
-                assert [t.id for t in seen] == [t.id for t in expected], (customer.id, limit)
-        with uow_factory() as uow:
-            first = uow.trips.list_for_customer(asha.id, PageRequest(limit=7))
-            assert len(first) == 7
-            assert first.next_cursor is None
+
+        walks(asha.id)
+        walks(ravi.id)
 
     def test_one_itinerary_per_booking_round_trips_and_is_edited(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4954,9 +4984,16 @@ class CertificateRepositoryContract(_Base):
         found = self._stored(uow_factory, make, [*days, None])
 
         def numbers(query: CertificateFilter) -> list[str]:
-            with uow_factory() as uow:
-                seen = walk_pages(lambda page: uow.certificates.list(query, page), limit=2)
-            return [c.number for c in seen]
+            expected = [c for c in found if query.matches(c)]
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.certificates.list(query, page),
+                expected,
+                limits=(1, 2),
+                label=query,
+            )
+            newest = sorted(expected, key=lambda c: (c.created_at, c.id.bytes), reverse=True)
+            return [c.number for c in newest]
 
         assert numbers(CertificateFilter()) == ["N-4", "N-3", "N-2", "N-1", "N-0"]
         assert numbers(CertificateFilter(kind="EFR")) == ["N-4", "N-3"]
