@@ -15,7 +15,19 @@ from anyio.from_thread import start_blocking_portal
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import SETUP
 
-from bookingcore import BookingCore, BookingId, Money, Principal, StaffId, StaffRole
+from bookingcore import (
+    BookingCore,
+    BookingGroupId,
+    BookingId,
+    BookingRequest,
+    CustomerId,
+    Money,
+    NewTraveler,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
 from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
 from bookingcore.testing import FakePaymentProvider, FixedClock
 from examples.api import create_app
@@ -161,7 +173,8 @@ def test_staff_open_find_total_and_cancel_a_group(
     assert client.get(base, headers=staff_headers).json()["group_name"] == "Acme offsite"
     totals = client.get(f"{base}/totals", headers=staff_headers).json()
     assert (totals["bookings"], totals["amount"]) == (0, None)
-    assert client.get(f"{base}/bookings", headers=staff_headers).json() == []
+    empty = client.get(f"{base}/bookings", headers=staff_headers).json()
+    assert (empty["items"], empty["next"]) == ([], None)
     cancelled = client.post(f"{base}/cancel", json={"reason": "postponed"}, headers=staff_headers)
     assert cancelled.status_code == 200, cancelled.text
     assert client.get(base, headers=staff_headers).json()["status"] == "cancelled"
@@ -171,6 +184,45 @@ def test_staff_open_find_total_and_cancel_a_group(
     assert missing.status_code == 404
     bad = client.get("/api/admin/bookings/groups", params={"status": "x"}, headers=staff_headers)
     assert bad.status_code == 422
+
+
+@STORES
+def test_a_groups_bookings_are_listed_newest_first_in_pages_with_a_next_link(
+    client: ApiClient,
+    api_core: BookingCore,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    asha = sign_in("+919876543210")
+    organizer = CustomerId(UUID(_me(client, asha)))
+    body = {"group_reference": "school-trip", "organizer_id": str(organizer)}
+    made = client.post("/api/admin/bookings/groups", json=body, headers=staff_headers)
+    assert made.status_code == 201, made.text
+    group_id = BookingGroupId(UUID(made.json()["id"]))
+    in_group = []
+    for n in range(3):
+        request = BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails(f"Pupil {n}"), is_primary=True)],
+            customer_id=organizer,
+            group_id=group_id,
+        )
+        in_group.append(str(api_core.bookings.book(request, principal=SETUP).id))
+        clock.advance(minutes=1)
+    outside = book(asha)["id"]  # the same customer, not in the group
+    url = f"/api/admin/bookings/groups/{group_id}/bookings"
+    for limit in (1, 2, 3):
+        seen = [b["id"] for b in client.walk(url, staff_headers, limit=limit)]
+        assert seen == list(reversed(in_group)), limit
+    assert outside not in seen
+    assert client.get(url, headers=asha).status_code == 401
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=staff_headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    missing = client.get(f"/api/admin/bookings/groups/{uuid4()}/bookings", headers=staff_headers)
+    assert missing.status_code == 404
 
 
 @STORES
