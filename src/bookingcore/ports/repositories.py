@@ -777,8 +777,14 @@ class WaitlistRepository(Protocol):
         """The slot's entries in offer order (:attr:`WaitlistEntry.offer_key`: priority,
         position, joined); ``active_only`` keeps the waiting and offered ones."""
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
-        """Every entry of the customer, on any slot and in any status, oldest first."""
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
+        """The customer's entries, on any slot and in any status, newest first
+        (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out, newest first (was
+           every entry, oldest first).
+        """
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         """Up to ``limit`` offered entries whose offer ran out at or before ``now``,

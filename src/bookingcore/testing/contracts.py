@@ -2118,7 +2118,7 @@ class WaitlistRepositoryContract(_Base):
             assert uow.waitlist.get_active(slot.id, CustomerId(uuid4())) is None
             assert uow.waitlist.get(WaitlistEntryId(uuid4())) is None
             assert uow.waitlist.get_for_update(entry.id) is stored
-            assert list(uow.waitlist.list_for_customer(customer.id)) == [stored]
+            assert list(uow.waitlist.list_for_customer(customer.id, PageRequest())) == [stored]
 
     def test_offers_and_bookings_are_stored(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -2178,7 +2178,8 @@ class WaitlistRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
         with uow_factory() as uow:
-            assert [e.id for e in uow.waitlist.list_for_customer(customer.id)] == [first.id]
+            mine = uow.waitlist.list_for_customer(customer.id, PageRequest())
+            assert [e.id for e in mine] == [first.id]
 
     def test_a_customer_may_join_again_once_their_entry_ended(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -2223,14 +2224,55 @@ class WaitlistRepositoryContract(_Base):
             uow.waitlist.add(fourth)
             uow.commit()
         with uow_factory() as uow:
-            entries = uow.waitlist.list_for_customer(customer.id)
+            entries = uow.waitlist.list_for_customer(customer.id, PageRequest())
             assert [(e.id, e.status) for e in entries] == [
-                (first.id, WaitlistStatus.CANCELLED),
-                (rejoined.id, WaitlistStatus.CANCELLED),
-                (third.id, WaitlistStatus.CANCELLED),
                 (fourth.id, WaitlistStatus.WAITING),
+                (third.id, WaitlistStatus.CANCELLED),
+                (rejoined.id, WaitlistStatus.CANCELLED),
+                (first.id, WaitlistStatus.CANCELLED),
             ]
             assert uow.waitlist.get_active(slot.id, customer.id) == fourth
+
+    def test_pages_walk_every_entry_of_a_customer_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A customer's entries, in any status and on any slot, list newest first a
+        keyset page at a time; another customer's never come.
+
+        .. versionadded:: 0.3
+        """
+        slot, (asha, ravi) = _stored_slot_customers(uow_factory, make, customers=2)
+        other_slot, _ = _stored_slot_customers(uow_factory, make)
+        # Pairs share a creation time so the id must break ties; one active entry
+        # per customer and slot, the rest ended.
+        entries = [
+            make.waitlist_entry(
+                (slot, other_slot)[n % 2].id,
+                (asha, ravi)[n % 3 == 0].id,
+                position=n + 1,
+                status=WaitlistStatus.WAITING if n < 4 else WaitlistStatus.CANCELLED,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(11)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.waitlist.add(entry)
+            uow.commit()
+
+        def walks(customer_id: CustomerId) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.waitlist.list_for_customer(customer_id, page),
+                [e for e in entries if e.customer_id == customer_id],
+                label=customer_id,
+            )
+
+        walks(asha.id)
+        walks(ravi.id)
+        with uow_factory() as uow:
+            nobody = uow.waitlist.list_for_customer(CustomerId(uuid4()), PageRequest())
+            assert (list(nobody), nobody.next_cursor) == ([], None)
 
     def test_list_for_slot_is_in_offer_order(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -974,12 +974,8 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
             lambda w: w.offer_key,
         )
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
-        return self._uow._select(
-            self._table,
-            lambda w: w.customer_id == customer_id,
-            lambda w: (w.created_at, w.id.bytes),
-        )
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
+        return self._uow._page(self._table, lambda w: w.customer_id == customer_id, page)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         found: list[WaitlistEntry] = self._uow._select(

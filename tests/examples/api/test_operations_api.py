@@ -108,7 +108,7 @@ def test_a_freed_seat_goes_to_the_waiting_list_and_is_booked(
 
     cancelled = client.post(f"/api/v1/customer/bookings/{full['id']}/cancel", json={}, headers=asha)
     assert cancelled.status_code == 200, cancelled.text
-    mine = client.get("/api/v1/customer/waiting-lists", headers=ravi).json()
+    mine = client.walk("/api/v1/customer/waiting-lists", ravi)
     assert [(e["id"], e["status"]) for e in mine] == [(entry["id"], "offered")]
     assert (
         client.get(theirs.replace(added.json()["id"], entry["id"]), headers=ravi).json()["place"]
@@ -147,6 +147,37 @@ def test_a_freed_seat_goes_to_the_waiting_list_and_is_booked(
     assert again.status_code == 409
     unknown = client.put(f"/api/admin/waiting-lists/{uuid4()}/offer", headers=staff_headers)
     assert unknown.status_code == 404
+
+
+@STORES
+def test_my_waiting_list_entries_are_listed_newest_first_in_pages_with_a_next_link(
+    client: ApiClient, sign_in: SignIn, book: Book, slot: Slot, clock: FixedClock
+) -> None:
+    """Joining and leaving again and again leaves one entry each time; each customer
+    walks their own, newest first, and never another's."""
+    asha = sign_in("+919876543210")
+    book(asha, seats=4)
+    ravi = sign_in("+919876543211")
+    meera = sign_in("+919876543212")
+    url = "/api/v1/customer/waiting-lists"
+    joined = []
+    for _ in range(3):
+        entry = client.post(url, json={"slot_id": str(slot.id)}, headers=ravi)
+        assert entry.status_code == 201, entry.text
+        joined.append(entry.json()["id"])
+        clock.advance(minutes=1)
+        left = client.delete(f"{url}/{joined[-1]}", headers=ravi)
+        assert left.status_code == 204, left.text
+    theirs = client.post(url, json={"slot_id": str(slot.id)}, headers=meera).json()["id"]
+    for limit in (1, 2, 3):
+        seen = client.walk(url, ravi, limit=limit)
+        assert [e["id"] for e in seen] == list(reversed(joined)), limit
+        assert {e["status"] for e in seen} == {"cancelled"}
+    assert [e["id"] for e in client.walk(url, meera)] == [theirs]
+    assert client.walk(url, asha) == []
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=ravi)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    assert client.get(url).status_code == 401
 
 
 @STORES

@@ -93,7 +93,7 @@ def test_a_partner_waits_for_its_customer_and_books_the_offer(
     assert client.delete(entry_url, headers=bravo).status_code == 404
     theirs = f"/api/partner/customers/{guest}/waiting-lists"
     assert client.get(theirs, headers=bravo).status_code == 404
-    assert [e["id"] for e in client.get(theirs, headers=alpha).json()] == [entry["id"]]
+    assert [e["id"] for e in client.walk(theirs, alpha)] == [entry["id"]]
     assert client.get(f"{entry_url}/place", headers=alpha).json()["place"] == 1
 
     cancelled = client.post(f"/api/v1/customer/bookings/{full['id']}/cancel", json={}, headers=asha)
