@@ -41,7 +41,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -453,8 +453,13 @@ class PartnerRepository(Protocol):
     def get_by_api_key(self, api_key: str) -> Partner | None:
         """The partner holding this API key."""
 
-    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
-        """All partners ordered by name."""
+    def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
+        """Partners matching ``query``, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A filter and a page in, a :class:`~bookingcore.domain.Page` out, newest
+           first (was every partner by name, ``only_active`` a keyword).
+        """
 
 
 class LifecycleEventRepository(Protocol):

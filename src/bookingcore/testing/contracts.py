@@ -78,7 +78,7 @@ from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemSt
 from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.queries import (
@@ -1211,18 +1211,51 @@ class PartnerRepositoryContract(_Base):
         assert not rotated.is_active
         assert rotated.version == partner.version + 1
 
-    def test_list_orders_by_name_and_can_skip_inactive(
+    def test_pages_walk_every_matching_partner_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        partners = [make.partner(name="Zest"), make.partner(name="Atlas", is_active=False)]
-        partners.append(make.partner(name="Mango"))
+        """Partners list newest first a keyset page at a time; text is found
+        case-insensitively in the name, company or email; one contact email finds
+        its partner; inactive partners can be left out.
+
+        .. versionadded:: 0.3
+        """
+        # Pairs share a creation time so the id must break ties.
+        partners = [
+            make.partner(
+                name=("Zest Holidays", "Atlas Tours", "Mango Trips")[n % 3],
+                is_active=n % 4 != 1,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(11)
+        ]
         with uow_factory() as uow:
             for partner in partners:
                 uow.partners.add(partner)
             uow.commit()
+
+        def walks(query: PartnerFilter) -> None:
+            expected = [p for p in partners if query.matches(p)]
+            assert expected, query
+            assert_pages_walk(
+                uow_factory, lambda uow, page: uow.partners.list(query, page), expected, label=query
+            )
+
+        queries = [
+            PartnerFilter(),
+            PartnerFilter(only_active=True),
+            PartnerFilter(text="atlas"),
+            PartnerFilter(text="MANGO trips", only_active=True),
+            PartnerFilter(text="@PARTNER.example"),
+            PartnerFilter(contact_email=partners[5].contact_email),
+        ]
+        for query in queries:
+            walks(query)
         with uow_factory() as uow:
-            assert [p.name for p in uow.partners.list()] == ["Atlas", "Mango", "Zest"]
-            assert [p.name for p in uow.partners.list(only_active=True)] == ["Mango", "Zest"]
+            active = uow.partners.list(PartnerFilter(only_active=True), PageRequest(limit=50))
+            assert all(p.is_active for p in active)
+            unknown = PartnerFilter(contact_email=EmailAddress("nobody@partner.example"))
+            assert list(uow.partners.list(unknown, PageRequest())) == []
 
 
 def _stored_booking(uow_factory: UnitOfWorkFactory, make: Builder) -> Booking:

@@ -38,7 +38,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, Refund, normalise_provider
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -692,10 +692,8 @@ class _PartnerRepository(_Repository[Partner]):
         found: Partner | None = self._uow._find_unique(self._table, "api_key", api_key)
         return found
 
-    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
-        return self._uow._select(
-            self._table, lambda p: p.is_active or not only_active, lambda p: (p.name, p.id.bytes)
-        )
+    def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
+        return self._uow._page(self._table, query.matches, page)
 
 
 class _LifecycleEventRepository(_Repository[LifecycleEvent]):
