@@ -623,13 +623,13 @@ class TestRotation:
         as_partner = Principal.partner(partner_id).with_origin(ip_address="203.0.113.7")
         rotated = core.partners.rotate_secret(partner_id, principal=as_partner)
         webhook = core.partners.rotate_webhook_secret(partner_id, principal=admin)
-        entries = core.partners.history(partner_id, principal=admin)
+        entries = core.partners.history(partner_id, principal=admin)  # newest first
         assert [e.action for e in entries] == [
+            AuditAction.CREDENTIALS_ROTATED,
+            AuditAction.CREDENTIALS_ROTATED,
             AuditAction.CREATED,
-            AuditAction.CREDENTIALS_ROTATED,
-            AuditAction.CREDENTIALS_ROTATED,
         ]
-        _, by_partner, by_admin = entries
+        by_admin, by_partner, _ = entries
         assert by_partner.actor == as_partner.actor
         assert by_partner.ip_address == "203.0.113.7"
         assert dict(by_partner.new_values) == {"credential": "api_secret"}
@@ -830,7 +830,7 @@ class TestSettings:
         changed = core.partners.set_settings(partner.id, {"tier": "silver"}, principal=admin)
         assert changed.settings == {"tier": "silver"}
         assert changed.version == partner.version + 1
-        created, updated = core.partners.history(partner.id, principal=admin)
+        updated, created = core.partners.history(partner.id, principal=admin)  # newest first
         assert created.new_values["settings"] == {"rate_limit": "100/60", "tier": "gold"}
         assert updated.action is AuditAction.UPDATED
         assert dict(updated.new_values) == {"settings": {"tier": "silver"}}

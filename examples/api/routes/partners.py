@@ -139,11 +139,20 @@ def rotate_secret(partner_id: UUID, core: Core, staff: StaffPrincipal) -> Partne
     operation_id="admin_partner_history",
     responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
 )
-def partner_history(partner_id: UUID, core: Core, staff: StaffPrincipal) -> list[AuditEntryOut]:
-    """The partner's audit trail: registration, changes, rotations (never a secret)."""
-    return [
-        AuditEntryOut.of(e) for e in core.partners.history(PartnerId(partner_id), principal=staff)
-    ]
+def partner_history(
+    request: Request,
+    partner_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[AuditEntryOut]:
+    """The partner's audit trail: registration, changes, rotations (never a secret),
+    newest first, a page at a time (follow ``next``)."""
+    page = core.partners.history(
+        PartnerId(partner_id), page_request(limit, cursor), principal=staff
+    )
+    return paged(Paged[AuditEntryOut], request, page, AuditEntryOut.of)
 
 
 @router.post(

@@ -491,6 +491,14 @@ class AuditRepository(Protocol):
     def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
         """Every entry about one entity, oldest first."""
 
+    def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
+        """The entries about one entity, newest first (keyset pages on
+        ``(occurred_at, id)``): for trails that grow without bound, such as a
+        partner's.
+
+        .. versionadded:: 0.3
+        """
+
 
 class OutboxRepository(Protocol):
     """Events written with the change that raised them, waiting to be handled.

@@ -21,7 +21,7 @@ import base64
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn, cast
@@ -609,17 +609,26 @@ class PartnerService:
             tx.commit()
             return partner
 
-    def history(self, partner_id: PartnerId, *, principal: Principal) -> Sequence[AuditEntry]:
-        """The partner's audit trail, oldest first (seed 002's audit of partner records).
+    def history(
+        self, partner_id: PartnerId, page: PageRequest | None = None, *, principal: Principal
+    ) -> Page[AuditEntry]:
+        """The partner's audit trail (seed 002's audit of partner records), newest
+        first, a page at a time (pass the page's ``next_cursor`` for older entries).
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every entry, oldest
+           first).
         """
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not read partner history"
         )
         with self._ctx.uow_factory() as uow:
-            return uow.audit.list_for("partner", partner_id)
+            return uow.audit.page_for("partner", partner_id, page or PageRequest())
 
     @staticmethod
     def _check_locations(uow: UnitOfWork, locations: frozenset[LocationId], p: Problems) -> None:

@@ -1374,6 +1374,52 @@ class HistoryRepositoryContract(_Base):
             assert list(uow.audit.list_for("customer", booking.customer_id)) == [elsewhere]
             assert list(uow.audit.list_for("traveler", booking.id)) == []
 
+    def test_pages_walk_every_entry_of_an_entity_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """One entity's trail lists newest first a keyset page at a time (a partner's
+        history); another entity's, or another kind's with the same id, never comes.
+
+        .. versionadded:: 0.3
+        """
+        ours, theirs = make.partner(), make.partner()
+        with uow_factory() as uow:
+            uow.partners.add(ours)
+            uow.partners.add(theirs)
+            uow.commit()
+        # Pairs share a time so the id must break ties.
+        entries = [
+            AuditEntry(
+                id=uuid4(),
+                entity=("partner", "partner", "supplier")[n % 3],
+                entity_id=(ours, theirs)[n % 2 == 1 and n % 3 != 2].id,
+                action=AuditAction.UPDATED,
+                actor=Actor.system("contract"),
+                occurred_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.audit.add(entry)
+            uow.commit()
+
+        def walks(entity: str, entity_id: UUID) -> None:
+            expected = [e for e in entries if (e.entity, e.entity_id) == (entity, entity_id)]
+            assert expected, (entity, entity_id)
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.audit.page_for(entity, entity_id, page),
+                expected,
+                label=(entity, entity_id),
+            )
+
+        walks("partner", ours.id)
+        walks("partner", theirs.id)
+        walks("supplier", ours.id)
+        with uow_factory() as uow:
+            assert list(uow.audit.page_for("customer", ours.id, PageRequest())) == []
+
 
 class OutboxRepositoryContract(_Base):
     """The outbox keeps events in order; deliveries are unique per event and handler.

@@ -715,6 +715,11 @@ class _AuditRepository(_Repository[AuditEntry]):
             lambda a: a.occurred_at,
         )
 
+    def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
+        return self._uow._page(
+            self._table, lambda a: a.entity == entity and a.entity_id == entity_id, page
+        )
+
 
 class _OutboxRepository(_Repository[OutboxMessage]):
     def add(self, event: DomainEvent) -> None:  # type: ignore[override]

@@ -258,8 +258,16 @@ def test_admins_register_manage_and_audit_partners(
     assert refused.status_code == 401
     history = client.get(f"{url}/history", headers=staff_headers)
     assert history.status_code == 200, history.text
-    assert len(history.json()) >= 4  # registered, rotated, locations, deactivated
     assert rotated.json()["api_secret"] not in history.text
+    trail = client.walk(f"{url}/history", staff_headers, limit=1)
+    assert [e["id"] for e in trail] == [e["id"] for e in history.json()["items"]]
+    # registered, rotated, locations (the refused change left none), deactivated
+    assert [e["action"] for e in trail] == [
+        "deactivated",
+        "updated",
+        "credentials_rotated",
+        "created",
+    ]
 
     advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
     assert client.get("/api/admin/partners", headers=advisor).status_code == 403

@@ -1,4 +1,4 @@
-"""List indexes: waiting-list entries of a customer, and partners, newest first.
+"""List indexes: a customer's waiting-list entries, partners and an entity's audit trail.
 
 Revision ID: 0022
 Revises: 0021
@@ -8,7 +8,9 @@ A customer's waiting-list entries are listed a keyset page at a time, newest
 first. As for trips (0021), the customer column leads an index on
 (customer_id, created_at, id), which also serves lookups by customer alone, so the
 single-column index goes. Partners are listed newest first too, so they get an
-index on (created_at, id).
+index on (created_at, id). An entity's audit trail (a partner's history) is read
+newest first a page at a time: the (entity, entity_id) index grows to
+(entity, entity_id, created_at, id), which serves the whole trail oldest first too.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ branch_labels = None
 depends_on = None
 
 
+#: The audit trail's index, before and after.
+AUDIT_BY_ENTITY = "ix_booking_audit_logs_entity_entity_id"
+AUDIT_PAGES = "ix_booking_audit_logs_entity_entity_id_created_at_id"
+
+
 def upgrade() -> None:
+    op.drop_index(AUDIT_BY_ENTITY, table_name="booking_audit_logs")
+    op.create_index(AUDIT_PAGES, "booking_audit_logs", ["entity", "entity_id", "created_at", "id"])
     op.create_index("ix_partners_created_at_id", "partners", ["created_at", "id"])
     op.drop_index("ix_waiting_lists_customer_id", table_name="waiting_lists")
     op.create_index(
@@ -35,3 +44,5 @@ def downgrade() -> None:
     op.drop_index("ix_waiting_lists_customer_id_created_at_id", table_name="waiting_lists")
     op.create_index("ix_waiting_lists_customer_id", "waiting_lists", ["customer_id"])
     op.drop_index("ix_partners_created_at_id", table_name="partners")
+    op.drop_index(AUDIT_PAGES, table_name="booking_audit_logs")
+    op.create_index(AUDIT_BY_ENTITY, "booking_audit_logs", ["entity", "entity_id"])
