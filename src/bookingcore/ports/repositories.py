@@ -320,8 +320,14 @@ class SlotRepository(Protocol):
         lock (``SELECT ... FOR UPDATE``); the memory adapter serialises.
         """
 
-    def list(self, query: SlotFilter) -> Sequence[Slot]:
-        """Slots matching ``query``, by start time."""
+    def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
+        """Slots matching ``query``, earliest start first, a keyset page on
+        ``(starts_at, id)`` (the cursor holds the last slot's start: see
+        :meth:`~bookingcore.domain.Cursor.precedes`).
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out (was every slot).
+        """
 
     def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
         """Slots matching ``query`` counted per group, with their capacity and seats held.

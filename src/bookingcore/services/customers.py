@@ -663,9 +663,10 @@ class CustomerService:
             self.load_visible(uow, customer_id, principal)
             for product_id in uow.customer_stats.booked_products(scoped, limit=10):
                 slots = uow.slots.list(
-                    SlotFilter(product_id=product_id, starts_from=now, only_available=True)
+                    SlotFilter(product_id=product_id, starts_from=now, only_available=True),
+                    PageRequest(limit=max(1, min(limit, MAX_PAGE_SIZE))),
                 )
-                found += [RebookingSuggestion(product_id, slot) for slot in slots[:limit]]
+                found += [RebookingSuggestion(product_id, slot) for slot in slots]
         found.sort(key=lambda s: (s.slot.starts_at, s.slot.id.bytes))
         return found[:limit]
 

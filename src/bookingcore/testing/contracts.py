@@ -937,7 +937,7 @@ class SlotRepositoryContract(_Base):
 
         def ids(query: SlotFilter) -> list[Any]:
             with uow_factory() as uow:
-                return [s.id for s in uow.slots.list(query)]
+                return [s.id for s in uow.slots.list(query, PageRequest())]
 
         assert ids(SlotFilter()) == [early.id, full.id, unlimited.id]
         assert ids(SlotFilter(only_active=False)) == [early.id, full.id, closed.id, unlimited.id]
@@ -947,6 +947,56 @@ class SlotRepositoryContract(_Base):
         assert ids(SlotFilter(starts_from=T0 + 2 * day, starts_before=T0 + 4 * day)) == [full.id]
         with uow_factory() as uow:
             assert uow.slots.get(unlimited.id) == unlimited
+
+    def test_pages_walk_every_matching_slot_once_earliest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Slots list earliest start first a keyset page at a time (availability);
+        slots starting together are ordered by id; filters hold on every page.
+
+        .. versionadded:: 0.3
+        """
+        here, there = make.location(), make.location()
+        day = timedelta(days=1)
+        # Pairs share a start so the id must break ties.
+        slots = [
+            make.slot(
+                (here, there)[n % 3 == 0].id,
+                starts_at=T0 + (n // 2) * day,
+                is_active=n != 5,
+                capacity=1 if n % 4 == 1 else 10,
+                seats_held=1 if n % 4 == 1 else 0,
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(here)
+            uow.locations.add(there)
+            for slot in slots:
+                uow.slots.add(slot)
+            uow.commit()
+
+        def walks(query: SlotFilter) -> None:
+            expected = sorted(
+                (s for s in slots if query.matches(s)), key=lambda s: (s.starts_at, s.id.bytes)
+            )
+            assert expected, query
+            for limit in (1, 2, 5, len(expected)):
+                with uow_factory() as uow:
+                    seen = walk_pages(partial(uow.slots.list, query), limit=limit)
+                assert [s.id for s in seen] == [s.id for s in expected], (query, limit)
+            with uow_factory() as uow:
+                whole = uow.slots.list(query, PageRequest(limit=len(expected)))
+            assert whole.next_cursor is None, query
+
+        for query in (
+            SlotFilter(),
+            SlotFilter(only_active=False),
+            SlotFilter(location_id=here.id, only_available=True),
+            SlotFilter(location_ids=[there.id], starts_from=T0 + day),
+            SlotFilter(starts_from=T0 + 2 * day, starts_before=T0 + 5 * day),
+        ):
+            walks(query)
 
     def test_find_at_matches_exact_location_and_start_pairs(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -541,8 +541,16 @@ class _SlotRepository(_Repository[Slot]):
     def get_for_update(self, slot_id: SlotId) -> Slot | None:
         return self._locked(slot_id)
 
-    def list(self, query: SlotFilter) -> Sequence[Slot]:
-        return self._uow._select(self._table, query.matches, lambda s: (s.starts_at, s.id.bytes))
+    def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
+        after = page.after
+        found: list[Slot] = self._uow._select(
+            self._table,
+            lambda s: query.matches(s) and (after is None or after.precedes(s.starts_at, s.id)),
+            lambda s: (s.starts_at, s.id.bytes),
+        )
+        chosen = found[: page.limit]
+        more = len(found) > page.limit and chosen
+        return Page(chosen, Cursor(chosen[-1].starts_at, chosen[-1].id).encode() if more else None)
 
     def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
         check_slot_grouping(by)

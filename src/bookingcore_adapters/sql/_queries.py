@@ -47,6 +47,7 @@ __all__ = [
     "digits",
     "exact_sum",
     "keyset_after",
+    "keyset_after_earliest",
     "one_of",
     "read_period",
     "read_sum",
@@ -166,6 +167,18 @@ def keyset_after(table: Table, cursor: Cursor | None) -> list[ColumnElement[bool
     at = literal(cursor.created_at, c.created_at.type)  # bound as the column binds it
     ident = literal(cursor.id, c.id.type)
     return [tuple_(c.created_at, c.id) < tuple_(at, ident)]
+
+
+def keyset_after_earliest(
+    moment: ColumnElement[Any], ident: ColumnElement[Any], cursor: Cursor | None
+) -> list[ColumnElement[bool]]:
+    """Rows after ``cursor`` in an earliest-first list by ``(moment, ident)``: later, or
+    as late with a larger id (:meth:`Cursor.precedes`). One row-value comparison, as
+    :func:`keyset_after`, so an index on ``moment`` starts its range scan there."""
+    if cursor is None:
+        return []
+    at = literal(cursor.created_at, moment.type)
+    return [tuple_(moment, ident) > tuple_(at, literal(cursor.id, ident.type))]
 
 
 # --------------------------------------------------------------------------- tallies
