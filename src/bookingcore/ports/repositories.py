@@ -1002,6 +1002,15 @@ class CommissionLedgerRepository(Protocol):
     ) -> Sequence[CommissionEntry]:
         """Entries recorded in ``[start, end)``, of one partner or all, oldest first."""
 
+    def page_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None, page: PageRequest
+    ) -> Page[CommissionEntry]:
+        """Entries recorded in ``[start, end)``, of one partner or all, newest first
+        (keyset pages on ``(recorded_at, id)``): the ledger a partner or staff browse.
+
+        .. versionadded:: 0.3
+        """
+
 
 # --------------------------------------------------------------------------- partner webhooks
 

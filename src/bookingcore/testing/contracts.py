@@ -206,19 +206,20 @@ def assert_pages_walk(
     *,
     limits: Iterable[int] = (1, 2, 5),
     label: object = None,
+    at: str = "created_at",
 ) -> None:
     """Assert a keyset-paged list answers ``expected``, newest first, at every page size.
 
     For each of ``limits``, one unit of work follows ``next_cursor`` from the
     first page of ``fetch(uow, page)`` to the last (:func:`walk_pages`): every
     expected item comes exactly once (none missing, none twice, nothing else),
-    newest first by ``(created_at, id)``. A page as long as the whole list
-    answers it in one go, with no next cursor. ``label`` names the case in a
-    failure.
+    newest first by ``(created_at, id)`` (``at`` names another time attribute,
+    such as ``recorded_at``). A page as long as the whole list answers it in one
+    go, with no next cursor. ``label`` names the case in a failure.
 
     .. versionadded:: 0.3
     """
-    wanted = sorted(expected, key=lambda e: (e.created_at, e.id.bytes), reverse=True)
+    wanted = sorted(expected, key=lambda e: (getattr(e, at), e.id.bytes), reverse=True)
     ids = [e.id for e in wanted]
     for limit in limits:
         with uow_factory() as uow:
@@ -3301,6 +3302,54 @@ class CommissionLedgerContract(_Base):
             assert uow.commissions.list_recorded(T0 - day, T0) == []
             (stored, _) = uow.commissions.list_for_booking(payment.booking_id)
             assert (stored.rate, stored.amount) == (Decimal("12.5"), accrual.amount)
+
+    def test_pages_walk_every_entry_of_a_period_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """The ledger of a period, a partner's or everyone's, lists newest first a
+        keyset page at a time; a partner never sees another's entries.
+
+        .. versionadded:: 0.3
+        """
+        ours, payment = _partner_payment(uow_factory, make)
+        theirs, elsewhere = _partner_payment(uow_factory, make)
+        hour = timedelta(hours=1)
+        # Pairs share a time so the id must break ties; keys are unique per entry.
+        entries = [
+            make.commission_entry(
+                (payment, elsewhere)[n % 3 == 0],
+                (ours, theirs)[n % 3 == 0].id,
+                key=f"accrual:{n}:{uuid4()}",
+                recorded_at=T0 + (n // 2) * hour,
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.commissions.add(entry)
+            uow.commit()
+
+        def walks(start: datetime, end: datetime, partner_id: PartnerId | None) -> None:
+            expected = [
+                e
+                for e in entries
+                if start <= e.recorded_at < end and partner_id in (None, e.partner_id)
+            ]
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.commissions.page_recorded(start, end, partner_id, page),
+                expected,
+                label=(start, end, partner_id),
+                at="recorded_at",
+            )
+
+        walks(T0, T0 + 7 * hour, None)
+        walks(T0, T0 + 7 * hour, ours.id)
+        walks(T0, T0 + 7 * hour, theirs.id)
+        walks(T0 + hour, T0 + 4 * hour, ours.id)
+        with uow_factory() as uow:
+            before = uow.commissions.page_recorded(T0 - hour, T0, None, PageRequest())
+            assert (list(before), before.next_cursor) == ([], None)
 
     def test_an_entry_added_in_this_unit_of_work_is_listed_before_commit(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -399,18 +399,19 @@ class MemoryUnitOfWork:
         table: str,
         where: Callable[[Any], bool],
         page: PageRequest,
+        at: str = "created_at",
     ) -> Page[Any]:
         after = page.after
         rows = [
             row
             for row in self._rows(table)
-            if where(row) and (after is None or after.is_after(row.created_at, row.id))
+            if where(row) and (after is None or after.is_after(getattr(row, at), row.id))
         ]
-        rows.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=True)
+        rows.sort(key=lambda r: (getattr(r, at), r.id.bytes), reverse=True)
         chosen = [self._track(table, row.id, row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         last = chosen[-1] if chosen else None
-        cursor = Cursor(last.created_at, last.id).encode() if more and last else None
+        cursor = Cursor(getattr(last, at), last.id).encode() if more and last else None
         return Page(chosen, cursor)
 
 
@@ -1156,6 +1157,16 @@ class _CommissionLedgerRepository(_Repository[CommissionEntry]):
             self._table,
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
             lambda e: (e.recorded_at, e.id.bytes),
+        )
+
+    def page_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None, page: PageRequest
+    ) -> Page[CommissionEntry]:
+        return self._uow._page(
+            self._table,
+            lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
+            page,
+            at="recorded_at",
         )
 
 

@@ -346,6 +346,50 @@ def test_commissions_staff_see_all_and_a_partner_its_own(
     refused = client.get("/api/admin/commissions", params=backwards, headers=staff_headers)
     assert refused.status_code == 422
 
+    # The ledger entry by entry, a page at a time: staff every partner's, a partner its own.
+    def pay(headers: dict[str, str], phone: str, key: str) -> str:
+        made = client.post(
+            "/api/partner/bookings",
+            json={
+                "slot_id": str(slot.id),
+                "customer": {"phone": phone, "name": "Another Customer"},
+                "travelers": [{"name": "Another Customer", "is_primary": True}],
+            },
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        intent = client.post(
+            "/api/payments/create-intent",
+            json={"booking_id": made.json()["id"], "provider": "fake"},
+            headers={**headers, "Idempotency-Key": key},
+        )
+        assert intent.status_code == 201, intent.text
+        reference = intent.json()["payment"]["provider_reference"]
+        hook_headers, body = provider.webhook("captured", reference)
+        paid = client.post(
+            "/api/payments/webhook?provider=fake", content=body, headers=hook_headers
+        )
+        assert paid.status_code == 200, paid.text
+        clock.advance(minutes=1)
+        return str(made.json()["id"])
+
+    clock.advance(minutes=1)
+    alpha_bookings = [booking["id"], pay(alpha, "+919800000002", "alpha-pay-2")]
+    bravo_booking = pay(bravo, "+919800000003", "bravo-pay")
+    url = "/api/admin/commissions/entries"
+    every = client.walk(url, staff_headers, limit=1, **period)
+    assert [e["booking_id"] for e in every] == [bravo_booking, *reversed(alpha_bookings)]
+    alpha_id = every[-1]["partner_id"]
+    only_alpha = client.walk(url, staff_headers, limit=1, partner_id=alpha_id, **period)
+    assert [e["booking_id"] for e in only_alpha] == list(reversed(alpha_bookings))
+    mine = client.walk("/api/partner/commissions/entries", alpha, limit=1, **period)
+    assert [e["id"] for e in mine] == [e["id"] for e in only_alpha]
+    theirs = client.walk("/api/partner/commissions/entries", bravo, **period)
+    assert [e["booking_id"] for e in theirs] == [bravo_booking]
+    assert client.get(url, params=period, headers=alpha).status_code == 401
+    bad = client.get(url, params={**period, "cursor": "x"}, headers=staff_headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+
 
 @STORES
 def test_webhook_deliveries_for_staff_and_their_partner(
