@@ -535,8 +535,11 @@ def _tell_story(
 
     # 9. Who sees what ---------------------------------------------------------------
     _section(console, 9, "Who sees what")
-    partner_names = {p.id: p.name for p in core.partners.list(principal=admin)}
-    everything = core.bookings.list(principal=admin)
+    everything = core.bookings.list(principal=admin)  # the first page, newest first
+    partner_names = {
+        pid: core.partners.get(pid, principal=admin).name
+        for pid in {item.partner_id for item in everything if item.partner_id}
+    }
     table = Table(title="All bookings, as the operator sees them")
     table.add_column("Reference")
     table.add_column("Source")

@@ -219,7 +219,7 @@ class TestSqlStore:
             loaded.is_active = False
             added = make.customer(name="Nila Menon")
             uow.customers.add(added)
-            assert [s.id for s in uow.slots.list(SlotFilter())] == [open_slot.id]
+            assert [s.id for s in uow.slots.list(SlotFilter(), PageRequest())] == [open_slot.id]
             found = uow.customers.list(CustomerFilter(text="nila"), PageRequest()).items
             assert [c.id for c in found] == [added.id]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -16,6 +17,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     PermissionDeniedError,
     Principal,
     StaffId,
@@ -304,6 +306,54 @@ class TestReport:
             world.core.commissions.report(now, now + timedelta(days=1), principal=asker)
         with pytest.raises(PermissionDeniedError):
             world.core.commissions.for_booking(booking.id, principal=asker)
+        with pytest.raises(PermissionDeniedError):
+            world.core.commissions.entries(now, now + timedelta(days=1), principal=asker)
+
+    def test_the_ledger_comes_newest_first_a_page_at_a_time_a_partner_its_own(
+        self, world: World
+    ) -> None:
+        start = world.clock.now()
+        other = world.register("Summit", Decimal("10"))
+        as_other = Principal.partner(other.id)
+        ours = []
+        for n in range(3):
+            booking = world.book()
+            world.pay(booking, "8000", f"CASH-{n}")
+            ours.append(booking.id)
+            world.clock.advance(minutes=1)
+        theirs = world.book(travelers=1, by=as_other)
+        world.pay(theirs, "4000", "CASH-THEIRS")
+        end = world.clock.now() + timedelta(days=1)
+
+        def walk(principal: Principal, **scope: Any) -> list[Any]:
+            seen: list[Any] = []
+            page = world.core.commissions.entries(
+                start, end, PageRequest(limit=1), principal=principal, **scope
+            )
+            while True:
+                assert len(page) <= 1
+                seen += [e.booking_id for e in page]
+                if page.next_cursor is None:
+                    return seen
+                page = world.core.commissions.entries(
+                    start,
+                    end,
+                    PageRequest(limit=1, cursor=page.next_cursor),
+                    principal=principal,
+                    **scope,
+                )
+
+        newest_first = list(reversed(ours))
+        assert walk(ADMIN) == [theirs.id, *newest_first]
+        assert walk(ADMIN, partner_id=world.partner.id) == newest_first
+        assert walk(world.as_partner) == newest_first
+        assert walk(as_other) == [theirs.id]
+        with pytest.raises(NotFoundError):
+            world.core.commissions.entries(
+                start, end, principal=world.as_partner, partner_id=other.id
+            )
+        with pytest.raises(ValidationError):
+            world.core.commissions.entries(end, start, principal=ADMIN)
 
     def test_a_period_must_end_after_it_starts(self, world: World) -> None:
         now = world.clock.now()

@@ -8,11 +8,13 @@ import pytest
 
 from bookingcore import (
     BookingCore,
+    BookingId,
     BookingRequest,
     DuplicateError,
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     PermissionDeniedError,
     Principal,
     StaffId,
@@ -197,3 +199,38 @@ def test_an_unknown_group_status_is_a_validation_error(outing: Outing) -> None:
     with pytest.raises(ValidationError) as bad:
         outing.core.groups.list(principal=ADMIN, status="archived")
     assert bad.value.errors[0].field == "status"
+
+
+def test_a_groups_bookings_come_a_page_at_a_time_newest_first_to_whoever_sees_the_group(
+    outing: Outing,
+) -> None:
+    group = outing.core.groups.create(
+        "CLASS-OUTING", organizer_id=outing.organizer, principal=ADMIN
+    )
+    booked = []
+    for n, customer in enumerate(outing.participants[:3]):
+        booked.append(outing.book(customer, 1, group_id=group.id))
+        outing.clock.advance(minutes=1 + n)
+    outing.book(outing.organizer, 1)  # the organiser's own booking, not in the group
+
+    def walk(principal: Principal, limit: int) -> list[BookingId]:
+        seen: list[BookingId] = []
+        page = outing.core.groups.bookings(group.id, PageRequest(limit=limit), principal=principal)
+        while True:
+            assert len(page) <= limit
+            seen += [b.id for b in page]
+            if page.next_cursor is None:
+                return seen
+            page = outing.core.groups.bookings(
+                group.id, PageRequest(limit=limit, cursor=page.next_cursor), principal=principal
+            )
+
+    newest_first = [b.id for b in reversed(booked)]
+    for limit in (1, 2, 3):
+        assert walk(ADMIN, limit) == newest_first
+    assert walk(Principal.customer(outing.organizer), 2) == newest_first
+    stranger = outing.core.customers.register("+919812300199", principal=ADMIN, name="Sam").customer
+    with pytest.raises(NotFoundError):
+        outing.core.groups.bookings(group.id, principal=Principal.customer(stranger.id))
+    with pytest.raises(ValidationError):
+        outing.core.groups.bookings(group.id, PageRequest(cursor="nope"), principal=ADMIN)

@@ -22,6 +22,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     PermissionDeniedError,
     PhoneNumber,
     Principal,
@@ -324,7 +325,13 @@ class TestPartners:
         assert relocated.new_values == {
             "allowed_location_ids": sorted([str(world.camp.id), str(world.reef.id)])
         }
-        assert list(core.partners.history(partner.id, principal=admin)) == entries
+        assert list(core.partners.history(partner.id, principal=admin)) == entries[::-1]
+        older = core.partners.history(partner.id, PageRequest(limit=3), principal=admin)
+        assert list(older) == entries[:-4:-1]
+        rest = core.partners.history(
+            partner.id, PageRequest(limit=3, cursor=older.next_cursor), principal=admin
+        )
+        assert (list(rest), rest.next_cursor) == (entries[-4::-1], None)
 
     def test_a_change_to_the_same_value_leaves_no_entry(
         self, world: World, core: BookingCore, admin: Principal

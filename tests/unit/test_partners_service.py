@@ -23,6 +23,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     PartnerId,
     PermissionDeniedError,
     Principal,
@@ -245,6 +246,26 @@ class TestGet:
         assert [p.id for p in core.partners.list(principal=admin)] == [partner.id]
         with pytest.raises(PermissionDeniedError):
             core.partners.list(principal=Principal.partner(partner.id))
+
+    def test_partners_come_newest_first_a_page_at_a_time_and_can_be_searched(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        made = []
+        for n, name in enumerate(["Blue Reef", "Atlas", "Reef Divers"]):
+            made.append(_register(core, admin, name=name, contact_email=f"ops{n}@p.example"))
+            clock.advance(minutes=1)
+        first = core.partners.list(PageRequest(limit=2), principal=admin)
+        assert [p.id for p in first] == [made[2].id, made[1].id]
+        rest = core.partners.list(PageRequest(limit=2, cursor=first.next_cursor), principal=admin)
+        assert ([p.id for p in rest], rest.next_cursor) == ([made[0].id], None)
+        found = core.partners.list(principal=admin, search="  reef ")
+        assert [p.id for p in found] == [made[2].id, made[0].id]
+        core.partners.set_active(made[2].id, False, principal=admin)
+        active = core.partners.list(principal=admin, search="REEF", only_active=True)
+        assert [p.id for p in active] == [made[0].id]
+        with pytest.raises(ValidationError) as caught:
+            core.partners.list(principal=admin, search="x" * 201)
+        assert caught.value.errors[0].field == "search"
 
 
 class TestActivation:
@@ -602,13 +623,13 @@ class TestRotation:
         as_partner = Principal.partner(partner_id).with_origin(ip_address="203.0.113.7")
         rotated = core.partners.rotate_secret(partner_id, principal=as_partner)
         webhook = core.partners.rotate_webhook_secret(partner_id, principal=admin)
-        entries = core.partners.history(partner_id, principal=admin)
+        entries = core.partners.history(partner_id, principal=admin)  # newest first
         assert [e.action for e in entries] == [
+            AuditAction.CREDENTIALS_ROTATED,
+            AuditAction.CREDENTIALS_ROTATED,
             AuditAction.CREATED,
-            AuditAction.CREDENTIALS_ROTATED,
-            AuditAction.CREDENTIALS_ROTATED,
         ]
-        _, by_partner, by_admin = entries
+        by_admin, by_partner, _ = entries
         assert by_partner.actor == as_partner.actor
         assert by_partner.ip_address == "203.0.113.7"
         assert dict(by_partner.new_values) == {"credential": "api_secret"}
@@ -809,7 +830,7 @@ class TestSettings:
         changed = core.partners.set_settings(partner.id, {"tier": "silver"}, principal=admin)
         assert changed.settings == {"tier": "silver"}
         assert changed.version == partner.version + 1
-        created, updated = core.partners.history(partner.id, principal=admin)
+        updated, created = core.partners.history(partner.id, principal=admin)  # newest first
         assert created.new_values["settings"] == {"rate_limit": "100/60", "tier": "gold"}
         assert updated.action is AuditAction.UPDATED
         assert dict(updated.new_values) == {"settings": {"tier": "silver"}}

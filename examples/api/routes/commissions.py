@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import AwareDatetime
 
 from bookingcore import (
@@ -22,6 +22,8 @@ from bookingcore import (
 )
 from examples.api.deps import Core, PartnerPrincipal, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.schemas import Paged
 from examples.api.schemas_ops import CommissionEntryOut, CommissionReportOut
 
 __all__ = ["router"]
@@ -55,6 +57,34 @@ def admin_report(
 
 
 @router.get(
+    "/api/admin/commissions/entries",
+    tags=_TAGS,
+    operation_id="admin_commission_entries",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def admin_entries(
+    request: Request,
+    start: AwareDatetime,
+    end: AwareDatetime,
+    core: Core,
+    staff: StaffPrincipal,
+    partner_id: UUID | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[CommissionEntryOut]:
+    """Every partner's (or one's) ledger entries recorded in ``[start, end)``, newest
+    first, a page at a time (follow ``next``)."""
+    page = core.commissions.entries(
+        start,
+        end,
+        page_request(limit, cursor),
+        principal=staff,
+        partner_id=None if partner_id is None else PartnerId(partner_id),
+    )
+    return paged(Paged[CommissionEntryOut], request, page, CommissionEntryOut.of)
+
+
+@router.get(
     "/api/admin/bookings/{booking_id}/commissions",
     tags=_TAGS,
     operation_id="admin_booking_commissions",
@@ -79,6 +109,27 @@ def partner_report(
 ) -> CommissionReportOut:
     """What I am owed for the entries recorded in ``[start, end)``."""
     return CommissionReportOut.of(core.commissions.report(start, end, principal=partner))
+
+
+@router.get(
+    "/api/partner/commissions/entries",
+    tags=_TAGS,
+    operation_id="partner_commission_entries",
+    responses=problem_responses(AuthenticationError, RateLimitedError, PermissionDeniedError),
+)
+def partner_entries(
+    request: Request,
+    start: AwareDatetime,
+    end: AwareDatetime,
+    core: Core,
+    partner: PartnerPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[CommissionEntryOut]:
+    """My ledger entries recorded in ``[start, end)``, newest first, a page at a time
+    (follow ``next``)."""
+    page = core.commissions.entries(start, end, page_request(limit, cursor), principal=partner)
+    return paged(Paged[CommissionEntryOut], request, page, CommissionEntryOut.of)
 
 
 @router.get(

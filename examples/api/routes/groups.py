@@ -104,10 +104,20 @@ def group_totals(group_id: UUID, core: Core, staff: StaffPrincipal) -> GroupTota
     operation_id="admin_group_bookings",
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
-def group_bookings(group_id: UUID, core: Core, staff: StaffPrincipal) -> list[StaffBookingOut]:
-    """Every booking of the group, newest first, cancelled ones included."""
-    bookings = core.groups.bookings(BookingGroupId(group_id), principal=staff)
-    return [StaffBookingOut.of(b) for b in bookings]
+def group_bookings(
+    request: Request,
+    group_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[StaffBookingOut]:
+    """The group's bookings, newest first, cancelled ones included, a page at a time
+    (follow ``next``)."""
+    page = core.groups.bookings(
+        BookingGroupId(group_id), page_request(limit, cursor), principal=staff
+    )
+    return paged(Paged[StaffBookingOut], request, page, StaffBookingOut.of)
 
 
 @router.post(

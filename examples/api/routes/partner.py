@@ -46,6 +46,7 @@ from examples.api.schemas import (
     CustomerOut,
     CustomerPage,
     LocationOut,
+    Paged,
     PartnerBookingIn,
     PartnerCredentialsOut,
     PartnerOut,
@@ -92,21 +93,26 @@ def list_locations(core: Core, partner: PartnerPrincipal) -> list[LocationOut]:
     "/availability", operation_id="partner_availability", responses=problem_responses(*_PARTNER)
 )
 def availability(
+    request: Request,
     core: Core,
     partner: PartnerPrincipal,
     location_id: UUID | None = None,
     starts_from: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
     only_available: Annotated[bool, Query(description="Leave out full slots")] = True,
-) -> list[SlotOut]:
-    """Open slots at the partner's locations, by start time, with the seats left."""
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[SlotOut]:
+    """Open slots at the partner's locations, earliest start first, with the seats
+    left, a page at a time (follow ``next``)."""
     query = SlotFilter(
         location_id=None if location_id is None else LocationId(location_id),
         starts_from=starts_from,
         starts_before=starts_before,
         only_available=only_available,
     )
-    return [SlotOut.of(slot) for slot in core.catalog.list_slots(query, principal=partner)]
+    page = core.catalog.list_slots(query, page_request(limit, cursor), principal=partner)
+    return paged(Paged[SlotOut], request, page, SlotOut.of)
 
 
 @router.post(

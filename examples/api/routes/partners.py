@@ -8,9 +8,10 @@ never again (the library keeps only the API secret's hash).
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, Request, status
 
 from bookingcore import (
     AuthenticationError,
@@ -22,9 +23,11 @@ from bookingcore import (
 )
 from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     ActiveIn,
     AuditEntryOut,
+    Paged,
     PartnerCredentialsOut,
     PartnerIn,
     PartnerLocationsIn,
@@ -69,9 +72,23 @@ def register_partner(body: PartnerIn, core: Core, staff: StaffPrincipal) -> Part
     operation_id="admin_list_partners",
     responses=problem_responses(AuthenticationError, PermissionDeniedError),
 )
-def list_partners(core: Core, staff: StaffPrincipal, only_active: bool = False) -> list[PartnerOut]:
-    """Every partner, by name."""
-    return [PartnerOut.of(p) for p in core.partners.list(principal=staff, only_active=only_active)]
+def list_partners(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, company or email")
+    ] = None,
+    only_active: bool = False,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[PartnerOut]:
+    """Partners whose name, company or contact email holds ``q``, newest first, a page
+    at a time (follow ``next``)."""
+    page = core.partners.list(
+        page_request(limit, cursor), principal=staff, only_active=only_active, search=q
+    )
+    return paged(Paged[PartnerOut], request, page, PartnerOut.of)
 
 
 @router.get(
@@ -122,11 +139,20 @@ def rotate_secret(partner_id: UUID, core: Core, staff: StaffPrincipal) -> Partne
     operation_id="admin_partner_history",
     responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
 )
-def partner_history(partner_id: UUID, core: Core, staff: StaffPrincipal) -> list[AuditEntryOut]:
-    """The partner's audit trail: registration, changes, rotations (never a secret)."""
-    return [
-        AuditEntryOut.of(e) for e in core.partners.history(PartnerId(partner_id), principal=staff)
-    ]
+def partner_history(
+    request: Request,
+    partner_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[AuditEntryOut]:
+    """The partner's audit trail: registration, changes, rotations (never a secret),
+    newest first, a page at a time (follow ``next``)."""
+    page = core.partners.history(
+        PartnerId(partner_id), page_request(limit, cursor), principal=staff
+    )
+    return paged(Paged[AuditEntryOut], request, page, AuditEntryOut.of)
 
 
 @router.post(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from bookingcore import (
     AuthenticationError,
@@ -39,7 +39,8 @@ from examples.api.deps import (
     customer_id_of,
 )
 from examples.api.errors import problem_responses
-from examples.api.schemas import BookingOut
+from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.schemas import BookingOut, Paged
 from examples.api.schemas_ops import (
     WaitlistAcceptIn,
     WaitlistAddIn,
@@ -203,12 +204,15 @@ def join(body: WaitlistJoinIn, core: Core, me: CustomerPrincipal) -> WaitlistEnt
     operation_id="customer_list_waiting_lists",
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
-def list_mine(core: Core, me: CustomerPrincipal) -> list[WaitlistEntryOut]:
-    """Every entry of mine, on any session and in any status, oldest first."""
-    return [
-        WaitlistEntryOut.of(e)
-        for e in core.waitlists.list_for_customer(customer_id_of(me), principal=me)
-    ]
+def list_mine(
+    request: Request, core: Core, me: CustomerPrincipal, limit: Limit = 50, cursor: Cursor = None
+) -> Paged[WaitlistEntryOut]:
+    """My entries, on any session and in any status, newest first, a page at a time
+    (follow ``next``)."""
+    page = core.waitlists.list_for_customer(
+        customer_id_of(me), page_request(limit, cursor), principal=me
+    )
+    return paged(Paged[WaitlistEntryOut], request, page, WaitlistEntryOut.of)
 
 
 @router.get(
@@ -338,11 +342,19 @@ def partner_join(
     responses=problem_responses(*_PARTNER_ERRORS, NotFoundError),
 )
 def partner_customer_entries(
-    customer_id: UUID, core: Core, partner: PartnerPrincipal
-) -> list[WaitlistEntryOut]:
-    """Every entry of one of my customers, on any session and in any status, oldest first."""
-    entries = core.waitlists.list_for_customer(CustomerId(customer_id), principal=partner)
-    return [WaitlistEntryOut.of(e) for e in entries]
+    request: Request,
+    customer_id: UUID,
+    core: Core,
+    partner: PartnerPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[WaitlistEntryOut]:
+    """The entries of one of my customers, on any session and in any status, newest
+    first, a page at a time (follow ``next``)."""
+    page = core.waitlists.list_for_customer(
+        CustomerId(customer_id), page_request(limit, cursor), principal=partner
+    )
+    return paged(Paged[WaitlistEntryOut], request, page, WaitlistEntryOut.of)
 
 
 @router.get(

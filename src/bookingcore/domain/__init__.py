@@ -121,7 +121,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookRetryPolicy,
     WebhookTopic,
 )
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission
 from bookingcore.domain.pricing import PriceBreakdown, price_booking
@@ -248,6 +248,7 @@ __all__ = [
     "OutboxMessage",
     "Page",
     "Partner",
+    "PartnerFilter",
     "Payment",
     "PaymentStatus",
     "Permission",

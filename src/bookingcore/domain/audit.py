@@ -79,6 +79,14 @@ class AuditEntry:
     booking_id: BookingId | None = None
 
     @property
+    def created_at(self) -> datetime:
+        """When the entry was written (:attr:`occurred_at`), the order of keyset pages.
+
+        .. versionadded:: 0.3
+        """
+        return self.occurred_at
+
+    @property
     def origin(self) -> RequestOrigin:
         """The request origin the host gave, if any."""
         return RequestOrigin(self.ip_address, self.user_agent)

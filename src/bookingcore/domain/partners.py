@@ -55,6 +55,7 @@ __all__ = [
     "RATE_LIMIT_SETTING",
     "WEBHOOK_SECRET_PREFIX",
     "Partner",
+    "PartnerFilter",
     "check_partner_settings",
     "hash_api_secret",
 ]
@@ -294,3 +295,27 @@ class Partner(Versioned):
             msg = f"partner {self.name} has no webhook signing secret; rotate it to issue one"
             raise ValidationError.single("webhook_secret", msg, "required")
         return signed_request(self.webhook_url, payload, self.webhook_secret, now)
+
+
+@attrs.frozen
+class PartnerFilter:
+    """Which partners to list. ``text`` is looked for, case-insensitively, in the
+    name, the company name and the contact email, each on its own;
+    ``contact_email`` matches one address exactly (it is unique).
+
+    .. versionadded:: 0.3
+    """
+
+    text: str | None = None
+    contact_email: EmailAddress | None = None
+    only_active: bool = False
+
+    def matches(self, partner: Partner) -> bool:
+        """The reference semantics every adapter implements."""
+        if self.only_active and not partner.is_active:
+            return False
+        if self.contact_email is not None and partner.contact_email != self.contact_email:
+            return False
+        needle = (self.text or "").strip().casefold()
+        fields = (partner.name, partner.company_name, partner.contact_email.value)
+        return not needle or any(needle in field.casefold() for field in fields)

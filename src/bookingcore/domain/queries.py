@@ -265,6 +265,9 @@ def text_matches(query: str, haystack: Sequence[str | None]) -> bool:
 class Cursor:
     """A position in a newest-first list: the last row's creation time and id.
 
+    A list by start time, earliest first (slots), keeps the last row's start in
+    ``created_at`` and tests rows with :meth:`precedes`.
+
     .. versionadded:: 0.1
     """
 
@@ -298,6 +301,14 @@ class Cursor:
     def is_after(self, created_at: datetime, row_id: UUID) -> bool:
         """True when a row sorts after this position (older, or same time and smaller id)."""
         return (created_at, row_id.bytes) < (self.created_at, self.id.bytes)
+
+    def precedes(self, moment: datetime, row_id: UUID) -> bool:
+        """True when a row sorts after this position in an earliest-first list (later,
+        or at the same time with a larger id).
+
+        .. versionadded:: 0.3
+        """
+        return (moment, row_id.bytes) > (self.created_at, self.id.bytes)
 
 
 @attrs.frozen

@@ -41,7 +41,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -320,8 +320,14 @@ class SlotRepository(Protocol):
         lock (``SELECT ... FOR UPDATE``); the memory adapter serialises.
         """
 
-    def list(self, query: SlotFilter) -> Sequence[Slot]:
-        """Slots matching ``query``, by start time."""
+    def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
+        """Slots matching ``query``, earliest start first, a keyset page on
+        ``(starts_at, id)`` (the cursor holds the last slot's start: see
+        :meth:`~bookingcore.domain.Cursor.precedes`).
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out (was every slot).
+        """
 
     def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
         """Slots matching ``query`` counted per group, with their capacity and seats held.
@@ -453,8 +459,13 @@ class PartnerRepository(Protocol):
     def get_by_api_key(self, api_key: str) -> Partner | None:
         """The partner holding this API key."""
 
-    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
-        """All partners ordered by name."""
+    def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
+        """Partners matching ``query``, newest first (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A filter and a page in, a :class:`~bookingcore.domain.Page` out, newest
+           first (was every partner by name, ``only_active`` a keyword).
+        """
 
 
 class LifecycleEventRepository(Protocol):
@@ -485,6 +496,14 @@ class AuditRepository(Protocol):
 
     def list_for(self, entity: str, entity_id: UUID) -> Sequence[AuditEntry]:
         """Every entry about one entity, oldest first."""
+
+    def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
+        """The entries about one entity, newest first (keyset pages on
+        ``(occurred_at, id)``): for trails that grow without bound, such as a
+        partner's.
+
+        .. versionadded:: 0.3
+        """
 
 
 class OutboxRepository(Protocol):
@@ -777,8 +796,14 @@ class WaitlistRepository(Protocol):
         """The slot's entries in offer order (:attr:`WaitlistEntry.offer_key`: priority,
         position, joined); ``active_only`` keeps the waiting and offered ones."""
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
-        """Every entry of the customer, on any slot and in any status, oldest first."""
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
+        """The customer's entries, on any slot and in any status, newest first
+        (keyset pages on ``(created_at, id)``).
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out, newest first (was
+           every entry, oldest first).
+        """
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         """Up to ``limit`` offered entries whose offer ran out at or before ``now``,
@@ -976,6 +1001,15 @@ class CommissionLedgerRepository(Protocol):
         self, start: datetime, end: datetime, partner_id: PartnerId | None = None
     ) -> Sequence[CommissionEntry]:
         """Entries recorded in ``[start, end)``, of one partner or all, oldest first."""
+
+    def page_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None, page: PageRequest
+    ) -> Page[CommissionEntry]:
+        """Entries recorded in ``[start, end)``, of one partner or all, newest first
+        (keyset pages on ``(recorded_at, id)``): the ledger a partner or staff browse.
+
+        .. versionadded:: 0.3
+        """
 
 
 # --------------------------------------------------------------------------- partner webhooks

@@ -587,16 +587,30 @@ class CatalogService:
         return slot
 
     def list_slots(
-        self, query: SlotFilter | None = None, *, principal: Principal
-    ) -> Sequence[Slot]:
-        """Slots matching ``query`` by start time; partners see their locations only."""
+        self,
+        query: SlotFilter | None = None,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+    ) -> Page[Slot]:
+        """Slots matching ``query``, earliest start first, a page at a time (pass the
+        page's ``next_cursor`` for later ones); partners see their locations only
+        (their availability).
+
+        Raises:
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page` (was every matching slot).
+        """
         query = query or SlotFilter()
         with self._ctx.uow_factory() as uow:
             allowed = self._partner_locations(uow, principal)
             if allowed is not None:
                 wanted = allowed if query.location_ids is None else allowed & query.location_ids
                 query = attrs.evolve(query, location_ids=wanted)
-            return uow.slots.list(query)
+            return uow.slots.list(query, page or PageRequest())
 
     def change_capacity(
         self, slot_id: SlotId, capacity: int | None, *, principal: Principal

@@ -20,6 +20,7 @@ transactions never accrue or reverse twice. :class:`CommissionService`
     report = core.commissions.report(start, end, principal=staff)
     for line in report.lines:
         print(line.partner_name, line.currency, line.accrued, line.reversed, line.net)
+    page = core.commissions.entries(start, end, PageRequest(limit=50), principal=partner)
 
 .. versionadded:: 0.2
 """
@@ -45,6 +46,7 @@ from bookingcore.domain.commissions import (
 )
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, require
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import BookingId, Money, PartnerId, ensure_aware
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.services._context import ServiceContext, Transaction
@@ -279,10 +281,7 @@ class CommissionService:
                 when it is not after ``start``.
         """
         wanted = self._scope(principal, partner_id)
-        start = ensure_aware(start, "start")
-        end = ensure_aware(end, "end")
-        if end <= start:
-            raise ValidationError.single("end", "must be after start", "invalid_range")
+        start, end = self._period(start, end)
         with self._ctx.uow_factory() as uow:
             summaries: list[CommissionSummary] = summarise(
                 uow.commissions.list_recorded(start, end, wanted)
@@ -307,10 +306,46 @@ class CommissionService:
         lines.sort(key=lambda line: (line.partner_name.casefold(), line.currency))
         return CommissionReport(start=start, end=end, lines=tuple(lines))
 
+    def entries(
+        self,
+        start: datetime,
+        end: datetime,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+        partner_id: PartnerId | None = None,
+    ) -> Page[CommissionEntry]:
+        """The ledger entries recorded in ``[start, end)``, newest first, a page at a
+        time (pass the page's ``next_cursor`` for older ones): what :meth:`report`
+        sums, entry by entry.
+
+        ``partner_id`` limits them to one partner; a partner's are always its own.
+
+        Raises:
+            PermissionDeniedError: as :meth:`report`.
+            NotFoundError: a partner asked for another partner's entries.
+            ValidationError: as :meth:`report`, or on ``limit`` or ``cursor`` for a
+                bad page.
+
+        .. versionadded:: 0.3
+        """
+        wanted = self._scope(principal, partner_id)
+        start, end = self._period(start, end)
+        with self._ctx.uow_factory() as uow:
+            return uow.commissions.page_recorded(start, end, wanted, page or PageRequest())
+
+    @staticmethod
+    def _period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        start = ensure_aware(start, "start")
+        end = ensure_aware(end, "end")
+        if end <= start:
+            raise ValidationError.single("end", "must be after start", "invalid_range")
+        return start, end
+
     def for_booking(
         self, booking_id: BookingId, *, principal: Principal
     ) -> Sequence[CommissionEntry]:
-        """A booking's ledger entries, oldest first.
+        """A booking's ledger entries, oldest first, whole (a booking has a handful).
 
         Raises:
             PermissionDeniedError: as :meth:`report`.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import attrs
@@ -48,6 +49,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._paging import every
 from bookingcore.services._sessions import revoke_sessions
 
 __all__ = [
@@ -661,9 +663,10 @@ class CustomerService:
             self.load_visible(uow, customer_id, principal)
             for product_id in uow.customer_stats.booked_products(scoped, limit=10):
                 slots = uow.slots.list(
-                    SlotFilter(product_id=product_id, starts_from=now, only_available=True)
+                    SlotFilter(product_id=product_id, starts_from=now, only_available=True),
+                    PageRequest(limit=max(1, min(limit, MAX_PAGE_SIZE))),
                 )
-                found += [RebookingSuggestion(product_id, slot) for slot in slots[:limit]]
+                found += [RebookingSuggestion(product_id, slot) for slot in slots]
         found.sort(key=lambda s: (s.slot.starts_at, s.slot.id.bytes))
         return found[:limit]
 
@@ -811,7 +814,7 @@ class CustomerService:
             "travelers": uow.travelers.list_for_customer(source, include_deleted=True),
             "communications": uow.communications.list_for_customer(source),
             "payments": uow.payments.list_for_customer(source),
-            "waitlist_entries": uow.waitlist.list_for_customer(source),
+            "waitlist_entries": list(every(partial(uow.waitlist.list_for_customer, source))),
         }
         for found in records.values():
             for record in found:

@@ -41,6 +41,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._paging import every
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
@@ -48,7 +49,6 @@ from bookingcore.services.customers import CustomerService
 __all__ = ["GroupService", "GroupTotals"]
 
 _ENTITY = "booking group"
-_PAGE = 500
 
 
 @attrs.frozen
@@ -208,15 +208,25 @@ class GroupService:
                 page or PageRequest(), status=wanted, customer_id=customer_id, search=text
             )
 
-    def bookings(self, group_id: BookingGroupId, *, principal: Principal) -> Sequence[Booking]:
-        """Every booking of the group, newest first, cancelled ones included.
+    def bookings(
+        self, group_id: BookingGroupId, page: PageRequest | None = None, *, principal: Principal
+    ) -> Page[Booking]:
+        """The group's bookings, newest first, cancelled ones included, a page at a time
+        (pass the page's ``next_cursor`` for older ones).
+
+        The bookings list's own query, filtered by ``BookingFilter(group_id=...)``.
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page` (was every booking of the group).
         """
         with self._ctx.uow_factory() as uow:
             self._visible(uow, uow.groups.get(group_id), group_id, principal)
-            return self._all_bookings(uow, group_id)
+            return uow.bookings.list(BookingFilter(group_id=group_id), page or PageRequest())
 
     def totals(self, group_id: BookingGroupId, *, principal: Principal) -> GroupTotals:
         """The group's bookings, travelers, amount, paid and due (see :class:`GroupTotals`).
@@ -384,13 +394,7 @@ class GroupService:
     @staticmethod
     def _all_bookings(uow: UnitOfWork, group_id: BookingGroupId) -> builtins.list[Booking]:
         query = BookingFilter(group_id=group_id)
-        found: builtins.list[Booking] = []
-        page = uow.bookings.list(query, PageRequest(limit=_PAGE))
-        while True:
-            found.extend(page.items)
-            if page.next_cursor is None:
-                return found
-            page = uow.bookings.list(query, PageRequest(limit=_PAGE, cursor=page.next_cursor))
+        return builtins.list(every(lambda page: uow.bookings.list(query, page)))
 
     @staticmethod
     def _changeable(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:

@@ -21,7 +21,7 @@ import base64
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn, cast
@@ -30,17 +30,26 @@ from urllib.parse import urlsplit
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, check_text, require_text, text_problem
+from bookingcore.domain._validation import (
+    MAX_SEARCH_TEXT,
+    Problems,
+    check_text,
+    clean_text,
+    require_text,
+    text_problem,
+)
 from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.partners import (
     API_SECRET_PREFIX,
     WEBHOOK_SECRET_PREFIX,
     Partner,
+    PartnerFilter,
     check_partner_settings,
     hash_api_secret,
 )
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import EmailAddress, LocationId, PartnerId, PhoneNumber
 from bookingcore.errors import (
     AuthenticationError,
@@ -237,10 +246,10 @@ class PartnerService:
             assert clean_name
             assert clean_company
             assert email
-            for other in uow.partners.list():
-                if other.contact_email == email:
-                    msg = f"a partner with contact email {email} exists"
-                    raise DuplicateError(msg, entity="partner", existing_id=other.id)
+            same = PartnerFilter(contact_email=email)
+            for other in uow.partners.list(same, PageRequest(limit=1)):
+                msg = f"a partner with contact email {email} exists"
+                raise DuplicateError(msg, entity="partner", existing_id=other.id)
             now = self._ctx.now()
             api_secret = _new_api_secret()
             partner = Partner(
@@ -482,17 +491,35 @@ class PartnerService:
             raise NotFoundError("partner", partner_id)
         return partner
 
-    def list(self, *, principal: Principal, only_active: bool = False) -> Sequence[Partner]:
-        """Every partner, by name.
+    def list(
+        self,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+        only_active: bool = False,
+        search: str | None = None,
+    ) -> Page[Partner]:
+        """Partners, newest first, a page at a time (pass the page's ``next_cursor``
+        for older ones). ``search`` is looked for, case-insensitively, in the name,
+        the company name and the contact email.
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page, or on
+                ``search`` when too long or holding control characters.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every partner by
+           name); ``search``.
         """
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not list partners"
         )
+        text = clean_text(search, "search", max_length=MAX_SEARCH_TEXT)
+        query = PartnerFilter(text=text, only_active=only_active)
         with self._ctx.uow_factory() as uow:
-            return uow.partners.list(only_active=only_active)
+            return uow.partners.list(query, page or PageRequest())
 
     def set_allowed_locations(
         self,
@@ -582,17 +609,26 @@ class PartnerService:
             tx.commit()
             return partner
 
-    def history(self, partner_id: PartnerId, *, principal: Principal) -> Sequence[AuditEntry]:
-        """The partner's audit trail, oldest first (seed 002's audit of partner records).
+    def history(
+        self, partner_id: PartnerId, page: PageRequest | None = None, *, principal: Principal
+    ) -> Page[AuditEntry]:
+        """The partner's audit trail (seed 002's audit of partner records), newest
+        first, a page at a time (pass the page's ``next_cursor`` for older entries).
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every entry, oldest
+           first).
         """
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not read partner history"
         )
         with self._ctx.uow_factory() as uow:
-            return uow.audit.list_for("partner", partner_id)
+            return uow.audit.page_for("partner", partner_id, page or PageRequest())
 
     @staticmethod
     def _check_locations(uow: UnitOfWork, locations: frozenset[LocationId], p: Problems) -> None:

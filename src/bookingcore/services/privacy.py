@@ -21,6 +21,7 @@ lists, exports and the customer view only find the placeholders.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import attrs
@@ -38,6 +39,7 @@ from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
 from bookingcore.services._context import ServiceContext
+from bookingcore.services._paging import every
 from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
 
@@ -106,6 +108,7 @@ class PrivacyService:
             customer = CustomerService.load_visible(uow, customer_id, principal)
             travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
             bookings = list(_all_bookings(uow, customer_id))
+            mine = CertificateFilter(customer_id=customer_id)
             audit = self._trail(uow, customer, travelers)
             return {
                 "exported_at": to_dict(self._ctx.now()),
@@ -114,13 +117,10 @@ class PrivacyService:
                 "bookings": to_dict(bookings),
                 "payments": to_dict(list(uow.payments.list_for_customer(customer_id))),
                 "communications": to_dict(list(uow.communications.list_for_customer(customer_id))),
-                "waitlist_entries": to_dict(list(uow.waitlist.list_for_customer(customer_id))),
-                "certificates": to_dict(
-                    uow.certificates.list(
-                        CertificateFilter(customer_id=customer_id),
-                        PageRequest(limit=MAX_PAGE_SIZE),
-                    ).items
+                "waitlist_entries": to_dict(
+                    list(every(partial(uow.waitlist.list_for_customer, customer_id)))
                 ),
+                "certificates": to_dict(list(every(partial(uow.certificates.list, mine)))),
                 "audit": to_dict(audit),
             }
 
@@ -182,7 +182,7 @@ class PrivacyService:
                 booking.updated_at = now
                 booking.version += 1
                 bookings += 1
-            for waiting in uow.waitlist.list_for_customer(customer_id):
+            for waiting in list(every(partial(uow.waitlist.list_for_customer, customer_id))):
                 if waiting.notes:
                     waiting.notes = None
                     waiting.touch(now)

@@ -29,6 +29,7 @@ from bookingcore.domain.communications import Channel
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import CustomerId, SlotId, WaitlistEntryId
 from bookingcore.domain.waitlist import (
@@ -285,16 +286,23 @@ class WaitlistService:
             return visible
 
     def list_for_customer(
-        self, customer_id: CustomerId, *, principal: Principal
-    ) -> Sequence[WaitlistEntry]:
-        """Every entry of the customer, on any slot and in any status, oldest first.
+        self, customer_id: CustomerId, page: PageRequest | None = None, *, principal: Principal
+    ) -> Page[WaitlistEntry]:
+        """The customer's entries, on any slot and in any status, newest first, a page
+        at a time (pass the page's ``next_cursor`` for older ones).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every entry, oldest
+           first).
         """
         with self._ctx.uow_factory() as uow:
             CustomerService.load_visible(uow, customer_id, principal)
-            return uow.waitlist.list_for_customer(customer_id)
+            return uow.waitlist.list_for_customer(customer_id, page or PageRequest())
 
     # ------------------------------------------------------------------ staff
 

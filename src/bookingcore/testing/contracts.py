@@ -78,7 +78,7 @@ from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemSt
 from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.queries import (
@@ -177,20 +177,58 @@ __all__ = [
     "WaitlistRepositoryContract",
     "WebhookDeliveryRepositoryContract",
     "WebhookInboxRepositoryContract",
+    "assert_pages_walk",
 ]
 
 E = TypeVar("E")
 
 
 def walk_pages(fetch: Callable[[PageRequest], Page[Any]], limit: int) -> list[Any]:
-    """Follow ``next_cursor`` from the first page to the last; return every item."""
+    """Follow ``next_cursor`` from the first page to the last; return every item.
+
+    Every page must hold at most ``limit`` items.
+    """
     items: list[Any] = []
-    page = fetch(PageRequest(limit=limit))
-    items.extend(page.items)
-    while page.next_cursor is not None:
-        page = fetch(PageRequest(limit=limit, cursor=page.next_cursor))
+    cursor: str | None = None
+    while True:
+        page = fetch(PageRequest(limit=limit, cursor=cursor))
+        assert len(page.items) <= limit, (len(page.items), limit)
         items.extend(page.items)
-    return items
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor
+
+
+def assert_pages_walk(
+    uow_factory: UnitOfWorkFactory,
+    fetch: Callable[[UnitOfWork, PageRequest], Page[Any]],
+    expected: Iterable[Any],
+    *,
+    limits: Iterable[int] = (1, 2, 5),
+    label: object = None,
+    at: str = "created_at",
+) -> None:
+    """Assert a keyset-paged list answers ``expected``, newest first, at every page size.
+
+    For each of ``limits``, one unit of work follows ``next_cursor`` from the
+    first page of ``fetch(uow, page)`` to the last (:func:`walk_pages`): every
+    expected item comes exactly once (none missing, none twice, nothing else),
+    newest first by ``(created_at, id)`` (``at`` names another time attribute,
+    such as ``recorded_at``). A page as long as the whole list answers it in one
+    go, with no next cursor. ``label`` names the case in a failure.
+
+    .. versionadded:: 0.3
+    """
+    wanted = sorted(expected, key=lambda e: (getattr(e, at), e.id.bytes), reverse=True)
+    ids = [e.id for e in wanted]
+    for limit in limits:
+        with uow_factory() as uow:
+            seen = walk_pages(partial(fetch, uow), limit=limit)
+        assert [e.id for e in seen] == ids, (label, limit)
+    if wanted:
+        with uow_factory() as uow:
+            whole = fetch(uow, PageRequest(limit=len(wanted)))
+        assert ([e.id for e in whole.items], whole.next_cursor) == (ids, None), label
 
 
 class _Base:
@@ -622,11 +660,9 @@ class CustomerRepositoryContract(_Base):
             for customer in customers:
                 uow.customers.add(customer)
             uow.commit()
-        with uow_factory() as uow:
-            seen = walk_pages(lambda page: uow.customers.list(CustomerFilter(), page), limit=3)
-        assert sorted(c.id for c in seen) == sorted(c.id for c in customers)
-        keys = [(c.created_at, c.id.bytes) for c in seen]
-        assert keys == sorted(keys, reverse=True)
+        assert_pages_walk(
+            uow_factory, lambda uow, page: uow.customers.list(CustomerFilter(), page), customers
+        )
 
 
 class TravelerRepositoryContract(_Base):
@@ -831,23 +867,37 @@ class CatalogRepositoryContract(_Base):
             uow.commit()
         inactive = {s.id for s in suppliers if not s.is_active}
 
-        def newest(found: Iterable[Any]) -> list[UUID]:
-            ordered = sorted(found, key=lambda e: (e.created_at, e.id.bytes), reverse=True)
-            return [e.id for e in ordered]
-
         supplier_queries = [
             SupplierFilter(),
             SupplierFilter(only_active=True),
             SupplierFilter(text="jeep"),
             SupplierFilter(text="SUP", only_active=True),
         ]
+
+        def suppliers_walk(query: SupplierFilter) -> None:
+            expected = [s for s in suppliers if query.matches(s)]
+            assert expected, query
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.suppliers.list(query, page),
+                expected,
+                limits=(1, 2, 4),
+                label=query,
+            )
+
+        def products_walk(query: ProductFilter) -> None:
+            expected = [
+                p
+                for p in products
+                if query.matches(p, supplier_active=p.supplier_id not in inactive)
+            ]
+            assert expected, query
+            assert_pages_walk(
+                uow_factory, lambda uow, page: uow.products.list(query, page), expected, label=query
+            )
+
         for squery in supplier_queries:
-            expected = newest(s for s in suppliers if squery.matches(s))
-            assert expected, squery
-            for limit in (1, 2, 4):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.suppliers.list, squery), limit=limit)
-                assert [s.id for s in seen] == expected, (squery, limit)
+            suppliers_walk(squery)
         product_queries = [
             ProductFilter(),
             ProductFilter(only_active=True),
@@ -857,16 +907,7 @@ class CatalogRepositoryContract(_Base):
             ProductFilter(text="INDUS", only_active=True),
         ]
         for pquery in product_queries:
-            expected = newest(
-                p
-                for p in products
-                if pquery.matches(p, supplier_active=p.supplier_id not in inactive)
-            )
-            assert expected, pquery
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.products.list, pquery), limit=limit)
-                assert [p.id for p in seen] == expected, (pquery, limit)
+            products_walk(pquery)
         with uow_factory() as uow:
             active = uow.products.list(ProductFilter(only_active=True), PageRequest(limit=200))
             assert not {p.supplier_id for p in active} & inactive
@@ -897,7 +938,7 @@ class SlotRepositoryContract(_Base):
 
         def ids(query: SlotFilter) -> list[Any]:
             with uow_factory() as uow:
-                return [s.id for s in uow.slots.list(query)]
+                return [s.id for s in uow.slots.list(query, PageRequest())]
 
         assert ids(SlotFilter()) == [early.id, full.id, unlimited.id]
         assert ids(SlotFilter(only_active=False)) == [early.id, full.id, closed.id, unlimited.id]
@@ -907,6 +948,56 @@ class SlotRepositoryContract(_Base):
         assert ids(SlotFilter(starts_from=T0 + 2 * day, starts_before=T0 + 4 * day)) == [full.id]
         with uow_factory() as uow:
             assert uow.slots.get(unlimited.id) == unlimited
+
+    def test_pages_walk_every_matching_slot_once_earliest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Slots list earliest start first a keyset page at a time (availability);
+        slots starting together are ordered by id; filters hold on every page.
+
+        .. versionadded:: 0.3
+        """
+        here, there = make.location(), make.location()
+        day = timedelta(days=1)
+        # Pairs share a start so the id must break ties.
+        slots = [
+            make.slot(
+                (here, there)[n % 3 == 0].id,
+                starts_at=T0 + (n // 2) * day,
+                is_active=n != 5,
+                capacity=1 if n % 4 == 1 else 10,
+                seats_held=1 if n % 4 == 1 else 0,
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(here)
+            uow.locations.add(there)
+            for slot in slots:
+                uow.slots.add(slot)
+            uow.commit()
+
+        def walks(query: SlotFilter) -> None:
+            expected = sorted(
+                (s for s in slots if query.matches(s)), key=lambda s: (s.starts_at, s.id.bytes)
+            )
+            assert expected, query
+            for limit in (1, 2, 5, len(expected)):
+                with uow_factory() as uow:
+                    seen = walk_pages(partial(uow.slots.list, query), limit=limit)
+                assert [s.id for s in seen] == [s.id for s in expected], (query, limit)
+            with uow_factory() as uow:
+                whole = uow.slots.list(query, PageRequest(limit=len(expected)))
+            assert whole.next_cursor is None, query
+
+        for query in (
+            SlotFilter(),
+            SlotFilter(only_active=False),
+            SlotFilter(location_id=here.id, only_available=True),
+            SlotFilter(location_ids=[there.id], starts_from=T0 + day),
+            SlotFilter(starts_from=T0 + 2 * day, starts_before=T0 + 5 * day),
+        ):
+            walks(query)
 
     def test_find_at_matches_exact_location_and_start_pairs(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1099,13 +1190,12 @@ class BookingRepositoryContract(_Base):
             for booking in bookings:
                 uow.bookings.add(booking)
             uow.commit()
-        with uow_factory() as uow:
-            seen: list[Booking] = walk_pages(
-                lambda page: uow.bookings.list(BookingFilter(), page), limit=4
-            )
-        assert sorted(b.id for b in seen) == sorted(b.id for b in bookings)
-        keys = [(b.created_at, b.id.bytes) for b in seen]
-        assert keys == sorted(keys, reverse=True)
+        assert_pages_walk(
+            uow_factory,
+            lambda uow, page: uow.bookings.list(BookingFilter(), page),
+            bookings,
+            limits=(1, 4),
+        )
 
 
 class PartnerRepositoryContract(_Base):
@@ -1172,18 +1262,51 @@ class PartnerRepositoryContract(_Base):
         assert not rotated.is_active
         assert rotated.version == partner.version + 1
 
-    def test_list_orders_by_name_and_can_skip_inactive(
+    def test_pages_walk_every_matching_partner_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        partners = [make.partner(name="Zest"), make.partner(name="Atlas", is_active=False)]
-        partners.append(make.partner(name="Mango"))
+        """Partners list newest first a keyset page at a time; text is found
+        case-insensitively in the name, company or email; one contact email finds
+        its partner; inactive partners can be left out.
+
+        .. versionadded:: 0.3
+        """
+        # Pairs share a creation time so the id must break ties.
+        partners = [
+            make.partner(
+                name=("Zest Holidays", "Atlas Tours", "Mango Trips")[n % 3],
+                is_active=n % 4 != 1,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(11)
+        ]
         with uow_factory() as uow:
             for partner in partners:
                 uow.partners.add(partner)
             uow.commit()
+
+        def walks(query: PartnerFilter) -> None:
+            expected = [p for p in partners if query.matches(p)]
+            assert expected, query
+            assert_pages_walk(
+                uow_factory, lambda uow, page: uow.partners.list(query, page), expected, label=query
+            )
+
+        queries = [
+            PartnerFilter(),
+            PartnerFilter(only_active=True),
+            PartnerFilter(text="atlas"),
+            PartnerFilter(text="MANGO trips", only_active=True),
+            PartnerFilter(text="@PARTNER.example"),
+            PartnerFilter(contact_email=partners[5].contact_email),
+        ]
+        for query in queries:
+            walks(query)
         with uow_factory() as uow:
-            assert [p.name for p in uow.partners.list()] == ["Atlas", "Mango", "Zest"]
-            assert [p.name for p in uow.partners.list(only_active=True)] == ["Mango", "Zest"]
+            active = uow.partners.list(PartnerFilter(only_active=True), PageRequest(limit=50))
+            assert all(p.is_active for p in active)
+            unknown = PartnerFilter(contact_email=EmailAddress("nobody@partner.example"))
+            assert list(uow.partners.list(unknown, PageRequest())) == []
 
 
 def _stored_booking(uow_factory: UnitOfWorkFactory, make: Builder) -> Booking:
@@ -1301,6 +1424,52 @@ class HistoryRepositoryContract(_Base):
             assert list(uow.audit.list_for("booking", booking.id)) == [first, later]
             assert list(uow.audit.list_for("customer", booking.customer_id)) == [elsewhere]
             assert list(uow.audit.list_for("traveler", booking.id)) == []
+
+    def test_pages_walk_every_entry_of_an_entity_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """One entity's trail lists newest first a keyset page at a time (a partner's
+        history); another entity's, or another kind's with the same id, never comes.
+
+        .. versionadded:: 0.3
+        """
+        ours, theirs = make.partner(), make.partner()
+        with uow_factory() as uow:
+            uow.partners.add(ours)
+            uow.partners.add(theirs)
+            uow.commit()
+        # Pairs share a time so the id must break ties.
+        entries = [
+            AuditEntry(
+                id=uuid4(),
+                entity=("partner", "partner", "supplier")[n % 3],
+                entity_id=(ours, theirs)[n % 2 == 1 and n % 3 != 2].id,
+                action=AuditAction.UPDATED,
+                actor=Actor.system("contract"),
+                occurred_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.audit.add(entry)
+            uow.commit()
+
+        def walks(entity: str, entity_id: UUID) -> None:
+            expected = [e for e in entries if (e.entity, e.entity_id) == (entity, entity_id)]
+            assert expected, (entity, entity_id)
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.audit.page_for(entity, entity_id, page),
+                expected,
+                label=(entity, entity_id),
+            )
+
+        walks("partner", ours.id)
+        walks("partner", theirs.id)
+        walks("supplier", ours.id)
+        with uow_factory() as uow:
+            assert list(uow.audit.page_for("customer", ours.id, PageRequest())) == []
 
 
 class OutboxRepositoryContract(_Base):
@@ -1910,19 +2079,21 @@ class BookingGroupRepositoryContract(_Base):
                 uow.groups.add(item)
             uow.commit()
 
-        def ids(**filters: Any) -> list[UUID]:
-            with uow_factory() as uow:
-                found = walk_pages(lambda page: uow.groups.list(page, **filters), limit=3)
-            return [g.id for g in found]
+        def walks(expected: list[BookingGroup], **filters: Any) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.groups.list(page, **filters),
+                expected,
+                limits=(1, 3),
+                label=filters,
+            )
 
-        everyone = [*groups, corporate, closed, theirs]
-        newest_first = sorted(everyone, key=lambda g: (g.created_at, g.id.bytes), reverse=True)
-        assert ids() == [g.id for g in newest_first]
-        assert set(ids(status=BookingGroupStatus.CLOSED)) == {closed.id}
-        assert set(ids(customer_id=organizer.id)) == {g.id for g in (*groups, closed)}
-        assert set(ids(customer_id=company.id)) == {corporate.id}
-        assert set(ids(customer_id=other.id)) == {corporate.id, theirs.id}
-        assert ids(customer_id=other.id, status=BookingGroupStatus.CANCELLED) == []
+        walks([*groups, corporate, closed, theirs])
+        walks([closed], status=BookingGroupStatus.CLOSED)
+        walks([*groups, closed], customer_id=organizer.id)
+        walks([corporate], customer_id=company.id)
+        walks([corporate, theirs], customer_id=other.id)
+        walks([], customer_id=other.id, status=BookingGroupStatus.CANCELLED)
         with uow_factory() as uow:
             added = make.group(company.id, created_at=T0 + timedelta(days=1))
             uow.groups.add(added)
@@ -2077,7 +2248,7 @@ class WaitlistRepositoryContract(_Base):
             assert uow.waitlist.get_active(slot.id, CustomerId(uuid4())) is None
             assert uow.waitlist.get(WaitlistEntryId(uuid4())) is None
             assert uow.waitlist.get_for_update(entry.id) is stored
-            assert list(uow.waitlist.list_for_customer(customer.id)) == [stored]
+            assert list(uow.waitlist.list_for_customer(customer.id, PageRequest())) == [stored]
 
     def test_offers_and_bookings_are_stored(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -2137,7 +2308,8 @@ class WaitlistRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
         with uow_factory() as uow:
-            assert [e.id for e in uow.waitlist.list_for_customer(customer.id)] == [first.id]
+            mine = uow.waitlist.list_for_customer(customer.id, PageRequest())
+            assert [e.id for e in mine] == [first.id]
 
     def test_a_customer_may_join_again_once_their_entry_ended(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -2182,14 +2354,55 @@ class WaitlistRepositoryContract(_Base):
             uow.waitlist.add(fourth)
             uow.commit()
         with uow_factory() as uow:
-            entries = uow.waitlist.list_for_customer(customer.id)
+            entries = uow.waitlist.list_for_customer(customer.id, PageRequest())
             assert [(e.id, e.status) for e in entries] == [
-                (first.id, WaitlistStatus.CANCELLED),
-                (rejoined.id, WaitlistStatus.CANCELLED),
-                (third.id, WaitlistStatus.CANCELLED),
                 (fourth.id, WaitlistStatus.WAITING),
+                (third.id, WaitlistStatus.CANCELLED),
+                (rejoined.id, WaitlistStatus.CANCELLED),
+                (first.id, WaitlistStatus.CANCELLED),
             ]
             assert uow.waitlist.get_active(slot.id, customer.id) == fourth
+
+    def test_pages_walk_every_entry_of_a_customer_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A customer's entries, in any status and on any slot, list newest first a
+        keyset page at a time; another customer's never come.
+
+        .. versionadded:: 0.3
+        """
+        slot, (asha, ravi) = _stored_slot_customers(uow_factory, make, customers=2)
+        other_slot, _ = _stored_slot_customers(uow_factory, make)
+        # Pairs share a creation time so the id must break ties; one active entry
+        # per customer and slot, the rest ended.
+        entries = [
+            make.waitlist_entry(
+                (slot, other_slot)[n % 2].id,
+                (asha, ravi)[n % 3 == 0].id,
+                position=n + 1,
+                status=WaitlistStatus.WAITING if n < 4 else WaitlistStatus.CANCELLED,
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(11)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.waitlist.add(entry)
+            uow.commit()
+
+        def walks(customer_id: CustomerId) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.waitlist.list_for_customer(customer_id, page),
+                [e for e in entries if e.customer_id == customer_id],
+                label=customer_id,
+            )
+
+        walks(asha.id)
+        walks(ravi.id)
+        with uow_factory() as uow:
+            nobody = uow.waitlist.list_for_customer(CustomerId(uuid4()), PageRequest())
+            assert (list(nobody), nobody.next_cursor) == ([], None)
 
     def test_list_for_slot_is_in_offer_order(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -3090,6 +3303,54 @@ class CommissionLedgerContract(_Base):
             (stored, _) = uow.commissions.list_for_booking(payment.booking_id)
             assert (stored.rate, stored.amount) == (Decimal("12.5"), accrual.amount)
 
+    def test_pages_walk_every_entry_of_a_period_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """The ledger of a period, a partner's or everyone's, lists newest first a
+        keyset page at a time; a partner never sees another's entries.
+
+        .. versionadded:: 0.3
+        """
+        ours, payment = _partner_payment(uow_factory, make)
+        theirs, elsewhere = _partner_payment(uow_factory, make)
+        hour = timedelta(hours=1)
+        # Pairs share a time so the id must break ties; keys are unique per entry.
+        entries = [
+            make.commission_entry(
+                (payment, elsewhere)[n % 3 == 0],
+                (ours, theirs)[n % 3 == 0].id,
+                key=f"accrual:{n}:{uuid4()}",
+                recorded_at=T0 + (n // 2) * hour,
+            )
+            for n in range(13)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.commissions.add(entry)
+            uow.commit()
+
+        def walks(start: datetime, end: datetime, partner_id: PartnerId | None) -> None:
+            expected = [
+                e
+                for e in entries
+                if start <= e.recorded_at < end and partner_id in (None, e.partner_id)
+            ]
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.commissions.page_recorded(start, end, partner_id, page),
+                expected,
+                label=(start, end, partner_id),
+                at="recorded_at",
+            )
+
+        walks(T0, T0 + 7 * hour, None)
+        walks(T0, T0 + 7 * hour, ours.id)
+        walks(T0, T0 + 7 * hour, theirs.id)
+        walks(T0 + hour, T0 + 4 * hour, ours.id)
+        with uow_factory() as uow:
+            before = uow.commissions.page_recorded(T0 - hour, T0, None, PageRequest())
+            assert (list(before), before.next_cursor) == ([], None)
+
     def test_an_entry_added_in_this_unit_of_work_is_listed_before_commit(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -3294,15 +3555,12 @@ class WebhookDeliveryRepositoryContract(_Base):
             for delivery in (*mine, dead, other):
                 uow.webhook_deliveries.add(delivery)
             uow.commit()
+        assert_pages_walk(
+            uow_factory,
+            lambda uow, page: uow.webhook_deliveries.list(page, partner_id=ours.id),
+            [*mine, dead],
+        )
         with uow_factory() as uow:
-            first = uow.webhook_deliveries.list(PageRequest(limit=2), partner_id=ours.id)
-            assert [d.id for d in first.items] == [mine[2].id, mine[1].id]
-            assert first.next_cursor is not None
-            rest = uow.webhook_deliveries.list(
-                PageRequest(limit=5, cursor=first.next_cursor), partner_id=ours.id
-            )
-            assert [d.id for d in rest.items] == [mine[0].id, dead.id]
-            assert rest.next_cursor is None
             only_dead = uow.webhook_deliveries.list(
                 PageRequest(), status=WebhookDeliveryStatus.DEAD
             )
@@ -3415,8 +3673,8 @@ class ImportRepositoryContract(_Base):
                 uow.imports.add(job)
             uow.commit()
         newest_first = sorted(jobs, key=lambda j: j.created_at, reverse=True)
+        assert_pages_walk(uow_factory, lambda uow, page: uow.imports.list(page), jobs)
         with uow_factory() as uow:
-            assert walk_pages(uow.imports.list, limit=2) == newest_first
             assert list(uow.imports.list(PageRequest(limit=10)).items) == newest_first
 
     def test_failed_rows_are_kept_per_job_in_row_order(
@@ -3748,21 +4006,16 @@ class LeadRepositoryContract(_Base):
             LeadFilter(partner_id=agency.id),
             LeadFilter(customer_id=ravi.id, status=LeadStatus.LOST),
         ]
-        for query in queries:
-            expected = sorted(
-                (lead for lead in leads if query.matches(lead)),
-                key=lambda lead: (lead.created_at, lead.id.bytes),
-                reverse=True,
-            )
+
+        def walks(query: LeadFilter) -> None:
+            expected = [lead for lead in leads if query.matches(lead)]
             assert expected, query
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.leads.list, query), limit=limit)
-                assert [lead.id for lead in seen] == [lead.id for lead in expected], (query, limit)
-        with uow_factory() as uow:
-            first = uow.leads.list(LeadFilter(), PageRequest(limit=13))
-            assert len(first) == 13
-            assert first.next_cursor is None
+            assert_pages_walk(
+                uow_factory, lambda uow, page: uow.leads.list(query, page), expected, label=query
+            )
+
+        for query in queries:
+            walks(query)
 
     # ---- idempotency keys of leads (issue 19 follow-up)
 
@@ -3893,17 +4146,19 @@ class QuotationRepositoryContract(_Base):
             QuotationFilter(status=QuotationStatus.SENT),
             QuotationFilter(lead_id=lead.id, status=QuotationStatus.DRAFT),
         ]
-        for query in queries:
-            expected = sorted(
-                (q for q in quotations if query.matches(q)),
-                key=lambda q: (q.created_at, q.id.bytes),
-                reverse=True,
-            )
+
+        def walks(query: QuotationFilter) -> None:
+            expected = [q for q in quotations if query.matches(q)]
             assert expected, query
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(partial(uow.quotations.list, query), limit=limit)
-                assert [q.id for q in seen] == [q.id for q in expected], (query, limit)
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.quotations.list(query, page),
+                expected,
+                label=query,
+            )
+
+        for query in queries:
+            walks(query)
 
     def test_a_revision_number_is_held_once_per_reference(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4064,22 +4319,17 @@ class TripRepositoryContract(_Base):
             for trip in trips:
                 uow.trips.add(trip)
             uow.commit()
-        for customer in (asha, ravi):
-            expected = sorted(
-                (trip for trip in trips if trip.customer_id == customer.id),
-                key=lambda trip: (trip.created_at, trip.id.bytes),
-                reverse=True,
+
+        def walks(customer_id: CustomerId) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.trips.list_for_customer(customer_id, page),
+                [trip for trip in trips if trip.customer_id == customer_id],
+                label=customer_id,
             )
-            for limit in (1, 2, 5):
-                with uow_factory() as uow:
-                    seen = walk_pages(
-                        partial(uow.trips.list_for_customer, customer.id), limit=limit
-                    )
-                assert [t.id for t in seen] == [t.id for t in expected], (customer.id, limit)
-        with uow_factory() as uow:
-            first = uow.trips.list_for_customer(asha.id, PageRequest(limit=7))
-            assert len(first) == 7
-            assert first.next_cursor is None
+
+        walks(asha.id)
+        walks(ravi.id)
 
     def test_one_itinerary_per_booking_round_trips_and_is_edited(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4954,9 +5204,16 @@ class CertificateRepositoryContract(_Base):
         found = self._stored(uow_factory, make, [*days, None])
 
         def numbers(query: CertificateFilter) -> list[str]:
-            with uow_factory() as uow:
-                seen = walk_pages(lambda page: uow.certificates.list(query, page), limit=2)
-            return [c.number for c in seen]
+            expected = [c for c in found if query.matches(c)]
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.certificates.list(query, page),
+                expected,
+                limits=(1, 2),
+                label=query,
+            )
+            newest = sorted(expected, key=lambda c: (c.created_at, c.id.bytes), reverse=True)
+            return [c.number for c in newest]
 
         assert numbers(CertificateFilter()) == ["N-4", "N-3", "N-2", "N-1", "N-0"]
         assert numbers(CertificateFilter(kind="EFR")) == ["N-4", "N-3"]

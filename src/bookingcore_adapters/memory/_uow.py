@@ -38,7 +38,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, Refund, normalise_provider
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -399,18 +399,19 @@ class MemoryUnitOfWork:
         table: str,
         where: Callable[[Any], bool],
         page: PageRequest,
+        at: str = "created_at",
     ) -> Page[Any]:
         after = page.after
         rows = [
             row
             for row in self._rows(table)
-            if where(row) and (after is None or after.is_after(row.created_at, row.id))
+            if where(row) and (after is None or after.is_after(getattr(row, at), row.id))
         ]
-        rows.sort(key=lambda r: (r.created_at, r.id.bytes), reverse=True)
+        rows.sort(key=lambda r: (getattr(r, at), r.id.bytes), reverse=True)
         chosen = [self._track(table, row.id, row) for row in rows[: page.limit]]
         more = len(rows) > page.limit
         last = chosen[-1] if chosen else None
-        cursor = Cursor(last.created_at, last.id).encode() if more and last else None
+        cursor = Cursor(getattr(last, at), last.id).encode() if more and last else None
         return Page(chosen, cursor)
 
 
@@ -541,8 +542,16 @@ class _SlotRepository(_Repository[Slot]):
     def get_for_update(self, slot_id: SlotId) -> Slot | None:
         return self._locked(slot_id)
 
-    def list(self, query: SlotFilter) -> Sequence[Slot]:
-        return self._uow._select(self._table, query.matches, lambda s: (s.starts_at, s.id.bytes))
+    def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
+        after = page.after
+        found: list[Slot] = self._uow._select(
+            self._table,
+            lambda s: query.matches(s) and (after is None or after.precedes(s.starts_at, s.id)),
+            lambda s: (s.starts_at, s.id.bytes),
+        )
+        chosen = found[: page.limit]
+        more = len(found) > page.limit and chosen
+        return Page(chosen, Cursor(chosen[-1].starts_at, chosen[-1].id).encode() if more else None)
 
     def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
         check_slot_grouping(by)
@@ -692,10 +701,8 @@ class _PartnerRepository(_Repository[Partner]):
         found: Partner | None = self._uow._find_unique(self._table, "api_key", api_key)
         return found
 
-    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
-        return self._uow._select(
-            self._table, lambda p: p.is_active or not only_active, lambda p: (p.name, p.id.bytes)
-        )
+    def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
+        return self._uow._page(self._table, query.matches, page)
 
 
 class _LifecycleEventRepository(_Repository[LifecycleEvent]):
@@ -715,6 +722,11 @@ class _AuditRepository(_Repository[AuditEntry]):
             self._table,
             lambda a: a.entity == entity and a.entity_id == entity_id,
             lambda a: a.occurred_at,
+        )
+
+    def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
+        return self._uow._page(
+            self._table, lambda a: a.entity == entity and a.entity_id == entity_id, page
         )
 
 
@@ -974,12 +986,8 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
             lambda w: w.offer_key,
         )
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
-        return self._uow._select(
-            self._table,
-            lambda w: w.customer_id == customer_id,
-            lambda w: (w.created_at, w.id.bytes),
-        )
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
+        return self._uow._page(self._table, lambda w: w.customer_id == customer_id, page)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         found: list[WaitlistEntry] = self._uow._select(
@@ -1149,6 +1157,16 @@ class _CommissionLedgerRepository(_Repository[CommissionEntry]):
             self._table,
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
             lambda e: (e.recorded_at, e.id.bytes),
+        )
+
+    def page_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None, page: PageRequest
+    ) -> Page[CommissionEntry]:
+        return self._uow._page(
+            self._table,
+            lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
+            page,
+            at="recorded_at",
         )
 
 

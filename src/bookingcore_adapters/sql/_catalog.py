@@ -41,6 +41,7 @@ from bookingcore.domain.catalog import (
 )
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import (
+    Cursor,
     Page,
     PageRequest,
     SlotFilter,
@@ -64,7 +65,14 @@ from bookingcore_adapters.sql._mapper import (
     phone_of,
     phone_text,
 )
-from bookingcore_adapters.sql._queries import ZERO, read_period, total, utc_period, within
+from bookingcore_adapters.sql._queries import (
+    ZERO,
+    keyset_after_earliest,
+    read_period,
+    total,
+    utc_period,
+    within,
+)
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CODE,
@@ -429,15 +437,20 @@ class SlotRepository(Repository[Slot]):
         # Booking reads the slot's location next, while it holds the slot's lock.
         return self._session.lock(self._mapper, slot_id, parent=(LOCATIONS, "location_id"))
 
-    def list(self, query: SlotFilter) -> Sequence[Slot]:
+    def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
         c = self._table.c
-        return self._session.select(
+        after = page.after
+        found = self._session.select(
             self._mapper,
-            slot_where(query),
-            query.matches,
+            [*slot_where(query), *keyset_after_earliest(c.starts_at, c.id, after)],
+            lambda s: query.matches(s) and (after is None or after.precedes(s.starts_at, s.id)),
             lambda s: (s.starts_at, s.id.bytes),
             order_by=[c.starts_at, c.id],
+            limit=page.limit + 1,
         )
+        chosen = found[: page.limit]
+        more = len(found) > page.limit and chosen
+        return Page(chosen, Cursor(chosen[-1].starts_at, chosen[-1].id).encode() if more else None)
 
     def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
         check_slot_grouping(by)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import Column, Index, String, Table, Text, Uuid
 
 from bookingcore.domain.commissions import CommissionEntry, CommissionEntryKind
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import BookingId, Money, PartnerId
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored
 from bookingcore_adapters.sql._repository import Repository
@@ -50,8 +51,10 @@ commission_ledger = Table(
     Column("currency", CURRENCY, nullable=False),
     when("recorded_at"),
     Column("reason", Text()),
-    Index("ix_commission_ledger_partner_recorded", "partner_id", "recorded_at"),
-    Index("ix_commission_ledger_recorded_at", "recorded_at"),
+    # A partner's ledger or everyone's by period: oldest first whole (reports) or
+    # newest first by keyset pages on (recorded_at, id).
+    Index("ix_commission_ledger_partner_recorded", "partner_id", "recorded_at", "id"),
+    Index("ix_commission_ledger_recorded_at", "recorded_at", "id"),
 )
 
 
@@ -119,4 +122,19 @@ class CommissionLedgerRepository(Repository[CommissionEntry]):
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
             _oldest,
             order_by=[c.recorded_at, c.id],
+        )
+
+    def page_recorded(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None, page: PageRequest
+    ) -> Page[CommissionEntry]:
+        c = self._table.c
+        where = [c.recorded_at >= start, c.recorded_at < end]
+        if partner_id is not None:
+            where.append(c.partner_id == partner_id)
+        return self._session.page(
+            self._mapper,
+            where,
+            lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
+            page,
+            at="recorded_at",
         )

@@ -46,6 +46,7 @@ from bookingcore.domain.events import (
     SerializedMessage,
 )
 from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import (
     BookingId,
     CommunicationId,
@@ -133,7 +134,8 @@ audit_logs = Table(
     Column("ip_address", String()),
     Column("user_agent", Text()),
     when("created_at"),
-    Index(None, "entity", "entity_id"),
+    # One entity's trail, oldest first whole or newest first by keyset pages.
+    Index(None, "entity", "entity_id", "created_at", "id"),
 )
 
 outbox = Table(
@@ -490,6 +492,15 @@ class AuditRepository(Repository[AuditEntry]):
             lambda a: a.entity == entity and a.entity_id == entity_id,
             lambda a: (a.occurred_at, a.id.bytes),
             order_by=[c.created_at, c.id],
+        )
+
+    def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
+        c = self._table.c
+        return self._session.page(
+            self._mapper,
+            [c.entity == entity, c.entity_id == entity_id],
+            lambda a: a.entity == entity and a.entity_id == entity_id,
+            page,
         )
 
 

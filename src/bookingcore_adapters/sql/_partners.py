@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import (
     Boolean,
     Column,
+    ColumnElement,
     Index,
     Integer,
     String,
@@ -17,7 +18,8 @@ from sqlalchemy import (
     Uuid,
 )
 
-from bookingcore.domain.partners import Partner
+from bookingcore.domain.partners import Partner, PartnerFilter
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import (
     EmailAddress,
     LocationId,
@@ -69,6 +71,8 @@ partners = Table(
     when("updated_at"),
     Column("version", Integer(), nullable=False),
     Index(None, "is_active"),
+    # Listed newest first by (created_at, id), keyset-paged.
+    Index(None, "created_at", "id"),
 )
 
 
@@ -134,12 +138,14 @@ class PartnerRepository(Repository[Partner]):
     def get_by_api_key(self, api_key: str) -> Partner | None:
         return self._session.find_unique(self._mapper, "api_key", api_key, lambda p: p.api_key)
 
-    def list(self, *, only_active: bool = False) -> Sequence[Partner]:
+    def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
         c = self._table.c
-        return self._session.select(
-            self._mapper,
-            [c.is_active.is_(True)] if only_active else [],
-            lambda p: p.is_active or not only_active,
-            lambda p: (p.name, p.id.bytes),
-            order_by=[self._session.ordered_text(c.name), c.id],
-        )
+        where: list[ColumnElement[bool]] = []
+        if query.only_active:
+            where.append(c.is_active.is_(True))
+        if query.contact_email is not None:
+            where.append(c.contact_email == query.contact_email.value)
+        text = self._session.search.contains(query.text, [c.name, c.company_name, c.contact_email])
+        if text is not None:
+            where.append(text)
+        return self._session.page(self._mapper, where, query.matches, page)

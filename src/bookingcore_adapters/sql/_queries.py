@@ -47,6 +47,8 @@ __all__ = [
     "digits",
     "exact_sum",
     "keyset_after",
+    "keyset_after_earliest",
+    "keyset_after_newest",
     "one_of",
     "read_period",
     "read_sum",
@@ -160,12 +162,30 @@ def keyset_after(table: Table, cursor: Cursor | None) -> list[ColumnElement[bool
     (created_at = :created_at AND id < :id)`` is only a filter: each page reads
     every row before its cursor again.
     """
+    return keyset_after_newest(table.c.created_at, table.c.id, cursor)
+
+
+def keyset_after_newest(
+    moment: ColumnElement[Any], ident: ColumnElement[Any], cursor: Cursor | None
+) -> list[ColumnElement[bool]]:
+    """:func:`keyset_after` over any time column: rows after ``cursor`` in a
+    newest-first list by ``(moment, ident)``."""
     if cursor is None:
         return []
-    c = table.c
-    at = literal(cursor.created_at, c.created_at.type)  # bound as the column binds it
-    ident = literal(cursor.id, c.id.type)
-    return [tuple_(c.created_at, c.id) < tuple_(at, ident)]
+    at = literal(cursor.created_at, moment.type)  # bound as the column binds it
+    return [tuple_(moment, ident) < tuple_(at, literal(cursor.id, ident.type))]
+
+
+def keyset_after_earliest(
+    moment: ColumnElement[Any], ident: ColumnElement[Any], cursor: Cursor | None
+) -> list[ColumnElement[bool]]:
+    """Rows after ``cursor`` in an earliest-first list by ``(moment, ident)``: later, or
+    as late with a larger id (:meth:`Cursor.precedes`). One row-value comparison, as
+    :func:`keyset_after`, so an index on ``moment`` starts its range scan there."""
+    if cursor is None:
+        return []
+    at = literal(cursor.created_at, moment.type)
+    return [tuple_(moment, ident) > tuple_(at, literal(cursor.id, ident.type))]
 
 
 # --------------------------------------------------------------------------- tallies

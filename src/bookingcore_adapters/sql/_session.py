@@ -865,20 +865,26 @@ class Session:
         keep: Callable[[E], bool],
         page: PageRequest,
         source: FromClause | None = None,
+        *,
+        at: str = "created_at",
     ) -> Page[E]:
-        """Newest first by ``(created_at, id)``, ``page.limit`` after ``page.cursor``."""
+        """Newest first by ``(created_at, id)``, ``page.limit`` after ``page.cursor``;
+        ``at`` names another time (the column and the attribute share its name)."""
         after = page.after
         table = mapper.table
+        moment = table.c[at]
 
         def wanted(entity: Any) -> bool:
-            return keep(entity) and (after is None or after.is_after(entity.created_at, entity.id))
+            return keep(entity) and (
+                after is None or after.is_after(getattr(entity, at), entity.id)
+            )
 
         found = self.select(
             mapper,
-            [*where, *q.keyset_after(table, after)],
+            [*where, *q.keyset_after_newest(moment, table.c.id, after)],
             wanted,
-            lambda entity: (entity.created_at, entity.id.bytes),  # type: ignore[attr-defined]
-            order_by=[table.c.created_at.desc(), table.c.id.desc()],
+            lambda entity: (getattr(entity, at), entity.id.bytes),  # type: ignore[attr-defined]
+            order_by=[moment.desc(), table.c.id.desc()],
             limit=page.limit + 1,
             newest_first=True,
             source=source,
@@ -886,7 +892,7 @@ class Session:
         chosen = found[: page.limit]
         if len(found) > page.limit and chosen:
             last: Any = chosen[-1]
-            return Page(chosen, Cursor(last.created_at, last.id).encode())
+            return Page(chosen, Cursor(getattr(last, at), last.id).encode())
         return Page(chosen, None)
 
     def lock(

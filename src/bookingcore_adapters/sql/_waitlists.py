@@ -105,7 +105,7 @@ waiting_lists = Table(
     metadata,
     Column("id", Uuid(), primary_key=True),
     ref("slot_id", "slots.id", nullable=False),
-    ref("customer_id", "customers.id", nullable=False, index=True),
+    ref("customer_id", "customers.id", nullable=False),
     Column("seats", Integer(), nullable=False),
     Column("position", Integer(), nullable=False),
     Column("priority", ENUM, nullable=False),
@@ -123,6 +123,8 @@ waiting_lists = Table(
     CheckConstraint("position >= 1", name="position_positive"),
     Index(None, "slot_id", "position"),
     Index(None, "status", "offer_expires_at"),
+    # A customer's entries, newest first by (created_at, id), keyset-paged.
+    Index(None, "customer_id", "created_at", "id"),
 )
 _ACTIVE_WAITLIST_ENTRY = waiting_lists.c.status.in_(["waiting", "offered"])
 Index(
@@ -323,8 +325,13 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             order_by=[rank, c.position, c.created_at, c.id],
         )
 
-    def list_for_customer(self, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
-        return self._oldest_with(customer_id=customer_id)
+    def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
+        return self._session.page(
+            self._mapper,
+            [self._table.c.customer_id == customer_id],
+            lambda w: w.customer_id == customer_id,
+            page,
+        )
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         c = self._table.c

@@ -38,6 +38,24 @@ class ApiClient:
         """POST ``url``."""
         return self.request("POST", url, **kwargs)
 
+    def walk(
+        self, url: str, headers: dict[str, str], limit: int = 2, **params: str
+    ) -> list[dict[str, Any]]:
+        """Every item of a paged list: GET ``url`` a ``limit`` at a time, following
+        each page's ``next`` link to the last page (whose ``next_cursor`` is null).
+        Every page answers 200 and holds at most ``limit`` items."""
+        answer = self.get(url, params={**params, "limit": str(limit)}, headers=headers)
+        items: list[dict[str, Any]] = []
+        while True:
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            assert len(page["items"]) <= limit, page
+            items += page["items"]
+            if page["next"] is None:
+                assert page["next_cursor"] is None
+                return items
+            answer = self.get(page["next"], headers=headers)
+
     def put(self, url: str, **kwargs: Any) -> httpx.Response:
         """PUT ``url``."""
         return self.request("PUT", url, **kwargs)

@@ -15,7 +15,19 @@ from anyio.from_thread import start_blocking_portal
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import SETUP
 
-from bookingcore import BookingCore, BookingId, Money, Principal, StaffId, StaffRole
+from bookingcore import (
+    BookingCore,
+    BookingGroupId,
+    BookingId,
+    BookingRequest,
+    CustomerId,
+    Money,
+    NewTraveler,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
 from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
 from bookingcore.testing import FakePaymentProvider, FixedClock
 from examples.api import create_app
@@ -96,7 +108,7 @@ def test_a_freed_seat_goes_to_the_waiting_list_and_is_booked(
 
     cancelled = client.post(f"/api/v1/customer/bookings/{full['id']}/cancel", json={}, headers=asha)
     assert cancelled.status_code == 200, cancelled.text
-    mine = client.get("/api/v1/customer/waiting-lists", headers=ravi).json()
+    mine = client.walk("/api/v1/customer/waiting-lists", ravi)
     assert [(e["id"], e["status"]) for e in mine] == [(entry["id"], "offered")]
     assert (
         client.get(theirs.replace(added.json()["id"], entry["id"]), headers=ravi).json()["place"]
@@ -138,6 +150,37 @@ def test_a_freed_seat_goes_to_the_waiting_list_and_is_booked(
 
 
 @STORES
+def test_my_waiting_list_entries_are_listed_newest_first_in_pages_with_a_next_link(
+    client: ApiClient, sign_in: SignIn, book: Book, slot: Slot, clock: FixedClock
+) -> None:
+    """Joining and leaving again and again leaves one entry each time; each customer
+    walks their own, newest first, and never another's."""
+    asha = sign_in("+919876543210")
+    book(asha, seats=4)
+    ravi = sign_in("+919876543211")
+    meera = sign_in("+919876543212")
+    url = "/api/v1/customer/waiting-lists"
+    joined = []
+    for _ in range(3):
+        entry = client.post(url, json={"slot_id": str(slot.id)}, headers=ravi)
+        assert entry.status_code == 201, entry.text
+        joined.append(entry.json()["id"])
+        clock.advance(minutes=1)
+        left = client.delete(f"{url}/{joined[-1]}", headers=ravi)
+        assert left.status_code == 204, left.text
+    theirs = client.post(url, json={"slot_id": str(slot.id)}, headers=meera).json()["id"]
+    for limit in (1, 2, 3):
+        seen = client.walk(url, ravi, limit=limit)
+        assert [e["id"] for e in seen] == list(reversed(joined)), limit
+        assert {e["status"] for e in seen} == {"cancelled"}
+    assert [e["id"] for e in client.walk(url, meera)] == [theirs]
+    assert client.walk(url, asha) == []
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=ravi)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    assert client.get(url).status_code == 401
+
+
+@STORES
 def test_staff_open_find_total_and_cancel_a_group(
     client: ApiClient, sign_in: SignIn, staff_headers: dict[str, str]
 ) -> None:
@@ -161,7 +204,8 @@ def test_staff_open_find_total_and_cancel_a_group(
     assert client.get(base, headers=staff_headers).json()["group_name"] == "Acme offsite"
     totals = client.get(f"{base}/totals", headers=staff_headers).json()
     assert (totals["bookings"], totals["amount"]) == (0, None)
-    assert client.get(f"{base}/bookings", headers=staff_headers).json() == []
+    empty = client.get(f"{base}/bookings", headers=staff_headers).json()
+    assert (empty["items"], empty["next"]) == ([], None)
     cancelled = client.post(f"{base}/cancel", json={"reason": "postponed"}, headers=staff_headers)
     assert cancelled.status_code == 200, cancelled.text
     assert client.get(base, headers=staff_headers).json()["status"] == "cancelled"
@@ -171,6 +215,45 @@ def test_staff_open_find_total_and_cancel_a_group(
     assert missing.status_code == 404
     bad = client.get("/api/admin/bookings/groups", params={"status": "x"}, headers=staff_headers)
     assert bad.status_code == 422
+
+
+@STORES
+def test_a_groups_bookings_are_listed_newest_first_in_pages_with_a_next_link(
+    client: ApiClient,
+    api_core: BookingCore,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    asha = sign_in("+919876543210")
+    organizer = CustomerId(UUID(_me(client, asha)))
+    body = {"group_reference": "school-trip", "organizer_id": str(organizer)}
+    made = client.post("/api/admin/bookings/groups", json=body, headers=staff_headers)
+    assert made.status_code == 201, made.text
+    group_id = BookingGroupId(UUID(made.json()["id"]))
+    in_group = []
+    for n in range(3):
+        request = BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails(f"Pupil {n}"), is_primary=True)],
+            customer_id=organizer,
+            group_id=group_id,
+        )
+        in_group.append(str(api_core.bookings.book(request, principal=SETUP).id))
+        clock.advance(minutes=1)
+    outside = book(asha)["id"]  # the same customer, not in the group
+    url = f"/api/admin/bookings/groups/{group_id}/bookings"
+    for limit in (1, 2, 3):
+        seen = [b["id"] for b in client.walk(url, staff_headers, limit=limit)]
+        assert seen == list(reversed(in_group)), limit
+    assert outside not in seen
+    assert client.get(url, headers=asha).status_code == 401
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=staff_headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    missing = client.get(f"/api/admin/bookings/groups/{uuid4()}/bookings", headers=staff_headers)
+    assert missing.status_code == 404
 
 
 @STORES
@@ -262,6 +345,50 @@ def test_commissions_staff_see_all_and_a_partner_its_own(
     backwards = {"start": period["end"], "end": period["start"]}
     refused = client.get("/api/admin/commissions", params=backwards, headers=staff_headers)
     assert refused.status_code == 422
+
+    # The ledger entry by entry, a page at a time: staff every partner's, a partner its own.
+    def pay(headers: dict[str, str], phone: str, key: str) -> str:
+        made = client.post(
+            "/api/partner/bookings",
+            json={
+                "slot_id": str(slot.id),
+                "customer": {"phone": phone, "name": "Another Customer"},
+                "travelers": [{"name": "Another Customer", "is_primary": True}],
+            },
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        intent = client.post(
+            "/api/payments/create-intent",
+            json={"booking_id": made.json()["id"], "provider": "fake"},
+            headers={**headers, "Idempotency-Key": key},
+        )
+        assert intent.status_code == 201, intent.text
+        reference = intent.json()["payment"]["provider_reference"]
+        hook_headers, body = provider.webhook("captured", reference)
+        paid = client.post(
+            "/api/payments/webhook?provider=fake", content=body, headers=hook_headers
+        )
+        assert paid.status_code == 200, paid.text
+        clock.advance(minutes=1)
+        return str(made.json()["id"])
+
+    clock.advance(minutes=1)
+    alpha_bookings = [booking["id"], pay(alpha, "+919800000002", "alpha-pay-2")]
+    bravo_booking = pay(bravo, "+919800000003", "bravo-pay")
+    url = "/api/admin/commissions/entries"
+    every = client.walk(url, staff_headers, limit=1, **period)
+    assert [e["booking_id"] for e in every] == [bravo_booking, *reversed(alpha_bookings)]
+    alpha_id = every[-1]["partner_id"]
+    only_alpha = client.walk(url, staff_headers, limit=1, partner_id=alpha_id, **period)
+    assert [e["booking_id"] for e in only_alpha] == list(reversed(alpha_bookings))
+    mine = client.walk("/api/partner/commissions/entries", alpha, limit=1, **period)
+    assert [e["id"] for e in mine] == [e["id"] for e in only_alpha]
+    theirs = client.walk("/api/partner/commissions/entries", bravo, **period)
+    assert [e["booking_id"] for e in theirs] == [bravo_booking]
+    assert client.get(url, params=period, headers=alpha).status_code == 401
+    bad = client.get(url, params={**period, "cursor": "x"}, headers=staff_headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
 
 
 @STORES

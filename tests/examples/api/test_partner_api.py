@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import SETUP
 
-from bookingcore import BookingCore
+from bookingcore import BookingCore, Money
 from bookingcore.domain import Slot
 from bookingcore.testing import FixedClock
 
@@ -58,11 +59,12 @@ def test_a_partner_books_lists_and_cancels(
     api_core.catalog.add_location("ELSEWHERE", "Not for partners", principal=SETUP)
     locations = client.get("/api/partner/locations", headers=me).json()
     assert [loc["code"] for loc in locations] == ["HAMPTA-BC"]
-    open_slots = client.get(
+    open_slots = client.walk(
         "/api/partner/availability",
-        params={"starts_from": clock.now().isoformat(), "location_id": str(slot.location_id)},
-        headers=me,
-    ).json()
+        me,
+        starts_from=clock.now().isoformat(),
+        location_id=str(slot.location_id),
+    )
     assert [(s["id"], s["seats_left"]) for s in open_slots] == [(str(slot.id), 4)]
 
     made = client.post(
@@ -88,6 +90,59 @@ def test_a_partner_books_lists_and_cancels(
     )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_availability_is_listed_earliest_first_in_pages_with_a_next_link(
+    client: ApiClient, partner: Partner, slot: Slot, api_core: BookingCore, clock: FixedClock
+) -> None:
+    """Only the partner's locations, earliest start first (slots starting together by
+    id), full slots left out unless asked for, every page reached by ``next``."""
+    me = partner()
+    elsewhere = api_core.catalog.add_location("ELSEWHERE", "Not for partners", principal=SETUP)
+    made = [slot]
+    for days in (10, 3, 3, 20):
+        made.append(
+            api_core.catalog.create_slot(
+                location_id=slot.location_id,
+                starts_at=clock.now() + timedelta(days=days),
+                price_per_traveler=Money("8500", "INR"),
+                capacity=2,
+                principal=SETUP,
+            )
+        )
+    api_core.catalog.create_slot(
+        location_id=elsewhere.id,
+        starts_at=clock.now() + timedelta(days=1),
+        price_per_traveler=Money("8500", "INR"),
+        capacity=2,
+        principal=SETUP,
+    )
+    full = made[4]
+    booked = client.post(
+        "/api/partner/bookings",
+        json={
+            **_booking(full),
+            "travelers": [{"name": f"Guest {n}", "is_primary": n == 0} for n in range(2)],
+        },
+        headers=me,
+    )
+    assert booked.status_code == 201, booked.text
+    earliest = sorted(made, key=lambda s: (s.starts_at, s.id.bytes))
+    url = "/api/partner/availability"
+    for limit in (1, 2, 3):
+        seen = client.walk(url, me, limit=limit)
+        assert [s["id"] for s in seen] == [str(s.id) for s in earliest if s is not full], limit
+    everything = client.walk(url, me, limit=2, only_available="false")
+    assert [s["id"] for s in everything] == [str(s.id) for s in earliest]
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=me)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    nowhere = partner(allowed=False)
+    assert client.walk(url, nowhere) == []
 
 
 def test_a_partner_never_sees_another_partners_records(

@@ -14,6 +14,7 @@ from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore, StaffRole
 from bookingcore.domain import Slot
+from bookingcore.testing import FixedClock
 
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
@@ -93,7 +94,7 @@ def test_a_partner_waits_for_its_customer_and_books_the_offer(
     assert client.delete(entry_url, headers=bravo).status_code == 404
     theirs = f"/api/partner/customers/{guest}/waiting-lists"
     assert client.get(theirs, headers=bravo).status_code == 404
-    assert [e["id"] for e in client.get(theirs, headers=alpha).json()] == [entry["id"]]
+    assert [e["id"] for e in client.walk(theirs, alpha)] == [entry["id"]]
     assert client.get(f"{entry_url}/place", headers=alpha).json()["place"] == 1
 
     cancelled = client.post(f"/api/v1/customer/bookings/{full['id']}/cancel", json={}, headers=asha)
@@ -234,9 +235,7 @@ def test_admins_register_manage_and_audit_partners(
     assert read.status_code == 200, read.text
     assert credentials["api_secret"] not in read.text
     assert credentials["webhook_secret"] not in read.text
-    assert [p["id"] for p in client.get("/api/admin/partners", headers=staff_headers).json()] == [
-        partner["id"]
-    ]
+    assert [p["id"] for p in client.walk("/api/admin/partners", staff_headers)] == [partner["id"]]
     rotated = client.post(f"{url}/rotate-secret", headers=staff_headers)
     assert rotated.status_code == 200, rotated.text
     old = client.post(
@@ -259,13 +258,54 @@ def test_admins_register_manage_and_audit_partners(
     assert refused.status_code == 401
     history = client.get(f"{url}/history", headers=staff_headers)
     assert history.status_code == 200, history.text
-    assert len(history.json()) >= 4  # registered, rotated, locations, deactivated
     assert rotated.json()["api_secret"] not in history.text
+    trail = client.walk(f"{url}/history", staff_headers, limit=1)
+    assert [e["id"] for e in trail] == [e["id"] for e in history.json()["items"]]
+    # registered, rotated, locations (the refused change left none), deactivated
+    assert [e["action"] for e in trail] == [
+        "deactivated",
+        "updated",
+        "credentials_rotated",
+        "created",
+    ]
 
     advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
     assert client.get("/api/admin/partners", headers=advisor).status_code == 403
     assert client.post(f"{url}/rotate-secret", headers=advisor).status_code == 403
     assert client.get(f"/api/admin/partners/{uuid4()}", headers=staff_headers).status_code == 404
+
+
+@STORES
+def test_partners_are_listed_newest_first_in_pages_with_a_next_link(
+    client: ApiClient,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+    clock: FixedClock,
+) -> None:
+    made = []
+    for n, name in enumerate(["Blue Reef", "Atlas Tours", "Reef Divers", "Zest"]):
+        body = {"name": name, "company_name": f"{name} Ltd", "contact_email": f"ops{n}@x.example"}
+        answer = client.post("/api/admin/partners", json=body, headers=staff_headers)
+        assert answer.status_code == 201, answer.text
+        made.append(answer.json()["partner"]["id"])
+        clock.advance(minutes=1)
+    off = client.put(
+        f"/api/admin/partners/{made[2]}/active", json={"active": False}, headers=staff_headers
+    )
+    assert off.status_code == 200, off.text
+    url = "/api/admin/partners"
+    newest_first = list(reversed(made))
+    for limit in (1, 2, 3):
+        assert [p["id"] for p in client.walk(url, staff_headers, limit=limit)] == newest_first
+    reef = client.walk(url, staff_headers, limit=1, q="REEF")
+    assert [p["id"] for p in reef] == [made[2], made[0]]
+    active_reef = client.walk(url, staff_headers, limit=1, q="reef", only_active="true")
+    assert [p["id"] for p in active_reef] == [made[0]]
+    assert [p["id"] for p in client.walk(url, staff_headers, q="ops3@x")] == [made[3]]
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=staff_headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
+    assert client.get(url, headers=advisor).status_code == 403
 
 
 @STORES

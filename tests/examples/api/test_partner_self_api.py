@@ -76,9 +76,9 @@ def test_a_partner_reads_itself_and_rotates_its_secrets(
     assert client.get("/api/partner/me", headers=again).json()["version"] > own.json()["version"]
     history = api_core.partners.history(PartnerId(registered.partner.id), principal=SETUP)
     rotations = [e for e in history if e.action == "credentials_rotated"]
-    assert [dict(e.new_values) for e in rotations] == [
-        {"credential": "webhook_secret"},
+    assert [dict(e.new_values) for e in rotations] == [  # newest first
         {"credential": "api_secret"},
+        {"credential": "webhook_secret"},
     ]
     assert {e.actor.kind.value for e in rotations} == {"partner"}
 
