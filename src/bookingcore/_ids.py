@@ -8,6 +8,7 @@ uses it when no id generator is given.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import time
@@ -16,6 +17,8 @@ from uuid import UUID
 __all__ = ["RandomIds", "uuid7"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# RFC 4648 base 32 spells the same 5-bit groups as Crockford's, in another alphabet.
+_FROM_BASE32 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 
 
 def uuid7() -> UUID:
@@ -57,8 +60,8 @@ class RandomIds:
 
     def new_reference(self) -> str:
         """A reference such as ``BK-7KQ2M9XD``."""
-        bits = secrets.randbits(40)  # eight 5-bit characters
-        body = "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(35, -1, -5))
+        random = secrets.token_bytes(5)  # eight 5-bit characters
+        body = base64.b32encode(random).translate(_FROM_BASE32).decode()
         return f"{self.reference_prefix}-{body}"
 
     def new_token(self, prefix: str) -> str:

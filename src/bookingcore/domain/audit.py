@@ -11,7 +11,7 @@ the same whatever storage keeps it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -51,7 +51,18 @@ class AuditAction(enum.StrEnum):
 
 
 def _plain(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return {key: audit_value(item) for key, item in (value or {}).items()}
+    if not value:
+        return {}
+    # Most values are plain already (a snapshot made them so): no call for those.
+    plain = _PLAIN
+    return {
+        key: item if item is None or type(item) in plain else audit_value(item)
+        for key, item in value.items()
+    }
+
+
+def _action(value: str) -> AuditAction:
+    return value if type(value) is AuditAction else AuditAction(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -68,7 +79,7 @@ class AuditEntry:
     id: UUID
     entity: str
     entity_id: UUID
-    action: AuditAction = attrs.field(converter=AuditAction)
+    action: AuditAction = attrs.field(converter=_action)
     actor: Actor
     occurred_at: datetime
     old_values: Mapping[str, Any] = attrs.field(factory=dict, converter=_plain)
@@ -122,8 +133,12 @@ REDACTED = "[erased]"
 
 def audit_value(value: object) -> Any:
     """``value`` as plain JSON data: money and decimals as strings, times in ISO 8601."""
-    if value is None or type(value) in _PLAIN:  # already plain: most values are
+    kind = type(value)
+    if value is None or kind in _PLAIN:  # already plain: most values are
         return value
+    convert = _CONVERT.get(kind)  # the common exact types, without the match below
+    if convert is not None:
+        return convert(value)
     match value:
         case None | bool() | int() | str():
             return value
@@ -156,6 +171,20 @@ def audit_value(value: object) -> Any:
 
 
 _PLAIN = frozenset({str, int, bool})
+
+
+def _money_text(value: Money) -> str:
+    return f"{value.amount} {value.currency}"
+
+
+#: What :func:`audit_value` makes of values of exactly these types (the same as its match).
+_CONVERT: dict[type, Callable[[Any], Any]] = {
+    UUID: str,
+    Money: _money_text,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    Decimal: str,
+}
 
 
 def snapshot(entity: object, fields: Iterable[str]) -> dict[str, Any]:

@@ -92,15 +92,16 @@ def price_booking(
     """
     subtotal = Money.zero(currency)
     for index, price in enumerate(prices):
-        field = f"travelers[{index}].price"
         if price.currency != currency:
             msg = f"is in {price.currency} but this slot is priced in {currency}"
-            raise ValidationError.single(field, msg, "currency_mismatch")
+            raise ValidationError.single(f"travelers[{index}].price", msg, "currency_mismatch")
         if price.is_negative():
-            raise ValidationError.single(field, "cannot be negative", "out_of_range")
+            msg = "cannot be negative"
+            raise ValidationError.single(f"travelers[{index}].price", msg, "out_of_range")
         subtotal += price
     tier = None
-    for candidate in check_tiers(tiers):
+    tiers = tuple(tiers)
+    for candidate in check_tiers(tiers) if tiers else ():
         if len(prices) >= candidate.min_travelers:
             tier = candidate
     discount = subtotal.percent(tier.percent) if tier else Money.zero(currency)

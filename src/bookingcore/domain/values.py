@@ -351,7 +351,15 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Self:
-        """Nothing, in ``currency``."""
+        """Nothing, in ``currency``.
+
+        Money is immutable, so every zero of a currency is one shared object: a
+        booking's discount and items total are zero most of the time.
+        """
+        if cls is Money:
+            shared = _ZERO_MONEY.get(currency)
+            if shared is not None:
+                return shared  # type: ignore[return-value]  # cls is Money
         code = _currency_code(currency)
         return cls._exact(_ZEROS[code], code)
 
@@ -398,12 +406,19 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other)
+        # Money is immutable: adding nothing gives the other amount itself, no new object.
+        if not other.amount and type(self) is Money:
+            return self
+        if not self.amount and type(other) is Money:
+            return other
         return Money._exact(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same_currency(other)
+        if not other.amount and type(self) is Money:
+            return self
         return Money._exact(self.amount - other.amount, self.currency)
 
     def __mul__(self, factor: int | Decimal) -> Money:
@@ -453,6 +468,10 @@ class Money:
 
     def __deepcopy__(self, memo: dict[int, object]) -> Money:
         return self  # immutable
+
+
+#: One shared zero per currency (:meth:`Money.zero`); Money is immutable.
+_ZERO_MONEY = {code: Money._exact(zero, code) for code, zero in _ZEROS.items()}
 
 
 # --------------------------------------------------------------------------- actors

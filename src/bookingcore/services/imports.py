@@ -1093,6 +1093,8 @@ class _Booker:
             new_id=context.ids.new_id,
             origin=run.principal.origin,
         )
+        #: "import <job> row " (each row's history note ends with its number)
+        self._note = f"import {run.job_id} row "
         self._existing: dict[str, Booking] = {}
         self._keys: set[str] = set()
         self._phones: dict[PhoneNumber, Customer] = {}
@@ -1165,7 +1167,7 @@ class _Booker:
         traveler, new_traveler = self._traveler_for(customer, row.name)
         slot, new_slot = self._slot_for(row)
         price = slot.price_per_traveler
-        note = f"import {self._run.job_id} row {row.number}"
+        note = f"{self._note}{row.number}"
         draft = BookingDraft(
             id=BookingId(self._ctx.ids.new_id()),
             reference=self._ctx.ids.new_reference(),

@@ -52,7 +52,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -554,23 +554,26 @@ class Statement:
 
 def plan(
     writes: Sequence[Write], dialect: Dialect, order: Sequence[m.Mapper[Any]]
-) -> list[Statement]:
+) -> Iterator[Statement]:
     """The statements that write ``writes``: in ``order`` (parents before children),
-    each mapper's updates before its inserts."""
+    each mapper's updates before its inserts.
+
+    Made one mapper at a time as they are asked for, so :func:`run_each` holds
+    the parameters of one mapper's statements at a time, not of the whole commit
+    (a bulk import's chunk binds thousands of rows).
+    """
     by_mapper: dict[str, list[Write]] = {}
     for write in writes:
         by_mapper.setdefault(write.mapper.entity, []).append(write)
-    statements: list[Statement] = []
     for mapper in order:
-        batch = by_mapper.get(mapper.entity)
+        batch = by_mapper.pop(mapper.entity, None)
         if not batch:
             continue
         # Updates first: a unique key one row gives up can be taken by a new row.
         for write in batch:
             if write.before is not None:
-                statements.extend(_updates(write, write.before, dialect))
-        statements.extend(_inserts(mapper, [w for w in batch if w.before is None], dialect))
-    return statements
+                yield from _updates(write, write.before, dialect)
+        yield from _inserts(mapper, [w for w in batch if w.before is None], dialect)
 
 
 def _rows_into(
@@ -578,8 +581,16 @@ def _rows_into(
 ) -> list[Statement]:
     """INSERTs of ``rows``: one executemany per set of columns."""
     shapes: dict[tuple[str, ...], list[m.Row]] = {}
+    # One mapper's rows nearly always share their columns: compare each row's keys with
+    # the last shape's (a set comparison in C) before building a tuple of them.
+    last_keys: Any = None
+    last: list[m.Row] = []
     for row in rows:
-        shapes.setdefault(tuple(row), []).append(row)
+        names = row.keys()
+        if names != last_keys:
+            last = shapes.setdefault(tuple(row), [])
+            last_keys = names
+        last.append(row)
     statements = []
     for keys, same in shapes.items():
         compiled = _compile(_insert(table), dialect, keys)
@@ -654,7 +665,7 @@ class Outcome:
     committed: bool = False
 
 
-def run_each(connection: Connection, statements: Sequence[Statement]) -> Outcome:
+def run_each(connection: Connection, statements: Iterable[Statement]) -> Outcome:
     """Execute ``statements`` one by one; a refused write raises :class:`Refused`."""
     outcome = Outcome()
     for statement in statements:

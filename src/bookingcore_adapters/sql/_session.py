@@ -341,7 +341,8 @@ class Session:
         connection = self._begin()
         statements = d.plan(writes, connection.dialect, self._mappers)
         if self._direct:
-            outcome = d.run_pipelined(connection, statements, commit=self._settled_all(writes))
+            commit = self._settled_all(writes)
+            outcome = d.run_pipelined(connection, list(statements), commit=commit)
         else:
             outcome = d.run_each(connection, statements)
         if outcome.stale:
@@ -374,17 +375,22 @@ class Session:
 
     def _changes(self) -> list[d.Write]:
         writes: list[d.Write] = []
+        write = writes.append
         for mapper in self._mappers:
             tracked = self._tracked.get(mapper.entity)
             if not tracked:
                 continue
             added = self._added[mapper.entity]
             snapshots = self._snapshots[mapper.entity]
+            dump, dump_children = mapper.dump, mapper.dump_children
             for ident, entity in tracked.items():
-                row, children = mapper.dump(entity), mapper.dump_children(entity)
-                before = None if ident in added else snapshots[ident]
-                if before is None or before != (row, children):
-                    writes.append(d.Write(mapper, entity, row, children, before))
+                row, children = dump(entity), dump_children(entity)
+                if ident in added:
+                    write(d.Write(mapper, entity, row, children, None))
+                    continue
+                before = snapshots[ident]
+                if before != (row, children):
+                    write(d.Write(mapper, entity, row, children, before))
         return writes
 
     def _explain(self, refused: d.Refused, writes: list[d.Write]) -> ConflictError:
@@ -556,11 +562,13 @@ class Session:
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
-        self._require_active()
-        self._require_writable("add", mapper)
+        if not self._active or self._read_only:  # a bulk import adds some five a row
+            self._require_active()
+            self._require_writable("add", mapper)
         ident = mapper.identity(entity)
-        self._tracked[mapper.entity][ident] = entity
-        self._added[mapper.entity][ident] = None
+        name = mapper.entity
+        self._tracked[name][ident] = entity
+        self._added[name][ident] = None
 
     def add_if_new(self, mapper: m.Mapper[E], entity: E, conflict: Sequence[str]) -> bool:
         """INSERT ``entity`` now unless the unique key ``conflict`` is taken: True when inserted.
