@@ -481,6 +481,19 @@ class BookingRepository(Repository[Booking]):
         )
         return {getattr(b, column): b for b in found if getattr(b, column) is not None}
 
+    def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
+        wanted = set(booking_ids)
+        if not wanted:
+            return {}
+        found = self._session.select(
+            self._mapper,
+            [self._table.c.id.in_(sorted(wanted))],
+            lambda b: b.id in wanted,
+            lambda b: b.id.bytes,
+            order_by=[self._table.c.id],
+        )
+        return {b.id: b for b in found}
+
     def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
         return self._find_by("external_id", external_ids)
 
@@ -673,3 +686,26 @@ class BookingItemRepository(Repository[BookingItem]):
         if status is None:
             return self._oldest_with(supplier_id=supplier_id)
         return self._oldest_with(supplier_id=supplier_id, status=status.value)
+
+    def count_supplied_by_booking(
+        self, statuses: Collection[BookingItemStatus]
+    ) -> Mapping[BookingId, int]:
+        wanted = set(statuses)
+        if not wanted:
+            return {}
+        c = self._table.c
+        tracked = self._session.tracked(self._mapper)
+        counts: dict[BookingId, int] = defaultdict(int)
+        statement = (
+            select(c.booking_id, func.count())
+            .where(c.supplier_id.is_not(None), c.status.in_(sorted(s.value for s in wanted)))
+            .group_by(c.booking_id)
+        )
+        if tracked:
+            statement = statement.where(c.id.not_in(list(tracked)))
+        for booking_id, count in self._session.connection().execute(statement):
+            counts[BookingId(booking_id)] += count
+        for item in tracked.values():
+            if item.supplier_id is not None and item.status in wanted:
+                counts[item.booking_id] += 1
+        return dict(counts)
