@@ -220,6 +220,8 @@ booking_items = Table(
     Column("exchange_rate", ExactDecimal(18, 8)),
     Column("rejection_reason", Text()),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
+    # The dashboard counts the items still waiting on suppliers (revision 0027).
+    Index(None, "status", "booking_id"),
 )
 
 

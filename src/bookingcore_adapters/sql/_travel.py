@@ -101,6 +101,7 @@ leads = Table(
     Index(None, "created_at", "id"),
     Index(None, "customer_id", "created_at", "id"),
     Index(None, "assignee_id", "created_at", "id"),
+    Index(None, "follow_up_on", "created_at", "id"),
 )
 
 
