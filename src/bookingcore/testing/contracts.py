@@ -4230,6 +4230,12 @@ class SupplierItemContract(_Base):
             assert found == {first.id: first, second.id: second}
             assert uow.bookings.find_by_ids([]) == {}
             assert uow.bookings.find_by_ids([second.id]) == {second.id: second}
+            # Many ids at once (more than one statement's worth on SQL).
+            many = [BookingId(uuid4()) for _ in range(4500)]
+            assert uow.bookings.find_by_ids([*many, second.id, first.id]) == {
+                first.id: first,
+                second.id: second,
+            }
 
 
 class TripRepositoryContract(_Base):
