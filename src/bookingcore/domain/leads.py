@@ -195,19 +195,33 @@ class LeadFilter:
     :func:`~bookingcore.domain.policy.scope_leads` narrows it to what a
     principal may see (a partner's own leads, an advisor's assigned ones).
 
+    ``assigned`` keeps the leads someone is assigned to (``True``) or nobody is
+    (``False``); ``follow_up_due_on`` keeps the open leads whose follow-up date
+    is that day or earlier.
+
     .. versionadded:: 0.3
+    .. versionchanged:: 0.3
+       ``assigned`` and ``follow_up_due_on``.
     """
 
     status: LeadStatus | None = None
     assignee_id: StaffId | None = None
     customer_id: CustomerId | None = None
     partner_id: PartnerId | None = None
+    assigned: bool | None = None
+    follow_up_due_on: date | None = None
 
     def matches(self, lead: Lead) -> bool:
         """The reference semantics every adapter implements."""
+        due = self.follow_up_due_on
         return (
             (self.status is None or lead.status is self.status)
             and (self.assignee_id is None or lead.assignee_id == self.assignee_id)
             and (self.customer_id is None or lead.customer_id == self.customer_id)
             and (self.partner_id is None or lead.partner_id == self.partner_id)
+            and (self.assigned is None or (lead.assignee_id is not None) is self.assigned)
+            and (
+                due is None
+                or (lead.is_open and lead.follow_up_on is not None and lead.follow_up_on <= due)
+            )
         )

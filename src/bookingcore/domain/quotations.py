@@ -371,12 +371,20 @@ class QuotationFilter:
     :func:`~bookingcore.domain.policy.scope_quotations` narrows it to what a
     principal may see (a customer's own).
 
+    ``valid_on`` keeps the revisions still valid that day (``valid_until`` on or
+    after it), ``expired_on`` those whose validity ended before it; neither looks
+    at the status.
+
     .. versionadded:: 0.3
+    .. versionchanged:: 0.3
+       ``valid_on`` and ``expired_on``.
     """
 
     status: QuotationStatus | None = None
     customer_id: CustomerId | None = None
     lead_id: LeadId | None = None
+    valid_on: date | None = None
+    expired_on: date | None = None
 
     def matches(self, quotation: Quotation) -> bool:
         """The reference semantics every adapter implements."""
@@ -384,4 +392,6 @@ class QuotationFilter:
             (self.status is None or quotation.status is self.status)
             and (self.customer_id is None or quotation.customer_id == self.customer_id)
             and (self.lead_id is None or quotation.lead_id == self.lead_id)
+            and (self.valid_on is None or not quotation.is_expired_on(self.valid_on))
+            and (self.expired_on is None or quotation.is_expired_on(self.expired_on))
         )

@@ -34,7 +34,7 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemStatus
-from bookingcore.domain.leads import Lead, LeadFilter
+from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -394,6 +394,13 @@ class BookingRepository(Protocol):
         """The bookings created with any of ``keys``, by key, in one look-up.
 
         .. versionadded:: 0.1
+        """
+
+    def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
+        """The bookings with any of ``booking_ids``, by id, in one look-up (unknown
+        ids are left out).
+
+        .. versionadded:: 0.3
         """
 
     def count_by_assignee(self, statuses: Collection[str]) -> Mapping[StaffId, int]:
@@ -769,6 +776,16 @@ class BookingItemRepository(Protocol):
         .. versionadded:: 0.3
         """
 
+    def count_supplied_by_booking(
+        self, statuses: Collection[BookingItemStatus]
+    ) -> Mapping[BookingId, int]:
+        """How many line items ordered from a supplier (``supplier_id`` set) and in
+        one of ``statuses`` each booking has, counted by the storage in one grouped
+        query; bookings with none are left out.
+
+        .. versionadded:: 0.3
+        """
+
 
 class WaitlistRepository(Protocol):
     """Waiting lists: at most one active (waiting or offered) entry per customer and slot.
@@ -1092,6 +1109,26 @@ class LeadRepository(Protocol):
 
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:
         """How many open leads (new, contacted, qualified, quoted) each person holds."""
+
+    def count(self, query: LeadFilter) -> int:
+        """How many leads match ``query``, counted by the storage.
+
+        .. versionadded:: 0.3
+        """
+
+    def count_by_status(self, query: LeadFilter) -> Mapping[LeadStatus, int]:
+        """How many leads matching ``query`` are in each status, counted by the
+        storage in one grouped query; statuses no lead is in are left out.
+
+        .. versionadded:: 0.3
+        """
+
+    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
+        """Leads matching ``query`` that have a follow-up date, earliest follow-up
+        first (then oldest first by ``(created_at, id)``), at most ``limit`` of them.
+
+        .. versionadded:: 0.3
+        """
 
 
 class QuotationRepository(Protocol):

@@ -12,23 +12,23 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.catalog import SupplierFilter
 from bookingcore.domain.items import BookingItemStatus
 from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.queries import BookingFilter, PageRequest
 from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
-from bookingcore.domain.values import BookingId
 from bookingcore.services._context import ServiceContext
 from bookingcore.services._paging import every
 
 __all__ = ["DashboardService", "StaffDashboard"]
 
-#: How many bookings each booking list of the dashboard (departures, awaiting
-#: payment) shows at most.
+#: How many entries the dashboard's bounded lists (follow-ups due, departures,
+#: awaiting payment) show at most.
 _LIMIT = 200
 #: The travel lifecycle's states of a booking whose payment is still to come.
 _UNPAID = ("booking_created", "payment_pending")
+#: The states of a supplier's line item that leave its booking waiting on them.
+_WAITING_ON_SUPPLIER = frozenset({BookingItemStatus.PENDING, BookingItemStatus.REJECTED})
 
 
 @attrs.frozen
@@ -38,7 +38,8 @@ class StaffDashboard:
     Args:
         day: the day it is for.
         leads_by_status: how many leads are in each status (every status listed).
-        follow_ups_due: open leads whose follow-up date is ``day`` or earlier.
+        follow_ups_due: open leads whose follow-up date is ``day`` or earlier,
+            earliest first, the first 200.
         quotations_awaiting_approval: sent revisions still valid on ``day``.
         bookings_waiting_for_supplier: active bookings with items their suppliers
             have not confirmed (pending or rejected), with those items' count,
@@ -78,27 +79,16 @@ class DashboardService:
         day = day or self._ctx.now().date()
         starts = datetime.combine(day, time(0), tzinfo=UTC)
         with self._ctx.uow_factory() as uow:
-            leads = list(every(lambda page: uow.leads.list(LeadFilter(), page)))
-            counts = {status.value: 0 for status in LeadStatus}
-            for lead in leads:
-                counts[lead.status.value] += 1
-            due = sorted(
-                (
-                    lead
-                    for lead in leads
-                    if lead.is_open and lead.follow_up_on is not None and lead.follow_up_on <= day
-                ),
-                key=lambda lead: (lead.follow_up_on or day, lead.created_at),
-            )
-            awaiting = [
-                q
-                for q in every(
+            stored = uow.leads.count_by_status(LeadFilter())
+            counts = {status.value: stored.get(status, 0) for status in LeadStatus}
+            due = uow.leads.list_by_follow_up(LeadFilter(follow_up_due_on=day), _LIMIT)
+            awaiting = list(
+                every(
                     lambda page: uow.quotations.list(
-                        QuotationFilter(status=QuotationStatus.SENT), page
+                        QuotationFilter(status=QuotationStatus.SENT, valid_on=day), page
                     )
                 )
-                if not q.is_expired_on(day)
-            ]
+            )
             departures = uow.bookings.list(
                 BookingFilter(starts_from=starts, starts_before=starts + timedelta(days=1)),
                 PageRequest(limit=_LIMIT),
@@ -106,14 +96,11 @@ class DashboardService:
             unpaid = uow.bookings.list(
                 BookingFilter(statuses=frozenset(_UNPAID)), PageRequest(limit=_LIMIT)
             ).items
-            open_items: dict[BookingId, int] = {}
-            for supplier in every(lambda page: uow.suppliers.list(SupplierFilter(), page)):
-                for status in (BookingItemStatus.PENDING, BookingItemStatus.REJECTED):
-                    for item in uow.booking_items.list_for_supplier(supplier.id, status):
-                        open_items[item.booking_id] = open_items.get(item.booking_id, 0) + 1
+            open_items = uow.booking_items.count_supplied_by_booking(_WAITING_ON_SUPPLIER)
+            found = uow.bookings.find_by_ids(open_items.keys())
             waiting: list[tuple[Booking, int]] = []
             for booking_id, count in open_items.items():
-                booking = uow.bookings.get(booking_id)
+                booking = found.get(booking_id)
                 if booking is None:
                     continue
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)

@@ -48,7 +48,6 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
-from bookingcore.services._paging import every
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["LeadRequest", "LeadService"]
@@ -285,12 +284,7 @@ class LeadService:
         if scoped is None:
             return []
         with self._ctx.uow_factory() as uow:
-            due = [
-                lead
-                for lead in every(lambda page: uow.leads.list(scoped, page))
-                if lead.is_open and lead.follow_up_on is not None and lead.follow_up_on <= on
-            ]
-        return sorted(due, key=lambda lead: (lead.follow_up_on or on, lead.created_at))
+            return uow.leads.list_by_follow_up(attrs.evolve(scoped, follow_up_due_on=on))
 
     # ------------------------------------------------------------------ change
 
@@ -411,8 +405,7 @@ class LeadService:
             for member in uow.staff.list(role=StaffRole.ADVISOR.value)
         ]
         if strategy is AssignmentStrategy.ROUND_ROBIN:
-            listed = every(lambda page: uow.leads.list(LeadFilter(), page))
-            cursor = sum(1 for lead in listed if lead.assignee_id is not None)
+            cursor = uow.leads.count(LeadFilter(assigned=True))
             return round_robin(advisors, cursor)[0]
         return least_loaded(advisors, loads)
 

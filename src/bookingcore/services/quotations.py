@@ -772,13 +772,12 @@ class QuotationService:
         with self._ctx.transaction() as tx:
             expired = []
             for status in (QuotationStatus.DRAFT, QuotationStatus.SENT):
-                fetch = partial(tx.uow.quotations.list, QuotationFilter(status=status))
-                listed = list(every(fetch))
+                due = QuotationFilter(status=status, expired_on=now.date())
+                listed = list(every(partial(tx.uow.quotations.list, due)))
                 for quotation in listed:
-                    if quotation.is_expired_on(now.date()):
-                        quotation.expire(now=now)
-                        self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
-                        expired.append(quotation)
+                    quotation.expire(now=now)
+                    self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
+                    expired.append(quotation)
             tx.commit()
             return expired
 

@@ -4017,6 +4017,124 @@ class LeadRepositoryContract(_Base):
         for query in queries:
             walks(query)
 
+    # ---- counted and due in the storage (the dashboard at scale)
+
+    def test_leads_are_counted_by_status_and_assignment_by_the_storage(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ann = StaffId(uuid4())
+        asha = _store_customer(uow_factory, make)
+        ravi = _store_customer(uow_factory, make)
+        statuses = [LeadStatus.NEW, LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.LOST]
+        leads = [
+            make.lead(
+                (asha, ravi)[n % 2].id,
+                status=status,
+                assignee_id=ann if n % 2 else None,
+                created_at=T0 + timedelta(minutes=n),
+            )
+            for n, status in enumerate(statuses)
+        ]
+        with uow_factory() as uow:
+            for lead in leads:
+                uow.leads.add(lead)
+            assert uow.leads.count_by_status(LeadFilter()) == {
+                LeadStatus.NEW: 2,
+                LeadStatus.CONTACTED: 1,
+                LeadStatus.LOST: 1,
+            }
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.leads.count_by_status(LeadFilter()) == {
+                LeadStatus.NEW: 2,
+                LeadStatus.CONTACTED: 1,
+                LeadStatus.LOST: 1,
+            }
+            assert uow.leads.count_by_status(LeadFilter(customer_id=ravi.id)) == {
+                LeadStatus.NEW: 1,
+                LeadStatus.LOST: 1,
+            }
+            assert uow.leads.count_by_status(LeadFilter(status=LeadStatus.WON)) == {}
+            assert uow.leads.count(LeadFilter()) == 4
+            assert uow.leads.count(LeadFilter(assigned=True)) == 2
+            assert uow.leads.count(LeadFilter(assigned=False)) == 2
+            assert uow.leads.count(LeadFilter(assigned=True, status=LeadStatus.LOST)) == 1
+            assigned = list(uow.leads.list(LeadFilter(assigned=True), PageRequest()))
+            assert assigned == [leads[3], leads[1]]
+            # This unit's own changes count before they are committed.
+            first = uow.leads.get(leads[0].id)
+            assert first is not None
+            first.assign(ann, now=T0 + timedelta(hours=1))
+            first.move(LeadStatus.CONTACTED, now=T0 + timedelta(hours=1))
+            assert uow.leads.count(LeadFilter(assigned=True)) == 3
+            assert uow.leads.count_by_status(LeadFilter()) == {
+                LeadStatus.NEW: 1,
+                LeadStatus.CONTACTED: 2,
+                LeadStatus.LOST: 1,
+            }
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.leads.count(LeadFilter(assigned=False)) == 1
+            assert uow.leads.count_by_status(LeadFilter(assignee_id=ann)) == {
+                LeadStatus.NEW: 1,
+                LeadStatus.CONTACTED: 1,
+                LeadStatus.LOST: 1,
+            }
+
+    def test_follow_ups_due_are_open_leads_due_by_the_day_earliest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ann = StaffId(uuid4())
+        asha = _store_customer(uow_factory, make)
+        day = date(2026, 1, 10)
+
+        def lead(n: int, follow_up_on: date | None, **fields: Any) -> Lead:
+            return make.lead(
+                asha.id, follow_up_on=follow_up_on, created_at=T0 + timedelta(minutes=n), **fields
+            )
+
+        late = lead(1, day - timedelta(days=3))
+        today = lead(2, day, assignee_id=ann)
+        tied = lead(3, day - timedelta(days=3), status=LeadStatus.QUALIFIED)
+        tomorrow = lead(4, day + timedelta(days=1))
+        lost = lead(5, day - timedelta(days=5), status=LeadStatus.LOST)
+        won = lead(6, day - timedelta(days=5), status=LeadStatus.WON)
+        never = lead(7, None)
+        with uow_factory() as uow:
+            for each in (never, won, lost, tomorrow, tied, today, late):
+                uow.leads.add(each)
+            uow.commit()
+        due = LeadFilter(follow_up_due_on=day)
+        with uow_factory() as uow:
+            assert list(uow.leads.list_by_follow_up(due)) == [late, tied, today]
+            assert list(uow.leads.list_by_follow_up(due, 2)) == [late, tied]
+            assert list(uow.leads.list_by_follow_up(LeadFilter())) == [
+                lost,
+                won,
+                late,
+                tied,
+                today,
+                tomorrow,
+            ]
+            mine = attrs.evolve(due, assignee_id=ann)
+            assert list(uow.leads.list_by_follow_up(mine)) == [today]
+            assert list(uow.leads.list(due, PageRequest())) == [tied, today, late]
+            assert uow.leads.count(due) == 3
+            assert list(uow.leads.list_by_follow_up(LeadFilter(follow_up_due_on=T0.date()))) == []
+            # A lead moved on in this unit is no longer due; one rescheduled is.
+            stored = uow.leads.get(late.id)
+            assert stored is not None
+            stored.move(LeadStatus.LOST, now=T0 + timedelta(hours=1), reason="no answer")
+            moved = uow.leads.get(tomorrow.id)
+            assert moved is not None
+            moved.schedule_follow_up(day - timedelta(days=4), now=T0 + timedelta(hours=1))
+            assert [x.id for x in uow.leads.list_by_follow_up(due)] == [
+                tomorrow.id,
+                tied.id,
+                today.id,
+            ]
+            assert [x.id for x in uow.leads.list_by_follow_up(due, 1)] == [tomorrow.id]
+
     # ---- idempotency keys of leads (issue 19 follow-up)
 
     def test_a_lead_is_found_by_its_idempotency_key_held_once(
@@ -4047,6 +4165,46 @@ class QuotationRepositoryContract(_Base):
 
     .. versionadded:: 0.3
     """
+
+    def test_revisions_filter_by_the_day_their_validity_ends(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        slot, (asha,) = _stored_slot_customers(uow_factory, make)
+        day = date(2026, 3, 10)
+
+        def quotation(n: int, valid_until: date, status: QuotationStatus) -> Quotation:
+            return make.quotation(
+                asha.id,
+                slot.id,
+                valid_until=valid_until,
+                status=status,
+                created_at=T0 + timedelta(minutes=n),
+            )
+
+        sent, draft = QuotationStatus.SENT, QuotationStatus.DRAFT
+        ended = quotation(1, day - timedelta(days=1), sent)
+        last_day = quotation(2, day, sent)
+        later = quotation(3, day + timedelta(days=1), draft)
+        old_draft = quotation(4, day - timedelta(days=30), draft)
+        with uow_factory() as uow:
+            for each in (old_draft, later, last_day, ended):
+                uow.quotations.add(each)
+            uow.commit()
+        with uow_factory() as uow:
+
+            def listed(query: QuotationFilter) -> list[Quotation]:
+                return walk_pages(partial(uow.quotations.list, query), limit=1)
+
+            assert listed(QuotationFilter(valid_on=day)) == [later, last_day]
+            assert listed(QuotationFilter(status=sent, valid_on=day)) == [last_day]
+            assert listed(QuotationFilter(expired_on=day)) == [old_draft, ended]
+            assert listed(QuotationFilter(status=draft, expired_on=day)) == [old_draft]
+            assert listed(QuotationFilter(valid_on=day, expired_on=day)) == []
+            assert listed(QuotationFilter(expired_on=day + timedelta(days=1))) == [
+                old_draft,
+                last_day,
+                ended,
+            ]
 
     def test_revisions_read_back_equal_in_order_and_filter(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4195,9 +4353,29 @@ class QuotationRepositoryContract(_Base):
     # ---- end idempotency keys
 
 
+def _store_two_bookings(uow_factory: UnitOfWorkFactory, make: Builder) -> tuple[Booking, Booking]:
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    first = make.booking(customer.id, slot, [traveler.id])
+    second = make.booking(customer.id, slot, [traveler.id])
+    with uow_factory() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(first)
+        uow.bookings.add(second)
+        uow.commit()
+    return first, second
+
+
 class SupplierItemContract(_Base):
     """Line items of several suppliers: rates, booking currency and rejections round trip;
-    each supplier's items are listed apart; the booking's items total round trips.
+    each supplier's items are listed apart; the booking's items total round trips; items
+    still waiting on their suppliers are counted per booking by the storage and their
+    bookings read in one look-up.
 
     .. versionadded:: 0.3
     """
@@ -4259,6 +4437,60 @@ class SupplierItemContract(_Base):
             assert again is not None
             assert again.items_total == items_total(items, again.currency)
             assert again.total == again.subtotal - again.discount + again.items_sum
+
+    def test_supplied_items_in_statuses_are_counted_per_booking(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        lodge, jeeps = make.supplier(), make.supplier()
+        first, second = _store_two_bookings(uow_factory, make)
+        pending, rejected = BookingItemStatus.PENDING, BookingItemStatus.REJECTED
+        items = [
+            make.booking_item(first.id, supplier_id=lodge.id),
+            make.booking_item(first.id, supplier_id=jeeps.id, status=rejected),
+            make.booking_item(first.id, supplier_id=jeeps.id, status=BookingItemStatus.CONFIRMED),
+            make.booking_item(first.id),
+            make.booking_item(second.id, supplier_id=lodge.id, status=rejected),
+            make.booking_item(second.id),
+        ]
+        with uow_factory() as uow:
+            uow.suppliers.add(lodge)
+            uow.suppliers.add(jeeps)
+            for item in items:
+                uow.booking_items.add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            counted = uow.booking_items.count_supplied_by_booking
+            assert counted({pending, rejected}) == {first.id: 2, second.id: 1}
+            assert counted({pending}) == {first.id: 1}
+            assert counted({BookingItemStatus.CANCELLED}) == {}
+            assert counted(()) == {}
+            # This unit's own changes count before they are committed.
+            confirmed = uow.booking_items.get(items[0].id)
+            assert confirmed is not None
+            confirmed.confirm(now=T0 + timedelta(hours=1), supplier_reference="L-1")
+            uow.booking_items.add(make.booking_item(second.id, supplier_id=jeeps.id))
+            assert counted({pending, rejected}) == {first.id: 1, second.id: 2}
+            uow.commit()
+        with uow_factory() as uow:
+            counted = uow.booking_items.count_supplied_by_booking
+            assert counted({pending, rejected}) == {first.id: 1, second.id: 2}
+
+    def test_bookings_are_found_by_their_ids_in_one_look_up(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first, second = _store_two_bookings(uow_factory, make)
+        unknown = BookingId(uuid4())
+        with uow_factory() as uow:
+            found = uow.bookings.find_by_ids([first.id, second.id, unknown, first.id])
+            assert found == {first.id: first, second.id: second}
+            assert uow.bookings.find_by_ids([]) == {}
+            assert uow.bookings.find_by_ids([second.id]) == {second.id: second}
+            # Many ids at once (more than one statement's worth on SQL).
+            many = [BookingId(uuid4()) for _ in range(4500)]
+            assert uow.bookings.find_by_ids([*many, second.id, first.id]) == {
+                first.id: first,
+                second.id: second,
+            }
 
 
 class TripRepositoryContract(_Base):

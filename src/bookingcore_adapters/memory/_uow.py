@@ -31,7 +31,7 @@ from bookingcore.domain.insights import (
 )
 from bookingcore.domain.invoices import Invoice, InvoiceId, InvoiceSeries, series_id
 from bookingcore.domain.items import BookingItem, BookingItemStatus
-from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadFilter
+from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadFilter, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -606,6 +606,10 @@ class _BookingRepository(_Repository[Booking]):
         found: Booking | None = self._uow._find_unique(self._table, "external_id", external_id)
         return found
 
+    def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
+        found = (self.get(ident) for ident in set(booking_ids))
+        return {b.id: b for b in found if b is not None}
+
     def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
         found = (self.get_by_external_id(ident) for ident in set(external_ids))
         return {b.external_id: b for b in found if b is not None and b.external_id is not None}
@@ -963,6 +967,16 @@ class _BookingItemRepository(_Repository[BookingItem]):
             lambda i: (i.created_at, i.id.bytes),
         )
 
+    def count_supplied_by_booking(
+        self, statuses: Collection[BookingItemStatus]
+    ) -> Mapping[BookingId, int]:
+        wanted = set(statuses)
+        counts: dict[BookingId, int] = {}
+        for item in self._uow._rows(self._table):
+            if item.supplier_id is not None and item.status in wanted:
+                counts[item.booking_id] = counts.get(item.booking_id, 0) + 1
+        return counts
+
 
 class _WaitlistRepository(_Repository[WaitlistEntry]):
     def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
@@ -1229,6 +1243,24 @@ class _LeadRepository(_Repository[Lead]):
             if lead.assignee_id is not None and lead.status in OPEN_LEAD_STATUSES:
                 counts[lead.assignee_id] = counts.get(lead.assignee_id, 0) + 1
         return counts
+
+    def count(self, query: LeadFilter) -> int:
+        return sum(1 for lead in self._uow._rows(self._table) if query.matches(lead))
+
+    def count_by_status(self, query: LeadFilter) -> Mapping[LeadStatus, int]:
+        counts: dict[LeadStatus, int] = {}
+        for lead in self._uow._rows(self._table):
+            if query.matches(lead):
+                counts[lead.status] = counts.get(lead.status, 0) + 1
+        return counts
+
+    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
+        found: list[Lead] = self._uow._select(
+            self._table,
+            lambda lead: lead.follow_up_on is not None and query.matches(lead),
+            lambda lead: (lead.follow_up_on, lead.created_at, lead.id.bytes),
+        )
+        return found if limit is None else found[:limit]
 
 
 class _QuotationRepository(_Repository[Quotation]):

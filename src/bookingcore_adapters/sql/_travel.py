@@ -101,6 +101,7 @@ leads = Table(
     Index(None, "created_at", "id"),
     Index(None, "customer_id", "created_at", "id"),
     Index(None, "assignee_id", "created_at", "id"),
+    Index(None, "follow_up_on", "created_at", "id"),
 )
 
 
@@ -412,7 +413,7 @@ class LeadRepository(Repository[Lead]):
             self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
         )
 
-    def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
+    def _where(self, query: LeadFilter) -> list[ColumnElement[bool]]:
         c = self._table.c
         where: list[ColumnElement[bool]] = []
         if query.status is not None:
@@ -423,7 +424,44 @@ class LeadRepository(Repository[Lead]):
             where.append(c.customer_id == query.customer_id)
         if query.partner_id is not None:
             where.append(c.partner_id == query.partner_id)
-        return self._session.page(self._mapper, where, query.matches, page)
+        if query.assigned is not None:
+            assigned = c.assignee_id.is_not(None)
+            where.append(assigned if query.assigned else c.assignee_id.is_(None))
+        if query.follow_up_due_on is not None:
+            where.append(c.status.in_(sorted(status.value for status in OPEN_LEAD_STATUSES)))
+            where.append(c.follow_up_on <= query.follow_up_due_on)
+        return where
+
+    def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
+        return self._session.page(self._mapper, self._where(query), query.matches, page)
+
+    def count(self, query: LeadFilter) -> int:
+        return sum(self.count_by_status(query).values())
+
+    def count_by_status(self, query: LeadFilter) -> Mapping[LeadStatus, int]:
+        c = self._table.c
+        tracked = self._session.tracked(self._mapper)
+        counts: dict[LeadStatus, int] = defaultdict(int)
+        statement = select(c.status, func.count()).where(*self._where(query)).group_by(c.status)
+        if tracked:
+            statement = statement.where(c.id.not_in(list(tracked)))
+        for status, count in self._session.connection().execute(statement):
+            counts[LeadStatus(status)] += count
+        for lead in tracked.values():
+            if query.matches(lead):
+                counts[lead.status] += 1
+        return dict(counts)
+
+    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [*self._where(query), c.follow_up_on.is_not(None)],
+            lambda lead: lead.follow_up_on is not None and query.matches(lead),
+            lambda lead: (lead.follow_up_on, lead.created_at, lead.id.bytes),
+            order_by=[c.follow_up_on, c.created_at, c.id],
+            limit=limit,
+        )
 
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:
         c = self._table.c
@@ -470,6 +508,10 @@ class QuotationRepository(Repository[Quotation]):
             where.append(c.customer_id == query.customer_id)
         if query.lead_id is not None:
             where.append(c.lead_id == query.lead_id)
+        if query.valid_on is not None:
+            where.append(c.valid_until >= query.valid_on)
+        if query.expired_on is not None:
+            where.append(c.valid_until < query.expired_on)
         return self._session.page(self._mapper, where, query.matches, page)
 
 
