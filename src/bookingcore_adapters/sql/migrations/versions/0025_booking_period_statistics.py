@@ -1,7 +1,7 @@
 """Statistics on the periods reports group bookings by (PostgreSQL).
 
 Revision ID: 0025
-Revises: 0024
+Revises: 0022
 Create Date: 2026-12-05 04:00:00.000000
 
 Revenue by day or month of creation, or by month of the booking date, groups the
@@ -19,7 +19,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0025"
-down_revision = "0024"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
