@@ -307,11 +307,12 @@ class StatementsIntake:
     receipt already stored, the duplicate's read and a ``COMMIT``; otherwise
     the same reads, grouped in round trips as the library groups them (the
     payment locked by reference, with its booking's payments; the booking
-    locked, with its travelers; the invoice series locked), with the
-    delivery's event, payment, booking and travelers, and the same writes
-    (series, outbox event, receipt, booking, audit entries, history entry,
-    payment, invoice) with fresh ids, the versions read under the locks and
-    the series' next number, in one pipeline with ``COMMIT``, as the library
+    locked, with its travelers; the invoice number taken from its series by
+    ``UPDATE ... RETURNING``, which locks it), with the delivery's event,
+    payment, booking and travelers, and the same writes (outbox event, receipt,
+    booking, audit entries, history entry, payment, invoice) with fresh ids,
+    the versions read under the locks and the number taken, in one pipeline
+    with ``COMMIT``, as the library
     sends them. Library / statements is what the library's own Python costs;
     statements / baseline what the rows a capture writes cost.
     """
@@ -382,7 +383,12 @@ class StatementsIntake:
         capture = self._statements_of(headers, body)
         duplicate = self._statements_of(headers, body)
         event = json.loads(body)
-        locks = [one for one in capture if one.reads and "FOR UPDATE" in one.sql]
+        # The payment and the booking locked by a read, the series by taking its number.
+        locks = [
+            one
+            for one in capture
+            if one.reads and ("FOR UPDATE" in one.sql or one.sql.startswith("UPDATE invoice"))
+        ]
         invoices = [one for one in capture if one.sql.startswith("INSERT INTO invoices ")]
         new_series = any(one.sql.startswith("INSERT INTO invoice_series") for one in capture)
         duplicate_read = bool(duplicate) and duplicate[0].reads
@@ -487,9 +493,8 @@ class StatementsIntake:
                     for old, row in zip(was["travelers"], rows, strict=True):
                         swap[old[0]] = row["traveler_id"]
                         texts[old[1]] = row["name"]
-                elif sql.startswith("SELECT invoice_series."):
-                    number = rows[0]["next_number"]
-                    versions["invoice_series"] = rows[0]["version"]
+                elif sql.startswith("UPDATE invoice_series"):
+                    number = rows[0]["next_number"] - 1  # the row as the number left it
         key = swap.get(was["series_key"], was["series_key"])
         swap[was["number"]] = invoice_number(InvoiceKind.INVOICE, key, number)
         connection = self._connection
@@ -501,8 +506,6 @@ class StatementsIntake:
                 if one.verb == "UPDATE" and table in versions:
                     read = versions[table]
                     values |= {"read_version": read, "new_version": read + 1}
-                    if table == "invoice_series":
-                        values["new_next_number"] = number + 1
                 elif table == "booking_lifecycle_events":
                     values["booking_version"] = versions["bookings"] + 1
                 elif table == "invoices":

@@ -2,7 +2,8 @@
 
 An :class:`InvoiceSeries` is a counter, one per year of issue and location
 (key ``"2026/DL01"``). A number is taken from it with :meth:`InvoiceSeries.take`
-while its row is locked (``invoice_series.get_for_update``), in the same
+while its row is locked (``invoice_series.get_for_update``), or with
+``invoice_series.take_number`` (the same in one statement), in the same
 transaction that stores the :class:`Invoice`: a transaction that fails gives its
 number back with everything else, so a series has no gap and no number twice.
 
@@ -126,8 +127,9 @@ def invoice_number(kind: InvoiceKind, key: str, sequence: int) -> str:
 class InvoiceSeries(Versioned):
     """A gapless counter of invoice numbers, unique by ``key`` (``"2026/DL01"``).
 
-    Take numbers only from a series read with ``invoice_series.get_for_update``,
-    in the transaction that stores the invoice.
+    Take numbers only from a series read with ``invoice_series.get_for_update``
+    (or with ``invoice_series.take_number``), in the transaction that stores the
+    invoice.
 
     Raises:
         ValidationError: on ``series_key`` or ``next_number`` when unusable.

@@ -995,6 +995,18 @@ class InvoiceSeriesRepository(Protocol):
         """The series with ``key``, locked until the unit of work ends, so that two
         transactions take its numbers one after the other; None when there is none."""
 
+    def take_number(self, key: str) -> int | None:
+        """The next number of the series with ``key``, taken now: the series moves on by
+        one and stays locked until the unit of work ends, as ``get_for_update`` leaves
+        it, so two transactions take its numbers one after the other and a rollback
+        gives the number back. None when there is no such series.
+
+        The same as ``get_for_update(key).take()``, in one statement where the
+        store can (``UPDATE ... RETURNING``): no read before and no write on commit.
+
+        .. versionadded:: 0.3
+        """
+
 
 # --------------------------------------------------------------------------- partner commissions
 

@@ -777,17 +777,19 @@ class PaymentService:
     @staticmethod
     def _take_number(uow: UnitOfWork, key: str) -> int:
         """The next number of series ``key``, taken under its lock in the caller's transaction."""
-        series = uow.invoice_series.get_for_update(key)
-        if series is None:
-            # The series' first number: its row is stored at once, or, when a concurrent
-            # transaction is storing it, this waits for that one and locks its row.
-            first = InvoiceSeries(key=key)
-            fresh = uow.invoice_series.add_if_new(first)
-            series = first if fresh else uow.invoice_series.get_for_update(key)
-            if series is None:  # pragma: no cover - the conflicting row was committed
-                msg = f"invoice series {key} is held but cannot be read"
-                raise ConflictError(msg)
-        return series.take()
+        number = uow.invoice_series.take_number(key)
+        if number is not None:
+            return number
+        # The series' first number: its row is stored at once, or, when a concurrent
+        # transaction is storing it, this waits for that one and then takes a number.
+        first = InvoiceSeries(key=key)
+        if uow.invoice_series.add_if_new(first):
+            return first.take()
+        number = uow.invoice_series.take_number(key)
+        if number is None:  # pragma: no cover - the conflicting row was committed
+            msg = f"invoice series {key} is held but cannot be read"
+            raise ConflictError(msg)
+        return number
 
     def _issue_invoice(
         self,

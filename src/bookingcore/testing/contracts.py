@@ -3190,6 +3190,41 @@ class InvoiceRepositoryContract(_Base):
             assert uow.invoice_series.get("2027/DL01") is None
             assert uow.invoice_series.get("not a key") is None
 
+    def test_a_number_taken_in_one_step_moves_the_series_on_and_a_rollback_gives_it_back(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            uow.invoice_series.add(make.invoice_series(key="2026/dl02"))
+            uow.commit()
+        taken = []
+        for commit in (True, False, True):
+            with uow_factory() as uow:
+                taken.append(uow.invoice_series.take_number("2026/DL02"))
+                if commit:
+                    uow.commit()
+        assert taken == [1, 2, 2]
+        with uow_factory() as uow:
+            # Twice in one unit of work, then after reading it locked: a new number each time.
+            assert uow.invoice_series.take_number("2026/DL02") == 3
+            assert uow.invoice_series.take_number("2026/DL02") == 4
+            uow.commit()
+        with uow_factory() as uow:
+            locked = uow.invoice_series.get_for_update("2026/DL02")
+            assert locked is not None
+            assert locked.take() == 5
+            assert uow.invoice_series.take_number("2026/DL02") == 6
+            assert uow.invoice_series.get("2026/DL02") == locked
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.invoice_series.get("2026/DL02")
+            assert stored is not None
+            assert (stored.key, stored.next_number, stored.version) == ("2026/DL02", 7, 7)
+            assert uow.invoice_series.take_number("2027/DL02") is None
+            assert uow.invoice_series.take_number("not a key") is None
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.invoice_series.get("2027/DL02") is None
+
     def test_a_series_key_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
         with uow_factory() as uow:
             uow.invoice_series.add(make.invoice_series(key="2026/GOA"))

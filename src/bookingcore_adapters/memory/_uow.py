@@ -1150,6 +1150,10 @@ class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
         self._uow._require_writable("lock", self._table)
         return self.get(key)
 
+    def take_number(self, key: str) -> int | None:
+        series = self.get_for_update(key)
+        return None if series is None else series.take()
+
     def get(self, key: str) -> InvoiceSeries | None:
         try:
             wanted = series_id(key)

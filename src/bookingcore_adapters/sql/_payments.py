@@ -539,6 +539,8 @@ class InvoiceSeriesRepository(Repository[InvoiceSeries]):
 
     A series' id derives from its key, so ``get_for_update`` locks its row by
     primary key: ``SELECT ... FOR UPDATE`` on PostgreSQL, the write lock on SQLite.
+    ``take_number`` takes a number with one ``UPDATE ... RETURNING``, which locks
+    the row as it moves the series on.
     """
 
     def add_if_new(self, series: InvoiceSeries) -> bool:
@@ -559,3 +561,14 @@ class InvoiceSeriesRepository(Repository[InvoiceSeries]):
         except ValidationError:
             return None  # no series can have a malformed key
         return self._lock(wanted)
+
+    def take_number(self, key: str) -> int | None:
+        try:
+            wanted = series_id(key)
+        except ValidationError:
+            return None  # no series can have a malformed key
+        if wanted in self._session.tracked(self._mapper):
+            series = self._lock(wanted)  # read in this unit of work: taken in memory
+            return None if series is None else series.take()
+        moved = self._session.increment_now(self._mapper, wanted, "next_number")
+        return None if moved is None else moved.next_number - 1

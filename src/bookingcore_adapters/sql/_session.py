@@ -87,6 +87,8 @@ class Session:
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
         # Rows inserted at once by add_if_new (mapper, row, conflict columns), to redo on a retry.
         self._claimed: list[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]] = []
+        # Counters moved on at once by increment_now (mapper, id, column), to redo on a retry.
+        self._bumped: list[tuple[m.Mapper[Any], UUID, str]] = []
         # Locked rows whose snapshot was read under the lock: their versions cannot move.
         self._settled: set[tuple[str, UUID]] = set()
         # SQLite: rows read while this transaction held the write lock. Nobody can
@@ -240,6 +242,7 @@ class Session:
         self._holds_write_lock = False
         self._locked = []
         self._claimed = []
+        self._bumped = []
         self._settled.clear()
         self._fresh.clear()
         self._complete.clear()
@@ -261,6 +264,7 @@ class Session:
         self._holds_write_lock = False
         self._locked = []
         self._claimed = []
+        self._bumped = []
         self._settled.clear()
         self._fresh.clear()
         self._complete.clear()
@@ -279,12 +283,14 @@ class Session:
         """
         locked: list[tuple[m.Mapper[Any], UUID]] = []
         claimed: list[tuple[m.Mapper[Any], m.Row, tuple[str, ...]]] = []
+        bumped: list[tuple[m.Mapper[Any], UUID, str]] = []
         attempt = 0
         while True:
             try:
                 if attempt:
                     self._claim_again(claimed)
                     self._lock_again(locked)
+                    self._bump_again(bumped)
                 return step()
             except DBAPIError as exc:
                 if sqlstate(exc) not in CONCURRENCY_STATES:
@@ -292,6 +298,7 @@ class Session:
                 if not attempt:
                     locked = list(self._locked)
                     claimed = list(self._claimed)
+                    bumped = list(self._bumped)
                 self._abandon_transaction()
                 attempt += 1
                 if attempt > self._store.retries:
@@ -336,6 +343,22 @@ class Session:
                     "retry after a deadlock; nothing was written, try again"
                 )
                 raise ConcurrentUpdateError(msg, attempts=len(locked))
+
+    def _bump_again(self, bumped: Sequence[tuple[m.Mapper[Any], UUID, str]]) -> None:
+        """Move ``bumped`` counters on again; refuse if one is not where it was first taken."""
+        for mapper, ident, column in bumped:
+            rows = self._increment(mapper, ident, column)
+            self._bumped.append((mapper, ident, column))
+            self._settled.add((mapper.entity, ident))
+            first = self._snapshots[mapper.entity].get(ident)
+            fresh = self._load(mapper, rows)[0] if rows else None
+            if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
+                self._abandon_transaction()
+                msg = (
+                    f"{mapper.entity} {ident} changed while this transaction waited to "
+                    "retry after a deadlock; nothing was written, try again"
+                )
+                raise ConcurrentUpdateError(msg, attempts=len(bumped))
 
     def _write_and_commit(self, writes: list[d.Write]) -> dict[UUID, int]:
         connection = self._begin()
@@ -614,6 +637,38 @@ class Session:
         except IntegrityError:
             return False
         return True
+
+    def increment_now(self, mapper: m.Mapper[E], ident: UUID, column: str) -> E | None:
+        """Move the stored entity ``ident``'s ``column`` (and its version) on by one at once,
+        in this transaction: the entity as it is now (tracked), or None when none is stored.
+
+        One ``UPDATE ... RETURNING`` (:func:`~bookingcore_adapters.sql._driver.increment`):
+        the row stays locked until the transaction ends, as :meth:`lock` leaves it,
+        and the entity counts as read under that lock, so a commit writes it only if
+        it changes again. A rollback gives the value back; after a deadlock the
+        retry moves it on again, and refuses if another transaction moved it
+        meanwhile. For entities this unit of work does not track yet (lock a
+        tracked one and change it in memory instead) and without child rows.
+        """
+        self._require_active()
+        self._require_writable("update", mapper)
+        name = mapper.entity
+        if ident in self._tracked[name]:  # pragma: no cover - a programming error
+            msg = f"{name} {ident} is tracked: lock it and change it in memory"
+            raise RuntimeError(msg)
+        if self._sqlite:
+            self._take_write_lock()
+        rows = self.retrying(lambda: self._increment(mapper, ident, column))
+        if not rows:
+            return None
+        self._bumped.append((mapper, ident, column))
+        self._settled.add((name, ident))
+        return self._track(mapper, self._load(mapper, rows)[0])
+
+    def _increment(self, mapper: m.Mapper[Any], ident: UUID, column: str) -> list[m.Row]:
+        connection = self._begin()
+        query = d.increment(mapper.table, mapper.key, column, connection.dialect)
+        return d.fetch(connection, query, {mapper.key: ident}, direct=self._direct)
 
     def _track(self, mapper: m.Mapper[E], entity: E) -> E:
         """The tracked object for ``entity``'s id, tracking ``entity`` if there is none."""
