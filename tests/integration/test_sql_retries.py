@@ -17,6 +17,7 @@ from typing import Literal
 import pytest
 from sqlalchemy import create_engine
 
+from bookingcore.domain import InvoiceSeries
 from bookingcore.domain.values import SlotId
 from bookingcore.errors import ConcurrentUpdateError
 from bookingcore.testing.builders import Builder
@@ -140,3 +141,47 @@ def test_a_deadlock_past_the_retry_limit_is_a_concurrent_update_error(
 def test_retries_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="retries"):
         SqlStore("sqlite://", retries=-1)
+
+
+def test_a_victim_that_took_an_invoice_number_gives_up_when_its_series_moved_on(
+    stores: Callable[..., SqlStore],
+) -> None:
+    # Two units of work each take a number from one series, then from the other: PostgreSQL
+    # aborts one. Retrying, it would take its first number again, but the winner took the
+    # next one meanwhile, so it gives up and writes nothing: no number is lost or doubled.
+    store = stores()
+    store.create_schema()
+    with store.unit_of_work() as uow:
+        uow.invoice_series.add(InvoiceSeries(key="2026/AAA"))
+        uow.invoice_series.add(InvoiceSeries(key="2026/BBB"))
+        uow.commit()
+    both_took_one = threading.Barrier(2, timeout=10)
+    taken: list[tuple[int | None, int | None]] = []
+    failed: list[ConcurrentUpdateError] = []
+
+    def take(first: str, second: str) -> None:
+        try:
+            with store.unit_of_work() as uow:
+                a = uow.invoice_series.take_number(first)
+                both_took_one.wait()
+                b = uow.invoice_series.take_number(second)
+                uow.commit()
+            taken.append((a, b))
+        except ConcurrentUpdateError as exc:
+            failed.append(exc)
+
+    threads = [
+        threading.Thread(target=take, args=("2026/AAA", "2026/BBB")),
+        threading.Thread(target=take, args=("2026/BBB", "2026/AAA")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert taken == [(1, 1)]
+    assert len(failed) == 1
+    with store.unit_of_work() as uow:
+        for key in ("2026/AAA", "2026/BBB"):
+            series = uow.invoice_series.get(key)
+            assert series is not None
+            assert series.next_number == 2
