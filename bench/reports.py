@@ -41,6 +41,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     say,
     server_description,
@@ -318,11 +319,17 @@ def measure(options: Options) -> tuple[str, dict[str, Any]]:
         for t in timings
     ]
     worst = min(t.ratio for t in timings)
-    text = table(
-        ("report", "groups", "library ms", "hand SQL ms", "ratio", "figures"), rows_out, left=1
-    ) + (
-        f"\n\nloaded {loaded:,} bookings; worst ratio {worst:.2f}"
-        f" (target >= {TARGET}: {'met' if worst >= TARGET else 'missed'})"
+    text = report_text(
+        [
+            table(
+                ("report", "groups", "library ms", "hand SQL ms", "ratio", "figures"),
+                rows_out,
+                left=1,
+            ),
+            "",
+            f"loaded {loaded:,} bookings; worst ratio {worst:.2f}"
+            f" (target >= {TARGET}: {'met' if worst >= TARGET else 'missed'})",
+        ]
     )
     figures: Mapping[str, Any] = {
         "ok": all(t.agree for t in timings),
