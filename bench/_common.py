@@ -8,8 +8,9 @@ bench that measures its own memory can use it.
 
 Every bench builds bookingcore's tables with the library's own ``metadata``
 (:func:`fresh_store`), never a copy of the schema, and reports the same way
-(:func:`run_bench`): a headline, its tables (:func:`table`) of each figure and
-its ratio to the baseline (:func:`ratio`), ``finished in``, and with ``--json``
+(:func:`run_bench`): a headline, its text (:func:`report_text`: its tables (:func:`table`)
+of each figure and its ratio to the baseline (:func:`ratio`), notes, then its
+problems), ``finished in``, and with ``--json``
 the same figures as ``{"ok", "seconds", "settings", ...}``; exit status 0 when
 every check passed, 1 when one failed or the bench could not run
 (:class:`BenchError`), 2 for bad arguments.
@@ -423,6 +424,19 @@ def table(
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def report_text(
+    parts: Iterable[str], problems: Sequence[str] = (), *, most: int | None = None
+) -> str:
+    """A bench's report text: ``parts`` a line each (a :func:`table` is one part, ``""`` a
+    blank line), then, when there are any, a blank line, ``problems:`` and each problem
+    on its own line, indented two spaces (only the first ``most``, when given)."""
+    lines = list(parts)
+    if problems:
+        shown = problems if most is None else problems[:most]
+        lines += ["", "problems:", *(f"  {problem}" for problem in shown)]
+    return "\n".join(lines)
 
 
 def say(text: str) -> None:

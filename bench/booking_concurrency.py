@@ -49,6 +49,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     run_processes,
     say,
@@ -914,7 +915,7 @@ def render(runs: Sequence[RunFigures]) -> str:
     )
     verdicts = [f"  workers={run.workers}: ratio {run.ratio:.2f}, {run.verdict}" for run in runs]
     problems = [
-        f"  workers={run.workers}, {name}: {problem}"
+        f"workers={run.workers}, {name}: {problem}"
         for run in runs
         for name, figures in run.sides.items()
         for problem in (*figures.check.problems, *figures.errors)
@@ -937,9 +938,7 @@ def render(runs: Sequence[RunFigures]) -> str:
         f"target: ratio >= {TARGET_RATIO:.2f} at every worker count; floor: {FLOOR_RATIO:.2f}",
         *verdicts,
     ]
-    if problems:
-        parts += ["", "problems:", *problems]
-    return "\n".join(parts)
+    return report_text(parts, problems)
 
 
 # --------------------------------------------------------------------------- command line

@@ -57,6 +57,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     say,
     server_description,
@@ -1938,10 +1939,7 @@ def render(options: Options, measured: Measured) -> str:
             "before -> after the extra indexes:",
             render_comparison(measured.before, measured.after),
         ]
-    problems = measured.problems
-    if problems:
-        parts += ["", "problems:", *(f"  {p}" for p in problems[:40])]
-    return "\n".join(parts)
+    return report_text(parts, measured.problems, most=40)
 
 
 def figures(measured: Measured) -> dict[str, Any]:

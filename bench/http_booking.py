@@ -58,6 +58,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     run_processes,
     say,
@@ -491,11 +492,15 @@ def measure(
         for f in (library, http)
     ]
     headers = ["side", "attempts/s", "p50 ms", "p95 ms", "p99 ms", "sold", "refused", "failed"]
-    text = table([*headers, "check"], rows, left=1)
     problems = [f"{f.side}: {p}" for f in (library, http) for p in (*f.problems, *f.errors)]
-    text += f"\n\nhttp / library: {speed:.2f} (target {TARGET_RATIO:.2f})"
-    if problems:
-        text += "\n" + "\n".join(problems)
+    text = report_text(
+        [
+            table([*headers, "check"], rows, left=1),
+            "",
+            f"http / library: {speed:.2f} (target {TARGET_RATIO:.2f})",
+        ],
+        problems,
+    )
     ok = library.check == "OK" and http.check == "OK"
     figures: dict[str, Any] = {
         "ok": ok,

@@ -47,6 +47,7 @@ from _common import (
     peak_rss_mb,
     positive,
     ratio,
+    report_text,
     run_bench,
     say,
     some_of,
@@ -936,11 +937,9 @@ def render(
             missed.append(f"{case.label}: {', '.join(why)}")
     parts += ["  met:", *(f"    {line}" for line in met or ["none"])]
     parts += ["  missed:", *(f"    {line}" for line in missed or ["none"])]
-    problems = [f"  baseline {fmt}: {p}" for fmt, ps in baseline_problems.items() for p in ps]
-    problems += [f"  {case.label}: {p}" for case in cases for p in case.problems]
-    if problems:
-        parts += ["", "problems:", *problems]
-    return "\n".join(parts)
+    problems = [f"baseline {fmt}: {p}" for fmt, ps in baseline_problems.items() for p in ps]
+    problems += [f"{case.label}: {p}" for case in cases for p in case.problems]
+    return report_text(parts, problems)
 
 
 def render_statements(
@@ -1043,10 +1042,8 @@ def render_growth(growths: Sequence[Growth], small: FileSpec, large: FileSpec) -
             f" {_rss_of(growth.large):.0f} MB, ratio {growth.ratio:.2f}:"
             f" {'met' if growth.met else 'MISSED'}"
         )
-    problems = [f"  workers={g.workers}: {p}" for g in growths for p in g.problems]
-    if problems:
-        parts += ["", "problems:", *problems]
-    return "\n".join(parts)
+    problems = [f"workers={g.workers}: {p}" for g in growths for p in g.problems]
+    return report_text(parts, problems)
 
 
 # --------------------------------------------------------------------------- command line

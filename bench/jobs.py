@@ -65,6 +65,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     run_processes,
     say,
@@ -419,7 +420,7 @@ def render(runs: Sequence[Run]) -> tuple[str, bool]:
         rows,
         left=2,
     )
-    return f"{text}\n\nchecks: " + "; ".join(checks), ok
+    return report_text([text, "", "checks: " + "; ".join(checks)]), ok
 
 
 def main(argv: Sequence[str] | None = None) -> int:

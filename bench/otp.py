@@ -37,6 +37,7 @@ from _common import (
     parser,
     positive,
     redis_url,
+    report_text,
     run_bench,
     say,
     some_of,
@@ -448,10 +449,8 @@ def render(cases: Sequence[Case], costs: dict[str, float]) -> str:
         f"  token signing  JWT HS256 (PyJWT), 2 per sign-in: {costs['sign_us']:.1f} µs each,"
         f" {costs['signing_per_pair_us']:.1f} µs per pair",
     ]
-    problems = [f"  {c.backend} {c.name}: {p}" for c in cases for p in c.problems]
-    if problems:
-        parts += ["", "problems:", *problems]
-    return "\n".join(parts)
+    problems = [f"{c.backend} {c.name}: {p}" for c in cases for p in c.problems]
+    return report_text(parts, problems)
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:

@@ -44,6 +44,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     say,
     server_description,
@@ -347,15 +348,19 @@ def measure(options: Options) -> tuple[str, dict[str, Any]]:
         for t in timings
     ]
     worst = min(t.ratio for t in timings)
-    text = table(
-        ("report", "groups", "calls/run", "library ms", "hand SQL ms", "ratio", "figures"),
-        rows_out,
-        left=1,
-    ) + (
-        f"\n\nloaded {loaded:,} bookings; load average {load_average[0]:.2f} at the start,"
-        f" {load_average[1]:.2f} at the end ({os.cpu_count()} CPUs)"
-        f"\nworst ratio {worst:.2f}"
-        f" (target >= {TARGET}: {'met' if worst >= TARGET else 'missed'})"
+    text = report_text(
+        [
+            table(
+                ("report", "groups", "calls/run", "library ms", "hand SQL ms", "ratio", "figures"),
+                rows_out,
+                left=1,
+            ),
+            "",
+            f"loaded {loaded:,} bookings; load average {load_average[0]:.2f} at the start,"
+            f" {load_average[1]:.2f} at the end ({os.cpu_count()} CPUs)",
+            f"worst ratio {worst:.2f}"
+            f" (target >= {TARGET}: {'met' if worst >= TARGET else 'missed'})",
+        ]
     )
     figures: Mapping[str, Any] = {
         "ok": all(t.agree for t in timings),

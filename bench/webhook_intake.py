@@ -60,6 +60,7 @@ from _common import (
     positive,
     postgres_url,
     ratio,
+    report_text,
     run_bench,
     run_processes,
     say,
@@ -1004,7 +1005,7 @@ def render(runs: Sequence[RunFigures]) -> str:
         left=2,
     )
     problems = [
-        f"  processes={run.processes}, {name}: {problem}"
+        f"processes={run.processes}, {name}: {problem}"
         for run in runs
         for name, side in run.sides()
         for problem in side.problems
@@ -1029,9 +1030,7 @@ def render(runs: Sequence[RunFigures]) -> str:
         f"target: ratio >= {TARGET_RATIO:.2f} (issue 18)",
         *(f"  processes={run.processes}: ratio {run.ratio:.2f}, {run.verdict}" for run in runs),
     ]
-    if problems:
-        parts += ["", "problems:", *problems]
-    return "\n".join(parts)
+    return report_text(parts, problems)
 
 
 # --------------------------------------------------------------------------- command line

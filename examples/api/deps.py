@@ -105,8 +105,7 @@ def principal_of(*kinds: PrincipalKind) -> object:
     """A dependency: the principal of the request's access token, if of one of ``kinds``."""
 
     def dependency(core: Core, token: Token, origin: Origin) -> Principal:
-        principal = core.auth.authenticate(token, expect=kinds)
-        return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+        return core.auth.authenticate(token, expect=kinds, origin=origin)
 
     return Depends(dependency)
 
@@ -116,11 +115,13 @@ def partner_principal(core: Core, token: Token, origin: Origin) -> Principal:
 
     Raises:
         AuthenticationError: not a valid partner token (answered 401).
+        PermissionDeniedError: the request's address is outside the partner's
+            ``allowed_ips`` (answered 403).
         RateLimitedError: the partner used up its requests for now (answered 429).
     """
-    principal = core.auth.authenticate(token, expect=PrincipalKind.PARTNER)
+    principal = core.auth.authenticate(token, expect=PrincipalKind.PARTNER, origin=origin)
     core.partners.check_rate(principal)
-    return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+    return principal
 
 
 def any_principal(core: Core, token: Token, origin: Origin) -> Principal:
@@ -130,14 +131,17 @@ def any_principal(core: Core, token: Token, origin: Origin) -> Principal:
 
     Raises:
         AuthenticationError: no valid access token (answered 401).
+        PermissionDeniedError: a partner calling from outside its ``allowed_ips`` (403).
         RateLimitedError: a partner over its limit (answered 429).
     """
     principal = core.auth.authenticate(
-        token, expect=(PrincipalKind.CUSTOMER, PrincipalKind.STAFF, PrincipalKind.PARTNER)
+        token,
+        expect=(PrincipalKind.CUSTOMER, PrincipalKind.STAFF, PrincipalKind.PARTNER),
+        origin=origin,
     )
     if principal.kind is PrincipalKind.PARTNER:
         core.partners.check_rate(principal)
-    return principal.with_origin(ip_address=origin.ip_address, user_agent=origin.user_agent)
+    return principal
 
 
 def customer_id_of(principal: Principal) -> CustomerId:

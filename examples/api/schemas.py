@@ -918,7 +918,7 @@ class LifecycleMoveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     booking_id: UUID = Field(alias="bookingId")
-    to_status: str = Field(alias="toStatus", max_length=64, examples=["payment_confirmed"])
+    to_status: str = Field(alias="toStatus", max_length=64, examples=["payment_pending"])
     note: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
     idempotency_key: str | None = Field(default=None, alias="idempotencyKey", max_length=255)

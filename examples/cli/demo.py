@@ -584,31 +584,40 @@ def _tell_story(
     )
     _say(console, f"{holiday.reference} follows the travel lifecycle, starting {holiday.status}")
     desk = admin.with_origin(ip_address="203.0.113.7", user_agent="travel-desk/2.1")
-    payments = Principal.webhook("razorpay")
     steps = [
-        ("quotation_sent", desk, "Quote Q-118 emailed"),
-        ("quotation_approved", desk, "Approved on the phone"),
-        ("booking_created", desk, None),
-        ("payment_pending", desk, "Payment link sent"),
-        ("payment_confirmed", payments, "pay_29QQoUBi66xm2f"),
-        ("supplier_confirmed", desk, "Dive centre confirmed 2 tanks"),
-        ("documents_generated", desk, None),
-        ("completed", desk, "Back safe"),
+        ("quotation_sent", "Quote Q-118 emailed"),
+        ("quotation_approved", "Approved on the phone"),
+        ("booking_created", None),
+        ("payment_pending", "Payment link sent"),
+        ("payment_confirmed", None),
+        ("supplier_confirmed", "Dive centre confirmed 2 tanks"),
+        ("documents_generated", None),
+        ("completed", "Back safe"),
     ]
-    for target, who, note in steps:
+    for target, note in steps:
+        if target == "payment_confirmed":
+            # Money moves a booking there, nobody by hand: the desk records the transfer.
+            try:
+                core.bookings.transition(holiday.id, target, principal=desk)
+            except ValidationError as by_hand:
+                _say(console, f"Marking it paid by hand -> {by_hand.errors[0].code} on status")
+            core.payments.record_manual_payment(
+                holiday.id, holiday.total, principal=desk, reference="pay_29QQoUBi66xm2f"
+            )
+            continue
         core.bookings.transition(
-            holiday.id, target, principal=who, note=note, idempotency_key=f"{holiday.id}:{target}"
+            holiday.id, target, principal=desk, note=note, idempotency_key=f"{holiday.id}:{target}"
         )
     retried = core.bookings.transition(
         holiday.id,
-        "payment_confirmed",
-        principal=payments,
-        note="pay_29QQoUBi66xm2f",
-        idempotency_key=f"{holiday.id}:payment_confirmed",
+        "completed",
+        principal=desk,
+        note="Back safe",
+        idempotency_key=f"{holiday.id}:completed",
     )
     _say(
         console,
-        f"The payment webhook retried with the same key: replayed={retried.replayed}, "
+        f"The desk retried its last move with the same key: replayed={retried.replayed}, "
         f"status stays {retried.booking.status}",
     )
     try:

@@ -113,3 +113,28 @@ class TestCallsPerSample:
             return next(results)
 
         assert common.time_calls(call, 4) == (3, pytest.approx(0.002))
+
+
+class TestReportText:
+    def test_parts_a_line_each_then_the_problems_indented_under_a_heading(
+        self, common: ModuleType
+    ) -> None:
+        text = common.report_text(
+            [common.table(["side", "n"], [["library", "3"]], left=1), "", "target: met"],
+            ["library: one seat sold twice", "baseline: slow"],
+        )
+        assert text.splitlines() == [
+            "side     n",
+            "library  3",
+            "",
+            "target: met",
+            "",
+            "problems:",
+            "  library: one seat sold twice",
+            "  baseline: slow",
+        ]
+
+    def test_no_problems_no_heading_and_most_keeps_the_first(self, common: ModuleType) -> None:
+        assert common.report_text(["a", "b"]) == "a\nb"
+        shown = common.report_text(["a"], [f"p{n}" for n in range(5)], most=2)
+        assert shown.splitlines()[-3:] == ["problems:", "  p0", "  p1"]

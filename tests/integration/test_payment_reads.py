@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import attrs
 import pytest
 from sqlalchemy import event
 
@@ -23,17 +24,39 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import Payment, PaymentStatus, ReceiptStatus
+from bookingcore.domain import Booking, Customer, Payment, PaymentStatus, ReceiptStatus, Slot
 from bookingcore.testing import FakePaymentProvider
 from bookingcore_adapters.sql import SqlStore
 
 PRICE = Money("1000", "INR")
 
 
-@pytest.mark.postgres
-def test_a_locked_payment_brings_its_booking_payments_along(
-    pg_store: SqlStore, caplog: pytest.LogCaptureFixture
-) -> None:
+@attrs.frozen
+class Shop:
+    """A core over PostgreSQL with a fake card provider, an open slot and a paying customer."""
+
+    store: SqlStore
+    provider: FakePaymentProvider
+    core: BookingCore
+    admin: Principal
+    slot: Slot
+    customer: Customer
+    payer: Principal
+
+    def book(self, name: str = "Asha Rao") -> Booking:
+        return self.core.bookings.book(
+            BookingRequest(self.slot.id, [NewTraveler(TravelerDetails(name), True)]),
+            principal=self.payer,
+        )
+
+    def intent(self, booking: Booking, key: str, amount: Money | None = None) -> Payment:
+        return self.core.payments.create_intent(
+            booking.id, "fake", principal=self.payer, idempotency_key=key, amount=amount
+        ).payment
+
+
+@pytest.fixture
+def shop(pg_store: SqlStore) -> Shop:
     provider = FakePaymentProvider("fake", secret="s")
     core = BookingCore(uow_factory=pg_store.unit_of_work, payment_providers=[provider])
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
@@ -47,19 +70,19 @@ def test_a_locked_payment_brings_its_booking_payments_along(
     )
     customer = core.customers.register("+919800000077", principal=admin).customer
     payer = Principal.customer(customer.id)
+    return Shop(pg_store, provider, core, admin, slot, customer, payer)
+
+
+@pytest.mark.postgres
+def test_a_locked_payment_brings_its_booking_payments_along(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    pg_store = shop.store
 
     def booked(name: str) -> tuple[Payment, Payment]:
-        booking = core.bookings.book(
-            BookingRequest(slot.id, [NewTraveler(TravelerDetails(name), True)]),
-            principal=payer,
-        )
+        booking = shop.book(name)
         half = Money("500", "INR")
-        first, second = (
-            core.payments.create_intent(
-                booking.id, "fake", principal=payer, idempotency_key=key, amount=half
-            ).payment
-            for key in (f"{booking.id}-1", f"{booking.id}-2")
-        )
+        first, second = (shop.intent(booking, f"{booking.id}-{n}", half) for n in (1, 2))
         return first, second
 
     first, second = booked("Asha Rao")
@@ -87,27 +110,10 @@ def test_a_locked_payment_brings_its_booking_payments_along(
 
 
 @pytest.mark.postgres
-def test_a_payment_added_after_the_lock_is_listed_with_its_siblings(pg_store: SqlStore) -> None:
-    provider = FakePaymentProvider("fake", secret="s")
-    core = BookingCore(uow_factory=pg_store.unit_of_work, payment_providers=[provider])
-    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-    location = core.catalog.add_location("PR02", "Pay reads", principal=admin)
-    slot = core.catalog.create_slot(
-        location_id=location.id,
-        starts_at=datetime.now(UTC) + timedelta(days=9),
-        price_per_traveler=PRICE,
-        capacity=None,
-        principal=admin,
-    )
-    customer = core.customers.register("+919800000078", principal=admin).customer
-    payer = Principal.customer(customer.id)
-    booking = core.bookings.book(
-        BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha Rao"), True)]),
-        principal=payer,
-    )
-    first = core.payments.create_intent(
-        booking.id, "fake", principal=payer, idempotency_key="one", amount=Money("400", "INR")
-    ).payment
+def test_a_payment_added_after_the_lock_is_listed_with_its_siblings(shop: Shop) -> None:
+    pg_store, customer = shop.store, shop.customer
+    booking = shop.book()
+    first = shop.intent(booking, "one", Money("400", "INR"))
     assert first.provider_reference is not None
     with pg_store.unit_of_work() as uow:
         locked = uow.payments.get_by_provider_reference_for_update("fake", first.provider_reference)
@@ -132,29 +138,12 @@ def test_a_payment_added_after_the_lock_is_listed_with_its_siblings(pg_store: Sq
 
 
 @pytest.mark.postgres
-def test_a_redelivery_changes_nothing_and_ends_with_a_commit(pg_store: SqlStore) -> None:
+def test_a_redelivery_changes_nothing_and_ends_with_a_commit(shop: Shop) -> None:
     # A rollback would make psycopg drop the connection's prepared statements, so every
     # capture after a duplicate would parse and plan its statements again.
-    provider = FakePaymentProvider("fake", secret="s")
-    core = BookingCore(uow_factory=pg_store.unit_of_work, payment_providers=[provider])
-    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-    location = core.catalog.add_location("PR03", "Pay reads", principal=admin)
-    slot = core.catalog.create_slot(
-        location_id=location.id,
-        starts_at=datetime.now(UTC) + timedelta(days=9),
-        price_per_traveler=PRICE,
-        capacity=None,
-        principal=admin,
-    )
-    customer = core.customers.register("+919800000079", principal=admin).customer
-    payer = Principal.customer(customer.id)
-    booking = core.bookings.book(
-        BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha Rao"), True)]),
-        principal=payer,
-    )
-    payment = core.payments.create_intent(
-        booking.id, "fake", principal=payer, idempotency_key="one"
-    ).payment
+    pg_store, provider, core, admin = shop.store, shop.provider, shop.core, shop.admin
+    booking = shop.book()
+    payment = shop.intent(booking, "one")
     assert payment.provider_reference is not None
     headers, body = provider.webhook("captured", payment.provider_reference, amount=PRICE)
     first = core.payments.handle_webhook("fake", headers, body)

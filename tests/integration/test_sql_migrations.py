@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
+from bookingcore.domain.values import EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
 from bookingcore.testing.builders import Builder
@@ -82,6 +83,32 @@ def test_a_store_on_a_migrated_database_works(database: Engine) -> None:
         stored = uow.slots.get(slot.id)
         assert stored is not None
         assert stored.seats_held == 3
+
+
+def test_customers_stored_before_the_email_key_are_found_by_any_case(database: Engine) -> None:
+    """0026 gives the addresses already stored their match key (Python's case folding)."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    ann = make.customer(email=EmailAddress("Ann@Example.com"))
+    jose = make.customer(email=EmailAddress("JOSÉ@example.com"))
+    with store.unit_of_work() as uow:
+        uow.customers.add(ann)
+        uow.customers.add(jose)
+        uow.commit()
+    migrations.downgrade(database, "-1")  # before the key: the column goes
+    migrations.upgrade(database)  # ... and comes back filled in
+    asked = [EmailAddress("ann@example.com"), EmailAddress("josé@Example.com")]
+    with store.unit_of_work() as uow:
+        found = uow.customers.find_by_emails(asked)
+    assert {a.value: c.id for a, c in found.items()} == {
+        "ann@example.com": ann.id,
+        "josé@example.com": jose.id,
+    }
+    with store.unit_of_work() as uow:
+        stored = uow.customers.get(ann.id)
+    assert stored is not None
+    assert stored.email == EmailAddress("Ann@Example.com")  # kept as given
 
 
 def test_the_migrated_waiting_list_holds_one_active_entry_per_customer_and_slot(

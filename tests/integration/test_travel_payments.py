@@ -201,13 +201,84 @@ class TestNothingMoreIsDue:
     ) -> None:
         holiday = Holiday(any_store)
         reference = holiday.intent("100")
-        holiday.captured(holiday.intent("200", key="pay-0"))
-        holiday.core.bookings.transition(holiday.booking.id, "refunded", principal=ADMIN)
+        cash = holiday.core.payments.record_manual_payment(
+            holiday.booking.id, Money("200", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        holiday.core.payments.refund(
+            cash.id, Money("200", "INR"), principal=ADMIN, idempotency_key="all-back"
+        )
+        assert holiday.status() == "refunded"
         holiday.captured(reference)
         payments = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
         late = next(p for p in payments if p.provider_reference == reference)
         assert "refunded" in late.metadata["needs_attention"]
         assert holiday.status() == "refunded"
+
+
+class TestMoneyStatesFollowFromMoney:
+    """``payment_confirmed`` and ``refunded`` are the payment service's to set, nobody else's."""
+
+    @pytest.mark.parametrize("target", ["payment_confirmed", "Refunded"])
+    @pytest.mark.parametrize(
+        "principal", [ADMIN, Principal.webhook("card"), Principal.system("desk")], ids=str
+    )
+    def test_nobody_moves_a_booking_there_by_hand(
+        self, any_store: MemoryStore | SqlStore, target: str, principal: Principal
+    ) -> None:
+        holiday = Holiday(any_store)
+        holiday.core.payments.record_manual_payment(
+            holiday.booking.id, Money("6000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        before = holiday.statuses()
+        assert before[-1] == "payment_pending"
+        with pytest.raises(ValidationError) as refused:
+            holiday.core.bookings.transition(holiday.booking.id, target, principal=principal)
+        assert refused.value.fields == ("status",)
+        assert refused.value.errors[0].code == "money_state"
+        assert holiday.statuses() == before
+
+    def test_a_cancelled_booking_is_not_marked_refunded_by_hand(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        holiday = Holiday(any_store)
+        holiday.core.bookings.cancel(holiday.booking.id, principal=ADMIN)
+        with pytest.raises(ValidationError) as refused:
+            holiday.core.bookings.transition(holiday.booking.id, "refunded", principal=ADMIN)
+        assert refused.value.fields == ("status",)
+        assert holiday.status() == "cancelled"
+
+    def test_giving_every_rupee_back_moves_the_booking_to_refunded(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        holiday = Holiday(any_store)
+        payments = holiday.core.payments
+        cash = payments.record_manual_payment(
+            holiday.booking.id, Money("15000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        assert holiday.status() == "payment_confirmed"
+        payments.refund(cash.id, Money("5000", "INR"), principal=ADMIN, idempotency_key="r1")
+        assert holiday.status() == "payment_confirmed"  # money is still kept
+        payments.refund(cash.id, Money("10000", "INR"), principal=ADMIN, idempotency_key="r2")
+        history = holiday.core.bookings.history(holiday.booking.id, principal=ADMIN)
+        assert [e.to_status for e in history][-2:] == ["payment_confirmed", "refunded"]
+        assert history[-1].actor.kind.value == "staff"
+        assert (history[-1].note or "").startswith("refunded by manual")
+        booking = holiday.core.bookings.get(holiday.booking.id, principal=ADMIN)
+        slot = holiday.core.catalog.get_slot(booking.slot_id, principal=ADMIN)
+        assert slot.seats_held == 0  # refunded holds no seats
+
+    def test_a_cancelled_booking_whose_money_went_back_is_refunded(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        holiday = Holiday(any_store)
+        cash = holiday.core.payments.record_manual_payment(
+            holiday.booking.id, Money("6000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        holiday.core.bookings.cancel(holiday.booking.id, principal=ADMIN)
+        holiday.core.payments.refund(
+            cash.id, Money("6000", "INR"), principal=ADMIN, idempotency_key="r1"
+        )
+        assert holiday.statuses()[-2:] == ["cancelled", "refunded"]
 
 
 class TestInvoiceDocuments:

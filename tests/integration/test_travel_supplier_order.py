@@ -24,6 +24,7 @@ from bookingcore import (
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import Booking
 from bookingcore.services import QuotationRequest, QuoteLine
@@ -133,21 +134,16 @@ class TestEitherOrder:
         assert history[-1].actor.kind.value == "system"
         assert agency.core.events.subscriptions == ()
 
-    def test_confirmed_then_moved_to_payment_confirmed_by_staff(
+    def test_confirmed_then_staff_cannot_mark_it_paid_by_hand(
         self, any_store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
     ) -> None:
         agency = Agency(any_store, dispatch)
         agency.confirm_all()
         agency.core.bookings.transition(agency.booking.id, "payment_pending", principal=ADMIN)
-        moved = agency.core.bookings.transition(
-            agency.booking.id, "payment_confirmed", principal=ADMIN
-        )
-        assert moved.booking.status == "supplier_confirmed"
-        assert agency.statuses()[-3:] == [
-            "payment_pending",
-            "payment_confirmed",
-            "supplier_confirmed",
-        ]
+        with pytest.raises(ValidationError) as refused:
+            agency.core.bookings.transition(agency.booking.id, "payment_confirmed", principal=ADMIN)
+        assert refused.value.fields == ("status",)
+        assert agency.status() == "payment_pending"
 
     def test_one_item_still_waiting_leaves_the_paid_booking_at_payment_confirmed(
         self, any_store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]

@@ -95,6 +95,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.capacity: dict[SlotId, int | None] = {}
         self.bookings: list[_Booking] = []
         self.calls: dict[str, _Call] = {}
+        self.paid: set[BookingId] = set()
         self.serial = 0
 
     def start(self, lifecycle: Lifecycle) -> None:
@@ -162,6 +163,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         cancel: bool = False,
     ) -> None:
         """Make the move through the service and check the outcome the table predicts."""
+        if not cancel and target in self.lifecycle.money_states:
+            # Only money moves a booking there (pay_in_full), never a transition.
+            with pytest.raises(ValidationError) as by_hand:
+                self.core.bookings.transition(booking.id, target, principal=self.admin)
+            assert by_hand.value.fields == ("status",)
+            assert by_hand.value.errors[0].code == "money_state"
+            self._assert_untouched(booking)
+            return
         allowed = self.lifecycle.allows(booking.status, target)
         short = allowed and self._needs_seats(booking, target)
         short = short and not self._room_for(booking.slot_id, booking.travelers)
@@ -396,9 +405,47 @@ class LifecycleMachine(RuleBasedStateMachine):
         ended = [b for b in self.bookings if self.lifecycle.is_terminal(b.status)]
         booking = ended[which % len(ended)]
         for target in self.lifecycle.states:
+            if target in self.lifecycle.money_states:
+                with pytest.raises(ValidationError):
+                    self.core.bookings.transition(booking.id, target, principal=self.admin)
+                continue
             with pytest.raises(InvalidTransitionError) as refused:
                 self.core.bookings.transition(booking.id, target, principal=self.admin)
             assert (refused.value.from_state, refused.value.to_state) == (booking.status, target)
+        self._assert_untouched(booking)
+
+    @precondition(lambda self: self.bookings and self.lifecycle.money_states)
+    @rule(which=st.integers(0, 5))
+    def pay_in_full(self, which: int) -> None:
+        """The desk records the whole total: the payment service moves the booking on, to
+        the money state a transition may not reach; nothing is due twice, nor once closed."""
+        booking = self.bookings[which % len(self.bookings)]
+        lifecycle = self.lifecycle
+        closed = booking.status == lifecycle.cancelled or (
+            lifecycle.is_terminal(booking.status) and not lifecycle.holds_capacity(booking.status)
+        )
+        total = self.core.bookings.get(booking.id, principal=self.admin).total
+        pay = self.core.payments.record_manual_payment
+        if closed or booking.id in self.paid:
+            with pytest.raises(ValidationError) as refused:
+                pay(booking.id, total, principal=self.admin, reference=f"CASH-{self._next()}")
+            assert refused.value.fields == ("amount",)
+            self._assert_untouched(booking)
+            return
+        pay(booking.id, total, principal=self.admin, reference=f"CASH-{self._next()}")
+        self.paid.add(booking.id)
+        expected, status = [], booking.status
+        if lifecycle.allows(status, "payment_pending"):
+            expected.append(status := "payment_pending")
+        expected += [s for s in ("payment_confirmed", "confirmed") if lifecycle.allows(status, s)][
+            :1
+        ]
+        history = self.core.bookings.history(booking.id, principal=self.admin)
+        assert [e.to_status for e in history[booking.events :]] == expected
+        if expected:
+            booking.status = expected[-1]
+            booking.version += len(expected)
+            booking.events += len(expected)
         self._assert_untouched(booking)
 
     @precondition(lambda self: self.bookings)

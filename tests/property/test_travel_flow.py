@@ -9,11 +9,13 @@ tries to force ``supplier_confirmed``. Money goes through ``core.payments``:
 card intents for all or part of the balance (or more), the provider's signed
 webhooks (captured in full or in part, failed, requires action; delivered again),
 cash recorded at the desk, refunds in full or in part (settled at once, later by
-webhook, failed later or declined), and staff cancel, mark paid by hand or
-refunded. After every step it checks that a booking is ``supplier_confirmed``
+webhook, failed later or declined), and staff cancel, or try to mark a booking
+paid or refunded by hand (always refused: only money moves a booking there).
+After every step it checks that a booking is ``supplier_confirmed``
 only when every live item is confirmed, and moves on from ``payment_confirmed``
 once they are; that its travel status agrees with what was paid and refunded
-against its total (seats plus live items); that its payments, invoices and
+against its total (seats plus live items; ``refunded`` exactly when everything
+taken went back); that its payments, invoices and
 credit notes are the model's, keep no more than the total unless flagged for
 staff (or an item was cancelled after the money came in), and never refund
 more than was captured; that only the current revision of a quotation was ever approved
@@ -30,6 +32,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import attrs
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -145,8 +148,6 @@ class _Booked:
     """The model of one booking's money."""
 
     payments: list[PaymentId] = attrs.Factory(list)
-    #: Staff moved it to payment_confirmed themselves (money taken outside the library).
-    paid_by_hand: bool = False
     #: More was kept than the total: an item was cancelled after the money came in.
     over_paid: bool = False
     #: Captures of intents asked for before other money came in, taking more than was due.
@@ -359,31 +360,36 @@ class TravelFlow(RuleBasedStateMachine):
     @precondition(lambda self: self.bookings)
     @rule(data=st.data(), by_hand=st.booleans())
     def staff_moves_the_payment_status(self, data: st.DataObject, by_hand: bool) -> None:
-        """Staff ask for payment, or say a booking is paid with money taken outside the library."""
+        """Staff ask for payment, or try to say a booking is paid: refused, money decides."""
         chosen = data.draw(st.sampled_from(self.bookings))
         before = self.core.bookings.get(chosen, principal=self.admin).status
-        target = "payment_confirmed" if by_hand else "payment_pending"
-        try:
-            self.core.bookings.transition(chosen, target, principal=self.admin)
-        except InvalidTransitionError:
-            assert not TRAVEL.allows(before, target)
+        if by_hand:
+            with pytest.raises(ValidationError) as refused:
+                self.core.bookings.transition(chosen, "payment_confirmed", principal=self.admin)
+            assert refused.value.fields == ("status",)
+            assert self.core.bookings.get(chosen, principal=self.admin).status == before
             return
-        self.booked[chosen].paid_by_hand |= by_hand
+        try:
+            self.core.bookings.transition(chosen, "payment_pending", principal=self.admin)
+        except InvalidTransitionError:
+            assert not TRAVEL.allows(before, "payment_pending")
 
     @precondition(lambda self: self.bookings)
     @rule(data=st.data(), refunded=st.booleans())
     def staff_closes_the_booking(self, data: st.DataObject, refunded: bool) -> None:
-        """Staff cancel, or mark refunded (money may have gone back outside the library)."""
+        """Staff cancel, or try to mark a booking refunded: refused, refunds decide."""
         chosen = data.draw(st.sampled_from(self.bookings))
         before = self.core.bookings.get(chosen, principal=self.admin).status
-        target = "refunded" if refunded else "cancelled"
+        if refunded:
+            with pytest.raises(ValidationError) as refused:
+                self.core.bookings.transition(chosen, "refunded", principal=self.admin)
+            assert refused.value.fields == ("status",)
+            assert self.core.bookings.get(chosen, principal=self.admin).status == before
+            return
         try:
-            if refunded:
-                self.core.bookings.transition(chosen, target, principal=self.admin)
-            else:
-                self.core.bookings.cancel(chosen, principal=self.admin, reason="changed plans")
+            self.core.bookings.cancel(chosen, principal=self.admin, reason="changed plans")
         except InvalidTransitionError:
-            assert not TRAVEL.allows(before, target)
+            assert not TRAVEL.allows(before, "cancelled")
 
     @precondition(lambda self: self.bookings)
     @rule(data=st.data(), share=shares)
@@ -681,9 +687,17 @@ class TravelFlow(RuleBasedStateMachine):
             # Paid in full is payment_confirmed, whichever came last.
             assert taken == 0 or kept < total
             event("a booking waits for the rest of its payment")
-        if booking.status in PAID and not booked.paid_by_hand:
+        if booking.status in PAID:
             assert taken >= total
             event(f"a booking paid through core.payments reached {booking.status}")
+        # Refunded exactly when something was taken and all of it went back (money that
+        # came in after that is late, flagged for staff).
+        if booking.status == "refunded":
+            assert taken > 0
+            assert kept == 0 or booked.late
+            event("a booking was refunded")
+        elif taken > 0 and kept == 0:
+            assert not TRAVEL.allows(booking.status, "refunded")
         if kept < taken:
             event("money went back")
 

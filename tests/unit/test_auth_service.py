@@ -1051,6 +1051,28 @@ class TestPartnerTokens:
         with pytest.raises(AuthenticationError, match="deactivated"):
             core.auth.authenticate(signed.tokens.access_token, expect="partner")
 
+    def test_a_partner_token_is_checked_against_allowed_ips_on_every_call(
+        self, core: BookingCore, registered: Any, admin: Principal
+    ) -> None:
+        partner_id = registered.partner.id
+        core.partners.set_settings(partner_id, {"allowed_ips": "203.0.113.0/24"}, principal=admin)
+        home = RequestOrigin("203.0.113.7", "trekmates/2.0")
+        signed = core.auth.sign_in_partner(
+            registered.api_key, registered.api_secret, client_ip=home.ip_address
+        )
+        token = signed.tokens.access_token
+        principal = core.auth.authenticate(token, expect="partner", origin=home)
+        assert principal == Principal.partner(partner_id)
+        assert principal.origin == home  # the principal carries the caller's address
+        for elsewhere in (RequestOrigin("198.51.100.9", None), RequestOrigin(None, None), None):
+            with pytest.raises(PermissionDeniedError, match="may not call from address"):
+                core.auth.authenticate(token, expect="partner", origin=elsewhere)
+        # Without the setting any address may call, as before.
+        core.partners.set_settings(partner_id, {}, principal=admin)
+        moved = core.auth.authenticate(token, expect="partner", origin=RequestOrigin("10.0.0.1"))
+        assert moved.origin is not None
+        assert moved.origin.ip_address == "10.0.0.1"
+
     def test_a_deactivated_partner_gets_no_token(
         self, core: BookingCore, registered: Any, admin: Principal
     ) -> None:

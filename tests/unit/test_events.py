@@ -821,8 +821,14 @@ class Travel:
         )
 
     def move(self, *statuses: str) -> None:
+        """Move along ``statuses``; ``payment_confirmed`` follows from paying in full."""
         for status in statuses:
-            self.core.bookings.transition(self.booking.id, status, principal=self.admin)
+            if status == "payment_confirmed":
+                self.core.payments.record_manual_payment(
+                    self.booking.id, self.booking.total, principal=self.admin, reference="CASH-1"
+                )
+            else:
+                self.core.bookings.transition(self.booking.id, status, principal=self.admin)
 
     def documents(self) -> list[Document]:
         return list(self.core.bookings.documents(self.booking.id, principal=self.admin))

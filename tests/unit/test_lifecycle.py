@@ -99,6 +99,11 @@ class TestDefinitionChecks:
             Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}}, cancelled="void")
         assert caught.value.fields == ("lifecycle.cancelled",)
 
+    def test_an_unknown_money_state_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}}, money_states={"paid"})
+        assert caught.value.fields == ("lifecycle.money_states",)
+
     def test_a_terminal_state_with_a_way_out_is_refused(self) -> None:
         with pytest.raises(ValidationError) as caught:
             Lifecycle("bad", ("a", "b"), "a", {"a": {"b"}, "b": {"a"}}, terminal={"b"})
@@ -172,6 +177,21 @@ class TestMoves:
         assert TRAVEL.is_active("completed")
         assert not TRAVEL.is_active("refunded")
 
+    def test_only_money_moves_a_travel_booking_to_paid_or_refunded(self) -> None:
+        assert TRAVEL.money_states == {"payment_confirmed", "refunded"}
+        for state in ("payment_confirmed", "refunded"):
+            with pytest.raises(ValidationError) as caught:
+                TRAVEL.check_by_hand(state)
+            assert caught.value.fields == ("status",)
+            assert caught.value.errors[0].code == "money_state"
+        for state in ("payment_pending", "cancelled", "supplier_confirmed"):
+            TRAVEL.check_by_hand(state)
+
+    def test_reservations_and_appointments_have_no_money_states(self) -> None:
+        # A reservation is confirmed at the desk too (paid on arrival, free treks).
+        assert RESERVATION.money_states == APPOINTMENT.money_states == frozenset()
+        RESERVATION.check_by_hand("confirmed")
+
     def test_is_terminal(self) -> None:
         assert TRAVEL.is_terminal("refunded")
         assert not TRAVEL.is_terminal("completed")
@@ -190,10 +210,11 @@ def test_a_lifecycle_pickles_to_an_equal_working_copy(name: str) -> None:
         original.cancelled,
     )
     assert dict(copy.transitions) == dict(original.transitions)
-    assert (copy.terminal, copy.holding, copy.entry) == (
+    assert (copy.terminal, copy.holding, copy.entry, copy.money_states) == (
         original.terminal,
         original.holding,
         original.entry,
+        original.money_states,
     )
     for state in original.states:
         assert copy.targets(state) == original.targets(state)

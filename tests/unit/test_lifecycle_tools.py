@@ -49,6 +49,7 @@ def _rebuilt(lifecycle: Lifecycle, **changes: Any) -> Lifecycle:
         "holding": lifecycle.holding,
         "cancelled": lifecycle.cancelled,
         "entry": lifecycle.entry,
+        "money_states": lifecycle.money_states,
     }
     return Lifecycle(**(parts | changes))
 
@@ -63,6 +64,7 @@ BASE: dict[str, Any] = {
     "holding": ["open", "out"],
     "cancelled": None,
     "entry": [],
+    "money_states": [],
 }
 
 
@@ -304,6 +306,7 @@ def _same_definition(a: Lifecycle, b: Lifecycle) -> None:
     assert a.holding == b.holding
     assert a.cancelled == b.cancelled
     assert a.entry == b.entry
+    assert a.money_states == b.money_states
     assert a.starts == b.starts
 
 
@@ -383,7 +386,7 @@ class TestPlainData:
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: A label is quoted; a quote inside it is written as Mermaid's ``#quot;`` entity.
 _MERMAID_ALIAS = re.compile(r'state "([^"]*)" as (\w+)')
-_MERMAID_ARROW = re.compile(r"(\S+) --> (\S+)")
+_MERMAID_ARROW = re.compile(r"(\S+) --> (\S+)(?P<paid> : payment)?")
 
 
 def _read_mermaid(text: str) -> dict[str, Any]:
@@ -392,12 +395,15 @@ def _read_mermaid(text: str) -> dict[str, Any]:
     assert lines[0] == "stateDiagram-v2"
     aliases: dict[str, str] = {}
     arrows: list[tuple[str, str]] = []
+    paid: list[str] = []
     for line in lines[1:]:
         if alias := _MERMAID_ALIAS.fullmatch(line):
             assert alias.group(2) not in aliases, f"alias {alias.group(2)} used twice"
             aliases[alias.group(2)] = alias.group(1).replace("#quot;", '"')
         elif arrow := _MERMAID_ARROW.fullmatch(line):
             arrows.append((arrow.group(1), arrow.group(2)))
+            if arrow["paid"]:
+                paid.append(arrow.group(2))
         else:
             assert not line.startswith("state "), f"unreadable state line {line!r}"
 
@@ -409,6 +415,7 @@ def _read_mermaid(text: str) -> dict[str, Any]:
         "starts": [name(b) for a, b in arrows if a == "[*]"],
         "ends": [name(a) for a, b in arrows if b == "[*]"],
         "moves": [(name(a), name(b)) for a, b in arrows if "[*]" not in (a, b)],
+        "paid": {name(b) for b in paid},
     }
 
 
@@ -428,6 +435,13 @@ class TestMermaid:
         assert "    CANCELLED --> [*]" not in lines  # cancelled is not terminal here
         assert not any(line.strip().startswith("state ") for line in lines)
         assert text.endswith("\n")
+
+    def test_moves_into_money_states_are_labelled_payment(self) -> None:
+        drawn = _read_mermaid(TRAVEL.to_mermaid())
+        assert drawn["paid"] == {"payment_confirmed", "refunded"}
+        assert "    payment_pending --> payment_confirmed : payment" in TRAVEL.to_mermaid()
+        assert "    payment_pending --> cancelled" in TRAVEL.to_mermaid().splitlines()
+        assert _read_mermaid(APPOINTMENT.to_mermaid())["paid"] == set()
 
     def test_states_that_are_not_identifiers_get_aliases(self) -> None:
         lifecycle = Lifecycle(
@@ -476,7 +490,7 @@ class TestMermaid:
 
 _DOT_ID = r'"((?:[^"\\]|\\.)*)"'
 _DOT_NODE = re.compile(rf"{_DOT_ID}(?: \[(.*)\])?;")
-_DOT_EDGE = re.compile(rf"{_DOT_ID} -> {_DOT_ID};")
+_DOT_EDGE = re.compile(rf'{_DOT_ID} -> {_DOT_ID}(?: \[label="payment", style=dashed\])?;')
 
 
 def _unquote(text: str) -> str:
@@ -516,7 +530,8 @@ class TestDot:
         assert lines[0] == 'digraph "travel" {'
         for state in TRAVEL.states:
             for target in TRAVEL.targets(state):
-                assert lines.count(f'    "{state}" -> "{target}";') == 1
+                paid = ' [label="payment", style=dashed]' if target in TRAVEL.money_states else ""
+                assert lines.count(f'    "{state}" -> "{target}"{paid};') == 1
         edges = [line for line in lines if " -> " in line and "__start__" not in line]
         assert len(edges) == len(_moves(TRAVEL))
         assert '    "__start__" -> "lead_created";' in lines

@@ -454,8 +454,9 @@ class TestSupplierAnswers:
     ) -> None:
         core, admin = holiday.core, holiday.admin
         booking = self._booked(holiday)
-        for status in ("payment_pending", "payment_confirmed"):
-            core.bookings.transition(booking.id, status, principal=admin)
+        core.payments.record_manual_payment(
+            booking.id, booking.total, principal=admin, reference="CASH-1"
+        )
         hotel_item, jeep_item = core.items.for_booking(booking.id, principal=admin)
         with pytest.raises(ValidationError) as caught:
             core.bookings.transition(booking.id, "supplier_confirmed", principal=admin)
@@ -750,8 +751,9 @@ class TestSuppliersBeforePayment:
             supplier = holiday.hotel if item.supplier_id == holiday.hotel.id else holiday.jeeps
             core.items.confirm(item.id, principal=holiday.supplier_user(supplier))
         assert core.bookings.get(booking.id, principal=admin).status == "booking_created"
-        core.bookings.transition(booking.id, "payment_pending", principal=admin)
-        core.bookings.transition(booking.id, "payment_confirmed", principal=admin)
+        core.payments.record_manual_payment(
+            booking.id, booking.total, principal=admin, reference="CASH-1"
+        )
         history = core.bookings.history(booking.id, principal=admin)
         assert [e.to_status for e in history][-2:] == ["payment_confirmed", "supplier_confirmed"]
         assert history[-1].actor.kind.value == "system"

@@ -219,7 +219,7 @@ def set_product_active(
 @router.get(
     "/api/products/{kind}/search",
     operation_id="search_products",
-    responses=problem_responses(AuthenticationError, RateLimitedError),
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, RateLimitedError),
 )
 def search_products(
     request: Request,

@@ -61,8 +61,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/partner", tags=["partner"])
 
-#: What every token-taking partner route may answer besides its own errors.
-_PARTNER = (AuthenticationError, RateLimitedError)
+#: What every token-taking partner route may answer besides its own errors: a bad
+#: token (401), a call from outside the partner's allowed_ips (403), too many requests (429).
+_PARTNER = (AuthenticationError, PermissionDeniedError, RateLimitedError)
 
 
 @router.post(

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from bookingcore import (
     AuthenticationError,
+    BookingCore,
     CapacityError,
     CustomerId,
     DuplicateError,
@@ -26,10 +27,12 @@ from bookingcore import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    Principal,
     RateLimitedError,
     SlotId,
     WaitlistEntryId,
 )
+from bookingcore.domain import WaitlistPriority
 from examples.api.deps import (
     Core,
     CustomerPrincipal,
@@ -60,6 +63,23 @@ router = APIRouter()
 _ADMIN: list[str | Enum] = ["admin waiting lists"]
 _CUSTOMER: list[str | Enum] = ["customer waiting lists"]
 _PARTNER: list[str | Enum] = ["partner waiting lists"]
+
+
+def _join(core: BookingCore, body: WaitlistJoinIn, principal: Principal) -> WaitlistEntryOut:
+    """Every join route's one call: ``body``'s customer (the caller itself, for a
+    customer) waits on the slot, with the priority staff give (else normal)."""
+    customer_id = CustomerId(body.customer_id) if isinstance(body, WaitlistForCustomerIn) else None
+    entry = core.waitlists.join(
+        SlotId(body.slot_id),
+        principal=principal,
+        customer_id=customer_id,
+        seats=body.seats,
+        priority=body.priority if isinstance(body, WaitlistAddIn) else WaitlistPriority.NORMAL,
+        alternative_dates=body.alternative_dates,
+        preferred_contact_method=body.preferred_contact_method,
+        notes=body.notes,
+    )
+    return WaitlistEntryOut.of(entry)
 
 
 # ---------------------------------------------------------------------- staff
@@ -95,17 +115,7 @@ def add_to_waiting_list(body: WaitlistAddIn, core: Core, staff: StaffPrincipal) 
 
     A customer waits on a slot once: a second add answers 409 naming the entry.
     """
-    entry = core.waitlists.join(
-        SlotId(body.slot_id),
-        principal=staff,
-        customer_id=CustomerId(body.customer_id),
-        seats=body.seats,
-        priority=body.priority,
-        alternative_dates=body.alternative_dates,
-        preferred_contact_method=body.preferred_contact_method,
-        notes=body.notes,
-    )
-    return WaitlistEntryOut.of(entry)
+    return _join(core, body, staff)
 
 
 @router.put(
@@ -187,15 +197,7 @@ def set_priority(
 )
 def join(body: WaitlistJoinIn, core: Core, me: CustomerPrincipal) -> WaitlistEntryOut:
     """Wait for seats on a full session (a second join of the same session answers 409)."""
-    entry = core.waitlists.join(
-        SlotId(body.slot_id),
-        principal=me,
-        seats=body.seats,
-        alternative_dates=body.alternative_dates,
-        preferred_contact_method=body.preferred_contact_method,
-        notes=body.notes,
-    )
-    return WaitlistEntryOut.of(entry)
+    return _join(core, body, me)
 
 
 @router.get(
@@ -323,16 +325,7 @@ def partner_join(
     body: WaitlistForCustomerIn, core: Core, partner: PartnerPrincipal
 ) -> WaitlistEntryOut:
     """Put one of my customers on a session's waiting list (offered at once if seats are free)."""
-    entry = core.waitlists.join(
-        SlotId(body.slot_id),
-        principal=partner,
-        customer_id=CustomerId(body.customer_id),
-        seats=body.seats,
-        alternative_dates=body.alternative_dates,
-        preferred_contact_method=body.preferred_contact_method,
-        notes=body.notes,
-    )
-    return WaitlistEntryOut.of(entry)
+    return _join(core, body, partner)
 
 
 @router.get(

@@ -1,7 +1,8 @@
 """Lifecycles: named, data-driven state machines that bookings follow.
 
 A :class:`Lifecycle` lists its states, the initial one, the allowed moves, the
-terminal states, the states that hold seats, and which state "cancel" means.
+terminal states, the states that hold seats, which state "cancel" means, and
+the states only money moves a booking into (``money_states``).
 Three presets ship, taken from the seeds:
 
 * :data:`RESERVATION` for treks, courses and dives,
@@ -108,6 +109,7 @@ def _analyse(
     terminal: frozenset[str],
     holding: frozenset[str],
     cancelled: str | None,
+    money_states: frozenset[str] = frozenset(),
 ) -> list[LifecycleProblem]:
     """Every problem of a definition, fatal ones first, in a stable order."""
     problems: list[LifecycleProblem] = []
@@ -125,6 +127,7 @@ def _analyse(
     named += [("entry", s) for s in sorted(entry)]
     named += [("terminal", s) for s in sorted(terminal)]
     named += [("holding", s) for s in sorted(holding)]
+    named += [("money_states", s) for s in sorted(money_states)]
     if cancelled is not None:
         named.append(("cancelled", cancelled))
     for source in transitions:
@@ -203,6 +206,10 @@ class Lifecycle:
         cancelled: the state :meth:`~bookingcore.services.BookingService.cancel` moves to.
         entry: other states a booking may be created in (``WAITLISTED`` for
             appointments); they count as starting points when checking reachability.
+        money_states: states that follow from money alone (``payment_confirmed``
+            and ``refunded`` for travel): only the payment service moves a booking
+            into them, when captures or refunds settle; :meth:`check_by_hand`
+            refuses a move into them by anyone else, staff included.
 
     Raises:
         ValidationError: one field error per problem (``lifecycle.<part>``) when
@@ -221,6 +228,7 @@ class Lifecycle:
     holding: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
     cancelled: str | None = None
     entry: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
+    money_states: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
 
     def __attrs_post_init__(self) -> None:
         fatal = [p for p in self._problems() if p.kind in _FATAL]
@@ -244,6 +252,7 @@ class Lifecycle:
                 self.holding,
                 self.cancelled,
                 self.entry,
+                self.money_states,
             ),
         )
 
@@ -256,6 +265,7 @@ class Lifecycle:
             terminal=self.terminal,
             holding=self.holding,
             cancelled=self.cancelled,
+            money_states=self.money_states,
         )
 
     # ------------------------------------------------------------------ questions
@@ -281,6 +291,26 @@ class Lifecycle:
         """
         if not self.allows(from_state, to_state):
             raise InvalidTransitionError(self.name, from_state, to_state)
+
+    def check_by_hand(self, to_state: str, *, field: str = "status") -> None:
+        """Raise when a move into ``to_state`` may only follow from money.
+
+        Every move that is not the payment service settling money (a staff
+        transition, a use case's move, an import) calls this before moving.
+
+        Raises:
+            ValidationError: on ``field`` (code ``money_state``) when ``to_state``
+                is one of :attr:`money_states`.
+
+        .. versionadded:: 0.4
+        """
+        if to_state in self.money_states:
+            msg = (
+                f"{to_state!r} follows from money: the payment service moves a "
+                f"{self.name} booking there when captures or refunds settle; "
+                "record or refund the payment instead"
+            )
+            raise ValidationError.single(field, msg, "money_state")
 
     def holds_capacity(self, state: str) -> bool:
         """True when a booking in ``state`` keeps its seats."""
@@ -322,6 +352,7 @@ class Lifecycle:
             "terminal": sorted(self.terminal),
             "holding": sorted(self.holding),
             "cancelled": self.cancelled,
+            "money_states": sorted(self.money_states),
         }
 
     @classmethod
@@ -338,7 +369,8 @@ class Lifecycle:
         """A Mermaid ``stateDiagram-v2`` of this lifecycle.
 
         Seat-holding states are drawn bold; ``[*]`` marks where bookings start
-        and which states end the lifecycle.
+        and which states end the lifecycle; a move into a money state is
+        labelled ``payment`` (only the payment service makes it).
         """
         ids = _diagram_ids(self.states)
         lines = ["stateDiagram-v2", f"    %% lifecycle: {self.name}"]
@@ -350,7 +382,7 @@ class Lifecycle:
         lines += [f"    [*] --> {ids[state]}" for state in self._ordered(self.starts)]
         for state in self.states:
             lines += [
-                f"    {ids[state]} --> {ids[target]}"
+                f"    {ids[state]} --> {ids[target]}{self._mermaid_edge(target)}"
                 for target in self._ordered(self.targets(state))
             ]
         lines += [f"    {ids[state]} --> [*]" for state in self._ordered(self.terminal)]
@@ -363,7 +395,8 @@ class Lifecycle:
     def to_dot(self) -> str:
         """A Graphviz ``digraph`` of this lifecycle.
 
-        Terminal states get a double border, seat-holding states are filled.
+        Terminal states get a double border, seat-holding states are filled,
+        a move into a money state is a dashed edge labelled ``payment``.
         """
         start = _dot_quote(_start_node(self.states))
         lines = [
@@ -383,11 +416,19 @@ class Lifecycle:
         lines += [f"    {start} -> {_dot_quote(state)};" for state in self._ordered(self.starts)]
         for state in self.states:
             lines += [
-                f"    {_dot_quote(state)} -> {_dot_quote(target)};"
+                f"    {_dot_quote(state)} -> {_dot_quote(target)}{self._dot_edge(target)};"
                 for target in self._ordered(self.targets(state))
             ]
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+    def _mermaid_edge(self, target: str) -> str:
+        return f" : {_MONEY_LABEL}" if target in self.money_states else ""
+
+    def _dot_edge(self, target: str) -> str:
+        if target not in self.money_states:
+            return ""
+        return f' [label="{_MONEY_LABEL}", style=dashed]'
 
     def _ordered(self, states: Iterable[str]) -> list[str]:
         wanted = set(states)
@@ -396,6 +437,9 @@ class Lifecycle:
     def __repr__(self) -> str:
         return f"Lifecycle({self.name!r}, {len(self.states)} states)"
 
+
+#: How a drawing labels a move only the payment service makes.
+_MONEY_LABEL = "payment"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -485,6 +529,7 @@ def _read_definition(data: Mapping[str, Any]) -> dict[str, Any]:
                 continue
             table[str(source)] = [str(t) for t in targets]
     terminal, holding, entry = names("terminal"), names("holding"), names("entry")
+    money_states = names("money_states")
     unknown = sorted(set(data) - {f.name for f in attrs.fields(Lifecycle)})
     errors += [
         FieldError(f"lifecycle.{key}", "is not part of a lifecycle", "unknown_field")
@@ -501,6 +546,7 @@ def _read_definition(data: Mapping[str, Any]) -> dict[str, Any]:
         "holding": holding,
         "cancelled": cancelled,
         "entry": entry,
+        "money_states": money_states,
     }
 
 
@@ -529,6 +575,7 @@ def check(definition: Lifecycle | Mapping[str, Any]) -> tuple[LifecycleProblem, 
             terminal=frozenset(parts["terminal"]),
             holding=frozenset(parts["holding"]),
             cancelled=parts["cancelled"],
+            money_states=frozenset(parts["money_states"]),
         )
     )
 
@@ -645,7 +692,8 @@ _CANCELLABLE_TRAVEL = (
 )
 
 #: A travel agency's booking (seed 003), from the lead through quotation, payment and
-#: supplier confirmation to completion, cancellation or refund.
+#: supplier confirmation to completion, cancellation or refund. ``payment_confirmed``
+#: and ``refunded`` follow from money: only the payment service moves a booking there.
 TRAVEL = Lifecycle(
     name="travel",
     states=(*_CANCELLABLE_TRAVEL, "completed", "cancelled", "refunded"),
@@ -672,6 +720,7 @@ TRAVEL = Lifecycle(
         "completed",
     },
     cancelled="cancelled",
+    money_states={"payment_confirmed", "refunded"},
 )
 
 #: The shipped lifecycles by name.

@@ -255,6 +255,18 @@ class EmailAddress:
         """The part after the ``@``."""
         return self.value.rpartition("@")[2]
 
+    @property
+    def match_key(self) -> str:
+        """The address as customers are matched by it: case folded, local part too.
+
+        The address is kept as it was given (``Ann@example.com``); finding a
+        customer by email compares this key, so ``ann@example.com`` finds them,
+        as most mail providers treat the local part without regard to case.
+
+        .. versionadded:: 0.4
+        """
+        return self.value.casefold()
+
     def __str__(self) -> str:
         return self.value
 

@@ -170,10 +170,16 @@ class CustomerRepository(Protocol):
         """
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
-        """Customers by email for any of ``emails``; where several share one
-        address, the oldest. One look-up. Merged customers are left out.
+        """Customers by email for any of ``emails``, keyed by the address asked
+        for; where several share one address, the oldest. One look-up. Merged
+        customers are left out.
+
+        Addresses match by :attr:`~bookingcore.domain.EmailAddress.match_key`,
+        so ``Ann@Example.com`` finds the customer stored as ``ann@example.com``.
 
         .. versionadded:: 0.1
+        .. versionchanged:: 0.4
+           Matches without regard to case, local part included.
         """
 
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:

@@ -191,7 +191,8 @@ class _Writer:
         # What the store (plus this run) answers for each key; None: nobody.
         self._by_id: dict[str, Customer | None] = {}
         self._by_phone: dict[PhoneNumber, Customer | None] = {}
-        self._by_email: dict[EmailAddress, Customer | None] = {}
+        # By EmailAddress.match_key: Ann@Example.com and ann@example.com are one customer.
+        self._by_email: dict[str, Customer | None] = {}
 
     def load(self, tx: Transaction, rows: Sequence[Any]) -> None:
         self._tx = tx
@@ -202,9 +203,10 @@ class _Writer:
         phones = {p for r in rows if (p := self._phone(r)) is not None} - self._by_phone.keys()
         found_phones = customers.find_by_phones(phones) if phones else {}
         self._by_phone.update((phone, found_phones.get(phone)) for phone in phones)
-        emails = {e for r in rows if (e := self._email(r)) is not None} - self._by_email.keys()
+        asked = (self._email(r) for r in rows)
+        emails = {e for e in asked if e is not None and e.match_key not in self._by_email}
         found_emails = customers.find_by_emails(emails) if emails else {}
-        self._by_email.update((email, found_emails.get(email)) for email in emails)
+        self._by_email.update((email.match_key, found_emails.get(email)) for email in emails)
 
     @staticmethod
     def _external_id(row: Any) -> str | None:
@@ -237,7 +239,7 @@ class _Writer:
         if found is None and phone is not None:
             found = self._by_phone.get(phone)
         if found is None and email is not None:
-            found = self._by_email.get(email)
+            found = self._by_email.get(email.match_key)
         if found is not None and not policy.can_change_customer(self._principal, found):
             msg = "belongs to a customer this import may not change"
             raise ValidationError.single(column, msg, "not_yours")
@@ -249,9 +251,9 @@ class _Writer:
         if customer.external_id is not None:
             self._by_id[customer.external_id] = customer
         if customer.email is not None:
-            holder = self._by_email.get(customer.email)
+            holder = self._by_email.get(customer.email.match_key)
             if holder is None or _older(customer, holder):
-                self._by_email[customer.email] = customer
+                self._by_email[customer.email.match_key] = customer
 
 
 def _older(one: Customer, other: Customer) -> bool:

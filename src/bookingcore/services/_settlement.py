@@ -14,6 +14,14 @@ paid amount covers its total moves to its lifecycle's paid state
 calls it, and so does a cancelled item that lowers the total below what was
 paid, so the order in which money, answers and changes arrive does not matter.
 
+:func:`close_if_refunded` ends a booking whose money all went back: when a
+refund settles and the booking's payments captured something but keep
+nothing, a booking whose lifecycle allows it moves to ``refunded`` (its seats,
+if it held any, go to the waiting list).
+
+These are the only moves into a lifecycle's ``money_states``; every other
+path refuses them (:meth:`~bookingcore.domain.Lifecycle.check_by_hand`).
+
 .. versionadded:: 0.3
 """
 
@@ -27,6 +35,7 @@ from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import Money
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._seat_offers import offer_free_seats
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed
 
 #: The states a fully paid booking moves to, in the order they are tried.
@@ -34,6 +43,9 @@ PAID_STATES = ("payment_confirmed", "confirmed")
 
 #: The state a booking that took part of its money waits in, when its lifecycle has it.
 AWAITING_PAYMENT = "payment_pending"
+
+#: The state a booking whose money all went back ends in, when its lifecycle has it.
+REFUNDED = "refunded"
 
 
 def paid_for(uow: UnitOfWork, booking: Booking) -> Money:
@@ -111,6 +123,32 @@ def advance_if_paid(
     return True
 
 
+def close_if_refunded(
+    context: ServiceContext,
+    tx: Transaction,
+    booking: Booking,
+    *,
+    principal: Principal,
+    note: str,
+) -> bool:
+    """Move the locked ``booking`` to ``refunded`` when its money all went back; True if moved.
+
+    Its payments in its currency must have captured something and keep
+    nothing (every capture refunded and settled), and its lifecycle must
+    allow the move from where it is. The caller holds the booking's lock and commits.
+    """
+    lifecycle = context.settings.lifecycle(booking.lifecycle)
+    if not lifecycle.allows(booking.status, REFUNDED):
+        return False
+    payments = [
+        p for p in tx.uow.payments.list_for_booking(booking.id) if p.currency == booking.currency
+    ]
+    if not any(p.is_captured for p in payments) or paid_for(tx.uow, booking).amount > 0:
+        return False
+    _move(context, tx, booking, REFUNDED, lifecycle=lifecycle, principal=principal, note=note)
+    return True
+
+
 def _move(
     context: ServiceContext,
     tx: Transaction,
@@ -123,6 +161,7 @@ def _move(
     metadata: Mapping[str, str] | None = None,
 ) -> None:
     slot = None
+    freed = booking.seats_to_move(target, lifecycle) < 0
     if booking.seats_to_move(target, lifecycle):
         slot = tx.uow.slots.get_for_update(booking.slot_id)
     raised = booking.move(
@@ -134,3 +173,5 @@ def _move(
         metadata=metadata or {},
     )
     tx.record(raised)
+    if freed and slot is not None:
+        offer_free_seats(context, tx, slot, now=context.now())

@@ -812,6 +812,7 @@ class AuthService:
         access_token: str,
         *,
         expect: PrincipalKind | str | Iterable[PrincipalKind | str],
+        origin: RequestOrigin | None = None,
     ) -> Principal:
         """The principal an access token stands for, if it is of a kind in ``expect``.
 
@@ -820,11 +821,22 @@ class AuthService:
         refused there, and the other way round. The token's session must still
         be active (not logged out, not revoked), and a partner still active.
 
+        ``origin`` is where this request came from; the principal carries it
+        (audit entries record it). A partner's token is checked against the
+        partner's ``allowed_ips`` on every call, not only at sign-in: a token
+        taken elsewhere is refused, and so is one presented without an address
+        when the partner has that setting.
+
         Raises:
             ValidationError: ``expect`` names no token kind (customer, staff, partner).
             AuthenticationError: a tampered, expired, wrong-key or malformed token,
                 a refresh token, a token of another kind, or of an ended session.
+            PermissionDeniedError: a partner's token used from an address outside
+                its ``allowed_ips`` (or from no known address while it has them).
             AuthNotConfiguredError: no ``token_signer``.
+
+        .. versionchanged:: 0.4
+           ``origin``; partner tokens are checked against ``allowed_ips`` on every call.
         """
         kinds = _expected_kinds(expect)
         now = self._ctx.now()
@@ -844,7 +856,12 @@ class AuthService:
         if claims.kind is PrincipalKind.PARTNER and (partner is None or not partner.is_active):
             msg = "this partner is unknown or deactivated"
             raise AuthenticationError(msg)
-        return self._principal(claims)
+        address = None if origin is None else origin.ip_address
+        if partner is not None and not partner.allows_ip(address):
+            _log.info("partner token refused: address %s not in allowed_ips", address)
+            msg = f"partner {partner.id} may not call from address {address or '(unknown)'}"
+            raise PermissionDeniedError(msg)
+        return _with_origin(self._principal(claims), origin)
 
     def refresh(self, refresh_token: str, *, origin: RequestOrigin | None = None) -> TokenPair:
         """A new access and refresh token for a refresh token, which is spent by this.

@@ -946,7 +946,10 @@ class BookingService:
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             ValidationError: ``to`` is not a state of the lifecycle, or the note
-                or metadata are malformed (too long, not strings).
+                or metadata are malformed (too long, not strings); on ``status``
+                (code ``money_state``) when ``to`` is one of the lifecycle's
+                ``money_states`` (``payment_confirmed``, ``refunded``): only the
+                payment service moves a booking there, for every principal.
             InvalidTransitionError: the lifecycle has no move from the current
                 status to ``to``; both are named.
             PermissionDeniedError: ``principal`` may not make this move.
@@ -1003,6 +1006,7 @@ class BookingService:
             booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
+            lifecycle.check_by_hand(target)
             policy.check_may_transition(
                 principal, booking, lifecycle=lifecycle, target=target, now=now
             )
@@ -1122,7 +1126,8 @@ class BookingService:
 
         Raises:
             ValidationError: ``target`` is not a state of the booking's lifecycle,
-                or (``supplier_confirmed``) an item still waits for its supplier.
+                is one of its ``money_states`` (on ``status``), or
+                (``supplier_confirmed``) an item still waits for its supplier.
             InvalidTransitionError: the lifecycle has no such move.
             CapacityError: the move needs seats the slot no longer has.
 
@@ -1130,6 +1135,7 @@ class BookingService:
         """
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
         state = lifecycle.resolve(target, field="to")
+        lifecycle.check_by_hand(state)
         _check_items_allow(tx.uow, booking, state)
         return self._move(
             tx,

@@ -1245,6 +1245,7 @@ class _Booker:
         reason = f"import {self._run.job_id} row {row.number}"
         changed = False
         if row.status != booking.status:
+            lifecycle.check_by_hand(row.status)
             lifecycle.check_move(booking.status, row.status)
             seats = booking.seats_to_move(row.status, lifecycle)
             slot = self._lock_slot(booking.slot_id) if seats else None

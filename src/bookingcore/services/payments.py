@@ -98,6 +98,7 @@ from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services._settlement import (
     advance_if_paid,
     balance_due,
+    close_if_refunded,
     closed_to_payment,
     paid_for,
 )
@@ -513,8 +514,7 @@ class PaymentService:
         ):
             return
         if event.refund_status is RefundStatus.SUCCEEDED:
-            payment.settle_refund(refund, now=now)
-            self._issue_credit_note(tx, payment, refund)
+            self._settle_refund(tx, payment, refund, Principal.webhook(event.provider))
         elif event.refund_status is RefundStatus.FAILED:
             payment.fail_refund(refund, now=now, reason=event.kind)
 
@@ -589,9 +589,11 @@ class PaymentService:
                     tx.commit()
             except DuplicateError:
                 pass  # a twin with the same key reserved it first; go on with theirs
-        return self._send_refund(refund_id, key, reason)
+        return self._send_refund(refund_id, key, reason, principal)
 
-    def _send_refund(self, refund_id: RefundId, key: str, reason: str | None) -> Refund:
+    def _send_refund(
+        self, refund_id: RefundId, key: str, reason: str | None, principal: Principal
+    ) -> Refund:
         with self._ctx.uow_factory() as uow:
             refund = uow.refunds.get(refund_id)
             assert refund is not None
@@ -610,13 +612,14 @@ class PaymentService:
         except PaymentProviderError as exc:
             if exc.retryable:
                 raise  # unknown outcome: the refund stays pending for a retry with the key
-            self._end_refund(refund_id, failed=str(exc))
+            self._end_refund(refund_id, principal, failed=str(exc))
             raise
         except BookingError as exc:
-            self._end_refund(refund_id, failed=str(exc))
+            self._end_refund(refund_id, principal, failed=str(exc))
             raise
         return self._end_refund(
             refund_id,
+            principal,
             reference=answer.reference,
             settled=answer.status is RefundStatus.SUCCEEDED,
             failed=answer.failure_reason if answer.status is RefundStatus.FAILED else None,
@@ -625,6 +628,7 @@ class PaymentService:
     def _end_refund(
         self,
         refund_id: RefundId,
+        principal: Principal,
         *,
         reference: str | None = None,
         settled: bool = False,
@@ -637,8 +641,7 @@ class PaymentService:
             payment = self._payment_for_update(tx.uow, refund.payment_id)
             if refund.is_pending:
                 if settled:
-                    payment.settle_refund(refund, now=now, provider_reference=reference)
-                    self._issue_credit_note(tx, payment, refund)
+                    self._settle_refund(tx, payment, refund, principal, reference=reference)
                 elif failed is not None:
                     payment.fail_refund(refund, now=now, reason=failed)
                 elif reference is not None and refund.provider_reference is None:
@@ -856,6 +859,24 @@ class PaymentService:
             booking_id=booking.id,
         )
         return invoice
+
+    def _settle_refund(
+        self,
+        tx: Transaction,
+        payment: Payment,
+        refund: Refund,
+        principal: Principal,
+        *,
+        reference: str | None = None,
+    ) -> None:
+        """Settle ``refund`` of the locked ``payment``: credit note, and a booking whose
+        money all went back moves to ``refunded`` (the only way there)."""
+        payment.settle_refund(refund, now=self._ctx.now(), provider_reference=reference)
+        self._issue_credit_note(tx, payment, refund)
+        booking = tx.uow.bookings.get_for_update(payment.booking_id)
+        if booking is not None:
+            note = f"refunded by {payment.provider} {refund.provider_reference or refund.id}"
+            close_if_refunded(self._ctx, tx, booking, principal=principal, note=note)
 
     def _issue_credit_note(self, tx: Transaction, payment: Payment, refund: Refund) -> None:
         """Credit the invoice of ``payment`` with the settled ``refund``, once.

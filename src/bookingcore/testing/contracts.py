@@ -3776,6 +3776,27 @@ class LookupContract(_Base):
             assert dict(uow.customers.find_by_phones([])) == {}
             assert dict(uow.customers.find_by_emails([])) == {}
 
+    def test_customers_are_found_by_email_in_any_case(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``Ann@Example.com`` finds the customer stored as ``ann@example.com`` and back;
+        the answer is keyed by the address asked for, and the stored one is kept as given."""
+        lower = make.customer(email=EmailAddress("ann@example.com"))
+        upper = make.customer(email=EmailAddress("Bob@Example.com"))
+        with uow_factory() as uow:
+            uow.customers.add(lower)
+            uow.customers.add(upper)
+            uow.commit()
+        asked = [EmailAddress("Ann@Example.com"), EmailAddress("bob@example.com")]
+        with uow_factory() as uow:
+            found = uow.customers.find_by_emails(asked)
+            assert dict(found) == {asked[0]: lower, asked[1]: upper}
+            stored = uow.customers.get(upper.id)
+            assert stored is not None
+            assert stored.email == EmailAddress("Bob@Example.com")
+            both = [EmailAddress("ANN@example.com"), EmailAddress("ann@EXAMPLE.com")]
+            assert dict(uow.customers.find_by_emails(both)) == {both[0]: lower, both[1]: lower}
+
     def test_bookings_are_found_by_many_external_ids_and_keys_at_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -491,17 +491,17 @@ class _CustomerRepository(_Repository[Customer]):
         return {phone: c for phone, c in found if c is not None}
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
-        wanted = set(emails)
+        wanted = {email.match_key for email in emails}
         matching: list[Customer] = self._uow._select(
             self._table,
-            lambda c: c.email is not None and c.email in wanted and c.merged_into is None,
+            lambda c: c.email is not None and c.email.match_key in wanted and c.merged_into is None,
             lambda c: (c.created_at, c.id.bytes),
         )
-        by_email: dict[EmailAddress, Customer] = {}
+        oldest: dict[str, Customer] = {}
         for customer in matching:
             assert customer.email is not None
-            by_email.setdefault(customer.email, customer)
-        return by_email
+            oldest.setdefault(customer.email.match_key, customer)
+        return {e: oldest[e.match_key] for e in emails if e.match_key in oldest}
 
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
         return self._uow._page(self._table, query.matches, page)

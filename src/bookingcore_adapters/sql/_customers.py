@@ -74,6 +74,8 @@ customers = Table(
     Column("phone", PHONE, nullable=False, unique=True),
     Column("name", String()),
     Column("email", String()),
+    # What customers are matched by: the address case folded (EmailAddress.match_key).
+    Column("email_key", String()),
     Column("source", ENUM, nullable=False, index=True),
     ref("partner_id", "partners.id", index=True),
     ref("created_by_partner_id", "partners.id", index=True),
@@ -86,7 +88,7 @@ customers = Table(
     when("erased_at", nullable=True),
     Column("external_id", String(), unique=True),
     Index(None, "created_at", "id"),
-    Index(None, "email"),
+    Index(None, "email_key"),
 )
 
 
@@ -119,6 +121,7 @@ def _dump_customer(c: Customer) -> Row:
         "phone": c.phone.e164,
         "name": c.name,
         "email": email_text(c.email),
+        "email_key": None if c.email is None else c.email.match_key,
         "source": c.source.value,
         "partner_id": c.partner_id,
         "created_by_partner_id": c.created_by_partner_id,
@@ -273,19 +276,19 @@ class CustomerRepository(Repository[Customer]):
         return by_phone
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
-        wanted = {email.value for email in emails}
+        wanted = {email.match_key for email in emails}
         if not wanted:
             return {}
         c = self._table.c
         found = self._oldest_first(
-            [c.email.in_(sorted(wanted)), c.merged_into_id.is_(None)],
-            lambda x: x.email is not None and x.email.value in wanted and x.merged_into is None,
+            [c.email_key.in_(sorted(wanted)), c.merged_into_id.is_(None)],
+            lambda x: x.email is not None and x.email.match_key in wanted and x.merged_into is None,
         )
-        by_email: dict[EmailAddress, Customer] = {}
+        oldest: dict[str, Customer] = {}
         for customer in found:
             if customer.email is not None:
-                by_email.setdefault(customer.email, customer)
-        return by_email
+                oldest.setdefault(customer.email.match_key, customer)
+        return {e: oldest[e.match_key] for e in emails if e.match_key in oldest}
 
     def list(self, query: CustomerFilter, page: PageRequest) -> Page[Customer]:
         where = customer_where(query, self._session.search)

@@ -18,9 +18,11 @@ class ApiClient:
     functions; a server error is answered (500 problem), not raised.
     """
 
-    def __init__(self, app: FastAPI, portal: Any) -> None:
+    def __init__(self, app: FastAPI, portal: Any, *, client_ip: str = "127.0.0.1") -> None:
         self._portal = portal
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        transport = httpx.ASGITransport(
+            app=app, raise_app_exceptions=False, client=(client_ip, 123)
+        )
         self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

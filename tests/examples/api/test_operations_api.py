@@ -562,3 +562,35 @@ def test_twilio_status_callbacks_move_the_message_log(
             twilio.close()
     log = client.get(f"/api/admin/bookings/{booking['id']}/communications", headers=staff_headers)
     assert log.json()[0]["status"] == "delivered"
+
+
+def test_the_join_routes_share_one_call_but_only_staff_set_a_priority(
+    client: ApiClient, sign_in: SignIn, book: Book, staff_headers: dict[str, str], slot: Slot
+) -> None:
+    """Staff, customers (and partners, in test_partner_desk_api) join through one function."""
+    book(sign_in("+919876543210"), seats=4)
+    ravi = sign_in("+919876543211")
+    joined = client.post(
+        "/api/v1/customer/waiting-lists",
+        json={"slot_id": str(slot.id), "seats": 2, "notes": "window seats"},
+        headers=ravi,
+    )
+    assert joined.status_code == 201, joined.text
+    assert (joined.json()["priority"], joined.json()["seats"]) == ("normal", 2)
+    assert joined.json()["customer_id"] == _me(client, ravi)
+    pushy = client.post(
+        "/api/v1/customer/waiting-lists",
+        json={"slot_id": str(slot.id), "priority": "high"},
+        headers=ravi,
+    )
+    assert pushy.status_code == 422  # a customer names no priority
+    meera = sign_in("+919876543212")
+    added = client.post(
+        "/api/admin/waiting-lists",
+        json={"slot_id": str(slot.id), "customer_id": _me(client, meera), "priority": "high"},
+        headers=staff_headers,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["priority"] == "high"
+    listed = client.get(f"/api/admin/sessions/{slot.id}/waiting-list", headers=staff_headers)
+    assert [e["id"] for e in listed.json()] == [added.json()["id"], joined.json()["id"]]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from anyio.from_thread import start_blocking_portal
+from fastapi import FastAPI
 from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import SETUP
 
@@ -28,6 +30,10 @@ def _token(client: ApiClient, api_key: str, api_secret: str) -> Any:
     return client.post(
         "/api/partner/auth/token", json={"api_key": api_key, "api_secret": api_secret}
     )
+
+
+def stored_settings(api_core: BookingCore, partner_id: PartnerId) -> dict[str, str]:
+    return dict(api_core.partners.get(partner_id, principal=SETUP).settings)
 
 
 def _bearer(answer: Any) -> dict[str, str]:
@@ -94,7 +100,9 @@ def test_only_admins_change_a_partners_settings_and_rotate_its_webhook_secret(
     changed = client.put(f"{url}/settings", json=body, headers=staff_headers)
     assert changed.status_code == 200, changed.text
     assert changed.json()["settings"] == body["settings"]
-    assert client.get("/api/partner/me", headers=me).json()["settings"] == body["settings"]
+    assert stored_settings(api_core, registered.partner.id) == body["settings"]
+    # The test client calls from 127.0.0.1, now outside the partner's allowed_ips.
+    assert client.get("/api/partner/me", headers=me).status_code == 403
     bad = client.put(
         f"{url}/settings", json={"settings": {"rate_limit": "lots"}}, headers=staff_headers
     )
@@ -106,3 +114,30 @@ def test_only_admins_change_a_partners_settings_and_rotate_its_webhook_secret(
     assert hooks.status_code == 200, hooks.text
     stored = api_core.partners.get(registered.partner.id, principal=SETUP)
     assert hooks.json()["webhook_secret"] == stored.webhook_secret
+
+
+def test_a_partner_token_is_refused_from_an_address_outside_allowed_ips(
+    api_core: BookingCore, app: FastAPI, client: ApiClient, slot: Slot
+) -> None:
+    """allowed_ips holds on every call, not only when the token is issued."""
+    registered = _registered(api_core, slot)
+    api_core.partners.set_settings(
+        registered.partner.id, {"allowed_ips": "203.0.113.0/24"}, principal=SETUP
+    )
+    with start_blocking_portal() as portal:
+        office = ApiClient(app, portal, client_ip="203.0.113.5")
+        try:
+            me = _bearer(_token(office, registered.api_key, registered.api_secret))
+            assert office.get("/api/partner/me", headers=me).status_code == 200
+            mine = office.get("/api/partner/bookings", headers=me)
+            assert mine.status_code == 200, mine.text
+        finally:
+            office.close()
+    # The same token from elsewhere (the test client's 127.0.0.1) is refused.
+    for url in ("/api/partner/me", "/api/partner/bookings"):
+        stolen = client.get(url, headers=me)
+        assert stolen.status_code == 403, stolen.text
+        assert stolen.json()["code"] == "permission_denied"
+        assert "may not call from address 127.0.0.1" in stolen.json()["detail"]
+    # ... and so is signing in from there.
+    assert _token(client, registered.api_key, registered.api_secret).status_code == 401

@@ -1,7 +1,7 @@
 """Dashboard indexes: follow-ups due by date, line items by status.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-05 04:25:00.000000
 
 The staff dashboard asks the storage for the open leads whose follow-up is due,
@@ -17,7 +17,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0027"
-down_revision = "0025"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
