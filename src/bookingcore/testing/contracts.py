@@ -4515,8 +4515,12 @@ class SupplierItemContract(_Base):
                 uow.booking_items.add(item)
             uow.commit()
         with uow_factory() as uow:
-            counted = uow.booking_items.count_supplied_by_booking
-            assert counted({pending, rejected}) == {first.id: 2, second.id: 1}
+            items_of = uow.booking_items
+            counted = items_of.count_supplied_by_booking
+            assert items_of.count_supplied_by_booking({pending, rejected}) == {
+                first.id: 2,
+                second.id: 1,
+            }
             assert counted({pending}) == {first.id: 1}
             assert counted({BookingItemStatus.CANCELLED}) == {}
             assert counted(()) == {}
