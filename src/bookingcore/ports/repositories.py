@@ -23,7 +23,7 @@ from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, ProductFilter, Supplier, SupplierFilter
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
-from bookingcore.domain.commissions import CommissionEntry
+from bookingcore.domain.commissions import CommissionEntry, CommissionSummary
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -1042,6 +1042,21 @@ class CommissionLedgerRepository(Protocol):
     ) -> Page[CommissionEntry]:
         """Entries recorded in ``[start, end)``, of one partner or all, newest first
         (keyset pages on ``(recorded_at, id)``): the ledger a partner or staff browse.
+
+        .. versionadded:: 0.3
+        """
+
+    def totals(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None = None
+    ) -> Sequence[CommissionSummary]:
+        """Entries recorded in ``[start, end)``, of one partner or all, summed per
+        partner and currency: accrued, reversed (as a positive amount), net and the
+        number of entries, as :func:`~bookingcore.domain.commissions.summarise` works
+        them out from :meth:`list_recorded`.
+
+        Computed by the storage (one grouped query), never entry by entry; exact
+        on every backend. Reads what is committed. A partner and currency with no
+        entry in the period has no row; the order of the rows is unspecified.
 
         .. versionadded:: 0.3
         """

@@ -38,11 +38,9 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.commissions import (
     CommissionEntry,
     CommissionEntryId,
-    CommissionSummary,
     accrual_for,
     reversal_for_refund,
     reversals_for_cancellation,
-    summarise,
 )
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, require
@@ -270,6 +268,10 @@ class CommissionService:
     ) -> CommissionReport:
         """What each partner is owed for the ledger entries recorded in ``[start, end)``.
 
+        The storage sums the entries (one grouped query,
+        :meth:`~bookingcore.ports.CommissionLedgerRepository.totals`); the
+        report is a line per partner and currency, whatever the number of entries.
+
         ``partner_id`` limits the report to one partner; a partner's report
         is always limited to itself.
 
@@ -283,9 +285,7 @@ class CommissionService:
         wanted = self._scope(principal, partner_id)
         start, end = self._period(start, end)
         with self._ctx.uow_factory() as uow:
-            summaries: list[CommissionSummary] = summarise(
-                uow.commissions.list_recorded(start, end, wanted)
-            )
+            summaries = uow.commissions.totals(start, end, wanted)
             names = {}
             for summary in summaries:
                 if summary.partner_id not in names:
@@ -303,7 +303,10 @@ class CommissionService:
             )
             for s in summaries
         ]
-        lines.sort(key=lambda line: (line.partner_name.casefold(), line.currency))
+        # Partners of one name keep the order of their ids, as before.
+        lines.sort(
+            key=lambda line: (line.partner_name.casefold(), line.currency, str(line.partner_id))
+        )
         return CommissionReport(start=start, end=end, lines=tuple(lines))
 
     def entries(

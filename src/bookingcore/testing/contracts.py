@@ -59,7 +59,7 @@ from bookingcore.domain.catalog import (
     SupplierFilter,
 )
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
-from bookingcore.domain.commissions import CommissionEntryKind
+from bookingcore.domain.commissions import CommissionEntryKind, CommissionSummary, summarise
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
@@ -3385,6 +3385,90 @@ class CommissionLedgerContract(_Base):
         with uow_factory() as uow:
             before = uow.commissions.page_recorded(T0 - hour, T0, None, PageRequest())
             assert (list(before), before.next_cursor) == ([], None)
+
+    def test_totals_sum_a_period_per_partner_and_currency_as_the_entries_do(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Accruals and reversals recorded in ``[start, end)`` are summed per partner
+        and currency, exactly, by the storage; the same answers as summing the
+        period's entries one by one.
+
+        .. versionadded:: 0.3
+        """
+        ours, payment = _partner_payment(uow_factory, make)
+        theirs, elsewhere = _partner_payment(uow_factory, make)
+        hour, tick = timedelta(hours=1), timedelta(microseconds=1)
+        end = T0 + timedelta(days=1)
+        recorded = [  # (partner, amount, currency, when)
+            (ours, "100.10", "INR", T0),  # the start is in the period
+            (ours, "0.20", "INR", T0 + hour),
+            (ours, "-30.15", "INR", T0 + 2 * hour),
+            (ours, "-0.05", "INR", end - tick),
+            (ours, "12.34", "USD", T0 + 3 * hour),
+            (ours, "7.00", "INR", T0 - tick),  # before the period
+            (ours, "999.00", "INR", end),  # the end is not
+            (theirs, "-5.00", "INR", T0 + 4 * hour),  # more clawed back than earned
+            (theirs, "0.10", "INR", T0 + 5 * hour),
+            (theirs, "8.00", "USD", end + hour),
+        ]
+        entries = [
+            make.commission_entry(
+                (payment, elsewhere)[partner is theirs],
+                partner.id,
+                key=f"entry:{n}:{uuid4()}",
+                kind=CommissionEntryKind.ACCRUAL
+                if amount[0] != "-"
+                else CommissionEntryKind.REVERSAL,
+                base=Money("1000", currency),
+                amount=Money(amount, currency),
+                recorded_at=when,
+            )
+            for n, (partner, amount, currency, when) in enumerate(recorded)
+        ]
+        with uow_factory() as uow:
+            for entry in entries:
+                uow.commissions.add(entry)
+            uow.commit()
+
+        def line(
+            partner: Partner, currency: str, accrued: str, reversed_: str, *, net: str, count: int
+        ) -> CommissionSummary:
+            return CommissionSummary(
+                partner_id=partner.id,
+                currency=currency,
+                accrued=Money(accrued, currency),
+                reversed=Money(reversed_, currency),
+                net=Money(net, currency),
+                entries=count,
+            )
+
+        ours_inr = line(ours, "INR", "100.30", "30.20", net="70.10", count=4)
+        ours_usd = line(ours, "USD", "12.34", "0", net="12.34", count=1)
+        theirs_inr = line(theirs, "INR", "0.10", "5.00", net="-4.90", count=2)
+
+        def totals(
+            start: datetime, stop: datetime, partner_id: PartnerId | None = None
+        ) -> list[CommissionSummary]:
+            with uow_factory() as uow:
+                found = uow.commissions.totals(start, stop, partner_id)
+                assert sorted(found, key=lambda s: (str(s.partner_id), s.currency)) == summarise(
+                    uow.commissions.list_recorded(start, stop, partner_id)
+                )
+            return sorted(found, key=lambda s: (s.partner_id != ours.id, s.currency))
+
+        assert totals(T0, end) == [ours_inr, ours_usd, theirs_inr]
+        assert totals(T0, end, ours.id) == [ours_inr, ours_usd]
+        assert totals(T0, end, theirs.id) == [theirs_inr]
+        assert totals(T0 - tick, T0) == [line(ours, "INR", "7.00", "0", net="7.00", count=1)]
+        assert totals(end, end + 2 * hour) == [
+            line(ours, "INR", "999.00", "0", net="999.00", count=1),
+            line(theirs, "USD", "8.00", "0", net="8.00", count=1),
+        ]
+        assert totals(T0 + 2 * hour, T0 + 3 * hour, ours.id) == [
+            line(ours, "INR", "0", "30.15", net="-30.15", count=1)
+        ]
+        assert totals(T0 - hour, T0 - tick) == []
+        assert totals(T0, end, PartnerId(uuid4())) == []
 
     def test_an_entry_added_in_this_unit_of_work_is_listed_before_commit(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -15,7 +15,7 @@ from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, ProductFilter, Supplier, SupplierFilter
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
-from bookingcore.domain.commissions import CommissionEntry
+from bookingcore.domain.commissions import CommissionEntry, CommissionSummary, summarise
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
@@ -1185,6 +1185,15 @@ class _CommissionLedgerRepository(_Repository[CommissionEntry]):
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
             page,
             at="recorded_at",
+        )
+
+    def totals(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None = None
+    ) -> Sequence[CommissionSummary]:
+        return summarise(
+            e
+            for e in self._uow._rows(self._table)
+            if start <= e.recorded_at < end and partner_id in (None, e.partner_id)
         )
 
 

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, String, Table, Text, Uuid
+from sqlalchemy import Column, Index, String, Table, Text, Uuid, case, func, select
 
-from bookingcore.domain.commissions import CommissionEntry, CommissionEntryKind
+from bookingcore.domain.commissions import CommissionEntry, CommissionEntryKind, CommissionSummary
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import BookingId, Money, PartnerId
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored
+from bookingcore_adapters.sql._queries import exact_sum, read_sum
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -138,3 +139,40 @@ class CommissionLedgerRepository(Repository[CommissionEntry]):
             page,
             at="recorded_at",
         )
+
+    def totals(
+        self, start: datetime, end: datetime, partner_id: PartnerId | None = None
+    ) -> Sequence[CommissionSummary]:
+        connection = self._session.connection()
+        dialect = connection.dialect.name
+        c = self._table.c
+        where = [c.recorded_at >= start, c.recorded_at < end]
+        if partner_id is not None:
+            where.append(c.partner_id == partner_id)
+        accrual = c.kind == CommissionEntryKind.ACCRUAL.value
+        statement = (
+            select(
+                c.partner_id,
+                c.currency,
+                exact_sum(case((accrual, c.amount), else_=None), dialect),
+                exact_sum(case((accrual, None), else_=c.amount), dialect),
+                func.count(),
+            )
+            .where(*where)
+            .group_by(c.partner_id, c.currency)
+        )
+        summaries = []
+        for partner, currency, accrued_sum, reversed_sum, count in connection.execute(statement):
+            accrued = Money(read_sum(accrued_sum, dialect), currency)
+            reversed_ = -Money(read_sum(reversed_sum, dialect), currency)
+            summaries.append(
+                CommissionSummary(
+                    partner_id=partner,
+                    currency=currency,
+                    accrued=accrued,
+                    reversed=reversed_,
+                    net=accrued - reversed_,
+                    entries=int(count),
+                )
+            )
+        return summaries
