@@ -361,5 +361,5 @@ def test_the_periods_reports_group_bookings_by_have_statistics(pg_store: SqlStor
     metadata.drop_all(engine)
     migrations.upgrade(engine)
     assert _period_statistics(engine) == created
-    migrations.downgrade(engine, "0024")
+    migrations.downgrade(engine, "0022")
     assert _period_statistics(engine) == {}
