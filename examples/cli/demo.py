@@ -1139,7 +1139,7 @@ def _travel_story(console: Console, core: BookingCore, admin: Principal, start: 
     _say(console, f"The hotel sees {len(seen)} of the booking's 2 items: {seen[0].description}")
     core.items.confirm(hotel_item.id, principal=hotel_user, supplier_reference="LKS-2231")
     core.items.reject(jeep_item.id, "no jeep free at that hour", principal=jeep_user)
-    rejected = core.items.for_supplier(principal=jeep_user)[0]
+    rejected = core.items.for_supplier(principal=jeep_user).items[0]
     _say(console, f"Ladakh Jeeps rejects: {rejected.rejection_reason!r}; staff ask again")
     core.items.request_again(jeep_item.id, principal=admin)
     core.items.confirm(jeep_item.id, principal=jeep_user, supplier_reference="LJ-77")

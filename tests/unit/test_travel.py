@@ -445,7 +445,7 @@ class TestSupplierAnswers:
         theirs = core.items.for_booking(booking.id, principal=holiday.admin)[1]
         with pytest.raises(NotFoundError):
             core.items.confirm(theirs.id, principal=hotel_user)
-        assert core.items.for_supplier(principal=hotel_user) == mine
+        assert list(core.items.for_supplier(principal=hotel_user)) == mine
         with pytest.raises(PermissionDeniedError):
             core.items.for_supplier(principal=hotel_user, supplier_id=holiday.jeeps.id)
 

@@ -406,15 +406,23 @@ def booking_items(booking_id: UUID, core: Core, staff: StaffPrincipal) -> list[B
     responses=problem_responses(AuthenticationError, PermissionDeniedError),
 )
 def supplier_items(
-    core: Core, staff: StaffPrincipal, supplier_id: UUID | None = None, status: str | None = None
-) -> list[BookingItemOut]:
-    """A supplier's items (a supplier's user: its own), oldest first."""
-    items = core.items.for_supplier(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    supplier_id: UUID | None = None,
+    status: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[BookingItemOut]:
+    """A supplier's items (a supplier's user: its own), newest first, a page at a time
+    (follow ``next``)."""
+    page = core.items.for_supplier(
+        page_request(limit, cursor),
         principal=staff,
         supplier_id=None if supplier_id is None else SupplierId(supplier_id),
         status=status,
     )
-    return [BookingItemOut.of(i) for i in items]
+    return paged(Paged[BookingItemOut], request, page, BookingItemOut.of)
 
 
 @router.post(

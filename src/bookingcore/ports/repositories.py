@@ -775,11 +775,20 @@ class BookingItemRepository(Protocol):
         """A booking's line items, oldest first, cancelled ones included."""
 
     def list_for_supplier(
-        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
-    ) -> Sequence[BookingItem]:
-        """One supplier's line items (in ``status``, when given), oldest first.
+        self,
+        supplier_id: SupplierId,
+        page: PageRequest,
+        *,
+        status: BookingItemStatus | None = None,
+    ) -> Page[BookingItem]:
+        """One supplier's line items (in ``status``, when given), newest first
+        (keyset pages on ``(created_at, id)``).
 
         .. versionadded:: 0.3
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out, newest first (was
+           every item, oldest first); ``status`` is keyword-only.
         """
 
     def count_supplied_by_booking(

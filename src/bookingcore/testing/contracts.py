@@ -129,6 +129,7 @@ from bookingcore.domain.values import (
     RefundId,
     SlotId,
     StaffId,
+    SupplierId,
     TripId,
     Versioned,
     WaitlistEntryId,
@@ -4465,8 +4466,11 @@ class SupplierItemContract(_Base):
             uow.commit()
         with uow_factory() as uow:
             assert uow.booking_items.get(room.id) == room
-            assert list(uow.booking_items.list_for_supplier(hotel.id)) == [room, late_room]
-            assert list(uow.booking_items.list_for_supplier(jeeps.id)) == [jeep]
+            assert list(uow.booking_items.list_for_supplier(hotel.id, PageRequest())) == [
+                late_room,
+                room,
+            ]
+            assert list(uow.booking_items.list_for_supplier(jeeps.id, PageRequest())) == [jeep]
             stored = uow.booking_items.get(room.id)
             assert stored is not None
             assert stored.booking_total == Money("14530.25", "INR")
@@ -4477,12 +4481,19 @@ class SupplierItemContract(_Base):
             uow.commit()
         with uow_factory() as uow:
             confirmed = BookingItemStatus.CONFIRMED
-            assert list(uow.booking_items.list_for_supplier(hotel.id, confirmed)) == [stored]
-            rejected = uow.booking_items.list_for_supplier(jeeps.id, BookingItemStatus.REJECTED)
+            first = PageRequest()
+            assert list(uow.booking_items.list_for_supplier(hotel.id, first, status=confirmed)) == [
+                stored
+            ]
+            rejected = uow.booking_items.list_for_supplier(
+                jeeps.id, first, status=BookingItemStatus.REJECTED
+            )
             assert [(i.status, i.rejection_reason) for i in rejected] == [
                 (BookingItemStatus.REJECTED, "no jeep that day")
             ]
-            assert list(uow.booking_items.list_for_supplier(jeeps.id, confirmed)) == []
+            assert (
+                list(uow.booking_items.list_for_supplier(jeeps.id, first, status=confirmed)) == []
+            )
             items = uow.booking_items.list_for_booking(booking.id)
             mine = uow.bookings.get(booking.id)
             assert mine is not None
@@ -4530,6 +4541,53 @@ class SupplierItemContract(_Base):
         with uow_factory() as uow:
             counted = uow.booking_items.count_supplied_by_booking
             assert counted({pending, rejected}) == {first.id: 1, second.id: 2}
+
+    def test_pages_walk_every_item_of_a_supplier_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A supplier's items, of any booking and (unless ``status`` is given) in any
+        status, list newest first a keyset page at a time; another supplier's and
+        items without a supplier never come.
+
+        .. versionadded:: 0.3
+        """
+        lodge, jeeps = make.supplier(), make.supplier()
+        first, second = _store_two_bookings(uow_factory, make)
+        statuses = (BookingItemStatus.PENDING, BookingItemStatus.CONFIRMED)
+        # Pairs share a creation time so the id must break ties.
+        items = [
+            make.booking_item(
+                (first, second)[n % 2].id,
+                supplier_id=None if n % 5 == 4 else (lodge, jeeps)[n % 3 == 0].id,
+                status=statuses[n % 2],
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(12)
+        ]
+        with uow_factory() as uow:
+            uow.suppliers.add(lodge)
+            uow.suppliers.add(jeeps)
+            for item in items:
+                uow.booking_items.add(item)
+            uow.commit()
+
+        def walks(supplier_id: SupplierId, status: BookingItemStatus | None = None) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.booking_items.list_for_supplier(
+                    supplier_id, page, status=status
+                ),
+                [i for i in items if i.supplier_id == supplier_id and status in (None, i.status)],
+                label=(supplier_id, status),
+            )
+
+        for supplier in (lodge, jeeps):
+            walks(supplier.id)
+            for status in statuses:
+                walks(supplier.id, status)
+        with uow_factory() as uow:
+            nobody = uow.booking_items.list_for_supplier(SupplierId(uuid4()), PageRequest())
+            assert (list(nobody), nobody.next_cursor) == ([], None)
 
     def test_bookings_are_found_by_their_ids_in_one_look_up(
         self, uow_factory: UnitOfWorkFactory, make: Builder

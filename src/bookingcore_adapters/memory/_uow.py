@@ -959,12 +959,16 @@ class _BookingItemRepository(_Repository[BookingItem]):
         )
 
     def list_for_supplier(
-        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
-    ) -> Sequence[BookingItem]:
-        return self._uow._select(
+        self,
+        supplier_id: SupplierId,
+        page: PageRequest,
+        *,
+        status: BookingItemStatus | None = None,
+    ) -> Page[BookingItem]:
+        return self._uow._page(
             self._table,
             lambda i: i.supplier_id == supplier_id and (status is None or i.status is status),
-            lambda i: (i.created_at, i.id.bytes),
+            page,
         )
 
     def count_supplied_by_booking(
