@@ -696,6 +696,17 @@ class ImportErrorRepository(Protocol):
         """The job's failed rows in row order; ``unresolved_only`` leaves out rows a
         retry has since imported."""
 
+    def page_for_job(
+        self, job_id: UUID, page: PageRequest, *, unresolved_only: bool = False
+    ) -> Page[ImportRowError]:
+        """The job's failed rows in row order, a keyset page at a time on
+        ``(row_number, created_at, id)`` (cursors hold the row number as their
+        :attr:`~bookingcore.domain.Cursor.rank`); ``unresolved_only`` as in
+        :meth:`list_for_job`.
+
+        .. versionadded:: 0.3
+        """
+
 
 class AuthSessionRepository(Protocol):
     """Signed-in sessions, the families of refresh tokens.

@@ -65,7 +65,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
-from bookingcore.domain.imports import ImportJob, ImportStatus
+from bookingcore.domain.imports import ImportJob, ImportRowError, ImportStatus
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
     BookingNote,
@@ -83,6 +83,7 @@ from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundSt
 from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.queries import (
     BookingFilter,
+    Cursor,
     CustomerFilter,
     Page,
     PageRequest,
@@ -208,6 +209,7 @@ def assert_pages_walk(
     limits: Iterable[int] = (1, 2, 5),
     label: object = None,
     at: str = "created_at",
+    key: Callable[[Any], Any] | None = None,
 ) -> None:
     """Assert a keyset-paged list answers ``expected``, newest first, at every page size.
 
@@ -215,12 +217,16 @@ def assert_pages_walk(
     first page of ``fetch(uow, page)`` to the last (:func:`walk_pages`): every
     expected item comes exactly once (none missing, none twice, nothing else),
     newest first by ``(created_at, id)`` (``at`` names another time attribute,
-    such as ``recorded_at``). A page as long as the whole list answers it in one
-    go, with no next cursor. ``label`` names the case in a failure.
+    such as ``recorded_at``), or, given ``key``, smallest ``key`` first (a list
+    ranked by row number or date). A page as long as the whole list answers it in
+    one go, with no next cursor. ``label`` names the case in a failure.
 
     .. versionadded:: 0.3
     """
-    wanted = sorted(expected, key=lambda e: (getattr(e, at), e.id.bytes), reverse=True)
+    if key is None:
+        wanted = sorted(expected, key=lambda e: (getattr(e, at), e.id.bytes), reverse=True)
+    else:
+        wanted = sorted(expected, key=key)
     ids = [e.id for e in wanted]
     for limit in limits:
         with uow_factory() as uow:
@@ -3749,6 +3755,60 @@ class ImportRepositoryContract(_Base):
             assert [e.row_number for e in unresolved] == [2, 4]
             every = uow.import_errors.list_for_job(job.id)
             assert [e.resolved_at for e in every] == [None, T0 + timedelta(hours=1), None]
+
+    def test_pages_walk_every_failed_row_of_a_job_once_by_row_number(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A job's failed rows list by row number a keyset page at a time (two records
+        of one row by when they were made); another job's never come, and rows a
+        retry imported are left out when asked. A cursor of another list is refused.
+
+        .. versionadded:: 0.3
+        """
+        job, other = make.import_job(), make.import_job()
+        errors = [
+            make.import_row_error(
+                (job, other)[n % 4 == 3].id,
+                row_number=(17, 2, 9, 40, 3, 11, 9, 25, 5)[n],
+                created_at=T0 + timedelta(minutes=n % 3),
+                resolved_at=T0 + timedelta(hours=1) if n in (1, 5) else None,
+            )
+            for n in range(9)
+        ]
+        with uow_factory() as uow:
+            uow.imports.add(job)
+            uow.imports.add(other)
+            for error in errors:
+                uow.import_errors.add(error)
+            uow.commit()
+
+        def by_row(e: ImportRowError) -> tuple[int, datetime, bytes]:
+            return (e.row_number, e.created_at, e.id.bytes)
+
+        def walks(job_id: UUID, unresolved_only: bool) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.import_errors.page_for_job(
+                    job_id, page, unresolved_only=unresolved_only
+                ),
+                [
+                    e
+                    for e in errors
+                    if e.job_id == job_id and not (unresolved_only and e.resolved_at)
+                ],
+                key=by_row,
+                label=(job_id, unresolved_only),
+            )
+
+        for job_id, unresolved_only in itertools.product((job.id, other.id), (False, True)):
+            walks(job_id, unresolved_only)
+        with uow_factory() as uow:
+            nothing = uow.import_errors.page_for_job(uuid4(), PageRequest())
+            assert (list(nothing), nothing.next_cursor) == ([], None)
+            newest = PageRequest(cursor=Cursor(T0, uuid4()).encode())
+            with pytest.raises(ValidationError) as refused:
+                uow.import_errors.page_for_job(job.id, newest)
+            assert refused.value.fields == ("cursor",)
 
 
 class LookupContract(_Base):

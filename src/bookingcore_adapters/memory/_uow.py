@@ -414,6 +414,28 @@ class MemoryUnitOfWork:
         cursor = Cursor(getattr(last, at), last.id).encode() if more and last else None
         return Page(chosen, cursor)
 
+    def _ranked_page(
+        self,
+        table: str,
+        where: Callable[[Any], bool],
+        page: PageRequest,
+        rank: Callable[[Any], int],
+    ) -> Page[Any]:
+        after = page.after
+        start = None if after is None else (after.ranked, after.created_at, after.id.bytes)
+
+        def key(row: Any) -> tuple[int, datetime, bytes]:
+            return (rank(row), row.created_at, row.id.bytes)
+
+        rows = [
+            row for row in self._rows(table) if where(row) and (start is None or key(row) > start)
+        ]
+        rows.sort(key=key)
+        chosen = [self._track(table, row.id, row) for row in rows[: page.limit]]
+        last = chosen[-1] if chosen and len(rows) > page.limit else None
+        cursor = None if last is None else Cursor(last.created_at, last.id, rank(last)).encode()
+        return Page(chosen, cursor)
+
 
 class _Repository(Generic[E]):
     def __init__(self, uow: MemoryUnitOfWork, table: str) -> None:
@@ -876,6 +898,16 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
             self._table,
             lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
             lambda e: (e.row_number, e.created_at),
+        )
+
+    def page_for_job(
+        self, job_id: UUID, page: PageRequest, *, unresolved_only: bool = False
+    ) -> Page[ImportRowError]:
+        return self._uow._ranked_page(
+            self._table,
+            lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
+            page,
+            lambda e: e.row_number,
         )
 
 
