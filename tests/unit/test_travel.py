@@ -237,7 +237,7 @@ class TestLeads:
             core.leads.move(lead.id, "won", principal=admin)
         today = holiday.clock.now().date()
         core.leads.schedule_follow_up(lead.id, today + timedelta(days=2), principal=admin)
-        assert core.leads.follow_ups_due(today, principal=admin) == []
+        assert list(core.leads.follow_ups_due(today, principal=admin)) == []
         due = core.leads.follow_ups_due(today + timedelta(days=3), principal=admin)
         assert [d.id for d in due] == [lead.id]
         lost = core.leads.move(lead.id, "lost", principal=admin, reason="went elsewhere")

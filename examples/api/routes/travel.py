@@ -143,6 +143,28 @@ def list_leads(
 
 
 @router.get(
+    "/api/admin/leads/follow-ups-due",
+    tags=_LEADS,
+    operation_id="admin_list_follow_ups_due",
+    responses=problem_responses(AuthenticationError),
+)
+def follow_ups_due(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    day: date | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[LeadOut]:
+    """Open leads the caller may see whose follow-up is due on ``day`` (default
+    today) or earlier, earliest follow-up first, a page at a time (follow ``next``).
+    Declared before ``/api/admin/leads/{lead_id}``, which would take the path."""
+    on = day or core.context.now().date()
+    page = core.leads.follow_ups_due(on, page_request(limit, cursor), principal=staff)
+    return paged(Paged[LeadOut], request, page, LeadOut.of)
+
+
+@router.get(
     "/api/admin/leads/{lead_id}",
     tags=_LEADS,
     operation_id="admin_get_lead",

@@ -1161,11 +1161,16 @@ class LeadRepository(Protocol):
         .. versionadded:: 0.3
         """
 
-    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
+    def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         """Leads matching ``query`` that have a follow-up date, earliest follow-up
-        first (then oldest first by ``(created_at, id)``), at most ``limit`` of them.
+        first (then oldest first by ``(created_at, id)``), a keyset page at a time on
+        ``(follow_up_on, created_at, id)`` (cursors hold the date's ordinal as their
+        :attr:`~bookingcore.domain.Cursor.rank`).
 
         .. versionadded:: 0.3
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out (was up to ``limit``).
         """
 
 

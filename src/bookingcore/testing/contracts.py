@@ -4222,10 +4222,11 @@ class LeadRepositoryContract(_Base):
                 uow.leads.add(each)
             uow.commit()
         due = LeadFilter(follow_up_due_on=day)
+        first, two, one = PageRequest(), PageRequest(limit=2), PageRequest(limit=1)
         with uow_factory() as uow:
-            assert list(uow.leads.list_by_follow_up(due)) == [late, tied, today]
-            assert list(uow.leads.list_by_follow_up(due, 2)) == [late, tied]
-            assert list(uow.leads.list_by_follow_up(LeadFilter())) == [
+            assert list(uow.leads.list_by_follow_up(due, first)) == [late, tied, today]
+            assert list(uow.leads.list_by_follow_up(due, two)) == [late, tied]
+            assert list(uow.leads.list_by_follow_up(LeadFilter(), first)) == [
                 lost,
                 won,
                 late,
@@ -4234,10 +4235,11 @@ class LeadRepositoryContract(_Base):
                 tomorrow,
             ]
             mine = attrs.evolve(due, assignee_id=ann)
-            assert list(uow.leads.list_by_follow_up(mine)) == [today]
+            assert list(uow.leads.list_by_follow_up(mine, first)) == [today]
             assert list(uow.leads.list(due, PageRequest())) == [tied, today, late]
             assert uow.leads.count(due) == 3
-            assert list(uow.leads.list_by_follow_up(LeadFilter(follow_up_due_on=T0.date()))) == []
+            earlier = LeadFilter(follow_up_due_on=T0.date())
+            assert list(uow.leads.list_by_follow_up(earlier, first)) == []
             # A lead moved on in this unit is no longer due; one rescheduled is.
             stored = uow.leads.get(late.id)
             assert stored is not None
@@ -4245,12 +4247,64 @@ class LeadRepositoryContract(_Base):
             moved = uow.leads.get(tomorrow.id)
             assert moved is not None
             moved.schedule_follow_up(day - timedelta(days=4), now=T0 + timedelta(hours=1))
-            assert [x.id for x in uow.leads.list_by_follow_up(due)] == [
+            assert [x.id for x in uow.leads.list_by_follow_up(due, first)] == [
                 tomorrow.id,
                 tied.id,
                 today.id,
             ]
-            assert [x.id for x in uow.leads.list_by_follow_up(due, 1)] == [tomorrow.id]
+            assert [x.id for x in uow.leads.list_by_follow_up(due, one)] == [tomorrow.id]
+
+    def test_pages_walk_every_follow_up_due_once_earliest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Follow-ups list earliest date first, then oldest lead first, a keyset page
+        at a time on ``(follow_up_on, created_at, id)``: leads sharing a date and a
+        creation time are ordered by id; closed leads, leads due later and leads
+        without a date never come; an advisor's filter holds across pages. A cursor
+        of a newest-first list is refused.
+
+        .. versionadded:: 0.3
+        """
+        ann = StaffId(uuid4())
+        asha = _store_customer(uow_factory, make)
+        day = date(2026, 1, 10)
+        leads = [
+            make.lead(
+                asha.id,
+                follow_up_on=None if n % 7 == 6 else day + timedelta(days=n % 4 - 2),
+                created_at=T0 + timedelta(minutes=n // 3),
+                status=LeadStatus.LOST if n % 5 == 4 else LeadStatus.NEW,
+                assignee_id=ann if n % 2 else None,
+            )
+            for n in range(16)
+        ]
+        with uow_factory() as uow:
+            for each in leads:
+                uow.leads.add(each)
+            uow.commit()
+
+        def by_follow_up(lead: Lead) -> tuple[date, datetime, bytes]:
+            assert lead.follow_up_on is not None
+            return (lead.follow_up_on, lead.created_at, lead.id.bytes)
+
+        def walks(query: LeadFilter) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.leads.list_by_follow_up(query, page),
+                [x for x in leads if x.follow_up_on is not None and query.matches(x)],
+                key=by_follow_up,
+                label=query,
+            )
+
+        due = LeadFilter(follow_up_due_on=day)
+        walks(due)
+        walks(attrs.evolve(due, assignee_id=ann))
+        walks(LeadFilter())
+        with uow_factory() as uow:
+            newest = PageRequest(cursor=Cursor(T0, uuid4()).encode())
+            with pytest.raises(ValidationError) as refused:
+                uow.leads.list_by_follow_up(due, newest)
+            assert refused.value.fields == ("cursor",)
 
     # ---- idempotency keys of leads (issue 19 follow-up)
 

@@ -1294,13 +1294,18 @@ class _LeadRepository(_Repository[Lead]):
                 counts[lead.status] = counts.get(lead.status, 0) + 1
         return counts
 
-    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
-        found: list[Lead] = self._uow._select(
+    def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
+        return self._uow._ranked_page(
             self._table,
             lambda lead: lead.follow_up_on is not None and query.matches(lead),
-            lambda lead: (lead.follow_up_on, lead.created_at, lead.id.bytes),
+            page,
+            _follow_up_rank,
         )
-        return found if limit is None else found[:limit]
+
+
+def _follow_up_rank(lead: Lead) -> int:
+    assert lead.follow_up_on is not None
+    return lead.follow_up_on.toordinal()
 
 
 class _QuotationRepository(_Repository[Quotation]):
