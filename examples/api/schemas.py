@@ -36,6 +36,7 @@ from bookingcore.domain import (
     Communication,
     Customer,
     ImportJob,
+    ImportRowError,
     Invoice,
     LifecycleEvent,
     Location,
@@ -1261,6 +1262,16 @@ class ImportRowErrorOut(BaseModel):
     raw_row: dict[str, str]
     problems: list[CellProblemOut]
     resolved: bool
+
+    @classmethod
+    def of(cls, error: ImportRowError) -> ImportRowErrorOut:
+        """The failed row as answered."""
+        return cls(
+            row_number=error.row_number,
+            raw_row=dict(error.raw_row),
+            problems=[CellProblemOut.of(p) for p in error.problems],
+            resolved=error.resolved_at is not None,
+        )
 
 
 class PreviewRowOut(BaseModel):

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from uuid import uuid4
 
@@ -59,6 +60,7 @@ from bookingcore.domain import (
 )
 from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
+from bookingcore.services._paging import every
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.exchange import FixedExchangeRates
@@ -784,7 +786,7 @@ def _import_story(console: Console, core: BookingCore, admin: Principal) -> None
             f"Import {job.status.value}: {job.total_rows} rows, {job.created} created, "
             f"{job.failed} failed; errors by kind {dict(job.error_summary)}",
         )
-        errors = core.imports.errors(job.id, principal=admin)
+        errors = list(every(partial(core.imports.errors, job.id, principal=admin)))
         for error in errors:
             _say(console, f"  row {error.row_number}: {error.message}")
         report = Path(folder) / "dealer-bookings.errors.csv"
@@ -1139,7 +1141,7 @@ def _travel_story(console: Console, core: BookingCore, admin: Principal, start: 
     _say(console, f"The hotel sees {len(seen)} of the booking's 2 items: {seen[0].description}")
     core.items.confirm(hotel_item.id, principal=hotel_user, supplier_reference="LKS-2231")
     core.items.reject(jeep_item.id, "no jeep free at that hour", principal=jeep_user)
-    rejected = core.items.for_supplier(principal=jeep_user)[0]
+    rejected = core.items.for_supplier(principal=jeep_user).items[0]
     _say(console, f"Ladakh Jeeps rejects: {rejected.rejection_reason!r}; staff ask again")
     core.items.request_again(jeep_item.id, principal=admin)
     core.items.confirm(jeep_item.id, principal=jeep_user, supplier_reference="LJ-77")

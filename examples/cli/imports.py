@@ -12,6 +12,7 @@ import csv
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
@@ -30,6 +31,7 @@ from bookingcore import (
 from bookingcore.domain import ImportJob, ImportKind, Location, StaffMember
 from bookingcore.ports.imports import RowSource
 from bookingcore.services import ImportPlan, ImportPreview
+from bookingcore.services._paging import every
 from bookingcore_adapters.importers import open_rows, write_error_csv, write_error_xlsx
 from bookingcore_adapters.sql import SqlStore
 
@@ -177,7 +179,7 @@ def import_file(
         )
         if job.failed:
             report = errors_out or path.with_name(f"{path.stem}.errors.csv")
-            errors = core.imports.errors(job.id, principal=CLI)
+            errors = list(every(partial(core.imports.errors, job.id, principal=CLI)))
             if report.suffix.lower() == ".xlsx":
                 write_error_xlsx(source, errors, report)
             else:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bookingcore import BookingCore, Principal, StaffId, StaffRole
+from bookingcore import BookingCore, PageRequest, Principal, StaffId, StaffRole
 from bookingcore.domain import BookingItemStatus, LeadStatus, QuotationStatus
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.leads import Lead
@@ -205,7 +205,13 @@ def test_follow_ups_due_are_scoped_to_the_advisor_and_earliest_first(
     assert [lead.id for lead in core.leads.follow_ups_due(DAY, principal=advisor)] == [
         captured[1].id
     ]
-    assert core.leads.follow_ups_due(date(2000, 1, 1), principal=ADMIN) == []
+    assert list(core.leads.follow_ups_due(date(2000, 1, 1), principal=ADMIN)) == []
+    first = core.leads.follow_ups_due(DAY, PageRequest(limit=1), principal=ADMIN)
+    assert [lead.id for lead in first] == [captured[2].id]
+    rest = core.leads.follow_ups_due(
+        DAY, PageRequest(limit=1, cursor=first.next_cursor), principal=ADMIN
+    )
+    assert ([lead.id for lead in rest], rest.next_cursor) == ([captured[1].id], None)
 
 
 def test_round_robin_takes_advisors_in_turn_counting_assigned_leads(

@@ -350,7 +350,7 @@ def test_retry_imports_only_the_failed_rows(core: BookingCore) -> None:
     again = core.imports.retry(job.id, principal=ADMIN)
     assert (again.created, again.failed, again.status) == (5, 0, ImportStatus.COMPLETED)
     assert len(bookings(core)) == 5
-    assert core.imports.errors(job.id, principal=ADMIN) == []
+    assert list(core.imports.errors(job.id, principal=ADMIN)) == []
     assert len(core.imports.errors(job.id, principal=ADMIN, unresolved_only=False)) == 2
     # retrying again with nothing left to fix changes nothing
     assert core.imports.retry(job.id, principal=ADMIN).created == 5
@@ -500,6 +500,6 @@ def test_a_file_whose_external_ids_spill_out_of_memory_flags_the_same_rows(
     counts = ("total_rows", "created", "updated", "skipped", "failed")
     assert [getattr(spilled, c) for c in counts] == [getattr(kept, c) for c in counts]
     assert (spilled.created, spilled.failed) == (400, 120)
-    errors = core.imports.errors(spilled.id, principal=ADMIN)
+    errors = core.imports.errors(spilled.id, principal=ADMIN).items
     assert _rows(errors)[:2] == [5, 402]  # row 5 is the bad phone; i=400 repeats S0
     assert "repeats the external id of row 2" in str(errors[1].problems[0].message)

@@ -237,7 +237,7 @@ class TestLeads:
             core.leads.move(lead.id, "won", principal=admin)
         today = holiday.clock.now().date()
         core.leads.schedule_follow_up(lead.id, today + timedelta(days=2), principal=admin)
-        assert core.leads.follow_ups_due(today, principal=admin) == []
+        assert list(core.leads.follow_ups_due(today, principal=admin)) == []
         due = core.leads.follow_ups_due(today + timedelta(days=3), principal=admin)
         assert [d.id for d in due] == [lead.id]
         lost = core.leads.move(lead.id, "lost", principal=admin, reason="went elsewhere")
@@ -445,7 +445,7 @@ class TestSupplierAnswers:
         theirs = core.items.for_booking(booking.id, principal=holiday.admin)[1]
         with pytest.raises(NotFoundError):
             core.items.confirm(theirs.id, principal=hotel_user)
-        assert core.items.for_supplier(principal=hotel_user) == mine
+        assert list(core.items.for_supplier(principal=hotel_user)) == mine
         with pytest.raises(PermissionDeniedError):
             core.items.for_supplier(principal=hotel_user, supplier_id=holiday.jeeps.id)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -34,6 +35,7 @@ from bookingcore import (
 )
 from bookingcore.domain import ImportKind
 from bookingcore.ports.imports import RowSource
+from bookingcore.services._paging import every
 from bookingcore_adapters.importers import (
     FileLimits,
     open_rows,
@@ -44,7 +46,6 @@ from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
-    CellProblemOut,
     ImportJobOut,
     ImportPlanOut,
     ImportPreviewOut,
@@ -301,11 +302,14 @@ class ReportFormat(StrEnum):
 @router.get(
     "/imports/{job_id}/errors",
     operation_id="admin_import_errors",
-    response_model=list[ImportRowErrorOut],
+    response_model=Paged[ImportRowErrorOut],
     responses={
         **problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
         200: {
-            "description": "The failed rows: JSON, a CSV report or an XLSX copy with marked cells",
+            "description": (
+                "The failed rows: a JSON page by row number (follow ``next``), or every"
+                " failed row as a CSV report or an XLSX copy with marked cells"
+            ),
             "content": {
                 "application/json": {},
                 "text/csv": {"schema": {"type": "string"}},
@@ -321,20 +325,23 @@ def import_errors(
     staff: StaffPrincipal,
     format: ReportFormat = ReportFormat.JSON,
     unresolved_only: bool = True,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Any:
-    """The import's failed rows: as JSON, a CSV to fix and re-upload, or the sheet marked up."""
+    """The import's failed rows: as JSON, by row number a page at a time (follow
+    ``next``); or every one of them in a CSV to fix and re-upload, or the sheet
+    marked up (``limit`` and ``cursor`` do not apply to the files)."""
     job = core.imports.get(job_id, principal=staff)
-    errors = core.imports.errors(job_id, principal=staff, unresolved_only=unresolved_only)
     if format is ReportFormat.JSON:
-        return [
-            ImportRowErrorOut(
-                row_number=e.row_number,
-                raw_row=dict(e.raw_row),
-                problems=[CellProblemOut.of(p) for p in e.problems],
-                resolved=e.resolved_at is not None,
-            )
-            for e in errors
-        ]
+        page = core.imports.errors(
+            job_id, page_request(limit, cursor), principal=staff, unresolved_only=unresolved_only
+        )
+        return paged(Paged[ImportRowErrorOut], request, page, ImportRowErrorOut.of)
+    errors = list(
+        every(
+            partial(core.imports.errors, job_id, principal=staff, unresolved_only=unresolved_only)
+        )
+    )
     kept = _kept(request, job.id)
     stem = Path(job.filename).stem or "import"
     if format is ReportFormat.CSV:

@@ -143,6 +143,28 @@ def list_leads(
 
 
 @router.get(
+    "/api/admin/leads/follow-ups-due",
+    tags=_LEADS,
+    operation_id="admin_list_follow_ups_due",
+    responses=problem_responses(AuthenticationError),
+)
+def follow_ups_due(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    day: date | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[LeadOut]:
+    """Open leads the caller may see whose follow-up is due on ``day`` (default
+    today) or earlier, earliest follow-up first, a page at a time (follow ``next``).
+    Declared before ``/api/admin/leads/{lead_id}``, which would take the path."""
+    on = day or core.context.now().date()
+    page = core.leads.follow_ups_due(on, page_request(limit, cursor), principal=staff)
+    return paged(Paged[LeadOut], request, page, LeadOut.of)
+
+
+@router.get(
     "/api/admin/leads/{lead_id}",
     tags=_LEADS,
     operation_id="admin_get_lead",
@@ -406,15 +428,23 @@ def booking_items(booking_id: UUID, core: Core, staff: StaffPrincipal) -> list[B
     responses=problem_responses(AuthenticationError, PermissionDeniedError),
 )
 def supplier_items(
-    core: Core, staff: StaffPrincipal, supplier_id: UUID | None = None, status: str | None = None
-) -> list[BookingItemOut]:
-    """A supplier's items (a supplier's user: its own), oldest first."""
-    items = core.items.for_supplier(
+    request: Request,
+    core: Core,
+    staff: StaffPrincipal,
+    supplier_id: UUID | None = None,
+    status: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[BookingItemOut]:
+    """A supplier's items (a supplier's user: its own), newest first, a page at a time
+    (follow ``next``)."""
+    page = core.items.for_supplier(
+        page_request(limit, cursor),
         principal=staff,
         supplier_id=None if supplier_id is None else SupplierId(supplier_id),
         status=status,
     )
-    return [BookingItemOut.of(i) for i in items]
+    return paged(Paged[BookingItemOut], request, page, BookingItemOut.of)
 
 
 @router.post(

@@ -261,23 +261,36 @@ def text_matches(query: str, haystack: Sequence[str | None]) -> bool:
     return False
 
 
+def _not_a_cursor() -> ValidationError:
+    return ValidationError.single("cursor", "is not a cursor from this list", "invalid_cursor")
+
+
 @attrs.frozen
 class Cursor:
     """A position in a newest-first list: the last row's creation time and id.
 
     A list by start time, earliest first (slots), keeps the last row's start in
-    ``created_at`` and tests rows with :meth:`precedes`.
+    ``created_at`` and tests rows with :meth:`precedes`. A list ranked first by a
+    whole number, smallest first (an import's failed rows by row number, follow-ups
+    by the date's ordinal), keeps the last row's ``rank`` too and tests rows with
+    :meth:`ranks_before`.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.3
+       ``rank``.
     """
 
     created_at: datetime
     id: UUID
+    rank: int | None = None
 
     def encode(self) -> str:
         """The opaque string handed to clients."""
-        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        text = f"{self.created_at.isoformat()}|{self.id}"
+        if self.rank is not None:
+            text = f"{self.rank}|{text}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
@@ -288,15 +301,40 @@ class Cursor:
         """
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            when, _, ident = raw.partition("|")
+            parts = raw.split("|")
+            rank = int(parts.pop(0)) if len(parts) == 3 else None
+            when, ident = parts
             created_at = datetime.fromisoformat(when)
             if created_at.tzinfo is None:
                 raise ValueError(when)
-            return cls(created_at, UUID(ident))
+            return cls(created_at, UUID(ident), rank)
         except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise ValidationError.single(
-                "cursor", "is not a cursor from this list", "invalid_cursor"
-            ) from None
+            raise _not_a_cursor() from None
+
+    def ranks_before(self, rank: int, moment: datetime, row_id: UUID) -> bool:
+        """True when a row sorts after this position in a list ranked smallest first
+        by ``(rank, moment, id)``.
+
+        Raises:
+            ValidationError: on field ``cursor`` when this cursor holds no rank (it
+                comes from another kind of list).
+
+        .. versionadded:: 0.3
+        """
+        return (rank, moment, row_id.bytes) > (self.ranked, self.created_at, self.id.bytes)
+
+    @property
+    def ranked(self) -> int:
+        """The cursor's rank, for a list ranked by a whole number.
+
+        Raises:
+            ValidationError: on field ``cursor`` when it holds none.
+
+        .. versionadded:: 0.3
+        """
+        if self.rank is None:
+            raise _not_a_cursor()
+        return self.rank
 
     def is_after(self, created_at: datetime, row_id: UUID) -> bool:
         """True when a row sorts after this position (older, or same time and smaller id)."""

@@ -696,6 +696,17 @@ class ImportErrorRepository(Protocol):
         """The job's failed rows in row order; ``unresolved_only`` leaves out rows a
         retry has since imported."""
 
+    def page_for_job(
+        self, job_id: UUID, page: PageRequest, *, unresolved_only: bool = False
+    ) -> Page[ImportRowError]:
+        """The job's failed rows in row order, a keyset page at a time on
+        ``(row_number, created_at, id)`` (cursors hold the row number as their
+        :attr:`~bookingcore.domain.Cursor.rank`); ``unresolved_only`` as in
+        :meth:`list_for_job`.
+
+        .. versionadded:: 0.3
+        """
+
 
 class AuthSessionRepository(Protocol):
     """Signed-in sessions, the families of refresh tokens.
@@ -775,11 +786,20 @@ class BookingItemRepository(Protocol):
         """A booking's line items, oldest first, cancelled ones included."""
 
     def list_for_supplier(
-        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
-    ) -> Sequence[BookingItem]:
-        """One supplier's line items (in ``status``, when given), oldest first.
+        self,
+        supplier_id: SupplierId,
+        page: PageRequest,
+        *,
+        status: BookingItemStatus | None = None,
+    ) -> Page[BookingItem]:
+        """One supplier's line items (in ``status``, when given), newest first
+        (keyset pages on ``(created_at, id)``).
 
         .. versionadded:: 0.3
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out, newest first (was
+           every item, oldest first); ``status`` is keyword-only.
         """
 
     def count_supplied_by_booking(
@@ -1156,11 +1176,16 @@ class LeadRepository(Protocol):
         .. versionadded:: 0.3
         """
 
-    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
+    def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         """Leads matching ``query`` that have a follow-up date, earliest follow-up
-        first (then oldest first by ``(created_at, id)``), at most ``limit`` of them.
+        first (then oldest first by ``(created_at, id)``), a keyset page at a time on
+        ``(follow_up_on, created_at, id)`` (cursors hold the date's ordinal as their
+        :attr:`~bookingcore.domain.Cursor.rank`).
 
         .. versionadded:: 0.3
+
+        .. versionchanged:: 0.3
+           A page in, a :class:`~bookingcore.domain.Page` out (was up to ``limit``).
         """
 
 

@@ -81,7 +81,9 @@ class DashboardService:
         with self._ctx.uow_factory() as uow:
             stored = uow.leads.count_by_status(LeadFilter())
             counts = {status.value: stored.get(status, 0) for status in LeadStatus}
-            due = uow.leads.list_by_follow_up(LeadFilter(follow_up_due_on=day), _LIMIT)
+            due = uow.leads.list_by_follow_up(
+                LeadFilter(follow_up_due_on=day), PageRequest(limit=_LIMIT)
+            ).items
             awaiting = list(
                 every(
                     lambda page: uow.quotations.list(

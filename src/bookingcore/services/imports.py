@@ -379,13 +379,32 @@ class ImportService:
             return uow.imports.list(page or PageRequest())
 
     def errors(
-        self, job_id: UUID, *, principal: Principal, unresolved_only: bool = True
-    ) -> Sequence[ImportRowError]:
-        """The job's failed rows in row order (by default only those still failing)."""
+        self,
+        job_id: UUID,
+        page: PageRequest | None = None,
+        *,
+        principal: Principal,
+        unresolved_only: bool = True,
+    ) -> Page[ImportRowError]:
+        """The job's failed rows by row number, a page at a time (pass the page's
+        ``next_cursor`` for the next rows; by default only those still failing).
+
+        Raises:
+            NotFoundError: no such job.
+            PermissionDeniedError: ``principal`` may not import.
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page` (was every failed row); an error
+           report to fix and re-upload follows every page.
+        """
         self._require(principal)
         with self._ctx.uow_factory() as uow:
             self._job(uow, job_id)
-            return uow.import_errors.list_for_job(job_id, unresolved_only=unresolved_only)
+            return uow.import_errors.page_for_job(
+                job_id, page or PageRequest(), unresolved_only=unresolved_only
+            )
 
     # ------------------------------------------------------------------ looking before booking
 

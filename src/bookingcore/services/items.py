@@ -24,6 +24,7 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.items import BookingItem, BookingItemStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import BookingId, BookingItemId, SupplierId
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
@@ -68,12 +69,14 @@ class BookingItemService:
 
     def for_supplier(
         self,
+        page: PageRequest | None = None,
         *,
         principal: Principal,
         supplier_id: SupplierId | None = None,
         status: BookingItemStatus | str | None = None,
-    ) -> Sequence[BookingItem]:
-        """One supplier's items (in ``status``), oldest first.
+    ) -> Page[BookingItem]:
+        """One supplier's items (in ``status``), newest first, a page at a time (pass
+        the page's ``next_cursor`` for older ones).
 
         A supplier's user gets their own supplier's items whatever
         ``supplier_id`` says; staff who see everything name the supplier.
@@ -81,7 +84,13 @@ class BookingItemService:
         Raises:
             PermissionDeniedError: a supplier's user asks for another supplier,
                 or someone else who does not see everything asks.
-            ValidationError: ``supplier_id`` is missing for staff.
+            ValidationError: ``supplier_id`` is missing for staff; on ``limit`` or
+                ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page`, newest first (was every item, oldest
+           first).
         """
         wanted = None if status is None else BookingItemStatus(status)
         if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.SUPPLIER:
@@ -96,7 +105,9 @@ class BookingItemService:
             if supplier_id is None:
                 raise ValidationError.single("supplier_id", "name the supplier", "required")
         with self._ctx.uow_factory() as uow:
-            return uow.booking_items.list_for_supplier(supplier_id, wanted)
+            return uow.booking_items.list_for_supplier(
+                supplier_id, page or PageRequest(), status=wanted
+            )
 
     # ------------------------------------------------------------------ answers
 

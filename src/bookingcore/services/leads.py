@@ -13,7 +13,6 @@ lead to ``quoted``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 import attrs
@@ -277,14 +276,26 @@ class LeadService:
         with self._ctx.uow_factory() as uow:
             return uow.leads.list(scoped, page or PageRequest())
 
-    def follow_ups_due(self, on: date, *, principal: Principal) -> Sequence[Lead]:
+    def follow_ups_due(
+        self, on: date, page: PageRequest | None = None, *, principal: Principal
+    ) -> Page[Lead]:
         """Open leads ``principal`` may see whose follow-up date is ``on`` or earlier,
-        earliest first."""
+        earliest follow-up first (then oldest lead first), a page at a time (pass the
+        page's ``next_cursor`` for later ones).
+
+        Raises:
+            ValidationError: on ``limit`` or ``cursor`` for a bad page.
+
+        .. versionchanged:: 0.3
+           Takes a :class:`~bookingcore.domain.PageRequest` and answers a
+           :class:`~bookingcore.domain.Page` (was every lead due).
+        """
+        page = page or PageRequest()
         scoped = policy.scope_leads(principal, LeadFilter())
         if scoped is None:
-            return []
+            return Page([])
         with self._ctx.uow_factory() as uow:
-            return uow.leads.list_by_follow_up(attrs.evolve(scoped, follow_up_due_on=on))
+            return uow.leads.list_by_follow_up(attrs.evolve(scoped, follow_up_due_on=on), page)
 
     # ------------------------------------------------------------------ change
 

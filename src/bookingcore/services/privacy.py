@@ -20,7 +20,7 @@ lists, exports and the customer view only find the placeholders.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -29,11 +29,10 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import RevocationReason
-from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import CertificateFilter
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.queries import MAX_PAGE_SIZE, BookingFilter, PageRequest
+from bookingcore.domain.queries import BookingFilter
 from bookingcore.domain.values import CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
@@ -68,16 +67,6 @@ PERSONAL_FIELDS = frozenset(
 )
 
 
-def _all_bookings(uow: UnitOfWork, customer_id: CustomerId) -> Iterator[Booking]:
-    request = PageRequest(limit=MAX_PAGE_SIZE)
-    while True:
-        page = uow.bookings.list(BookingFilter(customer_id=customer_id), request)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        request = PageRequest(limit=MAX_PAGE_SIZE, cursor=page.next_cursor)
-
-
 class PrivacyService:
     """Export what is stored about a customer, and erase a customer (GDPR).
 
@@ -107,7 +96,9 @@ class PrivacyService:
         with self._ctx.uow_factory() as uow:
             customer = CustomerService.load_visible(uow, customer_id, principal)
             travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
-            bookings = list(_all_bookings(uow, customer_id))
+            bookings = list(
+                every(partial(uow.bookings.list, BookingFilter(customer_id=customer_id)))
+            )
             mine = CertificateFilter(customer_id=customer_id)
             audit = self._trail(uow, customer, travelers)
             return {
@@ -174,7 +165,8 @@ class PrivacyService:
             for traveler in travelers:
                 traveler.erase(now=now)
             bookings = 0
-            for booking in _all_bookings(uow, customer_id):
+            theirs = BookingFilter(customer_id=customer_id)
+            for booking in list(every(partial(uow.bookings.list, theirs))):
                 booking.travelers = tuple(
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )

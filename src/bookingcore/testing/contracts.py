@@ -65,7 +65,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
-from bookingcore.domain.imports import ImportJob, ImportStatus
+from bookingcore.domain.imports import ImportJob, ImportRowError, ImportStatus
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
     BookingNote,
@@ -83,6 +83,7 @@ from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundSt
 from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.queries import (
     BookingFilter,
+    Cursor,
     CustomerFilter,
     Page,
     PageRequest,
@@ -129,6 +130,7 @@ from bookingcore.domain.values import (
     RefundId,
     SlotId,
     StaffId,
+    SupplierId,
     TripId,
     Versioned,
     WaitlistEntryId,
@@ -207,6 +209,7 @@ def assert_pages_walk(
     limits: Iterable[int] = (1, 2, 5),
     label: object = None,
     at: str = "created_at",
+    key: Callable[[Any], Any] | None = None,
 ) -> None:
     """Assert a keyset-paged list answers ``expected``, newest first, at every page size.
 
@@ -214,12 +217,16 @@ def assert_pages_walk(
     first page of ``fetch(uow, page)`` to the last (:func:`walk_pages`): every
     expected item comes exactly once (none missing, none twice, nothing else),
     newest first by ``(created_at, id)`` (``at`` names another time attribute,
-    such as ``recorded_at``). A page as long as the whole list answers it in one
-    go, with no next cursor. ``label`` names the case in a failure.
+    such as ``recorded_at``), or, given ``key``, smallest ``key`` first (a list
+    ranked by row number or date). A page as long as the whole list answers it in
+    one go, with no next cursor. ``label`` names the case in a failure.
 
     .. versionadded:: 0.3
     """
-    wanted = sorted(expected, key=lambda e: (getattr(e, at), e.id.bytes), reverse=True)
+    if key is None:
+        wanted = sorted(expected, key=lambda e: (getattr(e, at), e.id.bytes), reverse=True)
+    else:
+        wanted = sorted(expected, key=key)
     ids = [e.id for e in wanted]
     for limit in limits:
         with uow_factory() as uow:
@@ -3833,6 +3840,60 @@ class ImportRepositoryContract(_Base):
             every = uow.import_errors.list_for_job(job.id)
             assert [e.resolved_at for e in every] == [None, T0 + timedelta(hours=1), None]
 
+    def test_pages_walk_every_failed_row_of_a_job_once_by_row_number(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A job's failed rows list by row number a keyset page at a time (two records
+        of one row by when they were made); another job's never come, and rows a
+        retry imported are left out when asked. A cursor of another list is refused.
+
+        .. versionadded:: 0.3
+        """
+        job, other = make.import_job(), make.import_job()
+        errors = [
+            make.import_row_error(
+                (job, other)[n % 4 == 3].id,
+                row_number=(17, 2, 9, 40, 3, 11, 9, 25, 5)[n],
+                created_at=T0 + timedelta(minutes=n % 3),
+                resolved_at=T0 + timedelta(hours=1) if n in (1, 5) else None,
+            )
+            for n in range(9)
+        ]
+        with uow_factory() as uow:
+            uow.imports.add(job)
+            uow.imports.add(other)
+            for error in errors:
+                uow.import_errors.add(error)
+            uow.commit()
+
+        def by_row(e: ImportRowError) -> tuple[int, datetime, bytes]:
+            return (e.row_number, e.created_at, e.id.bytes)
+
+        def walks(job_id: UUID, unresolved_only: bool) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.import_errors.page_for_job(
+                    job_id, page, unresolved_only=unresolved_only
+                ),
+                [
+                    e
+                    for e in errors
+                    if e.job_id == job_id and not (unresolved_only and e.resolved_at)
+                ],
+                key=by_row,
+                label=(job_id, unresolved_only),
+            )
+
+        for job_id, unresolved_only in itertools.product((job.id, other.id), (False, True)):
+            walks(job_id, unresolved_only)
+        with uow_factory() as uow:
+            nothing = uow.import_errors.page_for_job(uuid4(), PageRequest())
+            assert (list(nothing), nothing.next_cursor) == ([], None)
+            newest = PageRequest(cursor=Cursor(T0, uuid4()).encode())
+            with pytest.raises(ValidationError) as refused:
+                uow.import_errors.page_for_job(job.id, newest)
+            assert refused.value.fields == ("cursor",)
+
 
 class LookupContract(_Base):
     """The bulk look-ups imports and reports lean on: many keys, one call.
@@ -4245,10 +4306,11 @@ class LeadRepositoryContract(_Base):
                 uow.leads.add(each)
             uow.commit()
         due = LeadFilter(follow_up_due_on=day)
+        first, two, one = PageRequest(), PageRequest(limit=2), PageRequest(limit=1)
         with uow_factory() as uow:
-            assert list(uow.leads.list_by_follow_up(due)) == [late, tied, today]
-            assert list(uow.leads.list_by_follow_up(due, 2)) == [late, tied]
-            assert list(uow.leads.list_by_follow_up(LeadFilter())) == [
+            assert list(uow.leads.list_by_follow_up(due, first)) == [late, tied, today]
+            assert list(uow.leads.list_by_follow_up(due, two)) == [late, tied]
+            assert list(uow.leads.list_by_follow_up(LeadFilter(), first)) == [
                 lost,
                 won,
                 late,
@@ -4257,10 +4319,11 @@ class LeadRepositoryContract(_Base):
                 tomorrow,
             ]
             mine = attrs.evolve(due, assignee_id=ann)
-            assert list(uow.leads.list_by_follow_up(mine)) == [today]
+            assert list(uow.leads.list_by_follow_up(mine, first)) == [today]
             assert list(uow.leads.list(due, PageRequest())) == [tied, today, late]
             assert uow.leads.count(due) == 3
-            assert list(uow.leads.list_by_follow_up(LeadFilter(follow_up_due_on=T0.date()))) == []
+            earlier = LeadFilter(follow_up_due_on=T0.date())
+            assert list(uow.leads.list_by_follow_up(earlier, first)) == []
             # A lead moved on in this unit is no longer due; one rescheduled is.
             stored = uow.leads.get(late.id)
             assert stored is not None
@@ -4268,12 +4331,64 @@ class LeadRepositoryContract(_Base):
             moved = uow.leads.get(tomorrow.id)
             assert moved is not None
             moved.schedule_follow_up(day - timedelta(days=4), now=T0 + timedelta(hours=1))
-            assert [x.id for x in uow.leads.list_by_follow_up(due)] == [
+            assert [x.id for x in uow.leads.list_by_follow_up(due, first)] == [
                 tomorrow.id,
                 tied.id,
                 today.id,
             ]
-            assert [x.id for x in uow.leads.list_by_follow_up(due, 1)] == [tomorrow.id]
+            assert [x.id for x in uow.leads.list_by_follow_up(due, one)] == [tomorrow.id]
+
+    def test_pages_walk_every_follow_up_due_once_earliest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Follow-ups list earliest date first, then oldest lead first, a keyset page
+        at a time on ``(follow_up_on, created_at, id)``: leads sharing a date and a
+        creation time are ordered by id; closed leads, leads due later and leads
+        without a date never come; an advisor's filter holds across pages. A cursor
+        of a newest-first list is refused.
+
+        .. versionadded:: 0.3
+        """
+        ann = StaffId(uuid4())
+        asha = _store_customer(uow_factory, make)
+        day = date(2026, 1, 10)
+        leads = [
+            make.lead(
+                asha.id,
+                follow_up_on=None if n % 7 == 6 else day + timedelta(days=n % 4 - 2),
+                created_at=T0 + timedelta(minutes=n // 3),
+                status=LeadStatus.LOST if n % 5 == 4 else LeadStatus.NEW,
+                assignee_id=ann if n % 2 else None,
+            )
+            for n in range(16)
+        ]
+        with uow_factory() as uow:
+            for each in leads:
+                uow.leads.add(each)
+            uow.commit()
+
+        def by_follow_up(lead: Lead) -> tuple[date, datetime, bytes]:
+            assert lead.follow_up_on is not None
+            return (lead.follow_up_on, lead.created_at, lead.id.bytes)
+
+        def walks(query: LeadFilter) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.leads.list_by_follow_up(query, page),
+                [x for x in leads if x.follow_up_on is not None and query.matches(x)],
+                key=by_follow_up,
+                label=query,
+            )
+
+        due = LeadFilter(follow_up_due_on=day)
+        walks(due)
+        walks(attrs.evolve(due, assignee_id=ann))
+        walks(LeadFilter())
+        with uow_factory() as uow:
+            newest = PageRequest(cursor=Cursor(T0, uuid4()).encode())
+            with pytest.raises(ValidationError) as refused:
+                uow.leads.list_by_follow_up(due, newest)
+            assert refused.value.fields == ("cursor",)
 
     # ---- idempotency keys of leads (issue 19 follow-up)
 
@@ -4549,8 +4664,11 @@ class SupplierItemContract(_Base):
             uow.commit()
         with uow_factory() as uow:
             assert uow.booking_items.get(room.id) == room
-            assert list(uow.booking_items.list_for_supplier(hotel.id)) == [room, late_room]
-            assert list(uow.booking_items.list_for_supplier(jeeps.id)) == [jeep]
+            assert list(uow.booking_items.list_for_supplier(hotel.id, PageRequest())) == [
+                late_room,
+                room,
+            ]
+            assert list(uow.booking_items.list_for_supplier(jeeps.id, PageRequest())) == [jeep]
             stored = uow.booking_items.get(room.id)
             assert stored is not None
             assert stored.booking_total == Money("14530.25", "INR")
@@ -4561,12 +4679,19 @@ class SupplierItemContract(_Base):
             uow.commit()
         with uow_factory() as uow:
             confirmed = BookingItemStatus.CONFIRMED
-            assert list(uow.booking_items.list_for_supplier(hotel.id, confirmed)) == [stored]
-            rejected = uow.booking_items.list_for_supplier(jeeps.id, BookingItemStatus.REJECTED)
+            first = PageRequest()
+            assert list(uow.booking_items.list_for_supplier(hotel.id, first, status=confirmed)) == [
+                stored
+            ]
+            rejected = uow.booking_items.list_for_supplier(
+                jeeps.id, first, status=BookingItemStatus.REJECTED
+            )
             assert [(i.status, i.rejection_reason) for i in rejected] == [
                 (BookingItemStatus.REJECTED, "no jeep that day")
             ]
-            assert list(uow.booking_items.list_for_supplier(jeeps.id, confirmed)) == []
+            assert (
+                list(uow.booking_items.list_for_supplier(jeeps.id, first, status=confirmed)) == []
+            )
             items = uow.booking_items.list_for_booking(booking.id)
             mine = uow.bookings.get(booking.id)
             assert mine is not None
@@ -4618,6 +4743,53 @@ class SupplierItemContract(_Base):
         with uow_factory() as uow:
             counted = uow.booking_items.count_supplied_by_booking
             assert counted({pending, rejected}) == {first.id: 1, second.id: 2}
+
+    def test_pages_walk_every_item_of_a_supplier_once_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A supplier's items, of any booking and (unless ``status`` is given) in any
+        status, list newest first a keyset page at a time; another supplier's and
+        items without a supplier never come.
+
+        .. versionadded:: 0.3
+        """
+        lodge, jeeps = make.supplier(), make.supplier()
+        first, second = _store_two_bookings(uow_factory, make)
+        statuses = (BookingItemStatus.PENDING, BookingItemStatus.CONFIRMED)
+        # Pairs share a creation time so the id must break ties.
+        items = [
+            make.booking_item(
+                (first, second)[n % 2].id,
+                supplier_id=None if n % 5 == 4 else (lodge, jeeps)[n % 3 == 0].id,
+                status=statuses[n % 2],
+                created_at=T0 + timedelta(minutes=n // 2),
+            )
+            for n in range(12)
+        ]
+        with uow_factory() as uow:
+            uow.suppliers.add(lodge)
+            uow.suppliers.add(jeeps)
+            for item in items:
+                uow.booking_items.add(item)
+            uow.commit()
+
+        def walks(supplier_id: SupplierId, status: BookingItemStatus | None = None) -> None:
+            assert_pages_walk(
+                uow_factory,
+                lambda uow, page: uow.booking_items.list_for_supplier(
+                    supplier_id, page, status=status
+                ),
+                [i for i in items if i.supplier_id == supplier_id and status in (None, i.status)],
+                label=(supplier_id, status),
+            )
+
+        for supplier in (lodge, jeeps):
+            walks(supplier.id)
+            for status in statuses:
+                walks(supplier.id, status)
+        with uow_factory() as uow:
+            nobody = uow.booking_items.list_for_supplier(SupplierId(uuid4()), PageRequest())
+            assert (list(nobody), nobody.next_cursor) == ([], None)
 
     def test_bookings_are_found_by_their_ids_in_one_look_up(
         self, uow_factory: UnitOfWorkFactory, make: Builder

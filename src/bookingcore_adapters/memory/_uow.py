@@ -414,6 +414,28 @@ class MemoryUnitOfWork:
         cursor = Cursor(getattr(last, at), last.id).encode() if more and last else None
         return Page(chosen, cursor)
 
+    def _ranked_page(
+        self,
+        table: str,
+        where: Callable[[Any], bool],
+        page: PageRequest,
+        rank: Callable[[Any], int],
+    ) -> Page[Any]:
+        after = page.after
+        start = None if after is None else (after.ranked, after.created_at, after.id.bytes)
+
+        def key(row: Any) -> tuple[int, datetime, bytes]:
+            return (rank(row), row.created_at, row.id.bytes)
+
+        rows = [
+            row for row in self._rows(table) if where(row) and (start is None or key(row) > start)
+        ]
+        rows.sort(key=key)
+        chosen = [self._track(table, row.id, row) for row in rows[: page.limit]]
+        last = chosen[-1] if chosen and len(rows) > page.limit else None
+        cursor = None if last is None else Cursor(last.created_at, last.id, rank(last)).encode()
+        return Page(chosen, cursor)
+
 
 class _Repository(Generic[E]):
     def __init__(self, uow: MemoryUnitOfWork, table: str) -> None:
@@ -878,6 +900,16 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
             lambda e: (e.row_number, e.created_at),
         )
 
+    def page_for_job(
+        self, job_id: UUID, page: PageRequest, *, unresolved_only: bool = False
+    ) -> Page[ImportRowError]:
+        return self._uow._ranked_page(
+            self._table,
+            lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
+            page,
+            lambda e: e.row_number,
+        )
+
 
 class _AuthSessionRepository(_Repository[AuthSession]):
     def get(self, session_id: UUID) -> AuthSession | None:
@@ -959,12 +991,16 @@ class _BookingItemRepository(_Repository[BookingItem]):
         )
 
     def list_for_supplier(
-        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
-    ) -> Sequence[BookingItem]:
-        return self._uow._select(
+        self,
+        supplier_id: SupplierId,
+        page: PageRequest,
+        *,
+        status: BookingItemStatus | None = None,
+    ) -> Page[BookingItem]:
+        return self._uow._page(
             self._table,
             lambda i: i.supplier_id == supplier_id and (status is None or i.status is status),
-            lambda i: (i.created_at, i.id.bytes),
+            page,
         )
 
     def count_supplied_by_booking(
@@ -1267,13 +1303,18 @@ class _LeadRepository(_Repository[Lead]):
                 counts[lead.status] = counts.get(lead.status, 0) + 1
         return counts
 
-    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
-        found: list[Lead] = self._uow._select(
+    def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
+        return self._uow._ranked_page(
             self._table,
             lambda lead: lead.follow_up_on is not None and query.matches(lead),
-            lambda lead: (lead.follow_up_on, lead.created_at, lead.id.bytes),
+            page,
+            _follow_up_rank,
         )
-        return found if limit is None else found[:limit]
+
+
+def _follow_up_rank(lead: Lead) -> int:
+    assert lead.follow_up_on is not None
+    return lead.follow_up_on.toordinal()
 
 
 class _QuotationRepository(_Repository[Quotation]):

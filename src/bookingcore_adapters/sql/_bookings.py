@@ -227,7 +227,7 @@ booking_items = Table(
     ref("booking_id", "bookings.id", nullable=False, index=True, ondelete="CASCADE"),
     Column("item_type", ENUM, nullable=False),
     ref("product_id", "products.id", index=True),
-    ref("supplier_id", "suppliers.id", index=True),
+    ref("supplier_id", "suppliers.id"),
     Column("description", Text(), nullable=False),
     Column("quantity", Integer(), nullable=False),
     money("unit_price_amount"),
@@ -248,6 +248,8 @@ booking_items = Table(
     CheckConstraint("quantity >= 1", name="quantity_positive"),
     # The dashboard counts the items still waiting on suppliers (revision 0027).
     Index(None, "status", "booking_id"),
+    # A supplier's items, newest first by (created_at, id), keyset-paged (revision 0028).
+    Index(None, "supplier_id", "created_at", "id"),
 )
 
 
@@ -714,11 +716,22 @@ class BookingItemRepository(Repository[BookingItem]):
         return self._oldest_with(booking_id=booking_id)
 
     def list_for_supplier(
-        self, supplier_id: SupplierId, status: BookingItemStatus | None = None
-    ) -> Sequence[BookingItem]:
-        if status is None:
-            return self._oldest_with(supplier_id=supplier_id)
-        return self._oldest_with(supplier_id=supplier_id, status=status.value)
+        self,
+        supplier_id: SupplierId,
+        page: PageRequest,
+        *,
+        status: BookingItemStatus | None = None,
+    ) -> Page[BookingItem]:
+        c = self._table.c
+        where = [c.supplier_id == supplier_id]
+        if status is not None:
+            where.append(c.status == status.value)
+        return self._session.page(
+            self._mapper,
+            where,
+            lambda i: i.supplier_id == supplier_id and (status is None or i.status is status),
+            page,
+        )
 
     def count_supplied_by_booking(
         self, statuses: Collection[BookingItemStatus]

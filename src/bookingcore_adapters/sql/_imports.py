@@ -244,3 +244,18 @@ class ImportErrorRepository(Repository[ImportRowError]):
             lambda e: (e.row_number, e.created_at),
             order_by=[c.row_number, c.created_at],
         )
+
+    def page_for_job(
+        self, job_id: UUID, page: PageRequest, *, unresolved_only: bool = False
+    ) -> Page[ImportRowError]:
+        c = self._table.c
+        where = [c.import_id == job_id]
+        if unresolved_only:
+            where.append(c.resolved_at.is_(None))
+        return self._session.ranked_page(
+            self._mapper,
+            where,
+            lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
+            page,
+            ("row_number", lambda e: e.row_number, lambda number: number),
+        )

@@ -188,6 +188,35 @@ def keyset_after_earliest(
     return [tuple_(moment, ident) > tuple_(at, literal(cursor.id, ident.type))]
 
 
+def keyset_after_ranked(
+    rank: ColumnElement[Any],
+    moment: ColumnElement[Any],
+    ident: ColumnElement[Any],
+    cursor: Cursor | None,
+    at_rank: object = None,
+) -> list[ColumnElement[bool]]:
+    """Rows after ``cursor`` in a list ranked smallest first by ``(rank, moment, ident)``
+    (:meth:`Cursor.ranks_before`); ``at_rank`` is the cursor's rank as the column
+    holds it (the rank itself when omitted). One row-value comparison, as
+    :func:`keyset_after`, so an index on ``(rank, moment, ident)`` (after equality
+    columns) starts its range scan there.
+
+    Raises:
+        ValidationError: on ``cursor`` when the cursor holds no rank.
+    """
+    if cursor is None:
+        return []
+    value = cursor.ranked if at_rank is None else at_rank
+    return [
+        tuple_(rank, moment, ident)
+        > tuple_(
+            literal(value, rank.type),
+            literal(cursor.created_at, moment.type),
+            literal(cursor.id, ident.type),
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- tallies
 
 #: Constants of tally queries are written into the SQL, not bound: a grouped query with

@@ -958,6 +958,45 @@ class Session:
             return Page(chosen, Cursor(getattr(last, at), last.id).encode())
         return Page(chosen, None)
 
+    def ranked_page(
+        self,
+        mapper: m.Mapper[E],
+        where: list[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        page: PageRequest,
+        rank: tuple[str, Callable[[E], int], Callable[[int], object]],
+    ) -> Page[E]:
+        """Smallest rank first by ``(rank, created_at, id)``, ``page.limit`` after
+        ``page.cursor``. ``rank`` is the column's name, an entity's rank (a whole
+        number) and a rank as the column holds it.
+
+        Raises:
+            ValidationError: on ``cursor`` when it holds no rank.
+        """
+        name, rank_of, stored = rank
+        after = page.after
+        c = mapper.table.c
+        at_rank = None if after is None else stored(after.ranked)
+
+        def wanted(entity: Any) -> bool:
+            return keep(entity) and (
+                after is None or after.ranks_before(rank_of(entity), entity.created_at, entity.id)
+            )
+
+        found = self.select(
+            mapper,
+            [*where, *q.keyset_after_ranked(c[name], c.created_at, c.id, after, at_rank)],
+            wanted,
+            lambda entity: (rank_of(entity), entity.created_at, entity.id.bytes),  # type: ignore[attr-defined]
+            order_by=[c[name], c.created_at, c.id],
+            limit=page.limit + 1,
+        )
+        chosen = found[: page.limit]
+        if len(found) > page.limit and chosen:
+            last: Any = chosen[-1]
+            return Page(chosen, Cursor(last.created_at, last.id, rank_of(last)).encode())
+        return Page(chosen, None)
+
     def lock(
         self, mapper: m.Mapper[E], ident: UUID, *, parent: tuple[m.Mapper[Any], str] | None = None
     ) -> E | None:

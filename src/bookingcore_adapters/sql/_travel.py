@@ -224,6 +224,12 @@ def _load_lead(r: Stored, _: Sequence[Stored]) -> Lead:
     )
 
 
+def _follow_up_rank(lead: Lead) -> int:
+    """A lead's place in the follow-ups list, before ``(created_at, id)``: its date's ordinal."""
+    assert lead.follow_up_on is not None
+    return lead.follow_up_on.toordinal()
+
+
 def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
@@ -452,15 +458,14 @@ class LeadRepository(Repository[Lead]):
                 counts[lead.status] += 1
         return dict(counts)
 
-    def list_by_follow_up(self, query: LeadFilter, limit: int | None = None) -> Sequence[Lead]:
+    def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         c = self._table.c
-        return self._session.select(
+        return self._session.ranked_page(
             self._mapper,
             [*self._where(query), c.follow_up_on.is_not(None)],
             lambda lead: lead.follow_up_on is not None and query.matches(lead),
-            lambda lead: (lead.follow_up_on, lead.created_at, lead.id.bytes),
-            order_by=[c.follow_up_on, c.created_at, c.id],
-            limit=limit,
+            page,
+            ("follow_up_on", _follow_up_rank, date.fromordinal),
         )
 
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:

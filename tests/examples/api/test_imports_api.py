@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from anyio.from_thread import start_blocking_portal
@@ -16,6 +17,7 @@ from tests.examples.api._client import ApiClient, CountedBody
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore, CustomerId, StaffRole
+from bookingcore.domain import Cursor
 from examples.api import create_app
 
 HEADER = "Customer Name,customer_phone,dealer_code,booking_date,external_id,Campaign"
@@ -78,7 +80,7 @@ def test_preview_validate_import_then_read_the_errors(
     assert status.json()["processed_rows"] == 3
 
     errors_url = f"/api/admin/bookings/imports/{job['id']}/errors"
-    as_json = client.get(errors_url, headers=staff_headers).json()
+    as_json = client.walk(errors_url, staff_headers)
     assert [e["row_number"] for e in as_json] == [4]
     assert as_json[0]["raw_row"]["dealer_code"] == "NOPE"
     as_csv = client.get(errors_url, params={"format": "csv"}, headers=staff_headers)
@@ -100,6 +102,55 @@ def test_preview_validate_import_then_read_the_errors(
     assert retried.json()["failed"] == 1
     finished = client.delete(f"/api/admin/bookings/imports/{job['id']}", headers=staff_headers)
     assert finished.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+@pytest.mark.usefixtures("dealer")
+def test_the_failed_rows_are_paged_by_row_number_and_the_reports_hold_every_one(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    """Seven bad rows among good ones: the JSON list walks them by row number a page
+    at a time; the CSV and XLSX reports, files to fix and re-upload, hold all seven
+    whatever ``limit`` says."""
+    rows = [
+        f"Guest {n},+9198123456{n:02d},{'NOPE' if n % 3 == 0 else 'DL01'},2026-03-05,EXT-{n},x"
+        for n in range(1, 22)
+    ]
+    made = client.post(
+        "/api/admin/bookings/import",
+        headers=staff_headers,
+        **_upload(("\n".join([HEADER, *rows]) + "\n").encode()),
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["created"], made.json()["failed"]) == (14, 7)
+    url = f"/api/admin/bookings/imports/{made.json()['id']}/errors"
+    bad = [n + 1 for n in range(3, 22, 3)]  # row 1 is the header
+    for limit in (1, 2, 3, 7):
+        walked = client.walk(url, staff_headers, limit=limit)
+        assert [e["row_number"] for e in walked] == bad, limit
+    assert {e["raw_row"]["dealer_code"] for e in walked} == {"NOPE"}
+    first = client.get(url, params={"limit": "2"}, headers=staff_headers).json()
+    assert [e["row_number"] for e in first["items"]] == bad[:2]
+    assert "limit=2" in first["next"]
+    as_csv = client.get(url, params={"format": "csv", "limit": "2"}, headers=staff_headers)
+    assert as_csv.status_code == 200, as_csv.text
+    lines = as_csv.content.decode("utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == [f"Guest {n - 1}" for n in bad]
+    as_xlsx = client.get(url, params={"format": "xlsx", "limit": "2"}, headers=staff_headers)
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    sheet = load_workbook(io.BytesIO(as_xlsx.content), read_only=True).active
+    assert sheet is not None
+    marked = [row[0] for row in sheet.iter_rows(values_only=True) if "dealer" in str(row[-1])]
+    assert marked == [f"Guest {n - 1}" for n in bad]
+    # A cursor of a newest-first list (no row number in it) is refused too.
+    other_list = Cursor(datetime(2026, 3, 5, tzinfo=UTC), uuid4()).encode()
+    for cursor in ("not-a-cursor", other_list):
+        refused = client.get(url, params={"cursor": cursor}, headers=staff_headers)
+        assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "cursor")
 
 
 def test_an_upload_over_the_limit_is_refused_before_it_is_read(
@@ -260,8 +311,8 @@ def test_customers_then_travelers_are_imported_by_kind(
     assert job["settings"]["kind"] == "travelers"
     again = client.get(f"/api/admin/bookings/imports/{job['id']}", headers=staff_headers)
     assert again.json()["kind"] == "travelers"
-    errors = client.get(f"/api/admin/bookings/imports/{job['id']}/errors", headers=staff_headers)
-    assert errors.json()[0]["problems"][0]["code"] == "unknown_customer"
+    errors = client.walk(f"/api/admin/bookings/imports/{job['id']}/errors", staff_headers)
+    assert errors[0]["problems"][0]["code"] == "unknown_customer"
     jobs = client.get("/api/admin/bookings/imports", headers=staff_headers).json()["items"]
     assert sorted(j["kind"] for j in jobs) == ["customers", "travelers"]
     saved = api_core.travelers.list(

@@ -150,9 +150,7 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
     items = client.get(f"/api/admin/bookings/{booking_id}/items", headers=staff_headers).json()
     assert [(i["description"], i["status"]) for i in items] == [("Lakeside, 2 nights", "pending")]
     lakeside = _supplier_user(api_core, client, hotel.json()["id"], "desk@lakeside.example")
-    assert [i["id"] for i in client.get("/api/supplier/items", headers=lakeside).json()] == [
-        items[0]["id"]
-    ]
+    assert [i["id"] for i in client.walk("/api/supplier/items", lakeside)] == [items[0]["id"]]
     confirmed = client.post(
         f"/api/supplier/items/{items[0]['id']}/confirm",
         json={"supplier_reference": "LK-991"},
@@ -269,6 +267,93 @@ def test_an_itinerary_is_planned_from_the_items_and_read_by_the_customer(
     assert [(d["day"], d["entries"][-1]) for d in days] == [(str(starts), "Rafting on the Beas")]
     ravi = sign_in("+919876543211")
     assert client.get(url, headers=ravi).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_a_suppliers_items_are_listed_newest_first_in_pages_with_a_next_link(
+    api_core: BookingCore,
+    client: ApiClient,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    clock: FixedClock,
+) -> None:
+    """Two approved quotations give a hotel five items; its user walks them newest
+    first (a status filter rides along in ``next``), staff name the supplier, and the
+    other supplier's user sees only its own."""
+    asha = sign_in("+919876543210")
+    me = client.get("/api/v1/customer/auth/profile", headers=asha).json()["id"]
+    hotel, jeeps = (
+        client.post(
+            "/api/admin/suppliers", json={"code": code, "name": code}, headers=staff_headers
+        ).json()["id"]
+        for code in ("LAKESIDE", "JEEPS")
+    )
+
+    def line(n: int, supplier_id: str) -> dict[str, object]:
+        return {
+            "kind": "hotel",
+            "description": f"Night {n}",
+            "quantity": 1,
+            "unit_price": {"amount": "1000.00", "currency": "INR"},
+            "supplier_id": supplier_id,
+        }
+
+    booked: list[str] = []
+    for n, lines in enumerate(([line(1, hotel), line(2, hotel)], [line(3, hotel), line(4, jeeps)])):
+        made = client.post(
+            "/api/admin/quotations",
+            json={
+                "customer_id": me,
+                "slot_id": str(slot.id),
+                "travelers": 1,
+                "valid_until": str(clock.now().date() + timedelta(days=5)),
+                "lines": [*lines, line(5 + n, hotel)],
+            },
+            headers=staff_headers,
+        ).json()
+        client.post(f"/api/admin/quotations/{made['id']}/send", headers=staff_headers)
+        answer = client.post(
+            f"/api/v1/customer/quotations/{made['id']}/approve",
+            json={"travelers": [{"name": ("Asha Verma", "Ravi Verma")[n], "is_primary": True}]},
+            headers={**asha, "Idempotency-Key": f"approve-{n}"},
+        )
+        assert answer.status_code == 201, answer.text
+        booked.append(answer.json()["id"])
+        clock.advance(minutes=1)
+    items = [
+        i
+        for booking_id in reversed(booked)
+        for i in sorted(
+            client.get(f"/api/admin/bookings/{booking_id}/items", headers=staff_headers).json(),
+            key=lambda i: UUID(i["id"]).bytes,
+            reverse=True,
+        )
+    ]
+    newest_first = [i["id"] for i in items if i["supplier_id"] == hotel]
+    assert len(newest_first) == 5
+    lakeside = _supplier_user(api_core, client, hotel, "desk@lakeside.example")
+    for limit in (1, 2, 5):
+        seen = client.walk("/api/supplier/items", lakeside, limit=limit)
+        assert [i["id"] for i in seen] == newest_first, limit
+    staff_walk = client.walk("/api/supplier/items", staff_headers, supplier_id=hotel)
+    assert [i["id"] for i in staff_walk] == newest_first
+    confirmed = newest_first[1::2]
+    for item_id in confirmed:
+        done = client.post(f"/api/supplier/items/{item_id}/confirm", json={}, headers=lakeside)
+        assert done.status_code == 200, done.text
+    walked = client.walk("/api/supplier/items", lakeside, limit=1, status="confirmed")
+    assert [i["id"] for i in walked] == confirmed
+    jeep_desk = _supplier_user(api_core, client, jeeps, "desk@jeeps.example")
+    theirs = [i["id"] for i in items if i["supplier_id"] == jeeps]
+    assert [i["id"] for i in client.walk("/api/supplier/items", jeep_desk)] == theirs
+    bad = client.get("/api/supplier/items", params={"cursor": "nope"}, headers=lakeside)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    assert client.get("/api/supplier/items", headers=asha).status_code == 401
 
 
 @pytest.mark.parametrize(

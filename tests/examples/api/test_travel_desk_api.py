@@ -170,20 +170,10 @@ def test_staff_change_deactivate_and_search_the_catalogue(
     assert moved.status_code == 200, moved.text
     assert moved.json()["location_id"] == str(slot.location_id)
 
-    def codes(path: str, headers: dict[str, str], **params: Any) -> list[str]:
+    def codes(path: str, headers: dict[str, str], **params: str) -> list[str]:
         """Every code the list answers, following ``next`` one item at a time, sorted
         (the items were made at one clock time, so newest first orders them by id)."""
-        answer = client.get(path, params={**params, "limit": 1}, headers=headers)
-        assert answer.status_code == 200, answer.text
-        page = answer.json()
-        seen = [p["code"] for p in page["items"]]
-        while page["next"] is not None:
-            assert len(page["items"]) == 1
-            follow = client.get(page["next"], headers=headers)
-            assert follow.status_code == 200, follow.text
-            page = follow.json()
-            seen += [p["code"] for p in page["items"]]
-        assert page["next_cursor"] is None
+        seen = [p["code"] for p in client.walk(path, headers, limit=1, **params)]
         assert len(seen) == len(set(seen)), seen
         return sorted(seen)
 
@@ -206,7 +196,7 @@ def test_staff_change_deactivate_and_search_the_catalogue(
     # A product of a deactivated supplier is no longer offered, but staff still see it.
     assert codes("/api/products/flight/search", customer) == []
     assert codes("/api/admin/products", staff_headers, kind="flight") == ["SA-101"]
-    assert codes("/api/admin/products", staff_headers, kind="flight", only_active=True) == []
+    assert codes("/api/admin/products", staff_headers, kind="flight", only_active="true") == []
     suite_off = client.put(
         f"/api/admin/products/{flight['id']}/active", json={"active": False}, headers=staff_headers
     )
@@ -350,19 +340,7 @@ def test_leads_and_quotations_are_listed_in_pages_with_a_next_link(
         made.append(answer.json())
 
     def walk(path: str, headers: dict[str, str], **params: str) -> list[str]:
-        first = client.get(path, params={**params, "limit": "2"}, headers=headers)
-        assert first.status_code == 200, first.text
-        page = first.json()
-        seen = [item["id"] for item in page["items"]]
-        while page["next"] is not None:
-            assert len(page["items"]) == 2
-            assert f"cursor={page['next_cursor']}" in page["next"]
-            follow = client.get(page["next"], headers=headers)
-            assert follow.status_code == 200, follow.text
-            page = follow.json()
-            seen += [item["id"] for item in page["items"]]
-        assert page["next_cursor"] is None
-        return seen
+        return [item["id"] for item in client.walk(path, headers, **params)]
 
     newest_first = [lead["id"] for lead in reversed(made)]
     assert walk("/api/admin/leads", staff_headers) == newest_first
@@ -396,6 +374,60 @@ def test_leads_and_quotations_are_listed_in_pages_with_a_next_link(
 
 
 @STORES
+def test_follow_ups_due_are_listed_earliest_first_in_pages_with_a_next_link(
+    client: ApiClient,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+    clock: FixedClock,
+) -> None:
+    """Leads planned for the next days: the list due by a day walks them earliest
+    follow-up first (leads sharing a day oldest first), an advisor only theirs, a
+    lead moved on or planned later never."""
+    advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
+    advisor_id = _me(client, advisor, "/api/v1/auth/me")
+    today = clock.now().date()
+    made: list[tuple[str, int, str | None]] = []
+    for n in range(7):
+        enquiry = {"source": "phone", "phone": f"+9198765432{n:02d}", "destination": "Spiti"}
+        if n % 2:
+            enquiry["assign"] = advisor_id
+        lead = client.post("/api/admin/leads", json=enquiry, headers=staff_headers).json()
+        in_days = (2, 0, 1, 0, 3, 2, 1)[n]
+        planned = client.put(
+            f"/api/admin/leads/{lead['id']}/follow-up",
+            json={"follow_up_on": str(today + timedelta(days=in_days))},
+            headers=staff_headers,
+        )
+        assert planned.status_code == 200, planned.text
+        made.append((lead["id"], in_days, lead["assignee_id"]))
+        clock.advance(minutes=1)
+    lost = made[2][0]
+    moved = client.post(
+        f"/api/admin/leads/{lost}/status",
+        json={"status": "lost", "reason": "went elsewhere"},
+        headers=staff_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    url = "/api/admin/leads/follow-ups-due"
+    by = str(today + timedelta(days=2))
+    due = [i for i, days, _ in sorted(made, key=lambda m: m[1]) if days <= 2 and i != lost]
+    assert len(due) == 5
+    for limit in (1, 2, 5):
+        assert [x["id"] for x in client.walk(url, staff_headers, limit=limit, day=by)] == due
+    theirs = [i for i, _, assignee in sorted(made, key=lambda m: m[1]) if assignee == advisor_id]
+    assert [x["id"] for x in client.walk(url, advisor, day=by)] == [i for i in theirs if i in due]
+    today_only = [x["id"] for x in client.walk(url, staff_headers)]
+    assert today_only == [i for i, days, _ in made if days == 0]
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=staff_headers)
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "cursor")
+    # A cursor of the newest-first leads list is not a cursor of this one.
+    other = client.get("/api/admin/leads", params={"limit": 1}, headers=staff_headers).json()
+    wrong = client.get(url, params={"cursor": other["next_cursor"]}, headers=staff_headers)
+    assert (wrong.status_code, wrong.json()["errors"][0]["field"]) == (422, "cursor")
+    assert client.get(url).status_code == 401
+
+
+@STORES
 def test_trips_are_listed_newest_first_in_pages_with_a_next_link(
     client: ApiClient,
     sign_in: SignIn,
@@ -419,16 +451,7 @@ def test_trips_are_listed_newest_first_in_pages_with_a_next_link(
         clock.advance(minutes=1)
 
     def walk(path: str, headers: dict[str, str], **params: str) -> list[str]:
-        page = client.get(path, params={**params, "limit": "2"}, headers=headers).json()
-        seen = [item["id"] for item in page["items"]]
-        while page["next"] is not None:
-            assert len(page["items"]) == 2
-            follow = client.get(page["next"], headers=headers)
-            assert follow.status_code == 200, follow.text
-            page = follow.json()
-            seen += [item["id"] for item in page["items"]]
-        assert page["next_cursor"] is None
-        return seen
+        return [item["id"] for item in client.walk(path, headers, **params)]
 
     newest_first = list(reversed(made))
     assert walk("/api/admin/trips", staff_headers, customer_id=asha_id) == newest_first
