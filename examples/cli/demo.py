@@ -58,9 +58,9 @@ from bookingcore.domain import (
     Slot,
     Traveler,
 )
+from bookingcore.domain.queries import every_item
 from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
-from bookingcore.services._paging import every
 from bookingcore_adapters.auth import JwtTokenSigner
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.exchange import FixedExchangeRates
@@ -786,7 +786,7 @@ def _import_story(console: Console, core: BookingCore, admin: Principal) -> None
             f"Import {job.status.value}: {job.total_rows} rows, {job.created} created, "
             f"{job.failed} failed; errors by kind {dict(job.error_summary)}",
         )
-        errors = list(every(partial(core.imports.errors, job.id, principal=admin)))
+        errors = list(every_item(partial(core.imports.errors, job.id, principal=admin)))
         for error in errors:
             _say(console, f"  row {error.row_number}: {error.message}")
         report = Path(folder) / "dealer-bookings.errors.csv"

@@ -29,9 +29,9 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import ImportJob, ImportKind, Location, StaffMember
+from bookingcore.domain.queries import every_item
 from bookingcore.ports.imports import RowSource
 from bookingcore.services import ImportPlan, ImportPreview
-from bookingcore.services._paging import every
 from bookingcore_adapters.importers import open_rows, write_error_csv, write_error_xlsx
 from bookingcore_adapters.sql import SqlStore
 
@@ -179,7 +179,7 @@ def import_file(
         )
         if job.failed:
             report = errors_out or path.with_name(f"{path.stem}.errors.csv")
-            errors = list(every(partial(core.imports.errors, job.id, principal=CLI)))
+            errors = list(every_item(partial(core.imports.errors, job.id, principal=CLI)))
             if report.suffix.lower() == ".xlsx":
                 write_error_xlsx(source, errors, report)
             else:

@@ -34,8 +34,8 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import ImportKind
+from bookingcore.domain.queries import every_item
 from bookingcore.ports.imports import RowSource
-from bookingcore.services._paging import every
 from bookingcore_adapters.importers import (
     FileLimits,
     open_rows,
@@ -338,7 +338,7 @@ def import_errors(
         )
         return paged(Paged[ImportRowErrorOut], request, page, ImportRowErrorOut.of)
     errors = list(
-        every(
+        every_item(
             partial(core.imports.errors, job_id, principal=staff, unresolved_only=unresolved_only)
         )
     )

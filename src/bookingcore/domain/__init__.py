@@ -125,7 +125,7 @@ from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.policy import Permission
 from bookingcore.domain.pricing import PriceBreakdown, price_booking
-from bookingcore.domain.queries import Cursor, Page
+from bookingcore.domain.queries import Cursor, Page, every_item
 from bookingcore.domain.quotations import (
     Quotation,
     QuotationExpiredError,
@@ -300,6 +300,7 @@ __all__ = [
     "WebhookRetryPolicy",
     "WebhookTopic",
     "cell_name",
+    "every_item",
     "invoice_number",
     "items_total",
     "map_header",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
@@ -44,6 +44,7 @@ __all__ = [
     "Page",
     "PageRequest",
     "SlotFilter",
+    "every_item",
     "text_matches",
 ]
 
@@ -390,3 +391,22 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+def every_item(fetch: Callable[[PageRequest], Page[T]]) -> Iterator[T]:
+    """Every item a paged list holds, read page after page of the largest size.
+
+    ``fetch`` asks for one page, e.g. ``lambda page: core.bookings.list(query, page,
+    principal=staff)``; the items come in the list's own order, each once, and the next
+    page is only asked for when the items before it were taken. Use it where a caller
+    needs every matching row (an export, a report file); a screen shows one page.
+
+    .. versionadded:: 0.4
+    """
+    request = PageRequest(limit=MAX_PAGE_SIZE)
+    while True:
+        page = fetch(request)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        request = PageRequest(limit=MAX_PAGE_SIZE, cursor=page.next_cursor)

@@ -33,6 +33,7 @@ from bookingcore.domain.queries import (
     Page,
     PageRequest,
     SlotFilter,
+    every_item,
 )
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -49,7 +50,6 @@ from bookingcore.domain.values import (
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services._paging import every
 from bookingcore.services._sessions import revoke_sessions
 
 __all__ = [
@@ -814,7 +814,7 @@ class CustomerService:
             "travelers": uow.travelers.list_for_customer(source, include_deleted=True),
             "communications": uow.communications.list_for_customer(source),
             "payments": uow.payments.list_for_customer(source),
-            "waitlist_entries": list(every(partial(uow.waitlist.list_for_customer, source))),
+            "waitlist_entries": list(every_item(partial(uow.waitlist.list_for_customer, source))),
         }
         for found in records.values():
             for record in found:

@@ -15,10 +15,9 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.items import BookingItemStatus
 from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
-from bookingcore.domain.queries import BookingFilter, PageRequest
+from bookingcore.domain.queries import BookingFilter, PageRequest, every_item
 from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
 from bookingcore.services._context import ServiceContext
-from bookingcore.services._paging import every
 
 __all__ = ["DashboardService", "StaffDashboard"]
 
@@ -85,7 +84,7 @@ class DashboardService:
                 LeadFilter(follow_up_due_on=day), PageRequest(limit=_LIMIT)
             ).items
             awaiting = list(
-                every(
+                every_item(
                     lambda page: uow.quotations.list(
                         QuotationFilter(status=QuotationStatus.SENT, valid_on=day), page
                     )

@@ -30,7 +30,7 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.queries import BookingFilter, Page, PageRequest
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.values import BookingGroupId, CommunicationId, CustomerId, Money
 from bookingcore.errors import (
     DeliveryError,
@@ -41,7 +41,6 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services._paging import every
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
@@ -394,7 +393,7 @@ class GroupService:
     @staticmethod
     def _all_bookings(uow: UnitOfWork, group_id: BookingGroupId) -> builtins.list[Booking]:
         query = BookingFilter(group_id=group_id)
-        return builtins.list(every(lambda page: uow.bookings.list(query, page)))
+        return builtins.list(every_item(lambda page: uow.bookings.list(query, page)))
 
     @staticmethod
     def _changeable(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:

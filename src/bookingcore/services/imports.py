@@ -72,7 +72,7 @@ from bookingcore.domain.imports import (
 )
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, StaffRole
-from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -105,7 +105,6 @@ from bookingcore.services._import_kinds import (
     RowWriter,
     TravelerRules,
 )
-from bookingcore.services._paging import every
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.travelers import TravelerService
 
@@ -945,7 +944,7 @@ class ImportService:
             locations = {loc.code: loc.id for loc in uow.locations.list(only_active=True)}
             products: dict[str, ProductId] = {}
             active = ProductFilter(only_active=True)
-            listed = every(lambda page: uow.products.list(active, page))
+            listed = every_item(lambda page: uow.products.list(active, page))
             for product in sorted(listed, key=lambda product: product.code):
                 products.setdefault(product.name.casefold(), product.id)
                 products[product.code] = product.id

@@ -32,13 +32,12 @@ from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.certificates import CertificateFilter
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.queries import BookingFilter
+from bookingcore.domain.queries import BookingFilter, every_item
 from bookingcore.domain.values import CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
 from bookingcore.services._context import ServiceContext
-from bookingcore.services._paging import every
 from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
 
@@ -97,7 +96,7 @@ class PrivacyService:
             customer = CustomerService.load_visible(uow, customer_id, principal)
             travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
             bookings = list(
-                every(partial(uow.bookings.list, BookingFilter(customer_id=customer_id)))
+                every_item(partial(uow.bookings.list, BookingFilter(customer_id=customer_id)))
             )
             mine = CertificateFilter(customer_id=customer_id)
             audit = self._trail(uow, customer, travelers)
@@ -109,9 +108,9 @@ class PrivacyService:
                 "payments": to_dict(list(uow.payments.list_for_customer(customer_id))),
                 "communications": to_dict(list(uow.communications.list_for_customer(customer_id))),
                 "waitlist_entries": to_dict(
-                    list(every(partial(uow.waitlist.list_for_customer, customer_id)))
+                    list(every_item(partial(uow.waitlist.list_for_customer, customer_id)))
                 ),
-                "certificates": to_dict(list(every(partial(uow.certificates.list, mine)))),
+                "certificates": to_dict(list(every_item(partial(uow.certificates.list, mine)))),
                 "audit": to_dict(audit),
             }
 
@@ -166,7 +165,7 @@ class PrivacyService:
                 traveler.erase(now=now)
             bookings = 0
             theirs = BookingFilter(customer_id=customer_id)
-            for booking in list(every(partial(uow.bookings.list, theirs))):
+            for booking in list(every_item(partial(uow.bookings.list, theirs))):
                 booking.travelers = tuple(
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )
@@ -174,7 +173,7 @@ class PrivacyService:
                 booking.updated_at = now
                 booking.version += 1
                 bookings += 1
-            for waiting in list(every(partial(uow.waitlist.list_for_customer, customer_id))):
+            for waiting in list(every_item(partial(uow.waitlist.list_for_customer, customer_id))):
                 if waiting.notes:
                     waiting.notes = None
                     waiting.touch(now)

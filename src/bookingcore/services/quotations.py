@@ -33,7 +33,7 @@ from bookingcore.domain.items import BookingItemKind
 from bookingcore.domain.leads import LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.pricing import price_booking
-from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.quotations import (
     Quotation,
     QuotationFilter,
@@ -65,7 +65,6 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
-from bookingcore.services._paging import every
 from bookingcore.services.bookings import (
     BookedItem,
     BookingRequest,
@@ -773,7 +772,7 @@ class QuotationService:
             expired = []
             for status in (QuotationStatus.DRAFT, QuotationStatus.SENT):
                 due = QuotationFilter(status=status, expired_on=now.date())
-                listed = list(every(partial(tx.uow.quotations.list, due)))
+                listed = list(every_item(partial(tx.uow.quotations.list, due)))
                 for quotation in listed:
                     quotation.expire(now=now)
                     self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)

@@ -23,7 +23,7 @@ from bookingcore.domain.documents import Document, DocumentData, DocumentKind, R
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
-from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
@@ -32,7 +32,6 @@ from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
-from bookingcore.services._paging import every
 
 __all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
 
@@ -174,7 +173,7 @@ class TripService:
         if booking is None or booking.customer_id != trip.customer_id:
             msg = f"no booking {booking_id} of this customer"
             raise ValidationError.single(field, msg, "unknown_reference")
-        for other in every(lambda page: uow.trips.list_for_customer(trip.customer_id, page)):
+        for other in every_item(lambda page: uow.trips.list_for_customer(trip.customer_id, page)):
             if other.id != trip.id and booking_id in other.booking_ids:
                 msg = f"booking {booking.reference} is on the trip {other.name!r} already"
                 raise ValidationError.single(field, msg, "on_another_trip")
@@ -437,7 +436,7 @@ class TravelDocumentService:
         quotation = next(
             (
                 q
-                for q in every(
+                for q in every_item(
                     lambda page: uow.quotations.list(
                         QuotationFilter(
                             customer_id=booking.customer_id, status=QuotationStatus.APPROVED
