@@ -15,7 +15,7 @@ def tests(session: nox.Session) -> None:
     """Run the test suite on each supported Python."""
     # dev: the example API's tests also need openapi-spec-validator and schemathesis.
     session.install("-e", ".[dev]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session

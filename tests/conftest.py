@@ -39,7 +39,6 @@ SERVICES = {
     ),
     "redis": ("BOOKINGCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
 }
-_skipped_services: set[str] = set()
 
 
 def service_url(service: str) -> str:
@@ -54,7 +53,6 @@ def service_url(service: str) -> str:
         return url
     if os.environ.get("BOOKINGCORE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{variable} is not set, and BOOKINGCORE_REQUIRE_SERVICES=1 requires {service}")
-    _skipped_services.add(service)
     pytest.skip(f"{service} tests need a server: set {variable} (e.g. {example})")
 
 
@@ -193,9 +191,14 @@ def redis_url() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say plainly which service-backed tests did not run, and how to run them."""
-    for service in sorted(_skipped_services):
-        variable, example = SERVICES[service]
+    """Say plainly which service-backed tests did not run, and how to run them.
+
+    Read from the skip reports, not from state kept while skipping: under pytest-xdist
+    the tests run (and skip) in worker processes."""
+    reasons = " ".join(str(report.longrepr) for report in terminalreporter.stats.get("skipped", []))
+    for service, (variable, example) in SERVICES.items():
+        if f"{service} tests need a server: set {variable}" not in reasons:
+            continue
         terminalreporter.write_line(
             f"bookingcore: {service} tests were SKIPPED; set {variable}={example} to run them",
             yellow=True,

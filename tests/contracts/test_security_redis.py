@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from uuid import uuid4
@@ -125,17 +126,26 @@ class TestRedisRateLimiter(RateLimiterContract):
     def rate_limiter(self, client: redis.Redis, prefix: str) -> RedisRateLimiter:
         return RedisRateLimiter(client, prefix=prefix)
 
-    def test_a_key_expires_one_window_after_its_last_hit(
+    def test_a_key_expires_one_window_and_the_slack_after_its_last_hit(
         self, rate_limiter: RedisRateLimiter, client: redis.Redis
     ) -> None:
         window = timedelta(seconds=90)
         rate_limiter.hit("login:+919876543210", limit=3, window=window, now=T0)
         ttl_ms = client.pttl(f"{rate_limiter.prefix}login:+919876543210")
-        assert (
-            window - timedelta(seconds=5)
-            < timedelta(milliseconds=ttl_ms)
-            <= window + timedelta(milliseconds=1)
-        )
+        lifetime = window + RedisRateLimiter.TTL_SLACK
+        assert lifetime - timedelta(seconds=5) < timedelta(milliseconds=ttl_ms) <= lifetime
+
+    def test_a_tiny_window_keeps_its_hits_while_the_callers_clock_stands_still(
+        self, rate_limiter: RedisRateLimiter
+    ) -> None:
+        """Real time passing (here 50 ms) never forgets hits the caller's ``now`` still counts."""
+        window = timedelta(milliseconds=1)
+        first = rate_limiter.hit("tiny", limit=2, window=window, now=T0)
+        time.sleep(0.05)
+        second = rate_limiter.hit("tiny", limit=2, window=window, now=T0)
+        third = rate_limiter.hit("tiny", limit=2, window=window, now=T0)
+        assert (first.remaining, second.remaining) == (1, 0)
+        assert not third.allowed
 
     def test_an_unreachable_redis_raises_redis_unavailable(self, unreachable: redis.Redis) -> None:
         limiter = RedisRateLimiter(unreachable)

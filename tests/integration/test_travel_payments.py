@@ -220,7 +220,9 @@ class TestMoneyStatesFollowFromMoney:
 
     @pytest.mark.parametrize("target", ["payment_confirmed", "Refunded"])
     @pytest.mark.parametrize(
-        "principal", [ADMIN, Principal.webhook("card"), Principal.system("desk")], ids=str
+        "principal",
+        [ADMIN, Principal.webhook("card"), Principal.system("desk")],
+        ids=["staff", "webhook", "system"],
     )
     def test_nobody_moves_a_booking_there_by_hand(
         self, any_store: MemoryStore | SqlStore, target: str, principal: Principal

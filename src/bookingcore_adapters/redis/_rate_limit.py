@@ -38,7 +38,10 @@ class RedisRateLimiter:
     clock, so callers with a test clock get exact answers). A hit at ``now``
     counts the hits in ``(now - window, now]``; counting, checking and adding
     are one Lua script, so racing servers never let more than ``limit``
-    through. A key expires one window after its last accepted hit.
+    through. Redis drops a key one window plus :attr:`TTL_SLACK` after its last
+    accepted hit, by Redis's own clock: the slack keeps answers exact while the
+    caller's clock runs behind Redis's (a test clock standing still, a loaded
+    server between two hits of a one-millisecond window).
 
     Args:
         client: a redis-py client (``decode_responses`` either way).
@@ -46,6 +49,9 @@ class RedisRateLimiter:
 
     .. versionadded:: 0.1
     """
+
+    #: How much longer than one window Redis keeps a key after its last accepted hit.
+    TTL_SLACK = timedelta(minutes=1)
 
     def __init__(self, client: redis.Redis, *, prefix: str = "bookingcore:rate:") -> None:
         self._client = client
@@ -72,7 +78,7 @@ class RedisRateLimiter:
             raise ValidationError.single("window", msg, "too_small")
         now_us = micros(now)
         window_us = window // timedelta(microseconds=1)
-        ttl_ms = math.ceil(window / timedelta(milliseconds=1)) + 1
+        ttl_ms = math.ceil((window + self.TTL_SLACK) / timedelta(milliseconds=1))
         with translate_errors("count a rate-limited hit"):
             reply = self._hit(
                 keys=[f"{self.prefix}{key}"],
