@@ -366,6 +366,24 @@ class CommissionSummary:
     net: Money
     entries: int
 
+    @classmethod
+    def from_sums(
+        cls, partner_id: PartnerId, *, accrued: Money, reversed: Money, entries: int
+    ) -> CommissionSummary:
+        """The summary of ``entries`` entries whose accruals sum to ``accrued`` and whose
+        reversals sum to ``reversed`` (a positive amount); ``net`` follows from them.
+
+        .. versionadded:: 0.2
+        """
+        return cls(
+            partner_id=partner_id,
+            currency=accrued.currency,
+            accrued=accrued,
+            reversed=reversed,
+            net=accrued - reversed,
+            entries=entries,
+        )
+
 
 def summarise(entries: Iterable[CommissionEntry]) -> list[CommissionSummary]:
     """Per partner and currency: accrued, reversed and net; sorted by partner id, then currency.
@@ -382,13 +400,8 @@ def summarise(entries: Iterable[CommissionEntry]) -> list[CommissionSummary]:
         accrued = _sum((e.amount for e in group if e.is_accrual), currency)
         reversed_ = -_sum((e.amount for e in group if not e.is_accrual), currency)
         summaries.append(
-            CommissionSummary(
-                partner_id=partner_id,
-                currency=currency,
-                accrued=accrued,
-                reversed=reversed_,
-                net=accrued - reversed_,
-                entries=len(group),
+            CommissionSummary.from_sums(
+                partner_id, accrued=accrued, reversed=reversed_, entries=len(group)
             )
         )
     return summaries

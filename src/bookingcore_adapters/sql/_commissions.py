@@ -161,18 +161,12 @@ class CommissionLedgerRepository(Repository[CommissionEntry]):
             .where(*where)
             .group_by(c.partner_id, c.currency)
         )
-        summaries = []
-        for partner, currency, accrued_sum, reversed_sum, count in connection.execute(statement):
-            accrued = Money(read_sum(accrued_sum, dialect), currency)
-            reversed_ = -Money(read_sum(reversed_sum, dialect), currency)
-            summaries.append(
-                CommissionSummary(
-                    partner_id=partner,
-                    currency=currency,
-                    accrued=accrued,
-                    reversed=reversed_,
-                    net=accrued - reversed_,
-                    entries=int(count),
-                )
+        return [
+            CommissionSummary.from_sums(
+                partner,
+                accrued=Money(read_sum(accrued_sum, dialect), currency),
+                reversed=-Money(read_sum(reversed_sum, dialect), currency),
+                entries=int(count),
             )
-        return summaries
+            for partner, currency, accrued_sum, reversed_sum, count in connection.execute(statement)
+        ]

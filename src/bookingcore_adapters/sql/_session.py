@@ -330,35 +330,32 @@ class Session:
     def _lock_again(self, locked: Sequence[tuple[m.Mapper[Any], UUID]]) -> None:
         """Take ``locked`` rows' locks again; refuse if one changed since it was first locked."""
         for mapper, ident in locked:
-            table = mapper.table
-            rows = self._rows_by(table, {mapper.key: ident}, lock=True)
+            rows = self._rows_by(mapper.table, {mapper.key: ident}, lock=True)
             self._locked.append((mapper, ident))
-            self._settled.add((mapper.entity, ident))
-            first = self._snapshots[mapper.entity].get(ident)
-            fresh = self._load(mapper, rows)[0] if rows else None
-            if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
-                self._abandon_transaction()
-                msg = (
-                    f"{mapper.entity} {ident} changed while this transaction waited to "
-                    "retry after a deadlock; nothing was written, try again"
-                )
-                raise ConcurrentUpdateError(msg, attempts=len(locked))
+            self._still_as_first_read(mapper, ident, rows, attempts=len(locked))
 
     def _bump_again(self, bumped: Sequence[tuple[m.Mapper[Any], UUID, str]]) -> None:
         """Move ``bumped`` counters on again; refuse if one is not where it was first taken."""
         for mapper, ident, column in bumped:
             rows = self._increment(mapper, ident, column)
             self._bumped.append((mapper, ident, column))
-            self._settled.add((mapper.entity, ident))
-            first = self._snapshots[mapper.entity].get(ident)
-            fresh = self._load(mapper, rows)[0] if rows else None
-            if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
-                self._abandon_transaction()
-                msg = (
-                    f"{mapper.entity} {ident} changed while this transaction waited to "
-                    "retry after a deadlock; nothing was written, try again"
-                )
-                raise ConcurrentUpdateError(msg, attempts=len(bumped))
+            self._still_as_first_read(mapper, ident, rows, attempts=len(bumped))
+
+    def _still_as_first_read(
+        self, mapper: m.Mapper[Any], ident: UUID, rows: Sequence[m.Stored], *, attempts: int
+    ) -> None:
+        """Settle ``ident`` as re-read in ``rows``, or abandon the transaction and refuse
+        when it no longer reads as it did the first time."""
+        self._settled.add((mapper.entity, ident))
+        first = self._snapshots[mapper.entity].get(ident)
+        fresh = self._load(mapper, rows)[0] if rows else None
+        if fresh is None or (mapper.dump(fresh), mapper.dump_children(fresh)) != first:
+            self._abandon_transaction()
+            msg = (
+                f"{mapper.entity} {ident} changed while this transaction waited to "
+                "retry after a deadlock; nothing was written, try again"
+            )
+            raise ConcurrentUpdateError(msg, attempts=attempts)
 
     def _write_and_commit(self, writes: list[d.Write]) -> dict[UUID, int]:
         connection = self._begin()
