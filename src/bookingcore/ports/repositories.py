@@ -469,6 +469,12 @@ class PartnerRepository(Protocol):
     def get(self, partner_id: PartnerId) -> Partner | None:
         """The partner with this id."""
 
+    def get_many(self, partner_ids: Collection[PartnerId]) -> Mapping[PartnerId, Partner]:
+        """The partners with these ids, by id, in one read; unknown ids are left out.
+
+        .. versionadded:: 0.4
+        """
+
     def get_by_api_key(self, api_key: str) -> Partner | None:
         """The partner holding this API key."""
 

@@ -286,15 +286,12 @@ class CommissionService:
         start, end = self._period(start, end)
         with self._ctx.uow_factory() as uow:
             summaries = uow.commissions.totals(start, end, wanted)
-            names = {}
-            for summary in summaries:
-                if summary.partner_id not in names:
-                    partner = uow.partners.get(summary.partner_id)
-                    names[summary.partner_id] = partner.name if partner else str(summary.partner_id)
+            partners = uow.partners.get_many({s.partner_id for s in summaries})
+        names = {ident: partner.name for ident, partner in partners.items()}
         lines = [
             CommissionReportLine(
                 partner_id=s.partner_id,
-                partner_name=names[s.partner_id],
+                partner_name=names.get(s.partner_id, str(s.partner_id)),
                 currency=s.currency,
                 accrued=s.accrued,
                 reversed=s.reversed,

@@ -1211,6 +1211,23 @@ class PartnerRepositoryContract(_Base):
     .. versionadded:: 0.1
     """
 
+    def test_get_many_reads_several_partners_by_id_in_one_call(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        partners = [make.partner() for _ in range(3)]
+        with uow_factory() as uow:
+            for partner in partners:
+                uow.partners.add(partner)
+            uow.commit()
+        with uow_factory() as uow:
+            missing = PartnerId(uuid4())
+            found = uow.partners.get_many([partners[0].id, partners[2].id, missing])
+            assert found == {partners[0].id: partners[0], partners[2].id: partners[2]}
+            assert uow.partners.get_many([]) == {}
+            fresh = make.partner()
+            uow.partners.add(fresh)
+            assert uow.partners.get_many([fresh.id, fresh.id]) == {fresh.id: fresh}
+
     def test_lookup_by_api_key_and_unique_keys(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

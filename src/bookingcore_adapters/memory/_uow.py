@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -453,6 +453,10 @@ class _Repository(Generic[E]):
         found: E | None = self._uow._load(self._table, row_id)
         return found
 
+    def _get_many(self, row_ids: Iterable[I]) -> dict[I, E]:
+        found = ((row_id, self._get(row_id)) for row_id in set(row_ids))
+        return {row_id: entity for row_id, entity in found if entity is not None}
+
 
 I = TypeVar("I", bound=UUID)  # noqa: E741
 
@@ -493,8 +497,7 @@ class _CustomerRepository(_Repository[Customer]):
         return self._get(customer_id)
 
     def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
-        found = ((ident, self._get(ident)) for ident in set(customer_ids))
-        return {ident: c for ident, c in found if c is not None}
+        return self._get_many(customer_ids)
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
@@ -722,6 +725,9 @@ class _BookingRepository(_Repository[Booking]):
 class _PartnerRepository(_Repository[Partner]):
     def get(self, partner_id: PartnerId) -> Partner | None:
         return self._get(partner_id)
+
+    def get_many(self, partner_ids: Collection[PartnerId]) -> Mapping[PartnerId, Partner]:
+        return self._get_many(partner_ids)
 
     def get_by_api_key(self, api_key: str) -> Partner | None:
         found: Partner | None = self._uow._find_unique(self._table, "api_key", api_key)

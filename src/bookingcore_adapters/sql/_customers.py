@@ -225,17 +225,7 @@ class CustomerRepository(Repository[Customer]):
         return self._get(customer_id)
 
     def get_many(self, customer_ids: Collection[CustomerId]) -> Mapping[CustomerId, Customer]:
-        wanted = set(customer_ids)
-        if not wanted:
-            return {}
-        found = self._session.select(
-            self._mapper,
-            [self._table.c.id.in_(sorted(wanted, key=lambda i: i.bytes))],
-            lambda c: c.id in wanted,
-            lambda c: c.id.bytes,
-            order_by=[self._table.c.id],
-        )
-        return {c.id: c for c in found}
+        return self._get_many(customer_ids, lambda c: c.id)
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
         found = self._session.find_unique(self._mapper, "phone", phone.e164, lambda c: c.phone.e164)

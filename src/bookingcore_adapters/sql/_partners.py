@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
@@ -134,6 +134,9 @@ class PartnerRepository(Repository[Partner]):
 
     def get(self, partner_id: PartnerId) -> Partner | None:
         return self._get(partner_id)
+
+    def get_many(self, partner_ids: Collection[PartnerId]) -> Mapping[PartnerId, Partner]:
+        return self._get_many(partner_ids, lambda p: p.id)
 
     def get_by_api_key(self, api_key: str) -> Partner | None:
         return self._session.find_unique(self._mapper, "api_key", api_key, lambda p: p.api_key)
