@@ -16,6 +16,7 @@ from bookingcore import (
     AuthenticationError,
     AuthSettings,
     BookingCore,
+    DuplicateError,
     Principal,
     PrincipalKind,
     Settings,
@@ -162,3 +163,17 @@ def test_refresh_logout_and_staff_revocation_are_stored(
 
     clock.advance(days=91)
     assert core.auth.cleanup() >= 3
+
+
+def test_staff_sign_in_by_any_case_and_a_case_variant_is_a_duplicate(
+    core: BookingCore, sql_store: SqlStore, admin: Principal
+) -> None:
+    member = core.staff.add("Ravi.Kumar@Example.com", "Ravi", principal=admin)
+    core.staff.set_password(member.id, PASSWORD, principal=admin)
+    signed = core.auth.sign_in_staff("ravi.kumar@EXAMPLE.com", PASSWORD)
+    assert core.auth.authenticate(signed.tokens.access_token, expect="staff") == member.principal
+    with pytest.raises(DuplicateError) as refused:
+        core.staff.add("RAVI.KUMAR@example.com", "Ravi again", principal=admin)
+    assert refused.value.existing_id == member.id
+    with sql_store.unit_of_work() as uow:
+        assert [m.email.value for m in uow.staff.list()] == ["Ravi.Kumar@example.com"]

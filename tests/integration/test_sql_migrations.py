@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, delete, inspect, select, text
 
 from bookingcore.domain.values import EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
@@ -46,6 +46,10 @@ def _differences(engine: Engine) -> list[Any]:
 
 def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
+
+
+def _columns(engine: Engine, table: str) -> set[str]:
+    return {column["name"] for column in inspect(engine).get_columns(table)}
 
 
 def test_upgrade_downgrade_and_upgrade_again_match_the_mapping(database: Engine) -> None:
@@ -96,7 +100,8 @@ def test_customers_stored_before_the_email_key_are_found_by_any_case(database: E
         uow.customers.add(ann)
         uow.customers.add(jose)
         uow.commit()
-    migrations.downgrade(database, "-1")  # before the key: the column goes
+    migrations.downgrade(database, "0025")  # before the key: the column goes
+    assert "email_key" not in _columns(database, "customers")
     migrations.upgrade(database)  # ... and comes back filled in
     asked = [EmailAddress("ann@example.com"), EmailAddress("josé@Example.com")]
     with store.unit_of_work() as uow:
@@ -109,6 +114,86 @@ def test_customers_stored_before_the_email_key_are_found_by_any_case(database: E
         stored = uow.customers.get(ann.id)
     assert stored is not None
     assert stored.email == EmailAddress("Ann@Example.com")  # kept as given
+
+
+def _insert_staff_before_0029(engine: Engine, make: Builder, emails: list[str]) -> None:
+    """Staff rows as a database at 0028 holds them: no ``email_key``."""
+    table = metadata.tables["staff_members"]
+    rows = []
+    for email in emails:
+        member = make.staff_member()
+        rows.append(
+            {
+                "id": member.id,
+                "email": email,
+                "name": member.name,
+                "role": member.role.value,
+                "locations": [],
+                "is_active": True,
+                "created_at": member.created_at,
+                "updated_at": member.updated_at,
+                "version": member.version,
+            }
+        )
+    with engine.begin() as connection:
+        connection.execute(table.insert(), rows)
+
+
+def test_staff_stored_before_the_email_key_are_found_by_any_case(database: Engine) -> None:
+    """0029 gives the staff already stored their match key (Python's case folding)."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    ann = make.staff_member(email=EmailAddress("Ann@Example.com"))
+    jose = make.staff_member(email=EmailAddress("JOSÉ@example.com"))
+    with store.unit_of_work() as uow:
+        uow.staff.add(ann)
+        uow.staff.add(jose)
+        uow.commit()
+    migrations.downgrade(database, "0028")  # before the key: the column goes
+    assert "email_key" not in _columns(database, "staff_members")
+    # More rows than one batch of keys, so the last batch has to be written too.
+    _insert_staff_before_0029(database, make, [f"Desk{n}@example.com" for n in range(1001)])
+    migrations.upgrade(database)  # ... and the key comes back filled in
+    assert migrations.current(database) == migrations.head()
+    assert _differences(database) == []
+    with store.unit_of_work() as uow:
+        found_ann = uow.staff.get_by_email(EmailAddress("ann@example.com"))
+        found_jose = uow.staff.get_by_email(EmailAddress("josé@Example.com"))
+        last_desk = uow.staff.get_by_email(EmailAddress("DESK1000@example.com"))
+    assert found_ann is not None
+    assert found_ann.id == ann.id
+    assert found_ann.email == EmailAddress("Ann@Example.com")  # kept as given
+    assert found_jose is not None
+    assert found_jose.id == jose.id
+    assert last_desk is not None
+    assert last_desk.email.value == "Desk1000@example.com"
+    with store.unit_of_work() as uow:  # the key is unique now
+        uow.staff.add(make.staff_member(email=EmailAddress("ANN@example.com")))
+        with pytest.raises(DuplicateError):
+            uow.commit()
+
+
+def test_staff_emails_that_differ_only_in_case_stop_the_upgrade(database: Engine) -> None:
+    """0029 names the clashing addresses and changes nothing: no account is merged."""
+    migrations.upgrade(database, "0028")
+    make = Builder()
+    emails = ["Ann@example.com", "bob@example.com", "ann@example.com", "ANN@example.com"]
+    _insert_staff_before_0029(database, make, emails)
+    with pytest.raises(RuntimeError, match="differ only in case") as refused:
+        migrations.upgrade(database)
+    assert "'ANN@example.com', 'Ann@example.com', 'ann@example.com'" in str(refused.value)
+    assert "bob@example.com" not in str(refused.value)
+    assert migrations.current(database) == "0028"
+    assert "email_key" not in _columns(database, "staff_members")
+    staff = metadata.tables["staff_members"]
+    with database.connect() as connection:
+        stored = connection.execute(select(staff.c.email)).scalars().all()
+    assert sorted(stored) == sorted(emails)
+    with database.begin() as connection:  # someone decides which accounts stay ...
+        connection.execute(delete(staff).where(staff.c.email != "Ann@example.com"))
+    migrations.upgrade(database)  # ... and the upgrade goes through
+    assert migrations.current(database) == migrations.head()
 
 
 def test_the_migrated_waiting_list_holds_one_active_entry_per_customer_and_slot(

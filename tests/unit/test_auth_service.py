@@ -24,6 +24,7 @@ from bookingcore import (
     AuthSettings,
     BookingCore,
     DeliveryError,
+    DuplicateError,
     PermissionDeniedError,
     PhoneNumber,
     Principal,
@@ -905,6 +906,44 @@ class TestStaffSignIn:
                 core.auth.sign_in_staff("ravi@example.com", "guess guess guess")
         with pytest.raises(RateLimitedError, match="for this email"):
             core.auth.sign_in_staff("ravi@example.com", PASSWORD)
+
+    def test_the_email_signs_in_however_it_is_capitalised(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        member = core.staff.add("Ravi.Kumar@Example.com", "Ravi", principal=admin)
+        core.staff.set_password(member.id, PASSWORD, principal=admin)
+        for typed in ("ravi.kumar@example.com", "RAVI.KUMAR@EXAMPLE.COM"):
+            signed = core.auth.sign_in_staff(typed, PASSWORD)
+            assert signed.staff is not None
+            assert signed.staff.id == member.id
+            assert signed.staff.email.value == "Ravi.Kumar@example.com"  # as registered
+        with pytest.raises(AuthenticationError):
+            core.auth.sign_in_staff("ravi.kumar@example.com", "not the password")
+
+    def test_a_member_whose_email_differs_only_in_case_is_refused(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = core.staff.add("Ravi@Example.com", "Ravi", principal=admin)
+        with pytest.raises(DuplicateError) as refused:
+            core.staff.add("RAVI@example.com", "Ravi again", principal=admin)
+        assert refused.value.existing_id == first.id
+        assert [m.id for m in core.staff.list(principal=admin)] == [first.id]
+
+    def test_the_email_rate_limit_counts_every_capitalisation_together(
+        self, make_core: Callable[..., BookingCore], admin: Principal
+    ) -> None:
+        core = make_core(
+            auth_settings=AuthSettings(
+                otp_pepper=PEPPER, sign_in_per_email=RateLimit(3, timedelta(minutes=15))
+            )
+        )
+        member = core.staff.add("ravi@example.com", "Ravi", principal=admin)
+        core.staff.set_password(member.id, PASSWORD, principal=admin)
+        for typed in ("ravi@example.com", "Ravi@example.com", "RAVI@example.com"):
+            with pytest.raises(AuthenticationError):
+                core.auth.sign_in_staff(typed, "guess guess guess")
+        with pytest.raises(RateLimitedError, match="for this email"):
+            core.auth.sign_in_staff("rAvI@example.com", PASSWORD)
 
     def test_a_deactivated_member_is_signed_out_and_cannot_sign_in(
         self, core: BookingCore, member_id: StaffId, admin: Principal

@@ -640,20 +640,30 @@ class DocumentRepository(Protocol):
 
 
 class StaffRepository(Protocol):
-    """The business's people, unique by email.
+    """The business's people, unique by email without regard to case.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       Emails match by :attr:`~bookingcore.domain.EmailAddress.match_key`.
     """
 
     def add(self, member: StaffMember) -> None:
-        """Register a new staff member. A repeated email is a DuplicateError at
+        """Register a new staff member. An email whose
+        :attr:`~bookingcore.domain.EmailAddress.match_key` another member has
+        (``ANN@example.com`` next to ``Ann@example.com``) is a DuplicateError at
         the latest on commit."""
 
     def get(self, staff_id: StaffId) -> StaffMember | None:
         """The staff member with this id."""
 
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
-        """The staff member with this email."""
+        """The staff member whose email has the same
+        :attr:`~bookingcore.domain.EmailAddress.match_key`, so ``ann@example.com``
+        finds the member stored as ``Ann@Example.com`` (whose email stays as stored).
+
+        .. versionchanged:: 0.4
+           Matches without regard to case, local part included.
+        """
 
     def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
         """Staff ordered by email, optionally only one role or only active people."""

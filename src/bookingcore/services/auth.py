@@ -665,10 +665,15 @@ class AuthService:
     ) -> SignedIn:
         """Sign a staff member in with email and password.
 
-        An unknown email is checked against a dummy hash, so it takes as long
-        to refuse as a wrong password. A hash made with older parameters is
-        replaced by a fresh one. Attempts are rate limited per email and per
+        The email matches without regard to case (``ann@example.com`` signs in
+        the member registered as ``Ann@Example.com``). An unknown email is
+        checked against a dummy hash, so it takes as long to refuse as a wrong
+        password. A hash made with older parameters is replaced by a fresh one.
+        Attempts are rate limited per email (however it is capitalised) and per
         ``client_key``; a successful sign-in clears the email's count.
+
+        .. versionchanged:: 0.4
+           The email matches without regard to case.
 
         Raises:
             ValidationError: a malformed ``email``, a ``password`` that is not text
@@ -690,7 +695,8 @@ class AuthService:
         problems.raise_if_any()
         assert address is not None
         now = self._ctx.now()
-        email_key = f"sign-in:email:{_client_bucket(address.value)}"
+        # One count per account, however the address is spelt: Ann@ and ann@ share it.
+        email_key = f"sign-in:email:{_client_bucket(address.match_key)}"
         if client is not None:
             self._hit(
                 limiter,

@@ -954,7 +954,7 @@ class ImportService:
         reference = ReferenceData(
             locations=locations,
             products=products,
-            advisors={a.email.value.casefold(): a.id for a in advisors if a.is_active},
+            advisors={a.email.match_key: a.id for a in advisors if a.is_active},
         )
         validator = RowValidator(
             mapping,

@@ -61,7 +61,8 @@ class StaffService:
             PermissionDeniedError: ``principal`` lacks ``manage_staff``.
             ValidationError: bad email, name or role, or an unknown location (on
                 ``locations[i]``).
-            DuplicateError: the email belongs to someone already.
+            DuplicateError: the email belongs to someone already, however it is
+                capitalised (``ann@example.com`` next to ``Ann@Example.com``).
         """
         policy.require(principal.has(Permission.MANAGE_STAFF), f"{principal} may not manage staff")
         p = Problems()
@@ -75,9 +76,10 @@ class StaffService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            if uow.staff.get_by_email(clean_email) is not None:
-                msg = f"a staff member with email {clean_email} exists already"
-                raise DuplicateError(msg, entity="staff member")
+            existing = uow.staff.get_by_email(clean_email)
+            if existing is not None:
+                msg = f"a staff member with email {existing.email} exists already"
+                raise DuplicateError(msg, entity="staff member", existing_id=existing.id)
             territory: set[LocationId] = set()
             problems = Problems()
             for index, wanted in enumerate(locations):

@@ -3715,7 +3715,12 @@ class WebhookDeliveryRepositoryContract(_Base):
 class StaffRepositoryContract(_Base):
     """The business's people: unique emails, look-ups, lists by email, role and activity.
 
+    Emails match by :attr:`~bookingcore.domain.EmailAddress.match_key`: found and
+    unique without regard to case, stored as given.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       Emails match without regard to case, local part included.
     """
 
     def test_a_member_reads_back_equal_by_id_and_by_email(
@@ -3751,6 +3756,35 @@ class StaffRepositoryContract(_Base):
                 uow.commit()
         with uow_factory() as uow:
             assert [m.id for m in uow.staff.list()] == [first.id]
+
+    def test_emails_match_without_regard_to_case_and_keep_their_spelling(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ann = make.staff_member(email=EmailAddress("Ann@Example.com"))
+        with uow_factory() as uow:
+            uow.staff.add(ann)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.staff.get_by_email(EmailAddress("ann@example.com"))
+            assert found is not None
+            assert found.id == ann.id
+            assert found.email.value == "Ann@example.com"  # as given (the domain normalised)
+            assert uow.staff.get_by_email(EmailAddress("ANN@EXAMPLE.COM")) is found
+            assert uow.staff.get_by_email(EmailAddress("anne@example.com")) is None
+        with uow_factory() as uow:
+            uow.staff.add(make.staff_member(email=EmailAddress("ANN@example.com")))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert [m.email.value for m in uow.staff.list()] == ["Ann@example.com"]
+
+    def test_a_member_added_in_this_unit_of_work_is_found_by_any_case(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ann = make.staff_member(email=EmailAddress("Ann@example.com"))
+        with uow_factory() as uow:
+            uow.staff.add(ann)
+            assert uow.staff.get_by_email(EmailAddress("ann@example.com")) is ann
 
     def test_list_orders_by_email_and_filters_role_and_activity(
         self, uow_factory: UnitOfWorkFactory, make: Builder

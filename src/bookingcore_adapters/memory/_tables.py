@@ -107,7 +107,7 @@ TABLES: tuple[Table, ...] = (
         },
     ),
     Table("documents", Document),
-    Table("staff", StaffMember, {"email": lambda x: x.email.value}),
+    Table("staff", StaffMember, {"email_key": lambda x: x.email.match_key}),
     Table("imports", ImportJob),
     Table("import_errors", ImportRowError),
     Table("auth_sessions", AuthSession),

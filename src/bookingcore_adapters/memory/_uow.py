@@ -859,7 +859,9 @@ class _StaffRepository(_Repository[StaffMember]):
         return self._get(staff_id)
 
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
-        found: StaffMember | None = self._uow._find_unique(self._table, "email", email.value)
+        found: StaffMember | None = self._uow._find_unique(
+            self._table, "email_key", email.match_key
+        )
         return found
 
     def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:

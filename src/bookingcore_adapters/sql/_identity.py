@@ -118,11 +118,15 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- tables
 
 
+#: Staff by id. ``email`` keeps the address as given; ``email_key`` holds its
+#: :attr:`~bookingcore.domain.EmailAddress.match_key` (case folded), the unique key
+#: a member is found by, so two addresses that differ only in case cannot both sign in.
 staff_members = Table(
     "staff_members",
     metadata,
     Column("id", Uuid(), primary_key=True),
-    Column("email", String(), nullable=False, unique=True),
+    Column("email", String(), nullable=False),
+    Column("email_key", String(), nullable=False, unique=True),
     Column("name", String(), nullable=False),
     Column("role", ENUM, nullable=False, index=True),
     Column("locations", json_type(), nullable=False),
@@ -208,6 +212,7 @@ def _dump_staff(x: StaffMember) -> Row:
     return {
         "id": x.id,
         "email": x.email.value,
+        "email_key": x.email.match_key,
         "name": x.name,
         "role": x.role.value,
         "locations": sorted(str(location) for location in x.location_ids),
@@ -285,7 +290,7 @@ class StaffRepository(Repository[StaffMember]):
 
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
         return self._session.find_unique(
-            self._mapper, "email", email.value, lambda s: s.email.value
+            self._mapper, "email_key", email.match_key, lambda s: s.email.match_key
         )
 
     def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
