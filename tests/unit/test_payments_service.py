@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -143,6 +144,32 @@ class TestIntents:
         )
         assert (same.replayed, same.payment.id) == (True, made.payment.id)
         assert len(world.core.payments.for_booking(second.id, principal=world.me)) == 0
+
+    def test_an_amount_that_is_not_money_is_refused_naming_it(self, world: World) -> None:
+        booking = world.book()
+        payment = world.core.payments.record_manual_payment(
+            booking.id, Money("1000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        calls = [
+            lambda: world.core.payments.create_intent(
+                booking.id, "fake", principal=world.me, idempotency_key="k", amount=Decimal(100)
+            ),
+            lambda: world.core.payments.record_manual_payment(
+                booking.id, "100", principal=ADMIN, reference="CASH-2"
+            ),
+            lambda: world.core.payments.refund(
+                payment.id, 100, principal=ADMIN, idempotency_key="r"
+            ),
+        ]
+        for call in calls:
+            with pytest.raises(ValidationError) as caught:
+                call()
+            assert (caught.value.fields, caught.value.errors[0].code) == (
+                ("amount",),
+                "invalid_type",
+            )
+        (only,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert only.refunded_amount == only.pending_refund_amount == Money("0", "INR")
 
     def test_more_than_is_due_is_refused(self, world: World) -> None:
         booking = world.book()

@@ -111,6 +111,12 @@ __all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
 _REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
 
 
+def _require_money(amount: object) -> None:
+    """Refuse an ``amount`` that is not :class:`Money` (a bare number has no currency)."""
+    if not isinstance(amount, Money):
+        raise ValidationError.single("amount", "must be Money", "invalid_type")
+
+
 @attrs.frozen
 class PaymentSettings:
     """How payments behave where a business may choose.
@@ -207,6 +213,8 @@ class PaymentService:
             PaymentProviderError: the provider refused or could not be reached.
         """
         gateway = self.provider(provider)
+        if amount is not None:
+            _require_money(amount)
         key = scoped_key(principal.kind.value, principal.id, idempotency_key)
         if key is None:
             raise ValidationError.single("idempotency_key", "is required", "required")
@@ -567,6 +575,7 @@ class PaymentService:
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
             f"{principal} may not refund payments",
         )
+        _require_money(amount)
         key = scoped_key(principal.kind.value, principal.id, idempotency_key)
         if key is None:
             raise ValidationError.single("idempotency_key", "is required", "required")
@@ -754,6 +763,7 @@ class PaymentService:
 
     @staticmethod
     def _check_amount(amount: Money, due: Money) -> None:
+        _require_money(amount)
         if amount.currency != due.currency:
             msg = f"is in {amount.currency}; the booking is in {due.currency}"
             raise ValidationError.single("amount", msg, "currency_mismatch")
