@@ -6,9 +6,9 @@ its own: no global ``stripe.api_key``, so two providers with two accounts (or
 one pointed at a local fake) live side by side in one process.
 
 * :meth:`~StripeProvider.create_intent` creates a PaymentIntent for the amount
-  in the currency's minor units (JPY has none, KWD three), with the booking and
-  payment ids in its metadata and the request's idempotency key sent as
-  Stripe's ``Idempotency-Key``.
+  in the currency's minor units (JPY has none, KWD three; Stripe's own for ISK, two,
+  and MGA, none), with the booking and payment ids in its metadata and the
+  request's idempotency key sent as Stripe's ``Idempotency-Key``.
 * :meth:`~StripeProvider.fetch` retrieves a PaymentIntent;
   :meth:`~StripeProvider.refund` creates a Refund against one.
 * :meth:`~StripeProvider.parse_webhook` checks the ``Stripe-Signature`` header
