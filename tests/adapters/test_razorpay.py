@@ -531,6 +531,13 @@ class TestSignatures:
         with pytest.raises(AuthenticationError):
             provider.parse_webhook(headers, self.BODY)
 
+    def test_a_body_that_is_not_the_raw_bytes_is_refused(self, provider: RazorpayProvider) -> None:
+        # A host handing over the decoded text (or parsed JSON) gets the library's error,
+        # as with Stripe, not a TypeError from hmac.
+        for body in (self.BODY.decode(), json.loads(self.BODY), None):
+            with pytest.raises(AuthenticationError, match="raw bytes"):
+                provider.parse_webhook(_headers(self.BODY), body)  # type: ignore[arg-type]
+
     def test_a_signed_body_that_is_not_an_event_is_a_validation_error(
         self, provider: RazorpayProvider
     ) -> None:

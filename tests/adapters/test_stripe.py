@@ -296,6 +296,24 @@ class TestEvents:
         event = provider().parse_webhook(*deliver("payment_intent.succeeded", obj))
         assert event.amount == Money(Decimal(4000), "JPY")
 
+    @pytest.mark.parametrize(
+        ("units", "currency", "amount"),
+        [(500000, "isk", Money("5000", "ISK")), (1000, "mga", Money("1000", "MGA"))],
+    )
+    def test_amounts_are_read_in_stripes_units_of_the_currency(
+        self, units: int, currency: str, amount: Money
+    ) -> None:
+        obj = intent_object(amount=units, amount_received=units, currency=currency)
+        event = provider().parse_webhook(*deliver("payment_intent.succeeded", obj))
+        assert event.amount == amount
+
+    def test_an_mga_amount_with_a_fraction_stripe_cannot_charge_is_refused_on_amount(
+        self, api: StripeProvider
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            api.create_intent(intent_request("1000.50", "MGA"))
+        assert caught.value.errors[0].field == "amount"
+
     def test_amount_capturable_updated_reports_what_can_be_captured(self) -> None:
         obj = intent_object(amount=12345, amount_capturable=12345, currency="kwd")
         event = provider().parse_webhook(*deliver("payment_intent.amount_capturable_updated", obj))
@@ -499,7 +517,15 @@ def captured_intent(api: StripeProvider, fake: FakeStripe, amount: str = "2500.0
 class TestCreateIntent:
     @pytest.mark.parametrize(
         ("amount", "currency", "units"),
-        [("2500.50", "INR", 250050), ("5000", "JPY", 5000), ("12.345", "KWD", 12345)],
+        [
+            ("2500.50", "INR", 250050),
+            ("5000", "JPY", 5000),
+            ("12.345", "KWD", 12345),
+            # Stripe's own units where they differ from ISO 4217's: ISK in hundredths,
+            # MGA in whole ariary.
+            ("5000", "ISK", 500000),
+            ("1000", "MGA", 1000),
+        ],
     )
     def test_the_amount_goes_in_minor_units_and_the_currency_in_lower_case(
         self, api: StripeProvider, fake: FakeStripe, amount: str, currency: str, units: int

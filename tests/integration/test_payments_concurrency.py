@@ -124,6 +124,24 @@ def test_racing_refunds_for_more_than_is_left_one_wins_one_is_refused(world: Any
     assert paid.pending_refund_amount == Money("0", "INR")
 
 
+def test_racing_manual_payments_for_more_than_is_due_one_wins_one_is_refused(
+    world: Any,
+) -> None:
+    core, _, booking, _ = world
+    part = Money("3000", "INR")  # each fits the 4000 due; both together do not
+    outcomes = _at_once(
+        2,
+        lambda i: core.payments.record_manual_payment(
+            booking.id, part, principal=ADMIN, reference=f"CASH-{i}"
+        ),
+    )
+    refused = [o for o in outcomes if isinstance(o, ValidationError)]
+    assert len(refused) == 1, outcomes
+    assert refused[0].errors[0].code == "exceeds_due"
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert paid.captured_amount == part
+
+
 def test_eight_concurrent_confirmations_get_invoice_numbers_one_to_eight(world: Any) -> None:
     core, _, first, me = world
     slot_id = first.slot_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -12,6 +13,7 @@ from bookingcore import (
     AuthenticationError,
     BookingCore,
     BookingRequest,
+    IdempotencyConflictError,
     InvalidTransitionError,
     Money,
     NewTraveler,
@@ -114,6 +116,60 @@ class TestIntents:
                 booking.id, "nope", principal=world.me, idempotency_key="k"
             )
         assert caught.value.errors[0].field == "provider"
+
+    def test_one_key_for_another_booking_or_amount_is_an_idempotency_conflict(
+        self, world: World
+    ) -> None:
+        # A replay must be the same request: otherwise the customer would be handed
+        # the first booking's payment to pay for the second.
+        first, second = world.book(), world.book(1)
+        made = world.core.payments.create_intent(
+            first.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        with pytest.raises(IdempotencyConflictError) as caught:
+            world.core.payments.create_intent(
+                second.id, "fake", principal=world.me, idempotency_key="pay-1"
+            )
+        assert caught.value.key == "pay-1"
+        with pytest.raises(IdempotencyConflictError):
+            world.core.payments.create_intent(
+                first.id,
+                "fake",
+                principal=world.me,
+                idempotency_key="pay-1",
+                amount=Money("100", "INR"),
+            )
+        same = world.core.payments.create_intent(
+            first.id, "fake", principal=world.me, idempotency_key="pay-1", amount=first.total
+        )
+        assert (same.replayed, same.payment.id) == (True, made.payment.id)
+        assert len(world.core.payments.for_booking(second.id, principal=world.me)) == 0
+
+    def test_an_amount_that_is_not_money_is_refused_naming_it(self, world: World) -> None:
+        booking = world.book()
+        payment = world.core.payments.record_manual_payment(
+            booking.id, Money("1000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        calls = [
+            lambda: world.core.payments.create_intent(
+                booking.id, "fake", principal=world.me, idempotency_key="k", amount=Decimal(100)
+            ),
+            lambda: world.core.payments.record_manual_payment(
+                booking.id, "100", principal=ADMIN, reference="CASH-2"
+            ),
+            lambda: world.core.payments.refund(
+                payment.id, 100, principal=ADMIN, idempotency_key="r"
+            ),
+        ]
+        for call in calls:
+            with pytest.raises(ValidationError) as caught:
+                call()
+            assert (caught.value.fields, caught.value.errors[0].code) == (
+                ("amount",),
+                "invalid_type",
+            )
+        (only,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert only.refunded_amount == only.pending_refund_amount == Money("0", "INR")
 
     def test_more_than_is_due_is_refused(self, world: World) -> None:
         booking = world.book()
@@ -339,6 +395,19 @@ class TestPartPaymentsAndLatePayments:
                 booking.id, half, principal=world.me, reference="CASH-3"
             )
 
+    @pytest.mark.parametrize("reference", ["", "   "])
+    def test_a_manual_payment_without_a_reference_is_refused_naming_it(
+        self, world: World, reference: str
+    ) -> None:
+        # Without one it could never be refunded (a refund goes by the provider reference).
+        booking = world.book()
+        with pytest.raises(ValidationError) as caught:
+            world.core.payments.record_manual_payment(
+                booking.id, booking.total, principal=ADMIN, reference=reference
+            )
+        assert caught.value.fields == ("reference",)
+        assert world.core.payments.for_booking(booking.id, principal=ADMIN) == []
+
     def test_a_payment_for_a_cancelled_booking_takes_no_seats_and_is_flagged(
         self, world: World
     ) -> None:
@@ -403,6 +472,17 @@ class TestRefunds:
         assert paid.refunded_amount == Money("3000", "INR")
         assert paid.status is PaymentStatus.PARTIALLY_REFUNDED
 
+    def test_one_key_for_another_amount_is_an_idempotency_conflict(self) -> None:
+        world = World()
+        _, payment = self._captured(world)
+        pid = payment.id  # type: ignore[attr-defined]
+        world.core.payments.refund(pid, Money("3000", "INR"), principal=ADMIN, idempotency_key="r1")
+        with pytest.raises(IdempotencyConflictError):
+            world.core.payments.refund(
+                pid, Money("5000", "INR"), principal=ADMIN, idempotency_key="r1"
+            )
+        assert world.manual.calls.count("refund") == 1
+
     def test_a_declined_refund_frees_its_reservation(self) -> None:
         world = World()
         provider = world.manual
@@ -451,3 +531,27 @@ class TestRefunds:
         )
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert paid.status is PaymentStatus.REFUNDED
+
+    def test_one_key_refunds_two_payments_each_with_its_own_provider_refund(self) -> None:
+        # Refunds repeat by key per payment: the provider must be asked per payment too,
+        # or it answers the second payment's refund with the first one's.
+        world = World()
+        first, second = world.book(), world.book(1)
+        paid = [
+            world.core.payments.record_manual_payment(
+                booking.id, booking.total, principal=ADMIN, reference=f"CASH-{n}"
+            )
+            for n, booking in enumerate((first, second))
+        ]
+        refunds = [
+            world.core.payments.refund(
+                payment.id, Money("1000", "INR"), principal=ADMIN, idempotency_key="desk-1"
+            )
+            for payment in paid
+        ]
+        assert refunds[0].id != refunds[1].id
+        assert world.manual.calls.count("refund") == 2
+        assert refunds[0].provider_reference != refunds[1].provider_reference
+        for booking in (first, second):
+            (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+            assert payment.refunded_amount == Money("1000", "INR")

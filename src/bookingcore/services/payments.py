@@ -59,9 +59,10 @@ from typing import Literal
 import attrs
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import clean_text
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.idempotency import scoped_key
+from bookingcore.domain.idempotency import caller_key, scoped_key
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
     Invoice,
@@ -81,6 +82,7 @@ from bookingcore.errors import (
     BookingError,
     ConflictError,
     DuplicateError,
+    IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
     PaymentProviderError,
@@ -107,6 +109,12 @@ __all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
 
 #: Ids of refunds derive from their payment and key, so a retried refund finds its first.
 _REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
+
+
+def _require_money(amount: object) -> None:
+    """Refuse an ``amount`` that is not :class:`Money` (a bare number has no currency)."""
+    if not isinstance(amount, Money):
+        raise ValidationError.single("amount", "must be Money", "invalid_type")
 
 
 @attrs.frozen
@@ -200,9 +208,13 @@ class PaymentService:
             ValidationError: an unknown provider, a missing key, an amount in
                 another currency, not above zero, or above the balance due
                 (nothing is due on a cancelled booking).
+            IdempotencyConflictError: the key made an intent for another booking,
+                provider or amount.
             PaymentProviderError: the provider refused or could not be reached.
         """
         gateway = self.provider(provider)
+        if amount is not None:
+            _require_money(amount)
         key = scoped_key(principal.kind.value, principal.id, idempotency_key)
         if key is None:
             raise ValidationError.single("idempotency_key", "is required", "required")
@@ -213,6 +225,12 @@ class PaymentService:
         wanted = due if amount is None else amount
         if prior is None:
             self._check_amount(wanted, due)
+        elif (
+            prior.booking_id != booking.id
+            or prior.provider != gateway.name
+            or (amount is not None and amount != prior.amount)
+        ):
+            raise IdempotencyConflictError(idempotency_key)
         payment_id = prior.id if prior is not None else PaymentId(self._ctx.ids.new_id())
         answer = gateway.create_intent(
             IntentRequest(
@@ -277,16 +295,23 @@ class PaymentService:
             PermissionDeniedError: ``principal`` is not staff who may change bookings.
             NotFoundError: no such booking.
             ValidationError: on ``amount``: in another currency, not above zero,
-                or above the balance due (nothing is due on a cancelled booking).
+                or above the balance due (nothing is due on a cancelled booking);
+                on ``reference`` when it is missing or blank.
             DuplicateError: ``reference`` was recorded before.
         """
         policy.require(
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
             f"{principal} may not record payments",
         )
+        # A payment is refunded by its reference, so one without any could never be.
+        cleaned = clean_text(reference, "reference", required=True)
+        assert cleaned is not None
+        reference = cleaned
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            booking = self._payable(tx.uow, booking_id, principal)
+            # The booking's lock makes two payments recorded at once see each other: the
+            # second is checked against what is due after the first.
+            booking = self._payable(tx.uow, booking_id, principal, lock=True)
             self._check_amount(amount, self._balance_due(tx.uow, booking))
             payment = Payment(
                 id=PaymentId(self._ctx.ids.new_id()),
@@ -542,6 +567,7 @@ class PaymentService:
             InvalidTransitionError: nothing was captured.
             ValidationError: on ``amount``: another currency, not above zero, or
                 more than what is left to refund; on ``idempotency_key`` when missing.
+            IdempotencyConflictError: the key refunded another amount of this payment.
             PaymentProviderError: the provider refused (the reservation is freed)
                 or could not be reached (the refund stays pending: retry with the key).
         """
@@ -549,6 +575,7 @@ class PaymentService:
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
             f"{principal} may not refund payments",
         )
+        _require_money(amount)
         key = scoped_key(principal.kind.value, principal.id, idempotency_key)
         if key is None:
             raise ValidationError.single("idempotency_key", "is required", "required")
@@ -567,6 +594,8 @@ class PaymentService:
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             prior = uow.refunds.get(refund_id)
+        if prior is not None and prior.amount != amount:
+            raise IdempotencyConflictError(caller_key(key))
         if prior is not None and not prior.is_pending:
             return prior
         if prior is None:
@@ -589,11 +618,9 @@ class PaymentService:
                     tx.commit()
             except DuplicateError:
                 pass  # a twin with the same key reserved it first; go on with theirs
-        return self._send_refund(refund_id, key, reason, principal)
+        return self._send_refund(refund_id, reason, principal)
 
-    def _send_refund(
-        self, refund_id: RefundId, key: str, reason: str | None, principal: Principal
-    ) -> Refund:
+    def _send_refund(self, refund_id: RefundId, reason: str | None, principal: Principal) -> Refund:
         with self._ctx.uow_factory() as uow:
             refund = uow.refunds.get(refund_id)
             assert refund is not None
@@ -606,8 +633,13 @@ class PaymentService:
             raise ValidationError.single("payment_id", msg, "not_refundable")
         gateway = self.provider(payment.provider)
         try:
+            # The refund's id is its key for the provider: it derives from the payment and
+            # the caller's key, so one key used on two payments asks for two refunds.
             answer = gateway.refund(
-                payment.provider_reference, refund.amount, idempotency_key=key, reason=reason
+                payment.provider_reference,
+                refund.amount,
+                idempotency_key=str(refund.id),
+                reason=reason,
             )
         except PaymentProviderError as exc:
             if exc.retryable:
@@ -701,8 +733,11 @@ class PaymentService:
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
-    def _payable(uow: UnitOfWork, booking_id: BookingId, principal: Principal) -> Booking:
-        booking = uow.bookings.get(booking_id)
+    def _payable(
+        uow: UnitOfWork, booking_id: BookingId, principal: Principal, *, lock: bool = False
+    ) -> Booking:
+        read = uow.bookings.get_for_update if lock else uow.bookings.get
+        booking = read(booking_id)
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", booking_id)
         if principal.kind is PrincipalKind.STAFF:
@@ -728,6 +763,7 @@ class PaymentService:
 
     @staticmethod
     def _check_amount(amount: Money, due: Money) -> None:
+        _require_money(amount)
         if amount.currency != due.currency:
             msg = f"is in {amount.currency}; the booking is in {due.currency}"
             raise ValidationError.single("amount", msg, "currency_mismatch")

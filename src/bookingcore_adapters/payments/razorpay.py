@@ -355,10 +355,13 @@ class RazorpayProvider:
         ``status`` None.
 
         Raises:
-            AuthenticationError: the signature or event id header is missing,
-                or the signature does not match the body.
+            AuthenticationError: the body is not bytes, the signature or event
+                id header is missing, or the signature does not match the body.
             ValidationError: a verified body that is not a Razorpay event.
         """
+        if not isinstance(raw_body, bytes | bytearray):
+            raise AuthenticationError("the body must be the raw bytes received")
+        raw_body = bytes(raw_body)
         lowered = {name.lower(): value for name, value in headers.items()}
         signature = lowered.get("x-razorpay-signature", "").strip()
         if not signature:

@@ -6,9 +6,9 @@ its own: no global ``stripe.api_key``, so two providers with two accounts (or
 one pointed at a local fake) live side by side in one process.
 
 * :meth:`~StripeProvider.create_intent` creates a PaymentIntent for the amount
-  in the currency's minor units (JPY has none, KWD three), with the booking and
-  payment ids in its metadata and the request's idempotency key sent as
-  Stripe's ``Idempotency-Key``.
+  in the currency's minor units (JPY has none, KWD three; Stripe's own for ISK, two,
+  and MGA, none), with the booking and payment ids in its metadata and the
+  request's idempotency key sent as Stripe's ``Idempotency-Key``.
 * :meth:`~StripeProvider.fetch` retrieves a PaymentIntent;
   :meth:`~StripeProvider.refund` creates a Refund against one.
 * :meth:`~StripeProvider.parse_webhook` checks the ``Stripe-Signature`` header
@@ -30,6 +30,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import stripe
@@ -116,6 +117,11 @@ _MAX_HEADER = 8192
 _METADATA_VALUE = 500  # Stripe's limit on one metadata value
 
 _T = TypeVar("_T")
+
+#: Currencies Stripe counts in other units than ISO 4217's minor unit, and the digits
+#: Stripe keeps: ISK in hundredths (two decimals, for backwards compatibility), MGA in
+#: whole ariary (a zero-decimal currency at Stripe).
+_STRIPE_DIGITS = {"ISK": 2, "MGA": 0}
 
 
 def _check_api_key(value: object) -> None:
@@ -280,10 +286,39 @@ def _translate(exc: stripe.StripeError, *, action: str) -> BookingError:
 def _positive(amount: Money) -> int:
     if not isinstance(amount, Money):
         raise ValidationError.single("amount", "must be Money", "invalid_amount")
-    units = amount.minor_units
+    units = _stripe_units(amount)
     if units <= 0:
         raise ValidationError.single("amount", "must be above zero", "invalid_amount")
     return units
+
+
+def _stripe_units(amount: Money) -> int:
+    """``amount`` in the units Stripe counts its currency in (its minor unit, mostly).
+
+    Raises:
+        ValidationError: on ``amount`` when Stripe cannot count it in whole units
+            (a fraction of an ariary).
+    """
+    digits = _STRIPE_DIGITS.get(amount.currency)
+    if digits is None:
+        return amount.minor_units
+    scaled = amount.amount.scaleb(digits)
+    if scaled != scaled.to_integral_value():
+        msg = f"Stripe takes {amount.currency} in whole units of {Decimal(1).scaleb(-digits)}"
+        raise ValidationError.single("amount", msg, "invalid_amount")
+    return int(scaled)
+
+
+def _from_stripe_units(units: int, currency: str) -> Money:
+    """Money from ``units`` as Stripe counts ``currency`` (lower or upper case)."""
+    digits = _STRIPE_DIGITS.get(currency.upper())
+    if digits is None:
+        return Money.from_minor_units(units, currency)
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise ValidationError.single(
+            "amount", "must be a whole number of minor units", "invalid_amount"
+        )
+    return Money(Decimal(units).scaleb(-digits), currency)
 
 
 def _reference(value: object, field: str = "reference") -> str:
@@ -314,7 +349,7 @@ def _money(units: object, currency: object, field: str) -> Money:
         msg = f"{field} must be an integer count of minor units with a currency"
         raise _unreadable(msg)
     try:
-        return Money.from_minor_units(units, currency)
+        return _from_stripe_units(units, currency)
     except ValidationError as exc:
         raise _unreadable(f"{field}: {exc.message}") from None
 
@@ -445,7 +480,7 @@ class StripeProvider:
             status=payment_status(
                 intent.status, failed=bool(getattr(intent, "last_payment_error", None))
             ),
-            amount=Money.from_minor_units(intent.amount, intent.currency),
+            amount=_from_stripe_units(intent.amount, intent.currency),
             client_secret=getattr(intent, "client_secret", None),
             redirect_url=redirect,
         )
@@ -484,8 +519,8 @@ class StripeProvider:
         return ProviderPayment(
             reference=_reference(intent.id),
             status=payment_status(intent.status, failed=bool(error)),
-            amount=Money.from_minor_units(intent.amount, intent.currency),
-            captured=Money.from_minor_units(intent.amount_received or 0, intent.currency),
+            amount=_from_stripe_units(intent.amount, intent.currency),
+            captured=_from_stripe_units(intent.amount_received or 0, intent.currency),
             failure_reason=failure,
         )
 
@@ -523,7 +558,7 @@ class StripeProvider:
             lambda: ProviderRefund(
                 reference=_reference(refund.id),
                 status=refund_status(getattr(refund, "status", None)),
-                amount=Money.from_minor_units(refund.amount, refund.currency),
+                amount=_from_stripe_units(refund.amount, refund.currency),
                 failure_reason=getattr(refund, "failure_reason", None),
             ),
         )
