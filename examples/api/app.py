@@ -121,8 +121,9 @@ def create_app(
     Args:
         core: the wired library; its services do all the work.
         title: the OpenAPI title.
-        trust_forwarded: take the client's address from ``X-Forwarded-For``
-            (only behind a proxy you run, which sets it).
+        trust_forwarded: take the client's address from ``X-Forwarded-For``:
+            its last address, the one appended by the proxy in front (only
+            behind one proxy you run, which appends it).
         problem_type_base: what problem ``type`` URIs start with, followed by
             the error code (``/problems/capacity-exceeded``).
         docs_url: where Swagger UI is served (``None``: nowhere).

@@ -65,12 +65,13 @@ def origin_of(request: Request) -> RequestOrigin:
     """Where the request came from: the client's address and its user agent.
 
     The address is the socket's peer unless the app was created with
-    ``trust_forwarded=True`` (behind a proxy you run), when the first address of
-    ``X-Forwarded-For`` is taken instead.
+    ``trust_forwarded=True`` (behind one proxy you run), when the last address of
+    ``X-Forwarded-For`` is taken instead: the one that proxy appended. Addresses
+    before it are whatever the client sent, so they are never trusted.
     """
     ip = request.client.host if request.client is not None else None
     if request.app.state.trust_forwarded:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
         ip = forwarded or ip
     agent = request.headers.get("user-agent")
     return RequestOrigin(ip, agent[:MAX_USER_AGENT] if agent else None)

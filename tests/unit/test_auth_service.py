@@ -1145,3 +1145,12 @@ class TestCleanup:
         core.auth.request_otp(PHONE)
         assert core.auth.cleanup(clock.now() + timedelta(minutes=4)) == 0
         assert core.auth.cleanup(clock.now() + timedelta(minutes=5)) == 1
+
+    def test_cleanup_refuses_a_naive_time_naming_it(
+        self, core: BookingCore, clock: FixedClock
+    ) -> None:
+        core.auth.request_otp(PHONE)
+        with pytest.raises(ValidationError) as caught:
+            core.auth.cleanup(clock.now().replace(tzinfo=None) + timedelta(minutes=5))
+        assert [(e.field, e.code) for e in caught.value.errors] == [("now", "naive_datetime")]
+        assert core.auth.cleanup(clock.now() + timedelta(minutes=5)) == 1

@@ -39,6 +39,10 @@ class TestAuthSettings:
             ({"otp_cooldown": timedelta(seconds=-1)}, ("otp_cooldown",)),
             ({"otp_max_attempts": 0}, ("otp_max_attempts",)),
             ({"otp_max_attempts": 11}, ("otp_max_attempts",)),
+            ({"otp_max_attempts": "3"}, ("otp_max_attempts",)),
+            ({"otp_max_attempts": True}, ("otp_max_attempts",)),
+            ({"otp_ttl": 300}, ("otp_ttl",)),
+            ({"otp_cooldown": 60}, ("otp_cooldown",)),
             ({"otp_pepper": b"short"}, ("otp_pepper",)),
             ({"otp_message": "your code is ready"}, ("otp_message",)),
             ({"otp_message": "$code for $customer_name"}, ("otp_message",)),
@@ -61,6 +65,7 @@ class TestAuthSettings:
             (lambda: RateLimit(True, timedelta(hours=1)), "limit"),
             (lambda: RateLimit(5, timedelta(0)), "window"),
             (lambda: TokenLifetimes(timedelta(0)), "access"),
+            (lambda: TokenLifetimes(3600), "access"),  # type: ignore[arg-type]
             (lambda: TokenLifetimes(timedelta(hours=1), timedelta(seconds=-1)), "refresh"),
         ],
     )

@@ -538,6 +538,16 @@ class TestAuthenticate:
             with pytest.raises(AuthenticationError):
                 core.partners.authenticate(key, secret, client_ip=refused)
 
+    def test_allowed_ips_match_an_ipv4_address_a_dual_stack_server_reports_as_ipv6(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        """A server listening on ``::`` sees IPv4 clients as ``::ffff:a.b.c.d``."""
+        registration = _registration(core, admin, settings={"allowed_ips": "203.0.113.0/24"})
+        key, secret = registration.api_key, registration.api_secret
+        assert core.partners.authenticate(key, secret, client_ip="::ffff:203.0.113.7").is_partner()
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(key, secret, client_ip="::ffff:198.51.100.7")
+
 
 class TestRotation:
     def test_a_rotated_secret_works_and_the_old_one_stops(

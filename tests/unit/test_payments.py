@@ -10,6 +10,7 @@ import pytest
 
 from bookingcore import Money, RefundId
 from bookingcore.domain import Payment, PaymentStatus, RefundStatus
+from bookingcore.domain.idempotency import scoped_key
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
 
@@ -59,6 +60,16 @@ class TestNewPayments:
         with pytest.raises(ValidationError) as caught:
             _payment(make, **fields)
         assert caught.value.fields == (field,)
+
+    @pytest.mark.parametrize("caller_key", ["k" * 255, "retry  2", " spaced "])
+    def test_keeps_the_scoped_idempotency_key_exactly_as_given(
+        self, make: Builder, caller_key: str
+    ) -> None:
+        """A caller key the services accept (up to 255 characters, any spacing) is stored
+        scoped as it is: never refused for the length the scope adds, never respaced."""
+        key = scoped_key("customer", uuid4(), caller_key)
+        assert key is not None
+        assert _payment(make, idempotency_key=key).idempotency_key == key
 
 
 class TestWebhooks:

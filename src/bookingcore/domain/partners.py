@@ -232,7 +232,9 @@ class Partner(Versioned):
         """True when ``address`` may call for this partner (:data:`ALLOWED_IPS_SETTING`).
 
         Without that setting every address may; with it, an unknown (``None``)
-        or malformed address may not.
+        or malformed address may not. An IPv4-mapped IPv6 address
+        (``::ffff:203.0.113.7``, as a server listening on ``::`` reports IPv4
+        clients) is the IPv4 address it carries.
         """
         allowed = self.settings.get(ALLOWED_IPS_SETTING)
         if not allowed:
@@ -241,6 +243,8 @@ class Partner(Versioned):
             return False
         try:
             ip = ipaddress.ip_address(address.strip())
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
             return any(ip in network for network in _networks(allowed))
         except ValueError:
             return False

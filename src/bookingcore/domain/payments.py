@@ -53,6 +53,7 @@ import attrs
 
 from bookingcore.domain._validation import (
     check_move,
+    check_text,
     clean_text,
     parse_choice,
     positive_money_amount,
@@ -316,7 +317,11 @@ class Payment(Versioned):
             msg = f"refunds exceed the {self.captured_amount} captured"
             raise ValidationError.single("refunded_amount", msg, "exceeds_captured")
         self.provider_reference = clean_text(self.provider_reference, "provider_reference")
-        self.idempotency_key = clean_text(self.idempotency_key, "idempotency_key")
+        if self.idempotency_key is not None:
+            # Kept as scoped_key made it: its caller's part is checked there, and the
+            # scope may take it past the 255 characters clean_text allows.
+            check_text(self.idempotency_key, "idempotency_key")
+            self.idempotency_key = self.idempotency_key if self.idempotency_key.strip() else None
         self.failure_reason = clean_text(self.failure_reason, "failure_reason", max_length=2000)
         self.created_at = ensure_aware(self.created_at, "created_at")
         self.updated_at = ensure_aware(self.updated_at, "updated_at")

@@ -59,6 +59,7 @@ from bookingcore.domain.values import (
     RequestOrigin,
     StaffId,
     SupplierId,
+    ensure_aware,
 )
 from bookingcore.errors import (
     AuthenticationError,
@@ -148,7 +149,10 @@ class AuthNotConfiguredError(BookingError, RuntimeError):
 
 
 def _positive(field: str) -> Any:
-    def check(_: object, attribute: attrs.Attribute[Any], value: timedelta) -> None:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, timedelta):
+            msg = f"must be a timedelta, not {type(value).__name__}"
+            raise ValidationError.single(field or attribute.name, msg, "invalid_type")
         if value <= timedelta(0):
             msg = f"must be positive, not {value}"
             raise ValidationError.single(field or attribute.name, msg, "too_small")
@@ -260,10 +264,15 @@ class AuthSettings:
 
     def __attrs_post_init__(self) -> None:
         problems: list[FieldError] = []
-        if self.otp_cooldown < timedelta(0) or self.otp_cooldown >= self.otp_ttl:
+        cooldown: object = self.otp_cooldown
+        if not isinstance(cooldown, timedelta):
+            msg = f"must be a timedelta, not {type(cooldown).__name__}"
+            problems.append(FieldError("otp_cooldown", msg, "invalid_type"))
+        elif cooldown < timedelta(0) or cooldown >= self.otp_ttl:
             msg = "must be at least zero and shorter than otp_ttl"
             problems.append(FieldError("otp_cooldown", msg, "out_of_range"))
-        if not 1 <= self.otp_max_attempts <= 10:
+        attempts: object = self.otp_max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10:
             msg = "must be between 1 and 10"
             problems.append(FieldError("otp_max_attempts", msg, "out_of_range"))
         if len(self.otp_pepper) < 32:
@@ -957,8 +966,11 @@ class AuthService:
 
         A maintenance task: run it from a scheduler (every few minutes is
         plenty). Without an OTP store only sessions are cleaned.
+
+        Raises:
+            ValidationError: on ``now``, a naive datetime.
         """
-        moment = now or self._ctx.now()
+        moment = self._ctx.now() if now is None else ensure_aware(now, "now")
         removed = 0 if self._otp_store is None else self._otp_store.delete_expired(moment)
         with self._ctx.transaction() as tx:
             removed += tx.uow.auth_sessions.delete_expired(moment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tests.examples.api.conftest import SETUP
 from bookingcore import BookingCore, PartnerId
 from bookingcore.domain import Slot
 from bookingcore.services import PartnerRegistration
+from examples.api import create_app
 
 
 def _registered(api_core: BookingCore, slot: Slot) -> PartnerRegistration:
@@ -141,3 +143,38 @@ def test_a_partner_token_is_refused_from_an_address_outside_allowed_ips(
         assert "may not call from address 127.0.0.1" in stolen.json()["detail"]
     # ... and so is signing in from there.
     assert _token(client, registered.api_key, registered.api_secret).status_code == 401
+
+
+def test_behind_a_proxy_the_address_is_the_one_the_proxy_appended(
+    api_core: BookingCore, slot: Slot, tmp_path: Path
+) -> None:
+    """A proxy appends the peer to ``X-Forwarded-For``; what comes before is the client's say."""
+    registered = _registered(api_core, slot)
+    api_core.partners.set_settings(
+        registered.partner.id, {"allowed_ips": "203.0.113.0/24"}, principal=SETUP
+    )
+    app = create_app(api_core, trust_forwarded=True, upload_dir=tmp_path / "uploads")
+    with start_blocking_portal() as portal:
+        proxy = ApiClient(app, portal, client_ip="10.0.0.2")
+        try:
+            office = {"X-Forwarded-For": "203.0.113.5"}
+            answer = proxy.post(
+                "/api/partner/auth/token",
+                json={"api_key": registered.api_key, "api_secret": registered.api_secret},
+                headers=office,
+            )
+            me = _bearer(answer)
+            assert proxy.get("/api/partner/me", headers={**me, **office}).status_code == 200
+            # A client elsewhere claims the office's address; the proxy appends its own.
+            spoofed = {"X-Forwarded-For": "203.0.113.5, 198.51.100.9"}
+            answer = proxy.get("/api/partner/me", headers={**me, **spoofed})
+            assert answer.status_code == 403, answer.text
+            assert "may not call from address 198.51.100.9" in answer.json()["detail"]
+            refused = proxy.post(
+                "/api/partner/auth/token",
+                json={"api_key": registered.api_key, "api_secret": registered.api_secret},
+                headers=spoofed,
+            )
+            assert refused.status_code == 401, refused.text
+        finally:
+            proxy.close()
