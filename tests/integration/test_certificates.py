@@ -6,7 +6,7 @@ Each test runs on memory, SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -27,6 +27,7 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import CertificateFilter, CertificateState
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
@@ -267,3 +268,102 @@ def test_two_workers_at_once_send_each_reminder_once(any_store: MemoryStore | Sq
     assert len(reminders) == 6
     history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
     assert sum(m.type == "certificate" for m in history) == 6
+
+
+def test_naive_datetimes_are_refused_naming_the_field_and_nothing_is_stored(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A naive issue or expiry date would be stored as given and break every later read
+    that compares it with an aware one (the report, the reminder run)."""
+    core = _core(any_store)
+    booking = _completed(core)
+    naive = datetime(2030, 1, 1, 9, 0)  # noqa: DTZ001 - the point of the test
+    for field, when in (("expires_at", {"expires_at": naive}), ("issued_at", {"issued_at": naive})):
+        with pytest.raises(ValidationError) as refused:
+            core.certificates.issue(booking.id, kind="EFR", number="N-1", principal=ADMIN, **when)
+        assert [(e.field, e.code) for e in refused.value.errors] == [(field, "naive_datetime")]
+    assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == []
+    cert = core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="N-2",
+        expires_at=core.context.now() + YEAR,
+        principal=ADMIN,
+    )
+    with pytest.raises(ValidationError) as renewal:
+        core.certificates.renew(cert.id, naive, principal=ADMIN)
+    assert renewal.value.fields == ("expires_at",)
+    report = core.certificates.compliance_report(principal=ADMIN)
+    assert [line.state for line in report.lines] == [CertificateState.VALID]
+    assert core.certificates.due_renewal_reminders(principal=Principal.system("jobs")) == []
+    with pytest.raises(ValidationError) as reminders:
+        core.certificates.due_renewal_reminders(naive, principal=Principal.system("jobs"))
+    assert reminders.value.fields == ("now",)
+    with pytest.raises(ValidationError) as report_at:
+        core.certificates.compliance_report(principal=ADMIN, now=naive)
+    assert report_at.value.fields == ("now",)
+
+
+def test_a_refunded_travel_booking_earns_no_certificate(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """``refunded`` ends the travel lifecycle but the trip did not take place."""
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        clock=FixedClock(),
+        ids=SequentialIds(),
+        payment_providers=[ManualProvider()],
+    )
+    location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
+    customer = core.customers.register("+919812345600", principal=ADMIN, name="Asha Rao")
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=core.context.now() + timedelta(days=20),
+        price_per_traveler=Money("1000", "INR"),
+        capacity=4,
+        principal=ADMIN,
+    )
+    booking = core.bookings.book(
+        BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails("Ravi Kumar"), is_primary=True)],
+            customer_id=customer.customer.id,
+            lifecycle="travel",
+        ),
+        principal=ADMIN,
+    )
+    for status in ("quotation_sent", "quotation_approved", "booking_created"):
+        core.bookings.transition(booking.id, status, principal=ADMIN)
+    cash = core.payments.record_manual_payment(
+        booking.id, Money("1000", "INR"), principal=ADMIN, reference="CASH-1"
+    )
+    core.bookings.cancel(booking.id, principal=ADMIN)
+    core.payments.refund(cash.id, Money("1000", "INR"), principal=ADMIN, idempotency_key="r1")
+    assert core.bookings.get(booking.id, principal=ADMIN).status == "refunded"
+    with pytest.raises(ValidationError) as refused:
+        core.certificates.issue(booking.id, kind="AOW", number="R-1", principal=ADMIN)
+    assert [(e.field, e.code) for e in refused.value.errors] == [("booking_id", "not_completed")]
+    assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == []
+
+
+def test_an_unknown_reminder_channel_is_a_validation_error_naming_it(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    notifier = RecordingNotifier()
+    core = _core(any_store, notifier)
+    booking = _completed(core)
+    core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="C-1",
+        expires_at=core.context.now() + timedelta(days=5),
+        principal=ADMIN,
+    )
+    system = Principal.system("reminders")
+    before = len(notifier.sent)
+    with pytest.raises(ValidationError) as refused:
+        core.certificates.due_renewal_reminders(principal=system, channel="fax")
+    assert refused.value.fields == ("channel",)
+    assert len(notifier.sent) == before
+    sent = core.certificates.due_renewal_reminders(principal=system, channel="SMS")
+    assert [m.channel.value for m in sent] == ["sms"]

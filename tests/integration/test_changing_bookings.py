@@ -16,6 +16,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PartnerId,
     PermissionDeniedError,
     Principal,
     SavedTraveler,
@@ -28,6 +29,7 @@ from bookingcore import (
 from bookingcore.domain import BookingRescheduled, Slot, WaitlistStatus
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.values import CustomerId
+from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -134,6 +136,38 @@ class TestReschedule:
         assert (desk.held(old), desk.held(full)) == (2, 0)
         assert desk.core.bookings.get(booking.id, principal=ADMIN).slot_id == old.id
 
+    def test_line_items_keep_counting_in_the_total_after_a_reschedule(self, desk: Desk) -> None:
+        old, new = desk.slot(days=10), desk.slot(days=12, price="1200")
+        hotel = BookedItem(
+            kind="hotel", description="Night", quantity=1, unit_price=Money("500", "INR")
+        )
+        booking = desk.core.bookings.book(
+            BookingRequest(
+                old.id,
+                [NewTraveler(TravelerDetails("Item Guest"), is_primary=True)],
+                customer_id=desk.customer,
+                items=[hotel],
+            ),
+            principal=ADMIN,
+        )
+        assert booking.total == Money("1500", "INR")
+        moved = desk.core.bookings.reschedule(booking.id, new.id, principal=ADMIN)
+        assert moved.price_difference == Money("200", "INR")
+        assert moved.booking.total == Money("1700", "INR")
+        stored = desk.core.bookings.get(booking.id, principal=ADMIN)
+        assert (stored.total, stored.items_sum) == (Money("1700", "INR"), Money("500", "INR"))
+
+    def test_a_product_no_longer_sold_is_not_rescheduled_to(self, desk: Desk) -> None:
+        trek = desk.core.catalog.add_product("TREK", "Trek", "trek", principal=ADMIN)
+        old, retired = desk.slot(), desk.slot(days=11, product_id=trek.id)
+        booking = desk.book(old, 1)
+        desk.core.catalog.set_product_active(trek.id, False, principal=ADMIN)
+        with pytest.raises(ValidationError) as refused:
+            desk.core.bookings.reschedule(booking.id, retired.id, principal=ADMIN)
+        assert [(e.field, e.code) for e in refused.value.errors] == [("slot_id", "inactive")]
+        assert (desk.held(old), desk.held(retired)) == (1, 0)
+        assert desk.core.bookings.get(booking.id, principal=ADMIN).slot_id == old.id
+
     def test_a_cancelled_booking_is_not_rescheduled(self, desk: Desk) -> None:
         old, new = desk.slot(), desk.slot(days=11)
         booking = desk.book(old, 1)
@@ -153,6 +187,32 @@ class TestReschedule:
         )
         with pytest.raises(DuplicateError):
             desk.core.bookings.reschedule(first.id, new.id, principal=ADMIN)
+
+    def test_a_partner_is_not_told_which_booking_of_another_channel_holds_the_slot(
+        self, desk: Desk
+    ) -> None:
+        """As when booking: the duplicate is reported without naming a booking it may not see."""
+        registration = desk.core.partners.register(
+            name="Agency",
+            company_name="Agency Ltd",
+            contact_email="ops@agency.example",
+            allowed_location_ids=[desk.base.id],
+            principal=ADMIN,
+        )
+        partner = Principal.partner(PartnerId(registration.partner.id))
+        theirs = desk.core.customers.register("+919800000001", principal=partner).customer.id
+        old, new = desk.slot(), desk.slot(days=11)
+        at_the_desk = desk.book(new, 1, theirs)
+        saved = at_the_desk.travelers[0].traveler_id
+        mine = desk.core.bookings.book(
+            BookingRequest(old.id, [SavedTraveler(saved, is_primary=True)], customer_id=theirs),
+            principal=partner,
+        )
+        with pytest.raises(DuplicateError) as duplicate:
+            desk.core.bookings.reschedule(mine.id, new.id, principal=partner)
+        assert duplicate.value.existing_id is None
+        assert at_the_desk.reference not in str(duplicate.value)
+        assert desk.core.bookings.get(mine.id, principal=ADMIN).slot_id == old.id
 
     def test_a_customer_reschedules_their_own_booking_only(self, desk: Desk) -> None:
         old, new = desk.slot(), desk.slot(days=11)
@@ -203,6 +263,27 @@ class TestTravelers:
         trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
         assert trail[-1].action is AuditAction.UPDATED
         assert "travelers" in trail[-1].new_values
+
+    def test_line_items_keep_counting_in_the_total_when_travelers_change(self, desk: Desk) -> None:
+        slot = desk.slot(capacity=4)
+        hotel = BookedItem(
+            kind="hotel", description="Night", quantity=1, unit_price=Money("500", "INR")
+        )
+        booking = desk.core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Item Guest"), is_primary=True)],
+                customer_id=desk.customer,
+                items=[hotel],
+            ),
+            principal=ADMIN,
+        )
+        grown = desk.core.bookings.change_travelers(
+            booking.id, principal=ADMIN, add=[NewTraveler(TravelerDetails("Newcomer"))]
+        )
+        assert grown.total == Money("2500", "INR")
+        stored = desk.core.bookings.get(booking.id, principal=ADMIN)
+        assert (stored.total, stored.items_sum) == (Money("2500", "INR"), Money("500", "INR"))
 
     def test_the_rules_are_checked_again(self, desk: Desk) -> None:
         slot = desk.slot()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -406,3 +406,16 @@ def test_an_unknown_priority_is_a_validation_error_naming_the_field(world: World
             world.slot.id, principal=ADMIN, customer_id=world.customer(), priority="urgent"
         )
     assert bad.value.errors[0].field == "priority"
+
+
+def test_a_naive_now_for_the_expiry_job_is_a_validation_error_naming_it(world: World) -> None:
+    """``datetime.utcnow()`` is naive: the job is told so instead of crashing on a comparison."""
+    booking = world.book(world.customer(), 4)
+    entry = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=world.customer())
+    world.core.bookings.cancel(booking.id, principal=ADMIN)
+    naive = datetime(2026, 3, 1, 9, 0)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(ValidationError) as refused:
+        world.core.waitlists.expire_offers(naive, principal=SYSTEM)
+    assert refused.value.fields == ("now",)
+    assert world.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+    world.check_invariant()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import uuid4
 
+import attrs
 import pytest
 
 from bookingcore import Money, ValidationError
@@ -123,6 +124,20 @@ class TestCertificates:
         with pytest.raises(ValidationError) as caught:
             _certificate(kind=" ", number="", expires_at=T0)
         assert set(caught.value.fields) == {"kind", "number", "expires_at"}
+
+    def test_naive_times_are_refused_naming_their_field(self) -> None:
+        naive = T0.replace(tzinfo=None)
+        with pytest.raises(ValidationError) as both:
+            _certificate(issued_at=naive, expires_at=naive + timedelta(days=1))
+        assert both.value.fields == ("issued_at", "expires_at")
+        cert = _certificate()
+        with pytest.raises(ValidationError) as stored:
+            attrs.evolve(cert, reminded_for=naive)
+        assert stored.value.fields == ("reminded_for",)
+        with pytest.raises(ValidationError) as renewed:
+            cert.renew(naive + timedelta(days=400), now=T0)
+        assert renewed.value.fields == ("expires_at",)
+        assert cert.expires_at == T0 + timedelta(days=365)
 
     def test_state_moves_from_valid_to_expiring_to_expired(self) -> None:
         cert = _certificate()

@@ -627,7 +627,7 @@ class Booking(Versioned):
         self.subtotal, self.discount, self.total = (
             breakdown.subtotal,
             breakdown.discount,
-            breakdown.total,
+            breakdown.total + self.items_sum,
         )
         self.touch(author.now)
         difference = self.total - old_total
@@ -705,7 +705,7 @@ class Booking(Versioned):
         self.subtotal, self.discount, self.total = (
             breakdown.subtotal,
             breakdown.discount,
-            breakdown.total,
+            breakdown.total + self.items_sum,
         )
         self.touch(author.now)
         after = {

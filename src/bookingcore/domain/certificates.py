@@ -21,7 +21,13 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain._validation import Problems, require_text
-from bookingcore.domain.values import BookingId, CustomerId, TravelerId, Versioned
+from bookingcore.domain.values import (
+    BookingId,
+    CustomerId,
+    TravelerId,
+    Versioned,
+    ensure_aware,
+)
 from bookingcore.errors import ValidationError
 
 __all__ = ["Certificate", "CertificateFilter", "CertificateId", "CertificateState"]
@@ -74,6 +80,15 @@ class Certificate(Versioned):
 
     entity_name = "certificate"
 
+    def __attrs_post_init__(self) -> None:
+        self.issued_at = ensure_aware(self.issued_at, "issued_at")
+        self.created_at = ensure_aware(self.created_at, "created_at")
+        self.updated_at = ensure_aware(self.updated_at, "updated_at")
+        if self.expires_at is not None:
+            self.expires_at = ensure_aware(self.expires_at, "expires_at")
+        if self.reminded_for is not None:
+            self.reminded_for = ensure_aware(self.reminded_for, "reminded_for")
+
     @classmethod
     def issue(
         cls,
@@ -91,13 +106,20 @@ class Certificate(Versioned):
         """Validate and build a certificate.
 
         Raises:
-            ValidationError: empty or over-long ``kind`` or ``number``, or an
-                expiry not after the issue date (each on its field).
+            ValidationError: empty or over-long ``kind`` or ``number``, a naive
+                ``issued_at`` or ``expires_at``, or an expiry not after the issue
+                date (each on its field).
         """
         p = Problems()
         clean_kind = p.capture(lambda: _kind(kind))
         clean_number = p.capture(lambda: _number(number))
-        if expires_at is not None and expires_at <= issued_at:
+        issued = p.capture(lambda: ensure_aware(issued_at, "issued_at"))
+        expires = (
+            None
+            if expires_at is None
+            else p.capture(lambda: ensure_aware(expires_at, "expires_at"))
+        )
+        if expires is not None and issued is not None and expires <= issued:
             p.add("expires_at", "must be after the issue date", "out_of_range")
         p.raise_if_any()
         assert clean_kind is not None
@@ -110,7 +132,7 @@ class Certificate(Versioned):
             kind=clean_kind,
             number=clean_number,
             issued_at=issued_at,
-            expires_at=expires_at,
+            expires_at=expires,
             created_at=now,
             updated_at=now,
         )
@@ -143,8 +165,9 @@ class Certificate(Versioned):
         """Move the expiry (a renewal); a reminder will go out again before the new one.
 
         Raises:
-            ValidationError: the new expiry is not after the issue date.
+            ValidationError: on ``expires_at``: naive, or not after the issue date.
         """
+        expires_at = ensure_aware(expires_at, "expires_at")
         if expires_at <= self.issued_at:
             msg = "must be after the issue date"
             raise ValidationError.single("expires_at", msg, "out_of_range")

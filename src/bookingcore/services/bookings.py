@@ -788,6 +788,11 @@ class BookingService:
         slot = uow.slots.get_for_update(slot_id)
         if slot is None:
             raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
+        return slot, BookingService._sold_at(uow, slot)
+
+    @staticmethod
+    def _sold_at(uow: UnitOfWork, slot: Slot) -> Location:
+        """The slot's location, when it and the slot's product are still open for bookings."""
         location = uow.locations.get(slot.location_id)
         if location is None or not location.is_active:
             raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
@@ -795,7 +800,7 @@ class BookingService:
         if product is not None and not product.is_active:
             msg = f"product {product.code} is no longer sold"
             raise ValidationError.single("slot_id", msg, "inactive")
-        return slot, location
+        return location
 
     @staticmethod
     def _sees_customer(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> bool:
@@ -1316,8 +1321,9 @@ class BookingService:
                 not book.
             StaleVersionError: ``expected_version`` is older than the stored one.
             InvalidTransitionError: the booking is cancelled or has ended.
-            ValidationError: on ``slot_id``: unknown, the same slot, closed,
-                started, or priced in another currency.
+            ValidationError: on ``slot_id``: unknown, the same slot, closed (or
+                its location, or its product no longer sold), started, or priced
+                in another currency.
             CapacityError: the new slot has fewer seats left than travelers.
             DuplicateError: the customer already holds the new slot for the
                 same travelers.
@@ -1341,11 +1347,7 @@ class BookingService:
             assert old_slot is not None
             if new_slot is None:
                 raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
-            location = uow.locations.get(new_slot.location_id)
-            if location is None or not location.is_active:
-                raise ValidationError.single(
-                    "slot_id", "this slot's location is closed", "inactive"
-                )
+            location = self._sold_at(uow, new_slot)
             partner = self._acting_partner(uow, principal)
             policy.check_may_book(
                 principal, customer_id=booking.customer_id, location=location, partner=partner
@@ -1353,6 +1355,10 @@ class BookingService:
             for other in uow.bookings.list_for_customer_slot(booking.customer_id, new_slot.id):
                 theirs = self._ctx.settings.lifecycle(other.lifecycle)
                 if other.traveler_ids == booking.traveler_ids and theirs.is_active(other.status):
+                    if not policy.can_view_booking(principal, other):
+                        # Another channel's booking: say that it exists, never which it is.
+                        msg = "another booking already holds that slot for these travelers"
+                        raise DuplicateError(msg, entity="booking")
                     msg = f"booking {other.reference} already holds that slot for these travelers"
                     raise DuplicateError(msg, entity="booking", existing_id=other.id)
             from_slot_id, held = booking.slot_id, booking.holds_seats(lifecycle)

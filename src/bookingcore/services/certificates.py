@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import (
@@ -34,7 +35,13 @@ from bookingcore.domain.communications import Channel, Communication, Communicat
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import MAX_PAGE_SIZE, PageRequest
-from bookingcore.domain.values import BookingId, CommunicationId, CustomerId, TravelerId
+from bookingcore.domain.values import (
+    BookingId,
+    CommunicationId,
+    CustomerId,
+    TravelerId,
+    ensure_aware,
+)
 from bookingcore.errors import ConflictError, DeliveryError, NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
@@ -111,8 +118,13 @@ class CertificateService:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
         if booking.status.lower() == "completed":
             return True
+        # A terminal state that gives the seats back (travel's ``refunded``) did not take place.
         ended = status_groups([lifecycle]).ended
-        return lifecycle.is_terminal(booking.status) and booking.status not in ended
+        return (
+            lifecycle.is_terminal(booking.status)
+            and lifecycle.holds_capacity(booking.status)
+            and booking.status not in ended
+        )
 
     def issue(
         self,
@@ -134,8 +146,8 @@ class CertificateService:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` is not staff who may change the booking.
             ValidationError: the booking is not completed (``booking_id``), the
-                traveler is not on it (``traveler_id``), or bad kind, number or
-                expiry.
+                traveler is not on it (``traveler_id``), or bad kind, number,
+                issue or expiry date (naive, or the expiry not after the issue).
             DuplicateError: a certificate of this kind already has this number.
         """
         now = self._ctx.now()
@@ -187,7 +199,7 @@ class CertificateService:
         Raises:
             PermissionDeniedError: only staff who may change everything renew.
             NotFoundError: no such certificate.
-            ValidationError: the new expiry is not after the issue date.
+            ValidationError: on ``expires_at``: naive, or not after the issue date.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not renew")
         with self._ctx.transaction() as tx:
@@ -241,9 +253,13 @@ class CertificateService:
 
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
+            ValidationError: on ``channel`` when it is not a channel, on ``now``
+                when it is naive.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
-        moment = now or self._ctx.now()
+        if channel is not None:
+            channel = parse_choice(Channel, channel, "channel", what="a channel")
+        moment = self._ctx.now() if now is None else ensure_aware(now, "now")
         window = lead if lead is not None else self.reminder_lead
         sent: list[Communication] = []
         while True:
@@ -337,8 +353,9 @@ class CertificateService:
 
         Raises:
             PermissionDeniedError: ``principal`` may not list customers.
+            ValidationError: on ``now`` when it is naive.
         """
-        moment = now or self._ctx.now()
+        moment = self._ctx.now() if now is None else ensure_aware(now, "now")
         wanted = query or CertificateFilter()
         lines: list[ComplianceLine] = []
         may_list = principal.has(Permission.VIEW_ALL) or principal.kind is PrincipalKind.PARTNER

@@ -31,7 +31,7 @@ from bookingcore.domain.events import WaitlistOffered
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
-from bookingcore.domain.values import CustomerId, SlotId, WaitlistEntryId
+from bookingcore.domain.values import CustomerId, SlotId, WaitlistEntryId, ensure_aware
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
     WaitlistPriority,
@@ -525,9 +525,10 @@ class WaitlistService:
         Raises:
             PermissionDeniedError: ``principal`` is neither the system nor staff
                 who change every booking.
+            ValidationError: on ``now`` when it is naive.
         """
         self._require_staff(principal, "expire waiting-list offers")
-        when = now or self._ctx.now()
+        when = self._ctx.now() if now is None else ensure_aware(now, "now")
         with self._ctx.uow_factory() as uow:
             due = uow.waitlist.list_expired_offers(when, limit)
             slots = list(dict.fromkeys(entry.slot_id for entry in due))
