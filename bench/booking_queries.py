@@ -372,9 +372,11 @@ class Dataset:
         created = _stamp(_micros(FIRST_DAY - timedelta(days=200)))
         for n, ident in enumerate(self.advisors):
             first = FIRST_NAMES[n % len(FIRST_NAMES)]
+            email = f"advisor{n + 1:02d}@bench.example"
             fields = {
                 "id": ident,
-                "email": f"advisor{n + 1:02d}@bench.example",
+                "email": email,
+                "email_key": email.casefold(),
                 "name": f"{first} Advisor",
                 "role": "advisor",
                 "locations": "[]",
@@ -423,6 +425,7 @@ class Dataset:
                 "phone": customer.phone,
                 "name": customer.name or NULL,
                 "email": customer.email or NULL,
+                "email_key": customer.email.casefold() if customer.email else NULL,
                 "source": source,
                 "partner_id": partner,
                 "created_by_partner_id": partner,
