@@ -20,6 +20,7 @@ from uuid import uuid4
 
 import pytest
 
+import bookingcore.services.payments as payments_module
 from bookingcore import (
     BookingCore,
     Money,
@@ -31,7 +32,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking, DocumentKind
+from bookingcore.domain import Booking, DocumentKind, PaymentStatus, ReceiptStatus
 from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
 from bookingcore.services import QuotationRequest, QuoteLine, TravelDocumentService
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
@@ -213,6 +214,45 @@ class TestNothingMoreIsDue:
         late = next(p for p in payments if p.provider_reference == reference)
         assert "refunded" in late.metadata["needs_attention"]
         assert holiday.status() == "refunded"
+
+
+class TestMoneyTheProviderTookIsNeverDropped:
+    """A capture is settled whole or recorded alone and flagged; a refused one is flagged."""
+
+    def test_a_capture_whose_settlement_fails_is_recorded_alone_and_flagged(
+        self, any_store: MemoryStore | SqlStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        holiday = Holiday(any_store)
+
+        def refuse(*args: object, **kwargs: object) -> object:
+            raise ValidationError.single("lines", "cannot be priced", "invalid")
+
+        # The invoice is the last step: the booking moved and the commission accrued first.
+        monkeypatch.setattr(payments_module, "priced_lines", refuse)
+        reference = holiday.intent()
+        receipt = holiday.core.payments.handle_webhook(
+            "card", *holiday.card.webhook("captured", reference)
+        )
+        assert receipt.status is ReceiptStatus.APPLIED
+        (paid,) = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.CAPTURED
+        assert "cannot be priced" in paid.metadata["needs_attention"]
+        assert holiday.status() == "booking_created"
+        assert holiday.core.payments.invoices_for(holiday.booking.id, principal=ADMIN) == []
+
+    def test_a_capture_above_the_payment_is_refused_and_flagged(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        holiday = Holiday(any_store)
+        reference = holiday.intent("6000")
+        receipt = holiday.core.payments.handle_webhook(
+            "card", *holiday.card.webhook("captured", reference, amount=Money("7000", "INR"))
+        )
+        assert receipt.status is ReceiptStatus.FAILED
+        (payment,) = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
+        assert payment.status is PaymentStatus.PENDING
+        assert "7,000.00 INR" in payment.metadata["needs_attention"]
+        assert holiday.status() == "booking_created"
 
 
 class TestMoneyStatesFollowFromMoney:

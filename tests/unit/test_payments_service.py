@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+import bookingcore.services.payments as payments_module
 from bookingcore import (
     AuthenticationError,
     BookingCore,
@@ -439,6 +440,85 @@ class TestPartPaymentsAndLatePayments:
         assert paid.status is PaymentStatus.REFUNDED
         assert paid.refunded_amount == booking.total
         assert world.seats() == 0
+
+
+class TestCapturesNeverHalfWritten:
+    """A capture is settled and invoiced whole, or recorded alone and flagged; money the
+    provider took is never refused silently."""
+
+    def _intent(self, world: World) -> tuple[Booking, str]:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        return booking, reference
+
+    @pytest.mark.parametrize("step", ["booking move", "invoice"])
+    def test_a_capture_its_booking_cannot_take_is_recorded_alone_and_flagged(
+        self, world: World, monkeypatch: pytest.MonkeyPatch, step: str
+    ) -> None:
+        def refuse_move(*args: object, **kwargs: object) -> bool:
+            raise InvalidTransitionError("standard", "pending", "confirmed")
+
+        def refuse_invoice(*args: object, **kwargs: object) -> object:
+            raise ValidationError.single("lines", "cannot be priced", "invalid")
+
+        if step == "booking move":
+            monkeypatch.setattr(payments_module, "advance_if_paid", refuse_move)
+        else:  # after the booking moved and the commission accrued
+            monkeypatch.setattr(payments_module, "priced_lines", refuse_invoice)
+        booking, reference = self._intent(world)
+        receipt = world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("captured", reference)
+        )
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        # The money is recorded, and staff are told why it settled nothing ...
+        assert paid.status is PaymentStatus.CAPTURED
+        assert paid.captured_amount == booking.total
+        flag = paid.metadata["needs_attention"]
+        assert "could not take it" in flag
+        assert ("confirmed" if step == "booking move" else "cannot be priced") in flag
+        trail = world.core.audit.trail("payment", paid.id, principal=ADMIN)
+        assert trail[-1].new_values["needs_attention"] == flag
+        assert receipt.status is ReceiptStatus.APPLIED
+        # ... and nothing of the settlement is half-written: no move, no invoice.
+        assert world.status(booking) == "pending"
+        assert world.core.payments.invoices_for(booking.id, principal=ADMIN) == []
+        history = world.core.bookings.history(booking.id, principal=ADMIN)
+        assert [e.to_status for e in history] == ["pending"]
+        # A redelivery changes nothing more.
+        again = world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("captured", reference, event_id=receipt.event_id)
+        )
+        assert again.status is ReceiptStatus.APPLIED
+        assert len(world.core.audit.trail("payment", paid.id, principal=ADMIN)) == len(trail)
+
+    @pytest.mark.parametrize(
+        ("taken", "why"),
+        [(Money("9000", "INR"), "more than the"), (Money("100", "EUR"), "is in EUR")],
+        ids=["above the amount", "another currency"],
+    )
+    def test_a_capture_the_payment_refuses_is_failed_and_flagged_for_staff(
+        self, world: World, taken: Money, why: str
+    ) -> None:
+        booking, reference = self._intent(world)
+        receipt = world.core.payments.handle_webhook(
+            "fake", *world.provider.webhook("captured", reference, amount=taken)
+        )
+        assert receipt.status is ReceiptStatus.FAILED
+        assert receipt.error is not None
+        assert why in receipt.error
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.status is PaymentStatus.PENDING  # never more than it asked for
+        flag = payment.metadata["needs_attention"]
+        assert str(taken) in flag
+        assert why in flag
+        trail = world.core.audit.trail("payment", payment.id, principal=ADMIN)
+        assert trail[-1].new_values["needs_attention"] == flag
+        assert world.status(booking) == "pending"
+        assert world.core.payments.invoices_for(booking.id, principal=ADMIN) == []
 
 
 class TestRefunds:

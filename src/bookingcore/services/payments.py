@@ -38,6 +38,12 @@ to flag it for staff (an audit entry and the payment's ``needs_attention``
 metadata). A capture that takes more than was due when it arrived (two intents
 paid for one balance) is flagged the same way, for staff to refund the excess.
 
+**Money the provider took is never dropped.** A capture is settled whole (the
+payment, the booking's move, the commission and the invoice) or not at all:
+when its booking cannot take it, the capture is recorded alone and flagged. A
+capture the payment refuses (more than it asked for, another currency, after
+it was cancelled) leaves a ``failed`` receipt and flags the payment.
+
 **Every capture is invoiced, every settled refund credited.** In the
 transaction that records a captured payment, an :class:`~bookingcore.domain.Invoice`
 is issued with a number from the series of the year of issue and the booking's
@@ -139,6 +145,21 @@ class _Outcome:
 
     late: Payment | None = None  # captured for a cancelled booking
     waiting: PaymentProviderError | None = None  # the provider could not be asked
+
+
+class _UnsettledError(Exception):
+    """A capture its booking could not take: the delivery's transaction is undone, and the
+    capture is recorded again alone, flagged for staff with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+#: The statuses a provider reports when it took the money.
+_TAKEN = frozenset(
+    {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
+)
 
 
 @attrs.frozen
@@ -350,7 +371,11 @@ class PaymentService:
         redelivery (same provider and event id) returns the stored receipt and
         changes nothing. An event about no known payment, or of a kind the
         library does not act on, is stored as ``ignored``; one that contradicts
-        its payment (captured after cancelled) as ``failed`` with the reason.
+        its payment (captured after cancelled) as ``failed`` with the reason; a
+        refused capture also flags the payment for staff (``needs_attention``).
+        A capture whose booking cannot take it (its move or invoice is refused)
+        is recorded alone, ``applied``: the payment ``captured`` and flagged,
+        the booking unmoved and not invoiced.
 
         An event that does not decide by itself
         (:meth:`~bookingcore.domain.Payment.decides`: ``pending``,
@@ -370,6 +395,20 @@ class PaymentService:
         """
         gateway = self.provider(provider)
         event = gateway.parse_webhook(headers, raw_body)
+        try:
+            return self._intake(gateway, event)
+        except _UnsettledError as unsettled:
+            # Undone whole; the money the provider took is recorded alone, flagged.
+            return self._intake(gateway, event, unsettled=unsettled.reason)
+
+    def _intake(
+        self, gateway: PaymentProvider, event: WebhookEvent, *, unsettled: str | None = None
+    ) -> WebhookReceipt:
+        """Store ``event`` once and apply it; ``unsettled`` records a capture without settling.
+
+        Raises:
+            _UnsettledError: the capture's booking could not take it (nothing was committed).
+        """
         receipt = WebhookReceipt(
             id=self._ctx.ids.new_id(),
             provider=event.provider,
@@ -384,7 +423,7 @@ class PaymentService:
             # same event waits here for this one to commit and then finds its receipt.
             if tx.uow.webhook_inbox.add_if_new(receipt):
                 payment = self._locked_payment(tx.uow, event)
-                outcome = self._apply(tx, gateway, receipt, event, payment)
+                outcome = self._apply(tx, gateway, receipt, event, payment, unsettled=unsettled)
                 tx.commit()
                 return self._after(outcome, receipt)
             stored = tx.uow.webhook_inbox.get_by_event(event.provider, event.event_id)
@@ -396,13 +435,18 @@ class PaymentService:
             raise ConflictError(msg)
         if stored.status is not ReceiptStatus.RECEIVED:
             return stored
-        return self._apply_again(gateway, event)
+        return self._apply_again(gateway, event, unsettled=unsettled)
 
-    def _apply_again(self, gateway: PaymentProvider, event: WebhookEvent) -> WebhookReceipt:
+    def _apply_again(
+        self, gateway: PaymentProvider, event: WebhookEvent, *, unsettled: str | None = None
+    ) -> WebhookReceipt:
         """Apply a stored receipt that waited for the provider, on a redelivery of its event.
 
         The payment is locked before the receipt is read: whoever applies an
         event holds its payment's lock, so the receipt read here is current.
+
+        Raises:
+            _UnsettledError: as :meth:`_intake` says.
         """
         with self._ctx.transaction() as tx:
             payment = self._locked_payment(tx.uow, event)
@@ -412,7 +456,7 @@ class PaymentService:
                 raise ConflictError(msg)
             if receipt.status is not ReceiptStatus.RECEIVED:
                 return receipt
-            outcome = self._apply(tx, gateway, receipt, event, payment)
+            outcome = self._apply(tx, gateway, receipt, event, payment, unsettled=unsettled)
             tx.commit()
         return self._after(outcome, receipt)
 
@@ -453,22 +497,34 @@ class PaymentService:
         receipt: WebhookReceipt,
         event: WebhookEvent,
         payment: Payment | None,
+        *,
+        unsettled: str | None = None,
     ) -> _Outcome:
-        """Apply ``event`` to its locked ``payment`` and mark ``receipt`` with what happened."""
+        """Apply ``event`` to its locked ``payment`` and mark ``receipt`` with what happened.
+
+        A capture is settled (booking moved, invoice issued) whole or not at all:
+        when its booking cannot take it, :class:`_UnsettledError` undoes the transaction,
+        and the delivery applied again with ``unsettled`` (the reason) records the
+        capture alone, flagged for staff. A capture the payment refuses (more than
+        it asked for, another currency, after it was cancelled) leaves the receipt
+        ``failed`` and flags the payment: the provider took money all the same.
+
+        Raises:
+            _UnsettledError: the booking could not take the capture; nothing may be committed.
+        """
         now = self._ctx.now()
         if payment is None or (event.status is None and event.refund_reference is None):
             receipt.mark_ignored(now=now)
             return _Outcome()
-        late = None
+        late = False
+        told = None
+        before = payment.status
         try:
             if event.refund_reference is not None:
                 self._apply_refund_event(tx, payment, event)
             else:
                 assert event.status is not None
-                before = payment.status
-                if payment.has_processed(event.event_id) or payment.decides(event.status):
-                    told = None
-                else:
+                if not (payment.has_processed(event.event_id) or payment.decides(event.status)):
                     try:
                         told = self._current_state(gateway, payment)
                     except PaymentProviderError as exc:
@@ -484,17 +540,33 @@ class PaymentService:
                         captured=told.captured,
                         reason=told.failure_reason,
                     )
-                if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
-                    booking = tx.uow.bookings.get_for_update(payment.booking_id)
-                    if booking is not None:
-                        principal = Principal.webhook(event.provider)
-                        if self._book_capture(tx, booking, payment, principal):
-                            late = payment
         except (InvalidTransitionError, ValidationError) as exc:
             receipt.mark_failed(str(exc), now=now)
+            taken = event.status if told is None else told.status
+            if event.refund_reference is None and taken is not None and taken in _TAKEN:
+                amount = event.amount if told is None else told.captured
+                said = f" {amount}" if amount is not None else ""
+                reason = f"{event.provider} reports{said} {taken.value} but it was refused: {exc}"
+                principal = Principal.webhook(event.provider)
+                self._flag(tx, payment.booking_id, payment, principal, reason)
             return _Outcome()
+        if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
+            booking = tx.uow.bookings.get_for_update(payment.booking_id)
+            if booking is not None:
+                principal = Principal.webhook(event.provider)
+                if unsettled is not None:
+                    reason = (
+                        f"captured {payment.captured_amount} but booking {booking.reference} "
+                        f"could not take it: {unsettled}; it was not moved or invoiced"
+                    )
+                    self._flag(tx, booking.id, payment, principal, reason)
+                else:
+                    try:
+                        late = self._book_capture(tx, booking, payment, principal)
+                    except (InvalidTransitionError, ValidationError) as exc:
+                        raise _UnsettledError(str(exc)) from exc
         receipt.mark_applied(now=now)
-        return _Outcome(late=late)
+        return _Outcome(late=payment if late else None)
 
     @staticmethod
     def _current_state(gateway: PaymentProvider, payment: Payment) -> ProviderPayment | None:
@@ -524,7 +596,7 @@ class PaymentService:
         if not late and payment.currency == booking.currency and payment.net_amount > due_before:
             excess = payment.net_amount - due_before
             reason = f"captured {excess} more than the {due_before} due on {booking.reference}"
-            self._flag(tx, booking, payment, principal, reason)
+            self._flag(tx, booking.id, payment, principal, reason)
         self._issue_invoice(tx, booking, payment, principal, paid=paid)
         return late
 
@@ -790,7 +862,7 @@ class PaymentService:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
         if closed_to_payment(lifecycle, booking.status):
             reason = f"payment captured after booking {booking.reference} was {booking.status}"
-            self._flag(tx, booking, payment, principal, reason)
+            self._flag(tx, booking.id, payment, principal, reason)
             return True
         # Part paid: on to payment_pending at most; the balance due shows on its payments.
         advance_if_paid(
@@ -978,7 +1050,7 @@ class PaymentService:
 
     @staticmethod
     def _flag(
-        tx: Transaction, booking: Booking, payment: Payment, principal: Principal, reason: str
+        tx: Transaction, booking_id: BookingId, payment: Payment, principal: Principal, reason: str
     ) -> None:
         """Flag ``payment`` for staff: ``needs_attention`` in its metadata and an audit entry."""
         payment.metadata = {**payment.metadata, "needs_attention": reason}
@@ -989,5 +1061,5 @@ class PaymentService:
             action=AuditAction.UPDATED,
             new={"needs_attention": reason},
             reason=reason,
-            booking_id=booking.id,
+            booking_id=booking_id,
         )
