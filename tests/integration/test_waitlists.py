@@ -419,3 +419,118 @@ def test_a_naive_now_for_the_expiry_job_is_a_validation_error_naming_it(world: W
     assert refused.value.fields == ("now",)
     assert world.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
     world.check_invariant()
+
+
+class TestJoiningRefusesEntriesThatCanNeverBeBooked:
+    """``join`` refuses what booking would refuse, and stores nothing when it does."""
+
+    def _nothing_stored(self, world: World) -> None:
+        assert world.core.waitlists.list_for_slot(world.slot.id, principal=ADMIN) == []
+
+    def test_a_closed_location_is_refused_on_slot_id(self, world: World) -> None:
+        world.book(world.customer(), 4)
+        world.core.catalog.set_location_active("BASE", False, principal=ADMIN)
+        with pytest.raises(ValidationError) as refused:
+            world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=world.customer())
+        assert [(e.field, e.code) for e in refused.value.errors] == [("slot_id", "inactive")]
+        self._nothing_stored(world)
+
+    def test_a_product_no_longer_sold_is_refused_on_slot_id(self, world: World) -> None:
+        trek = world.core.catalog.add_product("TREK", "Trek", "trek", principal=ADMIN)
+        location = world.core.catalog.location("BASE", principal=ADMIN)
+        slot = world.core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=world.clock.now() + timedelta(days=5),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=2,
+            product_id=trek.id,
+            principal=ADMIN,
+        )
+        world.core.catalog.set_product_active(trek.id, False, principal=ADMIN)
+        with pytest.raises(ValidationError) as refused:
+            world.core.waitlists.join(slot.id, principal=ADMIN, customer_id=world.customer())
+        assert [(e.field, e.code) for e in refused.value.errors] == [("slot_id", "inactive")]
+        assert world.core.waitlists.list_for_slot(slot.id, principal=ADMIN) == []
+
+    def test_more_seats_than_the_whole_slot_holds_are_refused_on_seats(self, world: World) -> None:
+        world.book(world.customer(), 4)
+        customer = world.customer()
+        with pytest.raises(ValidationError) as refused:
+            world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=customer, seats=5)
+        assert [(e.field, e.code) for e in refused.value.errors] == [("seats", "above_capacity")]
+        self._nothing_stored(world)
+        # The whole capacity is fine: it can be booked once everyone else cancels.
+        entry = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=customer, seats=4
+        )
+        assert entry.status is WaitlistStatus.WAITING
+
+
+class TestErasure:
+    """Erasing a customer ends their active entries; their seats go to the next in line."""
+
+    def test_erasure_cancels_waiting_and_offered_entries_and_offers_the_seats_onward(
+        self, world: World
+    ) -> None:
+        freed = world.book(world.customer(), 2)
+        world.book(world.customer(), 2)
+        offered_one = world.customer("Offered One", email=False)
+        waiting_one = world.customer("Waiting One", email=False)
+        nxt = world.customer("Next In Line", email=False)
+        e_offered = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=offered_one, seats=2
+        )
+        e_waiting = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=waiting_one, seats=2
+        )
+        e_next = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=nxt, seats=2)
+        world.core.bookings.cancel(freed.id, principal=ADMIN)
+        assert world.core.waitlists.get(e_offered.id, principal=ADMIN).status is (
+            WaitlistStatus.OFFERED
+        )
+        sent_before = len(world.notifier.sent)
+        events_before = len(world.events)
+
+        world.core.privacy.erase_customer(waiting_one, principal=ADMIN, reason="GDPR 1")
+        assert world.core.waitlists.get(e_waiting.id, principal=ADMIN).status is (
+            WaitlistStatus.CANCELLED
+        )
+        world.core.privacy.erase_customer(offered_one, principal=ADMIN, reason="GDPR 2")
+
+        statuses = {
+            e.id: e.status
+            for e in world.core.waitlists.list_for_slot(
+                world.slot.id, principal=ADMIN, active_only=False
+            )
+        }
+        assert statuses == {
+            e_offered.id: WaitlistStatus.CANCELLED,
+            e_waiting.id: WaitlistStatus.CANCELLED,
+            e_next.id: WaitlistStatus.OFFERED,
+        }
+        assert world.slot_now().seats_held == 4  # 2 booked + 2 offered to the next in line
+        world.check_invariant()
+        ended = [e for e in world.events[events_before:] if isinstance(e, WaitlistOfferEnded)]
+        assert [(e.entry_id, e.outcome) for e in ended] == [(e_offered.id, "cancelled")]
+        offers = [e for e in world.events[events_before:] if isinstance(e, WaitlistOffered)]
+        assert [e.entry_id for e in offers] == [e_next.id]
+        nxt_phone = world.core.customers.get(nxt, principal=ADMIN).phone.e164
+        assert [m.recipient for m in world.notifier.sent[sent_before:]] == [nxt_phone]
+
+        # Nothing is left to offer the erased customers later: the next offer expires
+        # and no message goes to a placeholder.
+        world.clock.advance(hours=25)
+        world.core.waitlists.expire_offers(principal=SYSTEM)
+        world.core.events.run_pending()
+        assert [m.recipient for m in world.notifier.sent[sent_before:]] == [nxt_phone]
+        offers_logged = {
+            erased: [
+                c
+                for c in world.core.communications.for_customer(erased, principal=ADMIN)
+                if c.type is CommunicationType.WAITLIST_OFFER
+            ]
+            for erased in (offered_one, waiting_one)
+        }
+        assert len(offers_logged[offered_one]) == 1  # the one before erasure, now blanked
+        assert offers_logged[waiting_one] == []
+        world.check_invariant()

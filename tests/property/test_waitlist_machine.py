@@ -134,6 +134,18 @@ class WaitlistMachine(RuleBasedStateMachine):
         priority=st.sampled_from(["high", "normal", "low"]),
     )
     def join(self, who: int, seats: int, priority: str) -> WaitlistEntryId | None:
+        slot = self.core.catalog.get_slot(self.slot_id, principal=ADMIN)
+        assert slot.capacity is not None
+        if seats > slot.capacity:
+            # A party bigger than the whole slot could never be booked: refused, not stored.
+            with pytest.raises(ValidationError) as refused:
+                self.core.waitlists.join(
+                    self.slot_id, principal=ADMIN, customer_id=self.customers[who], seats=seats
+                )
+            assert [(e.field, e.code) for e in refused.value.errors] == [
+                ("seats", "above_capacity")
+            ]
+            return None
         try:
             return self.core.waitlists.join(
                 self.slot_id,

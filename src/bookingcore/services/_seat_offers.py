@@ -13,9 +13,10 @@ declined or expired (they are released and offered on).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.communications import (
     TEMPLATE_FIELDS,
     Channel,
@@ -24,13 +25,23 @@ from bookingcore.domain.communications import (
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
+from bookingcore.domain.policy import Principal
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor, CommunicationId
-from bookingcore.domain.waitlist import WaitlistEntry, pick_offers
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus, pick_offers
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 
-__all__ = ["end_offer_event", "offer_free_seats", "offer_message_key"]
+__all__ = [
+    "ENTRY_ENTITY",
+    "cancel_entries",
+    "end_offer_event",
+    "offer_free_seats",
+    "offer_message_key",
+]
+
+#: The audit entity name of waiting-list entries.
+ENTRY_ENTITY = "waitlist entry"
 
 
 def offer_message_key(entry: WaitlistEntry) -> str:
@@ -71,6 +82,51 @@ def offer_free_seats(
             )
         )
     return chosen
+
+
+def cancel_entries(
+    ctx: ServiceContext,
+    tx: Transaction,
+    slot: Slot,
+    entries: Iterable[WaitlistEntry],
+    *,
+    principal: Principal,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Cancel ``slot``'s active ``entries`` and offer the seats their offers held onward.
+
+    The one way an entry leaves the list early (the customer leaves or
+    declines, staff remove it, the customer is erased). Call with ``slot``
+    locked first and then the entries (the order every waiting-list change
+    takes). Each cancellation is audited; an offer it ends releases its seats
+    and writes a :class:`~bookingcore.domain.events.WaitlistOfferEnded`
+    (``cancelled``) event, and the released seats go to the next entries in
+    line in the same unit of work.
+
+    Raises:
+        InvalidTransitionError: an entry is no longer active.
+    """
+    released = False
+    for entry in entries:
+        had_offer = entry.status is WaitlistStatus.OFFERED
+        old = entry.status.value
+        entry.cancel(now=now)
+        tx.audit(
+            principal,
+            entity=ENTRY_ENTITY,
+            entity_id=entry.id,
+            action=AuditAction.STATUS_CHANGED,
+            old={"status": old},
+            new={"status": entry.status.value},
+            reason=reason,
+        )
+        if had_offer:
+            slot.release(entry.seats)
+            tx.emit(end_offer_event(tx, entry, "cancelled", now=now))
+            released = True
+    if released:
+        offer_free_seats(ctx, tx, slot, now=now)
 
 
 def end_offer_event(

@@ -788,11 +788,21 @@ class BookingService:
         slot = uow.slots.get_for_update(slot_id)
         if slot is None:
             raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
-        return slot, BookingService._sold_at(uow, slot)
+        return slot, BookingService.sold_at(uow, slot)
 
     @staticmethod
-    def _sold_at(uow: UnitOfWork, slot: Slot) -> Location:
-        """The slot's location, when it and the slot's product are still open for bookings."""
+    def sold_at(uow: UnitOfWork, slot: Slot) -> Location:
+        """The slot's location, when it and the slot's product are still open for bookings.
+
+        The check every way onto a slot shares (booking, rescheduling, joining
+        its waiting list), run in the caller's unit of work.
+
+        Raises:
+            ValidationError: on ``slot_id`` (code ``inactive``) when the slot's
+                location is closed or its product is no longer sold.
+
+        .. versionadded:: 0.3
+        """
         location = uow.locations.get(slot.location_id)
         if location is None or not location.is_active:
             raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
@@ -1347,7 +1357,7 @@ class BookingService:
             assert old_slot is not None
             if new_slot is None:
                 raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
-            location = self._sold_at(uow, new_slot)
+            location = self.sold_at(uow, new_slot)
             partner = self._acting_partner(uow, principal)
             policy.check_may_book(
                 principal, customer_id=booking.customer_id, location=location, partner=partner

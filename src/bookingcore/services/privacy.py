@@ -10,7 +10,8 @@
 Erasure anonymises in place: the customer's and their travelers' personal
 fields are dropped (the phone becomes a placeholder no real number equals),
 messages lose their recipient and text, bookings their travelers' requirements
-and internal notes, and the values of audit entries about them are redacted.
+and internal notes, and the values of audit entries about them are redacted; their active
+waiting-list entries are cancelled (seats an offer held go to the next in line).
 Bookings, payments and their amounts stay, so counts and money still add up.
 Because the data is gone from storage, no read can bring it back: searches,
 lists, exports and the customer view only find the placeholders.
@@ -37,7 +38,8 @@ from bookingcore.domain.values import CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._seat_offers import cancel_entries
 from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
 
@@ -114,6 +116,35 @@ class PrivacyService:
                 "audit": to_dict(audit),
             }
 
+    def _end_waiting(
+        self,
+        tx: Transaction,
+        customer_id: CustomerId,
+        principal: Principal,
+        reason: str | None,
+    ) -> int:
+        """Cancel the customer's active entries (offers go onward); how many were ended."""
+        mine = every_item(partial(tx.uow.waitlist.list_for_customer, customer_id))
+        slots = sorted({e.slot_id for e in mine if e.is_active}, key=str)
+        now = self._ctx.now()
+        ended = 0
+        for slot_id in slots:
+            slot = tx.uow.slots.get_for_update(slot_id)
+            if slot is None:  # pragma: no cover - entries name stored slots
+                continue
+            entries = [
+                locked
+                for e in tx.uow.waitlist.list_for_slot(slot_id, active_only=True)
+                if e.customer_id == customer_id
+                and (locked := tx.uow.waitlist.get_for_update(e.id)) is not None
+                and locked.is_active
+            ]
+            cancel_entries(
+                self._ctx, tx, slot, entries, principal=principal, reason=reason, now=now
+            )
+            ended += len(entries)
+        return ended
+
     @staticmethod
     def _trail(
         uow: UnitOfWork, customer: Customer, travelers: Sequence[Traveler]
@@ -136,6 +167,12 @@ class PrivacyService:
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
 
+        Their active waiting-list entries are cancelled in the same unit of
+        work, the way :meth:`~bookingcore.services.WaitlistService.remove`
+        cancels one: an offer an entry held is released and its seats are
+        offered to the next entries in line, so no seat stays held for (and no
+        offer message goes to) the erased customer.
+
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
             NotFoundError: no such customer (or one merged into another).
@@ -149,6 +186,9 @@ class PrivacyService:
             if customer.is_erased:
                 msg = f"customer {customer_id} was erased already"
                 raise ValidationError.single("customer_id", msg, "already_erased")
+            # First, before anything is written: end the customer's waiting-list entries,
+            # each slot locked before its entries (the waiting list's lock order).
+            waitlist_entries = self._end_waiting(tx, customer_id, principal, reason)
             travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
             for entry in self._trail(uow, customer, travelers):
                 entry.redact(PERSONAL_FIELDS)
@@ -191,6 +231,7 @@ class PrivacyService:
                     "travelers": len(travelers),
                     "bookings": bookings,
                     "communications": len(messages),
+                    "waitlist_entries": waitlist_entries,
                 },
                 reason=reason,
             )

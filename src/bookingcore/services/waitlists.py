@@ -47,7 +47,12 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services._seat_offers import end_offer_event, offer_free_seats
+from bookingcore.services._seat_offers import (
+    ENTRY_ENTITY,
+    cancel_entries,
+    end_offer_event,
+    offer_free_seats,
+)
 from bookingcore.services.bookings import (
     BookingRequest,
     BookingService,
@@ -60,7 +65,7 @@ from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["WaitlistPlace", "WaitlistService", "deliver_offer_messages"]
 
-_ENTITY = "waitlist entry"
+_ENTITY = ENTRY_ENTITY
 
 
 @attrs.frozen
@@ -162,9 +167,13 @@ class WaitlistService:
         it is offered them at once (in the same unit of work).
 
         Raises:
-            ValidationError: naming the field: seats outside 1 to 1,000, an
-                unknown priority or contact method, malformed dates or notes,
-                an unknown, closed or started slot, no customer named.
+            ValidationError: naming the field: seats outside 1 to 1,000 or
+                more than the slot's whole capacity (``seats``, code
+                ``above_capacity``), an unknown priority or contact method,
+                malformed dates or notes, an unknown, closed or started slot, a
+                slot whose location is closed or whose product is no longer
+                sold (``slot_id``, code ``inactive``, as booking refuses it),
+                no customer named. Nothing is stored when it refuses.
             PermissionDeniedError: a customer joining for someone else, a
                 partner for a customer it did not create, or anyone but staff
                 asking for a priority other than ``normal``.
@@ -194,10 +203,7 @@ class WaitlistService:
                 raise ValidationError.single("slot_id", "this slot is closed", "inactive")
             if slot.starts_at <= now:
                 raise ValidationError.single("slot_id", "this slot has already started", "past")
-            existing = tx.uow.waitlist.get_active(slot.id, customer.id)
-            if existing is not None:
-                msg = f"the customer already waits on this slot (entry {existing.id})"
-                raise DuplicateError(msg, entity=_ENTITY, existing_id=existing.id)
+            BookingService.sold_at(tx.uow, slot)
             entry = WaitlistEntry(
                 id=WaitlistEntryId(self._ctx.ids.new_id()),
                 slot_id=slot.id,
@@ -211,6 +217,16 @@ class WaitlistService:
                 alternative_dates=tuple(alternative_dates),
                 notes=notes,
             )
+            if slot.capacity is not None and entry.seats > slot.capacity:
+                msg = (
+                    f"the slot holds {slot.capacity} seat(s) in all;"
+                    f" {entry.seats} can never be booked"
+                )
+                raise ValidationError.single("seats", msg, "above_capacity")
+            existing = tx.uow.waitlist.get_active(slot.id, customer.id)
+            if existing is not None:
+                msg = f"the customer already waits on this slot (entry {existing.id})"
+                raise DuplicateError(msg, entity=_ENTITY, existing_id=existing.id)
             tx.uow.waitlist.add(entry)
             tx.audit(
                 principal,
@@ -443,24 +459,10 @@ class WaitlistService:
                     WaitlistStatus.CANCELLED.value,
                     message=msg,
                 )
-            had_offer = entry.status is WaitlistStatus.OFFERED
-            old = entry.status.value
-            entry.cancel(now=now)
-            tx.audit(
-                principal,
-                entity=_ENTITY,
-                entity_id=entry.id,
-                action=AuditAction.STATUS_CHANGED,
-                old={"status": old},
-                new={"status": entry.status.value},
-                reason=clean_reason,
+            slot = self._locked_slot(tx.uow, entry.slot_id)  # locked already, by _locked_entry
+            cancel_entries(
+                self._ctx, tx, slot, [entry], principal=principal, reason=clean_reason, now=now
             )
-            if had_offer:
-                slot = tx.uow.slots.get_for_update(entry.slot_id)
-                assert slot is not None
-                slot.release(entry.seats)
-                tx.emit(end_offer_event(tx, entry, "cancelled", now=now))
-                offer_free_seats(self._ctx, tx, slot, now=now)
             tx.commit()
             return entry
 
