@@ -1032,6 +1032,20 @@ class TestStaffSignIn:
         renewed = core.auth.refresh(signed.tokens.refresh_token)
         assert core.auth.authenticate(renewed.access_token, expect="staff") == signed.principal
 
+    def test_refresh_refuses_a_kind_the_endpoint_does_not_take_and_leaves_it_unspent(
+        self, core: BookingCore, member_id: StaffId
+    ) -> None:
+        signed = core.auth.sign_in_staff("ravi@example.com", PASSWORD)
+        assert signed.tokens.refresh_token is not None
+        with pytest.raises(AuthenticationError, match="staff refresh token is not accepted"):
+            core.auth.refresh(signed.tokens.refresh_token, expect="customer")
+        with pytest.raises(ValidationError) as unknown:
+            core.auth.refresh(signed.tokens.refresh_token, expect="robot")
+        assert unknown.value.errors[0].field == "expect"
+        # Refused before it was spent: the session is whole and the token still works once.
+        renewed = core.auth.refresh(signed.tokens.refresh_token, expect=["staff", "customer"])
+        assert core.auth.authenticate(renewed.access_token, expect="staff") == signed.principal
+
     def test_setting_a_password_needs_a_hasher(self, store: MemoryStore, admin: Principal) -> None:
         bare = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(), ids=SequentialIds())
         member = bare.staff.add("ravi@example.com", "Ravi", principal=admin)

@@ -101,7 +101,7 @@ def verify_otp(body: OtpVerifyIn, core: Core, origin: Origin) -> SignedInOut:
 )
 def refresh(body: RefreshIn, core: Core, origin: Origin) -> TokensOut:
     """Trade a refresh token for new tokens; a spent one ends the whole session."""
-    return TokensOut.of(core.auth.refresh(body.refresh_token, origin=origin))
+    return TokensOut.of(core.auth.refresh(body.refresh_token, expect="customer", origin=origin))
 
 
 @router.post(

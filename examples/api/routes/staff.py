@@ -34,7 +34,7 @@ def login(body: StaffLoginIn, core: Core, origin: Origin) -> SignedInOut:
 )
 def refresh(body: RefreshIn, core: Core, origin: Origin) -> TokensOut:
     """Trade a refresh token for new tokens, with the member's current role."""
-    return TokensOut.of(core.auth.refresh(body.refresh_token, origin=origin))
+    return TokensOut.of(core.auth.refresh(body.refresh_token, expect="staff", origin=origin))
 
 
 @router.post(

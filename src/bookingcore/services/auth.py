@@ -878,21 +878,42 @@ class AuthService:
             raise PermissionDeniedError(msg)
         return _with_origin(self._principal(claims), origin)
 
-    def refresh(self, refresh_token: str, *, origin: RequestOrigin | None = None) -> TokenPair:
+    def refresh(
+        self,
+        refresh_token: str,
+        *,
+        expect: PrincipalKind | str | Iterable[PrincipalKind | str] | None = None,
+        origin: RequestOrigin | None = None,
+    ) -> TokenPair:
         """A new access and refresh token for a refresh token, which is spent by this.
 
         Presenting a spent refresh token again revokes its whole session: a
         copy of it is in someone else's hands, and nobody can tell who used it
         first. A staff member's tokens take their current role.
 
+        ``expect``, as for :meth:`authenticate`, is the kind (or kinds) of token
+        this endpoint refreshes: a customer API passes ``"customer"``, so a
+        staff refresh token is refused there (and stays unspent). Without it,
+        any kind is refreshed.
+
         Raises:
-            AuthenticationError: the token is not a valid refresh token, its session
-                ended, it was spent before (the session is now revoked), or the
-                staff member behind it is no longer active.
+            ValidationError: ``expect`` names no token kind (customer, staff, partner).
+            AuthenticationError: the token is not a valid refresh token, is of a
+                kind ``expect`` leaves out, its session ended, it was spent before
+                (the session is now revoked), or the staff member behind it is no
+                longer active.
             AuthNotConfiguredError: no ``token_signer``.
+
+        .. versionchanged:: 0.4
+           ``expect``.
         """
+        kinds = None if expect is None else _expected_kinds(expect)
         now = self._ctx.now()
         claims = self._verify(refresh_token, _REFRESH, now)
+        if kinds is not None and claims.kind not in kinds:
+            wanted = " or ".join(sorted(k.value for k in kinds))
+            msg = f"a {claims.kind.value} refresh token is not accepted here; sign in as {wanted}"
+            raise AuthenticationError(msg)
         reused = False
         with self._ctx.transaction() as tx:
             session = tx.uow.auth_sessions.get_for_update(claims.session_id)

@@ -33,6 +33,10 @@ def test_staff_sign_in_refresh_and_me(client: ApiClient, staff_headers: dict[str
         "/api/v1/auth/login", json={"email": "desk@example.com", "password": STAFF_PASSWORD}
     ).json()
     assert signed["staff"]["email"] == "desk@example.com"
+    elsewhere = client.post(
+        "/api/v1/customer/auth/refresh", json={"refresh_token": signed["refresh_token"]}
+    )
+    assert elsewhere.status_code == 401  # a staff token is refreshed on the staff route only
     fresh = client.post("/api/v1/auth/refresh", json={"refresh_token": signed["refresh_token"]})
     assert fresh.status_code == 200
     bearer = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
