@@ -246,9 +246,13 @@ class TestBookingExport:
 
         path = f"{tmp_path}/bookings.xlsx"
         assert write_rows_xlsx(core.exports.booking_rows(principal=ADMIN, page_size=2), path) == 7
-        sheet = openpyxl.load_workbook(path, read_only=True).active
-        assert sheet is not None
-        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        workbook = openpyxl.load_workbook(path, read_only=True)  # holds the file open
+        try:
+            sheet = workbook.active
+            assert sheet is not None
+            cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        finally:
+            workbook.close()
         assert tuple(cells[0]) == BOOKING_EXPORT_COLUMNS
         assert len(cells) == 8
         assert {r[column["customer_name"]] for r in cells[1:]} == {"'=HYPERLINK(evil)"}
