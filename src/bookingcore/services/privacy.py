@@ -124,18 +124,21 @@ class PrivacyService:
         reason: str | None,
     ) -> int:
         """Cancel the customer's active entries (offers go onward); how many were ended."""
-        mine = every_item(partial(tx.uow.waitlist.list_for_customer, customer_id))
-        slots = sorted({e.slot_id for e in mine if e.is_active}, key=str)
+        active = [
+            e
+            for e in every_item(partial(tx.uow.waitlist.list_for_customer, customer_id))
+            if e.is_active
+        ]
         now = self._ctx.now()
         ended = 0
-        for slot_id in slots:
+        for slot_id in sorted({e.slot_id for e in active}, key=str):
             slot = tx.uow.slots.get_for_update(slot_id)
             if slot is None:  # pragma: no cover - entries name stored slots
                 continue
             entries = [
                 locked
-                for e in tx.uow.waitlist.list_for_slot(slot_id, active_only=True)
-                if e.customer_id == customer_id
+                for e in active
+                if e.slot_id == slot_id
                 and (locked := tx.uow.waitlist.get_for_update(e.id)) is not None
                 and locked.is_active
             ]

@@ -65,8 +65,6 @@ from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["WaitlistPlace", "WaitlistService", "deliver_offer_messages"]
 
-_ENTITY = ENTRY_ENTITY
-
 
 @attrs.frozen
 class WaitlistPlace:
@@ -226,11 +224,11 @@ class WaitlistService:
             existing = tx.uow.waitlist.get_active(slot.id, customer.id)
             if existing is not None:
                 msg = f"the customer already waits on this slot (entry {existing.id})"
-                raise DuplicateError(msg, entity=_ENTITY, existing_id=existing.id)
+                raise DuplicateError(msg, entity=ENTRY_ENTITY, existing_id=existing.id)
             tx.uow.waitlist.add(entry)
             tx.audit(
                 principal,
-                entity=_ENTITY,
+                entity=ENTRY_ENTITY,
                 entity_id=entry.id,
                 action=AuditAction.CREATED,
                 new={
@@ -355,7 +353,7 @@ class WaitlistService:
                     entry.move_to(position, now=now)
                     tx.audit(
                         principal,
-                        entity=_ENTITY,
+                        entity=ENTRY_ENTITY,
                         entity_id=entry.id,
                         action=AuditAction.UPDATED,
                         old={"position": old},
@@ -385,7 +383,7 @@ class WaitlistService:
             entry.set_priority(priority, now=self._ctx.now())
             tx.audit(
                 principal,
-                entity=_ENTITY,
+                entity=ENTRY_ENTITY,
                 entity_id=entry.id,
                 action=AuditAction.UPDATED,
                 old={"priority": old},
