@@ -3,7 +3,7 @@ paid and what is due; a credit note per settled refund; gapless numbers per seri
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,6 +18,7 @@ from bookingcore import (
     NotFoundError,
     PaymentProviderError,
     Principal,
+    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -34,7 +35,7 @@ def _inr(amount: str) -> Money:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.store = MemoryStore()
         self.clock = FixedClock()
         self.provider = FakePaymentProvider()
@@ -44,6 +45,7 @@ class World:
             clock=self.clock,
             ids=SequentialIds(),
             payment_providers=[self.provider, self.manual],
+            settings=settings,
         )
         self.slots = {
             code: self.core.catalog.create_slot(
@@ -166,6 +168,35 @@ class TestInvoices:
             "INV-2027-CAMP-000001",
         ]
         assert [i.number for i in world.invoices(lake)] == ["INV-2026-LAKE-000001"]
+
+    def test_series_follow_the_business_time_zone_not_utc(self) -> None:
+        world = World(Settings(timezone="Asia/Kolkata"))
+        booking = world.book(travelers=3)
+        # 20:00 UTC on 31 December is 01:30 on 1 January in India.
+        world.clock.set(datetime(2026, 12, 31, 18, 29, tzinfo=UTC))
+        world.pay(booking, "1000", "CASH-1")
+        world.clock.set(datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+        world.pay(booking, "1000", "CASH-2")
+        assert [i.number for i in world.invoices(booking)] == [
+            "INV-2026-CAMP-000001",
+            "INV-2027-CAMP-000001",
+        ]
+
+    def test_a_fiscal_year_from_april_names_its_series_after_the_year_it_starts(self) -> None:
+        world = World(Settings(timezone="Asia/Kolkata", fiscal_year_start=4))
+        booking = world.book(travelers=3)
+        for utc, reference in (
+            (datetime(2027, 1, 15, 12, 0, tzinfo=UTC), "CASH-1"),  # January 2027: FY 2026-27
+            (datetime(2027, 3, 31, 18, 29, tzinfo=UTC), "CASH-2"),  # 23:59 IST on 31 March
+            (datetime(2027, 3, 31, 18, 30, tzinfo=UTC), "CASH-3"),  # 00:00 IST on 1 April
+        ):
+            world.clock.set(utc)
+            world.pay(booking, "1000", reference)
+        assert [i.number for i in world.invoices(booking)] == [
+            "INV-2026-CAMP-000001",
+            "INV-2026-CAMP-000002",
+            "INV-2027-CAMP-000001",
+        ]
 
     def test_only_who_may_see_the_booking_sees_its_invoices(self, world: World) -> None:
         booking = world.book()

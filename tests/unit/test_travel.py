@@ -448,6 +448,11 @@ class TestSupplierAnswers:
         assert list(core.items.for_supplier(principal=hotel_user)) == mine
         with pytest.raises(PermissionDeniedError):
             core.items.for_supplier(principal=hotel_user, supplier_id=holiday.jeeps.id)
+        assert list(core.items.for_supplier(principal=hotel_user, status="Pending")) == mine
+        for unknown in ("", "shipped"):  # was a ValueError (a 500 in the example host)
+            with pytest.raises(ValidationError) as caught:
+                core.items.for_supplier(principal=hotel_user, status=unknown)
+            assert caught.value.fields == ("status",)
 
     def test_the_booking_reaches_supplier_confirmed_only_when_every_item_is_confirmed(
         self, holiday: Holiday

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import string
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from types import MappingProxyType
 from uuid import UUID
 
@@ -34,6 +34,7 @@ __all__ = [
     "CommunicationStatus",
     "CommunicationType",
     "MessageTemplate",
+    "message_time",
 ]
 
 
@@ -217,6 +218,16 @@ class MessageTemplate:
         """The subject and body with ``values`` filled in."""
         subject = None if self.subject is None else string.Template(self.subject).substitute(values)
         return subject, string.Template(self.body).substitute(values)
+
+
+def message_time(moment: datetime, zone: tzinfo) -> str:
+    """``moment`` as messages write it: on the business's clock ``zone``, with the
+    zone's abbreviation (``2026-12-05 09:30 IST``; ``... UTC`` in UTC).
+
+    .. versionadded:: 0.4
+    """
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 #: The placeholders a :class:`MessageTemplate` may use.

@@ -298,26 +298,28 @@ class Quotation(Versioned):
             raise QuotationExpiredError(self.reference, self.revision, self.valid_until)
         self._check(QuotationStatus.APPROVED)
 
-    def send(self, *, now: datetime) -> None:
-        """Mark the revision sent (again, when it was sent before).
+    def send(self, *, now: datetime, today: date) -> None:
+        """Mark the revision sent (again, when it was sent before) at ``now``, ``today``
+        being the business's calendar day then.
 
         Raises:
             QuotationExpiredError: its validity has passed.
             InvalidTransitionError: it is decided or superseded.
         """
-        if self.is_open and self.is_expired_on(now.date()):
+        if self.is_open and self.is_expired_on(today):
             raise QuotationExpiredError(self.reference, self.revision, self.valid_until)
         self._move(QuotationStatus.SENT, now)
         self.sent_at = now
 
-    def approve(self, booking_id: BookingId, *, now: datetime) -> None:
-        """The customer accepted: the booking ``booking_id`` was made from this revision.
+    def approve(self, booking_id: BookingId, *, now: datetime, today: date) -> None:
+        """The customer accepted: the booking ``booking_id`` was made from this revision
+        at ``now``, ``today`` being the business's calendar day then.
 
         Raises:
             QuotationSupersededError, QuotationExpiredError, InvalidTransitionError:
                 see :meth:`check_approvable`.
         """
-        self.check_approvable(now.date())
+        self.check_approvable(today)
         self._move(QuotationStatus.APPROVED, now)
         self.booking_id = booking_id
         self.decided_at = now

@@ -12,7 +12,7 @@ it as text for a document.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from uuid import UUID
 
 import attrs
@@ -152,16 +152,21 @@ class Itinerary(Versioned):
 _STAY = frozenset({BookingItemKind.HOTEL})
 
 
-def plan_days(starts: datetime, items: Sequence[BookingItem]) -> tuple[ItineraryDay, ...]:
+def plan_days(
+    starts: datetime, items: Sequence[BookingItem], zone: tzinfo = UTC
+) -> tuple[ItineraryDay, ...]:
     """The plan a booking's live items give: the departure day, then each service on its
     dates (a hotel on every night from check-in to the day before check-out).
 
+    The departure's day and time are those on the business's clock ``zone``.
     Items without a date are listed on the departure day.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``zone``.
     """
-    first = starts.date()
-    entries: dict[date, list[str]] = {first: [f"Departure at {starts.strftime('%H:%M')} UTC"]}
+    local = starts.astimezone(zone)
+    first = local.date()
+    entries: dict[date, list[str]] = {first: [f"Departure at {local:%H:%M} {local.tzname()}"]}
     for item in items:
         if item.is_cancelled:
             continue

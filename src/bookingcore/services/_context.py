@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,17 @@ def _lifecycles(value: Mapping[str, Lifecycle]) -> Mapping[str, Lifecycle]:
     return dict(value)
 
 
+def _zone(name: object) -> zoneinfo.ZoneInfo:
+    if not isinstance(name, str):
+        msg = f"{name!r} is not an IANA time zone name"
+        raise ValidationError.single("timezone", msg, "invalid_timezone")
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        msg = f"{name!r} is not an IANA time zone"
+        raise ValidationError.single("timezone", msg, "invalid_timezone") from None
+
+
 def _templates(
     value: Mapping[tuple[CommunicationType, Channel], MessageTemplate],
 ) -> Mapping[tuple[CommunicationType, Channel], MessageTemplate]:
@@ -65,14 +77,26 @@ class Settings:
         waitlist_offer_ttl: how long freed seats offered to a waiting customer
             stay held for them (24 hours by default); then the offer expires
             and the seats go to the next entry.
+        timezone: the business's IANA time zone (``"Asia/Kolkata"``; ``"UTC"``
+            by default). Times in messages and itineraries are written in it,
+            "today" (a quotation's last valid day, the dashboard's day, a date
+            of birth in the future) is its calendar day, and invoice series
+            follow its years. Stored times stay in UTC.
+        fiscal_year_start: the month (1-12) an invoice series' year begins in:
+            ``4`` numbers invoices per April-March year, as Indian GST asks.
+            A series is named after the calendar year its fiscal year starts
+            in (``2026/DL01`` runs from April 2026 to March 2027).
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
             :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
-            field error per problem, on ``lifecycles.<name>.<part>``).
+            field error per problem, on ``lifecycles.<name>.<part>``); a
+            ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
+            no month.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``taxes``.
+    .. versionchanged:: 0.4 ``timezone`` and ``fiscal_year_start``.
     """
 
     default_region: str | None = None
@@ -87,8 +111,19 @@ class Settings:
     # Invoice documents (issue 18): the tax rates invoices show.
     taxes: TaxRates = attrs.Factory(TaxRates)
     waitlist_offer_ttl: timedelta = timedelta(hours=24)
+    timezone: str = "UTC"
+    fiscal_year_start: int = 1
+    zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
+
+    @zone.default
+    def _zone_default(self) -> zoneinfo.ZoneInfo:
+        return _zone(self.timezone)
 
     def __attrs_post_init__(self) -> None:
+        month: object = self.fiscal_year_start
+        if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+            msg = f"{month!r} is not a month number (1-12)"
+            raise ValidationError.single("fiscal_year_start", msg, "out_of_range")
         if self.waitlist_offer_ttl <= timedelta(0):
             msg = "must be a positive timedelta"
             raise ValidationError.single("waitlist_offer_ttl", msg, "out_of_range")
@@ -103,6 +138,16 @@ class Settings:
             problems += [p.as_field_error(f"lifecycles.{key}") for p in check(lifecycle)]
         if problems:
             raise ValidationError(problems, "a configured lifecycle has problems")
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` on the business's clock (:attr:`timezone`)."""
+        return moment.astimezone(self.zone)
+
+    def fiscal_year(self, moment: datetime) -> int:
+        """The year of the invoice series ``moment`` falls in: the calendar year, in
+        :attr:`timezone`, that its fiscal year started in."""
+        local = self.local(moment)
+        return local.year if local.month >= self.fiscal_year_start else local.year - 1
 
     def template(self, kind: CommunicationType, channel: Channel) -> MessageTemplate:
         """The template for ``kind`` messages over ``channel``.
@@ -172,6 +217,10 @@ class ServiceContext:
             new_id=self.ids.new_id,
             origin=principal.origin,
         )
+
+    def today(self) -> date:
+        """The business's calendar day now (in ``settings.timezone``)."""
+        return self.settings.local(self.now()).date()
 
     def now(self) -> datetime:
         """The clock's time, checked to be timezone-aware."""

@@ -22,6 +22,7 @@ from bookingcore.domain.communications import (
     Channel,
     Communication,
     CommunicationType,
+    message_time,
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
@@ -176,7 +177,7 @@ def _log_offer_message(
             "customer_name": customer.name or "customer",
             "reference": slot.name or str(slot.id),
             "status": entry.status.value,
-            "starts_at": slot.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "starts_at": message_time(slot.starts_at, ctx.settings.zone),
             "location": place,
             "product": product.name if product else (slot.name or place),
             "travelers": str(entry.seats),
@@ -184,7 +185,7 @@ def _log_offer_message(
             "total": str(slot.price_per_traveler * entry.seats),
             "business": ctx.settings.business_name,
             "offer_expires_at": (
-                entry.offer_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+                message_time(entry.offer_expires_at, ctx.settings.zone)
                 if entry.offer_expires_at
                 else ""
             ),

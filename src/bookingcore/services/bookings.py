@@ -650,7 +650,7 @@ class BookingService:
     ) -> tuple[Lifecycle, BookingSource, str]:
         """Checks that need no storage, all reported together."""
         p = Problems()
-        region, today = self._ctx.settings.default_region, self._ctx.now().date()
+        region, today = self._ctx.settings.default_region, self._ctx.today()
         if not request.travelers:
             p.add("travelers", "a booking needs at least one traveler", "required")
         elif len(request.travelers) > _MAX_TRAVELERS:

@@ -23,6 +23,7 @@ from bookingcore.domain.communications import (
     Communication,
     CommunicationStatus,
     CommunicationType,
+    message_time,
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import CommunicationStatusChanged
@@ -539,7 +540,7 @@ class CommunicationService:
             "customer_name": customer.name or "customer",
             "reference": booking.reference,
             "status": booking.status,
-            "starts_at": booking.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "starts_at": message_time(booking.starts_at, self._ctx.settings.zone),
             "location": place,
             "product": product.name if product else place,
             "travelers": str(booking.total_travelers),

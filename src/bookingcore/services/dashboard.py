@@ -43,7 +43,8 @@ class StaffDashboard:
         bookings_waiting_for_supplier: active bookings with items their suppliers
             have not confirmed (pending or rejected), with those items' count,
             soonest departure first.
-        departures: bookings whose slot starts on ``day`` (UTC), active ones only.
+        departures: bookings whose slot starts on ``day`` in ``Settings.timezone``,
+            active ones only.
         awaiting_payment: bookings whose payment is still to come (``booking_created``
             or ``payment_pending``), soonest departure first.
 
@@ -69,14 +70,18 @@ class DashboardService:
         self._ctx = context
 
     def staff(self, *, principal: Principal, day: date | None = None) -> StaffDashboard:
-        """The dashboard for ``day`` (today by the clock when ``None``).
+        """The dashboard for ``day`` (the business's today when ``None``), its departures
+        those from midnight to midnight in ``settings.timezone``.
 
         Raises:
             PermissionDeniedError: ``principal`` does not see everything.
         """
         policy.require(principal.has(Permission.VIEW_ALL), f"{principal} may not see the dashboard")
-        day = day or self._ctx.now().date()
-        starts = datetime.combine(day, time(0), tzinfo=UTC)
+        day = day or self._ctx.today()
+        # The business's calendar day (Settings.timezone), midnight to midnight.
+        zone = self._ctx.settings.zone
+        starts = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
         with self._ctx.uow_factory() as uow:
             stored = uow.leads.count_by_status(LeadFilter())
             counts = {status.value: stored.get(status, 0) for status in LeadStatus}
@@ -91,7 +96,7 @@ class DashboardService:
                 )
             )
             departures = uow.bookings.list(
-                BookingFilter(starts_from=starts, starts_before=starts + timedelta(days=1)),
+                BookingFilter(starts_from=starts, starts_before=ends),
                 PageRequest(limit=_LIMIT),
             ).items
             unpaid = uow.bookings.list(

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import clean_text
+from bookingcore.domain._validation import clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import (
@@ -37,7 +37,6 @@ from bookingcore.errors import (
     DuplicateError,
     NotFoundError,
     PermissionDeniedError,
-    ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
@@ -184,12 +183,11 @@ class GroupService:
             PermissionDeniedError: a customer asking for someone else's groups,
                 or a partner or other principal that may not list every group.
         """
-        try:
-            wanted = None if status is None else BookingGroupStatus(status)
-        except ValueError:
-            choices = ", ".join(v.value for v in BookingGroupStatus)
-            msg = f"{status!r} is not a group status (one of {choices})"
-            raise ValidationError.single("status", msg, "invalid_choice") from None
+        wanted = (
+            None
+            if status is None
+            else parse_choice(BookingGroupStatus, status, "status", what="a group status")
+        )
         text = clean_text(search, "search", max_length=100)
         if not principal.has(Permission.VIEW_ALL):
             if principal.kind is not PrincipalKind.CUSTOMER:

@@ -1004,7 +1004,7 @@ class ImportService:
             validator = CustomerRowValidator(mapping, region=region, has_cells=has_cells)
         else:
             mapping = map_header(header, settings.mapping, columns=TRAVELER_COLUMNS)
-            today = self._ctx.now().date()
+            today = self._ctx.today()
             validator = TravelerRowValidator(
                 mapping, region=region, today=today, has_cells=has_cells
             )

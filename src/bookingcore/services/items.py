@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.events import BookingStatusChanged
@@ -92,7 +93,11 @@ class BookingItemService:
            :class:`~bookingcore.domain.Page`, newest first (was every item, oldest
            first).
         """
-        wanted = None if status is None else BookingItemStatus(status)
+        wanted = (
+            None
+            if status is None
+            else parse_choice(BookingItemStatus, status, "status", what="an item status")
+        )
         if principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.SUPPLIER:
             policy.require(
                 principal.supplier_id is not None and supplier_id in (None, principal.supplier_id),

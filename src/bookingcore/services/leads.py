@@ -18,7 +18,7 @@ from datetime import date
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, clean_text
+from bookingcore.domain._validation import Problems, clean_text, parse_choice
 from bookingcore.domain.assignment import Advisor, AssignmentStrategy, least_loaded, round_robin
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.idempotency import caller_key
@@ -422,12 +422,7 @@ class LeadService:
 
 
 def _status(value: LeadStatus | str) -> LeadStatus:
-    try:
-        return LeadStatus(value)
-    except ValueError:
-        known = ", ".join(s.value for s in LeadStatus)
-        msg = f"{value!r} is not a lead status (one of {known})"
-        raise ValidationError.single("status", msg, "invalid_choice") from None
+    return parse_choice(LeadStatus, value, "status", what="a lead status")
 
 
 def _visible(uow: UnitOfWork, lead_id: LeadId, principal: Principal) -> Lead:

@@ -879,11 +879,11 @@ class PaymentService:
 
     # ------------------------------------------------------------------ invoices
 
-    @staticmethod
-    def _series_key(uow: UnitOfWork, booking: Booking, now: datetime) -> str:
+    def _series_key(self, uow: UnitOfWork, booking: Booking, now: datetime) -> str:
+        # The business's fiscal year, in its time zone (Settings.timezone, fiscal_year_start).
         location = uow.locations.get(booking.location_id)
         code = location.code if location is not None else "NONE"
-        return series_key(now.year, code)
+        return series_key(self._ctx.settings.fiscal_year(now), code)
 
     @staticmethod
     def _take_number(uow: UnitOfWork, key: str) -> int:

@@ -16,7 +16,7 @@ all in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import partial
 from typing import cast
@@ -428,8 +428,9 @@ class QuotationService:
     ) -> Quotation:
         """The revision, every field checked; all problems raised together."""
         now = self._ctx.now()
-        slot = _quotable_slot(uow, slot_id, now.date(), p)
-        if valid_until < now.date():
+        today = self._ctx.settings.local(now).date()
+        slot = _quotable_slot(uow, slot_id, today, p, self._ctx.settings.zone)
+        if valid_until < today:
             p.add("valid_until", "is in the past", "past")
         currency = slot.currency if slot else None
         price = (
@@ -441,7 +442,7 @@ class QuotationService:
         quoted: list[QuotationLine] = []
         for index, line in enumerate(lines):
             inner = Problems(prefix=f"lines[{index}]")
-            made = self._line(uow, line, currency, today=now.date(), inner=inner)
+            made = self._line(uow, line, currency, today=today, inner=inner)
             p.extend(inner)
             if made is not None:
                 quoted.append(made)
@@ -604,7 +605,7 @@ class QuotationService:
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send quotations")
         with self._ctx.transaction() as tx:
             quotation = _visible(tx.uow, quotation_id, principal)
-            quotation.send(now=self._ctx.now())
+            quotation.send(now=self._ctx.now(), today=self._ctx.today())
             self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
             tx.commit()
         subject, body = _message(quotation, self._ctx.settings.business_name)
@@ -699,7 +700,7 @@ class QuotationService:
                 f"{principal} may not approve quotation {quotation.reference}",
             )
             _check_current(uow, quotation)
-            quotation.check_approvable(now.date())
+            quotation.check_approvable(self._ctx.settings.local(now).date())
             if len(travelers) != quotation.travelers:
                 msg = f"the quotation is for {quotation.travelers}, not {len(travelers)}"
                 raise ValidationError.single("travelers", msg, "party_size")
@@ -726,7 +727,7 @@ class QuotationService:
             note = f"quotation {quotation.reference} v{quotation.revision}"
             for target in _APPROVAL_MOVES:
                 self._bookings.advance_in(tx, booking, target, principal=principal, note=note)
-            quotation.approve(booking.id, now=now)
+            quotation.approve(booking.id, now=now, today=self._ctx.settings.local(now).date())
             if quotation.lead_id is not None:
                 lead = uow.leads.get(quotation.lead_id)
                 if lead is not None and lead.status is LeadStatus.QUOTED:
@@ -768,10 +769,11 @@ class QuotationService:
             principal.has(Permission.CHANGE_ALL), f"{principal} may not expire quotations"
         )
         now = self._ctx.now()
+        today = self._ctx.settings.local(now).date()
         with self._ctx.transaction() as tx:
             expired = []
             for status in (QuotationStatus.DRAFT, QuotationStatus.SENT):
-                due = QuotationFilter(status=status, expired_on=now.date())
+                due = QuotationFilter(status=status, expired_on=today)
                 listed = list(every_item(partial(tx.uow.quotations.list, due)))
                 for quotation in listed:
                     quotation.expire(now=now)
@@ -821,14 +823,16 @@ def _party(travelers: object) -> int:
     return travelers
 
 
-def _quotable_slot(uow: UnitOfWork, slot_id: SlotId, today: date, p: Problems) -> Slot | None:
+def _quotable_slot(
+    uow: UnitOfWork, slot_id: SlotId, today: date, p: Problems, zone: tzinfo
+) -> Slot | None:
     slot = uow.slots.get(slot_id)
     if slot is None:
         p.add("slot_id", f"no slot {slot_id}", "unknown_reference")
         return None
     if not slot.is_active:
         p.add("slot_id", "this slot is closed for booking", "inactive")
-    elif slot.starts_at.date() < today:
+    elif slot.starts_at.astimezone(zone).date() < today:
         p.add("slot_id", "this slot has already started", "past")
     product = uow.products.get(slot.product_id) if slot.product_id else None
     if product is not None and not product.is_active:

@@ -204,7 +204,11 @@ class ItineraryService:
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             booking = _visible_booking(uow, booking_id, principal)
-            days = plan_days(booking.starts_at, uow.booking_items.list_for_booking(booking_id))
+            days = plan_days(
+                booking.starts_at,
+                uow.booking_items.list_for_booking(booking_id),
+                self._ctx.settings.zone,
+            )
             existing = uow.itineraries.get_for_booking(booking_id)
             if existing is not None:
                 if replace:

@@ -38,6 +38,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
+from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
 from bookingcore.domain.partner_webhooks import (
@@ -468,13 +469,11 @@ class WebhookService:
             policy.can_view_partner_webhooks(principal),
             f"{principal} may not list partner webhooks",
         )
-        wanted = None
-        if status is not None:
-            try:
-                wanted = WebhookDeliveryStatus(status)
-            except ValueError:
-                msg = f"{status!r} is not one of: pending, delivered, dead"
-                raise ValidationError.single("status", msg, "invalid_choice") from None
+        wanted = (
+            None
+            if status is None
+            else parse_choice(WebhookDeliveryStatus, status, "status", what="a delivery status")
+        )
         with self._ctx.uow_factory() as uow:
             return uow.webhook_deliveries.list(
                 page or PageRequest(), partner_id=partner_id, status=wanted
