@@ -20,6 +20,7 @@ from bookingcore.domain import SignatureScheme, WebhookDeliveryStatus, WebhookRe
 from bookingcore.domain.webhooks import SIGNATURE_HEADER, verify
 from bookingcore.ports import OutgoingWebhook
 from bookingcore.services import WebhookSettings
+from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.webhooks import HttpxWebhookSender, signed_headers
 
@@ -38,11 +39,13 @@ def receiver() -> Iterator[Receiver]:
         yield receiver
 
 
-def _world(sender: HttpxWebhookSender, url: str, **settings: str) -> WebhookWorld:
-    # The real clock: receivers check webhook-timestamp against theirs.
+def _world(
+    sender: HttpxWebhookSender, url: str, clock: FixedClock | None = None, **settings: str
+) -> WebhookWorld:
+    # The real clock (or one set to it): receivers check webhook-timestamp against theirs.
     core = BookingCore(
         uow_factory=MemoryStore().unit_of_work,
-        clock=SystemClock(),
+        clock=clock or SystemClock(),
         settings=Settings(default_region="IN"),
         webhook_sender=sender,
         webhook_settings=WebhookSettings(retry=RETRY, jitter_source=lambda: 0.5),
@@ -135,6 +138,88 @@ class TestStandardWebhooks:
         assert (response.status_code, response.retryable) == (None, False)
         assert "webhook_secret" in (response.error or "")
         assert receiver.received == []
+
+
+class TestRotationGracePeriod:
+    """While a rotated webhook secret is kept, every webhook carries a signature by each
+    secret in its one ``webhook-signature`` header: a receiver holding only the old
+    secret and one holding only the new both accept it. After the grace period only the
+    new secret signs."""
+
+    def test_receivers_with_either_secret_accept_until_the_old_one_expires(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        # A library clock that starts at the real time (the receiver checks
+        # webhook-timestamp against its own, five minutes either way) and is moved by hand.
+        clock = FixedClock(datetime.now(UTC))
+        world = _world(sender, receiver.url, clock)
+        old_secret = world.partner.webhook_secret
+        assert old_secret is not None
+        rotated = world.core.partners.rotate_webhook_secret(
+            world.partner.id, principal=ADMIN, keep_previous_for=timedelta(minutes=2)
+        )
+        new_secret = rotated.webhook_secret
+        assert new_secret is not None
+        assert new_secret != old_secret
+
+        receiver.secret = old_secret  # a receiver not yet switched over
+        world.book()
+        assert world.core.webhooks.deliver_due().delivered == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        receiver.secret = new_secret  # a receiver already switched over
+        world.core.webhooks.resend(delivery.id, principal=ADMIN)
+        assert world.core.webhooks.deliver_due().delivered == 1
+        during_old, during_new = receiver.received
+        assert during_old.verified
+        assert during_new.verified
+        assert len(during_old.headers["webhook-signature"].split(" ")) == 2
+
+        clock.advance(minutes=2)  # the grace period is over
+        receiver.secret = old_secret
+        world.book()
+        report = world.core.webhooks.deliver_due()
+        assert (report.delivered, report.retrying) == (0, 1)
+        late = receiver.received[-1]
+        assert not late.verified
+        assert len(late.headers["webhook-signature"].split(" ")) == 1
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old_secret).verify(late.body, late.headers)
+        assert Webhook(new_secret).verify(late.body, late.headers)["type"] == "booking.created"
+        attempts = world.core.webhooks.attempts(
+            world.core.webhooks.list(principal=ADMIN).items[0].id, principal=ADMIN
+        )
+        assert [a.status_code for a in attempts] == [401]
+
+        receiver.secret = new_secret
+        clock.advance(seconds=10)  # the retry is due
+        assert world.core.webhooks.deliver_due().delivered == 1
+        assert receiver.received[-1].verified
+
+    def test_both_schemes_carry_both_signatures_during_the_grace_period(self) -> None:
+        old_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        new_secret = "whsec_" + "A" * 43 + "="
+        now = datetime.now(UTC)
+        webhook = OutgoingWebhook(
+            webhook_id="msg_1",
+            url="http://127.0.0.1/hooks",
+            body=b'{"a":1}',
+            timestamp=now,
+            secret=new_secret,
+            scheme=SignatureScheme.BOTH,
+            previous_secret=old_secret,
+        )
+        assert old_secret not in repr(webhook)
+        headers = signed_headers(webhook)
+        signatures = headers["webhook-signature"].split(" ")
+        assert len(signatures) == 2
+        assert all(s.startswith("v1,") for s in signatures)
+        for secret in (old_secret, new_secret):
+            assert Webhook(secret).verify(b'{"a":1}', headers) == {"a": 1}
+            verify(secret, b'{"a":1}', headers[SIGNATURE_HEADER], now=now)
+        alone = signed_headers(
+            OutgoingWebhook("msg_1", "http://127.0.0.1/hooks", b'{"a":1}', now, new_secret)
+        )
+        assert signatures[0] == alone["webhook-signature"]
 
 
 class TestFailures:

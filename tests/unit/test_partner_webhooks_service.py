@@ -230,6 +230,44 @@ class TestDelivery:
         assert len({w.webhook_id for w in sender.sent}) == 3
         assert sorted(w.attempt for w in sender.sent) == [1, 1, 2]
 
+    def test_a_kept_previous_secret_goes_with_each_webhook_until_it_expires(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        old_secret = world.partner.webhook_secret
+        rotated = world.core.partners.rotate_webhook_secret(
+            world.partner.id, principal=ADMIN, keep_previous_for=timedelta(minutes=10)
+        )
+        world.book()
+        world.core.webhooks.deliver_due()
+        clock.advance(minutes=10)
+        world.book()
+        world.core.webhooks.deliver_due()
+        during, after = sender.sent
+        assert (during.secret, during.previous_secret) == (rotated.webhook_secret, old_secret)
+        assert (after.secret, after.previous_secret) == (rotated.webhook_secret, None)
+        assert old_secret is not None
+        assert old_secret not in repr(during)
+
+    def test_a_claim_sent_after_the_grace_period_ended_is_signed_with_the_new_secret_only(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        world.core.partners.rotate_webhook_secret(
+            world.partner.id, principal=ADMIN, keep_previous_for=timedelta(seconds=60)
+        )
+        for _ in range(2):
+            world.book()
+        slow_send = sender.send
+
+        def send_in_ninety_seconds(webhook: OutgoingWebhook) -> WebhookResponse:
+            clock.advance(timedelta(seconds=90))
+            return slow_send(webhook)
+
+        sender.send = send_in_ninety_seconds  # type: ignore[method-assign]
+        assert world.core.webhooks.deliver_due().delivered == 2  # lease: 2 minutes
+        first, second = sender.sent
+        assert first.previous_secret is not None
+        assert second.previous_secret is None  # claimed in the grace period, sent after it
+
     def test_jitter_spreads_the_delay_within_its_bounds(self) -> None:
         policy = WebhookRetryPolicy(first_delay=timedelta(seconds=100), factor=2, jitter=0.2)
         assert policy.delay(1, 0.0) == timedelta(seconds=80)

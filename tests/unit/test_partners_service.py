@@ -3,6 +3,9 @@ visibility, activation, settings and allowed locations."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import json
 import logging
 from datetime import timedelta
@@ -919,3 +922,231 @@ class TestPartnerActionsAreAudited:
         assert cancelled.action is AuditAction.STATUS_CHANGED
         assert cancelled.new_values == {"status": "cancelled"}
         assert cancelled.reason == "plans changed"
+
+
+class TestGracePeriod:
+    """A rotation may keep the previous secret working for a while, so a partner can
+    switch its clients (or its webhook receiver) without a moment of refused calls."""
+
+    def test_both_secrets_work_until_the_grace_period_ends(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        first = _registration(core, admin)
+        rotated = core.partners.rotate_secret(
+            first.partner.id, principal=admin, keep_previous_for=timedelta(hours=2)
+        )
+        assert rotated.partner.previous_api_secret_expires_at == clock.now() + timedelta(hours=2)
+        partner_id = first.partner.id
+        assert core.partners.authenticate(first.api_key, first.api_secret).id == partner_id
+        assert core.partners.authenticate(rotated.api_key, rotated.api_secret).id == partner_id
+        clock.advance(hours=2, seconds=-1)
+        assert core.partners.authenticate(first.api_key, first.api_secret).id == partner_id
+        clock.advance(seconds=1)
+        with pytest.raises(AuthenticationError, match="invalid API key or secret"):
+            core.partners.authenticate(first.api_key, first.api_secret)
+        assert core.partners.authenticate(rotated.api_key, rotated.api_secret).id == partner_id
+
+    def test_without_a_grace_period_the_old_secret_stops_at_once(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = _registration(core, admin)
+        rotated = core.partners.rotate_secret(first.partner.id, principal=admin)
+        assert rotated.partner.previous_api_secret_hash is None
+        assert rotated.partner.previous_api_secret_expires_at is None
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(first.api_key, first.api_secret)
+
+    def test_a_second_rotation_replaces_the_kept_secret(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = _registration(core, admin)
+        grace = timedelta(days=1)
+        second = core.partners.rotate_secret(
+            first.partner.id, principal=admin, keep_previous_for=grace
+        )
+        third = core.partners.rotate_secret(
+            first.partner.id, principal=admin, keep_previous_for=grace
+        )
+        with pytest.raises(AuthenticationError):
+            core.partners.authenticate(first.api_key, first.api_secret)
+        for kept in (second, third):
+            assert core.partners.authenticate(kept.api_key, kept.api_secret).is_partner()
+        fourth = core.partners.rotate_secret(first.partner.id, principal=admin)
+        for dropped in (second, third):
+            with pytest.raises(AuthenticationError):
+                core.partners.authenticate(dropped.api_key, dropped.api_secret)
+        assert core.partners.authenticate(fourth.api_key, fourth.api_secret).is_partner()
+        stored = core.partners.get(first.partner.id, principal=admin)
+        assert (stored.previous_api_secret_hash, stored.previous_api_secret_expires_at) == (
+            None,
+            None,
+        )
+
+    def test_every_outcome_costs_one_hash_and_the_same_comparisons(
+        self,
+        core: BookingCore,
+        admin: Principal,
+        clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """No timing oracle: the current secret, the kept one, a wrong one, an expired
+        one and an unknown key all hash once and compare against two stored hashes."""
+        first = _registration(core, admin)
+        rotated = core.partners.rotate_secret(
+            first.partner.id, principal=admin, keep_previous_for=timedelta(hours=1)
+        )
+        other = _registration(core, admin, contact_email="ops@other.example")
+        calls: list[str] = []
+        real_compare, real_sha256 = hmac.compare_digest, hashlib.sha256
+
+        def compare(a: Any, b: Any) -> bool:
+            calls.append("compare")
+            return real_compare(a, b)
+
+        def sha256(*args: Any) -> Any:
+            calls.append("hash")
+            return real_sha256(*args)
+
+        monkeypatch.setattr(hmac, "compare_digest", compare)
+        monkeypatch.setattr(hashlib, "sha256", sha256)
+
+        def cost(key: str, secret: str) -> list[str]:
+            calls.clear()
+            with contextlib.suppress(AuthenticationError):
+                core.partners.authenticate(key, secret)
+            return sorted(calls)
+
+        costs = {
+            "current": cost(rotated.api_key, rotated.api_secret),
+            "previous": cost(first.api_key, first.api_secret),
+            "wrong": cost(first.api_key, "sk_wrong"),
+            "no grace": cost(other.api_key, "sk_wrong"),
+            "unknown key": cost("pk_nobody", first.api_secret),
+        }
+        clock.advance(hours=2)
+        costs["expired"] = cost(first.api_key, first.api_secret)
+        assert costs["current"] == ["compare", "compare", "hash"]
+        assert all(c == costs["current"] for c in costs.values()), costs
+
+    def test_with_a_grace_period_the_partners_tokens_keep_working(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        """The old secret still signs in, so ending the tokens it bought would only make
+        clients sign in again with it; a rotation without grace (a leak) ends them."""
+        core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            token_signer=JwtTokenSigner({"k1": b"partner-tests-key-0123456789abcdef"}),
+        )
+        registration = _registration(core, admin)
+        token = core.auth.sign_in_partner(
+            registration.api_key, registration.api_secret
+        ).tokens.access_token
+        core.partners.rotate_secret(
+            registration.partner.id, principal=admin, keep_previous_for=timedelta(minutes=30)
+        )
+        assert core.auth.authenticate(token, expect="partner").is_partner()
+        core.partners.rotate_secret(registration.partner.id, principal=admin)
+        with pytest.raises(AuthenticationError):
+            core.auth.authenticate(token, expect="partner")
+
+    @pytest.mark.parametrize(
+        "grace",
+        [timedelta(seconds=-1), timedelta(days=7, seconds=1), timedelta(days=3650), 3600, None],
+    )
+    def test_a_negative_or_absurd_grace_period_is_refused(
+        self, core: BookingCore, admin: Principal, grace: Any
+    ) -> None:
+        registration = _registration(core, admin, webhook_url="https://trips.example/hooks")
+        partner_id = registration.partner.id
+        with pytest.raises(ValidationError) as api:
+            core.partners.rotate_secret(partner_id, principal=admin, keep_previous_for=grace)
+        with pytest.raises(ValidationError) as webhook:
+            core.partners.rotate_webhook_secret(
+                partner_id, principal=admin, keep_previous_for=grace
+            )
+        for raised in (api, webhook):
+            assert [e.field for e in raised.value.errors] == ["keep_previous_for"]
+        assert core.partners.authenticate(
+            registration.api_key, registration.api_secret
+        ).is_partner()
+        stored = core.partners.get(partner_id, principal=admin)
+        assert stored.webhook_secret == registration.partner.webhook_secret
+        assert stored.version == registration.partner.version
+
+    def test_the_longest_grace_period_is_accepted(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        registration = _registration(core, admin)
+        rotated = core.partners.rotate_secret(
+            registration.partner.id, principal=admin, keep_previous_for=timedelta(days=7)
+        )
+        assert rotated.partner.previous_api_secret_hash is not None
+
+    def test_the_audit_entry_says_until_when_without_any_secret(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        registration = _registration(core, admin, webhook_url="https://trips.example/hooks")
+        partner_id = registration.partner.id
+        rotated = core.partners.rotate_secret(
+            partner_id, principal=admin, keep_previous_for=timedelta(hours=1)
+        )
+        webhook = core.partners.rotate_webhook_secret(
+            partner_id, principal=admin, keep_previous_for=timedelta(hours=3)
+        )
+        by_webhook, by_api, _ = core.partners.history(partner_id, principal=admin)
+        api_until = (clock.now() + timedelta(hours=1)).isoformat()
+        hook_until = (clock.now() + timedelta(hours=3)).isoformat()
+        assert dict(by_api.new_values) == {
+            "credential": "api_secret",
+            "previous_valid_until": api_until,
+        }
+        assert by_api.reason == f"api secret rotated; the previous one works until {api_until}"
+        assert dict(by_webhook.new_values) == {
+            "credential": "webhook_secret",
+            "previous_valid_until": hook_until,
+        }
+        assert by_webhook.reason == (
+            f"webhook secret rotated; the previous one works until {hook_until}"
+        )
+        dumped = json.dumps(
+            [[dict(e.old_values), dict(e.new_values), e.reason] for e in (by_webhook, by_api)]
+        )
+        for secret in (
+            registration.api_secret,
+            rotated.api_secret,
+            hash_api_secret(registration.api_secret),
+            registration.api_secret[-4:],
+            registration.partner.webhook_secret,
+            webhook.webhook_secret,
+        ):
+            assert secret
+            assert secret not in dumped
+
+    def test_webhooks_are_signed_with_both_secrets_until_the_grace_period_ends(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        partner = _register(core, admin, webhook_url="https://trips.example/hooks")
+        old_secret = partner.webhook_secret
+        assert old_secret is not None
+        changed = core.partners.rotate_webhook_secret(
+            partner.id, principal=admin, keep_previous_for=timedelta(hours=1)
+        )
+        new_secret = changed.webhook_secret
+        assert new_secret is not None
+        assert new_secret != old_secret
+        stored = core.partners.get(partner.id, principal=admin)
+        assert stored.previous_webhook_secret == old_secret
+        assert stored.previous_webhook_secret_expires_at == clock.now() + timedelta(hours=1)
+        assert old_secret not in repr(stored)
+        during = stored.signed_webhook({"event": "x"}, now=clock.now())
+        header = during.headers[SIGNATURE_HEADER]
+        assert header.count("v1=") == 2
+        for secret in (old_secret, new_secret):
+            verify(secret, during.body, header, now=clock.now())
+        after = clock.advance(hours=1)
+        late = stored.signed_webhook({"event": "x"}, now=after)
+        verify(new_secret, late.body, late.headers[SIGNATURE_HEADER], now=after)
+        with pytest.raises(AuthenticationError):
+            verify(old_secret, late.body, late.headers[SIGNATURE_HEADER], now=after)

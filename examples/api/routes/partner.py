@@ -9,6 +9,7 @@ book (the library's policy decides; other records answer 404).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -38,6 +39,7 @@ from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.routes.partners import KeepPreviousFor
 from examples.api.schemas import (
     BookingOut,
     BookingPage,
@@ -299,10 +301,16 @@ def get_self(core: Core, partner: PartnerPrincipal) -> PartnerOut:
     operation_id="partner_rotate_secret",
     responses=problem_responses(*_PARTNER, NotFoundError, PermissionDeniedError),
 )
-def rotate_secret(core: Core, partner: PartnerPrincipal) -> PartnerCredentialsOut:
+def rotate_secret(
+    core: Core, partner: PartnerPrincipal, keep_previous_for: KeepPreviousFor = 0
+) -> PartnerCredentialsOut:
     """Issue a new API secret, shown in this answer only; the old one and every token bought
-    with it stop working at once (sign in again with the new one)."""
-    return PartnerCredentialsOut.of(core.partners.rotate_secret(_own(partner), principal=partner))
+    with it stop working at once (sign in again with the new one). With ``keep_previous_for``
+    seconds, the old secret and its tokens keep working that long: move clients over meanwhile."""
+    rotated = core.partners.rotate_secret(
+        _own(partner), principal=partner, keep_previous_for=timedelta(seconds=keep_previous_for)
+    )
+    return PartnerCredentialsOut.of(rotated)
 
 
 @router.post(
@@ -310,8 +318,13 @@ def rotate_secret(core: Core, partner: PartnerPrincipal) -> PartnerCredentialsOu
     operation_id="partner_rotate_webhook_secret",
     responses=problem_responses(*_PARTNER, NotFoundError, PermissionDeniedError),
 )
-def rotate_webhook_secret(core: Core, partner: PartnerPrincipal) -> PartnerWebhookSecretOut:
+def rotate_webhook_secret(
+    core: Core, partner: PartnerPrincipal, keep_previous_for: KeepPreviousFor = 0
+) -> PartnerWebhookSecretOut:
     """Issue a new webhook signing secret, shown in this answer only; webhooks from now on are
-    signed with it only (accept both in the receiver before rotating)."""
-    rotated = core.partners.rotate_webhook_secret(_own(partner), principal=partner)
+    signed with it only (accept both in the receiver before rotating), or with it and the
+    previous one for ``keep_previous_for`` seconds (switch the receiver meanwhile)."""
+    rotated = core.partners.rotate_webhook_secret(
+        _own(partner), principal=partner, keep_previous_for=timedelta(seconds=keep_previous_for)
+    )
     return PartnerWebhookSecretOut.of(rotated)

@@ -8,6 +8,7 @@ never again (the library keeps only the API secret's hash).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from bookingcore import (
     PartnerId,
     PermissionDeniedError,
 )
+from bookingcore.domain.partners import MAX_SECRET_GRACE
 from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
@@ -37,6 +39,20 @@ from examples.api.schemas import (
 )
 
 __all__ = ["router"]
+
+#: ``?keep_previous_for=<seconds>`` on the rotation routes: how long the replaced secret
+#: keeps working next to the new one (0, the default: it stops at once).
+KeepPreviousFor = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=int(MAX_SECRET_GRACE.total_seconds()),
+        description=(
+            "Seconds the previous secret keeps working next to the new one "
+            "(0: it stops at once; at most 7 days)"
+        ),
+    ),
+]
 
 router = APIRouter(prefix="/api/admin/partners", tags=["admin partners"])
 
@@ -127,10 +143,17 @@ def set_partner_locations(
 @router.post(
     "/{partner_id}/rotate-secret", operation_id="admin_rotate_partner_secret", responses=_CHANGE
 )
-def rotate_secret(partner_id: UUID, core: Core, staff: StaffPrincipal) -> PartnerCredentialsOut:
-    """Issue a new API secret (the old one stops working at once); shown in this answer only."""
+def rotate_secret(
+    partner_id: UUID, core: Core, staff: StaffPrincipal, keep_previous_for: KeepPreviousFor = 0
+) -> PartnerCredentialsOut:
+    """Issue a new API secret, shown in this answer only. The old one stops working at once
+    (and the partner's tokens with it), or after ``keep_previous_for`` seconds."""
     return PartnerCredentialsOut.of(
-        core.partners.rotate_secret(PartnerId(partner_id), principal=staff)
+        core.partners.rotate_secret(
+            PartnerId(partner_id),
+            principal=staff,
+            keep_previous_for=timedelta(seconds=keep_previous_for),
+        )
     )
 
 
@@ -161,13 +184,19 @@ def partner_history(
     responses=_CHANGE,
 )
 def rotate_webhook_secret(
-    partner_id: UUID, core: Core, staff: StaffPrincipal
+    partner_id: UUID, core: Core, staff: StaffPrincipal, keep_previous_for: KeepPreviousFor = 0
 ) -> PartnerWebhookSecretOut:
-    """Issue a new webhook signing secret; webhooks from now on are signed with it only.
+    """Issue a new webhook signing secret; webhooks from now on are signed with it only, or
+    with it and the previous one for ``keep_previous_for`` seconds (a receiver holding either
+    accepts them).
 
-    The secret is in this answer only: update the receiver first.
+    The secret is in this answer only: update the receiver first, or within the grace period.
     """
-    partner = core.partners.rotate_webhook_secret(PartnerId(partner_id), principal=staff)
+    partner = core.partners.rotate_webhook_secret(
+        PartnerId(partner_id),
+        principal=staff,
+        keep_previous_for=timedelta(seconds=keep_previous_for),
+    )
     return PartnerWebhookSecretOut.of(partner)
 
 

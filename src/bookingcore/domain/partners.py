@@ -21,6 +21,13 @@ which takes constant time.
 The webhook signing secret is different: the library itself must sign with it
 (:meth:`Partner.signed_webhook`), so it is kept as it was issued.
 
+A rotation may keep the previous secret for a grace period (at most
+:data:`MAX_SECRET_GRACE`): the previous API secret's hash, or the previous
+webhook signing secret, with the moment it stops working. Until then
+:meth:`Partner.api_secret_matches` accepts either API secret, and webhooks
+carry a signature by each webhook secret. A later rotation replaces what was
+kept.
+
 .. versionadded:: 0.1
 """
 
@@ -29,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,11 +60,13 @@ from bookingcore.errors import ValidationError
 __all__ = [
     "ALLOWED_IPS_SETTING",
     "API_SECRET_PREFIX",
+    "MAX_SECRET_GRACE",
     "RATE_LIMIT_SETTING",
     "WEBHOOK_SECRET_PREFIX",
     "Partner",
     "PartnerFilter",
     "check_partner_settings",
+    "check_secret_grace",
     "hash_api_secret",
 ]
 
@@ -74,6 +84,9 @@ RATE_LIMIT_SETTING = "rate_limit"
 #: IP addresses or networks (``"203.0.113.7, 198.51.100.0/24"``); unset, any address.
 ALLOWED_IPS_SETTING = "allowed_ips"
 
+#: The longest a rotated secret may keep working next to its successor.
+MAX_SECRET_GRACE = timedelta(days=7)
+
 _HASH_SCHEME = "sha256"
 _MAX_RATE_LIMIT = 1_000_000
 _MAX_WINDOW_SECONDS = 86_400
@@ -88,6 +101,34 @@ def hash_api_secret(secret: str) -> str:
     """
     digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{_HASH_SCHEME}${digest}"
+
+
+#: Compared against in place of a hash a partner does not have (no secret, or no kept
+#: previous one), so every check costs the same two comparisons. Nobody knows its
+#: preimage: it is the hash of 256 random bits drawn at import.
+_UNMATCHABLE_HASH = hash_api_secret(secrets.token_urlsafe(32))
+
+
+def check_secret_grace(value: object, field: str = "keep_previous_for") -> timedelta:
+    """``value`` checked as a grace period for a rotated secret: a ``timedelta`` from
+    zero (the previous secret stops at once) to :data:`MAX_SECRET_GRACE`.
+
+    Raises:
+        ValidationError: on ``field`` when ``value`` is not a ``timedelta``, is
+            negative, or is longer than :data:`MAX_SECRET_GRACE`.
+
+    .. versionadded:: 0.4
+    """
+    if not isinstance(value, timedelta):
+        msg = "must be a timedelta (timedelta(0) for none)"
+        raise ValidationError.single(field, msg, "invalid_type")
+    if value < timedelta(0):
+        raise ValidationError.single(field, "must not be negative", "out_of_range")
+    if value > MAX_SECRET_GRACE:
+        days = MAX_SECRET_GRACE.days
+        msg = f"must be at most {days} days; a rotated secret should not linger"
+        raise ValidationError.single(field, msg, "out_of_range")
+    return value
 
 
 def _location_set(values: Iterable[LocationId]) -> frozenset[LocationId]:
@@ -179,7 +220,15 @@ class Partner(Versioned):
     ``webhook_secret`` signs the webhooks sent to ``webhook_url``. Neither
     appears in ``repr()``.
 
+    After a rotation with a grace period, ``previous_api_secret_hash`` and
+    ``previous_webhook_secret`` keep the secrets they replaced until
+    ``previous_api_secret_expires_at`` and ``previous_webhook_secret_expires_at``
+    (exclusive); without one they are ``None``. The kept secrets are not in
+    ``repr()`` either.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       The ``previous_...`` fields: a rotated secret may keep working for a while.
     """
 
     id: PartnerId
@@ -201,6 +250,10 @@ class Partner(Versioned):
     is_active: bool = True
     settings: dict[str, str] = attrs.Factory(dict)
     version: int = 1
+    previous_api_secret_hash: str | None = attrs.field(default=None, repr=False)
+    previous_api_secret_expires_at: datetime | None = None
+    previous_webhook_secret: str | None = attrs.field(default=None, repr=False)
+    previous_webhook_secret_expires_at: datetime | None = None
 
     entity_name = "partner"
 
@@ -212,21 +265,91 @@ class Partner(Versioned):
         """The commission owed on ``amount`` (zero when no rate is set)."""
         return amount * (self.commission_rate or Decimal(0)) / Decimal(100)
 
-    def api_secret_matches(self, secret: str) -> bool:
-        """True when ``secret`` is this partner's API secret, compared in constant time.
+    def api_secret_matches(self, secret: str, *, now: datetime | None = None) -> bool:
+        """True when ``secret`` is this partner's API secret, or the previous one while
+        it is kept (until ``previous_api_secret_expires_at``, at ``now``).
+
+        It costs the same whichever secret matches, or none: one hash, then a
+        constant-time comparison against each of two stored hashes (an
+        unmatchable one stands in for a hash the partner does not have), so
+        the time taken tells nothing about which secret is right.
 
         A partner without a stored hash (registered before secrets existed)
-        matches nothing until its secret is rotated.
-        """
-        if self.api_secret_hash is None:
-            return False
-        return hmac.compare_digest(hash_api_secret(secret), self.api_secret_hash)
+        matches nothing until its secret is rotated. Without ``now`` only the
+        current secret matches.
 
-    def set_api_secret(self, secret: str, *, now: datetime) -> None:
-        """Keep ``secret`` as the partner's API secret: its hash and last four characters."""
+        .. versionchanged:: 0.4
+           ``now``: the previous secret matches during its grace period.
+        """
+        given = hash_api_secret(secret)
+        current = self.api_secret_hash
+        previous = self.previous_api_secret_hash if self._keeps_previous_api(now) else None
+        is_current = hmac.compare_digest(given, current or _UNMATCHABLE_HASH)
+        is_previous = hmac.compare_digest(given, previous or _UNMATCHABLE_HASH)
+        # ``|``, not ``or``: both comparisons always run, and neither result short-cuts.
+        return (is_current and current is not None) | (is_previous and previous is not None)
+
+    def _keeps_previous_api(self, now: datetime | None) -> bool:
+        expires = self.previous_api_secret_expires_at
+        return now is not None and expires is not None and now < expires
+
+    def set_api_secret(
+        self, secret: str, *, now: datetime, keep_previous_for: timedelta = timedelta(0)
+    ) -> None:
+        """Keep ``secret`` as the partner's API secret: its hash and last four characters.
+
+        With ``keep_previous_for`` (checked by :func:`check_secret_grace`) the
+        secret it replaces keeps working until ``now + keep_previous_for``,
+        replacing any previous secret kept before; without it, only ``secret``
+        works from now on.
+
+        Raises:
+            ValidationError: on ``keep_previous_for``, see :func:`check_secret_grace`.
+
+        .. versionchanged:: 0.4
+           ``keep_previous_for``.
+        """
+        grace = check_secret_grace(keep_previous_for)
+        if grace > timedelta(0) and self.api_secret_hash is not None:
+            self.previous_api_secret_hash = self.api_secret_hash
+            self.previous_api_secret_expires_at = now + grace
+        else:
+            self.previous_api_secret_hash = None
+            self.previous_api_secret_expires_at = None
         self.api_secret_hash = hash_api_secret(secret)
         self.api_secret_last4 = secret[-4:]
         self.updated_at = now
+
+    def set_webhook_secret(
+        self, secret: str, *, now: datetime, keep_previous_for: timedelta = timedelta(0)
+    ) -> None:
+        """Sign webhooks with ``secret`` from now on; with ``keep_previous_for``, with the
+        secret it replaces too until ``now + keep_previous_for`` (replacing any kept before).
+
+        Raises:
+            ValidationError: on ``keep_previous_for``, see :func:`check_secret_grace`.
+
+        .. versionadded:: 0.4
+        """
+        grace = check_secret_grace(keep_previous_for)
+        if grace > timedelta(0) and self.webhook_secret:
+            self.previous_webhook_secret = self.webhook_secret
+            self.previous_webhook_secret_expires_at = now + grace
+        else:
+            self.previous_webhook_secret = None
+            self.previous_webhook_secret_expires_at = None
+        self.webhook_secret = secret
+        self.updated_at = now
+
+    def previous_webhook_secret_at(self, now: datetime) -> str | None:
+        """The previous webhook signing secret while it is kept at ``now``, else ``None``.
+
+        .. versionadded:: 0.4
+        """
+        expires = self.previous_webhook_secret_expires_at
+        if not self.previous_webhook_secret or expires is None or now >= expires:
+            return None
+        return self.previous_webhook_secret
 
     def allows_ip(self, address: str | None) -> bool:
         """True when ``address`` may call for this partner (:data:`ALLOWED_IPS_SETTING`).
@@ -286,6 +409,8 @@ class Partner(Versioned):
         """A webhook POST of ``payload`` to the partner's ``webhook_url``, signed with its secret.
 
         See :mod:`bookingcore.domain.webhooks` for the header and how partners verify it.
+        While a previous webhook secret is kept (see :meth:`previous_webhook_secret_at`),
+        the header carries a second ``v1`` by it, after the current secret's.
 
         Raises:
             ValidationError: on ``webhook_url`` when the partner has none or on
@@ -298,7 +423,9 @@ class Partner(Versioned):
         if not self.webhook_secret:
             msg = f"partner {self.name} has no webhook signing secret; rotate it to issue one"
             raise ValidationError.single("webhook_secret", msg, "required")
-        return signed_request(self.webhook_url, payload, self.webhook_secret, now)
+        previous = self.previous_webhook_secret_at(now)
+        keys = [self.webhook_secret] if previous is None else [self.webhook_secret, previous]
+        return signed_request(self.webhook_url, payload, keys, now)
 
 
 @attrs.frozen

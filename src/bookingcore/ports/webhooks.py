@@ -24,9 +24,13 @@ class OutgoingWebhook:
     ``webhook_id`` is the same on every attempt of one delivery, and
     ``timestamp`` is the time of this attempt (``webhook-timestamp``).
     ``secret`` is the partner's ``whsec_...`` signing secret; it is left out
-    of ``repr()``.
+    of ``repr()``. ``previous_secret`` is the secret it replaced while a
+    rotation keeps it (a grace period): the webhook is then signed with both,
+    the current secret's signature first. Also left out of ``repr()``.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``previous_secret``.
     """
 
     webhook_id: str
@@ -38,6 +42,7 @@ class OutgoingWebhook:
     partner_id: PartnerId | None = None
     topic: str | None = None
     attempt: int = 1
+    previous_secret: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

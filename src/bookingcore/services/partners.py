@@ -12,6 +12,10 @@ key and secret into a :class:`~bookingcore.domain.policy.Principal`. Each
 partner also gets a webhook signing secret (``whsec_...``) that signs the
 webhooks sent to it (:meth:`~bookingcore.domain.partners.Partner.signed_webhook`).
 
+Rotating either secret may keep the previous one working for a grace period
+(``keep_previous_for``), so a partner switches its clients or its webhook
+receiver at leisure rather than at the exact moment of the rotation.
+
 .. versionadded:: 0.1
 """
 
@@ -38,7 +42,7 @@ from bookingcore.domain._validation import (
     require_text,
     text_problem,
 )
-from bookingcore.domain.audit import AuditAction, AuditEntry, diff, snapshot
+from bookingcore.domain.audit import AuditAction, AuditEntry, audit_value, diff, snapshot
 from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.partners import (
     API_SECRET_PREFIX,
@@ -46,6 +50,7 @@ from bookingcore.domain.partners import (
     Partner,
     PartnerFilter,
     check_partner_settings,
+    check_secret_grace,
     hash_api_secret,
 )
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -77,7 +82,8 @@ _MAX_SECRET_LENGTH = 512
 #: Random bytes in each secret: 256 bits.
 _SECRET_BYTES = 32
 
-#: Compared against when the key is unknown, so that case costs what a wrong secret costs.
+#: Compared against when the key is unknown, so that case costs what a wrong secret costs
+#: (one hash, two comparisons: the current and the previous secret's hash).
 _NO_PARTNER_HASH = hash_api_secret(API_SECRET_PREFIX + secrets.token_urlsafe(_SECRET_BYTES))
 
 
@@ -296,8 +302,10 @@ class PartnerService:
 
         Every failure (unknown key, wrong secret, inactive partner, an address
         outside the partner's ``allowed_ips``) raises the same error with the
-        same message, and an unknown key costs the same hash comparison as a
-        wrong secret, so a caller learns nothing about which keys exist. The
+        same message, and an unknown key costs the same hash comparisons as a
+        wrong secret, so a caller learns nothing about which keys exist. While
+        a rotated secret is kept (see :meth:`rotate_secret`), either secret is
+        accepted, at the same cost whichever matches or neither. The
         reason is logged (``bookingcore.partners``, INFO) for operators,
         without the secret.
 
@@ -328,9 +336,11 @@ class PartnerService:
             with self._ctx.uow_factory() as uow:
                 partner = uow.partners.get_by_api_key(key)
         if partner is None:
-            hmac.compare_digest(hash_api_secret(secret), _NO_PARTNER_HASH)
+            given = hash_api_secret(secret)
+            hmac.compare_digest(given, _NO_PARTNER_HASH)
+            hmac.compare_digest(given, _NO_PARTNER_HASH)
             self._refuse("unknown key", key)
-        elif not partner.api_secret_matches(secret):
+        elif not partner.api_secret_matches(secret, now=self._ctx.now()):
             self._refuse("wrong secret", key, partner)
         elif not partner.is_active:
             self._refuse("partner inactive", key, partner)
@@ -395,52 +405,96 @@ class PartnerService:
             raise RateLimitedError(msg, retry_after=wait)
         return decision
 
-    def rotate_secret(self, partner_id: PartnerId, *, principal: Principal) -> PartnerRegistration:
-        """Issue a new API secret; the old one stops working at once. The key stays.
+    def rotate_secret(
+        self,
+        partner_id: PartnerId,
+        *,
+        principal: Principal,
+        keep_previous_for: timedelta = timedelta(0),
+    ) -> PartnerRegistration:
+        """Issue a new API secret. The key stays.
+
+        By default the old secret stops working at once, and so do the bearer
+        tokens bought with it (the partner's sessions are ended): the right
+        answer to a secret that leaked. With ``keep_previous_for`` (up to
+        :data:`~bookingcore.domain.partners.MAX_SECRET_GRACE`, seven days) the
+        old secret keeps working next to the new one until then, so the
+        partner can move its clients over without refused calls, and its
+        sessions are left to end on their own (a partner token lasts an hour).
+        Only one previous secret is ever kept: another rotation replaces it
+        (and one without a grace period drops it).
 
         Staff with ``manage_partners`` rotate any partner's secret; an active
         partner rotates its own. The new secret is in the result and nowhere
-        else. The audit entry (``credentials_rotated``) names the credential,
-        never a secret or hash.
+        else. The audit entry (``credentials_rotated``) names the credential
+        and, with a grace period, until when the previous one works
+        (``previous_valid_until``), never a secret or hash.
 
         Raises:
             NotFoundError: no such partner visible to ``principal``.
             PermissionDeniedError: ``principal`` may not change this partner's
                 credentials, or is an inactive partner.
+            ValidationError: on ``keep_previous_for`` when it is not a
+                ``timedelta``, is negative or is longer than seven days.
+
+        .. versionchanged:: 0.4
+           ``keep_previous_for``.
         """
+        grace = check_secret_grace(keep_previous_for)
         api_secret = _new_api_secret()
         partner = self._rotate(
             partner_id,
             principal,
             "api_secret",
-            lambda p, now: p.set_api_secret(api_secret, now=now),
+            grace,
+            lambda p, now: p.set_api_secret(api_secret, now=now, keep_previous_for=grace),
         )
         return PartnerRegistration(partner, partner.api_key, api_secret)
 
-    def rotate_webhook_secret(self, partner_id: PartnerId, *, principal: Principal) -> Partner:
-        """Issue a new webhook signing secret (``partner.webhook_secret``); webhooks
-        sent from now on are signed with it only.
+    def rotate_webhook_secret(
+        self,
+        partner_id: PartnerId,
+        *,
+        principal: Principal,
+        keep_previous_for: timedelta = timedelta(0),
+    ) -> Partner:
+        """Issue a new webhook signing secret (``partner.webhook_secret``).
 
-        Who may: as :meth:`rotate_secret`. Update the receiver to accept the
-        new secret (see :func:`~bookingcore.domain.webhooks.verify`, which takes
-        several) before rotating, or expect refused webhooks meanwhile.
+        By default webhooks sent from now on are signed with it only: update
+        the receiver to accept the new secret (see
+        :func:`~bookingcore.domain.webhooks.verify`, which takes several)
+        before rotating, or expect refused webhooks meanwhile. With
+        ``keep_previous_for`` (up to seven days) every webhook sent until then
+        carries two signatures in its one header, by the new secret and by the
+        previous one (``webhook-signature: v1,<new> v1,<previous>``; two
+        ``v1=`` in ``X-Bookingcore-Signature``), so a receiver holding either
+        secret accepts it; switch the receiver to the new secret in that time.
+        Another rotation replaces the kept secret.
+
+        Who may, and the audit entry: as :meth:`rotate_secret`.
 
         Raises:
             NotFoundError: no such partner visible to ``principal``.
             PermissionDeniedError: as :meth:`rotate_secret`.
+            ValidationError: on ``keep_previous_for``, as :meth:`rotate_secret`.
+
+        .. versionchanged:: 0.4
+           ``keep_previous_for``.
         """
+        grace = check_secret_grace(keep_previous_for)
         webhook_secret = _new_webhook_secret()
 
-        def replace(partner: Partner, _: datetime) -> None:
-            partner.webhook_secret = webhook_secret
+        def replace(partner: Partner, now: datetime) -> None:
+            partner.set_webhook_secret(webhook_secret, now=now, keep_previous_for=grace)
 
-        return self._rotate(partner_id, principal, "webhook_secret", replace)
+        return self._rotate(partner_id, principal, "webhook_secret", grace, replace)
 
     def _rotate(
         self,
         partner_id: PartnerId,
         principal: Principal,
         credential: str,
+        grace: timedelta,
         change: Callable[[Partner, datetime], None],
     ) -> Partner:
         with self._ctx.transaction() as tx:
@@ -460,15 +514,26 @@ class PartnerService:
             change(partner, now)
             partner.updated_at = now
             partner.version += 1
+            new: dict[str, object] = {"credential": credential}
+            reason = f"{credential.replace('_', ' ')} rotated"
+            kept_until = (
+                partner.previous_api_secret_expires_at
+                if credential == "api_secret"
+                else partner.previous_webhook_secret_expires_at
+            )
+            if kept_until is not None:
+                until = audit_value(kept_until)
+                new["previous_valid_until"] = until
+                reason += f"; the previous one works until {until}"
             tx.audit(
                 principal,
                 entity="partner",
                 entity_id=partner.id,
                 action=AuditAction.CREDENTIALS_ROTATED,
-                new={"credential": credential},
-                reason=f"{credential.replace('_', ' ')} rotated",
+                new=new,
+                reason=reason,
             )
-            if credential == "api_secret":
+            if credential == "api_secret" and grace == timedelta(0):
                 # Tokens bought with the old secret die with it (it may have leaked).
                 _revoke_partner_sessions(
                     tx, partner, RevocationReason.CREDENTIALS_CHANGED, principal, now

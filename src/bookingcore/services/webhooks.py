@@ -123,6 +123,8 @@ class _Claim:
     webhook: OutgoingWebhook | None
     problem: str | None
     until: datetime
+    #: when the partner's previous webhook secret stops signing (None: none kept)
+    previous_until: datetime | None = None
 
 
 def _iso(value: datetime) -> str:
@@ -294,25 +296,28 @@ class WebhookService:
         with self._ctx.uow_factory() as uow:
             for delivery in uow.webhook_deliveries.claim_due(now, limit):
                 number = delivery.claim(now, self.settings.lease)
-                webhook, problem = self._outgoing(uow, delivery, number)
+                webhook, problem, previous_until = self._outgoing(uow, delivery, number)
                 until = now + self.settings.lease
-                claims.append(_Claim(delivery.id, number, webhook, problem, until))
+                claims.append(_Claim(delivery.id, number, webhook, problem, until, previous_until))
             if claims:
                 uow.commit()
         return claims
 
     def _outgoing(
         self, uow: UnitOfWork, delivery: WebhookDelivery, attempt: int
-    ) -> tuple[OutgoingWebhook | None, str | None]:
+    ) -> tuple[OutgoingWebhook | None, str | None, datetime | None]:
+        """The webhook to send, or why none can be; and until when a kept previous
+        signing secret signs too."""
         partner = uow.partners.get(delivery.partner_id)
         if partner is None:
-            return None, "the partner no longer exists"
+            return None, "the partner no longer exists", None
         if not partner.is_active:
-            return None, "the partner is inactive"
+            return None, "the partner is inactive", None
         if not partner.webhook_url:
-            return None, "the partner has no webhook URL"
+            return None, "the partner has no webhook URL", None
         if not partner.webhook_secret:
-            return None, "the partner has no webhook signing secret; rotate it"
+            return None, "the partner has no webhook signing secret; rotate it", None
+        previous = partner.previous_webhook_secret_at(self._ctx.now())
         return (
             OutgoingWebhook(
                 webhook_id=delivery.webhook_id,
@@ -324,8 +329,10 @@ class WebhookService:
                 partner_id=partner.id,
                 topic=delivery.topic.value,
                 attempt=attempt,
+                previous_secret=previous,
             ),
             None,
+            None if previous is None else partner.previous_webhook_secret_expires_at,
         )
 
     def _attempt(self, claim: _Claim, now: datetime | None, report: WebhookRunReport) -> None:
@@ -342,6 +349,9 @@ class WebhookService:
                 return
             # Signed now, not at the claim: receivers check webhook-timestamp against their clock.
             webhook = attrs.evolve(claim.webhook, timestamp=sending_at)
+            if claim.previous_until is not None and sending_at >= claim.previous_until:
+                # The previous secret's grace period ended while this claim waited its turn.
+                webhook = attrs.evolve(webhook, previous_secret=None)
             try:
                 response = self._sender.send(webhook)
             except Exception as exc:  # a sender's bug must not lose the attempt's record

@@ -1286,6 +1286,47 @@ class PartnerRepositoryContract(_Base):
         assert not rotated.is_active
         assert rotated.version == partner.version + 1
 
+    def test_secrets_kept_through_a_grace_period_round_trip_and_are_dropped(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A rotated secret kept for a grace period is stored with its expiry, and a
+        later rotation without one clears it.
+
+        .. versionadded:: 0.4
+        """
+        kept_hash = "sha256$" + "c" * 64
+        kept_signing = "whsec_" + uuid4().hex
+        partner = make.partner(webhook_url="https://partner.example/hooks")
+        assert partner.previous_api_secret_hash is None
+        with uow_factory() as uow:
+            uow.partners.add(partner)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.partners.get(partner.id)
+            assert stored == partner
+            assert stored is not None
+            stored.previous_api_secret_hash = kept_hash
+            stored.previous_api_secret_expires_at = T0 + timedelta(hours=1, microseconds=5)
+            stored.previous_webhook_secret = kept_signing
+            stored.previous_webhook_secret_expires_at = T0 + timedelta(days=7)
+            stored.version += 1
+            uow.commit()
+        with uow_factory() as uow:
+            kept = uow.partners.get_by_api_key(partner.api_key)
+            assert kept is not None
+            assert kept.previous_api_secret_hash == kept_hash
+            assert kept.previous_api_secret_expires_at == T0 + timedelta(hours=1, microseconds=5)
+            assert kept.previous_webhook_secret == kept_signing
+            assert kept.previous_webhook_secret_expires_at == T0 + timedelta(days=7)
+            kept.previous_api_secret_hash = kept.previous_api_secret_expires_at = None
+            kept.previous_webhook_secret = kept.previous_webhook_secret_expires_at = None
+            kept.version += 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.partners.get(partner.id) == attrs.evolve(
+                partner, version=partner.version + 2
+            )
+
     def test_pages_walk_every_matching_partner_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

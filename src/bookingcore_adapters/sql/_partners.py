@@ -70,6 +70,11 @@ partners = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # A rotated secret kept for a grace period (migration 0030).
+    Column("previous_api_secret_hash", String()),
+    when("previous_api_secret_expires_at", nullable=True),
+    Column("previous_webhook_secret", String()),
+    when("previous_webhook_secret_expires_at", nullable=True),
     Index(None, "is_active"),
     # Listed newest first by (created_at, id), keyset-paged.
     Index(None, "created_at", "id"),
@@ -98,6 +103,10 @@ def _dump_partner(p: Partner) -> Row:
         "created_at": p.created_at,
         "updated_at": p.updated_at,
         "version": p.version,
+        "previous_api_secret_hash": p.previous_api_secret_hash,
+        "previous_api_secret_expires_at": p.previous_api_secret_expires_at,
+        "previous_webhook_secret": p.previous_webhook_secret,
+        "previous_webhook_secret_expires_at": p.previous_webhook_secret_expires_at,
     }
 
 
@@ -120,6 +129,10 @@ def _load_partner(r: Stored, _: Sequence[Stored]) -> Partner:
         is_active=r["is_active"],
         settings=dict(r["settings"]),
         version=r["version"],
+        previous_api_secret_hash=r["previous_api_secret_hash"],
+        previous_api_secret_expires_at=r["previous_api_secret_expires_at"],
+        previous_webhook_secret=r["previous_webhook_secret"],
+        previous_webhook_secret_expires_at=r["previous_webhook_secret_expires_at"],
     )
 
 

@@ -57,6 +57,14 @@ def signed_headers(webhook: OutgoingWebhook) -> dict[str, str]:
     package); ``bookingcore`` adds ``X-Bookingcore-Signature`` (see
     :mod:`bookingcore.domain.webhooks`); ``both`` adds all three.
 
+    With a ``previous_secret`` (a rotation's grace period) each signature
+    header carries a signature by it too, after the current one's:
+    ``webhook-signature: v1,<current> v1,<previous>`` (space separated, as
+    the Standard Webhooks specification lets a sender do) and a second ``v1=``
+    in ``X-Bookingcore-Signature``. A receiver holding either secret accepts.
+    A previous secret that cannot sign by the standard scheme is left out of
+    ``webhook-signature``.
+
     Raises:
         ValidationError: on ``webhook_secret`` when the secret cannot sign by
             the standard scheme, on ``secret`` when it is empty.
@@ -70,13 +78,21 @@ def signed_headers(webhook: OutgoingWebhook) -> dict[str, str]:
     }
     scheme = webhook.scheme
     if scheme in (SignatureScheme.STANDARD, SignatureScheme.BOTH):
-        signer = Webhook(_standard_secret(webhook.secret))
+        signers = [Webhook(_standard_secret(webhook.secret))]
+        if webhook.previous_secret:
+            try:
+                signers.append(Webhook(_standard_secret(webhook.previous_secret)))
+            except ValidationError:
+                _log.warning("webhook %s: the previous secret cannot sign", webhook.webhook_id)
         headers["webhook-timestamp"] = str(int(webhook.timestamp.timestamp()))
-        headers["webhook-signature"] = signer.sign(
-            webhook.webhook_id, webhook.timestamp, webhook.body
+        headers["webhook-signature"] = " ".join(
+            signer.sign(webhook.webhook_id, webhook.timestamp, webhook.body) for signer in signers
         )
     if scheme in (SignatureScheme.BOOKINGCORE, SignatureScheme.BOTH):
-        headers[SIGNATURE_HEADER] = sign(webhook.secret, webhook.body, webhook.timestamp)
+        keys = [webhook.secret]
+        if webhook.previous_secret:
+            keys.append(webhook.previous_secret)
+        headers[SIGNATURE_HEADER] = sign(keys, webhook.body, webhook.timestamp)
     return headers
 
 

@@ -91,6 +91,34 @@ def test_a_partner_reads_itself_and_rotates_its_secrets(
     assert {e.actor.kind.value for e in rotations} == {"partner"}
 
 
+def test_a_partner_rotates_with_a_grace_period_and_both_secrets_work_meanwhile(
+    api_core: BookingCore, client: ApiClient, slot: Slot
+) -> None:
+    registered = _registered(api_core, slot)
+    me = _bearer(_token(client, registered.api_key, registered.api_secret))
+    too_long = client.post("/api/partner/me/rotate-secret?keep_previous_for=604801", headers=me)
+    assert too_long.status_code == 422, too_long.text
+    negative = client.post("/api/partner/me/rotate-webhook-secret?keep_previous_for=-1", headers=me)
+    assert negative.status_code == 422, negative.text
+
+    rotated = client.post("/api/partner/me/rotate-secret?keep_previous_for=3600", headers=me)
+    assert rotated.status_code == 200, rotated.text
+    fresh = rotated.json()["api_secret"]
+    assert client.get("/api/partner/me", headers=me).status_code == 200  # its token lives on
+    for secret in (registered.api_secret, fresh):
+        _bearer(_token(client, registered.api_key, secret))
+
+    hooks = client.post("/api/partner/me/rotate-webhook-secret?keep_previous_for=600", headers=me)
+    assert hooks.status_code == 200, hooks.text
+    stored = api_core.partners.get(registered.partner.id, principal=SETUP)
+    assert stored.webhook_secret == hooks.json()["webhook_secret"]
+    assert stored.previous_webhook_secret == registered.partner.webhook_secret
+    assert registered.partner.webhook_secret not in hooks.text
+    history = api_core.partners.history(PartnerId(registered.partner.id), principal=SETUP)
+    kept = [e.new_values.get("previous_valid_until") for e in history.items[:2]]
+    assert all(kept), kept
+
+
 def test_only_admins_change_a_partners_settings_and_rotate_its_webhook_secret(
     api_core: BookingCore, client: ApiClient, slot: Slot, staff_headers: dict[str, str]
 ) -> None:
