@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.values import LocationId, StaffId
 from bookingcore.errors import ValidationError
 
@@ -214,12 +215,9 @@ class Assigner:
     """
 
     def __init__(self, strategy: AssignmentStrategy | str, advisors: Iterable[Advisor]) -> None:
-        try:
-            self._strategy = AssignmentStrategy(strategy)
-        except ValueError:
-            choices = ", ".join(s.value for s in AssignmentStrategy)
-            msg = f"{strategy!r} is not an assignment strategy (choose one of {choices})"
-            raise ValidationError.single("strategy", msg, "invalid_choice") from None
+        self._strategy = parse_choice(
+            AssignmentStrategy, strategy, "strategy", what="an assignment strategy"
+        )
         self._advisors: dict[StaffId, Advisor] = {}
         for advisor in advisors:
             if advisor.id in self._advisors:

@@ -18,7 +18,13 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, check_metadata, clean_text, require_text
+from bookingcore.domain._validation import (
+    Problems,
+    check_metadata,
+    clean_text,
+    parse_choice,
+    require_text,
+)
 from bookingcore.domain.assignment import (
     Advisor,
     AssignmentStrategy,
@@ -1697,9 +1703,4 @@ def _start_state(lifecycle: Lifecycle, wanted: str) -> str:
 
 
 def _strategy(value: AssignmentStrategy | str) -> AssignmentStrategy:
-    try:
-        return AssignmentStrategy(value)
-    except ValueError:
-        choices = ", ".join(s.value for s in AssignmentStrategy)
-        msg = f"{value!r} is not an assignment strategy (choose one of {choices})"
-        raise ValidationError.single("strategy", msg, "invalid_choice") from None
+    return parse_choice(AssignmentStrategy, value, "strategy", what="an assignment strategy")
