@@ -19,6 +19,7 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import attrs
 import httpx
@@ -58,6 +59,7 @@ from bookingcore.domain import (
     Slot,
     Traveler,
 )
+from bookingcore.domain.communications import message_time
 from bookingcore.domain.queries import every_item
 from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
@@ -82,6 +84,8 @@ DEFAULT_DATABASE = "sqlite:///bookingcore-demo.sqlite3"
 
 #: The ``database`` that keeps everything in memory instead.
 MEMORY = "memory"
+#: The demo business is in India: what people read is on its clock (stored times are UTC).
+TIMEZONE = "Asia/Kolkata"
 
 
 def make_core(
@@ -104,7 +108,7 @@ def make_core(
     uow_factory = MemoryStore().unit_of_work if store is None else store.unit_of_work
     return BookingCore(
         uow_factory=uow_factory,
-        settings=Settings(default_region="IN", business_name="Himalaya Trails"),
+        settings=Settings(default_region="IN", business_name="Himalaya Trails", timezone=TIMEZONE),
         notifier=LogNotifier(),
         renderer=PlainRenderer(),
         otp_store=MemoryOtpStore(),
@@ -136,7 +140,7 @@ def _say(console: Console, text: str) -> None:
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return message_time(moment, ZoneInfo(TIMEZONE))
 
 
 def _seats(slot: Slot) -> str:
@@ -153,7 +157,7 @@ def _slots_table(slots: Iterable[Slot], codes: Mapping[object, str]) -> Table:
     table = Table(title="Slots open for booking")
     table.add_column("Slot")
     table.add_column("Location", no_wrap=True)
-    table.add_column("Starts (UTC)", no_wrap=True)
+    table.add_column("Starts", no_wrap=True)
     table.add_column("Price", justify="right", no_wrap=True)
     table.add_column("Cap.", justify="right")
     table.add_column("Left", justify="right")
@@ -803,8 +807,7 @@ def _phone_sign_in_story(console: Console, core: BookingCore, sms: ConsoleSmsSen
     to, text, _ = sms.sent[-1]
     _say(
         console,
-        f"request_otp('{phone}') -> a code for {to.masked()}, valid until "
-        f"{_when(sent.expires_at)} UTC",
+        f"request_otp('{phone}') -> a code for {to.masked()}, valid until {_when(sent.expires_at)}",
     )
     _say(console, f"The console SMS sender captured: {text}")
     found = re.search(r"\b(\d{6})\b", text)
@@ -830,7 +833,7 @@ def _phone_sign_in_story(console: Console, core: BookingCore, sms: ConsoleSmsSen
     _say(
         console,
         f"The access token decodes to {principal} ({same}); it expires "
-        f"{_when(tokens.access_expires_at)} UTC",
+        f"{_when(tokens.access_expires_at)}",
     )
     try:
         core.auth.authenticate(tokens.access_token, expect="staff")
