@@ -260,6 +260,29 @@ def test_customers_are_found_by_phone_then_email(core: BookingCore) -> None:
     assert owners.count(known.customer.id) == 2
 
 
+@pytest.mark.parametrize("chunk_size", [1, 500])
+def test_a_row_with_only_the_email_of_a_customer_an_earlier_row_registered_books_them(
+    core: BookingCore, chunk_size: int
+) -> None:
+    """Row 2 registers Asha with her phone and email, row 3 names her by email only:
+    the dry run and the run book both rows for her, whatever the chunk size (before,
+    the dry run and a run with both rows in one chunk failed row 3 as ``unknown_customer``
+    while a run with one row a chunk booked it)."""
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), email="Asha@Example.com"),
+            row(phone="", email="asha@example.com", date="2026-03-06"),
+        ],
+    )
+    settings = ImportSettings(chunk_size=chunk_size)
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert (plan.would_create, plan.failed) == (2, 0)
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.created, job.failed) == (2, 0)
+    assert len({b.customer_id for b in bookings(core)}) == 1
+
+
 def test_preview_and_dry_run_write_nothing_and_confirm_does_not_read_the_file_again(
     core: BookingCore, store: MemoryStore | SqlStore
 ) -> None:

@@ -79,7 +79,6 @@ from bookingcore.domain.values import (
     Actor,
     BookingId,
     CustomerId,
-    EmailAddress,
     LocationId,
     Money,
     PhoneNumber,
@@ -1116,7 +1115,8 @@ class _Booker:
         self._existing: dict[str, Booking] = {}
         self._keys: set[str] = set()
         self._phones: dict[PhoneNumber, Customer] = {}
-        self._emails: dict[EmailAddress, Customer] = {}
+        #: by EmailAddress.match_key; None: asked, and nobody has it
+        self._emails: dict[str, Customer | None] = {}
         self._travelers: dict[CustomerId, list[Traveler]] = {}
         self._booked: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
         self._new_customers: set[CustomerId] = set()
@@ -1134,9 +1134,18 @@ class _Booker:
         self._keys.update(uow.bookings.find_by_idempotency_keys(keys))
         phones = {r.phone for r in rows if r.phone} - self._phones.keys()
         self._phones.update(uow.customers.find_by_phones(phones))
-        emails = {r.email for r in rows if r.email and not r.phone} - self._emails.keys()
-        self._emails.update(uow.customers.find_by_emails(emails))
-        known = {c.id for c in (*self._phones.values(), *self._emails.values())}
+        # Emails of rows that may name their customer by it, and of rows that register
+        # one, so a later row naming that customer by email alone finds them (as the
+        # store will once the chunk is committed).
+        emails = {
+            r.email
+            for r in rows
+            if r.email and r.email.match_key not in self._emails and r.phone not in self._phones
+        }
+        found_emails = uow.customers.find_by_emails(emails) if emails else {}
+        self._emails.update((e.match_key, found_emails.get(e)) for e in emails)
+        holders = (c for c in self._emails.values() if c is not None)
+        known = {c.id for c in (*self._phones.values(), *holders)}
         unread = known - self._travelers.keys()
         for customer_id, saved in uow.travelers.list_for_customers(unread).items():
             self._travelers[customer_id] = list(saved)
@@ -1154,7 +1163,7 @@ class _Booker:
         for r in rows:
             stored = self._phones.get(r.phone) if r.phone else None
             if stored is None and r.email and not r.phone:
-                stored = self._emails.get(r.email)
+                stored = self._emails.get(r.email.match_key)
             if stored is None or stored.id in self._new_customers:
                 continue
             slot_id = r.slot_id or self._open.get((r.location_id, r.product_id, r.starts_at))
@@ -1220,6 +1229,8 @@ class _Booker:
             uow.customers.add(customer)
             self._new_customers.add(customer.id)
             self._phones[customer.phone] = customer
+            if customer.email is not None and self._emails.get(customer.email.match_key) is None:
+                self._emails[customer.email.match_key] = customer
             self._travelers[customer.id] = []
         if new_traveler:
             uow.travelers.add(traveler)
@@ -1290,7 +1301,7 @@ class _Booker:
             if known is not None:
                 return known, False
         elif row.email is not None:
-            known = self._emails.get(row.email)
+            known = self._emails.get(row.email.match_key)
             if known is not None:
                 return known, False
             msg = "no customer has this email; a phone number is needed to register one"
