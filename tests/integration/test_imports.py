@@ -233,6 +233,33 @@ def test_external_ids_update_instead_of_duplicating(core: BookingCore) -> None:
     assert error.problems[0].column == "status"
 
 
+def test_a_row_does_not_write_back_to_the_booking_of_an_erased_customer(
+    core: BookingCore,
+) -> None:
+    """Erasure drops a booking's internal notes; importing the old system's row for the
+    booking again (its external id) used to write them back. The row fails at its
+    external id and the booking stays as erasure left it."""
+    source = ListSource(
+        HEADER, [row(phone=phone(1), external_id="OLD-1", notes="Asha, 12 Park Road")]
+    )
+    core.imports.run_file(source, principal=ADMIN)
+    (booking,) = bookings(core)
+    core.privacy.erase_customer(booking.customer_id, principal=ADMIN, reason="request")  # type: ignore[attr-defined]
+    again = ListSource(
+        HEADER,
+        [row(phone=phone(1), external_id="OLD-1", status="assigned", notes="Asha, 12 Park Road")],
+    )
+    plan = core.imports.dry_run(again, principal=ADMIN)
+    job = core.imports.run_file(again, principal=ADMIN)
+    assert (plan.would_update, plan.failed) == (0, 1)
+    assert (job.updated, job.failed) == (0, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.code, p.column) for p in error.problems] == [("erased_customer", "external_id")]
+    (kept,) = bookings(core)
+    assert kept.internal_notes is None  # type: ignore[attr-defined]
+    assert kept.status == booking.status  # type: ignore[attr-defined]
+
+
 def test_importing_the_same_file_twice_skips_every_row(core: BookingCore) -> None:
     source = ListSource(HEADER, [row(phone=phone(i), name=f"Person {i}") for i in range(5)])
     core.imports.run_file(source, principal=ADMIN)

@@ -1120,6 +1120,8 @@ class _Booker:
         self._travelers: dict[CustomerId, list[Traveler]] = {}
         self._booked: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
         self._new_customers: set[CustomerId] = set()
+        #: erased customers among the owners of the bookings named by external id
+        self._erased: set[CustomerId] = set()
         self._slots: dict[SlotId, Slot] = {}
         self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
         self._tx: Transaction | None = None
@@ -1129,7 +1131,12 @@ class _Booker:
         self._tx = tx
         uow = tx.uow
         external = {r.external_id for r in rows if r.external_id} - self._existing.keys()
-        self._existing.update(uow.bookings.find_by_external_ids(external))
+        named = uow.bookings.find_by_external_ids(external) if external else {}
+        self._existing.update(named)
+        owners = {b.customer_id for b in named.values()}
+        if owners:
+            owned_by = uow.customers.get_many(owners).values()
+            self._erased.update(c.id for c in owned_by if c.is_erased)
         keys = {_key(r) for r in rows if not r.external_id} - self._keys
         self._keys.update(uow.bookings.find_by_idempotency_keys(keys))
         phones = {r.phone for r in rows if r.phone} - self._phones.keys()
@@ -1259,6 +1266,10 @@ class _Booker:
         return found
 
     def _update(self, booking: Booking, row: ValidRow) -> str:
+        if booking.customer_id in self._erased:
+            # Erasure dropped the booking's notes; the old system's row would write them back.
+            msg = "names a booking of an erased customer; an import does not change it"
+            raise ValidationError.single("external_id", msg, "erased_customer")
         lifecycle = self._run.lifecycle
         if booking.lifecycle != lifecycle.name:
             msg = f"belongs to a {booking.lifecycle} booking; this import uses {lifecycle.name}"
