@@ -528,6 +528,37 @@ def test_a_chunk_redone_after_a_conflict_does_not_flag_its_own_rows_as_duplicate
     assert len(bookings(core)) == 30
 
 
+def test_a_chunk_redone_after_a_conflict_assigns_advisors_as_the_first_attempt_would(
+    core: BookingCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt that lost the race had already taken round-robin turns; the redo used
+    to go on from there, so its rows went to other advisors than in a run without the race."""
+    from bookingcore.errors import ConcurrentUpdateError  # noqa: PLC0415
+    from bookingcore.services import imports as module  # noqa: PLC0415
+
+    data = [row(phone=phone(i), external_id=f"R{i}") for i in range(7)]
+    settings = ImportSettings(chunk_size=3, assignment="round_robin")
+    real_apply = module.ImportService._apply
+    calls: list[int] = []
+
+    def conflict_once(
+        self: object, tx: object, run: object, chunk: list[object], v: object
+    ) -> object:
+        result = real_apply(self, tx, run, chunk, v)  # type: ignore[arg-type]
+        calls.append(len(chunk))
+        if len(calls) == 2:
+            raise ConcurrentUpdateError("a seat was taken meanwhile", attempts=1)
+        return result
+
+    monkeypatch.setattr(module.ImportService, "_apply", conflict_once)
+    core.imports.run_file(ListSource(HEADER, data), principal=ADMIN, settings=settings)
+    by_id = {b.external_id: b.assignee_id for b in bookings(core)}  # type: ignore[attr-defined]
+    turns = [by_id[f"R{i}"] for i in range(7)]
+    assert turns[0::2] == [turns[0]] * 4
+    assert turns[1::2] == [turns[1]] * 3
+    assert turns[0] != turns[1]
+
+
 def test_a_file_whose_external_ids_spill_out_of_memory_flags_the_same_rows(
     core: BookingCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -123,6 +123,8 @@ _log = logging.getLogger("bookingcore.imports")
 Progress = Callable[[ImportJob], object]
 
 _STRATEGIES = {s.value for s in AssignmentStrategy}
+#: The job settings' key for the advisor assigner's state after the last committed chunk.
+_ASSIGNER = "assigner_state"
 
 
 def _mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -566,6 +568,8 @@ class ImportService:
             return job
         settings = ImportSettings.from_dict(job.settings)
         run, validator = self._prepare(source, settings, principal, job_id=job.id)
+        if _ASSIGNER in job.settings:  # a stopped run: advisors take turns from where it was
+            run.assigner.restore(job.settings[_ASSIGNER])
         skip = job.processed_rows
         if skip:
             self._remember_earlier(run, source, skip, validator)
@@ -731,6 +735,7 @@ class ImportService:
     def _commit_chunk(
         self, run: _Run, chunk: builtins.list[_Item], validator: RowChecker, *, counts_rows: bool
     ) -> ImportJob:
+        assigned = run.assigner.state()
         for attempt in range(2):
             run.claimed.clear()
             try:
@@ -754,6 +759,7 @@ class ImportService:
                 # the chunk wrote nothing; read again and redo it once.
                 for external_id in run.claimed:
                     run.seen_external.release(external_id)
+                run.assigner.restore(assigned)
                 if attempt:
                     raise
                 _log.warning(
@@ -813,6 +819,9 @@ class ImportService:
         job.updated += result.updated
         job.skipped += result.skipped
         job.error_summary = {k: v for k, v in summary.items() if v > 0}
+        if run.settings.kind is ImportKind.BOOKINGS:
+            # with the chunk: a resumed run assigns the next rows as this one would have
+            job.settings = {**job.settings, _ASSIGNER: run.assigner.state()}
         self._touch(job)
 
     def _apply(
