@@ -406,6 +406,32 @@ def test_retry_imports_only_the_failed_rows(core: BookingCore) -> None:
     assert core.imports.retry(job.id, principal=ADMIN).created == 5
 
 
+def test_retry_keeps_a_row_that_repeats_an_external_id_of_its_file_failing(
+    core: BookingCore,
+) -> None:
+    """Row 3 repeats row 2's external id and row 4 names a missing dealer. Retrying after
+    adding the dealer used to apply row 3 as an update of row 2's booking (here: cancel
+    it); it stays a ``duplicate_in_file`` error, naming row 2, and only row 4 is booked."""
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), external_id="E1", notes="first"),
+            row(phone=phone(1), external_id="E1", status="cancelled", notes="second"),
+            row(phone=phone(3), dealer="DL03"),
+        ],
+    )
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert (job.created, job.failed) == (1, 2)
+    core.catalog.add_location("DL03", "Dealer Three", principal=ADMIN)
+    again = core.imports.retry(job.id, principal=ADMIN)
+    assert (again.created, again.updated, again.failed) == (2, 0, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert (error.row_number, error.error_type) == (3, "duplicate_in_file")
+    assert "row 2" in error.message
+    first = next(b for b in bookings(core) if b.external_id == "E1")  # type: ignore[attr-defined]
+    assert (first.status, first.internal_notes) == ("PENDING", "first")  # type: ignore[attr-defined]
+
+
 def test_retry_from_a_corrected_error_report(core: BookingCore) -> None:
     data = [row(phone=phone(1), name="P 1"), row(phone="555", name="P 2")]
     job = core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)

@@ -1474,6 +1474,15 @@ def _in_file_duplicate(
 ) -> tuple[CellProblem, ...]:
     if not row.external_id:
         return ()
+    if run.retrying is not None and row.number in run.retrying:
+        # A retry reads the failed rows only, not the rows their external ids repeat:
+        # a row that repeated another's and still has the same id repeats it still.
+        earlier = run.retrying[row.number].problems
+        kept = tuple(
+            p for p in earlier if p.code == "duplicate_in_file" and p.value == row.external_id
+        )
+        if kept:
+            return kept
     first = run.seen_external.claim(row.external_id, row.number)
     if first == row.number:
         run.claimed.append(row.external_id)
