@@ -432,6 +432,20 @@ def test_retry_keeps_a_row_that_repeats_an_external_id_of_its_file_failing(
     assert (first.status, first.internal_notes) == ("PENDING", "first")  # type: ignore[attr-defined]
 
 
+def test_a_retried_xlsx_row_names_the_cell_of_its_column_in_the_file(core: BookingCore) -> None:
+    """A retry rebuilds the file's columns from the stored rows; PostgreSQL keeps them
+    as JSONB, which reorders keys, so the retried row's problem named another column's
+    letter (``A4`` for the dealer in column D). The job keeps the file's header."""
+    data = [row(phone=phone(1)), row(phone=phone(2), dealer="DL03", date="2026-03-07")]
+    source = ListSource(HEADER, data, filename="bookings.xlsx", file_format="xlsx", has_cells=True)
+    job = core.imports.run_file(source, principal=ADMIN)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.column, p.cell) for p in error.problems] == [("dealer_code", "D3")]
+    core.imports.retry(job.id, principal=ADMIN)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.column, p.cell) for p in error.problems] == [("dealer_code", "D3")]
+
+
 def test_retry_from_a_corrected_error_report(core: BookingCore) -> None:
     data = [row(phone=phone(1), name="P 1"), row(phone="555", name="P 2")]
     job = core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)

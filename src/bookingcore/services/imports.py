@@ -125,6 +125,8 @@ Progress = Callable[[ImportJob], object]
 _STRATEGIES = {s.value for s in AssignmentStrategy}
 #: The job settings' key for the advisor assigner's state after the last committed chunk.
 _ASSIGNER = "assigner_state"
+#: The job settings' key for the file's header, in the file's order.
+_HEADER = "header"
 
 
 def _mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -527,7 +529,8 @@ class ImportService:
             created_by=principal.actor,
             created_at=now,
             updated_at=now,
-            settings=settings.to_dict(),
+            # the header too: a retry rebuilds rows from stored cells in the file's order
+            settings={**settings.to_dict(), _HEADER: list(source.header)},
         )
         with self._ctx.transaction() as tx:
             tx.uow.imports.add(job)
@@ -681,7 +684,7 @@ class ImportService:
             raise InvalidTransitionError("import", job.status.value, "retry")
         settings = ImportSettings.from_dict(job.settings)
         if source is None:
-            header = _stored_header(pending.values())
+            header = _stored_header(pending.values(), job.settings.get(_HEADER))
             rows: builtins.list[SourceRow] = [
                 SourceRow(number, tuple(error.raw_row.get(name, "") for name in header))
                 for number, error in sorted(pending.items())
@@ -1549,8 +1552,12 @@ def _problems_of(
     return (at(column, str(exc), exc.code),)
 
 
-def _stored_header(errors: Iterable[ImportRowError]) -> tuple[str, ...]:
-    header: dict[str, None] = {}
+def _stored_header(
+    errors: Iterable[ImportRowError], kept: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The columns of the failed rows: the file's header the job kept (storage such as
+    PostgreSQL's JSONB does not keep the order of a row's cells), else as the rows hold them."""
+    header: dict[str, None] = dict.fromkeys(kept or ())
     for error in errors:
         for name in error.raw_row:
             header.setdefault(name, None)
