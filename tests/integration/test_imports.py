@@ -260,6 +260,33 @@ def test_a_row_does_not_write_back_to_the_booking_of_an_erased_customer(
     assert kept.status == booking.status  # type: ignore[attr-defined]
 
 
+def test_a_row_cannot_create_a_booking_in_a_state_that_follows_from_money(
+    core: BookingCore,
+) -> None:
+    """The travel lifecycle's ``payment_confirmed`` and ``refunded`` follow from payments
+    only; an import row moving a booking there was refused, but a row creating one
+    there made a paid booking without any payment. Both rows now fail at their status."""
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), status="payment_confirmed"),
+            row(phone=phone(2), status="Refunded"),
+            row(phone=phone(3), status="booking_created"),
+        ],
+    )
+    settings = ImportSettings(lifecycle="travel")
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert (plan.would_create, plan.failed) == (1, 2)
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.created, job.failed) == (1, 2)
+    errors = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.code, p.column) for e in errors for p in e.problems] == [
+        ("money_state", "status"),
+        ("money_state", "status"),
+    ]
+    assert [b.status for b in bookings(core)] == ["booking_created"]  # type: ignore[attr-defined]
+
+
 def test_importing_the_same_file_twice_skips_every_row(core: BookingCore) -> None:
     source = ListSource(HEADER, [row(phone=phone(i), name=f"Person {i}") for i in range(5)])
     core.imports.run_file(source, principal=ADMIN)

@@ -1209,6 +1209,8 @@ class _Booker:
         key = _key(row)
         if not row.external_id and key in self._keys:
             return "skip"
+        # Paid or refunded follow from payments: an import records no payment.
+        self._run.lifecycle.check_by_hand(row.status)
         customer, new_customer = self._customer_for(row)
         traveler, new_traveler = self._traveler_for(customer, row.name)
         slot, new_slot = self._slot_for(row)
