@@ -287,6 +287,28 @@ def test_a_row_cannot_create_a_booking_in_a_state_that_follows_from_money(
     assert [b.status for b in bookings(core)] == ["booking_created"]  # type: ignore[attr-defined]
 
 
+def test_a_row_whose_metadata_overflows_the_booking_it_updates_changes_nothing(
+    core: BookingCore,
+) -> None:
+    """The booking keeps 45 metadata entries; the row adds 10 more and moves its status.
+    The merged metadata breaks the 50-entry rule: the row failed, but only after the
+    status move was written, and the move was committed with the chunk."""
+    first = (*HEADER, *(f"Old {i}" for i in range(44)))
+    core.imports.run_file(
+        ListSource(first, [(*row(external_id="E1", campaign="c"), *("x",) * 44)]),
+        principal=ADMIN,
+    )
+    (booking,) = bookings(core)
+    assert len(booking.metadata) == 45  # type: ignore[attr-defined]
+    second = (*HEADER, *(f"New {i}" for i in range(9)))
+    data = [(*row(external_id="E1", status="cancelled", campaign="d"), *("y",) * 9)]
+    job = core.imports.run_file(ListSource(second, data), principal=ADMIN)
+    assert (job.updated, job.failed) == (0, 1)
+    (kept,) = bookings(core)
+    assert kept.status == booking.status  # type: ignore[attr-defined]
+    assert kept.metadata == booking.metadata  # type: ignore[attr-defined]
+
+
 def test_importing_the_same_file_twice_skips_every_row(core: BookingCore) -> None:
     source = ListSource(HEADER, [row(phone=phone(i), name=f"Person {i}") for i in range(5)])
     core.imports.run_file(source, principal=ADMIN)

@@ -41,7 +41,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import bounded_count
+from bookingcore.domain._validation import bounded_count, check_metadata
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
@@ -1297,6 +1297,13 @@ class _Booker:
         assert self._tx is not None
         emit = self._run.settings.emit_events
         reason = f"import {self._run.job_id} row {row.number}"
+        # Every check before the first write: a row that fails changes nothing.
+        metadata = check_metadata({**booking.metadata, **dict(row.metadata)})
+        values: dict[str, object] = {"metadata": metadata}
+        if row.notes is not None:
+            values["internal_notes"] = row.notes
+        if row.advisor_id is not None:
+            values["assignee_id"] = row.advisor_id
         changed = False
         if row.status != booking.status:
             lifecycle.check_by_hand(row.status)
@@ -1308,11 +1315,6 @@ class _Booker:
             )
             self._tx.record(moved, emit=emit)
             changed = True
-        values: dict[str, object] = {"metadata": {**booking.metadata, **dict(row.metadata)}}
-        if row.notes is not None:
-            values["internal_notes"] = row.notes
-        if row.advisor_id is not None:
-            values["assignee_id"] = row.advisor_id
         edited = booking.edit(values, author=self._author, reason=reason)
         if edited is not None:
             self._tx.record(edited, emit=emit)
