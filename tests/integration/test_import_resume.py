@@ -9,7 +9,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.integration._sources import ListSource
 
-from bookingcore import BookingCore, ImportSettings, Principal, StaffId, StaffRole
+from bookingcore import (
+    BookingCore,
+    BookingFilter,
+    ImportSettings,
+    PageRequest,
+    Principal,
+    StaffId,
+    StaffRole,
+)
 from bookingcore.domain import ImportJob, ImportStatus
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -151,3 +159,41 @@ def test_resumed_at_every_chunk_boundary_equals_uninterrupted_on_sqlite(
         return sql
 
     _check_every_boundary(sqlite, rows)
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded"])
+def test_a_resumed_import_assigns_advisors_as_an_uninterrupted_one(
+    make_store: Callable[[], MemoryStore | SqlStore], strategy: str
+) -> None:
+    """Advisors take turns from where the stopped run left off: the resumed run used to
+    start round robin again at the first advisor, and least_loaded forgot the bookings
+    it had given in states that hold no load (cancelled rows)."""
+    statuses = ["", "cancelled", "cancelled", "", "", "cancelled", "", ""]
+    source = ListSource(HEADER, [_row(n, f"E{n}", status=s) for n, s in enumerate(statuses)])
+    settings = ImportSettings(chunk_size=2, assignment=strategy)
+
+    def assignees(core: BookingCore) -> list[object]:
+        found = core.bookings.list(BookingFilter(), principal=ADMIN, page=PageRequest(limit=50))
+        emails = {a.id: a.email.value for a in core.staff.list(principal=ADMIN)}
+        return [emails[b.assignee_id] for b in sorted(found, key=lambda b: b.external_id)]
+
+    def staffed(core: BookingCore) -> BookingCore:
+        for name in ("ana", "ben", "cy"):
+            core.staff.add(f"{name}@dealer.example.com", name, principal=ADMIN, locations=["DL01"])
+        return core
+
+    straight = staffed(_core(make_store()))
+    straight.imports.run_file(source, principal=ADMIN, settings=settings)
+    expected = assignees(straight)
+    for boundary in (1, 2, 3):
+        core = staffed(_core(make_store()))
+        job = core.imports.start(source, principal=ADMIN, settings=settings)
+
+        def crash(current: ImportJob, boundary: int = boundary) -> None:
+            if current.processed_rows == 2 * boundary:
+                raise ProcessKilledError
+
+        with pytest.raises(ProcessKilledError):
+            core.imports.run(job.id, source, principal=ADMIN, progress=crash)
+        core.imports.run(job.id, source, principal=ADMIN)
+        assert assignees(core) == expected, boundary

@@ -233,6 +233,82 @@ def test_external_ids_update_instead_of_duplicating(core: BookingCore) -> None:
     assert error.problems[0].column == "status"
 
 
+def test_a_row_does_not_write_back_to_the_booking_of_an_erased_customer(
+    core: BookingCore,
+) -> None:
+    """Erasure drops a booking's internal notes; importing the old system's row for the
+    booking again (its external id) used to write them back. The row fails at its
+    external id and the booking stays as erasure left it."""
+    source = ListSource(
+        HEADER, [row(phone=phone(1), external_id="OLD-1", notes="Asha, 12 Park Road")]
+    )
+    core.imports.run_file(source, principal=ADMIN)
+    (booking,) = bookings(core)
+    core.privacy.erase_customer(booking.customer_id, principal=ADMIN, reason="request")  # type: ignore[attr-defined]
+    again = ListSource(
+        HEADER,
+        [row(phone=phone(1), external_id="OLD-1", status="assigned", notes="Asha, 12 Park Road")],
+    )
+    plan = core.imports.dry_run(again, principal=ADMIN)
+    job = core.imports.run_file(again, principal=ADMIN)
+    assert (plan.would_update, plan.failed) == (0, 1)
+    assert (job.updated, job.failed) == (0, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.code, p.column) for p in error.problems] == [("erased_customer", "external_id")]
+    (kept,) = bookings(core)
+    assert kept.internal_notes is None  # type: ignore[attr-defined]
+    assert kept.status == booking.status  # type: ignore[attr-defined]
+
+
+def test_a_row_cannot_create_a_booking_in_a_state_that_follows_from_money(
+    core: BookingCore,
+) -> None:
+    """The travel lifecycle's ``payment_confirmed`` and ``refunded`` follow from payments
+    only; an import row moving a booking there was refused, but a row creating one
+    there made a paid booking without any payment. Both rows now fail at their status."""
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), status="payment_confirmed"),
+            row(phone=phone(2), status="Refunded"),
+            row(phone=phone(3), status="booking_created"),
+        ],
+    )
+    settings = ImportSettings(lifecycle="travel")
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert (plan.would_create, plan.failed) == (1, 2)
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.created, job.failed) == (1, 2)
+    errors = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.code, p.column) for e in errors for p in e.problems] == [
+        ("money_state", "status"),
+        ("money_state", "status"),
+    ]
+    assert [b.status for b in bookings(core)] == ["booking_created"]  # type: ignore[attr-defined]
+
+
+def test_a_row_whose_metadata_overflows_the_booking_it_updates_changes_nothing(
+    core: BookingCore,
+) -> None:
+    """The booking keeps 45 metadata entries; the row adds 10 more and moves its status.
+    The merged metadata breaks the 50-entry rule: the row failed, but only after the
+    status move was written, and the move was committed with the chunk."""
+    first = (*HEADER, *(f"Old {i}" for i in range(44)))
+    core.imports.run_file(
+        ListSource(first, [(*row(external_id="E1", campaign="c"), *("x",) * 44)]),
+        principal=ADMIN,
+    )
+    (booking,) = bookings(core)
+    assert len(booking.metadata) == 45  # type: ignore[attr-defined]
+    second = (*HEADER, *(f"New {i}" for i in range(9)))
+    data = [(*row(external_id="E1", status="cancelled", campaign="d"), *("y",) * 9)]
+    job = core.imports.run_file(ListSource(second, data), principal=ADMIN)
+    assert (job.updated, job.failed) == (0, 1)
+    (kept,) = bookings(core)
+    assert kept.status == booking.status  # type: ignore[attr-defined]
+    assert kept.metadata == booking.metadata  # type: ignore[attr-defined]
+
+
 def test_importing_the_same_file_twice_skips_every_row(core: BookingCore) -> None:
     source = ListSource(HEADER, [row(phone=phone(i), name=f"Person {i}") for i in range(5)])
     core.imports.run_file(source, principal=ADMIN)
@@ -258,6 +334,29 @@ def test_customers_are_found_by_phone_then_email(core: BookingCore) -> None:
     found = bookings(core)
     owners = [b.customer_id for b in sorted(found, key=lambda b: b.starts_at)]
     assert owners.count(known.customer.id) == 2
+
+
+@pytest.mark.parametrize("chunk_size", [1, 500])
+def test_a_row_with_only_the_email_of_a_customer_an_earlier_row_registered_books_them(
+    core: BookingCore, chunk_size: int
+) -> None:
+    """Row 2 registers Asha with her phone and email, row 3 names her by email only:
+    the dry run and the run book both rows for her, whatever the chunk size (before,
+    the dry run and a run with both rows in one chunk failed row 3 as ``unknown_customer``
+    while a run with one row a chunk booked it)."""
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), email="Asha@Example.com"),
+            row(phone="", email="asha@example.com", date="2026-03-06"),
+        ],
+    )
+    settings = ImportSettings(chunk_size=chunk_size)
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert (plan.would_create, plan.failed) == (2, 0)
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.created, job.failed) == (2, 0)
+    assert len({b.customer_id for b in bookings(core)}) == 1
 
 
 def test_preview_and_dry_run_write_nothing_and_confirm_does_not_read_the_file_again(
@@ -354,6 +453,46 @@ def test_retry_imports_only_the_failed_rows(core: BookingCore) -> None:
     assert len(core.imports.errors(job.id, principal=ADMIN, unresolved_only=False)) == 2
     # retrying again with nothing left to fix changes nothing
     assert core.imports.retry(job.id, principal=ADMIN).created == 5
+
+
+def test_retry_keeps_a_row_that_repeats_an_external_id_of_its_file_failing(
+    core: BookingCore,
+) -> None:
+    """Row 3 repeats row 2's external id and row 4 names a missing dealer. Retrying after
+    adding the dealer used to apply row 3 as an update of row 2's booking (here: cancel
+    it); it stays a ``duplicate_in_file`` error, naming row 2, and only row 4 is booked."""
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), external_id="E1", notes="first"),
+            row(phone=phone(1), external_id="E1", status="cancelled", notes="second"),
+            row(phone=phone(3), dealer="DL03"),
+        ],
+    )
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert (job.created, job.failed) == (1, 2)
+    core.catalog.add_location("DL03", "Dealer Three", principal=ADMIN)
+    again = core.imports.retry(job.id, principal=ADMIN)
+    assert (again.created, again.updated, again.failed) == (2, 0, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert (error.row_number, error.error_type) == (3, "duplicate_in_file")
+    assert "row 2" in error.message
+    first = next(b for b in bookings(core) if b.external_id == "E1")  # type: ignore[attr-defined]
+    assert (first.status, first.internal_notes) == ("PENDING", "first")  # type: ignore[attr-defined]
+
+
+def test_a_retried_xlsx_row_names_the_cell_of_its_column_in_the_file(core: BookingCore) -> None:
+    """A retry rebuilds the file's columns from the stored rows; PostgreSQL keeps them
+    as JSONB, which reorders keys, so the retried row's problem named another column's
+    letter (``A4`` for the dealer in column D). The job keeps the file's header."""
+    data = [row(phone=phone(1)), row(phone=phone(2), dealer="DL03", date="2026-03-07")]
+    source = ListSource(HEADER, data, filename="bookings.xlsx", file_format="xlsx", has_cells=True)
+    job = core.imports.run_file(source, principal=ADMIN)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.column, p.cell) for p in error.problems] == [("dealer_code", "D3")]
+    core.imports.retry(job.id, principal=ADMIN)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.column, p.cell) for p in error.problems] == [("dealer_code", "D3")]
 
 
 def test_retry_from_a_corrected_error_report(core: BookingCore) -> None:
@@ -476,6 +615,37 @@ def test_a_chunk_redone_after_a_conflict_does_not_flag_its_own_rows_as_duplicate
     assert calls == [10, 10, 10, 10]
     assert (job.created, job.failed) == (30, 0)
     assert len(bookings(core)) == 30
+
+
+def test_a_chunk_redone_after_a_conflict_assigns_advisors_as_the_first_attempt_would(
+    core: BookingCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt that lost the race had already taken round-robin turns; the redo used
+    to go on from there, so its rows went to other advisors than in a run without the race."""
+    from bookingcore.errors import ConcurrentUpdateError  # noqa: PLC0415
+    from bookingcore.services import imports as module  # noqa: PLC0415
+
+    data = [row(phone=phone(i), external_id=f"R{i}") for i in range(7)]
+    settings = ImportSettings(chunk_size=3, assignment="round_robin")
+    real_apply = module.ImportService._apply
+    calls: list[int] = []
+
+    def conflict_once(
+        self: object, tx: object, run: object, chunk: list[object], v: object
+    ) -> object:
+        result = real_apply(self, tx, run, chunk, v)  # type: ignore[arg-type]
+        calls.append(len(chunk))
+        if len(calls) == 2:
+            raise ConcurrentUpdateError("a seat was taken meanwhile", attempts=1)
+        return result
+
+    monkeypatch.setattr(module.ImportService, "_apply", conflict_once)
+    core.imports.run_file(ListSource(HEADER, data), principal=ADMIN, settings=settings)
+    by_id = {b.external_id: b.assignee_id for b in bookings(core)}  # type: ignore[attr-defined]
+    turns = [by_id[f"R{i}"] for i in range(7)]
+    assert turns[0::2] == [turns[0]] * 4
+    assert turns[1::2] == [turns[1]] * 3
+    assert turns[0] != turns[1]
 
 
 def test_a_file_whose_external_ids_spill_out_of_memory_flags_the_same_rows(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 
@@ -245,6 +246,28 @@ class Assigner:
         A copy; changing it does not change the assigner.
         """
         return dict(self._loads)
+
+    def state(self) -> dict[str, Any]:
+        """What the assigner has decided so far, as JSON data: the round-robin turn and
+        each advisor's load (see :meth:`restore`).
+
+        .. versionadded:: 0.4
+        """
+        return {"cursor": self._cursor, "loads": {str(k): v for k, v in self._loads.items()}}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Go on from a :meth:`state` taken earlier (by this run before it stopped, say).
+
+        Advisors the state does not name keep their load; advisors it names that this
+        assigner does not know are ignored.
+
+        .. versionadded:: 0.4
+        """
+        self._cursor = int(state.get("cursor", 0))
+        loads = state.get("loads", {})
+        for advisor_id in self._loads:
+            if str(advisor_id) in loads:
+                self._loads[advisor_id] = int(loads[str(advisor_id)])
 
     def pick(self, location_id: LocationId, *, requested: StaffId | None = None) -> StaffId | None:
         """The advisor :meth:`assign` would pick now, without counting it.

@@ -41,7 +41,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import bounded_count
+from bookingcore.domain._validation import bounded_count, check_metadata
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
@@ -79,7 +79,6 @@ from bookingcore.domain.values import (
     Actor,
     BookingId,
     CustomerId,
-    EmailAddress,
     LocationId,
     Money,
     PhoneNumber,
@@ -124,6 +123,10 @@ _log = logging.getLogger("bookingcore.imports")
 Progress = Callable[[ImportJob], object]
 
 _STRATEGIES = {s.value for s in AssignmentStrategy}
+#: The job settings' key for the advisor assigner's state after the last committed chunk.
+_ASSIGNER = "assigner_state"
+#: The job settings' key for the file's header, in the file's order.
+_HEADER = "header"
 
 
 def _mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -526,7 +529,8 @@ class ImportService:
             created_by=principal.actor,
             created_at=now,
             updated_at=now,
-            settings=settings.to_dict(),
+            # the header too: a retry rebuilds rows from stored cells in the file's order
+            settings={**settings.to_dict(), _HEADER: list(source.header)},
         )
         with self._ctx.transaction() as tx:
             tx.uow.imports.add(job)
@@ -567,6 +571,8 @@ class ImportService:
             return job
         settings = ImportSettings.from_dict(job.settings)
         run, validator = self._prepare(source, settings, principal, job_id=job.id)
+        if _ASSIGNER in job.settings:  # a stopped run: advisors take turns from where it was
+            run.assigner.restore(job.settings[_ASSIGNER])
         skip = job.processed_rows
         if skip:
             self._remember_earlier(run, source, skip, validator)
@@ -678,7 +684,7 @@ class ImportService:
             raise InvalidTransitionError("import", job.status.value, "retry")
         settings = ImportSettings.from_dict(job.settings)
         if source is None:
-            header = _stored_header(pending.values())
+            header = _stored_header(pending.values(), job.settings.get(_HEADER))
             rows: builtins.list[SourceRow] = [
                 SourceRow(number, tuple(error.raw_row.get(name, "") for name in header))
                 for number, error in sorted(pending.items())
@@ -732,6 +738,7 @@ class ImportService:
     def _commit_chunk(
         self, run: _Run, chunk: builtins.list[_Item], validator: RowChecker, *, counts_rows: bool
     ) -> ImportJob:
+        assigned = run.assigner.state()
         for attempt in range(2):
             run.claimed.clear()
             try:
@@ -755,6 +762,7 @@ class ImportService:
                 # the chunk wrote nothing; read again and redo it once.
                 for external_id in run.claimed:
                     run.seen_external.release(external_id)
+                run.assigner.restore(assigned)
                 if attempt:
                     raise
                 _log.warning(
@@ -814,6 +822,9 @@ class ImportService:
         job.updated += result.updated
         job.skipped += result.skipped
         job.error_summary = {k: v for k, v in summary.items() if v > 0}
+        if run.settings.kind is ImportKind.BOOKINGS:
+            # with the chunk: a resumed run assigns the next rows as this one would have
+            job.settings = {**job.settings, _ASSIGNER: run.assigner.state()}
         self._touch(job)
 
     def _apply(
@@ -1116,10 +1127,13 @@ class _Booker:
         self._existing: dict[str, Booking] = {}
         self._keys: set[str] = set()
         self._phones: dict[PhoneNumber, Customer] = {}
-        self._emails: dict[EmailAddress, Customer] = {}
+        #: by EmailAddress.match_key; None: asked, and nobody has it
+        self._emails: dict[str, Customer | None] = {}
         self._travelers: dict[CustomerId, list[Traveler]] = {}
         self._booked: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
         self._new_customers: set[CustomerId] = set()
+        #: erased customers among the owners of the bookings named by external id
+        self._erased: set[CustomerId] = set()
         self._slots: dict[SlotId, Slot] = {}
         self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
         self._tx: Transaction | None = None
@@ -1129,14 +1143,28 @@ class _Booker:
         self._tx = tx
         uow = tx.uow
         external = {r.external_id for r in rows if r.external_id} - self._existing.keys()
-        self._existing.update(uow.bookings.find_by_external_ids(external))
+        named = uow.bookings.find_by_external_ids(external) if external else {}
+        self._existing.update(named)
+        owners = {b.customer_id for b in named.values()}
+        if owners:
+            owned_by = uow.customers.get_many(owners).values()
+            self._erased.update(c.id for c in owned_by if c.is_erased)
         keys = {_key(r) for r in rows if not r.external_id} - self._keys
         self._keys.update(uow.bookings.find_by_idempotency_keys(keys))
         phones = {r.phone for r in rows if r.phone} - self._phones.keys()
         self._phones.update(uow.customers.find_by_phones(phones))
-        emails = {r.email for r in rows if r.email and not r.phone} - self._emails.keys()
-        self._emails.update(uow.customers.find_by_emails(emails))
-        known = {c.id for c in (*self._phones.values(), *self._emails.values())}
+        # Emails of rows that may name their customer by it, and of rows that register
+        # one, so a later row naming that customer by email alone finds them (as the
+        # store will once the chunk is committed).
+        emails = {
+            r.email
+            for r in rows
+            if r.email and r.email.match_key not in self._emails and r.phone not in self._phones
+        }
+        found_emails = uow.customers.find_by_emails(emails) if emails else {}
+        self._emails.update((e.match_key, found_emails.get(e)) for e in emails)
+        holders = (c for c in self._emails.values() if c is not None)
+        known = {c.id for c in (*self._phones.values(), *holders)}
         unread = known - self._travelers.keys()
         for customer_id, saved in uow.travelers.list_for_customers(unread).items():
             self._travelers[customer_id] = list(saved)
@@ -1154,7 +1182,7 @@ class _Booker:
         for r in rows:
             stored = self._phones.get(r.phone) if r.phone else None
             if stored is None and r.email and not r.phone:
-                stored = self._emails.get(r.email)
+                stored = self._emails.get(r.email.match_key)
             if stored is None or stored.id in self._new_customers:
                 continue
             slot_id = r.slot_id or self._open.get((r.location_id, r.product_id, r.starts_at))
@@ -1181,6 +1209,8 @@ class _Booker:
         key = _key(row)
         if not row.external_id and key in self._keys:
             return "skip"
+        # Paid or refunded follow from payments: an import records no payment.
+        self._run.lifecycle.check_by_hand(row.status)
         customer, new_customer = self._customer_for(row)
         traveler, new_traveler = self._traveler_for(customer, row.name)
         slot, new_slot = self._slot_for(row)
@@ -1220,6 +1250,8 @@ class _Booker:
             uow.customers.add(customer)
             self._new_customers.add(customer.id)
             self._phones[customer.phone] = customer
+            if customer.email is not None and self._emails.get(customer.email.match_key) is None:
+                self._emails[customer.email.match_key] = customer
             self._travelers[customer.id] = []
         if new_traveler:
             uow.travelers.add(traveler)
@@ -1248,6 +1280,10 @@ class _Booker:
         return found
 
     def _update(self, booking: Booking, row: ValidRow) -> str:
+        if booking.customer_id in self._erased:
+            # Erasure dropped the booking's notes; the old system's row would write them back.
+            msg = "names a booking of an erased customer; an import does not change it"
+            raise ValidationError.single("external_id", msg, "erased_customer")
         lifecycle = self._run.lifecycle
         if booking.lifecycle != lifecycle.name:
             msg = f"belongs to a {booking.lifecycle} booking; this import uses {lifecycle.name}"
@@ -1261,6 +1297,13 @@ class _Booker:
         assert self._tx is not None
         emit = self._run.settings.emit_events
         reason = f"import {self._run.job_id} row {row.number}"
+        # Every check before the first write: a row that fails changes nothing.
+        metadata = check_metadata({**booking.metadata, **dict(row.metadata)})
+        values: dict[str, object] = {"metadata": metadata}
+        if row.notes is not None:
+            values["internal_notes"] = row.notes
+        if row.advisor_id is not None:
+            values["assignee_id"] = row.advisor_id
         changed = False
         if row.status != booking.status:
             lifecycle.check_by_hand(row.status)
@@ -1272,11 +1315,6 @@ class _Booker:
             )
             self._tx.record(moved, emit=emit)
             changed = True
-        values: dict[str, object] = {"metadata": {**booking.metadata, **dict(row.metadata)}}
-        if row.notes is not None:
-            values["internal_notes"] = row.notes
-        if row.advisor_id is not None:
-            values["assignee_id"] = row.advisor_id
         edited = booking.edit(values, author=self._author, reason=reason)
         if edited is not None:
             self._tx.record(edited, emit=emit)
@@ -1290,7 +1328,7 @@ class _Booker:
             if known is not None:
                 return known, False
         elif row.email is not None:
-            known = self._emails.get(row.email)
+            known = self._emails.get(row.email.match_key)
             if known is not None:
                 return known, False
             msg = "no customer has this email; a phone number is needed to register one"
@@ -1443,6 +1481,15 @@ def _in_file_duplicate(
 ) -> tuple[CellProblem, ...]:
     if not row.external_id:
         return ()
+    if run.retrying is not None and row.number in run.retrying:
+        # A retry reads the failed rows only, not the rows their external ids repeat:
+        # a row that repeated another's and still has the same id repeats it still.
+        earlier = run.retrying[row.number].problems
+        kept = tuple(
+            p for p in earlier if p.code == "duplicate_in_file" and p.value == row.external_id
+        )
+        if kept:
+            return kept
     first = run.seen_external.claim(row.external_id, row.number)
     if first == row.number:
         run.claimed.append(row.external_id)
@@ -1509,8 +1556,12 @@ def _problems_of(
     return (at(column, str(exc), exc.code),)
 
 
-def _stored_header(errors: Iterable[ImportRowError]) -> tuple[str, ...]:
-    header: dict[str, None] = {}
+def _stored_header(
+    errors: Iterable[ImportRowError], kept: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The columns of the failed rows: the file's header the job kept (storage such as
+    PostgreSQL's JSONB does not keep the order of a row's cells), else as the rows hold them."""
+    header: dict[str, None] = dict.fromkeys(kept or ())
     for error in errors:
         for name in error.raw_row:
             header.setdefault(name, None)
