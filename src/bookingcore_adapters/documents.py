@@ -127,9 +127,9 @@ def document_rows(data: DocumentData) -> list[tuple[str, str]]:
     booking = data.booking
     rows = [
         ("Reference", booking.reference),
-        ("Issued", data.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Issued", data.time_text(data.issued_at)),
         ("Customer", data.customer.name or data.customer.phone.e164),
-        ("Starts", booking.starts_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Starts", data.time_text(booking.starts_at)),
     ]
     if data.location is not None:
         rows.append(("Location", data.location.name))
@@ -169,7 +169,7 @@ def invoice_parts(data: DocumentData, invoice: Invoice) -> InvoiceParts:
     details = [
         ("Number", invoice.number),
         ("Booking", data.booking.reference),
-        ("Issued", invoice.issued_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Issued", data.time_text(invoice.issued_at)),
         ("Customer", data.customer.name or data.customer.phone.e164),
     ]
     if data.location is not None:

@@ -24,6 +24,7 @@ from bookingcore.domain import Booking, QuotationExpiredError, QuotationStatus, 
 from bookingcore.domain.communications import MessageTemplate, message_time
 from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.memory import MemoryStore
 
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
@@ -42,6 +43,7 @@ class Agency:
             ids=SequentialIds(),
             settings=Settings(default_region="IN", timezone=INDIA, **settings),  # type: ignore[arg-type]
             notifier=self.notifier,
+            renderer=PlainRenderer("text"),
         )
         self.camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
         self.customer = self.core.customers.register(
@@ -111,6 +113,20 @@ class TestWhatPeopleRead:
         first = itinerary.days[0]
         assert first.day == date(2026, 1, 21)
         assert first.entries[0] == "Departure at 01:30 IST"
+
+
+    def test_an_invoice_document_is_issued_and_starts_on_the_business_clock(self) -> None:
+        agency = Agency()
+        booking = agency.book(agency.slot(datetime(2026, 1, 20, 20, 0, tzinfo=UTC)))
+        agency.clock.set(datetime(2026, 1, 2, 19, 0, tzinfo=UTC))
+        agency.core.payments.record_manual_payment(
+            booking.id, booking.total, principal=ADMIN, reference="CASH-1"
+        )
+        (invoice,) = agency.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert invoice.issued_at == datetime(2026, 1, 2, 19, 0, tzinfo=UTC)  # stored in UTC
+        text = agency.core.invoices.render(invoice.id, principal=ADMIN).content
+        assert "2026-01-03 00:30 IST" in text
+        assert "UTC" not in text
 
 
 class TestToday:

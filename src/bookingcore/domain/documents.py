@@ -18,13 +18,14 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from uuid import UUID
 
 import attrs
 
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product
+from bookingcore.domain.communications import message_time
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.values import BookingId, DocumentId
@@ -69,9 +70,13 @@ class DocumentData:
     those lines as they are under the document's title. It is empty for the
     other documents.
 
+    ``zone`` is the business's clock (``Settings.timezone``): a renderer writes
+    times with :meth:`time_text`, as messages do.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``invoice`` and ``credited``.
     .. versionchanged:: 0.3 ``body``.
+    .. versionchanged:: 0.4 ``zone``.
     """
 
     kind: DocumentKind
@@ -85,6 +90,14 @@ class DocumentData:
     invoice: Invoice | None = None
     credited: Invoice | None = None
     body: tuple[str, ...] = attrs.field(default=(), converter=_lines)
+    zone: tzinfo = UTC
+
+    def time_text(self, moment: datetime) -> str:
+        """``moment`` as the document writes it: on :attr:`zone`, with its abbreviation.
+
+        .. versionadded:: 0.4
+        """
+        return message_time(moment, self.zone)
 
 
 @attrs.frozen

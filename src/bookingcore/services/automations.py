@@ -98,6 +98,7 @@ class DocumentHandler:
                     product=product,
                     issued_at=context.now,
                     business_name=self._ctx.settings.business_name,
+                    zone=self._ctx.settings.zone,
                 )
             )
             document = Document(

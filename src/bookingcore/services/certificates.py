@@ -318,7 +318,7 @@ class CertificateService:
             chosen = Channel.SMS
         recipient = customer.email.value if chosen is Channel.EMAIL and customer.email else None
         assert certificate.expires_at is not None
-        expiry = certificate.expires_at.strftime("%Y-%m-%d")
+        expiry = self._ctx.settings.local(certificate.expires_at).date().isoformat()
         business = self._ctx.settings.business_name
         return Communication(
             id=CommunicationId(self._ctx.ids.new_id()),

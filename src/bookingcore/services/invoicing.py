@@ -77,6 +77,7 @@ class InvoiceService:
                 product=uow.products.get(booking.product_id) if booking.product_id else None,
                 issued_at=invoice.issued_at,
                 business_name=self._ctx.settings.business_name,
+                zone=self._ctx.settings.zone,
                 invoice=invoice,
                 credited=credited,
             )

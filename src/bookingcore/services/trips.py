@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
@@ -343,7 +343,8 @@ class TravelDocumentService:
             if wanted is DocumentKind.INVOICE:
                 for invoice in uow.invoices.list_for_booking(booking_id):
                     issued[invoice.number] = invoice
-                    texts.append((invoice.number, _invoice_text(invoice, business)))
+                    text = _invoice_text(invoice, business, self._ctx.settings.zone)
+                    texts.append((invoice.number, text))
             elif wanted is DocumentKind.QUOTATION:
                 texts.append(("quotation", self._quotation_text(uow, booking, business)))
             elif wanted is DocumentKind.VOUCHER:
@@ -429,6 +430,7 @@ class TravelDocumentService:
                 product=uow.products.get(booking.product_id) if booking.product_id else None,
                 issued_at=now if invoice is None else invoice.issued_at,
                 business_name=business,
+                zone=self._ctx.settings.zone,
                 invoice=invoice,
                 credited=credited,
                 body=() if invoice is not None else tuple(text.splitlines()),
@@ -478,12 +480,13 @@ _ON_DEMAND = (
 )
 
 
-def _invoice_text(invoice: Invoice, business: str) -> str:
-    """An issued invoice or credit note as plain text, with its numbers as issued."""
+def _invoice_text(invoice: Invoice, business: str, zone: tzinfo) -> str:
+    """An issued invoice or credit note as plain text, with its numbers as issued (its
+    day that of the business's clock ``zone``)."""
     title = "Credit note" if invoice.is_credit_note else "Invoice"
     lines = [
         f"{title} {invoice.number} ({business})",
-        f"Issued {invoice.issued_at.date().isoformat()}",
+        f"Issued {invoice.issued_at.astimezone(zone).date().isoformat()}",
     ]
     lines += [f"- {line.description}: {line.amount}" for line in invoice.lines]
     lines += [
