@@ -69,6 +69,7 @@ from bookingcore.services import commissions
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_unused,
     fingerprint,
     principal_key,
 )
@@ -458,6 +459,7 @@ class BookingService:
                 prior = self._prior_booking(tx.uow, idempotency_key, digest)
                 if prior is not None:
                     return prior
+                check_key_unused(tx.uow, idempotency_key, store="booking")
             booking = self._open(
                 tx,
                 request,
@@ -1018,6 +1020,7 @@ class BookingService:
                 prior = self._prior_transition(tx.uow, idempotency_key, digest, principal)
                 if prior is not None:
                     return prior
+                check_key_unused(tx.uow, idempotency_key, store="transition")
             booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")

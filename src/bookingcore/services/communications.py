@@ -42,6 +42,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_unused,
     fingerprint,
     principal_key,
 )
@@ -129,6 +130,7 @@ class CommunicationService:
                     prior.requeue()
                     communication = prior
                 else:
+                    check_key_unused(tx.uow, idempotency_key, store="message")
                     communication = self._compose(
                         tx,
                         booking,
