@@ -29,7 +29,7 @@ from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
-from bookingcore.domain.values import BookingId, CommunicationId, CustomerId
+from bookingcore.domain.values import BookingId, CommunicationId, CustomerId, ensure_aware
 from bookingcore.errors import (
     ConflictError,
     DeliveryError,
@@ -258,8 +258,9 @@ class CommunicationService:
 
         Raises:
             PermissionDeniedError: the principal may not list bookings.
+            ValidationError: on ``now`` when naive.
         """
-        start = now or self._ctx.now()
+        start = self._ctx.now() if now is None else ensure_aware(now, "now")
         query = policy.scope_bookings(
             principal, BookingFilter(starts_from=start, starts_before=start + within)
         )
@@ -298,7 +299,7 @@ class CommunicationService:
             NotFoundError: no such message.
             PermissionDeniedError: only webhooks, the system and staff who change
                 every booking report deliveries.
-            ValidationError: an unknown status.
+            ValidationError: an unknown status; on ``at`` when naive.
         """
         return self._report(
             lambda uow: uow.communications.get(communication_id),
@@ -324,7 +325,7 @@ class CommunicationService:
             NotFoundError: no message has this provider id.
             PermissionDeniedError: as :meth:`record_status`.
             ValidationError: an unknown status, or a provider message id that is
-                not text or holds control characters.
+                not text or holds control characters; on ``at`` when naive.
         """
         check_text(provider_message_id, "provider_message_id")
         return self._report(
@@ -347,6 +348,8 @@ class CommunicationService:
         reason: str | None,
     ) -> Communication:
         self._require_reporter(principal)
+        if at is not None:
+            at = ensure_aware(at, "at")
         with self._ctx.transaction() as tx:
             communication = find(tx.uow)
             if communication is None:
