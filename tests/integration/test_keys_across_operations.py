@@ -27,6 +27,7 @@ from bookingcore import (
     TravelerDetails,
 )
 from bookingcore.domain import Booking
+from bookingcore.domain.values import SlotId
 from bookingcore.services.leads import LeadRequest
 from bookingcore.services.quotations import QuotationRequest
 from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
@@ -179,3 +180,90 @@ def test_another_principals_identical_key_is_still_a_fresh_request(world: World)
     )
     assert cancelled.status == "cancelled"
     assert len(world.notifier.sent) == 1
+
+
+class TestRescheduleRetries:
+    """A reschedule takes an idempotency key too: a retry neither moves again nor fails."""
+
+    def later_slot(self, world: World, days: int = 40) -> SlotId:
+        return world.core.catalog.create_slot(
+            location_id=world.slot.location_id,
+            starts_at=world.clock.now() + timedelta(days=days),
+            price_per_traveler=Money("9000", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        ).id
+
+    def events(self, store: MemoryStore | SqlStore) -> list[str]:
+        with store.unit_of_work() as uow:
+            return [m.event.name for m in uow.outbox.list_unpublished(1000)]
+
+    def test_a_retried_reschedule_returns_the_first_result_and_moves_once(
+        self, world: World, any_store: MemoryStore | SqlStore
+    ) -> None:
+        booking = world.book(world.me)
+        later = self.later_slot(world)
+        moved = world.core.bookings.reschedule(
+            booking.id, later, principal=world.me, reason="later", idempotency_key="k-r"
+        )
+        assert not moved.replayed
+        again = world.core.bookings.reschedule(
+            booking.id, later, principal=world.me, reason="later", idempotency_key="k-r"
+        )
+        assert again.replayed
+        assert again.booking.slot_id == later
+        assert (again.from_slot_id, again.price_difference) == (
+            world.slot.id,
+            Money("500", "INR"),
+        )
+        assert again.booking.version == moved.booking.version
+        assert world.seats_held() == 0
+        assert self.events(any_store).count("booking.rescheduled") == 1
+
+    def test_a_late_retry_does_not_undo_a_later_reschedule(self, world: World) -> None:
+        booking = world.book(world.me)
+        later = self.later_slot(world)
+        world.core.bookings.reschedule(booking.id, later, principal=world.me, idempotency_key="k-a")
+        world.core.bookings.reschedule(
+            booking.id, world.slot.id, principal=world.me, idempotency_key="k-b"
+        )
+        late = world.core.bookings.reschedule(
+            booking.id, later, principal=world.me, idempotency_key="k-a"
+        )
+        assert late.replayed
+        assert late.booking.slot_id == world.slot.id  # still where the later change put it
+        assert world.seats_held() == 1
+
+    def test_the_key_for_another_slot_or_reason_is_a_conflict(self, world: World) -> None:
+        booking = world.book(world.me)
+        later, latest = self.later_slot(world), self.later_slot(world, days=50)
+        world.core.bookings.reschedule(booking.id, later, principal=world.me, idempotency_key="k-r")
+        with pytest.raises(IdempotencyConflictError):
+            world.core.bookings.reschedule(
+                booking.id, latest, principal=world.me, idempotency_key="k-r"
+            )
+        with pytest.raises(IdempotencyConflictError):
+            world.core.bookings.reschedule(
+                booking.id, later, principal=world.me, reason="other", idempotency_key="k-r"
+            )
+        assert world.core.bookings.get(booking.id, principal=ADMIN).slot_id == later
+
+    def test_a_reschedule_key_is_not_reused_for_other_calls_nor_theirs_for_it(
+        self, world: World
+    ) -> None:
+        booking = world.book(world.me, "k-booked")
+        later = self.later_slot(world)
+        with pytest.raises(IdempotencyConflictError):
+            world.core.bookings.reschedule(
+                booking.id, later, principal=world.me, idempotency_key="k-booked"
+            )
+        assert world.core.bookings.get(booking.id, principal=ADMIN).slot_id == world.slot.id
+        world.core.bookings.reschedule(booking.id, later, principal=world.me, idempotency_key="k-r")
+        with pytest.raises(IdempotencyConflictError):
+            world.core.bookings.cancel(booking.id, principal=world.me, idempotency_key="k-r")
+        other = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+        back = world.core.bookings.reschedule(
+            booking.id, world.slot.id, principal=other, idempotency_key="k-r"
+        )
+        assert not back.replayed  # another principal's identical key is a fresh request
+        assert back.booking.slot_id == world.slot.id

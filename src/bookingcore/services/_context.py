@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import attrs
 
@@ -193,6 +193,20 @@ def fingerprint(operation: str, principal: Principal, **fields: object) -> str:
     return request_digest(operation, {"principal": asker, **fields})
 
 
+#: Names the ids of events whose id is derived from the idempotency key of their request.
+_KEYED_EVENTS = UUID("8d0f7c52-3f5e-4c0e-9a43-5b8f4e1c2a77")
+
+
+def keyed_event_id(operation: str, key: str) -> UUID:
+    """The id of the event a request with (scoped) idempotency ``key`` raises.
+
+    A change that leaves no row of its own to keep its key (a reschedule) gives
+    its event this id instead: the outbox keeps every event and holds each id
+    once, so it finds the first call again and refuses a twin.
+    """
+    return uuid5(_KEYED_EVENTS, f"{operation}:{key}")
+
+
 #: Where each kind of request keeps the (scoped) idempotency key it was made with.
 _KEY_STORES: Mapping[str, Callable[[UnitOfWork, str], object | None]] = {
     "booking": lambda uow, key: uow.bookings.get_by_idempotency_key(key),
@@ -201,6 +215,7 @@ _KEY_STORES: Mapping[str, Callable[[UnitOfWork, str], object | None]] = {
     "payment": lambda uow, key: uow.payments.get_by_idempotency_key(key),
     "lead": lambda uow, key: uow.leads.get_by_idempotency_key(key),
     "quotation": lambda uow, key: uow.quotations.get_by_idempotency_key(key),
+    "reschedule": lambda uow, key: uow.outbox.get(keyed_event_id("reschedule", key)),
 }
 
 
@@ -208,7 +223,8 @@ def check_key_unused(uow: UnitOfWork, key: str, *, store: str | None) -> None:
     """Refuse ``key`` when another kind of request already answers to it.
 
     Each kind of request keeps its key beside what it made (a booking, a
-    status change, a message, a payment, a lead, a quotation revision), and
+    status change, a message, a payment, a lead, a quotation revision, a
+    reschedule's event), and
     looks for a retry there itself. A key found in any other ``store`` was
     given to a different request: reusing it is a conflict, whatever the
     request. ``store`` is the caller's own (``None`` for a request that keeps
