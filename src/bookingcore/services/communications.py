@@ -111,8 +111,10 @@ class CommunicationService:
         principal: Principal,
         channel: Channel | str | None,
         dedupe_key: str | None,
+        own_key: bool = False,
     ) -> Communication:
-        """:meth:`send` with the stored key: scoped, or one the library writes for itself."""
+        """:meth:`send` with the stored key: scoped, or one the library writes for
+        itself (``own_key``: no caller's key can be it, so other calls' keys are not read)."""
         idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
@@ -130,7 +132,8 @@ class CommunicationService:
                     prior.requeue()
                     communication = prior
                 else:
-                    check_key_unused(tx.uow, idempotency_key, store="message")
+                    if not own_key:
+                        check_key_unused(tx.uow, idempotency_key, store="message")
                     communication = self._compose(
                         tx,
                         booking,
@@ -234,6 +237,7 @@ class CommunicationService:
                         principal=principal,
                         channel=channel,
                         dedupe_key=key,
+                        own_key=True,
                     )
                 )
             except DeliveryError:
