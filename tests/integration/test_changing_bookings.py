@@ -412,3 +412,38 @@ def test_reschedules_in_opposite_directions_at_once_never_deadlock(pg_store: Sql
     assert (desk.held(a), desk.held(b)) == (4, 4)
     for booking in on_a:
         assert desk.core.bookings.get(booking.id, principal=ADMIN).slot_id == b.id
+
+
+@pytest.mark.postgres
+def test_twin_reschedules_with_one_key_move_once_and_answer_alike(pg_store: SqlStore) -> None:
+    """Four threads send the same keyed reschedule at once: one moves, the others replay it."""
+    import threading  # noqa: PLC0415
+
+    desk = Desk(pg_store)
+    a, b = desk.slot(capacity=8), desk.slot(days=11, capacity=8)
+    booking = desk.book(a, 2)
+    barrier = threading.Barrier(4)
+    answers: list[object] = []
+
+    def move() -> None:
+        barrier.wait()
+        try:
+            answers.append(
+                desk.core.bookings.reschedule(
+                    booking.id, b.id, principal=ADMIN, idempotency_key="twin"
+                )
+            )
+        except Exception as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=move) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(not isinstance(answer, Exception) for answer in answers), answers
+    assert sum(not answer.replayed for answer in answers) == 1  # type: ignore[attr-defined]
+    assert {answer.booking.slot_id for answer in answers} == {b.id}  # type: ignore[attr-defined]
+    assert (desk.held(a), desk.held(b)) == (0, 2)
+    trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
+    assert sum("price_difference" in entry.new_values for entry in trail) == 1

@@ -999,6 +999,60 @@ class TestStaffSignIn:
         )
         assert core.auth.sign_in_staff("ravi@example.com", "my next passphrase")
 
+    def test_guessing_the_current_password_is_rate_limited_like_sign_in(
+        self, core: BookingCore, member_id: StaffId, admin: Principal, clock: FixedClock
+    ) -> None:
+        """A stolen session cannot brute-force the password through set_password."""
+        me = core.staff.get(member_id, principal=admin).principal
+        limit = core.auth.settings.sign_in_per_email.limit
+        for n in range(limit):
+            with pytest.raises(AuthenticationError, match="current password"):
+                core.staff.set_password(
+                    member_id, "my next passphrase", principal=me, current_password=f"guess {n}"
+                )
+        with pytest.raises(RateLimitedError) as limited:
+            core.staff.set_password(
+                member_id, "my next passphrase", principal=me, current_password=PASSWORD
+            )
+        assert limited.value.retry_after > 0
+        # The guesses count against the member's sign-in too: one limit per password.
+        with pytest.raises(RateLimitedError):
+            core.auth.sign_in_staff("ravi@example.com", PASSWORD)
+        assert core.staff.get(member_id, principal=admin).principal == me
+        # Admins set passwords without the current one, so they are never limited.
+        core.staff.set_password(member_id, "set by an admin", principal=admin)
+        clock.advance(minutes=16)
+        core.staff.set_password(
+            member_id, "my next passphrase", principal=me, current_password="set by an admin"
+        )
+        assert core.auth.sign_in_staff("ravi@example.com", "my next passphrase")
+
+    def test_guesses_made_at_sign_in_count_against_a_password_change(
+        self, core: BookingCore, member_id: StaffId, admin: Principal
+    ) -> None:
+        me = core.staff.get(member_id, principal=admin).principal
+        for n in range(core.auth.settings.sign_in_per_email.limit):
+            with pytest.raises(AuthenticationError):
+                core.auth.sign_in_staff("ravi@example.com", f"guess {n}")
+        with pytest.raises(RateLimitedError):
+            core.staff.set_password(
+                member_id, "my next passphrase", principal=me, current_password=PASSWORD
+            )
+
+    def test_a_password_change_by_the_member_needs_a_rate_limiter(
+        self, make_core: Callable[..., BookingCore], admin: Principal
+    ) -> None:
+        core = make_core(rate_limiter=None)
+        member = core.staff.add("sita@example.com", "Sita", principal=admin)
+        core.staff.set_password(member.id, PASSWORD, principal=admin)
+        with pytest.raises(AuthNotConfiguredError, match="rate_limiter"):
+            core.staff.set_password(
+                member.id,
+                "my next passphrase",
+                principal=member.principal,
+                current_password=PASSWORD,
+            )
+
     def test_other_staff_may_not_set_a_members_password(
         self, core: BookingCore, member_id: StaffId
     ) -> None:

@@ -509,6 +509,25 @@ class TestCallbacks:
         assert clicked.clicked_at == when
         assert status_events(store, sent) == ["sent", "clicked"]
 
+    def test_a_naive_report_time_is_refused_naming_it(
+        self, shop: Shop, core: BookingCore, clock: FixedClock, admin: Principal
+    ) -> None:
+        booking = shop.book(shop.asha.id)
+        sent = core.communications.send(booking.id, "confirmation", principal=admin)
+        naive = clock.now().replace(tzinfo=None)
+        for report in (
+            lambda: core.communications.record_status(
+                sent.id, "delivered", principal=WEBHOOK, at=naive
+            ),
+            lambda: core.communications.record_callback(
+                "msg-1", "delivered", principal=WEBHOOK, at=naive
+            ),
+        ):
+            with pytest.raises(ValidationError) as caught:
+                report()
+            assert [(e.field, e.code) for e in caught.value.errors] == [("at", "naive_datetime")]
+        assert core.communications.get(sent.id, principal=admin).status is CommunicationStatus.SENT
+
     def test_staff_who_change_every_booking_may_report(
         self, shop: Shop, core: BookingCore, admin: Principal
     ) -> None:
@@ -631,6 +650,13 @@ class TestReminders:
             reminders.in_20h.id,
             reminders.in_30h.id,
         ]
+
+    def test_a_naive_now_is_refused_naming_it(
+        self, core: BookingCore, clock: FixedClock, admin: Principal
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            core.communications.due_reminders(principal=admin, now=clock.now().replace(tzinfo=None))
+        assert [(e.field, e.code) for e in caught.value.errors] == [("now", "naive_datetime")]
 
     def test_each_due_booking_gets_one_reminder_and_a_second_run_sends_nothing(
         self,

@@ -563,6 +563,21 @@ class TestRefunds:
             )
         assert world.manual.calls.count("refund") == 1
 
+    def test_a_key_that_moved_a_booking_is_a_conflict_when_reused_to_refund(self) -> None:
+        world = World()
+        booking, payment = self._captured(world)
+        world.core.bookings.transition(
+            booking.id, "cancelled", principal=ADMIN, idempotency_key="desk-1"
+        )
+        with pytest.raises(IdempotencyConflictError):
+            world.core.payments.refund(
+                payment.id,  # type: ignore[attr-defined]
+                Money("1000", "INR"),
+                principal=ADMIN,
+                idempotency_key="desk-1",
+            )
+        assert world.manual.calls.count("refund") == 0
+
     def test_a_declined_refund_frees_its_reservation(self) -> None:
         world = World()
         provider = world.manual

@@ -18,6 +18,7 @@ from bookingcore import (
     BookingId,
     CapacityError,
     DuplicateError,
+    IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -26,7 +27,7 @@ from bookingcore import (
     StaleVersionError,
     TravelerId,
 )
-from examples.api.deps import AnyPrincipal, Core, StaffPrincipal
+from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.schemas import BookingOut, MoneyOut, StaffBookingOut
 from examples.api.schemas_ops import RescheduleIn, TravelersChangeIn
@@ -39,11 +40,15 @@ _TAGS: list[str | Enum] = ["bookings"]
 
 
 class RescheduledOut(BaseModel):
-    """The booking on its new slot, the slot it left, and the price difference (new less old)."""
+    """The booking on its new slot, the slot it left, and the price difference (new less old).
+
+    ``replayed`` is true when an ``Idempotency-Key`` retry answered the first call's move.
+    """
 
     booking: BookingOut
     from_slot_id: UUID
     price_difference: MoneyOut
+    replayed: bool = False
 
 
 @router.patch(
@@ -59,23 +64,34 @@ class RescheduledOut(BaseModel):
         InvalidTransitionError,
         CapacityError,
         DuplicateError,
+        IdempotencyConflictError,
     ),
 )
 def reschedule(
-    booking_id: UUID, body: RescheduleIn, core: Core, caller: AnyPrincipal
+    booking_id: UUID,
+    body: RescheduleIn,
+    core: Core,
+    caller: AnyPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> RescheduledOut:
-    """Move a booking to another slot: seats move, prices follow the new slot, all at once."""
+    """Move a booking to another slot: seats move, prices follow the new slot, all at once.
+
+    With an ``Idempotency-Key`` a retry answers the first move (``replayed``) instead of
+    failing because the booking is on that slot already.
+    """
     moved = core.bookings.reschedule(
         BookingId(booking_id),
         SlotId(body.slot_id),
         principal=caller,
         reason=body.reason,
         expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
     )
     return RescheduledOut(
         booking=BookingOut.of(moved.booking),
         from_slot_id=moved.from_slot_id,
         price_difference=MoneyOut.of(moved.price_difference),
+        replayed=moved.replayed,
     )
 
 

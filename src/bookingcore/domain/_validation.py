@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from bookingcore.domain.values import ensure_aware
 from bookingcore.errors import FieldError, InvalidTransitionError, ValidationError
 
 T = TypeVar("T")
@@ -295,3 +297,17 @@ def positive_money_amount(value: object, field: str) -> None:
     amount = getattr(value, "amount", None)
     if amount is None or amount <= 0:
         raise ValidationError.single(field, "must be above zero", "not_positive")
+
+
+def aware_bound(_instance: object, attribute: Any, value: object) -> None:
+    """attrs validator of a filter's time bound: ``None`` or a timezone-aware datetime.
+
+    Raises:
+        ValidationError: on the field: not a datetime (``invalid_type``), or
+            naive (``naive_datetime``), as every other time input.
+    """
+    if value is None:
+        return
+    if not isinstance(value, datetime):
+        raise ValidationError.single(attribute.name, "must be a date and time", "invalid_type")
+    ensure_aware(value, attribute.name)

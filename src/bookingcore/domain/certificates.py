@@ -20,7 +20,7 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import Problems, require_text
+from bookingcore.domain._validation import Problems, aware_bound, require_text
 from bookingcore.domain.values import (
     BookingId,
     CustomerId,
@@ -181,15 +181,16 @@ class CertificateFilter:
     """Which certificates to list (the compliance report's question).
 
     ``expires_from`` / ``expires_before`` bound the expiry (lower inclusive,
-    upper exclusive; certificates that never expire fall outside any bound).
+    upper exclusive; certificates that never expire fall outside any bound);
+    both are timezone-aware (a naive bound is a ``ValidationError`` naming it).
 
     .. versionadded:: 0.3
     """
 
     kind: str | None = None
     customer_id: CustomerId | None = None
-    expires_from: datetime | None = None
-    expires_before: datetime | None = None
+    expires_from: datetime | None = attrs.field(default=None, validator=aware_bound)
+    expires_before: datetime | None = attrs.field(default=None, validator=aware_bound)
 
     def matches(self, certificate: Certificate) -> bool:
         """The reference semantics every adapter implements."""

@@ -20,7 +20,7 @@ from uuid import UUID
 
 import attrs
 
-from bookingcore.domain._validation import MAX_SEARCH_TEXT, check_text
+from bookingcore.domain._validation import MAX_SEARCH_TEXT, aware_bound, check_text
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.slots import Slot
@@ -90,7 +90,9 @@ class BookingFilter:
     the bookings of one group booking. ``starts_from`` /
     ``starts_before`` bound the slot's start (the booking date);
     ``created_from`` / ``created_before`` bound when the booking was made; lower
-    bounds are inclusive, upper bounds exclusive. ``text`` matches the booking
+    bounds are inclusive, upper bounds exclusive, and every bound is a
+    timezone-aware datetime (a naive one is a ``ValidationError`` naming the
+    field, code ``naive_datetime``). ``text`` matches the booking
     reference, external id, and the customer's name, email or phone.
 
     A filter is a read, so ``text`` matches only what the caller may read of
@@ -103,6 +105,9 @@ class BookingFilter:
 
     .. versionchanged:: 0.2
        ``text_customers_of`` and ``text_without_customers``.
+
+    .. versionchanged:: 0.3
+       Naive time bounds are refused.
 
     .. versionadded:: 0.1
     """
@@ -121,10 +126,10 @@ class BookingFilter:
     supplier_id: SupplierId | None = None
     assignee_id: StaffId | None = None
     group_id: BookingGroupId | None = None
-    starts_from: datetime | None = None
-    starts_before: datetime | None = None
-    created_from: datetime | None = None
-    created_before: datetime | None = None
+    starts_from: datetime | None = attrs.field(default=None, validator=aware_bound)
+    starts_before: datetime | None = attrs.field(default=None, validator=aware_bound)
+    created_from: datetime | None = attrs.field(default=None, validator=aware_bound)
+    created_before: datetime | None = attrs.field(default=None, validator=aware_bound)
     text: str | None = attrs.field(default=None, validator=_search_text)
     text_customers_of: PartnerId | None = None
     text_without_customers: bool = False
@@ -170,6 +175,9 @@ class BookingFilter:
 class CustomerFilter:
     """Which customers to list; ``text`` matches name, email or phone.
 
+    ``created_from`` / ``created_before`` are timezone-aware, as in
+    :class:`BookingFilter`.
+
     .. versionadded:: 0.1
     """
 
@@ -178,8 +186,8 @@ class CustomerFilter:
     )
     partner_id: PartnerId | None = None
     customer_id: CustomerId | None = None
-    created_from: datetime | None = None
-    created_before: datetime | None = None
+    created_from: datetime | None = attrs.field(default=None, validator=aware_bound)
+    created_before: datetime | None = attrs.field(default=None, validator=aware_bound)
     text: str | None = attrs.field(default=None, validator=_search_text)
 
     def matches(self, customer: Customer) -> bool:
@@ -206,7 +214,7 @@ class CustomerFilter:
 
 @attrs.frozen
 class SlotFilter:
-    """Which slots to list.
+    """Which slots to list; ``starts_from`` / ``starts_before`` are timezone-aware.
 
     .. versionadded:: 0.1
     """
@@ -216,8 +224,8 @@ class SlotFilter:
         default=None, converter=_frozen_or_none
     )
     product_id: ProductId | None = None
-    starts_from: datetime | None = None
-    starts_before: datetime | None = None
+    starts_from: datetime | None = attrs.field(default=None, validator=aware_bound)
+    starts_before: datetime | None = attrs.field(default=None, validator=aware_bound)
     only_active: bool = True
     only_available: bool = False
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import attrs
 
@@ -21,12 +21,12 @@ from bookingcore.domain.communications import (
     MessageTemplate,
 )
 from bookingcore.domain.events import DomainEvent
-from bookingcore.domain.idempotency import request_digest, scoped_key
+from bookingcore.domain.idempotency import caller_key, request_digest, scoped_key
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import BookingId
-from bookingcore.errors import FieldError, ValidationError
+from bookingcore.errors import FieldError, IdempotencyConflictError, ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -240,6 +240,51 @@ def fingerprint(operation: str, principal: Principal, **fields: object) -> str:
     """
     asker = {"kind": principal.kind, "id": principal.id}
     return request_digest(operation, {"principal": asker, **fields})
+
+
+#: Names the ids of events whose id is derived from the idempotency key of their request.
+_KEYED_EVENTS = UUID("8d0f7c52-3f5e-4c0e-9a43-5b8f4e1c2a77")
+
+
+def keyed_event_id(operation: str, key: str) -> UUID:
+    """The id of the event a request with (scoped) idempotency ``key`` raises.
+
+    A change that leaves no row of its own to keep its key (a reschedule) gives
+    its event this id instead: the outbox keeps every event and holds each id
+    once, so it finds the first call again and refuses a twin.
+    """
+    return uuid5(_KEYED_EVENTS, f"{operation}:{key}")
+
+
+#: Where each kind of request keeps the (scoped) idempotency key it was made with.
+_KEY_STORES: Mapping[str, Callable[[UnitOfWork, str], object | None]] = {
+    "booking": lambda uow, key: uow.bookings.get_by_idempotency_key(key),
+    "transition": lambda uow, key: uow.lifecycle_events.get_by_idempotency_key(key),
+    "message": lambda uow, key: uow.communications.get_by_dedupe_key(key),
+    "payment": lambda uow, key: uow.payments.get_by_idempotency_key(key),
+    "lead": lambda uow, key: uow.leads.get_by_idempotency_key(key),
+    "quotation": lambda uow, key: uow.quotations.get_by_idempotency_key(key),
+    "reschedule": lambda uow, key: uow.outbox.get(keyed_event_id("reschedule", key)),
+}
+
+
+def check_key_unused(uow: UnitOfWork, key: str, *, store: str | None) -> None:
+    """Refuse ``key`` when another kind of request already answers to it.
+
+    Each kind of request keeps its key beside what it made (a booking, a
+    status change, a message, a payment, a lead, a quotation revision, a
+    reschedule's event), and
+    looks for a retry there itself. A key found in any other ``store`` was
+    given to a different request: reusing it is a conflict, whatever the
+    request. ``store`` is the caller's own (``None`` for a request that keeps
+    its key nowhere else, such as a refund).
+
+    Raises:
+        IdempotencyConflictError: the key made something of another kind.
+    """
+    for name, find in _KEY_STORES.items():
+        if name != store and find(uow, key) is not None:
+            raise IdempotencyConflictError(caller_key(key))
 
 
 def principal_key(principal: Principal, key: object) -> str | None:

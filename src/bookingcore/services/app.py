@@ -235,7 +235,12 @@ class BookingCore:
         self.partners = PartnerService(self.context, rate_limiter=rate_limiter)
         self.communications = CommunicationService(self.context, notifier)
         self.audit = AuditService(self.context)
-        self.staff = StaffService(self.context, password_hasher=password_hasher)
+        self.staff = StaffService(
+            self.context,
+            password_hasher=password_hasher,
+            rate_limiter=rate_limiter,
+            auth_settings=auth_settings,
+        )
         self.payments = PaymentService(
             self.context,
             {provider.name: provider for provider in payment_providers},

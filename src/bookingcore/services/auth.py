@@ -384,6 +384,16 @@ def _client_bucket(client_key: str) -> str:
     return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:32]
 
 
+def password_guess_bucket(email: EmailAddress) -> str:
+    """The rate-limit bucket of guesses at one staff member's password.
+
+    Sign-in attempts for the email (however it is capitalised) and wrong current
+    passwords given to :meth:`~bookingcore.services.StaffService.set_password`
+    share it: the password has one limit, whichever way it is guessed.
+    """
+    return f"sign-in:email:{_client_bucket(email.match_key)}"
+
+
 def _clean_client_key(client_key: object) -> str | None:
     if client_key is None:
         return None
@@ -705,7 +715,7 @@ class AuthService:
         assert address is not None
         now = self._ctx.now()
         # One count per account, however the address is spelt: Ann@ and ann@ share it.
-        email_key = f"sign-in:email:{_client_bucket(address.match_key)}"
+        email_key = password_guess_bucket(address)
         if client is not None:
             self._hit(
                 limiter,

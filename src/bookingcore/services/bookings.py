@@ -37,6 +37,7 @@ from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
+from bookingcore.domain.events import BookingRescheduled
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
@@ -75,7 +76,9 @@ from bookingcore.services import commissions
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_unused,
     fingerprint,
+    keyed_event_id,
     principal_key,
 )
 from bookingcore.services._seat_offers import offer_free_seats
@@ -283,12 +286,28 @@ class Rescheduled:
     the slot it left, and the price difference (new total less old; negative
     when the new slot is cheaper).
 
+    ``replayed`` is True when the call repeated an earlier idempotency key and
+    nothing was written: ``from_slot_id`` and ``price_difference`` are then the
+    first call's, and ``booking`` the booking as it is now.
+
+    .. versionchanged:: 0.4 ``replayed``.
+
     .. versionadded:: 0.2
     """
 
     booking: Booking
     from_slot_id: SlotId
     price_difference: Money
+    replayed: bool = False
+
+
+@attrs.frozen
+class _Reschedule:
+    """What a reschedule asks for: what tells its retry from another request."""
+
+    booking_id: BookingId
+    slot_id: SlotId
+    note: str | None
 
 
 @attrs.frozen
@@ -464,6 +483,7 @@ class BookingService:
                 prior = self._prior_booking(tx.uow, idempotency_key, digest)
                 if prior is not None:
                     return prior
+                check_key_unused(tx.uow, idempotency_key, store="booking")
             booking = self._open(
                 tx,
                 request,
@@ -1024,6 +1044,7 @@ class BookingService:
                 prior = self._prior_transition(tx.uow, idempotency_key, digest, principal)
                 if prior is not None:
                     return prior
+                check_key_unused(tx.uow, idempotency_key, store="transition")
             booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
@@ -1322,6 +1343,7 @@ class BookingService:
         principal: Principal,
         reason: str | None = None,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Rescheduled:
         """Move a booking to another slot (another date, time or place).
 
@@ -1329,6 +1351,13 @@ class BookingService:
         the new slot and given back on the old (and offered to its waiting
         list), prices follow the new slot (prices set by hand are kept), and an
         audit entry and a ``booking.rescheduled`` event are written.
+
+        With an ``idempotency_key`` (scoped to ``principal``) a retry of the
+        same request (the booking, ``slot_id`` and ``reason``) returns the first
+        result with ``replayed`` set and writes nothing, even after a later
+        change moved the booking on. A keyed call's ``booking.rescheduled``
+        event has an id derived from the key: the outbox, which keeps every
+        event, is where the retry finds it.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -1343,13 +1372,66 @@ class BookingService:
             CapacityError: the new slot has fewer seats left than travelers.
             DuplicateError: the customer already holds the new slot for the
                 same travelers.
+            IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.4 ``idempotency_key``.
 
         .. versionadded:: 0.2
         """
         note = clean_text(reason, "reason", max_length=500)
+        key = principal_key(principal, idempotency_key)
+        asked = _Reschedule(booking_id, slot_id, note)
+        try:
+            return self._reschedule(asked, principal, expected_version, key)
+        except (ConflictError, InvalidTransitionError, ValidationError):
+            if key is None:
+                raise
+            # A twin with the same key moved the booking first (it is on ``slot_id``
+            # now): its move is this call's answer.
+            with self._ctx.uow_factory() as uow:
+                prior = self._prior_reschedule(uow, key, asked, principal)
+            if prior is None:
+                raise
+            return prior
+
+    def _prior_reschedule(
+        self, uow: UnitOfWork, key: str, asked: _Reschedule, principal: Principal
+    ) -> Rescheduled | None:
+        """The reschedule an earlier call with ``key`` made, if any.
+
+        Raises:
+            IdempotencyConflictError: that call asked for something else.
+        """
+        message = uow.outbox.get(keyed_event_id("reschedule", key))
+        if message is None:
+            return None
+        event = message.event
+        if not (
+            isinstance(event, BookingRescheduled)
+            and (event.booking_id, event.to_slot_id, event.note)
+            == (asked.booking_id, asked.slot_id, asked.note)
+        ):
+            raise IdempotencyConflictError(caller_key(key))
+        booking = self._load_visible(uow, asked.booking_id, principal)
+        difference = Money(event.price_difference, event.currency)
+        return Rescheduled(booking, event.from_slot_id, difference, replayed=True)
+
+    def _reschedule(
+        self,
+        asked: _Reschedule,
+        principal: Principal,
+        expected_version: int | None,
+        key: str | None,
+    ) -> Rescheduled:
+        booking_id, slot_id, note = asked.booking_id, asked.slot_id, asked.note
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            if key is not None:
+                prior = self._prior_reschedule(uow, key, asked, principal)
+                if prior is not None:
+                    return prior
+                check_key_unused(uow, key, store="reschedule")
             booking = self._load_visible(uow, booking_id, principal, for_update=True)
             policy.check_may_cancel(principal, booking, now=now)
             booking.check_version(expected_version)
@@ -1386,6 +1468,9 @@ class BookingService:
                 supplier_id=self._supplier_of(uow, new_slot),
                 note=note,
             )
+            if key is not None:
+                keyed = attrs.evolve(raised.event, id=keyed_event_id("reschedule", key))
+                raised = attrs.evolve(raised, event=keyed)
             tx.record(raised)
             if held:
                 offer_free_seats(self._ctx, tx, old_slot, now=now)

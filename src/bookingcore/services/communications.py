@@ -30,7 +30,7 @@ from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
-from bookingcore.domain.values import BookingId, CommunicationId, CustomerId
+from bookingcore.domain.values import BookingId, CommunicationId, CustomerId, ensure_aware
 from bookingcore.errors import (
     ConflictError,
     DeliveryError,
@@ -43,6 +43,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_unused,
     fingerprint,
     principal_key,
 )
@@ -111,8 +112,10 @@ class CommunicationService:
         principal: Principal,
         channel: Channel | str | None,
         dedupe_key: str | None,
+        own_key: bool = False,
     ) -> Communication:
-        """:meth:`send` with the stored key: scoped, or one the library writes for itself."""
+        """:meth:`send` with the stored key: scoped, or one the library writes for
+        itself (``own_key``: no caller's key can be it, so other calls' keys are not read)."""
         idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
@@ -130,6 +133,8 @@ class CommunicationService:
                     prior.requeue()
                     communication = prior
                 else:
+                    if not own_key:
+                        check_key_unused(tx.uow, idempotency_key, store="message")
                     communication = self._compose(
                         tx,
                         booking,
@@ -233,6 +238,7 @@ class CommunicationService:
                         principal=principal,
                         channel=channel,
                         dedupe_key=key,
+                        own_key=True,
                     )
                 )
             except DeliveryError:
@@ -257,8 +263,9 @@ class CommunicationService:
 
         Raises:
             PermissionDeniedError: the principal may not list bookings.
+            ValidationError: on ``now`` when naive.
         """
-        start = now or self._ctx.now()
+        start = self._ctx.now() if now is None else ensure_aware(now, "now")
         query = policy.scope_bookings(
             principal, BookingFilter(starts_from=start, starts_before=start + within)
         )
@@ -297,7 +304,7 @@ class CommunicationService:
             NotFoundError: no such message.
             PermissionDeniedError: only webhooks, the system and staff who change
                 every booking report deliveries.
-            ValidationError: an unknown status.
+            ValidationError: an unknown status; on ``at`` when naive.
         """
         return self._report(
             lambda uow: uow.communications.get(communication_id),
@@ -323,7 +330,7 @@ class CommunicationService:
             NotFoundError: no message has this provider id.
             PermissionDeniedError: as :meth:`record_status`.
             ValidationError: an unknown status, or a provider message id that is
-                not text or holds control characters.
+                not text or holds control characters; on ``at`` when naive.
         """
         check_text(provider_message_id, "provider_message_id")
         return self._report(
@@ -346,6 +353,8 @@ class CommunicationService:
         reason: str | None,
     ) -> Communication:
         self._require_reporter(principal)
+        if at is not None:
+            at = ensure_aware(at, "at")
         with self._ctx.transaction() as tx:
             communication = find(tx.uow)
             if communication is None:

@@ -44,6 +44,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_unused,
     fingerprint,
     principal_key,
 )
@@ -172,6 +173,7 @@ class LeadService:
                     if prior.request_fingerprint != digest:
                         raise IdempotencyConflictError(caller_key(key))
                     return prior
+                check_key_unused(tx.uow, key, store="lead")
             p.raise_if_any()
             customer_id = self._customer_for(tx, principal, phone, email, name)
             lead = Lead(

@@ -102,7 +102,7 @@ from bookingcore.ports.payments import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import ServiceContext, Transaction, check_key_unused
 from bookingcore.services._settlement import (
     advance_if_paid,
     balance_due,
@@ -241,6 +241,8 @@ class PaymentService:
             raise ValidationError.single("idempotency_key", "is required", "required")
         with self._ctx.uow_factory() as uow:
             prior = uow.payments.get_by_idempotency_key(key)
+            if prior is None:
+                check_key_unused(uow, key, store="payment")
             booking = self._payable(uow, booking_id, principal)
             due = self._balance_due(uow, booking)
         wanted = due if amount is None else amount
@@ -666,6 +668,8 @@ class PaymentService:
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             prior = uow.refunds.get(refund_id)
+            if prior is None:
+                check_key_unused(uow, key, store=None)
         if prior is not None and prior.amount != amount:
             raise IdempotencyConflictError(caller_key(key))
         if prior is not None and not prior.is_pending:

@@ -62,6 +62,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_unused,
     fingerprint,
     principal_key,
 )
@@ -210,6 +211,8 @@ class QuotationService:
             prior = _prior_revision(uow, key, digest)
             if prior is not None:
                 return prior
+            if key is not None:
+                check_key_unused(uow, key, store="quotation")
             p = Problems()
             if uow.customers.get(request.customer_id) is None:
                 p.add("customer_id", f"no customer {request.customer_id}", "unknown_reference")
@@ -365,6 +368,8 @@ class QuotationService:
             prior = _prior_revision(uow, key, digest)
             if prior is not None:
                 return prior
+            if key is not None:
+                check_key_unused(uow, key, store="quotation")
             old = _visible(uow, quotation_id, principal)
             _check_current(uow, old)
             old.supersede(now=now)
@@ -694,6 +699,7 @@ class QuotationService:
                     if prior.request_fingerprint != digest:
                         raise IdempotencyConflictError(caller_key(key))
                     return prior
+                check_key_unused(uow, key, store="booking")
             quotation = _visible(uow, quotation_id, principal)
             policy.require(
                 policy.can_decide_quotation(principal, quotation),

@@ -10,6 +10,7 @@ one, or deactivating someone, ends every session they have signed in with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from bookingcore.domain import policy
@@ -20,11 +21,22 @@ from bookingcore.domain.catalog import normalise_code
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.values import EmailAddress, LocationId, StaffId
-from bookingcore.errors import AuthenticationError, DuplicateError, NotFoundError
-from bookingcore.ports.security import PasswordHasher
+from bookingcore.errors import (
+    AuthenticationError,
+    DuplicateError,
+    NotFoundError,
+    RateLimitedError,
+)
+from bookingcore.ports.security import PasswordHasher, RateLimiter
 from bookingcore.services._context import ServiceContext
 from bookingcore.services._sessions import revoke_sessions
-from bookingcore.services.auth import AuthNotConfiguredError, check_password_policy
+from bookingcore.services.auth import (
+    AuthNotConfiguredError,
+    AuthSettings,
+    RateLimit,
+    check_password_policy,
+    password_guess_bucket,
+)
 
 __all__ = ["StaffService"]
 
@@ -41,10 +53,18 @@ class StaffService:
     """
 
     def __init__(
-        self, context: ServiceContext, *, password_hasher: PasswordHasher | None = None
+        self,
+        context: ServiceContext,
+        *,
+        password_hasher: PasswordHasher | None = None,
+        rate_limiter: RateLimiter | None = None,
+        auth_settings: AuthSettings | None = None,
     ) -> None:
         self._ctx = context
         self._hasher = password_hasher
+        self._rate_limiter = rate_limiter
+        settings = auth_settings if auth_settings is not None else AuthSettings()
+        self._guesses: RateLimit = settings.sign_in_per_email
 
     def add(
         self,
@@ -194,12 +214,23 @@ class StaffService:
         their own by also giving ``current_password``. The password must be 12
         to 1024 characters and not only whitespace; only its hash is stored.
 
+        Checking ``current_password`` is a guess at the member's password, so it
+        is rate limited as staff sign-in is, in the same bucket: at most
+        ``AuthSettings.sign_in_per_email`` attempts, sign-ins and password
+        changes together, in its window; a change that succeeds clears the count.
+
+        .. versionchanged:: 0.4
+           Attempts with ``current_password`` are rate limited.
+
         Raises:
             ValidationError: on ``password`` (``too_short``, ``too_long``, ``blank``).
             PermissionDeniedError: ``principal`` is neither an admin nor the member.
             NotFoundError: no such staff member (or not visible to ``principal``).
+            RateLimitedError: too many guesses at the member's password (the
+                current one is not checked); ``retry_after`` says when to try again.
             AuthenticationError: ``current_password`` is missing or wrong.
-            AuthNotConfiguredError: no ``password_hasher`` was wired.
+            AuthNotConfiguredError: no ``password_hasher`` was wired, or (a member
+                changing their own password) no ``rate_limiter``.
         """
         hasher = self._hasher
         if hasher is None:
@@ -212,14 +243,17 @@ class StaffService:
             before = uow.staff.get(staff_id)
         if before is None:
             raise NotFoundError("staff member", staff_id)
-        # Hashing is slow on purpose: never inside a unit of work.
-        if not admin and not (
-            isinstance(current_password, str)
-            and before.password_hash is not None
-            and hasher.verify(before.password_hash, current_password)
-        ):
-            msg = "the current password is missing or wrong"
-            raise AuthenticationError(msg)
+        bucket = None
+        if not admin:
+            bucket = self._count_guess(before)
+            # Hashing is slow on purpose: never inside a unit of work.
+            if not (
+                isinstance(current_password, str)
+                and before.password_hash is not None
+                and hasher.verify(before.password_hash, current_password)
+            ):
+                msg = "the current password is missing or wrong"
+                raise AuthenticationError(msg)
         new_hash = hasher.hash(password)
         with self._ctx.transaction() as tx:
             member = tx.uow.staff.get(staff_id)
@@ -248,4 +282,25 @@ class StaffService:
                 now=now,
             )
             tx.commit()
-            return member
+        if bucket is not None and self._rate_limiter is not None:
+            self._rate_limiter.reset(bucket)
+        return member
+
+    def _count_guess(self, member: StaffMember) -> str:
+        """Count an attempt at ``member``'s password; the bucket it went to.
+
+        Raises:
+            RateLimitedError: the member's password was guessed too often lately.
+            AuthNotConfiguredError: no ``rate_limiter`` was wired.
+        """
+        limiter = self._rate_limiter
+        if limiter is None:
+            raise AuthNotConfiguredError("rate_limiter", "changing one's own password")
+        bucket = password_guess_bucket(member.email)
+        limit = self._guesses
+        decision = limiter.hit(bucket, limit=limit.limit, window=limit.window, now=self._ctx.now())
+        if not decision.allowed:
+            wait = float(max(math.ceil(decision.retry_after.total_seconds()), 1))
+            msg = f"too many attempts at this password; try again in {wait:.0f} seconds"
+            raise RateLimitedError(msg, retry_after=wait)
+        return bucket

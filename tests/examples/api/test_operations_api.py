@@ -466,6 +466,17 @@ def test_reschedule_change_travelers_and_the_advisor_log(
     assert moved.json()["price_difference"]["amount"] == "500.00"
     same = client.patch(f"{url}/reschedule", json={"slot_id": str(later.id)}, headers=asha)
     assert same.status_code == 422
+    # With an Idempotency-Key a retried reschedule answers the first result.
+    keyed = {**asha, "Idempotency-Key": "move-back-1"}
+    back = client.patch(f"{url}/reschedule", json={"slot_id": str(slot.id)}, headers=keyed)
+    assert back.status_code == 200, back.text
+    retried = client.patch(f"{url}/reschedule", json={"slot_id": str(slot.id)}, headers=keyed)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["replayed"]
+    assert {**retried.json(), "replayed": False} == back.json()
+    other = client.patch(f"{url}/reschedule", json={"slot_id": str(later.id)}, headers=keyed)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_conflict"
     ravi = sign_in("+919876543211")
     assert (
         client.patch(f"{url}/reschedule", json={"slot_id": str(slot.id)}, headers=ravi).status_code
