@@ -9,6 +9,7 @@ customer, traveler or seat behind.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -534,6 +535,9 @@ class BookingService:
         """
         lifecycle, source, status = plan
         uow = tx.uow
+        # Seats a claim hands over must stay held: a booking that starts in a state
+        # holding none (travel's lead_created) walks on to the first one that does.
+        walk = () if claim is None else _walk_to_seats(lifecycle, status)
         self._check_external_id(uow, request.external_id, principal)
         customer_id = self._resolve_customer(tx, request, principal)
         partner = self._acting_partner(uow, principal)
@@ -598,6 +602,18 @@ class BookingService:
         for item in draft.items:
             uow.booking_items.add(item)
         tx.record(raised)
+        for target in walk:
+            self._move(
+                tx,
+                booking,
+                lifecycle,
+                target,
+                principal=principal,
+                note="took over the seats of an accepted waiting-list offer",
+                idempotency_key=None,
+                digest=None,
+                metadata={},
+            )
         if claim is not None:
             claim.settle(tx, slot, booking)
         return booking
@@ -1694,6 +1710,41 @@ def _start_state(lifecycle: Lifecycle, wanted: str) -> str:
         msg = f"a {lifecycle.name} booking starts in one of: {starts}"
         raise ValidationError.single("status", msg, "not_a_start_state")
     return state
+
+
+def _walk_to_seats(lifecycle: Lifecycle, status: str) -> tuple[str, ...]:
+    """The fewest moves from ``status`` to a state that holds seats (none when it does).
+
+    Only moves anyone may make by hand count: none into a money state, the
+    cancelled state or a terminal one.
+
+    Raises:
+        ValidationError: on ``lifecycle`` when no such state can be reached.
+    """
+    if lifecycle.holds_capacity(status):
+        return ()
+    barred = set(lifecycle.money_states) | set(lifecycle.terminal)
+    if lifecycle.cancelled is not None:
+        barred.add(lifecycle.cancelled)
+    came_from: dict[str, str] = {status: status}
+    todo = deque([status])
+    while todo:
+        state = todo.popleft()
+        for target in sorted(lifecycle.targets(state)):
+            if target in came_from or target in barred:
+                continue
+            came_from[target] = state
+            if lifecycle.holds_capacity(target):
+                path = [target]
+                while came_from[path[-1]] != status:
+                    path.append(came_from[path[-1]])
+                return tuple(reversed(path))
+            todo.append(target)
+    msg = (
+        f"a {lifecycle.name} booking starting at {status!r} can never hold seats, "
+        "so it cannot take over seats held for it"
+    )
+    raise ValidationError.single("lifecycle", msg, "holds_no_seats")
 
 
 def _strategy(value: AssignmentStrategy | str) -> AssignmentStrategy:
