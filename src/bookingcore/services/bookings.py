@@ -37,7 +37,7 @@ from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
-from bookingcore.domain.queries import BookingFilter, Page, PageRequest
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -74,6 +74,7 @@ from bookingcore.services._context import (
     principal_key,
 )
 from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED, advance_if_suppliers_confirmed
 from bookingcore.services.customers import CustomerService
 
@@ -207,9 +208,9 @@ class BookingRequest:
         metadata: free-form text pairs kept with the booking: at most 50, keys of
             1-100 characters, values of at most 1,000, no control characters.
         group_id: the booking group (:class:`~bookingcore.services.GroupService`)
-            the booking joins; the group must be active, and only staff who
-            change every booking, the organiser or the organiser's partner put
-            bookings in it.
+            the booking joins; the group must be active, its open bookings
+            priced in the slot's currency, and only staff who change every
+            booking, the organiser or the organiser's partner put bookings in it.
 
         items: line items booked with the seats (:class:`BookedItem`); they
             count toward the booking's total and need ``set_prices``.
@@ -555,6 +556,8 @@ class BookingService:
         _check_bookable_items(uow, items)
         group_id = self._joinable_group(uow, request.group_id, principal)
         slot, location = self._bookable_slot(uow, request.slot_id)
+        if group_id is not None:
+            self._check_group_currency(uow, group_id, slot)
         policy.check_may_book(
             principal, customer_id=customer_id, location=location, partner=partner
         )
@@ -797,6 +800,25 @@ class BookingService:
             msg = f"group {group.group_reference} is {group.status.value}; no booking joins it"
             raise ValidationError.single("group_id", msg, "not_active")
         return group.id
+
+    def _check_group_currency(self, uow: UnitOfWork, group_id: BookingGroupId, slot: Slot) -> None:
+        """A group is totalled and paid in one currency: its open bookings' (any, while none).
+
+        Raises:
+            ValidationError: on ``group_id`` (code ``currency_mismatch``) when
+                ``slot`` is priced in another currency.
+        """
+        query = BookingFilter(group_id=group_id)
+        for other in every_item(lambda page: uow.bookings.list(query, page)):
+            if closed_to_payment(self._ctx.settings.lifecycle(other.lifecycle), other.status):
+                continue
+            if other.currency != slot.currency:
+                msg = (
+                    f"the group's bookings are in {other.currency}; this slot is priced "
+                    f"in {slot.currency}"
+                )
+                raise ValidationError.single("group_id", msg, "currency_mismatch")
+            return
 
     @staticmethod
     def _bookable_slot(uow: UnitOfWork, slot_id: SlotId) -> tuple[Slot, Location]:

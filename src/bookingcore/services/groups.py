@@ -41,6 +41,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._settlement import closed_to_payment, paid_for
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
@@ -55,10 +56,15 @@ class GroupTotals:
     """A group's figures, over its bookings that are not cancelled.
 
     ``amount`` adds up the bookings' totals, ``paid`` what was taken for them
-    less refunds, ``due`` the difference; each in the group's currency (the
-    first booking's), ``None`` while the group has no booking.
+    less refunds, ``due`` the difference; each in the group's currency (its
+    bookings': a booking priced in another currency cannot join), ``None``
+    while the group has no booking. Bookings closed to payment (cancelled, or
+    ended without seats: travel's ``refunded``) are left out and counted in
+    ``cancelled_bookings``.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       Refunded bookings are left out like cancelled ones.
     """
 
     group: BookingGroup
@@ -232,6 +238,9 @@ class GroupService:
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
+            ValidationError: on ``group_id`` (code ``currency_mismatch``) when the
+                group's open bookings are in several currencies (only groups stored
+                before joining refused other currencies can be).
         """
         with self._ctx.uow_factory() as uow:
             group = self._visible(uow, uow.groups.get(group_id), group_id, principal)
@@ -242,16 +251,20 @@ class GroupService:
             paid: Money | None = None
             for booking in self._all_bookings(uow, group_id):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-                if booking.status == lifecycle.cancelled:
+                if closed_to_payment(lifecycle, booking.status):
                     cancelled += 1
                     continue
+                if amount is not None and booking.currency != amount.currency:
+                    msg = (
+                        f"group {group.group_reference} holds bookings in {amount.currency} "
+                        f"and {booking.currency}; its totals have no one currency"
+                    )
+                    raise ValidationError.single("group_id", msg, "currency_mismatch")
                 counted += 1
                 travelers += booking.total_travelers
                 amount = booking.total if amount is None else amount + booking.total
-                for payment in uow.payments.list_for_booking(booking.id):
-                    paid = payment.net_amount if paid is None else paid + payment.net_amount
-            if amount is not None and paid is None:
-                paid = amount * 0
+                settled = paid_for(uow, booking)
+                paid = settled if paid is None else paid + settled
         due = None if amount is None or paid is None else amount - paid
         return GroupTotals(group, counted, travelers, amount, paid, due, cancelled)
 
