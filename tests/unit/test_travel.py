@@ -373,6 +373,26 @@ class TestQuotations:
             )
         assert caught.value.fields == ("lines[2].currency",)
 
+    @pytest.mark.parametrize(
+        ("seat_price", "code"),
+        [
+            (Money("-5", "INR"), "negative_amount"),
+            (Decimal("15000"), "invalid_type"),
+            ("15000", "invalid_type"),
+        ],
+    )
+    def test_a_bad_seat_price_is_refused_on_its_field(
+        self, holiday: Holiday, seat_price: Any, code: str
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.revise(quotation.id, seat_price=seat_price, principal=admin)
+        assert caught.value.fields == ("seat_price",)
+        assert caught.value.errors[0].code == code
+        revisions = core.quotations.revisions(quotation.reference, principal=admin)
+        assert [(q.revision, q.status) for q in revisions] == [(1, QuotationStatus.DRAFT)]
+
 
 class TestApproval:
     def test_approving_the_current_version_books_seats_and_items_in_one_path(

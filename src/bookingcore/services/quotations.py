@@ -184,8 +184,9 @@ class QuotationService:
             ValidationError: naming each bad field: an unknown customer, an
                 unknown, closed or started slot, a lead of another customer, an
                 unknown or deactivated supplier or product on ``lines[<n>]``, a
-                currency with no exchange rate, a validity date in the past; a
-                malformed ``idempotency_key``.
+                currency with no exchange rate, a validity date in the past, a
+                ``seat_price`` that is not Money, is negative or is in another
+                currency than the slot; a malformed ``idempotency_key``.
             IdempotencyConflictError: the key was used for a different request.
 
         .. versionchanged:: 0.3 ``idempotency_key``.
@@ -435,6 +436,11 @@ class QuotationService:
         price = (
             seat_price if seat_price is not None else (slot.price_per_traveler if slot else None)
         )
+        if price is not None and not isinstance(cast(object, price), Money):
+            p.add("seat_price", "must be Money", "invalid_type")
+            price = None
+        elif price is not None and price.is_negative():
+            p.add("seat_price", "cannot be negative", "negative_amount")
         if price is not None and currency is not None and price.currency != currency:
             msg = f"is in {price.currency}; the slot is priced in {currency}"
             p.add("seat_price", msg, "currency_mismatch")
