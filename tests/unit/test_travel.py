@@ -424,6 +424,23 @@ class TestApproval:
         assert (approved.status, approved.booking_id) == (QuotationStatus.APPROVED, booking.id)
         assert core.leads.get(lead.id, principal=admin).status is LeadStatus.WON
 
+    @pytest.mark.parametrize("moves", [["lost"], ["lost", "new"]])
+    def test_an_approved_quotation_wins_its_lead_even_one_marked_lost(
+        self, holiday: Holiday, moves: list[str]
+    ) -> None:
+        # The desk gave up on the lead (and maybe reopened it), but the customer then
+        # approved the quotation still sent to them: a booking exists, the lead is won.
+        core, admin = holiday.core, holiday.admin
+        lead, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        for status in moves:
+            core.leads.move(lead.id, status, principal=admin, reason="no answer")
+        customer = Principal.customer(quotation.customer_id)
+        core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=customer)
+        won = core.leads.get(lead.id, principal=admin)
+        assert (won.status, won.lost_reason) == (LeadStatus.WON, None)
+        assert [lead.id for lead in core.leads.list(principal=admin, status="lost")] == []
+
     def test_a_draft_cannot_be_approved_and_the_party_size_must_match(
         self, holiday: Holiday
     ) -> None:

@@ -735,8 +735,8 @@ class QuotationService:
             quotation.approve(booking.id, now=now)
             if quotation.lead_id is not None:
                 lead = uow.leads.get(quotation.lead_id)
-                if lead is not None and lead.status is LeadStatus.QUOTED:
-                    lead.move(LeadStatus.WON, now=now)
+                if lead is not None:
+                    lead.win(now=now)
             self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
             tx.commit()
             return booking
