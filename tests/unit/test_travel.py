@@ -284,6 +284,50 @@ class TestQuotations:
             core.quotations.approve(first.id, _party("Asha", "Ravi"), principal=admin)
         assert caught.value.fields == ("revision",)
 
+    def test_a_rejected_version_is_revised_into_a_counter_offer_and_stays_rejected(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
+        customer = Principal.customer(first.customer_id)
+        core.quotations.reject(first.id, principal=customer, reason="too dear")
+        second = core.quotations.revise(first.id, seat_price=Money("18000", "INR"), principal=admin)
+        versions = core.quotations.revisions(first.reference, principal=admin)
+        assert [(q.revision, q.status) for q in versions] == [
+            (1, QuotationStatus.REJECTED),
+            (2, QuotationStatus.DRAFT),
+        ]
+        assert versions[0].rejection_reason == "too dear"
+        with pytest.raises(QuotationSupersededError):
+            core.quotations.revise(first.id, principal=admin)
+        core.quotations.send(second.id, principal=admin)
+        booking = core.quotations.approve(second.id, _party("Asha", "Ravi"), principal=customer)
+        assert booking.total == second.total
+        assert core.leads.get(lead.id, principal=admin).status is LeadStatus.WON
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.revise(second.id, principal=admin)  # approved: decided for good
+
+    def test_an_expired_version_is_revised_with_a_new_validity(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
+        holiday.clock.advance(timedelta(days=11))
+        core.quotations.expire_due(principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.revise(first.id, principal=admin)  # keeps the past validity
+        assert caught.value.fields == ("valid_until",)
+        today = holiday.clock.now().date()
+        second = core.quotations.revise(
+            first.id, valid_until=today + timedelta(days=5), principal=admin
+        )
+        versions = core.quotations.revisions(first.reference, principal=admin)
+        assert [(q.revision, q.status) for q in versions] == [
+            (1, QuotationStatus.EXPIRED),
+            (2, QuotationStatus.DRAFT),
+        ]
+        assert second.valid_until == today + timedelta(days=5)
+
     def test_an_expired_version_cannot_be_approved(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
         _, quotation = _quoted(holiday)

@@ -307,6 +307,8 @@ class QuotationService:
     ) -> Quotation:
         """Make the next revision; the one it replaces becomes ``superseded`` and stays readable.
 
+        A rejected or expired current revision may be revised too (a counter-offer,
+        or the offer made again with a new ``valid_until``): it keeps its status.
         Fields left ``None`` are taken from the revision being replaced
         (``seat_price`` from the slot when the slot changes). Exchange rates
         are read again. With an ``idempotency_key`` (scoped to ``principal``) a
@@ -317,8 +319,9 @@ class QuotationService:
             NotFoundError: no such quotation visible to ``principal``.
             PermissionDeniedError: ``principal`` lacks ``set_prices``.
             QuotationSupersededError: ``quotation_id`` is not the current revision.
-            InvalidTransitionError: the current revision is decided already.
-            ValidationError: as :meth:`create`.
+            InvalidTransitionError: the current revision is approved.
+            ValidationError: as :meth:`create` (an expired revision revised without
+                a new ``valid_until`` keeps its past one: on ``valid_until``).
             IdempotencyConflictError: the key was used for a different request.
 
         .. versionchanged:: 0.3 ``idempotency_key``.
@@ -368,7 +371,7 @@ class QuotationService:
                 return prior
             old = _visible(uow, quotation_id, principal)
             _check_current(uow, old)
-            old.supersede(now=now)
+            old.replace(now=now)
             same_slot = slot_id is None or slot_id == old.slot_id
             keep_price = old.seat_price if same_slot else None
             previous_lines = [_as_quote_line(line) for line in old.lines]
