@@ -204,6 +204,12 @@ def test_a_refunded_booking_is_not_due_in_the_group_totals(outing: Outing) -> No
     assert totals.amount == Money("2000", "INR")
     assert totals.paid == Money("500", "INR")
     assert totals.due == Money("1500", "INR")
+    # Nor is a refunded booking confirmed with the group.
+    sent = outing.core.groups.send_confirmations(group.id, principal=ADMIN)
+    assert [(c.type, c.booking_id) for c in sent] == [
+        (CommunicationType.GROUP_CONFIRMATION, None),
+        (CommunicationType.CONFIRMATION, kept.id),
+    ]
 
 
 def test_cancelling_a_group_cancels_every_booking_in_one_unit_of_work(outing: Outing) -> None:

@@ -318,7 +318,7 @@ class GroupService:
     ) -> Sequence[Communication]:
         """Confirm the group: a summary to the organiser, a confirmation to each booking's
         primary contact (their phone, by SMS, when the traveler has one; else the
-        booking's customer). Bookings that are cancelled get none.
+        booking's customer). Bookings that are cancelled or refunded get none.
 
         Every message is logged before it is sent; one that fails is logged as
         failed and the others still go out. Returns the logged messages.
@@ -339,7 +339,7 @@ class GroupService:
             logged.append(self._log_group_summary(tx, organizer, totals, principal).id)
             for booking in self._all_bookings(tx.uow, group_id):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-                if booking.status == lifecycle.cancelled:
+                if closed_to_payment(lifecycle, booking.status):
                     continue
                 primary = tx.uow.travelers.get(booking.primary_traveler.traveler_id)
                 phone = primary.phone if primary is not None else None
