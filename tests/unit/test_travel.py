@@ -787,6 +787,29 @@ class TestPartnerLeads:
         with pytest.raises(PermissionDeniedError):
             core.leads.move(lead.id, "contacted", principal=agent)
 
+    def test_a_partner_or_customer_does_not_pick_who_works_their_lead(
+        self, holiday: Holiday
+    ) -> None:
+        # Choosing the member of staff is assigning, which takes change_all; a
+        # partner or customer may still ask for a strategy, as a web form does.
+        core, admin = holiday.core, holiday.admin
+        ann = core.staff.add("ann@example.com", "Ann", principal=admin)
+        partner = core.partners.register(
+            name="TrekMates",
+            company_name="TrekMates Pvt Ltd",
+            contact_email="ops@trekmates.example",
+            principal=admin,
+        ).partner
+        customer = core.customers.register("+919876543211", principal=admin).customer
+        request = LeadRequest(source="web_form", phone="+919876543210")
+        for who in (Principal.partner(partner.id), Principal.customer(customer.id)):
+            with pytest.raises(PermissionDeniedError):
+                core.leads.capture(request, principal=who, assign=ann.id)
+            lead = core.leads.capture(request, principal=who, assign="round_robin")
+            assert lead.assignee_id == ann.id
+        assert core.leads.list(principal=admin, assignee_id=ann.id).items[0].assignee_id == ann.id
+        assert len(core.leads.list(principal=admin).items) == 2
+
 
 class TestConversion:
     def test_a_lead_converts_into_a_quotation_for_its_party(self, holiday: Holiday) -> None:
