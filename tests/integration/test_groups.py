@@ -24,6 +24,7 @@ from bookingcore import (
 )
 from bookingcore.domain import BookingGroupStatus, CommunicationType, WaitlistStatus
 from bookingcore.domain.values import CustomerId
+from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
@@ -210,6 +211,28 @@ def test_a_refunded_booking_is_not_due_in_the_group_totals(outing: Outing) -> No
         (CommunicationType.GROUP_CONFIRMATION, None),
         (CommunicationType.CONFIRMATION, kept.id),
     ]
+
+
+def test_money_paid_over_one_bookings_total_is_not_due_off_another(outing: Outing) -> None:
+    # Payments belong to their booking: what one booking was paid over its (lowered)
+    # total does not pay another's balance, so the group's due adds up each balance.
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    jeep = BookedItem(
+        kind="ground_service", description="Jeep", quantity=1, unit_price=Money("500", "INR")
+    )
+    overpaid = outing.book(outing.participants[0], 1, group_id=group.id, items=[jeep])
+    owing = outing.book(outing.participants[1], 1, group_id=group.id)
+    payments = outing.core.payments
+    payments.record_manual_payment(
+        overpaid.id, Money("1500", "INR"), principal=ADMIN, reference="C1"
+    )
+    item = outing.core.items.for_booking(overpaid.id, principal=ADMIN)[0]
+    outing.core.items.cancel(item.id, principal=ADMIN)  # its total is 1,000 now, 1,500 paid
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert totals.amount == Money("2000", "INR")
+    assert totals.paid == Money("1500", "INR")
+    assert totals.due == Money("1000", "INR")  # what the other booking owes
+    assert owing.total == Money("1000", "INR")
 
 
 def test_cancelling_a_group_cancels_every_booking_in_one_unit_of_work(outing: Outing) -> None:

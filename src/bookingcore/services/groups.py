@@ -41,7 +41,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
-from bookingcore.services._settlement import closed_to_payment, paid_for
+from bookingcore.services._settlement import balance_due, closed_to_payment, paid_for
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
@@ -56,7 +56,8 @@ class GroupTotals:
     """A group's figures, over its bookings that are not cancelled.
 
     ``amount`` adds up the bookings' totals, ``paid`` what was taken for them
-    less refunds, ``due`` the difference; each in the group's currency (its
+    less refunds, ``due`` each booking's balance (what one booking was paid over
+    its total does not pay another's); each in the group's currency (its
     bookings': a booking priced in another currency cannot join), ``None``
     while the group has no booking. Bookings closed to payment (cancelled, or
     ended without seats: travel's ``refunded``) are left out and counted in
@@ -64,7 +65,8 @@ class GroupTotals:
 
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
-       Refunded bookings are left out like cancelled ones.
+       Refunded bookings are left out like cancelled ones; ``due`` adds up the
+       bookings' balances.
     """
 
     group: BookingGroup
@@ -249,6 +251,7 @@ class GroupService:
             cancelled = 0
             amount: Money | None = None
             paid: Money | None = None
+            due: Money | None = None
             for booking in self._all_bookings(uow, group_id):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
                 if closed_to_payment(lifecycle, booking.status):
@@ -265,7 +268,8 @@ class GroupService:
                 amount = booking.total if amount is None else amount + booking.total
                 settled = paid_for(uow, booking)
                 paid = settled if paid is None else paid + settled
-        due = None if amount is None or paid is None else amount - paid
+                owed = balance_due(lifecycle, booking, settled)
+                due = owed if due is None else due + owed
         return GroupTotals(group, counted, travelers, amount, paid, due, cancelled)
 
     # ------------------------------------------------------------------ changing
