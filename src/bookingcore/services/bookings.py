@@ -555,9 +555,11 @@ class BookingService:
         )
         _check_bookable_items(uow, items)
         group_id = self._joinable_group(uow, request.group_id, principal)
+        group_currency = None if group_id is None else self._group_currency(uow, group_id)
         slot, location = self._bookable_slot(uow, request.slot_id)
-        if group_id is not None:
-            self._check_group_currency(uow, group_id, slot)
+        if group_currency is not None and group_currency != slot.currency:
+            msg = f"the group's bookings are in {group_currency}; the slot in {slot.currency}"
+            raise ValidationError.single("group_id", msg, "currency_mismatch")
         policy.check_may_book(
             principal, customer_id=customer_id, location=location, partner=partner
         )
@@ -801,24 +803,16 @@ class BookingService:
             raise ValidationError.single("group_id", msg, "not_active")
         return group.id
 
-    def _check_group_currency(self, uow: UnitOfWork, group_id: BookingGroupId, slot: Slot) -> None:
-        """A group is totalled and paid in one currency: its open bookings' (any, while none).
+    def _group_currency(self, uow: UnitOfWork, group_id: BookingGroupId) -> str | None:
+        """The currency a (locked) group is totalled and paid in: its open bookings'.
 
-        Raises:
-            ValidationError: on ``group_id`` (code ``currency_mismatch``) when
-                ``slot`` is priced in another currency.
+        ``None`` while no booking of the group is open to payment: any currency may join.
         """
         query = BookingFilter(group_id=group_id)
         for other in every_item(lambda page: uow.bookings.list(query, page)):
-            if closed_to_payment(self._ctx.settings.lifecycle(other.lifecycle), other.status):
-                continue
-            if other.currency != slot.currency:
-                msg = (
-                    f"the group's bookings are in {other.currency}; this slot is priced "
-                    f"in {slot.currency}"
-                )
-                raise ValidationError.single("group_id", msg, "currency_mismatch")
-            return
+            if not closed_to_payment(self._ctx.settings.lifecycle(other.lifecycle), other.status):
+                return other.currency
+        return None
 
     @staticmethod
     def _bookable_slot(uow: UnitOfWork, slot_id: SlotId) -> tuple[Slot, Location]:
