@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -330,3 +331,44 @@ def test_a_groups_bookings_come_a_page_at_a_time_newest_first_to_whoever_sees_th
         outing.core.groups.bookings(group.id, principal=Principal.customer(stranger.id))
     with pytest.raises(ValidationError):
         outing.core.groups.bookings(group.id, PageRequest(cursor="nope"), principal=ADMIN)
+
+
+@pytest.mark.postgres
+def test_two_joins_in_two_currencies_at_once_leave_the_group_in_one(pg_store: SqlStore) -> None:
+    outing = Outing(pg_store)
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    in_euros = outing.core.catalog.create_slot(
+        location_id=outing.location.id,
+        starts_at=outing.clock.now() + timedelta(days=12),
+        price_per_traveler=Money("40", "EUR"),
+        capacity=10,
+        principal=ADMIN,
+    )
+    slots = [outing.slot.id, in_euros.id]
+    barrier = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def join(index: int) -> None:
+        request = BookingRequest(
+            slots[index],
+            [NewTraveler(TravelerDetails(f"Traveler {index}"), is_primary=True)],
+            customer_id=outing.participants[index],
+            group_id=group.id,
+        )
+        barrier.wait()
+        try:
+            results[index] = outing.core.bookings.book(request, principal=ADMIN)
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=join, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    refused = [r for r in results if isinstance(r, ValidationError)]
+    assert len(refused) == 1, results
+    assert refused[0].fields == ("group_id",)
+    booked = outing.core.groups.bookings(group.id, principal=ADMIN).items
+    assert len({b.currency for b in booked}) == 1
+    assert outing.core.groups.totals(group.id, principal=ADMIN).bookings == 1
