@@ -417,6 +417,30 @@ class TestQuotations:
             )
         assert caught.value.fields == ("lines[2].currency",)
 
+    @pytest.mark.parametrize("travelers", [0, -1])
+    def test_a_revision_for_no_travelers_is_refused_not_ignored(
+        self, holiday: Holiday, travelers: int
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.revise(quotation.id, travelers=travelers, principal=admin)
+        assert caught.value.fields == ("travelers",)
+        revisions = core.quotations.revisions(quotation.reference, principal=admin)
+        assert [(q.revision, q.status) for q in revisions] == [(1, QuotationStatus.DRAFT)]
+        lead = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543211", travelers=3), principal=admin
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.convert_lead(
+                lead.id,
+                slot_id=holiday.slot.id,
+                valid_until=holiday.clock.now().date() + timedelta(days=5),
+                travelers=travelers,
+                principal=admin,
+            )
+        assert caught.value.fields == ("travelers",)
+
     @pytest.mark.parametrize(
         ("seat_price", "code"),
         [

@@ -273,7 +273,7 @@ class QuotationService:
             lead = uow.leads.get(lead_id)
         if lead is None or not policy.can_view_lead(principal, lead):
             raise NotFoundError("lead", lead_id)
-        party = travelers or lead.travelers
+        party = lead.travelers if travelers is None else travelers
         if party is None:
             msg = "the lead gives no party size; say how many travelers"
             raise ValidationError.single("travelers", msg, "required")
@@ -383,7 +383,7 @@ class QuotationService:
                 revision=old.revision + 1,
                 customer_id=old.customer_id,
                 slot_id=slot_id or old.slot_id,
-                travelers=travelers or old.travelers,
+                travelers=old.travelers if travelers is None else travelers,
                 lines=tuple(previous_lines if lines is None else lines),
                 valid_until=valid_until or old.valid_until,
                 seat_price=seat_price or keep_price,
