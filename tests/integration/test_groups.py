@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -24,8 +25,10 @@ from bookingcore import (
 )
 from bookingcore.domain import BookingGroupStatus, CommunicationType, WaitlistStatus
 from bookingcore.domain.values import CustomerId
+from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
@@ -42,8 +45,10 @@ class Outing:
             clock=self.clock,
             ids=SequentialIds(),
             notifier=self.notifier,
+            payment_providers=[ManualProvider()],
         )
         location = self.core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+        self.location = location
         self.slot = self.core.catalog.create_slot(
             location_id=location.id,
             starts_at=self.clock.now() + timedelta(days=10),
@@ -137,6 +142,98 @@ def test_bookings_join_an_active_group_and_its_totals_add_up(outing: Outing) -> 
             ),
             principal=Principal.customer(outing.participants[2]),
         )
+
+
+def test_a_booking_in_another_currency_is_refused_on_group_id(outing: Outing) -> None:
+    # A group is totalled and paid in one currency: a booking priced in another
+    # is refused as it joins, not when the totals are asked for later.
+    group = outing.core.groups.create("SCHOOL-TRIP", organizer_id=outing.organizer, principal=ADMIN)
+    first = outing.book(outing.participants[0], 2, group_id=group.id)
+    in_euros = outing.core.catalog.create_slot(
+        location_id=outing.location.id,
+        starts_at=outing.clock.now() + timedelta(days=12),
+        price_per_traveler=Money("40", "EUR"),
+        capacity=10,
+        principal=ADMIN,
+    )
+    with pytest.raises(ValidationError) as refused:
+        outing.core.bookings.book(
+            BookingRequest(
+                in_euros.id,
+                [NewTraveler(TravelerDetails("Euro Traveler"), is_primary=True)],
+                customer_id=outing.participants[1],
+                group_id=group.id,
+            ),
+            principal=ADMIN,
+        )
+    assert refused.value.fields == ("group_id",)
+    assert refused.value.errors[0].code == "currency_mismatch"
+    assert outing.core.catalog.get_slot(in_euros.id, principal=ADMIN).seats_held == 0
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert (totals.bookings, totals.amount) == (1, Money("2000", "INR"))
+    # Once the group's last live booking is cancelled it has no currency left to keep.
+    outing.core.bookings.cancel(first.id, principal=ADMIN)
+    outing.core.bookings.book(
+        BookingRequest(
+            in_euros.id,
+            [NewTraveler(TravelerDetails("Euro Traveler"), is_primary=True)],
+            customer_id=outing.participants[1],
+            group_id=group.id,
+        ),
+        principal=ADMIN,
+    )
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert (totals.bookings, totals.cancelled_bookings) == (1, 1)
+    assert (totals.amount, totals.due) == (Money("40", "EUR"), Money("40", "EUR"))
+
+
+def test_a_refunded_booking_is_not_due_in_the_group_totals(outing: Outing) -> None:
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    kept = outing.book(outing.participants[0], 2, group_id=group.id, lifecycle="travel")
+    gone = outing.book(outing.participants[1], 1, group_id=group.id, lifecycle="travel")
+    for booking in (kept, gone):
+        for status in ("quotation_sent", "quotation_approved", "booking_created"):
+            outing.core.bookings.transition(booking.id, status, principal=ADMIN)
+    payments = outing.core.payments
+    payments.record_manual_payment(kept.id, Money("500", "INR"), principal=ADMIN, reference="C1")
+    cash = payments.record_manual_payment(
+        gone.id, Money("1000", "INR"), principal=ADMIN, reference="C2"
+    )
+    payments.refund(cash.id, Money("1000", "INR"), principal=ADMIN, idempotency_key="r1")
+    assert outing.core.bookings.get(gone.id, principal=ADMIN).status == "refunded"
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert (totals.bookings, totals.travelers, totals.cancelled_bookings) == (1, 2, 1)
+    assert totals.amount == Money("2000", "INR")
+    assert totals.paid == Money("500", "INR")
+    assert totals.due == Money("1500", "INR")
+    # Nor is a refunded booking confirmed with the group.
+    sent = outing.core.groups.send_confirmations(group.id, principal=ADMIN)
+    assert [(c.type, c.booking_id) for c in sent] == [
+        (CommunicationType.GROUP_CONFIRMATION, None),
+        (CommunicationType.CONFIRMATION, kept.id),
+    ]
+
+
+def test_money_paid_over_one_bookings_total_is_not_due_off_another(outing: Outing) -> None:
+    # Payments belong to their booking: what one booking was paid over its (lowered)
+    # total does not pay another's balance, so the group's due adds up each balance.
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    jeep = BookedItem(
+        kind="ground_service", description="Jeep", quantity=1, unit_price=Money("500", "INR")
+    )
+    overpaid = outing.book(outing.participants[0], 1, group_id=group.id, items=[jeep])
+    owing = outing.book(outing.participants[1], 1, group_id=group.id)
+    payments = outing.core.payments
+    payments.record_manual_payment(
+        overpaid.id, Money("1500", "INR"), principal=ADMIN, reference="C1"
+    )
+    item = outing.core.items.for_booking(overpaid.id, principal=ADMIN)[0]
+    outing.core.items.cancel(item.id, principal=ADMIN)  # its total is 1,000 now, 1,500 paid
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert totals.amount == Money("2000", "INR")
+    assert totals.paid == Money("1500", "INR")
+    assert totals.due == Money("1000", "INR")  # what the other booking owes
+    assert owing.total == Money("1000", "INR")
 
 
 def test_cancelling_a_group_cancels_every_booking_in_one_unit_of_work(outing: Outing) -> None:
@@ -234,3 +331,44 @@ def test_a_groups_bookings_come_a_page_at_a_time_newest_first_to_whoever_sees_th
         outing.core.groups.bookings(group.id, principal=Principal.customer(stranger.id))
     with pytest.raises(ValidationError):
         outing.core.groups.bookings(group.id, PageRequest(cursor="nope"), principal=ADMIN)
+
+
+@pytest.mark.postgres
+def test_two_joins_in_two_currencies_at_once_leave_the_group_in_one(pg_store: SqlStore) -> None:
+    outing = Outing(pg_store)
+    group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
+    in_euros = outing.core.catalog.create_slot(
+        location_id=outing.location.id,
+        starts_at=outing.clock.now() + timedelta(days=12),
+        price_per_traveler=Money("40", "EUR"),
+        capacity=10,
+        principal=ADMIN,
+    )
+    slots = [outing.slot.id, in_euros.id]
+    barrier = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def join(index: int) -> None:
+        request = BookingRequest(
+            slots[index],
+            [NewTraveler(TravelerDetails(f"Traveler {index}"), is_primary=True)],
+            customer_id=outing.participants[index],
+            group_id=group.id,
+        )
+        barrier.wait()
+        try:
+            results[index] = outing.core.bookings.book(request, principal=ADMIN)
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=join, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    refused = [r for r in results if isinstance(r, ValidationError)]
+    assert len(refused) == 1, results
+    assert refused[0].fields == ("group_id",)
+    booked = outing.core.groups.bookings(group.id, principal=ADMIN).items
+    assert len({b.currency for b in booked}) == 1
+    assert outing.core.groups.totals(group.id, principal=ADMIN).bookings == 1

@@ -1,6 +1,7 @@
 """The travel flow under concurrency on PostgreSQL: a quotation approved by four callers at
 once makes one booking; the last two suppliers confirming at once still move the booking to
-supplier_confirmed; two revisions of one version at once leave one current revision."""
+supplier_confirmed; two revisions of one version at once leave one current revision, and so do two
+counter-offers to one rejected version."""
 
 from __future__ import annotations
 
@@ -146,5 +147,21 @@ def test_two_revisions_of_one_version_at_once_leave_one_current_revision(sent: A
     revisions = core.quotations.revisions(quotation.reference, principal=ADMIN)
     assert [(q.revision, q.status) for q in revisions] == [
         (1, QuotationStatus.SUPERSEDED),
+        (2, QuotationStatus.DRAFT),
+    ]
+
+
+def test_two_counter_offers_to_one_rejected_version_at_once_make_one_revision(sent: Any) -> None:
+    core, quotation, _ = sent
+    core.quotations.reject(quotation.id, principal=ADMIN, reason="too dear")
+    results = _at_once(
+        2, lambda n: core.quotations.revise(quotation.id, travelers=n + 1, principal=ADMIN)
+    )
+    made = [r for r in results if isinstance(r, Quotation)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, BookingError) for r in results if not isinstance(r, Quotation))
+    revisions = core.quotations.revisions(quotation.reference, principal=ADMIN)
+    assert [(q.revision, q.status) for q in revisions] == [
+        (1, QuotationStatus.REJECTED),
         (2, QuotationStatus.DRAFT),
     ]

@@ -44,7 +44,9 @@ SYSTEM = Principal.system("jobs")
 class World:
     """A core over one store, a slot of ``capacity`` seats and helpers to fill it."""
 
-    def __init__(self, store: MemoryStore | SqlStore, capacity: int = 4) -> None:
+    def __init__(
+        self, store: MemoryStore | SqlStore, capacity: int = 4, lifecycle: str = "reservation"
+    ) -> None:
         self.clock = FixedClock()
         self.notifier = RecordingNotifier()
         self.core = BookingCore(
@@ -52,7 +54,7 @@ class World:
             clock=self.clock,
             ids=SequentialIds(),
             notifier=self.notifier,
-            settings=Settings(waitlist_offer_ttl=timedelta(hours=24)),
+            settings=Settings(waitlist_offer_ttl=timedelta(hours=24), default_lifecycle=lifecycle),
         )
         self.events: list[object] = []
         self.core.events.subscribe(
@@ -255,6 +257,41 @@ class TestOffers:
         world.check_invariant()
         with pytest.raises(InvalidTransitionError):
             world.core.waitlists.accept(entry.id, _travelers(1), principal=ADMIN)
+
+    def test_an_offer_accepted_into_the_travel_lifecycle_keeps_its_seats(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        # A travel booking starts at lead_created, which holds no seats: the booking
+        # that takes the offer over moves on to booking_created in the same unit of
+        # work, so the offered seats stay held (by the booking) and nobody else gets them.
+        travel = World(any_store, lifecycle="travel")
+        first = travel.book(travel.customer(), 4)
+        for status in ("quotation_sent", "quotation_approved", "booking_created"):
+            travel.core.bookings.transition(first.id, status, principal=ADMIN)
+        waiting = travel.customer("Waiting")
+        entry = travel.core.waitlists.join(
+            travel.slot.id, principal=ADMIN, customer_id=waiting, seats=4
+        )
+        travel.core.bookings.cancel(first.id, principal=ADMIN)
+        assert travel.core.waitlists.get(entry.id, principal=ADMIN).status is WaitlistStatus.OFFERED
+        accepted = travel.core.waitlists.accept(
+            entry.id, _travelers(4), principal=Principal.customer(waiting)
+        )
+        assert accepted.status == "booking_created"
+        assert travel.slot_now().seats_held == 4
+        history = travel.core.bookings.history(accepted.id, principal=ADMIN)
+        assert [e.to_status for e in history] == [
+            "lead_created",
+            "quotation_sent",
+            "quotation_approved",
+            "booking_created",
+        ]
+        travel.check_invariant()
+        late = travel.book(travel.customer("Late"), 1)
+        for status in ("quotation_sent", "quotation_approved"):
+            travel.core.bookings.transition(late.id, status, principal=ADMIN)
+        with pytest.raises(CapacityError):
+            travel.core.bookings.transition(late.id, "booking_created", principal=ADMIN)
 
     def test_accepting_for_fewer_travelers_offers_the_rest_onward(self, world: World) -> None:
         booking = world.book(world.customer(), 4)

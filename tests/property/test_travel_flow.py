@@ -263,7 +263,7 @@ class TravelFlow(RuleBasedStateMachine):
             assert current.id != chosen
             return
         except InvalidTransitionError:
-            assert not current.is_open
+            assert current.status is QuotationStatus.APPROVED
             return
         except ValidationError as exc:
             refused: tuple[str, ...] | None = exc.fields
@@ -273,8 +273,14 @@ class TravelFlow(RuleBasedStateMachine):
             assert refused in {("slot_id",), ("valid_until",)}
             return
         assert current.id == chosen
-        assert current.is_open
+        assert current.status is not QuotationStatus.APPROVED
         assert revised.revision == current.revision + 1
+        replaced = self.core.quotations.get(chosen, principal=self.admin)
+        # An open revision is superseded; a rejected or expired one keeps its decision.
+        if current.is_open:
+            assert replaced.status is QuotationStatus.SUPERSEDED
+        else:
+            assert replaced.status is current.status
         self.quotations.append(revised.id)
 
     @precondition(lambda self: self.quotations)
@@ -286,6 +292,20 @@ class TravelFlow(RuleBasedStateMachine):
         except (InvalidTransitionError, QuotationExpiredError):
             quotation = self.core.quotations.get(chosen, principal=self.admin)
             assert not quotation.is_open or quotation.is_expired_on(self.clock.now().date())
+
+    @precondition(lambda self: self.quotations)
+    @rule(data=st.data())
+    def customer_rejects(self, data: st.DataObject) -> None:
+        chosen = data.draw(st.sampled_from(self.quotations))
+        quotation = self.core.quotations.get(chosen, principal=self.admin)
+        customer = Principal.customer(quotation.customer_id)
+        try:
+            self.core.quotations.reject(chosen, principal=customer, reason="too dear")
+        except InvalidTransitionError:
+            assert quotation.status is not QuotationStatus.SENT
+            return
+        assert quotation.status is QuotationStatus.SENT
+        event("a quotation was rejected")
 
     @rule(days=st.integers(1, 4))
     def time_passes(self, days: int) -> None:

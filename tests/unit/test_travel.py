@@ -284,6 +284,50 @@ class TestQuotations:
             core.quotations.approve(first.id, _party("Asha", "Ravi"), principal=admin)
         assert caught.value.fields == ("revision",)
 
+    def test_a_rejected_version_is_revised_into_a_counter_offer_and_stays_rejected(
+        self, holiday: Holiday
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
+        customer = Principal.customer(first.customer_id)
+        core.quotations.reject(first.id, principal=customer, reason="too dear")
+        second = core.quotations.revise(first.id, seat_price=Money("18000", "INR"), principal=admin)
+        versions = core.quotations.revisions(first.reference, principal=admin)
+        assert [(q.revision, q.status) for q in versions] == [
+            (1, QuotationStatus.REJECTED),
+            (2, QuotationStatus.DRAFT),
+        ]
+        assert versions[0].rejection_reason == "too dear"
+        with pytest.raises(QuotationSupersededError):
+            core.quotations.revise(first.id, principal=admin)
+        core.quotations.send(second.id, principal=admin)
+        booking = core.quotations.approve(second.id, _party("Asha", "Ravi"), principal=customer)
+        assert booking.total == second.total
+        assert core.leads.get(lead.id, principal=admin).status is LeadStatus.WON
+        with pytest.raises(InvalidTransitionError):
+            core.quotations.revise(second.id, principal=admin)  # approved: decided for good
+
+    def test_an_expired_version_is_revised_with_a_new_validity(self, holiday: Holiday) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, first = _quoted(holiday)
+        core.quotations.send(first.id, principal=admin)
+        holiday.clock.advance(timedelta(days=11))
+        core.quotations.expire_due(principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.revise(first.id, principal=admin)  # keeps the past validity
+        assert caught.value.fields == ("valid_until",)
+        today = holiday.clock.now().date()
+        second = core.quotations.revise(
+            first.id, valid_until=today + timedelta(days=5), principal=admin
+        )
+        versions = core.quotations.revisions(first.reference, principal=admin)
+        assert [(q.revision, q.status) for q in versions] == [
+            (1, QuotationStatus.EXPIRED),
+            (2, QuotationStatus.DRAFT),
+        ]
+        assert second.valid_until == today + timedelta(days=5)
+
     def test_an_expired_version_cannot_be_approved(self, holiday: Holiday) -> None:
         core, admin = holiday.core, holiday.admin
         _, quotation = _quoted(holiday)
@@ -373,6 +417,50 @@ class TestQuotations:
             )
         assert caught.value.fields == ("lines[2].currency",)
 
+    @pytest.mark.parametrize("travelers", [0, -1])
+    def test_a_revision_for_no_travelers_is_refused_not_ignored(
+        self, holiday: Holiday, travelers: int
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.revise(quotation.id, travelers=travelers, principal=admin)
+        assert caught.value.fields == ("travelers",)
+        revisions = core.quotations.revisions(quotation.reference, principal=admin)
+        assert [(q.revision, q.status) for q in revisions] == [(1, QuotationStatus.DRAFT)]
+        lead = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543211", travelers=3), principal=admin
+        )
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.convert_lead(
+                lead.id,
+                slot_id=holiday.slot.id,
+                valid_until=holiday.clock.now().date() + timedelta(days=5),
+                travelers=travelers,
+                principal=admin,
+            )
+        assert caught.value.fields == ("travelers",)
+
+    @pytest.mark.parametrize(
+        ("seat_price", "code"),
+        [
+            (Money("-5", "INR"), "negative_amount"),
+            (Decimal("15000"), "invalid_type"),
+            ("15000", "invalid_type"),
+        ],
+    )
+    def test_a_bad_seat_price_is_refused_on_its_field(
+        self, holiday: Holiday, seat_price: Any, code: str
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        with pytest.raises(ValidationError) as caught:
+            core.quotations.revise(quotation.id, seat_price=seat_price, principal=admin)
+        assert caught.value.fields == ("seat_price",)
+        assert caught.value.errors[0].code == code
+        revisions = core.quotations.revisions(quotation.reference, principal=admin)
+        assert [(q.revision, q.status) for q in revisions] == [(1, QuotationStatus.DRAFT)]
+
 
 class TestApproval:
     def test_approving_the_current_version_books_seats_and_items_in_one_path(
@@ -403,6 +491,23 @@ class TestApproval:
         approved = core.quotations.get(quotation.id, principal=admin)
         assert (approved.status, approved.booking_id) == (QuotationStatus.APPROVED, booking.id)
         assert core.leads.get(lead.id, principal=admin).status is LeadStatus.WON
+
+    @pytest.mark.parametrize("moves", [["lost"], ["lost", "new"]])
+    def test_an_approved_quotation_wins_its_lead_even_one_marked_lost(
+        self, holiday: Holiday, moves: list[str]
+    ) -> None:
+        # The desk gave up on the lead (and maybe reopened it), but the customer then
+        # approved the quotation still sent to them: a booking exists, the lead is won.
+        core, admin = holiday.core, holiday.admin
+        lead, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        for status in moves:
+            core.leads.move(lead.id, status, principal=admin, reason="no answer")
+        customer = Principal.customer(quotation.customer_id)
+        core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=customer)
+        won = core.leads.get(lead.id, principal=admin)
+        assert (won.status, won.lost_reason) == (LeadStatus.WON, None)
+        assert [lead.id for lead in core.leads.list(principal=admin, status="lost")] == []
 
     def test_a_draft_cannot_be_approved_and_the_party_size_must_match(
         self, holiday: Holiday
@@ -710,6 +815,29 @@ class TestPartnerLeads:
             core.leads.get(lead.id, principal=other)
         with pytest.raises(PermissionDeniedError):
             core.leads.move(lead.id, "contacted", principal=agent)
+
+    def test_a_partner_or_customer_does_not_pick_who_works_their_lead(
+        self, holiday: Holiday
+    ) -> None:
+        # Choosing the member of staff is assigning, which takes change_all; a
+        # partner or customer may still ask for a strategy, as a web form does.
+        core, admin = holiday.core, holiday.admin
+        ann = core.staff.add("ann@example.com", "Ann", principal=admin)
+        partner = core.partners.register(
+            name="TrekMates",
+            company_name="TrekMates Pvt Ltd",
+            contact_email="ops@trekmates.example",
+            principal=admin,
+        ).partner
+        customer = core.customers.register("+919876543211", principal=admin).customer
+        request = LeadRequest(source="web_form", phone="+919876543210")
+        for who in (Principal.partner(partner.id), Principal.customer(customer.id)):
+            with pytest.raises(PermissionDeniedError):
+                core.leads.capture(request, principal=who, assign=ann.id)
+            lead = core.leads.capture(request, principal=who, assign="round_robin")
+            assert lead.assignee_id == ann.id
+        assert core.leads.list(principal=admin, assignee_id=ann.id).items[0].assignee_id == ann.id
+        assert len(core.leads.list(principal=admin).items) == 2
 
 
 class TestConversion:

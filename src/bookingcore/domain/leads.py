@@ -12,7 +12,8 @@ date. Its :class:`LeadStatus` moves along a small table::
     lost -> new            (reopened)
 
 ``quoted`` is reached when the lead is converted into a quotation; ``won``
-when one of its quotations is approved (a booking exists).
+when one of its quotations is approved (a booking exists), from whatever
+status the lead is in (:meth:`Lead.win`).
 
 .. versionadded:: 0.3
 """
@@ -170,6 +171,22 @@ class Lead(Versioned):
         self.lost_reason = (
             clean_text(reason, "reason", max_length=500) if wanted is LeadStatus.LOST else None
         )
+        self.touch(now)
+
+    def win(self, *, now: datetime) -> None:
+        """One of the lead's quotations was approved: the lead is ``won``, whatever it was.
+
+        The booking exists, so this is a fact rather than a move of the table: a
+        lead marked ``lost`` (or lost and reopened) whose customer then approved a
+        quotation still sent to them is won too, and forgets its ``lost_reason``.
+        Nothing changes when the lead is won already.
+
+        .. versionadded:: 0.4
+        """
+        if self.status is LeadStatus.WON:
+            return
+        self.status = LeadStatus.WON
+        self.lost_reason = None
         self.touch(now)
 
     def assign(self, staff_id: StaffId | None, *, now: datetime) -> None:

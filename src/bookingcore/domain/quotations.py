@@ -9,7 +9,8 @@ taken when it was quoted; the booking made from the quotation keeps that rate.
 
 Every revision is a new :class:`Quotation` with the same ``reference`` and the
 next ``revision`` number; the one it replaces becomes ``superseded`` and stays
-readable. Statuses::
+readable; a rejected or expired one may be revised too (a counter-offer, or
+the offer made again) and keeps its status. Statuses::
 
     draft -> sent | expired | superseded
     sent -> approved | rejected | expired | superseded
@@ -342,6 +343,22 @@ class Quotation(Versioned):
         """
         self._move(QuotationStatus.EXPIRED, now)
         self.decided_at = now
+
+    def replace(self, *, now: datetime) -> None:
+        """A newer revision replaces this one, as the current revision of its quotation.
+
+        An open revision (draft or sent) becomes ``superseded``; a rejected or
+        expired one keeps its decision and stays readable as it was (the newer
+        revision is the counter-offer, or the offer made again).
+
+        Raises:
+            InvalidTransitionError: it is approved (or superseded already).
+
+        .. versionadded:: 0.4
+        """
+        if self.status in (QuotationStatus.REJECTED, QuotationStatus.EXPIRED):
+            return
+        self.supersede(now=now)
 
     def supersede(self, *, now: datetime) -> None:
         """A newer revision replaces this one.

@@ -9,6 +9,7 @@ customer, traveler or seat behind.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -43,7 +44,7 @@ from bookingcore.domain.items import BookingItem, BookingItemKind
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
-from bookingcore.domain.queries import BookingFilter, Page, PageRequest
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -82,6 +83,7 @@ from bookingcore.services._context import (
     principal_key,
 )
 from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED, advance_if_suppliers_confirmed
 from bookingcore.services.customers import CustomerService
 
@@ -215,9 +217,9 @@ class BookingRequest:
         metadata: free-form text pairs kept with the booking: at most 50, keys of
             1-100 characters, values of at most 1,000, no control characters.
         group_id: the booking group (:class:`~bookingcore.services.GroupService`)
-            the booking joins; the group must be active, and only staff who
-            change every booking, the organiser or the organiser's partner put
-            bookings in it.
+            the booking joins; the group must be active, its open bookings
+            priced in the slot's currency, and only staff who change every
+            booking, the organiser or the organiser's partner put bookings in it.
 
         items: line items booked with the seats (:class:`BookedItem`); they
             count toward the booking's total and need ``set_prices``.
@@ -560,6 +562,9 @@ class BookingService:
         """
         lifecycle, source, status = plan
         uow = tx.uow
+        # Seats a claim hands over must stay held: a booking that starts in a state
+        # holding none (travel's lead_created) walks on to the first one that does.
+        walk = () if claim is None else _walk_to_seats(lifecycle, status)
         self._check_external_id(uow, request.external_id, principal)
         customer_id = self._resolve_customer(tx, request, principal)
         partner = self._acting_partner(uow, principal)
@@ -576,7 +581,11 @@ class BookingService:
         )
         _check_bookable_items(uow, items)
         group_id = self._joinable_group(uow, request.group_id, principal)
+        group_currency = None if group_id is None else self._group_currency(uow, group_id)
         slot, location = self._bookable_slot(uow, request.slot_id)
+        if group_currency is not None and group_currency != slot.currency:
+            msg = f"the group's bookings are in {group_currency}; the slot in {slot.currency}"
+            raise ValidationError.single("group_id", msg, "currency_mismatch")
         policy.check_may_book(
             principal, customer_id=customer_id, location=location, partner=partner
         )
@@ -624,6 +633,18 @@ class BookingService:
         for item in draft.items:
             uow.booking_items.add(item)
         tx.record(raised)
+        for target in walk:
+            self._move(
+                tx,
+                booking,
+                lifecycle,
+                target,
+                principal=principal,
+                note="took over the seats of an accepted waiting-list offer",
+                idempotency_key=None,
+                digest=None,
+                metadata={},
+            )
         if claim is not None:
             claim.settle(tx, slot, booking)
         return booking
@@ -807,6 +828,17 @@ class BookingService:
             msg = f"group {group.group_reference} is {group.status.value}; no booking joins it"
             raise ValidationError.single("group_id", msg, "not_active")
         return group.id
+
+    def _group_currency(self, uow: UnitOfWork, group_id: BookingGroupId) -> str | None:
+        """The currency a (locked) group is totalled and paid in: its open bookings'.
+
+        ``None`` while no booking of the group is open to payment: any currency may join.
+        """
+        query = BookingFilter(group_id=group_id)
+        for other in every_item(lambda page: uow.bookings.list(query, page)):
+            if not closed_to_payment(self._ctx.settings.lifecycle(other.lifecycle), other.status):
+                return other.currency
+        return None
 
     @staticmethod
     def _bookable_slot(uow: UnitOfWork, slot_id: SlotId) -> tuple[Slot, Location]:
@@ -1785,6 +1817,41 @@ def _start_state(lifecycle: Lifecycle, wanted: str) -> str:
         msg = f"a {lifecycle.name} booking starts in one of: {starts}"
         raise ValidationError.single("status", msg, "not_a_start_state")
     return state
+
+
+def _walk_to_seats(lifecycle: Lifecycle, status: str) -> tuple[str, ...]:
+    """The fewest moves from ``status`` to a state that holds seats (none when it does).
+
+    Only moves anyone may make by hand count: none into a money state, the
+    cancelled state or a terminal one.
+
+    Raises:
+        ValidationError: on ``lifecycle`` when no such state can be reached.
+    """
+    if lifecycle.holds_capacity(status):
+        return ()
+    barred = set(lifecycle.money_states) | set(lifecycle.terminal)
+    if lifecycle.cancelled is not None:
+        barred.add(lifecycle.cancelled)
+    came_from: dict[str, str] = {status: status}
+    todo = deque([status])
+    while todo:
+        state = todo.popleft()
+        for target in sorted(lifecycle.targets(state)):
+            if target in came_from or target in barred:
+                continue
+            came_from[target] = state
+            if lifecycle.holds_capacity(target):
+                path = [target]
+                while came_from[path[-1]] != status:
+                    path.append(came_from[path[-1]])
+                return tuple(reversed(path))
+            todo.append(target)
+    msg = (
+        f"a {lifecycle.name} booking starting at {status!r} can never hold seats, "
+        "so it cannot take over seats held for it"
+    )
+    raise ValidationError.single("lifecycle", msg, "holds_no_seats")
 
 
 def _strategy(value: AssignmentStrategy | str) -> AssignmentStrategy:

@@ -40,6 +40,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._settlement import balance_due, closed_to_payment, paid_for
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
@@ -54,10 +55,17 @@ class GroupTotals:
     """A group's figures, over its bookings that are not cancelled.
 
     ``amount`` adds up the bookings' totals, ``paid`` what was taken for them
-    less refunds, ``due`` the difference; each in the group's currency (the
-    first booking's), ``None`` while the group has no booking.
+    less refunds, ``due`` each booking's balance (what one booking was paid over
+    its total does not pay another's); each in the group's currency (its
+    bookings': a booking priced in another currency cannot join), ``None``
+    while the group has no booking. Bookings closed to payment (cancelled, or
+    ended without seats: travel's ``refunded``) are left out and counted in
+    ``cancelled_bookings``.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       Refunded bookings are left out like cancelled ones; ``due`` adds up the
+       bookings' balances.
     """
 
     group: BookingGroup
@@ -230,6 +238,9 @@ class GroupService:
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
+            ValidationError: on ``group_id`` (code ``currency_mismatch``) when the
+                group's open bookings are in several currencies (only groups stored
+                before joining refused other currencies can be).
         """
         with self._ctx.uow_factory() as uow:
             group = self._visible(uow, uow.groups.get(group_id), group_id, principal)
@@ -238,19 +249,25 @@ class GroupService:
             cancelled = 0
             amount: Money | None = None
             paid: Money | None = None
+            due: Money | None = None
             for booking in self._all_bookings(uow, group_id):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-                if booking.status == lifecycle.cancelled:
+                if closed_to_payment(lifecycle, booking.status):
                     cancelled += 1
                     continue
+                if amount is not None and booking.currency != amount.currency:
+                    msg = (
+                        f"group {group.group_reference} holds bookings in {amount.currency} "
+                        f"and {booking.currency}; its totals have no one currency"
+                    )
+                    raise ValidationError.single("group_id", msg, "currency_mismatch")
                 counted += 1
                 travelers += booking.total_travelers
                 amount = booking.total if amount is None else amount + booking.total
-                for payment in uow.payments.list_for_booking(booking.id):
-                    paid = payment.net_amount if paid is None else paid + payment.net_amount
-            if amount is not None and paid is None:
-                paid = amount * 0
-        due = None if amount is None or paid is None else amount - paid
+                settled = paid_for(uow, booking)
+                paid = settled if paid is None else paid + settled
+                owed = balance_due(lifecycle, booking, settled)
+                due = owed if due is None else due + owed
         return GroupTotals(group, counted, travelers, amount, paid, due, cancelled)
 
     # ------------------------------------------------------------------ changing
@@ -303,7 +320,7 @@ class GroupService:
     ) -> Sequence[Communication]:
         """Confirm the group: a summary to the organiser, a confirmation to each booking's
         primary contact (their phone, by SMS, when the traveler has one; else the
-        booking's customer). Bookings that are cancelled get none.
+        booking's customer). Bookings that are cancelled or refunded get none.
 
         Every message is logged before it is sent; one that fails is logged as
         failed and the others still go out. Returns the logged messages.
@@ -324,7 +341,7 @@ class GroupService:
             logged.append(self._log_group_summary(tx, organizer, totals, principal).id)
             for booking in self._all_bookings(tx.uow, group_id):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-                if booking.status == lifecycle.cancelled:
+                if closed_to_payment(lifecycle, booking.status):
                     continue
                 primary = tx.uow.travelers.get(booking.primary_traveler.traveler_id)
                 phone = primary.phone if primary is not None else None

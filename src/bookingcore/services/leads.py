@@ -102,14 +102,17 @@ class LeadService:
         form's host), a partner (the lead is then theirs, source ``partner``)
         and a customer for themselves. ``assign`` names a member of staff, or a
         strategy (``round_robin``, ``least_loaded``) that picks among the
-        active advisors; ``None`` or ``manual`` leaves it unassigned.
+        active advisors; ``None`` or ``manual`` leaves it unassigned. Only staff
+        who change everything and the system name a member of staff; a partner
+        or customer may ask for a strategy.
 
         With an ``idempotency_key`` (scoped to ``principal``) a retry of the
         same request (the same ``request`` and ``assign``, by the same
         principal) returns the lead the first call made and writes nothing.
 
         Raises:
-            PermissionDeniedError: an advisor, a supplier or a webhook captures.
+            PermissionDeniedError: an advisor, a supplier or a webhook captures; a
+                partner or customer names the member of staff in ``assign``.
             ValidationError: naming each bad field: no phone or email (or an
                 unknown email and no phone), a bad phone or email, dates in the
                 wrong order, an unknown source, an unknown strategy or staff
@@ -124,6 +127,12 @@ class LeadService:
             PrincipalKind.CUSTOMER,
         ) or principal.has(Permission.CHANGE_ALL)
         policy.require(allowed, f"{principal} may not capture leads")
+        if assign is not None and not isinstance(assign, str):
+            # Naming the member of staff is assigning the lead (see :meth:`assign`).
+            policy.require(
+                principal.kind is PrincipalKind.SYSTEM or principal.has(Permission.CHANGE_ALL),
+                f"{principal} may not choose who works the lead (ask for a strategy)",
+            )
         key = principal_key(principal, idempotency_key)
         digest = None
         if key is not None:

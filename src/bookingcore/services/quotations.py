@@ -185,8 +185,9 @@ class QuotationService:
             ValidationError: naming each bad field: an unknown customer, an
                 unknown, closed or started slot, a lead of another customer, an
                 unknown or deactivated supplier or product on ``lines[<n>]``, a
-                currency with no exchange rate, a validity date in the past; a
-                malformed ``idempotency_key``.
+                currency with no exchange rate, a validity date in the past, a
+                ``seat_price`` that is not Money, is negative or is in another
+                currency than the slot; a malformed ``idempotency_key``.
             IdempotencyConflictError: the key was used for a different request.
 
         .. versionchanged:: 0.3 ``idempotency_key``.
@@ -275,7 +276,7 @@ class QuotationService:
             lead = uow.leads.get(lead_id)
         if lead is None or not policy.can_view_lead(principal, lead):
             raise NotFoundError("lead", lead_id)
-        party = travelers or lead.travelers
+        party = lead.travelers if travelers is None else travelers
         if party is None:
             msg = "the lead gives no party size; say how many travelers"
             raise ValidationError.single("travelers", msg, "required")
@@ -309,6 +310,8 @@ class QuotationService:
     ) -> Quotation:
         """Make the next revision; the one it replaces becomes ``superseded`` and stays readable.
 
+        A rejected or expired current revision may be revised too (a counter-offer,
+        or the offer made again with a new ``valid_until``): it keeps its status.
         Fields left ``None`` are taken from the revision being replaced
         (``seat_price`` from the slot when the slot changes). Exchange rates
         are read again. With an ``idempotency_key`` (scoped to ``principal``) a
@@ -319,8 +322,9 @@ class QuotationService:
             NotFoundError: no such quotation visible to ``principal``.
             PermissionDeniedError: ``principal`` lacks ``set_prices``.
             QuotationSupersededError: ``quotation_id`` is not the current revision.
-            InvalidTransitionError: the current revision is decided already.
-            ValidationError: as :meth:`create`.
+            InvalidTransitionError: the current revision is approved.
+            ValidationError: as :meth:`create` (an expired revision revised without
+                a new ``valid_until`` keeps its past one: on ``valid_until``).
             IdempotencyConflictError: the key was used for a different request.
 
         .. versionchanged:: 0.3 ``idempotency_key``.
@@ -372,7 +376,7 @@ class QuotationService:
                 check_key_unused(uow, key, store="quotation")
             old = _visible(uow, quotation_id, principal)
             _check_current(uow, old)
-            old.supersede(now=now)
+            old.replace(now=now)
             same_slot = slot_id is None or slot_id == old.slot_id
             keep_price = old.seat_price if same_slot else None
             previous_lines = [_as_quote_line(line) for line in old.lines]
@@ -384,7 +388,7 @@ class QuotationService:
                 revision=old.revision + 1,
                 customer_id=old.customer_id,
                 slot_id=slot_id or old.slot_id,
-                travelers=travelers or old.travelers,
+                travelers=old.travelers if travelers is None else travelers,
                 lines=tuple(previous_lines if lines is None else lines),
                 valid_until=valid_until or old.valid_until,
                 seat_price=seat_price or keep_price,
@@ -441,6 +445,11 @@ class QuotationService:
         price = (
             seat_price if seat_price is not None else (slot.price_per_traveler if slot else None)
         )
+        if price is not None and not isinstance(cast(object, price), Money):
+            p.add("seat_price", "must be Money", "invalid_type")
+            price = None
+        elif price is not None and price.is_negative():
+            p.add("seat_price", "cannot be negative", "negative_amount")
         if price is not None and currency is not None and price.currency != currency:
             msg = f"is in {price.currency}; the slot is priced in {currency}"
             p.add("seat_price", msg, "currency_mismatch")
@@ -736,8 +745,8 @@ class QuotationService:
             quotation.approve(booking.id, now=now, today=self._ctx.settings.local(now).date())
             if quotation.lead_id is not None:
                 lead = uow.leads.get(quotation.lead_id)
-                if lead is not None and lead.status is LeadStatus.QUOTED:
-                    lead.move(LeadStatus.WON, now=now)
+                if lead is not None:
+                    lead.win(now=now)
             self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
             tx.commit()
             return booking
