@@ -28,7 +28,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, RefundStatus
+from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, Refund, RefundStatus
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
@@ -650,7 +650,7 @@ class TestRefundsMadeAtTheProvider:
         world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
         return booking, reference
 
-    def _refunds(self, world: World, booking: Booking) -> list[object]:
+    def _refunds(self, world: World, booking: Booking) -> list[Refund]:
         (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         with world.store.unit_of_work() as uow:
             return list(uow.refunds.list_for_payment(payment.id))
@@ -669,15 +669,15 @@ class TestRefundsMadeAtTheProvider:
         assert paid.refunded_amount == Money("3000", "INR")
         assert paid.pending_refund_amount == Money("0", "INR")
         (refund,) = self._refunds(world, booking)
-        assert refund.provider_reference == "re_dashboard_1"  # type: ignore[attr-defined]
-        assert refund.amount == Money("3000", "INR")  # type: ignore[attr-defined]
-        assert refund.status is RefundStatus.SUCCEEDED  # type: ignore[attr-defined]
-        assert "at fake" in (refund.reason or "")  # type: ignore[attr-defined]
-        invoice, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
-        assert credit.refund_id == refund.id  # type: ignore[attr-defined]
+        assert refund.provider_reference == "re_dashboard_1"
+        assert refund.amount == Money("3000", "INR")
+        assert refund.status is RefundStatus.SUCCEEDED
+        assert "at fake" in (refund.reason or "")
+        _, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert credit.refund_id == refund.id
         assert credit.total == Money("-3000", "INR")
         trail = world.core.audit.trail("payment", paid.id, principal=ADMIN)
-        rid = str(refund.id)  # type: ignore[attr-defined]
+        rid = str(refund.id)
         (entry,) = [e for e in trail if e.new_values.get("refund") == rid]
         assert entry.actor.kind.value == "webhook"
         assert "at fake" in (entry.reason or "")
@@ -690,6 +690,7 @@ class TestRefundsMadeAtTheProvider:
         for delivery in (created, created, charged):
             world.core.payments.handle_webhook("fake", *delivery)
         (refund,) = self._refunds(world, booking)
+        assert refund.provider_reference == "re_d"
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert (paid.status, paid.refunded_amount) == (PaymentStatus.REFUNDED, amount)
         documents = world.core.payments.invoices_for(booking.id, principal=ADMIN)
@@ -710,7 +711,7 @@ class TestRefundsMadeAtTheProvider:
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert (paid.refunded_amount, paid.pending_refund_amount) == (amount, Money("0", "INR"))
         (refund,) = self._refunds(world, booking)
-        assert refund.status is RefundStatus.SUCCEEDED  # type: ignore[attr-defined]
+        assert refund.status is RefundStatus.SUCCEEDED
 
     def test_one_for_more_than_is_left_is_recorded_and_flagged(self, world: World) -> None:
         booking, reference = self._paid(world)
@@ -727,10 +728,10 @@ class TestRefundsMadeAtTheProvider:
         assert paid.refunded_amount == Money("5000", "INR")  # the books still add up
         assert "re_x" in paid.metadata["needs_attention"]
         refunds = self._refunds(world, booking)
-        flagged = [r for r in refunds if r.provider_reference == "re_x"]  # type: ignore[attr-defined]
+        flagged = [r for r in refunds if r.provider_reference == "re_x"]
         assert len(flagged) == 1
-        assert flagged[0].amount == too_much  # type: ignore[attr-defined]
-        assert flagged[0].status is RefundStatus.UNRECONCILED  # type: ignore[attr-defined]
+        assert flagged[0].amount == too_much
+        assert flagged[0].status is RefundStatus.UNRECONCILED
         again = world.core.payments.handle_webhook(
             "fake", *world.provider.refund_webhook("re_x", reference, "succeeded", amount=too_much)
         )
@@ -741,15 +742,11 @@ class TestRefundsMadeAtTheProvider:
         booking, reference = self._paid(world)
         world.core.payments.handle_webhook(
             "fake",
-            *world.provider.refund_webhook(
-                "re_f", reference, "failed", amount=Money("100", "INR")
-            ),
+            *world.provider.refund_webhook("re_f", reference, "failed", amount=Money("100", "INR")),
         )
         assert self._refunds(world, booking) == []
 
-    def test_a_webhook_naming_the_library_refund_by_its_key_settles_it(
-        self, world: World
-    ) -> None:
+    def test_a_webhook_naming_the_library_refund_by_its_key_settles_it(self, world: World) -> None:
         booking, reference = self._paid(world)
         (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         world.provider.refunds_settle_later = True
@@ -770,6 +767,6 @@ class TestRefundsMadeAtTheProvider:
             ),
         )
         (only,) = self._refunds(world, booking)
-        assert only.id == refund.id  # type: ignore[attr-defined]
-        assert only.status is RefundStatus.SUCCEEDED  # type: ignore[attr-defined]
-        assert only.provider_reference == "re_lost"  # type: ignore[attr-defined]
+        assert only.id == refund.id
+        assert only.status is RefundStatus.SUCCEEDED
+        assert only.provider_reference == "re_lost"
