@@ -37,7 +37,9 @@ payment's currency; asking for more is a
 :class:`~bookingcore.errors.ValidationError` on ``amount``. Because the
 running totals live on the payment (which has a version and can be locked
 with ``payments.get_for_update``), two refunds started at once cannot
-together overdraw it.
+together overdraw it. A refund the provider made on its own (in its
+dashboard) is recorded with :meth:`Payment.record_provider_refund`; one the
+payment cannot hold is kept ``unreconciled``, outside these totals.
 
 .. versionadded:: 0.1
 """
