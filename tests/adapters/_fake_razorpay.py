@@ -5,8 +5,10 @@ with ``key_id:key_secret``, order, payment, refund and collection entities,
 and errors as ``{"error": {"code": "BAD_REQUEST_ERROR", "description": ...,
 "field": ...}}``; an id it does not know is a 400 "The id provided does not
 exist", as Razorpay answers it. ``X-Refund-Idempotency`` makes a retried refund
-answer the first one. Tests add payments with :meth:`FakeRazorpay.pay` and
-queue failures with :meth:`FakeRazorpay.fail_next`.
+answer the first one. Tests add payments with :meth:`FakeRazorpay.pay`, queue
+failures with :meth:`FakeRazorpay.fail_next`, refund as the dashboard does with
+:meth:`FakeRazorpay.refund_in_dashboard` and lose a refund's answer with
+:meth:`FakeRazorpay.lose_next_refund_answer`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class FakeRazorpay:
         self._idempotent_refunds: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._failures: list[tuple[int, dict[str, Any] | str]] = []
         self._delay = 0.0
+        self._lose_refund_answers = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -81,6 +84,20 @@ class FakeRazorpay:
     def delay(self, seconds: float) -> None:
         """Wait ``seconds`` before answering each request (0 to stop)."""
         self._delay = seconds
+
+    def lose_next_refund_answer(self) -> None:
+        """Make the next refund but lose its answer: the connection closes unanswered, as
+        when the network fails after Razorpay acted."""
+        self._lose_refund_answers += 1
+
+    def refund_in_dashboard(self, payment_id: str, amount: int | None = None) -> str:
+        """Refund ``amount`` paise of a payment (all that is left when not given) as someone
+        would in Razorpay's dashboard: no notes, no idempotency key; the refund's id."""
+        with self._lock:
+            body = {} if amount is None else {"amount": amount}
+            status, answer = self._refund(self.payments[payment_id], None, body)
+        assert status == 200, answer
+        return str(answer["id"])
 
     def pay(self, order_id: str, status: str = "captured", amount: int | None = None) -> str:
         """Add a payment on the order, as Checkout would, and move the order along."""
@@ -294,6 +311,10 @@ class FakeRazorpay:
                 if fake._delay:
                     time.sleep(fake._delay)
                 status, answer = fake.handle(self.command, self.path, headers, raw)
+                if fake._lose_refund_answers and self.path.endswith("/refund"):
+                    fake._lose_refund_answers -= 1
+                    self.close_connection = True
+                    return
                 data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
                 self.send_response(status)
                 kind = "text/html" if isinstance(answer, str) else "application/json"

@@ -7,13 +7,23 @@ import hmac
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 from tests.adapters._fake_razorpay import KEY_ID, KEY_SECRET, FakeRazorpay
 
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    NewTraveler,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import Booking
 from bookingcore.domain.payments import PaymentStatus, RefundStatus
 from bookingcore.domain.values import BookingId, Money, PaymentId
 from bookingcore.errors import (
@@ -25,10 +35,13 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider, ProviderCapabilities
+from bookingcore.testing import FixedClock
+from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import razorpay as razorpay_module
 from bookingcore_adapters.payments.razorpay import RazorpayProvider
 
 WEBHOOK_SECRET = "whsec-razorpay-test"
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 
 
 @pytest.fixture
@@ -610,6 +623,7 @@ class TestWebhookEvents:
                 "amount": 50025,
                 "currency": "INR",
                 "payment_id": "pay_DESlfW9H8K9uqM",
+                "notes": {"idempotency_key": "6a1c2f0e-key", "reason": "snow"},
             }
         }
         body = _delivery(event, {"refund": refund, "payment": _payment_entity("captured")})
@@ -617,8 +631,25 @@ class TestWebhookEvents:
         assert parsed.refund_reference == "rfnd_FgRAHdNOM4ZVbO"
         assert parsed.refund_status is status
         assert parsed.amount == Money(Decimal("500.25"), "INR")
+        assert parsed.refund_amount == Money(Decimal("500.25"), "INR")
+        assert parsed.refund_key == "6a1c2f0e-key"
         assert parsed.payment_reference == "order_DESlLckIVRkHWj"
         assert parsed.status is None
+
+    def test_a_refund_made_in_the_dashboard_has_no_key(self, provider: RazorpayProvider) -> None:
+        refund = {
+            "entity": {
+                "id": "rfnd_1",
+                "entity": "refund",
+                "amount": 100,
+                "currency": "INR",
+                "payment_id": "pay_DESlfW9H8K9uqM",
+                "notes": [],  # Razorpay sends empty notes as a list
+            }
+        }
+        body = _delivery("refund.processed", {"refund": refund, "payment": _payment_entity("x")})
+        parsed = provider.parse_webhook(_headers(body), body)
+        assert (parsed.refund_reference, parsed.refund_key) == ("rfnd_1", None)
 
     def test_an_unknown_event_is_read_with_no_status(self, provider: RazorpayProvider) -> None:
         body = _delivery("subscription.charged", {"subscription": {"entity": {"id": "sub_1"}}})
@@ -635,3 +666,96 @@ class TestWebhookEvents:
         body = body.replace(b'"amount": 1,', b'"amount": "1.5",')
         with pytest.raises(ValidationError):
             provider.parse_webhook(_headers(body), body)
+
+
+class TestThroughThePaymentService:
+    """``core.payments.handle_webhook`` with Razorpay's refund events, from refunds made in its
+    dashboard and from the library's own refunds whose answer was lost."""
+
+    @staticmethod
+    def _paid(fake: FakeRazorpay) -> tuple[BookingCore, Booking, str, str]:
+        clock = FixedClock(datetime.now(UTC))
+        provider = RazorpayProvider(
+            KEY_ID, KEY_SECRET, WEBHOOK_SECRET, base_url=fake.base_url, timeout=2
+        )
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work, clock=clock, payment_providers=[provider]
+        )
+        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=30),
+            price_per_traveler=Money("2500", "INR"),
+            capacity=None,
+            principal=ADMIN,
+        )
+        customer = core.customers.register("+919876543210", principal=ADMIN).customer
+        me = Principal.customer(customer.id)
+        booking = core.bookings.book(
+            BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
+            principal=me,
+        )
+        intent = core.payments.create_intent(
+            booking.id, "razorpay", principal=me, idempotency_key="k"
+        )
+        order_id = intent.payment.provider_reference
+        assert order_id is not None
+        payment_id = fake.pay(order_id)
+        body = _delivery("payment.captured", {"payment": {"entity": fake.payments[payment_id]}})
+        core.payments.handle_webhook("razorpay", _headers(body, "evt_paid"), body)
+        return core, booking, order_id, payment_id
+
+    @staticmethod
+    def _refund_event(
+        fake: FakeRazorpay, event: str, refund_id: str, event_id: str
+    ) -> tuple[dict[str, str], bytes]:
+        refund = fake.refunds[refund_id]
+        payment = fake.payments[refund["payment_id"]]
+        body = _delivery(event, {"refund": {"entity": refund}, "payment": {"entity": payment}})
+        return _headers(body, event_id), body
+
+    def test_a_refund_made_in_the_dashboard_is_recorded_once_and_settled(
+        self, fake: FakeRazorpay
+    ) -> None:
+        core, booking, _, payment_id = self._paid(fake)
+        refund_id = fake.refund_in_dashboard(payment_id, 250000)  # all of it
+        for event, event_id in [
+            ("refund.created", "evt_r1"),
+            ("refund.processed", "evt_r2"),
+            ("refund.processed", "evt_r2"),
+        ]:
+            core.payments.handle_webhook(
+                "razorpay", *self._refund_event(fake, event, refund_id, event_id)
+            )
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.status is PaymentStatus.REFUNDED
+        assert (payment.refunded_amount, payment.pending_refund_amount) == (
+            Money("2500", "INR"),
+            Money("0", "INR"),
+        )
+        _, credit = core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert credit.total == Money("-2500", "INR")
+
+    def test_a_refund_webhook_before_razorpays_answer_settles_the_pending_refund(
+        self, fake: FakeRazorpay
+    ) -> None:
+        core, booking, _, _ = self._paid(fake)
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        fake.lose_next_refund_answer()  # Razorpay refunds; the answer never arrives
+        with pytest.raises(PaymentProviderError) as caught:
+            core.payments.refund(
+                payment.id, Money("500", "INR"), principal=ADMIN, idempotency_key="desk-1"
+            )
+        assert caught.value.retryable
+        (refund_id,) = fake.refunds
+        core.payments.handle_webhook(
+            "razorpay", *self._refund_event(fake, "refund.processed", refund_id, "evt_r")
+        )
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.refunded_amount == Money("500", "INR")
+        assert payment.pending_refund_amount == Money("0", "INR")
+        again = core.payments.refund(
+            payment.id, Money("500", "INR"), principal=ADMIN, idempotency_key="desk-1"
+        )
+        assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, refund_id)
+        assert list(fake.refunds) == [refund_id]

@@ -341,7 +341,22 @@ class TestEvents:
         expected = RefundStatus.FAILED if kind == "refund.failed" else RefundStatus.SUCCEEDED
         assert event.refund_status is expected
         assert event.amount == Money(Decimal("10.50"), "INR")
+        assert event.refund_amount == Money(Decimal("10.50"), "INR")
+        assert event.refund_key is None  # made in the dashboard: no key of ours
         assert event.status is None
+
+    def test_a_refund_event_carries_the_key_the_refund_was_asked_with(self) -> None:
+        refund = {
+            "id": "re_1",
+            "object": "refund",
+            "amount": 1050,
+            "currency": "inr",
+            "payment_intent": "pi_1",
+            "metadata": {"idempotency_key": "6a1c2f0e-key", "reason": "snow"},
+            "status": "succeeded",
+        }
+        event = provider().parse_webhook(*deliver("refund.created", refund))
+        assert event.refund_key == "6a1c2f0e-key"
 
     def test_charge_refunded_names_the_newest_refund_and_the_refunded_total(self) -> None:
         charge = {
@@ -354,7 +369,14 @@ class TestEvents:
             "refunds": {
                 "object": "list",
                 "data": [
-                    {"id": "re_2", "object": "refund", "amount": 1000, "status": "pending"},
+                    {
+                        "id": "re_2",
+                        "object": "refund",
+                        "amount": 1000,
+                        "currency": "usd",
+                        "metadata": {"idempotency_key": "k-2"},
+                        "status": "pending",
+                    },
                     {"id": "re_1", "object": "refund", "amount": 2000, "status": "succeeded"},
                 ],
             },
@@ -364,6 +386,8 @@ class TestEvents:
         assert event.refund_reference == "re_2"
         assert event.refund_status is RefundStatus.PENDING
         assert event.amount == Money(Decimal("30.00"), "USD")
+        assert event.refund_amount == Money(Decimal("10.00"), "USD")
+        assert event.refund_key == "k-2"
         assert event.status is None
 
     def test_an_event_the_core_does_not_act_on_is_still_read(self) -> None:
@@ -742,6 +766,8 @@ class TestRefund:
         assert form["amount"] == "50025"
         assert form["reason"] == "requested_by_customer"
         assert headers["idempotency-key"] == "refund-1"
+        # echoed back on the refund's webhooks, which may come before this answer
+        assert form["metadata"] == {"idempotency_key": "refund-1"}
         assert refund.reference.startswith("re_")
         assert refund.status is RefundStatus.SUCCEEDED
         assert refund.amount == Money(Decimal("500.25"), "INR")
@@ -793,7 +819,10 @@ class TestRefund:
         )
         form = fake.requests[-1][3]
         assert "reason" not in form
-        assert form["metadata"] == {"reason": "trek cancelled for snow"}
+        assert form["metadata"] == {
+            "reason": "trek cancelled for snow",
+            "idempotency_key": f"r-{reference}",
+        }
 
     def test_more_than_is_left_is_a_validation_error_on_amount(
         self, api: StripeProvider, fake: FakeStripe
@@ -917,3 +946,50 @@ class TestThroughThePaymentService:
         (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
         assert payment.status is PaymentStatus.CAPTURED
         assert core.bookings.get(booking.id, principal=ADMIN).status == "confirmed"
+
+    @staticmethod
+    def _paid(fake: FakeStripe) -> tuple[BookingCore, Booking, str]:
+        core, booking, reference = TestThroughThePaymentService._core(fake)
+        core.payments.handle_webhook(
+            "stripe", *fake.event("payment_intent.succeeded", fake.succeed(reference))
+        )
+        return core, booking, reference
+
+    def test_a_refund_made_in_the_dashboard_is_recorded_once_and_settled(
+        self, fake: FakeStripe
+    ) -> None:
+        core, booking, reference = self._paid(fake)
+        refund = fake.refund_in_dashboard(reference, 100000)  # 1000.00 of 2500.00
+        # Stripe sends both, in any order, each possibly more than once.
+        created = fake.event("refund.created", refund)
+        charged = fake.event("charge.refunded", fake.charge(reference))
+        for delivery in (charged, created, created):
+            core.payments.handle_webhook("stripe", *delivery)
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
+        assert payment.refunded_amount == Money("1000", "INR")
+        _, credit = core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert credit.total == Money("-1000", "INR")
+        assert credit.refund_id is not None
+
+    def test_a_refund_webhook_before_stripes_answer_settles_the_pending_refund(
+        self, fake: FakeStripe
+    ) -> None:
+        core, booking, reference = self._paid(fake)
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        fake.lose_next_reply()  # Stripe refunds, the answer never arrives
+        with pytest.raises(PaymentProviderError) as caught:
+            core.payments.refund(
+                payment.id, Money("500", "INR"), principal=ADMIN, idempotency_key="desk-1"
+            )
+        assert caught.value.retryable
+        (made,) = [r for r in fake.refunds.values() if r["payment_intent"] == reference]
+        core.payments.handle_webhook("stripe", *fake.event("refund.created", made))
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.refunded_amount == Money("500", "INR")
+        assert payment.pending_refund_amount == Money("0", "INR")
+        again = core.payments.refund(
+            payment.id, Money("500", "INR"), principal=ADMIN, idempotency_key="desk-1"
+        )
+        assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, made["id"])
+        assert [r for r in fake.refunds.values() if r["payment_intent"] == reference] == [made]

@@ -226,6 +226,21 @@ class TestReversal:
         ]
         assert world.owed(booking) == _inr("1000")
 
+    def test_a_refund_made_at_the_provider_reverses_in_proportion(self, world: World) -> None:
+        booking = world.book(travelers=2)
+        world.core.payments.handle_webhook("fake", *world.pay_online(booking))
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.provider_reference is not None
+        dashboard = world.provider.refund_webhook(
+            "re_dashboard", payment.provider_reference, "succeeded", amount=_inr("2000")
+        )
+        world.core.payments.handle_webhook("fake", *dashboard)
+        world.core.payments.handle_webhook("fake", *dashboard)  # delivered again
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("1000"), Decimal("12.50")),
+            (REVERSAL, _inr("-250"), Decimal("12.50")),
+        ]
+
     def test_a_payment_captured_after_cancellation_accrues_nothing(self, world: World) -> None:
         booking = world.book(travelers=2)
         headers, body = world.pay_online(booking)

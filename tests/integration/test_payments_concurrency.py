@@ -201,3 +201,28 @@ def test_a_postponed_event_redelivered_eight_times_at_once_is_applied_once(world
     history = core.bookings.history(booking.id, principal=ADMIN)
     assert [e.to_status for e in history] == ["pending", "confirmed"]
     assert len(core.payments.invoices_for(booking.id, principal=ADMIN)) == 1
+
+
+def test_a_refund_made_at_the_provider_delivered_at_once_many_times_is_recorded_once(
+    world: Any,
+) -> None:
+    """Eight deliveries at once: four of one event, four of other events naming the same
+    refund (``charge.refunded`` and ``refund.created`` both name a dashboard refund)."""
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    reference = intent.payment.provider_reference
+    core.payments.handle_webhook("fake", *provider.webhook("captured", reference))
+    amount = Money("1500", "INR")
+    one = provider.refund_webhook("re_dashboard", reference, "succeeded", amount=amount)
+    others = [
+        provider.refund_webhook("re_dashboard", reference, "succeeded", amount=amount)
+        for _ in range(4)
+    ]
+    deliveries = [one] * 4 + others
+    receipts = _at_once(8, lambda i: core.payments.handle_webhook("fake", *deliveries[i]))
+    assert not [r for r in receipts if isinstance(r, Exception)], receipts
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert (paid.status, paid.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, amount)
+    assert paid.pending_refund_amount == Money("0", "INR")
+    documents = core.payments.invoices_for(booking.id, principal=ADMIN)
+    assert [d.total for d in documents] == [Money("4000", "INR"), -amount]

@@ -346,6 +346,39 @@ class TestRefunds:
             payment.settle_refund(refund, now=LATER)
         assert payment.refunded_amount == Money("10", "INR")
 
+    def test_a_provider_refund_that_fits_is_reserved_like_any_other(self, make: Builder) -> None:
+        payment = _captured(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("400", "INR"),
+            now=LATER,
+            provider_reference="re_dashboard",
+            reason="refunded at stripe",
+        )
+        assert (refund.status, refund.provider_reference) == (RefundStatus.PENDING, "re_dashboard")
+        assert payment.pending_refund_amount == Money("400", "INR")
+        payment.settle_refund(refund, now=LATER)
+        assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
+
+    @pytest.mark.parametrize(
+        ("captured", "amount"),
+        [(True, Money("1000.01", "INR")), (True, Money("5", "USD")), (False, Money("5", "INR"))],
+    )
+    def test_a_provider_refund_the_payment_cannot_hold_is_unreconciled(
+        self, make: Builder, captured: bool, amount: Money
+    ) -> None:
+        payment = _captured(make) if captured else _payment(make)
+        before = (payment.status, payment.refunded_amount, payment.pending_refund_amount)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()), amount=amount, now=LATER, provider_reference="re_x"
+        )
+        assert refund.status is RefundStatus.UNRECONCILED
+        assert refund.amount == amount
+        assert refund.failure_reason
+        assert (payment.status, payment.refunded_amount, payment.pending_refund_amount) == before
+        with pytest.raises(InvalidTransitionError):
+            payment.settle_refund(refund, now=LATER)
+
     def test_amounts_keep_the_currency_precision(self, make: Builder) -> None:
         payment = _captured(make, "0.03")
         for _ in range(3):

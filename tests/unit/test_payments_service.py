@@ -28,7 +28,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, RefundStatus
+from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, Refund, RefundStatus
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
@@ -650,3 +650,138 @@ class TestRefunds:
         for booking in (first, second):
             (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
             assert payment.refunded_amount == Money("1000", "INR")
+
+
+class TestRefundsMadeAtTheProvider:
+    """A refund made in the provider's dashboard reaches the library by webhook only."""
+
+    def _paid(self, world: World) -> tuple[Booking, str]:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        return booking, reference
+
+    def _refunds(self, world: World, booking: Booking) -> list[Refund]:
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        with world.store.unit_of_work() as uow:
+            return list(uow.refunds.list_for_payment(payment.id))
+
+    def test_it_is_recorded_and_settled_with_a_credit_note(self, world: World) -> None:
+        booking, reference = self._paid(world)
+        receipt = world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook(
+                "re_dashboard_1", reference, "succeeded", amount=Money("3000", "INR")
+            ),
+        )
+        assert receipt.status is ReceiptStatus.APPLIED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.PARTIALLY_REFUNDED
+        assert paid.refunded_amount == Money("3000", "INR")
+        assert paid.pending_refund_amount == Money("0", "INR")
+        (refund,) = self._refunds(world, booking)
+        assert refund.provider_reference == "re_dashboard_1"
+        assert refund.amount == Money("3000", "INR")
+        assert refund.status is RefundStatus.SUCCEEDED
+        assert "at fake" in (refund.reason or "")
+        _, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert credit.refund_id == refund.id
+        assert credit.total == Money("-3000", "INR")
+        trail = world.core.audit.trail("payment", paid.id, principal=ADMIN)
+        rid = str(refund.id)
+        (entry,) = [e for e in trail if e.new_values.get("refund") == rid]
+        assert entry.actor.kind.value == "webhook"
+        assert "at fake" in (entry.reason or "")
+
+    def test_redeliveries_and_other_events_naming_it_record_it_once(self, world: World) -> None:
+        booking, reference = self._paid(world)
+        amount = Money("8000", "INR")
+        created = world.provider.refund_webhook("re_d", reference, "succeeded", amount=amount)
+        charged = world.provider.refund_webhook("re_d", reference, "succeeded", amount=amount)
+        for delivery in (created, created, charged):
+            world.core.payments.handle_webhook("fake", *delivery)
+        (refund,) = self._refunds(world, booking)
+        assert refund.provider_reference == "re_d"
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.status, paid.refunded_amount) == (PaymentStatus.REFUNDED, amount)
+        documents = world.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert len(documents) == 2
+
+    def test_one_announced_pending_is_reserved_then_settled(self, world: World) -> None:
+        booking, reference = self._paid(world)
+        amount = Money("2000", "INR")
+        world.core.payments.handle_webhook(
+            "fake", *world.provider.refund_webhook("re_p", reference, "pending", amount=amount)
+        )
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.pending_refund_amount == amount
+        assert paid.refundable_amount == Money("6000", "INR")
+        world.core.payments.handle_webhook(
+            "fake", *world.provider.refund_webhook("re_p", reference, "succeeded", amount=amount)
+        )
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.refunded_amount, paid.pending_refund_amount) == (amount, Money("0", "INR"))
+        (refund,) = self._refunds(world, booking)
+        assert refund.status is RefundStatus.SUCCEEDED
+
+    def test_one_for_more_than_is_left_is_recorded_and_flagged(self, world: World) -> None:
+        booking, reference = self._paid(world)
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.core.payments.refund(
+            payment.id, Money("5000", "INR"), principal=ADMIN, idempotency_key="desk"
+        )
+        too_much = Money("4000", "INR")  # 3000 is left
+        receipt = world.core.payments.handle_webhook(
+            "fake", *world.provider.refund_webhook("re_x", reference, "succeeded", amount=too_much)
+        )
+        assert receipt.status is ReceiptStatus.FAILED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.refunded_amount == Money("5000", "INR")  # the books still add up
+        assert "re_x" in paid.metadata["needs_attention"]
+        refunds = self._refunds(world, booking)
+        flagged = [r for r in refunds if r.provider_reference == "re_x"]
+        assert len(flagged) == 1
+        assert flagged[0].amount == too_much
+        assert flagged[0].status is RefundStatus.UNRECONCILED
+        again = world.core.payments.handle_webhook(
+            "fake", *world.provider.refund_webhook("re_x", reference, "succeeded", amount=too_much)
+        )
+        assert again.status is ReceiptStatus.APPLIED
+        assert len(self._refunds(world, booking)) == 2
+
+    def test_a_failed_refund_the_library_never_knew_changes_nothing(self, world: World) -> None:
+        booking, reference = self._paid(world)
+        world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook("re_f", reference, "failed", amount=Money("100", "INR")),
+        )
+        assert self._refunds(world, booking) == []
+
+    def test_a_webhook_naming_the_library_refund_by_its_key_settles_it(self, world: World) -> None:
+        booking, reference = self._paid(world)
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.provider.refunds_settle_later = True
+        refund = world.core.payments.refund(
+            payment.id, Money("1000", "INR"), principal=ADMIN, idempotency_key="r"
+        )
+        # As if the provider's answer had been lost: the reference was never stored.
+        with world.store.unit_of_work() as uow:
+            stored = uow.refunds.get(refund.id)
+            assert stored is not None
+            stored.provider_reference = None
+            stored.version += 1
+            uow.commit()
+        world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook(
+                "re_lost", reference, "succeeded", amount=refund.amount, key=str(refund.id)
+            ),
+        )
+        (only,) = self._refunds(world, booking)
+        assert only.id == refund.id
+        assert only.status is RefundStatus.SUCCEEDED
+        assert only.provider_reference == "re_lost"

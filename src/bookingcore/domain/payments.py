@@ -37,7 +37,9 @@ payment's currency; asking for more is a
 :class:`~bookingcore.errors.ValidationError` on ``amount``. Because the
 running totals live on the payment (which has a version and can be locked
 with ``payments.get_for_update``), two refunds started at once cannot
-together overdraw it.
+together overdraw it. A refund the provider made on its own (in its
+dashboard) is recorded with :meth:`Payment.record_provider_refund`; one the
+payment cannot hold is kept ``unreconciled``, outside these totals.
 
 .. versionadded:: 0.1
 """
@@ -119,12 +121,20 @@ class PaymentStatus(enum.StrEnum):
 class RefundStatus(enum.StrEnum):
     """Where a refund is.
 
+    ``unreconciled`` is a refund the provider reports having made (in its
+    dashboard) that its payment's books cannot hold: more than is left to
+    refund, nothing captured yet, or another currency. It is recorded as the
+    provider says, counted in no total, and its payment is flagged for staff
+    (:meth:`Payment.record_provider_refund`).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``unreconciled``.
     """
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    UNRECONCILED = "unreconciled"
 
 
 _P = PaymentStatus
@@ -166,6 +176,7 @@ _REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
     RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
     RefundStatus.SUCCEEDED: frozenset(),
     RefundStatus.FAILED: frozenset(),
+    RefundStatus.UNRECONCILED: frozenset(),
 }
 
 
@@ -583,6 +594,53 @@ class Payment(Versioned):
         self.pending_refund_amount += amount
         self.touch(now)
         return refund
+
+    def record_provider_refund(
+        self,
+        *,
+        refund_id: RefundId,
+        amount: Money,
+        now: datetime,
+        provider_reference: str,
+        reason: str | None = None,
+    ) -> Refund:
+        """Record a refund the provider made without the library asking (in its dashboard).
+
+        The refund comes back ``pending`` with ``amount`` reserved, as from
+        :meth:`start_refund`: settle it with :meth:`settle_refund` when the
+        provider says it succeeded. When the payment cannot hold it (nothing
+        captured, another currency, more than :attr:`refundable_amount`), it
+        comes back ``unreconciled`` with the reason in ``failure_reason`` and
+        the payment unchanged: the money went back all the same, so store the
+        refund and flag the payment for staff. Store the returned refund
+        (``uow.refunds.add``) in the same unit of work as this payment.
+
+        Raises:
+            ValidationError: on ``amount`` when it is not above zero.
+
+        .. versionadded:: 0.4
+        """
+        try:
+            return self.start_refund(
+                refund_id=refund_id,
+                amount=amount,
+                now=now,
+                reason=reason,
+                provider_reference=provider_reference,
+            )
+        except (InvalidTransitionError, ValidationError) as exc:
+            refused = exc
+        return Refund(
+            id=refund_id,
+            payment_id=self.id,
+            amount=amount,
+            created_at=now,
+            updated_at=now,
+            reason=reason,
+            status=RefundStatus.UNRECONCILED,
+            provider_reference=provider_reference,
+            failure_reason=str(refused),
+        )
 
     def settle_refund(
         self, refund: Refund, *, now: datetime, provider_reference: str | None = None

@@ -152,7 +152,16 @@ class WebhookEvent:
     core does not act on, which is still recorded); ``refund_reference`` and
     ``refund_status`` are set for refund events. ``payload`` is the parsed body.
 
+    For refund events, ``refund_amount`` is the amount of the refund named
+    (for a refund made at the provider, it is what the library records), and
+    ``refund_key`` the idempotency key the library sent with
+    :meth:`PaymentProvider.refund`, as the provider echoes it back (Stripe's
+    refund ``metadata``, Razorpay's ``notes``): it finds the library's own
+    refund when its webhook arrives before the provider's answer was stored.
+
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``refund_amount`` and ``refund_key``.
     """
 
     provider: str
@@ -165,6 +174,8 @@ class WebhookEvent:
     refund_reference: str | None = None
     refund_status: RefundStatus | None = None
     occurred_at: datetime | None = None
+    refund_amount: Money | None = None
+    refund_key: str | None = None
 
 
 class PaymentProvider(Protocol):
@@ -203,6 +214,10 @@ class PaymentProvider(Protocol):
         self, reference: str, amount: Money, *, idempotency_key: str, reason: str | None = None
     ) -> ProviderRefund:
         """Give back ``amount`` of the captured payment ``reference``, once per key.
+
+        Send ``idempotency_key`` with the refund where the provider keeps data
+        on it (metadata, notes), and read it back into
+        :attr:`WebhookEvent.refund_key`.
 
         Raises:
             ValidationError: on ``amount``, when the provider cannot refund it

@@ -523,7 +523,10 @@ class PaymentService:
         before = payment.status
         try:
             if event.refund_reference is not None:
-                self._apply_refund_event(tx, payment, event)
+                unreconciled = self._apply_refund_event(tx, payment, event)
+                if unreconciled is not None:
+                    receipt.mark_failed(unreconciled, now=now)
+                    return _Outcome()
             else:
                 assert event.status is not None
                 if not (payment.has_processed(event.event_id) or payment.decides(event.status)):
@@ -602,20 +605,106 @@ class PaymentService:
         self._issue_invoice(tx, booking, payment, principal, paid=paid)
         return late
 
-    def _apply_refund_event(self, tx: Transaction, payment: Payment, event: WebhookEvent) -> None:
+    def _apply_refund_event(
+        self, tx: Transaction, payment: Payment, event: WebhookEvent
+    ) -> str | None:
+        """Apply a refund event to the locked ``payment``; the reason when it was flagged.
+
+        The refund is found by the provider's refund id, else by the key the library
+        sent with it (its webhook came before the provider's answer was stored), else
+        it was made at the provider and is recorded here.
+        """
         assert event.refund_reference is not None
         now = self._ctx.now()
         refund = tx.uow.refunds.get_by_provider_reference(event.refund_reference)
-        if (
-            refund is None
-            or not refund.is_pending
-            or not payment.record_event(event.event_id, now=now)
-        ):
-            return
+        if refund is None:
+            refund = self._refund_by_key(tx.uow, payment, event)
+        if refund is None:
+            return self._record_provider_refund(tx, payment, event)
+        if not refund.is_pending or not payment.record_event(event.event_id, now=now):
+            return None
         if event.refund_status is RefundStatus.SUCCEEDED:
-            self._settle_refund(tx, payment, refund, Principal.webhook(event.provider))
+            principal = Principal.webhook(event.provider)
+            reference = event.refund_reference
+            self._settle_refund(tx, payment, refund, principal, reference=reference)
         elif event.refund_status is RefundStatus.FAILED:
+            self._remember_reference(refund, event.refund_reference, now)
             payment.fail_refund(refund, now=now, reason=event.kind)
+        else:
+            self._remember_reference(refund, event.refund_reference, now)
+        return None
+
+    @staticmethod
+    def _refund_by_key(uow: UnitOfWork, payment: Payment, event: WebhookEvent) -> Refund | None:
+        """The library's refund of ``payment`` that ``event`` names by the key it was sent
+        with (its id), while the provider's refund id is not stored on it yet."""
+        if event.refund_key is None:
+            return None
+        try:
+            refund_id = RefundId(uuid.UUID(event.refund_key))
+        except ValueError:
+            return None
+        refund = uow.refunds.get(refund_id)
+        if refund is None or refund.payment_id != payment.id:
+            return None
+        # One with another provider id is a second refund made with the same key (the
+        # provider forgot the key): money that went back all the same.
+        return refund if refund.provider_reference is None else None
+
+    def _record_provider_refund(
+        self, tx: Transaction, payment: Payment, event: WebhookEvent
+    ) -> str | None:
+        """Record a refund made at the provider, and settle it when the provider says it
+        succeeded, as the library's own refunds settle; the reason when it was flagged."""
+        assert event.refund_reference is not None
+        reference = event.refund_reference
+        if event.refund_status is RefundStatus.FAILED:
+            return None  # no money moved
+        now = self._ctx.now()
+        principal = Principal.webhook(event.provider)
+        amount = event.refund_amount
+        if amount is None:
+            reason = f"{event.provider} reports refund {reference} without its amount"
+            self._flag(tx, payment.booking_id, payment, principal, reason)
+            return reason
+        if not payment.record_event(event.event_id, now=now):
+            return None
+        why = f"refunded at {event.provider} (refund {reference}), not through bookingcore"
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid.uuid5(_REFUND_NAMESPACE, f"{event.provider}:{reference}")),
+            amount=amount,
+            now=now,
+            provider_reference=reference,
+            reason=why,
+        )
+        tx.uow.refunds.add(refund)
+        tx.audit(
+            principal,
+            entity="payment",
+            entity_id=payment.id,
+            action=AuditAction.UPDATED,
+            new={"refund": str(refund.id), "amount": f"{amount}", "provider_reference": reference},
+            reason=why,
+            booking_id=payment.booking_id,
+        )
+        if refund.status is RefundStatus.UNRECONCILED:
+            reason = (
+                f"{event.provider} reports refund {reference} of {amount} "
+                f"that the payment cannot hold: {refund.failure_reason}"
+            )
+            self._flag(tx, payment.booking_id, payment, principal, reason)
+            return reason
+        if event.refund_status is RefundStatus.SUCCEEDED:
+            self._settle_refund(tx, payment, refund, principal)
+        return None
+
+    @staticmethod
+    def _remember_reference(refund: Refund, reference: str, now: datetime) -> None:
+        """Store the provider's id of ``refund``, learnt from its answer or its webhook."""
+        if refund.provider_reference is None:
+            refund.provider_reference = reference
+            refund.updated_at = now
+            refund.version += 1
 
     # ------------------------------------------------------------------ refunds
 
@@ -752,10 +841,8 @@ class PaymentService:
                     self._settle_refund(tx, payment, refund, principal, reference=reference)
                 elif failed is not None:
                     payment.fail_refund(refund, now=now, reason=failed)
-                elif reference is not None and refund.provider_reference is None:
-                    refund.provider_reference = reference
-                    refund.updated_at = now
-                    refund.version += 1
+                elif reference is not None:
+                    self._remember_reference(refund, reference, now)
             tx.commit()
             return refund
 

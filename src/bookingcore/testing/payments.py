@@ -260,18 +260,35 @@ class FakePaymentProvider:
         return self._signed(event, body)
 
     def refund_webhook(
-        self, refund_reference: str, reference: str, status: RefundStatus | str
+        self,
+        refund_reference: str,
+        reference: str,
+        status: RefundStatus | str,
+        *,
+        amount: Money | None = None,
+        key: str | None = None,
     ) -> tuple[dict[str, str], bytes]:
-        """A signed delivery saying refund ``refund_reference`` of ``reference`` is ``status``."""
+        """A signed delivery saying refund ``refund_reference`` of ``reference`` is ``status``.
+
+        ``amount`` is the refund's amount; ``key`` the idempotency key it was
+        asked for with, echoed back as real providers do (none for a refund
+        made in the provider's dashboard).
+
+        .. versionchanged:: 0.4 ``amount`` and ``key``.
+        """
         with self._lock:
             event = f"evt_{self._name}_{next(self._numbers)}"
-        body = {
+        body: dict[str, object] = {
             "id": event,
             "type": f"refund.{RefundStatus(status).value}",
             "payment": reference,
             "refund": refund_reference,
             "refund_status": RefundStatus(status).value,
         }
+        if amount is not None:
+            body["refund_amount"] = {"units": amount.minor_units, "currency": amount.currency}
+        if key is not None:
+            body["refund_key"] = key
         return self._signed(event, body)
 
     def _signed(self, event: str, body: Mapping[str, object]) -> tuple[dict[str, str], bytes]:
@@ -292,6 +309,10 @@ class FakePaymentProvider:
         if "amount" in body:
             amount = Money.from_minor_units(body["amount"]["units"], body["amount"]["currency"])
         refund = body.get("refund")
+        refund_amount = None
+        if "refund_amount" in body:
+            given = body["refund_amount"]
+            refund_amount = Money.from_minor_units(given["units"], given["currency"])
         return WebhookEvent(
             provider=self._name,
             event_id=lowered.get(_EVENT) or body["id"],
@@ -302,4 +323,6 @@ class FakePaymentProvider:
             amount=amount,
             refund_reference=refund,
             refund_status=RefundStatus(body["refund_status"]) if refund else None,
+            refund_amount=refund_amount,
+            refund_key=body.get("refund_key"),
         )

@@ -15,8 +15,12 @@ makes, the way Stripe does:
 
 A test makes the fake fail on purpose with a ``fake_error`` metadata value
 (``card_declined``, ``rate_limit``, ``api_error``, ``permission``,
-``invalid_currency``) on the intent or refund request. :meth:`FakeStripe.event`
-builds a webhook delivery (headers and raw body) signed the way Stripe signs.
+``invalid_currency``) on the intent or refund request, or loses the answer to
+the next request it serves (:meth:`FakeStripe.lose_next_reply`).
+:meth:`FakeStripe.event` builds a webhook delivery (headers and raw body) signed
+the way Stripe signs; :meth:`FakeStripe.refund_in_dashboard` refunds as a person
+would in Stripe's dashboard, and :meth:`FakeStripe.charge` shows the charge
+``charge.refunded`` carries.
 
 It ships with the adapter, as httpx ships ``MockTransport``, so your tests and
 demos can drive :class:`StripeProvider` end to end without the internet; the
@@ -142,6 +146,7 @@ class FakeStripe:
         self.requests: list[tuple[str, str, dict[str, str], dict[str, Any]]] = []
         self._replies: dict[tuple[str, str], tuple[str, int, bytes]] = {}
         self._ids = itertools.count(1)
+        self._lost_replies = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -186,6 +191,47 @@ class FakeStripe:
             intent["status"] = status
             intent.update(fields)
             return dict(intent)
+
+    def refund_in_dashboard(self, intent_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Refund ``amount`` minor units of a paid intent (all that is left when not given)
+        as someone would in Stripe's dashboard: no metadata; the refund object."""
+        form: dict[str, Any] = {"payment_intent": intent_id}
+        if amount is not None:
+            form["amount"] = str(amount)
+        with self._lock:
+            return dict(self._create_refund(form))
+
+    def charge(self, intent_id: str) -> dict[str, Any]:
+        """The paid intent's charge, with its refunds newest first, as ``charge.refunded``
+        carries it."""
+        with self._lock:
+            intent = self.intents[intent_id]
+            refunds = [dict(r) for r in self.refunds.values() if r["payment_intent"] == intent_id]
+        refunded = sum(r["amount"] for r in refunds if r["status"] != "failed")
+        return {
+            "id": intent["latest_charge"],
+            "object": "charge",
+            "amount": intent["amount_received"],
+            "amount_captured": intent["amount_received"],
+            "amount_refunded": refunded,
+            "currency": intent["currency"],
+            "payment_intent": intent_id,
+            "refunded": refunded >= intent["amount_received"],
+            "refunds": {"object": "list", "data": refunds[::-1], "has_more": False},
+        }
+
+    def lose_next_reply(self) -> None:
+        """Serve the next request but lose its answer: the connection closes unanswered, as
+        when the network fails after Stripe acted."""
+        with self._lock:
+            self._lost_replies += 1
+
+    def _lose_reply(self) -> bool:
+        with self._lock:
+            if not self._lost_replies:
+                return False
+            self._lost_replies -= 1
+            return True
 
     def event(
         self,
@@ -372,6 +418,9 @@ class FakeStripe:
                     body = url.query
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, reply, extra = fake._answer(self.command, url.path, headers, body)
+                if fake._lose_reply():
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))

@@ -63,6 +63,7 @@ _CAPABILITIES = ProviderCapabilities(
 _MAX_NOTES = 15
 _MAX_NOTE_VALUE = 256
 _NOT_FOUND = "the id provided does not exist"
+_KEY_NOTE = "idempotency_key"  # the refund's note that holds its idempotency key
 _VENDOR_ERRORS = (
     razorpay.errors.BadRequestError,
     razorpay.errors.GatewayError,
@@ -185,7 +186,8 @@ class RazorpayProvider:
     **Refunds** go to the order's captured payment (``POST
     /v1/payments/{id}/refund``) with the ``X-Refund-Idempotency`` header that
     Razorpay documents, derived from the idempotency key, so a retried refund
-    is refunded once.
+    is refunded once; the key itself goes in the refund's ``notes``, which its
+    webhooks carry back.
 
     .. versionadded:: 0.2
     """
@@ -319,7 +321,7 @@ class RazorpayProvider:
             raise ValidationError.single("amount", msg, "currency_mismatch")
         # What is left to refund is Razorpay's to check: a retry of a refund that
         # used it all up must still answer that refund (X-Refund-Idempotency).
-        notes = {"idempotency_key": key[:_MAX_NOTE_VALUE]}
+        notes = {_KEY_NOTE: key[:_MAX_NOTE_VALUE]}  # echoed on the refund's webhooks
         if reason:
             notes["reason"] = reason[:_MAX_NOTE_VALUE]
         payment_id = self._id(payment, "payment")
@@ -349,7 +351,9 @@ class RazorpayProvider:
         The signature covers the body only; ``x-razorpay-event-id`` (required)
         is the dedupe key, and the body's ``created_at`` becomes
         ``occurred_at``. Payment events and ``order.paid`` set ``status``;
-        ``refund.*`` events set ``refund_reference`` and ``refund_status``;
+        ``refund.*`` events set ``refund_reference``, ``refund_status``,
+        ``refund_amount`` and ``refund_key`` (the ``idempotency_key`` note
+        :meth:`refund` sends; none for a refund made in the dashboard);
         ``payment_reference`` is always the *order* id, as
         :meth:`create_intent` answers it. Other events are read with
         ``status`` None.
@@ -410,6 +414,7 @@ class RazorpayProvider:
         amount: Money | None = None
         refund_reference: str | None = None
         refund_status: RefundStatus | None = None
+        refund_key: str | None = None
         if kind in _PAYMENT_EVENTS:
             status = _PAYMENT_EVENTS[kind]
             if payment:
@@ -421,6 +426,9 @@ class RazorpayProvider:
             refund_id = refund.get("id")
             refund_reference = refund_id if isinstance(refund_id, str) else None
             refund_status = _REFUND_EVENTS[kind]
+            notes = refund.get("notes")  # a list when empty, as Razorpay sends it
+            if isinstance(notes, dict) and isinstance(notes.get(_KEY_NOTE), str):
+                refund_key = notes[_KEY_NOTE] or None
         return WebhookEvent(
             provider=PROVIDER,
             event_id=event_id,
@@ -432,6 +440,8 @@ class RazorpayProvider:
             refund_reference=refund_reference,
             refund_status=refund_status,
             occurred_at=occurred_at,
+            refund_amount=amount if refund_reference is not None else None,
+            refund_key=refund_key,
         )
 
     @staticmethod

@@ -115,6 +115,7 @@ _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MAX_HEADER = 8192
 _METADATA_VALUE = 500  # Stripe's limit on one metadata value
+_KEY_METADATA = "idempotency_key"  # the refund's metadata key that holds its idempotency key
 
 _T = TypeVar("_T")
 
@@ -533,6 +534,8 @@ class StripeProvider:
         checks it against the stored payment). A ``reason`` Stripe knows
         (``duplicate``, ``fraudulent``, ``requested_by_customer``) is sent as
         the refund's reason; any other is kept in its metadata as ``reason``.
+        The key is kept in the refund's metadata as ``idempotency_key`` too, so
+        the refund's webhooks name it (:attr:`WebhookEvent.refund_key`).
 
         Raises:
             ValidationError: on ``amount`` when not above zero or more than is
@@ -542,13 +545,17 @@ class StripeProvider:
         reference = _reference(reference)
         units = _positive(amount)
         key = _key(idempotency_key)
+        metadata: dict[str, str] = {}
         params: stripe.params.RefundCreateParams = {"payment_intent": reference, "amount": units}
         if reason:
             known = reason.strip().lower()
             if known in _STRIPE_REFUND_REASONS:
                 params["reason"] = _stripe_reason(known)
             else:
-                params["metadata"] = {"reason": reason[:_METADATA_VALUE]}
+                metadata["reason"] = reason[:_METADATA_VALUE]
+        # Echoed on the refund's webhooks, which may arrive before this call answers.
+        metadata[_KEY_METADATA] = key[:_METADATA_VALUE]
+        params["metadata"] = metadata
         refund = self._call(
             "refunding a payment",
             lambda: self._client.v1.refunds.create(params, options={"idempotency_key": key}),
@@ -579,6 +586,8 @@ class StripeProvider:
         ``status`` for the ``payment_intent.*`` events the core acts on,
         ``refund_reference`` and ``refund_status`` for ``refund.*`` events and
         ``charge.refunded`` (from the newest refund embedded in the charge),
+        with that refund's ``refund_amount`` and ``refund_key`` (the
+        ``idempotency_key`` in its metadata, which :meth:`refund` puts there),
         ``amount`` (what was received for ``payment_intent.succeeded``, what
         can be captured for ``amount_capturable_updated``, the refunded total
         for ``charge.refunded``, else the object's ``amount``) and
@@ -694,6 +703,7 @@ def _read_event(event: object) -> WebhookEvent:
     amount = None
     refund_reference = None
     refund_state = None
+    refund: Mapping[str, Any] | None = None
     if kind in _INTENT_EVENTS and object_kind == "payment_intent":
         status = _INTENT_EVENTS[kind]
         field = {
@@ -703,17 +713,26 @@ def _read_event(event: object) -> WebhookEvent:
         units = obj.get(field, obj.get("amount"))
         amount = _money(units, currency, f"data.object.{field}")
     elif kind in _REFUND_EVENTS and object_kind == "refund":
-        refund_reference = _object_id(obj.get("id"))
-        refund_state = _refund_state(obj.get("status"))
+        refund = obj
         amount = _money(obj.get("amount"), currency, "data.object.amount")
     elif kind == "charge.refunded" and object_kind == "charge":
         amount = _money(obj.get("amount_refunded"), currency, "data.object.amount_refunded")
-        newest = _newest_refund(obj)
-        if newest is not None:
-            refund_reference = _object_id(newest.get("id"))
-            refund_state = _refund_state(newest.get("status"))
+        refund = _newest_refund(obj)
     elif isinstance(obj.get("amount"), int) and isinstance(currency, str):
         amount = _money(obj.get("amount"), currency, "data.object.amount")
+    refund_amount = None
+    refund_key = None
+    if refund is not None:
+        refund_reference = _object_id(refund.get("id"))
+        refund_state = _refund_state(refund.get("status"))
+        if "amount" in refund:
+            where = "data.object" if refund is obj else "the charge's newest refund"
+            refund_amount = _money(
+                refund.get("amount"), refund.get("currency", currency), f"{where}.amount"
+            )
+        metadata = refund.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get(_KEY_METADATA), str):
+            refund_key = metadata[_KEY_METADATA] or None
     return WebhookEvent(
         provider=_NAME,
         event_id=event_id,
@@ -725,6 +744,8 @@ def _read_event(event: object) -> WebhookEvent:
         refund_reference=refund_reference,
         refund_status=refund_state,
         occurred_at=occurred_at,
+        refund_amount=refund_amount,
+        refund_key=refund_key,
     )
 
 
