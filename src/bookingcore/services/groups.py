@@ -37,6 +37,7 @@ from bookingcore.errors import (
     DuplicateError,
     NotFoundError,
     PermissionDeniedError,
+    ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
