@@ -114,7 +114,6 @@ class TestWhatPeopleRead:
         assert first.day == date(2026, 1, 21)
         assert first.entries[0] == "Departure at 01:30 IST"
 
-
     def test_an_invoice_document_is_issued_and_starts_on_the_business_clock(self) -> None:
         agency = Agency()
         booking = agency.book(agency.slot(datetime(2026, 1, 20, 20, 0, tzinfo=UTC)))
