@@ -72,7 +72,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
-from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED, advance_if_suppliers_confirmed
 from bookingcore.services.customers import CustomerService
 
@@ -557,9 +557,23 @@ class BookingService:
         if claim is not None:
             claim.release(tx, slot, len(request.travelers))
         booking_id = BookingId(self._ctx.ids.new_id())
+        reference = self._ctx.ids.new_reference()
+        released = False
+        if claim is None and lifecycle.holds_capacity(status):
+            # The customer gets a seat without taking up an offer: their entry on the
+            # slot's waiting list ends, and seats an offer held for them are theirs.
+            released = end_entry_for_booking(
+                self._ctx,
+                tx,
+                slot,
+                customer_id,
+                principal=principal,
+                reason=f"booked the slot directly (booking {reference})",
+                now=now,
+            )
         draft = BookingDraft(
             id=booking_id,
-            reference=self._ctx.ids.new_reference(),
+            reference=reference,
             customer_id=customer_id,
             travelers=tuple(
                 BookingTraveler(
@@ -600,6 +614,9 @@ class BookingService:
         tx.record(raised)
         if claim is not None:
             claim.settle(tx, slot, booking)
+        if released:
+            # Seats the entry's offer held that the booking did not need go on.
+            offer_free_seats(self._ctx, tx, slot, now=now)
         return booking
 
     def _line_items(
@@ -1372,6 +1389,15 @@ class BookingService:
                     msg = f"booking {other.reference} already holds that slot for these travelers"
                     raise DuplicateError(msg, entity="booking", existing_id=other.id)
             from_slot_id, held = booking.slot_id, booking.holds_seats(lifecycle)
+            released = held and end_entry_for_booking(
+                self._ctx,
+                tx,
+                new_slot,
+                booking.customer_id,
+                principal=principal,
+                reason=f"booking {booking.reference} was moved onto the slot",
+                now=now,
+            )
             difference, raised = booking.reschedule(
                 new_slot,
                 from_slot=old_slot,
@@ -1383,6 +1409,8 @@ class BookingService:
             tx.record(raised)
             if held:
                 offer_free_seats(self._ctx, tx, old_slot, now=now)
+            if released:
+                offer_free_seats(self._ctx, tx, new_slot, now=now)
             tx.commit()
             return Rescheduled(booking, from_slot_id, difference)
 
