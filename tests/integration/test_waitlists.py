@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -33,6 +33,7 @@ from bookingcore.domain import (
     WaitlistStatus,
 )
 from bookingcore.domain.values import CustomerId, WaitlistEntryId
+from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -99,12 +100,12 @@ class World:
     def check_invariant(self) -> None:
         """Seats held == travelers of bookings holding seats + seats of offered entries."""
         slot = self.slot_now()
-        lifecycle = self.core.settings.lifecycle(None)
         page = self.core.bookings.list(principal=ADMIN)
         booked = sum(
             b.total_travelers
             for b in page.items
-            if b.slot_id == slot.id and lifecycle.holds_capacity(b.status)
+            if b.slot_id == slot.id
+            and self.core.settings.lifecycle(b.lifecycle).holds_capacity(b.status)
         )
         offered = sum(
             e.seats
@@ -649,4 +650,47 @@ class TestBookingDirectly:
         world.core.bookings.reschedule(elsewhere.id, world.slot.id, principal=ADMIN)
         assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
         assert world.slot_now().seats_held == 6
+        world.check_invariant()
+
+    def test_an_approved_quotation_for_the_slot_ends_the_entry(self, world: World) -> None:
+        """The quotation's booking starts holding seats as it moves to ``booking_created``."""
+        freed = world.book(world.customer(), 2)
+        world.book(world.customer(), 2)
+        me = world.customer("Me")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=2)
+        quotation = world.core.quotations.create(
+            QuotationRequest(
+                customer_id=me, slot_id=world.slot.id, travelers=2, valid_until=date(2026, 1, 5)
+            ),
+            principal=ADMIN,
+        )
+        world.core.quotations.send(quotation.id, principal=ADMIN)
+        world.core.bookings.cancel(freed.id, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        booking = world.core.quotations.approve(quotation.id, _travelers(2), principal=ADMIN)
+        assert booking.status == "booking_created"
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert world.slot_now().seats_held == 4
+        world.check_invariant()
+
+    def test_a_booking_that_holds_no_seats_keeps_the_entry_until_it_takes_them(
+        self, world: World
+    ) -> None:
+        world.book(world.customer(), 4)
+        me = world.customer("Me")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=1)
+        request = BookingRequest(
+            world.slot.id,
+            _travelers(1),
+            customer_id=me,
+            lifecycle="appointment",
+            status="WAITLISTED",
+        )
+        parked = world.core.bookings.book(request, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.WAITING
+        world.core.catalog.change_capacity(world.slot.id, 5, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        world.core.bookings.transition(parked.id, "PENDING", principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert world.slot_now().seats_held == 5
         world.check_invariant()

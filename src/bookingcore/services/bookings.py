@@ -1207,13 +1207,25 @@ class BookingService:
         """Move ``booking`` and write what a move writes; the caller commits.
 
         Seats the move gives back go to the slot's waiting list in the same
-        unit of work, under the slot's lock.
+        unit of work, under the slot's lock. A move that takes seats ends the
+        customer's entry on the slot's waiting list, as booking directly does.
         """
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
+        released = False
         if booking.seats_to_move(target, lifecycle):
             lifecycle.check_move(booking.status, target)  # refuse before taking the slot's lock
             slot = tx.uow.slots.get_for_update(booking.slot_id)
+        if slot is not None and not freed:
+            released = end_entry_for_booking(
+                self._ctx,
+                tx,
+                slot,
+                booking.customer_id,
+                principal=principal,
+                reason=f"booking {booking.reference} took its seats ({target})",
+                now=self._ctx.now(),
+            )
         raised = booking.move(
             target,
             lifecycle=lifecycle,
@@ -1225,7 +1237,7 @@ class BookingService:
             metadata=metadata,
         )
         tx.record(raised)
-        if freed and slot is not None:
+        if (freed or released) and slot is not None:
             offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
         assert raised.history is not None
         commissions.reverse_on_cancellation(self._ctx, tx, booking, raised.history.id)
