@@ -2,11 +2,12 @@
 
 The test runs this file as a script (it is never imported)::
 
-    python _waitlist_worker.py URL SCHEMA ROLE [--at ISO] ID [ID ...]
+    python _waitlist_worker.py URL SCHEMA ROLE [--at ISO] [--slot ID] ID [ID ...]
 
 ``ROLE`` is ``cancel`` (cancel each booking id), ``accept`` (accept each
-waiting-list entry id for one traveler) or ``expire`` (run ``expire_offers``
-once per id given, at ``--at``). It wires its own ``SqlStore`` and
+waiting-list entry id for one traveler), ``expire`` (run ``expire_offers``
+once per id given, at ``--at``) or ``book`` (book ``--slot`` directly for each
+customer id, one traveler each; a full slot is a refusal). It wires its own ``SqlStore`` and
 ``BookingCore`` on ``SCHEMA``, prints ``ready``, waits for a line on stdin (the
 start signal), and prints one JSON line::
 
@@ -27,10 +28,14 @@ from sqlalchemy import create_engine, text
 from bookingcore import (
     BookingCore,
     BookingId,
+    BookingRequest,
+    CapacityError,
+    CustomerId,
     InvalidTransitionError,
     NewTraveler,
     Principal,
     RandomIds,
+    SlotId,
     StaffId,
     StaffRole,
     SystemClock,
@@ -40,7 +45,9 @@ from bookingcore import (
 from bookingcore_adapters.sql import SqlStore
 
 
-def run(core: BookingCore, role: str, ids: list[UUID], at: datetime | None) -> dict[str, Any]:
+def run(
+    core: BookingCore, role: str, ids: list[UUID], at: datetime | None, slot: UUID | None
+) -> dict[str, Any]:
     """Do this worker's part; report what each id came to."""
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
     summary: dict[str, list[Any]] = {"done": [], "refused": [], "unexpected": []}
@@ -56,10 +63,21 @@ def run(core: BookingCore, role: str, ids: list[UUID], at: datetime | None) -> d
                     principal=admin,
                 )
                 summary["done"].append([str(ident), str(booking.id)])
+            elif role == "book":
+                assert slot is not None
+                booking = core.bookings.book(
+                    BookingRequest(
+                        SlotId(slot),
+                        [NewTraveler(TravelerDetails(f"Guest {ident}"), is_primary=True)],
+                        customer_id=CustomerId(ident),
+                    ),
+                    principal=admin,
+                )
+                summary["done"].append([str(ident), str(booking.id)])
             else:
                 expired = core.waitlists.expire_offers(at, principal=Principal.system("job"))
                 summary["done"].extend(str(entry.id) for entry in expired)
-        except InvalidTransitionError as exc:
+        except (InvalidTransitionError, CapacityError) as exc:
             summary["refused"].append([str(ident), type(exc).__name__])
         except Exception as exc:  # reported, not raised: the test says what went wrong
             summary["unexpected"].append(f"{type(exc).__name__}: {exc}")
@@ -71,8 +89,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url")
     parser.add_argument("schema")
-    parser.add_argument("role", choices=["cancel", "accept", "expire"])
+    parser.add_argument("role", choices=["cancel", "accept", "expire", "book"])
     parser.add_argument("--at", type=datetime.fromisoformat, default=None)
+    parser.add_argument("--slot", type=UUID, default=None)
     parser.add_argument("ids", nargs="+", type=UUID)
     args = parser.parse_args()
 
@@ -84,7 +103,7 @@ def main() -> None:
             connection.execute(text("SELECT 1"))
         print("ready", flush=True)
         sys.stdin.readline()
-        summary = run(core, args.role, args.ids, args.at)
+        summary = run(core, args.role, args.ids, args.at, args.slot)
     finally:
         store.dispose()
     print(json.dumps(summary), flush=True)

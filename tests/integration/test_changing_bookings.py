@@ -26,7 +26,7 @@ from bookingcore import (
     TravelerId,
     ValidationError,
 )
-from bookingcore.domain import BookingRescheduled, Slot, WaitlistStatus
+from bookingcore.domain import Booking, BookingRescheduled, ItineraryDay, Slot, WaitlistStatus
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.values import CustomerId
 from bookingcore.services import BookedItem
@@ -156,6 +156,167 @@ class TestReschedule:
         assert moved.booking.total == Money("1700", "INR")
         stored = desk.core.bookings.get(booking.id, principal=ADMIN)
         assert (stored.total, stored.items_sum) == (Money("1700", "INR"), Money("500", "INR"))
+
+    def _book_with_items(self, desk: Desk, slot: Slot, *items: BookedItem) -> Booking:
+        return desk.core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails(f"Guest {next(desk._n)}"), is_primary=True)],
+                customer_id=desk.customer,
+                items=items,
+            ),
+            principal=ADMIN,
+        )
+
+    def test_dated_items_move_with_the_departure_and_confirmed_ones_are_flagged(
+        self, desk: Desk
+    ) -> None:
+        old, new = desk.slot(days=10), desk.slot(days=12)
+        start = old.starts_at.date()
+        day = timedelta(days=1)
+        price = Money("500", "INR")
+        booking = self._book_with_items(
+            desk,
+            old,
+            BookedItem(
+                kind="hotel",
+                description="Lodge",
+                quantity=1,
+                unit_price=price,
+                service_starts_on=start - day,
+                service_ends_on=start,
+            ),
+            BookedItem(
+                kind="transfer",
+                description="Pick-up",
+                quantity=1,
+                unit_price=price,
+                service_starts_on=start - day,
+            ),
+            BookedItem(
+                kind="flight",
+                description="Flight home",
+                quantity=1,
+                unit_price=price,
+                service_starts_on=start + 5 * day,
+            ),
+            BookedItem(
+                kind="other",
+                description="Insurance",
+                quantity=1,
+                unit_price=price,
+            ),
+        )
+        lodge, pickup, flight, insurance = desk.core.items.for_booking(booking.id, principal=ADMIN)
+        desk.core.items.confirm(flight.id, principal=ADMIN, supplier_reference="PNR42")
+        desk.core.items.reject(pickup.id, "fully booked", principal=ADMIN)
+
+        moved = desk.core.bookings.reschedule(booking.id, new.id, principal=ADMIN, reason="rain")
+
+        after = {i.id: i for i in desk.core.items.for_booking(booking.id, principal=ADMIN)}
+        shift = new.starts_at.date() - start
+        assert (after[lodge.id].service_starts_on, after[lodge.id].service_ends_on) == (
+            start - day + shift,
+            start + shift,
+        )
+        assert after[pickup.id].service_starts_on == start - day + shift
+        # The supplier confirmed the flight for its date: it stays, and staff are told.
+        assert after[flight.id].service_starts_on == start + 5 * day
+        assert after[insurance.id].service_starts_on is None
+        assert [i.id for i in moved.items_to_reconfirm] == [flight.id]
+        trail = desk.core.audit.trail("booking item", lodge.id, principal=ADMIN)
+        assert trail[-1].new_values == {
+            "service_starts_on": (start - day + shift).isoformat(),
+            "service_ends_on": (start + shift).isoformat(),
+        }
+        assert trail[-1].reason == "rain"
+        notes = desk.core.bookings.notes(booking.id, principal=ADMIN)
+        assert len(notes) == 1
+        assert "Flight home" in notes[0].text
+        assert "PNR42" in notes[0].text
+
+    def test_a_move_within_the_same_day_leaves_item_dates_alone(self, desk: Desk) -> None:
+        old = desk.slot(days=10)
+        new = desk.core.catalog.create_slot(
+            location_id=desk.reef.id,
+            starts_at=old.starts_at + timedelta(hours=3),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=4,
+            principal=ADMIN,
+        )
+        start = old.starts_at.date()
+        booking = self._book_with_items(
+            desk,
+            old,
+            BookedItem(
+                kind="hotel",
+                description="Lodge",
+                quantity=1,
+                unit_price=Money("500", "INR"),
+                service_starts_on=start,
+            ),
+        )
+        moved = desk.core.bookings.reschedule(booking.id, new.id, principal=ADMIN)
+        (item,) = desk.core.items.for_booking(booking.id, principal=ADMIN)
+        assert item.service_starts_on == start
+        assert moved.items_to_reconfirm == ()
+        assert desk.core.bookings.notes(booking.id, principal=ADMIN) == []
+
+    def test_an_unedited_itinerary_is_planned_again_and_an_edited_one_is_flagged(
+        self, desk: Desk
+    ) -> None:
+        old, new = desk.slot(days=10), desk.slot(days=12)
+        start = old.starts_at.date()
+        hotel = BookedItem(
+            kind="hotel",
+            description="Lodge",
+            quantity=1,
+            unit_price=Money("500", "INR"),
+            service_starts_on=start,
+            service_ends_on=start + timedelta(days=2),
+        )
+        plain, edited = (
+            self._book_with_items(desk, old, hotel),
+            self._book_with_items(desk, old, hotel),
+        )
+        desk.core.itineraries.generate(plain.id, principal=ADMIN)
+        desk.core.itineraries.generate(edited.id, principal=ADMIN)
+        desk.core.itineraries.set_day(
+            edited.id,
+            ItineraryDay(day=start, title="Arrival", entries=("Briefing at 6pm",)),
+            principal=ADMIN,
+        )
+        before = desk.core.itineraries.get(edited.id, principal=ADMIN)
+
+        desk.core.bookings.reschedule(plain.id, new.id, principal=ADMIN)
+        desk.core.bookings.reschedule(edited.id, new.id, principal=ADMIN)
+
+        replanned = desk.core.itineraries.get(plain.id, principal=ADMIN)
+        shift = new.starts_at.date() - start
+        assert [d.day for d in replanned.days] == [
+            start + shift + timedelta(days=n) for n in range(3)
+        ]
+        assert desk.core.bookings.notes(plain.id, principal=ADMIN) == []
+        kept = desk.core.itineraries.get(edited.id, principal=ADMIN)
+        assert kept.days == before.days
+        (note,) = desk.core.bookings.notes(edited.id, principal=ADMIN)
+        assert "itinerary" in note.text
+
+    def test_a_booking_moved_after_its_reminder_is_reminded_before_the_new_date(
+        self, desk: Desk
+    ) -> None:
+        soon, later = desk.slot(days=1), desk.slot(days=5)
+        booking = desk.book(soon, 1)
+        desk.clock.advance(hours=1)
+        first = desk.core.communications.send_due_reminders(principal=ADMIN)
+        assert [m.booking_id for m in first] == [booking.id]
+        desk.core.bookings.reschedule(booking.id, later.id, principal=ADMIN)
+        assert desk.core.communications.due_reminders(principal=ADMIN) == []
+        desk.clock.advance(days=4)
+        again = desk.core.communications.send_due_reminders(principal=ADMIN)
+        assert [m.booking_id for m in again] == [booking.id]
+        assert again[0].dedupe_key != first[0].dedupe_key
+        assert desk.core.communications.send_due_reminders(principal=ADMIN) == []
 
     def test_a_product_no_longer_sold_is_not_rescheduled_to(self, desk: Desk) -> None:
         trek = desk.core.catalog.add_product("TREK", "Trek", "trek", principal=ADMIN)

@@ -3,7 +3,9 @@
 * cancellations at once never offer the same seat twice: every freed seat goes
   to at most one offer, and seats held equal active bookings plus open offers;
 * an accept racing an expiry ends in exactly one of them: an entry is either
-  booked (by exactly one booking) or expired (and booked by none).
+  booked (by exactly one booking) or expired (and booked by none);
+* customers booking a slot directly while cancellations offer its seats around
+  end up either booked (their entry ended) or still on the list, never both.
 """
 
 from __future__ import annotations
@@ -208,4 +210,37 @@ def test_an_accept_racing_an_expiry_ends_in_exactly_one_of_them(
     page = core.bookings.list(page=PageRequest(limit=500), principal=ADMIN)
     from_offers = [b for b in page.items if "waitlist_entry_id" in b.metadata]
     assert len(from_offers) == len(accepted)
+    _assert_seats_held_are_bookings_plus_offers(core, slot)
+
+
+def test_customers_booking_directly_while_seats_are_offered_leave_the_list(
+    core: BookingCore, postgres_url: str, postgres_schema: str
+) -> None:
+    """Two processes cancel twelve bookings while two book six waiting customers directly."""
+    slot = _slot(core, capacity=12)
+    bookings = _book_one_each(core, slot, _customers(core, 12, 98500))
+    waiting = _customers(core, 6, 98600)
+    for customer in waiting:
+        core.waitlists.join(slot.id, principal=ADMIN, customer_id=customer, seats=2)
+    ids = list(map(str, bookings))
+    customers = list(map(str, waiting))
+    jobs = [
+        ["cancel", *ids[0::2]],
+        ["cancel", *ids[1::2]],
+        ["book", "--slot", str(slot.id), *customers[0::2]],
+        ["book", "--slot", str(slot.id), *customers[1::2]],
+    ]
+
+    summaries = _race(postgres_url, postgres_schema, jobs)
+
+    booked = {customer for s in summaries[2:] for customer, _ in s["done"]}
+    refused = {customer for s in summaries[2:] for customer, _ in s["refused"]}
+    assert booked | refused == set(customers)
+    for customer in waiting:
+        entries = core.waitlists.list_for_customer(customer, principal=ADMIN).items
+        assert len(entries) == 1
+        if str(customer) in booked:
+            assert entries[0].status is WaitlistStatus.CANCELLED
+        else:
+            assert entries[0].is_active
     _assert_seats_held_are_bookings_plus_offers(core, slot)

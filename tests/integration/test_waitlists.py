@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -32,7 +32,8 @@ from bookingcore.domain import (
     WaitlistOfferEnded,
     WaitlistStatus,
 )
-from bookingcore.domain.values import CustomerId
+from bookingcore.domain.values import CustomerId, WaitlistEntryId
+from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -101,12 +102,12 @@ class World:
     def check_invariant(self) -> None:
         """Seats held == travelers of bookings holding seats + seats of offered entries."""
         slot = self.slot_now()
-        lifecycle = self.core.settings.lifecycle(None)
         page = self.core.bookings.list(principal=ADMIN)
         booked = sum(
             b.total_travelers
             for b in page.items
-            if b.slot_id == slot.id and lifecycle.holds_capacity(b.status)
+            if b.slot_id == slot.id
+            and self.core.settings.lifecycle(b.lifecycle).holds_capacity(b.status)
         )
         offered = sum(
             e.seats
@@ -570,4 +571,163 @@ class TestErasure:
         }
         assert len(offers_logged[offered_one]) == 1  # the one before erasure, now blanked
         assert offers_logged[waiting_one] == []
+        world.check_invariant()
+
+
+class TestBookingDirectly:
+    """A customer who books a slot they wait on (not by accepting an offer) leaves its list.
+
+    The entry is cancelled in the booking's unit of work, with the booking's reference
+    as the reason; seats an offer held for them are theirs to book with, and what
+    the booking does not use goes to the next in line.
+    """
+
+    def _status(self, world: World, entry_id: WaitlistEntryId) -> WaitlistStatus:
+        return world.core.waitlists.get(entry_id, principal=ADMIN).status
+
+    def test_a_waiting_customer_who_books_is_offered_no_seats_later(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        world = World(any_store, capacity=6)
+        first = world.book(world.customer(), 2)
+        second = world.book(world.customer(), 4)
+        me = world.customer("Me", email=False)
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=3)
+        world.core.bookings.cancel(first.id, principal=ADMIN)  # 2 free: my party of 3 waits
+        assert self._status(world, mine.id) is WaitlistStatus.WAITING
+        booked = world.core.bookings.book(
+            BookingRequest(world.slot.id, _travelers(2)), principal=Principal.customer(me)
+        )
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        with any_store.unit_of_work() as uow:
+            trail = uow.audit.list_for("waitlist entry", mine.id)
+        assert trail[-1].new_values == {"status": "cancelled"}
+        assert trail[-1].reason is not None
+        assert booked.reference in trail[-1].reason
+        later = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=world.customer("Later"), seats=1
+        )
+        sent_before = len(world.notifier.sent)
+        world.core.bookings.cancel(second.id, principal=ADMIN)  # 4 free
+        offered = [e.entry_id for e in world.events if isinstance(e, WaitlistOffered)]
+        assert offered == [later.id]
+        my_phone = world.core.customers.get(me, principal=ADMIN).phone.e164
+        assert my_phone not in [m.recipient for m in world.notifier.sent[sent_before:]]
+        world.check_invariant()
+
+    def test_an_offered_customer_who_books_directly_books_the_seats_held_for_them(
+        self, world: World
+    ) -> None:
+        freed = world.book(world.customer(), 2)
+        world.book(world.customer(), 2)
+        me, nxt = world.customer("Me"), world.customer("Next")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=2)
+        theirs = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=nxt, seats=2)
+        world.core.bookings.cancel(freed.id, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        events_before = len(world.events)
+        booking = world.book(me, 2)  # the slot is full but for the seats held for me
+        assert booking.customer_id == me
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert self._status(world, theirs.id) is WaitlistStatus.WAITING
+        ended = [e for e in world.events[events_before:] if isinstance(e, WaitlistOfferEnded)]
+        assert [(e.entry_id, e.outcome) for e in ended] == [(mine.id, "cancelled")]
+        assert world.slot_now().seats_held == 4
+        world.check_invariant()
+
+    def test_seats_an_offer_held_that_the_booking_does_not_use_go_to_the_next_in_line(
+        self, world: World
+    ) -> None:
+        freed = world.book(world.customer(), 3)
+        world.book(world.customer(), 1)
+        me, nxt = world.customer("Me"), world.customer("Next")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=3)
+        theirs = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=nxt, seats=2)
+        world.core.bookings.cancel(freed.id, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        world.book(me, 1)  # fewer seats than the entry waited for: the entry still ends
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert self._status(world, theirs.id) is WaitlistStatus.OFFERED
+        assert world.slot_now().seats_held == 4  # 1 + 1 booked, 2 held for the next in line
+        world.check_invariant()
+
+    def test_a_refused_booking_leaves_the_entry_and_its_offer_as_they_were(
+        self, world: World
+    ) -> None:
+        freed = world.book(world.customer(), 2)
+        world.book(world.customer(), 2)
+        me = world.customer("Me")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=2)
+        world.core.bookings.cancel(freed.id, principal=ADMIN)
+        with pytest.raises(CapacityError):
+            world.book(me, 3)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        assert world.slot_now().seats_held == 4
+        world.check_invariant()
+
+    def test_rescheduling_onto_a_slot_the_customer_waits_on_ends_the_entry(
+        self, world: World
+    ) -> None:
+        world.book(world.customer(), 4)
+        me = world.customer("Me")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=2)
+        location = world.core.catalog.location("BASE", principal=ADMIN)
+        other = world.core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=world.clock.now() + timedelta(days=12),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=4,
+            principal=ADMIN,
+        )
+        elsewhere = world.core.bookings.book(
+            BookingRequest(other.id, _travelers(2), customer_id=me), principal=ADMIN
+        )
+        world.core.catalog.change_capacity(world.slot.id, 6, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        world.core.bookings.reschedule(elsewhere.id, world.slot.id, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert world.slot_now().seats_held == 6
+        world.check_invariant()
+
+    def test_an_approved_quotation_for_the_slot_ends_the_entry(self, world: World) -> None:
+        """The quotation's booking starts holding seats as it moves to ``booking_created``."""
+        freed = world.book(world.customer(), 2)
+        world.book(world.customer(), 2)
+        me = world.customer("Me")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=2)
+        quotation = world.core.quotations.create(
+            QuotationRequest(
+                customer_id=me, slot_id=world.slot.id, travelers=2, valid_until=date(2026, 1, 5)
+            ),
+            principal=ADMIN,
+        )
+        world.core.quotations.send(quotation.id, principal=ADMIN)
+        world.core.bookings.cancel(freed.id, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        booking = world.core.quotations.approve(quotation.id, _travelers(2), principal=ADMIN)
+        assert booking.status == "booking_created"
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert world.slot_now().seats_held == 4
+        world.check_invariant()
+
+    def test_a_booking_that_holds_no_seats_keeps_the_entry_until_it_takes_them(
+        self, world: World
+    ) -> None:
+        world.book(world.customer(), 4)
+        me = world.customer("Me")
+        mine = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=me, seats=1)
+        request = BookingRequest(
+            world.slot.id,
+            _travelers(1),
+            customer_id=me,
+            lifecycle="appointment",
+            status="WAITLISTED",
+        )
+        parked = world.core.bookings.book(request, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.WAITING
+        world.core.catalog.change_capacity(world.slot.id, 5, principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.OFFERED
+        world.core.bookings.transition(parked.id, "PENDING", principal=ADMIN)
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert world.slot_now().seats_held == 5
         world.check_invariant()

@@ -28,7 +28,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.slots import Slot
-from bookingcore.domain.values import Actor, CommunicationId
+from bookingcore.domain.values import Actor, CommunicationId, CustomerId
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus, pick_offers
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
@@ -36,6 +36,7 @@ from bookingcore.services._context import ServiceContext, Transaction
 __all__ = [
     "ENTRY_ENTITY",
     "cancel_entries",
+    "end_entry_for_booking",
     "end_offer_event",
     "offer_free_seats",
     "offer_message_key",
@@ -94,7 +95,8 @@ def cancel_entries(
     principal: Principal,
     reason: str | None,
     now: datetime,
-) -> None:
+    offer_onward: bool = True,
+) -> bool:
     """Cancel ``slot``'s active ``entries`` and offer the seats their offers held onward.
 
     The one way an entry leaves the list early (the customer leaves or
@@ -103,7 +105,9 @@ def cancel_entries(
     takes). Each cancellation is audited; an offer it ends releases its seats
     and writes a :class:`~bookingcore.domain.events.WaitlistOfferEnded`
     (``cancelled``) event, and the released seats go to the next entries in
-    line in the same unit of work.
+    line in the same unit of work. With ``offer_onward=False`` the released
+    seats are left free (the caller offers what is left of them); the answer
+    says whether any were released.
 
     Raises:
         InvalidTransitionError: an entry is no longer active.
@@ -126,8 +130,47 @@ def cancel_entries(
             slot.release(entry.seats)
             tx.emit(end_offer_event(tx, entry, "cancelled", now=now))
             released = True
-    if released:
+    if released and offer_onward:
         offer_free_seats(ctx, tx, slot, now=now)
+    return released
+
+
+def end_entry_for_booking(
+    ctx: ServiceContext,
+    tx: Transaction,
+    slot: Slot,
+    customer_id: CustomerId,
+    *,
+    principal: Principal,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """End the customer's active entry on ``slot``: they are getting a seat another way.
+
+    For a booking made (or moved) onto ``slot`` by the normal booking path
+    rather than by accepting an offer. Call it with ``slot`` locked, before the
+    booking holds its seats: the entry is cancelled with ``reason`` (see
+    :func:`cancel_entries`) and the seats an offer held are released, so the
+    booking may use them. True when seats were released: the caller then calls
+    :func:`offer_free_seats` once the booking holds its own, so what it did
+    not use goes to the next in line.
+    """
+    found = tx.uow.waitlist.get_active(slot.id, customer_id)
+    if found is None:
+        return False
+    entry = tx.uow.waitlist.get_for_update(found.id)
+    if entry is None or not entry.is_active:  # pragma: no cover - the slot's lock is held
+        return False
+    return cancel_entries(
+        ctx,
+        tx,
+        slot,
+        [entry],
+        principal=principal,
+        reason=reason,
+        now=now,
+        offer_onward=False,
+    )
 
 
 def end_offer_event(

@@ -47,6 +47,7 @@ from bookingcore.domain.policy import Permission, Principal, PrincipalKind, Staf
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
+from bookingcore.domain.trips import plan_days
 from bookingcore.domain.values import (
     Actor,
     BookingGroupId,
@@ -82,7 +83,7 @@ from bookingcore.services._context import (
     keyed_event_id,
     principal_key,
 )
-from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED, advance_if_suppliers_confirmed
 from bookingcore.services.customers import CustomerService
@@ -102,6 +103,9 @@ __all__ = [
 ]
 
 _MAX_TRAVELERS = 500
+_MAX_NOTE = 5000
+#: Who writes the advisor note a reschedule leaves for staff.
+_RESCHEDULE = Principal.system("reschedule")
 
 
 @attrs.frozen
@@ -292,15 +296,19 @@ class Rescheduled:
     nothing was written: ``from_slot_id`` and ``price_difference`` are then the
     first call's, and ``booking`` the booking as it is now.
 
-    .. versionchanged:: 0.4 ``replayed``.
+    ``items_to_reconfirm`` are the booking's dated line items its suppliers had
+    confirmed: they keep the dates confirmed, and staff change them with the
+    supplier (an advisor note on the booking lists them too).
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4 ``replayed`` and ``items_to_reconfirm``.
     """
 
     booking: Booking
     from_slot_id: SlotId
     price_difference: Money
     replayed: bool = False
+    items_to_reconfirm: tuple[BookingItem, ...] = ()
 
 
 @attrs.frozen
@@ -592,9 +600,23 @@ class BookingService:
         if claim is not None:
             claim.release(tx, slot, len(request.travelers))
         booking_id = BookingId(self._ctx.ids.new_id())
+        reference = self._ctx.ids.new_reference()
+        released = False
+        if claim is None and lifecycle.holds_capacity(status):
+            # The customer gets a seat without taking up an offer: their entry on the
+            # slot's waiting list ends, and seats an offer held for them are theirs.
+            released = end_entry_for_booking(
+                self._ctx,
+                tx,
+                slot,
+                customer_id,
+                principal=principal,
+                reason=f"booked the slot directly (booking {reference})",
+                now=now,
+            )
         draft = BookingDraft(
             id=booking_id,
-            reference=self._ctx.ids.new_reference(),
+            reference=reference,
             customer_id=customer_id,
             travelers=tuple(
                 BookingTraveler(
@@ -647,6 +669,9 @@ class BookingService:
             )
         if claim is not None:
             claim.settle(tx, slot, booking)
+        if released:
+            # Seats the entry's offer held that the booking did not need go on.
+            offer_free_seats(self._ctx, tx, slot, now=now)
         return booking
 
     def _line_items(
@@ -1249,13 +1274,25 @@ class BookingService:
         """Move ``booking`` and write what a move writes; the caller commits.
 
         Seats the move gives back go to the slot's waiting list in the same
-        unit of work, under the slot's lock.
+        unit of work, under the slot's lock. A move that takes seats ends the
+        customer's entry on the slot's waiting list, as booking directly does.
         """
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
+        released = False
         if booking.seats_to_move(target, lifecycle):
             lifecycle.check_move(booking.status, target)  # refuse before taking the slot's lock
             slot = tx.uow.slots.get_for_update(booking.slot_id)
+        if slot is not None and not freed:
+            released = end_entry_for_booking(
+                self._ctx,
+                tx,
+                slot,
+                booking.customer_id,
+                principal=principal,
+                reason=f"booking {booking.reference} took its seats ({target})",
+                now=self._ctx.now(),
+            )
         raised = booking.move(
             target,
             lifecycle=lifecycle,
@@ -1267,7 +1304,7 @@ class BookingService:
             metadata=metadata,
         )
         tx.record(raised)
-        if freed and slot is not None:
+        if (freed or released) and slot is not None:
             offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
         assert raised.history is not None
         commissions.reverse_on_cancellation(self._ctx, tx, booking, raised.history.id)
@@ -1391,6 +1428,14 @@ class BookingService:
         event has an id derived from the key: the outbox, which keeps every
         event, is where the retry finds it.
 
+        What is dated by the departure follows it: line items' service dates
+        move by as many days as the departure's date (on the business's clock),
+        except items their supplier confirmed (see
+        :attr:`Rescheduled.items_to_reconfirm`); an itinerary nobody edited is
+        planned again. Confirmed items and an edited itinerary are listed in an
+        advisor note for staff. A reminder already sent for the old departure
+        does not stop the reminder of the new one.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: not theirs to change, too late for a customer
@@ -1492,6 +1537,16 @@ class BookingService:
                     msg = f"booking {other.reference} already holds that slot for these travelers"
                     raise DuplicateError(msg, entity="booking", existing_id=other.id)
             from_slot_id, held = booking.slot_id, booking.holds_seats(lifecycle)
+            from_starts = booking.starts_at
+            released = held and end_entry_for_booking(
+                self._ctx,
+                tx,
+                new_slot,
+                booking.customer_id,
+                principal=principal,
+                reason=f"booking {booking.reference} was moved onto the slot",
+                now=now,
+            )
             difference, raised = booking.reschedule(
                 new_slot,
                 from_slot=old_slot,
@@ -1506,8 +1561,94 @@ class BookingService:
             tx.record(raised)
             if held:
                 offer_free_seats(self._ctx, tx, old_slot, now=now)
+            if released:
+                offer_free_seats(self._ctx, tx, new_slot, now=now)
+            to_reconfirm = self._follow_departure(
+                tx, booking, from_starts, principal=principal, note=note, now=now
+            )
             tx.commit()
-            return Rescheduled(booking, from_slot_id, difference)
+            return Rescheduled(booking, from_slot_id, difference, items_to_reconfirm=to_reconfirm)
+
+    def _follow_departure(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        from_starts: datetime,
+        *,
+        principal: Principal,
+        note: str | None,
+        now: datetime,
+    ) -> tuple[BookingItem, ...]:
+        """Move what is dated by the departure after ``booking`` moved from ``from_starts``.
+
+        Dated items move by the days the departure moved, but those their
+        supplier confirmed (returned, to be changed with the supplier); an
+        itinerary still as generated is planned again. What staff must see to
+        is written as an advisor note.
+        """
+        uow, zone = tx.uow, self._ctx.settings.zone
+        shift = booking.starts_at.astimezone(zone).date() - from_starts.astimezone(zone).date()
+        items = uow.booking_items.list_for_booking(booking.id)
+        itinerary = uow.itineraries.get_for_booking(booking.id)
+        # Compared before any item moves: the plan as it was generated, or edited since.
+        edited = itinerary is not None and itinerary.days != plan_days(from_starts, items, zone)
+        confirmed: list[BookingItem] = []
+        for item in items:
+            dated = item.service_starts_on is not None or item.service_ends_on is not None
+            if not shift or item.is_cancelled or not dated:
+                continue
+            if item.is_confirmed:
+                confirmed.append(item)
+                continue
+            old = _service_dates(item)
+            item.reschedule(
+                _later(item.service_starts_on, shift), _later(item.service_ends_on, shift), now=now
+            )
+            tx.audit(
+                principal,
+                entity=item.entity_name,
+                entity_id=item.id,
+                action=AuditAction.UPDATED,
+                old=old,
+                new=_service_dates(item),
+                reason=note,
+                booking_id=booking.id,
+            )
+        if itinerary is not None and not edited:
+            itinerary.days = plan_days(booking.starts_at, items, zone)
+            itinerary.touch(now)
+        flags = [
+            f"{item.description} ({_dates_text(item)}"
+            + (f", supplier reference {item.supplier_reference}" if item.supplier_reference else "")
+            + ")"
+            for item in confirmed
+        ]
+        lines: list[str] = []
+        if flags:
+            lines.append(
+                "Confirmed by their suppliers for the old dates, not moved; change them with"
+                " the supplier: " + "; ".join(flags) + "."
+            )
+        if edited:
+            lines.append(
+                "The itinerary was edited and still has the old dates: edit it, or generate"
+                " it again with replace=True."
+            )
+        if lines:
+            local = booking.starts_at.astimezone(zone)
+            heading = (
+                f"Rescheduled from {from_starts.astimezone(zone):%Y-%m-%d %H:%M} to"
+                f" {local:%Y-%m-%d %H:%M} {local.tzname()}."
+            )
+            tx.audit(
+                _RESCHEDULE,
+                entity=booking.entity_name,
+                entity_id=booking.id,
+                action=AuditAction.NOTE_ADDED,
+                new={"note": " ".join([heading, *lines])[:_MAX_NOTE]},
+                booking_id=booking.id,
+            )
+        return tuple(confirmed)
 
     def change_travelers(
         self,
@@ -1751,6 +1892,28 @@ class BookingService:
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", booking_id)
         return booking
+
+
+def _later(day: date | None, shift: timedelta) -> date | None:
+    return None if day is None else day + shift
+
+
+def _service_dates(item: BookingItem) -> dict[str, str | None]:
+    return {
+        "service_starts_on": _iso(item.service_starts_on),
+        "service_ends_on": _iso(item.service_ends_on),
+    }
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _dates_text(item: BookingItem) -> str:
+    starts, ends = _iso(item.service_starts_on), _iso(item.service_ends_on)
+    if starts and ends and ends != starts:
+        return f"{starts} to {ends}"
+    return starts or f"until {ends}"
 
 
 def _check_items_allow(uow: UnitOfWork, booking: Booking, target: str) -> None:

@@ -12,7 +12,7 @@ reminder, however many workers run the reminder job at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from bookingcore.domain import policy
@@ -218,16 +218,18 @@ class CommunicationService:
         """Send the reminder of every booking in :meth:`due_reminders`, once each.
 
         A booking's reminder has the dedupe key ``reminder:<booking id>``: a
-        second run, or a second worker, does not send it again. A reminder that
-        fails is logged as failed and the others still go out.
+        second run, or a second worker, does not send it again. A booking
+        rescheduled after its reminder went out is reminded again before its
+        new departure, with the key ``reminder:<booking id>:<departure>``
+        (the new start, ISO 8601 in UTC). A reminder that fails is logged as
+        failed and the others still go out.
 
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
         sent: list[Communication] = []
-        for booking in self.due_reminders(principal=principal, within=within):
-            key = f"reminder:{booking.id}"
+        for booking, key in self._due_reminders(principal, within, self._ctx.now()):
             try:
                 # One reminder per booking, whoever runs the job: a key of the library's
                 # own, not scoped to the principal.
@@ -265,11 +267,17 @@ class CommunicationService:
             PermissionDeniedError: the principal may not list bookings.
             ValidationError: on ``now`` when naive.
         """
+        return [booking for booking, _ in self._due_reminders(principal, within, now)]
+
+    def _due_reminders(
+        self, principal: Principal, within: timedelta, now: datetime | None
+    ) -> list[tuple[Booking, str]]:
+        """The bookings :meth:`due_reminders` answers, each with its reminder's dedupe key."""
         start = self._ctx.now() if now is None else ensure_aware(now, "now")
         query = policy.scope_bookings(
             principal, BookingFilter(starts_from=start, starts_before=start + within)
         )
-        due: list[Booking] = []
+        due: list[tuple[Booking, str]] = []
         with self._ctx.uow_factory() as uow:
             page = uow.bookings.list(query, PageRequest(limit=500))
             while True:
@@ -278,13 +286,13 @@ class CommunicationService:
                     wanted = lifecycle.holds_capacity(booking.status) and lifecycle.is_active(
                         booking.status
                     )
-                    key = f"reminder:{booking.id}"
-                    if wanted and uow.communications.get_by_dedupe_key(key) is None:
-                        due.append(booking)
+                    key = _reminder_key(uow, booking, within) if wanted else None
+                    if key is not None:
+                        due.append((booking, key))
                 if page.next_cursor is None:
                     break
                 page = uow.bookings.list(query, PageRequest(limit=500, cursor=page.next_cursor))
-        due.sort(key=lambda b: (b.starts_at, b.id.bytes))
+        due.sort(key=lambda pair: (pair[0].starts_at, pair[0].id.bytes))
         return due
 
     # ------------------------------------------------------------------ callbacks
@@ -661,3 +669,20 @@ def _choice(kind: type[C], value: C | str, field: str) -> C:
         known = ", ".join(member.value for member in kind)
         msg = f"{value!r} is not one of: {known}"
         raise ValidationError.single(field, msg, "invalid_choice") from None
+
+
+def _reminder_key(uow: UnitOfWork, booking: Booking, within: timedelta) -> str | None:
+    """The dedupe key of ``booking``'s reminder for its departure, or None once it was logged.
+
+    The first reminder is ``reminder:<booking id>``. One logged before the reminder
+    window of the booking's departure was for an earlier departure (the booking was
+    rescheduled since): the reminder of this one is ``reminder:<booking id>:<start>``.
+    """
+    key = f"reminder:{booking.id}"
+    first = uow.communications.get_by_dedupe_key(key)
+    if first is None:
+        return key
+    if first.created_at >= booking.starts_at - within:
+        return None
+    moved = f"{key}:{booking.starts_at.astimezone(UTC).isoformat()}"
+    return moved if uow.communications.get_by_dedupe_key(moved) is None else None
