@@ -666,6 +666,7 @@ class BookingService:
                 idempotency_key=None,
                 digest=None,
                 metadata={},
+                claimed=True,
             )
         if claim is not None:
             claim.settle(tx, slot, booking)
@@ -1270,12 +1271,15 @@ class BookingService:
         idempotency_key: str | None,
         digest: str | None,
         metadata: Mapping[str, str],
+        claimed: bool = False,
     ) -> LifecycleEvent:
         """Move ``booking`` and write what a move writes; the caller commits.
 
         Seats the move gives back go to the slot's waiting list in the same
         unit of work, under the slot's lock. A move that takes seats ends the
-        customer's entry on the slot's waiting list, as booking directly does.
+        customer's entry on the slot's waiting list, as booking directly does,
+        unless the seats are ``claimed``: an accepted offer's, whose entry the
+        claim settles itself.
         """
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
@@ -1283,7 +1287,7 @@ class BookingService:
         if booking.seats_to_move(target, lifecycle):
             lifecycle.check_move(booking.status, target)  # refuse before taking the slot's lock
             slot = tx.uow.slots.get_for_update(booking.slot_id)
-        if slot is not None and not freed:
+        if slot is not None and not freed and not claimed:
             released = end_entry_for_booking(
                 self._ctx,
                 tx,
