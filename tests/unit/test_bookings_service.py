@@ -23,6 +23,7 @@ from bookingcore import (
     NewTraveler,
     NotFoundError,
     PageRequest,
+    PartnerId,
     PermissionDeniedError,
     Principal,
     SavedTraveler,
@@ -518,6 +519,50 @@ class TestPartners:
         assert booking.created_by_partner_id == world.partner.id
         customer = core.customers.get(booking.customer_id, principal=world.as_partner)
         assert (customer.source, customer.partner_id) == (BookingSource.PARTNER, world.partner.id)
+
+    def test_a_booking_a_partner_brought_is_its_own_though_staff_made_it(
+        self, world: World, core: BookingCore, store: MemoryStore
+    ) -> None:
+        request = BookingRequest(
+            world.trek.id, [new("Ann", primary=True)], customer_id=world.customer.id
+        )
+        with core.context.transaction() as tx:
+            booking = core.bookings.book_in(
+                tx, request, principal=world.admin, referred_by=world.partner.id
+            )
+            tx.commit()
+        assert booking.partner_id == world.partner.id
+        assert booking.created_by_partner_id is None
+        assert booking.source is BookingSource.DIRECT
+        assert core.bookings.get(booking.id, principal=world.as_partner).id == booking.id
+
+    def test_an_unregistered_referrer_leaves_the_booking_without_partner(
+        self, world: World, core: BookingCore
+    ) -> None:
+        request = BookingRequest(
+            world.trek.id, [new("Ann", primary=True)], customer_id=world.customer.id
+        )
+        with core.context.transaction() as tx:
+            booking = core.bookings.book_in(
+                tx, request, principal=world.admin, referred_by=PartnerId(uuid4())
+            )
+            tx.commit()
+        assert booking.partner_id is None
+
+    def test_a_partner_may_not_book_another_partners_referral(
+        self, world: World, core: BookingCore, store: MemoryStore
+    ) -> None:
+        before = counts(store)
+        request = BookingRequest(
+            world.trek.id,
+            [new("Pat", primary=True)],
+            customer=CustomerDetails("+919222222222", name="Pat Lee"),
+        )
+        with core.context.transaction() as tx, pytest.raises(PermissionDeniedError):
+            core.bookings.book_in(
+                tx, request, principal=world.as_partner, referred_by=PartnerId(uuid4())
+            )
+        assert counts(store) == before
 
     def test_a_partner_is_refused_at_a_location_it_may_not_book_and_nothing_is_written(
         self, world: World, core: BookingCore, store: MemoryStore

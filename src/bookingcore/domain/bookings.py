@@ -158,6 +158,11 @@ class BookingDraft:
     #:
     #: .. versionadded:: 0.3
     items: tuple[BookingItem, ...] = ()
+    #: The partner that made the booking itself (its own API request); ``partner_id``
+    #: alone is a booking a partner brought (a lead it captured) and staff made.
+    #:
+    #: .. versionadded:: 0.4
+    created_by_partner_id: PartnerId | None = None
 
 
 #: What a booking's creation records in the audit trail.
@@ -389,7 +394,7 @@ class Booking(Versioned):
             created_by=author.actor,
             source=draft.source,
             partner_id=draft.partner_id,
-            created_by_partner_id=draft.partner_id,
+            created_by_partner_id=draft.created_by_partner_id,
             referral_source=draft.referral_source,
             internal_notes=draft.internal_notes,
             external_id=draft.external_id,

@@ -518,6 +518,7 @@ class BookingService:
         prices_quoted: bool = False,
         idempotency_key: str | None = None,
         request_fingerprint: str | None = None,
+        referred_by: PartnerId | None = None,
     ) -> Booking:
         """Book inside another use case's transaction ``tx``; the caller commits.
 
@@ -530,10 +531,19 @@ class BookingService:
         scoped to the principal) and ``request_fingerprint`` are kept on the
         booking; the caller looks for an earlier booking with the key first.
 
+        ``referred_by`` is the partner that brought the booking (the partner that
+        captured the lead an approved quotation answers): the booking is the
+        partner's (``partner_id``: it reads it, its payments earn its commission)
+        though the partner did not make it (``created_by_partner_id`` stays
+        ``None``, the source is not ``partner``). The caller vouches for it; it
+        is ignored when no such partner is registered.
+
         Raises:
             The errors of :meth:`book`, except idempotency conflicts.
+            PermissionDeniedError: ``principal`` is a partner other than ``referred_by``.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``referred_by``.
         """
         plan = self._check_request(request, principal)
         return self._open(
@@ -546,6 +556,7 @@ class BookingService:
             now=self._ctx.now(),
             items=request.items,
             prices_quoted=prices_quoted,
+            referred_by=referred_by,
         )
 
     def _open(
@@ -561,6 +572,7 @@ class BookingService:
         items: Sequence[BookedItem],
         prices_quoted: bool,
         claim: SeatClaim | None = None,
+        referred_by: PartnerId | None = None,
     ) -> Booking:
         """Everything :meth:`book` does inside its transaction, short of the commit.
 
@@ -576,6 +588,7 @@ class BookingService:
         self._check_external_id(uow, request.external_id, principal)
         customer_id = self._resolve_customer(tx, request, principal)
         partner = self._acting_partner(uow, principal)
+        owner = self._owning_partner(uow, partner, referred_by)
         priced = any(choice.price is not None for choice in request.travelers) or bool(items)
         if priced and not prices_quoted:
             policy.require(principal.has(Permission.SET_PRICES), f"{principal} may not set prices")
@@ -630,7 +643,8 @@ class BookingService:
             status=status,
             source=source,
             supplier_id=self._supplier_of(uow, slot),
-            partner_id=partner.id if partner else None,
+            partner_id=owner,
+            created_by_partner_id=partner.id if partner else None,
             referral_source=clean_text(request.referral_source, "referral_source", max_length=100),
             internal_notes=clean_text(request.internal_notes, "internal_notes", max_length=5000),
             external_id=clean_text(request.external_id, "external_id"),
@@ -829,6 +843,20 @@ class BookingService:
         if partner is None:
             raise PermissionDeniedError(f"{principal} is not a registered partner")
         return partner
+
+    @staticmethod
+    def _owning_partner(
+        uow: UnitOfWork, acting: Partner | None, referred_by: PartnerId | None
+    ) -> PartnerId | None:
+        """The partner a new booking belongs to: the one booking, else the one that
+        brought it (if registered). A partner never books for another's referral."""
+        if acting is not None:
+            if referred_by is not None and referred_by != acting.id:
+                raise PermissionDeniedError(f"partner {acting.name} may not book another's lead")
+            return acting.id
+        if referred_by is None or uow.partners.get(referred_by) is None:
+            return None
+        return referred_by
 
     @staticmethod
     def _joinable_group(

@@ -649,7 +649,9 @@ class QuotationService:
         seat price for each traveler and the lines as items (at the rates
         recorded on them; deactivated suppliers or products refuse), moved along
         the travel lifecycle to ``booking_created`` (holding the seats), the
-        revision marked approved and its lead won.
+        revision marked approved and its lead won. A lead a partner captured
+        makes the booking the partner's (``partner_id``): the partner reads it
+        and the captures that pay it accrue its commission.
 
         Args:
             travelers: exactly the quoted number of travelers, one of them primary.
@@ -719,6 +721,7 @@ class QuotationService:
             if len(travelers) != quotation.travelers:
                 msg = f"the quotation is for {quotation.travelers}, not {len(travelers)}"
                 raise ValidationError.single("travelers", msg, "party_size")
+            lead = None if quotation.lead_id is None else uow.leads.get(quotation.lead_id)
             request = BookingRequest(
                 slot_id=quotation.slot_id,
                 travelers=tuple(attrs.evolve(t, price=quotation.seat_price) for t in travelers),
@@ -738,15 +741,15 @@ class QuotationService:
                 prices_quoted=True,
                 idempotency_key=key,
                 request_fingerprint=digest,
+                # A partner's lead books for the partner (commission, its reads).
+                referred_by=None if lead is None else lead.partner_id,
             )
             note = f"quotation {quotation.reference} v{quotation.revision}"
             for target in _APPROVAL_MOVES:
                 self._bookings.advance_in(tx, booking, target, principal=principal, note=note)
             quotation.approve(booking.id, now=now, today=self._ctx.settings.local(now).date())
-            if quotation.lead_id is not None:
-                lead = uow.leads.get(quotation.lead_id)
-                if lead is not None:
-                    lead.win(now=now)
+            if lead is not None:
+                lead.win(now=now)
             self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
             tx.commit()
             return booking
