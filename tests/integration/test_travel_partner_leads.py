@@ -26,9 +26,9 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import Booking, CommissionEntryKind, Lead, Partner
+from bookingcore.domain import Booking, CommissionEntryKind, Lead, Partner, WebhookTopic
 from bookingcore.services import LeadRequest
-from bookingcore.testing import FixedClock
+from bookingcore.testing import FixedClock, RecordingWebhookSender
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -41,7 +41,11 @@ class Agency:
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.clock = FixedClock()
-        self.core = core = BookingCore(uow_factory=store.unit_of_work, clock=self.clock)
+        self.core = core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            webhook_sender=RecordingWebhookSender(),
+        )
         self.camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
         self.slot = core.catalog.create_slot(
             location_id=self.camp.id,
@@ -62,6 +66,7 @@ class Agency:
             contact_email=f"ops@{name.lower()}.example.com",
             allowed_location_ids=[self.camp.id],
             commission_rate=Decimal("10"),
+            webhook_url=f"https://{name.lower()}.example.com/hooks",
             principal=ADMIN,
         ).partner
 
@@ -158,6 +163,15 @@ class TestThePartnersLeadBooksForThePartner:
         (created,) = [e for e in trail if e.action.value == "created"]
         assert created.new_values["partner_id"] == str(agency.partner.id)
         assert created.actor.kind.value != "partner"  # staff/customer made it, for the partner
+
+    def test_the_partner_is_sent_the_bookings_webhooks(self, agency: Agency) -> None:
+        booking = agency.approved(agency.capture(agency.as_partner))
+        deliveries = agency.core.webhooks.list(principal=agency.as_partner).items
+        assert (WebhookTopic.BOOKING_CREATED, booking.id) in [
+            (d.topic, d.booking_id) for d in deliveries
+        ]
+        assert {d.partner_id for d in deliveries} == {agency.partner.id}
+        assert agency.core.webhooks.list(principal=agency.as_other).items == []
 
 
 class TestNoPartnerTakesAnothersLead:
