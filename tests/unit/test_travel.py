@@ -234,7 +234,7 @@ class TestLeads:
         )
         core.leads.move(lead.id, "contacted", principal=admin)
         with pytest.raises(InvalidTransitionError):
-            core.leads.move(lead.id, "won", principal=admin)
+            core.leads.move(lead.id, "new", principal=admin)  # only a lost lead reopens
         today = holiday.clock.now().date()
         core.leads.schedule_follow_up(lead.id, today + timedelta(days=2), principal=admin)
         assert list(core.leads.follow_ups_due(today, principal=admin)) == []
@@ -242,6 +242,29 @@ class TestLeads:
         assert [d.id for d in due] == [lead.id]
         lost = core.leads.move(lead.id, "lost", principal=admin, reason="went elsewhere")
         assert (lost.status, lost.lost_reason) == (LeadStatus.LOST, "went elsewhere")
+
+    @pytest.mark.parametrize("target", ["quoted", "won"])
+    def test_quoted_and_won_follow_from_quotations_not_from_a_manual_move(
+        self, holiday: Holiday, target: str
+    ) -> None:
+        core, admin = holiday.core, holiday.admin
+        lead = core.leads.capture(
+            LeadRequest(source="phone", phone="+919876543210"), principal=admin
+        )
+        core.leads.move(lead.id, "qualified", principal=admin)
+        with pytest.raises(ValidationError) as caught:
+            core.leads.move(lead.id, target, principal=admin)
+        assert caught.value.fields == ("status",)
+        assert caught.value.errors[0].code == "set_by_quotation"
+        assert core.leads.get(lead.id, principal=admin).status is LeadStatus.QUALIFIED
+        assert [e.new_values for e in core.audit.trail("lead", lead.id, principal=admin)][-1] == {
+            "status": "qualified"
+        }
+        # A quoted lead is not won by hand either: its quotation's approval does that.
+        quoted, _ = _quoted(holiday)
+        with pytest.raises(ValidationError):
+            core.leads.move(quoted.id, "won", principal=admin)
+        assert core.leads.get(quoted.id, principal=admin).status is LeadStatus.QUOTED
 
     def test_a_customer_sees_only_their_own_leads(self, holiday: Holiday) -> None:
         core = holiday.core

@@ -7,6 +7,7 @@ the slot started), so a booking the caller may not see answers 404.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum
 from uuid import UUID
 
@@ -27,28 +28,53 @@ from bookingcore import (
     StaleVersionError,
     TravelerId,
 )
+from bookingcore.domain import BookingItem
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.schemas import BookingOut, MoneyOut, StaffBookingOut
 from examples.api.schemas_ops import RescheduleIn, TravelersChangeIn
 
-__all__ = ["AutoAssignIn", "RescheduledOut", "router"]
+__all__ = ["AutoAssignIn", "ItemToReconfirmOut", "RescheduledOut", "router"]
 
 router = APIRouter()
 
 _TAGS: list[str | Enum] = ["bookings"]
 
 
+class ItemToReconfirmOut(BaseModel):
+    """A line item its supplier confirmed for its old dates: it kept them, to change with them."""
+
+    id: UUID
+    description: str
+    supplier_id: UUID | None
+    service_starts_on: date | None
+    service_ends_on: date | None
+
+    @classmethod
+    def of(cls, item: BookingItem) -> ItemToReconfirmOut:
+        """The fields of ``item`` staff need to reconfirm it."""
+        return cls(
+            id=item.id,
+            description=item.description,
+            supplier_id=item.supplier_id,
+            service_starts_on=item.service_starts_on,
+            service_ends_on=item.service_ends_on,
+        )
+
+
 class RescheduledOut(BaseModel):
     """The booking on its new slot, the slot it left, and the price difference (new less old).
 
     ``replayed`` is true when an ``Idempotency-Key`` retry answered the first call's move.
+    ``items_to_reconfirm`` are the dated items their suppliers had confirmed: they keep
+    the confirmed dates, and staff change them with the supplier.
     """
 
     booking: BookingOut
     from_slot_id: UUID
     price_difference: MoneyOut
     replayed: bool = False
+    items_to_reconfirm: list[ItemToReconfirmOut] = Field(default_factory=list)
 
 
 @router.patch(
@@ -92,6 +118,7 @@ def reschedule(
         from_slot_id=moved.from_slot_id,
         price_difference=MoneyOut.of(moved.price_difference),
         replayed=moved.replayed,
+        items_to_reconfirm=[ItemToReconfirmOut.of(item) for item in moved.items_to_reconfirm],
     )
 
 

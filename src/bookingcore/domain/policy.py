@@ -454,7 +454,9 @@ def check_may_transition(
 
     Cancelling follows :func:`check_may_cancel`. Other moves are for staff
     who may change every booking, the booking's advisor, its supplier's users,
-    webhooks and the system; customers and partners may only cancel.
+    webhooks and the system; customers and partners may only cancel. A
+    supplier's user may make any move the lifecycle allows on a booking of its
+    supplier (to ``completed`` or ``no_show`` too), but not cancel it.
 
     Raises:
         PermissionDeniedError: naming the principal, the booking and the target.

@@ -52,6 +52,9 @@ from bookingcore.services.customers import CustomerService
 
 __all__ = ["LeadRequest", "LeadService"]
 
+#: Statuses a lead reaches through its quotations (made for it, approved), never by hand.
+_SET_BY_QUOTATIONS = frozenset({LeadStatus.QUOTED, LeadStatus.WON})
+
 
 @attrs.frozen(kw_only=True)
 class LeadRequest:
@@ -356,13 +359,26 @@ class LeadService:
     ) -> Lead:
         """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...).
 
+        ``quoted`` and ``won`` are not moved to by hand: a lead is quoted when a
+        quotation is made for it, and won when one of its quotations is approved.
+
         Raises:
             NotFoundError: no such lead visible to ``principal``.
             PermissionDeniedError: neither staff who change everything nor its advisor.
-            ValidationError: an unknown status, a reason over 500 characters.
+            ValidationError: an unknown status, ``quoted`` or ``won`` (on ``status``,
+                code ``set_by_quotation``), a reason over 500 characters.
             InvalidTransitionError: the move is not allowed from the lead's status.
+
+        .. versionchanged:: 0.4
+           Refuses ``quoted`` and ``won``.
         """
         target = _status(status)
+        if target in _SET_BY_QUOTATIONS:
+            msg = (
+                f"a lead is {target.value} through its quotations "
+                "(made for it, approved), not moved there by hand"
+            )
+            raise ValidationError.single("status", msg, "set_by_quotation")
         with self._ctx.transaction() as tx:
             lead = self._workable(tx.uow, lead_id, principal)
             before = lead.status

@@ -90,6 +90,9 @@ class TripService:
                 created_at=now,
                 updated_at=now,
             )
+            # Locked in one order, so two trips naming the same bookings wait, not deadlock.
+            for booking_id in sorted(set(trip.booking_ids)):
+                uow.bookings.get_for_update(booking_id)
             for index, booking_id in enumerate(trip.booking_ids):
                 self._check_booking(uow, trip, booking_id, f"booking_ids[{index}]")
             uow.trips.add(trip)
@@ -110,6 +113,7 @@ class TripService:
             trip = uow.trips.get(trip_id)
             if trip is None:
                 raise NotFoundError("trip", trip_id)
+            uow.bookings.get_for_update(booking_id)
             self._check_booking(uow, trip, booking_id, "booking_id")
             trip.add_booking(booking_id, now=self._ctx.now())
             uow.commit()
@@ -169,6 +173,11 @@ class TripService:
 
     @staticmethod
     def _check_booking(uow: UnitOfWork, trip: Trip, booking_id: BookingId, field: str) -> None:
+        """Refuse a booking that is unknown, another customer's, or on another trip.
+
+        The caller holds the booking's lock (``get_for_update``): two units of work
+        putting one booking on two trips check one after the other.
+        """
         booking = uow.bookings.get(booking_id)
         if booking is None or booking.customer_id != trip.customer_id:
             msg = f"no booking {booking_id} of this customer"

@@ -29,6 +29,7 @@ from bookingcore import (
     TravelerDetails,
 )
 from bookingcore.domain import Slot, WebhookDelivery, WebhookTopic
+from bookingcore.services import BookedItem
 from bookingcore.testing import FakePaymentProvider, FixedClock
 from examples.api import create_app
 
@@ -438,6 +439,70 @@ def test_webhook_deliveries_for_staff_and_their_partner(
     assert client.post(f"/api/admin{one}/resend", headers=alpha).status_code == 401
     bad = client.get("/api/admin/webhooks", params={"status": "lost"}, headers=staff_headers)
     assert bad.status_code == 422
+
+
+def test_a_reschedule_lists_the_confirmed_items_to_reconfirm(
+    api_core: BookingCore,
+    client: ApiClient,
+    slot: Slot,
+    clock: FixedClock,
+    staff_headers: dict[str, str],
+) -> None:
+    later = api_core.catalog.create_slot(
+        location_id=slot.location_id,
+        starts_at=slot.starts_at + timedelta(days=3),
+        price_per_traveler=Money("8500", "INR"),
+        capacity=4,
+        principal=SETUP,
+    )
+    hotel = api_core.catalog.add_supplier("LAKESIDE", "Lakeside Lodge", principal=SETUP)
+    customer = api_core.customers.register("+919876543219", principal=SETUP).customer
+    start = slot.starts_at.date()
+    booking = api_core.bookings.book(
+        BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails("Asha Verma"), is_primary=True)],
+            customer_id=customer.id,
+            items=(
+                BookedItem(
+                    kind="hotel",
+                    description="Lakeside, 2 nights",
+                    quantity=1,
+                    unit_price=Money("3000", "INR"),
+                    supplier_id=hotel.id,
+                    service_starts_on=start,
+                    service_ends_on=start + timedelta(days=2),
+                ),
+                BookedItem(
+                    kind="transfer",
+                    description="Pick-up",
+                    quantity=1,
+                    unit_price=Money("500", "INR"),
+                    service_starts_on=start,
+                ),
+            ),
+        ),
+        principal=SETUP,
+    )
+    lodge, _ = api_core.items.for_booking(booking.id, principal=SETUP)
+    api_core.items.confirm(lodge.id, principal=SETUP, supplier_reference="LK-1")
+
+    moved = client.patch(
+        f"/api/bookings/{booking.id}/reschedule",
+        json={"slot_id": str(later.id)},
+        headers=staff_headers,
+    )
+
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["items_to_reconfirm"] == [
+        {
+            "id": str(lodge.id),
+            "description": "Lakeside, 2 nights",
+            "supplier_id": str(hotel.id),
+            "service_starts_on": start.isoformat(),
+            "service_ends_on": (start + timedelta(days=2)).isoformat(),
+        }
+    ]
 
 
 @STORES
