@@ -928,3 +928,16 @@ class TestUnreconciledRefunds:
             payments.resolve_refund(RefundId(uuid4()), "apply", principal=ADMIN)
         with pytest.raises(InvalidTransitionError):  # nothing captured yet
             payments.resolve_refund(refund.id, "apply", principal=ADMIN)
+
+    def test_a_late_payment_refunds_only_what_the_provider_did_not_give_back(self) -> None:
+        world = World(PaymentSettings(late_payments="refund"))
+        booking, reference = self._intent(world)
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        self._refund_at_provider(world, "re_early", reference, "3000")
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        assert self._refund(world, booking, "re_early").status is RefundStatus.SUCCEEDED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.status, paid.refunded_amount) == (
+            PaymentStatus.REFUNDED,
+            Money("8000", "INR"),
+        )
