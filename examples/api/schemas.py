@@ -53,6 +53,7 @@ from bookingcore.services import (
     ImportPreview,
     OtpRequested,
     PartnerRegistration,
+    PaymentAttention,
     PaymentIntent,
     ReconciliationReport,
     SignedIn,
@@ -1031,6 +1032,7 @@ class RefundOut(BaseModel):
     provider_reference: str | None
     created_at: datetime
     completed_at: datetime | None
+    failure_reason: str | None = None
 
     @classmethod
     def of(cls, refund: Refund) -> RefundOut:
@@ -1044,6 +1046,32 @@ class RefundOut(BaseModel):
             provider_reference=refund.provider_reference,
             created_at=refund.created_at,
             completed_at=refund.completed_at,
+            failure_reason=refund.failure_reason,
+        )
+
+
+class RefundResolutionIn(StrictIn):
+    """What staff do with a refund made at the provider that the books could not hold:
+    ``apply`` it now that it fits, or ``dismiss`` it with a ``note`` (required)."""
+
+    action: Literal["apply", "dismiss"]
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class PaymentAttentionOut(BaseModel):
+    """A payment flagged for staff, why, and its unreconciled refunds."""
+
+    payment: PaymentOut
+    reason: str
+    unreconciled_refunds: list[RefundOut]
+
+    @classmethod
+    def of(cls, found: PaymentAttention) -> PaymentAttentionOut:
+        """The flagged payment's fields."""
+        return cls(
+            payment=PaymentOut.of(found.payment),
+            reason=found.reason,
+            unreconciled_refunds=[RefundOut.of(r) for r in found.unreconciled_refunds],
         )
 
 

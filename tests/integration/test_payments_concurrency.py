@@ -1,7 +1,7 @@
 """Payments under concurrency on PostgreSQL: one event delivered eight times at once is
 applied once, two intents with one key make one payment, racing refunds never overdraw, eight
 concurrent confirmations get invoice numbers 1 to 8, a postponed event redelivered at once is
-applied once."""
+applied once, a refund made before its capture settles once when capture and staff race."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from bookingcore import (
     BookingCore,
     BookingRequest,
+    InvalidTransitionError,
     Money,
     NewTraveler,
     PaymentProviderError,
@@ -226,3 +227,35 @@ def test_a_refund_made_at_the_provider_delivered_at_once_many_times_is_recorded_
     assert paid.pending_refund_amount == Money("0", "INR")
     documents = core.payments.invoices_for(booking.id, principal=ADMIN)
     assert [d.total for d in documents] == [Money("4000", "INR"), -amount]
+
+
+def test_a_refund_resolved_and_captured_at_once_is_applied_once(world: Any) -> None:
+    """A refund made before its capture: the capture (four deliveries) and staff applying it
+    (four calls) race; it settles once, with one credit note."""
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    reference = intent.payment.provider_reference
+    amount = Money("1500", "INR")
+    core.payments.handle_webhook(
+        "fake", *provider.refund_webhook("re_early", reference, "succeeded", amount=amount)
+    )
+    (flagged,) = core.payments.needing_attention(principal=ADMIN)
+    (early,) = flagged.unreconciled_refunds
+    capture = provider.webhook("captured", reference)
+
+    def work(i: int) -> Any:
+        if i % 2:
+            return core.payments.handle_webhook("fake", *capture)
+        return core.payments.resolve_refund(early.id, "apply", principal=ADMIN)
+
+    results = _at_once(8, work)
+    # Staff who came before the capture are refused (nothing captured yet); none else fails.
+    assert all(
+        not isinstance(r, Exception) or isinstance(r, InvalidTransitionError) for r in results
+    ), results
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert (paid.status, paid.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, amount)
+    assert "needs_attention" not in paid.metadata
+    documents = core.payments.invoices_for(booking.id, principal=ADMIN)
+    assert [d.total for d in documents] == [Money("4000", "INR"), -amount]
+    assert core.payments.needing_attention(principal=ADMIN) == []

@@ -379,6 +379,62 @@ class TestRefunds:
         with pytest.raises(InvalidTransitionError):
             payment.settle_refund(refund, now=LATER)
 
+    def test_an_unreconciled_refund_is_reconciled_once_it_fits(self, make: Builder) -> None:
+        payment = _payment(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("400", "INR"),
+            now=LATER,
+            provider_reference="re",
+        )
+        with pytest.raises(InvalidTransitionError):
+            payment.reconcile_refund(refund, now=LATER)  # nothing captured yet
+        assert refund.status is RefundStatus.UNRECONCILED
+        payment.capture(now=LATER)
+        payment.reconcile_refund(refund, now=LATER)
+        assert (refund.status, refund.failure_reason) == (RefundStatus.PENDING, None)
+        assert payment.pending_refund_amount == Money("400", "INR")
+        payment.settle_refund(refund, now=LATER)
+        assert payment.refunded_amount == Money("400", "INR")
+        with pytest.raises(InvalidTransitionError):
+            payment.reconcile_refund(refund, now=LATER)
+
+    def test_one_still_too_big_is_left_as_it_was(self, make: Builder) -> None:
+        payment = _captured(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("1001", "INR"),
+            now=LATER,
+            provider_reference="re",
+        )
+        with pytest.raises(ValidationError) as refused:
+            payment.reconcile_refund(refund, now=LATER)
+        assert refused.value.fields == ("amount",)
+        assert refund.status is RefundStatus.UNRECONCILED
+        assert payment.pending_refund_amount == Money("0", "INR")
+
+    def test_a_dismissed_refund_keeps_its_note_and_counts_nowhere(self, make: Builder) -> None:
+        payment = _captured(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("5", "USD"),
+            now=LATER,
+            provider_reference="re",
+        )
+        with pytest.raises(ValidationError) as blank:
+            payment.dismiss_refund(refund, now=LATER, note=" ")
+        assert blank.value.fields == ("note",)
+        payment.dismiss_refund(refund, now=LATER, note="booked by hand in the ledger")
+        assert refund.status is RefundStatus.DISMISSED
+        assert refund.completed_at == LATER
+        assert (refund.failure_reason or "").startswith("dismissed: booked by hand")
+        assert (payment.refunded_amount, payment.pending_refund_amount) == (
+            Money("0", "INR"),
+            Money("0", "INR"),
+        )
+        with pytest.raises(InvalidTransitionError):
+            payment.reconcile_refund(refund, now=LATER)
+
     def test_amounts_keep_the_currency_precision(self, make: Builder) -> None:
         payment = _captured(make, "0.03")
         for _ in range(3):

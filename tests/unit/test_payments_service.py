@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
@@ -23,6 +24,7 @@ from bookingcore import (
     PaymentSettings,
     PermissionDeniedError,
     Principal,
+    RefundId,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -785,3 +787,157 @@ class TestRefundsMadeAtTheProvider:
         assert only.id == refund.id
         assert only.status is RefundStatus.SUCCEEDED
         assert only.provider_reference == "re_lost"
+
+
+class TestUnreconciledRefunds:
+    """A refund the books could not hold: applied when the capture comes, or by staff."""
+
+    def _intent(self, world: World) -> tuple[Booking, str]:
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        return booking, reference
+
+    def _refund_at_provider(self, world: World, ref: str, reference: str, amount: str) -> None:
+        world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook(
+                ref, reference, "succeeded", amount=Money(amount, "INR")
+            ),
+        )
+
+    def _refund(self, world: World, booking: Booking, ref: str) -> Refund:
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        with world.store.unit_of_work() as uow:
+            (found,) = [
+                r for r in uow.refunds.list_for_payment(payment.id) if r.provider_reference == ref
+            ]
+            return found
+
+    def test_a_refund_before_its_capture_is_applied_when_the_capture_comes(
+        self, world: World
+    ) -> None:
+        booking, reference = self._intent(world)
+        self._refund_at_provider(world, "re_early", reference, "3000")
+        assert self._refund(world, booking, "re_early").status is RefundStatus.UNRECONCILED
+        (flagged,) = world.core.payments.needing_attention(principal=ADMIN)
+        assert [r.provider_reference for r in flagged.unreconciled_refunds] == ["re_early"]
+
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+
+        refund = self._refund(world, booking, "re_early")
+        assert refund.status is RefundStatus.SUCCEEDED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.status, paid.refunded_amount) == (
+            PaymentStatus.PARTIALLY_REFUNDED,
+            Money("3000", "INR"),
+        )
+        assert "needs_attention" not in paid.metadata
+        invoice, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert (credit.refund_id, credit.credited_invoice_id) == (refund.id, invoice.id)
+        assert world.core.payments.needing_attention(principal=ADMIN) == []
+
+    def test_one_that_still_does_not_fit_stays_unreconciled_and_flagged(self, world: World) -> None:
+        booking, reference = self._intent(world)
+        self._refund_at_provider(world, "re_fits", reference, "3000")
+        self._refund_at_provider(world, "re_big", reference, "9000")  # 8000 will be captured
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        assert self._refund(world, booking, "re_fits").status is RefundStatus.SUCCEEDED
+        assert self._refund(world, booking, "re_big").status is RefundStatus.UNRECONCILED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.refunded_amount == Money("3000", "INR")
+        assert "re_big" in paid.metadata["needs_attention"]
+
+    def test_staff_dismiss_one_with_a_note_and_the_flag_clears(self, world: World) -> None:
+        booking, reference = self._intent(world)
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        self._refund_at_provider(world, "re_big", reference, "9000")
+        refund = self._refund(world, booking, "re_big")
+        payments = world.core.payments
+        with pytest.raises(ValidationError) as missing:
+            payments.resolve_refund(refund.id, "dismiss", principal=ADMIN, note="  ")
+        assert missing.value.fields == ("note",)
+        dismissed = payments.resolve_refund(
+            refund.id, "dismiss", principal=ADMIN, note="charged back by the bank; see ticket 7"
+        )
+        assert dismissed.status is RefundStatus.DISMISSED
+        assert "ticket 7" in (dismissed.failure_reason or "")
+        (paid,) = payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.refunded_amount == Money("0", "INR")
+        assert "needs_attention" not in paid.metadata
+        assert payments.needing_attention(principal=ADMIN) == []
+        trail = world.core.audit.trail("payment", paid.id, principal=ADMIN)
+        assert any(e.new_values.get("status") == "dismissed" for e in trail)
+        again = payments.resolve_refund(refund.id, "dismiss", principal=ADMIN, note="again")
+        assert again.status is RefundStatus.DISMISSED
+        assert "ticket 7" in (again.failure_reason or "")
+        with pytest.raises(InvalidTransitionError):
+            payments.resolve_refund(refund.id, "apply", principal=ADMIN)
+
+    def test_staff_apply_one_once_it_fits(self, world: World) -> None:
+        booking, reference = self._intent(world)
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        world.provider.refunds_settle_later = True
+        desk = world.core.payments.refund(
+            payment.id, Money("6000", "INR"), principal=ADMIN, idempotency_key="desk"
+        )
+        self._refund_at_provider(world, "re_d", reference, "4000")  # 2000 left
+        refund = self._refund(world, booking, "re_d")
+        with pytest.raises(ValidationError) as refused:
+            world.core.payments.resolve_refund(refund.id, "apply", principal=ADMIN)
+        assert refused.value.fields == ("amount",)
+        # The desk refund fails at the provider: its 6000 are freed.
+        assert desk.provider_reference is not None
+        world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook(
+                desk.provider_reference, reference, "failed", amount=desk.amount
+            ),
+        )
+        applied = world.core.payments.resolve_refund(refund.id, "apply", principal=ADMIN)
+        assert applied.status is RefundStatus.SUCCEEDED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.refunded_amount == Money("4000", "INR")
+        assert "needs_attention" not in paid.metadata
+        _, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
+        assert credit.refund_id == refund.id
+        retried = world.core.payments.resolve_refund(refund.id, "apply", principal=ADMIN)
+        assert retried.status is RefundStatus.SUCCEEDED
+        assert len(world.core.payments.invoices_for(booking.id, principal=ADMIN)) == 2
+
+    def test_bad_input_and_other_principals_are_refused(self, world: World) -> None:
+        booking, reference = self._intent(world)
+        self._refund_at_provider(world, "re_early", reference, "100")
+        refund = self._refund(world, booking, "re_early")
+        payments = world.core.payments
+        with pytest.raises(PermissionDeniedError):
+            payments.resolve_refund(refund.id, "apply", principal=world.me)
+        with pytest.raises(PermissionDeniedError):
+            payments.needing_attention(principal=world.me)
+        with pytest.raises(ValidationError) as bad:
+            payments.resolve_refund(refund.id, "forget", principal=ADMIN)  # type: ignore[arg-type]
+        assert bad.value.fields == ("action",)
+        with pytest.raises(ValidationError) as bad_limit:
+            payments.needing_attention(principal=ADMIN, limit=0)
+        assert bad_limit.value.fields == ("limit",)
+        with pytest.raises(NotFoundError):
+            payments.resolve_refund(RefundId(uuid4()), "apply", principal=ADMIN)
+        with pytest.raises(InvalidTransitionError):  # nothing captured yet
+            payments.resolve_refund(refund.id, "apply", principal=ADMIN)
+
+    def test_a_late_payment_refunds_only_what_the_provider_did_not_give_back(self) -> None:
+        world = World(PaymentSettings(late_payments="refund"))
+        booking, reference = self._intent(world)
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        self._refund_at_provider(world, "re_early", reference, "3000")
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        assert self._refund(world, booking, "re_early").status is RefundStatus.SUCCEEDED
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.status, paid.refunded_amount) == (
+            PaymentStatus.REFUNDED,
+            Money("8000", "INR"),
+        )

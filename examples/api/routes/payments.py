@@ -1,4 +1,5 @@
-"""Seed 003's payments: intents, provider webhooks, refunds, a booking's payments and invoices.
+"""Seed 003's payments: intents, provider webhooks, refunds, a booking's payments and invoices,
+and the payments flagged for staff with the refunds made at the provider they resolve.
 
 The webhook route reads the request's raw bytes and hands them to
 :meth:`~bookingcore.services.PaymentService.handle_webhook` before anything
@@ -25,6 +26,7 @@ from bookingcore import (
     PaymentProviderError,
     PermissionDeniedError,
     RateLimitedError,
+    RefundId,
 )
 from examples.api.deps import AnyPrincipal, Core, RequiredIdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
@@ -32,9 +34,11 @@ from examples.api.schemas import (
     IntentIn,
     IntentOut,
     InvoiceOut,
+    PaymentAttentionOut,
     PaymentOut,
     RefundIn,
     RefundOut,
+    RefundResolutionIn,
     WebhookOut,
 )
 from examples.api.uploads import UploadTooLargeError
@@ -158,3 +162,39 @@ def refund(
         reason=body.reason,
     )
     return RefundOut.of(made)
+
+
+@router.get(
+    "/api/payments/needing-attention",
+    operation_id="payments_needing_attention",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def needing_attention(
+    core: Core,
+    staff: StaffPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PaymentAttentionOut]:
+    """Payments flagged for staff, oldest first, with their unreconciled refunds."""
+    found = core.payments.needing_attention(principal=staff, limit=limit)
+    return [PaymentAttentionOut.of(f) for f in found]
+
+
+@router.post(
+    "/api/refunds/{refund_id}/resolution",
+    operation_id="refunds_resolve",
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+    ),
+)
+def resolve_refund(
+    refund_id: UUID, body: RefundResolutionIn, core: Core, staff: StaffPrincipal
+) -> RefundOut:
+    """Apply a refund made at the provider that now fits, or dismiss it with a note (staff
+    only); repeating a resolution returns the refund as it is."""
+    resolved = core.payments.resolve_refund(
+        RefundId(refund_id), body.action, principal=staff, note=body.note
+    )
+    return RefundOut.of(resolved)

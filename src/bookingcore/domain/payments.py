@@ -125,16 +125,21 @@ class RefundStatus(enum.StrEnum):
     dashboard) that its payment's books cannot hold: more than is left to
     refund, nothing captured yet, or another currency. It is recorded as the
     provider says, counted in no total, and its payment is flagged for staff
-    (:meth:`Payment.record_provider_refund`).
+    (:meth:`Payment.record_provider_refund`). Staff resolve it: applied once it
+    fits (:meth:`Payment.reconcile_refund`, then it settles as ``succeeded``),
+    or ``dismissed`` with a note (:meth:`Payment.dismiss_refund`): still
+    recorded, still counted in no total.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4 ``unreconciled``.
+    .. versionchanged:: 0.5 ``dismissed``.
     """
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     UNRECONCILED = "unreconciled"
+    DISMISSED = "dismissed"
 
 
 _P = PaymentStatus
@@ -176,7 +181,8 @@ _REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
     RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
     RefundStatus.SUCCEEDED: frozenset(),
     RefundStatus.FAILED: frozenset(),
-    RefundStatus.UNRECONCILED: frozenset(),
+    RefundStatus.UNRECONCILED: frozenset({RefundStatus.PENDING, RefundStatus.DISMISSED}),
+    RefundStatus.DISMISSED: frozenset(),
 }
 
 
@@ -566,22 +572,7 @@ class Payment(Versioned):
             ValidationError: on ``amount`` when it is in another currency, not
                 above zero, or more than :attr:`refundable_amount`.
         """
-        if self.status not in {_P.CAPTURED, _P.PARTIALLY_REFUNDED}:
-            msg = f"payment {self.id} is {self.status.value}; only captured money is refunded"
-            raise InvalidTransitionError(
-                "payment", self.status.value, _P.REFUNDED.value, message=msg
-            )
-        _same_currency(self.currency, amount, "amount")
-        if amount.amount <= 0:
-            raise ValidationError.single("amount", "must be above zero", "not_positive")
-        left = self.refundable_amount
-        if amount > left:
-            msg = (
-                f"{amount} is more than the {left} left to refund "
-                f"({self.captured_amount} captured, {self.refunded_amount} refunded, "
-                f"{self.pending_refund_amount} being refunded)"
-            )
-            raise ValidationError.single("amount", msg, "exceeds_captured")
+        self._check_refundable(amount)
         refund = Refund(
             id=refund_id,
             payment_id=self.id,
@@ -642,6 +633,58 @@ class Payment(Versioned):
             failure_reason=str(refused),
         )
 
+    def reconcile_refund(self, refund: Refund, *, now: datetime) -> None:
+        """Take an ``unreconciled`` ``refund`` into the books, now that the payment can hold it.
+
+        The refund becomes ``pending`` with its amount reserved, as from
+        :meth:`start_refund`; settle it with :meth:`settle_refund` (the
+        provider made it already). Nothing changes when it still does not fit.
+
+        Raises:
+            ValidationError: on ``refund`` when it belongs to another payment;
+                on ``amount`` when it is in another currency or more than
+                :attr:`refundable_amount`.
+            InvalidTransitionError: the refund is not ``unreconciled``, or
+                nothing was captured.
+
+        .. versionadded:: 0.5
+        """
+        self._own(refund)
+        check_move(
+            "refund", f"refund {refund.id}", _REFUND_MOVES, refund.status, RefundStatus.PENDING
+        )
+        self._check_refundable(refund.amount)
+        refund.status = RefundStatus.PENDING
+        refund.failure_reason = None
+        refund.updated_at = ensure_aware(now, "now")
+        refund.version += 1
+        self.pending_refund_amount += refund.amount
+        self.touch(now)
+
+    def dismiss_refund(self, refund: Refund, *, now: datetime, note: str) -> None:
+        """Close an ``unreconciled`` ``refund`` without taking it into the books.
+
+        It stays recorded, ``dismissed``, counted in no total; ``note`` (why,
+        required) goes first in its ``failure_reason``, before why it was
+        unreconciled. The payment's totals do not change.
+
+        Raises:
+            ValidationError: on ``note`` when blank; on ``refund`` when it
+                belongs to another payment.
+            InvalidTransitionError: the refund is not ``unreconciled``.
+
+        .. versionadded:: 0.5
+        """
+        self._own(refund)
+        why = clean_text(note, "note", required=True, max_length=1000)
+        assert why is not None
+        check_move(
+            "refund", f"refund {refund.id}", _REFUND_MOVES, refund.status, RefundStatus.DISMISSED
+        )
+        was = f" (unreconciled: {refund.failure_reason})" if refund.failure_reason else ""
+        refund._end(RefundStatus.DISMISSED, now, failure_reason=f"dismissed: {why}{was}"[:2000])
+        self.touch(now)
+
     def settle_refund(
         self, refund: Refund, *, now: datetime, provider_reference: str | None = None
     ) -> None:
@@ -675,6 +718,25 @@ class Payment(Versioned):
         self.touch(now)
 
     # ------------------------------------------------------------------ helpers
+
+    def _check_refundable(self, amount: Money) -> None:
+        """Refuse a refund of ``amount`` this payment cannot hold now."""
+        if self.status not in {_P.CAPTURED, _P.PARTIALLY_REFUNDED}:
+            msg = f"payment {self.id} is {self.status.value}; only captured money is refunded"
+            raise InvalidTransitionError(
+                "payment", self.status.value, _P.REFUNDED.value, message=msg
+            )
+        _same_currency(self.currency, amount, "amount")
+        if amount.amount <= 0:
+            raise ValidationError.single("amount", "must be above zero", "not_positive")
+        left = self.refundable_amount
+        if amount > left:
+            msg = (
+                f"{amount} is more than the {left} left to refund "
+                f"({self.captured_amount} captured, {self.refunded_amount} refunded, "
+                f"{self.pending_refund_amount} being refunded)"
+            )
+            raise ValidationError.single("amount", msg, "exceeds_captured")
 
     def touch(self, now: datetime) -> None:
         """Record that the payment changed: new ``updated_at``, next version."""

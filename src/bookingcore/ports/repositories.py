@@ -936,6 +936,13 @@ class PaymentRepository(Protocol):
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
         """A customer's payments for any booking, oldest first."""
 
+    def list_needing_attention(self, limit: int) -> Sequence[Payment]:
+        """At most ``limit`` payments flagged for staff (``needs_attention`` in their
+        metadata), oldest first.
+
+        .. versionadded:: 0.5
+        """
+
 
 class RefundRepository(Protocol):
     """Refunds of payments, unique by provider reference.

@@ -82,7 +82,7 @@ from bookingcore.services.jobs import (
 )
 from bookingcore.services.leads import LeadRequest, LeadService
 from bookingcore.services.partners import PartnerRegistration, PartnerService
-from bookingcore.services.payments import PaymentIntent, PaymentService
+from bookingcore.services.payments import PaymentAttention, PaymentIntent, PaymentService
 from bookingcore.services.privacy import ERASED_TEXT, PERSONAL_FIELDS, PrivacyService
 from bookingcore.services.quotations import (
     QuotationRequest,
@@ -167,6 +167,7 @@ __all__ = [
     "OutboxRelay",
     "PartnerRegistration",
     "PartnerService",
+    "PaymentAttention",
     "PaymentIntent",
     "PaymentService",
     "PreviewRow",

@@ -111,7 +111,7 @@ from bookingcore.services._settlement import (
     paid_for,
 )
 
-__all__ = ["PaymentIntent", "PaymentService", "PaymentSettings"]
+__all__ = ["PaymentAttention", "PaymentIntent", "PaymentService", "PaymentSettings"]
 
 #: Ids of refunds derive from their payment and key, so a retried refund finds its first.
 _REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
@@ -156,6 +156,12 @@ class _UnsettledError(Exception):
         self.reason = reason
 
 
+#: Words in a payment's ``needs_attention`` flag set for an unreconciled refund.
+_CANNOT_HOLD = "that the payment cannot hold"
+
+#: What staff may do with an unreconciled refund.
+_RESOLUTIONS = ("apply", "dismiss")
+
 #: The statuses a provider reports when it took the money.
 _TAKEN = frozenset(
     {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
@@ -176,6 +182,19 @@ class PaymentIntent:
     client_secret: str | None = None
     redirect_url: str | None = None
     replayed: bool = False
+
+
+@attrs.frozen
+class PaymentAttention:
+    """A payment flagged for staff: why (``reason``), and the refunds the provider
+    made that its books could not hold yet (``unreconciled_refunds``, oldest first).
+
+    .. versionadded:: 0.5
+    """
+
+    payment: Payment
+    reason: str
+    unreconciled_refunds: tuple[Refund, ...] = ()
 
 
 class PaymentService:
@@ -484,9 +503,12 @@ class PaymentService:
         if not gateway.capabilities.refunds:
             return  # stays flagged for staff
         reason = "the booking was cancelled before the payment arrived"
+        left = payment.refundable_amount  # refunds made at the provider went back already
+        if not left.amount:
+            return
         self._refund(
             payment.id,
-            payment.captured_amount,
+            left,
             Principal.system("late-payments"),
             key=f"late-payment:{payment.id}",
             reason=reason,
@@ -570,6 +592,8 @@ class PaymentService:
                         late = self._book_capture(tx, booking, payment, principal)
                     except (InvalidTransitionError, ValidationError) as exc:
                         raise _UnsettledError(str(exc)) from exc
+            if unsettled is None:
+                self._reconcile_refunds(tx, payment, Principal.webhook(event.provider))
         receipt.mark_applied(now=now)
         return _Outcome(late=payment if late else None)
 
@@ -690,7 +714,7 @@ class PaymentService:
         if refund.status is RefundStatus.UNRECONCILED:
             reason = (
                 f"{event.provider} reports refund {reference} of {amount} "
-                f"that the payment cannot hold: {refund.failure_reason}"
+                f"{_CANNOT_HOLD}: {refund.failure_reason}"
             )
             self._flag(tx, payment.booking_id, payment, principal, reason)
             return reason
@@ -845,6 +869,172 @@ class PaymentService:
                     self._remember_reference(refund, reference, now)
             tx.commit()
             return refund
+
+    # ------------------------------------------------------------------ attention
+
+    def needing_attention(
+        self, *, principal: Principal, limit: int = 100
+    ) -> Sequence[PaymentAttention]:
+        """Payments flagged for staff (``needs_attention``), oldest first, at most ``limit``.
+
+        Each comes with its unreconciled refunds: refunds the provider made
+        that the payment's books could not hold (resolve them with
+        :meth:`resolve_refund`). Only reads.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+            ValidationError: on ``limit`` when it is not 1-500.
+
+        .. versionadded:: 0.5
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
+            f"{principal} may not read payments needing attention",
+        )
+        raw: object = limit
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 500:
+            raise ValidationError.single("limit", "must be a whole number 1-500", "out_of_range")
+        with self._ctx.uow_factory().read_only() as uow:
+            found = []
+            for payment in uow.payments.list_needing_attention(limit):
+                refunds = uow.refunds.list_for_payment(payment.id)
+                found.append(
+                    PaymentAttention(
+                        payment=payment,
+                        reason=payment.metadata["needs_attention"],
+                        unreconciled_refunds=tuple(
+                            r for r in refunds if r.status is RefundStatus.UNRECONCILED
+                        ),
+                    )
+                )
+            return found
+
+    def resolve_refund(
+        self,
+        refund_id: RefundId,
+        action: Literal["apply", "dismiss"],
+        *,
+        principal: Principal,
+        note: str | None = None,
+    ) -> Refund:
+        """Resolve an ``unreconciled`` refund the provider made: apply it, or dismiss it.
+
+        ``apply`` takes it into the books once its payment can hold it (captured,
+        same currency, no more than is left to refund): it settles as the
+        library's own refunds do (credit note, commission reversed, a booking
+        whose money all went back moves to ``refunded``). ``dismiss`` closes it
+        with ``note`` (required): it stays recorded, ``dismissed``, counted in no
+        total. Either way an audit entry names the staff member, and once no
+        unreconciled refund is left on the payment its ``needs_attention`` flag
+        for them is cleared (a flag set for anything else stays). Repeating a
+        resolution that was made returns the refund unchanged.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may change bookings.
+            ValidationError: on ``action`` when it is not ``apply`` or
+                ``dismiss``; on ``note`` when dismissing without one; on
+                ``amount`` when the refund still does not fit its payment
+                (another currency, more than is left to refund).
+            NotFoundError: no such refund.
+            InvalidTransitionError: the refund was resolved the other way, or is
+                not one the provider made unreconciled; or its payment has
+                captured nothing yet.
+
+        .. versionadded:: 0.5
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not resolve refunds",
+        )
+        if action not in _RESOLUTIONS:
+            msg = f"{action!r} is not a resolution (apply or dismiss)"
+            raise ValidationError.single("action", msg, "invalid_choice")
+        why = clean_text(note, "note", max_length=1000)
+        if action == "dismiss" and why is None:
+            raise ValidationError.single("note", "is required to dismiss a refund", "required")
+        with self._ctx.uow_factory() as uow:
+            found = uow.refunds.get(refund_id)
+        if found is None:
+            raise NotFoundError("refund", refund_id)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            payment = self._payment_for_update(tx.uow, found.payment_id)
+            refund = tx.uow.refunds.get(refund_id)
+            assert refund is not None
+            done = RefundStatus.DISMISSED if action == "dismiss" else None
+            if refund.status is done or (
+                done is None and refund.status in {RefundStatus.PENDING, RefundStatus.SUCCEEDED}
+            ):
+                tx.commit()
+                return refund  # resolved so before: a retry
+            before = refund.status
+            if action == "dismiss":
+                assert why is not None
+                payment.dismiss_refund(refund, now=now, note=why)
+            else:
+                payment.reconcile_refund(refund, now=now)
+            tx.audit(
+                principal,
+                entity="payment",
+                entity_id=payment.id,
+                action=AuditAction.UPDATED,
+                old={"refund": str(refund.id), "status": before.value},
+                new={"refund": str(refund.id), "status": refund.status.value},
+                reason=why or f"refund {refund.provider_reference or refund.id} applied by staff",
+                booking_id=payment.booking_id,
+            )
+            if action == "apply":
+                self._settle_refund(tx, payment, refund, principal)
+            self._clear_refund_flag(tx, payment, principal)
+            tx.commit()
+            return refund
+
+    def _reconcile_refunds(self, tx: Transaction, payment: Payment, principal: Principal) -> None:
+        """Apply the locked ``payment``'s unreconciled refunds that it can hold now, oldest
+        first, each through the one settlement path; the others stay unreconciled."""
+        applied = False
+        for refund in tx.uow.refunds.list_for_payment(payment.id):
+            if refund.status is not RefundStatus.UNRECONCILED:
+                continue
+            try:
+                payment.reconcile_refund(refund, now=self._ctx.now())
+            except (InvalidTransitionError, ValidationError):
+                continue  # still does not fit: stays for staff
+            applied = True
+            tx.audit(
+                principal,
+                entity="payment",
+                entity_id=payment.id,
+                action=AuditAction.UPDATED,
+                old={"refund": str(refund.id), "status": RefundStatus.UNRECONCILED.value},
+                new={"refund": str(refund.id), "status": RefundStatus.PENDING.value},
+                reason=f"refund {refund.provider_reference or refund.id} applied once captured",
+                booking_id=payment.booking_id,
+            )
+            self._settle_refund(tx, payment, refund, principal)
+        if applied:
+            self._clear_refund_flag(tx, payment, principal)
+
+    @staticmethod
+    def _clear_refund_flag(tx: Transaction, payment: Payment, principal: Principal) -> None:
+        """Clear the ``payment``'s flag set for an unreconciled refund, once none is left."""
+        reason = payment.metadata.get("needs_attention")
+        if reason is None or _CANNOT_HOLD not in reason:
+            return  # not flagged, or flagged for something else
+        refunds = tx.uow.refunds.list_for_payment(payment.id)
+        if any(r.status is RefundStatus.UNRECONCILED for r in refunds):
+            return
+        payment.metadata = {k: v for k, v in payment.metadata.items() if k != "needs_attention"}
+        tx.audit(
+            principal,
+            entity="payment",
+            entity_id=payment.id,
+            action=AuditAction.UPDATED,
+            old={"needs_attention": reason},
+            new={},
+            reason="no unreconciled refund is left",
+            booking_id=payment.booking_id,
+        )
 
     # ------------------------------------------------------------------ reading
 

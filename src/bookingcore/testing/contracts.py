@@ -2955,6 +2955,30 @@ class PaymentRepositoryContract(_Base):
                 (RefundStatus.FAILED, later),
             ]
 
+    def test_payments_needing_attention_are_listed_oldest_first_up_to_the_limit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        later = make.payment(booking, metadata={"needs_attention": "second"})
+        later.created_at = later.updated_at = T0 + timedelta(minutes=2)
+        first = make.payment(booking, metadata={"needs_attention": "first"})
+        first.created_at = first.updated_at = T0 + timedelta(minutes=1)
+        calm = make.payment(booking, metadata={"checkout": "hosted"})
+        with uow_factory() as uow:
+            for payment in (later, calm, first):
+                uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [p.id for p in uow.payments.list_needing_attention(10)] == [first.id, later.id]
+            assert [p.id for p in uow.payments.list_needing_attention(1)] == [first.id]
+            stored = uow.payments.get_for_update(first.id)
+            assert stored is not None
+            stored.metadata = {}
+            stored.touch(T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [p.id for p in uow.payments.list_needing_attention(10)] == [later.id]
+
     def test_a_refund_provider_reference_is_held_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -1130,6 +1130,13 @@ class _PaymentRepository(_Repository[Payment]):
             lambda p: (p.created_at, p.id.bytes),
         )
 
+    def list_needing_attention(self, limit: int) -> Sequence[Payment]:
+        return self._uow._select(
+            self._table,
+            lambda p: "needs_attention" in p.metadata,
+            lambda p: (p.created_at, p.id.bytes),
+        )[:limit]
+
 
 class _RefundRepository(_Repository[Refund]):
     def get(self, refund_id: RefundId) -> Refund | None:

@@ -50,7 +50,7 @@ from bookingcore_adapters.sql._mapper import (
     Stored,
     json_copy,
 )
-from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._repository import Repository, oldest_key
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
     ENUM,
@@ -468,6 +468,17 @@ class PaymentRepository(Repository[Payment]):
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
         return self._oldest_with(customer_id=customer_id)
+
+    def list_needing_attention(self, limit: int) -> Sequence[Payment]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.metadata["needs_attention"].as_string().is_not(None)],
+            lambda p: "needs_attention" in p.metadata,
+            oldest_key,
+            order_by=[c.created_at, c.id],
+            limit=limit,
+        )
 
 
 class RefundRepository(Repository[Refund]):

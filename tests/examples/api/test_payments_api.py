@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from tests.examples.api._client import ApiClient, CountedBody
 
+from bookingcore import Money
 from bookingcore.testing import FakePaymentProvider
 
 SignIn = Callable[[str], dict[str, str]]
@@ -94,3 +95,50 @@ def test_an_oversized_webhook_is_refused_unread(client: ApiClient) -> None:
     )
     assert answer.status_code == 413
     assert body.pulled < 10
+
+
+def test_staff_list_and_resolve_refunds_made_at_the_provider(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    provider: FakePaymentProvider,
+) -> None:
+    """A refund made in the provider's dashboard that the books cannot hold, resolved by staff."""
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    body = {"booking_id": booking["id"], "provider": "fake"}
+    keyed = {**asha, "Idempotency-Key": "intent:attention"}
+    payment = client.post("/api/payments/create-intent", json=body, headers=keyed).json()["payment"]
+    reference = payment["provider_reference"]
+    webhook = "/api/payments/webhook?provider=fake"
+    headers, raw = provider.webhook("captured", reference)
+    assert client.post(webhook, content=raw, headers=headers).status_code == 200
+    headers, raw = provider.refund_webhook(
+        "re_big", reference, "succeeded", amount=Money("9000", "INR")
+    )
+    assert client.post(webhook, content=raw, headers=headers).status_code == 200
+
+    listing = "/api/payments/needing-attention"
+    assert client.get(listing, headers=asha).status_code == 401
+    (flagged,) = client.get(listing, headers=staff_headers).json()
+    assert flagged["payment"]["id"] == payment["id"]
+    (refund,) = flagged["unreconciled_refunds"]
+    assert refund["status"] == "unreconciled"
+
+    url = f"/api/refunds/{refund['id']}/resolution"
+    applying = client.post(url, json={"action": "apply"}, headers=staff_headers)
+    assert applying.status_code == 422
+    assert applying.json()["errors"][0]["field"] == "amount"
+    no_note = client.post(url, json={"action": "dismiss"}, headers=staff_headers)
+    assert no_note.status_code == 422
+    assert no_note.json()["errors"][0]["field"] == "note"
+    dismiss = {"action": "dismiss", "note": "a chargeback, booked by hand"}
+    assert client.post(url, json=dismiss, headers=asha).status_code == 401
+    done = client.post(url, json=dismiss, headers=staff_headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "dismissed"
+    assert "chargeback" in done.json()["failure_reason"]
+    again = client.post(url, json=dismiss, headers=staff_headers)
+    assert again.json() == done.json()
+    assert client.get(listing, headers=staff_headers).json() == []
