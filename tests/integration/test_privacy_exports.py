@@ -202,6 +202,51 @@ class TestErasure:
         with pytest.raises(NotFoundError):
             core.privacy.export_customer(customer.id, principal=ADMIN)
 
+    def test_leads_and_quotations_are_exported_and_their_notes_erased(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        builder = Builder()
+        lead = builder.lead(customer.id, notes=f"{NAME} wants a quiet room")
+        quotation = builder.quotation(
+            customer.id, bookings[0].slot_id, lead_id=lead.id, notes=f"{NAME} pays by card"
+        )
+        with core.context.uow_factory() as uow:
+            uow.leads.add(lead)
+            uow.quotations.add(quotation)
+            uow.commit()
+
+        data = core.privacy.export_customer(customer.id, principal=ADMIN)
+        assert [x["notes"] for x in data["leads"]] == [f"{NAME} wants a quiet room"]
+        assert [x["notes"] for x in data["quotations"]] == [f"{NAME} pays by card"]
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        assert core.leads.get(lead.id, principal=ADMIN).notes is None
+        assert core.quotations.get(quotation.id, principal=ADMIN).notes is None
+        # Money stays: the quotation still adds up.
+        assert core.quotations.get(quotation.id, principal=ADMIN).total == quotation.total
+        exported = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert _secrets_in(exported) == []
+
+    def test_advisor_notes_on_the_customers_bookings_are_erased(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        core.bookings.add_note(bookings[0].id, f"{NAME} called about {TRAVELER}", principal=ADMIN)
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        notes = core.bookings.notes(bookings[0].id, principal=ADMIN)
+        assert len(notes) == 1  # the log keeps that a note was written
+        assert _secrets_in(repr(notes)) == []
+        view = core.customers.view(customer.id, principal=ADMIN)
+        assert _secrets_in(repr(view)) == []
+        trail = core.audit.trail("booking", bookings[0].id, principal=ADMIN)
+        assert _secrets_in(repr(trail)) == []
+
 
 class TestBookingExport:
     def test_csv_and_xlsx_hold_every_booking_of_the_filter_with_formulas_escaped(

@@ -9,8 +9,9 @@
 
 Erasure anonymises in place: the customer's and their travelers' personal
 fields are dropped (the phone becomes a placeholder no real number equals),
-messages lose their recipient and text, bookings their travelers' requirements
-and internal notes, and the values of audit entries about them are redacted; their active
+messages lose their recipient and text, bookings their travelers' requirements,
+internal notes and advisor notes, leads and quotations their notes and reasons
+(their amounts stay), and the values of audit entries about them are redacted; their active
 waiting-list entries are cancelled (seats an offer held go to the next in line).
 Bookings, payments and their amounts stay, so counts and money still add up.
 Because the data is gone from storage, no read can bring it back: searches,
@@ -22,6 +23,7 @@ lists, exports and the customer view only find the placeholders.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -32,8 +34,10 @@ from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.certificates import CertificateFilter
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.leads import LeadFilter
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, every_item
+from bookingcore.domain.quotations import QuotationFilter
 from bookingcore.domain.values import CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
@@ -64,6 +68,11 @@ PERSONAL_FIELDS = frozenset(
         "recipient",
         "content",
         "subject",
+        "note",
+        "notes",
+        "internal_notes",
+        "lost_reason",
+        "rejection_reason",
     }
 )
 
@@ -81,8 +90,8 @@ class PrivacyService:
         """Everything stored about the customer, as JSON-ready data.
 
         Keys: ``customer``, ``travelers`` (soft-deleted ones too), ``bookings``,
-        ``payments``, ``communications``, ``waitlist_entries``, ``certificates``
-        (the newest 500), ``audit`` (entries about the customer and their
+        ``payments``, ``communications``, ``waitlist_entries``, ``certificates``,
+        ``leads``, ``quotations`` (every revision), ``audit`` (entries about the customer and their
         travelers, oldest first) and ``exported_at``. Staff who see
         everything and the customer themself may ask (the right of access).
 
@@ -113,6 +122,16 @@ class PrivacyService:
                     list(every_item(partial(uow.waitlist.list_for_customer, customer_id)))
                 ),
                 "certificates": to_dict(list(every_item(partial(uow.certificates.list, mine)))),
+                "leads": to_dict(
+                    list(every_item(partial(uow.leads.list, LeadFilter(customer_id=customer_id))))
+                ),
+                "quotations": to_dict(
+                    list(
+                        every_item(
+                            partial(uow.quotations.list, QuotationFilter(customer_id=customer_id))
+                        )
+                    )
+                ),
                 "audit": to_dict(audit),
             }
 
@@ -157,6 +176,23 @@ class PrivacyService:
             entries += uow.audit.list_for("traveler", traveler.id)
         return sorted(entries, key=lambda e: (e.occurred_at, e.id.bytes))
 
+    @staticmethod
+    def _erase_sales(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
+        """Drop the free text of the customer's leads and quotations (and on their trails)."""
+        for lead in list(every_item(partial(uow.leads.list, LeadFilter(customer_id=customer_id)))):
+            for entry in uow.audit.list_for(lead.entity_name, lead.id):
+                entry.redact(PERSONAL_FIELDS)
+            if lead.notes or lead.lost_reason:
+                lead.notes = lead.lost_reason = None
+                lead.touch(now)
+        quotations = partial(uow.quotations.list, QuotationFilter(customer_id=customer_id))
+        for quotation in list(every_item(quotations)):
+            for entry in uow.audit.list_for(quotation.entity_name, quotation.id):
+                entry.redact(PERSONAL_FIELDS)
+            if quotation.notes or quotation.rejection_reason:
+                quotation.notes = quotation.rejection_reason = None
+                quotation.touch(now)
+
     def erase_customer(
         self, customer_id: CustomerId, *, principal: Principal, reason: str | None = None
     ) -> Customer:
@@ -164,8 +200,10 @@ class PrivacyService:
 
         In one unit of work: the customer's phone, name, email and external id, every
         personal field of their travelers, the recipient and text of their
-        messages, their bookings' per-traveler requirements and internal notes,
-        the notes of their waiting-list entries,
+        messages, their bookings' per-traveler requirements, internal notes and
+        advisor notes, the notes of their waiting-list entries, the notes and
+        lost/rejection reasons of their leads and quotations (and those values on
+        the bookings', leads' and quotations' audit trails),
         and the recorded values of audit entries about them are erased, and
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
@@ -213,6 +251,8 @@ class PrivacyService:
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )
                 booking.internal_notes = None
+                for entry in uow.audit.list_for(booking.entity_name, booking.id):
+                    entry.redact(PERSONAL_FIELDS)  # advisor notes and notes on the trail
                 booking.updated_at = now
                 booking.version += 1
                 bookings += 1
@@ -220,6 +260,7 @@ class PrivacyService:
                 if waiting.notes:
                     waiting.notes = None
                     waiting.touch(now)
+            self._erase_sales(uow, customer_id, now)
             messages = uow.communications.list_for_customer(customer_id)
             for message in messages:
                 message.recipient = ERASED_TEXT
