@@ -247,6 +247,49 @@ class TestErasure:
         trail = core.audit.trail("booking", bookings[0].id, principal=ADMIN)
         assert _secrets_in(repr(trail)) == []
 
+    def test_trips_groups_items_itineraries_and_refunds_are_exported_and_erased(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        booking = bookings[0]
+        builder = Builder()
+        trip = builder.trip(customer.id, name=f"{NAME} honeymoon", notes=f"{TRAVELER} joins")
+        group = builder.group(customer.id, group_name=f"{NAME} family")
+        item = builder.booking_item(booking.id, description="Kayak")
+        plan = builder.itinerary(booking.id)
+        payment = builder.payment(booking)
+        refund = builder.refund(payment.id, reason=f"{NAME} fell ill")
+        with core.context.uow_factory() as uow:
+            uow.trips.add(trip)
+            uow.groups.add(group)
+            uow.booking_items.add(item)
+            uow.itineraries.add(plan)
+            uow.payments.add(payment)
+            uow.refunds.add(refund)
+            uow.commit()
+
+        data = core.privacy.export_customer(customer.id, principal=ADMIN)
+        assert [t["name"] for t in data["trips"]] == [f"{NAME} honeymoon"]
+        assert [g["group_name"] for g in data["groups"]] == [f"{NAME} family"]
+        assert [i["description"] for i in data["booking_items"]] == ["Kayak"]
+        assert [i["id"] for i in data["itineraries"]] == [str(plan.id)]
+        assert [r["reason"] for r in data["refunds"]] == [f"{NAME} fell ill"]
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        with core.context.uow_factory() as uow:
+            kept = (
+                uow.trips.get(trip.id),
+                uow.groups.get(group.id),
+                uow.refunds.get(refund.id),
+            )
+        assert _secrets_in(repr(kept)) == []
+        assert kept[2] is not None
+        assert kept[2].amount == refund.amount
+        exported = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert _secrets_in(exported) == []
+
 
 class TestBookingExport:
     def test_csv_and_xlsx_hold_every_booking_of_the_filter_with_formulas_escaped(

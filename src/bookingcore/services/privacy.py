@@ -11,7 +11,8 @@ Erasure anonymises in place: the customer's and their travelers' personal
 fields are dropped (the phone becomes a placeholder no real number equals),
 messages lose their recipient and text, bookings their travelers' requirements,
 internal notes and advisor notes, leads and quotations their notes and reasons
-(their amounts stay), and the values of audit entries about them are redacted; their active
+(their amounts stay), trips their name and notes, groups they organise their
+name, itineraries their day notes, refunds their reason, and the values of audit entries about them are redacted; their active
 waiting-list entries are cancelled (seats an offer held go to the next in line).
 Bookings, payments and their amounts stay, so counts and money still add up.
 Because the data is gone from storage, no read can bring it back: searches,
@@ -32,8 +33,10 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import RevocationReason
+from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import CertificateFilter
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.leads import LeadFilter
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, every_item
@@ -73,6 +76,7 @@ PERSONAL_FIELDS = frozenset(
         "internal_notes",
         "lost_reason",
         "rejection_reason",
+        "group_name",
     }
 )
 
@@ -91,7 +95,8 @@ class PrivacyService:
 
         Keys: ``customer``, ``travelers`` (soft-deleted ones too), ``bookings``,
         ``payments``, ``communications``, ``waitlist_entries``, ``certificates``,
-        ``leads``, ``quotations`` (every revision), ``audit`` (entries about the customer and their
+        ``leads``, ``quotations`` (every revision), ``trips``, ``groups`` (those
+        they organise), ``booking_items``, ``itineraries``, ``refunds``, ``audit`` (entries about the customer and their
         travelers, oldest first) and ``exported_at``. Staff who see
         everything and the customer themself may ask (the right of access).
 
@@ -133,7 +138,30 @@ class PrivacyService:
                     )
                 ),
                 "audit": to_dict(audit),
+                **self._related(uow, customer_id, bookings),
             }
+
+    @staticmethod
+    def _related(
+        uow: UnitOfWork, customer_id: CustomerId, bookings: Sequence[Booking]
+    ) -> dict[str, Any]:
+        """The trips, organised groups, booking items, itineraries and refunds to export."""
+        plans = [uow.itineraries.get_for_booking(b.id) for b in bookings]
+        return {
+            "trips": to_dict(list(every_item(partial(uow.trips.list_for_customer, customer_id)))),
+            "groups": to_dict(_organised(uow, customer_id)),
+            "booking_items": to_dict(
+                [item for b in bookings for item in uow.booking_items.list_for_booking(b.id)]
+            ),
+            "itineraries": to_dict([plan for plan in plans if plan is not None]),
+            "refunds": to_dict(
+                [
+                    refund
+                    for payment in uow.payments.list_for_customer(customer_id)
+                    for refund in uow.refunds.list_for_payment(payment.id)
+                ]
+            ),
+        }
 
     def _end_waiting(
         self,
@@ -177,6 +205,29 @@ class PrivacyService:
         return sorted(entries, key=lambda e: (e.occurred_at, e.id.bytes))
 
     @staticmethod
+    def _erase_related(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
+        """Trips lose their name and notes, organised groups their name, refunds their reason."""
+        for trip in list(every_item(partial(uow.trips.list_for_customer, customer_id))):
+            for entry in uow.audit.list_for(trip.entity_name, trip.id):
+                entry.redact(PERSONAL_FIELDS)
+            trip.name = ERASED_TEXT
+            trip.notes = None
+            trip.touch(now)
+        for group in _organised(uow, customer_id):
+            for entry in uow.audit.list_for(group.entity_name, group.id):
+                entry.redact(PERSONAL_FIELDS)
+            if group.group_name is not None:
+                group.group_name = None
+                group.updated_at = now
+                group.version += 1
+        for payment in uow.payments.list_for_customer(customer_id):
+            for refund in uow.refunds.list_for_payment(payment.id):
+                if refund.reason:
+                    refund.reason = None
+                    refund.updated_at = now
+                    refund.version += 1
+
+    @staticmethod
     def _erase_sales(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
         """Drop the free text of the customer's leads and quotations (and on their trails)."""
         for lead in list(every_item(partial(uow.leads.list, LeadFilter(customer_id=customer_id)))):
@@ -202,7 +253,9 @@ class PrivacyService:
         personal field of their travelers, the recipient and text of their
         messages, their bookings' per-traveler requirements, internal notes and
         advisor notes, the notes of their waiting-list entries, the notes and
-        lost/rejection reasons of their leads and quotations (and those values on
+        lost/rejection reasons of their leads and quotations, their trips' name and
+        notes, the name of groups they organise, their itineraries' day notes, the
+        reason of their refunds (and those values on
         the bookings', leads' and quotations' audit trails),
         and the recorded values of audit entries about them are erased, and
         their signed-in sessions end; an
@@ -251,6 +304,10 @@ class PrivacyService:
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )
                 booking.internal_notes = None
+                plan = uow.itineraries.get_for_booking(booking.id)
+                if plan is not None and any(day.notes for day in plan.days):
+                    plan.days = tuple(attrs.evolve(day, notes=None) for day in plan.days)
+                    plan.touch(now)
                 for entry in uow.audit.list_for(booking.entity_name, booking.id):
                     entry.redact(PERSONAL_FIELDS)  # advisor notes and notes on the trail
                 booking.updated_at = now
@@ -261,6 +318,7 @@ class PrivacyService:
                     waiting.notes = None
                     waiting.touch(now)
             self._erase_sales(uow, customer_id, now)
+            self._erase_related(uow, customer_id, now)
             messages = uow.communications.list_for_customer(customer_id)
             for message in messages:
                 message.recipient = ERASED_TEXT
@@ -281,3 +339,12 @@ class PrivacyService:
             )
             tx.commit()
             return customer
+
+
+def _organised(uow: UnitOfWork, customer_id: CustomerId) -> list[BookingGroup]:
+    """The groups the customer organises (not those whose company profile it is)."""
+    return [
+        group
+        for group in every_item(lambda page: uow.groups.list(page, customer_id=customer_id))
+        if group.organizer_id == customer_id
+    ]
