@@ -367,3 +367,25 @@ def test_an_unknown_reminder_channel_is_a_validation_error_naming_it(
     assert len(notifier.sent) == before
     sent = core.certificates.due_renewal_reminders(principal=system, channel="SMS")
     assert [m.channel.value for m in sent] == ["sms"]
+
+
+def test_a_deleted_travelers_certificate_is_still_reported_as_theirs(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    traveler_id = booking.travelers[0].traveler_id
+    assert traveler_id is not None
+    core.certificates.issue(
+        booking.id,
+        kind="PADI Open Water",
+        number="OW-7",
+        traveler_id=traveler_id,
+        expires_at=core.context.now() + YEAR,
+        principal=ADMIN,
+    )
+
+    core.travelers.delete(traveler_id, principal=ADMIN)
+
+    (line,) = core.certificates.compliance_report(principal=ADMIN).lines
+    assert line.holder == "Ravi Kumar"

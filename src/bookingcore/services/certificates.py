@@ -369,6 +369,10 @@ class CertificateService:
                     for saved in uow.travelers.list_for_customers(owners).values()
                     for t in saved
                 }
+                # A traveler deleted since still holds the certificate they earned.
+                for missing in {c.traveler_id for c in page if c.traveler_id} - travelers.keys():
+                    if (deleted := uow.travelers.get(missing)) is not None:
+                        travelers[deleted.id] = deleted
                 for certificate in page:
                     customer = holders.get(certificate.customer_id)
                     if customer is None or not policy.can_view_customer(principal, customer):

@@ -12,8 +12,9 @@ fields are dropped (the phone becomes a placeholder no real number equals),
 messages lose their recipient and text, bookings their travelers' requirements,
 internal notes and advisor notes, leads and quotations their notes and reasons
 (their amounts stay), trips their name and notes, groups they organise their
-name, itineraries their day notes, refunds their reason, and the values of audit entries about them are redacted; their active
-waiting-list entries are cancelled (seats an offer held go to the next in line).
+name, itineraries their day notes, refunds their reason, and the values of
+audit entries about them are redacted; their active waiting-list entries are
+cancelled (seats an offer held go to the next in line).
 Bookings, payments and their amounts stay, so counts and money still add up.
 Because the data is gone from storage, no read can bring it back: searches,
 lists, exports and the customer view only find the placeholders.
@@ -96,9 +97,10 @@ class PrivacyService:
         Keys: ``customer``, ``travelers`` (soft-deleted ones too), ``bookings``,
         ``payments``, ``communications``, ``waitlist_entries``, ``certificates``,
         ``leads``, ``quotations`` (every revision), ``trips``, ``groups`` (those
-        they organise), ``booking_items``, ``itineraries``, ``refunds``, ``audit`` (entries about the customer and their
-        travelers, oldest first) and ``exported_at``. Staff who see
-        everything and the customer themself may ask (the right of access).
+        they organise), ``booking_items``, ``itineraries``, ``refunds``, ``audit``
+        (entries about the customer and their travelers, oldest first) and
+        ``exported_at``. Staff who see everything and the customer themself may
+        ask (the right of access).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
