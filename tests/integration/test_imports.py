@@ -260,6 +260,33 @@ def test_a_row_does_not_write_back_to_the_booking_of_an_erased_customer(
     assert kept.status == booking.status  # type: ignore[attr-defined]
 
 
+def test_erasure_clears_the_raw_cells_of_failed_rows_that_name_the_customer(
+    core: BookingCore,
+) -> None:
+    """A failed row keeps its raw cells for the error report and retries; rows naming
+    an erased customer (their phone, email or external id) lose them."""
+    source = ListSource(HEADER, [row(phone=phone(1), external_id="OLD-1")])
+    core.imports.run_file(source, principal=ADMIN)
+    (booking,) = bookings(core)
+    bad = ListSource(
+        HEADER,
+        [
+            row(phone=phone(1), date="5th of March", notes="Asha, 12 Park Road"),
+            row(name="Meera Iyer", phone=phone(2), date="5th of March", notes="Meera, Pune"),
+        ],
+    )
+    job = core.imports.run_file(bad, principal=ADMIN)
+    assert job.failed == 2
+
+    core.privacy.erase_customer(booking.customer_id, principal=ADMIN)  # type: ignore[attr-defined]
+
+    first, second = core.imports.errors(job.id, principal=ADMIN)
+    shown = repr(first)
+    for secret in ("Asha", "Park Road", phone(1)):
+        assert secret not in shown
+    assert "Meera, Pune" in repr(second)  # another customer's row is left alone
+
+
 def test_a_row_cannot_create_a_booking_in_a_state_that_follows_from_money(
     core: BookingCore,
 ) -> None:

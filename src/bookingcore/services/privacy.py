@@ -12,7 +12,8 @@ fields are dropped (the phone becomes a placeholder no real number equals),
 messages lose their recipient and text, bookings their travelers' requirements,
 internal notes and advisor notes, leads and quotations their notes and reasons
 (their amounts stay), trips their name and notes, groups they organise their
-name, itineraries their day notes, refunds their reason, and the values of
+name, itineraries their day notes, refunds their reason, failed import rows
+naming them (their phone, email or an external id) their raw cells, and the values of
 audit entries about them are redacted; their active waiting-list entries are
 cancelled (seats an offer held go to the next in line).
 Bookings, payments and their amounts stay, so counts and money still add up.
@@ -207,6 +208,29 @@ class PrivacyService:
         return sorted(entries, key=lambda e: (e.occurred_at, e.id.bytes))
 
     @staticmethod
+    def _erase_import_rows(uow: UnitOfWork, customer: Customer, customer_id: CustomerId) -> None:
+        """Failed import rows naming the customer (phone, email, external ids) lose
+        their raw cells and the values their problems quote.
+
+        Failed rows are not linked to customers: every import's failed rows are read.
+        """
+        theirs = BookingFilter(customer_id=customer_id)
+        names = {b.external_id for b in every_item(partial(uow.bookings.list, theirs))}
+        names |= {customer.external_id, customer.email.value if customer.email else None}
+        wanted = {n.strip().casefold() for n in names if n}
+        phone = _digits(customer.phone.e164)
+        for job in list(every_item(uow.imports.list)):
+            for error in uow.import_errors.list_for_job(job.id):
+                cells = [str(v) for v in error.raw_row.values()]
+                if not any(_names(cell, wanted, phone) for cell in cells):
+                    continue
+                error.raw_row = {k: ERASED_TEXT if v else v for k, v in error.raw_row.items()}
+                error.problems = tuple(
+                    attrs.evolve(p, value=ERASED_TEXT if p.value else p.value)
+                    for p in error.problems
+                )
+
+    @staticmethod
     def _erase_related(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
         """Trips lose their name and notes, organised groups their name, refunds their reason."""
         for trip in list(every_item(partial(uow.trips.list_for_customer, customer_id))):
@@ -288,6 +312,7 @@ class PrivacyService:
             travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
             for entry in self._trail(uow, customer, travelers):
                 entry.redact(PERSONAL_FIELDS)
+            self._erase_import_rows(uow, customer, customer_id)
             customer.erase(now=now)
             revoke_sessions(
                 tx,
@@ -350,3 +375,17 @@ def _organised(uow: UnitOfWork, customer_id: CustomerId) -> list[BookingGroup]:
         for group in every_item(lambda page: uow.groups.list(page, customer_id=customer_id))
         if group.organizer_id == customer_id
     ]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _names(cell: str, wanted: set[str], phone: str) -> bool:
+    """True when ``cell`` holds one of the ``wanted`` identifiers or the phone."""
+    text = cell.strip()
+    if text.casefold() in wanted:
+        return True
+    digits = _digits(text)
+    phone_like = all(ch.isdigit() or ch in " +-().\t" for ch in text)
+    return phone_like and len(digits) >= 7 and phone.endswith(digits)
