@@ -12,6 +12,7 @@ import tracemalloc
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from uuid import uuid4
 
 import openpyxl
 import pytest
@@ -33,8 +34,9 @@ from bookingcore import (
 )
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.queries import CustomerFilter
-from bookingcore.domain.values import TravelerId
+from bookingcore.domain.values import DocumentId, TravelerId
 from bookingcore.services import BOOKING_EXPORT_COLUMNS
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore.testing.builders import Builder
@@ -289,6 +291,40 @@ class TestErasure:
         assert kept[2].amount == refund.amount
         exported = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
         assert _secrets_in(exported) == []
+
+    def test_documents_are_exported_and_all_but_invoices_erased(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        booking = bookings[0]
+
+        def document(kind: DocumentKind) -> Document:
+            return Document(
+                id=DocumentId(uuid4()),
+                booking_id=booking.id,
+                kind=kind,
+                filename=f"{kind}.txt",
+                media_type="text/plain",
+                content=f"{kind} for {NAME}, {TRAVELER}",
+                created_at=core.context.now(),
+            )
+
+        voucher, invoice = document(DocumentKind.VOUCHER), document(DocumentKind.INVOICE)
+        with core.context.uow_factory() as uow:
+            uow.documents.add(voucher)
+            uow.documents.add(invoice)
+            uow.commit()
+        data = core.privacy.export_customer(customer.id, principal=ADMIN)
+        assert sorted(d["kind"] for d in data["documents"]) == ["invoice", "voucher"]
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        kept = {d.kind: d for d in core.bookings.documents(booking.id, principal=ADMIN)}
+        assert _secrets_in(kept[DocumentKind.VOUCHER].content) == []
+        assert kept[DocumentKind.VOUCHER].filename == voucher.filename
+        # Invoices are financial records: kept as issued.
+        assert kept[DocumentKind.INVOICE].content == invoice.content
 
 
 class TestBookingExport:

@@ -140,6 +140,21 @@ class Document:
     created_at: datetime
     source_event_id: UUID | None = None
 
+    def erase(self, placeholder: str) -> bool:
+        """Replace the content with ``placeholder`` (plain text), in place.
+
+        The one change a stored document ever takes: erasing a person's data
+        (GDPR). Returns whether anything changed; the unit of work that read the
+        document stores the change on commit.
+
+        .. versionadded:: 0.4
+        """
+        if self.content == placeholder and self.media_type == "text/plain":
+            return False
+        object.__setattr__(self, "content", placeholder)  # frozen: see the docstring
+        object.__setattr__(self, "media_type", "text/plain")
+        return True
+
     def to_bytes(self) -> bytes:
         """The file's bytes: text UTF-8 encoded, other media types (a PDF) base64-decoded.
 

@@ -13,7 +13,9 @@ messages lose their recipient and text, bookings their travelers' requirements,
 internal notes and advisor notes, leads and quotations their notes and reasons
 (their amounts stay), trips their name and notes, groups they organise their
 name, itineraries their day notes, refunds their reason, failed import rows
-naming them (their phone, email or an external id) their raw cells, and the values of
+naming them (their phone, email or an external id) their raw cells, their
+bookings' stored documents their content (invoices and credit notes, financial
+records, are kept as issued), and the values of
 audit entries about them are redacted; their active waiting-list entries are
 cancelled (seats an offer held go to the next in line).
 Bookings, payments and their amounts stay, so counts and money still add up.
@@ -38,6 +40,7 @@ from bookingcore.domain.auth import RevocationReason
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import CertificateFilter
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.documents import DocumentKind
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.leads import LeadFilter
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -83,6 +86,10 @@ PERSONAL_FIELDS = frozenset(
 )
 
 
+#: Documents erasure keeps as issued: financial records.
+_FINANCIAL_DOCUMENTS = frozenset({DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE})
+
+
 class PrivacyService:
     """Export what is stored about a customer, and erase a customer (GDPR).
 
@@ -98,7 +105,8 @@ class PrivacyService:
         Keys: ``customer``, ``travelers`` (soft-deleted ones too), ``bookings``,
         ``payments``, ``communications``, ``waitlist_entries``, ``certificates``,
         ``leads``, ``quotations`` (every revision), ``trips``, ``groups`` (those
-        they organise), ``booking_items``, ``itineraries``, ``refunds``, ``audit``
+        they organise), ``booking_items``, ``itineraries``, ``documents``,
+        ``refunds``, ``audit``
         (entries about the customer and their travelers, oldest first) and
         ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
@@ -157,6 +165,9 @@ class PrivacyService:
                 [item for b in bookings for item in uow.booking_items.list_for_booking(b.id)]
             ),
             "itineraries": to_dict([plan for plan in plans if plan is not None]),
+            "documents": to_dict(
+                [d for b in bookings for d in uow.documents.list_for_booking(b.id)]
+            ),
             "refunds": to_dict(
                 [
                     refund
@@ -331,6 +342,9 @@ class PrivacyService:
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )
                 booking.internal_notes = None
+                for document in uow.documents.list_for_booking(booking.id):
+                    if document.kind not in _FINANCIAL_DOCUMENTS:
+                        document.erase(ERASED_TEXT)
                 plan = uow.itineraries.get_for_booking(booking.id)
                 if plan is not None and any(day.notes for day in plan.days):
                     plan.days = tuple(attrs.evolve(day, notes=None) for day in plan.days)
