@@ -326,6 +326,24 @@ class TestErasure:
         # Invoices are financial records: kept as issued.
         assert kept[DocumentKind.INVOICE].content == invoice.content
 
+    def test_a_failed_messages_provider_reason_naming_the_recipient_is_erased(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, _ = _booked(core, 1)
+        with core.context.uow_factory() as uow:
+            (message, *_) = uow.communications.list_for_customer(customer.id)
+            message.failed_reason = f"invalid 'To' number {PHONE}"
+            uow.commit()
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        with core.context.uow_factory() as uow:
+            stored = uow.communications.list_for_customer(customer.id)
+        assert _secrets_in(repr(stored)) == []
+        history = core.customers.history(customer.id, principal=ADMIN)
+        assert _secrets_in(repr(history)) == []
+
 
 class TestBookingExport:
     def test_csv_and_xlsx_hold_every_booking_of_the_filter_with_formulas_escaped(

@@ -9,7 +9,7 @@
 
 Erasure anonymises in place: the customer's and their travelers' personal
 fields are dropped (the phone becomes a placeholder no real number equals),
-messages lose their recipient and text, bookings their travelers' requirements,
+messages lose their recipient, text and failure reason, bookings their travelers' requirements,
 internal notes and advisor notes, leads and quotations their notes and reasons
 (their amounts stay), trips their name and notes, groups they organise their
 name, itineraries their day notes, refunds their reason, failed import rows
@@ -365,6 +365,8 @@ class PrivacyService:
                 message.recipient = ERASED_TEXT
                 message.subject = None
                 message.content = ""
+                if message.failed_reason:  # a provider's reason may quote the recipient
+                    message.failed_reason = ERASED_TEXT
             tx.audit(
                 principal,
                 entity="customer",
