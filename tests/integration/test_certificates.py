@@ -389,3 +389,23 @@ def test_a_deleted_travelers_certificate_is_still_reported_as_theirs(
 
     (line,) = core.certificates.compliance_report(principal=ADMIN).lines
     assert line.holder == "Ravi Kumar"
+
+
+def test_an_erased_customers_certificate_is_reported_without_a_made_up_holder(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    core.certificates.issue(
+        booking.id,
+        kind="PADI Open Water",
+        number="OW-8",
+        expires_at=core.context.now() + YEAR,
+        principal=ADMIN,
+    )
+
+    core.privacy.erase_customer(booking.customer_id, principal=ADMIN)
+
+    (line,) = core.certificates.compliance_report(principal=ADMIN).lines
+    assert line.holder == "[erased]"
+    assert line.certificate.number == "OW-8"  # the record stays

@@ -32,7 +32,7 @@ from bookingcore.domain.certificates import (
     CertificateState,
 )
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
-from bookingcore.domain.customers import Customer
+from bookingcore.domain.customers import ERASED_NAME, Customer
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import MAX_PAGE_SIZE, PageRequest
 from bookingcore.domain.values import (
@@ -348,7 +348,8 @@ class CertificateService:
         """Who holds which certificate and where each stands (valid, expiring,
         expired, permanent) at ``now``, for the certificates matching ``query``.
 
-        Staff who see everything see all; a partner sees its own customers'.
+        Staff who see everything see all; a partner sees its own customers'. The
+        certificates of an erased customer stay, held by ``[erased]``.
         Reads one page of certificates and their holders at a time.
 
         Raises:
@@ -380,7 +381,12 @@ class CertificateService:
                     traveler = (
                         travelers.get(certificate.traveler_id) if certificate.traveler_id else None
                     )
-                    holder = traveler.name if traveler else (customer.name or customer.phone.e164)
+                    if traveler is not None:
+                        holder = traveler.name
+                    elif customer.is_erased:
+                        holder = ERASED_NAME  # not the placeholder phone
+                    else:
+                        holder = customer.name or customer.phone.e164
                     state = certificate.state(moment, lead=self.reminder_lead)
                     lines.append(ComplianceLine(certificate, holder, state))
         far = datetime.max.replace(tzinfo=moment.tzinfo)
