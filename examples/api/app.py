@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from bookingcore import AuthSettings, BookingCore, Settings
+from bookingcore import AuthSettings, BookingCore, ConcurrentUpdateError, Settings
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.payments import PaymentProvider
@@ -183,11 +183,44 @@ def create_app(
                 routes=app.routes,
             )
             _problem_media_types(schema)
+            _concurrent_updates(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+#: Calls that store nothing: dry runs of an import, a text code (kept out of the
+#: database), and the SMS callback this host refuses.
+_STORES_NOTHING = frozenset(
+    {
+        "admin_preview_import",
+        "admin_validate_import",
+        "customer_request_otp",
+        "sms_twilio_status_callback",
+    }
+)
+
+
+def _concurrent_updates(schema: dict[str, Any]) -> None:
+    """Declare the 409 ``concurrent_update`` every write may answer on PostgreSQL, when
+    concurrent transactions kept aborting it past the store's retries."""
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method == "get" or operation.get("operationId") in _STORES_NOTHING:
+                continue
+            responses = operation.setdefault("responses", {})
+            found = responses.get("409")
+            if found is None:
+                responses["409"] = {
+                    "description": f"Conflict ({ConcurrentUpdateError.code})",
+                    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                }
+            elif ConcurrentUpdateError.code not in found.get("description", ""):
+                codes = found["description"].removeprefix("Conflict (").removesuffix(")")
+                listed = ", ".join(sorted({*codes.split(", "), ConcurrentUpdateError.code}))
+                found["description"] = f"Conflict ({listed})"
 
 
 def _problem_media_types(schema: dict[str, Any]) -> None:

@@ -407,7 +407,7 @@ class BookingCreateIn(StrictIn):
 
     slot_id: UUID = Field(description="The slot (trek batch, course session) to book")
     travelers: list[BookingTravelerIn] = Field(max_length=200)
-    referral_source: str | None = Field(default=None, max_length=200)
+    referral_source: str | None = Field(default=None, max_length=100)
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -693,8 +693,8 @@ class PartnerBookingIn(StrictIn):
     slot_id: UUID
     customer: CustomerIn
     travelers: list[BookingTravelerIn] = Field(max_length=200)
-    external_id: str | None = Field(default=None, max_length=200, description="Your own id")
-    referral_source: str | None = Field(default=None, max_length=200)
+    external_id: str | None = Field(default=None, max_length=255, description="Your own id")
+    referral_source: str | None = Field(default=None, max_length=100)
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""

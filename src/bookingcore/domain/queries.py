@@ -14,7 +14,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
@@ -51,6 +51,10 @@ __all__ = [
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 500
+
+#: The largest rank a :class:`Cursor` holds (a row number or a date's ordinal): what
+#: a SQL ``INTEGER`` column stores.
+MAX_CURSOR_RANK = 2**31 - 1
 
 
 def _frozen_or_none(value: object) -> frozenset[object] | None:
@@ -312,12 +316,15 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             parts = raw.split("|")
             rank = int(parts.pop(0)) if len(parts) == 3 else None
+            if rank is not None and not 0 <= rank <= MAX_CURSOR_RANK:
+                raise ValueError(rank)
             when, ident = parts
             created_at = datetime.fromisoformat(when)
             if created_at.tzinfo is None:
                 raise ValueError(when)
+            created_at.astimezone(UTC)  # a moment past the calendar's ends in UTC: no row's
             return cls(created_at, UUID(ident), rank)
-        except (ValueError, UnicodeDecodeError, binascii.Error):
+        except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
             raise _not_a_cursor() from None
 
     def ranks_before(self, rank: int, moment: datetime, row_id: UUID) -> bool:

@@ -104,13 +104,18 @@ def ensure_aware(value: datetime, field: str) -> datetime:
     """Return ``value`` in UTC, refusing naive datetimes (their zone is a guess).
 
     Raises:
-        ValidationError: ``value`` has no ``tzinfo``.
+        ValidationError: ``value`` has no ``tzinfo`` (``naive_datetime``), or lies
+            outside the years 1-9999 once in UTC (``out_of_range``).
     """
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError.single(
             field, "must be timezone-aware (naive datetimes are ambiguous)", "naive_datetime"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        msg = "must fall within the years 1-9999 in UTC"
+        raise ValidationError.single(field, msg, "out_of_range") from None
 
 
 # --------------------------------------------------------------------------- phone

@@ -45,7 +45,7 @@ def _zone(name: object) -> zoneinfo.ZoneInfo:
         raise ValidationError.single("timezone", msg, "invalid_timezone")
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
         msg = f"{name!r} is not an IANA time zone"
         raise ValidationError.single("timezone", msg, "invalid_timezone") from None
 

@@ -17,6 +17,7 @@ from bookingcore.domain.leads import Lead, LeadFilter, LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.queries import BookingFilter, PageRequest, every_item
 from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationStatus
+from bookingcore.errors import ValidationError
 from bookingcore.services._context import ServiceContext
 
 __all__ = ["DashboardService", "StaffDashboard"]
@@ -75,13 +76,19 @@ class DashboardService:
 
         Raises:
             PermissionDeniedError: ``principal`` does not see everything.
+            ValidationError: on ``day``, the calendar's last day (or its first, east
+                of UTC).
         """
         policy.require(principal.has(Permission.VIEW_ALL), f"{principal} may not see the dashboard")
         day = day or self._ctx.today()
         # The business's calendar day (Settings.timezone), midnight to midnight.
         zone = self._ctx.settings.zone
-        starts = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-        ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        try:
+            starts = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+            ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # the calendar's first or last day, past its end in UTC
+            msg = "must be a day whose midnights fall within the years 1-9999"
+            raise ValidationError.single("day", msg, "out_of_range") from None
         with self._ctx.uow_factory() as uow:
             stored = uow.leads.count_by_status(LeadFilter())
             counts = {status.value: stored.get(status, 0) for status in LeadStatus}

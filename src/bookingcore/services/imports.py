@@ -199,7 +199,11 @@ class ImportSettings:
         bounded_count(self.workers, "workers", minimum=1, maximum=64)
         try:
             zoneinfo.ZoneInfo(self.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (
+            zoneinfo.ZoneInfoNotFoundError,
+            ValueError,
+            OSError,
+        ):  # OSError: a folder, a long name
             msg = f"{self.timezone!r} is not an IANA time zone"
             raise ValidationError.single("timezone", msg, "invalid_timezone") from None
         Money(0, self.currency)

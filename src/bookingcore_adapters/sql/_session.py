@@ -44,6 +44,7 @@ from bookingcore.errors import (
     DuplicateError,
     ReadOnlyError,
     StaleVersionError,
+    ValidationError,
 )
 from bookingcore_adapters.sql import _driver as d
 from bookingcore_adapters.sql import _mapper as m
@@ -968,12 +969,17 @@ class Session:
         number) and a rank as the column holds it.
 
         Raises:
-            ValidationError: on ``cursor`` when it holds no rank.
+            ValidationError: on ``cursor`` when it holds no rank, or one the column
+                cannot hold.
         """
         name, rank_of, stored = rank
         after = page.after
         c = mapper.table.c
-        at_rank = None if after is None else stored(after.ranked)
+        try:
+            at_rank = None if after is None else stored(after.ranked)
+        except (ValueError, OverflowError):  # a rank no row of this list holds (a day 0)
+            msg = "is not a cursor from this list"
+            raise ValidationError.single("cursor", msg, "invalid_cursor") from None
 
         def wanted(entity: Any) -> bool:
             return keep(entity) and (

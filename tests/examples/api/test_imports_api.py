@@ -337,3 +337,14 @@ def test_an_unknown_import_kind_answers_422_on_kind(
         assert answer.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in answer.json()["errors"]] == ["kind"]
     assert client.get("/api/admin/bookings/imports", headers=staff_headers).json()["items"] == []
+
+
+@pytest.mark.parametrize("zone", ["America", "Etc", "x" * 300, "Not/A_Zone"])
+def test_an_unknown_timezone_setting_is_a_422_on_timezone(
+    client: ApiClient, staff_headers: dict[str, str], zone: str
+) -> None:
+    answer = client.post(
+        "/api/admin/bookings/preview", headers=staff_headers, data={"timezone": zone}, **_upload()
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "timezone"

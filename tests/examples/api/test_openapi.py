@@ -108,3 +108,21 @@ def test_every_list_has_a_next_link_and_every_create_takes_an_idempotency_key(
         if creates and not any(word in path for word in _NATURALLY_UNIQUE):
             params = {p["name"] for p in operation.get("parameters", [])}
             assert "Idempotency-Key" in params, (method, path)
+
+
+def test_every_operation_that_writes_declares_the_409_of_a_concurrent_update(app: FastAPI) -> None:
+    """On PostgreSQL any write may answer 409 ``concurrent_update`` after its retries; the
+    calls that store nothing (dry runs, a text code, the unused SMS callback) do not."""
+    stores_nothing = {
+        "sms_twilio_status_callback",
+        "admin_preview_import",
+        "admin_validate_import",
+        "customer_request_otp",
+    }
+    for path, method, operation in _operations(app.openapi()):
+        responses = operation["responses"]
+        if method == "get" or operation["operationId"] in stores_nothing:
+            assert "concurrent_update" not in responses.get("409", {}).get("description", "")
+            continue
+        assert "concurrent_update" in responses["409"]["description"], (method, path)
+        assert responses["409"]["content"][PROBLEM]["schema"]["$ref"].endswith("/Problem")

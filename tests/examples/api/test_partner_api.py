@@ -226,3 +226,28 @@ def test_staff_filter_bookings_by_source_and_partner(
         "/api/admin/bookings", params={"source": "direct"}, headers=staff_headers
     ).json()
     assert [b["id"] for b in direct_only["items"]] == [direct["id"]]
+
+
+def test_booking_text_fields_take_what_the_library_takes(
+    client: ApiClient, partner: Partner, slot: Slot, api_core: BookingCore
+) -> None:
+    """``external_id`` up to 255 characters, ``referral_source`` up to 100, as the
+    library and the booking edit route; the OpenAPI document says the same."""
+    me = partner()
+    made = client.post(
+        "/api/partner/bookings", json=_booking(slot, external_id="E" * 255), headers=me
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["external_id"] == "E" * 255
+    too_long = client.post(
+        "/api/partner/bookings",
+        json=_booking(slot, "+919876543211", referral_source="r" * 101),
+        headers=me,
+    )
+    assert too_long.status_code == 422, too_long.text
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("PartnerBookingIn", "BookingCreateIn", "BookingUpdateIn", "StaffBookingIn"):
+        fields = schemas[name]["properties"]
+        assert fields["referral_source"]["anyOf"][0]["maxLength"] == 100, name
+        if "external_id" in fields:
+            assert fields["external_id"]["anyOf"][0]["maxLength"] == 255, name
