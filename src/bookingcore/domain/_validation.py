@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -225,6 +226,24 @@ def require_text(value: object, field: str, *, min_length: int = 1, max_length: 
     text = clean_text(value, field, required=True, min_length=min_length, max_length=max_length)
     assert text is not None
     return text
+
+
+def parse_timezone(value: object, field: str = "timezone") -> zoneinfo.ZoneInfo:
+    """The IANA time zone named ``value`` (``"Asia/Kolkata"``).
+
+    Raises:
+        ValidationError: on ``field`` with code ``invalid_timezone`` for anything
+            else: no string, an unknown name, a folder of zones (``"America"``),
+            a path or too long a name.
+    """
+    if not isinstance(value, str):
+        msg = f"{value!r} is not an IANA time zone name"
+        raise ValidationError.single(field, msg, "invalid_timezone")
+    try:
+        return zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
+        msg = f"{value!r} is not an IANA time zone"
+        raise ValidationError.single(field, msg, "invalid_timezone") from None
 
 
 def parse_choice(

@@ -12,6 +12,7 @@ from uuid import UUID, uuid5
 
 import attrs
 
+from bookingcore.domain._validation import parse_timezone
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Author, Raised
 from bookingcore.domain.communications import (
@@ -37,17 +38,6 @@ _log = logging.getLogger("bookingcore.events")
 
 def _lifecycles(value: Mapping[str, Lifecycle]) -> Mapping[str, Lifecycle]:
     return dict(value)
-
-
-def _zone(name: object) -> zoneinfo.ZoneInfo:
-    if not isinstance(name, str):
-        msg = f"{name!r} is not an IANA time zone name"
-        raise ValidationError.single("timezone", msg, "invalid_timezone")
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
-        msg = f"{name!r} is not an IANA time zone"
-        raise ValidationError.single("timezone", msg, "invalid_timezone") from None
 
 
 def _templates(
@@ -117,7 +107,7 @@ class Settings:
 
     @zone.default
     def _zone_default(self) -> zoneinfo.ZoneInfo:
-        return _zone(self.timezone)
+        return parse_timezone(self.timezone)
 
     def __attrs_post_init__(self) -> None:
         month: object = self.fiscal_year_start

@@ -29,7 +29,6 @@ from __future__ import annotations
 import builtins
 import logging
 import multiprocessing
-import zoneinfo
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -41,7 +40,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import bounded_count, check_metadata
+from bookingcore.domain._validation import bounded_count, check_metadata, parse_timezone
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
@@ -197,15 +196,7 @@ class ImportSettings:
             msg = f"{self.assignment!r} is not one of {', '.join(sorted(_STRATEGIES))}"
             raise ValidationError.single("assignment", msg, "invalid_choice")
         bounded_count(self.workers, "workers", minimum=1, maximum=64)
-        try:
-            zoneinfo.ZoneInfo(self.timezone)
-        except (
-            zoneinfo.ZoneInfoNotFoundError,
-            ValueError,
-            OSError,
-        ):  # OSError: a folder, a long name
-            msg = f"{self.timezone!r} is not an IANA time zone"
-            raise ValidationError.single("timezone", msg, "invalid_timezone") from None
+        parse_timezone(self.timezone)
         Money(0, self.currency)
 
     def to_dict(self) -> dict[str, Any]:
@@ -978,7 +969,7 @@ class ImportService:
             region=settings.region
             if settings.region is not None
             else self._ctx.settings.default_region,
-            timezone=zoneinfo.ZoneInfo(settings.timezone),
+            timezone=parse_timezone(settings.timezone),
             has_cells=has_cells,
         )
         assigner = Assigner(
