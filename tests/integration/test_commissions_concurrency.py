@@ -4,14 +4,13 @@ reverse more than the booking earns."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests.integration._threads import at_once
 
 from bookingcore import (
     BookingCore,
@@ -30,26 +29,6 @@ from bookingcore_adapters.sql import SqlStore
 pytestmark = pytest.mark.postgres
 
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-
-
-def _at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.fixture
@@ -103,14 +82,14 @@ def test_a_capture_delivered_eight_times_at_once_accrues_once(world: Any) -> Non
         booking.id, "fake", principal=as_partner, idempotency_key="pay"
     )
     headers, body = provider.webhook("captured", intent.payment.provider_reference)
-    receipts = _at_once(8, lambda _: core.payments.handle_webhook("fake", headers, body))
+    receipts = at_once(8, lambda _: core.payments.handle_webhook("fake", headers, body))
     assert not [r for r in receipts if isinstance(r, Exception)], receipts
     assert _owed(core, booking) == (1, 0, Money("125", "INR"))
 
 
 def test_three_part_payments_at_once_accrue_what_the_whole_total_earns(world: Any) -> None:
     core, _, booking, _ = world
-    paid = _at_once(
+    paid = at_once(
         3,
         lambda i: core.payments.record_manual_payment(
             booking.id, Money("333.33", "INR"), principal=ADMIN, reference=f"CASH-{i}"
@@ -133,7 +112,7 @@ def test_refunds_racing_a_cancellation_never_reverse_more_than_was_accrued(world
             payment.id, Money("100", "INR"), principal=ADMIN, idempotency_key=f"r{i}"
         )
 
-    outcomes = _at_once(4, work)
+    outcomes = at_once(4, work)
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     accruals, reversals, net = _owed(core, booking)
     assert (accruals, net) == (1, Money("0", "INR"))

@@ -5,13 +5,12 @@ applied once, a refund made before its capture settles once when capture and sta
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests.integration._threads import at_once
 
 from bookingcore import (
     BookingCore,
@@ -33,26 +32,6 @@ from bookingcore_adapters.sql import SqlStore
 pytestmark = pytest.mark.postgres
 
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-
-
-def _at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.fixture
@@ -83,7 +62,7 @@ def test_one_event_delivered_eight_times_at_once_is_applied_once(world: Any) -> 
     core, provider, booking, me = world
     intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
     headers, body = provider.webhook("captured", intent.payment.provider_reference)
-    receipts = _at_once(8, lambda _: core.payments.handle_webhook("fake", headers, body))
+    receipts = at_once(8, lambda _: core.payments.handle_webhook("fake", headers, body))
     assert not [r for r in receipts if isinstance(r, Exception)], receipts
     assert len({r.id for r in receipts}) == 1
     history = core.bookings.history(booking.id, principal=ADMIN)
@@ -95,7 +74,7 @@ def test_one_event_delivered_eight_times_at_once_is_applied_once(world: Any) -> 
 
 def test_two_intents_with_one_key_make_one_payment(world: Any) -> None:
     core, _, booking, me = world
-    made = _at_once(
+    made = at_once(
         2,
         lambda _: core.payments.create_intent(
             booking.id, "fake", principal=me, idempotency_key="same"
@@ -111,7 +90,7 @@ def test_racing_refunds_for_more_than_is_left_one_wins_one_is_refused(world: Any
     payment = core.payments.record_manual_payment(
         booking.id, booking.total, principal=ADMIN, reference="CASH-1"
     )
-    outcomes = _at_once(
+    outcomes = at_once(
         2,
         lambda i: core.payments.refund(
             payment.id, Money("3000", "INR"), principal=ADMIN, idempotency_key=f"r{i}"
@@ -130,7 +109,7 @@ def test_racing_manual_payments_for_more_than_is_due_one_wins_one_is_refused(
 ) -> None:
     core, _, booking, _ = world
     part = Money("3000", "INR")  # each fits the 4000 due; both together do not
-    outcomes = _at_once(
+    outcomes = at_once(
         2,
         lambda i: core.payments.record_manual_payment(
             booking.id, part, principal=ADMIN, reference=f"CASH-{i}"
@@ -168,7 +147,7 @@ def test_eight_concurrent_confirmations_get_invoice_numbers_one_to_eight(world: 
         )
         for n in range(4)
     ]
-    paid = _at_once(
+    paid = at_once(
         8,
         lambda i: core.payments.record_manual_payment(
             bookings[i].id, bookings[i].total, principal=ADMIN, reference=f"CASH-{i}"
@@ -195,7 +174,7 @@ def test_a_postponed_event_redelivered_eight_times_at_once_is_applied_once(world
     with pytest.raises(PaymentProviderError):
         core.payments.handle_webhook("fake", *older)
     provider.set_state(reference, "captured")  # paid meanwhile
-    receipts = _at_once(8, lambda _: core.payments.handle_webhook("fake", *older))
+    receipts = at_once(8, lambda _: core.payments.handle_webhook("fake", *older))
     assert not [r for r in receipts if isinstance(r, Exception)], receipts
     assert {(r.id, r.status) for r in receipts} == {(receipts[0].id, ReceiptStatus.APPLIED)}
     assert provider.calls.count("fetch") == 2  # the failed one, then the one that applied
@@ -220,7 +199,7 @@ def test_a_refund_made_at_the_provider_delivered_at_once_many_times_is_recorded_
         for _ in range(4)
     ]
     deliveries = [one] * 4 + others
-    receipts = _at_once(8, lambda i: core.payments.handle_webhook("fake", *deliveries[i]))
+    receipts = at_once(8, lambda i: core.payments.handle_webhook("fake", *deliveries[i]))
     assert not [r for r in receipts if isinstance(r, Exception)], receipts
     (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
     assert (paid.status, paid.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, amount)
@@ -248,7 +227,7 @@ def test_a_refund_resolved_and_captured_at_once_is_applied_once(world: Any) -> N
             return core.payments.handle_webhook("fake", *capture)
         return core.payments.resolve_refund(early.id, "apply", principal=ADMIN)
 
-    results = _at_once(8, work)
+    results = at_once(8, work)
     # Staff who came before the capture are refused (nothing captured yet); none else fails.
     assert all(
         not isinstance(r, Exception) or isinstance(r, InvalidTransitionError) for r in results

@@ -5,14 +5,13 @@ counter-offers to one rejected version."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests.integration._threads import at_once
 
 from bookingcore import (
     BookingCore,
@@ -34,26 +33,6 @@ from bookingcore_adapters.sql import SqlStore
 pytestmark = pytest.mark.postgres
 
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-
-
-def _at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.fixture
@@ -104,7 +83,7 @@ def sent(pg_store: SqlStore) -> tuple[BookingCore, Quotation, list[Any]]:
 def test_four_approvals_at_once_make_one_booking(sent: Any) -> None:
     core, quotation, _ = sent
     party = [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)]
-    results = _at_once(4, lambda _: core.quotations.approve(quotation.id, party, principal=ADMIN))
+    results = at_once(4, lambda _: core.quotations.approve(quotation.id, party, principal=ADMIN))
     booked = [r for r in results if isinstance(r, Booking)]
     assert len(booked) == 1, results
     assert all(isinstance(r, BookingError) for r in results if not isinstance(r, Booking))
@@ -129,7 +108,7 @@ def test_the_last_two_suppliers_confirming_at_once_confirm_the_booking(sent: Any
         s.id: Principal.staff(StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=s.id)
         for s in suppliers
     }
-    results = _at_once(
+    results = at_once(
         2,
         lambda n: core.items.confirm(items[n].id, principal=users[items[n].supplier_id]),
     )
@@ -139,7 +118,7 @@ def test_the_last_two_suppliers_confirming_at_once_confirm_the_booking(sent: Any
 
 def test_two_revisions_of_one_version_at_once_leave_one_current_revision(sent: Any) -> None:
     core, quotation, _ = sent
-    results = _at_once(
+    results = at_once(
         2, lambda n: core.quotations.revise(quotation.id, travelers=n + 1, principal=ADMIN)
     )
     made = [r for r in results if isinstance(r, Quotation)]
@@ -154,7 +133,7 @@ def test_two_revisions_of_one_version_at_once_leave_one_current_revision(sent: A
 def test_two_counter_offers_to_one_rejected_version_at_once_make_one_revision(sent: Any) -> None:
     core, quotation, _ = sent
     core.quotations.reject(quotation.id, principal=ADMIN, reason="too dear")
-    results = _at_once(
+    results = at_once(
         2, lambda n: core.quotations.revise(quotation.id, travelers=n + 1, principal=ADMIN)
     )
     made = [r for r in results if isinstance(r, Quotation)]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests.integration._threads import at_once
 
 from bookingcore import (
     BookingCore,
@@ -31,26 +31,6 @@ from bookingcore_adapters.sql import SqlStore, SqlUnitOfWork
 pytestmark = pytest.mark.postgres
 
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
-
-
-def _at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run ``work(i)`` in ``count`` threads released together; results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 class Desk:
@@ -134,7 +114,7 @@ def _one_refused(results: list[Any]) -> None:
 def test_adding_one_booking_to_two_trips_at_once_adds_it_to_one(desk: Desk) -> None:
     booking = desk.book()
     trips = [desk.trip("Ladakh"), desk.trip("Spiti")]
-    results = _at_once(
+    results = at_once(
         2, lambda i: desk.core.trips.add_booking(trips[i].id, booking.id, principal=ADMIN)
     )
     _one_refused(results)
@@ -143,7 +123,7 @@ def test_adding_one_booking_to_two_trips_at_once_adds_it_to_one(desk: Desk) -> N
 
 def test_creating_two_trips_with_one_booking_at_once_creates_one(desk: Desk) -> None:
     booking = desk.book()
-    results = _at_once(2, lambda i: desk.trip(f"Trip {i}", (booking.id,)))
+    results = at_once(2, lambda i: desk.trip(f"Trip {i}", (booking.id,)))
     _one_refused(results)
     assert len(desk.trips_holding(booking)) == 1
 
@@ -151,7 +131,7 @@ def test_creating_two_trips_with_one_booking_at_once_creates_one(desk: Desk) -> 
 def test_creating_and_adding_at_once_puts_the_booking_on_one_trip(desk: Desk) -> None:
     booking = desk.book()
     empty = desk.trip("Ladakh")
-    results = _at_once(
+    results = at_once(
         2,
         lambda i: (
             desk.core.trips.add_booking(empty.id, booking.id, principal=ADMIN)
@@ -166,6 +146,6 @@ def test_creating_and_adding_at_once_puts_the_booking_on_one_trip(desk: Desk) ->
 def test_trips_listing_each_others_bookings_at_once_do_not_deadlock(desk: Desk) -> None:
     first, second = desk.book(), desk.book(1)
     orders = [(first.id, second.id), (second.id, first.id)]
-    results = _at_once(2, lambda i: desk.trip(f"Trip {i}", orders[i]))
+    results = at_once(2, lambda i: desk.trip(f"Trip {i}", orders[i]))
     _one_refused(results)
     assert len(desk.trips_holding(first)) == len(desk.trips_holding(second)) == 1
