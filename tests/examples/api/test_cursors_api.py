@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from tests.examples.api._client import ApiClient
@@ -21,18 +21,21 @@ def _cursor(text: str) -> str:
 
 WHEN = "2026-01-01T00:00:00+00:00"
 
-TAMPERED = [
-    _cursor(f"0|{WHEN}|{uuid4()}"),
-    _cursor(f"-5|{WHEN}|{uuid4()}"),
-    _cursor(f"{10**30}|{WHEN}|{uuid4()}"),
-    _cursor(f"{2**63}|{WHEN}|{uuid4()}"),
-    _cursor(f"0001-01-01T00:00:00+05:00|{uuid4()}"),
-    _cursor(f"9999-12-31T23:59:59-05:00|{uuid4()}"),
-]
+#: A fixed id: test ids must be the same in every pytest-xdist worker.
+SOME_ID = UUID("4a18f045-4ea1-4b84-bbea-a7bd36fd3a21")
+
+TAMPERED = {
+    "rank-zero": _cursor(f"0|{WHEN}|{SOME_ID}"),
+    "rank-negative": _cursor(f"-5|{WHEN}|{SOME_ID}"),
+    "rank-huge": _cursor(f"{10**30}|{WHEN}|{SOME_ID}"),
+    "rank-int64-overflow": _cursor(f"{2**63}|{WHEN}|{SOME_ID}"),
+    "before-year-1-in-utc": _cursor(f"0001-01-01T00:00:00+05:00|{SOME_ID}"),
+    "after-year-9999-in-utc": _cursor(f"9999-12-31T23:59:59-05:00|{SOME_ID}"),
+}
 
 
 @STORES
-@pytest.mark.parametrize("cursor", TAMPERED)
+@pytest.mark.parametrize("cursor", list(TAMPERED.values()), ids=list(TAMPERED))
 @pytest.mark.parametrize(
     "url",
     [
