@@ -224,6 +224,34 @@ def test_the_migrated_waiting_list_holds_one_active_entry_per_customer_and_slot(
             uow.commit()
 
 
+def test_slots_with_waiting_list_entries_are_marked_when_migrated(database: Engine) -> None:
+    """0031 marks the slots someone already waits on (any status), and only those."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    waited, ended, quiet = (make.slot(location.id) for _ in range(3))
+    customer = make.customer()
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        for slot in (waited, ended, quiet):
+            uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.waitlist.add(make.waitlist_entry(waited.id, customer.id, position=1))
+        uow.waitlist.add(
+            make.waitlist_entry(ended.id, customer.id, position=1, status=WaitlistStatus.EXPIRED)
+        )
+        uow.commit()
+    migrations.downgrade(database, "0030")
+    assert "has_waitlist" not in _columns(database, "slots")
+    migrations.upgrade(database)
+    with store.unit_of_work() as uow:
+        marked = {
+            s.id: s.has_waitlist for s in (uow.slots.get(x.id) for x in (waited, ended, quiet)) if s
+        }
+    assert marked == {waited.id: True, ended.id: True, quiet.id: False}
+
+
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:
     migrations.upgrade(database)
     with database.begin() as connection:

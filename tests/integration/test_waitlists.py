@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bookingcore import (
     BookingCore,
@@ -614,6 +615,33 @@ class TestBookingDirectly:
         my_phone = world.core.customers.get(me, principal=ADMIN).phone.e164
         assert my_phone not in [m.recipient for m in world.notifier.sent[sent_before:]]
         world.check_invariant()
+
+    def test_only_slots_someone_has_joined_are_searched_for_an_entry_to_end(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        """The slot records that it has a waiting list; booking others skips the look-up."""
+        world = World(any_store)
+        assert world.slot_now().has_waitlist is False
+        statements: list[str] = []
+        if isinstance(any_store, SqlStore):
+
+            def seen(*args: object) -> None:
+                statements.append(str(args[2]))
+
+            event.listen(any_store.engine, "before_cursor_execute", seen)
+        world.book(world.customer(), 1)
+        assert not [s for s in statements if "waiting_lists" in s]
+        mine = world.core.waitlists.join(
+            world.slot.id, principal=ADMIN, customer_id=world.customer("Me"), seats=1
+        )
+        assert world.slot_now().has_waitlist is True
+        statements.clear()
+        world.book(mine.customer_id, 1)
+        assert self._status(world, mine.id) is WaitlistStatus.CANCELLED
+        assert world.slot_now().has_waitlist is True  # stays: it is never cleared
+        if isinstance(any_store, SqlStore):
+            event.remove(any_store.engine, "before_cursor_execute", seen)
+            assert [s for s in statements if "waiting_lists" in s]
 
     def test_an_offered_customer_who_books_directly_books_the_seats_held_for_them(
         self, world: World

@@ -40,6 +40,7 @@ class Slot(Versioned):
     name: str | None = None
     group_discounts: tuple[DiscountTier, ...] = ()
     is_active: bool = True
+    has_waitlist: bool = False
     version: int = 1
 
     entity_name = "slot"
@@ -75,6 +76,17 @@ class Slot(Versioned):
             raise CapacityError(self.id, seats, max(self.seats_left or 0, 0), label=self.name)
         self.seats_held += seats
         self.version += 1
+
+    def open_waitlist(self) -> None:
+        """Mark that a customer has joined this slot's waiting list.
+
+        ``has_waitlist`` never goes back to False: booking a slot without it
+        skips looking for the customer's waiting-list entry, so it must be True
+        whenever an entry may be active. Call under the slot's lock.
+        """
+        if not self.has_waitlist:
+            self.has_waitlist = True
+            self.version += 1
 
     def release(self, seats: int) -> None:
         """Give back ``seats`` seats (a cancellation, or a move out of a holding state)."""

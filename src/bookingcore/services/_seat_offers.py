@@ -155,6 +155,8 @@ def end_entry_for_booking(
     :func:`offer_free_seats` once the booking holds its own, so what it did
     not use goes to the next in line.
     """
+    if not slot.has_waitlist:  # nobody has ever joined: nothing to look for
+        return False
     found = tx.uow.waitlist.get_active(slot.id, customer_id)
     if found is None:
         return False

@@ -226,6 +226,7 @@ class WaitlistService:
                 msg = f"the customer already waits on this slot (entry {existing.id})"
                 raise DuplicateError(msg, entity=ENTRY_ENTITY, existing_id=existing.id)
             tx.uow.waitlist.add(entry)
+            slot.open_waitlist()
             tx.audit(
                 principal,
                 entity=ENTRY_ENTITY,

@@ -172,6 +172,8 @@ slots = Table(
     Column("is_active", Boolean(), nullable=False),
     when("created_at"),
     Column("version", Integer(), nullable=False),
+    # revision 0031: someone has joined the slot's waiting list.
+    Column("has_waitlist", Boolean(), nullable=False, server_default=false()),
     Index(None, "starts_at"),
     Index(None, "location_id", "starts_at"),
 )
@@ -278,6 +280,7 @@ def _dump_slot(s: Slot) -> Row:
         "is_active": s.is_active,
         "created_at": s.created_at,
         "version": s.version,
+        "has_waitlist": s.has_waitlist,
     }
 
 
@@ -298,6 +301,7 @@ def _load_slot(r: Stored, _: Sequence[Stored]) -> Slot:
             for tier in r["group_discounts"]
         ),
         is_active=r["is_active"],
+        has_waitlist=r["has_waitlist"],
         version=r["version"],
     )
 
