@@ -698,8 +698,10 @@ class CustomerViewOut(BaseModel):
     """Seed 001's customer history view: the customer, their figures and what staff need.
 
     ``upcoming`` are bookings still to take place, soonest first; ``recent`` the
-    newest bookings; ``notes`` newest first; ``communications`` oldest first;
-    ``certificates`` newest first. Everything is scoped to what the caller may see.
+    newest bookings; ``notes`` newest first, for staff only (always empty for a
+    partner, whose bookings here never carry staff notes); ``communications``
+    oldest first; ``certificates`` newest first. Everything is scoped to what the
+    caller may see.
     """
 
     customer: CustomerOut

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from bookingcore import (
+    BookingChanges,
     BookingCore,
     Money,
     NotFoundError,
@@ -369,3 +370,33 @@ def test_a_merge_that_fails_changes_nothing(any_store: MemoryStore | SqlStore) -
     assert core.customers.view(world.customer.id, principal=ADMIN).stats.lifetime_value[
         0
     ].amount == Decimal("300.00")
+
+
+def test_a_partner_never_gets_the_staff_notes_on_its_own_bookings(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+    partners = world.bookings[3]
+    core.bookings.update(
+        partners.id, BookingChanges(internal_notes="owes us a favour"), principal=ADMIN
+    )
+    core.bookings.add_note(partners.id, "Rude on the phone", principal=ADMIN)
+    partner = Principal.partner(world.partner.id)
+
+    view = core.customers.view(world.customer.id, principal=partner)
+    history = core.customers.history(world.customer.id, principal=partner)
+
+    assert [b.id for b in view.recent] == [partners.id]
+    assert view.notes == []
+    for booking in (*view.recent, *view.upcoming, *history.bookings.items):
+        assert booking.internal_notes is None
+    assert "owes us a favour" not in repr(view)
+    assert "owes us a favour" not in repr(history)
+    # Staff still read both notes, and the booking still holds its internal notes.
+    staff = core.customers.view(world.customer.id, principal=ADMIN)
+    texts = {n.text for n in staff.notes}
+    assert {"owes us a favour", "Rude on the phone"} <= texts
+    assert core.bookings.get(partners.id, principal=ADMIN).internal_notes == "owes us a favour"
+    staff_history = core.customers.history(world.customer.id, principal=ADMIN)
+    assert "owes us a favour" in {b.internal_notes for b in staff_history.bookings.items}

@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 
 from bookingcore import (
+    BookingChanges,
     BookingCore,
     BookingFilter,
     BookingRequest,
@@ -35,9 +36,12 @@ from bookingcore import (
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.documents import Document, DocumentKind
+from bookingcore.domain.inbox import WebhookReceipt
+from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookTopic
 from bookingcore.domain.queries import CustomerFilter
 from bookingcore.domain.values import DocumentId, TravelerId
 from bookingcore.services import BOOKING_EXPORT_COLUMNS
+from bookingcore.services.webhooks import booking_snapshot
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore.testing.builders import Builder
 from bookingcore_adapters.importers import write_rows_csv, write_rows_xlsx
@@ -343,6 +347,196 @@ class TestErasure:
         assert _secrets_in(repr(stored)) == []
         history = core.customers.history(customer.id, principal=ADMIN)
         assert _secrets_in(repr(history)) == []
+
+    def test_a_bookings_cancellation_reason_referral_source_and_metadata_are_erased(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        booking = bookings[0]
+        core.bookings.update(
+            booking.id, BookingChanges(referral_source=f"{NAME}'s cousin"), principal=ADMIN
+        )
+        with core.context.uow_factory() as uow:
+            stored = uow.bookings.get(booking.id)
+            assert stored is not None
+            stored.metadata = {"pickup": f"{NAME}, Hotel Lake View", "channel": "phone"}
+            uow.commit()
+        core.bookings.cancel(booking.id, principal=ADMIN, reason=f"{TRAVELER} broke a leg")
+        data = core.privacy.export_customer(customer.id, principal=ADMIN)
+        assert [(e["booking_id"], e["to_status"], e["note"]) for e in data["status_history"]][
+            -1
+        ] == (str(booking.id), "cancelled", f"{TRAVELER} broke a leg")
+        (exported,) = data["bookings"]
+        assert exported["cancellation_reason"] == f"{TRAVELER} broke a leg"
+        assert exported["referral_source"] == f"{NAME}'s cousin"
+        assert exported["metadata"]["pickup"] == f"{NAME}, Hotel Lake View"
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        stored = core.bookings.get(booking.id, principal=ADMIN)
+        assert stored.cancellation_reason == "[erased]"
+        assert stored.referral_source == "[erased]"
+        assert stored.metadata == {"channel": "[erased]", "pickup": "[erased]"}
+        assert stored.status == "cancelled"
+        assert stored.total == booking.total
+        # The status history keeps the moves, not the words.
+        moves = core.bookings.history(booking.id, principal=ADMIN)
+        assert [m.to_status for m in moves][-1] == "cancelled"
+        assert _secrets_in(repr(moves)) == []
+        trail = core.audit.trail("booking", booking.id, principal=ADMIN)
+        assert _secrets_in(repr(trail)) == []
+        exported_after = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert _secrets_in(exported_after) == []
+        out = io.StringIO()
+        write_rows_csv(core.exports.booking_rows(principal=ADMIN), out)
+        assert _secrets_in(out.getvalue()) == []
+
+    def test_the_library_s_own_references_in_booking_metadata_are_kept(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        with core.context.uow_factory() as uow:
+            stored = uow.bookings.get(bookings[0].id)
+            assert stored is not None
+            stored.metadata = {
+                "quotation": "Q-0001",
+                "quotation_revision": "2",
+                "waitlist_entry_id": "0b5e5f0c-0000-4000-8000-000000000001",
+                "note": f"{NAME} asked for it",
+            }
+            uow.commit()
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        assert core.bookings.get(bookings[0].id, principal=ADMIN).metadata == {
+            "note": "[erased]",
+            "quotation": "Q-0001",
+            "quotation_revision": "2",
+            "waitlist_entry_id": "0b5e5f0c-0000-4000-8000-000000000001",
+        }
+
+    def test_stored_payment_webhooks_of_their_payments_lose_the_payers_details(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        other = core.customers.register("+919800000042", principal=ADMIN, name="Meera Iyer")
+        builder = Builder()
+        payment = builder.payment(bookings[0], provider_reference="pi_asha")
+        theirs = builder.payment(bookings[0], provider_reference="pi_meera")
+        theirs.customer_id = other.customer.id
+
+        def receipt(event_id: str, reference: str, who: str, email: str) -> WebhookReceipt:
+            return WebhookReceipt(
+                id=uuid4(),
+                provider="stripe",
+                event_id=event_id,
+                kind="payment_intent.succeeded",
+                received_at=core.context.now(),
+                payment_reference=reference,
+                payload={
+                    "id": event_id,
+                    "type": "payment_intent.succeeded",
+                    "data": {
+                        "object": {
+                            "id": reference,
+                            "object": "payment_intent",
+                            "amount": 100000,
+                            "currency": "inr",
+                            "status": "succeeded",
+                            "receipt_email": email,
+                            "shipping": {"name": who, "phone": PHONE},
+                            "charges": {"data": [{"id": "ch_1", "billing_details": {"name": who}}]},
+                        }
+                    },
+                },
+            )
+
+        mine = receipt("evt_asha", "pi_asha", NAME, EMAIL)
+        kept = receipt("evt_meera", "pi_meera", "Meera Iyer", "meera@example.com")
+        mine.mark_applied(now=core.context.now())
+        with core.context.uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.payments.add(theirs)
+            uow.webhook_inbox.add(mine)
+            uow.webhook_inbox.add(kept)
+            uow.commit()
+        data = core.privacy.export_customer(customer.id, principal=ADMIN)
+        assert [r["event_id"] for r in data["payment_webhooks"]] == ["evt_asha"]
+        assert data["payment_webhooks"][0]["payload"]["data"]["object"]["receipt_email"] == EMAIL
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        with core.context.uow_factory() as uow:
+            erased = uow.webhook_inbox.get(mine.id)
+            untouched = uow.webhook_inbox.get(kept.id)
+        assert erased is not None
+        assert untouched is not None
+        assert _secrets_in(repr(erased)) == []
+        # What the books need stays: ids, amounts, currency, statuses.
+        intent = erased.payload["data"]["object"]
+        assert (intent["id"], intent["amount"], intent["currency"], intent["status"]) == (
+            "pi_asha",
+            100000,
+            "inr",
+            "succeeded",
+        )
+        assert intent["charges"]["data"][0]["id"] == "ch_1"
+        assert (erased.event_id, erased.kind, erased.status) == (
+            "evt_asha",
+            "payment_intent.succeeded",
+            "applied",
+        )
+        assert erased.payment_reference == "pi_asha"
+        # Another customer's receipt is left as it was.
+        assert untouched.payload == kept.payload
+
+    def test_partner_webhooks_about_their_bookings_lose_the_free_text(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        booking = core.bookings.cancel(
+            bookings[0].id, principal=ADMIN, reason=f"{NAME} moved to {TRAVELER}'s town"
+        )
+        partner = core.partners.register(
+            name="Trek Co",
+            company_name="Trek Co",
+            contact_email="ops@trek.example",
+            principal=ADMIN,
+        ).partner
+        snapshot = booking_snapshot(booking)
+        delivery = WebhookDelivery.schedule(
+            event_id=uuid4(),
+            partner_id=partner.id,
+            topic=WebhookTopic.BOOKING_CANCELLED,
+            payload={
+                "type": "booking.cancelled",
+                "data": {
+                    "booking": snapshot,
+                    "to_status": "cancelled",
+                    "note": booking.cancellation_reason,
+                },
+            },
+            now=core.context.now(),
+            booking_id=booking.id,
+        )
+        with core.context.uow_factory() as uow:
+            uow.webhook_deliveries.add(delivery)
+            uow.commit()
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        stored = core.webhooks.get(delivery.id, principal=ADMIN)
+        assert _secrets_in(repr(stored.payload)) == []
+        data = stored.payload["data"]
+        assert data["booking"]["cancellation_reason"] == "[erased]"
+        assert data["note"] == "[erased]"
+        assert data["booking"]["reference"] == booking.reference
+        assert data["booking"]["total"] == snapshot["total"]
+        assert data["to_status"] == "cancelled"
 
 
 class TestBookingExport:

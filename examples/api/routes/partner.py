@@ -273,7 +273,8 @@ def update_booking(
 )
 def customer_view(customer_id: UUID, core: Core, partner: PartnerPrincipal) -> CustomerViewOut:
     """Seed 001's customer history view of one of the partner's customers, counting and
-    listing only the partner's own bookings (anyone else's customer answers 404)."""
+    listing only the partner's own bookings, without staff notes (``notes`` is empty;
+    anyone else's customer answers 404)."""
     return CustomerViewOut.of(core.customers.view(CustomerId(customer_id), principal=partner))
 
 

@@ -126,6 +126,20 @@ class AuditEntry:
                 changed = True
         return changed
 
+    def redact_reason(self) -> bool:
+        """Replace the reason given for the change with :data:`REDACTED`, in place.
+
+        For a person's erasure (GDPR) where the reason is free text about them (a
+        booking's cancellation reason is also its status change's reason).
+        Returns whether anything was replaced.
+
+        .. versionadded:: 0.3
+        """
+        if not self.reason or self.reason == REDACTED:
+            return False
+        object.__setattr__(self, "reason", REDACTED)  # frozen: see redact
+        return True
+
 
 #: What a redacted audit value reads as.
 REDACTED = "[erased]"

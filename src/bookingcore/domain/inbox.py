@@ -141,6 +141,25 @@ class WebhookReceipt(Versioned):
         self.error = clean_text(reason, "error", max_length=2000)
         self.version += 1
 
+    def erase(self, placeholder: str) -> bool:
+        """Replace the text of the stored payload with ``placeholder``, in place (GDPR).
+
+        A provider's payload carries the payer's name, email, phone and address.
+        What the books need stays: numbers (amounts, times), flags, and the text
+        of ids (``id``, ``*_id`` and the provider's links such as
+        ``payment_intent``), types, statuses and currencies; every other string,
+        however deep, becomes ``placeholder``. The event id, kind, payment
+        reference, status and error are kept. Returns whether anything changed.
+
+        .. versionadded:: 0.3
+        """
+        erased = _erase_text(self.payload, placeholder)
+        if erased == self.payload:
+            return False
+        self.payload = erased
+        self.version += 1
+        return True
+
     def _end(self, target: ReceiptStatus, now: datetime) -> None:
         check_move("webhook_receipt", f"receipt {self.event_id}", _MOVES, self.status, target)
         self.status = target
@@ -148,3 +167,37 @@ class WebhookReceipt(Versioned):
         self.error = None
         self.applied_at = ensure_aware(now, "now") if target is not ReceiptStatus.FAILED else None
         self.version += 1
+
+
+#: The keys whose text a payload keeps when erased: ids, kinds, statuses, currencies.
+_KEPT_TEXT = frozenset(
+    {
+        "id",
+        "object",
+        "type",
+        "event",
+        "entity",
+        "kind",
+        "status",
+        "currency",
+        "payment_intent",
+        "charge",
+        "refund",
+        "order",
+        "invoice",
+        "payment",
+    }
+)
+
+
+def _erase_text(value: Any, placeholder: str, key: str | None = None) -> Any:
+    """``value`` with every string not under a kept key replaced by ``placeholder``."""
+    if isinstance(value, Mapping):
+        return {k: _erase_text(v, placeholder, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_erase_text(v, placeholder, key) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    if key is not None and (key in _KEPT_TEXT or key.endswith("_id") or "amount" in key):
+        return value
+    return placeholder

@@ -609,6 +609,26 @@ class LifecycleEvent:
     request_fingerprint: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_plain_dict)
 
+    def erase(self, placeholder: str, *, keep: Iterable[str] = ()) -> bool:
+        """Replace the note and the metadata values (but those of ``keep``) with
+        ``placeholder``, in place (GDPR).
+
+        The one change a history entry ever takes, as
+        :meth:`~bookingcore.domain.audit.AuditEntry.redact`: the move, its time
+        and actor stay. Returns whether anything changed; the unit of work that
+        read the event stores the change on commit.
+
+        .. versionadded:: 0.3
+        """
+        kept = frozenset(keep)
+        note = placeholder if self.note else self.note
+        metadata = {k: v if k in kept or not v else placeholder for k, v in self.metadata.items()}
+        if note == self.note and metadata == dict(self.metadata):
+            return False
+        object.__setattr__(self, "note", note)  # frozen: see the docstring
+        object.__setattr__(self, "metadata", _plain_dict(metadata))
+        return True
+
 
 def replay(lifecycle: Lifecycle, events: Iterable[LifecycleEvent]) -> str:
     """Run a booking's history through ``lifecycle`` and return the status it ends in.

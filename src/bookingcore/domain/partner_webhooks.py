@@ -309,6 +309,31 @@ class WebhookDelivery(Versioned):
             booking_id=booking_id,
         )
 
+    def erase(self, placeholder: str) -> bool:
+        """Replace the free text of the stored payload with ``placeholder`` (GDPR).
+
+        The library's payloads carry free text in two places: the booking's
+        ``cancellation_reason`` and a status change's ``note``; everything else
+        is ids, statuses, times and amounts, kept. A re-send sends the erased
+        payload. Returns whether anything changed.
+
+        .. versionadded:: 0.3
+        """
+        data = self.payload.get("data")
+        if not isinstance(data, Mapping):
+            return False
+        erased = dict(data)
+        if erased.get("note"):
+            erased["note"] = placeholder
+        booking = erased.get("booking")
+        if isinstance(booking, Mapping) and booking.get("cancellation_reason"):
+            erased["booking"] = {**booking, "cancellation_reason": placeholder}
+        if erased == data:
+            return False
+        self.payload = {**self.payload, "data": erased}
+        self.version += 1
+        return True
+
     def is_due(self, now: datetime) -> bool:
         """True when it waits for an attempt at ``now`` and nobody is sending it."""
         return (

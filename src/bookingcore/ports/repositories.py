@@ -998,6 +998,13 @@ class WebhookInboxRepository(Protocol):
         """Up to ``limit`` receipts still ``received`` or ``failed``, oldest first:
         what a job applies again."""
 
+    def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
+        """Every receipt of ``provider`` (any spelling of its name) about the payment
+        it knows as ``payment_reference``, oldest first (by ``received_at``, then id).
+
+        .. versionadded:: 0.3
+        """
+
 
 class InvoiceRepository(Protocol):
     """Invoices and credit notes, unique by number.
@@ -1140,6 +1147,13 @@ class WebhookDeliveryRepository(Protocol):
     ) -> Page[WebhookDelivery]:
         """Deliveries newest first (by ``created_at``, then id), optionally of one
         partner and of one status, a page at a time."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[WebhookDelivery]:
+        """Every delivery about the booking, to any partner, oldest first (by
+        ``created_at``, then id).
+
+        .. versionadded:: 0.3
+        """
 
 
 class WebhookAttemptRepository(Protocol):

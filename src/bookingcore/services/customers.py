@@ -72,6 +72,19 @@ VIEW_BOOKINGS = 20
 VIEW_ADVISOR_NOTES = 50
 
 
+def _is_staff(principal: Principal) -> bool:
+    return principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+
+
+def _withhold_staff_notes(principal: Principal, bookings: Sequence[Booking]) -> list[Booking]:
+    """``bookings`` as ``principal`` may read them: for anyone but staff and the
+    system (a partner, a customer), copies without their internal notes.
+    """
+    if _is_staff(principal):
+        return list(bookings)
+    return [attrs.evolve(b, internal_notes=None) if b.internal_notes else b for b in bookings]
+
+
 def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
     """Which statuses of ``lifecycles`` are cancellations and which no-shows.
 
@@ -144,10 +157,10 @@ class CustomerView:
     place, soonest first (of the 20 most recently made, when there are more),
     ``recent`` the 20 newest bookings;
     ``requirements`` what their travelers need; ``notes`` what staff wrote,
-    newest first: the internal notes of their recent bookings (never shown to
-    the customer) and the newest advisor notes of any of their bookings (at
-    most 50; for staff and the system only, as
-    :meth:`~bookingcore.services.BookingService.notes`); ``communications``
+    newest first: the internal notes of their recent bookings and the newest
+    advisor notes of any of their bookings (at most 50); both for staff and
+    the system only (empty for a partner or the customer, whose ``upcoming``
+    and ``recent`` bookings come without their internal notes); ``communications``
     the messages the principal may read, oldest first. ``certificates`` lists
     what they earned, newest first (those of bookings the principal may see).
 
@@ -476,7 +489,10 @@ class CustomerService:
 
         The number of queries does not grow with the number of bookings or
         messages: one per kind of record (bookings bring their travelers in one
-        more), never one per row.
+        more), never one per row. Anyone but staff and the system (a partner,
+        the customer) gets the bookings without their internal notes.
+
+        .. versionchanged:: 0.3 Internal notes withheld from partners and customers.
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
@@ -488,10 +504,11 @@ class CustomerService:
             payments = uow.payments.list_for_customer(customer_id)
             mentioned = [*(c.booking_id for c in communications), *(p.booking_id for p in payments)]
             visible = self._visible_bookings(uow, customer, principal, mentioned)
+            found = uow.bookings.list(scoped, page or PageRequest())
             return CustomerHistory(
                 customer=customer,
                 travelers=uow.travelers.list_for_customer(customer_id),
-                bookings=uow.bookings.list(scoped, page or PageRequest()),
+                bookings=attrs.evolve(found, items=_withhold_staff_notes(principal, found.items)),
                 communications=[
                     c for c in communications if c.booking_id is None or visible(c.booking_id)
                 ],
@@ -575,8 +592,10 @@ class CustomerService:
         The figures are aggregate queries in the storage; the number of queries
         is fixed (about ten on SQL) however many bookings the customer has.
         A partner sees only its own customers, and figures, bookings and
-        messages only of its own bookings. Advisor notes are listed for staff
-        (and the system) only, of the bookings the principal may see.
+        messages only of its own bookings. Notes from staff (internal and
+        advisor notes) are listed for staff (and the system) only, of the
+        bookings the principal may see; a partner or the customer gets no
+        notes, and the bookings without their internal notes.
 
         Raises:
             NotFoundError: no such customer visible to ``principal`` (merged
@@ -607,15 +626,17 @@ class CustomerService:
                     uow, customer, principal, [c.booking_id for c in earned]
                 )
                 earned = [c for c in earned if visible(c.booking_id)]
-            staff = principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            staff = _is_staff(principal)
             advised = (
                 uow.customer_stats.booking_notes(scoped, limit=VIEW_ADVISOR_NOTES) if staff else ()
             )
         notes = [
             StaffNote(b.id, b.reference, b.internal_notes, b.updated_at)
             for b in recent
-            if b.internal_notes and not principal.is_customer(customer_id)
+            if b.internal_notes and staff
         ]
+        ahead = _withhold_staff_notes(principal, ahead)
+        recent = _withhold_staff_notes(principal, recent)
         notes += [
             StaffNote(
                 n.booking_id, n.reference, n.text, n.written_at, StaffNoteKind.ADVISOR, n.author

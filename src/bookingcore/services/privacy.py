@@ -10,7 +10,11 @@
 Erasure anonymises in place: the customer's and their travelers' personal
 fields are dropped (the phone becomes a placeholder no real number equals),
 messages lose their recipient, text and failure reason, bookings their travelers' requirements,
-internal notes and advisor notes, leads and quotations their notes and reasons
+internal notes and advisor notes, cancellation reason, referral source and metadata
+values (but the library's own references), their status history its notes, their
+trails the reasons given, webhooks to partners about them their free text, stored
+payment-provider deliveries about their payments the payer's details (ids, amounts
+and statuses stay), leads and quotations their notes and reasons
 (their amounts stay), trips their name and notes, groups they organise their
 name, itineraries their day notes, refunds their reason, failed import rows
 naming them (their phone, email or an external id) their raw cells, their
@@ -43,6 +47,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import DocumentKind
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.leads import LeadFilter
+from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, every_item
 from bookingcore.domain.quotations import QuotationFilter
@@ -82,7 +87,16 @@ PERSONAL_FIELDS = frozenset(
         "lost_reason",
         "rejection_reason",
         "group_name",
+        "referral_source",
+        "cancellation_reason",
+        "metadata",
     }
+)
+
+#: Metadata keys whose values erasure keeps: references the library itself writes
+#: (the quotation a booking came from, the waiting-list entry, the payment that moved it).
+_KEPT_METADATA = frozenset(
+    {"quotation", "quotation_revision", "waitlist_entry_id", PAYMENT_METADATA_KEY}
 )
 
 
@@ -106,7 +120,9 @@ class PrivacyService:
         ``payments``, ``communications``, ``waitlist_entries``, ``certificates``,
         ``leads``, ``quotations`` (every revision), ``trips``, ``groups`` (those
         they organise), ``booking_items``, ``itineraries``, ``documents``,
-        ``refunds``, ``audit``
+        ``refunds``, ``status_history`` (every move of their bookings, with its
+        note), ``payment_webhooks`` (the stored provider deliveries about their
+        payments, as the provider sent them), ``audit``
         (entries about the customer and their travelers, oldest first) and
         ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
@@ -156,9 +172,24 @@ class PrivacyService:
     def _related(
         uow: UnitOfWork, customer_id: CustomerId, bookings: Sequence[Booking]
     ) -> dict[str, Any]:
-        """The trips, organised groups, booking items, itineraries and refunds to export."""
+        """The status history, payment webhooks, trips, organised groups, booking items,
+        itineraries, documents and refunds to export."""
         plans = [uow.itineraries.get_for_booking(b.id) for b in bookings]
+        payments = uow.payments.list_for_customer(customer_id)
         return {
+            "status_history": to_dict(
+                [event for b in bookings for event in uow.lifecycle_events.list_for_booking(b.id)]
+            ),
+            "payment_webhooks": to_dict(
+                [
+                    receipt
+                    for p in payments
+                    if p.provider_reference
+                    for receipt in uow.webhook_inbox.list_for_payment(
+                        p.provider, p.provider_reference
+                    )
+                ]
+            ),
             "trips": to_dict(list(every_item(partial(uow.trips.list_for_customer, customer_id)))),
             "groups": to_dict(_organised(uow, customer_id)),
             "booking_items": to_dict(
@@ -171,7 +202,7 @@ class PrivacyService:
             "refunds": to_dict(
                 [
                     refund
-                    for payment in uow.payments.list_for_customer(customer_id)
+                    for payment in payments
                     for refund in uow.refunds.list_for_payment(payment.id)
                 ]
             ),
@@ -242,6 +273,25 @@ class PrivacyService:
                 )
 
     @staticmethod
+    def _erase_booking_text(uow: UnitOfWork, booking: Booking) -> None:
+        """The booking's cancellation reason, referral source and metadata values (but
+        the library's own references) become ``[erased]``, and so do the notes and
+        metadata of its status history and the free text of webhooks to partners about it.
+        """
+        if booking.cancellation_reason:
+            booking.cancellation_reason = ERASED_TEXT
+        if booking.referral_source:
+            booking.referral_source = ERASED_TEXT
+        booking.metadata = {
+            k: v if k in _KEPT_METADATA or not v else ERASED_TEXT
+            for k, v in booking.metadata.items()
+        }
+        for event in uow.lifecycle_events.list_for_booking(booking.id):
+            event.erase(ERASED_TEXT, keep=_KEPT_METADATA)
+        for delivery in uow.webhook_deliveries.list_for_booking(booking.id):
+            delivery.erase(ERASED_TEXT)
+
+    @staticmethod
     def _erase_related(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
         """Trips lose their name and notes, organised groups their name, refunds their reason."""
         for trip in list(every_item(partial(uow.trips.list_for_customer, customer_id))):
@@ -263,6 +313,13 @@ class PrivacyService:
                     refund.reason = None
                     refund.updated_at = now
                     refund.version += 1
+            if payment.provider_reference:
+                # The provider's payloads name the payer: ids, amounts and statuses stay.
+                found = uow.webhook_inbox.list_for_payment(
+                    payment.provider, payment.provider_reference
+                )
+                for receipt in found:
+                    receipt.erase(ERASED_TEXT)
 
     @staticmethod
     def _erase_sales(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
@@ -288,8 +345,15 @@ class PrivacyService:
 
         In one unit of work: the customer's phone, name, email and external id, every
         personal field of their travelers, the recipient and text of their
-        messages, their bookings' per-traveler requirements, internal notes and
-        advisor notes, the notes of their waiting-list entries, the notes and
+        messages, their bookings' per-traveler requirements, internal notes,
+        advisor notes, cancellation reason, referral source and metadata values
+        (those the library writes, quotation, waiting-list entry and payment
+        ids, are kept), the notes and metadata values of their bookings' status
+        history and the reasons on their bookings' audit trails, the
+        cancellation reason and note in stored webhooks to partners about their
+        bookings, the text of stored payment-provider deliveries about their
+        payments (but ids, types, statuses, currencies and numbers such as
+        amounts), the notes of their waiting-list entries, the notes and
         lost/rejection reasons of their leads and quotations, their trips' name and
         notes, the name of groups they organise, their itineraries' day notes, the
         reason of their refunds (and those values on
@@ -342,6 +406,7 @@ class PrivacyService:
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )
                 booking.internal_notes = None
+                self._erase_booking_text(uow, booking)
                 for document in uow.documents.list_for_booking(booking.id):
                     if document.kind not in _FINANCIAL_DOCUMENTS:
                         document.erase(ERASED_TEXT)
@@ -351,6 +416,7 @@ class PrivacyService:
                     plan.touch(now)
                 for entry in uow.audit.list_for(booking.entity_name, booking.id):
                     entry.redact(PERSONAL_FIELDS)  # advisor notes and notes on the trail
+                    entry.redact_reason()  # a cancellation's reason is its entry's too
                 booking.updated_at = now
                 booking.version += 1
                 bookings += 1

@@ -1434,6 +1434,50 @@ class HistoryRepositoryContract(_Base):
             assert uow.lifecycle_events.get_by_idempotency_key("move-1") == confirmed
             assert uow.lifecycle_events.get_by_idempotency_key("move-2") is None
 
+    def test_an_erased_lifecycle_event_and_audit_reason_are_stored_on_commit(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        moved = _move(
+            booking,
+            2,
+            "cancelled",
+            note="Asha fell ill",
+            metadata={"payment_id": "p-1", "pickup": "Asha's hotel"},
+        )
+        entry = AuditEntry(
+            id=uuid4(),
+            entity="booking",
+            entity_id=booking.id,
+            action=AuditAction.STATUS_CHANGED,
+            actor=Actor.system("contract"),
+            occurred_at=make.now,
+            old_values={"status": "pending"},
+            new_values={"status": "cancelled"},
+            reason="Asha fell ill",
+            booking_id=booking.id,
+        )
+        with uow_factory() as uow:
+            uow.lifecycle_events.add(moved)
+            uow.audit.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            (event,) = uow.lifecycle_events.list_for_booking(booking.id)
+            assert event.erase("[erased]", keep={"payment_id"})
+            assert not event.erase("[erased]", keep={"payment_id"})
+            (logged,) = uow.audit.list_for("booking", booking.id)
+            assert logged.redact_reason()
+            uow.commit()
+        with uow_factory() as uow:
+            (event,) = uow.lifecycle_events.list_for_booking(booking.id)
+            assert (event.note, dict(event.metadata)) == (
+                "[erased]",
+                {"payment_id": "p-1", "pickup": "[erased]"},
+            )
+            assert (event.to_status, event.booking_version) == ("cancelled", 2)
+            (logged,) = uow.audit.list_for("booking", booking.id)
+            assert logged.reason == "[erased]"
+
     @pytest.mark.parametrize("clash", ["idempotency_key", "booking_version"])
     def test_a_key_or_version_used_twice_fails_the_commit(
         self, uow_factory: UnitOfWorkFactory, make: Builder, clash: str
@@ -3143,6 +3187,36 @@ class WebhookInboxRepositoryContract(_Base):
             assert unsettled[0].error == "provider timed out"
             assert len(uow.webhook_inbox.list_unsettled(10)) == 4
 
+    def test_the_receipts_of_one_payment_oldest_first_and_an_erasure_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        payload = {"data": {"object": {"id": "pi_1", "amount": 1050, "email": "a@example.com"}}}
+        later = make.webhook_receipt(
+            payment_reference="pi_1", payload=payload, received_at=make.now + timedelta(minutes=1)
+        )
+        first = make.webhook_receipt(payment_reference="pi_1", payload=payload)
+        elsewhere = make.webhook_receipt(provider="razorpay", payment_reference="pi_1")
+        other = make.webhook_receipt(payment_reference="pi_2")
+        with uow_factory() as uow:
+            for receipt in (later, first, elsewhere, other):
+                uow.webhook_inbox.add(receipt)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.webhook_inbox.list_for_payment("Stripe", "pi_1")
+            assert [r.id for r in found] == [first.id, later.id]
+            assert uow.webhook_inbox.list_for_payment("stripe", "pi_3") == []
+            assert uow.webhook_inbox.list_for_payment("not a provider!", "pi_1") == []
+            assert found[0].erase("[erased]")
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.webhook_inbox.get(first.id)
+            assert stored is not None
+            assert stored.payload == {
+                "data": {"object": {"id": "pi_1", "amount": 1050, "email": "[erased]"}}
+            }
+            assert stored.version == first.version + 1
+            assert uow.webhook_inbox.get(later.id) == later
+
 
 class InvoiceRepositoryContract(_Base):
     """Invoices unique by number, a booking's invoices in order, and series locked to count.
@@ -3775,6 +3849,44 @@ class WebhookDeliveryRepositoryContract(_Base):
             assert [d.id for d in only_dead.items] == [dead.id]
             everyone = uow.webhook_deliveries.list(PageRequest(limit=50))
             assert len(everyone.items) == 5
+
+    def test_the_deliveries_about_one_booking_oldest_first_and_an_erasure_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        ours = _committed(uow_factory, "partners", make.partner())
+        theirs = _committed(uow_factory, "partners", make.partner())
+        booking_id = BookingId(uuid4())
+        payload = {
+            "type": "booking.cancelled",
+            "data": {"booking": {"reference": "BK-1", "cancellation_reason": "Asha is ill"}},
+        }
+        later = make.webhook_delivery(
+            ours.id,
+            booking_id=booking_id,
+            payload=payload,
+            created_at=make.now + timedelta(minutes=1),
+        )
+        first = make.webhook_delivery(theirs.id, booking_id=booking_id, payload=payload)
+        unrelated = make.webhook_delivery(ours.id, booking_id=BookingId(uuid4()))
+        with uow_factory() as uow:
+            for delivery in (later, first, unrelated):
+                uow.webhook_deliveries.add(delivery)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.webhook_deliveries.list_for_booking(booking_id)
+            assert [d.id for d in found] == [first.id, later.id]
+            assert uow.webhook_deliveries.list_for_booking(BookingId(uuid4())) == []
+            assert found[0].erase("[erased]")
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.webhook_deliveries.get(first.id)
+            assert stored is not None
+            assert stored.payload["data"]["booking"] == {
+                "reference": "BK-1",
+                "cancellation_reason": "[erased]",
+            }
+            assert stored.version == first.version + 1
+            assert uow.webhook_deliveries.get(later.id) == later
 
 
 class StaffRepositoryContract(_Base):

@@ -1175,6 +1175,17 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
             lambda w: (w.received_at, w.id.bytes),
         )[:limit]
 
+    def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
+        try:
+            name = normalise_provider(provider)
+        except ValidationError:
+            return []  # no receipt can name a malformed provider
+        return self._uow._select(
+            self._table,
+            lambda w: w.provider == name and w.payment_reference == payment_reference,
+            lambda w: (w.received_at, w.id.bytes),
+        )
+
 
 class _InvoiceRepository(_Repository[Invoice]):
     def get(self, invoice_id: InvoiceId) -> Invoice | None:
@@ -1277,6 +1288,13 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
                 and (status is None or d.status is status)
             ),
             page,
+        )
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[WebhookDelivery]:
+        return self._uow._select(
+            self._table,
+            lambda d: d.booking_id == booking_id,
+            lambda d: (d.created_at, d.id.bytes),
         )
 
 

@@ -527,6 +527,20 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
             limit=limit,
         )
 
+    def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
+        try:
+            name = normalise_provider(provider)
+        except ValidationError:
+            return []  # no receipt can name a malformed provider
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.payment_reference == payment_reference, c.provider == name],
+            lambda w: w.provider == name and w.payment_reference == payment_reference,
+            lambda w: (w.received_at, w.id.bytes),
+            order_by=[c.received_at, c.id],
+        )
+
 
 class InvoiceRepository(Repository[Invoice]):
     """:class:`~bookingcore.ports.InvoiceRepository` in SQL."""

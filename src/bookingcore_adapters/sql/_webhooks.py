@@ -31,7 +31,7 @@ from bookingcore.domain.partner_webhooks import (
     WebhookTopic,
 )
 from bookingcore.domain.queries import Page, PageRequest
-from bookingcore.domain.values import PartnerId
+from bookingcore.domain.values import BookingId, PartnerId
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored, json_copy
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import ENUM, json_type, metadata, ref, when
@@ -240,6 +240,16 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
                 and (status is None or d.status is status)
             ),
             page,
+        )
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[WebhookDelivery]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            [c.booking_id == booking_id],
+            lambda d: d.booking_id == booking_id,
+            lambda d: (d.created_at, d.id.bytes),
+            order_by=[c.created_at, c.id],
         )
 
 

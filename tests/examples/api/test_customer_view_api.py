@@ -10,6 +10,7 @@ from tests.examples.api._client import ApiClient
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import (
+    BookingChanges,
     BookingCore,
     BookingId,
     CustomerId,
@@ -118,11 +119,24 @@ def test_a_partner_reads_the_view_of_its_own_customers_only(
     )
     assert made.status_code == 201, made.text
     mine = made.json()
+    # Staff's notes on the partner's own booking stay with staff.
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    booking_id = BookingId(UUID(mine["id"]))
+    api_core.bookings.update(
+        booking_id, BookingChanges(internal_notes="slow payer"), principal=admin
+    )
+    api_core.bookings.add_note(booking_id, "prefers mornings", principal=admin)
     view = client.get(f"/api/partner/customers/{mine['customer_id']}/view", headers=partner)
     assert view.status_code == 200, view.text
     assert view.json()["stats"]["total_bookings"] == 1
     assert [b["id"] for b in view.json()["recent"]] == [mine["id"]]
-    assert all(n["kind"] != "advisor" for n in view.json()["notes"])
+    assert view.json()["notes"] == []
+    assert "slow payer" not in view.text
+    assert "prefers mornings" not in view.text
+    staff_view = client.get(
+        f"/api/admin/customers/{mine['customer_id']}/view", headers=staff_headers
+    )
+    assert {n["text"] for n in staff_view.json()["notes"]} == {"slow payer", "prefers mornings"}
 
     desk = _desk_booking(client, staff_headers, slot)
     theirs = client.get(f"/api/partner/customers/{desk['customer_id']}/view", headers=partner)
