@@ -493,6 +493,33 @@ class TestErasure:
         # Another customer's receipt is left as it was.
         assert untouched.payload == kept.payload
 
+    def test_a_manual_payments_note_is_erased_and_its_money_kept(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        customer, bookings = _booked(core, 1)
+        cash = core.payments.record_manual_payment(
+            bookings[0].id,
+            Money("500", "INR"),
+            principal=ADMIN,
+            reference="CASH-1",
+            note=f"cash from {NAME}'s brother",
+        )
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        (stored,) = core.payments.for_booking(bookings[0].id, principal=ADMIN)
+        assert stored.metadata == {"note": "[erased]"}
+        assert (stored.provider_reference, stored.captured_amount) == (
+            "CASH-1",
+            Money("500", "INR"),
+        )
+        trail = core.audit.trail("payment", cash.id, principal=ADMIN)
+        assert trail
+        assert _secrets_in(repr(trail)) == []
+        exported = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert _secrets_in(exported) == []
+
     def test_partner_webhooks_about_their_bookings_lose_the_free_text(
         self, any_store: MemoryStore | SqlStore
     ) -> None:

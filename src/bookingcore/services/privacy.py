@@ -16,7 +16,8 @@ trails the reasons given, webhooks to partners about them their free text, store
 payment-provider deliveries about their payments the payer's details (ids, amounts
 and statuses stay), leads and quotations their notes and reasons
 (their amounts stay), trips their name and notes, groups they organise their
-name, itineraries their day notes, refunds their reason, failed import rows
+name, itineraries their day notes, refunds their reason, manual payments their
+note (on the payment's trail too), failed import rows
 naming them (their phone, email or an external id) their raw cells, their
 bookings' stored documents their content (invoices and credit notes, financial
 records, are kept as issued), and the values of
@@ -293,7 +294,8 @@ class PrivacyService:
 
     @staticmethod
     def _erase_related(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
-        """Trips lose their name and notes, organised groups their name, refunds their reason."""
+        """Trips lose their name and notes, organised groups their name, and their
+        payments what :meth:`_erase_payments` says."""
         for trip in list(every_item(partial(uow.trips.list_for_customer, customer_id))):
             for entry in uow.audit.list_for(trip.entity_name, trip.id):
                 entry.redact(PERSONAL_FIELDS)
@@ -307,7 +309,20 @@ class PrivacyService:
                 group.group_name = None
                 group.updated_at = now
                 group.version += 1
+        PrivacyService._erase_payments(uow, customer_id, now)
+
+    @staticmethod
+    def _erase_payments(uow: UnitOfWork, customer_id: CustomerId, now: datetime) -> None:
+        """Payments lose a manual payment's note (and their trails its reason), refunds
+        their reason, stored provider deliveries the payer's details; the money stays."""
         for payment in uow.payments.list_for_customer(customer_id):
+            if payment.metadata.get("note"):
+                payment.metadata = {**payment.metadata, "note": ERASED_TEXT}
+                payment.updated_at = now
+                payment.version += 1
+            for entry in uow.audit.list_for("payment", payment.id):
+                entry.redact(PERSONAL_FIELDS)
+                entry.redact_reason()  # a manual payment's note is its entry's reason
             for refund in uow.refunds.list_for_payment(payment.id):
                 if refund.reason:
                     refund.reason = None
@@ -357,7 +372,8 @@ class PrivacyService:
         lost/rejection reasons of their leads and quotations, their trips' name and
         notes, the name of groups they organise, their itineraries' day notes, the
         reason of their refunds (and those values on
-        the bookings', leads' and quotations' audit trails),
+        the bookings', leads' and quotations' audit trails), the note of their manual
+        payments (and its reason on the payment's trail),
         and the recorded values of audit entries about them are erased, and
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
