@@ -73,3 +73,54 @@ class TestReceipt:
 
     def test_provider_names_are_normalised(self) -> None:
         assert Builder().webhook_receipt(provider=" Stripe ").provider == "stripe"
+
+
+class TestErasure:
+    def test_a_razorpay_payload_keeps_ids_amounts_and_statuses_only(self) -> None:
+        payload = {
+            "entity": "event",
+            "event": "payment.captured",
+            "payload": {
+                "payment": {
+                    "entity": {
+                        "id": "pay_1",
+                        "entity": "payment",
+                        "amount": 150000,
+                        "currency": "INR",
+                        "status": "captured",
+                        "order_id": "order_1",
+                        "method": "upi",
+                        "vpa": "asha@okbank",
+                        "email": "asha@example.com",
+                        "contact": "+919812345678",
+                        "notes": {"name": "Asha Rao"},
+                        "captured": True,
+                        "created_at": 1767225600,
+                    }
+                }
+            },
+        }
+        receipt = Builder().webhook_receipt(provider="razorpay", payload=payload)
+
+        assert receipt.erase("[erased]")
+
+        entity = receipt.payload["payload"]["payment"]["entity"]
+        assert entity == {
+            "id": "pay_1",
+            "entity": "payment",
+            "amount": 150000,
+            "currency": "INR",
+            "status": "captured",
+            "order_id": "order_1",
+            "method": "[erased]",
+            "vpa": "[erased]",
+            "email": "[erased]",
+            "contact": "[erased]",
+            "notes": {"name": "[erased]"},
+            "captured": True,
+            "created_at": 1767225600,
+        }
+        assert receipt.payload["event"] == "payment.captured"
+        assert receipt.version == 2
+        assert not receipt.erase("[erased]")
+        assert receipt.version == 2
