@@ -203,6 +203,8 @@ _ROWS = st.lists(
     max_size=14,
 )
 _LIFECYCLES = st.sampled_from(["appointment", "travel"])
+# The run commits chunk by chunk; the dry run keeps the whole file in one booker.
+_CHUNKS = st.sampled_from([1, 3, 500])
 
 _Generated = tuple[int, str | None, str, str, str, str, bool]
 
@@ -219,10 +221,13 @@ def _file(dealers: Dealers, rows: list[_Generated]) -> ListSource:
 
 
 def _equal_outcomes(
-    make_store: Callable[[], MemoryStore | SqlStore], rows: list[object], lifecycle: str
+    make_store: Callable[[], MemoryStore | SqlStore],
+    rows: list[object],
+    lifecycle: str,
+    chunk_size: int = 500,
 ) -> None:
     store = make_store()
-    settings = ImportSettings(lifecycle=lifecycle)
+    settings = ImportSettings(lifecycle=lifecycle, chunk_size=chunk_size)
     try:
         dealers = _dealers(store)
         source = _file(dealers, rows)  # type: ignore[arg-type]
@@ -239,21 +244,21 @@ def _equal_outcomes(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_ROWS, lifecycle=_LIFECYCLES)
+@given(rows=_ROWS, lifecycle=_LIFECYCLES, chunk_size=_CHUNKS)
 def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_in_memory(
-    rows: list[object], lifecycle: str
+    rows: list[object], lifecycle: str, chunk_size: int
 ) -> None:
-    _equal_outcomes(MemoryStore, rows, lifecycle)
+    _equal_outcomes(MemoryStore, rows, lifecycle, chunk_size)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_ROWS, lifecycle=_LIFECYCLES)
+@given(rows=_ROWS, lifecycle=_LIFECYCLES, chunk_size=_CHUNKS)
 def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_on_sqlite(
-    rows: list[object], lifecycle: str
+    rows: list[object], lifecycle: str, chunk_size: int
 ) -> None:
     def sqlite() -> SqlStore:
         sql = SqlStore("sqlite://")
         sql.create_schema()
         return sql
 
-    _equal_outcomes(sqlite, rows, lifecycle)
+    _equal_outcomes(sqlite, rows, lifecycle, chunk_size)
