@@ -10,10 +10,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests.integration._sources import ListSource
 
 from bookingcore import (
     BookingCore,
     BookingRequest,
+    ImportSettings,
     Money,
     NewTraveler,
     NotFoundError,
@@ -254,6 +256,39 @@ class TestReversal:
         booking = world.book()
         world.core.bookings.cancel(booking.id, principal=ADMIN)
         assert world.ledger(booking) == []
+
+    def test_an_import_row_cancelling_a_paid_booking_reverses_as_a_cancel_does(
+        self, world: World
+    ) -> None:
+        """A row naming the partner's paid booking by external id with the cancelled
+        status cancelled it, but the partner stayed owed the whole commission."""
+        customer = world.core.customers.register(
+            "+919800099999", name="Guest", principal=world.as_partner
+        ).customer
+        booking = world.core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Guest"), is_primary=True)],
+                customer_id=customer.id,
+                external_id="OLD-1",
+            ),
+            principal=world.as_partner,
+        )
+        world.pay(booking, "4000", "CASH-1")
+        lifecycle = world.core.settings.lifecycle(booking.lifecycle)
+        header = ("name", "phone", "dealer_code", "booking_date", "external_id", "status")
+        when = booking.starts_at.isoformat()
+        cells = ("Guest", "+919800099999", "CAMP", when, "OLD-1", lifecycle.cancelled)
+        job = world.core.imports.run_file(
+            ListSource(header, [cells]),
+            principal=ADMIN,
+            settings=ImportSettings(lifecycle=booking.lifecycle),
+        )
+        assert (job.updated, job.failed) == (1, 0)
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+            (REVERSAL, _inr("-500"), Decimal("12.50")),
+        ]
 
 
 class TestReport:

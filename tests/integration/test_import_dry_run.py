@@ -19,6 +19,7 @@ from tests.integration._sources import ListSource
 from bookingcore import (
     BookingCore,
     BookingFilter,
+    ImportSettings,
     Money,
     PageRequest,
     Principal,
@@ -32,7 +33,7 @@ from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 HEADER = ("customer_name", "customer_phone", "dealer_code", "booking_date", "slot_id",
-          "external_id", "status", "notes")  # fmt: skip
+          "external_id", "status", "notes", "customer_email")  # fmt: skip
 WHEN = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
 
 
@@ -56,21 +57,31 @@ def _dealers(store: MemoryStore | SqlStore) -> Dealers:
             principal=ADMIN,
         )
 
+    # A customer on file whose email rows may name with another phone, or alone.
+    core.customers.register("+919899999999", principal=ADMIN, email="known@example.com")
     return Dealers(core, {"three": slot(one.id, 3), "one": slot(one.id, 1), "far": slot(two.id, 2)})
 
 
 def _row(
-    n: int, *, slot: Slot | None = None, external_id: str = "", status: str = "", notes: str = ""
+    n: int,
+    *,
+    slot: Slot | None = None,
+    external_id: str = "",
+    status: str = "",
+    notes: str = "",
+    email: str = "",
+    with_phone: bool = True,
 ) -> tuple[str, ...]:
     return (
         f"Customer {n}",
-        f"+9198{n:08d}",
+        f"+9198{n:08d}" if with_phone else "",
         "DL01",
         "2026-03-05T10:00:00",
         "" if slot is None else str(slot.id),
         external_id,
         status,
         notes,
+        email,
     )
 
 
@@ -88,21 +99,27 @@ def _bookings(core: BookingCore) -> list[Booking]:
     return list(core.bookings.list(BookingFilter(), principal=ADMIN, page=PageRequest(limit=500)))
 
 
-def _dry_run(core: BookingCore, source: ListSource) -> Outcome:
-    plan = core.imports.dry_run(source, principal=ADMIN)
+def _dry_run(
+    core: BookingCore, source: ListSource, settings: ImportSettings | None = None
+) -> Outcome:
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
     errors = {number: problems[0].code for number, _, problems in plan.errors}
     return Outcome(errors, plan.would_create, plan.would_update, plan.would_skip)
 
 
-def _preview(core: BookingCore, source: ListSource) -> Outcome:
-    preview = core.imports.preview(source, principal=ADMIN, limit=len(source.data))
+def _preview(
+    core: BookingCore, source: ListSource, settings: ImportSettings | None = None
+) -> Outcome:
+    preview = core.imports.preview(
+        source, principal=ADMIN, limit=len(source.data), settings=settings
+    )
     actions = [r.action for r in preview.rows]
     errors = {r.number: r.problems[0].code for r in preview.rows if r.problems}
     return Outcome(errors, actions.count("create"), actions.count("update"), actions.count("skip"))
 
 
-def _real(core: BookingCore, source: ListSource) -> Outcome:
-    job = core.imports.run_file(source, principal=ADMIN)
+def _real(core: BookingCore, source: ListSource, settings: ImportSettings | None = None) -> Outcome:
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
     assert job.status is ImportStatus.COMPLETED
     errors = {
         e.row_number: e.problems[0].code for e in core.imports.errors(job.id, principal=ADMIN)
@@ -165,7 +182,13 @@ def test_a_dry_run_writes_nothing(store: MemoryStore | SqlStore) -> None:
 # --------------------------------------------------------------------------- generated files
 
 _SLOTS = st.sampled_from([None, "three", "one", "far"])
-_STATUSES = st.sampled_from(["", "pending", "assigned", "cancelled", "completed", "waitlisted"])
+# Appointment and travel states: each lifecycle reads the other's as invalid_status.
+_STATUSES = st.sampled_from(
+    ["", "pending", "assigned", "cancelled", "completed", "waitlisted",
+     "payment_pending", "payment_confirmed", "supplier_confirmed"]
+)  # fmt: skip
+# The stored customer's email (in another case), emails rows share, or none.
+_EMAILS = st.sampled_from(["", "", "Known@Example.com", "a@example.com", "A@example.com"])
 _ROWS = st.lists(
     st.tuples(
         st.integers(0, 4),  # customer
@@ -173,52 +196,69 @@ _ROWS = st.lists(
         st.sampled_from(["", "", "E1", "E2", "E3"]),  # external id
         _STATUSES,
         st.sampled_from(["", "call back"]),  # notes
+        _EMAILS,
+        st.sampled_from([True, True, False]),  # with a phone
     ),
     min_size=1,
     max_size=14,
 )
+_LIFECYCLES = st.sampled_from(["appointment", "travel"])
+# The run commits chunk by chunk; the dry run keeps the whole file in one booker.
+_CHUNKS = st.sampled_from([1, 3, 500])
+
+_Generated = tuple[int, str | None, str, str, str, str, bool]
 
 
-def _file(dealers: Dealers, rows: list[tuple[int, str | None, str, str, str]]) -> ListSource:
+def _file(dealers: Dealers, rows: list[_Generated]) -> ListSource:
     return ListSource(
         HEADER,
         [
             _row(n, slot=None if s is None else dealers.slots[s], external_id=e, status=st_,
-                 notes=notes)
-            for n, s, e, st_, notes in rows
+                 notes=notes, email=email, with_phone=with_phone)
+            for n, s, e, st_, notes, email, with_phone in rows
         ]
     )  # fmt: skip
 
 
-def _equal_outcomes(make_store: Callable[[], MemoryStore | SqlStore], rows: list[object]) -> None:
+def _equal_outcomes(
+    make_store: Callable[[], MemoryStore | SqlStore],
+    rows: list[object],
+    lifecycle: str,
+    chunk_size: int = 500,
+) -> None:
     store = make_store()
+    settings = ImportSettings(lifecycle=lifecycle, chunk_size=chunk_size)
     try:
         dealers = _dealers(store)
         source = _file(dealers, rows)  # type: ignore[arg-type]
-        dry = _dry_run(dealers.core, source)
-        assert _preview(dealers.core, source) == dry
-        assert _real(dealers.core, source) == dry
+        dry = _dry_run(dealers.core, source, settings)
+        assert _preview(dealers.core, source, settings) == dry
+        assert _real(dealers.core, source, settings) == dry
+        # found by phone, then by email: no two customers share an email
+        customers = dealers.core.customers.list(principal=ADMIN, page=PageRequest(limit=500))
+        emails = [c.email.match_key for c in customers if c.email is not None]
+        assert len(emails) == len(set(emails))
     finally:
         if isinstance(store, SqlStore):
             store.dispose()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_ROWS)
+@given(rows=_ROWS, lifecycle=_LIFECYCLES, chunk_size=_CHUNKS)
 def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_in_memory(
-    rows: list[object],
+    rows: list[object], lifecycle: str, chunk_size: int
 ) -> None:
-    _equal_outcomes(MemoryStore, rows)
+    _equal_outcomes(MemoryStore, rows, lifecycle, chunk_size)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_ROWS)
+@given(rows=_ROWS, lifecycle=_LIFECYCLES, chunk_size=_CHUNKS)
 def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_on_sqlite(
-    rows: list[object],
+    rows: list[object], lifecycle: str, chunk_size: int
 ) -> None:
     def sqlite() -> SqlStore:
         sql = SqlStore("sqlite://")
         sql.create_schema()
         return sql
 
-    _equal_outcomes(sqlite, rows)
+    _equal_outcomes(sqlite, rows, lifecycle, chunk_size)

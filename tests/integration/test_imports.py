@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,17 +12,22 @@ from tests.integration._sources import ListSource
 from bookingcore import (
     BookingCore,
     BookingFilter,
+    BookingRequest,
+    CustomerDetails,
     ImportSettings,
     InvalidTransitionError,
     Money,
+    NewTraveler,
     PageRequest,
     PermissionDeniedError,
     Principal,
     StaffId,
     StaffRole,
+    TravelerDetails,
     ValidationError,
 )
 from bookingcore.domain import BookingSource, ImportStatus
+from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -314,6 +320,96 @@ def test_a_row_cannot_create_a_booking_in_a_state_that_follows_from_money(
     assert [b.status for b in bookings(core)] == ["booking_created"]  # type: ignore[attr-defined]
 
 
+def test_a_row_cannot_create_a_booking_in_a_state_only_a_payment_leads_to(
+    core: BookingCore,
+) -> None:
+    """A travel booking reaches ``supplier_confirmed``, ``documents_generated`` and
+    ``completed`` only through ``payment_confirmed``, which only a payment moves it to.
+    A row creating one there made a booking past its payment without any payment; it
+    now fails at its status (``after_money_state``), in the preview and dry run too.
+    States reached by hand from the start (``cancelled`` included) still import."""
+    statuses = [
+        "supplier_confirmed", "Documents_Generated", "completed",
+        "lead_created", "quotation_approved", "payment_pending", "cancelled",
+    ]  # fmt: skip
+    source = ListSource(
+        HEADER, [row(phone=phone(n), status=status) for n, status in enumerate(statuses)]
+    )
+    settings = ImportSettings(lifecycle="travel")
+    preview = core.imports.preview(source, principal=ADMIN, settings=settings)
+    assert [r.action for r in preview.rows] == ["error"] * 3 + ["create"] * 4
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert (plan.would_create, plan.failed) == (4, 3)
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.created, job.failed) == (4, 3)
+    errors = core.imports.errors(job.id, principal=ADMIN)
+    found = [(e.row_number, p.code, p.column, p.value) for e in errors for p in e.problems]
+    assert found == [
+        (2, "after_money_state", "status", "supplier_confirmed"),
+        (3, "after_money_state", "status", "documents_generated"),  # as the lifecycle names it
+        (4, "after_money_state", "status", "completed"),
+    ]
+    assert [r.problems for r in preview.rows[:3]] == [e.problems for e in errors]
+    assert sorted(b.status for b in bookings(core)) == [  # type: ignore[attr-defined]
+        "cancelled", "lead_created", "payment_pending", "quotation_approved",
+    ]  # fmt: skip
+
+
+def test_a_row_cannot_move_a_booking_to_supplier_confirmed_while_an_item_waits(
+    core: BookingCore,
+) -> None:
+    """``core.bookings.transition`` refuses ``supplier_confirmed`` while a line item waits
+    for its supplier (``items_unconfirmed``); a row naming the paid booking by external
+    id moved it there. It now fails at its status, in the dry run too (the supplier
+    confirming the item moves the paid booking on by itself)."""
+    location = core.catalog.list_locations(principal=ADMIN)[0]
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=datetime(2026, 3, 5, tzinfo=UTC),
+        price_per_traveler=Money("100", "INR"),
+        principal=ADMIN,
+    )
+    supplier = core.catalog.add_supplier("S1", "Supplier One", principal=ADMIN)
+    booked = core.bookings.book(
+        BookingRequest(
+            slot_id=slot.id,
+            travelers=[NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)],
+            customer=CustomerDetails(phone(1)),
+            external_id="T1",
+            lifecycle="travel",
+            items=[
+                BookedItem(
+                    kind="hotel",
+                    description="Hotel",
+                    quantity=1,
+                    unit_price=Money("50", "INR"),
+                    supplier_id=supplier.id,
+                )
+            ],
+        ),
+        principal=ADMIN,
+    )
+    for status in ("quotation_sent", "quotation_approved", "booking_created", "payment_pending"):
+        core.bookings.transition(booked.id, status, principal=ADMIN)
+    total = core.bookings.get(booked.id, principal=ADMIN).total
+    core.payments.record_manual_payment(booked.id, total, principal=ADMIN, reference="C1")
+    assert core.bookings.get(booked.id, principal=ADMIN).status == "payment_confirmed"
+
+    source = ListSource(
+        HEADER, [row(phone=phone(1), external_id="T1", status="supplier_confirmed")]
+    )
+    settings = ImportSettings(lifecycle="travel")
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert [p.code for _, _, problems in plan.errors for p in problems] == ["items_unconfirmed"]
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.updated, job.failed) == (0, 1)
+    errors = core.imports.errors(job.id, principal=ADMIN)
+    assert [(p.code, p.column) for e in errors for p in e.problems] == [
+        ("items_unconfirmed", "status")
+    ]
+    assert core.bookings.get(booked.id, principal=ADMIN).status == "payment_confirmed"
+
+
 def test_a_row_whose_metadata_overflows_the_booking_it_updates_changes_nothing(
     core: BookingCore,
 ) -> None:
@@ -384,6 +480,45 @@ def test_a_row_with_only_the_email_of_a_customer_an_earlier_row_registered_books
     job = core.imports.run_file(source, principal=ADMIN, settings=settings)
     assert (job.created, job.failed) == (2, 0)
     assert len({b.customer_id for b in bookings(core)}) == 1
+
+
+@pytest.mark.parametrize("chunk_size", [1, 500])
+def test_a_row_with_an_unknown_phone_and_a_known_email_books_the_email_s_customer(
+    core: BookingCore, chunk_size: int
+) -> None:
+    """As ``core.customers.identify`` does: by phone, then by email, and only then a new
+    customer. Before, a row whose phone was not on file registered a second customer
+    with the email of one already on file (or of one an earlier row registered)."""
+    known = core.customers.register(
+        phone(1), principal=ADMIN, name="Asha", email="asha@example.com"
+    )
+    source = ListSource(
+        HEADER,
+        [
+            row(phone=phone(9), email="ASHA@example.com"),  # Asha, by email
+            row(phone=phone(2), email="ravi@example.com", name="Ravi Kumar"),  # new
+            row(phone=phone(3), email="Ravi@Example.com", name="Ravi Kumar", date="2026-03-06"),
+            row(phone=phone(1), email="other@example.com", date="2026-03-07"),  # phone wins
+        ],
+    )
+    settings = ImportSettings(chunk_size=chunk_size)
+    preview = core.imports.preview(source, principal=ADMIN, settings=settings)
+    assert [r.action for r in preview.rows] == ["create"] * 4
+    plan = core.imports.dry_run(source, principal=ADMIN, settings=settings)
+    assert (plan.would_create, plan.failed) == (4, 0)
+    job = core.imports.run_file(source, principal=ADMIN, settings=settings)
+    assert (job.created, job.failed) == (4, 0)
+
+    customers = list(core.customers.list(principal=ADMIN))
+    assert len(customers) == 2
+    owners = [b.customer_id for b in bookings(core)]  # type: ignore[attr-defined]
+    ravi = next(c for c in customers if c.id != known.customer.id)
+    assert owners.count(known.customer.id) == 2
+    assert owners.count(ravi.id) == 2
+    assert ravi.phone.e164 == phone(2)  # the phone on file wins; no customer has phone 3
+    kept = core.customers.get(known.customer.id, principal=ADMIN)
+    assert kept.email is not None
+    assert (kept.phone.e164, kept.email.value) == (phone(1), "asha@example.com")
 
 
 def test_preview_and_dry_run_write_nothing_and_confirm_does_not_read_the_file_again(

@@ -187,6 +187,29 @@ class TestMoves:
         for state in ("payment_pending", "cancelled", "supplier_confirmed"):
             TRAVEL.check_by_hand(state)
 
+    def test_a_travel_booking_is_past_payment_confirmed_only_after_a_payment(self) -> None:
+        assert TRAVEL.reached_by_hand == {
+            "lead_created", "quotation_sent", "quotation_approved", "booking_created",
+            "payment_pending", "cancelled",
+        }  # fmt: skip
+        for state, code in [
+            ("payment_confirmed", "money_state"),
+            ("refunded", "money_state"),
+            ("supplier_confirmed", "after_money_state"),
+            ("documents_generated", "after_money_state"),
+            ("completed", "after_money_state"),
+        ]:
+            with pytest.raises(ValidationError) as caught:
+                TRAVEL.check_reached_by_hand(state, field="row.status")
+            assert caught.value.fields == ("row.status",)
+            assert caught.value.errors[0].code == code
+        for state in sorted(TRAVEL.reached_by_hand):
+            TRAVEL.check_reached_by_hand(state)
+
+    def test_every_state_of_a_lifecycle_without_money_states_is_reached_by_hand(self) -> None:
+        assert RESERVATION.reached_by_hand == set(RESERVATION.states)
+        assert APPOINTMENT.reached_by_hand == set(APPOINTMENT.states)
+
     def test_reservations_and_appointments_have_no_money_states(self) -> None:
         # A reservation is confirmed at the desk too (paid on arrival, free treks).
         assert RESERVATION.money_states == APPOINTMENT.money_states == frozenset()

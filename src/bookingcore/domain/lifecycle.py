@@ -18,6 +18,7 @@ name unknown states or give a terminal state a way out.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -311,6 +312,48 @@ class Lifecycle:
                 "record or refund the payment instead"
             )
             raise ValidationError.single(field, msg, "money_state")
+
+    @functools.cached_property
+    def reached_by_hand(self) -> frozenset[str]:
+        """The states a booking reaches from where it starts without money moving it:
+        by moves into states that are not :attr:`money_states`.
+
+        Every state of a lifecycle without money states; for :data:`TRAVEL`, the
+        states before ``payment_confirmed`` and ``cancelled``. A state outside it
+        is one a booking is in only after a payment (``supplier_confirmed``,
+        ``completed``) or a refund.
+
+        .. versionadded:: 0.4
+        """
+        manual = {
+            state: frozenset(targets - self.money_states)
+            for state, targets in self.transitions.items()
+        }
+        return frozenset(_reachable(self.starts - self.money_states, manual))
+
+    def check_reached_by_hand(self, state: str, *, field: str = "status") -> None:
+        """Raise unless a booking may be *in* ``state`` without money having moved it.
+
+        For what records a booking made elsewhere directly in ``state`` (an
+        import): a money state is refused as :meth:`check_by_hand` refuses it,
+        and so is a state the lifecycle reaches only through one.
+
+        Raises:
+            ValidationError: on ``field``: code ``money_state`` when ``state`` is
+                one of :attr:`money_states`, ``after_money_state`` when it is not
+                in :attr:`reached_by_hand`.
+
+        .. versionadded:: 0.4
+        """
+        self.check_by_hand(state, field=field)
+        if state in self.reached_by_hand:
+            return
+        money = ", ".join(sorted(self.money_states))
+        msg = (
+            f"a {self.name} booking is {state!r} only after money moved it ({money}); "
+            "create it in an earlier state and record its payment"
+        )
+        raise ValidationError.single(field, msg, "after_money_state")
 
     def holds_capacity(self, state: str) -> bool:
         """True when a booking in ``state`` keeps its seats."""

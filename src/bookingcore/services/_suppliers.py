@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.policy import Principal
+from bookingcore.errors import ValidationError
+from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 
 #: The state a booking reaches only when every line item's supplier confirmed it.
@@ -50,3 +52,26 @@ def advance_if_suppliers_confirmed(
     )
     tx.record(raised)
     return True
+
+
+def check_items_allow(uow: UnitOfWork, booking: Booking, target: str, *, field: str = "to") -> None:
+    """A booking moves to ``supplier_confirmed`` only when every live item is confirmed.
+
+    Every move by hand checks it: a staff transition, a use case's move, an
+    import row moving a booking by its external id.
+
+    Raises:
+        ValidationError: on ``field`` (code ``items_unconfirmed``), saying how
+            many items still wait.
+    """
+    if target != SUPPLIER_CONFIRMED:
+        return
+    waiting = [
+        item
+        for item in uow.booking_items.list_for_booking(booking.id)
+        if not item.is_cancelled and not item.is_confirmed
+    ]
+    if waiting:
+        names = ", ".join(f"{item.description} ({item.status.value})" for item in waiting[:5])
+        msg = f"{len(waiting)} line item(s) are not confirmed by their supplier: {names}"
+        raise ValidationError.single(field, msg, "items_unconfirmed")

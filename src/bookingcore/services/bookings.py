@@ -85,7 +85,7 @@ from bookingcore.services._context import (
 )
 from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 from bookingcore.services._settlement import closed_to_payment
-from bookingcore.services._suppliers import SUPPLIER_CONFIRMED, advance_if_suppliers_confirmed
+from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
 from bookingcore.services.customers import CustomerService
 
 __all__ = [
@@ -1139,7 +1139,7 @@ class BookingService:
                 principal, booking, lifecycle=lifecycle, target=target, now=now
             )
             booking.check_version(expected_version)
-            _check_items_allow(tx.uow, booking, target)
+            check_items_allow(tx.uow, booking, target)
             event = self._move(
                 tx,
                 booking,
@@ -1264,7 +1264,7 @@ class BookingService:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
         state = lifecycle.resolve(target, field="to")
         lifecycle.check_by_hand(state)
-        _check_items_allow(tx.uow, booking, state)
+        check_items_allow(tx.uow, booking, state)
         return self._move(
             tx,
             booking,
@@ -1946,25 +1946,6 @@ def _dates_text(item: BookingItem) -> str:
     if starts and ends and ends != starts:
         return f"{starts} to {ends}"
     return starts or f"until {ends}"
-
-
-def _check_items_allow(uow: UnitOfWork, booking: Booking, target: str) -> None:
-    """A booking moves to ``supplier_confirmed`` only when every live item is confirmed.
-
-    Raises:
-        ValidationError: on ``to``, saying how many items still wait.
-    """
-    if target != SUPPLIER_CONFIRMED:
-        return
-    waiting = [
-        item
-        for item in uow.booking_items.list_for_booking(booking.id)
-        if not item.is_cancelled and not item.is_confirmed
-    ]
-    if waiting:
-        names = ", ".join(f"{item.description} ({item.status.value})" for item in waiting[:5])
-        msg = f"{len(waiting)} line item(s) are not confirmed by their supplier: {names}"
-        raise ValidationError.single("to", msg, "items_unconfirmed")
 
 
 def _check_bookable_items(uow: UnitOfWork, items: Sequence[BookedItem]) -> None:

@@ -94,6 +94,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.uow import UnitOfWork
+from bookingcore.services import commissions
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services._external_ids import ExternalIds
 from bookingcore.services._import_kinds import (
@@ -103,6 +104,7 @@ from bookingcore.services._import_kinds import (
     RowWriter,
     TravelerRules,
 )
+from bookingcore.services._suppliers import check_items_allow
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.travelers import TravelerService
 
@@ -1176,7 +1178,7 @@ class _Booker:
         pairs: set[tuple[CustomerId, SlotId]] = set()
         for r in rows:
             stored = self._phones.get(r.phone) if r.phone else None
-            if stored is None and r.email and not r.phone:
+            if stored is None and r.email:
                 stored = self._emails.get(r.email.match_key)
             if stored is None or stored.id in self._new_customers:
                 continue
@@ -1204,8 +1206,8 @@ class _Booker:
         key = _key(row)
         if not row.external_id and key in self._keys:
             return "skip"
-        # Paid or refunded follow from payments: an import records no payment.
-        self._run.lifecycle.check_by_hand(row.status)
+        # An import records no payment: no booking paid, refunded or past its payment.
+        self._run.lifecycle.check_reached_by_hand(row.status)
         customer, new_customer = self._customer_for(row)
         traveler, new_traveler = self._traveler_for(customer, row.name)
         slot, new_slot = self._slot_for(row)
@@ -1303,12 +1305,16 @@ class _Booker:
         if row.status != booking.status:
             lifecycle.check_by_hand(row.status)
             lifecycle.check_move(booking.status, row.status)
+            check_items_allow(self._uow, booking, row.status, field="status")
             seats = booking.seats_to_move(row.status, lifecycle)
             slot = self._lock_slot(booking.slot_id) if seats else None
             moved = booking.move(
                 row.status, lifecycle=lifecycle, author=self._author, slot=slot, note=reason
             )
             self._tx.record(moved, emit=emit)
+            assert moved.history is not None
+            # As a cancel at the desk: what is left of a partner's commission is reversed.
+            commissions.reverse_on_cancellation(self._ctx, self._tx, booking, moved.history.id)
             changed = True
         edited = booking.edit(values, author=self._author, reason=reason)
         if edited is not None:
@@ -1317,18 +1323,23 @@ class _Booker:
         return "update" if changed else "skip"
 
     def _customer_for(self, row: ValidRow) -> tuple[Customer, bool]:
-        """The row's customer, and whether it is new (not stored nor made by this run yet)."""
+        """The row's customer, and whether it is new (not stored nor made by this run yet).
+
+        By phone, then by email, then registered with the row's phone, as
+        :meth:`~bookingcore.services.CustomerService.identify` finds a customer: a
+        customer found by email is booked as they are (the phone on file wins).
+        """
         if row.phone is not None:
             known = self._phones.get(row.phone)
             if known is not None:
                 return known, False
-        elif row.email is not None:
+        if row.email is not None:
             known = self._emails.get(row.email.match_key)
             if known is not None:
                 return known, False
+        if row.phone is None:
             msg = "no customer has this email; a phone number is needed to register one"
             raise ValidationError.single("customer_email", msg, "unknown_customer")
-        assert row.phone is not None
         customer = Customer(
             id=CustomerId(self._ctx.ids.new_id()),
             phone=row.phone,
