@@ -404,6 +404,7 @@ class Dataset:
                 "seats_held": str(seats),
                 "group_discounts": '[{"min_travelers": 3, "percent": "10"}]',
                 "is_active": "t",
+                "has_waitlist": "f",
                 "created_at": created,
                 "version": "1",
             }

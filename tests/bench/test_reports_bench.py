@@ -44,7 +44,7 @@ def test_a_quick_run_times_every_report_and_both_sides_agree(
     assert report["ok"] is True
     assert report["rows"] == ROWS
     reports = report["reports"]
-    assert len(reports) == 8
+    assert len(reports) == 10
     assert all(figures["agree"] for figures in reports.values())
     # the data has bookings at 20 locations, of 5 partners plus direct ones
     assert reports["revenue by location"]["groups"] == 20

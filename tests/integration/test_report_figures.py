@@ -3,11 +3,13 @@
 Bookings are made and moved through the real services; the figures are then
 checked against numbers worked out by hand, and against each principal's scope
 (a partner sees only its own bookings' figures, an advisor only their own line).
+Periods are the business's calendar days and months (``Settings.timezone``),
+across daylight-saving changes, the same on every backend.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
@@ -23,6 +25,7 @@ from bookingcore import (
     NewTraveler,
     PermissionDeniedError,
     Principal,
+    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -40,10 +43,10 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 class Shop:
     """A camp (1,000 INR a seat, 5 seats) and a reef (250.50 INR, no limit), a partner."""
 
-    def __init__(self, store: MemoryStore | SqlStore) -> None:
+    def __init__(self, store: MemoryStore | SqlStore, settings: Settings | None = None) -> None:
         self.clock = FixedClock()
         self.core = BookingCore(
-            uow_factory=store.unit_of_work, clock=self.clock, ids=SequentialIds()
+            uow_factory=store.unit_of_work, clock=self.clock, ids=SequentialIds(), settings=settings
         )
         catalog = self.core.catalog
         self.camp = catalog.add_location("CAMP", "Base camp", principal=ADMIN)
@@ -280,3 +283,92 @@ def test_waitlist_conversion_counts_entries_by_outcome(shop: Shop) -> None:
     assert elsewhere.joined == 0
     with pytest.raises(PermissionDeniedError):
         shop.core.reports.waitlist_conversion(principal=shop.as_partner)
+
+
+def _utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+#: A slot that starts at 23:30 UTC on the last day of 2026: 1 January 2027 east of UTC.
+YEAR_END = _utc(2026, 12, 31, 23, 30)
+
+
+@pytest.mark.parametrize(
+    ("zone", "made_at", "days", "months", "starts_month"),
+    [
+        pytest.param(
+            "UTC",
+            [_utc(2026, 2, 28, 18, 29), _utc(2026, 2, 28, 19, 0)],
+            {date(2026, 2, 28): 2},
+            {date(2026, 2, 1): 2},
+            date(2026, 12, 1),
+            id="utc",
+        ),
+        pytest.param(
+            # 23:59 on 28 February and 00:30 on 1 March in India (UTC+05:30).
+            "Asia/Kolkata",
+            [_utc(2026, 2, 28, 18, 29), _utc(2026, 2, 28, 19, 0)],
+            {date(2026, 2, 28): 1, date(2026, 3, 1): 1},
+            {date(2026, 2, 1): 1, date(2026, 3, 1): 1},
+            date(2027, 1, 1),
+            id="kolkata",
+        ),
+        pytest.param(
+            # 29 March 2026 lasts 23 hours in Berlin (CET to CEST at 01:00 UTC).
+            "Europe/Berlin",
+            [
+                _utc(2026, 3, 28, 23, 0),  # 29 March 00:00 CET
+                _utc(2026, 3, 29, 21, 59),  # 29 March 23:59 CEST
+                _utc(2026, 3, 29, 22, 0),  # 30 March 00:00 CEST
+                _utc(2026, 3, 31, 22, 0),  # 1 April 00:00 CEST
+            ],
+            {date(2026, 3, 29): 2, date(2026, 3, 30): 1, date(2026, 4, 1): 1},
+            {date(2026, 3, 1): 3, date(2026, 4, 1): 1},
+            date(2027, 1, 1),
+            id="berlin-spring-forward",
+        ),
+        pytest.param(
+            # 1 November 2026 lasts 25 hours in New York (EDT to EST at 06:00 UTC).
+            "America/New_York",
+            [
+                _utc(2026, 11, 1, 3, 59),  # 31 October 23:59 EDT
+                _utc(2026, 11, 1, 4, 0),  # 1 November 00:00 EDT
+                _utc(2026, 11, 2, 4, 59),  # 1 November 23:59 EST
+            ],
+            {date(2026, 10, 31): 1, date(2026, 11, 1): 2},
+            {date(2026, 10, 1): 1, date(2026, 11, 1): 2},
+            date(2026, 12, 1),
+            id="new-york-fall-back",
+        ),
+    ],
+)
+def test_periods_are_the_business_calendar_days_and_months(
+    any_store: MemoryStore | SqlStore,
+    zone: str,
+    made_at: list[datetime],
+    days: dict[date, int],
+    months: dict[date, int],
+    starts_month: date,
+) -> None:
+    shop = Shop(any_store, Settings(timezone=zone))
+    trip = shop.core.catalog.create_slot(
+        location_id=shop.camp.id,
+        starts_at=YEAR_END,
+        price_per_traveler=Money("10", "INR"),
+        capacity=None,
+        principal=ADMIN,
+    )
+    for moment in made_at:
+        shop.clock.set(moment - timedelta(minutes=1))  # book() moves the clock a minute on
+        assert shop.book(trip.id, 1).created_at == moment
+    reports = shop.core.reports
+
+    by_day = reports.revenue(principal=ADMIN, by=Grouping.CREATED_DAY)
+    assert {line.key: line.bookings for line in by_day} == days
+    by_month = reports.cancellations(principal=ADMIN, by=Grouping.CREATED_MONTH)
+    assert {line.key: line.bookings for line in by_month} == months
+    by_start = reports.revenue(principal=ADMIN, by=Grouping.STARTS_MONTH)
+    assert {line.key: line.bookings for line in by_start} == {starts_month: len(made_at)}
+    capacity = reports.capacity_utilisation(principal=ADMIN, by=Grouping.STARTS_MONTH)
+    # The shop's own two slots start on 21 January 2026 at 09:00 UTC.
+    assert {line.key: line.slots for line in capacity} == {date(2026, 1, 1): 2, starts_month: 1}

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -476,3 +477,29 @@ def test_the_periods_reports_group_bookings_by_have_statistics(pg_store: SqlStor
     assert _period_statistics(engine) == created
     migrations.downgrade(engine, "0022")
     assert _period_statistics(engine) == {}
+
+
+@pytest.mark.postgres
+def test_a_business_zone_gets_statistics_on_its_own_periods(pg_store: SqlStore) -> None:
+    """``describe_report_periods`` adds the zone's three, once; the UTC ones stay."""
+    engine = pg_store.engine
+    utc = _period_statistics(engine)
+    pg_store.describe_report_periods(ZoneInfo("Asia/Kolkata"))
+    pg_store.describe_report_periods(ZoneInfo("Asia/Kolkata"))  # already there: nothing to do
+    pg_store.describe_report_periods(ZoneInfo("UTC"))  # revision 0025's
+    found = _period_statistics(engine)
+    added = {name: found[name] for name in set(found) - set(utc)}
+    assert {name.rsplit("_", 1)[0] for name in added} == {
+        "st_bookings_created_day_asia_kolkata",
+        "st_bookings_created_month_asia_kolkata",
+        "st_bookings_starts_month_asia_kolkata",
+    }
+    assert all("timezone('Asia/Kolkata'::text" in expression for expression in added.values())
+    assert {name: found[name] for name in utc} == utc
+
+
+def test_describing_report_periods_does_nothing_on_sqlite(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+    store.create_schema()
+    store.describe_report_periods(ZoneInfo("Europe/Berlin"))
+    store.dispose()

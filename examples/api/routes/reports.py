@@ -5,7 +5,8 @@ Staff tokens; the library decides what each role may read (an advisor's
 booking reports cover the bookings assigned to them, capacity needs ``view_all``).
 Booking reports take a period of creation (``created_from``/``created_before``)
 and a grouping ``by`` (``source``, ``partner``, ``location``, ``product``,
-``assignee``, ``created_day``, ``created_month``, ``starts_month`` or ``none``).
+``assignee``, ``created_day``, ``created_month``, ``starts_month`` or ``none``);
+periods are the business's calendar days and months (``Settings.timezone``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import attrs
 
@@ -27,6 +28,7 @@ from bookingcore.domain.slots import Slot
 from bookingcore.errors import ValidationError
 
 __all__ = [
+    "UTC_ZONE",
     "BookingTally",
     "CustomerTally",
     "GroupKey",
@@ -44,15 +46,23 @@ __all__ = [
 #: ``None`` (no grouping, or a booking with no partner, product or assignee).
 GroupKey = UUID | str | date | None
 
+#: The zone tallies group periods in unless told another: UTC.
+UTC_ZONE = ZoneInfo("UTC")
+
 
 class Grouping(enum.StrEnum):
     """What a tally groups bookings (or slots) by.
 
-    Periods are calendar days and months in UTC: ``created_day`` and
+    Periods are calendar days and months on the business's clock (the zone a
+    tally is given; reports give ``Settings.timezone``): ``created_day`` and
     ``created_month`` by when the booking was made, ``starts_month`` by when its
-    slot starts. The key of a period is its first day.
+    slot starts. A booking made at 00:30 on 1 March in Asia/Kolkata (18:00 UTC
+    on 28 February) is in March. Days follow the zone's daylight-saving changes
+    (a day may last 23 or 25 hours). The key of a period is its first day.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       Periods are in the tally's zone (``Settings.timezone`` for reports), not always UTC.
     """
 
     NONE = "none"
@@ -83,12 +93,22 @@ def check_slot_grouping(by: Grouping) -> None:
         raise ValidationError.single("by", f"slots are grouped by one of {allowed}", "invalid")
 
 
-def _month(moment: datetime) -> date:
-    return date(moment.year, moment.month, 1)
+def _day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
 
 
-def group_key(booking: Booking, by: Grouping) -> GroupKey:
-    """The key ``booking`` falls under when bookings are grouped ``by`` (timestamps in UTC)."""
+def _month(moment: datetime, zone: ZoneInfo) -> date:
+    local = moment.astimezone(zone)
+    return date(local.year, local.month, 1)
+
+
+def group_key(booking: Booking, by: Grouping, zone: ZoneInfo = UTC_ZONE) -> GroupKey:
+    """The key ``booking`` falls under when bookings are grouped ``by``.
+
+    Periods are the calendar days and months of ``zone`` (UTC unless given).
+
+    .. versionchanged:: 0.4 ``zone``.
+    """
     match by:
         case Grouping.NONE:
             return None
@@ -103,22 +123,26 @@ def group_key(booking: Booking, by: Grouping) -> GroupKey:
         case Grouping.ASSIGNEE:
             return booking.assignee_id
         case Grouping.CREATED_DAY:
-            return booking.created_at.date()
+            return _day(booking.created_at, zone)
         case Grouping.CREATED_MONTH:
-            return _month(booking.created_at)
+            return _month(booking.created_at, zone)
         case Grouping.STARTS_MONTH:
-            return _month(booking.starts_at)
+            return _month(booking.starts_at, zone)
 
 
-def slot_group_key(slot: Slot, by: Grouping) -> GroupKey:
-    """The key ``slot`` falls under when slots are grouped ``by`` (one of the slot groupings)."""
+def slot_group_key(slot: Slot, by: Grouping, zone: ZoneInfo = UTC_ZONE) -> GroupKey:
+    """The key ``slot`` falls under when slots are grouped ``by`` (one of the slot groupings),
+    months in ``zone`` (UTC unless given).
+
+    .. versionchanged:: 0.4 ``zone``.
+    """
     match by:
         case Grouping.LOCATION:
             return slot.location_id
         case Grouping.PRODUCT:
             return slot.product_id
         case Grouping.STARTS_MONTH:
-            return _month(slot.starts_at)
+            return _month(slot.starts_at, zone)
         case _:
             return None
 

@@ -17,6 +17,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from bookingcore.domain.audit import AuditEntry
 from bookingcore.domain.auth import AuthSession
@@ -54,6 +55,7 @@ from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
+    UTC_ZONE,
     BookingTally,
     CustomerTally,
     Grouping,
@@ -335,12 +337,17 @@ class SlotRepository(Protocol):
            A page in, a :class:`~bookingcore.domain.Page` out (was every slot).
         """
 
-    def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
+    def tally(
+        self, query: SlotFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[SlotTally]:
         """Slots matching ``query`` counted per group, with their capacity and seats held.
 
-        ``by`` is one of ``none``, ``location``, ``product`` or ``starts_month``.
+        ``by`` is one of ``none``, ``location``, ``product`` or ``starts_month``;
+        months are ``zone``'s calendar months (see
+        :func:`~bookingcore.domain.tallies.slot_group_key`).
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``zone``.
         """
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
@@ -431,14 +438,18 @@ class BookingRepository(Protocol):
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         """Bookings matching ``query``, newest first."""
 
-    def tally(self, query: BookingFilter, by: Grouping) -> Sequence[BookingTally]:
+    def tally(
+        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[BookingTally]:
         """Bookings matching ``query`` counted and summed per group, lifecycle, status, currency.
 
         Computed by the storage (one grouped query), never booking by booking;
-        groups follow :func:`~bookingcore.domain.tallies.group_key`. Reads what
-        is committed. The order of the rows is unspecified.
+        groups follow :func:`~bookingcore.domain.tallies.group_key`, periods
+        being ``zone``'s calendar days and months (DST included). Reads what is
+        committed. The order of the rows is unspecified.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``zone``.
         """
 
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
@@ -447,13 +458,17 @@ class BookingRepository(Protocol):
         .. versionadded:: 0.3
         """
 
-    def count_statuses(self, query: BookingFilter, by: Grouping) -> Sequence[StatusCount]:
+    def count_statuses(
+        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[StatusCount]:
         """Bookings matching ``query`` counted per group, lifecycle and status.
 
         As :meth:`tally` without the sums and the currency: one grouped query
         over fewer columns, for figures that only count (cancellations, workload).
+        Periods are ``zone``'s, as for :meth:`tally`.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``zone``.
         """
 
 

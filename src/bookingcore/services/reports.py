@@ -7,7 +7,8 @@ each one service call over a tally: the storage groups and sums the bookings
 a :class:`~bookingcore.BookingFilter` (a period is ``created_from`` and
 ``created_before``) and a :class:`~bookingcore.domain.Grouping`, and are scoped
 like lists: a partner's figures are its own bookings', an advisor's the bookings
-assigned to them. ::
+assigned to them. Periods (``created_day``, ``created_month``, ``starts_month``)
+are the calendar days and months of the business's clock, ``Settings.timezone``. ::
 
     lines = core.reports.revenue(principal=staff, by="partner", where=BookingFilter(
         created_from=datetime(2026, 3, 1, tzinfo=UTC),
@@ -471,7 +472,7 @@ class ReportService:
         # bookings hold seats, and a status filter costs the scan more than it saves.
         query = policy.scope_bookings(principal, where or BookingFilter())
         with self._ctx.uow_factory().read_only() as uow:
-            rows = list(uow.bookings.tally(query, grouping))
+            rows = list(uow.bookings.tally(query, grouping, zone=self._ctx.settings.zone))
         return rows, self._kinds(rows)
 
     def _count(
@@ -480,16 +481,17 @@ class ReportService:
         grouping = _grouping(by)
         query = policy.scope_bookings(principal, where or BookingFilter())
         with self._ctx.uow_factory().read_only() as uow:
-            rows = list(uow.bookings.count_statuses(query, grouping))
+            rows = list(uow.bookings.count_statuses(query, grouping, zone=self._ctx.settings.zone))
         return rows, self._kinds(rows)
 
     def _kinds(self, rows: Sequence[BookingTally | StatusCount]) -> dict[tuple[str, str], _Kind]:
-        return {
-            (row.lifecycle, row.status): _kind(
-                self._ctx.settings.lifecycle(row.lifecycle), row.status
-            )
-            for row in rows
-        }
+        # Grouped by day, a tally has a row per day and status: each status is read once.
+        kinds: dict[tuple[str, str], _Kind] = {}
+        for row in rows:
+            pair = (row.lifecycle, row.status)
+            if pair not in kinds:
+                kinds[pair] = _kind(self._ctx.settings.lifecycle(row.lifecycle), row.status)
+        return kinds
 
     def revenue(
         self,
@@ -502,8 +504,8 @@ class ReportService:
 
         Args:
             by: ``source``, ``partner``, ``location``, ``product``, ``assignee``,
-                a period (``created_day``, ``created_month``, ``starts_month``)
-                or ``none``.
+                a period (``created_day``, ``created_month``, ``starts_month``:
+                days and months in ``Settings.timezone``) or ``none``.
             where: which bookings (a period is ``created_from``/``created_before``).
 
         Raises:
@@ -659,7 +661,9 @@ class ReportService:
         )
         grouping = _grouping(by)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.slots.tally(where or SlotFilter(only_active=False), grouping)
+            rows = uow.slots.tally(
+                where or SlotFilter(only_active=False), grouping, zone=self._ctx.settings.zone
+            )
         return sorted(
             (
                 UtilisationLine(

@@ -44,6 +44,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -5447,9 +5448,11 @@ class TallyContract(_Base):
     Every :class:`~bookingcore.domain.Grouping` of a booking tally is checked
     against :func:`~bookingcore.domain.tallies.group_key` applied to the same
     bookings, with amounts that a binary float would not add up exactly and
-    timestamps on both sides of a month's end.
+    timestamps on both sides of a month's end; periods also in zones with summer
+    time and half-hour offsets, on both sides of their changes.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 periods in a given zone.
     """
 
     def _bookings(self, uow: UnitOfWork, make: Builder) -> list[Booking]:
@@ -5515,6 +5518,66 @@ class TallyContract(_Base):
             tallied = list(uow.bookings.tally(BookingFilter(), by))
         assert len(tallied) == len(set(tallied))
         assert set(tallied) == self._expected(made, by)
+
+    #: Instants on either side of a local midnight, a month's end or a daylight-saving change.
+    ZONED_INSTANTS = (
+        datetime(2026, 2, 28, 18, 29, 59, 999999, tzinfo=UTC),  # Kolkata: 28 Feb 23:59:59
+        datetime(2026, 2, 28, 19, 0, tzinfo=UTC),  # Kolkata: 1 March 00:30
+        datetime(2026, 3, 8, 6, 59, tzinfo=UTC),  # New York: 01:59 EST, before the change
+        datetime(2026, 3, 8, 7, 0, tzinfo=UTC),  # New York: 03:00 EDT
+        datetime(2026, 3, 29, 21, 59, 59, tzinfo=UTC),  # Berlin: 23:59 of a 23-hour day
+        datetime(2026, 3, 29, 22, 0, tzinfo=UTC),  # Berlin: 30 March 00:00 CEST
+        datetime(2026, 3, 31, 22, 0, tzinfo=UTC),  # Berlin: 1 April 00:00 CEST
+        datetime(2026, 10, 31, 23, 0, tzinfo=UTC),  # Berlin: 1 November 00:00 CET
+        datetime(2026, 11, 1, 3, 59, 59, tzinfo=UTC),  # New York: 31 October 23:59 EDT
+        datetime(2026, 11, 1, 4, 0, tzinfo=UTC),  # New York: 1 November 00:00 EDT
+        datetime(2026, 11, 2, 4, 59, tzinfo=UTC),  # New York: 23:59 of a 25-hour day
+        datetime(2026, 12, 31, 23, 30, tzinfo=UTC),  # a year's end, east and west of UTC
+    )
+
+    @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+    @pytest.mark.parametrize(
+        "by", [Grouping.CREATED_DAY, Grouping.CREATED_MONTH, Grouping.STARTS_MONTH]
+    )
+    def test_periods_are_the_calendar_of_the_zone_given(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, by: Grouping, zone: str
+    ) -> None:
+        local = ZoneInfo(zone)
+        location = make.location()
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        slots = [make.slot(location.id, starts_at=moment) for moment in self.ZONED_INSTANTS]
+        made = [
+            make.booking(customer.id, slot, [traveler.id], created_at=slot.starts_at)
+            for slot in slots
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            for slot in slots:
+                uow.slots.add(slot)
+            for booking in made:
+                uow.bookings.add(booking)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            tallied = list(uow.bookings.tally(BookingFilter(), by, zone=local))
+            counted = set(uow.bookings.count_statuses(BookingFilter(), by, zone=local))
+            slot_months = set(
+                uow.slots.tally(SlotFilter(only_active=False), Grouping.STARTS_MONTH, zone=local)
+            )
+        expected: dict[Any, int] = {}
+        for booking in made:
+            key = group_key(booking, by, local)
+            expected[key] = expected.get(key, 0) + 1
+        assert len(tallied) == len(set(tallied))
+        assert {row.key: row.bookings for row in tallied} == expected
+        assert counted == {StatusCount(k, "reservation", "pending", n) for k, n in expected.items()}
+        months: dict[Any, int] = {}
+        for slot in slots:
+            key = slot_group_key(slot, Grouping.STARTS_MONTH, local)
+            months[key] = months.get(key, 0) + 1
+        assert {row.key: row.slots for row in slot_months} == months
 
     @pytest.mark.parametrize("by", [Grouping.NONE, Grouping.LOCATION, Grouping.ASSIGNEE])
     def test_status_counts_are_the_tally_without_sums(

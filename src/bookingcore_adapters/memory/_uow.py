@@ -9,6 +9,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession
@@ -52,6 +53,7 @@ from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
+    UTC_ZONE,
     BookingTally,
     CustomerTally,
     Grouping,
@@ -578,13 +580,15 @@ class _SlotRepository(_Repository[Slot]):
         more = len(found) > page.limit and chosen
         return Page(chosen, Cursor(chosen[-1].starts_at, chosen[-1].id).encode() if more else None)
 
-    def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
+    def tally(
+        self, query: SlotFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[SlotTally]:
         check_slot_grouping(by)
         groups: dict[GroupKey, list[int]] = {}
         for slot in self._uow._rows(self._table):
             if not query.matches(slot):
                 continue
-            group = groups.setdefault(slot_group_key(slot, by), [0, 0, 0, 0])
+            group = groups.setdefault(slot_group_key(slot, by, zone), [0, 0, 0, 0])
             group[0] += 1
             if slot.capacity is None:
                 group[1] += 1
@@ -689,20 +693,24 @@ class _BookingRepository(_Repository[Booking]):
             if query.matches(booking, customers.get(booking.customer_id)):
                 yield booking
 
-    def tally(self, query: BookingFilter, by: Grouping) -> Sequence[BookingTally]:
+    def tally(
+        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[BookingTally]:
         groups: dict[tuple[GroupKey, str, str, str], list[Any]] = {}
         for b in self._matching(query):
-            key = (group_key(b, by), b.lifecycle, b.status, b.total.currency)
+            key = (group_key(b, by, zone), b.lifecycle, b.status, b.total.currency)
             group = groups.setdefault(key, [0, 0, Decimal(0)])
             group[0] += 1
             group[1] += b.total_travelers
             group[2] += b.total.amount
         return [BookingTally(*key, *figures) for key, figures in groups.items()]
 
-    def count_statuses(self, query: BookingFilter, by: Grouping) -> Sequence[StatusCount]:
+    def count_statuses(
+        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[StatusCount]:
         counts: dict[tuple[GroupKey, str, str], int] = {}
         for b in self._matching(query):
-            key = (group_key(b, by), b.lifecycle, b.status)
+            key = (group_key(b, by, zone), b.lifecycle, b.status)
             counts[key] = counts.get(key, 0) + 1
         return [StatusCount(*key, bookings) for key, bookings in counts.items()]
 

@@ -5,11 +5,14 @@ Tables, mapping and repositories together.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
@@ -42,6 +45,7 @@ from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemSt
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.tallies import (
+    UTC_ZONE,
     BookingTally,
     CustomerTally,
     Grouping,
@@ -71,12 +75,13 @@ from bookingcore_adapters.sql._mapper import (
 from bookingcore_adapters.sql._queries import (
     TextSearch,
     exact_sum,
+    local_period,
     one_of,
     read_period,
     read_sum,
     total,
-    utc_period,
     within,
+    zone_name,
 )
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
@@ -100,6 +105,8 @@ __all__ = [
     "booking_travelers",
     "booking_where",
     "bookings",
+    "describe_periods",
+    "period_statistics",
 ]
 
 E = TypeVar("E")
@@ -192,15 +199,50 @@ PERIOD_STATISTICS = {
 }
 
 
-@event.listens_for(bookings, "after_create")
-def _describe_periods(target: Table, connection: Connection, **_: object) -> None:
+def period_statistics(zone: ZoneInfo = UTC_ZONE) -> dict[str, tuple[str, str]]:
+    """The statistics (name: column, period) on the bookings' periods in ``zone``.
+
+    In UTC, :data:`PERIOD_STATISTICS`; in another zone the same names followed by
+    the zone's name, folded to lower-case letters, digits and ``_``, and a short
+    digest of it (``Etc/GMT+5`` and ``Etc/GMT-5`` fold alike).
+    """
+    name = zone_name(zone)
+    if name == "UTC":
+        return dict(PERIOD_STATISTICS)
+    folded = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:20]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return {
+        f"{statistics}_{folded}_{digest}": spec for statistics, spec in PERIOD_STATISTICS.items()
+    }
+
+
+def describe_periods(
+    connection: Connection,
+    zone: ZoneInfo = UTC_ZONE,
+    *,
+    if_missing: bool = False,
+    analyze: bool = False,
+) -> None:
+    """``CREATE STATISTICS`` on the bookings' periods in ``zone`` (PostgreSQL only): the
+    planner then knows how few groups a report by day or month makes. ``analyze``
+    fills them at once (``ANALYZE`` of the bookings)."""
     if connection.dialect.name != "postgresql":
         return
-    name = connection.dialect.identifier_preparer.format_table(target)
-    for statistics, (column, period) in PERIOD_STATISTICS.items():
-        grouped = utc_period(target.c[column], period, "postgresql")
+    table = connection.dialect.identifier_preparer.format_table(bookings)
+    missing = "IF NOT EXISTS " if if_missing else ""
+    for statistics, (column, period) in period_statistics(zone).items():
+        grouped = local_period(bookings.c[column], period, "postgresql", zone)
         expression = grouped.compile(dialect=connection.dialect)
-        connection.execute(text(f"CREATE STATISTICS {statistics} ON ({expression}) FROM {name}"))
+        connection.execute(
+            text(f"CREATE STATISTICS {missing}{statistics} ON ({expression}) FROM {table}")
+        )
+    if analyze:
+        connection.execute(text(f"ANALYZE {table}"))
+
+
+@event.listens_for(bookings, "after_create")
+def _describe_periods(target: Table, connection: Connection, **_: object) -> None:
+    describe_periods(connection)
 
 
 booking_travelers = Table(
@@ -590,12 +632,14 @@ class BookingRepository(Repository[Booking]):
 
         return self._session.page(self._mapper, where, keep, page, source)
 
-    def tally(self, query: BookingFilter, by: Grouping) -> Sequence[BookingTally]:
+    def tally(
+        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[BookingTally]:
         connection = self._session.connection()
         dialect = connection.dialect.name
         where, source = booking_where(query, self._session.search)
         b = bookings.c
-        key = booking_group(by, dialect).label("key")
+        key = booking_group(by, dialect, zone).label("key")
         grouped = [key, b.lifecycle, b.status, b.currency]
         statement = (
             select(
@@ -621,11 +665,13 @@ class BookingRepository(Repository[Booking]):
             for row in connection.execute(statement)
         ]
 
-    def count_statuses(self, query: BookingFilter, by: Grouping) -> Sequence[StatusCount]:
+    def count_statuses(
+        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[StatusCount]:
         connection = self._session.connection()
         where, source = booking_where(query, self._session.search)
         b = bookings.c
-        key = booking_group(by, connection.dialect.name).label("key")
+        key = booking_group(by, connection.dialect.name, zone).label("key")
         grouped = [key, b.lifecycle, b.status]
         statement = select(*grouped, func.count()).select_from(source).where(*where)
         return [
@@ -671,8 +717,9 @@ _REPEAT = 2
 _IDS_PER_STATEMENT = 2000
 
 
-def booking_group(by: Grouping, dialect: str) -> ColumnElement[Any]:
-    """The SQL expression a booking tally groups ``by``: the same key as ``group_key``."""
+def booking_group(by: Grouping, dialect: str, zone: ZoneInfo = UTC_ZONE) -> ColumnElement[Any]:
+    """The SQL expression a booking tally groups ``by``: the same key as ``group_key``
+    (periods in ``zone``)."""
     b = bookings.c
     match by:
         case Grouping.NONE:
@@ -688,11 +735,11 @@ def booking_group(by: Grouping, dialect: str) -> ColumnElement[Any]:
         case Grouping.ASSIGNEE:
             return b.assignee_id
         case Grouping.CREATED_DAY:
-            return utc_period(b.created_at, "day", dialect)
+            return local_period(b.created_at, "day", dialect, zone)
         case Grouping.CREATED_MONTH:
-            return utc_period(b.created_at, "month", dialect)
+            return local_period(b.created_at, "month", dialect, zone)
         case Grouping.STARTS_MONTH:
-            return utc_period(b.starts_at, "month", dialect)
+            return local_period(b.starts_at, "month", dialect, zone)
 
 
 def read_group(value: object, by: Grouping) -> GroupKey:

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
@@ -47,7 +48,7 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.slots import Slot
-from bookingcore.domain.tallies import Grouping, SlotTally, check_slot_grouping
+from bookingcore.domain.tallies import UTC_ZONE, Grouping, SlotTally, check_slot_grouping
 from bookingcore.domain.values import (
     LocationId,
     Money,
@@ -68,9 +69,9 @@ from bookingcore_adapters.sql._mapper import (
 from bookingcore_adapters.sql._queries import (
     ZERO,
     keyset_after_earliest,
+    local_period,
     read_period,
     total,
-    utc_period,
     within,
 )
 from bookingcore_adapters.sql._repository import Repository
@@ -315,10 +316,11 @@ SLOTS = Mapper[Slot]("slot", slots, _dump_slot, _load_slot, versioned=True)
 # --------------------------------------------------------------------------- queries
 
 
-@functools.cache
-def _slot_tally(by: Grouping, dialect: str) -> Select[Any]:
+@functools.lru_cache(maxsize=256)
+def _slot_tally(by: Grouping, dialect: str, zone: ZoneInfo) -> Select[Any]:
     """The grouped query of a slot tally, without its filter: built once per grouping
-    (building a statement costs more than running this one on a few hundred slots)."""
+    and zone (building a statement costs more than running this one on a few hundred
+    slots)."""
     c = slots.c
     key: ColumnElement[Any]
     match by:
@@ -327,7 +329,7 @@ def _slot_tally(by: Grouping, dialect: str) -> Select[Any]:
         case Grouping.PRODUCT:
             key = c.product_id
         case Grouping.STARTS_MONTH:
-            key = utc_period(c.starts_at, "month", dialect)
+            key = local_period(c.starts_at, "month", dialect, zone)
         case _:
             key = literal(None)
     key = key.label("key")
@@ -456,10 +458,12 @@ class SlotRepository(Repository[Slot]):
         more = len(found) > page.limit and chosen
         return Page(chosen, Cursor(chosen[-1].starts_at, chosen[-1].id).encode() if more else None)
 
-    def tally(self, query: SlotFilter, by: Grouping) -> Sequence[SlotTally]:
+    def tally(
+        self, query: SlotFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[SlotTally]:
         check_slot_grouping(by)
         connection = self._session.connection()
-        statement = _slot_tally(by, connection.dialect.name)
+        statement = _slot_tally(by, connection.dialect.name, zone)
         where = slot_where(query)
         if where:
             statement = statement.where(*where)

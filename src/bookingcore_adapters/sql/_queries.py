@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -37,10 +38,12 @@ from sqlalchemy import (
 )
 
 from bookingcore.domain.queries import Cursor
+from bookingcore.domain.tallies import UTC_ZONE
 
 __all__ = [
     "SQLITE_CASEFOLD",
     "SQLITE_DIGITS",
+    "SQLITE_LOCAL_PERIOD",
     "ZERO",
     "TextSearch",
     "casefold",
@@ -49,11 +52,12 @@ __all__ = [
     "keyset_after",
     "keyset_after_earliest",
     "keyset_after_newest",
+    "local_period",
+    "local_period_start",
     "one_of",
     "read_period",
     "read_sum",
     "total",
-    "utc_period",
     "within",
 ]
 
@@ -64,6 +68,7 @@ _MIN_DIGITS = 3
 #: The SQLite functions the store registers on every connection.
 SQLITE_CASEFOLD = "bookingcore_casefold"
 SQLITE_DIGITS = "bookingcore_digits"
+SQLITE_LOCAL_PERIOD = "bookingcore_local_period"
 
 
 def casefold(value: str | None) -> str | None:
@@ -236,32 +241,76 @@ _PERIODS = ("day", "month")
 _AMOUNT_UNITS = 10_000
 
 
-def utc_period(column: ColumnElement[datetime], period: str, dialect: str) -> ColumnElement[Any]:
-    """The first day (``"day"`` or ``"month"``) of ``column``'s UTC period, grouped on.
+#: What a zone's name may hold to be written into SQL (IANA names: ``America/New_York``,
+#: ``Etc/GMT+5``); anything else is refused rather than quoted.
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 
-    PostgreSQL truncates the UTC wall time and gives a ``date``; SQLite, which
-    stores UTC timestamps as fixed-width text, gives its ``YYYY-MM-DD`` prefix.
+
+def zone_name(zone: ZoneInfo) -> str:
+    """The IANA name of ``zone``, checked to be safe to write into SQL.
+
+    Raises:
+        ValueError: a zone with no name (``ZoneInfo.from_file``) or an odd one.
+    """
+    key: str | None = zone.key  # None for a zone read from a file
+    if key is None or len(key) > 64 or not _ZONE_NAME.fullmatch(key):
+        msg = f"{zone!r} has no IANA name to group periods in"
+        raise ValueError(msg)
+    return key
+
+
+def local_period(
+    column: ColumnElement[datetime], period: str, dialect: str, zone: ZoneInfo = UTC_ZONE
+) -> ColumnElement[Any]:
+    """The first day (``"day"`` or ``"month"``) of ``column``'s period in ``zone``, grouped on.
+
+    PostgreSQL truncates the wall time in ``zone`` (``timezone(zone, column)``,
+    which follows the zone's daylight-saving changes) and gives a ``date``.
+    SQLite, which stores UTC timestamps as fixed-width text and knows no zones,
+    gives the text's ``YYYY-MM-DD`` prefix in UTC, and otherwise calls
+    :func:`local_period_start`, which the store registers on each connection.
     :func:`read_period` turns either into a :class:`~datetime.date`.
 
     On PostgreSQL the period and the zone are written into the SQL, not bound:
     the expression is then the one the statistics on the bookings' periods
-    describe (the bookings' ``PERIOD_STATISTICS``), so the planner knows how
-    few groups it makes, and a prepared statement's generic plan groups the
-    same way.
+    describe (the bookings' ``PERIOD_STATISTICS``, in UTC), so the planner knows
+    how few groups it makes, and a prepared statement's generic plan groups the
+    same way. Revision 0025's statistics describe UTC periods; another zone's
+    are made by ``SqlStore.describe_report_periods``, without which the planner
+    estimates the groups from ``column`` alone.
+
+    Raises:
+        ValueError: an unknown period, or a zone with no IANA name.
     """
+    if period not in _PERIODS:
+        msg = f"no period {period!r}"
+        raise ValueError(msg)
+    name = zone_name(zone)
     if dialect == "postgresql":
-        if period not in _PERIODS:
-            msg = f"no period {period!r}"
-            raise ValueError(msg)
-        zoned = func.timezone(literal_column("'UTC'"), column)
+        zoned = func.timezone(literal_column(f"'{name}'"), column)
         return cast(func.date_trunc(literal_column(f"'{period}'"), zoned), Date)
-    if period == "day":
-        return func.substr(column, 1, 10)
-    return func.substr(column, 1, 7).concat("-01")
+    if name == "UTC":
+        if period == "day":
+            return func.substr(column, 1, 10)
+        return func.substr(column, 1, 7).concat("-01")
+    local: ColumnElement[Any] = getattr(func, SQLITE_LOCAL_PERIOD)(
+        column, literal_column(f"'{name}'"), literal_column(f"'{period}'")
+    )
+    return local
+
+
+def local_period_start(value: str | None, zone: str | None, period: str | None) -> str | None:
+    """For SQLite: the first day (``YYYY-MM-DD``) of the ``period`` (``day``, ``month``) in
+    the IANA ``zone`` that the stored UTC timestamp ``value`` falls in."""
+    if value is None or zone is None:
+        return None
+    local = datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+    day = local.date()
+    return (day if period == "day" else day.replace(day=1)).isoformat()
 
 
 def read_period(value: object) -> date | None:
-    """A period key as read back from :func:`utc_period`."""
+    """A period key as read back from :func:`local_period`."""
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))
