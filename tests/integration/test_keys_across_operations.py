@@ -274,6 +274,39 @@ class TestRescheduleRetries:
 class TestOneRegistryOfKeys:
     """Every keyed request claims its key in one registry, in the unit of work of its change."""
 
+    def test_a_refund_key_is_refused_to_other_calls_and_still_refunds_another_payment(
+        self, world: World
+    ) -> None:
+        """Refunds keep no key of their own (their ids derive from payment and key), so
+        until the registry another kind of call could take a refund's key."""
+        paid = []
+        for name in ("Asha", "Ravi"):
+            request = world.request(name)
+            booking = world.core.bookings.book(request, principal=world.me)
+            intent = world.core.payments.create_intent(
+                booking.id, "fake", principal=world.me, idempotency_key=f"k-pay-{name}"
+            )
+            reference = intent.payment.provider_reference
+            assert reference is not None
+            world.core.payments.handle_webhook(
+                "fake", *world.provider.webhook("captured", reference)
+            )
+            paid.append((booking, intent.payment))
+        (first, first_payment), (second, second_payment) = paid
+        world.core.payments.refund(
+            first_payment.id, Money("100", "INR"), principal=ADMIN, idempotency_key="k-rf"
+        )
+        before = world.core.bookings.get(second.id, principal=ADMIN).status
+        with pytest.raises(IdempotencyConflictError):
+            world.core.bookings.cancel(second.id, principal=ADMIN, idempotency_key="k-rf")
+        assert world.core.bookings.get(second.id, principal=ADMIN).status == before
+        # One key on two payments is still two refunds (their ids derive from the payment).
+        other = world.core.payments.refund(
+            second_payment.id, Money("100", "INR"), principal=ADMIN, idempotency_key="k-rf"
+        )
+        assert other.payment_id == second_payment.id
+        assert first.id != second.id
+
     @pytest.mark.postgres
     @pytest.mark.parametrize("round_", range(5))
     def test_two_kinds_of_request_with_one_key_at_once_one_wins_and_nothing_half_written(
