@@ -14,6 +14,8 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
+from tests.integration._threads import at_once
 
 from bookingcore import (
     BookingCore,
@@ -267,3 +269,130 @@ class TestRescheduleRetries:
         )
         assert not back.replayed  # another principal's identical key is a fresh request
         assert back.booking.slot_id == world.slot.id
+
+
+class TestOneRegistryOfKeys:
+    """Every keyed request claims its key in one registry, in the unit of work of its change."""
+
+    def test_a_refund_key_is_refused_to_other_calls_and_still_refunds_another_payment(
+        self, world: World
+    ) -> None:
+        """Refunds keep no key of their own (their ids derive from payment and key), so
+        until the registry another kind of call could take a refund's key."""
+        paid = []
+        for name in ("Asha", "Ravi"):
+            request = world.request(name)
+            booking = world.core.bookings.book(request, principal=world.me)
+            intent = world.core.payments.create_intent(
+                booking.id, "fake", principal=world.me, idempotency_key=f"k-pay-{name}"
+            )
+            reference = intent.payment.provider_reference
+            assert reference is not None
+            world.core.payments.handle_webhook(
+                "fake", *world.provider.webhook("captured", reference)
+            )
+            paid.append((booking, intent.payment))
+        (first, first_payment), (second, second_payment) = paid
+        world.core.payments.refund(
+            first_payment.id, Money("100", "INR"), principal=ADMIN, idempotency_key="k-rf"
+        )
+        before = world.core.bookings.get(second.id, principal=ADMIN).status
+        with pytest.raises(IdempotencyConflictError):
+            world.core.bookings.cancel(second.id, principal=ADMIN, idempotency_key="k-rf")
+        assert world.core.bookings.get(second.id, principal=ADMIN).status == before
+        # One key on two payments is still two refunds (their ids derive from the payment).
+        other = world.core.payments.refund(
+            second_payment.id, Money("100", "INR"), principal=ADMIN, idempotency_key="k-rf"
+        )
+        assert other.payment_id == second_payment.id
+        assert first.id != second.id
+
+    @pytest.mark.postgres
+    @pytest.mark.parametrize("round_", range(5))
+    def test_two_kinds_of_request_with_one_key_at_once_one_wins_and_nothing_half_written(
+        self, pg_store: SqlStore, round_: int
+    ) -> None:
+        """Neither request could see the other's row before it committed: the registry's
+        unique key makes the second wait for the first, then refuses it."""
+        world = World(pg_store)
+        booked = world.book(world.me)  # a booking to pay for
+        key = f"k-race-{round_}"
+
+        def request(i: int) -> object:
+            if i == 0:
+                ravi = world.request("Ravi")
+                return world.core.bookings.book(ravi, principal=world.me, idempotency_key=key)
+            if i == 1:
+                lead = LeadRequest(source="web_form")
+                return world.core.leads.capture(lead, principal=world.me, idempotency_key=key)
+            return world.core.payments.create_intent(
+                booked.id, "fake", principal=world.me, idempotency_key=key
+            )
+
+        results = at_once(3, request)
+        won = [r for r in results if not isinstance(r, Exception)]
+        assert len(won) == 1, results
+        lost = [r for r in results if r is not won[0]]
+        assert all(isinstance(r, IdempotencyConflictError) for r in lost), results
+        stored = f"customer:{world.customer_id}:{key}"
+        with pg_store.unit_of_work() as uow:
+            claim = uow.idempotency_keys.get(stored)
+            made = {
+                "booking": uow.bookings.get_by_idempotency_key(stored),
+                "lead": uow.leads.get_by_idempotency_key(stored),
+                "payment": uow.payments.get_by_idempotency_key(stored),
+            }
+            payments = uow.payments.list_for_booking(booked.id)
+        assert claim is not None
+        assert {kind for kind, found in made.items() if found is not None} == {claim.operation}
+        assert world.seats_held() == (2 if claim.operation == "booking" else 1)
+        assert len(payments) == (1 if claim.operation == "payment" else 0)
+
+    def test_a_first_keyed_booking_reads_no_other_kind_of_request(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        """One statement more than a booking without a key (its claim), where reading every
+        other kind's key cost seven (SQLite) or six (PostgreSQL) more; a retry reads the
+        claim and the booking it made."""
+        if isinstance(any_store, MemoryStore):
+            pytest.skip("the memory store runs no statements")
+        store = SqlStore(any_store.engine, pipeline=False)  # every statement seen by listeners
+        world = World(store)
+        #: The tables where the other kinds of request keep their keys.
+        others = (
+            "booking_lifecycle_events",
+            "booking_communications",
+            "payments",
+            "leads",
+            "quotations",
+            "outbox",  # a reschedule's key, in its event's id (read back after any commit too)
+        )
+        runs: list[tuple[int, int, dict[str, int]]] = []
+        for key in (None, "k-1", "k-1"):
+            statements: list[str] = []
+            principal = world.me
+            if key is None:  # another customer without bookings, as world.me has none yet
+                other = world.core.customers.register("+919812345678", principal=ADMIN)
+                principal = Principal.customer(other.customer.id)
+
+            def seen(*args: object, statements: list[str] = statements) -> None:
+                statements.append(" ".join(str(args[2]).split()))
+
+            event.listen(store.engine, "before_cursor_execute", seen)
+            try:
+                world.book(principal, key)
+            finally:
+                event.remove(store.engine, "before_cursor_execute", seen)
+            reads = {
+                table: sum(
+                    1 for s in statements if s.startswith("SELECT") and f"FROM {table} " in s
+                )
+                for table in others
+            }
+            claims = sum(1 for s in statements if "idempotency_keys" in s)
+            runs.append((len(statements), claims, reads))
+        (plain, no_claim, plain_reads), (first, claim, first_reads), (retry, retried, _) = runs
+        assert first_reads == plain_reads  # no look-up of any other kind's keys
+        assert (no_claim, claim, retried) == (0, 1, 2)  # a retry: the claim and its read
+        assert first - plain <= 1  # SQLite: the claim's statement, one BEGIN fewer
+        assert retry <= 5

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,9 +15,24 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, delete, inspect, select, text
 
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    IdempotencyConflictError,
+    Money,
+    NewTraveler,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.values import EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
+from bookingcore.services.leads import LeadRequest
+from bookingcore.services.quotations import QuotationRequest
+from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
 from bookingcore.testing.builders import Builder
 from bookingcore_adapters.sql import SqlStore, metadata, migrations
 
@@ -251,6 +268,121 @@ def test_slots_with_waiting_list_entries_are_marked_when_migrated(database: Engi
             s.id: s.has_waitlist for s in (uow.slots.get(x.id) for x in (waited, ended, quiet)) if s
         }
     assert marked == {waited.id: True, ended.id: True, quiet.id: False}
+
+
+class _KeyedWorld:
+    """One request of every kind that keeps its key, made through the library."""
+
+    def __init__(self, store: SqlStore) -> None:
+        clock = FixedClock()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            notifier=RecordingNotifier(),
+            payment_providers=[FakePaymentProvider("fake", secret="s")],
+        )
+        admin = Principal.staff(StaffId(UUID(int=0xAD)), StaffRole.ADMIN)
+        camp = self.core.catalog.add_location("CAMP", "Base camp", principal=admin)
+        slot = self.core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=30),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=10,
+            principal=admin,
+        )
+        customer = self.core.customers.register("+919876543210", principal=admin).customer
+        self.me = Principal.customer(customer.id)
+        self.request = BookingRequest(
+            slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]
+        )
+        core = self.core
+        self.booking = core.bookings.book(self.request, principal=self.me, idempotency_key="k-b")
+        core.bookings.transition(
+            self.booking.id, "confirmed", principal=admin, idempotency_key="k-t"
+        )
+        core.communications.send(
+            self.booking.id, "reminder", principal=admin, idempotency_key="k-m"
+        )
+        core.payments.create_intent(
+            self.booking.id, "fake", principal=self.me, idempotency_key="k-p"
+        )
+        core.leads.capture(LeadRequest(source="web_form"), principal=self.me, idempotency_key="k-l")
+        valid_until = clock.now().date() + timedelta(days=10)
+        quote = QuotationRequest(
+            customer_id=customer.id, slot_id=slot.id, travelers=2, valid_until=valid_until
+        )
+        core.quotations.create(quote, principal=admin, idempotency_key="k-q")
+        mine, staff = f"customer:{customer.id}:", f"staff:{admin.id}:"
+        #: The stored key of each request, by the operation it was made for.
+        self.keys = {
+            "booking": f"{mine}k-b",
+            "transition": f"{staff}k-t",
+            "message": f"{staff}k-m",
+            "payment": f"{mine}k-p",
+            "lead": f"{mine}k-l",
+            "quotation": f"{staff}k-q",
+        }
+
+
+def _registry(engine: Engine) -> dict[str, tuple[str, UUID]]:
+    keys = metadata.tables["idempotency_keys"]
+    with engine.connect() as connection:
+        rows = connection.execute(select(keys.c.key, keys.c.operation, keys.c.id)).all()
+    return {key: (operation, ident) for key, operation, ident in rows}
+
+
+def test_keys_stored_before_the_registry_are_registered_when_migrated(database: Engine) -> None:
+    """0032 registers every key the stores kept, under the kind that kept it (the first
+    kind listed when two did), with the ids the library derives: keys stay refused to
+    other kinds of request, and retries still replay."""
+    migrations.upgrade(database)
+    world = _KeyedWorld(SqlStore(database))
+    made = dict(world.keys)
+    assert _registry(database) == {k: (op, key_claim_id(k)) for op, k in made.items()}
+    migrations.downgrade(database, "0031")
+    assert "idempotency_keys" not in _tables(database)
+    communications, leads = (metadata.tables[t] for t in ("booking_communications", "leads"))
+    sent_at = datetime(2026, 1, 1, tzinfo=UTC)
+    with database.begin() as connection:
+        # A key a lead and a booking share (a race of the old check could do that) ...
+        connection.execute(leads.update().values(idempotency_key=made.pop("lead")))
+        connection.execute(leads.update().values(idempotency_key=made["booking"]))
+        # ... and more messages than one batch of the backfill holds.
+        customer_id = connection.execute(select(communications.c.customer_id)).scalar_one()
+        message = {
+            "customer_id": customer_id,
+            "type": "reminder",
+            "channel": "sms",
+            "status": "sent",
+            "recipient": "+919876543210",
+            "content": "see you",
+            "created_by_kind": "system",
+            "created_at": sent_at,
+        }
+        connection.execute(
+            communications.insert(),
+            [{**message, "id": UUID(int=2**100 + n), "dedupe_key": f"r:{n}"} for n in range(1001)],
+        )
+    migrations.upgrade(database)
+    assert migrations.current(database) == migrations.head()
+    assert _differences(database) == []
+    registry = _registry(database)
+    for operation, key in made.items():
+        assert registry.pop(key) == (operation, key_claim_id(key)), operation
+    assert registry == {f"r:{n}": ("message", key_claim_id(f"r:{n}")) for n in range(1001)}
+    with SqlStore(database).unit_of_work() as uow:
+        last = uow.idempotency_keys.get("r:1000")
+    assert last is not None
+    assert last.created_at == sent_at  # the time of the row that kept the key
+
+    core, me = world.core, world.me
+    again = core.bookings.book(world.request, principal=me, idempotency_key="k-b")
+    assert again.id == world.booking.id  # a retry replays
+    with pytest.raises(IdempotencyConflictError):  # another kind of request is refused
+        core.leads.capture(LeadRequest(source="web_form"), principal=me, idempotency_key="k-p")
+    with pytest.raises(IdempotencyConflictError):
+        core.bookings.book(world.request, principal=me, idempotency_key="k-p")
 
 
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Set, Sized
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -44,7 +45,15 @@ import attrs
 
 from bookingcore.domain._validation import check_idempotency_key
 
-__all__ = ["DIGEST_VERSION", "caller_key", "canonical", "request_digest", "scoped_key"]
+__all__ = [
+    "DIGEST_VERSION",
+    "KeyClaim",
+    "caller_key",
+    "canonical",
+    "key_claim_id",
+    "request_digest",
+    "scoped_key",
+]
 
 #: The digest format :func:`request_digest` writes. Stored digests of an older
 #: format keep their meaning; a new format gets a new number.
@@ -143,6 +152,54 @@ def scoped_key(kind: str, principal_id: UUID | None, key: object) -> str | None:
 def caller_key(stored: str) -> str:
     """The key as its caller sent it, from a key :func:`scoped_key` stored."""
     return stored.split(":", 2)[2] if stored.count(":") >= 2 else stored
+
+
+#: Claims' ids derive from their keys, so a key is claimed (and found) once everywhere.
+#: Migration 0032 writes the same ids for the keys it registers: never change it.
+_CLAIM_NAMESPACE = UUID("5f0c2b7e-9a41-4d3c-8e26-1b7d4a9c3f58")
+
+
+def key_claim_id(key: str) -> UUID:
+    """The id of the claim on (stored) idempotency ``key``: derived from the key."""
+    return uuid.uuid5(_CLAIM_NAMESPACE, key)
+
+
+#: The longest name of an operation a key may be claimed for.
+MAX_OPERATION = 40
+
+
+def _check_operation(value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_OPERATION:
+        msg = f"an operation is named by 1 to {MAX_OPERATION} characters, not {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+@attrs.frozen
+class KeyClaim:
+    """Which kind of operation a (stored, scoped) idempotency key belongs to.
+
+    Every operation that takes a caller's key claims it, in the unit of work that
+    makes the change the key stands for, with
+    ``uow.idempotency_keys.add_if_new``: the first claim wins, and the key then
+    answers that kind of operation only (``"booking"``, ``"transition"``,
+    ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``, ``"quotation"``,
+    ``"reschedule"``). The claim never changes; its ``id`` derives from the key.
+
+    .. versionadded:: 0.4
+    """
+
+    key: str
+    operation: str = attrs.field(converter=_check_operation)
+    created_at: datetime
+    id: UUID = attrs.field(
+        default=attrs.Factory(lambda self: key_claim_id(self.key), takes_self=True)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.id != key_claim_id(self.key):
+            msg = f"the id of the claim on {self.key!r} is {key_claim_id(self.key)}"
+            raise ValueError(msg)
 
 
 def _left_out(field: attrs.Attribute[Any], value: object) -> bool:

@@ -30,6 +30,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.idempotency import KeyClaim
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.insights import BookingNote, CustomerStats, StatusGroups
@@ -103,6 +104,7 @@ __all__ = [
     "CustomerStatsRepository",
     "DeliveryRepository",
     "DocumentRepository",
+    "IdempotencyKeyRepository",
     "ImportErrorRepository",
     "ImportJobRepository",
     "InvoiceRepository",
@@ -1019,6 +1021,31 @@ class WebhookInboxRepository(Protocol):
 
         .. versionadded:: 0.3
         """
+
+
+class IdempotencyKeyRepository(Protocol):
+    """The key registry: which kind of operation each stored idempotency key belongs to.
+
+    One claim per key (:class:`~bookingcore.domain.idempotency.KeyClaim`), taken
+    in the unit of work of the change the key stands for, so a key answers one
+    kind of operation even when two kinds send it at the same moment.
+
+    .. versionadded:: 0.4
+    """
+
+    def add_if_new(self, claim: KeyClaim) -> bool:
+        """Store ``claim`` now, in this unit of work's transaction, unless its key is
+        claimed already: True when it was new.
+
+        As :meth:`WebhookInboxRepository.add_if_new`: when another transaction is
+        claiming the same key at this moment, wait for it to end: False once it
+        committed (read its claim with :meth:`get`), True if it rolled back. A
+        rollback of this unit of work gives the key back. PostgreSQL:
+        ``INSERT ... ON CONFLICT DO NOTHING``.
+        """
+
+    def get(self, key: str) -> KeyClaim | None:
+        """The claim on ``key`` (as stored: scoped to its principal), if any."""
 
 
 class InvoiceRepository(Protocol):

@@ -35,6 +35,7 @@ from bookingcore.ports.repositories import (
     CustomerStatsRepository,
     DeliveryRepository,
     DocumentRepository,
+    IdempotencyKeyRepository,
     ImportErrorRepository,
     ImportJobRepository,
     InvoiceRepository,
@@ -254,6 +255,16 @@ class UnitOfWork(Protocol):
         """Certificates earned on bookings in this transaction.
 
         .. versionadded:: 0.3
+        """
+
+    # ---------------------------------------------------------------- the idempotency key registry
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyRepository:
+        """The key registry (which operation each idempotency key belongs to) in this
+        transaction.
+
+        .. versionadded:: 0.4
         """
 
     def read_only(self) -> Self:

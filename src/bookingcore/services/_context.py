@@ -22,7 +22,7 @@ from bookingcore.domain.communications import (
     MessageTemplate,
 )
 from bookingcore.domain.events import DomainEvent
-from bookingcore.domain.idempotency import caller_key, request_digest, scoped_key
+from bookingcore.domain.idempotency import KeyClaim, caller_key, request_digest, scoped_key
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.taxes import TaxRates
@@ -246,35 +246,45 @@ def keyed_event_id(operation: str, key: str) -> UUID:
     return uuid5(_KEYED_EVENTS, f"{operation}:{key}")
 
 
-#: Where each kind of request keeps the (scoped) idempotency key it was made with.
-_KEY_STORES: Mapping[str, Callable[[UnitOfWork, str], object | None]] = {
-    "booking": lambda uow, key: uow.bookings.get_by_idempotency_key(key),
-    "transition": lambda uow, key: uow.lifecycle_events.get_by_idempotency_key(key),
-    "message": lambda uow, key: uow.communications.get_by_dedupe_key(key),
-    "payment": lambda uow, key: uow.payments.get_by_idempotency_key(key),
-    "lead": lambda uow, key: uow.leads.get_by_idempotency_key(key),
-    "quotation": lambda uow, key: uow.quotations.get_by_idempotency_key(key),
-    "reschedule": lambda uow, key: uow.outbox.get(keyed_event_id("reschedule", key)),
-}
+def claim_key(uow: UnitOfWork, key: str, operation: str, now: datetime) -> bool:
+    """Claim (scoped) idempotency ``key`` for ``operation`` in ``uow``: True when it is new.
 
+    A key belongs to the kind of operation that first used it (``"booking"``,
+    ``"transition"``, ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``,
+    ``"quotation"``, ``"reschedule"``). The claim is written in the unit of work
+    of the change the key stands for, so it stands or falls with that change,
+    and of two requests claiming one key at the same moment the second waits
+    for the first to end. One statement when the key is new: nothing else is
+    read, and the caller has made nothing with it before (it may skip looking).
 
-def check_key_unused(uow: UnitOfWork, key: str, *, store: str | None) -> None:
-    """Refuse ``key`` when another kind of request already answers to it.
-
-    Each kind of request keeps its key beside what it made (a booking, a
-    status change, a message, a payment, a lead, a quotation revision, a
-    reschedule's event), and
-    looks for a retry there itself. A key found in any other ``store`` was
-    given to a different request: reusing it is a conflict, whatever the
-    request. ``store`` is the caller's own (``None`` for a request that keeps
-    its key nowhere else, such as a refund).
+    False: an earlier request of the same operation claimed it (a retry, or a
+    twin that committed while this one waited); the caller looks for what that
+    request made, in its own store, as a retry does.
 
     Raises:
-        IdempotencyConflictError: the key made something of another kind.
+        IdempotencyConflictError: another kind of operation claimed the key.
     """
-    for name, find in _KEY_STORES.items():
-        if name != store and find(uow, key) is not None:
-            raise IdempotencyConflictError(caller_key(key))
+    if uow.idempotency_keys.add_if_new(KeyClaim(key, operation, now)):
+        return True
+    held = uow.idempotency_keys.get(key)
+    if held is None or held.operation != operation:
+        raise IdempotencyConflictError(caller_key(key))
+    return False
+
+
+def check_key_free(uow: UnitOfWork, key: str, operation: str) -> None:
+    """Refuse ``key`` early when another kind of operation claimed it (one read).
+
+    For operations that must not ask an outside party (a payment provider)
+    with a key they will not be able to keep; they still claim it with
+    :func:`claim_key` when they store their change.
+
+    Raises:
+        IdempotencyConflictError: another kind of operation claimed the key.
+    """
+    held = uow.idempotency_keys.get(key)
+    if held is not None and held.operation != operation:
+        raise IdempotencyConflictError(caller_key(key))
 
 
 def principal_key(principal: Principal, key: object) -> str | None:

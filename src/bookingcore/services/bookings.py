@@ -78,7 +78,7 @@ from bookingcore.services import commissions
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    check_key_unused,
+    claim_key,
     fingerprint,
     keyed_event_id,
     principal_key,
@@ -489,11 +489,10 @@ class BookingService:
     ) -> Booking:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            if idempotency_key:
+            if idempotency_key and not claim_key(tx.uow, idempotency_key, "booking", now):
                 prior = self._prior_booking(tx.uow, idempotency_key, digest)
                 if prior is not None:
                     return prior
-                check_key_unused(tx.uow, idempotency_key, store="booking")
             booking = self._open(
                 tx,
                 request,
@@ -1126,11 +1125,10 @@ class BookingService:
     ) -> Transition:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            if idempotency_key:
+            if idempotency_key and not claim_key(tx.uow, idempotency_key, "transition", now):
                 prior = self._prior_transition(tx.uow, idempotency_key, digest, principal)
                 if prior is not None:
                     return prior
-                check_key_unused(tx.uow, idempotency_key, store="transition")
             booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
@@ -1537,10 +1535,12 @@ class BookingService:
         with self._ctx.transaction() as tx:
             uow = tx.uow
             if key is not None:
+                claim_key(uow, key, "reschedule", now)
+                # Looked for even when the key is new to the registry: a reschedule made
+                # before the registry (0.4) left its key in its event's id alone.
                 prior = self._prior_reschedule(uow, key, asked, principal)
                 if prior is not None:
                     return prior
-                check_key_unused(uow, key, store="reschedule")
             booking = self._load_visible(uow, booking_id, principal, for_update=True)
             policy.check_may_cancel(principal, booking, now=now)
             booking.check_version(expected_version)

@@ -43,7 +43,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    check_key_unused,
+    claim_key,
     fingerprint,
     principal_key,
 )
@@ -124,7 +124,12 @@ class CommunicationService:
         with self._ctx.transaction() as tx:
             booking = self._booking_to_message(tx.uow, booking_id, principal)
             if idempotency_key is not None:
-                prior = tx.uow.communications.get_by_dedupe_key(idempotency_key)
+                # A caller's new key: nothing was sent with it. The library's own keys
+                # (own_key) are not registered: no caller's key can be one of them.
+                fresh = not own_key and claim_key(
+                    tx.uow, idempotency_key, "message", self._ctx.now()
+                )
+                prior = None if fresh else tx.uow.communications.get_by_dedupe_key(idempotency_key)
                 if prior is not None:
                     if prior.request_fingerprint != digest:
                         raise IdempotencyConflictError(caller_key(idempotency_key))
@@ -133,8 +138,6 @@ class CommunicationService:
                     prior.requeue()
                     communication = prior
                 else:
-                    if not own_key:
-                        check_key_unused(tx.uow, idempotency_key, store="message")
                     communication = self._compose(
                         tx,
                         booking,

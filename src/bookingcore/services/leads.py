@@ -44,7 +44,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    check_key_unused,
+    claim_key,
     fingerprint,
     principal_key,
 )
@@ -179,13 +179,12 @@ class LeadService:
         name = p.capture(lambda: clean_text(request.name, "name", min_length=2))
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            if key is not None:
+            if key is not None and not claim_key(tx.uow, key, "lead", now):
                 prior = tx.uow.leads.get_by_idempotency_key(key)
                 if prior is not None:
                     if prior.request_fingerprint != digest:
                         raise IdempotencyConflictError(caller_key(key))
                     return prior
-                check_key_unused(tx.uow, key, store="lead")
             p.raise_if_any()
             customer_id = self._customer_for(tx, principal, phone, email, name)
             lead = Lead(

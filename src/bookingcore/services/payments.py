@@ -102,7 +102,12 @@ from bookingcore.ports.payments import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
-from bookingcore.services._context import ServiceContext, Transaction, check_key_unused
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    check_key_free,
+    claim_key,
+)
 from bookingcore.services._settlement import (
     advance_if_paid,
     balance_due,
@@ -261,7 +266,7 @@ class PaymentService:
         with self._ctx.uow_factory() as uow:
             prior = uow.payments.get_by_idempotency_key(key)
             if prior is None:
-                check_key_unused(uow, key, store="payment")
+                check_key_free(uow, key, "payment")  # before the provider is asked
             booking = self._payable(uow, booking_id, principal)
             due = self._balance_due(uow, booking)
         wanted = due if amount is None else amount
@@ -300,6 +305,8 @@ class PaymentService:
         )
         try:
             with self._ctx.transaction() as tx:
+                # Not new: a twin stored its payment first (the add below says so).
+                claim_key(tx.uow, key, "payment", now)
                 tx.uow.payments.add(payment)
                 tx.audit(
                     principal,
@@ -781,8 +788,6 @@ class PaymentService:
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             prior = uow.refunds.get(refund_id)
-            if prior is None:
-                check_key_unused(uow, key, store=None)
         if prior is not None and prior.amount != amount:
             raise IdempotencyConflictError(caller_key(key))
         if prior is not None and not prior.is_pending:
@@ -790,6 +795,9 @@ class PaymentService:
         if prior is None:
             try:
                 with self._ctx.transaction() as tx:
+                    # Not new: this key refunded before (another payment, or a twin
+                    # that reserved first: the add below says so).
+                    claim_key(tx.uow, key, "refund", now)
                     payment = self._payment_for_update(tx.uow, payment_id)
                     refund = payment.start_refund(
                         refund_id=refund_id, amount=amount, now=now, reason=reason

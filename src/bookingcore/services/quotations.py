@@ -62,7 +62,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    check_key_unused,
+    claim_key,
     fingerprint,
     principal_key,
 )
@@ -209,11 +209,10 @@ class QuotationService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            prior = _prior_revision(uow, key, digest)
-            if prior is not None:
-                return prior
-            if key is not None:
-                check_key_unused(uow, key, store="quotation")
+            if key is not None and not claim_key(uow, key, "quotation", now):
+                prior = _prior_revision(uow, key, digest)
+                if prior is not None:
+                    return prior
             p = Problems()
             if uow.customers.get(request.customer_id) is None:
                 p.add("customer_id", f"no customer {request.customer_id}", "unknown_reference")
@@ -369,11 +368,10 @@ class QuotationService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            prior = _prior_revision(uow, key, digest)
-            if prior is not None:
-                return prior
-            if key is not None:
-                check_key_unused(uow, key, store="quotation")
+            if key is not None and not claim_key(uow, key, "quotation", now):
+                prior = _prior_revision(uow, key, digest)
+                if prior is not None:
+                    return prior
             old = _visible(uow, quotation_id, principal)
             _check_current(uow, old)
             old.replace(now=now)
@@ -704,13 +702,12 @@ class QuotationService:
     ) -> Booking:
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            if key is not None:
+            if key is not None and not claim_key(uow, key, "booking", now):
                 prior = uow.bookings.get_by_idempotency_key(key)
                 if prior is not None:
                     if prior.request_fingerprint != digest:
                         raise IdempotencyConflictError(caller_key(key))
                     return prior
-                check_key_unused(uow, key, store="booking")
             quotation = _visible(uow, quotation_id, principal)
             policy.require(
                 policy.can_decide_quotation(principal, quotation),

@@ -66,6 +66,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.idempotency import KeyClaim, key_claim_id
 from bookingcore.domain.imports import ImportJob, ImportRowError, ImportStatus
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
@@ -162,6 +163,7 @@ __all__ = [
     "CustomerStatsRepositoryContract",
     "DocumentRepositoryContract",
     "HistoryRepositoryContract",
+    "IdempotencyKeyRepositoryContract",
     "ImportRepositoryContract",
     "InvoiceRepositoryContract",
     "LookupContract",
@@ -3219,6 +3221,94 @@ class WebhookInboxRepositoryContract(_Base):
             assert uow.webhook_inbox.get(later.id) == later
 
 
+class IdempotencyKeyRepositoryContract(_Base):
+    """The key registry: one claim per key, the first operation's, taken inside a unit of work.
+
+    .. versionadded:: 0.4
+    """
+
+    def test_a_key_is_claimed_once_and_keeps_its_first_operation(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        claim = KeyClaim("customer:c-1:k-1", "booking", make.now)
+        with uow_factory() as uow:
+            assert uow.idempotency_keys.get(claim.key) is None
+            assert uow.idempotency_keys.add_if_new(claim)
+            assert uow.idempotency_keys.get(claim.key) == claim  # seen in its unit of work
+            assert not uow.idempotency_keys.add_if_new(KeyClaim(claim.key, "lead", make.now))
+            uow.commit()
+        with uow_factory() as uow:
+            later = make.now + timedelta(minutes=1)
+            assert not uow.idempotency_keys.add_if_new(KeyClaim(claim.key, "booking", later))
+            assert not uow.idempotency_keys.add_if_new(KeyClaim(claim.key, "message", later))
+            assert uow.idempotency_keys.get(claim.key) == claim
+            uow.commit()  # nothing to write
+        with uow_factory() as uow:
+            stored = uow.idempotency_keys.get(claim.key)
+            assert stored == claim
+            assert stored is not None
+            assert (stored.id, stored.operation) == (key_claim_id(claim.key), "booking")
+            assert uow.idempotency_keys.get("customer:c-2:k-1") is None  # another principal's
+
+    def test_a_claim_is_gone_with_a_rollback(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            assert uow.idempotency_keys.add_if_new(KeyClaim("staff:s-1:k-9", "lead", make.now))
+        with uow_factory() as uow:
+            assert uow.idempotency_keys.get("staff:s-1:k-9") is None
+            assert uow.idempotency_keys.add_if_new(KeyClaim("staff:s-1:k-9", "payment", make.now))
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.idempotency_keys.get("staff:s-1:k-9")
+            assert stored is not None
+            assert stored.operation == "payment"
+
+    @requires("concurrent_units_of_work")
+    def test_a_key_claimed_by_several_operations_at_once_goes_to_one(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Each claimant waits for the one before it: exactly one claims the key, and the
+        others read the winner's operation once it committed."""
+        operations = ("booking", "lead", "message", "payment", "quotation", "transition")
+        barrier = threading.Barrier(len(operations))
+        won: list[str] = []
+        lost: list[str] = []
+        failures: list[BaseException] = []
+        guard = threading.Lock()
+
+        def claim(operation: str) -> None:
+            try:
+                barrier.wait()
+                with uow_factory() as uow:
+                    if uow.idempotency_keys.add_if_new(KeyClaim("k-race", operation, make.now)):
+                        time.sleep(0.05)  # the others reach the same key meanwhile
+                        uow.commit()
+                        with guard:
+                            won.append(operation)
+                        return
+                    stored = uow.idempotency_keys.get("k-race")
+                    assert stored is not None
+                    with guard:
+                        lost.append(stored.operation)
+            except BaseException as exc:
+                with guard:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=claim, args=(o,)) for o in operations]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert failures == []
+        assert len(won) == 1
+        assert lost == won * (len(operations) - 1)
+        with uow_factory() as uow:
+            stored = uow.idempotency_keys.get("k-race")
+        assert stored is not None
+        assert stored.operation == won[0]
+
+
 class InvoiceRepositoryContract(_Base):
     """Invoices unique by number, a booking's invoices in order, and series locked to count.
 
@@ -6100,6 +6190,7 @@ class StorageContract(
     WaitlistRepositoryContract,
     PaymentRepositoryContract,
     WebhookInboxRepositoryContract,
+    IdempotencyKeyRepositoryContract,
     InvoiceRepositoryContract,
     CommissionLedgerContract,
     WebhookDeliveryRepositoryContract,

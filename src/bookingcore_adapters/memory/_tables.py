@@ -24,6 +24,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, OutboxMessage
 from bookingcore.domain.groups import BookingGroup
+from bookingcore.domain.idempotency import KeyClaim
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.invoices import Invoice, InvoiceSeries
@@ -152,6 +153,9 @@ TABLES: tuple[Table, ...] = (
     Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
     # ------------------------------------------------------------ customer care (0.3)
     Table("certificates", Certificate, {"number": lambda c: (c.kind, c.number)}),
+    # ------------------------------------------------------------ the idempotency key registry
+    # The key registry: one claim per key (its id derives from the key).
+    Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),
 )
 
 

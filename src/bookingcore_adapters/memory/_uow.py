@@ -22,6 +22,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
+from bookingcore.domain.idempotency import KeyClaim, key_claim_id
 from bookingcore.domain.imports import ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
@@ -158,6 +159,8 @@ class MemoryUnitOfWork:
         # ---------------------------------------------------------- customer view (0.3)
         self.customer_stats = _CustomerStatsRepository(self)
         self.certificates = _CertificateRepository(self, "certificates")
+        # ---------------------------------------------------------- the idempotency key registry
+        self.idempotency_keys = _IdempotencyKeyRepository(self, "idempotency_keys")
 
     def read_only(self) -> Self:
         """Make this unit of work read-only (see :meth:`bookingcore.ports.UnitOfWork.read_only`).
@@ -1193,6 +1196,15 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
             lambda w: w.provider == name and w.payment_reference == payment_reference,
             lambda w: (w.received_at, w.id.bytes),
         )
+
+
+class _IdempotencyKeyRepository(_Repository[KeyClaim]):
+    def add_if_new(self, claim: KeyClaim) -> bool:
+        return self._uow._add_if_new(self._table, claim)
+
+    def get(self, key: str) -> KeyClaim | None:
+        found: KeyClaim | None = self._get(key_claim_id(key))
+        return found
 
 
 class _InvoiceRepository(_Repository[Invoice]):

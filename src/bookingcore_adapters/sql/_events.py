@@ -1,5 +1,5 @@
 """Events and records in SQL: lifecycle events, audit entries, the outbox, its
-deliveries, communications and documents.
+deliveries, communications, documents and the idempotency key registry.
 
 Tables, mapping and repositories together.
 """
@@ -45,6 +45,7 @@ from bookingcore.domain.events import (
     OutboxMessage,
     SerializedMessage,
 )
+from bookingcore.domain.idempotency import MAX_OPERATION, KeyClaim
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import (
@@ -77,18 +78,21 @@ __all__ = [
     "COMMUNICATIONS",
     "DELIVERIES",
     "DOCUMENTS",
+    "IDEMPOTENCY_KEYS",
     "LIFECYCLE_EVENTS",
     "OUTBOX",
     "AuditRepository",
     "CommunicationRepository",
     "DeliveryRepository",
     "DocumentRepository",
+    "IdempotencyKeyRepository",
     "LifecycleEventRepository",
     "OutboxRepository",
     "audit_logs",
     "communications",
     "deliveries",
     "documents",
+    "idempotency_keys",
     "lifecycle_events",
     "outbox",
 ]
@@ -234,6 +238,17 @@ documents = Table(
     Column("content", Text(), nullable=False),
     when("created_at"),
     Column("source_event_id", Uuid()),
+)
+
+#: The key registry: which kind of operation each stored idempotency key belongs to.
+#: The id derives from the key (``key_claim_id``); the key is unique on its own too.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("key", String(), nullable=False, unique=True),
+    Column("operation", String(MAX_OPERATION), nullable=False),
+    when("created_at"),
 )
 
 
@@ -459,6 +474,17 @@ COMMUNICATIONS = Mapper[Communication](
 DOCUMENTS = Mapper[Document]("document", documents, _dump_document, _load_document)
 
 
+def _dump_key_claim(k: KeyClaim) -> Row:
+    return {"id": k.id, "key": k.key, "operation": k.operation, "created_at": k.created_at}
+
+
+def _load_key_claim(r: Stored, _: Sequence[Stored]) -> KeyClaim:
+    return KeyClaim(key=r["key"], operation=r["operation"], created_at=r["created_at"], id=r["id"])
+
+
+IDEMPOTENCY_KEYS = Mapper[KeyClaim]("keyclaim", idempotency_keys, _dump_key_claim, _load_key_claim)
+
+
 # --------------------------------------------------------------------------- repositories
 
 
@@ -652,3 +678,14 @@ class DocumentRepository(Repository[Document]):
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Document]:
         return self._oldest_with(booking_id=booking_id)
+
+
+class IdempotencyKeyRepository(Repository[KeyClaim]):
+    """:class:`~bookingcore.ports.IdempotencyKeyRepository` in SQL."""
+
+    def add_if_new(self, claim: KeyClaim) -> bool:
+        # The id derives from the key: either unique key clashes with the other.
+        return self._session.add_if_new(self._mapper, claim, ())
+
+    def get(self, key: str) -> KeyClaim | None:
+        return self._unique("key", key, lambda k: k.key)

@@ -50,6 +50,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             events.DELIVERIES,
             events.COMMUNICATIONS,
             events.DOCUMENTS,
+            events.IDEMPOTENCY_KEYS,
             identity.STAFF,
             identity.AUTH_SESSIONS,
             imports.IMPORTS,
@@ -144,6 +145,8 @@ class SqlUnitOfWork:
         # ---------------------------------------------------------- customer view (0.3)
         self.customer_stats = insights.CustomerStatsRepository(session)
         self.certificates = certificates.CertificateRepository(session, certificates.CERTIFICATES)
+        # ---------------------------------------------------------- the idempotency key registry
+        self.idempotency_keys = events.IdempotencyKeyRepository(session, events.IDEMPOTENCY_KEYS)
 
     def read_only(self) -> Self:
         """Make this unit of work read-only (see :meth:`bookingcore.ports.UnitOfWork.read_only`).
