@@ -23,3 +23,15 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memory
         sqlite.dispose()
     else:
         yield request.getfixturevalue("pg_store")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """Each SQL backend in turn, for tests of what the store sends to the database."""
+    if request.param == "sqlite":
+        sqlite = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+        sqlite.create_schema()
+        yield sqlite
+        sqlite.dispose()
+    else:
+        yield request.getfixturevalue("pg_store")
