@@ -87,6 +87,21 @@ class TestScheduling:
             (second.id, WebhookTopic.BOOKING_CONFIRMED),
         }
 
+    def test_a_status_note_goes_to_the_partner_only_for_the_moves_it_made(
+        self, world: WebhookWorld
+    ) -> None:
+        core = world.core
+        booking = world.book()
+        core.bookings.transition(
+            booking.id, "confirmed", principal=ADMIN, note="confirmed after a rude call"
+        )
+        core.bookings.cancel(booking.id, principal=world.as_partner, reason="client asked")
+        data = {d.topic: d.payload["data"] for d in core.webhooks.list(principal=ADMIN).items}
+        assert data[WebhookTopic.BOOKING_CONFIRMED]["to_status"] == "confirmed"
+        assert "note" not in data[WebhookTopic.BOOKING_CONFIRMED]
+        assert "rude" not in repr(data)
+        assert data[WebhookTopic.BOOKING_CANCELLED]["note"] == "client asked"
+
     def test_a_direct_booking_leaves_no_trace_in_the_dispatcher(self, world: WebhookWorld) -> None:
         """Only partners' events reach the handler, so direct bookings cost no delivery record."""
         core = world.core

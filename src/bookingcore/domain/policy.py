@@ -35,7 +35,7 @@ a partner cannot probe for another partner's records.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Self
@@ -48,9 +48,9 @@ from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.leads import Lead, LeadFilter
-from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
-from bookingcore.domain.queries import BookingFilter, CustomerFilter
+from bookingcore.domain.queries import BookingFilter, CustomerFilter, Page
 from bookingcore.domain.quotations import Quotation, QuotationFilter
 from bookingcore.domain.values import (
     Actor,
@@ -69,6 +69,9 @@ __all__ = [
     "Principal",
     "PrincipalKind",
     "StaffRole",
+    "booking_for",
+    "booking_page_for",
+    "bookings_for",
     "can_answer_for_item",
     "can_change_booking",
     "can_change_customer",
@@ -85,12 +88,15 @@ __all__ = [
     "check_may_cancel",
     "check_may_edit",
     "check_may_transition",
+    "history_for",
     "may_resend_partner_webhooks",
     "require",
     "scope_bookings",
     "scope_customers",
     "scope_leads",
     "scope_quotations",
+    "sees_move_note",
+    "sees_staff_notes",
 ]
 
 
@@ -488,6 +494,82 @@ def can_view_audit(principal: Principal, booking: Booking | None = None) -> bool
         return True
     advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR
     return booking is not None and advisor and _advisor_or_supplier_sees(principal, booking)
+
+
+# --------------------------------------------------------- staff notes (0.4)
+#
+# Staff notes stay with staff: whatever a service hands a partner or a customer
+# (a webhook too) goes through these, at the service boundary, so a host that
+# serialises the library's objects as they are leaks nothing written for staff.
+
+
+def sees_staff_notes(principal: Principal) -> bool:
+    """May ``principal`` read what staff write for staff? Staff and the system only.
+
+    .. versionadded:: 0.4
+    """
+    return principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+
+
+def booking_for(principal: Principal, booking: Booking) -> Booking:
+    """``booking`` as ``principal`` may read it: for anyone but staff and the system,
+    a copy without its internal notes (the stored booking is left alone).
+
+    .. versionadded:: 0.4
+    """
+    if sees_staff_notes(principal) or booking.internal_notes is None:
+        return booking
+    return attrs.evolve(booking, internal_notes=None)
+
+
+def bookings_for(principal: Principal, bookings: Iterable[Booking]) -> list[Booking]:
+    """Each of ``bookings`` as :func:`booking_for` gives it to ``principal``.
+
+    .. versionadded:: 0.4
+    """
+    return [booking_for(principal, b) for b in bookings]
+
+
+def booking_page_for(principal: Principal, page: Page[Booking]) -> Page[Booking]:
+    """``page`` with its bookings as :func:`booking_for` gives them to ``principal``.
+
+    .. versionadded:: 0.4
+    """
+    if sees_staff_notes(principal):
+        return page
+    return attrs.evolve(page, items=bookings_for(principal, page.items))
+
+
+def sees_move_note(principal: Principal, actor: Actor) -> bool:
+    """May ``principal`` read the note (and metadata) of a status move ``actor`` made?
+
+    Staff and the system read every move's note; anyone else only the notes of
+    the moves they made themselves (a customer as that customer, a partner
+    through its own API client), never those staff, suppliers, webhooks, the
+    system or another party wrote.
+
+    .. versionadded:: 0.4
+    """
+    return sees_staff_notes(principal) or actor == principal.actor
+
+
+def history_for(principal: Principal, events: Iterable[LifecycleEvent]) -> list[LifecycleEvent]:
+    """A booking's status history as ``principal`` may read it.
+
+    Every move stays, with who made it and when; on a move whose note
+    ``principal`` may not read (:func:`sees_move_note`) the note, the metadata
+    and the request's idempotency key and fingerprint are left out (``None``,
+    empty) of the copy ``principal`` gets.
+
+    .. versionadded:: 0.4
+    """
+    return [
+        e
+        if sees_move_note(principal, e.actor)
+        or not (e.note or e.metadata or e.idempotency_key or e.request_fingerprint)
+        else attrs.evolve(e, note=None, metadata={}, idempotency_key=None, request_fingerprint=None)
+        for e in events
+    ]
 
 
 def can_view_partner_webhooks(principal: Principal, partner_id: UUID | None = None) -> bool:

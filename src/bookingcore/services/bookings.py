@@ -409,7 +409,7 @@ class BookingService:
         digest = fingerprint("book", principal, request=request) if stored_key else None
         idempotency_key = stored_key
         try:
-            return self._book(
+            booked = self._book(
                 request,
                 principal,
                 plan=(lifecycle, source, status),
@@ -425,7 +425,8 @@ class BookingService:
                 prior = self._prior_booking(uow, idempotency_key, digest)
             if prior is None:
                 raise
-            return prior
+            booked = prior
+        return policy.booking_for(principal, booked)
 
     def book_claimed(
         self,
@@ -451,7 +452,7 @@ class BookingService:
         lifecycle, source, status = self._check_request(request, principal)
         digest = fingerprint("book", principal, request=request) if stored_key else None
         try:
-            return self._book(
+            booked = self._book(
                 request,
                 principal,
                 plan=(lifecycle, source, status),
@@ -468,7 +469,8 @@ class BookingService:
                 prior = self._prior_booking(uow, stored_key, digest)
             if prior is None:
                 raise
-            return prior
+            booked = prior
+        return policy.booking_for(principal, booked)
 
     @staticmethod
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
@@ -1010,11 +1012,18 @@ class BookingService:
     def get(self, booking_id: BookingId, *, principal: Principal) -> Booking:
         """The booking, if ``principal`` may see it.
 
+        Staff notes stay with staff: anyone but staff and the system gets a copy
+        without ``internal_notes`` (:func:`~bookingcore.domain.policy.booking_for`),
+        here and from every method that returns a booking.
+
+        .. versionchanged:: 0.4 no internal notes for a partner or a customer.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
         """
         with self._ctx.uow_factory() as uow:
-            return self._load_visible(uow, booking_id, principal)
+            booking = self._load_visible(uow, booking_id, principal)
+        return policy.booking_for(principal, booking)
 
     def get_by_reference(self, reference: str, *, principal: Principal) -> Booking:
         """The booking with this reference (``BK-...``), if ``principal`` may see it.
@@ -1029,7 +1038,7 @@ class BookingService:
             booking = uow.bookings.get_by_reference(clean.upper())
         if booking is None or not policy.can_view_booking(principal, booking):
             raise NotFoundError("booking", reference)
-        return booking
+        return policy.booking_for(principal, booking)
 
     def list(
         self,
@@ -1038,14 +1047,18 @@ class BookingService:
         *,
         principal: Principal,
     ) -> Page[Booking]:
-        """Bookings matching ``query`` that ``principal`` may see, newest first.
+        """Bookings matching ``query`` that ``principal`` may see, newest first
+        (without their internal notes for anyone but staff and the system).
+
+        .. versionchanged:: 0.4 no internal notes for a partner or a customer.
 
         Raises:
             PermissionDeniedError: the query explicitly asks for someone else's bookings.
         """
         scoped = policy.scope_bookings(principal, query or BookingFilter())
         with self._ctx.uow_factory() as uow:
-            return uow.bookings.list(scoped, page or PageRequest())
+            found = uow.bookings.list(scoped, page or PageRequest())
+        return policy.booking_page_for(principal, found)
 
     # ------------------------------------------------------------------ change
 
@@ -1091,7 +1104,7 @@ class BookingService:
             asked = {"booking_id": booking_id, "to": to, "note": clean_note, "metadata": extra}
             digest = fingerprint("transition", principal, **asked)
         try:
-            return self._transition(
+            moved = self._transition(
                 booking_id,
                 to,
                 principal=principal,
@@ -1109,7 +1122,8 @@ class BookingService:
                 prior = self._prior_transition(uow, idempotency_key, digest, principal)
             if prior is None:
                 raise
-            return prior
+            moved = prior
+        return attrs.evolve(moved, booking=policy.booking_for(principal, moved.booking))
 
     def _transition(
         self,
@@ -1345,12 +1359,19 @@ class BookingService:
     def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:
         """The booking's status history, creation first.
 
+        Staff and the system read every entry whole; anyone else reads every
+        move, who made it and when, but the note and metadata only of the moves
+        they made themselves (:func:`~bookingcore.domain.policy.history_for`).
+
+        .. versionchanged:: 0.4 others' notes withheld from partners and customers.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
         """
         with self._ctx.uow_factory() as uow:
             self._load_visible(uow, booking_id, principal)
-            return uow.lifecycle_events.list_for_booking(booking_id)
+            events = uow.lifecycle_events.list_for_booking(booking_id)
+        return policy.history_for(principal, events)
 
     def documents(self, booking_id: BookingId, *, principal: Principal) -> Sequence[Document]:
         """The documents generated for the booking (invoice, voucher, ...), oldest first.
@@ -1426,10 +1447,10 @@ class BookingService:
                 values["assignee_id"] = changes.assignee_id
             raised = booking.edit(values, author=self._ctx.author(principal), reason=clean_reason)
             if raised is None:
-                return booking
+                return policy.booking_for(principal, booking)
             tx.record(raised)
             tx.commit()
-            return booking
+            return policy.booking_for(principal, booking)
 
     # ------------------------------------------------------------------ changing a booking
     # (issue 22: reschedule, travelers, advisor notes, assignment)
@@ -1489,7 +1510,7 @@ class BookingService:
         key = principal_key(principal, idempotency_key)
         asked = _Reschedule(booking_id, slot_id, note)
         try:
-            return self._reschedule(asked, principal, expected_version, key)
+            moved = self._reschedule(asked, principal, expected_version, key)
         except (ConflictError, InvalidTransitionError, ValidationError):
             if key is None:
                 raise
@@ -1499,7 +1520,8 @@ class BookingService:
                 prior = self._prior_reschedule(uow, key, asked, principal)
             if prior is None:
                 raise
-            return prior
+            moved = prior
+        return attrs.evolve(moved, booking=policy.booking_for(principal, moved.booking))
 
     def _prior_reschedule(
         self, uow: UnitOfWork, key: str, asked: _Reschedule, principal: Principal
@@ -1774,14 +1796,14 @@ class BookingService:
                 note=note,
             )
             if raised is None:
-                return booking
+                return policy.booking_for(principal, booking)
             for traveler in new_travelers:
                 uow.travelers.add(traveler)
             tx.record(raised)
             if freed:
                 offer_free_seats(self._ctx, tx, slot, now=now)
             tx.commit()
-            return booking
+            return policy.booking_for(principal, booking)
 
     def add_note(self, booking_id: BookingId, text: str, *, principal: Principal) -> AdvisorNote:
         """Append a note to the booking's advisor log (who, when, what); notes are never edited.
@@ -1909,10 +1931,10 @@ class BookingService:
                 {"assignee_id": picked}, author=self._ctx.author(principal), reason=clean_reason
             )
             if raised is None:
-                return booking
+                return policy.booking_for(principal, booking)
             tx.record(raised)
             tx.commit()
-            return booking
+            return policy.booking_for(principal, booking)
 
     @staticmethod
     def _load_visible(

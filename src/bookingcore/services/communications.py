@@ -270,7 +270,8 @@ class CommunicationService:
             PermissionDeniedError: the principal may not list bookings.
             ValidationError: on ``now`` when naive.
         """
-        return [booking for booking, _ in self._due_reminders(principal, within, now)]
+        due = [booking for booking, _ in self._due_reminders(principal, within, now)]
+        return policy.bookings_for(principal, due)
 
     def _due_reminders(
         self, principal: Principal, within: timedelta, now: datetime | None

@@ -72,19 +72,6 @@ VIEW_BOOKINGS = 20
 VIEW_ADVISOR_NOTES = 50
 
 
-def _is_staff(principal: Principal) -> bool:
-    return principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
-
-
-def _withhold_staff_notes(principal: Principal, bookings: Sequence[Booking]) -> list[Booking]:
-    """``bookings`` as ``principal`` may read them: for anyone but staff and the
-    system (a partner, a customer), copies without their internal notes.
-    """
-    if _is_staff(principal):
-        return list(bookings)
-    return [attrs.evolve(b, internal_notes=None) if b.internal_notes else b for b in bookings]
-
-
 def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
     """Which statuses of ``lifecycles`` are cancellations and which no-shows.
 
@@ -508,7 +495,7 @@ class CustomerService:
             return CustomerHistory(
                 customer=customer,
                 travelers=uow.travelers.list_for_customer(customer_id),
-                bookings=attrs.evolve(found, items=_withhold_staff_notes(principal, found.items)),
+                bookings=policy.booking_page_for(principal, found),
                 communications=[
                     c for c in communications if c.booking_id is None or visible(c.booking_id)
                 ],
@@ -626,7 +613,7 @@ class CustomerService:
                     uow, customer, principal, [c.booking_id for c in earned]
                 )
                 earned = [c for c in earned if visible(c.booking_id)]
-            staff = _is_staff(principal)
+            staff = policy.sees_staff_notes(principal)
             advised = (
                 uow.customer_stats.booking_notes(scoped, limit=VIEW_ADVISOR_NOTES) if staff else ()
             )
@@ -635,8 +622,8 @@ class CustomerService:
             for b in recent
             if b.internal_notes and staff
         ]
-        ahead = _withhold_staff_notes(principal, ahead)
-        recent = _withhold_staff_notes(principal, recent)
+        ahead = policy.bookings_for(principal, ahead)
+        recent = policy.bookings_for(principal, recent)
         notes += [
             StaffNote(
                 n.booking_id, n.reference, n.text, n.written_at, StaffNoteKind.ADVISOR, n.author

@@ -232,7 +232,8 @@ class GroupService:
         """
         with self._ctx.uow_factory() as uow:
             self._visible(uow, uow.groups.get(group_id), group_id, principal)
-            return uow.bookings.list(BookingFilter(group_id=group_id), page or PageRequest())
+            found = uow.bookings.list(BookingFilter(group_id=group_id), page or PageRequest())
+        return policy.booking_page_for(principal, found)
 
     def totals(self, group_id: BookingGroupId, *, principal: Principal) -> GroupTotals:
         """The group's bookings, travelers, amount, paid and due (see :class:`GroupTotals`).
@@ -314,7 +315,7 @@ class GroupService:
                 reason=clean_reason,
             )
             tx.commit()
-            return cancelled
+        return policy.bookings_for(principal, cancelled)
 
     def send_confirmations(
         self, group_id: BookingGroupId, *, principal: Principal

@@ -675,7 +675,7 @@ class QuotationService:
                 "approve_quotation", principal, quotation_id=quotation_id, travelers=travelers
             )
         try:
-            return self._approve(
+            booked = self._approve(
                 quotation_id, travelers, principal=principal, now=now, key=key, digest=digest
             )
         except ConflictError:
@@ -688,7 +688,8 @@ class QuotationService:
                 raise
             if prior.request_fingerprint != digest:
                 raise IdempotencyConflictError(caller_key(key)) from None
-            return prior
+            booked = prior
+        return policy.booking_for(principal, booked)
 
     def _approve(
         self,

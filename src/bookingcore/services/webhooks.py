@@ -240,7 +240,7 @@ class WebhookService:
                 event_id=event.id,
                 partner_id=partner.id,
                 topic=topic,
-                payload=self._payload(event, topic, booking),
+                payload=self._payload(event, topic, booking, Principal.partner(partner.id)),
                 now=context.now,
                 booking_id=booking.id,
             )
@@ -256,12 +256,15 @@ class WebhookService:
         return scheduled
 
     @staticmethod
-    def _payload(event: DomainEvent, topic: WebhookTopic, booking: Booking) -> dict[str, Any]:
+    def _payload(
+        event: DomainEvent, topic: WebhookTopic, booking: Booking, reader: Principal
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {"event_id": str(event.id), "booking": booking_snapshot(booking)}
         if isinstance(event, BookingStatusChanged):
             data["from_status"] = event.from_status
             data["to_status"] = event.to_status
-            if event.note:
+            # Staff notes stay with staff: the partner reads the notes of its own moves only.
+            if event.note and policy.sees_move_note(reader, event.actor):
                 data["note"] = event.note
         return {"type": topic.value, "timestamp": _iso(event.occurred_at), "data": data}
 
