@@ -43,7 +43,7 @@ class Dealers:
     slots: dict[str, Slot]
 
 
-def _dealers(store: MemoryStore | SqlStore) -> Dealers:
+def _dealers(store: MemoryStore | SqlStore, *, waiting: bool = False) -> Dealers:
     core = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(), ids=SequentialIds())
     one = core.catalog.add_location("DL01", "Dealer One", principal=ADMIN)
     two = core.catalog.add_location("DL02", "Dealer Two", principal=ADMIN)
@@ -59,7 +59,16 @@ def _dealers(store: MemoryStore | SqlStore) -> Dealers:
 
     # A customer on file whose email rows may name with another phone, or alone.
     core.customers.register("+919899999999", principal=ADMIN, email="known@example.com")
-    return Dealers(core, {"three": slot(one.id, 3), "one": slot(one.id, 1), "far": slot(two.id, 2)})
+    slots = {"three": slot(one.id, 3), "one": slot(one.id, 1), "far": slot(two.id, 2)}
+    # Rows' customers 2 and 3 wait on "three" for two seats: 2 is offered them (held),
+    # 3 waits. A row booking them ends their entry (2's row books a held seat and frees
+    # the other); seats rows free are offered only after the last row.
+    for n, seats in ((2, 2), (3, 2)) if waiting else ():
+        joined = core.customers.register(f"+9198{n:08d}", principal=ADMIN, name=f"Customer {n}")
+        core.waitlists.join(
+            slots["three"].id, principal=ADMIN, customer_id=joined.customer.id, seats=seats
+        )
+    return Dealers(core, slots)
 
 
 def _row(
@@ -229,7 +238,7 @@ def _equal_outcomes(
     store = make_store()
     settings = ImportSettings(lifecycle=lifecycle, chunk_size=chunk_size)
     try:
-        dealers = _dealers(store)
+        dealers = _dealers(store, waiting=True)
         source = _file(dealers, rows)  # type: ignore[arg-type]
         dry = _dry_run(dealers.core, source, settings)
         assert _preview(dealers.core, source, settings) == dry

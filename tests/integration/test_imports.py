@@ -835,3 +835,78 @@ def test_a_file_whose_external_ids_spill_out_of_memory_flags_the_same_rows(
     errors = core.imports.errors(spilled.id, principal=ADMIN).items
     assert _rows(errors)[:2] == [5, 402]  # row 5 is the bad phone; i=400 repeats S0
     assert "repeats the external id of row 2" in str(errors[1].problems[0].message)
+
+
+def test_an_imported_booking_has_the_supplier_of_its_slot_s_product(core: BookingCore) -> None:
+    """As a booking made at the desk: supplier views and reports find imported bookings."""
+    supplier = core.catalog.add_supplier("SUP1", "Honda Cars", principal=ADMIN)
+    product = core.catalog.add_product(
+        "AMAZE", "Amaze", "car_variant", principal=ADMIN, supplier_id=supplier.id
+    )
+    location = core.catalog.location("DL01", principal=ADMIN)
+    named = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
+        price_per_traveler=Money("0", "INR"),
+        capacity=4,
+        product_id=product.id,
+        principal=ADMIN,
+    )
+    header = (*HEADER, "slot_id")
+    data = [
+        (*row(phone=phone(1), name="P 1", variant="amaze"), ""),  # the slot the import opens
+        (*row(phone=phone(2), name="P 2", date="2026-03-06T10:00"), str(named.id)),
+        (*row(phone=phone(3), name="P 3", variant="city-vx"), ""),  # a product without one
+        (*row(phone=phone(4), name="P 4"), ""),  # no product at all
+    ]
+    job = core.imports.run_file(ListSource(header, data), principal=ADMIN)
+    assert (job.created, job.failed) == (4, 0)
+    by_name = {
+        core.customers.get(b.customer_id, principal=ADMIN).name: b.supplier_id
+        for b in bookings(core)
+    }
+    assert by_name == {"P 1": supplier.id, "P 2": supplier.id, "P 3": None, "P 4": None}
+    mine = core.bookings.list(BookingFilter(supplier_id=supplier.id), principal=ADMIN)
+    assert len(mine.items) == 2
+
+
+def test_a_row_naming_a_slot_no_longer_sold_is_refused_at_its_slot_cell(
+    core: BookingCore,
+) -> None:
+    """As ``book`` refuses it (``BookingService.sold_at``): dry run, preview and run agree."""
+    trek = core.catalog.add_product("OLD-VX", "Old VX", "car_variant", principal=ADMIN)
+    location = core.catalog.location("DL01", principal=ADMIN)
+    slot = core.catalog.create_slot(
+        location_id=location.id,
+        starts_at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
+        price_per_traveler=Money("0", "INR"),
+        capacity=4,
+        product_id=trek.id,
+        principal=ADMIN,
+    )
+    core.catalog.set_product_active(trek.id, False, principal=ADMIN)
+    header = (*HEADER, "slot_id")
+    data = [
+        (*row(phone=phone(1), name="P 1", date="2026-03-06T10:00"), str(slot.id)),
+        (*row(phone=phone(2), name="P 2"), ""),
+    ]
+    source = ListSource(header, data)
+    plan = core.imports.dry_run(source, principal=ADMIN)
+    assert plan.would_create == 1
+    (number, _, problems), *_ = plan.errors
+    assert (number, [(p.code, p.column) for p in problems]) == (2, [("inactive", "slot_id")])
+    preview = core.imports.preview(source, principal=ADMIN)
+    assert [(r.action, [p.code for p in r.problems]) for r in preview.rows] == [
+        ("error", ["inactive"]),
+        ("create", []),
+    ]
+    job = core.imports.run_file(source, principal=ADMIN)
+    assert (job.created, job.failed) == (1, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert (error.row_number, error.problems[0].code, error.problems[0].column) == (
+        2,
+        "inactive",
+        "slot_id",
+    )
+    assert core.catalog.get_slot(slot.id, principal=ADMIN).seats_held == 0
+    assert len(bookings(core)) == 1

@@ -35,7 +35,7 @@ from bookingcore.domain.assignment import (
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
-from bookingcore.domain.catalog import Location
+from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import BookingRescheduled
@@ -917,13 +917,8 @@ class BookingService:
         .. versionadded:: 0.3
         """
         location = uow.locations.get(slot.location_id)
-        if location is None or not location.is_active:
-            raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
         product = uow.products.get(slot.product_id) if slot.product_id else None
-        if product is not None and not product.is_active:
-            msg = f"product {product.code} is no longer sold"
-            raise ValidationError.single("slot_id", msg, "inactive")
-        return location
+        return check_sold_at(location, product)
 
     @staticmethod
     def _sees_customer(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> bool:
@@ -1995,6 +1990,24 @@ def _check_bookable_items(uow: UnitOfWork, items: Sequence[BookedItem]) -> None:
                 msg = f"product {product.code} is deactivated"
                 p.add(f"items[{index}].product_id", msg, "inactive")
     p.raise_if_any()
+
+
+def check_sold_at(location: Location | None, product: Product | None) -> Location:
+    """``location`` (a slot's) when it and the slot's ``product`` are still open for bookings.
+
+    The rule of :meth:`BookingService.sold_at` on a location and product already
+    read (an import reads each once per chunk).
+
+    Raises:
+        ValidationError: on ``slot_id`` (code ``inactive``) when the location is
+            closed or the product is no longer sold.
+    """
+    if location is None or not location.is_active:
+        raise ValidationError.single("slot_id", "this slot's location is closed", "inactive")
+    if product is not None and not product.is_active:
+        msg = f"product {product.code} is no longer sold"
+        raise ValidationError.single("slot_id", msg, "inactive")
+    return location
 
 
 def _same_person(saved: Traveler, typed: Traveler) -> bool:

@@ -21,6 +21,12 @@ Rows that carry an ``external_id`` update the booking that already has it;
 other rows are recognised by a fingerprint of their values, so importing the
 same row again is *skipped*, not doubled.
 
+Rows meet the booking path's rules: a new booking gets its slot's product's
+supplier, a slot no longer sold is refused (``inactive``), a row booking a
+waiting customer ends their waiting-list entry, and seats rows free are offered
+to the slots' waiting lists once the rows are all applied (so a dry run, which
+offers nothing, still predicts every row).
+
 .. versionadded:: 0.1
 """
 
@@ -43,8 +49,8 @@ from bookingcore.domain import policy
 from bookingcore.domain._validation import bounded_count, check_metadata, parse_timezone
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction
-from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler
-from bookingcore.domain.catalog import ProductFilter
+from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
+from bookingcore.domain.catalog import Location, Product, ProductFilter
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.import_people import (
     CUSTOMER_COLUMNS,
@@ -83,8 +89,10 @@ from bookingcore.domain.values import (
     PhoneNumber,
     ProductId,
     SlotId,
+    SupplierId,
     TravelerId,
 )
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
 from bookingcore.errors import (
     BookingError,
     ConflictError,
@@ -104,7 +112,9 @@ from bookingcore.services._import_kinds import (
     RowWriter,
     TravelerRules,
 )
+from bookingcore.services._seat_offers import cancel_entries, offer_free_seats
 from bookingcore.services._suppliers import check_items_allow
+from bookingcore.services.bookings import check_sold_at
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.travelers import TravelerService
 
@@ -128,6 +138,9 @@ _STRATEGIES = {s.value for s in AssignmentStrategy}
 _ASSIGNER = "assigner_state"
 #: The job settings' key for the file's header, in the file's order.
 _HEADER = "header"
+#: The job settings' key for the slots whose freed seats the committed chunks have not
+#: offered to their waiting lists yet (offered when the run ends, stops or fails).
+_OFFERS = "offer_slots"
 
 
 def _mapping(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -161,7 +174,10 @@ class ImportSettings:
             where a row names no slot.
         emit_events: write a ``booking.created`` event per new booking, which
             runs your handlers (and the built-in automations, which message
-            customers). Off by default: an import records history.
+            customers). Off by default: an import records history. Waiting-list
+            changes are not history: entries a row ends and the offers of seats
+            the rows freed (made once every row is applied) write their events
+            and offer messages either way.
         workers: processes that validate rows; ``1`` validates in this process.
             More start fresh interpreters (``spawn``), get the validator once
             each and at most two batches of 1,000 rows each at a time, so the
@@ -342,6 +358,8 @@ class _Chunk:
     skipped: int = 0
     failures: list[_Failure] = attrs.Factory(list)
     fixed: list[int] = attrs.Factory(list)
+    #: slots with a waiting list where the chunk freed seats
+    freed: set[SlotId] = attrs.Factory(set)
 
 
 class ImportService:
@@ -745,12 +763,15 @@ class ImportService:
                         now = self._ctx.now()
                         job.status = ImportStatus.CANCELLED
                         job.completed_at = now
+                        self._offer_freed(tx, job)
                         self._touch(job)
                         tx.commit()
                         return job
                     booker = run.rules.writer(lock=True)
                     booker.load(tx, [item for item in chunk if not isinstance(item, _Failure)])
                     result = _tally(run, self._apply(booker, run, chunk, validator))
+                    if isinstance(booker, _Booker):
+                        result.freed = booker.freed
                     self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
                     tx.commit()
                     return job
@@ -822,6 +843,10 @@ class ImportService:
         if run.settings.kind is ImportKind.BOOKINGS:
             # with the chunk: a resumed run assigns the next rows as this one would have
             job.settings = {**job.settings, _ASSIGNER: run.assigner.state()}
+        if result.freed:
+            # offered when the run ends, so that no offer changes what a later row does
+            pending = {*job.settings.get(_OFFERS, ()), *(str(s) for s in result.freed)}
+            job.settings = {**job.settings, _OFFERS: sorted(pending)}
         self._touch(job)
 
     def _apply(
@@ -907,9 +932,28 @@ class ImportService:
             if job.status is ImportStatus.PROCESSING:
                 job.status = ImportStatus.COMPLETED
                 job.completed_at = self._ctx.now()
+                self._offer_freed(tx, job)
                 self._touch(job)
                 tx.commit()
             return job
+
+    def _offer_freed(self, tx: Transaction, job: ImportJob) -> None:
+        """Offer the seats the job's committed rows freed to the slots' waiting lists.
+
+        Called once the rows are applied (the run ends, is cancelled or fails),
+        in the transaction that records it: rows never see the offers, so a dry
+        run, which offers nothing, predicts every row. Each slot is locked, in
+        id order, after the job.
+        """
+        pending = job.settings.get(_OFFERS)
+        if not pending:
+            return
+        now = self._ctx.now()
+        for slot_id in sorted(pending):
+            slot = tx.uow.slots.get_for_update(SlotId(UUID(slot_id)))
+            if slot is not None:
+                offer_free_seats(self._ctx, tx, slot, now=now)
+        job.settings = {k: v for k, v in job.settings.items() if k != _OFFERS}
 
     def _fail(self, job_id: UUID, exc: BookingError) -> None:
         with self._ctx.transaction() as tx:
@@ -918,6 +962,7 @@ class ImportService:
             job.completed_at = self._ctx.now()
             job.error_summary = {**job.error_summary, "file": 1}
             job.settings = {**job.settings, "failure": str(exc)}
+            self._offer_freed(tx, job)
             self._touch(job)
             tx.commit()
 
@@ -1133,6 +1178,13 @@ class _Booker:
         self._erased: set[CustomerId] = set()
         self._slots: dict[SlotId, Slot] = {}
         self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
+        #: read once each: whether a slot is still sold (location, product) and its supplier
+        self._locations: dict[LocationId, Location | None] = {}
+        self._products: dict[ProductId, Product | None] = {}
+        #: (customer, slot) whose waiting-list entry a row ended (a dry run never commits it)
+        self._ended: set[tuple[CustomerId, SlotId]] = set()
+        #: slots with a waiting list where rows freed seats, offered once the rows are applied
+        self.freed: set[SlotId] = set()
         self._tx: Transaction | None = None
 
     def load(self, tx: Transaction, rows: Sequence[ValidRow]) -> None:
@@ -1211,6 +1263,11 @@ class _Booker:
         customer, new_customer = self._customer_for(row)
         traveler, new_traveler = self._traveler_for(customer, row.name)
         slot, new_slot = self._slot_for(row)
+        # As BookingService.sold_at: no booking of a slot whose location closed or
+        # whose product is no longer sold (a refused row's slot cell says so).
+        product = self._product(slot.product_id)
+        check_sold_at(self._location(slot.location_id), product)
+        supplier_id: SupplierId | None = product.supplier_id if product else None
         price = slot.price_per_traveler
         note = f"{self._note}{row.number}"
         draft = BookingDraft(
@@ -1220,6 +1277,7 @@ class _Booker:
             travelers=(BookingTraveler(traveler.id, price, is_primary=True),),
             status=row.status,
             source=BookingSource.IMPORT,
+            supplier_id=supplier_id,
             internal_notes=row.notes,
             external_id=row.external_id,
             assignee_id=self._run.assigner.pick(row.location_id, requested=row.advisor_id),
@@ -1228,15 +1286,7 @@ class _Booker:
             metadata=dict(row.metadata),
             note=note,
         )
-        principal = self._run.principal
-        booking, raised = Booking.open(
-            draft,
-            slot=slot,
-            lifecycle=self._run.lifecycle,
-            author=self._author,
-            others=self._bookings_of(customer.id, slot.id, new_customer or new_slot),
-            may_see=lambda other: policy.can_view_booking(principal, other),
-        )
+        booking, raised = self._open_booking(draft, slot, new=new_customer or new_slot)
         self._run.assigner.assign(row.location_id, requested=row.advisor_id)
         uow = self._uow
         if new_slot:
@@ -1262,6 +1312,36 @@ class _Booker:
         assert self._tx is not None
         self._tx.record(raised, emit=self._run.settings.emit_events)
         return "create"
+
+    def _open_booking(
+        self, draft: BookingDraft, slot: Slot, *, new: bool
+    ) -> tuple[Booking, Raised]:
+        """:meth:`Booking.open` on ``slot``, ending the customer's entry on its waiting list
+        as booking directly does. ``new``: the customer or the slot is new to the store."""
+        principal = self._run.principal
+        lifecycle = self._run.lifecycle
+        entry = None
+        if not new and lifecycle.holds_capacity(lifecycle.resolve(draft.status)):
+            entry = self._active_entry(draft.customer_id, slot)
+        # An offer's seats are the customer's to book: the booking's rules are checked on
+        # the slot as it is once they are released, so a row that fails ends nothing.
+        checked = slot
+        if entry is not None and entry.status is WaitlistStatus.OFFERED:
+            checked = attrs.evolve(slot, seats_held=slot.seats_held - entry.seats)
+        booking, raised = Booking.open(
+            draft,
+            slot=checked,
+            lifecycle=lifecycle,
+            author=self._author,
+            others=self._bookings_of(draft.customer_id, slot.id, new),
+            may_see=lambda other: policy.can_view_booking(principal, other),
+        )
+        if entry is not None:
+            reason = f"{draft.note} booked the slot (booking {booking.reference})"
+            self._end_entry(entry, slot, reason)  # releases what the offer held
+        if checked is not slot:
+            slot.hold(len(draft.travelers))  # what Booking.open held on ``checked``
+        return booking, raised
 
     def _bookings_of(self, customer_id: CustomerId, slot_id: SlotId, new: bool) -> list[Booking]:
         """The customer's bookings of the slot: stored ones and those this run made."""
@@ -1308,9 +1388,26 @@ class _Booker:
             check_items_allow(self._uow, booking, row.status, field="status")
             seats = booking.seats_to_move(row.status, lifecycle)
             slot = self._lock_slot(booking.slot_id) if seats else None
+            entry = None
+            if slot is not None and seats > 0:
+                # As a move at the desk: the customer's entry on the slot's list ends, and
+                # seats an offer held for them are theirs (only if the move then fits:
+                # a move that fails ends nothing).
+                entry = self._active_entry(booking.customer_id, slot)
+                if (
+                    entry is not None
+                    and entry.status is WaitlistStatus.OFFERED
+                    and slot.has_room_for(seats - entry.seats)
+                ):
+                    self._end_entry(entry, slot, f"{reason}: booking took its seats")
+                    entry = None
             moved = booking.move(
                 row.status, lifecycle=lifecycle, author=self._author, slot=slot, note=reason
             )
+            if slot is not None and entry is not None:
+                self._end_entry(entry, slot, f"{reason}: booking took its seats")
+            if slot is not None and seats < 0 and slot.has_waitlist:
+                self.freed.add(slot.id)
             self._tx.record(moved, emit=emit)
             assert moved.history is not None
             # As a cancel at the desk: what is left of a partner's commission is reversed.
@@ -1321,6 +1418,47 @@ class _Booker:
             self._tx.record(edited, emit=emit)
             changed = True
         return "update" if changed else "skip"
+
+    def _location(self, location_id: LocationId) -> Location | None:
+        if location_id not in self._locations:
+            self._locations[location_id] = self._uow.locations.get(location_id)
+        return self._locations[location_id]
+
+    def _product(self, product_id: ProductId | None) -> Product | None:
+        if product_id is None:
+            return None
+        if product_id not in self._products:
+            self._products[product_id] = self._uow.products.get(product_id)
+        return self._products[product_id]
+
+    def _active_entry(self, customer_id: CustomerId, slot: Slot) -> WaitlistEntry | None:
+        """The customer's active entry on ``slot``'s waiting list (locked in a real run)."""
+        if not slot.has_waitlist or (customer_id, slot.id) in self._ended:
+            return None  # nobody ever joined, or a row of this run ended it
+        waitlist = self._uow.waitlist
+        found = waitlist.get_active(slot.id, customer_id)
+        if found is None or not self._lock:
+            return found
+        entry = waitlist.get_for_update(found.id)
+        return entry if entry is not None and entry.is_active else None
+
+    def _end_entry(self, entry: WaitlistEntry, slot: Slot, reason: str) -> None:
+        """Cancel ``entry``: its customer is getting a seat from a row. Seats its offer
+        held are released for the row; what the row leaves is offered after the run."""
+        assert self._tx is not None
+        released = cancel_entries(
+            self._ctx,
+            self._tx,
+            slot,
+            [entry],
+            principal=self._run.principal,
+            reason=reason,
+            now=self._now,
+            offer_onward=False,
+        )
+        self._ended.add((entry.customer_id, slot.id))
+        if released:
+            self.freed.add(slot.id)
 
     def _customer_for(self, row: ValidRow) -> tuple[Customer, bool]:
         """The row's customer, and whether it is new (not stored nor made by this run yet).
