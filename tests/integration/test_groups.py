@@ -24,6 +24,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import BookingGroupStatus, CommunicationType, WaitlistStatus
+from bookingcore.domain.queries import BookingFilter
 from bookingcore.domain.values import CustomerId
 from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
@@ -304,6 +305,8 @@ def test_a_groups_bookings_come_a_page_at_a_time_newest_first_to_whoever_sees_th
     group = outing.core.groups.create(
         "CLASS-OUTING", organizer_id=outing.organizer, principal=ADMIN
     )
+    organisers = outing.book(outing.organizer, 2, group_id=group.id)
+    outing.clock.advance(minutes=1)
     booked = []
     for n, customer in enumerate(outing.participants[:3]):
         booked.append(outing.book(customer, 1, group_id=group.id))
@@ -322,10 +325,12 @@ def test_a_groups_bookings_come_a_page_at_a_time_newest_first_to_whoever_sees_th
                 group.id, PageRequest(limit=limit, cursor=page.next_cursor), principal=principal
             )
 
-    newest_first = [b.id for b in reversed(booked)]
+    newest_first = [b.id for b in reversed(booked)] + [organisers.id]
     for limit in (1, 2, 3):
         assert walk(ADMIN, limit) == newest_first
-    assert walk(Principal.customer(outing.organizer), 2) == newest_first
+    # The organiser sees the group, and of its bookings their own, not the participants'.
+    for limit in (1, 2):
+        assert walk(Principal.customer(outing.organizer), limit) == [organisers.id]
     stranger = outing.core.customers.register("+919812300199", principal=ADMIN, name="Sam").customer
     with pytest.raises(NotFoundError):
         outing.core.groups.bookings(group.id, principal=Principal.customer(stranger.id))
@@ -372,3 +377,163 @@ def test_two_joins_in_two_currencies_at_once_leave_the_group_in_one(pg_store: Sq
     booked = outing.core.groups.bookings(group.id, principal=ADMIN).items
     assert len({b.currency for b in booked}) == 1
     assert outing.core.groups.totals(group.id, principal=ADMIN).bookings == 1
+
+
+# ---------------------------------------------------------------- who sees and cancels what
+
+
+class Mixed:
+    """A group organised by a partner's customer for a company, with three bookings:
+    the organiser's own (2 travelers), one the partner made for a customer of its
+    own (1), and one the desk made for another participant (3, 500 paid)."""
+
+    def __init__(self, outing: Outing) -> None:
+        core = outing.core
+        self.outing = outing
+        self.partner = core.partners.register(
+            name="TrekMates",
+            company_name="TrekMates Pvt Ltd",
+            contact_email="ops@trekmates.example",
+            allowed_location_ids=[outing.location.id],
+            principal=ADMIN,
+        ).partner
+        self.as_partner = Principal.partner(self.partner.id)
+        register = core.customers.register
+        self.organizer_id = register(
+            "+919812300301", principal=self.as_partner, name="Olga"
+        ).customer.id
+        brought = register("+919812300302", principal=self.as_partner, name="Pia").customer.id
+        self.group = core.groups.create(
+            "MIXED-OFFSITE",
+            organizer_id=self.organizer_id,
+            company_id=outing.company,
+            principal=ADMIN,
+        )
+        self.organizer = Principal.customer(self.organizer_id)
+        self.company = Principal.customer(outing.company)
+        self.participant = Principal.customer(outing.participants[1])
+        self.own = self.book(self.organizer, None, 2)
+        self.partners = self.book(self.as_partner, brought, 1)
+        self.desks = self.book(ADMIN, outing.participants[1], 3)
+        core.payments.record_manual_payment(
+            self.desks.id, Money("500", "INR"), principal=ADMIN, reference="C1"
+        )
+
+    def book(self, who: Principal, customer: CustomerId | None, travelers: int):  # type: ignore[no-untyped-def]
+        return self.outing.core.bookings.book(
+            BookingRequest(
+                self.outing.slot.id,
+                [
+                    NewTraveler(TravelerDetails(f"T{i} {travelers}"), is_primary=i == 0)
+                    for i in range(travelers)
+                ],
+                customer_id=customer,
+                group_id=self.group.id,
+            ),
+            principal=who,
+        )
+
+    def seen(self, who: Principal) -> set[BookingId]:
+        return {b.id for b in self.outing.core.groups.bookings(self.group.id, principal=who)}
+
+    def statuses(self) -> list[str]:
+        get = self.outing.core.bookings.get
+        return [get(b.id, principal=ADMIN).status for b in (self.own, self.partners, self.desks)]
+
+
+@pytest.fixture
+def mixed(outing: Outing) -> Mixed:
+    return Mixed(outing)
+
+
+def test_a_groups_bookings_and_totals_cover_only_the_bookings_each_principal_may_see(
+    mixed: Mixed,
+) -> None:
+    groups = mixed.outing.core.groups
+    everyone = {mixed.own.id, mixed.partners.id, mixed.desks.id}
+    editor = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.EDITOR)
+    for staff in (ADMIN, editor):
+        assert mixed.seen(staff) == everyone
+        totals = groups.totals(mixed.group.id, principal=staff)
+        assert (totals.bookings, totals.travelers) == (3, 6)
+        assert (totals.amount, totals.paid, totals.due) == (
+            Money("6000", "INR"),
+            Money("500", "INR"),
+            Money("5500", "INR"),
+        )
+    # The organiser sees the group, but of its bookings only their own.
+    assert mixed.seen(mixed.organizer) == {mixed.own.id}
+    mine = groups.totals(mixed.group.id, principal=mixed.organizer)
+    assert (mine.bookings, mine.travelers, mine.cancelled_bookings) == (1, 2, 0)
+    assert (mine.amount, mine.paid, mine.due) == (
+        Money("2000", "INR"),
+        Money("0", "INR"),
+        Money("2000", "INR"),
+    )
+    # The partner: the bookings it made, not the organiser's nor the desk's.
+    assert mixed.seen(mixed.as_partner) == {mixed.partners.id}
+    theirs = groups.totals(mixed.group.id, principal=mixed.as_partner)
+    assert (theirs.bookings, theirs.travelers, theirs.amount) == (1, 1, Money("1000", "INR"))
+    # The company's contact sees the group and no booking in it.
+    assert groups.get(mixed.group.id, principal=mixed.company).id == mixed.group.id
+    assert mixed.seen(mixed.company) == set()
+    none = groups.totals(mixed.group.id, principal=mixed.company)
+    assert (none.bookings, none.travelers, none.amount, none.paid, none.due) == (
+        0,
+        0,
+        None,
+        None,
+        None,
+    )
+    # A participant finds their own booking among their bookings, not the group.
+    participant = mixed.participant
+    for call in (groups.get, groups.bookings, groups.totals):
+        with pytest.raises(NotFoundError):
+            call(mixed.group.id, principal=participant)  # type: ignore[operator]
+    listed = mixed.outing.core.bookings.list(
+        BookingFilter(group_id=mixed.group.id), principal=participant
+    )
+    assert [b.id for b in listed.items] == [mixed.desks.id]
+    # Advisors and suppliers' users do not see groups.
+    for role in (StaffRole.ADVISOR, StaffRole.SUPPLIER):
+        with pytest.raises(NotFoundError):
+            groups.bookings(
+                mixed.group.id, principal=Principal.staff(StaffId(SequentialIds().new_id()), role)
+            )
+
+
+def test_only_who_may_cancel_every_open_booking_in_a_group_cancels_it(mixed: Mixed) -> None:
+    groups = mixed.outing.core.groups
+    hidden = (mixed.partners, mixed.desks)
+    for who in (mixed.organizer, mixed.as_partner):
+        with pytest.raises(PermissionDeniedError) as refused:
+            groups.cancel(mixed.group.id, principal=who)
+        # The refusal names no booking the caller may not see.
+        for booking in hidden:
+            assert booking.reference not in str(refused.value)
+            assert str(booking.id) not in str(refused.value)
+    editor = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.EDITOR)
+    for who in (mixed.company, editor):
+        with pytest.raises(PermissionDeniedError):
+            groups.cancel(mixed.group.id, principal=who)
+    with pytest.raises(NotFoundError):
+        groups.cancel(mixed.group.id, principal=mixed.participant)
+    assert mixed.statuses() == ["pending", "pending", "pending"]
+    assert groups.get(mixed.group.id, principal=ADMIN).status is BookingGroupStatus.ACTIVE
+
+    # Once every other booking is closed, the organiser calls the group off.
+    for booking in hidden:
+        mixed.outing.core.bookings.cancel(booking.id, principal=ADMIN)
+    cancelled = groups.cancel(mixed.group.id, principal=mixed.organizer, reason="called off")
+    assert [b.id for b in cancelled] == [mixed.own.id]
+    assert groups.get(mixed.group.id, principal=ADMIN).status is BookingGroupStatus.CANCELLED
+
+
+def test_a_partner_cancels_a_group_whose_open_bookings_are_all_its_own(mixed: Mixed) -> None:
+    for booking in (mixed.own, mixed.desks):
+        mixed.outing.core.bookings.cancel(booking.id, principal=ADMIN)
+
+    cancelled = mixed.outing.core.groups.cancel(mixed.group.id, principal=mixed.as_partner)
+
+    assert [b.id for b in cancelled] == [mixed.partners.id]
+    assert mixed.statuses() == ["cancelled", "cancelled", "cancelled"]

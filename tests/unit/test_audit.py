@@ -68,14 +68,19 @@ class World:
         self.booking = self.book(self.customer.id)
 
     def book(
-        self, customer_id: CustomerId, *, principal: Principal | None = None, name: str = "Asha Rao"
+        self,
+        customer_id: CustomerId,
+        *,
+        principal: Principal | None = None,
+        name: str = "Asha Rao",
+        internal_notes: str | None = "vip",
     ) -> Booking:
         return self.core.bookings.book(
             BookingRequest(
                 self.slot.id,
                 [NewTraveler(TravelerDetails(name), is_primary=True)],
                 customer_id=customer_id,
-                internal_notes="vip",
+                internal_notes=internal_notes,
             ),
             principal=principal or self.admin,
         )
@@ -497,7 +502,9 @@ class TestReadingTheTrail:
         ).partner
         as_partner = Principal.partner(partner.id)
         partner_customer = core.customers.register("+919900011122", principal=as_partner).customer
-        partner_booking = world.book(partner_customer.id, principal=as_partner, name="Kiran")
+        partner_booking = world.book(
+            partner_customer.id, principal=as_partner, name="Kiran", internal_notes=None
+        )
         principal, booking, customer = {
             "editor": (
                 Principal.staff(StaffId(uuid4()), StaffRole.EDITOR),

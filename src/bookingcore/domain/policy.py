@@ -88,6 +88,7 @@ __all__ = [
     "check_may_cancel",
     "check_may_edit",
     "check_may_transition",
+    "check_may_write_fields",
     "history_for",
     "may_resend_partner_webhooks",
     "require",
@@ -439,6 +440,23 @@ def check_may_edit(principal: Principal, booking: Booking, fields: frozenset[str
         can_change_booking(principal, booking),
         f"{principal} may not change booking {booking.reference}",
     )
+    check_may_write_fields(principal, fields)
+
+
+def check_may_write_fields(principal: Principal, fields: frozenset[str]) -> None:
+    """Refuse ``principal`` writing any of ``fields`` that is staff-only, on any booking.
+
+    The field rule of :func:`check_may_edit`, for every path that writes a
+    booking's fields (booking, accepting a waiting-list offer, editing): staff
+    who may change all bookings write every field, the assigned advisor the
+    internal notes; a partner or a customer none of :data:`STAFF_ONLY_FIELDS`.
+
+    Raises:
+        PermissionDeniedError: naming the first field ``principal`` may not write,
+            as :func:`check_may_edit` does.
+
+    .. versionadded:: 0.4
+    """
     if principal.has(Permission.CHANGE_ALL):
         return
     advisor = principal.kind is PrincipalKind.STAFF and principal.role is StaffRole.ADVISOR

@@ -213,7 +213,9 @@ class BookingRequest:
         customer: or their details, to find or create them by phone.
         source: the channel (``partner`` is set for partner principals and only for them).
         referral_source: how the customer heard of you (google, word of mouth, ...).
-        internal_notes: staff notes, never shown to the customer.
+        internal_notes: staff notes, never shown to the customer; only staff who
+            change every booking write them (a partner's or a customer's request
+            with them is refused, as :meth:`BookingService.update` refuses them).
         external_id: the id of this booking in another system; unique.
         lifecycle: the lifecycle to follow; the configured default when ``None``.
         status: the state to start in: the lifecycle's initial state when
@@ -397,14 +399,20 @@ class BookingService:
                 traveler details, a price in another currency, an unknown, closed
                 or past slot.
             PermissionDeniedError: a customer booking for someone else, a partner at a
-                location it may not book, a price override without ``set_prices``.
+                location it may not book, a price override without ``set_prices``,
+                ``internal_notes`` from a partner or a customer (as :meth:`update`
+                refuses them).
             NotFoundError: ``customer_id`` names no customer ``principal`` may see.
             CapacityError: fewer seats are left than travelers requested.
             DuplicateError: the customer already has an active booking of this
                 slot for the same travelers, or the external id is taken.
             IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.4
+           ``internal_notes`` are refused to partners and customers.
         """
         stored_key = principal_key(principal, idempotency_key)
+        _check_written_fields(request, principal)
         lifecycle, source, status = self._check_request(request, principal)
         digest = fingerprint("book", principal, request=request) if stored_key else None
         idempotency_key = stored_key
@@ -449,6 +457,7 @@ class BookingService:
         .. versionadded:: 0.2
         """
         stored_key = principal_key(principal, idempotency_key)
+        _check_written_fields(request, principal)
         lifecycle, source, status = self._check_request(request, principal)
         digest = fingerprint("book", principal, request=request) if stored_key else None
         try:
@@ -538,6 +547,10 @@ class BookingService:
         though the partner did not make it (``created_by_partner_id`` stays
         ``None``, the source is not ``partner``). The caller vouches for it; it
         is ignored when no such partner is registered.
+
+        ``request.internal_notes`` are the calling use case's, not ``principal``'s,
+        and are kept whoever ``principal`` is: a use case that takes notes from its
+        caller checks them first (:func:`~bookingcore.domain.policy.check_may_write_fields`).
 
         Raises:
             The errors of :meth:`book`, except idempotency conflicts.
@@ -1963,6 +1976,17 @@ def _dates_text(item: BookingItem) -> str:
     if starts and ends and ends != starts:
         return f"{starts} to {ends}"
     return starts or f"until {ends}"
+
+
+def _check_written_fields(request: BookingRequest, principal: Principal) -> None:
+    """Refuse staff-only fields in a request ``principal`` makes, as :meth:`update` does.
+
+    Only :meth:`BookingService.book` and :meth:`~BookingService.book_claimed` ask:
+    in :meth:`~BookingService.book_in` the calling use case writes the request
+    (an approved quotation's note), not ``principal``.
+    """
+    if request.internal_notes is not None:
+        policy.check_may_write_fields(principal, frozenset({"internal_notes"}))
 
 
 def _check_bookable_items(uow: UnitOfWork, items: Sequence[BookedItem]) -> None:

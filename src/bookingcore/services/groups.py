@@ -3,8 +3,9 @@
 A group is created with a unique reference, its organiser and (for corporate
 bookings) the company's customer profile; bookings join it through
 :attr:`~bookingcore.services.bookings.BookingRequest.group_id`. The group's
-totals add up its bookings; cancelling the group cancels every booking in it
-in one unit of work; confirmations go to the organiser and to each booking's
+totals add up its bookings (those the caller may see); cancelling the group
+cancels every booking in it in one unit of work (only for a caller who may
+cancel each); confirmations go to the organiser and to each booking's
 primary contact.
 
 .. versionadded:: 0.2
@@ -53,7 +54,8 @@ _ENTITY = "booking group"
 
 @attrs.frozen
 class GroupTotals:
-    """A group's figures, over its bookings that are not cancelled.
+    """A group's figures, over its bookings that are not cancelled and that the
+    principal who asked may see (:meth:`GroupService.totals`).
 
     ``amount`` adds up the bookings' totals, ``paid`` what was taken for them
     less refunds, ``due`` each booking's balance (what one booking was paid over
@@ -66,7 +68,7 @@ class GroupTotals:
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
        Refunded bookings are left out like cancelled ones; ``due`` adds up the
-       bookings' balances.
+       bookings' balances; only the bookings the principal who asked may see count.
     """
 
     group: BookingGroup
@@ -81,12 +83,30 @@ class GroupTotals:
 class GroupService:
     """Create, find, total, confirm and cancel booking groups.
 
-    Staff who see every booking read every group; a customer reads the groups
-    they organise (or whose company they are); a partner those whose organiser
-    it created. Creating and cancelling take the same rights as changing the
-    organiser's bookings.
+    Who sees what (``docs/changing-bookings.md``):
+
+    * the group itself: staff who see every booking (and the system) read every
+      group; a customer the groups they organise (or whose company they are); a
+      partner those whose organiser or company it created. Anyone else (a
+      participant who is neither, an advisor, a supplier's user) gets
+      :class:`~bookingcore.errors.NotFoundError`;
+    * its bookings and totals: of a group it sees, each principal gets only the
+      bookings it may see anywhere (:func:`~bookingcore.domain.policy.scope_bookings`):
+      staff every one, a customer their own, a partner those it made or brought.
+      A participant reads their own booking through
+      :meth:`~bookingcore.services.BookingService.list` with
+      ``BookingFilter(group_id=...)``;
+    * cancelling: staff who change every booking, the organiser, or the partner
+      that created the organiser, and only while every booking of the group that
+      can still be cancelled is one the caller may cancel.
+
+    Creating takes the same rights as changing the organiser's bookings.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       A group's bookings and totals cover only the bookings the caller may
+       see; cancelling a group that holds open bookings the caller may not
+       cancel is refused without naming them.
     """
 
     def __init__(
@@ -217,10 +237,14 @@ class GroupService:
     def bookings(
         self, group_id: BookingGroupId, page: PageRequest | None = None, *, principal: Principal
     ) -> Page[Booking]:
-        """The group's bookings, newest first, cancelled ones included, a page at a time
-        (pass the page's ``next_cursor`` for older ones).
+        """The group's bookings ``principal`` may see, newest first, cancelled ones
+        included, a page at a time (pass the page's ``next_cursor`` for older ones).
 
-        The bookings list's own query, filtered by ``BookingFilter(group_id=...)``.
+        The bookings list's own query, filtered by ``BookingFilter(group_id=...)``
+        and narrowed as :meth:`~bookingcore.services.BookingService.list` narrows
+        it (:func:`~bookingcore.domain.policy.scope_bookings`): staff who see
+        everything get every booking, the organiser or the company's contact
+        their own, a partner those it made or brought.
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
@@ -229,20 +253,30 @@ class GroupService:
         .. versionchanged:: 0.3
            Takes a :class:`~bookingcore.domain.PageRequest` and answers a
            :class:`~bookingcore.domain.Page` (was every booking of the group).
+
+        .. versionchanged:: 0.4
+           Only the bookings ``principal`` may see (was every booking of the group).
         """
         with self._ctx.uow_factory() as uow:
             self._visible(uow, uow.groups.get(group_id), group_id, principal)
-            found = uow.bookings.list(BookingFilter(group_id=group_id), page or PageRequest())
+            query = self._scoped(group_id, principal)
+            found = uow.bookings.list(query, page or PageRequest())
         return policy.booking_page_for(principal, found)
 
     def totals(self, group_id: BookingGroupId, *, principal: Principal) -> GroupTotals:
-        """The group's bookings, travelers, amount, paid and due (see :class:`GroupTotals`).
+        """The group's bookings, travelers, amount, paid and due (see :class:`GroupTotals`),
+        over the bookings ``principal`` may see (as :meth:`bookings` lists them): the
+        organiser's totals are their own bookings', a partner's those of its bookings;
+        nobody reads the amounts of bookings they may not see.
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
             ValidationError: on ``group_id`` (code ``currency_mismatch``) when the
                 group's open bookings are in several currencies (only groups stored
                 before joining refused other currencies can be).
+
+        .. versionchanged:: 0.4
+           Over the bookings ``principal`` may see (was every booking of the group).
         """
         with self._ctx.uow_factory() as uow:
             group = self._visible(uow, uow.groups.get(group_id), group_id, principal)
@@ -252,7 +286,7 @@ class GroupService:
             amount: Money | None = None
             paid: Money | None = None
             due: Money | None = None
-            for booking in self._all_bookings(uow, group_id):
+            for booking in self._all_bookings(uow, group_id, principal):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
                 if closed_to_payment(lifecycle, booking.status):
                     cancelled += 1
@@ -283,10 +317,22 @@ class GroupService:
         (their seats back, offered to waiting lists) or nothing is. Returns the
         bookings this call cancelled.
 
+        Staff who change every booking cancel any group; the organiser, or the
+        partner that created the organiser, only while every booking in it that
+        can still be cancelled is theirs to cancel (their own, before it
+        starts). Bookings already cancelled or ended are left alone, whoever's.
+
         Raises:
             NotFoundError: no such group visible to ``principal``.
-            PermissionDeniedError: ``principal`` may not cancel the group or one of its bookings.
+            PermissionDeniedError: ``principal`` may not act for the organiser, the
+                group holds open bookings that are not ``principal``'s to cancel
+                (the message names none of them), or one of its own bookings
+                has started (customers and partners).
             InvalidTransitionError: the group is cancelled already.
+
+        .. versionchanged:: 0.4
+           Refuses, naming no booking, when the group holds open bookings
+           ``principal`` may not cancel (was a ``NotFoundError`` naming one).
         """
         clean_reason = clean_text(reason, "reason", max_length=500)
         now = self._ctx.now()
@@ -295,11 +341,16 @@ class GroupService:
             self._visible(tx.uow, found, group_id, principal)
             group = tx.uow.groups.get_for_update(group_id)
             assert group is not None
-            self._changeable(tx.uow, group.organizer_id, principal)
+            organizer = tx.uow.customers.get(group.organizer_id)
+            policy.require(
+                organizer is not None and policy.can_change_customer(principal, organizer),
+                f"{principal} may not cancel group {group.group_reference}",
+            )
+            open_bookings = self._cancellable(tx.uow, group, principal)
             old = group.status.value
             group.cancel(now=now)
             cancelled: builtins.list[Booking] = []
-            for booking in self._all_bookings(tx.uow, group_id):
+            for booking in open_bookings:
                 done = self._bookings.cancel_within(
                     tx, booking.id, principal=principal, reason=clean_reason
                 )
@@ -408,9 +459,40 @@ class GroupService:
         return communication
 
     @staticmethod
-    def _all_bookings(uow: UnitOfWork, group_id: BookingGroupId) -> builtins.list[Booking]:
+    def _scoped(group_id: BookingGroupId, principal: Principal | None) -> BookingFilter:
+        """The group's bookings ``principal`` may see (every one, without a principal)."""
         query = BookingFilter(group_id=group_id)
+        return query if principal is None else policy.scope_bookings(principal, query)
+
+    @classmethod
+    def _all_bookings(
+        cls, uow: UnitOfWork, group_id: BookingGroupId, principal: Principal | None = None
+    ) -> builtins.list[Booking]:
+        query = cls._scoped(group_id, principal)
         return builtins.list(every_item(lambda page: uow.bookings.list(query, page)))
+
+    def _cancellable(
+        self, uow: UnitOfWork, group: BookingGroup, principal: Principal
+    ) -> builtins.list[Booking]:
+        """The group's bookings that can still be cancelled, if ``principal`` may cancel
+        every one of them; else a refusal that names none of them."""
+        found: builtins.list[Booking] = []
+        for booking in self._all_bookings(uow, group.id):
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.cancelled
+            if target is None or not lifecycle.allows(booking.status, target):
+                continue
+            found.append(booking)
+            if not (
+                policy.can_view_booking(principal, booking)
+                and policy.can_change_booking(principal, booking)
+            ):
+                msg = (
+                    f"{principal} may not cancel group {group.group_reference}: "
+                    "it holds bookings that are not theirs to cancel"
+                )
+                raise PermissionDeniedError(msg)
+        return found
 
     @staticmethod
     def _changeable(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> Customer:

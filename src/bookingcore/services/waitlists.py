@@ -484,7 +484,8 @@ class WaitlistService:
 
         Raises:
             NotFoundError: no such entry visible to ``principal``.
-            PermissionDeniedError: ``principal`` may not book for the entry's customer.
+            PermissionDeniedError: ``principal`` may not book for the entry's
+                customer, or (a partner or a customer) gives ``internal_notes``.
             InvalidTransitionError: the entry holds no open offer (it expired,
                 was declined, or was booked already).
             ValidationError: more travelers than seats offered, or anything
