@@ -14,6 +14,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
 from tests.integration._sources import ListSource
 
 from bookingcore import (
@@ -34,6 +35,7 @@ from bookingcore import (
 from bookingcore.domain import Booking, Grouping, ImportTally
 from bookingcore.services import AdvisorWorkload, CustomerValue
 from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore.testing.builders import Builder
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -372,3 +374,102 @@ def test_periods_are_the_business_calendar_days_and_months(
     capacity = reports.capacity_utilisation(principal=ADMIN, by=Grouping.STARTS_MONTH)
     # The shop's own two slots start on 21 January 2026 at 09:00 UTC.
     assert {line.key: line.slots for line in capacity} == {date(2026, 1, 1): 2, starts_month: 1}
+
+
+def _stored_bookings(store: MemoryStore | SqlStore, specs: list[tuple[str, str]]) -> StaffId:
+    """Bookings of ``(lifecycle, status)`` stored as they are, all assigned to one advisor."""
+    make = Builder()
+    advisor = StaffId(uuid4())
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        for lifecycle, status in specs:
+            uow.bookings.add(
+                make.booking(
+                    customer.id,
+                    slot,
+                    [traveler.id],
+                    lifecycle=lifecycle,
+                    status=status,
+                    assignee_id=advisor,
+                )
+            )
+        uow.commit()
+    return advisor
+
+
+def test_each_booking_counts_as_its_own_lifecycle_says(any_store: MemoryStore | SqlStore) -> None:
+    # ``completed`` ends a reservation but not a trip (travel ends in ``refunded``);
+    # both hold seats, so both are revenue.
+    advisor = _stored_bookings(
+        any_store,
+        [
+            ("reservation", "completed"),
+            ("travel", "completed"),
+            ("travel", "refunded"),
+            ("reservation", "cancelled"),
+            ("reservation", "no_show"),
+        ],
+    )
+    core = BookingCore(uow_factory=any_store.unit_of_work)
+
+    (line,) = core.reports.advisor_workload(principal=ADMIN)
+    assert line == AdvisorWorkload(
+        assignee_id=advisor,
+        assigned=5,
+        open=1,
+        completed=1,
+        cancelled=2,
+        no_shows=1,
+        completion_rate=Decimal("0.3333"),
+    )
+    (cancellations,) = core.reports.cancellations(principal=ADMIN)
+    assert (cancellations.bookings, cancellations.cancelled, cancellations.no_shows) == (5, 2, 1)
+    (revenue,) = core.reports.revenue(principal=ADMIN)
+    assert (revenue.bookings, revenue.travelers) == (3, 3)
+
+
+def test_a_booking_report_asks_the_storage_for_its_lines_only(sql_store: SqlStore) -> None:
+    _stored_bookings(
+        sql_store,
+        [
+            ("reservation", "pending"),
+            ("reservation", "confirmed"),
+            ("reservation", "cancelled"),
+            ("travel", "completed"),
+            ("travel", "refunded"),
+            ("reservation", "no_show"),
+        ],
+    )
+    core = BookingCore(uow_factory=sql_store.unit_of_work)
+    sent: list[tuple[str, object]] = []
+
+    def record(_c: object, _cur: object, statement: str, parameters: object, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
+            sent.append((statement, parameters))
+
+    reports = {
+        "revenue": lambda: core.reports.revenue(principal=ADMIN, by="location"),
+        "cancellations": lambda: core.reports.cancellations(principal=ADMIN, by="created_day"),
+        "workload": lambda: core.reports.advisor_workload(principal=ADMIN),
+    }
+    for name, report in reports.items():
+        sent.clear()
+        event.listen(sql_store.engine, "before_cursor_execute", record)
+        try:
+            lines = report()
+        finally:
+            event.remove(sql_store.engine, "before_cursor_execute", record)
+        assert len(lines) == 1, name
+        # One statement, whose rows are the report's lines: the storage classified the
+        # statuses, not a loop over a row per status.
+        ((statement, parameters),) = sent
+        with sql_store.engine.connect() as connection:
+            rows = connection.exec_driver_sql(statement, parameters).all()  # type: ignore[arg-type]
+        assert len(rows) == len(lines), name

@@ -140,10 +140,13 @@ from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     BookingTally,
     CustomerTally,
+    GroupCounts,
     Grouping,
+    GroupSums,
     ImportTally,
     SlotTally,
     StatusCount,
+    StatusSet,
     WaitlistTally,
 )
 from bookingcore.domain.taxes import TaxRates
@@ -219,6 +222,8 @@ __all__ = [
     "DocumentKind",
     "DomainEvent",
     "Gender",
+    "GroupCounts",
+    "GroupSums",
     "Grouping",
     "ImportJob",
     "ImportKind",
@@ -277,6 +282,7 @@ __all__ = [
     "StaffMember",
     "StatusCount",
     "StatusGroups",
+    "StatusSet",
     "Supplier",
     "SupplierFilter",
     "TaxRates",

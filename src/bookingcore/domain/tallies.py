@@ -16,6 +16,7 @@ the same key.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -31,11 +32,14 @@ __all__ = [
     "UTC_ZONE",
     "BookingTally",
     "CustomerTally",
+    "GroupCounts",
     "GroupKey",
+    "GroupSums",
     "Grouping",
     "ImportTally",
     "SlotTally",
     "StatusCount",
+    "StatusSet",
     "WaitlistTally",
     "check_slot_grouping",
     "group_key",
@@ -178,6 +182,72 @@ class StatusCount:
     lifecycle: str
     status: str
     bookings: int
+
+
+def _names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+def _pairs(value: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    return frozenset(value)
+
+
+@attrs.frozen
+class StatusSet:
+    """Which bookings a tally counts apart, by lifecycle status: those whose status is
+    one of ``names`` (in any lifecycle), and those whose ``(lifecycle, status)`` is one
+    of ``pairs``.
+
+    Reports build them from the configured lifecycles (a booking counts towards
+    revenue while its status holds seats, ...): a status that means the same in
+    every lifecycle that has it is a name, so the storage tests the status column
+    alone; the others are pairs. The storage computes the counts with it (``count(*)
+    FILTER (WHERE status IN (...))`` in SQL), never row by row in Python.
+
+    .. versionadded:: 0.5
+    """
+
+    names: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
+    pairs: frozenset[tuple[str, str]] = attrs.field(converter=_pairs, factory=frozenset)
+
+    def holds(self, lifecycle: str, status: str) -> bool:
+        """Whether a booking of ``lifecycle`` in ``status`` is in this set."""
+        return status in self.names or (lifecycle, status) in self.pairs
+
+    def by_lifecycle(self) -> dict[str, list[str]]:
+        """``pairs`` as each lifecycle's statuses, both sorted (a stable SQL text)."""
+        found: dict[str, list[str]] = {}
+        for lifecycle, status in sorted(self.pairs):
+            found.setdefault(lifecycle, []).append(status)
+        return found
+
+
+@attrs.frozen
+class GroupSums:
+    """The bookings of one group in one currency that are in a :class:`StatusSet`:
+    how many, their travelers and the sum of their totals (exact).
+
+    .. versionadded:: 0.5
+    """
+
+    key: GroupKey
+    currency: str
+    bookings: int
+    travelers: int
+    amount: Decimal
+
+
+@attrs.frozen
+class GroupCounts:
+    """The bookings of one group, and how many of them are in each :class:`StatusSet`
+    asked for (``counts``, in the order asked).
+
+    .. versionadded:: 0.5
+    """
+
+    key: GroupKey
+    bookings: int
+    counts: tuple[int, ...]
 
 
 @attrs.frozen

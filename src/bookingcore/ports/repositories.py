@@ -59,10 +59,13 @@ from bookingcore.domain.tallies import (
     UTC_ZONE,
     BookingTally,
     CustomerTally,
+    GroupCounts,
     Grouping,
+    GroupSums,
     ImportTally,
     SlotTally,
     StatusCount,
+    StatusSet,
     WaitlistTally,
 )
 from bookingcore.domain.trips import Itinerary, Trip
@@ -471,6 +474,42 @@ class BookingRepository(Protocol):
 
         .. versionadded:: 0.3
         .. versionchanged:: 0.4 ``zone``.
+        """
+
+    def sum_in(
+        self,
+        query: BookingFilter,
+        by: Grouping,
+        statuses: StatusSet,
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+    ) -> Sequence[GroupSums]:
+        """Bookings matching ``query`` and in ``statuses``, counted and summed per group
+        and currency (revenue: the bookings that hold seats).
+
+        Computed by the storage (one grouped query, the statuses tested there),
+        never booking by booking; groups and periods as for :meth:`tally`. Groups
+        with no such booking are left out; the order of the rows is unspecified.
+
+        .. versionadded:: 0.5
+        """
+
+    def count_in(
+        self,
+        query: BookingFilter,
+        by: Grouping,
+        sets: Sequence[StatusSet],
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+    ) -> Sequence[GroupCounts]:
+        """Bookings matching ``query`` counted per group, with how many of them are in each
+        of ``sets`` (cancelled, no-shows, completed: ``counts[i]`` for ``sets[i]``).
+
+        One grouped query that counts every set at once (``count(*) FILTER``), never
+        booking by booking; groups and periods as for :meth:`tally`. The order of
+        the rows is unspecified.
+
+        .. versionadded:: 0.5
         """
 
 

@@ -41,7 +41,8 @@ The reconciliation report (seed 003)::
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -56,11 +57,10 @@ from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest, SlotFilter
 from bookingcore.domain.tallies import (
-    BookingTally,
     Grouping,
     GroupKey,
     ImportTally,
-    StatusCount,
+    StatusSet,
 )
 from bookingcore.domain.values import (
     BookingId,
@@ -380,6 +380,39 @@ def _kind(lifecycle: Lifecycle, status: str) -> _Kind:
     )
 
 
+def _status_set(kinds: Mapping[str, Mapping[str, _Kind]], field: str) -> StatusSet:
+    """The statuses whose kind has ``field``: by name when every lifecycle that has the
+    status agrees, as ``(lifecycle, status)`` pairs otherwise."""
+    names: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for status, by_lifecycle in kinds.items():
+        wanted = {name for name, kind in by_lifecycle.items() if getattr(kind, field)}
+        if wanted == by_lifecycle.keys():
+            names.add(status)
+        else:
+            pairs.update((name, status) for name in wanted)
+    return StatusSet(names, pairs)
+
+
+@attrs.frozen
+class _Statuses:
+    """The statuses that count as each kind in the configured lifecycles, for the storage."""
+
+    counted: StatusSet
+    cancelled: StatusSet
+    no_show: StatusSet
+    completed: StatusSet
+
+    @classmethod
+    def of(cls, lifecycles: Iterable[Lifecycle]) -> _Statuses:
+        # status -> lifecycle -> kind, for the statuses each lifecycle has.
+        kinds: dict[str, dict[str, _Kind]] = {}
+        for lifecycle in lifecycles:
+            for status in lifecycle.states:
+                kinds.setdefault(status, {})[lifecycle.name] = _kind(lifecycle, status)
+        return cls(*(_status_set(kinds, field) for field in attrs.fields_dict(cls)))
+
+
 class ReportService:
     """Reports over bookings and payments, for staff who may see every booking.
 
@@ -464,34 +497,16 @@ class ReportService:
 
     # ----------------------------------------------------------------------- tallies
 
-    def _tally(
-        self, principal: Principal, by: Grouping | str, where: BookingFilter | None
-    ) -> tuple[list[BookingTally], dict[tuple[str, str], _Kind]]:
-        grouping = _grouping(by)
-        # Every status is tallied and the ones that hold no seats dropped here: most
-        # bookings hold seats, and a status filter costs the scan more than it saves.
-        query = policy.scope_bookings(principal, where or BookingFilter())
-        with self._ctx.uow_factory().read_only() as uow:
-            rows = list(uow.bookings.tally(query, grouping, zone=self._ctx.settings.zone))
-        return rows, self._kinds(rows)
+    @functools.cached_property
+    def _statuses(self) -> _Statuses:
+        """How the configured lifecycles' statuses count, as the storage tests them."""
+        return _Statuses.of(self._ctx.settings.lifecycles.values())
 
-    def _count(
+    def _scoped(
         self, principal: Principal, by: Grouping | str, where: BookingFilter | None
-    ) -> tuple[list[StatusCount], dict[tuple[str, str], _Kind]]:
+    ) -> tuple[BookingFilter, Grouping]:
         grouping = _grouping(by)
-        query = policy.scope_bookings(principal, where or BookingFilter())
-        with self._ctx.uow_factory().read_only() as uow:
-            rows = list(uow.bookings.count_statuses(query, grouping, zone=self._ctx.settings.zone))
-        return rows, self._kinds(rows)
-
-    def _kinds(self, rows: Sequence[BookingTally | StatusCount]) -> dict[tuple[str, str], _Kind]:
-        # Grouped by day, a tally has a row per day and status: each status is read once.
-        kinds: dict[tuple[str, str], _Kind] = {}
-        for row in rows:
-            pair = (row.lifecycle, row.status)
-            if pair not in kinds:
-                kinds[pair] = _kind(self._ctx.settings.lifecycle(row.lifecycle), row.status)
-        return kinds
+        return policy.scope_bookings(principal, where or BookingFilter()), grouping
 
     def revenue(
         self,
@@ -512,19 +527,21 @@ class ReportService:
             ValidationError: on ``by`` when it is not a grouping.
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        rows, kinds = self._tally(principal, by, where)
-        lines: dict[tuple[GroupKey, str], list[Any]] = {}
-        for row in rows:
-            if not kinds[(row.lifecycle, row.status)].counted:
-                continue
-            line = lines.setdefault((row.key, row.currency), [0, 0, Decimal(0)])
-            line[0] += row.bookings
-            line[1] += row.travelers
-            line[2] += row.amount
+        query, grouping = self._scoped(principal, by, where)
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = uow.bookings.sum_in(
+                query, grouping, self._statuses.counted, zone=self._ctx.settings.zone
+            )
         return sorted(
             (
-                RevenueLine(key, currency, count, travelers, Money(amount, currency))
-                for (key, currency), (count, travelers, amount) in lines.items()
+                RevenueLine(
+                    row.key,
+                    row.currency,
+                    row.bookings,
+                    row.travelers,
+                    Money(row.amount, row.currency),
+                )
+                for row in rows
             ),
             key=lambda line: (_order(line.key), line.currency),
         )
@@ -542,20 +559,27 @@ class ReportService:
             ValidationError: on ``by`` when it is not a grouping.
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        rows, kinds = self._count(principal, by, where)
-        lines: dict[GroupKey, list[int]] = {}
-        for row in rows:
-            kind = kinds[(row.lifecycle, row.status)]
-            line = lines.setdefault(row.key, [0, 0, 0])
-            line[0] += row.bookings
-            line[1] += row.bookings if kind.cancelled else 0
-            line[2] += row.bookings if kind.no_show else 0
+        query, grouping = self._scoped(principal, by, where)
+        statuses = self._statuses
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = uow.bookings.count_in(
+                query,
+                grouping,
+                (statuses.cancelled, statuses.no_show),
+                zone=self._ctx.settings.zone,
+            )
         return sorted(
             (
                 CancellationLine(
-                    key, total, cancelled, no_shows, _rate(cancelled, total), _rate(no_shows, total)
+                    row.key,
+                    row.bookings,
+                    cancelled,
+                    no_shows,
+                    _rate(cancelled, row.bookings),
+                    _rate(no_shows, row.bookings),
                 )
-                for key, (total, cancelled, no_shows) in lines.items()
+                for row in rows
+                for cancelled, no_shows in (row.counts,)
             ),
             key=lambda line: _order(line.key),
         )
@@ -571,27 +595,28 @@ class ReportService:
         Raises:
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        rows, kinds = self._count(principal, Grouping.ASSIGNEE, where)
-        lines: dict[GroupKey, list[int]] = {}
-        for row in rows:
-            kind = kinds[(row.lifecycle, row.status)]
-            line = lines.setdefault(row.key, [0, 0, 0, 0])
-            line[0] += row.bookings
-            line[1] += row.bookings if kind.completed else 0
-            line[2] += row.bookings if kind.cancelled else 0
-            line[3] += row.bookings if kind.no_show else 0
+        query, grouping = self._scoped(principal, Grouping.ASSIGNEE, where)
+        statuses = self._statuses
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = uow.bookings.count_in(
+                query,
+                grouping,
+                (statuses.completed, statuses.cancelled, statuses.no_show),
+                zone=self._ctx.settings.zone,
+            )
         return sorted(
             (
                 AdvisorWorkload(
-                    assignee_id=StaffId(key) if isinstance(key, UUID) else None,
-                    assigned=total,
-                    open=total - completed - cancelled - no_shows,
+                    assignee_id=StaffId(row.key) if isinstance(row.key, UUID) else None,
+                    assigned=row.bookings,
+                    open=row.bookings - completed - cancelled - no_shows,
                     completed=completed,
                     cancelled=cancelled,
                     no_shows=no_shows,
-                    completion_rate=_rate(completed, total - cancelled),
+                    completion_rate=_rate(completed, row.bookings - cancelled),
                 )
-                for key, (total, completed, cancelled, no_shows) in lines.items()
+                for row in rows
+                for completed, cancelled, no_shows in (row.counts,)
             ),
             key=lambda line: _order(line.assignee_id),
         )
@@ -811,6 +836,13 @@ def _grouping(by: Grouping | str) -> Grouping:
         raise ValidationError.single("by", f"is not one of {allowed}", "invalid_choice") from None
 
 
-def _order(key: GroupKey) -> tuple[int, str]:
-    """Lines in a stable order: no key last, then by the key's text."""
-    return (1, "") if key is None else (0, str(key))
+def _order(key: GroupKey) -> tuple[int, Any]:
+    """Lines in a stable order: no key last, then by the key's text.
+
+    The keys of one grouping are all ids, all dates or all strings, and each sorts
+    as its text does (an id as its number, whose hex digits its text spells; a
+    date as its ISO form), compared without writing it out.
+    """
+    if key is None:
+        return (1, 0)
+    return (0, key.int) if isinstance(key, UUID) else (0, key)

@@ -103,11 +103,14 @@ from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     BookingTally,
     CustomerTally,
+    GroupCounts,
     Grouping,
     GroupKey,
+    GroupSums,
     ImportTally,
     SlotTally,
     StatusCount,
+    StatusSet,
     WaitlistTally,
     group_key,
     slot_group_key,
@@ -5653,6 +5656,14 @@ class TallyContract(_Base):
         with uow_factory().read_only() as uow:
             tallied = list(uow.bookings.tally(BookingFilter(), by, zone=local))
             counted = set(uow.bookings.count_statuses(BookingFilter(), by, zone=local))
+            pending, cancelled = StatusSet({"pending"}), StatusSet({"cancelled"})
+            in_sets = set(
+                uow.bookings.count_in(BookingFilter(), by, (pending, cancelled), zone=local)
+            )
+            summed_rows = [
+                attrs.astuple(row)
+                for row in uow.bookings.sum_in(BookingFilter(), by, pending, zone=local)
+            ]
             slot_months = set(
                 uow.slots.tally(SlotFilter(only_active=False), Grouping.STARTS_MONTH, zone=local)
             )
@@ -5663,6 +5674,9 @@ class TallyContract(_Base):
         assert len(tallied) == len(set(tallied))
         assert {row.key: row.bookings for row in tallied} == expected
         assert counted == {StatusCount(k, "reservation", "pending", n) for k, n in expected.items()}
+        assert in_sets == {GroupCounts(k, n, (n, 0)) for k, n in expected.items()}
+        assert len(summed_rows) == len(expected)
+        assert {row[0]: row[2] for row in summed_rows} == expected
         months: dict[Any, int] = {}
         for slot in slots:
             key = slot_group_key(slot, Grouping.STARTS_MONTH, local)
@@ -5701,6 +5715,60 @@ class TallyContract(_Base):
         assert tallied == self._expected(wanted, Grouping.SOURCE)
         with uow_factory() as uow:
             assert list(uow.bookings.tally(BookingFilter(statuses=["gone"]), Grouping.NONE)) == []
+
+    #: Statuses by name and by (lifecycle, status); a pair of another lifecycle
+    #: (``travel``) and a name with a quote must match nothing of these bookings.
+    SOME_STATUSES = StatusSet(
+        {"pending", "it's"}, {("reservation", "no_show"), ("travel", "completed")}
+    )
+
+    @pytest.mark.parametrize("by", list(Grouping))
+    def test_sums_in_a_status_set_are_per_group_and_currency(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, by: Grouping
+    ) -> None:
+        with uow_factory() as uow:
+            made = self._bookings(uow, make)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            summed = list(uow.bookings.sum_in(BookingFilter(), by, self.SOME_STATUSES))
+            nothing = list(uow.bookings.sum_in(BookingFilter(), by, StatusSet()))
+        expected: dict[tuple[Any, ...], list[Any]] = {}
+        for b in made:
+            if self.SOME_STATUSES.holds(b.lifecycle, b.status):
+                group = expected.setdefault(
+                    (group_key(b, by), b.total.currency), [0, 0, Decimal(0)]
+                )
+                group[0] += 1
+                group[1] += b.total_travelers
+                group[2] += b.total.amount
+        assert len(summed) == len(set(summed))
+        assert set(summed) == {GroupSums(*key, *figures) for key, figures in expected.items()}
+        assert nothing == []
+
+    @pytest.mark.parametrize("by", list(Grouping))
+    def test_counts_in_status_sets_are_per_group(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, by: Grouping
+    ) -> None:
+        with uow_factory() as uow:
+            made = self._bookings(uow, make)
+            uow.commit()
+        sets = (StatusSet({"cancelled"}), self.SOME_STATUSES, StatusSet())
+        partner_id = next(b.partner_id for b in made if b.partner_id is not None)
+        with uow_factory().read_only() as uow:
+            counted = list(uow.bookings.count_in(BookingFilter(), by, sets))
+            scoped = set(uow.bookings.count_in(BookingFilter(partner_id=partner_id), by, sets))
+        expected: dict[GroupKey, list[int]] = {}
+        for b in made:
+            group = expected.setdefault(group_key(b, by), [0, 0, 0, 0])
+            group[0] += 1
+            for index, wanted in enumerate(sets, 1):
+                group[index] += wanted.holds(b.lifecycle, b.status)
+        assert len(counted) == len({row.key for row in counted})
+        assert set(counted) == {GroupCounts(k, n[0], tuple(n[1:])) for k, n in expected.items()}
+        (own,) = [b for b in made if b.partner_id == partner_id]
+        own_counts = tuple(int(wanted.holds(own.lifecycle, own.status)) for wanted in sets)
+        assert own_counts == (0, 1, 0)  # pending
+        assert scoped == {GroupCounts(group_key(own, by), 1, own_counts)}
 
     def test_a_customer_tally_counts_repeat_customers_per_currency(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -57,11 +57,14 @@ from bookingcore.domain.tallies import (
     UTC_ZONE,
     BookingTally,
     CustomerTally,
+    GroupCounts,
     Grouping,
     GroupKey,
+    GroupSums,
     ImportTally,
     SlotTally,
     StatusCount,
+    StatusSet,
     WaitlistTally,
     check_slot_grouping,
     group_key,
@@ -716,6 +719,42 @@ class _BookingRepository(_Repository[Booking]):
             key = (group_key(b, by, zone), b.lifecycle, b.status)
             counts[key] = counts.get(key, 0) + 1
         return [StatusCount(*key, bookings) for key, bookings in counts.items()]
+
+    def sum_in(
+        self,
+        query: BookingFilter,
+        by: Grouping,
+        statuses: StatusSet,
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+    ) -> Sequence[GroupSums]:
+        groups: dict[tuple[GroupKey, str], list[Any]] = {}
+        for b in self._matching(query):
+            if not statuses.holds(b.lifecycle, b.status):
+                continue
+            group = groups.setdefault(
+                (group_key(b, by, zone), b.total.currency), [0, 0, Decimal(0)]
+            )
+            group[0] += 1
+            group[1] += b.total_travelers
+            group[2] += b.total.amount
+        return [GroupSums(*key, *figures) for key, figures in groups.items()]
+
+    def count_in(
+        self,
+        query: BookingFilter,
+        by: Grouping,
+        sets: Sequence[StatusSet],
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+    ) -> Sequence[GroupCounts]:
+        groups: dict[GroupKey, list[int]] = {}
+        for b in self._matching(query):
+            group = groups.setdefault(group_key(b, by, zone), [0] * (len(sets) + 1))
+            group[0] += 1
+            for index, wanted in enumerate(sets, 1):
+                group[index] += wanted.holds(b.lifecycle, b.status)
+        return [GroupCounts(key, found[0], tuple(found[1:])) for key, found in groups.items()]
 
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
         per_customer: dict[tuple[str, CustomerId], list[Any]] = {}

@@ -465,17 +465,23 @@ class SlotRepository(Repository[Slot]):
         connection = self._session.connection()
         statement = _slot_tally(by, connection.dialect.name, zone)
         where = slot_where(query)
+        found: Sequence[Sequence[Any]]
         if where:
-            statement = statement.where(*where)
+            found = connection.execute(statement.where(*where)).all()
+        else:
+            # Every slot (the whole catalogue's report): the statement is the cached
+            # one, run as it was compiled the first time.
+            found = self._session.fixed_rows(statement)
+        period = by is Grouping.STARTS_MONTH
         return [
             SlotTally(
-                read_period(row[0]) if by is Grouping.STARTS_MONTH else row[0],
+                read_period(row[0]) if period else row[0],
                 row[1],
                 int(row[2]),
                 int(row[3]),
                 int(row[4]),
             )
-            for row in connection.execute(statement).all()
+            for row in found
         ]
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:

@@ -462,6 +462,12 @@ class Session:
         """The connection, inside this session's transaction (begun now if none is open)."""
         return self._begin()
 
+    def fixed_rows(self, statement: Select[Any]) -> Sequence[Sequence[Any]]:
+        """The rows of ``statement``, a query without parameters built once and reused
+        (a cached tally), in this session's transaction: straight on the driver when
+        the store pipelines (see :func:`~bookingcore_adapters.sql._driver.fetch_fixed`)."""
+        return d.fetch_fixed(self._begin(), statement, direct=self._direct)
+
     def tracked(self, mapper: m.Mapper[E]) -> Mapping[UUID, E]:
         """The entities of ``mapper``'s type this session tracks, by id (read-only)."""
         self._require_active()
