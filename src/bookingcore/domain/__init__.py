@@ -138,14 +138,12 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
-    BookingTally,
     CustomerTally,
     GroupCounts,
     Grouping,
     GroupSums,
     ImportTally,
     SlotTally,
-    StatusCount,
     StatusSet,
     WaitlistTally,
 )
@@ -189,7 +187,6 @@ __all__ = [
     "BookingRescheduled",
     "BookingSource",
     "BookingStatusChanged",
-    "BookingTally",
     "BookingTraveler",
     "BookingUpdated",
     "CellProblem",
@@ -280,7 +277,6 @@ __all__ = [
     "SlotTally",
     "SourceRow",
     "StaffMember",
-    "StatusCount",
     "StatusGroups",
     "StatusSet",
     "Supplier",

@@ -1,10 +1,11 @@
 """Tallies: what storage adds up for reports, so no report reads booking by booking.
 
 A tally is the answer to one grouped query: bookings counted and their totals
-summed per group (a source, a partner, a month, ...), per lifecycle, status and
-currency. Reports (:class:`~bookingcore.services.ReportService`) turn the few
-rows of a tally into figures; the rows themselves are computed where the
-bookings are, with ``GROUP BY`` in SQL.
+summed per group (a source, a partner, a month, ...) and currency, the storage
+sorting them by :class:`StatusSet` itself. Reports
+(:class:`~bookingcore.services.ReportService`) turn the few rows of a tally into
+figures; the rows themselves are computed where the bookings are, with
+``GROUP BY`` in SQL.
 
 :func:`group_key` is the reference meaning of each :class:`Grouping`: the memory
 adapter applies it to each booking, and the SQL adapter's expressions must give
@@ -30,7 +31,6 @@ from bookingcore.errors import ValidationError
 
 __all__ = [
     "UTC_ZONE",
-    "BookingTally",
     "CustomerTally",
     "GroupCounts",
     "GroupKey",
@@ -38,7 +38,6 @@ __all__ = [
     "Grouping",
     "ImportTally",
     "SlotTally",
-    "StatusCount",
     "StatusSet",
     "WaitlistTally",
     "check_slot_grouping",
@@ -149,39 +148,6 @@ def slot_group_key(slot: Slot, by: Grouping, zone: ZoneInfo = UTC_ZONE) -> Group
             return _month(slot.starts_at, zone)
         case _:
             return None
-
-
-@attrs.frozen
-class BookingTally:
-    """The bookings of one group in one lifecycle status and currency.
-
-    ``amount`` is the sum of their totals (exact), ``travelers`` the sum of their
-    travelers.
-
-    .. versionadded:: 0.3
-    """
-
-    key: GroupKey
-    lifecycle: str
-    status: str
-    currency: str
-    bookings: int
-    travelers: int
-    amount: Decimal
-
-
-@attrs.frozen
-class StatusCount:
-    """How many bookings of one group are in one lifecycle status (no sums, no currency):
-    what figures that only count need, cheaper to compute than a :class:`BookingTally`.
-
-    .. versionadded:: 0.3
-    """
-
-    key: GroupKey
-    lifecycle: str
-    status: str
-    bookings: int
 
 
 def _names(value: Iterable[str]) -> frozenset[str]:

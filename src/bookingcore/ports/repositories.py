@@ -57,14 +57,12 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     UTC_ZONE,
-    BookingTally,
     CustomerTally,
     GroupCounts,
     Grouping,
     GroupSums,
     ImportTally,
     SlotTally,
-    StatusCount,
     StatusSet,
     WaitlistTally,
 )
@@ -375,6 +373,9 @@ class BookingRepository(Protocol):
     """Bookings and the lookups that keep them unique.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.5
+       ``tally`` and ``count_statuses`` are removed: reports use :meth:`sum_in` and
+       :meth:`count_in`, and adapters no longer implement them.
     """
 
     def add(self, booking: Booking) -> None:
@@ -443,37 +444,10 @@ class BookingRepository(Protocol):
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         """Bookings matching ``query``, newest first."""
 
-    def tally(
-        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
-    ) -> Sequence[BookingTally]:
-        """Bookings matching ``query`` counted and summed per group, lifecycle, status, currency.
-
-        Computed by the storage (one grouped query), never booking by booking;
-        groups follow :func:`~bookingcore.domain.tallies.group_key`, periods
-        being ``zone``'s calendar days and months (DST included). Reads what is
-        committed. The order of the rows is unspecified.
-
-        .. versionadded:: 0.3
-        .. versionchanged:: 0.4 ``zone``.
-        """
-
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
         """Per currency, the customers with bookings matching ``query``, and how many booked twice.
 
         .. versionadded:: 0.3
-        """
-
-    def count_statuses(
-        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
-    ) -> Sequence[StatusCount]:
-        """Bookings matching ``query`` counted per group, lifecycle and status.
-
-        As :meth:`tally` without the sums and the currency: one grouped query
-        over fewer columns, for figures that only count (cancellations, workload).
-        Periods are ``zone``'s, as for :meth:`tally`.
-
-        .. versionadded:: 0.3
-        .. versionchanged:: 0.4 ``zone``.
         """
 
     def sum_in(
@@ -488,8 +462,11 @@ class BookingRepository(Protocol):
         and currency (revenue: the bookings that hold seats).
 
         Computed by the storage (one grouped query, the statuses tested there),
-        never booking by booking; groups and periods as for :meth:`tally`. Groups
-        with no such booking are left out; the order of the rows is unspecified.
+        never booking by booking; groups follow
+        :func:`~bookingcore.domain.tallies.group_key`, periods being ``zone``'s
+        calendar days and months (DST included). Reads what is committed. Groups
+        with no such booking are left out (no bookings, no rows, even for
+        ``Grouping.NONE``); the order of the rows is unspecified.
 
         .. versionadded:: 0.5
         """
@@ -506,8 +483,8 @@ class BookingRepository(Protocol):
         of ``sets`` (cancelled, no-shows, completed: ``counts[i]`` for ``sets[i]``).
 
         One grouped query that counts every set at once (``count(*) FILTER``), never
-        booking by booking; groups and periods as for :meth:`tally`. The order of
-        the rows is unspecified.
+        booking by booking; groups and periods as for :meth:`sum_in`. Groups with no
+        booking are left out; the order of the rows is unspecified.
 
         .. versionadded:: 0.5
         """

@@ -11,7 +11,7 @@ rolls everything back, so an error half-way through a use case writes nothing::
 A use case that only reads opens its unit of work read-only (:meth:`UnitOfWork.read_only`)::
 
     with uow_factory().read_only() as uow:
-        lines = uow.bookings.tally(query, Grouping.LOCATION)
+        lines = uow.bookings.count_in(query, Grouping.LOCATION, [StatusSet({"cancelled"})])
 
 .. versionadded:: 0.1
 """

@@ -55,7 +55,6 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     UTC_ZONE,
-    BookingTally,
     CustomerTally,
     GroupCounts,
     Grouping,
@@ -63,7 +62,6 @@ from bookingcore.domain.tallies import (
     GroupSums,
     ImportTally,
     SlotTally,
-    StatusCount,
     StatusSet,
     WaitlistTally,
     check_slot_grouping,
@@ -698,27 +696,6 @@ class _BookingRepository(_Repository[Booking]):
         for booking in self._uow._rows(self._table):
             if query.matches(booking, customers.get(booking.customer_id)):
                 yield booking
-
-    def tally(
-        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
-    ) -> Sequence[BookingTally]:
-        groups: dict[tuple[GroupKey, str, str, str], list[Any]] = {}
-        for b in self._matching(query):
-            key = (group_key(b, by, zone), b.lifecycle, b.status, b.total.currency)
-            group = groups.setdefault(key, [0, 0, Decimal(0)])
-            group[0] += 1
-            group[1] += b.total_travelers
-            group[2] += b.total.amount
-        return [BookingTally(*key, *figures) for key, figures in groups.items()]
-
-    def count_statuses(
-        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
-    ) -> Sequence[StatusCount]:
-        counts: dict[tuple[GroupKey, str, str], int] = {}
-        for b in self._matching(query):
-            key = (group_key(b, by, zone), b.lifecycle, b.status)
-            counts[key] = counts.get(key, 0) + 1
-        return [StatusCount(*key, bookings) for key, bookings in counts.items()]
 
     def sum_in(
         self,

@@ -50,13 +50,11 @@ from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.tallies import (
     UTC_ZONE,
-    BookingTally,
     CustomerTally,
     GroupCounts,
     Grouping,
     GroupKey,
     GroupSums,
-    StatusCount,
     StatusSet,
 )
 from bookingcore.domain.values import (
@@ -639,53 +637,6 @@ class BookingRepository(Repository[Booking]):
             return query.matches(booking, customer(booking.customer_id) if query.text else None)
 
         return self._session.page(self._mapper, where, keep, page, source)
-
-    def tally(
-        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
-    ) -> Sequence[BookingTally]:
-        connection = self._session.connection()
-        dialect = connection.dialect.name
-        where, source = booking_where(query, self._session.search)
-        b = bookings.c
-        key = booking_group(by, dialect, zone).label("key")
-        grouped = [key, b.lifecycle, b.status, b.currency]
-        statement = (
-            select(
-                *grouped,
-                func.count(),
-                total(b.total_travelers),
-                exact_sum(b.total_amount, dialect),
-            )
-            .select_from(source)
-            .where(*where)
-            .group_by(*grouped)
-        )
-        return [
-            BookingTally(
-                read_group(row[0], by),
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                int(row[5]),
-                read_sum(row[6], dialect),
-            )
-            for row in connection.execute(statement)
-        ]
-
-    def count_statuses(
-        self, query: BookingFilter, by: Grouping, *, zone: ZoneInfo = UTC_ZONE
-    ) -> Sequence[StatusCount]:
-        connection = self._session.connection()
-        where, source = booking_where(query, self._session.search)
-        b = bookings.c
-        key = booking_group(by, connection.dialect.name, zone).label("key")
-        grouped = [key, b.lifecycle, b.status]
-        statement = select(*grouped, func.count()).select_from(source).where(*where)
-        return [
-            StatusCount(read_group(row[0], by), row[1], row[2], row[3])
-            for row in connection.execute(statement.group_by(*grouped))
-        ]
 
     def sum_in(
         self,
