@@ -234,7 +234,7 @@ def test_a_refund_resolved_and_captured_at_once_is_applied_once(world: Any) -> N
     ), results
     (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
     assert (paid.status, paid.refunded_amount) == (PaymentStatus.PARTIALLY_REFUNDED, amount)
-    assert "needs_attention" not in paid.metadata
+    assert paid.attention == ()
     documents = core.payments.invoices_for(booking.id, principal=ADMIN)
     assert [d.total for d in documents] == [Money("4000", "INR"), -amount]
     assert core.payments.needing_attention(principal=ADMIN) == []

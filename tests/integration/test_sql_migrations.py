@@ -270,6 +270,78 @@ def test_slots_with_waiting_list_entries_are_marked_when_migrated(database: Engi
     assert marked == {waited.id: True, ended.id: True, quiet.id: False}
 
 
+def test_payments_flagged_in_their_metadata_get_attention_items_when_migrated(
+    database: Engine,
+) -> None:
+    """0033 moves ``metadata.needs_attention`` into an open item (its code read from the
+    library's words, ``since`` the payment's creation) and back on downgrade."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    made = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
+    refund_words = "stripe reports refund re_1 of 500.00 INR that the payment cannot hold: x"
+    late, refunded, odd, calm = (
+        make.payment(booking, created_at=made + timedelta(minutes=n), updated_at=made)
+        for n in range(4)
+    )
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        for payment in (late, refunded, odd, calm):
+            uow.payments.add(payment)
+        uow.commit()
+    migrations.downgrade(database, "0032")
+    assert "attention" not in _columns(database, "payments")
+    payments = metadata.tables["payments"]
+    flags = {
+        late.id: "payment captured after booking BK-1 was cancelled",
+        refunded.id: refund_words,
+        odd.id: "looked wrong to the desk",
+    }
+    with database.begin() as connection:
+        for ident, words in flags.items():
+            connection.execute(
+                payments.update()
+                .where(payments.c.id == ident)
+                .values(metadata={"checkout": "hosted", "needs_attention": words})
+            )
+    migrations.upgrade(database)
+    assert _differences(database) == []
+    with store.unit_of_work() as uow:
+        listed = uow.payments.list_needing_attention(10)
+        stored = uow.payments.get(calm.id)
+    assert [p.id for p in listed] == [late.id, refunded.id, odd.id]
+    assert [[(i.code.value, i.text, i.since) for i in p.attention] for p in listed] == [
+        [("late_payment", flags[late.id], late.created_at)],
+        [("unreconciled_refund", refund_words, refunded.created_at)],
+        [("other", flags[odd.id], odd.created_at)],
+    ]
+    assert [p.metadata for p in listed] == [{"checkout": "hosted"}] * 3
+    assert stored is not None
+    assert stored.attention == ()
+
+    with store.unit_of_work() as uow:  # two reasons on one payment go back as one text
+        locked = uow.payments.get_for_update(late.id)
+        assert locked is not None
+        locked.flag("overpaid", "captured 10.00 INR more", now=made + timedelta(days=1))
+        locked.touch(made + timedelta(days=1))
+        uow.commit()
+    migrations.downgrade(database, "0032")
+    with database.connect() as connection:
+        kept = dict(connection.execute(select(payments.c.id, payments.c.metadata)).all())
+    assert kept[late.id]["needs_attention"] == (f"{flags[late.id]}; captured 10.00 INR more")
+    assert kept[odd.id] == {"checkout": "hosted", "needs_attention": flags[odd.id]}
+    assert "needs_attention" not in kept[calm.id]
+
+
 class _KeyedWorld:
     """One request of every kind that keeps its key, made through the library."""
 

@@ -190,11 +190,12 @@ class TestNothingMoreIsDue:
         holiday.captured(first)
         holiday.captured(second)
         kept, extra = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
-        assert "needs_attention" not in kept.metadata
-        assert "15,000.00 INR more than the 0.00 INR due" in extra.metadata["needs_attention"]
+        assert kept.attention == ()
+        assert [i.code for i in extra.attention] == ["overpaid"]
+        assert "15,000.00 INR more than the 0.00 INR due" in extra.attention[0].text
         trail = holiday.core.audit.trail("payment", extra.id, principal=ADMIN)
         assert [e.action.value for e in trail] == ["created", "updated"]
-        assert trail[-1].new_values["needs_attention"] == extra.metadata["needs_attention"]
+        assert trail[-1].new_values["needs_attention"] == extra.attention[0].text
         assert holiday.status() == "payment_confirmed"
 
     def test_money_captured_for_a_refunded_booking_is_flagged_as_late(
@@ -212,7 +213,7 @@ class TestNothingMoreIsDue:
         holiday.captured(reference)
         payments = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
         late = next(p for p in payments if p.provider_reference == reference)
-        assert "refunded" in late.metadata["needs_attention"]
+        assert "refunded" in late.attention[0].text
         assert holiday.status() == "refunded"
 
 
@@ -236,7 +237,7 @@ class TestMoneyTheProviderTookIsNeverDropped:
         assert receipt.status is ReceiptStatus.APPLIED
         (paid,) = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
         assert paid.status is PaymentStatus.CAPTURED
-        assert "cannot be priced" in paid.metadata["needs_attention"]
+        assert "cannot be priced" in paid.attention[0].text
         assert holiday.status() == "booking_created"
         assert holiday.core.payments.invoices_for(holiday.booking.id, principal=ADMIN) == []
 
@@ -251,7 +252,7 @@ class TestMoneyTheProviderTookIsNeverDropped:
         assert receipt.status is ReceiptStatus.FAILED
         (payment,) = holiday.core.payments.for_booking(holiday.booking.id, principal=ADMIN)
         assert payment.status is PaymentStatus.PENDING
-        assert "7,000.00 INR" in payment.metadata["needs_attention"]
+        assert "7,000.00 INR" in payment.attention[0].text
         assert holiday.status() == "booking_created"
 
 

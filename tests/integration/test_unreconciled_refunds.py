@@ -18,7 +18,8 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import Booking, PaymentStatus, Refund, RefundStatus
+from bookingcore.domain import AttentionReason, Booking, PaymentStatus, Refund, RefundStatus
+from bookingcore.errors import InvalidTransitionError, PermissionDeniedError, ValidationError
 from bookingcore.testing import FakePaymentProvider
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -88,7 +89,7 @@ def test_a_refund_before_its_capture_settles_with_the_capture(shop: Shop) -> Non
         PaymentStatus.PARTIALLY_REFUNDED,
         Money("400", "INR"),
     )
-    assert "needs_attention" not in paid.metadata
+    assert paid.attention == ()
     _, credit = shop.core.payments.invoices_for(booking.id, principal=ADMIN)
     assert credit.refund_id == early.id
     assert shop.core.payments.needing_attention(principal=ADMIN) == []
@@ -120,3 +121,62 @@ def test_staff_list_and_resolve_what_is_left(shop: Shop) -> None:
     assert "chargeback" in (stored.failure_reason or "")
     (kept,) = shop.core.payments.for_booking(first.id, principal=ADMIN)
     assert kept.refunded_amount == Money.zero("INR")
+
+
+def test_two_reasons_on_one_payment_are_listed_and_resolved_separately(shop: Shop) -> None:
+    booking, reference = shop.paying()
+    shop.core.bookings.cancel(booking.id, principal=shop.payer)
+    shop.captured(reference)  # late: the booking was cancelled
+    too_much = shop.refunded_at_provider("re_big", reference, "5000")
+
+    (flagged,) = shop.core.payments.needing_attention(principal=ADMIN)
+    assert [i.code for i in flagged.items] == [
+        AttentionReason.LATE_PAYMENT,
+        AttentionReason.UNRECONCILED_REFUND,
+    ]
+    assert "cancelled" in flagged.items[0].text
+    assert "re_big" in flagged.items[1].text
+    assert flagged.reason == f"{flagged.items[0].text}; {flagged.items[1].text}"
+    assert flagged.unreconciled_refunds == (too_much,)
+
+    shop.core.payments.resolve_refund(too_much.id, "dismiss", principal=ADMIN, note="chargeback")
+    (left,) = shop.core.payments.needing_attention(principal=ADMIN)
+    assert [i.code for i in left.items] == [AttentionReason.LATE_PAYMENT]
+    assert left.items[0] == flagged.items[0]  # still open since it was first flagged
+
+    resolved = shop.core.payments.resolve_attention(
+        left.payment.id, "late_payment", principal=ADMIN, note="refunded by bank transfer"
+    )
+    assert resolved.attention == ()
+    assert shop.core.payments.needing_attention(principal=ADMIN) == []
+    trail = shop.core.audit.trail("payment", resolved.id, principal=ADMIN)
+    assert trail[-1].old_values == {
+        "needs_attention": flagged.items[0].text,
+        "attention_code": "late_payment",
+    }
+    assert trail[-1].reason == "refunded by bank transfer"
+    again = shop.core.payments.resolve_attention(
+        resolved.id, "late_payment", principal=ADMIN, note="again"
+    )
+    assert again.version == resolved.version  # a retry changes nothing
+
+
+def test_the_refund_item_is_resolved_with_its_refunds_not_by_hand(shop: Shop) -> None:
+    _, reference = shop.paying()
+    shop.captured(reference)
+    too_much = shop.refunded_at_provider("re_big", reference, "5000")
+    (flagged,) = shop.core.payments.needing_attention(principal=ADMIN)
+    with pytest.raises(InvalidTransitionError, match="unreconciled refunds"):
+        shop.core.payments.resolve_attention(
+            flagged.payment.id, "unreconciled_refund", principal=ADMIN, note="done"
+        )
+    with pytest.raises(ValidationError):
+        shop.core.payments.resolve_attention(
+            flagged.payment.id, "no_such_reason", principal=ADMIN, note="done"
+        )
+    with pytest.raises(PermissionDeniedError):
+        shop.core.payments.resolve_attention(
+            flagged.payment.id, "unreconciled_refund", principal=shop.payer, note="mine"
+        )
+    shop.core.payments.resolve_refund(too_much.id, "dismiss", principal=ADMIN, note="chargeback")
+    assert shop.core.payments.needing_attention(principal=ADMIN) == []

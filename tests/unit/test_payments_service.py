@@ -425,7 +425,7 @@ class TestPartPaymentsAndLatePayments:
         assert world.status(booking) == "cancelled"
         assert world.seats() == 0
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
-        assert "needs_attention" in paid.metadata
+        assert [i.code for i in paid.attention] == ["late_payment"]
         assert paid.refunded_amount == Money("0", "INR")
 
     def test_with_automatic_refunds_a_late_payment_goes_back_in_full(self) -> None:
@@ -479,7 +479,7 @@ class TestCapturesNeverHalfWritten:
         # The money is recorded, and staff are told why it settled nothing ...
         assert paid.status is PaymentStatus.CAPTURED
         assert paid.captured_amount == booking.total
-        flag = paid.metadata["needs_attention"]
+        flag = paid.attention[0].text
         assert "could not take it" in flag
         assert ("confirmed" if step == "booking move" else "cannot be priced") in flag
         trail = world.core.audit.trail("payment", paid.id, principal=ADMIN)
@@ -514,7 +514,7 @@ class TestCapturesNeverHalfWritten:
         assert why in receipt.error
         (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert payment.status is PaymentStatus.PENDING  # never more than it asked for
-        flag = payment.metadata["needs_attention"]
+        flag = payment.attention[0].text
         assert str(taken) in flag
         assert why in flag
         trail = world.core.audit.trail("payment", payment.id, principal=ADMIN)
@@ -743,7 +743,7 @@ class TestRefundsMadeAtTheProvider:
         assert receipt.status is ReceiptStatus.FAILED
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert paid.refunded_amount == Money("5000", "INR")  # the books still add up
-        assert "re_x" in paid.metadata["needs_attention"]
+        assert "re_x" in paid.attention[0].text
         refunds = self._refunds(world, booking)
         flagged = [r for r in refunds if r.provider_reference == "re_x"]
         assert len(flagged) == 1
@@ -835,7 +835,7 @@ class TestUnreconciledRefunds:
             PaymentStatus.PARTIALLY_REFUNDED,
             Money("3000", "INR"),
         )
-        assert "needs_attention" not in paid.metadata
+        assert paid.attention == ()
         invoice, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
         assert (credit.refund_id, credit.credited_invoice_id) == (refund.id, invoice.id)
         assert world.core.payments.needing_attention(principal=ADMIN) == []
@@ -849,7 +849,7 @@ class TestUnreconciledRefunds:
         assert self._refund(world, booking, "re_big").status is RefundStatus.UNRECONCILED
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert paid.refunded_amount == Money("3000", "INR")
-        assert "re_big" in paid.metadata["needs_attention"]
+        assert "re_big" in paid.attention[0].text
 
     def test_staff_dismiss_one_with_a_note_and_the_flag_clears(self, world: World) -> None:
         booking, reference = self._intent(world)
@@ -867,7 +867,7 @@ class TestUnreconciledRefunds:
         assert "ticket 7" in (dismissed.failure_reason or "")
         (paid,) = payments.for_booking(booking.id, principal=ADMIN)
         assert paid.refunded_amount == Money("0", "INR")
-        assert "needs_attention" not in paid.metadata
+        assert paid.attention == ()
         assert payments.needing_attention(principal=ADMIN) == []
         trail = world.core.audit.trail("payment", paid.id, principal=ADMIN)
         assert any(e.new_values.get("status") == "dismissed" for e in trail)
@@ -902,7 +902,7 @@ class TestUnreconciledRefunds:
         assert applied.status is RefundStatus.SUCCEEDED
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert paid.refunded_amount == Money("4000", "INR")
-        assert "needs_attention" not in paid.metadata
+        assert paid.attention == ()
         _, credit = world.core.payments.invoices_for(booking.id, principal=ADMIN)
         assert credit.refund_id == refund.id
         retried = world.core.payments.resolve_refund(refund.id, "apply", principal=ADMIN)

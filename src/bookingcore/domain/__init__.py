@@ -122,7 +122,14 @@ from bookingcore.domain.partner_webhooks import (
     WebhookTopic,
 )
 from bookingcore.domain.partners import Partner, PartnerFilter
-from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
+from bookingcore.domain.payments import (
+    AttentionItem,
+    AttentionReason,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from bookingcore.domain.policy import Permission
 from bookingcore.domain.pricing import PriceBreakdown, price_booking
 from bookingcore.domain.queries import Cursor, Page, every_item
@@ -171,6 +178,8 @@ __all__ = [
     "Advisor",
     "Assigner",
     "AssignmentStrategy",
+    "AttentionItem",
+    "AttentionReason",
     "AuditAction",
     "AuditEntry",
     "AuthSession",

@@ -73,6 +73,8 @@ from bookingcore.domain.values import (
 from bookingcore.errors import InvalidTransitionError, ValidationError
 
 __all__ = [
+    "AttentionItem",
+    "AttentionReason",
     "Payment",
     "PaymentStatus",
     "Refund",
@@ -176,6 +178,66 @@ _LATE: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 _REFUND_STATUSES = frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED})
+
+
+class AttentionReason(enum.StrEnum):
+    """Why a payment is flagged for staff (the code of an :class:`AttentionItem`).
+
+    .. versionadded:: 0.6
+    """
+
+    #: Captured after its booking was cancelled or ended without seats.
+    LATE_PAYMENT = "late_payment"
+    #: Captured more than was due on its booking.
+    OVERPAID = "overpaid"
+    #: The provider reports money taken that the payment refused.
+    CAPTURE_REFUSED = "capture_refused"
+    #: Captured, but its booking could not take it (not moved, not invoiced).
+    CAPTURE_UNSETTLED = "capture_unsettled"
+    #: The provider reports a refund without its amount.
+    REFUND_WITHOUT_AMOUNT = "refund_without_amount"
+    #: A refund made at the provider that the payment cannot hold (``unreconciled``).
+    UNRECONCILED_REFUND = "unreconciled_refund"
+    #: Flagged for anything else (flags stored before reasons had codes).
+    OTHER = "other"
+
+
+def _attention_reason(value: object) -> AttentionReason:
+    return parse_choice(AttentionReason, value, "reason_code", what="an attention reason")
+
+
+def _attention_text(value: object) -> str:
+    text = clean_text(value, "text", required=True, max_length=2000)
+    assert text is not None
+    return text
+
+
+def _aware_since(value: datetime) -> datetime:
+    return ensure_aware(value, "since")
+
+
+@attrs.frozen
+class AttentionItem:
+    """One open reason a payment needs staff: its ``code``, what happened (``text``) and
+    when it was first flagged (``since``).
+
+    .. versionadded:: 0.6
+    """
+
+    code: AttentionReason = attrs.field(converter=_attention_reason)
+    text: str = attrs.field(converter=_attention_text)
+    since: datetime = attrs.field(converter=_aware_since)
+
+
+def _attention_items(values: Iterable[AttentionItem]) -> tuple[AttentionItem, ...]:
+    items = tuple(values)
+    codes = [item.code for item in items]
+    if any(not isinstance(item, AttentionItem) for item in items):
+        raise ValidationError.single("attention", "holds attention items only", "invalid")
+    if len(set(codes)) != len(codes):
+        raise ValidationError.single("attention", "holds one item per reason", "duplicate")
+    return tuple(sorted(items, key=lambda item: (item.since, item.code.value)))
+
 
 _REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
     RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
@@ -315,6 +377,7 @@ class Payment(Versioned):
     failure_reason: str | None = None
     captured_at: datetime | None = None
     metadata: dict[str, str] = attrs.field(factory=dict, converter=text_mapping)
+    attention: tuple[AttentionItem, ...] = attrs.field(default=(), converter=_attention_items)
     version: int = 1
 
     entity_name = "payment"
@@ -737,6 +800,59 @@ class Payment(Versioned):
                 f"{self.pending_refund_amount} being refunded)"
             )
             raise ValidationError.single("amount", msg, "exceeds_captured")
+
+    # ------------------------------------------------------------------ attention
+
+    @property
+    def attention_since(self) -> datetime | None:
+        """Since when the payment needs staff (its oldest open item); None when it does not.
+
+        .. versionadded:: 0.6
+        """
+        return min((item.since for item in self.attention), default=None)
+
+    def needs_attention(self, code: AttentionReason | str | None = None) -> bool:
+        """Whether an item is open (for ``code``, when given).
+
+        .. versionadded:: 0.6
+        """
+        if code is None:
+            return bool(self.attention)
+        wanted = _attention_reason(code)
+        return any(item.code is wanted for item in self.attention)
+
+    def flag(self, code: AttentionReason | str, text: str, *, now: datetime) -> AttentionItem:
+        """Open an item for staff, or update the open item of ``code``: its ``text`` is
+        the latest, its ``since`` stays the first. Other reasons' items are kept.
+
+        Raises:
+            ValidationError: on ``reason_code`` or ``text``.
+
+        .. versionadded:: 0.6
+        """
+        reason = _attention_reason(code)
+        kept = [item for item in self.attention if item.code is not reason]
+        since = next((i.since for i in self.attention if i.code is reason), now)
+        item = AttentionItem(reason, text, since)
+        self.attention = _attention_items([*kept, item])
+        return item
+
+    def resolve_attention(self, code: AttentionReason | str) -> AttentionItem:
+        """Close the open item of ``code`` (the others stay open) and return it.
+
+        Raises:
+            ValidationError: on ``reason_code`` when it is not a reason.
+            InvalidTransitionError: no item of ``code`` is open.
+
+        .. versionadded:: 0.6
+        """
+        reason = _attention_reason(code)
+        found = next((item for item in self.attention if item.code is reason), None)
+        if found is None:
+            msg = f"payment {self.id} has no open {reason.value} item"
+            raise InvalidTransitionError("payment", "open", reason.value, message=msg)
+        self.attention = tuple(item for item in self.attention if item is not found)
+        return found
 
     def touch(self, now: datetime) -> None:
         """Record that the payment changed: new ``updated_at``, next version."""

@@ -970,10 +970,12 @@ class PaymentRepository(Protocol):
         """A customer's payments for any booking, oldest first."""
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
-        """At most ``limit`` payments flagged for staff (``needs_attention`` in their
-        metadata), oldest first.
+        """At most ``limit`` payments with an open attention item, by when their oldest
+        open item was flagged (``Payment.attention_since``), then id.
 
         .. versionadded:: 0.5
+        .. versionchanged:: 0.6
+           By their open attention items, not a ``needs_attention`` metadata key.
         """
 
 

@@ -34,9 +34,10 @@ move from where it is. Nothing is due on a booking that is cancelled or ended
 without seats (``refunded``): intents and manual payments for it are refused.
 A payment captured for it anyway (an intent made before) never takes seats
 back: ``PaymentSettings.late_payments`` chooses to refund it automatically or
-to flag it for staff (an audit entry and the payment's ``needs_attention``
-metadata). A capture that takes more than was due when it arrived (two intents
-paid for one balance) is flagged the same way, for staff to refund the excess.
+to flag it for staff (an audit entry and an open item in the payment's
+``attention``, one per reason, each resolved on its own). A capture that
+takes more than was due when it arrived (two intents paid for one balance) is
+flagged the same way, for staff to refund the excess.
 
 **Money the provider took is never dropped.** A capture is settled whole (the
 payment, the booking's move, the commission and the invoice) or not at all:
@@ -65,7 +66,7 @@ from typing import Literal
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import clean_text
+from bookingcore.domain._validation import clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.idempotency import caller_key, scoped_key
@@ -81,7 +82,14 @@ from bookingcore.domain.invoices import (
     series_key,
 )
 from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
-from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
+from bookingcore.domain.payments import (
+    AttentionItem,
+    AttentionReason,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.values import BookingId, CustomerId, Money, PaymentId, RefundId
 from bookingcore.errors import (
@@ -161,7 +169,7 @@ class _UnsettledError(Exception):
         self.reason = reason
 
 
-#: Words in a payment's ``needs_attention`` flag set for an unreconciled refund.
+#: Words in the text of a payment's attention item for an unreconciled refund.
 _CANNOT_HOLD = "that the payment cannot hold"
 
 #: What staff may do with an unreconciled refund.
@@ -191,7 +199,8 @@ class PaymentIntent:
 
 @attrs.frozen
 class PaymentAttention:
-    """A payment flagged for staff: why (``reason``), and the refunds the provider
+    """A payment flagged for staff: why (``reason``, the texts of its open ``items``), and
+    the refunds the provider
     made that its books could not hold yet (``unreconciled_refunds``, oldest first).
 
     .. versionadded:: 0.5
@@ -200,6 +209,8 @@ class PaymentAttention:
     payment: Payment
     reason: str
     unreconciled_refunds: tuple[Refund, ...] = ()
+    #: The payment's open attention items, oldest first (``reason`` joins their texts).
+    items: tuple[AttentionItem, ...] = ()
 
 
 class PaymentService:
@@ -400,7 +411,7 @@ class PaymentService:
         changes nothing. An event about no known payment, or of a kind the
         library does not act on, is stored as ``ignored``; one that contradicts
         its payment (captured after cancelled) as ``failed`` with the reason; a
-        refused capture also flags the payment for staff (``needs_attention``).
+        refused capture also flags the payment for staff (an attention item).
         A capture whose booking cannot take it (its move or invoice is refused)
         is recorded alone, ``applied``: the payment ``captured`` and flagged,
         the booking unmoved and not invoiced.
@@ -582,7 +593,8 @@ class PaymentService:
                 said = f" {amount}" if amount is not None else ""
                 reason = f"{event.provider} reports{said} {taken.value} but it was refused: {exc}"
                 principal = Principal.webhook(event.provider)
-                self._flag(tx, payment.booking_id, payment, principal, reason)
+                code = AttentionReason.CAPTURE_REFUSED
+                self._flag(tx, payment.booking_id, payment, principal, reason, code=code)
             return _Outcome()
         if payment.status is not before and payment.status is PaymentStatus.CAPTURED:
             booking = tx.uow.bookings.get_for_update(payment.booking_id)
@@ -593,7 +605,8 @@ class PaymentService:
                         f"captured {payment.captured_amount} but booking {booking.reference} "
                         f"could not take it: {unsettled}; it was not moved or invoiced"
                     )
-                    self._flag(tx, booking.id, payment, principal, reason)
+                    code = AttentionReason.CAPTURE_UNSETTLED
+                    self._flag(tx, booking.id, payment, principal, reason, code=code)
                 else:
                     try:
                         late = self._book_capture(tx, booking, payment, principal)
@@ -632,7 +645,7 @@ class PaymentService:
         if not late and payment.currency == booking.currency and payment.net_amount > due_before:
             excess = payment.net_amount - due_before
             reason = f"captured {excess} more than the {due_before} due on {booking.reference}"
-            self._flag(tx, booking.id, payment, principal, reason)
+            self._flag(tx, booking.id, payment, principal, reason, code=AttentionReason.OVERPAID)
         self._issue_invoice(tx, booking, payment, principal, paid=paid)
         return late
 
@@ -696,7 +709,8 @@ class PaymentService:
         amount = event.refund_amount
         if amount is None:
             reason = f"{event.provider} reports refund {reference} without its amount"
-            self._flag(tx, payment.booking_id, payment, principal, reason)
+            code = AttentionReason.REFUND_WITHOUT_AMOUNT
+            self._flag(tx, payment.booking_id, payment, principal, reason, code=code)
             return reason
         if not payment.record_event(event.event_id, now=now):
             return None
@@ -723,7 +737,8 @@ class PaymentService:
                 f"{event.provider} reports refund {reference} of {amount} "
                 f"{_CANNOT_HOLD}: {refund.failure_reason}"
             )
-            self._flag(tx, payment.booking_id, payment, principal, reason)
+            code = AttentionReason.UNRECONCILED_REFUND
+            self._flag(tx, payment.booking_id, payment, principal, reason, code=code)
             return reason
         if event.refund_status is RefundStatus.SUCCEEDED:
             self._settle_refund(tx, payment, refund, principal)
@@ -883,9 +898,10 @@ class PaymentService:
     def needing_attention(
         self, *, principal: Principal, limit: int = 100
     ) -> Sequence[PaymentAttention]:
-        """Payments flagged for staff (``needs_attention``), oldest first, at most ``limit``.
+        """Payments flagged for staff (an open attention item), oldest first (by their
+        oldest open item), at most ``limit``.
 
-        Each comes with its unreconciled refunds: refunds the provider made
+        Each comes with its open items and its unreconciled refunds: refunds the provider made
         that the payment's books could not hold (resolve them with
         :meth:`resolve_refund`). Only reads.
 
@@ -909,7 +925,8 @@ class PaymentService:
                 found.append(
                     PaymentAttention(
                         payment=payment,
-                        reason=payment.metadata["needs_attention"],
+                        reason="; ".join(item.text for item in payment.attention),
+                        items=payment.attention,
                         unreconciled_refunds=tuple(
                             r for r in refunds if r.status is RefundStatus.UNRECONCILED
                         ),
@@ -933,8 +950,8 @@ class PaymentService:
         whose money all went back moves to ``refunded``). ``dismiss`` closes it
         with ``note`` (required): it stays recorded, ``dismissed``, counted in no
         total. Either way an audit entry names the staff member, and once no
-        unreconciled refund is left on the payment its ``needs_attention`` flag
-        for them is cleared (a flag set for anything else stays). Repeating a
+        unreconciled refund is left on the payment its ``unreconciled_refund``
+        attention item is closed (items open for anything else stay). Repeating a
         resolution that was made returns the refund unchanged.
 
         Raises:
@@ -997,6 +1014,69 @@ class PaymentService:
             tx.commit()
             return refund
 
+    def resolve_attention(
+        self,
+        payment_id: PaymentId,
+        reason_code: AttentionReason | str,
+        *,
+        principal: Principal,
+        note: str,
+    ) -> Payment:
+        """Close one open attention item of a payment (staff), saying how with ``note``.
+
+        Only the item of ``reason_code`` closes: the payment's other items stay open
+        and it stays listed by :meth:`needing_attention` until they close too. An
+        audit entry names the staff member, the item and ``note``. The item of an
+        unreconciled refund closes by itself once its refunds are resolved with
+        :meth:`resolve_refund`, and is refused here while one is left. Resolving an
+        item that is not open (a retry) returns the payment unchanged.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may change bookings.
+            ValidationError: on ``reason_code`` when it is not an
+                :class:`~bookingcore.domain.AttentionReason`; on ``note`` when missing.
+            NotFoundError: no such payment.
+            InvalidTransitionError: ``reason_code`` is ``unreconciled_refund`` while
+                the payment has a refund left unreconciled.
+
+        .. versionadded:: 0.6
+        """
+        policy.require(
+            principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not resolve payments needing attention",
+        )
+        code = parse_choice(AttentionReason, reason_code, "reason_code", what="an attention reason")
+        why = clean_text(note, "note", required=True, max_length=1000)
+        assert why is not None
+        with self._ctx.transaction() as tx:
+            payment = self._payment_for_update(tx.uow, payment_id)
+            if not payment.needs_attention(code):
+                tx.commit()
+                return payment  # not open: resolved before
+            if code is AttentionReason.UNRECONCILED_REFUND and any(
+                r.status is RefundStatus.UNRECONCILED
+                for r in tx.uow.refunds.list_for_payment(payment.id)
+            ):
+                msg = (
+                    f"payment {payment.id} still has unreconciled refunds: "
+                    "resolve them (apply or dismiss) first"
+                )
+                raise InvalidTransitionError("payment", "open", code.value, message=msg)
+            item = payment.resolve_attention(code)
+            payment.touch(self._ctx.now())
+            tx.audit(
+                principal,
+                entity="payment",
+                entity_id=payment.id,
+                action=AuditAction.UPDATED,
+                old={"needs_attention": item.text, "attention_code": code.value},
+                new={},
+                reason=why,
+                booking_id=payment.booking_id,
+            )
+            tx.commit()
+            return payment
+
     def _reconcile_refunds(self, tx: Transaction, payment: Payment, principal: Principal) -> None:
         """Apply the locked ``payment``'s unreconciled refunds that it can hold now, oldest
         first, each through the one settlement path; the others stay unreconciled."""
@@ -1025,20 +1105,21 @@ class PaymentService:
 
     @staticmethod
     def _clear_refund_flag(tx: Transaction, payment: Payment, principal: Principal) -> None:
-        """Clear the ``payment``'s flag set for an unreconciled refund, once none is left."""
-        reason = payment.metadata.get("needs_attention")
-        if reason is None or _CANNOT_HOLD not in reason:
-            return  # not flagged, or flagged for something else
+        """Close the ``payment``'s item for unreconciled refunds, once none is left; its
+        items for other reasons stay open."""
+        code = AttentionReason.UNRECONCILED_REFUND
+        if not payment.needs_attention(code):
+            return  # not flagged for a refund
         refunds = tx.uow.refunds.list_for_payment(payment.id)
         if any(r.status is RefundStatus.UNRECONCILED for r in refunds):
             return
-        payment.metadata = {k: v for k, v in payment.metadata.items() if k != "needs_attention"}
+        item = payment.resolve_attention(code)
         tx.audit(
             principal,
             entity="payment",
             entity_id=payment.id,
             action=AuditAction.UPDATED,
-            old={"needs_attention": reason},
+            old={"needs_attention": item.text, "attention_code": code.value},
             new={},
             reason="no unreconciled refund is left",
             booking_id=payment.booking_id,
@@ -1151,7 +1232,9 @@ class PaymentService:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
         if closed_to_payment(lifecycle, booking.status):
             reason = f"payment captured after booking {booking.reference} was {booking.status}"
-            self._flag(tx, booking.id, payment, principal, reason)
+            self._flag(
+                tx, booking.id, payment, principal, reason, code=AttentionReason.LATE_PAYMENT
+            )
             return True
         # Part paid: on to payment_pending at most; the balance due shows on its payments.
         advance_if_paid(
@@ -1337,18 +1420,25 @@ class PaymentService:
             booking_id=payment.booking_id,
         )
 
-    @staticmethod
     def _flag(
-        tx: Transaction, booking_id: BookingId, payment: Payment, principal: Principal, reason: str
+        self,
+        tx: Transaction,
+        booking_id: BookingId,
+        payment: Payment,
+        principal: Principal,
+        reason: str,
+        *,
+        code: AttentionReason,
     ) -> None:
-        """Flag ``payment`` for staff: ``needs_attention`` in its metadata and an audit entry."""
-        payment.metadata = {**payment.metadata, "needs_attention": reason}
+        """Flag ``payment`` for staff: an open attention item of ``code`` (other reasons'
+        items stay open) and an audit entry."""
+        payment.flag(code, reason, now=self._ctx.now())
         tx.audit(
             principal,
             entity="payment",
             entity_id=payment.id,
             action=AuditAction.UPDATED,
-            new={"needs_attention": reason},
+            new={"needs_attention": reason, "attention_code": code.value},
             reason=reason,
             booking_id=booking_id,
         )

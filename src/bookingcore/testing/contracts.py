@@ -81,7 +81,13 @@ from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
 from bookingcore.domain.partners import Partner, PartnerFilter
-from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
+from bookingcore.domain.payments import (
+    AttentionReason,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from bookingcore.domain.policy import PrincipalKind, StaffRole
 from bookingcore.domain.queries import (
     BookingFilter,
@@ -3007,11 +3013,13 @@ class PaymentRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         booking = _stored_booking(uow_factory, make)
-        later = make.payment(booking, metadata={"needs_attention": "second"})
-        later.created_at = later.updated_at = T0 + timedelta(minutes=2)
-        first = make.payment(booking, metadata={"needs_attention": "first"})
-        first.created_at = first.updated_at = T0 + timedelta(minutes=1)
-        calm = make.payment(booking, metadata={"checkout": "hosted"})
+        # Listed by when their oldest open item was flagged, not when they were made.
+        later = make.payment(booking)
+        later.flag(AttentionReason.OVERPAID, "second", now=T0 + timedelta(minutes=2))
+        first = make.payment(booking)
+        first.created_at = first.updated_at = T0 + timedelta(minutes=5)
+        first.flag(AttentionReason.LATE_PAYMENT, "first", now=T0 + timedelta(minutes=1))
+        calm = make.payment(booking, metadata={"needs_attention": "old words, not a flag"})
         with uow_factory() as uow:
             for payment in (later, calm, first):
                 uow.payments.add(payment)
@@ -3021,11 +3029,65 @@ class PaymentRepositoryContract(_Base):
             assert [p.id for p in uow.payments.list_needing_attention(1)] == [first.id]
             stored = uow.payments.get_for_update(first.id)
             assert stored is not None
-            stored.metadata = {}
+            stored.resolve_attention(AttentionReason.LATE_PAYMENT)
             stored.touch(T0 + timedelta(hours=1))
             uow.commit()
         with uow_factory() as uow:
             assert [p.id for p in uow.payments.list_needing_attention(10)] == [later.id]
+
+    def test_a_payments_attention_items_are_stored_and_resolved_one_by_one(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking)
+        since = datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Asia/Kolkata"))
+        payment.flag(AttentionReason.LATE_PAYMENT, "captured after it was cancelled", now=since)
+        later = since + timedelta(days=1)
+        payment.flag(AttentionReason.UNRECONCILED_REFUND, "refund re_1 cannot be held", now=later)
+        other = make.payment(booking)
+        other.flag(AttentionReason.OVERPAID, "captured 10 more", now=since + timedelta(hours=1))
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.payments.add(other)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert [(i.code, i.text, i.since) for i in stored.attention] == [
+                (AttentionReason.LATE_PAYMENT, "captured after it was cancelled", since),
+                (AttentionReason.UNRECONCILED_REFUND, "refund re_1 cannot be held", later),
+            ]
+            assert stored.attention_since == since
+            assert [p.id for p in uow.payments.list_needing_attention(10)] == [
+                payment.id,
+                other.id,
+            ]
+            locked = uow.payments.get_for_update(payment.id)
+            assert locked is not None
+            locked.resolve_attention(AttentionReason.LATE_PAYMENT)
+            locked.touch(T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            # Still listed for the refund, now from the time that item was flagged.
+            assert [p.id for p in uow.payments.list_needing_attention(10)] == [
+                other.id,
+                payment.id,
+            ]
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert [i.code for i in stored.attention] == [AttentionReason.UNRECONCILED_REFUND]
+            assert stored.attention_since == later
+            locked = uow.payments.get_for_update(payment.id)
+            assert locked is not None
+            locked.resolve_attention(AttentionReason.UNRECONCILED_REFUND)
+            locked.touch(T0 + timedelta(hours=2))
+            uow.commit()
+        with uow_factory() as uow:
+            assert [p.id for p in uow.payments.list_needing_attention(10)] == [other.id]
+            stored = uow.payments.get(payment.id)
+            assert stored is not None
+            assert stored.attention == ()
+            assert stored.attention_since is None
 
     def test_a_refund_provider_reference_is_held_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -1160,8 +1160,8 @@ class _PaymentRepository(_Repository[Payment]):
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
         return self._uow._select(
             self._table,
-            lambda p: "needs_attention" in p.metadata,
-            lambda p: (p.created_at, p.id.bytes),
+            lambda p: p.attention_since is not None,
+            lambda p: (p.attention_since, p.id.bytes),
         )[:limit]
 
 

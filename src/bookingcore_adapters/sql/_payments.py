@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,6 +29,7 @@ from bookingcore.domain.invoices import (
     series_id,
 )
 from bookingcore.domain.payments import (
+    AttentionItem,
     Payment,
     PaymentStatus,
     Refund,
@@ -50,7 +52,7 @@ from bookingcore_adapters.sql._mapper import (
     Stored,
     json_copy,
 )
-from bookingcore_adapters.sql._repository import Repository, oldest_key
+from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
     ENUM,
@@ -105,10 +107,20 @@ payments = Table(
     Column("failure_reason", Text()),
     when("captured_at", nullable=True),
     Column("metadata", json_type(), nullable=False),
+    Column("attention", json_type(), nullable=False),
+    when("attention_since", nullable=True),
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
     UniqueConstraint("provider", "provider_reference"),
+)
+#: The payments needing staff, oldest item first; only those (revision 0033).
+Index(
+    "ix_payments_attention_since_id",
+    payments.c.attention_since,
+    payments.c.id,
+    postgresql_where=payments.c.attention_since.is_not(None),
+    sqlite_where=payments.c.attention_since.is_not(None),
 )
 
 #: Seed 003's ``payment_refunds``: money given back from a payment.
@@ -209,6 +221,11 @@ def dump_payment(p: Payment) -> Row:
         "failure_reason": p.failure_reason,
         "captured_at": p.captured_at,
         "metadata": json_copy(p.metadata),
+        "attention": [
+            {"code": i.code.value, "text": i.text, "since": i.since.astimezone(UTC).isoformat()}
+            for i in p.attention
+        ],
+        "attention_since": p.attention_since,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
         "version": p.version,
@@ -236,6 +253,10 @@ def load_payment(r: Stored, _: Sequence[Stored]) -> Payment:
         failure_reason=r["failure_reason"],
         captured_at=r["captured_at"],
         metadata=dict(r["metadata"]),
+        attention=tuple(
+            AttentionItem(i["code"], i["text"], datetime.fromisoformat(i["since"]))
+            for i in r["attention"]
+        ),
         version=r["version"],
     )
 
@@ -473,10 +494,10 @@ class PaymentRepository(Repository[Payment]):
         c = self._table.c
         return self._session.select(
             self._mapper,
-            [c.metadata["needs_attention"].as_string().is_not(None)],
-            lambda p: "needs_attention" in p.metadata,
-            oldest_key,
-            order_by=[c.created_at, c.id],
+            [c.attention_since.is_not(None)],
+            lambda p: p.attention_since is not None,
+            lambda p: (p.attention_since, p.id.bytes),
+            order_by=[c.attention_since, c.id],
             limit=limit,
         )
 
