@@ -29,6 +29,8 @@ from bookingcore import (
 )
 from bookingcore.domain import (
     Actor,
+    AttentionItem,
+    AttentionReason,
     AuditEntry,
     Booking,
     BookingTraveler,
@@ -1058,11 +1060,33 @@ class RefundResolutionIn(StrictIn):
     note: str | None = Field(default=None, max_length=1000)
 
 
+class AttentionItemOut(BaseModel):
+    """One open reason a payment needs staff: its code, what happened, and since when."""
+
+    code: AttentionReason
+    text: str
+    since: datetime
+
+    @classmethod
+    def of(cls, item: AttentionItem) -> AttentionItemOut:
+        """The item's fields."""
+        return cls(code=item.code, text=item.text, since=item.since)
+
+
+class AttentionResolutionIn(StrictIn):
+    """Which open item of a payment staff resolve (``reason_code``), and how (``note``)."""
+
+    reason_code: AttentionReason
+    note: str = Field(min_length=1, max_length=1000)
+
+
 class PaymentAttentionOut(BaseModel):
-    """A payment flagged for staff, why, and its unreconciled refunds."""
+    """A payment flagged for staff, why (``reason`` joins the texts of its open
+    ``items``, oldest first), and its unreconciled refunds."""
 
     payment: PaymentOut
     reason: str
+    items: list[AttentionItemOut]
     unreconciled_refunds: list[RefundOut]
 
     @classmethod
@@ -1071,7 +1095,23 @@ class PaymentAttentionOut(BaseModel):
         return cls(
             payment=PaymentOut.of(found.payment),
             reason=found.reason,
+            items=[AttentionItemOut.of(i) for i in found.items],
             unreconciled_refunds=[RefundOut.of(r) for r in found.unreconciled_refunds],
+        )
+
+
+class PaymentAttentionLeftOut(BaseModel):
+    """A payment and the items it still has open for staff, oldest first."""
+
+    payment: PaymentOut
+    items: list[AttentionItemOut]
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentAttentionLeftOut:
+        """The payment's fields and its open items."""
+        return cls(
+            payment=PaymentOut.of(payment),
+            items=[AttentionItemOut.of(i) for i in payment.attention],
         )
 
 

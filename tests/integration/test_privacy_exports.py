@@ -265,6 +265,7 @@ class TestErasure:
         item = builder.booking_item(booking.id, description="Kayak")
         plan = builder.itinerary(booking.id)
         payment = builder.payment(booking)
+        payment.flag("late_payment", "captured after it was cancelled", now=builder.now)
         refund = builder.refund(payment.id, reason=f"{NAME} fell ill")
         with core.context.uow_factory() as uow:
             uow.trips.add(trip)
@@ -281,6 +282,7 @@ class TestErasure:
         assert [i["description"] for i in data["booking_items"]] == ["Kayak"]
         assert [i["id"] for i in data["itineraries"]] == [str(plan.id)]
         assert [r["reason"] for r in data["refunds"]] == [f"{NAME} fell ill"]
+        assert [[i["code"] for i in p["attention"]] for p in data["payments"]] == [["late_payment"]]
 
         core.privacy.erase_customer(customer.id, principal=ADMIN)
 

@@ -632,6 +632,22 @@ def test_sqlite_lists_a_partners_bookings_from_the_partial_index(tmp_path: Path)
     assert "TEMP B-TREE" not in plan  # read in order from the index, not sorted
 
 
+def test_sqlite_lists_payments_needing_attention_from_the_partial_index(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    SqlStore(engine).create_schema()
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM payments WHERE attention_since IS NOT NULL"
+                " ORDER BY attention_since, id LIMIT 20"
+            )
+        )
+    engine.dispose()
+    assert "ix_payments_attention_since_id" in plan
+    assert "TEMP B-TREE" not in plan  # read in order from the index, not sorted
+
+
 def _outbox_options(engine: Engine) -> list[str] | None:
     with engine.connect() as connection:
         options: list[str] | None = connection.execute(

@@ -680,7 +680,7 @@ class TravelFlow(RuleBasedStateMachine):
                 refunds = payment.refunded_amount + payment.pending_refund_amount
                 assert refunds <= payment.captured_amount <= payment.amount
                 flagged = booked.late | booked.over_captured
-                assert ("needs_attention" in payment.metadata) == (payment.id in flagged)
+                assert payment.needs_attention() == (payment.id in flagged)
             kinds = [
                 doc.kind
                 for doc in self.core.payments.invoices_for(booking_id, principal=self.admin)

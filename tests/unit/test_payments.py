@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import Money, RefundId
-from bookingcore.domain import Payment, PaymentStatus, RefundStatus
+from bookingcore.domain import AttentionReason, Payment, PaymentStatus, RefundStatus
 from bookingcore.domain.idempotency import scoped_key
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
@@ -446,3 +446,42 @@ class TestRefunds:
             PaymentStatus.REFUNDED,
             Money("0.03", "INR"),
         )
+
+
+class TestAttention:
+    """One open item per reason; each closes on its own."""
+
+    def test_two_reasons_stay_open_and_close_one_at_a_time(self, make: Builder) -> None:
+        payment = _payment(make)
+        assert payment.attention_since is None
+        late = payment.flag("late_payment", "captured after it was cancelled", now=T0)
+        later = T0 + timedelta(hours=1)
+        refund = payment.flag(AttentionReason.UNRECONCILED_REFUND, "refund re_1", now=later)
+        assert payment.attention == (late, refund)
+        assert payment.attention_since == T0
+        assert payment.resolve_attention("late_payment") == late
+        assert payment.attention == (refund,)
+        assert payment.attention_since == later
+        assert not payment.needs_attention("late_payment")
+        assert payment.needs_attention()
+
+    def test_flagging_one_reason_again_keeps_its_first_time_and_its_latest_text(
+        self, make: Builder
+    ) -> None:
+        payment = _payment(make)
+        payment.flag("unreconciled_refund", "refund re_1", now=T0)
+        again = payment.flag("unreconciled_refund", "refund re_2", now=T0 + timedelta(days=1))
+        assert payment.attention == (again,)
+        assert (again.text, again.since) == ("refund re_2", T0)
+
+    def test_closing_an_item_that_is_not_open_is_refused(self, make: Builder) -> None:
+        payment = _payment(make)
+        payment.flag("overpaid", "captured 10.00 INR more", now=T0)
+        with pytest.raises(InvalidTransitionError):
+            payment.resolve_attention("late_payment")
+        with pytest.raises(ValidationError) as caught:
+            payment.flag("nonsense", "x", now=T0)
+        assert caught.value.errors[0].field == "reason_code"
+        with pytest.raises(ValidationError):
+            payment.flag("overpaid", "  ", now=T0)
+        assert [i.code for i in payment.attention] == [AttentionReason.OVERPAID]

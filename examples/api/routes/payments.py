@@ -31,9 +31,11 @@ from bookingcore import (
 from examples.api.deps import AnyPrincipal, Core, RequiredIdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.schemas import (
+    AttentionResolutionIn,
     IntentIn,
     IntentOut,
     InvoiceOut,
+    PaymentAttentionLeftOut,
     PaymentAttentionOut,
     PaymentOut,
     RefundIn,
@@ -198,3 +200,25 @@ def resolve_refund(
         RefundId(refund_id), body.action, principal=staff, note=body.note
     )
     return RefundOut.of(resolved)
+
+
+@router.post(
+    "/api/payments/{payment_id}/attention/resolution",
+    operation_id="payments_resolve_attention",
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+    ),
+)
+def resolve_attention(
+    payment_id: UUID, body: AttentionResolutionIn, core: Core, staff: StaffPrincipal
+) -> PaymentAttentionLeftOut:
+    """Close one open attention item of a payment with a note (staff only); its other
+    items stay open. An unreconciled refund's item closes when its refunds are resolved.
+    Repeating a resolution returns the payment as it is."""
+    payment = core.payments.resolve_attention(
+        PaymentId(payment_id), body.reason_code, principal=staff, note=body.note
+    )
+    return PaymentAttentionLeftOut.of(payment)

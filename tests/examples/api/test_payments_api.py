@@ -142,3 +142,46 @@ def test_staff_list_and_resolve_refunds_made_at_the_provider(
     again = client.post(url, json=dismiss, headers=staff_headers)
     assert again.json() == done.json()
     assert client.get(listing, headers=staff_headers).json() == []
+
+
+def test_staff_resolve_one_reason_a_payment_needs_attention_and_keep_the_other(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    staff_headers: dict[str, str],
+    provider: FakePaymentProvider,
+) -> None:
+    """Money captured after the booking was cancelled, then refunded at the provider beyond
+    it: two open items, resolved one by one."""
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    body = {"booking_id": booking["id"], "provider": "fake"}
+    keyed = {**asha, "Idempotency-Key": "intent:two-reasons"}
+    payment = client.post("/api/payments/create-intent", json=body, headers=keyed).json()["payment"]
+    reference = payment["provider_reference"]
+    cancel = f"/api/v1/customer/bookings/{booking['id']}/cancel"
+    assert client.post(cancel, json={}, headers=asha).status_code == 200
+    webhook = "/api/payments/webhook?provider=fake"
+    headers, raw = provider.webhook("captured", reference)
+    assert client.post(webhook, content=raw, headers=headers).status_code == 200
+    headers, raw = provider.refund_webhook(
+        "re_big", reference, "succeeded", amount=Money("9000", "INR")
+    )
+    assert client.post(webhook, content=raw, headers=headers).status_code == 200
+
+    listing = "/api/payments/needing-attention"
+    (flagged,) = client.get(listing, headers=staff_headers).json()
+    assert [i["code"] for i in flagged["items"]] == ["late_payment", "unreconciled_refund"]
+
+    url = f"/api/payments/{payment['id']}/attention/resolution"
+    late = {"reason_code": "late_payment", "note": "refunded by bank transfer"}
+    assert client.post(url, json=late, headers=asha).status_code == 401
+    refused = {"reason_code": "unreconciled_refund", "note": "done"}
+    assert client.post(url, json=refused, headers=staff_headers).status_code == 409
+    assert client.post(url, json={**late, "note": ""}, headers=staff_headers).status_code == 422
+    done = client.post(url, json=late, headers=staff_headers)
+    assert done.status_code == 200, done.text
+    assert [i["code"] for i in done.json()["items"]] == ["unreconciled_refund"]
+    (left,) = client.get(listing, headers=staff_headers).json()
+    assert [i["code"] for i in left["items"]] == ["unreconciled_refund"]
+    assert left["items"][0] == flagged["items"][1]
