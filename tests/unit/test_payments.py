@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from bookingcore import Money, RefundId
-from bookingcore.domain import AttentionReason, Payment, PaymentStatus, RefundStatus
+from bookingcore.domain import AttentionItem, AttentionReason, Payment, PaymentStatus, RefundStatus
 from bookingcore.domain.idempotency import scoped_key
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
@@ -485,3 +485,11 @@ class TestAttention:
         with pytest.raises(ValidationError):
             payment.flag("overpaid", "  ", now=T0)
         assert [i.code for i in payment.attention] == [AttentionReason.OVERPAID]
+
+    def test_a_payment_holds_one_item_per_reason(self, make: Builder) -> None:
+        item = AttentionItem("overpaid", "captured 10.00 INR more", T0)
+        with pytest.raises(ValidationError) as caught:
+            _payment(make, attention=(item, item))
+        assert caught.value.errors[0].code == "duplicate"
+        with pytest.raises(ValidationError):
+            _payment(make, attention=("overpaid",))

@@ -231,9 +231,9 @@ class AttentionItem:
 
 def _attention_items(values: Iterable[AttentionItem]) -> tuple[AttentionItem, ...]:
     items = tuple(values)
-    codes = [item.code for item in items]
     if any(not isinstance(item, AttentionItem) for item in items):
         raise ValidationError.single("attention", "holds attention items only", "invalid")
+    codes = [item.code for item in items]
     if len(set(codes)) != len(codes):
         raise ValidationError.single("attention", "holds one item per reason", "duplicate")
     return tuple(sorted(items, key=lambda item: (item.since, item.code.value)))
