@@ -32,7 +32,12 @@ from decimal import Decimal
 import attrs
 
 from bookingcore.domain._validation import check_move, clean_text, parse_choice, require_text
-from bookingcore.domain.items import BookingItemKind, check_rate
+from bookingcore.domain.items import (
+    BookingItemKind,
+    check_line_amounts,
+    check_rate,
+    check_service_dates,
+)
 from bookingcore.domain.values import (
     Actor,
     BookingId,
@@ -158,7 +163,8 @@ class QuotationLine:
     Raises:
         ValidationError: naming the field: a blank description, a quantity
             outside 1 to 10,000, a negative price, a rate that is not a positive
-            Decimal, or service dates out of order.
+            Decimal, a total past the largest amount, or service dates that
+            :func:`~bookingcore.domain.items.check_service_dates` refuses.
 
     .. versionadded:: 0.3
     """
@@ -177,10 +183,8 @@ class QuotationLine:
         object.__setattr__(
             self, "description", require_text(self.description, "description", max_length=1000)
         )
-        starts, ends = self.service_starts_on, self.service_ends_on
-        if starts is not None and ends is not None and ends < starts:
-            msg = f"{ends.isoformat()} is before the service starts ({starts.isoformat()})"
-            raise ValidationError.single("service_ends_on", msg, "before_start")
+        check_service_dates(self.service_starts_on, self.service_ends_on)
+        check_line_amounts(self.quantity, self.unit_price, self.exchange_rate)
 
     @property
     def total(self) -> Money:

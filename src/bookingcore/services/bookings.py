@@ -1663,9 +1663,15 @@ class BookingService:
                 confirmed.append(item)
                 continue
             old = _service_dates(item)
-            item.reschedule(
-                _later(item.service_starts_on, shift), _later(item.service_ends_on, shift), now=now
-            )
+            try:
+                item.reschedule(
+                    _later(item.service_starts_on, shift),
+                    _later(item.service_ends_on, shift),
+                    now=now,
+                )
+            except (OverflowError, ValidationError):
+                msg = f"moves the dates of {item.description!r} past the dates an item may have"
+                raise ValidationError.single("slot_id", msg, "out_of_range") from None
             tx.audit(
                 principal,
                 entity=item.entity_name,

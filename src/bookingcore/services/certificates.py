@@ -147,10 +147,20 @@ class CertificateService:
             PermissionDeniedError: ``principal`` is not staff who may change the booking.
             ValidationError: the booking is not completed (``booking_id``), the
                 traveler is not on it (``traveler_id``), or bad kind, number,
-                issue or expiry date (naive, or the expiry not after the issue).
+                issue or expiry date (naive, the expiry not after the issue, or
+                the issue on a day after today on the business's calendar).
             DuplicateError: a certificate of this kind already has this number.
+
+        .. versionchanged:: 0.4
+           ``issued_at`` may not fall after today in ``settings.timezone``.
         """
         now = self._ctx.now()
+        if issued_at is not None:
+            issued_at = ensure_aware(issued_at, "issued_at")
+            today = self._ctx.today()
+            if self._ctx.settings.local(issued_at).date() > today:
+                msg = f"must not fall after today ({today.isoformat()})"
+                raise ValidationError.single("issued_at", msg, "future")
         with self._ctx.transaction() as tx:
             booking = tx.uow.bookings.get(booking_id)
             if booking is None or not policy.can_view_booking(principal, booking):
@@ -199,9 +209,19 @@ class CertificateService:
         Raises:
             PermissionDeniedError: only staff who may change everything renew.
             NotFoundError: no such certificate.
-            ValidationError: on ``expires_at``: naive, or not after the issue date.
+            ValidationError: on ``expires_at``: naive (``naive_datetime``), not after
+                the issue date (``out_of_range``), or not on a day after today on
+                the business's calendar (``past``).
+
+        .. versionchanged:: 0.4
+           The new expiry must fall after today in ``settings.timezone``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not renew")
+        expires_at = ensure_aware(expires_at, "expires_at")
+        today = self._ctx.today()
+        if self._ctx.settings.local(expires_at).date() <= today:
+            msg = f"must fall after today ({today.isoformat()}) to renew"
+            raise ValidationError.single("expires_at", msg, "past")
         with self._ctx.transaction() as tx:
             certificate = tx.uow.certificates.get(certificate_id)
             if certificate is None:
