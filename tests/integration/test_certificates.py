@@ -483,3 +483,23 @@ def test_a_certificate_is_not_issued_in_the_future(any_store: MemoryStore | SqlS
     assert [(line.certificate.id, line.state) for line in report.lines] == [
         (old.id, CertificateState.EXPIRED)
     ]
+
+
+@pytest.mark.parametrize("lead", [timedelta(0), -YEAR, timedelta.max, timedelta(days=367)])
+def test_a_reminder_lead_out_of_range_is_refused_on_lead(
+    any_store: MemoryStore | SqlStore, lead: timedelta
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="L-1",
+        expires_at=core.context.now() + timedelta(days=20),
+        principal=ADMIN,
+    )
+    with pytest.raises(ValidationError) as caught:
+        core.certificates.due_renewal_reminders(principal=Principal.system("jobs"), lead=lead)
+    assert caught.value.fields == ("lead",)
+    history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
+    assert [m for m in history if m.type == "certificate"] == []

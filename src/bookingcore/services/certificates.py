@@ -50,6 +50,7 @@ from bookingcore.services.customers import CustomerService, status_groups
 
 __all__ = [
     "DEFAULT_RENEWAL_LEAD",
+    "MAX_RENEWAL_LEAD",
     "CertificateService",
     "ComplianceLine",
     "ComplianceReport",
@@ -57,6 +58,19 @@ __all__ = [
 
 #: How long before expiry a renewal reminder goes out, unless configured otherwise.
 DEFAULT_RENEWAL_LEAD = timedelta(days=30)
+#: The longest lead a reminder run accepts: a year (a leap year's too).
+#:
+#: .. versionadded:: 0.4
+MAX_RENEWAL_LEAD = timedelta(days=366)
+
+
+def _check_lead(lead: timedelta) -> timedelta:
+    given: object = lead
+    if not isinstance(given, timedelta) or not timedelta(0) < given <= MAX_RENEWAL_LEAD:
+        msg = f"must be a timedelta longer than zero and at most {MAX_RENEWAL_LEAD.days} days"
+        raise ValidationError.single("lead", msg, "out_of_range")
+    return lead
+
 
 _ISSUED = ("kind", "number", "issued_at", "expires_at", "booking_id", "traveler_id")
 
@@ -274,13 +288,14 @@ class CertificateService:
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
             ValidationError: on ``channel`` when it is not a channel, on ``now``
-                when it is naive.
+                when it is naive, on ``lead`` when it is not longer than zero and at
+                most :data:`MAX_RENEWAL_LEAD`.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
         if channel is not None:
             channel = parse_choice(Channel, channel, "channel", what="a channel")
         moment = self._ctx.now() if now is None else ensure_aware(now, "now")
-        window = lead if lead is not None else self.reminder_lead
+        window = _check_lead(lead if lead is not None else self.reminder_lead)
         sent: list[Communication] = []
         while True:
             with self._ctx.uow_factory() as uow:
