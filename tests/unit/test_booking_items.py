@@ -14,6 +14,7 @@ from bookingcore.domain.items import (
     MAX_SERVICE_DATE,
     MAX_SERVICE_DAYS,
     MIN_SERVICE_DATE,
+    check_new_item,
     items_total,
 )
 from bookingcore.domain.trips import plan_days
@@ -83,6 +84,18 @@ class TestInvariants:
                 {"service_starts_on": date(2026, 3, 5), "service_ends_on": date(2026, 3, 4)},
                 "service_ends_on",
             ),
+        ],
+    )
+    def test_a_broken_rule_names_its_field(
+        self, make: Builder, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            _item(make, **fields)
+        assert caught.value.fields == (field,)
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
             (
                 {"service_starts_on": date(1, 1, 1), "service_ends_on": date(9999, 12, 31)},
                 "service_starts_on",
@@ -104,20 +117,22 @@ class TestInvariants:
             ),
         ],
     )
-    def test_a_broken_rule_names_its_field(
+    def test_a_new_item_past_the_bounds_is_refused_but_a_stored_one_still_loads(
         self, make: Builder, fields: dict[str, object], field: str
     ) -> None:
+        stored = _item(make, **fields)  # as an adapter reads a row written before 0.4
         with pytest.raises(ValidationError) as caught:
-            _item(make, **fields)
+            check_new_item(stored)
         assert caught.value.fields == (field,)
 
     def test_the_longest_service_and_the_widest_dates_are_fine(self, make: Builder) -> None:
         starts = date(2026, 3, 5)
         ends = starts + timedelta(days=MAX_SERVICE_DAYS)
-        assert _item(make, service_starts_on=starts, service_ends_on=ends).service_ends_on == ends
-        _item(make, service_starts_on=MIN_SERVICE_DATE)
-        _item(make, service_ends_on=MAX_SERVICE_DATE)
-        top = _item(make, quantity=10_000, unit_price=Money("100000000", "INR"))
+        longest = check_new_item(_item(make, service_starts_on=starts, service_ends_on=ends))
+        assert longest.service_ends_on == ends
+        check_new_item(_item(make, service_starts_on=MIN_SERVICE_DATE))
+        check_new_item(_item(make, service_ends_on=MAX_SERVICE_DATE))
+        top = check_new_item(_item(make, quantity=10_000, unit_price=Money("100000000", "INR")))
         assert top.total == Money(Decimal(10) ** 12, "INR")
 
     def test_rescheduling_follows_the_same_date_rules(self, make: Builder) -> None:

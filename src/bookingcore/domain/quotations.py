@@ -163,8 +163,8 @@ class QuotationLine:
     Raises:
         ValidationError: naming the field: a blank description, a quantity
             outside 1 to 10,000, a negative price, a rate that is not a positive
-            Decimal, a total past the largest amount, or service dates that
-            :func:`~bookingcore.domain.items.check_service_dates` refuses.
+            Decimal, or service dates out of order (a new line also passes
+            :meth:`check_new`).
 
     .. versionadded:: 0.3
     """
@@ -183,8 +183,25 @@ class QuotationLine:
         object.__setattr__(
             self, "description", require_text(self.description, "description", max_length=1000)
         )
+        starts, ends = self.service_starts_on, self.service_ends_on
+        if starts is not None and ends is not None and ends < starts:
+            msg = f"{ends.isoformat()} is before the service starts ({starts.isoformat()})"
+            raise ValidationError.single("service_ends_on", msg, "before_start")
+
+    def check_new(self) -> QuotationLine:
+        """The line, checked as a new line must be: service dates within
+        :func:`~bookingcore.domain.items.check_service_dates`' bounds and totals
+        :class:`Money` holds (lines stored before 0.4 still load without).
+
+        Raises:
+            ValidationError: naming the field (``service_starts_on``,
+                ``service_ends_on``, ``quantity``, ``exchange_rate``).
+
+        .. versionadded:: 0.4
+        """
         check_service_dates(self.service_starts_on, self.service_ends_on)
         check_line_amounts(self.quantity, self.unit_price, self.exchange_rate)
+        return self
 
     @property
     def total(self) -> Money:
