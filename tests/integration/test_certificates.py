@@ -6,7 +6,7 @@ Each test runs on memory, SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,6 +18,7 @@ from bookingcore import (
     NewTraveler,
     PermissionDeniedError,
     Principal,
+    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -409,3 +410,96 @@ def test_an_erased_customers_certificate_is_reported_without_a_made_up_holder(
     (line,) = core.certificates.compliance_report(principal=ADMIN).lines
     assert line.holder == "[erased]"
     assert line.certificate.number == "OW-8"  # the record stays
+
+
+def test_a_renewal_must_expire_after_today_in_the_business_zone_and_nothing_moves(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A renewal into the past (or to today, on the business's calendar) is refused on
+    ``expires_at``; the certificate keeps its expiry, version and audit trail."""
+    # 20:00 UTC on 1 January is 01:30 on 2 January in Kolkata: "today" is the 2nd there.
+    clock = FixedClock(datetime(2026, 1, 1, 20, 0, tzinfo=UTC))
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        notifier=RecordingNotifier(),
+        settings=Settings(timezone="Asia/Kolkata"),
+    )
+    booking = _completed(core)
+    now = clock.now()
+    cert = core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="R-1",
+        issued_at=now - 2 * YEAR,
+        expires_at=now + YEAR,
+        principal=ADMIN,
+    )
+    before = core.audit.trail("certificate", cert.id, principal=ADMIN)
+    for refused in (
+        now - YEAR,  # after the issue date, but past
+        now - timedelta(hours=1),
+        now + timedelta(hours=2),  # later than now, but still today in Kolkata
+        datetime(1, 1, 2, tzinfo=UTC),  # before the issue date too
+    ):
+        with pytest.raises(ValidationError) as caught:
+            core.certificates.renew(cert.id, refused, principal=ADMIN)
+        assert caught.value.fields == ("expires_at",)
+        assert caught.value.errors[0].code in {"past", "out_of_range"}
+    (kept,) = core.certificates.for_customer(booking.customer_id, principal=ADMIN)
+    assert (kept.expires_at, kept.version) == (cert.expires_at, cert.version)
+    assert core.audit.trail("certificate", cert.id, principal=ADMIN) == before
+    # The next day in Kolkata is fine, and so is a shorter validity (a correction).
+    tomorrow = datetime(2026, 1, 2, 19, 0, tzinfo=UTC)  # 00:30 on the 3rd in Kolkata
+    assert core.certificates.renew(cert.id, tomorrow, principal=ADMIN).expires_at == tomorrow
+    far = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+    assert core.certificates.renew(cert.id, far, principal=ADMIN).expires_at == far
+    report = core.certificates.compliance_report(principal=ADMIN)
+    assert [line.state for line in report.lines] == [CertificateState.VALID]
+    assert core.certificates.due_renewal_reminders(principal=Principal.system("jobs")) == []
+
+
+def test_a_certificate_is_not_issued_in_the_future(any_store: MemoryStore | SqlStore) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    now = core.context.now()
+    with pytest.raises(ValidationError) as caught:
+        core.certificates.issue(
+            booking.id, kind="EFR", number="F-1", issued_at=now + YEAR, principal=ADMIN
+        )
+    assert [(e.field, e.code) for e in caught.value.errors] == [("issued_at", "future")]
+    assert core.certificates.for_customer(booking.customer_id, principal=ADMIN) == []
+    # A certificate recorded late, already expired, is history and is kept as given.
+    old = core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="F-2",
+        issued_at=now - 3 * YEAR,
+        expires_at=now - YEAR,
+        principal=ADMIN,
+    )
+    report = core.certificates.compliance_report(principal=ADMIN)
+    assert [(line.certificate.id, line.state) for line in report.lines] == [
+        (old.id, CertificateState.EXPIRED)
+    ]
+
+
+@pytest.mark.parametrize("lead", [timedelta(0), -YEAR, timedelta.max, timedelta(days=367)])
+def test_a_reminder_lead_out_of_range_is_refused_on_lead(
+    any_store: MemoryStore | SqlStore, lead: timedelta
+) -> None:
+    core = _core(any_store)
+    booking = _completed(core)
+    core.certificates.issue(
+        booking.id,
+        kind="EFR",
+        number="L-1",
+        expires_at=core.context.now() + timedelta(days=20),
+        principal=ADMIN,
+    )
+    with pytest.raises(ValidationError) as caught:
+        core.certificates.due_renewal_reminders(principal=Principal.system("jobs"), lead=lead)
+    assert caught.value.fields == ("lead",)
+    history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
+    assert [m for m in history if m.type == "certificate"] == []

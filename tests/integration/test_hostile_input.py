@@ -9,7 +9,7 @@ and memory, SQLite and PostgreSQL answer alike (docs/security.md, "Limits").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,6 +33,8 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import ImportStatus
+from bookingcore.domain.items import MAX_SERVICE_DAYS
+from bookingcore.services import BookedItem, QuotationRequest, QuoteLine
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -164,6 +166,17 @@ class TestCounts:
         with pytest.raises(ValidationError) as caught:
             ImportSettings(**fields)  # type: ignore[arg-type]
         assert caught.value.fields == (field,)
+
+    @pytest.mark.parametrize("limit", [0, -1, True, 10**20])
+    def test_an_import_preview_of_a_row_count_out_of_range_is_refused_on_limit(
+        self, world: World, limit: int
+    ) -> None:
+        world.refused(
+            lambda: world.core.imports.preview(
+                ListSource(HEADER, [row()]), principal=ADMIN, limit=limit
+            ),
+            "limit",
+        )
 
     def test_the_largest_capacity_is_stored(self, world: World) -> None:
         slot = world.core.catalog.create_slot(
@@ -344,3 +357,114 @@ class TestMetadata:
         assert (job.created, job.failed) == (0, 1)
         (error,) = world.core.imports.errors(job.id, principal=ADMIN)
         assert error.problems[0].code == "too_many"
+
+
+class TestItemDatesAndTotals:
+    """Line items: service dates within bounds and spans, totals Money holds (docs/travel.md)."""
+
+    def item(self, **fields: object) -> BookedItem:
+        values: dict[str, object] = {
+            "kind": "hotel",
+            "description": "Lakeside hotel",
+            "quantity": 1,
+            "unit_price": Money("3000", "INR"),
+        }
+        return BookedItem(**(values | fields))  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("fields", "field", "code"),
+        [
+            (
+                {"service_starts_on": date(1, 1, 1), "service_ends_on": date(9999, 12, 31)},
+                "items[0].service_starts_on",
+                "out_of_range",
+            ),
+            ({"service_ends_on": date(9999, 12, 31)}, "items[0].service_ends_on", "out_of_range"),
+            (
+                {"service_starts_on": date(2026, 2, 1), "service_ends_on": date(2126, 2, 1)},
+                "items[0].service_ends_on",
+                "too_long",
+            ),
+            (
+                {"service_starts_on": date(2026, 2, 1), "service_ends_on": date(2026, 1, 31)},
+                "items[0].service_ends_on",
+                "before_start",
+            ),
+            (
+                {"quantity": 10_000, "unit_price": Money("999999999999", "INR")},
+                "items[0].quantity",
+                "out_of_range",
+            ),
+            ({"quantity": -1}, "items[0].quantity", "out_of_range"),
+        ],
+    )
+    def test_absurd_items_are_refused_on_their_field_and_nothing_is_booked(
+        self, world: World, fields: dict[str, object], field: str, code: str
+    ) -> None:
+        error = world.refused(
+            lambda: world.core.bookings.book(
+                world.request(items=[self.item(**fields)]), principal=ADMIN
+            ),
+            field,
+        )
+        assert [e.code for e in error.errors] == [code]
+
+    def test_quotation_lines_follow_the_same_rules(self, world: World) -> None:
+        def quote(**fields: object) -> object:
+            line: dict[str, object] = {
+                "kind": "hotel",
+                "description": "Lakeside hotel",
+                "quantity": 1,
+                "unit_price": Money("3000", "INR"),
+            }
+            return world.core.quotations.create(
+                QuotationRequest(
+                    customer_id=world.customer.id,
+                    slot_id=world.slot.id,
+                    travelers=1,
+                    valid_until=world.clock.now().date() + timedelta(days=5),
+                    lines=[QuoteLine(**(line | fields))],  # type: ignore[arg-type]
+                ),
+                principal=ADMIN,
+            )
+
+        world.refused(
+            lambda: quote(service_starts_on=date(2026, 2, 1), service_ends_on=date(2526, 2, 1)),
+            "lines[0].service_ends_on",
+        )
+        world.refused(lambda: quote(service_starts_on=date(1, 1, 1)), "lines[0].service_starts_on")
+        world.refused(
+            lambda: quote(quantity=10_000, unit_price=Money("999999999999", "INR")),
+            "lines[0].quantity",
+        )
+
+    def test_the_longest_stay_is_planned_day_by_day(self, world: World) -> None:
+        starts = world.slot.starts_at.date()
+        stay = self.item(
+            service_starts_on=starts, service_ends_on=starts + timedelta(days=MAX_SERVICE_DAYS - 1)
+        )
+        booking = world.core.bookings.book(world.request(items=[stay]), principal=ADMIN)
+        plan = world.core.itineraries.generate(booking.id, principal=ADMIN)
+        assert len(plan.days) == MAX_SERVICE_DAYS
+
+    def test_a_move_that_would_push_item_dates_out_of_range_is_refused_whole(
+        self, world: World
+    ) -> None:
+        starts = world.slot.starts_at.date()
+        booking = world.core.bookings.book(
+            world.request(items=[self.item(service_starts_on=starts)]), principal=ADMIN
+        )
+        far = world.core.catalog.create_slot(
+            location_id=world.camp.id,
+            starts_at=datetime(9999, 12, 30, tzinfo=UTC),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        world.refused(
+            lambda: world.core.bookings.reschedule(booking.id, far.id, principal=ADMIN), "slot_id"
+        )
+        kept = world.core.bookings.get(booking.id, principal=ADMIN)
+        assert (kept.slot_id, kept.version) == (world.slot.id, booking.version)
+        (item,) = world.core.items.for_booking(booking.id, principal=ADMIN)
+        assert (item.service_starts_on, item.version) == (starts, 1)

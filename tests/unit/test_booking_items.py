@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 
 from bookingcore import BookingId, Money
 from bookingcore.domain import BookingItem, BookingItemStatus
-from bookingcore.domain.items import items_total
+from bookingcore.domain.items import (
+    MAX_SERVICE_DATE,
+    MAX_SERVICE_DAYS,
+    MIN_SERVICE_DATE,
+    check_new_item,
+    items_total,
+)
+from bookingcore.domain.trips import plan_days
 from bookingcore.errors import InvalidTransitionError, ValidationError
 from bookingcore.testing.builders import T0, Builder
 
@@ -85,6 +93,63 @@ class TestInvariants:
             _item(make, **fields)
         assert caught.value.fields == (field,)
 
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            (
+                {"service_starts_on": date(1, 1, 1), "service_ends_on": date(9999, 12, 31)},
+                "service_starts_on",
+            ),
+            ({"service_starts_on": date(9999, 12, 31)}, "service_starts_on"),
+            ({"service_ends_on": date(1, 1, 1)}, "service_ends_on"),
+            (
+                {"service_starts_on": date(2026, 3, 5), "service_ends_on": date(2027, 3, 7)},
+                "service_ends_on",
+            ),
+            ({"quantity": 10_000, "unit_price": Money("999999999", "INR")}, "quantity"),
+            (
+                {
+                    "unit_price": Money("999999999", "EUR"),
+                    "booking_currency": "INR",
+                    "exchange_rate": Decimal(100_000),
+                },
+                "exchange_rate",
+            ),
+        ],
+    )
+    def test_a_new_item_past_the_bounds_is_refused_but_a_stored_one_still_loads(
+        self, make: Builder, fields: dict[str, object], field: str
+    ) -> None:
+        stored = _item(make, **fields)  # as an adapter reads a row written before 0.4
+        with pytest.raises(ValidationError) as caught:
+            check_new_item(stored)
+        assert caught.value.fields == (field,)
+
+    def test_the_longest_service_and_the_widest_dates_are_fine(self, make: Builder) -> None:
+        starts = date(2026, 3, 5)
+        ends = starts + timedelta(days=MAX_SERVICE_DAYS)
+        longest = check_new_item(_item(make, service_starts_on=starts, service_ends_on=ends))
+        assert longest.service_ends_on == ends
+        check_new_item(_item(make, service_starts_on=MIN_SERVICE_DATE))
+        check_new_item(_item(make, service_ends_on=MAX_SERVICE_DATE))
+        top = check_new_item(_item(make, quantity=10_000, unit_price=Money("100000000", "INR")))
+        assert top.total == Money(Decimal(10) ** 12, "INR")
+
+    def test_rescheduling_follows_the_same_date_rules(self, make: Builder) -> None:
+        item = _item(make, service_starts_on=date(2026, 3, 5))
+        for starts, ends, field in (
+            (date(2026, 3, 5), date(2028, 1, 1), "service_ends_on"),
+            (date(9999, 1, 1), None, "service_starts_on"),
+        ):
+            with pytest.raises(ValidationError) as caught:
+                item.reschedule(starts, ends, now=LATER)
+            assert caught.value.fields == (field,)
+        assert (item.service_starts_on, item.service_ends_on, item.version) == (
+            date(2026, 3, 5),
+            None,
+            1,
+        )
+
     def test_a_free_item_and_a_one_day_service_are_fine(self, make: Builder) -> None:
         day = date(2026, 3, 5)
         item = _item(make, unit_price=Money.zero("INR"), service_starts_on=day, service_ends_on=day)
@@ -129,3 +194,15 @@ class TestStatus:
             date(2026, 4, 1),
             BookingItemStatus.CANCELLED,
         )
+
+
+def test_an_itinerary_from_a_stored_item_spanning_centuries_is_refused_at_once(
+    make: Builder,
+) -> None:
+    """Items stored before the date rules (0.4) may still span centuries: the plan
+    stops at its 367th date instead of laying out every day first."""
+    item = _item(make, kind="hotel", service_starts_on=date(2026, 3, 5))
+    item.service_ends_on = date(9999, 12, 31)  # as an old row would read back
+    with pytest.raises(ValidationError) as caught:
+        plan_days(T0, [item])
+    assert [(e.field, e.code) for e in caught.value.errors] == [("days", "too_many")]

@@ -43,6 +43,7 @@ from bookingcore.domain.events import (
     OutboxMessage,
 )
 from bookingcore.services import HandlerContext, MessageHandler
+from bookingcore.services.events import MAX_BATCH
 from bookingcore.testing import FixedClock, RecordingNotifier, RecordingPublisher, SequentialIds
 from bookingcore_adapters.documents import PlainRenderer
 from bookingcore_adapters.memory import MemoryStore
@@ -737,6 +738,29 @@ class TestRelay:
         assert [m.id for m in publisher.published] == written[:2]
         relay.relay()
         assert [m.id for m in publisher.published] == written
+
+    @pytest.mark.parametrize("limit", [0, -1, 10**9, True, "100"])
+    def test_a_batch_size_out_of_range_is_refused_on_limit_and_nothing_moves(
+        self,
+        inline: BookingCore,
+        store: MemoryStore,
+        admin: Principal,
+        clock: FixedClock,
+        limit: Any,
+    ) -> None:
+        """A negative limit would mean "no limit" to SQLite; a huge one, the whole outbox
+        in memory at once."""
+        book(inline, open_slot(inline, admin, clock), admin)
+        publisher = RecordingPublisher()
+        for run in (
+            lambda: inline.relay(publisher).relay(limit=limit),
+            lambda: inline.events.run_pending(limit=limit),
+        ):
+            with pytest.raises(ValidationError) as caught:
+                run()
+            assert caught.value.fields == ("limit",)
+        assert publisher.published == []
+        assert inline.relay(publisher).relay(limit=MAX_BATCH) == len(outbox(store))
 
     def test_when_the_publisher_fails_nothing_is_marked_and_the_next_run_resends(
         self, inline: BookingCore, store: MemoryStore, admin: Principal, clock: FixedClock

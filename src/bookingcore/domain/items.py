@@ -38,6 +38,7 @@ from bookingcore.domain._validation import (
     text_mapping,
 )
 from bookingcore.domain.values import (
+    MAX_AMOUNT,
     BookingId,
     BookingItemId,
     Money,
@@ -48,9 +49,34 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import ValidationError
 
-__all__ = ["BookingItem", "BookingItemKind", "BookingItemStatus", "check_rate", "items_total"]
+__all__ = [
+    "MAX_SERVICE_DATE",
+    "MAX_SERVICE_DAYS",
+    "MIN_SERVICE_DATE",
+    "BookingItem",
+    "BookingItemKind",
+    "BookingItemStatus",
+    "check_line_amounts",
+    "check_new_item",
+    "check_rate",
+    "check_service_dates",
+    "items_total",
+]
 
 _MAX_QUANTITY = 10_000
+
+#: The longest an item's service may last: from ``service_starts_on`` to
+#: ``service_ends_on`` at most this many days (a stay of a year, a leap year's too).
+#: Items and quotation lines with a longer span are refused on ``service_ends_on``.
+#:
+#: .. versionadded:: 0.4
+MAX_SERVICE_DAYS = 366
+#: The earliest and latest service dates an item or quotation line accepts.
+#:
+#: .. versionadded:: 0.4
+MIN_SERVICE_DATE = date(1900, 1, 1)
+#: .. versionadded:: 0.4
+MAX_SERVICE_DATE = date(2999, 12, 31)
 
 
 class BookingItemKind(enum.StrEnum):
@@ -126,6 +152,71 @@ def check_rate(value: object, field: str = "exchange_rate") -> Decimal:
     return rate
 
 
+def check_service_dates(starts: date | None, ends: date | None) -> None:
+    """Refuse service dates outside :data:`MIN_SERVICE_DATE`-:data:`MAX_SERVICE_DATE`,
+    out of order, or more than :data:`MAX_SERVICE_DAYS` apart.
+
+    Raises:
+        ValidationError: on ``service_starts_on`` or ``service_ends_on``
+            (``out_of_range``, ``before_start``, ``too_long``).
+
+    .. versionadded:: 0.4
+    """
+    for field, day in (("service_starts_on", starts), ("service_ends_on", ends)):
+        if day is None:
+            continue
+        if not isinstance(day, date):
+            raise ValidationError.single(field, "must be a date", "invalid_type")
+        if not MIN_SERVICE_DATE <= day <= MAX_SERVICE_DATE:
+            msg = f"must fall from {MIN_SERVICE_DATE.isoformat()} to {MAX_SERVICE_DATE.isoformat()}"
+            raise ValidationError.single(field, msg, "out_of_range")
+    if starts is None or ends is None:
+        return
+    if ends < starts:
+        msg = f"{ends.isoformat()} is before the service starts ({starts.isoformat()})"
+        raise ValidationError.single("service_ends_on", msg, "before_start")
+    if (ends - starts).days > MAX_SERVICE_DAYS:
+        msg = f"a service lasts at most {MAX_SERVICE_DAYS} days after it starts"
+        raise ValidationError.single("service_ends_on", msg, "too_long")
+
+
+def check_line_amounts(quantity: int, unit_price: Money, exchange_rate: Decimal) -> None:
+    """Refuse a line whose total (``unit_price * quantity``, and that at
+    ``exchange_rate``) would be past the largest amount :class:`Money` holds.
+
+    Raises:
+        ValidationError: on ``quantity`` when the total in the line's currency is
+            too large, on ``exchange_rate`` when only the converted total is
+            (``out_of_range``).
+
+    .. versionadded:: 0.4
+    """
+    total = unit_price.amount * quantity
+    if abs(total) > MAX_AMOUNT:
+        msg = f"{quantity:,} x {unit_price} comes to more than {MAX_AMOUNT:,}"
+        raise ValidationError.single("quantity", msg, "out_of_range")
+    if abs(total * exchange_rate) > MAX_AMOUNT:
+        msg = f"at this rate the line's total comes to more than {MAX_AMOUNT:,}"
+        raise ValidationError.single("exchange_rate", msg, "out_of_range")
+
+
+def check_new_item(item: BookingItem) -> BookingItem:
+    """``item``, checked as a new item must be: its service dates pass
+    :func:`check_service_dates` and its totals :func:`check_line_amounts`.
+
+    Items read back from storage are not held to these bounds (they came in
+    before 0.4 may have broken them); every item the library makes is.
+
+    Raises:
+        ValidationError: naming the field, as those two functions do.
+
+    .. versionadded:: 0.4
+    """
+    check_service_dates(item.service_starts_on, item.service_ends_on)
+    check_line_amounts(item.quantity, item.unit_price, item.exchange_rate)
+    return item
+
+
 def _unit_price(value: Money) -> Money:
     if not isinstance(value, Money):
         raise ValidationError.single("unit_price", "must be Money", "invalid")
@@ -139,7 +230,9 @@ class BookingItem(Versioned):
     """One line of a booking: what, how many, at what unit price, from which supplier.
 
     Invariants: a description; ``quantity`` 1 to 10,000; a unit price that is
-    not negative; service dates, when both are known, in order.
+    not negative; service dates, when both are known, in order. A new item also
+    passes :func:`check_new_item` (dates within bounds and span, a total
+    :class:`Money` holds); so do its new dates, quantity and price.
 
     Raises:
         ValidationError: naming the field that breaks an invariant.
@@ -186,10 +279,9 @@ class BookingItem(Versioned):
         self.supplier_reference = clean_text(self.supplier_reference, "supplier_reference")
         self.created_at = ensure_aware(self.created_at, "created_at")
         self.updated_at = ensure_aware(self.updated_at, "updated_at")
-        self._check_dates(self.service_starts_on, self.service_ends_on)
-
-    @staticmethod
-    def _check_dates(starts: date | None, ends: date | None) -> None:
+        # Only the order here: rows stored before the bounds (0.4) still load; new
+        # items and new dates are checked by check_new_item and reschedule.
+        starts, ends = self.service_starts_on, self.service_ends_on
         if starts is not None and ends is not None and ends < starts:
             msg = f"{ends.isoformat()} is before the service starts ({starts.isoformat()})"
             raise ValidationError.single("service_ends_on", msg, "before_start")
@@ -236,7 +328,8 @@ class BookingItem(Versioned):
                 once the supplier confirmed or the item was cancelled.
         """
         self._require_pending("quantity")
-        self.quantity = _quantity(quantity)
+        check_line_amounts(_quantity(quantity), self.unit_price, self.exchange_rate)
+        self.quantity = quantity
         self.touch(now)
 
     def reprice(self, unit_price: Money, *, now: datetime) -> None:
@@ -251,6 +344,11 @@ class BookingItem(Versioned):
         if price.currency != self.currency:
             msg = f"the item is priced in {self.currency}, not {price.currency}"
             raise ValidationError.single("unit_price", msg, "currency_mismatch")
+        try:
+            check_line_amounts(self.quantity, price, self.exchange_rate)
+        except ValidationError:
+            msg = f"{self.quantity:,} x {price} comes to more than {MAX_AMOUNT:,}"
+            raise ValidationError.single("unit_price", msg, "out_of_range") from None
         self.unit_price = price
         self.touch(now)
 
@@ -258,12 +356,13 @@ class BookingItem(Versioned):
         """Move the service dates.
 
         Raises:
-            ValidationError: on ``service_ends_on`` before ``service_starts_on``,
-                or on ``status`` once the item is cancelled.
+            ValidationError: on ``service_starts_on`` or ``service_ends_on``
+                for dates :func:`check_service_dates` refuses, or on ``status``
+                once the item is cancelled.
         """
         if self.is_cancelled:
             raise ValidationError.single("status", "a cancelled item keeps its dates", "cancelled")
-        self._check_dates(starts_on, ends_on)
+        check_service_dates(starts_on, ends_on)
         self.service_starts_on, self.service_ends_on = starts_on, ends_on
         self.touch(now)
 

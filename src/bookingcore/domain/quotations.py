@@ -32,7 +32,12 @@ from decimal import Decimal
 import attrs
 
 from bookingcore.domain._validation import check_move, clean_text, parse_choice, require_text
-from bookingcore.domain.items import BookingItemKind, check_rate
+from bookingcore.domain.items import (
+    BookingItemKind,
+    check_line_amounts,
+    check_rate,
+    check_service_dates,
+)
 from bookingcore.domain.values import (
     Actor,
     BookingId,
@@ -158,7 +163,8 @@ class QuotationLine:
     Raises:
         ValidationError: naming the field: a blank description, a quantity
             outside 1 to 10,000, a negative price, a rate that is not a positive
-            Decimal, or service dates out of order.
+            Decimal, or service dates out of order (a new line also passes
+            :meth:`check_new`).
 
     .. versionadded:: 0.3
     """
@@ -181,6 +187,21 @@ class QuotationLine:
         if starts is not None and ends is not None and ends < starts:
             msg = f"{ends.isoformat()} is before the service starts ({starts.isoformat()})"
             raise ValidationError.single("service_ends_on", msg, "before_start")
+
+    def check_new(self) -> QuotationLine:
+        """The line, checked as a new line must be: service dates within
+        :func:`~bookingcore.domain.items.check_service_dates`' bounds and totals
+        :class:`Money` holds (lines stored before 0.4 still load without).
+
+        Raises:
+            ValidationError: naming the field (``service_starts_on``,
+                ``service_ends_on``, ``quantity``, ``exchange_rate``).
+
+        .. versionadded:: 0.4
+        """
+        check_service_dates(self.service_starts_on, self.service_ends_on)
+        check_line_amounts(self.quantity, self.unit_price, self.exchange_rate)
+        return self
 
     @property
     def total(self) -> Money:

@@ -161,8 +161,15 @@ def plan_days(
     The departure's day and time are those on the business's clock ``zone``.
     Items without a date are listed on the departure day.
 
+    The work is bounded whatever the items say: a plan of more than 366 dates is
+    refused as soon as it would have one more, before the rest is laid out.
+
+    Raises:
+        ValidationError: on ``days`` (``too_many``) when the plan would cover more
+            than 366 dates.
+
     .. versionadded:: 0.3
-    .. versionchanged:: 0.4 ``zone``.
+    .. versionchanged:: 0.4 ``zone``; bounded before it is built.
     """
     local = starts.astimezone(zone)
     first = local.date()
@@ -177,9 +184,11 @@ def plan_days(
             for night in range(nights):
                 day = on + timedelta(days=night)
                 entries.setdefault(day, []).append(f"{item.description} (night {night + 1})")
+                _check_plan_size(entries)
             entries.setdefault(last, []).append(f"Check out: {item.description}")
         else:
             entries.setdefault(on, []).append(item.description)
+        _check_plan_size(entries)
     return tuple(
         ItineraryDay(
             day=day,
@@ -188,6 +197,11 @@ def plan_days(
         )
         for day, found in sorted(entries.items())
     )
+
+
+def _check_plan_size(entries: dict[date, list[str]]) -> None:
+    if len(entries) > _MAX_DAYS:
+        raise ValidationError.single("days", f"at most {_MAX_DAYS} days", "too_many")
 
 
 def render_itinerary(itinerary: Itinerary, *, heading: str) -> str:

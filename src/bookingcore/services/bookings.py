@@ -40,7 +40,7 @@ from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import BookingRescheduled
 from bookingcore.domain.idempotency import caller_key
-from bookingcore.domain.items import BookingItem, BookingItemKind
+from bookingcore.domain.items import BookingItem, BookingItemKind, check_new_item
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
@@ -722,22 +722,24 @@ class BookingService:
             # request's order whatever ids the generator makes.
             stamp = now + timedelta(microseconds=index)
             item = inner.capture(
-                lambda w=wanted, r=rate, t=stamp: BookingItem(  # type: ignore[misc]
-                    id=BookingItemId(self._ctx.ids.new_id()),
-                    booking_id=booking_id,
-                    kind=w.kind,
-                    description=w.description,
-                    quantity=w.quantity,
-                    unit_price=w.unit_price,
-                    created_at=t,
-                    updated_at=t,
-                    product_id=w.product_id,
-                    supplier_id=w.supplier_id,
-                    service_starts_on=w.service_starts_on,
-                    service_ends_on=w.service_ends_on,
-                    metadata=dict(w.metadata),
-                    booking_currency=currency,
-                    exchange_rate=r,
+                lambda w=wanted, r=rate, t=stamp: check_new_item(  # type: ignore[misc]
+                    BookingItem(
+                        id=BookingItemId(self._ctx.ids.new_id()),
+                        booking_id=booking_id,
+                        kind=w.kind,
+                        description=w.description,
+                        quantity=w.quantity,
+                        unit_price=w.unit_price,
+                        created_at=t,
+                        updated_at=t,
+                        product_id=w.product_id,
+                        supplier_id=w.supplier_id,
+                        service_starts_on=w.service_starts_on,
+                        service_ends_on=w.service_ends_on,
+                        metadata=dict(w.metadata),
+                        booking_currency=currency,
+                        exchange_rate=r,
+                    )
                 )
             )
             p.extend(inner)
@@ -1663,9 +1665,15 @@ class BookingService:
                 confirmed.append(item)
                 continue
             old = _service_dates(item)
-            item.reschedule(
-                _later(item.service_starts_on, shift), _later(item.service_ends_on, shift), now=now
-            )
+            try:
+                item.reschedule(
+                    _later(item.service_starts_on, shift),
+                    _later(item.service_ends_on, shift),
+                    now=now,
+                )
+            except (OverflowError, ValidationError):
+                msg = f"moves the dates of {item.description!r} past the dates an item may have"
+                raise ValidationError.single("slot_id", msg, "out_of_range") from None
             tx.audit(
                 principal,
                 entity=item.entity_name,

@@ -50,6 +50,7 @@ from bookingcore.services.customers import CustomerService, status_groups
 
 __all__ = [
     "DEFAULT_RENEWAL_LEAD",
+    "MAX_RENEWAL_LEAD",
     "CertificateService",
     "ComplianceLine",
     "ComplianceReport",
@@ -57,6 +58,19 @@ __all__ = [
 
 #: How long before expiry a renewal reminder goes out, unless configured otherwise.
 DEFAULT_RENEWAL_LEAD = timedelta(days=30)
+#: The longest lead a reminder run accepts: a year (a leap year's too).
+#:
+#: .. versionadded:: 0.4
+MAX_RENEWAL_LEAD = timedelta(days=366)
+
+
+def _check_lead(lead: timedelta) -> timedelta:
+    given: object = lead
+    if not isinstance(given, timedelta) or not timedelta(0) < given <= MAX_RENEWAL_LEAD:
+        msg = f"must be a timedelta longer than zero and at most {MAX_RENEWAL_LEAD.days} days"
+        raise ValidationError.single("lead", msg, "out_of_range")
+    return lead
+
 
 _ISSUED = ("kind", "number", "issued_at", "expires_at", "booking_id", "traveler_id")
 
@@ -147,10 +161,20 @@ class CertificateService:
             PermissionDeniedError: ``principal`` is not staff who may change the booking.
             ValidationError: the booking is not completed (``booking_id``), the
                 traveler is not on it (``traveler_id``), or bad kind, number,
-                issue or expiry date (naive, or the expiry not after the issue).
+                issue or expiry date (naive, the expiry not after the issue, or
+                the issue on a day after today on the business's calendar).
             DuplicateError: a certificate of this kind already has this number.
+
+        .. versionchanged:: 0.4
+           ``issued_at`` may not fall after today in ``settings.timezone``.
         """
         now = self._ctx.now()
+        if issued_at is not None:
+            issued_at = ensure_aware(issued_at, "issued_at")
+            today = self._ctx.today()
+            if self._ctx.settings.local(issued_at).date() > today:
+                msg = f"must not fall after today ({today.isoformat()})"
+                raise ValidationError.single("issued_at", msg, "future")
         with self._ctx.transaction() as tx:
             booking = tx.uow.bookings.get(booking_id)
             if booking is None or not policy.can_view_booking(principal, booking):
@@ -199,9 +223,19 @@ class CertificateService:
         Raises:
             PermissionDeniedError: only staff who may change everything renew.
             NotFoundError: no such certificate.
-            ValidationError: on ``expires_at``: naive, or not after the issue date.
+            ValidationError: on ``expires_at``: naive (``naive_datetime``), not after
+                the issue date (``out_of_range``), or not on a day after today on
+                the business's calendar (``past``).
+
+        .. versionchanged:: 0.4
+           The new expiry must fall after today in ``settings.timezone``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not renew")
+        expires_at = ensure_aware(expires_at, "expires_at")
+        today = self._ctx.today()
+        if self._ctx.settings.local(expires_at).date() <= today:
+            msg = f"must fall after today ({today.isoformat()}) to renew"
+            raise ValidationError.single("expires_at", msg, "past")
         with self._ctx.transaction() as tx:
             certificate = tx.uow.certificates.get(certificate_id)
             if certificate is None:
@@ -254,13 +288,14 @@ class CertificateService:
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
             ValidationError: on ``channel`` when it is not a channel, on ``now``
-                when it is naive.
+                when it is naive, on ``lead`` when it is not longer than zero and at
+                most :data:`MAX_RENEWAL_LEAD`.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
         if channel is not None:
             channel = parse_choice(Channel, channel, "channel", what="a channel")
         moment = self._ctx.now() if now is None else ensure_aware(now, "now")
-        window = lead if lead is not None else self.reminder_lead
+        window = _check_lead(lead if lead is not None else self.reminder_lead)
         sent: list[Communication] = []
         while True:
             with self._ctx.uow_factory() as uow:

@@ -28,6 +28,7 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import bounded_count
 from bookingcore.domain.events import (
     Delivery,
     DeliveryStatus,
@@ -40,6 +41,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
 __all__ = [
+    "MAX_BATCH",
     "DispatchReport",
     "EventDispatcher",
     "HandlerContext",
@@ -48,6 +50,12 @@ __all__ = [
 ]
 
 _log = logging.getLogger("bookingcore.events")
+
+#: The most events one :meth:`EventDispatcher.run_pending` or
+#: :meth:`OutboxRelay.relay` call takes on (its ``limit``).
+#:
+#: .. versionadded:: 0.4
+MAX_BATCH = 10_000
 
 E = TypeVar("E", bound=DomainEvent)
 
@@ -170,7 +178,12 @@ class EventDispatcher:
         """Catch up: undelivered outbox events in outbox order, then retries that are due.
 
         Call it from a worker or a scheduler; it never raises for a handler's error.
+
+        Raises:
+            ValidationError: on ``limit`` when it is not a whole number from 1 to
+                :data:`MAX_BATCH`.
         """
+        limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
         report = DispatchReport()
         with self._ctx.uow_factory() as uow:
             waiting = [m.event for m in uow.outbox.list_undispatched(limit)]
@@ -324,7 +337,12 @@ class OutboxRelay:
         propagates; the next run sends the same events again (consumers
         deduplicate by event id). Relays running at once claim different
         events (on stores with row locks).
+
+        Raises:
+            ValidationError: on ``limit`` when it is not a whole number from 1 to
+                :data:`MAX_BATCH`.
         """
+        limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
         publisher = self._publisher
         with self._ctx.uow_factory() as uow:
             if isinstance(publisher, SerializedEventPublisher):

@@ -438,9 +438,11 @@ class ImportService:
 
         Raises:
             PermissionDeniedError: ``principal`` may not import.
-            ValidationError: a file-level problem (missing column, bad mapping).
+            ValidationError: a file-level problem (missing column, bad mapping),
+                or on ``limit`` when it is not a whole number from 1 to 1,000,000.
         """
         self._require(principal)
+        limit = bounded_count(limit, "limit", minimum=1)
         settings = settings or ImportSettings()
         run, validator = self._prepare(source, settings, principal, job_id=None)
         read = list(islice(source.rows(), limit))

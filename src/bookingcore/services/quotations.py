@@ -523,7 +523,7 @@ class QuotationService:
                     service_starts_on=line.service_starts_on,
                     service_ends_on=line.service_ends_on,
                     exchange_rate=rate,
-                )
+                ).check_new()
             )
         return made if not inner.errors else None
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import SETUP
+
+from bookingcore import BookingCore
+from bookingcore.domain import Slot
 
 STORES = pytest.mark.parametrize(
     "uow_factory",
@@ -43,3 +47,52 @@ def test_the_dashboard_of_the_calendars_last_day_is_a_422_on_day(
     assert answer.json()["errors"][0]["field"] == "day"
     first = client.get("/api/admin/dashboard", params={"day": "0001-01-02"}, headers=staff_headers)
     assert first.status_code == 200, first.text
+
+
+@STORES
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (
+            {"service_starts_on": "0001-01-01", "service_ends_on": "9999-12-31"},
+            "lines[0].service_starts_on",
+        ),
+        (
+            {"service_starts_on": "2026-02-01", "service_ends_on": "2126-02-01"},
+            "lines[0].service_ends_on",
+        ),
+        (
+            {"quantity": 10_000, "unit_price": {"amount": "999999999999", "currency": "INR"}},
+            "lines[0].quantity",
+        ),
+    ],
+)
+def test_an_absurd_quotation_line_is_a_422_on_its_field(
+    api_core: BookingCore,
+    client: ApiClient,
+    staff_headers: dict[str, str],
+    slot: Slot,
+    line: dict[str, object],
+    field: str,
+) -> None:
+    customer = api_core.customers.register("+919876543210", principal=SETUP).customer
+    body = {
+        "customer_id": str(customer.id),
+        "slot_id": str(slot.id),
+        "travelers": 1,
+        "valid_until": str(slot.starts_at.date()),
+        "lines": [
+            {
+                "kind": "hotel",
+                "description": "Lakeside hotel",
+                "quantity": 1,
+                "unit_price": {"amount": "3000.00", "currency": "INR"},
+                **line,
+            }
+        ],
+    }
+    answer = client.post("/api/admin/quotations", json=body, headers=staff_headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == field
+    listed = client.get("/api/admin/quotations", headers=staff_headers)
+    assert listed.json()["items"] == []
