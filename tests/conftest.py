@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, settings
+from tests._sqlite import use_temp_path_factory
 
 from bookingcore import BookingCore, Principal, Settings, StaffId, StaffRole
 from bookingcore.testing import FixedClock, SequentialIds
@@ -54,6 +55,13 @@ def service_url(service: str) -> str:
     if os.environ.get("BOOKINGCORE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{variable} is not set, and BOOKINGCORE_REQUIRE_SERVICES=1 requires {service}")
     pytest.skip(f"{service} tests need a server: set {variable} (e.g. {example})")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep this process's SQLite schema templates (tests/_sqlite.py) in its session
+    directory: ``sqlite_file_store`` and ``sqlite_memory_store`` copy them."""
+    use_temp_path_factory(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +145,10 @@ def _empty_if_pristine(connection: Connection, schema: str, shape: str) -> bool:
     return True
 
 
+#: Set on a test's node by ``pg_store``: its ``postgres_schema`` is to hold the tables.
+_WITH_TABLES = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def postgres_schema(
     request: pytest.FixtureRequest, postgres_admin: Engine, _emptied_schemas: list[str]
@@ -147,7 +159,9 @@ def postgres_schema(
     holds bookingcore's tables, emptied of an earlier test's rows. Connect to it with
     ``connect_args={"options": f"-csearch_path={schema}"}``.
     """
-    with_tables = "pg_store" in request.fixturenames
+    # ``pg_store`` may be asked for by name (``request.getfixturevalue``, as the fixtures
+    # parametrized by backend do): then it is not among the test's fixture names yet.
+    with_tables = "pg_store" in request.fixturenames or request.node.stash.get(_WITH_TABLES, False)
     shape = request.getfixturevalue("_pristine_shape") if with_tables else ""
     if with_tables and _emptied_schemas:
         schema = _emptied_schemas.pop()
@@ -166,13 +180,15 @@ def postgres_schema(
 
 
 @pytest.fixture
-def pg_store(postgres_url: str, postgres_schema: str) -> Iterator[SqlStore]:
+def pg_store(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[SqlStore]:
     """A store with bookingcore's tables, and no rows, in a schema of its own
     (``postgres_schema``)."""
     from sqlalchemy import create_engine  # noqa: PLC0415
 
     from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
 
+    request.node.stash[_WITH_TABLES] = True
+    postgres_schema: str = request.getfixturevalue("postgres_schema")
     engine = create_engine(
         postgres_url, connect_args={"options": f"-csearch_path={postgres_schema}"}
     )

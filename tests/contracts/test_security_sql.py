@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, inspect, select
+from tests._sqlite import sqlite_file_store
 
 from bookingcore.domain.otp import OtpChallenge
 from bookingcore.testing.builders import T0, Builder
@@ -38,9 +39,7 @@ Opener = Callable[[], SqlStore]
 
 
 def _sqlite_store(path: Path) -> SqlStore:
-    store = SqlStore(f"sqlite:///{path}")
-    store.create_schema()
-    return store
+    return sqlite_file_store(path)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import event
+from tests._sqlite import sqlite_file_store
 
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import BookingStatusChanged
@@ -34,9 +35,7 @@ from bookingcore_adapters.sql import _driver as sql_driver
 
 
 def _sqlite_store(tmp_path: Path) -> SqlStore:
-    store = SqlStore(f"sqlite:///{tmp_path / 'bookings.db'}")
-    store.create_schema()
-    return store
+    return sqlite_file_store(tmp_path / "bookings.db")
 
 
 class TestSqliteStorage(StorageContract):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests._sqlite import sqlite_file_store
 
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -17,8 +18,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memory
     if request.param == "memory":
         yield MemoryStore()
     elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
-        sqlite.create_schema()
+        sqlite = sqlite_file_store(tmp_path / "store.db")
         yield sqlite
         sqlite.dispose()
     else:
@@ -29,8 +29,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memory
 def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
     """Each SQL backend in turn, for tests of what the store sends to the database."""
     if request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
-        sqlite.create_schema()
+        sqlite = sqlite_file_store(tmp_path / "store.db")
         yield sqlite
         sqlite.dispose()
     else:

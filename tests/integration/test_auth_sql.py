@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     AuthenticationError,
@@ -36,8 +37,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
     """A migrated SQLite file."""
-    store = SqlStore(f"sqlite:///{tmp_path / 'auth.sqlite3'}")
-    store.migrate()
+    store = sqlite_file_store(tmp_path / "auth.sqlite3", schema="migrate")
     yield store
     store.dispose()
 

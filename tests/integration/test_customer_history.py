@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingCore,
@@ -38,8 +39,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStor
     if request.param == "memory":
         yield MemoryStore()
     elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'history.db'}")
-        sqlite.create_schema()
+        sqlite = sqlite_file_store(tmp_path / "history.db")
         yield sqlite
         sqlite.dispose()
     else:
@@ -123,8 +123,7 @@ def test_the_number_of_queries_does_not_grow_with_the_bookings(
     counts = []
     for bookings in (1, 12):
         if backend == "sqlite":
-            store = SqlStore(f"sqlite:///{tmp_path / f'count-{bookings}.db'}")
-            store.create_schema()
+            store = sqlite_file_store(tmp_path / f"count-{bookings}.db")
         else:
             store = request.getfixturevalue("pg_store")
             store.drop_schema()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingChanges,
@@ -232,8 +233,7 @@ def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
     counts = []
     for bookings in (4, 40):
         if backend == "sqlite":
-            store = SqlStore(f"sqlite:///{tmp_path / f'view-{bookings}.db'}")
-            store.create_schema()
+            store = sqlite_file_store(tmp_path / f"view-{bookings}.db")
         else:
             store = request.getfixturevalue("pg_store")
             store.drop_schema()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import BookingCore, PageRequest, Principal, StaffId, StaffRole
 from bookingcore.domain import BookingItemStatus, LeadStatus, QuotationStatus
@@ -159,8 +160,7 @@ def test_the_dashboard_answers_from_the_storage(any_store: MemoryStore | SqlStor
 def test_the_dashboard_costs_the_same_statements_for_few_or_many_rows(tmp_path: Path) -> None:
     counts = []
     for size in (3, 15):
-        store = SqlStore(f"sqlite:///{tmp_path / f'board-{size}.db'}")
-        store.create_schema()
+        store = sqlite_file_store(tmp_path / f"board-{size}.db")
         _Agency(store, size)
         core = _core(store)
         statements: list[str] = []

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests._sqlite import sqlite_file_store
 from tests.integration.test_imports import HEADER, ListSource, row
 
 from bookingcore import (
@@ -48,8 +49,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStor
     if request.param == "memory":
         yield MemoryStore()
     elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'hostile.db'}")
-        sqlite.create_schema()
+        sqlite = sqlite_file_store(tmp_path / "hostile.db")
         yield sqlite
         sqlite.dispose()
     else:

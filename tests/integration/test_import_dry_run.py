@@ -14,6 +14,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests._sqlite import sqlite_memory_store
 from tests.integration._sources import ListSource
 
 from bookingcore import (
@@ -266,8 +267,6 @@ def test_on_generated_files_the_dry_run_and_preview_equal_the_real_run_on_sqlite
     rows: list[object], lifecycle: str, chunk_size: int
 ) -> None:
     def sqlite() -> SqlStore:
-        sql = SqlStore("sqlite://")
-        sql.create_schema()
-        return sql
+        return sqlite_memory_store()
 
     _equal_outcomes(sqlite, rows, lifecycle, chunk_size)

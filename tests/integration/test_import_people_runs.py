@@ -16,6 +16,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests._sqlite import sqlite_memory_store
 from tests.integration._sources import ListSource
 
 from bookingcore import (
@@ -156,9 +157,7 @@ def test_on_generated_customer_files_the_dry_run_and_preview_equal_the_real_run_
     rows: list[object], chunk: int
 ) -> None:
     def sqlite() -> SqlStore:
-        sql = SqlStore("sqlite://")
-        sql.create_schema()
-        return sql
+        return sqlite_memory_store()
 
     _agree(sqlite, rows, chunk)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests._sqlite import sqlite_memory_store
 from tests.integration._sources import ListSource
 
 from bookingcore import (
@@ -89,9 +90,7 @@ def make_store(request: pytest.FixtureRequest) -> Callable[[], MemoryStore | Sql
     if request.param == "sqlite":
 
         def sqlite() -> SqlStore:
-            sql = SqlStore("sqlite://")
-            sql.create_schema()
-            return sql
+            return sqlite_memory_store()
 
         return sqlite
     store: SqlStore = request.getfixturevalue("pg_store")
@@ -154,9 +153,7 @@ def test_resumed_at_every_chunk_boundary_equals_uninterrupted_on_sqlite(
     rows: list[tuple[int, str, bool, str]],
 ) -> None:
     def sqlite() -> SqlStore:
-        sql = SqlStore("sqlite://")
-        sql.create_schema()
-        return sql
+        return sqlite_memory_store()
 
     _check_every_boundary(sqlite, rows)
 

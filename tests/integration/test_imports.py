@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests._sqlite import sqlite_file_store
 from tests.integration._sources import ListSource
 
 from bookingcore import (
@@ -85,8 +86,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStor
     if request.param == "memory":
         yield MemoryStore()
     elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'imports.db'}")
-        sqlite.create_schema()
+        sqlite = sqlite_file_store(tmp_path / "imports.db")
         yield sqlite
         sqlite.dispose()
     else:

@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import event
+from tests._sqlite import sqlite_memory_store
 
 from bookingcore import BookingCore
 from bookingcore.domain import JobRequested, SerializedMessage
@@ -34,9 +35,7 @@ def make_store(request: pytest.FixtureRequest) -> Callable[[], MemoryStore | Sql
     if request.param == "sqlite":
 
         def sqlite() -> SqlStore:
-            store = SqlStore("sqlite://")
-            store.create_schema()
-            return store
+            return sqlite_memory_store()
 
         return sqlite
     store: SqlStore = request.getfixturevalue("pg_store")
@@ -137,11 +136,7 @@ def test_a_serialized_relay_batch_is_one_statement_on_sql(
 ) -> None:
     """Claim, mark and read in one ``UPDATE ... RETURNING``: no second statement
     naming each message (the relay's cost per batch, issue 23)."""
-    if backend == "sqlite":
-        store = SqlStore("sqlite://")
-        store.create_schema()
-    else:
-        store = request.getfixturevalue("pg_store")
+    store = sqlite_memory_store() if backend == "sqlite" else request.getfixturevalue("pg_store")
     ids = _fill(store, 4)
     statements: list[str] = []
 

@@ -24,6 +24,7 @@ from uuid import uuid4
 
 import attrs
 import pytest
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingChanges,
@@ -66,8 +67,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStor
     if request.param == "memory":
         yield MemoryStore()
     elif request.param == "sqlite":
-        sqlite = SqlStore(f"sqlite:///{tmp_path / 'partners.db'}")
-        sqlite.create_schema()
+        sqlite = sqlite_file_store(tmp_path / "partners.db")
         yield sqlite
         sqlite.dispose()
     else:

@@ -16,6 +16,7 @@ from uuid import uuid4
 
 import openpyxl
 import pytest
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingChanges,
@@ -645,8 +646,7 @@ def test_exporting_ten_times_the_bookings_takes_no_more_memory(
 ) -> None:
     """The export holds one page at a time: its peak memory does not grow with the rows."""
     if backend == "sqlite":
-        store = SqlStore(f"sqlite:///{tmp_path / 'export.db'}")
-        store.create_schema()
+        store = sqlite_file_store(tmp_path / "export.db")
     else:
         store = request.getfixturevalue("pg_store")
     make = Builder()

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 import redis
+from tests._sqlite import sqlite_memory_store
 
 from bookingcore import (
     BookingCore,
@@ -31,7 +32,6 @@ from bookingcore_adapters.redis import (
     event_from_stream,
     from_url,
 )
-from bookingcore_adapters.sql import SqlStore
 
 pytestmark = pytest.mark.redis
 
@@ -132,8 +132,7 @@ class TestRelayToRedisStream:
     ) -> None:
         """The relay hands this publisher the stored JSON (``publish_serialized``); the
         entries are those ``publish`` makes from the typed events, field for field."""
-        sql = SqlStore("sqlite://")
-        sql.create_schema()
+        sql = sqlite_memory_store()
         core = BookingCore(
             uow_factory=sql.unit_of_work,
             clock=clock,

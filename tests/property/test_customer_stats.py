@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests._sqlite import sqlite_file_store
 
 from bookingcore.domain import StatusGroups, summarise_bookings
 from bookingcore.domain.queries import BookingFilter
@@ -23,7 +24,6 @@ from bookingcore.domain.values import Money
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.testing.builders import T0, Builder
 from bookingcore_adapters.memory import MemoryStore
-from bookingcore_adapters.sql import SqlStore
 
 STATUSES = StatusGroups(cancelled=frozenset({"cancelled"}), no_show=frozenset({"no_show"}))
 CURRENCIES = {"INR": 2, "BHD": 3, "JPY": 0}
@@ -46,8 +46,7 @@ bookings = st.lists(
 
 def _stores() -> list[tuple[str, Callable[[], UnitOfWork]]]:
     folder = Path(tempfile.mkdtemp())
-    sqlite = SqlStore(f"sqlite:///{folder / 'stats.db'}")
-    sqlite.create_schema()
+    sqlite = sqlite_file_store(folder / "stats.db")
     return [("memory", MemoryStore().unit_of_work), ("sqlite", sqlite.unit_of_work)]
 
 

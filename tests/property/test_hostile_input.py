@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests._sqlite import sqlite_file_store
 from tests.integration.test_imports import HEADER, ListSource
 
 from bookingcore import (
@@ -259,9 +260,7 @@ def check_alike(worlds: list[World]) -> None:
 
 
 def _sqlite(tmp_path: Path) -> SqlStore:
-    store = SqlStore(f"sqlite:///{tmp_path / 'hostile.db'}")
-    store.create_schema()
-    return store
+    return sqlite_file_store(tmp_path / "hostile.db")
 
 
 def test_hostile_input_to_every_service_is_refused_alike_on_memory_and_sqlite(

@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingCore,
@@ -237,8 +238,7 @@ def test_any_delivery_of_a_story_ends_as_the_story_told_once_on_memory() -> None
 
 
 def test_any_delivery_of_a_story_ends_as_the_story_told_once_on_sqlite(tmp_path: Path) -> None:
-    store = SqlStore(f"sqlite:///{tmp_path / 'events.db'}")
-    store.create_schema()
+    store = sqlite_file_store(tmp_path / "events.db")
     try:
         check_any_delivery(World(store), max_examples=max(5, settings().max_examples // 4))
     finally:

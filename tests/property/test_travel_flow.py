@@ -36,6 +36,7 @@ import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingCore,
@@ -77,7 +78,6 @@ from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
-from bookingcore_adapters.sql import SqlStore
 
 NAMES = ("Asha Rao", "Ravi Rao", "Mira Shah", "Kiran Das")
 
@@ -808,8 +808,7 @@ class TravelFlowOnSqlite(TravelFlow):
 
     def uow_factory(self) -> UnitOfWorkFactory:
         self._folder = tempfile.TemporaryDirectory()
-        self._store = SqlStore(f"sqlite:///{Path(self._folder.name) / 'travel.db'}")
-        self._store.create_schema()
+        self._store = sqlite_file_store(Path(self._folder.name) / "travel.db")
         return self._store.unit_of_work
 
     def teardown(self) -> None:

@@ -32,6 +32,7 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingCore,
@@ -255,9 +256,7 @@ class SqliteWaitlistMachine(WaitlistMachine):
 
     def make_store(self) -> MemoryStore | SqlStore:
         directory = Path(tempfile.mkdtemp(prefix="waitlist-machine-"))
-        store = SqlStore(f"sqlite:///{directory / 'store.db'}")
-        store.create_schema()
-        return store
+        return sqlite_file_store(directory / "store.db")
 
 
 # Stateful machines find their bugs through long runs of steps rather than many runs:

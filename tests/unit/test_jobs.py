@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._sqlite import sqlite_memory_store
 
 from bookingcore import (
     BookingCore,
@@ -31,7 +32,6 @@ from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.importers import open_rows
 from bookingcore_adapters.jobs import InProcessJobQueue
 from bookingcore_adapters.memory import MemoryStore
-from bookingcore_adapters.sql import SqlStore
 
 
 @pytest.fixture
@@ -266,8 +266,7 @@ def test_an_upload_becomes_an_import_job_with_progress_on_sqlite(
         + "".join(f"C{n},+9198{n:08d},DL01,2026-03-05,E{n}\n" for n in range(1, 8)),
         encoding="utf-8",
     )
-    store = SqlStore("sqlite://")
-    store.create_schema()
+    store = sqlite_memory_store()
     queue = InProcessJobQueue(clock=clock)
     core = BookingCore(uow_factory=store.unit_of_work, clock=clock, jobs=queue)
     core.jobs.enable_imports(core.imports, open_rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from tests._sqlite import sqlite_file_store
 
 from bookingcore import (
     BookingCore,
@@ -98,8 +99,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     if request.param == "memory":
         yield World(MemoryStore())
         return
-    store = SqlStore(f"sqlite:///{tmp_path / 'reports.db'}")
-    store.create_schema()
+    store = sqlite_file_store(tmp_path / "reports.db")
     try:
         yield World(store)
     finally:

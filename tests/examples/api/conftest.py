@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
+from tests._sqlite import sqlite_file_store
 from tests.examples.api._client import ApiClient, last_code
 
 from bookingcore import BookingCore, Money, Principal, StaffRole
@@ -33,8 +34,7 @@ def uow_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
     if request.param == "memory":
         yield MemoryStore().unit_of_work
     elif request.param == "sqlite":
-        store = SqlStore(f"sqlite:///{tmp_path / 'api.sqlite3'}")
-        store.migrate()
+        store = sqlite_file_store(tmp_path / "api.sqlite3", schema="migrate")
         yield store.unit_of_work
         store.dispose()
     else:
@@ -82,10 +82,43 @@ def api_core(
     )
 
 
+#: An app an earlier test of this process made, its routes ready, and what it was
+#: made with (see ``app``).
+_READY: list[tuple[FastAPI, tuple[object, ...]]] = []
+
+
+def _shape(app: FastAPI) -> tuple[object, ...]:
+    """All of an app a test could change but its state: routes, middleware, handlers."""
+    return (
+        tuple(map(id, app.routes)),
+        tuple(map(id, app.user_middleware)),
+        tuple(app.exception_handlers.items()),
+        tuple(app.dependency_overrides.items()),
+        app.openapi_schema is None,  # a schema asked for could have been changed
+    )
+
+
 @pytest.fixture
-def app(api_core: BookingCore, tmp_path: Path) -> FastAPI:
-    """The example app over ``api_core``, keeping uploads under the test's directory."""
-    return create_app(api_core, upload_dir=tmp_path / "uploads")
+def app(api_core: BookingCore, tmp_path: Path) -> Iterator[FastAPI]:
+    """The example app over ``api_core``, keeping uploads under the test's directory.
+
+    FastAPI readies an app's 170-odd routes on its first request (a pydantic adapter
+    per parameter: ~0.4 s of CPU), and ``create_app`` gives every app the same routes;
+    only ``app.state`` differs between them. So a test gets the app an earlier test
+    made, its routes ready, with the state of an app made for it by ``create_app``.
+    A test that changes anything else of the app (adds a route, say) leaves it unused."""
+    made = create_app(api_core, upload_dir=tmp_path / "uploads")
+    if _READY:
+        ready, shape = _READY.pop()
+        assert len(ready.routes) == len(made.routes)
+        assert len(ready.user_middleware) == len(made.user_middleware)
+        assert ready.exception_handlers.keys() == made.exception_handlers.keys()
+        ready.state = made.state
+    else:
+        ready, shape = made, _shape(made)
+    yield ready
+    if _shape(ready) == shape:  # else the next test makes a new one
+        _READY.append((ready, shape))
 
 
 @pytest.fixture
