@@ -134,7 +134,7 @@ class RefundStatus(enum.StrEnum):
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4 ``unreconciled``.
-    .. versionchanged:: 0.5 ``dismissed``.
+    .. versionchanged:: 0.4 ``dismissed``.
     """
 
     PENDING = "pending"
@@ -183,7 +183,7 @@ _REFUND_STATUSES = frozenset({_P.PARTIALLY_REFUNDED, _P.REFUNDED})
 class AttentionReason(enum.StrEnum):
     """Why a payment is flagged for staff (the code of an :class:`AttentionItem`).
 
-    .. versionadded:: 0.6
+    .. versionadded:: 0.4
     """
 
     #: Captured after its booking was cancelled or ended without seats.
@@ -221,7 +221,7 @@ class AttentionItem:
     """One open reason a payment needs staff: its ``code``, what happened (``text``) and
     when it was first flagged (``since``).
 
-    .. versionadded:: 0.6
+    .. versionadded:: 0.4
     """
 
     code: AttentionReason = attrs.field(converter=_attention_reason)
@@ -710,7 +710,7 @@ class Payment(Versioned):
             InvalidTransitionError: the refund is not ``unreconciled``, or
                 nothing was captured.
 
-        .. versionadded:: 0.5
+        .. versionadded:: 0.4
         """
         self._own(refund)
         check_move(
@@ -736,7 +736,7 @@ class Payment(Versioned):
                 belongs to another payment.
             InvalidTransitionError: the refund is not ``unreconciled``.
 
-        .. versionadded:: 0.5
+        .. versionadded:: 0.4
         """
         self._own(refund)
         why = clean_text(note, "note", required=True, max_length=1000)
@@ -807,14 +807,14 @@ class Payment(Versioned):
     def attention_since(self) -> datetime | None:
         """Since when the payment needs staff (its oldest open item); None when it does not.
 
-        .. versionadded:: 0.6
+        .. versionadded:: 0.4
         """
         return min((item.since for item in self.attention), default=None)
 
     def needs_attention(self, code: AttentionReason | str | None = None) -> bool:
         """Whether an item is open (for ``code``, when given).
 
-        .. versionadded:: 0.6
+        .. versionadded:: 0.4
         """
         if code is None:
             return bool(self.attention)
@@ -828,7 +828,7 @@ class Payment(Versioned):
         Raises:
             ValidationError: on ``reason_code`` or ``text``.
 
-        .. versionadded:: 0.6
+        .. versionadded:: 0.4
         """
         reason = _attention_reason(code)
         kept = [item for item in self.attention if item.code is not reason]
@@ -844,7 +844,7 @@ class Payment(Versioned):
             ValidationError: on ``reason_code`` when it is not a reason.
             InvalidTransitionError: no item of ``code`` is open.
 
-        .. versionadded:: 0.6
+        .. versionadded:: 0.4
         """
         reason = _attention_reason(code)
         found = next((item for item in self.attention if item.code is reason), None)

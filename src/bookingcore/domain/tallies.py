@@ -170,7 +170,7 @@ class StatusSet:
     alone; the others are pairs. The storage computes the counts with it (``count(*)
     FILTER (WHERE status IN (...))`` in SQL), never row by row in Python.
 
-    .. versionadded:: 0.5
+    .. versionadded:: 0.4
     """
 
     names: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
@@ -193,7 +193,7 @@ class GroupSums:
     """The bookings of one group in one currency that are in a :class:`StatusSet`:
     how many, their travelers and the sum of their totals (exact).
 
-    .. versionadded:: 0.5
+    .. versionadded:: 0.4
     """
 
     key: GroupKey
@@ -208,7 +208,7 @@ class GroupCounts:
     """The bookings of one group, and how many of them are in each :class:`StatusSet`
     asked for (``counts``, in the order asked).
 
-    .. versionadded:: 0.5
+    .. versionadded:: 0.4
     """
 
     key: GroupKey

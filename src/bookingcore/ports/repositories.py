@@ -373,7 +373,7 @@ class BookingRepository(Protocol):
     """Bookings and the lookups that keep them unique.
 
     .. versionadded:: 0.1
-    .. versionchanged:: 0.5
+    .. versionchanged:: 0.4
        ``tally`` and ``count_statuses`` are removed: reports use :meth:`sum_in` and
        :meth:`count_in`, and adapters no longer implement them.
     """
@@ -468,7 +468,7 @@ class BookingRepository(Protocol):
         with no such booking are left out (no bookings, no rows, even for
         ``Grouping.NONE``); the order of the rows is unspecified.
 
-        .. versionadded:: 0.5
+        .. versionadded:: 0.4
         """
 
     def count_in(
@@ -486,7 +486,7 @@ class BookingRepository(Protocol):
         booking by booking; groups and periods as for :meth:`sum_in`. Groups with no
         booking are left out; the order of the rows is unspecified.
 
-        .. versionadded:: 0.5
+        .. versionadded:: 0.4
         """
 
 
@@ -973,8 +973,8 @@ class PaymentRepository(Protocol):
         """At most ``limit`` payments with an open attention item, by when their oldest
         open item was flagged (``Payment.attention_since``), then id.
 
-        .. versionadded:: 0.5
-        .. versionchanged:: 0.6
+        .. versionadded:: 0.4
+        .. versionchanged:: 0.4
            By their open attention items, not a ``needs_attention`` metadata key.
         """
 

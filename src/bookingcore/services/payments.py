@@ -203,7 +203,7 @@ class PaymentAttention:
     the refunds the provider
     made that its books could not hold yet (``unreconciled_refunds``, oldest first).
 
-    .. versionadded:: 0.5
+    .. versionadded:: 0.4
     """
 
     payment: Payment
@@ -909,7 +909,7 @@ class PaymentService:
             PermissionDeniedError: ``principal`` is not staff with ``view_all``.
             ValidationError: on ``limit`` when it is not 1-500.
 
-        .. versionadded:: 0.5
+        .. versionadded:: 0.4
         """
         policy.require(
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
@@ -965,7 +965,7 @@ class PaymentService:
                 not one the provider made unreconciled; or its payment has
                 captured nothing yet.
 
-        .. versionadded:: 0.5
+        .. versionadded:: 0.4
         """
         policy.require(
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
@@ -1039,7 +1039,7 @@ class PaymentService:
             InvalidTransitionError: ``reason_code`` is ``unreconciled_refund`` while
                 the payment has a refund left unreconciled.
 
-        .. versionadded:: 0.6
+        .. versionadded:: 0.4
         """
         policy.require(
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),

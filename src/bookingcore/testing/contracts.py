@@ -5607,7 +5607,7 @@ class TallyContract(_Base):
 
     .. versionadded:: 0.3
     .. versionchanged:: 0.4 periods in a given zone.
-    .. versionchanged:: 0.5
+    .. versionchanged:: 0.4
        No ``tally`` nor ``count_statuses`` on bookings (removed from the port); what
        they were checked for is checked on ``sum_in`` and ``count_in``.
     """
