@@ -1,7 +1,8 @@
 """Payments under concurrency on PostgreSQL: one event delivered eight times at once is
 applied once, two intents with one key make one payment, racing refunds never overdraw, eight
 concurrent confirmations get invoice numbers 1 to 8, a postponed event redelivered at once is
-applied once, a refund made before its capture settles once when capture and staff race."""
+applied once, a refund made before its capture settles once when capture and staff race, and
+attention items of different reasons flagged (or one resolved) at once are all kept."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import PaymentStatus, ReceiptStatus
+from bookingcore.domain import AttentionReason, PaymentStatus, ReceiptStatus
 from bookingcore.testing import FakePaymentProvider, FixedClock
 from bookingcore_adapters.sql import SqlStore
 
@@ -238,3 +239,65 @@ def test_a_refund_resolved_and_captured_at_once_is_applied_once(world: Any) -> N
     documents = core.payments.invoices_for(booking.id, principal=ADMIN)
     assert [d.total for d in documents] == [Money("4000", "INR"), -amount]
     assert core.payments.needing_attention(principal=ADMIN) == []
+
+
+def test_two_reasons_flagged_at_once_are_both_kept(world: Any) -> None:
+    # A late capture (booking cancelled) and a refund it cannot hold, delivered together:
+    # each flags its own reason on the one payment; neither write may lose the other's.
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    reference = intent.payment.provider_reference
+    core.bookings.cancel(booking.id, principal=me)
+    deliveries = [
+        provider.webhook("captured", reference),
+        provider.refund_webhook("re_big", reference, "succeeded", amount=Money("9000", "INR")),
+    ]
+    outcomes = at_once(2, lambda i: core.payments.handle_webhook("fake", *deliveries[i]))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert [i.code for i in paid.attention] == [
+        AttentionReason.LATE_PAYMENT,
+        AttentionReason.UNRECONCILED_REFUND,
+    ]
+
+
+def test_a_reason_resolved_while_another_is_flagged_keeps_the_new_one(world: Any) -> None:
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    reference = intent.payment.provider_reference
+    core.bookings.cancel(booking.id, principal=me)
+    core.payments.handle_webhook("fake", *provider.webhook("captured", reference))  # late
+    delivery = provider.refund_webhook(
+        "re_big", reference, "succeeded", amount=Money("9000", "INR")
+    )
+
+    def work(i: int) -> object:
+        if i == 0:
+            return core.payments.handle_webhook("fake", *delivery)
+        return core.payments.resolve_attention(
+            intent.payment.id, "late_payment", principal=ADMIN, note="refunded by hand"
+        )
+
+    outcomes = at_once(2, work)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    (paid,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert [i.code for i in paid.attention] == [AttentionReason.UNRECONCILED_REFUND]
+
+
+def test_two_flags_that_change_nothing_else_at_once_are_both_kept(world: Any) -> None:
+    # Neither delivery moves the payment (no new version): only its row lock keeps the
+    # second flag from writing over the first.
+    core, provider, booking, me = world
+    intent = core.payments.create_intent(booking.id, "fake", principal=me, idempotency_key="p")
+    reference = intent.payment.provider_reference
+    deliveries = [
+        provider.webhook("captured", reference, amount=Money("9000", "INR")),  # refused
+        provider.refund_webhook("re_blank", reference, "succeeded"),  # no amount
+    ]
+    outcomes = at_once(2, lambda i: core.payments.handle_webhook("fake", *deliveries[i]))
+    assert [o.status for o in outcomes] == [ReceiptStatus.FAILED, ReceiptStatus.FAILED]
+    (flagged,) = core.payments.for_booking(booking.id, principal=ADMIN)
+    assert {i.code for i in flagged.attention} == {
+        AttentionReason.CAPTURE_REFUSED,
+        AttentionReason.REFUND_WITHOUT_AMOUNT,
+    }

@@ -825,6 +825,13 @@ class Payment(Versioned):
         """Open an item for staff, or update the open item of ``code``: its ``text`` is
         the latest, its ``since`` stays the first. Other reasons' items are kept.
 
+        Call only on a payment read under the unit of work's lock on it
+        (``payments.get_for_update`` or ``get_by_provider_reference_for_update``),
+        or on one not stored yet. Flagging does not bump :attr:`version`, so the
+        optimistic check cannot catch two flags of different reasons made at once:
+        without the lock, the later write would drop the other's item. Every
+        flagging path of :class:`~bookingcore.services.PaymentService` holds it.
+
         Raises:
             ValidationError: on ``reason_code`` or ``text``.
 

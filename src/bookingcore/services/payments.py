@@ -1430,8 +1430,9 @@ class PaymentService:
         *,
         code: AttentionReason,
     ) -> None:
-        """Flag ``payment`` for staff: an open attention item of ``code`` (other reasons'
-        items stay open) and an audit entry."""
+        """Flag the locked ``payment`` for staff: an open attention item of ``code``
+        (other reasons' items stay open) and an audit entry. Flagging bumps no version:
+        the payment's lock is what keeps a concurrent flag from being written over."""
         payment.flag(code, reason, now=self._ctx.now())
         tx.audit(
             principal,
