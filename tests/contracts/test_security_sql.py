@@ -65,10 +65,8 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
         yield open_sqlite
     else:
         url: str = request.getfixturevalue("postgres_url")
+        request.getfixturevalue("pg_store")  # a schema with the tables (reused between tests)
         schema: str = request.getfixturevalue("postgres_schema")
-        creator = SqlStore(_pg_engine(url, schema))
-        creator.create_schema()
-        creator.dispose()
 
         def open_postgres() -> SqlStore:
             opened.append(SqlStore(_pg_engine(url, schema)))
