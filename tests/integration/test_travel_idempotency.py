@@ -1,10 +1,10 @@
 """Idempotency keys on the travel calls that create things, on every backend.
 
-A retry of ``core.leads.capture``, ``core.quotations.create``/``convert_lead``
-and ``core.quotations.revise`` with the same key and the same request returns
-what the first call made and writes nothing; the same key with a different
-request is refused with ``IdempotencyConflictError``; keys are scoped to who
-sends them.
+A retry of ``core.leads.capture``, ``core.quotations.create``/``convert_lead``,
+``core.quotations.revise`` and ``core.quotations.send`` with the same key and
+the same request returns what the first call made and writes (or sends) nothing;
+the same key with a different request is refused with
+``IdempotencyConflictError``; keys are scoped to who sends them.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from bookingcore import (
     StaffRole,
     ValidationError,
 )
-from bookingcore.domain import Quotation, QuotationStatus
+from bookingcore.domain import CommunicationStatus, Quotation, QuotationStatus
 from bookingcore.services import LeadRequest, QuotationRequest, QuoteLine
-from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore.services.communications import CommunicationService
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -46,12 +47,14 @@ class Desk:
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.clock = clock = FixedClock()
+        self.notifier = RecordingNotifier()
         self.core = core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=clock,
             ids=SequentialIds(),
             settings=Settings(default_region="IN"),
             exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90")}),
+            notifier=self.notifier,
         )
         location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
         self.slot = core.catalog.create_slot(
@@ -182,6 +185,80 @@ class TestQuotationRevise:
         assert len(desk.core.quotations.revisions(first.reference, principal=ADMIN)) == 2
 
 
+class TestQuotationSend:
+    def test_a_retry_returns_the_first_send_and_sends_nothing(self, desk: Desk) -> None:
+        quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        first = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        again = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        assert again.communication == first.communication
+        assert again.quotation.id == quotation.id
+        assert again.quotation.status is QuotationStatus.SENT
+        assert len(desk.notifier.sent) == 1
+        trail = desk.core.audit.trail("quotation", quotation.id, principal=ADMIN)
+        assert len(trail) == 2  # created, sent once
+
+    def test_a_retry_sends_a_failed_message_again_as_the_same_record(self, desk: Desk) -> None:
+        quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        desk.notifier.fail_next()
+        failed = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        assert failed.communication.status is CommunicationStatus.FAILED
+        again = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        assert again.communication.id == failed.communication.id
+        assert again.communication.status is CommunicationStatus.SENT
+        assert len(desk.notifier.sent) == 1
+
+    def test_without_a_key_a_second_send_sends_again(self, desk: Desk) -> None:
+        quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        desk.core.quotations.send(quotation.id, principal=ADMIN)
+        desk.core.quotations.send(quotation.id, principal=ADMIN)
+        assert len(desk.notifier.sent) == 2
+
+    def test_the_same_key_for_another_quotation_conflicts(self, desk: Desk) -> None:
+        one = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        two = desk.core.quotations.create(desk.request(nights=3), principal=ADMIN)
+        desk.core.quotations.send(one.id, principal=ADMIN, idempotency_key="s-1")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.quotations.send(two.id, principal=ADMIN, idempotency_key="s-1")
+        assert len(desk.notifier.sent) == 1
+        assert desk.core.quotations.get(two.id, principal=ADMIN).status is QuotationStatus.DRAFT
+
+    def test_a_key_of_another_kind_of_call_conflicts(self, desk: Desk) -> None:
+        created = desk.core.quotations.create(desk.request(), principal=ADMIN, idempotency_key="k")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.quotations.send(created.id, principal=ADMIN, idempotency_key="k")
+        assert desk.notifier.sent == []
+        assert desk.core.quotations.get(created.id, principal=ADMIN).status is (
+            QuotationStatus.DRAFT
+        )
+        sent = desk.core.quotations.create(desk.request(nights=3), principal=ADMIN)
+        desk.core.quotations.send(sent.id, principal=ADMIN, idempotency_key="s-1")
+        with pytest.raises(IdempotencyConflictError):
+            desk.core.quotations.create(
+                desk.request(nights=4), principal=ADMIN, idempotency_key="s-1"
+            )
+
+    def test_a_retry_after_a_crash_before_the_message_sends_it_once(
+        self, desk: Desk, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
+
+        def crash(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("worker died")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(CommunicationService, "send_text", crash)
+            with pytest.raises(RuntimeError):
+                desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        assert desk.core.quotations.get(quotation.id, principal=ADMIN).status is (
+            QuotationStatus.SENT
+        )
+        assert desk.notifier.sent == []
+        first = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        again = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        assert again.communication == first.communication
+        assert len(desk.notifier.sent) == 1
+
+
 @pytest.mark.postgres
 class TestTwinsAtOnce:
     """Four callers with one key at once on PostgreSQL: one row, every caller gets it."""
@@ -203,6 +280,18 @@ class TestTwinsAtOnce:
         )
         assert len({quotation.id for quotation in results}) == 1, results
         assert len(desk.quotations()) == 1
+
+    def test_four_sends_with_one_key_send_one_message(self, pg_store: SqlStore) -> None:
+        desk = Desk(pg_store)
+        quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        results = _at_once(
+            4,
+            lambda: desk.core.quotations.send(
+                quotation.id, principal=ADMIN, idempotency_key="twin"
+            ),
+        )
+        assert len({sent.communication.id for sent in results}) == 1, results
+        assert len(desk.notifier.sent) == 1
 
 
 def _at_once(count: int, work: Callable[[], T]) -> list[T]:

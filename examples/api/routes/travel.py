@@ -321,12 +321,24 @@ def revise_quotation(
     tags=_QUOTES,
     operation_id="admin_send_quotation",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
-def send_quotation(quotation_id: UUID, core: Core, staff: StaffPrincipal) -> CommunicationOut:
-    """Mark the revision sent and send it to the customer; the message as logged."""
-    sent = core.quotations.send(QuotationId(quotation_id), principal=staff)
+def send_quotation(
+    quotation_id: UUID, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> CommunicationOut:
+    """Mark the revision sent and send it to the customer; the message as logged.
+
+    With an ``Idempotency-Key`` a retry answers the message the first call sent,
+    without sending it again.
+    """
+    sent = core.quotations.send(
+        QuotationId(quotation_id), principal=staff, idempotency_key=idempotency_key
+    )
     return CommunicationOut.of(sent.communication)
 
 

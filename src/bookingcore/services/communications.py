@@ -163,6 +163,7 @@ class CommunicationService:
         body: str,
         principal: Principal,
         channel: Channel | str | None = None,
+        idempotency_key: str | None = None,
     ) -> Communication:
         """Send a message written by the caller (a quotation, a follow-up) to a customer
         and log it; it concerns no booking yet.
@@ -172,36 +173,63 @@ class CommunicationService:
         a failed message and returned, not raised: the caller's own change
         (a quotation marked sent) stands, and the log shows the failure.
 
+        With an ``idempotency_key`` a repeat of the same message (customer,
+        type, subject, body, channel) returns the logged message without
+        sending again, unless it failed, in which case it is sent again (the
+        same record). Keys are scoped to ``principal`` and belong to the
+        ``"message"`` operations, as in :meth:`send`.
+
         Raises:
             NotFoundError: no such customer.
             PermissionDeniedError: ``principal`` may not message customers
                 (staff who change everything and the system may).
-            ValidationError: an unknown type or channel, no address for it.
+            ValidationError: an unknown type or channel, no address for it, or
+                a malformed ``idempotency_key``.
+            IdempotencyConflictError: the key was used for a different message
+                or by another kind of operation.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.5
+           ``idempotency_key``.
         """
         policy.require(
             principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
+        key = principal_key(principal, idempotency_key)
+        asked = {"customer_id": customer_id, "kind": message_kind, "channel": wanted}
+        digest = fingerprint("send_text", principal, subject=subject, body=body, **asked)
         with self._ctx.transaction() as tx:
             customer = tx.uow.customers.get(customer_id)
             if customer is None:
                 raise NotFoundError("customer", customer_id)
-            chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
-            communication = Communication(
-                id=CommunicationId(self._ctx.ids.new_id()),
-                customer_id=customer.id,
-                type=message_kind,
-                channel=chosen,
-                recipient=_address(customer, chosen),
-                subject=subject,
-                content=body,
-                created_at=self._ctx.now(),
-                created_by=principal.actor,
-            )
-            tx.uow.communications.add(communication)
+            prior = None
+            if key is not None and not claim_key(tx.uow, key, "message", self._ctx.now()):
+                prior = tx.uow.communications.get_by_dedupe_key(key)
+                if prior is not None and prior.request_fingerprint != digest:
+                    raise IdempotencyConflictError(caller_key(key))
+            if prior is not None:
+                if prior.status is not CommunicationStatus.FAILED:
+                    return prior
+                prior.requeue()
+                communication = prior
+            else:
+                chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
+                communication = Communication(
+                    id=CommunicationId(self._ctx.ids.new_id()),
+                    customer_id=customer.id,
+                    type=message_kind,
+                    channel=chosen,
+                    recipient=_address(customer, chosen),
+                    subject=subject,
+                    content=body,
+                    created_at=self._ctx.now(),
+                    created_by=principal.actor,
+                    dedupe_key=key,
+                )
+                communication.request_fingerprint = digest
+                tx.uow.communications.add(communication)
             tx.commit()
         try:
             return self._deliver(communication.id)

@@ -55,6 +55,7 @@ from bookingcore.errors import (
     ConflictError,
     IdempotencyConflictError,
     NotFoundError,
+    StaleVersionError,
     ValidationError,
 )
 from bookingcore.ports.exchange import ExchangeRates
@@ -62,6 +63,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    check_key_free,
     claim_key,
     fingerprint,
     principal_key,
@@ -604,22 +606,56 @@ class QuotationService:
         *,
         principal: Principal,
         channel: str | None = None,
+        idempotency_key: str | None = None,
     ) -> SentQuotation:
         """Mark the revision sent and send it to the customer; the message is logged
         as a communication (failed, with the reason, when the notifier refused).
+
+        With an ``idempotency_key`` a retry returns the first call's message
+        (and the quotation as it is now) without marking or sending again; a
+        message that failed is sent again (the same record). The message
+        carries the key (its ``dedupe_key``, scoped as in
+        :meth:`CommunicationService.send <bookingcore.services.CommunicationService.send>`),
+        so a retry after a first call that marked the revision sent but never
+        logged its message marks it again and sends the message once. The key
+        belongs to the ``"message"`` operations.
 
         Raises:
             NotFoundError: no such quotation visible to ``principal``.
             PermissionDeniedError: ``principal`` may not message customers.
             QuotationExpiredError: its validity has passed.
             InvalidTransitionError: it is decided or superseded.
+            ValidationError: on ``idempotency_key`` for a malformed key.
+            IdempotencyConflictError: the key was used to send another
+                quotation or message, or by another kind of operation.
+
+        .. versionchanged:: 0.5
+           ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send quotations")
-        with self._ctx.transaction() as tx:
-            quotation = _visible(tx.uow, quotation_id, principal)
-            quotation.send(now=self._ctx.now(), today=self._ctx.today())
-            self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
-            tx.commit()
+        key = principal_key(principal, idempotency_key)
+        try:
+            with self._ctx.transaction() as tx:
+                quotation = _visible(tx.uow, quotation_id, principal)
+                sent_before = None
+                if key is not None:
+                    check_key_free(tx.uow, key, "message")
+                    sent_before = tx.uow.communications.get_by_dedupe_key(key)
+                if sent_before is None:
+                    quotation.send(now=self._ctx.now(), today=self._ctx.today())
+                    self._audit(tx, principal, quotation, AuditAction.STATUS_CHANGED)
+                    tx.commit()
+        except StaleVersionError:
+            if key is None:
+                raise
+            # A twin with the key marked it at the same moment: send_text lets one of
+            # them log the message and returns it to the other.
+            with self._ctx.uow_factory() as uow:
+                quotation = _visible(uow, quotation_id, principal)
+            if quotation.status is not QuotationStatus.SENT:
+                raise
+        # A retry (sent_before) is marked already: send_text returns its message, or
+        # refuses the key when that message was another one.
         subject, body = _message(quotation, self._ctx.settings.business_name)
         communication = self._communications.send_text(
             quotation.customer_id,
@@ -628,6 +664,7 @@ class QuotationService:
             body=body,
             principal=principal,
             channel=channel,
+            idempotency_key=idempotency_key,
         )
         return SentQuotation(quotation, communication)
 

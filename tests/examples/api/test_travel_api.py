@@ -132,8 +132,14 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
     assert (revised.json()["revision"], revised.json()["total"]["amount"]) == (2, "17500.00")
     old = client.get(f"/api/admin/quotations/{first}", headers=staff_headers).json()
     assert old["status"] == "superseded"
-    sent = client.post(f"/api/admin/quotations/{second}/send", headers=staff_headers)
+    send_keyed = {**staff_headers, "Idempotency-Key": "send-1"}
+    sent = client.post(f"/api/admin/quotations/{second}/send", headers=send_keyed)
     assert sent.status_code == 200, sent.text
+    resent = client.post(f"/api/admin/quotations/{second}/send", headers=send_keyed)
+    assert resent.json()["id"] == sent.json()["id"]  # a retry: the same message, sent once
+    other = client.post(f"/api/admin/quotations/{first}/send", headers=send_keyed)
+    assert other.status_code == 422  # the key sent another quotation
+    assert other.json()["code"] == "idempotency_conflict"
     mine = client.get(f"/api/v1/customer/quotations/{second}", headers=asha)
     assert mine.json()["status"] == "sent"
 
