@@ -189,7 +189,7 @@ class CommunicationService:
                 or by another kind of operation.
 
         .. versionadded:: 0.3
-        .. versionchanged:: 0.5
+        .. versionchanged:: 0.4
            ``idempotency_key``.
         """
         policy.require(

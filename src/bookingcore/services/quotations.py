@@ -629,7 +629,7 @@ class QuotationService:
             IdempotencyConflictError: the key was used to send another
                 quotation or message, or by another kind of operation.
 
-        .. versionchanged:: 0.5
+        .. versionchanged:: 0.4
            ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send quotations")
