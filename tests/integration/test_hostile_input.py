@@ -9,9 +9,10 @@ and memory, SQLite and PostgreSQL answer alike (docs/security.md, "Limits").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from tests._sqlite import sqlite_file_store
@@ -33,8 +34,9 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import ImportStatus
-from bookingcore.domain.items import MAX_SERVICE_DAYS
+from bookingcore.domain import ImportStatus, Slot
+from bookingcore.domain.items import MAX_SERVICE_DATE, MAX_SERVICE_DAYS, MIN_SERVICE_DATE
+from bookingcore.domain.values import SlotId
 from bookingcore.services import BookedItem, QuotationRequest, QuoteLine
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -450,13 +452,13 @@ class TestItemDatesAndTotals:
     def test_a_move_that_would_push_item_dates_out_of_range_is_refused_whole(
         self, world: World
     ) -> None:
-        starts = world.slot.starts_at.date()
+        starts = world.slot.starts_at.date() + timedelta(days=10)
         booking = world.core.bookings.book(
             world.request(items=[self.item(service_starts_on=starts)]), principal=ADMIN
         )
         far = world.core.catalog.create_slot(
             location_id=world.camp.id,
-            starts_at=datetime(9999, 12, 30, tzinfo=UTC),
+            starts_at=datetime(2999, 12, 30, tzinfo=UTC),
             price_per_traveler=Money("8500", "INR"),
             capacity=10,
             principal=ADMIN,
@@ -468,3 +470,111 @@ class TestItemDatesAndTotals:
         assert (kept.slot_id, kept.version) == (world.slot.id, booking.version)
         (item,) = world.core.items.for_booking(booking.id, principal=ADMIN)
         assert (item.service_starts_on, item.version) == (starts, 1)
+
+
+class TestSlotTimes:
+    """Slot times fall on the days items' service dates may (docs/security.md, "Limits")."""
+
+    def create(self, world: World, starts_at: datetime, ends_at: datetime | None = None) -> Slot:
+        return world.core.catalog.create_slot(
+            location_id=world.camp.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            price_per_traveler=Money("8500", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+
+    @pytest.mark.parametrize(
+        ("starts_at", "ends_at", "field", "code"),
+        [
+            (datetime(9999, 12, 30, tzinfo=UTC), None, "starts_at", "out_of_range"),
+            (datetime(1, 1, 1, tzinfo=UTC), None, "starts_at", "out_of_range"),
+            (datetime(1899, 12, 31, 23, 59, tzinfo=UTC), None, "starts_at", "out_of_range"),
+            (datetime(3000, 1, 1, tzinfo=UTC), None, "starts_at", "out_of_range"),
+            (
+                datetime(2999, 12, 31, 20, tzinfo=UTC),
+                datetime(3000, 1, 1, 2, tzinfo=UTC),
+                "ends_at",
+                "out_of_range",
+            ),
+            (
+                datetime(2026, 3, 1, tzinfo=UTC),
+                datetime(9999, 12, 31, tzinfo=UTC),
+                "ends_at",
+                "out_of_range",
+            ),
+            (
+                datetime(2026, 3, 1, 9, tzinfo=UTC),
+                datetime(2026, 3, 1, 8, tzinfo=UTC),
+                "ends_at",
+                "before_start",
+            ),
+            (
+                datetime(2026, 3, 1, 9, tzinfo=UTC),
+                datetime(2026, 3, 1, 9, tzinfo=UTC),
+                "ends_at",
+                "before_start",
+            ),
+            (
+                datetime(2026, 3, 1, tzinfo=UTC),
+                datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=MAX_SERVICE_DAYS, seconds=1),
+                "ends_at",
+                "too_long",
+            ),
+        ],
+    )
+    def test_a_slot_out_of_bounds_is_refused_on_its_field_and_nothing_is_made(
+        self,
+        world: World,
+        starts_at: datetime,
+        ends_at: datetime | None,
+        field: str,
+        code: str,
+    ) -> None:
+        error = world.refused(lambda: self.create(world, starts_at, ends_at), field)
+        assert [e.code for e in error.errors] == [code]
+
+    def test_a_time_on_the_last_day_in_utc_but_later_in_its_own_zone_is_refused(
+        self, world: World
+    ) -> None:
+        moment = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=5)))
+        error = world.refused(lambda: self.create(world, moment), "starts_at")
+        assert [e.code for e in error.errors] == ["out_of_range"]
+
+    def test_the_first_and_last_days_and_the_longest_slot_are_accepted(self, world: World) -> None:
+        first = datetime.combine(MIN_SERVICE_DATE, time(), tzinfo=UTC)
+        last = datetime.combine(MAX_SERVICE_DATE, time(23, 59, 59), tzinfo=UTC)
+        assert self.create(world, first).starts_at == first
+        assert self.create(world, last - timedelta(hours=1), last).ends_at == last
+        longest = first + timedelta(days=MAX_SERVICE_DAYS)
+        assert self.create(world, first, longest).ends_at == longest
+
+    def test_a_slot_stored_before_the_bounds_still_loads(
+        self, world: World, store: MemoryStore | SqlStore
+    ) -> None:
+        old = Slot(
+            id=SlotId(UUID("00000000-0000-0000-0000-0000000099ff")),
+            location_id=world.camp.id,
+            starts_at=datetime(9999, 12, 30, tzinfo=UTC),
+            ends_at=datetime(9999, 12, 31, tzinfo=UTC),
+            price_per_traveler=Money("8500", "INR"),
+            created_at=world.clock.now(),
+            capacity=10,
+        )
+        with store.unit_of_work() as uow:
+            uow.slots.add(old)
+            uow.commit()
+        read = world.core.catalog.get_slot(old.id, principal=ADMIN)
+        assert (read.starts_at, read.ends_at) == (old.starts_at, old.ends_at)
+        assert old.id in {s.id for s in world.core.catalog.list_slots(principal=ADMIN)}
+
+    @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "31-12-3000", "1899-12-31"])
+    def test_an_import_row_dated_out_of_bounds_fails_on_booking_date(
+        self, world: World, day: str
+    ) -> None:
+        data = [row(phone="+919812345670"), row(phone="+919812345671", date=day)]
+        job = world.core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)
+        assert (job.created, job.failed) == (1, 1)
+        (error,) = world.core.imports.errors(job.id, principal=ADMIN)
+        assert [(p.column, p.code) for p in error.problems] == [("booking_date", "out_of_range")]

@@ -31,6 +31,7 @@ from bookingcore.domain._validation import (
 )
 from bookingcore.domain.imports import CellProblem, SourceRow, cell_name
 from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.slots import check_slot_times
 from bookingcore.domain.values import (
     EmailAddress,
     LocationId,
@@ -578,6 +579,10 @@ class RowValidator:
             return CellProblem(msg, "invalid_date")
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self.timezone)
+        try:
+            check_slot_times(parsed, None)
+        except ValidationError as exc:
+            return CellProblem(exc.errors[0].message, exc.errors[0].code)
         return parsed.astimezone(UTC)
 
 

@@ -10,15 +10,58 @@ capacity; it never exceeds ``capacity``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
+from bookingcore.domain.items import MAX_SERVICE_DATE, MAX_SERVICE_DAYS, MIN_SERVICE_DATE
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.values import LocationId, Money, ProductId, SlotId, Versioned
-from bookingcore.errors import CapacityError
+from bookingcore.errors import CapacityError, ValidationError
 
-__all__ = ["Slot"]
+__all__ = ["Slot", "check_slot_times"]
+
+
+def _within_bounds(moment: datetime) -> bool:
+    try:
+        day = moment.astimezone(UTC).date()
+    except OverflowError:
+        return False
+    return MIN_SERVICE_DATE <= day <= MAX_SERVICE_DATE
+
+
+def check_slot_times(starts_at: datetime, ends_at: datetime | None) -> None:
+    """Refuse aware slot times whose day in UTC falls outside
+    :data:`~bookingcore.domain.items.MIN_SERVICE_DATE`-:data:`~bookingcore.domain.items.MAX_SERVICE_DATE`,
+    an end that is not after the start, or a slot lasting longer than
+    :data:`~bookingcore.domain.items.MAX_SERVICE_DAYS` days: the same bounds as
+    line items' service dates, so the arithmetic done on a slot's times (its
+    end, reminders a lead before its start, itinerary days, reschedule shifts)
+    stays inside the calendar.
+
+    Slots read back from storage are not held to these bounds; every slot the
+    library makes is.
+
+    Raises:
+        ValidationError: on ``starts_at`` or ``ends_at`` (``out_of_range``,
+            ``before_start``, ``too_long``).
+
+    .. versionadded:: 0.4
+    """
+    for field, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if moment is not None and not _within_bounds(moment):
+            msg = (
+                f"must fall from {MIN_SERVICE_DATE.isoformat()} to "
+                f"{MAX_SERVICE_DATE.isoformat()} (UTC)"
+            )
+            raise ValidationError.single(field, msg, "out_of_range")
+    if ends_at is None:
+        return
+    if ends_at <= starts_at:
+        raise ValidationError.single("ends_at", "must be after starts_at", "before_start")
+    if ends_at - starts_at > timedelta(days=MAX_SERVICE_DAYS):
+        msg = f"a slot lasts at most {MAX_SERVICE_DAYS} days"
+        raise ValidationError.single("ends_at", msg, "too_long")
 
 
 @attrs.define(slots=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import cast
 
 import attrs
@@ -29,7 +30,7 @@ from bookingcore.domain.catalog import (
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier, check_tiers
 from bookingcore.domain.queries import Page, PageRequest, SlotFilter
-from bookingcore.domain.slots import Slot
+from bookingcore.domain.slots import Slot, check_slot_times
 from bookingcore.domain.values import (
     EmailAddress,
     LocationId,
@@ -533,8 +534,8 @@ class CatalogService:
         p = Problems()
         start = p.capture(lambda: ensure_aware(starts_at, "starts_at"))
         end = p.capture(lambda: None if ends_at is None else ensure_aware(ends_at, "ends_at"))
-        if start and end and end <= start:
-            p.add("ends_at", "must be after starts_at", "out_of_range")
+        if start is not None:
+            p.capture(partial(check_slot_times, start, end))
         _check_capacity(capacity, p)
         if not isinstance(cast(object, price_per_traveler), Money):
             p.add("price_per_traveler", "must be Money", "invalid_type")

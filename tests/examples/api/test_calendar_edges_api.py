@@ -96,3 +96,24 @@ def test_an_absurd_quotation_line_is_a_422_on_its_field(
     assert answer.json()["errors"][0]["field"] == field
     listed = client.get("/api/admin/quotations", headers=staff_headers)
     assert listed.json()["items"] == []
+
+
+@STORES
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "31-12-3000"])
+def test_an_import_row_dated_past_the_slot_bounds_fails_on_booking_date(
+    api_core: BookingCore, client: ApiClient, staff_headers: dict[str, str], day: str
+) -> None:
+    """Slots are made over HTTP only by imports: a row whose slot would start out of
+    bounds fails on booking_date (the preview names it), never a 500 later."""
+    api_core.catalog.add_location("DL01", "Dealer One", principal=SETUP)
+    header = "Customer Name,customer_phone,dealer_code,booking_date"
+    csv = f"{header}\nAsha Rao,+919812345601,DL01,{day}\n"
+    upload = {
+        "data": {"timezone": "Asia/Kolkata"},
+        "files": {"file": ("bookings.csv", csv.encode(), "text/csv")},
+    }
+    preview = client.post("/api/admin/bookings/preview", headers=staff_headers, **upload)
+    assert preview.status_code == 200, preview.text
+    (problem,) = preview.json()["rows"][0]["problems"]
+    assert (problem["column"], problem["code"]) == ("booking_date", "out_of_range")
+    assert api_core.catalog.list_slots(principal=SETUP).items == []
