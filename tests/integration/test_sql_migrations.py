@@ -457,6 +457,30 @@ def test_keys_stored_before_the_registry_are_registered_when_migrated(database: 
         core.bookings.book(world.request, principal=me, idempotency_key="k-p")
 
 
+def test_claims_stored_before_made_id_survive_the_migration(database: Engine) -> None:
+    """0034 adds ``made_id`` to the key registry: a claim stored before keeps its key,
+    kind, time and id, remembers nothing made, and still refuses another kind of request."""
+    migrations.upgrade(database, "0033")
+    keys = metadata.tables["idempotency_keys"]
+    claimed_at = datetime(2026, 1, 1, tzinfo=UTC)
+    row = {"key": "customer:-:k-1", "operation": "lead", "created_at": claimed_at}
+    with database.begin() as connection:
+        # Only the columns 0033 has: the live table's made_id is left out of the insert.
+        connection.execute(keys.insert().values(id=key_claim_id(row["key"]), **row))
+    migrations.upgrade(database)
+    assert "made_id" in _columns(database, "idempotency_keys")
+    assert _differences(database) == []
+    with SqlStore(database).unit_of_work() as uow:
+        claim = uow.idempotency_keys.get("customer:-:k-1")
+    assert claim is not None
+    assert (claim.operation, claim.created_at) == ("lead", claimed_at)
+    assert claim.id == key_claim_id("customer:-:k-1")
+    assert claim.made_id is None
+    migrations.downgrade(database, "0033")
+    assert "made_id" not in _columns(database, "idempotency_keys")
+    assert _registry(database) == {"customer:-:k-1": ("lead", key_claim_id("customer:-:k-1"))}
+
+
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:
     migrations.upgrade(database)
     with database.begin() as connection:

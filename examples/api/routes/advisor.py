@@ -143,10 +143,22 @@ def list_log(booking_id: UUID, core: Core, me: StaffPrincipal) -> list[AdvisorNo
 @router.post(
     "/{booking_id}/log",
     operation_id="advisor_log_note",
-    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
 def log_note(
-    booking_id: UUID, body: AdvisorNoteIn, core: Core, me: StaffPrincipal
+    booking_id: UUID,
+    body: AdvisorNoteIn,
+    core: Core,
+    me: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> AdvisorNoteOut:
-    """Append a note to the booking's advisor log (who, when, what; never edited)."""
-    return AdvisorNoteOut.of(core.bookings.add_note(BookingId(booking_id), body.text, principal=me))
+    """Append a note to the booking's advisor log (who, when, what; never edited).
+
+    With an ``Idempotency-Key`` a retry answers the note the first call wrote.
+    """
+    note = core.bookings.add_note(
+        BookingId(booking_id), body.text, principal=me, idempotency_key=idempotency_key
+    )
+    return AdvisorNoteOut.of(note)

@@ -17,11 +17,12 @@ from bookingcore import (
     BookingGroupId,
     CustomerId,
     DuplicateError,
+    IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
 )
-from examples.api.deps import Core, StaffPrincipal
+from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import Paged, StaffBookingOut
@@ -37,11 +38,21 @@ router = APIRouter(prefix="/api/admin/bookings/groups", tags=["admin groups"])
     operation_id="admin_create_group",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
-        AuthenticationError, PermissionDeniedError, NotFoundError, DuplicateError
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        DuplicateError,
+        IdempotencyConflictError,
     ),
 )
-def create_group(body: GroupIn, core: Core, staff: StaffPrincipal) -> GroupOut:
-    """Open a group for an organiser; its reference is unique (a retry answers 409)."""
+def create_group(
+    body: GroupIn, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> GroupOut:
+    """Open a group for an organiser; its reference is unique.
+
+    With an ``Idempotency-Key`` a retry answers the group the first call opened;
+    without one, a retry answers 409 (the reference is taken).
+    """
     group = core.groups.create(
         body.group_reference,
         organizer_id=CustomerId(body.organizer_id),
@@ -49,6 +60,7 @@ def create_group(body: GroupIn, core: Core, staff: StaffPrincipal) -> GroupOut:
         company_id=None if body.company_id is None else CustomerId(body.company_id),
         group_name=body.group_name,
         total_participants=body.total_participants,
+        idempotency_key=idempotency_key,
     )
     return GroupOut.of(group)
 

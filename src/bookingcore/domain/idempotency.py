@@ -184,9 +184,14 @@ class KeyClaim:
     ``uow.idempotency_keys.add_if_new``: the first claim wins, and the key then
     answers that kind of operation only (``"booking"``, ``"transition"``,
     ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``, ``"quotation"``,
-    ``"reschedule"``). The claim never changes; its ``id`` derives from the key.
+    ``"reschedule"``, ``"note"``, ``"group"``). The claim never changes; its
+    ``id`` derives from the key. ``made_id`` is the id of what the claiming call
+    made, for operations that find a retry's result through the claim (an
+    advisor note, a group); None for the others, which find it in their own store.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       ``made_id``.
     """
 
     key: str
@@ -195,6 +200,7 @@ class KeyClaim:
     id: UUID = attrs.field(
         default=attrs.Factory(lambda self: key_claim_id(self.key), takes_self=True)
     )
+    made_id: UUID | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.id != key_claim_id(self.key):

@@ -246,15 +246,19 @@ def keyed_event_id(operation: str, key: str) -> UUID:
     return uuid5(_KEYED_EVENTS, f"{operation}:{key}")
 
 
-def claim_key(uow: UnitOfWork, key: str, operation: str, now: datetime) -> bool:
+def claim_key(
+    uow: UnitOfWork, key: str, operation: str, now: datetime, *, made_id: UUID | None = None
+) -> bool:
     """Claim (scoped) idempotency ``key`` for ``operation`` in ``uow``: True when it is new.
 
     A key belongs to the kind of operation that first used it (``"booking"``,
     ``"transition"``, ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``,
-    ``"quotation"``, ``"reschedule"``). The claim is written in the unit of work
-    of the change the key stands for, so it stands or falls with that change,
-    and of two requests claiming one key at the same moment the second waits
-    for the first to end. One statement when the key is new: nothing else is
+    ``"quotation"``, ``"reschedule"``, ``"note"``, ``"group"``). ``made_id``, the
+    id of what the call makes, is kept with the claim for operations whose
+    retries find their result through it (see :func:`claimed_id`). The claim is
+    written in the unit of work of the change the key stands for, so it stands
+    or falls with that change, and of two requests claiming one key at the same
+    moment the second waits for the first to end. One statement when the key is new: nothing else is
     read, and the caller has made nothing with it before (it may skip looking).
 
     False: an earlier request of the same operation claimed it (a retry, or a
@@ -264,12 +268,30 @@ def claim_key(uow: UnitOfWork, key: str, operation: str, now: datetime) -> bool:
     Raises:
         IdempotencyConflictError: another kind of operation claimed the key.
     """
-    if uow.idempotency_keys.add_if_new(KeyClaim(key, operation, now)):
+    if uow.idempotency_keys.add_if_new(KeyClaim(key, operation, now, made_id=made_id)):
         return True
     held = uow.idempotency_keys.get(key)
     if held is None or held.operation != operation:
         raise IdempotencyConflictError(caller_key(key))
     return False
+
+
+def claimed_id(uow: UnitOfWork, key: str, operation: str, now: datetime, made_id: UUID) -> UUID:
+    """Claim ``key`` for ``operation``, recording ``made_id``: the id the call is to make.
+
+    Returns ``made_id`` when the key is new (the caller makes it, in ``uow``), or
+    the id an earlier request of the same operation recorded (a retry: the
+    caller returns what that request made, after checking it was the same request).
+
+    Raises:
+        IdempotencyConflictError: another kind of operation claimed the key.
+    """
+    if claim_key(uow, key, operation, now, made_id=made_id):
+        return made_id
+    held = uow.idempotency_keys.get(key)
+    if held is None or held.made_id is None:
+        raise IdempotencyConflictError(caller_key(key))
+    return held.made_id
 
 
 def check_key_free(uow: UnitOfWork, key: str, operation: str) -> None:
@@ -330,11 +352,12 @@ class Transaction:
         new: Mapping[str, Any] | None = None,
         reason: str | None = None,
         booking_id: BookingId | None = None,
+        entry_id: UUID | None = None,
     ) -> AuditEntry:
-        """Add an audit entry for a change made by ``principal``."""
+        """Add an audit entry for a change made by ``principal`` (with id ``entry_id`` if given)."""
         origin = principal.origin
         entry = AuditEntry(
-            id=self._ctx.ids.new_id(),
+            id=entry_id or self._ctx.ids.new_id(),
             entity=entity,
             entity_id=entity_id,
             action=action,

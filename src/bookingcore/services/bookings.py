@@ -39,7 +39,7 @@ from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import BookingRescheduled
-from bookingcore.domain.idempotency import caller_key
+from bookingcore.domain.idempotency import caller_key, request_digest
 from bookingcore.domain.items import BookingItem, BookingItemKind, check_new_item
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -79,6 +79,7 @@ from bookingcore.services._context import (
     ServiceContext,
     Transaction,
     claim_key,
+    claimed_id,
     fingerprint,
     keyed_event_id,
     principal_key,
@@ -1821,18 +1822,31 @@ class BookingService:
             tx.commit()
             return policy.booking_for(principal, booking)
 
-    def add_note(self, booking_id: BookingId, text: str, *, principal: Principal) -> AdvisorNote:
+    def add_note(
+        self,
+        booking_id: BookingId,
+        text: str,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> AdvisorNote:
         """Append a note to the booking's advisor log (who, when, what); notes are never edited.
 
         Staff who may see the booking write notes: its advisor, staff and admins.
+        A retry with the same ``idempotency_key`` (same booking, same text) returns
+        the note the first call wrote and writes nothing more.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` is not staff.
             ValidationError: on ``text`` when blank, over 5,000 characters or
-                holding control characters.
+                holding control characters; on ``idempotency_key`` when malformed.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                note (another booking or text) or another kind of operation.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         clean = clean_text(text, "text", max_length=5000, min_length=1)
         if clean is None:
@@ -1841,8 +1855,14 @@ class BookingService:
             principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM),
             f"{principal} may not write advisor notes",
         )
+        key = principal_key(principal, idempotency_key)
         with self._ctx.transaction() as tx:
             booking = self._load_visible(tx.uow, booking_id, principal)
+            entry_id = self._ctx.ids.new_id()
+            if key is not None:
+                made = claimed_id(tx.uow, key, "note", self._ctx.now(), entry_id)
+                if made != entry_id:
+                    return self._noted(tx.uow, booking, made, clean, key)
             entry = tx.audit(
                 principal,
                 entity=booking.entity_name,
@@ -1850,9 +1870,27 @@ class BookingService:
                 action=AuditAction.NOTE_ADDED,
                 new={"note": clean},
                 booking_id=booking.id,
+                entry_id=entry_id,
             )
             tx.commit()
         return AdvisorNote(entry.id, booking_id, entry.actor, entry.occurred_at, clean)
+
+    @staticmethod
+    def _noted(
+        uow: UnitOfWork, booking: Booking, note_id: UUID, text: str, key: str
+    ) -> AdvisorNote:
+        """The note a keyed request wrote, when this retry asks for the same note.
+
+        The note is looked for on ``booking``: one written on another booking
+        under the key is another request, as is another text.
+        """
+        asked = _note_digest(booking.id, text)
+        for e in uow.audit.list_for(booking.entity_name, booking.id):
+            if e.id == note_id and e.action is AuditAction.NOTE_ADDED:
+                made = str(e.new_values["note"])
+                if _note_digest(booking.id, made) == asked:
+                    return AdvisorNote(e.id, booking.id, e.actor, e.occurred_at, made)
+        raise IdempotencyConflictError(caller_key(key))
 
     def notes(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AdvisorNote]:
         """The booking's advisor notes, oldest first; for staff who may see the booking.
@@ -2099,3 +2137,8 @@ def _walk_to_seats(lifecycle: Lifecycle, status: str) -> tuple[str, ...]:
 
 def _strategy(value: AssignmentStrategy | str) -> AssignmentStrategy:
     return parse_choice(AssignmentStrategy, value, "strategy", what="an assignment strategy")
+
+
+def _note_digest(booking_id: BookingId, text: str) -> str:
+    """What a request to write an advisor note asked for: a keyed retry must ask the same."""
+    return request_digest("note", {"booking_id": booking_id, "text": text})

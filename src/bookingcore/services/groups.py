@@ -30,18 +30,25 @@ from bookingcore.domain.communications import (
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
+from bookingcore.domain.idempotency import caller_key, request_digest
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.values import BookingGroupId, CommunicationId, CustomerId, Money
 from bookingcore.errors import (
     DeliveryError,
     DuplicateError,
+    IdempotencyConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    claimed_id,
+    principal_key,
+)
 from bookingcore.services._settlement import balance_due, closed_to_payment, paid_for
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
@@ -128,16 +135,27 @@ class GroupService:
         company_id: CustomerId | None = None,
         group_name: str | None = None,
         total_participants: int | None = None,
+        idempotency_key: str | None = None,
     ) -> BookingGroup:
         """Open a group under ``group_reference`` (kept upper-case) for ``organizer_id``.
 
+        A retry with the same ``idempotency_key`` and the same request returns the
+        group the first call opened and writes nothing more.
+
         Raises:
             ValidationError: a malformed reference or name, a participant count
-                outside 1 to 100,000, the company and the organiser the same.
+                outside 1 to 100,000, the company and the organiser the same; a
+                malformed ``idempotency_key``.
             NotFoundError: the organiser or company is not a customer ``principal`` may see.
             PermissionDeniedError: ``principal`` may not act for the organiser.
-            DuplicateError: the reference is taken.
+            DuplicateError: the reference is taken (by a call with another key or none).
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                group or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
+        key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             organizer = self._changeable(tx.uow, organizer_id, principal)
@@ -153,6 +171,13 @@ class GroupService:
                 created_at=now,
                 updated_at=now,
             )
+            if key is not None:
+                made = claimed_id(tx.uow, key, "group", now, group.id)
+                if made != group.id:
+                    prior = tx.uow.groups.get(BookingGroupId(made))
+                    if prior is None or _group_digest(prior) != _group_digest(group):
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
             taken = tx.uow.groups.get_by_reference(group.group_reference)
             if taken is not None:
                 msg = f"group reference {group.group_reference} is taken"
@@ -518,3 +543,17 @@ class GroupService:
             if customer is not None and policy.can_view_customer(principal, customer):
                 return group
         raise NotFoundError("booking group", key)
+
+
+def _group_digest(group: BookingGroup) -> str:
+    """What a request to open ``group`` asked for: a keyed retry must ask the same."""
+    return request_digest(
+        "group",
+        {
+            "group_reference": group.group_reference,
+            "organizer_id": group.organizer_id,
+            "company_id": group.company_id,
+            "group_name": group.group_name,
+            "total_participants": group.total_participants,
+        },
+    )

@@ -3313,6 +3313,33 @@ class IdempotencyKeyRepositoryContract(_Base):
             assert (stored.id, stored.operation) == (key_claim_id(claim.key), "booking")
             assert uow.idempotency_keys.get("customer:c-2:k-1") is None  # another principal's
 
+    def test_a_claim_keeps_the_id_of_what_its_call_made(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``made_id`` is stored with the claim (None when not given); a later claim
+        with another ``made_id`` changes nothing.
+
+        .. versionadded:: 0.4
+        """
+        made = UUID("0f8e4a52-6d1b-4c3e-9a7f-2b5c8d1e3f40")
+        claim = KeyClaim("staff:s-1:k-7", "note", make.now, made_id=made)
+        with uow_factory() as uow:
+            assert uow.idempotency_keys.add_if_new(claim)
+            assert uow.idempotency_keys.add_if_new(KeyClaim("staff:s-1:k-8", "group", make.now))
+            uow.commit()
+        with uow_factory() as uow:
+            other = KeyClaim(claim.key, "note", make.now, made_id=UUID(int=1))
+            assert not uow.idempotency_keys.add_if_new(other)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.idempotency_keys.get(claim.key)
+            assert stored == claim
+            assert stored is not None
+            assert stored.made_id == made
+            plain = uow.idempotency_keys.get("staff:s-1:k-8")
+            assert plain is not None
+            assert plain.made_id is None
+
     def test_a_claim_is_gone_with_a_rollback(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

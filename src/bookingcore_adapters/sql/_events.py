@@ -249,6 +249,7 @@ idempotency_keys = Table(
     Column("key", String(), nullable=False, unique=True),
     Column("operation", String(MAX_OPERATION), nullable=False),
     when("created_at"),
+    Column("made_id", Uuid()),
 )
 
 
@@ -475,11 +476,23 @@ DOCUMENTS = Mapper[Document]("document", documents, _dump_document, _load_docume
 
 
 def _dump_key_claim(k: KeyClaim) -> Row:
-    return {"id": k.id, "key": k.key, "operation": k.operation, "created_at": k.created_at}
+    return {
+        "id": k.id,
+        "key": k.key,
+        "operation": k.operation,
+        "created_at": k.created_at,
+        "made_id": k.made_id,
+    }
 
 
 def _load_key_claim(r: Stored, _: Sequence[Stored]) -> KeyClaim:
-    return KeyClaim(key=r["key"], operation=r["operation"], created_at=r["created_at"], id=r["id"])
+    return KeyClaim(
+        key=r["key"],
+        operation=r["operation"],
+        created_at=r["created_at"],
+        id=r["id"],
+        made_id=r["made_id"],
+    )
 
 
 IDEMPOTENCY_KEYS = Mapper[KeyClaim]("keyclaim", idempotency_keys, _dump_key_claim, _load_key_claim)

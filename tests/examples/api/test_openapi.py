@@ -23,7 +23,6 @@ _NATURALLY_UNIQUE = (
     "travelers",
     "customers",
     "waiting-lists",
-    "groups",
     "suppliers",
     "products",
     "/api/admin/partners",

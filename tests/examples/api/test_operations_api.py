@@ -198,7 +198,17 @@ def test_staff_open_find_total_and_cancel_a_group(
     assert (group["group_reference"], group["status"]) == ("ACME-OFFSITE-26", "active")
     taken = client.post("/api/admin/bookings/groups", json=body, headers=staff_headers)
     assert taken.status_code == 409
+    keyed = {**staff_headers, "Idempotency-Key": "dive-week-1"}
+    dive = {**body, "group_reference": "dive-week", "group_name": "Dive week"}
+    first = client.post("/api/admin/bookings/groups", json=dive, headers=keyed)
+    assert first.status_code == 201, first.text
+    retried = client.post("/api/admin/bookings/groups", json=dive, headers=keyed)
+    assert retried.status_code == 201, retried.text
+    assert retried.json() == first.json()  # a retry answers the group, not 409
+    other = {**dive, "total_participants": 13}
+    assert client.post("/api/admin/bookings/groups", json=other, headers=keyed).status_code == 422
     found = client.get("/api/admin/bookings/groups", params={"q": "offsite"}, headers=staff_headers)
+    assert len(client.get("/api/admin/bookings/groups", headers=staff_headers).json()["items"]) == 2
     assert [g["id"] for g in found.json()["items"]] == [group["id"]]
     assert found.json()["next"] is None
     base = f"/api/admin/bookings/groups/{group['id']}"
@@ -564,6 +574,13 @@ def test_reschedule_change_travelers_and_the_advisor_log(
     assert [(n["text"], n["author"]["kind"]) for n in listed] == [
         ("asked for a window seat", "staff")
     ]
+    keyed = {**staff_headers, "Idempotency-Key": "note-1"}
+    first = client.post(log, json={"text": "wants a vegetarian meal"}, headers=keyed)
+    retried = client.post(log, json={"text": "wants a vegetarian meal"}, headers=keyed)
+    assert (first.status_code, retried.status_code) == (200, 200), retried.text
+    assert retried.json() == first.json()
+    assert client.post(log, json={"text": "another"}, headers=keyed).status_code == 422
+    assert len(client.get(log, headers=staff_headers).json()) == 2
     assert client.get(log, headers=asha).status_code == 401
     blank = client.post(log, json={"text": "   "}, headers=staff_headers)
     assert blank.status_code == 422
