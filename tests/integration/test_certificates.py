@@ -26,6 +26,7 @@ from bookingcore import (
 )
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import CertificateFilter, CertificateState
+from bookingcore.services import CertificateService
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
@@ -503,3 +504,15 @@ def test_a_reminder_lead_out_of_range_is_refused_on_lead(
     assert caught.value.fields == ("lead",)
     history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
     assert [m for m in history if m.type == "certificate"] == []
+
+
+@pytest.mark.parametrize("lead", [timedelta(0), -YEAR, timedelta(days=367)])
+def test_a_service_reminder_lead_out_of_range_is_refused_when_made(
+    any_store: MemoryStore | SqlStore, lead: timedelta
+) -> None:
+    core = _core(any_store)
+    with pytest.raises(ValidationError) as caught:
+        CertificateService(core.context, core.communications, reminder_lead=lead)
+    assert caught.value.fields == ("reminder_lead",)
+    made = CertificateService(core.context, core.communications, reminder_lead=timedelta(days=9))
+    assert made.reminder_lead == timedelta(days=9)

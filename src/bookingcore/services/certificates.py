@@ -64,11 +64,11 @@ DEFAULT_RENEWAL_LEAD = timedelta(days=30)
 MAX_RENEWAL_LEAD = timedelta(days=366)
 
 
-def _check_lead(lead: timedelta) -> timedelta:
+def _check_lead(lead: timedelta, field: str = "lead") -> timedelta:
     given: object = lead
     if not isinstance(given, timedelta) or not timedelta(0) < given <= MAX_RENEWAL_LEAD:
         msg = f"must be a timedelta longer than zero and at most {MAX_RENEWAL_LEAD.days} days"
-        raise ValidationError.single("lead", msg, "out_of_range")
+        raise ValidationError.single(field, msg, "out_of_range")
     return lead
 
 
@@ -114,7 +114,13 @@ class CertificateService:
 
     ``reminder_lead`` is how long before expiry the renewal reminder goes out.
 
+    Raises:
+        ValidationError: on field ``reminder_lead`` when it is not a timedelta
+            longer than zero and at most ``MAX_RENEWAL_LEAD``.
+
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4
+       ``reminder_lead`` is checked when the service is made, not at the first run.
     """
 
     def __init__(
@@ -126,7 +132,7 @@ class CertificateService:
     ) -> None:
         self._ctx = context
         self._communications = communications
-        self.reminder_lead = reminder_lead
+        self.reminder_lead = _check_lead(reminder_lead, "reminder_lead")
 
     def _is_completed(self, booking: Booking) -> bool:
         lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
