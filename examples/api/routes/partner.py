@@ -1,4 +1,5 @@
-"""Seed 002's partner API (``/api/partner``): token, locations, availability, customers, bookings.
+"""Seed 002's partner API (``/api/partner``): token, locations, dive sites, availability,
+customers, bookings.
 
 A partner trades its API key and secret for an hour's bearer token at
 ``/api/partner/auth/token``; every other path takes that token, counts the
@@ -31,10 +32,12 @@ from bookingcore import (
     PartnerId,
     PermissionDeniedError,
     Principal,
+    ProductId,
     RateLimitedError,
     SlotFilter,
     StaleVersionError,
 )
+from bookingcore.domain import ProductKind
 from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
 from examples.api.errors import problem_responses
@@ -58,6 +61,7 @@ from examples.api.schemas import (
     SlotOut,
 )
 from examples.api.schemas_ops import CustomerViewOut
+from examples.api.schemas_travel import ProductOut
 
 __all__ = ["router"]
 
@@ -93,6 +97,40 @@ def list_locations(core: Core, partner: PartnerPrincipal) -> list[LocationOut]:
 
 
 @router.get(
+    "/dive-sites",
+    operation_id="partner_list_dive_sites",
+    responses=problem_responses(*_PARTNER, NotFoundError),
+)
+def list_dive_sites(
+    request: Request,
+    core: Core,
+    partner: PartnerPrincipal,
+    location_id: Annotated[
+        UUID | None, Query(description="Only those at this location (one the partner may book)")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text in code, name or description")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Paged[ProductOut]:
+    """Seed 002's dive sites: the active products of kind ``dive``, newest first, a page
+    at a time (follow ``next``); pass one's ``id`` as ``product_id`` to ``/availability``
+    for its slots. A ``location_id`` the partner may not book answers 404."""
+    location = None
+    if location_id is not None:
+        location = core.catalog.location(LocationId(location_id), principal=partner).id
+    page = core.catalog.search_products(
+        page_request(limit, cursor),
+        principal=partner,
+        kind=ProductKind.DIVE,
+        location_id=location,
+        text=q,
+    )
+    return paged(Paged[ProductOut], request, page, ProductOut.of)
+
+
+@router.get(
     "/availability", operation_id="partner_availability", responses=problem_responses(*_PARTNER)
 )
 def availability(
@@ -100,6 +138,9 @@ def availability(
     core: Core,
     partner: PartnerPrincipal,
     location_id: UUID | None = None,
+    product_id: Annotated[
+        UUID | None, Query(description="Only slots of this product (a dive site, a trek)")
+    ] = None,
     starts_from: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
     only_available: Annotated[bool, Query(description="Leave out full slots")] = True,
@@ -110,6 +151,7 @@ def availability(
     left, a page at a time (follow ``next``)."""
     query = SlotFilter(
         location_id=None if location_id is None else LocationId(location_id),
+        product_id=None if product_id is None else ProductId(product_id),
         starts_from=starts_from,
         starts_before=starts_before,
         only_available=only_available,

@@ -145,6 +145,48 @@ def test_availability_is_listed_earliest_first_in_pages_with_a_next_link(
     assert client.walk(url, nowhere) == []
 
 
+def test_a_partner_lists_dive_sites_and_their_slots(
+    client: ApiClient, partner: Partner, slot: Slot, api_core: BookingCore, clock: FixedClock
+) -> None:
+    """Seed 002's dive sites: active dive products (at a location it may book, when
+    asked), and the slots of one through ``product_id`` on the availability."""
+    me = partner()
+    elsewhere = api_core.catalog.add_location("ELSEWHERE", "Not for partners", principal=SETUP)
+    reef = api_core.catalog.add_product(
+        "BLUE-HOLE", "Blue Hole", "dive", location_id=slot.location_id, principal=SETUP
+    )
+    wreck = api_core.catalog.add_product(
+        "WRECK", "Wreck of the Maru", "dive", location_id=elsewhere.id, principal=SETUP
+    )
+    closed = api_core.catalog.add_product("CLOSED", "Closed reef", "dive", principal=SETUP)
+    api_core.catalog.set_product_active(closed.id, False, principal=SETUP)
+    api_core.catalog.add_product("HAMPTA", "Hampta Pass trek", "trek", principal=SETUP)
+    sites = client.walk("/api/partner/dive-sites", me, limit=1)
+    assert sorted(s["code"] for s in sites) == ["BLUE-HOLE", "WRECK"]
+    assert {s["kind"] for s in sites} == {"dive"}
+    here = client.walk("/api/partner/dive-sites", me, location_id=str(slot.location_id))
+    assert [s["id"] for s in here] == [str(reef.id)]
+    assert [s["id"] for s in client.walk("/api/partner/dive-sites", me, q="maru")] == [
+        str(wreck.id)
+    ]
+    refused = client.get(
+        "/api/partner/dive-sites", params={"location_id": str(elsewhere.id)}, headers=me
+    )
+    assert refused.status_code == 404, refused.text
+
+    dive = api_core.catalog.create_slot(
+        location_id=slot.location_id,
+        starts_at=clock.now() + timedelta(days=5),
+        price_per_traveler=Money("4000", "INR"),
+        capacity=6,
+        product_id=reef.id,
+        principal=SETUP,
+    )
+    found = client.walk("/api/partner/availability", me, product_id=str(reef.id))
+    assert [(s["id"], s["seats_left"]) for s in found] == [(str(dive.id), 6)]
+    assert client.walk("/api/partner/availability", me, product_id=str(wreck.id)) == []
+
+
 def test_a_partner_never_sees_another_partners_records(
     client: ApiClient, partner: Partner, slot: Slot
 ) -> None:
