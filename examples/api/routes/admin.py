@@ -32,7 +32,7 @@ from bookingcore import (
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._filters import Sources, booking_sources
+from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     AssignIn,
@@ -94,6 +94,7 @@ def list_bookings(
     assignee_id: UUID | None = None,
     starts_from: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
+    booking_date: OnDay = None,
     created_from: AwareDatetime | None = None,
     created_before: AwareDatetime | None = None,
     q: Annotated[
@@ -104,6 +105,9 @@ def list_bookings(
     cursor: Cursor = None,
 ) -> Paged[StaffBookingOut]:
     """Bookings matching every filter given, newest first, one keyset page at a time."""
+    starts_from, starts_before = starts_within(
+        core.context.settings.zone, booking_date, starts_from, starts_before
+    )
     query = BookingFilter(
         statuses=frozenset(status) if status else None,
         sources=booking_sources(source),

@@ -34,7 +34,7 @@ from bookingcore import (
 )
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._filters import Sources, booking_sources
+from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     AuditEntryOut,
@@ -69,6 +69,7 @@ def list_bookings(
     slot_id: UUID | None = None,
     starts_from: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
+    booking_date: OnDay = None,
     q: Annotated[str | None, Query(max_length=200, description="Reference or text")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -79,6 +80,9 @@ def list_bookings(
     partner's, an advisor's assigned ones, everything for admins); a partner
     asking for another partner's bookings is refused (403).
     """
+    starts_from, starts_before = starts_within(
+        core.context.settings.zone, booking_date, starts_from, starts_before
+    )
     query = BookingFilter(
         statuses=frozenset(status) if status else None,
         sources=booking_sources(source),

@@ -41,6 +41,7 @@ from bookingcore.domain import ProductKind
 from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._filters import OnDay, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.routes.partners import KeepPreviousFor
 from examples.api.schemas import (
@@ -143,12 +144,16 @@ def availability(
     ] = None,
     starts_from: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
+    booking_date: OnDay = None,
     only_available: Annotated[bool, Query(description="Leave out full slots")] = True,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Paged[SlotOut]:
     """Open slots at the partner's locations, earliest start first, with the seats
     left, a page at a time (follow ``next``)."""
+    starts_from, starts_before = starts_within(
+        core.context.settings.zone, booking_date, starts_from, starts_before
+    )
     query = SlotFilter(
         location_id=None if location_id is None else LocationId(location_id),
         product_id=None if product_id is None else ProductId(product_id),
