@@ -8,25 +8,22 @@ adapter: the rows it keeps, and the sweep of idle rate-limit keys.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, inspect, select
 from tests._sqlite import sqlite_file_store
+from tests._threads import all_at_once
 
 from bookingcore.domain.otp import OtpChallenge
 from bookingcore.testing.builders import T0, Builder
 from bookingcore.testing.security_contracts import OtpStoreContract, RateLimiterContract
 from bookingcore_adapters.sql import SqlOtpStore, SqlRateLimiter, SqlStore
 from bookingcore_adapters.sql._identity import otp_challenges, rate_limit_hits, rate_limits
-
-R = TypeVar("R")
 
 #: Workers in the multi-engine races: each opens its own engine, as a process would.
 WORKERS = 12
@@ -85,34 +82,6 @@ def make() -> Builder:
 
 def _pg_engine(url: str, schema: str) -> Engine:
     return create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-
-
-def _race(actions: list[Callable[[], R]]) -> list[R]:
-    """Run each action in its own thread, released together; every result, or the first error."""
-    barrier = threading.Barrier(len(actions))
-    results: list[R] = []
-    errors: list[BaseException] = []
-    guard = threading.Lock()
-
-    def run(action: Callable[[], R]) -> None:
-        try:
-            barrier.wait()
-            result = action()
-        except BaseException as exc:
-            with guard:
-                errors.append(exc)
-            return
-        with guard:
-            results.append(result)
-
-    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    assert not errors, f"workers raised: {errors!r}"
-    return results
 
 
 def _challenge(make: Builder, *, max_attempts: int = 3) -> OtpChallenge:
@@ -206,7 +175,7 @@ class TestSqlOtpStore:
         for _ in range(ROUNDS):
             challenge = _challenge(make, max_attempts=5)
             assert stores[0].replace(challenge, not_before=T0) is None
-            outcomes = _race([partial(_verify, otp, challenge, now) for otp in stores])
+            outcomes = all_at_once([partial(_verify, otp, challenge, now) for otp in stores])
             attempts = sorted(a for a, _ in outcomes if a is not None)
             # Attempts after the winning one find the challenge consumed and count nothing.
             assert attempts == list(range(1, len(attempts) + 1))
@@ -233,7 +202,7 @@ class TestSqlOtpStore:
             for n in range(WORKERS)
         ]
         before = T0 - timedelta(seconds=30)
-        blockers = _race(
+        blockers = all_at_once(
             [
                 partial(otp.replace, offer, not_before=before)
                 for otp, offer in zip(stores, offers, strict=True)
@@ -255,7 +224,7 @@ class TestSqlRateLimiter:
         window, limit = timedelta(minutes=1), 4
         for round_number in range(ROUNDS):
             key = f"race:{round_number}"
-            decisions = _race(
+            decisions = all_at_once(
                 [
                     partial(limiter.hit, key, limit=limit, window=window, now=T0)
                     for limiter in limiters

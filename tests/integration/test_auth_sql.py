@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests._sqlite import sqlite_file_store
+from tests._threads import at_once
 
 from bookingcore import (
     AuthenticationError,
@@ -77,33 +74,13 @@ def last_code(sms: ConsoleSmsSender) -> str:
     return found.group(1)
 
 
-def race(action: Callable[[], Any], parties: int) -> list[Any]:
-    """Run ``action`` in ``parties`` threads released together; what each returned or raised."""
-    barrier = threading.Barrier(parties, timeout=30)
-
-    def run(_: int) -> Any:
-        barrier.wait()
-        try:
-            return action()
-        except Exception as exc:
-            return exc
-
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
-        with ThreadPoolExecutor(max_workers=parties) as pool:
-            return list(pool.map(run, range(parties)))
-    finally:
-        sys.setswitchinterval(previous)
-
-
 def test_concurrent_verifies_of_one_code_give_exactly_one_success(
     core: BookingCore, sms: ConsoleSmsSender, sql_store: SqlStore, admin: Principal
 ) -> None:
     core.auth.request_otp("98765 43210")
     code = last_code(sms)
 
-    outcomes = race(lambda: core.auth.verify_otp("98765 43210", code), 6)
+    outcomes = at_once(6, lambda _: core.auth.verify_otp("98765 43210", code), switch_interval=1e-5)
 
     winners = [o for o in outcomes if isinstance(o, SignedIn)]
     assert len(winners) == 1, outcomes
@@ -125,7 +102,7 @@ def test_concurrent_refreshes_with_one_token_rotate_it_once(
     refresh_token = signed.tokens.refresh_token
     assert refresh_token is not None
 
-    outcomes = race(lambda: core.auth.refresh(refresh_token), 4)
+    outcomes = at_once(4, lambda _: core.auth.refresh(refresh_token), switch_interval=1e-5)
 
     renewed = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(renewed) == 1, outcomes

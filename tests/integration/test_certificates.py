@@ -5,10 +5,10 @@ Each test runs on memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests._threads import all_at_once
 
 from bookingcore import (
     BookingCore,
@@ -252,18 +252,9 @@ def test_two_workers_at_once_send_each_reminder_once(any_store: MemoryStore | Sq
             principal=ADMIN,
         )
     system = Principal.system("reminders")
-    barrier = threading.Barrier(2)
-    results: list[int] = []
-
-    def worker() -> None:
-        barrier.wait()
-        results.append(len(core.certificates.due_renewal_reminders(principal=system)))
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = all_at_once(
+        [lambda: len(core.certificates.due_renewal_reminders(principal=system))] * 2
+    )
 
     assert sum(results) == 6
     reminders = [m for m in notifier.sent if m.subject and "certificate" in m.subject]

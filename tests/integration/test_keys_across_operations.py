@@ -15,7 +15,7 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import event
-from tests.integration._threads import at_once
+from tests._threads import at_once
 
 from bookingcore import (
     BookingCore,

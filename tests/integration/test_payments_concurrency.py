@@ -11,7 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from tests.integration._threads import at_once
+from tests._threads import at_once
 
 from bookingcore import (
     BookingCore,

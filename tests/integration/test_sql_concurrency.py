@@ -14,14 +14,14 @@ import runpy
 import selectors
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from tests._threads import at_once, split
 
 from bookingcore import (
     BookingChanges,
@@ -46,7 +46,6 @@ from bookingcore_adapters.sql import SqlStore
 
 pytestmark = pytest.mark.postgres
 
-T = TypeVar("T")
 
 #: Seconds a race may take before the test calls it hung.
 TIMEOUT = 30.0
@@ -67,43 +66,6 @@ def core(pg_store: SqlStore) -> BookingCore:
         ids=RandomIds(),
         settings=Settings(default_region="IN"),
     )
-
-
-def _race(call: Callable[[int], T], parties: int) -> tuple[list[T], list[Exception]]:
-    """Run ``call(0)`` ... ``call(parties - 1)`` in threads released together by a barrier.
-
-    Returns what the calls returned and what they raised; fails the test if any
-    call is still running after :data:`TIMEOUT` (a lock that is never released).
-    """
-    barrier = threading.Barrier(parties, timeout=TIMEOUT)
-    returned: list[T] = []
-    raised: list[Exception] = []
-    guard = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            outcome = call(index)
-        except Exception as exc:
-            with guard:
-                raised.append(exc)
-        else:
-            with guard:
-                returned.append(outcome)
-
-    threads = [
-        threading.Thread(target=run, args=(index,), name=f"racer-{index}", daemon=True)
-        for index in range(parties)
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + TIMEOUT
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    hung = [thread.name for thread in threads if thread.is_alive()]
-    if hung:
-        pytest.fail(f"{', '.join(hung)} still running after {TIMEOUT:.0f} s")
-    return returned, raised
 
 
 def _slots(core: BookingCore, admin: Principal, *, count: int, capacity: int) -> list[Slot]:
@@ -183,9 +145,12 @@ def test_eight_threads_never_overbook_the_last_seats(core: BookingCore, admin: P
     slots = _slots(core, admin, count=3, capacity=10)
     workers, attempts = 8, 6  # 48 attempts for about 96 seats; 30 exist
 
-    summaries, raised = _race(
-        lambda worker: book_attempts(core, admin, [s.id for s in slots], worker, attempts),
-        workers,
+    summaries, raised = split(
+        at_once(
+            workers,
+            lambda worker: book_attempts(core, admin, [s.id for s in slots], worker, attempts),
+            timeout=TIMEOUT,
+        )
     )
 
     assert raised == []
@@ -276,8 +241,12 @@ def test_concurrent_retries_of_one_booking_write_it_once(
     registration = core.customers.register("+919812345678", name="Asha Verma", principal=admin)
     request = _request(slot, "Asha Verma", "Ravi Verma", customer_id=registration.customer.id)
 
-    bookings, raised = _race(
-        lambda _: core.bookings.book(request, principal=admin, idempotency_key="same-key"), 8
+    bookings, raised = split(
+        at_once(
+            8,
+            lambda _: core.bookings.book(request, principal=admin, idempotency_key="same-key"),
+            timeout=TIMEOUT,
+        )
     )
 
     assert raised == []
@@ -301,11 +270,14 @@ def test_concurrent_retries_of_one_transition_move_the_booking_once(
         principal=admin,
     )
 
-    moves, raised = _race(
-        lambda _: core.bookings.transition(
-            booking.id, target, principal=admin, idempotency_key="move-once"
-        ),
-        8,
+    moves, raised = split(
+        at_once(
+            8,
+            lambda _: core.bookings.transition(
+                booking.id, target, principal=admin, idempotency_key="move-once"
+            ),
+            timeout=TIMEOUT,
+        )
     )
 
     assert raised == []
@@ -343,7 +315,7 @@ def test_two_edits_from_the_same_read_keep_only_the_winners_change(
             expected_version=read.version,
         )
 
-    saved, raised = _race(edit, 2)
+    saved, raised = split(at_once(2, edit, timeout=TIMEOUT))
 
     assert len(saved) == 1, raised
     [stale] = raised
@@ -372,7 +344,7 @@ def test_one_external_id_booked_on_several_slots_at_once_is_stored_once(
         )
         return core.bookings.book(request, principal=admin)
 
-    booked, raised = _race(book, len(slots))
+    booked, raised = split(at_once(len(slots), book, timeout=TIMEOUT))
 
     assert len(booked) == 1, raised
     winner = booked[0]

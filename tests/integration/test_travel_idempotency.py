@@ -9,14 +9,12 @@ the same key with a different request is refused with
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import TypeVar, cast
 from uuid import uuid4
 
 import pytest
+from tests._threads import all_at_once
 
 from bookingcore import (
     BookingCore,
@@ -36,7 +34,6 @@ from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
-T = TypeVar("T")
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 WEB = Principal.system("web")
 ENQUIRY = LeadRequest(source="web_form", phone="98765 43210", name="Asha Rao", destination="Leh")
@@ -265,8 +262,8 @@ class TestTwinsAtOnce:
 
     def test_four_captures_with_one_key_make_one_lead(self, pg_store: SqlStore) -> None:
         desk = Desk(pg_store)
-        results = _at_once(
-            4, lambda: desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="twin")
+        results = all_at_once(
+            [lambda: desk.core.leads.capture(ENQUIRY, principal=WEB, idempotency_key="twin")] * 4
         )
         assert len({lead.id for lead in results}) == 1, results
         assert len(desk.core.leads.list(principal=ADMIN)) == 1
@@ -274,9 +271,9 @@ class TestTwinsAtOnce:
     def test_four_creates_with_one_key_make_one_quotation(self, pg_store: SqlStore) -> None:
         desk = Desk(pg_store)
         request = desk.request()
-        results = _at_once(
-            4,
-            lambda: desk.core.quotations.create(request, principal=ADMIN, idempotency_key="twin"),
+        results = all_at_once(
+            [lambda: desk.core.quotations.create(request, principal=ADMIN, idempotency_key="twin")]
+            * 4
         )
         assert len({quotation.id for quotation in results}) == 1, results
         assert len(desk.quotations()) == 1
@@ -284,34 +281,13 @@ class TestTwinsAtOnce:
     def test_four_sends_with_one_key_send_one_message(self, pg_store: SqlStore) -> None:
         desk = Desk(pg_store)
         quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
-        results = _at_once(
-            4,
-            lambda: desk.core.quotations.send(
-                quotation.id, principal=ADMIN, idempotency_key="twin"
-            ),
+        results = all_at_once(
+            [
+                lambda: desk.core.quotations.send(
+                    quotation.id, principal=ADMIN, idempotency_key="twin"
+                )
+            ]
+            * 4
         )
         assert len({sent.communication.id for sent in results}) == 1, results
         assert len(desk.notifier.sent) == 1
-
-
-def _at_once(count: int, work: Callable[[], T]) -> list[T]:
-    """Run ``work()`` in ``count`` threads released together; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    results: list[T | BaseException] = [ValueError("not run")] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work()
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return cast("list[T]", results)

@@ -7,16 +7,14 @@ import hmac
 import json
 import logging
 import re
-import sys
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import uuid4
 
 import jwt
 import pytest
+from tests._threads import at_once
 
 from bookingcore import (
     AuthenticationError,
@@ -45,8 +43,6 @@ from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter, MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
-
-R = TypeVar("R")
 
 PHONE = "98765 43210"
 E164 = "+919876543210"
@@ -151,26 +147,6 @@ def tamper(token: str, **changes: object) -> str:
     claims.update(changes)
     body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{body}.{signature}"
-
-
-def race(actions: list[Callable[[], R]]) -> list[R | BaseException]:
-    """Run every action at once in its own thread; each result or the exception it raised."""
-    barrier = threading.Barrier(len(actions))
-
-    def run(action: Callable[[], R]) -> R | BaseException:
-        barrier.wait()
-        try:
-            return action()
-        except Exception as exc:
-            return exc
-
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        with ThreadPoolExecutor(max_workers=len(actions)) as pool:
-            return list(pool.map(run, actions))
-    finally:
-        sys.setswitchinterval(previous)
 
 
 class TestRequestOtp:
@@ -503,7 +479,9 @@ class TestVerifyOtp:
             phone = f"+91 98111 {round_:05d}"
             core.auth.request_otp(phone)
             code = last_code(sms)
-            outcomes = race([lambda p=phone, c=code: core.auth.verify_otp(p, c)] * 8)
+            outcomes = at_once(
+                8, lambda _, p=phone, c=code: core.auth.verify_otp(p, c), switch_interval=1e-6
+            )
 
             successes = [o for o in outcomes if isinstance(o, SignedIn)]
             failures = [o for o in outcomes if not isinstance(o, SignedIn)]

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import attrs
 import pytest
+from tests._threads import at_once, split
 
 from bookingcore import (
     BookingCore,
@@ -609,25 +610,12 @@ class TestExactlyOnce:
             worker.events.subscribe(BookingCreated, handler_named("docs"), name="docs")
             worker.events.subscribe(BookingCreated, handler_named("audit"), name="audit")
             dispatchers.append(worker.events)
-        threads_count = 4
-        barrier = threading.Barrier(threads_count)
-        errors: list[BaseException] = []
 
         def run(index: int) -> None:
-            barrier.wait()
-            try:
-                for _ in range(3):
-                    dispatchers[index % 2].run_pending()
-            except BaseException as exc:  # pragma: no cover - reported below
-                with guard:
-                    errors.append(exc)
+            for _ in range(3):
+                dispatchers[index % 2].run_pending()
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(threads_count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert errors == []
+        assert split(at_once(4, run))[1] == []
         created = outbox_events(store, BookingCreated)
         assert {e.booking_id for e in created} == {b.id for b in bookings}
         applied = Counter((d.filename, d.source_event_id) for d in documents_of(store))
