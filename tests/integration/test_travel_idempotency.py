@@ -43,6 +43,7 @@ class Desk:
     """A travel desk with a slot and a supplier to quote."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.store = store
         self.clock = clock = FixedClock()
         self.notifier = RecordingNotifier()
         self.core = core = BookingCore(
@@ -204,6 +205,30 @@ class TestQuotationSend:
         assert again.communication.status is CommunicationStatus.SENT
         assert len(desk.notifier.sent) == 1
 
+    def test_a_retry_is_recognised_by_what_was_asked_not_the_rendered_text(
+        self, desk: Desk
+    ) -> None:
+        """The text is rendered anew by every call (here the business was renamed
+        meanwhile): the same quotation and channel with the key is still a retry."""
+        quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        first = desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        renamed = BookingCore(
+            uow_factory=desk.store.unit_of_work,
+            clock=desk.clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN", business_name="Renamed Travels"),
+            notifier=desk.notifier,
+        )
+        again = renamed.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
+        assert again.communication == first.communication
+        assert "Renamed Travels" not in again.communication.content
+        assert len(desk.notifier.sent) == 1
+        with pytest.raises(IdempotencyConflictError):  # another channel is another request
+            renamed.quotations.send(
+                quotation.id, principal=ADMIN, channel="sms", idempotency_key="s-1"
+            )
+        assert len(desk.notifier.sent) == 1
+
     def test_without_a_key_a_second_send_sends_again(self, desk: Desk) -> None:
         quotation = desk.core.quotations.create(desk.request(), principal=ADMIN)
         desk.core.quotations.send(quotation.id, principal=ADMIN)
@@ -243,7 +268,7 @@ class TestQuotationSend:
             raise RuntimeError("worker died")
 
         with monkeypatch.context() as patched:
-            patched.setattr(CommunicationService, "send_text", crash)
+            patched.setattr(CommunicationService, "_send_text", crash)
             with pytest.raises(RuntimeError):
                 desk.core.quotations.send(quotation.id, principal=ADMIN, idempotency_key="s-1")
         assert desk.core.quotations.get(quotation.id, principal=ADMIN).status is (

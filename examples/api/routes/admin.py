@@ -225,13 +225,25 @@ def send_message(
     "/{booking_id}/assign",
     operation_id="admin_assign_booking",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, StaleVersionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        IdempotencyConflictError,
     ),
 )
 def assign_booking(
-    booking_id: UUID, body: AssignIn, core: Core, staff: StaffPrincipal
+    booking_id: UUID,
+    body: AssignIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> StaffBookingOut:
-    """Assign the booking to an advisor (seed 004), or unassign it with ``null``."""
+    """Assign the booking to an advisor (seed 004), or unassign it with ``null``.
+
+    With an ``Idempotency-Key`` a retry answers the booking as it is now and changes
+    nothing more (not even a stale ``expected_version``).
+    """
     advisor = None if body.advisor_id is None else StaffId(body.advisor_id)
     if advisor is not None:
         core.staff.get(advisor, principal=staff)  # an unknown advisor answers 404
@@ -241,5 +253,6 @@ def assign_booking(
         principal=staff,
         expected_version=body.expected_version,
         reason=body.reason,
+        idempotency_key=idempotency_key,
     )
     return StaffBookingOut.of(booking)

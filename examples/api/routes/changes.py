@@ -134,15 +134,21 @@ def reschedule(
         StaleVersionError,
         InvalidTransitionError,
         CapacityError,
+        IdempotencyConflictError,
     ),
 )
 def change_travelers(
-    booking_id: UUID, body: TravelersChangeIn, core: Core, caller: AnyPrincipal
+    booking_id: UUID,
+    body: TravelersChangeIn,
+    core: Core,
+    caller: AnyPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Add and remove travelers (replace one by removing it and adding another).
 
     Capacity, the primary-contact rule and prices are checked again; seats
-    freed go to the waiting list.
+    freed go to the waiting list. With an ``Idempotency-Key`` a retry answers
+    the booking as it is now and adds or removes nobody again.
     """
     booking = core.bookings.change_travelers(
         BookingId(booking_id),
@@ -152,6 +158,7 @@ def change_travelers(
         primary=None if body.primary is None else TravelerId(body.primary),
         reason=body.reason,
         expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
     )
     return BookingOut.of(booking)
 
@@ -169,13 +176,27 @@ class AutoAssignIn(BaseModel):
     "/api/admin/bookings/{booking_id}/auto-assign",
     tags=["admin bookings"],
     operation_id="admin_auto_assign_booking",
-    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
 def auto_assign(
-    booking_id: UUID, body: AutoAssignIn, core: Core, staff: StaffPrincipal
+    booking_id: UUID,
+    body: AutoAssignIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> StaffBookingOut:
-    """(Re-)assign the booking to the advisor a strategy picks (``dealer_based``: maybe nobody)."""
+    """(Re-)assign the booking to the advisor a strategy picks (``dealer_based``: maybe nobody).
+
+    With an ``Idempotency-Key`` a retry answers the booking as it is now: the
+    strategy picks nobody again.
+    """
     booking = core.bookings.assign(
-        BookingId(booking_id), principal=staff, strategy=body.strategy, reason=body.reason
+        BookingId(booking_id),
+        principal=staff,
+        strategy=body.strategy,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
     )
     return StaffBookingOut.of(booking)

@@ -136,12 +136,29 @@ def group_bookings(
     "/{group_id}/cancel",
     operation_id="admin_cancel_group",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
 def cancel_group(
-    group_id: UUID, body: GroupCancelIn, core: Core, staff: StaffPrincipal
+    group_id: UUID,
+    body: GroupCancelIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> list[StaffBookingOut]:
-    """Cancel the group and every booking in it that can be, all or nothing; those cancelled."""
-    cancelled = core.groups.cancel(BookingGroupId(group_id), principal=staff, reason=body.reason)
+    """Cancel the group and every booking in it that can be, all or nothing; those cancelled.
+
+    With an ``Idempotency-Key`` a retry answers the bookings the first call cancelled
+    instead of 409 (the group is cancelled already).
+    """
+    cancelled = core.groups.cancel(
+        BookingGroupId(group_id),
+        principal=staff,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
     return [StaffBookingOut.of(b) for b in cancelled]

@@ -291,13 +291,26 @@ def cancel_booking(
     "/bookings/{booking_id}",
     operation_id="partner_update_booking",
     responses=problem_responses(
-        *_PARTNER, NotFoundError, PermissionDeniedError, StaleVersionError, DuplicateError
+        *_PARTNER,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        DuplicateError,
+        IdempotencyConflictError,
     ),
 )
 def update_booking(
-    booking_id: UUID, body: BookingUpdateIn, core: Core, partner: PartnerPrincipal
+    booking_id: UUID,
+    body: BookingUpdateIn,
+    core: Core,
+    partner: PartnerPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
-    """Change the partner's own id or the referral source of one of its bookings."""
+    """Change the partner's own id or the referral source of one of its bookings.
+
+    With an ``Idempotency-Key`` a retry answers the booking as it is now and changes
+    nothing more.
+    """
     given = body.model_fields_set
     changes = BookingChanges(
         external_id=body.external_id if "external_id" in given else UNSET,
@@ -309,6 +322,7 @@ def update_booking(
         principal=partner,
         expected_version=body.expected_version,
         reason=body.reason,
+        idempotency_key=idempotency_key,
     )
     return BookingOut.of(booking)
 

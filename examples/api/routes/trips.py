@@ -20,11 +20,18 @@ from bookingcore import (
     AuthenticationError,
     BookingId,
     CustomerId,
+    IdempotencyConflictError,
     NotFoundError,
     PermissionDeniedError,
 )
 from bookingcore.domain import TripId
-from examples.api.deps import Core, CustomerPrincipal, StaffPrincipal, customer_id_of
+from examples.api.deps import (
+    Core,
+    CustomerPrincipal,
+    IdempotencyKey,
+    StaffPrincipal,
+    customer_id_of,
+)
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import Paged
@@ -47,10 +54,17 @@ _CHANGE = problem_responses(AuthenticationError, NotFoundError, PermissionDenied
     tags=_TRIPS,
     operation_id="admin_create_trip",
     status_code=status.HTTP_201_CREATED,
-    responses=_CHANGE,
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
-def create_trip(body: TripIn, core: Core, staff: StaffPrincipal) -> TripOut:
-    """Group some of a customer's bookings as a trip with dates (more can be added later)."""
+def create_trip(
+    body: TripIn, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> TripOut:
+    """Group some of a customer's bookings as a trip with dates (more can be added later).
+
+    With an ``Idempotency-Key`` a retry answers the trip the first call made.
+    """
     trip = core.trips.create(
         CustomerId(body.customer_id),
         body.name,
@@ -59,6 +73,7 @@ def create_trip(body: TripIn, core: Core, staff: StaffPrincipal) -> TripOut:
         principal=staff,
         booking_ids=[BookingId(b) for b in body.booking_ids],
         notes=body.notes,
+        idempotency_key=idempotency_key,
     )
     return TripOut.of(trip)
 

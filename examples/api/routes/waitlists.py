@@ -65,9 +65,12 @@ _CUSTOMER: list[str | Enum] = ["customer waiting lists"]
 _PARTNER: list[str | Enum] = ["partner waiting lists"]
 
 
-def _join(core: BookingCore, body: WaitlistJoinIn, principal: Principal) -> WaitlistEntryOut:
+def _join(
+    core: BookingCore, body: WaitlistJoinIn, principal: Principal, idempotency_key: str | None
+) -> WaitlistEntryOut:
     """Every join route's one call: ``body``'s customer (the caller itself, for a
-    customer) waits on the slot, with the priority staff give (else normal)."""
+    customer) waits on the slot, with the priority staff give (else normal); a
+    retry with the same ``Idempotency-Key`` answers the entry the first call made."""
     customer_id = CustomerId(body.customer_id) if isinstance(body, WaitlistForCustomerIn) else None
     entry = core.waitlists.join(
         SlotId(body.slot_id),
@@ -78,6 +81,7 @@ def _join(core: BookingCore, body: WaitlistJoinIn, principal: Principal) -> Wait
         alternative_dates=body.alternative_dates,
         preferred_contact_method=body.preferred_contact_method,
         notes=body.notes,
+        idempotency_key=idempotency_key,
     )
     return WaitlistEntryOut.of(entry)
 
@@ -107,15 +111,22 @@ def get_waiting_list(
     operation_id="admin_add_to_waiting_list",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
-        AuthenticationError, PermissionDeniedError, NotFoundError, DuplicateError
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        DuplicateError,
+        IdempotencyConflictError,
     ),
 )
-def add_to_waiting_list(body: WaitlistAddIn, core: Core, staff: StaffPrincipal) -> WaitlistEntryOut:
+def add_to_waiting_list(
+    body: WaitlistAddIn, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> WaitlistEntryOut:
     """Put a customer on a session's waiting list (offered at once if seats are free).
 
-    A customer waits on a slot once: a second add answers 409 naming the entry.
+    A customer waits on a slot once: a second add answers 409 naming the entry,
+    unless it is a retry with the first add's ``Idempotency-Key`` (it answers that entry).
     """
-    return _join(core, body, staff)
+    return _join(core, body, staff, idempotency_key)
 
 
 @router.put(
@@ -193,11 +204,16 @@ def set_priority(
     tags=_CUSTOMER,
     operation_id="customer_join_waiting_list",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(AuthenticationError, PermissionDeniedError, DuplicateError),
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, DuplicateError, IdempotencyConflictError
+    ),
 )
-def join(body: WaitlistJoinIn, core: Core, me: CustomerPrincipal) -> WaitlistEntryOut:
-    """Wait for seats on a full session (a second join of the same session answers 409)."""
-    return _join(core, body, me)
+def join(
+    body: WaitlistJoinIn, core: Core, me: CustomerPrincipal, idempotency_key: IdempotencyKey = None
+) -> WaitlistEntryOut:
+    """Wait for seats on a full session (a second join of the same session answers 409;
+    a retry with the first join's ``Idempotency-Key`` answers its entry)."""
+    return _join(core, body, me, idempotency_key)
 
 
 @router.get(
@@ -318,14 +334,22 @@ def partner_waiting_list(
     operation_id="partner_join_waiting_list",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
-        *_PARTNER_ERRORS, PermissionDeniedError, NotFoundError, DuplicateError
+        *_PARTNER_ERRORS,
+        PermissionDeniedError,
+        NotFoundError,
+        DuplicateError,
+        IdempotencyConflictError,
     ),
 )
 def partner_join(
-    body: WaitlistForCustomerIn, core: Core, partner: PartnerPrincipal
+    body: WaitlistForCustomerIn,
+    core: Core,
+    partner: PartnerPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> WaitlistEntryOut:
-    """Put one of my customers on a session's waiting list (offered at once if seats are free)."""
-    return _join(core, body, partner)
+    """Put one of my customers on a session's waiting list (offered at once if seats are free;
+    a retry with the first call's ``Idempotency-Key`` answers its entry)."""
+    return _join(core, body, partner, idempotency_key)
 
 
 @router.get(

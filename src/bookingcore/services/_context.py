@@ -253,9 +253,9 @@ def claim_key(
 
     A key belongs to the kind of operation that first used it (``"booking"``,
     ``"transition"``, ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``,
-    ``"quotation"``, ``"reschedule"``, ``"note"``, ``"group"``). ``made_id``, the
+    ``"quotation"``, ``"reschedule"``, ``"note"``, ``"group"``, ...). ``made_id``, the
     id of what the call makes, is kept with the claim for operations whose
-    retries find their result through it (see :func:`claimed_id`). The claim is
+    retries are recognised through it (see :func:`claim_request`). The claim is
     written in the unit of work of the change the key stands for, so it stands
     or falls with that change, and of two requests claiming one key at the same
     moment the second waits for the first to end. One statement when the key is new: nothing else is
@@ -276,22 +276,45 @@ def claim_key(
     return False
 
 
-def claimed_id(uow: UnitOfWork, key: str, operation: str, now: datetime, made_id: UUID) -> UUID:
-    """Claim ``key`` for ``operation``, recording ``made_id``: the id the call is to make.
+#: Names the ids of what keyed requests make: derived from the key and what was asked.
+_KEYED_REQUESTS = UUID("3c9e51d4-7a2b-4f08-b6d1-0e4a8c2f9b63")
 
-    Returns ``made_id`` when the key is new (the caller makes it, in ``uow``), or
-    the id an earlier request of the same operation recorded (a retry: the
-    caller returns what that request made, after checking it was the same request).
+
+def keyed_id(operation: str, key: str, asked: str) -> UUID:
+    """The id of what the request with (scoped) ``key`` and digest ``asked`` makes.
+
+    Derived from the key and the request as asked (:func:`fingerprint`), never
+    from what the request found: a retry that asks the same derives the same id,
+    and a different request with the key derives another.
+    """
+    return uuid5(_KEYED_REQUESTS, f"{operation}:{key}:{asked}")
+
+
+def claim_request(
+    uow: UnitOfWork, key: str, operation: str, now: datetime, asked: str
+) -> tuple[UUID, bool]:
+    """Claim ``key`` for the request of ``operation`` whose digest is ``asked``.
+
+    The one way a keyed call that keeps no key of its own recognises its
+    retries: the claim records, as ``made_id``, :func:`keyed_id` of the request
+    as asked, in the unit of work of the change (the caller gives what it makes
+    or writes that id). Returns that id and True when the key is new (the
+    caller makes the change in ``uow``), or the id and False for a retry of the
+    same request (the caller returns what the first call made or did, and
+    writes nothing). A twin sending the key at the same moment waits for the
+    first to end and is then a retry.
 
     Raises:
-        IdempotencyConflictError: another kind of operation claimed the key.
+        IdempotencyConflictError: another kind of operation claimed the key, or
+            a request of this operation that asked for something else.
     """
-    if claim_key(uow, key, operation, now, made_id=made_id):
-        return made_id
+    made = keyed_id(operation, key, asked)
+    if claim_key(uow, key, operation, now, made_id=made):
+        return made, True
     held = uow.idempotency_keys.get(key)
-    if held is None or held.made_id is None:
+    if held is None or held.made_id != made:
         raise IdempotencyConflictError(caller_key(key))
-    return held.made_id
+    return made, False
 
 
 def check_key_free(uow: UnitOfWork, key: str, operation: str) -> None:

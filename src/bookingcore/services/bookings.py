@@ -34,12 +34,12 @@ from bookingcore.domain.assignment import (
     round_robin,
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry
-from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler
+from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import BookingRescheduled
-from bookingcore.domain.idempotency import caller_key, request_digest
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.items import BookingItem, BookingItemKind, check_new_item
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
@@ -79,7 +79,7 @@ from bookingcore.services._context import (
     ServiceContext,
     Transaction,
     claim_key,
-    claimed_id,
+    claim_request,
     fingerprint,
     keyed_event_id,
     principal_key,
@@ -1422,44 +1422,67 @@ class BookingService:
         principal: Principal,
         expected_version: int | None = None,
         reason: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """Edit a booking's referral source, external id, internal notes or assignee.
 
         An edit that changes something leaves an audit entry (with ``reason``)
-        and a ``BookingUpdated`` event.
+        and a ``BookingUpdated`` event. A retry with the same ``idempotency_key``
+        and the same request (the booking, ``changes`` and ``reason``) returns
+        the booking as it is now and writes nothing more, even after a later
+        change.
 
         Raises:
             NotFoundError: no such booking visible to ``principal`` (or unknown assignee).
             PermissionDeniedError: a field ``principal`` may not edit.
             StaleVersionError: ``expected_version`` is older than the stored one.
-            ValidationError: a value too long; DuplicateError: external id taken.
+            ValidationError: a value too long; DuplicateError: external id taken;
+                a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request (another booking, change or reason) or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         fields = changes.fields()
         clean_reason = clean_text(reason, "reason", max_length=500)
+        p = Problems()
+        values: dict[str, object] = {}
+        limits = {"referral_source": 100, "internal_notes": 5000, "external_id": 255}
+        for name, limit in limits.items():
+            raw = getattr(changes, name)
+            if raw is not UNSET:
+                values[name] = p.capture(
+                    lambda r=raw, n=name, m=limit: clean_text(r, n, max_length=m)  # type: ignore[misc]
+                )
+        p.raise_if_any()
+        if changes.assignee_id is not UNSET:
+            values["assignee_id"] = changes.assignee_id
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            made, fresh = self._claim_change(
+                uow,
+                idempotency_key,
+                "edit",
+                principal,
+                booking_id=booking_id,
+                changes=values,
+                reason=clean_reason,
+            )
             booking = self._load_visible(uow, booking_id, principal)
+            if not fresh:
+                return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, fields)
             booking.check_version(expected_version)
-            p = Problems()
-            values: dict[str, object] = {}
-            limits = {"referral_source": 100, "internal_notes": 5000, "external_id": 255}
-            for name, limit in limits.items():
-                raw = getattr(changes, name)
-                if raw is not UNSET:
-                    values[name] = p.capture(
-                        lambda r=raw, n=name, m=limit: clean_text(r, n, max_length=m)  # type: ignore[misc]
-                    )
-            p.raise_if_any()
             new_external = values.get("external_id")
             if isinstance(new_external, str) and new_external != booking.external_id:
                 self._check_external_id(uow, new_external, principal)
-            if changes.assignee_id is not UNSET:
-                values["assignee_id"] = changes.assignee_id
             raised = booking.edit(values, author=self._ctx.author(principal), reason=clean_reason)
             if raised is None:
+                if made is not None:
+                    tx.commit()  # the claim: the key stays this request's
                 return policy.booking_for(principal, booking)
-            tx.record(raised)
+            tx.record(_made(raised, made))
             tx.commit()
             return policy.booking_for(principal, booking)
 
@@ -1731,6 +1754,7 @@ class BookingService:
         primary: TravelerId | None = None,
         reason: str | None = None,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """Add, remove or replace travelers on a booking (remove one and add another).
 
@@ -1742,6 +1766,10 @@ class BookingService:
         the waiting list, and an audit entry and ``BookingUpdated`` event are
         written; all in one unit of work.
 
+        A retry with the same ``idempotency_key`` and the same request (the
+        booking, ``add``, ``remove``, ``primary`` and ``reason``) returns the
+        booking as it is now and writes nothing more: no traveler is added twice.
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: not theirs to change, too late for a customer
@@ -1752,8 +1780,12 @@ class BookingService:
                 ``travelers`` (none left, not exactly one primary contact) or the
                 added travelers' fields.
             CapacityError: the slot has fewer seats left than added travelers.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         note = clean_text(reason, "reason", max_length=500)
         gone = frozenset(remove)
@@ -1762,7 +1794,20 @@ class BookingService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            made, fresh = self._claim_change(
+                uow,
+                idempotency_key,
+                "travelers",
+                principal,
+                booking_id=booking_id,
+                add=tuple(add),
+                remove=gone,
+                primary=primary,
+                reason=note,
+            )
             booking = self._load_visible(uow, booking_id, principal, for_update=True)
+            if not fresh:
+                return policy.booking_for(principal, booking)
             policy.check_may_cancel(principal, booking, now=now)
             booking.check_version(expected_version)
             unknown = sorted(str(t) for t in gone - booking.traveler_ids)
@@ -1813,10 +1858,12 @@ class BookingService:
                 note=note,
             )
             if raised is None:
+                if made is not None:
+                    tx.commit()  # the claim: the key stays this request's
                 return policy.booking_for(principal, booking)
             for traveler in new_travelers:
                 uow.travelers.add(traveler)
-            tx.record(raised)
+            tx.record(_made(raised, made))
             if freed:
                 offer_free_seats(self._ctx, tx, slot, now=now)
             tx.commit()
@@ -1860,9 +1907,10 @@ class BookingService:
             booking = self._load_visible(tx.uow, booking_id, principal)
             entry_id = self._ctx.ids.new_id()
             if key is not None:
-                made = claimed_id(tx.uow, key, "note", self._ctx.now(), entry_id)
-                if made != entry_id:
-                    return self._noted(tx.uow, booking, made, clean, key)
+                asked = fingerprint("note", principal, booking_id=booking_id, text=clean)
+                entry_id, fresh = claim_request(tx.uow, key, "note", self._ctx.now(), asked)
+                if not fresh:
+                    return self._noted(tx.uow, booking, entry_id, key)
             entry = tx.audit(
                 principal,
                 entity=booking.entity_name,
@@ -1876,20 +1924,12 @@ class BookingService:
         return AdvisorNote(entry.id, booking_id, entry.actor, entry.occurred_at, clean)
 
     @staticmethod
-    def _noted(
-        uow: UnitOfWork, booking: Booking, note_id: UUID, text: str, key: str
-    ) -> AdvisorNote:
-        """The note a keyed request wrote, when this retry asks for the same note.
-
-        The note is looked for on ``booking``: one written on another booking
-        under the key is another request, as is another text.
-        """
-        asked = _note_digest(booking.id, text)
+    def _noted(uow: UnitOfWork, booking: Booking, note_id: UUID, key: str) -> AdvisorNote:
+        """The note ``note_id`` on ``booking``, that a keyed request asking the same wrote."""
         for e in uow.audit.list_for(booking.entity_name, booking.id):
             if e.id == note_id and e.action is AuditAction.NOTE_ADDED:
                 made = str(e.new_values["note"])
-                if _note_digest(booking.id, made) == asked:
-                    return AdvisorNote(e.id, booking.id, e.actor, e.occurred_at, made)
+                return AdvisorNote(e.id, booking.id, e.actor, e.occurred_at, made)
         raise IdempotencyConflictError(caller_key(key))
 
     def notes(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AdvisorNote]:
@@ -1921,6 +1961,7 @@ class BookingService:
         strategy: AssignmentStrategy | str = AssignmentStrategy.LEAST_LOADED,
         advisor_id: StaffId | None = None,
         reason: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Booking:
         """(Re-)assign a booking to an advisor, named or picked by ``strategy``.
 
@@ -1931,22 +1972,42 @@ class BookingService:
         turn being the number of bookings assigned so far, so separate calls
         and processes share it. The booking's current advisor does not count
         their own booking in their load. Writes an audit entry and a
-        ``BookingUpdated`` event when the advisor changes.
+        ``BookingUpdated`` event when the advisor changes. A retry with the same
+        ``idempotency_key`` and the same request (the booking, ``strategy``,
+        ``advisor_id`` and ``reason``: what was asked, not whom it picked)
+        returns the booking as it is now and picks nobody again.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``, or
                 ``advisor_id`` is not an active advisor.
             PermissionDeniedError: ``principal`` may not reassign bookings.
             ValidationError: an unknown strategy, ``manual`` without an advisor,
-                or no active advisor for ``round_robin`` / ``least_loaded``.
+                or no active advisor for ``round_robin`` / ``least_loaded``; a
+                malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         chosen = _strategy(strategy)
         clean_reason = clean_text(reason, "reason", max_length=500)
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            made, fresh = self._claim_change(
+                uow,
+                idempotency_key,
+                "assignment",
+                principal,
+                booking_id=booking_id,
+                strategy=chosen,
+                advisor_id=advisor_id,
+                reason=clean_reason,
+            )
             booking = self._load_visible(uow, booking_id, principal, for_update=True)
+            if not fresh:
+                return policy.booking_for(principal, booking)
             policy.check_may_edit(principal, booking, frozenset({"assignee_id"}))
             staff = uow.staff.list(role=StaffRole.ADVISOR.value)
             if advisor_id is not None:
@@ -1985,10 +2046,36 @@ class BookingService:
                 {"assignee_id": picked}, author=self._ctx.author(principal), reason=clean_reason
             )
             if raised is None:
+                if made is not None:
+                    tx.commit()  # the claim: the key stays this request's
                 return policy.booking_for(principal, booking)
-            tx.record(raised)
+            tx.record(_made(raised, made))
             tx.commit()
             return policy.booking_for(principal, booking)
+
+    def _claim_change(
+        self,
+        uow: UnitOfWork,
+        idempotency_key: str | None,
+        operation: str,
+        principal: Principal,
+        **asked: object,
+    ) -> tuple[UUID | None, bool]:
+        """Claim ``principal``'s ``idempotency_key`` (if any) for a change of a booking
+        asking for ``asked``.
+
+        The id the change's audit entry takes and whether it is to be made:
+        ``(None, True)`` without a key, False for a retry of the same request.
+
+        Raises:
+            ValidationError: on ``idempotency_key`` when malformed.
+            IdempotencyConflictError: the key was used for another request.
+        """
+        key = principal_key(principal, idempotency_key)
+        if key is None:
+            return None, True
+        digest = fingerprint(operation, principal, **asked)
+        return claim_request(uow, key, operation, self._ctx.now(), digest)
 
     @staticmethod
     def _load_visible(
@@ -2139,6 +2226,8 @@ def _strategy(value: AssignmentStrategy | str) -> AssignmentStrategy:
     return parse_choice(AssignmentStrategy, value, "strategy", what="an assignment strategy")
 
 
-def _note_digest(booking_id: BookingId, text: str) -> str:
-    """What a request to write an advisor note asked for: a keyed retry must ask the same."""
-    return request_digest("note", {"booking_id": booking_id, "text": text})
+def _made(raised: Raised, made: UUID | None) -> Raised:
+    """``raised`` with its audit entry given id ``made`` (what a keyed change wrote), if any."""
+    if made is None:
+        return raised
+    return attrs.evolve(raised, audit=attrs.evolve(raised.audit, id=made))

@@ -192,14 +192,48 @@ class CommunicationService:
         .. versionchanged:: 0.4
            ``idempotency_key``.
         """
+        return self._send_text(
+            customer_id,
+            kind,
+            subject=subject,
+            body=body,
+            principal=principal,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            asked=("send_text", {"subject": subject, "body": body}),
+        )
+
+    def _send_text(
+        self,
+        customer_id: CustomerId,
+        kind: CommunicationType | str,
+        *,
+        subject: str,
+        body: str,
+        principal: Principal,
+        channel: Channel | str | None,
+        idempotency_key: str | None,
+        asked: tuple[str, Mapping[str, object]],
+    ) -> Communication:
+        """:meth:`send_text`, a keyed retry being recognised by ``asked``: the name
+        of the call and what it asked for besides the customer, type and channel
+        (the text for :meth:`send_text`; the quotation for a quotation's sending,
+        whose text is rendered anew by each call)."""
         policy.require(
             principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
         key = principal_key(principal, idempotency_key)
-        asked = {"customer_id": customer_id, "kind": message_kind, "channel": wanted}
-        digest = fingerprint("send_text", principal, subject=subject, body=body, **asked)
+        operation, fields = asked
+        digest = fingerprint(
+            operation,
+            principal,
+            customer_id=customer_id,
+            kind=message_kind,
+            channel=wanted,
+            **fields,
+        )
         with self._ctx.transaction() as tx:
             customer = tx.uow.customers.get(customer_id)
             if customer is None:

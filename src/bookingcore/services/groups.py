@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from uuid import UUID
 
 import attrs
 
@@ -30,10 +31,16 @@ from bookingcore.domain.communications import (
 )
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
-from bookingcore.domain.idempotency import caller_key, request_digest
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
-from bookingcore.domain.values import BookingGroupId, CommunicationId, CustomerId, Money
+from bookingcore.domain.values import (
+    BookingGroupId,
+    BookingId,
+    CommunicationId,
+    CustomerId,
+    Money,
+)
 from bookingcore.errors import (
     DeliveryError,
     DuplicateError,
@@ -46,7 +53,8 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    claimed_id,
+    claim_request,
+    fingerprint,
     principal_key,
 )
 from bookingcore.services._settlement import balance_due, closed_to_payment, paid_for
@@ -172,12 +180,13 @@ class GroupService:
                 updated_at=now,
             )
             if key is not None:
-                made = claimed_id(tx.uow, key, "group", now, group.id)
-                if made != group.id:
+                made, fresh = claim_request(tx.uow, key, "group", now, _asked(group, principal))
+                if not fresh:
                     prior = tx.uow.groups.get(BookingGroupId(made))
-                    if prior is None or _group_digest(prior) != _group_digest(group):
+                    if prior is None:
                         raise IdempotencyConflictError(caller_key(key))
                     return prior
+                group = attrs.evolve(group, id=BookingGroupId(made))
             taken = tx.uow.groups.get_by_reference(group.group_reference)
             if taken is not None:
                 msg = f"group reference {group.group_reference} is taken"
@@ -334,13 +343,22 @@ class GroupService:
     # ------------------------------------------------------------------ changing
 
     def cancel(
-        self, group_id: BookingGroupId, *, principal: Principal, reason: str | None = None
+        self,
+        group_id: BookingGroupId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Sequence[Booking]:
         """Cancel the group and every booking in it that can still be cancelled, all at once.
 
         One unit of work: either the group and all those bookings are cancelled
         (their seats back, offered to waiting lists) or nothing is. Returns the
         bookings this call cancelled.
+
+        A retry with the same ``idempotency_key`` and the same request (the
+        group and ``reason``) returns the bookings the first call cancelled (as
+        they are now) and writes nothing more.
 
         Staff who change every booking cancel any group; the organiser, or the
         partner that created the organiser, only while every booking in it that
@@ -354,16 +372,30 @@ class GroupService:
                 (the message names none of them), or one of its own bookings
                 has started (customers and partners).
             InvalidTransitionError: the group is cancelled already.
+            ValidationError: on ``idempotency_key`` when malformed.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request (another group or reason) or another kind of operation.
 
         .. versionchanged:: 0.4
            Refuses, naming no booking, when the group holds open bookings
            ``principal`` may not cancel (was a ``NotFoundError`` naming one).
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         clean_reason = clean_text(reason, "reason", max_length=500)
+        key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
+        entry_id = None
         with self._ctx.transaction() as tx:
             found = tx.uow.groups.get(group_id)
             self._visible(tx.uow, found, group_id, principal)
+            if key is not None:
+                asked = fingerprint(
+                    "group_cancel", principal, group_id=group_id, reason=clean_reason
+                )
+                entry_id, fresh = claim_request(tx.uow, key, "group_cancel", now, asked)
+                if not fresh:
+                    return self._cancelled_by(tx.uow, group_id, entry_id, principal)
             group = tx.uow.groups.get_for_update(group_id)
             assert group is not None
             organizer = tx.uow.customers.get(group.organizer_id)
@@ -387,11 +419,28 @@ class GroupService:
                 entity_id=group.id,
                 action=AuditAction.STATUS_CHANGED,
                 old={"status": old},
-                new={"status": group.status.value, "bookings_cancelled": len(cancelled)},
+                new={
+                    "status": group.status.value,
+                    "bookings_cancelled": len(cancelled),
+                    "booking_ids": [str(b.id) for b in cancelled],
+                },
                 reason=clean_reason,
+                entry_id=entry_id,
             )
             tx.commit()
         return policy.bookings_for(principal, cancelled)
+
+    @staticmethod
+    def _cancelled_by(
+        uow: UnitOfWork, group_id: BookingGroupId, entry_id: UUID, principal: Principal
+    ) -> Sequence[Booking]:
+        """The bookings the keyed cancellation whose audit entry is ``entry_id`` cancelled."""
+        for entry in uow.audit.list_for(_ENTITY, group_id):
+            if entry.id == entry_id:
+                ids = entry.new_values.get("booking_ids", ())
+                found = [uow.bookings.get(BookingId(UUID(str(i)))) for i in ids]
+                return policy.bookings_for(principal, [b for b in found if b is not None])
+        return []
 
     def send_confirmations(
         self, group_id: BookingGroupId, *, principal: Principal
@@ -545,15 +594,15 @@ class GroupService:
         raise NotFoundError("booking group", key)
 
 
-def _group_digest(group: BookingGroup) -> str:
-    """What a request to open ``group`` asked for: a keyed retry must ask the same."""
-    return request_digest(
+def _asked(group: BookingGroup, principal: Principal) -> str:
+    """What a request to open ``group`` asked for (as given, before anything was
+    looked up): a keyed retry must ask the same."""
+    return fingerprint(
         "group",
-        {
-            "group_reference": group.group_reference,
-            "organizer_id": group.organizer_id,
-            "company_id": group.company_id,
-            "group_name": group.group_name,
-            "total_participants": group.total_participants,
-        },
+        principal,
+        group_reference=group.group_reference,
+        organizer_id=group.organizer_id,
+        company_id=group.company_id,
+        group_name=group.group_name,
+        total_participants=group.total_participants,
     )

@@ -611,9 +611,11 @@ class QuotationService:
         """Mark the revision sent and send it to the customer; the message is logged
         as a communication (failed, with the reason, when the notifier refused).
 
-        With an ``idempotency_key`` a retry returns the first call's message
-        (and the quotation as it is now) without marking or sending again; a
-        message that failed is sent again (the same record). The message
+        With an ``idempotency_key`` a retry (the same quotation and channel:
+        what was asked, not the text, rendered anew from the quotation as it is
+        now) returns the first call's message (and the quotation as it is now)
+        without marking or sending again; a message that failed is sent again
+        (the same record). The message
         carries the key (its ``dedupe_key``, scoped as in
         :meth:`CommunicationService.send <bookingcore.services.CommunicationService.send>`),
         so a retry after a first call that marked the revision sent but never
@@ -631,6 +633,9 @@ class QuotationService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           A keyed retry is recognised by the quotation and channel asked for,
+           not by the message's text.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send quotations")
         key = principal_key(principal, idempotency_key)
@@ -657,7 +662,9 @@ class QuotationService:
         # A retry (sent_before) is marked already: send_text returns its message, or
         # refuses the key when that message was another one.
         subject, body = _message(quotation, self._ctx.settings.business_name)
-        communication = self._communications.send_text(
+        # A retry is recognised by what was asked (this quotation, this channel), never
+        # by the text, which each call renders anew from the quotation as it is now.
+        communication = self._communications._send_text(
             quotation.customer_id,
             CommunicationType.QUOTATION,
             subject=subject,
@@ -665,6 +672,7 @@ class QuotationService:
             principal=principal,
             channel=channel,
             idempotency_key=idempotency_key,
+            asked=("send_quotation", {"quotation_id": quotation_id}),
         )
         return SentQuotation(quotation, communication)
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 
+import attrs
+
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
@@ -27,11 +30,16 @@ from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
-from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.errors import IdempotencyConflictError, NotFoundError, ValidationError
 from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import (
+    ServiceContext,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 
 __all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
 
@@ -66,15 +74,27 @@ class TripService:
         principal: Principal,
         booking_ids: Sequence[BookingId] = (),
         notes: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Trip:
         """A new trip of ``customer_id`` holding ``booking_ids``.
+
+        A retry with the same ``idempotency_key`` and the same request (customer,
+        name, dates, bookings, notes) returns the trip the first call made (as
+        it is now) and writes nothing more.
 
         Raises:
             PermissionDeniedError: ``principal`` does not change everything.
             ValidationError: a blank name, dates in the wrong order, a booking of
-                another customer or unknown (``booking_ids[<n>]``), one on another trip.
+                another customer or unknown (``booking_ids[<n>]``), one on another
+                trip; a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                trip or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         _require_staff(principal, "plan trips")
+        key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             if uow.customers.get(customer_id) is None:
@@ -90,6 +110,24 @@ class TripService:
                 created_at=now,
                 updated_at=now,
             )
+            if key is not None:
+                asked = fingerprint(
+                    "trip",
+                    principal,
+                    customer_id=trip.customer_id,
+                    name=trip.name,
+                    starts_on=trip.starts_on,
+                    ends_on=trip.ends_on,
+                    booking_ids=trip.booking_ids,
+                    notes=trip.notes,
+                )
+                made, fresh = claim_request(uow, key, "trip", now, asked)
+                if not fresh:
+                    prior = uow.trips.get(TripId(made))
+                    if prior is None:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
+                trip = attrs.evolve(trip, id=TripId(made))
             # Locked in one order, so two trips naming the same bookings wait, not deadlock.
             for booking_id in sorted(set(trip.booking_ids)):
                 uow.bookings.get_for_update(booking_id)

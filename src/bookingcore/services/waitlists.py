@@ -28,6 +28,7 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Channel
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
@@ -40,13 +41,20 @@ from bookingcore.domain.waitlist import (
 )
 from bookingcore.errors import (
     DuplicateError,
+    IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services._seat_offers import (
     ENTRY_ENTITY,
     cancel_entries,
@@ -80,6 +88,22 @@ class WaitlistPlace:
     entry: WaitlistEntry
     place: int
     seats_ahead: int
+
+
+def _asked(entry: WaitlistEntry, principal: Principal) -> str:
+    """What a request to join a waiting list with ``entry`` asked for (its position,
+    found, is no part of it): a keyed retry must ask the same."""
+    return fingerprint(
+        "waitlist",
+        principal,
+        slot_id=entry.slot_id,
+        customer_id=entry.customer_id,
+        seats=entry.seats,
+        priority=entry.priority,
+        preferred_contact_method=entry.preferred_contact_method,
+        alternative_dates=entry.alternative_dates,
+        notes=entry.notes,
+    )
 
 
 def _priority(value: WaitlistPriority | str) -> WaitlistPriority:
@@ -158,11 +182,16 @@ class WaitlistService:
         alternative_dates: Iterable[date] = (),
         preferred_contact_method: Channel | str | None = None,
         notes: str | None = None,
+        idempotency_key: str | None = None,
     ) -> WaitlistEntry:
         """Put a customer on ``slot_id``'s waiting list for ``seats`` seats.
 
         The entry takes the next position. If seats are free for it already,
         it is offered them at once (in the same unit of work).
+
+        A retry with the same ``idempotency_key`` and the same request (slot,
+        customer, seats, priority, dates, contact method, notes) returns the
+        entry the first call made (as it is now) and writes nothing more.
 
         Raises:
             ValidationError: naming the field: seats outside 1 to 1,000 or
@@ -177,7 +206,13 @@ class WaitlistService:
                 asking for a priority other than ``normal``.
             NotFoundError: ``customer_id`` names no customer ``principal`` may see.
             DuplicateError: the customer already waits on (or holds an offer on) this slot.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
+        key = principal_key(principal, idempotency_key)
         wanted = customer_id
         if principal.kind is PrincipalKind.CUSTOMER:
             wanted = wanted or CustomerId(principal.id)  # type: ignore[arg-type]
@@ -221,6 +256,14 @@ class WaitlistService:
                     f" {entry.seats} can never be booked"
                 )
                 raise ValidationError.single("seats", msg, "above_capacity")
+            if key is not None:
+                made, fresh = claim_request(tx.uow, key, "waitlist", now, _asked(entry, principal))
+                if not fresh:
+                    prior = tx.uow.waitlist.get(WaitlistEntryId(made))
+                    if prior is None:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
+                entry = attrs.evolve(entry, id=WaitlistEntryId(made))
             existing = tx.uow.waitlist.get_active(slot.id, customer.id)
             if existing is not None:
                 msg = f"the customer already waits on this slot (entry {existing.id})"

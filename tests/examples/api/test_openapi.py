@@ -14,19 +14,15 @@ from examples.api.openapi import render
 PROBLEM = "application/problem+json"
 
 #: Creates whose retry is refused by a natural key instead (409 naming what exists):
-#: an import job per upload, a traveler, a partner's customer by phone, one waiting-list
-#: entry per customer and slot, a group per reference, a supplier or product per code,
-#: a partner per contact email. Trips have no key in the library (``TripService.create``
-#: takes none): a retry records a second trip, which books nothing.
+#: an import job per upload, a traveler, a partner's customer by phone, a supplier or
+#: product per code, a partner per contact email.
 _NATURALLY_UNIQUE = (
     "import",
     "travelers",
     "customers",
-    "waiting-lists",
     "suppliers",
     "products",
     "/api/admin/partners",
-    "trips",
 )
 
 

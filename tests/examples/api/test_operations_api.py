@@ -608,6 +608,78 @@ def test_auto_assign_picks_the_least_loaded_advisor(
     assert client.post(url, json={}, headers=asha).status_code == 401
 
 
+@STORES
+def test_keyed_changes_answer_a_retry_with_the_first_result(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    slot: Slot,
+    clock: FixedClock,
+    staff_headers: dict[str, str],
+    staff_sign_in: StaffSignIn,
+) -> None:
+    """An ``Idempotency-Key`` on changing travelers, auto-assigning, joining a waiting
+    list, planning a trip and cancelling a group: a retry answers what the first call
+    did (nothing done twice); the key with another request answers 422."""
+    asha = sign_in("+919876543210")
+    booking = book(asha)
+    keyed = {**asha, "Idempotency-Key": "travelers-1"}
+    url = f"/api/bookings/{booking['id']}/travelers"
+    add = {"add": [{"name": "Kabir Verma"}]}
+    first, again = (client.patch(url, json=add, headers=keyed) for _ in range(2))
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json()
+    assert len(again.json()["travelers"]) == 2
+    other = client.patch(url, json={"add": [{"name": "Ravi"}]}, headers=keyed)
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
+
+    staff_sign_in("adv@example.com", StaffRole.ADVISOR)
+    assign = f"/api/admin/bookings/{booking['id']}/auto-assign"
+    by_key = {**staff_headers, "Idempotency-Key": "assign-1"}
+    first, again = (client.post(assign, json={}, headers=by_key) for _ in range(2))
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json()
+    turn = client.post(assign, json={"strategy": "round_robin"}, headers=by_key)
+    assert turn.status_code == 422
+
+    me = _me(client, asha)
+    join = {"slot_id": str(slot.id), "seats": 2}
+    waiting = {**asha, "Idempotency-Key": "wait-1"}
+    first, again = (
+        client.post("/api/v1/customer/waiting-lists", json=join, headers=waiting) for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (201, 201), again.text  # not 409
+    assert again.json()["id"] == first.json()["id"]
+
+    today = clock.now().date()
+    trip = {
+        "customer_id": me,
+        "name": "Ladakh",
+        "starts_on": str(today + timedelta(days=30)),
+        "ends_on": str(today + timedelta(days=35)),
+    }
+    planned = {**staff_headers, "Idempotency-Key": "trip-1"}
+    first, again = (client.post("/api/admin/trips", json=trip, headers=planned) for _ in range(2))
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    longer = {**trip, "ends_on": str(today + timedelta(days=36))}
+    assert client.post("/api/admin/trips", json=longer, headers=planned).status_code == 422
+
+    group = client.post(
+        "/api/admin/bookings/groups",
+        json={"group_reference": "CAMP-26", "organizer_id": me},
+        headers=staff_headers,
+    ).json()
+    cancel = f"/api/admin/bookings/groups/{group['id']}/cancel"
+    called_off = {**staff_headers, "Idempotency-Key": "cancel-1"}
+    first, again = (
+        client.post(cancel, json={"reason": "rain"}, headers=called_off) for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (200, 200), again.text  # not 409
+    assert again.json() == first.json()
+    assert client.post(cancel, json={"reason": "snow"}, headers=called_off).status_code == 422
+
+
 def _twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
     """Twilio's published signing: URL plus sorted name-value pairs, HMAC-SHA1, base64."""
     data = url + "".join(name + params[name] for name in sorted(params))

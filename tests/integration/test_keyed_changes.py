@@ -1,0 +1,384 @@
+"""The calls that change a booking, join a waiting list, cancel a group or plan a trip
+take an idempotency key, on every backend.
+
+A retry with the same key and the same request returns what the first call made or
+did and writes nothing more, even when what it acted on has changed since; the same
+key with a different request (any one field of it) or for another kind of call is
+``IdempotencyConflictError`` and writes nothing. Retries are recognised by what was
+asked, stored with the key's claim, never by the state of what the call changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from tests._threads import at_once
+
+from bookingcore import (
+    BookingChanges,
+    BookingCore,
+    BookingRequest,
+    IdempotencyConflictError,
+    Money,
+    NewTraveler,
+    Principal,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import Booking
+from bookingcore.domain.values import TravelerId
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+
+
+class World:
+    """A slot, a customer with a booking in a group (and another booking and group),
+    two advisors."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.store = store
+        self.clock = FixedClock()
+        self.core = core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            notifier=RecordingNotifier(),
+        )
+        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        self.slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=self.clock.now() + timedelta(days=30),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        self.customer_id = core.customers.register("+919876543210", principal=ADMIN).customer.id
+        self.group = core.groups.create("OFFSITE", organizer_id=self.customer_id, principal=ADMIN)
+        self.other_group = core.groups.create(
+            "DIVE-WEEK", organizer_id=self.customer_id, principal=ADMIN
+        )
+        self.booking = self.book("Asha", group_id=self.group.id)
+        self.other = self.book("Meera", group_id=self.other_group.id)
+        self.ana = core.staff.add("ana@camp.example", "Ana", principal=ADMIN).id
+        self.ben = core.staff.add("ben@camp.example", "Ben", principal=ADMIN).id
+
+    def book(self, name: str, **fields: Any) -> Booking:
+        traveler = NewTraveler(TravelerDetails(name), is_primary=True)
+        request = BookingRequest(self.slot.id, [traveler], customer_id=self.customer_id, **fields)
+        return self.core.bookings.book(request, principal=ADMIN)
+
+    def get(self, booking: Booking | None = None) -> Booking:
+        return self.core.bookings.get((booking or self.booking).id, principal=ADMIN)
+
+    def audited(self, entity: str, entity_id: object) -> int:
+        with self.store.unit_of_work() as uow:
+            return len(uow.audit.list_for(entity, entity_id))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One keyed call: ``run(world, key, **asked)`` with the first request's fields by
+    default; ``state`` what it writes (equal after a retry); ``same`` what a retry must
+    answer alike; ``variants`` one different request per field, by name."""
+
+    run: Callable[..., Any]
+    state: Callable[[World], object]
+    same: Callable[[Any], object]
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _edit(w: World, key: str | None, **asked: Any) -> Booking:
+    return w.core.bookings.update(
+        asked.get("booking", w.booking).id,
+        BookingChanges(referral_source=asked.get("referral", "web")),
+        principal=ADMIN,
+        reason=asked.get("reason", "from the form"),
+        expected_version=asked.get("version"),
+        idempotency_key=key,
+    )
+
+
+def _travelers(w: World, key: str | None, **asked: Any) -> Booking:
+    name = asked.get("name", "Ravi")
+    return w.core.bookings.change_travelers(
+        asked.get("booking", w.booking).id,
+        principal=ADMIN,
+        add=[NewTraveler(TravelerDetails(name))],
+        remove=asked.get("remove", ()),
+        reason=asked.get("reason"),
+        idempotency_key=key,
+    )
+
+
+def _assign(w: World, key: str | None, **asked: Any) -> Booking:
+    return w.core.bookings.assign(
+        asked.get("booking", w.booking).id,
+        principal=ADMIN,
+        strategy=asked.get("strategy", "least_loaded"),
+        advisor_id=asked.get("advisor_id"),
+        reason=asked.get("reason"),
+        idempotency_key=key,
+    )
+
+
+def _join(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.waitlists.join(
+        w.slot.id,
+        principal=ADMIN,
+        customer_id=w.customer_id,
+        seats=asked.get("seats", 2),
+        priority=asked.get("priority", "normal"),
+        notes=asked.get("notes"),
+        idempotency_key=key,
+    )
+
+
+def _cancel_group(w: World, key: str | None, **asked: Any) -> list[Booking]:
+    return list(
+        w.core.groups.cancel(
+            asked.get("group", w.group).id,
+            principal=ADMIN,
+            reason=asked.get("reason", "the client called it off"),
+            idempotency_key=key,
+        )
+    )
+
+
+def _trip(w: World, key: str | None, **asked: Any) -> Any:
+    today = w.clock.now().date()
+    return w.core.trips.create(
+        w.customer_id,
+        asked.get("name", "Ladakh"),
+        starts_on=today + timedelta(days=30),
+        ends_on=today + timedelta(days=asked.get("days", 35)),
+        principal=ADMIN,
+        booking_ids=asked.get("booking_ids", ()),
+        notes=asked.get("notes"),
+        idempotency_key=key,
+    )
+
+
+def _booking_state(w: World) -> object:
+    booking, other = w.get(), w.get(w.other)
+    return (
+        booking.version,
+        other.version,
+        booking.assignee_id,
+        len(booking.travelers),
+        w.audited("booking", booking.id),
+        w.audited("booking", other.id),
+    )
+
+
+CALLS = {
+    "edit": Call(
+        _edit,
+        _booking_state,
+        lambda b: (b.id, b.version, b.referral_source),
+        {
+            "referral_source": {"referral": "phone"},
+            "reason": {"reason": "from the phone call"},
+            "booking": {"booking": "other"},
+        },
+    ),
+    "travelers": Call(
+        _travelers,
+        _booking_state,
+        lambda b: (b.id, b.version, b.traveler_ids),
+        {
+            "add": {"name": "Kiran"},
+            "reason": {"reason": "a friend joins"},
+            "booking": {"booking": "other"},
+        },
+    ),
+    "assignment": Call(
+        _assign,
+        _booking_state,
+        lambda b: (b.id, b.version, b.assignee_id),
+        {
+            "strategy": {"strategy": "round_robin"},
+            "advisor_id": {"advisor_id": "ben"},
+            "reason": {"reason": "rebalancing"},
+            "booking": {"booking": "other"},
+        },
+    ),
+    "waitlist": Call(
+        _join,
+        lambda w: [
+            (e.id, e.status)
+            for e in w.core.waitlists.list_for_slot(w.slot.id, principal=ADMIN, active_only=False)
+        ],
+        lambda e: e.id,
+        {"seats": {"seats": 3}, "priority": {"priority": "high"}, "notes": {"notes": "aisle"}},
+    ),
+    "group_cancel": Call(
+        _cancel_group,
+        lambda w: (
+            w.core.groups.get(w.group.id, principal=ADMIN).status,
+            w.core.groups.get(w.other_group.id, principal=ADMIN).status,
+            w.audited("booking group", w.group.id),
+            w.get().status,
+            w.get(w.other).status,
+        ),
+        lambda cancelled: [b.id for b in cancelled],
+        {"reason": {"reason": "weather"}, "group": {"group": "other"}},
+    ),
+    "trip": Call(
+        _trip,
+        lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
+        lambda t: (t.id, t.name, t.ends_on),
+        {"name": {"name": "Spiti"}, "ends_on": {"days": 36}, "notes": {"notes": "by road"}},
+    ),
+}
+
+
+def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with the world's objects for the names ``"other"`` and ``"ben"``."""
+    named = {
+        ("booking", "other"): w.other,
+        ("group", "other"): w.other_group,
+        ("advisor_id", "ben"): w.ben,
+    }
+    return {k: named.get((k, v), v) for k, v in fields.items()}
+
+
+@pytest.fixture
+def world(any_store: MemoryStore | SqlStore) -> World:
+    return World(any_store)
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_retry_returns_the_first_result_and_writes_once(world: World, name: str) -> None:
+    call = CALLS[name]
+    first = call.run(world, "k-1")
+    written = call.state(world)
+    world.clock.advance(timedelta(minutes=1))
+    again = call.run(world, "k-1")
+    assert call.same(again) == call.same(first)
+    assert call.state(world) == written
+
+
+@pytest.mark.parametrize(
+    ("name", "changed"), [(n, f) for n in sorted(CALLS) for f in sorted(CALLS[n].variants)]
+)
+def test_the_key_for_a_request_differing_in_one_field_is_a_conflict(
+    world: World, name: str, changed: str
+) -> None:
+    call = CALLS[name]
+    call.run(world, "k-1")
+    written = call.state(world)
+    with pytest.raises(IdempotencyConflictError) as refused:
+        call.run(world, "k-1", **_asked(world, call.variants[changed]))
+    assert refused.value.key == "k-1"
+    assert call.state(world) == written
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_key_of_another_kind_of_call_is_a_conflict_both_ways(world: World, name: str) -> None:
+    call = CALLS[name]
+    world.core.bookings.add_note(world.booking.id, "called", principal=ADMIN, idempotency_key="n")
+    before = call.state(world)
+    with pytest.raises(IdempotencyConflictError):
+        call.run(world, "n")
+    assert call.state(world) == before
+    call.run(world, "k-1")
+    with pytest.raises(IdempotencyConflictError):
+        world.core.bookings.add_note(
+            world.booking.id, "called", principal=ADMIN, idempotency_key="k-1"
+        )
+
+
+def test_a_retry_after_a_later_change_undoes_nothing(world: World) -> None:
+    """A retry answers the booking as it is now: a later edit (and its version) stands."""
+    first = _edit(world, "k-1", version=world.booking.version)
+    later = _edit(world, None, referral="phone")
+    again = _edit(world, "k-1", version=world.booking.version)  # stale: no StaleVersionError
+    assert (again.referral_source, again.version) == ("phone", later.version)
+    assert later.version == first.version + 1
+
+
+def test_a_retried_change_of_travelers_removes_nobody_twice(world: World) -> None:
+    ravi = _travelers(world, "k-1")
+    added = next(t for t in ravi.travelers if t.traveler_id not in world.booking.traveler_ids)
+    gone: tuple[TravelerId, ...] = (added.traveler_id,)
+    removed = _travelers(world, "k-2", name="Kiran", remove=gone)
+    again = _travelers(world, "k-2", name="Kiran", remove=gone)
+    assert again.traveler_ids == removed.traveler_ids
+    assert len(again.travelers) == 2
+
+
+def test_a_retried_assignment_picks_nobody_again(world: World) -> None:
+    """``round_robin`` moves on with every assignment: a retry does not take a turn."""
+    before = world.audited("booking", world.booking.id)
+    first = _assign(world, "k-1", strategy="round_robin")
+    for _ in range(3):
+        assert _assign(world, "k-1", strategy="round_robin").assignee_id == first.assignee_id
+    assert world.audited("booking", world.booking.id) == before + 1
+
+
+def test_a_retried_group_cancellation_answers_the_bookings_it_cancelled(world: World) -> None:
+    first = _cancel_group(world, "k-1")
+    assert [b.id for b in first] == [world.booking.id]
+    again = _cancel_group(world, "k-1")
+    assert [(b.id, b.status) for b in again] == [(world.booking.id, "cancelled")]
+
+
+def test_a_group_retry_compares_what_was_asked_not_the_group_as_it_is_now(world: World) -> None:
+    """The group was renamed after it was opened: a retry of the opening still answers it."""
+    first = world.core.groups.create(
+        "retreat",
+        organizer_id=world.customer_id,
+        principal=ADMIN,
+        group_name="Yoga retreat",
+        idempotency_key="g-1",
+    )
+    with world.store.unit_of_work() as uow:
+        group = uow.groups.get_for_update(first.id)
+        assert group is not None
+        group.rename("Retreat (moved)", now=world.clock.now())
+        group.set_participants(12, now=world.clock.now())
+        uow.commit()
+    again = world.core.groups.create(
+        "RETREAT",
+        organizer_id=world.customer_id,
+        principal=ADMIN,
+        group_name="Yoga retreat",
+        idempotency_key="g-1",
+    )
+    assert again.id == first.id
+    assert (again.group_name, again.total_participants) == ("Retreat (moved)", 12)
+    with pytest.raises(IdempotencyConflictError):  # asking for the name it has now is another
+        world.core.groups.create(
+            "RETREAT",
+            organizer_id=world.customer_id,
+            principal=ADMIN,
+            group_name="Retreat (moved)",
+            idempotency_key="g-1",
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_three_calls_with_one_key_at_once_make_one_change(pg_store: SqlStore, name: str) -> None:
+    """The key's claim is written with the change: the twins wait for the first and then
+    answer what it did; nothing is written twice."""
+    world = World(pg_store)
+    call = CALLS[name]
+    before = world.audited("booking", world.booking.id)
+    results = at_once(3, lambda _: call.run(world, "k-race"))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({repr(call.same(r)) for r in results}) == 1, results
+    written = call.state(world)
+    call.run(world, "k-race")
+    assert call.state(world) == written
+    if name in {"edit", "travelers", "assignment"}:
+        assert world.audited("booking", world.booking.id) == before + 1  # changed once
