@@ -221,9 +221,21 @@ def test_capacity_utilisation_adds_seats_held_against_capacity(shop: Shop) -> No
     camp, reef = by_location[shop.camp.id], by_location[shop.reef.id]
     assert (camp.capacity, camp.seats_held, camp.utilisation) == (5, 2, Decimal("0.4"))
     assert (reef.slots, reef.unlimited_slots, reef.capacity) == (1, 1, 0)
+    lines = shop.core.reports.capacity_utilisation(principal=ADMIN, by="location")
+    assert [line.key for line in lines] == sorted(by_location, key=lambda key: key.int)
     with pytest.raises(ValidationError) as refused:
         shop.core.reports.capacity_utilisation(principal=ADMIN, by="partner")
     assert refused.value.errors[0].field == "by"
+
+
+def test_capacity_utilisation_is_for_staff_who_may_view_everything(shop: Shop) -> None:
+    advisor = Principal.staff(shop.advisor.id, StaffRole.ADVISOR)
+    editor = Principal.staff(StaffId(uuid4()), StaffRole.EDITOR)
+    assert shop.core.reports.capacity_utilisation(principal=editor)
+    for refused_principal in (shop.as_partner, advisor):
+        with pytest.raises(PermissionDeniedError) as refused:
+            shop.core.reports.capacity_utilisation(principal=refused_principal)
+        assert str(refused.value) == f"{refused_principal} may not read capacity reports"
 
 
 def test_import_statistics_count_jobs_and_rows_and_need_staff_who_may_import(shop: Shop) -> None:

@@ -72,7 +72,7 @@ from bookingcore.domain.values import (
     ensure_aware,
 )
 from bookingcore.domain.waitlist import WaitlistStatus
-from bookingcore.errors import ValidationError
+from bookingcore.errors import PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
@@ -352,6 +352,9 @@ class WaitlistConversion:
 
 _RATE = Decimal("0.0001")
 
+#: The capacity report's slots when it is given no filter: every one, active or not.
+_EVERY_SLOT = SlotFilter(only_active=False)
+
 
 def _rate(part: int, whole: int) -> Decimal:
     return (Decimal(part) / Decimal(whole)).quantize(_RATE) if whole else Decimal(0)
@@ -449,10 +452,7 @@ class ReportService:
             ValidationError: on ``start`` or ``end`` when naive, or on ``end``
                 when it is not after ``start``.
         """
-        policy.require(
-            principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
-            f"{principal} may not read reconciliation reports",
-        )
+        _require_staff(principal, "reconciliation reports", Permission.VIEW_ALL)
         start = ensure_aware(start, "start")
         end = ensure_aware(end, "end")
         if end <= start:
@@ -581,7 +581,7 @@ class ReportService:
                 for row in rows
                 for cancelled, no_shows in (row.counts,)
             ),
-            key=lambda line: _order(line.key),
+            key=_keyed_order,
         )
 
     def advisor_workload(
@@ -680,29 +680,23 @@ class ReportService:
             ValidationError: on ``by`` when slots cannot be grouped that way.
             PermissionDeniedError: ``principal`` is not staff with ``view_all``.
         """
-        policy.require(
-            principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
-            f"{principal} may not read capacity reports",
-        )
+        _require_staff(principal, "capacity reports", Permission.VIEW_ALL)
         grouping = _grouping(by)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.slots.tally(
-                where or SlotFilter(only_active=False), grouping, zone=self._ctx.settings.zone
+            rows = uow.slots.tally(where or _EVERY_SLOT, grouping, zone=self._ctx.settings.zone)
+        lines = [
+            UtilisationLine(
+                row.key,
+                row.slots,
+                row.unlimited_slots,
+                row.capacity,
+                row.seats_held,
+                _rate(row.seats_held, row.capacity),
             )
-        return sorted(
-            (
-                UtilisationLine(
-                    key=row.key,
-                    slots=row.slots,
-                    unlimited_slots=row.unlimited_slots,
-                    capacity=row.capacity,
-                    seats_held=row.seats_held,
-                    utilisation=_rate(row.seats_held, row.capacity),
-                )
-                for row in rows
-            ),
-            key=lambda line: _order(line.key),
-        )
+            for row in rows
+        ]
+        lines.sort(key=_keyed_order)
+        return lines
 
     def waitlist_conversion(
         self,
@@ -718,10 +712,7 @@ class ReportService:
             PermissionDeniedError: ``principal`` is not staff with ``view_all``.
             ValidationError: on ``created_from`` or ``created_before`` when naive.
         """
-        policy.require(
-            principal.kind is PrincipalKind.STAFF and principal.has(Permission.VIEW_ALL),
-            f"{principal} may not read waiting-list reports",
-        )
+        _require_staff(principal, "waiting-list reports", Permission.VIEW_ALL)
         start = None if created_from is None else ensure_aware(created_from, "created_from")
         end = None if created_before is None else ensure_aware(created_before, "created_before")
         with self._ctx.uow_factory().read_only() as uow:
@@ -760,10 +751,8 @@ class ReportService:
             PermissionDeniedError: ``principal`` is not staff who may import or view all.
             ValidationError: on ``created_from`` or ``created_before`` when naive.
         """
-        policy.require(
-            principal.kind is PrincipalKind.STAFF
-            and (principal.has(Permission.IMPORT_BOOKINGS) or principal.has(Permission.VIEW_ALL)),
-            f"{principal} may not read import statistics",
+        _require_staff(
+            principal, "import statistics", Permission.IMPORT_BOOKINGS, Permission.VIEW_ALL
         )
         start = None if created_from is None else ensure_aware(created_from, "created_from")
         end = None if created_before is None else ensure_aware(created_before, "created_before")
@@ -828,12 +817,31 @@ def _totals(
     return tuple(sums[currency] for currency in sorted(sums))
 
 
+def _require_staff(principal: Principal, what: str, *permissions: Permission) -> None:
+    """Refuse ``principal`` reading ``what`` unless it is staff holding one of ``permissions``.
+
+    The refusal's message, which names the principal, is written only when it is
+    raised: a report answered in a fraction of a millisecond should not spend a
+    tenth of it on text nobody reads.
+    """
+    if principal.kind is not PrincipalKind.STAFF or not any(map(principal.has, permissions)):
+        raise PermissionDeniedError(f"{principal} may not read {what}")
+
+
 def _grouping(by: Grouping | str) -> Grouping:
     try:
         return Grouping(by)
     except ValueError:
         allowed = ", ".join(grouping.value for grouping in Grouping)
         raise ValidationError.single("by", f"is not one of {allowed}", "invalid_choice") from None
+
+
+def _keyed_order(line: CancellationLine | UtilisationLine) -> tuple[int, Any]:
+    """:func:`_order` of a line's key (one call a line where a lambda would make two)."""
+    key = line.key
+    if key is None:
+        return (1, 0)
+    return (0, key.int) if isinstance(key, UUID) else (0, key)
 
 
 def _order(key: GroupKey) -> tuple[int, Any]:

@@ -472,16 +472,14 @@ class SlotRepository(Repository[Slot]):
             # Every slot (the whole catalogue's report): the statement is the cached
             # one, run as it was compiled the first time.
             found = self._session.fixed_rows(statement)
-        period = by is Grouping.STARTS_MONTH
+        if by is Grouping.STARTS_MONTH:
+            return [
+                SlotTally(read_period(key), slots, int(unlimited), int(capacity), int(held))
+                for key, slots, unlimited, capacity, held in found
+            ]
         return [
-            SlotTally(
-                read_period(row[0]) if period else row[0],
-                row[1],
-                int(row[2]),
-                int(row[3]),
-                int(row[4]),
-            )
-            for row in found
+            SlotTally(key, slots, int(unlimited), int(capacity), int(held))
+            for key, slots, unlimited, capacity, held in found
         ]
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
