@@ -257,8 +257,10 @@ def keyed_event_id(operation: str, key: str) -> UUID:
     """The id of the event a request with (scoped) idempotency ``key`` raises.
 
     A change that leaves no row of its own to keep its key (a reschedule) gives
-    its event this id instead: the outbox keeps every event and holds each id
-    once, so it finds the first call again and refuses a twin.
+    its event this id instead: the outbox holds each id once, so it finds the
+    first call again and refuses a twin. It does for as long as the outbox keeps
+    the event (``Settings.outbox_retention``); the key registry remembers the key
+    after that, and a retry is then refused rather than made again.
     """
     return uuid5(_KEYED_EVENTS, f"{operation}:{key}")
 
