@@ -629,7 +629,10 @@ class OutboxRepository(Protocol):
         ``before``, every delivery of its event is finished (done or given up,
         not waiting for a retry) and finished before ``before``, and, with
         ``published``, it was published (relayed to a broker) before ``before``.
-        Messages another unit of work holds (a relay's claim, on stores with row
+        The walk by sequence stops at the first message that occurred at or after
+        ``before`` (so no batch reads the messages within the retention; one that
+        occurred earlier but was numbered after it, by clock skew, waits for a
+        later prune). Messages another unit of work holds (a relay's claim, on stores with row
         locks: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) are skipped, and the
         deliveries of the chosen messages are locked before they are judged, so a
         delivery another unit of work is moving back to retrying keeps its

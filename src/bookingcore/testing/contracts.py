@@ -1837,6 +1837,38 @@ class OutboxRepositoryContract(_Base):
             assert [d.handler for d in uow.deliveries.list_for_event(waiting.id)] == ["a", "c"]
             assert [d.handler for d in uow.deliveries.list_for_event(retried.id)] == ["e"]
 
+    def test_the_walk_stops_at_the_first_message_within_the_retention(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A message numbered after one that occurred within the retention (clock skew
+        between processes) waits for a later prune: no batch reads the young messages."""
+        booking = _stored_booking(uow_factory, make)
+        old = self._store_handled(uow_factory, booking)
+        young_at = T0 + timedelta(days=2)
+        young = self._event(booking, "young")
+        young = attrs.evolve(young, occurred_at=young_at)
+        with uow_factory() as uow:
+            uow.outbox.add(young)
+            uow.commit()
+        with uow_factory() as uow:
+            message = uow.outbox.get(young.id)
+            assert message is not None
+            message.dispatched_at = message.published_at = young_at
+            uow.commit()
+        skewed = self._store_handled(uow_factory, booking)
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(T0 + timedelta(days=1), published=True, limit=10) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert [uow.outbox.get(e.id) is not None for e in (old, young, skewed)] == [
+                False,
+                True,
+                True,
+            ]
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(T0 + timedelta(days=3), published=True, limit=10) == 2
+            uow.commit()
+
     def test_messages_and_deliveries_a_unit_of_work_holds_are_not_deleted_under_it(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -850,7 +850,13 @@ class _OutboxRepository(_Repository[OutboxMessage]):
             )
 
         stored = sorted(uow._rows(self._table), key=lambda m: m.sequence or 0)
-        going = [message.id for message in stored if finished(message)][:limit]
+        young = [m.sequence for m in stored if m.sequence and m.event.occurred_at >= before]
+        bound = min(young, default=None)
+        going = [
+            message.id
+            for message in stored
+            if (bound is None or (message.sequence or 0) < bound) and finished(message)
+        ][:limit]
         uow._delete(self._table, going)
         uow._delete("deliveries", [d.id for ident in going for d in by_event.get(ident, ())])
         return len(going)

@@ -101,6 +101,9 @@ __all__ = [
 
 E = TypeVar("E")
 
+#: Above every outbox sequence (a BIGINT identity).
+_NO_SEQUENCE = 2**63 - 1
+
 
 # --------------------------------------------------------------------------- tables
 
@@ -627,7 +630,12 @@ class OutboxRepository(Repository[OutboxMessage]):
             | dc.completed_at.is_(None)
             | (dc.completed_at >= at)
         )
+        # The walk by sequence stops at the first message that occurred within the
+        # retention: what follows is (all but clock skew) younger, and reading it
+        # would make every short batch a scan of the whole retention's messages.
+        young = select(func.min(c.sequence)).where(c.occurred_at >= at).scalar_subquery()
         where = [
+            c.sequence < func.coalesce(young, literal(_NO_SEQUENCE, c.sequence.type)),
             c.occurred_at < at,
             c.dispatched_at < at,
             ~select(dc.id).where(dc.event_id == c.event_id, unfinished).exists(),
