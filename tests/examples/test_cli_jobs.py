@@ -50,7 +50,11 @@ def test_on_postgresql_a_dead_job_is_listed_and_retried(
     assert code == 0, output
     with job_core(pg_db) as core:
         records = core.jobs.queue.list_jobs(state=JobState.SUCCEEDED)
-        assert {r.name for r in records} >= {"events.dispatch", "reminders.send_due"}
+        assert {r.name for r in records} >= {
+            "events.dispatch",
+            "reminders.send_due",
+            "outbox.prune",
+        }
 
         def broken(args: object, run: object) -> object:
             msg = "partner endpoint down"
