@@ -30,7 +30,7 @@ from bookingcore import (
 from bookingcore.domain import CustomerRegistered, JobRequested
 from bookingcore.domain.events import Delivery, RetryPolicy
 from bookingcore.services import JobAttempt
-from bookingcore.services.events import HandlerContext
+from bookingcore.services.events import MAX_BATCH, HandlerContext
 from bookingcore.testing import FixedClock, RecordingPublisher, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -124,9 +124,19 @@ def test_a_relaying_core_prunes_only_what_it_published(
     assert relaying.events.prune() >= 1
     assert _kept(any_store, first) == [False]
 
-    with pytest.raises(ValidationError) as refused:
-        _core(any_store, clock).relay(publisher)
-    assert refused.value.errors[0].field == "outbox_relayed"
+    not_relaying = _core(any_store, clock)
+    for build in (
+        lambda: not_relaying.relay(publisher),
+        lambda: not_relaying.jobs.relay_outbox_to(publisher),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            build()
+        assert refused.value.errors[0].field == "outbox_relayed"
+    assert "outbox.relay" not in not_relaying.jobs.catalog.names()
+    for limit in (0, MAX_BATCH + 1):
+        with pytest.raises(ValidationError) as refused:
+            relaying.events.prune(limit=limit)
+        assert refused.value.errors[0].field == "limit"
 
 
 def test_with_no_retention_nothing_is_pruned_and_no_job_is_registered(
