@@ -73,6 +73,7 @@ from _common import (
     table,
     whole_numbers,
 )
+from bookingcore import Settings
 from bookingcore.domain import BookingCreated
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import Actor, BookingId, CustomerId, SlotId
@@ -188,7 +189,9 @@ def _library(task: WorkerTask, barrier: Barrier, results: Queue[WorkerResult]) -
             return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
     try:
-        core = library_core(store.unit_of_work, dispatch="deferred")
+        core = library_core(
+            store.unit_of_work, dispatch="deferred", settings=Settings(outbox_relayed=True)
+        )
         publisher = DropSerializedPublisher() if task.side == "library" else DropPublisher()
         relay = OutboxRelay(core.context, publisher)
         relay.relay(limit=1)  # connect and warm the mapper before the clock starts

@@ -62,7 +62,7 @@ def job_core(database: str, *, redis_url: str | None = None) -> Iterator[Booking
         store.migrate()
         core = BookingCore(
             uow_factory=store.unit_of_work,
-            settings=Settings(default_region="IN"),
+            settings=Settings(default_region="IN", outbox_relayed=True),
             notifier=LogNotifier(),
             jobs=queue,
         )

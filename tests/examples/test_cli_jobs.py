@@ -24,8 +24,9 @@ def test_a_worker_on_sqlite_runs_the_due_periodic_jobs_once(tmp_path: Path) -> N
     db = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
     code, output = invoke("worker", "--db", db, "--once")
     assert code == 0, output
-    # events.dispatch, reminders.send_due, auth.cleanup, waitlists.expire_offers, outbox.relay
-    assert "ran 5 job(s)" in output
+    # events.dispatch, reminders.send_due, auth.cleanup, waitlists.expire_offers,
+    # outbox.relay, outbox.prune
+    assert "ran 6 job(s)" in output
 
 
 def test_jobs_refuses_an_unknown_state(tmp_path: Path) -> None:
@@ -49,7 +50,11 @@ def test_on_postgresql_a_dead_job_is_listed_and_retried(
     assert code == 0, output
     with job_core(pg_db) as core:
         records = core.jobs.queue.list_jobs(state=JobState.SUCCEEDED)
-        assert {r.name for r in records} >= {"events.dispatch", "reminders.send_due"}
+        assert {r.name for r in records} >= {
+            "events.dispatch",
+            "reminders.send_due",
+            "outbox.prune",
+        }
 
         def broken(args: object, run: object) -> object:
             msg = "partner endpoint down"

@@ -194,7 +194,7 @@ def main() -> None:
     sender = HttpxWebhookSender(timeout=0.5)
     core = BookingCore(
         uow_factory=store.unit_of_work,
-        settings=Settings(default_region="IN", waitlist_offer_ttl=OFFER_TTL),
+        settings=Settings(default_region="IN", waitlist_offer_ttl=OFFER_TTL, outbox_relayed=True),
         webhook_sender=sender,
         webhook_settings=WEBHOOKS,
         jobs=queue,

@@ -9,11 +9,14 @@ import pytest
 from sqlalchemy import event
 from tests._sqlite import sqlite_memory_store
 
-from bookingcore import BookingCore
+from bookingcore import BookingCore, Settings
 from bookingcore.domain import JobRequested, SerializedMessage
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
+
+#: These cores relay their outbox (a relay is refused otherwise).
+RELAYED = Settings(outbox_relayed=True)
 
 
 def _fill(store: MemoryStore | SqlStore, count: int) -> list[object]:
@@ -111,7 +114,9 @@ def test_a_relay_that_fails_to_publish_marks_nothing_and_the_next_run_sends_in_o
     ids = _fill(store, 5)
     clock = FixedClock()
     publisher = _SerializedPublisher()
-    relay = BookingCore(uow_factory=store.unit_of_work, clock=clock).relay(publisher)
+    relay = BookingCore(uow_factory=store.unit_of_work, clock=clock, settings=RELAYED).relay(
+        publisher
+    )
     publisher.fail = True
     with pytest.raises(ConnectionError):
         relay.relay(limit=3)
@@ -148,7 +153,8 @@ def test_a_serialized_relay_batch_is_one_statement_on_sql(
     event.listen(store.engine, "before_cursor_execute", record)
     try:
         publisher = _SerializedPublisher()
-        assert BookingCore(uow_factory=store.unit_of_work).relay(publisher).relay(limit=10) == 4
+        core = BookingCore(uow_factory=store.unit_of_work, settings=RELAYED)
+        assert core.relay(publisher).relay(limit=10) == 4
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     assert [m.id for m in publisher.published] == ids

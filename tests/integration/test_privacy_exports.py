@@ -41,6 +41,7 @@ from bookingcore.domain.inbox import WebhookReceipt
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookTopic
 from bookingcore.domain.queries import CustomerFilter
 from bookingcore.domain.values import DocumentId, TravelerId
+from bookingcore.serialization import event_to_dict
 from bookingcore.services import BOOKING_EXPORT_COLUMNS
 from bookingcore.services.webhooks import booking_snapshot
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
@@ -185,6 +186,59 @@ class TestErasure:
         again = core.customers.register(PHONE, principal=ADMIN)
         assert again.created
         assert again.customer.id != customer.id
+
+    def test_the_events_about_their_bookings_in_the_outbox_lose_their_text(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        """Status changes' notes and metadata values and a reschedule's note, in the
+        stored outbox payloads, are erased with the rest (the library's keys kept);
+        another customer's events keep theirs."""
+        core = _core(any_store)
+        customer, bookings = _booked(core)
+        core.bookings.transition(
+            bookings[0].id,
+            "confirmed",
+            principal=ADMIN,
+            note=f"{NAME} paid in cash",
+            metadata={"diet": NEEDS, "waitlist_entry_id": "entry-7"},
+        )
+        later = core.catalog.create_slot(
+            location_id=bookings[1].location_id,
+            starts_at=core.context.now() + timedelta(days=30),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=4,
+            principal=ADMIN,
+        )
+        core.bookings.reschedule(
+            bookings[1].id, later.id, principal=ADMIN, reason=f"{NAME} asked by phone"
+        )
+        other = core.customers.register("+919800000001", principal=ADMIN).customer
+        theirs = core.bookings.book(
+            BookingRequest(
+                bookings[0].slot_id,
+                [NewTraveler(TravelerDetails("Meera"), is_primary=True)],
+                other.id,
+            ),
+            principal=ADMIN,
+        )
+        core.bookings.transition(theirs.id, "confirmed", principal=ADMIN, note="Meera paid")
+        mine = [b.id for b in bookings]
+
+        def stored(booking_ids: list[object]) -> str:
+            with core.context.uow_factory() as uow:
+                found = uow.outbox.list_for_bookings(booking_ids)  # type: ignore[arg-type]
+                return json.dumps([event_to_dict(m.event) for m in found])
+
+        assert set(_secrets_in(stored(mine))) >= {NAME, NEEDS}
+
+        core.privacy.erase_customer(customer.id, principal=ADMIN)
+
+        erased = stored(mine)
+        assert _secrets_in(erased) == []
+        assert '"note": "[erased]"' in erased
+        assert '"diet": "[erased]"' in erased
+        assert '"waitlist_entry_id": "entry-7"' in erased  # the library's own reference
+        assert "Meera paid" in stored([theirs.id])
 
     def test_only_staff_who_change_everything_erase_and_only_once(
         self, any_store: MemoryStore | SqlStore

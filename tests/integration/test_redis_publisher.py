@@ -60,6 +60,17 @@ def unreachable_publisher() -> Iterator[RedisStreamPublisher]:
     down.close()
 
 
+@pytest.fixture
+def core(store: MemoryStore, clock: FixedClock) -> BookingCore:
+    """A core over the memory store that relays its outbox (``outbox_relayed``)."""
+    return BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(default_region="IN", outbox_relayed=True),
+    )
+
+
 def book_twice_and_cancel(core: BookingCore, admin: Principal, clock: FixedClock) -> None:
     """Register customers, book and cancel: several kinds of events in the outbox."""
     location = core.catalog.add_location("HAMPTA", "Hampta Pass base", principal=admin)
@@ -137,7 +148,7 @@ class TestRelayToRedisStream:
             uow_factory=sql.unit_of_work,
             clock=clock,
             ids=SequentialIds(),
-            settings=Settings(default_region="IN"),
+            settings=Settings(default_region="IN", outbox_relayed=True),
         )
         book_twice_and_cancel(core, admin, clock)
         with sql.unit_of_work() as uow:

@@ -75,7 +75,7 @@ def make_core(store: MemoryStore, clock: FixedClock, **options: Any) -> BookingC
         uow_factory=store.unit_of_work,
         clock=clock,
         ids=SequentialIds(),
-        settings=Settings(default_region="IN"),
+        settings=Settings(default_region="IN", outbox_relayed=True),
         **options,
     )
 

@@ -52,7 +52,7 @@ def jobs_core(
         uow_factory=store.unit_of_work,
         clock=clock,
         ids=SequentialIds(),
-        settings=Settings(default_region="IN"),
+        settings=Settings(default_region="IN", outbox_relayed=True),
         notifier=notifier,
         jobs=queue,
     )
@@ -145,6 +145,7 @@ class TestLibraryJobs:
         assert schedules == {
             "auth.cleanup": timedelta(minutes=15),
             "events.dispatch": timedelta(seconds=10),
+            "outbox.prune": timedelta(hours=1),
             "reminders.send_due": timedelta(minutes=5),
             "waitlists.expire_offers": timedelta(seconds=30),
         }

@@ -17,7 +17,7 @@ Subclass :class:`DomainEvent` to add your own; the subclass registers itself.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -282,9 +282,10 @@ class OutboxMessage:
     """An event waiting in the outbox.
 
     ``sequence`` is given by the storage when the message is committed and
-    orders the outbox. ``dispatched_at`` is set once every subscribed handler is
-    done with the event (or has given up); ``published_at`` once an
-    :class:`~bookingcore.ports.EventPublisher` relayed it to a broker.
+    orders the outbox. ``dispatched_at`` is set once every subscribed handler
+    had its first try at the event (each handler's :class:`Delivery` says
+    whether it is done, waiting for a retry or gave up); ``published_at`` once
+    an :class:`~bookingcore.ports.EventPublisher` relayed it to a broker.
 
     .. versionadded:: 0.1
     """
@@ -303,6 +304,34 @@ class OutboxMessage:
     def name(self) -> str:
         """The event's registered name."""
         return self.event.name
+
+    def erase(self, placeholder: str, *, keep: Iterable[str] = ()) -> bool:
+        """Replace the event's free text with ``placeholder``, in place (GDPR).
+
+        Free text is a non-empty ``note`` (:class:`BookingStatusChanged`,
+        :class:`BookingRescheduled`) and the non-empty values of a ``metadata``
+        mapping (:class:`BookingStatusChanged`) but those of ``keep``; your own
+        events' fields of those names are erased the same way. Everything else
+        (ids, statuses, times, amounts, the event's id) stays. Returns whether
+        anything changed; the unit of work that read the message stores it on commit.
+
+        .. versionadded:: 0.4
+        """
+        fields = attrs.fields_dict(type(self.event))
+        changes: dict[str, Any] = {}
+        note = getattr(self.event, "note", None) if "note" in fields else None
+        if isinstance(note, str) and note and note != placeholder:
+            changes["note"] = placeholder
+        metadata = getattr(self.event, "metadata", None) if "metadata" in fields else None
+        if isinstance(metadata, Mapping):
+            kept = frozenset(keep)
+            erased = {k: v if k in kept or not v else placeholder for k, v in metadata.items()}
+            if erased != dict(metadata):
+                changes["metadata"] = erased
+        if not changes:
+            return False
+        self.event = attrs.evolve(self.event, **changes)
+        return True
 
 
 @attrs.frozen

@@ -609,6 +609,39 @@ class OutboxRepository(Protocol):
         .. versionadded:: 0.1
         """
 
+    def list_for_bookings(self, booking_ids: Collection[BookingId]) -> Sequence[OutboxMessage]:
+        """The messages whose event is about one of ``booking_ids`` (the ``booking_id``
+        of its data), in outbox order; those added in this unit of work last.
+
+        Changes to them (:meth:`~bookingcore.domain.OutboxMessage.erase`) are
+        written on commit. On SQL the look-up reads the JSON payload's
+        ``booking_id`` (no index: a scan of the outbox, which retention keeps
+        bounded; for erasure, not for hot paths).
+
+        .. versionadded:: 0.4
+        """
+
+    def delete_finished(self, before: datetime, *, published: bool, limit: int) -> int:
+        """Delete up to ``limit`` messages that are done with, oldest (by sequence)
+        first, with their deliveries, at once in this unit of work; how many went.
+
+        A message is done with when it occurred and was dispatched before
+        ``before``, every delivery of its event is finished (done or given up,
+        not waiting for a retry) and finished before ``before``, and, with
+        ``published``, it was published (relayed to a broker) before ``before``.
+        The walk by sequence stops at the first message that occurred at or after
+        ``before`` (so no batch reads the messages within the retention; one that
+        occurred earlier but was numbered after it, by clock skew, waits for a
+        later prune). Messages another unit of work holds (a relay's claim, on stores with row
+        locks: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) are skipped, and the
+        deliveries of the chosen messages are locked before they are judged, so a
+        delivery another unit of work is moving back to retrying keeps its
+        message. Messages and deliveries this unit of work tracks are left alone.
+        A rollback undoes the deletion.
+
+        .. versionadded:: 0.4
+        """
+
 
 class DeliveryRepository(Protocol):
     """What each handler did with each event.

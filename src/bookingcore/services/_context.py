@@ -76,17 +76,29 @@ class Settings:
             ``4`` numbers invoices per April-March year, as Indian GST asks.
             A series is named after the calendar year its fiscal year starts
             in (``2026/DL01`` runs from April 2026 to March 2027).
+        outbox_retention: how long an outbox message and its handlers' delivery
+            records are kept once the message is done with (30 days by
+            default): ``core.events.prune()`` and the ``outbox.prune`` job
+            delete them after that. ``None`` keeps them forever (the job is
+            then not registered). See docs/events.md, *Retention*.
+        outbox_relayed: ``True`` when this deployment relays its outbox to a
+            broker (``core.relay(...)``, ``core.jobs.relay_outbox_to(...)``):
+            then a message is pruned only once it was published, and a relay
+            may only be built when this is set. ``False`` (the default): no
+            relay, messages are pruned whether published or not, and building
+            a relay is refused. Give every process of a deployment the same value.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
             :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
             field error per problem, on ``lifecycles.<name>.<part>``); a
             ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
-            no month.
+            no month; an ``outbox_retention`` that is not positive.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``taxes``.
     .. versionchanged:: 0.4 ``timezone`` and ``fiscal_year_start``.
+    .. versionchanged:: 0.4 ``outbox_retention`` and ``outbox_relayed``.
     """
 
     default_region: str | None = None
@@ -103,6 +115,8 @@ class Settings:
     waitlist_offer_ttl: timedelta = timedelta(hours=24)
     timezone: str = "UTC"
     fiscal_year_start: int = 1
+    outbox_retention: timedelta | None = timedelta(days=30)
+    outbox_relayed: bool = False
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -117,6 +131,9 @@ class Settings:
         if self.waitlist_offer_ttl <= timedelta(0):
             msg = "must be a positive timedelta"
             raise ValidationError.single("waitlist_offer_ttl", msg, "out_of_range")
+        if self.outbox_retention is not None and self.outbox_retention <= timedelta(0):
+            msg = "must be a positive timedelta, or None to keep messages forever"
+            raise ValidationError.single("outbox_retention", msg, "out_of_range")
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")
@@ -240,8 +257,10 @@ def keyed_event_id(operation: str, key: str) -> UUID:
     """The id of the event a request with (scoped) idempotency ``key`` raises.
 
     A change that leaves no row of its own to keep its key (a reschedule) gives
-    its event this id instead: the outbox keeps every event and holds each id
-    once, so it finds the first call again and refuses a twin.
+    its event this id instead: the outbox holds each id once, so it finds the
+    first call again and refuses a twin. It does for as long as the outbox keeps
+    the event (``Settings.outbox_retention``); the key registry remembers the key
+    after that, and a retry is then refused rather than made again.
     """
     return uuid5(_KEYED_EVENTS, f"{operation}:{key}")
 

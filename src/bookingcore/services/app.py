@@ -308,7 +308,15 @@ class BookingCore:
             jobs.bind(self.jobs.catalog)
 
     def relay(self, publisher: EventPublisher | SerializedEventPublisher) -> OutboxRelay:
-        """An :class:`~bookingcore.services.OutboxRelay` of this core's outbox to ``publisher``."""
+        """An :class:`~bookingcore.services.OutboxRelay` of this core's outbox to ``publisher``.
+
+        Raises:
+            ValidationError: on ``outbox_relayed`` unless the core was built with
+                ``Settings(outbox_relayed=True)`` (pruning must know to keep
+                unpublished messages).
+
+        .. versionchanged:: 0.4 refused unless ``Settings.outbox_relayed``.
+        """
         return OutboxRelay(self.context, publisher)
 
     @property

@@ -1510,8 +1510,10 @@ class BookingService:
         same request (the booking, ``slot_id`` and ``reason``) returns the first
         result with ``replayed`` set and writes nothing, even after a later
         change moved the booking on. A keyed call's ``booking.rescheduled``
-        event has an id derived from the key: the outbox, which keeps every
-        event, is where the retry finds it.
+        event has an id derived from the key: the outbox is where the retry
+        finds it, for as long as it keeps the event (``Settings.outbox_retention``,
+        30 days by default); a later retry is refused (``IdempotencyConflictError``),
+        never made again.
 
         What is dated by the departure follows it: line items' service dates
         move by as many days as the departure's date (on the business's clock),
@@ -1534,7 +1536,8 @@ class BookingService:
             CapacityError: the new slot has fewer seats left than travelers.
             DuplicateError: the customer already holds the new slot for the
                 same travelers.
-            IdempotencyConflictError: the key was used for a different request.
+            IdempotencyConflictError: the key was used for a different request,
+                or for this one longer ago than the outbox keeps its event.
 
         .. versionchanged:: 0.4 ``idempotency_key``.
 
@@ -1591,12 +1594,16 @@ class BookingService:
         with self._ctx.transaction() as tx:
             uow = tx.uow
             if key is not None:
-                claim_key(uow, key, "reschedule", now)
+                new = claim_key(uow, key, "reschedule", now)
                 # Looked for even when the key is new to the registry: a reschedule made
                 # before the registry (0.4) left its key in its event's id alone.
                 prior = self._prior_reschedule(uow, key, asked, principal)
                 if prior is not None:
                     return prior
+                if not new:
+                    # The key's reschedule was made, but its event has been pruned from
+                    # the outbox (Settings.outbox_retention): refused, never made twice.
+                    raise IdempotencyConflictError(caller_key(key))
             booking = self._load_visible(uow, booking_id, principal, for_update=True)
             policy.check_may_cancel(principal, booking, now=now)
             booking.check_version(expected_version)

@@ -197,12 +197,43 @@ class EventDispatcher:
                 continue
             with self._ctx.uow_factory() as uow:
                 message = uow.outbox.get(delivery.event_id)
-            if message is None:  # pragma: no cover - outbox rows are kept
+            if message is None:  # pragma: no cover - messages waiting for a retry are kept
                 continue
             report.events += 1
             emitted = self._deliver(message.event, subscription, report)
             self.dispatch(emitted)
         return report
+
+    def prune(self, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` outbox messages that are done with, oldest first, with
+        their handlers' delivery records, in one unit of work; returns how many.
+
+        Done with: dispatched, every handler's delivery finished (done, or given
+        up after its last attempt; not one waiting for a retry), and, when the
+        core relays its outbox (``Settings.outbox_relayed``), published; all of
+        it longer than ``Settings.outbox_retention`` ago (30 days by default;
+        ``None`` keeps everything and this returns 0). A message a relay or a
+        dispatcher holds at the moment is skipped. The ``outbox.prune`` job calls
+        this until a batch comes back short. An operator's :meth:`retry` and a
+        keyed reschedule's retry find their event only while it is kept.
+
+        Raises:
+            ValidationError: on ``limit`` when it is not a whole number from 1 to
+                :data:`MAX_BATCH`.
+
+        .. versionadded:: 0.4
+        """
+        limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
+        settings = self._ctx.settings
+        if settings.outbox_retention is None:
+            return 0
+        before = self._ctx.now() - settings.outbox_retention
+        with self._ctx.uow_factory() as uow:
+            pruned = uow.outbox.delete_finished(
+                before, published=settings.outbox_relayed, limit=limit
+            )
+            uow.commit()
+        return pruned
 
     def dispatch_one(self, event: DomainEvent, report: DispatchReport | None = None) -> None:
         """Give one event its first delivery to every handler (used by :meth:`run_pending`)."""
@@ -321,12 +352,25 @@ class OutboxRelay:
     gets the messages as stored (``publish_serialized``), with no typed event
     rebuilt in between; any other gets :class:`~bookingcore.domain.OutboxMessage` s.
 
+    Raises:
+        ValidationError: on field ``outbox_relayed`` when the core's settings do not
+            say it relays (``Settings(outbox_relayed=True)``): pruning would
+            otherwise delete messages the relay has not published yet.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 refused unless ``Settings.outbox_relayed``.
     """
 
     def __init__(
         self, context: ServiceContext, publisher: EventPublisher | SerializedEventPublisher
     ) -> None:
+        if not context.settings.outbox_relayed:
+            msg = (
+                "this core is not set up to relay its outbox: pass "
+                "Settings(outbox_relayed=True) in every process, so that pruning keeps "
+                "unpublished messages"
+            )
+            raise ValidationError.single("outbox_relayed", msg, "not_relayed")
         self._ctx = context
         self._publisher = publisher
 

@@ -26,6 +26,9 @@ name                       what it calls                                        
                            follow-up messages of :mod:`.automations`
 ``reminders.send_due``     ``core.communications.send_due_reminders()``          5 min
 ``auth.cleanup``           ``core.auth.cleanup()``: expired codes and sessions   15 min
+``outbox.prune``           ``core.events.prune()`` until a batch is short:       1 h
+                           messages done with for ``Settings.outbox_retention``
+                           (not registered when it is ``None``)
 ``outbox.relay``           ``OutboxRelay.relay()`` (after :meth:`JobService.     5 s
                            relay_outbox_to`)
 ``imports.run``            ``core.imports.run(job, source)`` (after              on upload
@@ -384,6 +387,18 @@ class JobService:
         self.register("reminders.send_due", reminders, every=timedelta(minutes=5))
         self.register("auth.cleanup", cleanup, every=timedelta(minutes=15))
         self.register("waitlists.expire_offers", expire_offers, every=timedelta(seconds=30))
+        if self._ctx.settings.outbox_retention is not None:
+
+            def prune_outbox(args: Mapping[str, Any], run: JobRun) -> object:
+                limit = int(args.get("limit", 1000))
+                total = 0
+                while (pruned := events.prune(limit=limit)) > 0:
+                    total += pruned
+                    if pruned < limit:
+                        break
+                return total
+
+            self.register("outbox.prune", prune_outbox, every=timedelta(hours=1))
         if webhooks.sending:
             self.register("webhooks.deliver_due", deliver_webhooks, every=timedelta(seconds=30))
         for name, (attribute, method) in OPTIONAL_JOBS.items():
@@ -404,6 +419,12 @@ class JobService:
 
         Each run claims up to ``limit`` (default 500) events at a time until
         none is left; two workers claim different events.
+
+        Raises:
+            ValidationError: on ``outbox_relayed`` unless the core's settings say
+                it relays (``Settings(outbox_relayed=True)``; see :class:`OutboxRelay`).
+
+        .. versionchanged:: 0.4 refused unless ``Settings.outbox_relayed``.
         """
         relay = OutboxRelay(self._ctx, publisher)
 

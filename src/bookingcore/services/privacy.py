@@ -11,7 +11,8 @@ Erasure anonymises in place: the customer's and their travelers' personal
 fields are dropped (the phone becomes a placeholder no real number equals),
 messages lose their recipient, text and failure reason, bookings their travelers' requirements,
 internal notes and advisor notes, cancellation reason, referral source and metadata
-values (but the library's own references), their status history its notes, their
+values (but the library's own references), their status history its notes, the
+events about them in the outbox their notes and metadata values, their
 trails the reasons given, webhooks to partners about them their free text, stored
 payment-provider deliveries about their payments the payer's details (ids, amounts
 and statuses stay), leads and quotations their notes and reasons
@@ -52,7 +53,7 @@ from bookingcore.domain.partner_webhooks import PAYMENT_METADATA_KEY
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, every_item
 from bookingcore.domain.quotations import QuotationFilter
-from bookingcore.domain.values import CustomerId
+from bookingcore.domain.values import BookingId, CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
@@ -373,7 +374,10 @@ class PrivacyService:
         notes, the name of groups they organise, their itineraries' day notes, the
         reason of their refunds (and those values on
         the bookings', leads' and quotations' audit trails), the note of their manual
-        payments (and its reason on the payment's trail),
+        payments (and its reason on the payment's trail), the notes and metadata
+        values (but the library's own) of the events about their bookings still in
+        the outbox (``BookingStatusChanged``, ``BookingRescheduled``; what a relay
+        already published to a broker is beyond reach),
         and the recorded values of audit entries about them are erased, and
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
@@ -383,6 +387,8 @@ class PrivacyService:
         cancels one: an offer an entry held is released and its seats are
         offered to the next entries in line, so no seat stays held for (and no
         offer message goes to) the erased customer.
+
+        .. versionchanged:: 0.4 the outbox's events about their bookings.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -417,7 +423,9 @@ class PrivacyService:
                 traveler.erase(now=now)
             bookings = 0
             theirs = BookingFilter(customer_id=customer_id)
+            booking_ids: list[BookingId] = []
             for booking in list(every_item(partial(uow.bookings.list, theirs))):
+                booking_ids.append(booking.id)
                 booking.travelers = tuple(
                     attrs.evolve(t, special_requirements=None) for t in booking.travelers
                 )
@@ -436,6 +444,9 @@ class PrivacyService:
                 booking.updated_at = now
                 booking.version += 1
                 bookings += 1
+            # The events about their bookings still in the outbox: notes and metadata values.
+            for event in uow.outbox.list_for_bookings(booking_ids):
+                event.erase(ERASED_TEXT, keep=_KEPT_METADATA)
             for waiting in list(every_item(partial(uow.waitlist.list_for_customer, customer_id))):
                 if waiting.notes:
                     waiting.notes = None

@@ -64,7 +64,12 @@ from bookingcore.domain.commissions import CommissionEntryKind, CommissionSummar
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
-from bookingcore.domain.events import BookingStatusChanged, Delivery, RetryPolicy
+from bookingcore.domain.events import (
+    BookingStatusChanged,
+    Delivery,
+    DeliveryStatus,
+    RetryPolicy,
+)
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
 from bookingcore.domain.imports import ImportJob, ImportRowError, ImportStatus
@@ -1742,6 +1747,211 @@ class OutboxRepositoryContract(_Base):
             uow.deliveries.add(Delivery(event.id, "mailer"))
             with pytest.raises(DuplicateError):
                 uow.commit()
+
+    def _store_handled(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        booking: Booking,
+        *,
+        dispatched: datetime | None = T0,
+        published: datetime | None = T0,
+        deliveries: Iterable[Delivery] = (),
+    ) -> BookingStatusChanged:
+        """A message as a dispatcher (and a relay) left it, with these deliveries."""
+        event = self._event(booking, "confirmed")
+        with uow_factory() as uow:
+            uow.outbox.add(event)
+            uow.commit()
+        with uow_factory() as uow:
+            message = uow.outbox.get(event.id)
+            assert message is not None
+            message.dispatched_at = dispatched
+            message.published_at = published
+            for delivery in deliveries:
+                uow.deliveries.add(attrs.evolve(delivery, event_id=event.id))
+            uow.commit()
+        return event
+
+    def test_only_messages_done_with_before_the_cutoff_are_deleted_with_their_deliveries(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``delete_finished``: dispatched, every delivery done or given up, (published,)
+        all before the cutoff; oldest first, up to the limit; deliveries go too."""
+        booking = _stored_booking(uow_factory, make)
+        cutoff = T0 + timedelta(days=1)
+        later = cutoff + timedelta(hours=1)
+        done, gave_up, retrying, recent = (Delivery(uuid4(), h) for h in "abcd")
+        done.succeed(T0)
+        gave_up.fail("boom", T0, RetryPolicy(max_attempts=1))
+        retrying.fail("boom", T0, RetryPolicy())
+        recent.succeed(later)
+        replayed = Delivery(uuid4(), "e")  # gave up, then an operator's retry is pending
+        replayed.fail("boom", T0, RetryPolicy(max_attempts=1))
+        replayed.status = DeliveryStatus.RETRYING
+        unpublished = self._store_handled(uow_factory, booking, published=None)
+        finished = self._store_handled(uow_factory, booking, deliveries=[done, gave_up])
+        waiting = self._store_handled(uow_factory, booking, deliveries=[done, retrying])
+        too_recent = self._store_handled(uow_factory, booking, deliveries=[recent])
+        undispatched = self._store_handled(uow_factory, booking, dispatched=None)
+        dispatched_late = self._store_handled(uow_factory, booking, dispatched=later)
+        published_late = self._store_handled(uow_factory, booking, published=later)
+        retried = self._store_handled(uow_factory, booking, deliveries=[replayed])
+        also_finished = self._store_handled(uow_factory, booking)
+        with uow_factory() as uow:  # rolled back: nothing goes
+            assert uow.outbox.delete_finished(cutoff, published=True, limit=10) == 2
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(cutoff, published=True, limit=1) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.outbox.get(finished.id) is None  # the oldest first
+            assert list(uow.deliveries.list_for_event(finished.id)) == []
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(cutoff, published=True, limit=10) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.outbox.get(also_finished.id) is None
+            assert uow.outbox.delete_finished(cutoff, published=True, limit=10) == 0
+            # Without a relay, an unpublished message is done with once handled.
+            assert uow.outbox.delete_finished(cutoff, published=False, limit=10) == 2
+            uow.commit()
+        with uow_factory() as uow:
+            left = [
+                unpublished,
+                waiting,
+                too_recent,
+                undispatched,
+                dispatched_late,
+                published_late,
+                retried,
+            ]
+            kept = [uow.outbox.get(e.id) for e in left]
+            assert [m.id if m else None for m in kept] == [
+                None,
+                waiting.id,
+                too_recent.id,
+                undispatched.id,
+                dispatched_late.id,
+                None,
+                retried.id,
+            ]
+            assert [d.handler for d in uow.deliveries.list_for_event(waiting.id)] == ["a", "c"]
+            assert [d.handler for d in uow.deliveries.list_for_event(retried.id)] == ["e"]
+
+    def test_the_walk_stops_at_the_first_message_within_the_retention(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A message numbered after one that occurred within the retention (clock skew
+        between processes) waits for a later prune: no batch reads the young messages."""
+        booking = _stored_booking(uow_factory, make)
+        old = self._store_handled(uow_factory, booking)
+        young_at = T0 + timedelta(days=2)
+        young = self._event(booking, "young")
+        young = attrs.evolve(young, occurred_at=young_at)
+        with uow_factory() as uow:
+            uow.outbox.add(young)
+            uow.commit()
+        with uow_factory() as uow:
+            message = uow.outbox.get(young.id)
+            assert message is not None
+            message.dispatched_at = message.published_at = young_at
+            uow.commit()
+        skewed = self._store_handled(uow_factory, booking)
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(T0 + timedelta(days=1), published=True, limit=10) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert [uow.outbox.get(e.id) is not None for e in (old, young, skewed)] == [
+                False,
+                True,
+                True,
+            ]
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(T0 + timedelta(days=3), published=True, limit=10) == 2
+            uow.commit()
+
+    def test_messages_and_deliveries_a_unit_of_work_holds_are_not_deleted_under_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        done = Delivery(uuid4(), "a")
+        done.succeed(T0)
+        read = self._store_handled(uow_factory, booking)
+        handled = self._store_handled(uow_factory, booking, deliveries=[done])
+        cutoff = T0 + timedelta(days=1)
+        with uow_factory() as uow:
+            assert uow.outbox.get(read.id) is not None
+            assert uow.deliveries.get(handled.id, "a") is not None
+            assert uow.outbox.delete_finished(cutoff, published=True, limit=10) == 0
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.outbox.delete_finished(cutoff, published=True, limit=10) == 2
+            uow.commit()
+
+    def test_the_messages_about_some_bookings_are_found_and_an_erasure_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_for_bookings`` reads the event data's ``booking_id``, in outbox order
+        (this unit of work's additions last); :meth:`OutboxMessage.erase` is stored."""
+        from bookingcore.domain.events import (  # noqa: PLC0415
+            BookingRescheduled,
+            CustomerRegistered,
+        )
+
+        mine, other = _stored_booking(uow_factory, make), _stored_booking(uow_factory, make)
+        moved = BookingRescheduled(
+            id=uuid4(),
+            occurred_at=T0,
+            booking_id=mine.id,
+            from_slot_id=mine.slot_id,
+            to_slot_id=mine.slot_id,
+            from_starts_at=T0,
+            to_starts_at=T0,
+            price_difference="0",
+            currency="INR",
+            actor=Actor.system("contract"),
+            note="call Asha on +91 98765 43210",
+        )
+        registered = CustomerRegistered(
+            id=uuid4(), occurred_at=T0, customer_id=mine.customer_id, actor=Actor.system("c")
+        )
+        changed = attrs.evolve(
+            self._event(mine, "confirmed"),
+            note="allergic to nuts",
+            metadata={"quotation": "Q-1", "diet": "vegan", "empty": ""},
+        )
+        theirs = self._event(other, "confirmed")
+        with uow_factory() as uow:
+            for event in (changed, registered, theirs, moved):
+                uow.outbox.add(event)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.outbox.list_for_bookings([])) == []
+            found = uow.outbox.list_for_bookings([mine.id])
+            assert [m.id for m in found] == [changed.id, moved.id]
+            extra = self._event(mine, "cancelled")
+            uow.outbox.add(extra)
+            both = uow.outbox.list_for_bookings([mine.id, other.id])
+            assert [m.id for m in both] == [changed.id, theirs.id, moved.id, extra.id]
+            assert [m.erase("[erased]", keep={"quotation"}) for m in found] == [True, True]
+            assert not found[0].erase("[erased]", keep={"quotation"})  # nothing left to erase
+            uow.commit()
+        with uow_factory() as uow:
+            erased = uow.outbox.get(changed.id)
+            assert erased is not None
+            assert isinstance(erased.event, BookingStatusChanged)
+            assert erased.event.note == "[erased]"
+            assert dict(erased.event.metadata) == {
+                "quotation": "Q-1",
+                "diet": "[erased]",
+                "empty": "",
+            }
+            assert erased.event.to_status == "confirmed"
+            rescheduled = uow.outbox.get(moved.id)
+            assert rescheduled is not None
+            assert rescheduled.event == attrs.evolve(moved, note="[erased]")
+            untouched = uow.outbox.get(theirs.id)
+            assert untouched is not None
+            assert untouched.event == theirs
 
 
 class CommunicationRepositoryContract(_Base):

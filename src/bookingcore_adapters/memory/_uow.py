@@ -820,14 +820,57 @@ class _OutboxRepository(_Repository[OutboxMessage]):
             if message is not None and message.published_at is None:
                 message.published_at = at
 
-    def _oldest(self, where: Callable[[OutboxMessage], bool], limit: int) -> list[OutboxMessage]:
+    def list_for_bookings(self, booking_ids: Collection[BookingId]) -> Sequence[OutboxMessage]:
+        wanted = set(booking_ids)
+        return self._oldest(lambda m: getattr(m.event, "booking_id", None) in wanted, None)
+
+    def delete_finished(self, before: datetime, *, published: bool, limit: int) -> int:
+        uow = self._uow
+        uow._require_writable("delete", self._table)
+        mine, theirs = uow._seen[self._table], uow._seen["deliveries"]
+        by_event: dict[UUID, list[Delivery]] = {}
+        for delivery in uow._rows("deliveries"):
+            by_event.setdefault(delivery.event_id, []).append(delivery)
+
+        def finished(message: OutboxMessage) -> bool:
+            if message.id in mine or message.sequence is None:
+                return False  # this unit of work's own: left alone
+            if message.event.occurred_at >= before:
+                return False
+            if message.dispatched_at is None or message.dispatched_at >= before:
+                return False
+            if published and (message.published_at is None or message.published_at >= before):
+                return False
+            return all(
+                d.id not in theirs
+                and d.finished
+                and d.completed_at is not None
+                and d.completed_at < before
+                for d in by_event.get(message.id, ())
+            )
+
+        stored = sorted(uow._rows(self._table), key=lambda m: m.sequence or 0)
+        young = [m.sequence for m in stored if m.sequence and m.event.occurred_at >= before]
+        bound = min(young, default=None)
+        going = [
+            message.id
+            for message in stored
+            if (bound is None or (message.sequence or 0) < bound) and finished(message)
+        ][:limit]
+        uow._delete(self._table, going)
+        uow._delete("deliveries", [d.id for ident in going for d in by_event.get(ident, ())])
+        return len(going)
+
+    def _oldest(
+        self, where: Callable[[OutboxMessage], bool], limit: int | None
+    ) -> list[OutboxMessage]:
         # Messages added in this unit of work have no sequence yet: they come last.
         found: list[OutboxMessage] = self._uow._select(
             self._table,
             where,
             lambda m: (m.sequence is None, m.sequence or 0),
         )
-        return found[:limit]
+        return found if limit is None else found[:limit]
 
 
 class _DeliveryRepository(_Repository[Delivery]):

@@ -6,7 +6,7 @@ Tables, mapping and repositories together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -24,9 +24,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    delete,
     event,
     func,
     literal,
+    select,
     text,
 )
 
@@ -98,6 +100,9 @@ __all__ = [
 ]
 
 E = TypeVar("E")
+
+#: Above every outbox sequence (a BIGINT identity).
+_NO_SEQUENCE = 2**63 - 1
 
 
 # --------------------------------------------------------------------------- tables
@@ -604,6 +609,72 @@ class OutboxRepository(Repository[OutboxMessage]):
             lambda m: m.id in wanted and m.published_at is None,
             published,
         )
+
+    def list_for_bookings(self, booking_ids: Collection[BookingId]) -> Sequence[OutboxMessage]:
+        wanted = set(booking_ids)
+        c = self._table.c
+        about = c.payload["booking_id"].as_string()
+        return self._session.select(
+            self._mapper,
+            [about.in_(sorted(str(ident) for ident in wanted))],
+            lambda m: getattr(m.event, "booking_id", None) in wanted,
+            lambda m: (m.sequence is None, m.sequence or 0),
+            order_by=[c.sequence],
+        )
+
+    def delete_finished(self, before: datetime, *, published: bool, limit: int) -> int:
+        c, dc = self._table.c, deliveries.c
+        at = literal(before, UtcDateTime())
+        unfinished = (
+            (dc.status == DeliveryStatus.RETRYING.value)
+            | dc.completed_at.is_(None)
+            | (dc.completed_at >= at)
+        )
+        # The walk by sequence stops at the first message that occurred within the
+        # retention: what follows is (all but clock skew) younger, and reading it
+        # would make every short batch a scan of the whole retention's messages.
+        young = select(func.min(c.sequence)).where(c.occurred_at >= at).scalar_subquery()
+        where = [
+            c.sequence < func.coalesce(young, literal(_NO_SEQUENCE, c.sequence.type)),
+            c.occurred_at < at,
+            c.dispatched_at < at,
+            ~select(dc.id).where(dc.event_id == c.event_id, unfinished).exists(),
+        ]
+        if published:
+            where.append(c.published_at < at)
+        # This unit of work's own messages and deliveries are left alone.
+        mine = list(self._session.tracked(self._mapper))
+        mine += [d.event_id for d in self._session.tracked(DELIVERIES).values()]
+        if mine:
+            where.append(c.event_id.not_in(mine))
+        chosen = select(c.event_id).where(*where).order_by(c.sequence).limit(limit)
+
+        def prune(connection: Connection) -> int:
+            locks = connection.dialect.name != "sqlite"  # SQLite: one writer at a time
+            # Claimed (a relay's batch, a dispatcher's mark) rows are skipped, not waited for.
+            claim = chosen.with_for_update(skip_locked=True, of=self._table) if locks else chosen
+            found = list(connection.execute(claim).scalars())
+            if not found:
+                return 0
+            # Their deliveries locked, then judged as they are now: one moved back to
+            # retrying meanwhile (an operator's replay) keeps its message.
+            current = select(dc.event_id, dc.status, dc.completed_at).where(dc.event_id.in_(found))
+            if locks:
+                current = current.with_for_update()
+            kept = {
+                event_id
+                for event_id, status, completed_at in connection.execute(current)
+                if status == DeliveryStatus.RETRYING.value
+                or completed_at is None
+                or completed_at >= before
+            }
+            going = [event_id for event_id in found if event_id not in kept]
+            if going:
+                connection.execute(delete(deliveries).where(dc.event_id.in_(going)))
+                connection.execute(delete(self._table).where(c.event_id.in_(going)))
+            return len(going)
+
+        return self._session.write_now(self._mapper, prune)
 
     def _oldest(
         self,

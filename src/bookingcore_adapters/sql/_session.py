@@ -514,6 +514,20 @@ class Session:
             added.pop(ident, None)
         return removed
 
+    def write_now(self, mapper: m.Mapper[Any], step: Callable[[Connection], T]) -> T:
+        """Run ``step`` on this transaction's connection at once, as a write to
+        ``mapper``'s table (and others): refused in a read-only unit of work, under
+        SQLite's write lock, repeated after a deadlock (see :meth:`retrying`).
+
+        For a repository's own statements (a batch of deletions); the caller
+        leaves out the rows of entities this session tracks. Undone by a rollback.
+        """
+        self._require_active()
+        self._require_writable("delete", mapper)
+        if self._sqlite:
+            self._take_write_lock()
+        return self.retrying(lambda: step(self._begin()))
+
     def update_now(
         self,
         mapper: m.Mapper[E],
