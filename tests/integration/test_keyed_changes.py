@@ -1,5 +1,5 @@
-"""The calls that change a booking, join a waiting list, cancel a group or plan a trip
-take an idempotency key, on every backend.
+"""The calls that change a booking, join a waiting list, cancel a group, plan a trip or
+record money taken by hand take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -30,10 +30,16 @@ from bookingcore import (
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.values import TravelerId
-from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing import (
+    FakePaymentProvider,
+    FixedClock,
+    RecordingNotifier,
+    SequentialIds,
+)
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -47,11 +53,13 @@ class World:
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
         self.clock = FixedClock()
+        self.provider = FakePaymentProvider()
         self.core = core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
             notifier=RecordingNotifier(),
+            payment_providers=[self.provider],
         )
         camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
         self.slot = core.catalog.create_slot(
@@ -167,6 +175,26 @@ def _trip(w: World, key: str | None, **asked: Any) -> Any:
     )
 
 
+def _pay(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.payments.record_manual_payment(
+        asked.get("booking", w.booking).id,
+        Money(asked.get("amount", "1000"), "INR"),
+        principal=ADMIN,
+        reference=asked.get("reference", "CASH-1"),
+        note=asked.get("note"),
+        idempotency_key=key,
+    )
+
+
+def _payments_state(w: World) -> object:
+    paid = [
+        (p.id, p.amount, p.status)
+        for b in (w.booking, w.other)
+        for p in w.core.payments.for_booking(b.id, principal=ADMIN)
+    ]
+    return paid, w.get().status, w.audited("booking", w.booking.id)
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -231,6 +259,17 @@ CALLS = {
         ),
         lambda cancelled: [b.id for b in cancelled],
         {"reason": {"reason": "weather"}, "group": {"group": "other"}},
+    ),
+    "manual_payment": Call(
+        _pay,
+        _payments_state,
+        lambda p: (p.id, p.amount, p.provider_reference, p.status),
+        {
+            "amount": {"amount": "1500"},
+            "reference": {"reference": "CASH-2"},
+            "note": {"note": "paid at the desk"},
+            "booking": {"booking": "other"},
+        },
     ),
     "trip": Call(
         _trip,
@@ -364,6 +403,34 @@ def test_a_group_retry_compares_what_was_asked_not_the_group_as_it_is_now(world:
             group_name="Retreat (moved)",
             idempotency_key="g-1",
         )
+
+
+def test_a_retried_manual_payment_is_answered_after_the_booking_is_paid(world: World) -> None:
+    """The first call paid the whole balance: the retry is neither refused for its
+    reference (recorded) nor for its amount (nothing is due), it answers that payment."""
+    first = _pay(world, "k-1", amount="8500")
+    with pytest.raises(ValidationError):  # nothing is due any more
+        _pay(world, None, amount="1", reference="CASH-2")
+    again = _pay(world, "k-1", amount="8500")
+    assert (again.id, again.status) == (first.id, first.status)
+    assert len(world.core.payments.for_booking(world.booking.id, principal=ADMIN)) == 1
+
+
+def test_an_intents_key_and_a_manual_payments_key_refuse_each_other(world: World) -> None:
+    """One registry: the provider is never asked with a manual payment's key."""
+    world.core.payments.create_intent(
+        world.booking.id, "fake", principal=ADMIN, idempotency_key="i-1"
+    )
+    with pytest.raises(IdempotencyConflictError):
+        _pay(world, "i-1")
+    _pay(world, "k-1")
+    asked = list(world.provider.calls)
+    with pytest.raises(IdempotencyConflictError):
+        world.core.payments.create_intent(
+            world.booking.id, "fake", principal=ADMIN, idempotency_key="k-1"
+        )
+    assert world.provider.calls == asked
+    assert len(world.core.payments.for_booking(world.booking.id, principal=ADMIN)) == 2
 
 
 @pytest.mark.postgres
