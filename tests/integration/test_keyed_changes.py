@@ -1,5 +1,5 @@
-"""The calls that change a booking, join a waiting list, cancel a group, plan a trip or
-record money taken by hand take an idempotency key, on every backend.
+"""The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
+trip or record money taken by hand take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -54,11 +54,12 @@ class World:
         self.store = store
         self.clock = FixedClock()
         self.provider = FakePaymentProvider()
+        self.notifier = RecordingNotifier()
         self.core = core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
-            notifier=RecordingNotifier(),
+            notifier=self.notifier,
             payment_providers=[self.provider],
         )
         camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
@@ -175,6 +176,14 @@ def _trip(w: World, key: str | None, **asked: Any) -> Any:
     )
 
 
+def _confirm_group(w: World, key: str | None, **asked: Any) -> list[Any]:
+    return list(
+        w.core.groups.send_confirmations(
+            asked.get("group", w.group).id, principal=ADMIN, idempotency_key=key
+        )
+    )
+
+
 def _pay(w: World, key: str | None, **asked: Any) -> Any:
     return w.core.payments.record_manual_payment(
         asked.get("booking", w.booking).id,
@@ -259,6 +268,16 @@ CALLS = {
         ),
         lambda cancelled: [b.id for b in cancelled],
         {"reason": {"reason": "weather"}, "group": {"group": "other"}},
+    ),
+    "group_confirmation": Call(
+        _confirm_group,
+        lambda w: (
+            len(w.notifier.sent),
+            w.audited("booking group", w.group.id),
+            w.audited("booking group", w.other_group.id),
+        ),
+        lambda sent: [c.id for c in sent],  # as they are now: a twin may see one pending
+        {"group": {"group": "other"}},
     ),
     "manual_payment": Call(
         _pay,
@@ -403,6 +422,18 @@ def test_a_group_retry_compares_what_was_asked_not_the_group_as_it_is_now(world:
             group_name="Retreat (moved)",
             idempotency_key="g-1",
         )
+
+
+def test_a_retried_group_confirmation_texts_nobody_again(world: World) -> None:
+    """The messages carry no dedupe key: without a key a second call confirms again;
+    with the first call's key it answers the messages that call logged and sends none."""
+    first = _confirm_group(world, "k-1")
+    assert len(first) == 2  # the organiser's summary and the booking's confirmation
+    assert len(world.notifier.sent) == 2
+    assert [c.id for c in _confirm_group(world, "k-1")] == [c.id for c in first]
+    assert len(world.notifier.sent) == 2
+    _confirm_group(world, None)
+    assert len(world.notifier.sent) == 4
 
 
 def test_a_retried_manual_payment_is_answered_after_the_booking_is_paid(world: World) -> None:
