@@ -1,5 +1,6 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
-trip or record money taken by hand take an idempotency key, on every backend.
+trip, record money taken by hand or re-send a partner's webhook take an idempotency key,
+on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -38,6 +39,7 @@ from bookingcore.testing import (
     FakePaymentProvider,
     FixedClock,
     RecordingNotifier,
+    RecordingWebhookSender,
     SequentialIds,
 )
 from bookingcore_adapters.memory import MemoryStore
@@ -48,7 +50,7 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
-    two advisors."""
+    two advisors, a partner with two webhooks delivered."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
@@ -61,6 +63,7 @@ class World:
             ids=SequentialIds(),
             notifier=self.notifier,
             payment_providers=[self.provider],
+            webhook_sender=RecordingWebhookSender(),
         )
         camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
         self.slot = core.catalog.create_slot(
@@ -79,6 +82,22 @@ class World:
         self.other = self.book("Meera", group_id=self.other_group.id)
         self.ana = core.staff.add("ana@camp.example", "Ana", principal=ADMIN).id
         self.ben = core.staff.add("ben@camp.example", "Ben", principal=ADMIN).id
+        partner = core.partners.register(
+            name="Trails",
+            company_name="Trails Pvt Ltd",
+            contact_email="ops@trails.example.com",
+            allowed_location_ids=[camp.id],
+            webhook_url="https://partner.example.com/hooks",
+            principal=ADMIN,
+        ).partner
+        as_partner = Principal.partner(partner.id)
+        for phone in ("+919876500001", "+919876500002"):
+            guest = core.customers.register(phone, principal=as_partner).customer
+            traveler = NewTraveler(TravelerDetails("Guest"), is_primary=True)
+            request = BookingRequest(self.slot.id, [traveler], customer_id=guest.id)
+            core.bookings.book(request, principal=as_partner)
+        core.webhooks.deliver_due()
+        self.webhook, self.other_webhook = core.webhooks.list(principal=ADMIN).items
 
     def book(self, name: str, **fields: Any) -> Booking:
         traveler = NewTraveler(TravelerDetails(name), is_primary=True)
@@ -184,6 +203,18 @@ def _confirm_group(w: World, key: str | None, **asked: Any) -> list[Any]:
     )
 
 
+def _resend(w: World, key: str | None, **asked: Any) -> Any:
+    delivery = asked.get("delivery", w.webhook)
+    return w.core.webhooks.resend(delivery.id, principal=ADMIN, idempotency_key=key)
+
+
+def _webhooks_state(w: World) -> object:
+    return [
+        (d.id, d.status, d.failures, d.next_attempt_at)
+        for d in w.core.webhooks.list(principal=ADMIN).items
+    ]
+
+
 def _pay(w: World, key: str | None, **asked: Any) -> Any:
     return w.core.payments.record_manual_payment(
         asked.get("booking", w.booking).id,
@@ -279,6 +310,12 @@ CALLS = {
         lambda sent: [c.id for c in sent],  # as they are now: a twin may see one pending
         {"group": {"group": "other"}},
     ),
+    "webhook_resend": Call(
+        _resend,
+        _webhooks_state,
+        lambda d: d.id,
+        {"delivery": {"delivery": "other"}},
+    ),
     "manual_payment": Call(
         _pay,
         _payments_state,
@@ -305,6 +342,7 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("booking", "other"): w.other,
         ("group", "other"): w.other_group,
         ("advisor_id", "ben"): w.ben,
+        ("delivery", "other"): w.other_webhook,
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
 
@@ -434,6 +472,22 @@ def test_a_retried_group_confirmation_texts_nobody_again(world: World) -> None:
     assert len(world.notifier.sent) == 2
     _confirm_group(world, None)
     assert len(world.notifier.sent) == 4
+
+
+def test_a_retried_webhook_resend_redelivers_nothing_more(world: World) -> None:
+    """Without a key a second re-send of a pending webhook is refused, and one after it
+    went out sends it again; with the first call's key both answer the delivery."""
+    first = _resend(world, "k-1")
+    assert first.status == "pending"
+    with pytest.raises(ValidationError):
+        _resend(world, None)
+    assert _resend(world, "k-1").status == "pending"
+    assert world.core.webhooks.deliver_due().delivered == 1
+    again = _resend(world, "k-1")
+    assert (again.id, again.status) == (first.id, "delivered")
+    assert world.core.webhooks.deliver_due().delivered == 0
+    attempts = world.core.webhooks.attempts(first.id, principal=ADMIN)
+    assert len(attempts) == 2  # the first delivery and the one re-send
 
 
 def test_a_retried_manual_payment_is_answered_after_the_booking_is_paid(world: World) -> None:
