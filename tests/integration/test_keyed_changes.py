@@ -1,6 +1,6 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
-trip, record money taken by hand or re-send a partner's webhook take an idempotency key,
-on every backend.
+trip, record money taken by hand, re-send a partner's webhook or issue and renew a
+certificate take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -24,6 +24,7 @@ from bookingcore import (
     BookingChanges,
     BookingCore,
     BookingRequest,
+    DuplicateError,
     IdempotencyConflictError,
     Money,
     NewTraveler,
@@ -50,11 +51,13 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
-    two advisors, a partner with two webhooks delivered."""
+    two advisors, a partner with two webhooks delivered, a completed booking with two
+    certificates."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
         self.clock = FixedClock()
+        self.start = self.clock.now()
         self.provider = FakePaymentProvider()
         self.notifier = RecordingNotifier()
         self.core = core = BookingCore(
@@ -98,6 +101,19 @@ class World:
             core.bookings.book(request, principal=as_partner)
         core.webhooks.deliver_due()
         self.webhook, self.other_webhook = core.webhooks.list(principal=ADMIN).items
+        self.done = self.book("Dev")
+        core.bookings.transition(self.done.id, "confirmed", principal=ADMIN)
+        core.bookings.transition(self.done.id, "completed", principal=ADMIN)
+        self.certificate, self.other_certificate = (
+            core.certificates.issue(
+                self.done.id,
+                kind="PADI",
+                number=number,
+                principal=ADMIN,
+                expires_at=self.clock.now() + timedelta(days=365),
+            )
+            for number in ("OW-1", "OW-2")
+        )
 
     def book(self, name: str, **fields: Any) -> Booking:
         traveler = NewTraveler(TravelerDetails(name), is_primary=True)
@@ -215,6 +231,33 @@ def _webhooks_state(w: World) -> object:
     ]
 
 
+def _issue(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.certificates.issue(
+        w.done.id,
+        kind=asked.get("kind", "PADI"),
+        number=asked.get("number", "AOW-7"),
+        principal=ADMIN,
+        issued_at=asked.get("issued_at"),
+        expires_at=w.start + timedelta(days=asked.get("days", 730)),
+        idempotency_key=key,
+    )
+
+
+def _renew(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.certificates.renew(
+        asked.get("certificate", w.certificate).id,
+        w.start + timedelta(days=asked.get("days", 800)),
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _certificates_state(w: World) -> object:
+    held = w.core.certificates.for_customer(w.customer_id, principal=ADMIN)
+    audited = sum(w.audited("certificate", c.id) for c in held)
+    return [(c.id, c.kind, c.number, c.expires_at, c.version) for c in held], audited
+
+
 def _pay(w: World, key: str | None, **asked: Any) -> Any:
     return w.core.payments.record_manual_payment(
         asked.get("booking", w.booking).id,
@@ -316,6 +359,23 @@ CALLS = {
         lambda d: d.id,
         {"delivery": {"delivery": "other"}},
     ),
+    "certificate": Call(
+        _issue,
+        _certificates_state,
+        lambda c: (c.id, c.number, c.expires_at),
+        {
+            "kind": {"kind": "SSI"},
+            "number": {"number": "AOW-8"},
+            "issued_at": {"issued_at": "yesterday"},
+            "expires_at": {"days": 731},
+        },
+    ),
+    "certificate_renewal": Call(
+        _renew,
+        _certificates_state,
+        lambda c: (c.id, c.version, c.expires_at),
+        {"expires_at": {"days": 801}, "certificate": {"certificate": "other"}},
+    ),
     "manual_payment": Call(
         _pay,
         _payments_state,
@@ -343,6 +403,8 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("group", "other"): w.other_group,
         ("advisor_id", "ben"): w.ben,
         ("delivery", "other"): w.other_webhook,
+        ("certificate", "other"): w.other_certificate,
+        ("issued_at", "yesterday"): w.start - timedelta(days=1),
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
 
@@ -465,13 +527,14 @@ def test_a_group_retry_compares_what_was_asked_not_the_group_as_it_is_now(world:
 def test_a_retried_group_confirmation_texts_nobody_again(world: World) -> None:
     """The messages carry no dedupe key: without a key a second call confirms again;
     with the first call's key it answers the messages that call logged and sends none."""
+    before = len(world.notifier.sent)
     first = _confirm_group(world, "k-1")
     assert len(first) == 2  # the organiser's summary and the booking's confirmation
-    assert len(world.notifier.sent) == 2
+    assert len(world.notifier.sent) == before + 2
     assert [c.id for c in _confirm_group(world, "k-1")] == [c.id for c in first]
-    assert len(world.notifier.sent) == 2
+    assert len(world.notifier.sent) == before + 2
     _confirm_group(world, None)
-    assert len(world.notifier.sent) == 4
+    assert len(world.notifier.sent) == before + 4
 
 
 def test_a_retried_webhook_resend_redelivers_nothing_more(world: World) -> None:
@@ -488,6 +551,28 @@ def test_a_retried_webhook_resend_redelivers_nothing_more(world: World) -> None:
     assert world.core.webhooks.deliver_due().delivered == 0
     attempts = world.core.webhooks.attempts(first.id, principal=ADMIN)
     assert len(attempts) == 2  # the first delivery and the one re-send
+
+
+def test_a_retried_certificate_is_answered_as_it_is_now_not_refused_for_its_number(
+    world: World,
+) -> None:
+    first = _issue(world, "k-1")
+    renewed = _renew(world, "k-2", days=900, certificate=first)
+    again = _issue(world, "k-1")
+    assert (again.id, again.expires_at) == (first.id, renewed.expires_at)
+    with pytest.raises(DuplicateError):  # the number is still taken without the key
+        _issue(world, None)
+
+
+def test_a_retried_renewal_undoes_no_later_one_even_once_its_date_has_passed(
+    world: World,
+) -> None:
+    first = _renew(world, "k-1", days=400)
+    later = _renew(world, None, days=500)
+    world.clock.advance(timedelta(days=450))
+    again = _renew(world, "k-1", days=400)  # that moment has passed: no refusal
+    assert (again.version, again.expires_at) == (later.version, later.expires_at)
+    assert later.version == first.version + 1
 
 
 def test_a_retried_manual_payment_is_answered_after_the_booking_is_paid(world: World) -> None:
