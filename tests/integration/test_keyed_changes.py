@@ -1,6 +1,6 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
-trip, record money taken by hand, re-send a partner's webhook or issue and renew a
-certificate take an idempotency key, on every backend.
+trip, record money taken by hand, re-send a partner's webhook, issue and renew a
+certificate or save a customer's traveler take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -258,6 +258,15 @@ def _certificates_state(w: World) -> object:
     return [(c.id, c.kind, c.number, c.expires_at, c.version) for c in held], audited
 
 
+def _save_traveler(w: World, key: str | None, **asked: Any) -> Any:
+    details = TravelerDetails(
+        asked.get("name", "Nila"),
+        age=asked.get("age", 34),
+        special_requirements=asked.get("needs"),
+    )
+    return w.core.travelers.add(w.customer_id, details, principal=ADMIN, idempotency_key=key)
+
+
 def _pay(w: World, key: str | None, **asked: Any) -> Any:
     return w.core.payments.record_manual_payment(
         asked.get("booking", w.booking).id,
@@ -375,6 +384,15 @@ CALLS = {
         _certificates_state,
         lambda c: (c.id, c.version, c.expires_at),
         {"expires_at": {"days": 801}, "certificate": {"certificate": "other"}},
+    ),
+    "traveler": Call(
+        _save_traveler,
+        lambda w: [
+            (t.id, t.version, t.deleted_at)
+            for t in w.core.travelers.list(w.customer_id, principal=ADMIN, include_deleted=True)
+        ],
+        lambda t: t.id,
+        {"name": {"name": "Nila R"}, "age": {"age": 35}, "needs": {"needs": "vegetarian"}},
     ),
     "manual_payment": Call(
         _pay,
@@ -573,6 +591,15 @@ def test_a_retried_renewal_undoes_no_later_one_even_once_its_date_has_passed(
     again = _renew(world, "k-1", days=400)  # that moment has passed: no refusal
     assert (again.version, again.expires_at) == (later.version, later.expires_at)
     assert later.version == first.version + 1
+
+
+def test_a_retried_traveler_save_saves_one_even_after_it_was_deleted(world: World) -> None:
+    """Nothing makes a saved traveler unique: without a key a second call saves another."""
+    first = _save_traveler(world, "k-1")
+    world.core.travelers.delete(first.id, principal=ADMIN)
+    again = _save_traveler(world, "k-1")
+    assert (again.id, again.deleted_at is not None) == (first.id, True)
+    assert _save_traveler(world, None).id != first.id
 
 
 def test_a_retried_manual_payment_is_answered_after_the_booking_is_paid(world: World) -> None:
