@@ -1,5 +1,6 @@
-"""The calls that change a booking, join a waiting list, cancel a group or plan a trip
-take an idempotency key, on every backend.
+"""The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
+trip, record money taken by hand, re-send a partner's webhook, issue and renew a
+certificate or save a customer's traveler take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -23,6 +24,7 @@ from bookingcore import (
     BookingChanges,
     BookingCore,
     BookingRequest,
+    DuplicateError,
     IdempotencyConflictError,
     Money,
     NewTraveler,
@@ -30,10 +32,17 @@ from bookingcore import (
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.values import TravelerId
-from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore.testing import (
+    FakePaymentProvider,
+    FixedClock,
+    RecordingNotifier,
+    RecordingWebhookSender,
+    SequentialIds,
+)
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -42,16 +51,22 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
-    two advisors."""
+    two advisors, a partner with two webhooks delivered, a completed booking with two
+    certificates."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
         self.clock = FixedClock()
+        self.start = self.clock.now()
+        self.provider = FakePaymentProvider()
+        self.notifier = RecordingNotifier()
         self.core = core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
-            notifier=RecordingNotifier(),
+            notifier=self.notifier,
+            payment_providers=[self.provider],
+            webhook_sender=RecordingWebhookSender(),
         )
         camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
         self.slot = core.catalog.create_slot(
@@ -70,6 +85,35 @@ class World:
         self.other = self.book("Meera", group_id=self.other_group.id)
         self.ana = core.staff.add("ana@camp.example", "Ana", principal=ADMIN).id
         self.ben = core.staff.add("ben@camp.example", "Ben", principal=ADMIN).id
+        partner = core.partners.register(
+            name="Trails",
+            company_name="Trails Pvt Ltd",
+            contact_email="ops@trails.example.com",
+            allowed_location_ids=[camp.id],
+            webhook_url="https://partner.example.com/hooks",
+            principal=ADMIN,
+        ).partner
+        as_partner = Principal.partner(partner.id)
+        for phone in ("+919876500001", "+919876500002"):
+            guest = core.customers.register(phone, principal=as_partner).customer
+            traveler = NewTraveler(TravelerDetails("Guest"), is_primary=True)
+            request = BookingRequest(self.slot.id, [traveler], customer_id=guest.id)
+            core.bookings.book(request, principal=as_partner)
+        core.webhooks.deliver_due()
+        self.webhook, self.other_webhook = core.webhooks.list(principal=ADMIN).items
+        self.done = self.book("Dev")
+        core.bookings.transition(self.done.id, "confirmed", principal=ADMIN)
+        core.bookings.transition(self.done.id, "completed", principal=ADMIN)
+        self.certificate, self.other_certificate = (
+            core.certificates.issue(
+                self.done.id,
+                kind="PADI",
+                number=number,
+                principal=ADMIN,
+                expires_at=self.clock.now() + timedelta(days=365),
+            )
+            for number in ("OW-1", "OW-2")
+        )
 
     def book(self, name: str, **fields: Any) -> Booking:
         traveler = NewTraveler(TravelerDetails(name), is_primary=True)
@@ -167,6 +211,82 @@ def _trip(w: World, key: str | None, **asked: Any) -> Any:
     )
 
 
+def _confirm_group(w: World, key: str | None, **asked: Any) -> list[Any]:
+    return list(
+        w.core.groups.send_confirmations(
+            asked.get("group", w.group).id, principal=ADMIN, idempotency_key=key
+        )
+    )
+
+
+def _resend(w: World, key: str | None, **asked: Any) -> Any:
+    delivery = asked.get("delivery", w.webhook)
+    return w.core.webhooks.resend(delivery.id, principal=ADMIN, idempotency_key=key)
+
+
+def _webhooks_state(w: World) -> object:
+    return [
+        (d.id, d.status, d.failures, d.next_attempt_at)
+        for d in w.core.webhooks.list(principal=ADMIN).items
+    ]
+
+
+def _issue(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.certificates.issue(
+        w.done.id,
+        kind=asked.get("kind", "PADI"),
+        number=asked.get("number", "AOW-7"),
+        principal=ADMIN,
+        issued_at=asked.get("issued_at"),
+        expires_at=w.start + timedelta(days=asked.get("days", 730)),
+        idempotency_key=key,
+    )
+
+
+def _renew(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.certificates.renew(
+        asked.get("certificate", w.certificate).id,
+        w.start + timedelta(days=asked.get("days", 800)),
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _certificates_state(w: World) -> object:
+    held = w.core.certificates.for_customer(w.customer_id, principal=ADMIN)
+    audited = sum(w.audited("certificate", c.id) for c in held)
+    return [(c.id, c.kind, c.number, c.expires_at, c.version) for c in held], audited
+
+
+def _save_traveler(w: World, key: str | None, **asked: Any) -> Any:
+    details = TravelerDetails(
+        asked.get("name", "Nila"),
+        age=asked.get("age", 34),
+        special_requirements=asked.get("needs"),
+    )
+    return w.core.travelers.add(w.customer_id, details, principal=ADMIN, idempotency_key=key)
+
+
+def _pay(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.payments.record_manual_payment(
+        asked.get("booking", w.booking).id,
+        Money(asked.get("amount", "1000"), "INR"),
+        principal=ADMIN,
+        reference=asked.get("reference", "CASH-1"),
+        note=asked.get("note"),
+        idempotency_key=key,
+    )
+
+
+def _payments_state(w: World) -> object:
+    paid = [
+        (p.id, p.amount, p.status)
+        for b in (w.booking, w.other)
+        for p in w.core.payments.for_booking(b.id, principal=ADMIN)
+    ]
+    return paid, w.get().status, w.audited("booking", w.booking.id)
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -232,6 +352,59 @@ CALLS = {
         lambda cancelled: [b.id for b in cancelled],
         {"reason": {"reason": "weather"}, "group": {"group": "other"}},
     ),
+    "group_confirmation": Call(
+        _confirm_group,
+        lambda w: (
+            len(w.notifier.sent),
+            w.audited("booking group", w.group.id),
+            w.audited("booking group", w.other_group.id),
+        ),
+        lambda sent: [c.id for c in sent],  # as they are now: a twin may see one pending
+        {"group": {"group": "other"}},
+    ),
+    "webhook_resend": Call(
+        _resend,
+        _webhooks_state,
+        lambda d: d.id,
+        {"delivery": {"delivery": "other"}},
+    ),
+    "certificate": Call(
+        _issue,
+        _certificates_state,
+        lambda c: (c.id, c.number, c.expires_at),
+        {
+            "kind": {"kind": "SSI"},
+            "number": {"number": "AOW-8"},
+            "issued_at": {"issued_at": "yesterday"},
+            "expires_at": {"days": 731},
+        },
+    ),
+    "certificate_renewal": Call(
+        _renew,
+        _certificates_state,
+        lambda c: (c.id, c.version, c.expires_at),
+        {"expires_at": {"days": 801}, "certificate": {"certificate": "other"}},
+    ),
+    "traveler": Call(
+        _save_traveler,
+        lambda w: [
+            (t.id, t.version, t.deleted_at)
+            for t in w.core.travelers.list(w.customer_id, principal=ADMIN, include_deleted=True)
+        ],
+        lambda t: t.id,
+        {"name": {"name": "Nila R"}, "age": {"age": 35}, "needs": {"needs": "vegetarian"}},
+    ),
+    "manual_payment": Call(
+        _pay,
+        _payments_state,
+        lambda p: (p.id, p.amount, p.provider_reference, p.status),
+        {
+            "amount": {"amount": "1500"},
+            "reference": {"reference": "CASH-2"},
+            "note": {"note": "paid at the desk"},
+            "booking": {"booking": "other"},
+        },
+    ),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -247,6 +420,9 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("booking", "other"): w.other,
         ("group", "other"): w.other_group,
         ("advisor_id", "ben"): w.ben,
+        ("delivery", "other"): w.other_webhook,
+        ("certificate", "other"): w.other_certificate,
+        ("issued_at", "yesterday"): w.start - timedelta(days=1),
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
 
@@ -364,6 +540,94 @@ def test_a_group_retry_compares_what_was_asked_not_the_group_as_it_is_now(world:
             group_name="Retreat (moved)",
             idempotency_key="g-1",
         )
+
+
+def test_a_retried_group_confirmation_texts_nobody_again(world: World) -> None:
+    """The messages carry no dedupe key: without a key a second call confirms again;
+    with the first call's key it answers the messages that call logged and sends none."""
+    before = len(world.notifier.sent)
+    first = _confirm_group(world, "k-1")
+    assert len(first) == 2  # the organiser's summary and the booking's confirmation
+    assert len(world.notifier.sent) == before + 2
+    assert [c.id for c in _confirm_group(world, "k-1")] == [c.id for c in first]
+    assert len(world.notifier.sent) == before + 2
+    _confirm_group(world, None)
+    assert len(world.notifier.sent) == before + 4
+
+
+def test_a_retried_webhook_resend_redelivers_nothing_more(world: World) -> None:
+    """Without a key a second re-send of a pending webhook is refused, and one after it
+    went out sends it again; with the first call's key both answer the delivery."""
+    first = _resend(world, "k-1")
+    assert first.status == "pending"
+    with pytest.raises(ValidationError):
+        _resend(world, None)
+    assert _resend(world, "k-1").status == "pending"
+    assert world.core.webhooks.deliver_due().delivered == 1
+    again = _resend(world, "k-1")
+    assert (again.id, again.status) == (first.id, "delivered")
+    assert world.core.webhooks.deliver_due().delivered == 0
+    attempts = world.core.webhooks.attempts(first.id, principal=ADMIN)
+    assert len(attempts) == 2  # the first delivery and the one re-send
+
+
+def test_a_retried_certificate_is_answered_as_it_is_now_not_refused_for_its_number(
+    world: World,
+) -> None:
+    first = _issue(world, "k-1")
+    renewed = _renew(world, "k-2", days=900, certificate=first)
+    again = _issue(world, "k-1")
+    assert (again.id, again.expires_at) == (first.id, renewed.expires_at)
+    with pytest.raises(DuplicateError):  # the number is still taken without the key
+        _issue(world, None)
+
+
+def test_a_retried_renewal_undoes_no_later_one_even_once_its_date_has_passed(
+    world: World,
+) -> None:
+    first = _renew(world, "k-1", days=400)
+    later = _renew(world, None, days=500)
+    world.clock.advance(timedelta(days=450))
+    again = _renew(world, "k-1", days=400)  # that moment has passed: no refusal
+    assert (again.version, again.expires_at) == (later.version, later.expires_at)
+    assert later.version == first.version + 1
+
+
+def test_a_retried_traveler_save_saves_one_even_after_it_was_deleted(world: World) -> None:
+    """Nothing makes a saved traveler unique: without a key a second call saves another."""
+    first = _save_traveler(world, "k-1")
+    world.core.travelers.delete(first.id, principal=ADMIN)
+    again = _save_traveler(world, "k-1")
+    assert (again.id, again.deleted_at is not None) == (first.id, True)
+    assert _save_traveler(world, None).id != first.id
+
+
+def test_a_retried_manual_payment_is_answered_after_the_booking_is_paid(world: World) -> None:
+    """The first call paid the whole balance: the retry is neither refused for its
+    reference (recorded) nor for its amount (nothing is due), it answers that payment."""
+    first = _pay(world, "k-1", amount="8500")
+    with pytest.raises(ValidationError):  # nothing is due any more
+        _pay(world, None, amount="1", reference="CASH-2")
+    again = _pay(world, "k-1", amount="8500")
+    assert (again.id, again.status) == (first.id, first.status)
+    assert len(world.core.payments.for_booking(world.booking.id, principal=ADMIN)) == 1
+
+
+def test_an_intents_key_and_a_manual_payments_key_refuse_each_other(world: World) -> None:
+    """One registry: the provider is never asked with a manual payment's key."""
+    world.core.payments.create_intent(
+        world.booking.id, "fake", principal=ADMIN, idempotency_key="i-1"
+    )
+    with pytest.raises(IdempotencyConflictError):
+        _pay(world, "i-1")
+    _pay(world, "k-1")
+    asked = list(world.provider.calls)
+    with pytest.raises(IdempotencyConflictError):
+        world.core.payments.create_intent(
+            world.booking.id, "fake", principal=ADMIN, idempotency_key="k-1"
+        )
+    assert world.provider.calls == asked
+    assert len(world.core.payments.for_booking(world.booking.id, principal=ADMIN)) == 2
 
 
 @pytest.mark.postgres

@@ -165,11 +165,20 @@ def list_travelers(core: Core, me: CustomerPrincipal) -> list[TravelerOut]:
     tags=_TRAVELERS,
     operation_id="customer_add_traveler",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(AuthenticationError),
+    responses=problem_responses(AuthenticationError, IdempotencyConflictError),
 )
-def add_traveler(body: TravelerIn, core: Core, me: CustomerPrincipal) -> TravelerOut:
-    """Save a traveler for this and later bookings."""
-    return TravelerOut.of(core.travelers.add(customer_id_of(me), body.to_details(), principal=me))
+def add_traveler(
+    body: TravelerIn, core: Core, me: CustomerPrincipal, idempotency_key: IdempotencyKey = None
+) -> TravelerOut:
+    """Save a traveler for this and later bookings.
+
+    With an ``Idempotency-Key`` a retry answers the traveler the first call saved
+    instead of saving another.
+    """
+    traveler = core.travelers.add(
+        customer_id_of(me), body.to_details(), principal=me, idempotency_key=idempotency_key
+    )
+    return TravelerOut.of(traveler)
 
 
 @router.get(

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query, Request
 
 from bookingcore import (
     AuthenticationError,
+    IdempotencyConflictError,
     NotFoundError,
     PartnerId,
     PermissionDeniedError,
     Principal,
     RateLimitedError,
 )
-from examples.api.deps import Core, PartnerPrincipal, StaffPrincipal
+from examples.api.deps import Core, IdempotencyKey, PartnerPrincipal, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import Paged
@@ -101,11 +102,20 @@ def admin_attempts(delivery_id: UUID, core: Core, staff: StaffPrincipal) -> list
     "/api/admin/webhooks/{delivery_id}/resend",
     tags=_ADMIN,
     operation_id="admin_resend_webhook",
-    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError
+    ),
 )
-def admin_resend(delivery_id: UUID, core: Core, staff: StaffPrincipal) -> WebhookDeliveryOut:
-    """Send a delivered or dead webhook again (same ``webhook-id``), due at once."""
-    return WebhookDeliveryOut.of(core.webhooks.resend(delivery_id, principal=staff))
+def admin_resend(
+    delivery_id: UUID, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> WebhookDeliveryOut:
+    """Send a delivered or dead webhook again (same ``webhook-id``), due at once.
+
+    With an ``Idempotency-Key`` a retry answers the delivery as it is now and
+    re-sends nothing more.
+    """
+    delivery = core.webhooks.resend(delivery_id, principal=staff, idempotency_key=idempotency_key)
+    return WebhookDeliveryOut.of(delivery)
 
 
 # ---------------------------------------------------------------------- partners

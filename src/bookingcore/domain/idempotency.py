@@ -185,14 +185,19 @@ class KeyClaim:
     answers that kind of operation only (``"booking"``, ``"transition"``,
     ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``, ``"quotation"``,
     ``"reschedule"``, ``"note"``, ``"group"``, ``"edit"``, ``"travelers"``,
-    ``"assignment"``, ``"waitlist"``, ``"group_cancel"``, ``"trip"``). The claim
-    never changes; its ``id`` derives from the key. ``made_id`` is the id of what
-    the claiming call made, for operations that keep no key of their own (an
-    advisor note, a group, a waiting-list entry, a trip; the audit entry of an
-    edit, a travelers change, an assignment, a group cancellation): derived from
-    the key and the digest of the request as asked, so a retry asking the same
-    finds it and a different request does not. None for the others, which find
-    their result, and what it asked, in their own store.
+    ``"assignment"``, ``"waitlist"``, ``"group_cancel"``,
+    ``"group_confirmation"``, ``"trip"``, ``"manual_payment"``,
+    ``"webhook_resend"``, ``"certificate"``, ``"certificate_renewal"``,
+    ``"traveler"``). The claim never changes; its ``id`` derives from the key.
+    ``made_id`` is the id of what the claiming call made, for operations that
+    keep no key of their own (an advisor note, a group, a waiting-list entry, a
+    trip, a manual payment, a certificate, a saved traveler; the audit entry of
+    an edit, a travelers change, an assignment, a group cancellation or
+    confirmation, a certificate renewal; of nothing for a webhook's re-send,
+    which the claim alone remembers):
+    derived from the key and the digest of the request as asked, so a retry
+    asking the same finds it and a different request does not. None for the
+    others, which find their result, and what it asked, in their own store.
 
     .. versionadded:: 0.4
     .. versionchanged:: 0.4

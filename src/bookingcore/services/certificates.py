@@ -33,6 +33,7 @@ from bookingcore.domain.certificates import (
 )
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import ERASED_NAME, Customer
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import MAX_PAGE_SIZE, PageRequest
 from bookingcore.domain.values import (
@@ -42,9 +43,20 @@ from bookingcore.domain.values import (
     TravelerId,
     ensure_aware,
 )
-from bookingcore.errors import ConflictError, DeliveryError, NotFoundError, ValidationError
+from bookingcore.errors import (
+    ConflictError,
+    DeliveryError,
+    IdempotencyConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import (
+    ServiceContext,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService, status_groups
 
@@ -156,11 +168,18 @@ class CertificateService:
         traveler_id: TravelerId | None = None,
         issued_at: datetime | None = None,
         expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> Certificate:
         """Record a certificate earned on a completed booking.
 
         It belongs to the booking's customer and, with ``traveler_id``, to that
         traveler of the booking. ``issued_at`` defaults to now.
+
+        A retry with the same ``idempotency_key`` and the same request (the
+        booking, ``kind``, ``number``, ``traveler_id``, ``issued_at`` and
+        ``expires_at`` as given) returns the certificate the first call
+        recorded, as it is now (renewed since, perhaps), and records nothing
+        more: not a ``DuplicateError`` on its number.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -168,12 +187,17 @@ class CertificateService:
             ValidationError: the booking is not completed (``booking_id``), the
                 traveler is not on it (``traveler_id``), or bad kind, number,
                 issue or expiry date (naive, the expiry not after the issue, or
-                the issue on a day after today on the business's calendar).
+                the issue on a day after today on the business's calendar); a
+                malformed ``idempotency_key``.
             DuplicateError: a certificate of this kind already has this number.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``issued_at`` may not fall after today in ``settings.timezone``.
+           ``issued_at`` may not fall after today in ``settings.timezone``;
+           ``idempotency_key``.
         """
+        key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         if issued_at is not None:
             issued_at = ensure_aware(issued_at, "issued_at")
@@ -190,6 +214,24 @@ class CertificateService:
                 and policy.can_change_booking(principal, booking),
                 f"{principal} may not issue certificates for booking {booking.reference}",
             )
+            certificate_id = None
+            if key is not None:
+                asked = fingerprint(
+                    "certificate",
+                    principal,
+                    booking_id=booking_id,
+                    kind=kind,
+                    number=number,
+                    traveler_id=traveler_id,
+                    issued_at=issued_at,
+                    expires_at=expires_at,
+                )
+                certificate_id, fresh = claim_request(tx.uow, key, "certificate", now, asked)
+                if not fresh:
+                    prior = tx.uow.certificates.get(CertificateId(certificate_id))
+                    if prior is None:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
             if not self._is_completed(booking):
                 msg = f"booking {booking.reference} is {booking.status}, not completed"
                 raise ValidationError.single("booking_id", msg, "not_completed")
@@ -199,7 +241,7 @@ class CertificateService:
                 msg = f"is not a traveler of booking {booking.reference}"
                 raise ValidationError.single("traveler_id", msg, "not_on_booking")
             certificate = Certificate.issue(
-                certificate_id=CertificateId(self._ctx.ids.new_id()),
+                certificate_id=CertificateId(certificate_id or self._ctx.ids.new_id()),
                 customer_id=booking.customer_id,
                 booking_id=booking.id,
                 traveler_id=traveler_id,
@@ -222,30 +264,57 @@ class CertificateService:
             return certificate
 
     def renew(
-        self, certificate_id: CertificateId, expires_at: datetime, *, principal: Principal
+        self,
+        certificate_id: CertificateId,
+        expires_at: datetime,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Certificate:
         """Move a certificate's expiry; a reminder goes out again before the new date.
+
+        A retry with the same ``idempotency_key`` and the same request (the
+        certificate and ``expires_at``) returns the certificate as it is now
+        and changes nothing more (not a renewal made since, nor its version),
+        even once the asked expiry is no longer after today.
 
         Raises:
             PermissionDeniedError: only staff who may change everything renew.
             NotFoundError: no such certificate.
             ValidationError: on ``expires_at``: naive (``naive_datetime``), not after
                 the issue date (``out_of_range``), or not on a day after today on
-                the business's calendar (``past``).
+                the business's calendar (``past``); a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
 
         .. versionchanged:: 0.4
-           The new expiry must fall after today in ``settings.timezone``.
+           The new expiry must fall after today in ``settings.timezone``;
+           ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not renew")
+        key = principal_key(principal, idempotency_key)
         expires_at = ensure_aware(expires_at, "expires_at")
-        today = self._ctx.today()
-        if self._ctx.settings.local(expires_at).date() <= today:
-            msg = f"must fall after today ({today.isoformat()}) to renew"
-            raise ValidationError.single("expires_at", msg, "past")
         with self._ctx.transaction() as tx:
+            entry_id, fresh = None, True
+            if key is not None:
+                asked = fingerprint(
+                    "certificate_renewal",
+                    principal,
+                    certificate_id=certificate_id,
+                    expires_at=expires_at,
+                )
+                entry_id, fresh = claim_request(
+                    tx.uow, key, "certificate_renewal", self._ctx.now(), asked
+                )
             certificate = tx.uow.certificates.get(certificate_id)
             if certificate is None:
                 raise NotFoundError("certificate", certificate_id)
+            if not fresh:
+                return certificate
+            today = self._ctx.today()
+            if self._ctx.settings.local(expires_at).date() <= today:
+                msg = f"must fall after today ({today.isoformat()}) to renew"
+                raise ValidationError.single("expires_at", msg, "past")
             before = snapshot(certificate, ("expires_at",))
             certificate.renew(expires_at, now=self._ctx.now())
             tx.audit(
@@ -256,6 +325,7 @@ class CertificateService:
                 old=before,
                 new=snapshot(certificate, ("expires_at",)),
                 booking_id=certificate.booking_id,
+                entry_id=entry_id,
             )
             tx.commit()
             return certificate

@@ -443,25 +443,52 @@ class GroupService:
         return []
 
     def send_confirmations(
-        self, group_id: BookingGroupId, *, principal: Principal
+        self,
+        group_id: BookingGroupId,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Sequence[Communication]:
         """Confirm the group: a summary to the organiser, a confirmation to each booking's
         primary contact (their phone, by SMS, when the traveler has one; else the
         booking's customer). Bookings that are cancelled or refunded get none.
 
         Every message is logged before it is sent; one that fails is logged as
-        failed and the others still go out. Returns the logged messages.
+        failed and the others still go out. Returns the logged messages. An
+        audit entry on the group (``updated``, ``confirmations``: the ids of
+        the messages) records the sending.
+
+        The messages carry no dedupe key of their own, so a call without a key
+        confirms the group again. A retry with the same ``idempotency_key`` and
+        the same request (the group) returns the messages the first call
+        logged, as they are now (one that failed stays failed), and neither
+        logs nor sends anything more.
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
             PermissionDeniedError: ``principal`` may not change every booking.
+            ValidationError: on ``idempotency_key`` when malformed.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``; the audit entry.
         """
         policy.require(
             principal.has(Permission.CHANGE_ALL), f"{principal} may not send group confirmations"
         )
+        key = principal_key(principal, idempotency_key)
         totals = self.totals(group_id, principal=principal)
         logged: builtins.list[CommunicationId] = []
+        entry_id = None
         with self._ctx.transaction() as tx:
+            if key is not None:
+                asked = fingerprint("group_confirmation", principal, group_id=group_id)
+                entry_id, fresh = claim_request(
+                    tx.uow, key, "group_confirmation", self._ctx.now(), asked
+                )
+                if not fresh:
+                    return self._confirmations_by(tx.uow, group_id, entry_id, key)
             group = totals.group
             organizer = tx.uow.customers.get(group.organizer_id)
             assert organizer is not None
@@ -481,6 +508,14 @@ class GroupService:
                     recipient=phone.e164 if phone is not None else None,
                 )
                 logged.append(message.id)
+            tx.audit(
+                principal,
+                entity=_ENTITY,
+                entity_id=group.id,
+                action=AuditAction.UPDATED,
+                new={"confirmations": [str(i) for i in logged]},
+                entry_id=entry_id,
+            )
             tx.commit()
         sent: builtins.list[Communication] = []
         for communication_id in logged:
@@ -492,6 +527,18 @@ class GroupService:
                 assert failed is not None
                 sent.append(failed)
         return sent
+
+    @staticmethod
+    def _confirmations_by(
+        uow: UnitOfWork, group_id: BookingGroupId, entry_id: UUID, key: str
+    ) -> builtins.list[Communication]:
+        """The messages the keyed confirmation whose audit entry is ``entry_id`` logged."""
+        for entry in uow.audit.list_for(_ENTITY, group_id):
+            if entry.id == entry_id:
+                ids = entry.new_values.get("confirmations", ())
+                found = [uow.communications.get(CommunicationId(UUID(str(i)))) for i in ids]
+                return [c for c in found if c is not None]
+        raise IdempotencyConflictError(caller_key(key))
 
     # ------------------------------------------------------------------ helpers
 

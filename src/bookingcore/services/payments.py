@@ -115,6 +115,9 @@ from bookingcore.services._context import (
     Transaction,
     check_key_free,
     claim_key,
+    claim_request,
+    fingerprint,
+    principal_key,
 )
 from bookingcore.services._settlement import (
     advance_if_paid,
@@ -345,19 +348,35 @@ class PaymentService:
         principal: Principal,
         reference: str,
         note: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Payment:
         """Record money staff took by hand (cash, bank transfer): captured at once.
 
         ``reference`` is the receipt or transfer number, unique for the
         ``manual`` provider, so recording the same one twice is refused.
 
+        A retry with the same ``idempotency_key`` and the same request (the
+        booking, ``amount``, ``reference`` and ``note``) returns the payment the
+        first call recorded (as it is now) and records nothing more: not a
+        ``DuplicateError`` on its reference, nor a refusal because nothing is
+        due any more. The key is claimed as a ``manual_payment`` (the payment
+        keeps no key of its own: ``Payment.idempotency_key`` is the key a
+        provider was asked with), so an intent's key is refused here and this
+        call's key by :meth:`create_intent`, before any provider is asked.
+
         Raises:
             PermissionDeniedError: ``principal`` is not staff who may change bookings.
             NotFoundError: no such booking.
             ValidationError: on ``amount``: in another currency, not above zero,
                 or above the balance due (nothing is due on a cancelled booking);
-                on ``reference`` when it is missing or blank.
+                on ``reference`` when it is missing or blank; on
+                ``idempotency_key`` when malformed.
             DuplicateError: ``reference`` was recorded before.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         policy.require(
             principal.kind is PrincipalKind.STAFF and principal.has(Permission.CHANGE_ALL),
@@ -367,14 +386,31 @@ class PaymentService:
         cleaned = clean_text(reference, "reference", required=True)
         assert cleaned is not None
         reference = cleaned
+        key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
+            payment_id = None
+            if key is not None:
+                asked = fingerprint(
+                    "manual_payment",
+                    principal,
+                    booking_id=booking_id,
+                    amount=amount,
+                    reference=reference,
+                    note=note,
+                )
+                payment_id, fresh = claim_request(tx.uow, key, "manual_payment", now, asked)
+                if not fresh:
+                    prior = tx.uow.payments.get(PaymentId(payment_id))
+                    if prior is None:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
             # The booking's lock makes two payments recorded at once see each other: the
             # second is checked against what is due after the first.
             booking = self._payable(tx.uow, booking_id, principal, lock=True)
             self._check_amount(amount, self._balance_due(tx.uow, booking))
             payment = Payment(
-                id=PaymentId(self._ctx.ids.new_id()),
+                id=PaymentId(payment_id or self._ctx.ids.new_id()),
                 booking_id=booking.id,
                 customer_id=booking.customer_id,
                 provider="manual",

@@ -16,11 +16,18 @@ from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.events import TravelerChanged
+from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import CustomerId, TravelerId
-from bookingcore.errors import NotFoundError
+from bookingcore.errors import IdempotencyConflictError, NotFoundError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["TravelerService"]
@@ -36,17 +43,52 @@ class TravelerService:
         self._ctx = context
 
     def add(
-        self, customer_id: CustomerId, details: TravelerDetails, *, principal: Principal
+        self,
+        customer_id: CustomerId,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Traveler:
         """Save a traveler under ``customer_id`` for this and later bookings.
+
+        Nothing makes a saved traveler unique (two people may share a name), so
+        a call without a key saves another. A retry with the same
+        ``idempotency_key`` and the same request (the customer and every field
+        of ``details``) returns the traveler the first call saved, as it is now
+        (updated or deleted since, perhaps), and saves nothing more.
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
             PermissionDeniedError: ``principal`` may see but not change the customer.
-            ValidationError: naming every bad field of ``details``; nothing is stored.
+            ValidationError: naming every bad field of ``details``; nothing is
+                stored; on ``idempotency_key`` when malformed.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
+        key = principal_key(principal, idempotency_key)
         with self._ctx.transaction() as tx:
-            traveler = self.create(tx, customer_id, details, principal=principal)
+            traveler_id = None
+            if key is not None:
+                self._owner_for_change(tx.uow, customer_id, principal)
+                asked = fingerprint("traveler", principal, customer_id=customer_id, details=details)
+                traveler_id, fresh = claim_request(tx.uow, key, "traveler", self._ctx.now(), asked)
+                if not fresh:
+                    prior = tx.uow.travelers.get(TravelerId(traveler_id))
+                    if prior is None:
+                        raise IdempotencyConflictError(caller_key(key))
+                    return prior
+            traveler = self._create(
+                tx,
+                customer_id,
+                details,
+                principal=principal,
+                emit=True,
+                traveler_id=None if traveler_id is None else TravelerId(traveler_id),
+            )
             tx.commit()
             return traveler
 
@@ -72,10 +114,23 @@ class TravelerService:
 
         .. versionadded:: 0.3
         """
+        return self._create(tx, customer_id, details, principal=principal, emit=emit)
+
+    def _create(
+        self,
+        tx: Transaction,
+        customer_id: CustomerId,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        emit: bool,
+        traveler_id: TravelerId | None = None,
+    ) -> Traveler:
+        """:meth:`create`, the traveler taking ``traveler_id`` (a keyed call's) if given."""
         uow = tx.uow
         self._owner_for_change(uow, customer_id, principal)
         traveler = Traveler.create(
-            traveler_id=TravelerId(self._ctx.ids.new_id()),
+            traveler_id=traveler_id or TravelerId(self._ctx.ids.new_id()),
             customer_id=customer_id,
             details=details,
             region=self._ctx.settings.default_region,

@@ -55,7 +55,12 @@ from bookingcore.domain.values import PartnerId
 from bookingcore.errors import ConflictError, NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse, WebhookSender
-from bookingcore.services._context import ServiceContext
+from bookingcore.services._context import (
+    ServiceContext,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["WebhookRunReport", "WebhookService", "WebhookSettings"]
@@ -430,26 +435,47 @@ class WebhookService:
 
     # ------------------------------------------------------------------ staff and partners
 
-    def resend(self, delivery_id: UUID, *, principal: Principal) -> WebhookDelivery:
+    def resend(
+        self, delivery_id: UUID, *, principal: Principal, idempotency_key: str | None = None
+    ) -> WebhookDelivery:
         """Send a delivered or dead webhook again, with a fresh budget of attempts.
 
         It is due at once; the next :meth:`deliver_due` sends it, with the
         same ``webhook-id``.
 
+        A retry with the same ``idempotency_key`` and the same request (the
+        delivery) returns the delivery as it is now and re-sends nothing more:
+        not a ``ValidationError`` while it is still pending, nor a second
+        redelivery once the first went out. The key's claim, written with the
+        re-send, is all that remembers it.
+
         Raises:
             PermissionDeniedError: only staff who manage partners or change
                 every booking (and the system) re-send webhooks.
             NotFoundError: no such delivery.
-            ValidationError: on ``status`` when it is still pending.
+            ValidationError: on ``status`` when it is still pending; on
+                ``idempotency_key`` when malformed.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         policy.require(
             policy.may_resend_partner_webhooks(principal),
             f"{principal} may not re-send partner webhooks",
         )
+        key = principal_key(principal, idempotency_key)
         with self._ctx.uow_factory() as uow:
+            fresh = True
+            if key is not None:
+                asked = fingerprint("webhook_resend", principal, delivery_id=delivery_id)
+                _, fresh = claim_request(uow, key, "webhook_resend", self._ctx.now(), asked)
             delivery = uow.webhook_deliveries.get(delivery_id)
             if delivery is None:
                 raise NotFoundError("webhook_delivery", delivery_id)
+            if not fresh:
+                return delivery
             delivery.resend(self._ctx.now())
             uow.commit()
         _log.info(

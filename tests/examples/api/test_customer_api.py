@@ -174,3 +174,18 @@ def test_refresh_rotates_and_logout_ends_the_session(
     assert client.get("/api/v1/customer/auth/profile", headers=me).status_code == 200
     assert client.post("/api/v1/customer/auth/logout", headers=me).status_code == 204
     assert client.get("/api/v1/customer/auth/profile", headers=me).status_code == 401
+
+
+def test_a_traveler_saved_again_with_the_same_key_is_saved_once(
+    client: ApiClient, sign_in: SignIn
+) -> None:
+    me = sign_in(PHONE)
+    keyed = {**me, "Idempotency-Key": "save-kabir"}
+    first = client.post("/api/v1/customer/travelers", json={"name": "Kabir"}, headers=keyed)
+    again = client.post("/api/v1/customer/travelers", json={"name": "Kabir"}, headers=keyed)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    other = client.post("/api/v1/customer/travelers", json={"name": "Meera"}, headers=keyed)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_conflict"
+    assert len(client.get("/api/v1/customer/travelers", headers=me).json()) == 1

@@ -14,11 +14,11 @@ from examples.api.openapi import render
 PROBLEM = "application/problem+json"
 
 #: Creates whose retry is refused by a natural key instead (409 naming what exists):
-#: an import job per upload, a traveler, a partner's customer by phone, a supplier or
-#: product per code, a partner per contact email.
+#: an import job per upload, a partner's customer by phone, a supplier or product per
+#: code, a partner per contact email. (A saved traveler has no natural key: its route
+#: takes the header.)
 _NATURALLY_UNIQUE = (
     "import",
-    "travelers",
     "customers",
     "suppliers",
     "products",

@@ -446,6 +446,17 @@ def test_webhook_deliveries_for_staff_and_their_partner(
     assert client.get(f"/api/admin{one}/attempts", headers=staff_headers).json() == []
     pending = client.post(f"/api/admin{one}/resend", headers=staff_headers)
     assert pending.status_code == 422  # still pending: nothing to re-send
+    with api_core.context.uow_factory() as uow:
+        sent = uow.webhook_deliveries.get(delivery.id)
+        assert sent is not None
+        sent.succeed(api_core.context.now(), 200)
+        uow.commit()
+    keyed = {**staff_headers, "Idempotency-Key": "resend-1"}
+    first = client.post(f"/api/admin{one}/resend", headers=keyed)
+    assert (first.status_code, first.json()["status"]) == (200, "pending")
+    again = client.post(f"/api/admin{one}/resend", headers=keyed)  # no 422: it is a retry
+    assert (again.status_code, again.json()["id"]) == (200, str(delivery.id))
+    assert client.post(f"/api/admin{one}/resend", headers=staff_headers).status_code == 422
     assert client.post(f"/api/admin{one}/resend", headers=alpha).status_code == 401
     bad = client.get("/api/admin/webhooks", params={"status": "lost"}, headers=staff_headers)
     assert bad.status_code == 422
