@@ -19,6 +19,7 @@ never floats, and the totals are checked when the document is built:
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -93,6 +94,20 @@ def series_key(year: int, location_code: str) -> str:
 
 
 def _check_key(value: object) -> str:
+    if type(value) is str:
+        return _checked_text_key(value)
+    return _checked_key(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_text_key(value: str) -> str:
+    # A capture checks its series' key six times (the series, its id, the number,
+    # the invoice): the answer for a string never changes, and a bad key raises
+    # every time (lru_cache keeps no exceptions).
+    return _checked_key(value)
+
+
+def _checked_key(value: object) -> str:
     key = require_text(value, "series_key", max_length=80)
     year, _, code = key.partition("/")
     if not (year.isdigit() and len(year) == 4):
@@ -107,6 +122,15 @@ def series_id(key: str) -> UUID:
     Raises:
         ValidationError: on ``series_key`` when ``key`` is not ``YEAR/LOCATION``.
     """
+    raw: object = key
+    if type(raw) is str:
+        return _text_series_id(raw)
+    return uuid.uuid5(_SERIES_NAMESPACE, _check_key(key))
+
+
+@functools.lru_cache(maxsize=256)
+def _text_series_id(key: str) -> UUID:
+    # A name-based UUID costs a SHA-1 and more than the rest of taking a number.
     return uuid.uuid5(_SERIES_NAMESPACE, _check_key(key))
 
 

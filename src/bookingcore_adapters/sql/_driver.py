@@ -97,6 +97,7 @@ __all__ = [
     "fetch_with_parent",
     "increment",
     "insert_if_new",
+    "inserted",
     "lookup",
     "plan",
     "run_each",
@@ -211,32 +212,56 @@ def _insert_returning(table: Table, column: str) -> Insert:
 @functools.lru_cache(maxsize=64)
 def insert_if_new(
     table: Table, conflict: tuple[str, ...], columns: tuple[str, ...], dialect: Dialect
-) -> Lookup | None:
+) -> Compiled | None:
     """``INSERT`` of a row of ``columns`` that does nothing when ``conflict``'s unique key is taken.
 
-    Run like a look-up (:func:`fetch`, with the row as the wanted values): it
-    finds the inserted row, or nothing when the key was taken. Built with the
-    PostgreSQL and SQLite dialects' public ``insert().on_conflict_do_nothing``;
-    None for other dialects (insert in a savepoint instead). On PostgreSQL a
-    row another transaction is inserting with the same key makes it wait for
-    that transaction's end. An empty ``conflict`` means any unique key of the
-    table (for rows whose id is derived from their natural key, where two
-    unique indexes clash together).
+    Run with :func:`inserted` (the row as the parameters): True when the row
+    went in, False when the key was taken. It returns the row's key column, and
+    only that: the caller has the row already, and reading it back (a webhook
+    receipt's JSON payload parsed again, every column converted) cost more
+    client CPU than the insert. Built with the PostgreSQL and SQLite dialects'
+    public ``insert().on_conflict_do_nothing``; None for other dialects (insert
+    in a savepoint instead). On PostgreSQL a row another transaction is
+    inserting with the same key makes it wait for that transaction's end. An
+    empty ``conflict`` means any unique key of the table (for rows whose id is
+    derived from their natural key, where two unique indexes clash together).
     """
     elements = [table.c[column] for column in conflict] or None
+    key = next(iter(table.primary_key.columns))
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # noqa: PLC0415
 
         on_postgresql = postgresql_insert(table).on_conflict_do_nothing(index_elements=elements)
-        statement: ClauseElement = on_postgresql.returning(*table.c)
+        statement: ClauseElement = on_postgresql.returning(key)
     elif dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
 
         on_sqlite = sqlite_insert(table).on_conflict_do_nothing(index_elements=elements)
-        statement = on_sqlite.returning(*table.c)
+        statement = on_sqlite.returning(key)
     else:
         return None
-    return Lookup(_compile(statement, dialect, columns), (table,), dialect)
+    return _compile(statement, dialect, columns)
+
+
+def inserted(
+    connection: Connection, statement: Compiled, row: Mapping[str, Any], *, direct: bool = False
+) -> bool:
+    """Run :func:`insert_if_new`'s ``statement`` for ``row``: whether the row went in.
+
+    ``direct``: on a driver cursor of its own, as :func:`fetch` runs look-ups.
+    """
+    parameters = statement.bind(row)
+    if direct:
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s %r", statement.sql, parameters)
+        driver: Any = connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(statement.sql, parameters)
+                return cursor.fetchone() is not None
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(connection, statement.sql, parameters, exc) from exc
+    return connection.exec_driver_sql(statement.sql, parameters).first() is not None
 
 
 @functools.lru_cache(maxsize=64)

@@ -646,9 +646,9 @@ class Session:
     def _insert_if_new(self, mapper: m.Mapper[Any], row: m.Row, conflict: tuple[str, ...]) -> bool:
         connection = self._begin()
         table = mapper.table
-        query = d.insert_if_new(table, conflict, tuple(row), connection.dialect)
-        if query is not None:
-            return bool(d.fetch(connection, query, row, direct=self._direct))
+        statement = d.insert_if_new(table, conflict, tuple(row), connection.dialect)
+        if statement is not None:
+            return d.inserted(connection, statement, row, direct=self._direct)
         try:
             with connection.begin_nested():
                 connection.execute(insert(table), row)

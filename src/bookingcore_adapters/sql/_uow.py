@@ -7,8 +7,9 @@ the adapter imports it but :mod:`._store` and the package.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar, overload
 
 from bookingcore_adapters.sql import _bookings as bookings
 from bookingcore_adapters.sql import _catalog as catalog
@@ -77,6 +78,39 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
 )
 
 
+R = TypeVar("R")
+
+
+class _Lazy(Generic[R]):
+    """A unit of work's repository, made on first use and kept on the instance.
+
+    A unit of work touches a few of its thirty-odd repositories; making every one
+    up front cost more client CPU than a booking's own look-ups of a slot and a
+    customer. Reading the attribute the first time makes the repository over the
+    unit of work's session and stores it in the instance's ``__dict__``, which
+    later reads find first (this descriptor defines no ``__set__``).
+    """
+
+    def __init__(self, make: Callable[[Session], R]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> Self: ...
+
+    @overload
+    def __get__(self, uow: SqlUnitOfWork, owner: type) -> R: ...
+
+    def __get__(self, uow: SqlUnitOfWork | None, owner: type) -> Self | R:
+        if uow is None:
+            return self
+        repository = uow.__dict__[self._name] = self._make(uow._session)
+        return repository
+
+
 class SqlUnitOfWork:
     """One database transaction over a :class:`~bookingcore_adapters.sql.SqlStore`.
 
@@ -101,52 +135,57 @@ class SqlUnitOfWork:
     .. versionadded:: 0.1
     """
 
+    # Each repository is made when first used (see _Lazy). The lambdas see the
+    # family modules' names, not these attributes: a class body is no enclosing scope.
+    customers = _Lazy(lambda s: customers.CustomerRepository(s, customers.CUSTOMERS))
+    travelers = _Lazy(lambda s: customers.TravelerRepository(s, customers.TRAVELERS))
+    locations = _Lazy(lambda s: catalog.LocationRepository(s, catalog.LOCATIONS))
+    products = _Lazy(lambda s: catalog.ProductRepository(s, catalog.PRODUCTS))
+    suppliers = _Lazy(lambda s: catalog.SupplierRepository(s, catalog.SUPPLIERS))
+    slots = _Lazy(lambda s: catalog.SlotRepository(s, catalog.SLOTS))
+    bookings = _Lazy(lambda s: bookings.BookingRepository(s, bookings.BOOKINGS))
+    booking_items = _Lazy(lambda s: bookings.BookingItemRepository(s, bookings.BOOKING_ITEMS))
+    partners = _Lazy(lambda s: partners.PartnerRepository(s, partners.PARTNERS))
+    lifecycle_events = _Lazy(lambda s: events.LifecycleEventRepository(s, events.LIFECYCLE_EVENTS))
+    audit = _Lazy(lambda s: events.AuditRepository(s, events.AUDIT))
+    outbox = _Lazy(lambda s: events.OutboxRepository(s, events.OUTBOX))
+    deliveries = _Lazy(lambda s: events.DeliveryRepository(s, events.DELIVERIES))
+    communications = _Lazy(lambda s: events.CommunicationRepository(s, events.COMMUNICATIONS))
+    documents = _Lazy(lambda s: events.DocumentRepository(s, events.DOCUMENTS))
+    staff = _Lazy(lambda s: identity.StaffRepository(s, identity.STAFF))
+    auth_sessions = _Lazy(lambda s: identity.AuthSessionRepository(s, identity.AUTH_SESSIONS))
+    imports = _Lazy(lambda s: imports.ImportJobRepository(s, imports.IMPORTS))
+    import_errors = _Lazy(lambda s: imports.ImportErrorRepository(s, imports.IMPORT_ERRORS))
+    groups = _Lazy(lambda s: waitlists.BookingGroupRepository(s, waitlists.BOOKING_GROUPS))
+    waitlist = _Lazy(lambda s: waitlists.WaitlistRepository(s, waitlists.WAITLIST))
+    payments = _Lazy(lambda s: payments.PaymentRepository(s, payments.PAYMENTS))
+    refunds = _Lazy(lambda s: payments.RefundRepository(s, payments.REFUNDS))
+    webhook_inbox = _Lazy(lambda s: payments.WebhookInboxRepository(s, payments.WEBHOOK_INBOX))
+    invoices = _Lazy(lambda s: payments.InvoiceRepository(s, payments.INVOICES))
+    invoice_series = _Lazy(lambda s: payments.InvoiceSeriesRepository(s, payments.INVOICE_SERIES))
+    commissions = _Lazy(
+        lambda s: commissions.CommissionLedgerRepository(s, commissions.COMMISSIONS)
+    )
+    # ---- partner webhooks
+    webhook_deliveries = _Lazy(
+        lambda s: webhooks.WebhookDeliveryRepository(s, webhooks.WEBHOOK_DELIVERIES)
+    )
+    webhook_attempts = _Lazy(
+        lambda s: webhooks.WebhookAttemptRepository(s, webhooks.WEBHOOK_ATTEMPTS)
+    )
+    # The travel operating system: leads and quotations.
+    leads = _Lazy(lambda s: travel.LeadRepository(s, travel.LEADS))
+    quotations = _Lazy(lambda s: travel.QuotationRepository(s, travel.QUOTATIONS))
+    trips = _Lazy(lambda s: travel.TripRepository(s, travel.TRIPS))
+    itineraries = _Lazy(lambda s: travel.ItineraryRepository(s, travel.ITINERARIES))
+    # ---------------------------------------------------------- customer view (0.3)
+    customer_stats = _Lazy(insights.CustomerStatsRepository)
+    certificates = _Lazy(lambda s: certificates.CertificateRepository(s, certificates.CERTIFICATES))
+    # ---------------------------------------------------------- the idempotency key registry
+    idempotency_keys = _Lazy(lambda s: events.IdempotencyKeyRepository(s, events.IDEMPOTENCY_KEYS))
+
     def __init__(self, store: StoreSettings) -> None:
-        session = self._session = Session(store, MAPPERS)
-        self.customers = customers.CustomerRepository(session, customers.CUSTOMERS)
-        self.travelers = customers.TravelerRepository(session, customers.TRAVELERS)
-        self.locations = catalog.LocationRepository(session, catalog.LOCATIONS)
-        self.products = catalog.ProductRepository(session, catalog.PRODUCTS)
-        self.suppliers = catalog.SupplierRepository(session, catalog.SUPPLIERS)
-        self.slots = catalog.SlotRepository(session, catalog.SLOTS)
-        self.bookings = bookings.BookingRepository(session, bookings.BOOKINGS)
-        self.booking_items = bookings.BookingItemRepository(session, bookings.BOOKING_ITEMS)
-        self.partners = partners.PartnerRepository(session, partners.PARTNERS)
-        self.lifecycle_events = events.LifecycleEventRepository(session, events.LIFECYCLE_EVENTS)
-        self.audit = events.AuditRepository(session, events.AUDIT)
-        self.outbox = events.OutboxRepository(session, events.OUTBOX)
-        self.deliveries = events.DeliveryRepository(session, events.DELIVERIES)
-        self.communications = events.CommunicationRepository(session, events.COMMUNICATIONS)
-        self.documents = events.DocumentRepository(session, events.DOCUMENTS)
-        self.staff = identity.StaffRepository(session, identity.STAFF)
-        self.auth_sessions = identity.AuthSessionRepository(session, identity.AUTH_SESSIONS)
-        self.imports = imports.ImportJobRepository(session, imports.IMPORTS)
-        self.import_errors = imports.ImportErrorRepository(session, imports.IMPORT_ERRORS)
-        self.groups = waitlists.BookingGroupRepository(session, waitlists.BOOKING_GROUPS)
-        self.waitlist = waitlists.WaitlistRepository(session, waitlists.WAITLIST)
-        self.payments = payments.PaymentRepository(session, payments.PAYMENTS)
-        self.refunds = payments.RefundRepository(session, payments.REFUNDS)
-        self.webhook_inbox = payments.WebhookInboxRepository(session, payments.WEBHOOK_INBOX)
-        self.invoices = payments.InvoiceRepository(session, payments.INVOICES)
-        self.invoice_series = payments.InvoiceSeriesRepository(session, payments.INVOICE_SERIES)
-        self.commissions = commissions.CommissionLedgerRepository(session, commissions.COMMISSIONS)
-        # ---- partner webhooks
-        self.webhook_deliveries = webhooks.WebhookDeliveryRepository(
-            session, webhooks.WEBHOOK_DELIVERIES
-        )
-        self.webhook_attempts = webhooks.WebhookAttemptRepository(
-            session, webhooks.WEBHOOK_ATTEMPTS
-        )
-        # The travel operating system: leads and quotations.
-        self.leads = travel.LeadRepository(session, travel.LEADS)
-        self.quotations = travel.QuotationRepository(session, travel.QUOTATIONS)
-        self.trips = travel.TripRepository(session, travel.TRIPS)
-        self.itineraries = travel.ItineraryRepository(session, travel.ITINERARIES)
-        # ---------------------------------------------------------- customer view (0.3)
-        self.customer_stats = insights.CustomerStatsRepository(session)
-        self.certificates = certificates.CertificateRepository(session, certificates.CERTIFICATES)
-        # ---------------------------------------------------------- the idempotency key registry
-        self.idempotency_keys = events.IdempotencyKeyRepository(session, events.IDEMPOTENCY_KEYS)
+        self._session = Session(store, MAPPERS)
 
     def read_only(self) -> Self:
         """Make this unit of work read-only (see :meth:`bookingcore.ports.UnitOfWork.read_only`).
