@@ -1100,18 +1100,7 @@ class ImportService:
             initargs=(validator,),
         ) as pool:
             pending: deque[Future[list[_Item]]] = deque()
-            batches = _batches(rows, _WORKER_BATCH)
-            first = next(batches, None)
-            if first is None:
-                return
-            # The workers take the next batches as they start (a spawned process
-            # imports the library first); this process validates the first batch
-            # meanwhile instead of waiting for them.
-            for batch in islice(batches, 2 * settings.workers - 1):
-                pending.append(pool.submit(_validate_batch, batch))
-            for row in first:
-                yield _validated(validator, row)
-            for batch in batches:
+            for batch in _batches(rows, _WORKER_BATCH):
                 pending.append(pool.submit(_validate_batch, batch))
                 if len(pending) >= 2 * settings.workers:
                     yield from pending.popleft().result()
