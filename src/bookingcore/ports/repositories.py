@@ -256,6 +256,13 @@ class LocationRepository(Protocol):
     def get(self, location_id: LocationId) -> Location | None:
         """The location with this id."""
 
+    def get_many(self, location_ids: Collection[LocationId]) -> Mapping[LocationId, Location]:
+        """The locations with these ids, by id, in one read; unknown ids are left out
+        (an import's chunk reads the dealers its rows name at once).
+
+        .. versionadded:: 0.4
+        """
+
     def get_by_code(self, code: str) -> Location | None:
         """The location with this (normalised, upper-case) code."""
 
@@ -274,6 +281,13 @@ class ProductRepository(Protocol):
 
     def get(self, product_id: ProductId) -> Product | None:
         """The product with this id."""
+
+    def get_many(self, product_ids: Collection[ProductId]) -> Mapping[ProductId, Product]:
+        """The products with these ids, by id, in one read; unknown ids are left out
+        (an import's chunk reads the products its rows name at once).
+
+        .. versionadded:: 0.4
+        """
 
     def get_by_code(self, code: str) -> Product | None:
         """The product with this (normalised) code."""

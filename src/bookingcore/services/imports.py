@@ -1193,6 +1193,14 @@ class _Booker:
         """Work in ``tx`` from now on, and look up in one go what ``rows`` refer to."""
         self._tx = tx
         uow = tx.uow
+        # The dealers and products the rows name, in one read each (a slot a row names by
+        # id may be elsewhere: read when that row needs it).
+        locations = {r.location_id for r in rows} - self._locations.keys()
+        found_locations = uow.locations.get_many(locations) if locations else {}
+        self._locations.update((i, found_locations.get(i)) for i in locations)
+        products = {r.product_id for r in rows if r.product_id} - self._products.keys()
+        found_products = uow.products.get_many(products) if products else {}
+        self._products.update((i, found_products.get(i)) for i in products)
         external = {r.external_id for r in rows if r.external_id} - self._existing.keys()
         named = uow.bookings.find_by_external_ids(external) if external else {}
         self._existing.update(named)

@@ -770,6 +770,26 @@ class CatalogRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
 
+    @pytest.mark.parametrize("kind", ["locations", "products"])
+    def test_get_many_reads_several_by_id_in_one_call(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, kind: str
+    ) -> None:
+        build = self._builders(make)[kind]
+        items = [build(code=f"GM-{n}", is_active=n != 1) for n in range(3)]
+        with uow_factory() as uow:
+            for item in items:
+                getattr(uow, kind).add(item)
+            uow.commit()
+        with uow_factory() as uow:
+            repo = getattr(uow, kind)
+            missing = uuid4()
+            found = repo.get_many([items[0].id, items[1].id, missing])
+            assert found == {items[0].id: items[0], items[1].id: items[1]}  # inactive too
+            assert repo.get_many([]) == {}
+            fresh = build(code="GM-NEW")
+            repo.add(fresh)
+            assert repo.get_many([fresh.id, fresh.id]) == {fresh.id: fresh}
+
     def test_locations_list_by_code_and_can_skip_inactive(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

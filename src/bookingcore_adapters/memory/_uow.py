@@ -471,6 +471,9 @@ class _CodedRepository(_Repository[E], Generic[E, I]):
     def get(self, row_id: I) -> E | None:
         return self._get(row_id)
 
+    def get_many(self, row_ids: Collection[I]) -> Mapping[I, E]:
+        return self._get_many(row_ids)
+
     def get_by_code(self, code: str) -> E | None:
         found: E | None = self._uow._find_unique(self._table, "code", code.strip().upper())
         return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -373,6 +373,9 @@ class CodedRepository(Repository[E], Generic[E, I]):
 
     def get(self, row_id: I) -> E | None:
         return self._get(row_id)
+
+    def get_many(self, row_ids: Collection[I]) -> Mapping[I, E]:
+        return self._get_many(row_ids, lambda e: e.id)  # type: ignore[attr-defined]
 
     def get_by_code(self, code: str) -> E | None:
         clean = code.strip().upper()
