@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bookingcore.domain.events import event_types
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,3 +49,15 @@ def test_the_lifecycle_guide_check_example_prints_what_it_says(
     exec(compile(example, "lifecycles.md", "exec"), {})
     expected = next(line[2:] for line in example.splitlines() if line.startswith("# unknown"))
     assert capsys.readouterr().out.strip() == expected
+
+
+def test_the_events_guide_lists_every_event_the_library_raises() -> None:
+    """docs/events.md's table names each library event class with its registered name."""
+    table = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    listed = dict(re.findall(r"^\| `(\w+)` \(`([\w.]+)`\) \|", table, flags=re.MULTILINE))
+    library = {
+        cls.__name__: name
+        for name, cls in event_types().items()
+        if cls.__module__.startswith("bookingcore.")
+    }
+    assert listed == library
