@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from tests._sqlite import sqlite_file_store
 from tests.examples.api._client import ApiClient, last_code
 
-from bookingcore import BookingCore, Money, Principal, StaffRole
+from bookingcore import BookingCore, Money, Principal, Settings, StaffRole
 from bookingcore.domain import Slot
 from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.auth import Argon2PasswordHasher
@@ -61,12 +61,19 @@ def notifier() -> RecordingNotifier:
 
 
 @pytest.fixture
+def api_settings() -> Settings | None:
+    """The core's settings (``None``: the example host's); a test module may override it."""
+    return None
+
+
+@pytest.fixture
 def api_core(
     uow_factory: Any,
     sms: ConsoleSmsSender,
     clock: FixedClock,
     provider: FakePaymentProvider,
     notifier: RecordingNotifier,
+    api_settings: Settings | None,
 ) -> BookingCore:
     """A core with every sign-in port, a fixed clock, predictable ids and the fake provider."""
     return build_core(
@@ -75,6 +82,7 @@ def api_core(
         otp_pepper=PEPPER,
         sms=sms,
         password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+        settings=api_settings,
         clock=clock,
         ids=SequentialIds(),
         payment_providers=[provider],

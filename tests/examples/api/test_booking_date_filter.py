@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from tests.examples.api._client import ApiClient
-from tests.examples.api.conftest import PEPPER, SECRET, SETUP
+from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore, Money, Settings
 from bookingcore.domain import Slot
-from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
-from bookingcore_adapters.auth import Argon2PasswordHasher
-from bookingcore_adapters.sms import ConsoleSmsSender
-from examples.api import build_core
 
 #: New York moves its clocks forward on 2026-03-08 at 02:00: that day is 23 hours long.
 ZONE = "America/New_York"
@@ -28,26 +23,9 @@ STARTS = {
 
 
 @pytest.fixture
-def api_core(
-    uow_factory: Any,
-    sms: ConsoleSmsSender,
-    clock: FixedClock,
-    provider: FakePaymentProvider,
-    notifier: RecordingNotifier,
-) -> BookingCore:
-    """The API tests' core, in a business on New York time."""
-    return build_core(
-        uow_factory,
-        token_secret=SECRET,
-        otp_pepper=PEPPER,
-        sms=sms,
-        password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
-        settings=Settings(default_region="IN", timezone=ZONE),
-        clock=clock,
-        ids=SequentialIds(),
-        payment_providers=[provider],
-        notifier=notifier,
-    )
+def api_settings() -> Settings:
+    """A business on New York time."""
+    return Settings(default_region="IN", timezone=ZONE)
 
 
 @pytest.fixture
