@@ -1,6 +1,7 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
 trip, record money taken by hand, re-send a partner's webhook, issue and renew a
-certificate or save a customer's traveler take an idempotency key, on every backend.
+certificate, save a customer's traveler or answer for a booking's item (confirm, reject,
+ask again, cancel) take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -26,6 +27,7 @@ from bookingcore import (
     BookingRequest,
     DuplicateError,
     IdempotencyConflictError,
+    InvalidTransitionError,
     Money,
     NewTraveler,
     Principal,
@@ -36,6 +38,7 @@ from bookingcore import (
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.values import TravelerId
+from bookingcore.services import BookedItem
 from bookingcore.testing import (
     FakePaymentProvider,
     FixedClock,
@@ -52,7 +55,7 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
     two advisors, a partner with two webhooks delivered, a completed booking with two
-    certificates."""
+    certificates, a booking of four suppliers' items (two pending, two rejected)."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
@@ -114,6 +117,26 @@ class World:
             )
             for number in ("OW-1", "OW-2")
         )
+
+        supplier = core.catalog.add_supplier("H1", "Lakeside hotel", principal=ADMIN)
+        self.trip = self.book(
+            "Tara",
+            items=[
+                BookedItem(
+                    kind="hotel",
+                    description=f"Room {n}",
+                    quantity=1,
+                    unit_price=Money("1000", "INR"),
+                    supplier_id=supplier.id,
+                )
+                for n in range(4)
+            ],
+        )
+        self.hotel, self.flight, self.rejected, self.other_rejected = core.items.for_booking(
+            self.trip.id, principal=ADMIN
+        )
+        for item in (self.rejected, self.other_rejected):
+            core.items.reject(item.id, "full that week", principal=ADMIN)
 
     def book(self, name: str, **fields: Any) -> Booking:
         traveler = NewTraveler(TravelerDetails(name), is_primary=True)
@@ -287,6 +310,47 @@ def _payments_state(w: World) -> object:
     return paid, w.get().status, w.audited("booking", w.booking.id)
 
 
+def _answer(w: World, key: str | None, **asked: Any) -> Any:
+    """Confirm (or with ``reason``, reject) the hotel room."""
+    item = asked.get("item", w.hotel)
+    if "reason" in asked:
+        return w.core.items.reject(item.id, asked["reason"], principal=ADMIN, idempotency_key=key)
+    return w.core.items.confirm(
+        item.id,
+        principal=ADMIN,
+        supplier_reference=asked.get("reference", "HB-1"),
+        idempotency_key=key,
+    )
+
+
+def _reject(w: World, key: str | None, **asked: Any) -> Any:
+    return _answer(w, key, **{"reason": "no rooms left", **asked})
+
+
+def _request_again(w: World, key: str | None, **asked: Any) -> Any:
+    item = asked.get("item", w.rejected)
+    return w.core.items.request_again(item.id, principal=ADMIN, idempotency_key=key)
+
+
+def _cancel_item(w: World, key: str | None, **asked: Any) -> Any:
+    item = asked.get("item", w.hotel)
+    return w.core.items.cancel(item.id, principal=ADMIN, idempotency_key=key)
+
+
+def _items_state(w: World) -> object:
+    items = w.core.items.for_booking(w.trip.id, principal=ADMIN)
+    trip = w.get(w.trip)
+    return (
+        [(i.id, i.status, i.version, i.supplier_reference, i.rejection_reason) for i in items],
+        sum(w.audited("booking item", i.id) for i in items),
+        (trip.version, trip.total, trip.status, w.audited("booking", trip.id)),
+    )
+
+
+def _item(i: Any) -> object:
+    return (i.id, i.status, i.version)
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -405,6 +469,22 @@ CALLS = {
             "booking": {"booking": "other"},
         },
     ),
+    "item_confirmation": Call(
+        _answer,
+        _items_state,
+        _item,
+        {"supplier_reference": {"reference": "HB-2"}, "item": {"item": "flight"}},
+    ),
+    "item_rejection": Call(
+        _reject,
+        _items_state,
+        _item,
+        {"reason": {"reason": "closed for repairs"}, "item": {"item": "flight"}},
+    ),
+    "item_request_again": Call(
+        _request_again, _items_state, _item, {"item": {"item": "other_rejected"}}
+    ),
+    "item_cancellation": Call(_cancel_item, _items_state, _item, {"item": {"item": "flight"}}),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -423,6 +503,8 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("delivery", "other"): w.other_webhook,
         ("certificate", "other"): w.other_certificate,
         ("issued_at", "yesterday"): w.start - timedelta(days=1),
+        ("item", "flight"): w.flight,
+        ("item", "other_rejected"): w.other_rejected,
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
 
@@ -628,6 +710,29 @@ def test_an_intents_key_and_a_manual_payments_key_refuse_each_other(world: World
         )
     assert world.provider.calls == asked
     assert len(world.core.payments.for_booking(world.booking.id, principal=ADMIN)) == 2
+
+
+def test_a_retried_item_answer_is_answered_after_the_item_moved_on(world: World) -> None:
+    """The first call confirmed the room, which was cancelled since: the retry answers
+    the item as it is now, not the ``InvalidTransitionError`` a new confirmation gets."""
+    first = _answer(world, "k-1")
+    assert first.status == "confirmed"
+    with pytest.raises(InvalidTransitionError):
+        _answer(world, None)
+    cancelled = _cancel_item(world, "k-2")
+    written = _items_state(world)
+    again = _answer(world, "k-1")
+    assert (again.id, again.status, again.version) == (first.id, "cancelled", cancelled.version)
+    assert _cancel_item(world, "k-2").status == "cancelled"  # not cancelled twice
+    assert _items_state(world) == written
+
+
+def test_a_retried_rejection_after_the_item_was_asked_again_rejects_nothing(world: World) -> None:
+    _reject(world, "k-1")
+    _request_again(world, "k-2", item=world.hotel)
+    again = _reject(world, "k-1")
+    assert again.status == "pending"
+    assert _request_again(world, "k-2", item=world.hotel).status == "pending"
 
 
 @pytest.mark.postgres

@@ -464,15 +464,29 @@ def supplier_items(
     tags=_SUPPLIER,
     operation_id="supplier_confirm_item",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
 def confirm_item(
-    item_id: UUID, body: ItemConfirmIn, core: Core, staff: StaffPrincipal
+    item_id: UUID,
+    body: ItemConfirmIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingItemOut:
-    """The supplier confirms the item; the booking moves on when every item is confirmed."""
+    """The supplier confirms the item; the booking moves on when every item is confirmed.
+
+    With an ``Idempotency-Key`` a retry answers the item as it is now.
+    """
     item = core.items.confirm(
-        BookingItemId(item_id), principal=staff, supplier_reference=body.supplier_reference
+        BookingItemId(item_id),
+        principal=staff,
+        supplier_reference=body.supplier_reference,
+        idempotency_key=idempotency_key,
     )
     return BookingItemOut.of(item)
 
@@ -482,16 +496,28 @@ def confirm_item(
     tags=_SUPPLIER,
     operation_id="supplier_reject_item",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
 def reject_item(
-    item_id: UUID, body: ItemRejectIn, core: Core, staff: StaffPrincipal
+    item_id: UUID,
+    body: ItemRejectIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingItemOut:
-    """The supplier turns the item down; staff see the reason."""
-    return BookingItemOut.of(
-        core.items.reject(BookingItemId(item_id), body.reason, principal=staff)
+    """The supplier turns the item down; staff see the reason.
+
+    With an ``Idempotency-Key`` a retry answers the item as it is now.
+    """
+    item = core.items.reject(
+        BookingItemId(item_id), body.reason, principal=staff, idempotency_key=idempotency_key
     )
+    return BookingItemOut.of(item)
 
 
 @router.post(

@@ -157,13 +157,18 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
     assert [(i["description"], i["status"]) for i in items] == [("Lakeside, 2 nights", "pending")]
     lakeside = _supplier_user(api_core, client, hotel.json()["id"], "desk@lakeside.example")
     assert [i["id"] for i in client.walk("/api/supplier/items", lakeside)] == [items[0]["id"]]
-    confirmed = client.post(
-        f"/api/supplier/items/{items[0]['id']}/confirm",
-        json={"supplier_reference": "LK-991"},
-        headers=lakeside,
-    )
+    confirm_url = f"/api/supplier/items/{items[0]['id']}/confirm"
+    confirm_keyed = {**lakeside, "Idempotency-Key": "confirm-1"}
+    answer = {"supplier_reference": "LK-991"}
+    confirmed = client.post(confirm_url, json=answer, headers=confirm_keyed)
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "confirmed"
+    retried = client.post(confirm_url, json=answer, headers=confirm_keyed)
+    assert retried.status_code == 200, retried.text  # the item, not a 409 for its status
+    assert retried.json() == confirmed.json()
+    other = client.post(confirm_url, json={"supplier_reference": "LK-992"}, headers=confirm_keyed)
+    assert other.status_code == 422, other.text
+    assert client.post(confirm_url, json=answer, headers=lakeside).status_code == 409
     twice = client.post(
         f"/api/supplier/items/{items[0]['id']}/reject", json={"reason": "full"}, headers=lakeside
     )
