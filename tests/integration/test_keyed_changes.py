@@ -1,7 +1,7 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
 trip, record money taken by hand, re-send a partner's webhook, issue and renew a
-certificate, save a customer's traveler or answer for a booking's item (confirm, reject,
-ask again, cancel) take an idempotency key, on every backend.
+certificate, save a customer's traveler, answer for a booking's item (confirm, reject,
+ask again, cancel) or assign or move a lead take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -38,7 +38,7 @@ from bookingcore import (
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.values import TravelerId
-from bookingcore.services import BookedItem
+from bookingcore.services import BookedItem, LeadRequest
 from bookingcore.testing import (
     FakePaymentProvider,
     FixedClock,
@@ -55,7 +55,8 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
     two advisors, a partner with two webhooks delivered, a completed booking with two
-    certificates, a booking of four suppliers' items (two pending, two rejected)."""
+    certificates, a booking of four suppliers' items (two pending, two rejected), two
+    leads."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
@@ -137,6 +138,13 @@ class World:
         )
         for item in (self.rejected, self.other_rejected):
             core.items.reject(item.id, "full that week", principal=ADMIN)
+        self.lead, self.other_lead = (
+            core.leads.capture(
+                LeadRequest(source="web_form", phone="+919876543210", destination=where),
+                principal=ADMIN,
+            )
+            for where in ("Leh", "Spiti")
+        )
 
     def book(self, name: str, **fields: Any) -> Booking:
         traveler = NewTraveler(TravelerDetails(name), is_primary=True)
@@ -351,6 +359,34 @@ def _item(i: Any) -> object:
     return (i.id, i.status, i.version)
 
 
+def _assign_lead(w: World, key: str | None, **asked: Any) -> Any:
+    lead = asked.get("lead", w.lead)
+    to = asked.get("to", "least_loaded")
+    return w.core.leads.assign(lead.id, to, principal=ADMIN, idempotency_key=key)
+
+
+def _move_lead(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.leads.move(
+        asked.get("lead", w.lead).id,
+        asked.get("status", "lost"),
+        principal=ADMIN,
+        reason=asked.get("reason", "went elsewhere"),
+        idempotency_key=key,
+    )
+
+
+def _leads_state(w: World) -> object:
+    leads = [w.core.leads.get(lead.id, principal=ADMIN) for lead in (w.lead, w.other_lead)]
+    return [
+        (lead.status, lead.assignee_id, lead.lost_reason, lead.version, w.audited("lead", lead.id))
+        for lead in leads
+    ]
+
+
+def _lead(lead: Any) -> object:
+    return (lead.id, lead.status, lead.assignee_id, lead.version)
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -485,6 +521,22 @@ CALLS = {
         _request_again, _items_state, _item, {"item": {"item": "other_rejected"}}
     ),
     "item_cancellation": Call(_cancel_item, _items_state, _item, {"item": {"item": "flight"}}),
+    "lead_assignment": Call(
+        _assign_lead,
+        _leads_state,
+        _lead,
+        {"to": {"to": "round_robin"}, "advisor": {"to": "ben"}, "lead": {"lead": "other"}},
+    ),
+    "lead_move": Call(
+        _move_lead,
+        _leads_state,
+        _lead,
+        {
+            "status": {"status": "contacted"},
+            "reason": {"reason": "too dear"},
+            "lead": {"lead": "other"},
+        },
+    ),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -504,6 +556,8 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("certificate", "other"): w.other_certificate,
         ("issued_at", "yesterday"): w.start - timedelta(days=1),
         ("item", "flight"): w.flight,
+        ("to", "ben"): w.ben,
+        ("lead", "other"): w.other_lead,
         ("item", "other_rejected"): w.other_rejected,
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
@@ -733,6 +787,24 @@ def test_a_retried_rejection_after_the_item_was_asked_again_rejects_nothing(worl
     again = _reject(world, "k-1")
     assert again.status == "pending"
     assert _request_again(world, "k-2", item=world.hotel).status == "pending"
+
+
+def test_a_retried_lead_assignment_picks_nobody_again(world: World) -> None:
+    """``round_robin`` moves on with every assigned lead: a retry does not take a turn."""
+    first = _assign_lead(world, "k-1", to="round_robin")
+    for _ in range(3):
+        assert _assign_lead(world, "k-1", to="round_robin").assignee_id == first.assignee_id
+    assert world.audited("lead", world.lead.id) == 2  # captured, assigned once
+
+
+def test_a_retried_lead_move_is_answered_after_the_lead_moved_on(world: World) -> None:
+    """Lost, then reopened: the retry of the move to ``lost`` answers the lead as it is."""
+    first = _move_lead(world, "k-1")
+    with pytest.raises(InvalidTransitionError):
+        _move_lead(world, None)
+    reopened = _move_lead(world, "k-2", status="new", reason=None)
+    again = _move_lead(world, "k-1")
+    assert (again.status, again.version) == (reopened.status, first.version + 1)
 
 
 @pytest.mark.postgres

@@ -180,12 +180,31 @@ def get_lead(lead_id: UUID, core: Core, staff: StaffPrincipal) -> LeadOut:
     tags=_LEADS,
     operation_id="admin_move_lead",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
-def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal) -> LeadOut:
-    """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...)."""
-    lead = core.leads.move(LeadId(lead_id), body.status, principal=staff, reason=body.reason)
+def move_lead(
+    lead_id: UUID,
+    body: LeadMoveIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> LeadOut:
+    """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...).
+
+    With an ``Idempotency-Key`` a retry answers the lead as it is now.
+    """
+    lead = core.leads.move(
+        LeadId(lead_id),
+        body.status,
+        principal=staff,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
     return LeadOut.of(lead)
 
 
@@ -193,12 +212,29 @@ def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal
     "/api/admin/leads/{lead_id}/assign",
     tags=_LEADS,
     operation_id="admin_assign_lead",
-    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
-def assign_lead(lead_id: UUID, body: LeadAssignIn, core: Core, staff: StaffPrincipal) -> LeadOut:
+def assign_lead(
+    lead_id: UUID,
+    body: LeadAssignIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> LeadOut:
     """Give the lead to a member of staff, or to whom ``round_robin`` or ``least_loaded``
-    picks among the active advisors (``null``: take it from whoever had it)."""
-    return LeadOut.of(core.leads.assign(LeadId(lead_id), _assign_to(body.assign), principal=staff))
+    picks among the active advisors (``null``: take it from whoever had it).
+
+    With an ``Idempotency-Key`` a retry answers the lead as it is now and picks nobody again.
+    """
+    lead = core.leads.assign(
+        LeadId(lead_id),
+        _assign_to(body.assign),
+        principal=staff,
+        idempotency_key=idempotency_key,
+    )
+    return LeadOut.of(lead)
 
 
 @router.put(

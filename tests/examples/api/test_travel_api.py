@@ -83,12 +83,22 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
         headers=staff_headers,
     )
     assert lead.status_code == 201, lead.text
-    moved = client.post(
-        f"/api/admin/leads/{lead.json()['id']}/status",
-        json={"status": "contacted"},
-        headers=staff_headers,
-    )
+    lead_url = f"/api/admin/leads/{lead.json()['id']}"
+    move_keyed = {**staff_headers, "Idempotency-Key": "move-1"}
+    moved = client.post(f"{lead_url}/status", json={"status": "contacted"}, headers=move_keyed)
     assert moved.json()["status"] == "contacted"
+    again = client.post(f"{lead_url}/status", json={"status": "contacted"}, headers=move_keyed)
+    assert again.status_code == 200, again.text  # the lead, not a 409 for its status
+    assert again.json() == moved.json()
+    other = client.post(f"{lead_url}/status", json={"status": "lost"}, headers=move_keyed)
+    assert other.status_code == 422, other.text
+    assign_keyed = {**staff_headers, "Idempotency-Key": "assign-1"}
+    for _ in range(2):
+        kept = client.patch(f"{lead_url}/assign", json={"assign": None}, headers=assign_keyed)
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["version"] == moved.json()["version"] + 1
+    refused = client.patch(f"{lead_url}/assign", json={"assign": None}, headers=move_keyed)
+    assert refused.status_code == 422, refused.text
     assert client.get(f"/api/admin/leads/{uuid4()}", headers=staff_headers).status_code == 404
 
     today = clock.now().date()
