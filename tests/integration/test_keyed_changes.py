@@ -1,7 +1,8 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
 trip, record money taken by hand, re-send a partner's webhook, issue and renew a
 certificate, save a customer's traveler, answer for a booking's item (confirm, reject,
-ask again, cancel) or assign or move a lead take an idempotency key, on every backend.
+ask again, cancel), assign or move a lead or update a saved traveler take an idempotency
+key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -56,7 +57,7 @@ class World:
     """A slot, a customer with a booking in a group (and another booking and group),
     two advisors, a partner with two webhooks delivered, a completed booking with two
     certificates, a booking of four suppliers' items (two pending, two rejected), two
-    leads."""
+    leads, two saved travelers."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
@@ -144,6 +145,10 @@ class World:
                 principal=ADMIN,
             )
             for where in ("Leh", "Spiti")
+        )
+        self.saved, self.other_saved = (
+            core.travelers.add(self.customer_id, TravelerDetails(name), principal=ADMIN)
+            for name in ("Kavi", "Ila")
         )
 
     def book(self, name: str, **fields: Any) -> Booking:
@@ -387,6 +392,22 @@ def _lead(lead: Any) -> object:
     return (lead.id, lead.status, lead.assignee_id, lead.version)
 
 
+def _update_traveler(w: World, key: str | None, **asked: Any) -> Any:
+    details = TravelerDetails(asked.get("name", "Kavi Rao"), age=asked.get("age", 41))
+    return w.core.travelers.update(
+        asked.get("traveler", w.saved).id,
+        details,
+        principal=ADMIN,
+        expected_version=asked.get("version"),
+        idempotency_key=key,
+    )
+
+
+def _saved_state(w: World) -> object:
+    saved = w.core.travelers.list(w.customer_id, principal=ADMIN, include_deleted=True)
+    return [(t.id, t.version, t.deleted_at, w.audited("traveler", t.id)) for t in saved]
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -537,6 +558,17 @@ CALLS = {
             "lead": {"lead": "other"},
         },
     ),
+    "traveler_update": Call(
+        _update_traveler,
+        _saved_state,
+        lambda t: (t.id, t.version),
+        {
+            "name": {"name": "Kavi R"},
+            "age": {"age": 42},
+            "expected_version": {"version": 1},
+            "traveler": {"traveler": "other"},
+        },
+    ),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -558,6 +590,7 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("item", "flight"): w.flight,
         ("to", "ben"): w.ben,
         ("lead", "other"): w.other_lead,
+        ("traveler", "other"): w.other_saved,
         ("item", "other_rejected"): w.other_rejected,
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
@@ -805,6 +838,21 @@ def test_a_retried_lead_move_is_answered_after_the_lead_moved_on(world: World) -
     reopened = _move_lead(world, "k-2", status="new", reason=None)
     again = _move_lead(world, "k-1")
     assert (again.status, again.version) == (reopened.status, first.version + 1)
+
+
+def test_a_retried_traveler_update_undoes_no_later_change_nor_a_deletion(world: World) -> None:
+    """A retry with the first call's (now stale) version is no ``StaleVersionError``: it
+    answers the traveler as it is now, changed and deleted since."""
+    first = _update_traveler(world, "k-1", version=1)
+    later = _update_traveler(world, None, name="Kavi R Rao")
+    world.core.travelers.delete(first.id, principal=ADMIN)
+    again = _update_traveler(world, "k-1", version=1)
+    assert (again.id, again.version, again.deleted_at is not None) == (
+        first.id,
+        later.version + 1,
+        True,
+    )
+    assert later.version == first.version + 1
 
 
 @pytest.mark.postgres
