@@ -1,6 +1,8 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
 trip, record money taken by hand, re-send a partner's webhook, issue and renew a
-certificate or save a customer's traveler take an idempotency key, on every backend.
+certificate, save a customer's traveler, answer for a booking's item (confirm, reject,
+ask again, cancel), assign or move a lead or update a saved traveler take an idempotency
+key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -26,6 +28,7 @@ from bookingcore import (
     BookingRequest,
     DuplicateError,
     IdempotencyConflictError,
+    InvalidTransitionError,
     Money,
     NewTraveler,
     Principal,
@@ -36,6 +39,7 @@ from bookingcore import (
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.values import TravelerId
+from bookingcore.services import BookedItem, LeadRequest
 from bookingcore.testing import (
     FakePaymentProvider,
     FixedClock,
@@ -52,7 +56,8 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
     two advisors, a partner with two webhooks delivered, a completed booking with two
-    certificates."""
+    certificates, a booking of four suppliers' items (two pending, two rejected), two
+    leads, two saved travelers."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
@@ -113,6 +118,37 @@ class World:
                 expires_at=self.clock.now() + timedelta(days=365),
             )
             for number in ("OW-1", "OW-2")
+        )
+
+        supplier = core.catalog.add_supplier("H1", "Lakeside hotel", principal=ADMIN)
+        self.trip = self.book(
+            "Tara",
+            items=[
+                BookedItem(
+                    kind="hotel",
+                    description=f"Room {n}",
+                    quantity=1,
+                    unit_price=Money("1000", "INR"),
+                    supplier_id=supplier.id,
+                )
+                for n in range(4)
+            ],
+        )
+        self.hotel, self.flight, self.rejected, self.other_rejected = core.items.for_booking(
+            self.trip.id, principal=ADMIN
+        )
+        for item in (self.rejected, self.other_rejected):
+            core.items.reject(item.id, "full that week", principal=ADMIN)
+        self.lead, self.other_lead = (
+            core.leads.capture(
+                LeadRequest(source="web_form", phone="+919876543210", destination=where),
+                principal=ADMIN,
+            )
+            for where in ("Leh", "Spiti")
+        )
+        self.saved, self.other_saved = (
+            core.travelers.add(self.customer_id, TravelerDetails(name), principal=ADMIN)
+            for name in ("Kavi", "Ila")
         )
 
     def book(self, name: str, **fields: Any) -> Booking:
@@ -287,6 +323,91 @@ def _payments_state(w: World) -> object:
     return paid, w.get().status, w.audited("booking", w.booking.id)
 
 
+def _answer(w: World, key: str | None, **asked: Any) -> Any:
+    """Confirm (or with ``reason``, reject) the hotel room."""
+    item = asked.get("item", w.hotel)
+    if "reason" in asked:
+        return w.core.items.reject(item.id, asked["reason"], principal=ADMIN, idempotency_key=key)
+    return w.core.items.confirm(
+        item.id,
+        principal=ADMIN,
+        supplier_reference=asked.get("reference", "HB-1"),
+        idempotency_key=key,
+    )
+
+
+def _reject(w: World, key: str | None, **asked: Any) -> Any:
+    return _answer(w, key, **{"reason": "no rooms left", **asked})
+
+
+def _request_again(w: World, key: str | None, **asked: Any) -> Any:
+    item = asked.get("item", w.rejected)
+    return w.core.items.request_again(item.id, principal=ADMIN, idempotency_key=key)
+
+
+def _cancel_item(w: World, key: str | None, **asked: Any) -> Any:
+    item = asked.get("item", w.hotel)
+    return w.core.items.cancel(item.id, principal=ADMIN, idempotency_key=key)
+
+
+def _items_state(w: World) -> object:
+    items = w.core.items.for_booking(w.trip.id, principal=ADMIN)
+    trip = w.get(w.trip)
+    return (
+        [(i.id, i.status, i.version, i.supplier_reference, i.rejection_reason) for i in items],
+        sum(w.audited("booking item", i.id) for i in items),
+        (trip.version, trip.total, trip.status, w.audited("booking", trip.id)),
+    )
+
+
+def _item(i: Any) -> object:
+    return (i.id, i.status, i.version)
+
+
+def _assign_lead(w: World, key: str | None, **asked: Any) -> Any:
+    lead = asked.get("lead", w.lead)
+    to = asked.get("to", "least_loaded")
+    return w.core.leads.assign(lead.id, to, principal=ADMIN, idempotency_key=key)
+
+
+def _move_lead(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.leads.move(
+        asked.get("lead", w.lead).id,
+        asked.get("status", "lost"),
+        principal=ADMIN,
+        reason=asked.get("reason", "went elsewhere"),
+        idempotency_key=key,
+    )
+
+
+def _leads_state(w: World) -> object:
+    leads = [w.core.leads.get(lead.id, principal=ADMIN) for lead in (w.lead, w.other_lead)]
+    return [
+        (lead.status, lead.assignee_id, lead.lost_reason, lead.version, w.audited("lead", lead.id))
+        for lead in leads
+    ]
+
+
+def _lead(lead: Any) -> object:
+    return (lead.id, lead.status, lead.assignee_id, lead.version)
+
+
+def _update_traveler(w: World, key: str | None, **asked: Any) -> Any:
+    details = TravelerDetails(asked.get("name", "Kavi Rao"), age=asked.get("age", 41))
+    return w.core.travelers.update(
+        asked.get("traveler", w.saved).id,
+        details,
+        principal=ADMIN,
+        expected_version=asked.get("version"),
+        idempotency_key=key,
+    )
+
+
+def _saved_state(w: World) -> object:
+    saved = w.core.travelers.list(w.customer_id, principal=ADMIN, include_deleted=True)
+    return [(t.id, t.version, t.deleted_at, w.audited("traveler", t.id)) for t in saved]
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -405,6 +526,49 @@ CALLS = {
             "booking": {"booking": "other"},
         },
     ),
+    "item_confirmation": Call(
+        _answer,
+        _items_state,
+        _item,
+        {"supplier_reference": {"reference": "HB-2"}, "item": {"item": "flight"}},
+    ),
+    "item_rejection": Call(
+        _reject,
+        _items_state,
+        _item,
+        {"reason": {"reason": "closed for repairs"}, "item": {"item": "flight"}},
+    ),
+    "item_request_again": Call(
+        _request_again, _items_state, _item, {"item": {"item": "other_rejected"}}
+    ),
+    "item_cancellation": Call(_cancel_item, _items_state, _item, {"item": {"item": "flight"}}),
+    "lead_assignment": Call(
+        _assign_lead,
+        _leads_state,
+        _lead,
+        {"to": {"to": "round_robin"}, "advisor": {"to": "ben"}, "lead": {"lead": "other"}},
+    ),
+    "lead_move": Call(
+        _move_lead,
+        _leads_state,
+        _lead,
+        {
+            "status": {"status": "contacted"},
+            "reason": {"reason": "too dear"},
+            "lead": {"lead": "other"},
+        },
+    ),
+    "traveler_update": Call(
+        _update_traveler,
+        _saved_state,
+        lambda t: (t.id, t.version),
+        {
+            "name": {"name": "Kavi R"},
+            "age": {"age": 42},
+            "expected_version": {"version": 1},
+            "traveler": {"traveler": "other"},
+        },
+    ),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -423,6 +587,11 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("delivery", "other"): w.other_webhook,
         ("certificate", "other"): w.other_certificate,
         ("issued_at", "yesterday"): w.start - timedelta(days=1),
+        ("item", "flight"): w.flight,
+        ("to", "ben"): w.ben,
+        ("lead", "other"): w.other_lead,
+        ("traveler", "other"): w.other_saved,
+        ("item", "other_rejected"): w.other_rejected,
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
 
@@ -628,6 +797,62 @@ def test_an_intents_key_and_a_manual_payments_key_refuse_each_other(world: World
         )
     assert world.provider.calls == asked
     assert len(world.core.payments.for_booking(world.booking.id, principal=ADMIN)) == 2
+
+
+def test_a_retried_item_answer_is_answered_after_the_item_moved_on(world: World) -> None:
+    """The first call confirmed the room, which was cancelled since: the retry answers
+    the item as it is now, not the ``InvalidTransitionError`` a new confirmation gets."""
+    first = _answer(world, "k-1")
+    assert first.status == "confirmed"
+    with pytest.raises(InvalidTransitionError):
+        _answer(world, None)
+    cancelled = _cancel_item(world, "k-2")
+    written = _items_state(world)
+    again = _answer(world, "k-1")
+    assert (again.id, again.status, again.version) == (first.id, "cancelled", cancelled.version)
+    assert _cancel_item(world, "k-2").status == "cancelled"  # not cancelled twice
+    assert _items_state(world) == written
+
+
+def test_a_retried_rejection_after_the_item_was_asked_again_rejects_nothing(world: World) -> None:
+    _reject(world, "k-1")
+    _request_again(world, "k-2", item=world.hotel)
+    again = _reject(world, "k-1")
+    assert again.status == "pending"
+    assert _request_again(world, "k-2", item=world.hotel).status == "pending"
+
+
+def test_a_retried_lead_assignment_picks_nobody_again(world: World) -> None:
+    """``round_robin`` moves on with every assigned lead: a retry does not take a turn."""
+    first = _assign_lead(world, "k-1", to="round_robin")
+    for _ in range(3):
+        assert _assign_lead(world, "k-1", to="round_robin").assignee_id == first.assignee_id
+    assert world.audited("lead", world.lead.id) == 2  # captured, assigned once
+
+
+def test_a_retried_lead_move_is_answered_after_the_lead_moved_on(world: World) -> None:
+    """Lost, then reopened: the retry of the move to ``lost`` answers the lead as it is."""
+    first = _move_lead(world, "k-1")
+    with pytest.raises(InvalidTransitionError):
+        _move_lead(world, None)
+    reopened = _move_lead(world, "k-2", status="new", reason=None)
+    again = _move_lead(world, "k-1")
+    assert (again.status, again.version) == (reopened.status, first.version + 1)
+
+
+def test_a_retried_traveler_update_undoes_no_later_change_nor_a_deletion(world: World) -> None:
+    """A retry with the first call's (now stale) version is no ``StaleVersionError``: it
+    answers the traveler as it is now, changed and deleted since."""
+    first = _update_traveler(world, "k-1", version=1)
+    later = _update_traveler(world, None, name="Kavi R Rao")
+    world.core.travelers.delete(first.id, principal=ADMIN)
+    again = _update_traveler(world, "k-1", version=1)
+    assert (again.id, again.version, again.deleted_at is not None) == (
+        first.id,
+        later.version + 1,
+        True,
+    )
+    assert later.version == first.version + 1
 
 
 @pytest.mark.postgres

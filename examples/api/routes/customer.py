@@ -196,17 +196,27 @@ def get_traveler(traveler_id: UUID, core: Core, me: CustomerPrincipal) -> Travel
     "/travelers/{traveler_id}",
     tags=_TRAVELERS,
     operation_id="customer_update_traveler",
-    responses=problem_responses(AuthenticationError, NotFoundError, StaleVersionError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, StaleVersionError, IdempotencyConflictError
+    ),
 )
 def update_traveler(
-    traveler_id: UUID, body: TravelerUpdateIn, core: Core, me: CustomerPrincipal
+    traveler_id: UUID,
+    body: TravelerUpdateIn,
+    core: Core,
+    me: CustomerPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> TravelerOut:
-    """Replace a traveler's details; past bookings keep pointing at the same person."""
+    """Replace a traveler's details; past bookings keep pointing at the same person.
+
+    With an ``Idempotency-Key`` a retry answers the traveler as it is now.
+    """
     traveler = core.travelers.update(
         TravelerId(traveler_id),
         body.to_details(),
         principal=me,
         expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
     )
     return TravelerOut.of(traveler)
 

@@ -180,12 +180,31 @@ def get_lead(lead_id: UUID, core: Core, staff: StaffPrincipal) -> LeadOut:
     tags=_LEADS,
     operation_id="admin_move_lead",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
-def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal) -> LeadOut:
-    """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...)."""
-    lead = core.leads.move(LeadId(lead_id), body.status, principal=staff, reason=body.reason)
+def move_lead(
+    lead_id: UUID,
+    body: LeadMoveIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> LeadOut:
+    """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...).
+
+    With an ``Idempotency-Key`` a retry answers the lead as it is now.
+    """
+    lead = core.leads.move(
+        LeadId(lead_id),
+        body.status,
+        principal=staff,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+    )
     return LeadOut.of(lead)
 
 
@@ -193,12 +212,29 @@ def move_lead(lead_id: UUID, body: LeadMoveIn, core: Core, staff: StaffPrincipal
     "/api/admin/leads/{lead_id}/assign",
     tags=_LEADS,
     operation_id="admin_assign_lead",
-    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
-def assign_lead(lead_id: UUID, body: LeadAssignIn, core: Core, staff: StaffPrincipal) -> LeadOut:
+def assign_lead(
+    lead_id: UUID,
+    body: LeadAssignIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> LeadOut:
     """Give the lead to a member of staff, or to whom ``round_robin`` or ``least_loaded``
-    picks among the active advisors (``null``: take it from whoever had it)."""
-    return LeadOut.of(core.leads.assign(LeadId(lead_id), _assign_to(body.assign), principal=staff))
+    picks among the active advisors (``null``: take it from whoever had it).
+
+    With an ``Idempotency-Key`` a retry answers the lead as it is now and picks nobody again.
+    """
+    lead = core.leads.assign(
+        LeadId(lead_id),
+        _assign_to(body.assign),
+        principal=staff,
+        idempotency_key=idempotency_key,
+    )
+    return LeadOut.of(lead)
 
 
 @router.put(
@@ -464,15 +500,29 @@ def supplier_items(
     tags=_SUPPLIER,
     operation_id="supplier_confirm_item",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
 def confirm_item(
-    item_id: UUID, body: ItemConfirmIn, core: Core, staff: StaffPrincipal
+    item_id: UUID,
+    body: ItemConfirmIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingItemOut:
-    """The supplier confirms the item; the booking moves on when every item is confirmed."""
+    """The supplier confirms the item; the booking moves on when every item is confirmed.
+
+    With an ``Idempotency-Key`` a retry answers the item as it is now.
+    """
     item = core.items.confirm(
-        BookingItemId(item_id), principal=staff, supplier_reference=body.supplier_reference
+        BookingItemId(item_id),
+        principal=staff,
+        supplier_reference=body.supplier_reference,
+        idempotency_key=idempotency_key,
     )
     return BookingItemOut.of(item)
 
@@ -482,16 +532,28 @@ def confirm_item(
     tags=_SUPPLIER,
     operation_id="supplier_reject_item",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, InvalidTransitionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
 def reject_item(
-    item_id: UUID, body: ItemRejectIn, core: Core, staff: StaffPrincipal
+    item_id: UUID,
+    body: ItemRejectIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> BookingItemOut:
-    """The supplier turns the item down; staff see the reason."""
-    return BookingItemOut.of(
-        core.items.reject(BookingItemId(item_id), body.reason, principal=staff)
+    """The supplier turns the item down; staff see the reason.
+
+    With an ``Idempotency-Key`` a retry answers the item as it is now.
+    """
+    item = core.items.reject(
+        BookingItemId(item_id), body.reason, principal=staff, idempotency_key=idempotency_key
     )
+    return BookingItemOut.of(item)
 
 
 @router.post(

@@ -17,6 +17,7 @@ move reaches ``supplier_confirmed`` while an item waits
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
@@ -29,7 +30,13 @@ from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import BookingId, BookingItemId, SupplierId
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services._settlement import advance_if_paid, paid_for
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED
 from bookingcore.services.bookings import BookingService
@@ -122,78 +129,161 @@ class BookingItemService:
         *,
         principal: Principal,
         supplier_reference: str | None = None,
+        idempotency_key: str | None = None,
     ) -> BookingItem:
         """The supplier confirms the item (with its own reference).
 
         When every live item of the booking is then confirmed and the booking
         is at ``payment_confirmed``, the booking moves to ``supplier_confirmed``.
+        A retry with the same ``idempotency_key`` and the same request (the item
+        and ``supplier_reference``) returns the item as it is now (confirmed by
+        the first call, or moved on since) and writes nothing: no
+        ``InvalidTransitionError`` for an item no longer pending.
 
         Raises:
             NotFoundError: no such item visible to ``principal``.
             PermissionDeniedError: ``principal`` does not answer for its supplier.
             InvalidTransitionError: the item is not pending.
+            ValidationError: a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         with self._ctx.transaction() as tx:
+            entry_id, fresh = self._claim(
+                tx.uow,
+                idempotency_key,
+                "item_confirmation",
+                principal,
+                item_id=item_id,
+                supplier_reference=supplier_reference,
+            )
             item, booking = self._answerable(tx.uow, item_id, principal)
+            if not fresh:
+                return item
             item.confirm(now=self._ctx.now(), supplier_reference=supplier_reference)
-            self._audit(tx, principal, item, "confirmed")
+            self._audit(tx, principal, item, "confirmed", entry_id=entry_id)
             self._advance_if_all_confirmed(tx, booking, principal)
             tx.commit()
             return item
 
-    def reject(self, item_id: BookingItemId, reason: str, *, principal: Principal) -> BookingItem:
+    def reject(
+        self,
+        item_id: BookingItemId,
+        reason: str,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> BookingItem:
         """The supplier turns the item down; staff see ``reason`` on the item.
+
+        A retry with the same ``idempotency_key`` and the same request (the item
+        and ``reason``) returns the item as it is now and writes nothing.
 
         Raises:
             NotFoundError: no such item visible to ``principal``.
             PermissionDeniedError: ``principal`` does not answer for its supplier.
-            ValidationError: on ``rejection_reason`` when blank or too long.
+            ValidationError: on ``rejection_reason`` when blank or too long; a
+                malformed ``idempotency_key``.
             InvalidTransitionError: the item is not pending.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         with self._ctx.transaction() as tx:
+            entry_id, fresh = self._claim(
+                tx.uow, idempotency_key, "item_rejection", principal, item_id=item_id, reason=reason
+            )
             item, _ = self._answerable(tx.uow, item_id, principal)
+            if not fresh:
+                return item
             item.reject(reason, now=self._ctx.now())
-            self._audit(tx, principal, item, "rejected", reason=item.rejection_reason)
+            self._audit(
+                tx, principal, item, "rejected", reason=item.rejection_reason, entry_id=entry_id
+            )
             tx.commit()
             return item
 
-    def request_again(self, item_id: BookingItemId, *, principal: Principal) -> BookingItem:
+    def request_again(
+        self,
+        item_id: BookingItemId,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> BookingItem:
         """Staff ask the supplier again after a rejection (the item is pending again).
+
+        A retry with the same ``idempotency_key`` and the same item returns the
+        item as it is now (answered again since, perhaps) and writes nothing.
 
         Raises:
             NotFoundError: no such item.
             PermissionDeniedError: ``principal`` does not change everything.
             InvalidTransitionError: the item was not rejected.
+            ValidationError: a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not re-request")
         with self._ctx.transaction() as tx:
+            entry_id, fresh = self._claim(
+                tx.uow, idempotency_key, "item_request_again", principal, item_id=item_id
+            )
             item, _ = self._answerable(tx.uow, item_id, principal)
+            if not fresh:
+                return item
             item.request_again(now=self._ctx.now())
-            self._audit(tx, principal, item, "requested_again")
+            self._audit(tx, principal, item, "requested_again", entry_id=entry_id)
             tx.commit()
             return item
 
-    def cancel(self, item_id: BookingItemId, *, principal: Principal) -> BookingItem:
+    def cancel(
+        self,
+        item_id: BookingItemId,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> BookingItem:
         """Staff cancel an item: it stops counting toward the booking's total.
 
         If what was paid now covers the lower total, a ``payment_pending``
         booking moves to ``payment_confirmed``, as a capture would. If every
         other live item is confirmed (and one is left) and the booking is at
         ``payment_confirmed``, the booking moves on to ``supplier_confirmed``.
+        A retry with the same ``idempotency_key`` and the same item returns the
+        cancelled item and writes nothing (no ``InvalidTransitionError``).
 
         Raises:
             NotFoundError: no such item.
             PermissionDeniedError: ``principal`` does not change everything.
             InvalidTransitionError: the item is cancelled already.
+            ValidationError: a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not cancel items")
         with self._ctx.transaction() as tx:
+            entry_id, fresh = self._claim(
+                tx.uow, idempotency_key, "item_cancellation", principal, item_id=item_id
+            )
             item, booking = self._answerable(tx.uow, item_id, principal)
+            if not fresh:
+                return item
             now = self._ctx.now()
             item.cancel(now=now)
             before = booking.total
             booking.recount_items(tx.uow.booking_items.list_for_booking(booking.id), now=now)
-            self._audit(tx, principal, item, "cancelled")
+            self._audit(tx, principal, item, "cancelled", entry_id=entry_id)
             tx.audit(
                 principal,
                 entity="booking",
@@ -218,6 +308,23 @@ class BookingItemService:
             return item
 
     # ------------------------------------------------------------------ helpers
+
+    def _claim(
+        self,
+        uow: UnitOfWork,
+        idempotency_key: str | None,
+        operation: str,
+        principal: Principal,
+        **asked: object,
+    ) -> tuple[UUID | None, bool]:
+        """Claim ``principal``'s ``idempotency_key`` (if any) for ``operation`` asking
+        for ``asked``: the id the item's audit entry takes and whether to act
+        (``(None, True)`` without a key, False for a retry of the same request)."""
+        key = principal_key(principal, idempotency_key)
+        if key is None:
+            return None, True
+        asked_digest = fingerprint(operation, principal, **asked)
+        return claim_request(uow, key, operation, self._ctx.now(), asked_digest)
 
     @staticmethod
     def _answerable(
@@ -262,7 +369,9 @@ class BookingItemService:
         principal: Principal,
         item: BookingItem,
         what: str,
+        *,
         reason: str | None = None,
+        entry_id: UUID | None = None,
     ) -> None:
         tx.audit(
             principal,
@@ -272,6 +381,7 @@ class BookingItemService:
             new={"status": item.status.value, "answer": what},
             reason=reason,
             booking_id=item.booking_id,
+            entry_id=entry_id,
         )
 
 

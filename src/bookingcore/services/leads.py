@@ -14,6 +14,7 @@ lead to ``quoted``.
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 import attrs
 
@@ -45,6 +46,7 @@ from bookingcore.services._context import (
     ServiceContext,
     Transaction,
     claim_key,
+    claim_request,
     fingerprint,
     principal_key,
 )
@@ -318,23 +320,39 @@ class LeadService:
         to: AssignmentStrategy | str | StaffId | None,
         *,
         principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Lead:
         """Give the lead to a member of staff, or to whom a strategy picks.
 
         ``to`` is a staff id, ``round_robin`` (active advisors take turns) or
         ``least_loaded`` (the active advisor with the fewest open leads);
-        ``None`` or ``manual`` takes the lead from whoever had it.
+        ``None`` or ``manual`` takes the lead from whoever had it. A retry with
+        the same ``idempotency_key`` and the same request (the lead and ``to``:
+        what was asked, not whom it picked) returns the lead as it is now and
+        picks nobody again.
 
         Raises:
             NotFoundError: no such lead visible to ``principal``.
             PermissionDeniedError: ``principal`` does not change everything.
             ValidationError: on ``assignee_id`` for an unknown or inactive member of
                 staff; on ``strategy`` for ``dealer_based`` (leads have no location)
-                or an unknown strategy; on ``advisors`` when no advisor is active.
+                or an unknown strategy; on ``advisors`` when no advisor is active; a
+                malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not assign leads")
+        asked_to = str(to) if isinstance(to, str) else to
         with self._ctx.transaction() as tx:
+            entry_id, fresh = self._claim(
+                tx.uow, idempotency_key, "lead_assignment", principal, lead_id=lead_id, to=asked_to
+            )
             lead = _visible(tx.uow, lead_id, principal)
+            if not fresh:
+                return lead
             before = lead.assignee_id
             lead.assign(self._pick(tx.uow, to), now=self._ctx.now())
             tx.audit(
@@ -344,6 +362,7 @@ class LeadService:
                 action=AuditAction.UPDATED,
                 old={"assignee_id": None if before is None else str(before)},
                 new={"assignee_id": None if lead.assignee_id is None else str(lead.assignee_id)},
+                entry_id=entry_id,
             )
             tx.commit()
             return lead
@@ -355,21 +374,28 @@ class LeadService:
         *,
         principal: Principal,
         reason: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Lead:
         """Move the lead along its statuses (``contacted``, ``qualified``, ``lost`` ...).
 
         ``quoted`` and ``won`` are not moved to by hand: a lead is quoted when a
         quotation is made for it, and won when one of its quotations is approved.
+        A retry with the same ``idempotency_key`` and the same request (the lead,
+        ``status`` and ``reason``) returns the lead as it is now (moved on since,
+        perhaps) and writes nothing: no ``InvalidTransitionError``.
 
         Raises:
             NotFoundError: no such lead visible to ``principal``.
             PermissionDeniedError: neither staff who change everything nor its advisor.
             ValidationError: an unknown status, ``quoted`` or ``won`` (on ``status``,
-                code ``set_by_quotation``), a reason over 500 characters.
+                code ``set_by_quotation``), a reason over 500 characters; a
+                malformed ``idempotency_key``.
             InvalidTransitionError: the move is not allowed from the lead's status.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
 
         .. versionchanged:: 0.4
-           Refuses ``quoted`` and ``won``.
+           Refuses ``quoted`` and ``won``; ``idempotency_key``.
         """
         target = _status(status)
         if target in _SET_BY_QUOTATIONS:
@@ -379,7 +405,18 @@ class LeadService:
             )
             raise ValidationError.single("status", msg, "set_by_quotation")
         with self._ctx.transaction() as tx:
+            entry_id, fresh = self._claim(
+                tx.uow,
+                idempotency_key,
+                "lead_move",
+                principal,
+                lead_id=lead_id,
+                status=target.value,
+                reason=reason,
+            )
             lead = self._workable(tx.uow, lead_id, principal)
+            if not fresh:
+                return lead
             before = lead.status
             lead.move(target, now=self._ctx.now(), reason=reason)
             tx.audit(
@@ -390,6 +427,7 @@ class LeadService:
                 old={"status": before.value},
                 new={"status": lead.status.value},
                 reason=lead.lost_reason,
+                entry_id=entry_id,
             )
             tx.commit()
             return lead
@@ -408,6 +446,23 @@ class LeadService:
             return lead
 
     # ------------------------------------------------------------------ helpers
+
+    def _claim(
+        self,
+        uow: UnitOfWork,
+        idempotency_key: str | None,
+        operation: str,
+        principal: Principal,
+        **asked: object,
+    ) -> tuple[UUID | None, bool]:
+        """Claim ``principal``'s ``idempotency_key`` (if any) for ``operation`` asking
+        for ``asked``: the id the lead's audit entry takes and whether to act
+        (``(None, True)`` without a key, False for a retry of the same request)."""
+        key = principal_key(principal, idempotency_key)
+        if key is None:
+            return None, True
+        asked_digest = fingerprint(operation, principal, **asked)
+        return claim_request(uow, key, operation, self._ctx.now(), asked_digest)
 
     @staticmethod
     def _workable(uow: UnitOfWork, lead_id: LeadId, principal: Principal) -> Lead:

@@ -9,6 +9,7 @@ the traveler, and asking for it answers "not found".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 import attrs
 
@@ -174,23 +175,48 @@ class TravelerService:
         *,
         principal: Principal,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Traveler:
         """Replace a traveler's details. Past bookings keep pointing at the same person.
+
+        A retry with the same ``idempotency_key`` and the same request (the
+        traveler, every field of ``details`` and ``expected_version``) returns
+        the traveler as it is now (changed or deleted since, perhaps: no
+        ``StaleVersionError`` for the version it asked) and writes nothing.
 
         Raises:
             NotFoundError: no such traveler visible to ``principal`` (or it was deleted).
             PermissionDeniedError: ``principal`` may see but not change it.
             StaleVersionError: ``expected_version`` is older than the stored one.
-            ValidationError: naming every bad field; nothing changes.
+            ValidationError: naming every bad field; nothing changes; on
+                ``idempotency_key`` when malformed.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
+        key = principal_key(principal, idempotency_key)
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            entry_id, fresh = None, True
+            if key is not None:
+                asked = fingerprint(
+                    "traveler_update",
+                    principal,
+                    traveler_id=traveler_id,
+                    details=details,
+                    expected_version=expected_version,
+                )
+                entry_id, fresh = claim_request(uow, key, "traveler_update", self._ctx.now(), asked)
             traveler = self._load(uow, traveler_id, principal)
-            if traveler.is_deleted:
+            if fresh and traveler.is_deleted:
                 raise NotFoundError("traveler", traveler_id)
             self._owner_for_change(uow, traveler.customer_id, principal)
+            if not fresh:
+                return traveler
             traveler.check_version(expected_version)
-            self.revise(tx, traveler, details, principal=principal)
+            self._revise(tx, traveler, details, principal=principal, emit=True, entry_id=entry_id)
             tx.commit()
             return traveler
 
@@ -214,11 +240,33 @@ class TravelerService:
 
         .. versionadded:: 0.3
         """
+        return self._revise(tx, traveler, details, principal=principal, emit=emit)
+
+    def _revise(
+        self,
+        tx: Transaction,
+        traveler: Traveler,
+        details: TravelerDetails,
+        *,
+        principal: Principal,
+        emit: bool,
+        entry_id: UUID | None = None,
+    ) -> bool:
+        """:meth:`revise`, the audit entry taking ``entry_id`` (a keyed call's) if given."""
         before = _details(traveler)
         traveler.update(details, region=self._ctx.settings.default_region, now=self._ctx.now())
         old, new = diff(before, _details(traveler))
         if new:
-            self._record(tx, traveler, principal, AuditAction.UPDATED, old=old, new=new, emit=emit)
+            self._record(
+                tx,
+                traveler,
+                principal,
+                AuditAction.UPDATED,
+                old=old,
+                new=new,
+                emit=emit,
+                entry_id=entry_id,
+            )
         return bool(new)
 
     def delete(self, traveler_id: TravelerId, *, principal: Principal) -> Traveler:
@@ -250,6 +298,7 @@ class TravelerService:
         old: dict[str, object],
         new: dict[str, object],
         emit: bool = True,
+        entry_id: UUID | None = None,
     ) -> None:
         tx.audit(
             principal,
@@ -258,6 +307,7 @@ class TravelerService:
             action=action,
             old=old,
             new=new,
+            entry_id=entry_id,
         )
         if not emit:
             return

@@ -100,13 +100,17 @@ def test_sign_in_by_code_then_book_and_cancel(
 def test_travelers_update_and_soft_delete(client: ApiClient, sign_in: SignIn) -> None:
     me = sign_in(PHONE)
     made = client.post("/api/v1/customer/travelers", json={"name": "Kabir"}, headers=me).json()
-    changed = client.put(
-        f"/api/v1/customer/travelers/{made['id']}",
-        json={"name": "Kabir Verma", "age": 31, "expected_version": made["version"]},
-        headers=me,
-    )
+    url = f"/api/v1/customer/travelers/{made['id']}"
+    keyed = {**me, "Idempotency-Key": "update-1"}
+    asked = {"name": "Kabir Verma", "age": 31, "expected_version": made["version"]}
+    changed = client.put(url, json=asked, headers=keyed)
     assert changed.status_code == 200, changed.text
     assert changed.json()["age"] == 31
+    retried = client.put(url, json=asked, headers=keyed)  # its version is stale now: no 409
+    assert (retried.status_code, retried.json()) == (200, changed.json())
+    other = client.put(url, json={**asked, "age": 32}, headers=keyed)
+    assert other.status_code == 422, other.text
+    assert client.put(url, json=asked, headers=me).status_code == 409
     gone = client.delete(f"/api/v1/customer/travelers/{made['id']}", headers=me)
     assert gone.status_code == 204
     assert client.get("/api/v1/customer/travelers", headers=me).json() == []

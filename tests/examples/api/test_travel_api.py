@@ -83,12 +83,22 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
         headers=staff_headers,
     )
     assert lead.status_code == 201, lead.text
-    moved = client.post(
-        f"/api/admin/leads/{lead.json()['id']}/status",
-        json={"status": "contacted"},
-        headers=staff_headers,
-    )
+    lead_url = f"/api/admin/leads/{lead.json()['id']}"
+    move_keyed = {**staff_headers, "Idempotency-Key": "move-1"}
+    moved = client.post(f"{lead_url}/status", json={"status": "contacted"}, headers=move_keyed)
     assert moved.json()["status"] == "contacted"
+    again = client.post(f"{lead_url}/status", json={"status": "contacted"}, headers=move_keyed)
+    assert again.status_code == 200, again.text  # the lead, not a 409 for its status
+    assert again.json() == moved.json()
+    other = client.post(f"{lead_url}/status", json={"status": "lost"}, headers=move_keyed)
+    assert other.status_code == 422, other.text
+    assign_keyed = {**staff_headers, "Idempotency-Key": "assign-1"}
+    for _ in range(2):
+        kept = client.patch(f"{lead_url}/assign", json={"assign": None}, headers=assign_keyed)
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["version"] == moved.json()["version"] + 1
+    refused = client.patch(f"{lead_url}/assign", json={"assign": None}, headers=move_keyed)
+    assert refused.status_code == 422, refused.text
     assert client.get(f"/api/admin/leads/{uuid4()}", headers=staff_headers).status_code == 404
 
     today = clock.now().date()
@@ -157,13 +167,18 @@ def test_a_lead_becomes_a_booking_through_a_revised_quotation(
     assert [(i["description"], i["status"]) for i in items] == [("Lakeside, 2 nights", "pending")]
     lakeside = _supplier_user(api_core, client, hotel.json()["id"], "desk@lakeside.example")
     assert [i["id"] for i in client.walk("/api/supplier/items", lakeside)] == [items[0]["id"]]
-    confirmed = client.post(
-        f"/api/supplier/items/{items[0]['id']}/confirm",
-        json={"supplier_reference": "LK-991"},
-        headers=lakeside,
-    )
+    confirm_url = f"/api/supplier/items/{items[0]['id']}/confirm"
+    confirm_keyed = {**lakeside, "Idempotency-Key": "confirm-1"}
+    answer = {"supplier_reference": "LK-991"}
+    confirmed = client.post(confirm_url, json=answer, headers=confirm_keyed)
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "confirmed"
+    retried = client.post(confirm_url, json=answer, headers=confirm_keyed)
+    assert retried.status_code == 200, retried.text  # the item, not a 409 for its status
+    assert retried.json() == confirmed.json()
+    other = client.post(confirm_url, json={"supplier_reference": "LK-992"}, headers=confirm_keyed)
+    assert other.status_code == 422, other.text
+    assert client.post(confirm_url, json=answer, headers=lakeside).status_code == 409
     twice = client.post(
         f"/api/supplier/items/{items[0]['id']}/reject", json={"reason": "full"}, headers=lakeside
     )
