@@ -336,6 +336,32 @@ def claim_request(
     return made, False
 
 
+def claim_change(
+    uow: UnitOfWork,
+    now: datetime,
+    idempotency_key: str | None,
+    operation: str,
+    principal: Principal,
+    /,
+    **asked: object,
+) -> tuple[UUID | None, bool]:
+    """Claim ``principal``'s ``idempotency_key`` (if any) for ``operation`` asking for
+    ``asked``, through :func:`claim_request`.
+
+    Returns the id the change's record (its audit entry, say) takes and whether the
+    change is to be made: ``(None, True)`` without a key, False for a retry of the
+    same request.
+
+    Raises:
+        ValidationError: on ``idempotency_key`` when malformed.
+        IdempotencyConflictError: the key was used for another request.
+    """
+    key = principal_key(principal, idempotency_key)
+    if key is None:
+        return None, True
+    return claim_request(uow, key, operation, now, fingerprint(operation, principal, **asked))
+
+
 def check_key_free(uow: UnitOfWork, key: str, operation: str) -> None:
     """Refuse ``key`` early when another kind of operation claimed it (one read).
 

@@ -78,6 +78,7 @@ from bookingcore.services import commissions
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    claim_change,
     claim_key,
     claim_request,
     fingerprint,
@@ -1460,8 +1461,9 @@ class BookingService:
             values["assignee_id"] = changes.assignee_id
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            made, fresh = self._claim_change(
+            made, fresh = claim_change(
                 uow,
+                self._ctx.now(),
                 idempotency_key,
                 "edit",
                 principal,
@@ -1801,8 +1803,9 @@ class BookingService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            made, fresh = self._claim_change(
+            made, fresh = claim_change(
                 uow,
+                self._ctx.now(),
                 idempotency_key,
                 "travelers",
                 principal,
@@ -2002,8 +2005,9 @@ class BookingService:
         clean_reason = clean_text(reason, "reason", max_length=500)
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            made, fresh = self._claim_change(
+            made, fresh = claim_change(
                 uow,
+                self._ctx.now(),
                 idempotency_key,
                 "assignment",
                 principal,
@@ -2059,30 +2063,6 @@ class BookingService:
             tx.record(_made(raised, made))
             tx.commit()
             return policy.booking_for(principal, booking)
-
-    def _claim_change(
-        self,
-        uow: UnitOfWork,
-        idempotency_key: str | None,
-        operation: str,
-        principal: Principal,
-        **asked: object,
-    ) -> tuple[UUID | None, bool]:
-        """Claim ``principal``'s ``idempotency_key`` (if any) for a change of a booking
-        asking for ``asked``.
-
-        The id the change's audit entry takes and whether it is to be made:
-        ``(None, True)`` without a key, False for a retry of the same request.
-
-        Raises:
-            ValidationError: on ``idempotency_key`` when malformed.
-            IdempotencyConflictError: the key was used for another request.
-        """
-        key = principal_key(principal, idempotency_key)
-        if key is None:
-            return None, True
-        digest = fingerprint(operation, principal, **asked)
-        return claim_request(uow, key, operation, self._ctx.now(), digest)
 
     @staticmethod
     def _load_visible(

@@ -33,9 +33,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    claim_request,
-    fingerprint,
-    principal_key,
+    claim_change,
 )
 from bookingcore.services._settlement import advance_if_paid, paid_for
 from bookingcore.services._suppliers import SUPPLIER_CONFIRMED
@@ -152,8 +150,9 @@ class BookingItemService:
            ``idempotency_key``.
         """
         with self._ctx.transaction() as tx:
-            entry_id, fresh = self._claim(
+            entry_id, fresh = claim_change(
                 tx.uow,
+                self._ctx.now(),
                 idempotency_key,
                 "item_confirmation",
                 principal,
@@ -195,8 +194,14 @@ class BookingItemService:
            ``idempotency_key``.
         """
         with self._ctx.transaction() as tx:
-            entry_id, fresh = self._claim(
-                tx.uow, idempotency_key, "item_rejection", principal, item_id=item_id, reason=reason
+            entry_id, fresh = claim_change(
+                tx.uow,
+                self._ctx.now(),
+                idempotency_key,
+                "item_rejection",
+                principal,
+                item_id=item_id,
+                reason=reason,
             )
             item, _ = self._answerable(tx.uow, item_id, principal)
             if not fresh:
@@ -233,8 +238,13 @@ class BookingItemService:
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not re-request")
         with self._ctx.transaction() as tx:
-            entry_id, fresh = self._claim(
-                tx.uow, idempotency_key, "item_request_again", principal, item_id=item_id
+            entry_id, fresh = claim_change(
+                tx.uow,
+                self._ctx.now(),
+                idempotency_key,
+                "item_request_again",
+                principal,
+                item_id=item_id,
             )
             item, _ = self._answerable(tx.uow, item_id, principal)
             if not fresh:
@@ -273,8 +283,13 @@ class BookingItemService:
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not cancel items")
         with self._ctx.transaction() as tx:
-            entry_id, fresh = self._claim(
-                tx.uow, idempotency_key, "item_cancellation", principal, item_id=item_id
+            entry_id, fresh = claim_change(
+                tx.uow,
+                self._ctx.now(),
+                idempotency_key,
+                "item_cancellation",
+                principal,
+                item_id=item_id,
             )
             item, booking = self._answerable(tx.uow, item_id, principal)
             if not fresh:
@@ -308,23 +323,6 @@ class BookingItemService:
             return item
 
     # ------------------------------------------------------------------ helpers
-
-    def _claim(
-        self,
-        uow: UnitOfWork,
-        idempotency_key: str | None,
-        operation: str,
-        principal: Principal,
-        **asked: object,
-    ) -> tuple[UUID | None, bool]:
-        """Claim ``principal``'s ``idempotency_key`` (if any) for ``operation`` asking
-        for ``asked``: the id the item's audit entry takes and whether to act
-        (``(None, True)`` without a key, False for a retry of the same request)."""
-        key = principal_key(principal, idempotency_key)
-        if key is None:
-            return None, True
-        asked_digest = fingerprint(operation, principal, **asked)
-        return claim_request(uow, key, operation, self._ctx.now(), asked_digest)
 
     @staticmethod
     def _answerable(

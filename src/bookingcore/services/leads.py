@@ -14,7 +14,6 @@ lead to ``quoted``.
 from __future__ import annotations
 
 from datetime import date
-from uuid import UUID
 
 import attrs
 
@@ -45,8 +44,8 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    claim_change,
     claim_key,
-    claim_request,
     fingerprint,
     principal_key,
 )
@@ -347,8 +346,14 @@ class LeadService:
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not assign leads")
         asked_to = str(to) if isinstance(to, str) else to
         with self._ctx.transaction() as tx:
-            entry_id, fresh = self._claim(
-                tx.uow, idempotency_key, "lead_assignment", principal, lead_id=lead_id, to=asked_to
+            entry_id, fresh = claim_change(
+                tx.uow,
+                self._ctx.now(),
+                idempotency_key,
+                "lead_assignment",
+                principal,
+                lead_id=lead_id,
+                to=asked_to,
             )
             lead = _visible(tx.uow, lead_id, principal)
             if not fresh:
@@ -405,8 +410,9 @@ class LeadService:
             )
             raise ValidationError.single("status", msg, "set_by_quotation")
         with self._ctx.transaction() as tx:
-            entry_id, fresh = self._claim(
+            entry_id, fresh = claim_change(
                 tx.uow,
+                self._ctx.now(),
                 idempotency_key,
                 "lead_move",
                 principal,
@@ -446,23 +452,6 @@ class LeadService:
             return lead
 
     # ------------------------------------------------------------------ helpers
-
-    def _claim(
-        self,
-        uow: UnitOfWork,
-        idempotency_key: str | None,
-        operation: str,
-        principal: Principal,
-        **asked: object,
-    ) -> tuple[UUID | None, bool]:
-        """Claim ``principal``'s ``idempotency_key`` (if any) for ``operation`` asking
-        for ``asked``: the id the lead's audit entry takes and whether to act
-        (``(None, True)`` without a key, False for a retry of the same request)."""
-        key = principal_key(principal, idempotency_key)
-        if key is None:
-            return None, True
-        asked_digest = fingerprint(operation, principal, **asked)
-        return claim_request(uow, key, operation, self._ctx.now(), asked_digest)
 
     @staticmethod
     def _workable(uow: UnitOfWork, lead_id: LeadId, principal: Principal) -> Lead:
