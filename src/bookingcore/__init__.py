@@ -110,7 +110,8 @@ from bookingcore.services.imports import ImportSettings
 from bookingcore.services.partners import PartnerLimits
 from bookingcore.services.payments import PaymentSettings
 
-__version__ = "0.1.0.dev0"
+#: The version being developed: 0.4 (nothing is released yet; see the CHANGELOG).
+__version__ = "0.4.0.dev0"
 
 __all__ = [
     "AuthNotConfiguredError",
