@@ -106,6 +106,8 @@ __all__ = [
 
 _MAX_TRAVELERS = 500
 _MAX_NOTE = 5000
+#: How often a booking is tried under a fresh reference when its random one is taken.
+_REFERENCE_ATTEMPTS = 3
 #: Who writes the advisor note a reschedule leaves for staff.
 _RESCHEDULE = Principal.system("reschedule")
 
@@ -501,25 +503,39 @@ class BookingService:
         claim: SeatClaim | None = None,
     ) -> Booking:
         now = self._ctx.now()
-        with self._ctx.transaction() as tx:
-            if idempotency_key and not claim_key(tx.uow, idempotency_key, "booking", now):
-                prior = self._prior_booking(tx.uow, idempotency_key, digest)
-                if prior is not None:
-                    return prior
-            booking = self._open(
-                tx,
-                request,
-                principal,
-                plan=plan,
-                idempotency_key=idempotency_key,
-                digest=digest,
-                now=now,
-                items=request.items,
-                prices_quoted=False,
-                claim=claim,
-            )
-            tx.commit()
-            return booking
+        for attempt in range(_REFERENCE_ATTEMPTS):
+            reference = self._ctx.ids.new_reference()
+            try:
+                with self._ctx.transaction() as tx:
+                    if idempotency_key and not claim_key(tx.uow, idempotency_key, "booking", now):
+                        prior = self._prior_booking(tx.uow, idempotency_key, digest)
+                        if prior is not None:
+                            return prior
+                    booking = self._open(
+                        tx,
+                        request,
+                        principal,
+                        plan=plan,
+                        idempotency_key=idempotency_key,
+                        digest=digest,
+                        now=now,
+                        items=request.items,
+                        prices_quoted=False,
+                        claim=claim,
+                        reference=reference,
+                    )
+                    tx.commit()
+                    return booking
+            except DuplicateError as exc:
+                # References are random (about 10**12 of them): one in a store of a
+                # million bookings is drawn again about once in a million bookings. That
+                # booking is made again, whole, under another reference.
+                if exc.entity != "booking" or attempt + 1 == _REFERENCE_ATTEMPTS:
+                    raise
+                with self._ctx.uow_factory() as uow:
+                    if uow.bookings.get_by_reference(reference) is None:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def book_in(
         self,
@@ -589,6 +605,7 @@ class BookingService:
         prices_quoted: bool,
         claim: SeatClaim | None = None,
         referred_by: PartnerId | None = None,
+        reference: str | None = None,
     ) -> Booking:
         """Everything :meth:`book` does inside its transaction, short of the commit.
 
@@ -629,7 +646,7 @@ class BookingService:
         if claim is not None:
             claim.release(tx, slot, len(request.travelers))
         booking_id = BookingId(self._ctx.ids.new_id())
-        reference = self._ctx.ids.new_reference()
+        reference = reference or self._ctx.ids.new_reference()
         released = False
         if claim is None and lifecycle.holds_capacity(status):
             # The customer gets a seat without taking up an offer: their entry on the
