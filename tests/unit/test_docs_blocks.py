@@ -1,0 +1,240 @@
+"""Every python block of the covered documentation pages runs as written.
+
+Each page's blocks run in order in one namespace (a later block uses what an
+earlier one made), compiled with the page's path and the block's own line
+numbers, so a failure names the line of the page to fix. The pages wire the
+in-memory store (or an SQLite file) themselves; nothing is set up behind them.
+
+A block that cannot run here (it needs a network server, a provider's
+credentials, a PostgreSQL URL, or is a deliberately partial sketch) carries
+``<!-- docs-test: skip (the reason) -->`` on the line before it; a marker
+without a reason fails.
+
+A page states outcomes two ways, and both are checked: ``# prints <line>`` after
+a ``print`` (on its line or the next) must be a line the block printed, in
+order (``...`` stands for any text, e.g. a random reference), and each page's
+own test below checks the values its prose states.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+_BLOCK = re.compile(
+    r"^(?:<!-- docs-test: (?P<marker>[^\n]*?) -->\n)?"
+    r"(?P<indent>[ ]*)```python\n(?P<body>.*?)^(?P=indent)```",
+    flags=re.MULTILINE | re.DOTALL,
+)
+_SKIP = re.compile(r"skip \((?P<reason>[^()]*\S[^()]*)\)")
+_PRINTS = re.compile(r"#\s*prints (?P<line>.+)$")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One ``python`` block of a page: where it starts and what it says."""
+
+    page: str
+    line: int  # the page's line of the block's first code line, from 1
+    code: str
+    marker: str | None
+
+    @property
+    def skipped(self) -> bool:
+        return self.marker is not None
+
+    def expected_prints(self) -> list[str]:
+        """The ``# prints ...`` lines the block states, in order."""
+        return [
+            found.group("line").strip()
+            for found in map(_PRINTS.search, self.code.splitlines())
+            if found
+        ]
+
+
+def blocks(page: str) -> list[Block]:
+    """The python blocks of ``docs/<page>``, in order."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    found = []
+    for match in _BLOCK.finditer(text):
+        indent = len(match.group("indent"))
+        code = "".join(line[indent:] for line in match.group("body").splitlines(keepends=True))
+        line = text.count("\n", 0, match.start("body")) + 1
+        found.append(Block(page, line, code, match.group("marker")))
+    return found
+
+
+def _matches(expected: str, printed: str) -> bool:
+    pattern = ".*?".join(re.escape(part) for part in expected.split("..."))
+    return re.fullmatch(pattern, printed.strip()) is not None
+
+
+def _check_prints(block: Block, out: str) -> None:
+    lines = iter(out.splitlines())
+    for expected in block.expected_prints():
+        assert any(_matches(expected, printed) for printed in lines), (
+            f"docs/{block.page}:{block.line}: the page says it prints {expected!r}, "
+            f"it printed:\n{out}"
+        )
+
+
+@dataclass
+class Run:
+    """What running a page left: its namespace and each block's output."""
+
+    namespace: dict[str, Any]
+    printed: list[str]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.namespace[name]
+
+    @property
+    def out(self) -> str:
+        return "".join(self.printed)
+
+
+def run_page(page: str) -> Run:
+    """Run the page's blocks in order in one namespace, checking each ``# prints``."""
+    page_blocks = blocks(page)
+    assert page_blocks, f"docs/{page} has no python block"
+    namespace: dict[str, Any] = {"__name__": "docs_" + re.sub(r"\W", "_", page)}
+    printed = []
+    for block in page_blocks:
+        if block.skipped:
+            continue
+        out = io.StringIO()
+        # pad so a traceback names the page's own line numbers
+        code = compile("\n" * (block.line - 1) + block.code, f"docs/{page}", "exec")
+        with contextlib.redirect_stdout(out):
+            exec(code, namespace)
+        _check_prints(block, out.getvalue())
+        printed.append(out.getvalue())
+    return Run(namespace, printed)
+
+
+@contextlib.contextmanager
+def in_folder(path: Path) -> Iterator[None]:
+    """Run with ``path`` as the working folder (pages that write files name them relatively)."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+PAGES: dict[str, Callable[[Run], None]] = {}
+
+
+def covers(page: str) -> Callable[[Callable[[Run], None]], Callable[[Run], None]]:
+    def register(check: Callable[[Run], None]) -> Callable[[Run], None]:
+        PAGES[page] = check
+        return check
+
+    return register
+
+
+# --- what each covered page states -------------------------------------------------------
+
+
+@covers("getting-started.md")
+def _getting_started(run: Run) -> None:
+    booking, core, admin = run["booking"], run["core"], run["admin"]
+    assert booking.reference.startswith("TRK-")  # ids=RandomIds(reference_prefix="TRK")
+    assert run["slot"].capacity == 12
+    assert core.catalog.get_slot(run["slot"].id, principal=admin).seats_left == 9
+    assert run["same"] == booking
+
+
+@covers("guides/trek-operator.md")
+def _trek_operator(run: Run) -> None:
+    core, admin, booking = run["core"], run["admin"], run["booking"]
+    assert booking.total == run["Money"]("30600", "INR")  # 4 x 8,500 - 10 %
+    assert core.bookings.get(booking.id, principal=admin).status == "cancelled"
+    assert core.catalog.get_slot(run["batch"].id, principal=admin).seats_left == 6
+
+
+@covers("guides/dive-centre.md")
+def _dive_centre(run: Run) -> None:
+    booking, hotel = run["booking"], run["hotel"]
+    assert booking.partner_id == hotel.partner.id
+    assert booking.external_id == "CORAL-ROOM-412"
+    assert run["entry"].amount == run["Money"]("900", "INR")
+
+
+@covers("guides/course-school.md")
+def _course_school(run: Run) -> None:
+    totals = run["totals"]
+    assert (totals.bookings, totals.travelers) == (2, 2)
+    assert totals.amount == run["Money"]("36000", "INR")
+
+
+@covers("guides/travel-agency.md")
+def _travel_agency(run: Run) -> None:
+    core, agent, booking = run["core"], run["agent"], run["booking"]
+    assert core.bookings.get(booking.id, principal=agent).status == "supplier_confirmed"
+    assert booking.total == run["Money"]("64160", "INR")
+
+
+@covers("guides/car-dealership.md")
+def _car_dealership(run: Run) -> None:
+    job = run["job"]
+    assert (job.created, job.failed) == (2, 4)
+    assert [error.row_number for error in run["errors"]] == [4, 5, 6, 7]
+
+
+# --- the runner's own rules --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_the_page_runs_as_written_and_shows_what_it_says(page: str, tmp_path: Path) -> None:
+    with in_folder(tmp_path):
+        run = run_page(page)
+    PAGES[page](run)
+
+
+def _all_pages() -> list[str]:
+    return sorted(str(path.relative_to(DOCS)) for path in DOCS.rglob("*.md"))
+
+
+def test_every_skip_marker_gives_its_reason() -> None:
+    for page in _all_pages():
+        for block in blocks(page):
+            if block.marker is not None:
+                assert _SKIP.fullmatch(block.marker), (
+                    f"docs/{page}:{block.line - 1}: {block.marker!r} is not "
+                    "'skip (why this block cannot run in a test)'"
+                )
+
+
+def test_a_covered_page_skips_few_of_its_blocks() -> None:
+    for page in PAGES:
+        page_blocks = blocks(page)
+        skipped = [block for block in page_blocks if block.skipped]
+        assert len(skipped) <= len(page_blocks) // 2, (
+            f"docs/{page} skips {len(skipped)} of its {len(page_blocks)} blocks"
+        )
+
+
+def test_the_runner_finds_each_block_and_reads_its_outcomes() -> None:
+    found = blocks("getting-started.md")
+    assert len(found) == 8
+    text = (DOCS / "getting-started.md").read_text(encoding="utf-8").splitlines()
+    for block in found:
+        assert text[block.line - 2].endswith("```python")
+        assert text[block.line - 1] == block.code.splitlines()[0]
+    assert _matches("BK-... confirmed 30,600.00 INR", "BK-7KQ2M9XD confirmed 30,600.00 INR")
+    assert not _matches("True None", "False None")
+    with pytest.raises(AssertionError, match="says it prints"):
+        _check_prints(Block("x.md", 1, "print(1)  # prints 2\n", None), "1\n")
