@@ -194,14 +194,41 @@ def _car_dealership(run: Run) -> None:
     assert [error.row_number for error in run["errors"]] == [4, 5, 6, 7]
 
 
+@covers("concepts/ports-and-adapters.md")
+def _ports_and_adapters(run: Run) -> None:
+    assert run.out == "BookingService\n"
+
+
+@covers("concepts/unit-of-work.md")
+def _unit_of_work(run: Run) -> None:
+    assert run["rows"] == []
+    assert run.printed[-1] == "[]\nread_only lock\n"
+
+
+@covers("customers.md")
+def _customers(run: Run) -> None:
+    core, admin, customer_id = run["core"], run["admin"], run["customer_id"]
+    from bookingcore import BookingFilter, NotFoundError
+
+    assert run["survivor"].id == customer_id
+    with pytest.raises(NotFoundError):  # a merged duplicate is never read again
+        core.customers.get(run["duplicate_id"], principal=admin)
+    assert "Asha Rao" in Path("bookings.csv").read_text(encoding="utf-8")
+    assert Path("bookings.xlsx").stat().st_size > 0
+    erased = core.customers.get(customer_id, principal=admin)
+    assert erased.erased_at is not None and erased.name is None
+    assert core.bookings.list(BookingFilter(text="Asha"), principal=admin).items == []
+    assert run["data"]["customer"]["name"] == "Asha Rao"  # exported before the erasure
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_the_page_runs_as_written_and_shows_what_it_says(page: str, tmp_path: Path) -> None:
-    with in_folder(tmp_path):
+    with in_folder(tmp_path):  # what a page writes stays in the test's own folder
         run = run_page(page)
-    PAGES[page](run)
+        PAGES[page](run)
 
 
 def _all_pages() -> list[str]:
