@@ -221,6 +221,22 @@ def _customers(run: Run) -> None:
     assert run["data"]["customer"]["name"] == "Asha Rao"  # exported before the erasure
 
 
+@covers("partners.md")
+def _partners(run: Run) -> None:
+    from bookingcore import AuthenticationError
+
+    core, registration, rotated = run["core"], run["registration"], run["rotated"]
+    assert registration.api_key.startswith("pk_") and registration.api_secret.startswith("sk_")
+    assert registration.api_secret not in repr(registration)
+    assert rotated.api_key == registration.api_key != rotated.api_secret
+    assert core.partners.limits.requests == 120
+    with pytest.raises(AuthenticationError):  # set_active(partner.id, False) ends its access
+        core.partners.authenticate(rotated.api_key, rotated.api_secret, client_ip="203.0.113.7")
+    outgoing, header = run["outgoing"], run["header"]
+    assert run["is_genuine"](run["webhook_secret"], outgoing.body, header)
+    assert not run["is_genuine"]("whsec_other", outgoing.body, header)
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
