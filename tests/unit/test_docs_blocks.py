@@ -237,6 +237,21 @@ def _partners(run: Run) -> None:
     assert not run["is_genuine"]("whsec_other", outgoing.body, header)
 
 
+@covers("payments.md")
+def _payments(run: Run) -> None:
+    money = run["Money"]
+    (line,) = run["report"].lines
+    assert (line.accrued, line.reversed, line.net) == (
+        money("1000", "INR"),
+        money("250", "INR"),
+        money("750", "INR"),
+    )
+    assert [mine.partner_name for mine in run["mine"].lines] == ["Trailhead"]
+    assert run["document"].filename == "invoice-INV-2026-CAMP-000001.html"
+    assert run["payment"].amount == money("4000", "INR")
+    assert run["refund"].amount == money("500", "INR")
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
