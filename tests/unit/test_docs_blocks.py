@@ -252,6 +252,17 @@ def _payments(run: Run) -> None:
     assert run["refund"].amount == money("500", "INR")
 
 
+@covers("travel.md")
+def _travel(run: Run) -> None:
+    core, staff, money = run["core"], run["staff"], run["Money"]
+    booking = core.bookings.get(run["booking"].id, principal=staff)
+    # 2 seats x 20,000 + 2 nights x 80 EUR at 90.25 INR, the transfer revised away
+    assert booking.total == money("54440", "INR")
+    assert booking.items_total == money("14440", "INR")
+    assert run["retried"].revision == 2
+    assert run["again"].communication.id == run["sent"].communication.id
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
