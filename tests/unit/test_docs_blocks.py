@@ -263,6 +263,16 @@ def _travel(run: Run) -> None:
     assert run["again"].communication.id == run["sent"].communication.id
 
 
+@covers("events.md")
+def _events(run: Run) -> None:
+    core, admin, booking, other = run["core"], run["admin"], run["booking"], run["other"]
+    assert run.printed[1] == f"cancelled: {other.reference}\n"  # the handler ran, once
+    assert core.bookings.get(other.id, principal=admin).status == "cancelled"
+    (message,) = core.communications.for_booking(booking.id, principal=admin)
+    assert (message.type, message.recipient) == ("confirmation", "asha@example.com")
+    assert core.bookings.get(booking.id, principal=admin).internal_notes == "VIP"
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
