@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from bookingcore import AuthenticationError, BookingFilter, NotFoundError
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
@@ -208,23 +210,20 @@ def _unit_of_work(run: Run) -> None:
 @covers("customers.md")
 def _customers(run: Run) -> None:
     core, admin, customer_id = run["core"], run["admin"], run["customer_id"]
-    from bookingcore import BookingFilter, NotFoundError
-
     assert run["survivor"].id == customer_id
     with pytest.raises(NotFoundError):  # a merged duplicate is never read again
         core.customers.get(run["duplicate_id"], principal=admin)
     assert "Asha Rao" in Path("bookings.csv").read_text(encoding="utf-8")
     assert Path("bookings.xlsx").stat().st_size > 0
     erased = core.customers.get(customer_id, principal=admin)
-    assert erased.erased_at is not None and erased.name is None
+    assert erased.erased_at is not None
+    assert erased.name is None
     assert core.bookings.list(BookingFilter(text="Asha"), principal=admin).items == []
     assert run["data"]["customer"]["name"] == "Asha Rao"  # exported before the erasure
 
 
 @covers("partners.md")
 def _partners(run: Run) -> None:
-    from bookingcore import AuthenticationError
-
     core, registration, rotated = run["core"], run["registration"], run["rotated"]
     assert registration.api_key.startswith("pk_") and registration.api_secret.startswith("sk_")
     assert registration.api_secret not in repr(registration)
@@ -271,6 +270,18 @@ def _events(run: Run) -> None:
     (message,) = core.communications.for_booking(booking.id, principal=admin)
     assert (message.type, message.recipient) == ("confirmation", "asha@example.com")
     assert core.bookings.get(booking.id, principal=admin).internal_notes == "VIP"
+
+
+@covers("webhooks.md")
+def _webhooks(run: Run) -> None:
+    assert sorted(delivery.topic for delivery in run["mine"].items) == [
+        "booking.cancelled",
+        "booking.created",
+    ]
+    assert run["payload"]["data"]["booking"]["reference"] == run["booking"].reference
+    headers = run["request_headers"]
+    assert headers["webhook-id"] == run["webhook"].webhook_id
+    assert headers["webhook-signature"].startswith("v1,")
 
 
 # --- the runner's own rules --------------------------------------------------------------
