@@ -225,7 +225,8 @@ def _customers(run: Run) -> None:
 @covers("partners.md")
 def _partners(run: Run) -> None:
     core, registration, rotated = run["core"], run["registration"], run["rotated"]
-    assert registration.api_key.startswith("pk_") and registration.api_secret.startswith("sk_")
+    assert registration.api_key.startswith("pk_")
+    assert registration.api_secret.startswith("sk_")
     assert registration.api_secret not in repr(registration)
     assert rotated.api_key == registration.api_key != rotated.api_secret
     assert core.partners.limits.requests == 120
