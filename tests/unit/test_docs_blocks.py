@@ -18,7 +18,10 @@ own test below checks the values its prose states.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import io
 import os
 import re
@@ -30,6 +33,7 @@ from typing import Any
 import pytest
 
 from bookingcore import AuthenticationError, BookingFilter, NotFoundError
+from bookingcore_adapters.sms import read_twilio_status_callback
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -283,6 +287,28 @@ def _webhooks(run: Run) -> None:
     headers = run["request_headers"]
     assert headers["webhook-id"] == run["webhook"].webhook_id
     assert headers["webhook-signature"].startswith("v1,")
+
+
+@covers("notifications.md")
+def _notifications(run: Run) -> None:
+    assert run["smtp_password"] not in repr(run["email"])
+    assert run["auth_token"] not in repr(run["sms"])
+    # the signature as the page describes it: the URL, then each POST parameter's name
+    # and value sorted by name, HMAC-SHA1 keyed with the auth token, base64
+    url = "https://bookings.example.com/callbacks/twilio"
+    form = {"MessageStatus": "undelivered", "MessageSid": "SM1", "ErrorCode": "30003"}
+    signed = url + "".join(name + form[name] for name in sorted(form))
+    digest = hmac.new(run["auth_token"].encode(), signed.encode(), hashlib.sha1).digest()
+    report = read_twilio_status_callback(
+        run["auth_token"], url, form, base64.b64encode(digest).decode()
+    )
+    assert (report.message_sid, report.status, report.reason) == (
+        "SM1",
+        "failed",
+        "undelivered (30003)",
+    )
+    with pytest.raises(AuthenticationError):
+        read_twilio_status_callback(run["auth_token"], url, form, "forged")
 
 
 # --- the runner's own rules --------------------------------------------------------------
