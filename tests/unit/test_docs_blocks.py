@@ -27,6 +27,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +310,14 @@ def _notifications(run: Run) -> None:
     )
     with pytest.raises(AuthenticationError):
         read_twilio_status_callback(run["auth_token"], url, form, "forged")
+
+
+@covers("reports.md")
+def _reports(run: Run) -> None:
+    core, staff = run["core"], run["staff"]
+    (line,) = core.reports.revenue(principal=staff, by="created_month")
+    assert line.key == date(2026, 3, 1)  # 19:00 UTC on 28 February is March in India
+    assert Path("reports.db").exists()  # the page's SQLite file, in the test's folder
 
 
 # --- the runner's own rules --------------------------------------------------------------
