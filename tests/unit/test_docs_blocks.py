@@ -320,6 +320,17 @@ def _reports(run: Run) -> None:
     assert Path("reports.db").exists()  # the page's SQLite file, in the test's folder
 
 
+@covers("certificates.md")
+def _certificates(run: Run) -> None:
+    core, admin, cert = run["core"], run["admin"], run["cert"]
+    assert cert.number == "OW-2026-0042"
+    assert cert.traveler_id == run["booking"].travelers[0].traveler_id
+    (again,) = run["sent"]
+    assert again.type == "certificate"
+    # once per certificate per window: a second run sends nothing
+    assert core.certificates.due_renewal_reminders(principal=admin) == []
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
