@@ -331,6 +331,19 @@ def _certificates(run: Run) -> None:
     assert core.certificates.due_renewal_reminders(principal=admin) == []
 
 
+@covers("changing-bookings.md")
+def _changing_bookings(run: Run) -> None:
+    core, admin = run["core"], run["admin"]
+    assert core.bookings.get(run["member"].id, principal=admin).status == "cancelled"
+    group = core.groups.get(run["group"].id, principal=admin)
+    assert (group.group_reference, group.status) == ("ACME-OFFSITE-2026", "cancelled")
+    booking = core.bookings.get(run["booking"].id, principal=admin)
+    assert booking.slot_id == run["later_batch"].id
+    assert run["dropped_traveler_id"] not in {t.traveler_id for t in booking.travelers}
+    assert booking.total == run["Money"]("18000", "INR")  # Asha and Kiran at 9,000
+    assert booking.assignee_id == run["ana"].id
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
