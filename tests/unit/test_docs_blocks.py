@@ -344,6 +344,31 @@ def _changing_bookings(run: Run) -> None:
     assert booking.assignee_id == run["ana"].id
 
 
+@covers("waitlists.md")
+def _waitlists(run: Run) -> None:
+    core, admin = run["core"], run["admin"]
+    assert run["booking"].customer_id == run["ravi"].id
+    assert core.catalog.get_slot(run["batch"].id, principal=admin).seats_left == 0
+
+
+@covers("lifecycles.md")
+def _lifecycles(run: Run) -> None:
+    # the check example's own comment line is what it prints (tests/unit/test_docs.py)
+    assert "unknown_state transitions.out" in run.out
+    assert run["rental"].holding == frozenset({"reserved", "out"})
+    history = run["core"].bookings.history(run["booking"].id, principal=run["staff"])
+    assert [(entry.to_status, entry.note) for entry in history][-1] == (
+        "confirmed",
+        "paid at the desk",
+    )
+
+
+@covers("security.md")
+def _security(run: Run) -> None:
+    assert run["signed_in"].created is True
+    assert run["principal"].kind.value == "customer"
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
