@@ -369,6 +369,25 @@ def _security(run: Run) -> None:
     assert run["principal"].kind.value == "customer"
 
 
+@covers("guides/existing-schema.md")
+def _existing_schema(run: Run) -> None:
+    assert run["booking"].customer_id == run["customer"].id  # found by phone, not made twice
+    assert run["booking"].lifecycle == "appointment"
+    assert run["job"].failed == 0
+
+
+@covers("importing.md")
+def _importing(run: Run) -> None:
+    assert run["preview"].mapping["customer_phone"] == "Mobile"  # an alias of the column
+    assert len(run["preview"].rows) == 2
+    assert run["plan"].would_create == 1
+    report = Path("errors.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(report) == 2
+    assert "no location has the code 'DL09'" in report[1]
+    (booking,) = run["core"].bookings.list(BookingFilter(text="CRM-1"), principal=run["admin"])
+    assert booking.external_id == "CRM-1"
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
