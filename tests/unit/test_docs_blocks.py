@@ -388,6 +388,21 @@ def _importing(run: Run) -> None:
     assert booking.external_id == "CRM-1"
 
 
+@covers("importing-people.md")
+def _importing_people(run: Run) -> None:
+    core, admin = run["core"], run["admin"]
+    zoya = core.customers.identify(principal=admin, phone="+919820022222")
+    assert not zoya.created
+    # one person twice in the file: the second row filled in the blank email
+    assert (zoya.customer.external_id, str(zoya.customer.email)) == ("U-18", "zoya@example.com")
+    kiran = core.customers.identify(principal=admin, phone="+919820011111").customer
+    saved = {t.name: t for t in core.travelers.list(kiran.id, principal=admin)}
+    assert sorted(saved) == ["Anya Patel", "Kiran Patel"]
+    assert saved["Kiran Patel"].special_requirements == "Dietary: vegetarian"
+    assert "password_hash" in run["preview"].extra_columns
+    assert run["job"].kind == "customers"
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
