@@ -27,7 +27,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -401,6 +401,22 @@ def _importing_people(run: Run) -> None:
     assert saved["Kiran Patel"].special_requirements == "Dietary: vegetarian"
     assert "password_hash" in run["preview"].extra_columns
     assert run["job"].kind == "customers"
+
+
+@covers("jobs.md")
+def _jobs(run: Run) -> None:
+    catalog = run["core"].jobs.catalog
+    every = {schedule.name: schedule.every for schedule in catalog.schedules()}
+    assert every["crm.sync"] == timedelta(minutes=10)
+    assert every["waitlists.expire_offers"] == timedelta(seconds=5)
+    assert every["outbox.relay"] == timedelta(seconds=5)
+    assert "imports.run" in catalog
+
+
+@covers("deployment.md")
+def _deployment(run: Run) -> None:
+    catalog = run["core"].jobs.catalog
+    assert {"outbox.relay", "imports.run", "outbox.prune"} <= set(catalog.names())
 
 
 # --- the runner's own rules --------------------------------------------------------------
