@@ -27,7 +27,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 _BLOCK = re.compile(
-    r"^(?:<!-- docs-test: (?P<marker>[^\n]*?) -->\n)?"
+    r"^(?:[ ]*<!-- docs-test: (?P<marker>[^\n]*?) -->\n)?"
     r"(?P<indent>[ ]*)```python\n(?P<body>.*?)^(?P=indent)```",
     flags=re.MULTILINE | re.DOTALL,
 )
@@ -417,6 +417,18 @@ def _jobs(run: Run) -> None:
 def _deployment(run: Run) -> None:
     catalog = run["core"].jobs.catalog
     assert {"outbox.relay", "imports.run", "outbox.prune"} <= set(catalog.names())
+
+
+@covers("sql.md")
+def _sql(run: Run) -> None:
+    migrations, store = run["migrations"], run["store"]
+    assert migrations.current(store) == migrations.head()  # the last example migrated again
+    limiter = run["SqlRateLimiter"](store)
+    now = datetime.now(UTC)
+    key, minute = "otp:+919812345678", timedelta(minutes=1)
+    allowed = [limiter.hit(key, limit=2, window=minute, now=now).allowed for _ in range(3)]
+    assert allowed == [True, True, False]  # counted in the page's SQLite file
+    store.dispose()
 
 
 # --- the runner's own rules --------------------------------------------------------------
