@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import inspect
 import io
 import os
 import re
@@ -431,6 +432,46 @@ def _sql(run: Run) -> None:
     store.dispose()
 
 
+@covers("writing-an-adapter.md")
+def _writing_an_adapter(run: Run) -> None:
+    from bookingcore.testing import contracts
+
+    storage = run["TestMyStorage"]
+    # StorageContract bundles the unit of work, version and persistence contracts
+    for bundled in (
+        contracts.UnitOfWorkContract,
+        contracts.VersionContract,
+        contracts.PersistenceContract,
+    ):
+        assert issubclass(storage, bundled)
+    assert storage.capabilities.persistent
+    assert any(name.startswith("test_") for name in dir(run["TestMyBucket"]))
+
+
+@covers("http.md")
+def _http(run: Run) -> None:
+    parameters = inspect.signature(run["create_app"]).parameters
+    assert {"trust_forwarded", "upload_dir"} <= set(parameters)
+    assert callable(run["app_factory"])
+
+
+@covers("api.md")
+def _api(run: Run) -> None:
+    def shape(path: str) -> str:  # the table writes every path parameter as {id}
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    served = {
+        (method.upper(), shape(path))
+        for path, operations in run["app"].openapi()["paths"].items()
+        for method in operations
+    }
+    table = (DOCS / "api.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`?]*)", table, flags=re.MULTILINE)
+    assert len(listed) > 50
+    missing = [f"{verb} {path}" for verb, path in listed if (verb, shape(path)) not in served]
+    assert missing == [], f"docs/api.md lists endpoints the app does not serve: {missing}"
+
+
 # --- the runner's own rules --------------------------------------------------------------
 
 
@@ -443,6 +484,11 @@ def test_the_page_runs_as_written_and_shows_what_it_says(page: str, tmp_path: Pa
 
 def _all_pages() -> list[str]:
     return sorted(str(path.relative_to(DOCS)) for path in DOCS.rglob("*.md"))
+
+
+def test_every_page_with_python_examples_is_covered() -> None:
+    with_examples = {page for page in _all_pages() if blocks(page)}
+    assert with_examples == set(PAGES), "add the page to PAGES with what it states"
 
 
 def test_every_skip_marker_gives_its_reason() -> None:
