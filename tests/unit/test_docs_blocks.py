@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from bookingcore import AuthenticationError, BookingFilter, NotFoundError
+from bookingcore.testing import contracts
 from bookingcore_adapters.sms import read_twilio_status_callback
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -434,8 +435,6 @@ def _sql(run: Run) -> None:
 
 @covers("writing-an-adapter.md")
 def _writing_an_adapter(run: Run) -> None:
-    from bookingcore.testing import contracts
-
     storage = run["TestMyStorage"]
     # StorageContract bundles the unit of work, version and persistence contracts
     for bundled in (
