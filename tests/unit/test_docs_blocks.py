@@ -24,9 +24,8 @@ import hashlib
 import hmac
 import inspect
 import io
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -130,17 +129,6 @@ def run_page(page: str) -> Run:
         _check_prints(block, out.getvalue())
         printed.append(out.getvalue())
     return Run(namespace, printed)
-
-
-@contextlib.contextmanager
-def in_folder(path: Path) -> Iterator[None]:
-    """Run with ``path`` as the working folder (pages that write files name them relatively)."""
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 PAGES: dict[str, Callable[[Run], None]] = {}
@@ -475,10 +463,12 @@ def _api(run: Run) -> None:
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
-def test_the_page_runs_as_written_and_shows_what_it_says(page: str, tmp_path: Path) -> None:
-    with in_folder(tmp_path):  # what a page writes stays in the test's own folder
-        run = run_page(page)
-        PAGES[page](run)
+def test_the_page_runs_as_written_and_shows_what_it_says(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the files a page writes, named relatively, land here
+    run = run_page(page)
+    PAGES[page](run)
 
 
 def _all_pages() -> list[str]:
