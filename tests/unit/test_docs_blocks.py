@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from bookingcore import AuthenticationError, BookingFilter, NotFoundError
+from bookingcore import AuthenticationError, BookingFilter, NotFoundError, ValidationError
 from bookingcore.testing import contracts
 from bookingcore_adapters.sms import read_twilio_status_callback
 
@@ -152,6 +152,21 @@ def _getting_started(run: Run) -> None:
     assert run["slot"].capacity == 12
     assert core.catalog.get_slot(run["slot"].id, principal=admin).seats_left == 9
     assert run["same"] == booking
+    system, me = run["Principal"].system(), run["me"]
+    # "False for '+91-98765-43210' later": the same number, written another way
+    assert not core.customers.register("+91-98765-43210", principal=system).created
+    saved = core.travelers.list(run["reg"].customer.id, principal=me)
+    names = [t.name for t in saved]
+    assert "Kabir Verma" in names
+    assert "Kabir V." not in names  # soft-deleted: no longer listed
+    with pytest.raises(ValidationError) as naive:  # "naive datetimes are refused"
+        core.catalog.create_slot(
+            location_id=run["camp"].id,
+            starts_at=datetime(2030, 6, 1, 6, 0),  # noqa: DTZ001 - the point of the check
+            price_per_traveler=run["Money"]("8500", "INR"),
+            principal=admin,
+        )
+    assert "starts_at" in naive.value.fields
 
 
 @covers("guides/trek-operator.md")
