@@ -100,22 +100,6 @@ def test_every_preset_can_be_drawn_by_the_hook() -> None:
     assert len(PRESETS) == 3
 
 
-GUIDES = sorted(path for path in (ROOT / "docs" / "guides").glob("*.md") if path.name != "index.md")
-
-
-@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.stem)
-def test_a_guide_runs_as_written(guide: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = guide.read_text()
-    namespace: dict[str, object] = {"__name__": f"guide_{guide.stem.replace('-', '_')}"}
-    blocks = list(re.finditer(r"```python\n(.*?)```", text, flags=re.DOTALL))
-    assert blocks, f"{guide.name} has no code to run"
-    for block in blocks:
-        line = text.count("\n", 0, block.start(1))
-        # pad so a traceback names the guide's own line numbers
-        exec(compile("\n" * line + block.group(1), str(guide), "exec"), namespace)
-    assert capsys.readouterr().out, f"{guide.name} printed nothing a reader could compare"
-
-
 def test_the_readme_links_to_the_site() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make docs" in readme
