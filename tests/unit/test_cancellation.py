@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bookingcore import CancellationPolicy, Money, RefundTier, ValidationError
+from bookingcore import CancellationPolicy, Money, RefundTier, Settings, ValidationError
 from bookingcore.domain import CANCELLATION_METADATA_KEYS
 
 START = datetime(2026, 3, 19, 10, 0, tzinfo=UTC)
@@ -215,3 +215,43 @@ class TestValidation:
             "cancellation_refund_percent": "0",
             "cancellation_refundable": "0.00 INR",
         }
+
+
+class TestSettings:
+    def test_bookings_follow_their_lifecycle_s_policy_or_the_default(self) -> None:
+        settings = Settings(cancellation=OPERATOR, cancellation_by_lifecycle={"travel": TRAVEL})
+        assert settings.cancellation_policy("travel") is TRAVEL
+        assert settings.cancellation_policy("reservation") is OPERATOR
+        assert Settings().cancellation_policy("reservation") == CancellationPolicy()
+
+    @pytest.mark.parametrize(
+        ("kwargs", "field", "code"),
+        [
+            ({"cancellation": timedelta(hours=24)}, "cancellation", "invalid_type"),
+            (
+                {"cancellation_by_lifecycle": {"cruise": OPERATOR}},
+                "cancellation_by_lifecycle.cruise",
+                "invalid_choice",
+            ),
+            (
+                {"cancellation_by_lifecycle": {"travel": "strict"}},
+                "cancellation_by_lifecycle.travel",
+                "invalid_type",
+            ),
+            (
+                {"cancellation_by_lifecycle": [OPERATOR]},
+                "cancellation_by_lifecycle",
+                "invalid_type",
+            ),
+        ],
+    )
+    def test_a_bad_policy_is_refused_at_construction(
+        self, kwargs: dict[str, object], field: str, code: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Settings(**kwargs)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
+        assert caught.value.errors[0].code == code
+
+
+TRAVEL = CancellationPolicy(refund_tiers=[RefundTier(timedelta(days=30), 90)])
