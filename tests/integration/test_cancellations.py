@@ -8,15 +8,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from tests._threads import at_once
 
 from bookingcore import (
     BookingCore,
     BookingRequest,
     CancellationPolicy,
+    ConflictError,
     InvalidTransitionError,
     Money,
     NewTraveler,
     NotFoundError,
+    PaymentProviderError,
+    PaymentSettings,
     PermissionDeniedError,
     Principal,
     RefundTier,
@@ -52,14 +56,7 @@ class Desk:
     def __init__(self, store: MemoryStore | SqlStore, settings: Settings) -> None:
         self.clock = FixedClock()
         self.sender = RecordingWebhookSender()
-        self.core = BookingCore(
-            uow_factory=store.unit_of_work,
-            clock=self.clock,
-            ids=SequentialIds(),
-            settings=settings,
-            webhook_sender=self.sender,
-            payment_providers=[ManualProvider()],
-        )
+        self.core = self._make_core(store, settings)
         self._n = itertools.count()
         self.camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
         self.slot = self.new_slot(days=10)
@@ -76,6 +73,16 @@ class Desk:
             "+919812300001", principal=self.as_partner, name="Asha Rao"
         ).customer.id
         self.as_customer = Principal.customer(self.customer)
+
+    def _make_core(self, store: MemoryStore | SqlStore, settings: Settings) -> BookingCore:
+        return BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            settings=settings,
+            webhook_sender=self.sender,
+            payment_providers=[ManualProvider()],
+        )
 
     def new_slot(self, *, days: int, currency: str = "INR") -> Slot:
         return self.core.catalog.create_slot(
@@ -305,3 +312,163 @@ class TestDefault:
         desk.until_start(timedelta(hours=2))
         with pytest.raises(PermissionDeniedError):
             desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+
+
+# ---------------------------------------------------------------- refund on cancel (stretch)
+
+
+class FlakyManual(ManualProvider):
+    """The manual provider, unreachable for the first ``outages`` refunds."""
+
+    def __init__(self, outages: int = 0) -> None:
+        super().__init__()
+        self.outages = outages
+        self.refunds: list[str] = []
+
+    def refund(  # type: ignore[no-untyped-def]
+        self, reference: str, amount: Money, *, idempotency_key: str, reason=None
+    ):
+        if self.outages:
+            self.outages -= 1
+            raise PaymentProviderError("timed out", provider="manual", retryable=True)
+        self.refunds.append(idempotency_key)
+        return super().refund(reference, amount, idempotency_key=idempotency_key, reason=reason)
+
+
+class RefundingDesk(Desk):
+    """A desk whose core refunds cancellations by itself (``refund_on_cancel``)."""
+
+    def __init__(
+        self, store: MemoryStore | SqlStore, provider: FlakyManual, *, dispatch: str = "inline"
+    ) -> None:
+        self.provider = provider
+        self._dispatch = dispatch
+        super().__init__(store, Settings(default_region="IN", cancellation=OPERATOR))
+
+    def _make_core(self, store: MemoryStore | SqlStore, settings: Settings) -> BookingCore:
+        return BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            settings=settings,
+            payment_providers=[self.provider],
+            payment_settings=PaymentSettings(refund_on_cancel=True),
+            dispatch=self._dispatch,  # type: ignore[arg-type]
+        )
+
+    def refunded(self, booking: Booking) -> list[Money]:
+        return [
+            p.refunded_amount for p in self.core.payments.for_booking(booking.id, principal=ADMIN)
+        ]
+
+
+class TestRefundOnCancel:
+    def test_the_refundable_amount_goes_back_once_after_the_cancellation(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        desk = RefundingDesk(any_store, FlakyManual())
+        booking = desk.book()
+        desk.pay(booking, "2000")
+        desk.until_start(timedelta(days=3))
+        desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+        assert desk.refunded(booking) == [Money("1000", "INR")]
+        # Asked again (a redelivery, a second worker, staff): the same refund, nothing more.
+        again = desk.core.payments.refund_cancellation(booking.id, principal=ADMIN)
+        assert [r.amount for r in again] == [Money("1000", "INR")]
+        assert desk.refunded(booking) == [Money("1000", "INR")]
+        assert len(desk.provider.refunds) == 1
+
+    def test_the_owed_amount_is_taken_from_the_oldest_payments_first(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        desk = RefundingDesk(any_store, FlakyManual())
+        booking = desk.book()
+        desk.pay(booking, "800")
+        desk.clock.advance(seconds=1)
+        desk.pay(booking, "1200")
+        desk.until_start(timedelta(days=3))  # half of 2000 back: 800 from the first, 200 more
+        desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+        assert desk.refunded(booking) == [Money("800", "INR"), Money("200", "INR")]
+
+    def test_a_cancellation_owed_nothing_refunds_nothing(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        desk = RefundingDesk(any_store, FlakyManual())
+        booking = desk.book()
+        desk.pay(booking, "2000")
+        desk.until_start(timedelta(hours=30))  # under 48 hours: 0 %
+        desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+        assert desk.refunded(booking) == [Money("0", "INR")]
+        assert desk.core.payments.refund_cancellation(booking.id, principal=ADMIN) == ()
+
+    def test_an_unreachable_provider_is_retried_and_still_refunds_once(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        desk = RefundingDesk(any_store, FlakyManual(outages=1))
+        booking = desk.book()
+        desk.pay(booking, "2000")
+        desk.until_start(timedelta(days=8))
+        desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+        assert desk.refunded(booking) == [Money("0", "INR")]  # pending: the provider timed out
+        event_id = next(
+            e.id
+            for e in desk.core.bookings.history(booking.id, principal=ADMIN)
+            if e.to_status == "cancelled"
+        )
+        assert event_id  # the history entry; the handler works from the booking's history
+        desk.clock.advance(hours=1)
+        desk.core.events.run_pending()
+        assert desk.refunded(booking) == [Money("2000", "INR")]
+        desk.core.events.run_pending()
+        desk.core.payments.refund_cancellation(booking.id, principal=ADMIN)
+        assert desk.refunded(booking) == [Money("2000", "INR")]
+        assert len(desk.provider.refunds) == 1
+
+    def test_two_workers_at_once_refund_once(self, any_store: MemoryStore | SqlStore) -> None:
+        desk = RefundingDesk(any_store, FlakyManual(), dispatch="deferred")
+        booking = desk.book()
+        desk.pay(booking, "900")
+        desk.pay(booking, "1100")
+        desk.until_start(timedelta(days=8))
+        desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+        assert sum(m.amount for m in desk.refunded(booking)) == 0
+        results = at_once(
+            4, lambda _: desk.core.payments.refund_cancellation(booking.id, principal=ADMIN)
+        )
+        for result in results:
+            assert not isinstance(result, Exception) or isinstance(result, ConflictError), result
+        assert sorted(m.amount for m in desk.refunded(booking)) == [900, 1100]
+        desk.core.events.run_pending()
+        assert sorted(m.amount for m in desk.refunded(booking)) == [900, 1100]
+        # A twin may ask the provider again, always under the refund's own key, which
+        # the provider answers once: two refunds, one per payment.
+        assert len(set(desk.provider.refunds)) == 2
+
+
+class TestRefundCancellationByHand:
+    def test_staff_refund_what_a_cancellation_recorded_once(self, desk: Desk) -> None:
+        booking = desk.book()
+        desk.pay(booking, "2000")
+        desk.until_start(timedelta(days=3))
+        with pytest.raises(InvalidTransitionError):
+            desk.core.payments.refund_cancellation(booking.id, principal=ADMIN)
+        desk.core.bookings.cancel(booking.id, principal=desk.as_customer)
+        payment = desk.core.payments.for_booking(booking.id, principal=ADMIN)[0]
+        assert payment.refunded_amount == Money("0", "INR")  # refund_on_cancel is off
+        with pytest.raises(PermissionDeniedError):
+            desk.core.payments.refund_cancellation(booking.id, principal=desk.as_customer)
+        first = desk.core.payments.refund_cancellation(booking.id, principal=ADMIN)
+        second = desk.core.payments.refund_cancellation(booking.id, principal=ADMIN)
+        assert [r.id for r in first] == [r.id for r in second]
+        assert [r.amount for r in first] == [Money("1000", "INR")]
+        payment = desk.core.payments.for_booking(booking.id, principal=ADMIN)[0]
+        assert payment.refunded_amount == Money("1000", "INR")
+
+    def test_without_refund_terms_there_is_nothing_to_refund(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        desk = Desk(any_store, Settings(default_region="IN"))
+        booking = desk.book()
+        desk.pay(booking, "2000")
+        desk.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert desk.core.payments.refund_cancellation(booking.id, principal=ADMIN) == ()

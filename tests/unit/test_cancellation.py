@@ -9,6 +9,7 @@ import pytest
 
 from bookingcore import CancellationPolicy, Money, RefundTier, Settings, ValidationError
 from bookingcore.domain import CANCELLATION_METADATA_KEYS
+from bookingcore.domain.cancellation import recorded_refund
 
 START = datetime(2026, 3, 19, 10, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -255,3 +256,20 @@ class TestSettings:
 
 
 TRAVEL = CancellationPolicy(refund_tiers=[RefundTier(timedelta(days=30), 90)])
+
+
+class TestRecordedRefund:
+    def test_what_a_cancellation_recorded_reads_back(self) -> None:
+        terms = OPERATOR.terms(
+            starts_at=START, now=START - timedelta(days=3), paid=[inr("1250"), Money("9", "JPY")]
+        )
+        assert recorded_refund(terms.metadata()) == (
+            Decimal(50),
+            (inr("625"), Money("5", "JPY")),  # 4.5 yen rounds half up
+        )
+
+    def test_nothing_recorded_reads_as_none_and_garbage_is_left_out(self) -> None:
+        assert recorded_refund({}) is None
+        assert recorded_refund({"cancellation_refund_percent": "lots"}) is None
+        odd = {"cancellation_refund_percent": "10", "cancellation_refundable": "1 XXX; 2.00 INR; "}
+        assert recorded_refund(odd) == (Decimal(10), (inr("2"),))

@@ -37,7 +37,7 @@ saving does not matter), nothing reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -46,7 +46,13 @@ import attrs
 from bookingcore.domain.values import Money, ensure_aware
 from bookingcore.errors import FieldError, ValidationError
 
-__all__ = ["CANCELLATION_METADATA_KEYS", "CancellationPolicy", "CancellationTerms", "RefundTier"]
+__all__ = [
+    "CANCELLATION_METADATA_KEYS",
+    "CancellationPolicy",
+    "CancellationTerms",
+    "RefundTier",
+    "recorded_refund",
+]
 
 #: The metadata keys the history entry and ``booking.status_changed`` event of a
 #: cancellation carry when its policy states refund terms: the refund percent
@@ -267,6 +273,32 @@ class CancellationTerms:
             percent: _plain(self.refund_percent),
             refundable: "; ".join(f"{m.amount} {m.currency}" for m in self.refundable),
         }
+
+
+def recorded_refund(metadata: Mapping[str, str]) -> tuple[Decimal, tuple[Money, ...]] | None:
+    """The refund percent and refundable money a cancellation recorded in ``metadata``
+    (:meth:`CancellationTerms.metadata`), or None when it recorded none.
+
+    Parts that do not read as an amount and a currency are left out (metadata is
+    text a storage or an import may have changed).
+
+    .. versionadded:: 0.4
+    """
+    percent_key, refundable_key = CANCELLATION_METADATA_KEYS
+    if percent_key not in metadata:
+        return None
+    try:
+        percent = _percent(metadata[percent_key])
+    except ValidationError:
+        return None
+    owed: list[Money] = []
+    for part in metadata.get(refundable_key, "").split(";"):
+        amount, _, currency = part.strip().partition(" ")
+        try:
+            owed.append(Money(amount, currency))
+        except ValidationError:
+            continue
+    return percent, tuple(owed)
 
 
 def _plain(value: Decimal) -> str:

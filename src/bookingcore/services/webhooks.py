@@ -40,7 +40,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.bookings import Booking
-from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS
+from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -168,15 +168,14 @@ def recorded_terms(metadata: Mapping[str, str]) -> dict[str, Any] | None:
 
     .. versionadded:: 0.4
     """
-    percent_key, refundable_key = CANCELLATION_METADATA_KEYS
-    if percent_key not in metadata:
+    recorded = recorded_refund(metadata)
+    if recorded is None:
         return None
-    refundable = []
-    for part in metadata.get(refundable_key, "").split(";"):
-        amount, _, currency = part.strip().partition(" ")
-        if amount and currency:
-            refundable.append({"amount": amount, "currency": currency})
-    return {"refund_percent": metadata[percent_key], "refundable": refundable}
+    _, owed = recorded
+    return {
+        "refund_percent": metadata[CANCELLATION_METADATA_KEYS[0]],
+        "refundable": [{"amount": str(m.amount), "currency": m.currency} for m in owed],
+    }
 
 
 def webhook_body(payload: Mapping[str, Any]) -> bytes:
