@@ -1099,7 +1099,10 @@ class BookingService:
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             ValidationError: ``to`` is not a state of the lifecycle, or the note
-                or metadata are malformed (too long, not strings); on ``status``
+                or metadata are malformed (too long, not strings); on
+                ``metadata.<key>`` (code ``reserved``) for a key of
+                :data:`~bookingcore.domain.CANCELLATION_METADATA_KEYS`, which the
+                library records from the cancellation policy; on ``status``
                 (code ``money_state``) when ``to`` is one of the lifecycle's
                 ``money_states`` (``payment_confirmed``, ``refunded``): only the
                 payment service moves a booking there, for every principal.
@@ -1378,9 +1381,9 @@ class BookingService:
                 now=self._ctx.now(),
             )
         now = self._ctx.now()
-        if target == lifecycle.cancelled:
-            terms = self._terms(tx.uow, booking, now)
-            metadata = {**metadata, **terms.metadata()}
+        rules = self._ctx.settings.cancellation_policy(booking.lifecycle)
+        if target == lifecycle.cancelled and rules.states_refunds:
+            metadata = {**metadata, **self._terms(tx.uow, booking, now).metadata()}
         raised = booking.move(
             target,
             lifecycle=lifecycle,
@@ -1445,7 +1448,9 @@ class BookingService:
 
         Staff and the system read every entry whole; anyone else reads every
         move, who made it and when, but the note and metadata only of the moves
-        they made themselves (:func:`~bookingcore.domain.policy.history_for`).
+        they made themselves (:func:`~bookingcore.domain.policy.history_for`),
+        except the refund terms a cancellation recorded, which they read whoever
+        cancelled.
 
         .. versionchanged:: 0.4 others' notes withheld from partners and customers.
 
