@@ -34,6 +34,7 @@ from bookingcore.domain import (
     AuditEntry,
     Booking,
     BookingTraveler,
+    CancellationTerms,
     CellProblem,
     Communication,
     Customer,
@@ -539,6 +540,59 @@ class TransitionOut(BaseModel):
             from_status=moved.event.from_status,
             to_status=moved.event.to_status,
             replayed=moved.replayed,
+        )
+
+
+class RefundTierOut(BaseModel):
+    """A refund tier: ``refund_percent`` back with at least ``notice_seconds`` left."""
+
+    notice_seconds: int = Field(examples=[604800])
+    refund_percent: str = Field(examples=["100"])
+
+
+class CancellationTermsOut(BaseModel):
+    """What cancelling the booking now would give, under the business's cancellation policy.
+
+    ``self_service`` says whether its customer or partner may still cancel it online
+    (before ``self_service_until``); ``refund_percent`` of ``paid`` (what its payments
+    hold) is ``refundable`` now, until ``refund_until`` ("free cancellation until ...");
+    ``refunds_stated`` is false when the business states no refund terms (refunds are
+    then up to staff). Refunds are made by staff unless the business refunds on cancel.
+    """
+
+    booking_id: UUID
+    as_of: datetime
+    starts_at: datetime
+    self_service: bool
+    self_service_until: datetime
+    refunds_stated: bool
+    tier: RefundTierOut | None
+    refund_percent: str = Field(examples=["50"])
+    paid: list[MoneyOut]
+    refundable: list[MoneyOut]
+    refund_until: datetime | None
+
+    @classmethod
+    def of(cls, booking_id: UUID, terms: CancellationTerms) -> CancellationTermsOut:
+        """The terms as the API shows them."""
+        tier = terms.tier
+        return cls(
+            booking_id=booking_id,
+            as_of=terms.as_of,
+            starts_at=terms.starts_at,
+            self_service=terms.self_service,
+            self_service_until=terms.self_service_until,
+            refunds_stated=terms.refunds_stated,
+            tier=None
+            if tier is None
+            else RefundTierOut(
+                notice_seconds=int(tier.notice.total_seconds()),
+                refund_percent=f"{tier.refund_percent:f}",
+            ),
+            refund_percent=f"{terms.refund_percent:f}",
+            paid=[MoneyOut.of(m) for m in terms.paid],
+            refundable=[MoneyOut.of(m) for m in terms.refundable],
+            refund_until=terms.refund_until,
         )
 
 

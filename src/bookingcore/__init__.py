@@ -11,7 +11,8 @@ each name has this one import path:
   :class:`RequestOrigin`;
 * what services take: :class:`BookingRequest`, :class:`NewTraveler`,
   :class:`SavedTraveler`, :class:`CustomerDetails`, :class:`TravelerDetails`,
-  :class:`BookingChanges`, :class:`DiscountTier`, :class:`ImportSettings`, the
+  :class:`BookingChanges`, :class:`DiscountTier`, :class:`CancellationPolicy`
+  (with :class:`RefundTier`), :class:`ImportSettings`, the
   filters and :class:`PageRequest`;
 * values and ids: :class:`Money`, :class:`PhoneNumber`, :class:`EmailAddress`,
   :class:`BookingId`, :class:`SlotId`, ... (one ``NewType`` of ``UUID`` each);
@@ -43,6 +44,7 @@ Everything it raises on purpose is a :class:`BookingError`.
 
 from bookingcore._clock import SystemClock
 from bookingcore._ids import RandomIds
+from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.customers import TravelerDetails
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.domain.lifecycle import Lifecycle
@@ -126,6 +128,7 @@ __all__ = [
     "BookingId",
     "BookingItemId",
     "BookingRequest",
+    "CancellationPolicy",
     "CapacityError",
     "CommunicationId",
     "ConcurrentUpdateError",
@@ -163,6 +166,7 @@ __all__ = [
     "RateLimitedError",
     "ReadOnlyError",
     "RefundId",
+    "RefundTier",
     "RequestOrigin",
     "RetryPolicy",
     "SavedTraveler",

@@ -36,6 +36,7 @@ from examples.api.routes._filters import OnDay, Sources, booking_sources, starts
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     AssignIn,
+    CancellationTermsOut,
     CommunicationOut,
     CustomerOut,
     Paged,
@@ -133,6 +134,19 @@ def list_bookings(
 def get_booking(booking_id: UUID, core: Core, staff: StaffPrincipal) -> StaffBookingOut:
     """One booking, with its internal notes and assignee."""
     return StaffBookingOut.of(core.bookings.get(BookingId(booking_id), principal=staff))
+
+
+@router.get(
+    "/{booking_id}/cancellation-terms",
+    operation_id="admin_booking_cancellation_terms",
+    responses=problem_responses(AuthenticationError, NotFoundError, InvalidTransitionError),
+)
+def cancellation_terms(booking_id: UUID, core: Core, staff: StaffPrincipal) -> CancellationTermsOut:
+    """What cancelling the booking now would give its customer: the refund percent and the
+    refundable money (refund it through the payments routes), and until when the customer
+    could cancel online (409 once it cannot be cancelled any more)."""
+    terms = core.bookings.cancellation_terms(BookingId(booking_id), principal=staff)
+    return CancellationTermsOut.of(booking_id, terms)
 
 
 @router.post(

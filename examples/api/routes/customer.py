@@ -41,6 +41,7 @@ from examples.api.schemas import (
     BookingOut,
     BookingPage,
     CancelIn,
+    CancellationTermsOut,
     CustomerOut,
     OtpRequestedOut,
     OtpRequestIn,
@@ -291,6 +292,20 @@ def get_booking(booking_id: UUID, core: Core, me: CustomerPrincipal) -> BookingO
     return BookingOut.of(core.bookings.get(BookingId(booking_id), principal=me))
 
 
+@router.get(
+    "/bookings/{booking_id}/cancellation-terms",
+    tags=_BOOKINGS,
+    operation_id="customer_booking_cancellation_terms",
+    responses=problem_responses(AuthenticationError, NotFoundError, InvalidTransitionError),
+)
+def cancellation_terms(booking_id: UUID, core: Core, me: CustomerPrincipal) -> CancellationTermsOut:
+    """What cancelling one of the customer's bookings now would give: until when it can be
+    cancelled online, the refund percent and the refundable money (409 once it cannot be
+    cancelled any more)."""
+    terms = core.bookings.cancellation_terms(BookingId(booking_id), principal=me)
+    return CancellationTermsOut.of(booking_id, terms)
+
+
 @router.post(
     "/bookings/{booking_id}/cancel",
     tags=_BOOKINGS,
@@ -311,7 +326,8 @@ def cancel_booking(
     body: CancelIn | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
-    """Cancel a booking before its slot starts; its seats go back to the slot."""
+    """Cancel a booking before the business's online deadline (its slot's start unless the
+    business says otherwise; see ``cancellation-terms``); its seats go back to the slot."""
     wanted = body or CancelIn()
     booking = core.bookings.cancel(
         BookingId(booking_id),

@@ -48,6 +48,7 @@ from examples.api.schemas import (
     BookingOut,
     BookingPage,
     BookingUpdateIn,
+    CancellationTermsOut,
     CustomerIn,
     CustomerOut,
     CustomerPage,
@@ -258,6 +259,21 @@ def get_booking(booking_id: UUID, core: Core, partner: PartnerPrincipal) -> Book
     return BookingOut.of(core.bookings.get(BookingId(booking_id), principal=partner))
 
 
+@router.get(
+    "/bookings/{booking_id}/cancellation-terms",
+    operation_id="partner_booking_cancellation_terms",
+    responses=problem_responses(*_PARTNER, NotFoundError, InvalidTransitionError),
+)
+def cancellation_terms(
+    booking_id: UUID, core: Core, partner: PartnerPrincipal
+) -> CancellationTermsOut:
+    """What cancelling one of the partner's bookings now would give: until when it can be
+    cancelled online, the refund percent and the refundable money (409 once it cannot be
+    cancelled any more)."""
+    terms = core.bookings.cancellation_terms(BookingId(booking_id), principal=partner)
+    return CancellationTermsOut.of(booking_id, terms)
+
+
 @router.delete(
     "/bookings/{booking_id}",
     operation_id="partner_cancel_booking",
@@ -277,7 +293,8 @@ def cancel_booking(
     reason: Annotated[str | None, Query(max_length=500)] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
-    """Cancel one of the partner's bookings before its slot starts (seed 002: DELETE cancels)."""
+    """Cancel one of the partner's bookings before the online deadline (its slot's start
+    unless the business says otherwise; seed 002: DELETE cancels)."""
     booking = core.bookings.cancel(
         BookingId(booking_id),
         principal=partner,

@@ -94,7 +94,8 @@ def cancel(
     me: CustomerPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
-    """Cancel one of my bookings before its slot starts; its seats go back on sale."""
+    """Cancel one of my bookings before the online deadline (its slot's start unless the
+    business says otherwise); its seats go back on sale."""
     booking = core.bookings.cancel(
         BookingId(booking_id),
         principal=me,

@@ -20,6 +20,7 @@ from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
+from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, CancellationTerms
 from bookingcore.domain.catalog import (
     Location,
     Product,
@@ -167,6 +168,7 @@ from bookingcore.domain.waitlist import (
 
 __all__ = [
     "APPOINTMENT",
+    "CANCELLATION_METADATA_KEYS",
     "COLUMNS",
     "CUSTOMER_COLUMNS",
     "PRESETS",
@@ -198,6 +200,7 @@ __all__ = [
     "BookingStatusChanged",
     "BookingTraveler",
     "BookingUpdated",
+    "CancellationTerms",
     "CellProblem",
     "Certificate",
     "CertificateFilter",

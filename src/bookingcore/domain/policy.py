@@ -21,7 +21,8 @@ system             everything              everything                  anywhere
 =================  ======================  ==========================  ======================
 
 Moving a booking along its lifecycle (:func:`check_may_transition`): customers
-and partners may only cancel, and only before the slot starts; advisors move
+and partners may only cancel, and only before the deadline of the cancellation
+policy (``Settings.cancellation``; the slot's start by default); advisors move
 the bookings assigned to them, suppliers the bookings of their supplier; staff
 who may change everything, webhooks and the system move any booking. The audit
 trail is for staff with ``view_audit`` and, for their bookings, advisors.
@@ -44,6 +45,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, CancellationPolicy
 from bookingcore.domain.catalog import Location
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem
@@ -399,27 +401,54 @@ def scope_customers(principal: Principal, wanted: CustomerFilter) -> CustomerFil
     raise PermissionDeniedError(f"{principal} may not list customers")
 
 
-def check_may_cancel(principal: Principal, booking: Booking, *, now: datetime) -> None:
+def check_may_cancel(
+    principal: Principal,
+    booking: Booking,
+    *,
+    now: datetime,
+    cancellation: CancellationPolicy | None = None,
+) -> None:
     """Refuse a cancellation ``principal`` may not make.
 
-    Customers and partners may cancel their own bookings until the slot starts
-    (seed 002: "own bookings, before date"); staff who may change all bookings
-    and the booking's advisor may cancel at any time.
+    Customers and partners may cancel their own bookings online before the
+    ``cancellation`` policy's deadline (its ``self_service_until`` before the
+    start; without a policy, or by default, until the slot starts: seed 002's
+    "own bookings, before date"); staff who may change all bookings and the
+    booking's advisor may cancel at any time.
 
     Raises:
-        PermissionDeniedError: not the principal's booking, or too late for them.
+        PermissionDeniedError: not the principal's booking, or too late for them
+            (the message says until when they could).
+
+    .. versionchanged:: 0.4 ``cancellation``.
     """
     require(
         can_change_booking(principal, booking),
         f"{principal} may not cancel booking {booking.reference}",
     )
     self_service = principal.kind in (PrincipalKind.CUSTOMER, PrincipalKind.PARTNER)
-    if self_service and now >= booking.starts_at:
+    if not self_service:
+        return
+    rules = cancellation or _UNTIL_START
+    deadline = rules.self_service_deadline(booking.starts_at)
+    if now < deadline:
+        return
+    if not rules.self_service_until:
         msg = (
             f"booking {booking.reference} started at {booking.starts_at.isoformat()} "
             "and can no longer be cancelled online; contact the operator"
         )
-        raise PermissionDeniedError(msg)
+    else:
+        msg = (
+            f"booking {booking.reference} could be cancelled online until "
+            f"{deadline.isoformat()} ({rules.self_service_until} before it starts at "
+            f"{booking.starts_at.isoformat()}); contact the operator"
+        )
+    raise PermissionDeniedError(msg)
+
+
+#: Cancelling online until the start: the rule without a policy.
+_UNTIL_START = CancellationPolicy()
 
 
 #: Booking fields that only staff may edit (or the assigned advisor, for notes).
@@ -473,20 +502,24 @@ def check_may_transition(
     lifecycle: Lifecycle,
     target: str,
     now: datetime,
+    cancellation: CancellationPolicy | None = None,
 ) -> None:
     """Refuse a status move ``principal`` may not make.
 
-    Cancelling follows :func:`check_may_cancel`. Other moves are for staff
-    who may change every booking, the booking's advisor, its supplier's users,
-    webhooks and the system; customers and partners may only cancel. A
-    supplier's user may make any move the lifecycle allows on a booking of its
-    supplier (to ``completed`` or ``no_show`` too), but not cancel it.
+    Cancelling follows :func:`check_may_cancel` (with the ``cancellation``
+    policy). Other moves are for staff who may change every booking, the
+    booking's advisor, its supplier's users, webhooks and the system;
+    customers and partners may only cancel. A supplier's user may make any
+    move the lifecycle allows on a booking of its supplier (to ``completed``
+    or ``no_show`` too), but not cancel it.
 
     Raises:
         PermissionDeniedError: naming the principal, the booking and the target.
+
+    .. versionchanged:: 0.4 ``cancellation``.
     """
     if target == lifecycle.cancelled:
-        check_may_cancel(principal, booking, now=now)
+        check_may_cancel(principal, booking, now=now, cancellation=cancellation)
         return
     supplier = (
         principal.kind is PrincipalKind.STAFF
@@ -577,7 +610,9 @@ def history_for(principal: Principal, events: Iterable[LifecycleEvent]) -> list[
     Every move stays, with who made it and when; on a move whose note
     ``principal`` may not read (:func:`sees_move_note`) the note, the metadata
     and the request's idempotency key and fingerprint are left out (``None``,
-    empty) of the copy ``principal`` gets.
+    empty) of the copy ``principal`` gets, all but the cancellation terms a
+    cancellation recorded (:data:`~bookingcore.domain.CANCELLATION_METADATA_KEYS`):
+    what the customer is owed is theirs to read, whoever cancelled.
 
     .. versionadded:: 0.4
     """
@@ -585,7 +620,13 @@ def history_for(principal: Principal, events: Iterable[LifecycleEvent]) -> list[
         e
         if sees_move_note(principal, e.actor)
         or not (e.note or e.metadata or e.idempotency_key or e.request_fingerprint)
-        else attrs.evolve(e, note=None, metadata={}, idempotency_key=None, request_fingerprint=None)
+        else attrs.evolve(
+            e,
+            note=None,
+            metadata={k: v for k, v in e.metadata.items() if k in CANCELLATION_METADATA_KEYS},
+            idempotency_key=None,
+            request_fingerprint=None,
+        )
         for e in events
     ]
 

@@ -7,7 +7,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid5
 
 import attrs
@@ -15,6 +15,7 @@ import attrs
 from bookingcore.domain._validation import parse_timezone
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Author, Raised
+from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.communications import (
     DEFAULT_TEMPLATES,
     Channel,
@@ -38,6 +39,13 @@ _log = logging.getLogger("bookingcore.events")
 
 def _lifecycles(value: Mapping[str, Lifecycle]) -> Mapping[str, Lifecycle]:
     return dict(value)
+
+
+def _policies(value: object) -> Mapping[str, CancellationPolicy]:
+    if not isinstance(value, Mapping):
+        msg = "must map lifecycle names to CancellationPolicy"
+        raise ValidationError.single("cancellation_by_lifecycle", msg, "invalid_type")
+    return dict(cast("Mapping[str, CancellationPolicy]", value))
 
 
 def _templates(
@@ -93,12 +101,17 @@ class Settings:
             :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
             field error per problem, on ``lifecycles.<name>.<part>``); a
             ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
-            no month; an ``outbox_retention`` that is not positive.
+            no month; an ``outbox_retention`` that is not positive; a
+            ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
+            or a ``cancellation_by_lifecycle`` entry (on
+            ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
+            or holding something else.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``taxes``.
     .. versionchanged:: 0.4 ``timezone`` and ``fiscal_year_start``.
     .. versionchanged:: 0.4 ``outbox_retention`` and ``outbox_relayed``.
+    .. versionchanged:: 0.4 ``cancellation`` and ``cancellation_by_lifecycle``.
     """
 
     default_region: str | None = None
@@ -117,6 +130,10 @@ class Settings:
     fiscal_year_start: int = 1
     outbox_retention: timedelta | None = timedelta(days=30)
     outbox_relayed: bool = False
+    cancellation: CancellationPolicy = attrs.Factory(CancellationPolicy)
+    cancellation_by_lifecycle: Mapping[str, CancellationPolicy] = attrs.field(
+        factory=dict, converter=_policies
+    )
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -134,6 +151,7 @@ class Settings:
         if self.outbox_retention is not None and self.outbox_retention <= timedelta(0):
             msg = "must be a positive timedelta, or None to keep messages forever"
             raise ValidationError.single("outbox_retention", msg, "out_of_range")
+        self._check_cancellation()
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")
@@ -145,6 +163,30 @@ class Settings:
             problems += [p.as_field_error(f"lifecycles.{key}") for p in check(lifecycle)]
         if problems:
             raise ValidationError(problems, "a configured lifecycle has problems")
+
+    def _check_cancellation(self) -> None:
+        given: object = self.cancellation
+        if not isinstance(given, CancellationPolicy):
+            msg = "must be a CancellationPolicy"
+            raise ValidationError.single("cancellation", msg, "invalid_type")
+        problems: list[FieldError] = []
+        entries: Mapping[str, object] = self.cancellation_by_lifecycle
+        for name, chosen in entries.items():
+            field = f"cancellation_by_lifecycle.{name}"
+            if not isinstance(chosen, CancellationPolicy):
+                problems.append(FieldError(field, "must be a CancellationPolicy", "invalid_type"))
+            elif name not in self.lifecycles:
+                msg = f"{name!r} is not one of the configured lifecycles"
+                problems.append(FieldError(field, msg, "invalid_choice"))
+        if problems:
+            raise ValidationError(problems)
+
+    def cancellation_policy(self, lifecycle: str) -> CancellationPolicy:
+        """The cancellation policy of the bookings that follow ``lifecycle``.
+
+        .. versionadded:: 0.4
+        """
+        return self.cancellation_by_lifecycle.get(lifecycle, self.cancellation)
 
     def local(self, moment: datetime) -> datetime:
         """``moment`` on the business's clock (:attr:`timezone`)."""

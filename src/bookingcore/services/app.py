@@ -165,7 +165,8 @@ class BookingCore:
             (:class:`~bookingcore.AuthSettings`; see docs/security.md).
         payment_providers: the providers ``core.payments`` takes money through
             (``ManualProvider``, ``StripeProvider``, ``RazorpayProvider``), by name.
-        payment_settings: what happens to late payments
+        payment_settings: what happens to late payments, and whether
+            cancellations are refunded by themselves
             (:class:`~bookingcore.services.PaymentSettings`).
         webhook_sender: signs and POSTs partner webhooks (``HttpxWebhookSender``).
             With one, partners' booking events schedule webhooks (handler
@@ -276,6 +277,8 @@ class BookingCore:
         # Invoice documents (issue 18): issued invoices and credit notes, rendered.
         self.invoices = InvoiceService(self.context, renderer)
         self.events = EventDispatcher(self.context, retry=retry)
+        if payment_settings is not None and payment_settings.refund_on_cancel:
+            self.payments.install(self.events)
         # ---------------------------------------------------------- customer care (0.3)
         self.privacy = PrivacyService(self.context)
         self.exports = ExportService(self.context)

@@ -35,6 +35,7 @@ from bookingcore.domain.assignment import (
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler, Raised
+from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, CancellationTerms
 from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
@@ -67,6 +68,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import (
     ConflictError,
     DuplicateError,
+    FieldError,
     IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
@@ -1114,7 +1116,10 @@ class BookingService:
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             ValidationError: ``to`` is not a state of the lifecycle, or the note
-                or metadata are malformed (too long, not strings); on ``status``
+                or metadata are malformed (too long, not strings); on
+                ``metadata.<key>`` (code ``reserved``) for a key of
+                :data:`~bookingcore.domain.CANCELLATION_METADATA_KEYS`, which the
+                library records from the cancellation policy; on ``status``
                 (code ``money_state``) when ``to`` is one of the lifecycle's
                 ``money_states`` (``payment_confirmed``, ``refunded``): only the
                 payment service moves a booking there, for every principal.
@@ -1127,6 +1132,10 @@ class BookingService:
         """
         clean_note = clean_text(note, "note", max_length=2000)
         extra = check_metadata(metadata)
+        reserved = sorted(set(extra) & set(CANCELLATION_METADATA_KEYS))
+        if reserved:
+            msg = "is recorded by the library from the cancellation policy, not set by callers"
+            raise ValidationError([FieldError(f"metadata.{k}", msg, "reserved") for k in reserved])
         idempotency_key = principal_key(principal, idempotency_key)
         digest = None
         if idempotency_key:
@@ -1177,7 +1186,12 @@ class BookingService:
             target = lifecycle.resolve(to, field="to")
             lifecycle.check_by_hand(target)
             policy.check_may_transition(
-                principal, booking, lifecycle=lifecycle, target=target, now=now
+                principal,
+                booking,
+                lifecycle=lifecycle,
+                target=target,
+                now=now,
+                cancellation=self._ctx.settings.cancellation_policy(booking.lifecycle),
             )
             booking.check_version(expected_version)
             check_items_allow(tx.uow, booking, target)
@@ -1208,11 +1222,19 @@ class BookingService:
 
         The same as :meth:`transition` to the lifecycle's cancelled state, with
         ``reason`` as the note (kept as the booking's cancellation reason).
+        When the cancellation policy (``Settings.cancellation``) states refund
+        tiers, the terms that applied (:meth:`cancellation_terms`) are recorded
+        on the history entry and the ``booking.status_changed`` event, under
+        :data:`~bookingcore.domain.CANCELLATION_METADATA_KEYS`. Nothing is
+        refunded by itself unless ``PaymentSettings.refund_on_cancel`` says so.
+
+        .. versionchanged:: 0.4 the policy's deadline and recorded terms.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: not theirs to cancel, or (customers, partners)
-                the slot has started.
+                past the cancellation policy's deadline (the slot's start by
+                default; the message says until when they could).
             StaleVersionError: ``expected_version`` is older than the stored one.
             InvalidTransitionError: the booking's status cannot move to cancelled.
             ValidationError: ``reason`` is over 500 characters, or the lifecycle
@@ -1262,7 +1284,12 @@ class BookingService:
         if target is None or not lifecycle.allows(booking.status, target):
             return None
         policy.check_may_transition(
-            principal, booking, lifecycle=lifecycle, target=target, now=self._ctx.now()
+            principal,
+            booking,
+            lifecycle=lifecycle,
+            target=target,
+            now=self._ctx.now(),
+            cancellation=self._ctx.settings.cancellation_policy(booking.lifecycle),
         )
         self._move(
             tx,
@@ -1349,6 +1376,10 @@ class BookingService:
         customer's entry on the slot's waiting list, as booking directly does,
         unless the seats are ``claimed``: an accepted offer's, whose entry the
         claim settles itself.
+
+        Every cancellation comes through here: when the booking's cancellation
+        policy states refund terms, the terms that applied (refund percent,
+        refundable money) go on the history entry and the event's metadata.
         """
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
@@ -1366,10 +1397,14 @@ class BookingService:
                 reason=f"booking {booking.reference} took its seats ({target})",
                 now=self._ctx.now(),
             )
+        now = self._ctx.now()
+        rules = self._ctx.settings.cancellation_policy(booking.lifecycle)
+        if target == lifecycle.cancelled and rules.states_refunds:
+            metadata = {**metadata, **self._terms(tx.uow, booking, now).metadata()}
         raised = booking.move(
             target,
             lifecycle=lifecycle,
-            author=self._ctx.author(principal),
+            author=self._ctx.author(principal, now),
             slot=slot,
             note=note,
             idempotency_key=idempotency_key,
@@ -1385,12 +1420,54 @@ class BookingService:
         advance_if_suppliers_confirmed(self._ctx, tx, booking)
         return raised.history
 
+    def _terms(self, uow: UnitOfWork, booking: Booking, now: datetime) -> CancellationTerms:
+        """What cancelling ``booking`` at ``now`` gives, under its lifecycle's policy."""
+        held = [Money.zero(booking.currency)]
+        held += [p.refundable_amount for p in uow.payments.list_for_booking(booking.id)]
+        rules = self._ctx.settings.cancellation_policy(booking.lifecycle)
+        return rules.terms(starts_at=booking.starts_at, now=now, paid=held)
+
+    def cancellation_terms(
+        self, booking_id: BookingId, *, principal: Principal
+    ) -> CancellationTerms:
+        """What cancelling the booking now would give, under its cancellation policy
+        (``Settings.cancellation``, or its lifecycle's entry of
+        ``Settings.cancellation_by_lifecycle``).
+
+        For whoever may see the booking: whether a customer or partner may still
+        cancel it online and until when, the refund tier and percent that apply,
+        what its payments hold (captured, less refunded and refunds under way, per
+        currency; the booking's currency at least) and how much of it a
+        cancellation now gives back, and until when that holds.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            InvalidTransitionError: the booking cannot be cancelled any more (it
+                is cancelled already, or ended), or its lifecycle has no
+                cancelled state.
+
+        .. versionadded:: 0.4
+        """
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            booking = self._load_visible(uow, booking_id, principal)
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.cancelled
+            if target is None or not lifecycle.allows(booking.status, target):
+                msg = f"booking {booking.reference} ({booking.status}) can no longer be cancelled"
+                raise InvalidTransitionError(
+                    lifecycle.name, booking.status, target or "cancelled", message=msg
+                )
+            return self._terms(uow, booking, now)
+
     def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:
         """The booking's status history, creation first.
 
         Staff and the system read every entry whole; anyone else reads every
         move, who made it and when, but the note and metadata only of the moves
-        they made themselves (:func:`~bookingcore.domain.policy.history_for`).
+        they made themselves (:func:`~bookingcore.domain.policy.history_for`),
+        except the refund terms a cancellation recorded, which they read whoever
+        cancelled.
 
         .. versionchanged:: 0.4 others' notes withheld from partners and customers.
 

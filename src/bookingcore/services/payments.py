@@ -58,6 +58,7 @@ credits. Read them with :meth:`PaymentService.invoices_for`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -69,6 +70,8 @@ from bookingcore.domain import policy
 from bookingcore.domain._validation import clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.cancellation import recorded_refund
+from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.idempotency import caller_key, scoped_key
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
@@ -126,11 +129,22 @@ from bookingcore.services._settlement import (
     closed_to_payment,
     paid_for,
 )
+from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["PaymentAttention", "PaymentIntent", "PaymentService", "PaymentSettings"]
 
 #: Ids of refunds derive from their payment and key, so a retried refund finds its first.
 _REFUND_NAMESPACE = uuid.UUID("6d1f1c7e-3b7a-4f43-9a55-2f1a3c0e9b41")
+
+#: The name of the event handler that refunds cancellations (``refund_on_cancel``).
+REFUND_ON_CANCEL_HANDLER = "payments.refund_on_cancel"
+
+_log = logging.getLogger("bookingcore.payments")
+
+
+def _refund_id(payment_id: PaymentId, key: str) -> RefundId:
+    """The id of the refund of ``payment_id`` made with (scoped) ``key``."""
+    return RefundId(uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{key}"))
 
 
 def _require_money(amount: object) -> None:
@@ -148,11 +162,21 @@ class PaymentSettings:
             cancelled by then: ``"flag"`` (the default) keeps it and flags the
             payment for staff; ``"refund"`` gives it back at once when the
             provider can refund. Either way the booking's seats stay released.
+        refund_on_cancel: ``True`` gives back what a cancellation recorded the
+            customer is owed (its cancellation policy's refund tiers,
+            ``Settings.cancellation``) by itself, after the cancellation
+            commits: the event dispatcher's handler ``payments.refund_on_cancel``
+            calls :meth:`PaymentService.refund_cancellation`, once per booking
+            (a retry, a redelivery or a second worker finds the refunds made).
+            ``False`` (the default): the library refunds nothing by itself; staff
+            may call :meth:`PaymentService.refund_cancellation` or refund by hand.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4 ``refund_on_cancel``.
     """
 
     late_payments: Literal["flag", "refund"] = "flag"
+    refund_on_cancel: bool = False
 
 
 @attrs.frozen
@@ -790,6 +814,141 @@ class PaymentService:
 
     # ------------------------------------------------------------------ refunds
 
+    def install(self, dispatcher: EventDispatcher) -> None:
+        """Subscribe the handler ``payments.refund_on_cancel`` to ``dispatcher``: every
+        cancellation that recorded refund terms is refunded through
+        :meth:`refund_cancellation` (:class:`BookingCore` does it when
+        ``PaymentSettings.refund_on_cancel`` is set).
+
+        .. versionadded:: 0.4
+        """
+        dispatcher.subscribe(
+            BookingStatusChanged,
+            self._refund_on_cancel,
+            name=REFUND_ON_CANCEL_HANDLER,
+            when=lambda event: recorded_refund(event.metadata) is not None,
+        )
+
+    def _refund_on_cancel(self, event: BookingStatusChanged, context: HandlerContext) -> None:
+        self.refund_cancellation(event.booking_id, principal=Principal.system("refund-on-cancel"))
+
+    def refund_cancellation(
+        self, booking_id: BookingId, *, principal: Principal
+    ) -> Sequence[Refund]:
+        """Give back what the booking's cancellation recorded its customer is owed, once.
+
+        The amounts are those the cancellation recorded (its refund terms,
+        :data:`~bookingcore.domain.CANCELLATION_METADATA_KEYS`), per currency,
+        taken from the booking's captured payments of that currency, oldest
+        first, each up to what it still holds, through the refund path of
+        :meth:`refund`. Each payment's refund is keyed by the booking and its
+        cancellation (``refund-on-cancel:<booking id>:<history entry id>``):
+        calling this again, from a retry,
+        a redelivered event or a second worker at the same moment, finds the
+        refunds made (and sends a pending one again) and never gives anything
+        back twice. Payments whose provider is not wired or cannot make the
+        refund (no refunds, or no partial ones) are left for staff.
+
+        Refunds made by hand after the cancellation are not subtracted: with
+        ``PaymentSettings.refund_on_cancel`` the refund follows the
+        cancellation at once (inline dispatch) or at the next dispatcher run.
+
+        Returns:
+            The refunds of the cancellation, made now or before; empty when the
+            cancellation recorded no refund terms, or nothing is owed.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may change
+                bookings, nor the system.
+            NotFoundError: no such booking.
+            InvalidTransitionError: the booking is not cancelled (or, in the travel
+                lifecycle, refunded since).
+            PaymentProviderError: a provider could not be reached (the refund
+                stays pending: call again) or refused.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(
+            principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
+            and principal.has(Permission.CHANGE_ALL),
+            f"{principal} may not refund payments",
+        )
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            if booking is None:
+                raise NotFoundError("booking", booking_id)
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            cancelled = next(
+                (
+                    entry
+                    for entry in reversed(uow.lifecycle_events.list_for_booking(booking_id))
+                    if entry.to_status == lifecycle.cancelled
+                ),
+                None,
+            )
+        # Cancelled, or gone on to refunded since: not reactivated.
+        if cancelled is None or not closed_to_payment(lifecycle, booking.status):
+            msg = f"booking {booking.reference} is not cancelled ({booking.status})"
+            raise InvalidTransitionError(lifecycle.name, booking.status, "refunded", message=msg)
+        recorded = recorded_refund(cancelled.metadata)
+        if recorded is None:
+            return ()
+        # One cancellation, one refund per payment: a booking reactivated and
+        # cancelled again (an appointment) is owed what its last cancellation says.
+        key = f"refund-on-cancel:{booking_id}:{cancelled.id}"
+        plan: list[tuple[PaymentId, Money]] = []
+        for owed in recorded[1]:
+            plan += self._cancellation_plan(booking_id, owed, key)
+        reason = f"refund on cancellation of booking {booking.reference}"
+        return tuple(
+            self._refund(payment_id, amount, principal, key=key, reason=reason)
+            for payment_id, amount in plan
+        )
+
+    def _cancellation_plan(
+        self, booking_id: BookingId, owed: Money, key: str
+    ) -> list[tuple[PaymentId, Money]]:
+        """Which of the booking's payments in ``owed``'s currency give back how much of it.
+
+        Each payment is read under its lock, with its refund of ``key`` if any: a
+        refund made before keeps its amount, a new one takes what the payment
+        still holds, up to what is left owed.
+        """
+        plan: list[tuple[PaymentId, Money]] = []
+        left = owed
+        with self._ctx.uow_factory() as uow:
+            found = uow.payments.list_for_booking(booking_id)
+            ordered = sorted(
+                (p for p in found if p.currency == owed.currency and p.is_captured),
+                key=lambda p: (p.created_at, str(p.id)),
+            )
+            for listed in ordered:
+                if not left.amount > 0:
+                    break
+                payment = self._payment_for_update(uow, listed.id)
+                prior = uow.refunds.get(_refund_id(payment.id, key))
+                if prior is not None:
+                    amount = prior.amount
+                else:
+                    amount = min(left, payment.refundable_amount)
+                    if not amount.amount > 0 or not self._can_refund(payment, amount):
+                        continue
+                left -= amount
+                plan.append((payment.id, amount))
+        return plan
+
+    def _can_refund(self, payment: Payment, amount: Money) -> bool:
+        gateway = self._providers.get(payment.provider)
+        if gateway is None or not gateway.capabilities.refunds:
+            _log.warning(
+                "payment %s: %s cannot refund; left for staff", payment.id, payment.provider
+            )
+            return False
+        if amount < payment.captured_amount and not gateway.capabilities.partial_refunds:
+            _log.warning("payment %s: %s cannot refund in part", payment.id, payment.provider)
+            return False
+        return True
+
     def refund(
         self,
         payment_id: PaymentId,
@@ -835,7 +994,7 @@ class PaymentService:
         key: str,
         reason: str | None,
     ) -> Refund:
-        refund_id = RefundId(uuid.uuid5(_REFUND_NAMESPACE, f"{payment_id}:{key}"))
+        refund_id = _refund_id(payment_id, key)
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             prior = uow.refunds.get(refund_id)
@@ -850,22 +1009,28 @@ class PaymentService:
                     # that reserved first: the add below says so).
                     claim_key(tx.uow, key, "refund", now)
                     payment = self._payment_for_update(tx.uow, payment_id)
-                    refund = payment.start_refund(
-                        refund_id=refund_id, amount=amount, now=now, reason=reason
-                    )
-                    tx.uow.refunds.add(refund)
-                    tx.audit(
-                        principal,
-                        entity="payment",
-                        entity_id=payment.id,
-                        action=AuditAction.UPDATED,
-                        new={"refund": str(refund.id), "amount": f"{amount}"},
-                        reason=reason,
-                        booking_id=payment.booking_id,
-                    )
-                    tx.commit()
+                    # A twin that reserved while this one waited for the payment's lock:
+                    # its refund is this one's (what it reserved is not left to refund).
+                    prior = tx.uow.refunds.get(refund_id)
+                    if prior is None:
+                        refund = payment.start_refund(
+                            refund_id=refund_id, amount=amount, now=now, reason=reason
+                        )
+                        tx.uow.refunds.add(refund)
+                        tx.audit(
+                            principal,
+                            entity="payment",
+                            entity_id=payment.id,
+                            action=AuditAction.UPDATED,
+                            new={"refund": str(refund.id), "amount": f"{amount}"},
+                            reason=reason,
+                            booking_id=payment.booking_id,
+                        )
+                        tx.commit()
             except DuplicateError:
                 pass  # a twin with the same key reserved it first; go on with theirs
+            if prior is not None and prior.amount != amount:
+                raise IdempotencyConflictError(caller_key(key))
         return self._send_refund(refund_id, reason, principal)
 
     def _send_refund(self, refund_id: RefundId, reason: str | None, principal: Principal) -> Refund:

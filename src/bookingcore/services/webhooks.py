@@ -40,6 +40,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
@@ -160,6 +161,23 @@ def booking_snapshot(booking: Booking) -> dict[str, Any]:
     }
 
 
+def recorded_terms(metadata: Mapping[str, str]) -> dict[str, Any] | None:
+    """The cancellation terms a cancellation's metadata recorded, as webhooks and the
+    example host show them: ``{"refund_percent": "50", "refundable": [{"amount":
+    "625.00", "currency": "INR"}]}``; None when it recorded none.
+
+    .. versionadded:: 0.4
+    """
+    recorded = recorded_refund(metadata)
+    if recorded is None:
+        return None
+    _, owed = recorded
+    return {
+        "refund_percent": metadata[CANCELLATION_METADATA_KEYS[0]],
+        "refundable": [{"amount": str(m.amount), "currency": m.currency} for m in owed],
+    }
+
+
 def webhook_body(payload: Mapping[str, Any]) -> bytes:
     """The bytes sent for ``payload``: JSON with sorted keys, compact, UTF-8 (the same
     bytes on every attempt)."""
@@ -271,6 +289,10 @@ class WebhookService:
             # Staff notes stay with staff: the partner reads the notes of its own moves only.
             if event.note and policy.sees_move_note(reader, event.actor):
                 data["note"] = event.note
+            # What the customer is owed, whoever cancelled: the terms the cancellation recorded.
+            terms = recorded_terms(event.metadata)
+            if terms is not None:
+                data["cancellation"] = terms
         return {"type": topic.value, "timestamp": _iso(event.occurred_at), "data": data}
 
     # ------------------------------------------------------------------ delivering
