@@ -262,6 +262,21 @@ def _payments(run: Run) -> None:
     assert run["refund"].amount == money("500", "INR")
 
 
+@covers("cancellations.md")
+def _cancellations(run: Run) -> None:
+    core, staff, money = run["core"], run["staff"], run["Money"]
+    booking = core.bookings.get(run["booking"].id, principal=staff)
+    assert booking.status == "cancelled"
+    (entry,) = [
+        e for e in core.bookings.history(booking.id, principal=staff) if e.to_status == "cancelled"
+    ]
+    assert entry.metadata["cancellation_refund_percent"] == "50"
+    assert [refund.amount for refund in run["refunds"]] == [money("8500", "INR")]
+    # asked again (a retry, a second worker): the same refunds, nothing given twice
+    again = core.payments.refund_cancellation(booking.id, principal=staff)
+    assert [r.id for r in again] == [r.id for r in run["refunds"]]
+
+
 @covers("travel.md")
 def _travel(run: Run) -> None:
     core, staff, money = run["core"], run["staff"], run["Money"]
