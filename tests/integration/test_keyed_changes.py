@@ -871,3 +871,19 @@ def test_three_calls_with_one_key_at_once_make_one_change(pg_store: SqlStore, na
     assert call.state(world) == written
     if name in {"edit", "travelers", "assignment"}:
         assert world.audited("booking", world.booking.id) == before + 1  # changed once
+
+
+def test_a_retried_join_is_answered_after_the_slot_has_started(world: World) -> None:
+    """The retry is recognised before the slot is checked: once the slot has started a
+    new join is refused, the first join's retry answers its entry."""
+    first = _join(world, "k-1")
+    world.clock.advance(timedelta(days=31))
+    with pytest.raises(ValidationError) as refused:
+        _join(world, None)
+    assert refused.value.errors[0].field == "slot_id"
+    written = CALLS["waitlist"].state(world)
+    again = _join(world, "k-1")
+    assert (again.id, again.status) == (first.id, first.status)
+    assert CALLS["waitlist"].state(world) == written
+    with pytest.raises(IdempotencyConflictError):  # another request with the key
+        _join(world, "k-1", seats=3)

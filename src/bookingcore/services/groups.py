@@ -53,6 +53,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    claim_creation,
     claim_request,
     fingerprint,
     principal_key,
@@ -180,13 +181,18 @@ class GroupService:
                 updated_at=now,
             )
             if key is not None:
-                made, fresh = claim_request(tx.uow, key, "group", now, _asked(group, principal))
-                if not fresh:
-                    prior = tx.uow.groups.get(BookingGroupId(made))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
+                made, prior = claim_creation(
+                    tx.uow,
+                    key,
+                    "group",
+                    now,
+                    _asked(group, principal),
+                    as_id=BookingGroupId,
+                    load=tx.uow.groups.get,
+                )
+                if prior is not None:
                     return prior
-                group = attrs.evolve(group, id=BookingGroupId(made))
+                group = attrs.evolve(group, id=made)
             taken = tx.uow.groups.get_by_reference(group.group_reference)
             if taken is not None:
                 msg = f"group reference {group.group_reference} is taken"

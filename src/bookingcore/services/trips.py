@@ -22,7 +22,6 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
-from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.policy import Permission, Principal
@@ -30,13 +29,13 @@ from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
-from bookingcore.errors import IdempotencyConflictError, NotFoundError, ValidationError
+from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
-    claim_request,
+    claim_creation,
     fingerprint,
     principal_key,
 )
@@ -121,13 +120,12 @@ class TripService:
                     booking_ids=trip.booking_ids,
                     notes=trip.notes,
                 )
-                made, fresh = claim_request(uow, key, "trip", now, asked)
-                if not fresh:
-                    prior = uow.trips.get(TripId(made))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
+                made, prior = claim_creation(
+                    uow, key, "trip", now, asked, as_id=TripId, load=uow.trips.get
+                )
+                if prior is not None:
                     return prior
-                trip = attrs.evolve(trip, id=TripId(made))
+                trip = attrs.evolve(trip, id=made)
             # Locked in one order, so two trips naming the same bookings wait, not deadlock.
             for booking_id in sorted(set(trip.booking_ids)):
                 uow.bookings.get_for_update(booking_id)
