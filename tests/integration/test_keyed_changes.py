@@ -448,6 +448,16 @@ def _saved_state(w: World) -> object:
     return [(t.id, t.version, t.deleted_at, w.audited("traveler", t.id)) for t in saved]
 
 
+def _append_note(w: World, key: str | None, **asked: Any) -> Booking:
+    return w.core.bookings.append_internal_note(
+        asked.get("booking", w.booking).id,
+        asked.get("note", "prefers mornings"),
+        principal=ADMIN,
+        expected_version=asked.get("version"),
+        idempotency_key=key,
+    )
+
+
 def _merge(w: World, key: str | None, **asked: Any) -> Any:
     return w.core.customers.merge(
         w.customer_id,
@@ -716,6 +726,16 @@ CALLS = {
             "traveler": {"traveler": "other"},
         },
     ),
+    "internal_note": Call(
+        _append_note,
+        _booking_state,
+        lambda b: (b.id, b.version, b.internal_notes),
+        {
+            "note": {"note": "paid cash"},
+            "expected_version": {"version": 1},
+            "booking": {"booking": "other"},
+        },
+    ),
     "customer_merge": Call(
         _merge,
         _merged_state,
@@ -962,6 +982,16 @@ def test_a_retried_renewal_undoes_no_later_one_even_once_its_date_has_passed(
     assert later.version == first.version + 1
 
 
+def test_a_retried_note_is_added_once_even_after_a_later_one(world: World) -> None:
+    """Without a key each call adds its line (under the booking's lock, none lost); the
+    retry of the first, with its now stale version, adds nothing and is no conflict."""
+    first = _append_note(world, "k-1", version=world.booking.version)
+    later = _append_note(world, None, note="paid cash")
+    again = _append_note(world, "k-1", version=world.booking.version)
+    assert again.internal_notes == "prefers mornings\npaid cash"
+    assert (again.version, later.version) == (first.version + 1, first.version + 1)
+
+
 def test_a_retried_traveler_save_saves_one_even_after_it_was_deleted(world: World) -> None:
     """Nothing makes a saved traveler unique: without a key a second call saves another."""
     first = _save_traveler(world, "k-1")
@@ -1069,7 +1099,7 @@ def test_three_calls_with_one_key_at_once_make_one_change(pg_store: SqlStore, na
     written = call.state(world)
     call.run(world, "k-race")
     assert call.state(world) == written
-    if name in {"edit", "travelers", "assignment"}:
+    if name in {"edit", "travelers", "assignment", "internal_note"}:
         assert world.audited("booking", world.booking.id) == before + 1  # changed once
 
 
