@@ -34,6 +34,7 @@ from bookingcore import (
     InvalidTransitionError,
     Money,
     NewTraveler,
+    NotFoundError,
     Principal,
     StaffId,
     StaffRole,
@@ -1179,3 +1180,30 @@ def test_a_retried_import_retry_is_answered_while_the_first_still_runs(world: Wo
     again = _retry_import(world, "k-1")
     assert (again.id, again.status) == (first.id, ImportStatus.PROCESSING)
     assert _imports_state(world) == written
+
+
+def test_retries_of_a_group_and_a_traveler_are_answered_after_their_customer_was_merged(
+    world: World,
+) -> None:
+    """The merge moves the twin's group and traveler to the survivor and hides the twin:
+    a new request for the twin is ``NotFoundError``; the retries, recognised before the
+    customer is looked up, answer what the first calls made, as it is now."""
+
+    def group(key: str | None) -> Any:
+        return world.core.groups.create(
+            "TWIN-TRIP", organizer_id=world.twin.id, principal=ADMIN, idempotency_key=key
+        )
+
+    def traveler(key: str | None) -> Any:
+        details = TravelerDetails("Nila")
+        return world.core.travelers.add(
+            world.twin.id, details, principal=ADMIN, idempotency_key=key
+        )
+
+    opened, saved = group("g-1"), traveler("t-1")
+    _merge(world, "m-1")
+    for new in (group, traveler):
+        with pytest.raises(NotFoundError):
+            new(None)
+    assert (group("g-1").id, group("g-1").organizer_id) == (opened.id, world.customer_id)
+    assert (traveler("t-1").id, traveler("t-1").customer_id) == (saved.id, world.customer_id)

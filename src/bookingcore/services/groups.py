@@ -167,13 +167,10 @@ class GroupService:
         key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            organizer = self._changeable(tx.uow, organizer_id, principal)
-            if company_id is not None:
-                CustomerService.load_visible(tx.uow, company_id, principal)
             group = BookingGroup(
                 id=BookingGroupId(self._ctx.ids.new_id()),
                 group_reference=group_reference,
-                organizer_id=organizer.id,
+                organizer_id=organizer_id,
                 company_id=company_id,
                 group_name=group_name,
                 total_participants=total_participants,
@@ -191,8 +188,11 @@ class GroupService:
                     load=tx.uow.groups.get,
                 )
                 if prior is not None:
-                    return prior
+                    return prior  # recognised before the customers are checked (merged since?)
                 group = attrs.evolve(group, id=made)
+            self._changeable(tx.uow, organizer_id, principal)
+            if company_id is not None:
+                CustomerService.load_visible(tx.uow, company_id, principal)
             taken = tx.uow.groups.get_by_reference(group.group_reference)
             if taken is not None:
                 msg = f"group reference {group.group_reference} is taken"

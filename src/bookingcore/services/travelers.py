@@ -74,7 +74,8 @@ class TravelerService:
         with self._ctx.transaction() as tx:
             traveler_id = None
             if key is not None:
-                self._owner_for_change(tx.uow, customer_id, principal)
+                # Recognised before the customer is checked: merged since, a retry
+                # answers the traveler (moved to the survivor).
                 asked = fingerprint("traveler", principal, customer_id=customer_id, details=details)
                 traveler_id, prior = claim_creation(
                     tx.uow,
