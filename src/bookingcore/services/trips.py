@@ -364,10 +364,9 @@ class ItineraryService:
                 replace=replace,
             )
             booking = _visible_booking(uow, booking_id, principal)
-            existing = uow.itineraries.get_for_booking(booking_id)
             if not fresh:
                 existing = uow.itineraries.get_for_booking(booking_id)
-                if existing is None:
+                if existing is None:  # the plan the first call made is gone
                     raise NotFoundError("itinerary", booking_id)
                 return existing
             itinerary, changed = _plan(self._ctx, uow, booking, now=now, replace=replace, made=made)
