@@ -488,6 +488,10 @@ class DocumentOut(BaseModel):
     media_type: str
     content: str
     created_at: datetime
+    generated_by: UUID | None = Field(
+        default=None,
+        description="The staff member who generated it; null for one an automation made",
+    )
 
     @classmethod
     def of(cls, document: Document) -> DocumentOut:
@@ -500,6 +504,7 @@ class DocumentOut(BaseModel):
             media_type=document.media_type,
             content=document.content,
             created_at=document.created_at,
+            generated_by=document.generated_by,
         )
 
 

@@ -1,8 +1,9 @@
 """The calls that change a booking, join a waiting list, cancel or confirm a group, plan a
-trip, record money taken by hand, re-send a partner's webhook, issue and renew a
-certificate, save a customer's traveler, answer for a booking's item (confirm, reject,
-ask again, cancel), assign or move a lead or update a saved traveler take an idempotency
-key, on every backend.
+trip (and put bookings on it or take them off), record money taken by hand, re-send a
+partner's webhook, issue and renew a certificate, save a customer's traveler, answer for
+a booking's item (confirm, reject, ask again, cancel), assign or move a lead, update a
+saved traveler, merge two customers, generate an itinerary or a booking's documents, or
+start or retry an import take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -21,6 +22,7 @@ from uuid import uuid4
 
 import pytest
 from tests._threads import at_once
+from tests.integration._sources import ListSource
 
 from bookingcore import (
     BookingChanges,
@@ -28,16 +30,18 @@ from bookingcore import (
     BookingRequest,
     DuplicateError,
     IdempotencyConflictError,
+    ImportSettings,
     InvalidTransitionError,
     Money,
     NewTraveler,
+    NotFoundError,
     Principal,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking
+from bookingcore.domain import Booking, ImportStatus, ItineraryDay
 from bookingcore.domain.values import TravelerId
 from bookingcore.services import BookedItem, LeadRequest
 from bookingcore.testing import (
@@ -51,13 +55,24 @@ from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+CUSTOMERS = ImportSettings(kind="customers")
+CUSTOMER_HEADER = ("Full Name", "Mobile", "E-mail", "Signed up")
+
+
+def _customers_file(*rows: tuple[str, ...], filename: str = "customers.csv") -> ListSource:
+    return ListSource(CUSTOMER_HEADER, list(rows), filename=filename)
+
+
+#: A customers file of two rows, the second with a phone number that is none.
+ONE_BAD_ROW = (("Ravi", "+919800000101", "", "1"), ("Bad", "555", "", "2"))
 
 
 class World:
     """A slot, a customer with a booking in a group (and another booking and group),
     two advisors, a partner with two webhooks delivered, a completed booking with two
     certificates, a booking of four suppliers' items (two pending, two rejected), two
-    leads, two saved travelers."""
+    leads, two saved travelers, two customers on file twice, a trip, and two finished
+    imports of customers with one failed row each."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
         self.store = store
@@ -149,6 +164,32 @@ class World:
         self.saved, self.other_saved = (
             core.travelers.add(self.customer_id, TravelerDetails(name), principal=ADMIN)
             for name in ("Kavi", "Ila")
+        )
+        self.twin, self.other_twin = (
+            core.customers.register(phone, principal=ADMIN).customer
+            for phone in ("+919876500011", "+919876500012")
+        )
+        today = self.start.date()
+        self.journey = core.trips.create(
+            self.customer_id,
+            "Backwaters",
+            starts_on=today + timedelta(days=30),
+            ends_on=today + timedelta(days=32),
+            booking_ids=[self.done.id],
+            principal=ADMIN,
+        )
+        self.other_journey = core.trips.create(
+            self.customer_id,
+            "Hills",
+            starts_on=today + timedelta(days=40),
+            ends_on=today + timedelta(days=42),
+            principal=ADMIN,
+        )
+        self.imported, self.other_imported = (
+            core.imports.run_file(
+                _customers_file(*ONE_BAD_ROW, filename=name), principal=ADMIN, settings=CUSTOMERS
+            )
+            for name in ("a.csv", "b.csv")
         )
 
     def book(self, name: str, **fields: Any) -> Booking:
@@ -408,6 +449,123 @@ def _saved_state(w: World) -> object:
     return [(t.id, t.version, t.deleted_at, w.audited("traveler", t.id)) for t in saved]
 
 
+def _append_note(w: World, key: str | None, **asked: Any) -> Booking:
+    return w.core.bookings.append_internal_note(
+        asked.get("booking", w.booking).id,
+        asked.get("note", "prefers mornings"),
+        principal=ADMIN,
+        expected_version=asked.get("version"),
+        idempotency_key=key,
+    )
+
+
+def _merge(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.customers.merge(
+        w.customer_id,
+        asked.get("duplicate", w.twin).id,
+        principal=ADMIN,
+        reason=asked.get("reason", "same phone owner"),
+        idempotency_key=key,
+    )
+
+
+def _merged_state(w: World) -> object:
+    with w.store.unit_of_work() as uow:
+        twins = [uow.customers.get(c.id) for c in (w.twin, w.other_twin)]
+        survivor = uow.customers.get(w.customer_id)
+    assert survivor is not None
+    return (
+        [(c.merged_into, c.version) for c in twins if c is not None],
+        survivor.version,
+        w.audited("customer", w.customer_id),
+    )
+
+
+def _add_to_trip(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.trips.add_booking(
+        asked.get("trip", w.journey).id,
+        asked.get("booking", w.booking).id,
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _remove_from_trip(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.trips.remove_booking(
+        asked.get("trip", w.journey).id,
+        asked.get("booking", w.done).id,
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _trips_state(w: World) -> object:
+    trips = w.core.trips.for_customer(w.customer_id, principal=ADMIN).items
+    return sorted((str(t.id), t.version, t.booking_ids) for t in trips)
+
+
+def _trip_shown(t: Any) -> object:
+    return (t.id, t.version, t.booking_ids)
+
+
+def _plan(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.itineraries.generate(
+        asked.get("booking", w.trip).id,
+        principal=ADMIN,
+        replace=asked.get("replace", True),
+        idempotency_key=key,
+    )
+
+
+def _plans_state(w: World) -> object:
+    found = []
+    for booking in (w.trip, w.booking):
+        with w.store.unit_of_work() as uow:
+            plan = uow.itineraries.get_for_booking(booking.id)
+        found.append(None if plan is None else (plan.id, plan.version, plan.days))
+    return found
+
+
+def _documents(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.travel_documents.generate(
+        asked.get("booking", w.trip).id,
+        asked.get("kind", "voucher"),
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _documents_state(w: World) -> object:
+    return [
+        (d.id, d.kind, d.filename)
+        for b in (w.trip, w.booking)
+        for d in w.core.bookings.documents(b.id, principal=ADMIN)
+    ]
+
+
+def _start_import(w: World, key: str | None, **asked: Any) -> Any:
+    rows = asked.get("rows", (("Asha", "+919800000201", "", "1"),))
+    source = _customers_file(*rows, filename=asked.get("filename", "customers.csv"))
+    settings = asked.get("settings", CUSTOMERS)
+    return w.core.imports.start(source, principal=ADMIN, settings=settings, idempotency_key=key)
+
+
+def _retry_import(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.imports.retry(
+        asked.get("job", w.imported).id,
+        principal=ADMIN,
+        source=asked.get("source"),
+        idempotency_key=key,
+    )
+
+
+def _imports_state(w: World) -> object:
+    jobs = w.core.imports.list(principal=ADMIN).items
+    return sorted(
+        (str(j.id), j.status, j.version, j.created, j.failed, j.processed_rows) for j in jobs
+    )
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -569,6 +727,62 @@ CALLS = {
             "traveler": {"traveler": "other"},
         },
     ),
+    "internal_note": Call(
+        _append_note,
+        _booking_state,
+        lambda b: (b.id, b.version, b.internal_notes),
+        {
+            "note": {"note": "paid cash"},
+            "expected_version": {"version": 1},
+            "booking": {"booking": "other"},
+        },
+    ),
+    "customer_merge": Call(
+        _merge,
+        _merged_state,
+        lambda c: (c.id, c.version),
+        {"duplicate": {"duplicate": "other"}, "reason": {"reason": "same email"}},
+    ),
+    "trip_booking_add": Call(
+        _add_to_trip,
+        _trips_state,
+        _trip_shown,
+        {"trip": {"trip": "other"}, "booking": {"booking": "other"}},
+    ),
+    "trip_booking_remove": Call(
+        _remove_from_trip,
+        _trips_state,
+        _trip_shown,
+        {"trip": {"trip": "other"}, "booking": {"booking": "other"}},
+    ),
+    "itinerary": Call(
+        _plan,
+        _plans_state,
+        lambda p: (p.id, p.version),
+        {"replace": {"replace": False}, "booking": {"booking": "other"}},
+    ),
+    "document_generation": Call(
+        _documents,
+        _documents_state,
+        lambda made: [(d.id, d.filename) for d in made],
+        {"kind": {"kind": "itinerary"}, "booking": {"booking": "other"}},
+    ),
+    "import_start": Call(
+        _start_import,
+        _imports_state,
+        lambda j: j.id,
+        {
+            "filename": {"filename": "customers-2.csv"},
+            "content": {"rows": (("Asha", "+919800000202", "", "1"),)},
+            "settings": {"settings": "other"},
+        },
+    ),
+    "import_retry": Call(
+        _retry_import,
+        _imports_state,
+        lambda j: j.id,
+        {"job": {"job": "other"}, "source": {"source": "corrected"}},
+    ),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -592,6 +806,13 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("lead", "other"): w.other_lead,
         ("traveler", "other"): w.other_saved,
         ("item", "other_rejected"): w.other_rejected,
+        ("duplicate", "other"): w.other_twin,
+        ("trip", "other"): w.other_journey,
+        ("job", "other"): w.other_imported,
+        ("settings", "other"): ImportSettings(kind="customers", region="IN"),
+        ("source", "corrected"): ListSource(
+            (*CUSTOMER_HEADER, "row"), [("Bad", "+919800000102", "", "2", "3")]
+        ),
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
 
@@ -762,6 +983,16 @@ def test_a_retried_renewal_undoes_no_later_one_even_once_its_date_has_passed(
     assert later.version == first.version + 1
 
 
+def test_a_retried_note_is_added_once_even_after_a_later_one(world: World) -> None:
+    """Without a key each call adds its line (under the booking's lock, none lost); the
+    retry of the first, with its now stale version, adds nothing and is no conflict."""
+    first = _append_note(world, "k-1", version=world.booking.version)
+    later = _append_note(world, None, note="paid cash")
+    again = _append_note(world, "k-1", version=world.booking.version)
+    assert again.internal_notes == "prefers mornings\npaid cash"
+    assert (again.version, later.version) == (first.version + 1, first.version + 1)
+
+
 def test_a_retried_traveler_save_saves_one_even_after_it_was_deleted(world: World) -> None:
     """Nothing makes a saved traveler unique: without a key a second call saves another."""
     first = _save_traveler(world, "k-1")
@@ -869,5 +1100,110 @@ def test_three_calls_with_one_key_at_once_make_one_change(pg_store: SqlStore, na
     written = call.state(world)
     call.run(world, "k-race")
     assert call.state(world) == written
-    if name in {"edit", "travelers", "assignment"}:
+    if name in {"edit", "travelers", "assignment", "internal_note"}:
         assert world.audited("booking", world.booking.id) == before + 1  # changed once
+
+
+def test_a_retried_join_is_answered_after_the_slot_has_started(world: World) -> None:
+    """The retry is recognised before the slot is checked: once the slot has started a
+    new join is refused, the first join's retry answers its entry."""
+    first = _join(world, "k-1")
+    world.clock.advance(timedelta(days=31))
+    with pytest.raises(ValidationError) as refused:
+        _join(world, None)
+    assert refused.value.errors[0].field == "slot_id"
+    written = CALLS["waitlist"].state(world)
+    again = _join(world, "k-1")
+    assert (again.id, again.status) == (first.id, first.status)
+    assert CALLS["waitlist"].state(world) == written
+    with pytest.raises(IdempotencyConflictError):  # another request with the key
+        _join(world, "k-1", seats=3)
+
+
+def test_a_retried_itinerary_replacement_loses_no_edit_made_since(world: World) -> None:
+    first = _plan(world, "k-1")
+    day = ItineraryDay(day=world.start.date(), title="Arrival", entries=("Check in",))
+    edited = world.core.itineraries.set_day(world.trip.id, day, principal=ADMIN)
+    again = _plan(world, "k-1")
+    assert (again.id, again.version, again.days) == (first.id, edited.version, edited.days)
+    assert _plan(world, None).days == first.days  # without the key it is made again
+
+
+def test_a_retried_generation_answers_its_own_documents_not_later_versions(world: World) -> None:
+    first = _documents(world, "k-1")
+    later = _documents(world, None)
+    assert {d.filename.split("-v")[1] for d in later} == {"2.txt"}
+    again = _documents(world, "k-1")
+    assert [(d.id, d.filename) for d in again] == [(d.id, d.filename) for d in first]
+    assert {d.generated_by for d in first} == {ADMIN.id}
+
+
+def test_a_retried_generation_that_wrote_nothing_writes_nothing_later(world: World) -> None:
+    """No invoice was issued yet: the first call writes none, and so does its retry
+    after a payment issued one."""
+    assert list(_documents(world, "k-1", booking=world.booking, kind="invoice")) == []
+    world.core.payments.record_manual_payment(
+        world.booking.id, Money("8500", "INR"), principal=ADMIN, reference="CASH-9"
+    )
+    assert list(_documents(world, "k-1", booking=world.booking, kind="invoice")) == []
+    assert len(_documents(world, None, booking=world.booking, kind="invoice")) == 1
+
+
+def test_a_retried_run_file_runs_nothing_again(world: World) -> None:
+    """``run_file`` with a key: the retry answers the job the first call ran (from
+    another upload of the same file: where it came from is no part of the request)."""
+    rows = (("Asha", "+919800000301", "", "1"), ("Kiran", "+919800000302", "", "2"))
+    first = world.core.imports.run_file(
+        _customers_file(*rows), principal=ADMIN, settings=CUSTOMERS, idempotency_key="k-1"
+    )
+    assert (first.created, first.processed_rows) == (2, 2)
+    written = _imports_state(world)
+    again = world.core.imports.run_file(
+        _customers_file(*rows), principal=ADMIN, settings=CUSTOMERS, idempotency_key="k-1"
+    )
+    assert (again.id, again.version, again.created) == (first.id, first.version, 2)
+    assert _imports_state(world) == written
+
+
+def test_a_retried_import_retry_is_answered_while_the_first_still_runs(world: World) -> None:
+    """The first retry left the job PROCESSING (stopped mid-run): a new retry is refused,
+    the first one's retry answers the job and imports nothing."""
+    first = _retry_import(world, "k-1")
+    with world.store.unit_of_work() as uow:
+        job = uow.imports.get_for_update(first.id)
+        assert job is not None
+        job.status = ImportStatus.PROCESSING
+        uow.commit()
+    with pytest.raises(InvalidTransitionError):
+        _retry_import(world, None)
+    written = _imports_state(world)
+    again = _retry_import(world, "k-1")
+    assert (again.id, again.status) == (first.id, ImportStatus.PROCESSING)
+    assert _imports_state(world) == written
+
+
+def test_retries_of_a_group_and_a_traveler_are_answered_after_their_customer_was_merged(
+    world: World,
+) -> None:
+    """The merge moves the twin's group and traveler to the survivor and hides the twin:
+    a new request for the twin is ``NotFoundError``; the retries, recognised before the
+    customer is looked up, answer what the first calls made, as it is now."""
+
+    def group(key: str | None) -> Any:
+        return world.core.groups.create(
+            "TWIN-TRIP", organizer_id=world.twin.id, principal=ADMIN, idempotency_key=key
+        )
+
+    def traveler(key: str | None) -> Any:
+        details = TravelerDetails("Nila")
+        return world.core.travelers.add(
+            world.twin.id, details, principal=ADMIN, idempotency_key=key
+        )
+
+    opened, saved = group("g-1"), traveler("t-1")
+    _merge(world, "m-1")
+    for new in (group, traveler):
+        with pytest.raises(NotFoundError):
+            new(None)
+    assert (group("g-1").id, group("g-1").organizer_id) == (opened.id, world.customer_id)
+    assert (traveler("t-1").id, traveler("t-1").customer_id) == (saved.id, world.customer_id)

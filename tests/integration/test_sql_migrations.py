@@ -481,6 +481,22 @@ def test_claims_stored_before_made_id_survive_the_migration(database: Engine) ->
     assert _registry(database) == {"customer:-:k-1": ("lead", key_claim_id("customer:-:k-1"))}
 
 
+def test_documents_gain_a_nullable_generated_by_and_lose_it_on_downgrade(
+    database: Engine,
+) -> None:
+    """0035 adds ``booking_documents.generated_by`` (nullable, no foreign key: staff ids
+    are actors); the upgraded schema is the mapping's, and a downgrade drops it."""
+    migrations.upgrade(database, "0034")
+    assert "generated_by" not in _columns(database, "booking_documents")
+    migrations.upgrade(database)
+    assert "generated_by" in _columns(database, "booking_documents")
+    assert _differences(database) == []
+    keys = inspect(database).get_foreign_keys("booking_documents")
+    assert all("generated_by" not in key["constrained_columns"] for key in keys)
+    migrations.downgrade(database, "0034")
+    assert "generated_by" not in _columns(database, "booking_documents")
+
+
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:
     migrations.upgrade(database)
     with database.begin() as connection:

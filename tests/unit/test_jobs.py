@@ -24,7 +24,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import ImportStatus, JobRequest, JobRequested, JobState
-from bookingcore.errors import NotFoundError
+from bookingcore.errors import IdempotencyConflictError, NotFoundError
 from bookingcore.ports.jobs import JobRun
 from bookingcore.serialization import event_from_dict, event_to_dict
 from bookingcore.services import OPTIONAL_JOBS, JobAttempt, JobsNotConfiguredError
@@ -289,4 +289,38 @@ def test_an_upload_becomes_an_import_job_with_progress_on_sqlite(
     again = core.jobs.catalog.run("imports.run", queued.args, JobAttempt("x", "imports.run", 2))
     assert str(again) == "COMPLETED: 7/7 rows"
     assert core.imports.get(job.id, principal=admin).created == 7
+    store.dispose()
+
+
+def test_a_keyed_upload_retried_from_another_path_defers_one_run(
+    tmp_path: Path, clock: FixedClock, admin: Principal
+) -> None:
+    """The same file uploaded again (another path) with the first upload's key answers
+    the first import job and defers no second run; another file with the key is refused."""
+    rows = (
+        "customer_name,customer_phone,dealer_code,booking_date\nC1,+919800000001,DL01,2026-03-05\n"
+    )
+    first_upload, second_upload, other_upload = (
+        tmp_path / name for name in ("a.csv", "b.csv", "c.csv")
+    )
+    for upload in (first_upload, second_upload):
+        upload.write_text(rows, encoding="utf-8")
+    other_upload.write_text(rows + "C2,+919800000002,DL01,2026-03-05\n", encoding="utf-8")
+    store = sqlite_memory_store()
+    queue = InProcessJobQueue(clock=clock)
+    core = BookingCore(uow_factory=store.unit_of_work, clock=clock, jobs=queue)
+    core.jobs.enable_imports(core.imports, open_rows)
+
+    def upload(path: Path) -> Any:
+        source = open_rows(path, filename="bookings.csv")
+        return core.jobs.start_import(
+            core.imports, source, str(path), principal=admin, idempotency_key="up-1"
+        )
+
+    job = upload(first_upload)
+    assert upload(second_upload).id == job.id
+    assert len([r for r in queue.list_jobs() if r.name == "imports.run"]) == 1
+    with pytest.raises(IdempotencyConflictError):
+        upload(other_upload)
+    assert [j.id for j in core.imports.list(principal=admin).items] == [job.id]
     store.dispose()

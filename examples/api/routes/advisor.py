@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request
 
 from bookingcore import (
     AuthenticationError,
-    BookingChanges,
     BookingFilter,
     BookingId,
     CapacityError,
@@ -108,24 +107,33 @@ def history(booking_id: UUID, core: Core, me: StaffPrincipal) -> list[AuditEntry
     "/{booking_id}/notes",
     operation_id="advisor_add_note",
     responses=problem_responses(
-        AuthenticationError, NotFoundError, PermissionDeniedError, StaleVersionError
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        StaleVersionError,
+        IdempotencyConflictError,
     ),
 )
-def add_note(booking_id: UUID, body: NoteIn, core: Core, me: StaffPrincipal) -> StaffBookingOut:
+def add_note(
+    booking_id: UUID,
+    body: NoteIn,
+    core: Core,
+    me: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> StaffBookingOut:
     """Add a note to an assigned booking's internal notes (the audit trail keeps each one).
 
-    The notes are read and written back under the booking's version, so a
-    note added meanwhile by someone else answers 409 instead of being lost.
+    The notes are read and written back under the booking's lock, so a note added
+    meanwhile by someone else is kept; with ``expected_version`` a booking changed
+    since answers 409. With an ``Idempotency-Key`` a retry answers the booking as it
+    is now and adds the note no second time.
     """
-    booking = core.bookings.get(BookingId(booking_id), principal=me)
-    version = booking.version if body.expected_version is None else body.expected_version
-    notes = f"{booking.internal_notes}\n{body.note}" if booking.internal_notes else body.note
-    updated = core.bookings.update(
-        booking.id,
-        BookingChanges(internal_notes=notes),
+    updated = core.bookings.append_internal_note(
+        BookingId(booking_id),
+        body.note,
         principal=me,
-        expected_version=version,
-        reason="note added",
+        expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
     )
     return StaffBookingOut.of(updated)
 

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bookingcore import (
     AuthenticationError,
+    IdempotencyConflictError,
     ImportSettings,
     InvalidTransitionError,
     NotFoundError,
@@ -42,7 +43,7 @@ from bookingcore_adapters.importers import (
     write_error_csv,
     write_error_xlsx,
 )
-from examples.api.deps import Core, StaffPrincipal
+from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
@@ -150,18 +151,31 @@ def _kept(request: Request, job_id: UUID) -> Path:
     "/import",
     operation_id="admin_import_bookings",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(*_UPLOAD_ERRORS),
+    responses=problem_responses(*_UPLOAD_ERRORS, IdempotencyConflictError),
     openapi_extra=UPLOAD_BODY,
 )
-async def import_bookings(request: Request, core: Core, staff: StaffPrincipal) -> ImportJobOut:
-    """Upload a CSV or XLSX file of bookings and import it; the job says what happened per row."""
+async def import_bookings(
+    request: Request, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> ImportJobOut:
+    """Upload a CSV or XLSX file of bookings and import it; the job says what happened per row.
+
+    With an ``Idempotency-Key`` a retry (the same file, name and settings, uploaded
+    again) answers the job the first call started, as it is now, and imports nothing.
+    """
     upload = await _received(request)
     try:
 
         def run() -> ImportJobOut:
             source = _open(request, upload)
-            job = core.imports.run_file(source, principal=staff, settings=_settings(upload.fields))
-            upload.path.replace(_kept(request, job.id))
+            job = core.imports.run_file(
+                source,
+                principal=staff,
+                settings=_settings(upload.fields),
+                idempotency_key=idempotency_key,
+            )
+            kept = _kept(request, job.id)
+            if not kept.exists():  # a retry's upload is the first call's file again
+                upload.path.replace(kept)
             return ImportJobOut.of(job)
 
         return await run_in_threadpool(run)
@@ -271,12 +285,23 @@ def get_import(job_id: UUID, core: Core, staff: StaffPrincipal) -> ImportJobOut:
     "/imports/{job_id}/retry",
     operation_id="admin_retry_import",
     responses=problem_responses(
-        AuthenticationError, PermissionDeniedError, NotFoundError, InvalidTransitionError
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        InvalidTransitionError,
+        IdempotencyConflictError,
     ),
 )
-def retry_import(job_id: UUID, core: Core, staff: StaffPrincipal) -> ImportJobOut:
-    """Import the failed rows again as they were stored (after fixing what they referred to)."""
-    return ImportJobOut.of(core.imports.retry(job_id, principal=staff))
+def retry_import(
+    job_id: UUID, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> ImportJobOut:
+    """Import the failed rows again as they were stored (after fixing what they referred to).
+
+    With an ``Idempotency-Key`` a retry answers the job as it is now and imports nothing
+    again (no 409 while the first call still runs).
+    """
+    job = core.imports.retry(job_id, principal=staff, idempotency_key=idempotency_key)
+    return ImportJobOut.of(job)
 
 
 @router.delete(

@@ -560,13 +560,25 @@ def reject_item(
     "/api/documents/generate",
     tags=_DESK,
     operation_id="generate_documents",
-    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
 def generate_documents(
-    body: DocumentRequestIn, core: Core, staff: StaffPrincipal
+    body: DocumentRequestIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> list[DocumentOut]:
-    """Write the next version of the booking's quotation, voucher or itinerary documents."""
-    made = core.travel_documents.generate(BookingId(body.booking_id), body.kind, principal=staff)
+    """Write the next version of the booking's quotation, voucher or itinerary documents.
+
+    Each document names the staff member who generated it (``generated_by``). With an
+    ``Idempotency-Key`` a retry answers the documents the first call wrote and writes
+    no new version.
+    """
+    made = core.travel_documents.generate(
+        BookingId(body.booking_id), body.kind, principal=staff, idempotency_key=idempotency_key
+    )
     return [DocumentOut.of(d) for d in made]
 
 
@@ -596,13 +608,28 @@ def get_itinerary(booking_id: UUID, core: Core, caller: AnyPrincipal) -> Itinera
     "/api/admin/bookings/{booking_id}/itinerary",
     tags=_DESK,
     operation_id="admin_plan_itinerary",
-    responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
+    responses=problem_responses(
+        AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+    ),
 )
 def plan_itinerary(
-    booking_id: UUID, core: Core, staff: StaffPrincipal, replace: bool = False
+    booking_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    replace: bool = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> ItineraryOut:
-    """Make the booking's plan from its live items (``replace``: make it again)."""
-    made = core.itineraries.generate(BookingId(booking_id), principal=staff, replace=replace)
+    """Make the booking's plan from its live items (``replace``: make it again).
+
+    With an ``Idempotency-Key`` a retry answers the plan as it is now (a retried
+    ``replace`` loses no edit made since).
+    """
+    made = core.itineraries.generate(
+        BookingId(booking_id),
+        principal=staff,
+        replace=replace,
+        idempotency_key=idempotency_key,
+    )
     return ItineraryOut.of(made)
 
 

@@ -44,6 +44,9 @@ router = APIRouter()
 _TRIPS: list[str | Enum] = ["travel trips"]
 _DESK: list[str | Enum] = ["travel desk"]
 _CHANGE = problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError)
+_KEYED_CHANGE = problem_responses(
+    AuthenticationError, NotFoundError, PermissionDeniedError, IdempotencyConflictError
+)
 
 
 # ---------------------------------------------------------------------- staff
@@ -114,27 +117,46 @@ def get_trip(trip_id: UUID, core: Core, staff: StaffPrincipal) -> TripOut:
     "/api/admin/trips/{trip_id}/bookings/{booking_id}",
     tags=_TRIPS,
     operation_id="admin_add_trip_booking",
-    responses=_CHANGE,
+    responses=_KEYED_CHANGE,
 )
-def add_trip_booking(trip_id: UUID, booking_id: UUID, core: Core, staff: StaffPrincipal) -> TripOut:
+def add_trip_booking(
+    trip_id: UUID,
+    booking_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> TripOut:
     """Put one more of the customer's bookings on the trip (422: another customer's,
-    or on another trip)."""
-    return TripOut.of(
-        core.trips.add_booking(TripId(trip_id), BookingId(booking_id), principal=staff)
+    or on another trip).
+
+    With an ``Idempotency-Key`` a retry answers the trip as it is now.
+    """
+    trip = core.trips.add_booking(
+        TripId(trip_id), BookingId(booking_id), principal=staff, idempotency_key=idempotency_key
     )
+    return TripOut.of(trip)
 
 
 @router.delete(
     "/api/admin/trips/{trip_id}/bookings/{booking_id}",
     tags=_TRIPS,
     operation_id="admin_remove_trip_booking",
-    responses=_CHANGE,
+    responses=_KEYED_CHANGE,
 )
 def remove_trip_booking(
-    trip_id: UUID, booking_id: UUID, core: Core, staff: StaffPrincipal
+    trip_id: UUID,
+    booking_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> TripOut:
-    """Take a booking off the trip (the booking itself stays as it is)."""
-    trip = core.trips.remove_booking(TripId(trip_id), BookingId(booking_id), principal=staff)
+    """Take a booking off the trip (the booking itself stays as it is).
+
+    With an ``Idempotency-Key`` a retry answers the trip as it is now.
+    """
+    trip = core.trips.remove_booking(
+        TripId(trip_id), BookingId(booking_id), principal=staff, idempotency_key=idempotency_key
+    )
     return TripOut.of(trip)
 
 

@@ -126,9 +126,14 @@ class RenderedDocument:
 class Document:
     """A stored document of a booking.
 
-    ``source_event_id`` is the event whose handler generated it.
+    ``source_event_id`` is the event whose handler generated it (an automation);
+    ``generated_by`` the staff member who generated it on demand
+    (:meth:`TravelDocumentService.generate
+    <bookingcore.services.TravelDocumentService.generate>`), None for a document
+    an automation handler made.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``generated_by``.
     """
 
     id: DocumentId
@@ -139,6 +144,7 @@ class Document:
     content: str
     created_at: datetime
     source_event_id: UUID | None = None
+    generated_by: UUID | None = None
 
     def erase(self, placeholder: str) -> bool:
         """Replace the content with ``placeholder`` (plain text), in place.

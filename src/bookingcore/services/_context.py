@@ -7,7 +7,7 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid5
 
 import attrs
@@ -35,6 +35,9 @@ from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 __all__ = ["ServiceContext", "Settings", "Transaction"]
 
 _log = logging.getLogger("bookingcore.events")
+
+_Id = TypeVar("_Id", bound=UUID)
+_Made = TypeVar("_Made")
 
 
 def _lifecycles(value: Mapping[str, Lifecycle]) -> Mapping[str, Lifecycle]:
@@ -376,6 +379,39 @@ def claim_request(
     if held is None or held.made_id != made:
         raise IdempotencyConflictError(caller_key(key))
     return made, False
+
+
+def claim_creation(
+    uow: UnitOfWork,
+    key: str,
+    operation: str,
+    now: datetime,
+    asked: str,
+    *,
+    as_id: Callable[[UUID], _Id],
+    load: Callable[[_Id], _Made | None],
+) -> tuple[_Id, _Made | None]:
+    """Claim (scoped) ``key`` for the request of ``operation`` that makes one thing.
+
+    :func:`claim_request` for a creation whose retries answer what the first
+    call made: returns the id (as ``as_id`` types it) that the new thing takes
+    and None when the key is new (the caller makes it, with that id, in
+    ``uow``), or the id and the thing the first call made, found with ``load``
+    (as it is now), for a retry (the caller returns it and writes nothing).
+
+    Raises:
+        IdempotencyConflictError: another kind of operation claimed the key, a
+            request of this operation asked for something else, or what the
+            first call made is no longer found.
+    """
+    made, fresh = claim_request(uow, key, operation, now, asked)
+    made_id = as_id(made)
+    if fresh:
+        return made_id, None
+    prior = load(made_id)
+    if prior is None:
+        raise IdempotencyConflictError(caller_key(key))
+    return made_id, prior
 
 
 def claim_change(

@@ -1582,6 +1582,69 @@ class BookingService:
             tx.commit()
             return policy.booking_for(principal, booking)
 
+    def append_internal_note(
+        self,
+        booking_id: BookingId,
+        note: str,
+        *,
+        principal: Principal,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Booking:
+        """Add ``note`` as a new line at the end of the booking's internal notes.
+
+        The booking is locked while its notes are read and written back, so two
+        notes added at once both stay (``expected_version`` refuses the note when
+        the booking changed since the caller read it). The edit is audited as
+        :meth:`update` audits one, with the reason ``"note added"``. A retry with
+        the same ``idempotency_key`` and the same request (the booking, ``note``
+        and ``expected_version``) returns the booking as it is now and adds the
+        note no second time: no ``StaleVersionError`` for the version the first
+        call moved on.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not edit internal notes.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            ValidationError: on ``note`` when blank, too long, or when the notes
+                would grow past 5,000 characters; a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionadded:: 0.4
+        """
+        clean = clean_text(note, "note", max_length=5000, min_length=1)
+        if clean is None:
+            raise ValidationError.single("note", "a note needs text", "required")
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            made, fresh = claim_change(
+                uow,
+                self._ctx.now(),
+                idempotency_key,
+                "internal_note",
+                principal,
+                booking_id=booking_id,
+                note=clean,
+                expected_version=expected_version,
+            )
+            booking = self._load_visible(uow, booking_id, principal, for_update=fresh)
+            if not fresh:
+                return policy.booking_for(principal, booking)
+            policy.check_may_edit(principal, booking, frozenset({"internal_notes"}))
+            booking.check_version(expected_version)
+            notes = f"{booking.internal_notes}\n{clean}" if booking.internal_notes else clean
+            if len(notes) > 5000:
+                msg = "the booking's internal notes would grow past 5,000 characters"
+                raise ValidationError.single("note", msg, "too_long")
+            raised = booking.edit(
+                {"internal_notes": notes}, author=self._ctx.author(principal), reason="note added"
+            )
+            if raised is not None:
+                tx.record(_made(raised, made))
+            tx.commit()
+            return policy.booking_for(principal, booking)
+
     # ------------------------------------------------------------------ changing a booking
     # (issue 22: reschedule, travelers, advisor notes, assignment)
 

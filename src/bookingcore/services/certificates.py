@@ -33,7 +33,6 @@ from bookingcore.domain.certificates import (
 )
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.customers import ERASED_NAME, Customer
-from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import MAX_PAGE_SIZE, PageRequest
 from bookingcore.domain.values import (
@@ -46,13 +45,13 @@ from bookingcore.domain.values import (
 from bookingcore.errors import (
     ConflictError,
     DeliveryError,
-    IdempotencyConflictError,
     NotFoundError,
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
+    claim_creation,
     claim_request,
     fingerprint,
     principal_key,
@@ -226,11 +225,16 @@ class CertificateService:
                     issued_at=issued_at,
                     expires_at=expires_at,
                 )
-                certificate_id, fresh = claim_request(tx.uow, key, "certificate", now, asked)
-                if not fresh:
-                    prior = tx.uow.certificates.get(CertificateId(certificate_id))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
+                certificate_id, prior = claim_creation(
+                    tx.uow,
+                    key,
+                    "certificate",
+                    now,
+                    asked,
+                    as_id=CertificateId,
+                    load=tx.uow.certificates.get,
+                )
+                if prior is not None:
                     return prior
             if not self._is_completed(booking):
                 msg = f"booking {booking.reference} is {booking.status}, not completed"

@@ -49,7 +49,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import ServiceContext, Transaction, claim_change
 from bookingcore.services._sessions import revoke_sessions
 
 __all__ = [
@@ -736,6 +736,7 @@ class CustomerService:
         *,
         principal: Principal,
         reason: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Customer:
         """Merge ``duplicate_id`` into ``survivor_id``: two records found to be one person.
 
@@ -747,13 +748,22 @@ class CustomerService:
         entries about the duplicate are kept, and each customer gets a
         ``merged`` entry. Issued invoices keep the customer they were issued to.
 
+        A retry with the same ``idempotency_key`` and the same request (the two
+        customers and ``reason``) returns the survivor as it is now and writes
+        nothing: no ``NotFoundError`` for the duplicate the first call merged.
+
         Raises:
             PermissionDeniedError: only staff who may change everything merge.
-            NotFoundError: either customer does not exist or was merged already.
-            ValidationError: the two ids are the same.
+            NotFoundError: either customer does not exist or was merged already
+                (for a retry: the survivor was merged since).
+            ValidationError: the two ids are the same; a malformed ``idempotency_key``.
             DuplicateError: both are on one slot's waiting list.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
         if survivor_id == duplicate_id:
@@ -762,7 +772,19 @@ class CustomerService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            entry_id, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "customer_merge",
+                principal,
+                survivor_id=survivor_id,
+                duplicate_id=duplicate_id,
+                reason=reason,
+            )
             survivor = self.load_visible(uow, survivor_id, principal)
+            if not fresh:
+                return survivor
             duplicate = self.load_visible(uow, duplicate_id, principal)
             moved = self._move_records(uow, duplicate_id, survivor_id, now)
             before = snapshot(survivor, _PROFILE)
@@ -791,6 +813,7 @@ class CustomerService:
                 old=old,
                 new={**new, "merged_from": str(duplicate_id), **moved},
                 reason=reason,
+                entry_id=entry_id,
             )
             tx.audit(
                 principal,

@@ -53,6 +53,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    claim_creation,
     claim_request,
     fingerprint,
     principal_key,
@@ -166,13 +167,10 @@ class GroupService:
         key = principal_key(principal, idempotency_key)
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
-            organizer = self._changeable(tx.uow, organizer_id, principal)
-            if company_id is not None:
-                CustomerService.load_visible(tx.uow, company_id, principal)
             group = BookingGroup(
                 id=BookingGroupId(self._ctx.ids.new_id()),
                 group_reference=group_reference,
-                organizer_id=organizer.id,
+                organizer_id=organizer_id,
                 company_id=company_id,
                 group_name=group_name,
                 total_participants=total_participants,
@@ -180,13 +178,21 @@ class GroupService:
                 updated_at=now,
             )
             if key is not None:
-                made, fresh = claim_request(tx.uow, key, "group", now, _asked(group, principal))
-                if not fresh:
-                    prior = tx.uow.groups.get(BookingGroupId(made))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
-                    return prior
-                group = attrs.evolve(group, id=BookingGroupId(made))
+                made, prior = claim_creation(
+                    tx.uow,
+                    key,
+                    "group",
+                    now,
+                    _asked(group, principal),
+                    as_id=BookingGroupId,
+                    load=tx.uow.groups.get,
+                )
+                if prior is not None:
+                    return prior  # recognised before the customers are checked (merged since?)
+                group = attrs.evolve(group, id=made)
+            self._changeable(tx.uow, organizer_id, principal)
+            if company_id is not None:
+                CustomerService.load_visible(tx.uow, company_id, principal)
             taken = tx.uow.groups.get_by_reference(group.group_reference)
             if taken is not None:
                 msg = f"group reference {group.group_reference} is taken"

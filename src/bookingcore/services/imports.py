@@ -38,6 +38,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -103,7 +104,14 @@ from bookingcore.errors import (
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    claim_change,
+    claim_creation,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services._external_ids import ExternalIds
 from bookingcore.services._import_kinds import (
     CustomerRules,
@@ -523,18 +531,35 @@ class ImportService:
         principal: Principal,
         settings: ImportSettings | None = None,
         then: Callable[[Transaction, ImportJob], None] | None = None,
+        idempotency_key: str | None = None,
     ) -> ImportJob:
         """Record a PENDING import of ``source`` after its file-level checks.
 
         ``then`` is called with the transaction that records the job, before it
         commits (``core.jobs.start_import`` defers the job's run there).
 
+        A retry with the same ``idempotency_key`` and the same request (the
+        file's name, format and content digest, and ``settings``: its kind and
+        options) returns the job the first call recorded, as it is now (run or
+        running since, perhaps), and starts nothing: no second job, no second
+        call of ``then``. Where the file came from (an upload path) is no part
+        of the request.
+
         Raises:
             PermissionDeniedError: ``principal`` may not import.
-            ValidationError: a file-level problem (missing column, bad mapping, bad settings).
+            ValidationError: a file-level problem (missing column, bad mapping,
+                bad settings); a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         self._require(principal)
         settings = settings or ImportSettings()
+        key = principal_key(principal, idempotency_key)
+        # File-level checks read the file's header and the settings only: a retry
+        # asking the same passes them as the first call did.
         self._prepare(source, settings, principal, job_id=None)
         now = self._ctx.now()
         job = ImportJob(
@@ -550,6 +575,21 @@ class ImportService:
             settings={**settings.to_dict(), _HEADER: list(source.header)},
         )
         with self._ctx.transaction() as tx:
+            if key is not None:
+                asked = fingerprint(
+                    "import_start",
+                    principal,
+                    filename=source.filename,
+                    file_format=source.file_format,
+                    file_digest=source.digest,
+                    settings=settings.to_dict(),
+                )
+                made, prior = claim_creation(
+                    tx.uow, key, "import_start", now, asked, as_id=_same, load=tx.uow.imports.get
+                )
+                if prior is not None:
+                    return prior
+                job = attrs.evolve(job, id=made)
             tx.uow.imports.add(job)
             tx.audit(
                 principal,
@@ -603,9 +643,27 @@ class ImportService:
         principal: Principal,
         settings: ImportSettings | None = None,
         progress: Progress | None = None,
+        idempotency_key: str | None = None,
     ) -> ImportJob:
-        """:meth:`start` and :meth:`run` in one call."""
-        job = self.start(source, principal=principal, settings=settings)
+        """:meth:`start` and :meth:`run` in one call.
+
+        A retry with the same ``idempotency_key`` and the same request (as
+        :meth:`start` compares it) returns the job the first call started, as it
+        is now (still running, perhaps), and runs nothing.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
+        """
+        started: builtins.list[ImportJob] = []
+        job = self.start(
+            source,
+            principal=principal,
+            settings=settings,
+            then=lambda _tx, made: started.append(made),
+            idempotency_key=idempotency_key,
+        )
+        if not started:  # a retry: the first call runs (or ran) the job
+            return job
         return self.run(job.id, source, principal=principal, progress=progress)
 
     def confirm(
@@ -676,6 +734,7 @@ class ImportService:
         principal: Principal,
         source: RowSource | None = None,
         progress: Progress | None = None,
+        idempotency_key: str | None = None,
     ) -> ImportJob:
         """Import the job's failed rows again, and only them.
 
@@ -686,38 +745,63 @@ class ImportService:
         Rows that now pass are booked and their errors resolved; the job's
         counts move accordingly.
 
+        A retry of this call with the same ``idempotency_key`` and the same
+        request (the job, and the content digest of ``source`` if given) returns
+        the job as it is now and imports nothing again (not even rows that still
+        fail): no ``InvalidTransitionError`` while the first call still runs.
+
         Raises:
             PermissionDeniedError: ``principal`` may not import.
             NotFoundError: no such job.
             InvalidTransitionError: the job is still running.
-            ValidationError: ``source`` lacks a ``row`` column or the job's columns.
+            ValidationError: ``source`` lacks a ``row`` column or the job's
+                columns; a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         self._require(principal)
-        with self._ctx.uow_factory() as uow:
-            job = self._job(uow, job_id)
-            pending = {e.row_number: e for e in uow.import_errors.list_for_job(job_id)}
-            pending = {n: e for n, e in pending.items() if e.resolved_at is None}
-        if job.status in (ImportStatus.PENDING, ImportStatus.PROCESSING):
-            raise InvalidTransitionError("import", job.status.value, "retry")
-        settings = ImportSettings.from_dict(job.settings)
-        if source is None:
-            header = _stored_header(pending.values(), job.settings.get(_HEADER))
-            rows: builtins.list[SourceRow] = [
-                SourceRow(number, tuple(error.raw_row.get(name, "") for name in header))
-                for number, error in sorted(pending.items())
-            ]
-            has_cells = job.file_format == "xlsx"
-        else:
-            header, rows = _corrected_rows(source, pending)
-            has_cells = False  # the report's columns are not the original sheet's
-        if not rows:
-            return job
-        run, validator = self._prepare_header(
-            header, settings, principal, job_id=job.id, has_cells=has_cells
-        )
-        run.retrying = pending
         with self._ctx.transaction() as tx:
-            job = self._job(tx.uow, job_id, lock=True)
+            uow = tx.uow
+            _, fresh = claim_change(
+                uow,
+                self._ctx.now(),
+                idempotency_key,
+                "import_retry",
+                principal,
+                job_id=job_id,
+                corrections=None if source is None else source.digest,
+            )
+            job = self._job(uow, job_id, lock=True)
+            if not fresh:
+                return job
+            if job.status in (ImportStatus.PENDING, ImportStatus.PROCESSING):
+                raise InvalidTransitionError("import", job.status.value, "retry")
+            pending = {
+                e.row_number: e
+                for e in uow.import_errors.list_for_job(job_id)
+                if e.resolved_at is None
+            }
+            settings = ImportSettings.from_dict(job.settings)
+            if source is None:
+                header = _stored_header(pending.values(), job.settings.get(_HEADER))
+                rows: builtins.list[SourceRow] = [
+                    SourceRow(number, tuple(error.raw_row.get(name, "") for name in header))
+                    for number, error in sorted(pending.items())
+                ]
+                has_cells = job.file_format == "xlsx"
+            else:
+                header, rows = _corrected_rows(source, pending)
+                has_cells = False  # the report's columns are not the original sheet's
+            if not rows:
+                tx.commit()  # with a key, its claim: a retry answers the job
+                return job
+            run, validator = self._prepare_header(
+                header, settings, principal, job_id=job.id, has_cells=has_cells, uow=uow
+            )
+            run.retrying = pending
             job.status = ImportStatus.PROCESSING
             job.completed_at = None
             job.cancel_requested = False
@@ -988,24 +1072,27 @@ class ImportService:
         *,
         job_id: UUID | None,
         has_cells: bool,
+        uow: UnitOfWork | None = None,
     ) -> tuple[_Run, RowChecker]:
+        """The run and validator of a file with ``header``; the stored data they need
+        is read in ``uow`` if given (the caller's transaction), else in a new one."""
         if settings.kind is not ImportKind.BOOKINGS:
             return self._prepare_people(
                 header, settings, principal, job_id=job_id, has_cells=has_cells
             )
         mapping = map_header(header, settings.mapping)
         lifecycle = self._ctx.settings.lifecycle(settings.lifecycle)
-        with self._ctx.uow_factory() as uow:
-            locations = {loc.code: loc.id for loc in uow.locations.list(only_active=True)}
+        with self._ctx.uow_factory() if uow is None else nullcontext(uow) as reading:
+            locations = {loc.code: loc.id for loc in reading.locations.list(only_active=True)}
             products: dict[str, ProductId] = {}
             active = ProductFilter(only_active=True)
-            listed = every_item(lambda page: uow.products.list(active, page))
+            listed = every_item(lambda page: reading.products.list(active, page))
             for product in sorted(listed, key=lambda product: product.code):
                 products.setdefault(product.name.casefold(), product.id)
                 products[product.code] = product.id
-            advisors = uow.staff.list(role=StaffRole.ADVISOR.value)
+            advisors = reading.staff.list(role=StaffRole.ADVISOR.value)
             open_states = [s for s in lifecycle.states if lifecycle.is_active(s)]
-            loads = uow.bookings.count_by_assignee(open_states)
+            loads = reading.bookings.count_by_assignee(open_states)
         reference = ReferenceData(
             locations=locations,
             products=products,
@@ -1752,3 +1839,8 @@ def _unescape(value: str) -> str:
     if len(value) > 1 and value[0] == "'" and value[1] in "=+-@\t\r":
         return value[1:]
     return value
+
+
+def _same(made: UUID) -> UUID:
+    """An import job's id is a plain UUID: a keyed start's made id as it is."""
+    return made

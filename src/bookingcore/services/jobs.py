@@ -461,15 +461,22 @@ class JobService:
         *,
         principal: Principal,
         settings: Any = None,
+        idempotency_key: str | None = None,
     ) -> Any:
         """Record an import of the uploaded file at ``path`` and defer its ``imports.run``
         job in the same transaction; returns the :class:`~bookingcore.domain.ImportJob`.
 
-        Progress shows on the import job (``core.imports.get``) as chunks commit.
+        Progress shows on the import job (``core.imports.get``) as chunks commit. A
+        retry with the same ``idempotency_key`` and the same file and settings (another
+        ``path`` is no other request) returns the first call's job and defers nothing.
 
         Raises:
             NotFoundError: ``imports.run`` is not registered (see :meth:`enable_imports`).
-            ValidationError, PermissionDeniedError: as ``core.imports.start``.
+            ValidationError, PermissionDeniedError, IdempotencyConflictError: as
+                ``core.imports.start``.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         if "imports.run" not in self.catalog:
             raise NotFoundError("job", "imports.run")
@@ -482,7 +489,13 @@ class JobService:
                 tx=tx,
             )
 
-        return imports.start(source, principal=principal, settings=settings, then=then)
+        return imports.start(
+            source,
+            principal=principal,
+            settings=settings,
+            then=then,
+            idempotency_key=idempotency_key,
+        )
 
 
 def _call_with_now(context: ServiceContext, call: Callable[..., object]) -> JobHandler:

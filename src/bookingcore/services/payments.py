@@ -117,8 +117,8 @@ from bookingcore.services._context import (
     ServiceContext,
     Transaction,
     check_key_free,
+    claim_creation,
     claim_key,
-    claim_request,
     fingerprint,
     principal_key,
 )
@@ -423,11 +423,16 @@ class PaymentService:
                     reference=reference,
                     note=note,
                 )
-                payment_id, fresh = claim_request(tx.uow, key, "manual_payment", now, asked)
-                if not fresh:
-                    prior = tx.uow.payments.get(PaymentId(payment_id))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
+                payment_id, prior = claim_creation(
+                    tx.uow,
+                    key,
+                    "manual_payment",
+                    now,
+                    asked,
+                    as_id=PaymentId,
+                    load=tx.uow.payments.get,
+                )
+                if prior is not None:
                     return prior
             # The booking's lock makes two payments recorded at once see each other: the
             # second is checked against what is due after the first.

@@ -17,14 +17,14 @@ from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.events import TravelerChanged
-from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import CustomerId, TravelerId
-from bookingcore.errors import IdempotencyConflictError, NotFoundError
+from bookingcore.errors import NotFoundError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
+    claim_creation,
     claim_request,
     fingerprint,
     principal_key,
@@ -74,21 +74,22 @@ class TravelerService:
         with self._ctx.transaction() as tx:
             traveler_id = None
             if key is not None:
-                self._owner_for_change(tx.uow, customer_id, principal)
+                # Recognised before the customer is checked: merged since, a retry
+                # answers the traveler (moved to the survivor).
                 asked = fingerprint("traveler", principal, customer_id=customer_id, details=details)
-                traveler_id, fresh = claim_request(tx.uow, key, "traveler", self._ctx.now(), asked)
-                if not fresh:
-                    prior = tx.uow.travelers.get(TravelerId(traveler_id))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
+                traveler_id, prior = claim_creation(
+                    tx.uow,
+                    key,
+                    "traveler",
+                    self._ctx.now(),
+                    asked,
+                    as_id=TravelerId,
+                    load=tx.uow.travelers.get,
+                )
+                if prior is not None:
                     return prior
             traveler = self._create(
-                tx,
-                customer_id,
-                details,
-                principal=principal,
-                emit=True,
-                traveler_id=None if traveler_id is None else TravelerId(traveler_id),
+                tx, customer_id, details, principal=principal, emit=True, traveler_id=traveler_id
             )
             tx.commit()
             return traveler

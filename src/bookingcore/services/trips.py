@@ -16,32 +16,68 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
+from uuid import UUID, uuid5
 
 import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind, RenderedDocument
-from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.invoices import Invoice
 from bookingcore.domain.items import BookingItem
-from bookingcore.domain.policy import Permission, Principal
+from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.quotations import QuotationFilter, QuotationStatus
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip, plan_days, render_itinerary
 from bookingcore.domain.values import BookingId, CustomerId, DocumentId, TripId
-from bookingcore.errors import IdempotencyConflictError, NotFoundError, ValidationError
+from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.documents import DocumentStore
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
-    claim_request,
+    claim_change,
+    claim_creation,
     fingerprint,
     principal_key,
 )
 
 __all__ = ["ItineraryService", "TravelDocumentService", "TripService"]
+
+
+def _plan(
+    context: ServiceContext,
+    uow: UnitOfWork,
+    booking: Booking,
+    *,
+    now: datetime,
+    replace: bool = False,
+    made: UUID | None = None,
+) -> tuple[Itinerary, bool]:
+    """Inside ``uow``: the booking's plan, made from its live items (with id ``made``,
+    a keyed call's, if given) when it has none or ``replace`` asks; whether it
+    changed. The caller commits."""
+    days = plan_days(
+        booking.starts_at,
+        uow.booking_items.list_for_booking(booking.id),
+        context.settings.zone,
+    )
+    existing = uow.itineraries.get_for_booking(booking.id)
+    if existing is not None:
+        if not replace:
+            return existing, False
+        existing.days = days
+        existing.touch(now)
+        return existing, True
+    itinerary = Itinerary(
+        id=made or context.ids.new_id(),
+        booking_id=booking.id,
+        days=days,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.itineraries.add(itinerary)
+    return itinerary, True
 
 
 def _require_staff(principal: Principal, what: str) -> None:
@@ -121,13 +157,12 @@ class TripService:
                     booking_ids=trip.booking_ids,
                     notes=trip.notes,
                 )
-                made, fresh = claim_request(uow, key, "trip", now, asked)
-                if not fresh:
-                    prior = uow.trips.get(TripId(made))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
+                made, prior = claim_creation(
+                    uow, key, "trip", now, asked, as_id=TripId, load=uow.trips.get
+                )
+                if prior is not None:
                     return prior
-                trip = attrs.evolve(trip, id=TripId(made))
+                trip = attrs.evolve(trip, id=made)
             # Locked in one order, so two trips naming the same bookings wait, not deadlock.
             for booking_id in sorted(set(trip.booking_ids)):
                 uow.bookings.get_for_update(booking_id)
@@ -137,41 +172,96 @@ class TripService:
             uow.commit()
             return trip
 
-    def add_booking(self, trip_id: TripId, booking_id: BookingId, *, principal: Principal) -> Trip:
+    def add_booking(
+        self,
+        trip_id: TripId,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Trip:
         """Put one more of the customer's bookings on the trip.
+
+        A retry with the same ``idempotency_key`` and the same request (the trip
+        and the booking) returns the trip as it is now and writes nothing: no
+        ``ValidationError`` for the booking the first call put on it.
 
         Raises:
             NotFoundError: no such trip.
             PermissionDeniedError: ``principal`` does not change everything.
             ValidationError: on ``booking_id``: unknown, another customer's, or
-                on a trip already.
+                on a trip already; a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         _require_staff(principal, "plan trips")
+        now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
+            _, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "trip_booking_add",
+                principal,
+                trip_id=trip_id,
+                booking_id=booking_id,
+            )
             trip = uow.trips.get(trip_id)
             if trip is None:
                 raise NotFoundError("trip", trip_id)
+            if not fresh:
+                return trip
             uow.bookings.get_for_update(booking_id)
             self._check_booking(uow, trip, booking_id, "booking_id")
-            trip.add_booking(booking_id, now=self._ctx.now())
+            trip.add_booking(booking_id, now=now)
             uow.commit()
             return trip
 
     def remove_booking(
-        self, trip_id: TripId, booking_id: BookingId, *, principal: Principal
+        self,
+        trip_id: TripId,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Trip:
         """Take a booking off the trip.
+
+        A retry with the same ``idempotency_key`` and the same request (the trip
+        and the booking) returns the trip as it is now and writes nothing (the
+        trip's version does not move again).
 
         Raises:
             NotFoundError: no such trip.
             PermissionDeniedError: ``principal`` does not change everything.
+            ValidationError: a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         _require_staff(principal, "plan trips")
+        now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
+            _, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "trip_booking_remove",
+                principal,
+                trip_id=trip_id,
+                booking_id=booking_id,
+            )
             trip = uow.trips.get(trip_id)
             if trip is None:
                 raise NotFoundError("trip", trip_id)
-            trip.remove_booking(booking_id, now=self._ctx.now())
+            if not fresh:
+                return trip
+            trip.remove_booking(booking_id, now=now)
             uow.commit()
             return trip
 
@@ -236,42 +326,52 @@ class ItineraryService:
         self._ctx = context
 
     def generate(
-        self, booking_id: BookingId, *, principal: Principal, replace: bool = False
+        self,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        replace: bool = False,
+        idempotency_key: str | None = None,
     ) -> Itinerary:
         """The booking's plan, made from its live items if it has none yet.
 
         With ``replace`` an existing plan is made again from the items (staff
         edits are lost); without it the existing plan is returned as it is.
+        A retry with the same ``idempotency_key`` and the same request (the
+        booking and ``replace``) returns the plan as it is now and writes
+        nothing: a retried ``replace`` loses no edit made since.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` does not change everything.
+            ValidationError: a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         _require_staff(principal, "plan itineraries")
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
-            booking = _visible_booking(uow, booking_id, principal)
-            days = plan_days(
-                booking.starts_at,
-                uow.booking_items.list_for_booking(booking_id),
-                self._ctx.settings.zone,
-            )
-            existing = uow.itineraries.get_for_booking(booking_id)
-            if existing is not None:
-                if replace:
-                    existing.days = days
-                    existing.touch(now)
-                    uow.commit()
-                return existing
-            itinerary = Itinerary(
-                id=self._ctx.ids.new_id(),
+            made, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "itinerary",
+                principal,
                 booking_id=booking_id,
-                days=days,
-                created_at=now,
-                updated_at=now,
+                replace=replace,
             )
-            uow.itineraries.add(itinerary)
-            uow.commit()
+            booking = _visible_booking(uow, booking_id, principal)
+            if not fresh:
+                existing = uow.itineraries.get_for_booking(booking_id)
+                if existing is None:  # the plan the first call made is gone
+                    raise NotFoundError("itinerary", booking_id)
+                return existing
+            itinerary, changed = _plan(self._ctx, uow, booking, now=now, replace=replace, made=made)
+            if changed or made is not None:  # a key is kept even when nothing changed
+                uow.commit()
             return itinerary
 
     def get(self, booking_id: BookingId, *, principal: Principal) -> Itinerary:
@@ -358,7 +458,12 @@ class TravelDocumentService:
         self._renderer = renderer
 
     def generate(
-        self, booking_id: BookingId, kind: DocumentKind | str, *, principal: Principal
+        self,
+        booking_id: BookingId,
+        kind: DocumentKind | str,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
     ) -> Sequence[Document]:
         """Write the next version of the booking's ``kind`` documents.
 
@@ -366,25 +471,51 @@ class TravelDocumentService:
         ``voucher``: one per live supplier item; ``itinerary``: the plan (made
         from the items first if there is none); ``invoice``: one per invoice and
         credit note issued for the booking's payments (named by its number, its
-        numbers as issued; none before a payment was captured).
+        numbers as issued; none before a payment was captured). Each document
+        records who generated it (:attr:`Document.generated_by
+        <bookingcore.domain.Document.generated_by>`: the staff member's id).
+
+        A retry with the same ``idempotency_key`` and the same request (the
+        booking and ``kind``) returns the documents the first call wrote (none
+        if it wrote none) and writes no new version, to the store or the list.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``; no quotation
                 behind the booking.
             PermissionDeniedError: ``principal`` does not change everything.
-            ValidationError: on ``kind`` for another kind of document.
+            ValidationError: on ``kind`` for another kind of document; a
+                malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``; the documents record ``generated_by``.
         """
         _require_staff(principal, "generate documents")
         wanted = next((k for k in DocumentKind if k.value == kind), None)
         if wanted not in _ON_DEMAND:
             msg = "generate quotation, voucher, itinerary or invoice documents here"
             raise ValidationError.single("kind", msg, "invalid_choice")
-        if wanted is DocumentKind.ITINERARY:
-            self._itineraries.generate(booking_id, principal=principal)
         now = self._ctx.now()
         business = self._ctx.settings.business_name
+        generated_by = principal.id if principal.kind is PrincipalKind.STAFF else None
         with self._ctx.uow_factory() as uow:
+            made, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "document_generation",
+                principal,
+                booking_id=booking_id,
+                kind=wanted,
+            )
             booking = _visible_booking(uow, booking_id, principal)
+            if not fresh:
+                assert made is not None
+                return _documents_made(uow, made)
+            planned = None
+            if wanted is DocumentKind.ITINERARY:
+                planned, _ = _plan(self._ctx, uow, booking, now=now)
             texts: list[tuple[str, str]] = []
             issued: dict[str, Invoice] = {}  # the invoice behind each stem, for invoices
             if wanted is DocumentKind.INVOICE:
@@ -403,12 +534,11 @@ class TravelDocumentService:
                 for number, item in enumerate(items, start=1):
                     texts.append((f"voucher-{number}", _voucher_text(uow, booking, item, business)))
             else:
-                itinerary = uow.itineraries.get_for_booking(booking_id)
-                assert itinerary is not None
+                assert planned is not None
                 heading = f"Itinerary of booking {booking.reference} ({business})"
-                texts.append(("itinerary", render_itinerary(itinerary, heading=heading)))
+                texts.append(("itinerary", render_itinerary(planned, heading=heading)))
             earlier = uow.documents.list_for_booking(booking_id)
-            made = []
+            written: list[Document] = []
             for stem, text in texts:
                 version = 1 + sum(1 for d in earlier if d.filename.startswith(f"{stem}-v"))
                 behind = issued.get(stem)
@@ -427,18 +557,23 @@ class TravelDocumentService:
                         media_type=rendered.media_type.partition(";")[0],
                     )
                 document = Document(
-                    id=DocumentId(self._ctx.ids.new_id()),
+                    id=(
+                        DocumentId(self._ctx.ids.new_id())
+                        if made is None
+                        else _document_id(made, len(written))
+                    ),
                     booking_id=booking_id,
                     kind=shown,
                     filename=filename,
                     media_type=rendered.media_type,
                     content=rendered.content,
                     created_at=now,
+                    generated_by=generated_by,
                 )
                 uow.documents.add(document)
-                made.append(document)
-            uow.commit()
-            return made
+                written.append(document)
+            uow.commit()  # with a key, even when nothing was written: the key stays claimed
+            return written
 
     def _render(
         self,
@@ -516,6 +651,19 @@ class TravelDocumentService:
             )
         lines.append(f"Total: {quotation.total}")
         return "\n".join(lines) + "\n"
+
+
+def _document_id(made: UUID, index: int) -> DocumentId:
+    """The id of the ``index``-th document a keyed generation (``made``) writes."""
+    return DocumentId(uuid5(made, f"document-{index}"))
+
+
+def _documents_made(uow: UnitOfWork, made: UUID) -> list[Document]:
+    """The documents the keyed generation ``made`` wrote, in the order it wrote them."""
+    found: list[Document] = []
+    while (document := uow.documents.get(_document_id(made, len(found)))) is not None:
+        found.append(document)
+    return found
 
 
 #: The kinds of document :meth:`TravelDocumentService.generate` makes.

@@ -28,7 +28,6 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Channel
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered
-from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.slots import Slot
@@ -41,7 +40,6 @@ from bookingcore.domain.waitlist import (
 )
 from bookingcore.errors import (
     DuplicateError,
-    IdempotencyConflictError,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
@@ -51,7 +49,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
     Transaction,
-    claim_request,
+    claim_creation,
     fingerprint,
     principal_key,
 )
@@ -191,7 +189,9 @@ class WaitlistService:
 
         A retry with the same ``idempotency_key`` and the same request (slot,
         customer, seats, priority, dates, contact method, notes) returns the
-        entry the first call made (as it is now) and writes nothing more.
+        entry the first call made (as it is now) and writes nothing more, even
+        once the slot has started, closed or filled up: the retry is recognised
+        before the slot is checked.
 
         Raises:
             ValidationError: naming the field: seats outside 1 to 1,000 or
@@ -210,7 +210,8 @@ class WaitlistService:
                 request or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; a retry after the slot started answers the
+           entry instead of ``ValidationError``.
         """
         key = principal_key(principal, idempotency_key)
         wanted = customer_id
@@ -229,6 +230,35 @@ class WaitlistService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             customer = self._changeable_customer(tx.uow, wanted, principal)
+            # The request as asked (its position, found below, is no part of it): a
+            # retry is recognised before anything that changes with time or state
+            # (the slot has started or filled up since) is checked.
+            entry = WaitlistEntry(
+                id=WaitlistEntryId(self._ctx.ids.new_id()),
+                slot_id=slot_id,
+                customer_id=customer.id,
+                seats=seats,
+                position=1,
+                created_at=now,
+                updated_at=now,
+                priority=priority,
+                preferred_contact_method=preferred_contact_method,
+                alternative_dates=tuple(alternative_dates),
+                notes=notes,
+            )
+            if key is not None:
+                made, prior = claim_creation(
+                    tx.uow,
+                    key,
+                    "waitlist",
+                    now,
+                    _asked(entry, principal),
+                    as_id=WaitlistEntryId,
+                    load=tx.uow.waitlist.get,
+                )
+                if prior is not None:
+                    return prior
+                entry = attrs.evolve(entry, id=made)
             slot = tx.uow.slots.get_for_update(slot_id)
             if slot is None:
                 raise ValidationError.single("slot_id", f"no slot {slot_id}", "unknown_reference")
@@ -237,33 +267,13 @@ class WaitlistService:
             if slot.starts_at <= now:
                 raise ValidationError.single("slot_id", "this slot has already started", "past")
             BookingService.sold_at(tx.uow, slot)
-            entry = WaitlistEntry(
-                id=WaitlistEntryId(self._ctx.ids.new_id()),
-                slot_id=slot.id,
-                customer_id=customer.id,
-                seats=seats,
-                position=tx.uow.waitlist.next_position(slot.id),
-                created_at=now,
-                updated_at=now,
-                priority=priority,
-                preferred_contact_method=preferred_contact_method,
-                alternative_dates=tuple(alternative_dates),
-                notes=notes,
-            )
             if slot.capacity is not None and entry.seats > slot.capacity:
                 msg = (
                     f"the slot holds {slot.capacity} seat(s) in all;"
                     f" {entry.seats} can never be booked"
                 )
                 raise ValidationError.single("seats", msg, "above_capacity")
-            if key is not None:
-                made, fresh = claim_request(tx.uow, key, "waitlist", now, _asked(entry, principal))
-                if not fresh:
-                    prior = tx.uow.waitlist.get(WaitlistEntryId(made))
-                    if prior is None:
-                        raise IdempotencyConflictError(caller_key(key))
-                    return prior
-                entry = attrs.evolve(entry, id=WaitlistEntryId(made))
+            entry = attrs.evolve(entry, position=tx.uow.waitlist.next_position(slot.id))
             existing = tx.uow.waitlist.get_active(slot.id, customer.id)
             if existing is not None:
                 msg = f"the customer already waits on this slot (entry {existing.id})"

@@ -2045,9 +2045,10 @@ class CommunicationRepositoryContract(_Base):
 
 
 class DocumentRepositoryContract(_Base):
-    """Documents stored with their booking, oldest first.
+    """Documents stored with their booking, oldest first, with who or what made them.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``Document.generated_by`` reads back.
     """
 
     def test_documents_read_back_per_booking(
@@ -2056,7 +2057,9 @@ class DocumentRepositoryContract(_Base):
         booking = _stored_booking(uow_factory, make)
         other = _stored_booking(uow_factory, make)
 
-        def document(target: Booking, kind: DocumentKind, minutes: int) -> Document:
+        def document(
+            target: Booking, kind: DocumentKind, minutes: int, *, by_staff: bool = False
+        ) -> Document:
             return Document(
                 id=DocumentId(uuid4()),
                 booking_id=target.id,
@@ -2065,10 +2068,11 @@ class DocumentRepositoryContract(_Base):
                 media_type="text/html; charset=utf-8",
                 content=f"<h1>{kind.value} ü €</h1>",
                 created_at=T0 + timedelta(minutes=minutes),
-                source_event_id=uuid4(),
+                source_event_id=None if by_staff else uuid4(),
+                generated_by=uuid4() if by_staff else None,
             )
 
-        voucher = document(booking, DocumentKind.VOUCHER, 2)
+        voucher = document(booking, DocumentKind.VOUCHER, 2, by_staff=True)
         invoice = document(booking, DocumentKind.INVOICE, 1)
         theirs = document(other, DocumentKind.INVOICE, 0)
         with uow_factory() as uow:

@@ -243,6 +243,9 @@ documents = Table(
     Column("content", Text(), nullable=False),
     when("created_at"),
     Column("source_event_id", Uuid()),
+    # The staff member who generated it on demand (an actor's id, no foreign key, as
+    # every actor column); NULL for a document an automation made (source_event_id).
+    Column("generated_by", Uuid()),
 )
 
 #: The key registry: which kind of operation each stored idempotency key belongs to.
@@ -445,6 +448,7 @@ def _dump_document(d: Document) -> Row:
         "content": d.content,
         "created_at": d.created_at,
         "source_event_id": d.source_event_id,
+        "generated_by": d.generated_by,
     }
 
 
@@ -458,6 +462,7 @@ def _load_document(r: Stored, _: Sequence[Stored]) -> Document:
         content=r["content"],
         created_at=r["created_at"],
         source_event_id=r["source_event_id"],
+        generated_by=r["generated_by"],
     )
 
 

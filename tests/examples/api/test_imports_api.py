@@ -110,6 +110,39 @@ def test_preview_validate_import_then_read_the_errors(
     indirect=True,
 )
 @pytest.mark.usefixtures("dealer")
+def test_a_keyed_import_or_retry_runs_once(
+    client: ApiClient, staff_headers: dict[str, str]
+) -> None:
+    """The same upload with the same ``Idempotency-Key`` answers the first job and books
+    nothing again; the key with another file answers 422. A keyed retry of the failed
+    rows runs them once."""
+    keyed = {**staff_headers, "Idempotency-Key": "import-1"}
+    made, again = (
+        client.post("/api/admin/bookings/import", headers=keyed, **_upload()) for _ in range(2)
+    )
+    assert (made.status_code, again.status_code) == (201, 201), again.text
+    assert again.json()["id"] == made.json()["id"]
+    assert again.json()["created"] == 2
+    listed = client.get("/api/admin/bookings/imports", headers=staff_headers).json()
+    assert len(listed["items"]) == 1
+    other = client.post("/api/admin/bookings/import", headers=keyed, **_upload(name="other.csv"))
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_conflict")
+
+    retry_url = f"/api/admin/bookings/imports/{made.json()['id']}/retry"
+    retry_keyed = {**staff_headers, "Idempotency-Key": "retry-1"}
+    first, again = (client.post(retry_url, headers=retry_keyed) for _ in range(2))
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json()  # ran once: the same job, counts and times
+    reused = client.post(retry_url, headers=keyed)  # the upload's key: another kind of call
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_conflict")
+
+
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+@pytest.mark.usefixtures("dealer")
 def test_the_failed_rows_are_paged_by_row_number_and_the_reports_hold_every_one(
     client: ApiClient, staff_headers: dict[str, str]
 ) -> None:

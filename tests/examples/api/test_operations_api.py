@@ -691,6 +691,76 @@ def test_keyed_changes_answer_a_retry_with_the_first_result(
     assert client.post(cancel, json={"reason": "snow"}, headers=called_off).status_code == 422
 
 
+@STORES
+def test_keyed_desk_routes_answer_a_retry_with_the_first_result(
+    client: ApiClient,
+    sign_in: SignIn,
+    book: Book,
+    clock: FixedClock,
+    staff_headers: dict[str, str],
+) -> None:
+    """An ``Idempotency-Key`` on putting a booking on a trip or taking it off, planning
+    an itinerary, generating documents and adding a note to a booking's internal notes:
+    a retry answers what the first call did (nothing done twice); the key with another
+    request answers 422."""
+    asha = sign_in("+919876543210")
+    me = _me(client, asha)
+    first_booking, second_booking = book(asha), book(asha, name="Asha Again")
+    today = clock.now().date()
+    trip = client.post(
+        "/api/admin/trips",
+        json={
+            "customer_id": me,
+            "name": "Ladakh",
+            "starts_on": str(today + timedelta(days=30)),
+            "ends_on": str(today + timedelta(days=35)),
+        },
+        headers=staff_headers,
+    ).json()
+    on_trip = f"/api/admin/trips/{trip['id']}/bookings/{first_booking['id']}"
+    keyed = {**staff_headers, "Idempotency-Key": "trip-add-1"}
+    first, again = (client.put(on_trip, headers=keyed) for _ in range(2))
+    assert (first.status_code, again.status_code) == (200, 200), again.text  # not 422
+    assert again.json() == first.json()
+    other = f"/api/admin/trips/{trip['id']}/bookings/{second_booking['id']}"
+    assert client.put(other, headers=keyed).json()["code"] == "idempotency_conflict"
+    off = {**staff_headers, "Idempotency-Key": "trip-remove-1"}
+    first, again = (client.delete(on_trip, headers=off) for _ in range(2))
+    assert again.json() == first.json()  # the trip's version moved once
+    assert first.json()["booking_ids"] == []
+
+    plan_url = f"/api/admin/bookings/{first_booking['id']}/itinerary"
+    planned = {**staff_headers, "Idempotency-Key": "plan-1"}
+    first, again = (
+        client.post(plan_url, params={"replace": True}, headers=planned) for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json()
+    assert client.post(plan_url, headers=planned).status_code == 422  # replace differs
+
+    generate = {"booking_id": first_booking["id"], "kind": "itinerary"}
+    made = {**staff_headers, "Idempotency-Key": "docs-1"}
+    first, again = (
+        client.post("/api/documents/generate", json=generate, headers=made) for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json()
+    assert first.json()[0]["generated_by"] is not None
+    unkeyed = client.post("/api/documents/generate", json=generate, headers=staff_headers)
+    assert unkeyed.json()[0]["filename"] == "itinerary-v2.txt"  # the retry wrote no v2
+
+    notes_url = f"/api/advisor/bookings/{first_booking['id']}/notes"
+    noted = {**staff_headers, "Idempotency-Key": "note-1"}
+    first, again = (
+        client.post(notes_url, json={"note": "prefers mornings"}, headers=noted) for _ in range(2)
+    )
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json()["internal_notes"] == "prefers mornings"  # added once
+    assert again.json()["version"] == first.json()["version"]
+    other_note = client.post(notes_url, json={"note": "paid cash"}, headers=noted)
+    assert other_note.status_code == 422
+
+
 def _twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
     """Twilio's published signing: URL plus sorted name-value pairs, HMAC-SHA1, base64."""
     data = url + "".join(name + params[name] for name in sorted(params))
