@@ -1165,6 +1165,45 @@ def test_a_retried_run_file_runs_nothing_again(world: World) -> None:
     assert _imports_state(world) == written
 
 
+def test_an_import_retried_with_other_chunks_or_workers_is_the_same_request(world: World) -> None:
+    """How an import runs (rows per transaction, validating processes) is no part of what
+    it imports: a retry that changes only those answers the first job."""
+    rows = (("Asha", "+919800000311", "", "1"), ("Kiran", "+919800000312", "", "2"))
+    first = world.core.imports.run_file(
+        _customers_file(*rows), principal=ADMIN, settings=CUSTOMERS, idempotency_key="k-1"
+    )
+    written = _imports_state(world)
+    tuned = ImportSettings(kind="customers", chunk_size=1, workers=2)
+    again = world.core.imports.run_file(
+        _customers_file(*rows), principal=ADMIN, settings=tuned, idempotency_key="k-1"
+    )
+    assert again.id == first.id
+    assert _imports_state(world) == written
+    with pytest.raises(IdempotencyConflictError):  # what it imports is the request
+        world.core.imports.run_file(
+            _customers_file(*rows),
+            principal=ADMIN,
+            settings=ImportSettings(kind="customers", region="US"),
+            idempotency_key="k-1",
+        )
+
+
+def test_a_retried_confirm_books_the_dry_run_once(world: World) -> None:
+    """``confirm`` with a key: the retry answers the job the first call ran and books nothing."""
+    rows = (("Asha", "+919800000321", "", "1"), ("Kiran", "+919800000322", "", "2"))
+    plan = world.core.imports.dry_run(_customers_file(*rows), principal=ADMIN, settings=CUSTOMERS)
+    first = world.core.imports.confirm(
+        plan, _customers_file(*rows), principal=ADMIN, idempotency_key="k-1"
+    )
+    assert (first.created, first.processed_rows) == (2, 2)
+    written = _imports_state(world)
+    again = world.core.imports.confirm(
+        plan, _customers_file(*rows), principal=ADMIN, idempotency_key="k-1"
+    )
+    assert (again.id, again.version, again.created) == (first.id, first.version, 2)
+    assert _imports_state(world) == written
+
+
 def test_a_retried_import_retry_is_answered_while_the_first_still_runs(world: World) -> None:
     """The first retry left the job PROCESSING (stopped mid-run): a new retry is refused,
     the first one's retry answers the job and imports nothing."""

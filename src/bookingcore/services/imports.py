@@ -582,7 +582,7 @@ class ImportService:
                     filename=source.filename,
                     file_format=source.file_format,
                     file_digest=source.digest,
-                    settings=settings.to_dict(),
+                    settings=_asked_settings(settings),
                 )
                 made, prior = claim_creation(
                     tx.uow, key, "import_start", now, asked, as_id=_same, load=tx.uow.imports.get
@@ -673,23 +673,40 @@ class ImportService:
         *,
         principal: Principal,
         progress: Progress | None = None,
+        idempotency_key: str | None = None,
     ) -> ImportJob:
         """Book a dry run's rows without parsing or validating the file again.
 
         Stored data may have changed since the dry run: each chunk still checks
         capacity, existing external ids and customers as it books. The failed
-        rows of the plan are recorded as the job's errors.
+        rows of the plan are recorded as the job's errors. A retry with the same
+        ``idempotency_key`` and the same file and settings (as :meth:`start`
+        compares them) returns the job the first call started, as it is now, and
+        books nothing.
 
         Raises:
             PermissionDeniedError: ``principal`` may not import.
             ValidationError: on field ``file`` when the file changed since the
                 dry run (its digest differs).
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``.
         """
         self._require(principal)
         if source.digest != plan.digest:
             msg = "changed since the dry run; run the dry run again"
             raise ValidationError.single("file", msg, "file_changed")
-        job = self.start(source, principal=principal, settings=plan.settings)
+        started: builtins.list[ImportJob] = []
+        job = self.start(
+            source,
+            principal=principal,
+            settings=plan.settings,
+            then=lambda _tx, made: started.append(made),
+            idempotency_key=idempotency_key,
+        )
+        if not started:  # a retry: the first call books (or booked) the rows
+            return job
         job = self._begin(job.id, source, principal)
         run, validator = self._prepare(source, plan.settings, principal, job_id=job.id)
         failures = (_Failure(number, raw, problems) for number, raw, problems in plan.errors)
@@ -1682,6 +1699,16 @@ def _validate_batch(rows: list[SourceRow]) -> list[_Item]:
         msg = "the import worker was started without its validator"
         raise RuntimeError(msg)
     return [_validated(validator, row) for row in rows]
+
+
+
+#: Settings that say how an import runs, not what it imports: a retry may change them.
+_HOW_IT_RUNS = frozenset({"chunk_size", "workers"})
+
+
+def _asked_settings(settings: ImportSettings) -> dict[str, Any]:
+    """The settings an import's request is recognised by: what it imports, not how it runs."""
+    return {k: v for k, v in settings.to_dict().items() if k not in _HOW_IT_RUNS}
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
