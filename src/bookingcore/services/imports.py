@@ -1701,7 +1701,6 @@ def _validate_batch(rows: list[SourceRow]) -> list[_Item]:
     return [_validated(validator, row) for row in rows]
 
 
-
 #: Settings that say how an import runs, not what it imports: a retry may change them.
 _HOW_IT_RUNS = frozenset({"chunk_size", "workers"})
 
