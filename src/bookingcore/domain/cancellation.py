@@ -229,7 +229,9 @@ class CancellationPolicy:
             raise ValidationError.single("version", msg, "unknown_version")
         problems: list[FieldError] = []
         unknown = sorted(set(data) - {"version", "self_service_until_seconds", "refund_tiers"})
-        problems += [FieldError(str(k), "is not part of the shape", "unknown_field") for k in unknown]
+        problems += [
+            FieldError(str(k), "is not part of the shape", "unknown_field") for k in unknown
+        ]
         until = _read_seconds(data.get("self_service_until_seconds"), "self_service_until_seconds")
         if isinstance(until, FieldError):
             problems.append(until)
