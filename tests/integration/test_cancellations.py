@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -38,6 +39,7 @@ from bookingcore.testing import FixedClock, RecordingWebhookSender, SequentialId
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.sql import _driver as sql_driver
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 
@@ -659,3 +661,25 @@ class TestSettingAProductPolicy:
         assert shop.core.audit.trail("product", shop.dives.id, principal=ADMIN)[-1].action == (
             "created"
         )
+
+
+def test_a_group_of_one_product_reads_the_product_once(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The booking carries its slot's product id, so resolving the policy reads no slot;
+    the product is read by id once per unit of work, however many of its bookings a
+    group cancel covers."""
+    shop = Shop(sql_store)
+    group = shop.core.groups.create("CLUB-2", organizer_id=shop.customer, principal=ADMIN)
+    booked = [shop.book(slot=shop.course_slot, group_id=group.id) for _ in range(3)]
+    queries: list[str] = []
+    real = sql_driver._values
+
+    def spy(connection: Any, query: sql_driver.Lookup, value: Any, **options: Any) -> Any:
+        queries.append(query.compiled.sql)
+        return real(connection, query, value, **options)
+
+    monkeypatch.setattr(sql_driver, "_values", spy)
+    shop.core.groups.cancel(group.id, principal=ADMIN)
+    assert len([q for q in queries if "FROM products" in q]) == 1
+    assert {shop.cancelled_entry(b).metadata[PERCENT] for b in booked} == {"0"}
