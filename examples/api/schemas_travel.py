@@ -6,13 +6,20 @@ Same conventions as :mod:`examples.api.schemas`: shapes here, rules in the libra
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from bookingcore import CustomerId, ProductId, SlotId, SupplierId
+from bookingcore import (
+    CancellationPolicy,
+    CustomerId,
+    ProductId,
+    RefundTier,
+    SlotId,
+    SupplierId,
+)
 from bookingcore.domain import (
     BookingItem,
     Document,
@@ -394,8 +401,76 @@ class ProductUpdateIn(StrictIn):
     location_id: UUID | None = None
 
 
+#: The longest notice or online deadline a policy over HTTP names: five years, in hours.
+_MAX_HOURS = 5 * 366 * 24
+
+
+class RefundTierIn(StrictIn):
+    """``refund_percent`` of what was paid goes back with at least ``notice_hours`` left."""
+
+    notice_hours: int = Field(ge=0, le=_MAX_HOURS, description="Hours before the start")
+    refund_percent: Decimal = Field(
+        ge=0, le=100, max_digits=6, decimal_places=3, description="Percent, 0 to 100"
+    )
+
+
+class CancellationPolicyIn(StrictIn):
+    """A product's cancellation terms: until when customers and partners cancel online
+    (``self_service_until_hours`` before the start) and what goes back, by notice.
+    A longer notice must give back more (422 on ``refund_tiers`` otherwise)."""
+
+    self_service_until_hours: int = Field(default=0, ge=0, le=_MAX_HOURS)
+    refund_tiers: list[RefundTierIn] = Field(default_factory=list, max_length=20)
+
+    def to_policy(self) -> CancellationPolicy:
+        """The library's policy.
+
+        Raises:
+            ValidationError: on ``refund_tiers`` for tiers the library refuses
+                (two with one notice, a percent that does not fall as the notice shrinks).
+        """
+        return CancellationPolicy(
+            self_service_until=timedelta(hours=self.self_service_until_hours),
+            refund_tiers=[
+                RefundTier(timedelta(hours=t.notice_hours), t.refund_percent)
+                for t in self.refund_tiers
+            ],
+        )
+
+
+def _hours(value: timedelta) -> int | float:
+    hours = value / timedelta(hours=1)
+    return int(hours) if hours.is_integer() else hours
+
+
+class RefundTierOut(BaseModel):
+    """One refund tier, longest notice first."""
+
+    notice_hours: int | float
+    refund_percent: Decimal
+
+
+class CancellationPolicyOut(BaseModel):
+    """A product's own cancellation terms (what ``PUT .../cancellation-policy`` set)."""
+
+    self_service_until_hours: int | float
+    refund_tiers: list[RefundTierOut]
+
+    @classmethod
+    def of(cls, policy: CancellationPolicy) -> CancellationPolicyOut:
+        """The fields of ``policy``."""
+        return cls(
+            self_service_until_hours=_hours(policy.self_service_until),
+            refund_tiers=[
+                RefundTierOut(notice_hours=_hours(t.notice), refund_percent=t.refund_percent)
+                for t in policy.refund_tiers
+            ],
+        )
+
+
 class ProductOut(BaseModel):
-    """A product of the catalogue."""
+    """A product of the catalogue; ``cancellation_policy`` is null when its bookings
+    follow the operator's terms."""
 
     id: UUID
     code: str
@@ -405,6 +480,7 @@ class ProductOut(BaseModel):
     description: str | None
     location_id: UUID | None
     is_active: bool
+    cancellation_policy: CancellationPolicyOut | None = None
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
@@ -418,6 +494,11 @@ class ProductOut(BaseModel):
             description=product.description,
             location_id=product.location_id,
             is_active=product.is_active,
+            cancellation_policy=(
+                None
+                if product.cancellation_policy is None
+                else CancellationPolicyOut.of(product.cancellation_policy)
+            ),
         )
 
 

@@ -4,9 +4,12 @@
 that ``json.dumps`` accepts; ``from_dict(data, Booking)`` rebuilds an equal
 object, validating it again on the way in. Money is ``{"amount": "12.50",
 "currency": "EUR"}`` (a string, never a float), phones are E.164 strings, times
-are ISO 8601 with their offset, ids are UUID strings, enums their values.
+are ISO 8601 with their offset, ids are UUID strings, enums their values, a
+cancellation policy its versioned stored shape
+(:meth:`~bookingcore.CancellationPolicy.as_data`).
 
 .. versionadded:: 0.1
+.. versionchanged:: 0.4 cancellation policies (a product's).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from uuid import UUID
 import cattrs
 from cattrs.preconf.json import make_converter as _make_json_converter
 
+from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.events import (
     DomainEvent,
     OutboxMessage,
@@ -61,6 +65,10 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(EmailAddress, lambda value, _: EmailAddress(value))
     conv.register_unstructure_hook(
         frozenset, lambda values: sorted(conv.unstructure(v) for v in values)
+    )
+    conv.register_unstructure_hook(CancellationPolicy, CancellationPolicy.as_data)
+    conv.register_structure_hook(
+        CancellationPolicy, lambda value, _: CancellationPolicy.from_data(value)
     )
     return conv
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
+from uuid import uuid4
 
 import pytest
 from tests._threads import at_once
@@ -15,6 +17,7 @@ from bookingcore import (
     BookingRequest,
     CancellationPolicy,
     ConflictError,
+    IdempotencyConflictError,
     InvalidTransitionError,
     Money,
     NewTraveler,
@@ -31,11 +34,12 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Booking, Slot, WebhookTopic
-from bookingcore.domain.values import CustomerId
+from bookingcore.domain.values import CustomerId, ProductId
 from bookingcore.testing import FixedClock, RecordingWebhookSender, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.sql import _driver as sql_driver
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 
@@ -472,3 +476,210 @@ class TestRefundCancellationByHand:
         desk.pay(booking, "2000")
         desk.core.bookings.cancel(booking.id, principal=ADMIN)
         assert desk.core.payments.refund_cancellation(booking.id, principal=ADMIN) == ()
+
+
+# ---------------------------------------------------------------- per product
+
+
+NON_REFUNDABLE = CancellationPolicy(refund_tiers=[RefundTier(timedelta(0), Decimal(0))])
+#: "Free cancellation up to 48 hours", online until then too.
+FREE_48H = CancellationPolicy(
+    self_service_until=timedelta(hours=48),
+    refund_tiers=[RefundTier(timedelta(hours=48), Decimal(100))],
+)
+
+
+class Shop(Desk):
+    """A dive centre: an open-water course that is non-refundable, fun dives that
+    follow the settings (OPERATOR), each with a slot ten days out."""
+
+    def __init__(self, store: MemoryStore | SqlStore) -> None:
+        super().__init__(store, Settings(default_region="IN", cancellation=OPERATOR))
+        catalog = self.core.catalog
+        self.course = catalog.add_product(
+            "OW", "Open water course", "course", principal=ADMIN, cancellation_policy=NON_REFUNDABLE
+        )
+        self.dives = catalog.add_product("FUN", "Fun dives", "dive", principal=ADMIN)
+        self.course_slot = self.product_slot(self.course.id)
+        self.dive_slot = self.product_slot(self.dives.id)
+
+    def product_slot(self, product_id: ProductId, *, days: int = 10) -> Slot:
+        return self.core.catalog.create_slot(
+            location_id=self.camp.id,
+            starts_at=self.clock.now() + timedelta(days=days),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=50,
+            product_id=product_id,
+            principal=ADMIN,
+        )
+
+
+@pytest.fixture
+def shop(any_store: MemoryStore | SqlStore) -> Shop:
+    return Shop(any_store)
+
+
+class TestPerProduct:
+    def test_a_non_refundable_product_records_nothing_owed_ten_days_ahead(self, shop: Shop) -> None:
+        course, dives, plain = (
+            shop.book(slot=shop.course_slot),
+            shop.book(slot=shop.dive_slot),
+            shop.book(slot=shop.slot),  # a slot without a product
+        )
+        for booking in (course, dives, plain):
+            shop.pay(booking, "2000")
+        terms = shop.core.bookings.cancellation_terms(course.id, principal=shop.as_customer)
+        assert (terms.refund_percent, terms.refundable) == (Decimal(0), (Money("0", "INR"),))
+        for booking in (course, dives, plain):
+            shop.core.bookings.cancel(booking.id, principal=shop.as_customer)
+        assert shop.cancelled_entry(course).metadata[PERCENT] == "0"
+        assert shop.cancelled_entry(course).metadata[REFUNDABLE] == "0.00 INR"
+        # The other product, and a slot without one, follow the settings: 100 % at 10 days.
+        assert shop.cancelled_entry(dives).metadata[PERCENT] == "100"
+        assert shop.cancelled_entry(plain).metadata[REFUNDABLE] == "2000.00 INR"
+        # What the cancellation recorded is what staff refund: nothing for the course.
+        assert shop.core.payments.refund_cancellation(course.id, principal=ADMIN) == ()
+        refunded = shop.core.payments.refund_cancellation(dives.id, principal=ADMIN)
+        assert [r.amount for r in refunded] == [Money("2000", "INR")]
+
+    def test_the_product_s_deadline_binds_customers_and_partners(self, shop: Shop) -> None:
+        shop.core.catalog.set_cancellation_policy(shop.dives.id, FREE_48H, principal=ADMIN)
+        early, late = shop.book(slot=shop.dive_slot), shop.book(slot=shop.dive_slot)
+        shop.clock.set(shop.dive_slot.starts_at - timedelta(hours=50))
+        shop.core.bookings.cancel(early.id, principal=shop.as_partner)
+        assert shop.cancelled_entry(early).metadata[PERCENT] == "100"
+        # 30 hours left: the settings would still let them (24 hours), the product not.
+        shop.clock.set(shop.dive_slot.starts_at - timedelta(hours=30))
+        for who in (shop.as_customer, shop.as_partner):
+            with pytest.raises(PermissionDeniedError, match="cancelled online until"):
+                shop.core.bookings.transition(late.id, "cancelled", principal=who)
+        shop.core.bookings.cancel(late.id, principal=ADMIN)
+        assert shop.cancelled_entry(late).metadata[PERCENT] == "0"
+
+    def test_the_terms_in_force_at_cancellation_apply(self, shop: Shop) -> None:
+        """A product's policy changed after a booking was made applies to its later
+        cancellation, as a change of the settings does; clearing it brings the
+        settings back."""
+        booked = shop.book(slot=shop.dive_slot)
+        other = shop.book(slot=shop.dive_slot)
+        shop.pay(booked, "2000")
+        shop.core.catalog.set_cancellation_policy(shop.dives.id, NON_REFUNDABLE, principal=ADMIN)
+        shop.core.bookings.cancel(booked.id, principal=shop.as_customer)
+        assert shop.cancelled_entry(booked).metadata[PERCENT] == "0"
+        shop.core.catalog.set_cancellation_policy(shop.dives.id, None, principal=ADMIN)
+        terms = shop.core.bookings.cancellation_terms(other.id, principal=shop.as_customer)
+        assert terms.refund_percent == 100
+
+    def test_a_rescheduled_booking_follows_its_new_slot_s_product(self, shop: Shop) -> None:
+        booking = shop.book(slot=shop.dive_slot)
+        shop.core.bookings.reschedule(booking.id, shop.course_slot.id, principal=ADMIN)
+        shop.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert shop.cancelled_entry(booking).metadata[PERCENT] == "0"
+
+    def test_a_group_cancel_follows_each_booking_s_product(self, shop: Shop) -> None:
+        group = shop.core.groups.create(
+            "CLUB-1", organizer_id=shop.customer, principal=shop.as_partner
+        )
+        course = shop.book(slot=shop.course_slot, group_id=group.id)
+        dives = shop.book(slot=shop.dive_slot, group_id=group.id)
+        shop.core.groups.cancel(group.id, principal=shop.as_customer)
+        assert shop.cancelled_entry(course).metadata[PERCENT] == "0"
+        assert shop.cancelled_entry(dives).metadata[PERCENT] == "100"
+
+
+class TestSettingAProductPolicy:
+    def test_the_change_is_kept_and_audited_with_old_and_new(self, shop: Shop) -> None:
+        changed = shop.core.catalog.set_cancellation_policy(
+            shop.course.id, FREE_48H, principal=ADMIN
+        )
+        assert changed.cancellation_policy == FREE_48H
+        found = shop.core.catalog.search_products(principal=ADMIN, text="OW").items[0]
+        assert found.cancellation_policy == FREE_48H
+        trail = shop.core.audit.trail("product", shop.course.id, principal=ADMIN)
+        assert trail[0].new_values["cancellation_policy"] == NON_REFUNDABLE.as_data()
+        assert trail[-1].old_values == {"cancellation_policy": NON_REFUNDABLE.as_data()}
+        assert trail[-1].new_values == {"cancellation_policy": FREE_48H.as_data()}
+        # The same policy again changes and audits nothing; None clears it.
+        shop.core.catalog.set_cancellation_policy(shop.course.id, FREE_48H, principal=ADMIN)
+        assert len(shop.core.audit.trail("product", shop.course.id, principal=ADMIN)) == 2
+        cleared = shop.core.catalog.set_cancellation_policy(shop.course.id, None, principal=ADMIN)
+        assert cleared.cancellation_policy is None
+        last = shop.core.audit.trail("product", shop.course.id, principal=ADMIN)[-1]
+        assert (last.old_values, last.new_values) == (
+            {"cancellation_policy": FREE_48H.as_data()},
+            {"cancellation_policy": None},
+        )
+
+    def test_a_retry_with_the_key_changes_nothing_more(self, shop: Shop) -> None:
+        catalog = shop.core.catalog
+        first = catalog.set_cancellation_policy(
+            shop.dives.id, FREE_48H, principal=ADMIN, idempotency_key="terms-1"
+        )
+        # Changed since by someone else: the retry answers the product, changes nothing.
+        catalog.set_cancellation_policy(shop.dives.id, NON_REFUNDABLE, principal=ADMIN)
+        again = catalog.set_cancellation_policy(
+            shop.dives.id, FREE_48H, principal=ADMIN, idempotency_key="terms-1"
+        )
+        assert first.id == again.id
+        assert again.cancellation_policy == NON_REFUNDABLE
+        trail = shop.core.audit.trail("product", shop.dives.id, principal=ADMIN)
+        assert len(trail) == 3  # created, FREE_48H, NON_REFUNDABLE
+        with pytest.raises(IdempotencyConflictError):
+            catalog.set_cancellation_policy(
+                shop.dives.id, None, principal=ADMIN, idempotency_key="terms-1"
+            )
+
+    def test_twins_with_one_key_change_once(self, any_store: MemoryStore | SqlStore) -> None:
+        shop = Shop(any_store)
+        results = at_once(
+            4,
+            lambda _: shop.core.catalog.set_cancellation_policy(
+                shop.dives.id, FREE_48H, principal=ADMIN, idempotency_key="twins"
+            ),
+        )
+        for result in results:
+            assert not isinstance(result, Exception) or isinstance(result, ConflictError), result
+        trail = shop.core.audit.trail("product", shop.dives.id, principal=ADMIN)
+        assert [e.new_values for e in trail[1:]] == [{"cancellation_policy": FREE_48H.as_data()}]
+
+    def test_only_catalog_managers_set_it_and_bad_input_names_the_field(self, shop: Shop) -> None:
+        catalog = shop.core.catalog
+        with pytest.raises(PermissionDeniedError):
+            catalog.set_cancellation_policy(shop.dives.id, None, principal=shop.as_partner)
+        with pytest.raises(NotFoundError):
+            catalog.set_cancellation_policy(ProductId(uuid4()), FREE_48H, principal=ADMIN)
+        with pytest.raises(ValidationError) as caught:
+            catalog.set_cancellation_policy(shop.dives.id, "strict", principal=ADMIN)  # type: ignore[arg-type]
+        assert caught.value.fields == ("cancellation_policy",)
+        fraction = CancellationPolicy(self_service_until=timedelta(seconds=1.5))
+        with pytest.raises(ValidationError) as caught:
+            catalog.set_cancellation_policy(shop.dives.id, fraction, principal=ADMIN)
+        assert caught.value.fields == ("cancellation_policy.self_service_until",)
+        with pytest.raises(ValidationError) as caught:
+            catalog.add_product("X", "X", "dive", principal=ADMIN, cancellation_policy=fraction)
+        assert caught.value.fields == ("cancellation_policy.self_service_until",)
+        assert shop.core.audit.trail("product", shop.dives.id, principal=ADMIN)[-1].action == (
+            "created"
+        )
+
+
+def test_a_group_of_one_product_reads_the_product_once(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The booking carries its slot's product id, so resolving the policy reads no slot;
+    the product is read by id once per unit of work, however many of its bookings a
+    group cancel covers."""
+    shop = Shop(sql_store)
+    group = shop.core.groups.create("CLUB-2", organizer_id=shop.customer, principal=ADMIN)
+    booked = [shop.book(slot=shop.course_slot, group_id=group.id) for _ in range(3)]
+    queries: list[str] = []
+    real = sql_driver._values
+
+    def spy(connection: Any, query: sql_driver.Lookup, value: Any, **options: Any) -> Any:
+        queries.append(query.compiled.sql)
+        return real(connection, query, value, **options)
+
+    monkeypatch.setattr(sql_driver, "_values", spy)
+    shop.core.groups.cancel(group.id, principal=ADMIN)
+    assert len([q for q in queries if "FROM products" in q]) == 1
+    assert {shop.cancelled_entry(b).metadata[PERCENT] for b in booked} == {"0"}

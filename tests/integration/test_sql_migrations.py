@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,13 +19,16 @@ from sqlalchemy import Engine, create_engine, delete, inspect, select, text
 from bookingcore import (
     BookingCore,
     BookingRequest,
+    CancellationPolicy,
     IdempotencyConflictError,
     Money,
     NewTraveler,
     Principal,
+    RefundTier,
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.values import EmailAddress
@@ -495,6 +499,65 @@ def test_documents_gain_a_nullable_generated_by_and_lose_it_on_downgrade(
     assert all("generated_by" not in key["constrained_columns"] for key in keys)
     migrations.downgrade(database, "0034")
     assert "generated_by" not in _columns(database, "booking_documents")
+
+
+def test_products_gain_a_nullable_cancellation_policy_read_back_checked(
+    database: Engine,
+) -> None:
+    """0036 adds ``products.cancellation_policy`` (nullable JSON): a product stored
+    before reads back without one (it follows the settings), a stored policy reads
+    back equal, a row edited into a policy the library refuses is a typed error
+    naming the part, and a downgrade drops the column."""
+    migrations.upgrade(database, "0035")
+    assert "cancellation_policy" not in _columns(database, "products")
+    products = metadata.tables["products"]
+    old = Builder().product()
+    row = {
+        "id": old.id,
+        "code": old.code,
+        "name": old.name,
+        "kind": old.kind.value,
+        "is_active": True,
+        "created_at": old.created_at,
+    }
+    with database.begin() as connection:
+        # Only the columns 0035 has: the live table's cancellation_policy is left out.
+        connection.execute(products.insert().values(**row))
+    migrations.upgrade(database)
+    assert "cancellation_policy" in _columns(database, "products")
+    assert _differences(database) == []
+    strict = CancellationPolicy(
+        self_service_until=timedelta(hours=48),
+        refund_tiers=[RefundTier(timedelta(days=7), Decimal("12.5"))],
+    )
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        found = uow.products.get(old.id)
+        assert found is not None
+        assert found.cancellation_policy is None
+        found.cancellation_policy = strict
+        uow.commit()
+    with database.connect() as connection:
+        stored = connection.execute(
+            select(products.c.cancellation_policy).where(products.c.id == old.id)
+        ).scalar_one()
+    assert stored == {
+        "version": 1,
+        "self_service_until_seconds": 172_800,
+        "refund_tiers": [{"notice_seconds": 604_800, "refund_percent": "12.5"}],
+    }
+    with store.unit_of_work() as uow:
+        assert uow.products.get(old.id).cancellation_policy == strict  # type: ignore[union-attr]
+    edited = {**stored, "refund_tiers": [{"notice_seconds": 604_800, "refund_percent": "150"}]}
+    with database.begin() as connection:
+        connection.execute(
+            products.update().where(products.c.id == old.id).values(cancellation_policy=edited)
+        )
+    with store.unit_of_work() as uow, pytest.raises(ValidationError) as caught:
+        uow.products.get(old.id)
+    assert caught.value.fields == ("cancellation_policy.refund_tiers.0.refund_percent",)
+    migrations.downgrade(database, "0035")
+    assert "cancellation_policy" not in _columns(database, "products")
 
 
 def test_the_differences_check_notices_a_missing_index(database: Engine) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from bookingcore import CancellationPolicy, Money, RefundTier, Settings, ValidationError
 from bookingcore.domain import CANCELLATION_METADATA_KEYS
-from bookingcore.domain.cancellation import recorded_refund
+from bookingcore.domain.cancellation import POLICY_DATA_VERSION, recorded_refund
+from bookingcore.domain.catalog import Product, ProductKind
+from bookingcore.domain.values import ProductId
 
 START = datetime(2026, 3, 19, 10, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -225,6 +229,15 @@ class TestSettings:
         assert settings.cancellation_policy("reservation") is OPERATOR
         assert Settings().cancellation_policy("reservation") == CancellationPolicy()
 
+    def test_a_product_s_own_policy_comes_first(self) -> None:
+        settings = Settings(cancellation=OPERATOR, cancellation_by_lifecycle={"travel": TRAVEL})
+        course = Product(ProductId(uuid4()), "OW", "Open water", ProductKind.COURSE, START)
+        assert settings.cancellation_policy("travel", course) is TRAVEL  # none of its own
+        course.cancellation_policy = NON_REFUNDABLE
+        assert settings.cancellation_policy("travel", course) is NON_REFUNDABLE
+        assert settings.cancellation_policy("reservation", course) is NON_REFUNDABLE
+        assert settings.cancellation_policy("reservation", None) is OPERATOR
+
     @pytest.mark.parametrize(
         ("kwargs", "field", "code"),
         [
@@ -273,3 +286,108 @@ class TestRecordedRefund:
         assert recorded_refund({"cancellation_refund_percent": "lots"}) is None
         odd = {"cancellation_refund_percent": "10", "cancellation_refundable": "1 XXX; 2.00 INR; "}
         assert recorded_refund(odd) == (Decimal(10), (inr("2"),))
+
+
+NON_REFUNDABLE = CancellationPolicy(refund_tiers=[RefundTier(timedelta(0), Decimal(0))])
+
+
+class TestData:
+    """A policy as stored data: a versioned shape, read back only when it is valid."""
+
+    def test_the_shape_is_versioned_seconds_and_decimal_strings(self) -> None:
+        assert OPERATOR.as_data() == {
+            "version": 1,
+            "self_service_until_seconds": 86_400,
+            "refund_tiers": [
+                {"notice_seconds": 604_800, "refund_percent": "100"},
+                {"notice_seconds": 172_800, "refund_percent": "50"},
+            ],
+        }
+        assert POLICY_DATA_VERSION == 1
+        assert CancellationPolicy().as_data() == {
+            "version": 1,
+            "self_service_until_seconds": 0,
+            "refund_tiers": [],
+        }
+
+    @pytest.mark.parametrize(
+        "policy",
+        [
+            OPERATOR,
+            NON_REFUNDABLE,
+            CancellationPolicy(),
+            TRAVEL,
+            CancellationPolicy(refund_tiers=[RefundTier(timedelta(days=400), Decimal("12.5"))]),
+        ],
+    )
+    def test_what_is_written_reads_back_equal(self, policy: CancellationPolicy) -> None:
+        assert CancellationPolicy.from_data(policy.as_data()) == policy
+
+    def test_durations_below_a_second_are_not_stored(self) -> None:
+        fraction = CancellationPolicy(self_service_until=timedelta(hours=1, microseconds=5))
+        with pytest.raises(ValidationError) as caught:
+            fraction.as_data()
+        assert caught.value.fields == ("self_service_until",)
+        assert caught.value.errors[0].code == "precision"
+        tier = CancellationPolicy(refund_tiers=[RefundTier(timedelta(milliseconds=1), 10)])
+        with pytest.raises(ValidationError) as caught:
+            tier.as_data()
+        assert caught.value.fields == ("refund_tiers.0.notice",)
+
+    @pytest.mark.parametrize(
+        ("change", "field", "code"),
+        [
+            ({"version": 2}, "version", "unknown_version"),
+            ({"version": True}, "version", "unknown_version"),
+            ({"self_service_until_seconds": -1}, "self_service_until_seconds", "out_of_range"),
+            ({"self_service_until_seconds": 1.5}, "self_service_until_seconds", "invalid_type"),
+            ({"self_service_until_seconds": "3600"}, "self_service_until_seconds", "invalid_type"),
+            ({"refund_tiers": {"notice_seconds": 0}}, "refund_tiers", "invalid_type"),
+            ({"refund_tiers": ["100"]}, "refund_tiers.0", "invalid_type"),
+            (
+                {"refund_tiers": [{"notice_seconds": 0, "refund_percent": "150"}]},
+                "refund_tiers.0.refund_percent",
+                "out_of_range",
+            ),
+            (
+                {"refund_tiers": [{"notice_seconds": 0, "refund_percent": 50}]},
+                "refund_tiers.0.refund_percent",
+                "invalid_type",
+            ),
+            (
+                {"refund_tiers": [{"notice_seconds": -60, "refund_percent": "50"}]},
+                "refund_tiers.0.notice_seconds",
+                "out_of_range",
+            ),
+            (
+                {"refund_tiers": [{"notice_seconds": 0, "refund_percent": "5", "x": 1}]},
+                "refund_tiers.0.x",
+                "unknown_field",
+            ),
+            (
+                # 100 % up to 2 days, 50 % up to 7: the policy itself refuses it again
+                {
+                    "refund_tiers": [
+                        {"notice_seconds": 172_800, "refund_percent": "100"},
+                        {"notice_seconds": 604_800, "refund_percent": "50"},
+                    ]
+                },
+                "refund_tiers",
+                "not_decreasing",
+            ),
+            ({"refund": []}, "refund", "unknown_field"),
+        ],
+    )
+    def test_stored_data_that_is_no_valid_policy_is_refused(
+        self, change: dict[str, Any], field: str, code: str
+    ) -> None:
+        data = {**OPERATOR.as_data(), **change}
+        with pytest.raises(ValidationError) as caught:
+            CancellationPolicy.from_data(data)
+        assert caught.value.fields == (field,)
+        assert caught.value.errors[0].code == code
+
+    def test_something_other_than_a_mapping_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            CancellationPolicy.from_data(["version", 1])
+        assert caught.value.errors[0].code == "invalid_type"

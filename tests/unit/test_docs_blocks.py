@@ -275,6 +275,14 @@ def _cancellations(run: Run) -> None:
     # asked again (a retry, a second worker): the same refunds, nothing given twice
     again = core.payments.refund_cancellation(booking.id, principal=staff)
     assert [r.id for r in again] == [r.id for r in run["refunds"]]
+    # per product: the course is non-refundable, the fun dives free up to 48 hours
+    desk, customer = run["desk"], run["customer"]
+    assert run.printed[-1] == "0\n"
+    dives = desk.catalog.search_products(principal=staff, text="FUN").items[0]
+    assert dives.cancellation_policy.self_service_until == timedelta(hours=48)
+    assert desk.bookings.cancellation_terms(run["course"].id, principal=customer).refundable == (
+        money("0", "INR"),
+    )
 
 
 @covers("travel.md")

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 from bookingcore import (
     AuthenticationError,
     DuplicateError,
+    IdempotencyConflictError,
     LocationId,
     NotFoundError,
     PermissionDeniedError,
@@ -24,11 +25,12 @@ from bookingcore import (
     RateLimitedError,
     SupplierId,
 )
-from examples.api.deps import AnyPrincipal, Core, StaffPrincipal
+from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import ActiveIn, Paged
 from examples.api.schemas_travel import (
+    CancellationPolicyIn,
     ProductIn,
     ProductOut,
     ProductUpdateIn,
@@ -213,6 +215,48 @@ def set_product_active(
 ) -> ProductOut:
     """Deactivate a product (it can no longer be quoted or booked) or activate it again."""
     product = core.catalog.set_product_active(ProductId(product_id), body.active, principal=staff)
+    return ProductOut.of(product)
+
+
+@router.put(
+    "/api/admin/products/{product_id}/cancellation-policy",
+    operation_id="admin_set_product_cancellation_policy",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError
+    ),
+)
+def set_product_cancellation_policy(
+    product_id: UUID,
+    body: CancellationPolicyIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> ProductOut:
+    """Give a product its own cancellation terms ("non-refundable", "free cancellation up
+    to 48 hours"): its bookings are cancelled under them instead of the operator's. The
+    terms in force when a booking is cancelled apply. Tiers the library refuses (two with
+    one notice, a percent that does not fall as the notice shrinks) answer 422 on
+    ``refund_tiers``."""
+    product = core.catalog.set_cancellation_policy(
+        ProductId(product_id), body.to_policy(), principal=staff, idempotency_key=idempotency_key
+    )
+    return ProductOut.of(product)
+
+
+@router.delete(
+    "/api/admin/products/{product_id}/cancellation-policy",
+    operation_id="admin_clear_product_cancellation_policy",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError
+    ),
+)
+def clear_product_cancellation_policy(
+    product_id: UUID, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> ProductOut:
+    """Take a product's own cancellation terms away: its bookings follow the operator's."""
+    product = core.catalog.set_cancellation_policy(
+        ProductId(product_id), None, principal=staff, idempotency_key=idempotency_key
+    )
     return ProductOut.of(product)
 
 

@@ -48,6 +48,7 @@ from bookingcore.errors import FieldError, ValidationError
 
 __all__ = [
     "CANCELLATION_METADATA_KEYS",
+    "POLICY_DATA_VERSION",
     "CancellationPolicy",
     "CancellationTerms",
     "RefundTier",
@@ -61,6 +62,10 @@ __all__ = [
 CANCELLATION_METADATA_KEYS = ("cancellation_refund_percent", "cancellation_refundable")
 
 _HUNDRED = Decimal(100)
+
+#: The version of the shape :meth:`CancellationPolicy.as_data` writes (and
+#: :meth:`CancellationPolicy.from_data` reads); a later shape gets a new number.
+POLICY_DATA_VERSION = 1
 
 
 def _percent(value: object) -> Decimal:
@@ -170,6 +175,81 @@ class CancellationPolicy:
                     "a longer notice must give back more"
                 )
                 raise ValidationError.single("refund_tiers", msg, "not_decreasing")
+
+    def as_data(self) -> dict[str, object]:
+        """The policy as plain data (JSON), the shape storage keeps (version 1)::
+
+            {"version": 1, "self_service_until_seconds": 86400,
+             "refund_tiers": [{"notice_seconds": 604800, "refund_percent": "100"},
+                              {"notice_seconds": 172800, "refund_percent": "50"}]}
+
+        Durations are whole seconds (ints), percents decimal strings, tiers longest
+        notice first. :meth:`from_data` reads it back, checking it again.
+
+        Raises:
+            ValidationError: on ``self_service_until`` or ``refund_tiers.<i>.notice``
+                (code ``precision``) for a duration that is not whole seconds.
+
+        .. versionadded:: 0.4
+        """
+        return {
+            "version": POLICY_DATA_VERSION,
+            "self_service_until_seconds": _seconds(self.self_service_until, "self_service_until"),
+            "refund_tiers": [
+                {
+                    "notice_seconds": _seconds(tier.notice, f"refund_tiers.{i}.notice"),
+                    "refund_percent": _plain(tier.refund_percent),
+                }
+                for i, tier in enumerate(self.refund_tiers)
+            ],
+        }
+
+    @classmethod
+    def from_data(cls, data: object) -> CancellationPolicy:
+        """The policy :meth:`as_data` wrote, checked again as if it were new.
+
+        Stored data may have been edited by hand or written by a later version;
+        nothing is guessed at: whatever does not read as a valid policy of a
+        known shape version is refused.
+
+        Raises:
+            ValidationError: naming the part that is wrong: ``version`` (code
+                ``unknown_version``), ``self_service_until_seconds``,
+                ``refund_tiers``, ``refund_tiers.<i>.notice_seconds``,
+                ``refund_tiers.<i>.refund_percent``, or what the policy itself
+                refuses (``refund_tiers``, code ``not_decreasing`` ...).
+
+        .. versionadded:: 0.4
+        """
+        if not isinstance(data, Mapping):
+            raise ValidationError.single("", "must be a mapping", "invalid_type")
+        version = data.get("version")
+        if isinstance(version, bool) or version != POLICY_DATA_VERSION:
+            msg = f"{version!r} is not a known policy shape (expected {POLICY_DATA_VERSION})"
+            raise ValidationError.single("version", msg, "unknown_version")
+        problems: list[FieldError] = []
+        unknown = sorted(set(data) - {"version", "self_service_until_seconds", "refund_tiers"})
+        problems += [
+            FieldError(str(k), "is not part of the shape", "unknown_field") for k in unknown
+        ]
+        until = _read_seconds(data.get("self_service_until_seconds"), "self_service_until_seconds")
+        if isinstance(until, FieldError):
+            problems.append(until)
+        raw_tiers = data.get("refund_tiers")
+        tiers: list[RefundTier] = []
+        if not isinstance(raw_tiers, list):
+            problems.append(FieldError("refund_tiers", "must be a list", "invalid_type"))
+        else:
+            for i, raw in enumerate(raw_tiers):
+                tier = _read_tier(raw, f"refund_tiers.{i}")
+                if isinstance(tier, RefundTier):
+                    tiers.append(tier)
+                else:
+                    problems += tier
+        if problems:
+            raise ValidationError(problems)
+        assert isinstance(until, timedelta)
+        return cls(self_service_until=until, refund_tiers=tiers)
 
     @property
     def states_refunds(self) -> bool:
@@ -299,6 +379,51 @@ def recorded_refund(metadata: Mapping[str, str]) -> tuple[Decimal, tuple[Money, 
         except ValidationError:
             continue
     return percent, tuple(owed)
+
+
+def _seconds(value: timedelta, field: str) -> int:
+    """``value`` in whole seconds, or a ``precision`` error on ``field``."""
+    if value.microseconds:
+        raise ValidationError.single(field, "must be whole seconds", "precision")
+    return value.days * 86_400 + value.seconds
+
+
+def _read_seconds(value: object, field: str) -> timedelta | FieldError:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return FieldError(field, "must be a whole number of seconds", "invalid_type")
+    if value < 0:
+        return FieldError(field, "must not be negative", "out_of_range")
+    try:
+        return timedelta(seconds=value)
+    except OverflowError:
+        return FieldError(field, "is too large", "out_of_range")
+
+
+def _read_tier(raw: object, field: str) -> RefundTier | list[FieldError]:
+    if not isinstance(raw, Mapping):
+        return [FieldError(field, "must be a mapping", "invalid_type")]
+    problems: list[FieldError] = []
+    unknown = sorted(set(raw) - {"notice_seconds", "refund_percent"})
+    problems += [
+        FieldError(f"{field}.{k}", "is not part of the shape", "unknown_field") for k in unknown
+    ]
+    notice = _read_seconds(raw.get("notice_seconds"), f"{field}.notice_seconds")
+    if isinstance(notice, FieldError):
+        problems.append(notice)
+    percent = raw.get("refund_percent")
+    if not isinstance(percent, str):
+        msg = "must be a decimal string"
+        problems.append(FieldError(f"{field}.refund_percent", msg, "invalid_type"))
+        percent = None
+    else:
+        try:
+            _percent(percent)
+        except ValidationError as error:
+            problems += [e.prefixed(field) for e in error.errors]
+    if problems:
+        return problems
+    assert isinstance(notice, timedelta)
+    return RefundTier(notice, percent)  # the converter reads the string
 
 
 def _plain(value: Decimal) -> str:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import attrs
 
+from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.values import EmailAddress, LocationId, PhoneNumber, ProductId, SupplierId
 from bookingcore.errors import ValidationError
 
@@ -117,6 +118,13 @@ class Product:
     #:
     #: .. versionadded:: 0.3
     location_id: LocationId | None = None
+    #: The product's own cancellation terms; None: the bookings of its slots follow
+    #: ``Settings.cancellation`` (or their lifecycle's entry). Set it with
+    #: ``CatalogService.set_cancellation_policy``. The terms in force when a booking
+    #: is cancelled apply (see docs/cancellations.md, *Per product*).
+    #:
+    #: .. versionadded:: 0.4
+    cancellation_policy: CancellationPolicy | None = None
 
 
 def _holds(text: str | None, *fields: str | None) -> bool:

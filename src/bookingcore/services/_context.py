@@ -16,6 +16,7 @@ from bookingcore.domain._validation import parse_timezone
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Author, Raised
 from bookingcore.domain.cancellation import CancellationPolicy
+from bookingcore.domain.catalog import Product
 from bookingcore.domain.communications import (
     DEFAULT_TEMPLATES,
     Channel,
@@ -184,11 +185,19 @@ class Settings:
         if problems:
             raise ValidationError(problems)
 
-    def cancellation_policy(self, lifecycle: str) -> CancellationPolicy:
-        """The cancellation policy of the bookings that follow ``lifecycle``.
+    def cancellation_policy(
+        self, lifecycle: str, product: Product | None = None
+    ) -> CancellationPolicy:
+        """The cancellation policy of a booking that follows ``lifecycle`` on a slot of
+        ``product``: the product's own (``Product.cancellation_policy``) when it has
+        one, else ``lifecycle``'s entry of :attr:`cancellation_by_lifecycle`, else
+        :attr:`cancellation`. The one place the library chooses a booking's terms.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4 ``product``.
         """
+        if product is not None and product.cancellation_policy is not None:
+            return product.cancellation_policy
         return self.cancellation_by_lifecycle.get(lifecycle, self.cancellation)
 
     def local(self, moment: datetime) -> datetime:

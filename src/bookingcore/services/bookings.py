@@ -35,7 +35,11 @@ from bookingcore.domain.assignment import (
 )
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler, Raised
-from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, CancellationTerms
+from bookingcore.domain.cancellation import (
+    CANCELLATION_METADATA_KEYS,
+    CancellationPolicy,
+    CancellationTerms,
+)
 from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
@@ -1185,13 +1189,16 @@ class BookingService:
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
             lifecycle.check_by_hand(target)
+            rules = None
+            if target == lifecycle.cancelled:
+                rules = self._cancellation_policy(tx.uow, booking)
             policy.check_may_transition(
                 principal,
                 booking,
                 lifecycle=lifecycle,
                 target=target,
                 now=now,
-                cancellation=self._ctx.settings.cancellation_policy(booking.lifecycle),
+                cancellation=rules,
             )
             booking.check_version(expected_version)
             check_items_allow(tx.uow, booking, target)
@@ -1205,6 +1212,7 @@ class BookingService:
                 idempotency_key=idempotency_key,
                 digest=digest,
                 metadata=metadata,
+                cancellation=rules,
             )
             tx.commit()
             return Transition(booking, event)
@@ -1222,7 +1230,8 @@ class BookingService:
 
         The same as :meth:`transition` to the lifecycle's cancelled state, with
         ``reason`` as the note (kept as the booking's cancellation reason).
-        When the cancellation policy (``Settings.cancellation``) states refund
+        When the booking's cancellation policy (its slot's product's, else
+        ``Settings.cancellation`` or its lifecycle's entry) states refund
         tiers, the terms that applied (:meth:`cancellation_terms`) are recorded
         on the history entry and the ``booking.status_changed`` event, under
         :data:`~bookingcore.domain.CANCELLATION_METADATA_KEYS`. Nothing is
@@ -1283,13 +1292,14 @@ class BookingService:
         target = lifecycle.cancelled
         if target is None or not lifecycle.allows(booking.status, target):
             return None
+        rules = self._cancellation_policy(tx.uow, booking)
         policy.check_may_transition(
             principal,
             booking,
             lifecycle=lifecycle,
             target=target,
             now=self._ctx.now(),
-            cancellation=self._ctx.settings.cancellation_policy(booking.lifecycle),
+            cancellation=rules,
         )
         self._move(
             tx,
@@ -1301,6 +1311,7 @@ class BookingService:
             idempotency_key=None,
             digest=None,
             metadata={},
+            cancellation=rules,
         )
         return booking
 
@@ -1368,6 +1379,7 @@ class BookingService:
         digest: str | None,
         metadata: Mapping[str, str],
         claimed: bool = False,
+        cancellation: CancellationPolicy | None = None,
     ) -> LifecycleEvent:
         """Move ``booking`` and write what a move writes; the caller commits.
 
@@ -1380,6 +1392,8 @@ class BookingService:
         Every cancellation comes through here: when the booking's cancellation
         policy states refund terms, the terms that applied (refund percent,
         refundable money) go on the history entry and the event's metadata.
+        ``cancellation`` is the booking's policy when the caller resolved it
+        already (:meth:`_cancellation_policy`); it is resolved here otherwise.
         """
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
@@ -1398,9 +1412,12 @@ class BookingService:
                 now=self._ctx.now(),
             )
         now = self._ctx.now()
-        rules = self._ctx.settings.cancellation_policy(booking.lifecycle)
-        if target == lifecycle.cancelled and rules.states_refunds:
-            metadata = {**metadata, **self._terms(tx.uow, booking, now).metadata()}
+        if target == lifecycle.cancelled:
+            rules = cancellation
+            if rules is None:
+                rules = self._cancellation_policy(tx.uow, booking)
+            if rules.states_refunds:
+                metadata = {**metadata, **self._terms(tx.uow, booking, now, rules).metadata()}
         raised = booking.move(
             target,
             lifecycle=lifecycle,
@@ -1420,19 +1437,30 @@ class BookingService:
         advance_if_suppliers_confirmed(self._ctx, tx, booking)
         return raised.history
 
-    def _terms(self, uow: UnitOfWork, booking: Booking, now: datetime) -> CancellationTerms:
-        """What cancelling ``booking`` at ``now`` gives, under its lifecycle's policy."""
+    def _cancellation_policy(self, uow: UnitOfWork, booking: Booking) -> CancellationPolicy:
+        """The cancellation policy ``booking`` is under now (``Settings.cancellation_policy``):
+        its slot's product's own, else its lifecycle's, else the default.
+
+        The booking carries its slot's product id (kept on reschedule), so the slot
+        is not read; the product is, by id, only for a booking on a product's slot.
+        """
+        product = None if booking.product_id is None else uow.products.get(booking.product_id)
+        return self._ctx.settings.cancellation_policy(booking.lifecycle, product)
+
+    def _terms(
+        self, uow: UnitOfWork, booking: Booking, now: datetime, rules: CancellationPolicy
+    ) -> CancellationTerms:
+        """What cancelling ``booking`` at ``now`` gives under ``rules``, its policy."""
         held = [Money.zero(booking.currency)]
         held += [p.refundable_amount for p in uow.payments.list_for_booking(booking.id)]
-        rules = self._ctx.settings.cancellation_policy(booking.lifecycle)
         return rules.terms(starts_at=booking.starts_at, now=now, paid=held)
 
     def cancellation_terms(
         self, booking_id: BookingId, *, principal: Principal
     ) -> CancellationTerms:
         """What cancelling the booking now would give, under its cancellation policy
-        (``Settings.cancellation``, or its lifecycle's entry of
-        ``Settings.cancellation_by_lifecycle``).
+        (its slot's product's ``cancellation_policy`` when set, else its lifecycle's
+        entry of ``Settings.cancellation_by_lifecycle``, else ``Settings.cancellation``).
 
         For whoever may see the booking: whether a customer or partner may still
         cancel it online and until when, the refund tier and percent that apply,
@@ -1458,7 +1486,7 @@ class BookingService:
                 raise InvalidTransitionError(
                     lifecycle.name, booking.status, target or "cancelled", message=msg
                 )
-            return self._terms(uow, booking, now)
+            return self._terms(uow, booking, now, self._cancellation_policy(uow, booking))
 
     def history(self, booking_id: BookingId, *, principal: Principal) -> Sequence[LifecycleEvent]:
         """The booking's status history, creation first.

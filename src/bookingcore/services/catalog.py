@@ -18,6 +18,7 @@ import attrs
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, bounded_count, clean_text, require_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
+from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.catalog import (
     Location,
     Product,
@@ -44,7 +45,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import DuplicateError, NotFoundError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import ServiceContext, Transaction, claim_change
 from bookingcore.services._seat_offers import offer_free_seats
 
 __all__ = ["CatalogService"]
@@ -204,23 +205,30 @@ class CatalogService:
         supplier_id: SupplierId | None = None,
         description: str | None = None,
         location_id: LocationId | None = None,
+        cancellation_policy: CancellationPolicy | None = None,
     ) -> Product:
         """Add a product (trek, course, car variant, activity) with a unique code.
 
         ``location_id`` says where it is delivered (searchable with
-        :meth:`search_products`).
+        :meth:`search_products`). ``cancellation_policy`` gives the product its
+        own cancellation terms (see :meth:`set_cancellation_policy`); None, the
+        default: its bookings follow the settings.
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
             ValidationError: bad code, name or kind, or an unknown or inactive
-                supplier, or an unknown location.
+                supplier, or an unknown location; on ``cancellation_policy`` for
+                something that is no policy, or durations that are not whole seconds.
             DuplicateError: the code is taken.
 
         .. versionchanged:: 0.3
            ``location_id``.
+        .. versionchanged:: 0.4
+           ``cancellation_policy``.
         """
         self._require_manager(principal)
         p = Problems()
+        terms = p.capture(lambda: _policy_data(cancellation_policy))
         clean_code = p.capture(lambda: normalise_code(code))
         clean_name = p.capture(lambda: require_text(name, "name"))
         clean_description = p.capture(
@@ -250,10 +258,86 @@ class CatalogService:
                 description=clean_description,
                 created_at=self._ctx.now(),
                 location_id=location_id,
+                cancellation_policy=cancellation_policy,
             )
             uow.products.add(product)
-            _audit_created(tx, principal, "product", product, _PRODUCT_FIELDS)
+            tx.audit(
+                principal,
+                entity="product",
+                entity_id=product.id,
+                action=AuditAction.CREATED,
+                new={
+                    **snapshot(product, _PRODUCT_FIELDS),
+                    **({} if terms is None else {"cancellation_policy": terms}),
+                },
+            )
             tx.commit()
+            return product
+
+    def set_cancellation_policy(
+        self,
+        product_id: ProductId,
+        cancellation_policy: CancellationPolicy | None,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Product:
+        """Give a product its own cancellation terms, or (``None``) take them away.
+
+        The bookings of the product's slots are then cancelled under
+        ``cancellation_policy`` instead of the settings' (``Settings.cancellation``
+        and ``Settings.cancellation_by_lifecycle``): "open-water course:
+        non-refundable" is ``CancellationPolicy(refund_tiers=[RefundTier(timedelta(0),
+        Decimal(0))])``. The terms in force when a booking is cancelled apply,
+        to bookings made before the change too (as a change of the settings
+        does). The change is audited on the product with the old and new
+        policy (as :meth:`~bookingcore.CancellationPolicy.as_data`); setting the
+        policy it has already changes and audits nothing.
+
+        With an ``idempotency_key`` a retry of the same request answers the
+        product and changes nothing; the key sent with another request is refused.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such product.
+            ValidationError: on ``cancellation_policy`` for something that is no
+                :class:`~bookingcore.CancellationPolicy` (or None), on
+                ``cancellation_policy.<part>`` (code ``precision``) for a
+                duration that is not whole seconds; on ``idempotency_key`` when
+                malformed.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        self._require_manager(principal)
+        terms = _policy_data(cancellation_policy)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            entry_id, fresh = claim_change(
+                tx.uow,
+                now,
+                idempotency_key,
+                "product_cancellation_policy",
+                principal,
+                product_id=product_id,
+                cancellation_policy=terms,
+            )
+            product = tx.uow.products.get(product_id)
+            if product is None:
+                raise NotFoundError("product", product_id)
+            if fresh and product.cancellation_policy != cancellation_policy:
+                before = product.cancellation_policy
+                product.cancellation_policy = cancellation_policy
+                tx.audit(
+                    principal,
+                    entity="product",
+                    entity_id=product.id,
+                    action=AuditAction.UPDATED,
+                    old={"cancellation_policy": None if before is None else before.as_data()},
+                    new={"cancellation_policy": terms},
+                    entry_id=entry_id,
+                )
+            tx.commit()  # a key claimed for a change that changed nothing is kept too
             return product
 
     def list_products(
@@ -664,6 +748,24 @@ class CatalogService:
         if partner is None or not partner.is_active:
             return frozenset()
         return partner.allowed_location_ids
+
+
+def _policy_data(value: object) -> dict[str, object] | None:
+    """``value``, a product's cancellation policy or None, as the data stored and audited.
+
+    Raises:
+        ValidationError: on ``cancellation_policy`` for another type, on
+            ``cancellation_policy.<part>`` for durations that are not whole seconds.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, CancellationPolicy):
+        msg = "must be a CancellationPolicy, or None to follow the settings"
+        raise ValidationError.single("cancellation_policy", msg, "invalid_type")
+    try:
+        return value.as_data()
+    except ValidationError as error:
+        raise error.prefixed("cancellation_policy") from None
 
 
 def _check_supplier(uow: UnitOfWork, supplier_id: SupplierId | None, problems: Problems) -> None:

@@ -163,8 +163,8 @@ class PaymentSettings:
             payment for staff; ``"refund"`` gives it back at once when the
             provider can refund. Either way the booking's seats stay released.
         refund_on_cancel: ``True`` gives back what a cancellation recorded the
-            customer is owed (its cancellation policy's refund tiers,
-            ``Settings.cancellation``) by itself, after the cancellation
+            customer is owed (its cancellation policy's refund tiers: its
+            product's, else ``Settings.cancellation``) by itself, after the cancellation
             commits: the event dispatcher's handler ``payments.refund_on_cancel``
             calls :meth:`PaymentService.refund_cancellation`, once per booking
             (a retry, a redelivery or a second worker finds the refunds made).

@@ -52,6 +52,7 @@ import pytest
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.catalog import (
     Product,
     ProductFilter,
@@ -869,6 +870,46 @@ class CatalogRepositoryContract(_Base):
             assert (uow.suppliers.get(supplier.id), uow.products.get(product.id)) == changed
             assert list(uow.suppliers.list(SupplierFilter(only_active=True), PageRequest())) == []
             assert list(uow.products.list(ProductFilter(only_active=True), PageRequest())) == []
+
+    def test_a_product_s_cancellation_policy_is_kept_changed_and_cleared(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``Product.cancellation_policy`` reads back equal (tiers, percents with
+        decimals, durations to the second), changes and clears with the unit of
+        work; a product without one reads back None.
+
+        .. versionadded:: 0.4
+        """
+        terms = CancellationPolicy(
+            self_service_until=timedelta(hours=48),
+            refund_tiers=(
+                RefundTier(timedelta(days=14), Decimal(100)),
+                RefundTier(timedelta(days=2, seconds=1), Decimal("12.5")),
+                RefundTier(timedelta(0), Decimal(0)),
+            ),
+        )
+        course, dives = make.product(cancellation_policy=terms), make.product()
+        with uow_factory() as uow:
+            uow.products.add(course)
+            uow.products.add(dives)
+            uow.commit()
+        with uow_factory() as uow:
+            found, plain = uow.products.get(course.id), uow.products.get(dives.id)
+            assert found is not None
+            assert plain is not None
+            assert found.cancellation_policy == terms
+            assert plain.cancellation_policy is None
+            strict = CancellationPolicy(refund_tiers=[RefundTier(timedelta(0), Decimal(0))])
+            found.cancellation_policy, plain.cancellation_policy = None, strict
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.products.get(course.id).cancellation_policy is None  # type: ignore[union-attr]
+            assert uow.products.get(dives.id).cancellation_policy == strict  # type: ignore[union-attr]
+            listed = uow.products.list(ProductFilter(), PageRequest())
+            assert {p.id: p.cancellation_policy for p in listed} == {
+                course.id: None,
+                dives.id: strict,
+            }
 
     def test_pages_walk_every_matching_supplier_and_product_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder

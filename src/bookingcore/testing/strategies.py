@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from bookingcore.domain._currencies import MINOR_UNITS
 from bookingcore.domain.bookings import Booking, BookingTraveler
+from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.communications import Channel
 from bookingcore.domain.customers import Customer, Gender, Traveler
@@ -64,6 +65,7 @@ __all__ = [
     "booking_groups",
     "booking_items",
     "bookings",
+    "cancellation_policies",
     "codes",
     "currencies",
     "customers",
@@ -311,6 +313,31 @@ def products(draw: st.DrawFn) -> Product:
         supplier_id=draw(st.one_of(st.none(), uuids().map(SupplierId))),
         description=draw(_TEXT),
         is_active=draw(st.booleans()),
+        cancellation_policy=draw(st.one_of(st.none(), cancellation_policies())),
+    )
+
+
+@st.composite
+def cancellation_policies(draw: st.DrawFn) -> CancellationPolicy:
+    """Valid policies of whole-second durations: tiers whose percent falls as the
+    notice shrinks, in any order.
+
+    .. versionadded:: 0.4
+    """
+    hours = st.integers(0, 24 * 400).map(lambda h: timedelta(hours=h))
+    notices = draw(st.lists(hours, max_size=4, unique=True))
+    percents = draw(
+        st.lists(
+            st.decimals(0, 100, places=1, allow_nan=False),
+            min_size=len(notices),
+            max_size=len(notices),
+            unique=True,
+        )
+    )
+    tiers = zip(sorted(notices), sorted(percents), strict=True)
+    return CancellationPolicy(
+        self_service_until=draw(hours),
+        refund_tiers=draw(st.permutations([RefundTier(n, p) for n, p in tiers])),
     )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
 )
 
+from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.catalog import (
     Location,
     Product,
@@ -56,6 +57,7 @@ from bookingcore.domain.values import (
     SlotId,
     SupplierId,
 )
+from bookingcore.errors import ValidationError
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
@@ -151,6 +153,9 @@ products = Table(
     when("created_at"),
     # travel (revision 0012): where the product is delivered.
     ref("location_id", "locations.id", index=True),
+    # revision 0036: the product's own cancellation terms, CancellationPolicy.as_data()
+    # (versioned JSON); NULL: its bookings follow the settings.
+    Column("cancellation_policy", json_type()),
     # Listed newest first by (created_at, id), keyset-paged.
     Index(None, "created_at", "id"),
 )
@@ -242,7 +247,21 @@ def _dump_product(x: Product) -> Row:
         "is_active": x.is_active,
         "created_at": x.created_at,
         "location_id": x.location_id,
+        "cancellation_policy": (
+            None if x.cancellation_policy is None else x.cancellation_policy.as_data()
+        ),
     }
+
+
+def _stored_policy(data: object) -> CancellationPolicy | None:
+    """A product's stored policy, checked again: a row edited into a policy the
+    library would refuse raises ``ValidationError`` on ``cancellation_policy.<part>``."""
+    if data is None:
+        return None
+    try:
+        return CancellationPolicy.from_data(data)
+    except ValidationError as error:
+        raise error.prefixed("cancellation_policy") from None
 
 
 def _load_product(r: Stored, _: Sequence[Stored]) -> Product:
@@ -256,6 +275,7 @@ def _load_product(r: Stored, _: Sequence[Stored]) -> Product:
         description=r["description"],
         is_active=r["is_active"],
         location_id=r["location_id"],
+        cancellation_policy=_stored_policy(r["cancellation_policy"]),
     )
 
 
