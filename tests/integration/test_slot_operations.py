@@ -37,6 +37,7 @@ from bookingcore.domain.communications import CommunicationType
 from bookingcore.domain.queries import BookingFilter, SlotFilter, every_item
 from bookingcore.domain.values import CustomerId
 from bookingcore.domain.waitlist import WaitlistStatus
+from bookingcore.services import catalog as catalog_module
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
@@ -333,6 +334,22 @@ class TestCancelling:
                 dive.core.catalog.cancel_slot(dive.slot.id, principal=ADMIN, reason=reason)
             assert refused.value.fields == ("reason",)
         assert dive.slot_now().is_active
+
+    def test_a_slot_over_the_limit_is_refused_whole(
+        self, dive: Dive, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(catalog_module, "MAX_SLOT_BOOKINGS", 2)
+        bookings = [dive.book() for _ in range(3)]
+        with pytest.raises(ValidationError) as refused:
+            dive.core.catalog.cancel_slot(dive.slot.id, principal=ADMIN, reason="Storm")
+        assert refused.value.fields == ("slot_id",)
+        assert refused.value.errors[0].code == "too_many_bookings"
+        assert dive.slot_now().is_active  # nothing changed
+        assert {b.id for b in dive.live_bookings()} == {b.id for b in bookings}
+        # Bookings cancelled already do not count.
+        dive.core.bookings.cancel(bookings[0].id, principal=ADMIN)
+        done = dive.core.catalog.cancel_slot(dive.slot.id, principal=ADMIN, reason="Storm")
+        assert {b.id for b in done.bookings} == {b.id for b in bookings[1:]}
 
     def test_a_failed_message_is_sent_again_later_and_only_once(
         self, any_store: MemoryStore | SqlStore

@@ -867,12 +867,6 @@ class CatalogService:
             slot.is_active = False
             slot.version += 1
             live = self._live_bookings(uow, slot_id)  # with any made before the lock
-            if len(live) > MAX_SLOT_BOOKINGS:
-                msg = (
-                    f"the slot holds {len(live)} live bookings; one call cancels at most "
-                    f"{MAX_SLOT_BOOKINGS} (cancel some of them first)"
-                )
-                raise ValidationError.single("slot_id", msg, "too_many_bookings")
             cancelled: list[Booking] = []
             messages: list[Communication] = []
             for booking_id in sorted(live, key=lambda i: i.bytes):
@@ -963,10 +957,27 @@ class CatalogService:
             tuple(messages),
         )
 
-    @staticmethod
-    def _live_bookings(uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
+    def _live_bookings(self, uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
+        """The slot's bookings that can still move to their lifecycle's cancelled state.
+
+        Raises:
+            ValidationError: on ``slot_id`` (code ``too_many_bookings``) for more
+                than :data:`MAX_SLOT_BOOKINGS` of them.
+        """
         query = BookingFilter(slot_id=slot_id)
-        return [b.id for b in every_item(lambda page: uow.bookings.list(query, page))]
+        live: list[BookingId] = []
+        for booking in every_item(lambda page: uow.bookings.list(query, page)):
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.cancelled
+            if target is not None and lifecycle.allows(booking.status, target):
+                live.append(booking.id)
+        if len(live) > MAX_SLOT_BOOKINGS:
+            msg = (
+                f"the slot holds {len(live)} live bookings; one call cancels at most "
+                f"{MAX_SLOT_BOOKINGS} (cancel some of them first)"
+            )
+            raise ValidationError.single("slot_id", msg, "too_many_bookings")
+        return live
 
     @staticmethod
     def _slot_cancelled(
