@@ -990,6 +990,7 @@ class TestAutomations:
             "documents.voucher_itinerary",
             "messages.on_completed",
             "waitlist.offer_message",
+            "slots.cancellation_messages",
         ]
         renderer_only = make_core(store, clock, renderer=PlainRenderer())
         assert [s.name for s in renderer_only.events.subscriptions] == [

@@ -23,6 +23,7 @@ from bookingcore.domain.events import (
     DocumentGenerated,
     DomainEvent,
     RetryPolicy,
+    SlotCancelled,
     TravelerChanged,
     WaitlistOffered,
     WaitlistOfferEnded,
@@ -129,6 +130,15 @@ def _events() -> list[DomainEvent]:
             seats=2,
             outcome="booked",
             booking_id=uuid4(),
+            **common,
+        ),
+        SlotCancelled(
+            id=uuid4(),
+            slot_id=uuid4(),
+            reason="storm warning",
+            booking_ids=(uuid4(), uuid4()),
+            waitlist_entry_ids=(uuid4(),),
+            communication_ids=(uuid4(), uuid4(), uuid4()),
             **common,
         ),
     ]

@@ -52,6 +52,7 @@ __all__ = [
     "OutboxMessage",
     "RetryPolicy",
     "SerializedMessage",
+    "SlotCancelled",
     "TravelerChanged",
     "WaitlistOfferEnded",
     "WaitlistOffered",
@@ -275,6 +276,29 @@ class WaitlistOfferEnded(DomainEvent):
     seats: int
     outcome: str
     booking_id: BookingId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SlotCancelled(DomainEvent):
+    """An operator cancelled a slot: it is closed and every live booking on it was
+    cancelled with a full refund owed, its waiting list ended.
+
+    ``booking_ids`` are the bookings this cancellation cancelled (each also has
+    its own ``booking.status_changed`` event), ``waitlist_entry_ids`` the
+    entries it ended, ``communication_ids`` the logged messages that tell the
+    customers; a handler hands them to the :class:`~bookingcore.ports.Notifier`
+    after commit.
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "slot.cancelled"
+
+    slot_id: SlotId
+    reason: str
+    booking_ids: tuple[BookingId, ...] = ()
+    waitlist_entry_ids: tuple[WaitlistEntryId, ...] = ()
+    communication_ids: tuple[CommunicationId, ...] = ()
 
 
 @attrs.define

@@ -27,7 +27,7 @@ from bookingcore.services.bookings import (
     SeatClaim,
     Transition,
 )
-from bookingcore.services.catalog import CatalogService
+from bookingcore.services.catalog import MAX_SLOT_BOOKINGS, CatalogService, SlotCancellation
 from bookingcore.services.certificates import (
     DEFAULT_RENEWAL_LEAD,
     CertificateService,
@@ -116,6 +116,7 @@ __all__ = [
     "BOOKING_EXPORT_COLUMNS",
     "DEFAULT_RENEWAL_LEAD",
     "ERASED_TEXT",
+    "MAX_SLOT_BOOKINGS",
     "OPTIONAL_JOBS",
     "PERSONAL_FIELDS",
     "UNSET",
@@ -188,6 +189,7 @@ __all__ = [
     "SentQuotation",
     "ServiceContext",
     "SignedIn",
+    "SlotCancellation",
     "StaffDashboard",
     "StaffNote",
     "StaffNoteKind",

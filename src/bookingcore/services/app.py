@@ -34,6 +34,7 @@ from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
+from bookingcore.services._slot_closing import deliver_slot_cancellation_messages
 from bookingcore.services.audit import AuditService
 from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
@@ -231,8 +232,8 @@ class BookingCore:
         )
         self.customers = CustomerService(self.context)
         self.travelers = TravelerService(self.context)
-        self.catalog = CatalogService(self.context)
         self.bookings = BookingService(self.context, self.customers)
+        self.catalog = CatalogService(self.context, self.bookings)
         self.partners = PartnerService(self.context, rate_limiter=rate_limiter)
         self.communications = CommunicationService(self.context, notifier)
         self.audit = AuditService(self.context)
@@ -300,6 +301,7 @@ class BookingCore:
         self.waitlists = WaitlistService(self.context, self.bookings)
         if notifier is not None and automations is not False:
             deliver_offer_messages(self.events, self.communications)
+            deliver_slot_cancellation_messages(self.events, self.communications)
         self.groups = GroupService(self.context, self.bookings, self.communications)
         # --- end waiting lists ---
         if dispatch == "inline":

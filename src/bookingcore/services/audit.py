@@ -26,6 +26,8 @@ AUDITED_ENTITIES = frozenset(
     | {"location", "supplier", "product", "lead", "quotation", "booking item"}
     # Group bookings and waiting lists.
     | {"booking group", "waitlist entry"}
+    # Slots closed, reopened and cancelled (0.4).
+    | {"slot"}
 )
 
 

@@ -39,6 +39,7 @@ from bookingcore.domain.cancellation import (
     CANCELLATION_METADATA_KEYS,
     CancellationPolicy,
     CancellationTerms,
+    RefundTier,
 )
 from bookingcore.domain.catalog import Location, Product
 from bookingcore.domain.customers import Traveler, TravelerDetails
@@ -114,6 +115,10 @@ _MAX_TRAVELERS = 500
 _MAX_NOTE = 5000
 #: How often a booking is tried under a fresh reference when its random one is taken.
 _REFERENCE_ATTEMPTS = 3
+#: The terms of a cancellation the operator makes: everything paid goes back.
+_FULL_REFUND = CancellationPolicy(refund_tiers=(RefundTier(timedelta(0), Decimal(100)),))
+#: The metadata key that marks a cancellation the operator made (a slot called off).
+OPERATOR_CANCELLATION_KEY = "cancelled_by_operator"
 #: Who writes the advisor note a reschedule leaves for staff.
 _RESCHEDULE = Principal.system("reschedule")
 
@@ -1412,7 +1417,8 @@ class BookingService:
                 now=self._ctx.now(),
             )
         now = self._ctx.now()
-        if target == lifecycle.cancelled:
+        if target == lifecycle.cancelled and set(CANCELLATION_METADATA_KEYS).isdisjoint(metadata):
+            # (a caller that states the terms itself, an operator's cancellation, keeps them)
             rules = cancellation
             if rules is None:
                 rules = self._cancellation_policy(tx.uow, booking)
@@ -2248,6 +2254,57 @@ class BookingService:
             tx.record(_made(raised, made))
             tx.commit()
             return policy.booking_for(principal, booking)
+
+    def cancel_for_operator_within(
+        self,
+        tx: Transaction,
+        booking_id: BookingId,
+        *,
+        principal: Principal,
+        reason: str | None,
+        marker: str,
+    ) -> Booking | None:
+        """Cancel a booking the operator called off, inside the caller's unit of work.
+
+        :meth:`cancel_within` (the one cancellation path: seats back, history,
+        audit, event, commissions), except that the customer is owed all they
+        paid whatever the cancellation policy says: the terms recorded are
+        100 % with everything paid refundable, and the metadata marks the
+        operator's cancellation (``cancelled_by_operator``: ``marker``, e.g.
+        ``"slot_cancelled"``). ``PaymentSettings(refund_on_cancel=True)`` then
+        refunds it all. Returns ``None`` and changes nothing when the booking
+        cannot move to its lifecycle's cancelled state.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not change every booking.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not cancel for the operator"
+        )
+        booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        target = lifecycle.cancelled
+        if target is None or not lifecycle.allows(booking.status, target):
+            return None
+        now = self._ctx.now()
+        held = [Money.zero(booking.currency)]
+        held += [p.refundable_amount for p in tx.uow.payments.list_for_booking(booking.id)]
+        terms = _FULL_REFUND.terms(starts_at=max(booking.starts_at, now), now=now, paid=held)
+        self._move(
+            tx,
+            booking,
+            lifecycle,
+            target,
+            principal=principal,
+            note=clean_text(reason, "reason", max_length=500),
+            idempotency_key=None,
+            digest=None,
+            metadata={**terms.metadata(), OPERATOR_CANCELLATION_KEY: marker},
+        )
+        return booking
 
     @staticmethod
     def _load_visible(

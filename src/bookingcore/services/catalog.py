@@ -12,12 +12,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import cast
+from uuid import UUID
 
 import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import Problems, bounded_count, clean_text, require_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
+from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CancellationPolicy
 from bookingcore.domain.catalog import (
     Location,
@@ -28,11 +30,15 @@ from bookingcore.domain.catalog import (
     SupplierFilter,
     normalise_code,
 )
+from bookingcore.domain.communications import Communication
+from bookingcore.domain.events import SlotCancelled
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier, check_tiers
-from bookingcore.domain.queries import Page, PageRequest, SlotFilter
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest, SlotFilter, every_item
 from bookingcore.domain.slots import Slot, check_slot_times
 from bookingcore.domain.values import (
+    BookingId,
+    CommunicationId,
     EmailAddress,
     LocationId,
     Money,
@@ -41,24 +47,45 @@ from bookingcore.domain.values import (
     ProductId,
     SlotId,
     SupplierId,
+    WaitlistEntryId,
     ensure_aware,
 )
-from bookingcore.errors import DuplicateError, NotFoundError, ValidationError
+from bookingcore.errors import (
+    DuplicateError,
+    InvalidTransitionError,
+    NotFoundError,
+    ValidationError,
+)
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction, claim_change
-from bookingcore.services._seat_offers import offer_free_seats
+from bookingcore.services._seat_offers import cancel_entries, offer_free_seats
+from bookingcore.services._slot_closing import (
+    MAX_SLOT_BOOKINGS,
+    SLOT_ENTITY,
+    SlotCancellation,
+    cancellation_entry,
+    log_cancellation_message,
+    recorded_ids,
+)
+from bookingcore.services.bookings import BookingService
+from bookingcore.services.customers import CustomerService
 
-__all__ = ["CatalogService"]
+__all__ = ["MAX_SLOT_BOOKINGS", "CatalogService", "SlotCancellation"]
 
 
 class CatalogService:
     """Keep locations, suppliers, products and slots.
 
+    ``bookings`` is the booking service :meth:`cancel_slot` cancels through
+    (one of its own over ``context`` when not given).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``bookings``; closing, reopening and cancelling slots.
     """
 
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(self, context: ServiceContext, bookings: BookingService | None = None) -> None:
         self._ctx = context
+        self._bookings = bookings or BookingService(context, CustomerService(context))
 
     def _require_manager(self, principal: Principal) -> None:
         policy.require(
@@ -680,11 +707,13 @@ class CatalogService:
     ) -> Page[Slot]:
         """Slots matching ``query``, earliest start first, a page at a time (pass the
         page's ``next_cursor`` for later ones); partners see their locations only
-        (their availability).
+        (their availability, open slots only whatever ``only_active`` says).
 
         Raises:
             ValidationError: on ``limit`` or ``cursor`` for a bad page.
 
+        .. versionchanged:: 0.4
+           A partner never lists closed slots.
         .. versionchanged:: 0.3
            Takes a :class:`~bookingcore.domain.PageRequest` and answers a
            :class:`~bookingcore.domain.Page` (was every matching slot).
@@ -694,7 +723,8 @@ class CatalogService:
             allowed = self._partner_locations(uow, principal)
             if allowed is not None:
                 wanted = allowed if query.location_ids is None else allowed & query.location_ids
-                query = attrs.evolve(query, location_ids=wanted)
+                # A partner's listing is its availability: closed slots are not offered.
+                query = attrs.evolve(query, location_ids=wanted, only_active=True)
             return uow.slots.list(query, page or PageRequest())
 
     def change_capacity(
@@ -727,6 +757,337 @@ class CatalogService:
             offer_free_seats(self._ctx, tx, slot, now=self._ctx.now())
             tx.commit()
             return slot
+
+    # ------------------------------------------------------------------ closing slots
+
+    def close_slot(
+        self,
+        slot_id: SlotId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Slot:
+        """Stop selling a slot: it takes no new booking, reschedule or waiting-list
+        entry, and partners' availability leaves it out. What is booked on it stays.
+
+        Open waiting-list offers stay held until they run out, but cannot be
+        accepted while the slot is closed; no new offers are made until it is
+        reopened. Closing a closed slot changes nothing. An audit entry
+        (``deactivated``, with ``reason``) records the change. A retry with the
+        same ``idempotency_key`` and the same request answers the slot as it is
+        now and writes nothing.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such slot.
+            ValidationError: on ``reason`` over 500 characters; on
+                ``idempotency_key`` when malformed.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        return self._set_slot_open(
+            slot_id, False, principal=principal, reason=reason, idempotency_key=idempotency_key
+        )
+
+    def reopen_slot(
+        self,
+        slot_id: SlotId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Slot:
+        """Sell a closed slot again; its free seats go to its waiting list at once.
+
+        Reopening an open slot changes nothing. A slot that has started, or that
+        was cancelled (:meth:`cancel_slot`), stays closed. Audited
+        (``activated``) and keyed as :meth:`close_slot`.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such slot.
+            ValidationError: on ``slot_id`` (code ``past``) for a slot that has
+                started; on ``reason`` over 500 characters.
+            InvalidTransitionError: the slot was cancelled.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        return self._set_slot_open(
+            slot_id, True, principal=principal, reason=reason, idempotency_key=idempotency_key
+        )
+
+    def _set_slot_open(
+        self,
+        slot_id: SlotId,
+        is_open: bool,
+        *,
+        principal: Principal,
+        reason: str | None,
+        idempotency_key: str | None,
+    ) -> Slot:
+        self._require_manager(principal)
+        clean_reason = clean_text(reason, "reason", max_length=500)
+        operation = "slot_reopen" if is_open else "slot_close"
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            made, fresh = claim_change(
+                tx.uow,
+                now,
+                idempotency_key,
+                operation,
+                principal,
+                slot_id=slot_id,
+                reason=clean_reason,
+            )
+            slot = tx.uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise NotFoundError("slot", slot_id)
+            if not fresh or slot.is_active is is_open:
+                if made is not None and fresh:
+                    tx.commit()  # the claim: the key stays this request's
+                return slot
+            if is_open:
+                if cancellation_entry(tx.uow, slot) is not None:
+                    msg = f"slot {slot.name or slot.id} was cancelled; it cannot be reopened"
+                    raise InvalidTransitionError("slot", "cancelled", "open", message=msg)
+                if slot.starts_at <= now:
+                    msg = "this slot has already started"
+                    raise ValidationError.single("slot_id", msg, "past")
+            slot.is_active = is_open
+            slot.version += 1
+            tx.audit(
+                principal,
+                entity=SLOT_ENTITY,
+                entity_id=slot.id,
+                action=AuditAction.ACTIVATED if is_open else AuditAction.DEACTIVATED,
+                old={"is_active": not is_open},
+                new={"is_active": is_open},
+                reason=clean_reason,
+                entry_id=made,
+            )
+            if is_open:
+                offer_free_seats(self._ctx, tx, slot, now=now)
+            tx.commit()
+            return slot
+
+    def cancel_slot(
+        self,
+        slot_id: SlotId,
+        *,
+        principal: Principal,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> SlotCancellation:
+        """Call a slot off: close it, cancel every live booking on it, end its waiting list.
+
+        All in one unit of work, so all or nothing, for a slot of at most
+        :data:`MAX_SLOT_BOOKINGS` (1,000) live bookings. Each booking is cancelled
+        through the one cancellation path (seats back, history, audit,
+        ``booking.status_changed``, commissions reversed) as the operator's
+        cancellation: whatever the cancellation policy says, the terms recorded
+        are 100 % of what was paid, with ``cancelled_by_operator:
+        slot_cancelled`` in the metadata, so ``PaymentSettings(refund_on_cancel=True)``
+        refunds everything. Bookings that can no longer be cancelled (ended) are
+        left alone. Every active waiting-list entry is cancelled (no offer is
+        made). Each booking's and entry's customer gets a cancellation message
+        with ``reason`` (logged here with the dedupe key
+        ``slot_cancelled:<slot>:<booking or entry>``, sent once after commit by
+        the ``slots.cancellation_messages`` handler), and a ``slot.cancelled``
+        event and a ``status_changed`` audit entry on the slot record it all.
+
+        A booking made at the same moment either is refused (the slot is closed)
+        or committed first and is cancelled with the others. A retry with the
+        same ``idempotency_key`` and the same request (slot and reason)
+        answers what the first call did (``replayed``) and cancels and sends
+        nothing more. A cancelled slot cannot be reopened.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog`` or may
+                not change every booking.
+            NotFoundError: no such slot.
+            ValidationError: on ``reason`` when blank or over 500 characters;
+                on ``slot_id`` (code ``too_many_bookings``) for a slot holding more
+                than :data:`MAX_SLOT_BOOKINGS` live bookings.
+            InvalidTransitionError: the slot was cancelled already.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        self._require_manager(principal)
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not cancel every booking"
+        )
+        clean_reason = require_text(reason, "reason", max_length=500)
+        now = self._ctx.now()
+        bookings = self._bookings
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            made, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "slot_cancel",
+                principal,
+                slot_id=slot_id,
+                reason=clean_reason,
+            )
+            if not fresh:
+                return self._slot_cancelled(uow, slot_id, made, clean_reason)
+            # Bookings are locked before their slot (the order every booking change takes);
+            # one made before the slot's lock is taken is found again below.
+            live = self._live_bookings(uow, slot_id)
+            for booking_id in sorted(live, key=lambda i: i.bytes):
+                uow.bookings.get_for_update(booking_id)
+            slot = uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise NotFoundError("slot", slot_id)
+            if cancellation_entry(uow, slot) is not None:
+                msg = f"slot {slot.name or slot.id} is cancelled already"
+                raise InvalidTransitionError("slot", "cancelled", "cancelled", message=msg)
+            was_active = slot.is_active
+            slot.is_active = False
+            slot.version += 1
+            live = self._live_bookings(uow, slot_id)  # with any made before the lock
+            cancelled: list[Booking] = []
+            messages: list[Communication] = []
+            for booking_id in sorted(live, key=lambda i: i.bytes):
+                done = bookings.cancel_for_operator_within(
+                    tx,
+                    booking_id,
+                    principal=principal,
+                    reason=clean_reason,
+                    marker="slot_cancelled",
+                )
+                if done is None:
+                    continue
+                cancelled.append(done)
+                message = log_cancellation_message(
+                    self._ctx,
+                    uow,
+                    slot,
+                    done.customer_id,
+                    reason=clean_reason,
+                    now=now,
+                    booking=done,
+                )
+                if message is not None:
+                    messages.append(message)
+            entries = [
+                e
+                for e in (
+                    uow.waitlist.get_for_update(w.id)
+                    for w in uow.waitlist.list_for_slot(slot.id, active_only=True)
+                )
+                if e is not None and e.is_active
+            ]
+            cancel_entries(
+                self._ctx,
+                tx,
+                slot,
+                entries,
+                principal=principal,
+                reason=clean_reason,
+                now=now,
+                offer_onward=False,
+            )
+            for entry in entries:
+                message = log_cancellation_message(
+                    self._ctx,
+                    uow,
+                    slot,
+                    entry.customer_id,
+                    reason=clean_reason,
+                    now=now,
+                    entry=entry,
+                )
+                if message is not None:
+                    messages.append(message)
+            tx.audit(
+                principal,
+                entity=SLOT_ENTITY,
+                entity_id=slot.id,
+                action=AuditAction.STATUS_CHANGED,
+                old={"is_active": was_active},
+                new={
+                    "status": "cancelled",
+                    "is_active": False,
+                    "booking_ids": [str(b.id) for b in cancelled],
+                    "waitlist_entry_ids": [str(e.id) for e in entries],
+                    "communication_ids": [str(m.id) for m in messages],
+                },
+                reason=clean_reason,
+                entry_id=made,
+            )
+            tx.emit(
+                SlotCancelled(
+                    id=tx.new_event_id(),
+                    occurred_at=now,
+                    slot_id=slot.id,
+                    reason=clean_reason,
+                    booking_ids=tuple(b.id for b in cancelled),
+                    waitlist_entry_ids=tuple(e.id for e in entries),
+                    communication_ids=tuple(m.id for m in messages),
+                )
+            )
+            tx.commit()
+        return SlotCancellation(
+            slot,
+            clean_reason,
+            tuple(policy.bookings_for(principal, cancelled)),
+            tuple(entries),
+            tuple(messages),
+        )
+
+    def _live_bookings(self, uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
+        """The slot's bookings that can still move to their lifecycle's cancelled state.
+
+        Raises:
+            ValidationError: on ``slot_id`` (code ``too_many_bookings``) for more
+                than :data:`MAX_SLOT_BOOKINGS` of them.
+        """
+        query = BookingFilter(slot_id=slot_id)
+        live: list[BookingId] = []
+        for booking in every_item(lambda page: uow.bookings.list(query, page)):
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.cancelled
+            if target is not None and lifecycle.allows(booking.status, target):
+                live.append(booking.id)
+        if len(live) > MAX_SLOT_BOOKINGS:
+            msg = (
+                f"the slot holds {len(live)} live bookings; one call cancels at most "
+                f"{MAX_SLOT_BOOKINGS} (cancel some of them first)"
+            )
+            raise ValidationError.single("slot_id", msg, "too_many_bookings")
+        return live
+
+    @staticmethod
+    def _slot_cancelled(
+        uow: UnitOfWork, slot_id: SlotId, entry_id: UUID | None, reason: str
+    ) -> SlotCancellation:
+        """What the keyed cancellation whose audit entry is ``entry_id`` did, as it is now."""
+        slot = uow.slots.get(slot_id)
+        if slot is None:
+            raise NotFoundError("slot", slot_id)
+        done = cancellation_entry(uow, slot, entry_id) or {}
+        found = [uow.bookings.get(BookingId(i)) for i in recorded_ids(done, "booking_ids")]
+        entries = [
+            uow.waitlist.get(WaitlistEntryId(i)) for i in recorded_ids(done, "waitlist_entry_ids")
+        ]
+        sent = [
+            uow.communications.get(CommunicationId(i))
+            for i in recorded_ids(done, "communication_ids")
+        ]
+        return SlotCancellation(
+            slot,
+            reason,
+            tuple(b for b in found if b is not None),
+            tuple(e for e in entries if e is not None),
+            tuple(c for c in sent if c is not None),
+            replayed=True,
+        )
 
     # ------------------------------------------------------------------ helpers
 

@@ -1,0 +1,172 @@
+"""Slot operations (``/api/admin/slots/{slot_id}``): stop selling a slot, sell it again,
+or call it off (a dive trip cancelled for weather, a batch with too few travelers).
+
+Staff tokens with ``manage_catalog``; calling a slot off also needs the right to change
+every booking. Each route takes an ``Idempotency-Key``: a retry answers what the first
+call did and does nothing twice. The request and answer models live here, with the
+routes they serve.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from bookingcore import (
+    AuthenticationError,
+    IdempotencyConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    SlotId,
+)
+from bookingcore.domain import Slot
+from bookingcore.services import SlotCancellation
+from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
+from examples.api.errors import problem_responses
+from examples.api.schemas import MoneyOut, StaffBookingOut, StrictIn
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/admin/slots", tags=["admin slots"])
+
+_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError)
+
+
+class SlotReasonIn(StrictIn):
+    """Why the slot is closed or reopened (kept on its audit entry)."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SlotCancelIn(StrictIn):
+    """Why the slot is called off: every customer is told it."""
+
+    reason: str = Field(min_length=1, max_length=500, examples=["Storm warning: no boats out."])
+
+
+class AdminSlotOut(BaseModel):
+    """A slot as staff see it: open for sale (``is_active``) or closed, seats held and left."""
+
+    id: UUID
+    location_id: UUID
+    name: str | None
+    starts_at: datetime
+    ends_at: datetime | None
+    price_per_traveler: MoneyOut
+    capacity: int | None
+    seats_held: int
+    seats_left: int | None
+    is_active: bool
+    version: int
+
+    @classmethod
+    def of(cls, slot: Slot) -> AdminSlotOut:
+        """The slot's fields."""
+        return cls(
+            id=slot.id,
+            location_id=slot.location_id,
+            name=slot.name,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            price_per_traveler=MoneyOut.of(slot.price_per_traveler),
+            capacity=slot.capacity,
+            seats_held=slot.seats_held,
+            seats_left=slot.seats_left,
+            is_active=slot.is_active,
+            version=slot.version,
+        )
+
+
+class SlotCancelledOut(BaseModel):
+    """What calling a slot off did: the slot (closed), the bookings cancelled, the
+    waiting-list entries ended and the messages logged to tell their customers."""
+
+    slot: AdminSlotOut
+    reason: str
+    bookings: list[StaffBookingOut]
+    waitlist_entry_ids: list[UUID]
+    communication_ids: list[UUID]
+    replayed: bool
+
+    @classmethod
+    def of(cls, done: SlotCancellation) -> SlotCancelledOut:
+        """The cancellation's fields."""
+        return cls(
+            slot=AdminSlotOut.of(done.slot),
+            reason=done.reason,
+            bookings=[StaffBookingOut.of(b) for b in done.bookings],
+            waitlist_entry_ids=[e.id for e in done.waitlist_entries],
+            communication_ids=[c.id for c in done.communications],
+            replayed=done.replayed,
+        )
+
+
+@router.post(
+    "/{slot_id}/close", operation_id="admin_close_slot", responses=problem_responses(*_ERRORS)
+)
+def close_slot(
+    slot_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    body: SlotReasonIn | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> AdminSlotOut:
+    """Stop selling the slot: no new bookings, reschedules or waiting-list entries, and
+    partners' availability leaves it out. What is booked on it stays. Closing a closed
+    slot changes nothing."""
+    slot = core.catalog.close_slot(
+        SlotId(slot_id),
+        principal=staff,
+        reason=None if body is None else body.reason,
+        idempotency_key=idempotency_key,
+    )
+    return AdminSlotOut.of(slot)
+
+
+@router.post(
+    "/{slot_id}/reopen",
+    operation_id="admin_reopen_slot",
+    responses=problem_responses(*_ERRORS, InvalidTransitionError),
+)
+def reopen_slot(
+    slot_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    body: SlotReasonIn | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> AdminSlotOut:
+    """Sell the slot again; its free seats go to its waiting list at once. A slot that
+    started answers 422, one that was called off 409."""
+    slot = core.catalog.reopen_slot(
+        SlotId(slot_id),
+        principal=staff,
+        reason=None if body is None else body.reason,
+        idempotency_key=idempotency_key,
+    )
+    return AdminSlotOut.of(slot)
+
+
+@router.post(
+    "/{slot_id}/cancel",
+    operation_id="admin_cancel_slot",
+    responses=problem_responses(*_ERRORS, InvalidTransitionError),
+)
+def cancel_slot(
+    slot_id: UUID,
+    body: SlotCancelIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> SlotCancelledOut:
+    """Call the slot off: close it and cancel every live booking on it, all or nothing,
+    each with everything paid owed back; end its waiting list; tell every customer once,
+    with the reason. With an ``Idempotency-Key`` a retry answers what the first call did
+    (``replayed``) instead of 409 (the slot is cancelled already)."""
+    done = core.catalog.cancel_slot(
+        SlotId(slot_id), principal=staff, reason=body.reason, idempotency_key=idempotency_key
+    )
+    return SlotCancelledOut.of(done)
