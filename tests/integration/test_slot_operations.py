@@ -242,6 +242,10 @@ class TestCancelling:
         )
         assert not done.slot.is_active
         assert done.slot.seats_held == 0
+        stored = dive.core.catalog.get_slot(dive.slot.id, principal=ADMIN)
+        assert stored.is_cancelled
+        assert stored.cancelled_at == dive.clock.now()
+        assert stored.cancellation_reason == "Storm warning: the trip is off."
         assert {b.id for b in done.bookings} == {paid.id, unpaid.id}
         assert dive.live_bookings() == []
         for booking in (paid, unpaid):

@@ -826,3 +826,15 @@ def test_describing_report_periods_does_nothing_on_sqlite(tmp_path: Path) -> Non
     store.create_schema()
     store.describe_report_periods(ZoneInfo("Europe/Berlin"))
     store.dispose()
+
+
+def test_slots_gain_when_and_why_the_operator_called_them_off(database: Engine) -> None:
+    """0037 adds ``slots.cancelled_at`` and ``slots.cancellation_reason`` (nullable):
+    a slot stored before reads back not cancelled; a downgrade drops both."""
+    migrations.upgrade(database, "0036")
+    assert "cancelled_at" not in _columns(database, "slots")
+    migrations.upgrade(database)
+    assert {"cancelled_at", "cancellation_reason"} <= set(_columns(database, "slots"))
+    assert _differences(database) == []
+    migrations.downgrade(database, "0036")
+    assert not {"cancelled_at", "cancellation_reason"} & set(_columns(database, "slots"))

@@ -61,6 +61,8 @@ class AdminSlotOut(BaseModel):
     seats_held: int
     seats_left: int | None
     is_active: bool
+    cancelled_at: datetime | None = Field(description="When the slot was called off, if it was")
+    cancellation_reason: str | None
     version: int
 
     @classmethod
@@ -77,6 +79,8 @@ class AdminSlotOut(BaseModel):
             seats_held=slot.seats_held,
             seats_left=slot.seats_left,
             is_active=slot.is_active,
+            cancelled_at=slot.cancelled_at,
+            cancellation_reason=slot.cancellation_reason,
             version=slot.version,
         )
 

@@ -85,8 +85,24 @@ class Slot(Versioned):
     is_active: bool = True
     has_waitlist: bool = False
     version: int = 1
+    #: When the operator called the slot off, and why
+    #: (:meth:`~bookingcore.services.CatalogService.cancel_slot`); a cancelled slot
+    #: is closed for good.
+    #:
+    #: .. versionadded:: 0.4
+    cancelled_at: datetime | None = None
+    #: .. versionadded:: 0.4
+    cancellation_reason: str | None = None
 
     entity_name = "slot"
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the operator called the slot off.
+
+        .. versionadded:: 0.4
+        """
+        return self.cancelled_at is not None
 
     @property
     def currency(self) -> str:

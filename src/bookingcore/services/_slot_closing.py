@@ -177,19 +177,14 @@ def _values(
     return values
 
 
-def cancellation_entry(
-    uow: UnitOfWork, slot: Slot, entry_id: UUID | None = None
-) -> dict[str, object] | None:
-    """What the slot's cancellation recorded (its audit entry's new values), or None
-    when the slot was never cancelled; with ``entry_id``, that entry's only."""
+def cancellation_entry(uow: UnitOfWork, slot: Slot, entry_id: UUID | None) -> dict[str, object]:
+    """What the slot's cancellation whose audit entry is ``entry_id`` recorded (the
+    entry's new values: the bookings, entries and messages it cancelled and sent);
+    empty when there is no such entry."""
     for entry in uow.audit.list_for(SLOT_ENTITY, slot.id):
-        if entry.action is not AuditAction.STATUS_CHANGED:
-            continue
-        if entry.new_values.get("status") != "cancelled":
-            continue
-        if entry_id is None or entry.id == entry_id:
+        if entry.id == entry_id and entry.action is AuditAction.STATUS_CHANGED:
             return dict(entry.new_values)
-    return None
+    return {}
 
 
 def recorded_ids(values: dict[str, object], key: str) -> Sequence[UUID]:

@@ -850,7 +850,7 @@ class CatalogService:
                     tx.commit()  # the claim: the key stays this request's
                 return slot
             if is_open:
-                if cancellation_entry(tx.uow, slot) is not None:
+                if slot.is_cancelled:
                     msg = f"slot {slot.name or slot.id} was cancelled; it cannot be reopened"
                     raise InvalidTransitionError("slot", "cancelled", "open", message=msg)
                 if slot.starts_at <= now:
@@ -944,11 +944,13 @@ class CatalogService:
             slot = uow.slots.get_for_update(slot_id)
             if slot is None:
                 raise NotFoundError("slot", slot_id)
-            if cancellation_entry(uow, slot) is not None:
+            if slot.is_cancelled:
                 msg = f"slot {slot.name or slot.id} is cancelled already"
                 raise InvalidTransitionError("slot", "cancelled", "cancelled", message=msg)
             was_active = slot.is_active
             slot.is_active = False
+            slot.cancelled_at = now
+            slot.cancellation_reason = clean_reason
             slot.version += 1
             live = self._live_bookings(uow, slot_id)  # with any made before the lock
             cancelled: list[Booking] = []
@@ -1071,7 +1073,7 @@ class CatalogService:
         slot = uow.slots.get(slot_id)
         if slot is None:
             raise NotFoundError("slot", slot_id)
-        done = cancellation_entry(uow, slot, entry_id) or {}
+        done = cancellation_entry(uow, slot, entry_id)
         found = [uow.bookings.get(BookingId(i)) for i in recorded_ids(done, "booking_ids")]
         entries = [
             uow.waitlist.get(WaitlistEntryId(i)) for i in recorded_ids(done, "waitlist_entry_ids")

@@ -180,6 +180,9 @@ slots = Table(
     Column("version", Integer(), nullable=False),
     # revision 0031: someone has joined the slot's waiting list.
     Column("has_waitlist", Boolean(), nullable=False, server_default=false()),
+    # revision 0037: the operator called the slot off.
+    when("cancelled_at", nullable=True),
+    Column("cancellation_reason", Text()),
     Index(None, "starts_at"),
     Index(None, "location_id", "starts_at"),
 )
@@ -302,6 +305,8 @@ def _dump_slot(s: Slot) -> Row:
         "created_at": s.created_at,
         "version": s.version,
         "has_waitlist": s.has_waitlist,
+        "cancelled_at": s.cancelled_at,
+        "cancellation_reason": s.cancellation_reason,
     }
 
 
@@ -324,6 +329,8 @@ def _load_slot(r: Stored, _: Sequence[Stored]) -> Slot:
         is_active=r["is_active"],
         has_waitlist=r["has_waitlist"],
         version=r["version"],
+        cancelled_at=r["cancelled_at"],
+        cancellation_reason=r["cancellation_reason"],
     )
 
 
