@@ -142,6 +142,7 @@ from bookingcore.domain.quotations import (
     QuotationStatus,
     QuotationSupersededError,
 )
+from bookingcore.domain.schedules import SlotsCreated
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -287,6 +288,7 @@ __all__ = [
     "SignatureScheme",
     "Slot",
     "SlotTally",
+    "SlotsCreated",
     "SourceRow",
     "StaffMember",
     "StatusGroups",
