@@ -585,7 +585,7 @@ class TestReadingTheTrail:
     ) -> None:
         assert list(core.audit.trail("traveler", uuid4(), principal=admin)) == []
 
-    @pytest.mark.parametrize("entity", ["slot", "Booking", "", "communication"])
+    @pytest.mark.parametrize("entity", ["slots", "Booking", "", "communication"])
     def test_an_unknown_entity_name_is_refused(
         self, core: BookingCore, admin: Principal, entity: str
     ) -> None:

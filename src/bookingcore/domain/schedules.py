@@ -156,9 +156,10 @@ class SlotSchedule:
             return [FieldError("start_times", "name at least one start time", "required")]
         problems: list[FieldError] = []
         seen: set[time] = set()
-        for i, moment in enumerate(self.start_times):
+        given: tuple[object, ...] = self.start_times
+        for i, moment in enumerate(given):
             field = f"start_times.{i}"
-            if not isinstance(moment, time):  # pyright: ignore[reportUnnecessaryIsInstance]
+            if not isinstance(moment, time):
                 problems.append(FieldError(field, "must be a datetime.time", "invalid_type"))
             elif moment.tzinfo is not None:
                 msg = "must be a wall-clock time without tzinfo: the business's time zone places it"
