@@ -40,6 +40,7 @@ from examples.api.routes import (
     payments,
     portal,
     reports,
+    slots,
     sms,
     staff,
     travel,
@@ -171,6 +172,7 @@ def create_app(
     app.include_router(changes.router)
     app.include_router(travel.router)
     app.include_router(catalog.router)
+    app.include_router(slots.router)
     app.include_router(trips.router)
     app.include_router(sms.router)
 

@@ -54,7 +54,7 @@ def _weekdays(value: object) -> tuple[int, ...]:
         raise ValidationError.single("weekdays", msg, "invalid_type")
     days: list[object] = list(value)
     problems = [
-        FieldError(f"weekdays.{i}", "must be an ISO weekday number, 1 to 7", "out_of_range")
+        FieldError(f"weekdays[{i}]", "must be an ISO weekday number, 1 to 7", "out_of_range")
         for i, day in enumerate(days)
         if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7
     ]
@@ -75,7 +75,7 @@ def _dates(value: object) -> frozenset[date]:
         raise ValidationError.single("exceptions", "must be a collection of dates", "invalid_type")
     days: list[object] = list(value)
     problems = [
-        FieldError(f"exceptions.{i}", "must be a date", "invalid_type")
+        FieldError(f"exceptions[{i}]", "must be a date", "invalid_type")
         for i, day in enumerate(days)
         if isinstance(day, datetime) or not isinstance(day, date)
     ]
@@ -104,14 +104,14 @@ class SlotSchedule:
         exceptions: days to skip (a holiday); each within the range.
 
     Raises:
-        ValidationError: on ``weekdays`` (none, or ``weekdays.<i>`` outside
-            1-7), ``start_times`` (none, ``start_times.<i>`` not a time, with
+        ValidationError: on ``weekdays`` (none, or ``weekdays[<i>]`` outside
+            1-7), ``start_times`` (none, ``start_times[<i>]`` not a time, with
             ``tzinfo``, or repeated), ``starts_on`` / ``ends_on`` (not dates,
             outside the library's calendar, ``ends_on`` before ``starts_on``
             (``before_start``) or the range longer than
             :data:`MAX_SCHEDULE_DAYS` (``too_long``)), ``duration`` (not a
             positive timedelta of at most a slot's longest), ``exceptions``
-            (``exceptions.<i>`` not a date, or outside the range), and
+            (``exceptions[<i>]`` not a date, or outside the range), and
             ``ends_on`` with code ``too_many_occurrences`` when the schedule
             would open more than :data:`MAX_SCHEDULE_OCCURRENCES` slots.
 
@@ -158,7 +158,7 @@ class SlotSchedule:
         seen: set[time] = set()
         given: tuple[object, ...] = self.start_times
         for i, moment in enumerate(given):
-            field = f"start_times.{i}"
+            field = f"start_times[{i}]"
             if not isinstance(moment, time):
                 problems.append(FieldError(field, "must be a datetime.time", "invalid_type"))
             elif moment.tzinfo is not None:
