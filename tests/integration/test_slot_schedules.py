@@ -108,11 +108,8 @@ def test_a_schedule_opens_its_slots_on_the_business_clock_and_audits_each(shop: 
     stored = shop.slots()
     assert [s.id for s in stored] == [s.id for s in made.slots]
     first = stored[0]
-    assert (first.ends_at - first.starts_at, first.capacity, first.name) == (
-        timedelta(hours=3),
-        8,
-        "Reef trip",
-    )
+    assert first.ends_at == first.starts_at + timedelta(hours=3)
+    assert (first.capacity, first.name) == (8, "Reef trip")
     assert (first.product_id, first.price_per_traveler) == (shop.dive.id, PRICE)
     (entry,) = shop.audited(first)
     assert (entry.action, entry.reason) == ("created", "schedule")
@@ -171,7 +168,7 @@ def test_a_refused_schedule_opens_nothing(shop: Shop) -> None:
         shop.create(saturdays(), product_id=shop.wreck.id, capacity=0)
     assert {e.field for e in refused.value.errors} == {"product_id", "capacity"}
     with pytest.raises(ValidationError) as refused:
-        shop.create("Saturdays at seven")
+        shop.create("Saturdays at seven")  # type: ignore[arg-type]
     assert refused.value.fields == ("schedule",)
     shop.core.catalog.set_location_active(shop.reef.id, False, principal=ADMIN)
     with pytest.raises(ValidationError) as refused:
