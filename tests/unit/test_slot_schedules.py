@@ -174,6 +174,11 @@ def test_more_than_a_thousand_occurrences_is_refused() -> None:
             [("start_times[0]", "aware_time")],
         ),
         ({"ends_on": date(2026, 2, 28)}, [("ends_on", "before_start")]),
+        ({"ends_on": date(2026, 3, 6)}, [("weekdays", "no_occurrences")]),  # Sun-Fri
+        (
+            {"ends_on": date(2026, 3, 7), "exceptions": [date(2026, 3, 7)]},
+            [("weekdays", "no_occurrences")],
+        ),
         ({"starts_on": datetime(2026, 3, 1, tzinfo=UTC)}, [("starts_on", "invalid_type")]),
         ({"starts_on": date(1800, 1, 1)}, [("starts_on", "out_of_range")]),
         ({"duration": timedelta(0)}, [("duration", "out_of_range")]),

@@ -104,16 +104,18 @@ class SlotSchedule:
         exceptions: days to skip (a holiday); each within the range.
 
     Raises:
-        ValidationError: on ``weekdays`` (none, or ``weekdays[<i>]`` outside
-            1-7), ``start_times`` (none, ``start_times[<i>]`` not a time, with
-            ``tzinfo``, or repeated), ``starts_on`` / ``ends_on`` (not dates,
-            outside the library's calendar, ``ends_on`` before ``starts_on``
-            (``before_start``) or the range longer than
-            :data:`MAX_SCHEDULE_DAYS` (``too_long``)), ``duration`` (not a
-            positive timedelta of at most a slot's longest), ``exceptions``
-            (``exceptions[<i>]`` not a date, or outside the range), and
-            ``ends_on`` with code ``too_many_occurrences`` when the schedule
-            would open more than :data:`MAX_SCHEDULE_OCCURRENCES` slots.
+        ValidationError: on ``weekdays`` (none, ``weekdays[<i>]`` outside
+            1-7, or ``no_occurrences`` when no day of the range, less the
+            exceptions, is one of them), ``start_times`` (none,
+            ``start_times[<i>]`` not a time, with ``tzinfo``, or repeated),
+            ``starts_on`` / ``ends_on`` (not dates, outside the library's
+            calendar, ``ends_on`` before ``starts_on`` (``before_start``) or
+            the range longer than :data:`MAX_SCHEDULE_DAYS` (``too_long``)),
+            ``duration`` (not a positive timedelta of at most a slot's
+            longest), ``exceptions`` (``exceptions[<i>]`` not a date, or
+            outside the range), and ``ends_on`` with code
+            ``too_many_occurrences`` when the schedule would open more than
+            :data:`MAX_SCHEDULE_OCCURRENCES` slots.
 
     .. versionadded:: 0.4
     """
@@ -144,7 +146,11 @@ class SlotSchedule:
             if outside:
                 msg = f"{outside[0].isoformat()} is outside {self.starts_on} to {self.ends_on}"
                 problems.append(FieldError("exceptions", msg, "out_of_range"))
-        if not problems and len(self.days()) * len(self.start_times) > MAX_SCHEDULE_OCCURRENCES:
+        days = () if problems else self.days()
+        if not problems and not days:
+            msg = "no day from starts_on to ends_on (less the exceptions) is one of these weekdays"
+            problems.append(FieldError("weekdays", msg, "no_occurrences"))
+        if len(days) * len(self.start_times) > MAX_SCHEDULE_OCCURRENCES:
             msg = f"the schedule opens more than {MAX_SCHEDULE_OCCURRENCES:,} slots; split it"
             problems.append(FieldError("ends_on", msg, "too_many_occurrences"))
         if problems:
