@@ -569,7 +569,7 @@ class CatalogService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
-            slot_id = SlotId(self._ctx.ids.new_id())
+            slot_id: SlotId | None = None
             if key is not None and not p:
                 asked = fingerprint(
                     "slot",
@@ -589,7 +589,7 @@ class CatalogService:
             p.raise_if_any()
             assert start is not None
             slot = offer.slot(
-                slot_id,
+                slot_id or SlotId(self._ctx.ids.new_id()),
                 location_id=location_id,
                 product_id=product_id,
                 starts_at=start,
