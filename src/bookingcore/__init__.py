@@ -12,7 +12,7 @@ each name has this one import path:
 * what services take: :class:`BookingRequest`, :class:`NewTraveler`,
   :class:`SavedTraveler`, :class:`CustomerDetails`, :class:`TravelerDetails`,
   :class:`BookingChanges`, :class:`DiscountTier`, :class:`CancellationPolicy`
-  (with :class:`RefundTier`), :class:`ImportSettings`, the
+  (with :class:`RefundTier`), :class:`SlotSchedule`, :class:`ImportSettings`, the
   filters and :class:`PageRequest`;
 * values and ids: :class:`Money`, :class:`PhoneNumber`, :class:`EmailAddress`,
   :class:`BookingId`, :class:`SlotId`, ... (one ``NewType`` of ``UUID`` each);
@@ -51,6 +51,7 @@ from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Principal, PrincipalKind, StaffRole
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import BookingFilter, CustomerFilter, PageRequest, SlotFilter
+from bookingcore.domain.schedules import SlotSchedule
 from bookingcore.domain.values import (
     BookingGroupId,
     BookingId,
@@ -173,6 +174,7 @@ __all__ = [
     "Settings",
     "SlotFilter",
     "SlotId",
+    "SlotSchedule",
     "StaffId",
     "StaffRole",
     "StaleVersionError",

@@ -3,7 +3,8 @@ trip (and put bookings on it or take them off), record money taken by hand, re-s
 partner's webhook, issue and renew a certificate, save a customer's traveler, answer for
 a booking's item (confirm, reject, ask again, cancel), assign or move a lead, update a
 saved traveler, merge two customers, generate an itinerary or a booking's documents, or
-start or retry an import take an idempotency key, on every backend.
+start or retry an import, or open a slot or a schedule's slots take an idempotency key, on
+every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, time, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -35,7 +36,9 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PageRequest,
     Principal,
+    SlotSchedule,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -566,6 +569,45 @@ def _imports_state(w: World) -> object:
     )
 
 
+def _open_slot(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.catalog.create_slot(
+        location_id=w.slot.location_id,
+        starts_at=w.start + timedelta(days=asked.get("days", 60)),
+        ends_at=w.start + timedelta(days=asked.get("days", 60), hours=asked.get("hours", 3)),
+        price_per_traveler=Money(asked.get("price", "9000"), "INR"),
+        capacity=asked.get("capacity", 8),
+        name=asked.get("name"),
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _open_schedule(w: World, key: str | None, **asked: Any) -> Any:
+    first = w.start.date() + timedelta(days=40)
+    schedule = SlotSchedule(
+        weekdays=asked.get("weekdays", [6]),
+        start_times=asked.get("times", [time(7), time(13)]),
+        starts_on=first,
+        ends_on=first + timedelta(days=asked.get("days", 27)),
+        duration=timedelta(hours=3),
+        exceptions=asked.get("exceptions", ()),
+    )
+    return w.core.catalog.create_slots(
+        schedule,
+        location_id=w.slot.location_id,
+        price_per_traveler=Money(asked.get("price", "9000"), "INR"),
+        capacity=asked.get("capacity", 8),
+        name=asked.get("name", "Reef trip"),
+        principal=ADMIN,
+        idempotency_key=key,
+    )
+
+
+def _slots_state(w: World) -> object:
+    slots = w.core.catalog.list_slots(page=PageRequest(limit=500), principal=ADMIN).items
+    return [(s.id, s.version) for s in slots], sum(w.audited("slot", s.id) for s in slots)
+
+
 def _booking_state(w: World) -> object:
     booking, other = w.get(), w.get(w.other)
     return (
@@ -783,6 +825,32 @@ CALLS = {
         lambda j: j.id,
         {"job": {"job": "other"}, "source": {"source": "corrected"}},
     ),
+    "slot": Call(
+        _open_slot,
+        _slots_state,
+        lambda s: (s.id, s.starts_at, s.capacity),
+        {
+            "starts_at": {"days": 61},
+            "ends_at": {"hours": 4},
+            "price_per_traveler": {"price": "9500"},
+            "capacity": {"capacity": 9},
+            "name": {"name": "Night dive"},
+        },
+    ),
+    "slot_schedule": Call(
+        _open_schedule,
+        _slots_state,
+        lambda made: ([s.id for s in made.slots], made.skipped),
+        {
+            "weekdays": {"weekdays": (7,)},
+            "start_times": {"times": (time(7),)},
+            "ends_on": {"days": 34},
+            "exceptions": {"exceptions": "a saturday"},
+            "price_per_traveler": {"price": "9500"},
+            "capacity": {"capacity": None},
+            "name": {"name": "Night dive"},
+        },
+    ),
     "trip": Call(
         _trip,
         lambda w: [t.id for t in w.core.trips.for_customer(w.customer_id, principal=ADMIN).items],
@@ -809,12 +877,17 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("duplicate", "other"): w.other_twin,
         ("trip", "other"): w.other_journey,
         ("job", "other"): w.other_imported,
+        ("exceptions", "a saturday"): [_saturday_after(w.start.date() + timedelta(days=40))],
         ("settings", "other"): ImportSettings(kind="customers", region="IN"),
         ("source", "corrected"): ListSource(
             (*CUSTOMER_HEADER, "row"), [("Bad", "+919800000102", "", "2", "3")]
         ),
     }
     return {k: named.get((k, v), v) for k, v in fields.items()}
+
+
+def _saturday_after(day: date) -> date:
+    return day + timedelta(days=(6 - day.isoweekday()) % 7)
 
 
 @pytest.fixture

@@ -294,6 +294,19 @@ def _travel(run: Run) -> None:
     assert booking.items_total == money("14440", "INR")
     assert run["retried"].revision == 2
     assert run["again"].communication.id == run["sent"].communication.id
+    # Recurring slots: the retry answers the same slots; the skipped start has one slot.
+    again = core.catalog.create_slots(
+        run["saturdays"],
+        location_id=run["leh"].id,
+        price_per_traveler=money("4500", "INR"),
+        capacity=10,
+        name="Reef trip",
+        principal=staff,
+        idempotency_key="march-saturdays",
+    )
+    assert [s.id for s in again.slots] == [s.id for s in run["made"].slots]
+    (entry,) = core.audit.trail("slot", run["made"].slots[0].id, principal=staff)
+    assert (entry.action, entry.reason) == ("created", "schedule")
 
 
 @covers("events.md")

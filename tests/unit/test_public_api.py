@@ -215,6 +215,7 @@ TOP_LEVEL = [
     "Settings",
     "SlotFilter",
     "SlotId",
+    "SlotSchedule",
     "StaffId",
     "StaffRole",
     "StaleVersionError",

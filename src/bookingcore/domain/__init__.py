@@ -143,6 +143,7 @@ from bookingcore.domain.quotations import (
     QuotationStatus,
     QuotationSupersededError,
 )
+from bookingcore.domain.schedules import SlotsCreated
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -289,6 +290,7 @@ __all__ = [
     "Slot",
     "SlotCancelled",
     "SlotTally",
+    "SlotsCreated",
     "SourceRow",
     "StaffMember",
     "StatusGroups",

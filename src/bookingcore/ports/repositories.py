@@ -266,6 +266,18 @@ class LocationRepository(Protocol):
     def get_by_code(self, code: str) -> Location | None:
         """The location with this (normalised, upper-case) code."""
 
+    def get_for_update(self, location_id: LocationId) -> Location | None:
+        """The location, locked until the unit of work ends.
+
+        What must happen one at a time per location takes this lock first: two
+        schedules opening slots at one place look for the slots already there
+        one after the other, so they never open the same slot twice. SQL
+        adapters take a row lock (``SELECT ... FOR UPDATE``; SQLite's write
+        lock); the memory adapter serialises.
+
+        .. versionadded:: 0.4
+        """
+
     def list(self, *, only_active: bool = False) -> Sequence[Location]:
         """All locations ordered by code."""
 

@@ -24,6 +24,8 @@ AUDITED_ENTITIES = frozenset(
     | {"payment", "invoice", "commission"}
     # The travel operating system (0.3): reference data, leads, quotations, items.
     | {"location", "supplier", "product", "lead", "quotation", "booking item"}
+    # Slots opened (0.4).
+    | {"slot"}
     # Group bookings and waiting lists.
     | {"booking group", "waitlist entry"}
     # Slots closed, reopened and cancelled (0.4).

@@ -8,7 +8,7 @@ except that a partner sees only the locations (and their slots) it may book.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import cast
@@ -17,7 +17,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain._validation import Problems, bounded_count, clean_text, require_text
+from bookingcore.domain._validation import Problems, clean_text, require_text
 from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CancellationPolicy
@@ -33,8 +33,9 @@ from bookingcore.domain.catalog import (
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.events import SlotCancelled
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.pricing import DiscountTier, check_tiers
+from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, SlotFilter, every_item
+from bookingcore.domain.schedules import SlotSchedule, SlotsCreated
 from bookingcore.domain.slots import Slot, check_slot_times
 from bookingcore.domain.values import (
     BookingId,
@@ -57,7 +58,15 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction, claim_change
+from bookingcore.services._context import (
+    ServiceContext,
+    Transaction,
+    claim_change,
+    claim_creation,
+    claim_request,
+    fingerprint,
+    principal_key,
+)
 from bookingcore.services._seat_offers import cancel_entries, offer_free_seats
 from bookingcore.services._slot_closing import (
     MAX_SLOT_BOOKINGS,
@@ -66,6 +75,14 @@ from bookingcore.services._slot_closing import (
     cancellation_entry,
     log_cancellation_message,
     recorded_ids,
+)
+from bookingcore.services._slot_offers import (
+    audit_opened,
+    check_capacity,
+    check_offer,
+    check_where,
+    schedule_asked,
+    scheduled_ids,
 )
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.customers import CustomerService
@@ -629,61 +646,184 @@ class CatalogService:
         ends_at: datetime | None = None,
         name: str | None = None,
         group_discounts: Iterable[DiscountTier] = (),
+        idempotency_key: str | None = None,
     ) -> Slot:
         """Open a slot: a trek batch, course session, dive trip or appointment.
 
         ``capacity=None`` means unlimited. ``group_discounts`` are tiers such as
-        ``DiscountTier(5, Decimal(10))``: 10 % off from five travelers.
+        ``DiscountTier(5, Decimal(10))``: 10 % off from five travelers. The slot's
+        opening is audited (entity ``"slot"``, action ``created``).
+
+        A retry with the same ``idempotency_key`` and the same request returns the
+        slot the first call opened, as it is now, and writes nothing more (even if
+        its location has closed since). Slots at one place and time are not
+        unique: without a key, a second call opens a second slot.
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
             ValidationError: zero or negative capacity, naive or inverted times,
                 a negative price, repeated tier thresholds, or an unknown or
-                inactive location or product.
+                inactive location or product; a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                slot or another kind of operation.
+
+        .. versionchanged:: 0.4
+           ``idempotency_key``, and the audit entry.
         """
         self._require_manager(principal)
+        key = principal_key(principal, idempotency_key)
         p = Problems()
         start = p.capture(lambda: ensure_aware(starts_at, "starts_at"))
         end = p.capture(lambda: None if ends_at is None else ensure_aware(ends_at, "ends_at"))
         if start is not None:
             p.capture(partial(check_slot_times, start, end))
-        _check_capacity(capacity, p)
-        if not isinstance(cast(object, price_per_traveler), Money):
-            p.add("price_per_traveler", "must be Money", "invalid_type")
-        elif price_per_traveler.is_negative():
-            p.add("price_per_traveler", "cannot be negative", "out_of_range")
-        tiers = p.capture(lambda: check_tiers(group_discounts))
-        clean_name = p.capture(lambda: clean_text(name, "name"))
-        with self._ctx.uow_factory() as uow:
-            location = uow.locations.get(location_id)
-            if location is None:
-                p.add("location_id", f"no location {location_id}", "unknown_reference")
-            elif not location.is_active:
-                p.add("location_id", f"location {location.code} is inactive", "inactive")
-            if product_id is not None:
-                product = uow.products.get(product_id)
-                if product is None:
-                    p.add("product_id", f"no product {product_id}", "unknown_reference")
-                elif not product.is_active:
-                    p.add("product_id", f"product {product.code} is inactive", "inactive")
+        offer = check_offer(p, capacity, price_per_traveler, group_discounts, name)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            slot_id: SlotId | None = None
+            if key is not None and not p:
+                asked = fingerprint(
+                    "slot",
+                    principal,
+                    location_id=location_id,
+                    product_id=product_id,
+                    starts_at=start,
+                    ends_at=end,
+                    **offer.asked(),
+                )
+                slot_id, prior = claim_creation(
+                    uow, key, "slot", now, asked, as_id=SlotId, load=uow.slots.get
+                )
+                if prior is not None:
+                    return prior  # recognised before the location is checked (closed since?)
+            check_where(uow, location_id, uow.locations.get(location_id), product_id, p)
             p.raise_if_any()
             assert start is not None
-            assert tiers is not None
-            slot = Slot(
-                id=SlotId(self._ctx.ids.new_id()),
+            slot = offer.slot(
+                slot_id or SlotId(self._ctx.ids.new_id()),
                 location_id=location_id,
                 product_id=product_id,
                 starts_at=start,
                 ends_at=end,
-                price_per_traveler=price_per_traveler,
-                capacity=capacity,
-                name=clean_name,
-                group_discounts=tiers,
-                created_at=self._ctx.now(),
+                now=now,
             )
             uow.slots.add(slot)
-            uow.commit()
+            audit_opened(tx, principal, slot)
+            tx.commit()
             return slot
+
+    def create_slots(
+        self,
+        schedule: SlotSchedule,
+        *,
+        location_id: LocationId,
+        price_per_traveler: Money,
+        principal: Principal,
+        capacity: int | None = None,
+        product_id: ProductId | None = None,
+        name: str | None = None,
+        group_discounts: Iterable[DiscountTier] = (),
+        idempotency_key: str | None = None,
+    ) -> SlotsCreated:
+        """Open the slots of a recurring ``schedule`` at ``location_id``, all alike.
+
+        The schedule's local start times are placed on the business's clock
+        (``Settings.timezone``; see :class:`~bookingcore.SlotSchedule` for daylight
+        saving time). A start where a slot of the same location and product
+        already starts is skipped (``SlotsCreated.skipped``), so running a
+        schedule twice, or two schedules that overlap, never opens a slot twice,
+        even when they run at the same moment: the call takes the location's lock
+        (``locations.get_for_update``) before it looks. One transaction: every
+        slot is opened, or none. Each slot's opening is audited as
+        :meth:`create_slot` audits it, with the reason ``"schedule"``.
+
+        A retry with the same ``idempotency_key`` and the same request answers the
+        slots the first call opened (as they are now) and what it skipped, and
+        writes nothing more.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            ValidationError: on ``schedule`` when it is no ``SlotSchedule``; on
+                ``capacity``, ``price_per_traveler``, ``group_discounts``,
+                ``name``, ``location_id`` or ``product_id`` as :meth:`create_slot`
+                refuses them; a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionadded:: 0.4
+        """
+        self._require_manager(principal)
+        key = principal_key(principal, idempotency_key)
+        p = Problems()
+        starts: tuple[datetime, ...] = ()
+        if not isinstance(cast(object, schedule), SlotSchedule):
+            p.add("schedule", "must be a SlotSchedule", "invalid_type")
+        else:
+            starts = schedule.occurrences(self._ctx.settings.zone)
+            for start in starts[:1] + starts[-1:]:
+                p.capture(partial(check_slot_times, start, schedule.ends_at(start)))
+        offer = check_offer(p, capacity, price_per_traveler, group_discounts, name)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            ids: dict[datetime, SlotId] = {}
+            if key is not None and not p:
+                asked = fingerprint(
+                    "slot_schedule",
+                    principal,
+                    schedule=schedule_asked(schedule),
+                    location_id=location_id,
+                    product_id=product_id,
+                    **offer.asked(),
+                )
+                made, fresh = claim_request(uow, key, "slot_schedule", now, asked)
+                ids = scheduled_ids(made, starts)
+                if not fresh:
+                    return self._scheduled(uow, location_id, product_id, ids)
+            # One schedule at a time per location: the slots already there are read
+            # under its lock, and the ones opened here are committed before it is let go.
+            location = uow.locations.get_for_update(location_id)
+            check_where(uow, location_id, location, product_id, p)
+            p.raise_if_any()
+            taken = {
+                s.starts_at
+                for s in uow.slots.find_exact({(location_id, product_id, t) for t in starts})
+            }
+            made_slots: list[Slot] = []
+            for start in starts:
+                if start in taken:
+                    continue
+                slot_id = ids.get(start) or SlotId(self._ctx.ids.new_id())
+                end = schedule.ends_at(start)
+                slot = offer.slot(
+                    slot_id,
+                    location_id=location_id,
+                    product_id=product_id,
+                    starts_at=start,
+                    ends_at=end,
+                    now=now,
+                )
+                uow.slots.add(slot)
+                audit_opened(tx, principal, slot, reason="schedule")
+                made_slots.append(slot)
+            tx.commit()
+            skipped = tuple(t for t in starts if t in taken)
+            return SlotsCreated(tuple(made_slots), skipped)
+
+    @staticmethod
+    def _scheduled(
+        uow: UnitOfWork,
+        location_id: LocationId,
+        product_id: ProductId | None,
+        ids: Mapping[datetime, SlotId],
+    ) -> SlotsCreated:
+        """What a keyed schedule's first call did, found again by its slots' ids (one read)."""
+        mine = set(ids.values())
+        found = uow.slots.find_exact({(location_id, product_id, t) for t in ids})
+        made = tuple(s for s in found if s.id in mine)
+        opened = {s.starts_at for s in made}
+        return SlotsCreated(made, tuple(sorted(t for t in ids if t not in opened)))
 
     def get_slot(self, slot_id: SlotId, *, principal: Principal) -> Slot:
         """A slot with its ``seats_left``.
@@ -1142,14 +1282,7 @@ def _check_supplier(uow: UnitOfWork, supplier_id: SupplierId | None, problems: P
 
 
 def _check_capacity(capacity: object, problems: Problems) -> None:
-    if capacity is None:
-        return
-    if isinstance(capacity, bool) or not isinstance(capacity, int):
-        problems.add("capacity", "must be a whole number or None for unlimited", "invalid_type")
-    elif capacity <= 0:
-        problems.add("capacity", "must be at least 1 (use None for unlimited)", "out_of_range")
-    else:
-        problems.capture(lambda: bounded_count(capacity, "capacity", minimum=1))
+    check_capacity(capacity, problems)
 
 
 def _refuse_taken_code(

@@ -137,6 +137,7 @@ from bookingcore.domain.values import (
     DocumentId,
     EmailAddress,
     LeadId,
+    LocationId,
     Money,
     PartnerId,
     PaymentId,
@@ -803,6 +804,51 @@ class CatalogRepositoryContract(_Base):
         with uow_factory() as uow:
             assert [i.code for i in uow.locations.list()] == ["A", "B", "C"]
             assert [i.code for i in uow.locations.list(only_active=True)] == ["B", "C"]
+
+    def test_a_location_is_locked_for_its_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location(code="LOCK")
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.commit()
+        with uow_factory() as uow:
+            repo = uow.locations
+            assert repo.get_for_update(location.id) == location
+            assert repo.get_for_update(LocationId(uuid4())) is None
+            fresh = make.location(code="NEW")
+            repo.add(fresh)
+            assert repo.get_for_update(fresh.id) == fresh
+
+    @requires("concurrent_units_of_work")
+    def test_get_for_update_serialises_changes_of_one_location(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Each worker reads the name under the lock and appends to it: none is lost."""
+        location = make.location(code="SERIAL", name="x")
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.commit()
+        workers = 6
+        barrier = threading.Barrier(workers)
+
+        def append() -> None:
+            barrier.wait()
+            with uow_factory() as uow:
+                locked = uow.locations.get_for_update(location.id)
+                assert locked is not None
+                locked.name += "x"
+                uow.commit()
+
+        threads = [threading.Thread(target=append) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        with uow_factory() as uow:
+            stored = uow.locations.get(location.id)
+            assert stored is not None
+            assert stored.name == "x" * (workers + 1)
 
     @pytest.mark.parametrize(
         ("kind", "everything", "active"),

@@ -480,6 +480,9 @@ class _CodedRepository(_Repository[E], Generic[E, I]):
 
 
 class _LocationRepository(_CodedRepository[Location, LocationId]):
+    def get_for_update(self, location_id: LocationId) -> Location | None:
+        return self._locked(location_id)
+
     def list(self, *, only_active: bool = False) -> Sequence[Location]:
         return self._uow._select(
             self._table, lambda r: r.is_active or not only_active, lambda r: r.code

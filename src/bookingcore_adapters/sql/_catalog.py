@@ -412,6 +412,9 @@ class CodedRepository(Repository[E], Generic[E, I]):
 class LocationRepository(CodedRepository[Location, LocationId]):
     """:class:`~bookingcore.ports.LocationRepository` in SQL."""
 
+    def get_for_update(self, location_id: LocationId) -> Location | None:
+        return self._session.lock(self._mapper, location_id)
+
     def list(self, *, only_active: bool = False) -> Sequence[Location]:
         c = self._table.c
         return self._session.select(
