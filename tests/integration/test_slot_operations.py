@@ -121,7 +121,10 @@ class Dive:
         return [b for b in every if lifecycle(b.lifecycle).is_active(b.status)]
 
     def trail(self) -> list[AuditEntry]:
-        return list(self.core.audit.trail("slot", self.slot.id, principal=ADMIN))
+        """The slot's audit entries after the one that opened it."""
+        entries = list(self.core.audit.trail("slot", self.slot.id, principal=ADMIN))
+        assert entries[0].action is AuditAction.CREATED
+        return entries[1:]
 
     def outbox(self) -> list[DomainEvent]:
         with self.core.context.uow_factory() as uow:
