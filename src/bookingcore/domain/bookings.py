@@ -660,6 +660,50 @@ class Booking(Versioned):
         )
         return difference, Raised(None, audit, event)
 
+    def follow_slot(
+        self, slot: Slot, *, lifecycle: Lifecycle, author: Author, note: str | None = None
+    ) -> Raised:
+        """Take the new start of the booking's own ``slot``, which the operator moved.
+
+        Call with the booking and ``slot`` locked, after ``slot.starts_at`` changed.
+        Nothing else changes: the slot, seats and prices stay. Returns the audit
+        entry (``starts_at`` old and new) and a
+        :class:`~bookingcore.domain.events.BookingRescheduled` event whose
+        ``from_slot_id`` and ``to_slot_id`` are both the slot's, with no price
+        difference.
+
+        Raises:
+            InvalidTransitionError: the booking is no longer active (ended, cancelled).
+
+        .. versionadded:: 0.4
+        """
+        if not lifecycle.is_active(self.status):
+            msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
+            raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
+        if slot.id != self.slot_id:
+            msg = f"booking {self.reference} follows its own slot only"
+            raise ValueError(msg)
+        before = snapshot(self, ("starts_at",))
+        from_starts = self.starts_at
+        self.starts_at = slot.starts_at
+        self.touch(author.now)
+        old, new = diff(before, snapshot(self, ("starts_at",)))
+        audit = _audit_entry(self, author, AuditAction.UPDATED, old=old, new=new, reason=note)
+        event = BookingRescheduled(
+            id=author.new_id(),
+            occurred_at=author.now,
+            booking_id=self.id,
+            from_slot_id=slot.id,
+            to_slot_id=slot.id,
+            from_starts_at=from_starts,
+            to_starts_at=slot.starts_at,
+            price_difference="0",
+            currency=self.currency,
+            actor=author.actor,
+            note=note,
+        )
+        return Raised(None, audit, event)
+
     def change_travelers(
         self,
         travelers: Sequence[BookingTraveler],

@@ -59,6 +59,10 @@ class CommunicationType(enum.StrEnum):
     #:
     #: .. versionadded:: 0.3
     QUOTATION = "quotation"
+    #: the operator moved a booking's departure (its slot's start)
+    #:
+    #: .. versionadded:: 0.4
+    SCHEDULE_CHANGE = "schedule_change"
 
 
 class Channel(enum.StrEnum):
@@ -313,6 +317,18 @@ DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] =
         (CommunicationType.CANCELLATION, _SMS): MessageTemplate(
             "cancellation.sms",
             body="$business: booking $reference on $starts_at is cancelled.",
+        ),
+        (CommunicationType.SCHEDULE_CHANGE, _EMAIL): MessageTemplate(
+            "schedule_change.email",
+            subject="New time for $reference: $starts_at",
+            body=(
+                "Hello $customer_name,\n\nyour booking $reference at $location now "
+                "starts on $starts_at.\n\n$business"
+            ),
+        ),
+        (CommunicationType.SCHEDULE_CHANGE, _SMS): MessageTemplate(
+            "schedule_change.sms",
+            body="$business: $reference at $location now starts $starts_at.",
         ),
         (CommunicationType.GROUP_CONFIRMATION, _EMAIL): MessageTemplate(
             "group_confirmation.email",

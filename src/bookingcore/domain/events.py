@@ -53,6 +53,7 @@ __all__ = [
     "RetryPolicy",
     "SerializedMessage",
     "SlotCancelled",
+    "SlotRescheduled",
     "TravelerChanged",
     "WaitlistOfferEnded",
     "WaitlistOffered",
@@ -298,6 +299,29 @@ class SlotCancelled(DomainEvent):
     reason: str
     booking_ids: tuple[BookingId, ...] = ()
     waitlist_entry_ids: tuple[WaitlistEntryId, ...] = ()
+    communication_ids: tuple[CommunicationId, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class SlotRescheduled(DomainEvent):
+    """An operator moved a slot's departure (a weather delay, a boat swap): it starts
+    at ``to_starts_at`` instead of ``from_starts_at``.
+
+    ``booking_ids`` are the live bookings that moved with it (each also has its
+    own ``booking.rescheduled`` event, from and to the same slot),
+    ``communication_ids`` the logged messages that tell their customers; a
+    handler hands them to the :class:`~bookingcore.ports.Notifier` after commit.
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "slot.rescheduled"
+
+    slot_id: SlotId
+    from_starts_at: datetime
+    to_starts_at: datetime
+    reason: str
+    booking_ids: tuple[BookingId, ...] = ()
     communication_ids: tuple[CommunicationId, ...] = ()
 
 

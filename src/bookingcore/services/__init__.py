@@ -27,7 +27,12 @@ from bookingcore.services.bookings import (
     SeatClaim,
     Transition,
 )
-from bookingcore.services.catalog import MAX_SLOT_BOOKINGS, CatalogService, SlotCancellation
+from bookingcore.services.catalog import (
+    MAX_SLOT_BOOKINGS,
+    CatalogService,
+    SlotCancellation,
+    SlotMoved,
+)
 from bookingcore.services.certificates import (
     DEFAULT_RENEWAL_LEAD,
     CertificateService,
@@ -190,6 +195,7 @@ __all__ = [
     "ServiceContext",
     "SignedIn",
     "SlotCancellation",
+    "SlotMoved",
     "StaffDashboard",
     "StaffNote",
     "StaffNoteKind",

@@ -46,6 +46,7 @@ __all__ = [
     "cancellation_entry",
     "deliver_slot_cancellation_messages",
     "log_cancellation_message",
+    "log_slot_message",
     "recorded_ids",
     "slot_message_key",
 ]
@@ -113,16 +114,52 @@ def log_cancellation_message(
     else:
         assert entry is not None
         subject = entry.id
-    key = slot_message_key(slot, subject)
+    return log_slot_message(
+        ctx,
+        uow,
+        slot,
+        customer_id,
+        kind=CommunicationType.CANCELLATION,
+        key=slot_message_key(slot, subject),
+        reason=reason,
+        now=now,
+        booking=booking,
+        entry=entry,
+        sender=_SENDER,
+    )
+
+
+def log_slot_message(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    slot: Slot,
+    customer_id: CustomerId,
+    *,
+    kind: CommunicationType,
+    key: str,
+    reason: str,
+    now: datetime,
+    sender: Actor,
+    booking: Booking | None = None,
+    entry: WaitlistEntry | None = None,
+) -> Communication | None:
+    """Log (pending) a ``kind`` message about ``slot`` to a booking's or an entry's
+    customer, with the dedupe key ``key``.
+
+    The ``kind`` template of the customer's channel (email when they have an
+    address, else SMS), filled from the slot as it is now, with ``reason``
+    added. None when no template covers the channel, or a message with ``key``
+    was logged already.
+    """
     if uow.communications.get_by_dedupe_key(key) is not None:
         return None
     customer = uow.customers.get(customer_id)
     if customer is None:  # pragma: no cover - bookings and entries name stored customers
         return None
     channel = Channel.EMAIL if customer.email is not None else Channel.SMS
-    if (CommunicationType.CANCELLATION, channel) not in ctx.settings.templates:
+    if (kind, channel) not in ctx.settings.templates:
         return None
-    template = ctx.settings.template(CommunicationType.CANCELLATION, channel)
+    template = ctx.settings.template(kind, channel)
     subject_text, body = template.render(
         _values(ctx, uow, slot, customer, booking=booking, entry=entry)
     )
@@ -130,7 +167,7 @@ def log_cancellation_message(
         id=CommunicationId(ctx.ids.new_id()),
         customer_id=customer.id,
         booking_id=None if booking is None else booking.id,
-        type=CommunicationType.CANCELLATION,
+        type=kind,
         channel=channel,
         recipient=customer.email.value
         if channel is Channel.EMAIL and customer.email
@@ -139,7 +176,7 @@ def log_cancellation_message(
         content=f"{body}\n{reason}" if channel is Channel.EMAIL else f"{body} {reason}",
         template_used=template.name,
         created_at=now,
-        created_by=_SENDER,
+        created_by=sender,
         dedupe_key=key,
     )
     uow.communications.add(communication)

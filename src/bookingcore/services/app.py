@@ -35,6 +35,7 @@ from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
 from bookingcore.services._slot_closing import deliver_slot_cancellation_messages
+from bookingcore.services._slot_moving import deliver_slot_move_messages
 from bookingcore.services.audit import AuditService
 from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
@@ -302,6 +303,7 @@ class BookingCore:
         if notifier is not None and automations is not False:
             deliver_offer_messages(self.events, self.communications)
             deliver_slot_cancellation_messages(self.events, self.communications)
+            deliver_slot_move_messages(self.events, self.communications)
         self.groups = GroupService(self.context, self.bookings, self.communications)
         # --- end waiting lists ---
         if dispatch == "inline":

@@ -2306,6 +2306,52 @@ class BookingService:
         )
         return booking
 
+    def follow_slot_within(
+        self,
+        tx: Transaction,
+        booking_id: BookingId,
+        slot: Slot,
+        from_starts: datetime,
+        *,
+        principal: Principal,
+        note: str | None,
+    ) -> Booking | None:
+        """Move a booking with its slot, which the operator moved from ``from_starts``,
+        inside the caller's unit of work (the slot locked and already moved).
+
+        The booking takes the slot's new start (an audit entry and a
+        ``booking.rescheduled`` event from and to the same slot, no price
+        difference) and what is dated by the departure follows it as in
+        :meth:`reschedule`. Returns ``None`` and changes nothing for a booking
+        that is no longer active.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not change every booking.
+            ValidationError: on ``new_starts_at`` (code ``out_of_range``) when the
+                move takes a line item's dates past the dates an item may have.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not move every booking"
+        )
+        booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        if not lifecycle.is_active(booking.status) or booking.starts_at == slot.starts_at:
+            return None
+        now = self._ctx.now()
+        author = self._ctx.author(principal, now)
+        tx.record(booking.follow_slot(slot, lifecycle=lifecycle, author=author, note=note))
+        try:
+            self._follow_departure(
+                tx, booking, from_starts, principal=principal, note=note, now=now
+            )
+        except ValidationError as error:
+            msgs = "; ".join(e.message for e in error.errors)
+            raise ValidationError.single("new_starts_at", msgs, "out_of_range") from None
+        return booking
+
     @staticmethod
     def _load_visible(
         uow: UnitOfWork, booking_id: BookingId, principal: Principal, *, for_update: bool = False

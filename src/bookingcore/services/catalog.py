@@ -31,7 +31,7 @@ from bookingcore.domain.catalog import (
     normalise_code,
 )
 from bookingcore.domain.communications import Communication
-from bookingcore.domain.events import SlotCancelled
+from bookingcore.domain.events import SlotCancelled, SlotRescheduled
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, SlotFilter, every_item
@@ -53,6 +53,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import (
     DuplicateError,
+    FieldError,
     InvalidTransitionError,
     NotFoundError,
     ValidationError,
@@ -76,6 +77,7 @@ from bookingcore.services._slot_closing import (
     log_cancellation_message,
     recorded_ids,
 )
+from bookingcore.services._slot_moving import SlotMoved, log_move_message, move_entry
 from bookingcore.services._slot_offers import (
     audit_opened,
     check_capacity,
@@ -84,10 +86,10 @@ from bookingcore.services._slot_offers import (
     schedule_asked,
     scheduled_ids,
 )
-from bookingcore.services.bookings import BookingService
+from bookingcore.services.bookings import UNSET, BookingService, _Unset
 from bookingcore.services.customers import CustomerService
 
-__all__ = ["MAX_SLOT_BOOKINGS", "CatalogService", "SlotCancellation"]
+__all__ = ["MAX_SLOT_BOOKINGS", "CatalogService", "SlotCancellation", "SlotMoved"]
 
 
 class CatalogService:
@@ -1252,6 +1254,356 @@ class CatalogService:
             return frozenset()
         return partner.allowed_location_ids
 
+    # ------------------------------------------------------------------ changing slots
+
+    def update_slot(
+        self,
+        slot_id: SlotId,
+        *,
+        principal: Principal,
+        name: str | _Unset | None = UNSET,
+        price_per_traveler: Money | _Unset = UNSET,
+        group_discounts: Iterable[DiscountTier] | _Unset = UNSET,
+        ends_at: datetime | _Unset | None = UNSET,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Slot:
+        """Change a slot's name, price per traveler, group discounts or end.
+
+        Fields left :data:`~bookingcore.services.UNSET` stay as they are; ``None``
+        clears ``name`` or ``ends_at``. The values are checked as
+        :meth:`create_slot` checks them, together with what the slot keeps. A new
+        price or new group discounts apply to bookings made from now on:
+        existing bookings keep the prices they were made at. The slot's currency
+        cannot change (its bookings are priced in it), and its start moves only
+        with :meth:`move_slot`. The change is audited on the slot (``updated``,
+        the old and new values); a change that changes nothing writes nothing.
+
+        ``expected_version`` refuses the change when the slot changed since the
+        caller read it. A retry with the same ``idempotency_key`` and the same
+        request answers the slot as it is now and changes nothing.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such slot.
+            ValidationError: on ``name``, ``price_per_traveler``,
+                ``group_discounts`` or ``ends_at`` as :meth:`create_slot` refuses
+                them (an end not after the start, code ``before_start``); on
+                ``price_per_traveler`` (code ``currency_mismatch``) for another
+                currency; on ``idempotency_key`` when malformed.
+            StaleVersionError: ``expected_version`` is not the slot's version.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        self._require_manager(principal)
+        p = Problems()
+        tiers: tuple[DiscountTier, ...] | _Unset = UNSET
+        if not isinstance(group_discounts, _Unset):
+            try:
+                tiers = tuple(group_discounts)
+            except TypeError:
+                p.add("group_discounts", "must be DiscountTier values", "invalid_type")
+        end: datetime | _Unset | None = ends_at
+        if isinstance(ends_at, datetime):
+            end = p.capture(lambda: ensure_aware(ends_at, "ends_at"))
+        p.raise_if_any()
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            slot = tx.uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise NotFoundError("slot", slot_id)
+            price = slot.price_per_traveler
+            if not isinstance(price_per_traveler, _Unset):
+                price = price_per_traveler
+            offer = check_offer(
+                p,
+                slot.capacity,
+                price,
+                slot.group_discounts if isinstance(tiers, _Unset) else tiers,
+                slot.name if isinstance(name, _Unset) else name,
+            )
+            new_end = slot.ends_at if isinstance(end, _Unset) else end
+            p.capture(partial(check_slot_times, slot.starts_at, new_end))
+            priced = all(e.field != "price_per_traveler" for e in p.errors)
+            if priced and offer.price.currency != slot.currency:
+                msg = f"the slot is priced in {slot.currency}; its currency cannot change"
+                p.add("price_per_traveler", msg, "currency_mismatch")
+            p.raise_if_any()
+            asked = {
+                "name": offer.name,
+                "price_per_traveler": offer.price,
+                "group_discounts": offer.tiers,
+                "ends_at": new_end,
+            }
+            given = {
+                "name": name,
+                "price_per_traveler": price_per_traveler,
+                "group_discounts": tiers,
+                "ends_at": end,
+            }
+            wanted = {k: v for k, v in asked.items() if not isinstance(given[k], _Unset)}
+            made, fresh = claim_change(
+                tx.uow, now, idempotency_key, "slot_update", principal, slot_id=slot_id, **wanted
+            )
+            if not fresh:
+                return slot
+            slot.check_version(expected_version)
+            before = snapshot(slot, _SLOT_CHANGE_FIELDS)
+            for field, value in wanted.items():
+                setattr(slot, field, value)
+            old, new = diff(before, snapshot(slot, _SLOT_CHANGE_FIELDS))
+            if new:
+                slot.version += 1
+                tx.audit(
+                    principal,
+                    entity=SLOT_ENTITY,
+                    entity_id=slot.id,
+                    action=AuditAction.UPDATED,
+                    old=old,
+                    new=new,
+                    entry_id=made,
+                )
+            tx.commit()  # a key claimed for a change that changed nothing is kept too
+            return slot
+
+    def move_slot(
+        self,
+        slot_id: SlotId,
+        new_starts_at: datetime,
+        *,
+        principal: Principal,
+        new_ends_at: datetime | None = None,
+        reason: str,
+        notify: bool = True,
+        idempotency_key: str | None = None,
+    ) -> SlotMoved:
+        """Move a slot's departure (a weather delay, a boat swap), with its bookings.
+
+        The slot starts at ``new_starts_at``; it ends at ``new_ends_at``, or, when
+        that is not given, as long after the new start as it did after the old
+        one (no end stays no end). Every live booking on it moves with it through
+        the bookings' change path: its ``starts_at`` (a copy of the slot's)
+        follows, with an audit entry and a ``booking.rescheduled`` event from and
+        to the slot (no price difference), and what is dated by the departure
+        follows as :meth:`~bookingcore.services.BookingService.reschedule` moves
+        it (line items' dates, a generated itinerary, the reminder). Seats,
+        prices and waiting-list offers (and their expiry) stay as they are;
+        cancellation terms count from the new start. With ``notify`` (the
+        default) each booking's customer gets one message (type
+        ``schedule_change``, with ``reason``; logged here with the dedupe key
+        ``slot_moved:<move>:<booking>``, sent once after commit by the
+        ``slots.move_messages`` handler). A ``slot.rescheduled`` event and an
+        ``updated`` audit entry on the slot record it all.
+
+        All in one unit of work, the bookings locked before the slot as
+        :meth:`cancel_slot` does, for at most :data:`MAX_SLOT_BOOKINGS` live
+        bookings: a booking made at the same moment is either made after the
+        move (at the new time) or moved with the others. A retry with the same
+        ``idempotency_key`` and the same request answers what the first call
+        did (``replayed``) and moves and sends nothing more.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog`` or may
+                not change every booking.
+            NotFoundError: no such slot.
+            ValidationError: on ``new_starts_at`` (code ``past``) for a start
+                that is not in the future or a slot that has started, (code
+                ``unchanged``) for the start the slot has, (``out_of_range``) past
+                the dates a slot or its items may have; on ``new_ends_at`` as
+                :meth:`create_slot` refuses an end; on ``reason`` when blank or
+                over 500 characters; on ``slot_id`` (code ``too_many_bookings``)
+                for a slot holding more than :data:`MAX_SLOT_BOOKINGS` live bookings.
+            InvalidTransitionError: the slot was cancelled.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        self._require_manager(principal)
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not move every booking"
+        )
+        p = Problems()
+        start = p.capture(lambda: ensure_aware(new_starts_at, "new_starts_at"))
+        end = p.capture(
+            lambda: None if new_ends_at is None else ensure_aware(new_ends_at, "new_ends_at")
+        )
+        clean_reason = p.capture(lambda: require_text(reason, "reason", max_length=500))
+        if not isinstance(cast(object, notify), bool):
+            p.add("notify", "must be true or false", "invalid_type")
+        now = self._ctx.now()
+        if start is not None and start <= now:
+            p.add("new_starts_at", "must be in the future", "past")
+        p.raise_if_any()
+        assert start is not None
+        assert clean_reason is not None
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            made, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "slot_move",
+                principal,
+                slot_id=slot_id,
+                new_starts_at=start,
+                new_ends_at=end,
+                reason=clean_reason,
+                notify=notify,
+            )
+            if not fresh:
+                return self._slot_moved(uow, slot_id, made, clean_reason)
+            # Bookings before their slot, as cancel_slot locks them.
+            for booking_id in sorted(self._moving_bookings(uow, slot_id), key=lambda i: i.bytes):
+                uow.bookings.get_for_update(booking_id)
+            slot = uow.slots.get_for_update(slot_id)
+            if slot is None:
+                raise NotFoundError("slot", slot_id)
+            if slot.is_cancelled:
+                msg = f"slot {slot.name or slot.id} was cancelled; it cannot be moved"
+                raise InvalidTransitionError("slot", "cancelled", "moved", message=msg)
+            if slot.starts_at <= now:
+                msg = "this slot has already started"
+                raise ValidationError.single("new_starts_at", msg, "past")
+            if start == slot.starts_at:
+                msg = "the slot starts then already (change its end with update_slot)"
+                raise ValidationError.single("new_starts_at", msg, "unchanged")
+            from_starts, from_ends = slot.starts_at, slot.ends_at
+            if end is None and from_ends is not None:
+                end = start + (from_ends - from_starts)
+            try:
+                check_slot_times(start, end)
+            except ValidationError as error:
+                renamed = (FieldError(f"new_{e.field}", e.message, e.code) for e in error.errors)
+                raise ValidationError(renamed) from None
+            slot.starts_at, slot.ends_at = start, end
+            slot.version += 1
+            move_id = made or self._ctx.ids.new_id()
+            moved, messages = self._move_bookings(
+                tx,
+                slot,
+                from_starts,
+                principal=principal,
+                reason=clean_reason,
+                move_id=move_id if notify else None,
+                now=now,
+            )
+            tx.audit(
+                principal,
+                entity=SLOT_ENTITY,
+                entity_id=slot.id,
+                action=AuditAction.UPDATED,
+                old={"starts_at": from_starts, "ends_at": from_ends},
+                new={
+                    "starts_at": start,
+                    "ends_at": end,
+                    "booking_ids": [str(b.id) for b in moved],
+                    "communication_ids": [str(m.id) for m in messages],
+                },
+                reason=clean_reason,
+                entry_id=move_id,
+            )
+            tx.emit(
+                SlotRescheduled(
+                    id=tx.new_event_id(),
+                    occurred_at=now,
+                    slot_id=slot.id,
+                    from_starts_at=from_starts,
+                    to_starts_at=start,
+                    reason=clean_reason,
+                    booking_ids=tuple(b.id for b in moved),
+                    communication_ids=tuple(m.id for m in messages),
+                )
+            )
+            tx.commit()
+        return SlotMoved(
+            slot,
+            from_starts,
+            from_ends,
+            clean_reason,
+            tuple(policy.bookings_for(principal, moved)),
+            tuple(messages),
+        )
+
+    def _move_bookings(
+        self,
+        tx: Transaction,
+        slot: Slot,
+        from_starts: datetime,
+        *,
+        principal: Principal,
+        reason: str,
+        move_id: UUID | None,
+        now: datetime,
+    ) -> tuple[list[Booking], list[Communication]]:
+        """Move the live bookings of ``slot`` (locked, moved) with it, and (with a
+        ``move_id``) log the message to each one's customer."""
+        moved: list[Booking] = []
+        messages: list[Communication] = []
+        # With any booking made before the slot's lock was taken.
+        for booking_id in sorted(self._moving_bookings(tx.uow, slot.id), key=lambda i: i.bytes):
+            done = self._bookings.follow_slot_within(
+                tx, booking_id, slot, from_starts, principal=principal, note=reason
+            )
+            if done is None:
+                continue
+            moved.append(done)
+            if move_id is None:
+                continue
+            message = log_move_message(
+                self._ctx, tx.uow, slot, done, move_id=move_id, reason=reason, now=now
+            )
+            if message is not None:
+                messages.append(message)
+        return moved, messages
+
+    def _moving_bookings(self, uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
+        """The slot's active bookings (those a move takes along).
+
+        Raises:
+            ValidationError: on ``slot_id`` (code ``too_many_bookings``) for more
+                than :data:`MAX_SLOT_BOOKINGS` of them.
+        """
+        live = [
+            booking.id
+            for booking in every_item(
+                lambda page: uow.bookings.list(BookingFilter(slot_id=slot_id), page)
+            )
+            if self._ctx.settings.lifecycle(booking.lifecycle).is_active(booking.status)
+        ]
+        if len(live) > MAX_SLOT_BOOKINGS:
+            msg = (
+                f"the slot holds {len(live)} live bookings; one call moves at most "
+                f"{MAX_SLOT_BOOKINGS}"
+            )
+            raise ValidationError.single("slot_id", msg, "too_many_bookings")
+        return live
+
+    @staticmethod
+    def _slot_moved(
+        uow: UnitOfWork, slot_id: SlotId, entry_id: UUID | None, reason: str
+    ) -> SlotMoved:
+        """What the keyed move whose audit entry is ``entry_id`` did, as it is now."""
+        slot = uow.slots.get(slot_id)
+        if slot is None:
+            raise NotFoundError("slot", slot_id)
+        old, new = move_entry(uow, slot, entry_id)
+        found = [uow.bookings.get(BookingId(i)) for i in recorded_ids(new, "booking_ids")]
+        sent = [
+            uow.communications.get(CommunicationId(i))
+            for i in recorded_ids(new, "communication_ids")
+        ]
+        starts, ends = old.get("starts_at"), old.get("ends_at")
+        return SlotMoved(
+            slot,
+            datetime.fromisoformat(str(starts)) if starts else slot.starts_at,
+            datetime.fromisoformat(str(ends)) if ends else None,
+            reason,
+            tuple(b for b in found if b is not None),
+            tuple(c for c in sent if c is not None),
+            replayed=True,
+        )
+
 
 def _policy_data(value: object) -> dict[str, object] | None:
     """``value``, a product's cancellation policy or None, as the data stored and audited.
@@ -1296,6 +1648,8 @@ def _refuse_taken_code(
 #: The fields of reference data that audit entries record.
 _LOCATION_FIELDS = ("code", "name", "kind", "address", "is_active")
 _SUPPLIER_FIELDS = ("code", "name", "email", "phone", "is_active")
+#: The fields of a slot :meth:`CatalogService.update_slot` changes (and audits).
+_SLOT_CHANGE_FIELDS = ("name", "price_per_traveler", "group_discounts", "ends_at")
 _PRODUCT_FIELDS = (
     "code",
     "name",
