@@ -25,8 +25,8 @@ from bookingcore import (
     Principal,
     Settings,
     StaffId,
-    StaleVersionError,
     StaffRole,
+    StaleVersionError,
     TravelerDetails,
     ValidationError,
 )
