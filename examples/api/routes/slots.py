@@ -1,20 +1,23 @@
 """Slots for staff (``/api/admin/slots``): open one or a recurring schedule's at once;
-stop selling a slot, sell it again, or call it off (a dive trip cancelled for weather,
-a batch with too few travelers).
+change a slot's name, price, discounts or end; move its departure with its bookings (a
+weather delay, a boat swap); stop selling a slot, sell it again, or call it off (a dive
+trip cancelled for weather, a batch with too few travelers).
 
-Staff tokens with ``manage_catalog``; calling a slot off also needs the right to change
-every booking. Each route takes an ``Idempotency-Key``: a retry answers what the first
-call did and does nothing twice. The request and answer models live here, with the
-routes they serve.
+Staff tokens with ``manage_catalog``; moving a slot or calling it off also needs the
+right to change every booking. Each route takes an ``Idempotency-Key``: a retry answers
+what the first call did and does nothing twice. The request and answer models live
+here, with the routes they serve.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from bookingcore import (
     AuthenticationError,
@@ -25,12 +28,14 @@ from bookingcore import (
     PermissionDeniedError,
     ProductId,
     SlotId,
+    StaleVersionError,
 )
 from bookingcore.domain import Slot
-from bookingcore.services import SlotCancellation
+from bookingcore.domain.pricing import DiscountTier
+from bookingcore.services import SlotCancellation, SlotMoved
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.schemas import MoneyOut, SlotOut, StaffBookingOut, StrictIn
+from examples.api.schemas import MoneyIn, MoneyOut, SlotOut, StaffBookingOut, StrictIn
 from examples.api.schemas_slots import SlotIn, SlotScheduleIn, SlotsCreatedOut
 
 __all__ = ["router"]
@@ -111,6 +116,133 @@ class SlotCancelledOut(BaseModel):
             communication_ids=[c.id for c in done.communications],
             replayed=done.replayed,
         )
+
+
+class DiscountTierIn(StrictIn):
+    """``percent`` off once a booking has ``min_travelers`` or more."""
+
+    min_travelers: int = Field(ge=1, examples=[5])
+    percent: Decimal = Field(ge=0, le=100, examples=["10"])
+
+
+class SlotChangeIn(StrictIn):
+    """What to change on a slot: only the fields sent change (``null`` clears ``name``
+    or ``ends_at``). A new price is for bookings made from now on."""
+
+    name: str | None = Field(default=None, max_length=255)
+    price_per_traveler: MoneyIn | None = None
+    group_discounts: list[DiscountTierIn] | None = Field(default=None, max_length=20)
+    ends_at: AwareDatetime | None = None
+    expected_version: int | None = Field(
+        default=None, description="Refuse (409) when the slot changed since this version"
+    )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, as :meth:`~bookingcore.services.CatalogService.update_slot`
+        takes them."""
+        given = self.model_fields_set - {"expected_version"}
+        out: dict[str, Any] = {}
+        if "name" in given:
+            out["name"] = self.name
+        if "ends_at" in given:
+            out["ends_at"] = self.ends_at
+        if "price_per_traveler" in given:  # null is refused (422): a slot has a price
+            price = self.price_per_traveler
+            out["price_per_traveler"] = None if price is None else price.to_money()
+        if "group_discounts" in given:
+            tiers = self.group_discounts or []
+            out["group_discounts"] = [DiscountTier(t.min_travelers, t.percent) for t in tiers]
+        return out
+
+
+class SlotMoveIn(StrictIn):
+    """Where the departure moves: the new start, and the new end (by default the slot
+    keeps its length). Every customer is told, with the reason, unless ``notify`` is false."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    reason: str = Field(min_length=1, max_length=500, examples=["Weather delay: 3 hours later."])
+    notify: bool = True
+
+
+class SlotMovedOut(BaseModel):
+    """What moving a slot did: the slot at its new time, the times it had, the bookings
+    that moved with it and the messages logged to tell their customers."""
+
+    slot: AdminSlotOut
+    from_starts_at: datetime
+    from_ends_at: datetime | None
+    reason: str
+    bookings: list[StaffBookingOut]
+    communication_ids: list[UUID]
+    replayed: bool
+
+    @classmethod
+    def of(cls, done: SlotMoved) -> SlotMovedOut:
+        """The move's fields."""
+        return cls(
+            slot=AdminSlotOut.of(done.slot),
+            from_starts_at=done.from_starts_at,
+            from_ends_at=done.from_ends_at,
+            reason=done.reason,
+            bookings=[StaffBookingOut.of(b) for b in done.bookings],
+            communication_ids=[c.id for c in done.communications],
+            replayed=done.replayed,
+        )
+
+
+@router.patch(
+    "/{slot_id}",
+    operation_id="admin_update_slot",
+    responses=problem_responses(*_ERRORS, StaleVersionError),
+)
+def update_slot(
+    slot_id: UUID,
+    body: SlotChangeIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> AdminSlotOut:
+    """Change the slot's name, price per traveler, group discounts or end; fields not
+    sent stay. Bookings already made keep their prices. With an ``Idempotency-Key`` a
+    retry answers the slot as it is now and changes nothing (not even a stale
+    ``expected_version``)."""
+    slot = core.catalog.update_slot(
+        SlotId(slot_id),
+        principal=staff,
+        expected_version=body.expected_version,
+        idempotency_key=idempotency_key,
+        **body.changes(),
+    )
+    return AdminSlotOut.of(slot)
+
+
+@router.post(
+    "/{slot_id}/move",
+    operation_id="admin_move_slot",
+    responses=problem_responses(*_ERRORS, InvalidTransitionError),
+)
+def move_slot(
+    slot_id: UUID,
+    body: SlotMoveIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> SlotMovedOut:
+    """Move the slot's departure, all or nothing: every live booking on it moves with it
+    (its start, dated items, reminder) and every customer is told once, with the reason.
+    A start in the past or a slot that started answers 422, a cancelled slot 409. With an
+    ``Idempotency-Key`` a retry answers what the first call did (``replayed``)."""
+    done = core.catalog.move_slot(
+        SlotId(slot_id),
+        body.starts_at,
+        principal=staff,
+        new_ends_at=body.ends_at,
+        reason=body.reason,
+        notify=body.notify,
+        idempotency_key=idempotency_key,
+    )
+    return SlotMovedOut.of(done)
 
 
 @router.post(
