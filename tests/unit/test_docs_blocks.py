@@ -383,6 +383,9 @@ def _changing_bookings(run: Run) -> None:
     assert run["dropped_traveler_id"] not in {t.traveler_id for t in booking.travelers}
     assert booking.total == run["Money"]("18000", "INR")  # Asha and Kiran at 9,000
     assert booking.assignee_id == run["ana"].id
+    rider = core.bookings.get(run["rider"].id, principal=admin)
+    assert rider.total == run["Money"]("3000", "INR")  # booked before the new price
+    assert rider.starts_at == run["moved"].slot.starts_at
 
 
 @covers("waitlists.md")
