@@ -991,6 +991,7 @@ class TestAutomations:
             "messages.on_completed",
             "waitlist.offer_message",
             "slots.cancellation_messages",
+            "slots.move_messages",
         ]
         renderer_only = make_core(store, clock, renderer=PlainRenderer())
         assert [s.name for s in renderer_only.events.subscriptions] == [
