@@ -357,6 +357,25 @@ class TestMoving:
         due = boat.core.communications.due_reminders(principal=ADMIN)
         assert [b.id for b in due] == [booking.id]
 
+    def test_an_item_its_supplier_confirmed_stays_and_staff_are_told(self, boat: Boat) -> None:
+        start = boat.slot.starts_at.date()
+        ferry = BookedItem(
+            kind="transfer",
+            description="Return ferry",
+            quantity=1,
+            unit_price=Money("300", "INR"),
+            service_starts_on=start,
+        )
+        booking = boat.book(items=(ferry,))
+        (item,) = boat.core.items.for_booking(booking.id, principal=ADMIN)
+        boat.core.items.confirm(item.id, principal=ADMIN, supplier_reference="FR-9")
+        boat.move(by=timedelta(days=1))
+        (kept,) = boat.core.items.for_booking(booking.id, principal=ADMIN)
+        assert kept.service_starts_on == start
+        (note,) = boat.core.bookings.notes(booking.id, principal=ADMIN)
+        assert "Return ferry" in note.text
+        assert "FR-9" in note.text
+
     def test_a_move_into_the_past_or_of_a_started_slot_is_refused(self, boat: Boat) -> None:
         with pytest.raises(ValidationError) as refused:
             boat.core.catalog.move_slot(boat.slot.id, boat.clock.now(), principal=ADMIN, reason="x")
