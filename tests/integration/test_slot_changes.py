@@ -36,7 +36,7 @@ from bookingcore.domain.communications import CommunicationType
 from bookingcore.domain.queries import BookingFilter, every_item
 from bookingcore.domain.values import CustomerId
 from bookingcore.domain.waitlist import WaitlistStatus
-from bookingcore.services import UNSET, BookedItem
+from bookingcore.services import BookedItem
 from bookingcore.services import catalog as catalog_module
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -80,7 +80,7 @@ class Boat:
         ).customer.id
 
     def book(
-        self, customer: CustomerId | None = None, *, travelers: int = 1, items: tuple = ()
+        self, customer: CustomerId | None = None, *, travelers: int = 1, items: tuple[BookedItem, ...] = ()
     ) -> Booking:
         return self.core.bookings.book(
             BookingRequest(
@@ -235,7 +235,6 @@ class TestUpdating:
             )
         with pytest.raises(NotFoundError):
             boat.core.catalog.update_slot(boat.pier.id, principal=ADMIN, name="x")  # type: ignore[arg-type]
-        assert UNSET is not None
 
 
 class TestMoving:
