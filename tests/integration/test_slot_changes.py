@@ -80,7 +80,11 @@ class Boat:
         ).customer.id
 
     def book(
-        self, customer: CustomerId | None = None, *, travelers: int = 1, items: tuple[BookedItem, ...] = ()
+        self,
+        customer: CustomerId | None = None,
+        *,
+        travelers: int = 1,
+        items: tuple[BookedItem, ...] = (),
     ) -> Booking:
         return self.core.bookings.book(
             BookingRequest(
