@@ -14,12 +14,11 @@ and the request types are imported from :mod:`bookingcore`.
    No longer re-exports the names :mod:`bookingcore` exports.
 """
 
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import DocumentHandler, MessageHandler
 from bookingcore.services.bookings import (
-    UNSET,
     AdvisorNote,
     BookedItem,
     BookingService,
@@ -210,6 +209,7 @@ __all__ = [
     "TravelerRequirement",
     "TravelerService",
     "TripService",
+    "Unset",
     "UtilisationLine",
     "WaitlistConversion",
     "WaitlistPlace",

@@ -33,9 +33,27 @@ from bookingcore.errors import FieldError, IdempotencyConflictError, ValidationE
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["ServiceContext", "Settings", "Transaction"]
+__all__ = ["UNSET", "ServiceContext", "Settings", "Transaction", "Unset"]
 
 _log = logging.getLogger("bookingcore.events")
+
+
+@attrs.frozen(repr=False)
+class Unset:
+    """The type of :data:`UNSET`: a field of a change that should stay as it is.
+
+    .. versionadded:: 0.4
+       Public (it was private to ``bookingcore.services.bookings``); the same
+       :data:`UNSET` marker as before.
+    """
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a field of a change (:class:`~bookingcore.services.BookingChanges`,
+#: :meth:`~bookingcore.services.CatalogService.update_slot`) that should stay as it is.
+UNSET = Unset()
 
 _Id = TypeVar("_Id", bound=UUID)
 _Made = TypeVar("_Made")

@@ -83,8 +83,10 @@ from bookingcore.errors import (
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
 from bookingcore.services._context import (
+    UNSET,
     ServiceContext,
     Transaction,
+    Unset,
     claim_change,
     claim_key,
     claim_request,
@@ -351,15 +353,6 @@ class AdvisorNote:
     text: str
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: Marks a :class:`BookingChanges` field that should stay as it is.
-UNSET = _Unset()
-
-
 @attrs.frozen
 class BookingChanges:
     """Edits to a booking's bookkeeping fields; fields left :data:`UNSET` stay as they are.
@@ -369,10 +362,10 @@ class BookingChanges:
     .. versionadded:: 0.1
     """
 
-    referral_source: str | _Unset | None = UNSET
-    internal_notes: str | _Unset | None = UNSET
-    external_id: str | _Unset | None = UNSET
-    assignee_id: StaffId | _Unset | None = UNSET
+    referral_source: str | Unset | None = UNSET
+    internal_notes: str | Unset | None = UNSET
+    external_id: str | Unset | None = UNSET
+    assignee_id: StaffId | Unset | None = UNSET
 
     def fields(self) -> frozenset[str]:
         """The names of the fields this change sets."""

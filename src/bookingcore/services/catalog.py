@@ -60,8 +60,10 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
+    UNSET,
     ServiceContext,
     Transaction,
+    Unset,
     claim_change,
     claim_creation,
     claim_request,
@@ -86,7 +88,7 @@ from bookingcore.services._slot_offers import (
     schedule_asked,
     scheduled_ids,
 )
-from bookingcore.services.bookings import UNSET, BookingService, _Unset
+from bookingcore.services.bookings import BookingService
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["MAX_SLOT_BOOKINGS", "CatalogService", "SlotCancellation", "SlotMoved"]
@@ -1261,10 +1263,10 @@ class CatalogService:
         slot_id: SlotId,
         *,
         principal: Principal,
-        name: str | _Unset | None = UNSET,
-        price_per_traveler: Money | _Unset = UNSET,
-        group_discounts: Iterable[DiscountTier] | _Unset = UNSET,
-        ends_at: datetime | _Unset | None = UNSET,
+        name: str | Unset | None = UNSET,
+        price_per_traveler: Money | Unset = UNSET,
+        group_discounts: Iterable[DiscountTier] | Unset = UNSET,
+        ends_at: datetime | Unset | None = UNSET,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Slot:
@@ -1298,13 +1300,13 @@ class CatalogService:
         """
         self._require_manager(principal)
         p = Problems()
-        tiers: tuple[DiscountTier, ...] | _Unset = UNSET
-        if not isinstance(group_discounts, _Unset):
+        tiers: tuple[DiscountTier, ...] | Unset = UNSET
+        if not isinstance(group_discounts, Unset):
             try:
                 tiers = tuple(group_discounts)
             except TypeError:
                 p.add("group_discounts", "must be DiscountTier values", "invalid_type")
-        end: datetime | _Unset | None = ends_at
+        end: datetime | Unset | None = ends_at
         if isinstance(ends_at, datetime):
             end = p.capture(lambda: ensure_aware(ends_at, "ends_at"))
         p.raise_if_any()
@@ -1314,16 +1316,16 @@ class CatalogService:
             if slot is None:
                 raise NotFoundError("slot", slot_id)
             price = slot.price_per_traveler
-            if not isinstance(price_per_traveler, _Unset):
+            if not isinstance(price_per_traveler, Unset):
                 price = price_per_traveler
             offer = check_offer(
                 p,
                 slot.capacity,
                 price,
-                slot.group_discounts if isinstance(tiers, _Unset) else tiers,
-                slot.name if isinstance(name, _Unset) else name,
+                slot.group_discounts if isinstance(tiers, Unset) else tiers,
+                slot.name if isinstance(name, Unset) else name,
             )
-            new_end = slot.ends_at if isinstance(end, _Unset) else end
+            new_end = slot.ends_at if isinstance(end, Unset) else end
             p.capture(partial(check_slot_times, slot.starts_at, new_end))
             priced = all(e.field != "price_per_traveler" for e in p.errors)
             if priced and offer.price.currency != slot.currency:
@@ -1342,7 +1344,7 @@ class CatalogService:
                 "group_discounts": tiers,
                 "ends_at": end,
             }
-            wanted = {k: v for k, v in asked.items() if not isinstance(given[k], _Unset)}
+            wanted = {k: v for k, v in asked.items() if not isinstance(given[k], Unset)}
             made, fresh = claim_change(
                 tx.uow, now, idempotency_key, "slot_update", principal, slot_id=slot_id, **wanted
             )
