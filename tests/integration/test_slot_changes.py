@@ -414,6 +414,8 @@ class TestMoving:
         boat.core.catalog.cancel_slot(boat.slot.id, principal=ADMIN, reason="Storm")
         with pytest.raises(InvalidTransitionError):
             boat.move()
+        with pytest.raises(InvalidTransitionError):  # closed for good: not changed either
+            boat.core.catalog.update_slot(boat.slot.id, principal=ADMIN, name="Night dive")
 
     def test_a_slot_over_the_limit_is_refused_whole(
         self, boat: Boat, monkeypatch: pytest.MonkeyPatch

@@ -1295,6 +1295,7 @@ class CatalogService:
                 currency; on ``idempotency_key`` when malformed.
             StaleVersionError: ``expected_version`` is not the slot's version.
             IdempotencyConflictError: the key was used for another request.
+            InvalidTransitionError: the slot was cancelled (it is closed for good).
 
         .. versionadded:: 0.4
         """
@@ -1350,6 +1351,9 @@ class CatalogService:
             )
             if not fresh:
                 return slot
+            if slot.is_cancelled:
+                msg = f"slot {slot.name or slot.id} was cancelled; it cannot be changed"
+                raise InvalidTransitionError("slot", "cancelled", "updated", message=msg)
             slot.check_version(expected_version)
             before = snapshot(slot, _SLOT_CHANGE_FIELDS)
             for field, value in wanted.items():
