@@ -108,6 +108,7 @@ from bookingcore.services.reports import (
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
+from bookingcore.services.vouchers import VoucherService
 from bookingcore.services.waitlists import WaitlistPlace, WaitlistService
 from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
 
@@ -205,6 +206,7 @@ __all__ = [
     "TravelerService",
     "TripService",
     "UtilisationLine",
+    "VoucherService",
     "WaitlistConversion",
     "WaitlistPlace",
     "WaitlistService",
