@@ -56,6 +56,7 @@ __all__ = [
     "VoucherRedemption",
     "VoucherRedemptionId",
     "normalise_code",
+    "plain_percent",
 ]
 
 VoucherId = NewType("VoucherId", UUID)
@@ -323,12 +324,19 @@ def _rate(value: object) -> Decimal | None:
         )
     if isinstance(value, int | str) and not isinstance(value, bool):
         try:
-            return Decimal(str(value))
+            value = Decimal(str(value))
         except ArithmeticError:
             raise ValidationError.single("percent_off", "must be a number", "invalid") from None
     if isinstance(value, Decimal):
-        return value
+        return plain_percent(value)
     raise ValidationError.single("percent_off", "must be a number", "invalid_type")
+
+
+def plain_percent(rate: Decimal) -> Decimal:
+    """``rate`` without trailing zeros (``10.0000`` is ``10``), as every store gives it back."""
+    if not rate.is_finite():
+        return rate
+    return Decimal(format(rate.normalize(), "f"))
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,7 @@ from bookingcore.domain.vouchers import (
     VoucherId,
     VoucherRedemption,
     normalise_code,
+    plain_percent,
 )
 from bookingcore.errors import ValidationError
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored
@@ -120,7 +121,7 @@ def _load(r: Stored, _: Sequence[Stored]) -> Voucher:
     return Voucher(
         id=r["id"],
         code=r["code"],
-        percent_off=r["percent_off"],
+        percent_off=None if r["percent_off"] is None else plain_percent(r["percent_off"]),
         amount_off=None if amount is None else Money(amount, r["amount_off_currency"]),
         valid_from=r["valid_from"],
         valid_until=r["valid_until"],
