@@ -376,7 +376,7 @@ def _certificates(run: Run) -> None:
 def _vouchers(run: Run) -> None:
     core, admin, summer = run["core"], run["admin"], run["summer"]
     money = run["Money"]
-    # "4,000 less the 10 % tier is 3,600; the voucher's 10 % of that is 360"
+    # the page: the voucher's ten percent comes off what the tier left
     assert run["booking"].voucher_code == "SUMMER10"
     assert run["booking"].total == money("3240", "INR")
     # "a retry answers the voucher the first call made"
