@@ -8,12 +8,16 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import attrs
 import pytest
 
 from bookingcore import DiscountTier, Money, ValidationError
+from bookingcore.domain.bookings import Booking
+from bookingcore.domain.documents import DocumentData, DocumentKind
 from bookingcore.domain.pricing import KeptVoucher, price_booking
 from bookingcore.domain.vouchers import Voucher, VoucherId, normalise_code
 from bookingcore.testing.builders import T0, Builder
+from bookingcore_adapters.documents import document_rows
 
 TIERS = (DiscountTier(5, Decimal(10)),)
 
@@ -179,3 +183,39 @@ class TestPricing:
             "150"
         )
         assert price_booking([inr("100")], (), currency="INR", voucher=kept).total == inr("0")
+
+
+class TestDocuments:
+    def test_a_pro_forma_invoice_names_the_voucher_and_what_it_took_off(self) -> None:
+        make = Builder()
+        slot = make.slot(make.location().id)
+        customer = make.customer()
+        plain = make.booking(customer.id, slot, [make.traveler(customer.id).id])
+        off = Money("25", plain.currency)
+        booking = attrs.evolve(
+            plain,
+            discount=off,
+            total=plain.subtotal - off,
+            voucher_code="SAVE25",
+            voucher_discount=off,
+        )
+
+        def rows(of: Booking) -> list[tuple[str, str]]:
+            data = DocumentData(
+                kind=DocumentKind.INVOICE,
+                booking=of,
+                customer=customer,
+                travelers=[],
+                location=None,
+                product=None,
+                issued_at=T0,
+                business_name="Walks",
+            )
+            return document_rows(data)[-4:]
+
+        assert rows(booking)[-3:] == [
+            ("Discount", str(off)),
+            ("Voucher SAVE25", str(off)),
+            ("Total", str(booking.total)),
+        ]
+        assert not any(label.startswith("Voucher") for label, _ in rows(plain))
