@@ -250,6 +250,30 @@ def test_changing_travelers_keeps_the_voucher_amount(any_store: MemoryStore | Sq
     )
 
 
+def test_a_rescheduled_booking_keeps_its_voucher_amount_and_counts_no_new_use(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    voucher = shop.voucher(max_uses=1)
+    booking = shop.book("SUMMER10", travelers=2)
+    later = shop.core.catalog.create_slot(
+        location_id=shop.city.id,
+        starts_at=shop.clock.now() + timedelta(days=9),
+        price_per_traveler=inr("1200"),
+        capacity=5,
+        principal=ADMIN,
+    )
+    moved = shop.core.bookings.reschedule(booking.id, later.id, principal=ADMIN).booking
+    # 2,400 at the new price, less the 200 the booking kept (not 10 % of 2,400).
+    assert (moved.voucher_code, moved.voucher_discount, moved.total) == (
+        "SUMMER10",
+        inr("200"),
+        inr("2200"),
+    )
+    assert shop.uses(voucher) == 1
+    assert len(shop.core.vouchers.redemptions(voucher.id, principal=ADMIN)) == 1
+
+
 def test_partners_use_vouchers_not_limited_to_products_or_locations(
     any_store: MemoryStore | SqlStore,
 ) -> None:
@@ -358,3 +382,20 @@ def test_bookings_racing_for_the_last_uses_never_pass_max_uses(
     redemptions = shop.core.vouchers.redemptions(voucher.id, principal=ADMIN)
     assert sorted(r.booking_id for r in redemptions) == sorted(b.id for b in booked)
     assert shop.core.catalog.get_slot(shop.slot.id, principal=ADMIN).seats_held == 3
+
+
+def test_twin_retries_racing_with_one_key_count_one_use(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    voucher = shop.voucher("TWINS", max_uses=5)
+    request = shop.request(shop.customer(), "TWINS")
+
+    def work(_: int) -> Booking:
+        return shop.core.bookings.book(request, principal=ADMIN, idempotency_key="twin-1")
+
+    results = at_once(4, work)
+    assert all(isinstance(r, Booking) for r in results), results
+    assert len({r.id for r in results}) == 1
+    assert shop.uses(voucher) == 1
+    assert len(shop.core.vouchers.redemptions(voucher.id, principal=ADMIN)) == 1
