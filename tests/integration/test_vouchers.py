@@ -36,6 +36,7 @@ from bookingcore.domain.values import CustomerId
 from bookingcore.domain.vouchers import Voucher, VoucherFilter
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
@@ -56,6 +57,7 @@ class Shop:
             clock=self.clock,
             ids=SequentialIds(),
             settings=Settings(default_region="IN"),
+            payment_providers=[ManualProvider()],
         )
         self._n = itertools.count(1)
         self.city = self.core.catalog.add_location("CITY", "City walks", principal=ADMIN)
@@ -399,3 +401,18 @@ def test_twin_retries_racing_with_one_key_count_one_use(
     assert len({r.id for r in results}) == 1
     assert shop.uses(voucher) == 1
     assert len(shop.core.vouchers.redemptions(voucher.id, principal=ADMIN)) == 1
+
+
+def test_the_invoice_of_a_paid_voucher_booking_shows_the_same_discount_and_total(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    shop.voucher("FLAT", amount_off=inr("300"))
+    booking = shop.book("FLAT", travelers=4)
+    assert (booking.discount, booking.total) == (inr("700"), inr("3300"))
+    shop.core.payments.record_manual_payment(
+        booking.id, booking.total, principal=ADMIN, reference="CASH-1"
+    )
+    (invoice,) = shop.core.payments.invoices_for(booking.id, principal=ADMIN)
+    assert invoice.discount == booking.discount
+    assert invoice.total == booking.total
