@@ -353,9 +353,6 @@ class Booking(Versioned):
             voucher: a voucher the caller checked (``Voucher.check``): it comes
                 off after the group discount; the booking keeps its code and amount.
 
-        .. versionchanged:: 0.4
-           ``voucher``.
-
         Returns:
             The booking and what its creation raised: the first history entry,
             the audit entry and the :class:`~bookingcore.domain.events.BookingCreated` event.
@@ -365,6 +362,9 @@ class Booking(Versioned):
                 status, a closed or started slot, or a bad price.
             DuplicateError: an active booking of this slot holds the same travelers.
             CapacityError: fewer seats are left than travelers.
+
+        .. versionchanged:: 0.4
+           ``voucher``.
         """
         imported = draft.source is BookingSource.IMPORT
         check_travelers(draft.travelers)

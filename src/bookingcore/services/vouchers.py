@@ -125,6 +125,8 @@ def redeem_voucher(
         ValidationError: on field ``voucher_code``: a malformed or ``unknown``
             code, or a refusal of :meth:`~bookingcore.domain.vouchers.Voucher.check`
             (``not_for_partners`` for a partner and a limited voucher).
+
+    .. versionadded:: 0.4
     """
     normal = normalise_code(code)
     found = uow.vouchers.get_by_code(normal)
@@ -156,6 +158,8 @@ def use_voucher(
 ) -> VoucherRedemption:
     """Count ``booking``'s use of ``voucher`` (locked by :func:`redeem_voucher`) and
     write its redemption and an audit entry, in ``tx``.
+
+    .. versionadded:: 0.4
     """
     assert booking.voucher_discount is not None
     before = voucher.uses
