@@ -194,6 +194,12 @@ def test_a_customer_limit_counts_that_customer_only(any_store: MemoryStore | Sql
         shop.book("welcome", customer=first, principal=Principal.customer(first))
     assert _code(refused.value) == ("voucher_code", "used_up_by_customer")
     assert shop.book("WELCOME", customer=second).voucher_code == "WELCOME"
+    # One person after all: the survivor of a merge has used it (the duplicate's use moved).
+    third = shop.customer()
+    shop.core.customers.merge(third, second, principal=ADMIN)
+    with pytest.raises(ValidationError) as merged:
+        shop.book("WELCOME", customer=third)
+    assert _code(merged.value) == ("voucher_code", "used_up_by_customer")
 
 
 def test_a_booking_refused_for_its_seats_counts_no_use(any_store: MemoryStore | SqlStore) -> None:

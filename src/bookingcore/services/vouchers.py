@@ -43,7 +43,7 @@ from bookingcore.domain.audit import AuditAction, diff, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import PriceBreakdown, price_booking
-from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.queries import BookingFilter, Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import CustomerId, LocationId, Money, ProductId, SlotId
 from bookingcore.domain.vouchers import (
@@ -103,8 +103,19 @@ def _checked(
         raise ValidationError.single(VOUCHER_FIELD, msg, "not_for_partners")
     uses = 0
     if voucher.max_uses_per_customer is not None and customer_id is not None:
-        uses = len(uow.vouchers.redemptions(voucher.id, customer_id=customer_id))
+        uses = _customer_uses(uow, voucher, customer_id)
     voucher.check(slot=slot, travelers=travelers, now=now, customer_uses=uses)
+
+
+def _customer_uses(uow: UnitOfWork, voucher: Voucher, customer_id: CustomerId) -> int:
+    """How many of the customer's bookings (cancelled ones too) were made with ``voucher``.
+
+    Read from the bookings, not the redemptions: a customer merge moves the
+    duplicate's bookings (and so its uses) to the survivor.
+    """
+    query = BookingFilter(customer_id=customer_id)
+    mine = every_item(lambda page: uow.bookings.list(query, page))
+    return sum(1 for booking in mine if booking.voucher_code == voucher.code)
 
 
 def redeem_voucher(
