@@ -45,6 +45,7 @@ from examples.api.routes import (
     staff,
     travel,
     trips,
+    vouchers,
     waitlists,
     webhooks,
 )
@@ -159,6 +160,8 @@ def create_app(
     # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...
     app.include_router(imports.router)
     app.include_router(groups.router)  # before admin too: /groups is not a booking id
+    app.include_router(vouchers.router)
+    app.include_router(vouchers.check_router)
     app.include_router(admin.router)
     app.include_router(advisor.router)
     app.include_router(partner.router)

@@ -411,6 +411,9 @@ class BookingCreateIn(StrictIn):
     slot_id: UUID = Field(description="The slot (trek batch, course session) to book")
     travelers: list[BookingTravelerIn] = Field(max_length=200)
     referral_source: str | None = Field(default=None, max_length=100)
+    voucher_code: str | None = Field(
+        default=None, max_length=64, description="A promo code (any case)", examples=["SUMMER10"]
+    )
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -418,6 +421,7 @@ class BookingCreateIn(StrictIn):
             SlotId(self.slot_id),
             [t.to_choice() for t in self.travelers],
             referral_source=self.referral_source,
+            voucher_code=self.voucher_code,
         )
 
 
@@ -479,6 +483,10 @@ class BookingOut(BaseModel):
     cancelled_at: datetime | None
     cancellation_reason: str | None
     version: int
+    voucher_code: str | None = Field(default=None, description="The promo code used, if any")
+    voucher_discount: MoneyOut | None = Field(
+        default=None, description="What the promo code took off (part of discount)"
+    )
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:
@@ -505,6 +513,10 @@ class BookingOut(BaseModel):
             cancelled_at=booking.cancelled_at,
             cancellation_reason=booking.cancellation_reason,
             version=booking.version,
+            voucher_code=booking.voucher_code,
+            voucher_discount=(
+                None if booking.voucher_discount is None else MoneyOut.of(booking.voucher_discount)
+            ),
         )
 
 
@@ -751,6 +763,9 @@ class PartnerBookingIn(StrictIn):
     travelers: list[BookingTravelerIn] = Field(max_length=200)
     external_id: str | None = Field(default=None, max_length=255, description="Your own id")
     referral_source: str | None = Field(default=None, max_length=100)
+    voucher_code: str | None = Field(
+        default=None, max_length=64, description="A promo code (any case)", examples=["SUMMER10"]
+    )
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -760,6 +775,7 @@ class PartnerBookingIn(StrictIn):
             customer=self.customer.to_details(),
             external_id=self.external_id,
             referral_source=self.referral_source,
+            voucher_code=self.voucher_code,
         )
 
 
@@ -1494,6 +1510,9 @@ class StaffBookingIn(StrictIn):
     external_id: str | None = Field(default=None, max_length=255)
     referral_source: str | None = Field(default=None, max_length=100)
     internal_notes: str | None = Field(default=None, max_length=5000)
+    voucher_code: str | None = Field(
+        default=None, max_length=64, description="A promo code (any case)", examples=["SUMMER10"]
+    )
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -1505,6 +1524,7 @@ class StaffBookingIn(StrictIn):
             external_id=self.external_id,
             referral_source=self.referral_source,
             internal_notes=self.internal_notes,
+            voucher_code=self.voucher_code,
         )
 
 

@@ -148,8 +148,11 @@ def document_rows(data: DocumentData) -> list[tuple[str, str]]:
         rows += [
             ("Subtotal", str(booking.subtotal)),
             ("Discount", str(booking.discount)),
-            ("Total", str(booking.total)),
         ]
+        if booking.voucher_code is not None and booking.voucher_discount is not None:
+            # Part of the discount above: which code took off how much.
+            rows.append((f"Voucher {booking.voucher_code}", str(booking.voucher_discount)))
+        rows.append(("Total", str(booking.total)))
     return rows
 
 

@@ -838,3 +838,73 @@ def test_slots_gain_when_and_why_the_operator_called_them_off(database: Engine) 
     assert _differences(database) == []
     migrations.downgrade(database, "0036")
     assert not {"cancelled_at", "cancellation_reason"} & set(_columns(database, "slots"))
+
+
+def test_vouchers_and_their_redemptions_come_with_the_booking_columns(database: Engine) -> None:
+    """0038 adds ``vouchers`` and ``voucher_redemptions`` and, on ``bookings``, the
+    nullable ``voucher_code`` and ``voucher_discount_amount``: a booking stored before
+    reads back without a voucher; a downgrade drops the tables and the columns."""
+    migrations.upgrade(database, "0037")
+    assert not {"vouchers", "voucher_redemptions"} & _tables(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.commit()
+    row = {
+        "id": booking.id,
+        "reference": booking.reference,
+        "customer_id": customer.id,
+        "slot_id": slot.id,
+        "location_id": location.id,
+        "starts_at": slot.starts_at,
+        "lifecycle": booking.lifecycle,
+        "status": booking.status,
+        "source": booking.source.value,
+        "total_travelers": 1,
+        "primary_contact_traveler_id": traveler.id,
+        "subtotal_amount": booking.subtotal.amount,
+        "discount_amount": booking.discount.amount,
+        "total_amount": booking.total.amount,
+        "currency": booking.currency,
+        "created_by_kind": booking.created_by.kind.value,
+        "created_by_id": booking.created_by.id,
+        "metadata": {},
+        "created_at": booking.created_at,
+        "updated_at": booking.updated_at,
+        "version": 1,
+    }
+    with database.begin() as connection:
+        # Only the columns 0037 has: the live table's voucher columns are left out.
+        connection.execute(metadata.tables["bookings"].insert().values(**row))
+        connection.execute(
+            metadata.tables["booking_travelers"]
+            .insert()
+            .values(
+                booking_id=booking.id,
+                traveler_id=traveler.id,
+                position=0,
+                price_amount=booking.subtotal.amount,
+                price_currency=booking.currency,
+                is_primary=True,
+            )
+        )
+    migrations.upgrade(database)
+    assert {"vouchers", "voucher_redemptions"} <= _tables(database)
+    assert {"voucher_code", "voucher_discount_amount"} <= _columns(database, "bookings")
+    assert _differences(database) == []
+    with store.unit_of_work() as uow:
+        stored = uow.bookings.get(booking.id)
+        assert stored is not None
+        assert (stored.voucher_code, stored.voucher_discount) == (None, None)
+    migrations.downgrade(database, "0037")
+    assert not {"vouchers", "voucher_redemptions"} & _tables(database)
+    assert not {"voucher_code", "voucher_discount_amount"} & _columns(database, "bookings")

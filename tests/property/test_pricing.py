@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 from bookingcore import Money
 from bookingcore.domain._currencies import MINOR_UNITS
 from bookingcore.domain.pricing import DiscountTier, price_booking
+from bookingcore.domain.vouchers import Voucher, VoucherId
 from bookingcore.testing import strategies as bst
+from bookingcore.testing.builders import T0
 
 
 @st.composite
@@ -76,3 +79,38 @@ def test_sums_and_differences_equal_money_built_from_the_exact_result(
     zero = Money.zero(a.currency)
     assert str(zero.amount) == str(Money(0, a.currency).amount)
     assert a - a == zero
+
+
+@given(
+    priced_groups(),
+    st.one_of(
+        st.decimals(min_value=Decimal("0.01"), max_value=100, places=2).map(str),
+        st.integers(min_value=1, max_value=10_000_000),
+    ),
+)
+def test_a_voucher_comes_off_what_the_tier_left_and_never_below_zero(
+    group: tuple[str, list[Money], tuple[DiscountTier, ...]], off: str | int
+) -> None:
+    currency, prices, tiers = group
+    if isinstance(off, str):
+        terms: dict[str, object] = {"percent_off": off}
+    else:
+        amount = Money.from_minor_units(off, currency)
+        if amount.amount <= 0:
+            return
+        terms = {"amount_off": amount}
+    voucher = Voucher.create(
+        voucher_id=VoucherId(uuid4()),
+        code="PROPERTY",
+        now=T0,
+        **terms,  # type: ignore[arg-type]
+    )
+    plain = price_booking(prices, tiers, currency=currency)
+    priced = price_booking(prices, tiers, currency=currency, voucher=voucher)
+    assert priced.subtotal == plain.subtotal
+    assert priced.tier_discount == plain.discount
+    assert priced.voucher_discount is not None
+    assert Money.zero(currency) <= priced.voucher_discount <= plain.total
+    assert priced.discount == plain.discount + priced.voucher_discount
+    assert priced.total == priced.subtotal - priced.discount
+    assert not priced.total.is_negative()

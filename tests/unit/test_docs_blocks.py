@@ -372,6 +372,31 @@ def _certificates(run: Run) -> None:
     assert core.certificates.due_renewal_reminders(principal=admin) == []
 
 
+@covers("vouchers.md")
+def _vouchers(run: Run) -> None:
+    core, admin, summer = run["core"], run["admin"], run["summer"]
+    money = run["Money"]
+    # the page: the voucher's ten percent comes off what the tier left
+    assert run["booking"].voucher_code == "SUMMER10"
+    assert run["booking"].total == money("3240", "INR")
+    # "a retry answers the voucher the first call made"
+    again = core.vouchers.create(
+        code="summer10",
+        percent_off="10",
+        max_uses=100,
+        valid_until=run["now"] + timedelta(days=90),
+        principal=admin,
+        idempotency_key="voucher-summer10",
+    )
+    assert again.id == summer.id
+    # "a fixed amount larger than what is left takes it to zero"
+    big = core.vouchers.create(code="HUGE", amount_off=money("5000", "INR"), principal=admin)
+    assert run["book"](big.code, "+919800000009").total == money("0", "INR")
+    # "a cancelled booking keeps its use"
+    core.bookings.cancel(run["booking"].id, principal=admin)
+    assert core.vouchers.get(summer.id, principal=admin).uses == 1
+
+
 @covers("changing-bookings.md")
 def _changing_bookings(run: Run) -> None:
     core, admin = run["core"], run["admin"]

@@ -134,7 +134,7 @@ from bookingcore.domain.payments import (
     RefundStatus,
 )
 from bookingcore.domain.policy import Permission
-from bookingcore.domain.pricing import PriceBreakdown, price_booking
+from bookingcore.domain.pricing import KeptVoucher, PriceBreakdown, price_booking
 from bookingcore.domain.queries import Cursor, Page, every_item
 from bookingcore.domain.quotations import (
     Quotation,
@@ -161,6 +161,13 @@ from bookingcore.domain.tallies import (
 from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import Actor, ActorKind, LeadId, QuotationId, TripId
+from bookingcore.domain.vouchers import (
+    Voucher,
+    VoucherFilter,
+    VoucherId,
+    VoucherRedemption,
+    VoucherRedemptionId,
+)
 from bookingcore.domain.waitlist import (
     WaitlistEntry,
     WaitlistPriority,
@@ -253,6 +260,7 @@ __all__ = [
     "JobRequest",
     "JobRequested",
     "JobState",
+    "KeptVoucher",
     "Lead",
     "LeadFilter",
     "LeadId",
@@ -307,6 +315,11 @@ __all__ = [
     "Trip",
     "TripId",
     "ValidRow",
+    "Voucher",
+    "VoucherFilter",
+    "VoucherId",
+    "VoucherRedemption",
+    "VoucherRedemptionId",
     "WaitlistEntry",
     "WaitlistOfferEnded",
     "WaitlistOffered",

@@ -27,7 +27,7 @@ from bookingcore.domain.events import (
 )
 from bookingcore.domain.items import BookingItem, items_total
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
-from bookingcore.domain.pricing import price_booking
+from bookingcore.domain.pricing import KeptVoucher, VoucherDiscount, price_booking
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -231,6 +231,14 @@ class Booking(Versioned):
     #:
     #: .. versionadded:: 0.3
     items_total: Money | None = None
+    #: The voucher code the booking was made with (normalised), if any.
+    #:
+    #: .. versionadded:: 0.4
+    voucher_code: str | None = None
+    #: What the voucher took off (part of :attr:`discount`), if a voucher was used.
+    #:
+    #: .. versionadded:: 0.4
+    voucher_discount: Money | None = None
 
     entity_name = "booking"
 
@@ -272,6 +280,20 @@ class Booking(Versioned):
         return True
 
     @property
+    def kept_voucher(self) -> KeptVoucher | None:
+        """The voucher discount the booking keeps when it is repriced, if any.
+
+        .. versionadded:: 0.4
+        """
+        if self.voucher_code is None or self.voucher_discount is None:
+            return None
+        return KeptVoucher(self.voucher_code, self.voucher_discount)
+
+    def _reprice_voucher(self, voucher_discount: Money | None) -> None:
+        if self.voucher_code is not None:
+            self.voucher_discount = voucher_discount
+
+    @property
     def currency(self) -> str:
         """The currency every amount on this booking is in."""
         return self.total.currency
@@ -308,6 +330,7 @@ class Booking(Versioned):
         others: Iterable[Booking] = (),
         may_see: Callable[[Booking], bool] = lambda _: True,
         lifecycle_of: Callable[[str], Lifecycle] | None = None,
+        voucher: VoucherDiscount | None = None,
     ) -> tuple[Booking, Raised]:
         """Make a booking of ``slot``: the one way a booking comes to be.
 
@@ -327,6 +350,8 @@ class Booking(Versioned):
                 the caller may not see is reported without naming it.
             lifecycle_of: the lifecycle of another booking by name, to tell whether
                 it is still active; ``lifecycle`` for all of them when ``None``.
+            voucher: a voucher the caller checked (``Voucher.check``): it comes
+                off after the group discount; the booking keeps its code and amount.
 
         Returns:
             The booking and what its creation raised: the first history entry,
@@ -337,6 +362,9 @@ class Booking(Versioned):
                 status, a closed or started slot, or a bad price.
             DuplicateError: an active booking of this slot holds the same travelers.
             CapacityError: fewer seats are left than travelers.
+
+        .. versionchanged:: 0.4
+           ``voucher``.
         """
         imported = draft.source is BookingSource.IMPORT
         check_travelers(draft.travelers)
@@ -350,7 +378,10 @@ class Booking(Versioned):
         if not imported and slot.starts_at <= author.now:
             raise ValidationError.single("slot_id", "this slot has already started", "past")
         breakdown = price_booking(
-            [t.price for t in draft.travelers], slot.group_discounts, currency=slot.currency
+            [t.price for t in draft.travelers],
+            slot.group_discounts,
+            currency=slot.currency,
+            voucher=voucher,
         )
         for index, item in enumerate(draft.items):
             if item.booking_id != draft.id:
@@ -389,6 +420,8 @@ class Booking(Versioned):
             discount=breakdown.discount,
             total=breakdown.total + extras,
             items_total=extras,
+            voucher_code=breakdown.voucher_code,
+            voucher_discount=breakdown.voucher_discount,
             created_at=now,
             updated_at=now,
             created_by=author.actor,
@@ -614,7 +647,10 @@ class Booking(Versioned):
             for t in self.travelers
         )
         breakdown = price_booking(
-            [t.price for t in travelers], to_slot.group_discounts, currency=to_slot.currency
+            [t.price for t in travelers],
+            to_slot.group_discounts,
+            currency=to_slot.currency,
+            voucher=self.kept_voucher,
         )
         if self.holds_seats(lifecycle):
             to_slot.hold(self.total_travelers)
@@ -634,6 +670,7 @@ class Booking(Versioned):
             breakdown.discount,
             breakdown.total + self.items_sum,
         )
+        self._reprice_voucher(breakdown.voucher_discount)
         self.touch(author.now)
         difference = self.total - old_total
         old, new = diff(before, snapshot(self, fields))
@@ -737,7 +774,10 @@ class Booking(Versioned):
         if tuple(travelers) == self.travelers:
             return None
         breakdown = price_booking(
-            [t.price for t in travelers], slot.group_discounts, currency=self.currency
+            [t.price for t in travelers],
+            slot.group_discounts,
+            currency=self.currency,
+            voucher=self.kept_voucher,
         )
         change = len(travelers) - self.total_travelers
         if self.holds_seats(lifecycle):
@@ -756,6 +796,7 @@ class Booking(Versioned):
             breakdown.discount,
             breakdown.total + self.items_sum,
         )
+        self._reprice_voucher(breakdown.voucher_discount)
         self.touch(author.now)
         after = {
             "travelers": sorted(str(t.traveler_id) for t in self.travelers),

@@ -188,11 +188,11 @@ class KeyClaim:
     ``"assignment"``, ``"waitlist"``, ``"group_cancel"``,
     ``"group_confirmation"``, ``"trip"``, ``"manual_payment"``,
     ``"webhook_resend"``, ``"certificate"``, ``"certificate_renewal"``,
-    ``"traveler"``, ``"slot"``, ``"slot_schedule"``). The claim never changes;
+    ``"traveler"``, ``"slot"``, ``"slot_schedule"``, ``"voucher"``). The claim never changes;
     its ``id`` derives from the key.
     ``made_id`` is the id of what the claiming call made, for operations that
     keep no key of their own (an advisor note, a group, a waiting-list entry, a
-    trip, a manual payment, a certificate, a saved traveler, a slot, a schedule's
+    trip, a manual payment, a certificate, a saved traveler, a slot, a voucher, a schedule's
     slots (whose ids derive from it); the audit entry of
     an edit, a travelers change, an assignment, a group cancellation or
     confirmation, a certificate renewal; of nothing for a webhook's re-send,

@@ -4,6 +4,10 @@ Tiers are data: ``(DiscountTier(5, Decimal(10)), DiscountTier(10, Decimal(15)))`
 gives 10 % off from five travelers and 15 % from ten. The best tier whose
 threshold the group reaches applies to the whole subtotal.
 
+A voucher (:class:`~bookingcore.domain.vouchers.Voucher`) applies after the
+tier, to what the tier left: its percent of that amount, or its fixed amount,
+never more than that amount (the total never goes below zero).
+
 .. versionadded:: 0.1
 """
 
@@ -11,13 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 import attrs
 
 from bookingcore.domain.values import Money
 from bookingcore.errors import ValidationError
 
-__all__ = ["DiscountTier", "PriceBreakdown", "check_tiers", "price_booking"]
+__all__ = [
+    "DiscountTier",
+    "KeptVoucher",
+    "PriceBreakdown",
+    "VoucherDiscount",
+    "check_tiers",
+    "price_booking",
+]
 
 
 def _percent(value: object) -> Decimal:
@@ -63,28 +75,85 @@ def check_tiers(tiers: Iterable[DiscountTier]) -> tuple[DiscountTier, ...]:
     return ordered
 
 
+class VoucherDiscount(Protocol):
+    """What a voucher takes off an amount: a :class:`~bookingcore.domain.vouchers.Voucher`,
+    or the amount a booking kept (:class:`KeptVoucher`).
+
+    .. versionadded:: 0.4
+    """
+
+    @property
+    def code(self) -> str:
+        """The voucher's (normalised) code."""
+        ...  # pragma: no cover
+
+    def discount_on(self, amount: Money) -> Money:
+        """What comes off ``amount`` (never more than ``amount``)."""
+        ...  # pragma: no cover
+
+
+@attrs.frozen
+class KeptVoucher:
+    """The voucher discount a booking kept: when its travelers or slot change, the
+    same amount comes off again (never more than what the tier leaves).
+
+    .. versionadded:: 0.4
+    """
+
+    code: str
+    amount: Money
+
+    def discount_on(self, amount: Money) -> Money:
+        """``amount`` kept, at most ``amount``."""
+        return amount if self.amount > amount else self.amount
+
+
 @attrs.frozen
 class PriceBreakdown:
     """How a booking's total was reached.
 
-    ``total == subtotal - discount`` always holds, exactly.
+    ``total == subtotal - discount`` always holds, exactly. ``discount`` is all
+    that came off: the group tier's part (:attr:`tier_discount`) and the
+    voucher's (:attr:`voucher_discount`, with :attr:`voucher_code`).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``voucher_code`` and ``voucher_discount``.
     """
 
     subtotal: Money
     discount: Money
     total: Money
     applied_tier: DiscountTier | None = None
+    voucher_code: str | None = None
+    voucher_discount: Money | None = None
+
+    @property
+    def tier_discount(self) -> Money:
+        """What the group discount tier took off.
+
+        .. versionadded:: 0.4
+        """
+        if self.voucher_discount is None:
+            return self.discount
+        return self.discount - self.voucher_discount
 
 
 def price_booking(
-    prices: Sequence[Money], tiers: Iterable[DiscountTier], *, currency: str
+    prices: Sequence[Money],
+    tiers: Iterable[DiscountTier],
+    *,
+    currency: str,
+    voucher: VoucherDiscount | None = None,
 ) -> PriceBreakdown:
-    """Add up per-traveler ``prices`` and take off the best tier the group reaches.
+    """Add up per-traveler ``prices``, take off the best tier the group reaches,
+    then what ``voucher`` takes off the rest.
 
     The discount is rounded to the currency's minor unit, so the total is exact
     and never below zero.
+
+    .. versionchanged:: 0.4
+       ``voucher``.
 
     Raises:
         ValidationError: a price is in another currency than ``currency`` (field
@@ -105,4 +174,8 @@ def price_booking(
         if len(prices) >= candidate.min_travelers:
             tier = candidate
     discount = subtotal.percent(tier.percent) if tier else Money.zero(currency)
-    return PriceBreakdown(subtotal, discount, subtotal - discount, tier)
+    if voucher is None:
+        return PriceBreakdown(subtotal, discount, subtotal - discount, tier)
+    off = voucher.discount_on(subtotal - discount)
+    total = subtotal - discount - off
+    return PriceBreakdown(subtotal, discount + off, total, tier, voucher.code, off)

@@ -90,6 +90,7 @@ from bookingcore.domain.values import (
     TripId,
     WaitlistEntryId,
 )
+from bookingcore.domain.vouchers import Voucher, VoucherFilter, VoucherId, VoucherRedemption
 from bookingcore.domain.waitlist import WaitlistEntry
 
 __all__ = [
@@ -125,6 +126,7 @@ __all__ = [
     "SupplierRepository",
     "TravelerRepository",
     "TripRepository",
+    "VoucherRepository",
     "WaitlistRepository",
     "WebhookAttemptRepository",
     "WebhookDeliveryRepository",
@@ -1439,3 +1441,40 @@ class CertificateRepository(Protocol):
         """Up to ``limit`` certificates expiring after ``after`` and before
         ``expires_before`` whose reminder for that expiry has not gone out
         (``reminded_for`` differs from ``expires_at``), soonest expiry first."""
+
+
+class VoucherRepository(Protocol):
+    """Vouchers, unique by their (normalised) code, and their redemptions.
+
+    .. versionadded:: 0.4
+    """
+
+    def add(self, voucher: Voucher) -> None:
+        """Register a new voucher. A code held already is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def get(self, voucher_id: VoucherId) -> Voucher | None:
+        """The voucher with this id."""
+
+    def get_for_update(self, voucher_id: VoucherId) -> Voucher | None:
+        """The voucher, locked until the unit of work ends (its uses are counted
+        under this lock)."""
+
+    def get_by_code(self, code: str) -> Voucher | None:
+        """The voucher with this code, in any case and with spaces around it;
+        None for a code no voucher could have."""
+
+    def list(self, query: VoucherFilter, page: PageRequest) -> Page[Voucher]:
+        """Vouchers matching ``query``, newest first (keyset pages)."""
+
+    def add_redemption(self, redemption: VoucherRedemption) -> None:
+        """Record one use of a voucher; a second redemption for one booking is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def redemptions(
+        self, voucher_id: VoucherId, *, customer_id: CustomerId | None = None
+    ) -> Sequence[VoucherRedemption]:
+        """The voucher's redemptions (only ``customer_id``'s when given), oldest first."""
+
+    def redemption_for_booking(self, booking_id: BookingId) -> VoucherRedemption | None:
+        """The redemption of the booking, if it was made with a voucher."""

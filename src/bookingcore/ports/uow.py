@@ -55,6 +55,7 @@ from bookingcore.ports.repositories import (
     SupplierRepository,
     TravelerRepository,
     TripRepository,
+    VoucherRepository,
     WaitlistRepository,
     WebhookAttemptRepository,
     WebhookDeliveryRepository,
@@ -255,6 +256,15 @@ class UnitOfWork(Protocol):
         """Certificates earned on bookings in this transaction.
 
         .. versionadded:: 0.3
+        """
+
+    # ---------------------------------------------------------- promo codes: vouchers
+
+    @property
+    def vouchers(self) -> VoucherRepository:
+        """Vouchers and their redemptions in this transaction.
+
+        .. versionadded:: 0.4
         """
 
     # ---------------------------------------------------------------- the idempotency key registry

@@ -112,6 +112,7 @@ from bookingcore.services.reports import (
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
+from bookingcore.services.vouchers import VoucherService
 from bookingcore.services.waitlists import WaitlistPlace, WaitlistService
 from bookingcore.services.webhooks import WebhookRunReport, WebhookService, WebhookSettings
 
@@ -211,6 +212,7 @@ __all__ = [
     "TripService",
     "Unset",
     "UtilisationLine",
+    "VoucherService",
     "WaitlistConversion",
     "WaitlistPlace",
     "WaitlistService",

@@ -62,6 +62,7 @@ from bookingcore.services.reports import ReportService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
+from bookingcore.services.vouchers import VoucherService
 from bookingcore.services.waitlists import WaitlistService, deliver_offer_messages
 from bookingcore.services.webhooks import WebhookService, WebhookSettings
 
@@ -131,6 +132,8 @@ class BookingCore:
             rows for CSV/XLSX, streamed)
         certificates: :class:`~bookingcore.services.CertificateService`
             (certificates earned on bookings, renewal reminders, compliance report)
+        vouchers: :class:`~bookingcore.services.VoucherService` (promo codes
+            such as ``SUMMER10``: made by staff, used by bookings, 0.4)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -285,6 +288,7 @@ class BookingCore:
         self.privacy = PrivacyService(self.context)
         self.exports = ExportService(self.context)
         self.certificates = CertificateService(self.context, self.communications)
+        self.vouchers = VoucherService(self.context)
         if automations is not False:
             _automations.install(
                 self.events,

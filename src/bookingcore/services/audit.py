@@ -30,6 +30,8 @@ AUDITED_ENTITIES = frozenset(
     | {"booking group", "waitlist entry"}
     # Slots closed, reopened and cancelled (0.4).
     | {"slot"}
+    # Vouchers: made, changed, used (0.4).
+    | {"voucher"}
 )
 
 

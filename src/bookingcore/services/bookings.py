@@ -98,6 +98,7 @@ from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.vouchers import redeem_voucher, use_voucher
 
 __all__ = [
     "AdvisorNote",
@@ -246,12 +247,16 @@ class BookingRequest:
 
         items: line items booked with the seats (:class:`BookedItem`); they
             count toward the booking's total and need ``set_prices``.
+        voucher_code: a voucher (promo code, any case) to take off the total
+            after the group discount (see :mod:`bookingcore.services.vouchers`).
 
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.3
        ``items``.
+    .. versionchanged:: 0.4
+       ``voucher_code``.
     """
 
     slot_id: SlotId
@@ -267,6 +272,7 @@ class BookingRequest:
     status: str | None = None
     group_id: BookingGroupId | None = None
     items: tuple[BookedItem, ...] = attrs.field(default=(), converter=_booked_items)
+    voucher_code: str | None = None
 
 
 @attrs.frozen
@@ -416,8 +422,13 @@ class BookingService:
                 slot for the same travelers, or the external id is taken.
             IdempotencyConflictError: the key was used for a different request.
 
+        With ``request.voucher_code`` the voucher is locked, checked, its use
+        counted and its redemption written in the booking's transaction (a
+        refused code is a ``ValidationError`` on ``voucher_code``; see
+        :mod:`bookingcore.services.vouchers`); a retry counts nothing again.
+
         .. versionchanged:: 0.4
-           ``internal_notes`` are refused to partners and customers.
+           ``internal_notes`` are refused to partners and customers; ``voucher_code``.
         """
         stored_key = principal_key(principal, idempotency_key)
         _check_written_fields(request, principal)
@@ -691,6 +702,18 @@ class BookingService:
             group_id=group_id,
             items=self._line_items(booking_id, items, slot.currency, now),
         )
+        voucher = None
+        if request.voucher_code is not None:
+            # Locked after the slot (every booking takes the locks in this order).
+            voucher = redeem_voucher(
+                uow,
+                request.voucher_code,
+                slot=slot,
+                travelers=len(draft.travelers),
+                customer_id=customer_id,
+                principal=principal,
+                now=now,
+            )
         booking, raised = Booking.open(
             draft,
             slot=slot,
@@ -699,7 +722,17 @@ class BookingService:
             others=uow.bookings.list_for_customer_slot(customer_id, slot.id),
             may_see=lambda other: policy.can_view_booking(principal, other),
             lifecycle_of=self._ctx.settings.lifecycle,
+            voucher=voucher,
         )
+        if voucher is not None:
+            use_voucher(
+                tx,
+                voucher,
+                booking,
+                redemption_id=self._ctx.ids.new_id(),
+                principal=principal,
+                now=now,
+            )
         for traveler in new_travelers:
             uow.travelers.add(traveler)
         uow.bookings.add(booking)

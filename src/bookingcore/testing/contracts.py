@@ -151,6 +151,13 @@ from bookingcore.domain.values import (
     Versioned,
     WaitlistEntryId,
 )
+from bookingcore.domain.vouchers import (
+    Voucher,
+    VoucherFilter,
+    VoucherId,
+    VoucherRedemption,
+    VoucherRedemptionId,
+)
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistPriority, WaitlistStatus
 from bookingcore.errors import (
     CapacityError,
@@ -4811,6 +4818,19 @@ def _store_certificate(uow_factory: UnitOfWorkFactory, make: Builder) -> Certifi
     return _committed(uow_factory, "certificates", certificate)
 
 
+def _voucher(code: str | None = None, **fields: Any) -> Voucher:
+    return Voucher.create(
+        voucher_id=VoucherId(uuid4()),
+        code=code or f"V-{uuid4().hex[:8]}",
+        now=fields.pop("now", T0),
+        **({"percent_off": "10"} | fields),
+    )
+
+
+def _store_voucher(uow_factory: UnitOfWorkFactory, make: Builder) -> Voucher:
+    return _committed(uow_factory, "vouchers", _voucher())
+
+
 def _store_group(uow_factory: UnitOfWorkFactory, make: Builder) -> BookingGroup:
     return _committed(uow_factory, "groups", make.group(_store_customer(uow_factory, make).id))
 
@@ -5788,6 +5808,8 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
         lambda writer: T0 + timedelta(minutes=writer),
         _store_certificate,
     ),
+    # ------------------------------------------------------------ promo codes (0.4)
+    VersionedKind(Voucher, "vouchers", "description", _text("Terms"), _store_voucher),
 )
 
 
@@ -6634,6 +6656,183 @@ class CertificateRepositoryContract(_Base):
             assert [c.number for c in later] == ["N-0"]
 
 
+class VoucherRepositoryContract(_Base):
+    """Vouchers: unique codes in any case, every term read back, filters and pages,
+    redemptions (one per booking), and locks that count every use once.
+
+    .. versionadded:: 0.4
+    """
+
+    def test_a_voucher_reads_back_equal_and_its_code_is_unique_in_any_case(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        product = make.product()
+        voucher = _voucher(
+            "summer-10",
+            percent_off=None,
+            amount_off=Money("150.50", "INR"),
+            valid_from=T0,
+            valid_until=T0 + timedelta(days=30),
+            product_ids=[product.id],
+            location_ids=[location.id],
+            max_uses=100,
+            max_uses_per_customer=2,
+            min_travelers=3,
+            description="Summer campaign",
+        )
+        with uow_factory() as uow:
+            uow.vouchers.add(voucher)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.vouchers.get(voucher.id) == voucher
+            assert uow.vouchers.get_by_code(" Summer-10 ") == voucher
+            assert uow.vouchers.get_by_code("WINTER") is None
+            assert uow.vouchers.get_by_code("not a code!") is None
+            uow.vouchers.add(_voucher("SUMMER-10"))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        percent = _voucher("PCT", percent_off=Decimal("12.5"))
+        _committed(uow_factory, "vouchers", percent)
+        with uow_factory() as uow:
+            assert uow.vouchers.get(percent.id) == percent
+
+    def test_list_filters_by_active_newest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        made = [_voucher(f"CODE{n}", now=T0 + timedelta(minutes=n)) for n in range(5)]
+        for voucher in made[::2]:
+            voucher.change(now=T0, active=False)
+        with uow_factory() as uow:
+            for voucher in made:
+                uow.vouchers.add(voucher)
+            uow.commit()
+        for query in (VoucherFilter(), VoucherFilter(active=True), VoucherFilter(active=False)):
+
+            def fetch(uow: UnitOfWork, page: PageRequest, query: VoucherFilter = query) -> Any:
+                return uow.vouchers.list(query, page)
+
+            assert_pages_walk(
+                uow_factory,
+                fetch,
+                [v for v in made if query.matches(v)],
+                limits=(1, 2),
+                label=query,
+            )
+
+    def test_redemptions_are_one_per_booking_and_read_by_customer(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id)
+        customers = [make.customer(), make.customer()]
+        travelers = [make.traveler(c.id) for c in customers for _ in range(2)]
+        bookings = [make.booking(customers[n // 2].id, slot, [travelers[n].id]) for n in range(4)]
+        voucher = _voucher("EVERY")
+        redeemed = [
+            VoucherRedemption(
+                id=VoucherRedemptionId(uuid4()),
+                voucher_id=voucher.id,
+                booking_id=booking.id,
+                customer_id=booking.customer_id,
+                at=T0 + timedelta(minutes=n),
+                amount=Money(str(10 + n), "INR"),
+            )
+            for n, booking in enumerate(bookings[:3])
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            for customer in customers:
+                uow.customers.add(customer)
+            for traveler in travelers:
+                uow.travelers.add(traveler)
+            for booking in bookings:
+                uow.bookings.add(booking)
+            uow.vouchers.add(voucher)
+            for redemption in redeemed:
+                uow.vouchers.add_redemption(redemption)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.vouchers.redemptions(voucher.id)) == redeemed
+            mine = uow.vouchers.redemptions(voucher.id, customer_id=customers[1].id)
+            assert list(mine) == redeemed[2:]
+            assert uow.vouchers.redemption_for_booking(bookings[1].id) == redeemed[1]
+            assert uow.vouchers.redemption_for_booking(bookings[3].id) is None
+            uow.vouchers.add_redemption(attrs.evolve(redeemed[0], id=VoucherRedemptionId(uuid4())))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_a_booking_keeps_its_voucher_code_and_discount(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        plain = make.booking(customer.id, slot, [traveler.id])
+        price = plain.subtotal
+        off = Money("25", price.currency)
+        booking = attrs.evolve(
+            make.booking(customer.id, slot, [traveler.id]),
+            discount=off,
+            total=price - off,
+            voucher_code="SAVE25",
+            voucher_discount=off,
+        )
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(plain)
+            uow.bookings.add(booking)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.bookings.get(booking.id) == booking
+            stored = uow.bookings.get(plain.id)
+            assert stored is not None
+            assert (stored.voucher_code, stored.voucher_discount) == (None, None)
+
+    @requires("concurrent_units_of_work")
+    def test_get_for_update_counts_every_use_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        voucher = _committed(uow_factory, "vouchers", _voucher("RACE", max_uses=3))
+        workers = 6
+        barrier = threading.Barrier(workers)
+        outcomes: list[str] = []
+        guard = threading.Lock()
+
+        def use() -> None:
+            barrier.wait()
+            try:
+                with uow_factory() as uow:
+                    locked = uow.vouchers.get_for_update(voucher.id)
+                    assert locked is not None
+                    if locked.max_uses is not None and locked.uses >= locked.max_uses:
+                        outcome = "used up"
+                    else:
+                        locked.count_use(T0)
+                        uow.commit()
+                        outcome = "used"
+            except Exception as exc:
+                outcome = repr(exc)
+            with guard:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=use) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(outcomes) == ["used"] * 3 + ["used up"] * 3
+        with uow_factory() as uow:
+            stored = uow.vouchers.get(voucher.id)
+            assert stored is not None
+            assert (stored.uses, stored.version) == (3, 4)
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -6668,6 +6867,7 @@ class StorageContract(
     TallyContract,
     CustomerStatsRepositoryContract,
     CertificateRepositoryContract,
+    VoucherRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

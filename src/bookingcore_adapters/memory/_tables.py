@@ -39,6 +39,7 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.trips import Itinerary, Trip
 from bookingcore.domain.values import Versioned
+from bookingcore.domain.vouchers import Voucher, VoucherRedemption
 from bookingcore.domain.waitlist import WaitlistEntry
 
 __all__ = ["TABLES", "MemoryTables", "Table"]
@@ -153,6 +154,9 @@ TABLES: tuple[Table, ...] = (
     Table("itineraries", Itinerary, {"booking_id": lambda i: i.booking_id}),
     # ------------------------------------------------------------ customer care (0.3)
     Table("certificates", Certificate, {"number": lambda c: (c.kind, c.number)}),
+    # ---------------------------------------------------------- promo codes: vouchers
+    Table("vouchers", Voucher, {"code": lambda v: v.code}),
+    Table("voucher_redemptions", VoucherRedemption, {"booking_id": lambda x: x.booking_id}),
     # ------------------------------------------------------------ the idempotency key registry
     # The key registry: one claim per key (its id derives from the key).
     Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),

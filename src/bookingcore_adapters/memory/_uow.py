@@ -92,6 +92,13 @@ from bookingcore.domain.values import (
     TripId,
     WaitlistEntryId,
 )
+from bookingcore.domain.vouchers import (
+    Voucher,
+    VoucherFilter,
+    VoucherId,
+    VoucherRedemption,
+    normalise_code,
+)
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
 from bookingcore.errors import DuplicateError, ReadOnlyError, StaleVersionError, ValidationError
 from bookingcore.serialization import serialized_message
@@ -160,6 +167,8 @@ class MemoryUnitOfWork:
         # ---------------------------------------------------------- customer view (0.3)
         self.customer_stats = _CustomerStatsRepository(self)
         self.certificates = _CertificateRepository(self, "certificates")
+        # ---------------------------------------------------------- promo codes: vouchers
+        self.vouchers = _VoucherRepository(self, "vouchers")
         # ---------------------------------------------------------- the idempotency key registry
         self.idempotency_keys = _IdempotencyKeyRepository(self, "idempotency_keys")
 
@@ -1536,3 +1545,43 @@ class _CertificateRepository(_Repository[Certificate]):
             lambda c: (c.expires_at, c.id.bytes),
         )
         return found[:limit]
+
+
+class _VoucherRepository(_Repository[Voucher]):
+    def get(self, voucher_id: VoucherId) -> Voucher | None:
+        return self._get(voucher_id)
+
+    def get_for_update(self, voucher_id: VoucherId) -> Voucher | None:
+        return self._locked(voucher_id)
+
+    def get_by_code(self, code: str) -> Voucher | None:
+        try:
+            normal = normalise_code(code)
+        except ValidationError:
+            return None
+        found: Voucher | None = self._uow._find_unique(self._table, "code", normal)
+        return found
+
+    def list(self, query: VoucherFilter, page: PageRequest) -> Page[Voucher]:
+        return self._uow._page(self._table, query.matches, page)
+
+    def add_redemption(self, redemption: VoucherRedemption) -> None:
+        self._uow._add("voucher_redemptions", redemption)
+
+    def redemptions(
+        self, voucher_id: VoucherId, *, customer_id: CustomerId | None = None
+    ) -> Sequence[VoucherRedemption]:
+        found: list[VoucherRedemption] = self._uow._select(
+            "voucher_redemptions",
+            lambda x: (
+                x.voucher_id == voucher_id and (customer_id is None or x.customer_id == customer_id)
+            ),
+            lambda x: (x.at, x.id.bytes),
+        )
+        return found
+
+    def redemption_for_booking(self, booking_id: BookingId) -> VoucherRedemption | None:
+        found: VoucherRedemption | None = self._uow._find_unique(
+            "voucher_redemptions", "booking_id", booking_id
+        )
+        return found

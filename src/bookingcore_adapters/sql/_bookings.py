@@ -174,6 +174,9 @@ bookings = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # vouchers (revision 0038): the code a booking was made with and what it took off.
+    Column("voucher_code", String(40)),
+    Column("voucher_discount_amount", ExactDecimal(18, 4)),
     # Staff lists are newest first by (created_at, id), keyset-paged: each filter
     # column leads an index that also holds that order, so a page of a filtered
     # list is one index range scan however deep it is (bench/booking_queries.py).
@@ -340,6 +343,10 @@ def _dump_booking(b: Booking) -> Row:
         "created_at": b.created_at,
         "updated_at": b.updated_at,
         "version": b.version,
+        "voucher_code": b.voucher_code,
+        "voucher_discount_amount": (
+            None if b.voucher_discount is None else b.voucher_discount.amount
+        ),
     }
 
 
@@ -402,6 +409,12 @@ def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
         cancellation_reason=r["cancellation_reason"],
         metadata=dict(r["metadata"]),
         version=r["version"],
+        voucher_code=r["voucher_code"],
+        voucher_discount=(
+            None
+            if r["voucher_discount_amount"] is None
+            else Money(r["voucher_discount_amount"], currency)
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from bookingcore_adapters.sql import _insights as insights
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
 from bookingcore_adapters.sql import _travel as travel
+from bookingcore_adapters.sql import _vouchers as vouchers
 from bookingcore_adapters.sql import _waitlists as waitlists
 from bookingcore_adapters.sql import _webhooks as webhooks
 from bookingcore_adapters.sql._engine import StoreSettings
@@ -72,6 +73,8 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             travel.TRIPS,
             travel.ITINERARIES,
             certificates.CERTIFICATES,
+            vouchers.VOUCHERS,
+            vouchers.VOUCHER_REDEMPTIONS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -181,6 +184,8 @@ class SqlUnitOfWork:
     # ---------------------------------------------------------- customer view (0.3)
     customer_stats = _Lazy(insights.CustomerStatsRepository)
     certificates = _Lazy(lambda s: certificates.CertificateRepository(s, certificates.CERTIFICATES))
+    # ---------------------------------------------------------- promo codes: vouchers
+    vouchers = _Lazy(lambda s: vouchers.VoucherRepository(s, vouchers.VOUCHERS))
     # ---------------------------------------------------------- the idempotency key registry
     idempotency_keys = _Lazy(lambda s: events.IdempotencyKeyRepository(s, events.IDEMPOTENCY_KEYS))
 
