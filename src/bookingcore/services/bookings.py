@@ -218,6 +218,12 @@ def _booked_items(values: Iterable[BookedItem]) -> tuple[BookedItem, ...]:
     return tuple(values)
 
 
+def _code_as_asked(code: str | None) -> str | None:
+    """A voucher code as the request asks for it: codes are case-insensitive, so a retry
+    spelling it in another case asks the same (checked when the booking is made)."""
+    return code.strip().upper() if isinstance(code, str) else code
+
+
 @attrs.frozen
 class BookingRequest:
     """Everything needed to book a slot.
@@ -272,7 +278,7 @@ class BookingRequest:
     status: str | None = None
     group_id: BookingGroupId | None = None
     items: tuple[BookedItem, ...] = attrs.field(default=(), converter=_booked_items)
-    voucher_code: str | None = None
+    voucher_code: str | None = attrs.field(default=None, converter=_code_as_asked)
 
 
 @attrs.frozen
