@@ -143,6 +143,7 @@ from bookingcore.domain.quotations import (
     QuotationStatus,
     QuotationSupersededError,
 )
+from bookingcore.domain.requirements import HeldCertificate, TravelerInfo
 from bookingcore.domain.schedules import SlotsCreated
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -236,6 +237,7 @@ __all__ = [
     "GroupCounts",
     "GroupSums",
     "Grouping",
+    "HeldCertificate",
     "ImportJob",
     "ImportKind",
     "ImportRowError",
@@ -300,6 +302,7 @@ __all__ = [
     "TaxRates",
     "Traveler",
     "TravelerChanged",
+    "TravelerInfo",
     "TravelerRow",
     "TravelerRowValidator",
     "Trip",
