@@ -1494,6 +1494,13 @@ class StaffBookingIn(StrictIn):
     external_id: str | None = Field(default=None, max_length=255)
     referral_source: str | None = Field(default=None, max_length=100)
     internal_notes: str | None = Field(default=None, max_length=5000)
+    override_requirements: bool = Field(
+        default=False,
+        description=(
+            "Book travelers the product's requirements refuse (age, certificates); staff "
+            "who change every booking only, noted on the booking"
+        ),
+    )
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -1505,6 +1512,7 @@ class StaffBookingIn(StrictIn):
             external_id=self.external_id,
             referral_source=self.referral_source,
             internal_notes=self.internal_notes,
+            override_requirements=self.override_requirements,
         )
 
 

@@ -179,7 +179,7 @@ class TestBooking:
         assert problems(caught) == [("travelers[0].certificates", "certificate_missing")]
         assert centre.book(centre.deep_slot, person(" asha rao ")).travelers
 
-    def test_staff_may_override_and_the_waiver_is_noted_partners_may_not(
+    def test_staff_may_override_and_the_waiver_is_noted_customers_may_not(
         self, centre: Centre
     ) -> None:
         young = person("Meera", birth_date=years_before(centre.day, 9))
