@@ -4,8 +4,12 @@ and certificates hold on booking, changing travelers, rescheduling and imports."
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from tests._sqlite import sqlite_file_store
 from tests.integration._sources import ListSource
 
 from bookingcore import (
@@ -317,3 +321,30 @@ def test_a_customer_found_by_details_books_under_the_same_rules(centre: Centre) 
             principal=ADMIN,
         )
     assert problems(caught) == [("travelers[0].age", "too_young")]
+
+
+def test_a_booking_reads_its_travelers_certificates_in_one_query(tmp_path: Path) -> None:
+    """Four saved travelers on a deep dive: their certificates come in one read, not
+    one per traveler (counted on SQLite, whose statements all pass the engine's events)."""
+    sql_store = sqlite_file_store(tmp_path / "reads.db")
+    centre = Centre(sql_store)
+    divers = [centre.saved(f"Diver {n}") for n in range(4)]
+    for diver in divers:
+        centre.certify(AOW, traveler=diver)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(sql_store.engine, "before_cursor_execute", count)
+    try:
+        booked = centre.book(
+            centre.deep_slot,
+            *[SavedTraveler(d, is_primary=i == 0) for i, d in enumerate(divers)],
+        )
+    finally:
+        event.remove(sql_store.engine, "before_cursor_execute", count)
+    assert len(booked.travelers) == 4
+    reads = [s for s in statements if "FROM certificates" in s]
+    assert len(reads) == 1, [s[:90] for s in statements]
+    sql_store.dispose()
