@@ -3,7 +3,7 @@ and certificates hold on booking, changing travelers, rescheduling and imports."
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from bookingcore import (
     Principal,
     ProductRequirements,
     SavedTraveler,
+    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -258,6 +259,40 @@ class TestChanges:
         )
         assert len(added.travelers) == 2
 
+    def test_staff_add_a_refused_traveler_with_an_override_the_customer_may_not(
+        self, centre: Centre
+    ) -> None:
+        booked = centre.book(centre.course_slot, person("Kiran", age=11))
+        young = person("Meera", primary=False, age=7)
+        with pytest.raises(PermissionDeniedError):
+            centre.core.bookings.change_travelers(
+                booked.id, add=[young], principal=centre.as_customer, override_requirements=True
+            )
+        changed = centre.core.bookings.change_travelers(
+            booked.id,
+            add=[young],
+            principal=ADMIN,
+            override_requirements=True,
+            idempotency_key="add-meera",
+        )
+        assert len(changed.travelers) == 2
+        again = centre.core.bookings.change_travelers(
+            booked.id,
+            add=[young],
+            principal=ADMIN,
+            override_requirements=True,
+            idempotency_key="add-meera",
+        )
+        assert len(again.travelers) == 2  # the retry adds nobody twice
+        with pytest.raises(IdempotencyConflictError):  # the same key, asked without the override
+            centre.core.bookings.change_travelers(
+                booked.id, add=[young], principal=ADMIN, idempotency_key="add-meera"
+            )
+        notes = centre.core.bookings.notes(booked.id, principal=ADMIN)
+        assert [n.text.split(":")[0] for n in notes] == [
+            "Travelers added despite the product's requirements"
+        ]
+
     def test_a_reschedule_onto_another_product_holds_its_requirements(self, centre: Centre) -> None:
         booked = centre.book(centre.fun_slot, person("Kiran", age=9))
         with pytest.raises(ValidationError) as caught:
@@ -348,3 +383,39 @@ def test_a_booking_reads_its_travelers_certificates_in_one_query(tmp_path: Path)
     reads = [s for s in statements if "FROM certificates" in s]
     assert len(reads) == 1, [s[:90] for s in statements]
     sql_store.dispose()
+
+
+@pytest.mark.parametrize(("zone", "refused"), [("Asia/Kolkata", False), ("UTC", True)])
+def test_ages_count_on_the_business_s_calendar(zone: str, refused: bool) -> None:
+    """A course at 01:30 on 15 March in Kolkata starts at 20:00 on the 14th in UTC: a
+    traveler turning 10 on the 15th goes on a Kolkata business's course, not on a UTC one's."""
+    clock = FixedClock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    core = BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(timezone=zone),
+    )
+    reef = core.catalog.add_location("REEF", "Reef", principal=ADMIN)
+    course = core.catalog.add_product(
+        "OW", "Open Water", "course", principal=ADMIN, requirements=ProductRequirements(min_age=10)
+    )
+    slot = core.catalog.create_slot(
+        location_id=reef.id,
+        starts_at=datetime(2027, 3, 14, 20, 0, tzinfo=UTC),
+        price_per_traveler=Money("1000", "INR"),
+        capacity=4,
+        product_id=course.id,
+        principal=ADMIN,
+    )
+    request = BookingRequest(
+        slot.id,
+        [person("Kiran", birth_date=date(2017, 3, 15))],
+        customer=CustomerDetails("+919812300010"),
+    )
+    if refused:
+        with pytest.raises(ValidationError) as caught:
+            core.bookings.book(request, principal=ADMIN)
+        assert problems(caught) == [("travelers[0].age", "too_young")]
+    else:
+        assert core.bookings.book(request, principal=ADMIN).travelers
