@@ -295,6 +295,11 @@ class TestChanges:
 
     def test_a_reschedule_onto_another_product_holds_its_requirements(self, centre: Centre) -> None:
         booked = centre.book(centre.fun_slot, person("Kiran", age=9))
+        other_fun = centre.slot(centre.fun.id, days=31)
+        with pytest.raises(PermissionDeniedError):  # an override is staff's, wherever it goes
+            centre.core.bookings.reschedule(
+                booked.id, other_fun.id, principal=centre.as_customer, override_requirements=True
+            )
         with pytest.raises(ValidationError) as caught:
             centre.core.bookings.reschedule(booked.id, centre.deep_slot.id, principal=ADMIN)
         assert problems(caught) == [("travelers[0].certificates", "certificate_missing")]

@@ -1907,13 +1907,14 @@ class BookingService:
         (:func:`check_requirements`): its travelers in one read, their certificates in
         another, only when the product has requirements; the problems waived."""
         product = uow.products.get(slot.product_id) if slot.product_id else None
-        if product is None or product.requirements is None:
-            return ()
-        saved = uow.travelers.list_for_customer(booking.customer_id, include_deleted=True)
-        by_id = {t.id: t for t in saved}
-        travelers = [
-            by_id.get(t.traveler_id) or uow.travelers.get(t.traveler_id) for t in booking.travelers
-        ]
+        travelers: list[Traveler | None] = []
+        if product is not None and product.requirements is not None:
+            saved = uow.travelers.list_for_customer(booking.customer_id, include_deleted=True)
+            by_id = {t.id: t for t in saved}
+            travelers = [
+                by_id.get(t.traveler_id) or uow.travelers.get(t.traveler_id)
+                for t in booking.travelers
+            ]
         return check_requirements(
             self._ctx,
             uow,
