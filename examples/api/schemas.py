@@ -1513,6 +1513,13 @@ class StaffBookingIn(StrictIn):
     voucher_code: str | None = Field(
         default=None, max_length=64, description="A promo code (any case)", examples=["SUMMER10"]
     )
+    override_requirements: bool = Field(
+        default=False,
+        description=(
+            "Book travelers the product's requirements refuse (age, certificates); staff "
+            "who change every booking only, noted on the booking"
+        ),
+    )
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -1525,6 +1532,7 @@ class StaffBookingIn(StrictIn):
             referral_source=self.referral_source,
             internal_notes=self.internal_notes,
             voucher_code=self.voucher_code,
+            override_requirements=self.override_requirements,
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from bookingcore import (
     CancellationPolicy,
     CustomerId,
     ProductId,
+    ProductRequirements,
     RefundTier,
     SlotId,
     SupplierId,
@@ -468,9 +470,53 @@ class CancellationPolicyOut(BaseModel):
         )
 
 
+class ProductRequirementsIn(StrictIn):
+    """Who may be booked on a product: ages in whole years on the slot's start day
+    (both limits inclusive), and the certificate kinds a traveler must hold, ``all``
+    of them or ``any`` one. ``max_age`` below ``min_age``, or a kind listed twice,
+    answers 422 on the field."""
+
+    min_age: int | None = Field(default=None, ge=0, le=130)
+    max_age: int | None = Field(default=None, ge=0, le=130)
+    certificates: list[str] = Field(default_factory=list, max_length=20)
+    certificates_rule: Literal["all", "any"] = "all"
+
+    def to_requirements(self) -> ProductRequirements:
+        """The library's requirements.
+
+        Raises:
+            ValidationError: on ``max_age`` or ``certificates[i]`` for what the library refuses.
+        """
+        return ProductRequirements(
+            min_age=self.min_age,
+            max_age=self.max_age,
+            certificates=self.certificates,
+            certificates_rule=self.certificates_rule,
+        )
+
+
+class ProductRequirementsOut(BaseModel):
+    """A product's requirements (what ``PUT .../requirements`` set)."""
+
+    min_age: int | None
+    max_age: int | None
+    certificates: list[str]
+    certificates_rule: str
+
+    @classmethod
+    def of(cls, rules: ProductRequirements) -> ProductRequirementsOut:
+        """The fields of ``rules``."""
+        return cls(
+            min_age=rules.min_age,
+            max_age=rules.max_age,
+            certificates=list(rules.certificates),
+            certificates_rule=rules.certificates_rule.value,
+        )
+
+
 class ProductOut(BaseModel):
     """A product of the catalogue; ``cancellation_policy`` is null when its bookings
-    follow the operator's terms."""
+    follow the operator's terms; ``requirements`` is null when anyone may be booked on it."""
 
     id: UUID
     code: str
@@ -481,6 +527,7 @@ class ProductOut(BaseModel):
     location_id: UUID | None
     is_active: bool
     cancellation_policy: CancellationPolicyOut | None = None
+    requirements: ProductRequirementsOut | None = None
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
@@ -498,6 +545,11 @@ class ProductOut(BaseModel):
                 None
                 if product.cancellation_policy is None
                 else CancellationPolicyOut.of(product.cancellation_policy)
+            ),
+            requirements=(
+                None
+                if product.requirements is None
+                else ProductRequirementsOut.of(product.requirements)
             ),
         )
 

@@ -12,7 +12,8 @@ each name has this one import path:
 * what services take: :class:`BookingRequest`, :class:`NewTraveler`,
   :class:`SavedTraveler`, :class:`CustomerDetails`, :class:`TravelerDetails`,
   :class:`BookingChanges`, :class:`DiscountTier`, :class:`CancellationPolicy`
-  (with :class:`RefundTier`), :class:`SlotSchedule`, :class:`ImportSettings`, the
+  (with :class:`RefundTier`), :class:`ProductRequirements` (with
+  :class:`CertificateRule`), :class:`SlotSchedule`, :class:`ImportSettings`, the
   filters and :class:`PageRequest`;
 * values and ids: :class:`Money`, :class:`PhoneNumber`, :class:`EmailAddress`,
   :class:`BookingId`, :class:`SlotId`, ... (one ``NewType`` of ``UUID`` each);
@@ -51,6 +52,7 @@ from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Principal, PrincipalKind, StaffRole
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import BookingFilter, CustomerFilter, PageRequest, SlotFilter
+from bookingcore.domain.requirements import CertificateRule, ProductRequirements
 from bookingcore.domain.schedules import SlotSchedule
 from bookingcore.domain.values import (
     BookingGroupId,
@@ -131,6 +133,7 @@ __all__ = [
     "BookingRequest",
     "CancellationPolicy",
     "CapacityError",
+    "CertificateRule",
     "CommunicationId",
     "ConcurrentUpdateError",
     "ConflictError",
@@ -162,6 +165,7 @@ __all__ = [
     "Principal",
     "PrincipalKind",
     "ProductId",
+    "ProductRequirements",
     "RandomIds",
     "RateLimit",
     "RateLimitedError",

@@ -5,11 +5,12 @@ that ``json.dumps`` accepts; ``from_dict(data, Booking)`` rebuilds an equal
 object, validating it again on the way in. Money is ``{"amount": "12.50",
 "currency": "EUR"}`` (a string, never a float), phones are E.164 strings, times
 are ISO 8601 with their offset, ids are UUID strings, enums their values, a
-cancellation policy its versioned stored shape
-(:meth:`~bookingcore.CancellationPolicy.as_data`).
+cancellation policy and a product's requirements their versioned stored shapes
+(:meth:`~bookingcore.CancellationPolicy.as_data`,
+:meth:`~bookingcore.ProductRequirements.as_data`).
 
 .. versionadded:: 0.1
-.. versionchanged:: 0.4 cancellation policies (a product's).
+.. versionchanged:: 0.4 cancellation policies and requirements (a product's).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bookingcore.domain.events import (
     SerializedMessage,
     event_type,
 )
+from bookingcore.domain.requirements import ProductRequirements
 from bookingcore.domain.values import EmailAddress, PhoneNumber
 
 __all__ = [
@@ -67,6 +69,10 @@ def make_converter() -> cattrs.Converter:
         frozenset, lambda values: sorted(conv.unstructure(v) for v in values)
     )
     conv.register_unstructure_hook(CancellationPolicy, CancellationPolicy.as_data)
+    conv.register_unstructure_hook(ProductRequirements, ProductRequirements.as_data)
+    conv.register_structure_hook(
+        ProductRequirements, lambda value, _: ProductRequirements.from_data(value)
+    )
     conv.register_structure_hook(
         CancellationPolicy, lambda value, _: CancellationPolicy.from_data(value)
     )

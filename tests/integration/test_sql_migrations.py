@@ -24,6 +24,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     Principal,
+    ProductRequirements,
     RefundTier,
     StaffId,
     StaffRole,
@@ -908,3 +909,63 @@ def test_vouchers_and_their_redemptions_come_with_the_booking_columns(database: 
     migrations.downgrade(database, "0037")
     assert not {"vouchers", "voucher_redemptions"} & _tables(database)
     assert not {"voucher_code", "voucher_discount_amount"} & _columns(database, "bookings")
+
+
+#: The revision before 0039 (product requirements).
+BEFORE_0039 = "0038"
+
+
+def test_products_gain_nullable_requirements_read_back_checked(database: Engine) -> None:
+    """0039 adds ``products.requirements`` (nullable JSON): a product stored before
+    reads back without any (anyone may be booked), stored requirements read back
+    equal, a row edited into requirements the library refuses is a typed error
+    naming the part, and a downgrade drops the column."""
+    migrations.upgrade(database, BEFORE_0039)
+    assert "requirements" not in _columns(database, "products")
+    products = metadata.tables["products"]
+    old = Builder().product()
+    row = {
+        "id": old.id,
+        "code": old.code,
+        "name": old.name,
+        "kind": old.kind.value,
+        "is_active": True,
+        "created_at": old.created_at,
+    }
+    with database.begin() as connection:
+        # Only the columns the revision before has: the live table's requirements are left out.
+        connection.execute(products.insert().values(**row))
+    migrations.upgrade(database)
+    assert "requirements" in _columns(database, "products")
+    assert _differences(database) == []
+    rules = ProductRequirements(min_age=10, certificates=["PADI Open Water"])
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        found = uow.products.get(old.id)
+        assert found is not None
+        assert found.requirements is None
+        found.requirements = rules
+        uow.commit()
+    with database.connect() as connection:
+        stored = connection.execute(
+            select(products.c.requirements).where(products.c.id == old.id)
+        ).scalar_one()
+    assert stored == {
+        "version": 1,
+        "min_age": 10,
+        "max_age": None,
+        "certificates": ["PADI Open Water"],
+        "certificates_rule": "all",
+    }
+    with store.unit_of_work() as uow:
+        assert uow.products.get(old.id).requirements == rules  # type: ignore[union-attr]
+    edited = {**stored, "min_age": 12, "max_age": 8}
+    with database.begin() as connection:
+        connection.execute(
+            products.update().where(products.c.id == old.id).values(requirements=edited)
+        )
+    with store.unit_of_work() as uow, pytest.raises(ValidationError) as caught:
+        uow.products.get(old.id)
+    assert caught.value.fields == ("requirements.max_age",)
+    migrations.downgrade(database, BEFORE_0039)
+    assert "requirements" not in _columns(database, "products")

@@ -285,6 +285,20 @@ def _cancellations(run: Run) -> None:
     )
 
 
+@covers("requirements.md")
+def _requirements(run: Run) -> None:
+    core, admin = run["core"], run["admin"]
+    # "Kiran turns 10 on the course's first day, so he goes"
+    assert [t.traveler_id for t in run["booking"].travelers] != []
+    assert core.catalog.get_slot(run["course_slot"].id, principal=admin).seats_held == 1
+    deep = core.catalog.search_products(principal=admin, text="DEEP").items[0]
+    assert deep.requirements.certificates_rule.value == "any"
+    # the override was noted by whoever overrode
+    (note,) = core.bookings.notes(run["waived"].id, principal=admin)
+    assert note.author == admin.actor
+    assert "travelers[0].certificates: certificate_expired" in note.text
+
+
 @covers("travel.md")
 def _travel(run: Run) -> None:
     core, staff, money = run["core"], run["staff"], run["Money"]

@@ -33,6 +33,7 @@ from examples.api.schemas_travel import (
     CancellationPolicyIn,
     ProductIn,
     ProductOut,
+    ProductRequirementsIn,
     ProductUpdateIn,
     SupplierIn,
     SupplierOut,
@@ -255,6 +256,51 @@ def clear_product_cancellation_policy(
 ) -> ProductOut:
     """Take a product's own cancellation terms away: its bookings follow the operator's."""
     product = core.catalog.set_cancellation_policy(
+        ProductId(product_id), None, principal=staff, idempotency_key=idempotency_key
+    )
+    return ProductOut.of(product)
+
+
+@router.put(
+    "/api/admin/products/{product_id}/requirements",
+    operation_id="admin_set_product_requirements",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError
+    ),
+)
+def set_product_requirements(
+    product_id: UUID,
+    body: ProductRequirementsIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> ProductOut:
+    """Say who may be booked on a product: "10 and over" for an open-water course,
+    "Advanced Open Water" for a deep dive. From then on a booking (or a change of its
+    travelers, or a reschedule) that puts a traveler who falls short on one of its slots
+    answers 422 naming ``travelers[i].age`` or ``travelers[i].certificates``. Limits the
+    library refuses (``max_age`` below ``min_age``) answer 422 on the field."""
+    product = core.catalog.set_requirements(
+        ProductId(product_id),
+        body.to_requirements(),
+        principal=staff,
+        idempotency_key=idempotency_key,
+    )
+    return ProductOut.of(product)
+
+
+@router.delete(
+    "/api/admin/products/{product_id}/requirements",
+    operation_id="admin_clear_product_requirements",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError
+    ),
+)
+def clear_product_requirements(
+    product_id: UUID, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+) -> ProductOut:
+    """Take a product's requirements away: anyone may be booked on it again."""
+    product = core.catalog.set_requirements(
         ProductId(product_id), None, principal=staff, idempotency_key=idempotency_key
     )
     return ProductOut.of(product)

@@ -144,6 +144,7 @@ from bookingcore.domain.quotations import (
     QuotationStatus,
     QuotationSupersededError,
 )
+from bookingcore.domain.requirements import HeldCertificate, TravelerInfo
 from bookingcore.domain.schedules import SlotsCreated
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -244,6 +245,7 @@ __all__ = [
     "GroupCounts",
     "GroupSums",
     "Grouping",
+    "HeldCertificate",
     "ImportJob",
     "ImportKind",
     "ImportRowError",
@@ -310,6 +312,7 @@ __all__ = [
     "TaxRates",
     "Traveler",
     "TravelerChanged",
+    "TravelerInfo",
     "TravelerRow",
     "TravelerRowValidator",
     "Trip",

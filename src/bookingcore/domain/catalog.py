@@ -17,6 +17,7 @@ from datetime import datetime
 import attrs
 
 from bookingcore.domain.cancellation import CancellationPolicy
+from bookingcore.domain.requirements import ProductRequirements
 from bookingcore.domain.values import EmailAddress, LocationId, PhoneNumber, ProductId, SupplierId
 from bookingcore.errors import ValidationError
 
@@ -125,6 +126,12 @@ class Product:
     #:
     #: .. versionadded:: 0.4
     cancellation_policy: CancellationPolicy | None = None
+    #: Who may be booked on the product (age limits, certificates); None: anyone.
+    #: Set it with ``CatalogService.set_requirements``; checked whenever travelers
+    #: are put on one of its slots (see docs/requirements.md).
+    #:
+    #: .. versionadded:: 0.4
+    requirements: ProductRequirements | None = None
 
 
 def _holds(text: str | None, *fields: str | None) -> bool:

@@ -1442,6 +1442,20 @@ class CertificateRepository(Protocol):
         ``expires_before`` whose reminder for that expiry has not gone out
         (``reminded_for`` differs from ``expires_at``), soonest expiry first."""
 
+    def held_by(
+        self,
+        customer_id: CustomerId,
+        traveler_ids: Collection[TravelerId],
+        kinds: Collection[str],
+    ) -> Sequence[Certificate]:
+        """Certificates of one of ``kinds`` (compared exactly) issued to one of
+        ``traveler_ids``, or to ``customer_id`` naming no traveler, oldest first
+        (by ``created_at``, then id); expired ones too. One read for a whole booking:
+        what a product's requirements are checked against.
+
+        .. versionadded:: 0.4
+        """
+
 
 class VoucherRepository(Protocol):
     """Vouchers, unique by their (normalised) code, and their redemptions.

@@ -94,6 +94,7 @@ from bookingcore.services._context import (
     keyed_event_id,
     principal_key,
 )
+from bookingcore.services._requirements import check_requirements, note_waived
 from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
@@ -255,6 +256,10 @@ class BookingRequest:
             count toward the booking's total and need ``set_prices``.
         voucher_code: a voucher (promo code, any case) to take off the total
             after the group discount (see :mod:`bookingcore.services.vouchers`).
+        override_requirements: book even travelers the slot's product's
+            requirements refuse (:attr:`~bookingcore.domain.Product.requirements`);
+            only staff who change every booking may ask, and what was waived is
+            left as an audited note on the booking.
 
     Per-traveler ``price`` overrides the slot's price and needs ``set_prices``.
 
@@ -262,7 +267,7 @@ class BookingRequest:
     .. versionchanged:: 0.3
        ``items``.
     .. versionchanged:: 0.4
-       ``voucher_code``.
+       ``voucher_code``, ``override_requirements``.
     """
 
     slot_id: SlotId
@@ -279,6 +284,7 @@ class BookingRequest:
     group_id: BookingGroupId | None = None
     items: tuple[BookedItem, ...] = attrs.field(default=(), converter=_booked_items)
     voucher_code: str | None = attrs.field(default=None, converter=_code_as_asked)
+    override_requirements: bool = False
 
 
 @attrs.frozen
@@ -417,11 +423,16 @@ class BookingService:
             ValidationError: naming each bad field: no travelers, not exactly one
                 primary contact, an unknown or another customer's traveler id, bad
                 traveler details, a price in another currency, an unknown, closed
-                or past slot.
+                or past slot; a traveler the slot's product's requirements refuse
+                at the slot's start, every one on ``travelers[i].age`` (codes
+                ``too_young``, ``too_old``, ``age_unknown``) or
+                ``travelers[i].certificates`` (``certificate_missing``,
+                ``certificate_expired``).
             PermissionDeniedError: a customer booking for someone else, a partner at a
                 location it may not book, a price override without ``set_prices``,
                 ``internal_notes`` from a partner or a customer (as :meth:`update`
-                refuses them).
+                refuses them), ``override_requirements`` from anyone but staff
+                who change every booking.
             NotFoundError: ``customer_id`` names no customer ``principal`` may see.
             CapacityError: fewer seats are left than travelers requested.
             DuplicateError: the customer already has an active booking of this
@@ -434,7 +445,8 @@ class BookingService:
         :mod:`bookingcore.services.vouchers`); a retry counts nothing again.
 
         .. versionchanged:: 0.4
-           ``internal_notes`` are refused to partners and customers; ``voucher_code``.
+           ``internal_notes`` are refused to partners and customers; ``voucher_code``;
+           the slot's product's requirements (:attr:`~bookingcore.domain.Product.requirements`).
         """
         stored_key = principal_key(principal, idempotency_key)
         _check_written_fields(request, principal)
@@ -664,6 +676,17 @@ class BookingService:
         policy.check_may_book(
             principal, customer_id=customer_id, location=location, partner=partner
         )
+        # Who may be booked on the slot's product, at its start (every problem at once).
+        waived = check_requirements(
+            self._ctx,
+            uow,
+            uow.products.get(slot.product_id) if slot.product_id else None,
+            [traveler for traveler, _, _ in chosen],
+            customer_id=customer_id,
+            starts_at=slot.starts_at,
+            principal=principal,
+            override=request.override_requirements,
+        )
         if claim is not None:
             claim.release(tx, slot, len(request.travelers))
         booking_id = BookingId(self._ctx.ids.new_id())
@@ -745,6 +768,7 @@ class BookingService:
         for item in draft.items:
             uow.booking_items.add(item)
         tx.record(raised)
+        note_waived(tx, principal, booking.id, waived, what="Booked")
         for target in walk:
             self._move(
                 tx,
@@ -1723,6 +1747,7 @@ class BookingService:
         reason: str | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
+        override_requirements: bool = False,
     ) -> Rescheduled:
         """Move a booking to another slot (another date, time or place).
 
@@ -1748,23 +1773,31 @@ class BookingService:
         advisor note for staff. A reminder already sent for the old departure
         does not stop the reminder of the new one.
 
+        The booking's travelers are held against the new slot's product's
+        requirements at the new slot's start (a birthday or a certificate's
+        expiry may fall between the two starts); staff who change every
+        booking may pass ``override_requirements`` to move it anyway (an
+        audited note on the booking says what was waived).
+
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: not theirs to change, too late for a customer
                 or partner (the old slot started), or a location the partner may
-                not book.
+                not book; ``override_requirements`` from anyone else.
             StaleVersionError: ``expected_version`` is older than the stored one.
             InvalidTransitionError: the booking is cancelled or has ended.
             ValidationError: on ``slot_id``: unknown, the same slot, closed (or
                 its location, or its product no longer sold), started, or priced
-                in another currency.
+                in another currency; on ``travelers[i].age`` /
+                ``travelers[i].certificates`` when the new slot's product refuses
+                a traveler (``i`` their position on the booking).
             CapacityError: the new slot has fewer seats left than travelers.
             DuplicateError: the customer already holds the new slot for the
                 same travelers.
             IdempotencyConflictError: the key was used for a different request,
                 or for this one longer ago than the outbox keeps its event.
 
-        .. versionchanged:: 0.4 ``idempotency_key``.
+        .. versionchanged:: 0.4 ``idempotency_key``, ``override_requirements``.
 
         .. versionadded:: 0.2
         """
@@ -1772,7 +1805,9 @@ class BookingService:
         key = principal_key(principal, idempotency_key)
         asked = _Reschedule(booking_id, slot_id, note)
         try:
-            moved = self._reschedule(asked, principal, expected_version, key)
+            moved = self._reschedule(
+                asked, principal, expected_version, key, override=override_requirements
+            )
         except (ConflictError, InvalidTransitionError, ValidationError):
             if key is None:
                 raise
@@ -1813,6 +1848,8 @@ class BookingService:
         principal: Principal,
         expected_version: int | None,
         key: str | None,
+        *,
+        override: bool = False,
     ) -> Rescheduled:
         booking_id, slot_id, note = asked.booking_id, asked.slot_id, asked.note
         now = self._ctx.now()
@@ -1846,6 +1883,9 @@ class BookingService:
             partner = self._acting_partner(uow, principal)
             policy.check_may_book(
                 principal, customer_id=booking.customer_id, location=location, partner=partner
+            )
+            waived = self._requirements_on(
+                uow, booking, new_slot, principal=principal, override=override
             )
             for other in uow.bookings.list_for_customer_slot(booking.customer_id, new_slot.id):
                 theirs = self._ctx.settings.lifecycle(other.lifecycle)
@@ -1886,8 +1926,35 @@ class BookingService:
             to_reconfirm = self._follow_departure(
                 tx, booking, from_starts, principal=principal, note=note, now=now
             )
+            note_waived(tx, principal, booking.id, waived, what="Rescheduled")
             tx.commit()
             return Rescheduled(booking, from_slot_id, difference, items_to_reconfirm=to_reconfirm)
+
+    def _requirements_on(
+        self, uow: UnitOfWork, booking: Booking, slot: Slot, *, principal: Principal, override: bool
+    ) -> Sequence[FieldError]:
+        """Hold ``booking``'s travelers against ``slot``'s product's requirements
+        (:func:`check_requirements`): its travelers in one read, their certificates in
+        another, only when the product has requirements; the problems waived."""
+        product = uow.products.get(slot.product_id) if slot.product_id else None
+        travelers: list[Traveler | None] = []
+        if product is not None and product.requirements is not None:
+            saved = uow.travelers.list_for_customer(booking.customer_id, include_deleted=True)
+            by_id = {t.id: t for t in saved}
+            travelers = [
+                by_id.get(t.traveler_id) or uow.travelers.get(t.traveler_id)
+                for t in booking.travelers
+            ]
+        return check_requirements(
+            self._ctx,
+            uow,
+            product,
+            [t for t in travelers if t is not None],
+            customer_id=booking.customer_id,
+            starts_at=slot.starts_at,
+            principal=principal,
+            override=override,
+        )
 
     def _follow_departure(
         self,
@@ -1976,7 +2043,7 @@ class BookingService:
             )
         return tuple(confirmed)
 
-    def change_travelers(
+    def change_travelers(  # noqa: PLR0915
         self,
         booking_id: BookingId,
         *,
@@ -1987,6 +2054,7 @@ class BookingService:
         reason: str | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
+        override_requirements: bool = False,
     ) -> Booking:
         """Add, remove or replace travelers on a booking (remove one and add another).
 
@@ -1997,6 +2065,13 @@ class BookingService:
         (with the slot's group discount) are checked again, seats freed go to
         the waiting list, and an audit entry and ``BookingUpdated`` event are
         written; all in one unit of work.
+
+        The added travelers are held against the slot's product's requirements
+        at the slot's start (those already on the booking are not checked
+        again): problems are reported on ``travelers[i].age`` and
+        ``travelers[i].certificates``, ``i`` the position in ``add``. Staff who
+        change every booking may pass ``override_requirements`` to add them
+        anyway (an audited note on the booking says what was waived).
 
         A retry with the same ``idempotency_key`` and the same request (the
         booking, ``add``, ``remove``, ``primary`` and ``reason``) returns the
@@ -2010,14 +2085,14 @@ class BookingService:
             InvalidTransitionError: the booking is cancelled or has ended.
             ValidationError: on ``remove`` (not on the booking), ``primary``,
                 ``travelers`` (none left, not exactly one primary contact) or the
-                added travelers' fields.
+                added travelers' fields, or the product's requirements.
             CapacityError: the slot has fewer seats left than added travelers.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
         .. versionadded:: 0.2
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; the product's requirements; ``override_requirements``.
         """
         note = clean_text(reason, "reason", max_length=500)
         gone = frozenset(remove)
@@ -2037,6 +2112,7 @@ class BookingService:
                 remove=gone,
                 primary=primary,
                 reason=note,
+                **({"override_requirements": True} if override_requirements else {}),
             )
             booking = self._load_visible(uow, booking_id, principal, for_update=True)
             if not fresh:
@@ -2054,6 +2130,16 @@ class BookingService:
             )
             slot = uow.slots.get_for_update(booking.slot_id)
             assert slot is not None
+            waived = check_requirements(
+                self._ctx,
+                uow,
+                uow.products.get(slot.product_id) if slot.product_id else None,
+                [traveler for traveler, _, _ in chosen],
+                customer_id=booking.customer_id,
+                starts_at=slot.starts_at,
+                principal=principal,
+                override=override_requirements,
+            )
             kept = [t for t in booking.travelers if t.traveler_id not in gone]
             added = [
                 BookingTraveler(
@@ -2097,6 +2183,7 @@ class BookingService:
             for traveler in new_travelers:
                 uow.travelers.add(traveler)
             tx.record(_made(raised, made))
+            note_waived(tx, principal, booking.id, waived, what="Travelers added")
             if freed:
                 offer_free_seats(self._ctx, tx, slot, now=now)
             tx.commit()

@@ -35,6 +35,7 @@ from bookingcore.domain.events import SlotCancelled, SlotRescheduled
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import BookingFilter, Page, PageRequest, SlotFilter, every_item
+from bookingcore.domain.requirements import ProductRequirements
 from bookingcore.domain.schedules import SlotSchedule, SlotsCreated
 from bookingcore.domain.slots import Slot, check_slot_times
 from bookingcore.domain.values import (
@@ -254,29 +255,33 @@ class CatalogService:
         description: str | None = None,
         location_id: LocationId | None = None,
         cancellation_policy: CancellationPolicy | None = None,
+        requirements: ProductRequirements | None = None,
     ) -> Product:
         """Add a product (trek, course, car variant, activity) with a unique code.
 
         ``location_id`` says where it is delivered (searchable with
         :meth:`search_products`). ``cancellation_policy`` gives the product its
         own cancellation terms (see :meth:`set_cancellation_policy`); None, the
-        default: its bookings follow the settings.
+        default: its bookings follow the settings. ``requirements`` say who may
+        be booked on it (see :meth:`set_requirements`); None, the default: anyone.
 
         Raises:
             PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
             ValidationError: bad code, name or kind, or an unknown or inactive
                 supplier, or an unknown location; on ``cancellation_policy`` for
-                something that is no policy, or durations that are not whole seconds.
+                something that is no policy, or durations that are not whole seconds;
+                on ``requirements`` for something that is no ``ProductRequirements``.
             DuplicateError: the code is taken.
 
         .. versionchanged:: 0.3
            ``location_id``.
         .. versionchanged:: 0.4
-           ``cancellation_policy``.
+           ``cancellation_policy`` and ``requirements``.
         """
         self._require_manager(principal)
         p = Problems()
         terms = p.capture(lambda: _policy_data(cancellation_policy))
+        rules = p.capture(lambda: _requirements_data(requirements))
         clean_code = p.capture(lambda: normalise_code(code))
         clean_name = p.capture(lambda: require_text(name, "name"))
         clean_description = p.capture(
@@ -307,6 +312,7 @@ class CatalogService:
                 created_at=self._ctx.now(),
                 location_id=location_id,
                 cancellation_policy=cancellation_policy,
+                requirements=requirements,
             )
             uow.products.add(product)
             tx.audit(
@@ -317,6 +323,7 @@ class CatalogService:
                 new={
                     **snapshot(product, _PRODUCT_FIELDS),
                     **({} if terms is None else {"cancellation_policy": terms}),
+                    **({} if rules is None else {"requirements": rules}),
                 },
             )
             tx.commit()
@@ -383,6 +390,72 @@ class CatalogService:
                     action=AuditAction.UPDATED,
                     old={"cancellation_policy": None if before is None else before.as_data()},
                     new={"cancellation_policy": terms},
+                    entry_id=entry_id,
+                )
+            tx.commit()  # a key claimed for a change that changed nothing is kept too
+            return product
+
+    def set_requirements(
+        self,
+        product_id: ProductId,
+        requirements: ProductRequirements | None,
+        *,
+        principal: Principal,
+        idempotency_key: str | None = None,
+    ) -> Product:
+        """Say who may be booked on a product (age limits, certificates), or (``None``)
+        let anyone be.
+
+        From then on every way a traveler is put on one of the product's slots
+        checks them at the slot's start (booking, changing a booking's
+        travelers, rescheduling onto the slot, importing bookings): a traveler
+        who falls short is refused with a ``ValidationError`` naming
+        ``travelers[i].age`` or ``travelers[i].certificates`` (see
+        :func:`bookingcore.domain.requirements.check`). Bookings made before the
+        change are left as they are. The change is audited on the product with
+        the old and new requirements (as
+        :meth:`~bookingcore.ProductRequirements.as_data`); setting the
+        requirements it has already changes and audits nothing.
+
+        With an ``idempotency_key`` a retry of the same request answers the
+        product and changes nothing; the key sent with another request is refused.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
+            NotFoundError: no such product.
+            ValidationError: on ``requirements`` for something that is no
+                :class:`~bookingcore.ProductRequirements` (or None); on
+                ``idempotency_key`` when malformed.
+            IdempotencyConflictError: the key was used for another request.
+
+        .. versionadded:: 0.4
+        """
+        self._require_manager(principal)
+        rules = _requirements_data(requirements)
+        now = self._ctx.now()
+        with self._ctx.transaction() as tx:
+            entry_id, fresh = claim_change(
+                tx.uow,
+                now,
+                idempotency_key,
+                "product_requirements",
+                principal,
+                product_id=product_id,
+                requirements=rules,
+            )
+            product = tx.uow.products.get(product_id)
+            if product is None:
+                raise NotFoundError("product", product_id)
+            if fresh and product.requirements != requirements:
+                before = product.requirements
+                product.requirements = requirements
+                tx.audit(
+                    principal,
+                    entity="product",
+                    entity_id=product.id,
+                    action=AuditAction.UPDATED,
+                    old={"requirements": None if before is None else before.as_data()},
+                    new={"requirements": rules},
                     entry_id=entry_id,
                 )
             tx.commit()  # a key claimed for a change that changed nothing is kept too
@@ -1627,6 +1700,20 @@ def _policy_data(value: object) -> dict[str, object] | None:
         return value.as_data()
     except ValidationError as error:
         raise error.prefixed("cancellation_policy") from None
+
+
+def _requirements_data(value: object) -> dict[str, object] | None:
+    """``value``, a product's requirements or None, as the data stored and audited.
+
+    Raises:
+        ValidationError: on ``requirements`` for another type.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, ProductRequirements):
+        msg = "must be a ProductRequirements, or None to let anyone be booked"
+        raise ValidationError.single("requirements", msg, "invalid_type")
+    return value.as_data()
 
 
 def _check_supplier(uow: UnitOfWork, supplier_id: SupplierId | None, problems: Problems) -> None:

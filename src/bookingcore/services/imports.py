@@ -120,6 +120,7 @@ from bookingcore.services._import_kinds import (
     RowWriter,
     TravelerRules,
 )
+from bookingcore.services._requirements import requirement_problems
 from bookingcore.services._seat_offers import cancel_entries, offer_free_seats
 from bookingcore.services._suppliers import check_items_allow
 from bookingcore.services.bookings import check_sold_at
@@ -1381,6 +1382,18 @@ class _Booker:
         # whose product is no longer sold (a refused row's slot cell says so).
         product = self._product(slot.product_id)
         check_sold_at(self._location(slot.location_id), product)
+        # As BookingService.book: who may be booked on the slot's product (a refused row
+        # reports the same codes, on travelers[0].age / travelers[0].certificates).
+        refused = requirement_problems(
+            self._ctx,
+            self._uow,
+            product,
+            [traveler],
+            customer_id=customer.id,
+            starts_at=slot.starts_at,
+        )
+        if refused:
+            raise ValidationError(refused)
         supplier_id: SupplierId | None = product.supplier_id if product else None
         price = slot.price_per_traveler
         note = f"{self._note}{row.number}"

@@ -109,6 +109,7 @@ from bookingcore.domain.quotations import (
     QuotationLine,
     QuotationStatus,
 )
+from bookingcore.domain.requirements import CertificateRule, ProductRequirements
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -177,6 +178,7 @@ __all__ = [
     "BookingItemRepositoryContract",
     "BookingRepositoryContract",
     "CatalogRepositoryContract",
+    "CertificateHoldersContract",
     "CertificateRepositoryContract",
     "CommissionLedgerContract",
     "CommunicationRepositoryContract",
@@ -963,6 +965,40 @@ class CatalogRepositoryContract(_Base):
                 course.id: None,
                 dives.id: strict,
             }
+
+    def test_a_product_s_requirements_are_kept_changed_and_cleared(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``Product.requirements`` read back equal (ages, kinds in order, the rule),
+        change and clear with the unit of work; a product without any reads back None.
+
+        .. versionadded:: 0.4
+        """
+        rules = ProductRequirements(
+            min_age=10, max_age=60, certificates=("PADI Open Water", "Nitrox ß")
+        )
+        course, dives = make.product(requirements=rules), make.product()
+        with uow_factory() as uow:
+            uow.products.add(course)
+            uow.products.add(dives)
+            uow.commit()
+        with uow_factory() as uow:
+            found, plain = uow.products.get(course.id), uow.products.get(dives.id)
+            assert found is not None
+            assert plain is not None
+            assert found.requirements == rules
+            assert plain.requirements is None
+            deep = ProductRequirements(
+                certificates=["PADI Advanced Open Water", "SSI Advanced Adventurer"],
+                certificates_rule=CertificateRule.ANY,
+            )
+            found.requirements, plain.requirements = None, deep
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.products.get(course.id).requirements is None  # type: ignore[union-attr]
+            assert uow.products.get(dives.id).requirements == deep  # type: ignore[union-attr]
+            listed = uow.products.list(ProductFilter(), PageRequest())
+            assert {p.id: p.requirements for p in listed} == {course.id: None, dives.id: deep}
 
     def test_pages_walk_every_matching_supplier_and_product_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -6833,6 +6869,73 @@ class VoucherRepositoryContract(_Base):
             assert (stored.uses, stored.version) == (3, 4)
 
 
+class CertificateHoldersContract(_Base):
+    """``certificates.held_by``: one booking's travelers' certificates in one read.
+
+    .. versionadded:: 0.4
+    """
+
+    def test_held_by_finds_the_travelers_and_the_customer_s_own_of_the_kinds_asked(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer, stranger = make.customer(), make.customer()
+        anna, ben = make.traveler(customer.id), make.traveler(customer.id)
+        other = make.traveler(stranger.id)
+        booking = make.booking(customer.id, slot, [anna.id, ben.id], status="completed")
+        theirs = make.booking(stranger.id, slot, [other.id], status="completed")
+
+        def issued(
+            n: int, kind: str, holder: Traveler | None, owner: Booking = booking
+        ) -> Certificate:
+            return Certificate.issue(
+                certificate_id=CertificateId(uuid4()),
+                customer_id=owner.customer_id,
+                booking_id=owner.id,
+                traveler_id=None if holder is None else holder.id,
+                kind=kind,
+                number=f"H-{n}",
+                issued_at=T0,
+                expires_at=T0 + timedelta(days=n) if n % 2 else None,
+                now=T0 + timedelta(minutes=n),
+            )
+
+        made = [
+            issued(0, "OW", anna),
+            issued(1, "OW", None),  # the customer's own
+            issued(2, "AOW", ben),
+            issued(3, "EFR", anna),  # a kind not asked for
+            issued(4, "OW", other, theirs),  # another customer's traveler
+            issued(5, "OW", None, theirs),  # another customer's own
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            for person in (customer, stranger):
+                uow.customers.add(person)
+            for traveler in (anna, ben, other):
+                uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            uow.bookings.add(theirs)
+            for certificate in made:
+                uow.certificates.add(certificate)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.certificates.held_by(customer.id, {anna.id, ben.id}, {"OW", "AOW"})
+            assert [c.number for c in found] == ["H-0", "H-1", "H-2"]
+            assert found[1] == made[1]
+            assert [c.number for c in uow.certificates.held_by(customer.id, [ben.id], ["OW"])] == [
+                "H-1"
+            ]
+            assert uow.certificates.held_by(customer.id, [anna.id], []) == []
+            # Seen before commit too: a certificate added in this unit of work counts.
+            late = issued(7, "AOW", anna)
+            uow.certificates.add(late)
+            again = uow.certificates.held_by(customer.id, [anna.id], ["AOW"])
+            assert [c.number for c in again] == ["H-7"]
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -6868,6 +6971,7 @@ class StorageContract(
     CustomerStatsRepositoryContract,
     CertificateRepositoryContract,
     VoucherRepositoryContract,
+    CertificateHoldersContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

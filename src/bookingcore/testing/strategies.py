@@ -27,13 +27,14 @@ from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.catalog import Location, Product, ProductKind, Supplier
 from bookingcore.domain.communications import Channel
-from bookingcore.domain.customers import Customer, Gender, Traveler
+from bookingcore.domain.customers import MAX_AGE, Customer, Gender, Traveler
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, PaymentStatus, Refund, RefundStatus
 from bookingcore.domain.pricing import DiscountTier
+from bookingcore.domain.requirements import CertificateRule, ProductRequirements
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -79,6 +80,7 @@ __all__ = [
     "payments",
     "phone_numbers",
     "phone_spellings",
+    "product_requirements",
     "products",
     "refunds",
     "slots",
@@ -314,6 +316,30 @@ def products(draw: st.DrawFn) -> Product:
         description=draw(_TEXT),
         is_active=draw(st.booleans()),
         cancellation_policy=draw(st.one_of(st.none(), cancellation_policies())),
+        requirements=draw(st.one_of(st.none(), product_requirements())),
+    )
+
+
+@st.composite
+def product_requirements(draw: st.DrawFn) -> ProductRequirements:
+    """Valid requirements: age limits in order (or none), up to four distinct
+    certificate kinds, either rule.
+
+    .. versionadded:: 0.4
+    """
+    ages = draw(st.lists(st.integers(0, MAX_AGE), min_size=2, max_size=2).map(sorted))
+    kinds = draw(
+        st.lists(
+            st.text(st.characters(codec="utf-8", categories=["L", "N"]), min_size=1, max_size=20),
+            max_size=4,
+            unique=True,
+        )
+    )
+    return ProductRequirements(
+        min_age=draw(st.sampled_from([None, ages[0]])),
+        max_age=draw(st.sampled_from([None, ages[1]])),
+        certificates=kinds,
+        certificates_rule=draw(st.sampled_from(CertificateRule)),
     )
 
 

@@ -1546,6 +1546,26 @@ class _CertificateRepository(_Repository[Certificate]):
         )
         return found[:limit]
 
+    def held_by(
+        self,
+        customer_id: CustomerId,
+        traveler_ids: Collection[TravelerId],
+        kinds: Collection[str],
+    ) -> Sequence[Certificate]:
+        travelers, wanted = set(traveler_ids), set(kinds)
+        found: list[Certificate] = self._uow._select(
+            self._table,
+            lambda c: (
+                c.kind in wanted
+                and (
+                    c.traveler_id in travelers
+                    or (c.traveler_id is None and c.customer_id == customer_id)
+                )
+            ),
+            lambda c: (c.created_at, c.id.bytes),
+        )
+        return found
+
 
 class _VoucherRepository(_Repository[Voucher]):
     def get(self, voucher_id: VoucherId) -> Voucher | None:

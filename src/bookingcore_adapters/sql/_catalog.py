@@ -48,6 +48,7 @@ from bookingcore.domain.queries import (
     PageRequest,
     SlotFilter,
 )
+from bookingcore.domain.requirements import ProductRequirements
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.tallies import UTC_ZONE, Grouping, SlotTally, check_slot_grouping
 from bookingcore.domain.values import (
@@ -156,6 +157,9 @@ products = Table(
     # revision 0036: the product's own cancellation terms, CancellationPolicy.as_data()
     # (versioned JSON); NULL: its bookings follow the settings.
     Column("cancellation_policy", json_type()),
+    # revision 0039: who may be booked on it, ProductRequirements.as_data() (versioned
+    # JSON); NULL: anyone.
+    Column("requirements", json_type()),
     # Listed newest first by (created_at, id), keyset-paged.
     Index(None, "created_at", "id"),
 )
@@ -253,6 +257,7 @@ def _dump_product(x: Product) -> Row:
         "cancellation_policy": (
             None if x.cancellation_policy is None else x.cancellation_policy.as_data()
         ),
+        "requirements": None if x.requirements is None else x.requirements.as_data(),
     }
 
 
@@ -267,6 +272,17 @@ def _stored_policy(data: object) -> CancellationPolicy | None:
         raise error.prefixed("cancellation_policy") from None
 
 
+def _stored_requirements(data: object) -> ProductRequirements | None:
+    """A product's stored requirements, checked again: a row edited into requirements
+    the library would refuse raises ``ValidationError`` on ``requirements.<part>``."""
+    if data is None:
+        return None
+    try:
+        return ProductRequirements.from_data(data)
+    except ValidationError as error:
+        raise error.prefixed("requirements") from None
+
+
 def _load_product(r: Stored, _: Sequence[Stored]) -> Product:
     return Product(
         id=r["id"],
@@ -279,6 +295,7 @@ def _load_product(r: Stored, _: Sequence[Stored]) -> Product:
         is_active=r["is_active"],
         location_id=r["location_id"],
         cancellation_policy=_stored_policy(r["cancellation_policy"]),
+        requirements=_stored_requirements(r["requirements"]),
     )
 
 

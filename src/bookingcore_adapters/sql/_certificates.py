@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import Column, ColumnElement, Index, Integer, String, Table, UniqueConstraint, Uuid
 
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.values import CustomerId, TravelerId
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import metadata, ref, when
@@ -118,4 +119,30 @@ class CertificateRepository(Repository[Certificate]):
             lambda x: (x.expires_at, x.id.bytes),
             order_by=[c.expires_at, c.id],
             limit=limit,
+        )
+
+    def held_by(
+        self,
+        customer_id: CustomerId,
+        traveler_ids: Collection[TravelerId],
+        kinds: Collection[str],
+    ) -> Sequence[Certificate]:
+        travelers, wanted = set(traveler_ids), set(kinds)
+        if not wanted:
+            return []
+        c = self._table.c
+        own = (c.traveler_id.is_(None)) & (c.customer_id == customer_id)
+        holder = (c.traveler_id.in_(travelers) | own) if travelers else own
+        return self._session.select(
+            self._mapper,
+            [c.kind.in_(wanted), holder],
+            lambda x: (
+                x.kind in wanted
+                and (
+                    x.traveler_id in travelers
+                    or (x.traveler_id is None and x.customer_id == customer_id)
+                )
+            ),
+            lambda x: (x.created_at, x.id.bytes),
+            order_by=[c.created_at, c.id],
         )
