@@ -182,21 +182,13 @@ class KeyClaim:
     Every operation that takes a caller's key claims it, in the unit of work that
     makes the change the key stands for, with
     ``uow.idempotency_keys.add_if_new``: the first claim wins, and the key then
-    answers that kind of operation only (``"booking"``, ``"transition"``,
-    ``"message"``, ``"payment"``, ``"refund"``, ``"lead"``, ``"quotation"``,
-    ``"reschedule"``, ``"note"``, ``"group"``, ``"edit"``, ``"travelers"``,
-    ``"assignment"``, ``"waitlist"``, ``"group_cancel"``,
-    ``"group_confirmation"``, ``"trip"``, ``"manual_payment"``,
-    ``"webhook_resend"``, ``"certificate"``, ``"certificate_renewal"``,
-    ``"traveler"``, ``"slot"``, ``"slot_schedule"``, ``"voucher"``). The claim never changes;
-    its ``id`` derives from the key.
-    ``made_id`` is the id of what the claiming call made, for operations that
-    keep no key of their own (an advisor note, a group, a waiting-list entry, a
-    trip, a manual payment, a certificate, a saved traveler, a slot, a voucher, a schedule's
-    slots (whose ids derive from it); the audit entry of
-    an edit, a travelers change, an assignment, a group cancellation or
-    confirmation, a certificate renewal; of nothing for a webhook's re-send,
-    which the claim alone remembers):
+    answers that kind of operation only. Each keyed call names its own kind
+    (``"booking"``, ``"transition"``, ``"refund"``, ``"slot_cancel"``, ...: the
+    ``operation`` it passes to ``claim_key``, ``claim_request`` or ``claim_change``
+    in :mod:`bookingcore.services`). The claim never changes; its ``id`` derives
+    from the key. ``made_id`` is the id of what the claiming call made or wrote,
+    for operations that keep no key of their own (an advisor note, a group, a
+    slot, a voucher; the audit entry of an edit or of a slot's cancellation),
     derived from the key and the digest of the request as asked, so a retry
     asking the same finds it and a different request does not. None for the
     others, which find their result, and what it asked, in their own store.
