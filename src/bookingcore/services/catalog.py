@@ -8,7 +8,7 @@ except that a partner sees only the locations (and their slots) it may book.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import cast
@@ -364,36 +364,14 @@ class CatalogService:
 
         .. versionadded:: 0.4
         """
-        self._require_manager(principal)
-        terms = _policy_data(cancellation_policy)
-        now = self._ctx.now()
-        with self._ctx.transaction() as tx:
-            entry_id, fresh = claim_change(
-                tx.uow,
-                now,
-                idempotency_key,
-                "product_cancellation_policy",
-                principal,
-                product_id=product_id,
-                cancellation_policy=terms,
-            )
-            product = tx.uow.products.get(product_id)
-            if product is None:
-                raise NotFoundError("product", product_id)
-            if fresh and product.cancellation_policy != cancellation_policy:
-                before = product.cancellation_policy
-                product.cancellation_policy = cancellation_policy
-                tx.audit(
-                    principal,
-                    entity="product",
-                    entity_id=product.id,
-                    action=AuditAction.UPDATED,
-                    old={"cancellation_policy": None if before is None else before.as_data()},
-                    new={"cancellation_policy": terms},
-                    entry_id=entry_id,
-                )
-            tx.commit()  # a key claimed for a change that changed nothing is kept too
-            return product
+        return self._set_product_terms(
+            product_id,
+            "cancellation_policy",
+            cancellation_policy,
+            _policy_data,
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
 
     def set_requirements(
         self,
@@ -430,32 +408,54 @@ class CatalogService:
 
         .. versionadded:: 0.4
         """
+        return self._set_product_terms(
+            product_id,
+            "requirements",
+            requirements,
+            _requirements_data,
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
+
+    def _set_product_terms(
+        self,
+        product_id: ProductId,
+        field: str,
+        value: CancellationPolicy | ProductRequirements | None,
+        as_data: Callable[[object], dict[str, object] | None],
+        *,
+        principal: Principal,
+        idempotency_key: str | None,
+    ) -> Product:
+        """Set the product's ``field`` to ``value`` (checked and kept as ``as_data``
+        gives it, its stored shape): keyed as ``product_<field>``, audited with the
+        old and new data, nothing changed or audited when the product has it already."""
         self._require_manager(principal)
-        rules = _requirements_data(requirements)
+        data = as_data(value)
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             entry_id, fresh = claim_change(
                 tx.uow,
                 now,
                 idempotency_key,
-                "product_requirements",
+                f"product_{field}",
                 principal,
                 product_id=product_id,
-                requirements=rules,
+                **{field: data},
             )
             product = tx.uow.products.get(product_id)
             if product is None:
                 raise NotFoundError("product", product_id)
-            if fresh and product.requirements != requirements:
-                before = product.requirements
-                product.requirements = requirements
+            before = getattr(product, field)
+            if fresh and before != value:
+                setattr(product, field, value)
                 tx.audit(
                     principal,
                     entity="product",
                     entity_id=product.id,
                     action=AuditAction.UPDATED,
-                    old={"requirements": None if before is None else before.as_data()},
-                    new={"requirements": rules},
+                    old={field: None if before is None else before.as_data()},
+                    new={field: data},
                     entry_id=entry_id,
                 )
             tx.commit()  # a key claimed for a change that changed nothing is kept too
