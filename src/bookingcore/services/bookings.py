@@ -1510,12 +1510,20 @@ class BookingService:
         return self._ctx.settings.cancellation_policy(booking.lifecycle, product)
 
     def _terms(
-        self, uow: UnitOfWork, booking: Booking, now: datetime, rules: CancellationPolicy
+        self,
+        uow: UnitOfWork,
+        booking: Booking,
+        now: datetime,
+        rules: CancellationPolicy,
+        *,
+        starts_at: datetime | None = None,
     ) -> CancellationTerms:
-        """What cancelling ``booking`` at ``now`` gives under ``rules``, its policy."""
+        """What cancelling ``booking`` at ``now`` gives under ``rules``, its policy
+        (counting the notice to ``starts_at``, the booking's start by default)."""
         held = [Money.zero(booking.currency)]
         held += [p.refundable_amount for p in uow.payments.list_for_booking(booking.id)]
-        return rules.terms(starts_at=booking.starts_at, now=now, paid=held)
+        start = booking.starts_at if starts_at is None else starts_at
+        return rules.terms(starts_at=start, now=now, paid=held)
 
     def cancellation_terms(
         self, booking_id: BookingId, *, principal: Principal
@@ -2409,9 +2417,10 @@ class BookingService:
         if target is None or not lifecycle.allows(booking.status, target):
             return None
         now = self._ctx.now()
-        held = [Money.zero(booking.currency)]
-        held += [p.refundable_amount for p in tx.uow.payments.list_for_booking(booking.id)]
-        terms = _FULL_REFUND.terms(starts_at=max(booking.starts_at, now), now=now, paid=held)
+        # Everything paid goes back, whenever the operator calls it off.
+        terms = self._terms(
+            tx.uow, booking, now, _FULL_REFUND, starts_at=max(booking.starts_at, now)
+        )
         self._move(
             tx,
             booking,
