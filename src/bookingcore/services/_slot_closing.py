@@ -29,7 +29,7 @@ from bookingcore.domain.communications import (
     message_time,
 )
 from bookingcore.domain.customers import Customer
-from bookingcore.domain.events import SlotCancelled
+from bookingcore.domain.events import SlotCancelled, SlotRescheduled
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor, BookingId, CommunicationId, CustomerId, WaitlistEntryId
 from bookingcore.domain.waitlist import WaitlistEntry
@@ -44,7 +44,7 @@ __all__ = [
     "SLOT_ENTITY",
     "SlotCancellation",
     "cancellation_entry",
-    "deliver_slot_cancellation_messages",
+    "deliver_slot_messages",
     "log_cancellation_message",
     "log_slot_message",
     "recorded_ids",
@@ -231,20 +231,26 @@ def recorded_ids(values: dict[str, object], key: str) -> Sequence[UUID]:
     return [UUID(str(i)) for i in listed]
 
 
-def deliver_slot_cancellation_messages(
-    dispatcher: EventDispatcher, communications: CommunicationService
+def deliver_slot_messages(
+    dispatcher: EventDispatcher,
+    communications: CommunicationService,
+    event_type: type[SlotCancelled] | type[SlotRescheduled],
+    *,
+    name: str,
 ) -> None:
-    """Subscribe the handler that sends the messages a slot's cancellation logged.
+    """Subscribe, as ``name``, the handler that sends the messages an ``event_type``
+    event of a slot logged (``communication_ids``): ``slots.cancellation_messages``
+    for :class:`~bookingcore.domain.SlotCancelled`, ``slots.move_messages`` for
+    :class:`~bookingcore.domain.SlotRescheduled`.
 
-    Its name is ``slots.cancellation_messages``. Every message is tried; when one
-    fails the handler fails after the others and the dispatcher tries again
-    later, and a message sent once is never sent again (a retry or a
-    redelivered event finds it sent).
+    Every message is tried; when one fails the handler fails after the others and
+    the dispatcher tries again later, and a message sent once is never sent again
+    (a retry or a redelivered event finds it sent).
 
     .. versionadded:: 0.4
     """
 
-    def send(event: SlotCancelled, context: HandlerContext) -> None:
+    def send(event: SlotCancelled | SlotRescheduled, context: HandlerContext) -> None:
         del context
         failed: DeliveryError | None = None
         for communication_id in event.communication_ids:
@@ -255,4 +261,4 @@ def deliver_slot_cancellation_messages(
         if failed is not None:
             raise failed
 
-    dispatcher.subscribe(SlotCancelled, send, name="slots.cancellation_messages")
+    dispatcher.subscribe(event_type, send, name=name)

@@ -19,19 +19,14 @@ import attrs
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
-from bookingcore.domain.events import SlotRescheduled
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor
-from bookingcore.errors import DeliveryError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 from bookingcore.services._slot_closing import SLOT_ENTITY, log_slot_message
-from bookingcore.services.communications import CommunicationService
-from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = [
     "SlotMoved",
-    "deliver_slot_move_messages",
     "log_move_message",
     "move_entry",
     "move_message_key",
@@ -108,29 +103,3 @@ def move_entry(uow: UnitOfWork, slot: Slot, entry_id: UUID | None) -> tuple[dict
         if entry.id == entry_id and entry.action is AuditAction.UPDATED:
             return dict(entry.old_values), dict(entry.new_values)
     return {}, {}
-
-
-def deliver_slot_move_messages(
-    dispatcher: EventDispatcher, communications: CommunicationService
-) -> None:
-    """Subscribe the handler that sends the messages a slot's move logged.
-
-    Its name is ``slots.move_messages``. Every message is tried; when one fails
-    the handler fails after the others and the dispatcher tries again later,
-    and a message sent once is never sent again.
-
-    .. versionadded:: 0.4
-    """
-
-    def send(event: SlotRescheduled, context: HandlerContext) -> None:
-        del context
-        failed: DeliveryError | None = None
-        for communication_id in event.communication_ids:
-            try:
-                communications.deliver_logged(communication_id)
-            except DeliveryError as exc:
-                failed = failed or exc
-        if failed is not None:
-            raise failed
-
-    dispatcher.subscribe(SlotRescheduled, send, name="slots.move_messages")

@@ -10,7 +10,7 @@ from typing import Literal
 
 from bookingcore._clock import SystemClock
 from bookingcore._ids import RandomIds
-from bookingcore.domain.events import RetryPolicy
+from bookingcore.domain.events import RetryPolicy, SlotCancelled, SlotRescheduled
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.documents import DocumentStore
@@ -34,8 +34,7 @@ from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
-from bookingcore.services._slot_closing import deliver_slot_cancellation_messages
-from bookingcore.services._slot_moving import deliver_slot_move_messages
+from bookingcore.services._slot_closing import deliver_slot_messages
 from bookingcore.services.audit import AuditService
 from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
@@ -306,8 +305,11 @@ class BookingCore:
         self.waitlists = WaitlistService(self.context, self.bookings)
         if notifier is not None and automations is not False:
             deliver_offer_messages(self.events, self.communications)
-            deliver_slot_cancellation_messages(self.events, self.communications)
-            deliver_slot_move_messages(self.events, self.communications)
+            for event_type, name in (
+                (SlotCancelled, "slots.cancellation_messages"),
+                (SlotRescheduled, "slots.move_messages"),
+            ):
+                deliver_slot_messages(self.events, self.communications, event_type, name=name)
         self.groups = GroupService(self.context, self.bookings, self.communications)
         # --- end waiting lists ---
         if dispatch == "inline":
