@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import event
@@ -25,6 +26,7 @@ from bookingcore import (
     StaffRole,
     ValidationError,
 )
+from bookingcore.domain.certificates import Certificate, CertificateId
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.queries import CustomerFilter
 from bookingcore.domain.values import Actor, ActorKind, CustomerId, PartnerId
@@ -339,6 +341,54 @@ def test_merging_moves_bookings_travelers_and_history_to_the_survivor(
     survivor_trail = core.audit.trail("customer", survivor, principal=ADMIN)
     assert survivor_trail[-1].new_values["bookings"] == 4
     assert survivor_trail[-1].new_values["merged_from"] == str(duplicate)
+
+
+def test_merging_moves_certificates_leads_quotations_and_trips_too(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Nothing of the duplicate's is left pointing at a customer no read returns."""
+    world = _World(any_store)
+    core = _core(any_store)
+    survivor, duplicate = world.other.id, world.customer.id
+    b = world.builder
+    certificate = Certificate.issue(
+        certificate_id=CertificateId(uuid4()),
+        customer_id=duplicate,
+        booking_id=world.bookings[0].id,
+        traveler_id=world.traveler.id,
+        kind="PADI Open Water",
+        number="OW-1",
+        issued_at=T0,
+        now=T0,
+    )
+    lead = b.lead(duplicate)
+    quotation = b.quotation(duplicate, world.future.id, lead_id=lead.id)
+    trip = b.trip(duplicate)
+    with any_store.unit_of_work() as uow:
+        uow.certificates.add(certificate)
+        uow.leads.add(lead)
+        uow.quotations.add(quotation)
+        uow.trips.add(trip)
+        uow.commit()
+
+    core.customers.merge(survivor, duplicate, principal=ADMIN, reason="same person")
+
+    with any_store.unit_of_work() as uow:
+        moved = (
+            uow.certificates.get(certificate.id),
+            uow.leads.get(lead.id),
+            uow.quotations.get(quotation.id),
+            uow.trips.get(trip.id),
+        )
+    assert [record.customer_id for record in moved if record is not None] == [survivor] * 4
+    assert all(record.version == 2 for record in moved if record is not None)
+    moved_counts = core.audit.trail("customer", survivor, principal=ADMIN)[-1].new_values
+    assert {k: moved_counts[k] for k in ("certificates", "leads", "quotations", "trips")} == {
+        "certificates": 1,
+        "leads": 1,
+        "quotations": 1,
+        "trips": 1,
+    }
 
 
 def test_only_staff_who_change_everything_merge_and_never_a_customer_into_itself(

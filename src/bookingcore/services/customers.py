@@ -23,6 +23,7 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import CustomerRegistered
 from bookingcore.domain.insights import CustomerStats, StatusGroups
+from bookingcore.domain.leads import LeadFilter
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -35,6 +36,7 @@ from bookingcore.domain.queries import (
     SlotFilter,
     every_item,
 )
+from bookingcore.domain.quotations import QuotationFilter
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -846,6 +848,14 @@ class CustomerService:
             "communications": uow.communications.list_for_customer(source),
             "payments": uow.payments.list_for_customer(source),
             "waitlist_entries": list(every_item(partial(uow.waitlist.list_for_customer, source))),
+            "certificates": list(
+                every_item(partial(uow.certificates.list, CertificateFilter(customer_id=source)))
+            ),
+            "leads": list(every_item(partial(uow.leads.list, LeadFilter(customer_id=source)))),
+            "quotations": list(
+                every_item(partial(uow.quotations.list, QuotationFilter(customer_id=source)))
+            ),
+            "trips": list(every_item(partial(uow.trips.list_for_customer, source))),
         }
         for found in records.values():
             for record in found:
