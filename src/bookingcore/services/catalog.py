@@ -1261,26 +1261,37 @@ class CatalogService:
         )
 
     def _live_bookings(self, uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
-        """The slot's bookings that can still move to their lifecycle's cancelled state.
+        """The slot's bookings that can still move to their lifecycle's cancelled state."""
+
+        def cancellable(booking: Booking) -> bool:
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            target = lifecycle.cancelled
+            return target is not None and lifecycle.allows(booking.status, target)
+
+        return self._slot_bookings(uow, slot_id, cancellable, "cancels")
+
+    def _slot_bookings(
+        self, uow: UnitOfWork, slot_id: SlotId, keep: Callable[[Booking], bool], verb: str
+    ) -> list[BookingId]:
+        """The ids of the slot's bookings ``keep`` accepts, for one call that ``verb`` them.
 
         Raises:
             ValidationError: on ``slot_id`` (code ``too_many_bookings``) for more
                 than :data:`MAX_SLOT_BOOKINGS` of them.
         """
         query = BookingFilter(slot_id=slot_id)
-        live: list[BookingId] = []
-        for booking in every_item(lambda page: uow.bookings.list(query, page)):
-            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-            target = lifecycle.cancelled
-            if target is not None and lifecycle.allows(booking.status, target):
-                live.append(booking.id)
-        if len(live) > MAX_SLOT_BOOKINGS:
+        found = [
+            booking.id
+            for booking in every_item(lambda page: uow.bookings.list(query, page))
+            if keep(booking)
+        ]
+        if len(found) > MAX_SLOT_BOOKINGS:
             msg = (
-                f"the slot holds {len(live)} live bookings; one call cancels at most "
-                f"{MAX_SLOT_BOOKINGS} (cancel some of them first)"
+                f"the slot holds {len(found)} live bookings; one call {verb} at most "
+                f"{MAX_SLOT_BOOKINGS}"
             )
             raise ValidationError.single("slot_id", msg, "too_many_bookings")
-        return live
+        return found
 
     @staticmethod
     def _slot_cancelled(
@@ -1637,26 +1648,15 @@ class CatalogService:
         return moved, messages
 
     def _moving_bookings(self, uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
-        """The slot's active bookings (those a move takes along).
-
-        Raises:
-            ValidationError: on ``slot_id`` (code ``too_many_bookings``) for more
-                than :data:`MAX_SLOT_BOOKINGS` of them.
-        """
-        live = [
-            booking.id
-            for booking in every_item(
-                lambda page: uow.bookings.list(BookingFilter(slot_id=slot_id), page)
-            )
-            if self._ctx.settings.lifecycle(booking.lifecycle).is_active(booking.status)
-        ]
-        if len(live) > MAX_SLOT_BOOKINGS:
-            msg = (
-                f"the slot holds {len(live)} live bookings; one call moves at most "
-                f"{MAX_SLOT_BOOKINGS}"
-            )
-            raise ValidationError.single("slot_id", msg, "too_many_bookings")
-        return live
+        """The slot's active bookings (those a move takes along)."""
+        return self._slot_bookings(
+            uow,
+            slot_id,
+            lambda booking: self._ctx.settings.lifecycle(booking.lifecycle).is_active(
+                booking.status
+            ),
+            "moves",
+        )
 
     @staticmethod
     def _slot_moved(
