@@ -643,6 +643,27 @@ class PartnerIn(StrictIn):
     webhook_url: str | None = Field(default=None, max_length=2000)
 
 
+class PartnerChangeIn(StrictIn):
+    """New details for a partner: only the fields given change; ``null`` clears the
+    phone, the commission rate or the webhook URL."""
+
+    name: str = Field(default="", min_length=1, max_length=100)
+    company_name: str = Field(default="", min_length=1, max_length=200)
+    contact_email: str = Field(default="", max_length=320)
+    contact_phone: str | None = Field(default=None, max_length=64)
+    commission_rate: Decimal | None = Field(default=None, description="Percent, 0 to 100")
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the body sets, as ``core.partners.update`` takes them."""
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set
+            if name != "expected_version"
+        }
+
+
 class PartnerLocationsIn(StrictIn):
     """Every location the partner may book (replacing the ones it had)."""
 

@@ -34,6 +34,7 @@ from bookingcore import (
     Settings,
     StaffId,
     StaffRole,
+    StaleVersionError,
     TravelerDetails,
     ValidationError,
 )
@@ -269,6 +270,117 @@ class TestGet:
         with pytest.raises(ValidationError) as caught:
             core.partners.list(principal=admin, search="x" * 201)
         assert caught.value.errors[0].field == "search"
+
+
+class TestUpdate:
+    def test_only_the_given_fields_change_and_the_change_is_audited(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(core, admin, contact_phone="9876543210", commission_rate="10")
+        changed = core.partners.update(
+            partner.id,
+            principal=admin,
+            name="Trips & Treks",
+            contact_email="desk@trips.example",
+            commission_rate="12.5",
+            expected_version=partner.version,
+        )
+        assert changed.name == "Trips & Treks"
+        assert str(changed.contact_email) == "desk@trips.example"
+        assert changed.commission_rate == Decimal("12.50")
+        assert changed.company_name == "Trips Ltd"
+        assert changed.contact_phone is not None
+        assert changed.contact_phone.e164 == "+919876543210"
+        assert changed.api_key == partner.api_key
+        assert changed.version == partner.version + 1
+        read = core.partners.get(partner.id, principal=admin)
+        assert (read.name, read.version) == ("Trips & Treks", changed.version)
+        updated, _ = core.partners.history(partner.id, principal=admin)
+        assert updated.action is AuditAction.UPDATED
+        assert set(updated.new_values) == {"name", "contact_email", "commission_rate"}
+        assert updated.old_values["name"] == "Trips"
+
+    def test_none_clears_the_phone_the_commission_and_the_webhook_url(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(
+            core,
+            admin,
+            contact_phone="9876543210",
+            commission_rate="10",
+            webhook_url="https://trips.example/hooks",
+        )
+        changed = core.partners.update(
+            partner.id, principal=admin, contact_phone=None, commission_rate=None, webhook_url=None
+        )
+        assert (changed.contact_phone, changed.commission_rate, changed.webhook_url) == (
+            None,
+            None,
+            None,
+        )
+
+    def test_changing_nothing_writes_nothing(self, core: BookingCore, admin: Principal) -> None:
+        partner = _register(core, admin)
+        same = core.partners.update(partner.id, principal=admin, name="Trips")
+        assert same.version == partner.version
+        assert len(core.partners.history(partner.id, principal=admin).items) == 1
+
+    def test_every_bad_field_is_reported_at_once_and_nothing_changes(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(core, admin)
+        with pytest.raises(ValidationError) as caught:
+            core.partners.update(
+                partner.id,
+                principal=admin,
+                name=" ",
+                contact_email="not-an-email",
+                contact_phone="12",
+                commission_rate="101",
+                webhook_url="ftp://trips.example",
+            )
+        assert set(caught.value.fields) == {
+            "name",
+            "contact_email",
+            "contact_phone",
+            "commission_rate",
+            "webhook_url",
+        }
+        assert core.partners.get(partner.id, principal=admin).version == partner.version
+
+    def test_another_partners_contact_email_is_refused(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        first = _register(core, admin)
+        second = _register(core, admin, contact_email="ops@treks.example")
+        with pytest.raises(DuplicateError) as caught:
+            core.partners.update(second.id, principal=admin, contact_email="ops@trips.example")
+        assert caught.value.existing_id == first.id
+        kept = core.partners.update(first.id, principal=admin, contact_email="ops@trips.example")
+        assert kept.version == first.version
+
+    def test_a_stale_version_is_refused(self, core: BookingCore, admin: Principal) -> None:
+        partner = _register(core, admin)
+        core.partners.update(partner.id, principal=admin, name="Renamed")
+        with pytest.raises(StaleVersionError):
+            core.partners.update(
+                partner.id, principal=admin, name="Again", expected_version=partner.version
+            )
+        assert core.partners.get(partner.id, principal=admin).name == "Renamed"
+
+    def test_only_partner_managers_may_edit_and_a_partner_not_even_itself(
+        self, core: BookingCore, admin: Principal
+    ) -> None:
+        partner = _register(core, admin)
+        advisor = Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR)
+        for principal in (advisor, Principal.partner(partner.id)):
+            with pytest.raises(PermissionDeniedError):
+                core.partners.update(partner.id, principal=principal, commission_rate="50")
+        assert core.partners.get(partner.id, principal=admin).commission_rate is None
+
+    def test_an_unknown_partner_is_not_found(self, core: BookingCore, admin: Principal) -> None:
+        with pytest.raises(NotFoundError):
+            core.partners.update(PartnerId(uuid4()), principal=admin, name="Nobody")
 
 
 class TestActivation:

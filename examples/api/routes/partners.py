@@ -21,6 +21,8 @@ from bookingcore import (
     NotFoundError,
     PartnerId,
     PermissionDeniedError,
+    StaleVersionError,
+    ValidationError,
 )
 from bookingcore.domain.partners import MAX_SECRET_GRACE
 from examples.api.deps import Core, StaffPrincipal
@@ -30,6 +32,7 @@ from examples.api.schemas import (
     ActiveIn,
     AuditEntryOut,
     Paged,
+    PartnerChangeIn,
     PartnerCredentialsOut,
     PartnerIn,
     PartnerLocationsIn,
@@ -57,6 +60,14 @@ KeepPreviousFor = Annotated[
 router = APIRouter(prefix="/api/admin/partners", tags=["admin partners"])
 
 _CHANGE = problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError)
+_PATCH_ERRORS = (
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    ValidationError,
+    DuplicateError,
+    StaleVersionError,
+)
 
 
 @router.post(
@@ -115,6 +126,26 @@ def list_partners(
 def get_partner(partner_id: UUID, core: Core, staff: StaffPrincipal) -> PartnerOut:
     """One partner."""
     return PartnerOut.of(core.partners.get(PartnerId(partner_id), principal=staff))
+
+
+@router.patch(
+    "/{partner_id}",
+    operation_id="admin_update_partner",
+    responses=problem_responses(*_PATCH_ERRORS),
+)
+def update_partner(
+    partner_id: UUID, body: PartnerChangeIn, core: Core, staff: StaffPrincipal
+) -> PartnerOut:
+    """Edit the partner's name, company, contact, commission rate or webhook URL (only the
+    fields given). A new commission rate applies to payments captured from now on; another
+    partner's contact email answers 409."""
+    partner = core.partners.update(
+        PartnerId(partner_id),
+        principal=staff,
+        expected_version=body.expected_version,
+        **body.changes(),
+    )
+    return PartnerOut.of(partner)
 
 
 @router.put("/{partner_id}/active", operation_id="admin_set_partner_active", responses=_CHANGE)

@@ -65,7 +65,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.security import RateDecision, RateLimiter
 from bookingcore.ports.uow import UnitOfWork
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
 from bookingcore.services._sessions import revoke_sessions
 
 __all__ = ["PartnerLimits", "PartnerRegistration", "PartnerService"]
@@ -586,6 +586,73 @@ class PartnerService:
         with self._ctx.uow_factory() as uow:
             return uow.partners.list(query, page or PageRequest())
 
+    def update(
+        self,
+        partner_id: PartnerId,
+        *,
+        principal: Principal,
+        name: str | Unset = UNSET,
+        company_name: str | Unset = UNSET,
+        contact_email: str | Unset = UNSET,
+        contact_phone: str | Unset | None = UNSET,
+        commission_rate: Decimal | int | str | Unset | None = UNSET,
+        webhook_url: str | Unset | None = UNSET,
+        expected_version: int | None = None,
+    ) -> Partner:
+        """Edit a partner's details (seed 002's partner management): only the fields
+        given change; ``None`` clears the contact phone, the commission rate or the
+        webhook URL. Its credentials, locations, settings and activity have their
+        own calls.
+
+        A new ``commission_rate`` applies to payments captured from now on;
+        commission already accrued stays as it was. A new ``webhook_url`` gets
+        the webhooks sent from now on, signed with the same secret. Changing
+        nothing writes nothing; a change leaves an audit entry with the old and
+        new values.
+
+        Raises:
+            PermissionDeniedError: ``principal`` lacks ``manage_partners``.
+            NotFoundError: no such partner.
+            ValidationError: a bad name, email, phone, commission (0-100) or webhook
+                URL, each on its field, all at once.
+            DuplicateError: another partner has the new contact email.
+            StaleVersionError: ``expected_version`` is not the partner's version.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(
+            principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not change partners"
+        )
+        region = self._ctx.settings.default_region
+        p = Problems()
+        details: dict[str, object] = {}
+        if not isinstance(name, Unset):
+            details["name"] = p.capture(lambda: require_text(name, "name", max_length=100))
+        if not isinstance(company_name, Unset):
+            details["company_name"] = p.capture(
+                lambda: require_text(company_name, "company_name", max_length=200)
+            )
+        if not isinstance(contact_email, Unset):
+            details["contact_email"] = p.capture(
+                lambda: EmailAddress.parse(contact_email, field="contact_email")
+            )
+        if not isinstance(contact_phone, Unset):
+            details["contact_phone"] = p.capture(
+                lambda: (
+                    None
+                    if not contact_phone
+                    else PhoneNumber.parse(contact_phone, region=region, field="contact_phone")
+                )
+            )
+        if not isinstance(commission_rate, Unset):
+            details["commission_rate"] = p.capture(lambda: _commission(commission_rate))
+        if not isinstance(webhook_url, Unset):
+            details["webhook_url"] = p.capture(lambda: _webhook_url(webhook_url))
+        p.raise_if_any()
+        return self._change(
+            partner_id, principal, details=details, expected_version=expected_version
+        )
+
     def set_allowed_locations(
         self,
         partner_id: PartnerId,
@@ -632,6 +699,8 @@ class PartnerService:
         locations: frozenset[LocationId] | None = None,
         active: bool | None = None,
         settings: Mapping[str, str] | None = None,
+        details: Mapping[str, object] | None = None,
+        expected_version: int | None = None,
     ) -> Partner:
         policy.require(
             principal.has(Permission.MANAGE_PARTNERS), f"{principal} may not change partners"
@@ -641,7 +710,16 @@ class PartnerService:
             partner = uow.partners.get(partner_id)
             if partner is None:
                 raise NotFoundError("partner", partner_id)
+            partner.check_version(expected_version)
             before = snapshot(partner, (*_AUDITED, "settings"))
+            email = (details or {}).get("contact_email")
+            if isinstance(email, EmailAddress) and email != partner.contact_email:
+                same = PartnerFilter(contact_email=email)
+                for other in uow.partners.list(same, PageRequest(limit=1)):
+                    msg = f"a partner with contact email {email} exists"
+                    raise DuplicateError(msg, entity="partner", existing_id=other.id)
+            for field, value in (details or {}).items():
+                setattr(partner, field, value)
             if settings is not None:
                 partner.settings = check_partner_settings(settings)
             if locations is not None:

@@ -269,7 +269,28 @@ def test_admins_register_manage_and_audit_partners(
         "created",
     ]
 
+    edited = client.patch(
+        url,
+        json={"company_name": "Blue Reef Holidays", "commission_rate": "15", "webhook_url": None},
+        headers=staff_headers,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["company_name"] == "Blue Reef Holidays"
+    assert edited.json()["commission_rate"] == "15.00"
+    assert edited.json()["name"] == "Blue Reef"
+    stale = client.patch(
+        url, json={"name": "Old view", "expected_version": 1}, headers=staff_headers
+    )
+    assert stale.status_code == 409
+    bad = client.patch(
+        url, json={"contact_email": "nowhere", "commission_rate": "-1"}, headers=staff_headers
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"contact_email", "commission_rate"}
+    assert client.get(url, headers=staff_headers).json()["name"] == "Blue Reef"
+
     advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
+    assert client.patch(url, json={"name": "Mine"}, headers=advisor).status_code == 403
     assert client.get("/api/admin/partners", headers=advisor).status_code == 403
     assert client.post(f"{url}/rotate-secret", headers=advisor).status_code == 403
     assert client.get(f"/api/admin/partners/{uuid4()}", headers=staff_headers).status_code == 404
