@@ -647,9 +647,9 @@ class PartnerChangeIn(StrictIn):
     """New details for a partner: only the fields given change; ``null`` clears the
     phone, the commission rate or the webhook URL."""
 
-    name: str = Field(default="", min_length=1, max_length=100)
-    company_name: str = Field(default="", min_length=1, max_length=200)
-    contact_email: str = Field(default="", max_length=320)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    company_name: str | None = Field(default=None, min_length=1, max_length=200)
+    contact_email: str | None = Field(default=None, max_length=320)
     contact_phone: str | None = Field(default=None, max_length=64)
     commission_rate: Decimal | None = Field(default=None, description="Percent, 0 to 100")
     webhook_url: str | None = Field(default=None, max_length=2000)

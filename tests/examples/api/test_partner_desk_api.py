@@ -287,6 +287,8 @@ def test_admins_register_manage_and_audit_partners(
     )
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"contact_email", "commission_rate"}
+    unnamed = client.patch(url, json={"name": None}, headers=staff_headers)
+    assert unnamed.status_code == 422
     assert client.get(url, headers=staff_headers).json()["name"] == "Blue Reef"
 
     advisor = staff_sign_in("ravi@example.com", StaffRole.ADVISOR)
