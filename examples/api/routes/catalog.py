@@ -25,6 +25,7 @@ from bookingcore import (
     RateLimitedError,
     SupplierId,
 )
+from bookingcore.domain import ProductKind
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
@@ -50,7 +51,24 @@ Text = Annotated[
     str | None, Query(max_length=200, description="Part of the code, name, description or email")
 ]
 
-_KIND_PATH = Path(max_length=32, description="A product kind", examples=["flight", "hotel"])
+_KIND_PATH = Path(
+    max_length=32,
+    description="A product kind, singular or plural as seed 003's paths have it",
+    examples=["flight", "flights", "activities"],
+)
+
+
+def _plural(kind: str) -> str:
+    return f"{kind[:-1]}ies" if kind.endswith("y") else f"{kind}s"
+
+
+def _kind(segment: str) -> str:
+    """The product kind a search path names: ``flight``, or seed 003's ``flights``
+    (``activities`` for ``activity``); anything else as given, for the library to judge."""
+    for kind in ProductKind:
+        if segment in (kind.value, _plural(kind.value)):
+            return kind.value
+    return segment
 
 
 def _supplier(value: UUID | None) -> SupplierId | None:
@@ -322,12 +340,13 @@ def search_products(
     cursor: Cursor = None,
 ) -> Paged[ProductOut]:
     """Seed 003's product search: active products of one kind (``flight``, ``hotel``,
-    ``activity`` ...) at a location, whose code, name or description holds ``q``,
-    newest first, a page at a time (follow ``next``)."""
+    ``activity`` ..., or the plural: ``/api/products/flights/search``) at a location,
+    whose code, name or description holds ``q``, newest first, a page at a time (follow
+    ``next``)."""
     page = core.catalog.search_products(
         page_request(limit, cursor),
         principal=caller,
-        kind=kind,
+        kind=_kind(kind),
         location_id=_location(location_id),
         text=q,
     )

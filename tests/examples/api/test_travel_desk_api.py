@@ -202,6 +202,11 @@ def test_staff_change_deactivate_and_search_the_catalogue(
     )
     assert suite_off.json()["is_active"] is False
     assert codes("/api/products/hotel/search", customer, q="lake") == ["LK-DBL", "LK-SUITE"]
+    # seed 003's own paths name the kind in the plural
+    assert codes("/api/products/hotels/search", customer, q="lake") == ["LK-DBL", "LK-SUITE"]
+    assert codes("/api/products/activities/search", customer) == codes(
+        "/api/products/activity/search", customer
+    )
     unknown_kind = client.get("/api/products/spaceship/search", headers=customer)
     assert unknown_kind.status_code == 422
     assert unknown_kind.json()["errors"][0]["field"] == "kind"
