@@ -1017,6 +1017,53 @@ class BookingService:
         product = uow.products.get(slot.product_id) if slot.product_id else None
         return check_sold_at(location, product)
 
+    def check_party(
+        self,
+        uow: UnitOfWork,
+        slot: Slot,
+        customer_id: CustomerId,
+        travelers: Sequence[NewTraveler | SavedTraveler],
+        *,
+        principal: Principal,
+        override_requirements: bool = False,
+    ) -> list[FieldError]:
+        """Hold ``travelers`` (of ``customer_id``) against ``slot``'s product's
+        requirements, as :meth:`book` does, for a use case that puts them on the
+        slot without booking them yet (joining its waiting list). Nothing is saved.
+
+        The travelers are read as :meth:`book` reads them (a saved one by id, a
+        typed one matched to the customer's saved one of the same name), so the
+        same traveler gets the same answer here and when booked.
+
+        Returns:
+            The problems ``override_requirements`` waived (empty without an override).
+
+        Raises:
+            ValidationError: ``travelers[i]...`` as :meth:`book` refuses them: an
+                unknown saved traveler, bad details, and
+                ``travelers[i].age`` / ``travelers[i].certificates`` for
+                requirements they fall short of.
+            PermissionDeniedError: ``override_requirements`` from anyone but
+                staff who change every booking.
+
+        .. versionadded:: 0.4
+        """
+        sees_customer = self._sees_customer(uow, customer_id, principal)
+        request = BookingRequest(slot.id, travelers, customer_id=customer_id)
+        chosen, _ = self._resolve_travelers(
+            uow, request, customer_id, self._ctx.now(), sees_customer=sees_customer
+        )
+        return check_requirements(
+            self._ctx,
+            uow,
+            uow.products.get(slot.product_id) if slot.product_id else None,
+            [traveler for traveler, _, _ in chosen],
+            customer_id=customer_id,
+            starts_at=slot.starts_at,
+            principal=principal,
+            override=override_requirements,
+        )
+
     @staticmethod
     def _sees_customer(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> bool:
         if principal.has(Permission.VIEW_ALL) or principal.kind is PrincipalKind.CUSTOMER:
