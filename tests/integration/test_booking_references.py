@@ -1,4 +1,5 @@
-"""A booking whose random reference is drawn again is made under a fresh one, on every store."""
+"""A booking or quotation whose random reference is drawn again is made under a fresh one,
+on every store."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import Booking, Slot
+from bookingcore.domain import Booking, Quotation, Slot
+from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -65,6 +67,19 @@ class Desk:
                 [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
                 customer=CustomerDetails(phone),
                 external_id=external_id,
+            ),
+            principal=ADMIN,
+            idempotency_key=key,
+        )
+
+    def quote(self, phone: str, *, key: str | None = None) -> Quotation:
+        customer = self.core.customers.register(phone, principal=ADMIN).customer
+        return self.core.quotations.create(
+            QuotationRequest(
+                customer_id=customer.id,
+                slot_id=self.slot.id,
+                travelers=2,
+                valid_until=(self.clock.now() + timedelta(days=7)).date(),
             ),
             principal=ADMIN,
             idempotency_key=key,
@@ -124,3 +139,43 @@ def test_a_reference_taken_every_time_gives_up_with_the_duplicate(
     assert raised.value.entity == "booking"
     assert desk.ids.drawn[1:] == [first.reference] * 3  # three attempts, then the error
     assert desk.seats_left() == 4
+
+
+def test_a_quotation_reference_drawn_again_is_made_under_the_next_one(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    desk = Desk(any_store)
+    first = desk.quote("+919812300001")
+    # The next draw repeats the random part of the first quotation's reference.
+    desk.ids.queued.append("BK-" + first.reference.removeprefix("QT-"))
+
+    second = desk.quote("+919812300002", key="q-1")
+
+    assert second.reference.startswith("QT-")
+    assert second.reference != first.reference
+    assert len(desk.ids.drawn) == 3  # the first quotation's, the repeat, a fresh one
+    assert [q.id for q in desk.core.quotations.revisions(first.reference, principal=ADMIN)] == [
+        first.id
+    ]
+    assert [q.id for q in desk.core.quotations.revisions(second.reference, principal=ADMIN)] == [
+        second.id
+    ]
+    # The key was claimed by the quotation that was made: a retry answers it.
+    assert desk.quote("+919812300002", key="q-1").id == second.id
+
+
+def test_a_quotation_reference_taken_every_time_gives_up_with_the_duplicate(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    desk = Desk(any_store)
+    first = desk.quote("+919812300001")
+    desk.ids.queued.extend(["BK-" + first.reference.removeprefix("QT-")] * 3)
+
+    with pytest.raises(DuplicateError) as raised:
+        desk.quote("+919812300002", key="q-2")
+
+    assert raised.value.entity == "quotation"
+    assert len(desk.ids.drawn) == 4  # three attempts, then the error
+    # Nothing of the refused attempts is kept, not even the key's claim.
+    desk.ids.queued.clear()
+    assert desk.quote("+919812300002", key="q-2").reference != first.reference

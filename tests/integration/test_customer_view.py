@@ -18,12 +18,15 @@ from tests._sqlite import sqlite_file_store
 from bookingcore import (
     BookingChanges,
     BookingCore,
+    BookingRequest,
     Money,
+    NewTraveler,
     NotFoundError,
     PermissionDeniedError,
     Principal,
     StaffId,
     StaffRole,
+    TravelerDetails,
     ValidationError,
 )
 from bookingcore.domain.certificates import Certificate, CertificateId
@@ -389,6 +392,45 @@ def test_merging_moves_certificates_leads_quotations_and_trips_too(
         "quotations": 1,
         "trips": 1,
     }
+
+
+def test_merging_moves_the_duplicates_voucher_redemptions_and_keeps_its_uses(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """The voucher's redemptions name the survivor, and its per-customer limit counts them."""
+    world = _World(any_store)
+    core = _core(any_store)
+    survivor, duplicate = world.other.id, world.customer.id
+    voucher = core.vouchers.create(
+        code="ONCE", percent_off="10", max_uses_per_customer=1, principal=ADMIN
+    )
+
+    def book(customer_id: CustomerId, name: str) -> None:
+        core.bookings.book(
+            BookingRequest(
+                world.future.id,
+                [NewTraveler(TravelerDetails(name), is_primary=True)],
+                customer_id=customer_id,
+                voucher_code="ONCE",
+            ),
+            principal=ADMIN,
+        )
+
+    book(duplicate, "Ravi Rao")
+    core.customers.merge(survivor, duplicate, principal=ADMIN, reason="same person")
+
+    (redemption,) = core.vouchers.redemptions(voucher.id, principal=ADMIN)
+    assert redemption.customer_id == survivor
+    with any_store.unit_of_work() as uow:
+        assert len(uow.vouchers.redemptions(voucher.id, customer_id=survivor)) == 1
+        assert not uow.vouchers.redemptions(voucher.id, customer_id=duplicate)
+    moved = core.audit.trail("customer", survivor, principal=ADMIN)[-1].new_values
+    assert moved["voucher_redemptions"] == 1
+    with pytest.raises(ValidationError) as refused:
+        book(survivor, "Meera Rao")
+    assert [(e.field, e.code) for e in refused.value.errors] == [
+        ("voucher_code", "used_up_by_customer")
+    ]
 
 
 def test_only_staff_who_change_everything_merge_and_never_a_customer_into_itself(

@@ -1,5 +1,6 @@
 """Who may be booked on what, on memory, SQLite and PostgreSQL: a product's age limits
-and certificates hold on booking, changing travelers, rescheduling and imports."""
+and certificates hold on booking, joining a waiting list, changing travelers,
+rescheduling and imports."""
 
 from __future__ import annotations
 
@@ -331,6 +332,89 @@ class TestChanges:
 
 
 HEADER = ("Customer Name", "customer_phone", "dealer_code", "booking_date", "car_variant")
+
+
+class TestWaitlist:
+    def test_joining_refuses_a_party_booking_would_refuse_with_the_same_fields(
+        self, centre: Centre
+    ) -> None:
+        waitlists = centre.core.waitlists
+        ten_today = person("Kiran", birth_date=years_before(centre.day, 10))
+        nine = person("Meera", primary=False, birth_date=years_before(centre.day, 10, days=1))
+        unknown = person("Dev", primary=False)
+        with pytest.raises(ValidationError) as caught:
+            waitlists.join(
+                centre.course_slot.id,
+                seats=3,
+                travelers=[ten_today, nine, unknown],
+                principal=centre.as_customer,
+            )
+        assert problems(caught) == [
+            ("travelers[1].age", "too_young"),
+            ("travelers[2].age", "age_unknown"),
+        ]
+        uncertified = centre.saved("Ravi Kumar")
+        with pytest.raises(ValidationError) as caught:
+            waitlists.join(
+                centre.deep_slot.id,
+                travelers=[SavedTraveler(uncertified)],
+                principal=centre.as_customer,
+            )
+        assert problems(caught) == [("travelers[0].certificates", "certificate_missing")]
+        with pytest.raises(ValidationError) as caught:
+            waitlists.join(
+                centre.fun_slot.id,
+                seats=1,
+                travelers=[person("Tara"), person("Uma", primary=False)],
+                principal=centre.as_customer,
+            )
+        assert problems(caught) == [("travelers", "more_than_seats")]
+        for slot in (centre.course_slot, centre.deep_slot, centre.fun_slot):
+            assert not waitlists.list_for_slot(slot.id, principal=ADMIN)
+        # Nobody was saved for the refused joins: only the traveler saved on purpose.
+        saved = centre.core.travelers.list(centre.customer, principal=ADMIN)
+        assert [t.id for t in saved] == [uncertified]
+
+        entry = waitlists.join(
+            centre.course_slot.id, travelers=[ten_today], principal=centre.as_customer
+        )
+        assert entry.customer_id == centre.customer
+        # Without a party nothing is known to check: the offer's acceptance checks it.
+        assert waitlists.join(centre.deep_slot.id, principal=centre.as_customer).seats == 1
+
+    def test_staff_may_join_and_accept_past_the_requirements_customers_may_not(
+        self, centre: Centre
+    ) -> None:
+        waitlists = centre.core.waitlists
+        young = person("Meera", birth_date=years_before(centre.day, 9))
+        for party in ([young], []):
+            with pytest.raises(PermissionDeniedError):
+                waitlists.join(
+                    centre.course_slot.id,
+                    travelers=party,
+                    override_requirements=True,
+                    principal=centre.as_customer,
+                )
+        entry = waitlists.join(
+            centre.course_slot.id,
+            customer_id=centre.customer,
+            travelers=[young],
+            override_requirements=True,
+            principal=ADMIN,
+        )
+        (created,) = centre.core.audit.trail("waitlist entry", entry.id, principal=ADMIN)
+        assert created.new_values["requirements_waived"] == ["travelers[0].age: too_young"]
+        assert created.actor == ADMIN.actor
+        # Seats are free: the entry was offered them at once; accepting checks again.
+        with pytest.raises(ValidationError) as caught:
+            waitlists.accept(entry.id, [young], principal=ADMIN)
+        assert problems(caught) == [("travelers[0].age", "too_young")]
+        with pytest.raises(PermissionDeniedError):
+            waitlists.accept(
+                entry.id, [young], principal=centre.as_customer, override_requirements=True
+            )
+        booked = waitlists.accept(entry.id, [young], principal=ADMIN, override_requirements=True)
+        assert waitlists.get(entry.id, principal=ADMIN).booking_id == booked.id
 
 
 class TestImports:

@@ -1,4 +1,5 @@
-"""`BookingCore` needs only its storage: the clock and ids default to the system's."""
+"""`BookingCore` needs only its storage: the clock and ids default to the system's; a
+port it is given is checked for its Protocol's methods when the core is built."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from bookingcore import (
     TravelerDetails,
 )
 from bookingcore.domain import Booking
-from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore.ports import ProviderCapabilities, SendReceipt
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
 REFERENCE = re.compile(r"^BK-[0-9ABCDEFGHJKMNPQRSTVWXYZ]{8}$")
@@ -69,6 +71,102 @@ class TestDefaults:
         booking = _book_one(core)
         assert booking.created_at == clock.now()
         assert isinstance(core.context.ids, SequentialIds)
+
+
+#: Each port argument and the first (by name) method its Protocol declares.
+PORT_ARGUMENTS = [
+    ("clock", "now"),
+    ("ids", "new_id"),
+    ("notifier", "send"),
+    ("renderer", "render"),
+    ("rate_limiter", "hit"),
+    ("otp_store", "consume"),
+    ("sms", "send_sms"),
+    ("token_signer", "decode"),
+    ("password_hasher", "hash"),
+    ("webhook_sender", "send"),
+    ("jobs", "bind"),
+    ("exchange_rates", "rate"),
+    ("document_store", "get"),
+]
+
+
+class DuckNotifier:
+    """A notifier that subclasses nothing: it only has the method."""
+
+    def send(self, message: object) -> SendReceipt:
+        return SendReceipt()
+
+
+class DuckProvider:
+    """A payment provider whose name and capabilities are plain attributes."""
+
+    def __init__(self) -> None:
+        self.name = "duck"
+        self.capabilities = ProviderCapabilities(
+            refunds=False,
+            partial_refunds=False,
+            needs_redirect=False,
+            capture_later=False,
+            webhooks=False,
+        )
+
+    def create_intent(self, request: object) -> object: ...
+    def fetch(self, reference: str) -> object: ...
+    def refund(self, *args: object, **kwargs: object) -> object: ...
+    def parse_webhook(self, headers: object, raw_body: bytes) -> object: ...
+
+
+class TestPortsAreCheckedWhenTheCoreIsBuilt:
+    def test_an_object_that_is_no_notifier_is_refused_naming_the_argument_and_method(
+        self,
+    ) -> None:
+        with pytest.raises(TypeError, match=r"^notifier .*Notifier.*Ellipsis has no method 'send'"):
+            BookingCore(uow_factory=MemoryStore().unit_of_work, notifier=...)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(("argument", "method"), PORT_ARGUMENTS)
+    def test_every_port_argument_is_checked(self, argument: str, method: str) -> None:
+        """``method`` is the first (by name) of the methods its Protocol declares."""
+        with pytest.raises(TypeError) as caught:
+            BookingCore(uow_factory=MemoryStore().unit_of_work, **{argument: object()})
+        assert str(caught.value).startswith(f"{argument} must provide the ")
+        assert str(caught.value).endswith(f" has no method '{method}'")
+
+    def test_a_fake_missing_one_method_is_refused_for_that_method(self) -> None:
+        class HalfLimiter:
+            def hit(self, *args: object, **kwargs: object) -> object: ...
+
+        with pytest.raises(TypeError, match=r"rate_limiter .* has no method 'reset'"):
+            BookingCore(uow_factory=MemoryStore().unit_of_work, rate_limiter=HalfLimiter())  # type: ignore[arg-type]
+
+    def test_a_method_that_is_not_callable_counts_as_missing(self) -> None:
+        class TextNotifier:
+            send = "not a method"
+
+        with pytest.raises(TypeError, match=r"notifier .* has no method 'send'"):
+            BookingCore(uow_factory=MemoryStore().unit_of_work, notifier=TextNotifier())  # type: ignore[arg-type]
+
+    def test_each_payment_provider_is_checked_by_its_place(self) -> None:
+        with pytest.raises(TypeError, match=r"^payment_providers\[1\] .* has no"):
+            BookingCore(
+                uow_factory=MemoryStore().unit_of_work,
+                payment_providers=[DuckProvider(), object()],  # type: ignore[list-item]
+            )
+
+    def test_storage_must_be_callable(self) -> None:
+        with pytest.raises(TypeError, match="uow_factory must be a callable"):
+            BookingCore(uow_factory=MemoryStore())  # type: ignore[arg-type]
+
+    def test_duck_typed_ports_with_the_methods_are_accepted(self) -> None:
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work,
+            notifier=DuckNotifier(),  # type: ignore[arg-type]
+            payment_providers=[DuckProvider()],  # type: ignore[list-item]
+            clock=FixedClock(),
+            ids=SequentialIds(),
+        )
+        assert core.payments is not None
+        assert BookingCore(uow_factory=MemoryStore().unit_of_work, notifier=RecordingNotifier())
 
 
 class TestSystemClock:

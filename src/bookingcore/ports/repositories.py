@@ -1492,3 +1492,11 @@ class VoucherRepository(Protocol):
 
     def redemption_for_booking(self, booking_id: BookingId) -> VoucherRedemption | None:
         """The redemption of the booking, if it was made with a voucher."""
+
+    def move_redemptions(self, source: CustomerId, target: CustomerId) -> int:
+        """Point every redemption of customer ``source`` at ``target`` in this unit of
+        work (a customer merge); how many moved. Redemptions this unit of work added
+        move too.
+
+        .. versionadded:: 0.4
+        """

@@ -29,7 +29,12 @@ from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import BookingId
-from bookingcore.errors import FieldError, IdempotencyConflictError, ValidationError
+from bookingcore.errors import (
+    DuplicateError,
+    FieldError,
+    IdempotencyConflictError,
+    ValidationError,
+)
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -308,6 +313,43 @@ class ServiceContext:
             msg = "the Clock port must return timezone-aware datetimes"
             raise TypeError(msg)
         return now
+
+
+#: How often a booking or quotation is tried under a fresh reference when its random one
+#: is taken.
+REFERENCE_ATTEMPTS = 3
+
+
+def under_fresh_reference(
+    context: ServiceContext,
+    make: Callable[[str], _Made],
+    *,
+    draw: Callable[[], str],
+    entity: str,
+    taken: Callable[[UnitOfWork, str], bool],
+) -> _Made:
+    """``make(reference)`` with a reference from ``draw()``; again, whole, under a
+    fresh one when the store refuses the reference as taken.
+
+    References are random (about 10**12 of them): one in a store of a million
+    bookings is drawn again about once in a million. ``make`` runs its own
+    transaction, so a refused attempt leaves nothing behind. A
+    :class:`~bookingcore.errors.DuplicateError` is retried only when it is about
+    ``entity`` and ``taken`` finds the reference stored (another unique key of
+    the same entity, an external id say, is refused at once), at most
+    :data:`REFERENCE_ATTEMPTS` times; the last one's error is raised.
+    """
+    for attempt in range(REFERENCE_ATTEMPTS):
+        reference = draw()
+        try:
+            return make(reference)
+        except DuplicateError as exc:
+            if exc.entity != entity or attempt + 1 == REFERENCE_ATTEMPTS:
+                raise
+            with context.uow_factory() as uow:
+                if not taken(uow, reference):
+                    raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def fingerprint(operation: str, principal: Principal, **fields: object) -> str:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, Protocol
 
 from bookingcore._clock import SystemClock
 from bookingcore._ids import RandomIds
@@ -66,6 +66,78 @@ from bookingcore.services.waitlists import WaitlistService, deliver_offer_messag
 from bookingcore.services.webhooks import WebhookService, WebhookSettings
 
 __all__ = ["BookingCore"]
+
+
+def _declared(port: type) -> list[tuple[str, bool]]:
+    """The public members ``port`` (a Protocol) declares: (name, whether it is a method)."""
+    members: dict[str, bool] = {}
+    for klass in reversed(port.__mro__):
+        if klass in (object, Protocol) or Protocol not in klass.__mro__:
+            continue
+        for name in getattr(klass, "__annotations__", {}):
+            if not name.startswith("_"):
+                members[name] = False
+        for name, value in vars(klass).items():
+            if not name.startswith("_") and (callable(value) or isinstance(value, property)):
+                members[name] = not isinstance(value, property)
+    return sorted(members.items())
+
+
+def _require_port(argument: str, given: object, port: type) -> None:
+    """Refuse ``given`` for ``argument`` unless it has every member ``port`` declares.
+
+    Duck typing is kept: any object with the members passes; only a missing one
+    (a method that is not callable counts as missing) is refused, at wiring time,
+    rather than deep inside the first use case that calls it.
+
+    Raises:
+        TypeError: naming the argument, the port and the missing member.
+    """
+    for name, is_method in _declared(port):
+        found = getattr(given, name, None) if is_method else None
+        if (is_method and not callable(found)) or (not is_method and not hasattr(given, name)):
+            kind = "method" if is_method else "attribute"
+            msg = (
+                f"{argument} must provide the {port.__name__} port: {given!r}"
+                f" has no {kind} {name!r}"
+            )
+            raise TypeError(msg)
+
+
+#: The Protocol each port argument of :class:`BookingCore` must provide.
+_PORTS: dict[str, type] = {
+    "clock": Clock,
+    "ids": IdGenerator,
+    "notifier": Notifier,
+    "renderer": DocumentRenderer,
+    "rate_limiter": RateLimiter,
+    "otp_store": OtpStore,
+    "sms": SmsSender,
+    "token_signer": TokenSigner,
+    "password_hasher": PasswordHasher,
+    "webhook_sender": WebhookSender,
+    "jobs": JobQueue,
+    "exchange_rates": ExchangeRates,
+    "document_store": DocumentStore,
+}
+
+
+def _check_wiring(
+    uow_factory: object, *, payment_providers: Iterable[object], **ports: object
+) -> None:
+    """Refuse, at construction, a storage or port argument that cannot work.
+
+    Raises:
+        TypeError: see :func:`_require_port`; ``uow_factory`` is not callable.
+    """
+    if not callable(uow_factory):
+        msg = f"uow_factory must be a callable that opens a unit of work, not {uow_factory!r}"
+        raise TypeError(msg)
+    for argument, given in ports.items():
+        if given is not None:
+            _require_port(argument, given, _PORTS[argument])
+    for index, provider in enumerate(payment_providers):
+        _require_port(f"payment_providers[{index}]", provider, PaymentProvider)
 
 
 class BookingCore:
@@ -189,13 +261,25 @@ class BookingCore:
             (``FileSystemDocumentStore``); without it they are kept only as
             the booking's document records.
 
+        Every port given is checked here, not at its first use: an object
+        without a method its Protocol declares (``notifier=...`` has no
+        ``send``) is a ``TypeError`` naming the argument and the method. Any
+        object with the methods will do (no subclassing needed).
+
         The sign-in ports are optional: a ``core.auth`` method that needs one
         that was not given raises :class:`~bookingcore.AuthNotConfiguredError`
         naming it.
 
+    Raises:
+        TypeError: ``uow_factory`` is not callable, or a port argument lacks a
+            method (or attribute) of its Protocol.
+        ValidationError: on ``dispatch``, neither ``inline`` nor ``deferred``.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.1
        ``clock`` and ``ids`` are optional.
+    .. versionchanged:: 0.4
+       Port arguments are checked for their Protocol's methods (``TypeError``).
     """
 
     def __init__(
@@ -227,6 +311,24 @@ class BookingCore:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
             raise ValidationError.single("dispatch", msg, "invalid_choice")
+        payment_providers = tuple(payment_providers)
+        _check_wiring(
+            uow_factory,
+            clock=clock,
+            ids=ids,
+            notifier=notifier,
+            renderer=renderer,
+            rate_limiter=rate_limiter,
+            otp_store=otp_store,
+            sms=sms,
+            token_signer=token_signer,
+            password_hasher=password_hasher,
+            webhook_sender=webhook_sender,
+            jobs=jobs,
+            exchange_rates=exchange_rates,
+            document_store=document_store,
+            payment_providers=payment_providers,
+        )
         self.context = ServiceContext(
             uow_factory,
             clock if clock is not None else SystemClock(),

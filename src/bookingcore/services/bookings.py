@@ -93,6 +93,7 @@ from bookingcore.services._context import (
     fingerprint,
     keyed_event_id,
     principal_key,
+    under_fresh_reference,
 )
 from bookingcore.services._requirements import check_requirements, note_waived
 from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
@@ -117,8 +118,6 @@ __all__ = [
 
 _MAX_TRAVELERS = 500
 _MAX_NOTE = 5000
-#: How often a booking is tried under a fresh reference when its random one is taken.
-_REFERENCE_ATTEMPTS = 3
 #: The terms of a cancellation the operator makes: everything paid goes back.
 _FULL_REFUND = CancellationPolicy(refund_tiers=(RefundTier(timedelta(0), Decimal(100)),))
 #: The metadata key that marks a cancellation the operator made (a slot called off).
@@ -536,39 +535,36 @@ class BookingService:
         claim: SeatClaim | None = None,
     ) -> Booking:
         now = self._ctx.now()
-        for attempt in range(_REFERENCE_ATTEMPTS):
-            reference = self._ctx.ids.new_reference()
-            try:
-                with self._ctx.transaction() as tx:
-                    if idempotency_key and not claim_key(tx.uow, idempotency_key, "booking", now):
-                        prior = self._prior_booking(tx.uow, idempotency_key, digest)
-                        if prior is not None:
-                            return prior
-                    booking = self._open(
-                        tx,
-                        request,
-                        principal,
-                        plan=plan,
-                        idempotency_key=idempotency_key,
-                        digest=digest,
-                        now=now,
-                        items=request.items,
-                        prices_quoted=False,
-                        claim=claim,
-                        reference=reference,
-                    )
-                    tx.commit()
-                    return booking
-            except DuplicateError as exc:
-                # References are random (about 10**12 of them): one in a store of a
-                # million bookings is drawn again about once in a million bookings. That
-                # booking is made again, whole, under another reference.
-                if exc.entity != "booking" or attempt + 1 == _REFERENCE_ATTEMPTS:
-                    raise
-                with self._ctx.uow_factory() as uow:
-                    if uow.bookings.get_by_reference(reference) is None:
-                        raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def make(reference: str) -> Booking:
+            with self._ctx.transaction() as tx:
+                if idempotency_key and not claim_key(tx.uow, idempotency_key, "booking", now):
+                    prior = self._prior_booking(tx.uow, idempotency_key, digest)
+                    if prior is not None:
+                        return prior
+                booking = self._open(
+                    tx,
+                    request,
+                    principal,
+                    plan=plan,
+                    idempotency_key=idempotency_key,
+                    digest=digest,
+                    now=now,
+                    items=request.items,
+                    prices_quoted=False,
+                    claim=claim,
+                    reference=reference,
+                )
+                tx.commit()
+                return booking
+
+        return under_fresh_reference(
+            self._ctx,
+            make,
+            draw=self._ctx.ids.new_reference,
+            entity="booking",
+            taken=lambda uow, reference: uow.bookings.get_by_reference(reference) is not None,
+        )
 
     def book_in(
         self,
@@ -1020,6 +1016,53 @@ class BookingService:
         location = uow.locations.get(slot.location_id)
         product = uow.products.get(slot.product_id) if slot.product_id else None
         return check_sold_at(location, product)
+
+    def check_party(
+        self,
+        uow: UnitOfWork,
+        slot: Slot,
+        customer_id: CustomerId,
+        travelers: Sequence[NewTraveler | SavedTraveler],
+        *,
+        principal: Principal,
+        override_requirements: bool = False,
+    ) -> list[FieldError]:
+        """Hold ``travelers`` (of ``customer_id``) against ``slot``'s product's
+        requirements, as :meth:`book` does, for a use case that puts them on the
+        slot without booking them yet (joining its waiting list). Nothing is saved.
+
+        The travelers are read as :meth:`book` reads them (a saved one by id, a
+        typed one matched to the customer's saved one of the same name), so the
+        same traveler gets the same answer here and when booked.
+
+        Returns:
+            The problems ``override_requirements`` waived (empty without an override).
+
+        Raises:
+            ValidationError: ``travelers[i]...`` as :meth:`book` refuses them: an
+                unknown saved traveler, bad details, and
+                ``travelers[i].age`` / ``travelers[i].certificates`` for
+                requirements they fall short of.
+            PermissionDeniedError: ``override_requirements`` from anyone but
+                staff who change every booking.
+
+        .. versionadded:: 0.4
+        """
+        sees_customer = self._sees_customer(uow, customer_id, principal)
+        request = BookingRequest(slot.id, travelers, customer_id=customer_id)
+        chosen, _ = self._resolve_travelers(
+            uow, request, customer_id, self._ctx.now(), sees_customer=sees_customer
+        )
+        return check_requirements(
+            self._ctx,
+            uow,
+            uow.products.get(slot.product_id) if slot.product_id else None,
+            [traveler for traveler, _, _ in chosen],
+            customer_id=customer_id,
+            starts_at=slot.starts_at,
+            principal=principal,
+            override=override_requirements,
+        )
 
     @staticmethod
     def _sees_customer(uow: UnitOfWork, customer_id: CustomerId, principal: Principal) -> bool:

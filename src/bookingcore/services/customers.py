@@ -743,7 +743,8 @@ class CustomerService:
         """Merge ``duplicate_id`` into ``survivor_id``: two records found to be one person.
 
         In one unit of work the duplicate's bookings, travelers, messages,
-        payments, waiting-list entries and groups move to the survivor, its
+        payments, waiting-list entries, certificates, leads, quotations, trips,
+        voucher redemptions and groups move to the survivor, its
         name and email fill the survivor's empty ones, and it is marked merged
         (reads never return it again; its phone finds the survivor) and its
         signed-in sessions end. Audit
@@ -765,7 +766,7 @@ class CustomerService:
 
         .. versionadded:: 0.3
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; voucher redemptions move too.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
         if survivor_id == duplicate_id:
@@ -872,7 +873,13 @@ class CustomerService:
             if listed.next_cursor is None:
                 break
             request = PageRequest(limit=MAX_PAGE_SIZE, cursor=listed.next_cursor)
-        return {**{kind: len(found) for kind, found in records.items()}, "groups": groups}
+        # Redemptions are frozen records, moved in one statement where the store can.
+        redemptions = uow.vouchers.move_redemptions(source, target)
+        return {
+            **{kind: len(found) for kind, found in records.items()},
+            "groups": groups,
+            "voucher_redemptions": redemptions,
+        }
 
 
 _PROFILE = ("name", "email")

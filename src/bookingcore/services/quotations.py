@@ -67,6 +67,7 @@ from bookingcore.services._context import (
     claim_key,
     fingerprint,
     principal_key,
+    under_fresh_reference,
 )
 from bookingcore.services.bookings import (
     BookedItem,
@@ -182,6 +183,9 @@ class QuotationService:
         With an ``idempotency_key`` (scoped to ``principal``) a retry of the
         same request returns the revision the first call made and writes nothing.
 
+        Its ``QT-`` reference is random: one drawn again (already a quotation's)
+        is made again, whole, under a fresh one, as bookings are.
+
         Raises:
             PermissionDeniedError: ``principal`` lacks ``set_prices``.
             ValidationError: naming each bad field: an unknown customer, an
@@ -193,6 +197,7 @@ class QuotationService:
             IdempotencyConflictError: the key was used for a different request.
 
         .. versionchanged:: 0.3 ``idempotency_key``.
+        .. versionchanged:: 0.4 a reference drawn again is retried under a fresh one.
         """
         _require_quoter(principal)
         key = principal_key(principal, idempotency_key)
@@ -209,6 +214,27 @@ class QuotationService:
         digest: str | None,
     ) -> Quotation:
         now = self._ctx.now()
+        return under_fresh_reference(
+            self._ctx,
+            lambda reference: self._create_as(
+                reference, request, principal=principal, key=key, digest=digest, now=now
+            ),
+            draw=lambda: _quotation_reference(self._ctx.ids.new_reference()),
+            entity="quotation",
+            taken=lambda uow, reference: bool(uow.quotations.list_revisions(reference)),
+        )
+
+    def _create_as(
+        self,
+        reference: str,
+        request: QuotationRequest,
+        *,
+        principal: Principal,
+        key: str | None,
+        digest: str | None,
+        now: datetime,
+    ) -> Quotation:
+        """:meth:`create`'s one transaction, making the quotation ``reference``."""
         with self._ctx.transaction() as tx:
             uow = tx.uow
             if key is not None and not claim_key(uow, key, "quotation", now):
@@ -227,7 +253,7 @@ class QuotationService:
             quotation = self._build(
                 uow,
                 p,
-                reference=_quotation_reference(self._ctx.ids.new_reference()),
+                reference=reference,
                 revision=1,
                 customer_id=request.customer_id,
                 slot_id=request.slot_id,

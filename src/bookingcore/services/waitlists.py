@@ -53,6 +53,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services._requirements import settle_requirements
 from bookingcore.services._seat_offers import (
     ENTRY_ENTITY,
     cancel_entries,
@@ -88,9 +89,21 @@ class WaitlistPlace:
     seats_ahead: int
 
 
-def _asked(entry: WaitlistEntry, principal: Principal) -> str:
+def _asked(
+    entry: WaitlistEntry,
+    principal: Principal,
+    travelers: Sequence[NewTraveler | SavedTraveler] = (),
+    override_requirements: bool = False,
+) -> str:
     """What a request to join a waiting list with ``entry`` asked for (its position,
     found, is no part of it): a keyed retry must ask the same."""
+    # The party and the override count only when given, so keys of requests made
+    # without them keep their digests.
+    party: dict[str, object] = {}
+    if travelers:
+        party["travelers"] = tuple(travelers)
+    if override_requirements:
+        party["override_requirements"] = True
     return fingerprint(
         "waitlist",
         principal,
@@ -101,6 +114,7 @@ def _asked(entry: WaitlistEntry, principal: Principal) -> str:
         preferred_contact_method=entry.preferred_contact_method,
         alternative_dates=entry.alternative_dates,
         notes=entry.notes,
+        **party,
     )
 
 
@@ -181,11 +195,24 @@ class WaitlistService:
         preferred_contact_method: Channel | str | None = None,
         notes: str | None = None,
         idempotency_key: str | None = None,
+        travelers: Sequence[NewTraveler | SavedTraveler] = (),
+        override_requirements: bool = False,
     ) -> WaitlistEntry:
         """Put a customer on ``slot_id``'s waiting list for ``seats`` seats.
 
         The entry takes the next position. If seats are free for it already,
         it is offered them at once (in the same unit of work).
+
+        ``travelers`` (at most ``seats``), when given, are the party that will
+        travel: they are held against the slot's product's requirements
+        (:attr:`~bookingcore.domain.Product.requirements`) as booking holds
+        them (:meth:`~bookingcore.services.BookingService.check_party`), so
+        nobody waits for seats they could never be booked on. They are not
+        kept on the entry: accepting the offer names the travelers again and
+        checks them again. ``override_requirements`` lets staff who change
+        every booking put them on the list anyway (the entry's ``created``
+        audit entry lists what was waived, under ``requirements_waived``); the
+        offer is then accepted with ``override_requirements`` too.
 
         A retry with the same ``idempotency_key`` and the same request (slot,
         customer, seats, priority, dates, contact method, notes) returns the
@@ -200,10 +227,17 @@ class WaitlistService:
                 malformed dates or notes, an unknown, closed or started slot, a
                 slot whose location is closed or whose product is no longer
                 sold (``slot_id``, code ``inactive``, as booking refuses it),
-                no customer named. Nothing is stored when it refuses.
+                no customer named, more ``travelers`` than ``seats``
+                (``travelers``, code ``more_than_seats``), and what booking
+                refuses of ``travelers``: ``travelers[i].age`` and
+                ``travelers[i].certificates`` for the product's requirements,
+                ``travelers[i].traveler_id`` and ``travelers[i].details...``.
+                Nothing is stored when it refuses.
             PermissionDeniedError: a customer joining for someone else, a
-                partner for a customer it did not create, or anyone but staff
-                asking for a priority other than ``normal``.
+                partner for a customer it did not create, anyone but staff
+                asking for a priority other than ``normal``, or
+                ``override_requirements`` from anyone but staff who change
+                every booking.
             NotFoundError: ``customer_id`` names no customer ``principal`` may see.
             DuplicateError: the customer already waits on (or holds an offer on) this slot.
             IdempotencyConflictError: ``idempotency_key`` was used for another
@@ -211,7 +245,8 @@ class WaitlistService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``; a retry after the slot started answers the
-           entry instead of ``ValidationError``.
+           entry instead of ``ValidationError``; ``travelers`` and
+           ``override_requirements``.
         """
         key = principal_key(principal, idempotency_key)
         wanted = customer_id
@@ -252,7 +287,7 @@ class WaitlistService:
                     key,
                     "waitlist",
                     now,
-                    _asked(entry, principal),
+                    _asked(entry, principal, travelers, override_requirements),
                     as_id=WaitlistEntryId,
                     load=tx.uow.waitlist.get,
                 )
@@ -273,6 +308,14 @@ class WaitlistService:
                     f" {entry.seats} can never be booked"
                 )
                 raise ValidationError.single("seats", msg, "above_capacity")
+            waived = self._check_party(
+                tx.uow,
+                slot,
+                entry,
+                tuple(travelers),
+                principal=principal,
+                override_requirements=override_requirements,
+            )
             entry = attrs.evolve(entry, position=tx.uow.waitlist.next_position(slot.id))
             existing = tx.uow.waitlist.get_active(slot.id, customer.id)
             if existing is not None:
@@ -291,11 +334,43 @@ class WaitlistService:
                     "seats": entry.seats,
                     "priority": entry.priority.value,
                     "position": entry.position,
+                    **waived,
                 },
             )
             offer_free_seats(self._ctx, tx, slot, now=now)
             tx.commit()
             return entry
+
+    def _check_party(
+        self,
+        uow: UnitOfWork,
+        slot: Slot,
+        entry: WaitlistEntry,
+        travelers: Sequence[NewTraveler | SavedTraveler],
+        *,
+        principal: Principal,
+        override_requirements: bool,
+    ) -> dict[str, object]:
+        """The party a join names, checked as booking checks it; what was waived,
+        for the entry's audit entry."""
+        if len(travelers) > entry.seats:
+            msg = f"{len(travelers)} travelers do not fit the {entry.seats} seat(s) asked for"
+            raise ValidationError.single("travelers", msg, "more_than_seats")
+        if not travelers:
+            if override_requirements:  # refused from anyone else, as booking refuses it
+                settle_requirements((), principal=principal, override=True)
+            return {}
+        waived = self._bookings.check_party(
+            uow,
+            slot,
+            entry.customer_id,
+            travelers,
+            principal=principal,
+            override_requirements=override_requirements,
+        )
+        if not waived:
+            return {}
+        return {"requirements_waived": [f"{p.field}: {p.code}" for p in waived]}
 
     # ------------------------------------------------------------------ reading
 
@@ -528,8 +603,13 @@ class WaitlistService:
         principal: Principal,
         internal_notes: str | None = None,
         idempotency_key: str | None = None,
+        override_requirements: bool = False,
     ) -> Booking:
         """Book the seats an open offer holds, for ``travelers`` (at most the seats offered).
+
+        ``override_requirements`` is :class:`~bookingcore.services.BookingRequest`'s:
+        staff who change every booking book travelers past the product's
+        requirements (as they may have put them on the list, see :meth:`join`).
 
         The booking is made through the one booking path, in one unit of work
         with the offer: the offer's seats pass to the booking, the entry
@@ -543,6 +623,8 @@ class WaitlistService:
                 was declined, or was booked already).
             ValidationError: more travelers than seats offered, or anything
                 :meth:`~bookingcore.services.BookingService.book` refuses.
+
+        .. versionchanged:: 0.4 ``override_requirements``.
         """
         with self._ctx.uow_factory() as uow:
             entry = self._visible_entry(uow, entry_id, principal)
@@ -558,6 +640,7 @@ class WaitlistService:
             customer_id=None if principal.kind is PrincipalKind.CUSTOMER else entry.customer_id,
             internal_notes=internal_notes,
             metadata={"waitlist_entry_id": str(entry.id)},
+            override_requirements=override_requirements,
         )
         return self._bookings.book_claimed(
             request,

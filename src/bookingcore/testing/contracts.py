@@ -6799,6 +6799,68 @@ class VoucherRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
 
+    def test_move_redemptions_points_a_customers_redemptions_at_another(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Stored ones and ones added in the same unit of work move; a rollback moves none."""
+        location = make.location()
+        slot = make.slot(location.id)
+        source, target, bystander = make.customer(), make.customer(), make.customer()
+        owners = [source, source, bystander, source]
+        travelers = [make.traveler(c.id) for c in owners]
+        bookings = [
+            make.booking(c.id, slot, [t.id]) for c, t in zip(owners, travelers, strict=True)
+        ]
+        voucher = _voucher("MOVE")
+        redeemed = [
+            VoucherRedemption(
+                id=VoucherRedemptionId(uuid4()),
+                voucher_id=voucher.id,
+                booking_id=booking.id,
+                customer_id=booking.customer_id,
+                at=T0 + timedelta(minutes=n),
+                amount=Money("10", "INR"),
+            )
+            for n, booking in enumerate(bookings)
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            for customer in (source, target, bystander):
+                uow.customers.add(customer)
+            for traveler in travelers:
+                uow.travelers.add(traveler)
+            for booking in bookings:
+                uow.bookings.add(booking)
+            uow.vouchers.add(voucher)
+            for redemption in redeemed[:3]:
+                uow.vouchers.add_redemption(redemption)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.vouchers.move_redemptions(source.id, target.id) == 2
+            # Not committed: nothing moved.
+        with uow_factory() as uow:
+            assert len(uow.vouchers.redemptions(voucher.id, customer_id=source.id)) == 2
+        with uow_factory() as uow:
+            # One read (tracked), one not read, one added here: all three move.
+            read = uow.vouchers.redemption_for_booking(bookings[0].id)
+            assert read is not None
+            uow.vouchers.add_redemption(redeemed[3])
+            assert uow.vouchers.move_redemptions(source.id, target.id) == 3
+            assert uow.vouchers.move_redemptions(source.id, target.id) == 0
+            uow.commit()
+        with uow_factory() as uow:
+            assert not uow.vouchers.redemptions(voucher.id, customer_id=source.id)
+            moved = uow.vouchers.redemptions(voucher.id, customer_id=target.id)
+            assert [x.id for x in moved] == [redeemed[n].id for n in (0, 1, 3)]
+            assert all(
+                x == attrs.evolve(redeemed[n], customer_id=target.id)
+                for x, n in zip(moved, (0, 1, 3), strict=True)
+            )
+            assert list(uow.vouchers.redemptions(voucher.id, customer_id=bystander.id)) == [
+                redeemed[2]
+            ]
+
     def test_a_booking_keeps_its_voucher_code_and_discount(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

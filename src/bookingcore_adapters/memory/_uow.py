@@ -11,6 +11,8 @@ from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import attrs
+
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession
 from bookingcore.domain.bookings import Booking
@@ -362,6 +364,13 @@ class MemoryUnitOfWork:
         self._require_writable("add", table)
         self._seen[table][entity.id] = entity
         self._inserted[table].add(entity.id)
+
+    def _replace(self, table: str, entities: Iterable[Any]) -> None:
+        """Store ``entities`` on commit in place of the tracked rows with their ids
+        (changes to frozen entities, made with ``attrs.evolve``)."""
+        seen = self._seen[table]
+        for entity in entities:
+            seen[entity.id] = entity
 
     def _add_if_new(self, table: str, entity: Any) -> bool:
         """Add ``entity`` unless its id or a unique key of it is held: True when added.
@@ -1605,3 +1614,13 @@ class _VoucherRepository(_Repository[Voucher]):
             "voucher_redemptions", "booking_id", booking_id
         )
         return found
+
+    def move_redemptions(self, source: CustomerId, target: CustomerId) -> int:
+        table = "voucher_redemptions"
+        self._uow._require_writable("update", table)
+        moving: list[VoucherRedemption] = self._uow._select(
+            table, lambda x: x.customer_id == source, lambda x: x.id.bytes
+        )
+        # Redemptions are frozen values: each moved one replaces its tracked copy.
+        self._uow._replace(table, [attrs.evolve(x, customer_id=target) for x in moving])
+        return len(moving)

@@ -534,15 +534,17 @@ class Session:
         where: Sequence[ColumnElement[bool]],
         values: Mapping[str, object],
         matches: Callable[[E], bool],
-        change: Callable[[E], None],
+        change: Callable[[E], E | None],
     ) -> int:
         """UPDATE the stored rows matching ``where`` with ``values`` at once, in this
         transaction; how many matched.
 
         Tracked entities are left out of the statement: those ``matches``
         accepts get ``change`` in memory instead and are written on commit like
-        any other change. Undone by a rollback. For bulk marks (the outbox
-        relay's "published") that need not load what they mark.
+        any other change (a ``change`` that returns an entity, a changed copy of
+        a frozen one, replaces it). Undone by a rollback. For bulk marks (the
+        outbox relay's "published") and moves (a merge's redemptions) that need
+        not load what they change.
         """
         self._require_active()
         self._require_writable("update", mapper)
@@ -550,9 +552,11 @@ class Session:
         key = table.c[mapper.key]
         tracked: dict[UUID, E] = self._tracked[mapper.entity]
         changed = 0
-        for entity in tracked.values():
+        for ident, entity in list(tracked.items()):
             if matches(entity):
-                change(entity)
+                replaced = change(entity)
+                if replaced is not None:
+                    tracked[ident] = replaced
                 changed += 1
         untracked = list(where)
         if tracked:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+import attrs
 from sqlalchemy import (
     Boolean,
     Column,
@@ -209,3 +210,13 @@ class VoucherRepository(Repository[Voucher]):
     def redemption_for_booking(self, booking_id: BookingId) -> VoucherRedemption | None:
         found = self._session.select_equal(VOUCHER_REDEMPTIONS, {"booking_id": booking_id}, _at)
         return found[0] if found else None
+
+    def move_redemptions(self, source: CustomerId, target: CustomerId) -> int:
+        # One UPDATE; redemptions this session tracks are frozen: replaced by moved copies.
+        return self._session.update_now(
+            VOUCHER_REDEMPTIONS,
+            [voucher_redemptions.c.customer_id == source],
+            {"customer_id": target},
+            lambda x: x.customer_id == source,
+            lambda x: attrs.evolve(x, customer_id=target),
+        )
