@@ -279,8 +279,8 @@ class TestStatusTransitions:
             ("pending", "confirmed"),
             ("confirmed", "completed"),
         }
+        naive = datetime(2026, 1, 1)  # noqa: DTZ001 - refused, as meant
         with pytest.raises(ValidationError) as refused:
-            naive = datetime(2026, 1, 1)  # noqa: DTZ001 - refused, as meant
             core.reports.status_transitions(principal=ADMIN, occurred_from=naive)
         assert refused.value.errors[0].field == "occurred_from"
 
