@@ -23,6 +23,19 @@ status or in a terminal status that holds none (``refunded``); a *no-show* is in
 a status named ``no_show`` (any case); *completed* is a terminal status that
 holds seats and is not a no-show; anything else is *open*.
 
+The analytics reports (seeds 001, 002, 004) are for staff who may view all, and
+are grouped by the storage too: :meth:`ReportService.booking_frequency` (customers
+by number of bookings, in buckets), :meth:`ReportService.cohort_retention`
+(customers by month of first booking, and who booked again in each later month),
+:meth:`ReportService.source_conversion` (leads converted per source, bookings per
+source, customers of several sources), :meth:`ReportService.status_transitions`
+(moves between statuses and the time spent before them) and
+:meth:`ReportService.import_performance` (processing times of import jobs, failed
+rows per error type)::
+
+    for cohort in core.reports.cohort_retention(principal=staff, months=6):
+        print(cohort.cohort, cohort.customers, cohort.retention)
+
 The reconciliation report (seed 003)::
 
     report = core.reports.reconciliation(
