@@ -6536,7 +6536,6 @@ class AnalyticsTallyContract(_Base):
             [("pending", "cancelled", timedelta(minutes=30))],
             [],
         ]
-        events: list[LifecycleEvent] = []
         with uow_factory() as uow:
             slot, (customer, traveler) = self._customers(uow, make, 1)
             for history in histories:
@@ -6559,7 +6558,6 @@ class AnalyticsTallyContract(_Base):
                         occurred_at=when,
                     )
                     uow.lifecycle_events.add(event)
-                    events.append(event)
             uow.commit()
         with uow_factory().read_only() as uow:
             every = {
