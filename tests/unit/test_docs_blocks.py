@@ -372,6 +372,8 @@ def _reports(run: Run) -> None:
     core, staff = run["core"], run["staff"]
     (line,) = core.reports.revenue(principal=staff, by="created_month")
     assert line.key == date(2026, 3, 1)  # 19:00 UTC on 28 February is March in India
+    (cohort,) = core.reports.cohort_retention(principal=staff)  # the same calendar
+    assert (cohort.cohort, cohort.customers, len(cohort.active)) == (date(2026, 3, 1), 1, 13)
     assert Path("reports.db").exists()  # the page's SQLite file, in the test's folder
 
 

@@ -1,5 +1,7 @@
 """Seed 001's reports: reconciliation, revenue, cancellations, workload, customer value,
-capacity and import statistics, each what the library's report service computes.
+capacity and import statistics; booking frequency and cohort retention (seed 001),
+conversion by source (seed 002), status transitions and import performance (seed 004):
+each what the library's report service computes.
 
 Staff tokens; the library decides what each role may read (an advisor's
 booking reports cover the bookings assigned to them, capacity needs ``view_all``).
@@ -17,6 +19,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from bookingcore import AuthenticationError, BookingFilter, PermissionDeniedError, SlotFilter
+from bookingcore.services import DEFAULT_FREQUENCY_BUCKETS
 from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.schemas import ReconciliationOut
@@ -27,6 +30,13 @@ from examples.api.schemas_ops import (
     ImportTallyOut,
     RevenueLineOut,
     UtilisationLineOut,
+)
+from examples.api.schemas_reports import (
+    CohortLineOut,
+    FrequencyLineOut,
+    ImportPerformanceOut,
+    SourceConversionOut,
+    TransitionLineOut,
 )
 
 __all__ = ["router"]
@@ -139,3 +149,83 @@ def import_statistics(
         principal=staff, created_from=created_from, created_before=created_before
     )
     return [ImportTallyOut.of(tally) for tally in tallies]
+
+
+@router.get("/booking-frequency", operation_id="report_booking_frequency", responses=_RESPONSES)
+def booking_frequency(
+    core: Core,
+    staff: StaffPrincipal,
+    buckets: Annotated[
+        list[int] | None,
+        Query(
+            max_length=20,
+            description="Lower bounds of the buckets, rising from 1 (default 1, 2, 3, 6)",
+        ),
+    ] = None,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+) -> list[FrequencyLineOut]:
+    """Customers by their number of bookings that hold seats, in buckets (1, 2, 3-5, 6+)."""
+    lines = core.reports.booking_frequency(
+        principal=staff,
+        where=_period(created_from, created_before),
+        buckets=buckets or DEFAULT_FREQUENCY_BUCKETS,
+    )
+    return [FrequencyLineOut.of(line) for line in lines]
+
+
+@router.get("/cohort-retention", operation_id="report_cohort_retention", responses=_RESPONSES)
+def cohort_retention(
+    core: Core,
+    staff: StaffPrincipal,
+    months: Annotated[int, Query(ge=0, le=120, description="Later months to follow")] = 12,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+) -> list[CohortLineOut]:
+    """Customers per month of their first booking, and how many booked in each month after."""
+    lines = core.reports.cohort_retention(
+        principal=staff, where=_period(created_from, created_before), months=months
+    )
+    return [CohortLineOut.of(line) for line in lines]
+
+
+@router.get("/source-conversion", operation_id="report_source_conversion", responses=_RESPONSES)
+def source_conversion(
+    core: Core,
+    staff: StaffPrincipal,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+) -> SourceConversionOut:
+    """Leads and their conversion per source, bookings per source, customers of several."""
+    report = core.reports.source_conversion(
+        principal=staff, created_from=created_from, created_before=created_before
+    )
+    return SourceConversionOut.of(report)
+
+
+@router.get("/status-transitions", operation_id="report_status_transitions", responses=_RESPONSES)
+def status_transitions(
+    core: Core,
+    staff: StaffPrincipal,
+    occurred_from: AwareDatetime | None = None,
+    occurred_before: AwareDatetime | None = None,
+) -> list[TransitionLineOut]:
+    """Moves between statuses in the period, and the time bookings spent before them."""
+    lines = core.reports.status_transitions(
+        principal=staff, occurred_from=occurred_from, occurred_before=occurred_before
+    )
+    return [TransitionLineOut.of(line) for line in lines]
+
+
+@router.get("/import-performance", operation_id="report_import_performance", responses=_RESPONSES)
+def import_performance(
+    core: Core,
+    staff: StaffPrincipal,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+) -> ImportPerformanceOut:
+    """Processing times of import jobs per status, and failed rows per error type."""
+    report = core.reports.import_performance(
+        principal=staff, created_from=created_from, created_before=created_before
+    )
+    return ImportPerformanceOut.of(report)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -31,17 +31,27 @@ from bookingcore.errors import ValidationError
 
 __all__ = [
     "UTC_ZONE",
+    "CohortTally",
     "CustomerTally",
+    "DurationTally",
+    "FrequencyTally",
     "GroupCounts",
     "GroupKey",
     "GroupSums",
     "Grouping",
+    "ImportErrorTally",
     "ImportTally",
+    "ImportTimingTally",
+    "LeadTally",
     "SlotTally",
+    "SourceOverlapTally",
     "StatusSet",
+    "TransitionTally",
     "WaitlistTally",
     "check_slot_grouping",
+    "duration_tally",
     "group_key",
+    "micros",
     "slot_group_key",
 ]
 
@@ -277,3 +287,154 @@ class WaitlistTally:
     entries: int
     seats: int
     offered: int
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+@attrs.frozen
+class FrequencyTally:
+    """How many customers have exactly ``bookings`` bookings (among those tallied).
+
+    .. versionadded:: 0.4
+    """
+
+    bookings: int
+    customers: int
+
+
+@attrs.frozen
+class CohortTally:
+    """Of the customers whose first booking was made in the month ``cohort``, how many
+    made a booking in the month ``month`` (both keyed by their first day, in the
+    tally's zone).
+
+    .. versionadded:: 0.4
+    """
+
+    cohort: date
+    month: date
+    customers: int
+
+
+def _overlaps(value: Iterable[tuple[str, str, int]]) -> frozenset[tuple[str, str, int]]:
+    return frozenset(value)
+
+
+@attrs.frozen
+class SourceOverlapTally:
+    """Customers who booked through more than one source.
+
+    ``customers`` counts them; ``pairs`` holds, for each two sources (``(first,
+    second)`` with ``first < second`` as Python compares the names), how many
+    customers booked through both.
+
+    .. versionadded:: 0.4
+    """
+
+    customers: int
+    pairs: frozenset[tuple[str, str, int]] = attrs.field(converter=_overlaps, factory=frozenset)
+
+
+@attrs.frozen
+class LeadTally:
+    """The leads from one source in one status.
+
+    .. versionadded:: 0.4
+    """
+
+    source: str
+    status: str
+    leads: int
+
+
+@attrs.frozen
+class DurationTally:
+    """Durations of one group, in whole microseconds, as the storage adds them up.
+
+    ``rows`` counts the group's rows, ``timed`` those with a duration; ``total``,
+    ``shortest`` and ``longest`` are over the timed ones; ``median_low`` and
+    ``median_high`` are the middle duration(s) in order (the same one when ``timed``
+    is odd). Durations are ``None`` when nothing was timed.
+
+    .. versionadded:: 0.4
+    """
+
+    rows: int
+    timed: int = 0
+    total: int = 0
+    shortest: int | None = None
+    longest: int | None = None
+    median_low: int | None = None
+    median_high: int | None = None
+
+
+def micros(delta: timedelta) -> int:
+    """``delta`` in whole microseconds (exact: a timedelta holds whole microseconds).
+
+    .. versionadded:: 0.4
+    """
+    return delta // timedelta(microseconds=1)
+
+
+def duration_tally(durations: Iterable[int | None]) -> DurationTally:
+    """The reference :class:`DurationTally` of ``durations`` (``None``: not timed).
+
+    .. versionadded:: 0.4
+    """
+    found = list(durations)
+    timed = sorted(value for value in found if value is not None)
+    if not timed:
+        return DurationTally(len(found))
+    count = len(timed)
+    return DurationTally(
+        rows=len(found),
+        timed=count,
+        total=sum(timed),
+        shortest=timed[0],
+        longest=timed[-1],
+        median_low=timed[(count + 1) // 2 - 1],
+        median_high=timed[(count + 2) // 2 - 1],
+    )
+
+
+@attrs.frozen
+class TransitionTally:
+    """The moves of bookings of ``lifecycle`` from ``from_status`` to ``to_status``,
+    with the time each booking spent in ``from_status`` before the move (from the
+    booking's previous history event to this one).
+
+    .. versionadded:: 0.4
+    """
+
+    lifecycle: str
+    from_status: str
+    to_status: str
+    durations: DurationTally
+
+
+@attrs.frozen
+class ImportTimingTally:
+    """The import jobs in one status and how long they took, started to completed.
+
+    .. versionadded:: 0.4
+    """
+
+    status: str
+    durations: DurationTally
+
+
+@attrs.frozen
+class ImportErrorTally:
+    """The failed rows of one error type (a problem code), across import jobs.
+
+    ``errors`` counts the rows, ``jobs`` the jobs they are in, ``unresolved`` the
+    rows no retry has imported since.
+
+    .. versionadded:: 0.4
+    """
+
+    error_type: str
+    errors: int
+    jobs: int
+    unresolved: int

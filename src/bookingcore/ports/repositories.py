@@ -57,13 +57,20 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     UTC_ZONE,
+    CohortTally,
     CustomerTally,
+    FrequencyTally,
     GroupCounts,
     Grouping,
     GroupSums,
+    ImportErrorTally,
     ImportTally,
+    ImportTimingTally,
+    LeadTally,
     SlotTally,
+    SourceOverlapTally,
     StatusSet,
+    TransitionTally,
     WaitlistTally,
 )
 from bookingcore.domain.trips import Itinerary, Trip
@@ -517,6 +524,33 @@ class BookingRepository(Protocol):
         .. versionadded:: 0.4
         """
 
+    def count_customers_by_bookings(self, query: BookingFilter) -> Sequence[FrequencyTally]:
+        """Customers counted by how many bookings matching ``query`` each has: one row
+        per number of bookings that some customer has (``GROUP BY`` the customer, then
+        ``GROUP BY`` that count); the order of the rows is unspecified.
+
+        .. versionadded:: 0.4
+        """
+
+    def tally_cohorts(
+        self, query: BookingFilter, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[CohortTally]:
+        """Customers per month of their first booking matching ``query`` (their cohort)
+        and month of any booking matching it: how many of a cohort's customers booked
+        in each month, months being ``zone``'s calendar months (as
+        :func:`~bookingcore.domain.tallies.group_key`'s ``created_month``). Computed by
+        the storage, grouped; pairs with no customer are left out.
+
+        .. versionadded:: 0.4
+        """
+
+    def tally_source_overlap(self, query: BookingFilter) -> SourceOverlapTally:
+        """The customers whose bookings matching ``query`` came through more than one
+        source, and per two sources how many customers booked through both.
+
+        .. versionadded:: 0.4
+        """
+
 
 class PartnerRepository(Protocol):
     """Partners, unique by API key and contact email.
@@ -563,6 +597,18 @@ class LifecycleEventRepository(Protocol):
 
     def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
         """The event written by the transition that carried ``key``."""
+
+    def tally_transitions(
+        self, occurred_from: datetime | None, occurred_before: datetime | None
+    ) -> Sequence[TransitionTally]:
+        """The moves (events with a ``from_status``; not creations) that happened in
+        ``[occurred_from, occurred_before)``, counted per lifecycle, from-status and
+        to-status, with the time from each booking's previous event (in or before the
+        period) to the move: totals, extremes and the middle durations, computed by
+        the storage (window functions and ``GROUP BY`` in SQL).
+
+        .. versionadded:: 0.4
+        """
 
 
 class AuditRepository(Protocol):
@@ -790,6 +836,16 @@ class ImportJobRepository(Protocol):
         .. versionadded:: 0.3
         """
 
+    def tally_timings(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportTimingTally]:
+        """Import jobs created in ``[created_from, created_before)`` per status, with how
+        long those that started and completed took (``completed_at - started_at``),
+        computed by the storage.
+
+        .. versionadded:: 0.4
+        """
+
 
 class ImportErrorRepository(Protocol):
     """The rows each import could not take, with their raw cells and problems.
@@ -815,6 +871,16 @@ class ImportErrorRepository(Protocol):
         :meth:`list_for_job`.
 
         .. versionadded:: 0.3
+        """
+
+    def tally_by_type(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportErrorTally]:
+        """The failed rows of the import jobs created in ``[created_from,
+        created_before)``, counted per error type (the code of each row's first
+        problem) by the storage.
+
+        .. versionadded:: 0.4
         """
 
 
@@ -1332,6 +1398,15 @@ class LeadRepository(Protocol):
         storage in one grouped query; statuses no lead is in are left out.
 
         .. versionadded:: 0.3
+        """
+
+    def tally_by_source(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[LeadTally]:
+        """Leads created in ``[created_from, created_before)`` counted per source and
+        status by the storage (one grouped query); pairs with no lead are left out.
+
+        .. versionadded:: 0.4
         """
 
     def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:

@@ -23,6 +23,19 @@ status or in a terminal status that holds none (``refunded``); a *no-show* is in
 a status named ``no_show`` (any case); *completed* is a terminal status that
 holds seats and is not a no-show; anything else is *open*.
 
+The analytics reports (seeds 001, 002, 004) are for staff who may view all, and
+are grouped by the storage too: :meth:`ReportService.booking_frequency` (customers
+by number of bookings, in buckets), :meth:`ReportService.cohort_retention`
+(customers by month of first booking, and who booked again in each later month),
+:meth:`ReportService.source_conversion` (leads converted per source, bookings per
+source, customers of several sources), :meth:`ReportService.status_transitions`
+(moves between statuses and the time spent before them) and
+:meth:`ReportService.import_performance` (processing times of import jobs, failed
+rows per error type)::
+
+    for cohort in core.reports.cohort_retention(principal=staff, months=6):
+        print(cohort.cohort, cohort.customers, cohort.retention)
+
 The reconciliation report (seed 003)::
 
     report = core.reports.reconciliation(
@@ -42,8 +55,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -52,11 +66,13 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain.bookings import Booking
+from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest, SlotFilter
 from bookingcore.domain.tallies import (
+    DurationTally,
     Grouping,
     GroupKey,
     ImportTally,
@@ -77,17 +93,29 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
 __all__ = [
+    "DEFAULT_FREQUENCY_BUCKETS",
     "AdvisorWorkload",
+    "BookingSourceLine",
     "CancellationLine",
+    "CohortLine",
     "CurrencyTotals",
     "CustomerValue",
+    "DurationSummary",
+    "FrequencyLine",
+    "ImportErrorLine",
+    "ImportPerformance",
+    "ImportTimingLine",
+    "LeadSourceLine",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",
     "ReportService",
     "RevenueLine",
+    "SourceConversion",
+    "SourceOverlapLine",
     "StrayPayment",
     "StrayReason",
+    "TransitionLine",
     "UtilisationLine",
     "WaitlistConversion",
 ]
@@ -348,6 +376,245 @@ class WaitlistConversion:
     cancelled: int
     conversion_rate: Decimal
     acceptance_rate: Decimal
+
+
+# --------------------------------------------------------------------------- analytics
+
+#: The booking-frequency buckets when none are given: 1, 2, 3-5 and 6 or more bookings.
+DEFAULT_FREQUENCY_BUCKETS: tuple[int, ...] = (1, 2, 3, 6)
+
+#: The most later months a cohort table follows (ten years).
+_MAX_COHORT_MONTHS = 120
+
+
+@attrs.frozen
+class FrequencyLine:
+    """Customers whose number of bookings is in ``least..most`` (``most`` None: or more).
+
+    ``label`` reads ``"1"``, ``"3-5"`` or ``"6+"``; ``bookings`` adds up their bookings.
+
+    .. versionadded:: 0.4
+    """
+
+    label: str
+    least: int
+    most: int | None
+    customers: int
+    bookings: int
+
+
+@attrs.frozen
+class CohortLine:
+    """The customers whose first booking was made in the month ``cohort`` (its first day,
+    on the business's calendar), and how many of them booked in each month after.
+
+    ``active[k]`` counts the cohort's customers who made a booking in the k-th month
+    after ``cohort``: ``active[0]`` is ``customers`` (each booked in their first
+    month), ``active[1]`` those who booked again the next month, and so on, up to
+    the months asked for. ``retention`` is each of them over ``customers``.
+
+    .. versionadded:: 0.4
+    """
+
+    cohort: date
+    customers: int
+    active: tuple[int, ...]
+
+    @property
+    def retention(self) -> tuple[Decimal, ...]:
+        """``active`` as fractions of ``customers`` (four decimals)."""
+        return tuple(_rate(count, self.customers) for count in self.active)
+
+
+@attrs.frozen
+class LeadSourceLine:
+    """The leads from one source and how many turned into bookings.
+
+    ``converted`` are the ``won`` leads (one of their quotations was approved: a
+    booking exists), ``lost`` the lost ones, ``open`` the rest;
+    ``conversion_rate`` is ``converted`` over ``leads``.
+
+    .. versionadded:: 0.4
+    """
+
+    source: str
+    leads: int
+    converted: int
+    lost: int
+    open: int
+    conversion_rate: Decimal
+
+
+@attrs.frozen
+class BookingSourceLine:
+    """The bookings made through one source, and how many of them were cancelled.
+
+    .. versionadded:: 0.4
+    """
+
+    source: str
+    bookings: int
+    cancelled: int
+
+
+@attrs.frozen
+class SourceOverlapLine:
+    """Customers who booked through both ``sources`` (sorted by name).
+
+    .. versionadded:: 0.4
+    """
+
+    sources: tuple[str, str]
+    customers: int
+
+
+@attrs.frozen
+class SourceConversion:
+    """Seed 002's conversion by source: leads and their conversion per lead source,
+    bookings per booking source, and the customers who booked through more than one
+    source (``overlap_customers``, and ``overlaps`` per two sources).
+
+    .. versionadded:: 0.4
+    """
+
+    leads: tuple[LeadSourceLine, ...]
+    bookings: tuple[BookingSourceLine, ...]
+    overlap_customers: int
+    overlaps: tuple[SourceOverlapLine, ...]
+
+
+@attrs.frozen
+class DurationSummary:
+    """How long something took, over the ``timed`` cases that have a duration.
+
+    ``mean`` and ``median`` are rounded to the microsecond (halves up); all four are
+    ``None`` when nothing was timed.
+
+    .. versionadded:: 0.4
+    """
+
+    timed: int
+    mean: timedelta | None
+    median: timedelta | None
+    shortest: timedelta | None
+    longest: timedelta | None
+
+    @classmethod
+    def of(cls, tally: DurationTally) -> DurationSummary:
+        """The summary of what the storage added up."""
+        if not tally.timed or tally.median_low is None or tally.median_high is None:
+            return cls(tally.timed, None, None, None, None)
+
+        def span(value: int | None) -> timedelta | None:
+            return None if value is None else timedelta(microseconds=value)
+
+        return cls(
+            timed=tally.timed,
+            mean=span(_halves_up(tally.total, tally.timed)),
+            median=span(_halves_up(tally.median_low + tally.median_high, 2)),
+            shortest=span(tally.shortest),
+            longest=span(tally.longest),
+        )
+
+
+def _halves_up(part: int, whole: int) -> int:
+    """``part / whole`` rounded to a whole number, halves up (exact integers)."""
+    return (2 * part + whole) // (2 * whole)
+
+
+@attrs.frozen
+class TransitionLine:
+    """The bookings of ``lifecycle`` that moved from ``from_status`` to ``to_status``
+    in the period, and how long they had been in ``from_status`` (since their
+    previous move or their creation).
+
+    .. versionadded:: 0.4
+    """
+
+    lifecycle: str
+    from_status: str
+    to_status: str
+    transitions: int
+    time_before: DurationSummary
+
+
+@attrs.frozen
+class ImportTimingLine:
+    """The import jobs in one status and how long those that ran took (started to completed).
+
+    .. versionadded:: 0.4
+    """
+
+    status: str
+    jobs: int
+    processing: DurationSummary
+
+
+@attrs.frozen
+class ImportErrorLine:
+    """The failed rows of one error type across jobs: rows, jobs, rows still unresolved.
+
+    .. versionadded:: 0.4
+    """
+
+    error_type: str
+    errors: int
+    jobs: int
+    unresolved: int
+
+
+@attrs.frozen
+class ImportPerformance:
+    """Seed 004's processing-time statistics and error-type distribution of import jobs.
+
+    ``timings`` per job status, ``errors`` per error type (most frequent first).
+
+    .. versionadded:: 0.4
+    """
+
+    timings: tuple[ImportTimingLine, ...]
+    errors: tuple[ImportErrorLine, ...]
+
+
+def _bucket_label(least: int, most: int | None) -> str:
+    if most is None:
+        return f"{least}+"
+    return str(least) if least == most else f"{least}-{most}"
+
+
+def _buckets(buckets: Sequence[int]) -> list[tuple[int, int | None]]:
+    """``buckets`` (lower bounds) as ``(least, most)`` pairs, checked.
+
+    Raises:
+        ValidationError: on ``buckets`` unless whole numbers from 1, strictly rising.
+    """
+    bounds = list(buckets)
+    if (
+        not bounds
+        or any(isinstance(b, bool) or not isinstance(b, int) for b in bounds)
+        or bounds[0] != 1
+        or any(low >= high for low, high in itertools.pairwise(bounds))
+    ):
+        msg = "must be whole numbers rising strictly from 1, such as 1, 2, 3, 6"
+        raise ValidationError.single("buckets", msg, "invalid")
+    return [
+        (low, None if index + 1 == len(bounds) else bounds[index + 1] - 1)
+        for index, low in enumerate(bounds)
+    ]
+
+
+def _months_after(start: date, later: date) -> int:
+    return (later.year - start.year) * 12 + later.month - start.month
+
+
+def _within(
+    start: datetime | None, end: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """A period's bounds, checked aware (fields ``created_from`` and ``created_before``)."""
+    return (
+        None if start is None else ensure_aware(start, "created_from"),
+        None if end is None else ensure_aware(end, "created_before"),
+    )
 
 
 _RATE = Decimal("0.0001")
@@ -759,6 +1026,247 @@ class ReportService:
         with self._ctx.uow_factory().read_only() as uow:
             rows = uow.imports.tally(start, end)
         return sorted(rows, key=lambda row: row.status)
+
+    # ----------------------------------------------------------------------- analytics
+
+    def _staff_bookings(
+        self, principal: Principal, what: str, where: BookingFilter | None
+    ) -> BookingFilter:
+        """Refuse all but staff who may view all; ``where`` narrowed to seat-holding bookings."""
+        _require_staff(principal, what, Permission.VIEW_ALL)
+        return self._only_counted(policy.scope_bookings(principal, where or BookingFilter()))
+
+    def booking_frequency(
+        self,
+        *,
+        principal: Principal,
+        where: BookingFilter | None = None,
+        buckets: Sequence[int] = DEFAULT_FREQUENCY_BUCKETS,
+    ) -> Sequence[FrequencyLine]:
+        """Customers by how many bookings they made (seed 001's booking frequency).
+
+        Counts the bookings matching ``where`` that hold seats (as
+        :meth:`customer_value`), per customer, in the storage (``GROUP BY`` the
+        customer, then the count); the service puts the few rows in ``buckets``:
+        lower bounds, ``(1, 2, 3, 6)`` giving ``1``, ``2``, ``3-5`` and ``6+``. Every
+        bucket has a line, empty ones too, in order.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+            ValidationError: on ``buckets`` unless whole numbers rising strictly from 1.
+
+        .. versionadded:: 0.4
+        """
+        ranges = _buckets(buckets)
+        query = self._staff_bookings(principal, "booking frequency reports", where)
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = uow.bookings.count_customers_by_bookings(query)
+        customers = [0] * len(ranges)
+        booked = [0] * len(ranges)
+        for row in rows:
+            index = max(i for i, (least, _) in enumerate(ranges) if least <= row.bookings)
+            customers[index] += row.customers
+            booked[index] += row.customers * row.bookings
+        return [
+            FrequencyLine(_bucket_label(least, most), least, most, customers[i], booked[i])
+            for i, (least, most) in enumerate(ranges)
+        ]
+
+    def cohort_retention(
+        self,
+        *,
+        principal: Principal,
+        where: BookingFilter | None = None,
+        months: int = 12,
+    ) -> Sequence[CohortLine]:
+        """Customers grouped by the month of their first booking, and how many of them
+        booked in each of the ``months`` months after (seed 001's retention analysis).
+
+        Months are the business's calendar months (``Settings.timezone``), as the
+        ``created_month`` grouping's. Bookings are those matching ``where`` that
+        hold seats: with a period in ``where``, a customer's first booking is their
+        first in it. The storage counts customers per (first month, month booked);
+        the lines are the cohorts, oldest first.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+            ValidationError: on ``months`` unless 0 to 120.
+
+        .. versionadded:: 0.4
+        """
+        wrong = isinstance(months, bool) or not isinstance(months, int)
+        if wrong or not 0 <= months <= _MAX_COHORT_MONTHS:
+            msg = f"must be a whole number of months from 0 to {_MAX_COHORT_MONTHS}"
+            raise ValidationError.single("months", msg, "out_of_range")
+        query = self._staff_bookings(principal, "retention reports", where)
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = uow.bookings.tally_cohorts(query, zone=self._ctx.settings.zone)
+        active: dict[date, list[int]] = {}
+        for row in rows:
+            offset = _months_after(row.cohort, row.month)
+            if offset <= months:
+                active.setdefault(row.cohort, [0] * (months + 1))[offset] += row.customers
+        return [
+            CohortLine(cohort, counts[0], tuple(counts))
+            for cohort, counts in sorted(active.items())
+        ]
+
+    def source_conversion(
+        self,
+        *,
+        principal: Principal,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> SourceConversion:
+        """Leads and their conversion per lead source, bookings per booking source, and
+        the customers who booked through more than one source (seed 002).
+
+        Leads and bookings created in the period count, whatever their status (a
+        cancelled booking was still made through its source). Each figure is a
+        grouped query in the storage: leads per source and status, bookings per
+        source, customers per source and then per pair of sources.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+            ValidationError: on ``created_from`` or ``created_before`` when naive.
+
+        .. versionadded:: 0.4
+        """
+        _require_staff(principal, "conversion reports", Permission.VIEW_ALL)
+        start, end = _within(created_from, created_before)
+        query = policy.scope_bookings(
+            principal, BookingFilter(created_from=start, created_before=end)
+        )
+        with self._ctx.uow_factory().read_only() as uow:
+            leads = uow.leads.tally_by_source(start, end)
+            counted = uow.bookings.count_in(
+                query,
+                Grouping.SOURCE,
+                (self._statuses.cancelled,),
+                zone=self._ctx.settings.zone,
+            )
+            overlap = uow.bookings.tally_source_overlap(query)
+        per_source: dict[str, list[int]] = {}
+        for row in leads:
+            figures = per_source.setdefault(row.source, [0, 0, 0, 0])
+            figures[0] += row.leads
+            figures[1] += row.leads if row.status == LeadStatus.WON else 0
+            figures[2] += row.leads if row.status == LeadStatus.LOST else 0
+            figures[3] += row.leads if row.status in OPEN_LEAD_STATUSES else 0
+        return SourceConversion(
+            leads=tuple(
+                LeadSourceLine(source, total, won, lost, open_, _rate(won, total))
+                for source, (total, won, lost, open_) in sorted(per_source.items())
+            ),
+            bookings=tuple(
+                sorted(
+                    (
+                        BookingSourceLine(str(row.key), row.bookings, row.counts[0])
+                        for row in counted
+                    ),
+                    key=lambda line: line.source,
+                )
+            ),
+            overlap_customers=overlap.customers,
+            overlaps=tuple(
+                SourceOverlapLine((first, second), customers)
+                for first, second, customers in sorted(overlap.pairs)
+            ),
+        )
+
+    def status_transitions(
+        self,
+        *,
+        principal: Principal,
+        occurred_from: datetime | None = None,
+        occurred_before: datetime | None = None,
+    ) -> Sequence[TransitionLine]:
+        """Each move between two statuses made in the period, counted, with the time
+        bookings had spent in the status they left (seed 004's status transition
+        analytics), from the bookings' history.
+
+        A booking's creation is not a move. The time before a move runs from the
+        booking's previous history event (its creation or its move into the status),
+        which may be before the period. The storage numbers and groups the moves
+        (window functions and ``GROUP BY`` in SQL); lines are sorted by lifecycle,
+        from-status and to-status.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff with ``view_all``.
+            ValidationError: on ``occurred_from`` or ``occurred_before`` when naive.
+
+        .. versionadded:: 0.4
+        """
+        _require_staff(principal, "status transition reports", Permission.VIEW_ALL)
+        start = None if occurred_from is None else ensure_aware(occurred_from, "occurred_from")
+        end = None if occurred_before is None else ensure_aware(occurred_before, "occurred_before")
+        with self._ctx.uow_factory().read_only() as uow:
+            rows = uow.lifecycle_events.tally_transitions(start, end)
+        return sorted(
+            (
+                TransitionLine(
+                    row.lifecycle,
+                    row.from_status,
+                    row.to_status,
+                    row.durations.rows,
+                    DurationSummary.of(row.durations),
+                )
+                for row in rows
+            ),
+            key=lambda line: (line.lifecycle, line.from_status, line.to_status),
+        )
+
+    def import_performance(
+        self,
+        *,
+        principal: Principal,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> ImportPerformance:
+        """How long the import jobs created in the period took, per status, and their
+        failed rows per error type across jobs (seed 004's processing-time statistics
+        and error-type distribution).
+
+        A job's processing time runs from ``started_at`` to ``completed_at``; jobs
+        that never started or have not finished are counted but not timed. An error
+        type is the code of a failed row's first problem (``invalid_phone``,
+        ``unknown_location``, ...). Both are grouped by the storage.
+
+        Raises:
+            PermissionDeniedError: ``principal`` is not staff who may import or view all.
+            ValidationError: on ``created_from`` or ``created_before`` when naive.
+
+        .. versionadded:: 0.4
+        """
+        _require_staff(
+            principal, "import statistics", Permission.IMPORT_BOOKINGS, Permission.VIEW_ALL
+        )
+        start, end = _within(created_from, created_before)
+        with self._ctx.uow_factory().read_only() as uow:
+            timings = uow.imports.tally_timings(start, end)
+            errors = uow.import_errors.tally_by_type(start, end)
+        return ImportPerformance(
+            timings=tuple(
+                sorted(
+                    (
+                        ImportTimingLine(
+                            row.status, row.durations.rows, DurationSummary.of(row.durations)
+                        )
+                        for row in timings
+                    ),
+                    key=lambda line: line.status,
+                )
+            ),
+            errors=tuple(
+                sorted(
+                    (
+                        ImportErrorLine(row.error_type, row.errors, row.jobs, row.unresolved)
+                        for row in errors
+                    ),
+                    key=lambda line: (-line.errors, line.error_type),
+                )
+            ),
+        )
 
     def _bookings(self, uow: UnitOfWork, start: datetime, end: datetime) -> Iterator[Booking]:
         query = BookingFilter(created_from=start, created_before=end)

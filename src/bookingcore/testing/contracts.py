@@ -73,7 +73,7 @@ from bookingcore.domain.events import (
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
-from bookingcore.domain.imports import ImportJob, ImportRowError, ImportStatus
+from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
     BookingNote,
@@ -114,16 +114,26 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
+    CohortTally,
     CustomerTally,
+    DurationTally,
+    FrequencyTally,
     GroupCounts,
     Grouping,
     GroupKey,
     GroupSums,
+    ImportErrorTally,
     ImportTally,
+    ImportTimingTally,
+    LeadTally,
     SlotTally,
+    SourceOverlapTally,
     StatusSet,
+    TransitionTally,
     WaitlistTally,
+    duration_tally,
     group_key,
+    micros,
     slot_group_key,
 )
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
@@ -6358,6 +6368,303 @@ class TallyContract(_Base):
 # --------------------------------------------------------------- customer view (0.3)
 
 
+class AnalyticsTallyContract(_Base):
+    """The analytics tallies (booking frequency, cohorts, source overlap, leads per source,
+    status transitions, import timings and error types): the storage computes them
+    grouped, and gives what the reference computations give over the same records,
+    to the microsecond for durations and on the business's calendar for months.
+
+    .. versionadded:: 0.4
+    """
+
+    KOLKATA = ZoneInfo("Asia/Kolkata")
+
+    def _customers(self, uow: UnitOfWork, make: Builder, count: int) -> list[Any]:
+        location = make.location()
+        uow.locations.add(location)
+        slot = make.slot(location.id)
+        uow.slots.add(slot)
+        people = []
+        for _ in range(count):
+            customer = make.customer()
+            traveler = make.traveler(customer.id)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            people.append((customer, traveler))
+        return [slot, *people]
+
+    def test_customers_are_counted_by_their_number_of_bookings(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        with uow_factory() as uow:
+            slot, *people = self._customers(uow, make, 4)
+            for (customer, traveler), count in zip(people, (1, 2, 2, 5), strict=True):
+                for _ in range(count):
+                    uow.bookings.add(make.booking(customer.id, slot, [traveler.id]))
+            cancelled = make.booking(people[0][0].id, slot, [people[0][1].id], status="cancelled")
+            uow.bookings.add(cancelled)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            every = set(uow.bookings.count_customers_by_bookings(BookingFilter()))
+            pending = set(
+                uow.bookings.count_customers_by_bookings(BookingFilter(statuses={"pending"}))
+            )
+            nobody = uow.bookings.count_customers_by_bookings(BookingFilter(statuses=set()))
+        assert every == {FrequencyTally(2, 3), FrequencyTally(5, 1)}
+        assert pending == {FrequencyTally(1, 1), FrequencyTally(2, 2), FrequencyTally(5, 1)}
+        assert list(nobody) == []
+
+    def test_cohorts_are_the_first_booking_s_month_in_the_zone_given(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        at = partial(datetime, tzinfo=UTC)
+        # Kolkata is 05:30 ahead: 18:30 UTC on 31 January is 1 February there.
+        histories = [
+            [at(2026, 1, 10, 9), at(2026, 2, 15, 9), at(2026, 2, 16, 9), at(2026, 4, 2, 9)],
+            [at(2026, 1, 20, 9)],
+            [at(2026, 1, 31, 18, 30), at(2026, 3, 3, 9)],
+        ]
+        with uow_factory() as uow:
+            slot, *people = self._customers(uow, make, len(histories))
+            for (customer, traveler), history in zip(people, histories, strict=True):
+                for moment in history:
+                    uow.bookings.add(
+                        make.booking(customer.id, slot, [traveler.id], created_at=moment)
+                    )
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            local = set(uow.bookings.tally_cohorts(BookingFilter(), zone=self.KOLKATA))
+            utc = set(uow.bookings.tally_cohorts(BookingFilter()))
+            later = set(uow.bookings.tally_cohorts(BookingFilter(created_from=at(2026, 2, 1))))
+        jan, feb, mar, apr = (date(2026, month, 1) for month in (1, 2, 3, 4))
+        assert local == {
+            CohortTally(jan, jan, 2),
+            CohortTally(jan, feb, 1),
+            CohortTally(jan, apr, 1),
+            CohortTally(feb, feb, 1),
+            CohortTally(feb, mar, 1),
+        }
+        assert utc == {
+            CohortTally(jan, jan, 3),
+            CohortTally(jan, feb, 1),
+            CohortTally(jan, mar, 1),
+            CohortTally(jan, apr, 1),
+        }
+        # with a period, a customer's first booking is their first in it
+        assert later == {
+            CohortTally(feb, feb, 1),
+            CohortTally(feb, apr, 1),
+            CohortTally(mar, mar, 1),
+        }
+
+    def test_customers_who_booked_through_several_sources_are_counted_per_pair(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        direct, partner, walk_in = (
+            BookingSource.DIRECT,
+            BookingSource.PARTNER,
+            BookingSource.WALK_IN,
+        )
+        sources = [[direct, partner, walk_in, direct], [partner, direct], [direct, direct]]
+        with uow_factory() as uow:
+            slot, *people = self._customers(uow, make, len(sources))
+            for (customer, traveler), found in zip(people, sources, strict=True):
+                for source in found:
+                    uow.bookings.add(make.booking(customer.id, slot, [traveler.id], source=source))
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            overlap = uow.bookings.tally_source_overlap(BookingFilter())
+            none = uow.bookings.tally_source_overlap(BookingFilter(sources={direct}))
+        assert overlap == SourceOverlapTally(
+            2,
+            {
+                ("direct", "partner", 2),
+                ("direct", "walk_in", 1),
+                ("partner", "walk_in", 1),
+            },
+        )
+        assert none == SourceOverlapTally(0)
+
+    def test_leads_are_counted_per_source_and_status_in_the_period(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        later = make.now + timedelta(days=3)
+        specs = [
+            (LeadSource.WEB_FORM, LeadStatus.NEW, make.now),
+            (LeadSource.WEB_FORM, LeadStatus.WON, make.now),
+            (LeadSource.WEB_FORM, LeadStatus.WON, later),
+            (LeadSource.PHONE, LeadStatus.LOST, make.now),
+        ]
+        with uow_factory() as uow:
+            customer = make.customer()
+            uow.customers.add(customer)
+            for source, status, moment in specs:
+                uow.leads.add(
+                    make.lead(
+                        customer.id,
+                        source=source,
+                        status=status,
+                        created_at=moment,
+                        lost_reason="price" if status is LeadStatus.LOST else None,
+                    )
+                )
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            every = set(uow.leads.tally_by_source(None, None))
+            early = set(uow.leads.tally_by_source(None, later))
+        assert every == {
+            LeadTally("web_form", "new", 1),
+            LeadTally("web_form", "won", 2),
+            LeadTally("phone", "lost", 1),
+        }
+        assert early == {
+            LeadTally("web_form", "new", 1),
+            LeadTally("web_form", "won", 1),
+            LeadTally("phone", "lost", 1),
+        }
+
+    def test_transitions_are_counted_with_the_time_spent_before_them(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        hour, tick = timedelta(hours=1), timedelta(microseconds=1)
+        t0 = make.now
+        # (lifecycle, [(from, to, time since the previous event)])
+        histories = [
+            [("pending", "confirmed", hour), ("confirmed", "completed", 2 * hour)],
+            [("pending", "confirmed", 3 * hour + tick), ("confirmed", "no_show", hour)],
+            [("pending", "confirmed", 2 * hour), ("confirmed", "completed", 5 * hour)],
+            [("pending", "cancelled", timedelta(minutes=30))],
+            [],
+        ]
+        with uow_factory() as uow:
+            slot, (customer, traveler) = self._customers(uow, make, 1)
+            for history in histories:
+                booking = make.booking(customer.id, slot, [traveler.id])
+                uow.bookings.add(booking)
+                moment = t0
+                made: list[tuple[str | None, str, datetime]] = [(None, "pending", moment)]
+                for left, entered, spent in history:
+                    moment += spent
+                    made.append((left, entered, moment))
+                for version, (from_status, to_status, when) in enumerate(made, 1):
+                    event = LifecycleEvent(
+                        id=uuid4(),
+                        booking_id=booking.id,
+                        booking_version=version,
+                        lifecycle="reservation",
+                        from_status=from_status,
+                        to_status=to_status,
+                        actor=Actor.system("tests"),
+                        occurred_at=when,
+                    )
+                    uow.lifecycle_events.add(event)
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            every = {
+                (row.from_status, row.to_status): row
+                for row in uow.lifecycle_events.tally_transitions(None, None)
+            }
+            # moves from t0 + 2h on: the times before them still run from earlier events
+            later = {
+                (row.from_status, row.to_status): row
+                for row in uow.lifecycle_events.tally_transitions(t0 + 2 * hour, None)
+            }
+        us = micros
+        assert set(every) == {
+            ("pending", "confirmed"),
+            ("confirmed", "completed"),
+            ("confirmed", "no_show"),
+            ("pending", "cancelled"),
+        }
+        assert every["pending", "confirmed"] == TransitionTally(
+            "reservation",
+            "pending",
+            "confirmed",
+            DurationTally(
+                rows=3,
+                timed=3,
+                total=us(6 * hour + tick),
+                shortest=us(hour),
+                longest=us(3 * hour + tick),
+                median_low=us(2 * hour),
+                median_high=us(2 * hour),
+            ),
+        )
+        assert every["confirmed", "completed"].durations == duration_tally(
+            [us(2 * hour), us(5 * hour)]
+        )
+        assert every["pending", "cancelled"].durations == duration_tally(
+            [us(timedelta(minutes=30))]
+        )
+        assert set(later) == {
+            ("pending", "confirmed"),
+            ("confirmed", "completed"),
+            ("confirmed", "no_show"),
+        }
+        assert later["pending", "confirmed"].durations == duration_tally(
+            [us(2 * hour), us(3 * hour + tick)]
+        )
+        assert later["confirmed", "completed"].durations == duration_tally(
+            [us(2 * hour), us(5 * hour)]
+        )
+
+    def test_import_jobs_are_timed_and_their_errors_counted_by_type(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        t0, second, tick = make.now, timedelta(seconds=1), timedelta(microseconds=1)
+        later = t0 + timedelta(days=1)
+        took = [3 * second, 4 * second + tick, 10 * second, 11 * second]
+        with uow_factory() as uow:
+            jobs = [
+                make.import_job(
+                    status=ImportStatus.COMPLETED,
+                    started_at=t0 + tick,
+                    completed_at=t0 + tick + spent,
+                )
+                for spent in took
+            ]
+            jobs.append(make.import_job(status=ImportStatus.PENDING))
+            jobs.append(
+                make.import_job(status=ImportStatus.FAILED, created_at=later, started_at=later)
+            )
+            for job in jobs:
+                uow.imports.add(job)
+            phone, place = CellProblem("bad", "invalid_phone"), CellProblem("?", "unknown_location")
+            rows = [
+                (jobs[0], phone, None),
+                (jobs[0], phone, t0),
+                (jobs[1], phone, None),
+                (jobs[1], place, None),
+                (jobs[5], place, None),
+            ]
+            for number, (job, problem, resolved) in enumerate(rows, 2):
+                uow.import_errors.add(
+                    make.import_row_error(job.id, number, problems=(problem,), resolved_at=resolved)
+                )
+            uow.commit()
+        with uow_factory().read_only() as uow:
+            timings = {row.status: row for row in uow.imports.tally_timings(None, None)}
+            early = {row.status for row in uow.imports.tally_timings(None, later)}
+            errors = set(uow.import_errors.tally_by_type(None, None))
+            early_errors = set(uow.import_errors.tally_by_type(None, later))
+        us = micros
+        assert timings["COMPLETED"] == ImportTimingTally(
+            "COMPLETED", duration_tally([us(spent) for spent in took])
+        )
+        assert timings["COMPLETED"].durations.median_low == us(4 * second + tick)
+        assert timings["PENDING"].durations == DurationTally(rows=1)
+        assert timings["FAILED"].durations == DurationTally(rows=1)
+        assert early == {"COMPLETED", "PENDING"}
+        assert errors == {
+            ImportErrorTally("invalid_phone", 3, 2, 2),
+            ImportErrorTally("unknown_location", 2, 2, 2),
+        }
+        assert early_errors == {
+            ImportErrorTally("invalid_phone", 3, 2, 2),
+            ImportErrorTally("unknown_location", 1, 1, 1),
+        }
+
+
 class CustomerStatsRepositoryContract(_Base):
     """Customer figures from the storage equal :func:`summarise_bookings`; merged and
     erased customers read back as such.
@@ -7030,6 +7337,7 @@ class StorageContract(
     VersionContract,
     PersistenceContract,
     TallyContract,
+    AnalyticsTallyContract,
     CustomerStatsRepositoryContract,
     CertificateRepositoryContract,
     VoucherRepositoryContract,

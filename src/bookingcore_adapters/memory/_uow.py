@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from itertools import combinations
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
@@ -57,17 +59,26 @@ from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     UTC_ZONE,
+    CohortTally,
     CustomerTally,
+    FrequencyTally,
     GroupCounts,
     Grouping,
     GroupKey,
     GroupSums,
+    ImportErrorTally,
     ImportTally,
+    ImportTimingTally,
+    LeadTally,
     SlotTally,
+    SourceOverlapTally,
     StatusSet,
+    TransitionTally,
     WaitlistTally,
     check_slot_grouping,
+    duration_tally,
     group_key,
+    micros,
     slot_group_key,
 )
 from bookingcore.domain.trips import Itinerary, Trip
@@ -772,6 +783,37 @@ class _BookingRepository(_Repository[Booking]):
             total[3] += amount
         return [CustomerTally(currency, *figures) for currency, figures in totals.items()]
 
+    def count_customers_by_bookings(self, query: BookingFilter) -> Sequence[FrequencyTally]:
+        per_customer = Counter(b.customer_id for b in self._matching(query))
+        counts = Counter(per_customer.values())
+        return [FrequencyTally(bookings, customers) for bookings, customers in counts.items()]
+
+    def tally_cohorts(
+        self, query: BookingFilter, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[CohortTally]:
+        firsts: dict[CustomerId, datetime] = {}
+        months: set[tuple[CustomerId, GroupKey]] = set()
+        for b in self._matching(query):
+            first = firsts.get(b.customer_id)
+            firsts[b.customer_id] = b.created_at if first is None else min(first, b.created_at)
+            months.add((b.customer_id, group_key(b, Grouping.CREATED_MONTH, zone)))
+        counts: Counter[tuple[date, date]] = Counter()
+        for customer, month in months:
+            local = firsts[customer].astimezone(zone)
+            assert isinstance(month, date)
+            counts[(date(local.year, local.month, 1), month)] += 1
+        return [CohortTally(*key, customers) for key, customers in counts.items()]
+
+    def tally_source_overlap(self, query: BookingFilter) -> SourceOverlapTally:
+        sources: dict[CustomerId, set[str]] = {}
+        for b in self._matching(query):
+            sources.setdefault(b.customer_id, set()).add(str(b.source))
+        several = [found for found in sources.values() if len(found) > 1]
+        pairs = Counter(pair for found in several for pair in combinations(sorted(found), 2))
+        return SourceOverlapTally(
+            len(several), {(first, second, n) for (first, second), n in pairs.items()}
+        )
+
 
 class _PartnerRepository(_Repository[Partner]):
     def get(self, partner_id: PartnerId) -> Partner | None:
@@ -797,6 +839,28 @@ class _LifecycleEventRepository(_Repository[LifecycleEvent]):
     def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
         found: LifecycleEvent | None = self._uow._find_unique(self._table, "idempotency_key", key)
         return found
+
+    def tally_transitions(
+        self, occurred_from: datetime | None, occurred_before: datetime | None
+    ) -> Sequence[TransitionTally]:
+        histories: dict[BookingId, list[LifecycleEvent]] = {}
+        for event in self._uow._rows(self._table):
+            histories.setdefault(event.booking_id, []).append(event)
+        groups: dict[tuple[str, str, str], list[int | None]] = {}
+        for history in histories.values():
+            history.sort(key=lambda e: e.booking_version)
+            before: LifecycleEvent | None = None
+            for event in history:
+                if event.from_status is not None and _within(
+                    event.occurred_at, occurred_from, occurred_before
+                ):
+                    key = (event.lifecycle, event.from_status, event.to_status)
+                    spent = (
+                        None if before is None else micros(event.occurred_at - before.occurred_at)
+                    )
+                    groups.setdefault(key, []).append(spent)
+                before = event
+        return [TransitionTally(*key, duration_tally(spent)) for key, spent in groups.items()]
 
 
 class _AuditRepository(_Repository[AuditEntry]):
@@ -991,8 +1055,42 @@ class _ImportJobRepository(_Repository[ImportJob]):
                 figures[index] += value
         return [ImportTally(status, *figures) for status, figures in groups.items()]
 
+    def tally_timings(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportTimingTally]:
+        groups: dict[str, list[int | None]] = {}
+        for job in self._uow._rows(self._table):
+            if not _within(job.created_at, created_from, created_before):
+                continue
+            took = None
+            if job.started_at is not None and job.completed_at is not None:
+                took = micros(job.completed_at - job.started_at)
+            groups.setdefault(str(job.status), []).append(took)
+        return [ImportTimingTally(status, duration_tally(took)) for status, took in groups.items()]
+
 
 class _ImportErrorRepository(_Repository[ImportRowError]):
+    def tally_by_type(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportErrorTally]:
+        jobs = {
+            job.id
+            for job in self._uow._rows("imports")
+            if _within(job.created_at, created_from, created_before)
+        }
+        groups: dict[str, list[Any]] = {}
+        for error in self._uow._rows(self._table):
+            if error.job_id not in jobs:
+                continue
+            group = groups.setdefault(error.error_type, [0, set(), 0])
+            group[0] += 1
+            group[1].add(error.job_id)
+            group[2] += error.resolved_at is None
+        return [
+            ImportErrorTally(kind, errors, len(in_jobs), unresolved)
+            for kind, (errors, in_jobs, unresolved) in groups.items()
+        ]
+
     def list_for_job(
         self, job_id: UUID, *, unresolved_only: bool = False
     ) -> Sequence[ImportRowError]:
@@ -1439,6 +1537,16 @@ class _LeadRepository(_Repository[Lead]):
                 counts[lead.status] = counts.get(lead.status, 0) + 1
         return counts
 
+    def tally_by_source(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[LeadTally]:
+        counts = Counter(
+            (str(lead.source), str(lead.status))
+            for lead in self._uow._rows(self._table)
+            if _within(lead.created_at, created_from, created_before)
+        )
+        return [LeadTally(source, status, leads) for (source, status), leads in counts.items()]
+
     def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         return self._uow._ranked_page(
             self._table,
@@ -1446,6 +1554,11 @@ class _LeadRepository(_Repository[Lead]):
             page,
             _follow_up_rank,
         )
+
+
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    """``start <= moment < end``, for the bounds that are given."""
+    return (start is None or moment >= start) and (end is None or moment < end)
 
 
 def _follow_up_rank(lead: Lead) -> int:

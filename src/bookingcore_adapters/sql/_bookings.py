@@ -9,6 +9,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -50,11 +51,14 @@ from bookingcore.domain.queries import BookingFilter, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.tallies import (
     UTC_ZONE,
+    CohortTally,
     CustomerTally,
+    FrequencyTally,
     GroupCounts,
     Grouping,
     GroupKey,
     GroupSums,
+    SourceOverlapTally,
     StatusSet,
 )
 from bookingcore.domain.values import (
@@ -752,6 +756,92 @@ class BookingRepository(Repository[Booking]):
             for row in connection.execute(statement)
         ]
 
+    def count_customers_by_bookings(self, query: BookingFilter) -> Sequence[FrequencyTally]:
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        per_customer = (
+            select(func.count().label("bookings"))
+            .select_from(source)
+            .where(*where)
+            .group_by(b.customer_id)
+            .subquery()
+        )
+        statement = select(per_customer.c.bookings, func.count()).group_by(per_customer.c.bookings)
+        return [
+            FrequencyTally(int(row[0]), int(row[1]))
+            for row in self._session.connection().execute(statement)
+        ]
+
+    def tally_cohorts(
+        self, query: BookingFilter, *, zone: ZoneInfo = UTC_ZONE
+    ) -> Sequence[CohortTally]:
+        connection = self._session.connection()
+        dialect = connection.dialect.name
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        # Each customer's first booking, then each (customer, month) once: the
+        # months are the zone's, as the created_month grouping's.
+        firsts = (
+            select(b.customer_id.label("customer_id"), func.min(b.created_at).label("first_at"))
+            .select_from(source)
+            .where(*where)
+            .group_by(b.customer_id)
+            .subquery()
+        )
+        month = local_period(b.created_at, "month", dialect, zone).label("month")
+        active = (
+            select(b.customer_id.label("customer_id"), month)
+            .select_from(source)
+            .where(*where)
+            .group_by(b.customer_id, month)
+            .subquery()
+        )
+        f, a = firsts.c, active.c
+        cohort = local_period(f.first_at, "month", dialect, zone).label("cohort")
+        statement = (
+            select(cohort, a.month, func.count())
+            .select_from(active.join(firsts, a.customer_id == f.customer_id))
+            .group_by(cohort, a.month)
+        )
+        return [
+            CohortTally(_period_of(row[0]), _period_of(row[1]), int(row[2]))
+            for row in connection.execute(statement)
+        ]
+
+    def tally_source_overlap(self, query: BookingFilter) -> SourceOverlapTally:
+        connection = self._session.connection()
+        where, source = booking_where(query, self._session.search)
+        b = bookings.c
+        sources = (
+            select(b.customer_id.label("customer_id"), b.source.label("source"))
+            .select_from(source)
+            .where(*where)
+            .group_by(b.customer_id, b.source)
+            .cte("customer_sources")
+        )
+        several = select(func.count()).select_from(
+            select(sources.c.customer_id)
+            .group_by(sources.c.customer_id)
+            .having(func.count() > literal_column("1"))
+            .subquery()
+        )
+        one, other = sources.alias("one"), sources.alias("other")
+        pairs = (
+            select(one.c.source, other.c.source, func.count())
+            .select_from(
+                one.join(
+                    other,
+                    and_(one.c.customer_id == other.c.customer_id, one.c.source < other.c.source),
+                )
+            )
+            .group_by(one.c.source, other.c.source)
+        )
+        found = set()
+        for first, second, count in connection.execute(pairs):
+            low, high = sorted((str(first), str(second)))  # Python's order, not the collation's
+            found.add((low, high, int(count)))
+        return SourceOverlapTally(int(connection.execute(several).scalar_one()), found)
+
 
 #: Bookings that make a repeat customer.
 _REPEAT = 2
@@ -813,6 +903,14 @@ def _written(value: str | list[str]) -> BindParameter[Any]:
     return bindparam(
         None, value, type_=String(), expanding=isinstance(value, list), literal_execute=True
     )
+
+
+def _period_of(value: object) -> date:
+    found = read_period(value)
+    if found is None:  # pragma: no cover - a booking always has a creation time
+        msg = "a cohort tally read a month of NULL"
+        raise ValueError(msg)
+    return found
 
 
 def read_group(value: object, by: Grouping) -> GroupKey:

@@ -50,6 +50,7 @@ from bookingcore.domain.events import (
 from bookingcore.domain.idempotency import MAX_OPERATION, KeyClaim
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.queries import Page, PageRequest
+from bookingcore.domain.tallies import TransitionTally
 from bookingcore.domain.values import (
     BookingId,
     CommunicationId,
@@ -64,6 +65,12 @@ from bookingcore_adapters.sql._mapper import (
     actor_columns,
     json_copy,
     required_actor,
+)
+from bookingcore_adapters.sql._queries import (
+    duration_summary,
+    micros_between,
+    read_duration,
+    within,
 )
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
@@ -528,6 +535,49 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
         return self._session.find_unique(
             self._mapper, "idempotency_key", key, lambda e: e.idempotency_key
         )
+
+    def tally_transitions(
+        self, occurred_from: datetime | None, occurred_before: datetime | None
+    ) -> Sequence[TransitionTally]:
+        connection = self._session.connection()
+        e = self._table.c
+        # The histories of the bookings that moved in the period, each event with the
+        # time of the booking's event before it (``lag``, which may be before the period).
+        moved = self._table.alias("moved")
+        in_period = select(moved.c.booking_id).where(
+            moved.c.from_status.is_not(None),
+            *within(moved.c.occurred_at, occurred_from, occurred_before),
+        )
+        before = func.lag(e.occurred_at).over(partition_by=e.booking_id, order_by=e.booking_version)
+        history = (
+            select(
+                e.lifecycle,
+                e.from_status,
+                e.to_status,
+                e.occurred_at,
+                before.label("before_at"),
+            )
+            .where(e.booking_id.in_(in_period))
+            .subquery()
+        )
+        h = history.c
+        timed = (
+            select(
+                h.lifecycle,
+                h.from_status,
+                h.to_status,
+                micros_between(h.before_at, h.occurred_at, connection.dialect.name).label("micros"),
+            )
+            .where(
+                h.from_status.is_not(None), *within(h.occurred_at, occurred_from, occurred_before)
+            )
+            .subquery()
+        )
+        keys = ["lifecycle", "from_status", "to_status"]
+        return [
+            TransitionTally(str(row[0]), str(row[1]), str(row[2]), read_duration(row[3:]))
+            for row in connection.execute(duration_summary(timed, keys))
+        ]
 
 
 class AuditRepository(Repository[AuditEntry]):

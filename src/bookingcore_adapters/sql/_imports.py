@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    case,
+    distinct,
     func,
     select,
 )
@@ -27,7 +29,7 @@ from bookingcore.domain.queries import (
     Page,
     PageRequest,
 )
-from bookingcore.domain.tallies import ImportTally
+from bookingcore.domain.tallies import ImportErrorTally, ImportTally, ImportTimingTally
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -36,7 +38,13 @@ from bookingcore_adapters.sql._mapper import (
     json_copy,
     required_actor,
 )
-from bookingcore_adapters.sql._queries import total, within
+from bookingcore_adapters.sql._queries import (
+    duration_summary,
+    micros_between,
+    read_duration,
+    total,
+    within,
+)
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     ENUM,
@@ -226,9 +234,41 @@ class ImportJobRepository(Repository[ImportJob]):
             for row in self._session.connection().execute(statement)
         ]
 
+    def tally_timings(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportTimingTally]:
+        connection = self._session.connection()
+        c = self._table.c
+        took = micros_between(c.started_at, c.completed_at, connection.dialect.name)
+        timed = (
+            select(c.status, took.label("micros"))
+            .where(*within(c.created_at, created_from, created_before))
+            .subquery()
+        )
+        return [
+            ImportTimingTally(str(row[0]), read_duration(row[1:]))
+            for row in connection.execute(duration_summary(timed, ["status"]))
+        ]
+
 
 class ImportErrorRepository(Repository[ImportRowError]):
     """:class:`~bookingcore.ports.ImportErrorRepository` in SQL."""
+
+    def tally_by_type(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[ImportErrorTally]:
+        c, jobs = self._table.c, booking_imports.c
+        unresolved = case((c.resolved_at.is_(None), 1), else_=0)
+        statement = (
+            select(c.error_type, func.count(), func.count(distinct(c.import_id)), total(unresolved))
+            .select_from(self._table.join(booking_imports, c.import_id == jobs.id))
+            .where(*within(jobs.created_at, created_from, created_before))
+            .group_by(c.error_type)
+        )
+        return [
+            ImportErrorTally(str(row[0]), int(row[1]), int(row[2]), int(row[3]))
+            for row in self._session.connection().execute(statement)
+        ]
 
     def list_for_job(
         self, job_id: UUID, *, unresolved_only: bool = False

@@ -25,20 +25,27 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Date,
+    Integer,
     Numeric,
+    Select,
+    Subquery,
     Table,
+    and_,
+    case,
     cast,
+    extract,
     false,
     func,
     literal,
     literal_column,
     or_,
+    select,
     tuple_,
     type_coerce,
 )
 
 from bookingcore.domain.queries import Cursor
-from bookingcore.domain.tallies import UTC_ZONE
+from bookingcore.domain.tallies import UTC_ZONE, DurationTally
 
 __all__ = [
     "SQLITE_CASEFOLD",
@@ -48,13 +55,16 @@ __all__ = [
     "TextSearch",
     "casefold",
     "digits",
+    "duration_summary",
     "exact_sum",
     "keyset_after",
     "keyset_after_earliest",
     "keyset_after_newest",
     "local_period",
     "local_period_start",
+    "micros_between",
     "one_of",
+    "read_duration",
     "read_period",
     "read_sum",
     "total",
@@ -329,3 +339,69 @@ def read_sum(value: object, dialect: str) -> Decimal:
     if dialect == "postgresql":
         return Decimal(str(value))
     return Decimal(int(str(value))) / _AMOUNT_UNITS
+
+
+# --------------------------------------------------------------------------- durations
+
+_MICROS: ColumnElement[Any] = literal_column("1000000")
+
+
+def _epoch_micros(moment: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    """``moment`` as whole microseconds since 1970, exactly (no binary float)."""
+    if dialect == "postgresql":
+        return extract("epoch", moment) * _MICROS  # numeric since PostgreSQL 14
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (UtcDateTime): seconds from the
+    # first 19 characters, the six digits of microseconds from the text itself.
+    seconds = cast(func.strftime(literal_column("'%s'"), func.substr(moment, 1, 19)), Integer)
+    fraction = cast(func.substr(moment, 21, 6), Integer)
+    return seconds * _MICROS + fraction
+
+
+def micros_between(
+    start: ColumnElement[datetime], end: ColumnElement[datetime], dialect: str
+) -> ColumnElement[Any]:
+    """``end - start`` in whole microseconds, computed by the database; NULL when
+    either is NULL. Exact on both backends, as :func:`~bookingcore.domain.tallies.micros`."""
+    return cast(_epoch_micros(end, dialect) - _epoch_micros(start, dialect), BigInteger)
+
+
+def duration_summary(timed: Subquery, keys: list[str]) -> Select[Any]:
+    """Per group of ``keys`` of ``timed`` (a sub-query with those columns and
+    ``micros``, NULL when a row has no duration): the rows, the timed rows, their
+    total, shortest and longest, and the middle one or two durations in order.
+
+    The middle ones are found by numbering each group's rows by duration (NULLs
+    last, as every backend is told, not left to its default) in a window, then
+    keeping the rows whose number ``n`` has ``2n - timed`` in ``0..2``: one row
+    for an odd count, two for an even one. Read a row with :func:`read_duration`.
+    """
+    c = timed.c
+    group = [c[key] for key in keys]
+    untimed = case((c.micros.is_(None), 1), else_=0)
+    ranked = select(
+        *group,
+        c.micros,
+        func.row_number().over(partition_by=group, order_by=[untimed, c.micros]).label("n"),
+        func.count(c.micros).over(partition_by=group).label("timed"),
+    ).subquery()
+    r = ranked.c
+    offset = r.n * literal_column("2") - r.timed
+    middle = case((and_(offset >= ZERO, offset <= literal_column("2")), r.micros))
+    return select(
+        *(r[key] for key in keys),
+        func.count(),
+        func.count(r.micros),
+        total(r.micros),
+        func.min(r.micros),
+        func.max(r.micros),
+        func.min(middle),
+        func.max(middle),
+    ).group_by(*(r[key] for key in keys))
+
+
+def read_duration(values: Iterable[Any]) -> DurationTally:
+    """The last seven columns of a :func:`duration_summary` row."""
+    rows, timed, summed, *rest = values
+    return DurationTally(
+        int(rows), int(timed), int(summed), *(None if v is None else int(v) for v in rest)
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -33,6 +33,7 @@ from bookingcore.domain.items import BookingItemKind
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, Lead, LeadFilter, LeadSource, LeadStatus
 from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.quotations import Quotation, QuotationFilter, QuotationLine, QuotationStatus
+from bookingcore.domain.tallies import LeadTally
 from bookingcore.domain.trips import Itinerary, ItineraryDay, Trip
 from bookingcore.domain.values import (
     BookingId,
@@ -44,6 +45,7 @@ from bookingcore.domain.values import (
     TripId,
 )
 from bookingcore_adapters.sql._mapper import Mapper, Row, Stored, actor_columns, required_actor
+from bookingcore_adapters.sql._queries import within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -457,6 +459,20 @@ class LeadRepository(Repository[Lead]):
             if query.matches(lead):
                 counts[lead.status] += 1
         return dict(counts)
+
+    def tally_by_source(
+        self, created_from: datetime | None, created_before: datetime | None
+    ) -> Sequence[LeadTally]:
+        c = self._table.c
+        statement = (
+            select(c.source, c.status, func.count())
+            .where(*within(c.created_at, created_from, created_before))
+            .group_by(c.source, c.status)
+        )
+        return [
+            LeadTally(str(source), str(status), int(leads))
+            for source, status, leads in self._session.connection().execute(statement)
+        ]
 
     def list_by_follow_up(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         c = self._table.c
