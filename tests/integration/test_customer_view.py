@@ -233,8 +233,12 @@ def test_the_view_lists_the_payment_history_of_the_bookings_the_caller_may_see(
     core = _core(any_store)
 
     staff_view = core.customers.view(world.customer.id, principal=ADMIN)
-    own_view = core.customers.view(world.customer.id, principal=Principal.customer(world.customer.id))
-    partner_view = core.customers.view(world.customer.id, principal=Principal.partner(world.partner.id))
+    own_view = core.customers.view(
+        world.customer.id, principal=Principal.customer(world.customer.id)
+    )
+    partner_view = core.customers.view(
+        world.customer.id, principal=Principal.partner(world.partner.id)
+    )
 
     assert [p.booking_id for p in staff_view.payments] == [world.bookings[0].id]
     assert staff_view.payments[0].captured_amount == Money("100", "INR")
