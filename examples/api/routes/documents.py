@@ -47,7 +47,7 @@ def booking_documents(booking_id: UUID, core: Core, caller: AnyPrincipal) -> lis
         **_RESPONSES,
         200: {
             "description": "The file, with its stored media type and file name",
-            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
         },
     },
 )
