@@ -29,9 +29,11 @@ from examples.api.routes import (
     admin,
     advisor,
     catalog,
+    certificates,
     changes,
     commissions,
     customer,
+    documents,
     general,
     groups,
     imports,
@@ -39,6 +41,7 @@ from examples.api.routes import (
     partners,
     payments,
     portal,
+    privacy,
     reports,
     slots,
     sms,
@@ -178,6 +181,9 @@ def create_app(
     app.include_router(slots.router)
     app.include_router(trips.router)
     app.include_router(sms.router)
+    app.include_router(certificates.router)
+    app.include_router(documents.router)
+    app.include_router(privacy.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

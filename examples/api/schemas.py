@@ -18,10 +18,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookingcore import (
+    BookingGroupId,
     BookingRequest,
     CustomerDetails,
     Money,
     NewTraveler,
+    PartnerId,
     SavedTraveler,
     SlotId,
     TravelerDetails,
@@ -487,10 +489,18 @@ class BookingOut(BaseModel):
     voucher_discount: MoneyOut | None = Field(
         default=None, description="What the promo code took off (part of discount)"
     )
+    partner_name: str | None = Field(
+        default=None,
+        description="The name of the partner it came through (seed 002), if any",
+        examples=["Summit Trails"],
+    )
 
     @classmethod
-    def of(cls, booking: Booking) -> BookingOut:
-        """The booking's fields (not the staff-only ones)."""
+    def of(
+        cls, booking: Booking, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> BookingOut:
+        """The booking's fields (not the staff-only ones); its partner's name from
+        ``partner_names`` (``core.bookings.partner_names``, read once for a page)."""
         return cls(
             id=booking.id,
             reference=booking.reference,
@@ -517,6 +527,11 @@ class BookingOut(BaseModel):
             voucher_discount=(
                 None if booking.voucher_discount is None else MoneyOut.of(booking.voucher_discount)
             ),
+            partner_name=(
+                None
+                if booking.partner_id is None or partner_names is None
+                else partner_names.get(booking.partner_id)
+            ),
         )
 
 
@@ -527,10 +542,12 @@ class StaffBookingOut(BookingOut):
     assignee_id: UUID | None
 
     @classmethod
-    def of(cls, booking: Booking) -> StaffBookingOut:
+    def of(
+        cls, booking: Booking, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> StaffBookingOut:
         """Every field staff may read."""
         return cls(
-            **BookingOut.of(booking).model_dump(),
+            **BookingOut.of(booking, partner_names).model_dump(),
             internal_notes=booking.internal_notes,
             assignee_id=booking.assignee_id,
         )
@@ -545,10 +562,12 @@ class TransitionOut(BaseModel):
     replayed: bool
 
     @classmethod
-    def of(cls, moved: Transition) -> TransitionOut:
+    def of(
+        cls, moved: Transition, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> TransitionOut:
         """The move as staff and advisors see it."""
         return cls(
-            booking=StaffBookingOut.of(moved.booking),
+            booking=StaffBookingOut.of(moved.booking, partner_names),
             from_status=moved.event.from_status,
             to_status=moved.event.to_status,
             replayed=moved.replayed,
@@ -1541,6 +1560,9 @@ class StaffBookingIn(StrictIn):
             "who change every booking only, noted on the booking"
         ),
     )
+    group_id: UUID | None = Field(
+        default=None, description="The booking group to book into (an active group's id)"
+    )
 
     def to_request(self) -> BookingRequest:
         """The library's :class:`~bookingcore.BookingRequest`."""
@@ -1548,6 +1570,7 @@ class StaffBookingIn(StrictIn):
             SlotId(self.slot_id),
             [t.to_choice() for t in self.travelers],
             customer=self.customer.to_details(),
+            group_id=None if self.group_id is None else BookingGroupId(self.group_id),
             source=self.source,
             external_id=self.external_id,
             referral_source=self.referral_source,

@@ -6,6 +6,7 @@ Kept apart from :mod:`examples.api.schemas` (same conventions) so the two grow s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from bookingcore import PartnerId
 from bookingcore.domain import (
     BookingGroup,
     Certificate,
@@ -43,6 +45,7 @@ from examples.api.schemas import (
     CommunicationOut,
     CustomerOut,
     MoneyOut,
+    PaymentOut,
     StrictIn,
     TravelerOut,
 )
@@ -700,8 +703,8 @@ class CustomerViewOut(BaseModel):
     ``upcoming`` are bookings still to take place, soonest first; ``recent`` the
     newest bookings; ``notes`` newest first, for staff only (always empty for a
     partner, whose bookings here never carry staff notes); ``communications``
-    oldest first; ``certificates`` newest first. Everything is scoped to what the
-    caller may see.
+    oldest first; ``certificates`` newest first; ``payments`` oldest first.
+    Everything is scoped to what the caller may see.
     """
 
     customer: CustomerOut
@@ -713,15 +716,20 @@ class CustomerViewOut(BaseModel):
     notes: list[StaffNoteOut]
     communications: list[CommunicationOut]
     certificates: list[CertificateOut]
+    payments: list[PaymentOut] = Field(
+        description="Seed 001's payment history: of the bookings the caller may see, oldest first"
+    )
 
     @classmethod
-    def of(cls, view: CustomerView) -> CustomerViewOut:
-        """The view's parts."""
+    def of(
+        cls, view: CustomerView, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> CustomerViewOut:
+        """The view's parts (the bookings' partners named from ``partner_names``)."""
         return cls(
             customer=CustomerOut.of(view.customer),
             stats=CustomerStatsOut.of(view.stats),
-            upcoming=[BookingOut.of(b) for b in view.upcoming],
-            recent=[BookingOut.of(b) for b in view.recent],
+            upcoming=[BookingOut.of(b, partner_names) for b in view.upcoming],
+            recent=[BookingOut.of(b, partner_names) for b in view.recent],
             travelers=[TravelerOut.of(t) for t in view.travelers],
             requirements=[
                 TravelerRequirementOut(
@@ -732,4 +740,5 @@ class CustomerViewOut(BaseModel):
             notes=[StaffNoteOut.of(n) for n in view.notes],
             communications=[CommunicationOut.of(m) for m in view.communications],
             certificates=[CertificateOut.of(c) for c in view.certificates],
+            payments=[PaymentOut.of(p) for p in view.payments],
         )

@@ -6,6 +6,7 @@ Same conventions as :mod:`examples.api.schemas`: shapes here, rules in the libra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 from bookingcore import (
     CancellationPolicy,
     CustomerId,
+    PartnerId,
     ProductId,
     ProductRequirements,
     RefundTier,
@@ -656,8 +658,10 @@ class DashboardOut(BaseModel):
     awaiting_payment: list[BookingOut]
 
     @classmethod
-    def of(cls, board: StaffDashboard) -> DashboardOut:
-        """The panels of ``board``."""
+    def of(
+        cls, board: StaffDashboard, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> DashboardOut:
+        """The panels of ``board`` (the bookings' partners named from ``partner_names``)."""
         return cls(
             day=board.day,
             leads_by_status=dict(board.leads_by_status),
@@ -666,10 +670,10 @@ class DashboardOut(BaseModel):
                 QuotationOut.of(q) for q in board.quotations_awaiting_approval
             ],
             bookings_waiting_for_supplier=[
-                BookingOut.of(b) for b, _ in board.bookings_waiting_for_supplier
+                BookingOut.of(b, partner_names) for b, _ in board.bookings_waiting_for_supplier
             ],
-            departures=[BookingOut.of(b) for b in board.departures],
-            awaiting_payment=[BookingOut.of(b) for b in board.awaiting_payment],
+            departures=[BookingOut.of(b, partner_names) for b in board.departures],
+            awaiting_payment=[BookingOut.of(b, partner_names) for b in board.awaiting_payment],
         )
 
 

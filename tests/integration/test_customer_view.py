@@ -229,6 +229,26 @@ def test_a_partner_sees_only_its_own_customers_and_its_own_bookings_figures(
     assert [s.slot.id for s in suggested] == [world.future.id]
 
 
+def test_the_view_lists_the_payment_history_of_the_bookings_the_caller_may_see(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = _World(any_store)
+    core = _core(any_store)
+
+    staff_view = core.customers.view(world.customer.id, principal=ADMIN)
+    own_view = core.customers.view(
+        world.customer.id, principal=Principal.customer(world.customer.id)
+    )
+    partner_view = core.customers.view(
+        world.customer.id, principal=Principal.partner(world.partner.id)
+    )
+
+    assert [p.booking_id for p in staff_view.payments] == [world.bookings[0].id]
+    assert staff_view.payments[0].captured_amount == Money("100", "INR")
+    assert [p.booking_id for p in own_view.payments] == [world.bookings[0].id]
+    assert partner_view.payments == []  # paid on a booking the partner did not make
+
+
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -261,8 +281,8 @@ def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
         if backend == "sqlite":
             store.dispose()
     # (BEGIN on SQLite,) customer, 2 aggregates, 2 pages of bookings + their travelers,
-    # travelers, messages, certificates, advisor notes.
-    assert counts[0] == counts[1] <= 12
+    # travelers, messages, certificates, payments, advisor notes.
+    assert counts[0] == counts[1] <= 13
 
 
 def test_rebooking_suggests_upcoming_slots_with_room_of_products_booked_before(

@@ -234,6 +234,9 @@ def _attempts(w: World) -> dict[str, Callable[[], object]]:
         ),
         "bookings.history": lambda: core.bookings.history(booking.id, principal=me),
         "bookings.documents": lambda: core.bookings.documents(booking.id, principal=me),
+        "bookings.document": lambda: core.bookings.document(
+            core.bookings.documents(booking.id, principal=ADMIN)[0].id, principal=me
+        ),
         "bookings.audit_trail": lambda: core.bookings.audit_trail(booking.id, principal=me),
         "bookings.cancel": lambda: core.bookings.cancel(booking.id, principal=me),
         "bookings.transition": lambda: core.bookings.transition(
@@ -353,6 +356,16 @@ def test_lists_and_lookups_leave_partner_b_records_out(world: World) -> None:
     assert {b.id for b in due} <= {world.our_booking.id}
     own = core.partners.get(world.ours.partner.id, principal=me)
     assert own.id == world.ours.partner.id
+    ours, theirs = world.our_booking, world.their_booking
+    assert core.bookings.partner_names([ours, theirs], principal=me) == {
+        world.ours.partner.id: world.ours.partner.name
+    }
+    assert core.bookings.partner_names([ours, theirs], principal=ADMIN) == {
+        world.ours.partner.id: world.ours.partner.name,
+        world.theirs.partner.id: world.theirs.partner.name,
+    }
+    document = core.bookings.documents(ours.id, principal=me)[0]
+    assert core.bookings.document(document.id, principal=me) == document
 
 
 def test_an_external_id_clash_does_not_say_which_booking_holds_it(world: World) -> None:

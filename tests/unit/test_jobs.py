@@ -144,6 +144,7 @@ class TestLibraryJobs:
         schedules = {s.name: s.every for s in jobs_core.jobs.catalog.schedules()}
         assert schedules == {
             "auth.cleanup": timedelta(minutes=15),
+            "certificates.renewal_reminders": timedelta(days=1),
             "events.dispatch": timedelta(seconds=10),
             "outbox.prune": timedelta(hours=1),
             "reminders.send_due": timedelta(minutes=5),
@@ -152,6 +153,50 @@ class TestLibraryJobs:
         # no webhook sender is wired, so no webhook job; no documents service yet
         assert "webhooks.deliver_due" not in jobs_core.jobs.catalog.names()
         assert not set(OPTIONAL_JOBS) & set(jobs_core.jobs.catalog.names())
+
+    def test_certificate_renewal_reminders_go_out_daily_once_per_certificate(
+        self,
+        jobs_core: BookingCore,
+        queue: InProcessJobQueue,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        """docs/certificates.md's "run daily": the job reminds a certificate expiring within
+        the lead once, however often it runs."""
+        location = jobs_core.catalog.add_location("REEF", "House reef", principal=admin)
+        slot = jobs_core.catalog.create_slot(
+            location_id=location.id,
+            starts_at=clock.now() + timedelta(days=10),
+            price_per_traveler=Money("100", "INR"),
+            capacity=4,
+            principal=admin,
+        )
+        booking = jobs_core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Ravi"), is_primary=True)],
+                customer=CustomerDetails("+919812345679", "Ravi", "ravi@example.com"),
+            ),
+            principal=admin,
+        )
+        jobs_core.bookings.transition(booking.id, "confirmed", principal=admin)
+        jobs_core.bookings.transition(booking.id, "completed", principal=admin)
+        jobs_core.certificates.issue(
+            booking.id,
+            kind="PADI Open Water",
+            number="OW-1",
+            expires_at=clock.now() + timedelta(days=20),
+            principal=admin,
+        )
+        queue.run_pending()
+        clock.advance(days=1)
+        queue.run_pending()
+        sent = jobs_core.communications.for_booking(booking.id, principal=admin)
+        reminders = [m for m in sent if m.type.value == "certificate"]
+        assert [m.recipient for m in reminders] == ["ravi@example.com"]
+        counters = jobs_core.jobs.counters.snapshot()
+        assert counters[("certificates.renewal_reminders", "succeeded")] == 2
 
     def test_a_library_job_can_be_rescheduled_keeping_its_handler(
         self, jobs_core: BookingCore, queue: InProcessJobQueue

@@ -16,8 +16,10 @@ from bookingcore import (
     AuthenticationError,
     BookingChanges,
     BookingFilter,
+    BookingGroupId,
     BookingId,
     CapacityError,
+    CustomerId,
     DeliveryError,
     DuplicateError,
     IdempotencyConflictError,
@@ -26,14 +28,16 @@ from bookingcore import (
     NotFoundError,
     PartnerId,
     PermissionDeniedError,
+    ProductId,
     SlotId,
     StaffId,
     StaleVersionError,
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_page, partner_names, staff_booking_out
 from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
-from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import (
     AssignIn,
     CancellationTermsOut,
@@ -75,7 +79,7 @@ def create_booking(
     booking = core.bookings.book(
         body.to_request(), principal=staff, idempotency_key=idempotency_key
     )
-    return StaffBookingOut.of(booking)
+    return staff_booking_out(core, staff, booking)
 
 
 @router.get(
@@ -92,6 +96,9 @@ def list_bookings(
     partner_id: UUID | None = None,
     location_id: UUID | None = None,
     slot_id: UUID | None = None,
+    product_id: UUID | None = None,
+    customer_id: UUID | None = None,
+    group_id: Annotated[UUID | None, Query(description="The booking group")] = None,
     assignee_id: UUID | None = None,
     starts_from: AwareDatetime | None = None,
     starts_before: AwareDatetime | None = None,
@@ -115,6 +122,9 @@ def list_bookings(
         partner_id=None if partner_id is None else PartnerId(partner_id),
         location_id=None if location_id is None else LocationId(location_id),
         slot_id=None if slot_id is None else SlotId(slot_id),
+        product_id=None if product_id is None else ProductId(product_id),
+        customer_id=None if customer_id is None else CustomerId(customer_id),
+        group_id=None if group_id is None else BookingGroupId(group_id),
         assignee_id=None if assignee_id is None else StaffId(assignee_id),
         starts_from=starts_from,
         starts_before=starts_before,
@@ -123,7 +133,7 @@ def list_bookings(
         text=q,
     )
     page = core.bookings.list(query, page_request(limit, cursor), principal=staff)
-    return paged(Paged[StaffBookingOut], request, page, StaffBookingOut.of)
+    return booking_page(Paged[StaffBookingOut], request, page, core, staff, StaffBookingOut.of)
 
 
 @router.get(
@@ -133,7 +143,7 @@ def list_bookings(
 )
 def get_booking(booking_id: UUID, core: Core, staff: StaffPrincipal) -> StaffBookingOut:
     """One booking, with its internal notes and assignee."""
-    return StaffBookingOut.of(core.bookings.get(BookingId(booking_id), principal=staff))
+    return staff_booking_out(core, staff, core.bookings.get(BookingId(booking_id), principal=staff))
 
 
 @router.get(
@@ -178,7 +188,7 @@ def transition_booking(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
     )
-    return TransitionOut.of(moved)
+    return TransitionOut.of(moved, partner_names(core, staff, [moved.booking]))
 
 
 @router.get(
@@ -269,4 +279,4 @@ def assign_booking(
         reason=body.reason,
         idempotency_key=idempotency_key,
     )
-    return StaffBookingOut.of(booking)
+    return staff_booking_out(core, staff, booking)

@@ -25,7 +25,8 @@ from bookingcore import (
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.routes._bookings import booking_page, partner_names, staff_booking_out
+from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import (
     AuditEntryOut,
     NoteIn,
@@ -57,7 +58,7 @@ def list_bookings(
     """The bookings assigned to the signed-in advisor, newest first."""
     query = BookingFilter(statuses=frozenset(status) if status else None)
     page = core.bookings.list(query, page_request(limit, cursor), principal=me)
-    return paged(Paged[StaffBookingOut], request, page, StaffBookingOut.of)
+    return booking_page(Paged[StaffBookingOut], request, page, core, me, StaffBookingOut.of)
 
 
 @router.patch(
@@ -89,7 +90,7 @@ def update_status(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
     )
-    return TransitionOut.of(moved)
+    return TransitionOut.of(moved, partner_names(core, me, [moved.booking]))
 
 
 @router.get(
@@ -135,7 +136,7 @@ def add_note(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
     )
-    return StaffBookingOut.of(updated)
+    return staff_booking_out(core, me, updated)
 
 
 @router.get(

@@ -31,6 +31,7 @@ from bookingcore import (
 from bookingcore.domain import BookingItem
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_out, staff_booking_out
 from examples.api.schemas import BookingOut, MoneyOut, StaffBookingOut
 from examples.api.schemas_ops import RescheduleIn, TravelersChangeIn
 
@@ -114,7 +115,7 @@ def reschedule(
         idempotency_key=idempotency_key,
     )
     return RescheduledOut(
-        booking=BookingOut.of(moved.booking),
+        booking=booking_out(core, caller, moved.booking),
         from_slot_id=moved.from_slot_id,
         price_difference=MoneyOut.of(moved.price_difference),
         replayed=moved.replayed,
@@ -160,7 +161,7 @@ def change_travelers(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, caller, booking)
 
 
 class AutoAssignIn(BaseModel):
@@ -199,4 +200,4 @@ def auto_assign(
         reason=body.reason,
         idempotency_key=idempotency_key,
     )
-    return StaffBookingOut.of(booking)
+    return staff_booking_out(core, staff, booking)

@@ -1,4 +1,5 @@
-"""Seed 000's customer API: phone sign-in, profile, saved travelers and bookings.
+"""Seed 000's customer API: phone sign-in, profile, saved travelers and bookings; the
+customer's certificates, payment history and data export (seed 001).
 
 Every path is under ``/api/v1/customer`` and, past sign-in, takes a customer's
 access token only.
@@ -7,6 +8,7 @@ access token only.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
@@ -35,7 +37,8 @@ from examples.api.deps import (
     customer_id_of,
 )
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.routes._bookings import booking_out, booking_page
+from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import (
     BookingCreateIn,
     BookingOut,
@@ -46,6 +49,7 @@ from examples.api.schemas import (
     OtpRequestedOut,
     OtpRequestIn,
     OtpVerifyIn,
+    PaymentOut,
     ProfileIn,
     RefreshIn,
     SignedInOut,
@@ -54,6 +58,7 @@ from examples.api.schemas import (
     TravelerOut,
     TravelerUpdateIn,
 )
+from examples.api.schemas_ops import CertificateOut
 
 __all__ = ["router"]
 
@@ -62,6 +67,7 @@ router = APIRouter(prefix="/api/v1/customer")
 _AUTH: list[str | Enum] = ["customer auth"]
 _TRAVELERS: list[str | Enum] = ["customer travelers"]
 _BOOKINGS: list[str | Enum] = ["customer bookings"]
+_RECORDS: list[str | Enum] = ["customer records"]
 
 
 # ---------------------------------------------------------------------- auth
@@ -264,7 +270,7 @@ def create_booking(
     retry answers the first booking and books nothing more.
     """
     booking = core.bookings.book(body.to_request(), principal=me, idempotency_key=idempotency_key)
-    return BookingOut.of(booking)
+    return booking_out(core, me, booking)
 
 
 @router.get(
@@ -278,7 +284,7 @@ def list_bookings(
 ) -> BookingPage:
     """The customer's bookings, newest first."""
     page = core.bookings.list(None, page_request(limit, cursor), principal=me)
-    return paged(BookingPage, request, page, BookingOut.of)
+    return booking_page(BookingPage, request, page, core, me)
 
 
 @router.get(
@@ -289,7 +295,7 @@ def list_bookings(
 )
 def get_booking(booking_id: UUID, core: Core, me: CustomerPrincipal) -> BookingOut:
     """One of the customer's bookings (another customer's answers 404)."""
-    return BookingOut.of(core.bookings.get(BookingId(booking_id), principal=me))
+    return booking_out(core, me, core.bookings.get(BookingId(booking_id), principal=me))
 
 
 @router.get(
@@ -336,4 +342,42 @@ def cancel_booking(
         expected_version=wanted.expected_version,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, me, booking)
+
+
+# ---------------------------------------------------------------------- records
+
+
+@router.get(
+    "/certificates",
+    tags=_RECORDS,
+    operation_id="customer_list_certificates",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def list_certificates(core: Core, me: CustomerPrincipal) -> list[CertificateOut]:
+    """The certificates the customer earned (theirs and their travelers'), newest first."""
+    found = core.certificates.for_customer(customer_id_of(me), principal=me)
+    return [CertificateOut.of(c) for c in found]
+
+
+@router.get(
+    "/payments",
+    tags=_RECORDS,
+    operation_id="customer_list_payments",
+    responses=problem_responses(AuthenticationError, NotFoundError),
+)
+def list_payments(core: Core, me: CustomerPrincipal) -> list[PaymentOut]:
+    """The customer's payment history (seed 001): every payment of their bookings,
+    oldest first."""
+    return [PaymentOut.of(p) for p in core.payments.for_customer(customer_id_of(me), principal=me)]
+
+
+@router.get(
+    "/export",
+    tags=_RECORDS,
+    operation_id="customer_export_data",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+)
+def export_data(core: Core, me: CustomerPrincipal) -> dict[str, Any]:
+    """Everything stored about the signed-in customer, as JSON (the right of access)."""
+    return core.privacy.export_customer(customer_id_of(me), principal=me)

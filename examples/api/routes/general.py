@@ -34,11 +34,11 @@ from bookingcore import (
 )
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_out, booking_page, partner_names
 from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
     AuditEntryOut,
-    BookingOut,
     BookingPage,
     CustomerOut,
     CustomerPage,
@@ -94,7 +94,7 @@ def list_bookings(
         text=q,
     )
     page = core.bookings.list(query, page_request(limit, cursor), principal=caller)
-    return paged(BookingPage, request, page, BookingOut.of)
+    return booking_page(BookingPage, request, page, core, caller)
 
 
 @router.get(
@@ -178,7 +178,7 @@ def move_booking(
         expected_version=body.expected_version,
     )
     return MoveOut(
-        booking=BookingOut.of(moved.booking),
+        booking=booking_out(core, caller, moved.booking),
         from_status=moved.event.from_status,
         to_status=moved.event.to_status,
         replayed=moved.replayed,
@@ -198,4 +198,6 @@ def customer_view(customer_id: UUID, core: Core, staff: StaffPrincipal) -> Custo
     Figures and lists count only the bookings the caller may see; an unknown or
     merged customer answers 404.
     """
-    return CustomerViewOut.of(core.customers.view(CustomerId(customer_id), principal=staff))
+    view = core.customers.view(CustomerId(customer_id), principal=staff)
+    names = partner_names(core, staff, [*view.upcoming, *view.recent])
+    return CustomerViewOut.of(view, names)

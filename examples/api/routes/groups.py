@@ -1,4 +1,5 @@
-"""Seed 001's booking groups (``/api/admin/bookings/groups``): create, find, total, cancel.
+"""Seed 001's booking groups (``/api/admin/bookings/groups``): create, find, total, confirm,
+cancel.
 
 Staff tokens; the library's policy decides who reads and changes which group.
 Included before the booking desk's router, whose ``/{booking_id}`` would
@@ -24,8 +25,9 @@ from bookingcore import (
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_page, staff_bookings
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
-from examples.api.schemas import Paged, StaffBookingOut
+from examples.api.schemas import CommunicationOut, Paged, StaffBookingOut
 from examples.api.schemas_ops import GroupCancelIn, GroupIn, GroupOut, GroupTotalsOut
 
 __all__ = ["router"]
@@ -129,7 +131,7 @@ def group_bookings(
     page = core.groups.bookings(
         BookingGroupId(group_id), page_request(limit, cursor), principal=staff
     )
-    return paged(Paged[StaffBookingOut], request, page, StaffBookingOut.of)
+    return booking_page(Paged[StaffBookingOut], request, page, core, staff, StaffBookingOut.of)
 
 
 @router.post(
@@ -161,4 +163,34 @@ def cancel_group(
         reason=body.reason,
         idempotency_key=idempotency_key,
     )
-    return [StaffBookingOut.of(b) for b in cancelled]
+    return staff_bookings(core, staff, cancelled)
+
+
+@router.post(
+    "/{group_id}/confirmations",
+    operation_id="admin_send_group_confirmations",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        AuthenticationError,
+        NotFoundError,
+        PermissionDeniedError,
+        IdempotencyConflictError,
+    ),
+)
+def send_confirmations(
+    group_id: UUID,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> list[CommunicationOut]:
+    """Confirm the group: a summary to the organiser and a confirmation to each booking's
+    primary contact (cancelled and refunded bookings get none); the messages logged.
+
+    A message that fails is logged as failed and the others still go out. Without an
+    ``Idempotency-Key`` every call confirms the group again; with one, a retry answers
+    the messages the first call logged and sends nothing more.
+    """
+    sent = core.groups.send_confirmations(
+        BookingGroupId(group_id), principal=staff, idempotency_key=idempotency_key
+    )
+    return [CommunicationOut.of(m) for m in sent]

@@ -41,6 +41,7 @@ from bookingcore.domain import ProductKind
 from bookingcore.services import UNSET
 from examples.api.deps import Core, IdempotencyKey, Origin, PartnerPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_out, booking_page, partner_names
 from examples.api.routes._filters import OnDay, starts_within
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.routes.partners import KeepPreviousFor
@@ -231,7 +232,7 @@ def create_booking(
     booking = core.bookings.book(
         body.to_request(), principal=partner, idempotency_key=idempotency_key
     )
-    return BookingOut.of(booking)
+    return booking_out(core, partner, booking)
 
 
 @router.get(
@@ -246,7 +247,7 @@ def list_bookings(
 ) -> BookingPage:
     """The partner's bookings, newest first."""
     page = core.bookings.list(None, page_request(limit, cursor), principal=partner)
-    return paged(BookingPage, request, page, BookingOut.of)
+    return booking_page(BookingPage, request, page, core, partner)
 
 
 @router.get(
@@ -256,7 +257,7 @@ def list_bookings(
 )
 def get_booking(booking_id: UUID, core: Core, partner: PartnerPrincipal) -> BookingOut:
     """One of the partner's bookings (anyone else's answers 404)."""
-    return BookingOut.of(core.bookings.get(BookingId(booking_id), principal=partner))
+    return booking_out(core, partner, core.bookings.get(BookingId(booking_id), principal=partner))
 
 
 @router.get(
@@ -301,7 +302,7 @@ def cancel_booking(
         reason=reason,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, partner, booking)
 
 
 @router.patch(
@@ -341,7 +342,7 @@ def update_booking(
         reason=body.reason,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, partner, booking)
 
 
 @router.get(
@@ -353,7 +354,9 @@ def customer_view(customer_id: UUID, core: Core, partner: PartnerPrincipal) -> C
     """Seed 001's customer history view of one of the partner's customers, counting and
     listing only the partner's own bookings, without staff notes (``notes`` is empty;
     anyone else's customer answers 404)."""
-    return CustomerViewOut.of(core.customers.view(CustomerId(customer_id), principal=partner))
+    view = core.customers.view(CustomerId(customer_id), principal=partner)
+    names = partner_names(core, partner, [*view.upcoming, *view.recent])
+    return CustomerViewOut.of(view, names)
 
 
 # ---------------------------------------------------------------------- its own record

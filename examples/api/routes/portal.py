@@ -21,7 +21,8 @@ from bookingcore import (
 )
 from examples.api.deps import Core, CustomerPrincipal, IdempotencyKey
 from examples.api.errors import problem_responses
-from examples.api.routes._paging import Cursor, Limit, page_request, paged
+from examples.api.routes._bookings import booking_out, booking_page
+from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import BookingOut, BookingPage, CancelIn
 
 __all__ = ["router"]
@@ -38,7 +39,7 @@ def _page(
     cursor: str | None,
 ) -> BookingPage:
     page = core.bookings.list(query, page_request(limit, cursor), principal=me)
-    return paged(BookingPage, request, page, BookingOut.of)
+    return booking_page(BookingPage, request, page, core, me)
 
 
 @router.get(
@@ -103,4 +104,4 @@ def cancel(
         expected_version=body.expected_version,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, me, booking)

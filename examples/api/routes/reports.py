@@ -1,7 +1,7 @@
 """Seed 001's reports: reconciliation, revenue, cancellations, workload, customer value,
-capacity and import statistics; booking frequency and cohort retention (seed 001),
-conversion by source (seed 002), status transitions and import performance (seed 004):
-each what the library's report service computes.
+capacity, waiting-list conversion and import statistics; booking frequency and cohort
+retention (seed 001), conversion by source (seed 002), status transitions and import
+performance (seed 004): each what the library's report service computes.
 
 Staff tokens; the library decides what each role may read (an advisor's
 booking reports cover the bookings assigned to them, capacity needs ``view_all``).
@@ -14,15 +14,23 @@ periods are the business's calendar days and months (``Settings.timezone``).
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from bookingcore import AuthenticationError, BookingFilter, PermissionDeniedError, SlotFilter
+from bookingcore import (
+    AuthenticationError,
+    BookingFilter,
+    LocationId,
+    PermissionDeniedError,
+    SlotFilter,
+)
 from bookingcore.services import DEFAULT_FREQUENCY_BUCKETS
 from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.schemas import ReconciliationOut
+from examples.api.schemas_admin import WaitlistConversionOut
 from examples.api.schemas_ops import (
     AdvisorWorkloadOut,
     CancellationLineOut,
@@ -135,6 +143,25 @@ def capacity_utilisation(
     where = SlotFilter(starts_from=starts_from, starts_before=starts_before, only_active=False)
     lines = core.reports.capacity_utilisation(principal=staff, by=by, where=where)
     return [UtilisationLineOut.of(line) for line in lines]
+
+
+@router.get("/waitlist-conversion", operation_id="report_waitlist_conversion", responses=_RESPONSES)
+def waitlist_conversion(
+    core: Core,
+    staff: StaffPrincipal,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    location_id: UUID | None = None,
+) -> WaitlistConversionOut:
+    """Waiting-list entries that joined in the period (at one location, if given), by
+    outcome, with the share booked of those who joined and of those offered seats."""
+    found = core.reports.waitlist_conversion(
+        principal=staff,
+        created_from=created_from,
+        created_before=created_before,
+        location_id=None if location_id is None else LocationId(location_id),
+    )
+    return WaitlistConversionOut.of(found)
 
 
 @router.get("/imports", operation_id="report_import_statistics", responses=_RESPONSES)

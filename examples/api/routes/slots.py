@@ -11,6 +11,7 @@ here, with the routes they serve.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from bookingcore import (
     InvalidTransitionError,
     LocationId,
     NotFoundError,
+    PartnerId,
     PermissionDeniedError,
     ProductId,
     SlotId,
@@ -35,6 +37,7 @@ from bookingcore.domain.pricing import DiscountTier
 from bookingcore.services import SlotCancellation, SlotMoved
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import partner_names
 from examples.api.schemas import MoneyIn, MoneyOut, SlotOut, StaffBookingOut, StrictIn
 from examples.api.schemas_slots import SlotIn, SlotScheduleIn, SlotsCreatedOut
 
@@ -106,12 +109,14 @@ class SlotCancelledOut(BaseModel):
     replayed: bool
 
     @classmethod
-    def of(cls, done: SlotCancellation) -> SlotCancelledOut:
-        """The cancellation's fields."""
+    def of(
+        cls, done: SlotCancellation, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> SlotCancelledOut:
+        """The cancellation's fields (the bookings' partners named from ``partner_names``)."""
         return cls(
             slot=AdminSlotOut.of(done.slot),
             reason=done.reason,
-            bookings=[StaffBookingOut.of(b) for b in done.bookings],
+            bookings=[StaffBookingOut.of(b, partner_names) for b in done.bookings],
             waitlist_entry_ids=[e.id for e in done.waitlist_entries],
             communication_ids=[c.id for c in done.communications],
             replayed=done.replayed,
@@ -178,14 +183,16 @@ class SlotMovedOut(BaseModel):
     replayed: bool
 
     @classmethod
-    def of(cls, done: SlotMoved) -> SlotMovedOut:
-        """The move's fields."""
+    def of(
+        cls, done: SlotMoved, partner_names: Mapping[PartnerId, str] | None = None
+    ) -> SlotMovedOut:
+        """The move's fields (the bookings' partners named from ``partner_names``)."""
         return cls(
             slot=AdminSlotOut.of(done.slot),
             from_starts_at=done.from_starts_at,
             from_ends_at=done.from_ends_at,
             reason=done.reason,
-            bookings=[StaffBookingOut.of(b) for b in done.bookings],
+            bookings=[StaffBookingOut.of(b, partner_names) for b in done.bookings],
             communication_ids=[c.id for c in done.communications],
             replayed=done.replayed,
         )
@@ -242,7 +249,7 @@ def move_slot(
         notify=body.notify,
         idempotency_key=idempotency_key,
     )
-    return SlotMovedOut.of(done)
+    return SlotMovedOut.of(done, partner_names(core, staff, done.bookings))
 
 
 @router.post(
@@ -309,7 +316,7 @@ def cancel_slot(
     done = core.catalog.cancel_slot(
         SlotId(slot_id), principal=staff, reason=body.reason, idempotency_key=idempotency_key
     )
-    return SlotCancelledOut.of(done)
+    return SlotCancelledOut.of(done, partner_names(core, staff, done.bookings))
 
 
 _OPEN = problem_responses(AuthenticationError, PermissionDeniedError, IdempotencyConflictError)

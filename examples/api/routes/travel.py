@@ -43,6 +43,7 @@ from examples.api.deps import (
     StaffPrincipal,
 )
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_out, partner_names
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import BookingOut, CommunicationOut, Paged
 from examples.api.schemas_travel import (
@@ -434,7 +435,7 @@ def approve_quotation(
         principal=me,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, me, booking)
 
 
 @router.post(
@@ -590,7 +591,13 @@ def generate_documents(
 )
 def dashboard(core: Core, staff: StaffPrincipal, day: date | None = None) -> DashboardOut:
     """Seed 003's admin dashboard: leads, follow-ups, quotations, suppliers, departures."""
-    return DashboardOut.of(core.dashboard.staff(principal=staff, day=day))
+    board = core.dashboard.staff(principal=staff, day=day)
+    shown = [
+        *(b for b, _ in board.bookings_waiting_for_supplier),
+        *board.departures,
+        *board.awaiting_payment,
+    ]
+    return DashboardOut.of(board, partner_names(core, staff, shown))
 
 
 @router.get(

@@ -42,6 +42,7 @@ from examples.api.deps import (
     customer_id_of,
 )
 from examples.api.errors import problem_responses
+from examples.api.routes._bookings import booking_out
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import BookingOut, Paged
 from examples.api.schemas_ops import (
@@ -272,7 +273,7 @@ def accept(
         principal=me,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, me, booking)
 
 
 @router.post(
@@ -414,7 +415,7 @@ def partner_accept(
         principal=partner,
         idempotency_key=idempotency_key,
     )
-    return BookingOut.of(booking)
+    return booking_out(core, partner, booking)
 
 
 @router.delete(

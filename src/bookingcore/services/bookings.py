@@ -60,6 +60,7 @@ from bookingcore.domain.values import (
     BookingId,
     BookingItemId,
     CustomerId,
+    DocumentId,
     EmailAddress,
     Money,
     PartnerId,
@@ -1634,6 +1635,50 @@ class BookingService:
             if not self._sees_customer(uow, booking.customer_id, principal):
                 return []
             return uow.documents.list_for_booking(booking_id)
+
+    def document(self, document_id: DocumentId, *, principal: Principal) -> Document:
+        """One generated document (its file: ``Document.to_bytes()``), to whoever may read
+        the documents of its booking (see :meth:`documents`).
+
+        Raises:
+            NotFoundError: no such document, or its booking or customer is not
+                visible to ``principal`` (answered alike, so ids reveal nothing).
+
+        .. versionadded:: 0.4
+        """
+        with self._ctx.uow_factory() as uow:
+            found = uow.documents.get(document_id)
+            booking = None if found is None else uow.bookings.get(found.booking_id)
+            if (
+                found is None
+                or booking is None
+                or not policy.can_view_booking(principal, booking)
+                or not self._sees_customer(uow, booking.customer_id, principal)
+            ):
+                raise NotFoundError("document", document_id)
+            return found
+
+    def partner_names(
+        self, bookings: Iterable[Booking], *, principal: Principal
+    ) -> Mapping[PartnerId, str]:
+        """The names of the partners the given bookings came through, read in one query.
+
+        For showing a page of bookings with their partner (seed 002: "each booking
+        shows source and partner.name") without one read per booking. Only the
+        bookings ``principal`` may see count; a partner since removed is left out.
+
+        .. versionadded:: 0.4
+        """
+        wanted = {
+            b.partner_id
+            for b in bookings
+            if b.partner_id is not None and policy.can_view_booking(principal, b)
+        }
+        if not wanted:
+            return {}
+        with self._ctx.uow_factory() as uow:
+            found = uow.partners.get_many(wanted)
+        return {partner_id: partner.name for partner_id, partner in found.items()}
 
     def audit_trail(self, booking_id: BookingId, *, principal: Principal) -> Sequence[AuditEntry]:
         """Who changed what on this booking, when, from what to what, and why; oldest first.

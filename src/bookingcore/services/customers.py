@@ -151,9 +151,12 @@ class CustomerView:
     the system only (empty for a partner or the customer, whose ``upcoming``
     and ``recent`` bookings come without their internal notes); ``communications``
     the messages the principal may read, oldest first. ``certificates`` lists
-    what they earned, newest first (those of bookings the principal may see).
+    what they earned, newest first (those of bookings the principal may see);
+    ``payments`` their payment history, oldest first (seed 001's "payment
+    history": the payments of the bookings the principal may see).
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``payments``.
     """
 
     customer: Customer
@@ -165,6 +168,7 @@ class CustomerView:
     notes: Sequence[StaffNote]
     communications: Sequence[Communication]
     certificates: Sequence[Certificate] = ()
+    payments: Sequence[Payment] = ()
 
 
 @attrs.frozen
@@ -580,17 +584,18 @@ class CustomerService:
 
         The figures are aggregate queries in the storage; the number of queries
         is fixed (about ten on SQL) however many bookings the customer has.
-        A partner sees only its own customers, and figures, bookings and
-        messages only of its own bookings. Notes from staff (internal and
-        advisor notes) are listed for staff (and the system) only, of the
-        bookings the principal may see; a partner or the customer gets no
-        notes, and the bookings without their internal notes.
+        A partner sees only its own customers, and figures, bookings,
+        messages, certificates and payments only of its own bookings. Notes
+        from staff (internal and advisor notes) are listed for staff (and the
+        system) only, of the bookings the principal may see; a partner or the
+        customer gets no notes, and the bookings without their internal notes.
 
         Raises:
             NotFoundError: no such customer visible to ``principal`` (merged
                 customers are never found).
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``payments``: the customer's payment history.
         """
         now = self._ctx.now()
         statuses = self.statuses()
@@ -608,13 +613,18 @@ class CustomerService:
             earned = uow.certificates.list(
                 CertificateFilter(customer_id=customer_id), PageRequest(limit=MAX_PAGE_SIZE)
             ).items
-            if earned and not (
+            paid = uow.payments.list_for_customer(customer_id)
+            if (earned or paid) and not (
                 principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id)
             ):
                 visible = self._visible_bookings(
-                    uow, customer, principal, [c.booking_id for c in earned]
+                    uow,
+                    customer,
+                    principal,
+                    [*(c.booking_id for c in earned), *(p.booking_id for p in paid)],
                 )
                 earned = [c for c in earned if visible(c.booking_id)]
+                paid = [p for p in paid if visible(p.booking_id)]
             staff = policy.sees_staff_notes(principal)
             advised = (
                 uow.customer_stats.booking_notes(scoped, limit=VIEW_ADVISOR_NOTES) if staff else ()
@@ -651,6 +661,7 @@ class CustomerService:
             notes=notes,
             communications=communications,
             certificates=earned,
+            payments=paid,
         )
 
     def rebooking_suggestions(

@@ -39,6 +39,11 @@ Every 30 s, ``waitlists.expire_offers`` (``core.waitlists.expire_offers(now)``:
 offers that ran out go to the next entry) and, when a webhook sender is wired,
 ``webhooks.deliver_due`` (``core.webhooks.deliver_due(now)``).
 
+Once a day, when the core has a certificate service,
+``certificates.renewal_reminders``
+(``core.certificates.due_renewal_reminders(now)``: one reminder per
+certificate and expiry date; args ``lead_days`` and ``channel`` are optional).
+
 Extension points, registered only when the service method exists on the core
 (:data:`OPTIONAL_JOBS`): ``documents.generate_due``, called with the clock's time.
 
@@ -87,6 +92,9 @@ JOBS = Principal.system("jobs")
 OPTIONAL_JOBS: Mapping[str, tuple[str, str]] = {
     "documents.generate_due": ("documents", "generate_due"),
 }
+
+#: How often ``certificates.renewal_reminders`` runs: certificates expire by the day.
+_CERTIFICATE_REMINDERS_EVERY = timedelta(days=1)
 
 
 class JobsNotConfiguredError(ValidationError):
@@ -358,6 +366,10 @@ class JobService:
 
         Called by :class:`~bookingcore.BookingCore`; the optional ones are
         registered only if ``core`` has their service method.
+
+        .. versionchanged:: 0.4
+           ``certificates.renewal_reminders``, daily, when ``core`` has
+           ``certificates.due_renewal_reminders``.
         """
         events = dispatcher
         communications: Any = getattr(core, "communications")  # noqa: B009
@@ -401,6 +413,24 @@ class JobService:
             self.register("outbox.prune", prune_outbox, every=timedelta(hours=1))
         if webhooks.sending:
             self.register("webhooks.deliver_due", deliver_webhooks, every=timedelta(seconds=30))
+        certificates: Any = getattr(core, "certificates", None)
+        if callable(getattr(certificates, "due_renewal_reminders", None)):
+
+            def certificate_reminders(args: Mapping[str, Any], run: JobRun) -> object:
+                lead = args.get("lead_days")
+                sent = certificates.due_renewal_reminders(
+                    self._ctx.now(),
+                    principal=JOBS,
+                    lead=None if lead is None else timedelta(days=float(lead)),
+                    channel=args.get("channel"),
+                )
+                return len(sent)
+
+            self.register(
+                "certificates.renewal_reminders",
+                certificate_reminders,
+                every=_CERTIFICATE_REMINDERS_EVERY,
+            )
         for name, (attribute, method) in OPTIONAL_JOBS.items():
             service = getattr(core, attribute, None)
             call: Callable[..., object] | None = getattr(service, method, None)

@@ -15,14 +15,15 @@ PROBLEM = "application/problem+json"
 
 #: Creates whose retry is refused by a natural key instead (409 naming what exists):
 #: an import job per upload, a partner's customer by phone, a supplier or product per
-#: code, a partner per contact email. (A saved traveler has no natural key: its route
-#: takes the header.)
+#: code, a partner per contact email, a staff member per email. (A saved traveler has no
+#: natural key: its route takes the header.)
 _NATURALLY_UNIQUE = (
     "import",
     "customers",
     "suppliers",
     "products",
     "/api/admin/partners",
+    "/api/admin/staff",
 )
 
 
