@@ -427,6 +427,15 @@ class TestASharedCustomer:
         assert [p.id for p in history.payments] == [theirs_paid.id]
         everything = core.customers.history(world.their_customer.id, principal=ADMIN)
         assert {p.id for p in everything.payments} == {theirs_paid.id, ours_paid.id}
+        # the payments service answers the same, for each principal
+        assert [
+            p.id for p in core.payments.for_customer(world.their_customer.id, principal=them)
+        ] == [theirs_paid.id]
+        assert {
+            p.id for p in core.payments.for_customer(world.their_customer.id, principal=ADMIN)
+        } == {theirs_paid.id, ours_paid.id}
+        with pytest.raises(NotFoundError):
+            core.payments.for_customer(world.our_customer.id, principal=them)
         messages = core.communications.for_customer(world.their_customer.id, principal=them)
         assert {m.booking_id for m in messages} == {world.their_booking.id}
         for message in core.communications.for_booking(booking.id, principal=ADMIN):

@@ -529,6 +529,23 @@ class CustomerService:
         return [c for c in communications if c.booking_id is None or visible(c.booking_id)]
 
     @staticmethod
+    def visible_payments(
+        uow: UnitOfWork,
+        customer: Customer,
+        principal: Principal,
+        payments: Sequence[Payment],
+    ) -> Sequence[Payment]:
+        """Inside ``uow``: the payments of ``customer`` that ``principal`` may see, those
+        of the bookings it may see, at the cost :meth:`visible_communications` has.
+
+        .. versionadded:: 0.4
+        """
+        visible = CustomerService._visible_bookings(
+            uow, customer, principal, [p.booking_id for p in payments]
+        )
+        return [p for p in payments if visible(p.booking_id)]
+
+    @staticmethod
     def _visible_bookings(
         uow: UnitOfWork,
         customer: Customer,

@@ -129,6 +129,7 @@ from bookingcore.services._settlement import (
     closed_to_payment,
     paid_for,
 )
+from bookingcore.services.customers import CustomerService
 from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["PaymentAttention", "PaymentIntent", "PaymentService", "PaymentSettings"]
@@ -1360,23 +1361,16 @@ class PaymentService:
             return uow.invoices.list_for_booking(booking_id)
 
     def for_customer(self, customer_id: CustomerId, *, principal: Principal) -> Sequence[Payment]:
-        """A customer's payments, oldest first: of the bookings ``principal`` may see.
+        """A customer's payments, oldest first: of the bookings ``principal`` may see,
+        in a number of queries that does not grow with the payments.
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
         """
         with self._ctx.uow_factory() as uow:
-            customer = uow.customers.get(customer_id)
-            mine = principal.is_customer(customer_id)
-            if customer is None or not (mine or policy.can_view_customer(principal, customer)):
-                raise NotFoundError("customer", customer_id)
+            customer = CustomerService.load_visible(uow, customer_id, principal)
             payments = uow.payments.list_for_customer(customer_id)
-            visible = []
-            for payment in payments:
-                booking = uow.bookings.get(payment.booking_id)
-                if booking is not None and policy.can_view_booking(principal, booking):
-                    visible.append(payment)
-            return visible
+            return CustomerService.visible_payments(uow, customer, principal, payments)
 
     # ------------------------------------------------------------------ helpers
 
