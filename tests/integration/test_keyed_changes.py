@@ -2,9 +2,9 @@
 trip (and put bookings on it or take them off), record money taken by hand, re-send a
 partner's webhook, issue and renew a certificate, save a customer's traveler, answer for
 a booking's item (confirm, reject, ask again, cancel), assign or move a lead, update a
-saved traveler, merge two customers, generate an itinerary or a booking's documents, or
-start or retry an import, or open a slot or a schedule's slots take an idempotency key, on
-every backend.
+saved traveler, merge two customers, erase a customer, generate an itinerary or a
+booking's documents, or start or retry an import, or open a slot or a schedule's slots
+take an idempotency key, on every backend.
 
 A retry with the same key and the same request returns what the first call made or
 did and writes nothing more, even when what it acted on has changed since; the same
@@ -484,6 +484,25 @@ def _merged_state(w: World) -> object:
     )
 
 
+def _erase(w: World, key: str | None, **asked: Any) -> Any:
+    return w.core.privacy.erase_customer(
+        asked.get("customer", w.twin).id,
+        principal=ADMIN,
+        reason=asked.get("reason", "asked by phone"),
+        idempotency_key=key,
+    )
+
+
+def _erased_state(w: World) -> object:
+    with w.store.unit_of_work() as uow:
+        twins = [uow.customers.get(c.id) for c in (w.twin, w.other_twin)]
+    return (
+        [(c.is_erased, c.version) for c in twins if c is not None],
+        w.audited("customer", w.twin.id),
+        w.audited("customer", w.other_twin.id),
+    )
+
+
 def _add_to_trip(w: World, key: str | None, **asked: Any) -> Any:
     return w.core.trips.add_booking(
         asked.get("trip", w.journey).id,
@@ -785,6 +804,12 @@ CALLS = {
         lambda c: (c.id, c.version),
         {"duplicate": {"duplicate": "other"}, "reason": {"reason": "same email"}},
     ),
+    "customer_erase": Call(
+        _erase,
+        _erased_state,
+        lambda c: (c.id, c.version, c.is_erased),
+        {"customer": {"customer": "other"}, "reason": {"reason": "asked by email"}},
+    ),
     "trip_booking_add": Call(
         _add_to_trip,
         _trips_state,
@@ -875,6 +900,7 @@ def _asked(w: World, fields: dict[str, Any]) -> dict[str, Any]:
         ("traveler", "other"): w.other_saved,
         ("item", "other_rejected"): w.other_rejected,
         ("duplicate", "other"): w.other_twin,
+        ("customer", "other"): w.other_twin,
         ("trip", "other"): w.other_journey,
         ("job", "other"): w.other_imported,
         ("exceptions", "a saturday"): [_saturday_after(w.start.date() + timedelta(days=40))],

@@ -65,15 +65,25 @@ def export_customer(customer_id: UUID, core: Core, staff: StaffPrincipal) -> dic
     "/api/admin/customers/{customer_id}/erase",
     tags=_CUSTOMERS,
     operation_id="admin_erase_customer",
-    responses=problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, IdempotencyConflictError
+    ),
 )
 def erase_customer(
-    customer_id: UUID, body: CustomerEraseIn, core: Core, staff: StaffPrincipal
+    customer_id: UUID,
+    body: CustomerEraseIn,
+    core: Core,
+    staff: StaffPrincipal,
+    idempotency_key: IdempotencyKey = None,
 ) -> CustomerOut:
     """Anonymise the customer and their travelers in one transaction, keeping bookings and
-    money; their sessions end. A second call answers 422 (erased already)."""
+    money; their sessions end. A second call answers 422 (erased already), unless it is a
+    retry with the same ``Idempotency-Key``: that answers the erased customer again."""
     erased = core.privacy.erase_customer(
-        CustomerId(customer_id), principal=staff, reason=body.reason
+        CustomerId(customer_id),
+        principal=staff,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
     )
     return CustomerOut.of(erased)
 

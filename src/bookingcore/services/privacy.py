@@ -57,7 +57,7 @@ from bookingcore.domain.values import BookingId, CustomerId
 from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
-from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._context import ServiceContext, Transaction, claim_change
 from bookingcore.services._seat_offers import cancel_entries
 from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
@@ -355,7 +355,12 @@ class PrivacyService:
                 quotation.touch(now)
 
     def erase_customer(
-        self, customer_id: CustomerId, *, principal: Principal, reason: str | None = None
+        self,
+        customer_id: CustomerId,
+        *,
+        principal: Principal,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Customer:
         """Anonymise the customer and their travelers, keeping bookings and money.
 
@@ -388,18 +393,35 @@ class PrivacyService:
         offered to the next entries in line, so no seat stays held for (and no
         offer message goes to) the erased customer.
 
-        .. versionchanged:: 0.4 the outbox's events about their bookings.
+        A retry with the same ``idempotency_key`` and the same request (the customer
+        and ``reason``) answers the erased customer and writes nothing more.
+
+        .. versionchanged:: 0.4 the outbox's events about their bookings;
+           ``idempotency_key``.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
             NotFoundError: no such customer (or one merged into another).
-            ValidationError: the customer was erased already.
+            ValidationError: the customer was erased already (by another request);
+                a malformed ``idempotency_key``.
+            IdempotencyConflictError: ``idempotency_key`` was used for another request.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not erase customers")
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             uow = tx.uow
+            entry_id, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "customer_erase",
+                principal,
+                customer_id=customer_id,
+                reason=reason,
+            )
             customer = CustomerService.load_visible(uow, customer_id, principal)
+            if not fresh:
+                return customer
             if customer.is_erased:
                 msg = f"customer {customer_id} was erased already"
                 raise ValidationError.single("customer_id", msg, "already_erased")
@@ -472,6 +494,7 @@ class PrivacyService:
                     "waitlist_entries": waitlist_entries,
                 },
                 reason=reason,
+                entry_id=entry_id,
             )
             tx.commit()
             return customer

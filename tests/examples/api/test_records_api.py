@@ -374,9 +374,13 @@ def test_staff_export_erase_and_merge_customers(
 
     erase_url = f"/api/admin/customers/{asha_id}/erase"
     assert client.post(erase_url, json={}, headers=advisor).status_code == 403
-    erased = client.post(erase_url, json={"reason": "asked by email"}, headers=staff_headers)
+    keyed = {**staff_headers, "Idempotency-Key": "erase-asha"}
+    erased = client.post(erase_url, json={"reason": "asked by email"}, headers=keyed)
     assert erased.status_code == 200, erased.text
     assert erased.json()["name"] != "Asha Verma 0"
+    retried = client.post(erase_url, json={"reason": "asked by email"}, headers=keyed)
+    assert retried.status_code == 200, retried.text
+    assert retried.json() == erased.json()
     assert client.post(erase_url, json={}, headers=staff_headers).status_code == 422
     assert client.get("/api/v1/customer/auth/profile", headers=asha).status_code == 401
 
