@@ -674,15 +674,8 @@ class BookingService:
             principal, customer_id=customer_id, location=location, partner=partner
         )
         # Who may be booked on the slot's product, at its start (every problem at once).
-        waived = check_requirements(
-            self._ctx,
-            uow,
-            uow.products.get(slot.product_id) if slot.product_id else None,
-            [traveler for traveler, _, _ in chosen],
-            customer_id=customer_id,
-            starts_at=slot.starts_at,
-            principal=principal,
-            override=request.override_requirements,
+        waived = self._slot_requirements(
+            uow, slot, chosen, customer_id, principal, override=request.override_requirements
         )
         if claim is not None:
             claim.release(tx, slot, len(request.travelers))
@@ -1054,6 +1047,22 @@ class BookingService:
         chosen, _ = self._resolve_travelers(
             uow, request, customer_id, self._ctx.now(), sees_customer=sees_customer
         )
+        return self._slot_requirements(
+            uow, slot, chosen, customer_id, principal, override=override_requirements
+        )
+
+    def _slot_requirements(
+        self,
+        uow: UnitOfWork,
+        slot: Slot,
+        chosen: Sequence[tuple[Traveler, Money | None, str | None]],
+        customer_id: CustomerId,
+        principal: Principal,
+        *,
+        override: bool,
+    ) -> list[FieldError]:
+        """Check the travelers ``chosen`` for ``slot`` against its product's requirements
+        at its start (every problem at once); what staff waived with ``override``."""
         return check_requirements(
             self._ctx,
             uow,
@@ -1062,7 +1071,7 @@ class BookingService:
             customer_id=customer_id,
             starts_at=slot.starts_at,
             principal=principal,
-            override=override_requirements,
+            override=override,
         )
 
     @staticmethod
