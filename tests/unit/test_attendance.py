@@ -13,6 +13,12 @@ from bookingcore import (
     AttendanceMark,
     CustomerId,
     InvalidTransitionError,
+    PartnerId,
+    PermissionDeniedError,
+    Principal,
+    StaffId,
+    StaffRole,
+    SupplierId,
     TravelerId,
     ValidationError,
 )
@@ -23,6 +29,7 @@ from bookingcore.domain import (
     AttendanceRecord,
     AttendanceRecorded,
     Author,
+    policy,
 )
 from bookingcore.domain.attendance import AttendanceEntry, attendance_marks, attendance_outcome
 from bookingcore.testing.builders import T0, Builder
@@ -195,3 +202,50 @@ def test_a_history_tallies_each_traveler_newest_session_first() -> None:
     assert [e.starts_at.day for e in history.entries] == sorted(
         (e.starts_at.day for e in history.entries), reverse=True
     )
+
+
+class TestWhoMayMark:
+    """policy.check_may_record_attendance: the staff who move bookings, for people only."""
+
+    @pytest.mark.parametrize(
+        ("who", "allowed"),
+        [
+            ("staff", True),
+            ("admin", True),
+            ("system", True),
+            ("assigned advisor", True),
+            ("other advisor", False),
+            ("the supplier's user", True),
+            ("another supplier's user", False),
+            ("editor", False),
+            ("customer", False),
+            ("partner", False),
+            ("webhook", False),
+        ],
+    )
+    def test_by_principal(self, make: Builder, who: str, allowed: bool) -> None:
+        advisor, supplier = StaffId(uuid4()), SupplierId(uuid4())
+        partner = PartnerId(uuid4())
+        _, booking = _booking(make, assignee_id=advisor, supplier_id=supplier, partner_id=partner)
+        principal = {
+            "staff": Principal.staff(StaffId(uuid4())),
+            "admin": Principal.staff(StaffId(uuid4()), StaffRole.ADMIN),
+            "system": Principal.system(),
+            "assigned advisor": Principal.staff(advisor, StaffRole.ADVISOR),
+            "other advisor": Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR),
+            "the supplier's user": Principal.staff(
+                StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=supplier
+            ),
+            "another supplier's user": Principal.staff(
+                StaffId(uuid4()), StaffRole.SUPPLIER, supplier_id=SupplierId(uuid4())
+            ),
+            "editor": Principal.staff(StaffId(uuid4()), StaffRole.EDITOR),
+            "customer": Principal.customer(booking.customer_id),
+            "partner": Principal.partner(partner),
+            "webhook": Principal.webhook("razorpay"),
+        }[who]
+        if allowed:
+            policy.check_may_record_attendance(principal, booking)
+        else:
+            with pytest.raises(PermissionDeniedError):
+                policy.check_may_record_attendance(principal, booking)
