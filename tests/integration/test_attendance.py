@@ -125,7 +125,7 @@ def test_one_no_show_among_four_travelers_is_recorded_and_the_status_stays(
     assert stored.travelers == marked.travelers
     trail = dive.core.bookings.audit_trail(dive.booking.id, principal=DESK)
     assert trail[-1].new_values[f"attendance.{third}"] == "no_show"
-    assert trail[-1].new_values[f"attendance.{third}.note"] == "ear infection"
+    assert trail[-1].new_values["notes"] == {str(third): "ear infection"}
     assert trail[-1].old_values[f"attendance.{third}"] is None
     recorded = [e for e in dive.outbox() if isinstance(e, AttendanceRecorded)]
     assert len(recorded) == 1
@@ -323,3 +323,21 @@ def test_a_customers_attendance_history_counts_sessions_attended_and_missed(
         dive.core.bookings.attendance_history(
             dive.customer.id, principal=Principal.customer(dive.other.id)
         )
+
+
+def test_erasing_the_customer_erases_their_travelers_attendance_notes(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    dive = _Dive(any_store)
+    dive.start()
+    sick = dive.travelers[1]
+    dive.mark({sick: AttendanceMark(Attendance.NO_SHOW, "ear infection")})
+
+    dive.core.privacy.erase_customer(dive.customer.id, principal=DESK, reason="request 7")
+
+    kept = dive.core.bookings.get(dive.booking.id, principal=DESK).travelers[1].attendance
+    assert kept is not None
+    assert (kept.status, kept.note) == (Attendance.NO_SHOW, None)
+    trail = dive.core.bookings.audit_trail(dive.booking.id, principal=DESK)
+    marked = next(e for e in trail if f"attendance.{sick}" in e.new_values)
+    assert "ear infection" not in str(marked.new_values)

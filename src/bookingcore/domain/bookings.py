@@ -849,8 +849,9 @@ class Booking(Versioned):
         never on a cancelled booking; the status is left as it is (see
         :meth:`attendance_target`). A traveler whose attendance and note are those
         recorded already is left as they are. Returns ``None`` when nothing
-        changes, else the audit entry (``attendance.<traveler id>`` old and new)
-        and the :class:`~bookingcore.domain.events.AttendanceRecorded` event.
+        changes, else the audit entry (``attendance.<traveler id>`` old and new,
+        the notes under ``notes`` by traveler id) and the
+        :class:`~bookingcore.domain.events.AttendanceRecorded` event.
 
         Raises:
             InvalidTransitionError: the booking is cancelled.
@@ -872,6 +873,7 @@ class Booking(Versioned):
             raise ValidationError.single(f"attendance.{unknown[0]}", msg, "not_on_booking")
         old: dict[str, Any] = {}
         new: dict[str, Any] = {}
+        notes: dict[str, str] = {}
         changed: dict[Attendance, list[TravelerId]] = {a: [] for a in Attendance}
         travelers = []
         for traveler in self.travelers:
@@ -888,10 +890,13 @@ class Booking(Versioned):
             old[key] = None if before is None else before.status.value
             new[key] = mark.attendance.value
             if mark.note is not None:
-                new[f"{key}.note"] = mark.note
+                notes[str(traveler.traveler_id)] = mark.note
             changed[mark.attendance].append(traveler.traveler_id)
         if not new:
             return None
+        if notes:
+            # One "notes" value: a person's erasure redacts it with the other notes.
+            new["notes"] = notes
         self.travelers = tuple(travelers)
         self.touch(author.now)
         audit = _audit_entry(self, author, AuditAction.UPDATED, old=old, new=new)

@@ -361,7 +361,7 @@ class PrivacyService:
 
         In one unit of work: the customer's phone, name, email and external id, every
         personal field of their travelers, the recipient and text of their
-        messages, their bookings' per-traveler requirements, internal notes,
+        messages, their bookings' per-traveler requirements and attendance notes, internal notes,
         advisor notes, cancellation reason, referral source and metadata values
         (those the library writes, quotation, waiting-list entry and payment
         ids, are kept), the notes and metadata values of their bookings' status
@@ -389,6 +389,7 @@ class PrivacyService:
         offer message goes to) the erased customer.
 
         .. versionchanged:: 0.4 the outbox's events about their bookings.
+        .. versionchanged:: 0.4 their travelers' attendance notes.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -427,7 +428,14 @@ class PrivacyService:
             for booking in list(every_item(partial(uow.bookings.list, theirs))):
                 booking_ids.append(booking.id)
                 booking.travelers = tuple(
-                    attrs.evolve(t, special_requirements=None) for t in booking.travelers
+                    attrs.evolve(
+                        t,
+                        special_requirements=None,
+                        attendance=(
+                            None if t.attendance is None else attrs.evolve(t.attendance, note=None)
+                        ),
+                    )
+                    for t in booking.travelers
                 )
                 booking.internal_notes = None
                 self._erase_booking_text(uow, booking)
