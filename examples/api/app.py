@@ -28,6 +28,7 @@ from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
     advisor,
+    attendance,
     catalog,
     certificates,
     changes,
@@ -179,6 +180,7 @@ def create_app(
     app.include_router(travel.router)
     app.include_router(catalog.router)
     app.include_router(slots.router)
+    app.include_router(attendance.router)
     app.include_router(trips.router)
     app.include_router(sms.router)
     app.include_router(certificates.router)

@@ -45,6 +45,7 @@ Everything it raises on purpose is a :class:`BookingError`.
 
 from bookingcore._clock import SystemClock
 from bookingcore._ids import RandomIds
+from bookingcore.domain.attendance import Attendance, AttendanceMark
 from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.customers import TravelerDetails
 from bookingcore.domain.events import RetryPolicy
@@ -119,6 +120,8 @@ from bookingcore.services.payments import PaymentSettings
 __version__ = "0.4.0.dev0"
 
 __all__ = [
+    "Attendance",
+    "AttendanceMark",
     "AuthNotConfiguredError",
     "AuthSettings",
     "AuthenticationError",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,8 +31,11 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain.attendance import Attendance, AttendanceMark, AttendanceRecord
+from bookingcore.domain.bookings import Author
 from bookingcore.domain.idempotency import key_claim_id
-from bookingcore.domain.values import EmailAddress
+from bookingcore.domain.lifecycle import RESERVATION
+from bookingcore.domain.values import Actor, ActorKind, EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
 from bookingcore.services.leads import LeadRequest
@@ -969,3 +972,97 @@ def test_products_gain_nullable_requirements_read_back_checked(database: Engine)
     assert caught.value.fields == ("requirements.max_age",)
     migrations.downgrade(database, BEFORE_0039)
     assert "requirements" not in _columns(database, "products")
+
+
+#: The revision before 0040 (traveler attendance).
+BEFORE_0040 = "0039"
+_ATTENDANCE_COLUMNS = {
+    "attendance",
+    "attendance_recorded_at",
+    "attendance_recorded_by_kind",
+    "attendance_recorded_by_id",
+    "attendance_note",
+}
+
+
+def test_booked_travelers_gain_nullable_attendance(database: Engine) -> None:
+    """0040 adds the attendance columns to ``booking_travelers`` (all nullable): a
+    traveler stored before reads back with no attendance, one recorded after reads
+    back what was recorded, and a downgrade drops the columns."""
+    migrations.upgrade(database, BEFORE_0040)
+    assert not _ATTENDANCE_COLUMNS & _columns(database, "booking_travelers")
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.commit()
+    with database.begin() as connection:
+        # Only the columns 0039 has: the live tables' attendance columns are left out.
+        connection.execute(
+            metadata.tables["bookings"]
+            .insert()
+            .values(
+                id=booking.id,
+                reference=booking.reference,
+                customer_id=customer.id,
+                slot_id=slot.id,
+                location_id=location.id,
+                starts_at=slot.starts_at,
+                lifecycle=booking.lifecycle,
+                status=booking.status,
+                source=booking.source.value,
+                total_travelers=1,
+                primary_contact_traveler_id=traveler.id,
+                subtotal_amount=booking.subtotal.amount,
+                discount_amount=booking.discount.amount,
+                total_amount=booking.total.amount,
+                currency=booking.currency,
+                created_by_kind=booking.created_by.kind.value,
+                created_by_id=booking.created_by.id,
+                metadata={},
+                created_at=booking.created_at,
+                updated_at=booking.updated_at,
+                version=1,
+            )
+        )
+        connection.execute(
+            metadata.tables["booking_travelers"]
+            .insert()
+            .values(
+                booking_id=booking.id,
+                traveler_id=traveler.id,
+                position=0,
+                price_amount=booking.subtotal.amount,
+                price_currency=booking.currency,
+                is_primary=True,
+            )
+        )
+    migrations.upgrade(database)
+    assert _columns(database, "booking_travelers") >= _ATTENDANCE_COLUMNS
+    assert _differences(database) == []
+    with store.unit_of_work() as uow:
+        stored = uow.bookings.get_for_update(booking.id)
+        assert stored is not None
+        assert stored.travelers[0].attendance is None
+        stored.record_attendance(
+            {traveler.id: AttendanceMark(Attendance.NO_SHOW, "no answer")},
+            lifecycle=RESERVATION,
+            author=Author(Actor(ActorKind.STAFF, "7"), slot.starts_at, uuid4),
+        )
+        uow.commit()
+    with store.unit_of_work() as uow:
+        record = uow.bookings.get(booking.id).travelers[0].attendance  # type: ignore[union-attr]
+    assert record == AttendanceRecord(
+        Attendance.NO_SHOW, slot.starts_at, Actor(ActorKind.STAFF, "7"), "no answer"
+    )
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0040)
+    assert not _ATTENDANCE_COLUMNS & _columns(database, "booking_travelers")

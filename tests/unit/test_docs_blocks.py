@@ -429,6 +429,17 @@ def _changing_bookings(run: Run) -> None:
     assert rider.starts_at == run["moved"].slot.starts_at
 
 
+@covers("attendance.md")
+def _attendance(run: Run) -> None:
+    core, admin, booking = run["core"], run["admin"], run["booking"]
+    stored = core.bookings.get(booking.id, principal=admin)
+    assert stored.status == "completed"  # the strict core moved it
+    assert all(t.attendance.status == "attended" for t in stored.travelers)
+    assert stored.travelers[1].attendance.note is None  # the correction took its own note
+    trail = core.bookings.audit_trail(booking.id, principal=admin)
+    assert sum(1 for e in trail if any(k.startswith("attendance.") for k in e.new_values)) == 2
+
+
 @covers("waitlists.md")
 def _waitlists(run: Run) -> None:
     core, admin = run["core"], run["admin"]

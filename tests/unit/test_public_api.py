@@ -158,6 +158,8 @@ def test_the_core_never_imports_an_adapter() -> None:
 #: The top level, frozen: adding, removing or moving a name here is a change of
 #: the public API and needs a CHANGELOG line. What a host wires and calls.
 TOP_LEVEL = [
+    "Attendance",
+    "AttendanceMark",
     "AuthNotConfiguredError",
     "AuthSettings",
     "AuthenticationError",

@@ -13,6 +13,7 @@ from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.communications import Channel, Communication, CommunicationType
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
+    AttendanceRecorded,
     BookingCreated,
     BookingRescheduled,
     BookingStatusChanged,
@@ -44,6 +45,17 @@ STAFF = Actor(ActorKind.STAFF, "42")
 def _events() -> list[DomainEvent]:
     common: dict[str, Any] = {"occurred_at": T}
     return [
+        AttendanceRecorded(
+            id=uuid4(),
+            booking_id=uuid4(),
+            slot_id=uuid4(),
+            customer_id=uuid4(),
+            actor=STAFF,
+            attended=(uuid4(), uuid4()),
+            no_shows=(uuid4(),),
+            partner_id=uuid4(),
+            **common,
+        ),
         BookingCreated(
             id=uuid4(),
             booking_id=uuid4(),

@@ -17,6 +17,14 @@ are the library's own layout, not import paths.
 """
 
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
+from bookingcore.domain.attendance import (
+    AttendanceEntry,
+    AttendanceHistory,
+    AttendanceRecord,
+    RollCall,
+    RollCallEntry,
+    TravelerAttendance,
+)
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
 from bookingcore.domain.bookings import Author, Booking, BookingDraft, BookingTraveler, Raised
@@ -51,6 +59,7 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.customers import Customer, Gender, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
+    AttendanceRecorded,
     BookingCreated,
     BookingRescheduled,
     BookingStatusChanged,
@@ -199,6 +208,10 @@ __all__ = [
     "Advisor",
     "Assigner",
     "AssignmentStrategy",
+    "AttendanceEntry",
+    "AttendanceHistory",
+    "AttendanceRecord",
+    "AttendanceRecorded",
     "AttentionItem",
     "AttentionReason",
     "AuditAction",
@@ -309,6 +322,8 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "RevocationReason",
+    "RollCall",
+    "RollCallEntry",
     "Schedule",
     "SerializedMessage",
     "SignatureScheme",
@@ -327,6 +342,7 @@ __all__ = [
     "TaxRates",
     "TransitionTally",
     "Traveler",
+    "TravelerAttendance",
     "TravelerChanged",
     "TravelerInfo",
     "TravelerRow",

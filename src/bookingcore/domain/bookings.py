@@ -17,8 +17,15 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain._validation import check_metadata
+from bookingcore.domain.attendance import (
+    Attendance,
+    AttendanceMark,
+    AttendanceRecord,
+    attendance_outcome,
+)
 from bookingcore.domain.audit import AuditAction, AuditEntry, audit_value, diff, snapshot
 from bookingcore.domain.events import (
+    AttendanceRecorded,
     BookingCreated,
     BookingRescheduled,
     BookingStatusChanged,
@@ -64,12 +71,18 @@ class BookingTraveler:
     """One traveler on a booking, with what they pay and need on this trip.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``attendance``.
     """
 
     traveler_id: TravelerId
     price: Money
     is_primary: bool = False
     special_requirements: str | None = None
+    #: Whether the traveler turned up once the slot started (``None``: nobody
+    #: recorded it); see :meth:`Booking.record_attendance`.
+    #:
+    #: .. versionadded:: 0.4
+    attendance: AttendanceRecord | None = None
 
 
 def check_travelers(travelers: Sequence[BookingTraveler]) -> None:
@@ -771,6 +784,14 @@ class Booking(Versioned):
             msg = f"changing the travelers of booking {self.reference} needs its slot, locked"
             raise ValueError(msg)
         check_travelers(travelers)
+        # A traveler who stays keeps the attendance recorded for them.
+        recorded = {t.traveler_id: t.attendance for t in self.travelers}
+        travelers = [
+            t
+            if t.attendance is not None or recorded.get(t.traveler_id) is None
+            else attrs.evolve(t, attendance=recorded[t.traveler_id])
+            for t in travelers
+        ]
         if tuple(travelers) == self.travelers:
             return None
         breakdown = price_booking(
@@ -813,6 +834,101 @@ class Booking(Versioned):
             actor=author.actor,
         )
         return Raised(None, audit, event)
+
+    def record_attendance(
+        self,
+        marks: Mapping[TravelerId, AttendanceMark],
+        *,
+        lifecycle: Lifecycle,
+        author: Author,
+    ) -> Raised | None:
+        """Record whether each traveler in ``marks`` turned up (checked marks: see
+        :func:`~bookingcore.domain.attendance.attendance_marks`).
+
+        Only once the slot started (``starts_at`` at or before ``author.now``) and
+        never on a cancelled booking; the status is left as it is (see
+        :meth:`attendance_target`). A traveler whose attendance and note are those
+        recorded already is left as they are. Returns ``None`` when nothing
+        changes, else the audit entry (``attendance.<traveler id>`` old and new,
+        the notes under ``notes`` by traveler id) and the
+        :class:`~bookingcore.domain.events.AttendanceRecorded` event.
+
+        Raises:
+            InvalidTransitionError: the booking is cancelled.
+            ValidationError: on ``starts_at`` (code ``not_started``) before the
+                slot's start; on ``attendance.<traveler id>`` (``not_on_booking``)
+                for a traveler not on the booking.
+
+        .. versionadded:: 0.4
+        """
+        if self.status == lifecycle.cancelled:
+            msg = f"booking {self.reference} is cancelled; nobody attends it"
+            raise InvalidTransitionError(lifecycle.name, self.status, "attendance", message=msg)
+        if self.starts_at > author.now:
+            msg = f"attendance is recorded once the slot starts ({self.starts_at.isoformat()})"
+            raise ValidationError.single("starts_at", msg, "not_started")
+        unknown = sorted(str(t) for t in set(marks) - self.traveler_ids)
+        if unknown:
+            msg = "is not a traveler on this booking"
+            raise ValidationError.single(f"attendance.{unknown[0]}", msg, "not_on_booking")
+        old: dict[str, Any] = {}
+        new: dict[str, Any] = {}
+        notes: dict[str, str] = {}
+        changed: dict[Attendance, list[TravelerId]] = {a: [] for a in Attendance}
+        travelers = []
+        for traveler in self.travelers:
+            mark = marks.get(traveler.traveler_id)
+            before = traveler.attendance
+            if mark is None or (
+                before is not None and (before.status, before.note) == (mark.attendance, mark.note)
+            ):
+                travelers.append(traveler)
+                continue
+            record = AttendanceRecord(mark.attendance, author.now, author.actor, mark.note)
+            travelers.append(attrs.evolve(traveler, attendance=record))
+            key = f"attendance.{traveler.traveler_id}"
+            old[key] = None if before is None else before.status.value
+            new[key] = mark.attendance.value
+            if mark.note is not None:
+                notes[str(traveler.traveler_id)] = mark.note
+            changed[mark.attendance].append(traveler.traveler_id)
+        if not new:
+            return None
+        if notes:
+            # One "notes" value: a person's erasure redacts it with the other notes.
+            new["notes"] = notes
+        self.travelers = tuple(travelers)
+        self.touch(author.now)
+        audit = _audit_entry(self, author, AuditAction.UPDATED, old=old, new=new)
+        event = AttendanceRecorded(
+            id=author.new_id(),
+            occurred_at=author.now,
+            booking_id=self.id,
+            slot_id=self.slot_id,
+            customer_id=self.customer_id,
+            actor=author.actor,
+            attended=tuple(changed[Attendance.ATTENDED]),
+            no_shows=tuple(changed[Attendance.NO_SHOW]),
+            unknown=tuple(changed[Attendance.UNKNOWN]),
+            partner_id=self.partner_id,
+        )
+        return Raised(None, audit, event)
+
+    def attendance_target(self, lifecycle: Lifecycle) -> str | None:
+        """The state the travelers' attendance points this booking to, if ``lifecycle``
+        has it and allows the move from the current status: its ``no_show`` state
+        when every traveler was a no-show, its ``completed`` state when every one
+        attended (names matched case-insensitively); else ``None``.
+
+        .. versionadded:: 0.4
+        """
+        wanted = attendance_outcome(t.attendance for t in self.travelers)
+        if wanted is None:
+            return None
+        target = next((s for s in lifecycle.states if s.lower() == wanted), None)
+        if target is None or not lifecycle.allows(self.status, target):
+            return None
+        return target
 
     def touch(self, now: datetime) -> None:
         """Record that the booking changed: new ``updated_at``, next version."""

@@ -39,6 +39,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import ValidationError
 
 __all__ = [
+    "AttendanceRecorded",
     "BookingCreated",
     "BookingRescheduled",
     "BookingStatusChanged",
@@ -162,6 +163,26 @@ class BookingUpdated(DomainEvent):
     booking_id: BookingId
     fields: tuple[str, ...]
     actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class AttendanceRecorded(DomainEvent):
+    """Staff recorded who turned up to a booking's slot: the travelers marked
+    attended, no-show and unknown by this change (those it changed only).
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "booking.attendance_recorded"
+
+    booking_id: BookingId
+    slot_id: SlotId
+    customer_id: CustomerId
+    actor: Actor
+    attended: tuple[TravelerId, ...] = ()
+    no_shows: tuple[TravelerId, ...] = ()
+    unknown: tuple[TravelerId, ...] = ()
+    partner_id: PartnerId | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -89,9 +89,11 @@ __all__ = [
     "check_may_book",
     "check_may_cancel",
     "check_may_edit",
+    "check_may_record_attendance",
     "check_may_transition",
     "check_may_write_fields",
     "history_for",
+    "may_read_roll_calls",
     "may_resend_partner_webhooks",
     "require",
     "scope_bookings",
@@ -533,6 +535,43 @@ def check_may_transition(
         or (advisor and can_change_booking(principal, booking))
     )
     require(allowed, f"{principal} may not move booking {booking.reference} to {target!r}")
+
+
+def check_may_record_attendance(principal: Principal, booking: Booking) -> None:
+    """Refuse ``principal`` recording who turned up to ``booking``'s slot.
+
+    The rule of the staff's moves to ``completed`` and ``no_show``
+    (:func:`check_may_transition`), for people only: staff who may change every
+    booking, the booking's advisor, its supplier's users, and the system.
+    Customers, partners and webhooks never mark attendance.
+
+    Raises:
+        PermissionDeniedError: naming the principal and the booking.
+
+    .. versionadded:: 0.4
+    """
+    staff = principal.kind is PrincipalKind.STAFF
+    allowed = principal.kind is PrincipalKind.SYSTEM or (
+        staff
+        and (
+            principal.has(Permission.CHANGE_ALL)
+            or (
+                principal.role is StaffRole.SUPPLIER
+                and _advisor_or_supplier_sees(principal, booking)
+            )
+            or (principal.role is StaffRole.ADVISOR and can_change_booking(principal, booking))
+        )
+    )
+    require(allowed, f"{principal} may not record attendance on booking {booking.reference}")
+
+
+def may_read_roll_calls(principal: Principal) -> bool:
+    """May ``principal`` read a slot's roll call? Staff and the system (each staff
+    member sees the bookings they may see).
+
+    .. versionadded:: 0.4
+    """
+    return principal.kind in (PrincipalKind.STAFF, PrincipalKind.SYSTEM)
 
 
 def can_view_audit(principal: Principal, booking: Booking | None = None) -> bool:

@@ -122,6 +122,11 @@ class Settings:
             may only be built when this is set. ``False`` (the default): no
             relay, messages are pruned whether published or not, and building
             a relay is refused. Give every process of a deployment the same value.
+        attendance_moves_status: ``True`` when recording attendance also moves the
+            booking along its lifecycle: to its ``no_show`` state once every
+            traveler is marked a no-show, to its ``completed`` state once every
+            one attended, where the lifecycle has that state and allows the move.
+            ``False`` (the default): attendance never changes a booking's status.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -139,6 +144,7 @@ class Settings:
     .. versionchanged:: 0.4 ``timezone`` and ``fiscal_year_start``.
     .. versionchanged:: 0.4 ``outbox_retention`` and ``outbox_relayed``.
     .. versionchanged:: 0.4 ``cancellation`` and ``cancellation_by_lifecycle``.
+    .. versionchanged:: 0.4 ``attendance_moves_status``.
     """
 
     default_region: str | None = None
@@ -161,6 +167,7 @@ class Settings:
     cancellation_by_lifecycle: Mapping[str, CancellationPolicy] = attrs.field(
         factory=dict, converter=_policies
     )
+    attendance_moves_status: bool = False
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default

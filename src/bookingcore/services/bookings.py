@@ -33,6 +33,15 @@ from bookingcore.domain.assignment import (
     least_loaded,
     round_robin,
 )
+from bookingcore.domain.attendance import (
+    Attendance,
+    AttendanceEntry,
+    AttendanceHistory,
+    AttendanceMark,
+    RollCall,
+    RollCallEntry,
+    attendance_marks,
+)
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.bookings import Booking, BookingDraft, BookingTraveler, Raised
 from bookingcore.domain.cancellation import (
@@ -2478,6 +2487,196 @@ class BookingService:
             tx.record(_made(raised, made))
             tx.commit()
             return policy.booking_for(principal, booking)
+
+    # ------------------------------------------------------------------ attendance
+
+    def record_attendance(
+        self,
+        booking_id: BookingId,
+        marks: Mapping[TravelerId, Attendance | str | AttendanceMark],
+        *,
+        principal: Principal,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Booking:
+        """Record whether travelers turned up to the booking's slot, one mark per
+        traveler (``{traveler_id: Attendance.NO_SHOW}``, or an
+        :class:`~bookingcore.domain.AttendanceMark` with a note).
+
+        Once the slot started (by the clock), never on a cancelled booking; for
+        staff who may move the booking to ``completed`` or ``no_show``
+        (:func:`~bookingcore.domain.policy.check_may_record_attendance`). Marks
+        may be corrected later; a traveler marked as recorded already is left as
+        they are. A change leaves an audit entry (``attendance.<traveler id>``,
+        old and new) and a ``booking.attendance_recorded`` event. The status
+        stays as it is unless ``Settings.attendance_moves_status`` asks: then a
+        booking whose every traveler is a no-show moves to its lifecycle's
+        ``no_show`` state and one whose every traveler attended to ``completed``
+        (where the lifecycle allows it), through the one path every status move
+        takes (history entry, ``booking.status_changed`` event). A retry with the
+        same ``idempotency_key`` and request returns the booking as it is now and
+        records nothing twice.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not record attendance.
+            InvalidTransitionError: the booking is cancelled.
+            ValidationError: on ``attendance`` for no marks; on
+                ``attendance.<traveler id>`` for a traveler not on the booking
+                (``not_on_booking``), an unknown attendance or a bad note; on
+                ``starts_at`` (``not_started``) before the slot starts; a
+                malformed ``idempotency_key``.
+            StaleVersionError: ``expected_version`` is older than the stored one.
+            IdempotencyConflictError: ``idempotency_key`` was used for another
+                request or another kind of operation.
+
+        .. versionadded:: 0.4
+        """
+        checked = attendance_marks(marks)
+        asked = {str(t): [m.attendance.value, m.note] for t, m in sorted(checked.items())}
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
+            now = self._ctx.now()
+            made, fresh = claim_change(
+                uow,
+                now,
+                idempotency_key,
+                "attendance",
+                principal,
+                booking_id=booking_id,
+                marks=asked,
+                expected_version=expected_version,
+            )
+            booking = self._load_visible(uow, booking_id, principal, for_update=fresh)
+            if not fresh:
+                return policy.booking_for(principal, booking)
+            policy.check_may_record_attendance(principal, booking)
+            booking.check_version(expected_version)
+            lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+            raised = booking.record_attendance(
+                checked, lifecycle=lifecycle, author=self._ctx.author(principal, now)
+            )
+            if raised is None:
+                if made is not None:
+                    tx.commit()  # the claim: the key stays this request's
+                return policy.booking_for(principal, booking)
+            tx.record(_made(raised, made))
+            target = booking.attendance_target(lifecycle)
+            if self._ctx.settings.attendance_moves_status and target is not None:
+                self._move(
+                    tx,
+                    booking,
+                    lifecycle,
+                    target,
+                    principal=principal,
+                    note="attendance recorded",
+                    idempotency_key=None,
+                    digest=None,
+                    metadata={},
+                )
+            tx.commit()
+            return policy.booking_for(principal, booking)
+
+    def roll_call(self, slot_id: SlotId, *, principal: Principal) -> RollCall:
+        """Every traveler booked on the slot, with their attendance: the bookings that
+        hold seats on it (cancelled ones left out), oldest booking first, travelers
+        in booking order. Staff see the bookings they may see (an advisor theirs, a
+        supplier's user its supplier's).
+
+        Raises:
+            NotFoundError: no such slot.
+            PermissionDeniedError: ``principal`` is not staff.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(
+            policy.may_read_roll_calls(principal), f"{principal} may not read a roll call"
+        )
+        with self._ctx.uow_factory() as uow:
+            slot = uow.slots.get(slot_id)
+            if slot is None:
+                raise NotFoundError("slot", slot_id)
+            query = BookingFilter(slot_id=slot_id)
+            booked = sorted(
+                (
+                    b
+                    for b in every_item(lambda page: uow.bookings.list(query, page))
+                    if self._takes_part(b) and policy.can_view_booking(principal, b)
+                ),
+                key=lambda b: (b.created_at, b.id),
+            )
+            names = self._traveler_names(uow, booked)
+        entries = tuple(
+            RollCallEntry(
+                booking_id=b.id,
+                reference=b.reference,
+                booking_status=b.status,
+                customer_id=b.customer_id,
+                traveler_id=t.traveler_id,
+                traveler_name=names.get(t.traveler_id),
+                is_primary=t.is_primary,
+                record=t.attendance,
+            )
+            for b in booked
+            for t in b.travelers
+        )
+        return RollCall(slot.id, slot.starts_at, entries)
+
+    def attendance_history(
+        self, customer_id: CustomerId, *, principal: Principal
+    ) -> AttendanceHistory:
+        """How often each of the customer's travelers attended and did not show: every
+        session that started (by the clock) on a booking that holds seats, newest
+        first, and a tally per traveler. For whoever may see the customer (the
+        customer themself, their partner, staff), over the bookings they may see.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+
+        .. versionadded:: 0.4
+        """
+        now = self._ctx.now()
+        with self._ctx.uow_factory() as uow:
+            customer = uow.customers.get(customer_id)
+            if customer is None or not policy.can_view_customer(principal, customer):
+                raise NotFoundError("customer", customer_id)
+            query = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+            started = [
+                b
+                for b in every_item(lambda page: uow.bookings.list(query, page))
+                if b.starts_at <= now and self._takes_part(b)
+            ]
+            names = self._traveler_names(uow, started)
+        entries = [
+            AttendanceEntry(
+                booking_id=b.id,
+                reference=b.reference,
+                slot_id=b.slot_id,
+                starts_at=b.starts_at,
+                traveler_id=t.traveler_id,
+                attendance=Attendance.UNKNOWN if t.attendance is None else t.attendance.status,
+                recorded_at=None if t.attendance is None else t.attendance.recorded_at,
+            )
+            for b in started
+            for t in b.travelers
+        ]
+        return AttendanceHistory.of(customer_id, entries, names)
+
+    def _takes_part(self, booking: Booking) -> bool:
+        """True when the booking's travelers are expected on its slot: it holds seats."""
+        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
+        return booking.status != lifecycle.cancelled and lifecycle.holds_capacity(booking.status)
+
+    @staticmethod
+    def _traveler_names(uow: UnitOfWork, bookings: Sequence[Booking]) -> dict[TravelerId, str]:
+        """The names of the travelers on ``bookings`` (one query; deleted ones one by one)."""
+        saved = uow.travelers.list_for_customers({b.customer_id for b in bookings})
+        names = {t.id: t.name for travelers in saved.values() for t in travelers}
+        for traveler_id in {t.traveler_id for b in bookings for t in b.travelers} - set(names):
+            gone = uow.travelers.get(traveler_id)
+            if gone is not None:
+                names[traveler_id] = gone.name
+        return names
 
     def cancel_for_operator_within(
         self,

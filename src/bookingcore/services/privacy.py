@@ -366,7 +366,7 @@ class PrivacyService:
 
         In one unit of work: the customer's phone, name, email and external id, every
         personal field of their travelers, the recipient and text of their
-        messages, their bookings' per-traveler requirements, internal notes,
+        messages, their bookings' per-traveler requirements and attendance notes, internal notes,
         advisor notes, cancellation reason, referral source and metadata values
         (those the library writes, quotation, waiting-list entry and payment
         ids, are kept), the notes and metadata values of their bookings' status
@@ -396,8 +396,8 @@ class PrivacyService:
         A retry with the same ``idempotency_key`` and the same request (the customer
         and ``reason``) answers the erased customer and writes nothing more.
 
-        .. versionchanged:: 0.4 the outbox's events about their bookings;
-           ``idempotency_key``.
+        .. versionchanged:: 0.4 the outbox's events about their bookings; their
+           travelers' attendance notes; ``idempotency_key``.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -449,7 +449,14 @@ class PrivacyService:
             for booking in list(every_item(partial(uow.bookings.list, theirs))):
                 booking_ids.append(booking.id)
                 booking.travelers = tuple(
-                    attrs.evolve(t, special_requirements=None) for t in booking.travelers
+                    attrs.evolve(
+                        t,
+                        special_requirements=None,
+                        attendance=(
+                            None if t.attendance is None else attrs.evolve(t.attendance, note=None)
+                        ),
+                    )
+                    for t in booking.travelers
                 )
                 booking.internal_notes = None
                 self._erase_booking_text(uow, booking)

@@ -49,9 +49,10 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
+from bookingcore.domain.attendance import Attendance, AttendanceMark
 from bookingcore.domain.audit import AuditAction, AuditEntry
 from bookingcore.domain.auth import AuthSession, RevocationReason
-from bookingcore.domain.bookings import Booking
+from bookingcore.domain.bookings import Author, Booking
 from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.catalog import (
     Product,
@@ -84,7 +85,7 @@ from bookingcore.domain.insights import (
 from bookingcore.domain.invoices import Invoice, InvoiceKind, InvoiceLine, InvoiceSeries
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus, items_total
 from bookingcore.domain.leads import Lead, LeadFilter, LeadSource, LeadStatus
-from bookingcore.domain.lifecycle import LifecycleEvent
+from bookingcore.domain.lifecycle import RESERVATION, LifecycleEvent
 from bookingcore.domain.partner_webhooks import WebhookDelivery, WebhookDeliveryStatus
 from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import (
@@ -1355,6 +1356,53 @@ class BookingRepositoryContract(_Base):
         assert ids(BookingFilter(text=stranger.phone.e164[-7:])) == {via_partner.id}
         assert ids(BookingFilter(text=mine.reference.lower())) == {mine.id}
         assert ids(BookingFilter(text="ota-778")) == {mine.id}
+
+    def test_each_travelers_attendance_reads_back_and_changes_with_the_booking(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Attendance marked on a locked booking is stored with it, per traveler, and
+        read back equal: what, when, by whom, the note; an unmarked traveler has none.
+
+        .. versionadded:: 0.4
+        """
+        with uow_factory() as uow:
+            customer, slot, _ = self._world(uow, make)
+            travelers = [make.traveler(customer.id) for _ in range(3)]
+            for traveler in travelers:
+                uow.travelers.add(traveler)
+            booking = make.booking(customer.id, slot, [t.id for t in travelers])
+            uow.bookings.add(booking)
+            uow.commit()
+        staff = Actor(ActorKind.STAFF, str(uuid4()))
+        marked_at = slot.starts_at + timedelta(minutes=20)
+        with uow_factory() as uow:
+            locked = uow.bookings.get_for_update(booking.id)
+            assert locked is not None
+            marks = {
+                travelers[0].id: AttendanceMark(Attendance.ATTENDED),
+                travelers[2].id: AttendanceMark(Attendance.NO_SHOW, "phone switched off"),
+            }
+            locked.record_attendance(
+                marks, lifecycle=RESERVATION, author=Author(staff, marked_at, uuid4)
+            )
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.bookings.get(booking.id)
+        assert stored == locked
+        assert stored.version == booking.version + 1
+        first, second, third = stored.travelers
+        assert first.attendance is not None
+        assert (first.attendance.status, first.attendance.recorded_by) == (
+            Attendance.ATTENDED,
+            staff,
+        )
+        assert first.attendance.recorded_at == marked_at
+        assert second.attendance is None
+        assert third.attendance is not None
+        assert (third.attendance.status, third.attendance.note) == (
+            Attendance.NO_SHOW,
+            "phone switched off",
+        )
 
     def test_pages_walk_every_booking_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder

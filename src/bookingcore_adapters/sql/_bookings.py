@@ -44,6 +44,7 @@ from sqlalchemy import (
     text,
 )
 
+from bookingcore.domain.attendance import Attendance, AttendanceRecord
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
@@ -268,6 +269,12 @@ booking_travelers = Table(
     Column("price_currency", CURRENCY, nullable=False),
     Column("is_primary", Boolean(), nullable=False),
     Column("special_requirements", Text()),
+    # attendance (revision 0040): whether the traveler turned up, when, by whom.
+    Column("attendance", ENUM),
+    when("attendance_recorded_at", nullable=True),
+    Column("attendance_recorded_by_kind", ENUM),
+    Column("attendance_recorded_by_id", String()),
+    Column("attendance_note", Text()),
     PrimaryKeyConstraint("booking_id", "traveler_id"),
     UniqueConstraint("booking_id", "position"),
 )
@@ -364,9 +371,39 @@ def _dump_booking_travelers(b: Booking) -> list[Row]:
             "price_currency": x.price.currency,
             "is_primary": x.is_primary,
             "special_requirements": x.special_requirements,
+            **_dump_attendance(x.attendance),
         }
         for position, x in enumerate(b.travelers)
     ]
+
+
+def _dump_attendance(record: AttendanceRecord | None) -> Row:
+    if record is None:
+        return {
+            "attendance": None,
+            "attendance_recorded_at": None,
+            **actor_columns("attendance_recorded_by_kind", "attendance_recorded_by_id", None),
+            "attendance_note": None,
+        }
+    return {
+        "attendance": record.status.value,
+        "attendance_recorded_at": record.recorded_at,
+        **actor_columns(
+            "attendance_recorded_by_kind", "attendance_recorded_by_id", record.recorded_by
+        ),
+        "attendance_note": record.note,
+    }
+
+
+def _load_attendance(c: Stored) -> AttendanceRecord | None:
+    if c["attendance"] is None:
+        return None
+    return AttendanceRecord(
+        status=Attendance(c["attendance"]),
+        recorded_at=c["attendance_recorded_at"],
+        recorded_by=required_actor(c, "attendance_recorded_by_kind", "attendance_recorded_by_id"),
+        note=c["attendance_note"],
+    )
 
 
 def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
@@ -377,6 +414,7 @@ def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
             price=Money(c["price_amount"], c["price_currency"]),
             is_primary=c["is_primary"],
             special_requirements=c["special_requirements"],
+            attendance=_load_attendance(c),
         )
         for c in sorted(children, key=lambda c: c["position"])
     )
