@@ -487,6 +487,12 @@ class BookingOut(BaseModel):
     voucher_discount: MoneyOut | None = Field(
         default=None, description="What the promo code took off (part of discount)"
     )
+    loyalty_tier: str | None = Field(
+        default=None, description="The customer's loyalty tier whose discount the booking got"
+    )
+    loyalty_discount: MoneyOut | None = Field(
+        default=None, description="What the loyalty tier took off (part of discount)"
+    )
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:
@@ -516,6 +522,10 @@ class BookingOut(BaseModel):
             voucher_code=booking.voucher_code,
             voucher_discount=(
                 None if booking.voucher_discount is None else MoneyOut.of(booking.voucher_discount)
+            ),
+            loyalty_tier=booking.loyalty_tier,
+            loyalty_discount=(
+                None if booking.loyalty_discount is None else MoneyOut.of(booking.loyalty_discount)
             ),
         )
 

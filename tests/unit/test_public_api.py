@@ -190,6 +190,8 @@ TOP_LEVEL = [
     "InvalidTransitionError",
     "Lifecycle",
     "LocationId",
+    "LoyaltyProgram",
+    "LoyaltyTier",
     "Money",
     "NewTraveler",
     "NotFoundError",

@@ -116,6 +116,7 @@ from bookingcore.domain.lifecycle import (
     LifecycleEvent,
     LifecycleProblem,
 )
+from bookingcore.domain.loyalty import LoyaltyStatus
 from bookingcore.domain.partner_webhooks import (
     SignatureScheme,
     WebhookAttempt,
@@ -134,7 +135,7 @@ from bookingcore.domain.payments import (
     RefundStatus,
 )
 from bookingcore.domain.policy import Permission
-from bookingcore.domain.pricing import KeptVoucher, PriceBreakdown, price_booking
+from bookingcore.domain.pricing import KeptVoucher, LoyaltyDiscount, PriceBreakdown, price_booking
 from bookingcore.domain.queries import Cursor, Page, every_item
 from bookingcore.domain.quotations import (
     Quotation,
@@ -271,6 +272,8 @@ __all__ = [
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
+    "LoyaltyDiscount",
+    "LoyaltyStatus",
     "MessageTemplate",
     "OutboxMessage",
     "Page",

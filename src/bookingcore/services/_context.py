@@ -26,6 +26,7 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.events import DomainEvent
 from bookingcore.domain.idempotency import KeyClaim, caller_key, request_digest, scoped_key
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
+from bookingcore.domain.loyalty import LoyaltyProgram
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import BookingId
@@ -117,6 +118,10 @@ class Settings:
             may only be built when this is set. ``False`` (the default): no
             relay, messages are pruned whether published or not, and building
             a relay is refused. Give every process of a deployment the same value.
+        loyalty: the customers' loyalty tiers
+            (:class:`~bookingcore.domain.loyalty.LoyaltyProgram`); ``None`` (the
+            default): no program, no tiers and no loyalty discounts. See
+            docs/loyalty.md.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -127,13 +132,15 @@ class Settings:
             ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
             or a ``cancellation_by_lifecycle`` entry (on
             ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
-            or holding something else.
+            or holding something else; a ``loyalty`` that is no
+            :class:`~bookingcore.domain.loyalty.LoyaltyProgram`.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``taxes``.
     .. versionchanged:: 0.4 ``timezone`` and ``fiscal_year_start``.
     .. versionchanged:: 0.4 ``outbox_retention`` and ``outbox_relayed``.
     .. versionchanged:: 0.4 ``cancellation`` and ``cancellation_by_lifecycle``.
+    .. versionchanged:: 0.4 ``loyalty``.
     """
 
     default_region: str | None = None
@@ -156,6 +163,7 @@ class Settings:
     cancellation_by_lifecycle: Mapping[str, CancellationPolicy] = attrs.field(
         factory=dict, converter=_policies
     )
+    loyalty: LoyaltyProgram | None = None
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -174,6 +182,10 @@ class Settings:
             msg = "must be a positive timedelta, or None to keep messages forever"
             raise ValidationError.single("outbox_retention", msg, "out_of_range")
         self._check_cancellation()
+        given: object = self.loyalty
+        if given is not None and not isinstance(given, LoyaltyProgram):
+            msg = "must be a LoyaltyProgram or None"
+            raise ValidationError.single("loyalty", msg, "invalid_type")
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")
