@@ -494,6 +494,12 @@ class BookingOut(BaseModel):
         description="The name of the partner it came through (seed 002), if any",
         examples=["Summit Trails"],
     )
+    loyalty_tier: str | None = Field(
+        default=None, description="The customer's loyalty tier whose discount the booking got"
+    )
+    loyalty_discount: MoneyOut | None = Field(
+        default=None, description="What the loyalty tier took off (part of discount)"
+    )
 
     @classmethod
     def of(
@@ -531,6 +537,10 @@ class BookingOut(BaseModel):
                 None
                 if booking.partner_id is None or partner_names is None
                 else partner_names.get(booking.partner_id)
+            ),
+            loyalty_tier=booking.loyalty_tier,
+            loyalty_discount=(
+                None if booking.loyalty_discount is None else MoneyOut.of(booking.loyalty_discount)
             ),
         )
 

@@ -14,13 +14,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from bookingcore import PartnerId
+from bookingcore import LoyaltyTier, PartnerId
 from bookingcore.domain import (
     BookingGroup,
     Certificate,
     CommissionEntry,
     CustomerStats,
     ImportTally,
+    LoyaltyStatus,
     WaitlistEntry,
     WebhookAttempt,
     WebhookDelivery,
@@ -619,6 +620,7 @@ class CustomerStatsOut(BaseModel):
     last_booking_at: datetime | None
     lifetime_value: list[MoneyOut] = Field(description="Bookings not cancelled, per currency")
     total_spent: list[MoneyOut] = Field(description="Captured less refunded, per currency")
+    completed_bookings: int = Field(default=0, description="Bookings in a completed state")
 
     @classmethod
     def of(cls, stats: CustomerStats) -> CustomerStatsOut:
@@ -632,6 +634,52 @@ class CustomerStatsOut(BaseModel):
             last_booking_at=stats.last_booking_at,
             lifetime_value=[MoneyOut.of(m) for m in stats.lifetime_value],
             total_spent=[MoneyOut.of(m) for m in stats.total_spent],
+            completed_bookings=stats.completed_bookings,
+        )
+
+
+class LoyaltyTierOut(BaseModel):
+    """One tier of the loyalty program: what reaching it takes, and its discount."""
+
+    name: str
+    min_completed_bookings: int
+    min_spent: list[MoneyOut] = Field(description="Any one of these amounts is enough")
+    discount_percent: str = Field(examples=["5"])
+
+    @classmethod
+    def of(cls, tier: LoyaltyTier) -> LoyaltyTierOut:
+        """The tier's fields."""
+        return cls(
+            name=tier.name,
+            min_completed_bookings=tier.min_completed_bookings,
+            min_spent=[MoneyOut.of(m) for m in tier.min_spent],
+            discount_percent=str(tier.discount_percent),
+        )
+
+
+class LoyaltyOut(BaseModel):
+    """Where a customer stands in the loyalty program: their tier (``null`` below the
+    first), the figures it was judged on, and what the next tier still needs."""
+
+    tier: LoyaltyTierOut | None
+    completed_bookings: int
+    spent: list[MoneyOut] = Field(description="Captured less refunded, per currency")
+    next_tier: LoyaltyTierOut | None
+    bookings_to_next: int = Field(description="Completed bookings still missing")
+    spent_to_next: list[MoneyOut] = Field(
+        description="Money still missing, per currency; any one of them is enough"
+    )
+
+    @classmethod
+    def of(cls, status: LoyaltyStatus) -> LoyaltyOut:
+        """The status's fields."""
+        return cls(
+            tier=None if status.tier is None else LoyaltyTierOut.of(status.tier),
+            completed_bookings=status.completed_bookings,
+            spent=[MoneyOut.of(m) for m in status.spent],
+            next_tier=None if status.next_tier is None else LoyaltyTierOut.of(status.next_tier),
+            bookings_to_next=status.bookings_to_next,
+            spent_to_next=[MoneyOut.of(m) for m in status.spent_to_next],
         )
 
 
@@ -719,6 +767,9 @@ class CustomerViewOut(BaseModel):
     payments: list[PaymentOut] = Field(
         description="Seed 001's payment history: of the bookings the caller may see, oldest first"
     )
+    loyalty: LoyaltyOut | None = Field(
+        default=None, description="The loyalty tier; null without a program or for a partner"
+    )
 
     @classmethod
     def of(
@@ -741,4 +792,5 @@ class CustomerViewOut(BaseModel):
             communications=[CommunicationOut.of(m) for m in view.communications],
             certificates=[CertificateOut.of(c) for c in view.certificates],
             payments=[PaymentOut.of(p) for p in view.payments],
+            loyalty=None if view.loyalty is None else LoyaltyOut.of(view.loyalty),
         )

@@ -11,7 +11,8 @@ each name has this one import path:
   :class:`RequestOrigin`;
 * what services take: :class:`BookingRequest`, :class:`NewTraveler`,
   :class:`SavedTraveler`, :class:`CustomerDetails`, :class:`TravelerDetails`,
-  :class:`BookingChanges`, :class:`DiscountTier`, :class:`CancellationPolicy`
+  :class:`BookingChanges`, :class:`DiscountTier`, :class:`LoyaltyProgram` (with
+  :class:`LoyaltyTier`), :class:`CancellationPolicy`
   (with :class:`RefundTier`), :class:`ProductRequirements` (with
   :class:`CertificateRule`), :class:`SlotSchedule`, :class:`ImportSettings`, the
   filters and :class:`PageRequest`;
@@ -50,6 +51,7 @@ from bookingcore.domain.cancellation import CancellationPolicy, RefundTier
 from bookingcore.domain.customers import TravelerDetails
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.loyalty import LoyaltyProgram, LoyaltyTier
 from bookingcore.domain.policy import Principal, PrincipalKind, StaffRole
 from bookingcore.domain.pricing import DiscountTier
 from bookingcore.domain.queries import BookingFilter, CustomerFilter, PageRequest, SlotFilter
@@ -154,6 +156,8 @@ __all__ = [
     "InvalidTransitionError",
     "Lifecycle",
     "LocationId",
+    "LoyaltyProgram",
+    "LoyaltyTier",
     "Money",
     "NewTraveler",
     "NotFoundError",

@@ -149,6 +149,10 @@ def document_rows(data: DocumentData) -> list[tuple[str, str]]:
             ("Subtotal", str(booking.subtotal)),
             ("Discount", str(booking.discount)),
         ]
+        if booking.loyalty_tier is not None and booking.loyalty_discount is not None:
+            # Part of the discount above: the loyalty tier the booking was made in.
+            label = f"Loyalty {booking.loyalty_tier} ({booking.loyalty_percent}%)"
+            rows.append((label, str(booking.loyalty_discount)))
         if booking.voucher_code is not None and booking.voucher_discount is not None:
             # Part of the discount above: which code took off how much.
             rows.append((f"Voucher {booking.voucher_code}", str(booking.voucher_discount)))

@@ -1066,3 +1066,96 @@ def test_booked_travelers_gain_nullable_attendance(database: Engine) -> None:
     store.dispose()
     migrations.downgrade(database, BEFORE_0040)
     assert not _ATTENDANCE_COLUMNS & _columns(database, "booking_travelers")
+
+
+#: The revision before 0041 (loyalty tiers).
+BEFORE_0041 = "0040"
+
+
+def test_bookings_gain_nullable_loyalty_columns_and_lose_them_on_downgrade(
+    database: Engine,
+) -> None:
+    """0041 adds ``bookings.loyalty_tier``, ``loyalty_percent`` and
+    ``loyalty_discount_amount`` (nullable): a booking stored before reads back
+    without a loyalty discount, one stored after keeps it, and a downgrade drops
+    the columns."""
+    loyalty = {"loyalty_tier", "loyalty_percent", "loyalty_discount_amount"}
+    migrations.upgrade(database, BEFORE_0041)
+    assert not loyalty & _columns(database, "bookings")
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.commit()
+    row = {
+        "id": booking.id,
+        "reference": booking.reference,
+        "customer_id": customer.id,
+        "slot_id": slot.id,
+        "location_id": location.id,
+        "starts_at": slot.starts_at,
+        "lifecycle": booking.lifecycle,
+        "status": booking.status,
+        "source": booking.source.value,
+        "total_travelers": 1,
+        "primary_contact_traveler_id": traveler.id,
+        "subtotal_amount": booking.subtotal.amount,
+        "discount_amount": booking.discount.amount,
+        "total_amount": booking.total.amount,
+        "currency": booking.currency,
+        "created_by_kind": booking.created_by.kind.value,
+        "created_by_id": booking.created_by.id,
+        "metadata": {},
+        "created_at": booking.created_at,
+        "updated_at": booking.updated_at,
+        "version": 1,
+    }
+    with database.begin() as connection:
+        # Only the columns 0040 has: the live table's loyalty columns are left out.
+        connection.execute(metadata.tables["bookings"].insert().values(**row))
+        connection.execute(
+            metadata.tables["booking_travelers"]
+            .insert()
+            .values(
+                booking_id=booking.id,
+                traveler_id=traveler.id,
+                position=0,
+                price_amount=booking.subtotal.amount,
+                price_currency=booking.currency,
+                is_primary=True,
+            )
+        )
+    migrations.upgrade(database)
+    assert loyalty <= _columns(database, "bookings")
+    assert _differences(database) == []
+    with store.unit_of_work() as uow:
+        stored = uow.bookings.get(booking.id)
+        assert stored is not None
+        assert (stored.loyalty_tier, stored.loyalty_percent, stored.loyalty_discount) == (
+            None,
+            None,
+            None,
+        )
+        stored.loyalty_tier, stored.loyalty_percent = "Gold", Decimal("12.5")
+        stored.loyalty_discount = Money("12.50", stored.currency)
+        stored.discount += stored.loyalty_discount
+        stored.total -= stored.loyalty_discount
+        uow.commit()
+    with store.unit_of_work() as uow:
+        again = uow.bookings.get(booking.id)
+        assert again is not None
+        assert (again.loyalty_tier, again.loyalty_percent, again.loyalty_discount) == (
+            "Gold",
+            Decimal("12.5"),
+            Money("12.50", again.currency),
+        )
+    migrations.downgrade(database, BEFORE_0041)
+    assert not loyalty & _columns(database, "bookings")

@@ -25,7 +25,11 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.testing.builders import T0, Builder
 from bookingcore_adapters.memory import MemoryStore
 
-STATUSES = StatusGroups(cancelled=frozenset({"cancelled"}), no_show=frozenset({"no_show"}))
+STATUSES = StatusGroups(
+    cancelled=frozenset({"cancelled"}),
+    no_show=frozenset({"no_show"}),
+    completed=frozenset({"completed"}),
+)
 CURRENCIES = {"INR": 2, "BHD": 3, "JPY": 0}
 LARGEST = Decimal(10) ** 12 - Decimal("0.001")
 

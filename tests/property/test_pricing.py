@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bookingcore import Money
 from bookingcore.domain._currencies import MINOR_UNITS
-from bookingcore.domain.pricing import DiscountTier, price_booking
+from bookingcore.domain.pricing import DiscountTier, KeptVoucher, LoyaltyDiscount, price_booking
 from bookingcore.domain.vouchers import Voucher, VoucherId
 from bookingcore.testing import strategies as bst
 from bookingcore.testing.builders import T0
@@ -112,5 +112,32 @@ def test_a_voucher_comes_off_what_the_tier_left_and_never_below_zero(
     assert priced.voucher_discount is not None
     assert Money.zero(currency) <= priced.voucher_discount <= plain.total
     assert priced.discount == plain.discount + priced.voucher_discount
+    assert priced.total == priced.subtotal - priced.discount
+    assert not priced.total.is_negative()
+
+
+@given(
+    priced_groups(),
+    st.decimals(min_value=0, max_value=100, places=4),
+    st.integers(min_value=0, max_value=10_000_000),
+)
+def test_loyalty_comes_off_what_the_group_tier_left_before_the_voucher(
+    group: tuple[str, list[Money], tuple[DiscountTier, ...]], percent: Decimal, off: int
+) -> None:
+    currency, prices, tiers = group
+    voucher = KeptVoucher("FLAT", Money.from_minor_units(off, currency))
+    plain = price_booking(prices, tiers, currency=currency)
+    priced = price_booking(
+        prices,
+        tiers,
+        currency=currency,
+        loyalty=LoyaltyDiscount("Tier", percent),
+        voucher=voucher,
+    )
+    assert priced.tier_discount == plain.discount
+    assert priced.loyalty_discount == plain.total.percent(percent)
+    assert priced.voucher_discount is not None
+    assert priced.voucher_discount <= plain.total - priced.loyalty_discount
+    assert priced.discount == plain.discount + priced.loyalty_discount + priced.voucher_discount
     assert priced.total == priced.subtotal - priced.discount
     assert not priced.total.is_negative()

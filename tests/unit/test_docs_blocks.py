@@ -413,6 +413,24 @@ def _vouchers(run: Run) -> None:
     assert core.vouchers.get(summer.id, principal=admin).uses == 1
 
 
+@covers("loyalty.md")
+def _loyalty(run: Run) -> None:
+    core, admin, money = run["core"], run["admin"], run["Money"]
+    silver = core.bookings.get(run["silver"].id, principal=admin)
+    # the page: the tier, its percent then and the amount are recorded on the booking
+    assert (silver.loyalty_tier, silver.loyalty_percent) == ("Silver", 5)
+    assert silver.discount == money("580", "INR")
+    # "a later tier change never reprices a booking"
+    assert silver.total == money("3420", "INR")
+    status = core.customers.loyalty(silver.customer_id, principal=admin)
+    assert (status.completed_bookings, status.next_tier) == (3, None)
+    # "without a program the answer is a ValidationError on loyalty"
+    bare = run["BookingCore"](uow_factory=run["MemoryStore"]().unit_of_work)
+    with pytest.raises(ValidationError) as refused:
+        bare.customers.loyalty(silver.customer_id, principal=admin)
+    assert refused.value.errors[0].code == "not_configured"
+
+
 @covers("changing-bookings.md")
 def _changing_bookings(run: Run) -> None:
     core, admin = run["core"], run["admin"]

@@ -192,6 +192,8 @@ TOP_LEVEL = [
     "InvalidTransitionError",
     "Lifecycle",
     "LocationId",
+    "LoyaltyProgram",
+    "LoyaltyTier",
     "Money",
     "NewTraveler",
     "NotFoundError",

@@ -18,6 +18,8 @@ from bookingcore import (
     CustomerDetails,
     IdempotencyConflictError,
     InvalidTransitionError,
+    LoyaltyProgram,
+    LoyaltyTier,
     Money,
     NewTraveler,
     NotFoundError,
@@ -102,12 +104,16 @@ class Holiday:
 
 @pytest.fixture
 def holiday() -> Holiday:
+    return _holiday(Settings(default_region="IN"))
+
+
+def _holiday(settings: Settings) -> Holiday:
     clock = FixedClock()
     core = BookingCore(
         uow_factory=MemoryStore().unit_of_work,
         clock=clock,
         ids=SequentialIds(),
-        settings=Settings(default_region="IN"),
+        settings=settings,
         exchange_rates=RATES,
     )
     admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
@@ -514,6 +520,24 @@ class TestApproval:
         approved = core.quotations.get(quotation.id, principal=admin)
         assert (approved.status, approved.booking_id) == (QuotationStatus.APPROVED, booking.id)
         assert core.leads.get(lead.id, principal=admin).status is LeadStatus.WON
+
+    def test_an_approved_quotation_keeps_its_quoted_price_whatever_the_loyalty_tier(
+        self,
+    ) -> None:
+        """A quoted price is the price agreed: no loyalty discount comes off on top."""
+        everyone = LoyaltyProgram([LoyaltyTier("Member", discount_percent=Decimal(5))])
+        holiday = _holiday(Settings(default_region="IN", loyalty=everyone))
+        core, admin = holiday.core, holiday.admin
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        customer = Principal.customer(quotation.customer_id)
+        booking = core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=customer)
+        assert (booking.total, booking.loyalty_tier) == (quotation.total, None)
+        direct = core.bookings.book(
+            BookingRequest(holiday.slot.id, _party("Kabir"), customer_id=quotation.customer_id),
+            principal=admin,
+        )
+        assert (direct.loyalty_tier, direct.loyalty_discount) == ("Member", Money("1000", "INR"))
 
     @pytest.mark.parametrize("moves", [["lost"], ["lost", "new"]])
     def test_an_approved_quotation_wins_its_lead_even_one_marked_lost(

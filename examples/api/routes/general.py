@@ -31,6 +31,7 @@ from bookingcore import (
     RateLimitedError,
     SlotId,
     StaleVersionError,
+    ValidationError,
 )
 from examples.api.deps import AnyPrincipal, Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
@@ -45,7 +46,7 @@ from examples.api.schemas import (
     LifecycleMoveIn,
     MoveOut,
 )
-from examples.api.schemas_ops import CustomerViewOut
+from examples.api.schemas_ops import CustomerViewOut, LoyaltyOut
 
 __all__ = ["router"]
 
@@ -201,3 +202,22 @@ def customer_view(customer_id: UUID, core: Core, staff: StaffPrincipal) -> Custo
     view = core.customers.view(CustomerId(customer_id), principal=staff)
     names = partner_names(core, staff, [*view.upcoming, *view.recent])
     return CustomerViewOut.of(view, names)
+
+
+@router.get(
+    "/api/admin/customers/{customer_id}/loyalty",
+    tags=["customers"],
+    operation_id="admin_customer_loyalty",
+    responses=problem_responses(
+        AuthenticationError, PermissionDeniedError, NotFoundError, ValidationError
+    ),
+)
+def customer_loyalty(customer_id: UUID, core: Core, staff: StaffPrincipal) -> LoyaltyOut:
+    """The customer's loyalty tier, the figures it was judged on (completed bookings,
+    money spent per currency) and what the next tier still needs.
+
+    403 for staff who see only part of the customer's bookings (advisors,
+    suppliers); 422 (``loyalty``, ``not_configured``) when the host configured no
+    loyalty program; 404 for an unknown or merged customer.
+    """
+    return LoyaltyOut.of(core.customers.loyalty(CustomerId(customer_id), principal=staff))

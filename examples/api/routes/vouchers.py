@@ -170,13 +170,17 @@ class VoucherCheckIn(StrictIn):
 
 
 class VoucherCheckOut(BaseModel):
-    """What the booking would cost: the voucher's part is ``voucher_discount``."""
+    """What the booking would cost: the voucher's part is ``voucher_discount``; a known
+    customer's loyalty tier discount (``loyalty_discount``) comes off before it."""
 
     code: str
     subtotal: MoneyOut
     tier_discount: MoneyOut
     voucher_discount: MoneyOut
     total: MoneyOut
+    loyalty_discount: MoneyOut | None = Field(
+        default=None, description="What the customer's loyalty tier takes off, if anything"
+    )
 
     @classmethod
     def of(cls, b: PriceBreakdown) -> VoucherCheckOut:
@@ -189,6 +193,9 @@ class VoucherCheckOut(BaseModel):
             tier_discount=MoneyOut.of(b.tier_discount),
             voucher_discount=MoneyOut.of(b.voucher_discount),
             total=MoneyOut.of(b.total),
+            loyalty_discount=None
+            if b.loyalty_discount is None
+            else MoneyOut.of(b.loyalty_discount),
         )
 
 

@@ -125,6 +125,7 @@ from bookingcore.domain.lifecycle import (
     LifecycleEvent,
     LifecycleProblem,
 )
+from bookingcore.domain.loyalty import LoyaltyStatus
 from bookingcore.domain.partner_webhooks import (
     SignatureScheme,
     WebhookAttempt,
@@ -143,7 +144,7 @@ from bookingcore.domain.payments import (
     RefundStatus,
 )
 from bookingcore.domain.policy import Permission
-from bookingcore.domain.pricing import KeptVoucher, PriceBreakdown, price_booking
+from bookingcore.domain.pricing import KeptVoucher, LoyaltyDiscount, PriceBreakdown, price_booking
 from bookingcore.domain.queries import Cursor, Page, every_item
 from bookingcore.domain.quotations import (
     Quotation,
@@ -298,6 +299,8 @@ __all__ = [
     "LifecycleEvent",
     "LifecycleProblem",
     "Location",
+    "LoyaltyDiscount",
+    "LoyaltyStatus",
     "MessageTemplate",
     "OutboxMessage",
     "Page",

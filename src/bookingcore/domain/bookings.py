@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,13 @@ from bookingcore.domain.events import (
 )
 from bookingcore.domain.items import BookingItem, items_total
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
-from bookingcore.domain.pricing import KeptVoucher, VoucherDiscount, price_booking
+from bookingcore.domain.pricing import (
+    KeptVoucher,
+    LoyaltyDiscount,
+    PriceBreakdown,
+    VoucherDiscount,
+    price_booking,
+)
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.values import (
@@ -252,6 +259,19 @@ class Booking(Versioned):
     #:
     #: .. versionadded:: 0.4
     voucher_discount: Money | None = None
+    #: The customer's loyalty tier whose discount the booking got, if any
+    #: (judged when it was made; later tier changes never reprice it).
+    #:
+    #: .. versionadded:: 0.4
+    loyalty_tier: str | None = None
+    #: That tier's percent off, as it was when the booking was made.
+    #:
+    #: .. versionadded:: 0.4
+    loyalty_percent: Decimal | None = None
+    #: What the loyalty tier took off (part of :attr:`discount`).
+    #:
+    #: .. versionadded:: 0.4
+    loyalty_discount: Money | None = None
 
     entity_name = "booking"
 
@@ -307,6 +327,27 @@ class Booking(Versioned):
             self.voucher_discount = voucher_discount
 
     @property
+    def kept_loyalty(self) -> LoyaltyDiscount | None:
+        """The loyalty discount the booking keeps when it is repriced: the tier and
+        percent it was made with, whatever the customer's tier is now.
+
+        .. versionadded:: 0.4
+        """
+        if self.loyalty_tier is None or self.loyalty_percent is None:
+            return None
+        return LoyaltyDiscount(self.loyalty_tier, self.loyalty_percent)
+
+    def _reprice(self, breakdown: PriceBreakdown) -> None:
+        self.subtotal, self.discount, self.total = (
+            breakdown.subtotal,
+            breakdown.discount,
+            breakdown.total + self.items_sum,
+        )
+        self._reprice_voucher(breakdown.voucher_discount)
+        if self.loyalty_tier is not None:
+            self.loyalty_discount = breakdown.loyalty_discount
+
+    @property
     def currency(self) -> str:
         """The currency every amount on this booking is in."""
         return self.total.currency
@@ -344,6 +385,7 @@ class Booking(Versioned):
         may_see: Callable[[Booking], bool] = lambda _: True,
         lifecycle_of: Callable[[str], Lifecycle] | None = None,
         voucher: VoucherDiscount | None = None,
+        loyalty: LoyaltyDiscount | None = None,
     ) -> tuple[Booking, Raised]:
         """Make a booking of ``slot``: the one way a booking comes to be.
 
@@ -364,7 +406,11 @@ class Booking(Versioned):
             lifecycle_of: the lifecycle of another booking by name, to tell whether
                 it is still active; ``lifecycle`` for all of them when ``None``.
             voucher: a voucher the caller checked (``Voucher.check``): it comes
-                off after the group discount; the booking keeps its code and amount.
+                off after the group discount and ``loyalty``; the booking keeps its
+                code and amount.
+            loyalty: the customer's loyalty tier discount, judged by the caller
+                from stored figures: its percent comes off what the group tier
+                left; the booking keeps the tier, percent and amount.
 
         Returns:
             The booking and what its creation raised: the first history entry,
@@ -377,7 +423,7 @@ class Booking(Versioned):
             CapacityError: fewer seats are left than travelers.
 
         .. versionchanged:: 0.4
-           ``voucher``.
+           ``voucher``; ``loyalty``.
         """
         imported = draft.source is BookingSource.IMPORT
         check_travelers(draft.travelers)
@@ -395,6 +441,7 @@ class Booking(Versioned):
             slot.group_discounts,
             currency=slot.currency,
             voucher=voucher,
+            loyalty=loyalty,
         )
         for index, item in enumerate(draft.items):
             if item.booking_id != draft.id:
@@ -435,6 +482,9 @@ class Booking(Versioned):
             items_total=extras,
             voucher_code=breakdown.voucher_code,
             voucher_discount=breakdown.voucher_discount,
+            loyalty_tier=breakdown.loyalty_tier,
+            loyalty_percent=breakdown.loyalty_percent,
+            loyalty_discount=breakdown.loyalty_discount,
             created_at=now,
             updated_at=now,
             created_by=author.actor,
@@ -664,6 +714,7 @@ class Booking(Versioned):
             to_slot.group_discounts,
             currency=to_slot.currency,
             voucher=self.kept_voucher,
+            loyalty=self.kept_loyalty,
         )
         if self.holds_seats(lifecycle):
             to_slot.hold(self.total_travelers)
@@ -678,12 +729,7 @@ class Booking(Versioned):
         if to_slot.product_id != from_slot.product_id:
             self.supplier_id = supplier_id
         self.travelers = travelers
-        self.subtotal, self.discount, self.total = (
-            breakdown.subtotal,
-            breakdown.discount,
-            breakdown.total + self.items_sum,
-        )
-        self._reprice_voucher(breakdown.voucher_discount)
+        self._reprice(breakdown)
         self.touch(author.now)
         difference = self.total - old_total
         old, new = diff(before, snapshot(self, fields))
@@ -799,6 +845,7 @@ class Booking(Versioned):
             slot.group_discounts,
             currency=self.currency,
             voucher=self.kept_voucher,
+            loyalty=self.kept_loyalty,
         )
         change = len(travelers) - self.total_travelers
         if self.holds_seats(lifecycle):
@@ -812,12 +859,7 @@ class Booking(Versioned):
             "total": audit_value(self.total),
         }
         self.travelers = tuple(travelers)
-        self.subtotal, self.discount, self.total = (
-            breakdown.subtotal,
-            breakdown.discount,
-            breakdown.total + self.items_sum,
-        )
-        self._reprice_voucher(breakdown.voucher_discount)
+        self._reprice(breakdown)
         self.touch(author.now)
         after = {
             "travelers": sorted(str(t.traveler_id) for t in self.travelers),

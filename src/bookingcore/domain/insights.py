@@ -33,17 +33,21 @@ def _money_tuple(value: Iterable[Money]) -> tuple[Money, ...]:
 
 @attrs.frozen(kw_only=True)
 class StatusGroups:
-    """Which booking statuses count as cancelled, and which as a no-show.
+    """Which booking statuses count as cancelled, which as a no-show, and which as
+    completed.
 
     Lifecycles are data: the service builds this from the configured
     lifecycles (each one's ``cancelled`` state; every state called ``no_show``
-    in any case) and hands it to the storage.
+    in any case; every state called ``completed`` in any case) and hands it to
+    the storage.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``completed``.
     """
 
     cancelled: frozenset[str] = frozenset()
     no_show: frozenset[str] = frozenset()
+    completed: frozenset[str] = frozenset()
 
     @property
     def ended(self) -> frozenset[str]:
@@ -58,7 +62,9 @@ class CustomerStats:
     * ``total_bookings``: every booking, whatever its status;
     * ``upcoming_bookings``: those starting at or after ``now`` that are
       neither cancelled nor a no-show;
-    * ``cancelled_bookings`` / ``no_show_bookings``: by :class:`StatusGroups`;
+    * ``cancelled_bookings`` / ``no_show_bookings`` / ``completed_bookings``:
+      by :class:`StatusGroups` (a booking counts as completed while it is in a
+      completed state: a travel booking refunded after completion no longer does);
     * ``first_booking_at`` / ``last_booking_at``: when the oldest and newest
       booking was made (``None`` without bookings);
     * ``lifetime_value``: the totals of the bookings not cancelled, one
@@ -69,6 +75,7 @@ class CustomerStats:
     Amount tuples are sorted by currency and leave out currencies with nothing.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``completed_bookings``.
     """
 
     total_bookings: int = 0
@@ -79,6 +86,7 @@ class CustomerStats:
     last_booking_at: datetime | None = None
     lifetime_value: tuple[Money, ...] = attrs.field(default=(), converter=_money_tuple)
     total_spent: tuple[Money, ...] = attrs.field(default=(), converter=_money_tuple)
+    completed_bookings: int = 0
 
     def spent_in(self, currency: str) -> Money:
         """``total_spent`` in ``currency`` (zero when nothing was paid in it)."""
@@ -144,7 +152,7 @@ def summarise_bookings(
     ``payments`` should be those of ``bookings``; adapters compute the same
     figures in their storage.
     """
-    total = upcoming = cancelled = no_show = 0
+    total = upcoming = cancelled = no_show = completed = 0
     first: datetime | None = None
     last: datetime | None = None
     value: dict[str, Decimal] = {}
@@ -152,6 +160,7 @@ def summarise_bookings(
         total += 1
         cancelled += booking.status in statuses.cancelled
         no_show += booking.status in statuses.no_show
+        completed += booking.status in statuses.completed
         upcoming += booking.starts_at >= now and booking.status not in statuses.ended
         first = booking.created_at if first is None else min(first, booking.created_at)
         last = booking.created_at if last is None else max(last, booking.created_at)
@@ -172,4 +181,5 @@ def summarise_bookings(
         last_booking_at=last,
         lifetime_value=_sums(value),
         total_spent=_sums(spent),
+        completed_bookings=completed,
     )

@@ -8,7 +8,16 @@ A voucher (:class:`~bookingcore.domain.vouchers.Voucher`) applies after the
 tier, to what the tier left: its percent of that amount, or its fixed amount,
 never more than that amount (the total never goes below zero).
 
+A customer's loyalty tier (:class:`LoyaltyDiscount`, from
+:class:`~bookingcore.domain.loyalty.LoyaltyProgram`) comes between the two:
+the order is **group tier → loyalty → voucher**. The group tier is about the
+party and applies to the list price; the loyalty percent is the customer's
+standing price, so it applies to what the party pays; a voucher is a promotion
+on top, and a fixed-amount voucher must know the final amount it comes off
+(applied last, it can never push the total below zero).
+
 .. versionadded:: 0.1
+.. versionchanged:: 0.4 loyalty discounts.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from bookingcore.errors import ValidationError
 __all__ = [
     "DiscountTier",
     "KeptVoucher",
+    "LoyaltyDiscount",
     "PriceBreakdown",
     "VoucherDiscount",
     "check_tiers",
@@ -39,6 +49,11 @@ def _percent(value: object) -> Decimal:
     if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 <= rate <= 100:
         raise ValidationError.single("percent", "must be between 0 and 100", "out_of_range")
     return rate
+
+
+def _plain_percent(value: object) -> Decimal:
+    """A percent without trailing zeros (``5.0000`` is ``5``), as every store gives it back."""
+    return Decimal(format(_percent(value).normalize(), "f"))
 
 
 @attrs.frozen(order=True)
@@ -109,16 +124,39 @@ class KeptVoucher:
 
 
 @attrs.frozen
+class LoyaltyDiscount:
+    """A loyalty tier's percent off, as a booking applies and keeps it.
+
+    ``tier`` is the tier's name; ``percent`` (0-100) comes off what the group
+    tier left. A booking records both when it is made (``Booking.loyalty_tier``
+    and ``Booking.loyalty_percent``): repricing it later (other travelers,
+    another slot) takes the same percent off again, whatever the customer's
+    tier is by then.
+
+    Raises:
+        ValidationError: ``percent`` outside 0-100 (field ``percent``).
+
+    .. versionadded:: 0.4
+    """
+
+    tier: str
+    percent: Decimal = attrs.field(converter=_plain_percent)
+
+
+@attrs.frozen
 class PriceBreakdown:
     """How a booking's total was reached.
 
     ``total == subtotal - discount`` always holds, exactly. ``discount`` is all
-    that came off: the group tier's part (:attr:`tier_discount`) and the
-    voucher's (:attr:`voucher_discount`, with :attr:`voucher_code`).
+    that came off: the group tier's part (:attr:`tier_discount`), the loyalty
+    tier's (:attr:`loyalty_discount`, with :attr:`loyalty_tier` and
+    :attr:`loyalty_percent`) and the voucher's (:attr:`voucher_discount`, with
+    :attr:`voucher_code`).
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
-       ``voucher_code`` and ``voucher_discount``.
+       ``voucher_code`` and ``voucher_discount``; ``loyalty_tier``,
+       ``loyalty_percent`` and ``loyalty_discount``.
     """
 
     subtotal: Money
@@ -127,6 +165,9 @@ class PriceBreakdown:
     applied_tier: DiscountTier | None = None
     voucher_code: str | None = None
     voucher_discount: Money | None = None
+    loyalty_tier: str | None = None
+    loyalty_percent: Decimal | None = None
+    loyalty_discount: Money | None = None
 
     @property
     def tier_discount(self) -> Money:
@@ -134,9 +175,11 @@ class PriceBreakdown:
 
         .. versionadded:: 0.4
         """
-        if self.voucher_discount is None:
-            return self.discount
-        return self.discount - self.voucher_discount
+        taken = self.discount
+        for part in (self.voucher_discount, self.loyalty_discount):
+            if part is not None:
+                taken -= part
+        return taken
 
 
 def price_booking(
@@ -145,15 +188,17 @@ def price_booking(
     *,
     currency: str,
     voucher: VoucherDiscount | None = None,
+    loyalty: LoyaltyDiscount | None = None,
 ) -> PriceBreakdown:
     """Add up per-traveler ``prices``, take off the best tier the group reaches,
-    then what ``voucher`` takes off the rest.
+    then ``loyalty``'s percent of what is left, then what ``voucher`` takes off
+    the rest.
 
-    The discount is rounded to the currency's minor unit, so the total is exact
+    Each discount is rounded to the currency's minor unit, so the total is exact
     and never below zero.
 
     .. versionchanged:: 0.4
-       ``voucher``.
+       ``voucher`` and ``loyalty``.
 
     Raises:
         ValidationError: a price is in another currency than ``currency`` (field
@@ -174,8 +219,18 @@ def price_booking(
         if len(prices) >= candidate.min_travelers:
             tier = candidate
     discount = subtotal.percent(tier.percent) if tier else Money.zero(currency)
-    if voucher is None:
-        return PriceBreakdown(subtotal, discount, subtotal - discount, tier)
-    off = voucher.discount_on(subtotal - discount)
-    total = subtotal - discount - off
-    return PriceBreakdown(subtotal, discount + off, total, tier, voucher.code, off)
+    kept = None if loyalty is None else (subtotal - discount).percent(loyalty.percent)
+    if kept is not None:
+        discount += kept
+    off = None if voucher is None else voucher.discount_on(subtotal - discount)
+    return PriceBreakdown(
+        subtotal,
+        discount if off is None else discount + off,
+        subtotal - discount if off is None else subtotal - discount - off,
+        tier,
+        voucher_code=None if voucher is None else voucher.code,
+        voucher_discount=off,
+        loyalty_tier=None if loyalty is None else loyalty.tier,
+        loyalty_percent=None if loyalty is None else loyalty.percent,
+        loyalty_discount=kept,
+    )

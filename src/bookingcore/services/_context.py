@@ -26,6 +26,7 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.events import DomainEvent
 from bookingcore.domain.idempotency import KeyClaim, caller_key, request_digest, scoped_key
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle, check
+from bookingcore.domain.loyalty import LoyaltyProgram
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.taxes import TaxRates
 from bookingcore.domain.values import BookingId
@@ -127,6 +128,10 @@ class Settings:
             traveler is marked a no-show, to its ``completed`` state once every
             one attended, where the lifecycle has that state and allows the move.
             ``False`` (the default): attendance never changes a booking's status.
+        loyalty: the customers' loyalty tiers
+            (:class:`~bookingcore.domain.loyalty.LoyaltyProgram`); ``None`` (the
+            default): no program, no tiers and no loyalty discounts. See
+            docs/loyalty.md.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -137,7 +142,8 @@ class Settings:
             ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
             or a ``cancellation_by_lifecycle`` entry (on
             ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
-            or holding something else.
+            or holding something else; a ``loyalty`` that is no
+            :class:`~bookingcore.domain.loyalty.LoyaltyProgram`.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``taxes``.
@@ -145,6 +151,7 @@ class Settings:
     .. versionchanged:: 0.4 ``outbox_retention`` and ``outbox_relayed``.
     .. versionchanged:: 0.4 ``cancellation`` and ``cancellation_by_lifecycle``.
     .. versionchanged:: 0.4 ``attendance_moves_status``.
+    .. versionchanged:: 0.4 ``loyalty``.
     """
 
     default_region: str | None = None
@@ -168,6 +175,7 @@ class Settings:
         factory=dict, converter=_policies
     )
     attendance_moves_status: bool = False
+    loyalty: LoyaltyProgram | None = None
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -186,6 +194,10 @@ class Settings:
             msg = "must be a positive timedelta, or None to keep messages forever"
             raise ValidationError.single("outbox_retention", msg, "out_of_range")
         self._check_cancellation()
+        given: object = self.loyalty
+        if given is not None and not isinstance(given, LoyaltyProgram):
+            msg = "must be a LoyaltyProgram or None"
+            raise ValidationError.single("loyalty", msg, "invalid_type")
         if self.default_lifecycle not in self.lifecycles:
             msg = f"{self.default_lifecycle!r} is not one of the configured lifecycles"
             raise ValidationError.single("default_lifecycle", msg, "invalid_choice")

@@ -109,7 +109,7 @@ from bookingcore.services._requirements import check_requirements, note_waived
 from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 from bookingcore.services._settlement import closed_to_payment
 from bookingcore.services._suppliers import advance_if_suppliers_confirmed, check_items_allow
-from bookingcore.services.customers import CustomerService
+from bookingcore.services.customers import CustomerService, loyalty_discount_in
 from bookingcore.services.vouchers import redeem_voucher, use_voucher
 
 __all__ = [
@@ -264,7 +264,8 @@ class BookingRequest:
         items: line items booked with the seats (:class:`BookedItem`); they
             count toward the booking's total and need ``set_prices``.
         voucher_code: a voucher (promo code, any case) to take off the total
-            after the group discount (see :mod:`bookingcore.services.vouchers`).
+            after the group discount and any loyalty discount (see
+            :mod:`bookingcore.services.vouchers`).
         override_requirements: book even travelers the slot's product's
             requirements refuse (:attr:`~bookingcore.domain.Product.requirements`);
             only staff who change every booking may ask, and what was waived is
@@ -453,9 +454,17 @@ class BookingService:
         refused code is a ``ValidationError`` on ``voucher_code``; see
         :mod:`bookingcore.services.vouchers`); a retry counts nothing again.
 
+        With a loyalty program (``Settings.loyalty``) whose tiers give discounts,
+        the customer's tier is judged in the booking's transaction from the
+        figures stored then; its percent comes off after the group discount and
+        before the voucher, and the booking keeps the tier, percent and amount
+        (``loyalty_tier``, ``loyalty_percent``, ``loyalty_discount``): a later
+        tier change never reprices it. See docs/loyalty.md.
+
         .. versionchanged:: 0.4
            ``internal_notes`` are refused to partners and customers; ``voucher_code``;
-           the slot's product's requirements (:attr:`~bookingcore.domain.Product.requirements`).
+           the slot's product's requirements (:attr:`~bookingcore.domain.Product.requirements`);
+           loyalty tier discounts.
         """
         stored_key = principal_key(principal, idempotency_key)
         _check_written_fields(request, principal)
@@ -673,6 +682,8 @@ class BookingService:
             uow, request, customer_id, now, sees_customer=sees_customer
         )
         _check_bookable_items(uow, items)
+        # A quoted price is the price agreed: an approved quotation's booking keeps it.
+        loyalty = None if prices_quoted else loyalty_discount_in(self._ctx, uow, customer_id)
         group_id = self._joinable_group(uow, request.group_id, principal)
         group_currency = None if group_id is None else self._group_currency(uow, group_id)
         slot, location = self._bookable_slot(uow, request.slot_id)
@@ -751,6 +762,7 @@ class BookingService:
             may_see=lambda other: policy.can_view_booking(principal, other),
             lifecycle_of=self._ctx.settings.lifecycle,
             voucher=voucher,
+            loyalty=loyalty,
         )
         if voucher is not None:
             use_voucher(

@@ -25,8 +25,10 @@ from bookingcore.domain.events import CustomerRegistered
 from bookingcore.domain.insights import CustomerStats, StatusGroups
 from bookingcore.domain.leads import LeadFilter
 from bookingcore.domain.lifecycle import Lifecycle
+from bookingcore.domain.loyalty import LoyaltyStatus
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
+from bookingcore.domain.pricing import LoyaltyDiscount
 from bookingcore.domain.queries import (
     MAX_PAGE_SIZE,
     BookingFilter,
@@ -75,18 +77,57 @@ VIEW_ADVISOR_NOTES = 50
 
 
 def status_groups(lifecycles: Iterable[Lifecycle]) -> StatusGroups:
-    """Which statuses of ``lifecycles`` are cancellations and which no-shows.
+    """Which statuses of ``lifecycles`` are cancellations, no-shows and completions.
 
     Each lifecycle's ``cancelled`` state is a cancellation; a state named
-    ``no_show`` (any case) is a no-show.
+    ``no_show`` (any case) is a no-show, one named ``completed`` (any case) a
+    completion.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``completed``.
     """
     chosen = list(lifecycles)
     return StatusGroups(
         cancelled=frozenset(lc.cancelled for lc in chosen if lc.cancelled is not None),
         no_show=frozenset(s for lc in chosen for s in lc.states if s.lower() == "no_show"),
+        completed=frozenset(s for lc in chosen for s in lc.states if s.lower() == "completed"),
     )
+
+
+def loyalty_in(
+    context: ServiceContext, uow: UnitOfWork, customer_id: CustomerId
+) -> LoyaltyStatus | None:
+    """Inside ``uow``: where the customer stands in the configured loyalty program,
+    from the figures stored now (all their bookings, whoever made them); ``None``
+    without a program. No visibility check: for use cases that judge the tier
+    (a booking applying its discount).
+
+    .. versionadded:: 0.4
+    """
+    program = context.settings.loyalty
+    if program is None:
+        return None
+    stats = uow.customer_stats.summarise(
+        BookingFilter(customer_id=customer_id),
+        now=context.now(),
+        statuses=status_groups(context.settings.lifecycles.values()),
+    )
+    return program.status(stats)
+
+
+def loyalty_discount_in(
+    context: ServiceContext, uow: UnitOfWork, customer_id: CustomerId
+) -> LoyaltyDiscount | None:
+    """Inside ``uow``: the loyalty discount a new booking of the customer gets, judged
+    from the figures stored now; nothing is read when no tier gives a discount.
+
+    .. versionadded:: 0.4
+    """
+    program = context.settings.loyalty
+    if program is None or not program.gives_discounts:
+        return None
+    status = loyalty_in(context, uow, customer_id)
+    return None if status is None or status.tier is None else status.tier.discount
 
 
 @attrs.frozen
@@ -154,9 +195,13 @@ class CustomerView:
     what they earned, newest first (those of bookings the principal may see);
     ``payments`` their payment history, oldest first (seed 001's "payment
     history": the payments of the bookings the principal may see).
+    ``loyalty`` is where they stand in the loyalty program
+    (:meth:`CustomerService.loyalty`); ``None`` without a program, or for a
+    principal that sees only part of their bookings (a partner, an advisor).
 
     .. versionadded:: 0.3
     .. versionchanged:: 0.4 ``payments``.
+    .. versionchanged:: 0.4 ``loyalty``.
     """
 
     customer: Customer
@@ -169,6 +214,7 @@ class CustomerView:
     communications: Sequence[Communication]
     certificates: Sequence[Certificate] = ()
     payments: Sequence[Payment] = ()
+    loyalty: LoyaltyStatus | None = None
 
 
 @attrs.frozen
@@ -679,7 +725,50 @@ class CustomerService:
             communications=communications,
             certificates=earned,
             payments=paid,
+            loyalty=self._loyalty_of(stats, scoped, customer_id),
         )
+
+    # ------------------------------------------------------------ loyalty tiers (0.4)
+
+    def _loyalty_of(
+        self, stats: CustomerStats, scoped: BookingFilter, customer_id: CustomerId
+    ) -> LoyaltyStatus | None:
+        """The view's loyalty status from its figures, when they are the whole customer's."""
+        program = self._ctx.settings.loyalty
+        if program is None or scoped != BookingFilter(customer_id=customer_id):
+            return None
+        return program.status(stats)
+
+    def loyalty(self, customer_id: CustomerId, *, principal: Principal) -> LoyaltyStatus:
+        """Where the customer stands in the loyalty program: their tier, the figures
+        it was judged on (completed bookings, money spent per currency), and what the
+        next tier still needs.
+
+        The figures count all the customer's bookings, so only a principal that
+        sees all of them may ask: staff who see every booking, the system, and
+        the customer themself.
+
+        Raises:
+            NotFoundError: no such customer visible to ``principal``.
+            PermissionDeniedError: ``principal`` sees only part of the customer's
+                bookings (a partner, an advisor, a supplier).
+            ValidationError: on ``loyalty`` when no loyalty program is configured
+                (code ``not_configured``).
+
+        .. versionadded:: 0.4
+        """
+        if self._ctx.settings.loyalty is None:
+            msg = "no loyalty program is configured (Settings.loyalty)"
+            raise ValidationError.single("loyalty", msg, "not_configured")
+        wanted = BookingFilter(customer_id=customer_id)
+        with self._ctx.uow_factory().read_only() as uow:
+            self.load_visible(uow, customer_id, principal)
+            if policy.scope_bookings(principal, wanted) != wanted:
+                msg = f"{principal} sees only part of this customer's bookings"
+                raise PermissionDeniedError(msg)
+            status = loyalty_in(self._ctx, uow, customer_id)
+        assert status is not None
+        return status
 
     def rebooking_suggestions(
         self, customer_id: CustomerId, *, principal: Principal, limit: int = VIEW_BOOKINGS

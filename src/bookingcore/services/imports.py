@@ -78,6 +78,7 @@ from bookingcore.domain.imports import (
 )
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, StaffRole
+from bookingcore.domain.pricing import LoyaltyDiscount
 from bookingcore.domain.queries import Page, PageRequest, every_item
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
@@ -124,7 +125,7 @@ from bookingcore.services._requirements import requirement_problems
 from bookingcore.services._seat_offers import cancel_entries, offer_free_seats
 from bookingcore.services._suppliers import check_items_allow
 from bookingcore.services.bookings import check_sold_at
-from bookingcore.services.customers import CustomerService
+from bookingcore.services.customers import CustomerService, loyalty_discount_in
 from bookingcore.services.travelers import TravelerService
 
 __all__ = [
@@ -1281,6 +1282,8 @@ class _Booker:
         self._travelers: dict[CustomerId, list[Traveler]] = {}
         self._booked: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
         self._new_customers: set[CustomerId] = set()
+        #: each customer's loyalty tier discount, judged once per booker
+        self._loyalty: dict[CustomerId, LoyaltyDiscount | None] = {}
         #: erased customers among the owners of the bookings named by external id
         self._erased: set[CustomerId] = set()
         self._slots: dict[SlotId, Slot] = {}
@@ -1413,7 +1416,12 @@ class _Booker:
             metadata=dict(row.metadata),
             note=note,
         )
-        booking, raised = self._open_booking(draft, slot, new=new_customer or new_slot)
+        booking, raised = self._open_booking(
+            draft,
+            slot,
+            new=new_customer or new_slot,
+            loyalty=self._loyalty_of(customer.id, new=new_customer),
+        )
         self._run.assigner.assign(row.location_id, requested=row.advisor_id)
         uow = self._uow
         if new_slot:
@@ -1440,11 +1448,36 @@ class _Booker:
         self._tx.record(raised, emit=self._run.settings.emit_events)
         return "create"
 
+    def _loyalty_of(self, customer_id: CustomerId, *, new: bool) -> LoyaltyDiscount | None:
+        """The customer's loyalty tier discount, as booking directly applies it.
+
+        Judged from the figures stored when this booker (one chunk's transaction in
+        a real run) first books for the customer, and kept for its later rows: the
+        bookings of the same chunk do not move the customer up mid-chunk. A customer
+        new to the store has no completed bookings and has spent nothing.
+        """
+        program = self._ctx.settings.loyalty
+        if program is None or not program.gives_discounts:
+            return None
+        if customer_id not in self._loyalty:
+            if new or customer_id in self._new_customers:
+                tier = program.tier_for(0, ())
+                self._loyalty[customer_id] = None if tier is None else tier.discount
+            else:
+                self._loyalty[customer_id] = loyalty_discount_in(self._ctx, self._uow, customer_id)
+        return self._loyalty[customer_id]
+
     def _open_booking(
-        self, draft: BookingDraft, slot: Slot, *, new: bool
+        self,
+        draft: BookingDraft,
+        slot: Slot,
+        *,
+        new: bool,
+        loyalty: LoyaltyDiscount | None = None,
     ) -> tuple[Booking, Raised]:
         """:meth:`Booking.open` on ``slot``, ending the customer's entry on its waiting list
-        as booking directly does. ``new``: the customer or the slot is new to the store."""
+        as booking directly does. ``new``: the customer or the slot is new to the store;
+        ``loyalty``: the customer's loyalty tier discount."""
         principal = self._run.principal
         lifecycle = self._run.lifecycle
         entry = None
@@ -1462,6 +1495,7 @@ class _Booker:
             author=self._author,
             others=self._bookings_of(draft.customer_id, slot.id, new),
             may_see=lambda other: policy.can_view_booking(principal, other),
+            loyalty=loyalty,
         )
         if entry is not None:
             reason = f"{draft.note} booked the slot (booking {booking.reference})"

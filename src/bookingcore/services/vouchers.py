@@ -64,6 +64,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services.customers import loyalty_discount_in
 
 __all__ = ["VOUCHER_TERMS", "VoucherService", "redeem_voucher", "use_voucher"]
 
@@ -442,6 +443,8 @@ class VoucherService:
         """What booking ``slot_id`` for ``travelers`` travelers at the slot's price
         would cost with ``code``: the breakdown, its ``voucher_discount`` what the
         voucher takes off. Nothing is counted or held: a booking checks again.
+        With a known customer, their loyalty tier discount comes off as a
+        booking would take it (before the voucher).
 
         A customer's own uses count toward ``max_uses_per_customer``; staff and
         partners name the customer with ``customer_id`` to count theirs.
@@ -473,9 +476,13 @@ class VoucherService:
                 principal=principal,
                 now=self._ctx.now(),
             )
+            loyalty = (
+                None if customer_id is None else loyalty_discount_in(self._ctx, uow, customer_id)
+            )
         return price_booking(
             [slot.price_per_traveler] * travelers,
             slot.group_discounts,
             currency=slot.currency,
             voucher=voucher,
+            loyalty=loyalty,
         )

@@ -6720,7 +6720,11 @@ class CustomerStatsRepositoryContract(_Base):
     .. versionadded:: 0.3
     """
 
-    STATUSES = StatusGroups(cancelled=frozenset({"cancelled"}), no_show=frozenset({"no_show"}))
+    STATUSES = StatusGroups(
+        cancelled=frozenset({"cancelled"}),
+        no_show=frozenset({"no_show"}),
+        completed=frozenset({"completed"}),
+    )
 
     def _history(self, uow_factory: UnitOfWorkFactory, make: Builder) -> dict[str, Any]:
         partner = make.partner()
@@ -6798,9 +6802,27 @@ class CustomerStatsRepositoryContract(_Base):
         assert stats == expected
         assert stats.total_bookings == 5
         assert (stats.cancelled_bookings, stats.no_show_bookings) == (1, 1)
+        assert stats.completed_bookings == 1
         assert stats.upcoming_bookings == 2
         assert stats.total_spent == (Money("0.125", "BHD"), Money("99.99", "INR"))
         assert stats.value_in("INR") == Money("1234767.89", "INR")
+
+    def test_completed_bookings_count_the_completed_statuses_given(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4 (loyalty tiers count completed bookings)."""
+        world = self._history(uow_factory, make)
+        query = BookingFilter(customer_id=world["customer"].id)
+        wider = attrs.evolve(self.STATUSES, completed=frozenset({"completed", "confirmed"}))
+        with uow_factory() as uow:
+            none = uow.customer_stats.summarise(
+                query, now=T0, statuses=attrs.evolve(self.STATUSES, completed=frozenset())
+            )
+            two = uow.customer_stats.summarise(query, now=T0, statuses=wider)
+        assert none.completed_bookings == 0
+        assert two.completed_bookings == 2
+        expected = summarise_bookings(world["bookings"], world["payments"], now=T0, statuses=wider)
+        assert two == expected
 
     def test_summarise_applies_the_filter_and_counts_nothing_for_no_match(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -7246,6 +7268,46 @@ class VoucherRepositoryContract(_Base):
             stored = uow.bookings.get(plain.id)
             assert stored is not None
             assert (stored.voucher_code, stored.voucher_discount) == (None, None)
+
+    def test_a_booking_keeps_its_loyalty_tier_percent_and_discount(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4 (loyalty tiers)."""
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        plain = make.booking(customer.id, slot, [traveler.id])
+        price = plain.subtotal
+        off = Money("12.50", price.currency)
+        booking = attrs.evolve(
+            make.booking(customer.id, slot, [traveler.id]),
+            discount=off,
+            total=price - off,
+            loyalty_tier="Gold",
+            loyalty_percent=Decimal("12.5"),
+            loyalty_discount=off,
+        )
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.bookings.add(plain)
+            uow.bookings.add(booking)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.bookings.get(booking.id)
+            assert stored == booking
+            assert stored is not None
+            assert str(stored.loyalty_percent) == "12.5"
+            kept = uow.bookings.get(plain.id)
+            assert kept is not None
+            assert (kept.loyalty_tier, kept.loyalty_percent, kept.loyalty_discount) == (
+                None,
+                None,
+                None,
+            )
 
     @requires("concurrent_units_of_work")
     def test_get_for_update_counts_every_use_once(

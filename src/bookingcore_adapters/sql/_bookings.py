@@ -71,6 +71,7 @@ from bookingcore.domain.values import (
     StaffId,
     SupplierId,
 )
+from bookingcore.domain.vouchers import plain_percent
 from bookingcore_adapters.sql._catalog import LOCATIONS
 from bookingcore_adapters.sql._customers import CUSTOMERS, TRAVELERS, customers
 from bookingcore_adapters.sql._driver import TUPLE_COUNTS
@@ -182,6 +183,11 @@ bookings = Table(
     # vouchers (revision 0038): the code a booking was made with and what it took off.
     Column("voucher_code", String(40)),
     Column("voucher_discount_amount", ExactDecimal(18, 4)),
+    # loyalty tiers (revision 0041): the tier whose discount a booking got, its percent
+    # then, and what it took off.
+    Column("loyalty_tier", String(80)),
+    Column("loyalty_percent", ExactDecimal(7, 4)),
+    Column("loyalty_discount_amount", ExactDecimal(18, 4)),
     # Staff lists are newest first by (created_at, id), keyset-paged: each filter
     # column leads an index that also holds that order, so a page of a filtered
     # list is one index range scan however deep it is (bench/booking_queries.py).
@@ -358,6 +364,11 @@ def _dump_booking(b: Booking) -> Row:
         "voucher_discount_amount": (
             None if b.voucher_discount is None else b.voucher_discount.amount
         ),
+        "loyalty_tier": b.loyalty_tier,
+        "loyalty_percent": b.loyalty_percent,
+        "loyalty_discount_amount": (
+            None if b.loyalty_discount is None else b.loyalty_discount.amount
+        ),
     }
 
 
@@ -456,6 +467,15 @@ def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
             None
             if r["voucher_discount_amount"] is None
             else Money(r["voucher_discount_amount"], currency)
+        ),
+        loyalty_tier=r["loyalty_tier"],
+        loyalty_percent=(
+            None if r["loyalty_percent"] is None else plain_percent(Decimal(r["loyalty_percent"]))
+        ),
+        loyalty_discount=(
+            None
+            if r["loyalty_discount_amount"] is None
+            else Money(r["loyalty_discount_amount"], currency)
         ),
     )
 

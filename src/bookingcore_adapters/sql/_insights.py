@@ -83,6 +83,7 @@ class CustomerStatsRepository:
                 func.sum(one),
                 func.sum(case((_is_in(b.status, statuses.cancelled), 1), else_=0)),
                 func.sum(case((_is_in(b.status, statuses.no_show), 1), else_=0)),
+                func.sum(case((_is_in(b.status, statuses.completed), 1), else_=0)),
                 func.min(b.created_at),
                 func.max(b.created_at),
                 self._sum(case((kept == 1, b.total_amount), else_=None), sqlite),
@@ -91,16 +92,17 @@ class CustomerStatsRepository:
             .where(*where)
             .group_by(b.currency)
         )
-        total = upcoming = cancelled = no_show = 0
+        total = upcoming = cancelled = no_show = completed = 0
         first: datetime | None = None
         last: datetime | None = None
         value: list[Money] = []
         for row in connection.execute(grouped):
-            currency, count, up, gone, missed, oldest, newest, booked = row
+            currency, count, up, gone, missed, done, oldest, newest, booked = row
             total += count
             upcoming += int(up or 0)
             cancelled += int(gone or 0)
             no_show += int(missed or 0)
+            completed += int(done or 0)
             first = oldest if first is None else min(first, oldest)
             last = newest if last is None else max(last, newest)
             amount = self._amount(booked, sqlite)
@@ -130,6 +132,7 @@ class CustomerStatsRepository:
             last_booking_at=last,
             lifetime_value=value,
             total_spent=spent,
+            completed_bookings=completed,
         )
 
     def booked_products(self, query: BookingFilter, *, limit: int) -> Sequence[ProductId]:
