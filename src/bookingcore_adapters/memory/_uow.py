@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -1161,6 +1161,31 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
             lambda w: (w.created_at, w.id.bytes),
         )
         return found[:limit]
+
+    def list_waiting_for_day(
+        self,
+        product_id: ProductId,
+        location_id: LocationId,
+        day: date,
+        *,
+        other_than: SlotId,
+    ) -> Sequence[WaitlistEntry]:
+        alike = {
+            s.id
+            for s in self._uow._rows("slots")
+            if s.product_id == product_id and s.location_id == location_id
+        }
+        alike.discard(other_than)
+        found: list[WaitlistEntry] = self._uow._select(
+            self._table,
+            lambda w: (
+                w.status is WaitlistStatus.WAITING
+                and w.slot_id in alike
+                and day in w.alternative_dates
+            ),
+            lambda w: (w.created_at, w.id.bytes),
+        )
+        return found
 
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
