@@ -249,6 +249,11 @@ def test_a_cancelled_slot_s_entries_with_alternative_dates_wait_on_and_get_free_
     world.clock.set(datetime(2026, 1, 11, 0, 0, tzinfo=UTC))
     world.core.waitlists.expire_offers(principal=SYSTEM)
     assert world.entry(patient).status is WaitlistStatus.WAITING
+    # Once its last date is behind it (in Kolkata), it expires.
+    world.clock.set(datetime(2026, 1, 20, 19, 0, tzinfo=UTC))  # 00:30 on the 21st there
+    expired = world.core.waitlists.expire_offers(principal=SYSTEM)
+    assert patient.id in {e.id for e in expired}
+    assert world.entry(patient).status is WaitlistStatus.EXPIRED
 
 
 @pytest.mark.postgres

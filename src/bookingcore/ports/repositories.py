@@ -962,11 +962,16 @@ class WaitlistRepository(Protocol):
         """Up to ``limit`` offered entries whose offer ran out at or before ``now``,
         the longest expired first (what an expiry job works through)."""
 
-    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+    def list_waiting_past_start(
+        self, now: datetime, limit: int, *, waiting_from: date | None = None
+    ) -> Sequence[WaitlistEntry]:
         """Up to ``limit`` ``waiting`` entries whose slot started at or before ``now``,
         oldest first (what an expiry job closes: nobody will be offered those seats).
+        With ``waiting_from``, entries listing an alternative date on or after it are
+        left out (they still wait for it), in the query.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4 ``waiting_from``.
         """
 
     def list_waiting_for_day(

@@ -744,7 +744,7 @@ class WaitlistService:
         # them, unless a date they could come on instead is still ahead.
         today = when.astimezone(self._ctx.settings.zone).date()
         with self._ctx.uow_factory() as uow:
-            stale = uow.waitlist.list_waiting_past_start(when, limit)
+            stale = uow.waitlist.list_waiting_past_start(when, limit, waiting_from=today)
             slots = list(dict.fromkeys(waiting.slot_id for waiting in stale))
         for slot_id in slots:
             with self._ctx.transaction() as tx:

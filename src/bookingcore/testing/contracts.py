@@ -3133,6 +3133,33 @@ class WaitlistRepositoryContract(_Base):
             everything = uow.waitlist.list_waiting_past_start(later.starts_at, 10)
             assert [e.id for e in everything] == [first.id, not_yet.id, second.id]
 
+    def test_entries_still_waiting_for_an_alternative_date_are_not_past_start(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_waiting_past_start(..., waiting_from=day)`` leaves out entries listing
+        a date on or after ``day``.
+
+        .. versionadded:: 0.4
+        """
+        slot, people = _stored_slot_customers(uow_factory, make, customers=3)
+        day = date(2026, 3, 14)
+        done = make.waitlist_entry(slot.id, people[0].id, alternative_dates=[date(2026, 3, 13)])
+        on_it = make.waitlist_entry(slot.id, people[1].id, alternative_dates=[day])
+        later = make.waitlist_entry(
+            slot.id, people[2].id, alternative_dates=[date(2026, 3, 1), date(2026, 4, 1)]
+        )
+        with uow_factory() as uow:
+            for entry in (done, on_it, later):
+                uow.waitlist.add(entry)
+            found = uow.waitlist.list_waiting_past_start(slot.starts_at, 10, waiting_from=day)
+            assert [e.id for e in found] == [done.id]
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.waitlist.list_waiting_past_start(slot.starts_at, 10, waiting_from=day)
+            assert [e.id for e in found] == [done.id]
+            every = uow.waitlist.list_waiting_past_start(slot.starts_at, 10)
+            assert {e.id for e in every} == {done.id, on_it.id, later.id}
+
     @requires("interleaved_units_of_work")
     def test_a_change_to_an_entry_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -1116,6 +1116,11 @@ class _BookingItemRepository(_Repository[BookingItem]):
         return counts
 
 
+def _still_wanted(entry: WaitlistEntry, waiting_from: date | None) -> bool:
+    """True when ``entry`` lists an alternative date on or after ``waiting_from``."""
+    return waiting_from is not None and any(d >= waiting_from for d in entry.alternative_dates)
+
+
 class _WaitlistRepository(_Repository[WaitlistEntry]):
     def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
         return self._get(entry_id)
@@ -1153,11 +1158,17 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         )
         return found[:limit]
 
-    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+    def list_waiting_past_start(
+        self, now: datetime, limit: int, *, waiting_from: date | None = None
+    ) -> Sequence[WaitlistEntry]:
         started = {s.id for s in self._uow._rows("slots") if s.starts_at <= now}
         found: list[WaitlistEntry] = self._uow._select(
             self._table,
-            lambda w: w.status is WaitlistStatus.WAITING and w.slot_id in started,
+            lambda w: (
+                w.status is WaitlistStatus.WAITING
+                and w.slot_id in started
+                and not _still_wanted(w, waiting_from)
+            ),
             lambda w: (w.created_at, w.id.bytes),
         )
         return found[:limit]

@@ -249,6 +249,17 @@ def _lists_day(column: ColumnElement[Any], day: date, dialect: str) -> ColumnEle
     return exists(select(literal(1)).select_from(listed).where(listed.c.value == text))
 
 
+def _lists_from(column: ColumnElement[Any], day: date, dialect: str) -> ColumnElement[bool]:
+    """``column`` (a JSON array of ISO dates) holds a date on or after ``day`` (ISO
+    dates compare as text)."""
+    text = day.isoformat()
+    if dialect == "postgresql":
+        listed = func.jsonb_array_elements_text(column).table_valued("value")
+    else:
+        listed = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(listed).where(listed.c.value >= text))
+
+
 BOOKING_GROUPS = Mapper[BookingGroup](
     "bookinggroup", booking_groups, dump_booking_group, load_booking_group, versioned=True
 )
@@ -376,19 +387,27 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             limit=limit,
         )
 
-    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+    def list_waiting_past_start(
+        self, now: datetime, limit: int, *, waiting_from: date | None = None
+    ) -> Sequence[WaitlistEntry]:
         c = self._table.c
         started = select(SLOTS.table.c.id).where(SLOTS.table.c.starts_at <= now)
+        where = [c.status == WaitlistStatus.WAITING.value, c.slot_id.in_(started)]
+        if waiting_from is not None:
+            dialect = self._session.connection().dialect.name
+            where.append(~_lists_from(c.alternative_dates, waiting_from, dialect))
 
         def keep(w: WaitlistEntry) -> bool:
             if w.status is not WaitlistStatus.WAITING:
+                return False
+            if waiting_from is not None and any(d >= waiting_from for d in w.alternative_dates):
                 return False
             slot = self._session.peek(SLOTS, w.slot_id)
             return slot is not None and slot.starts_at <= now
 
         return self._session.select(
             self._mapper,
-            [c.status == WaitlistStatus.WAITING.value, c.slot_id.in_(started)],
+            where,
             keep,
             lambda w: (w.created_at, w.id.bytes),
             order_by=[c.created_at, c.id],
