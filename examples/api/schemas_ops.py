@@ -23,6 +23,7 @@ from bookingcore.domain import (
     ImportTally,
     LoyaltyStatus,
     WaitlistEntry,
+    WaitlistStatus,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -101,9 +102,32 @@ class WaitlistJoinIn(StrictIn):
 
     slot_id: UUID
     seats: int = Field(default=1, ge=1, le=1000)
-    alternative_dates: list[date] = Field(default_factory=list, max_length=20)
+    alternative_dates: list[date] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "Other days the party could come on (in the business's time zone): seats "
+            "freed on the product's slots at the location on those days are offered too, "
+            "after that slot's own list"
+        ),
+    )
     preferred_contact_method: str | None = Field(default=None, max_length=16)
     notes: str | None = Field(default=None, max_length=2000)
+    travelers: list[BookingTravelerIn] = Field(
+        default_factory=list,
+        max_length=200,
+        description=(
+            "The party (at most seats), checked against the product's requirements now; "
+            "named again when the offer is accepted"
+        ),
+    )
+    override_requirements: bool = Field(
+        default=False,
+        description=(
+            "Put travelers the product's requirements refuse on the list; staff who "
+            "change every booking only"
+        ),
+    )
 
 
 class WaitlistForCustomerIn(WaitlistJoinIn):
@@ -159,6 +183,12 @@ class WaitlistEntryOut(BaseModel):
     preferred_contact_method: str | None
     alternative_dates: list[date]
     notes: str | None
+    offer_slot_id: UUID | None = Field(
+        description=(
+            "The slot an offer is (or was, once booked) for: the entry's own slot, or one "
+            "on an alternative date; null while waiting or once ended unbooked"
+        )
+    )
 
     @classmethod
     def of(cls, entry: WaitlistEntry) -> WaitlistEntryOut:
@@ -179,6 +209,9 @@ class WaitlistEntryOut(BaseModel):
             preferred_contact_method=None if contact is None else contact.value,
             alternative_dates=list(entry.alternative_dates),
             notes=entry.notes,
+            offer_slot_id=entry.offer_slot_id
+            if entry.status in (WaitlistStatus.OFFERED, WaitlistStatus.BOOKED)
+            else None,
         )
 
 

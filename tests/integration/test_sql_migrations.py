@@ -41,7 +41,7 @@ from bookingcore.errors import DuplicateError
 from bookingcore.services.leads import LeadRequest
 from bookingcore.services.quotations import QuotationRequest
 from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
-from bookingcore.testing.builders import Builder
+from bookingcore.testing.builders import T0, Builder
 from bookingcore_adapters.sql import SqlStore, metadata, migrations
 
 
@@ -1159,3 +1159,60 @@ def test_bookings_gain_nullable_loyalty_columns_and_lose_them_on_downgrade(
         )
     migrations.downgrade(database, BEFORE_0041)
     assert not loyalty & _columns(database, "bookings")
+
+
+#: The revision before 0042 (alternative-date offers).
+BEFORE_0042 = "0041"
+
+
+def _indexes(engine: Engine, table: str) -> set[str]:
+    return {index["name"] for index in inspect(engine).get_indexes(table) if index["name"]}
+
+
+def test_waiting_lists_gain_the_offered_slot_and_the_alternative_dates_index(
+    database: Engine,
+) -> None:
+    """0042 adds ``waiting_lists.offered_slot_id`` (nullable) and the index that finds
+    who waits for a day (GIN on PostgreSQL); a downgrade drops both."""
+    migrations.upgrade(database, BEFORE_0042)
+    assert "offered_slot_id" not in _columns(database, "waiting_lists")
+    assert "ix_waiting_lists_alternative_dates" not in _indexes(database, "waiting_lists")
+    make = Builder()
+    location, product = make.location(), make.product()
+    own = make.slot(location.id, product_id=product.id)
+    other = make.slot(location.id, product_id=product.id, starts_at=own.starts_at + timedelta(1))
+    customer = make.customer()
+    day = own.starts_at.date() + timedelta(days=1)
+    entry = make.waitlist_entry(own.id, customer.id, alternative_dates=[day])
+    store = SqlStore(database)
+    migrations.upgrade(database)
+    assert "offered_slot_id" in _columns(database, "waiting_lists")
+    assert "ix_waiting_lists_alternative_dates" in _indexes(database, "waiting_lists")
+    assert _differences(database) == []
+    if database.dialect.name == "postgresql":
+        (gin,) = (
+            i
+            for i in inspect(database).get_indexes("waiting_lists")
+            if i["name"] == "ix_waiting_lists_alternative_dates"
+        )
+        assert gin.get("dialect_options", {}).get("postgresql_using") == "gin"
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.products.add(product)
+        uow.slots.add(own)
+        uow.slots.add(other)
+        uow.customers.add(customer)
+        uow.waitlist.add(entry)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        found = uow.waitlist.list_waiting_for_day(product.id, location.id, day, other_than=other.id)
+        assert [e.id for e in found] == [entry.id]
+        assert found[0].offered_slot_id is None
+        found[0].offer(now=T0, expires_at=T0 + timedelta(hours=1), slot_id=other.id)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.waitlist.get(entry.id).offered_slot_id == other.id  # type: ignore[union-attr]
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0042)
+    assert "offered_slot_id" not in _columns(database, "waiting_lists")
+    assert "ix_waiting_lists_alternative_dates" not in _indexes(database, "waiting_lists")

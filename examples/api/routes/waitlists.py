@@ -83,6 +83,8 @@ def _join(
         preferred_contact_method=body.preferred_contact_method,
         notes=body.notes,
         idempotency_key=idempotency_key,
+        travelers=[t.to_choice() for t in body.travelers],
+        override_requirements=body.override_requirements,
     )
     return WaitlistEntryOut.of(entry)
 

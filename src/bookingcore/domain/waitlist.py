@@ -18,6 +18,15 @@ while waiting or holding an offer::
 A customer has at most one *active* (``waiting`` or ``offered``) entry per
 slot; storage refuses a second with a :class:`~bookingcore.errors.DuplicateError`.
 
+An entry's ``alternative_dates`` are other days its customer could come on:
+seats freed on another slot of the same product and location that starts on
+one of them (in the business's time zone) are offered to it once the slot's
+own list has had its turn. Such an offer names its slot in
+``offered_slot_id``; turned down or let run out, it sends the entry back to
+``waiting`` on its own slot, in the same place, without that date::
+
+    offered (alternative) ──decline / expire──▶ waiting   (date dropped)
+
 .. versionadded:: 0.1
 """
 
@@ -157,7 +166,12 @@ class WaitlistEntry(Versioned):
 
     ``alternative_dates`` are kept sorted and without repeats. An ``offered``
     entry has ``offered_at`` and a later ``offer_expires_at``; a ``booked``
-    one names the booking it became.
+    one names the booking it became. ``offered_slot_id`` names the slot an
+    offer (open, or taken up) holds seats on when that is not the entry's own
+    slot but one on an alternative date; a ``waiting`` entry has none.
+
+    .. versionchanged:: 0.4 ``offered_slot_id``, :attr:`offer_slot_id`,
+       :meth:`pass_alternative`; :meth:`offer` takes ``slot_id``.
 
     Raises:
         ValidationError: naming the field that breaks an invariant.
@@ -180,6 +194,7 @@ class WaitlistEntry(Versioned):
     offer_expires_at: datetime | None = None
     booking_id: BookingId | None = None
     notes: str | None = None
+    offered_slot_id: SlotId | None = None
     version: int = 1
 
     entity_name = "waitlist entry"
@@ -204,6 +219,11 @@ class WaitlistEntry(Versioned):
         ):
             msg = "the offer must expire after it was made"
             raise ValidationError.single("offer_expires_at", msg, "before_offer")
+        if self.offered_slot_id is not None and (
+            self.offered_slot_id == self.slot_id or self.status is WaitlistStatus.WAITING
+        ):
+            msg = "only an offer on another slot than the entry's own names its slot"
+            raise ValidationError.single("offered_slot_id", msg, "invalid")
         if self.status is WaitlistStatus.BOOKED and self.booking_id is None:
             msg = "a booked entry names its booking"
             raise ValidationError.single("booking_id", msg, "required")
@@ -218,6 +238,23 @@ class WaitlistEntry(Versioned):
         """How entries sort for an offer: priority, position, then who joined first."""
         return (self.priority.rank, self.position, self.created_at, self.id.bytes)
 
+    @property
+    def offer_slot_id(self) -> SlotId:
+        """The slot whose seats an offer to this entry holds (or would hold): the
+        alternative slot it was offered, else its own.
+
+        .. versionadded:: 0.4
+        """
+        return self.offered_slot_id or self.slot_id
+
+    @property
+    def holds_alternative(self) -> bool:
+        """True while the entry holds an offer on another slot than its own.
+
+        .. versionadded:: 0.4
+        """
+        return self.status is WaitlistStatus.OFFERED and self.offered_slot_id is not None
+
     def offer_is_open(self, now: datetime) -> bool:
         """True when the entry holds an offer that has not expired at ``now``."""
         return (
@@ -226,8 +263,11 @@ class WaitlistEntry(Versioned):
             and now < self.offer_expires_at
         )
 
-    def offer(self, *, now: datetime, expires_at: datetime) -> None:
-        """Offer the waiting customer their seats until ``expires_at``.
+    def offer(self, *, now: datetime, expires_at: datetime, slot_id: SlotId | None = None) -> None:
+        """Offer the waiting customer their seats until ``expires_at``, on ``slot_id``
+        when that is another slot than theirs (one on an alternative date).
+
+        .. versionchanged:: 0.4 ``slot_id``.
 
         Raises:
             InvalidTransitionError: the entry is not waiting.
@@ -242,6 +282,30 @@ class WaitlistEntry(Versioned):
         self.status = WaitlistStatus.OFFERED
         self.offered_at = now
         self.offer_expires_at = expires_at
+        self.offered_slot_id = None if slot_id in (None, self.slot_id) else slot_id
+        self.touch(now)
+
+    def pass_alternative(self, day: date, *, now: datetime) -> None:
+        """An offer on an alternative slot was turned down or ran out: wait again.
+
+        The entry goes back to ``waiting`` on its own slot, keeping its
+        position and priority, and ``day`` (the offered slot's date) leaves its
+        alternative dates, so that slot is not offered to it again.
+
+        Raises:
+            InvalidTransitionError: the entry holds no offer on an alternative slot.
+
+        .. versionadded:: 0.4
+        """
+        if not self.holds_alternative:
+            msg = f"{self._subject()} holds no offer on an alternative slot"
+            raise InvalidTransitionError(
+                "waitlist", self.status.value, WaitlistStatus.WAITING.value, message=msg
+            )
+        self.status = WaitlistStatus.WAITING
+        self.offer_expires_at = None
+        self.offered_slot_id = None
+        self.alternative_dates = tuple(d for d in self.alternative_dates if d != day)
         self.touch(now)
 
     def book(self, *, booking_id: BookingId, now: datetime) -> None:

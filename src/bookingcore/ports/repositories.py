@@ -14,7 +14,7 @@ Adapters must pass :mod:`bookingcore.testing.contracts` for each protocol here.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -1028,11 +1028,33 @@ class WaitlistRepository(Protocol):
         """Up to ``limit`` offered entries whose offer ran out at or before ``now``,
         the longest expired first (what an expiry job works through)."""
 
-    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+    def list_waiting_past_start(
+        self, now: datetime, limit: int, *, waiting_from: date | None = None
+    ) -> Sequence[WaitlistEntry]:
         """Up to ``limit`` ``waiting`` entries whose slot started at or before ``now``,
         oldest first (what an expiry job closes: nobody will be offered those seats).
+        With ``waiting_from``, entries listing an alternative date on or after it are
+        left out (they still wait for it), in the query.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4 ``waiting_from``.
+        """
+
+    def list_waiting_for_day(
+        self,
+        product_id: ProductId,
+        location_id: LocationId,
+        day: date,
+        *,
+        other_than: SlotId,
+    ) -> Sequence[WaitlistEntry]:
+        """The ``waiting`` entries of the other slots of ``product_id`` at
+        ``location_id`` (every slot but ``other_than``) that list ``day`` among
+        their :attr:`~bookingcore.domain.WaitlistEntry.alternative_dates`, in the
+        order they joined (``created_at``, then id). One query: adapters index
+        the dates rather than read every entry.
+
+        .. versionadded:: 0.4
         """
 
     def next_position(self, slot_id: SlotId) -> int:

@@ -14,7 +14,7 @@ declined or expired (they are released and offered on).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.communications import (
@@ -28,8 +28,9 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.slots import Slot
-from bookingcore.domain.values import Actor, CommunicationId, CustomerId
-from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus, pick_offers
+from bookingcore.domain.values import Actor, CommunicationId, CustomerId, SlotId
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus, offer_order
+from bookingcore.errors import NotFoundError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction
 
@@ -40,6 +41,8 @@ __all__ = [
     "end_offer_event",
     "offer_free_seats",
     "offer_message_key",
+    "pass_alternative_offer",
+    "slot_day",
 ]
 
 #: The audit entity name of waiting-list entries.
@@ -54,36 +57,106 @@ def offer_message_key(entry: WaitlistEntry) -> str:
 def offer_free_seats(
     ctx: ServiceContext, tx: Transaction, slot: Slot, *, now: datetime
 ) -> Sequence[WaitlistEntry]:
-    """Offer ``slot``'s free seats to its waiting entries, in offer order; call with it locked.
+    """Offer ``slot``'s free seats to the waiting customers, in offer order; call with it locked.
 
-    A party bigger than what is left is passed over and keeps its place. Each
-    offer holds its seats on ``slot``, logs a message to the customer
+    First the slot's own list, in its offer order (priority, then position);
+    then the entries waiting on other slots of the same product and location
+    that list the slot's start date (in the business's time zone,
+    ``Settings.zone``) among their ``alternative_dates``, in the order they
+    joined. Their offers name the slot (``offered_slot_id``). A party bigger
+    than what is left is passed over and keeps its place; a customer who has
+    an entry of their own on ``slot`` is not offered it as an alternative.
+
+    Each entry is locked before it is offered and offered only if it is still
+    waiting, so two slots freeing seats at once never offer one entry twice.
+    Each offer holds its seats on ``slot``, logs a message to the customer
     (delivered after commit by the ``waitlist.offer_message`` handler) and
     writes a :class:`~bookingcore.domain.events.WaitlistOffered` event. A slot
     that is closed or has started offers nothing.
+
+    .. versionchanged:: 0.4 Entries waiting for the slot's date as an alternative.
     """
     if not slot.is_active or slot.starts_at <= now:
         return ()
-    waiting = tx.uow.waitlist.list_for_slot(slot.id, active_only=True)
-    chosen = pick_offers(waiting, slot.seats_left)
     expires_at = min(now + ctx.settings.waitlist_offer_ttl, slot.starts_at)
-    for entry in chosen:
-        entry.offer(now=now, expires_at=expires_at)
-        slot.hold(entry.seats)
-        communication = _log_offer_message(ctx, tx.uow, entry, slot, now=now)
-        tx.emit(
-            WaitlistOffered(
-                id=tx.new_event_id(),
-                occurred_at=now,
-                entry_id=entry.id,
-                slot_id=slot.id,
-                customer_id=entry.customer_id,
-                seats=entry.seats,
-                offer_expires_at=expires_at,
-                communication_id=None if communication is None else communication.id,
-            )
+    waitlist = tx.uow.waitlist
+    left = slot.seats_left
+    chosen: list[WaitlistEntry] = []
+
+    def take(candidates: Iterable[WaitlistEntry], *, alternative: bool) -> None:
+        nonlocal left
+        for candidate in candidates:
+            if left is not None and (left <= 0 or candidate.seats > left):
+                continue
+            entry = waitlist.get_for_update(candidate.id)
+            if entry is None or entry.status is not WaitlistStatus.WAITING:
+                continue  # offered meanwhile, on another slot (its lock was held)
+            if left is not None and entry.seats > left:
+                continue  # pragma: no cover - seats change only while the slot is locked
+            if alternative and waitlist.get_active(slot.id, entry.customer_id) is not None:
+                continue
+            _offer(ctx, tx, entry, slot, expires_at=expires_at, now=now)
+            chosen.append(entry)
+            if left is not None:
+                left -= entry.seats
+
+    take(offer_order(waitlist.list_for_slot(slot.id, active_only=True)), alternative=False)
+    if slot.product_id is not None and (left is None or left > 0):
+        day = slot_day(ctx, slot)
+        others = waitlist.list_waiting_for_day(
+            slot.product_id, slot.location_id, day, other_than=slot.id
         )
+        take(others, alternative=True)
     return chosen
+
+
+def slot_day(ctx: ServiceContext, slot: Slot) -> date:
+    """The date ``slot`` starts on in the business's calendar (``Settings.zone``)."""
+    return slot.starts_at.astimezone(ctx.settings.zone).date()
+
+
+def _offer(
+    ctx: ServiceContext,
+    tx: Transaction,
+    entry: WaitlistEntry,
+    slot: Slot,
+    *,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    entry.offer(now=now, expires_at=expires_at, slot_id=slot.id)
+    slot.hold(entry.seats)
+    communication = _log_offer_message(ctx, tx.uow, entry, slot, now=now)
+    tx.emit(
+        WaitlistOffered(
+            id=tx.new_event_id(),
+            occurred_at=now,
+            entry_id=entry.id,
+            slot_id=slot.id,
+            customer_id=entry.customer_id,
+            seats=entry.seats,
+            offer_expires_at=expires_at,
+            communication_id=None if communication is None else communication.id,
+        )
+    )
+
+
+def pass_alternative_offer(
+    ctx: ServiceContext,
+    tx: Transaction,
+    slot: Slot,
+    entry: WaitlistEntry,
+    outcome: str,
+    *,
+    now: datetime,
+) -> None:
+    """End ``entry``'s offer on the alternative ``slot`` (locked, as is the entry) as
+    ``outcome`` (``declined``, ``expired``): its seats are released (the caller
+    offers them on) and the entry waits again on its own slot, in the same
+    place, without ``slot``'s date among its alternatives."""
+    slot.release(entry.seats)
+    tx.emit(end_offer_event(tx, entry, outcome, now=now))
+    entry.pass_alternative(slot_day(ctx, slot), now=now)
 
 
 def cancel_entries(
@@ -107,14 +180,26 @@ def cancel_entries(
     (``cancelled``) event, and the released seats go to the next entries in
     line in the same unit of work. With ``offer_onward=False`` the released
     seats are left free (the caller offers what is left of them); the answer
-    says whether any were released.
+    says whether any were released on ``slot``. An entry holding an offer on
+    an alternative slot releases the seats there (that slot is locked after
+    ``slot``) and they are offered on at once.
 
     Raises:
         InvalidTransitionError: an entry is no longer active.
     """
     released = False
+    elsewhere: dict[SlotId, Slot] = {}
     for entry in entries:
         had_offer = entry.status is WaitlistStatus.OFFERED
+        held_on = slot
+        if had_offer and entry.offer_slot_id != slot.id:
+            # An offer on an alternative slot holds its seats there: lock it too.
+            other = elsewhere.get(entry.offer_slot_id) or tx.uow.slots.get_for_update(
+                entry.offer_slot_id
+            )
+            if other is None:  # pragma: no cover - offers name stored slots
+                raise NotFoundError("slot", entry.offer_slot_id)
+            held_on = elsewhere[other.id] = other
         old = entry.status.value
         entry.cancel(now=now)
         tx.audit(
@@ -127,11 +212,13 @@ def cancel_entries(
             reason=reason,
         )
         if had_offer:
-            slot.release(entry.seats)
+            held_on.release(entry.seats)
             tx.emit(end_offer_event(tx, entry, "cancelled", now=now))
-            released = True
+            released = released or held_on is slot
     if released and offer_onward:
         offer_free_seats(ctx, tx, slot, now=now)
+    for other in elsewhere.values():
+        offer_free_seats(ctx, tx, other, now=now)
     return released
 
 
@@ -178,12 +265,13 @@ def end_entry_for_booking(
 def end_offer_event(
     tx: Transaction, entry: WaitlistEntry, outcome: str, *, now: datetime
 ) -> WaitlistOfferEnded:
-    """The event of ``entry``'s offer ending as ``outcome`` (booked, expired, cancelled)."""
+    """The event of ``entry``'s offer ending as ``outcome`` (booked, expired, cancelled,
+    declined): ``slot_id`` is the slot the offer held seats on."""
     return WaitlistOfferEnded(
         id=tx.new_event_id(),
         occurred_at=now,
         entry_id=entry.id,
-        slot_id=entry.slot_id,
+        slot_id=entry.offer_slot_id,
         customer_id=entry.customer_id,
         seats=entry.seats,
         outcome=outcome,

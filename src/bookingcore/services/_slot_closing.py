@@ -68,11 +68,12 @@ class SlotCancellation:
     """What :meth:`~bookingcore.services.CatalogService.cancel_slot` did.
 
     ``slot`` is the slot (closed); ``bookings`` the bookings this cancellation
-    cancelled, ``waitlist_entries`` the waiting-list entries it ended, and
-    ``communications`` the messages logged to tell their customers (each sent
-    once, after commit). ``replayed`` is True when the call repeated an
-    earlier idempotency key: nothing was written and the lists are the first
-    call's, read as they are now.
+    cancelled, ``waitlist_entries`` the waiting-list entries it ended,
+    ``waitlist_kept`` the entries it left waiting for their alternative dates
+    (or holding an offer on one), and ``communications`` the messages logged
+    to tell their customers (each sent once, after commit). ``replayed`` is
+    True when the call repeated an earlier idempotency key: nothing was
+    written and the lists are the first call's, read as they are now.
 
     .. versionadded:: 0.4
     """
@@ -83,6 +84,7 @@ class SlotCancellation:
     waitlist_entries: tuple[WaitlistEntry, ...] = ()
     communications: tuple[Communication, ...] = ()
     replayed: bool = False
+    waitlist_kept: tuple[WaitlistEntry, ...] = ()
 
 
 def slot_message_key(slot: Slot, subject: BookingId | WaitlistEntryId) -> str:

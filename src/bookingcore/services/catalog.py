@@ -9,7 +9,7 @@ except that a partner sees only the locations (and their slots) it may book.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import cast
 from uuid import UUID
@@ -52,6 +52,7 @@ from bookingcore.domain.values import (
     WaitlistEntryId,
     ensure_aware,
 )
+from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus
 from bookingcore.errors import (
     DuplicateError,
     FieldError,
@@ -1109,7 +1110,14 @@ class CatalogService:
         slot_cancelled`` in the metadata, so ``PaymentSettings(refund_on_cancel=True)``
         refunds everything. Bookings that can no longer be cancelled (ended) are
         left alone. Every active waiting-list entry is cancelled (no offer is
-        made). Each booking's and entry's customer gets a cancellation message
+        made on this slot), except those a customer could take another date
+        for (``waitlist_kept``): an entry waiting with an alternative date
+        today or later (in ``Settings.zone``) stays ``waiting`` for those dates,
+        and one holding an offer on an alternative date keeps it. Once the
+        cancellation is committed, seats free now on the product's slots at the
+        location on those dates are offered (each slot's own list first, see
+        :meth:`~bookingcore.services.WaitlistService.offer`). Each booking's and
+        entry's customer gets a cancellation message
         with ``reason`` (logged here with the dedupe key
         ``slot_cancelled:<slot>:<booking or entry>``, sent once after commit by
         the ``slots.cancellation_messages`` handler), and a ``slot.cancelled``
@@ -1132,6 +1140,7 @@ class CatalogService:
             IdempotencyConflictError: the key was used for another request.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4 Entries with alternative dates wait on (``waitlist_kept``).
         """
         self._require_manager(principal)
         policy.require(
@@ -1194,7 +1203,7 @@ class CatalogService:
                 )
                 if message is not None:
                     messages.append(message)
-            entries = [
+            active = [
                 e
                 for e in (
                     uow.waitlist.get_for_update(w.id)
@@ -1202,6 +1211,11 @@ class CatalogService:
                 )
                 if e is not None and e.is_active
             ]
+            # Entries that could come on another date wait on for it (or keep the
+            # offer they hold on one); the others end with the slot.
+            today = now.astimezone(self._ctx.settings.zone).date()
+            kept = [e for e in active if slot.product_id and _waits_on(e, today)]
+            entries = [e for e in active if e not in kept]
             cancel_entries(
                 self._ctx,
                 tx,
@@ -1212,7 +1226,7 @@ class CatalogService:
                 now=now,
                 offer_onward=False,
             )
-            for entry in entries:
+            for entry in active:
                 message = log_cancellation_message(
                     self._ctx,
                     uow,
@@ -1235,6 +1249,7 @@ class CatalogService:
                     "is_active": False,
                     "booking_ids": [str(b.id) for b in cancelled],
                     "waitlist_entry_ids": [str(e.id) for e in entries],
+                    "waitlist_kept_ids": [str(e.id) for e in kept],
                     "communication_ids": [str(m.id) for m in messages],
                 },
                 reason=clean_reason,
@@ -1252,13 +1267,53 @@ class CatalogService:
                 )
             )
             tx.commit()
+        self._offer_alternatives(slot, kept, today)
         return SlotCancellation(
             slot,
             clean_reason,
             tuple(policy.bookings_for(principal, cancelled)),
             tuple(entries),
             tuple(messages),
+            waitlist_kept=tuple(kept),
         )
+
+    def _offer_alternatives(
+        self, cancelled: Slot, kept: Sequence[WaitlistEntry], today: date
+    ) -> None:
+        """Offer the seats free now on the slots of ``cancelled``'s product and location on
+        the dates ``kept`` entries could come on instead: each slot in a unit of work of
+        its own, its own list first (:func:`offer_free_seats`). Were this interrupted,
+        the entries still wait and are offered when seats next free up there."""
+        days = sorted(
+            {
+                d
+                for e in kept
+                if e.status is WaitlistStatus.WAITING
+                for d in e.alternative_dates
+                if d >= today
+            }
+        )
+        if not days or cancelled.product_id is None:
+            return
+        zone = self._ctx.settings.zone
+        query = SlotFilter(
+            location_id=cancelled.location_id,
+            product_id=cancelled.product_id,
+            starts_from=datetime.combine(days[0], time(), zone),
+            starts_before=datetime.combine(days[-1] + timedelta(days=1), time(), zone),
+            only_available=True,
+        )
+        with self._ctx.uow_factory() as uow:
+            found = [
+                s.id
+                for s in every_item(lambda page: uow.slots.list(query, page))
+                if s.starts_at.astimezone(zone).date() in days
+            ]
+        for slot_id in found:
+            with self._ctx.transaction() as tx:
+                slot = tx.uow.slots.get_for_update(slot_id)
+                if slot is not None and offer_free_seats(self._ctx, tx, slot, now=self._ctx.now()):
+                    tx.commit()
 
     def _live_bookings(self, uow: UnitOfWork, slot_id: SlotId) -> list[BookingId]:
         """The slot's bookings that can still move to their lifecycle's cancelled state."""
@@ -1306,6 +1361,9 @@ class CatalogService:
         entries = [
             uow.waitlist.get(WaitlistEntryId(i)) for i in recorded_ids(done, "waitlist_entry_ids")
         ]
+        kept = [
+            uow.waitlist.get(WaitlistEntryId(i)) for i in recorded_ids(done, "waitlist_kept_ids")
+        ]
         sent = [
             uow.communications.get(CommunicationId(i))
             for i in recorded_ids(done, "communication_ids")
@@ -1317,6 +1375,7 @@ class CatalogService:
             tuple(e for e in entries if e is not None),
             tuple(c for c in sent if c is not None),
             replayed=True,
+            waitlist_kept=tuple(e for e in kept if e is not None),
         )
 
     # ------------------------------------------------------------------ helpers
@@ -1792,3 +1851,15 @@ def _audit_changed(
     if set(new) == {"is_active"}:
         action = AuditAction.ACTIVATED if record.is_active else AuditAction.DEACTIVATED
     tx.audit(principal, entity=entity, entity_id=record.id, action=action, old=old, new=new)
+
+
+def _waits_on(entry: WaitlistEntry, today: date) -> bool:
+    """True when ``entry`` outlives its slot's cancellation: it holds an offer on an
+    alternative date, or waits and one of its alternative dates is ``today`` or later."""
+    if entry.holds_alternative:
+        return True
+    return (
+        entry.status is WaitlistStatus.WAITING
+        and bool(entry.alternative_dates)
+        and entry.alternative_dates[-1] >= today
+    )

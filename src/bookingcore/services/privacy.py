@@ -225,14 +225,16 @@ class PrivacyService:
         ]
         now = self._ctx.now()
         ended = 0
-        for slot_id in sorted({e.slot_id for e in active}, key=str):
+        # Each entry under the lock of the slot its offer holds seats on (its own, or an
+        # alternative date's).
+        for slot_id in sorted({e.offer_slot_id for e in active}, key=str):
             slot = tx.uow.slots.get_for_update(slot_id)
             if slot is None:  # pragma: no cover - entries name stored slots
                 continue
             entries = [
                 locked
                 for e in active
-                if e.slot_id == slot_id
+                if e.offer_slot_id == slot_id
                 and (locked := tx.uow.waitlist.get_for_update(e.id)) is not None
                 and locked.is_active
             ]

@@ -39,6 +39,7 @@ from bookingcore.domain.waitlist import (
     offer_order,
 )
 from bookingcore.errors import (
+    ConcurrentUpdateError,
     DuplicateError,
     InvalidTransitionError,
     NotFoundError,
@@ -59,6 +60,7 @@ from bookingcore.services._seat_offers import (
     cancel_entries,
     end_offer_event,
     offer_free_seats,
+    pass_alternative_offer,
 )
 from bookingcore.services.bookings import (
     BookingRequest,
@@ -137,9 +139,15 @@ class _OfferClaim:
 
     def release(self, tx: Transaction, slot: Slot, seats: int) -> None:
         entry = tx.uow.waitlist.get_for_update(self._entry_id)
-        if entry is None or entry.slot_id != slot.id:
+        if entry is None:
             raise NotFoundError("waitlist entry", self._entry_id)
         now = self._ctx.now()
+        if entry.offer_slot_id != slot.id:
+            # The offer read before the lock ended meanwhile (and was made again elsewhere).
+            msg = f"waitlist entry {entry.id} holds no open offer on slot {slot.id}"
+            raise InvalidTransitionError(
+                "waitlist", entry.status.value, WaitlistStatus.BOOKED.value, message=msg
+            )
         if not entry.offer_is_open(now):
             state = entry.status.value
             if entry.status is WaitlistStatus.OFFERED:
@@ -559,6 +567,13 @@ class WaitlistService:
     ) -> WaitlistEntry:
         """Turn an offer down: the entry is cancelled and its seats offered onward.
 
+        An offer on an alternative date (``offered_slot_id``) is turned down
+        without leaving the list: its seats are offered onward, and the entry
+        waits again on its own slot, in the same place, without that date
+        among its alternatives (so that slot is not offered to it again).
+
+        .. versionchanged:: 0.4 Offers on an alternative date.
+
         Raises:
             NotFoundError: no such entry visible to ``principal``.
             PermissionDeniedError: ``principal`` may not change the entry's customer.
@@ -586,7 +601,22 @@ class WaitlistService:
                     WaitlistStatus.CANCELLED.value,
                     message=msg,
                 )
-            slot = self._locked_slot(tx.uow, entry.slot_id)  # locked already, by _locked_entry
+            # Locked already, by _locked_entry: the slot the entry's offer holds seats on.
+            slot = self._locked_slot(tx.uow, entry.offer_slot_id)
+            if only_offered and entry.holds_alternative:
+                tx.audit(
+                    principal,
+                    entity=ENTRY_ENTITY,
+                    entity_id=entry.id,
+                    action=AuditAction.STATUS_CHANGED,
+                    old={"status": entry.status.value, "offered_slot_id": str(slot.id)},
+                    new={"status": WaitlistStatus.WAITING.value},
+                    reason=clean_reason,
+                )
+                pass_alternative_offer(self._ctx, tx, slot, entry, "declined", now=now)
+                offer_free_seats(self._ctx, tx, slot, now=now)
+                tx.commit()
+                return entry
             cancel_entries(
                 self._ctx, tx, slot, [entry], principal=principal, reason=clean_reason, now=now
             )
@@ -614,6 +644,10 @@ class WaitlistService:
         The booking is made through the one booking path, in one unit of work
         with the offer: the offer's seats pass to the booking, the entry
         becomes ``booked``, and seats the booking does not need are offered on.
+        An offer on an alternative date books the slot it names
+        (``offered_slot_id``, the one whose seats freed up); the entry is then
+        ``booked`` and so leaves its own slot's list, where everyone behind it
+        moves up a place.
 
         Raises:
             NotFoundError: no such entry visible to ``principal``.
@@ -635,7 +669,7 @@ class WaitlistService:
             f"{principal} may not book for this customer",
         )
         request = BookingRequest(
-            entry.slot_id,
+            entry.offer_slot_id,
             travelers,
             customer_id=None if principal.kind is PrincipalKind.CUSTOMER else entry.customer_id,
             internal_notes=internal_notes,
@@ -655,7 +689,11 @@ class WaitlistService:
         """Expire offers that ran out at or before ``now`` and offer their seats onward.
 
         Entries still waiting on a slot that started by ``now`` expire too (nobody
-        will be offered those seats). A job calls this every few minutes;
+        will be offered those seats), unless one of their ``alternative_dates``
+        is today or later (in ``Settings.zone``): they wait for those. An
+        offer on an alternative date that ran out sends its entry back to
+        ``waiting`` on its own slot without that date (it is not in the
+        answer). A job calls this every few minutes;
         several workers may run it at once (each slot is handled under its lock,
         and an offer accepted meanwhile is left alone). Returns the entries this
         call expired.
@@ -669,34 +707,53 @@ class WaitlistService:
         when = self._ctx.now() if now is None else ensure_aware(now, "now")
         with self._ctx.uow_factory() as uow:
             due = uow.waitlist.list_expired_offers(when, limit)
-            slots = list(dict.fromkeys(entry.slot_id for entry in due))
+        # Grouped by the slot each offer holds seats on (an alternative's, or its own).
+        by_slot: dict[SlotId, list[WaitlistEntryId]] = {}
+        for offered in due:
+            by_slot.setdefault(offered.offer_slot_id, []).append(offered.id)
         expired: list[WaitlistEntry] = []
-        for slot_id in slots:
+        for slot_id, named in by_slot.items():
             with self._ctx.transaction() as tx:
                 slot = tx.uow.slots.get_for_update(slot_id)
                 if slot is None:  # pragma: no cover - entries name stored slots
                     continue
                 ended = False
-                for entry in tx.uow.waitlist.list_for_slot(slot_id, active_only=True):
-                    if entry.status is not WaitlistStatus.OFFERED or entry.offer_is_open(when):
+                own = [e.id for e in tx.uow.waitlist.list_for_slot(slot_id, active_only=True)]
+                for entry_id in dict.fromkeys([*own, *named]):
+                    entry = tx.uow.waitlist.get_for_update(entry_id)
+                    if (
+                        entry is None
+                        or entry.status is not WaitlistStatus.OFFERED
+                        or entry.offer_slot_id != slot_id
+                        or entry.offer_is_open(when)
+                    ):
                         continue
-                    entry.expire(now=when)
-                    slot.release(entry.seats)
-                    tx.emit(end_offer_event(tx, entry, "expired", now=when))
-                    expired.append(entry)
+                    if entry.holds_alternative:
+                        # Back to waiting on its own slot, without this date.
+                        pass_alternative_offer(self._ctx, tx, slot, entry, "expired", now=when)
+                    else:
+                        entry.expire(now=when)
+                        slot.release(entry.seats)
+                        tx.emit(end_offer_event(tx, entry, "expired", now=when))
+                        expired.append(entry)
                     ended = True
                 if ended:
                     offer_free_seats(self._ctx, tx, slot, now=max(when, self._ctx.now()))
                     tx.commit()
-        # Waiting entries of slots that started will never be offered a seat: close them.
+        # Waiting entries of slots that started will never be offered a seat there: close
+        # them, unless a date they could come on instead is still ahead.
+        today = when.astimezone(self._ctx.settings.zone).date()
         with self._ctx.uow_factory() as uow:
-            stale = uow.waitlist.list_waiting_past_start(when, limit)
-            slots = list(dict.fromkeys(entry.slot_id for entry in stale))
+            stale = uow.waitlist.list_waiting_past_start(when, limit, waiting_from=today)
+            slots = list(dict.fromkeys(waiting.slot_id for waiting in stale))
         for slot_id in slots:
             with self._ctx.transaction() as tx:
                 tx.uow.slots.get_for_update(slot_id)
-                for entry in tx.uow.waitlist.list_for_slot(slot_id, active_only=True):
-                    if entry.status is WaitlistStatus.WAITING:
+                for found in tx.uow.waitlist.list_for_slot(slot_id, active_only=True):
+                    if found.status is not WaitlistStatus.WAITING or _waits_for(found, today):
+                        continue
+                    entry = tx.uow.waitlist.get_for_update(found.id)
+                    if entry is not None and entry.status is WaitlistStatus.WAITING:
                         entry.expire(now=when)
                         expired.append(entry)
                 tx.commit()
@@ -741,7 +798,9 @@ class WaitlistService:
     def _locked_entry(
         self, uow: UnitOfWork, entry_id: WaitlistEntryId, principal: Principal
     ) -> WaitlistEntry:
-        """The entry, after its slot's lock (the order every waiting-list change takes)."""
+        """The entry, after the lock of the slot its offer holds seats on (its own slot
+        unless it holds an offer on an alternative date): the order every
+        waiting-list change takes."""
         found = self._visible_entry(uow, entry_id, principal)
         customer = uow.customers.get(found.customer_id)
         assert customer is not None
@@ -749,10 +808,21 @@ class WaitlistService:
             policy.can_change_customer(principal, customer),
             f"{principal} may not change this waiting-list entry",
         )
-        self._locked_slot(uow, found.slot_id)
+        locked = found.offer_slot_id
+        self._locked_slot(uow, locked)
         entry = uow.waitlist.get_for_update(entry_id)
         assert entry is not None
+        if entry.offer_slot_id != locked:
+            # Its offer moved between the read and the lock (made on, or ended at, an
+            # alternative slot): nothing was changed, the request may be made again.
+            msg = f"waitlist entry {entry.id} changed meanwhile; try again"
+            raise ConcurrentUpdateError(msg, attempts=1)
         return entry
+
+
+def _waits_for(entry: WaitlistEntry, today: date) -> bool:
+    """True when one of ``entry``'s alternative dates is ``today`` or later."""
+    return bool(entry.alternative_dates) and entry.alternative_dates[-1] >= today
 
 
 def deliver_offer_messages(

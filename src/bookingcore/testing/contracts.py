@@ -2791,6 +2791,125 @@ class WaitlistRepositoryContract(_Base):
             assert uow.waitlist.get_for_update(entry.id) is stored
             assert list(uow.waitlist.list_for_customer(customer.id, PageRequest())) == [stored]
 
+    def test_waiting_entries_are_found_by_an_alternative_date(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_waiting_for_day``: waiting entries of the product's other slots at the
+        location that list the day, in the order they joined; nobody else.
+
+        .. versionadded:: 0.4
+        """
+        day, other_day = date(2026, 3, 14), date(2026, 3, 15)
+        here, there = make.location(), make.location()
+        trek, dive = make.product(), make.product()
+        freed = make.slot(here.id, product_id=trek.id)
+        first = make.slot(here.id, product_id=trek.id, starts_at=T0 + timedelta(days=3))
+        second = make.slot(here.id, product_id=trek.id, starts_at=T0 + timedelta(days=4))
+        diving = make.slot(here.id, product_id=dive.id)
+        elsewhere = make.slot(there.id, product_id=trek.id)
+        people = [make.customer() for _ in range(8)]
+
+        def entry(slot: Slot, n: int, dates: list[date], **fields: Any) -> WaitlistEntry:
+            joined = T0 + timedelta(minutes=n)
+            return make.waitlist_entry(
+                slot.id,
+                people[n].id,
+                alternative_dates=dates,
+                created_at=joined,
+                updated_at=joined,
+                **fields,
+            )
+
+        later = entry(first, 5, [other_day, day])
+        earlier = entry(second, 1, [day])
+        entries = [
+            later,
+            earlier,
+            entry(first, 0, [other_day]),  # another day
+            entry(diving, 2, [day]),  # another product
+            entry(elsewhere, 3, [day]),  # another location
+            entry(freed, 4, [day]),  # the freed slot's own list
+            entry(second, 6, [day], status=WaitlistStatus.CANCELLED),  # ended
+            entry(
+                first,
+                7,
+                [day],
+                status=WaitlistStatus.OFFERED,
+                offered_at=T0,
+                offer_expires_at=T0 + timedelta(days=1),
+            ),  # offered already
+        ]
+        with uow_factory() as uow:
+            uow.locations.add(here)
+            uow.locations.add(there)
+            uow.products.add(trek)
+            uow.products.add(dive)
+            for slot in (freed, first, second, diving, elsewhere):
+                uow.slots.add(slot)
+            for customer in people:
+                uow.customers.add(customer)
+            for waiting in entries:
+                uow.waitlist.add(waiting)
+            # Uncommitted entries are found inside their unit of work.
+            found = uow.waitlist.list_waiting_for_day(trek.id, here.id, day, other_than=freed.id)
+            assert [e.id for e in found] == [earlier.id, later.id]
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.waitlist.list_waiting_for_day(trek.id, here.id, day, other_than=freed.id)
+            assert [e.id for e in found] == [earlier.id, later.id]
+            assert found[0] == earlier
+            mine = uow.waitlist.list_waiting_for_day(trek.id, here.id, day, other_than=first.id)
+            assert [e.id for e in mine] == [earlier.id, entries[5].id]
+            assert not uow.waitlist.list_waiting_for_day(
+                trek.id, here.id, date(2026, 3, 16), other_than=freed.id
+            )
+            # A change made in the unit of work counts before it is committed.
+            stored = uow.waitlist.get_for_update(earlier.id)
+            assert stored is not None
+            stored.cancel(now=T0 + timedelta(hours=1))
+            found = uow.waitlist.list_waiting_for_day(trek.id, here.id, day, other_than=freed.id)
+            assert [e.id for e in found] == [later.id]
+
+    def test_an_offer_on_an_alternative_slot_names_it_and_can_be_passed(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``offered_slot_id`` reads back; passing the offer drops the date, waits again.
+
+        .. versionadded:: 0.4
+        """
+        slot, (customer,) = _stored_slot_customers(uow_factory, make)
+        other = make.slot(slot.location_id, starts_at=T0 + timedelta(days=9))
+        day = date(2026, 3, 14)
+        entry = make.waitlist_entry(
+            slot.id, customer.id, position=4, alternative_dates=[day, date(2026, 3, 20)]
+        )
+        with uow_factory() as uow:
+            uow.slots.add(other)
+            uow.waitlist.add(entry)
+            uow.commit()
+        with uow_factory() as uow:
+            locked = uow.waitlist.get_for_update(entry.id)
+            assert locked is not None
+            locked.offer(now=T0, expires_at=T0 + timedelta(hours=2), slot_id=other.id)
+            uow.commit()
+        with uow_factory() as uow:
+            offered = uow.waitlist.get_for_update(entry.id)
+            assert offered is not None
+            assert (offered.offered_slot_id, offered.offer_slot_id) == (other.id, other.id)
+            assert offered.holds_alternative
+            offered.pass_alternative(day, now=T0 + timedelta(hours=3))
+            uow.commit()
+        with uow_factory() as uow:
+            waiting = uow.waitlist.get(entry.id)
+            assert waiting is not None
+            assert (waiting.status, waiting.position, waiting.offered_slot_id) == (
+                WaitlistStatus.WAITING,
+                4,
+                None,
+            )
+            assert waiting.alternative_dates == (date(2026, 3, 20),)
+            assert waiting.offer_slot_id == slot.id
+
     def test_offers_and_bookings_are_stored(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -3071,6 +3190,33 @@ class WaitlistRepositoryContract(_Base):
             ]
             everything = uow.waitlist.list_waiting_past_start(later.starts_at, 10)
             assert [e.id for e in everything] == [first.id, not_yet.id, second.id]
+
+    def test_entries_still_waiting_for_an_alternative_date_are_not_past_start(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_waiting_past_start(..., waiting_from=day)`` leaves out entries listing
+        a date on or after ``day``.
+
+        .. versionadded:: 0.4
+        """
+        slot, people = _stored_slot_customers(uow_factory, make, customers=3)
+        day = date(2026, 3, 14)
+        done = make.waitlist_entry(slot.id, people[0].id, alternative_dates=[date(2026, 3, 13)])
+        on_it = make.waitlist_entry(slot.id, people[1].id, alternative_dates=[day])
+        later = make.waitlist_entry(
+            slot.id, people[2].id, alternative_dates=[date(2026, 3, 1), date(2026, 4, 1)]
+        )
+        with uow_factory() as uow:
+            for entry in (done, on_it, later):
+                uow.waitlist.add(entry)
+            found = uow.waitlist.list_waiting_past_start(slot.starts_at, 10, waiting_from=day)
+            assert [e.id for e in found] == [done.id]
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.waitlist.list_waiting_past_start(slot.starts_at, 10, waiting_from=day)
+            assert [e.id for e in found] == [done.id]
+            every = uow.waitlist.list_waiting_past_start(slot.starts_at, 10)
+            assert {e.id for e in every} == {done.id, on_it.id, later.id}
 
     @requires("interleaved_units_of_work")
     def test_a_change_to_an_entry_someone_else_changed_first_is_stale(

@@ -1214,6 +1214,11 @@ class _BookingItemRepository(_Repository[BookingItem]):
         return counts
 
 
+def _still_wanted(entry: WaitlistEntry, waiting_from: date | None) -> bool:
+    """True when ``entry`` lists an alternative date on or after ``waiting_from``."""
+    return waiting_from is not None and any(d >= waiting_from for d in entry.alternative_dates)
+
+
 class _WaitlistRepository(_Repository[WaitlistEntry]):
     def get(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
         return self._get(entry_id)
@@ -1251,14 +1256,45 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         )
         return found[:limit]
 
-    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+    def list_waiting_past_start(
+        self, now: datetime, limit: int, *, waiting_from: date | None = None
+    ) -> Sequence[WaitlistEntry]:
         started = {s.id for s in self._uow._rows("slots") if s.starts_at <= now}
         found: list[WaitlistEntry] = self._uow._select(
             self._table,
-            lambda w: w.status is WaitlistStatus.WAITING and w.slot_id in started,
+            lambda w: (
+                w.status is WaitlistStatus.WAITING
+                and w.slot_id in started
+                and not _still_wanted(w, waiting_from)
+            ),
             lambda w: (w.created_at, w.id.bytes),
         )
         return found[:limit]
+
+    def list_waiting_for_day(
+        self,
+        product_id: ProductId,
+        location_id: LocationId,
+        day: date,
+        *,
+        other_than: SlotId,
+    ) -> Sequence[WaitlistEntry]:
+        alike = {
+            s.id
+            for s in self._uow._rows("slots")
+            if s.product_id == product_id and s.location_id == location_id
+        }
+        alike.discard(other_than)
+        found: list[WaitlistEntry] = self._uow._select(
+            self._table,
+            lambda w: (
+                w.status is WaitlistStatus.WAITING
+                and w.slot_id in alike
+                and day in w.alternative_dates
+            ),
+            lambda w: (w.created_at, w.id.bytes),
+        )
+        return found
 
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]

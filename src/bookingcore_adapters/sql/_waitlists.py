@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -17,10 +17,14 @@ from sqlalchemy import (
     Text,
     Uuid,
     case,
+    exists,
     func,
+    literal,
     or_,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from bookingcore.domain.communications import (
     Channel,
@@ -35,6 +39,7 @@ from bookingcore.domain.values import (
     BookingGroupId,
     CustomerId,
     LocationId,
+    ProductId,
     SlotId,
     WaitlistEntryId,
 )
@@ -119,12 +124,23 @@ waiting_lists = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # The slot an alternative-date offer holds seats on (by value only: adding a
+    # foreign key to the existing table would mean rebuilding it on SQLite).
+    Column("offered_slot_id", Uuid()),
     CheckConstraint("seats >= 1", name="seats_positive"),
     CheckConstraint("position >= 1", name="position_positive"),
     Index(None, "slot_id", "position"),
     Index(None, "status", "offer_expires_at"),
     # A customer's entries, newest first by (created_at, id), keyset-paged.
     Index(None, "customer_id", "created_at", "id"),
+)
+#: Who waits for a day: ``alternative_dates @> '["2026-06-05"]'`` answers from this GIN
+#: index on PostgreSQL (on SQLite it is a plain index the json_each query does not use).
+Index(
+    "ix_waiting_lists_alternative_dates",
+    waiting_lists.c.alternative_dates,
+    postgresql_using="gin",
+    postgresql_ops={"alternative_dates": "jsonb_path_ops"},
 )
 _ACTIVE_WAITLIST_ENTRY = waiting_lists.c.status.in_(["waiting", "offered"])
 Index(
@@ -195,6 +211,7 @@ def dump_waitlist_entry(w: WaitlistEntry) -> Row:
         "created_at": w.created_at,
         "updated_at": w.updated_at,
         "version": w.version,
+        "offered_slot_id": w.offered_slot_id,
     }
 
 
@@ -217,8 +234,30 @@ def load_waitlist_entry(r: Stored, _: Sequence[Stored]) -> WaitlistEntry:
         offer_expires_at=r["offer_expires_at"],
         booking_id=r["booking_id"],
         notes=r["notes"],
+        offered_slot_id=r["offered_slot_id"],
         version=r["version"],
     )
+
+
+def _lists_day(column: ColumnElement[Any], day: date, dialect: str) -> ColumnElement[bool]:
+    """``column`` (a JSON array of ISO dates) holds ``day``: a JSONB containment on
+    PostgreSQL (the GIN index answers it), ``json_each`` elsewhere."""
+    text = day.isoformat()
+    if dialect == "postgresql":
+        return column.op("@>")(type_coerce([text], JSONB()))
+    listed = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(listed).where(listed.c.value == text))
+
+
+def _lists_from(column: ColumnElement[Any], day: date, dialect: str) -> ColumnElement[bool]:
+    """``column`` (a JSON array of ISO dates) holds a date on or after ``day`` (ISO
+    dates compare as text)."""
+    text = day.isoformat()
+    if dialect == "postgresql":
+        listed = func.jsonb_array_elements_text(column).table_valued("value")
+    else:
+        listed = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(listed).where(listed.c.value >= text))
 
 
 BOOKING_GROUPS = Mapper[BookingGroup](
@@ -348,23 +387,69 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             limit=limit,
         )
 
-    def list_waiting_past_start(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
+    def list_waiting_past_start(
+        self, now: datetime, limit: int, *, waiting_from: date | None = None
+    ) -> Sequence[WaitlistEntry]:
         c = self._table.c
         started = select(SLOTS.table.c.id).where(SLOTS.table.c.starts_at <= now)
+        where = [c.status == WaitlistStatus.WAITING.value, c.slot_id.in_(started)]
+        if waiting_from is not None:
+            dialect = self._session.connection().dialect.name
+            where.append(~_lists_from(c.alternative_dates, waiting_from, dialect))
 
         def keep(w: WaitlistEntry) -> bool:
             if w.status is not WaitlistStatus.WAITING:
+                return False
+            if waiting_from is not None and any(d >= waiting_from for d in w.alternative_dates):
                 return False
             slot = self._session.peek(SLOTS, w.slot_id)
             return slot is not None and slot.starts_at <= now
 
         return self._session.select(
             self._mapper,
-            [c.status == WaitlistStatus.WAITING.value, c.slot_id.in_(started)],
+            where,
             keep,
             lambda w: (w.created_at, w.id.bytes),
             order_by=[c.created_at, c.id],
             limit=limit,
+        )
+
+    def list_waiting_for_day(
+        self,
+        product_id: ProductId,
+        location_id: LocationId,
+        day: date,
+        *,
+        other_than: SlotId,
+    ) -> Sequence[WaitlistEntry]:
+        c = self._table.c
+        s = SLOTS.table.c
+        alike = select(s.id).where(s.product_id == product_id, s.location_id == location_id)
+        dialect = self._session.connection().dialect.name
+
+        def keep(w: WaitlistEntry) -> bool:
+            if w.status is not WaitlistStatus.WAITING or w.slot_id == other_than:
+                return False
+            if day not in w.alternative_dates:
+                return False
+            slot = self._session.peek(SLOTS, w.slot_id)
+            return (
+                slot is not None
+                and slot.product_id == product_id
+                and slot.location_id == location_id
+            )
+
+        return self._session.select(
+            self._mapper,
+            [
+                c.status == WaitlistStatus.WAITING.value,
+                c.slot_id != other_than,
+                c.slot_id.in_(alike),
+                _lists_day(c.alternative_dates, day, dialect),
+            ],
+            keep,
+            lambda w: (w.created_at, w.id.bytes),
+            order_by=[c.created_at, c.id],
         )
 
     def next_position(self, slot_id: SlotId) -> int:

@@ -24,6 +24,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     Principal,
+    ProductRequirements,
     StaffId,
     StaffRole,
     TravelerDetails,
@@ -840,3 +841,75 @@ def test_the_join_routes_share_one_call_but_only_staff_set_a_priority(
     assert added.json()["priority"] == "high"
     listed = client.get(f"/api/admin/sessions/{slot.id}/waiting-list", headers=staff_headers)
     assert [e["id"] for e in listed.json()] == [added.json()["id"], joined.json()["id"]]
+
+
+def test_joining_names_alternative_dates_and_the_party_and_offers_name_their_slot(
+    client: ApiClient,
+    api_core: BookingCore,
+    sign_in: SignIn,
+    staff_headers: dict[str, str],
+    clock: FixedClock,
+) -> None:
+    """The join body takes ``alternative_dates``, ``travelers`` and (staff)
+    ``override_requirements``; an offer on an alternative date lists the slot it is for."""
+    camp = api_core.catalog.add_location("DIVE-BASE", "Dive base", principal=SETUP)
+    dive = api_core.catalog.add_product(
+        "REEF",
+        "Reef dive",
+        "activity",
+        principal=SETUP,
+        requirements=ProductRequirements(min_age=18),
+    )
+
+    def session(days: int) -> Slot:
+        return api_core.catalog.create_slot(
+            location_id=camp.id,
+            product_id=dive.id,
+            starts_at=clock.now() + timedelta(days=days),
+            price_per_traveler=Money("4000", "INR"),
+            capacity=1,
+            principal=SETUP,
+        )
+
+    wanted, other = session(10), session(12)
+    asha = sign_in("+919876543210")
+    adult = [{"name": "Asha", "is_primary": True, "age": 30}]
+    made = {}
+    for full in (wanted, other):
+        answer = client.post(
+            "/api/v1/customer/bookings",
+            json={"slot_id": str(full.id), "travelers": adult},
+            headers=asha,
+        )
+        assert answer.status_code == 201, answer.text
+        made[full.id] = answer.json()["id"]
+    ravi = sign_in("+919876543211")
+    young = [{"name": "Ravi Jr", "is_primary": True, "age": 10}]
+    body = {
+        "slot_id": str(wanted.id),
+        "alternative_dates": [str(other.starts_at.date())],
+        "travelers": young,
+    }
+    refused = client.post("/api/v1/customer/waiting-lists", json=body, headers=ravi)
+    assert refused.status_code == 422, refused.text
+    waived = client.post(
+        "/api/v1/customer/waiting-lists",
+        json={**body, "override_requirements": True},
+        headers=ravi,
+    )
+    assert waived.status_code == 403, waived.text  # staff only
+    added = client.post(
+        "/api/admin/waiting-lists",
+        json={**body, "customer_id": _me(client, ravi), "override_requirements": True},
+        headers=staff_headers,
+    )
+    assert added.status_code == 201, added.text
+    entry = added.json()
+    assert entry["alternative_dates"] == [str(other.starts_at.date())]
+    assert entry["offer_slot_id"] is None
+    freed = client.post(f"/api/v1/customer/bookings/{made[other.id]}/cancel", json={}, headers=asha)
+    assert freed.status_code == 200, freed.text
+    mine = client.walk("/api/v1/customer/waiting-lists", ravi)
+    assert [(e["status"], e["slot_id"], e["offer_slot_id"]) for e in mine] == [
+        ("offered", str(wanted.id), str(other.id))
+    ]
