@@ -593,6 +593,7 @@ class Booking(Versioned):
             booking_id=self.id,
             fields=tuple(sorted(new)),
             actor=author.actor,
+            assignee_id=self.assignee_id if "assignee_id" in new else None,
         )
         return Raised(None, audit, event)
 

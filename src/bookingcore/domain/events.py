@@ -33,6 +33,7 @@ from bookingcore.domain.values import (
     DocumentId,
     PartnerId,
     SlotId,
+    StaffId,
     TravelerId,
     WaitlistEntryId,
 )
@@ -154,7 +155,14 @@ class BookingStatusChanged(DomainEvent):
 class BookingUpdated(DomainEvent):
     """A booking's bookkeeping fields (notes, external id, assignee, ...) were edited.
 
+    ``assignee_id`` is the staff member (advisor) the booking is assigned to
+    after the edit when ``"assignee_id"`` is among ``fields``; ``None`` when the
+    edit left the booking unassigned or did not touch its assignee (and in
+    events written before 0.4).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``assignee_id``.
     """
 
     name: ClassVar[str] = "booking.updated"
@@ -162,6 +170,7 @@ class BookingUpdated(DomainEvent):
     booking_id: BookingId
     fields: tuple[str, ...]
     actor: Actor
+    assignee_id: StaffId | None = None
 
 
 @attrs.frozen(kw_only=True)
