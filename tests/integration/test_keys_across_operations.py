@@ -182,7 +182,7 @@ def test_another_principals_identical_key_is_still_a_fresh_request(world: World)
         booking.id, principal=other_admin, idempotency_key="k-shared"
     )
     assert cancelled.status == "cancelled"
-    reminder, cancellation = world.notifier.sent  # the automations' cancellation message
+    _reminder, cancellation = world.notifier.sent  # the automations' cancellation message
     assert "cancelled" in cancellation.body
 
 
