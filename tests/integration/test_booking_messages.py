@@ -12,12 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from tests.integration._sources import ListSource
 
 from bookingcore import (
     Automations,
     BookingChanges,
     BookingCore,
     BookingRequest,
+    ImportSettings,
     Lifecycle,
     Money,
     NewTraveler,
@@ -240,3 +242,25 @@ class TestAssignment:
         recipients = [m.recipient for m in world.notifier.sent]
         assert recipients[1:] == ["ana@example.com", "ben@example.com"]
         assert len(world.notifier.sent) == before
+
+    def test_an_import_that_assigns_tells_the_advisor_once_and_only_when_told_to_emit(
+        self, world: World
+    ) -> None:
+        world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        header = ("Customer Name", "Mobile", "Dealer Code", "Booking Date", "Advisor Email")
+        rows = [("Kiran Patel", "+919820011111", "CAMP", "2026-03-05T10:30", "ana@example.com")]
+        world.core.imports.run_file(ListSource(header, rows), principal=ADMIN)
+        assert world.notifier.attempts == 0  # an import records history, sends nothing
+        more = [("Zoya Khan", "+919820022222", "CAMP", "2026-03-06T10:30", "ana@example.com")]
+        job = world.core.imports.run_file(
+            ListSource(header, more), principal=ADMIN, settings=ImportSettings(emit_events=True)
+        )
+        assert job.created == 1
+        # an appointment starts PENDING: no confirmation yet, one notice to the advisor
+        (notice,) = world.notifier.sent
+        assert notice.recipient == "ana@example.com"
+        assert "Zoya Khan" in notice.body
+        created = world.event(BookingCreated)
+        assert created.assignee_id is not None
+        world.redeliver(created, "messages.to_assignee_on_create")
+        assert len(world.notifier.sent) == 1

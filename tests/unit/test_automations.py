@@ -5,10 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import attrs
 import pytest
 
-from bookingcore import Automations, BookingId, Lifecycle, StaffId, ValidationError
-from bookingcore.domain import PRESETS, Actor, ActorKind, BookingUpdated, CommunicationType
+from bookingcore import (
+    Automations,
+    BookingId,
+    CustomerId,
+    Lifecycle,
+    SlotId,
+    StaffId,
+    ValidationError,
+)
+from bookingcore.domain import (
+    PRESETS,
+    Actor,
+    ActorKind,
+    BookingCreated,
+    BookingSource,
+    BookingUpdated,
+    CommunicationType,
+)
 from bookingcore.services import AssigneeNoticeHandler
 from bookingcore.services.automations import DEFAULT_MESSAGES
 
@@ -123,3 +140,22 @@ class TestAssigneeNotice:
         assert not wants(self.event(("assignee_id",), None, admin))  # unassigned
         assert not wants(self.event(("internal_notes",), None, admin))
         assert not wants(self.event(("assignee_id",), ana, Actor(ActorKind.STAFF, str(ana))))
+
+    def test_a_booking_created_assigned_is_noticed(self) -> None:
+        ana = StaffId(uuid4())
+        created = BookingCreated(
+            id=uuid4(),
+            occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+            booking_id=BookingId(uuid4()),
+            reference="BK-1",
+            customer_id=CustomerId(uuid4()),
+            slot_id=SlotId(uuid4()),
+            lifecycle="appointment",
+            status="PENDING",
+            source=BookingSource.IMPORT,
+            actor=Actor.system("import"),
+            travelers=1,
+            assignee_id=ana,
+        )
+        assert AssigneeNoticeHandler.wants(created)
+        assert not AssigneeNoticeHandler.wants(attrs.evolve(created, assignee_id=None))

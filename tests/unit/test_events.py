@@ -996,6 +996,7 @@ class TestAutomations:
             "messages.on_status",
             "messages.on_create",
             "messages.to_assignee",
+            "messages.to_assignee_on_create",
             "waitlist.offer_message",
             "slots.cancellation_messages",
             "slots.move_messages",

@@ -468,6 +468,7 @@ class Booking(Versioned):
             actor=author.actor,
             travelers=booking.total_travelers,
             partner_id=booking.partner_id,
+            assignee_id=booking.assignee_id,
         )
         return booking, Raised(history, audit, event)
 

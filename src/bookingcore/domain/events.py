@@ -112,7 +112,12 @@ def event_types() -> Mapping[str, type[DomainEvent]]:
 class BookingCreated(DomainEvent):
     """A booking was made.
 
+    ``assignee_id`` is the staff member (advisor) it was made assigned to (an
+    import's row or assignment strategy), if any.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``assignee_id``.
     """
 
     name: ClassVar[str] = "booking.created"
@@ -127,6 +132,7 @@ class BookingCreated(DomainEvent):
     actor: Actor
     travelers: int
     partner_id: PartnerId | None = None
+    assignee_id: StaffId | None = None
 
 
 @attrs.frozen(kw_only=True)

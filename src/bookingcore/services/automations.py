@@ -355,7 +355,8 @@ class BookingMessageHandler:
 
 class AssigneeNoticeHandler:
     """Emails the staff member a booking was assigned to (``booking.updated`` with
-    ``assignee_id``) a ``kind`` notice, through
+    ``assignee_id``, or ``booking.created`` assigned, as an import assigns) a
+    ``kind`` notice, through
     :meth:`~bookingcore.services.CommunicationService.send_to_staff`.
 
     Nothing is sent when the booking was unassigned, or when the staff member
@@ -375,15 +376,14 @@ class AssigneeNoticeHandler:
         self.kind = kind
 
     @staticmethod
-    def wants(event: BookingUpdated) -> bool:
+    def wants(event: BookingUpdated | BookingCreated) -> bool:
         """True for an assignment to someone other than the one who made it."""
+        changed = isinstance(event, BookingCreated) or "assignee_id" in event.fields
         return (
-            "assignee_id" in event.fields
-            and event.assignee_id is not None
-            and event.actor.id != str(event.assignee_id)
+            changed and event.assignee_id is not None and event.actor.id != str(event.assignee_id)
         )
 
-    def __call__(self, event: BookingUpdated, context: HandlerContext) -> None:
+    def __call__(self, event: BookingUpdated | BookingCreated, context: HandlerContext) -> None:
         """Send the notice; a delivery error makes the dispatcher retry."""
         if event.assignee_id is None:
             return
@@ -410,11 +410,13 @@ def install(
     """Subscribe the built-in handlers whose port is wired.
 
     Handler names: ``documents.invoice``, ``documents.voucher_itinerary``,
-    ``messages.on_status``, ``messages.on_create`` and ``messages.to_assignee``.
+    ``messages.on_status``, ``messages.on_create``, ``messages.to_assignee`` and
+    ``messages.to_assignee_on_create``.
 
     .. versionchanged:: 0.4
        ``messages.on_status`` replaces ``messages.on_completed``;
-       ``messages.on_create`` and ``messages.to_assignee``.
+       ``messages.on_create``, ``messages.to_assignee`` and
+       ``messages.to_assignee_on_create``.
     """
     rules = automations or Automations()
 
@@ -445,4 +447,7 @@ def install(
             notice = AssigneeNoticeHandler(communications)
             dispatcher.subscribe(
                 BookingUpdated, notice, name="messages.to_assignee", when=notice.wants
+            )
+            dispatcher.subscribe(
+                BookingCreated, notice, name="messages.to_assignee_on_create", when=notice.wants
             )
