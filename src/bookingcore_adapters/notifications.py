@@ -11,7 +11,6 @@ puts them behind one notifier, one per channel.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Mapping
 
@@ -26,15 +25,17 @@ class LogNotifier:
     """Logs each message at INFO on ``bookingcore.notifications`` (or ``logger``).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       the provider id is ``log-<communication id>``: unique across notifiers and
+       restarts (a per-notifier counter gave two processes over one store the same
+       ids, which the communications log refuses).
     """
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._log = logger or logging.getLogger("bookingcore.notifications")
-        self._counter = itertools.count(1)
 
     def send(self, message: OutgoingMessage) -> SendReceipt:
-        """Log ``message``; its provider id is ``log-<n>``."""
-        number = next(self._counter)
+        """Log ``message``; its provider id is ``log-<communication id>``."""
         self._log.info(
             "%s to %s%s: %s",
             message.channel.value,
@@ -42,7 +43,7 @@ class LogNotifier:
             f" [{message.subject}]" if message.subject else "",
             message.body,
         )
-        return SendReceipt(provider_message_id=f"log-{number}")
+        return SendReceipt(provider_message_id=f"log-{message.communication_id}")
 
 
 class ChannelNotifier:

@@ -120,7 +120,7 @@ def world(store: MemoryStore | SqlStore) -> World:
         settings=Settings(default_region="IN"),
         notifier=RecordingNotifier(),
         renderer=PlainRenderer(),
-        automations=Automations(documents_on={"confirmed"}, message_on={"confirmed"}),
+        automations=Automations(documents_on={"confirmed"}, messages={"confirmed": "follow_up"}),
     )
     camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
     reef = core.catalog.add_location("REEF", "House reef", principal=ADMIN)

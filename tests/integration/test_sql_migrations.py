@@ -361,6 +361,7 @@ class _KeyedWorld:
             ids=SequentialIds(),
             notifier=RecordingNotifier(),
             payment_providers=[FakePaymentProvider("fake", secret="s")],
+            automations=False,  # only the requests below keep keys (no automatic messages)
         )
         admin = Principal.staff(StaffId(UUID(int=0xAD)), StaffRole.ADMIN)
         camp = self.core.catalog.add_location("CAMP", "Base camp", principal=admin)

@@ -225,8 +225,9 @@ class TestOffers:
         waiting = world.customer("Waiting", email=False)
         entry = world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
         world.core.bookings.cancel(booking.id, principal=ADMIN)
-        assert len(world.notifier.sent) == 1
-        message = world.notifier.sent[0]
+        # the booker is told of the cancellation, the waiting customer of the offer
+        cancellation, message = world.notifier.sent
+        assert "cancelled" in cancellation.body
         assert message.channel.value == "sms"
         assert "held for you until 2026-01-02 09:00 UTC" in message.body
         logged = world.core.communications.for_customer(waiting, principal=ADMIN)
@@ -413,7 +414,7 @@ class TestRetries:
         booking = world.book(world.customer(), 4)
         waiting = world.customer("Waiting")
         world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
-        world.notifier.fail_next(1)
+        world.notifier.fail_next(2)  # the booker's cancellation message, then the offer
         world.core.bookings.cancel(booking.id, principal=ADMIN)
         logged = world.core.communications.for_customer(waiting, principal=ADMIN)
         assert [c.status.value for c in logged] == ["failed"]
@@ -421,10 +422,10 @@ class TestRetries:
         world.core.events.run_pending()
         logged = world.core.communications.for_customer(waiting, principal=ADMIN)
         assert [c.status.value for c in logged] == ["sent"]
-        assert len(world.notifier.sent) == 1
+        assert len(world.notifier.sent) == 2
         world.clock.advance(hours=1)
         world.core.events.run_pending()
-        assert len(world.notifier.sent) == 1
+        assert len(world.notifier.sent) == 2
 
 
 def test_waiting_entries_expire_once_their_slot_has_started(world: World) -> None:

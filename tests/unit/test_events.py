@@ -13,6 +13,7 @@ import pytest
 from tests._threads import at_once, split
 
 from bookingcore import (
+    Automations,
     BookingCore,
     BookingId,
     BookingRequest,
@@ -889,31 +890,34 @@ class TestAutomations:
         voucher = next(d for d in travel.documents() if d.kind is DocumentKind.VOUCHER)
         assert travel.booking.reference in voucher.content
         assert voucher.source_event_id == travel.status_event("supplier_confirmed").id
-        assert travel.notifier.sent == []
+        # the one message is payment_confirmed's confirmation; supplier_confirmed sends none
+        (message,) = travel.notifier.sent
+        assert "confirmed" in message.body
 
     def test_completed_sends_one_follow_up_and_replays_do_not_send_again(
         self, store: MemoryStore, clock: FixedClock, admin: Principal
     ) -> None:
         travel = Travel(store, clock, admin)
         travel.move(*TRAVEL_TO_PAYMENT, "supplier_confirmed", "documents_generated")
-        assert travel.notifier.sent == []
+        assert len(travel.notifier.sent) == 1  # payment_confirmed's confirmation
         travel.move("completed")
-        assert len(travel.notifier.sent) == 1
-        message = travel.notifier.sent[0]
+        assert len(travel.notifier.sent) == 2
+        message = travel.notifier.sent[-1]
         assert travel.booking.reference in message.body
-        (communication,) = travel.core.communications.for_booking(
+        confirmation, communication = travel.core.communications.for_booking(
             travel.booking.id, principal=admin
         )
+        assert confirmation.type is CommunicationType.CONFIRMATION
         assert communication.type is CommunicationType.FOLLOW_UP
         assert communication.status is CommunicationStatus.SENT
         assert message.communication_id == communication.id
         completed = travel.status_event("completed")
         travel.core.events.run_pending()
-        travel.core.events.retry(completed.id, "messages.on_completed")
+        travel.core.events.retry(completed.id, "messages.on_status")
         clock.advance(days=1)
         travel.core.events.run_pending()
-        assert len(travel.notifier.sent) == 1
-        assert travel.notifier.attempts == 1
+        assert len(travel.notifier.sent) == 2
+        assert travel.notifier.attempts == 2
 
     def test_a_delivery_retried_after_sending_does_not_message_the_customer_twice(
         self, store: MemoryStore, clock: FixedClock, admin: Principal
@@ -949,14 +953,15 @@ class TestAutomations:
     def test_a_failed_send_is_retried_after_the_delay_and_ends_sent(
         self, store: MemoryStore, clock: FixedClock, admin: Principal
     ) -> None:
-        travel = Travel(store, clock, admin)
+        follow_up_only = Automations(messages={"completed": CommunicationType.FOLLOW_UP})
+        travel = Travel(store, clock, admin, automations=follow_up_only)
         travel.move(*TRAVEL_TO_PAYMENT, "supplier_confirmed", "documents_generated")
         travel.notifier.fail_next(1)
         travel.move("completed")
         assert travel.core.bookings.get(travel.booking.id, principal=admin).status == "completed"
         assert travel.notifier.sent == []
         completed = travel.status_event("completed")
-        record = delivery(store, completed.id, "messages.on_completed")
+        record = delivery(store, completed.id, "messages.on_status")
         assert record is not None
         assert (record.status, record.attempts) == (DeliveryStatus.RETRYING, 1)
         assert record.last_error is not None
@@ -971,7 +976,7 @@ class TestAutomations:
         clock.advance(seconds=1)
         travel.core.events.run_pending()
         assert len(travel.notifier.sent) == 1
-        record = delivery(store, completed.id, "messages.on_completed")
+        record = delivery(store, completed.id, "messages.on_status")
         assert record is not None
         assert (record.status, record.attempts) == (DeliveryStatus.DONE, 2)
         (communication,) = travel.core.communications.for_booking(
@@ -988,7 +993,10 @@ class TestAutomations:
         assert [s.name for s in both.events.subscriptions] == [
             "documents.invoice",
             "documents.voucher_itinerary",
-            "messages.on_completed",
+            "messages.on_status",
+            "messages.on_create",
+            "messages.to_assignee",
+            "messages.to_assignee_on_create",
             "waitlist.offer_message",
             "slots.cancellation_messages",
             "slots.move_messages",

@@ -531,6 +531,7 @@ class Booking(Versioned):
             actor=author.actor,
             travelers=booking.total_travelers,
             partner_id=booking.partner_id,
+            assignee_id=booking.assignee_id,
         )
         return booking, Raised(history, audit, event)
 
@@ -656,6 +657,7 @@ class Booking(Versioned):
             booking_id=self.id,
             fields=tuple(sorted(new)),
             actor=author.actor,
+            assignee_id=self.assignee_id if "assignee_id" in new else None,
         )
         return Raised(None, audit, event)
 

@@ -63,6 +63,11 @@ class CommunicationType(enum.StrEnum):
     #:
     #: .. versionadded:: 0.4
     SCHEDULE_CHANGE = "schedule_change"
+    #: a booking was assigned to a staff member (an advisor): the notice goes to
+    #: them, not to the customer, and is not kept in the communications log
+    #:
+    #: .. versionadded:: 0.4
+    ASSIGNMENT = "assignment"
 
 
 class Channel(enum.StrEnum):
@@ -329,6 +334,19 @@ DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] =
         (CommunicationType.SCHEDULE_CHANGE, _SMS): MessageTemplate(
             "schedule_change.sms",
             body="$business: $reference at $location now starts $starts_at.",
+        ),
+        (CommunicationType.ASSIGNMENT, _EMAIL): MessageTemplate(
+            "assignment.email",
+            subject="Booking $reference is assigned to you",
+            body=(
+                "Hello,\n\nbooking $reference of $customer_name ($travelers traveler(s), "
+                "$product at $location on $starts_at, status $status) is now assigned "
+                "to you.\n\n$business"
+            ),
+        ),
+        (CommunicationType.ASSIGNMENT, _SMS): MessageTemplate(
+            "assignment.sms",
+            body="$business: booking $reference ($customer_name, $starts_at) is assigned to you.",
         ),
         (CommunicationType.GROUP_CONFIRMATION, _EMAIL): MessageTemplate(
             "group_confirmation.email",

@@ -33,6 +33,7 @@ from bookingcore.domain.values import (
     DocumentId,
     PartnerId,
     SlotId,
+    StaffId,
     TravelerId,
     WaitlistEntryId,
 )
@@ -112,7 +113,12 @@ def event_types() -> Mapping[str, type[DomainEvent]]:
 class BookingCreated(DomainEvent):
     """A booking was made.
 
+    ``assignee_id`` is the staff member (advisor) it was made assigned to (an
+    import's row or assignment strategy), if any.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``assignee_id``.
     """
 
     name: ClassVar[str] = "booking.created"
@@ -127,6 +133,7 @@ class BookingCreated(DomainEvent):
     actor: Actor
     travelers: int
     partner_id: PartnerId | None = None
+    assignee_id: StaffId | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -155,7 +162,14 @@ class BookingStatusChanged(DomainEvent):
 class BookingUpdated(DomainEvent):
     """A booking's bookkeeping fields (notes, external id, assignee, ...) were edited.
 
+    ``assignee_id`` is the staff member (advisor) the booking is assigned to
+    after the edit when ``"assignee_id"`` is among ``fields``; ``None`` when the
+    edit left the booking unassigned or did not touch its assignee (and in
+    events written before 0.4).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``assignee_id``.
     """
 
     name: ClassVar[str] = "booking.updated"
@@ -163,6 +177,7 @@ class BookingUpdated(DomainEvent):
     booking_id: BookingId
     fields: tuple[str, ...]
     actor: Actor
+    assignee_id: StaffId | None = None
 
 
 @attrs.frozen(kw_only=True)

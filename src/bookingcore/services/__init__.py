@@ -17,7 +17,12 @@ and the request types are imported from :mod:`bookingcore`.
 from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
-from bookingcore.services.automations import DocumentHandler, MessageHandler
+from bookingcore.services.automations import (
+    AssigneeNoticeHandler,
+    BookingMessageHandler,
+    DocumentHandler,
+    MessageHandler,
+)
 from bookingcore.services.bookings import (
     AdvisorNote,
     BookedItem,
@@ -140,10 +145,12 @@ __all__ = [
     "UNSET",
     "AdvisorNote",
     "AdvisorWorkload",
+    "AssigneeNoticeHandler",
     "AuditService",
     "AuthService",
     "BookedItem",
     "BookingItemService",
+    "BookingMessageHandler",
     "BookingService",
     "BookingSourceLine",
     "CancellationLine",

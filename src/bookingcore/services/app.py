@@ -226,9 +226,12 @@ class BookingCore:
             each commit; ``"deferred"`` leaves it to a worker calling
             ``core.events.run_pending()``.
         retry: how failing handlers are retried.
-        automations: which statuses trigger seed 003's built-in handlers;
-            ``None`` subscribes the defaults, ``False`` none (not even the one
-            that sends waiting-list offers: their messages then stay pending).
+        automations: which statuses trigger the built-in handlers (seed 003's
+            documents; the customers' confirmation, cancellation and follow-up
+            messages and the assigned advisor's notice, see
+            :class:`~bookingcore.Automations`); ``None`` subscribes the defaults,
+            ``False`` none (not even the one that sends waiting-list offers: their
+            messages then stay pending).
         rate_limiter: counts partners' API requests against their limits
             (:class:`~bookingcore.PartnerLimits`); without
             one, partners are not rate-limited. Sign-in needs it too (codes

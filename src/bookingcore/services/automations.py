@@ -1,47 +1,170 @@
-"""The built-in event handlers of seed 003's travel operating system.
+"""The built-in event handlers: seed 003's documents and the booking messages of seeds 001 and 004.
 
 * a booking reaching ``payment_confirmed`` gets an invoice document;
 * ``supplier_confirmed`` gets a voucher and an itinerary;
-* ``completed`` sends the customer a message (a follow-up by default).
+* a booking reaching a status of :attr:`Automations.messages` sends its customer
+  that status's message: by default a confirmation when it is confirmed
+  (``confirmed``, travel's ``payment_confirmed``, an appointment's ``ASSIGNED``),
+  a cancellation when it is cancelled and a follow-up when it is completed;
+* a booking created in such a status (and still live) gets the same message
+  (:attr:`Automations.message_on_create`);
+* the staff member (advisor) a booking is assigned to gets a notice
+  (:attr:`Automations.notify_assignee`).
 
 Each is an ordinary handler on :class:`~bookingcore.services.EventDispatcher`,
 behind a port (:class:`~bookingcore.ports.DocumentRenderer`,
 :class:`~bookingcore.ports.Notifier`), and :class:`Automations` says which
 statuses trigger which (status names match case-insensitively, so the
-appointment lifecycle's ``COMPLETED`` counts too).
+appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
+event: the event id is in the send's idempotency key, a failed send makes the
+dispatcher retry, and a redelivered event sends nothing more.
 
 .. versionadded:: 0.1
+.. versionchanged:: 0.4
+   confirmation and cancellation messages, messages on creation, notices to the assignee.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import attrs
 
 from bookingcore.domain.communications import CommunicationType
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind
-from bookingcore.domain.events import BookingStatusChanged, DocumentGenerated
+from bookingcore.domain.events import (
+    BookingCreated,
+    BookingStatusChanged,
+    BookingUpdated,
+    DocumentGenerated,
+)
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import DocumentId
-from bookingcore.errors import NotFoundError
+from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.services._context import ServiceContext
+from bookingcore.services.bookings import OPERATOR_CANCELLATION_KEY
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.events import EventDispatcher, HandlerContext
 
-__all__ = ["Automations", "DocumentHandler", "MessageHandler", "install"]
+__all__ = [
+    "DEFAULT_MESSAGES",
+    "AssigneeNoticeHandler",
+    "Automations",
+    "BookingMessageHandler",
+    "DocumentHandler",
+    "MessageHandler",
+    "install",
+]
+
+_CONFIRMATION = CommunicationType.CONFIRMATION
+
+#: The message a booking reaching a status sends its customer, unless
+#: :class:`Automations` says otherwise: status name (casefolded) -> message type.
+#: Every shipped lifecycle is covered: ``reservation`` is confirmed at
+#: ``confirmed``, ``travel`` when it is paid (``payment_confirmed``, seed 001's
+#: "process payment, send confirmation"), an ``appointment`` when an advisor
+#: takes it (``ASSIGNED``); each one's cancelled state sends a cancellation and
+#: ``completed`` a follow-up.
+#:
+#: .. versionadded:: 0.4
+DEFAULT_MESSAGES: Mapping[str, CommunicationType | None] = MappingProxyType(
+    {
+        "confirmed": _CONFIRMATION,
+        "payment_confirmed": _CONFIRMATION,
+        "assigned": _CONFIRMATION,
+        "cancelled": CommunicationType.CANCELLATION,
+        "completed": CommunicationType.FOLLOW_UP,
+    }
+)
+
+# What ``messages=None`` converts to until ``__attrs_post_init__`` resolves it.
+_UNSET: Mapping[str, CommunicationType | None] = MappingProxyType({})
 
 
 def _folded(values: Iterable[str]) -> frozenset[str]:
     return frozenset(v.casefold() for v in values)
 
 
+def _folded_or_none(values: Iterable[str] | None) -> frozenset[str] | None:
+    return None if values is None else _folded(values)
+
+
+def _type_or_none(value: CommunicationType | str | None) -> CommunicationType | None:
+    return None if value is None else _message_type(value, "message_type")
+
+
+def _message_type(value: CommunicationType | str, field: str) -> CommunicationType:
+    try:
+        return CommunicationType(value)
+    except ValueError:
+        known = ", ".join(member.value for member in CommunicationType)
+        msg = f"{value!r} is not a message type (one of: {known})"
+        raise ValidationError.single(field, msg, "invalid_choice") from None
+
+
+def _status_key(key: object) -> str:
+    name = key.strip().casefold() if isinstance(key, str) else ""
+    if not name:
+        msg = "each key is a status name, or 'lifecycle:status'"
+        raise ValidationError.single("messages", msg, "invalid")
+    return name
+
+
+def _messages(
+    value: Mapping[str, CommunicationType | str | None] | None,
+) -> Mapping[str, CommunicationType | None]:
+    if value is None:
+        return _UNSET
+    table: dict[str, CommunicationType | None] = {}
+    for key, kind in value.items():
+        name = _status_key(key)
+        table[name] = None if kind is None else _message_type(kind, f"messages.{name}")
+    return MappingProxyType(table)
+
+
 @attrs.frozen
 class Automations:
     """Which status triggers which automation.
 
+    Args:
+        invoice_on: statuses whose bookings get an invoice document.
+        documents_on: statuses whose bookings get a voucher and an itinerary.
+        messages: status name -> the message its customer gets when a booking
+            reaches it (:data:`DEFAULT_MESSAGES` when not given). Names match
+            case-insensitively; a ``"lifecycle:status"`` key (``"appointment:
+            assigned"``) applies to that lifecycle only and wins over the bare
+            status, and a ``None`` value sends nothing there. ``{}`` sends no
+            status messages at all.
+        message_on_create: a booking created in a status of ``messages`` that
+            is still live (not ended, not cancelled: an import of a finished
+            booking messages nobody) gets that status's message as if it had
+            moved there: a booking made straight into ``confirmed`` gets one
+            confirmation. ``False`` sends nothing on creation.
+        notify_assignee: email the staff member (advisor) a booking is
+            assigned to an :attr:`~bookingcore.domain.CommunicationType.ASSIGNMENT`
+            notice, unless they assigned it to themselves.
+        message_on: deprecated, use ``messages``: the statuses that send
+            ``message_type``.
+        message_type: deprecated, use ``messages``.
+
+    A cancellation by the operator (a called-off slot) sends no cancellation
+    from here: its own message, with the operator's reason, is sent by the
+    ``slots.cancellation_messages`` handler.
+
+    Raises:
+        ValidationError: on ``messages.<status>`` (or ``message_type``) for an
+            unknown message type; on ``message_on`` when ``messages`` is given too.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``messages``, ``message_on_create`` and ``notify_assignee``.
+       ``message_on`` and ``message_type`` are deprecated: when either is given,
+       ``messages`` is exactly ``{status: message_type for status in message_on}``
+       (their old defaults: ``{"completed"}`` and ``follow_up``), which is what
+       they sent before 0.4.
     """
 
     invoice_on: frozenset[str] = attrs.field(
@@ -50,8 +173,41 @@ class Automations:
     documents_on: frozenset[str] = attrs.field(
         default=frozenset({"supplier_confirmed"}), converter=_folded
     )
-    message_on: frozenset[str] = attrs.field(default=frozenset({"completed"}), converter=_folded)
-    message_type: CommunicationType = CommunicationType.FOLLOW_UP
+    message_on: frozenset[str] | None = attrs.field(default=None, converter=_folded_or_none)
+    message_type: CommunicationType | None = attrs.field(default=None, converter=_type_or_none)
+    messages: Mapping[str, CommunicationType | None] = attrs.field(
+        default=None, converter=_messages, hash=False, kw_only=True
+    )
+    message_on_create: bool = attrs.field(default=True, kw_only=True)
+    notify_assignee: bool = attrs.field(default=True, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.message_on is None and self.message_type is None:
+            if self.messages is _UNSET:
+                object.__setattr__(self, "messages", DEFAULT_MESSAGES)
+            return
+        warnings.warn(
+            "Automations(message_on=..., message_type=...) is deprecated since 0.4; "
+            "pass messages={status: message type}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if self.messages is not _UNSET:
+            msg = "give messages, or the deprecated message_on and message_type, not both"
+            raise ValidationError.single("message_on", msg, "conflict")
+        statuses = frozenset({"completed"}) if self.message_on is None else self.message_on
+        kind = self.message_type or CommunicationType.FOLLOW_UP
+        object.__setattr__(self, "messages", MappingProxyType(dict.fromkeys(statuses, kind)))
+
+    def message_for(self, lifecycle: str, status: str) -> CommunicationType | None:
+        """The message a booking of ``lifecycle`` reaching ``status`` sends, or None.
+
+        .. versionadded:: 0.4
+        """
+        qualified = f"{lifecycle}:{status}".casefold()
+        if qualified in self.messages:
+            return self.messages[qualified]
+        return self.messages.get(status.casefold())
 
 
 class DocumentHandler:
@@ -124,26 +280,123 @@ class DocumentHandler:
 
 
 class MessageHandler:
-    """Sends the customer a ``kind`` message about the booking of a status change.
+    """Sends the customer a ``kind`` message about the booking of an event.
 
     The event id is the send's idempotency key: a retried delivery does not
     message the customer twice, and a failed send is sent again.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       takes a :class:`~bookingcore.domain.events.BookingCreated` event too.
     """
 
     def __init__(self, communications: CommunicationService, kind: CommunicationType) -> None:
         self._communications = communications
         self.kind = kind
 
-    def __call__(self, event: BookingStatusChanged, context: HandlerContext) -> None:
+    def __call__(
+        self, event: BookingStatusChanged | BookingCreated, context: HandlerContext
+    ) -> None:
         """Send (or resend) the message; a delivery error makes the dispatcher retry."""
         self._communications.send(
             event.booking_id,
             self.kind,
-            principal=Principal.system("automations"),
+            principal=_SYSTEM,
             idempotency_key=f"event:{event.id}:{self.kind.value}",
         )
+
+
+class BookingMessageHandler:
+    """Sends the customer the message :class:`Automations` maps a booking's status to:
+    the status it moved to (``booking.status_changed``) or was created in
+    (``booking.created``, with ``message_on_create``).
+
+    Sends as :class:`MessageHandler` does (once per event and message type).
+
+    .. versionadded:: 0.4
+    """
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        communications: CommunicationService,
+        automations: Automations,
+    ) -> None:
+        self._ctx = context
+        self._communications = communications
+        self.automations = automations
+
+    def kind_for(self, event: BookingStatusChanged | BookingCreated) -> CommunicationType | None:
+        """The message ``event`` sends, or None."""
+        rules = self.automations
+        if isinstance(event, BookingStatusChanged):
+            if OPERATOR_CANCELLATION_KEY in event.metadata:
+                return None  # the operator's own cancellation message says why
+            return rules.message_for(event.lifecycle, event.to_status)
+        if not rules.message_on_create:
+            return None
+        lifecycle = self._ctx.settings.lifecycles.get(event.lifecycle)
+        if lifecycle is None or not lifecycle.is_active(event.status):
+            return None
+        return rules.message_for(event.lifecycle, event.status)
+
+    def wants(self, event: BookingStatusChanged | BookingCreated) -> bool:
+        """True when ``event`` sends a message (the subscription's filter)."""
+        return self.kind_for(event) is not None
+
+    def __call__(
+        self, event: BookingStatusChanged | BookingCreated, context: HandlerContext
+    ) -> None:
+        """Send (or resend) the message; a delivery error makes the dispatcher retry."""
+        kind = self.kind_for(event)
+        if kind is not None:
+            MessageHandler(self._communications, kind)(event, context)
+
+
+class AssigneeNoticeHandler:
+    """Emails the staff member a booking was assigned to (``booking.updated`` with
+    ``assignee_id``, or ``booking.created`` assigned, as an import assigns) a
+    ``kind`` notice, through
+    :meth:`~bookingcore.services.CommunicationService.send_to_staff`.
+
+    Nothing is sent when the booking was unassigned, or when the staff member
+    assigned it to themselves. The event id is the notice's idempotency key and
+    a refused send makes the dispatcher retry; once the delivery is done, a
+    redelivered event sends nothing more.
+
+    .. versionadded:: 0.4
+    """
+
+    def __init__(
+        self,
+        communications: CommunicationService,
+        kind: CommunicationType = CommunicationType.ASSIGNMENT,
+    ) -> None:
+        self._communications = communications
+        self.kind = kind
+
+    @staticmethod
+    def wants(event: BookingUpdated | BookingCreated) -> bool:
+        """True for an assignment to someone other than the one who made it."""
+        changed = isinstance(event, BookingCreated) or "assignee_id" in event.fields
+        return (
+            changed and event.assignee_id is not None and event.actor.id != str(event.assignee_id)
+        )
+
+    def __call__(self, event: BookingUpdated | BookingCreated, context: HandlerContext) -> None:
+        """Send the notice; a delivery error makes the dispatcher retry."""
+        if event.assignee_id is None:
+            return
+        self._communications.send_to_staff(
+            event.booking_id,
+            event.assignee_id,
+            self.kind,
+            principal=_SYSTEM,
+            idempotency_key=f"event:{event.id}:{self.kind.value}",
+        )
+
+
+_SYSTEM = Principal.system("automations")
 
 
 def install(
@@ -156,8 +409,14 @@ def install(
 ) -> None:
     """Subscribe the built-in handlers whose port is wired.
 
-    Handler names: ``documents.invoice``, ``documents.voucher_itinerary`` and
-    ``messages.on_completed``.
+    Handler names: ``documents.invoice``, ``documents.voucher_itinerary``,
+    ``messages.on_status``, ``messages.on_create``, ``messages.to_assignee`` and
+    ``messages.to_assignee_on_create``.
+
+    .. versionchanged:: 0.4
+       ``messages.on_status`` replaces ``messages.on_completed``;
+       ``messages.on_create``, ``messages.to_assignee`` and
+       ``messages.to_assignee_on_create``.
     """
     rules = automations or Automations()
 
@@ -175,9 +434,20 @@ def install(
             when=lambda event: event.to_status.casefold() in rules.documents_on,
         )
     if communications is not None:
-        dispatcher.subscribe(
-            BookingStatusChanged,
-            MessageHandler(communications, rules.message_type),
-            name="messages.on_completed",
-            when=lambda event: event.to_status.casefold() in rules.message_on,
-        )
+        messages = BookingMessageHandler(context, communications, rules)
+        if rules.messages:
+            dispatcher.subscribe(
+                BookingStatusChanged, messages, name="messages.on_status", when=messages.wants
+            )
+            if rules.message_on_create:
+                dispatcher.subscribe(
+                    BookingCreated, messages, name="messages.on_create", when=messages.wants
+                )
+        if rules.notify_assignee:
+            notice = AssigneeNoticeHandler(communications)
+            dispatcher.subscribe(
+                BookingUpdated, notice, name="messages.to_assignee", when=notice.wants
+            )
+            dispatcher.subscribe(
+                BookingCreated, notice, name="messages.to_assignee_on_create", when=notice.wants
+            )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
+from uuid import NAMESPACE_URL, uuid5
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import check_text
@@ -30,7 +31,13 @@ from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
-from bookingcore.domain.values import BookingId, CommunicationId, CustomerId, ensure_aware
+from bookingcore.domain.values import (
+    BookingId,
+    CommunicationId,
+    CustomerId,
+    StaffId,
+    ensure_aware,
+)
 from bookingcore.errors import (
     ConflictError,
     DeliveryError,
@@ -38,7 +45,7 @@ from bookingcore.errors import (
     NotFoundError,
     ValidationError,
 )
-from bookingcore.ports.messaging import Notifier, OutgoingMessage
+from bookingcore.ports.messaging import Notifier, OutgoingMessage, SendReceipt
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import (
     ServiceContext,
@@ -524,6 +531,72 @@ class CommunicationService:
             elif communication.status is not CommunicationStatus.PENDING:
                 return communication
         return self._deliver(communication_id)
+
+    # ------------------------------------------------------------------ staff
+
+    def send_to_staff(
+        self,
+        booking_id: BookingId,
+        staff_id: StaffId,
+        kind: CommunicationType | str,
+        *,
+        principal: Principal,
+        idempotency_key: str,
+    ) -> SendReceipt | None:
+        """Email a staff member (an advisor) the ``kind`` message about a booking.
+
+        The communications log is the customers' (each logged message belongs to
+        a customer), so a notice to staff is not logged there: it is rendered from
+        the ``(kind, email)`` template with the booking's values and handed to the
+        notifier. Its ``communication_id`` is derived from ``principal`` and
+        ``idempotency_key``, the same on every try, so a gateway that takes an
+        idempotency key drops a repeat; the caller sends each key once (the
+        assignment automation sends once per ``booking.updated`` event and is
+        retried by the dispatcher until the notifier takes it). Returns the
+        notifier's receipt, or ``None`` (nothing sent) when the staff member is
+        inactive.
+
+        Raises:
+            NotFoundError: no such booking, or no such staff member.
+            PermissionDeniedError: only the system and staff who change every
+                booking send notices to staff.
+            ValidationError: an unknown type, no email template for it, or a
+                malformed ``idempotency_key``.
+            DeliveryError: the notifier refused, or none is configured.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not message staff")
+        message_kind = _choice(CommunicationType, kind, "type")
+        key = principal_key(principal, idempotency_key)
+        if key is None:
+            raise ValidationError.single("idempotency_key", "a notice needs a key", "required")
+        template = self._ctx.settings.template(message_kind, Channel.EMAIL)
+        with self._ctx.uow_factory() as uow:
+            booking = uow.bookings.get(booking_id)
+            if booking is None:
+                raise NotFoundError("booking", booking_id)
+            member = uow.staff.get(staff_id)
+            if member is None:
+                raise NotFoundError("staff member", staff_id)
+            if not member.is_active:
+                return None
+            customer = uow.customers.get(booking.customer_id)
+            if customer is None:  # pragma: no cover - bookings always have a customer
+                raise NotFoundError("customer", booking.customer_id)
+            subject, body = template.render(self._values(uow, booking, customer))
+        if self._notifier is None:
+            raise DeliveryError("no notifier configured", channel=Channel.EMAIL.value)
+        message_id = uuid5(NAMESPACE_URL, f"bookingcore:staff-message:{key}")
+        return self._notifier.send(
+            OutgoingMessage(
+                communication_id=CommunicationId(message_id),
+                channel=Channel.EMAIL,
+                recipient=member.email.value,
+                body=body,
+                subject=subject,
+            )
+        )
 
     # ------------------------------------------------------------------ internals
 

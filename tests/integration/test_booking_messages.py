@@ -1,0 +1,266 @@
+"""The automatic booking messages (seeds 001 and 004) on every backend.
+
+A booking gets one confirmation when it is confirmed (or created confirmed),
+one cancellation when it is cancelled, and its advisor one notice when it is
+assigned to them: each once per event, retried when the notifier refuses, and
+never again when the event is delivered again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from tests.integration._sources import ListSource
+
+from bookingcore import (
+    Automations,
+    BookingChanges,
+    BookingCore,
+    BookingRequest,
+    ImportSettings,
+    Lifecycle,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    TravelerDetails,
+)
+from bookingcore.domain import (
+    BookingCreated,
+    BookingStatusChanged,
+    BookingUpdated,
+    Communication,
+    CommunicationType,
+    DomainEvent,
+)
+from bookingcore.domain.lifecycle import PRESETS
+from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
+CONFIRMATION = CommunicationType.CONFIRMATION
+CANCELLATION = CommunicationType.CANCELLATION
+
+#: A business that confirms on the spot: bookings are created confirmed.
+INSTANT = Lifecycle(
+    name="instant",
+    states=("confirmed", "completed", "cancelled"),
+    initial="confirmed",
+    transitions={"confirmed": {"completed", "cancelled"}},
+    terminal={"completed", "cancelled"},
+    holding={"confirmed", "completed"},
+    cancelled="cancelled",
+)
+
+
+class World:
+    def __init__(self, store: MemoryStore | SqlStore, **options: Any) -> None:
+        self.clock = FixedClock()
+        self.notifier = RecordingNotifier()
+        self.core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=self.clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN", lifecycles={**PRESETS, "instant": INSTANT}),
+            notifier=self.notifier,
+            **options,
+        )
+        self.events: list[DomainEvent] = []
+        for kind in (BookingCreated, BookingStatusChanged, BookingUpdated):
+            self.core.events.subscribe(
+                kind, lambda e, _: self.events.append(e), name=f"test.{kind.name}"
+            )
+        camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        self.slot = self.core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=self.clock.now() + timedelta(days=30),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        self.customer = self.core.customers.register("+919876543210", principal=ADMIN).customer
+
+    def book(self, lifecycle: str = "instant") -> Any:
+        return self.core.bookings.book(
+            BookingRequest(
+                self.slot.id,
+                [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
+                customer_id=self.customer.id,
+                lifecycle=lifecycle,
+            ),
+            principal=ADMIN,
+        )
+
+    def logged(self, booking: Any) -> list[Communication]:
+        return list(self.core.communications.for_booking(booking.id, principal=ADMIN))
+
+    def types(self, booking: Any) -> list[CommunicationType]:
+        return [c.type for c in self.logged(booking)]
+
+    def event(self, kind: type[DomainEvent]) -> Any:
+        return next(e for e in reversed(self.events) if isinstance(e, kind))
+
+    def redeliver(self, event: DomainEvent, handler: str) -> None:
+        """Everything a redelivery can do: the catch-up, an operator's replay, later."""
+        self.core.events.run_pending()
+        self.core.events.retry(event.id, handler)
+        self.clock.advance(days=1)
+        self.core.events.run_pending()
+
+
+@pytest.fixture
+def world(any_store: MemoryStore | SqlStore) -> World:
+    return World(any_store)
+
+
+class TestConfirmation:
+    def test_a_booking_created_confirmed_gets_exactly_one_confirmation(self, world: World) -> None:
+        booking = world.book()
+        (message,) = world.notifier.sent
+        (logged,) = world.logged(booking)
+        assert logged.type is CONFIRMATION
+        assert logged.template_used == "confirmation.sms"
+        assert message.communication_id == logged.id
+        assert booking.reference in message.body
+        created = world.event(BookingCreated)
+        assert logged.dedupe_key is not None
+        assert str(created.id) in logged.dedupe_key
+        world.redeliver(created, "messages.on_create")
+        assert len(world.notifier.sent) == 1
+        assert world.types(booking) == [CONFIRMATION]
+
+    def test_a_pending_booking_is_confirmed_once_when_it_is_confirmed(self, world: World) -> None:
+        booking = world.book("reservation")
+        assert world.notifier.attempts == 0
+        world.core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        assert world.types(booking) == [CONFIRMATION]
+        world.redeliver(world.event(BookingStatusChanged), "messages.on_status")
+        assert len(world.notifier.sent) == 1
+
+    def test_a_refused_confirmation_is_retried_and_sent_once(self, world: World) -> None:
+        world.notifier.fail_next(1)
+        booking = world.book()
+        (failed,) = world.logged(booking)
+        assert failed.status.value == "failed"
+        world.clock.advance(seconds=10)
+        world.core.events.run_pending()
+        (sent,) = world.logged(booking)
+        assert (sent.id, sent.status.value) == (failed.id, "sent")
+        assert (world.notifier.attempts, len(world.notifier.sent)) == (2, 1)
+        world.redeliver(world.event(BookingCreated), "messages.on_create")
+        assert len(world.notifier.sent) == 1
+
+
+class TestCancellation:
+    def test_a_cancel_sends_exactly_one_cancellation(self, world: World) -> None:
+        booking = world.book()
+        world.core.bookings.cancel(booking.id, principal=ADMIN, reason="changed plans")
+        assert world.types(booking) == [CONFIRMATION, CANCELLATION]
+        assert "cancelled" in world.notifier.sent[-1].body
+        world.redeliver(world.event(BookingStatusChanged), "messages.on_status")
+        assert len(world.notifier.sent) == 2
+        assert world.types(booking) == [CONFIRMATION, CANCELLATION]
+
+    def test_a_called_off_slot_sends_its_own_cancellation_and_no_second_one(
+        self, world: World
+    ) -> None:
+        booking = world.book()
+        world.core.catalog.cancel_slot(world.slot.id, principal=ADMIN, reason="storm")
+        assert world.types(booking) == [CONFIRMATION, CANCELLATION]
+        (cancellation,) = [c for c in world.logged(booking) if c.type is CANCELLATION]
+        assert cancellation.dedupe_key == f"slot_cancelled:{world.slot.id}:{booking.id}"
+
+
+class TestTurnedOff:
+    def test_a_business_that_turns_messages_off_gets_none(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        quiet = World(
+            any_store,
+            automations=Automations(messages={}, message_on_create=False, notify_assignee=False),
+        )
+        booking = quiet.book()
+        quiet.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert quiet.notifier.attempts == 0
+        assert quiet.logged(booking) == []
+
+    def test_no_message_on_creation_still_sends_the_cancellation(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        world = World(any_store, automations=Automations(message_on_create=False))
+        booking = world.book()
+        assert world.notifier.attempts == 0
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        assert world.types(booking) == [CANCELLATION]
+
+
+class TestAssignment:
+    def test_the_assigned_advisor_gets_one_notice_by_email(self, world: World) -> None:
+        ana = world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        booking = world.book()
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        notice = world.notifier.sent[-1]
+        assert (notice.recipient, notice.channel.value) == ("ana@example.com", "email")
+        assert notice.subject == f"Booking {booking.reference} is assigned to you"
+        assert "Base camp" in notice.body
+        # the communications log is the customer's: the notice is not in it
+        assert world.types(booking) == [CONFIRMATION]
+        assigned = world.event(BookingUpdated)
+        assert assigned.assignee_id == ana.id
+        world.redeliver(assigned, "messages.to_assignee")
+        assert [m.recipient for m in world.notifier.sent].count("ana@example.com") == 1
+
+    def test_a_refused_notice_is_retried_and_sent_once(self, world: World) -> None:
+        ana = world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        booking = world.book()
+        world.notifier.fail_next(1)
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        assert world.notifier.sent[-1].recipient != "ana@example.com"
+        world.clock.advance(seconds=10)
+        world.core.events.run_pending()
+        (notice,) = [m for m in world.notifier.sent if m.recipient == "ana@example.com"]
+        world.redeliver(world.event(BookingUpdated), "messages.to_assignee")
+        again = [m for m in world.notifier.sent if m.recipient == "ana@example.com"]
+        assert again == [notice]
+
+    def test_reassigning_tells_the_new_advisor_and_unassigning_tells_nobody(
+        self, world: World
+    ) -> None:
+        ana = world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        ben = world.core.staff.add("ben@example.com", "Ben Advisor", principal=ADMIN)
+        booking = world.book()
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ana.id)  # no change
+        world.core.bookings.assign(booking.id, principal=ADMIN, advisor_id=ben.id)
+        before = len(world.notifier.sent)
+        world.core.bookings.update(booking.id, BookingChanges(assignee_id=None), principal=ADMIN)
+        recipients = [m.recipient for m in world.notifier.sent]
+        assert recipients[1:] == ["ana@example.com", "ben@example.com"]
+        assert len(world.notifier.sent) == before
+
+    def test_an_import_that_assigns_tells_the_advisor_once_and_only_when_told_to_emit(
+        self, world: World
+    ) -> None:
+        world.core.staff.add("ana@example.com", "Ana Advisor", principal=ADMIN)
+        header = ("Customer Name", "Mobile", "Dealer Code", "Booking Date", "Advisor Email")
+        rows = [("Kiran Patel", "+919820011111", "CAMP", "2026-03-05T10:30", "ana@example.com")]
+        world.core.imports.run_file(ListSource(header, rows), principal=ADMIN)
+        assert world.notifier.attempts == 0  # an import records history, sends nothing
+        more = [("Zoya Khan", "+919820022222", "CAMP", "2026-03-06T10:30", "ana@example.com")]
+        job = world.core.imports.run_file(
+            ListSource(header, more), principal=ADMIN, settings=ImportSettings(emit_events=True)
+        )
+        assert job.created == 1
+        # an appointment starts PENDING: no confirmation yet, one notice to the advisor
+        (notice,) = world.notifier.sent
+        assert notice.recipient == "ana@example.com"
+        assert "Zoya Khan" in notice.body
+        created = world.event(BookingCreated)
+        assert created.assignee_id is not None
+        world.redeliver(created, "messages.to_assignee_on_create")
+        assert len(world.notifier.sent) == 1
