@@ -151,6 +151,7 @@ from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     CohortTally,
+    CommunicationTally,
     CustomerTally,
     DurationTally,
     FrequencyTally,
@@ -236,6 +237,7 @@ __all__ = [
     "Communication",
     "CommunicationStatus",
     "CommunicationStatusChanged",
+    "CommunicationTally",
     "CommunicationType",
     "Cursor",
     "Customer",
