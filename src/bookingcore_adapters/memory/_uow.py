@@ -1018,7 +1018,7 @@ class _CommunicationRepository(_Repository[Communication]):
             )
             figures[2] += message.opened_at is not None
             figures[3] += message.clicked_at is not None
-            figures[4] += message.status is CommunicationStatus.FAILED
+            figures[4] += message.status == CommunicationStatus.FAILED
         return [
             CommunicationTally(kind, channel, *figures)
             for (kind, channel), figures in groups.items()
