@@ -7,6 +7,11 @@ starts, never at import), else with a random one: tokens then end with the
 process. ``--admin-email`` with ``BOOKINGCORE_API_ADMIN_PASSWORD`` creates an
 admin to sign in with at ``/api/v1/auth/login``; ``--sample-slots`` adds
 two slots to book.
+
+Email goes out through Mailgun when ``BOOKINGCORE_MAILGUN_DOMAIN``,
+``BOOKINGCORE_MAILGUN_API_KEY`` and ``BOOKINGCORE_MAILGUN_SENDER`` are set
+(``BOOKINGCORE_MAILGUN_BASE_URL`` for the EU region); Mailgun's webhooks are
+taken at ``/api/webhooks/mailgun`` when ``BOOKINGCORE_MAILGUN_SIGNING_KEY`` is.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 
 from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
+from bookingcore.ports.messaging import Notifier
+from bookingcore_adapters.email import MailgunNotifier
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
@@ -52,6 +59,17 @@ def _secret(name: str) -> bytes:
         return value.encode("utf-8")
     print(f"{name} is not set: using a random secret for this run", file=sys.stderr)
     return secrets.token_bytes(32)
+
+
+def _mailgun() -> Notifier | None:
+    """Mailgun from the environment, when its domain, API key and sender are all set."""
+    domain = os.environ.get("BOOKINGCORE_MAILGUN_DOMAIN")
+    api_key = os.environ.get("BOOKINGCORE_MAILGUN_API_KEY")
+    sender = os.environ.get("BOOKINGCORE_MAILGUN_SENDER")
+    if not (domain and api_key and sender):
+        return None
+    base_url = os.environ.get("BOOKINGCORE_MAILGUN_BASE_URL") or "https://api.mailgun.net"
+    return MailgunNotifier(domain, api_key, sender=sender, base_url=base_url)
 
 
 def _ensure_admin(core: BookingCore, email: str) -> None:
@@ -95,12 +113,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
             sms=ConsoleSmsSender(stream=sys.stdout),
             payment_providers=[ManualProvider()],
+            notifier=_mailgun(),
         )
         if args.admin_email:
             _ensure_admin(core, args.admin_email)
         if args.sample_slots:
             _sample_slots(core)
-        uvicorn.run(create_app(core), host=args.host, port=args.port)
+        app = create_app(
+            core, mailgun_signing_key=os.environ.get("BOOKINGCORE_MAILGUN_SIGNING_KEY") or None
+        )
+        uvicorn.run(app, host=args.host, port=args.port)
     finally:
         store.dispose()
 

@@ -35,6 +35,7 @@ from examples.api.routes import (
     commissions,
     customer,
     documents,
+    email,
     general,
     groups,
     imports,
@@ -118,6 +119,7 @@ def create_app(
     max_upload_bytes: int = 10 * 1024 * 1024,
     twilio_auth_token: str | None = None,
     twilio_callback_url: str | None = None,
+    mailgun_signing_key: str | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``core``'s services with the seeds' paths.
 
@@ -142,6 +144,8 @@ def create_app(
             status callbacks (``None``: ``/api/sms/twilio/status`` refuses all).
         twilio_callback_url: the public URL Twilio calls, when it differs from
             the one the app sees (behind a proxy); the signature covers it.
+        mailgun_signing_key: the Mailgun domain's HTTP webhook signing key, which
+            signs its webhooks (``None``: ``/api/webhooks/mailgun`` refuses all).
     """
     app = FastAPI(
         title=title,
@@ -157,6 +161,7 @@ def create_app(
     app.state.max_upload_bytes = max_upload_bytes
     app.state.twilio_auth_token = twilio_auth_token
     app.state.twilio_callback_url = twilio_callback_url
+    app.state.mailgun_signing_key = mailgun_signing_key
     install_error_handlers(app)
     app.include_router(customer.router)
     app.include_router(portal.router)
@@ -183,6 +188,7 @@ def create_app(
     app.include_router(attendance.router)
     app.include_router(trips.router)
     app.include_router(sms.router)
+    app.include_router(email.router)
     app.include_router(certificates.router)
     app.include_router(documents.router)
     app.include_router(privacy.router)

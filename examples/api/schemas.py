@@ -910,6 +910,8 @@ class CommunicationOut(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
     failed_at: datetime | None
     failed_reason: str | None
 
@@ -930,6 +932,8 @@ class CommunicationOut(BaseModel):
             created_at=message.created_at,
             sent_at=message.sent_at,
             delivered_at=message.delivered_at,
+            opened_at=message.opened_at,
+            clicked_at=message.clicked_at,
             failed_at=message.failed_at,
             failed_reason=message.failed_reason,
         )

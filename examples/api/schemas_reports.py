@@ -1,6 +1,6 @@
 """The pydantic models of the analytics report routes (booking frequency, cohort retention,
-conversion by source, status transitions, import performance); each ``*Out`` built from
-what :class:`~bookingcore.services.ReportService` returns.
+conversion by source, status transitions, import performance, communication engagement);
+each ``*Out`` built from what :class:`~bookingcore.services.ReportService` returns.
 
 Durations are given in seconds as decimal strings to the microsecond (``"7200.000001"``),
 ``null`` when nothing was timed; rates are decimals with four places.
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from bookingcore.services import (
     CohortLine,
     DurationSummary,
+    EngagementLine,
     FrequencyLine,
     ImportPerformance,
     SourceConversion,
@@ -25,6 +26,7 @@ from bookingcore.services import (
 __all__ = [
     "CohortLineOut",
     "DurationOut",
+    "EngagementLineOut",
     "FrequencyLineOut",
     "ImportPerformanceOut",
     "SourceConversionOut",
@@ -230,4 +232,34 @@ class ImportPerformanceOut(BaseModel):
                 )
                 for line in report.errors
             ],
+        )
+
+
+class EngagementLineOut(BaseModel):
+    """The messages of one type (or channel) that went out in the period, how far they
+    got, and their open and click rates (of the delivered ones)."""
+
+    key: str = Field(description="the message type, or the channel when grouped by channel")
+    channel: str | None = Field(description="the channel when grouped by type_and_channel")
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    failed: int
+    open_rate: Decimal = Field(description="opened / delivered, four places")
+    click_rate: Decimal = Field(description="clicked / delivered, four places")
+
+    @classmethod
+    def of(cls, line: EngagementLine) -> EngagementLineOut:
+        """The figures of ``line``."""
+        return cls(
+            key=line.key,
+            channel=line.channel,
+            sent=line.sent,
+            delivered=line.delivered,
+            opened=line.opened,
+            clicked=line.clicked,
+            failed=line.failed,
+            open_rate=line.open_rate,
+            click_rate=line.click_rate,
         )

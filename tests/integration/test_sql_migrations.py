@@ -1217,3 +1217,26 @@ def test_waiting_lists_gain_the_offered_slot_and_the_alternative_dates_index(
     migrations.downgrade(database, BEFORE_0042)
     assert "offered_slot_id" not in _columns(database, "waiting_lists")
     assert "ix_waiting_lists_alternative_dates" not in _indexes(database, "waiting_lists")
+
+
+#: The revision before 0043 (communication engagement indexes).
+BEFORE_0043 = "0042"
+
+
+def test_communications_gain_the_engagement_report_indexes(database: Engine) -> None:
+    """0043 indexes ``booking_communications`` on ``sent_at`` and on ``failed_at`` (the
+    engagement report's period); the upgraded schema is the mapping's, and a downgrade
+    drops both."""
+
+    def indexed() -> set[tuple[str, ...]]:
+        found = inspect(database).get_indexes("booking_communications")
+        return {tuple(str(name) for name in index["column_names"]) for index in found}
+
+    migrations.upgrade(database, BEFORE_0043)
+    assert not {("sent_at",), ("failed_at",)} & indexed()
+    migrations.upgrade(database)
+    assert {("sent_at",), ("failed_at",), ("type", "status")} <= indexed()
+    assert _differences(database) == []
+    migrations.downgrade(database, BEFORE_0043)
+    assert not {("sent_at",), ("failed_at",)} & indexed()
+    assert ("type", "status") in indexed()

@@ -349,6 +349,8 @@ def _webhooks(run: Run) -> None:
 def _notifications(run: Run) -> None:
     assert run["smtp_password"] not in repr(run["email"])
     assert run["auth_token"] not in repr(run["sms"])
+    assert run["mailgun_api_key"] not in repr(run["mailgun"])
+    assert run["event"].at.tzinfo is not None  # the event's own time, aware
     # the signature as the page describes it: the URL, then each POST parameter's name
     # and value sorted by name, HMAC-SHA1 keyed with the auth token, base64
     url = "https://bookings.example.com/callbacks/twilio"

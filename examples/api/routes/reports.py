@@ -1,7 +1,8 @@
 """Seed 001's reports: reconciliation, revenue, cancellations, workload, customer value,
 capacity, waiting-list conversion and import statistics; booking frequency and cohort
 retention (seed 001), conversion by source (seed 002), status transitions and import
-performance (seed 004): each what the library's report service computes.
+performance (seed 004), communication engagement (open and click rates, seed 001): each
+what the library's report service computes.
 
 Staff tokens; the library decides what each role may read (an advisor's
 booking reports cover the bookings assigned to them, capacity needs ``view_all``).
@@ -13,7 +14,7 @@ periods are the business's calendar days and months (``Settings.timezone``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -41,6 +42,7 @@ from examples.api.schemas_ops import (
 )
 from examples.api.schemas_reports import (
     CohortLineOut,
+    EngagementLineOut,
     FrequencyLineOut,
     ImportPerformanceOut,
     SourceConversionOut,
@@ -256,3 +258,23 @@ def import_performance(
         principal=staff, created_from=created_from, created_before=created_before
     )
     return ImportPerformanceOut.of(report)
+
+
+@router.get(
+    "/communication-engagement",
+    operation_id="report_communication_engagement",
+    responses=_RESPONSES,
+)
+def communication_engagement(
+    core: Core,
+    staff: StaffPrincipal,
+    sent_from: AwareDatetime | None = None,
+    sent_before: AwareDatetime | None = None,
+    by: Literal["type", "channel", "type_and_channel"] = "type",
+) -> list[EngagementLineOut]:
+    """Messages that went out in the period per type or channel: sent, delivered, opened,
+    clicked, failed, and the open and click rates."""
+    lines = core.reports.communication_engagement(
+        principal=staff, sent_from=sent_from, sent_before=sent_before, by=by
+    )
+    return [EngagementLineOut.of(line) for line in lines]

@@ -161,6 +161,7 @@ from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     CohortTally,
+    CommunicationTally,
     CustomerTally,
     DurationTally,
     FrequencyTally,
@@ -250,6 +251,7 @@ __all__ = [
     "Communication",
     "CommunicationStatus",
     "CommunicationStatusChanged",
+    "CommunicationTally",
     "CommunicationType",
     "Cursor",
     "Customer",

@@ -32,6 +32,7 @@ from bookingcore.errors import ValidationError
 __all__ = [
     "UTC_ZONE",
     "CohortTally",
+    "CommunicationTally",
     "CustomerTally",
     "DurationTally",
     "FrequencyTally",
@@ -411,6 +412,29 @@ class TransitionTally:
     from_status: str
     to_status: str
     durations: DurationTally
+
+
+@attrs.frozen
+class CommunicationTally:
+    """The messages of one type on one channel that went out in a period, by how far
+    they got (seed 001's "monitor open/click rates").
+
+    Counted from the messages' timestamps, so a report that never came does not hide
+    a later one: ``sent`` have ``sent_at``; ``delivered`` have ``delivered_at``,
+    ``opened_at`` or ``clicked_at`` (an opened message was delivered); ``opened``
+    have ``opened_at``; ``clicked`` have ``clicked_at`` (with or without an open
+    report); ``failed`` are in status ``failed`` now.
+
+    .. versionadded:: 0.4
+    """
+
+    type: str
+    channel: str
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    failed: int
 
 
 @attrs.frozen

@@ -58,6 +58,7 @@ from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     UTC_ZONE,
     CohortTally,
+    CommunicationTally,
     CustomerTally,
     FrequencyTally,
     GroupCounts,
@@ -761,6 +762,19 @@ class CommunicationRepository(Protocol):
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
         """A customer's messages, about any booking or none, oldest first."""
+
+    def tally_engagement(
+        self, sent_from: datetime | None, sent_before: datetime | None
+    ) -> Sequence[CommunicationTally]:
+        """The messages that went out in ``[sent_from, sent_before)``, counted per type
+        and channel by the storage (see :class:`~bookingcore.domain.CommunicationTally`).
+
+        A message goes out when it is sent (``sent_at``); one the channel refused
+        outright, never sent, when it failed (``failed_at``). Pending messages are
+        not counted. Groups without messages are left out.
+
+        .. versionadded:: 0.4
+        """
 
 
 class DocumentRepository(Protocol):

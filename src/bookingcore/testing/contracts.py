@@ -63,7 +63,12 @@ from bookingcore.domain.catalog import (
 )
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntryKind, CommissionSummary, summarise
-from bookingcore.domain.communications import Channel, Communication, CommunicationType
+from bookingcore.domain.communications import (
+    Channel,
+    Communication,
+    CommunicationStatus,
+    CommunicationType,
+)
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
@@ -116,6 +121,7 @@ from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     CohortTally,
+    CommunicationTally,
     CustomerTally,
     DurationTally,
     FrequencyTally,
@@ -2230,6 +2236,65 @@ class CommunicationRepositoryContract(_Base):
             uow.communications.add(self._message(booking, 2, **{key: "SAME"}))
             with pytest.raises(DuplicateError):
                 uow.commit()
+
+    def test_engagement_is_counted_per_type_and_channel_from_the_timestamps(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``tally_engagement`` (0.4): messages that went out in the period (sent_at, or
+        failed_at for those never sent), delivered/opened/clicked by their timestamps."""
+        booking = _stored_booking(uow_factory, make)
+        start, end = T0, T0 + timedelta(days=1)
+
+        def at(minutes: int) -> datetime:
+            return T0 + timedelta(minutes=minutes)
+
+        sms = Channel.SMS
+        reminder = CommunicationType.REMINDER
+        specs: list[dict[str, Any]] = [
+            # confirmation by email: clicked with an open report, clicked without one
+            {
+                "status": "clicked",
+                "sent_at": at(1),
+                "delivered_at": at(2),
+                "opened_at": at(3),
+                "clicked_at": at(4),
+            },
+            {"status": "clicked", "sent_at": at(1), "delivered_at": at(2), "clicked_at": at(5)},
+            # opened without a delivery report, delivered only, sent only
+            {"status": "opened", "sent_at": at(1), "opened_at": at(9)},
+            {"status": "delivered", "sent_at": at(1), "delivered_at": at(2)},
+            {"status": "sent", "sent_at": at(1)},
+            # bounced after sending; refused outright (never sent) in the period
+            {"status": "failed", "sent_at": at(1), "failed_at": at(2)},
+            {"status": "failed", "failed_at": at(1)},
+            # a temporary failure then delivery counts as delivered, not failed
+            {"status": "delivered", "sent_at": at(1), "failed_at": at(2), "delivered_at": at(3)},
+            # outside the period: sent before it, refused after it, and still pending
+            {"status": "clicked", "sent_at": at(-1), "opened_at": at(2), "clicked_at": at(2)},
+            {"status": "failed", "failed_at": end},
+            {"status": "pending"},
+            # the period's end is open, its start closed
+            {"status": "sent", "sent_at": end - timedelta(microseconds=1), "type": reminder},
+            {"status": "delivered", "sent_at": at(0), "delivered_at": at(5), "type": reminder},
+            {"status": "opened", "sent_at": at(0), "opened_at": at(7), "channel": sms},
+        ]
+        with uow_factory() as uow:
+            for index, fields in enumerate(specs):
+                status = CommunicationStatus(fields.pop("status"))
+                uow.communications.add(self._message(booking, index, status=status, **fields))
+            uow.commit()
+        with uow_factory() as uow:
+            tallied = set(uow.communications.tally_engagement(start, end))
+            everything = set(uow.communications.tally_engagement(None, None))
+            empty = list(uow.communications.tally_engagement(end + timedelta(days=1), None))
+        assert tallied == {
+            CommunicationTally("confirmation", "email", 7, 5, 2, 2, 2),
+            CommunicationTally("reminder", "email", 2, 1, 0, 0, 0),
+            CommunicationTally("confirmation", "sms", 1, 1, 1, 0, 0),
+        }
+        assert CommunicationTally("confirmation", "email", 8, 6, 3, 3, 3) in everything
+        assert len(everything) == 3
+        assert empty == []
 
 
 class DocumentRepositoryContract(_Base):

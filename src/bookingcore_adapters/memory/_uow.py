@@ -21,7 +21,7 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.catalog import Location, Product, ProductFilter, Supplier, SupplierFilter
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
 from bookingcore.domain.commissions import CommissionEntry, CommissionSummary, summarise
-from bookingcore.domain.communications import Communication
+from bookingcore.domain.communications import Communication, CommunicationStatus
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
@@ -60,6 +60,7 @@ from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
     UTC_ZONE,
     CohortTally,
+    CommunicationTally,
     CustomerTally,
     FrequencyTally,
     GroupCounts,
@@ -1000,6 +1001,28 @@ class _CommunicationRepository(_Repository[Communication]):
         return self._uow._select(
             self._table, lambda c: c.customer_id == customer_id, lambda c: c.created_at
         )
+
+    def tally_engagement(
+        self, sent_from: datetime | None, sent_before: datetime | None
+    ) -> Sequence[CommunicationTally]:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for message in self._uow._rows(self._table):
+            went_out = message.sent_at or message.failed_at
+            if went_out is None or not _within(went_out, sent_from, sent_before):
+                continue
+            figures = groups.setdefault((message.type.value, message.channel.value), [0] * 5)
+            figures[0] += message.sent_at is not None
+            figures[1] += any(
+                moment is not None
+                for moment in (message.delivered_at, message.opened_at, message.clicked_at)
+            )
+            figures[2] += message.opened_at is not None
+            figures[3] += message.clicked_at is not None
+            figures[4] += message.status == CommunicationStatus.FAILED
+        return [
+            CommunicationTally(kind, channel, *figures)
+            for (kind, channel), figures in groups.items()
+        ]
 
 
 class _DocumentRepository(_Repository[Document]):

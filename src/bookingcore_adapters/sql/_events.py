@@ -24,10 +24,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    and_,
     delete,
     event,
     func,
     literal,
+    or_,
     select,
     text,
 )
@@ -50,7 +52,7 @@ from bookingcore.domain.events import (
 from bookingcore.domain.idempotency import MAX_OPERATION, KeyClaim
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.queries import Page, PageRequest
-from bookingcore.domain.tallies import TransitionTally
+from bookingcore.domain.tallies import CommunicationTally, TransitionTally
 from bookingcore.domain.values import (
     BookingId,
     CommunicationId,
@@ -237,6 +239,10 @@ communications = Table(
     when("created_at"),
     Column("source_event_id", Uuid()),
     Index(None, "type", "status"),
+    # The engagement report's period (migration 0043): sent messages by sent_at,
+    # messages refused outright by failed_at.
+    Index(None, "sent_at"),
+    Index(None, "failed_at"),
 )
 
 documents = Table(
@@ -807,6 +813,38 @@ class CommunicationRepository(Repository[Communication]):
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Communication]:
         return self._oldest_with(customer_id=customer_id)
+
+    def tally_engagement(
+        self, sent_from: datetime | None, sent_before: datetime | None
+    ) -> Sequence[CommunicationTally]:
+        c = self._table.c
+        # Two index-friendly halves: sent in the period, or never sent and failed in it.
+        sent_in = and_(c.sent_at.is_not(None), *within(c.sent_at, sent_from, sent_before))
+        refused_in = and_(
+            c.sent_at.is_(None),
+            c.failed_at.is_not(None),
+            *within(c.failed_at, sent_from, sent_before),
+        )
+        delivered = or_(
+            c.delivered_at.is_not(None), c.opened_at.is_not(None), c.clicked_at.is_not(None)
+        )
+        statement = (
+            select(
+                c.type,
+                c.channel,
+                func.count().filter(c.sent_at.is_not(None)),
+                func.count().filter(delivered),
+                func.count().filter(c.opened_at.is_not(None)),
+                func.count().filter(c.clicked_at.is_not(None)),
+                func.count().filter(c.status == CommunicationStatus.FAILED.value),
+            )
+            .where(or_(sent_in, refused_in))
+            .group_by(c.type, c.channel)
+        )
+        return [
+            CommunicationTally(str(row[0]), str(row[1]), *(int(n) for n in row[2:]))
+            for row in self._session.connection().execute(statement)
+        ]
 
 
 class DocumentRepository(Repository[Document]):
