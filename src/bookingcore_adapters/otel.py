@@ -53,9 +53,27 @@ __all__ = ["DURATION_BUCKETS", "INSTRUMENTATION_NAME", "METRICS", "OpenTelemetry
 #: The instrumentation scope of the tracer and meter (its version is bookingcore's).
 INSTRUMENTATION_NAME = "bookingcore"
 
-#: Histogram boundaries for durations in seconds (OpenTelemetry's semantic conventions
-#: advise these for HTTP durations; the SDK's defaults are made for milliseconds).
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+#: Histogram boundaries for durations in seconds: those OpenTelemetry's semantic
+#: conventions advise for HTTP durations, from a millisecond (the SDK's defaults are
+#: made for milliseconds).
+DURATION_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
 
 #: Every instrument: name -> (unit, description).
 METRICS: Mapping[str, tuple[str, str]] = {

@@ -109,8 +109,9 @@ class Observer(Protocol):
     def import_finished(
         self, *, file_format: str, status: str, rows: int, failed_rows: int, seconds: float
     ) -> None:
-        """A run of an import job ended in ``status`` (``completed``, ``cancelled``,
-        ``failed``) after ``rows`` rows (``failed_rows`` of them refused) in ``seconds``.
+        """A run of an import job ended in ``status`` (the job's
+        :class:`~bookingcore.domain.ImportStatus` value: ``COMPLETED``, ``CANCELLED``,
+        ``FAILED``) after ``rows`` rows (``failed_rows`` of them refused) in ``seconds``.
 
         ``rows`` counts this run's rows only (a resumed run does not count the
         rows an earlier run committed).
