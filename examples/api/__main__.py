@@ -6,7 +6,9 @@ secret in ``BOOKINGCORE_API_SECRET`` when it is set (read here, when the server
 starts, never at import), else with a random one: tokens then end with the
 process. ``--admin-email`` with ``BOOKINGCORE_API_ADMIN_PASSWORD`` creates an
 admin to sign in with at ``/api/v1/auth/login``; ``--sample-slots`` adds
-two slots to book.
+two slots to book. ``BOOKINGCORE_OTEL=1`` wires an ``OpenTelemetryObserver`` (the
+``otel`` extra; the process's OpenTelemetry SDK, if any, receives its spans and
+metrics: see docs/observability.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 
 from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
+from bookingcore.ports.observability import Observer
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
@@ -52,6 +55,15 @@ def _secret(name: str) -> bytes:
         return value.encode("utf-8")
     print(f"{name} is not set: using a random secret for this run", file=sys.stderr)
     return secrets.token_bytes(32)
+
+
+def _observer() -> Observer | None:
+    if os.environ.get("BOOKINGCORE_OTEL") != "1":
+        return None
+    # Imported only when asked for: the otel extra is optional for the example host.
+    from bookingcore_adapters.otel import OpenTelemetryObserver  # noqa: PLC0415
+
+    return OpenTelemetryObserver()
 
 
 def _ensure_admin(core: BookingCore, email: str) -> None:
@@ -95,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
             sms=ConsoleSmsSender(stream=sys.stdout),
             payment_providers=[ManualProvider()],
+            observer=_observer(),
         )
         if args.admin_email:
             _ensure_admin(core, args.admin_email)
