@@ -6,7 +6,9 @@ secret in ``BOOKINGCORE_API_SECRET`` when it is set (read here, when the server
 starts, never at import), else with a random one: tokens then end with the
 process. ``--admin-email`` with ``BOOKINGCORE_API_ADMIN_PASSWORD`` creates an
 admin to sign in with at ``/api/v1/auth/login``; ``--sample-slots`` adds
-two slots to book.
+two slots to book. ``BOOKINGCORE_OTEL=1`` wires an ``OpenTelemetryObserver`` (the
+``otel`` extra; the process's OpenTelemetry SDK, if any, receives its spans and
+metrics: see docs/observability.md).
 
 Email goes out through Mailgun when ``BOOKINGCORE_MAILGUN_DOMAIN``,
 ``BOOKINGCORE_MAILGUN_API_KEY`` and ``BOOKINGCORE_MAILGUN_SENDER`` are set
@@ -27,6 +29,7 @@ import uvicorn
 
 from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
 from bookingcore.ports.messaging import Notifier
+from bookingcore.ports.observability import Observer
 from bookingcore_adapters.email import MailgunNotifier
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
@@ -72,6 +75,15 @@ def _mailgun() -> Notifier | None:
     return MailgunNotifier(domain, api_key, sender=sender, base_url=base_url)
 
 
+def _observer() -> Observer | None:
+    if os.environ.get("BOOKINGCORE_OTEL") != "1":
+        return None
+    # Imported only when asked for: the otel extra is optional for the example host.
+    from bookingcore_adapters.otel import OpenTelemetryObserver  # noqa: PLC0415
+
+    return OpenTelemetryObserver()
+
+
 def _ensure_admin(core: BookingCore, email: str) -> None:
     password = os.environ.get("BOOKINGCORE_API_ADMIN_PASSWORD")
     if not password:
@@ -114,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             sms=ConsoleSmsSender(stream=sys.stdout),
             payment_providers=[ManualProvider()],
             notifier=_mailgun(),
+            observer=_observer(),
         )
         if args.admin_email:
             _ensure_admin(core, args.admin_email)

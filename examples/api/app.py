@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from bookingcore import AuthSettings, BookingCore, ConcurrentUpdateError, Settings
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.messaging import Notifier
+from bookingcore.ports.observability import Observer
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import PasswordHasher, SmsSender
 from bookingcore.ports.uow import UnitOfWorkFactory
@@ -77,6 +78,7 @@ def build_core(
     ids: IdGenerator | None = None,
     payment_providers: Iterable[PaymentProvider] = (),
     notifier: Notifier | None = None,
+    observer: Observer | None = None,
 ) -> BookingCore:
     """A core with the sign-in ports this host needs, over ``uow_factory``.
 
@@ -87,7 +89,8 @@ def build_core(
     store; tokens signed with one secret die when it changes.
     ``payment_providers`` are what ``/api/payments/*`` take money through;
     ``notifier`` sends what ``/send-email`` asks for (without one, each send
-    is logged as failed and answered 502).
+    is logged as failed and answered 502). ``observer`` is told what the use
+    cases did (``OpenTelemetryObserver`` from ``bookingcore_adapters.otel``).
 
     Raises:
         ValidationError: a secret or pepper shorter than 32 bytes.
@@ -105,6 +108,7 @@ def build_core(
         auth_settings=AuthSettings(otp_pepper=otp_pepper),
         payment_providers=payment_providers,
         notifier=notifier,
+        observer=observer,
     )
 
 

@@ -88,6 +88,7 @@ PORT_ARGUMENTS = [
     ("jobs", "bind"),
     ("exchange_rates", "rate"),
     ("document_store", "get"),
+    ("observer", "booking_created"),
 ]
 
 

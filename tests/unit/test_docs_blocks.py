@@ -529,6 +529,18 @@ def _jobs(run: Run) -> None:
     assert "imports.run" in catalog
 
 
+@covers("observability.md")
+def _observability(run: Run) -> None:
+    names = [span.name for span in run["spans"].get_finished_spans()]
+    assert names == ["bookingcore.book", "bookingcore.book"]
+    private = {"+919876543210", "Asha", str(run["booking"].id), run["booking"].reference}
+    values = [
+        str(v) for span in run["spans"].get_finished_spans() for v in span.attributes.values()
+    ]
+    assert not [v for v in values if any(p in v for p in private)]
+    assert run["counter"].refusals == {"not_found": 1}
+
+
 @covers("deployment.md")
 def _deployment(run: Run) -> None:
     catalog = run["core"].jobs.catalog

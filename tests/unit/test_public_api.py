@@ -33,6 +33,8 @@ PUBLIC_MODULES = [
     "bookingcore.domain.communications",
     "bookingcore.domain.documents",
     "bookingcore.ports.messaging",
+    "bookingcore.ports.observability",
+    "bookingcore_adapters.otel",
     "bookingcore.services.events",
     "bookingcore.services.imports",
     "bookingcore.services.reports",

@@ -19,6 +19,7 @@ from bookingcore.ports.messaging import (
     SendReceipt,
     SerializedEventPublisher,
 )
+from bookingcore.ports.observability import NullObserver, Observer
 from bookingcore.ports.payments import (
     IntentRequest,
     PaymentProvider,
@@ -112,6 +113,8 @@ __all__ = [
     "LifecycleEventRepository",
     "LocationRepository",
     "Notifier",
+    "NullObserver",
+    "Observer",
     "OtpStore",
     "OutboxRepository",
     "OutgoingMessage",

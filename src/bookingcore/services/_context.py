@@ -38,6 +38,7 @@ from bookingcore.errors import (
 )
 from bookingcore.ports.clock import Clock, IdGenerator
 from bookingcore.ports.uow import UnitOfWork, UnitOfWorkFactory
+from bookingcore.services._observing import GuardedObserver
 
 __all__ = ["UNSET", "ServiceContext", "Settings", "Transaction", "Unset"]
 
@@ -283,16 +284,27 @@ class Settings:
 class ServiceContext:
     """The dependencies shared by every service of one :class:`~bookingcore.BookingCore`.
 
+    ``observer`` is the host's :class:`~bookingcore.ports.Observer`, guarded (one
+    that raises is logged and ignored), or ``None`` when none is wired; with one,
+    the bookings each transaction made and moved are told to it after the commit
+    (the first ``committed`` listener).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``observer``.
     """
 
     uow_factory: UnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     settings: Settings = attrs.Factory(Settings)
+    observer: GuardedObserver | None = attrs.field(default=None, eq=False, repr=False)
     committed: list[Callable[[Sequence[DomainEvent]], object]] = attrs.field(
         factory=list, eq=False, repr=False
     )
+
+    def __attrs_post_init__(self) -> None:
+        if self.observer is not None:
+            self.committed.append(self.observer.committed)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -22,6 +22,7 @@ from bookingcore.ports.messaging import (
     Notifier,
     SerializedEventPublisher,
 )
+from bookingcore.ports.observability import Observer
 from bookingcore.ports.payments import PaymentProvider
 from bookingcore.ports.security import (
     OtpStore,
@@ -34,6 +35,7 @@ from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore.ports.webhooks import WebhookSender
 from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
+from bookingcore.services._observing import GuardedObserver
 from bookingcore.services._slot_closing import deliver_slot_messages
 from bookingcore.services.audit import AuditService
 from bookingcore.services.auth import AuthService, AuthSettings
@@ -119,6 +121,7 @@ _PORTS: dict[str, type] = {
     "jobs": JobQueue,
     "exchange_rates": ExchangeRates,
     "document_store": DocumentStore,
+    "observer": Observer,
 }
 
 
@@ -263,6 +266,11 @@ class BookingCore:
         document_store: where travel documents' files are kept
             (``FileSystemDocumentStore``); without it they are kept only as
             the booking's document records.
+        observer: told what the use cases did, for metrics and traces
+            (:class:`~bookingcore.ports.Observer`;
+            ``bookingcore_adapters.otel.OpenTelemetryObserver`` from the ``otel``
+            extra). Without one nothing is reported and nothing is spent on
+            it; one that raises is logged and ignored. See docs/observability.md.
 
         Every port given is checked here, not at its first use: an object
         without a method its Protocol declares (``notifier=...`` has no
@@ -283,6 +291,8 @@ class BookingCore:
        ``clock`` and ``ids`` are optional.
     .. versionchanged:: 0.4
        Port arguments are checked for their Protocol's methods (``TypeError``).
+    .. versionchanged:: 0.4
+       ``observer``.
     """
 
     def __init__(
@@ -310,6 +320,7 @@ class BookingCore:
         jobs: JobQueue | None = None,
         exchange_rates: ExchangeRates | None = None,
         document_store: DocumentStore | None = None,
+        observer: Observer | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -330,6 +341,7 @@ class BookingCore:
             jobs=jobs,
             exchange_rates=exchange_rates,
             document_store=document_store,
+            observer=observer,
             payment_providers=payment_providers,
         )
         self.context = ServiceContext(
@@ -337,6 +349,7 @@ class BookingCore:
             clock if clock is not None else SystemClock(),
             ids if ids is not None else RandomIds(),
             settings or Settings(),
+            observer=GuardedObserver(observer) if observer is not None else None,
         )
         self.customers = CustomerService(self.context)
         self.travelers = TravelerService(self.context)

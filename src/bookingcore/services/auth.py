@@ -30,6 +30,7 @@ import logging
 import math
 import secrets
 import string
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -78,6 +79,7 @@ from bookingcore.ports.security import (
     TokenSigner,
 )
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._observing import error_name
 from bookingcore.services._sessions import revoke_session
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.partners import PartnerService
@@ -541,7 +543,31 @@ class AuthService:
                 or of the client key; ``retry_after`` says how many seconds to wait.
             DeliveryError: the SMS could not be sent; no code is left usable.
             AuthNotConfiguredError: no ``otp_store``, ``rate_limiter`` or ``sms``.
+
+        .. versionchanged:: 0.4
+           Reported to the core's observer (``Observer.otp_requested``), if any.
         """
+        observer = self._ctx.observer
+        if observer is None:
+            return self._request_otp(phone, client_key)
+        started = time.perf_counter()
+        try:
+            requested = self._request_otp(phone, client_key)
+        except Exception as exc:
+            failed = isinstance(exc, DeliveryError) or not isinstance(exc, BookingError)
+            observer.otp_requested(
+                channel="sms",
+                outcome="failed" if failed else "refused",
+                error=error_name(exc),
+                seconds=time.perf_counter() - started,
+            )
+            raise
+        observer.otp_requested(
+            channel="sms", outcome="sent", error=None, seconds=time.perf_counter() - started
+        )
+        return requested
+
+    def _request_otp(self, phone: str | PhoneNumber, client_key: str | None) -> OtpRequested:
         purpose = "phone sign-in"
         store = self._need(self._otp_store, "otp_store", purpose)
         limiter = self._need(self._rate_limiter, "rate_limiter", purpose)
@@ -635,7 +661,39 @@ class AuthService:
                 the code is wrong (the message says how many attempts are left).
             AuthNotConfiguredError: no ``otp_store`` or ``token_signer`` (or no
                 ``rate_limiter`` when a ``client_key`` is given).
+
+        .. versionchanged:: 0.4
+           Reported to the core's observer (``Observer.otp_verified``), if any.
         """
+        observer = self._ctx.observer
+        if observer is None:
+            return self._verify_otp(phone, code, client_key, origin)
+        started = time.perf_counter()
+        try:
+            signed_in = self._verify_otp(phone, code, client_key, origin)
+        except Exception as exc:
+            observer.otp_verified(
+                outcome="refused" if isinstance(exc, BookingError) else "failed",
+                registered=False,
+                error=error_name(exc),
+                seconds=time.perf_counter() - started,
+            )
+            raise
+        observer.otp_verified(
+            outcome="verified",
+            registered=signed_in.created,
+            error=None,
+            seconds=time.perf_counter() - started,
+        )
+        return signed_in
+
+    def _verify_otp(
+        self,
+        phone: str | PhoneNumber,
+        code: str,
+        client_key: str | None,
+        origin: RequestOrigin | None,
+    ) -> SignedIn:
         purpose = "phone sign-in"
         store = self._need(self._otp_store, "otp_store", purpose)
         self._need(self._signer, "token_signer", purpose)

@@ -9,8 +9,9 @@ customer, traveler or seat behind.
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol, cast
@@ -81,6 +82,7 @@ from bookingcore.domain.values import (
     TravelerId,
 )
 from bookingcore.errors import (
+    BookingError,
     ConflictError,
     DuplicateError,
     FieldError,
@@ -105,6 +107,7 @@ from bookingcore.services._context import (
     principal_key,
     under_fresh_reference,
 )
+from bookingcore.services._observing import GuardedObserver, error_name
 from bookingcore.services._requirements import check_requirements, note_waived
 from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
 from bookingcore.services._settlement import closed_to_payment
@@ -465,31 +468,14 @@ class BookingService:
            ``internal_notes`` are refused to partners and customers; ``voucher_code``;
            the slot's product's requirements (:attr:`~bookingcore.domain.Product.requirements`);
            loyalty tier discounts.
+        .. versionchanged:: 0.4
+           Reported to the core's observer (``Observer.booking_requested``), if any.
         """
-        stored_key = principal_key(principal, idempotency_key)
-        _check_written_fields(request, principal)
-        lifecycle, source, status = self._check_request(request, principal)
-        digest = fingerprint("book", principal, request=request) if stored_key else None
-        idempotency_key = stored_key
-        try:
-            booked = self._book(
-                request,
-                principal,
-                plan=(lifecycle, source, status),
-                idempotency_key=idempotency_key,
-                digest=digest,
-            )
-        except (ConflictError, InvalidTransitionError):
-            if not idempotency_key:
-                raise
-            # A retry can lose the race to its twin (same key, in flight at the same
-            # time): the twin's booking, committed meanwhile, is this call's answer.
-            with self._ctx.uow_factory() as uow:
-                prior = self._prior_booking(uow, idempotency_key, digest)
-            if prior is None:
-                raise
-            booked = prior
-        return policy.booking_for(principal, booked)
+        if self._ctx.observer is None:
+            return self._request(request, principal, idempotency_key, None)
+        return self._observed(
+            self._ctx.observer, lambda: self._request(request, principal, idempotency_key, None)
+        )
 
     def book_claimed(
         self,
@@ -511,6 +497,20 @@ class BookingService:
 
         .. versionadded:: 0.2
         """
+        if self._ctx.observer is None:
+            return self._request(request, principal, idempotency_key, claim)
+        return self._observed(
+            self._ctx.observer, lambda: self._request(request, principal, idempotency_key, claim)
+        )
+
+    def _request(
+        self,
+        request: BookingRequest,
+        principal: Principal,
+        idempotency_key: str | None,
+        claim: SeatClaim | None,
+    ) -> Booking:
+        """What :meth:`book` and :meth:`book_claimed` do."""
         stored_key = principal_key(principal, idempotency_key)
         _check_written_fields(request, principal)
         lifecycle, source, status = self._check_request(request, principal)
@@ -527,14 +527,39 @@ class BookingService:
         except (ConflictError, InvalidTransitionError):
             if not stored_key:
                 raise
-            # A retry that lost the race to its twin finds the claim taken up by the
-            # twin's booking: that booking is this call's answer.
+            # A retry can lose the race to its twin (same key, in flight at the same
+            # time): the twin's booking, committed meanwhile (with a claim, taking it
+            # up), is this call's answer.
             with self._ctx.uow_factory() as uow:
                 prior = self._prior_booking(uow, stored_key, digest)
             if prior is None:
                 raise
             booked = prior
         return policy.booking_for(principal, booked)
+
+    @staticmethod
+    def _observed(observer: GuardedObserver, attempt: Callable[[], Booking]) -> Booking:
+        """``attempt()``, its outcome and wall time told to ``observer``."""
+        started = time.perf_counter()
+        try:
+            booking = attempt()
+        except Exception as exc:
+            observer.booking_requested(
+                outcome="refused" if isinstance(exc, BookingError) else "failed",
+                lifecycle=None,
+                source=None,
+                error=error_name(exc),
+                seconds=time.perf_counter() - started,
+            )
+            raise
+        observer.booking_requested(
+            outcome="created",
+            lifecycle=booking.lifecycle,
+            source=booking.source.value,
+            error=None,
+            seconds=time.perf_counter() - started,
+        )
+        return booking
 
     @staticmethod
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:

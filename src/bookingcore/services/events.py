@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -182,6 +183,9 @@ class EventDispatcher:
         Raises:
             ValidationError: on ``limit`` when it is not a whole number from 1 to
                 :data:`MAX_BATCH`.
+
+        .. versionchanged:: 0.4
+           Reported to the core's observer (``Observer.outbox_relayed``), if any.
         """
         limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
         report = DispatchReport()
@@ -387,6 +391,23 @@ class OutboxRelay:
                 :data:`MAX_BATCH`.
         """
         limit = bounded_count(limit, "limit", minimum=1, maximum=MAX_BATCH)
+        observer = self._ctx.observer
+        if observer is None:
+            return self._relay(limit)
+        started = time.perf_counter()
+        try:
+            published = self._relay(limit)
+        except Exception:
+            observer.outbox_relayed(
+                outcome="failed", messages=0, seconds=time.perf_counter() - started
+            )
+            raise
+        observer.outbox_relayed(
+            outcome="published", messages=published, seconds=time.perf_counter() - started
+        )
+        return published
+
+    def _relay(self, limit: int) -> int:
         publisher = self._publisher
         with self._ctx.uow_factory() as uow:
             if isinstance(publisher, SerializedEventPublisher):

@@ -35,6 +35,7 @@ from __future__ import annotations
 import builtins
 import logging
 import multiprocessing
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -354,6 +355,9 @@ class _Run:
     retrying: dict[int, ImportRowError] | None = None
     #: what the import's kind decides: how rows are written and their errors shown
     rules: RowRules = attrs.field(init=False)
+    #: rows this pass committed, and how many of them were refused (for the observer)
+    rows_done: int = 0
+    rows_refused: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.actor = self.principal.actor
@@ -840,6 +844,34 @@ class ImportService:
         *,
         counts_rows: bool = True,
     ) -> ImportJob:
+        observer = self._ctx.observer
+        if observer is None:
+            return self._process_rows(run, items, progress, validator, counts_rows=counts_rows)
+        started = time.perf_counter()
+        status = ImportStatus.FAILED.value
+        file_format = "unknown"
+        try:
+            job = self._process_rows(run, items, progress, validator, counts_rows=counts_rows)
+            status, file_format = job.status.value, job.file_format
+            return job
+        finally:
+            observer.import_finished(
+                file_format=file_format,
+                status=status,
+                rows=run.rows_done,
+                failed_rows=run.rows_refused,
+                seconds=time.perf_counter() - started,
+            )
+
+    def _process_rows(
+        self,
+        run: _Run,
+        items: Iterator[_Item],
+        progress: Progress | None,
+        validator: RowChecker,
+        *,
+        counts_rows: bool,
+    ) -> ImportJob:
         job: ImportJob | None = None
         try:
             for chunk in _batches(items, run.settings.chunk_size):
@@ -879,6 +911,8 @@ class ImportService:
                         result.freed = booker.freed
                     self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
                     tx.commit()
+                    run.rows_done += len(chunk)
+                    run.rows_refused += len(result.failures)
                     return job
             except ConflictError:
                 # Another writer took an external id, a phone or a seat meanwhile:

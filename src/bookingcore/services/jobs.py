@@ -69,7 +69,9 @@ from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.jobs import JobHandler, JobQueue, JobRun
 from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
+from bookingcore.ports.observability import Observer
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._observing import GuardedObserver, error_name
 from bookingcore.services.events import EventDispatcher, HandlerContext, OutboxRelay
 
 __all__ = [
@@ -164,13 +166,24 @@ def _log_fields(name: str, args: Mapping[str, Any], run: JobRun) -> dict[str, An
 class JobCatalog:
     """Job names, their handlers and their schedules (:class:`~bookingcore.ports.JobRegistry`).
 
+    ``observer`` (a :class:`~bookingcore.ports.Observer`) is told of every run
+    (``Observer.job_finished``); ``BookingCore`` passes its own.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``observer``.
     """
 
-    def __init__(self, counters: JobCounters | None = None) -> None:
+    def __init__(
+        self, counters: JobCounters | None = None, *, observer: Observer | None = None
+    ) -> None:
         self._handlers: dict[str, JobHandler] = {}
         self._schedules: dict[str, Schedule] = {}
         self.counters = counters or JobCounters()
+        self._observer = (
+            observer
+            if observer is None or isinstance(observer, GuardedObserver)
+            else GuardedObserver(observer)
+        )
 
     def register(
         self,
@@ -242,6 +255,13 @@ class JobCatalog:
             result = handler(json_args(args), run)
         except Exception as exc:
             self.counters.add(name, "failed")
+            if self._observer is not None:
+                self._observer.job_finished(
+                    name=name,
+                    outcome="failed",
+                    error=error_name(exc),
+                    seconds=time.perf_counter() - started,
+                )
             _log.warning(
                 "job %s %s failed (attempt %d): %s: %s",
                 name,
@@ -253,6 +273,10 @@ class JobCatalog:
             )
             raise
         self.counters.add(name, "succeeded")
+        if self._observer is not None:
+            self._observer.job_finished(
+                name=name, outcome="succeeded", error=None, seconds=time.perf_counter() - started
+            )
         _log.info(
             "job %s %s done in %.3fs: %s",
             name,
@@ -275,7 +299,7 @@ class JobService:
     ) -> None:
         self._ctx = context
         self._queue = queue
-        self.catalog = catalog or JobCatalog()
+        self.catalog = catalog or JobCatalog(observer=context.observer)
 
     @property
     def queue(self) -> JobQueue:

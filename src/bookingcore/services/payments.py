@@ -59,6 +59,7 @@ credits. Read them with :meth:`PaymentService.invoices_for`.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -122,6 +123,7 @@ from bookingcore.services._context import (
     fingerprint,
     principal_key,
 )
+from bookingcore.services._observing import error_name
 from bookingcore.services._settlement import (
     advance_if_paid,
     balance_due,
@@ -498,6 +500,36 @@ class PaymentService:
                 ``received``, not applied: answer with an error status (a 503)
                 so the provider delivers it again; that delivery applies it.
         """
+        observer = self._ctx.observer
+        if observer is None:
+            return self._handle_webhook(provider, headers, raw_body)[0]
+        started = time.perf_counter()
+        # Only a wired provider's name is told: the argument may be anything a caller sent.
+        name = str(provider).strip().lower()
+        label = name if name in self._providers else "unknown"
+        try:
+            receipt, duplicate = self._handle_webhook(provider, headers, raw_body)
+        except Exception as exc:
+            observer.payment_webhook_handled(
+                provider=label,
+                outcome="refused" if isinstance(exc, BookingError) else "error",
+                error=error_name(exc),
+                seconds=time.perf_counter() - started,
+            )
+            raise
+        observer.payment_webhook_handled(
+            provider=label,
+            outcome="duplicate" if duplicate else receipt.status.value,
+            error=None,
+            seconds=time.perf_counter() - started,
+        )
+        return receipt
+
+    def _handle_webhook(
+        self, provider: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> tuple[WebhookReceipt, bool]:
+        """:meth:`handle_webhook`'s receipt, and True when it was a redelivery that
+        changed nothing."""
         gateway = self.provider(provider)
         event = gateway.parse_webhook(headers, raw_body)
         try:
@@ -508,8 +540,10 @@ class PaymentService:
 
     def _intake(
         self, gateway: PaymentProvider, event: WebhookEvent, *, unsettled: str | None = None
-    ) -> WebhookReceipt:
+    ) -> tuple[WebhookReceipt, bool]:
         """Store ``event`` once and apply it; ``unsettled`` records a capture without settling.
+
+        Returns the receipt, and True for a redelivery of a settled event (nothing changed).
 
         Raises:
             _UnsettledError: the capture's booking could not take it (nothing was committed).
@@ -530,7 +564,7 @@ class PaymentService:
                 payment = self._locked_payment(tx.uow, event)
                 outcome = self._apply(tx, gateway, receipt, event, payment, unsettled=unsettled)
                 tx.commit()
-                return self._after(outcome, receipt)
+                return self._after(outcome, receipt), False
             stored = tx.uow.webhook_inbox.get_by_event(event.provider, event.event_id)
             # A redelivery changed nothing: it ends as a finished transaction, not a failed
             # one (on PostgreSQL a rollback makes psycopg drop its prepared statements).
@@ -539,8 +573,8 @@ class PaymentService:
             msg = f"the {event.provider} event {event.event_id} is held but cannot be read"
             raise ConflictError(msg)
         if stored.status is not ReceiptStatus.RECEIVED:
-            return stored
-        return self._apply_again(gateway, event, unsettled=unsettled)
+            return stored, True
+        return self._apply_again(gateway, event, unsettled=unsettled), False
 
     def _apply_again(
         self, gateway: PaymentProvider, event: WebhookEvent, *, unsettled: str | None = None
