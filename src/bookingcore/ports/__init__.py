@@ -7,7 +7,7 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
-from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.documents import DocumentStore, FileStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.jobs import JobHandler, JobQueue, JobRegistry, JobRun
@@ -67,6 +67,7 @@ from bookingcore.ports.repositories import (
     WebhookDeliveryRepository,
     WebhookInboxRepository,
 )
+from bookingcore.ports.scanning import FileScanError, FileScanner, InfectedFileError, ScanResult
 from bookingcore.ports.security import (
     OtpStore,
     PasswordHasher,
@@ -96,10 +97,14 @@ __all__ = [
     "DocumentStore",
     "EventPublisher",
     "ExchangeRates",
+    "FileScanError",
+    "FileScanner",
+    "FileStore",
     "IdGenerator",
     "IdempotencyKeyRepository",
     "ImportErrorRepository",
     "ImportJobRepository",
+    "InfectedFileError",
     "IntentRequest",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
@@ -130,6 +135,7 @@ __all__ = [
     "RateLimiter",
     "RefundRepository",
     "RowSource",
+    "ScanResult",
     "SendReceipt",
     "SerializedEventPublisher",
     "SlotRepository",

@@ -13,7 +13,7 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy, SlotCancelled, SlotRescheduled
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
-from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.documents import DocumentStore, FileStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.jobs import JobQueue
 from bookingcore.ports.messaging import (
@@ -119,6 +119,7 @@ _PORTS: dict[str, type] = {
     "jobs": JobQueue,
     "exchange_rates": ExchangeRates,
     "document_store": DocumentStore,
+    "import_files": FileStore,
 }
 
 
@@ -263,6 +264,11 @@ class BookingCore:
         document_store: where travel documents' files are kept
             (``FileSystemDocumentStore``); without it they are kept only as
             the booking's document records.
+        import_files: where imports' uploaded files are kept (a
+            :class:`~bookingcore.ports.FileStore` such as
+            ``FileSystemDocumentStore``; ``core.imports.keep_file``), deleted
+            by the ``imports.purge_files`` job after
+            ``Settings.import_file_retention``.
 
         Every port given is checked here, not at its first use: an object
         without a method its Protocol declares (``notifier=...`` has no
@@ -283,9 +289,11 @@ class BookingCore:
        ``clock`` and ``ids`` are optional.
     .. versionchanged:: 0.4
        Port arguments are checked for their Protocol's methods (``TypeError``).
+    .. versionchanged:: 0.4
+       ``import_files``; :attr:`rate_limiter`.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one statement per service wired
         self,
         *,
         uow_factory: UnitOfWorkFactory,
@@ -310,6 +318,7 @@ class BookingCore:
         jobs: JobQueue | None = None,
         exchange_rates: ExchangeRates | None = None,
         document_store: DocumentStore | None = None,
+        import_files: FileStore | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -330,6 +339,7 @@ class BookingCore:
             jobs=jobs,
             exchange_rates=exchange_rates,
             document_store=document_store,
+            import_files=import_files,
             payment_providers=payment_providers,
         )
         self.context = ServiceContext(
@@ -338,6 +348,9 @@ class BookingCore:
             ids if ids is not None else RandomIds(),
             settings or Settings(),
         )
+        #: The rate limiter the core was built with (``None``: none), for a host
+        #: limiting its own routes with the same counts (e.g. uploads per staff member).
+        self.rate_limiter = rate_limiter
         self.customers = CustomerService(self.context)
         self.travelers = TravelerService(self.context)
         self.bookings = BookingService(self.context, self.customers)
@@ -367,7 +380,7 @@ class BookingCore:
             password_hasher=password_hasher,
             settings=auth_settings,
         )
-        self.imports = ImportService(self.context)
+        self.imports = ImportService(self.context, import_files)
         # The travel operating system (0.3): leads, quotations, suppliers' items.
         self.leads = LeadService(self.context, self.customers)
         self.quotations = QuotationService(
