@@ -15,16 +15,22 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import uvicorn
 
 from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
+from bookingcore_adapters.filestore import FileSystemDocumentStore
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
 from examples.api.app import build_core, create_app
+
+#: Where uploads are streamed to and import files kept (until their retention passes).
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "bookingcore-uploads"
 
 #: The embedded database the server uses unless ``--db`` names another.
 DEFAULT_DATABASE = "sqlite:///bookingcore-api.sqlite3"
@@ -95,12 +101,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
             sms=ConsoleSmsSender(stream=sys.stdout),
             payment_providers=[ManualProvider()],
+            import_files=FileSystemDocumentStore(UPLOAD_DIR),
         )
         if args.admin_email:
             _ensure_admin(core, args.admin_email)
         if args.sample_slots:
             _sample_slots(core)
-        uvicorn.run(create_app(core), host=args.host, port=args.port)
+        uvicorn.run(create_app(core, upload_dir=UPLOAD_DIR), host=args.host, port=args.port)
     finally:
         store.dispose()
 

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from bookingcore import AuthSettings, BookingCore, ConcurrentUpdateError, Settings
+from bookingcore import AuthSettings, BookingCore, ConcurrentUpdateError, RateLimit, Settings
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.documents import FileStore
 from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.payments import PaymentProvider
+from bookingcore.ports.scanning import FileScanner
 from bookingcore.ports.security import PasswordHasher, SmsSender
 from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter
+from bookingcore_adapters.scanning import NoScanner
 from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
@@ -76,6 +80,7 @@ def build_core(
     ids: IdGenerator | None = None,
     payment_providers: Iterable[PaymentProvider] = (),
     notifier: Notifier | None = None,
+    import_files: FileStore | None = None,
 ) -> BookingCore:
     """A core with the sign-in ports this host needs, over ``uow_factory``.
 
@@ -86,7 +91,10 @@ def build_core(
     store; tokens signed with one secret die when it changes.
     ``payment_providers`` are what ``/api/payments/*`` take money through;
     ``notifier`` sends what ``/send-email`` asks for (without one, each send
-    is logged as failed and answered 502).
+    is logged as failed and answered 502). ``import_files`` keeps uploaded import
+    files (for their XLSX error reports) until ``Settings.import_file_retention``
+    after the import finished (the ``imports.purge_files`` job deletes them);
+    without it no file is kept.
 
     Raises:
         ValidationError: a secret or pepper shorter than 32 bytes.
@@ -104,7 +112,13 @@ def build_core(
         auth_settings=AuthSettings(otp_pepper=otp_pepper),
         payment_providers=payment_providers,
         notifier=notifier,
+        import_files=import_files,
     )
+
+
+#: Uploads (import, preview, validate) and retries of imports a staff member may
+#: start per window, by default.
+IMPORT_RATE_LIMIT = RateLimit(20, timedelta(minutes=1))
 
 
 def create_app(
@@ -118,6 +132,8 @@ def create_app(
     max_upload_bytes: int = 10 * 1024 * 1024,
     twilio_auth_token: str | None = None,
     twilio_callback_url: str | None = None,
+    scanner: FileScanner | None = None,
+    import_rate_limit: RateLimit | None = IMPORT_RATE_LIMIT,
 ) -> FastAPI:
     """A FastAPI app serving ``core``'s services with the seeds' paths.
 
@@ -142,6 +158,14 @@ def create_app(
             status callbacks (``None``: ``/api/sms/twilio/status`` refuses all).
         twilio_callback_url: the public URL Twilio calls, when it differs from
             the one the app sees (behind a proxy); the signature covers it.
+        scanner: scans each import upload before it is read
+            (``ClamdScanner``); an infected file is refused (422, code
+            ``infected`` on ``file``) and nothing is kept; a scanner that
+            cannot scan answers 503. Default: ``NoScanner`` (no scanning).
+        import_rate_limit: how many import uploads (import, preview, validate)
+            and retries each staff member may make per window, counted by the
+            core's ``rate_limiter`` (answered 429 with ``Retry-After``);
+            ``None``, or a core without a rate limiter: unlimited.
     """
     app = FastAPI(
         title=title,
@@ -155,6 +179,8 @@ def create_app(
     app.state.problem_type_base = problem_type_base
     app.state.upload_dir = upload_dir or Path(tempfile.gettempdir()) / "bookingcore-uploads"
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.scanner = scanner or NoScanner()
+    app.state.import_rate_limit = import_rate_limit
     app.state.twilio_auth_token = twilio_auth_token
     app.state.twilio_callback_url = twilio_callback_url
     install_error_handlers(app)
