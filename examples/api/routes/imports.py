@@ -23,7 +23,7 @@ import io
 import json
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -188,7 +188,9 @@ def _kept(
     except NotFoundError:
         yield None
         return
-    with tempfile.NamedTemporaryFile(dir=_directory(request), suffix=".kept") as handle:
+    directory = _directory(request)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, suffix=".kept") as handle:
         handle.write(content)
         handle.flush()
         yield Path(handle.name)
@@ -214,18 +216,20 @@ async def import_bookings(
 
         def run() -> ImportJobOut:
             source = _open(request, upload)
-            job = core.imports.run_file(
+            started: list[ImportJob] = []
+            job = core.imports.start(
                 source,
                 principal=staff,
                 settings=_settings(upload.fields),
+                then=lambda _tx, made: started.append(made),
                 idempotency_key=idempotency_key,
             )
+            if not started:  # a retry: the first call kept the file and runs (or ran) the job
+                return ImportJobOut.of(job)
             if core.imports.files is not None:
-                # a retry's upload is the first call's file again: kept anew, unless
-                # the first call's file was purged already (its job finished long ago)
-                with suppress(ImportFilePurgedError):
-                    core.imports.keep_file(job.id, upload.path.read_bytes(), principal=staff)
-            return ImportJobOut.of(job)
+                # kept before the run, so a run that stops can be resumed from it
+                core.imports.keep_file(job.id, upload.path.read_bytes(), principal=staff)
+            return ImportJobOut.of(core.imports.run(job.id, source, principal=staff))
 
         return await run_in_threadpool(run)
     finally:
