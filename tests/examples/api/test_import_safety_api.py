@@ -14,9 +14,9 @@ from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
 from tests.adapters._fake_clamd import SIGNATURE, fake_clamd
 from tests.examples.api._client import ApiClient
-from tests.examples.api.conftest import SETUP
+from tests.examples.api.conftest import SETUP, STAFF_PASSWORD
 
-from bookingcore import BookingCore, Principal, RateLimit
+from bookingcore import BookingCore, Principal, RateLimit, StaffRole
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.scanning import ClamdScanner
 from examples.api import create_app
@@ -33,6 +33,16 @@ def dealer(api_core: BookingCore) -> None:
 
 def _upload(content: bytes = CSV, name: str = "bookings.csv") -> dict[str, Any]:
     return {"files": {"file": (name, content, "text/csv")}}
+
+
+def _other_admin(core: BookingCore, client: ApiClient) -> dict[str, str]:
+    member = core.staff.add("ops@example.com", "Ops", principal=SETUP, role=StaffRole.ADMIN)
+    core.staff.set_password(member.id, STAFF_PASSWORD, principal=SETUP)
+    answer = client.post(
+        "/api/v1/auth/login", json={"email": "ops@example.com", "password": STAFF_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 @contextmanager
@@ -101,6 +111,9 @@ def test_uploads_and_retries_past_a_staff_members_limit_answer_429_with_retry_af
         assert client.post(retry, headers=staff_headers).status_code == 200
         limited = client.post("/api/admin/bookings/validate", headers=staff_headers, **_upload())
         assert limited.status_code == 429, limited.text
+        other = _other_admin(api_core, client)  # each staff member has a limit of their own
+        mine = client.post("/api/admin/bookings/validate", headers=other, **_upload())
+        assert mine.status_code == 200, mine.text
         assert limited.json()["code"] == "rate_limited"
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
         assert client.post(retry, headers=staff_headers).status_code == 429
