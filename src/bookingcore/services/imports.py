@@ -412,8 +412,12 @@ class ImportService:
     Only staff with ``import_bookings`` (admins by default, as seed 004 asks) may
     import, whatever the kind.
 
+    ``files`` is the store uploaded files are kept in (``BookingCore(import_files=...)``;
+    ``None``: none kept), purged after ``Settings.import_file_retention``.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.3 customers and travelers files.
+    .. versionchanged:: 0.4 ``files``: keeping and purging uploaded files.
     """
 
     def __init__(self, context: ServiceContext, files: FileStore | None = None) -> None:
