@@ -22,8 +22,10 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import uvicorn
 
@@ -31,10 +33,14 @@ from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
 from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.observability import Observer
 from bookingcore_adapters.email import MailgunNotifier
+from bookingcore_adapters.filestore import FileSystemDocumentStore
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
 from examples.api.app import build_core, create_app
+
+#: Where uploads are streamed to and import files kept (until their retention passes).
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "bookingcore-uploads"
 
 #: The embedded database the server uses unless ``--db`` names another.
 DEFAULT_DATABASE = "sqlite:///bookingcore-api.sqlite3"
@@ -127,13 +133,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             payment_providers=[ManualProvider()],
             notifier=_mailgun(),
             observer=_observer(),
+            import_files=FileSystemDocumentStore(UPLOAD_DIR),
         )
         if args.admin_email:
             _ensure_admin(core, args.admin_email)
         if args.sample_slots:
             _sample_slots(core)
         app = create_app(
-            core, mailgun_signing_key=os.environ.get("BOOKINGCORE_MAILGUN_SIGNING_KEY") or None
+            core,
+            upload_dir=UPLOAD_DIR,
+            mailgun_signing_key=os.environ.get("BOOKINGCORE_MAILGUN_SIGNING_KEY") or None,
         )
         uvicorn.run(app, host=args.host, port=args.port)
     finally:

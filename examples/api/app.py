@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from bookingcore import AuthSettings, BookingCore, ConcurrentUpdateError, Settings
+from bookingcore import AuthSettings, BookingCore, ConcurrentUpdateError, RateLimit, Settings
 from bookingcore.ports.clock import Clock, IdGenerator
+from bookingcore.ports.documents import FileStore
 from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.observability import Observer
 from bookingcore.ports.payments import PaymentProvider
+from bookingcore.ports.scanning import FileScanner
 from bookingcore.ports.security import PasswordHasher, SmsSender
 from bookingcore.ports.uow import UnitOfWorkFactory
 from bookingcore_adapters.auth import Argon2PasswordHasher, JwtTokenSigner
 from bookingcore_adapters.memory import MemoryOtpStore, MemoryRateLimiter
+from bookingcore_adapters.scanning import NoScanner
 from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
@@ -79,6 +83,7 @@ def build_core(
     payment_providers: Iterable[PaymentProvider] = (),
     notifier: Notifier | None = None,
     observer: Observer | None = None,
+    import_files: FileStore | None = None,
 ) -> BookingCore:
     """A core with the sign-in ports this host needs, over ``uow_factory``.
 
@@ -91,6 +96,9 @@ def build_core(
     ``notifier`` sends what ``/send-email`` asks for (without one, each send
     is logged as failed and answered 502). ``observer`` is told what the use
     cases did (``OpenTelemetryObserver`` from ``bookingcore_adapters.otel``).
+    ``import_files`` keeps uploaded import files (for their XLSX error reports)
+    until ``Settings.import_file_retention`` after the import finished (the
+    ``imports.purge_files`` job deletes them); without it no file is kept.
 
     Raises:
         ValidationError: a secret or pepper shorter than 32 bytes.
@@ -109,7 +117,13 @@ def build_core(
         payment_providers=payment_providers,
         notifier=notifier,
         observer=observer,
+        import_files=import_files,
     )
+
+
+#: Uploads (import, preview, validate) and retries of imports a staff member may
+#: start per window, by default.
+IMPORT_RATE_LIMIT = RateLimit(20, timedelta(minutes=1))
 
 
 def create_app(
@@ -124,6 +138,8 @@ def create_app(
     twilio_auth_token: str | None = None,
     twilio_callback_url: str | None = None,
     mailgun_signing_key: str | None = None,
+    scanner: FileScanner | None = None,
+    import_rate_limit: RateLimit | None = IMPORT_RATE_LIMIT,
 ) -> FastAPI:
     """A FastAPI app serving ``core``'s services with the seeds' paths.
 
@@ -150,6 +166,14 @@ def create_app(
             the one the app sees (behind a proxy); the signature covers it.
         mailgun_signing_key: the Mailgun domain's HTTP webhook signing key, which
             signs its webhooks (``None``: ``/api/webhooks/mailgun`` refuses all).
+        scanner: scans each import upload before it is read
+            (``ClamdScanner``); an infected file is refused (422, code
+            ``infected`` on ``file``) and nothing is kept; a scanner that
+            cannot scan answers 503. Default: ``NoScanner`` (no scanning).
+        import_rate_limit: how many import uploads (import, preview, validate)
+            and retries each staff member may make per window, counted by the
+            core's ``rate_limiter`` (answered 429 with ``Retry-After``);
+            ``None``, or a core without a rate limiter: unlimited.
     """
     app = FastAPI(
         title=title,
@@ -163,6 +187,8 @@ def create_app(
     app.state.problem_type_base = problem_type_base
     app.state.upload_dir = upload_dir or Path(tempfile.gettempdir()) / "bookingcore-uploads"
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.scanner = scanner or NoScanner()
+    app.state.import_rate_limit = import_rate_limit
     app.state.twilio_auth_token = twilio_auth_token
     app.state.twilio_callback_url = twilio_callback_url
     app.state.mailgun_signing_key = mailgun_signing_key

@@ -12,6 +12,7 @@ where each change came from.
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,6 +23,8 @@ from bookingcore import (
     CustomerId,
     Principal,
     PrincipalKind,
+    RateLimit,
+    RateLimitedError,
     RequestOrigin,
 )
 
@@ -31,6 +34,7 @@ __all__ = [
     "Core",
     "CustomerPrincipal",
     "IdempotencyKey",
+    "ImportingStaff",
     "Origin",
     "PartnerPrincipal",
     "RequiredIdempotencyKey",
@@ -41,6 +45,7 @@ __all__ = [
     "client_key",
     "customer_id_of",
     "get_core",
+    "import_rate",
     "origin_of",
     "partner_principal",
     "principal_of",
@@ -155,6 +160,34 @@ AnyPrincipal = Annotated[Principal, Depends(any_principal)]
 CustomerPrincipal = Annotated[Principal, principal_of(PrincipalKind.CUSTOMER)]
 StaffPrincipal = Annotated[Principal, principal_of(PrincipalKind.STAFF)]
 PartnerPrincipal = Annotated[Principal, Depends(partner_principal)]
+
+
+def import_rate(request: Request, core: Core, staff: StaffPrincipal) -> Principal:
+    """The staff member of the request, one import upload or retry counted against
+    their limit (``create_app(import_rate_limit=...)``) by the core's rate limiter.
+
+    Raises:
+        AuthenticationError: no valid staff token (answered 401).
+        RateLimitedError: the staff member started too many imports for now
+            (answered 429 with ``Retry-After``).
+    """
+    rate: RateLimit | None = request.app.state.import_rate_limit
+    limiter = core.rate_limiter
+    if rate is None or limiter is None:
+        return staff
+    who: UUID | str | None = staff.id or staff.name
+    decision = limiter.hit(
+        f"imports:staff:{who}", limit=rate.limit, window=rate.window, now=core.context.now()
+    )
+    if not decision.allowed:
+        retry_after = decision.retry_after.total_seconds()
+        msg = f"too many import uploads; try again in {retry_after:.0f} s"
+        raise RateLimitedError(msg, retry_after=retry_after)
+    return staff
+
+
+#: A staff member uploading or retrying an import, counted against the import rate limit.
+ImportingStaff = Annotated[Principal, Depends(import_rate)]
 
 IdempotencyKey = Annotated[
     str | None,

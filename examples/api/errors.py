@@ -48,6 +48,8 @@ from bookingcore import (
     StaleVersionError,
     ValidationError,
 )
+from bookingcore.ports.scanning import FileScanError, InfectedFileError
+from bookingcore.services import ImportFilePurgedError
 from examples.api.schemas import Problem, ValidationProblem
 from examples.api.uploads import UnsupportedUploadError, UploadTooLargeError
 
@@ -97,6 +99,9 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     ReadOnlyError: ErrorStatus(500, "Internal server error"),
     UploadTooLargeError: ErrorStatus(413, "The upload is too large"),
     UnsupportedUploadError: ErrorStatus(415, "The upload is not a CSV or XLSX file"),
+    InfectedFileError: ErrorStatus(422, "The upload was refused by the virus scanner"),
+    FileScanError: ErrorStatus(503, "The upload could not be scanned; try again"),
+    ImportFilePurgedError: ErrorStatus(410, "The uploaded file is no longer kept"),
 }
 
 

@@ -1,6 +1,8 @@
-"""A :class:`~bookingcore.ports.DocumentStore` on the local file system, for development.
+"""A :class:`~bookingcore.ports.DocumentStore` and :class:`~bookingcore.ports.FileStore`
+on the local file system (documents in development; imports' uploaded files).
 
 .. versionadded:: 0.3
+.. versionchanged:: 0.4 :meth:`FileSystemDocumentStore.delete` (a ``FileStore``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ class FileSystemDocumentStore:
 
     Files are written to a temporary name and renamed into place, so a reader
     never sees half a file. A key that is absolute or climbs out of ``root``
-    (``..``) is refused.
+    (``..``) is refused. It is also a :class:`~bookingcore.ports.FileStore`
+    (``BookingCore(import_files=...)``).
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 :meth:`delete` and :meth:`path`.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -56,3 +60,25 @@ class FileSystemDocumentStore:
         if not path.is_file():
             raise NotFoundError("document file", key)
         return path.read_bytes()
+
+    def path(self, key: str) -> Path:
+        """Where ``key``'s file is (or would be): for a host reading it in place.
+
+        Raises:
+            ValidationError: on ``key`` when it is absolute or climbs out of ``root``.
+
+        .. versionadded:: 0.4
+        """
+        return self._path(key)
+
+    def delete(self, key: str) -> bool:
+        """Delete ``root/key``; True when a file was deleted, False when there was none
+        (never written, or deleted already, by this process or another).
+
+        .. versionadded:: 0.4
+        """
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bookingcore.testing.travel_contracts import DocumentStoreContract, ExchangeRatesContract
+from bookingcore.testing.travel_contracts import ExchangeRatesContract, FileStoreContract
 from bookingcore_adapters.exchange import FixedExchangeRates
 from bookingcore_adapters.filestore import FileSystemDocumentStore
 
 
-class TestFileSystemDocumentStore(DocumentStoreContract):
-    """The document store contract over a fresh directory."""
+class TestFileSystemDocumentStore(FileStoreContract):
+    """The document and file store contracts over a fresh directory."""
 
     @pytest.fixture
     def document_store(self, tmp_path: Path) -> FileSystemDocumentStore:

@@ -502,6 +502,9 @@ def _importing(run: Run) -> None:
     assert "no location has the code 'DL09'" in report[1]
     (booking,) = run["core"].bookings.list(BookingFilter(text="CRM-1"), principal=run["admin"])
     assert booking.external_id == "CRM-1"
+    purged = run["kept"].imports.get(run["imported"].id, principal=run["admin"])
+    assert purged.file_purged_at == run["clock"].now()
+    assert not Path("uploads", f"{purged.id}.import").exists()
 
 
 @covers("importing-people.md")

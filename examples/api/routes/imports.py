@@ -6,16 +6,24 @@ optional text fields for the import's settings (``kind``: ``bookings``,
 ``region``, ``assignment``, ``mapping`` as a JSON object of header to column).
 :func:`~examples.api.uploads.receive_upload` streams the file to the app's
 upload directory and refuses it as soon as it is too big (413) or not a
-spreadsheet (415), before the library's own checks
-(:func:`~bookingcore_adapters.importers.open_rows`). The import runs in the
-request (one process, small files); a host with workers hands ``run`` to its
-job queue instead. Kept files let the error report be an XLSX copy of the sheet.
+spreadsheet (415); the app's scanner (``create_app(scanner=...)``) then scans
+it (an infected file: 422, code ``infected`` on ``file``, nothing kept), before
+the library's own checks (:func:`~bookingcore_adapters.importers.open_rows`).
+Each staff member's uploads and retries are rate limited (429 with
+``Retry-After``). The import runs in the request (one process, small files); a
+host with workers hands ``run`` to its job queue instead. The imported file is
+kept in the core's ``import_files`` store (``core.imports.keep_file``), so the
+error report can be an XLSX copy of the sheet, until the ``imports.purge_files``
+job deletes it after ``Settings.import_file_retention`` (then 410).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -27,23 +35,28 @@ from starlette.concurrency import run_in_threadpool
 
 from bookingcore import (
     AuthenticationError,
+    BookingCore,
     IdempotencyConflictError,
     ImportSettings,
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    Principal,
+    RateLimitedError,
     ValidationError,
 )
-from bookingcore.domain import ImportKind
+from bookingcore.domain import ImportJob, ImportKind
 from bookingcore.domain.queries import every_item
 from bookingcore.ports.imports import RowSource
+from bookingcore.ports.scanning import FileScanError, FileScanner, InfectedFileError
+from bookingcore.services import ImportFilePurgedError
 from bookingcore_adapters.importers import (
     FileLimits,
     open_rows,
     write_error_csv,
     write_error_xlsx,
 )
-from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
+from examples.api.deps import Core, IdempotencyKey, ImportingStaff, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._paging import Cursor, Limit, page_request, paged
 from examples.api.schemas import (
@@ -104,6 +117,9 @@ _UPLOAD_ERRORS = (
     PermissionDeniedError,
     UploadTooLargeError,
     UnsupportedUploadError,
+    InfectedFileError,
+    FileScanError,
+    RateLimitedError,
 )
 
 
@@ -134,17 +150,50 @@ def _settings(fields: dict[str, str]) -> ImportSettings:
 
 
 async def _received(request: Request) -> Upload:
-    return await receive_upload(
+    """The upload, scanned: refused (and deleted) when infected or not scannable."""
+    upload = await receive_upload(
         request, directory=_directory(request), max_bytes=request.app.state.max_upload_bytes
     )
+    scanner: FileScanner = request.app.state.scanner
+    try:
+        found = await run_in_threadpool(scanner.scan, upload.path)
+        if not found.clean:
+            raise InfectedFileError(found.threat or "malware")
+    except BaseException:
+        upload.discard()
+        raise
+    return upload
 
 
 def _open(request: Request, upload: Upload) -> RowSource:
     return open_rows(upload.path, filename=upload.filename, limits=_limits(request))
 
 
-def _kept(request: Request, job_id: UUID) -> Path:
-    return _directory(request) / f"{job_id}.import"
+@contextmanager
+def _kept(
+    request: Request, core: BookingCore, job: ImportJob, staff: Principal
+) -> Iterator[Path | None]:
+    """The job's kept file as a local file while in the block (``None``: none kept).
+
+    Raises:
+        ImportFilePurgedError: the file was deleted after its retention.
+    """
+    if core.imports.files is None:
+        yield None
+        return
+    try:
+        content = core.imports.kept_file(job.id, principal=staff)
+    except ImportFilePurgedError:
+        raise
+    except NotFoundError:
+        yield None
+        return
+    directory = _directory(request)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, suffix=".kept") as handle:
+        handle.write(content)
+        handle.flush()
+        yield Path(handle.name)
 
 
 @router.post(
@@ -155,7 +204,7 @@ def _kept(request: Request, job_id: UUID) -> Path:
     openapi_extra=UPLOAD_BODY,
 )
 async def import_bookings(
-    request: Request, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+    request: Request, core: Core, staff: ImportingStaff, idempotency_key: IdempotencyKey = None
 ) -> ImportJobOut:
     """Upload a CSV or XLSX file of bookings and import it; the job says what happened per row.
 
@@ -167,16 +216,20 @@ async def import_bookings(
 
         def run() -> ImportJobOut:
             source = _open(request, upload)
-            job = core.imports.run_file(
+            started: list[ImportJob] = []
+            job = core.imports.start(
                 source,
                 principal=staff,
                 settings=_settings(upload.fields),
+                then=lambda _tx, made: started.append(made),
                 idempotency_key=idempotency_key,
             )
-            kept = _kept(request, job.id)
-            if not kept.exists():  # a retry's upload is the first call's file again
-                upload.path.replace(kept)
-            return ImportJobOut.of(job)
+            if not started:  # a retry: the first call kept the file and runs (or ran) the job
+                return ImportJobOut.of(job)
+            if core.imports.files is not None:
+                # kept before the run, so a run that stops can be resumed from it
+                core.imports.keep_file(job.id, upload.path.read_bytes(), principal=staff)
+            return ImportJobOut.of(core.imports.run(job.id, source, principal=staff))
 
         return await run_in_threadpool(run)
     finally:
@@ -202,7 +255,7 @@ async def _checked(request: Request) -> tuple[Upload, RowSource, ImportSettings]
 async def preview(
     request: Request,
     core: Core,
-    staff: StaffPrincipal,
+    staff: ImportingStaff,
     rows: Annotated[int, Query(ge=1, le=100, description="How many rows to check")] = 100,
 ) -> ImportPreviewOut:
     """The detected column mapping and the first rows, each with what would happen to it."""
@@ -222,7 +275,7 @@ async def preview(
     responses=problem_responses(*_UPLOAD_ERRORS),
     openapi_extra=UPLOAD_BODY,
 )
-async def validate(request: Request, core: Core, staff: StaffPrincipal) -> ImportPlanOut:
+async def validate(request: Request, core: Core, staff: ImportingStaff) -> ImportPlanOut:
     """A dry run of the whole file: what it would create, update and skip, and every bad row."""
     upload, source, settings = await _checked(request)
     try:
@@ -290,10 +343,11 @@ def get_import(job_id: UUID, core: Core, staff: StaffPrincipal) -> ImportJobOut:
         NotFoundError,
         InvalidTransitionError,
         IdempotencyConflictError,
+        RateLimitedError,
     ),
 )
 def retry_import(
-    job_id: UUID, core: Core, staff: StaffPrincipal, idempotency_key: IdempotencyKey = None
+    job_id: UUID, core: Core, staff: ImportingStaff, idempotency_key: IdempotencyKey = None
 ) -> ImportJobOut:
     """Import the failed rows again as they were stored (after fixing what they referred to).
 
@@ -329,7 +383,9 @@ class ReportFormat(StrEnum):
     operation_id="admin_import_errors",
     response_model=Paged[ImportRowErrorOut],
     responses={
-        **problem_responses(AuthenticationError, PermissionDeniedError, NotFoundError),
+        **problem_responses(
+            AuthenticationError, PermissionDeniedError, NotFoundError, ImportFilePurgedError
+        ),
         200: {
             "description": (
                 "The failed rows: a JSON page by row number (follow ``next``), or every"
@@ -355,7 +411,8 @@ def import_errors(
 ) -> Any:
     """The import's failed rows: as JSON, by row number a page at a time (follow
     ``next``); or every one of them in a CSV to fix and re-upload, or the sheet
-    marked up (``limit`` and ``cursor`` do not apply to the files)."""
+    marked up (``limit`` and ``cursor`` do not apply to the files). The XLSX copy
+    needs the uploaded file: 410 once its retention passed (CSV still works)."""
     job = core.imports.get(job_id, principal=staff)
     if format is ReportFormat.JSON:
         page = core.imports.errors(
@@ -367,24 +424,22 @@ def import_errors(
             partial(core.imports.errors, job_id, principal=staff, unresolved_only=unresolved_only)
         )
     )
-    kept = _kept(request, job.id)
     stem = Path(job.filename).stem or "import"
     if format is ReportFormat.CSV:
-        header = (
-            open_rows(kept, limits=_limits(request)).header if kept.exists() else _header(errors)
-        )
+        header = job.settings.get("header") or _header(errors)
         text = io.StringIO(newline="")
-        write_error_csv(errors, header, text)
+        write_error_csv(errors, tuple(header), text)
         return Response(
             text.getvalue().encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}-errors.csv"'},
         )
-    if not kept.exists():
-        msg = "the uploaded file is no longer kept; ask for format=csv"
-        raise NotFoundError("import file", str(job.id), msg)
     out = io.BytesIO()
-    write_error_xlsx(kept, errors, out, limits=_limits(request))
+    with _kept(request, core, job, staff) as kept:
+        if kept is None:
+            msg = "the uploaded file is not kept; ask for format=csv"
+            raise NotFoundError("import file", str(job.id), msg)
+        write_error_xlsx(kept, errors, out, limits=_limits(request))
     return Response(
         out.getvalue(),
         media_type=_XLSX,

@@ -26,6 +26,7 @@ from bookingcore.domain.values import Actor, Versioned
 from bookingcore.errors import ValidationError
 
 __all__ = [
+    "FILE_PURGED_AT",
     "CellProblem",
     "ImportJob",
     "ImportKind",
@@ -35,6 +36,10 @@ __all__ = [
     "cell_name",
     "column_letters",
 ]
+
+
+#: The job settings' key saying when the job's uploaded file was deleted (ISO 8601).
+FILE_PURGED_AT = "file_purged_at"
 
 
 def column_letters(index: int) -> str:
@@ -223,3 +228,13 @@ class ImportJob(Versioned):
         .. versionadded:: 0.3
         """
         return ImportKind(self.settings.get("kind", ImportKind.BOOKINGS.value))
+
+    @property
+    def file_purged_at(self) -> datetime | None:
+        """When the job's uploaded file was deleted after its retention (settings'
+        ``file_purged_at``); ``None`` while it is kept (or was never kept).
+
+        .. versionadded:: 0.4
+        """
+        purged = self.settings.get(FILE_PURGED_AT)
+        return None if purged is None else datetime.fromisoformat(str(purged))

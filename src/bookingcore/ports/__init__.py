@@ -7,7 +7,7 @@ contract suites in :mod:`bookingcore.testing.contracts` check that they do.
 """
 
 from bookingcore.ports.clock import Clock, IdGenerator
-from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.documents import DocumentStore, FileStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.jobs import JobHandler, JobQueue, JobRegistry, JobRun
@@ -68,6 +68,7 @@ from bookingcore.ports.repositories import (
     WebhookDeliveryRepository,
     WebhookInboxRepository,
 )
+from bookingcore.ports.scanning import FileScanError, FileScanner, InfectedFileError, ScanResult
 from bookingcore.ports.security import (
     OtpStore,
     PasswordHasher,
@@ -97,10 +98,14 @@ __all__ = [
     "DocumentStore",
     "EventPublisher",
     "ExchangeRates",
+    "FileScanError",
+    "FileScanner",
+    "FileStore",
     "IdGenerator",
     "IdempotencyKeyRepository",
     "ImportErrorRepository",
     "ImportJobRepository",
+    "InfectedFileError",
     "IntentRequest",
     "InvoiceRepository",
     "InvoiceSeriesRepository",
@@ -133,6 +138,7 @@ __all__ = [
     "RateLimiter",
     "RefundRepository",
     "RowSource",
+    "ScanResult",
     "SendReceipt",
     "SerializedEventPublisher",
     "SlotRepository",

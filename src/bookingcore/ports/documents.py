@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["DocumentStore"]
+__all__ = ["DocumentStore", "FileStore"]
 
 
 class DocumentStore(Protocol):
@@ -29,3 +29,29 @@ class DocumentStore(Protocol):
         Raises:
             NotFoundError: nothing is kept under ``key``.
         """
+
+
+class FileStore(Protocol):
+    """Files kept by key and deleted when no longer needed: uploaded import files.
+
+    A :class:`DocumentStore` that can also delete. Keys are relative paths
+    (``"4f1c...e2.import"``). :meth:`delete` is idempotent: deleting a key
+    that holds nothing (never written, or deleted already, perhaps by another
+    worker a moment ago) is no error. ``FileSystemDocumentStore`` implements it.
+
+    .. versionadded:: 0.4
+    """
+
+    def put(self, key: str, content: bytes, *, media_type: str) -> str:
+        """Keep ``content`` under ``key`` (replacing what was there); returns where it is."""
+
+    def get(self, key: str) -> bytes:
+        """The content kept under ``key``.
+
+        Raises:
+            NotFoundError: nothing is kept under ``key``.
+        """
+
+    def delete(self, key: str) -> bool:
+        """Forget ``key``'s content; True when something was deleted, False when
+        nothing was kept under it."""

@@ -860,6 +860,14 @@ class ImportJobRepository(Protocol):
         .. versionadded:: 0.4
         """
 
+    def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
+        """Up to ``limit`` finished jobs (completed, failed, cancelled) whose
+        ``completed_at`` is before ``finished_before`` and whose file is not marked
+        purged (settings' ``file_purged_at``), oldest ``completed_at`` first; not locked.
+
+        .. versionadded:: 0.4
+        """
+
 
 class ImportErrorRepository(Protocol):
     """The rows each import could not take, with their raw cells and problems.

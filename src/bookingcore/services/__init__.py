@@ -72,6 +72,7 @@ from bookingcore.services.events import (
 from bookingcore.services.exports import BOOKING_EXPORT_COLUMNS, ExportService
 from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
+    ImportFilePurgedError,
     ImportPlan,
     ImportPreview,
     ImportRow,
@@ -182,6 +183,7 @@ __all__ = [
     "GroupTotals",
     "HandlerContext",
     "ImportErrorLine",
+    "ImportFilePurgedError",
     "ImportPerformance",
     "ImportPlan",
     "ImportPreview",

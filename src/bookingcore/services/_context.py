@@ -133,13 +133,20 @@ class Settings:
             (:class:`~bookingcore.domain.loyalty.LoyaltyProgram`); ``None`` (the
             default): no program, no tiers and no loyalty discounts. See
             docs/loyalty.md.
+        import_file_retention: how long an import's uploaded file is kept once the
+            import finished (completed, failed or cancelled; counted from its last
+            run, a retry's included): 7 days by default. The
+            ``imports.purge_files`` job (``core.imports.purge_files()``) deletes
+            it from the core's ``import_files`` store after that. ``None`` keeps
+            them forever (the job is then not registered). See docs/importing.md.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
             :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
             field error per problem, on ``lifecycles.<name>.<part>``); a
             ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
-            no month; an ``outbox_retention`` that is not positive; a
+            no month; an ``outbox_retention`` or ``import_file_retention`` that is
+            not positive; a
             ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
             or a ``cancellation_by_lifecycle`` entry (on
             ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
@@ -153,6 +160,7 @@ class Settings:
     .. versionchanged:: 0.4 ``cancellation`` and ``cancellation_by_lifecycle``.
     .. versionchanged:: 0.4 ``attendance_moves_status``.
     .. versionchanged:: 0.4 ``loyalty``.
+    .. versionchanged:: 0.4 ``import_file_retention``.
     """
 
     default_region: str | None = None
@@ -177,6 +185,7 @@ class Settings:
     )
     attendance_moves_status: bool = False
     loyalty: LoyaltyProgram | None = None
+    import_file_retention: timedelta | None = timedelta(days=7)
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -194,6 +203,10 @@ class Settings:
         if self.outbox_retention is not None and self.outbox_retention <= timedelta(0):
             msg = "must be a positive timedelta, or None to keep messages forever"
             raise ValidationError.single("outbox_retention", msg, "out_of_range")
+        retention = self.import_file_retention
+        if retention is not None and retention <= timedelta(0):
+            msg = "must be a positive timedelta, or None to keep uploaded files forever"
+            raise ValidationError.single("import_file_retention", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):

@@ -13,7 +13,7 @@ from bookingcore._ids import RandomIds
 from bookingcore.domain.events import RetryPolicy, SlotCancelled, SlotRescheduled
 from bookingcore.errors import ValidationError
 from bookingcore.ports.clock import Clock, IdGenerator
-from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.documents import DocumentStore, FileStore
 from bookingcore.ports.exchange import ExchangeRates
 from bookingcore.ports.jobs import JobQueue
 from bookingcore.ports.messaging import (
@@ -122,6 +122,7 @@ _PORTS: dict[str, type] = {
     "exchange_rates": ExchangeRates,
     "document_store": DocumentStore,
     "observer": Observer,
+    "import_files": FileStore,
 }
 
 
@@ -271,6 +272,11 @@ class BookingCore:
             ``bookingcore_adapters.otel.OpenTelemetryObserver`` from the ``otel``
             extra). Without one nothing is reported and nothing is spent on
             it; one that raises is logged and ignored. See docs/observability.md.
+        import_files: where imports' uploaded files are kept (a
+            :class:`~bookingcore.ports.FileStore` such as
+            ``FileSystemDocumentStore``; ``core.imports.keep_file``), deleted
+            by the ``imports.purge_files`` job after
+            ``Settings.import_file_retention``.
 
         Every port given is checked here, not at its first use: an object
         without a method its Protocol declares (``notifier=...`` has no
@@ -293,9 +299,11 @@ class BookingCore:
        Port arguments are checked for their Protocol's methods (``TypeError``).
     .. versionchanged:: 0.4
        ``observer``.
+    .. versionchanged:: 0.4
+       ``import_files``; :attr:`rate_limiter`.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one statement per service wired
         self,
         *,
         uow_factory: UnitOfWorkFactory,
@@ -321,6 +329,7 @@ class BookingCore:
         exchange_rates: ExchangeRates | None = None,
         document_store: DocumentStore | None = None,
         observer: Observer | None = None,
+        import_files: FileStore | None = None,
     ) -> None:
         if dispatch not in ("inline", "deferred"):
             msg = "dispatch must be 'inline' or 'deferred'"
@@ -342,6 +351,7 @@ class BookingCore:
             exchange_rates=exchange_rates,
             document_store=document_store,
             observer=observer,
+            import_files=import_files,
             payment_providers=payment_providers,
         )
         self.context = ServiceContext(
@@ -351,6 +361,9 @@ class BookingCore:
             settings or Settings(),
             observer=GuardedObserver(observer) if observer is not None else None,
         )
+        #: The rate limiter the core was built with (``None``: none), for a host
+        #: limiting its own routes with the same counts (e.g. uploads per staff member).
+        self.rate_limiter = rate_limiter
         self.customers = CustomerService(self.context)
         self.travelers = TravelerService(self.context)
         self.bookings = BookingService(self.context, self.customers)
@@ -380,7 +393,7 @@ class BookingCore:
             password_hasher=password_hasher,
             settings=auth_settings,
         )
-        self.imports = ImportService(self.context)
+        self.imports = ImportService(self.context, import_files)
         # The travel operating system (0.3): leads, quotations, suppliers' items.
         self.leads = LeadService(self.context, self.customers)
         self.quotations = QuotationService(

@@ -70,6 +70,7 @@ from bookingcore.domain.import_rows import (
     map_header,
 )
 from bookingcore.domain.imports import (
+    FILE_PURGED_AT,
     CellProblem,
     ImportJob,
     ImportKind,
@@ -103,6 +104,7 @@ from bookingcore.errors import (
     NotFoundError,
     ValidationError,
 )
+from bookingcore.ports.documents import FileStore
 from bookingcore.ports.imports import RowSource
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services import commissions
@@ -130,6 +132,7 @@ from bookingcore.services.customers import CustomerService, loyalty_discount_in
 from bookingcore.services.travelers import TravelerService
 
 __all__ = [
+    "ImportFilePurgedError",
     "ImportPlan",
     "ImportPreview",
     "ImportRow",
@@ -147,6 +150,11 @@ Progress = Callable[[ImportJob], object]
 _STRATEGIES = {s.value for s in AssignmentStrategy}
 #: The job settings' key for the advisor assigner's state after the last committed chunk.
 _ASSIGNER = "assigner_state"
+#: Media types of the kept uploaded files, by the format the reader detected.
+_MEDIA_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 #: The job settings' key for the file's header, in the file's order.
 _HEADER = "header"
 #: The job settings' key for the slots whose freed seats the committed chunks have not
@@ -376,6 +384,31 @@ class _Chunk:
     freed: set[SlotId] = attrs.Factory(set)
 
 
+class ImportFilePurgedError(NotFoundError):
+    """The import's uploaded file was deleted after its retention
+    (:attr:`Settings.import_file_retention`); ``purged_at`` says when.
+
+    Its error report is still available as CSV (from the stored rows), and a
+    retry of its failed rows still works: it replays the stored rows, never the file.
+
+    .. versionadded:: 0.4
+    """
+
+    code = "import_file_purged"
+
+    def __init__(self, job: ImportJob) -> None:
+        self.purged_at = job.file_purged_at
+        msg = (
+            f"the uploaded file of import {job.id} is no longer kept"
+            f" (deleted {self.purged_at:%Y-%m-%d %H:%M} UTC after its retention)"
+        )
+        super().__init__("import file", job.id, msg)
+
+    def details(self) -> Mapping[str, Any]:
+        purged = None if self.purged_at is None else self.purged_at.isoformat()
+        return {**super().details(), "purged_at": purged}
+
+
 class ImportService:
     """Preview, validate, run, cancel and retry bulk imports of bookings, customers
     and travelers (:attr:`ImportSettings.kind`).
@@ -383,12 +416,138 @@ class ImportService:
     Only staff with ``import_bookings`` (admins by default, as seed 004 asks) may
     import, whatever the kind.
 
+    ``files`` is the store uploaded files are kept in (``BookingCore(import_files=...)``;
+    ``None``: none kept), purged after ``Settings.import_file_retention``.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.3 customers and travelers files.
+    .. versionchanged:: 0.4 ``files``: keeping and purging uploaded files.
     """
 
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(self, context: ServiceContext, files: FileStore | None = None) -> None:
         self._ctx = context
+        self.files = files
+
+    # ------------------------------------------------------------------ uploaded files
+
+    @staticmethod
+    def file_key(job_id: UUID) -> str:
+        """The key an import's uploaded file is kept under in :attr:`files`.
+
+        .. versionadded:: 0.4
+        """
+        return f"{job_id}.import"
+
+    def keep_file(self, job_id: UUID, content: bytes, *, principal: Principal) -> str:
+        """Keep the uploaded file of import ``job_id`` in the core's ``import_files``
+        store (for its error report, and for resuming a run that stopped) until
+        :attr:`Settings.import_file_retention` after the import finished; returns
+        where it is. Keeping it again replaces it (a retried upload).
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            NotFoundError: no such job.
+            ImportFilePurgedError: the job's file was already purged.
+            ValidationError: on ``import_files`` when no store is wired.
+
+        .. versionadded:: 0.4
+        """
+        self._require(principal)
+        files = self._files()
+        with self._ctx.uow_factory() as uow:
+            job = self._job(uow, job_id)
+        if job.file_purged_at is not None:
+            raise ImportFilePurgedError(job)
+        media_type = _MEDIA_TYPES.get(job.file_format, "application/octet-stream")
+        return files.put(self.file_key(job_id), content, media_type=media_type)
+
+    def kept_file(self, job_id: UUID, *, principal: Principal) -> bytes:
+        """The uploaded file of import ``job_id``, as kept by :meth:`keep_file`.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+            NotFoundError: no such job, or its file was never kept.
+            ImportFilePurgedError: the file was deleted after its retention (a
+                :class:`~bookingcore.NotFoundError` saying when).
+            ValidationError: on ``import_files`` when no store is wired.
+
+        .. versionadded:: 0.4
+        """
+        self._require(principal)
+        files = self._files()
+        with self._ctx.uow_factory() as uow:
+            job = self._job(uow, job_id)
+        if job.file_purged_at is not None:
+            raise ImportFilePurgedError(job)
+        return files.get(self.file_key(job_id))
+
+    def purge_files(self, *, principal: Principal, limit: int = 100) -> int:
+        """Delete the uploaded files of imports that finished (completed, failed or
+        cancelled) more than :attr:`Settings.import_file_retention` ago; returns how
+        many jobs were marked purged.
+
+        A job still pending or running is never touched, and a retried job's
+        retention counts from the end of its last run (``completed_at``). Each job
+        is locked, checked again, its file deleted and the job marked
+        (``ImportJob.file_purged_at``, with an audit entry) in one transaction:
+        two workers purging at once delete each file once and mark each job once;
+        deleting a file that is gone already is no error. Nothing happens when
+        no store is wired or the retention is ``None``.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not import.
+
+        .. versionadded:: 0.4
+        """
+        self._require(principal)
+        retention = self._ctx.settings.import_file_retention
+        if self.files is None or retention is None:
+            return 0
+        limit = bounded_count(limit, "limit", minimum=1, maximum=10_000)
+        now = self._ctx.now()
+        cutoff = now - retention
+        purged = 0
+        seen: set[UUID] = set()
+        while True:
+            with self._ctx.uow_factory() as uow:
+                due = [job.id for job in uow.imports.files_to_purge(cutoff, limit=limit)]
+            fresh = [job_id for job_id in due if job_id not in seen]
+            seen.update(fresh)
+            purged += sum(self._purge(job_id, cutoff, now, principal) for job_id in fresh)
+            if len(due) < limit or not fresh:
+                return purged
+
+    def _purge(self, job_id: UUID, cutoff: datetime, now: datetime, principal: Principal) -> bool:
+        assert self.files is not None
+        with self._ctx.transaction() as tx:
+            job = tx.uow.imports.get_for_update(job_id)
+            if (
+                job is None
+                or not job.status.is_final
+                or job.completed_at is None
+                or job.completed_at >= cutoff
+                or job.file_purged_at is not None
+            ):
+                return False  # retried, or purged by another worker, meanwhile
+            deleted = self.files.delete(self.file_key(job.id))
+            job.settings = {**job.settings, FILE_PURGED_AT: now.isoformat()}
+            self._touch(job)
+            tx.audit(
+                principal,
+                entity="import",
+                entity_id=job.id,
+                action=AuditAction.UPDATED,
+                new={FILE_PURGED_AT: now.isoformat(), "file_deleted": deleted},
+                reason="uploaded file kept past its retention",
+            )
+            tx.commit()
+            return True
+
+    def _files(self) -> FileStore:
+        if self.files is None:
+            msg = "no store for uploaded files is configured: pass import_files=... to BookingCore"
+            raise ValidationError.single("import_files", msg, "not_configured")
+        return self.files
 
     # ------------------------------------------------------------------ reading
 

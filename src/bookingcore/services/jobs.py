@@ -33,6 +33,10 @@ name                       what it calls                                        
                            relay_outbox_to`)
 ``imports.run``            ``core.imports.run(job, source)`` (after              on upload
                            :meth:`JobService.enable_imports`)
+``imports.purge_files``    ``core.imports.purge_files()``: uploaded files of     1 h
+                           imports finished longer ago than
+                           ``Settings.import_file_retention`` (registered when
+                           the core has ``import_files`` and a retention)
 =========================  ====================================================  ==========
 
 Every 30 s, ``waitlists.expire_offers`` (``core.waitlists.expire_offers(now)``:
@@ -394,6 +398,9 @@ class JobService:
         .. versionchanged:: 0.4
            ``certificates.renewal_reminders``, daily, when ``core`` has
            ``certificates.due_renewal_reminders``.
+        .. versionchanged:: 0.4
+           ``imports.purge_files``, hourly, when ``core.imports`` has a file store
+           and ``Settings.import_file_retention`` is set.
         """
         events = dispatcher
         communications: Any = getattr(core, "communications")  # noqa: B009
@@ -435,6 +442,16 @@ class JobService:
                 return total
 
             self.register("outbox.prune", prune_outbox, every=timedelta(hours=1))
+        imports: Any = getattr(core, "imports", None)
+        if (
+            getattr(imports, "files", None) is not None
+            and self._ctx.settings.import_file_retention is not None
+        ):
+
+            def purge_import_files(args: Mapping[str, Any], run: JobRun) -> object:
+                return imports.purge_files(principal=JOBS, limit=int(args.get("limit", 100)))
+
+            self.register("imports.purge_files", purge_import_files, every=timedelta(hours=1))
         if webhooks.sending:
             self.register("webhooks.deliver_due", deliver_webhooks, every=timedelta(seconds=30))
         certificates: Any = getattr(core, "certificates", None)
@@ -496,11 +513,18 @@ class JobService:
 
         ``open_source`` opens the uploaded file the job names (the CLI passes
         ``bookingcore_adapters.importers.open_rows``). Running it again, or on
-        another worker after a crash, resumes after the last committed chunk.
+        another worker after a crash, resumes after the last committed chunk;
+        running it for a finished import answers its status without opening the
+        file (which ``imports.purge_files`` may have deleted).
+
+        .. versionchanged:: 0.4 a finished import's file is not opened again.
         """
 
         def run_import(args: Mapping[str, Any], run: JobRun) -> object:
             job_id = UUID(str(args["import_id"]))
+            done = imports.get(job_id, principal=JOBS)
+            if done.status.is_final:  # a repeated hand-over: its file may be purged already
+                return f"{done.status.value}: {done.processed_rows}/{done.total_rows} rows"
             source = open_source(str(args["path"]))
             job = imports.run(job_id, source, principal=JOBS)
             return f"{job.status.value}: {job.processed_rows}/{job.total_rows} rows"

@@ -79,7 +79,13 @@ from bookingcore.domain.events import (
 )
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
-from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
+from bookingcore.domain.imports import (
+    FILE_PURGED_AT,
+    CellProblem,
+    ImportJob,
+    ImportRowError,
+    ImportStatus,
+)
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
     BookingNote,
@@ -4831,6 +4837,44 @@ class ImportRepositoryContract(_Base):
             assert stored == locked
             assert stored is not None
             assert (stored.processed_rows, stored.version) == (20, 2)
+
+    def test_files_to_purge_are_finished_jobs_before_the_cutoff_not_purged_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4"""
+        cutoff = T0 + timedelta(days=7)
+        day = timedelta(days=1)
+        due = [
+            make.import_job(status=ImportStatus.FAILED, completed_at=T0 + 2 * day),
+            make.import_job(status=ImportStatus.COMPLETED, completed_at=T0),
+            make.import_job(status=ImportStatus.CANCELLED, completed_at=T0 + day),
+        ]
+        kept = [
+            make.import_job(status=ImportStatus.COMPLETED, completed_at=cutoff),
+            make.import_job(status=ImportStatus.COMPLETED, completed_at=cutoff + day),
+            make.import_job(status=ImportStatus.PROCESSING, started_at=T0),
+            make.import_job(status=ImportStatus.PENDING),
+            make.import_job(
+                status=ImportStatus.COMPLETED,
+                completed_at=T0,
+                settings={"kind": "bookings", FILE_PURGED_AT: cutoff.isoformat()},
+            ),
+        ]
+        with uow_factory() as uow:
+            for job in (*due, *kept):
+                uow.imports.add(job)
+            uow.commit()
+        oldest_first = sorted(due, key=lambda j: j.completed_at or T0)
+        with uow_factory() as uow:
+            assert list(uow.imports.files_to_purge(cutoff, limit=10)) == oldest_first
+            assert list(uow.imports.files_to_purge(cutoff, limit=2)) == oldest_first[:2]
+            marked = uow.imports.get_for_update(oldest_first[0].id)
+            assert marked is not None
+            marked.settings = {**marked.settings, FILE_PURGED_AT: cutoff.isoformat()}
+            marked.version += 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.imports.files_to_purge(cutoff, limit=10)) == oldest_first[1:]
 
     def test_jobs_are_listed_newest_first_in_pages(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -35,10 +35,10 @@ from decimal import Decimal
 import pytest
 
 from bookingcore.errors import NotFoundError, ValidationError
-from bookingcore.ports.documents import DocumentStore
+from bookingcore.ports.documents import DocumentStore, FileStore
 from bookingcore.ports.exchange import ExchangeRates
 
-__all__ = ["DocumentStoreContract", "ExchangeRatesContract"]
+__all__ = ["DocumentStoreContract", "ExchangeRatesContract", "FileStoreContract"]
 
 #: Bytes no text codec round-trips by accident: a PDF header and every byte value.
 _BINARY = b"%PDF-1.7\n" + bytes(range(256))
@@ -80,6 +80,34 @@ class DocumentStoreContract:
             document_store.get("BK-1/voucher-1-v2.txt")
         with pytest.raises(NotFoundError):
             document_store.get("BK-9/voucher-1-v1.txt")
+
+
+class FileStoreContract(DocumentStoreContract):
+    """What every :class:`~bookingcore.ports.FileStore` does: a document store that
+    deletes, idempotently.
+
+    Needs a ``document_store`` fixture: a fresh, empty store.
+
+    .. versionadded:: 0.4
+    """
+
+    def test_a_deleted_key_is_gone_and_deleting_it_again_is_no_error(
+        self, document_store: FileStore
+    ) -> None:
+        document_store.put("job-1.import", b"a,b\n", media_type="text/csv")
+        document_store.put("job-2.import", b"c,d\n", media_type="text/csv")
+        assert document_store.delete("job-1.import") is True
+        with pytest.raises(NotFoundError):
+            document_store.get("job-1.import")
+        assert document_store.delete("job-1.import") is False
+        assert document_store.delete("never-written.import") is False
+        assert document_store.get("job-2.import") == b"c,d\n"
+
+    def test_a_key_written_after_its_delete_is_kept_again(self, document_store: FileStore) -> None:
+        document_store.put("job-1.import", b"first", media_type="text/csv")
+        document_store.delete("job-1.import")
+        document_store.put("job-1.import", b"again", media_type="text/csv")
+        assert document_store.get("job-1.import") == b"again"
 
 
 class ExchangeRatesContract:

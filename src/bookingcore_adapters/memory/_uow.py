@@ -27,7 +27,7 @@ from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
-from bookingcore.domain.imports import ImportJob, ImportRowError
+from bookingcore.domain.imports import FILE_PURGED_AT, ImportJob, ImportRowError
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.insights import (
     BookingNote,
@@ -1090,6 +1090,19 @@ class _ImportJobRepository(_Repository[ImportJob]):
                 took = micros(job.completed_at - job.started_at)
             groups.setdefault(str(job.status), []).append(took)
         return [ImportTimingTally(status, duration_tally(took)) for status, took in groups.items()]
+
+    def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
+        found = self._uow._select(
+            self._table,
+            lambda job: (
+                job.status.is_final
+                and job.completed_at is not None
+                and job.completed_at < finished_before
+                and FILE_PURGED_AT not in job.settings
+            ),
+            lambda job: (job.completed_at, job.id.bytes),
+        )
+        return found[:limit]
 
 
 class _ImportErrorRepository(_Repository[ImportRowError]):

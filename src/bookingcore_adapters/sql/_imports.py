@@ -24,7 +24,13 @@ from sqlalchemy import (
     select,
 )
 
-from bookingcore.domain.imports import CellProblem, ImportJob, ImportRowError, ImportStatus
+from bookingcore.domain.imports import (
+    FILE_PURGED_AT,
+    CellProblem,
+    ImportJob,
+    ImportRowError,
+    ImportStatus,
+)
 from bookingcore.domain.queries import (
     Page,
     PageRequest,
@@ -249,6 +255,27 @@ class ImportJobRepository(Repository[ImportJob]):
             ImportTimingTally(str(row[0]), read_duration(row[1:]))
             for row in connection.execute(duration_summary(timed, ["status"]))
         ]
+
+    def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
+        c = self._table.c
+        final = [s.value for s in ImportStatus if s.is_final]
+        return self._session.select(
+            self._mapper,
+            [
+                c.status.in_(final),
+                c.completed_at < finished_before,
+                c.import_settings[FILE_PURGED_AT].as_string().is_(None),
+            ],
+            lambda job: (
+                job.status.is_final
+                and job.completed_at is not None
+                and job.completed_at < finished_before
+                and FILE_PURGED_AT not in job.settings
+            ),
+            lambda job: (job.completed_at, job.id.bytes),
+            order_by=[c.completed_at, c.id],
+            limit=limit,
+        )
 
 
 class ImportErrorRepository(Repository[ImportRowError]):

@@ -17,6 +17,7 @@ from bookingcore import BookingCore, Money, Principal, Settings, StaffRole
 from bookingcore.domain import Slot
 from bookingcore.testing import FakePaymentProvider, FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.auth import Argon2PasswordHasher
+from bookingcore_adapters.filestore import FileSystemDocumentStore
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
@@ -74,8 +75,10 @@ def api_core(
     provider: FakePaymentProvider,
     notifier: RecordingNotifier,
     api_settings: Settings | None,
+    tmp_path: Path,
 ) -> BookingCore:
-    """A core with every sign-in port, a fixed clock, predictable ids and the fake provider."""
+    """A core with every sign-in port, a fixed clock, predictable ids and the fake provider;
+    import files are kept where the app streams uploads (``app``)."""
     return build_core(
         uow_factory,
         token_secret=SECRET,
@@ -87,6 +90,7 @@ def api_core(
         ids=SequentialIds(),
         payment_providers=[provider],
         notifier=notifier,
+        import_files=FileSystemDocumentStore(tmp_path / "uploads"),
     )
 
 
