@@ -27,8 +27,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -37,6 +36,7 @@ import httpx
 from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
+from bookingcore_adapters._http import OwnedClient, json_object, retryable_status
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -69,7 +69,7 @@ def _message_id(raw: str) -> str:
     return raw.strip().removeprefix("<").removesuffix(">").strip()
 
 
-class MailgunNotifier:
+class MailgunNotifier(OwnedClient):
     """Sends email messages through Mailgun's Messages API (or any service with its shape).
 
     Each message carries its communication id as the custom variable
@@ -146,8 +146,7 @@ class MailgunNotifier:
             if value is not None
         }
         self._timeout = timeout
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client()
+        super().__init__(client)
         self._log = logger or logging.getLogger("bookingcore.email")
 
     def __repr__(self) -> str:
@@ -197,7 +196,7 @@ class MailgunNotifier:
         raise error
 
     def _receipt(self, response: httpx.Response, label: str) -> SendReceipt:
-        raw = _json_object(response).get("id")
+        raw = json_object(response).get("id")
         message_id = _message_id(raw) if isinstance(raw, str) else ""
         if not message_id:
             # Mailgun may have queued it: do not invite a retry that sends it twice.
@@ -207,37 +206,13 @@ class MailgunNotifier:
         return SendReceipt(provider_message_id=message_id, status=CommunicationStatus.SENT)
 
     def _error(self, response: httpx.Response) -> DeliveryError:
-        message = _json_object(response).get("message")
+        message = json_object(response).get("message")
         if not isinstance(message, str) or not message:
             text = response.text.strip() if response.status_code != 401 else ""
             message = text[:200] or response.reason_phrase or "error"
         reason = f"mailgun http {response.status_code}: {message}"
-        retryable = response.status_code in {408, 429} or response.status_code >= 500
+        retryable = retryable_status(response.status_code)
         return DeliveryError(reason[:_MAX_REASON], channel=_CHANNEL, retryable=retryable)
-
-    def close(self) -> None:
-        """Close the HTTP client if this notifier created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        document = response.json()
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
 
 
 # --------------------------------------------------------------------------- webhooks

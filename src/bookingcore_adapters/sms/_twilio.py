@@ -16,8 +16,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -27,6 +26,7 @@ from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.domain.values import PhoneNumber
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
+from bookingcore_adapters._http import OwnedClient, json_object, retryable_status
 
 __all__ = [
     "TwilioNotifier",
@@ -133,7 +133,7 @@ def verify_twilio_signature(
     return matched
 
 
-class TwilioSmsSender:
+class TwilioSmsSender(OwnedClient):
     """Sends texts through Twilio's REST API (or any gateway with its shape).
 
     Give exactly one of ``from_number`` (a Twilio number, short code or
@@ -203,8 +203,7 @@ class TwilioSmsSender:
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{self._account_sid}/Messages.json"
         self._timeout = timeout
         self._status_callback = status_callback
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client()
+        super().__init__(client)
         self._log = logger or logging.getLogger("bookingcore.sms")
 
     def __repr__(self) -> str:
@@ -246,7 +245,7 @@ class TwilioSmsSender:
         raise error
 
     def _receipt(self, response: httpx.Response, label: str) -> SendReceipt:
-        document = _json_object(response)
+        document = json_object(response)
         sid = document.get("sid")
         if not isinstance(sid, str) or not sid:
             # Twilio may have queued the text: do not invite a retry that sends it twice.
@@ -263,7 +262,7 @@ class TwilioSmsSender:
         return SendReceipt(provider_message_id=sid, status=status or CommunicationStatus.SENT)
 
     def _error(self, response: httpx.Response) -> DeliveryError:
-        document = _json_object(response)
+        document = json_object(response)
         code = document.get("code")
         message = document.get("message")
         if not isinstance(message, str) or not message:
@@ -272,34 +271,8 @@ class TwilioSmsSender:
             reason = f"twilio {code}: {message}"
         else:
             reason = f"twilio http {response.status_code}: {message}"
-        retryable = (
-            response.status_code in {408, 429} or response.status_code >= 500 or code == 20429
-        )
+        retryable = retryable_status(response.status_code) or code == 20429
         return DeliveryError(reason[:_MAX_REASON], channel=_CHANNEL, retryable=retryable)
-
-    def close(self) -> None:
-        """Close the HTTP client if this sender created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        document = response.json()
-    except ValueError:
-        return {}
-    return document if isinstance(document, dict) else {}
 
 
 # --------------------------------------------------------------------------- notifier

@@ -9,8 +9,6 @@ import base64
 import binascii
 import logging
 import time
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,6 +18,7 @@ from bookingcore.domain.partner_webhooks import SignatureScheme
 from bookingcore.domain.webhooks import SIGNATURE_HEADER, sign
 from bookingcore.errors import ValidationError
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse
+from bookingcore_adapters._http import OwnedClient
 
 __all__ = ["HttpxWebhookSender", "signed_headers"]
 
@@ -96,7 +95,7 @@ def signed_headers(webhook: OutgoingWebhook) -> dict[str, str]:
     return headers
 
 
-class HttpxWebhookSender:
+class HttpxWebhookSender(OwnedClient):
     """Signs each webhook by its partner's scheme and POSTs it with httpx.
 
     Any 2xx answer is a delivery. Redirects are not followed (a 3xx is a
@@ -127,8 +126,7 @@ class HttpxWebhookSender:
         if not timeout > 0:
             raise ValidationError.single("timeout", "must be a positive number of seconds")
         self._timeout = timeout
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client()
+        super().__init__(client)
         self._log = logger or _log
 
     def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
@@ -165,22 +163,6 @@ class HttpxWebhookSender:
             return WebhookResponse(response.status_code, latency, response_excerpt=excerpt)
         error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
         return WebhookResponse(response.status_code, latency, error=error, response_excerpt=excerpt)
-
-    def close(self) -> None:
-        """Close the HTTP client if this sender created it."""
-        if self._owns_client:
-            self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _elapsed_ms(started: float) -> int:
