@@ -595,14 +595,19 @@ class Session:
         tracked = self._tracked[mapper.entity]
         if tracked:
             conditions.append(key.not_in(list(tracked)))
+        chosen = select(key).where(*conditions).order_by(*order_by).limit(limit)
         if self._sqlite:
             self._take_write_lock()
-        chosen = select(key).where(*conditions).order_by(*order_by).limit(limit)
-        if not self._sqlite:
-            chosen = chosen.with_for_update(skip_locked=True)
-        statement = (
-            update(table).where(key.in_(chosen.scalar_subquery())).values(**values)
-        ).returning(*returning)
+            statement = update(table).where(key.in_(chosen.scalar_subquery()))
+        else:
+            # The rows are chosen once, in a materialized CTE: PostgreSQL may run an
+            # ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` subquery again for a
+            # plan's rescans, and so update more than ``limit`` rows (seen on a
+            # busy table whose statistics favour a semi-join).
+            claimed = chosen.with_for_update(skip_locked=True).cte("claimed")
+            claimed = claimed.prefix_with("MATERIALIZED")
+            statement = update(table).where(key == claimed.c[key.name])
+        statement = statement.values(**values).returning(*returning)
         return self.retrying(lambda: list(self._begin().execute(statement).all()))
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
