@@ -7,8 +7,8 @@ of outbox messages, each worker a process of its own started together:
   worker runs: one job relays until nothing is left), i.e.
   ``OutboxRelay.relay(limit=500)`` in a loop over ``SqlStore``: claim the
   oldest unpublished messages and mark them published in one statement
-  (``UPDATE ... WHERE event_id IN (SELECT ... FOR UPDATE SKIP LOCKED)
-  RETURNING ...``), hand their JSON as stored to a publisher that takes
+  (``WITH claimed AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED)
+  UPDATE ... FROM claimed RETURNING ...``), hand their JSON as stored to a publisher that takes
   serialized messages (a ``SerializedEventPublisher``, as
   ``RedisStreamPublisher`` is; this one accepts and drops them), commit;
 * *typed*: the same with a publisher that takes typed events only (an
