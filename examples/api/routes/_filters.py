@@ -4,15 +4,36 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import Query
+from fastapi import Depends, Query
+from pydantic import AwareDatetime
 
-from bookingcore import FieldError, ValidationError
+from bookingcore import (
+    BookingFilter,
+    BookingGroupId,
+    CustomerId,
+    FieldError,
+    LocationId,
+    PartnerId,
+    ProductId,
+    SlotId,
+    StaffId,
+    ValidationError,
+)
 from bookingcore.domain.items import MAX_SERVICE_DATE, MIN_SERVICE_DATE
 from bookingcore.domain.sources import BookingSource
+from examples.api.deps import Core
 
-__all__ = ["OnDay", "Sources", "booking_sources", "starts_within"]
+__all__ = [
+    "OnDay",
+    "Sources",
+    "StaffBookingQuery",
+    "booking_sources",
+    "staff_booking_filter",
+    "starts_within",
+]
 
 Sources = Annotated[
     list[str] | None,
@@ -68,3 +89,51 @@ def booking_sources(values: list[str] | None) -> frozenset[BookingSource] | None
     if errors:
         raise ValidationError(errors)
     return frozenset(parsed)
+
+
+def staff_booking_filter(
+    core: Core,
+    status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
+    source: Sources = None,
+    partner_id: UUID | None = None,
+    location_id: UUID | None = None,
+    slot_id: UUID | None = None,
+    product_id: UUID | None = None,
+    customer_id: UUID | None = None,
+    group_id: Annotated[UUID | None, Query(description="The booking group")] = None,
+    assignee_id: UUID | None = None,
+    starts_from: AwareDatetime | None = None,
+    starts_before: AwareDatetime | None = None,
+    booking_date: OnDay = None,
+    created_from: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Reference, external id, customer name, email, phone"),
+    ] = None,
+) -> BookingFilter:
+    """The staff booking filters of ``GET /api/admin/bookings`` (and its CSV export), as
+    the library's :class:`~bookingcore.BookingFilter`."""
+    starts_from, starts_before = starts_within(
+        core.context.settings.zone, booking_date, starts_from, starts_before
+    )
+    return BookingFilter(
+        statuses=frozenset(status) if status else None,
+        sources=booking_sources(source),
+        partner_id=None if partner_id is None else PartnerId(partner_id),
+        location_id=None if location_id is None else LocationId(location_id),
+        slot_id=None if slot_id is None else SlotId(slot_id),
+        product_id=None if product_id is None else ProductId(product_id),
+        customer_id=None if customer_id is None else CustomerId(customer_id),
+        group_id=None if group_id is None else BookingGroupId(group_id),
+        assignee_id=None if assignee_id is None else StaffId(assignee_id),
+        starts_from=starts_from,
+        starts_before=starts_before,
+        created_from=created_from,
+        created_before=created_before,
+        text=q,
+    )
+
+
+#: A route parameter taking every staff booking filter from the query string.
+StaffBookingQuery = Annotated[BookingFilter, Depends(staff_booking_filter)]

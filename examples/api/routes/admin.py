@@ -6,37 +6,28 @@ advisor sees the bookings assigned to them, a supplier those it delivers).
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Request, status
 
 from bookingcore import (
     AuthenticationError,
     BookingChanges,
-    BookingFilter,
-    BookingGroupId,
     BookingId,
     CapacityError,
-    CustomerId,
     DeliveryError,
     DuplicateError,
     IdempotencyConflictError,
     InvalidTransitionError,
-    LocationId,
     NotFoundError,
-    PartnerId,
     PermissionDeniedError,
-    ProductId,
-    SlotId,
     StaffId,
     StaleVersionError,
 )
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._bookings import booking_page, partner_names, staff_booking_out
-from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
+from examples.api.routes._filters import StaffBookingQuery
 from examples.api.routes._paging import Cursor, Limit, page_request
 from examples.api.schemas import (
     AssignIn,
@@ -91,47 +82,11 @@ def list_bookings(
     request: Request,
     core: Core,
     staff: StaffPrincipal,
-    status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
-    source: Sources = None,
-    partner_id: UUID | None = None,
-    location_id: UUID | None = None,
-    slot_id: UUID | None = None,
-    product_id: UUID | None = None,
-    customer_id: UUID | None = None,
-    group_id: Annotated[UUID | None, Query(description="The booking group")] = None,
-    assignee_id: UUID | None = None,
-    starts_from: AwareDatetime | None = None,
-    starts_before: AwareDatetime | None = None,
-    booking_date: OnDay = None,
-    created_from: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
-    q: Annotated[
-        str | None,
-        Query(max_length=200, description="Reference, external id, customer name, email, phone"),
-    ] = None,
+    query: StaffBookingQuery,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Paged[StaffBookingOut]:
     """Bookings matching every filter given, newest first, one keyset page at a time."""
-    starts_from, starts_before = starts_within(
-        core.context.settings.zone, booking_date, starts_from, starts_before
-    )
-    query = BookingFilter(
-        statuses=frozenset(status) if status else None,
-        sources=booking_sources(source),
-        partner_id=None if partner_id is None else PartnerId(partner_id),
-        location_id=None if location_id is None else LocationId(location_id),
-        slot_id=None if slot_id is None else SlotId(slot_id),
-        product_id=None if product_id is None else ProductId(product_id),
-        customer_id=None if customer_id is None else CustomerId(customer_id),
-        group_id=None if group_id is None else BookingGroupId(group_id),
-        assignee_id=None if assignee_id is None else StaffId(assignee_id),
-        starts_from=starts_from,
-        starts_before=starts_before,
-        created_from=created_from,
-        created_before=created_before,
-        text=q,
-    )
     page = core.bookings.list(query, page_request(limit, cursor), principal=staff)
     return booking_page(Paged[StaffBookingOut], request, page, core, staff, StaffBookingOut.of)
 

@@ -13,32 +13,24 @@ from collections.abc import Iterator, Sequence
 from enum import Enum
 from io import StringIO
 from itertools import chain
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from bookingcore import (
     AuthenticationError,
-    BookingFilter,
-    BookingGroupId,
     CustomerId,
     DuplicateError,
     IdempotencyConflictError,
-    LocationId,
     NotFoundError,
-    PartnerId,
     PermissionDeniedError,
-    ProductId,
-    SlotId,
-    StaffId,
 )
 from bookingcore_adapters.importers import write_rows_csv
 from examples.api.deps import Core, IdempotencyKey, StaffPrincipal
 from examples.api.errors import problem_responses
-from examples.api.routes._filters import OnDay, Sources, booking_sources, starts_within
+from examples.api.routes._filters import StaffBookingQuery
 from examples.api.schemas import CustomerOut, StaffOut
 from examples.api.schemas_admin import CustomerEraseIn, CustomerMergeIn, StaffIn
 
@@ -138,49 +130,11 @@ def merge_customers(
     },
 )
 def export_bookings(
-    core: Core,
-    staff: StaffPrincipal,
-    status: Annotated[list[str] | None, Query(description="Any of these statuses")] = None,
-    source: Sources = None,
-    partner_id: UUID | None = None,
-    location_id: UUID | None = None,
-    slot_id: UUID | None = None,
-    product_id: UUID | None = None,
-    customer_id: UUID | None = None,
-    group_id: UUID | None = None,
-    assignee_id: UUID | None = None,
-    starts_from: AwareDatetime | None = None,
-    starts_before: AwareDatetime | None = None,
-    booking_date: OnDay = None,
-    created_from: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
-    q: Annotated[
-        str | None,
-        Query(max_length=200, description="Reference, external id, customer name, email, phone"),
-    ] = None,
+    core: Core, staff: StaffPrincipal, query: StaffBookingQuery
 ) -> StreamingResponse:
     """Seed 001's booking export: the bookings matching every filter (those of
     ``GET /api/admin/bookings``) as CSV, streamed a page at a time; cells a spreadsheet
     would read as formulas are escaped."""
-    starts_from, starts_before = starts_within(
-        core.context.settings.zone, booking_date, starts_from, starts_before
-    )
-    query = BookingFilter(
-        statuses=frozenset(status) if status else None,
-        sources=booking_sources(source),
-        partner_id=None if partner_id is None else PartnerId(partner_id),
-        location_id=None if location_id is None else LocationId(location_id),
-        slot_id=None if slot_id is None else SlotId(slot_id),
-        product_id=None if product_id is None else ProductId(product_id),
-        customer_id=None if customer_id is None else CustomerId(customer_id),
-        group_id=None if group_id is None else BookingGroupId(group_id),
-        assignee_id=None if assignee_id is None else StaffId(assignee_id),
-        starts_from=starts_from,
-        starts_before=starts_before,
-        created_from=created_from,
-        created_before=created_before,
-        text=q,
-    )
     rows = core.exports.booking_rows(query, principal=staff)
     header = next(rows)  # a refusal is raised here, before the answer starts
     return StreamingResponse(
