@@ -10,15 +10,17 @@ up ``opentelemetry-sdk`` and either installing its providers globally
 
     core = BookingCore(uow_factory=store.unit_of_work, observer=OpenTelemetryObserver())
 
-Spans (``INTERNAL``, children of whatever span is current, the host's request
-span say) are recorded when a use case ends, from its measured start: database
-spans of the same use case are their siblings, not their children.
-``bookingcore.book``, ``bookingcore.payment_webhook``, ``bookingcore.otp.request``,
-``bookingcore.otp.verify``, ``bookingcore.import``, ``bookingcore.job`` and
-``bookingcore.outbox.relay`` (a relay that found nothing to publish records no
-span). A refusal (a ``BookingError``) sets ``error.type`` to its code and leaves
-the span's status unset, as an expected answer; any other exception sets the
-status to ``ERROR``.
+Spans are ``INTERNAL``, children of whatever span is current (the host's request
+span, say). ``bookingcore.book``, ``bookingcore.payment_webhook``,
+``bookingcore.otp.request``, ``bookingcore.otp.verify``, ``bookingcore.import`` and
+``bookingcore.job`` are started when the use case starts and are current while it
+runs (:meth:`OpenTelemetryObserver.use_case`), so the spans of what it does (the
+SQL statements SQLAlchemy's instrumentation traces, an HTTP call to a gateway) are
+their children; the outcome hook sets their attributes. ``bookingcore.outbox.relay``
+is recorded after the fact, from its measured start, and only when the relay
+published something (or failed): an idle relay records no span. A refusal (a
+``BookingError``) sets ``error.type`` to its code and leaves the span's status
+unset, as an expected answer; any other exception sets the status to ``ERROR``.
 
 Metrics (:data:`METRICS` lists them) are counters and histograms whose
 attributes are low-cardinality: outcomes, error codes, lifecycle, status, source,
@@ -30,12 +32,14 @@ attribute; the core never hands one to an observer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from time import time_ns
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Counter, Histogram, MeterProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 import bookingcore
@@ -45,6 +49,7 @@ from bookingcore.ports.observability import (
     OtpRequestOutcome,
     OtpVerifyOutcome,
     RelayOutcome,
+    UseCase,
     WebhookOutcome,
 )
 
@@ -136,13 +141,47 @@ class OpenTelemetryObserver:
                 self._histograms[name] = meter.create_histogram(name, unit, description)
             else:
                 self._counters[name] = meter.create_counter(name, unit, description)
+        # The spans use_case() opened in this context (thread, task), innermost last.
+        self._open: ContextVar[tuple[tuple[str, Span], ...]] = ContextVar(
+            f"bookingcore_otel_open_{id(self)}", default=()
+        )
+
+    @contextmanager
+    def use_case(self, name: UseCase) -> Iterator[None]:
+        """Span ``bookingcore.<name>``, current while the use case runs.
+
+        Its attributes and status are set by the use case's outcome hook; it ends
+        when the use case has ended. An exception leaving the use case is neither
+        recorded on the span nor changes its status here: the outcome hook has
+        already told a refusal from a fault.
+        """
+        span_name = f"bookingcore.{name}"
+        with self._tracer.start_as_current_span(
+            span_name,
+            kind=SpanKind.INTERNAL,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            token = self._open.set((*self._open.get(), (span_name, span)))
+            try:
+                yield
+            finally:
+                self._open.reset(token)
 
     # ------------------------------------------------------------------ helpers
 
     def _span(
         self, name: str, seconds: float, attributes: _Attributes, *, failed: bool = False
     ) -> None:
-        """Record span ``name`` that ended now, after ``seconds``."""
+        """Describe span ``name``: the one :meth:`use_case` opened, if it is the
+        innermost open here, else a span recorded now that ended after ``seconds``."""
+        opened = self._open.get()
+        if opened and opened[-1][0] == name:
+            span = opened[-1][1]
+            span.set_attributes(attributes)
+            if failed:
+                span.set_status(Status(StatusCode.ERROR))
+            return
         end = time_ns()
         start = end - max(0, int(seconds * 1e9))
         span = self._tracer.start_span(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +54,50 @@ class Exploding(NullObserver):
 
     def booking_created(self, **fields: Any) -> None:
         raise RuntimeError("the telemetry backend is down")
+
+
+class Bracketing(Recording):
+    """Records when each use case it opened is entered and left, and how it was left."""
+
+    def use_case(self, name: Any) -> Any:
+        calls = self.calls
+
+        @contextmanager
+        def opened() -> Iterator[None]:
+            calls.append(("enter", {"name": name}))
+            try:
+                yield
+            except BaseException as exc:
+                calls.append(("leave", {"name": name, "error": type(exc).__name__}))
+                raise
+            calls.append(("leave", {"name": name, "error": None}))
+
+        return opened()
+
+
+class Misbehaving(NullObserver):
+    """A use-case context that raises entering, raises leaving, or swallows the error."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def use_case(self, name: Any) -> Any:
+        how = self.how
+
+        @contextmanager
+        def opened() -> Iterator[None]:
+            if how == "enter":
+                raise RuntimeError("cannot start a span")
+            try:
+                yield
+            except Exception:
+                if how == "swallow":
+                    return
+                raise
+            if how == "leave":
+                raise RuntimeError("cannot end a span")
+
+        return opened()
 
 
 class Shop:
@@ -140,6 +186,36 @@ class TestAnObserverThatRaises:
     def test_does_not_change_a_refusal(self) -> None:
         with pytest.raises(CapacityError):
             Shop(Exploding()).book(travelers=3)
+
+
+class TestUseCases:
+    def test_a_booking_is_told_inside_the_use_case_it_opened(self) -> None:
+        observer = Bracketing()
+        Shop(observer).book()
+        # the commit's booking_created too is told while the use case is open
+        assert observer.hooks() == ["enter", "booking_created", "booking_requested", "leave"]
+        assert observer.calls[0][1] == {"name": "book"}
+        assert observer.calls[3][1] == {"name": "book", "error": None}
+
+    def test_a_refusal_leaves_the_use_case_with_its_error(self) -> None:
+        observer = Bracketing()
+        with pytest.raises(CapacityError):
+            Shop(observer).book(travelers=3)
+        assert observer.hooks() == ["enter", "booking_requested", "leave"]
+        assert observer.calls[2][1] == {"name": "book", "error": "CapacityError"}
+
+    @pytest.mark.parametrize("how", ["enter", "leave", "swallow"])
+    def test_a_misbehaving_context_changes_no_outcome_and_is_logged(
+        self, how: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        shop = Shop(Misbehaving(how))
+        with caplog.at_level(logging.ERROR, logger="bookingcore.observability"):
+            booking = shop.book()
+            with pytest.raises(CapacityError):  # a swallowing context swallows nothing
+                shop.book(travelers=3)
+        assert shop.core.bookings.get(booking.id, principal=ADMIN).status == booking.status
+        logged = [r.message for r in caplog.records if "use_case('book')" in r.message]
+        assert len(logged) == {"enter": 2, "leave": 1, "swallow": 0}[how]
 
 
 class TestWiring:

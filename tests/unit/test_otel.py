@@ -48,6 +48,8 @@ class Telemetry:
         self.spans = InMemorySpanExporter()
         tracer_provider = TracerProvider()
         tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        #: a tracer of the same provider, as an instrumentation (SQLAlchemy's, httpx's) has
+        self.tracer = tracer_provider.get_tracer("tests")
         self.reader = InMemoryMetricReader()
         self.observer = OpenTelemetryObserver(
             tracer_provider=tracer_provider,
@@ -91,10 +93,10 @@ def telemetry() -> Telemetry:
 
 class Shop:
     def __init__(self, telemetry: Telemetry, **wiring: Any) -> None:
-        self.sms = ConsoleSmsSender()
+        self.sms = wiring.pop("sms", None) or ConsoleSmsSender()
         self.provider = FakePaymentProvider()
         self.core = BookingCore(
-            uow_factory=MemoryStore().unit_of_work,
+            uow_factory=wiring.pop("uow_factory", None) or MemoryStore().unit_of_work,
             clock=FixedClock(),
             ids=SequentialIds(),
             settings=Settings(outbox_relayed=True),
@@ -184,6 +186,87 @@ class TestBookings:
             )
             == 1
         )
+
+
+class TracedStore:
+    """A memory store whose unit of work records a span each time one is opened, the
+    way a database instrumentation records a span per statement."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.store = MemoryStore()
+        self.tracer = telemetry.tracer
+
+    def unit_of_work(self) -> Any:
+        self.tracer.start_span("db.unit_of_work").end()
+        return self.store.unit_of_work()
+
+
+class TracedSms(ConsoleSmsSender):
+    """An SMS gateway whose send is traced, as an HTTP client instrumentation would."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        super().__init__()
+        self.tracer = telemetry.tracer
+
+    def send_sms(self, to: Any, body: str, *, reference: str | None = None) -> Any:
+        with self.tracer.start_as_current_span("http.sms"):
+            return super().send_sms(to, body, reference=reference)
+
+
+class TestSpansNest:
+    """What a use case does is traced inside its span; the span is inside the host's."""
+
+    def children(self, telemetry: Telemetry, parent: ReadableSpan) -> list[str]:
+        assert parent.context is not None
+        return [
+            span.name
+            for span in telemetry.spans.get_finished_spans()
+            if span.parent is not None and span.parent.span_id == parent.context.span_id
+        ]
+
+    def test_a_booking_s_database_work_is_inside_its_span_inside_the_request(
+        self, telemetry: Telemetry
+    ) -> None:
+        traced = TracedStore(telemetry)
+        shop = Shop(telemetry, uow_factory=traced.unit_of_work)
+        with telemetry.tracer.start_as_current_span("POST /api/bookings") as request:
+            booking = shop.book()
+        (span,) = telemetry.finished("bookingcore.book")
+        assert span.parent is not None
+        assert span.parent.span_id == request.get_span_context().span_id
+        assert "db.unit_of_work" in self.children(telemetry, span)
+        assert span.attributes is not None
+        assert span.attributes["bookingcore.lifecycle"] == booking.lifecycle
+        # outside a use case, work is not attributed to one
+        before = len(telemetry.finished("db.unit_of_work"))
+        shop.core.bookings.get(booking.id, principal=ADMIN)
+        (read,) = telemetry.finished("db.unit_of_work")[before:]
+        assert read.parent is None
+
+    def test_an_sms_sent_for_a_code_is_inside_the_code_s_span(self, telemetry: Telemetry) -> None:
+        shop = Shop(telemetry, sms=TracedSms(telemetry))
+        shop.core.auth.request_otp("+919876500003")
+        (span,) = telemetry.finished("bookingcore.otp.request")
+        assert self.children(telemetry, span) == ["http.sms"]
+        assert span.attributes is not None
+        assert span.attributes["bookingcore.outcome"] == "sent"
+
+    def test_a_failing_job_s_span_holds_its_work_and_is_an_error(
+        self, telemetry: Telemetry
+    ) -> None:
+        shop = Shop(telemetry)
+
+        def broken(args: Mapping[str, Any], run: object) -> object:
+            telemetry.tracer.start_span("job.step").end()
+            raise RuntimeError("no")
+
+        shop.core.jobs.register("broken", broken)
+        with pytest.raises(RuntimeError, match=r"^no$"):
+            shop.core.jobs.catalog.run("broken", {}, Run())
+        (span,) = telemetry.finished("bookingcore.job")
+        assert self.children(telemetry, span) == ["job.step"]
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.events == ()  # the exception is the caller's to record, not a span event
 
 
 class TestPaymentWebhooks:

@@ -7,7 +7,10 @@ nothing of any telemetry system; ``bookingcore_adapters.otel.OpenTelemetryObserv
 turns the calls into OpenTelemetry spans and metrics, and a host may write its
 own (Prometheus, StatsD, logs). Without one (the default) nothing is reported.
 
-Every hook is called after the use case decided, and an observer that raises is
+Every outcome hook is called after the use case decided, inside the context the
+observer's :meth:`Observer.use_case` opened when the use case started (a tracing
+observer opens its span there, so what the use case does, its database statements
+and HTTP calls, is traced as that span's children). An observer that raises is
 logged and ignored: observing never changes what a use case does or returns.
 
 .. versionadded:: 0.4
@@ -15,6 +18,7 @@ logged and ignored: observing never changes what a use case does or returns.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Literal, Protocol
 
 __all__ = [
@@ -25,8 +29,20 @@ __all__ = [
     "OtpRequestOutcome",
     "OtpVerifyOutcome",
     "RelayOutcome",
+    "UseCase",
     "WebhookOutcome",
 ]
+
+#: The use cases the core opens with :meth:`Observer.use_case`, each ended by its
+#: outcome hook: ``book`` (:meth:`~Observer.booking_requested`), ``payment_webhook``
+#: (:meth:`~Observer.payment_webhook_handled`), ``otp.request``
+#: (:meth:`~Observer.otp_requested`), ``otp.verify`` (:meth:`~Observer.otp_verified`),
+#: ``import`` (:meth:`~Observer.import_finished`) and ``job``
+#: (:meth:`~Observer.job_finished`). An outbox relay is not opened: most relays find
+#: nothing to publish, and :meth:`~Observer.outbox_relayed` is told after the fact.
+#:
+#: .. versionadded:: 0.4
+UseCase = Literal["book", "payment_webhook", "otp.request", "otp.verify", "import", "job"]
 
 #: How a request to book ended: ``created`` (a retry returning the first booking
 #: counts as created too), ``refused`` (a :class:`~bookingcore.errors.BookingError`,
@@ -65,6 +81,17 @@ class Observer(Protocol):
 
     .. versionadded:: 0.4
     """
+
+    def use_case(self, name: UseCase) -> AbstractContextManager[object]:
+        """A context the core enters when use case ``name`` starts and leaves when it
+        has ended, after its outcome hook was called inside it.
+
+        A tracing observer starts its span here and makes it current, so the spans
+        of what the use case does (SQL statements, HTTP calls to a gateway) are its
+        children, and the outcome hook sets the span's attributes; an observer that
+        only counts returns :func:`contextlib.nullcontext`. Whatever the context
+        does with an exception leaving the use case, the exception goes on.
+        """
 
     def booking_requested(
         self,
@@ -134,6 +161,10 @@ class NullObserver:
 
     .. versionadded:: 0.4
     """
+
+    def use_case(self, name: UseCase) -> AbstractContextManager[object]:
+        """An empty context (:func:`contextlib.nullcontext`)."""
+        return nullcontext()
 
     def booking_requested(
         self,

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
@@ -18,6 +19,7 @@ from bookingcore.ports.observability import (
     OtpRequestOutcome,
     OtpVerifyOutcome,
     RelayOutcome,
+    UseCase,
     WebhookOutcome,
 )
 
@@ -48,6 +50,40 @@ class GuardedObserver:
             getattr(self.observer, hook)(**fields)
         except Exception:
             _log.exception("observer %r failed in %s", self.observer, hook)
+
+    @contextmanager
+    def use_case(self, name: UseCase) -> Iterator[None]:
+        """The observer's context for use case ``name`` around the block.
+
+        Entering or leaving it may raise or swallow an exception: either is logged
+        and the block's own outcome (its return or its exception) goes on as is.
+        """
+        manager: AbstractContextManager[object] | None
+        try:
+            manager = self.observer.use_case(name)
+            manager.__enter__()
+        except Exception:
+            _log.exception("observer %r failed in use_case(%r)", self.observer, name)
+            manager = None
+        try:
+            yield
+        except BaseException as exc:
+            if manager is not None:
+                self._leave(manager, name, exc)
+            raise
+        if manager is not None:
+            self._leave(manager, name, None)
+
+    def _leave(
+        self, manager: AbstractContextManager[object], name: str, exc: BaseException | None
+    ) -> None:
+        try:
+            if exc is None:
+                manager.__exit__(None, None, None)
+            else:
+                manager.__exit__(type(exc), exc, exc.__traceback__)
+        except Exception:
+            _log.exception("observer %r failed leaving use_case(%r)", self.observer, name)
 
     def booking_requested(
         self,

@@ -550,22 +550,23 @@ class AuthService:
         observer = self._ctx.observer
         if observer is None:
             return self._request_otp(phone, client_key)
-        started = time.perf_counter()
-        try:
-            requested = self._request_otp(phone, client_key)
-        except Exception as exc:
-            failed = isinstance(exc, DeliveryError) or not isinstance(exc, BookingError)
+        with observer.use_case("otp.request"):
+            started = time.perf_counter()
+            try:
+                requested = self._request_otp(phone, client_key)
+            except Exception as exc:
+                failed = isinstance(exc, DeliveryError) or not isinstance(exc, BookingError)
+                observer.otp_requested(
+                    channel="sms",
+                    outcome="failed" if failed else "refused",
+                    error=error_name(exc),
+                    seconds=time.perf_counter() - started,
+                )
+                raise
             observer.otp_requested(
-                channel="sms",
-                outcome="failed" if failed else "refused",
-                error=error_name(exc),
-                seconds=time.perf_counter() - started,
+                channel="sms", outcome="sent", error=None, seconds=time.perf_counter() - started
             )
-            raise
-        observer.otp_requested(
-            channel="sms", outcome="sent", error=None, seconds=time.perf_counter() - started
-        )
-        return requested
+            return requested
 
     def _request_otp(self, phone: str | PhoneNumber, client_key: str | None) -> OtpRequested:
         purpose = "phone sign-in"
@@ -668,24 +669,25 @@ class AuthService:
         observer = self._ctx.observer
         if observer is None:
             return self._verify_otp(phone, code, client_key, origin)
-        started = time.perf_counter()
-        try:
-            signed_in = self._verify_otp(phone, code, client_key, origin)
-        except Exception as exc:
+        with observer.use_case("otp.verify"):
+            started = time.perf_counter()
+            try:
+                signed_in = self._verify_otp(phone, code, client_key, origin)
+            except Exception as exc:
+                observer.otp_verified(
+                    outcome="refused" if isinstance(exc, BookingError) else "failed",
+                    registered=False,
+                    error=error_name(exc),
+                    seconds=time.perf_counter() - started,
+                )
+                raise
             observer.otp_verified(
-                outcome="refused" if isinstance(exc, BookingError) else "failed",
-                registered=False,
-                error=error_name(exc),
+                outcome="verified",
+                registered=signed_in.created,
+                error=None,
                 seconds=time.perf_counter() - started,
             )
-            raise
-        observer.otp_verified(
-            outcome="verified",
-            registered=signed_in.created,
-            error=None,
-            seconds=time.perf_counter() - started,
-        )
-        return signed_in
+            return signed_in
 
     def _verify_otp(
         self,

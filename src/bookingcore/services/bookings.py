@@ -539,27 +539,28 @@ class BookingService:
 
     @staticmethod
     def _observed(observer: GuardedObserver, attempt: Callable[[], Booking]) -> Booking:
-        """``attempt()``, its outcome and wall time told to ``observer``."""
-        started = time.perf_counter()
-        try:
-            booking = attempt()
-        except Exception as exc:
+        """``attempt()`` in the observer's ``book`` use case, its outcome and wall time told."""
+        with observer.use_case("book"):
+            started = time.perf_counter()
+            try:
+                booking = attempt()
+            except Exception as exc:
+                observer.booking_requested(
+                    outcome="refused" if isinstance(exc, BookingError) else "failed",
+                    lifecycle=None,
+                    source=None,
+                    error=error_name(exc),
+                    seconds=time.perf_counter() - started,
+                )
+                raise
             observer.booking_requested(
-                outcome="refused" if isinstance(exc, BookingError) else "failed",
-                lifecycle=None,
-                source=None,
-                error=error_name(exc),
+                outcome="created",
+                lifecycle=booking.lifecycle,
+                source=booking.source.value,
+                error=None,
                 seconds=time.perf_counter() - started,
             )
-            raise
-        observer.booking_requested(
-            outcome="created",
-            lifecycle=booking.lifecycle,
-            source=booking.source.value,
-            error=None,
-            seconds=time.perf_counter() - started,
-        )
-        return booking
+            return booking
 
     @staticmethod
     def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:

@@ -1006,21 +1006,22 @@ class ImportService:
         observer = self._ctx.observer
         if observer is None:
             return self._process_rows(run, items, progress, validator, counts_rows=counts_rows)
-        started = time.perf_counter()
-        status = ImportStatus.FAILED.value
-        file_format = "unknown"
-        try:
-            job = self._process_rows(run, items, progress, validator, counts_rows=counts_rows)
-            status, file_format = job.status.value, job.file_format
-            return job
-        finally:
-            observer.import_finished(
-                file_format=file_format,
-                status=status,
-                rows=run.rows_done,
-                failed_rows=run.rows_refused,
-                seconds=time.perf_counter() - started,
-            )
+        with observer.use_case("import"):
+            started = time.perf_counter()
+            status = ImportStatus.FAILED.value
+            file_format = "unknown"
+            try:
+                job = self._process_rows(run, items, progress, validator, counts_rows=counts_rows)
+                status, file_format = job.status.value, job.file_format
+                return job
+            finally:
+                observer.import_finished(
+                    file_format=file_format,
+                    status=status,
+                    rows=run.rows_done,
+                    failed_rows=run.rows_refused,
+                    seconds=time.perf_counter() - started,
+                )
 
     def _process_rows(
         self,

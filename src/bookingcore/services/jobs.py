@@ -61,6 +61,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -254,41 +255,44 @@ class JobCatalog:
             raise NotFoundError("job", name)
         fields = _log_fields(name, args, run)
         self.counters.add(name, "started")
-        started = time.perf_counter()
-        try:
-            result = handler(json_args(args), run)
-        except Exception as exc:
-            self.counters.add(name, "failed")
-            if self._observer is not None:
-                self._observer.job_finished(
-                    name=name,
-                    outcome="failed",
-                    error=error_name(exc),
-                    seconds=time.perf_counter() - started,
+        observed = nullcontext() if self._observer is None else self._observer.use_case("job")
+        with observed:
+            started = time.perf_counter()
+            try:
+                result = handler(json_args(args), run)
+            except Exception as exc:
+                self.counters.add(name, "failed")
+                if self._observer is not None:
+                    self._observer.job_finished(
+                        name=name,
+                        outcome="failed",
+                        error=error_name(exc),
+                        seconds=time.perf_counter() - started,
+                    )
+                _log.warning(
+                    "job %s %s failed (attempt %d): %s: %s",
+                    name,
+                    run.job_id,
+                    run.attempt,
+                    type(exc).__name__,
+                    exc,
+                    extra={**fields, "error": f"{type(exc).__name__}: {exc}"},
                 )
-            _log.warning(
-                "job %s %s failed (attempt %d): %s: %s",
+                raise
+            self.counters.add(name, "succeeded")
+            if self._observer is not None:
+                seconds = time.perf_counter() - started
+                self._observer.job_finished(
+                    name=name, outcome="succeeded", error=None, seconds=seconds
+                )
+            _log.info(
+                "job %s %s done in %.3fs: %s",
                 name,
                 run.job_id,
-                run.attempt,
-                type(exc).__name__,
-                exc,
-                extra={**fields, "error": f"{type(exc).__name__}: {exc}"},
+                time.perf_counter() - started,
+                result,
+                extra={**fields, "seconds": time.perf_counter() - started},
             )
-            raise
-        self.counters.add(name, "succeeded")
-        if self._observer is not None:
-            self._observer.job_finished(
-                name=name, outcome="succeeded", error=None, seconds=time.perf_counter() - started
-            )
-        _log.info(
-            "job %s %s done in %.3fs: %s",
-            name,
-            run.job_id,
-            time.perf_counter() - started,
-            result,
-            extra={**fields, "seconds": time.perf_counter() - started},
-        )
         return result
 
 

@@ -503,27 +503,28 @@ class PaymentService:
         observer = self._ctx.observer
         if observer is None:
             return self._handle_webhook(provider, headers, raw_body)[0]
-        started = time.perf_counter()
-        # Only a wired provider's name is told: the argument may be anything a caller sent.
-        name = str(provider).strip().lower()
-        label = name if name in self._providers else "unknown"
-        try:
-            receipt, duplicate = self._handle_webhook(provider, headers, raw_body)
-        except Exception as exc:
+        with observer.use_case("payment_webhook"):
+            started = time.perf_counter()
+            # Only a wired provider's name is told: the argument may be anything a caller sent.
+            name = str(provider).strip().lower()
+            label = name if name in self._providers else "unknown"
+            try:
+                receipt, duplicate = self._handle_webhook(provider, headers, raw_body)
+            except Exception as exc:
+                observer.payment_webhook_handled(
+                    provider=label,
+                    outcome="refused" if isinstance(exc, BookingError) else "error",
+                    error=error_name(exc),
+                    seconds=time.perf_counter() - started,
+                )
+                raise
             observer.payment_webhook_handled(
                 provider=label,
-                outcome="refused" if isinstance(exc, BookingError) else "error",
-                error=error_name(exc),
+                outcome="duplicate" if duplicate else receipt.status.value,
+                error=None,
                 seconds=time.perf_counter() - started,
             )
-            raise
-        observer.payment_webhook_handled(
-            provider=label,
-            outcome="duplicate" if duplicate else receipt.status.value,
-            error=None,
-            seconds=time.perf_counter() - started,
-        )
-        return receipt
+            return receipt
 
     def _handle_webhook(
         self, provider: str, headers: Mapping[str, str], raw_body: bytes
