@@ -17,11 +17,17 @@ behind a port (:class:`~bookingcore.ports.DocumentRenderer`,
 statuses trigger which (status names match case-insensitively, so the
 appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
 event: the event id is in the send's idempotency key, a failed send makes the
-dispatcher retry, and a redelivered event sends nothing more.
+dispatcher retry, and a redelivered event sends nothing more. A confirmation is
+sent once per time the booking is confirmed, whoever sends it: its key is the
+booking's and the confirmation's number
+(:func:`~bookingcore.services.communications.confirmation_key`), shared with
+the confirmation of the booking's group
+(:meth:`~bookingcore.services.GroupService.send_confirmations`).
 
 .. versionadded:: 0.1
 .. versionchanged:: 0.4
-   confirmation and cancellation messages, messages on creation, notices to the assignee.
+   confirmation and cancellation messages, messages on creation, notices to the assignee;
+   a booking's confirmation is one message with its group's.
 """
 
 from __future__ import annotations
