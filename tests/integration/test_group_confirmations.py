@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from bookingcore import (
+    Automations,
     BookingCore,
     BookingRequest,
     Lifecycle,
@@ -55,6 +56,18 @@ HELD = Lifecycle(
 )
 
 
+#: A business that confirms on the spot: bookings are created confirmed.
+INSTANT = Lifecycle(
+    name="instant",
+    states=("confirmed", "completed", "cancelled"),
+    initial="confirmed",
+    transitions={"confirmed": {"completed", "cancelled"}},
+    terminal={"completed", "cancelled"},
+    holding={"confirmed", "completed"},
+    cancelled="cancelled",
+)
+
+
 class Party:
     """A core with automatic messages on, a slot, an organiser and a group of two."""
 
@@ -65,7 +78,9 @@ class Party:
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
-            settings=Settings(default_region="IN", lifecycles={**PRESETS, "held": HELD}),
+            settings=Settings(
+                default_region="IN", lifecycles={**PRESETS, "held": HELD, "instant": INSTANT}
+            ),
             notifier=self.notifier,
             **options,
         )
@@ -261,3 +276,35 @@ def test_the_automatic_confirmation_losing_the_race_to_the_group_sends_nothing_m
     assert report.failed == 0
     assert party.texts(booking) == 1
     assert len(party.confirmations(booking)) == 1
+
+
+def test_a_booking_created_confirmed_is_not_confirmed_again_by_its_group(party: Party) -> None:
+    booking = party.book(0, lifecycle="instant")  # its confirmation on creation
+    assert party.texts(booking) == 1
+    party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
+    assert party.texts(booking) == 1
+
+
+def test_a_booking_created_confirmed_without_a_message_gets_the_groups_once(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    party = Party(any_store, automations=Automations(message_on_create=False))
+    booking = party.book(0, lifecycle="instant")
+    assert party.texts(booking) == 0
+    for _ in range(2):
+        party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
+    assert party.texts(booking) == 1
+    (message,) = party.confirmations(booking)
+    assert message.dedupe_key == f"confirmation:{booking.id}:1"
+
+
+def test_without_automations_a_group_still_confirms_each_booking_once(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    party = Party(any_store, automations=False)
+    booking = party.book(0)
+    party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
+    party.confirm(booking)
+    party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
+    assert party.texts(booking) == 1
+    assert party.summaries() == 2
