@@ -28,6 +28,7 @@ from bookingcore import (
     StaffId,
     StaffRole,
     TravelerDetails,
+    ValidationError,
 )
 from bookingcore.domain import Communication, CommunicationType
 from bookingcore.domain.lifecycle import PRESETS
@@ -308,3 +309,14 @@ def test_without_automations_a_group_still_confirms_each_booking_once(
     party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
     assert party.texts(booking) == 1
     assert party.summaries() == 2
+
+
+def test_confirmations_are_counted_from_one(party: Party) -> None:
+    booking = party.book(0)
+    with pytest.raises(ValidationError) as refused:
+        party.core.communications.send_confirmation(booking.id, 0, principal=ADMIN)
+    assert refused.value.errors[0].field == "number"
+    sent = party.core.communications.send_confirmation(booking.id, 1, principal=ADMIN)
+    again = party.core.communications.send_confirmation(booking.id, 1, principal=ADMIN)
+    assert again.id == sent.id
+    assert party.texts(booking) == 1

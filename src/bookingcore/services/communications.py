@@ -696,10 +696,14 @@ class CommunicationService:
         message logged now.
 
         Raises:
-            ValidationError: no template for the channel, or no address for it.
+            ValidationError: on ``number`` below 1; no template for the channel,
+                or no address for it.
 
         .. versionadded:: 0.4
         """
+        if number < 1:
+            msg = "a booking's confirmations are counted from 1"
+            raise ValidationError.single("number", msg, "out_of_range")
         key = confirmation_key(booking.id, number)
         prior = tx.uow.communications.get_by_dedupe_key(key)
         if prior is not None:
@@ -731,7 +735,8 @@ class CommunicationService:
         Raises:
             NotFoundError: no such booking visible to ``principal``.
             PermissionDeniedError: ``principal`` may not message this customer.
-            ValidationError: no address for the customer's channel.
+            ValidationError: on ``number`` below 1; no address for the
+                customer's channel.
             DeliveryError: the notifier refused; the message is logged as failed.
 
         .. versionadded:: 0.4

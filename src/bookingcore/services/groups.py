@@ -527,6 +527,8 @@ class GroupService:
             try:
                 logged, to_send, replayed = self._log_confirmations(totals, principal, key)
                 break
+            except IdempotencyConflictError:
+                raise
             except ConflictError:
                 # A booking's confirmation was committed by its automatic message
                 # between our read and our commit: run again, and find it.
