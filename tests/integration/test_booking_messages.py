@@ -38,6 +38,7 @@ from bookingcore.domain import (
     DomainEvent,
 )
 from bookingcore.domain.lifecycle import PRESETS
+from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
@@ -59,14 +60,20 @@ INSTANT = Lifecycle(
 
 
 class World:
-    def __init__(self, store: MemoryStore | SqlStore, **options: Any) -> None:
+    def __init__(
+        self, store: MemoryStore | SqlStore, *, lifecycle: str = "reservation", **options: Any
+    ) -> None:
         self.clock = FixedClock()
         self.notifier = RecordingNotifier()
         self.core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
-            settings=Settings(default_region="IN", lifecycles={**PRESETS, "instant": INSTANT}),
+            settings=Settings(
+                default_region="IN",
+                lifecycles={**PRESETS, "instant": INSTANT},
+                default_lifecycle=lifecycle,
+            ),
             notifier=self.notifier,
             **options,
         )
@@ -128,8 +135,8 @@ class TestConfirmation:
         assert message.communication_id == logged.id
         assert booking.reference in message.body
         created = world.event(BookingCreated)
-        assert logged.dedupe_key is not None
-        assert str(created.id) in logged.dedupe_key
+        # the booking's first confirmation, whoever sends it (its group's too)
+        assert logged.dedupe_key == f"confirmation:{booking.id}:1"
         world.redeliver(created, "messages.on_create")
         assert len(world.notifier.sent) == 1
         assert world.types(booking) == [CONFIRMATION]
@@ -264,3 +271,103 @@ class TestAssignment:
         assert created.assignee_id is not None
         world.redeliver(created, "messages.to_assignee_on_create")
         assert len(world.notifier.sent) == 1
+
+
+class TestOneConfirmationOnEveryPath:
+    """Each path that makes or moves a booking confirms it once (no second message
+    from another handler, a second event, or a retry)."""
+
+    def confirmations(self, world: World, booking: Any) -> list[Communication]:
+        return [c for c in world.logged(booking) if c.type is CONFIRMATION]
+
+    def test_an_accepted_waiting_list_offer_is_confirmed_once(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        world = World(any_store, lifecycle="instant")
+        small = world.core.catalog.create_slot(
+            location_id=world.slot.location_id,
+            starts_at=world.clock.now() + timedelta(days=20),
+            price_per_traveler=Money("8500", "INR"),
+            capacity=1,
+            principal=ADMIN,
+        )
+        first = world.core.bookings.book(
+            BookingRequest(
+                small.id,
+                [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
+                customer_id=world.customer.id,
+            ),
+            principal=ADMIN,
+        )
+        waiting = world.core.customers.register("+919876500002", principal=ADMIN).customer
+        entry = world.core.waitlists.join(small.id, principal=ADMIN, customer_id=waiting.id)
+        world.core.bookings.cancel(first.id, principal=ADMIN)
+        before = len(world.notifier.sent)  # confirmation, cancellation, the offer
+        accepted = world.core.waitlists.accept(
+            entry.id, [NewTraveler(TravelerDetails("Ravi"), is_primary=True)], principal=ADMIN
+        )
+        assert accepted.status == "confirmed"
+        (confirmation,) = self.confirmations(world, accepted)
+        assert confirmation.dedupe_key == f"confirmation:{accepted.id}:1"
+        world.redeliver(world.event(BookingCreated), "messages.on_create")
+        assert len(world.notifier.sent) == before + 1
+
+    def test_an_approved_quotation_is_confirmed_once_when_it_is_paid(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        world = World(any_store)
+        quotation = world.core.quotations.create(
+            QuotationRequest(
+                customer_id=world.customer.id,
+                slot_id=world.slot.id,
+                travelers=1,
+                valid_until=world.clock.now().date() + timedelta(days=5),
+            ),
+            principal=ADMIN,
+        )
+        world.core.quotations.send(quotation.id, principal=ADMIN)
+        booking = world.core.quotations.approve(
+            quotation.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)], principal=ADMIN
+        )
+        assert self.confirmations(world, booking) == []  # travel confirms when paid
+        world.core.payments.record_manual_payment(
+            booking.id, booking.total, principal=ADMIN, reference="cash-1"
+        )
+        assert world.core.bookings.get(booking.id, principal=ADMIN).status == "payment_confirmed"
+        (confirmation,) = self.confirmations(world, booking)
+        assert confirmation.dedupe_key == f"confirmation:{booking.id}:1"
+        world.redeliver(world.event(BookingStatusChanged), "messages.on_status")
+        assert len(self.confirmations(world, booking)) == 1
+        texts = [m for m in world.notifier.sent if m.communication_id == confirmation.id]
+        assert len(texts) == 1
+
+    def test_an_import_of_confirmed_bookings_confirms_each_once(self, world: World) -> None:
+        header = ("Customer Name", "Mobile", "Dealer Code", "Booking Date", "Status", "External Id")
+        rows = [
+            ("Kiran Patel", "+919820011111", "CAMP", "2026-03-05T10:30", "ASSIGNED", "X-1"),
+            ("Zoya Khan", "+919820022222", "CAMP", "2026-03-06T10:30", "ASSIGNED", "X-2"),
+        ]
+        loud = ImportSettings(emit_events=True)
+        run = world.core.imports.run_file
+        job = run(ListSource(header, rows), principal=ADMIN, settings=loud)
+        assert job.created == 2
+        assert len(world.notifier.sent) == 2
+        again = run(ListSource(header, rows), principal=ADMIN, settings=loud)
+        assert (again.created, again.updated) == (0, 0)
+        world.core.events.run_pending()
+        assert len(world.notifier.sent) == 2
+        assert [m.recipient for m in world.notifier.sent] == ["+919820011111", "+919820022222"]
+
+    def test_a_moved_departure_sends_its_notice_and_no_second_confirmation(
+        self, world: World
+    ) -> None:
+        booking = world.book("reservation")
+        world.core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        world.core.catalog.move_slot(
+            world.slot.id,
+            world.slot.starts_at + timedelta(hours=3),
+            principal=ADMIN,
+            reason="a later bus",
+        )
+        world.core.events.run_pending()
+        assert world.types(booking) == [CONFIRMATION, CommunicationType.SCHEDULE_CHANGE]

@@ -186,9 +186,12 @@ def send_confirmations(
     """Confirm the group: a summary to the organiser and a confirmation to each booking's
     primary contact (cancelled and refunded bookings get none); the messages logged.
 
-    A message that fails is logged as failed and the others still go out. Without an
-    ``Idempotency-Key`` every call confirms the group again; with one, a retry answers
-    the messages the first call logged and sends nothing more.
+    A booking's confirmation is sent once each time the booking is confirmed, whether
+    this call or the booking's automatic confirmation sends it first: the answer lists
+    the one already logged (sent again only if it failed). A message that fails is
+    logged as failed and the others still go out. Without an ``Idempotency-Key`` a
+    second call sends the organiser a new summary; with one, a retry answers the
+    messages the first call listed and sends nothing more.
     """
     sent = core.groups.send_confirmations(
         BookingGroupId(group_id), principal=staff, idempotency_key=idempotency_key

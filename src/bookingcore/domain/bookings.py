@@ -621,6 +621,7 @@ class Booking(Versioned):
             note=note,
             metadata=extra,
             partner_id=self.partner_id,
+            booking_version=self.version,
         )
         return Raised(history, audit, event)
 

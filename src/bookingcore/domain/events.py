@@ -140,8 +140,14 @@ class BookingCreated(DomainEvent):
 class BookingStatusChanged(DomainEvent):
     """A booking moved along its lifecycle.
 
+    ``booking_version`` is the booking's version after the move: the
+    ``booking_version`` of the history entry the move wrote
+    (:class:`~bookingcore.domain.lifecycle.LifecycleEvent`), so a handler finds
+    that entry, and the moves before it, in the booking's history.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.2 ``partner_id``.
+    .. versionchanged:: 0.4 ``booking_version``.
     """
 
     name: ClassVar[str] = "booking.status_changed"
@@ -156,6 +162,8 @@ class BookingStatusChanged(DomainEvent):
     #: the partner the booking belongs to, so subscribers can pick partners' moves
     #: without reading the booking (``None`` for direct bookings and older events)
     partner_id: PartnerId | None = None
+    #: the booking's version after the move (``None`` in events written before 0.4)
+    booking_version: int | None = None
 
 
 @attrs.frozen(kw_only=True)

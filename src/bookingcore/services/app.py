@@ -441,7 +441,13 @@ class BookingCore:
                 (SlotRescheduled, "slots.move_messages"),
             ):
                 deliver_slot_messages(self.events, self.communications, event_type, name=name)
-        self.groups = GroupService(self.context, self.bookings, self.communications)
+        self.groups = GroupService(
+            self.context,
+            self.bookings,
+            self.communications,
+            # which statuses confirm a booking: a group's confirmation is that one message
+            automations=automations or None,
+        )
         # --- end waiting lists ---
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)

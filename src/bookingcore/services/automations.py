@@ -17,11 +17,17 @@ behind a port (:class:`~bookingcore.ports.DocumentRenderer`,
 statuses trigger which (status names match case-insensitively, so the
 appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
 event: the event id is in the send's idempotency key, a failed send makes the
-dispatcher retry, and a redelivered event sends nothing more.
+dispatcher retry, and a redelivered event sends nothing more. A confirmation is
+sent once per time the booking is confirmed, whoever sends it: its key is the
+booking's and the confirmation's number
+(:func:`~bookingcore.services.communications.confirmation_key`), shared with
+the confirmation of the booking's group
+(:meth:`~bookingcore.services.GroupService.send_confirmations`).
 
 .. versionadded:: 0.1
 .. versionchanged:: 0.4
-   confirmation and cancellation messages, messages on creation, notices to the assignee.
+   confirmation and cancellation messages, messages on creation, notices to the assignee;
+   a booking's confirmation is one message with its group's.
 """
 
 from __future__ import annotations
@@ -40,10 +46,12 @@ from bookingcore.domain.events import (
     BookingUpdated,
     DocumentGenerated,
 )
+from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import DocumentId
 from bookingcore.errors import NotFoundError, ValidationError
 from bookingcore.ports.messaging import DocumentRenderer
+from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 from bookingcore.services.bookings import OPERATOR_CANCELLATION_KEY
 from bookingcore.services.communications import CommunicationService
@@ -209,6 +217,22 @@ class Automations:
             return self.messages[qualified]
         return self.messages.get(status.casefold())
 
+    def times_confirmed(self, history: Iterable[LifecycleEvent]) -> int:
+        """How many times the booking whose ``history`` this is was confirmed: its
+        entries (its creation and its moves) into a status whose message is a
+        :attr:`~bookingcore.domain.CommunicationType.CONFIRMATION`.
+
+        The ``n``-th of them is the booking's ``n``-th confirmation, logged under
+        :func:`~bookingcore.services.communications.confirmation_key`.
+
+        .. versionadded:: 0.4
+        """
+        return sum(
+            1
+            for entry in history
+            if self.message_for(entry.lifecycle, entry.to_status) is _CONFIRMATION
+        )
+
 
 class DocumentHandler:
     """Renders documents of ``kinds`` for the booking of a status change and stores them.
@@ -311,7 +335,12 @@ class BookingMessageHandler:
     the status it moved to (``booking.status_changed``) or was created in
     (``booking.created``, with ``message_on_create``).
 
-    Sends as :class:`MessageHandler` does (once per event and message type).
+    Sends as :class:`MessageHandler` does (once per event and message type),
+    but for a confirmation: that is the booking's ``n``-th confirmation
+    (:meth:`confirmation_number`), sent once by whoever sends it first, this
+    handler or the booking's group
+    (:meth:`~bookingcore.services.GroupService.send_confirmations`), through
+    :meth:`~bookingcore.services.CommunicationService.send_confirmation`.
 
     .. versionadded:: 0.4
     """
@@ -349,8 +378,34 @@ class BookingMessageHandler:
     ) -> None:
         """Send (or resend) the message; a delivery error makes the dispatcher retry."""
         kind = self.kind_for(event)
-        if kind is not None:
+        if kind is None:
+            return
+        number = self.confirmation_number(event, context.uow) if kind is _CONFIRMATION else None
+        if number is None:
             MessageHandler(self._communications, kind)(event, context)
+        else:
+            self._communications.send_confirmation(event.booking_id, number, principal=_SYSTEM)
+
+    def confirmation_number(
+        self, event: BookingStatusChanged | BookingCreated, uow: UnitOfWork
+    ) -> int | None:
+        """Which of its booking's confirmations ``event`` sends (1 for the first):
+        how many times the booking was confirmed up to the history entry of
+        ``event`` (:meth:`Automations.times_confirmed`).
+
+        None when that entry cannot be told: a ``booking.status_changed`` written
+        before 0.4 (no ``booking_version``), or a history without the entry; the
+        message is then sent once for the event, as before 0.4.
+        """
+        history = uow.lifecycle_events.list_for_booking(event.booking_id)
+        if isinstance(event, BookingCreated):
+            upto = [entry for entry in history if entry.from_status is None]
+        else:
+            version = event.booking_version
+            if version is None or all(e.booking_version != version for e in history):
+                return None
+            upto = [entry for entry in history if entry.booking_version <= version]
+        return self.automations.times_confirmed(upto) or None
 
 
 class AssigneeNoticeHandler:

@@ -56,10 +56,27 @@ from bookingcore.services._context import (
 )
 from bookingcore.services.customers import CustomerService
 
-__all__ = ["CommunicationService"]
+__all__ = ["CommunicationService", "confirmation_key"]
 
 #: How far ahead of a slot's start reminders go out, unless the caller says otherwise.
 DEFAULT_REMINDER_WINDOW = timedelta(hours=24)
+
+#: How many times a unit of work that logs a confirmation runs when another
+#: sender's commit of the same confirmation beats it.
+_LOGGING_ATTEMPTS = 3
+
+
+def confirmation_key(booking_id: BookingId, number: int) -> str:
+    """The dedupe key of a booking's ``number``-th confirmation (1 for its first):
+    ``confirmation:<booking id>:<number>``.
+
+    A key of the library's own, not scoped to a principal: every sender of that
+    confirmation (the automatic message, the group's confirmation) logs it under
+    this key, so storage holds it once.
+
+    .. versionadded:: 0.4
+    """
+    return f"confirmation:{booking_id}:{number}"
 
 
 class CommunicationService:
@@ -650,6 +667,95 @@ class CommunicationService:
             recipient=recipient,
             values=values,
         )
+
+    def log_confirmation(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        number: int,
+        *,
+        principal: Principal,
+        channel: Channel | None = None,
+        recipient: str | None = None,
+    ) -> tuple[Communication, bool]:
+        """Log (pending) ``booking``'s ``number``-th confirmation in the caller's unit
+        of work, unless it is logged already.
+
+        A booking gets one confirmation each time it is confirmed, whoever sends
+        it (the automatic message of its move to a confirmed status, or the
+        confirmation of its group): each is logged under the library's own dedupe
+        key :func:`confirmation_key`, unique in storage. Returns the message and
+        whether the caller sends it (with :meth:`deliver_logged`, after commit):
+        True when it is logged now, or was logged before and failed (it is sent
+        again, the same record); False when it is pending or sent already, by
+        whoever logged it. Two callers that log the same confirmation at once
+        cannot both commit: the second commit raises ``ConflictError``, and
+        the caller runs its unit of work again (it then finds the message).
+
+        ``channel`` and ``recipient`` are :meth:`log_for_booking`'s, for a
+        message logged now.
+
+        Raises:
+            ValidationError: on ``number`` below 1; no template for the channel,
+                or no address for it.
+
+        .. versionadded:: 0.4
+        """
+        if number < 1:
+            msg = "a booking's confirmations are counted from 1"
+            raise ValidationError.single("number", msg, "out_of_range")
+        key = confirmation_key(booking.id, number)
+        prior = tx.uow.communications.get_by_dedupe_key(key)
+        if prior is not None:
+            if prior.status is not CommunicationStatus.FAILED:
+                return prior, False
+            prior.requeue()
+            return prior, True
+        communication = self._compose(
+            tx,
+            booking,
+            CommunicationType.CONFIRMATION,
+            channel,
+            principal=principal,
+            dedupe_key=key,
+            recipient=recipient,
+        )
+        return communication, True
+
+    def send_confirmation(
+        self, booking_id: BookingId, number: int, *, principal: Principal
+    ) -> Communication:
+        """Send ``booking_id``'s ``number``-th confirmation to its customer, once,
+        whoever else sends it (see :meth:`log_confirmation`).
+
+        Returns the message: sent now, or as it is when it was logged already
+        (pending or sent by whoever logged it). A message that failed is sent
+        again.
+
+        Raises:
+            NotFoundError: no such booking visible to ``principal``.
+            PermissionDeniedError: ``principal`` may not message this customer.
+            ValidationError: on ``number`` below 1; no address for the
+                customer's channel.
+            DeliveryError: the notifier refused; the message is logged as failed.
+
+        .. versionadded:: 0.4
+        """
+        for attempt in range(_LOGGING_ATTEMPTS):
+            try:
+                with self._ctx.transaction() as tx:
+                    booking = self._booking_to_message(tx.uow, booking_id, principal)
+                    communication, send = self.log_confirmation(
+                        tx, booking, number, principal=principal
+                    )
+                    tx.commit()
+                break
+            except ConflictError:
+                # Another sender committed this confirmation between our read and
+                # our commit: the next attempt finds it.
+                if attempt + 1 == _LOGGING_ATTEMPTS:
+                    raise
+        return self._deliver(communication.id) if send else communication
 
     def _compose(
         self,

@@ -42,6 +42,7 @@ from bookingcore.domain.values import (
     Money,
 )
 from bookingcore.errors import (
+    ConflictError,
     DeliveryError,
     DuplicateError,
     IdempotencyConflictError,
@@ -59,6 +60,7 @@ from bookingcore.services._context import (
     principal_key,
 )
 from bookingcore.services._settlement import balance_due, closed_to_payment, paid_for
+from bookingcore.services.automations import Automations
 from bookingcore.services.bookings import BookingService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
@@ -66,6 +68,10 @@ from bookingcore.services.customers import CustomerService
 __all__ = ["GroupService", "GroupTotals"]
 
 _ENTITY = "booking group"
+
+#: How many times :meth:`GroupService.send_confirmations` runs its unit of work
+#: when a booking's automatic confirmation is committed under it.
+_CONFIRMING_ATTEMPTS = 3
 
 
 @attrs.frozen
@@ -118,11 +124,18 @@ class GroupService:
 
     Creating takes the same rights as changing the organiser's bookings.
 
+    ``automations`` are the rules of the core's automatic messages (the
+    defaults when not given): they say which statuses confirm a booking, so a
+    group's confirmation and a booking's automatic confirmation are one message
+    (:meth:`send_confirmations`).
+
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
        A group's bookings and totals cover only the bookings the caller may
        see; cancelling a group that holds open bookings the caller may not
        cancel is refused without naming them.
+    .. versionchanged:: 0.4
+       ``automations``.
     """
 
     def __init__(
@@ -130,10 +143,13 @@ class GroupService:
         context: ServiceContext,
         bookings: BookingService,
         communications: CommunicationService,
+        *,
+        automations: Automations | None = None,
     ) -> None:
         self._ctx = context
         self._bookings = bookings
         self._communications = communications
+        self._automations = automations or Automations()
 
     def create(
         self,
@@ -459,16 +475,34 @@ class GroupService:
         primary contact (their phone, by SMS, when the traveler has one; else the
         booking's customer). Bookings that are cancelled or refunded get none.
 
-        Every message is logged before it is sent; one that fails is logged as
-        failed and the others still go out. Returns the logged messages. An
-        audit entry on the group (``updated``, ``confirmations``: the ids of
-        the messages) records the sending.
+        A booking's confirmation is one message, whoever sends it: the one this
+        call sends is the booking's latest confirmation, or its first when the
+        booking is not confirmed yet (``pending``), and the automatic
+        confirmation of the booking's move to a confirmed status
+        (:class:`~bookingcore.services.automations.Automations`) is that same
+        message. Both log it under one dedupe key
+        (:func:`~bookingcore.services.communications.confirmation_key`), so:
 
-        The messages carry no dedupe key of their own, so a call without a key
-        confirms the group again. A retry with the same ``idempotency_key`` and
-        the same request (the group) returns the messages the first call
-        logged, as they are now (one that failed stays failed), and neither
-        logs nor sends anything more.
+        * a booking whose confirmation is logged already (sent, or pending) gets
+          nothing more from this call; one whose confirmation failed gets it
+          again (the same record);
+        * a booking confirmed after this call is not confirmed a second time;
+          one confirmed again later (back from a hold) gets its new confirmation;
+        * when this call and the dispatcher's automatic message log the same
+          confirmation at once, storage keeps one; this call's unit of work runs
+          again and finds it.
+
+        Every message is logged before it is sent; one that fails is logged as
+        failed and the others still go out. Returns the organiser's summary and
+        each booking's confirmation: the one this call sent, or the one logged
+        before, as it is now. An audit entry on the group (``updated``,
+        ``confirmations``: the ids of the messages) records the sending.
+
+        A call without a key sends the organiser a new summary, and each
+        participant only what the rules above leave to send. A retry with the
+        same ``idempotency_key`` and the same request (the group) returns the
+        messages the first call listed, as they are now (one that failed stays
+        failed), and neither logs nor sends anything more.
 
         Raises:
             NotFoundError: no such group visible to ``principal``.
@@ -479,41 +513,90 @@ class GroupService:
 
         .. versionchanged:: 0.4
            ``idempotency_key``; the audit entry.
+        .. versionchanged:: 0.4
+           A participant whose booking's confirmation was logged (by its
+           automatic message, or an earlier call) is not sent another; the
+           automatic confirmation of a booking this call confirmed sends nothing.
         """
         policy.require(
             principal.has(Permission.CHANGE_ALL), f"{principal} may not send group confirmations"
         )
         key = principal_key(principal, idempotency_key)
         totals = self.totals(group_id, principal=principal)
+        for attempt in range(_CONFIRMING_ATTEMPTS):
+            try:
+                logged, to_send, replayed = self._log_confirmations(totals, principal, key)
+                break
+            except IdempotencyConflictError:
+                raise
+            except ConflictError:
+                # A booking's confirmation was committed by its automatic message
+                # between our read and our commit: run again, and find it.
+                if attempt + 1 == _CONFIRMING_ATTEMPTS:
+                    raise
+        if replayed is not None:
+            return replayed
+        sent: builtins.list[Communication] = []
+        for communication_id in logged:
+            if communication_id in to_send:
+                try:
+                    sent.append(self._communications.deliver_logged(communication_id))
+                    continue
+                except DeliveryError:
+                    pass  # logged as failed: answered as it is now
+            with self._ctx.uow_factory() as uow:
+                stored = uow.communications.get(communication_id)
+            assert stored is not None
+            sent.append(stored)
+        return sent
+
+    def _log_confirmations(
+        self, totals: GroupTotals, principal: Principal, key: str | None
+    ) -> tuple[
+        builtins.list[CommunicationId],
+        builtins.set[CommunicationId],
+        builtins.list[Communication] | None,
+    ]:
+        """One unit of work of :meth:`send_confirmations`: the ids of the messages
+        it lists, those of them to send, and the first call's messages instead
+        when ``key`` was used already."""
+        group = totals.group
         logged: builtins.list[CommunicationId] = []
+        to_send: builtins.set[CommunicationId] = set()
         entry_id = None
         with self._ctx.transaction() as tx:
             if key is not None:
-                asked = fingerprint("group_confirmation", principal, group_id=group_id)
+                asked = fingerprint("group_confirmation", principal, group_id=group.id)
                 entry_id, fresh = claim_request(
                     tx.uow, key, "group_confirmation", self._ctx.now(), asked
                 )
                 if not fresh:
-                    return self._confirmations_by(tx.uow, group_id, entry_id, key)
-            group = totals.group
+                    return [], set(), self._confirmations_by(tx.uow, group.id, entry_id, key)
             organizer = tx.uow.customers.get(group.organizer_id)
             assert organizer is not None
-            logged.append(self._log_group_summary(tx, organizer, totals, principal).id)
-            for booking in self._all_bookings(tx.uow, group_id):
+            summary = self._log_group_summary(tx, organizer, totals, principal)
+            logged.append(summary.id)
+            to_send.add(summary.id)
+            for booking in self._all_bookings(tx.uow, group.id):
                 lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
                 if closed_to_payment(lifecycle, booking.status):
                     continue
                 primary = tx.uow.travelers.get(booking.primary_traveler.traveler_id)
                 phone = primary.phone if primary is not None else None
-                message = self._communications.log_for_booking(
+                history = tx.uow.lifecycle_events.list_for_booking(booking.id)
+                # Its latest confirmation; its first when it has none yet.
+                number = max(1, self._automations.times_confirmed(history))
+                message, send = self._communications.log_confirmation(
                     tx,
                     booking,
-                    CommunicationType.CONFIRMATION,
+                    number,
                     principal=principal,
                     channel=Channel.SMS if phone is not None else None,
                     recipient=phone.e164 if phone is not None else None,
                 )
                 logged.append(message.id)
+                if send:
+                    to_send.add(message.id)
             tx.audit(
                 principal,
                 entity=_ENTITY,
@@ -523,16 +606,7 @@ class GroupService:
                 entry_id=entry_id,
             )
             tx.commit()
-        sent: builtins.list[Communication] = []
-        for communication_id in logged:
-            try:
-                sent.append(self._communications.deliver_logged(communication_id))
-            except DeliveryError:
-                with self._ctx.uow_factory() as uow:
-                    failed = uow.communications.get(communication_id)
-                assert failed is not None
-                sent.append(failed)
-        return sent
+        return logged, to_send, None
 
     @staticmethod
     def _confirmations_by(
