@@ -215,6 +215,7 @@ TOP_LEVEL = [
     "RateLimit",
     "RateLimitedError",
     "ReadOnlyError",
+    "RecipientGoneError",
     "RefundId",
     "RefundTier",
     "RequestOrigin",

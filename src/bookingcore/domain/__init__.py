@@ -57,6 +57,13 @@ from bookingcore.domain.communications import (
     MessageTemplate,
 )
 from bookingcore.domain.customers import Customer, Gender, Traveler
+from bookingcore.domain.devices import (
+    MAX_DEVICE_TOKEN_LENGTH,
+    DevicePlatform,
+    PushDevice,
+    PushDeviceId,
+    clean_device_token,
+)
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     AttendanceRecorded,

@@ -62,6 +62,7 @@ from bookingcore.services.customers import (
     status_groups,
 )
 from bookingcore.services.dashboard import DashboardService, StaffDashboard
+from bookingcore.services.devices import PushDeviceService
 from bookingcore.services.events import (
     DispatchReport,
     EventDispatcher,
@@ -211,6 +212,7 @@ __all__ = [
     "PreviewRow",
     "PrivacyService",
     "Progress",
+    "PushDeviceService",
     "QuotationRequest",
     "QuotationService",
     "QuoteLine",

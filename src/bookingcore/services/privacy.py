@@ -385,7 +385,8 @@ class PrivacyService:
         values (but the library's own) of the events about their bookings still in
         the outbox (``BookingStatusChanged``, ``BookingRescheduled``; what a relay
         already published to a broker is beyond reach),
-        and the recorded values of audit entries about them are erased, and
+        and the recorded values of audit entries about them are erased, their
+        push devices (and their tokens) are deleted, and
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
 
@@ -399,7 +400,7 @@ class PrivacyService:
         and ``reason``) answers the erased customer and writes nothing more.
 
         .. versionchanged:: 0.4 the outbox's events about their bookings; their
-           travelers' attendance notes; ``idempotency_key``.
+           travelers' attendance notes; ``idempotency_key``; their push devices.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -445,6 +446,9 @@ class PrivacyService:
             )
             for traveler in travelers:
                 traveler.erase(now=now)
+            # Push tokens identify their devices: they go, and nothing is pushed to them.
+            for device in uow.push_devices.list_for_customer(customer_id):
+                uow.push_devices.remove(device.id)
             bookings = 0
             theirs = BookingFilter(customer_id=customer_id)
             booking_ids: list[BookingId] = []
