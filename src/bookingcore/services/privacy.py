@@ -444,11 +444,7 @@ class PrivacyService:
                 principal=principal,
                 now=now,
             )
-            for traveler in travelers:
-                traveler.erase(now=now)
-            # Push tokens identify their devices: they go, and nothing is pushed to them.
-            for device in uow.push_devices.list_for_customer(customer_id):
-                uow.push_devices.remove(device.id)
+            _erase_travelers_and_devices(uow, customer_id, travelers, now)
             bookings = 0
             theirs = BookingFilter(customer_id=customer_id)
             booking_ids: list[BookingId] = []
@@ -534,3 +530,14 @@ def _names(cell: str, wanted: set[str], phone: str) -> bool:
     digits = _digits(text)
     phone_like = all(ch.isdigit() or ch in " +-().\t" for ch in text)
     return phone_like and len(digits) >= 7 and phone.endswith(digits)
+
+
+def _erase_travelers_and_devices(
+    uow: UnitOfWork, customer_id: CustomerId, travelers: Sequence[Traveler], now: datetime
+) -> None:
+    """Erase the customer's travelers and delete their push devices (a token
+    identifies its device, and nothing is pushed to an erased customer)."""
+    for traveler in travelers:
+        traveler.erase(now=now)
+    for device in uow.push_devices.list_for_customer(customer_id):
+        uow.push_devices.remove(device.id)
