@@ -351,8 +351,8 @@ class TestThroughTheCore:
             )
             asha = core.customers.register("+919876543210", principal=admin).customer
             me = Principal.customer(asha.id)
-            phone = core.devices.register(asha.id, "android", PHONE, principal=me)
-            tablet = core.devices.register(asha.id, "ios", TABLET, principal=me)
+            phone = core.devices.register(asha.id, "android", PHONE, principal=me).device
+            tablet = core.devices.register(asha.id, "ios", TABLET, principal=me).device
             camp = core.catalog.add_location("CAMP", "Base camp", principal=admin)
             slot = core.catalog.create_slot(
                 location_id=camp.id,

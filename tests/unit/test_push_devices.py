@@ -67,7 +67,7 @@ class TestRegistering:
     ) -> None:
         device = core.devices.register(
             people.asha.id, "Android", f"  {PHONE_TOKEN} ", principal=people.as_asha, label="Pixel"
-        )
+        ).device
         assert (device.platform, device.token, device.label, device.active) == (
             DevicePlatform.ANDROID,
             PHONE_TOKEN,
@@ -82,9 +82,11 @@ class TestRegistering:
     ) -> None:
         first = core.devices.register(
             people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha, label="iPhone"
-        )
+        ).device
         clock.advance(days=1)
-        again = core.devices.register(people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha)
+        again = core.devices.register(
+            people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha
+        ).device
         assert again.id == first.id
         assert again.label == "iPhone"  # no label given: the one it had stays
         assert again.registered_at == clock.now()
@@ -95,8 +97,12 @@ class TestRegistering:
     ) -> None:
         shared = core.devices.register(
             people.asha.id, "web", TABLET_TOKEN, principal=people.as_asha, label="Family tablet"
+        ).device
+        registration = core.devices.register(
+            people.ravi.id, "web", TABLET_TOKEN, principal=people.as_ravi
         )
-        moved = core.devices.register(people.ravi.id, "web", TABLET_TOKEN, principal=people.as_ravi)
+        assert (registration.created, registration.moved_from) == (False, people.asha.id)
+        moved = registration.device
         assert (moved.id, moved.customer_id, moved.label) == (shared.id, people.ravi.id, None)
         assert core.devices.list(people.asha.id, principal=people.as_asha) == []
         assert [d.id for d in core.devices.list(people.ravi.id, principal=admin)] == [shared.id]
@@ -148,7 +154,9 @@ class TestUnregistering:
     def test_the_customer_unregisters_their_device_and_it_is_audited(
         self, core: BookingCore, people: People, admin: Principal
     ) -> None:
-        device = core.devices.register(people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha)
+        device = core.devices.register(
+            people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha
+        ).device
         core.devices.unregister(people.asha.id, device.id, principal=people.as_asha)
         assert core.devices.list(people.asha.id, principal=people.as_asha) == []
         with pytest.raises(NotFoundError):
@@ -160,7 +168,9 @@ class TestUnregistering:
     def test_nobody_unregisters_another_customers_device(
         self, core: BookingCore, people: People
     ) -> None:
-        device = core.devices.register(people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha)
+        device = core.devices.register(
+            people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha
+        ).device
         with pytest.raises(NotFoundError):  # Ravi may not see Asha
             core.devices.unregister(people.asha.id, device.id, principal=people.as_ravi)
         with pytest.raises(NotFoundError):  # the device is not Ravi's
@@ -170,7 +180,9 @@ class TestUnregistering:
     def test_staff_who_change_everything_may_unregister_a_lost_phone(
         self, core: BookingCore, people: People, admin: Principal
     ) -> None:
-        device = core.devices.register(people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha)
+        device = core.devices.register(
+            people.asha.id, "ios", PHONE_TOKEN, principal=people.as_asha
+        ).device
         core.devices.unregister(people.asha.id, PushDeviceId(device.id), principal=admin)
         assert core.devices.list(people.asha.id, principal=admin) == []
 
@@ -196,8 +208,12 @@ class TestPushMessages:
 
     def devices(self, core: BookingCore, people: People) -> list[PushDevice]:
         return [
-            core.devices.register(people.asha.id, "android", PHONE_TOKEN, principal=people.as_asha),
-            core.devices.register(people.asha.id, "ios", TABLET_TOKEN, principal=people.as_asha),
+            core.devices.register(
+                people.asha.id, "android", PHONE_TOKEN, principal=people.as_asha
+            ).device,
+            core.devices.register(
+                people.asha.id, "ios", TABLET_TOKEN, principal=people.as_asha
+            ).device,
         ]
 
     def test_a_push_message_goes_to_every_active_device_and_is_logged_once(
@@ -314,7 +330,7 @@ class TestPushMessages:
     ) -> None:
         phone = core.devices.register(
             people.ravi.id, "android", PHONE_TOKEN, principal=people.as_ravi
-        )
+        ).device
         core.customers.merge(people.asha.id, people.ravi.id, principal=admin)
         assert [d.id for d in core.devices.list(people.asha.id, principal=admin)] == [phone.id]
         core.privacy.erase_customer(people.asha.id, principal=admin)

@@ -62,7 +62,7 @@ from bookingcore.services.customers import (
     status_groups,
 )
 from bookingcore.services.dashboard import DashboardService, StaffDashboard
-from bookingcore.services.devices import PushDeviceService
+from bookingcore.services.devices import DeviceRegistration, PushDeviceService
 from bookingcore.services.events import (
     DispatchReport,
     EventDispatcher,
@@ -173,6 +173,7 @@ __all__ = [
     "CustomerValue",
     "CustomerView",
     "DashboardService",
+    "DeviceRegistration",
     "DispatchReport",
     "DocumentHandler",
     "DurationSummary",

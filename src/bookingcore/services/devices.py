@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import attrs
+
 from bookingcore.domain import policy
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.devices import DevicePlatform, PushDevice, PushDeviceId
@@ -22,10 +24,23 @@ from bookingcore.errors import NotFoundError
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.customers import CustomerService
 
-__all__ = ["DEVICE_ENTITY", "PushDeviceService"]
+__all__ = ["DEVICE_ENTITY", "DeviceRegistration", "PushDeviceService"]
 
 #: The audit entity of a device's changes.
 DEVICE_ENTITY = "push device"
+
+
+@attrs.frozen
+class DeviceRegistration:
+    """What :meth:`PushDeviceService.register` did: the device, whether it is new
+    (``created``), and the customer it moved from, when the token was another's.
+
+    .. versionadded:: 0.4
+    """
+
+    device: PushDevice
+    created: bool
+    moved_from: CustomerId | None = None
 
 
 class PushDeviceService:
@@ -50,7 +65,7 @@ class PushDeviceService:
         *,
         principal: Principal,
         label: str | None = None,
-    ) -> PushDevice:
+    ) -> DeviceRegistration:
         """Register ``token`` as a device of ``customer_id`` (the app calls this after
         sign-in and whenever the platform hands it a new token).
 
@@ -58,7 +73,7 @@ class PushDeviceService:
         same device, active again, with the platform and label given (a label not
         given keeps the one it had). A token another customer registered before
         moves to this customer, without its label (it named the other customer's
-        device), and is audited as moved.
+        device), and is audited as moved. The answer says which happened.
 
         Raises:
             ValidationError: on ``token`` (empty, longer than 1024 characters, with
@@ -87,7 +102,7 @@ class PushDeviceService:
                 tx.uow.push_devices.add(fresh)
                 self._audit(tx, principal, fresh, AuditAction.CREATED, new=_facts(fresh))
                 tx.commit()
-                return fresh
+                return DeviceRegistration(fresh, created=True)
             before = _facts(device)
             moved_from = device.register_again(
                 customer_id=customer_id, platform=fresh.platform, label=fresh.label, now=now
@@ -101,7 +116,7 @@ class PushDeviceService:
                 action = AuditAction.ACTIVATED if new.keys() == {"active"} else AuditAction.UPDATED
                 self._audit(tx, principal, device, action, old=old, new=new)
             tx.commit()
-            return device
+            return DeviceRegistration(device, created=False, moved_from=moved_from)
 
     def list(
         self, customer_id: CustomerId, *, principal: Principal, only_active: bool = False
