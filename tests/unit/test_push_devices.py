@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bookingcore import (
+    Automations,
     BookingCore,
     BookingRequest,
     DeliveryError,
@@ -335,3 +336,86 @@ class TestPushMessages:
         assert [d.id for d in core.devices.list(people.asha.id, principal=admin)] == [phone.id]
         core.privacy.erase_customer(people.asha.id, principal=admin)
         assert core.devices.list(people.asha.id, principal=admin) == []
+
+
+class TestPushAutomation:
+    def make_core(
+        self, store: MemoryStore, clock: FixedClock, notifier: RecordingNotifier, **rules: bool
+    ) -> BookingCore:
+        return BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN", business_name="Trails"),
+            notifier=notifier,
+            automations=Automations(**rules),
+        )
+
+    def book(self, core: BookingCore, admin: Principal, clock: FixedClock, customer_id):  # type: ignore[no-untyped-def]
+        camp = core.catalog.add_location(f"C-{customer_id.hex[-6:]}", "Base camp", principal=admin)
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=10),
+            price_per_traveler=Money("2500", "INR"),
+            principal=admin,
+        )
+        return core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Guest"), is_primary=True)],
+                customer_id=customer_id,
+            ),
+            principal=admin,
+        )
+
+    def test_with_push_messages_a_status_message_is_pushed_too_once(
+        self, store: MemoryStore, clock: FixedClock, notifier: RecordingNotifier, admin: Principal
+    ) -> None:
+        core = self.make_core(store, clock, notifier, push_messages=True)
+        people = People(core, admin)
+        core.devices.register(people.asha.id, "android", PHONE_TOKEN, principal=people.as_asha)
+        mine = self.book(core, admin, clock, people.asha.id)
+        theirs = self.book(core, admin, clock, people.ravi.id)  # Ravi has no device
+        core.bookings.transition(mine.id, "confirmed", principal=admin)
+        core.bookings.transition(theirs.id, "confirmed", principal=admin)
+        core.events.run_pending()  # a redelivery pushes nothing more
+        logged = core.communications.for_booking(mine.id, principal=admin)
+        assert sorted((m.type.value, m.channel.value) for m in logged) == [
+            ("confirmation", "push"),
+            ("confirmation", "sms"),
+        ]
+        assert [m.recipient for m in notifier.sent if m.channel is Channel.PUSH] == [PHONE_TOKEN]
+        ravi = core.communications.for_booking(theirs.id, principal=admin)
+        assert [m.channel.value for m in ravi] == ["sms"]
+
+    def test_without_push_messages_nothing_is_pushed(
+        self, store: MemoryStore, clock: FixedClock, notifier: RecordingNotifier, admin: Principal
+    ) -> None:
+        core = self.make_core(store, clock, notifier)
+        people = People(core, admin)
+        core.devices.register(people.asha.id, "android", PHONE_TOKEN, principal=people.as_asha)
+        mine = self.book(core, admin, clock, people.asha.id)
+        core.bookings.transition(mine.id, "confirmed", principal=admin)
+        assert [m.channel for m in notifier.sent] == [Channel.SMS]
+
+    def test_a_push_to_gone_devices_only_is_not_retried(
+        self, store: MemoryStore, clock: FixedClock, notifier: RecordingNotifier, admin: Principal
+    ) -> None:
+        core = self.make_core(store, clock, notifier, push_messages=True)
+        people = People(core, admin)
+        core.devices.register(people.asha.id, "android", PHONE_TOKEN, principal=people.as_asha)
+        notifier.gone.add(PHONE_TOKEN)
+        mine = self.book(core, admin, clock, people.asha.id)
+        core.bookings.transition(mine.id, "confirmed", principal=admin)
+        clock.advance(hours=1)
+        core.events.run_pending()
+        pushes = [
+            m
+            for m in core.communications.for_booking(mine.id, principal=admin)
+            if m.channel is Channel.PUSH
+        ]
+        assert [m.status for m in pushes] == [CommunicationStatus.FAILED]
+        attempts = notifier.attempts
+        core.events.run_pending()
+        assert notifier.attempts == attempts  # nothing retried
+        assert core.devices.list(people.asha.id, principal=admin)[0].active is False

@@ -22,6 +22,7 @@ from bookingcore.services.automations import (
     BookingMessageHandler,
     DocumentHandler,
     MessageHandler,
+    PushMessageHandler,
 )
 from bookingcore.services.bookings import (
     AdvisorNote,
@@ -214,6 +215,7 @@ __all__ = [
     "PrivacyService",
     "Progress",
     "PushDeviceService",
+    "PushMessageHandler",
     "QuotationRequest",
     "QuotationService",
     "QuoteLine",
