@@ -334,6 +334,8 @@ class TestPushMessages:
         ).device
         core.customers.merge(people.asha.id, people.ravi.id, principal=admin)
         assert [d.id for d in core.devices.list(people.asha.id, principal=admin)] == [phone.id]
+        exported = core.privacy.export_customer(people.asha.id, principal=people.as_asha)
+        assert [d["token"] for d in exported["push_devices"]] == [PHONE_TOKEN]
         core.privacy.erase_customer(people.asha.id, principal=admin)
         assert core.devices.list(people.asha.id, principal=admin) == []
 

@@ -125,13 +125,17 @@ class PrivacyService:
         ``refunds``, ``status_history`` (every move of their bookings, with its
         note), ``payment_webhooks`` (the stored provider deliveries about their
         payments, as the provider sent them), ``audit``
-        (entries about the customer and their travelers, oldest first) and
+        (entries about the customer and their travelers, oldest first),
+        ``push_devices`` (their devices for push notifications) and
         ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
             PermissionDeniedError: a partner or advisor asks.
+
+        .. versionchanged:: 0.4
+           ``push_devices``.
         """
         policy.require(
             principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
@@ -167,6 +171,7 @@ class PrivacyService:
                     )
                 ),
                 "audit": to_dict(audit),
+                "push_devices": to_dict(list(uow.push_devices.list_for_customer(customer_id))),
                 **self._related(uow, customer_id, bookings),
             }
 
