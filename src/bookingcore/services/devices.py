@@ -20,7 +20,7 @@ from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.devices import DevicePlatform, PushDevice, PushDeviceId
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.values import CustomerId
-from bookingcore.errors import NotFoundError
+from bookingcore.errors import DuplicateError, NotFoundError
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services.customers import CustomerService
 
@@ -95,8 +95,16 @@ class PushDeviceService:
             principal.is_customer(customer_id),
             f"{principal} may not register devices for customer {customer_id}",
         )
+        try:
+            return self._register(fresh, principal)
+        except DuplicateError:
+            # The app registered the same token twice at once (two requests in flight):
+            # the other call stored it; this one now finds it and registers it again.
+            return self._register(fresh, principal)
+
+    def _register(self, fresh: PushDevice, principal: Principal) -> DeviceRegistration:
         with self._ctx.transaction() as tx:
-            CustomerService.load_visible(tx.uow, customer_id, principal)
+            CustomerService.load_visible(tx.uow, fresh.customer_id, principal)
             device = tx.uow.push_devices.get_by_token(fresh.token)
             if device is None:
                 tx.uow.push_devices.add(fresh)
@@ -105,7 +113,10 @@ class PushDeviceService:
                 return DeviceRegistration(fresh, created=True)
             before = _facts(device)
             moved_from = device.register_again(
-                customer_id=customer_id, platform=fresh.platform, label=fresh.label, now=now
+                customer_id=fresh.customer_id,
+                platform=fresh.platform,
+                label=fresh.label,
+                now=fresh.registered_at,
             )
             after = _facts(device)
             if moved_from is not None:
