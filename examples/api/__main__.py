@@ -14,6 +14,10 @@ Email goes out through Mailgun when ``BOOKINGCORE_MAILGUN_DOMAIN``,
 ``BOOKINGCORE_MAILGUN_API_KEY`` and ``BOOKINGCORE_MAILGUN_SENDER`` are set
 (``BOOKINGCORE_MAILGUN_BASE_URL`` for the EU region); Mailgun's webhooks are
 taken at ``/api/webhooks/mailgun`` when ``BOOKINGCORE_MAILGUN_SIGNING_KEY`` is.
+Push notifications go out through Firebase Cloud Messaging when
+``BOOKINGCORE_FCM_SERVICE_ACCOUNT`` names the service account's JSON file
+(``BOOKINGCORE_FCM_BASE_URL`` and ``BOOKINGCORE_FCM_TOKEN_URI`` point it elsewhere,
+such as a local fake); customers register their devices at ``/api/v1/customer/devices``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.observability import Observer
 from bookingcore_adapters.email import MailgunNotifier
 from bookingcore_adapters.filestore import FileSystemDocumentStore
+from bookingcore_adapters.notifications import ChannelNotifier
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sms import ConsoleSmsSender
 from bookingcore_adapters.sql import SqlStore
@@ -79,6 +84,28 @@ def _mailgun() -> Notifier | None:
         return None
     base_url = os.environ.get("BOOKINGCORE_MAILGUN_BASE_URL") or "https://api.mailgun.net"
     return MailgunNotifier(domain, api_key, sender=sender, base_url=base_url)
+
+
+def _fcm() -> Notifier | None:
+    """FCM from the environment, when a service account file is named."""
+    path = os.environ.get("BOOKINGCORE_FCM_SERVICE_ACCOUNT")
+    if not path:
+        return None
+    # Imported only when asked for: the push extra is optional for the example host.
+    from bookingcore_adapters.push import FcmNotifier, ServiceAccount  # noqa: PLC0415
+
+    return FcmNotifier(
+        ServiceAccount.from_file(path),
+        base_url=os.environ.get("BOOKINGCORE_FCM_BASE_URL") or "https://fcm.googleapis.com",
+        token_uri=os.environ.get("BOOKINGCORE_FCM_TOKEN_URI") or None,
+    )
+
+
+def _notifier() -> Notifier | None:
+    """Email through Mailgun and push through FCM, each when configured."""
+    channels = {"email": _mailgun(), "push": _fcm()}
+    wired: dict[str, Notifier] = {k: v for k, v in channels.items() if v is not None}
+    return ChannelNotifier(wired) if wired else None
 
 
 def _observer() -> Observer | None:
@@ -131,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             otp_pepper=_secret("BOOKINGCORE_API_OTP_PEPPER"),
             sms=ConsoleSmsSender(stream=sys.stdout),
             payment_providers=[ManualProvider()],
-            notifier=_mailgun(),
+            notifier=_notifier(),
             observer=_observer(),
             import_files=FileSystemDocumentStore(UPLOAD_DIR),
         )

@@ -39,6 +39,7 @@ from examples.api.routes import (
     changes,
     commissions,
     customer,
+    devices,
     documents,
     email,
     general,
@@ -194,6 +195,7 @@ def create_app(
     app.state.mailgun_signing_key = mailgun_signing_key
     install_error_handlers(app)
     app.include_router(customer.router)
+    app.include_router(devices.router)
     app.include_router(portal.router)
     app.include_router(staff.router)
     # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...

@@ -95,6 +95,7 @@ from bookingcore.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ReadOnlyError,
+    RecipientGoneError,
     StaleVersionError,
     ValidationError,
 )
@@ -177,6 +178,7 @@ __all__ = [
     "RateLimit",
     "RateLimitedError",
     "ReadOnlyError",
+    "RecipientGoneError",
     "RefundId",
     "RefundTier",
     "RequestOrigin",

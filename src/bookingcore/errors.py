@@ -22,6 +22,7 @@ file system answer), and ``except OSError`` around I/O must not swallow it::
     ├── RateLimitedError                      too many requests; .retry_after
     ├── AuthenticationError                   credentials missing or wrong
     ├── DeliveryError                         a message could not be handed to its channel
+    │   └── RecipientGoneError                the address no longer exists (a push token)
     └── PaymentProviderError                  a payment provider refused or could not be reached
 
 Every error has a stable ``code`` (for hosts mapping to HTTP statuses or exit
@@ -53,6 +54,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ReadOnlyError",
+    "RecipientGoneError",
     "StaleVersionError",
     "ValidationError",
 ]
@@ -391,6 +393,23 @@ class DeliveryError(BookingError):
 
     def details(self) -> Mapping[str, Any]:
         return {"channel": self.channel, "reason": self.reason, "retryable": self.retryable}
+
+
+class RecipientGoneError(DeliveryError):
+    """The channel says the recipient no longer exists: a push token the push
+    service does not know (the app was uninstalled, the token expired).
+
+    Never ``retryable``: sending again to the same address cannot work. The
+    communications service deactivates the device that held the token, so no
+    later message goes to it.
+
+    .. versionadded:: 0.4
+    """
+
+    code = "recipient_gone"
+
+    def __init__(self, reason: str, *, channel: str) -> None:
+        super().__init__(reason, channel=channel, retryable=False)
 
 
 class PaymentProviderError(BookingError):

@@ -68,7 +68,7 @@ class ChannelNotifier:
             try:
                 self._notifiers[Channel(channel)] = notifier
             except ValueError:
-                msg = f"{channel!r} is not a channel (email, sms, phone)"
+                msg = f"{channel!r} is not a channel (email, sms, phone, push)"
                 raise ValidationError.single("notifiers", msg, "invalid_choice") from None
 
     def send(self, message: OutgoingMessage) -> SendReceipt:

@@ -33,6 +33,7 @@ from bookingcore import (
 )
 from bookingcore.domain.attendance import Attendance, AttendanceMark, AttendanceRecord
 from bookingcore.domain.bookings import Author
+from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
 from bookingcore.domain.values import Actor, ActorKind, EmailAddress
@@ -1240,3 +1241,49 @@ def test_communications_gain_the_engagement_report_indexes(database: Engine) -> 
     migrations.downgrade(database, BEFORE_0043)
     assert not {("sent_at",), ("failed_at",)} & indexed()
     assert ("type", "status") in indexed()
+
+
+#: The revision before 0044 (push devices).
+BEFORE_0044 = "0043"
+
+
+def test_push_devices_table_holds_one_row_per_token(database: Engine) -> None:
+    """0044 adds ``push_devices`` (a token is unique; a customer's devices read back
+    oldest first); the upgraded schema is the mapping's, and a downgrade drops it."""
+    migrations.upgrade(database, BEFORE_0044)
+    assert "push_devices" not in _tables(database)
+    migrations.upgrade(database)
+    assert "push_devices" in _tables(database)
+    assert "ix_push_devices_customer_id_created_at" in _indexes(database, "push_devices")
+    assert _differences(database) == []
+    make = Builder()
+    customer = make.customer()
+    phone = PushDevice.register(
+        device_id=PushDeviceId(uuid4()),
+        customer_id=customer.id,
+        platform="android",
+        token="fcm-token-" + "a" * 150,
+        label="Asha's phone",
+        now=T0,
+    )
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        uow.customers.add(customer)
+        uow.push_devices.add(phone)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.push_devices.list_for_customer(customer.id) == [phone]
+        uow.push_devices.add(
+            PushDevice.register(
+                device_id=PushDeviceId(uuid4()),
+                customer_id=customer.id,
+                platform="ios",
+                token=phone.token,
+                now=T0,
+            )
+        )
+        with pytest.raises(DuplicateError):
+            uow.commit()
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0044)
+    assert "push_devices" not in _tables(database)

@@ -367,6 +367,11 @@ def _notifications(run: Run) -> None:
     )
     with pytest.raises(AuthenticationError):
         read_twilio_status_callback(run["auth_token"], url, form, "forged")
+    # push: the tablet's gone token deactivated its device; the phone still gets pushes
+    core, me = run["core"], run["me"]
+    phone, tablet = core.devices.list(run["asha"].id, principal=me)
+    assert (phone.active, tablet.active) == (True, False)
+    assert run["pushed"].provider_message_id is not None
 
 
 @covers("reports.md")

@@ -71,6 +71,8 @@ PUBLIC_MODULES = [
     "bookingcore.services.webhooks",
     "bookingcore_adapters.webhooks",
     "bookingcore_adapters.email",
+    "bookingcore_adapters.push",
+    "bookingcore.domain.devices",
     # ---- jobs (issue 23)
     "bookingcore.domain.jobs",
     "bookingcore.ports.jobs",
@@ -215,6 +217,7 @@ TOP_LEVEL = [
     "RateLimit",
     "RateLimitedError",
     "ReadOnlyError",
+    "RecipientGoneError",
     "RefundId",
     "RefundTier",
     "RequestOrigin",

@@ -57,6 +57,13 @@ from bookingcore.domain.communications import (
     MessageTemplate,
 )
 from bookingcore.domain.customers import Customer, Gender, Traveler
+from bookingcore.domain.devices import (
+    MAX_DEVICE_TOKEN_LENGTH,
+    DevicePlatform,
+    PushDevice,
+    PushDeviceId,
+    clean_device_token,
+)
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     AttendanceRecorded,
@@ -201,6 +208,7 @@ __all__ = [
     "CANCELLATION_METADATA_KEYS",
     "COLUMNS",
     "CUSTOMER_COLUMNS",
+    "MAX_DEVICE_TOKEN_LENGTH",
     "PRESETS",
     "RESERVATION",
     "TRAVEL",
@@ -262,6 +270,7 @@ __all__ = [
     "CustomerTally",
     "Delivery",
     "DeliveryStatus",
+    "DevicePlatform",
     "Document",
     "DocumentGenerated",
     "DocumentKind",
@@ -315,6 +324,8 @@ __all__ = [
     "Product",
     "ProductFilter",
     "ProductKind",
+    "PushDevice",
+    "PushDeviceId",
     "Quotation",
     "QuotationExpiredError",
     "QuotationFilter",
@@ -373,6 +384,7 @@ __all__ = [
     "WebhookRetryPolicy",
     "WebhookTopic",
     "cell_name",
+    "clean_device_token",
     "every_item",
     "invoice_number",
     "items_total",

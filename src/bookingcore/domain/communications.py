@@ -79,6 +79,11 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"
+    #: a push notification to every active device the customer registered
+    #: (:class:`~bookingcore.domain.devices.PushDevice`); the subject is its title
+    #:
+    #: .. versionadded:: 0.4
+    PUSH = "push"
 
 
 class CommunicationStatus(enum.StrEnum):
@@ -258,6 +263,7 @@ TEMPLATE_FIELDS = frozenset(
 
 _EMAIL = Channel.EMAIL
 _SMS = Channel.SMS
+_PUSH = Channel.PUSH
 
 #: The templates used unless a host configures its own, by type and channel.
 DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] = MappingProxyType(
@@ -375,6 +381,47 @@ DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] =
                 "$business: $seats seat(s) free on $starts_at at $location, held for you "
                 "until $offer_expires_at."
             ),
+        ),
+        # Push notifications: the subject is the notification's title, the body short.
+        (CommunicationType.CONFIRMATION, _PUSH): MessageTemplate(
+            "confirmation.push",
+            subject="Booking confirmed",
+            body="$reference at $location on $starts_at is confirmed.",
+        ),
+        (CommunicationType.REMINDER, _PUSH): MessageTemplate(
+            "reminder.push",
+            subject="Coming up: $reference",
+            body="$product starts $starts_at at $location.",
+        ),
+        (CommunicationType.FOLLOW_UP, _PUSH): MessageTemplate(
+            "follow_up.push",
+            subject="How was it?",
+            body="Thank you for $reference! Tell us how it went.",
+        ),
+        (CommunicationType.CERTIFICATE, _PUSH): MessageTemplate(
+            "certificate.push",
+            subject="Your certificate is ready",
+            body="Your certificate for $reference is ready.",
+        ),
+        (CommunicationType.CANCELLATION, _PUSH): MessageTemplate(
+            "cancellation.push",
+            subject="Booking cancelled",
+            body="$reference on $starts_at is cancelled.",
+        ),
+        (CommunicationType.SCHEDULE_CHANGE, _PUSH): MessageTemplate(
+            "schedule_change.push",
+            subject="New time for $reference",
+            body="$reference at $location now starts $starts_at.",
+        ),
+        (CommunicationType.GROUP_CONFIRMATION, _PUSH): MessageTemplate(
+            "group_confirmation.push",
+            subject="Group confirmed",
+            body="Group $reference is confirmed for $travelers traveler(s).",
+        ),
+        (CommunicationType.WAITLIST_OFFER, _PUSH): MessageTemplate(
+            "waitlist_offer.push",
+            subject="$seats seat(s) free for you",
+            body="$product on $starts_at: held for you until $offer_expires_at.",
         ),
     }
 )

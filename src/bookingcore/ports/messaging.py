@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -32,7 +32,15 @@ class OutgoingMessage:
     ``communication_id`` is stable across retries of the same message; gateways
     that accept an idempotency key should be given it.
 
+    A push message (:attr:`~bookingcore.domain.communications.Channel.PUSH`) is
+    handed over once per active device of the customer: ``recipient`` is that
+    device's push token, ``subject`` the notification's title, and ``data`` the
+    key-value payload an app reads to open the right screen
+    (``communication_id``, ``type`` and, about a booking, ``booking_id``).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``data``.
     """
 
     communication_id: CommunicationId
@@ -40,6 +48,7 @@ class OutgoingMessage:
     recipient: str
     body: str
     subject: str | None = None
+    data: Mapping[str, str] = attrs.field(factory=dict, hash=False)
 
 
 @attrs.frozen
@@ -54,9 +63,15 @@ class SendReceipt:
 
 
 class Notifier(Protocol):
-    """Sends messages to people by email, SMS or phone.
+    """Sends messages to people by email, SMS, phone or push notification.
+
+    A push message comes once per device (its token as the ``recipient``): a
+    notifier that learns the token is gone raises
+    :class:`~bookingcore.errors.RecipientGoneError`, and the device is deactivated.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       push messages, one per device.
     """
 
     def send(self, message: OutgoingMessage) -> SendReceipt:

@@ -27,6 +27,7 @@ from bookingcore.domain.certificates import Certificate, CertificateFilter, Cert
 from bookingcore.domain.commissions import CommissionEntry, CommissionSummary
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
@@ -127,6 +128,7 @@ __all__ = [
     "PartnerRepository",
     "PaymentRepository",
     "ProductRepository",
+    "PushDeviceRepository",
     "QuotationRepository",
     "RefundRepository",
     "SlotRepository",
@@ -1619,3 +1621,29 @@ class VoucherRepository(Protocol):
 
         .. versionadded:: 0.4
         """
+
+
+class PushDeviceRepository(Protocol):
+    """Customers' devices for push notifications, one per token.
+
+    .. versionadded:: 0.4
+    """
+
+    def add(self, device: PushDevice) -> None:
+        """Register a new device. A token held already is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def get(self, device_id: PushDeviceId) -> PushDevice | None:
+        """The device with this id."""
+
+    def get_by_token(self, token: str) -> PushDevice | None:
+        """The device holding this token (exactly as stored), whoever's it is."""
+
+    def list_for_customer(
+        self, customer_id: CustomerId, *, only_active: bool = False
+    ) -> Sequence[PushDevice]:
+        """The customer's devices (only the active ones when asked), oldest first."""
+
+    def remove(self, device_id: PushDeviceId) -> bool:
+        """Delete the device in this unit of work (at once, undone by a rollback);
+        False when there was none."""

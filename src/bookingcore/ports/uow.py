@@ -48,6 +48,7 @@ from bookingcore.ports.repositories import (
     PartnerRepository,
     PaymentRepository,
     ProductRepository,
+    PushDeviceRepository,
     QuotationRepository,
     RefundRepository,
     SlotRepository,
@@ -263,6 +264,15 @@ class UnitOfWork(Protocol):
     @property
     def vouchers(self) -> VoucherRepository:
         """Vouchers and their redemptions in this transaction.
+
+        .. versionadded:: 0.4
+        """
+
+    # ---------------------------------------------------------- push notifications: devices
+
+    @property
+    def push_devices(self) -> PushDeviceRepository:
+        """Customers' push devices in this transaction.
 
         .. versionadded:: 0.4
         """

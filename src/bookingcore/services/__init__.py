@@ -22,6 +22,7 @@ from bookingcore.services.automations import (
     BookingMessageHandler,
     DocumentHandler,
     MessageHandler,
+    PushMessageHandler,
 )
 from bookingcore.services.bookings import (
     AdvisorNote,
@@ -62,6 +63,7 @@ from bookingcore.services.customers import (
     status_groups,
 )
 from bookingcore.services.dashboard import DashboardService, StaffDashboard
+from bookingcore.services.devices import DeviceRegistration, PushDeviceService
 from bookingcore.services.events import (
     DispatchReport,
     EventDispatcher,
@@ -172,6 +174,7 @@ __all__ = [
     "CustomerValue",
     "CustomerView",
     "DashboardService",
+    "DeviceRegistration",
     "DispatchReport",
     "DocumentHandler",
     "DurationSummary",
@@ -211,6 +214,8 @@ __all__ = [
     "PreviewRow",
     "PrivacyService",
     "Progress",
+    "PushDeviceService",
+    "PushMessageHandler",
     "QuotationRequest",
     "QuotationService",
     "QuoteLine",

@@ -47,6 +47,7 @@ from bookingcore.services.commissions import CommissionService
 from bookingcore.services.communications import CommunicationService
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.dashboard import DashboardService
+from bookingcore.services.devices import PushDeviceService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.exports import ExportService
 from bookingcore.services.groups import GroupService
@@ -168,6 +169,8 @@ class BookingCore:
         bookings: :class:`~bookingcore.services.BookingService` (transitions, history too)
         partners: :class:`~bookingcore.services.PartnerService`
         communications: :class:`~bookingcore.services.CommunicationService`
+        devices: :class:`~bookingcore.services.PushDeviceService` (customers' devices
+            for push notifications, 0.4)
         audit: :class:`~bookingcore.services.AuditService`
         staff: :class:`~bookingcore.services.StaffService` (advisors and their territories)
         imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
@@ -370,6 +373,7 @@ class BookingCore:
         self.catalog = CatalogService(self.context, self.bookings)
         self.partners = PartnerService(self.context, rate_limiter=rate_limiter)
         self.communications = CommunicationService(self.context, notifier)
+        self.devices = PushDeviceService(self.context)
         self.audit = AuditService(self.context)
         self.staff = StaffService(
             self.context,

@@ -32,6 +32,8 @@ AUDITED_ENTITIES = frozenset(
     | {"slot"}
     # Vouchers: made, changed, used (0.4).
     | {"voucher"}
+    # Customers' push devices: registered, moved, deactivated, unregistered (0.4).
+    | {"push device"}
 )
 
 

@@ -9,7 +9,9 @@
 * a booking created in such a status (and still live) gets the same message
   (:attr:`Automations.message_on_create`);
 * the staff member (advisor) a booking is assigned to gets a notice
-  (:attr:`Automations.notify_assignee`).
+  (:attr:`Automations.notify_assignee`);
+* with :attr:`Automations.push_messages`, the same booking messages are pushed to
+  the customer's active devices too (seed 000's real-time booking updates).
 
 Each is an ordinary handler on :class:`~bookingcore.services.EventDispatcher`,
 behind a port (:class:`~bookingcore.ports.DocumentRenderer`,
@@ -26,8 +28,8 @@ the confirmation of the booking's group
 
 .. versionadded:: 0.1
 .. versionchanged:: 0.4
-   confirmation and cancellation messages, messages on creation, notices to the assignee;
-   a booking's confirmation is one message with its group's.
+   confirmation and cancellation messages, messages on creation, notices to the
+   assignee, push messages; a booking's confirmation is one message with its group's.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from types import MappingProxyType
 
 import attrs
 
-from bookingcore.domain.communications import CommunicationType
+from bookingcore.domain.communications import Channel, CommunicationType
 from bookingcore.domain.documents import Document, DocumentData, DocumentKind
 from bookingcore.domain.events import (
     BookingCreated,
@@ -49,7 +51,7 @@ from bookingcore.domain.events import (
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import DocumentId
-from bookingcore.errors import NotFoundError, ValidationError
+from bookingcore.errors import DeliveryError, NotFoundError, ValidationError
 from bookingcore.ports.messaging import DocumentRenderer
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
@@ -64,6 +66,7 @@ __all__ = [
     "BookingMessageHandler",
     "DocumentHandler",
     "MessageHandler",
+    "PushMessageHandler",
     "install",
 ]
 
@@ -154,6 +157,9 @@ class Automations:
         notify_assignee: email the staff member (advisor) a booking is
             assigned to an :attr:`~bookingcore.domain.CommunicationType.ASSIGNMENT`
             notice, unless they assigned it to themselves.
+        push_messages: push each message of ``messages`` to the customer's active
+            devices as well (the ``push`` channel), when they registered one; a
+            customer without devices gets the email or SMS alone.
         message_on: deprecated, use ``messages``: the statuses that send
             ``message_type``.
         message_type: deprecated, use ``messages``.
@@ -168,7 +174,7 @@ class Automations:
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
-       ``messages``, ``message_on_create`` and ``notify_assignee``.
+       ``messages``, ``message_on_create``, ``notify_assignee`` and ``push_messages``.
        ``message_on`` and ``message_type`` are deprecated: when either is given,
        ``messages`` is exactly ``{status: message_type for status in message_on}``
        (their old defaults: ``{"completed"}`` and ``follow_up``), which is what
@@ -188,6 +194,7 @@ class Automations:
     )
     message_on_create: bool = attrs.field(default=True, kw_only=True)
     notify_assignee: bool = attrs.field(default=True, kw_only=True)
+    push_messages: bool = attrs.field(default=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.message_on is None and self.message_type is None:
@@ -408,6 +415,54 @@ class BookingMessageHandler:
         return self.automations.times_confirmed(upto) or None
 
 
+class PushMessageHandler:
+    """Pushes the message :class:`Automations` maps a booking's status to (as
+    :class:`BookingMessageHandler` picks it) to the customer's active devices.
+
+    Nothing is pushed (or logged) for a customer without an active device. The event id and
+    ``push`` are in the idempotency key: a redelivered event pushes nothing more.
+    A refusal worth retrying (FCM unavailable) makes the dispatcher retry; one that
+    is not (every token gone: those devices are deactivated) is left in the
+    communications log as failed.
+
+    .. versionadded:: 0.4
+    """
+
+    def __init__(
+        self, communications: CommunicationService, messages: BookingMessageHandler
+    ) -> None:
+        self._communications = communications
+        self._messages = messages
+
+    def wants(self, event: BookingStatusChanged | BookingCreated) -> bool:
+        """True when ``event`` sends a message (the subscription's filter)."""
+        return self._messages.wants(event)
+
+    def __call__(
+        self, event: BookingStatusChanged | BookingCreated, context: HandlerContext
+    ) -> None:
+        """Push the message when the customer has an active device."""
+        kind = self._messages.kind_for(event)
+        if kind is None:
+            return
+        # Nothing is read through the dispatcher's unit of work: the send deactivates
+        # devices in its own, which a stale copy read here would overwrite.
+        try:
+            self._communications.send(
+                event.booking_id,
+                kind,
+                principal=_SYSTEM,
+                channel=Channel.PUSH,
+                idempotency_key=f"event:{event.id}:{kind.value}:push",
+            )
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+        except ValidationError as exc:
+            if not any(e.code == "no_address" for e in exc.errors):
+                raise  # a misconfiguration (no push template): let it show
+
+
 class AssigneeNoticeHandler:
     """Emails the staff member a booking was assigned to (``booking.updated`` with
     ``assignee_id``, or ``booking.created`` assigned, as an import assigns) a
@@ -465,13 +520,14 @@ def install(
     """Subscribe the built-in handlers whose port is wired.
 
     Handler names: ``documents.invoice``, ``documents.voucher_itinerary``,
-    ``messages.on_status``, ``messages.on_create``, ``messages.to_assignee`` and
+    ``messages.on_status``, ``messages.on_create``, ``messages.push_on_status``,
+    ``messages.push_on_create``, ``messages.to_assignee`` and
     ``messages.to_assignee_on_create``.
 
     .. versionchanged:: 0.4
        ``messages.on_status`` replaces ``messages.on_completed``;
-       ``messages.on_create``, ``messages.to_assignee`` and
-       ``messages.to_assignee_on_create``.
+       ``messages.on_create``, ``messages.push_on_status``, ``messages.push_on_create``,
+       ``messages.to_assignee`` and ``messages.to_assignee_on_create``.
     """
     rules = automations or Automations()
 
@@ -497,6 +553,15 @@ def install(
             if rules.message_on_create:
                 dispatcher.subscribe(
                     BookingCreated, messages, name="messages.on_create", when=messages.wants
+                )
+        if rules.messages and rules.push_messages:
+            pushes = PushMessageHandler(communications, messages)
+            dispatcher.subscribe(
+                BookingStatusChanged, pushes, name="messages.push_on_status", when=pushes.wants
+            )
+            if rules.message_on_create:
+                dispatcher.subscribe(
+                    BookingCreated, pushes, name="messages.push_on_create", when=pushes.wants
                 )
         if rules.notify_assignee:
             notice = AssigneeNoticeHandler(communications)

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
+import attrs
+
 from bookingcore.domain import policy
 from bookingcore.domain._validation import check_text
 from bookingcore.domain.bookings import Booking
@@ -27,6 +29,7 @@ from bookingcore.domain.communications import (
     message_time,
 )
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.devices import PushDeviceId
 from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
@@ -43,6 +46,7 @@ from bookingcore.errors import (
     DeliveryError,
     IdempotencyConflictError,
     NotFoundError,
+    RecipientGoneError,
     ValidationError,
 )
 from bookingcore.ports.messaging import Notifier, OutgoingMessage, SendReceipt
@@ -55,8 +59,15 @@ from bookingcore.services._context import (
     principal_key,
 )
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.devices import PushDeviceService
 
 __all__ = ["CommunicationService", "confirmation_key"]
+
+#: The recipient logged for a push message: ``customer:<customer id>`` (it goes to the
+#: customer's devices active when it is sent).
+PUSH_RECIPIENT_PREFIX = "customer:"
+#: Who deactivates a device whose token the push service no longer knows.
+_PUSH_SERVICE = Principal.system("push")
 
 #: How far ahead of a slot's start reminders go out, unless the caller says otherwise.
 DEFAULT_REMINDER_WINDOW = timedelta(hours=24)
@@ -279,7 +290,7 @@ class CommunicationService:
                     customer_id=customer.id,
                     type=message_kind,
                     channel=chosen,
-                    recipient=_address(customer, chosen),
+                    recipient=_address(tx.uow, customer, chosen),
                     subject=subject,
                     content=body,
                     created_at=self._ctx.now(),
@@ -774,7 +785,7 @@ class CommunicationService:
         if customer is None:  # pragma: no cover - bookings always have a customer
             raise NotFoundError("customer", booking.customer_id)
         chosen = channel or (Channel.EMAIL if customer.email else Channel.SMS)
-        recipient = recipient or _address(customer, chosen)
+        recipient = recipient or _address(uow, customer, chosen)
         template = self._ctx.settings.template(kind, chosen)
         subject, body = template.render({**self._values(uow, booking, customer), **(values or {})})
         communication = Communication(
@@ -837,8 +848,12 @@ class CommunicationService:
         )
         failure: DeliveryError | None = None
         receipt = None
+        gone: dict[PushDeviceId, str] = {}
+        started = self._ctx.now()
         if self._notifier is None:
             failure = DeliveryError("no notifier configured", channel=message.channel.value)
+        elif message.channel is Channel.PUSH:
+            receipt, failure, gone = self._push(self._notifier, communication, message)
         else:
             try:
                 receipt = self._notifier.send(message)
@@ -847,6 +862,14 @@ class CommunicationService:
         with self._ctx.transaction() as tx:
             stored = tx.uow.communications.get(communication_id)
             assert stored is not None
+            for device_id, reason in gone.items():
+                device = tx.uow.push_devices.get(device_id)
+                # A token the app registered again since the push went out is news
+                # the push service had not heard yet: it stays active.
+                if device is not None and device.registered_at <= started:
+                    PushDeviceService.deactivate(
+                        tx, device, reason, principal=_PUSH_SERVICE, now=self._ctx.now()
+                    )
             if failure is not None:
                 self._apply(tx, stored, CommunicationStatus.FAILED, reason=failure.reason)
             else:
@@ -858,6 +881,47 @@ class CommunicationService:
         if failure is not None:
             raise failure
         return stored
+
+    def _push(
+        self, notifier: Notifier, communication: Communication, message: OutgoingMessage
+    ) -> tuple[SendReceipt | None, DeliveryError | None, dict[PushDeviceId, str]]:
+        """Hand a push message to the notifier once per active device of its customer.
+
+        Returns the receipt of the first device that took it (the message counts as
+        sent when one did), else the failure to log; and the devices whose token the
+        push service no longer knows, with its reason.
+        """
+        with self._ctx.uow_factory() as uow:
+            devices = uow.push_devices.list_for_customer(
+                communication.customer_id, only_active=True
+            )
+        data = {"communication_id": str(communication.id), "type": communication.type.value}
+        if communication.booking_id is not None:
+            data["booking_id"] = str(communication.booking_id)
+        receipts: list[SendReceipt] = []
+        refusals: list[DeliveryError] = []
+        gone: dict[PushDeviceId, str] = {}
+        for device in devices:
+            try:
+                receipts.append(
+                    notifier.send(attrs.evolve(message, recipient=device.token, data=data))
+                )
+            except RecipientGoneError as exc:
+                gone[device.id] = exc.reason
+                refusals.append(exc)
+            except DeliveryError as exc:
+                refusals.append(exc)
+        if receipts:
+            return receipts[0], None, gone
+        if not devices:
+            reason = "the customer has no active device for push notifications"
+            return None, DeliveryError(reason, channel=Channel.PUSH.value), gone
+        # Every device refused: retry when one of them may take it later.
+        retryable = [r for r in refusals if r.retryable]
+        if retryable:
+            return None, retryable[0], gone
+        reasons = "; ".join(sorted({r.reason for r in refusals}))
+        return None, DeliveryError(f"every device refused: {reasons}", channel="push"), gone
 
     def _apply(
         self,
@@ -895,7 +959,14 @@ class CommunicationService:
         policy.require(allowed, f"{principal} may not report message deliveries")
 
 
-def _address(customer: Customer, channel: Channel) -> str:
+def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
+    if channel is Channel.PUSH:
+        # A push message goes to the devices active when it is sent, so the log names
+        # the customer; there must be one now for the message to be worth logging.
+        if not uow.push_devices.list_for_customer(customer.id, only_active=True):
+            msg = "the customer has no device registered for push notifications"
+            raise ValidationError.single("channel", msg, "no_address")
+        return f"{PUSH_RECIPIENT_PREFIX}{customer.id}"
     if channel is Channel.EMAIL:
         if customer.email is None:
             msg = "the customer has no email address; send by SMS or complete their profile"

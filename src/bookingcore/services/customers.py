@@ -861,7 +861,7 @@ class CustomerService:
 
         In one unit of work the duplicate's bookings, travelers, messages,
         payments, waiting-list entries, certificates, leads, quotations, trips,
-        voucher redemptions and groups move to the survivor, its
+        voucher redemptions, groups and push devices move to the survivor, its
         name and email fill the survivor's empty ones, and it is marked merged
         (reads never return it again; its phone finds the survivor) and its
         signed-in sessions end. Audit
@@ -883,7 +883,7 @@ class CustomerService:
 
         .. versionadded:: 0.3
         .. versionchanged:: 0.4
-           ``idempotency_key``; voucher redemptions move too.
+           ``idempotency_key``; voucher redemptions and push devices move too.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
         if survivor_id == duplicate_id:
@@ -974,6 +974,7 @@ class CustomerService:
                 every_item(partial(uow.quotations.list, QuotationFilter(customer_id=source)))
             ),
             "trips": list(every_item(partial(uow.trips.list_for_customer, source))),
+            "push_devices": uow.push_devices.list_for_customer(source),
         }
         for found in records.values():
             for record in found:

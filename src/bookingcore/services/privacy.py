@@ -125,13 +125,17 @@ class PrivacyService:
         ``refunds``, ``status_history`` (every move of their bookings, with its
         note), ``payment_webhooks`` (the stored provider deliveries about their
         payments, as the provider sent them), ``audit``
-        (entries about the customer and their travelers, oldest first) and
+        (entries about the customer and their travelers, oldest first),
+        ``push_devices`` (their devices for push notifications) and
         ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
             PermissionDeniedError: a partner or advisor asks.
+
+        .. versionchanged:: 0.4
+           ``push_devices``.
         """
         policy.require(
             principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
@@ -167,6 +171,7 @@ class PrivacyService:
                     )
                 ),
                 "audit": to_dict(audit),
+                "push_devices": to_dict(list(uow.push_devices.list_for_customer(customer_id))),
                 **self._related(uow, customer_id, bookings),
             }
 
@@ -385,7 +390,8 @@ class PrivacyService:
         values (but the library's own) of the events about their bookings still in
         the outbox (``BookingStatusChanged``, ``BookingRescheduled``; what a relay
         already published to a broker is beyond reach),
-        and the recorded values of audit entries about them are erased, and
+        and the recorded values of audit entries about them are erased, their
+        push devices (and their tokens) are deleted, and
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
 
@@ -399,7 +405,7 @@ class PrivacyService:
         and ``reason``) answers the erased customer and writes nothing more.
 
         .. versionchanged:: 0.4 the outbox's events about their bookings; their
-           travelers' attendance notes; ``idempotency_key``.
+           travelers' attendance notes; ``idempotency_key``; their push devices.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -443,8 +449,7 @@ class PrivacyService:
                 principal=principal,
                 now=now,
             )
-            for traveler in travelers:
-                traveler.erase(now=now)
+            _erase_travelers_and_devices(uow, customer_id, travelers, now)
             bookings = 0
             theirs = BookingFilter(customer_id=customer_id)
             booking_ids: list[BookingId] = []
@@ -530,3 +535,14 @@ def _names(cell: str, wanted: set[str], phone: str) -> bool:
     digits = _digits(text)
     phone_like = all(ch.isdigit() or ch in " +-().\t" for ch in text)
     return phone_like and len(digits) >= 7 and phone.endswith(digits)
+
+
+def _erase_travelers_and_devices(
+    uow: UnitOfWork, customer_id: CustomerId, travelers: Sequence[Traveler], now: datetime
+) -> None:
+    """Erase the customer's travelers and delete their push devices (a token
+    identifies its device, and nothing is pushed to an erased customer)."""
+    for traveler in travelers:
+        traveler.erase(now=now)
+    for device in uow.push_devices.list_for_customer(customer_id):
+        uow.push_devices.remove(device.id)

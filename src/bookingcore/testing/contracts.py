@@ -70,6 +70,7 @@ from bookingcore.domain.communications import (
     CommunicationType,
 )
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     BookingStatusChanged,
@@ -217,6 +218,7 @@ __all__ = [
     "PartnerRepositoryContract",
     "PaymentRepositoryContract",
     "PersistenceContract",
+    "PushDeviceRepositoryContract",
     "SlotRepositoryContract",
     "StaffRepositoryContract",
     "StorageContract",
@@ -7670,6 +7672,132 @@ class CertificateHoldersContract(_Base):
             assert [c.number for c in again] == ["H-7"]
 
 
+def _device(customer_id: CustomerId, token: str, *, at: datetime = T0, **fields: Any) -> PushDevice:
+    return PushDevice.register(
+        device_id=PushDeviceId(uuid4()),
+        customer_id=customer_id,
+        platform=fields.pop("platform", "android"),
+        token=token,
+        now=at,
+        **fields,
+    )
+
+
+class PushDeviceRepositoryContract(_Base):
+    """Push devices: one per token, a customer's devices oldest first (the active ones
+    when asked), changes that persist, and removal at once.
+
+    .. versionadded:: 0.4
+    """
+
+    def _stored_customers(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, count: int
+    ) -> list[Any]:
+        found = [make.customer() for _ in range(count)]
+        with uow_factory() as uow:
+            for customer in found:
+                uow.customers.add(customer)
+            uow.commit()
+        return found
+
+    def test_a_device_reads_back_equal_and_its_token_is_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        asha, ravi = self._stored_customers(uow_factory, make, 2)
+        token = "e" + "x" * 160 + ":APA91b_-"
+        phone = _device(asha.id, token, platform="ios", label="Asha's iPhone")
+        with uow_factory() as uow:
+            uow.push_devices.add(phone)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.push_devices.get(phone.id) == phone
+            assert uow.push_devices.get_by_token(token) == phone
+            assert uow.push_devices.get_by_token(token.upper()) is None
+            assert uow.push_devices.get(PushDeviceId(uuid4())) is None
+        with uow_factory() as uow:
+            uow.push_devices.add(_device(ravi.id, token))
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert uow.push_devices.list_for_customer(ravi.id) == []
+
+    def test_a_customers_devices_come_oldest_first_and_only_active_when_asked(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        asha, ravi = self._stored_customers(uow_factory, make, 2)
+        theirs = [
+            _device(asha.id, f"token-{n}", at=T0 + timedelta(minutes=m))
+            for n, m in ((0, 5), (1, 1), (2, 3))
+        ]
+        other = _device(ravi.id, "token-ravi", at=T0)
+        with uow_factory() as uow:
+            for device in [*theirs, other]:
+                uow.push_devices.add(device)
+            uow.commit()
+        with uow_factory() as uow:
+            gone = uow.push_devices.get(theirs[2].id)
+            assert gone is not None
+            assert gone.deactivate("UNREGISTERED", now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            listed = uow.push_devices.list_for_customer(asha.id)
+            assert [d.token for d in listed] == ["token-1", "token-2", "token-0"]
+            assert listed[1].active is False
+            assert listed[1].deactivation_reason == "UNREGISTERED"
+            assert listed[1].deactivated_at == T0 + timedelta(hours=1)
+            active = uow.push_devices.list_for_customer(asha.id, only_active=True)
+            assert [d.token for d in active] == ["token-1", "token-0"]
+            assert [d.token for d in uow.push_devices.list_for_customer(ravi.id)] == ["token-ravi"]
+
+    def test_a_token_registered_again_by_another_customer_moves_to_them(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        asha, ravi = self._stored_customers(uow_factory, make, 2)
+        device = _device(asha.id, "shared-tablet", label="Asha's tablet")
+        with uow_factory() as uow:
+            uow.push_devices.add(device)
+            uow.commit()
+        later = T0 + timedelta(days=2)
+        with uow_factory() as uow:
+            found = uow.push_devices.get_by_token("shared-tablet")
+            assert found is not None
+            moved = found.register_again(customer_id=ravi.id, platform="web", label=None, now=later)
+            assert moved == asha.id
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.push_devices.list_for_customer(asha.id) == []
+            (theirs,) = uow.push_devices.list_for_customer(ravi.id)
+            assert (theirs.id, theirs.platform.value, theirs.label) == (device.id, "web", None)
+            assert (theirs.registered_at, theirs.created_at) == (later, T0)
+
+    def test_remove_deletes_at_once_and_a_rollback_keeps_the_device(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        (asha,) = self._stored_customers(uow_factory, make, 1)
+        kept, going = _device(asha.id, "kept"), _device(asha.id, "going")
+        with uow_factory() as uow:
+            uow.push_devices.add(kept)
+            uow.push_devices.add(going)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.push_devices.remove(going.id) is True
+            assert uow.push_devices.get(going.id) is None
+            assert uow.push_devices.get_by_token("going") is None
+            # not committed: rolled back
+        with uow_factory() as uow:
+            assert uow.push_devices.get(going.id) == going
+            assert uow.push_devices.remove(going.id) is True
+            assert uow.push_devices.remove(going.id) is False
+            uow.commit()
+        with uow_factory() as uow:
+            assert [d.id for d in uow.push_devices.list_for_customer(asha.id)] == [kept.id]
+            # the token is free again
+            uow.push_devices.add(_device(asha.id, "going"))
+            uow.commit()
+        with uow_factory() as uow:
+            assert len(uow.push_devices.list_for_customer(asha.id)) == 2
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -7707,6 +7835,7 @@ class StorageContract(
     CertificateRepositoryContract,
     VoucherRepositoryContract,
     CertificateHoldersContract,
+    PushDeviceRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from bookingcore.domain.events import OutboxMessage
-from bookingcore.errors import DeliveryError
+from bookingcore.errors import DeliveryError, RecipientGoneError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 from bookingcore.ports.webhooks import OutgoingWebhook, WebhookResponse
 
@@ -85,13 +85,19 @@ class RecordingNotifier:
 
     ``fail_next(n, reason)`` makes the next ``n`` sends raise
     :class:`~bookingcore.errors.DeliveryError`; provider ids are ``msg-1``, ``msg-2``...
+    A send to a recipient in :attr:`gone` (a push token the push service
+    forgot) raises :class:`~bookingcore.errors.RecipientGoneError`.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       :attr:`gone`.
     """
 
     def __init__(self) -> None:
         self.sent: list[OutgoingMessage] = []
         self.attempts = 0
+        #: recipients the channel no longer knows (push tokens of uninstalled apps)
+        self.gone: set[str] = set()
         self._failures: list[str] = []
         self._lock = threading.Lock()
 
@@ -108,6 +114,8 @@ class RecordingNotifier:
                 raise DeliveryError(
                     self._failures.pop(0), channel=message.channel.value, retryable=True
                 )
+            if message.recipient in self.gone:
+                raise RecipientGoneError("UNREGISTERED", channel=message.channel.value)
             self.sent.append(message)
             return SendReceipt(provider_message_id=f"msg-{len(self.sent)}")
 

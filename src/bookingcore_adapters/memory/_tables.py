@@ -21,6 +21,7 @@ from bookingcore.domain.certificates import Certificate
 from bookingcore.domain.commissions import CommissionEntry
 from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.devices import PushDevice
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, OutboxMessage
 from bookingcore.domain.groups import BookingGroup
@@ -157,6 +158,8 @@ TABLES: tuple[Table, ...] = (
     # ---------------------------------------------------------- promo codes: vouchers
     Table("vouchers", Voucher, {"code": lambda v: v.code}),
     Table("voucher_redemptions", VoucherRedemption, {"booking_id": lambda x: x.booking_id}),
+    # ---------------------------------------------------------- push notifications: devices
+    Table("push_devices", PushDevice, {"token": lambda d: d.token}),
     # ------------------------------------------------------------ the idempotency key registry
     # The key registry: one claim per key (its id derives from the key).
     Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),

@@ -23,6 +23,7 @@ from bookingcore.domain.certificates import Certificate, CertificateFilter, Cert
 from bookingcore.domain.commissions import CommissionEntry, CommissionSummary, summarise
 from bookingcore.domain.communications import Communication, CommunicationStatus
 from bookingcore.domain.customers import Customer, Traveler
+from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
@@ -183,6 +184,8 @@ class MemoryUnitOfWork:
         self.certificates = _CertificateRepository(self, "certificates")
         # ---------------------------------------------------------- promo codes: vouchers
         self.vouchers = _VoucherRepository(self, "vouchers")
+        # ---------------------------------------------------------- push notifications: devices
+        self.push_devices = _PushDeviceRepository(self, "push_devices")
         # ---------------------------------------------------------- the idempotency key registry
         self.idempotency_keys = _IdempotencyKeyRepository(self, "idempotency_keys")
 
@@ -1809,3 +1812,28 @@ class _VoucherRepository(_Repository[Voucher]):
         # Redemptions are frozen values: each moved one replaces its tracked copy.
         self._uow._replace(table, [attrs.evolve(x, customer_id=target) for x in moving])
         return len(moving)
+
+
+class _PushDeviceRepository(_Repository[PushDevice]):
+    def get(self, device_id: PushDeviceId) -> PushDevice | None:
+        return self._get(device_id)
+
+    def get_by_token(self, token: str) -> PushDevice | None:
+        found: PushDevice | None = self._uow._find_unique(self._table, "token", token)
+        return found
+
+    def list_for_customer(
+        self, customer_id: CustomerId, *, only_active: bool = False
+    ) -> Sequence[PushDevice]:
+        found: list[PushDevice] = self._uow._select(
+            self._table,
+            lambda d: d.customer_id == customer_id and (d.active or not only_active),
+            lambda d: (d.created_at, d.id.bytes),
+        )
+        return found
+
+    def remove(self, device_id: PushDeviceId) -> bool:
+        if self._get(device_id) is None:
+            return False
+        self._uow._delete(self._table, [device_id])
+        return True

@@ -16,6 +16,7 @@ from bookingcore_adapters.sql import _catalog as catalog
 from bookingcore_adapters.sql import _certificates as certificates
 from bookingcore_adapters.sql import _commissions as commissions
 from bookingcore_adapters.sql import _customers as customers
+from bookingcore_adapters.sql import _devices as devices
 from bookingcore_adapters.sql import _events as events
 from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
@@ -75,6 +76,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             certificates.CERTIFICATES,
             vouchers.VOUCHERS,
             vouchers.VOUCHER_REDEMPTIONS,
+            devices.PUSH_DEVICES,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -186,6 +188,8 @@ class SqlUnitOfWork:
     certificates = _Lazy(lambda s: certificates.CertificateRepository(s, certificates.CERTIFICATES))
     # ---------------------------------------------------------- promo codes: vouchers
     vouchers = _Lazy(lambda s: vouchers.VoucherRepository(s, vouchers.VOUCHERS))
+    # ---------------------------------------------------------- push notifications: devices
+    push_devices = _Lazy(lambda s: devices.PushDeviceRepository(s, devices.PUSH_DEVICES))
     # ---------------------------------------------------------- the idempotency key registry
     idempotency_keys = _Lazy(lambda s: events.IdempotencyKeyRepository(s, events.IDEMPOTENCY_KEYS))
 

@@ -16,9 +16,10 @@ PROBLEM = "application/problem+json"
 #: Creates whose retry is refused by a natural key instead (409 naming what exists):
 #: an import job per upload, a partner's customer by phone, a supplier or product per
 #: code, a partner per contact email, a staff member per email. (A saved traveler has no
-#: natural key: its route takes the header.)
+#: natural key: its route takes the header.) A push device is one per token.
 _NATURALLY_UNIQUE = (
     "import",
+    "/api/v1/customer/devices",
     "customers",
     "suppliers",
     "products",
