@@ -35,6 +35,7 @@ from bookingcore.ports.repositories import (
     CustomerStatsRepository,
     DeliveryRepository,
     DocumentRepository,
+    FamilyRepository,
     IdempotencyKeyRepository,
     ImportErrorRepository,
     ImportJobRepository,
@@ -263,6 +264,15 @@ class UnitOfWork(Protocol):
     @property
     def vouchers(self) -> VoucherRepository:
         """Vouchers and their redemptions in this transaction.
+
+        .. versionadded:: 0.4
+        """
+
+    # ---------------------------------------------------------- family accounts
+
+    @property
+    def families(self) -> FamilyRepository:
+        """Family accounts, their members and invitations in this transaction.
 
         .. versionadded:: 0.4
         """

@@ -23,6 +23,7 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, OutboxMessage
+from bookingcore.domain.families import Family, FamilyInvitation, FamilyMember
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.idempotency import KeyClaim
 from bookingcore.domain.imports import ImportJob, ImportRowError
@@ -157,6 +158,10 @@ TABLES: tuple[Table, ...] = (
     # ---------------------------------------------------------- promo codes: vouchers
     Table("vouchers", Voucher, {"code": lambda v: v.code}),
     Table("voucher_redemptions", VoucherRedemption, {"booking_id": lambda x: x.booking_id}),
+    # ---------------------------------------------------------- family accounts (0.4)
+    Table("families", Family),
+    Table("family_members", FamilyMember, {"customer_id": lambda m: m.customer_id}),
+    Table("family_invitations", FamilyInvitation),
     # ------------------------------------------------------------ the idempotency key registry
     # The key registry: one claim per key (its id derives from the key).
     Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),

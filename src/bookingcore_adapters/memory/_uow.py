@@ -106,6 +106,13 @@ from bookingcore.domain.values import (
     TripId,
     WaitlistEntryId,
 )
+from bookingcore.domain.families import (
+    Family,
+    FamilyId,
+    FamilyInvitation,
+    FamilyInvitationId,
+    FamilyMember,
+)
 from bookingcore.domain.vouchers import (
     Voucher,
     VoucherFilter,
@@ -183,6 +190,8 @@ class MemoryUnitOfWork:
         self.certificates = _CertificateRepository(self, "certificates")
         # ---------------------------------------------------------- promo codes: vouchers
         self.vouchers = _VoucherRepository(self, "vouchers")
+        # ---------------------------------------------------------- family accounts (0.4)
+        self.families = _FamilyRepository(self, "families")
         # ---------------------------------------------------------- the idempotency key registry
         self.idempotency_keys = _IdempotencyKeyRepository(self, "idempotency_keys")
 
@@ -1809,3 +1818,71 @@ class _VoucherRepository(_Repository[Voucher]):
         # Redemptions are frozen values: each moved one replaces its tracked copy.
         self._uow._replace(table, [attrs.evolve(x, customer_id=target) for x in moving])
         return len(moving)
+
+
+def _joined(member: FamilyMember) -> tuple[object, ...]:
+    return (not member.is_owner, member.joined_at, member.id.bytes)
+
+
+def _sent(invitation: FamilyInvitation) -> tuple[object, ...]:
+    return (invitation.created_at, invitation.id.bytes)
+
+
+class _FamilyRepository(_Repository[Family]):
+    def get(self, family_id: FamilyId) -> Family | None:
+        return self._get(family_id)
+
+    def get_for_update(self, family_id: FamilyId) -> Family | None:
+        return self._locked(family_id)
+
+    def delete(self, family_id: FamilyId) -> None:
+        uow = self._uow
+        uow._delete("family_members", [m.id for m in self.members(family_id)])
+        uow._delete("family_invitations", [i.id for i in self.invitations(family_id)])
+        uow._delete(self._table, [family_id])
+
+    def add_member(self, member: FamilyMember) -> None:
+        self._uow._add("family_members", member)
+
+    def member(self, customer_id: CustomerId) -> FamilyMember | None:
+        found: FamilyMember | None = self._uow._find_unique(
+            "family_members", "customer_id", customer_id
+        )
+        return found
+
+    def members(self, family_id: FamilyId) -> Sequence[FamilyMember]:
+        found: list[FamilyMember] = self._uow._select(
+            "family_members", lambda m: m.family_id == family_id, _joined
+        )
+        return found
+
+    def remove_member(self, customer_id: CustomerId) -> bool:
+        member = self.member(customer_id)
+        if member is None:
+            return False
+        self._uow._delete("family_members", [member.id])
+        return True
+
+    def add_invitation(self, invitation: FamilyInvitation) -> None:
+        self._uow._add("family_invitations", invitation)
+
+    def get_invitation(self, invitation_id: FamilyInvitationId) -> FamilyInvitation | None:
+        found: FamilyInvitation | None = self._uow._load("family_invitations", invitation_id)
+        return found
+
+    def invitations(self, family_id: FamilyId) -> Sequence[FamilyInvitation]:
+        found: list[FamilyInvitation] = self._uow._select(
+            "family_invitations", lambda i: i.family_id == family_id, _sent
+        )
+        return found
+
+    def invitations_involving(self, customer_id: CustomerId) -> Sequence[FamilyInvitation]:
+        found: list[FamilyInvitation] = self._uow._select(
+            "family_invitations",
+            lambda i: customer_id in (i.customer_id, i.invited_by),
+            _sent,
+        )
+        return found
+
+    def delete_invitations(self, invitation_ids: Sequence[FamilyInvitationId]) -> None:
+        self._uow._delete("family_invitations", list(invitation_ids))

@@ -17,6 +17,7 @@ from bookingcore_adapters.sql import _certificates as certificates
 from bookingcore_adapters.sql import _commissions as commissions
 from bookingcore_adapters.sql import _customers as customers
 from bookingcore_adapters.sql import _events as events
+from bookingcore_adapters.sql import _families as families
 from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
 from bookingcore_adapters.sql import _insights as insights
@@ -75,6 +76,9 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             certificates.CERTIFICATES,
             vouchers.VOUCHERS,
             vouchers.VOUCHER_REDEMPTIONS,
+            families.FAMILIES,
+            families.FAMILY_MEMBERS,
+            families.FAMILY_INVITATIONS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -186,6 +190,8 @@ class SqlUnitOfWork:
     certificates = _Lazy(lambda s: certificates.CertificateRepository(s, certificates.CERTIFICATES))
     # ---------------------------------------------------------- promo codes: vouchers
     vouchers = _Lazy(lambda s: vouchers.VoucherRepository(s, vouchers.VOUCHERS))
+    # ---------------------------------------------------------- family accounts (0.4)
+    families = _Lazy(lambda s: families.FamilyRepository(s, families.FAMILIES))
     # ---------------------------------------------------------- the idempotency key registry
     idempotency_keys = _Lazy(lambda s: events.IdempotencyKeyRepository(s, events.IDEMPOTENCY_KEYS))
 
