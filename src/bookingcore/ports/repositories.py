@@ -29,6 +29,13 @@ from bookingcore.domain.communications import Communication
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
+from bookingcore.domain.families import (
+    Family,
+    FamilyId,
+    FamilyInvitation,
+    FamilyInvitationId,
+    FamilyMember,
+)
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim
 from bookingcore.domain.imports import ImportJob, ImportRowError
@@ -97,13 +104,6 @@ from bookingcore.domain.values import (
     TravelerId,
     TripId,
     WaitlistEntryId,
-)
-from bookingcore.domain.families import (
-    Family,
-    FamilyId,
-    FamilyInvitation,
-    FamilyInvitationId,
-    FamilyMember,
 )
 from bookingcore.domain.vouchers import Voucher, VoucherFilter, VoucherId, VoucherRedemption
 from bookingcore.domain.waitlist import WaitlistEntry

@@ -70,6 +70,12 @@ from bookingcore.services.events import (
     Subscription,
 )
 from bookingcore.services.exports import BOOKING_EXPORT_COLUMNS, ExportService
+from bookingcore.services.families import (
+    FamilyMemberView,
+    FamilyService,
+    FamilyView,
+    ReceivedInvitation,
+)
 from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportFilePurgedError,
@@ -178,6 +184,9 @@ __all__ = [
     "EngagementLine",
     "EventDispatcher",
     "ExportService",
+    "FamilyMemberView",
+    "FamilyService",
+    "FamilyView",
     "FrequencyLine",
     "GroupService",
     "GroupTotals",
@@ -215,6 +224,7 @@ __all__ = [
     "QuotationService",
     "QuoteLine",
     "RebookingSuggestion",
+    "ReceivedInvitation",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",

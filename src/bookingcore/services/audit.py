@@ -32,6 +32,8 @@ AUDITED_ENTITIES = frozenset(
     | {"slot"}
     # Vouchers: made, changed, used (0.4).
     | {"voucher"}
+    # Family accounts: families and the invitations to join them (0.4).
+    | {"family", "family invitation"}
 )
 
 

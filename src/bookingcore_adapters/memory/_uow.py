@@ -25,6 +25,13 @@ from bookingcore.domain.communications import Communication, CommunicationStatus
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
+from bookingcore.domain.families import (
+    Family,
+    FamilyId,
+    FamilyInvitation,
+    FamilyInvitationId,
+    FamilyMember,
+)
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
 from bookingcore.domain.imports import FILE_PURGED_AT, ImportJob, ImportRowError
@@ -105,13 +112,6 @@ from bookingcore.domain.values import (
     TravelerId,
     TripId,
     WaitlistEntryId,
-)
-from bookingcore.domain.families import (
-    Family,
-    FamilyId,
-    FamilyInvitation,
-    FamilyInvitationId,
-    FamilyMember,
 )
 from bookingcore.domain.vouchers import (
     Voucher,
