@@ -88,7 +88,7 @@ def unlink_member(
         uow.families.delete(family.id)
         tx.audit(
             principal,
-            entity=family.entity_name,
+            entity="family",
             entity_id=family.id,
             action=AuditAction.DELETED,
             old={"members": sorted(str(m.customer_id) for m in members)},
@@ -104,7 +104,7 @@ def unlink_member(
     family.touch(now)
     tx.audit(
         principal,
-        entity=family.entity_name,
+        entity="family",
         entity_id=family.id,
         action=AuditAction.UPDATED,
         # An erased member's relation is personal data: their trail keeps only who left.

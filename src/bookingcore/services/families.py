@@ -211,7 +211,7 @@ class FamilyService:
             uow.families.add_invitation(invitation)
             tx.audit(
                 principal,
-                entity=invitation.entity_name,
+                entity="family invitation",
                 entity_id=invitation.id,
                 action=AuditAction.CREATED,
                 new={
@@ -284,7 +284,7 @@ class FamilyService:
             self._answered(tx, invitation, principal, entry_id)
             tx.audit(
                 principal,
-                entity=family.entity_name,
+                entity="family",
                 entity_id=family.id,
                 action=AuditAction.UPDATED,
                 new={"joined": str(member.customer_id), "relation": member.relation},
@@ -555,7 +555,7 @@ class FamilyService:
         )
         tx.audit(
             principal,
-            entity=family.entity_name,
+            entity="family",
             entity_id=family.id,
             action=AuditAction.CREATED,
             new={"owner_id": str(owner_id)},
@@ -611,7 +611,7 @@ class FamilyService:
     ) -> None:
         tx.audit(
             principal,
-            entity=invitation.entity_name,
+            entity="family invitation",
             entity_id=invitation.id,
             action=AuditAction.STATUS_CHANGED,
             old={"status": InvitationStatus.PENDING.value},
