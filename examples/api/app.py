@@ -41,6 +41,7 @@ from examples.api.routes import (
     customer,
     documents,
     email,
+    families,
     general,
     groups,
     imports,
@@ -194,6 +195,8 @@ def create_app(
     app.state.mailgun_signing_key = mailgun_signing_key
     install_error_handlers(app)
     app.include_router(customer.router)
+    app.include_router(families.router)
+    app.include_router(families.admin_router)
     app.include_router(portal.router)
     app.include_router(staff.router)
     # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...
