@@ -21,7 +21,7 @@ from bookingcore import (
 from bookingcore.domain.events import FamilyChanged
 from bookingcore.domain.families import FamilyRole, InvitationStatus
 from bookingcore.domain.values import PartnerId
-from bookingcore.errors import ConflictError, IdempotencyConflictError
+from bookingcore.errors import ConflictError, DuplicateError, IdempotencyConflictError
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore.testing.builders import T0, Builder
 from bookingcore_adapters.memory import MemoryStore
@@ -256,6 +256,15 @@ class TestWhatALinkGrants:
         with pytest.raises(NotFoundError):
             fam.core.bookings.get(booking.id, principal=fam.as_son)  # type: ignore[attr-defined]
         assert fam.core.families.bookings(fam.mum.id, principal=fam.as_mum) == []
+
+    def test_a_traveler_is_not_booked_onto_one_slot_twice_by_two_members(
+        self, fam: _Family
+    ) -> None:
+        fam.link_son()
+        fam.book(fam.as_son, fam.son.id, fam.son_t.id)
+        with pytest.raises(DuplicateError) as caught:
+            fam.book(fam.as_mum, fam.mum.id, fam.son_t.id)
+        assert caught.value.existing_id is None  # the son's booking is not hers to name
 
     def test_a_cancelled_booking_leaves_the_family_list(self, fam: _Family) -> None:
         fam.link_son()

@@ -784,7 +784,7 @@ class BookingService:
             slot=slot,
             lifecycle=lifecycle,
             author=self._ctx.author(principal, now),
-            others=uow.bookings.list_for_customer_slot(customer_id, slot.id),
+            others=self._same_slot_bookings(uow, customer_id, slot.id, chosen),
             may_see=lambda other: policy.can_view_booking(principal, other),
             lifecycle_of=self._ctx.settings.lifecycle,
             voucher=voucher,
@@ -825,6 +825,23 @@ class BookingService:
             # Seats the entry's offer held that the booking did not need go on.
             offer_free_seats(self._ctx, tx, slot, now=now)
         return booking
+
+    @staticmethod
+    def _same_slot_bookings(
+        uow: UnitOfWork,
+        customer_id: CustomerId,
+        slot_id: SlotId,
+        chosen: Sequence[tuple[Traveler, Money | None, str | None]],
+    ) -> list[Booking]:
+        """The bookings of the slot that a new booking of ``chosen`` must not duplicate:
+        the customer's, and those of the family members whose travelers it names (so a
+        traveler is not booked onto one slot twice, once by each of two members)."""
+        owners = {customer_id} | {traveler.customer_id for traveler, _, _ in chosen}
+        return [
+            booking
+            for owner in sorted(owners, key=lambda o: o.bytes)
+            for booking in uow.bookings.list_for_customer_slot(owner, slot_id)
+        ]
 
     def _line_items(
         self, booking_id: BookingId, items: Sequence[BookedItem], currency: str, now: datetime
