@@ -315,6 +315,12 @@ class TestWhatALinkGrants:
 
 
 class TestPrivacy:
+    def test_a_customers_export_holds_their_family_link_and_invitations(self, fam: _Family) -> None:
+        fam.link_son()
+        data = fam.core.privacy.export_customer(fam.son.id, principal=fam.as_son)
+        assert data["family"]["membership"]["relation"] == "son"
+        assert [i["status"] for i in data["family"]["invitations"]] == ["accepted"]
+
     def test_erasing_a_member_removes_their_links(self, fam: _Family) -> None:
         fam.link_son()
         fam.core.families.invite(

@@ -127,7 +127,8 @@ class PrivacyService:
         they organise), ``booking_items``, ``itineraries``, ``documents``,
         ``refunds``, ``status_history`` (every move of their bookings, with its
         note), ``payment_webhooks`` (the stored provider deliveries about their
-        payments, as the provider sent them), ``audit``
+        payments, as the provider sent them), ``family`` (their family
+        membership and the invitations sent to or by them, 0.4), ``audit``
         (entries about the customer and their travelers, oldest first) and
         ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
@@ -135,6 +136,8 @@ class PrivacyService:
         Raises:
             NotFoundError: no such customer visible to ``principal``.
             PermissionDeniedError: a partner or advisor asks.
+
+        .. versionchanged:: 0.4 ``family``.
         """
         policy.require(
             principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
@@ -170,6 +173,10 @@ class PrivacyService:
                     )
                 ),
                 "audit": to_dict(audit),
+                "family": {
+                    "membership": to_dict(uow.families.member(customer_id)),
+                    "invitations": to_dict(list(uow.families.invitations_involving(customer_id))),
+                },
                 **self._related(uow, customer_id, bookings),
             }
 
