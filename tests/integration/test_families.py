@@ -326,7 +326,12 @@ class TestPrivacy:
         fam.core.families.invite(
             fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
         )
+        family_id = fam.core.families.family(fam.mum.id, principal=fam.as_mum).family_id
         fam.core.privacy.erase_customer(fam.son.id, principal=ADMIN, reason="request 7")
+        trail = fam.core.audit.trail("family", family_id, principal=ADMIN)
+        joined = [e for e in trail if e.new_values.get("joined") == str(fam.son.id)]
+        assert [e.new_values["relation"] for e in joined] == ["[erased]"]
+        assert all("relation" not in e.old_values for e in trail)
         view = fam.core.families.family(fam.mum.id, principal=fam.as_mum)
         assert [m.customer_id for m in view.members] == [fam.mum.id]
         with pytest.raises(ValidationError):

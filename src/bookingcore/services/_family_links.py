@@ -117,6 +117,9 @@ def unlink_member(
 
 # ---------------------------------------------------------------------- privacy
 
+#: What erasure redacts from family trails: how the erased customer relates to others.
+_RELATION = frozenset({"relation"})
+
 
 def forget_family_links(
     context: ServiceContext,
@@ -139,13 +142,18 @@ def forget_family_links(
     removed = 0
     member = uow.families.member(customer_id)
     if member is not None:
+        # The relation recorded when they joined is theirs: redacted from the trail.
+        named = str(customer_id)
+        for entry in uow.audit.list_for("family", member.family_id):
+            if named in entry.new_values.values() or named in entry.old_values.values():
+                entry.redact(_RELATION)
         unlink_member(tx, member, principal, now, action="removed", reason=reason, erased=True)
         removed += 1
     invitations = list(uow.families.invitations_involving(customer_id))
     uow.families.delete_invitations([i.id for i in invitations])
     for invitation in invitations:
         for entry in uow.audit.list_for(invitation.entity_name, invitation.id):
-            entry.redact(frozenset({"relation"}))
+            entry.redact(_RELATION)
     return removed + len(invitations)
 
 
