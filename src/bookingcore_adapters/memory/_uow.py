@@ -325,6 +325,8 @@ class MemoryUnitOfWork:
                     owner = index.get(value, row_id)
                     if owner != row_id and owner in changed and read(changed[owner]) != value:
                         owner = row_id  # the holder gives the value up in this same commit
+                    elif owner in self._deleted[table.name]:
+                        owner = row_id  # the holder is deleted in this same commit
                 if owner != row_id:
                     entity_name = table.entity.__name__.lower()
                     msg = f"{entity_name} {key} {value!r} is already taken"
