@@ -42,6 +42,7 @@ from examples.api.routes import (
     devices,
     documents,
     email,
+    families,
     general,
     groups,
     imports,
@@ -196,6 +197,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(customer.router)
     app.include_router(devices.router)
+    app.include_router(families.router)
+    app.include_router(families.admin_router)
     app.include_router(portal.router)
     app.include_router(staff.router)
     # before admin: its /{booking_id} would otherwise claim /imports, /preview, ...

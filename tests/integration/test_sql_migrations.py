@@ -23,6 +23,7 @@ from bookingcore import (
     IdempotencyConflictError,
     Money,
     NewTraveler,
+    NotFoundError,
     Principal,
     ProductRequirements,
     RefundTier,
@@ -1287,3 +1288,49 @@ def test_push_devices_table_holds_one_row_per_token(database: Engine) -> None:
     store.dispose()
     migrations.downgrade(database, BEFORE_0044)
     assert "push_devices" not in _tables(database)
+
+
+#: The revision before 0045 (family accounts).
+BEFORE_0045 = "0044"
+
+
+def test_family_accounts_come_with_their_tables_and_go_on_downgrade(database: Engine) -> None:
+    """0045 adds ``families``, ``family_members`` (one family per customer: a unique
+    ``customer_id``) and ``family_invitations``; customers stored before stay in no
+    family; the upgraded schema is the mapping's, and a downgrade drops the three."""
+    family_tables = {"families", "family_members", "family_invitations"}
+    migrations.upgrade(database, BEFORE_0045)
+    assert not family_tables & _tables(database)
+    store = SqlStore(database)
+    make = Builder()
+    owner, son = make.customer(), make.customer()
+    with store.unit_of_work() as uow:
+        uow.customers.add(owner)
+        uow.customers.add(son)
+        uow.commit()
+    migrations.upgrade(database)
+    assert family_tables <= _tables(database)
+    assert _differences(database) == []
+    unique = {
+        tuple(index["column_names"])
+        for index in inspect(database).get_indexes("family_members")
+        if index["unique"]
+    }
+    assert ("customer_id",) in unique
+    core = BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=FixedClock(T0),
+        ids=SequentialIds(),
+        notifier=RecordingNotifier(),
+    )
+    with pytest.raises(NotFoundError):
+        core.families.family(owner.id, principal=Principal.customer(owner.id))
+    sent = core.families.invite(
+        owner.id, son.phone.e164, relation="son", principal=Principal.customer(owner.id)
+    )
+    core.families.accept(sent.id, principal=Principal.customer(son.id))
+    view = core.families.family(son.id, principal=Principal.customer(son.id))
+    assert [m.customer_id for m in view.members] == [owner.id, son.id]
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0045)
+    assert not family_tables & _tables(database)

@@ -230,6 +230,9 @@ def _customers(run: Run) -> None:
     assert erased.name is None
     assert core.bookings.list(BookingFilter(text="Asha"), principal=admin).items == []
     assert run["data"]["customer"]["name"] == "Asha Rao"  # exported before the erasure
+    # The family section: Dev's traveler was booked by Kavya, on her booking.
+    assert run["for_dev"].customer_id == run["kavya"].customer.id
+    assert [t.traveler_id for t in run["for_dev"].travelers] == [run["devs_traveler"].id]
 
 
 @covers("partners.md")

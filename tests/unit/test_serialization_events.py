@@ -23,6 +23,7 @@ from bookingcore.domain.events import (
     Delivery,
     DocumentGenerated,
     DomainEvent,
+    FamilyChanged,
     RetryPolicy,
     SlotCancelled,
     SlotRescheduled,
@@ -91,6 +92,14 @@ def _events() -> list[DomainEvent]:
             customer_id=uuid4(),
             action="deleted",
             actor=STAFF,
+            **common,
+        ),
+        FamilyChanged(
+            id=uuid4(),
+            family_id=uuid4(),
+            customer_id=uuid4(),
+            action="joined",
+            actor=Actor(ActorKind.CUSTOMER, "c-1"),
             **common,
         ),
         DocumentGenerated(

@@ -51,6 +51,7 @@ __all__ = [
     "DeliveryStatus",
     "DocumentGenerated",
     "DomainEvent",
+    "FamilyChanged",
     "OutboxMessage",
     "RetryPolicy",
     "SerializedMessage",
@@ -252,6 +253,25 @@ class TravelerChanged(DomainEvent):
     name: ClassVar[str] = "traveler.changed"
 
     traveler_id: TravelerId
+    customer_id: CustomerId
+    action: str
+    actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class FamilyChanged(DomainEvent):
+    """A family account changed for ``customer_id``.
+
+    ``action`` is one of ``invited``, ``joined``, ``declined``, ``cancelled`` (an
+    invitation withdrawn), ``left``, ``removed`` (by the owner, or on erasure) and
+    ``dissolved`` (the owner left: one event per member unlinked).
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "family.changed"
+
+    family_id: UUID
     customer_id: CustomerId
     action: str
     actor: Actor

@@ -6,8 +6,9 @@ changes in one place for the whole library:
 =================  ======================  ==========================  ======================
 principal          sees                    changes                     books
 =================  ======================  ==========================  ======================
-customer           own profile, travelers  own profile, travelers,     for themselves
-                   and bookings            own bookings
+customer           own profile, travelers  own profile, travelers,     for themselves and
+                   and bookings; their     own bookings; their family  their family's travelers
+                   family (see below)      if they own it
 partner            customers and bookings  the same                    at allowed locations
                    it created
 staff (by role)    everything (admin,      everything (admin, staff)   anywhere (admin, staff)
@@ -29,6 +30,15 @@ trail is for staff with ``view_audit`` and, for their bookings, advisors.
 
 Reading something that is not yours answers "not found", never "forbidden", so
 a partner cannot probe for another partner's records.
+
+Family accounts (0.4, :mod:`bookingcore.domain.families`): a customer booking
+for themselves may pick the saved travelers of the other members of their family
+(:func:`can_book_family_traveler`); staff who may book anywhere may do so for
+them, a partner never (it sees its own customers, not their families). A member
+reads the family's members and travelers by name (:func:`can_view_family`) and
+the upcoming bookings other members made for their travelers; the owner (and
+staff who change everything) invites and removes members
+(:func:`can_manage_family`). Staff who see everything read every family.
 
 .. versionadded:: 0.1
 """
@@ -75,12 +85,15 @@ __all__ = [
     "booking_page_for",
     "bookings_for",
     "can_answer_for_item",
+    "can_book_family_traveler",
     "can_change_booking",
     "can_change_customer",
     "can_decide_quotation",
+    "can_manage_family",
     "can_view_audit",
     "can_view_booking",
     "can_view_customer",
+    "can_view_family",
     "can_view_item",
     "can_view_lead",
     "can_view_partner_webhooks",
@@ -826,3 +839,44 @@ def can_decide_quotation(principal: Principal, quotation: Quotation) -> bool:
     .. versionadded:: 0.3
     """
     return principal.has(Permission.CHANGE_ALL) or principal.is_customer(quotation.customer_id)
+
+
+# --------------------------------------------------------- family accounts (0.4)
+
+
+def can_view_family(principal: Principal, members: Iterable[UUID]) -> bool:
+    """May ``principal`` read the family whose members are ``members``: its members'
+    names and relations, their travelers' names? A member, and staff who see everything.
+
+    .. versionadded:: 0.4
+    """
+    if principal.has(Permission.VIEW_ALL):
+        return True
+    return principal.kind is PrincipalKind.CUSTOMER and principal.id in set(members)
+
+
+def can_manage_family(principal: Principal, owner_id: UUID) -> bool:
+    """May ``principal`` invite into and remove from the family ``owner_id`` owns?
+    Its owner, and staff who change everything.
+
+    .. versionadded:: 0.4
+    """
+    return principal.has(Permission.CHANGE_ALL) or principal.is_customer(owner_id)
+
+
+def can_book_family_traveler(
+    principal: Principal, *, booker: UUID, traveler_owner: UUID, members: Iterable[UUID]
+) -> bool:
+    """May ``principal``, booking for the customer ``booker``, put on the booking a
+    traveler saved by ``traveler_owner``, where ``members`` is ``booker``'s family?
+
+    Yes when both are members of that family and the booking is made by
+    ``booker`` themself or by staff who may book anywhere (for them); never by a
+    partner, whose reach ends at the customers it made.
+
+    .. versionadded:: 0.4
+    """
+    family = set(members)
+    if booker not in family or traveler_owner not in family:
+        return False
+    return principal.is_customer(booker) or principal.has(Permission.BOOK_ANYWHERE)

@@ -30,6 +30,13 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
+from bookingcore.domain.families import (
+    Family,
+    FamilyId,
+    FamilyInvitation,
+    FamilyInvitationId,
+    FamilyMember,
+)
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim
 from bookingcore.domain.imports import ImportJob, ImportRowError
@@ -115,6 +122,7 @@ __all__ = [
     "CustomerStatsRepository",
     "DeliveryRepository",
     "DocumentRepository",
+    "FamilyRepository",
     "IdempotencyKeyRepository",
     "ImportErrorRepository",
     "ImportJobRepository",
@@ -1647,3 +1655,52 @@ class PushDeviceRepository(Protocol):
     def remove(self, device_id: PushDeviceId) -> bool:
         """Delete the device in this unit of work (at once, undone by a rollback);
         False when there was none."""
+
+
+class FamilyRepository(Protocol):
+    """Family accounts: the families, their members (a customer in at most one)
+    and the invitations to join them.
+
+    .. versionadded:: 0.4
+    """
+
+    def add(self, family: Family) -> None:
+        """Register a new family."""
+
+    def get(self, family_id: FamilyId) -> Family | None:
+        """The family with this id."""
+
+    def get_for_update(self, family_id: FamilyId) -> Family | None:
+        """The family, locked until the unit of work ends (members join and leave
+        under this lock)."""
+
+    def delete(self, family_id: FamilyId) -> None:
+        """Remove the family, its members and its invitations at once."""
+
+    def add_member(self, member: FamilyMember) -> None:
+        """Link a customer into a family. A customer linked to a family already is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def member(self, customer_id: CustomerId) -> FamilyMember | None:
+        """The customer's link to their family, if they have one."""
+
+    def members(self, family_id: FamilyId) -> Sequence[FamilyMember]:
+        """The family's members, in the order they joined (the owner first)."""
+
+    def remove_member(self, customer_id: CustomerId) -> bool:
+        """Unlink the customer from their family at once; whether they were linked."""
+
+    def add_invitation(self, invitation: FamilyInvitation) -> None:
+        """Store a new invitation."""
+
+    def get_invitation(self, invitation_id: FamilyInvitationId) -> FamilyInvitation | None:
+        """The invitation with this id."""
+
+    def invitations(self, family_id: FamilyId) -> Sequence[FamilyInvitation]:
+        """The family's invitations, every status, oldest first."""
+
+    def invitations_involving(self, customer_id: CustomerId) -> Sequence[FamilyInvitation]:
+        """The invitations sent to or by the customer, every status, oldest first."""
+
+    def delete_invitations(self, invitation_ids: Sequence[FamilyInvitationId]) -> None:
+        """Remove these invitations at once."""

@@ -35,6 +35,7 @@ from bookingcore.ports.repositories import (
     CustomerStatsRepository,
     DeliveryRepository,
     DocumentRepository,
+    FamilyRepository,
     IdempotencyKeyRepository,
     ImportErrorRepository,
     ImportJobRepository,
@@ -273,6 +274,15 @@ class UnitOfWork(Protocol):
     @property
     def push_devices(self) -> PushDeviceRepository:
         """Customers' push devices in this transaction.
+
+        .. versionadded:: 0.4
+        """
+
+    # ---------------------------------------------------------- family accounts
+
+    @property
+    def families(self) -> FamilyRepository:
+        """Family accounts, their members and invitations in this transaction.
 
         .. versionadded:: 0.4
         """

@@ -72,6 +72,12 @@ from bookingcore.services.events import (
     Subscription,
 )
 from bookingcore.services.exports import BOOKING_EXPORT_COLUMNS, ExportService
+from bookingcore.services.families import (
+    FamilyMemberView,
+    FamilyService,
+    FamilyView,
+    ReceivedInvitation,
+)
 from bookingcore.services.groups import GroupService, GroupTotals
 from bookingcore.services.imports import (
     ImportFilePurgedError,
@@ -181,6 +187,9 @@ __all__ = [
     "EngagementLine",
     "EventDispatcher",
     "ExportService",
+    "FamilyMemberView",
+    "FamilyService",
+    "FamilyView",
     "FrequencyLine",
     "GroupService",
     "GroupTotals",
@@ -220,6 +229,7 @@ __all__ = [
     "QuotationService",
     "QuoteLine",
     "RebookingSuggestion",
+    "ReceivedInvitation",
     "ReconciliationLine",
     "ReconciliationReport",
     "ReconciliationState",

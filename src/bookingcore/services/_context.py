@@ -133,6 +133,9 @@ class Settings:
             (:class:`~bookingcore.domain.loyalty.LoyaltyProgram`); ``None`` (the
             default): no program, no tiers and no loyalty discounts. See
             docs/loyalty.md.
+        family_invitation_ttl: how long an invitation into a family account waits
+            for its answer (:class:`~bookingcore.services.FamilyService`): 7 days
+            by default; it expires afterwards.
         import_file_retention: how long an import's uploaded file is kept once the
             import finished (completed, failed or cancelled; counted from its last
             run, a retry's included): 7 days by default. The
@@ -161,6 +164,7 @@ class Settings:
     .. versionchanged:: 0.4 ``attendance_moves_status``.
     .. versionchanged:: 0.4 ``loyalty``.
     .. versionchanged:: 0.4 ``import_file_retention``.
+    .. versionchanged:: 0.4 ``family_invitation_ttl``.
     """
 
     default_region: str | None = None
@@ -186,6 +190,7 @@ class Settings:
     attendance_moves_status: bool = False
     loyalty: LoyaltyProgram | None = None
     import_file_retention: timedelta | None = timedelta(days=7)
+    family_invitation_ttl: timedelta = timedelta(days=7)
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -207,6 +212,9 @@ class Settings:
         if retention is not None and retention <= timedelta(0):
             msg = "must be a positive timedelta, or None to keep uploaded files forever"
             raise ValidationError.single("import_file_retention", msg, "out_of_range")
+        if self.family_invitation_ttl <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("family_invitation_ttl", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):

@@ -50,6 +50,7 @@ from bookingcore.services.dashboard import DashboardService
 from bookingcore.services.devices import PushDeviceService
 from bookingcore.services.events import EventDispatcher, OutboxRelay
 from bookingcore.services.exports import ExportService
+from bookingcore.services.families import FamilyService
 from bookingcore.services.groups import GroupService
 from bookingcore.services.imports import ImportService
 from bookingcore.services.invoicing import InvoiceService
@@ -212,6 +213,8 @@ class BookingCore:
             (certificates earned on bookings, renewal reminders, compliance report)
         vouchers: :class:`~bookingcore.services.VoucherService` (promo codes
             such as ``SUMMER10``: made by staff, used by bookings, 0.4)
+        families: :class:`~bookingcore.services.FamilyService` (family accounts:
+            customers linked by invitation book for each other, 0.4)
 
     Args:
         uow_factory: opens one unit of work (``MemoryStore().unit_of_work``,
@@ -423,6 +426,7 @@ class BookingCore:
         self.exports = ExportService(self.context)
         self.certificates = CertificateService(self.context, self.communications)
         self.vouchers = VoucherService(self.context)
+        self.families = FamilyService(self.context)
         if automations is not False:
             _automations.install(
                 self.events,

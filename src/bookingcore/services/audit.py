@@ -34,6 +34,8 @@ AUDITED_ENTITIES = frozenset(
     | {"voucher"}
     # Customers' push devices: registered, moved, deactivated, unregistered (0.4).
     | {"push device"}
+    # Family accounts: families and the invitations to join them (0.4).
+    | {"family", "family invitation"}
 )
 
 

@@ -107,6 +107,7 @@ from bookingcore.services._context import (
     principal_key,
     under_fresh_reference,
 )
+from bookingcore.services._family_links import family_circle
 from bookingcore.services._observing import GuardedObserver, error_name
 from bookingcore.services._requirements import check_requirements, note_waived
 from bookingcore.services._seat_offers import end_entry_for_booking, offer_free_seats
@@ -705,7 +706,7 @@ class BookingService:
         # per phone): it then must not pick up their saved travelers or other bookings.
         sees_customer = self._sees_customer(uow, customer_id, principal)
         chosen, new_travelers = self._resolve_travelers(
-            uow, request, customer_id, now, sees_customer=sees_customer
+            uow, request, customer_id, now, sees_customer=sees_customer, principal=principal
         )
         _check_bookable_items(uow, items)
         # A quoted price is the price agreed: an approved quotation's booking keeps it.
@@ -784,7 +785,7 @@ class BookingService:
             slot=slot,
             lifecycle=lifecycle,
             author=self._ctx.author(principal, now),
-            others=uow.bookings.list_for_customer_slot(customer_id, slot.id),
+            others=self._same_slot_bookings(uow, customer_id, slot.id, chosen),
             may_see=lambda other: policy.can_view_booking(principal, other),
             lifecycle_of=self._ctx.settings.lifecycle,
             voucher=voucher,
@@ -825,6 +826,23 @@ class BookingService:
             # Seats the entry's offer held that the booking did not need go on.
             offer_free_seats(self._ctx, tx, slot, now=now)
         return booking
+
+    @staticmethod
+    def _same_slot_bookings(
+        uow: UnitOfWork,
+        customer_id: CustomerId,
+        slot_id: SlotId,
+        chosen: Sequence[tuple[Traveler, Money | None, str | None]],
+    ) -> list[Booking]:
+        """The bookings of the slot that a new booking of ``chosen`` must not duplicate:
+        the customer's, and those of the family members whose travelers it names (so a
+        traveler is not booked onto one slot twice, once by each of two members)."""
+        owners = {customer_id} | {traveler.customer_id for traveler, _, _ in chosen}
+        return [
+            booking
+            for owner in sorted(owners, key=lambda o: o.bytes)
+            for booking in uow.bookings.list_for_customer_slot(owner, slot_id)
+        ]
 
     def _line_items(
         self, booking_id: BookingId, items: Sequence[BookedItem], currency: str, now: datetime
@@ -1092,7 +1110,12 @@ class BookingService:
         sees_customer = self._sees_customer(uow, customer_id, principal)
         request = BookingRequest(slot.id, travelers, customer_id=customer_id)
         chosen, _ = self._resolve_travelers(
-            uow, request, customer_id, self._ctx.now(), sees_customer=sees_customer
+            uow,
+            request,
+            customer_id,
+            self._ctx.now(),
+            sees_customer=sees_customer,
+            principal=principal,
         )
         return self._slot_requirements(
             uow, slot, chosen, customer_id, principal, override=override_requirements
@@ -1136,6 +1159,7 @@ class BookingService:
         now: datetime,
         *,
         sees_customer: bool,
+        principal: Principal,
     ) -> tuple[list[tuple[Traveler, Money | None, str | None]], list[Traveler]]:
         """The booking's travelers, and the new ones to save under the customer.
 
@@ -1143,12 +1167,21 @@ class BookingService:
         travelers, and a typed traveler matched to a saved one does not take
         over the saved one's special requirements (they are the customer's
         data, not the principal's).
+
+        A saved traveler of another member of the customer's family may be named
+        when the policy allows it (:func:`~bookingcore.domain.policy.can_book_family_traveler`);
+        their saved special requirements stay with the member who saved them.
+
+        Raises:
+            PermissionDeniedError: a family member's traveler named by a principal
+                the policy refuses it to (a partner).
         """
         region = self._ctx.settings.default_region
         p = Problems()
         saved: Sequence[Traveler] | None = None
         chosen: list[tuple[Traveler, Money | None, str | None]] = []
         created: list[Traveler] = []
+        family: frozenset[CustomerId] | None = None
         for index, choice in enumerate(request.travelers):
             prefix = f"travelers[{index}]"
             needs = clean_text(choice.special_requirements, "special_requirements", max_length=2000)
@@ -1156,6 +1189,22 @@ class BookingService:
             saved_needs: str | None = None
             if isinstance(choice, SavedTraveler):
                 traveler = uow.travelers.get(choice.traveler_id)
+                if traveler is not None and traveler.customer_id != customer_id:
+                    if family is None:
+                        family = family_circle(uow, customer_id)
+                    if traveler.customer_id in family and not traveler.is_deleted:
+                        policy.require(
+                            policy.can_book_family_traveler(
+                                principal,
+                                booker=customer_id,
+                                traveler_owner=traveler.customer_id,
+                                members=family,
+                            ),
+                            f"{principal} may not book the travelers of customer "
+                            f"{customer_id}'s family",
+                        )
+                        chosen.append((traveler, choice.price, needs))
+                        continue
                 if (
                     not sees_customer
                     or traveler is None
@@ -2278,7 +2327,7 @@ class BookingService:
             sees = self._sees_customer(uow, booking.customer_id, principal)
             request = BookingRequest(booking.slot_id, tuple(add), customer_id=booking.customer_id)
             chosen, new_travelers = self._resolve_travelers(
-                uow, request, booking.customer_id, now, sees_customer=sees
+                uow, request, booking.customer_id, now, sees_customer=sees, principal=principal
             )
             slot = uow.slots.get_for_update(booking.slot_id)
             assert slot is not None

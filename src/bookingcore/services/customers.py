@@ -54,6 +54,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext, Transaction, claim_change
+from bookingcore.services._family_links import move_family_links
 from bookingcore.services._sessions import revoke_sessions
 
 __all__ = [
@@ -861,7 +862,7 @@ class CustomerService:
 
         In one unit of work the duplicate's bookings, travelers, messages,
         payments, waiting-list entries, certificates, leads, quotations, trips,
-        voucher redemptions, groups and push devices move to the survivor, its
+        voucher redemptions, groups, push devices and family links move to the survivor, its
         name and email fill the survivor's empty ones, and it is marked merged
         (reads never return it again; its phone finds the survivor) and its
         signed-in sessions end. Audit
@@ -883,7 +884,8 @@ class CustomerService:
 
         .. versionadded:: 0.3
         .. versionchanged:: 0.4
-           ``idempotency_key``; voucher redemptions and push devices move too.
+           ``idempotency_key``; voucher redemptions, push devices and family links move
+           too.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
         if survivor_id == duplicate_id:
@@ -907,6 +909,9 @@ class CustomerService:
                 return survivor
             duplicate = self.load_visible(uow, duplicate_id, principal)
             moved = self._move_records(uow, duplicate_id, survivor_id, now)
+            moved["family_links"] = move_family_links(
+                self._ctx, tx, duplicate_id, survivor_id, principal
+            )
             before = snapshot(survivor, _PROFILE)
             if (duplicate.name and not survivor.name) or (duplicate.email and not survivor.email):
                 survivor.complete_profile(

@@ -23,7 +23,9 @@ naming them (their phone, email or an external id) their raw cells, their
 bookings' stored documents their content (invoices and credit notes, financial
 records, are kept as issued), and the values of
 audit entries about them are redacted; their active waiting-list entries are
-cancelled (seats an offer held go to the next in line).
+cancelled (seats an offer held go to the next in line), and their family links
+are removed (they leave their family, ending it if they own it; invitations
+sent to or by them are deleted).
 Bookings, payments and their amounts stay, so counts and money still add up.
 Because the data is gone from storage, no read can bring it back: searches,
 lists, exports and the customer view only find the placeholders.
@@ -58,6 +60,7 @@ from bookingcore.errors import ValidationError
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
 from bookingcore.services._context import ServiceContext, Transaction, claim_change
+from bookingcore.services._family_links import forget_family_links
 from bookingcore.services._seat_offers import cancel_entries
 from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
@@ -124,7 +127,8 @@ class PrivacyService:
         they organise), ``booking_items``, ``itineraries``, ``documents``,
         ``refunds``, ``status_history`` (every move of their bookings, with its
         note), ``payment_webhooks`` (the stored provider deliveries about their
-        payments, as the provider sent them), ``audit``
+        payments, as the provider sent them), ``family`` (their family
+        membership and the invitations sent to or by them, 0.4), ``audit``
         (entries about the customer and their travelers, oldest first),
         ``push_devices`` (their devices for push notifications) and
         ``exported_at``. Staff who see everything and the customer themself may
@@ -136,6 +140,8 @@ class PrivacyService:
 
         .. versionchanged:: 0.4
            ``push_devices``.
+
+        .. versionchanged:: 0.4 ``family``.
         """
         policy.require(
             principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
@@ -172,6 +178,10 @@ class PrivacyService:
                 ),
                 "audit": to_dict(audit),
                 "push_devices": to_dict(list(uow.push_devices.list_for_customer(customer_id))),
+                "family": {
+                    "membership": to_dict(uow.families.member(customer_id)),
+                    "invitations": to_dict(list(uow.families.invitations_involving(customer_id))),
+                },
                 **self._related(uow, customer_id, bookings),
             }
 
@@ -395,6 +405,10 @@ class PrivacyService:
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
 
+        Their family links are removed in the same unit of work: they leave their
+        family (the family ends if they own it) and the invitations sent to or by
+        them are deleted, so nobody books their travelers any more.
+
         Their active waiting-list entries are cancelled in the same unit of
         work, the way :meth:`~bookingcore.services.WaitlistService.remove`
         cancels one: an offer an entry held is released and its seats are
@@ -405,7 +419,8 @@ class PrivacyService:
         and ``reason``) answers the erased customer and writes nothing more.
 
         .. versionchanged:: 0.4 the outbox's events about their bookings; their
-           travelers' attendance notes; ``idempotency_key``; their push devices.
+           travelers' attendance notes; ``idempotency_key``; their push devices; family
+           links.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -506,6 +521,10 @@ class PrivacyService:
                     "bookings": bookings,
                     "communications": len(messages),
                     "waitlist_entries": waitlist_entries,
+                    # Family links go: no member books their travelers any more.
+                    "family_links": forget_family_links(
+                        self._ctx, tx, customer_id, principal, reason=reason
+                    ),
                 },
                 reason=reason,
                 entry_id=entry_id,

@@ -78,6 +78,16 @@ from bookingcore.domain.events import (
     DeliveryStatus,
     RetryPolicy,
 )
+from bookingcore.domain.families import (
+    Family,
+    FamilyId,
+    FamilyInvitation,
+    FamilyInvitationId,
+    FamilyMember,
+    FamilyMemberId,
+    FamilyRole,
+    InvitationStatus,
+)
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
 from bookingcore.domain.imports import (
@@ -209,6 +219,7 @@ __all__ = [
     "CustomerRepositoryContract",
     "CustomerStatsRepositoryContract",
     "DocumentRepositoryContract",
+    "FamilyRepositoryContract",
     "HistoryRepositoryContract",
     "IdempotencyKeyRepositoryContract",
     "ImportRepositoryContract",
@@ -6027,6 +6038,58 @@ def _store_itinerary(uow_factory: UnitOfWorkFactory, make: Builder) -> Itinerary
     return _committed(uow_factory, "itineraries", make.itinerary(booking.id))
 
 
+def _family_of(
+    make: Builder, owner: Customer, *others: Customer
+) -> tuple[Family, list[FamilyMember]]:
+    """A family ``owner`` owns, with ``others`` joined a minute apart."""
+    family = Family(id=FamilyId(uuid4()), owner_id=owner.id, created_at=T0, updated_at=T0)
+    members = [
+        FamilyMember(
+            id=FamilyMemberId(uuid4()),
+            family_id=family.id,
+            customer_id=customer.id,
+            role=FamilyRole.OWNER if n == 0 else FamilyRole.MEMBER,
+            relation=None if n == 0 else f"relation {n}",
+            joined_at=T0 + timedelta(minutes=n),
+        )
+        for n, customer in enumerate((owner, *others))
+    ]
+    return family, members
+
+
+def _invitation(
+    family: Family, customer: Customer, *, minutes: int = 0, relation: str = "cousin"
+) -> FamilyInvitation:
+    return FamilyInvitation.create(
+        invitation_id=FamilyInvitationId(uuid4()),
+        family_id=family.id,
+        invited_by=family.owner_id,
+        customer_id=customer.id,
+        relation=relation,
+        now=T0 + timedelta(minutes=minutes),
+        expires_at=T0 + timedelta(days=7),
+    )
+
+
+def _store_family(uow_factory: UnitOfWorkFactory, make: Builder) -> Family:
+    owner, invited = make.customer(), make.customer()
+    family, members = _family_of(make, owner)
+    with uow_factory() as uow:
+        uow.customers.add(owner)
+        uow.customers.add(invited)
+        uow.families.add(family)
+        uow.families.add_member(members[0])
+        uow.families.add_invitation(_invitation(family, invited))
+        uow.commit()
+    return family
+
+
+def _store_family_invitation(uow_factory: UnitOfWorkFactory, make: Builder) -> FamilyInvitation:
+    family = _store_family(uow_factory, make)
+    with uow_factory() as uow:
+        return uow.families.invitations(family.id)[0]
+
+
 @attrs.frozen
 class VersionedKind:
     """One kind of versioned entity, as :class:`VersionContract` stores, changes and reads it.
@@ -6161,6 +6224,22 @@ VERSIONED_KINDS: tuple[VersionedKind, ...] = (
     ),
     # ------------------------------------------------------------ promo codes (0.4)
     VersionedKind(Voucher, "vouchers", "description", _text("Terms"), _store_voucher),
+    # ------------------------------------------------------------ family accounts (0.4)
+    VersionedKind(
+        Family,
+        "families",
+        "updated_at",
+        lambda writer: T0 + timedelta(minutes=writer),
+        _store_family,
+    ),
+    VersionedKind(
+        FamilyInvitation,
+        "families",
+        "relation",
+        _text("Cousin"),
+        _store_family_invitation,
+        read=lambda uow, invitation_id: uow.families.get_invitation(invitation_id),
+    ),
 )
 
 
@@ -7798,6 +7877,148 @@ class PushDeviceRepositoryContract(_Base):
             assert len(uow.push_devices.list_for_customer(asha.id)) == 2
 
 
+class FamilyRepositoryContract(_Base):
+    """Family accounts: families, members (a customer in one family at most) and
+    invitations read back equal, in their orders; unlinking and deleting at once.
+
+    .. versionadded:: 0.4
+    """
+
+    def _stored_family(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, members: int = 3
+    ) -> tuple[Family, list[FamilyMember], list[Customer]]:
+        customers = [make.customer() for _ in range(members + 1)]
+        family, linked = _family_of(make, *customers[:members])
+        with uow_factory() as uow:
+            for customer in customers:
+                uow.customers.add(customer)
+            uow.families.add(family)
+            for member in reversed(linked):  # the order of adding is not the order read
+                uow.families.add_member(member)
+            uow.commit()
+        return family, linked, customers
+
+    def test_families_and_members_read_back_equal_owner_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        family, linked, customers = self._stored_family(uow_factory, make)
+        with uow_factory() as uow:
+            assert uow.families.get(family.id) == family
+            assert uow.families.get_for_update(family.id) == family
+            assert list(uow.families.members(family.id)) == linked
+            assert uow.families.member(customers[1].id) == linked[1]
+            assert uow.families.member(customers[3].id) is None
+            assert uow.families.get(FamilyId(uuid4())) is None
+
+    def test_a_customer_is_a_member_of_one_family_at_most(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        _, linked, customers = self._stored_family(uow_factory, make)
+        other, _ = _family_of(make, customers[3])
+        with uow_factory() as uow:
+            uow.families.add(other)
+            uow.families.add_member(
+                attrs.evolve(linked[1], id=FamilyMemberId(uuid4()), family_id=other.id)
+            )
+            with pytest.raises(DuplicateError):
+                uow.commit()
+
+    def test_removing_a_member_is_seen_at_once_and_undone_by_a_rollback(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        family, linked, customers = self._stored_family(uow_factory, make)
+        with uow_factory() as uow:
+            assert uow.families.remove_member(customers[2].id) is True
+            assert uow.families.member(customers[2].id) is None
+            assert list(uow.families.members(family.id)) == linked[:2]
+            assert uow.families.remove_member(customers[3].id) is False
+        with uow_factory() as uow:
+            assert list(uow.families.members(family.id)) == linked  # rolled back
+            uow.families.remove_member(customers[2].id)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.families.members(family.id)) == linked[:2]
+            # Linked again to another family in one unit of work with the removal.
+            other, _ = _family_of(make, customers[3])
+            uow.families.add(other)
+            uow.families.remove_member(customers[1].id)
+            moved = attrs.evolve(linked[1], id=FamilyMemberId(uuid4()), family_id=other.id)
+            uow.families.add_member(moved)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.families.member(customers[1].id) == moved
+
+    def test_a_member_changed_in_place_is_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        _, linked, customers = self._stored_family(uow_factory, make, members=2)
+        with uow_factory() as uow:
+            member = uow.families.member(customers[1].id)
+            assert member is not None
+            member.customer_id = customers[2].id
+            member.relation = "twin"
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.families.member(customers[1].id) is None
+            found = uow.families.member(customers[2].id)
+            assert found is not None
+            assert (found.id, found.relation) == (linked[1].id, "twin")
+
+    def test_invitations_read_back_by_family_and_by_either_customer_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        family, _, customers = self._stored_family(uow_factory, make, members=1)
+        invited = [make.customer() for _ in range(2)]
+        sent = [
+            _invitation(family, invited[n % 2], minutes=10 - n, relation=f"r{n}") for n in range(3)
+        ]
+        with uow_factory() as uow:
+            for customer in invited:
+                uow.customers.add(customer)
+            for invitation in sent:
+                uow.families.add_invitation(invitation)
+            uow.commit()
+        oldest_first = sent[::-1]
+        with uow_factory() as uow:
+            assert list(uow.families.invitations(family.id)) == oldest_first
+            assert uow.families.get_invitation(sent[1].id) == sent[1]
+            assert list(uow.families.invitations_involving(invited[0].id)) == [sent[2], sent[0]]
+            assert list(uow.families.invitations_involving(customers[0].id)) == oldest_first
+            assert uow.families.invitations_involving(customers[1].id) == []
+            answered = uow.families.get_invitation(sent[0].id)
+            assert answered is not None
+            answered.accept(now=T0 + timedelta(hours=1))
+            uow.families.delete_invitations([sent[1].id])
+            assert list(uow.families.invitations(family.id)) == [sent[2], answered]
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.families.get_invitation(sent[0].id)
+            assert stored == answered
+            assert stored is not None
+            assert (stored.status, stored.version) == (InvitationStatus.ACCEPTED, 2)
+            assert uow.families.get_invitation(sent[1].id) is None
+
+    def test_deleting_a_family_takes_its_members_and_invitations(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        family, _, customers = self._stored_family(uow_factory, make)
+        keep, keep_members, _ = self._stored_family(uow_factory, make, members=1)
+        with uow_factory() as uow:
+            uow.families.add_invitation(_invitation(family, customers[3]))
+            uow.commit()
+        with uow_factory() as uow:
+            uow.families.delete(family.id)
+            assert uow.families.get(family.id) is None
+            assert uow.families.member(customers[0].id) is None
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.families.get(family.id) is None
+            assert uow.families.members(family.id) == []
+            assert uow.families.invitations(family.id) == []
+            assert uow.families.invitations_involving(customers[3].id) == []
+            assert list(uow.families.members(keep.id)) == keep_members
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -7836,6 +8057,7 @@ class StorageContract(
     VoucherRepositoryContract,
     CertificateHoldersContract,
     PushDeviceRepositoryContract,
+    FamilyRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

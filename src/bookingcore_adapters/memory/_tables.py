@@ -24,6 +24,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, OutboxMessage
+from bookingcore.domain.families import Family, FamilyInvitation, FamilyMember
 from bookingcore.domain.groups import BookingGroup
 from bookingcore.domain.idempotency import KeyClaim
 from bookingcore.domain.imports import ImportJob, ImportRowError
@@ -160,6 +161,10 @@ TABLES: tuple[Table, ...] = (
     Table("voucher_redemptions", VoucherRedemption, {"booking_id": lambda x: x.booking_id}),
     # ---------------------------------------------------------- push notifications: devices
     Table("push_devices", PushDevice, {"token": lambda d: d.token}),
+    # ---------------------------------------------------------- family accounts (0.4)
+    Table("families", Family),
+    Table("family_members", FamilyMember, {"customer_id": lambda m: m.customer_id}),
+    Table("family_invitations", FamilyInvitation),
     # ------------------------------------------------------------ the idempotency key registry
     # The key registry: one claim per key (its id derives from the key).
     Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),

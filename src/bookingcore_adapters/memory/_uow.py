@@ -26,6 +26,13 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import Delivery, DomainEvent, OutboxMessage, SerializedMessage
+from bookingcore.domain.families import (
+    Family,
+    FamilyId,
+    FamilyInvitation,
+    FamilyInvitationId,
+    FamilyMember,
+)
 from bookingcore.domain.groups import BookingGroup, BookingGroupStatus, normalise_group_reference
 from bookingcore.domain.idempotency import KeyClaim, key_claim_id
 from bookingcore.domain.imports import FILE_PURGED_AT, ImportJob, ImportRowError
@@ -186,6 +193,8 @@ class MemoryUnitOfWork:
         self.vouchers = _VoucherRepository(self, "vouchers")
         # ---------------------------------------------------------- push notifications: devices
         self.push_devices = _PushDeviceRepository(self, "push_devices")
+        # ---------------------------------------------------------- family accounts (0.4)
+        self.families = _FamilyRepository(self, "families")
         # ---------------------------------------------------------- the idempotency key registry
         self.idempotency_keys = _IdempotencyKeyRepository(self, "idempotency_keys")
 
@@ -319,6 +328,8 @@ class MemoryUnitOfWork:
                     owner = index.get(value, row_id)
                     if owner != row_id and owner in changed and read(changed[owner]) != value:
                         owner = row_id  # the holder gives the value up in this same commit
+                    elif owner in self._deleted[table.name]:
+                        owner = row_id  # the holder is deleted in this same commit
                 if owner != row_id:
                     entity_name = table.entity.__name__.lower()
                     msg = f"{entity_name} {key} {value!r} is already taken"
@@ -1837,3 +1848,71 @@ class _PushDeviceRepository(_Repository[PushDevice]):
             return False
         self._uow._delete(self._table, [device_id])
         return True
+
+
+def _joined(member: FamilyMember) -> tuple[object, ...]:
+    return (not member.is_owner, member.joined_at, member.id.bytes)
+
+
+def _sent(invitation: FamilyInvitation) -> tuple[object, ...]:
+    return (invitation.created_at, invitation.id.bytes)
+
+
+class _FamilyRepository(_Repository[Family]):
+    def get(self, family_id: FamilyId) -> Family | None:
+        return self._get(family_id)
+
+    def get_for_update(self, family_id: FamilyId) -> Family | None:
+        return self._locked(family_id)
+
+    def delete(self, family_id: FamilyId) -> None:
+        uow = self._uow
+        uow._delete("family_members", [m.id for m in self.members(family_id)])
+        uow._delete("family_invitations", [i.id for i in self.invitations(family_id)])
+        uow._delete(self._table, [family_id])
+
+    def add_member(self, member: FamilyMember) -> None:
+        self._uow._add("family_members", member)
+
+    def member(self, customer_id: CustomerId) -> FamilyMember | None:
+        found: FamilyMember | None = self._uow._find_unique(
+            "family_members", "customer_id", customer_id
+        )
+        return found
+
+    def members(self, family_id: FamilyId) -> Sequence[FamilyMember]:
+        found: list[FamilyMember] = self._uow._select(
+            "family_members", lambda m: m.family_id == family_id, _joined
+        )
+        return found
+
+    def remove_member(self, customer_id: CustomerId) -> bool:
+        member = self.member(customer_id)
+        if member is None:
+            return False
+        self._uow._delete("family_members", [member.id])
+        return True
+
+    def add_invitation(self, invitation: FamilyInvitation) -> None:
+        self._uow._add("family_invitations", invitation)
+
+    def get_invitation(self, invitation_id: FamilyInvitationId) -> FamilyInvitation | None:
+        found: FamilyInvitation | None = self._uow._load("family_invitations", invitation_id)
+        return found
+
+    def invitations(self, family_id: FamilyId) -> Sequence[FamilyInvitation]:
+        found: list[FamilyInvitation] = self._uow._select(
+            "family_invitations", lambda i: i.family_id == family_id, _sent
+        )
+        return found
+
+    def invitations_involving(self, customer_id: CustomerId) -> Sequence[FamilyInvitation]:
+        found: list[FamilyInvitation] = self._uow._select(
+            "family_invitations",
+            lambda i: customer_id in (i.customer_id, i.invited_by),
+            _sent,
+        )
+        return found
+
+    def delete_invitations(self, invitation_ids: Sequence[FamilyInvitationId]) -> None:
+        self._uow._delete("family_invitations", list(invitation_ids))

@@ -18,6 +18,7 @@ from bookingcore_adapters.sql import _commissions as commissions
 from bookingcore_adapters.sql import _customers as customers
 from bookingcore_adapters.sql import _devices as devices
 from bookingcore_adapters.sql import _events as events
+from bookingcore_adapters.sql import _families as families
 from bookingcore_adapters.sql import _identity as identity
 from bookingcore_adapters.sql import _imports as imports
 from bookingcore_adapters.sql import _insights as insights
@@ -77,6 +78,9 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             vouchers.VOUCHERS,
             vouchers.VOUCHER_REDEMPTIONS,
             devices.PUSH_DEVICES,
+            families.FAMILIES,
+            families.FAMILY_MEMBERS,
+            families.FAMILY_INVITATIONS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -190,6 +194,8 @@ class SqlUnitOfWork:
     vouchers = _Lazy(lambda s: vouchers.VoucherRepository(s, vouchers.VOUCHERS))
     # ---------------------------------------------------------- push notifications: devices
     push_devices = _Lazy(lambda s: devices.PushDeviceRepository(s, devices.PUSH_DEVICES))
+    # ---------------------------------------------------------- family accounts (0.4)
+    families = _Lazy(lambda s: families.FamilyRepository(s, families.FAMILIES))
     # ---------------------------------------------------------- the idempotency key registry
     idempotency_keys = _Lazy(lambda s: events.IdempotencyKeyRepository(s, events.IDEMPOTENCY_KEYS))
 
