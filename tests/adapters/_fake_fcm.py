@@ -11,16 +11,16 @@ error bodies: ``UNREGISTERED`` (404) for tokens in ``unregistered``, ``INVALID_A
 (400, a ``BadRequest`` on ``message.token``) for tokens in ``invalid``, ``UNAUTHENTICATED``
 (401) for an unknown or revoked access token, or whatever a test queues.
 
-The RSA arithmetic here is a test's own (Python integers, PKCS #1 v1.5 with SHA-256),
-independent of the adapter: ``cryptography`` is not needed to run these tests.
+The assertion is checked as Google checks it: PyJWT verifies the RS256 signature with
+the account's public key (``cryptography``) and the audience; then the key id, the
+issuer, the scope, and ``iat``/``exp`` (at most one hour apart, ``exp`` still ahead and
+``iat`` not ahead of the server's clock, with a minute of skew) are checked. The server's
+clock is the test's, so a fixed clock drives both sides.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,157 +29,44 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import attrs
-from jwt.algorithms import Algorithm
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from bookingcore import SystemClock
+from bookingcore.ports.clock import Clock
 
 PROJECT = "trails-app"
 CLIENT_EMAIL = "fcm-sender@trails-app.iam.gserviceaccount.com"
 KEY_ID = "0123456789abcdef0123456789abcdef01234567"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 
-# ------------------------------------------------------------------ RSA, for tests only
-
-_SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+# ------------------------------------------------------------------ keys
 
 
-def _probable_prime(bits: int) -> int:
-    while True:
-        candidate = secrets.randbits(bits) | (1 << (bits - 1)) | 1
-        if all(candidate % p for p in (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)) and _miller(
-            candidate
-        ):
-            return candidate
+def rsa_key(bits: int = 2048) -> RSAPrivateKey:
+    """A new RSA private key (a service account's are 2048-bit)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-def _miller(n: int, rounds: int = 24) -> bool:
-    d, r = n - 1, 0
-    while d % 2 == 0:
-        d, r = d // 2, r + 1
-    for _ in range(rounds):
-        x = pow(secrets.randbelow(n - 3) + 2, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(r - 1):
-            x = pow(x, 2, n)
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
+def pem(key: PrivateKeyTypes) -> str:
+    """The key in PKCS #8 PEM, as a service account file holds it."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
 
 
-def _der_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    return bytes([tag]) + _der_length(len(content)) + content
-
-
-def _der_int(value: int) -> bytes:
-    raw = value.to_bytes(value.bit_length() // 8 + 1, "big")
-    return _der(0x02, raw)
-
-
-@attrs.frozen
-class RsaKey:
-    """An RSA key pair as plain integers, with its PKCS #8 PEM (as in a service account file)."""
-
-    n: int
-    e: int
-    d: int
-    p: int
-    q: int
-
-    @classmethod
-    def generate(cls, bits: int = 2048) -> RsaKey:
-        e = 65537
-        while True:
-            p, q = _probable_prime(bits // 2), _probable_prime(bits // 2)
-            phi = (p - 1) * (q - 1)
-            if p != q and phi % e:
-                return cls(n=p * q, e=e, d=pow(e, -1, phi), p=p, q=q)
-
-    @property
-    def pem(self) -> str:
-        rsa_key = _der(
-            0x30,
-            b"".join(
-                _der_int(v)
-                for v in (
-                    0,
-                    self.n,
-                    self.e,
-                    self.d,
-                    self.p,
-                    self.q,
-                    self.d % (self.p - 1),
-                    self.d % (self.q - 1),
-                    pow(self.q, -1, self.p),
-                )
-            ),
-        )
-        algorithm = _der(0x30, _der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
-        info = _der(0x30, _der_int(0) + algorithm + _der(0x04, rsa_key))
-        body = base64.encodebytes(info).decode().replace("\n", "")
-        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-        return (
-            "\n".join(["-----BEGIN PRIVATE KEY-----", *lines, "-----END PRIVATE KEY-----"]) + "\n"
-        )
-
-    def _encoded(self, message: bytes) -> int:
-        size = (self.n.bit_length() + 7) // 8
-        digest = _SHA256_PREFIX + hashlib.sha256(message).digest()
-        padded = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
-        return int.from_bytes(padded, "big")
-
-    def sign(self, message: bytes) -> bytes:
-        size = (self.n.bit_length() + 7) // 8
-        return pow(self._encoded(message), self.d, self.n).to_bytes(size, "big")
-
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        return pow(int.from_bytes(signature, "big"), self.e, self.n) == self._encoded(message)
-
-
-class LocalRS256(Algorithm):
-    """RS256 for PyJWT over :class:`RsaKey` (the adapter's ``algorithm=``), for a
-    test environment without ``cryptography``. It signs only with the key it holds."""
-
-    def __init__(self, key: RsaKey) -> None:
-        self.key = key
-
-    def prepare_key(self, key: Any) -> RsaKey:
-        assert key == self.key.pem, "the adapter signs with the account's private key"
-        return self.key
-
-    def sign(self, msg: bytes, key: Any) -> bytes:
-        return self.key.sign(msg)
-
-    def verify(self, msg: bytes, key: Any, sig: bytes) -> bool:
-        return self.key.verify(msg, sig)
-
-    @staticmethod
-    def to_jwk(key_obj: Any, as_dict: bool = False) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def from_jwk(jwk: Any) -> Any:
-        raise NotImplementedError
-
-
-def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def service_account_info(key: RsaKey, token_uri: str) -> dict[str, str]:
+def service_account_info(key: RSAPrivateKey, token_uri: str) -> dict[str, str]:
     """A service account file's fields, as the Firebase console writes them."""
     return {
         "type": "service_account",
         "project_id": PROJECT,
         "private_key_id": KEY_ID,
-        "private_key": key.pem,
+        "private_key": pem(key),
         "client_email": CLIENT_EMAIL,
         "client_id": "109876543210987654321",
         "auth_uri": "https://accounts.google.com/o/oauth2/auth",
@@ -190,9 +77,14 @@ def service_account_info(key: RsaKey, token_uri: str) -> dict[str, str]:
 # ------------------------------------------------------------------ the server
 
 
+#: how far ``iat`` may be ahead of the server's clock
+SKEW = 60
+
+
 @attrs.define
 class FakeFcm:
-    public_key: RsaKey
+    public_key: RSAPublicKey
+    clock: Clock = attrs.Factory(SystemClock)
     url: str = ""
     token_requests: list[dict[str, Any]] = attrs.Factory(list)
     sends: list[dict[str, Any]] = attrs.Factory(list)
@@ -212,23 +104,35 @@ class FakeFcm:
     def check_assertion(self, assertion: str) -> str | None:
         """Why the assertion is refused, or None: Google's checks on a JWT bearer grant."""
         try:
-            header_part, claims_part, signature_part = assertion.split(".")
-            header = json.loads(_b64(header_part))
-            claims = json.loads(_b64(claims_part))
-            signature = _b64(signature_part)
-        except ValueError:
-            return "Invalid JWT: malformed"
-        signed = f"{header_part}.{claims_part}".encode()
-        if header.get("alg") != "RS256" or not self.public_key.verify(signed, signature):
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(
+                assertion,
+                self.public_key,
+                algorithms=["RS256"],
+                audience=self.token_uri,
+                # exp and iat are checked below against the server's (the test's) clock
+                options={
+                    "require": ["iss", "aud", "iat", "exp"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.InvalidSignatureError:
             return "Invalid JWT Signature."
-        if header.get("kid") != KEY_ID or claims.get("iss") != CLIENT_EMAIL:
-            return "Invalid grant: account not found"
-        if claims.get("aud") != self.token_uri:
+        except jwt.InvalidAudienceError:
             return "Invalid JWT: aud"
+        except jwt.InvalidTokenError as exc:
+            return f"Invalid JWT: {type(exc).__name__}"
+        if header.get("kid") != KEY_ID or claims["iss"] != CLIENT_EMAIL:
+            return "Invalid grant: account not found"
         if FCM_SCOPE not in str(claims.get("scope", "")).split():
             return "Invalid JWT: scope"
-        if not 0 < claims["exp"] - claims["iat"] <= 3600:
+        issued, expires = claims["iat"], claims["exp"]
+        if not 0 < expires - issued <= 3600:
             return "Invalid JWT: Token must be a short-lived token (60 minutes)"
+        now = self.clock.now().timestamp()
+        if issued > now + SKEW or expires <= now:
+            return "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe."
         return None
 
 
@@ -253,8 +157,9 @@ def fcm_error(code: int, status: str, message: str, **detail: Any) -> dict[str, 
 
 
 @contextmanager
-def fake_fcm(public_key: RsaKey) -> Iterator[FakeFcm]:
-    fake = FakeFcm(public_key)
+def fake_fcm(key: RSAPrivateKey, clock: Clock | None = None) -> Iterator[FakeFcm]:
+    """The server, trusting ``key``'s public half, on ``clock`` (the system's by default)."""
+    fake = FakeFcm(key.public_key(), clock or SystemClock())
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):

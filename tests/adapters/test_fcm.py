@@ -4,30 +4,35 @@ endpoint that check the service account's RS256 signature and answer in FCM's sh
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import shutil
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from tests.adapters._fake_fcm import (
     CLIENT_EMAIL,
     FCM_SCOPE,
     KEY_ID,
     PROJECT,
     FakeFcm,
-    LocalRS256,
-    RsaKey,
     fake_fcm,
     fcm_error,
+    pem,
+    rsa_key,
     service_account_info,
 )
 
+import bookingcore_adapters
 from bookingcore import (
     BookingCore,
     BookingRequest,
@@ -53,24 +58,17 @@ from bookingcore_adapters.push import FcmNotifier, GoogleAccessTokens, ServiceAc
 PHONE = "cGhvbmUtdG9rZW4:APA91bHphone"
 TABLET = "dGFibGV0LXRva2Vu:APA91bHtablet"
 
-_KEYS: dict[str, RsaKey] = {}
+
+@pytest.fixture(scope="session")
+def key() -> RSAPrivateKey:
+    """The service account's key (2048-bit, as Google issues them), made once."""
+    return rsa_key()
 
 
-def _key(name: str) -> RsaKey:
-    if name not in _KEYS:
-        _KEYS[name] = RsaKey.generate()
-    return _KEYS[name]
-
-
-@pytest.fixture
-def key() -> RsaKey:
-    return _key("service account")
-
-
-@pytest.fixture
-def fcm(key: RsaKey) -> Iterator[FakeFcm]:
-    with fake_fcm(key) as fake:
-        yield fake
+@pytest.fixture(scope="session")
+def impostor() -> RSAPrivateKey:
+    """Another key, which the token endpoint does not know."""
+    return rsa_key()
 
 
 @pytest.fixture
@@ -78,12 +76,19 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
-def notifier_for(fcm: FakeFcm, key: RsaKey, clock: FixedClock, **options: object) -> FcmNotifier:
+@pytest.fixture
+def fcm(key: RSAPrivateKey, clock: FixedClock) -> Iterator[FakeFcm]:
+    with fake_fcm(key, clock) as fake:
+        yield fake
+
+
+def notifier_for(
+    fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock, **options: object
+) -> FcmNotifier:
     return FcmNotifier(
         service_account_info(key, fcm.token_uri),
         base_url=fcm.url,
         clock=clock,
-        algorithm=LocalRS256(key),
         **options,  # type: ignore[arg-type]
     )
 
@@ -105,7 +110,7 @@ def _segment(part: str) -> object:
 
 class TestSending:
     def test_a_push_goes_to_fcm_in_its_v1_shape_with_a_bearer_token(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         with notifier_for(fcm, key, clock) as notifier:
             receipt = notifier.send(push())
@@ -125,7 +130,7 @@ class TestSending:
         }
 
     def test_the_token_request_is_a_jwt_bearer_grant_signed_by_the_service_account(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         with notifier_for(fcm, key, clock) as notifier:
             notifier.send(push())
@@ -148,7 +153,7 @@ class TestSending:
         }
 
     def test_the_access_token_is_reused_until_shortly_before_it_expires(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         with notifier_for(fcm, key, clock) as notifier:
             notifier.send(push())
@@ -161,7 +166,7 @@ class TestSending:
         assert [s["authorization"][-1] for s in fcm.sends] == ["1", "1", "2"]
 
     def test_a_revoked_access_token_is_replaced_once_and_the_push_goes_out(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         with notifier_for(fcm, key, clock) as notifier:
             notifier.send(push())
@@ -174,7 +179,7 @@ class TestSending:
         ]
 
     def test_a_message_on_another_channel_is_refused_without_a_request(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         with notifier_for(fcm, key, clock) as notifier, pytest.raises(DeliveryError) as caught:
             notifier.send(
@@ -187,7 +192,7 @@ class TestSending:
 
 class TestErrors:
     def test_an_unregistered_token_is_gone_and_not_retryable(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         fcm.unregistered.add(PHONE)
         with notifier_for(fcm, key, clock) as notifier, pytest.raises(RecipientGoneError) as caught:
@@ -196,7 +201,7 @@ class TestErrors:
         assert caught.value.reason == "fcm 404 UNREGISTERED: Requested entity was not found."
 
     def test_an_invalid_token_is_gone_but_another_invalid_argument_is_not(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         fcm.invalid.add("not-a-token")
         bad_data = fcm_error(
@@ -221,7 +226,13 @@ class TestErrors:
         [(503, "UNAVAILABLE", "UNAVAILABLE"), (429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED")],
     )
     def test_overload_and_quota_are_retryable(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock, code: int, status: str, fcm_code: str
+        self,
+        fcm: FakeFcm,
+        key: RSAPrivateKey,
+        clock: FixedClock,
+        code: int,
+        status: str,
+        fcm_code: str,
     ) -> None:
         fcm.answers.append((code, fcm_error(code, status, "try later", error_code=fcm_code)))
         with notifier_for(fcm, key, clock) as notifier:
@@ -232,9 +243,9 @@ class TestErrors:
             assert notifier.send(push()).provider_message_id  # the next try goes out
 
     def test_a_key_the_token_endpoint_cannot_verify_is_refused_and_nothing_is_sent(
-        self, fcm: FakeFcm, clock: FixedClock
+        self, fcm: FakeFcm, impostor: RSAPrivateKey, clock: FixedClock
     ) -> None:
-        impostor = _key("impostor")  # signs as the account, with another private key
+        # signs as the account, with another private key
         with notifier_for(fcm, impostor, clock) as notifier, pytest.raises(DeliveryError) as caught:
             notifier.send(push())
         assert caught.value.retryable is False
@@ -243,16 +254,15 @@ class TestErrors:
         )
         assert fcm.issued == []
         assert fcm.sends == []
-        assert impostor.pem not in caught.value.reason
+        assert "PRIVATE KEY" not in caught.value.reason
 
-    def test_an_unreachable_fcm_is_retryable(self, key: RsaKey, clock: FixedClock) -> None:
-        with fake_fcm(key) as fcm:
+    def test_an_unreachable_fcm_is_retryable(self, key: RSAPrivateKey, clock: FixedClock) -> None:
+        with fake_fcm(key, clock) as fcm:
             token_uri = fcm.token_uri
             notifier = FcmNotifier(
                 service_account_info(key, token_uri),
                 base_url="http://127.0.0.1:9",  # discard port: nobody listens
                 clock=clock,
-                algorithm=LocalRS256(key),
             )
             with pytest.raises(DeliveryError) as caught:
                 notifier.send(push())
@@ -263,7 +273,7 @@ class TestErrors:
 
 class TestConfiguration:
     def test_a_service_account_file_is_read_and_its_key_kept_out_of_repr(
-        self, tmp_path: Path, key: RsaKey
+        self, tmp_path: Path, key: RSAPrivateKey
     ) -> None:
         path = tmp_path / "service-account.json"
         path.write_text(
@@ -276,7 +286,7 @@ class TestConfiguration:
             KEY_ID,
         )
         assert "PRIVATE KEY" not in repr(account)
-        notifier = FcmNotifier(account, algorithm=LocalRS256(key))
+        notifier = FcmNotifier(account)
         assert "PRIVATE KEY" not in repr(notifier) + repr(notifier.tokens)
         notifier.close()
 
@@ -291,54 +301,93 @@ class TestConfiguration:
             "token_uri",
         }
 
-    def test_a_bad_base_url_is_refused(self, key: RsaKey) -> None:
+    def test_a_bad_base_url_is_refused(self, key: RSAPrivateKey) -> None:
         with pytest.raises(ValidationError) as caught:
             FcmNotifier(
                 service_account_info(key, "https://oauth2.googleapis.com/token"),
                 base_url="fcm.googleapis.com",
-                algorithm=LocalRS256(key),
             )
         assert caught.value.errors[0].field == "base_url"
 
-    @pytest.mark.skipif(
-        importlib.util.find_spec("cryptography") is not None,
-        reason="cryptography is installed: PyJWT has RS256",
+    @pytest.mark.parametrize(
+        "private_key",
+        [
+            "not a key",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            pem(ec.generate_private_key(ec.SECP256R1())),
+        ],
+        ids=["not-pem", "broken-pem", "ec-key"],
     )
-    def test_without_cryptography_the_default_rs256_is_a_named_configuration_error(
-        self, key: RsaKey
+    def test_a_private_key_rs256_cannot_sign_with_is_refused_when_built(
+        self, key: RSAPrivateKey, private_key: str
     ) -> None:
+        info = service_account_info(key, "https://oauth2.googleapis.com/token")
         with pytest.raises(ValidationError) as caught:
-            GoogleAccessTokens(service_account_info(key, "https://oauth2.googleapis.com/token"))
-        assert caught.value.errors[0].field == "algorithm"
+            FcmNotifier({**info, "private_key": private_key})
+        (error,) = caught.value.errors
+        assert error.field == "private_key"
+        assert "PRIVATE KEY" not in error.message
 
-    def test_pyjwt_default_rs256_signs_what_the_token_endpoint_accepts(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+    def test_an_encrypted_private_key_is_refused_when_built(self, key: RSAPrivateKey) -> None:
+        encrypted = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        ).decode()
+        info = service_account_info(key, "https://oauth2.googleapis.com/token")
+        with pytest.raises(ValidationError) as caught:
+            GoogleAccessTokens({**info, "private_key": encrypted})
+        assert caught.value.errors[0].field == "private_key"
+
+    def test_pyjwt_rs256_signs_what_the_token_endpoint_accepts_for_one_hour(
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
-        pytest.importorskip("cryptography", reason="PyJWT's RS256 needs cryptography")
         tokens = GoogleAccessTokens(service_account_info(key, fcm.token_uri), clock=clock)
-        assert fcm.check_assertion(tokens.assertion(clock.now())) is None
+        assertion = tokens.assertion(clock.now())
         tokens.close()
+        claims = jwt.decode(
+            assertion,
+            key.public_key(),
+            algorithms=["RS256"],
+            audience=fcm.token_uri,
+            options={"verify_exp": False},
+        )
+        assert claims["iss"] == CLIENT_EMAIL
+        assert fcm.check_assertion(assertion) is None
+        clock.advance(minutes=59)
+        assert fcm.check_assertion(assertion) is None
+        clock.advance(minutes=1)
+        assert fcm.check_assertion(assertion) == (
+            "Invalid JWT: Token must be a short-lived token and in a reasonable timeframe."
+        )
 
-    @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-    def test_the_test_rsa_key_signs_exactly_as_openssl_does(
-        self, tmp_path: Path, key: RsaKey
-    ) -> None:
-        """The fake's own RSA (PKCS #1 v1.5 is deterministic) matches OpenSSL's."""
-        pem = tmp_path / "key.pem"
-        pem.write_text(key.pem)
-        data = tmp_path / "data"
-        data.write_bytes(b"header.claims")
-        signed = subprocess.run(
-            ["openssl", "dgst", "-sha256", "-sign", str(pem), str(data)],
-            check=True,
+    def test_without_cryptography_importing_the_adapter_names_the_push_extra(self) -> None:
+        script = (
+            "import sys\n"
+            "sys.modules['cryptography'] = None  # as if it were not installed\n"
+            "try:\n"
+            "    import bookingcore_adapters.push\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n"
+        )
+        src = Path(bookingcore_adapters.__file__).parents[1]  # this checkout's sources
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONPATH": str(src)},
             capture_output=True,
-        ).stdout
-        assert signed == key.sign(b"header.claims")
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert done.stdout.strip() == (
+            "bookingcore_adapters.push signs with RS256, which needs cryptography: "
+            "pip install 'bookingcore[push]'"
+        )
 
 
 class TestThroughTheCore:
     def test_a_customers_devices_get_the_push_and_a_gone_one_is_deactivated(
-        self, fcm: FakeFcm, key: RsaKey, clock: FixedClock
+        self, fcm: FakeFcm, key: RSAPrivateKey, clock: FixedClock
     ) -> None:
         admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
         with httpx.Client() as client:

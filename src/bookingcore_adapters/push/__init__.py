@@ -6,7 +6,9 @@
   :class:`GoogleAccessTokens` (the JWT bearer grant, cached until shortly before
   they expire).
 
-It needs httpx and PyJWT with its crypto support (``pip install bookingcore[push]``).
+It needs httpx and PyJWT with ``cryptography`` (``pip install 'bookingcore[push]'``);
+without ``cryptography`` importing this package raises an ``ImportError`` naming the
+extra. Token requests are signed with the private key in the service account file.
 Wire it for the push channel, next to email and SMS::
 
     push = FcmNotifier(ServiceAccount.from_file("firebase-service-account.json"))

@@ -14,6 +14,9 @@ header ``kid``: the ``private_key_id``), posted form-encoded to the token URI as
 answered ``{"access_token", "expires_in", "token_type": "Bearer"}``. The token is
 kept until shortly before it expires.
 
+Needs the ``push`` extra (``pip install 'bookingcore[push]'``): httpx, and PyJWT
+with ``cryptography`` for RS256.
+
 .. versionadded:: 0.4
 """
 
@@ -31,7 +34,17 @@ from urllib.parse import quote, urlsplit
 import attrs
 import httpx
 import jwt
-from jwt.algorithms import Algorithm
+
+try:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+except ImportError as exc:  # pragma: no cover - tested in a subprocess
+    _MISSING = (
+        "bookingcore_adapters.push signs with RS256, which needs cryptography: "
+        "pip install 'bookingcore[push]'"
+    )
+    raise ImportError(_MISSING) from exc
 
 from bookingcore.domain.communications import Channel
 from bookingcore.errors import DeliveryError, FieldError, RecipientGoneError, ValidationError
@@ -140,6 +153,18 @@ def _account(account: ServiceAccount | Mapping[str, Any]) -> ServiceAccount:
     return account if isinstance(account, ServiceAccount) else ServiceAccount.from_info(account)
 
 
+def _rsa_key(account: ServiceAccount) -> RSAPrivateKey:
+    """The account's private key, loaded once; the error never shows the key."""
+    try:
+        key = load_pem_private_key(account.private_key.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, RSAPrivateKey):
+        msg = "is not an unencrypted RSA private key in PEM"
+        raise ValidationError.single("private_key", msg, "invalid")
+    return key
+
+
 class GoogleAccessTokens(OwnedClient):
     """OAuth 2.0 access tokens of a service account, by the JWT bearer grant, cached.
 
@@ -147,9 +172,8 @@ class GoogleAccessTokens(OwnedClient):
     expiry, then asks the token URI for a new one (one request at a time, however
     many threads send); :meth:`invalidate` drops it (the API answered 401).
 
-    The assertion is an RS256 JWT made with PyJWT; its default RS256 needs
-    ``cryptography`` (``pip install bookingcore[push]``). ``algorithm`` replaces it
-    with a :class:`jwt.algorithms.Algorithm` of your own (a key held in a KMS or HSM).
+    The assertion is an RS256 JWT made with PyJWT and ``cryptography`` (the
+    ``push`` extra); the account's private key is loaded once, here.
 
     Args:
         account: the service account (or its parsed JSON file).
@@ -159,12 +183,11 @@ class GoogleAccessTokens(OwnedClient):
         timeout: seconds to wait for the token endpoint.
         clock: where the time comes from (``now()``); the system's UTC clock by default.
         refresh_before: how long before expiry a token is replaced.
-        algorithm: the RS256 implementation to sign with.
 
     Raises:
-        ValidationError: on ``algorithm`` when RS256 is not available (no
-            ``cryptography``), on ``token_uri`` when it is not an http(s) URL, and as
-            :meth:`ServiceAccount.from_info` for the account.
+        ValidationError: on ``private_key`` when the account's key is not an
+            unencrypted RSA private key in PEM, on ``token_uri`` when it is not an
+            http(s) URL, and as :meth:`ServiceAccount.from_info` for the account.
 
     .. versionadded:: 0.4
     """
@@ -179,19 +202,11 @@ class GoogleAccessTokens(OwnedClient):
         timeout: float = 10.0,
         clock: Clock | None = None,
         refresh_before: timedelta = timedelta(minutes=5),
-        algorithm: Algorithm | None = None,
     ) -> None:
         self.account = _account(account)
         self._token_uri = _http_url(token_uri or self.account.token_uri, "token_uri")
         self._scope = " ".join(scopes)
-        self._jws = jwt.PyJWS()
-        if algorithm is not None:
-            if "RS256" in self._jws.get_algorithms():
-                self._jws.unregister_algorithm("RS256")
-            self._jws.register_algorithm("RS256", algorithm)
-        elif "RS256" not in self._jws.get_algorithms():
-            msg = "RS256 needs PyJWT's crypto support: pip install bookingcore[push]"
-            raise ValidationError.single("algorithm", msg, "unavailable")
+        self._key = _rsa_key(self.account)
         self._timeout = timeout
         self._clock: Clock = clock or _UtcClock()
         self._refresh_before = refresh_before
@@ -244,10 +259,7 @@ class GoogleAccessTokens(OwnedClient):
         headers = {"typ": "JWT"}
         if self.account.private_key_id:
             headers["kid"] = self.account.private_key_id
-        payload = json.dumps(claims, separators=(",", ":")).encode()
-        return self._jws.encode(
-            payload, self.account.private_key, algorithm="RS256", headers=headers
-        )
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
 
     def _fetch(self, now: datetime) -> tuple[str, timedelta]:
         form = {"grant_type": JWT_BEARER_GRANT, "assertion": self.assertion(now)}
@@ -311,7 +323,7 @@ class FcmNotifier(OwnedClient):
         timeout: seconds to wait for FCM, per request.
         logger: the logger to use instead of ``bookingcore.push``.
         **options: the other keyword arguments of :class:`GoogleAccessTokens`
-            (``clock``, ``refresh_before``, ``algorithm``).
+            (``clock``, ``refresh_before``).
 
     Raises:
         ValidationError: on ``base_url`` when it is not an http(s) URL, and as
