@@ -373,12 +373,20 @@ def _transition_rows(rows: Sequence[tuple[Any, ...]]) -> Figures:
 
 
 def _transitions_sql(period: bool) -> str:
-    in_period = " AND occurred_at >= %(start)s AND occurred_at < %(end)s" if period else ""
+    """Each move with the time of its booking's previous event (``lag``); with a period,
+    over the histories of the bookings that moved in it only."""
+    moved, in_period = "", ""
+    if period:
+        in_period = " AND occurred_at >= %(start)s AND occurred_at < %(end)s"
+        moved = (
+            "  WHERE booking_id IN (SELECT booking_id FROM booking_lifecycle_events"
+            f"   WHERE from_status IS NOT NULL{in_period})"
+        )
     return (
         f"SELECT lifecycle, from_status, to_status, count(*), {_DURATION_SQL} FROM"
         " (SELECT lifecycle, from_status, to_status, occurred_at,"
         f"  {_micros_sql('lag(occurred_at) OVER w', 'occurred_at')} AS d"
-        "  FROM booking_lifecycle_events"
+        f"  FROM booking_lifecycle_events{moved}"
         "  WINDOW w AS (PARTITION BY booking_id ORDER BY booking_version)) AS moves"
         f" WHERE from_status IS NOT NULL{in_period} GROUP BY 1, 2, 3"
     )

@@ -39,9 +39,11 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
+    union_all,
 )
 
 from bookingcore.domain.attendance import Attendance, AttendanceRecord
@@ -870,6 +872,8 @@ class BookingRepository(Repository[Booking]):
         connection = self._session.connection()
         where, source = booking_where(query, self._session.search)
         b = bookings.c
+        # One statement over one grouping of the bookings: the customers of several
+        # sources (the row without sources), then each pair of sources and its customers.
         sources = (
             select(b.customer_id.label("customer_id"), b.source.label("source"))
             .select_from(source)
@@ -877,7 +881,7 @@ class BookingRepository(Repository[Booking]):
             .group_by(b.customer_id, b.source)
             .cte("customer_sources")
         )
-        several = select(func.count()).select_from(
+        several = select(null().label("first"), null().label("second"), func.count()).select_from(
             select(sources.c.customer_id)
             .group_by(sources.c.customer_id)
             .having(func.count() > literal_column("1"))
@@ -894,11 +898,15 @@ class BookingRepository(Repository[Booking]):
             )
             .group_by(one.c.source, other.c.source)
         )
+        customers = 0
         found = set()
-        for first, second, count in connection.execute(pairs):
+        for first, second, count in connection.execute(union_all(several, pairs)):
+            if first is None:
+                customers = int(count)
+                continue
             low, high = sorted((str(first), str(second)))  # Python's order, not the collation's
             found.add((low, high, int(count)))
-        return SourceOverlapTally(int(connection.execute(several).scalar_one()), found)
+        return SourceOverlapTally(customers, found)
 
 
 #: Bookings that make a repeat customer.
