@@ -839,29 +839,28 @@ class BookingRepository(Repository[Booking]):
         dialect = connection.dialect.name
         where, source = booking_where(query, self._session.search)
         b = bookings.c
-        # Each customer's first booking, then each (customer, month) once: the
-        # months are the zone's, as the created_month grouping's.
-        firsts = (
-            select(b.customer_id.label("customer_id"), func.min(b.created_at).label("first_at"))
-            .select_from(source)
-            .where(*where)
-            .group_by(b.customer_id)
-            .subquery()
-        )
+        # Each (customer, month) once, the months the zone's, as the created_month
+        # grouping's; a customer's cohort is the first of their months (one read of
+        # the bookings: the local month of the first booking is the least month).
         month = local_period(b.created_at, "month", dialect, zone).label("month")
         active = (
             select(b.customer_id.label("customer_id"), month)
             .select_from(source)
             .where(*where)
             .group_by(b.customer_id, month)
+            .cte("active_months")
+        )
+        a = active.c
+        firsts = (
+            select(a.customer_id, func.min(a.month).label("cohort"))
+            .group_by(a.customer_id)
             .subquery()
         )
-        f, a = firsts.c, active.c
-        cohort = local_period(f.first_at, "month", dialect, zone).label("cohort")
+        f = firsts.c
         statement = (
-            select(cohort, a.month, func.count())
+            select(f.cohort, a.month, func.count())
             .select_from(active.join(firsts, a.customer_id == f.customer_id))
-            .group_by(cohort, a.month)
+            .group_by(f.cohort, a.month)
         )
         return [
             CohortTally(_period_of(row[0]), _period_of(row[1]), int(row[2]))
