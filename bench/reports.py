@@ -1,8 +1,12 @@
-"""Seed 001's reports on a million bookings: bookingcore's report calls against hand-written SQL.
+"""Every report on a million bookings: bookingcore's report calls against hand-written SQL.
 
 The bench loads (not timed) ``--rows`` bookings (1 000 000) into a schema of its
 own with the booking-queries bench's generator and its ``COPY`` loader, so both
-benches read the same data. For each report it times ``core.reports.<report>``
+benches read the same data; then, with the same loader, the analytics' other
+inputs in proportion (each booking's status history, reminders and follow-ups,
+leads, waiting-list entries, an import job per imported batch with its failed
+rows: :class:`OtherInputs`). For each report (the reconciliation, a per-booking
+listing, aside: see bench/README.md) it times ``core.reports.<report>``
 against one hand-written psycopg query giving the same figures, checks that
 both give the same figures (every figure of a line: the hand-written side
 derives the rates from its counts, as the library does), and prints each side's
