@@ -5,8 +5,7 @@ own with the booking-queries bench's generator and its ``COPY`` loader, so both
 benches read the same data; then, with the same loader, the analytics' other
 inputs in proportion (each booking's status history, reminders and follow-ups,
 leads, waiting-list entries, an import job per imported batch with its failed
-rows: :class:`OtherInputs`). For each report (the reconciliation, a per-booking
-listing, aside: see bench/README.md) it times ``core.reports.<report>``
+rows, payments: :class:`OtherInputs`). For each report it times ``core.reports.<report>``
 against one hand-written psycopg query giving the same figures, checks that
 both give the same figures (every figure of a line: the hand-written side
 derives the rates from its counts, as the library does), and prints each side's
@@ -35,7 +34,7 @@ import re
 import statistics
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -524,6 +523,121 @@ def _import_statistics_rows(rows: Sequence[tuple[Any, ...]]) -> Figures:
     return {row[0]: (row[1], *(int(n) for n in row[2:])) for row in rows}
 
 
+#: The reconciliation's period: a day of bookings (a line each) and their payments. A
+#: day, not a week or a month: the report's time grows with the square of the
+#: bookings in it (see bench/README.md), and a week of a million bookings would take
+#: hours a call.
+RECONCILED_FROM = datetime(2025, 6, 2, tzinfo=UTC)
+RECONCILED_BEFORE = datetime(2025, 6, 3, tzinfo=UTC)
+
+
+def _reconciliation(core: BookingCore, admin: Principal) -> Figures:
+    found = core.reports.reconciliation(RECONCILED_FROM, RECONCILED_BEFORE, principal=admin)
+    figures: Figures = {
+        ("line", line.booking_id): (
+            line.reference,
+            line.status,
+            line.total.currency,
+            line.total.amount,
+            line.captured.amount,
+            line.refunded.amount,
+            line.net_paid.amount,
+            line.state.value,
+            frozenset(line.payment_ids),
+        )
+        for line in found.bookings
+    }
+    figures.update(
+        (
+            ("stray", stray.payment_id),
+            (
+                stray.booking_id,
+                stray.provider,
+                stray.provider_reference,
+                stray.captured.currency,
+                stray.captured.amount,
+                stray.refunded.amount,
+                stray.net_paid.amount,
+                stray.reason.value,
+            ),
+        )
+        for stray in found.stray_payments
+    )
+    figures.update(
+        (
+            ("totals", t.currency),
+            (t.total.amount, t.captured.amount, t.refunded.amount, t.net_paid.amount,
+             t.stray_net_paid.amount),
+        )
+        for t in found.totals
+    )  # fmt: skip
+    return figures
+
+
+def _reconciled_state(total: Decimal, captured: Decimal, net: Decimal) -> str:
+    if not captured:
+        return "paid" if not total else "unpaid"
+    if not net:
+        return "refunded"
+    return "part_paid" if net < total else "over_paid" if net > total else "paid"
+
+
+def _reconciliation_rows(rows: Sequence[tuple[Any, ...]]) -> Figures:
+    figures: Figures = {}
+    totals: dict[str, list[Decimal]] = {}
+    for kind, ident, reference, status, currency, total, captured, refunded, paid, *rest in rows:
+        net = captured - refunded
+        sums = totals.setdefault(currency, [Decimal(0)] * 5)
+        if kind == "line":
+            state = _reconciled_state(total, captured, net)
+            figures[("line", ident)] = (
+                reference, status, currency, total, captured, refunded, net, state, frozenset(paid)
+            )  # fmt: skip
+            for index, amount in enumerate((total, captured, refunded, net)):
+                sums[index] += amount
+        else:
+            booking, provider, provider_reference = rest
+            figures[("stray", ident)] = (
+                booking, provider, provider_reference, currency, captured, refunded, net, status
+            )  # fmt: skip
+            sums[4] += net
+    figures.update((("totals", currency), tuple(sums)) for currency, sums in totals.items())
+    return figures
+
+
+#: The period's bookings with what their payments in their currency took and gave
+#: back; then the payments holding money that no active booking of it accounts for:
+#: those of its cancelled bookings, those in another currency than their booking's,
+#: and those taken in it by its customers for bookings made outside it.
+_RECONCILIATION_SQL = """
+WITH period AS (
+  SELECT id, reference, status, customer_id, total_amount, currency FROM bookings
+  WHERE created_at >= %(reconciled_from)s AND created_at < %(reconciled_before)s)
+SELECT 'line', b.id, b.reference, b.status, b.currency, b.total_amount,
+  coalesce(sum(p.captured_amount) FILTER (WHERE p.currency = b.currency), 0),
+  coalesce(sum(p.refunded_amount) FILTER (WHERE p.currency = b.currency), 0),
+  coalesce(array_agg(p.id) FILTER (WHERE p.currency = b.currency), '{}'),
+  NULL::uuid, NULL, NULL
+FROM period AS b LEFT JOIN payments AS p ON p.booking_id = b.id
+WHERE b.status <> 'cancelled' GROUP BY 2, 3, 4, 5, 6
+UNION ALL
+SELECT 'stray', p.id, NULL,
+  CASE WHEN b.status = 'cancelled' THEN 'paid_for_cancelled' ELSE 'no_booking_in_period' END,
+  p.currency, NULL, p.captured_amount, p.refunded_amount, NULL, p.booking_id, p.provider,
+  p.provider_reference
+FROM period AS b JOIN payments AS p ON p.booking_id = b.id
+WHERE p.captured_amount <> 0 AND (b.status = 'cancelled' OR p.currency <> b.currency)
+UNION ALL
+SELECT 'stray', p.id, NULL, 'no_booking_in_period', p.currency, NULL, p.captured_amount,
+  p.refunded_amount, NULL, p.booking_id, p.provider, p.provider_reference
+FROM payments AS p
+WHERE p.customer_id IN (SELECT customer_id FROM period)
+  AND p.booking_id NOT IN (SELECT id FROM period)
+  AND p.created_at >= %(reconciled_from)s AND p.created_at < %(reconciled_before)s
+  AND p.captured_amount <> 0
+"""
+
+
 _REVENUE_SQL = (
     "SELECT {key}, currency, count(*), sum(total_travelers), sum(total_amount) FROM bookings"
     " WHERE status = ANY(%(holding)s) GROUP BY 1, 2"
@@ -659,11 +773,23 @@ REPORTS = (
         )
         for by, period in (("type", False), ("channel", False), ("type", True))
     ),
+    Report(
+        "reconciliation of a day",
+        _reconciliation,
+        _RECONCILIATION_SQL,
+        _reconciliation_rows,
+    ),
 )
 
 
 # --------------------------------------------------------------------------- the other inputs
 
+#: The tables written as the bookings are read back: table -> what its rows are.
+PER_BOOKING = {
+    "booking_lifecycle_events": "history events",
+    "booking_communications": "messages",
+    "payments": "payments",
+}
 #: Per booking, how often each of the analytics' other inputs is made (scale follows --rows).
 LEADS_PER_BOOKING = 0.1
 WAITLIST_PER_BOOKING = 0.02
@@ -709,6 +835,8 @@ class Booked:
     starts: int
     phone: str
     email: str | None
+    total: Decimal
+    currency: str
 
 
 def _read_bookings(connection: psycopg.Connection[Any]) -> Iterator[Booked]:
@@ -717,7 +845,7 @@ def _read_bookings(connection: psycopg.Connection[Any]) -> Iterator[Booked]:
         cursor.itersize = 20_000
         cursor.execute(
             "SELECT b.id::text, b.customer_id::text, b.status, b.source, b.created_at,"
-            " b.cancelled_at, b.starts_at, c.phone, c.email"
+            " b.cancelled_at, b.starts_at, c.phone, c.email, b.total_amount, b.currency"
             " FROM bookings AS b JOIN customers AS c ON c.id = b.customer_id"
             " ORDER BY b.created_at, b.id"
         )
@@ -732,14 +860,17 @@ def _read_bookings(connection: psycopg.Connection[Any]) -> Iterator[Booked]:
                 _micros(row[6]),
                 row[7],
                 row[8],
+                row[9],
+                row[10],
             )
 
 
 class OtherInputs:
     """The rows the analytics reports read besides the bookings, made from the loaded
     bookings (read back) deterministically from ``seed``, as ``COPY`` text: each
-    booking's status history, reminders and follow-ups with their outcomes, leads,
-    waiting-list entries, and an import job (with its failed rows) per imported batch."""
+    booking's status history, reminders and follow-ups with their outcomes, payments,
+    leads, waiting-list entries, and an import job (with its failed rows) per
+    imported batch."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -749,14 +880,14 @@ class OtherInputs:
         self.batches: dict[int, int] = {}
         self.bookings = 0
         self._messages = 0
+        self._paid = 0
 
-    def history_and_messages(
+    def rows_of_bookings(
         self, bookings: Iterator[Booked], batch_rows: int = 5_000
-    ) -> Iterator[tuple[list[Row], list[Row]]]:
-        """Each booking's history events and its messages, in batches."""
+    ) -> Iterator[dict[str, list[Row]]]:
+        """Each booking's history events, messages and payments, in batches: table -> rows."""
         today = _micros(TODAY)
-        events: list[Row] = []
-        messages: list[Row] = []
+        batch: dict[str, list[Row]] = {name: [] for name in PER_BOOKING}
         for booked in bookings:
             self.bookings += 1
             if booked.customer_id not in self._seen:
@@ -764,13 +895,73 @@ class OtherInputs:
                 self.customers.append(booked.customer_id)
             if booked.source == "import":
                 self.batches[booked.created] = self.batches.get(booked.created, 0) + 1
-            events.extend(self._history(booked, today))
-            messages.extend(self._messages_of(booked, today))
-            if len(events) >= batch_rows:
-                yield events, messages
-                events, messages = [], []
-        if events or messages:
-            yield events, messages
+            batch["booking_lifecycle_events"].extend(self._history(booked, today))
+            batch["booking_communications"].extend(self._messages_of(booked, today))
+            batch["payments"].extend(self._payments(booked))
+            if len(batch["booking_lifecycle_events"]) >= batch_rows:
+                yield batch
+                batch = {name: [] for name in PER_BOOKING}
+        yield batch
+
+    def _payments(self, booked: Booked) -> list[Row]:
+        """What the customer paid: most bookings that hold seats in full, some in part,
+        over, refunded or failed; some cancelled ones refunded or kept; a few paid
+        again in another currency. Payments come up to three days after the booking."""
+        rng = self.rng
+        total = booked.total
+        fate = rng.random()
+        made: list[tuple[str, Decimal, Decimal, Decimal, str]] = []  # status, amounts, currency
+        if booked.status == "cancelled":
+            if fate < 0.3:
+                made.append(("refunded", total, total, total, booked.currency))
+            elif fate < 0.35:
+                made.append(("captured", total, total, Decimal(0), booked.currency))
+        elif fate < 0.75:
+            kind = rng.random()
+            if kind < 0.8:
+                made.append(("captured", total, total, Decimal(0), booked.currency))
+            elif kind < 0.9:
+                part = (total * rng.randint(30, 70) / 100).quantize(Decimal("0.01"))
+                made.append(("captured", part, part, Decimal(0), booked.currency))
+            elif kind < 0.93:
+                part = (total * rng.randint(10, 50) / 100).quantize(Decimal("0.01"))
+                made.append(("partially_refunded", total, total, part, booked.currency))
+            elif kind < 0.95:
+                made.append(("refunded", total, total, total, booked.currency))
+            elif kind < 0.96:
+                over = (total * Decimal("1.1")).quantize(Decimal("0.01"))
+                made.append(("captured", over, over, Decimal(0), booked.currency))
+            else:
+                made.append(("failed", total, Decimal(0), Decimal(0), booked.currency))
+            if rng.random() < 0.01:
+                made.append(("captured", Decimal(40), Decimal(40), Decimal(0), "USD"))
+        rows = []
+        for status, amount, captured, refunded, currency in made:
+            self._paid += 1
+            created = booked.created + rng.randrange(3 * DAY)
+            rows.append(
+                {
+                    "id": _uid(rng),
+                    "booking_id": booked.id,
+                    "customer_id": booked.customer_id,
+                    "provider": "razorpay",
+                    "provider_reference": f"pay_{self._paid:010d}",
+                    "status": status,
+                    "amount": f"{amount:.4f}",
+                    "captured_amount": f"{captured:.4f}",
+                    "refunded_amount": f"{refunded:.4f}",
+                    "pending_refund_amount": "0.0000",
+                    "currency": currency,
+                    "processed_event_ids": "[]",
+                    "captured_at": _stamp(created + MINUTE) if captured else NULL,
+                    "metadata": "{}",
+                    "attention": "[]",
+                    "created_at": _stamp(created),
+                    "updated_at": _stamp(created + MINUTE),
+                    "version": "1",
+                }
+            )
+        return rows
 
     def _history(self, booked: Booked, today: int) -> list[Row]:
         """Creation, then the moves of the reservation lifecycle to the booking's status."""
@@ -987,18 +1178,20 @@ def load_other_inputs(target: Database, seed: int) -> dict[str, int]:
     a superuser, as the bookings' load), then ``VACUUM (ANALYZE)``; rows per table."""
     inputs = OtherInputs(seed)
     counts: dict[str, int] = {}
-    with target.connect() as reader, target.connect() as main, target.connect() as second:
-        for connection in (main, second):
+    with ExitStack() as connections:
+        reader, main = (connections.enter_context(target.connect()) for _ in range(2))
+        writers = {name: connections.enter_context(target.connect()) for name in PER_BOOKING}
+        for connection in (main, *writers.values()):
             _without_foreign_key_checks(connection)
-        with (
-            copy_into(main, "booking_lifecycle_events") as events,
-            copy_into(second, "booking_communications") as messages,
-        ):
-            for event_lines, message_lines in inputs.history_and_messages(_read_bookings(reader)):
-                events(event_lines)
-                messages(message_lines)
-                counts["history events"] = counts.get("history events", 0) + len(event_lines)
-                counts["messages"] = counts.get("messages", 0) + len(message_lines)
+        with ExitStack() as copies:
+            write = {
+                name: copies.enter_context(copy_into(connection, name))
+                for name, connection in writers.items()
+            }
+            for batch in inputs.rows_of_bookings(_read_bookings(reader)):
+                for name, lines in batch.items():
+                    write[name](lines)
+                    counts[PER_BOOKING[name]] = counts.get(PER_BOOKING[name], 0) + len(lines)
         slots = [
             (ident.replace("-", ""), _micros(starts))
             for ident, starts in reader.execute("SELECT id::text, starts_at FROM slots ORDER BY 1")
@@ -1010,7 +1203,7 @@ def load_other_inputs(target: Database, seed: int) -> dict[str, int]:
         jobs, errors = inputs.import_lines()
         counts["import jobs"] = copy_rows(main, "booking_imports", jobs)
         counts["failed import rows"] = copy_rows(main, "booking_import_errors", errors)
-        for connection in (main, second):
+        for connection in (main, *writers.values()):
             connection.commit()
     with target.connect(autocommit=True) as connection:
         connection.execute("VACUUM (ANALYZE)")
@@ -1130,7 +1323,14 @@ def _compare(
     def baseline() -> Figures:
         found = connection.execute(
             report.sql,
-            {"holding": HOLDING, "zone": zone, "start": PERIOD_FROM, "end": PERIOD_BEFORE},
+            {
+                "holding": HOLDING,
+                "zone": zone,
+                "start": PERIOD_FROM,
+                "end": PERIOD_BEFORE,
+                "reconciled_from": RECONCILED_FROM,
+                "reconciled_before": RECONCILED_BEFORE,
+            },
         )
         return report.reader(found.fetchall())
 

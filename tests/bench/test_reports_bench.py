@@ -12,7 +12,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "reports.py"
 ROWS = 2000
-#: Every report of ``core.reports`` the bench times but reconciliation (see bench/README.md).
+#: Every report of ``core.reports``, as the bench names it.
 EVERY_REPORT = {
     "revenue by source",
     "revenue by partner",
@@ -35,6 +35,7 @@ EVERY_REPORT = {
     "communication engagement by type",
     "communication engagement by channel",
     "communication engagement by type in a month",
+    "reconciliation of a day",
 }
 
 
