@@ -1054,8 +1054,9 @@ class ImportService:
 
         As a booking made directly, the chunk is made again, whole, under fresh
         references when a reference one of its bookings drew is taken, or drawn
-        twice in it (``under_fresh_reference``): no row fails for it. Another conflict (an external id, a phone or a seat
-        another writer took meanwhile) redoes the chunk once.
+        twice in it (``under_fresh_reference``): no row fails for it. Another
+        conflict (an external id, a phone or a seat another writer took meanwhile)
+        redoes the chunk once.
         """
         assigned = run.assigner.state()
 
