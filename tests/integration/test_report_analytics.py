@@ -337,7 +337,7 @@ def test_each_report_asks_the_storage_a_few_grouped_statements(sql_store: SqlSto
     calls = {
         "frequency": (lambda: reports.booking_frequency(principal=ADMIN), 1),
         "cohorts": (lambda: reports.cohort_retention(principal=ADMIN), 1),
-        "sources": (lambda: reports.source_conversion(principal=ADMIN), 4),
+        "sources": (lambda: reports.source_conversion(principal=ADMIN), 3),
         "transitions": (lambda: reports.status_transitions(principal=ADMIN), 1),
         "imports": (lambda: reports.import_performance(principal=ADMIN), 2),
     }

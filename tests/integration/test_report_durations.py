@@ -2,8 +2,8 @@
 
 The analytics reports (status transitions, import processing times) time rows in
 the database: ``micros_between`` subtracts two stored instants as whole
-microseconds, and ``duration_summary`` numbers each group's durations in a window
-to find the middle ones. Both must give what
+microseconds, and ``duration_summary`` finds each group's middle durations
+(``percentile_disc`` on PostgreSQL, a numbering window on SQLite). Both must give what
 :func:`~bookingcore.domain.tallies.duration_tally` gives in Python, for instants a
 microsecond apart, across years, and for groups of odd and even sizes with
 untimed rows among them; a property test does the same on SQLite for any pairs.
@@ -61,7 +61,7 @@ def _summaries(store: SqlStore, spans: list[Span]) -> dict[str, DurationTally]:
                 insert(_SPANS),
                 [{"grp": g, "started": s, "ended": e} for g, s, e in spans],
             )
-        rows = connection.execute(duration_summary(timed, ["grp"])).all()
+        rows = connection.execute(duration_summary(timed, ["grp"], store.dialect)).all()
         connection.rollback()
     return {str(row[0]): read_duration(row[1:]) for row in rows}
 
@@ -125,3 +125,21 @@ _INSTANTS = st.datetimes(
 )
 def test_sqlite_durations_are_the_reference_for_any_instants(spans: list[Span]) -> None:
     assert _summaries(_memory_sqlite(), spans) == _reference(spans)
+
+
+@pytest.mark.postgres
+def test_postgres_durations_and_middles_are_the_reference_for_any_instants(
+    pg_store: SqlStore,
+) -> None:
+    # percentile_disc in rising and falling order gives the middle ones, as the window.
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.sampled_from(["a", "b"]), st.none() | _INSTANTS, st.none() | _INSTANTS),
+            max_size=9,
+        )
+    )
+    def check(spans: list[Span]) -> None:
+        assert _summaries(pg_store, spans) == _reference(spans)
+
+    check()

@@ -367,40 +367,54 @@ class ServiceContext:
         return now
 
 
-#: How often a booking or quotation is tried under a fresh reference when its random one
-#: is taken.
+#: How often a booking or quotation (or an import's chunk of bookings) is tried under
+#: fresh references when a random one is taken.
 REFERENCE_ATTEMPTS = 3
 
 
 def under_fresh_reference(
     context: ServiceContext,
-    make: Callable[[str], _Made],
+    make: Callable[[Callable[[], str]], _Made],
     *,
     draw: Callable[[], str],
     entity: str,
     taken: Callable[[UnitOfWork, str], bool],
 ) -> _Made:
-    """``make(reference)`` with a reference from ``draw()``; again, whole, under a
-    fresh one when the store refuses the reference as taken.
+    """``make(fresh)``, where ``make`` takes each reference it needs from ``fresh()``
+    (``draw()``); again, whole, under fresh ones when the store refuses a reference
+    as taken.
 
     References are random (about 10**12 of them): one in a store of a million
     bookings is drawn again about once in a million. ``make`` runs its own
-    transaction, so a refused attempt leaves nothing behind. A
+    transaction, so a refused attempt leaves nothing behind: a booking or a
+    quotation draws one reference, an import's chunk one a booking it makes. A
     :class:`~bookingcore.errors.DuplicateError` is retried only when it is about
-    ``entity`` and ``taken`` finds the reference stored (another unique key of
-    the same entity, an external id say, is refused at once), at most
-    :data:`REFERENCE_ATTEMPTS` times; the last one's error is raised.
+    ``entity`` and a reference the attempt drew is stored (``taken``) or was drawn
+    twice in it (another unique key of the same entity, an external id say, is
+    refused at once), at most :data:`REFERENCE_ATTEMPTS` times; the last one's
+    error is raised.
+
+    .. versionchanged:: 0.4 ``make`` draws its references (any number) from the
+       function it is given, so an import's chunk retries as one booking does.
     """
-    for attempt in range(REFERENCE_ATTEMPTS):
+    drawn: list[str] = []  # what the current attempt drew
+
+    def fresh() -> str:
         reference = draw()
+        drawn.append(reference)
+        return reference
+
+    for attempt in range(REFERENCE_ATTEMPTS):
+        drawn.clear()
         try:
-            return make(reference)
+            return make(fresh)
         except DuplicateError as exc:
             if exc.entity != entity or attempt + 1 == REFERENCE_ATTEMPTS:
                 raise
-            with context.uow_factory() as uow:
-                if not taken(uow, reference):
-                    raise
+            if len(set(drawn)) == len(drawn):
+                with context.uow_factory() as uow:
+                    if not any(taken(uow, reference) for reference in drawn):
+                        raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 

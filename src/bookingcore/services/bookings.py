@@ -582,7 +582,7 @@ class BookingService:
     ) -> Booking:
         now = self._ctx.now()
 
-        def make(reference: str) -> Booking:
+        def make(fresh: Callable[[], str]) -> Booking:
             with self._ctx.transaction() as tx:
                 if idempotency_key and not claim_key(tx.uow, idempotency_key, "booking", now):
                     prior = self._prior_booking(tx.uow, idempotency_key, digest)
@@ -599,7 +599,7 @@ class BookingService:
                     items=request.items,
                     prices_quoted=False,
                     claim=claim,
-                    reference=reference,
+                    reference=fresh(),
                 )
                 tx.commit()
                 return booking

@@ -115,6 +115,7 @@ from bookingcore.services._context import (
     claim_creation,
     fingerprint,
     principal_key,
+    under_fresh_reference,
 )
 from bookingcore.services._external_ids import ExternalIds
 from bookingcore.services._import_kinds import (
@@ -1050,42 +1051,80 @@ class ImportService:
     def _commit_chunk(
         self, run: _Run, chunk: builtins.list[_Item], validator: RowChecker, *, counts_rows: bool
     ) -> ImportJob:
+        """Apply ``chunk`` in one transaction and count it on the job.
+
+        As a booking made directly, the chunk is made again, whole, under fresh
+        references when a reference one of its bookings drew is taken, or drawn
+        twice in it (``under_fresh_reference``): no row fails for it. Another
+        conflict (an external id, a phone or a seat another writer took meanwhile)
+        redoes the chunk once.
+        """
         assigned = run.assigner.state()
-        for attempt in range(2):
+
+        def attempt(fresh: Callable[[], str]) -> ImportJob:
             run.claimed.clear()
             try:
-                with self._ctx.transaction() as tx:
-                    job = self._job(tx.uow, run.job_id, lock=True)
-                    if job.cancel_requested:
-                        now = self._ctx.now()
-                        job.status = ImportStatus.CANCELLED
-                        job.completed_at = now
-                        self._offer_freed(tx, job)
-                        self._touch(job)
-                        tx.commit()
-                        return job
-                    booker = run.rules.writer(lock=True)
-                    booker.load(tx, [item for item in chunk if not isinstance(item, _Failure)])
-                    result = _tally(run, self._apply(booker, run, chunk, validator))
-                    if isinstance(booker, _Booker):
-                        result.freed = booker.freed
-                    self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
-                    tx.commit()
-                    run.rows_done += len(chunk)
-                    run.rows_refused += len(result.failures)
-                    return job
+                return self._apply_chunk(run, chunk, validator, fresh, counts_rows=counts_rows)
             except ConflictError:
-                # Another writer took an external id, a phone or a seat meanwhile:
-                # the chunk wrote nothing; read again and redo it once.
+                # The chunk wrote nothing: forget what it claimed before it is redone.
                 for external_id in run.claimed:
                     run.seen_external.release(external_id)
                 run.assigner.restore(assigned)
-                if attempt:
+                raise
+
+        for redo in range(2):
+            try:
+                return under_fresh_reference(
+                    self._ctx,
+                    attempt,
+                    draw=self._ctx.ids.new_reference,
+                    entity="booking",
+                    taken=lambda uow, reference: (
+                        uow.bookings.get_by_reference(reference) is not None
+                    ),
+                )
+            except ConflictError:
+                # Another writer took an external id, a phone or a seat meanwhile:
+                # the chunk wrote nothing; read again and redo it once.
+                if redo:
                     raise
                 _log.warning(
                     "import %s: chunk conflicted with another writer; redoing it", run.job_id
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _apply_chunk(
+        self,
+        run: _Run,
+        chunk: builtins.list[_Item],
+        validator: RowChecker,
+        fresh: Callable[[], str],
+        *,
+        counts_rows: bool,
+    ) -> ImportJob:
+        """:meth:`_commit_chunk`'s one transaction; new bookings' references from ``fresh``."""
+        with self._ctx.transaction() as tx:
+            job = self._job(tx.uow, run.job_id, lock=True)
+            if job.cancel_requested:
+                now = self._ctx.now()
+                job.status = ImportStatus.CANCELLED
+                job.completed_at = now
+                self._offer_freed(tx, job)
+                self._touch(job)
+                tx.commit()
+                return job
+            booker = run.rules.writer(lock=True)
+            if isinstance(booker, _Booker):
+                booker.new_reference = fresh
+            booker.load(tx, [item for item in chunk if not isinstance(item, _Failure)])
+            result = _tally(run, self._apply(booker, run, chunk, validator))
+            if isinstance(booker, _Booker):
+                result.freed = booker.freed
+            self._count(tx, run, job, chunk, result, counts_rows=counts_rows)
+            tx.commit()
+            run.rows_done += len(chunk)
+            run.rows_refused += len(result.failures)
+            return job
 
     def _count(
         self,
@@ -1489,6 +1528,8 @@ class _Booker:
         self._ended: set[tuple[CustomerId, SlotId]] = set()
         #: slots with a waiting list where rows freed seats, offered once the rows are applied
         self.freed: set[SlotId] = set()
+        #: draws each new booking's reference (a real run's chunk: under_fresh_reference's)
+        self.new_reference: Callable[[], str] = context.ids.new_reference
         self._tx: Transaction | None = None
 
     def load(self, tx: Transaction, rows: Sequence[ValidRow]) -> None:
@@ -1596,7 +1637,7 @@ class _Booker:
         note = f"{self._note}{row.number}"
         draft = BookingDraft(
             id=BookingId(self._ctx.ids.new_id()),
-            reference=self._ctx.ids.new_reference(),
+            reference=self.new_reference(),
             customer_id=customer.id,
             travelers=(BookingTraveler(traveler.id, price, is_primary=True),),
             status=row.status,

@@ -216,8 +216,8 @@ class QuotationService:
         now = self._ctx.now()
         return under_fresh_reference(
             self._ctx,
-            lambda reference: self._create_as(
-                reference, request, principal=principal, key=key, digest=digest, now=now
+            lambda fresh: self._create_as(
+                fresh(), request, principal=principal, key=key, digest=digest, now=now
             ),
             draw=lambda: _quotation_reference(self._ctx.ids.new_reference()),
             entity="quotation",

@@ -39,9 +39,11 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
+    union_all,
 )
 
 from bookingcore.domain.attendance import Attendance, AttendanceRecord
@@ -837,29 +839,28 @@ class BookingRepository(Repository[Booking]):
         dialect = connection.dialect.name
         where, source = booking_where(query, self._session.search)
         b = bookings.c
-        # Each customer's first booking, then each (customer, month) once: the
-        # months are the zone's, as the created_month grouping's.
-        firsts = (
-            select(b.customer_id.label("customer_id"), func.min(b.created_at).label("first_at"))
-            .select_from(source)
-            .where(*where)
-            .group_by(b.customer_id)
-            .subquery()
-        )
+        # Each (customer, month) once, the months the zone's, as the created_month
+        # grouping's; a customer's cohort is the first of their months (one read of
+        # the bookings: the local month of the first booking is the least month).
         month = local_period(b.created_at, "month", dialect, zone).label("month")
         active = (
             select(b.customer_id.label("customer_id"), month)
             .select_from(source)
             .where(*where)
             .group_by(b.customer_id, month)
+            .cte("active_months")
+        )
+        a = active.c
+        firsts = (
+            select(a.customer_id, func.min(a.month).label("cohort"))
+            .group_by(a.customer_id)
             .subquery()
         )
-        f, a = firsts.c, active.c
-        cohort = local_period(f.first_at, "month", dialect, zone).label("cohort")
+        f = firsts.c
         statement = (
-            select(cohort, a.month, func.count())
+            select(f.cohort, a.month, func.count())
             .select_from(active.join(firsts, a.customer_id == f.customer_id))
-            .group_by(cohort, a.month)
+            .group_by(f.cohort, a.month)
         )
         return [
             CohortTally(_period_of(row[0]), _period_of(row[1]), int(row[2]))
@@ -870,6 +871,8 @@ class BookingRepository(Repository[Booking]):
         connection = self._session.connection()
         where, source = booking_where(query, self._session.search)
         b = bookings.c
+        # One statement over one grouping of the bookings: the customers of several
+        # sources (the row without sources), then each pair of sources and its customers.
         sources = (
             select(b.customer_id.label("customer_id"), b.source.label("source"))
             .select_from(source)
@@ -877,7 +880,7 @@ class BookingRepository(Repository[Booking]):
             .group_by(b.customer_id, b.source)
             .cte("customer_sources")
         )
-        several = select(func.count()).select_from(
+        several = select(null().label("first"), null().label("second"), func.count()).select_from(
             select(sources.c.customer_id)
             .group_by(sources.c.customer_id)
             .having(func.count() > literal_column("1"))
@@ -894,11 +897,15 @@ class BookingRepository(Repository[Booking]):
             )
             .group_by(one.c.source, other.c.source)
         )
+        customers = 0
         found = set()
-        for first, second, count in connection.execute(pairs):
+        for first, second, count in connection.execute(union_all(several, pairs)):
+            if first is None:
+                customers = int(count)
+                continue
             low, high = sorted((str(first), str(second)))  # Python's order, not the collation's
             found.add((low, high, int(count)))
-        return SourceOverlapTally(int(connection.execute(several).scalar_one()), found)
+        return SourceOverlapTally(customers, found)
 
 
 #: Bookings that make a repeat customer.

@@ -546,14 +546,19 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
         self, occurred_from: datetime | None, occurred_before: datetime | None
     ) -> Sequence[TransitionTally]:
         connection = self._session.connection()
+        dialect = connection.dialect.name
         e = self._table.c
-        # The histories of the bookings that moved in the period, each event with the
-        # time of the booking's event before it (``lag``, which may be before the period).
-        moved = self._table.alias("moved")
-        in_period = select(moved.c.booking_id).where(
-            moved.c.from_status.is_not(None),
-            *within(moved.c.occurred_at, occurred_from, occurred_before),
-        )
+        # Each event with the time of the booking's event before it (``lag``, which may
+        # be before the period): with a period, of the histories of the bookings that
+        # moved in it only; without one, of every history, read once.
+        where: list[ColumnElement[bool]] = []
+        if occurred_from is not None or occurred_before is not None:
+            moved = self._table.alias("moved")
+            in_period = select(moved.c.booking_id).where(
+                moved.c.from_status.is_not(None),
+                *within(moved.c.occurred_at, occurred_from, occurred_before),
+            )
+            where.append(e.booking_id.in_(in_period))
         before = func.lag(e.occurred_at).over(partition_by=e.booking_id, order_by=e.booking_version)
         history = (
             select(
@@ -563,7 +568,7 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
                 e.occurred_at,
                 before.label("before_at"),
             )
-            .where(e.booking_id.in_(in_period))
+            .where(*where)
             .subquery()
         )
         h = history.c
@@ -572,7 +577,7 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
                 h.lifecycle,
                 h.from_status,
                 h.to_status,
-                micros_between(h.before_at, h.occurred_at, connection.dialect.name).label("micros"),
+                micros_between(h.before_at, h.occurred_at, dialect).label("micros"),
             )
             .where(
                 h.from_status.is_not(None), *within(h.occurred_at, occurred_from, occurred_before)
@@ -582,7 +587,7 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
         keys = ["lifecycle", "from_status", "to_status"]
         return [
             TransitionTally(str(row[0]), str(row[1]), str(row[2]), read_duration(row[3:]))
-            for row in connection.execute(duration_summary(timed, keys))
+            for row in connection.execute(duration_summary(timed, keys, dialect))
         ]
 
 

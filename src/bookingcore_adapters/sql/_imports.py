@@ -253,7 +253,9 @@ class ImportJobRepository(Repository[ImportJob]):
         )
         return [
             ImportTimingTally(str(row[0]), read_duration(row[1:]))
-            for row in connection.execute(duration_summary(timed, ["status"]))
+            for row in connection.execute(
+                duration_summary(timed, ["status"], connection.dialect.name)
+            )
         ]
 
     def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:

@@ -361,22 +361,44 @@ def micros_between(
     start: ColumnElement[datetime], end: ColumnElement[datetime], dialect: str
 ) -> ColumnElement[Any]:
     """``end - start`` in whole microseconds, computed by the database; NULL when
-    either is NULL. Exact on both backends, as :func:`~bookingcore.domain.tallies.micros`."""
+    either is NULL. Exact on both backends, as :func:`~bookingcore.domain.tallies.micros`.
+
+    On PostgreSQL the epoch of the interval between them (days of 24 hours and the
+    time, as subtracting two ``timestamptz`` gives): one ``numeric`` product a row
+    instead of two.
+    """
+    if dialect == "postgresql":
+        return cast(extract("epoch", end - start) * _MICROS, BigInteger)
     return cast(_epoch_micros(end, dialect) - _epoch_micros(start, dialect), BigInteger)
 
 
-def duration_summary(timed: Subquery, keys: list[str]) -> Select[Any]:
+def duration_summary(timed: Subquery, keys: list[str], dialect: str) -> Select[Any]:
     """Per group of ``keys`` of ``timed`` (a sub-query with those columns and
     ``micros``, NULL when a row has no duration): the rows, the timed rows, their
     total, shortest and longest, and the middle one or two durations in order.
 
-    The middle ones are found by numbering each group's rows by duration (NULLs
-    last, as every backend is told, not left to its default) in a window, then
-    keeping the rows whose number ``n`` has ``2n - timed`` in ``0..2``: one row
-    for an odd count, two for an even one. Read a row with :func:`read_duration`.
+    On PostgreSQL the middle ones are ``percentile_disc(0.5)`` of the durations in
+    rising and in falling order (ordered-set aggregates, NULLs left out): the
+    lower and the upper middle, the same one for an odd count. Elsewhere each
+    group's rows are numbered by duration (NULLs last, as every backend is told,
+    not left to its default) in a window, keeping the rows whose number ``n`` has
+    ``2n - timed`` in ``0..2``: one row for an odd count, two for an even one.
+    Read a row with :func:`read_duration`.
     """
     c = timed.c
     group = [c[key] for key in keys]
+    if dialect == "postgresql":
+        half: ColumnElement[Any] = literal_column("0.5")
+        return select(
+            *group,
+            func.count(),
+            func.count(c.micros),
+            total(c.micros),
+            func.min(c.micros),
+            func.max(c.micros),
+            func.percentile_disc(half).within_group(c.micros),
+            func.percentile_disc(half).within_group(c.micros.desc()),
+        ).group_by(*group)
     untimed = case((c.micros.is_(None), 1), else_=0)
     ranked = select(
         *group,
