@@ -166,6 +166,7 @@ TOP_LEVEL = [
     "AuthSettings",
     "AuthenticationError",
     "Automations",
+    "BookingArchivedError",
     "BookingChanges",
     "BookingCore",
     "BookingError",

@@ -15,6 +15,7 @@ and the request types are imported from :mod:`bookingcore`.
 """
 
 from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
+from bookingcore.services.archiving import ArchiveRun, ArchiveService
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import (
@@ -147,6 +148,8 @@ __all__ = [
     "UNSET",
     "AdvisorNote",
     "AdvisorWorkload",
+    "ArchiveRun",
+    "ArchiveService",
     "AssigneeNoticeHandler",
     "AuditService",
     "AuthService",

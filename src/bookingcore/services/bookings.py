@@ -2633,7 +2633,7 @@ class BookingService:
             slot = uow.slots.get(slot_id)
             if slot is None:
                 raise NotFoundError("slot", slot_id)
-            query = BookingFilter(slot_id=slot_id)
+            query = BookingFilter(slot_id=slot_id, include_archived=True)
             booked = sorted(
                 (
                     b
@@ -2677,7 +2677,9 @@ class BookingService:
             customer = uow.customers.get(customer_id)
             if customer is None or not policy.can_view_customer(principal, customer):
                 raise NotFoundError("customer", customer_id)
-            query = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+            query = policy.scope_bookings(
+                principal, BookingFilter(customer_id=customer_id, include_archived=True)
+            )
             started = [
                 b
                 for b in every_item(lambda page: uow.bookings.list(query, page))
