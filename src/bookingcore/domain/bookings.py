@@ -583,7 +583,7 @@ class Booking(Versioned):
             ValueError: the move changes seats and ``slot`` is not this booking's slot
                 (a programming error: lock it first, see :meth:`seats_to_move`).
         """
-        self.check_live(lifecycle, target)
+        self.check_live(target)
         lifecycle.check_move(self.status, target)
         seats = self.seats_to_move(target, lifecycle)
         if seats:
@@ -703,7 +703,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.2
         """
-        self.check_live(lifecycle, "rescheduled")
+        self.check_live("rescheduled")
         if not lifecycle.is_active(self.status):
             msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
             raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
@@ -789,7 +789,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.4
         """
-        self.check_live(lifecycle, "rescheduled")
+        self.check_live("rescheduled")
         if not lifecycle.is_active(self.status):
             msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
             raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
@@ -840,7 +840,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.2
         """
-        self.check_live(lifecycle, self.status)
+        self.check_live(self.status)
         if not lifecycle.is_active(self.status):
             msg = f"booking {self.reference} is {self.status}; its travelers are final"
             raise InvalidTransitionError(lifecycle.name, self.status, self.status, message=msg)
@@ -921,7 +921,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.4
         """
-        self.check_live(lifecycle, "attendance")
+        self.check_live("attendance")
         if self.status == lifecycle.cancelled:
             msg = f"booking {self.reference} is cancelled; nobody attends it"
             raise InvalidTransitionError(lifecycle.name, self.status, "attendance", message=msg)
@@ -1001,7 +1001,7 @@ class Booking(Versioned):
         """
         return self.archived_at is not None
 
-    def check_live(self, lifecycle: Lifecycle, attempted: str) -> None:
+    def check_live(self, attempted: str) -> None:
         """Refuse any change to an archived booking (``attempted`` names it).
 
         Raises:
@@ -1011,7 +1011,7 @@ class Booking(Versioned):
         """
         if self.archived_at is not None:
             raise BookingArchivedError(
-                lifecycle.name,
+                self.lifecycle,
                 self.status,
                 attempted,
                 booking_id=self.id,

@@ -11,7 +11,8 @@ booking stored before this revision is live (``NULL``).
 ``ix_bookings_live_starts_at_id`` indexes ``(starts_at, id)`` of the live
 bookings only (``WHERE archived_at IS NULL``): archiving walks them by slot
 start, and the index shrinks as bookings are archived instead of growing with
-the whole history. The staff lists keep their full indexes: a newest-first page
+the whole history. A downgrade drops both and keeps every booking (on SQLite the
+column is dropped in place, never by copying the table). The staff lists keep their full indexes: a newest-first page
 reads the newest rows, which are live, so a second, partial copy of each list
 index would cost every write and spare no read (docs/archiving.md, *Storage*).
 """
@@ -45,5 +46,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(LIVE_INDEX, table_name="bookings")
-    with op.batch_alter_table("bookings", schema=None) as batch_op:
-        batch_op.drop_column("archived_at")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite 3.35+ drops the column in place. A batch copy would drop and rebuild
+        # ``bookings``, and with foreign keys on that drop deletes every booking's
+        # travelers (``ON DELETE CASCADE``).
+        op.execute("ALTER TABLE bookings DROP COLUMN archived_at")
+    else:
+        op.drop_column("bookings", "archived_at")
