@@ -1289,10 +1289,14 @@ class BookingService:
                 payment service moves a booking there, for every principal.
             InvalidTransitionError: the lifecycle has no move from the current
                 status to ``to``; both are named.
+            BookingArchivedError: the booking is archived (unarchive it first:
+                ``core.archive.unarchive``).
             PermissionDeniedError: ``principal`` may not make this move.
             StaleVersionError: ``expected_version`` is older than the stored one.
             CapacityError: the move needs seats the slot no longer has.
             IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.4 an archived booking is refused (``BookingArchivedError``).
         """
         clean_note = clean_text(note, "note", max_length=2000)
         extra = check_metadata(metadata)
@@ -1348,6 +1352,7 @@ class BookingService:
             booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
+            booking.check_live(target)
             lifecycle.check_by_hand(target)
             rules = None
             if target == lifecycle.cancelled:
@@ -1555,6 +1560,7 @@ class BookingService:
         ``cancellation`` is the booking's policy when the caller resolved it
         already (:meth:`_cancellation_policy`); it is resolved here otherwise.
         """
+        booking.check_live(target)
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
         released = False
