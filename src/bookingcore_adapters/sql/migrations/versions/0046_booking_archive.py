@@ -11,10 +11,12 @@ booking stored before this revision is live (``NULL``).
 ``ix_bookings_live_starts_at_id`` indexes ``(starts_at, id)`` of the live
 bookings only (``WHERE archived_at IS NULL``): archiving walks them by slot
 start, and the index shrinks as bookings are archived instead of growing with
-the whole history. A downgrade drops both and keeps every booking (on SQLite the
-column is dropped in place, never by copying the table). The staff lists keep their full indexes: a newest-first page
+the whole history. The staff lists keep their full indexes: a newest-first page
 reads the newest rows, which are live, so a second, partial copy of each list
 index would cost every write and spare no read (docs/archiving.md, *Storage*).
+
+A downgrade drops both and keeps every booking: on SQLite the column is dropped
+in place, never by copying the table.
 """
 
 from __future__ import annotations
