@@ -13,13 +13,14 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field
 
 from bookingcore.domain import Document
-from bookingcore.services import ArchiveRun, ComplianceReport, WaitlistConversion
+from bookingcore.services import ArchiveRun, ArchiveSummary, ComplianceReport, WaitlistConversion
 from examples.api.schemas import StrictIn
 from examples.api.schemas_ops import CertificateOut
 
 __all__ = [
     "ArchiveIn",
     "ArchiveRunOut",
+    "ArchiveSummaryOut",
     "CertificateIssueIn",
     "CertificateRenewIn",
     "ComplianceLineOut",
@@ -60,6 +61,21 @@ class ArchiveRunOut(BaseModel):
             archived=run.archived,
             batches=run.batches,
             kept=dict(run.kept),
+        )
+
+
+class ArchiveSummaryOut(BaseModel):
+    """How many bookings are live and how many archived, and the archived share."""
+
+    live: int
+    archived: int
+    archived_share: float
+
+    @classmethod
+    def of(cls, summary: ArchiveSummary) -> ArchiveSummaryOut:
+        """The summary as ``core.archive.summary`` returns it."""
+        return cls(
+            live=summary.live, archived=summary.archived, archived_share=summary.archived_share
         )
 
 

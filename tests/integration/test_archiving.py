@@ -166,6 +166,9 @@ def test_ended_settled_bookings_are_archived_and_open_ones_kept(world: Operator)
     assert sorted(i for e in batches for i in e.booking_ids) == sorted(archived)
     assert [len(e.booking_ids) for e in batches] == [1, 1]
 
+    summary = world.core.archive.summary(principal=ADMIN)
+    assert (summary.live, summary.archived, summary.archived_share) == (3, 2, 0.4)
+
     again = world.core.archive.archive_due(principal=ADMIN, ended_before=cutoff)
     assert (again.archived, again.batches) == (0, 0)
     assert len([e for e in world.seen if isinstance(e, BookingsArchived)]) == 2

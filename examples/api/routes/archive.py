@@ -24,11 +24,21 @@ from examples.api.deps import Core, StaffPrincipal
 from examples.api.errors import problem_responses
 from examples.api.routes._bookings import staff_booking_out
 from examples.api.schemas import StaffBookingOut
-from examples.api.schemas_admin import ArchiveIn, ArchiveRunOut, UnarchiveIn
+from examples.api.schemas_admin import ArchiveIn, ArchiveRunOut, ArchiveSummaryOut, UnarchiveIn
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["archive"])
+
+
+@router.get(
+    "/api/admin/archive",
+    operation_id="admin_archive_summary",
+    responses=problem_responses(AuthenticationError, PermissionDeniedError),
+)
+def archive_summary(core: Core, staff: StaffPrincipal) -> ArchiveSummaryOut:
+    """How many bookings are live and how many archived (storage monitoring)."""
+    return ArchiveSummaryOut.of(core.archive.summary(principal=staff))
 
 
 @router.post(

@@ -15,7 +15,7 @@ and the request types are imported from :mod:`bookingcore`.
 """
 
 from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
-from bookingcore.services.archiving import ArchiveRun, ArchiveService
+from bookingcore.services.archiving import ArchiveRun, ArchiveService, ArchiveSummary
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import (
@@ -150,6 +150,7 @@ __all__ = [
     "AdvisorWorkload",
     "ArchiveRun",
     "ArchiveService",
+    "ArchiveSummary",
     "AssigneeNoticeHandler",
     "AuditService",
     "AuthService",

@@ -45,8 +45,9 @@ from bookingcore.domain.archiving import KeptReason, archivable_statuses, why_ke
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.events import BookingsArchived, BookingUnarchived
 from bookingcore.domain.policy import Permission, Principal
-from bookingcore.domain.queries import Cursor
+from bookingcore.domain.queries import BookingFilter, Cursor
 from bookingcore.domain.slots import Slot
+from bookingcore.domain.tallies import Grouping
 from bookingcore.domain.values import BookingId, Money, SlotId
 from bookingcore.domain.waitlist import WaitlistEntry
 from bookingcore.errors import NotFoundError, ValidationError
@@ -54,7 +55,7 @@ from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 from bookingcore.services._settlement import balance_due
 
-__all__ = ["ArchiveRun", "ArchiveService"]
+__all__ = ["ArchiveRun", "ArchiveService", "ArchiveSummary"]
 
 #: The largest batch one transaction archives.
 MAX_BATCH = 1000
@@ -75,6 +76,24 @@ class ArchiveRun:
     archived: int = 0
     batches: int = 0
     kept: Mapping[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ArchiveSummary:
+    """How many bookings are live and how many archived: what the operational lists
+    still carry against the stored history (seed 000's "monitor storage usage").
+
+    .. versionadded:: 0.4
+    """
+
+    live: int
+    archived: int
+
+    @property
+    def archived_share(self) -> float:
+        """The archived bookings' share of all bookings (0 without any)."""
+        total = self.live + self.archived
+        return self.archived / total if total else 0.0
 
 
 class ArchiveService:
@@ -199,6 +218,20 @@ class ArchiveService:
                 )
             tx.commit()
         return len(archived)
+
+    def summary(self, *, principal: Principal) -> ArchiveSummary:
+        """How many bookings are live and how many archived (two counts in the store).
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not see every booking.
+        """
+        policy.require(principal.has(Permission.VIEW_ALL), f"{principal} may not see every booking")
+        with self._ctx.uow_factory().read_only() as uow:
+            counts = [
+                sum(row.bookings for row in uow.bookings.count_in(query, Grouping.NONE, ()))
+                for query in (BookingFilter(), BookingFilter(only_archived=True))
+            ]
+        return ArchiveSummary(live=counts[0], archived=counts[1])
 
     def why_kept(
         self, booking_id: BookingId, *, principal: Principal, ended_before: datetime | None = None

@@ -60,6 +60,8 @@ def test_staff_archive_list_and_unarchive_bookings(
 
     listed = client.get("/api/admin/bookings", headers=staff).json()["items"]
     assert [b["id"] for b in listed] == [kept["id"]]
+    summary = client.get("/api/admin/archive", headers=staff).json()
+    assert summary == {"live": 1, "archived": 1, "archived_share": 0.5}
     archived = client.get("/api/admin/bookings?only_archived=true", headers=staff).json()
     assert [b["id"] for b in archived["items"]] == [gone["id"]]
     assert archived["items"][0]["archived_at"] is not None
