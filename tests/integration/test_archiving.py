@@ -14,6 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from tests._threads import at_once
 
 from bookingcore import (
     BookingArchivedError,
@@ -322,3 +323,27 @@ def test_archiving_changes_no_report_figure(world: Operator) -> None:
     )
     assert run.archived == 2
     assert _figures(world) == before
+
+
+def test_workers_archiving_at_once_archive_each_booking_once(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    world = Operator(any_store)
+    made = [world.book(world.trek.id) for _ in range(8)]
+    for booking in made:
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+    world.clock.set(world.trek.starts_at + timedelta(days=400))
+    racers = [BookingCore(uow_factory=any_store.unit_of_work, clock=world.clock) for _ in range(3)]
+    cutoff = world.trek.starts_at + timedelta(days=10)
+
+    runs = at_once(
+        3,
+        lambda i: racers[i].archive.archive_due(principal=ADMIN, ended_before=cutoff, batch_size=3),
+    )
+
+    assert not [run for run in runs if isinstance(run, Exception)], runs
+    assert sum(run.archived for run in runs) == len(made)
+    for booking in made:
+        trail = world.core.bookings.audit_trail(booking.id, principal=ADMIN)
+        assert [e.action for e in trail].count(AuditAction.ARCHIVED) == 1
+    assert world.ids(BookingFilter(only_archived=True)) == {b.id for b in made}

@@ -165,7 +165,7 @@ class ArchiveService:
         after: Cursor | None = None
         while limit is None or archived < limit:
             wanted = batch_size if limit is None else min(batch_size, limit - archived)
-            with self._ctx.uow_factory() as uow:
+            with self._ctx.uow_factory().read_only() as uow:
                 due = [
                     (b.id, b.starts_at)
                     for b in uow.bookings.list_to_archive(
