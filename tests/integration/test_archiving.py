@@ -206,6 +206,10 @@ def test_nothing_moves_an_archived_booking_until_staff_unarchive_it(world: Opera
     with pytest.raises(BookingArchivedError) as refused:
         world.core.bookings.transition(made["paid"].id, "no_show", principal=ADMIN)
     assert refused.value.reference == made["paid"].reference
+    with pytest.raises(BookingArchivedError):
+        world.core.bookings.reschedule(made["paid"].id, world.dive.id, principal=ADMIN)
+    with pytest.raises(BookingArchivedError):
+        world.core.bookings.cancel(made["paid"].id, principal=ADMIN)
     advisor = Principal.staff(StaffId(uuid4()), StaffRole.ADVISOR)
     with pytest.raises(PermissionDeniedError):
         world.core.archive.unarchive(cancelled.id, principal=advisor)
