@@ -160,3 +160,38 @@ class TestArchivedBooking:
         assert BookingFilter(include_archived=True).matches(archived, None)
         assert BookingFilter(only_archived=True).matches(archived, None)
         assert not BookingFilter(only_archived=True).matches(live, None)
+
+
+class TestMoneyOnAnArchivedBooking:
+    def test_money_that_settles_never_moves_an_archived_booking(self) -> None:
+        """A capture or refund recorded for an archived booking leaves its status alone
+        (a webhook never fails on it); unarchived, the same money moves it."""
+        from bookingcore import BookingCore, Principal  # noqa: PLC0415
+        from bookingcore.services._settlement import advance_if_paid  # noqa: PLC0415
+        from bookingcore_adapters.memory import MemoryStore  # noqa: PLC0415
+
+        world = _World("pending")
+        store = MemoryStore()
+        core = BookingCore(uow_factory=store.unit_of_work)
+        booking = world.booking
+        booking.archive(author=Author(STAFF, LATER, uuid4))
+        with store.unit_of_work() as uow:
+            uow.locations.add(world.make.location(id=world.slot.location_id))
+            uow.slots.add(world.slot)
+            customer = world.make.customer(id=booking.customer_id)
+            uow.customers.add(customer)
+            uow.bookings.add(booking)
+            uow.commit()
+        jobs = Principal.system("payments")
+        for archived, expected in ((True, "pending"), (False, "confirmed")):
+            with core.context.transaction() as tx:
+                locked = tx.uow.bookings.get_for_update(booking.id)
+                assert locked is not None
+                if not archived:
+                    locked.unarchive(author=Author(STAFF, LATER, uuid4))
+                moved = advance_if_paid(
+                    core.context, tx, locked, paid=locked.total, principal=jobs, note="paid"
+                )
+                assert moved is not archived
+                assert locked.status == expected
+                tx.commit()
