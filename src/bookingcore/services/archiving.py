@@ -146,6 +146,13 @@ class ArchiveService:
         later, or has money or an offer still open is left live and counted in
         :attr:`ArchiveRun.kept`. Safe to run twice, and on two workers at once.
 
+        Args:
+            ended_before: the cutoff; ``Settings.archive_after`` before now when ``None``.
+            batch_size: bookings per transaction (each batch raises one
+                :class:`~bookingcore.domain.events.BookingsArchived`).
+            limit: the most bookings this call archives (``None``: all that are due).
+            reason: kept on each booking's ``archived`` audit entry.
+
         Raises:
             PermissionDeniedError: ``principal`` may not change every booking.
             ValidationError: a bad cutoff (see :meth:`cutoff`); ``batch_size``
