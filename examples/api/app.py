@@ -33,6 +33,7 @@ from examples.api.errors import PROBLEM_JSON, install_error_handlers
 from examples.api.routes import (
     admin,
     advisor,
+    archive,
     attendance,
     catalog,
     certificates,
@@ -206,6 +207,7 @@ def create_app(
     app.include_router(groups.router)  # before admin too: /groups is not a booking id
     app.include_router(vouchers.router)
     app.include_router(vouchers.check_router)
+    app.include_router(archive.router)  # before admin: its unarchive route is a booking's
     app.include_router(admin.router)
     app.include_router(advisor.router)
     app.include_router(partner.router)

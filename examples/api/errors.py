@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bookingcore import (
     AuthenticationError,
     AuthNotConfiguredError,
+    BookingArchivedError,
     BookingError,
     CapacityError,
     ConcurrentUpdateError,
@@ -91,6 +92,7 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
     # The IETF Idempotency-Key draft answers a key reused for another payload with 422.
     IdempotencyConflictError: ErrorStatus(422, "Idempotency key reused for another request"),
     InvalidTransitionError: ErrorStatus(409, "The lifecycle forbids that move"),
+    BookingArchivedError: ErrorStatus(409, "The booking is archived; unarchive it first"),
     RateLimitedError: ErrorStatus(429, "Too many requests"),
     AuthenticationError: ErrorStatus(401, "Authentication required"),
     DeliveryError: ErrorStatus(502, "A message could not be sent"),

@@ -550,6 +550,9 @@ class StaffBookingOut(BookingOut):
 
     internal_notes: str | None
     assignee_id: UUID | None
+    archived_at: datetime | None = Field(
+        default=None, description="When it left the operational lists (None: live)"
+    )
 
     @classmethod
     def of(
@@ -560,6 +563,7 @@ class StaffBookingOut(BookingOut):
             **BookingOut.of(booking, partner_names).model_dump(),
             internal_notes=booking.internal_notes,
             assignee_id=booking.assignee_id,
+            archived_at=booking.archived_at,
         )
 
 

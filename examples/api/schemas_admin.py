@@ -13,11 +13,14 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field
 
 from bookingcore.domain import Document
-from bookingcore.services import ComplianceReport, WaitlistConversion
+from bookingcore.services import ArchiveRun, ArchiveSummary, ComplianceReport, WaitlistConversion
 from examples.api.schemas import StrictIn
 from examples.api.schemas_ops import CertificateOut
 
 __all__ = [
+    "ArchiveIn",
+    "ArchiveRunOut",
+    "ArchiveSummaryOut",
     "CertificateIssueIn",
     "CertificateRenewIn",
     "ComplianceLineOut",
@@ -26,8 +29,60 @@ __all__ = [
     "CustomerMergeIn",
     "DocumentOut",
     "StaffIn",
+    "UnarchiveIn",
     "WaitlistConversionOut",
 ]
+
+
+class ArchiveIn(StrictIn):
+    """Archive now: the bookings in a final state whose slot ended before ``ended_before``
+    (default: ``Settings.archive_after`` ago) and with nothing open."""
+
+    ended_before: AwareDatetime | None = Field(
+        default=None, description="Default: Settings.archive_after before now"
+    )
+    batch_size: int = Field(default=200, ge=1, le=1000, description="Bookings per transaction")
+
+
+class ArchiveRunOut(BaseModel):
+    """What one archiving did: how many bookings it archived, in how many batches, and the
+    candidates it left live by reason (``open_balance``, ``recent``, ...)."""
+
+    ended_before: datetime
+    archived: int
+    batches: int
+    kept: dict[str, int]
+
+    @classmethod
+    def of(cls, run: ArchiveRun) -> ArchiveRunOut:
+        """The run as returned by ``core.archive.archive_due``."""
+        return cls(
+            ended_before=run.ended_before,
+            archived=run.archived,
+            batches=run.batches,
+            kept=dict(run.kept),
+        )
+
+
+class ArchiveSummaryOut(BaseModel):
+    """How many bookings are live and how many archived, and the archived share."""
+
+    live: int
+    archived: int
+    archived_share: float
+
+    @classmethod
+    def of(cls, summary: ArchiveSummary) -> ArchiveSummaryOut:
+        """The summary as ``core.archive.summary`` returns it."""
+        return cls(
+            live=summary.live, archived=summary.archived, archived_share=summary.archived_share
+        )
+
+
+class UnarchiveIn(StrictIn):
+    """Why the booking comes back (kept on its audit entry)."""
+
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class CertificateIssueIn(StrictIn):

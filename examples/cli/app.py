@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 from uuid import UUID
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from bookingcore import BookingError
 from bookingcore.domain import JobState
+from examples.cli.archive import archive_bookings, archived_bookings, unarchive_booking
 from examples.cli.demo import DEFAULT_DATABASE, DemoError, run_demo
 from examples.cli.imports import DEFAULT_DATABASE as DEFAULT_IMPORT_DATABASE
 from examples.cli.imports import (
@@ -197,6 +199,87 @@ def imports_(db: Db = DEFAULT_IMPORT_DATABASE) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+# ---------------------------------------------------------------------- archive
+
+archive_app = typer.Typer(
+    help="Archive ended bookings now (the worker does it daily), list them, bring one back.",
+    no_args_is_help=False,
+)
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.callback(invoke_without_command=True)
+def archive_(
+    ctx: typer.Context,
+    ended_before: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Archive bookings whose slot ended before this day (UTC), e.g. 2026-01-01.",
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Bookings per transaction.")] = 200,
+    db: Db = DEFAULT_IMPORT_DATABASE,
+) -> None:
+    """Archive ended, settled bookings whose slot ended before --ended-before."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if ended_before is None:
+        typer.echo(
+            "archive: give --ended-before YYYY-MM-DD (or subcommand list/unarchive)", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        run = archive_bookings(db, ended_before.date(), batch_size=batch_size)
+    except BookingError as exc:
+        _fail("archive", exc)
+    kept = ", ".join(f"{reason} {count}" for reason, count in run.kept.items()) or "none"
+    typer.echo(
+        f"archived {run.archived} booking(s) in {run.batches} batch(es) ending before "
+        f"{run.ended_before:%Y-%m-%d}; kept live: {kept}"
+    )
+
+
+@archive_app.command("list")
+def archive_list(
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    db: Db = DEFAULT_IMPORT_DATABASE,
+) -> None:
+    """List archived bookings, newest first: reference, status, slot start, archived at."""
+    try:
+        found = archived_bookings(db, limit=limit)
+    except BookingError as exc:
+        _fail("archive list", exc)
+    for booking in found:
+        assert booking.archived_at is not None
+        typer.echo(
+            "\t".join(
+                (
+                    booking.reference,
+                    booking.status,
+                    booking.starts_at.isoformat(),
+                    booking.archived_at.isoformat(),
+                )
+            )
+        )
+    if not found:
+        typer.echo("no archived bookings")
+
+
+@archive_app.command("unarchive")
+def archive_unarchive(
+    reference: str,
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail).")] = None,
+    db: Db = DEFAULT_IMPORT_DATABASE,
+) -> None:
+    """Bring the booking REFERENCE back to the operational lists."""
+    try:
+        booking = unarchive_booking(db, reference, reason)
+    except BookingError as exc:
+        _fail("archive unarchive", exc)
+    typer.echo(f"booking {booking.reference} is live again ({booking.status})")
 
 
 # ---------------------------------------------------------------------- jobs

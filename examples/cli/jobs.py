@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
@@ -24,9 +25,13 @@ from bookingcore_adapters.jobs import InProcessJobQueue
 from bookingcore_adapters.notifications import LogNotifier
 from bookingcore_adapters.sql import SqlStore
 
-__all__ = ["LogPublisher", "job_core", "list_jobs", "retry_job", "run_worker"]
+__all__ = ["ARCHIVE_AFTER", "LogPublisher", "job_core", "list_jobs", "retry_job", "run_worker"]
 
 _log = logging.getLogger("bookingcore.jobs")
+
+#: How long after its slot ended the worker's daily ``bookings.archive`` job archives a
+#: settled booking.
+ARCHIVE_AFTER = timedelta(days=365)
 
 
 class LogPublisher:
@@ -62,7 +67,9 @@ def job_core(database: str, *, redis_url: str | None = None) -> Iterator[Booking
         store.migrate()
         core = BookingCore(
             uow_factory=store.unit_of_work,
-            settings=Settings(default_region="IN", outbox_relayed=True),
+            settings=Settings(
+                default_region="IN", outbox_relayed=True, archive_after=ARCHIVE_AFTER
+            ),
             notifier=LogNotifier(),
             jobs=queue,
         )

@@ -81,6 +81,7 @@ from bookingcore.domain.values import (
 )
 from bookingcore.errors import (
     AuthenticationError,
+    BookingArchivedError,
     BookingError,
     CapacityError,
     ConcurrentUpdateError,
@@ -129,6 +130,7 @@ __all__ = [
     "AuthSettings",
     "AuthenticationError",
     "Automations",
+    "BookingArchivedError",
     "BookingChanges",
     "BookingCore",
     "BookingError",

@@ -18,6 +18,7 @@ file system answer), and ``except OSError`` around I/O must not swallow it::
     │   ├── IdempotencyConflictError          same key, different request
     │   └── ConcurrentUpdateError             deadlocks or serialization failures persisted
     ├── InvalidTransitionError                the lifecycle forbids that status move
+    │   └── BookingArchivedError              the booking is archived: unarchive it first
     ├── ReadOnlyError                         a write inside a read-only unit of work
     ├── RateLimitedError                      too many requests; .retry_after
     ├── AuthenticationError                   credentials missing or wrong
@@ -34,12 +35,14 @@ codes) and :meth:`BookingError.to_dict` for JSON bodies.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
 
 __all__ = [
     "AuthenticationError",
+    "BookingArchivedError",
     "BookingError",
     "CapacityError",
     "ConcurrentUpdateError",
@@ -323,6 +326,48 @@ class InvalidTransitionError(BookingError):
             "lifecycle": self.lifecycle,
             "from_state": self.from_state,
             "to_state": self.to_state,
+        }
+
+
+class BookingArchivedError(InvalidTransitionError):
+    """The booking is archived, so nothing may move it: unarchive it first.
+
+    An archived booking ended long ago (see :mod:`bookingcore.services.archiving`);
+    a lifecycle move, a reschedule, a traveler change or an attendance mark on it
+    is refused with this error and changes nothing. Staff bring it back with
+    ``core.archive.unarchive(booking_id, ...)``. ``to_state`` names what was
+    tried (a state, ``"rescheduled"``, ``"attendance"``, ...).
+
+    .. versionadded:: 0.4
+    """
+
+    code = "booking_archived"
+
+    def __init__(
+        self,
+        lifecycle: str,
+        from_state: str,
+        to_state: str,
+        *,
+        booking_id: object,
+        reference: str,
+        archived_at: datetime,
+    ) -> None:
+        self.booking_id = booking_id
+        self.reference = reference
+        self.archived_at = archived_at
+        msg = (
+            f"booking {reference} was archived on {archived_at.isoformat()}: "
+            "unarchive it before changing it"
+        )
+        super().__init__(lifecycle, from_state, to_state, message=msg)
+
+    def details(self) -> Mapping[str, Any]:
+        return {
+            **super().details(),
+            "booking_id": str(self.booking_id),
+            "reference": self.reference,
+            "archived_at": self.archived_at.isoformat(),
         }
 
 

@@ -25,8 +25,8 @@ def test_a_worker_on_sqlite_runs_the_due_periodic_jobs_once(tmp_path: Path) -> N
     code, output = invoke("worker", "--db", db, "--once")
     assert code == 0, output
     # events.dispatch, reminders.send_due, auth.cleanup, waitlists.expire_offers,
-    # outbox.relay, outbox.prune, certificates.renewal_reminders
-    assert "ran 7 job(s)" in output
+    # outbox.relay, outbox.prune, certificates.renewal_reminders, bookings.archive
+    assert "ran 8 job(s)" in output
 
 
 def test_jobs_refuses_an_unknown_state(tmp_path: Path) -> None:

@@ -1334,3 +1334,50 @@ def test_family_accounts_come_with_their_tables_and_go_on_downgrade(database: En
     store.dispose()
     migrations.downgrade(database, BEFORE_0045)
     assert not family_tables & _tables(database)
+
+
+#: The revision before 0046 (booking archive).
+BEFORE_0046 = "0045"
+
+
+def test_bookings_gain_archived_at_and_the_live_bookings_index(database: Engine) -> None:
+    """0046 adds ``bookings.archived_at`` (nullable: every booking stored before is
+    live) and ``ix_bookings_live_starts_at_id``, which holds the live bookings only
+    (``WHERE archived_at IS NULL``); the upgraded schema is the mapping's, and a
+    downgrade drops both."""
+    migrations.upgrade(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id], status="completed")
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        uow.commit()
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0046)
+    assert "archived_at" not in _columns(database, "bookings")
+    assert "ix_bookings_live_starts_at_id" not in _indexes(database, "bookings")
+    migrations.upgrade(database)
+    assert "archived_at" in _columns(database, "bookings")
+    definition = _index_definitions(database)["ix_bookings_live_starts_at_id"]
+    assert "archived_at is null" in definition.replace('"', "")
+    assert _differences(database) == []
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        stored = uow.bookings.get_for_update(booking.id)
+        assert stored is not None
+        assert stored.archived_at is None  # stored before the revision: live
+        stored.archive(author=Author(Actor.system("tests"), T0, uuid4))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.bookings.get(booking.id).archived_at == T0  # type: ignore[union-attr]
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0046)
+    assert "archived_at" not in _columns(database, "bookings")

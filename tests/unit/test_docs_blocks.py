@@ -423,6 +423,26 @@ def _vouchers(run: Run) -> None:
     assert core.vouchers.get(summer.id, principal=admin).uses == 1
 
 
+@covers("archiving.md")
+def _archiving(run: Run) -> None:
+    core, admin = run["core"], run["admin"]
+    paid, gone, unpaid = run["paid"], run["gone"], run["unpaid"]
+    # "archived only sets archived_at": the cancelled one keeps its status and reason
+    stored = core.bookings.get(gone.id, principal=admin)
+    assert stored.archived_at == datetime(2027, 3, 1, tzinfo=UTC)
+    assert (stored.status, stored.cancellation_reason) == ("cancelled", "knee injury")
+    # "kept in the customer's own bookings"
+    mine = run["Principal"].customer(gone.customer_id)
+    page = core.bookings.list(BookingFilter(), principal=mine)
+    assert [b.id for b in page.items] == [gone.id]
+    # "the next run archives it again once it qualifies", with one audit entry each time
+    again = core.archive.archive_due(principal=admin)
+    assert again.archived == 1
+    trail = [e.action for e in core.bookings.audit_trail(paid.id, principal=admin)]
+    assert (trail.count("archived"), trail.count("unarchived")) == (2, 1)
+    assert core.bookings.get(unpaid.id, principal=admin).archived_at is None
+
+
 @covers("loyalty.md")
 def _loyalty(run: Run) -> None:
     core, admin, money = run["core"], run["admin"], run["Money"]

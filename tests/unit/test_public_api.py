@@ -168,6 +168,7 @@ TOP_LEVEL = [
     "AuthSettings",
     "AuthenticationError",
     "Automations",
+    "BookingArchivedError",
     "BookingChanges",
     "BookingCore",
     "BookingError",

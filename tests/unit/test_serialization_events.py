@@ -16,7 +16,9 @@ from bookingcore.domain.events import (
     AttendanceRecorded,
     BookingCreated,
     BookingRescheduled,
+    BookingsArchived,
     BookingStatusChanged,
+    BookingUnarchived,
     BookingUpdated,
     CommunicationStatusChanged,
     CustomerRegistered,
@@ -46,6 +48,14 @@ STAFF = Actor(ActorKind.STAFF, "42")
 def _events() -> list[DomainEvent]:
     common: dict[str, Any] = {"occurred_at": T}
     return [
+        BookingsArchived(
+            id=uuid4(),
+            booking_ids=(uuid4(), uuid4()),
+            ended_before=datetime(2025, 3, 1, tzinfo=UTC),
+            actor=Actor.system("jobs"),
+            **common,
+        ),
+        BookingUnarchived(id=uuid4(), booking_id=uuid4(), actor=STAFF, reason="dispute", **common),
         AttendanceRecorded(
             id=uuid4(),
             booking_id=uuid4(),

@@ -111,6 +111,10 @@ def staff_booking_filter(
         str | None,
         Query(max_length=200, description="Reference, external id, customer name, email, phone"),
     ] = None,
+    include_archived: Annotated[
+        bool, Query(description="Archived bookings too (left out by default)")
+    ] = False,
+    only_archived: Annotated[bool, Query(description="Archived bookings only")] = False,
 ) -> BookingFilter:
     """The staff booking filters of ``GET /api/admin/bookings`` (and its CSV export), as
     the library's :class:`~bookingcore.BookingFilter`."""
@@ -132,6 +136,8 @@ def staff_booking_filter(
         created_from=created_from,
         created_before=created_before,
         text=q,
+        include_archived=include_archived,
+        only_archived=only_archived,
     )
 
 

@@ -72,6 +72,9 @@ def list_bookings(
     starts_before: AwareDatetime | None = None,
     booking_date: OnDay = None,
     q: Annotated[str | None, Query(max_length=200, description="Reference or text")] = None,
+    include_archived: Annotated[
+        bool, Query(description="Archived bookings too (left out by default)")
+    ] = False,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> BookingPage:
@@ -93,6 +96,7 @@ def list_bookings(
         starts_from=starts_from,
         starts_before=starts_before,
         text=q,
+        include_archived=include_archived,
     )
     page = core.bookings.list(query, page_request(limit, cursor), principal=caller)
     return booking_page(BookingPage, request, page, core, caller)

@@ -16,6 +16,7 @@ are the library's own layout, not import paths.
    No longer re-exports the names :mod:`bookingcore` exports.
 """
 
+from bookingcore.domain.archiving import KeptReason, final_states
 from bookingcore.domain.assignment import Advisor, Assigner, AssignmentStrategy
 from bookingcore.domain.attendance import (
     AttendanceEntry,
@@ -69,7 +70,9 @@ from bookingcore.domain.events import (
     AttendanceRecorded,
     BookingCreated,
     BookingRescheduled,
+    BookingsArchived,
     BookingStatusChanged,
+    BookingUnarchived,
     BookingUpdated,
     CommunicationStatusChanged,
     CustomerRegistered,
@@ -254,7 +257,9 @@ __all__ = [
     "BookingSource",
     "BookingStatusChanged",
     "BookingTraveler",
+    "BookingUnarchived",
     "BookingUpdated",
+    "BookingsArchived",
     "CancellationTerms",
     "CellProblem",
     "Certificate",
@@ -324,6 +329,7 @@ __all__ = [
     "JobRequest",
     "JobRequested",
     "JobState",
+    "KeptReason",
     "KeptVoucher",
     "Lead",
     "LeadFilter",
@@ -410,6 +416,7 @@ __all__ = [
     "cell_name",
     "clean_device_token",
     "every_item",
+    "final_states",
     "invoice_number",
     "items_total",
     "map_header",

@@ -48,6 +48,11 @@ class AuditAction(enum.StrEnum):
     NOTE_ADDED = "note_added"
     MERGED = "merged"
     ERASED = "erased"
+    #: a booking left the operational lists (``archived_at`` set), or came back
+    #:
+    #: .. versionadded:: 0.4
+    ARCHIVED = "archived"
+    UNARCHIVED = "unarchived"
 
 
 def _plain(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

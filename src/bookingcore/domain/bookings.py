@@ -60,7 +60,12 @@ from bookingcore.domain.values import (
     TravelerId,
     Versioned,
 )
-from bookingcore.errors import DuplicateError, InvalidTransitionError, ValidationError
+from bookingcore.errors import (
+    BookingArchivedError,
+    DuplicateError,
+    InvalidTransitionError,
+    ValidationError,
+)
 
 __all__ = [
     "CREATED_FIELDS",
@@ -272,6 +277,13 @@ class Booking(Versioned):
     #:
     #: .. versionadded:: 0.4
     loyalty_discount: Money | None = None
+    #: When the booking was archived (``None``: it is live). An archived booking
+    #: is left out of the operational lists unless asked for
+    #: (``BookingFilter(include_archived=True)``) and nothing moves it until it is
+    #: unarchived; see :meth:`archive`.
+    #:
+    #: .. versionadded:: 0.4
+    archived_at: datetime | None = None
 
     entity_name = "booking"
 
@@ -571,6 +583,7 @@ class Booking(Versioned):
             ValueError: the move changes seats and ``slot`` is not this booking's slot
                 (a programming error: lock it first, see :meth:`seats_to_move`).
         """
+        self.check_live(target)
         lifecycle.check_move(self.status, target)
         seats = self.seats_to_move(target, lifecycle)
         if seats:
@@ -691,6 +704,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.2
         """
+        self.check_live("rescheduled")
         if not lifecycle.is_active(self.status):
             msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
             raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
@@ -776,6 +790,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.4
         """
+        self.check_live("rescheduled")
         if not lifecycle.is_active(self.status):
             msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
             raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
@@ -826,6 +841,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.2
         """
+        self.check_live(self.status)
         if not lifecycle.is_active(self.status):
             msg = f"booking {self.reference} is {self.status}; its travelers are final"
             raise InvalidTransitionError(lifecycle.name, self.status, self.status, message=msg)
@@ -906,6 +922,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.4
         """
+        self.check_live("attendance")
         if self.status == lifecycle.cancelled:
             msg = f"booking {self.reference} is cancelled; nobody attends it"
             raise InvalidTransitionError(lifecycle.name, self.status, "attendance", message=msg)
@@ -974,6 +991,77 @@ class Booking(Versioned):
         if target is None or not lifecycle.allows(self.status, target):
             return None
         return target
+
+    # ------------------------------------------------------------------ archiving
+
+    @property
+    def is_archived(self) -> bool:
+        """True once the booking was archived (and not brought back since).
+
+        .. versionadded:: 0.4
+        """
+        return self.archived_at is not None
+
+    def check_live(self, attempted: str) -> None:
+        """Refuse any change to an archived booking (``attempted`` names it).
+
+        Raises:
+            BookingArchivedError: the booking is archived.
+
+        .. versionadded:: 0.4
+        """
+        if self.archived_at is not None:
+            raise BookingArchivedError(
+                self.lifecycle,
+                self.status,
+                attempted,
+                booking_id=self.id,
+                reference=self.reference,
+                archived_at=self.archived_at,
+            )
+
+    def archive(self, *, author: Author, reason: str | None = None) -> AuditEntry | None:
+        """Leave the operational lists: ``archived_at`` becomes ``author.now``.
+
+        The caller has checked that the booking may be archived
+        (:func:`~bookingcore.domain.archiving.why_kept`). Nothing else changes:
+        status, totals, travelers and history stay as they are, so every figure
+        counted from bookings stays the same. Returns the audit entry, or
+        ``None`` when the booking was archived already.
+
+        .. versionadded:: 0.4
+        """
+        if self.archived_at is not None:
+            return None
+        self.archived_at = author.now
+        self.touch(author.now)
+        return _audit_entry(
+            self,
+            author,
+            AuditAction.ARCHIVED,
+            old={"archived_at": None},
+            new={"archived_at": audit_value(author.now), "status": self.status},
+            reason=reason,
+        )
+
+    def unarchive(self, *, author: Author, reason: str | None = None) -> AuditEntry | None:
+        """Come back to the operational lists (``archived_at`` cleared), so the booking
+        may be changed again. Returns the audit entry, or ``None`` when it was live.
+
+        .. versionadded:: 0.4
+        """
+        if self.archived_at is None:
+            return None
+        archived_at, self.archived_at = self.archived_at, None
+        self.touch(author.now)
+        return _audit_entry(
+            self,
+            author,
+            AuditAction.UNARCHIVED,
+            old={"archived_at": audit_value(archived_at)},
+            new={"archived_at": None},
+            reason=reason,
+        )
 
     def touch(self, now: datetime) -> None:
         """Record that the booking changed: new ``updated_at``, next version."""

@@ -44,7 +44,9 @@ __all__ = [
     "BookingCreated",
     "BookingRescheduled",
     "BookingStatusChanged",
+    "BookingUnarchived",
     "BookingUpdated",
+    "BookingsArchived",
     "CommunicationStatusChanged",
     "CustomerRegistered",
     "Delivery",
@@ -187,6 +189,38 @@ class BookingUpdated(DomainEvent):
     fields: tuple[str, ...]
     actor: Actor
     assignee_id: StaffId | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BookingsArchived(DomainEvent):
+    """One batch of ended bookings was archived: they left the operational lists.
+
+    ``booking_ids`` are the bookings this batch archived (each also has its own
+    audit entry), ``ended_before`` the cutoff their slots ended before. Nothing
+    else about them changed.
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "bookings.archived"
+
+    booking_ids: tuple[BookingId, ...]
+    ended_before: datetime
+    actor: Actor
+
+
+@attrs.frozen(kw_only=True)
+class BookingUnarchived(DomainEvent):
+    """Staff brought an archived booking back to the operational lists.
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "booking.unarchived"
+
+    booking_id: BookingId
+    actor: Actor
+    reason: str | None = None
 
 
 @attrs.frozen(kw_only=True)

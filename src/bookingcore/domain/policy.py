@@ -369,6 +369,8 @@ def check_may_book(
 def scope_bookings(principal: Principal, wanted: BookingFilter) -> BookingFilter:
     """Narrow ``wanted`` to what ``principal`` may see.
 
+    A customer's own bookings include the archived ones (``include_archived``).
+
     Raises:
         PermissionDeniedError: the filter explicitly asks for someone else's bookings.
     """
@@ -376,7 +378,8 @@ def scope_bookings(principal: Principal, wanted: BookingFilter) -> BookingFilter
         return wanted
     if principal.kind is PrincipalKind.CUSTOMER:
         require(wanted.customer_id in (None, principal.id), "customers see only their own bookings")
-        return attrs.evolve(wanted, customer_id=CustomerId(_id(principal)))
+        # Archiving tidies the operator's lists; a customer's own history keeps them all.
+        return attrs.evolve(wanted, customer_id=CustomerId(_id(principal)), include_archived=True)
     if principal.kind is PrincipalKind.PARTNER:
         require(wanted.partner_id in (None, principal.id), "partners see only their own bookings")
         partner = PartnerId(_id(principal))

@@ -110,8 +110,17 @@ class BookingFilter:
     .. versionchanged:: 0.2
        ``text_customers_of`` and ``text_without_customers``.
 
+    Archived bookings (:attr:`Booking.archived_at <bookingcore.domain.Booking.archived_at>`
+    set) are left out unless ``include_archived`` is True; ``only_archived``
+    lists them alone (and implies ``include_archived``). Reports, a customer's
+    own history and privacy exports ask for them with ``include_archived``.
+
     .. versionchanged:: 0.3
        Naive time bounds are refused.
+
+    .. versionchanged:: 0.4
+       ``include_archived`` and ``only_archived``: archived bookings are left out
+       by default.
 
     .. versionadded:: 0.1
     """
@@ -137,9 +146,25 @@ class BookingFilter:
     text: str | None = attrs.field(default=None, validator=_search_text)
     text_customers_of: PartnerId | None = None
     text_without_customers: bool = False
+    include_archived: bool = False
+    only_archived: bool = False
+
+    @property
+    def archived(self) -> bool | None:
+        """Which bookings the filter keeps by their archiving: ``False`` the live ones
+        only (the default), ``True`` the archived ones only, ``None`` both.
+
+        .. versionadded:: 0.4
+        """
+        if self.only_archived:
+            return True
+        return None if self.include_archived else False
 
     def matches(self, booking: Booking, customer: Customer | None) -> bool:
         """The reference semantics every adapter implements (``customer`` for ``text``)."""
+        archived = self.archived
+        if archived is not None and (booking.archived_at is not None) is not archived:
+            return False
         exact = (
             (self.customer_id, booking.customer_id),
             (self.partner_id, booking.partner_id),

@@ -55,6 +55,7 @@ from bookingcore.domain.partners import Partner, PartnerFilter
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.queries import (
     BookingFilter,
+    Cursor,
     CustomerFilter,
     Page,
     PageRequest,
@@ -422,6 +423,9 @@ class BookingRepository(Protocol):
     .. versionchanged:: 0.4
        ``tally`` and ``count_statuses`` are removed: reports use :meth:`sum_in` and
        :meth:`count_in`, and adapters no longer implement them.
+    .. versionchanged:: 0.4
+       :meth:`list_to_archive`; every query by :class:`BookingFilter` leaves archived
+       bookings out unless the filter asks for them (``include_archived``).
     """
 
     def add(self, booking: Booking) -> None:
@@ -489,6 +493,25 @@ class BookingRepository(Protocol):
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         """Bookings matching ``query``, newest first."""
+
+    def list_to_archive(
+        self,
+        started_before: datetime,
+        statuses: StatusSet,
+        *,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> Sequence[Booking]:
+        """Up to ``limit`` live (not archived) bookings in ``statuses`` whose slot started
+        before ``started_before``, earliest start first by ``(starts_at, id)``, after
+        ``after`` (a :class:`~bookingcore.domain.Cursor` holding the last one's start
+        and id, as :meth:`~bookingcore.domain.Cursor.precedes` tests).
+
+        What archiving walks through; a SQL store answers it from an index of the
+        live bookings only.
+
+        .. versionadded:: 0.4
+        """
 
     def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
         """Per currency, the customers with bookings matching ``query``, and how many booked twice.

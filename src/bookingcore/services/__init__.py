@@ -15,6 +15,7 @@ and the request types are imported from :mod:`bookingcore`.
 """
 
 from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
+from bookingcore.services.archiving import ArchiveRun, ArchiveService, ArchiveSummary
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
 from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
 from bookingcore.services.automations import (
@@ -155,6 +156,9 @@ __all__ = [
     "UNSET",
     "AdvisorNote",
     "AdvisorWorkload",
+    "ArchiveRun",
+    "ArchiveService",
+    "ArchiveSummary",
     "AssigneeNoticeHandler",
     "AuditService",
     "AuthService",

@@ -142,14 +142,21 @@ class Settings:
             ``imports.purge_files`` job (``core.imports.purge_files()``) deletes
             it from the core's ``import_files`` store after that. ``None`` keeps
             them forever (the job is then not registered). See docs/importing.md.
+        archive_after: how long after its slot ended a booking in a final state is
+            archived (left out of the staff lists, searches and dashboard, kept in
+            reports, the customer's history and privacy exports): the daily
+            ``bookings.archive`` job (``core.archive.archive_due()``) archives
+            those past it. ``None`` (the default): nothing is archived unless
+            staff ask with a cutoff, and the job is not registered. See
+            docs/archiving.md.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
             :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
             field error per problem, on ``lifecycles.<name>.<part>``); a
             ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
-            no month; an ``outbox_retention`` or ``import_file_retention`` that is
-            not positive; a
+            no month; an ``outbox_retention``, ``import_file_retention`` or
+            ``archive_after`` that is not positive; a
             ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
             or a ``cancellation_by_lifecycle`` entry (on
             ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
@@ -165,6 +172,7 @@ class Settings:
     .. versionchanged:: 0.4 ``loyalty``.
     .. versionchanged:: 0.4 ``import_file_retention``.
     .. versionchanged:: 0.4 ``family_invitation_ttl``.
+    .. versionchanged:: 0.4 ``archive_after``.
     """
 
     default_region: str | None = None
@@ -191,6 +199,7 @@ class Settings:
     loyalty: LoyaltyProgram | None = None
     import_file_retention: timedelta | None = timedelta(days=7)
     family_invitation_ttl: timedelta = timedelta(days=7)
+    archive_after: timedelta | None = None
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -215,6 +224,9 @@ class Settings:
         if self.family_invitation_ttl <= timedelta(0):
             msg = "must be a positive timedelta"
             raise ValidationError.single("family_invitation_ttl", msg, "out_of_range")
+        if self.archive_after is not None and self.archive_after <= timedelta(0):
+            msg = "must be a positive timedelta, or None to archive only when asked"
+            raise ValidationError.single("archive_after", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):

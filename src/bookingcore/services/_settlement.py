@@ -19,7 +19,9 @@ refund settles and the booking's payments captured something but keep
 nothing, a booking whose lifecycle allows it moves to ``refunded`` (its seats,
 if it held any, go to the waiting list).
 
-These are the only moves into a lifecycle's ``money_states``; every other
+Neither moves an archived booking: the money is recorded on its payments as
+always (a webhook never fails on it), and the booking stays where it is until
+staff unarchive it. These are the only moves into a lifecycle's ``money_states``; every other
 path refuses them (:meth:`~bookingcore.domain.Lifecycle.check_by_hand`).
 
 .. versionadded:: 0.3
@@ -98,6 +100,8 @@ def advance_if_paid(
     the caller holds the booking's lock and commits.
     """
     lifecycle = context.settings.lifecycle(booking.lifecycle)
+    if booking.archived_at is not None:
+        return False  # money is recorded; the archived booking moves once unarchived
     if paid.amount <= 0 or closed_to_payment(lifecycle, booking.status):
         return False
     moved = False
@@ -138,7 +142,7 @@ def close_if_refunded(
     allow the move from where it is. The caller holds the booking's lock and commits.
     """
     lifecycle = context.settings.lifecycle(booking.lifecycle)
-    if not lifecycle.allows(booking.status, REFUNDED):
+    if booking.archived_at is not None or not lifecycle.allows(booking.status, REFUNDED):
         return False
     payments = [
         p for p in tx.uow.payments.list_for_booking(booking.id) if p.currency == booking.currency

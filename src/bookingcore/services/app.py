@@ -37,6 +37,7 @@ from bookingcore.services import automations as _automations
 from bookingcore.services._context import ServiceContext, Settings
 from bookingcore.services._observing import GuardedObserver
 from bookingcore.services._slot_closing import deliver_slot_messages
+from bookingcore.services.archiving import ArchiveService
 from bookingcore.services.audit import AuditService
 from bookingcore.services.auth import AuthService, AuthSettings
 from bookingcore.services.automations import Automations
@@ -173,6 +174,8 @@ class BookingCore:
         devices: :class:`~bookingcore.services.PushDeviceService` (customers' devices
             for push notifications, 0.4)
         audit: :class:`~bookingcore.services.AuditService`
+        archive: :class:`~bookingcore.services.ArchiveService` (ended bookings leave
+            the operational lists; ``Settings.archive_after``)
         staff: :class:`~bookingcore.services.StaffService` (advisors and their territories)
         imports: :class:`~bookingcore.services.ImportService` (bulk import of bookings)
         reports: :class:`~bookingcore.services.ReportService` (bookings reconciled
@@ -378,6 +381,7 @@ class BookingCore:
         self.communications = CommunicationService(self.context, notifier)
         self.devices = PushDeviceService(self.context)
         self.audit = AuditService(self.context)
+        self.archive = ArchiveService(self.context)
         self.staff = StaffService(
             self.context,
             password_hasher=password_hasher,

@@ -1339,10 +1339,14 @@ class BookingService:
                 payment service moves a booking there, for every principal.
             InvalidTransitionError: the lifecycle has no move from the current
                 status to ``to``; both are named.
+            BookingArchivedError: the booking is archived (unarchive it first:
+                ``core.archive.unarchive``).
             PermissionDeniedError: ``principal`` may not make this move.
             StaleVersionError: ``expected_version`` is older than the stored one.
             CapacityError: the move needs seats the slot no longer has.
             IdempotencyConflictError: the key was used for a different request.
+
+        .. versionchanged:: 0.4 an archived booking is refused (``BookingArchivedError``).
         """
         clean_note = clean_text(note, "note", max_length=2000)
         extra = check_metadata(metadata)
@@ -1398,6 +1402,7 @@ class BookingService:
             booking = self._load_visible(tx.uow, booking_id, principal, for_update=True)
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             target = lifecycle.resolve(to, field="to")
+            booking.check_live(target)
             lifecycle.check_by_hand(target)
             rules = None
             if target == lifecycle.cancelled:
@@ -1605,6 +1610,7 @@ class BookingService:
         ``cancellation`` is the booking's policy when the caller resolved it
         already (:meth:`_cancellation_policy`); it is resolved here otherwise.
         """
+        booking.check_live(target)
         slot = None
         freed = booking.seats_to_move(target, lifecycle) < 0
         released = False
@@ -2683,7 +2689,7 @@ class BookingService:
             slot = uow.slots.get(slot_id)
             if slot is None:
                 raise NotFoundError("slot", slot_id)
-            query = BookingFilter(slot_id=slot_id)
+            query = BookingFilter(slot_id=slot_id, include_archived=True)
             booked = sorted(
                 (
                     b
@@ -2727,7 +2733,9 @@ class BookingService:
             customer = uow.customers.get(customer_id)
             if customer is None or not policy.can_view_customer(principal, customer):
                 raise NotFoundError("customer", customer_id)
-            query = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+            query = policy.scope_bookings(
+                principal, BookingFilter(customer_id=customer_id, include_archived=True)
+            )
             started = [
                 b
                 for b in every_item(lambda page: uow.bookings.list(query, page))

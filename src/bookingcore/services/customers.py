@@ -109,7 +109,7 @@ def loyalty_in(
     if program is None:
         return None
     stats = uow.customer_stats.summarise(
-        BookingFilter(customer_id=customer_id),
+        BookingFilter(customer_id=customer_id, include_archived=True),
         now=context.now(),
         statuses=status_groups(context.settings.lifecycles.values()),
     )
@@ -537,7 +537,9 @@ class CustomerService:
         Raises:
             NotFoundError: no such customer visible to ``principal``.
         """
-        scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+        scoped = policy.scope_bookings(
+            principal, BookingFilter(customer_id=customer_id, include_archived=True)
+        )
         with self._ctx.uow_factory() as uow:
             customer = self.load_visible(uow, customer_id, principal)
             communications = uow.communications.list_for_customer(customer_id)
@@ -608,7 +610,9 @@ class CustomerService:
             return lambda _: True
         visible: set[BookingId] = set()
         if any(booking_id is not None for booking_id in mentioned):
-            query = policy.scope_bookings(principal, BookingFilter(customer_id=customer.id))
+            query = policy.scope_bookings(
+                principal, BookingFilter(customer_id=customer.id, include_archived=True)
+            )
             request = PageRequest(limit=MAX_PAGE_SIZE)
             while True:
                 found = uow.bookings.list(query, request)
@@ -663,7 +667,9 @@ class CustomerService:
         """
         now = self._ctx.now()
         statuses = self.statuses()
-        scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+        scoped = policy.scope_bookings(
+            principal, BookingFilter(customer_id=customer_id, include_archived=True)
+        )
         with self._ctx.uow_factory().read_only() as uow:
             customer = self.load_visible(uow, customer_id, principal)
             stats = uow.customer_stats.summarise(scoped, now=now, statuses=statuses)
@@ -736,7 +742,9 @@ class CustomerService:
     ) -> LoyaltyStatus | None:
         """The view's loyalty status from its figures, when they are the whole customer's."""
         program = self._ctx.settings.loyalty
-        if program is None or scoped != BookingFilter(customer_id=customer_id):
+        if program is None or scoped != BookingFilter(
+            customer_id=customer_id, include_archived=True
+        ):
             return None
         return program.status(stats)
 
@@ -761,7 +769,7 @@ class CustomerService:
         if self._ctx.settings.loyalty is None:
             msg = "no loyalty program is configured (Settings.loyalty)"
             raise ValidationError.single("loyalty", msg, "not_configured")
-        wanted = BookingFilter(customer_id=customer_id)
+        wanted = BookingFilter(customer_id=customer_id, include_archived=True)
         with self._ctx.uow_factory().read_only() as uow:
             self.load_visible(uow, customer_id, principal)
             if policy.scope_bookings(principal, wanted) != wanted:
@@ -785,7 +793,9 @@ class CustomerService:
         .. versionadded:: 0.3
         """
         now = self._ctx.now()
-        scoped = policy.scope_bookings(principal, BookingFilter(customer_id=customer_id))
+        scoped = policy.scope_bookings(
+            principal, BookingFilter(customer_id=customer_id, include_archived=True)
+        )
         found: list[RebookingSuggestion] = []
         with self._ctx.uow_factory() as uow:
             self.load_visible(uow, customer_id, principal)
@@ -960,7 +970,9 @@ class CustomerService:
         bookings: list[Booking] = []
         request = PageRequest(limit=MAX_PAGE_SIZE)
         while True:
-            page = uow.bookings.list(BookingFilter(customer_id=source), request)
+            page = uow.bookings.list(
+                BookingFilter(customer_id=source, include_archived=True), request
+            )
             bookings += page.items
             if page.next_cursor is None:
                 break

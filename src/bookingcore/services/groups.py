@@ -661,8 +661,9 @@ class GroupService:
 
     @staticmethod
     def _scoped(group_id: BookingGroupId, principal: Principal | None) -> BookingFilter:
-        """The group's bookings ``principal`` may see (every one, without a principal)."""
-        query = BookingFilter(group_id=group_id)
+        """The group's bookings ``principal`` may see (every one, without a principal),
+        archived ones included: a group's totals never change when its bookings are archived."""
+        query = BookingFilter(group_id=group_id, include_archived=True)
         return query if principal is None else policy.scope_bookings(principal, query)
 
     @classmethod

@@ -341,6 +341,7 @@ class BookingItemService:
             policy.can_answer_for_item(principal, item),
             f"{principal} may not answer for the supplier of item {item_id}",
         )
+        booking.check_live("item")
         return item, booking
 
     def _advance_if_all_confirmed(

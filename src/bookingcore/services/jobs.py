@@ -43,6 +43,11 @@ Every 30 s, ``waitlists.expire_offers`` (``core.waitlists.expire_offers(now)``:
 offers that ran out go to the next entry) and, when a webhook sender is wired,
 ``webhooks.deliver_due`` (``core.webhooks.deliver_due(now)``).
 
+Once a day, when ``Settings.archive_after`` is set, ``bookings.archive``
+(``core.archive.archive_due()``: bookings in a final state whose slot ended
+longer ago than that, in batches of ``batch_size`` (200) until none is left;
+args ``batch_size`` and ``limit`` are optional).
+
 Once a day, when the core has a certificate service,
 ``certificates.renewal_reminders``
 (``core.certificates.due_renewal_reminders(now)``: one reminder per
@@ -102,6 +107,9 @@ OPTIONAL_JOBS: Mapping[str, tuple[str, str]] = {
 
 #: How often ``certificates.renewal_reminders`` runs: certificates expire by the day.
 _CERTIFICATE_REMINDERS_EVERY = timedelta(days=1)
+
+#: How often ``bookings.archive`` runs: ``Settings.archive_after`` is days or months.
+_ARCHIVE_EVERY = timedelta(days=1)
 
 
 class JobsNotConfiguredError(ValidationError):
@@ -405,6 +413,8 @@ class JobService:
         .. versionchanged:: 0.4
            ``imports.purge_files``, hourly, when ``core.imports`` has a file store
            and ``Settings.import_file_retention`` is set.
+        .. versionchanged:: 0.4
+           ``bookings.archive``, daily, when ``Settings.archive_after`` is set.
         """
         events = dispatcher
         communications: Any = getattr(core, "communications")  # noqa: B009
@@ -456,6 +466,24 @@ class JobService:
                 return imports.purge_files(principal=JOBS, limit=int(args.get("limit", 100)))
 
             self.register("imports.purge_files", purge_import_files, every=timedelta(hours=1))
+        archive: Any = getattr(core, "archive", None)
+        if self._ctx.settings.archive_after is not None and archive is not None:
+
+            def archive_bookings(args: Mapping[str, Any], run: JobRun) -> object:
+                limit = args.get("limit")
+                done = archive.archive_due(
+                    principal=JOBS,
+                    batch_size=int(args.get("batch_size", 200)),
+                    limit=None if limit is None else int(limit),
+                )
+                return {
+                    "ended_before": done.ended_before.isoformat(),
+                    "archived": done.archived,
+                    "batches": done.batches,
+                    "kept": dict(done.kept),
+                }
+
+            self.register("bookings.archive", archive_bookings, every=_ARCHIVE_EVERY)
         if webhooks.sending:
             self.register("webhooks.deliver_due", deliver_webhooks, every=timedelta(seconds=30))
         certificates: Any = getattr(core, "certificates", None)

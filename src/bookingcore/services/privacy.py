@@ -151,7 +151,12 @@ class PrivacyService:
             customer = CustomerService.load_visible(uow, customer_id, principal)
             travelers = uow.travelers.list_for_customer(customer_id, include_deleted=True)
             bookings = list(
-                every_item(partial(uow.bookings.list, BookingFilter(customer_id=customer_id)))
+                every_item(
+                    partial(
+                        uow.bookings.list,
+                        BookingFilter(customer_id=customer_id, include_archived=True),
+                    )
+                )
             )
             mine = CertificateFilter(customer_id=customer_id)
             audit = self._trail(uow, customer, travelers)
@@ -275,7 +280,7 @@ class PrivacyService:
 
         Failed rows are not linked to customers: every import's failed rows are read.
         """
-        theirs = BookingFilter(customer_id=customer_id)
+        theirs = BookingFilter(customer_id=customer_id, include_archived=True)
         names = {b.external_id for b in every_item(partial(uow.bookings.list, theirs))}
         names |= {customer.external_id, customer.email.value if customer.email else None}
         wanted = {n.strip().casefold() for n in names if n}
@@ -466,7 +471,7 @@ class PrivacyService:
             )
             _erase_travelers_and_devices(uow, customer_id, travelers, now)
             bookings = 0
-            theirs = BookingFilter(customer_id=customer_id)
+            theirs = BookingFilter(customer_id=customer_id, include_archived=True)
             booking_ids: list[BookingId] = []
             for booking in list(every_item(partial(uow.bookings.list, theirs))):
                 booking_ids.append(booking.id)

@@ -17,6 +17,9 @@ are the calendar days and months of the business's clock, ``Settings.timezone``.
     for line in lines:
         print(line.key, line.bookings, line.amount)
 
+Archived bookings count as every other (a report's filter always includes
+them, ``only_archived`` still narrows it): archiving never changes a figure.
+
 How statuses count, for any lifecycle: a booking counts towards revenue while
 its status holds seats; it is *cancelled* in the lifecycle's ``cancelled``
 status or in a terminal status that holds none (``refunded``); a *no-show* is in
@@ -803,7 +806,9 @@ class ReportService:
         self, principal: Principal, by: Grouping | str, where: BookingFilter | None
     ) -> tuple[BookingFilter, Grouping]:
         grouping = _grouping(by)
-        return policy.scope_bookings(principal, where or BookingFilter()), grouping
+        return _counting_archived(
+            policy.scope_bookings(principal, where or BookingFilter())
+        ), grouping
 
     def revenue(
         self,
@@ -926,7 +931,9 @@ class ReportService:
         Raises:
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        query = self._only_counted(policy.scope_bookings(principal, where or BookingFilter()))
+        query = self._only_counted(
+            _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
+        )
         with self._ctx.uow_factory().read_only() as uow:
             rows = uow.bookings.tally_customers(query)
         return sorted(
@@ -1064,7 +1071,9 @@ class ReportService:
     ) -> BookingFilter:
         """Refuse all but staff who may view all; ``where`` narrowed to seat-holding bookings."""
         _require_staff(principal, what, Permission.VIEW_ALL)
-        return self._only_counted(policy.scope_bookings(principal, where or BookingFilter()))
+        return self._only_counted(
+            _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
+        )
 
     def booking_frequency(
         self,
@@ -1165,7 +1174,7 @@ class ReportService:
         _require_staff(principal, "conversion reports", Permission.VIEW_ALL)
         start, end = _within(created_from, created_before)
         query = policy.scope_bookings(
-            principal, BookingFilter(created_from=start, created_before=end)
+            principal, BookingFilter(created_from=start, created_before=end, include_archived=True)
         )
         with self._ctx.uow_factory().read_only() as uow:
             leads = uow.leads.tally_by_source(start, end)
@@ -1363,7 +1372,7 @@ class ReportService:
         return sorted(lines, key=lambda line: (line.key, line.channel or ""))
 
     def _bookings(self, uow: UnitOfWork, start: datetime, end: datetime) -> Iterator[Booking]:
-        query = BookingFilter(created_from=start, created_before=end)
+        query = BookingFilter(created_from=start, created_before=end, include_archived=True)
         cursor: str | None = None
         while True:
             page = uow.bookings.list(query, PageRequest(limit=self._page_size, cursor=cursor))
@@ -1456,3 +1465,11 @@ def _order(key: GroupKey) -> tuple[int, Any]:
     if key is None:
         return (1, 0)
     return (0, key.int) if isinstance(key, UUID) else (0, key)
+
+
+def _counting_archived(query: BookingFilter) -> BookingFilter:
+    """``query`` with archived bookings counted: archiving never changes a report's figures.
+
+    .. versionadded:: 0.4
+    """
+    return query if query.include_archived else attrs.evolve(query, include_archived=True)

@@ -114,7 +114,7 @@ def _customer_uses(uow: UnitOfWork, voucher: Voucher, customer_id: CustomerId) -
     Read from the bookings, not the redemptions: a customer merge moves the
     duplicate's bookings (and so its uses) to the survivor.
     """
-    query = BookingFilter(customer_id=customer_id)
+    query = BookingFilter(customer_id=customer_id, include_archived=True)
     mine = every_item(lambda page: uow.bookings.list(query, page))
     return sum(1 for booking in mine if booking.voucher_code == voucher.code)
 

@@ -1429,6 +1429,108 @@ class BookingRepositoryContract(_Base):
             "phone switched off",
         )
 
+    def test_archived_bookings_are_listed_only_when_asked_for(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A booking archived in one unit of work reads back archived; every filtered
+        query leaves it out unless ``include_archived`` (both) or ``only_archived``
+        (it alone), and the tallies count it only when asked too; unarchived, it is
+        live again.
+
+        .. versionadded:: 0.4
+        """
+        with uow_factory() as uow:
+            customer, slot, _ = self._world(uow, make)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+            live = make.booking(customer.id, slot, [traveler.id], status="completed")
+            old = make.booking(
+                customer.id,
+                slot,
+                [traveler.id],
+                status="cancelled",
+                created_at=T0 + timedelta(hours=1),
+            )
+            uow.bookings.add(live)
+            uow.bookings.add(old)
+            uow.commit()
+        archived_at = T0 + timedelta(days=400)
+        staff = Actor(ActorKind.STAFF, str(uuid4()))
+        with uow_factory() as uow:
+            locked = uow.bookings.get_for_update(old.id)
+            assert locked is not None
+            assert locked.archive(author=Author(staff, archived_at, uuid4)) is not None
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.bookings.get(old.id)
+            assert stored is not None
+            assert stored.archived_at == archived_at
+            assert stored.version == old.version + 1
+
+        def ids(query: BookingFilter) -> set[Any]:
+            with uow_factory() as uow:
+                return {b.id for b in uow.bookings.list(query, PageRequest()).items}
+
+        mine = BookingFilter(customer_id=customer.id)
+        assert ids(mine) == {live.id}
+        assert ids(attrs.evolve(mine, include_archived=True)) == {live.id, old.id}
+        assert ids(attrs.evolve(mine, only_archived=True)) == {old.id}
+        assert ids(BookingFilter(text=old.reference)) == set()
+        assert ids(BookingFilter(text=old.reference, include_archived=True)) == {old.id}
+        statuses = StatusSet({"completed", "cancelled"})
+        with uow_factory() as uow:
+            (counted,) = uow.bookings.count_in(mine, Grouping.NONE, [statuses])
+            (everything,) = uow.bookings.count_in(
+                attrs.evolve(mine, include_archived=True), Grouping.NONE, [statuses]
+            )
+        assert (counted.bookings, everything.bookings) == (1, 2)
+        with uow_factory() as uow:
+            again = uow.bookings.get_for_update(old.id)
+            assert again is not None
+            assert again.unarchive(author=Author(staff, archived_at, uuid4)) is not None
+            uow.commit()
+        assert ids(mine) == {live.id, old.id}
+
+    def test_bookings_to_archive_are_live_final_and_started_before_the_cutoff(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """:meth:`list_to_archive` gives live bookings in the asked statuses whose slot
+        started before the cutoff, earliest start first, ``limit`` at a time, after a
+        cursor; an archived booking, a later slot or another status is never given.
+
+        .. versionadded:: 0.4
+        """
+        with uow_factory() as uow:
+            customer, slot, location = self._world(uow, make)
+            later = make.slot(location.id, starts_at=slot.starts_at + timedelta(days=10))
+            uow.slots.add(later)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+            first = make.booking(customer.id, slot, [traveler.id], status="completed")
+            second = make.booking(customer.id, slot, [traveler.id], status="cancelled")
+            pending = make.booking(customer.id, slot, [traveler.id], status="pending")
+            recent = make.booking(customer.id, later, [traveler.id], status="completed")
+            gone = make.booking(customer.id, slot, [traveler.id], status="completed")
+            gone.archived_at = T0
+            for booking in (first, second, pending, recent, gone):
+                uow.bookings.add(booking)
+            uow.commit()
+        final = StatusSet(pairs={("reservation", "completed"), ("reservation", "cancelled")})
+        cutoff = slot.starts_at + timedelta(days=1)
+        in_order = sorted([first, second], key=lambda b: (b.starts_at, b.id.bytes))
+        with uow_factory() as uow:
+            found = uow.bookings.list_to_archive(cutoff, final, limit=10)
+            assert [b.id for b in found] == [b.id for b in in_order]
+            one = uow.bookings.list_to_archive(cutoff, final, limit=1)
+            assert [b.id for b in one] == [in_order[0].id]
+            rest = uow.bookings.list_to_archive(
+                cutoff, final, limit=10, after=Cursor(one[0].starts_at, one[0].id)
+            )
+            assert [b.id for b in rest] == [in_order[1].id]
+            everyone = uow.bookings.list_to_archive(later.starts_at + timedelta(1), final, limit=9)
+            assert {b.id for b in everyone} == {first.id, second.id, recent.id}
+            assert uow.bookings.list_to_archive(slot.starts_at, final, limit=10) == []
+
     def test_pages_walk_every_booking_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

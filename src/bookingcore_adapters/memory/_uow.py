@@ -731,6 +731,25 @@ class _BookingRepository(_Repository[Booking]):
             found.setdefault((booking.customer_id, booking.slot_id), []).append(booking)
         return found
 
+    def list_to_archive(
+        self,
+        started_before: datetime,
+        statuses: StatusSet,
+        *,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> Sequence[Booking]:
+        return self._uow._select(
+            self._table,
+            lambda b: (
+                b.archived_at is None
+                and b.starts_at < started_before
+                and statuses.holds(b.lifecycle, b.status)
+                and (after is None or after.precedes(b.starts_at, b.id))
+            ),
+            lambda b: (b.starts_at, b.id.bytes),
+        )[:limit]
+
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         customers: dict[UUID, Customer] = {}
         if query.text:

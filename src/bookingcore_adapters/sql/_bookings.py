@@ -9,7 +9,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -50,7 +50,7 @@ from bookingcore.domain.attendance import Attendance, AttendanceRecord
 from bookingcore.domain.bookings import Booking, BookingTraveler
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem, BookingItemKind, BookingItemStatus
-from bookingcore.domain.queries import BookingFilter, Page, PageRequest
+from bookingcore.domain.queries import BookingFilter, Cursor, Page, PageRequest
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.tallies import (
     UTC_ZONE,
@@ -89,6 +89,7 @@ from bookingcore_adapters.sql._queries import (
     ZERO,
     TextSearch,
     exact_sum,
+    keyset_after_earliest,
     local_period,
     one_of,
     read_period,
@@ -190,6 +191,8 @@ bookings = Table(
     Column("loyalty_tier", String(80)),
     Column("loyalty_percent", ExactDecimal(7, 4)),
     Column("loyalty_discount_amount", ExactDecimal(18, 4)),
+    # archiving (revision 0046): when the booking left the operational lists.
+    when("archived_at", nullable=True),
     # Staff lists are newest first by (created_at, id), keyset-paged: each filter
     # column leads an index that also holds that order, so a page of a filtered
     # list is one index range scan however deep it is (bench/booking_queries.py).
@@ -208,6 +211,15 @@ bookings = Table(
 for _column in sorted(_OPTIONAL_BOOKING_FILTERS):
     index_where_set(bookings, _column, "created_at", "id")
 index_where_set(bookings, "group_id")
+# Archiving (revision 0046) walks the live bookings by slot start: an index of the live
+# ones only, which shrinks as they are archived.
+Index(
+    "ix_bookings_live_starts_at_id",
+    bookings.c.starts_at,
+    bookings.c.id,
+    postgresql_where=bookings.c.archived_at.is_(None),
+    sqlite_where=bookings.c.archived_at.is_(None),
+)
 
 #: PostgreSQL statistics (name: column, period) on the periods reports group bookings
 #: by (:func:`booking_group`). Without them the planner guesses hundreds of thousands
@@ -371,6 +383,7 @@ def _dump_booking(b: Booking) -> Row:
         "loyalty_discount_amount": (
             None if b.loyalty_discount is None else b.loyalty_discount.amount
         ),
+        "archived_at": b.archived_at,
     }
 
 
@@ -479,6 +492,7 @@ def _load_booking(r: Stored, children: Sequence[Stored]) -> Booking:
             if r["loyalty_discount_amount"] is None
             else Money(r["loyalty_discount_amount"], currency)
         ),
+        archived_at=r["archived_at"],
     )
 
 
@@ -582,6 +596,9 @@ def booking_where(
     found += one_of(b.source, query.sources)
     found += within(b.starts_at, query.starts_from, query.starts_before)
     found += within(b.created_at, query.created_from, query.created_before)
+    archived = query.archived
+    if archived is not None:
+        found.append(b.archived_at.is_not(None) if archived else b.archived_at.is_(None))
     c = customers.c
     own = search.matches(query.text, (b.reference, b.external_id))
     people = search.matches(query.text, (c.name, c.email, c.phone))
@@ -700,6 +717,38 @@ class BookingRepository(Repository[Booking]):
         for bookings in found.values():
             bookings.sort(key=lambda b: (b.created_at, b.id.bytes))
         return dict(found)
+
+    def list_to_archive(
+        self,
+        started_before: datetime,
+        statuses: StatusSet,
+        *,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> Sequence[Booking]:
+        b = bookings.c
+
+        def keep(booking: Booking) -> bool:
+            return (
+                booking.archived_at is None
+                and booking.starts_at < started_before
+                and statuses.holds(booking.lifecycle, booking.status)
+                and (after is None or after.precedes(booking.starts_at, booking.id))
+            )
+
+        return self._session.select(
+            self._mapper,
+            [
+                b.archived_at.is_(None),
+                b.starts_at < started_before,
+                in_statuses(statuses),
+                *keyset_after_earliest(b.starts_at, b.id, after),
+            ],
+            keep,
+            lambda booking: (booking.starts_at, booking.id.bytes),
+            order_by=[b.starts_at, b.id],
+            limit=limit,
+        )
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         where, source = booking_where(query, self._session.search)
