@@ -1381,3 +1381,63 @@ def test_bookings_gain_archived_at_and_the_live_bookings_index(database: Engine)
     store.dispose()
     migrations.downgrade(database, BEFORE_0046)
     assert "archived_at" not in _columns(database, "bookings")
+
+
+class TestSqliteForeignKeys:
+    """SQLite rebuilds a table to change its columns (Alembic's batch mode); with the
+    store's engine, which enforces foreign keys, dropping the old copy must neither
+    delete the rows that refer to it nor be refused."""
+
+    def _store_with_a_booking(self, tmp_path: Path) -> tuple[SqlStore, Any]:
+        store = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+        store.migrate()
+        make = Builder()
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        travelers = [make.traveler(customer.id), make.traveler(customer.id)]
+        booking = make.booking(customer.id, slot, [t.id for t in travelers])
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            for traveler in travelers:
+                uow.travelers.add(traveler)
+            uow.bookings.add(booking)
+            uow.commit()
+        return store, booking
+
+    def _count(self, store: SqlStore, table: str) -> int:
+        with store.engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+    def test_a_downgrade_rebuilding_bookings_keeps_their_travelers(self, tmp_path: Path) -> None:
+        store, booking = self._store_with_a_booking(tmp_path)
+        assert self._count(store, "booking_travelers") == 2
+        # 0041's downgrade drops the loyalty columns: SQLite copies `bookings` anew
+        migrations.downgrade(store, "0039")
+        assert self._count(store, "booking_travelers") == 2
+        migrations.upgrade(store)
+        with store.unit_of_work() as uow:
+            stored = uow.bookings.get(booking.id)
+            assert stored is not None
+            assert len(stored.travelers) == 2
+        # the store's connections enforce foreign keys again afterwards
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        store.dispose()
+
+    def test_a_migration_leaving_a_broken_reference_commits_nothing(self, tmp_path: Path) -> None:
+        store, _ = self._store_with_a_booking(tmp_path)
+        migrations.downgrade(store, "0045")
+        with store.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA foreign_keys = OFF")
+            driver.execute("UPDATE booking_travelers SET booking_id = 'no such booking'")
+            driver.execute("PRAGMA foreign_keys = ON")
+        with pytest.raises(RuntimeError, match="references are broken"):
+            migrations.upgrade(store)
+        assert migrations.current(store) == "0045"
+        assert "archived_at" not in _columns(store.engine, "bookings")
+        store.dispose()

@@ -58,15 +58,57 @@ def _config(*, connection: Connection | None = None, url: str | None = None) -> 
 
 
 @contextlib.contextmanager
-def _connection(database: Database) -> Iterator[Connection]:
-    """A connection in a transaction that commits when the block succeeds."""
+def _connection(database: Database, *, migrating: bool = False) -> Iterator[Connection]:
+    """A connection in a transaction that commits when the block succeeds.
+
+    ``migrating``, on SQLite: foreign keys are not enforced while the block runs
+    revisions and are checked (``PRAGMA foreign_key_check``) before the commit.
+    SQLite changes a table's columns by copying it into a new table and dropping
+    the old one (Alembic's batch mode), and with foreign keys on, that ``DROP
+    TABLE`` deletes the rows that refer to it (``ON DELETE CASCADE``: a downgrade
+    of ``bookings`` would empty ``booking_travelers``) or is refused. SQLite's own
+    procedure for such changes turns them off the same way; a store's engine
+    turns them on for every connection (see
+    :class:`~bookingcore_adapters.sql.SqlStore`), and they are turned on again
+    before the connection goes back to its pool. A migration that leaves a
+    broken reference raises ``RuntimeError`` and commits nothing.
+    """
     engine = create_engine(database) if isinstance(database, str) else database
     try:
-        with engine.begin() as connection:
-            yield connection
+        with engine.connect() as connection:
+            if not migrating or connection.dialect.name != "sqlite":
+                with connection.begin():
+                    yield connection
+                return
+            with _sqlite_foreign_keys_off(connection), connection.begin():
+                yield connection
+                violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if violations:
+                    msg = f"the migration left rows whose references are broken: {violations[:5]}"
+                    raise RuntimeError(msg)
     finally:
         if isinstance(database, str):
             engine.dispose()
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """``PRAGMA foreign_keys = OFF`` for the block, restored after it.
+
+    The pragma is a no-op inside a transaction, so it is sent on the driver's
+    connection before SQLAlchemy begins one (a store's engine sends ``BEGIN`` at
+    that moment).
+    """
+    driver = connection.connection.driver_connection
+    if driver is None:  # pragma: no cover - a live connection always has one
+        msg = "the connection has no driver connection"
+        raise RuntimeError(msg)
+    enforced = driver.execute("PRAGMA foreign_keys").fetchone()[0]
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
 
 
 def _engine_of(database: Database | object) -> Database:
@@ -80,13 +122,13 @@ def _engine_of(database: Database | object) -> Database:
 
 def upgrade(database: Database | object, revision: str = "head") -> None:
     """Bring the schema of ``database`` (a URL, Engine or SqlStore) up to ``revision``."""
-    with _connection(_engine_of(database)) as connection:
+    with _connection(_engine_of(database), migrating=True) as connection:
         command.upgrade(_config(connection=connection), revision)
 
 
 def downgrade(database: Database | object, revision: str) -> None:
     """Take the schema of ``database`` back to ``revision`` (``"base"``: no tables at all)."""
-    with _connection(_engine_of(database)) as connection:
+    with _connection(_engine_of(database), migrating=True) as connection:
         command.downgrade(_config(connection=connection), revision)
 
 
