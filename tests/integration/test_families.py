@@ -10,14 +10,18 @@ import pytest
 from bookingcore import (
     BookingCore,
     BookingRequest,
+    Money,
     NotFoundError,
     PermissionDeniedError,
     Principal,
+    ProductRequirements,
     SavedTraveler,
     StaffId,
     StaffRole,
+    TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import FamilyChanged
 from bookingcore.domain.families import FamilyRole, InvitationStatus
 from bookingcore.domain.values import PartnerId
@@ -376,3 +380,136 @@ class TestPrivacy:
             fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
         )
         assert sent.expires_at - sent.created_at == timedelta(days=7)
+
+
+AOW = "PADI Advanced Open Water"
+
+
+class _Dives:
+    """A deep dive needing Advanced Open Water, on the family's location, and
+    certificates earned on completed bookings of the family's own slot."""
+
+    def __init__(self, fam: _Family) -> None:
+        self.fam = fam
+        catalog = fam.core.catalog
+        deep = catalog.add_product(
+            "DEEP", "Deep dive", "dive", principal=ADMIN,
+            requirements=ProductRequirements(certificates=[AOW]),
+        )  # fmt: skip
+        self.deep_slot = catalog.create_slot(
+            location_id=fam.location.id,
+            starts_at=fam.clock.now() + timedelta(days=30),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=20,
+            product_id=deep.id,
+            principal=ADMIN,
+        )
+        self._n = 0
+
+    def certify(
+        self, customer: Customer, traveler: Traveler, *, named: bool, expired: bool = False
+    ) -> str:
+        """``customer`` books ``traveler`` on the family's slot, completes it and earns
+        Advanced Open Water: issued to ``traveler`` when ``named``, else to the customer
+        naming no traveler. Returns the certificate's number."""
+        self._n += 1
+        done = self.fam.book(ADMIN, customer.id, traveler.id)
+        for status in ("confirmed", "completed"):
+            self.fam.core.bookings.transition(done.id, status, principal=ADMIN)  # type: ignore[attr-defined]
+        start = self.deep_slot.starts_at
+        number = f"AOW-{self._n:04d}"
+        self.fam.core.certificates.issue(
+            done.id,  # type: ignore[attr-defined]
+            kind=AOW,
+            number=number,
+            traveler_id=traveler.id if named else None,
+            issued_at=self.fam.clock.now() - timedelta(days=400),
+            expires_at=start - timedelta(days=1) if expired else start + timedelta(days=365),
+            principal=ADMIN,
+        )
+        return number
+
+    def book_deep(self, principal: Principal, customer: Customer, *travelers: Traveler) -> object:
+        chosen = [SavedTraveler(t.id, is_primary=n == 0) for n, t in enumerate(travelers)]
+        request = BookingRequest(self.deep_slot.id, chosen, customer_id=customer.id)
+        return self.fam.core.bookings.book(request, principal=principal)
+
+
+def _problems(caught: pytest.ExceptionInfo[ValidationError]) -> list[tuple[str, str]]:
+    return [(e.field, e.code) for e in caught.value.errors]
+
+
+class TestAFamilyTravelersCertificates:
+    """A certificate belongs to the traveler who holds it, whoever books them; the
+    member who books learns whether the requirement is met, and nothing more."""
+
+    def test_a_members_own_certificate_counts_when_another_member_books_him(
+        self, fam: _Family
+    ) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.son, fam.son_t, named=False)  # the son's own, naming no traveler
+        fam.link_son()
+        booked = dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+        assert [t.traveler_id for t in booked.travelers] == [fam.son_t.id]  # type: ignore[attr-defined]
+        assert booked.customer_id == fam.mum.id  # type: ignore[attr-defined]
+
+    def test_a_certificate_issued_to_a_members_traveler_counts_too(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.son, fam.son_t, named=True)
+        fam.link_son()
+        assert dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+
+    def test_a_certificate_counts_for_the_person_who_holds_it_only(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.mum, fam.mum_t, named=False)  # the mother's own
+        daughter = fam.core.travelers.add(fam.son.id, TravelerDetails("Priya Rao"), principal=ADMIN)
+        dives.certify(fam.son, daughter, named=False)  # the son's own, on his daughter's dive
+        fam.link_son()
+        with pytest.raises(ValidationError) as caught:
+            dives.book_deep(fam.as_mum, fam.mum, fam.mum_t, fam.son_t, daughter)
+        # Each own certificate counts for its holder; the son's daughter holds none.
+        assert _problems(caught) == [("travelers[2].certificates", "certificate_missing")]
+        assert dives.book_deep(fam.as_son, fam.son, fam.mum_t, fam.son_t)
+
+    def test_a_namesake_does_not_borrow_a_certificate(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.mum, fam.mum_t, named=False)
+        # The son saved a traveler with his mother's name: not her (not her traveler).
+        namesake = fam.core.travelers.add(fam.son.id, TravelerDetails("Asha Rao"), principal=ADMIN)
+        fam.link_son()
+        for principal, booker in ((fam.as_son, fam.son), (fam.as_mum, fam.mum)):
+            with pytest.raises(ValidationError) as caught:
+                dives.book_deep(principal, booker, namesake)
+            assert _problems(caught) == [("travelers[0].certificates", "certificate_missing")]
+
+    def test_an_expired_certificate_is_named_without_its_details(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        number = dives.certify(fam.son, fam.son_t, named=False, expired=True)
+        fam.link_son()
+        with pytest.raises(ValidationError) as caught:
+            dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+        assert _problems(caught) == [("travelers[0].certificates", "certificate_expired")]
+        told = str(caught.value) + " ".join(e.message for e in caught.value.errors)
+        expiry = (dives.deep_slot.starts_at - timedelta(days=1)).date().isoformat()
+        assert number not in told
+        assert expiry not in told
+
+    def test_a_member_cannot_read_another_members_certificates(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.son, fam.son_t, named=False)
+        dives.certify(fam.son, fam.son_t, named=True)
+        fam.link_son()
+        dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+        assert len(fam.core.certificates.for_customer(fam.son.id, principal=fam.as_son)) == 2
+        with pytest.raises(NotFoundError):
+            fam.core.certificates.for_customer(fam.son.id, principal=fam.as_mum)
+        with pytest.raises(NotFoundError):
+            fam.core.customers.get(fam.son.id, principal=fam.as_mum)
+        with pytest.raises(NotFoundError):
+            fam.core.travelers.get(fam.son_t.id, principal=fam.as_mum)
+        # Her own list holds nothing of his; the family shows his traveler by name only.
+        assert fam.core.certificates.for_customer(fam.mum.id, principal=fam.as_mum) == []
+        shared = fam.core.families.travelers(fam.mum.id, principal=fam.as_mum)
+        assert {(t.name, t.is_own) for t in shared} == {("Asha Rao", True), ("Ravi Rao", False)}
+        with pytest.raises(PermissionDeniedError):
+            fam.core.certificates.compliance_report(principal=fam.as_mum)
