@@ -4,10 +4,12 @@ and merging. Each test runs on memory, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bookingcore import (
+    Automations,
     BookingCore,
     BookingRequest,
     Money,
@@ -16,11 +18,13 @@ from bookingcore import (
     Principal,
     ProductRequirements,
     SavedTraveler,
+    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain.communications import Channel, CommunicationType, MessageTemplate
 from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import FamilyChanged
 from bookingcore.domain.families import FamilyRole, InvitationStatus
@@ -38,14 +42,16 @@ ADVISOR = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADVISOR)
 class _Family:
     """Three customers with a traveler each, a partner's customer, and a slot a week away."""
 
-    def __init__(self, store: MemoryStore | SqlStore) -> None:
+    def __init__(self, store: MemoryStore | SqlStore, **options: Any) -> None:
         b = Builder()
         self.clock = FixedClock(T0)
+        self.notifier = RecordingNotifier()
         self.core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
-            notifier=RecordingNotifier(),
+            notifier=self.notifier,
+            **options,
         )
         self.location = b.location()
         self.partner = b.partner(allowed_location_ids=frozenset({self.location.id}))
@@ -327,7 +333,7 @@ class TestPrivacy:
 
     def test_erasing_a_member_removes_their_links(self, fam: _Family) -> None:
         fam.link_son()
-        fam.core.families.invite(
+        to_friend = fam.core.families.invite(
             fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
         )
         family_id = fam.core.families.family(fam.mum.id, principal=fam.as_mum).family_id
@@ -342,6 +348,11 @@ class TestPrivacy:
             fam.book(fam.as_mum, fam.mum.id, fam.son_t.id)
         fam.core.privacy.erase_customer(fam.mum.id, principal=ADMIN)
         assert fam.core.families.received_invitations(fam.friend.id, principal=fam.as_friend) == []
+        # The owner's pending invitation went with her family: its trail and message too.
+        sent = fam.core.audit.trail("family invitation", to_friend.id, principal=ADMIN)
+        assert [e.new_values["relation"] for e in sent] == ["[erased]"]
+        (told,) = fam.core.communications.for_customer(fam.friend.id, principal=fam.as_friend)
+        assert (told.type.value, told.content) == ("family_invitation", "")
         with pytest.raises(NotFoundError):
             fam.core.families.family(fam.mum.id, principal=ADMIN)
 
@@ -513,3 +524,156 @@ class TestAFamilyTravelersCertificates:
         assert {(t.name, t.is_own) for t in shared} == {("Asha Rao", True), ("Ravi Rao", False)}
         with pytest.raises(PermissionDeniedError):
             fam.core.certificates.compliance_report(principal=fam.as_mum)
+
+
+class TestTheInvitationMessage:
+    """The invited customer is told by SMS, once per invitation: who invited them and
+    as what, nothing else."""
+
+    @staticmethod
+    def texts(fam: _Family, recipient: str) -> list[str]:
+        return [m.body for m in fam.notifier.sent if m.recipient == recipient]
+
+    def test_the_invited_customer_gets_one_sms_naming_the_inviter_and_relation(
+        self, fam: _Family
+    ) -> None:
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        (message,) = fam.notifier.sent
+        assert (message.channel.value, message.recipient) == ("sms", fam.son.phone.e164)
+        assert message.body == (
+            "bookingcore: Asha Rao invited you into their family account as their son. "
+            "Sign in to accept or decline."
+        )
+        logged = fam.core.communications.for_customer(fam.son.id, principal=fam.as_son)
+        assert [(c.type.value, c.status.value, c.booking_id) for c in logged] == [
+            ("family_invitation", "sent", None)
+        ]
+        assert logged[0].dedupe_key == f"family-invitation:{sent.id}"
+        # Asking again, a keyed retry, a redelivery: nothing more.
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.events.retry(fam.events[0].id, "messages.family_invitation")
+        fam.clock.advance(days=1)
+        fam.core.events.run_pending()
+        assert len(fam.notifier.sent) == 1
+        # The inviter reads none of it.
+        with pytest.raises(NotFoundError):
+            fam.core.communications.for_customer(fam.son.id, principal=fam.as_mum)
+        with pytest.raises(NotFoundError):
+            fam.core.communications.get(logged[0].id, principal=fam.as_mum)
+
+    def test_a_new_number_learns_nothing_but_who_invited_and_as_what(self, fam: _Family) -> None:
+        fam.core.customers.complete_profile(fam.mum.id, email="asha@example.com", principal=ADMIN)
+        fam.core.families.invite(
+            fam.mum.id, "+91 98765 00011", relation="daughter", principal=fam.as_mum
+        )
+        (message,) = fam.notifier.sent
+        assert message.recipient == "+919876500011"
+        told = f"{message.subject or ''} {message.body}"
+        assert "Asha Rao" in told
+        assert "daughter" in told
+        for secret in (
+            fam.mum.phone.e164,
+            "asha@example.com",
+            "Ravi Rao",
+            "asthma",
+            str(fam.mum.id),
+            "2026",  # no expiry date, no booking
+        ):
+            assert secret not in told
+
+    def test_a_refused_sms_is_retried_and_sent_once(self, fam: _Family) -> None:
+        fam.notifier.fail_next(1)
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        (failed,) = fam.core.communications.for_customer(fam.son.id, principal=ADMIN)
+        assert failed.status.value == "failed"
+        fam.clock.advance(seconds=10)
+        fam.core.events.run_pending()
+        (sent,) = fam.core.communications.for_customer(fam.son.id, principal=ADMIN)
+        assert (sent.id, sent.status.value) == (failed.id, "sent")
+        assert (fam.notifier.attempts, len(fam.notifier.sent)) == (2, 1)
+
+    def test_an_invitation_withdrawn_before_the_retry_is_not_sent(self, fam: _Family) -> None:
+        fam.notifier.fail_next(1)
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.families.cancel_invitation(sent.id, principal=fam.as_mum)
+        fam.clock.advance(seconds=10)
+        fam.core.events.run_pending()
+        assert fam.notifier.sent == []
+        (logged,) = fam.core.communications.for_customer(fam.son.id, principal=ADMIN)
+        assert logged.status.value == "failed"
+
+    def test_a_partner_does_not_read_its_customers_invitation(self, fam: _Family) -> None:
+        fam.core.families.invite(
+            fam.son.id, fam.client.phone.e164, relation="cousin", principal=fam.as_son
+        )
+        partner = Principal.partner(PartnerId(fam.partner.id))
+        as_client = Principal.customer(fam.client.id)
+        (logged,) = fam.core.communications.for_customer(fam.client.id, principal=as_client)
+        assert "Ravi Rao" in logged.content
+        assert fam.core.communications.for_customer(fam.client.id, principal=partner) == []
+        with pytest.raises(NotFoundError):
+            fam.core.communications.get(logged.id, principal=partner)
+        assert fam.core.communications.get(logged.id, principal=as_client) == logged
+
+    def test_every_invitation_gets_its_own_message(self, fam: _Family) -> None:
+        first = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.families.decline(first.id, principal=fam.as_son)
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        assert len(self.texts(fam, fam.son.phone.e164)) == 2
+
+    def test_erasing_the_inviter_erases_the_text_naming_them(self, fam: _Family) -> None:
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.privacy.erase_customer(fam.mum.id, principal=ADMIN)
+        (logged,) = fam.core.communications.for_customer(fam.son.id, principal=fam.as_son)
+        assert (logged.subject, logged.content, logged.status.value) == (None, "", "sent")
+
+    def test_the_host_may_turn_it_off(self, any_store: MemoryStore | SqlStore) -> None:
+        fam = _Family(any_store, automations=Automations(family_invitations=False))
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        assert fam.notifier.sent == []
+        assert "messages.family_invitation" not in {s.name for s in fam.core.events.subscriptions}
+
+    def test_templates_may_use_the_inviter_and_relation_only(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        sms = (CommunicationType.FAMILY_INVITATION, Channel.SMS)
+        own = MessageTemplate("mine", body="$inviter_name asks you in as $relation ($business)")
+        fam = _Family(any_store, settings=Settings(templates={sms: own}))
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        assert fam.notifier.sent[0].body == "Asha Rao asks you in as son (bookingcore)"
+        for body in ("Hi $customer_name", "$reference"):
+            with pytest.raises(ValidationError) as caught:
+                Settings(templates={sms: MessageTemplate("bad", body=body)})
+            assert caught.value.errors[0].code == "invalid_template"
+        booking_sms = (CommunicationType.CONFIRMATION, Channel.SMS)
+        with pytest.raises(ValidationError):
+            Settings(templates={booking_sms: MessageTemplate("bad", body="$relation")})
+
+    def test_staff_may_send_it_on_another_channel(self, fam: _Family) -> None:
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        with pytest.raises(PermissionDeniedError):
+            fam.core.communications.send_family_invitation(sent.id, principal=fam.as_mum)
+        again = fam.core.communications.send_family_invitation(sent.id, principal=ADMIN)
+        assert again is not None
+        assert again.channel.value == "sms"  # once per invitation, whatever is asked
+        assert len(fam.notifier.sent) == 1
