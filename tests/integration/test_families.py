@@ -4,20 +4,28 @@ and merging. Each test runs on memory, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bookingcore import (
+    Automations,
     BookingCore,
     BookingRequest,
+    Money,
     NotFoundError,
     PermissionDeniedError,
     Principal,
+    ProductRequirements,
     SavedTraveler,
+    Settings,
     StaffId,
     StaffRole,
+    TravelerDetails,
     ValidationError,
 )
+from bookingcore.domain.communications import Channel, CommunicationType, MessageTemplate
+from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.events import FamilyChanged
 from bookingcore.domain.families import FamilyRole, InvitationStatus
 from bookingcore.domain.values import PartnerId
@@ -34,14 +42,16 @@ ADVISOR = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADVISOR)
 class _Family:
     """Three customers with a traveler each, a partner's customer, and a slot a week away."""
 
-    def __init__(self, store: MemoryStore | SqlStore) -> None:
+    def __init__(self, store: MemoryStore | SqlStore, **options: Any) -> None:
         b = Builder()
         self.clock = FixedClock(T0)
+        self.notifier = RecordingNotifier()
         self.core = BookingCore(
             uow_factory=store.unit_of_work,
             clock=self.clock,
             ids=SequentialIds(),
-            notifier=RecordingNotifier(),
+            notifier=self.notifier,
+            **options,
         )
         self.location = b.location()
         self.partner = b.partner(allowed_location_ids=frozenset({self.location.id}))
@@ -323,7 +333,7 @@ class TestPrivacy:
 
     def test_erasing_a_member_removes_their_links(self, fam: _Family) -> None:
         fam.link_son()
-        fam.core.families.invite(
+        to_friend = fam.core.families.invite(
             fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
         )
         family_id = fam.core.families.family(fam.mum.id, principal=fam.as_mum).family_id
@@ -338,6 +348,11 @@ class TestPrivacy:
             fam.book(fam.as_mum, fam.mum.id, fam.son_t.id)
         fam.core.privacy.erase_customer(fam.mum.id, principal=ADMIN)
         assert fam.core.families.received_invitations(fam.friend.id, principal=fam.as_friend) == []
+        # The owner's pending invitation went with her family: its trail and message too.
+        sent = fam.core.audit.trail("family invitation", to_friend.id, principal=ADMIN)
+        assert [e.new_values["relation"] for e in sent] == ["[erased]"]
+        (told,) = fam.core.communications.for_customer(fam.friend.id, principal=fam.as_friend)
+        assert (told.type.value, told.content) == ("family_invitation", "")
         with pytest.raises(NotFoundError):
             fam.core.families.family(fam.mum.id, principal=ADMIN)
 
@@ -376,3 +391,289 @@ class TestPrivacy:
             fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
         )
         assert sent.expires_at - sent.created_at == timedelta(days=7)
+
+
+AOW = "PADI Advanced Open Water"
+
+
+class _Dives:
+    """A deep dive needing Advanced Open Water, on the family's location, and
+    certificates earned on completed bookings of the family's own slot."""
+
+    def __init__(self, fam: _Family) -> None:
+        self.fam = fam
+        catalog = fam.core.catalog
+        deep = catalog.add_product(
+            "DEEP", "Deep dive", "dive", principal=ADMIN,
+            requirements=ProductRequirements(certificates=[AOW]),
+        )  # fmt: skip
+        self.deep_slot = catalog.create_slot(
+            location_id=fam.location.id,
+            starts_at=fam.clock.now() + timedelta(days=30),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=20,
+            product_id=deep.id,
+            principal=ADMIN,
+        )
+        self._n = 0
+
+    def certify(
+        self, customer: Customer, traveler: Traveler, *, named: bool, expired: bool = False
+    ) -> str:
+        """``customer`` books ``traveler`` on the family's slot, completes it and earns
+        Advanced Open Water: issued to ``traveler`` when ``named``, else to the customer
+        naming no traveler. Returns the certificate's number."""
+        self._n += 1
+        done = self.fam.book(ADMIN, customer.id, traveler.id)
+        for status in ("confirmed", "completed"):
+            self.fam.core.bookings.transition(done.id, status, principal=ADMIN)  # type: ignore[attr-defined]
+        start = self.deep_slot.starts_at
+        number = f"AOW-{self._n:04d}"
+        self.fam.core.certificates.issue(
+            done.id,  # type: ignore[attr-defined]
+            kind=AOW,
+            number=number,
+            traveler_id=traveler.id if named else None,
+            issued_at=self.fam.clock.now() - timedelta(days=400),
+            expires_at=start - timedelta(days=1) if expired else start + timedelta(days=365),
+            principal=ADMIN,
+        )
+        return number
+
+    def book_deep(self, principal: Principal, customer: Customer, *travelers: Traveler) -> object:
+        chosen = [SavedTraveler(t.id, is_primary=n == 0) for n, t in enumerate(travelers)]
+        request = BookingRequest(self.deep_slot.id, chosen, customer_id=customer.id)
+        return self.fam.core.bookings.book(request, principal=principal)
+
+
+def _problems(caught: pytest.ExceptionInfo[ValidationError]) -> list[tuple[str, str]]:
+    return [(e.field, e.code) for e in caught.value.errors]
+
+
+class TestAFamilyTravelersCertificates:
+    """A certificate belongs to the traveler who holds it, whoever books them; the
+    member who books learns whether the requirement is met, and nothing more."""
+
+    def test_a_members_own_certificate_counts_when_another_member_books_him(
+        self, fam: _Family
+    ) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.son, fam.son_t, named=False)  # the son's own, naming no traveler
+        fam.link_son()
+        booked = dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+        assert [t.traveler_id for t in booked.travelers] == [fam.son_t.id]  # type: ignore[attr-defined]
+        assert booked.customer_id == fam.mum.id  # type: ignore[attr-defined]
+
+    def test_a_certificate_issued_to_a_members_traveler_counts_too(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.son, fam.son_t, named=True)
+        fam.link_son()
+        assert dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+
+    def test_a_certificate_counts_for_the_person_who_holds_it_only(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.mum, fam.mum_t, named=False)  # the mother's own
+        daughter = fam.core.travelers.add(fam.son.id, TravelerDetails("Priya Rao"), principal=ADMIN)
+        dives.certify(fam.son, daughter, named=False)  # the son's own, on his daughter's dive
+        fam.link_son()
+        with pytest.raises(ValidationError) as caught:
+            dives.book_deep(fam.as_mum, fam.mum, fam.mum_t, fam.son_t, daughter)
+        # Each own certificate counts for its holder; the son's daughter holds none.
+        assert _problems(caught) == [("travelers[2].certificates", "certificate_missing")]
+        assert dives.book_deep(fam.as_son, fam.son, fam.mum_t, fam.son_t)
+
+    def test_a_namesake_does_not_borrow_a_certificate(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.mum, fam.mum_t, named=False)
+        # The son saved a traveler with his mother's name: not her (not her traveler).
+        namesake = fam.core.travelers.add(fam.son.id, TravelerDetails("Asha Rao"), principal=ADMIN)
+        fam.link_son()
+        for principal, booker in ((fam.as_son, fam.son), (fam.as_mum, fam.mum)):
+            with pytest.raises(ValidationError) as caught:
+                dives.book_deep(principal, booker, namesake)
+            assert _problems(caught) == [("travelers[0].certificates", "certificate_missing")]
+
+    def test_an_expired_certificate_is_named_without_its_details(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        number = dives.certify(fam.son, fam.son_t, named=False, expired=True)
+        fam.link_son()
+        with pytest.raises(ValidationError) as caught:
+            dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+        assert _problems(caught) == [("travelers[0].certificates", "certificate_expired")]
+        told = str(caught.value) + " ".join(e.message for e in caught.value.errors)
+        expiry = (dives.deep_slot.starts_at - timedelta(days=1)).date().isoformat()
+        assert number not in told
+        assert expiry not in told
+
+    def test_a_member_cannot_read_another_members_certificates(self, fam: _Family) -> None:
+        dives = _Dives(fam)
+        dives.certify(fam.son, fam.son_t, named=False)
+        dives.certify(fam.son, fam.son_t, named=True)
+        fam.link_son()
+        dives.book_deep(fam.as_mum, fam.mum, fam.son_t)
+        assert len(fam.core.certificates.for_customer(fam.son.id, principal=fam.as_son)) == 2
+        with pytest.raises(NotFoundError):
+            fam.core.certificates.for_customer(fam.son.id, principal=fam.as_mum)
+        with pytest.raises(NotFoundError):
+            fam.core.customers.get(fam.son.id, principal=fam.as_mum)
+        with pytest.raises(NotFoundError):
+            fam.core.travelers.get(fam.son_t.id, principal=fam.as_mum)
+        # Her own list holds nothing of his; the family shows his traveler by name only.
+        assert fam.core.certificates.for_customer(fam.mum.id, principal=fam.as_mum) == []
+        shared = fam.core.families.travelers(fam.mum.id, principal=fam.as_mum)
+        assert {(t.name, t.is_own) for t in shared} == {("Asha Rao", True), ("Ravi Rao", False)}
+        with pytest.raises(PermissionDeniedError):
+            fam.core.certificates.compliance_report(principal=fam.as_mum)
+
+
+class TestTheInvitationMessage:
+    """The invited customer is told by SMS, once per invitation: who invited them and
+    as what, nothing else."""
+
+    @staticmethod
+    def texts(fam: _Family, recipient: str) -> list[str]:
+        return [m.body for m in fam.notifier.sent if m.recipient == recipient]
+
+    def test_the_invited_customer_gets_one_sms_naming_the_inviter_and_relation(
+        self, fam: _Family
+    ) -> None:
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        (message,) = fam.notifier.sent
+        assert (message.channel.value, message.recipient) == ("sms", fam.son.phone.e164)
+        assert message.body == (
+            "bookingcore: Asha Rao invited you into their family account as their son. "
+            "Sign in to accept or decline."
+        )
+        logged = fam.core.communications.for_customer(fam.son.id, principal=fam.as_son)
+        assert [(c.type.value, c.status.value, c.booking_id) for c in logged] == [
+            ("family_invitation", "sent", None)
+        ]
+        assert logged[0].dedupe_key == f"family-invitation:{sent.id}"
+        # Asking again, a keyed retry, a redelivery: nothing more.
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.events.retry(fam.events[0].id, "messages.family_invitation")
+        fam.clock.advance(days=1)
+        fam.core.events.run_pending()
+        assert len(fam.notifier.sent) == 1
+        # The inviter reads none of it.
+        with pytest.raises(NotFoundError):
+            fam.core.communications.for_customer(fam.son.id, principal=fam.as_mum)
+        with pytest.raises(NotFoundError):
+            fam.core.communications.get(logged[0].id, principal=fam.as_mum)
+
+    def test_a_new_number_learns_nothing_but_who_invited_and_as_what(self, fam: _Family) -> None:
+        fam.core.customers.complete_profile(fam.mum.id, email="asha@example.com", principal=ADMIN)
+        fam.core.families.invite(
+            fam.mum.id, "+91 98765 00011", relation="daughter", principal=fam.as_mum
+        )
+        (message,) = fam.notifier.sent
+        assert message.recipient == "+919876500011"
+        told = f"{message.subject or ''} {message.body}"
+        assert "Asha Rao" in told
+        assert "daughter" in told
+        for secret in (
+            fam.mum.phone.e164,
+            "asha@example.com",
+            "Ravi Rao",
+            "asthma",
+            str(fam.mum.id),
+            "2026",  # no expiry date, no booking
+        ):
+            assert secret not in told
+
+    def test_a_refused_sms_is_retried_and_sent_once(self, fam: _Family) -> None:
+        fam.notifier.fail_next(1)
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        (failed,) = fam.core.communications.for_customer(fam.son.id, principal=ADMIN)
+        assert failed.status.value == "failed"
+        fam.clock.advance(seconds=10)
+        fam.core.events.run_pending()
+        (sent,) = fam.core.communications.for_customer(fam.son.id, principal=ADMIN)
+        assert (sent.id, sent.status.value) == (failed.id, "sent")
+        assert (fam.notifier.attempts, len(fam.notifier.sent)) == (2, 1)
+
+    def test_an_invitation_withdrawn_before_the_retry_is_not_sent(self, fam: _Family) -> None:
+        fam.notifier.fail_next(1)
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.families.cancel_invitation(sent.id, principal=fam.as_mum)
+        fam.clock.advance(seconds=10)
+        fam.core.events.run_pending()
+        assert fam.notifier.sent == []
+        (logged,) = fam.core.communications.for_customer(fam.son.id, principal=ADMIN)
+        assert logged.status.value == "failed"
+
+    def test_a_partner_does_not_read_its_customers_invitation(self, fam: _Family) -> None:
+        fam.core.families.invite(
+            fam.son.id, fam.client.phone.e164, relation="cousin", principal=fam.as_son
+        )
+        partner = Principal.partner(PartnerId(fam.partner.id))
+        as_client = Principal.customer(fam.client.id)
+        (logged,) = fam.core.communications.for_customer(fam.client.id, principal=as_client)
+        assert "Ravi Rao" in logged.content
+        assert fam.core.communications.for_customer(fam.client.id, principal=partner) == []
+        with pytest.raises(NotFoundError):
+            fam.core.communications.get(logged.id, principal=partner)
+        assert fam.core.communications.get(logged.id, principal=as_client) == logged
+
+    def test_every_invitation_gets_its_own_message(self, fam: _Family) -> None:
+        first = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.families.decline(first.id, principal=fam.as_son)
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        assert len(self.texts(fam, fam.son.phone.e164)) == 2
+
+    def test_erasing_the_inviter_erases_the_text_naming_them(self, fam: _Family) -> None:
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        fam.core.privacy.erase_customer(fam.mum.id, principal=ADMIN)
+        (logged,) = fam.core.communications.for_customer(fam.son.id, principal=fam.as_son)
+        assert (logged.subject, logged.content, logged.status.value) == (None, "", "sent")
+
+    def test_the_host_may_turn_it_off(self, any_store: MemoryStore | SqlStore) -> None:
+        fam = _Family(any_store, automations=Automations(family_invitations=False))
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        assert fam.notifier.sent == []
+        assert "messages.family_invitation" not in {s.name for s in fam.core.events.subscriptions}
+
+    def test_templates_may_use_the_inviter_and_relation_only(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        sms = (CommunicationType.FAMILY_INVITATION, Channel.SMS)
+        own = MessageTemplate("mine", body="$inviter_name asks you in as $relation ($business)")
+        fam = _Family(any_store, settings=Settings(templates={sms: own}))
+        fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        assert fam.notifier.sent[0].body == "Asha Rao asks you in as son (bookingcore)"
+        for body in ("Hi $customer_name", "$reference"):
+            with pytest.raises(ValidationError) as caught:
+                Settings(templates={sms: MessageTemplate("bad", body=body)})
+            assert caught.value.errors[0].code == "invalid_template"
+        booking_sms = (CommunicationType.CONFIRMATION, Channel.SMS)
+        with pytest.raises(ValidationError):
+            Settings(templates={booking_sms: MessageTemplate("bad", body="$relation")})
+
+    def test_staff_may_send_it_on_another_channel(self, fam: _Family) -> None:
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
+        )
+        with pytest.raises(PermissionDeniedError):
+            fam.core.communications.send_family_invitation(sent.id, principal=fam.as_mum)
+        again = fam.core.communications.send_family_invitation(sent.id, principal=ADMIN)
+        assert again is not None
+        assert again.channel.value == "sms"  # once per invitation, whatever is asked
+        assert len(fam.notifier.sent) == 1

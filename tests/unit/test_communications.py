@@ -34,7 +34,13 @@ from bookingcore.domain import (
     CommunicationType,
     Slot,
 )
-from bookingcore.domain.communications import DEFAULT_TEMPLATES, TEMPLATE_FIELDS, MessageTemplate
+from bookingcore.domain.communications import (
+    DEFAULT_TEMPLATES,
+    FAMILY_INVITATION_FIELDS,
+    TEMPLATE_FIELDS,
+    MessageTemplate,
+    check_template_fields,
+)
 from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.values import CommunicationId
 from bookingcore.ports.messaging import OutgoingMessage
@@ -857,3 +863,30 @@ class TestLogNotifier:
         assert [
             r.getMessage() for r in caplog.records if r.name == "bookingcore.notifications"
         ] == [f"sms to +919812345678: {sent.content}"]
+
+
+class TestFamilyInvitationTemplates:
+    def test_the_shipped_ones_name_the_inviter_and_relation_and_nothing_else(self) -> None:
+        kind = CommunicationType.FAMILY_INVITATION
+        shipped = {c: t for (k, c), t in DEFAULT_TEMPLATES.items() if k is kind}
+        assert set(shipped) == {Channel.SMS, Channel.EMAIL, Channel.PUSH}
+        for template in shipped.values():
+            assert template.placeholders <= FAMILY_INVITATION_FIELDS
+            assert {"inviter_name", "relation"} <= template.placeholders
+            check_template_fields(kind, template)
+        assert FAMILY_INVITATION_FIELDS <= TEMPLATE_FIELDS
+
+    def test_a_template_may_use_only_what_its_type_fills(self) -> None:
+        kind = CommunicationType.FAMILY_INVITATION
+        for body in ("$customer_name", "$starts_at at $location", "${reference}"):
+            with pytest.raises(ValidationError) as caught:
+                check_template_fields(kind, MessageTemplate("t", body=body))
+            assert caught.value.errors[0].code == "invalid_template"
+        with pytest.raises(ValidationError):
+            check_template_fields(
+                kind, MessageTemplate("t", subject="Hi $customer_name", body="$relation")
+            )
+        for other in (CommunicationType.CONFIRMATION, CommunicationType.REMINDER):
+            with pytest.raises(ValidationError):
+                check_template_fields(other, MessageTemplate("t", body="$inviter_name"))
+            check_template_fields(other, MessageTemplate("t", body="$reference $business"))

@@ -997,6 +997,7 @@ class TestAutomations:
             "messages.on_create",
             "messages.to_assignee",
             "messages.to_assignee_on_create",
+            "messages.family_invitation",
             "waitlist.offer_message",
             "slots.cancellation_messages",
             "slots.move_messages",

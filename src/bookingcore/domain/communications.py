@@ -28,12 +28,14 @@ from bookingcore.errors import ValidationError
 
 __all__ = [
     "DEFAULT_TEMPLATES",
+    "FAMILY_INVITATION_FIELDS",
     "TEMPLATE_FIELDS",
     "Channel",
     "Communication",
     "CommunicationStatus",
     "CommunicationType",
     "MessageTemplate",
+    "check_template_fields",
     "message_time",
 ]
 
@@ -68,6 +70,12 @@ class CommunicationType(enum.StrEnum):
     #:
     #: .. versionadded:: 0.4
     ASSIGNMENT = "assignment"
+    #: an invitation into a family account, to the invited customer (by SMS unless
+    #: told otherwise: they were invited by phone); it names the inviter and the
+    #: relation, nothing else (:data:`FAMILY_INVITATION_FIELDS`)
+    #:
+    #: .. versionadded:: 0.4
+    FAMILY_INVITATION = "family_invitation"
 
 
 class Channel(enum.StrEnum):
@@ -228,6 +236,18 @@ class MessageTemplate:
                 msg = f"template {self.name!r} uses unknown placeholders {unknown}"
                 raise ValidationError.single("template", msg, "invalid_template")
 
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """The placeholders the subject and body use.
+
+        .. versionadded:: 0.4
+        """
+        used: set[str] = set()
+        for part in (self.subject, self.body):
+            if part is not None:
+                used.update(string.Template(part).get_identifiers())
+        return frozenset(used)
+
     def render(self, values: Mapping[str, str]) -> tuple[str | None, str]:
         """The subject and body with ``values`` filled in."""
         subject = None if self.subject is None else string.Template(self.subject).substitute(values)
@@ -258,8 +278,43 @@ TEMPLATE_FIELDS = frozenset(
         "business",
         "seats",
         "offer_expires_at",
+        "inviter_name",
+        "relation",
     }
 )
+
+#: The only placeholders a ``family_invitation`` template may use: who invites
+#: (their name, or "A customer" when they gave none), the relation they named, and
+#: the business. Nothing else of anyone's: the number invited may not be the person
+#: the inviter thinks, so the message tells its reader nothing a stranger should
+#: not learn (not the invited customer's own name, no phone, no other member).
+#:
+#: .. versionadded:: 0.4
+FAMILY_INVITATION_FIELDS = frozenset({"inviter_name", "relation", "business"})
+
+#: Placeholders only a family invitation fills (a booking message has no inviter).
+_FAMILY_ONLY = FAMILY_INVITATION_FIELDS - {"business"}
+
+
+def check_template_fields(kind: CommunicationType, template: MessageTemplate) -> None:
+    """Refuse ``template`` for ``kind`` messages when it uses a placeholder that
+    kind does not fill: a ``family_invitation`` anything but
+    :data:`FAMILY_INVITATION_FIELDS`; any other kind ``inviter_name`` or ``relation``.
+
+    Raises:
+        ValidationError: on ``template`` (``invalid_template``).
+
+    .. versionadded:: 0.4
+    """
+    used = template.placeholders
+    if kind is CommunicationType.FAMILY_INVITATION:
+        unknown = sorted(used - FAMILY_INVITATION_FIELDS)
+    else:
+        unknown = sorted(used & _FAMILY_ONLY)
+    if unknown:
+        msg = f"template {template.name!r} for {kind.value} messages may not use {unknown}"
+        raise ValidationError.single("template", msg, "invalid_template")
+
 
 _EMAIL = Channel.EMAIL
 _SMS = Channel.SMS
@@ -381,6 +436,29 @@ DEFAULT_TEMPLATES: Mapping[tuple[CommunicationType, Channel], MessageTemplate] =
                 "$business: $seats seat(s) free on $starts_at at $location, held for you "
                 "until $offer_expires_at."
             ),
+        ),
+        # A family invitation names the inviter and the relation, nothing else.
+        (CommunicationType.FAMILY_INVITATION, _SMS): MessageTemplate(
+            "family_invitation.sms",
+            body=(
+                "$business: $inviter_name invited you into their family account as "
+                "their $relation. Sign in to accept or decline."
+            ),
+        ),
+        (CommunicationType.FAMILY_INVITATION, _EMAIL): MessageTemplate(
+            "family_invitation.email",
+            subject="$inviter_name invited you into their family account",
+            body=(
+                "Hello,\n\n$inviter_name invited you into their family account with "
+                "$business as their $relation. Members of a family book each other's "
+                "saved travelers. Sign in to accept or decline; nothing is shared "
+                "unless you accept.\n\n$business"
+            ),
+        ),
+        (CommunicationType.FAMILY_INVITATION, _PUSH): MessageTemplate(
+            "family_invitation.push",
+            subject="Family invitation",
+            body="$inviter_name invited you into their family as their $relation.",
         ),
         # Push notifications: the subject is the notification's title, the body short.
         (CommunicationType.CONFIRMATION, _PUSH): MessageTemplate(

@@ -299,6 +299,8 @@ class FamilyChanged(DomainEvent):
     ``action`` is one of ``invited``, ``joined``, ``declined``, ``cancelled`` (an
     invitation withdrawn), ``left``, ``removed`` (by the owner, or on erasure) and
     ``dissolved`` (the owner left: one event per member unlinked).
+    ``invitation_id`` names the invitation of an ``invited`` event (the invited
+    customer's message is sent from it), None otherwise.
 
     .. versionadded:: 0.4
     """
@@ -309,6 +311,7 @@ class FamilyChanged(DomainEvent):
     customer_id: CustomerId
     action: str
     actor: Actor
+    invitation_id: UUID | None = None
 
 
 @attrs.frozen(kw_only=True)

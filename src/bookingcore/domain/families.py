@@ -42,6 +42,7 @@ __all__ = [
     "FamilyTraveler",
     "InvitationStatus",
     "clean_relation",
+    "invitation_message_key",
 ]
 
 FamilyId = NewType("FamilyId", UUID)
@@ -64,6 +65,16 @@ def clean_relation(value: object, field: str = "relation") -> str:
     .. versionadded:: 0.4
     """
     return require_text(value, field, max_length=MAX_RELATION_LENGTH)
+
+
+def invitation_message_key(invitation_id: FamilyInvitationId) -> str:
+    """The dedupe key of the message telling the invited customer about
+    ``invitation_id``: ``family-invitation:<invitation id>``, one per invitation
+    whoever sends it.
+
+    .. versionadded:: 0.4
+    """
+    return f"family-invitation:{invitation_id}"
 
 
 class FamilyRole(enum.StrEnum):

@@ -57,6 +57,7 @@ import attrs
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, CancellationPolicy
 from bookingcore.domain.catalog import Location
+from bookingcore.domain.communications import Communication, CommunicationType
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.items import BookingItem
 from bookingcore.domain.leads import Lead, LeadFilter
@@ -90,6 +91,7 @@ __all__ = [
     "can_change_customer",
     "can_decide_quotation",
     "can_manage_family",
+    "can_read_message",
     "can_view_audit",
     "can_view_booking",
     "can_view_customer",
@@ -865,6 +867,19 @@ def can_manage_family(principal: Principal, owner_id: UUID) -> bool:
     .. versionadded:: 0.4
     """
     return principal.has(Permission.CHANGE_ALL) or principal.is_customer(owner_id)
+
+
+def can_read_message(principal: Principal, message: Communication) -> bool:
+    """May ``principal``, who may read ``message``'s customer, read this message of
+    theirs? Yes, but for a family invitation: it names another customer (the inviter),
+    so only the invited customer and staff who see everything read it, never a
+    partner.
+
+    .. versionadded:: 0.4
+    """
+    if message.type is not CommunicationType.FAMILY_INVITATION:
+        return True
+    return principal.has(Permission.VIEW_ALL) or principal.is_customer(message.customer_id)
 
 
 def can_book_family_traveler(

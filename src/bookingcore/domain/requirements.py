@@ -32,8 +32,10 @@ March is still 9 in December; give a date of birth to be exact).
 
 **Certificates** count by their ``kind``, compared exactly as written. One
 counts when it was issued to that traveler, or (issued to no traveler) to the
-booking customer and the traveler is the customer themselves: the traveler
-whose name is the customer's (letter case and outer spaces aside). It must not
+customer who saved the traveler and the traveler is that customer themselves:
+their traveler whose name is the customer's (letter case and outer spaces
+aside). It belongs to whoever holds it, whoever books them: a family member
+booking another member's traveler is held against that member's certificates. It must not
 have expired by the slot's start: one expiring at the start or the day before
 does not count.
 

@@ -1596,14 +1596,16 @@ class CertificateRepository(Protocol):
 
     def held_by(
         self,
-        customer_id: CustomerId,
+        customer_ids: Collection[CustomerId],
         traveler_ids: Collection[TravelerId],
         kinds: Collection[str],
     ) -> Sequence[Certificate]:
         """Certificates of one of ``kinds`` (compared exactly) issued to one of
-        ``traveler_ids``, or to ``customer_id`` naming no traveler, oldest first
-        (by ``created_at``, then id); expired ones too. One read for a whole booking:
-        what a product's requirements are checked against.
+        ``traveler_ids``, or to one of ``customer_ids`` naming no traveler, oldest
+        first (by ``created_at``, then id); expired ones too. One read for a whole
+        booking: what a product's requirements are checked against
+        (``customer_ids`` are the owners of the booking's travelers: the booking's
+        customer, and the family members whose travelers it names).
 
         .. versionadded:: 0.4
         """

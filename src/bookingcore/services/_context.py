@@ -22,6 +22,7 @@ from bookingcore.domain.communications import (
     Channel,
     CommunicationType,
     MessageTemplate,
+    check_template_fields,
 )
 from bookingcore.domain.events import DomainEvent
 from bookingcore.domain.idempotency import KeyClaim, caller_key, request_digest, scoped_key
@@ -80,6 +81,8 @@ def _policies(value: object) -> Mapping[str, CancellationPolicy]:
 def _templates(
     value: Mapping[tuple[CommunicationType, Channel], MessageTemplate],
 ) -> Mapping[tuple[CommunicationType, Channel], MessageTemplate]:
+    for (kind, _), template in value.items():
+        check_template_fields(CommunicationType(kind), template)
     return {**DEFAULT_TEMPLATES, **value}
 
 
@@ -97,7 +100,9 @@ class Settings:
             names another.
         templates: message templates by (type, channel); the library's
             :data:`~bookingcore.domain.communications.DEFAULT_TEMPLATES` fill
-            in whatever is not given.
+            in whatever is not given. A ``family_invitation`` template may use
+            only :data:`~bookingcore.domain.communications.FAMILY_INVITATION_FIELDS`
+            (a ``ValidationError`` on ``template`` otherwise).
         business_name: how messages and documents sign off.
         taxes: the tax rates invoices show (:class:`~bookingcore.domain.TaxRates`;
             prices include tax); none by default.
@@ -173,6 +178,8 @@ class Settings:
     .. versionchanged:: 0.4 ``import_file_retention``.
     .. versionchanged:: 0.4 ``family_invitation_ttl``.
     .. versionchanged:: 0.4 ``archive_after``.
+    .. versionchanged:: 0.4 ``templates`` are checked against the placeholders their
+       type fills (``family_invitation``).
     """
 
     default_region: str | None = None

@@ -14,7 +14,12 @@ from uuid import UUID
 
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.events import FamilyChanged
-from bookingcore.domain.families import FamilyId, FamilyMember, FamilyRole
+from bookingcore.domain.families import (
+    FamilyId,
+    FamilyMember,
+    FamilyRole,
+    invitation_message_key,
+)
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import CustomerId
 from bookingcore.ports.uow import UnitOfWork
@@ -48,6 +53,7 @@ def emit_family_change(
     *,
     principal: Principal,
     now: datetime,
+    invitation_id: UUID | None = None,
 ) -> None:
     """Raise :class:`~bookingcore.domain.events.FamilyChanged` in ``tx``."""
     tx.emit(
@@ -58,6 +64,7 @@ def emit_family_change(
             customer_id=customer_id,
             action=action,
             actor=principal.actor,
+            invitation_id=invitation_id,
         )
     )
 
@@ -132,14 +139,26 @@ def forget_family_links(
     """Inside ``tx``: remove every family link of ``customer_id`` (their erasure).
 
     They leave their family (ending it if they own it) and every invitation sent
-    to or by them is deleted; the family's trail keeps who left, without the
-    relation. Returns how many links and invitations went.
+    to or by them is deleted, with the text of the message that told the invited
+    customer about it; the family's trail keeps who left, without the relation.
+    Returns how many links and invitations went.
 
     .. versionadded:: 0.4
     """
     uow = tx.uow
     now = context.now()
     removed = 0
+    # Read first: ending a family the customer owns takes its invitations with it.
+    involving = list(uow.families.invitations_involving(customer_id))
+    for invitation in involving:
+        for entry in uow.audit.list_for(invitation.entity_name, invitation.id):
+            entry.redact(_RELATION)
+        # The invited customer's message names the inviter and the relation: its text
+        # goes (the log keeps that a message went, and what became of it).
+        message = uow.communications.get_by_dedupe_key(invitation_message_key(invitation.id))
+        if message is not None:
+            message.subject = None
+            message.content = ""
     member = uow.families.member(customer_id)
     if member is not None:
         # The relation recorded when they joined is theirs: redacted from the trail.
@@ -151,9 +170,6 @@ def forget_family_links(
         removed += 1
     invitations = list(uow.families.invitations_involving(customer_id))
     uow.families.delete_invitations([i.id for i in invitations])
-    for invitation in invitations:
-        for entry in uow.audit.list_for(invitation.entity_name, invitation.id):
-            entry.redact(_RELATION)
     return removed + len(invitations)
 
 

@@ -39,31 +39,48 @@ def requirement_problems(
     product: Product | None,
     travelers: Sequence[Traveler],
     *,
-    customer_id: CustomerId,
     starts_at: datetime,
 ) -> list[FieldError]:
-    """Every way ``travelers`` (of ``customer_id``) fall short of ``product``'s
-    requirements on a slot starting at ``starts_at``; nothing is read when the
-    product has none, the certificates in one read when it names some."""
+    """Every way ``travelers`` fall short of ``product``'s requirements on a slot
+    starting at ``starts_at``; nothing is read when the product has none, the
+    certificates in one read when it names some.
+
+    A certificate belongs to the person who holds it, whoever books them: one
+    issued to a traveler counts for that traveler; one issued to a customer
+    naming no traveler counts for that customer's own traveler who is them (the
+    one with their name), whoever's booking it is (a family member may book
+    another member's traveler). Nothing here is returned to the booker but the
+    problems, which name no certificate's number or dates.
+
+    .. versionchanged:: 0.4 a customer's own certificate counts for their
+       traveler on another family member's booking; ``customer_id`` is gone (the
+       travelers' owners are what count).
+    """
     rules = None if product is None else product.requirements
     if rules is None or not travelers:
         return []
     found: Sequence[Certificate] = ()
-    own_name = None
+    own_names: dict[CustomerId, str] = {}
     if rules.certificates:
-        found = uow.certificates.held_by(
-            customer_id, {t.id for t in travelers}, set(rules.certificates)
-        )
-        if any(c.traveler_id is None for c in found):
-            customer = uow.customers.get(customer_id)
-            if customer is not None and customer.name:
-                own_name = customer.name.strip().casefold()
+        owners = {t.customer_id for t in travelers}
+        found = uow.certificates.held_by(owners, {t.id for t in travelers}, set(rules.certificates))
+        untied = {c.customer_id for c in found if c.traveler_id is None}
+        if untied:
+            for holder in uow.customers.get_many(list(untied)).values():
+                if holder.name:
+                    own_names[holder.id] = holder.name.strip().casefold()
     zone = ctx.settings.zone
 
     def counts(certificate: Certificate, traveler: Traveler) -> bool:
         if certificate.traveler_id is not None:
             return certificate.traveler_id == traveler.id
-        return own_name is not None and traveler.name.strip().casefold() == own_name
+        # Issued to a customer: it counts for their own traveler who is them.
+        own_name = own_names.get(certificate.customer_id)
+        return (
+            certificate.customer_id == traveler.customer_id
+            and own_name is not None
+            and traveler.name.strip().casefold() == own_name
+        )
 
     infos = [TravelerInfo.of(t, [c for c in found if counts(c, t)], zone=zone) for t in travelers]
     return check(rules, infos, starts_at, zone=zone)
@@ -75,16 +92,13 @@ def check_requirements(
     product: Product | None,
     travelers: Sequence[Traveler],
     *,
-    customer_id: CustomerId,
     starts_at: datetime,
     principal: Principal,
     override: bool,
 ) -> list[FieldError]:
     """:func:`requirement_problems`, settled (:func:`settle_requirements`): the
     problems waived (to note on the booking), or a refusal."""
-    problems = requirement_problems(
-        ctx, uow, product, travelers, customer_id=customer_id, starts_at=starts_at
-    )
+    problems = requirement_problems(ctx, uow, product, travelers, starts_at=starts_at)
     settle_requirements(problems, principal=principal, override=override)
     return problems
 

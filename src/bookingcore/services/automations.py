@@ -12,6 +12,8 @@
   (:attr:`Automations.notify_assignee`);
 * with :attr:`Automations.push_messages`, the same booking messages are pushed to
   the customer's active devices too (seed 000's real-time booking updates).
+* a customer invited into a family account gets an SMS saying who invited them and
+  as what (:attr:`Automations.family_invitations`).
 
 Each is an ordinary handler on :class:`~bookingcore.services.EventDispatcher`,
 behind a port (:class:`~bookingcore.ports.DocumentRenderer`,
@@ -29,7 +31,8 @@ the confirmation of the booking's group
 .. versionadded:: 0.1
 .. versionchanged:: 0.4
    confirmation and cancellation messages, messages on creation, notices to the
-   assignee, push messages; a booking's confirmation is one message with its group's.
+   assignee, push messages, family invitations; a booking's confirmation is one
+   message with its group's.
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ from bookingcore.domain.events import (
     BookingStatusChanged,
     BookingUpdated,
     DocumentGenerated,
+    FamilyChanged,
 )
+from bookingcore.domain.families import FamilyInvitationId
 from bookingcore.domain.lifecycle import LifecycleEvent
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.values import DocumentId
@@ -65,6 +70,7 @@ __all__ = [
     "Automations",
     "BookingMessageHandler",
     "DocumentHandler",
+    "FamilyInvitationHandler",
     "MessageHandler",
     "PushMessageHandler",
     "install",
@@ -160,6 +166,13 @@ class Automations:
         push_messages: push each message of ``messages`` to the customer's active
             devices as well (the ``push`` channel), when they registered one; a
             customer without devices gets the email or SMS alone.
+        family_invitations: text a customer invited into a family account
+            (:meth:`~bookingcore.services.FamilyService.invite`) a
+            :attr:`~bookingcore.domain.CommunicationType.FAMILY_INVITATION` by
+            SMS, once per invitation: who invited them and as what, nothing
+            else. On by default, like every other automatic message once a
+            notifier is wired: without it an invitation waits unseen until the
+            invited customer signs in.
         message_on: deprecated, use ``messages``: the statuses that send
             ``message_type``.
         message_type: deprecated, use ``messages``.
@@ -174,7 +187,8 @@ class Automations:
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
-       ``messages``, ``message_on_create``, ``notify_assignee`` and ``push_messages``.
+       ``messages``, ``message_on_create``, ``notify_assignee``, ``push_messages``
+       and ``family_invitations``.
        ``message_on`` and ``message_type`` are deprecated: when either is given,
        ``messages`` is exactly ``{status: message_type for status in message_on}``
        (their old defaults: ``{"completed"}`` and ``follow_up``), which is what
@@ -195,6 +209,7 @@ class Automations:
     message_on_create: bool = attrs.field(default=True, kw_only=True)
     notify_assignee: bool = attrs.field(default=True, kw_only=True)
     push_messages: bool = attrs.field(default=False, kw_only=True)
+    family_invitations: bool = attrs.field(default=True, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.message_on is None and self.message_type is None:
@@ -506,6 +521,39 @@ class AssigneeNoticeHandler:
         )
 
 
+class FamilyInvitationHandler:
+    """Texts a customer invited into a family account (``family.changed`` with
+    ``action`` ``invited``) through
+    :meth:`~bookingcore.services.CommunicationService.send_family_invitation`.
+
+    Once per invitation: the message's dedupe key is the invitation's, so a
+    redelivered event sends nothing more; a refused send makes the dispatcher
+    retry (the same logged message), and nothing is sent once the invitation no
+    longer waits for an answer.
+
+    .. versionadded:: 0.4
+    """
+
+    def __init__(
+        self, communications: CommunicationService, channel: Channel = Channel.SMS
+    ) -> None:
+        self._communications = communications
+        self.channel = channel
+
+    @staticmethod
+    def wants(event: FamilyChanged) -> bool:
+        """True for a new invitation."""
+        return event.action == "invited" and event.invitation_id is not None
+
+    def __call__(self, event: FamilyChanged, context: HandlerContext) -> None:
+        """Send the message; a delivery error makes the dispatcher retry."""
+        if event.invitation_id is None:
+            return
+        self._communications.send_family_invitation(
+            FamilyInvitationId(event.invitation_id), principal=_SYSTEM, channel=self.channel
+        )
+
+
 _SYSTEM = Principal.system("automations")
 
 
@@ -521,13 +569,14 @@ def install(
 
     Handler names: ``documents.invoice``, ``documents.voucher_itinerary``,
     ``messages.on_status``, ``messages.on_create``, ``messages.push_on_status``,
-    ``messages.push_on_create``, ``messages.to_assignee`` and
-    ``messages.to_assignee_on_create``.
+    ``messages.push_on_create``, ``messages.to_assignee``,
+    ``messages.to_assignee_on_create`` and ``messages.family_invitation``.
 
     .. versionchanged:: 0.4
        ``messages.on_status`` replaces ``messages.on_completed``;
        ``messages.on_create``, ``messages.push_on_status``, ``messages.push_on_create``,
-       ``messages.to_assignee`` and ``messages.to_assignee_on_create``.
+       ``messages.to_assignee``, ``messages.to_assignee_on_create`` and
+       ``messages.family_invitation``.
     """
     rules = automations or Automations()
 
@@ -570,4 +619,12 @@ def install(
             )
             dispatcher.subscribe(
                 BookingCreated, notice, name="messages.to_assignee_on_create", when=notice.wants
+            )
+        if rules.family_invitations:
+            invitation = FamilyInvitationHandler(communications)
+            dispatcher.subscribe(
+                FamilyChanged,
+                invitation,
+                name="messages.family_invitation",
+                when=invitation.wants,
             )

@@ -31,6 +31,7 @@ from bookingcore.domain.communications import (
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.devices import PushDeviceId
 from bookingcore.domain.events import CommunicationStatusChanged
+from bookingcore.domain.families import FamilyInvitationId, invitation_message_key
 from bookingcore.domain.idempotency import caller_key
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
@@ -308,6 +309,98 @@ class CommunicationService:
             assert logged is not None
             return logged
 
+    def send_family_invitation(
+        self,
+        invitation_id: FamilyInvitationId,
+        *,
+        principal: Principal,
+        channel: Channel | str | None = None,
+    ) -> Communication | None:
+        """Tell the invited customer about a family invitation, once per invitation
+        (the ``family_invitation`` automation sends it when the invitation is made).
+
+        It goes by SMS unless ``channel`` says otherwise: the customer was invited by
+        phone. Its text comes from the ``(family_invitation, channel)`` template,
+        which names the inviter and the relation and nothing else
+        (:data:`~bookingcore.domain.communications.FAMILY_INVITATION_FIELDS`). It is
+        logged as the invited customer's message (about no booking) under the
+        library's own dedupe key
+        :func:`~bookingcore.domain.families.invitation_message_key`: a second
+        call returns it without sending again, unless it failed, when it is sent
+        again (the same record). Nothing is sent (``None``, or the failed message
+        as it is) once the invitation no longer waits for an answer: answered,
+        withdrawn, expired, or gone with its family or an erasure.
+
+        Raises:
+            PermissionDeniedError: only staff who change everything and the system
+                send it.
+            ValidationError: an unknown channel, no template or no address for it.
+            DeliveryError: the notifier refused; the message is logged as failed.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(
+            principal.has(Permission.CHANGE_ALL), f"{principal} may not message customers"
+        )
+        wanted = None if channel is None else _choice(Channel, channel, "channel")
+        key = invitation_message_key(invitation_id)
+        for attempt in range(_LOGGING_ATTEMPTS):
+            try:
+                with self._ctx.transaction() as tx:
+                    uow = tx.uow
+                    prior = uow.communications.get_by_dedupe_key(key)
+                    if prior is not None and prior.status is not CommunicationStatus.FAILED:
+                        return prior
+                    invitation = uow.families.get_invitation(invitation_id)
+                    invitee = (
+                        None if invitation is None else uow.customers.get(invitation.customer_id)
+                    )
+                    if (
+                        invitation is None
+                        or not invitation.is_open_at(self._ctx.now())
+                        or invitee is None
+                        or invitee.is_erased
+                    ):
+                        return prior
+                    if prior is not None:
+                        prior.requeue()
+                        communication = prior
+                    else:
+                        inviter = uow.customers.get(invitation.invited_by)
+                        chosen = wanted or Channel.SMS
+                        template = self._ctx.settings.template(
+                            CommunicationType.FAMILY_INVITATION, chosen
+                        )
+                        subject, body = template.render(
+                            {
+                                "inviter_name": (inviter.name if inviter else None) or "A customer",
+                                "relation": invitation.relation,
+                                "business": self._ctx.settings.business_name,
+                            }
+                        )
+                        communication = Communication(
+                            id=CommunicationId(self._ctx.ids.new_id()),
+                            customer_id=invitee.id,
+                            type=CommunicationType.FAMILY_INVITATION,
+                            channel=chosen,
+                            recipient=_address(uow, invitee, chosen),
+                            subject=subject,
+                            content=body,
+                            template_used=template.name,
+                            created_at=self._ctx.now(),
+                            created_by=principal.actor,
+                            dedupe_key=key,
+                        )
+                        uow.communications.add(communication)
+                    tx.commit()
+                break
+            except ConflictError:
+                # Another sender logged this invitation's message between our read and
+                # our commit: the next attempt finds it.
+                if attempt + 1 == _LOGGING_ATTEMPTS:
+                    raise
+        return self._deliver(communication.id)
+
     def send_due_reminders(
         self,
         *,
@@ -528,6 +621,7 @@ class CommunicationService:
             communication is None
             or customer is None
             or not policy.can_view_customer(principal, customer)
+            or not policy.can_read_message(principal, communication)
             or (communication.booking_id is not None and booking is None)
             or (booking is not None and not policy.can_view_booking(principal, booking))
         ):

@@ -568,14 +568,23 @@ class CustomerService:
 
         Staff who see everything and the customer themself read them all; a
         partner reads the messages about its own bookings (and those about no
-        booking), never those about another channel's booking of the same
-        customer. Costs one query per 500 of the customer's visible bookings,
-        and none for staff or the customer.
+        booking, but for a family invitation: it names another customer, and a
+        partner has no part in families), never those about another channel's
+        booking of the same customer. Costs one query per 500 of the customer's
+        visible bookings, and none for staff or the customer.
+
+        .. versionchanged:: 0.4 a family invitation only for staff who see
+           everything and the customer.
         """
         visible = CustomerService._visible_bookings(
             uow, customer, principal, [c.booking_id for c in communications]
         )
-        return [c for c in communications if c.booking_id is None or visible(c.booking_id)]
+        return [
+            c
+            for c in communications
+            if policy.can_read_message(principal, c)
+            and (c.booking_id is None or visible(c.booking_id))
+        ]
 
     @staticmethod
     def visible_payments(

@@ -221,7 +221,7 @@ class FamilyService:
                     "expires_at": invitation.expires_at.isoformat(),
                 },
             )
-            self._emit(tx, family.id, invitee, "invited", principal)
+            self._emit(tx, family.id, invitee, "invited", principal, invitation_id=invitation.id)
             tx.commit()
             return invitation
 
@@ -653,9 +653,17 @@ class FamilyService:
         customer_id: CustomerId,
         action: str,
         principal: Principal,
+        *,
+        invitation_id: FamilyInvitationId | None = None,
     ) -> None:
         emit_family_change(
-            tx, family_id, customer_id, action, principal=principal, now=self._ctx.now()
+            tx,
+            family_id,
+            customer_id,
+            action,
+            principal=principal,
+            now=self._ctx.now(),
+            invitation_id=invitation_id,
         )
 
 

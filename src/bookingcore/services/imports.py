@@ -1627,7 +1627,6 @@ class _Booker:
             self._uow,
             product,
             [traveler],
-            customer_id=customer.id,
             starts_at=slot.starts_at,
         )
         if refused:

@@ -7790,6 +7790,7 @@ class CertificateHoldersContract(_Base):
     """``certificates.held_by``: one booking's travelers' certificates in one read.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4 the owners of the travelers, several at once.
     """
 
     def test_held_by_finds_the_travelers_and_the_customer_s_own_of_the_kinds_asked(
@@ -7839,17 +7840,21 @@ class CertificateHoldersContract(_Base):
                 uow.certificates.add(certificate)
             uow.commit()
         with uow_factory() as uow:
-            found = uow.certificates.held_by(customer.id, {anna.id, ben.id}, {"OW", "AOW"})
+            found = uow.certificates.held_by([customer.id], {anna.id, ben.id}, {"OW", "AOW"})
             assert [c.number for c in found] == ["H-0", "H-1", "H-2"]
             assert found[1] == made[1]
-            assert [c.number for c in uow.certificates.held_by(customer.id, [ben.id], ["OW"])] == [
-                "H-1"
-            ]
-            assert uow.certificates.held_by(customer.id, [anna.id], []) == []
+            only_ben = uow.certificates.held_by([customer.id], [ben.id], ["OW"])
+            assert [c.number for c in only_ben] == ["H-1"]
+            assert uow.certificates.held_by([customer.id], [anna.id], []) == []
+            # Several owners (a family booking): each one's own, and each traveler's.
+            both = uow.certificates.held_by({customer.id, stranger.id}, [other.id], ["OW"])
+            assert [c.number for c in both] == ["H-1", "H-4", "H-5"]
+            assert [c.number for c in uow.certificates.held_by([], [other.id], ["OW"])] == ["H-4"]
+            assert uow.certificates.held_by([], [], ["OW"]) == []
             # Seen before commit too: a certificate added in this unit of work counts.
             late = issued(7, "AOW", anna)
             uow.certificates.add(late)
-            again = uow.certificates.held_by(customer.id, [anna.id], ["AOW"])
+            again = uow.certificates.held_by([customer.id], [anna.id], ["AOW"])
             assert [c.number for c in again] == ["H-7"]
 
 

@@ -1775,18 +1775,18 @@ class _CertificateRepository(_Repository[Certificate]):
 
     def held_by(
         self,
-        customer_id: CustomerId,
+        customer_ids: Collection[CustomerId],
         traveler_ids: Collection[TravelerId],
         kinds: Collection[str],
     ) -> Sequence[Certificate]:
-        travelers, wanted = set(traveler_ids), set(kinds)
+        travelers, owners, wanted = set(traveler_ids), set(customer_ids), set(kinds)
         found: list[Certificate] = self._uow._select(
             self._table,
             lambda c: (
                 c.kind in wanted
                 and (
                     c.traveler_id in travelers
-                    or (c.traveler_id is None and c.customer_id == customer_id)
+                    or (c.traveler_id is None and c.customer_id in owners)
                 )
             ),
             lambda c: (c.created_at, c.id.bytes),

@@ -123,15 +123,15 @@ class CertificateRepository(Repository[Certificate]):
 
     def held_by(
         self,
-        customer_id: CustomerId,
+        customer_ids: Collection[CustomerId],
         traveler_ids: Collection[TravelerId],
         kinds: Collection[str],
     ) -> Sequence[Certificate]:
-        travelers, wanted = set(traveler_ids), set(kinds)
-        if not wanted:
+        travelers, owners, wanted = set(traveler_ids), set(customer_ids), set(kinds)
+        if not wanted or not (travelers or owners):
             return []
         c = self._table.c
-        own = (c.traveler_id.is_(None)) & (c.customer_id == customer_id)
+        own = (c.traveler_id.is_(None)) & (c.customer_id.in_(owners))
         holder = (c.traveler_id.in_(travelers) | own) if travelers else own
         return self._session.select(
             self._mapper,
@@ -140,7 +140,7 @@ class CertificateRepository(Repository[Certificate]):
                 x.kind in wanted
                 and (
                     x.traveler_id in travelers
-                    or (x.traveler_id is None and x.customer_id == customer_id)
+                    or (x.traveler_id is None and x.customer_id in owners)
                 )
             ),
             lambda x: (x.created_at, x.id.bytes),
