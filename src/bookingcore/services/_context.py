@@ -142,6 +142,10 @@ class Settings:
             ``imports.purge_files`` job (``core.imports.purge_files()``) deletes
             it from the core's ``import_files`` store after that. ``None`` keeps
             them forever (the job is then not registered). See docs/importing.md.
+        share_link_max_ttl: the longest a trip's share link works
+            (:class:`~bookingcore.services.TripSharingService`): 180 days by
+            default. A link without its own ``expires_at`` works until the trip
+            ends, but never longer than this.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -165,6 +169,7 @@ class Settings:
     .. versionchanged:: 0.4 ``loyalty``.
     .. versionchanged:: 0.4 ``import_file_retention``.
     .. versionchanged:: 0.4 ``family_invitation_ttl``.
+    .. versionchanged:: 0.4 ``share_link_max_ttl``.
     """
 
     default_region: str | None = None
@@ -191,6 +196,7 @@ class Settings:
     loyalty: LoyaltyProgram | None = None
     import_file_retention: timedelta | None = timedelta(days=7)
     family_invitation_ttl: timedelta = timedelta(days=7)
+    share_link_max_ttl: timedelta = timedelta(days=180)
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -215,6 +221,9 @@ class Settings:
         if self.family_invitation_ttl <= timedelta(0):
             msg = "must be a positive timedelta"
             raise ValidationError.single("family_invitation_ttl", msg, "out_of_range")
+        if self.share_link_max_ttl <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("share_link_max_ttl", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):
