@@ -370,6 +370,7 @@ class TestAudit:
         self, core: BookingCore, trip: Trip, admin: Principal
     ) -> None:
         issued = core.sharing.create_link(trip.booking.id, principal=trip.as_asha)
+        assert issued.token is not None
         core.sharing.revoke_link(trip.booking.id, issued.link.id, principal=trip.as_asha)
         trail = core.audit.trail("share link", issued.link.id, principal=admin)
         assert [e.action.value for e in trail] == ["created", "deactivated"]
