@@ -53,6 +53,7 @@ from examples.api.routes import (
     portal,
     privacy,
     reports,
+    sharing,
     slots,
     sms,
     staff,
@@ -128,6 +129,10 @@ def build_core(
 #: start per window, by default.
 IMPORT_RATE_LIMIT = RateLimit(20, timedelta(minutes=1))
 
+#: Reads of shared trips (``GET /api/v1/shared-trips/{token}``, no sign-in) each client
+#: address may make per window, by default.
+SHARED_TRIP_RATE_LIMIT = RateLimit(60, timedelta(minutes=1))
+
 
 def create_app(
     core: BookingCore,
@@ -143,6 +148,7 @@ def create_app(
     mailgun_signing_key: str | None = None,
     scanner: FileScanner | None = None,
     import_rate_limit: RateLimit | None = IMPORT_RATE_LIMIT,
+    shared_trip_rate_limit: RateLimit | None = SHARED_TRIP_RATE_LIMIT,
 ) -> FastAPI:
     """A FastAPI app serving ``core``'s services with the seeds' paths.
 
@@ -177,6 +183,10 @@ def create_app(
             and retries each staff member may make per window, counted by the
             core's ``rate_limiter`` (answered 429 with ``Retry-After``);
             ``None``, or a core without a rate limiter: unlimited.
+        shared_trip_rate_limit: how many shared trips each client address may read
+            per window (the public ``/api/v1/shared-trips/{token}``), counted by the
+            core's ``rate_limiter`` (429 with ``Retry-After``); ``None``, or a core
+            without a rate limiter: unlimited.
     """
     app = FastAPI(
         title=title,
@@ -192,12 +202,14 @@ def create_app(
     app.state.max_upload_bytes = max_upload_bytes
     app.state.scanner = scanner or NoScanner()
     app.state.import_rate_limit = import_rate_limit
+    app.state.shared_trip_rate_limit = shared_trip_rate_limit
     app.state.twilio_auth_token = twilio_auth_token
     app.state.twilio_callback_url = twilio_callback_url
     app.state.mailgun_signing_key = mailgun_signing_key
     install_error_handlers(app)
     app.include_router(customer.router)
     app.include_router(devices.router)
+    app.include_router(sharing.router)
     app.include_router(families.router)
     app.include_router(families.admin_router)
     app.include_router(portal.router)

@@ -49,6 +49,7 @@ __all__ = [
     "origin_of",
     "partner_principal",
     "principal_of",
+    "shared_trip_rate",
 ]
 
 #: User agents are cut to this many characters before they go on audit entries.
@@ -188,6 +189,30 @@ def import_rate(request: Request, core: Core, staff: StaffPrincipal) -> Principa
 
 #: A staff member uploading or retrying an import, counted against the import rate limit.
 ImportingStaff = Annotated[Principal, Depends(import_rate)]
+
+
+def shared_trip_rate(request: Request, core: Core, origin: Origin) -> None:
+    """Count one read of a shared trip against the client's limit
+    (``create_app(shared_trip_rate_limit=...)``) by the core's rate limiter: the
+    public route needs no sign-in, so its callers are told apart by address.
+
+    Raises:
+        RateLimitedError: the client read too many shared trips for now (answered
+            429 with ``Retry-After``).
+    """
+    rate: RateLimit | None = request.app.state.shared_trip_rate_limit
+    limiter = core.rate_limiter
+    if rate is None or limiter is None:
+        return
+    who = client_key(origin) or "unknown"
+    decision = limiter.hit(
+        f"shared-trips:client:{who}", limit=rate.limit, window=rate.window, now=core.context.now()
+    )
+    if not decision.allowed:
+        retry_after = decision.retry_after.total_seconds()
+        msg = f"too many shared trip reads; try again in {retry_after:.0f} s"
+        raise RateLimitedError(msg, retry_after=retry_after)
+
 
 IdempotencyKey = Annotated[
     str | None,

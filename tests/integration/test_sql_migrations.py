@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+import attrs
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -37,6 +38,7 @@ from bookingcore.domain.bookings import Author
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
+from bookingcore.domain.sharing import ShareLinkId
 from bookingcore.domain.values import Actor, ActorKind, EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
@@ -1441,3 +1443,51 @@ class TestSqliteForeignKeys:
         assert migrations.current(store) == "0045"
         assert "archived_at" not in _columns(store.engine, "bookings")
         store.dispose()
+
+
+#: The revision 0048 (share links) follows: family accounts.
+BEFORE_0048 = "0046"
+
+
+def test_share_links_table_comes_with_0048_and_goes_on_downgrade(database: Engine) -> None:
+    """0048 adds ``share_links`` (a token hash is unique; a booking's and a customer's
+    links are indexed oldest first); a booking stored before can be shared and read
+    by its token; the upgraded schema is the mapping's, and a downgrade drops it."""
+    migrations.upgrade(database, BEFORE_0048)
+    assert "share_links" not in _tables(database)
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location(name="Base camp", address="Manali bus stand")
+    slot = make.slot(location.id, name="Hampta Pass trek")
+    customer = make.customer()
+    traveler = make.traveler(customer.id, name="Asha Rao")
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        uow.commit()
+    migrations.upgrade(database)
+    assert "share_links" in _tables(database)
+    indexes = _indexes(database, "share_links")
+    assert {"ix_share_links_booking_id_created_at", "ix_share_links_customer_id_created_at"} <= set(
+        indexes
+    )
+    assert _differences(database) == []
+    core = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(T0), ids=SequentialIds())
+    issued = core.sharing.create_link(
+        booking.id, principal=Principal.customer(customer.id), show_first_names=True
+    )
+    assert issued.token is not None
+    shared = core.sharing.view(issued.token)
+    assert (shared.trip_name, shared.meeting_point) == ("Hampta Pass trek", "Manali bus stand")
+    assert shared.first_names == ("Asha",)
+    with store.unit_of_work() as uow:
+        uow.share_links.add(attrs.evolve(issued.link, id=ShareLinkId(uuid4())))
+        with pytest.raises(DuplicateError):
+            uow.commit()
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0048)
+    assert "share_links" not in _tables(database)

@@ -235,6 +235,29 @@ def _customers(run: Run) -> None:
     assert [t.traveler_id for t in run["for_dev"].travelers] == [run["devs_traveler"].id]
 
 
+@covers("sharing.md")
+def _sharing(run: Run) -> None:
+    core, asha, booking = run["core"], run["asha"], run["booking"]
+    # "a retry of the same request answers the same link, without its token"
+    first = core.sharing.create_link(booking.id, principal=asha, idempotency_key="share-k")
+    again = core.sharing.create_link(booking.id, principal=asha, idempotency_key="share-k")
+    assert (again.link.id, again.token) == (first.link.id, None)
+    # "a booking has at most five working links"
+    for _ in range(3):
+        core.sharing.create_link(booking.id, principal=asha)
+    with pytest.raises(run["ShareLinkLimitError"]):
+        core.sharing.create_link(booking.id, principal=asha)
+    # "staff who see everything list but cannot make links"
+    viewer = run["Principal"].staff(run["StaffId"](run["uuid4"]()), run["StaffRole"].EDITOR)
+    assert len(core.sharing.list_links(booking.id, principal=viewer)) == 6
+    # "erasing a customer deletes the links to their bookings"
+    issued = run["issued"]
+    core.privacy.erase_customer(booking.customer_id, principal=run["admin"])
+    with pytest.raises(run["SharedTripNotFoundError"]):
+        core.sharing.view(issued.token)
+    assert core.sharing.list_links(booking.id, principal=run["admin"]) == []
+
+
 @covers("partners.md")
 def _partners(run: Run) -> None:
     core, registration, rotated = run["core"], run["registration"], run["rotated"]

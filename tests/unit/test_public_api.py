@@ -73,6 +73,8 @@ PUBLIC_MODULES = [
     "bookingcore_adapters.email",
     "bookingcore_adapters.push",
     "bookingcore.domain.devices",
+    "bookingcore.domain.sharing",
+    "bookingcore.services.sharing",
     # ---- jobs (issue 23)
     "bookingcore.domain.jobs",
     "bookingcore.ports.jobs",

@@ -179,6 +179,20 @@ from bookingcore.domain.quotations import (
 )
 from bookingcore.domain.requirements import HeldCertificate, TravelerInfo
 from bookingcore.domain.schedules import SlotsCreated
+from bookingcore.domain.sharing import (
+    MAX_ACTIVE_SHARE_LINKS,
+    SHARE_TOKEN_PREFIX,
+    SharedItineraryDay,
+    SharedTrip,
+    SharedTripNotFoundError,
+    SharedTripStatus,
+    ShareExpiryError,
+    ShareLink,
+    ShareLinkId,
+    ShareLinkIssued,
+    ShareLinkLimitError,
+    shared_status,
+)
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -224,9 +238,11 @@ __all__ = [
     "CANCELLATION_METADATA_KEYS",
     "COLUMNS",
     "CUSTOMER_COLUMNS",
+    "MAX_ACTIVE_SHARE_LINKS",
     "MAX_DEVICE_TOKEN_LENGTH",
     "PRESETS",
     "RESERVATION",
+    "SHARE_TOKEN_PREFIX",
     "TRAVEL",
     "TRAVELER_COLUMNS",
     "Actor",
@@ -372,6 +388,15 @@ __all__ = [
     "RollCallEntry",
     "Schedule",
     "SerializedMessage",
+    "ShareExpiryError",
+    "ShareLink",
+    "ShareLinkId",
+    "ShareLinkIssued",
+    "ShareLinkLimitError",
+    "SharedItineraryDay",
+    "SharedTrip",
+    "SharedTripNotFoundError",
+    "SharedTripStatus",
     "SignatureScheme",
     "Slot",
     "SlotCancelled",
@@ -425,5 +450,6 @@ __all__ = [
     "price_booking",
     "request_digest",
     "series_key",
+    "shared_status",
     "summarise_bookings",
 ]

@@ -92,6 +92,7 @@ __all__ = [
     "can_decide_quotation",
     "can_manage_family",
     "can_read_message",
+    "can_share_booking",
     "can_view_audit",
     "can_view_booking",
     "can_view_customer",
@@ -100,6 +101,7 @@ __all__ = [
     "can_view_lead",
     "can_view_partner_webhooks",
     "can_view_quotation",
+    "can_view_share_links",
     "can_work_lead",
     "check_may_book",
     "check_may_cancel",
@@ -898,3 +900,29 @@ def can_book_family_traveler(
     if booker not in family or traveler_owner not in family:
         return False
     return principal.is_customer(booker) or principal.has(Permission.BOOK_ANYWHERE)
+
+
+# --------------------------------------------------------- sharing trips (0.4)
+
+
+def can_share_booking(principal: Principal, booking: Booking) -> bool:
+    """May ``principal`` make or revoke share links to ``booking``'s trip view? Its
+    customer, the partner whose booking it is, and staff who change everything;
+    never an advisor or supplier user (sharing is the customer's choice).
+
+    .. versionadded:: 0.4
+    """
+    if principal.has(Permission.CHANGE_ALL):
+        return True
+    return principal.is_customer(booking.customer_id) or (
+        booking.partner_id is not None and principal.is_partner(booking.partner_id)
+    )
+
+
+def can_view_share_links(principal: Principal, booking: Booking) -> bool:
+    """May ``principal`` list ``booking``'s share links (masked)? Whoever may share
+    it, and staff who see everything.
+
+    .. versionadded:: 0.4
+    """
+    return principal.has(Permission.VIEW_ALL) or can_share_booking(principal, booking)

@@ -62,6 +62,7 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.quotations import Quotation, QuotationFilter
+from bookingcore.domain.sharing import ShareLink, ShareLinkId
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
@@ -140,6 +141,7 @@ __all__ = [
     "PushDeviceRepository",
     "QuotationRepository",
     "RefundRepository",
+    "ShareLinkRepository",
     "SlotRepository",
     "StaffRepository",
     "SupplierRepository",
@@ -1729,3 +1731,30 @@ class FamilyRepository(Protocol):
 
     def delete_invitations(self, invitation_ids: Sequence[FamilyInvitationId]) -> None:
         """Remove these invitations at once."""
+
+
+class ShareLinkRepository(Protocol):
+    """Share links to bookings' trip views (only their tokens' hashes).
+
+    .. versionadded:: 0.4
+    """
+
+    def add(self, link: ShareLink) -> None:
+        """Store a new link. A token hash held already is a
+        :class:`~bookingcore.errors.DuplicateError` at the latest on commit."""
+
+    def get(self, link_id: ShareLinkId) -> ShareLink | None:
+        """The link with this id."""
+
+    def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
+        """The link whose token hashes to ``token_hash`` (exactly), working or not."""
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
+        """The booking's links, every state, oldest first."""
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[ShareLink]:
+        """The links to the customer's bookings, every state, oldest first."""
+
+    def remove(self, link_id: ShareLinkId) -> bool:
+        """Delete the link in this unit of work (at once, undone by a rollback);
+        False when there was none."""

@@ -52,6 +52,7 @@ from bookingcore.ports.repositories import (
     PushDeviceRepository,
     QuotationRepository,
     RefundRepository,
+    ShareLinkRepository,
     SlotRepository,
     StaffRepository,
     SupplierRepository,
@@ -274,6 +275,15 @@ class UnitOfWork(Protocol):
     @property
     def push_devices(self) -> PushDeviceRepository:
         """Customers' push devices in this transaction.
+
+        .. versionadded:: 0.4
+        """
+
+    # ---------------------------------------------------------- sharing trips with friends
+
+    @property
+    def share_links(self) -> ShareLinkRepository:
+        """Share links to bookings' trip views in this transaction.
 
         .. versionadded:: 0.4
         """

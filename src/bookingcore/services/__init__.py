@@ -137,6 +137,7 @@ from bookingcore.services.reports import (
     UtilisationLine,
     WaitlistConversion,
 )
+from bookingcore.services.sharing import TripSharingService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
@@ -264,6 +265,7 @@ __all__ = [
     "TravelerRequirement",
     "TravelerService",
     "TripService",
+    "TripSharingService",
     "Unset",
     "UtilisationLine",
     "VoucherService",

@@ -154,6 +154,10 @@ class Settings:
             those past it. ``None`` (the default): nothing is archived unless
             staff ask with a cutoff, and the job is not registered. See
             docs/archiving.md.
+        share_link_max_ttl: the longest a trip's share link works
+            (:class:`~bookingcore.services.TripSharingService`): 180 days by
+            default. A link without its own ``expires_at`` works until the trip
+            ends, but never longer than this.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -180,6 +184,7 @@ class Settings:
     .. versionchanged:: 0.4 ``archive_after``.
     .. versionchanged:: 0.4 ``templates`` are checked against the placeholders their
        type fills (``family_invitation``).
+    .. versionchanged:: 0.4 ``share_link_max_ttl``.
     """
 
     default_region: str | None = None
@@ -207,6 +212,7 @@ class Settings:
     import_file_retention: timedelta | None = timedelta(days=7)
     family_invitation_ttl: timedelta = timedelta(days=7)
     archive_after: timedelta | None = None
+    share_link_max_ttl: timedelta = timedelta(days=180)
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -234,6 +240,9 @@ class Settings:
         if self.archive_after is not None and self.archive_after <= timedelta(0):
             msg = "must be a positive timedelta, or None to archive only when asked"
             raise ValidationError.single("archive_after", msg, "out_of_range")
+        if self.share_link_max_ttl <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("share_link_max_ttl", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):

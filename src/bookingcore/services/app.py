@@ -63,6 +63,7 @@ from bookingcore.services.payments import PaymentService, PaymentSettings
 from bookingcore.services.privacy import PrivacyService
 from bookingcore.services.quotations import QuotationService
 from bookingcore.services.reports import ReportService
+from bookingcore.services.sharing import TripSharingService
 from bookingcore.services.staff import StaffService
 from bookingcore.services.travelers import TravelerService
 from bookingcore.services.trips import ItineraryService, TravelDocumentService, TripService
@@ -173,6 +174,8 @@ class BookingCore:
         communications: :class:`~bookingcore.services.CommunicationService`
         devices: :class:`~bookingcore.services.PushDeviceService` (customers' devices
             for push notifications, 0.4)
+        sharing: :class:`~bookingcore.services.TripSharingService` (share links to a
+            booking's trip view, read without signing in, 0.4)
         audit: :class:`~bookingcore.services.AuditService`
         archive: :class:`~bookingcore.services.ArchiveService` (ended bookings leave
             the operational lists; ``Settings.archive_after``)
@@ -380,6 +383,7 @@ class BookingCore:
         self.partners = PartnerService(self.context, rate_limiter=rate_limiter)
         self.communications = CommunicationService(self.context, notifier)
         self.devices = PushDeviceService(self.context)
+        self.sharing = TripSharingService(self.context)
         self.audit = AuditService(self.context)
         self.archive = ArchiveService(self.context)
         self.staff = StaffService(

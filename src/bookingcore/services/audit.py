@@ -36,6 +36,8 @@ AUDITED_ENTITIES = frozenset(
     | {"push device"}
     # Family accounts: families and the invitations to join them (0.4).
     | {"family", "family invitation"}
+    # Share links to bookings' trip views: made, revoked (0.4).
+    | {"share link"}
 )
 
 

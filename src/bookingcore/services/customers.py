@@ -881,7 +881,8 @@ class CustomerService:
 
         In one unit of work the duplicate's bookings, travelers, messages,
         payments, waiting-list entries, certificates, leads, quotations, trips,
-        voucher redemptions, groups, push devices and family links move to the survivor, its
+        voucher redemptions, groups, push devices, family links and share links move to
+        the survivor (a share link keeps working), its
         name and email fill the survivor's empty ones, and it is marked merged
         (reads never return it again; its phone finds the survivor) and its
         signed-in sessions end. Audit
@@ -905,6 +906,7 @@ class CustomerService:
         .. versionchanged:: 0.4
            ``idempotency_key``; voucher redemptions, push devices and family links move
            too.
+        .. versionchanged:: 0.4 share links move too.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not merge customers")
         if survivor_id == duplicate_id:
@@ -1001,6 +1003,7 @@ class CustomerService:
             ),
             "trips": list(every_item(partial(uow.trips.list_for_customer, source))),
             "push_devices": uow.push_devices.list_for_customer(source),
+            "share_links": uow.share_links.list_for_customer(source),
         }
         for found in records.values():
             for record in found:

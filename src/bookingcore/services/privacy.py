@@ -64,6 +64,7 @@ from bookingcore.services._family_links import forget_family_links
 from bookingcore.services._seat_offers import cancel_entries
 from bookingcore.services._sessions import revoke_sessions
 from bookingcore.services.customers import CustomerService
+from bookingcore.services.sharing import SHARE_LINK_ENTITY, forget_share_links, masked_link
 
 __all__ = ["ERASED_TEXT", "PERSONAL_FIELDS", "PrivacyService"]
 
@@ -130,8 +131,9 @@ class PrivacyService:
         payments, as the provider sent them), ``family`` (their family
         membership and the invitations sent to or by them, 0.4), ``audit``
         (entries about the customer and their travelers, oldest first),
-        ``push_devices`` (their devices for push notifications) and
-        ``exported_at``. Staff who see everything and the customer themself may
+        ``push_devices`` (their devices for push notifications),
+        ``share_links`` (the links to their bookings' trip views, tokens masked,
+        0.4) and ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
 
         Raises:
@@ -142,6 +144,8 @@ class PrivacyService:
            ``push_devices``.
 
         .. versionchanged:: 0.4 ``family``.
+
+        .. versionchanged:: 0.4 ``share_links``.
         """
         policy.require(
             principal.has(Permission.VIEW_ALL) or principal.is_customer(customer_id),
@@ -183,6 +187,9 @@ class PrivacyService:
                 ),
                 "audit": to_dict(audit),
                 "push_devices": to_dict(list(uow.push_devices.list_for_customer(customer_id))),
+                "share_links": [
+                    masked_link(link) for link in uow.share_links.list_for_customer(customer_id)
+                ],
                 "family": {
                     "membership": to_dict(uow.families.member(customer_id)),
                     "invitations": to_dict(list(uow.families.invitations_involving(customer_id))),
@@ -412,7 +419,9 @@ class PrivacyService:
 
         Their family links are removed in the same unit of work: they leave their
         family (the family ends if they own it) and the invitations sent to or by
-        them are deleted, so nobody books their travelers any more.
+        them are deleted, so nobody books their travelers any more. The share links
+        to their bookings are deleted (and their labels redacted from the links'
+        trails): no link opens their trips any more.
 
         Their active waiting-list entries are cancelled in the same unit of
         work, the way :meth:`~bookingcore.services.WaitlistService.remove`
@@ -425,7 +434,7 @@ class PrivacyService:
 
         .. versionchanged:: 0.4 the outbox's events about their bookings; their
            travelers' attendance notes; ``idempotency_key``; their push devices; family
-           links.
+           links; share links.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -530,6 +539,7 @@ class PrivacyService:
                     "family_links": forget_family_links(
                         self._ctx, tx, customer_id, principal, reason=reason
                     ),
+                    "share_links": _forget_share_links(uow, customer_id),
                 },
                 reason=reason,
                 entry_id=entry_id,
@@ -570,3 +580,12 @@ def _erase_travelers_and_devices(
         traveler.erase(now=now)
     for device in uow.push_devices.list_for_customer(customer_id):
         uow.push_devices.remove(device.id)
+
+
+def _forget_share_links(uow: UnitOfWork, customer_id: CustomerId) -> int:
+    """Delete the links to the customer's bookings (none of them opens any more), their
+    trails' labels redacted first; how many went."""
+    for link in uow.share_links.list_for_customer(customer_id):
+        for entry in uow.audit.list_for(SHARE_LINK_ENTITY, link.id):
+            entry.redact(PERSONAL_FIELDS | {"label"})
+    return forget_share_links(uow, customer_id)

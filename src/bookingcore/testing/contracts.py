@@ -133,6 +133,7 @@ from bookingcore.domain.quotations import (
     QuotationStatus,
 )
 from bookingcore.domain.requirements import CertificateRule, ProductRequirements
+from bookingcore.domain.sharing import ShareLink, ShareLinkId, new_share_token
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.sources import BookingSource
 from bookingcore.domain.staff import StaffMember
@@ -230,6 +231,7 @@ __all__ = [
     "PaymentRepositoryContract",
     "PersistenceContract",
     "PushDeviceRepositoryContract",
+    "ShareLinkRepositoryContract",
     "SlotRepositoryContract",
     "StaffRepositoryContract",
     "StorageContract",
@@ -8126,6 +8128,135 @@ class FamilyRepositoryContract(_Base):
             assert list(uow.families.members(keep.id)) == keep_members
 
 
+def _share_link(booking: Booking, *, at: datetime = T0, **fields: Any) -> ShareLink:
+    return ShareLink.issue(
+        link_id=ShareLinkId(uuid4()),
+        booking_id=booking.id,
+        customer_id=booking.customer_id,
+        token=fields.pop("token", None) or new_share_token(),
+        expires_at=fields.pop("expires_at", at + timedelta(days=30)),
+        now=at,
+        **fields,
+    )
+
+
+class ShareLinkRepositoryContract(_Base):
+    """Share links: found by their token's hash (unique, exact), a booking's and a
+    customer's links oldest first, revocation that persists, removal at once.
+
+    .. versionadded:: 0.4
+    """
+
+    def _stored_bookings(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, count: int
+    ) -> list[Booking]:
+        location = make.location()
+        slot = make.slot(location.id)
+        customer = make.customer()
+        traveler = make.traveler(customer.id)
+        bookings = [make.booking(customer.id, slot, [traveler.id]) for _ in range(count)]
+        with uow_factory() as uow:
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            for booking in bookings:
+                uow.bookings.add(booking)
+            uow.commit()
+        return bookings
+
+    def test_a_link_reads_back_equal_and_its_token_hash_is_unique(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        link = _share_link(booking, label="for the Sharma family", show_first_names=True)
+        with uow_factory() as uow:
+            uow.share_links.add(link)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.share_links.get(link.id) == link
+            assert uow.share_links.get_by_token_hash(link.token_hash) == link
+            assert uow.share_links.get_by_token_hash(link.token_hash.upper()) is None
+            assert uow.share_links.get(ShareLinkId(uuid4())) is None
+        twin = _share_link(booking)
+        twin.token_hash = link.token_hash
+        with uow_factory() as uow:
+            uow.share_links.add(twin)
+            with pytest.raises(DuplicateError):
+                uow.commit()
+        with uow_factory() as uow:
+            assert [x.id for x in uow.share_links.list_for_booking(booking.id)] == [link.id]
+
+    def test_links_list_oldest_first_per_booking_and_customer_and_revocation_persists(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        first, second = self._stored_bookings(uow_factory, make, 2)
+        links = [
+            _share_link(first, at=T0 + timedelta(minutes=5)),
+            _share_link(second, at=T0 + timedelta(minutes=1)),
+            _share_link(first, at=T0 + timedelta(minutes=3)),
+        ]
+        with uow_factory() as uow:
+            for link in links:
+                uow.share_links.add(link)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.share_links.get(links[0].id)
+            assert found is not None
+            assert found.revoke(now=T0 + timedelta(hours=1))
+            uow.commit()
+        with uow_factory() as uow:
+            mine = uow.share_links.list_for_booking(first.id)
+            assert [x.id for x in mine] == [links[2].id, links[0].id]
+            assert mine[1].revoked_at == T0 + timedelta(hours=1)
+            assert not mine[1].is_active(T0 + timedelta(hours=2))
+            assert mine[0].is_active(T0 + timedelta(hours=2))
+            theirs = uow.share_links.list_for_customer(first.customer_id)
+            assert [x.id for x in theirs] == [links[1].id, links[2].id, links[0].id]
+            assert uow.share_links.list_for_customer(CustomerId(uuid4())) == []
+
+    def test_removing_a_link_is_seen_at_once_and_undone_by_a_rollback(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        link = _share_link(booking)
+        with uow_factory() as uow:
+            uow.share_links.add(link)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.share_links.remove(link.id)
+            assert uow.share_links.get(link.id) is None
+            assert uow.share_links.list_for_booking(booking.id) == []
+            uow.rollback()
+        with uow_factory() as uow:
+            assert uow.share_links.get(link.id) == link
+            assert uow.share_links.remove(link.id)
+            assert not uow.share_links.remove(link.id)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.share_links.get_by_token_hash(link.token_hash) is None
+
+    def test_a_link_moved_to_another_customer_is_listed_under_them(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        survivor = make.customer()
+        link = _share_link(booking)
+        with uow_factory() as uow:
+            uow.customers.add(survivor)
+            uow.share_links.add(link)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.share_links.get(link.id)
+            assert found is not None
+            found.customer_id = survivor.id
+            found.updated_at = T0 + timedelta(days=1)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [x.id for x in uow.share_links.list_for_customer(survivor.id)] == [link.id]
+            assert uow.share_links.list_for_customer(booking.customer_id) == []
+
+
 class StorageContract(
     UnitOfWorkContract,
     CustomerRepositoryContract,
@@ -8165,6 +8296,7 @@ class StorageContract(
     CertificateHoldersContract,
     PushDeviceRepositoryContract,
     FamilyRepositoryContract,
+    ShareLinkRepositoryContract,
 ):
     """Every storage contract at once: what a full storage adapter must pass.
 

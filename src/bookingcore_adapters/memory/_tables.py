@@ -37,6 +37,7 @@ from bookingcore.domain.partner_webhooks import WebhookAttempt, WebhookDelivery
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.payments import Payment, Refund
 from bookingcore.domain.quotations import Quotation
+from bookingcore.domain.sharing import ShareLink
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.trips import Itinerary, Trip
@@ -161,6 +162,8 @@ TABLES: tuple[Table, ...] = (
     Table("voucher_redemptions", VoucherRedemption, {"booking_id": lambda x: x.booking_id}),
     # ---------------------------------------------------------- push notifications: devices
     Table("push_devices", PushDevice, {"token": lambda d: d.token}),
+    # ---------------------------------------------------------- sharing trips (0.4)
+    Table("share_links", ShareLink, {"token_hash": lambda link: link.token_hash}),
     # ---------------------------------------------------------- family accounts (0.4)
     Table("families", Family),
     Table("family_members", FamilyMember, {"customer_id": lambda m: m.customer_id}),

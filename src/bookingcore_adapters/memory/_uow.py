@@ -63,6 +63,7 @@ from bookingcore.domain.queries import (
     SlotFilter,
 )
 from bookingcore.domain.quotations import Quotation, QuotationFilter
+from bookingcore.domain.sharing import ShareLink, ShareLinkId
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.staff import StaffMember
 from bookingcore.domain.tallies import (
@@ -193,6 +194,8 @@ class MemoryUnitOfWork:
         self.vouchers = _VoucherRepository(self, "vouchers")
         # ---------------------------------------------------------- push notifications: devices
         self.push_devices = _PushDeviceRepository(self, "push_devices")
+        # ---------------------------------------------------------- sharing trips (0.4)
+        self.share_links = _ShareLinkRepository(self, "share_links")
         # ---------------------------------------------------------- family accounts (0.4)
         self.families = _FamilyRepository(self, "families")
         # ---------------------------------------------------------- the idempotency key registry
@@ -1935,3 +1938,32 @@ class _FamilyRepository(_Repository[Family]):
 
     def delete_invitations(self, invitation_ids: Sequence[FamilyInvitationId]) -> None:
         self._uow._delete("family_invitations", list(invitation_ids))
+
+
+class _ShareLinkRepository(_Repository[ShareLink]):
+    def get(self, link_id: ShareLinkId) -> ShareLink | None:
+        return self._get(link_id)
+
+    def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
+        found: ShareLink | None = self._uow._find_unique(self._table, "token_hash", token_hash)
+        return found
+
+    def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
+        found: list[ShareLink] = self._uow._select(
+            self._table, lambda x: x.booking_id == booking_id, lambda x: (x.created_at, x.id.bytes)
+        )
+        return found
+
+    def list_for_customer(self, customer_id: CustomerId) -> Sequence[ShareLink]:
+        found: list[ShareLink] = self._uow._select(
+            self._table,
+            lambda x: x.customer_id == customer_id,
+            lambda x: (x.created_at, x.id.bytes),
+        )
+        return found
+
+    def remove(self, link_id: ShareLinkId) -> bool:
+        if self._get(link_id) is None:
+            return False
+        self._uow._delete(self._table, [link_id])
+        return True

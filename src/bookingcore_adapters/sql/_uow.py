@@ -24,6 +24,7 @@ from bookingcore_adapters.sql import _imports as imports
 from bookingcore_adapters.sql import _insights as insights
 from bookingcore_adapters.sql import _partners as partners
 from bookingcore_adapters.sql import _payments as payments
+from bookingcore_adapters.sql import _sharing as sharing
 from bookingcore_adapters.sql import _travel as travel
 from bookingcore_adapters.sql import _vouchers as vouchers
 from bookingcore_adapters.sql import _waitlists as waitlists
@@ -81,6 +82,7 @@ MAPPERS: tuple[Mapper[Any], ...] = tuple(
             families.FAMILIES,
             families.FAMILY_MEMBERS,
             families.FAMILY_INVITATIONS,
+            sharing.SHARE_LINKS,
         ),
         key=lambda mapper: metadata.sorted_tables.index(mapper.table),
     )
@@ -196,6 +198,8 @@ class SqlUnitOfWork:
     push_devices = _Lazy(lambda s: devices.PushDeviceRepository(s, devices.PUSH_DEVICES))
     # ---------------------------------------------------------- family accounts (0.4)
     families = _Lazy(lambda s: families.FamilyRepository(s, families.FAMILIES))
+    # ---------------------------------------------------------- sharing trips (0.4)
+    share_links = _Lazy(lambda s: sharing.ShareLinkRepository(s, sharing.SHARE_LINKS))
     # ---------------------------------------------------------- the idempotency key registry
     idempotency_keys = _Lazy(lambda s: events.IdempotencyKeyRepository(s, events.IDEMPOTENCY_KEYS))
 
