@@ -161,24 +161,30 @@ def _pristine_shape(postgres_admin: Engine, postgres_url: str) -> str:
 
 def _empty_if_pristine(connection: Connection, schema: str, shape: str) -> bool:
     """Delete every row of ``schema``'s tables and restart its sequences, if the schema
-    still has exactly bookingcore's tables and columns; False (nothing done) otherwise."""
+    still has exactly bookingcore's tables and columns; False (nothing done) otherwise.
+
+    One round trip (a ``DO`` block) instead of one a table: ~40 tables."""
     from bookingcore_adapters.sql import metadata  # noqa: PLC0415
 
     if connection.exec_driver_sql(_SHAPE_SQL, {"schema": schema}).scalar() != shape:
         return False
-    for table in reversed(metadata.sorted_tables):
-        connection.exec_driver_sql(f'DELETE FROM "{schema}"."{table.name}"')
-    sequences = connection.exec_driver_sql(
-        "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = %s",
-        (schema,),
-    ).scalars()
-    for sequence in list(sequences):
-        connection.exec_driver_sql(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART')
+    deletes = "".join(
+        f'DELETE FROM "{schema}"."{table.name}";' for table in reversed(metadata.sorted_tables)
+    )
+    connection.exec_driver_sql(
+        f"DO $$DECLARE sequence text; BEGIN {deletes}"
+        " FOR sequence IN SELECT sequence_name FROM information_schema.sequences"
+        f" WHERE sequence_schema = '{schema}' LOOP"
+        f" EXECUTE 'ALTER SEQUENCE \"{schema}\".' || quote_ident(sequence) || ' RESTART';"
+        " END LOOP; END$$"
+    )
     return True
 
 
 #: Set on a test's node by ``pg_store``: its ``postgres_schema`` is to hold the tables.
 _WITH_TABLES = pytest.StashKey[bool]()
+#: Set on a test's node by ``postgres_schema``: the schema it gave holds the tables already.
+_HOLDS_TABLES = pytest.StashKey[bool]()
 
 
 @pytest.fixture
@@ -197,6 +203,7 @@ def postgres_schema(
     shape = request.getfixturevalue("_pristine_shape") if with_tables else ""
     if with_tables and _emptied_schemas:
         schema = _emptied_schemas.pop()
+        request.node.stash[_HOLDS_TABLES] = True
     else:
         schema = f"bookingcore_test_{uuid4().hex[:16]}"
         with postgres_admin.begin() as connection:
@@ -226,7 +233,10 @@ def pg_store(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[SqlS
     )
     store = SqlStore(engine)
     try:
-        store.create_schema()
+        # An emptied schema has exactly the tables and indexes ``create_schema`` makes (its
+        # shape was checked), where ``create_schema`` would only ask about each (~30 ms).
+        if not request.node.stash.get(_HOLDS_TABLES, False):
+            store.create_schema()
         yield store
     finally:
         store.dispose()
