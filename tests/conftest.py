@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
@@ -240,6 +240,27 @@ def pg_store(request: pytest.FixtureRequest, postgres_url: str) -> Iterator[SqlS
         yield store
     finally:
         store.dispose()
+
+
+@pytest.fixture
+def empty_pg_store(
+    pg_store: SqlStore, postgres_schema: str, postgres_admin: Engine, _pristine_shape: str
+) -> Callable[[], SqlStore]:
+    """Empties ``pg_store`` for a test that needs a fresh store more than once: deletes
+    every row and restarts the sequences (as its schema's next test gets it), instead of
+    ``drop_schema()`` and ``create_schema()`` (~1.5 s on PostgreSQL). A schema the test
+    changed is dropped and created again. Returns ``pg_store``."""
+
+    def empty() -> SqlStore:
+        with postgres_admin.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            emptied = _empty_if_pristine(connection, postgres_schema, _pristine_shape)
+        if not emptied:
+            pg_store.drop_schema()
+            pg_store.create_schema()
+        return pg_store
+
+    return empty
 
 
 @pytest.fixture(scope="session")
