@@ -137,8 +137,9 @@ def _emptied_schemas(postgres_admin: Engine) -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="session")
-def _pristine_shape(postgres_admin: Engine, postgres_url: str) -> str:
-    """The column shape of a schema freshly made by ``SqlStore.create_schema()``."""
+def _pristine_shape(postgres_admin: Engine, postgres_url: str, _emptied_schemas: list[str]) -> str:
+    """The column shape of a schema freshly made by ``SqlStore.create_schema()``; the
+    schema, with no rows, is the first one ``pg_store`` tests take."""
     from sqlalchemy import create_engine  # noqa: PLC0415
 
     from bookingcore_adapters.sql import SqlStore  # noqa: PLC0415
@@ -155,7 +156,7 @@ def _pristine_shape(postgres_admin: Engine, postgres_url: str) -> str:
         store.dispose()
     with postgres_admin.begin() as connection:
         shape = str(connection.exec_driver_sql(_SHAPE_SQL, {"schema": schema}).scalar())
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    _emptied_schemas.append(schema)
     return shape
 
 
