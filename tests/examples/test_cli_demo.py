@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,15 @@ def _story(database: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh SQLite file, the one the story is told on (``demo_text``)."""
+    return tmp_path_factory.mktemp("demo") / "demo.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def demo_text(demo_file: Path) -> str:
     """The story told on a fresh SQLite file, as `make demo` tells it."""
-    return _story(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}")
+    return _story(f"sqlite:///{demo_file}")
 
 
 def test_phone_registration_normalises_and_is_idempotent(demo_text: str) -> None:
@@ -110,12 +117,16 @@ def test_the_story_is_the_same_in_memory(demo_text: str) -> None:
     assert "30,600.00 INR" in in_memory
 
 
-def test_a_database_holding_data_is_refused(tmp_path: Path) -> None:
-    """The demo never writes its story into a database that is not empty."""
-    url = f"sqlite:///{tmp_path / 'used.sqlite3'}"
-    _story(url)
+def test_a_database_holding_data_is_refused(
+    demo_file: Path, demo_text: str, tmp_path: Path
+) -> None:
+    """The demo never writes its story into a database that is not empty: here a copy of
+    the file the demo told its story on (``demo_text``), rather than a story told again."""
+    used = tmp_path / "used.sqlite3"
+    with sqlite3.connect(demo_file) as source, sqlite3.connect(used) as target:
+        source.backup(target)
     with pytest.raises(DemoError, match="already holds data"):
-        _story(url)
+        _story(f"sqlite:///{used}")
 
 
 def test_module_runs_as_a_command(tmp_path: Path) -> None:

@@ -125,9 +125,7 @@ def test_the_number_of_queries_does_not_grow_with_the_bookings(
         if backend == "sqlite":
             store = sqlite_file_store(tmp_path / f"count-{bookings}.db")
         else:
-            store = request.getfixturevalue("pg_store")
-            store.drop_schema()
-            store.create_schema()
+            store = request.getfixturevalue("empty_pg_store")()
         core = _core(store)
         customer_id = _customer_with_bookings(core, bookings)
         statements: list[str] = []

@@ -260,9 +260,7 @@ def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
         if backend == "sqlite":
             store = sqlite_file_store(tmp_path / f"view-{bookings}.db")
         else:
-            store = request.getfixturevalue("pg_store")
-            store.drop_schema()
-            store.create_schema()
+            store = request.getfixturevalue("empty_pg_store")()
         world = _World(store, bookings)
         core = _core(store)
         for booking in world.bookings:

@@ -93,13 +93,7 @@ def make_store(request: pytest.FixtureRequest) -> Callable[[], MemoryStore | Sql
             return sqlite_memory_store()
 
         return sqlite
-    store: SqlStore = request.getfixturevalue("pg_store")
-
-    def emptied() -> SqlStore:
-        store.drop_schema()
-        store.create_schema()
-        return store
-
+    emptied: Callable[[], SqlStore] = request.getfixturevalue("empty_pg_store")
     return emptied
 
 

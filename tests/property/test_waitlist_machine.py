@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -276,40 +277,19 @@ TestWaitlistOnSqlite.settings = _SQL
 
 
 @pytest.mark.postgres
-def test_the_model_holds_on_postgresql(postgres_url: str) -> None:
-    """The same model over PostgreSQL, each run in a schema of its own."""
-    from uuid import uuid4  # noqa: PLC0415
-
+def test_the_model_holds_on_postgresql(empty_pg_store: Callable[[], SqlStore]) -> None:
+    """The same model over PostgreSQL, each run on the test's schema emptied again."""
     from hypothesis.stateful import run_state_machine_as_test  # noqa: PLC0415
-    from sqlalchemy import create_engine  # noqa: PLC0415
-
-    admin = create_engine(postgres_url)
-    schemas: list[str] = []
 
     class PostgresWaitlistMachine(WaitlistMachine):
         def make_store(self) -> MemoryStore | SqlStore:
-            schema = f"bookingcore_wl_{uuid4().hex[:12]}"
-            with admin.begin() as connection:
-                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            schemas.append(schema)
-            engine = create_engine(
-                postgres_url, connect_args={"options": f"-csearch_path={schema}"}
-            )
-            store = SqlStore(engine)
-            store.create_schema()
-            return store
+            return empty_pg_store()
 
-    try:
-        run_state_machine_as_test(
-            PostgresWaitlistMachine,
-            settings=settings(
-                stateful_step_count=15,
-                max_examples=int(os.environ.get("BOOKINGCORE_PG_MACHINE_EXAMPLES", "5")),
-                deadline=None,
-            ),
-        )
-    finally:
-        with admin.begin() as connection:
-            for schema in schemas:
-                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    run_state_machine_as_test(
+        PostgresWaitlistMachine,
+        settings=settings(
+            stateful_step_count=15,
+            max_examples=int(os.environ.get("BOOKINGCORE_PG_MACHINE_EXAMPLES", "5")),
+            deadline=None,
+        ),
+    )
