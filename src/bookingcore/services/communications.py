@@ -32,7 +32,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.devices import PushDeviceId
 from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.families import FamilyInvitationId, invitation_message_key
-from bookingcore.domain.idempotency import caller_key
+from bookingcore.domain.idempotency import caller_key, request_digest
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
 from bookingcore.domain.values import (
@@ -156,7 +156,12 @@ class CommunicationService:
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
         asked = {"booking_id": booking_id, "kind": message_kind, "channel": wanted_channel}
-        digest = fingerprint("send", principal, **asked)
+        # A caller's key is its own: a retry is the same principal asking the same.
+        # A key of the library's own names one message whoever sends it (the reminder
+        # job run by the system or by staff): it is recognised by what was asked.
+        digest = (
+            request_digest("send", asked) if own_key else fingerprint("send", principal, **asked)
+        )
         with self._ctx.transaction() as tx:
             booking = self._booking_to_message(tx.uow, booking_id, principal)
             if idempotency_key is not None:
@@ -167,11 +172,15 @@ class CommunicationService:
                 )
                 prior = None if fresh else tx.uow.communications.get_by_dedupe_key(idempotency_key)
                 if prior is not None:
-                    if prior.request_fingerprint != digest:
+                    same = (
+                        _same_message(prior, booking_id, message_kind, wanted_channel)
+                        if own_key
+                        else prior.request_fingerprint == digest
+                    )
+                    if not same:
                         raise IdempotencyConflictError(caller_key(idempotency_key))
-                    if prior.status is not CommunicationStatus.FAILED:
+                    if not _claim_resend(tx.uow, prior):
                         return prior
-                    prior.requeue()
                     communication = prior
                 else:
                     communication = self._compose(
@@ -280,9 +289,8 @@ class CommunicationService:
                 if prior is not None and prior.request_fingerprint != digest:
                     raise IdempotencyConflictError(caller_key(key))
             if prior is not None:
-                if prior.status is not CommunicationStatus.FAILED:
+                if not _claim_resend(tx.uow, prior):
                     return prior
-                prior.requeue()
                 communication = prior
             else:
                 chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
@@ -363,7 +371,8 @@ class CommunicationService:
                     ):
                         return prior
                     if prior is not None:
-                        prior.requeue()
+                        if not _claim_resend(uow, prior):
+                            return prior  # another sender took it first
                         communication = prior
                     else:
                         inviter = uow.customers.get(invitation.invited_by)
@@ -648,7 +657,8 @@ class CommunicationService:
             if communication is None:
                 raise NotFoundError("communication", communication_id)
             if communication.status is CommunicationStatus.FAILED:
-                communication.requeue()
+                if not _claim_resend(tx.uow, communication):
+                    return communication  # another sender took it first
                 tx.commit()
             elif communication.status is not CommunicationStatus.PENDING:
                 return communication
@@ -812,10 +822,7 @@ class CommunicationService:
         key = confirmation_key(booking.id, number)
         prior = tx.uow.communications.get_by_dedupe_key(key)
         if prior is not None:
-            if prior.status is not CommunicationStatus.FAILED:
-                return prior, False
-            prior.requeue()
-            return prior, True
+            return prior, _claim_resend(tx.uow, prior)
         communication = self._compose(
             tx,
             booking,
@@ -1096,3 +1103,32 @@ def _reminder_key(uow: UnitOfWork, booking: Booking, within: timedelta) -> str |
         return None
     moved = f"{key}:{booking.starts_at.astimezone(UTC).isoformat()}"
     return moved if uow.communications.get_by_dedupe_key(moved) is None else None
+
+
+def _claim_resend(uow: UnitOfWork, prior: Communication) -> bool:
+    """Claim ``prior``, a message logged before, for sending it again: True when it
+    failed and this unit of work moved it back to pending (the caller sends it,
+    after commit); False when it is pending or sent, or another sender claimed it
+    first (the caller answers it as it is).
+
+    The claim is the storage's compare-and-set
+    (:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`), not the
+    status read before it: two senders that both read the message failed (the
+    dispatcher's retry and a group's confirmation, two workers) cannot both send it.
+    """
+    if prior.status is not CommunicationStatus.FAILED:
+        return False
+    return uow.communications.requeue_failed(prior.id)
+
+
+def _same_message(
+    prior: Communication, booking_id: BookingId, kind: CommunicationType, channel: Channel | None
+) -> bool:
+    """Whether ``prior``, logged under a key of the library's own, is the message asked
+    for: its booking, its type and (when one was asked for) its channel; whoever
+    logged it."""
+    return (
+        prior.booking_id == booking_id
+        and prior.type is kind
+        and (channel is None or prior.channel is channel)
+    )
