@@ -6,6 +6,14 @@ reason. Delivery callbacks move the status forward only. Reminders are derived
 from bookings: a booking whose slot starts within the reminder window gets one
 reminder, however many workers run the reminder job at once.
 
+A keyed message that failed is sent again by the next send that finds it, once:
+the resend claims it in storage first
+(:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`, a
+compare-and-set), so of two senders that find it failed at the same moment one
+sends it and the other answers it as it is. A crash between the claim and the
+send leaves it pending, as a crash between a first logging and its send does;
+:meth:`CommunicationService.deliver_logged` sends it.
+
 .. versionadded:: 0.1
 """
 
@@ -120,8 +128,9 @@ class CommunicationService:
         The channel defaults to email when the customer has an email address,
         SMS otherwise. With an ``idempotency_key`` a repeat returns the logged
         message without sending again, unless it failed, in which case it is
-        sent again (the same record). Keys belong to ``principal`` (another
-        principal's identical key is a fresh request); the message's
+        sent again (the same record), once however many repeats find it failed
+        at the same moment (see the module). Keys belong to ``principal``
+        (another principal's identical key is a fresh request); the message's
         ``dedupe_key`` shows it scoped as ``"<kind>:<principal id>:<key>"``.
 
         Raises:
@@ -151,7 +160,14 @@ class CommunicationService:
         own_key: bool = False,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
-        itself (``own_key``: no caller's key can be it, so other calls' keys are not read)."""
+        itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
+
+        A repeat under a caller's key is recognised by its fingerprint, which
+        names the principal (keys are scoped to it anyway). A message under a key
+        of the library's own is recognised by what it is (:func:`_same_message`:
+        booking, type, and channel when one is asked for), whoever logged it and
+        whoever asks now: the reminder the system's job logged is the one staff
+        running the job find."""
         idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
@@ -420,14 +436,20 @@ class CommunicationService:
         """Send the reminder of every booking in :meth:`due_reminders`, once each.
 
         A booking's reminder has the dedupe key ``reminder:<booking id>``: a
-        second run, or a second worker, does not send it again. A booking
-        rescheduled after its reminder went out is reminded again before its
-        new departure, with the key ``reminder:<booking id>:<departure>``
-        (the new start, ISO 8601 in UTC). A reminder that fails is logged as
-        failed and the others still go out.
+        second run, or a second worker, does not send it again, whichever
+        principal each runs as: a reminder logged by another run is the same
+        reminder (returned as it is, or sent again once when it failed). A
+        booking rescheduled after its reminder went out is reminded again
+        before its new departure, with the key
+        ``reminder:<booking id>:<departure>`` (the new start, ISO 8601 in UTC).
+        A reminder that fails is logged as failed and the others still go out.
 
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
+
+        .. versionchanged:: 0.4
+           A reminder another run logged (as another principal) between this
+           run's listing and its send is recognised, not skipped as a conflict.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
         sent: list[Communication] = []
@@ -643,14 +665,19 @@ class CommunicationService:
         """Hand a message another use case logged (pending) to the notifier, once.
 
         A message that was sent already is returned as it is; a failed one is
-        sent again. Handlers call this after the logging unit of work commits
-        (the waiting-list offer message is one).
+        sent again, once: it is claimed in storage first, and a caller that
+        loses the claim to another sender gets it as that sender left it. A
+        pending one is sent (a message a crash left pending is sent this way).
+        Handlers call this after the logging unit of work commits (the
+        waiting-list offer message is one).
 
         Raises:
             NotFoundError: no such message.
             DeliveryError: the notifier refused; the message is logged as failed.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4
+           A failed message is claimed before it is sent again (once).
         """
         with self._ctx.transaction() as tx:
             communication = tx.uow.communications.get(communication_id)
@@ -801,11 +828,14 @@ class CommunicationService:
         confirmation of its group): each is logged under the library's own dedupe
         key :func:`confirmation_key`, unique in storage. Returns the message and
         whether the caller sends it (with :meth:`deliver_logged`, after commit):
-        True when it is logged now, or was logged before and failed (it is sent
-        again, the same record); False when it is pending or sent already, by
-        whoever logged it. Two callers that log the same confirmation at once
-        cannot both commit: the second commit raises ``ConflictError``, and
-        the caller runs its unit of work again (it then finds the message).
+        True when it is logged now, or was logged before and failed and this unit
+        of work claimed it (it is sent again, the same record; see
+        :meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`);
+        False when it is pending or sent already, by whoever logged it, or
+        another sender claimed it first. Two callers that log the same
+        confirmation at once cannot both commit: the second commit raises
+        ``ConflictError``, and the caller runs its unit of work again (it then
+        finds the message).
 
         ``channel`` and ``recipient`` are :meth:`log_for_booking`'s, for a
         message logged now.
@@ -815,6 +845,9 @@ class CommunicationService:
                 or no address for it.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4
+           A failed confirmation is claimed before it is sent again: two
+           callers that find it failed at once do not both send it.
         """
         if number < 1:
             msg = "a booking's confirmations are counted from 1"
