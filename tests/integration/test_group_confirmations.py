@@ -11,6 +11,7 @@ under one dedupe key, so whichever comes first sends it, the other sends nothing
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from bookingcore.services import CommunicationService
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.sql._events import CommunicationRepository as SqlCommunications
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 CONFIRMATION = CommunicationType.CONFIRMATION
@@ -320,3 +322,65 @@ def test_confirmations_are_counted_from_one(party: Party) -> None:
     again = party.core.communications.send_confirmation(booking.id, 1, principal=ADMIN)
     assert again.id == sent.id
     assert party.texts(booking) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("rival", ["the group", "another retry"])
+def test_two_resends_of_a_failed_confirmation_at_once_send_it_once(
+    pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch, rival: str
+) -> None:
+    """Both senders read the confirmation failed before either claims it (a barrier
+    after each one's read): storage lets one of them send it again, not both."""
+    party = Party(pg_store)
+    booking = party.book(0)
+    party.notifier.fail_next(1)
+    party.confirm(booking)
+    (failed,) = party.confirmations(booking)
+    assert failed.status.value == "failed"
+    assert party.notifier.attempts == 1
+
+    barrier = threading.Barrier(2, timeout=30)
+    waited = threading.local()
+    original = SqlCommunications.get_by_dedupe_key
+
+    def read_then_wait(self: SqlCommunications, key: str) -> Communication | None:
+        found = original(self, key)
+        if key == failed.dedupe_key and not getattr(waited, "done", False):
+            waited.done = True
+            assert found is not None
+            assert found.status.value == "failed"
+            barrier.wait()  # the other sender has read it failed too
+        return found
+
+    monkeypatch.setattr(SqlCommunications, "get_by_dedupe_key", read_then_wait)
+
+    def retry() -> object:
+        return party.core.communications.send_confirmation(booking.id, 1, principal=ADMIN)
+
+    def group() -> object:
+        return party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
+
+    senders = [retry, group if rival == "the group" else retry]
+    results: list[object] = [None, None]
+
+    def run(index: int) -> None:
+        try:
+            results[index] = senders[index]()
+        except Exception as exc:  # reported by the assertion below
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert party.texts(booking) == 1  # one resend, by whoever claimed it
+    assert party.notifier.attempts == 1 + 1 + (rival == "the group")  # + the summary
+    (message,) = party.confirmations(booking)
+    assert (message.id, message.status.value) == (failed.id, "sent")
+    # The sender that lost the claim answers the message as it found it.
+    answered = results[0]
+    assert isinstance(answered, Communication)
+    assert answered.id == failed.id
+    assert answered.status.value in {"pending", "sent"}

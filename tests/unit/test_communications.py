@@ -4,6 +4,7 @@ failures and retries, policy, delivery callbacks, history and reminders."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from uuid import uuid4
 
@@ -43,7 +44,7 @@ from bookingcore.domain.communications import (
 )
 from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.values import CommunicationId
-from bookingcore.ports.messaging import OutgoingMessage
+from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.notifications import LogNotifier
@@ -628,6 +629,21 @@ class TestHistory:
             core.communications.get(sent.id, principal=stranger)
 
 
+class Interrupting(RecordingNotifier):
+    """A recording notifier that runs ``after_next`` (once) after its next send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after_next: Callable[[], None] | None = None
+
+    def send(self, message: OutgoingMessage) -> SendReceipt:
+        receipt = super().send(message)
+        then, self.after_next = self.after_next, None
+        if then is not None:
+            then()
+        return receipt
+
+
 class Reminders:
     """Bookings starting in 2 h, 20 h, 30 h, and a cancelled one in 5 h (whose
     cancellation message, sent by the automations, is the first message sent)."""
@@ -725,6 +741,57 @@ class TestReminders:
         [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
         assert logged.status is CommunicationStatus.FAILED
         assert [m.recipient for m in notifier.sent[1:]] == ["+919812345678"]
+
+    @pytest.mark.parametrize("fails", [False, True])
+    def test_a_reminder_the_job_logged_as_another_principal_is_the_same_reminder(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal, fails: bool
+    ) -> None:
+        """Staff run the reminders while the system's job runs too: the job logs the
+        second booking's reminder between the staff run's list and its send. The
+        staff run recognises it as the same reminder (returned, or sent again when
+        it failed: the same record), not a conflict over who asked."""
+        notifier = Interrupting()
+        core = make_core(store, clock, notifier)
+        reminders = Reminders(Shop(core, admin, clock), admin)
+        job = Principal.system("reminders")
+
+        def system_job_runs() -> None:
+            if fails:
+                notifier.fail_next(reason="gateway unavailable")
+            ran = core.communications.send_due_reminders(principal=job)
+            assert [m.booking_id for m in ran] == [reminders.in_20h.id]
+
+        notifier.after_next = system_job_runs
+        sent = core.communications.send_due_reminders(principal=admin)
+        assert notifier.after_next is None  # the system's job ran in between
+        assert [(m.booking_id, m.status) for m in sent] == [
+            (reminders.in_2h.id, CommunicationStatus.SENT),
+            (reminders.in_20h.id, CommunicationStatus.SENT),
+        ]
+        [logged] = core.communications.for_booking(reminders.in_20h.id, principal=admin)
+        assert logged.id == sent[1].id
+        assert logged.created_by == job.actor  # the job's message, sent again or as it was
+        to_ravi = [m for m in notifier.sent if m.communication_id == logged.id]
+        assert len(to_ravi) == 1
+        assert notifier.attempts == 1 + 2 + fails  # the cancellation, two reminders
+
+    def test_a_caller_key_used_by_two_principals_stays_two_messages(
+        self, shop: Shop, admin: Principal, notifier: RecordingNotifier
+    ) -> None:
+        """Caller keys stay scoped to who sent them (unchanged by the fix above)."""
+        booking = shop.book(shop.asha.id)
+        other = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+        first = shop.core.communications.send(
+            booking.id, "reminder", principal=admin, idempotency_key="k-1"
+        )
+        second = shop.core.communications.send(
+            booking.id, "reminder", principal=other, idempotency_key="k-1"
+        )
+        assert first.id != second.id
+        with pytest.raises(IdempotencyConflictError):
+            shop.core.communications.send(
+                booking.id, "cancellation", principal=admin, idempotency_key="k-1"
+            )
 
     def test_only_staff_who_change_every_booking_send_reminders(
         self, core: BookingCore, reminders: Reminders, notifier: RecordingNotifier

@@ -792,6 +792,25 @@ class CommunicationRepository(Protocol):
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
         """The message the provider knows by this id (for delivery callbacks)."""
 
+    def requeue_failed(self, communication_id: CommunicationId) -> bool:
+        """Claim a failed message for sending again: move it from ``failed`` back to
+        ``pending`` (as :meth:`~bookingcore.domain.Communication.requeue` does) at
+        once, only if it is still failed in storage. True when this unit of work
+        moved it (the caller sends it, after commit); False when there is no such
+        message or it is not failed (another sender claimed it first, or it was
+        never failed).
+
+        A compare-and-set decided by the storage, not by what this unit of work
+        read before: of two units of work that both read the message failed, one
+        gets True and the other False (on PostgreSQL the second waits for the
+        first to end, then finds the message pending). Either way the message as
+        this unit of work sees it (``get``, and the entity it handed out before
+        if unchanged since) is brought up to date: pending when claimed, as the
+        other sender left it otherwise. A rollback gives the claim back.
+
+        .. versionadded:: 0.4
+        """
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
         """A booking's messages, oldest first."""
 

@@ -6,6 +6,14 @@ reason. Delivery callbacks move the status forward only. Reminders are derived
 from bookings: a booking whose slot starts within the reminder window gets one
 reminder, however many workers run the reminder job at once.
 
+A keyed message that failed is sent again by the next send that finds it, once:
+the resend claims it in storage first
+(:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`, a
+compare-and-set), so of two senders that find it failed at the same moment one
+sends it and the other answers it as it is. A crash between the claim and the
+send leaves it pending, as a crash between a first logging and its send does;
+:meth:`CommunicationService.deliver_logged` sends it.
+
 .. versionadded:: 0.1
 """
 
@@ -32,7 +40,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.devices import PushDeviceId
 from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.families import FamilyInvitationId, invitation_message_key
-from bookingcore.domain.idempotency import caller_key
+from bookingcore.domain.idempotency import caller_key, request_digest
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest
 from bookingcore.domain.values import (
@@ -120,8 +128,9 @@ class CommunicationService:
         The channel defaults to email when the customer has an email address,
         SMS otherwise. With an ``idempotency_key`` a repeat returns the logged
         message without sending again, unless it failed, in which case it is
-        sent again (the same record). Keys belong to ``principal`` (another
-        principal's identical key is a fresh request); the message's
+        sent again (the same record), once however many repeats find it failed
+        at the same moment (see the module). Keys belong to ``principal``
+        (another principal's identical key is a fresh request); the message's
         ``dedupe_key`` shows it scoped as ``"<kind>:<principal id>:<key>"``.
 
         Raises:
@@ -151,12 +160,24 @@ class CommunicationService:
         own_key: bool = False,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
-        itself (``own_key``: no caller's key can be it, so other calls' keys are not read)."""
+        itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
+
+        A repeat under a caller's key is recognised by its fingerprint, which
+        names the principal (keys are scoped to it anyway). A message under a key
+        of the library's own is recognised by what it is (:func:`_same_message`:
+        booking, type, and channel when one is asked for), whoever logged it and
+        whoever asks now: the reminder the system's job logged is the one staff
+        running the job find."""
         idempotency_key = dedupe_key
         message_kind = _choice(CommunicationType, kind, "type")
         wanted_channel = None if channel is None else _choice(Channel, channel, "channel")
         asked = {"booking_id": booking_id, "kind": message_kind, "channel": wanted_channel}
-        digest = fingerprint("send", principal, **asked)
+        # A caller's key is its own: a retry is the same principal asking the same.
+        # A key of the library's own names one message whoever sends it (the reminder
+        # job run by the system or by staff): it is recognised by what was asked.
+        digest = (
+            request_digest("send", asked) if own_key else fingerprint("send", principal, **asked)
+        )
         with self._ctx.transaction() as tx:
             booking = self._booking_to_message(tx.uow, booking_id, principal)
             if idempotency_key is not None:
@@ -167,11 +188,15 @@ class CommunicationService:
                 )
                 prior = None if fresh else tx.uow.communications.get_by_dedupe_key(idempotency_key)
                 if prior is not None:
-                    if prior.request_fingerprint != digest:
+                    same = (
+                        _same_message(prior, booking_id, message_kind, wanted_channel)
+                        if own_key
+                        else prior.request_fingerprint == digest
+                    )
+                    if not same:
                         raise IdempotencyConflictError(caller_key(idempotency_key))
-                    if prior.status is not CommunicationStatus.FAILED:
+                    if not _claim_resend(tx.uow, prior):
                         return prior
-                    prior.requeue()
                     communication = prior
                 else:
                     communication = self._compose(
@@ -280,9 +305,8 @@ class CommunicationService:
                 if prior is not None and prior.request_fingerprint != digest:
                     raise IdempotencyConflictError(caller_key(key))
             if prior is not None:
-                if prior.status is not CommunicationStatus.FAILED:
+                if not _claim_resend(tx.uow, prior):
                     return prior
-                prior.requeue()
                 communication = prior
             else:
                 chosen = wanted or (Channel.EMAIL if customer.email else Channel.SMS)
@@ -363,7 +387,8 @@ class CommunicationService:
                     ):
                         return prior
                     if prior is not None:
-                        prior.requeue()
+                        if not _claim_resend(uow, prior):
+                            return prior  # another sender took it first
                         communication = prior
                     else:
                         inviter = uow.customers.get(invitation.invited_by)
@@ -411,14 +436,20 @@ class CommunicationService:
         """Send the reminder of every booking in :meth:`due_reminders`, once each.
 
         A booking's reminder has the dedupe key ``reminder:<booking id>``: a
-        second run, or a second worker, does not send it again. A booking
-        rescheduled after its reminder went out is reminded again before its
-        new departure, with the key ``reminder:<booking id>:<departure>``
-        (the new start, ISO 8601 in UTC). A reminder that fails is logged as
-        failed and the others still go out.
+        second run, or a second worker, does not send it again, whichever
+        principal each runs as: a reminder logged by another run is the same
+        reminder (returned as it is, or sent again once when it failed). A
+        booking rescheduled after its reminder went out is reminded again
+        before its new departure, with the key
+        ``reminder:<booking id>:<departure>`` (the new start, ISO 8601 in UTC).
+        A reminder that fails is logged as failed and the others still go out.
 
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
+
+        .. versionchanged:: 0.4
+           A reminder another run logged (as another principal) between this
+           run's listing and its send is recognised, not skipped as a conflict.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
         sent: list[Communication] = []
@@ -634,21 +665,27 @@ class CommunicationService:
         """Hand a message another use case logged (pending) to the notifier, once.
 
         A message that was sent already is returned as it is; a failed one is
-        sent again. Handlers call this after the logging unit of work commits
-        (the waiting-list offer message is one).
+        sent again, once: it is claimed in storage first, and a caller that
+        loses the claim to another sender gets it as that sender left it. A
+        pending one is sent (a message a crash left pending is sent this way).
+        Handlers call this after the logging unit of work commits (the
+        waiting-list offer message is one).
 
         Raises:
             NotFoundError: no such message.
             DeliveryError: the notifier refused; the message is logged as failed.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4
+           A failed message is claimed before it is sent again (once).
         """
         with self._ctx.transaction() as tx:
             communication = tx.uow.communications.get(communication_id)
             if communication is None:
                 raise NotFoundError("communication", communication_id)
             if communication.status is CommunicationStatus.FAILED:
-                communication.requeue()
+                if not _claim_resend(tx.uow, communication):
+                    return communication  # another sender took it first
                 tx.commit()
             elif communication.status is not CommunicationStatus.PENDING:
                 return communication
@@ -791,11 +828,14 @@ class CommunicationService:
         confirmation of its group): each is logged under the library's own dedupe
         key :func:`confirmation_key`, unique in storage. Returns the message and
         whether the caller sends it (with :meth:`deliver_logged`, after commit):
-        True when it is logged now, or was logged before and failed (it is sent
-        again, the same record); False when it is pending or sent already, by
-        whoever logged it. Two callers that log the same confirmation at once
-        cannot both commit: the second commit raises ``ConflictError``, and
-        the caller runs its unit of work again (it then finds the message).
+        True when it is logged now, or was logged before and failed and this unit
+        of work claimed it (it is sent again, the same record; see
+        :meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`);
+        False when it is pending or sent already, by whoever logged it, or
+        another sender claimed it first. Two callers that log the same
+        confirmation at once cannot both commit: the second commit raises
+        ``ConflictError``, and the caller runs its unit of work again (it then
+        finds the message).
 
         ``channel`` and ``recipient`` are :meth:`log_for_booking`'s, for a
         message logged now.
@@ -805,6 +845,9 @@ class CommunicationService:
                 or no address for it.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4
+           A failed confirmation is claimed before it is sent again: two
+           callers that find it failed at once do not both send it.
         """
         if number < 1:
             msg = "a booking's confirmations are counted from 1"
@@ -812,10 +855,7 @@ class CommunicationService:
         key = confirmation_key(booking.id, number)
         prior = tx.uow.communications.get_by_dedupe_key(key)
         if prior is not None:
-            if prior.status is not CommunicationStatus.FAILED:
-                return prior, False
-            prior.requeue()
-            return prior, True
+            return prior, _claim_resend(tx.uow, prior)
         communication = self._compose(
             tx,
             booking,
@@ -1096,3 +1136,32 @@ def _reminder_key(uow: UnitOfWork, booking: Booking, within: timedelta) -> str |
         return None
     moved = f"{key}:{booking.starts_at.astimezone(UTC).isoformat()}"
     return moved if uow.communications.get_by_dedupe_key(moved) is None else None
+
+
+def _claim_resend(uow: UnitOfWork, prior: Communication) -> bool:
+    """Claim ``prior``, a message logged before, for sending it again: True when it
+    failed and this unit of work moved it back to pending (the caller sends it,
+    after commit); False when it is pending or sent, or another sender claimed it
+    first (the caller answers it as it is).
+
+    The claim is the storage's compare-and-set
+    (:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`), not the
+    status read before it: two senders that both read the message failed (the
+    dispatcher's retry and a group's confirmation, two workers) cannot both send it.
+    """
+    if prior.status is not CommunicationStatus.FAILED:
+        return False
+    return uow.communications.requeue_failed(prior.id)
+
+
+def _same_message(
+    prior: Communication, booking_id: BookingId, kind: CommunicationType, channel: Channel | None
+) -> bool:
+    """Whether ``prior``, logged under a key of the library's own, is the message asked
+    for: its booking, its type and (when one was asked for) its channel; whoever
+    logged it."""
+    return (
+        prior.booking_id == booking_id
+        and prior.type is kind
+        and (channel is None or prior.channel is channel)
+    )

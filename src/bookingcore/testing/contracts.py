@@ -2360,6 +2360,76 @@ class CommunicationRepositoryContract(_Base):
             with pytest.raises(DuplicateError):
                 uow.commit()
 
+    def test_a_failed_message_is_claimed_for_sending_again_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``requeue_failed`` (0.4): failed -> pending once, only while it is failed."""
+        booking = _stored_booking(uow_factory, make)
+        failed_at = T0 + timedelta(minutes=2)
+        failed = self._message(
+            booking,
+            1,
+            status=CommunicationStatus.FAILED,
+            failed_at=failed_at,
+            failed_reason="gateway down",
+        )
+        sent = self._message(booking, 2, status=CommunicationStatus.SENT, sent_at=failed_at)
+        with uow_factory() as uow:
+            uow.communications.add(failed)
+            uow.communications.add(sent)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.communications.requeue_failed(failed.id) is True
+            # A rollback gives the claim back.
+        with uow_factory() as uow:
+            read = uow.communications.get(failed.id)
+            assert read is not None
+            assert read.status.value == "failed"
+            assert uow.communications.requeue_failed(failed.id) is True
+            # The entity handed out before is brought up to date.
+            assert (read.status, read.failed_at) == (CommunicationStatus.PENDING, None)
+            assert read.failed_reason == "gateway down"
+            assert uow.communications.requeue_failed(failed.id) is False  # pending now
+            assert uow.communications.requeue_failed(sent.id) is False
+            assert uow.communications.requeue_failed(CommunicationId(uuid4())) is False
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(failed.id)
+            assert stored is not None
+            assert (stored.status, stored.failed_at) == (CommunicationStatus.PENDING, None)
+            assert stored.failed_reason == "gateway down"
+            assert uow.communications.requeue_failed(failed.id) is False
+            unsent = uow.communications.get(sent.id)
+            assert unsent is not None
+            assert unsent.status is CommunicationStatus.SENT
+
+    @requires("interleaved_units_of_work")
+    def test_of_two_senders_that_read_a_message_failed_only_one_claims_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``requeue_failed`` (0.4) is decided by storage, not by what was read before."""
+        booking = _stored_booking(uow_factory, make)
+        failed = self._message(
+            booking, 1, status=CommunicationStatus.FAILED, failed_at=T0, dedupe_key="k:1"
+        )
+        with uow_factory() as uow:
+            uow.communications.add(failed)
+            uow.commit()
+        with uow_factory() as late:
+            mine = late.communications.get_by_dedupe_key("k:1")
+            assert mine is not None
+            assert mine.status.value == "failed"
+            with uow_factory() as early:
+                assert early.communications.requeue_failed(failed.id) is True
+                early.commit()
+            assert late.communications.requeue_failed(failed.id) is False
+            # Read again as the other sender left it.
+            assert mine.status is CommunicationStatus.PENDING
+        with uow_factory() as uow:
+            stored = uow.communications.get(failed.id)
+            assert stored is not None
+            assert stored.status is CommunicationStatus.PENDING
+
     def test_engagement_is_counted_per_type_and_channel_from_the_timestamps(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -1028,6 +1028,22 @@ class _CommunicationRepository(_Repository[Communication]):
         )
         return found
 
+    def requeue_failed(self, communication_id: CommunicationId) -> bool:
+        # Decided on the stored row, not on a copy read before another unit of work
+        # (interleaved in this thread) committed; the store's lock keeps others out.
+        found: Communication | None = self._locked(communication_id)
+        stored = self._uow._store.rows[self._table].get(communication_id)
+        if found is None or stored is None or found.status is not CommunicationStatus.FAILED:
+            return False
+        if stored.status is not CommunicationStatus.FAILED:
+            # Claimed by another unit of work since this one read it: read it again.
+            for field in attrs.fields(Communication):
+                if field.init:
+                    setattr(found, field.name, copy.deepcopy(getattr(stored, field.name)))
+            return False
+        found.requeue()
+        return True
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
         return self._uow._select(
             self._table, lambda c: c.booking_id == booking_id, lambda c: c.created_at

@@ -813,6 +813,16 @@ class CommunicationRepository(Repository[Communication]):
             lambda c: c.provider_message_id,
         )
 
+    def requeue_failed(self, communication_id: CommunicationId) -> bool:
+        # Communication.requeue() in one conditional UPDATE: the database decides.
+        failed = self._table.c.status == CommunicationStatus.FAILED.value
+        pending = {"status": CommunicationStatus.PENDING.value, "failed_at": None}
+        claimed = self._session.update_if_now(self._mapper, communication_id, [failed], pending)
+        if claimed is None:
+            # Another sender claimed it first: read it as that sender left it.
+            self._session.lock(self._mapper, communication_id)
+        return claimed is not None
+
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
         return self._oldest_with(booking_id=booking_id)
 

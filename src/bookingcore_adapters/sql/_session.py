@@ -566,6 +566,62 @@ class Session:
         result = self._begin().execute(update(table).where(*untracked).values(**values))
         return int(result.rowcount) + changed
 
+    def update_if_now(
+        self,
+        mapper: m.Mapper[E],
+        ident: UUID,
+        where: Sequence[ColumnElement[bool]],
+        values: Mapping[str, object],
+    ) -> E | None:
+        """UPDATE the stored row ``ident`` with ``values`` at once, in this transaction,
+        if it matches ``where`` as stored: the entity as it is now, or None when no
+        row matched (none stored, or another transaction changed it first).
+
+        A compare-and-set: the database decides, under the row's lock, so of two
+        transactions that set the same row from the same state one gets the
+        entity and the other None (on PostgreSQL the second waits for the first
+        to end and then finds the row changed; SQLite runs one writer at a time).
+        The row stays locked until the transaction ends, as :meth:`lock` leaves
+        it, and the entity counts as read under that lock: tracked, or brought up
+        to date when this unit of work read it before (and has not changed it).
+        A rollback undoes it; after a deadlock the retry refuses
+        (:class:`ConcurrentUpdateError`) rather than take the row again. For
+        entities without child rows.
+        """
+        self._require_active()
+        self._require_writable("update", mapper)
+        name = mapper.entity
+        tracked: dict[UUID, E] = self._tracked[name]
+        known = tracked.get(ident)
+        if known is not None and (
+            ident in self._added[name]
+            or (mapper.dump(known), mapper.dump_children(known)) != self._snapshots[name][ident]
+        ):  # pragma: no cover - a programming error
+            msg = f"{name} {ident} was added or changed in this unit of work: change it in memory"
+            raise RuntimeError(msg)
+        if self._sqlite:
+            self._take_write_lock()
+        table = mapper.table
+        statement = (
+            update(table)
+            .where(table.c[mapper.key] == ident, *where)
+            .values(**values)
+            .returning(*table.c)
+        )
+        rows = self.retrying(lambda: list(self._begin().execute(statement).mappings()))
+        if not rows:
+            return None
+        fresh = self._load(mapper, rows)[0]
+        self._locked.append((mapper, ident))
+        self._settled.add((name, ident))
+        if known is None:
+            return self._track(mapper, fresh)
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(known))):
+            if field.init:
+                setattr(known, field.name, getattr(fresh, field.name))
+        self._snapshots[name][ident] = (mapper.dump(known), mapper.dump_children(known))
+        return known
+
     def claim_and_update_now(
         self,
         mapper: m.Mapper[Any],
