@@ -64,7 +64,7 @@ T = TypeVar("T")
 Snapshot = tuple[m.Row, list[m.Row]]
 
 _log = logging.getLogger("bookingcore.sql")
-#: What :meth:`Session.own` gives in a read-only unit of work.
+#: What :meth:`Session._own` gives in a read-only unit of work.
 _NOTHING: Mapping[UUID, Any] = MappingProxyType({})
 
 
@@ -475,10 +475,10 @@ class Session:
         self._require_active()
         return MappingProxyType(self._tracked[mapper.entity])
 
-    def own(self, mapper: m.Mapper[E]) -> Mapping[UUID, E]:
+    def _own(self, mapper: m.Mapper[E]) -> Mapping[UUID, E]:
         """The tracked entities of ``mapper``'s type that may differ from their stored
-        rows, by id (read-only): those this unit of work may have added or changed,
-        which the reads judge as they are in memory.
+        rows, by id: those this unit of work may have added or changed, which the
+        reads judge as they are in memory.
 
         In a unit of work that can write, every entity it tracks: it may change any
         of them, and a change shows only when the entity is compared with its
@@ -487,11 +487,6 @@ class Session:
         already as that entity, and a long read-only unit of work (a report over
         thousands of bookings) judges nothing in memory however much it has read.
         """
-        self._require_active()
-        return MappingProxyType(self._own(mapper))
-
-    def _own(self, mapper: m.Mapper[E]) -> Mapping[UUID, E]:
-        """:meth:`own`, for this session's reads: the tracked map itself when it can write."""
         return _NOTHING if self._read_only else self._tracked[mapper.entity]
 
     def _stored(
@@ -917,7 +912,7 @@ class Session:
         """Entities matching ``where`` (in SQL) and ``keep`` (the same test in Python).
 
         Stored rows come from the database; entities this unit of work may have
-        added or changed (:meth:`own`) are judged as they are now in memory, so
+        added or changed (:meth:`_own`) are judged as they are now in memory, so
         uncommitted additions and changes are seen, and a stored row of an entity
         tracked already is that entity. With a ``limit``, enough rows are fetched
         to make up for those judged in memory, so the result is exactly the first
