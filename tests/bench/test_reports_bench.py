@@ -35,7 +35,7 @@ EVERY_REPORT = {
     "communication engagement by type",
     "communication engagement by channel",
     "communication engagement by type in a month",
-    "reconciliation of a day",
+    "reconciliation of a week",
 }
 
 

@@ -8,6 +8,7 @@ how SQLite writers wait for each other.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,8 +21,10 @@ import pytest
 from sqlalchemy import event
 from tests._sqlite import sqlite_file_store
 
+from bookingcore.domain.bookings import Booking
 from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import BookingStatusChanged
+from bookingcore.domain.payments import Payment
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
 from bookingcore.domain.values import Actor, CustomerId, Money
 from bookingcore.domain.waitlist import WaitlistStatus
@@ -126,6 +129,26 @@ def _stored_customers(store: SqlStore, make: Builder, count: int = 1) -> list[Cu
             uow.customers.add(customer)
         uow.commit()
     return customers
+
+
+def _stored_bookings_with_payments(store: SqlStore, make: Builder, count: int) -> list[Booking]:
+    """``count`` bookings of one customer, each with two payments a minute apart, committed."""
+    location = make.location()
+    slot = make.slot(location.id, capacity=None)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    bookings = [make.booking(customer.id, slot, [traveler.id]) for _ in range(count)]
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        for booking in bookings:
+            uow.bookings.add(booking)
+            for minutes in (1, 2):
+                uow.payments.add(make.payment(booking, created_at=T0 + timedelta(minutes=minutes)))
+        uow.commit()
+    return bookings
 
 
 class TestSqlStore:
@@ -516,6 +539,59 @@ class TestSqlStore:
         assert again.id == customer.id
         assert len(cursors) == 3
         assert len({id(cursor) for cursor in cursors}) == 3  # no cursor is kept between look-ups
+
+    def test_a_long_read_only_unit_of_work_judges_none_of_what_it_read_in_memory(
+        self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A unit of work that can write may have changed any entity it tracks, so each
+        # read judges them all in memory; a read-only one can add and change nothing,
+        # so its reads cost the same after 40 bookings' payments as after 4 (a report
+        # over a period reads thousands). Counted as reads of ``Payment.booking_id``,
+        # which judging a payment for ``list_for_booking`` takes.
+        bookings = _stored_bookings_with_payments(store, make, 40)
+        reads = Counter[str]()
+        plain = Payment.__getattribute__
+
+        def counted(payment: Payment, name: str) -> Any:
+            reads[name] += 1
+            return plain(payment, name)
+
+        def booking_id_reads(read_first: int, *, read_only: bool) -> int:
+            uow = store.unit_of_work()
+            with uow.read_only() if read_only else uow:
+                for booking in bookings[:read_first]:
+                    assert len(uow.payments.list_for_booking(booking.id)) == 2
+                reads.clear()
+                with monkeypatch.context() as patched:
+                    patched.setattr(Payment, "__getattribute__", counted)
+                    again = uow.payments.list_for_booking(bookings[0].id)
+                assert [p.booking_id for p in again] == [bookings[0].id] * 2
+                return reads["booking_id"]
+
+        assert booking_id_reads(4, read_only=True) == booking_id_reads(40, read_only=True)
+        assert booking_id_reads(4, read_only=False) < booking_id_reads(40, read_only=False)
+
+    def test_a_read_only_unit_of_work_lists_what_storage_holds(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        # A change made in memory (which a read-only unit of work refuses to commit) is
+        # not judged by its reads; an entity read already is the same object.
+        first, second = _stored_bookings_with_payments(store, make, 2)
+        for read_only in (False, True):
+            uow = store.unit_of_work()
+            with uow.read_only() if read_only else uow:
+                moved, stays = uow.payments.list_for_booking(first.id)
+                moved.booking_id = second.id
+                on_first = uow.payments.list_for_booking(first.id)
+                on_second = uow.payments.list_for_booking(second.id)
+                if read_only:
+                    assert on_first == [moved, stays]
+                    assert on_first[0] is moved
+                    assert moved not in on_second
+                else:
+                    assert on_first == [stays]
+                    assert moved in on_second
+                assert uow.payments.list_for_bookings([first.id])[first.id][-1] is stays
 
     def test_amounts_and_times_read_back_exactly_and_in_utc(
         self, store: SqlStore, make: Builder

@@ -252,7 +252,7 @@ def test_the_view_lists_the_payment_history_of_the_bookings_the_caller_may_see(
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
+def test_the_view_costs_no_more_queries_for_40_bookings_than_for_4(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     counts = []
@@ -279,8 +279,10 @@ def test_the_view_costs_the_same_number_of_queries_for_4_or_40_bookings(
         if backend == "sqlite":
             store.dispose()
     # (BEGIN on SQLite,) customer, 2 aggregates, 2 pages of bookings + their travelers,
-    # travelers, messages, certificates, payments, advisor notes.
-    assert counts[0] == counts[1] <= 13
+    # travelers, messages, certificates, payments, advisor notes. With 40 bookings the
+    # newest page holds only upcoming bookings, read already with the first page: a
+    # read-only unit of work does not read their travelers again.
+    assert counts[1] <= counts[0] <= 13
 
 
 def test_rebooking_suggests_upcoming_slots_with_room_of_products_booked_before(

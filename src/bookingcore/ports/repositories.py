@@ -1194,6 +1194,35 @@ class PaymentRepository(Protocol):
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
         """A customer's payments for any booking, oldest first."""
 
+    def list_for_bookings(
+        self, booking_ids: Collection[BookingId]
+    ) -> Mapping[BookingId, Sequence[Payment]]:
+        """:meth:`list_for_booking` for many bookings at once: each one's payments,
+        oldest first, by booking id; bookings with none are left out.
+
+        However many ids there are, a few statements read them (a report over a
+        period reads every booking's payments).
+
+        .. versionadded:: 0.4
+        """
+
+    def list_for_customers(
+        self,
+        customer_ids: Collection[CustomerId],
+        *,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Mapping[CustomerId, Sequence[Payment]]:
+        """:meth:`list_for_customer` for many customers at once: each one's payments
+        for any booking, oldest first, by customer id; customers with none are left
+        out. ``created_from`` / ``created_before`` (timezone-aware) keep the payments
+        made in ``[created_from, created_before)``.
+
+        However many ids there are, a few statements read them.
+
+        .. versionadded:: 0.4
+        """
+
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
         """At most ``limit`` payments with an open attention item, by when their oldest
         open item was flagged (``Payment.attention_since``), then id.

@@ -3641,6 +3641,76 @@ class PaymentRepositoryContract(_Base):
                 second.id,
             ]
 
+    def test_lists_for_many_bookings_and_customers_group_each_oldest_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_for_bookings`` / ``list_for_customers`` (0.4): one entry per id with
+        payments, each oldest first, whatever the number of ids asked for."""
+        booking = _stored_booking(uow_factory, make)
+        other = _stored_booking(uow_factory, make)
+        unpaid = _stored_booking(uow_factory, make)
+        second = make.payment(booking, created_at=T0 + timedelta(minutes=2))
+        first = make.payment(booking, created_at=T0 + timedelta(minutes=1))
+        earlier = make.payment(booking, created_at=T0 - timedelta(days=1))
+        theirs = make.payment(other, created_at=T0 + timedelta(minutes=1))
+        # Paid by the first booking's customer for another customer's booking.
+        for_a_friend = make.payment(
+            other, customer_id=booking.customer_id, created_at=T0 + timedelta(minutes=3)
+        )
+        with uow_factory() as uow:
+            for payment in (second, theirs, first, for_a_friend, earlier):
+                uow.payments.add(payment)
+            uow.commit()
+        # Tens of thousands of ids (more than any driver binds in one statement),
+        # the known ones at both ends and in the middle.
+        unknown = [uuid4() for _ in range(70_000)]
+        with uow_factory() as uow:
+            booking_ids = [
+                booking.id,
+                *map(BookingId, unknown[:35_000]),
+                unpaid.id,
+                *map(BookingId, unknown[35_000:]),
+                other.id,
+            ]
+            by_booking = uow.payments.list_for_bookings(booking_ids)
+            assert {key: list(found) for key, found in by_booking.items()} == {
+                booking.id: [earlier, first, second],
+                other.id: [theirs, for_a_friend],
+            }
+            assert by_booking[booking.id][1] is uow.payments.get(first.id)
+            assert uow.payments.list_for_bookings([]) == {}
+            customer_ids = [
+                other.customer_id,
+                *map(CustomerId, unknown),
+                booking.customer_id,
+                unpaid.customer_id,
+            ]
+            by_customer = uow.payments.list_for_customers(customer_ids)
+            assert {key: list(found) for key, found in by_customer.items()} == {
+                booking.customer_id: [earlier, first, second, for_a_friend],
+                other.customer_id: [theirs],
+            }
+            in_window = uow.payments.list_for_customers(
+                [booking.customer_id, other.customer_id],
+                created_from=T0 + timedelta(minutes=1),
+                created_before=T0 + timedelta(minutes=3),
+            )
+            assert {key: list(found) for key, found in in_window.items()} == {
+                booking.customer_id: [first, second],
+                other.customer_id: [theirs],
+            }
+            assert uow.payments.list_for_customers([], created_from=T0) == {}
+            # This unit of work's own additions are seen, in their place.
+            added = make.payment(unpaid, created_at=T0 + timedelta(minutes=2))
+            uow.payments.add(added)
+            assert [p.id for p in uow.payments.list_for_bookings([unpaid.id])[unpaid.id]] == [
+                added.id
+            ]
+            later = uow.payments.list_for_customers(
+                [unpaid.customer_id], created_from=T0 + timedelta(minutes=2)
+            )
+            assert [p.id for p in later[unpaid.customer_id]] == [added.id]
+
     @requires("interleaved_units_of_work")
     def test_a_change_to_a_payment_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder

@@ -1446,6 +1446,40 @@ class _PaymentRepository(_Repository[Payment]):
             lambda p: (p.created_at, p.id.bytes),
         )
 
+    def list_for_bookings(
+        self, booking_ids: Collection[BookingId]
+    ) -> Mapping[BookingId, Sequence[Payment]]:
+        wanted = set(booking_ids)
+        found: list[Payment] = self._uow._select(
+            self._table, lambda p: p.booking_id in wanted, lambda p: (p.created_at, p.id.bytes)
+        )
+        by_booking: dict[BookingId, list[Payment]] = {}
+        for payment in found:
+            by_booking.setdefault(payment.booking_id, []).append(payment)
+        return by_booking
+
+    def list_for_customers(
+        self,
+        customer_ids: Collection[CustomerId],
+        *,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Mapping[CustomerId, Sequence[Payment]]:
+        wanted = set(customer_ids)
+        found: list[Payment] = self._uow._select(
+            self._table,
+            lambda p: (
+                p.customer_id in wanted
+                and (created_from is None or p.created_at >= created_from)
+                and (created_before is None or p.created_at < created_before)
+            ),
+            lambda p: (p.created_at, p.id.bytes),
+        )
+        by_customer: dict[CustomerId, list[Payment]] = {}
+        for payment in found:
+            by_customer.setdefault(payment.customer_id, []).append(payment)
+        return by_customer
+
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
         return self._uow._select(
             self._table,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -52,6 +52,7 @@ from bookingcore_adapters.sql._mapper import (
     Stored,
     json_copy,
 )
+from bookingcore_adapters.sql._queries import within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -489,6 +490,28 @@ class PaymentRepository(Repository[Payment]):
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
         return self._oldest_with(customer_id=customer_id)
+
+    def list_for_bookings(
+        self, booking_ids: Collection[BookingId]
+    ) -> Mapping[BookingId, Sequence[Payment]]:
+        return self._oldest_in("booking_id", booking_ids)
+
+    def list_for_customers(
+        self,
+        customer_ids: Collection[CustomerId],
+        *,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Mapping[CustomerId, Sequence[Payment]]:
+        return self._oldest_in(
+            "customer_id",
+            customer_ids,
+            within(self._table.c.created_at, created_from, created_before),
+            lambda p: (
+                (created_from is None or p.created_at >= created_from)
+                and (created_before is None or p.created_at < created_before)
+            ),
+        )
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
         c = self._table.c

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -12,10 +12,14 @@ from sqlalchemy import ColumnElement
 from bookingcore_adapters.sql._mapper import Mapper
 from bookingcore_adapters.sql._session import Session
 
-__all__ = ["Repository", "oldest_key"]
+__all__ = ["IDS_PER_STATEMENT", "Repository", "oldest_key"]
 
 E = TypeVar("E")
 I = TypeVar("I", bound=UUID)  # noqa: E741
+
+#: How many ids one statement of :meth:`Repository._oldest_in` binds: far below the
+#: drivers' limits on a statement's parameters (SQLite 32,766, PostgreSQL 65,535).
+IDS_PER_STATEMENT = 2000
 
 
 def oldest_key(entity: Any) -> tuple[datetime, bytes]:
@@ -75,6 +79,29 @@ class Repository(Generic[E]):
         slot and the like are read on hot paths.
         """
         return self._session.select_equal(self._mapper, wanted, oldest_key)
+
+    def _oldest_in(
+        self,
+        column: str,
+        idents: Collection[I],
+        where: Iterable[ColumnElement[bool]] = (),
+        keep: Callable[[E], bool] = lambda entity: True,
+    ) -> dict[I, list[E]]:
+        """The entities whose ``column`` (and attribute of the same name) holds one of
+        ``idents`` and that match ``where`` (in SQL) and ``keep`` (in memory), by that
+        id, each group oldest first; :data:`IDS_PER_STATEMENT` ids a statement."""
+        wanted = sorted(set(idents), key=lambda ident: ident.bytes)
+        c = self._table.c
+        found: dict[I, list[E]] = {}
+        for start in range(0, len(wanted), IDS_PER_STATEMENT):
+            chunk = wanted[start : start + IDS_PER_STATEMENT]
+            asked = set(chunk)
+            for entity in self._oldest_first(
+                [c[column].in_(chunk), *where],
+                lambda entity, asked=asked: getattr(entity, column) in asked and keep(entity),  # type: ignore[misc]
+            ):
+                found.setdefault(getattr(entity, column), []).append(entity)
+        return found
 
     def _first(self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]) -> E | None:
         """The oldest entity matching (the one holding a unique key, when there is one)."""

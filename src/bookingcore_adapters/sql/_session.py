@@ -64,6 +64,8 @@ T = TypeVar("T")
 Snapshot = tuple[m.Row, list[m.Row]]
 
 _log = logging.getLogger("bookingcore.sql")
+#: What :meth:`Session._own` gives in a read-only unit of work.
+_NOTHING: Mapping[UUID, Any] = MappingProxyType({})
 
 
 class Session:
@@ -473,6 +475,34 @@ class Session:
         self._require_active()
         return MappingProxyType(self._tracked[mapper.entity])
 
+    def _own(self, mapper: m.Mapper[E]) -> Mapping[UUID, E]:
+        """The tracked entities of ``mapper``'s type that may differ from their stored
+        rows, by id: those this unit of work may have added or changed, which the
+        reads judge as they are in memory.
+
+        In a unit of work that can write, every entity it tracks: it may change any
+        of them, and a change shows only when the entity is compared with its
+        snapshot (on commit). A read-only one adds nothing and can write no change,
+        so none: its reads give what storage holds, a row of an entity tracked
+        already as that entity, and a long read-only unit of work (a report over
+        thousands of bookings) judges nothing in memory however much it has read.
+        """
+        return _NOTHING if self._read_only else self._tracked[mapper.entity]
+
+    def _stored(
+        self, mapper: m.Mapper[E], rows: Iterable[m.Stored], own: Mapping[UUID, Any]
+    ) -> list[E]:
+        """The entities of stored ``rows`` (in their order), leaving out those in ``own``
+        (judged in memory instead): the tracked entity for a row of one tracked
+        already, else one built from the row (not tracked yet)."""
+        key = mapper.key
+        kept = [row for row in rows if row[key] not in own]
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        if own is tracked or not tracked:  # no row kept is of a tracked entity
+            return self._load(mapper, kept)
+        built = iter(self._load(mapper, [row for row in kept if row[key] not in tracked]))
+        return [tracked[row[key]] if row[key] in tracked else next(built) for row in kept]
+
     def ordered_text(self, column: ColumnElement[str]) -> ColumnElement[str]:
         """``column`` in code-point order, as Python sorts strings."""
         return column.collate("C") if self._postgres else column
@@ -859,15 +889,16 @@ class Session:
     ) -> E | None:
         """The entity whose unique ``column`` holds ``value`` (``read``: the attribute)."""
         self._require_active()
-        tracked: dict[UUID, E] = self._tracked[mapper.entity]
-        for entity in tracked.values():
+        own = self._own(mapper)
+        for entity in own.values():
             if read(entity) == value:
                 return entity
         table = mapper.table
         rows = self._rows_by(table, {column: value})
-        if not rows or rows[0][mapper.key] in tracked:
+        if not rows or rows[0][mapper.key] in own:
             return None  # the tracked holder gave the value up in this unit of work
-        return self._track(mapper, self._load(mapper, rows)[0])
+        (found,) = self._stored(mapper, rows[:1], own)
+        return self._track(mapper, found)
 
     def select_equal(
         self, mapper: m.Mapper[E], wanted: Mapping[str, object], sort_key: Callable[[E], Any]
@@ -878,18 +909,16 @@ class Session:
         stored rows come from one look-up sent straight to the driver.
         """
         self._require_active()
-        tracked: dict[UUID, E] = self._tracked[mapper.entity]
+        own = self._own(mapper)
 
         def keep(entity: E) -> bool:
             return all(getattr(entity, name) == value for name, value in wanted.items())
 
-        mine = [entity for entity in tracked.values() if keep(entity)]
+        mine = [entity for entity in own.values() if keep(entity)]
         if len(wanted) == 1 and (mapper.entity, *next(iter(wanted.items()))) in self._complete:
             return sorted(mine, key=sort_key)  # every stored one is tracked already
-        rows = [
-            row for row in self._rows_by(mapper.table, wanted) if row[mapper.key] not in tracked
-        ]
-        found = sorted([*self._load(mapper, rows), *mine], key=sort_key)
+        stored = self._stored(mapper, self._rows_by(mapper.table, wanted), own)
+        found = sorted([*stored, *mine], key=sort_key)
         return [self._track(mapper, entity) for entity in found]
 
     def select_tuples(
@@ -907,8 +936,8 @@ class Session:
         self._require_active()
         if not tuples:
             return []
-        tracked: dict[UUID, E] = self._tracked[mapper.entity]
-        mine = [entity for entity in tracked.values() if keep(entity)]
+        own = self._own(mapper)
+        mine = [entity for entity in own.values() if keep(entity)]
         connection = self._begin()
         count, parameters = d.tuple_parameters(columns, tuples)
         query = d.by_tuples(mapper.table, columns, count, connection.dialect)
@@ -916,10 +945,11 @@ class Session:
         rows = []
         for row in d.fetch(connection, query, parameters, direct=self._direct):
             ident = row[mapper.key]
-            if ident not in tracked and ident not in seen:
+            if ident not in seen:
                 seen.add(ident)
                 rows.append(row)
-        return [self._track(mapper, entity) for entity in [*self._load(mapper, rows), *mine]]
+        stored = self._stored(mapper, rows, own)
+        return [self._track(mapper, entity) for entity in [*stored, *mine]]
 
     def select(
         self,
@@ -937,10 +967,12 @@ class Session:
     ) -> list[E]:
         """Entities matching ``where`` (in SQL) and ``keep`` (the same test in Python).
 
-        Stored rows come from the database; entities this unit of work tracks
-        are judged as they are now in memory, so uncommitted additions and
-        changes are seen. With a ``limit``, enough rows are fetched to make up
-        for tracked ones, so the result is exactly the first ``limit``.
+        Stored rows come from the database; entities this unit of work may have
+        added or changed (:meth:`_own`) are judged as they are now in memory, so
+        uncommitted additions and changes are seen, and a stored row of an entity
+        tracked already is that entity. With a ``limit``, enough rows are fetched
+        to make up for those judged in memory, so the result is exactly the first
+        ``limit``.
         ``skip_locked`` locks the rows it returns and skips rows another
         transaction locked (PostgreSQL; SQLite's one writer needs nothing).
         ``track=False`` returns stored rows as entities this session does not
@@ -949,18 +981,18 @@ class Session:
         self._require_active()
         if skip_locked:
             self._require_writable("lock", mapper)
-        tracked: dict[UUID, E] = self._tracked[mapper.entity]
-        mine = [entity for entity in tracked.values() if keep(entity)]
+        own = self._own(mapper)
+        mine = [entity for entity in own.values() if keep(entity)]
         statement = select(mapper.table)
         if source is not None:
             statement = statement.select_from(source)
         statement = statement.where(*where).order_by(*order_by)
         if limit is not None:
-            statement = statement.limit(limit + len(tracked))
+            statement = statement.limit(limit + len(own))
         if skip_locked and self._begin().dialect.name == "postgresql":
             statement = statement.with_for_update(skip_locked=True)
-        rows = [row for row in self._rows(statement) if row[mapper.key] not in tracked]
-        found = sorted([*self._load(mapper, rows), *mine], key=sort_key, reverse=newest_first)
+        stored = self._stored(mapper, self._rows(statement), own)
+        found = sorted([*stored, *mine], key=sort_key, reverse=newest_first)
         if limit is not None:
             found = found[:limit]
         if not track:
