@@ -24,9 +24,10 @@ def test_a_worker_on_sqlite_runs_the_due_periodic_jobs_once(tmp_path: Path) -> N
     db = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
     code, output = invoke("worker", "--db", db, "--once")
     assert code == 0, output
-    # events.dispatch, reminders.send_due, auth.cleanup, waitlists.expire_offers,
-    # outbox.relay, outbox.prune, certificates.renewal_reminders, bookings.archive
-    assert "ran 8 job(s)" in output
+    # events.dispatch, reminders.send_due, communications.resend_stalled, auth.cleanup,
+    # waitlists.expire_offers, outbox.relay, outbox.prune, certificates.renewal_reminders,
+    # bookings.archive
+    assert "ran 9 job(s)" in output
 
 
 def test_jobs_refuses_an_unknown_state(tmp_path: Path) -> None:

@@ -1491,3 +1491,78 @@ def test_share_links_table_comes_with_0048_and_goes_on_downgrade(database: Engin
     store.dispose()
     migrations.downgrade(database, BEFORE_0048)
     assert "share_links" not in _tables(database)
+
+
+#: The revision before 0049 (stalled messages).
+BEFORE_0049 = "0048"
+
+
+def test_communications_gain_sending_since_and_its_partial_index(database: Engine) -> None:
+    """0049 adds ``booking_communications.sending_since`` (nullable: a message logged
+    before is not the stalled-message job's) and ``ix_booking_communications_sending_since``
+    over the messages that have one; the upgraded schema is the mapping's, and a
+    downgrade drops both and keeps the messages."""
+    migrations.upgrade(database, BEFORE_0049)
+    assert "sending_since" not in _columns(database, "booking_communications")
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        uow.commit()
+    with database.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO booking_communications (id, booking_id, customer_id, type, channel,"
+                " status, recipient, content, created_by_kind, created_at)"
+                " VALUES (:id, :booking, :customer, 'confirmation', 'email', 'pending',"
+                " 'mira@example.com', 'Hello', 'system', :at)"
+            ),
+            {
+                name: value if database.dialect.name == "postgresql" else value.hex
+                for name, value in (
+                    ("id", uuid4()),
+                    ("booking", booking.id),
+                    ("customer", customer.id),
+                )
+            }
+            | {"at": T0},
+        )
+    store.dispose()
+    migrations.upgrade(database)
+    assert "sending_since" in _columns(database, "booking_communications")
+    with database.connect() as connection:
+        if database.dialect.name == "sqlite":
+            query = "SELECT sql FROM sqlite_master WHERE name = :name"
+        else:
+            query = (
+                "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+                " AND schemaname = current_schema()"
+            )
+        definition = connection.execute(
+            text(query), {"name": "ix_booking_communications_sending_since"}
+        ).scalar_one()
+    assert "sending_since is not null" in definition.replace('"', "").lower()
+    assert _differences(database) == []
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        (old,) = uow.communications.list_for_booking(booking.id)
+        assert (old.status.value, old.sending_since) == ("pending", None)
+        assert list(uow.communications.list_stalled(T0 + timedelta(days=1), 10)) == []
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0049)
+    assert "sending_since" not in _columns(database, "booking_communications")
+    assert "ix_booking_communications_sending_since" not in _indexes(
+        database, "booking_communications"
+    )
+    with database.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM booking_communications"))
+        assert count.scalar_one() == 1

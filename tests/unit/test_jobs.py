@@ -145,6 +145,7 @@ class TestLibraryJobs:
         assert schedules == {
             "auth.cleanup": timedelta(minutes=15),
             "certificates.renewal_reminders": timedelta(days=1),
+            "communications.resend_stalled": timedelta(minutes=5),
             "events.dispatch": timedelta(seconds=10),
             "outbox.prune": timedelta(hours=1),
             "reminders.send_due": timedelta(minutes=5),

@@ -134,7 +134,16 @@ class Communication:
     ``dedupe_key`` is unique in storage: the idempotency key of a send, or
     ``reminder:<booking id>`` for the one reminder a booking gets.
 
+    ``sending_since`` is when a pending message was last handed over for sending
+    (logged by a use case that sends it after commit, or claimed again to be sent
+    again); it is cleared once the notifier's answer (or a report) moves the
+    message on. A pending message with none is not the library's to send (logged
+    before 0.4, or left to a host's own handler): the stalled-message job
+    (``communications.resend_stalled``) leaves it alone.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``sending_since``.
     """
 
     id: CommunicationId
@@ -159,18 +168,25 @@ class Communication:
     failed_at: datetime | None = None
     failed_reason: str | None = None
     source_event_id: UUID | None = None
+    sending_since: datetime | None = None
 
-    def requeue(self) -> None:
+    def requeue(self, at: datetime | None = None) -> None:
         """Send a failed message again: back to ``pending``, keeping the last failure reason.
+
+        ``at`` is when it is handed over for sending again (``sending_since``).
 
         Raises:
             ValidationError: on field ``status`` unless the message failed.
+
+        .. versionchanged:: 0.4
+           ``at``.
         """
         if self.status is not CommunicationStatus.FAILED:
             msg = f"only a failed message is sent again; this one is {self.status.value}"
             raise ValidationError.single("status", msg, "not_failed")
         self.status = CommunicationStatus.PENDING
         self.failed_at = None
+        self.sending_since = at
 
     def record(
         self,
@@ -206,6 +222,7 @@ class Communication:
         if new.rank <= self.status.rank:
             return False
         self.status = new
+        self.sending_since = None
         return True
 
 

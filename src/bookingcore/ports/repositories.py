@@ -792,11 +792,14 @@ class CommunicationRepository(Protocol):
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
         """The message the provider knows by this id (for delivery callbacks)."""
 
-    def requeue_failed(self, communication_id: CommunicationId) -> bool:
+    def requeue_failed(
+        self, communication_id: CommunicationId, *, at: datetime | None = None
+    ) -> bool:
         """Claim a failed message for sending again: move it from ``failed`` back to
-        ``pending`` (as :meth:`~bookingcore.domain.Communication.requeue` does) at
-        once, only if it is still failed in storage. True when this unit of work
-        moved it (the caller sends it, after commit); False when there is no such
+        ``pending`` (as :meth:`~bookingcore.domain.Communication.requeue` does, with
+        ``sending_since`` set to ``at``) at once, only if it is still failed in
+        storage. True when this unit of work moved it (the caller sends it, after
+        commit); False when there is no such
         message or it is not failed (another sender claimed it first, or it was
         never failed).
 
@@ -807,6 +810,36 @@ class CommunicationRepository(Protocol):
         this unit of work sees it (``get``, and the entity it handed out before
         if unchanged since) is brought up to date: pending when claimed, as the
         other sender left it otherwise. A rollback gives the claim back.
+
+        .. versionadded:: 0.4
+        .. versionchanged:: 0.4
+           ``at``: when the claimed message is handed over for sending.
+        """
+
+    def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
+        """Up to ``limit`` pending messages handed over for sending before ``before``
+        (``sending_since`` set and earlier), longest waiting first (by
+        ``sending_since``, then id): messages whose sender may have crashed before
+        the notifier answered. Pending messages without ``sending_since`` are never
+        listed.
+
+        .. versionadded:: 0.4
+        """
+
+    def claim_stalled(
+        self, communication_id: CommunicationId, *, before: datetime, at: datetime
+    ) -> bool:
+        """Claim a stalled message for sending it once more: set its
+        ``sending_since`` to ``at`` at once, only if, as stored, it is still pending
+        and was handed over before ``before``. True when this unit of work claimed
+        it (the caller sends it, after commit); False when there is no such message,
+        it moved on (sent, failed), or another sweeper claimed it first (its
+        ``sending_since`` is ``before`` or later now).
+
+        A compare-and-set decided by the storage, as :meth:`requeue_failed`: of two
+        units of work that both listed the message, one gets True and the other
+        False. Either way the message as this unit of work sees it is brought up to
+        date. A rollback gives the claim back.
 
         .. versionadded:: 0.4
         """

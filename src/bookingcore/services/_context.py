@@ -158,14 +158,22 @@ class Settings:
             (:class:`~bookingcore.services.TripSharingService`): 180 days by
             default. A link without its own ``expires_at`` works until the trip
             ends, but never longer than this.
+        stalled_message_after: how long a message may stay pending after it was
+            handed over for sending before the ``communications.resend_stalled``
+            job sends it once more (its sender crashed before the notifier
+            answered): 15 minutes by default. It must exceed the longest a send
+            takes, the notifier's timeout included, or a slow send is sent twice
+            (the same ``communication_id``: a gateway taking an idempotency key
+            drops the repeat). ``None``: the job is not registered. See
+            docs/notifications.md.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
             :func:`~bookingcore.domain.lifecycle.check` finds problems in (one
             field error per problem, on ``lifecycles.<name>.<part>``); a
             ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
-            no month; an ``outbox_retention``, ``import_file_retention`` or
-            ``archive_after`` that is not positive; a
+            no month; an ``outbox_retention``, ``import_file_retention``,
+            ``archive_after`` or ``stalled_message_after`` that is not positive; a
             ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
             or a ``cancellation_by_lifecycle`` entry (on
             ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
@@ -185,6 +193,7 @@ class Settings:
     .. versionchanged:: 0.4 ``templates`` are checked against the placeholders their
        type fills (``family_invitation``).
     .. versionchanged:: 0.4 ``share_link_max_ttl``.
+    .. versionchanged:: 0.4 ``stalled_message_after``.
     """
 
     default_region: str | None = None
@@ -213,6 +222,7 @@ class Settings:
     family_invitation_ttl: timedelta = timedelta(days=7)
     archive_after: timedelta | None = None
     share_link_max_ttl: timedelta = timedelta(days=180)
+    stalled_message_after: timedelta | None = timedelta(minutes=15)
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -243,6 +253,10 @@ class Settings:
         if self.share_link_max_ttl <= timedelta(0):
             msg = "must be a positive timedelta"
             raise ValidationError.single("share_link_max_ttl", msg, "out_of_range")
+        stalled = self.stalled_message_after
+        if stalled is not None and stalled <= timedelta(0):
+            msg = "must be a positive timedelta, or None to leave stalled messages pending"
+            raise ValidationError.single("stalled_message_after", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):

@@ -451,6 +451,7 @@ class CertificateService:
             created_at=now,
             created_by=principal.actor,
             dedupe_key=f"certificate-renewal:{certificate.id}:{certificate.expires_at.isoformat()}",
+            sending_since=self._ctx.now(),
         )
 
     def compliance_report(

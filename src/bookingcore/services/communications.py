@@ -11,8 +11,17 @@ the resend claims it in storage first
 (:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`, a
 compare-and-set), so of two senders that find it failed at the same moment one
 sends it and the other answers it as it is. A crash between the claim and the
-send leaves it pending, as a crash between a first logging and its send does;
-:meth:`CommunicationService.deliver_logged` sends it.
+send leaves it pending, as a crash between a first logging and its send does.
+
+A message is handed over for sending when it is logged pending by a use case
+that sends it after commit, and when a failed one is claimed again: its
+``sending_since`` records when. The ``communications.resend_stalled`` job
+(:meth:`CommunicationService.resend_stalled`) sends once more a message still
+pending ``Settings.stalled_message_after`` later (its sender crashed before the
+notifier answered), claiming it in storage first
+(:meth:`~bookingcore.ports.CommunicationRepository.claim_stalled`), so two runs
+never both send it. :meth:`CommunicationService.deliver_logged` sends any
+pending message at once.
 
 .. versionadded:: 0.1
 """
@@ -195,7 +204,7 @@ class CommunicationService:
                     )
                     if not same:
                         raise IdempotencyConflictError(caller_key(idempotency_key))
-                    if not _claim_resend(tx.uow, prior):
+                    if not _claim_resend(tx.uow, prior, self._ctx.now()):
                         return prior
                     communication = prior
                 else:
@@ -305,7 +314,7 @@ class CommunicationService:
                 if prior is not None and prior.request_fingerprint != digest:
                     raise IdempotencyConflictError(caller_key(key))
             if prior is not None:
-                if not _claim_resend(tx.uow, prior):
+                if not _claim_resend(tx.uow, prior, self._ctx.now()):
                     return prior
                 communication = prior
             else:
@@ -321,6 +330,7 @@ class CommunicationService:
                     created_at=self._ctx.now(),
                     created_by=principal.actor,
                     dedupe_key=key,
+                    sending_since=self._ctx.now(),
                 )
                 communication.request_fingerprint = digest
                 tx.uow.communications.add(communication)
@@ -387,7 +397,7 @@ class CommunicationService:
                     ):
                         return prior
                     if prior is not None:
-                        if not _claim_resend(uow, prior):
+                        if not _claim_resend(uow, prior, self._ctx.now()):
                             return prior  # another sender took it first
                         communication = prior
                     else:
@@ -415,6 +425,7 @@ class CommunicationService:
                             created_at=self._ctx.now(),
                             created_by=principal.actor,
                             dedupe_key=key,
+                            sending_since=self._ctx.now(),
                         )
                         uow.communications.add(communication)
                     tx.commit()
@@ -684,12 +695,72 @@ class CommunicationService:
             if communication is None:
                 raise NotFoundError("communication", communication_id)
             if communication.status is CommunicationStatus.FAILED:
-                if not _claim_resend(tx.uow, communication):
+                if not _claim_resend(tx.uow, communication, self._ctx.now()):
                     return communication  # another sender took it first
                 tx.commit()
             elif communication.status is not CommunicationStatus.PENDING:
                 return communication
         return self._deliver(communication_id)
+
+    def resend_stalled(
+        self,
+        *,
+        principal: Principal,
+        older_than: timedelta | None = None,
+        limit: int = 100,
+    ) -> Sequence[Communication]:
+        """Send once more the messages a crash left pending: handed over for sending
+        (``sending_since``) longer than ``older_than`` ago
+        (``Settings.stalled_message_after`` unless given) and still pending, up to
+        ``limit`` of them, longest waiting first. Returns them as the notifier left
+        them (sent, or failed: a failed one is then sent again by the next keyed
+        send or the dispatcher's retry, as any failed message).
+
+        Each is claimed in storage first
+        (:meth:`~bookingcore.ports.CommunicationRepository.claim_stalled`, a
+        compare-and-set on ``sending_since``), so of two runs of the job that find
+        it at once one sends it and the other skips it, and a run that claimed it
+        is not followed by another until ``older_than`` has passed again. It goes
+        with its own ``communication_id``: a gateway that takes an idempotency key
+        drops it if the first send did reach it. A pending message without
+        ``sending_since`` (logged before 0.4, or left to a host's own handler) is
+        left alone. The ``communications.resend_stalled`` job calls this.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not message customers.
+            ValidationError: ``older_than`` not positive (or no threshold at all:
+                ``Settings.stalled_message_after`` is ``None``), ``limit`` below 1.
+
+        .. versionadded:: 0.4
+        """
+        policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send messages")
+        wait = self._ctx.settings.stalled_message_after if older_than is None else older_than
+        if wait is None or wait <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("older_than", msg, "out_of_range")
+        if limit < 1:
+            raise ValidationError.single("limit", "must be at least 1", "out_of_range")
+        now = self._ctx.now()
+        before = now - wait
+        with self._ctx.uow_factory() as uow:
+            stalled = [c.id for c in uow.communications.list_stalled(before, limit)]
+        resent: list[Communication] = []
+        for communication_id in stalled:
+            with self._ctx.transaction() as tx:
+                claimed = tx.uow.communications.claim_stalled(
+                    communication_id, before=before, at=self._ctx.now()
+                )
+                if not claimed:
+                    continue  # sent, failed, or claimed by another run meanwhile
+                tx.commit()
+            try:
+                resent.append(self._deliver(communication_id))
+            except DeliveryError:
+                with self._ctx.uow_factory() as uow:
+                    failed = uow.communications.get(communication_id)
+                if failed is not None:
+                    resent.append(failed)
+        return resent
 
     # ------------------------------------------------------------------ staff
 
@@ -855,7 +926,7 @@ class CommunicationService:
         key = confirmation_key(booking.id, number)
         prior = tx.uow.communications.get_by_dedupe_key(key)
         if prior is not None:
-            return prior, _claim_resend(tx.uow, prior)
+            return prior, _claim_resend(tx.uow, prior, self._ctx.now())
         communication = self._compose(
             tx,
             booking,
@@ -935,6 +1006,7 @@ class CommunicationService:
             created_at=self._ctx.now(),
             created_by=principal.actor,
             dedupe_key=dedupe_key,
+            sending_since=self._ctx.now(),
         )
         uow.communications.add(communication)
         return communication
@@ -1138,7 +1210,7 @@ def _reminder_key(uow: UnitOfWork, booking: Booking, within: timedelta) -> str |
     return moved if uow.communications.get_by_dedupe_key(moved) is None else None
 
 
-def _claim_resend(uow: UnitOfWork, prior: Communication) -> bool:
+def _claim_resend(uow: UnitOfWork, prior: Communication, now: datetime) -> bool:
     """Claim ``prior``, a message logged before, for sending it again: True when it
     failed and this unit of work moved it back to pending (the caller sends it,
     after commit); False when it is pending or sent, or another sender claimed it
@@ -1148,10 +1220,11 @@ def _claim_resend(uow: UnitOfWork, prior: Communication) -> bool:
     (:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`), not the
     status read before it: two senders that both read the message failed (the
     dispatcher's retry and a group's confirmation, two workers) cannot both send it.
+    A claimed message is handed over for sending at ``now`` (its ``sending_since``).
     """
     if prior.status is not CommunicationStatus.FAILED:
         return False
-    return uow.communications.requeue_failed(prior.id)
+    return uow.communications.requeue_failed(prior.id, at=now)
 
 
 def _same_message(

@@ -655,6 +655,7 @@ class GroupService:
             template_used=template.name,
             created_at=self._ctx.now(),
             created_by=principal.actor,
+            sending_since=self._ctx.now(),
         )
         tx.uow.communications.add(communication)
         return communication

@@ -48,6 +48,11 @@ Once a day, when ``Settings.archive_after`` is set, ``bookings.archive``
 longer ago than that, in batches of ``batch_size`` (200) until none is left;
 args ``batch_size`` and ``limit`` are optional).
 
+Every 5 minutes, unless ``Settings.stalled_message_after`` is ``None``,
+``communications.resend_stalled`` (``core.communications.resend_stalled()``:
+messages pending longer than that after they were handed over for sending,
+sent once more each; arg ``limit`` (100) optional).
+
 Once a day, when the core has a certificate service,
 ``certificates.renewal_reminders``
 (``core.certificates.due_renewal_reminders(now)``: one reminder per
@@ -110,6 +115,10 @@ _CERTIFICATE_REMINDERS_EVERY = timedelta(days=1)
 
 #: How often ``bookings.archive`` runs: ``Settings.archive_after`` is days or months.
 _ARCHIVE_EVERY = timedelta(days=1)
+
+#: How often ``communications.resend_stalled`` runs: a stalled message waits
+#: ``Settings.stalled_message_after`` (15 minutes by default), then up to this long.
+_STALLED_MESSAGES_EVERY = timedelta(minutes=5)
 
 
 class JobsNotConfiguredError(ValidationError):
@@ -415,6 +424,9 @@ class JobService:
            and ``Settings.import_file_retention`` is set.
         .. versionchanged:: 0.4
            ``bookings.archive``, daily, when ``Settings.archive_after`` is set.
+        .. versionchanged:: 0.4
+           ``communications.resend_stalled``, every 5 minutes, unless
+           ``Settings.stalled_message_after`` is ``None``.
         """
         events = dispatcher
         communications: Any = getattr(core, "communications")  # noqa: B009
@@ -422,10 +434,6 @@ class JobService:
 
         def dispatch(args: Mapping[str, Any], run: JobRun) -> object:
             return attrs.asdict(events.run_pending(limit=int(args.get("limit", 200))))
-
-        def reminders(args: Mapping[str, Any], run: JobRun) -> object:
-            within = timedelta(seconds=float(args.get("within_seconds", 24 * 3600)))
-            return len(communications.send_due_reminders(principal=JOBS, within=within))
 
         def cleanup(args: Mapping[str, Any], run: JobRun) -> object:
             return auth.cleanup()
@@ -441,7 +449,7 @@ class JobService:
             return attrs.asdict(report)
 
         self.register("events.dispatch", dispatch, every=timedelta(seconds=10))
-        self.register("reminders.send_due", reminders, every=timedelta(minutes=5))
+        self._install_messages(communications)
         self.register("auth.cleanup", cleanup, every=timedelta(minutes=15))
         self.register("waitlists.expire_offers", expire_offers, every=timedelta(seconds=30))
         if self._ctx.settings.outbox_retention is not None:
@@ -511,6 +519,23 @@ class JobService:
                 self.register(name, _call_with_now(self._ctx, call), every=timedelta(seconds=30))
         if self._queue is not None:
             dispatcher.subscribe(JobRequested, self.enqueue, name="jobs.enqueue")
+
+    def _install_messages(self, communications: Any) -> None:
+        """``reminders.send_due``, and ``communications.resend_stalled`` unless
+        ``Settings.stalled_message_after`` is ``None``."""
+
+        def reminders(args: Mapping[str, Any], run: JobRun) -> object:
+            within = timedelta(seconds=float(args.get("within_seconds", 24 * 3600)))
+            return len(communications.send_due_reminders(principal=JOBS, within=within))
+
+        def resend_stalled(args: Mapping[str, Any], run: JobRun) -> object:
+            limit = int(args.get("limit", 100))
+            return len(communications.resend_stalled(principal=JOBS, limit=limit))
+
+        self.register("reminders.send_due", reminders, every=timedelta(minutes=5))
+        if self._ctx.settings.stalled_message_after is not None:
+            every = _STALLED_MESSAGES_EVERY
+            self.register("communications.resend_stalled", resend_stalled, every=every)
 
     def relay_outbox_to(
         self,

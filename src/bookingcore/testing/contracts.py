@@ -2430,6 +2430,124 @@ class CommunicationRepositoryContract(_Base):
             assert stored is not None
             assert stored.status is CommunicationStatus.PENDING
 
+    def test_requeue_failed_hands_the_message_over_at_the_given_time(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``requeue_failed(at=...)`` (0.4) sets ``sending_since``; a report clears it."""
+        booking = _stored_booking(uow_factory, make)
+        failed = self._message(booking, 1, status=CommunicationStatus.FAILED, failed_at=T0)
+        claimed_at = T0 + timedelta(minutes=30)
+        with uow_factory() as uow:
+            uow.communications.add(failed)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.communications.requeue_failed(failed.id, at=claimed_at) is True
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(failed.id)
+            assert stored is not None
+            assert (stored.status, stored.sending_since) == (
+                CommunicationStatus.PENDING,
+                claimed_at,
+            )
+            stored.record("sent", claimed_at + timedelta(seconds=2))
+            uow.commit()
+        with uow_factory() as uow:
+            sent = uow.communications.get(failed.id)
+            assert sent is not None
+            assert (sent.status, sent.sending_since) == (CommunicationStatus.SENT, None)
+
+    def test_stalled_messages_are_listed_longest_waiting_first(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_stalled`` (0.4): pending, handed over before the cutoff; never a
+        pending message without ``sending_since``, nor one that moved on."""
+        booking = _stored_booking(uow_factory, make)
+        cutoff = T0 + timedelta(minutes=20)
+        newer = self._message(booking, 1, sending_since=T0 + timedelta(minutes=10))
+        older = self._message(booking, 2, sending_since=T0 + timedelta(minutes=5))
+        recent = self._message(booking, 3, sending_since=cutoff)  # not before the cutoff
+        unowned = self._message(booking, 4)  # pending, never handed over
+        sent = self._message(
+            booking, 5, status=CommunicationStatus.SENT, sent_at=T0, sending_since=T0
+        )
+        with uow_factory() as uow:
+            for message in (newer, older, recent, unowned, sent):
+                uow.communications.add(message)
+            uow.commit()
+        with uow_factory() as uow:
+            listed = uow.communications.list_stalled(cutoff, 10)
+            assert [m.id for m in listed] == [older.id, newer.id]
+            assert [m.id for m in uow.communications.list_stalled(cutoff, 1)] == [older.id]
+            assert list(uow.communications.list_stalled(T0, 10)) == []
+
+    def test_a_stalled_message_is_claimed_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``claim_stalled`` (0.4): moves ``sending_since`` to ``at`` only while the
+        message is pending and was handed over before the cutoff."""
+        booking = _stored_booking(uow_factory, make)
+        cutoff = T0 + timedelta(minutes=20)
+        claimed_at = T0 + timedelta(minutes=35)
+        stalled = self._message(booking, 1, sending_since=T0)
+        unowned = self._message(booking, 2)
+        sent = self._message(
+            booking, 3, status=CommunicationStatus.SENT, sent_at=T0, sending_since=T0
+        )
+        with uow_factory() as uow:
+            for message in (stalled, unowned, sent):
+                uow.communications.add(message)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.communications.claim_stalled(stalled.id, before=cutoff, at=claimed_at)
+            # A rollback gives the claim back.
+        with uow_factory() as uow:
+            read = uow.communications.get(stalled.id)
+            assert read is not None
+            assert uow.communications.claim_stalled(stalled.id, before=cutoff, at=claimed_at)
+            assert read.sending_since == claimed_at  # brought up to date
+            # Claimed now: not stalled any more for the same cutoff.
+            assert not uow.communications.claim_stalled(stalled.id, before=cutoff, at=claimed_at)
+            assert not uow.communications.claim_stalled(unowned.id, before=cutoff, at=claimed_at)
+            assert not uow.communications.claim_stalled(sent.id, before=cutoff, at=claimed_at)
+            missing = CommunicationId(uuid4())
+            assert not uow.communications.claim_stalled(missing, before=cutoff, at=claimed_at)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(stalled.id)
+            assert stored is not None
+            assert (stored.status, stored.sending_since) == (
+                CommunicationStatus.PENDING,
+                claimed_at,
+            )
+            assert list(uow.communications.list_stalled(cutoff, 10)) == []
+            untouched = uow.communications.get(unowned.id)
+            assert untouched is not None
+            assert untouched.sending_since is None
+
+    @requires("interleaved_units_of_work")
+    def test_of_two_sweepers_that_listed_a_stalled_message_only_one_claims_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``claim_stalled`` (0.4) is decided by storage, not by the listing before it."""
+        booking = _stored_booking(uow_factory, make)
+        stalled = self._message(booking, 1, sending_since=T0)
+        cutoff = T0 + timedelta(minutes=20)
+        with uow_factory() as uow:
+            uow.communications.add(stalled)
+            uow.commit()
+        with uow_factory() as late:
+            assert [m.id for m in late.communications.list_stalled(cutoff, 10)] == [stalled.id]
+            with uow_factory() as early:
+                at = T0 + timedelta(minutes=30)
+                assert early.communications.claim_stalled(stalled.id, before=cutoff, at=at)
+                early.commit()
+            at = T0 + timedelta(minutes=31)
+            assert not late.communications.claim_stalled(stalled.id, before=cutoff, at=at)
+            mine = late.communications.get(stalled.id)
+            assert mine is not None
+            assert mine.sending_since == T0 + timedelta(minutes=30)  # as the other left it
+
     def test_engagement_is_counted_per_type_and_channel_from_the_timestamps(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -1028,21 +1028,51 @@ class _CommunicationRepository(_Repository[Communication]):
         )
         return found
 
-    def requeue_failed(self, communication_id: CommunicationId) -> bool:
+    def requeue_failed(
+        self, communication_id: CommunicationId, *, at: datetime | None = None
+    ) -> bool:
         # Decided on the stored row, not on a copy read before another unit of work
         # (interleaved in this thread) committed; the store's lock keeps others out.
+        found = self._claimable(communication_id, lambda c: c.status is CommunicationStatus.FAILED)
+        if found is None:
+            return False
+        found.requeue(at)
+        return True
+
+    def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
+        found: list[Communication] = self._uow._select(
+            self._table,
+            lambda c: _stalled(c, before),
+            lambda c: (c.sending_since, c.id.bytes),
+        )
+        return found[:limit]
+
+    def claim_stalled(
+        self, communication_id: CommunicationId, *, before: datetime, at: datetime
+    ) -> bool:
+        found = self._claimable(communication_id, lambda c: _stalled(c, before))
+        if found is None:
+            return False
+        found.sending_since = at
+        return True
+
+    def _claimable(
+        self, communication_id: CommunicationId, claimable: Callable[[Communication], bool]
+    ) -> Communication | None:
+        """The message, locked, when it is ``claimable`` as stored (and as this unit of
+        work sees it); None otherwise, having read it again when another unit of
+        work changed it since this one read it."""
         found: Communication | None = self._locked(communication_id)
         stored = self._uow._store.rows[self._table].get(communication_id)
-        if found is None or stored is None or found.status is not CommunicationStatus.FAILED:
-            return False
-        if stored.status is not CommunicationStatus.FAILED:
+        if found is None or stored is None or not claimable(found):
+            return None
+        if not claimable(stored):
             # Claimed by another unit of work since this one read it: read it again.
             for field in attrs.fields(Communication):
                 if field.init:
                     setattr(found, field.name, copy.deepcopy(getattr(stored, field.name)))
-            return False
-        found.requeue()
-        return True
+            return None
+        return found
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Communication]:
         return self._uow._select(
@@ -1075,6 +1105,15 @@ class _CommunicationRepository(_Repository[Communication]):
             CommunicationTally(kind, channel, *figures)
             for (kind, channel), figures in groups.items()
         ]
+
+
+def _stalled(message: Communication, before: datetime) -> bool:
+    """Whether ``message`` is pending and was handed over for sending before ``before``."""
+    return (
+        message.status is CommunicationStatus.PENDING
+        and message.sending_since is not None
+        and message.sending_since < before
+    )
 
 
 class _DocumentRepository(_Repository[Document]):

@@ -6,7 +6,7 @@ Tables, mapping and repositories together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -238,11 +238,20 @@ communications = Table(
     Column("created_by_id", String()),
     when("created_at"),
     Column("source_event_id", Uuid()),
+    when("sending_since", nullable=True),
     Index(None, "type", "status"),
     # The engagement report's period (migration 0043): sent messages by sent_at,
     # messages refused outright by failed_at.
     Index(None, "sent_at"),
     Index(None, "failed_at"),
+    # Stalled messages (migration 0049): pending ones by when they were handed over.
+    # Only pending messages carry sending_since, so the index holds just those.
+    Index(
+        "ix_booking_communications_sending_since",
+        "sending_since",
+        postgresql_where=text("sending_since IS NOT NULL"),
+        sqlite_where=text("sending_since IS NOT NULL"),
+    ),
 )
 
 documents = Table(
@@ -421,6 +430,7 @@ def _dump_communication(c: Communication) -> Row:
         **actor_columns("created_by_kind", "created_by_id", c.created_by),
         "created_at": c.created_at,
         "source_event_id": c.source_event_id,
+        "sending_since": c.sending_since,
     }
 
 
@@ -448,6 +458,7 @@ def _load_communication(r: Stored, _: Sequence[Stored]) -> Communication:
         failed_at=r["failed_at"],
         failed_reason=r["failed_reason"],
         source_event_id=r["source_event_id"],
+        sending_since=r["sending_since"],
     )
 
 
@@ -813,11 +824,55 @@ class CommunicationRepository(Repository[Communication]):
             lambda c: c.provider_message_id,
         )
 
-    def requeue_failed(self, communication_id: CommunicationId) -> bool:
+    def requeue_failed(
+        self, communication_id: CommunicationId, *, at: datetime | None = None
+    ) -> bool:
         # Communication.requeue() in one conditional UPDATE: the database decides.
         failed = self._table.c.status == CommunicationStatus.FAILED.value
-        pending = {"status": CommunicationStatus.PENDING.value, "failed_at": None}
-        claimed = self._session.update_if_now(self._mapper, communication_id, [failed], pending)
+        pending = {
+            "status": CommunicationStatus.PENDING.value,
+            "failed_at": None,
+            "sending_since": at,
+        }
+        return self._claim(communication_id, [failed], pending)
+
+    def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
+        c = self._table.c
+        return self._session.select(
+            self._mapper,
+            self._stalled(before),
+            lambda m: (
+                m.status is CommunicationStatus.PENDING
+                and m.sending_since is not None
+                and m.sending_since < before
+            ),
+            lambda m: (m.sending_since, m.id.bytes),
+            order_by=[c.sending_since, c.id],
+            limit=limit,
+        )
+
+    def claim_stalled(
+        self, communication_id: CommunicationId, *, before: datetime, at: datetime
+    ) -> bool:
+        # The sweeper's claim in one conditional UPDATE: of two sweepers (or a
+        # sweeper and a late resend) that listed it, the database lets one set it.
+        return self._claim(communication_id, self._stalled(before), {"sending_since": at})
+
+    def _stalled(self, before: datetime) -> list[ColumnElement[bool]]:
+        c = self._table.c
+        return [
+            c.status == CommunicationStatus.PENDING.value,
+            c.sending_since.is_not(None),
+            c.sending_since < before,
+        ]
+
+    def _claim(
+        self,
+        communication_id: CommunicationId,
+        where: list[ColumnElement[bool]],
+        values: Mapping[str, object],
+    ) -> bool:
+        claimed = self._session.update_if_now(self._mapper, communication_id, where, values)
         if claimed is None:
             # Another sender claimed it first: read it as that sender left it.
             self._session.lock(self._mapper, communication_id)
