@@ -1445,15 +1445,15 @@ class TestSqliteForeignKeys:
         store.dispose()
 
 
-#: The revision 0048 (share links) follows: family accounts.
-BEFORE_0048 = "0046"
+#: The revision before 0047 (share links): booking archive.
+BEFORE_0047 = "0046"
 
 
-def test_share_links_table_comes_with_0048_and_goes_on_downgrade(database: Engine) -> None:
-    """0048 adds ``share_links`` (a token hash is unique; a booking's and a customer's
+def test_share_links_table_comes_with_0047_and_goes_on_downgrade(database: Engine) -> None:
+    """0047 adds ``share_links`` (a token hash is unique; a booking's and a customer's
     links are indexed oldest first); a booking stored before can be shared and read
     by its token; the upgraded schema is the mapping's, and a downgrade drops it."""
-    migrations.upgrade(database, BEFORE_0048)
+    migrations.upgrade(database, BEFORE_0047)
     assert "share_links" not in _tables(database)
     store = SqlStore(database)
     make = Builder()
@@ -1489,20 +1489,20 @@ def test_share_links_table_comes_with_0048_and_goes_on_downgrade(database: Engin
         with pytest.raises(DuplicateError):
             uow.commit()
     store.dispose()
-    migrations.downgrade(database, BEFORE_0048)
+    migrations.downgrade(database, BEFORE_0047)
     assert "share_links" not in _tables(database)
 
 
-#: The revision before 0049 (stalled messages).
-BEFORE_0049 = "0048"
+#: The revision before 0048 (stalled messages).
+BEFORE_0048 = "0047"
 
 
 def test_communications_gain_sending_since_and_its_partial_index(database: Engine) -> None:
-    """0049 adds ``booking_communications.sending_since`` (nullable: a message logged
+    """0048 adds ``booking_communications.sending_since`` (nullable: a message logged
     before is not the stalled-message job's) and ``ix_booking_communications_sending_since``
     over the messages that have one; the upgraded schema is the mapping's, and a
     downgrade drops both and keeps the messages."""
-    migrations.upgrade(database, BEFORE_0049)
+    migrations.upgrade(database, BEFORE_0048)
     assert "sending_since" not in _columns(database, "booking_communications")
     store = SqlStore(database)
     make = Builder()
@@ -1558,7 +1558,7 @@ def test_communications_gain_sending_since_and_its_partial_index(database: Engin
         assert (old.status.value, old.sending_since) == ("pending", None)
         assert list(uow.communications.list_stalled(T0 + timedelta(days=1), 10)) == []
     store.dispose()
-    migrations.downgrade(database, BEFORE_0049)
+    migrations.downgrade(database, BEFORE_0048)
     assert "sending_since" not in _columns(database, "booking_communications")
     assert "ix_booking_communications_sending_since" not in _indexes(
         database, "booking_communications"

@@ -244,7 +244,7 @@ communications = Table(
     # messages refused outright by failed_at.
     Index(None, "sent_at"),
     Index(None, "failed_at"),
-    # Stalled messages (migration 0049): pending ones by when they were handed over.
+    # Stalled messages (migration 0048): pending ones by when they were handed over.
     # Only pending messages carry sending_since, so the index holds just those.
     Index(
         "ix_booking_communications_sending_since",

@@ -1,4 +1,4 @@
-"""Share links in SQL: the table of links to bookings' trip views (revision 0048)."""
+"""Share links in SQL: the table of links to bookings' trip views (revision 0047)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bookingcore_adapters.sql._schema import metadata, ref, when
 
 __all__ = ["SHARE_LINKS", "ShareLinkRepository", "share_links"]
 
-#: Links to bookings' shared trip views (revision 0048): only each token's hash.
+#: Links to bookings' shared trip views (revision 0047): only each token's hash.
 share_links = Table(
     "share_links",
     metadata,

@@ -1,7 +1,7 @@
 """Stalled messages: when a pending message was handed over for sending.
 
-Revision ID: 0049
-Revises: 0048
+Revision ID: 0048
+Revises: 0047
 Create Date: 2026-12-06 15:00:00.000000
 
 ``booking_communications.sending_since`` (nullable) is set when a message is
@@ -23,8 +23,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0049"
-down_revision = "0048"
+revision = "0048"
+down_revision = "0047"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Share links: links to a booking's trip view that customers send to friends.
 
-Revision ID: 0048
+Revision ID: 0047
 Revises: 0046
 Create Date: 2026-12-06 14:30:00.000000
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0048"
+revision = "0047"
 down_revision = "0046"
 branch_labels = None
 depends_on = None
