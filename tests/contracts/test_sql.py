@@ -591,7 +591,6 @@ class TestSqlStore:
                 else:
                     assert on_first == [stays]
                     assert moved in on_second
-                assert uow.payments.list_for_bookings([first.id])[first.id][-1] is stays
 
     def test_amounts_and_times_read_back_exactly_and_in_utc(
         self, store: SqlStore, make: Builder

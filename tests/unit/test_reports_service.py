@@ -210,7 +210,7 @@ class TestReconciliation:
         assert report.totals_for(INR) == totals
         assert report.totals_for("EUR").net_paid == Money.zero("EUR")
 
-    def test_bookings_are_read_page_by_page(self, world: World) -> None:
+    def test_the_page_size_changes_nothing(self, world: World) -> None:
         period = Period(world)
         small_pages = ReportService(world.core.context, page_size=2)
         paged = small_pages.reconciliation(period.start, period.end, principal=ADMIN)

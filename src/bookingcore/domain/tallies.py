@@ -40,10 +40,13 @@ __all__ = [
     "GroupKey",
     "GroupSums",
     "Grouping",
+    "HeldPaymentTally",
     "ImportErrorTally",
     "ImportTally",
     "ImportTimingTally",
     "LeadTally",
+    "PaidBookingTally",
+    "ReconciliationTally",
     "SlotTally",
     "SourceOverlapTally",
     "StatusSet",
@@ -462,3 +465,62 @@ class ImportErrorTally:
     errors: int
     jobs: int
     unresolved: int
+
+
+@attrs.frozen
+class PaidBookingTally:
+    """An active booking made in a reconciled period, with what its payments in its
+    currency captured and refunded (``0`` when none), summed by the storage.
+
+    ``payment_ids`` are those payments, oldest first.
+
+    .. versionadded:: 0.4
+    """
+
+    booking_id: UUID
+    reference: str
+    status: str
+    currency: str
+    total: Decimal
+    captured: Decimal
+    refunded: Decimal
+    payment_ids: tuple[UUID, ...] = ()
+
+
+@attrs.frozen
+class HeldPaymentTally:
+    """A payment holding money (captured above zero) that no active booking of a
+    reconciled period accounts for: ``for_cancelled`` when its booking, made in the
+    period, is cancelled; otherwise it is in another currency than its booking, or
+    was taken in the period by a customer who booked in it, for a booking made
+    outside it or gone.
+
+    .. versionadded:: 0.4
+    """
+
+    payment_id: UUID
+    booking_id: UUID
+    provider: str
+    provider_reference: str | None
+    currency: str
+    captured: Decimal
+    refunded: Decimal
+    for_cancelled: bool
+
+
+@attrs.frozen
+class ReconciliationTally:
+    """Bookings made in a period against their payments, as the storage computes them
+    (see :meth:`~bookingcore.ports.PaymentRepository.tally_reconciliation`).
+
+    ``bookings`` are the active bookings, oldest first (then by id). ``held``
+    lists, for each booking of the period oldest first, its payments holding money
+    for a cancelled booking or in another currency (oldest first); then, for each
+    customer of the period in the order of their first booking in it, their other
+    payments taken in the period (oldest first).
+
+    .. versionadded:: 0.4
+    """
+
+    bookings: tuple[PaidBookingTally, ...]
+    held: tuple[HeldPaymentTally, ...]

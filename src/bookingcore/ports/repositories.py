@@ -78,6 +78,7 @@ from bookingcore.domain.tallies import (
     ImportTally,
     ImportTimingTally,
     LeadTally,
+    ReconciliationTally,
     SlotTally,
     SourceOverlapTally,
     StatusSet,
@@ -1227,31 +1228,16 @@ class PaymentRepository(Protocol):
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
         """A customer's payments for any booking, oldest first."""
 
-    def list_for_bookings(
-        self, booking_ids: Collection[BookingId]
-    ) -> Mapping[BookingId, Sequence[Payment]]:
-        """:meth:`list_for_booking` for many bookings at once: each one's payments,
-        oldest first, by booking id; bookings with none are left out.
-
-        However many ids there are, a few statements read them (a report over a
-        period reads every booking's payments).
-
-        .. versionadded:: 0.4
-        """
-
-    def list_for_customers(
-        self,
-        customer_ids: Collection[CustomerId],
-        *,
-        created_from: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Mapping[CustomerId, Sequence[Payment]]:
-        """:meth:`list_for_customer` for many customers at once: each one's payments
-        for any booking, oldest first, by customer id; customers with none are left
-        out. ``created_from`` / ``created_before`` (timezone-aware) keep the payments
-        made in ``[created_from, created_before)``.
-
-        However many ids there are, a few statements read them.
+    def tally_reconciliation(
+        self, created_from: datetime, created_before: datetime, cancelled: StatusSet
+    ) -> ReconciliationTally:
+        """The bookings made in ``[created_from, created_before)`` against their
+        payments, computed by the storage (see
+        :class:`~bookingcore.domain.ReconciliationTally`): each active booking
+        (its lifecycle status not in ``cancelled``) with the sums its payments in its
+        currency captured and refunded, and the payments holding money that none of
+        them accounts for. Amounts are exact; only the few columns needed are read,
+        in a few statements whatever the number of bookings.
 
         .. versionadded:: 0.4
         """

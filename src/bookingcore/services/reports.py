@@ -59,7 +59,7 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -68,17 +68,17 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain import policy
-from bookingcore.domain.bookings import Booking
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
-from bookingcore.domain.payments import Payment
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
 from bookingcore.domain.queries import BookingFilter, PageRequest, SlotFilter
 from bookingcore.domain.tallies import (
     DurationTally,
     Grouping,
     GroupKey,
+    HeldPaymentTally,
     ImportTally,
+    PaidBookingTally,
     StatusSet,
 )
 from bookingcore.domain.values import (
@@ -91,7 +91,6 @@ from bookingcore.domain.values import (
 )
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import PermissionDeniedError, ValidationError
-from bookingcore.ports.uow import UnitOfWork
 from bookingcore.services._context import ServiceContext
 
 __all__ = [
@@ -260,16 +259,38 @@ def _state(total: Money, captured: Money, net: Money) -> ReconciliationState:
     return ReconciliationState.PAID
 
 
-def _stray(payment: Payment, reason: StrayReason) -> StrayPayment:
+def _stray(row: HeldPaymentTally) -> StrayPayment:
+    captured = Money(row.captured, row.currency)
+    refunded = Money(row.refunded, row.currency)
     return StrayPayment(
-        payment_id=payment.id,
-        booking_id=payment.booking_id,
-        provider=payment.provider,
-        provider_reference=payment.provider_reference,
-        captured=payment.captured_amount,
-        refunded=payment.refunded_amount,
-        net_paid=payment.net_amount,
-        reason=reason,
+        payment_id=PaymentId(row.payment_id),
+        booking_id=BookingId(row.booking_id),
+        provider=row.provider,
+        provider_reference=row.provider_reference,
+        captured=captured,
+        refunded=refunded,
+        net_paid=captured - refunded,
+        reason=StrayReason.PAID_FOR_CANCELLED
+        if row.for_cancelled
+        else StrayReason.NO_BOOKING_IN_PERIOD,
+    )
+
+
+def _line(row: PaidBookingTally) -> ReconciliationLine:
+    total = Money(row.total, row.currency)
+    captured = Money(row.captured, row.currency)
+    refunded = Money(row.refunded, row.currency)
+    net = captured - refunded
+    return ReconciliationLine(
+        booking_id=BookingId(row.booking_id),
+        reference=row.reference,
+        status=row.status,
+        total=total,
+        captured=captured,
+        refunded=refunded,
+        net_paid=net,
+        state=_state(total, captured, net),
+        payment_ids=tuple(PaymentId(i) for i in row.payment_ids),
     )
 
 
@@ -720,16 +741,17 @@ class ReportService:
 
     Args:
         context: the core's service context.
-        page_size: how many bookings each read of the bookings repository
-            fetches (keyset pages), 1-500.
+        page_size: 1-500; no report reads bookings page by page any more (the
+            storage computes every report), so it changes nothing.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``page_size`` changes nothing: the reconciliation is computed by the storage.
     """
 
     def __init__(self, context: ServiceContext, *, page_size: int = 200) -> None:
         PageRequest(limit=page_size)  # refuses a size out of range, naming ``limit``
         self._ctx = context
-        self._page_size = page_size
 
     def reconciliation(
         self, start: datetime, end: datetime, *, principal: Principal
@@ -745,13 +767,14 @@ class ReportService:
         customer who booked in it, for a booking made outside it or gone
         (``no_booking_in_period``). Payments in another currency than their
         booking's are listed as ``no_booking_in_period`` too. Only reads: the
-        period's bookings page by page, then the payments of all of them, and of
-        their customers in the period, at once (on SQL, a statement per 2,000
-        bookings or customers).
+        storage computes the figures
+        (:meth:`~bookingcore.ports.PaymentRepository.tally_reconciliation`; on SQL
+        four statements, whatever the number of bookings).
 
         .. versionchanged:: 0.4
-           Reads the payments in bulk (``list_for_bookings``,
-           ``list_for_customers``), not a booking and a customer at a time.
+           Computed by the storage, which sums the payments of each booking and
+           finds the stray ones, rather than from the bookings and payments read
+           whole.
 
         Raises:
             PermissionDeniedError: ``principal`` is not staff with ``view_all``.
@@ -763,38 +786,10 @@ class ReportService:
         end = ensure_aware(end, "end")
         if end <= start:
             raise ValidationError.single("end", "must be after start", "invalid_range")
-        lines: list[ReconciliationLine] = []
-        strays: list[StrayPayment] = []
         with self._ctx.uow_factory().read_only() as uow:
-            bookings = sorted(self._bookings(uow, start, end), key=lambda b: (b.created_at, b.id))
-            in_period = {booking.id for booking in bookings}
-            # Customers in the order of their first booking; payments read at once.
-            customers = dict.fromkeys(booking.customer_id for booking in bookings)
-            by_booking = uow.payments.list_for_bookings(in_period)
-            by_customer = uow.payments.list_for_customers(
-                customers, created_from=start, created_before=end
-            )
-        for booking in bookings:
-            payments = by_booking.get(booking.id, ())
-            if self._is_cancelled(booking):
-                strays.extend(
-                    _stray(p, StrayReason.PAID_FOR_CANCELLED)
-                    for p in payments
-                    if p.captured_amount.amount
-                )
-                continue
-            lines.append(self._line(booking, payments))
-            strays.extend(
-                _stray(p, StrayReason.NO_BOOKING_IN_PERIOD)
-                for p in payments
-                if p.currency != booking.currency and p.captured_amount.amount
-            )
-        for customer_id in customers:
-            strays.extend(
-                _stray(payment, StrayReason.NO_BOOKING_IN_PERIOD)
-                for payment in by_customer.get(customer_id, ())
-                if payment.booking_id not in in_period and payment.captured_amount.amount
-            )
+            tally = uow.payments.tally_reconciliation(start, end, self._statuses.cancelled)
+        lines = [_line(row) for row in tally.bookings]
+        strays = [_stray(row) for row in tally.held]
         return ReconciliationReport(
             start=start,
             end=end,
@@ -1378,43 +1373,6 @@ class ReportService:
                 )
             )
         return sorted(lines, key=lambda line: (line.key, line.channel or ""))
-
-    def _bookings(self, uow: UnitOfWork, start: datetime, end: datetime) -> Iterator[Booking]:
-        query = BookingFilter(created_from=start, created_before=end, include_archived=True)
-        cursor: str | None = None
-        while True:
-            page = uow.bookings.list(query, PageRequest(limit=self._page_size, cursor=cursor))
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
-
-    def _is_cancelled(self, booking: Booking) -> bool:
-        lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
-        return lifecycle.cancelled is not None and booking.status == lifecycle.cancelled
-
-    @staticmethod
-    def _line(booking: Booking, payments: Sequence[Payment]) -> ReconciliationLine:
-        captured = refunded = Money.zero(booking.currency)
-        counted: list[PaymentId] = []
-        for payment in payments:
-            if payment.currency != booking.currency:
-                continue
-            captured += payment.captured_amount
-            refunded += payment.refunded_amount
-            counted.append(payment.id)
-        net = captured - refunded
-        return ReconciliationLine(
-            booking_id=booking.id,
-            reference=booking.reference,
-            status=booking.status,
-            total=booking.total,
-            captured=captured,
-            refunded=refunded,
-            net_paid=net,
-            state=_state(booking.total, captured, net),
-            payment_ids=tuple(counted),
-        )
 
 
 def _totals(

@@ -147,10 +147,13 @@ from bookingcore.domain.tallies import (
     Grouping,
     GroupKey,
     GroupSums,
+    HeldPaymentTally,
     ImportErrorTally,
     ImportTally,
     ImportTimingTally,
     LeadTally,
+    PaidBookingTally,
+    ReconciliationTally,
     SlotTally,
     SourceOverlapTally,
     StatusSet,
@@ -3759,75 +3762,148 @@ class PaymentRepositoryContract(_Base):
                 second.id,
             ]
 
-    def test_lists_for_many_bookings_and_customers_group_each_oldest_first(
+    def test_tally_reconciliation_sums_each_booking_and_finds_the_stray_payments(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        """``list_for_bookings`` / ``list_for_customers`` (0.4): one entry per id with
-        payments, each oldest first, whatever the number of ids asked for."""
-        booking = _stored_booking(uow_factory, make)
-        other = _stored_booking(uow_factory, make)
-        unpaid = _stored_booking(uow_factory, make)
-        second = make.payment(booking, created_at=T0 + timedelta(minutes=2))
-        first = make.payment(booking, created_at=T0 + timedelta(minutes=1))
-        earlier = make.payment(booking, created_at=T0 - timedelta(days=1))
-        theirs = make.payment(other, created_at=T0 + timedelta(minutes=1))
-        # Paid by the first booking's customer for another customer's booking.
-        for_a_friend = make.payment(
-            other, customer_id=booking.customer_id, created_at=T0 + timedelta(minutes=3)
-        )
+        """``tally_reconciliation`` (0.4): the period's active bookings oldest first,
+        with exact sums of their payments in their currency and those payments' ids
+        oldest first; then the payments holding money none of them accounts for, in
+        the bookings' order, then in the order of their customers' first booking."""
+        location = make.location()
+        slot = make.slot(location.id)
+        ana, ben, cai = (make.customer() for _ in range(3))
+        travelers = {c.id: make.traveler(c.id) for c in (ana, ben, cai)}
+        hour = timedelta(hours=1)
+
+        def booked(customer: Customer, at: datetime, status: str = "confirmed") -> Booking:
+            return make.booking(
+                customer.id,
+                slot,
+                [travelers[customer.id].id],
+                status=status,
+                created_at=at,
+                updated_at=at,
+            )
+
+        before = booked(ana, T0 - 24 * hour)
+        paid = booked(ana, T0 + hour)
+        cancelled = booked(ben, T0 + hour / 2, status="cancelled")
+        unpaid = booked(ana, T0 + 3 * hour)
+        after = booked(cai, T0 + 25 * hour)
+        currency = paid.currency
+        other = "USD" if currency != "USD" else "EUR"
+
+        def pay(
+            booking: Booking, at: datetime, captured: str, refunded: str = "0", **fields: Any
+        ) -> Payment:
+            money = fields.pop("currency", booking.currency)
+            return make.payment(
+                booking,
+                amount=Money("500", money),
+                captured_amount=Money(captured, money),
+                refunded_amount=Money(refunded, money),
+                created_at=at,
+                updated_at=at,
+                **fields,
+            )
+
+        later = pay(paid, T0 + 2 * hour, "100.25", "40.10")
+        sooner = pay(paid, T0 + hour * 1.5, "50")
+        failed = pay(paid, T0 + hour * 1.6, "0")
+        foreign = pay(paid, T0 + hour * 1.7, "10", currency=other)
+        kept = pay(cancelled, T0 + hour, "20", "5")
+        refused = pay(cancelled, T0 + hour, "0")
+        elsewhere = pay(before, T0 + 4 * hour, "30")
+        too_early = pay(before, T0 - hour, "30")
+        by_someone_else = pay(before, T0 + 5 * hour, "30", customer_id=cai.id)
+        tomorrow = pay(after, T0 + 26 * hour, "30", customer_id=ana.id)
         with uow_factory() as uow:
-            for payment in (second, theirs, first, for_a_friend, earlier):
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            for customer in (ana, ben, cai):
+                uow.customers.add(customer)
+                uow.travelers.add(travelers[customer.id])
+            for booking in (before, paid, cancelled, unpaid, after):
+                uow.bookings.add(booking)
+            for payment in (later, sooner, failed, foreign, kept, refused, elsewhere):
+                uow.payments.add(payment)
+            for payment in (too_early, by_someone_else, tomorrow):
                 uow.payments.add(payment)
             uow.commit()
-        # Tens of thousands of ids (more than any driver binds in one statement),
-        # the known ones at both ends and in the middle.
-        unknown = [uuid4() for _ in range(70_000)]
         with uow_factory() as uow:
-            booking_ids = [
-                booking.id,
-                *map(BookingId, unknown[:35_000]),
+            tally = uow.payments.tally_reconciliation(
+                T0, T0 + 24 * hour, StatusSet(names={"cancelled"})
+            )
+            assert tally.bookings == (
+                PaidBookingTally(
+                    paid.id,
+                    paid.reference,
+                    "confirmed",
+                    currency,
+                    paid.total.amount,
+                    Decimal("150.25"),
+                    Decimal("40.10"),
+                    (sooner.id, failed.id, later.id),
+                ),
+                PaidBookingTally(
+                    unpaid.id,
+                    unpaid.reference,
+                    "confirmed",
+                    currency,
+                    unpaid.total.amount,
+                    Decimal(0),
+                    Decimal(0),
+                ),
+            )
+            assert tally.held == (
+                HeldPaymentTally(
+                    kept.id,
+                    cancelled.id,
+                    "stripe",
+                    kept.provider_reference,
+                    currency,
+                    Decimal(20),
+                    Decimal(5),
+                    for_cancelled=True,
+                ),
+                HeldPaymentTally(
+                    foreign.id,
+                    paid.id,
+                    "stripe",
+                    foreign.provider_reference,
+                    other,
+                    Decimal(10),
+                    Decimal(0),
+                    for_cancelled=False,
+                ),
+                HeldPaymentTally(
+                    elsewhere.id,
+                    before.id,
+                    "stripe",
+                    elsewhere.provider_reference,
+                    currency,
+                    Decimal(30),
+                    Decimal(0),
+                    for_cancelled=False,
+                ),
+            )
+            # A period with no bookings has nothing; "cancelled" is a lifecycle status
+            # only when the set says so.
+            empty = uow.payments.tally_reconciliation(
+                T0 + 48 * hour, T0 + 72 * hour, StatusSet(names={"cancelled"})
+            )
+            assert empty == ReconciliationTally((), ())
+            kept_all = uow.payments.tally_reconciliation(T0, T0 + 24 * hour, StatusSet())
+            assert [row.booking_id for row in kept_all.bookings] == [
+                cancelled.id,
+                paid.id,
                 unpaid.id,
-                *map(BookingId, unknown[35_000:]),
-                other.id,
             ]
-            by_booking = uow.payments.list_for_bookings(booking_ids)
-            assert {key: list(found) for key, found in by_booking.items()} == {
-                booking.id: [earlier, first, second],
-                other.id: [theirs, for_a_friend],
-            }
-            assert by_booking[booking.id][1] is uow.payments.get(first.id)
-            assert uow.payments.list_for_bookings([]) == {}
-            customer_ids = [
-                other.customer_id,
-                *map(CustomerId, unknown),
-                booking.customer_id,
-                unpaid.customer_id,
-            ]
-            by_customer = uow.payments.list_for_customers(customer_ids)
-            assert {key: list(found) for key, found in by_customer.items()} == {
-                booking.customer_id: [earlier, first, second, for_a_friend],
-                other.customer_id: [theirs],
-            }
-            in_window = uow.payments.list_for_customers(
-                [booking.customer_id, other.customer_id],
-                created_from=T0 + timedelta(minutes=1),
-                created_before=T0 + timedelta(minutes=3),
+            assert kept_all.bookings[0].captured == Decimal(20)
+            # Payments made at the same moment come by id.
+            assert kept_all.bookings[0].payment_ids == tuple(
+                sorted((kept.id, refused.id), key=lambda i: i.bytes)
             )
-            assert {key: list(found) for key, found in in_window.items()} == {
-                booking.customer_id: [first, second],
-                other.customer_id: [theirs],
-            }
-            assert uow.payments.list_for_customers([], created_from=T0) == {}
-            # This unit of work's own additions are seen, in their place.
-            added = make.payment(unpaid, created_at=T0 + timedelta(minutes=2))
-            uow.payments.add(added)
-            assert [p.id for p in uow.payments.list_for_bookings([unpaid.id])[unpaid.id]] == [
-                added.id
-            ]
-            later = uow.payments.list_for_customers(
-                [unpaid.customer_id], created_from=T0 + timedelta(minutes=2)
-            )
-            assert [p.id for p in later[unpaid.customer_id]] == [added.id]
 
     @requires("interleaved_units_of_work")
     def test_a_change_to_a_payment_someone_else_changed_first_is_stale(

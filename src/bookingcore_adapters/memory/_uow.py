@@ -76,10 +76,13 @@ from bookingcore.domain.tallies import (
     Grouping,
     GroupKey,
     GroupSums,
+    HeldPaymentTally,
     ImportErrorTally,
     ImportTally,
     ImportTimingTally,
     LeadTally,
+    PaidBookingTally,
+    ReconciliationTally,
     SlotTally,
     SourceOverlapTally,
     StatusSet,
@@ -1485,39 +1488,59 @@ class _PaymentRepository(_Repository[Payment]):
             lambda p: (p.created_at, p.id.bytes),
         )
 
-    def list_for_bookings(
-        self, booking_ids: Collection[BookingId]
-    ) -> Mapping[BookingId, Sequence[Payment]]:
-        wanted = set(booking_ids)
-        found: list[Payment] = self._uow._select(
-            self._table, lambda p: p.booking_id in wanted, lambda p: (p.created_at, p.id.bytes)
-        )
-        by_booking: dict[BookingId, list[Payment]] = {}
-        for payment in found:
-            by_booking.setdefault(payment.booking_id, []).append(payment)
-        return by_booking
-
-    def list_for_customers(
-        self,
-        customer_ids: Collection[CustomerId],
-        *,
-        created_from: datetime | None = None,
-        created_before: datetime | None = None,
-    ) -> Mapping[CustomerId, Sequence[Payment]]:
-        wanted = set(customer_ids)
-        found: list[Payment] = self._uow._select(
-            self._table,
-            lambda p: (
-                p.customer_id in wanted
-                and (created_from is None or p.created_at >= created_from)
-                and (created_before is None or p.created_at < created_before)
+    def tally_reconciliation(
+        self, created_from: datetime, created_before: datetime, cancelled: StatusSet
+    ) -> ReconciliationTally:
+        period = sorted(
+            (
+                b
+                for b in self._uow._rows("bookings")
+                if created_from <= b.created_at < created_before
             ),
-            lambda p: (p.created_at, p.id.bytes),
+            key=lambda b: (b.created_at, b.id.bytes),
         )
-        by_customer: dict[CustomerId, list[Payment]] = {}
-        for payment in found:
-            by_customer.setdefault(payment.customer_id, []).append(payment)
-        return by_customer
+        by_id = {b.id: b for b in period}
+        # Customers in the order of their first booking in the period.
+        customers = dict.fromkeys(b.customer_id for b in period)
+        of_booking: dict[UUID, list[Payment]] = {}
+        of_customer: dict[UUID, list[Payment]] = {}
+        for p in sorted(self._uow._rows(self._table), key=lambda p: (p.created_at, p.id.bytes)):
+            if p.booking_id in by_id:
+                of_booking.setdefault(p.booking_id, []).append(p)
+            elif p.customer_id in customers and created_from <= p.created_at < created_before:
+                of_customer.setdefault(p.customer_id, []).append(p)
+        lines: list[PaidBookingTally] = []
+        held: list[HeldPaymentTally] = []
+        for b in period:
+            payments = of_booking.get(b.id, [])
+            gone = cancelled.holds(b.lifecycle, b.status)
+            held.extend(
+                _held(p, for_cancelled=gone)
+                for p in payments
+                if p.captured_amount.amount and (gone or p.currency != b.currency)
+            )
+            if gone:
+                continue
+            counted = [p for p in payments if p.currency == b.currency]
+            lines.append(
+                PaidBookingTally(
+                    b.id,
+                    b.reference,
+                    b.status,
+                    b.currency,
+                    b.total.amount,
+                    sum((p.captured_amount.amount for p in counted), Decimal(0)),
+                    sum((p.refunded_amount.amount for p in counted), Decimal(0)),
+                    tuple(p.id for p in counted),
+                )
+            )
+        for customer_id in customers:
+            held.extend(
+                _held(p, for_cancelled=False)
+                for p in of_customer.get(customer_id, [])
+                if p.captured_amount.amount
+            )
+        return ReconciliationTally(tuple(lines), tuple(held))
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
         return self._uow._select(
@@ -2056,3 +2079,16 @@ class _ShareLinkRepository(_Repository[ShareLink]):
             return False
         self._uow._delete(self._table, [link_id])
         return True
+
+
+def _held(payment: Payment, *, for_cancelled: bool) -> HeldPaymentTally:
+    return HeldPaymentTally(
+        payment.id,
+        payment.booking_id,
+        payment.provider,
+        payment.provider_reference,
+        payment.currency,
+        payment.captured_amount.amount,
+        payment.refunded_amount.amount,
+        for_cancelled,
+    )

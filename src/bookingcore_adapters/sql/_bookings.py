@@ -16,7 +16,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BindParameter,
     Boolean,
     CheckConstraint,
     Column,
@@ -33,9 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
-    bindparam,
     event,
-    false,
     func,
     literal,
     literal_column,
@@ -94,6 +91,7 @@ from bookingcore_adapters.sql._queries import (
     one_of,
     read_period,
     read_sum,
+    status_in,
     total,
     within,
     zone_name,
@@ -1001,22 +999,7 @@ def in_statuses(
     dialect) rather than bound, as the other constants of tally queries: the
     text, hence the prepared statement and its plan, is the same on every call.
     """
-    found: list[ColumnElement[bool]] = []
-    if statuses.names:
-        found.append(status.in_(_written(sorted(statuses.names))))
-    for name, names in statuses.by_lifecycle().items():
-        if lifecycle is None:
-            msg = "a status set with (lifecycle, status) pairs needs the lifecycle column"
-            raise ValueError(msg)
-        found.append(and_(lifecycle == _written(name), status.in_(_written(names))))
-    return or_(*found) if found else false()
-
-
-def _written(value: str | list[str]) -> BindParameter[Any]:
-    """``value`` rendered into the statement's text when it runs (a list for ``IN``)."""
-    return bindparam(
-        None, value, type_=String(), expanding=isinstance(value, list), literal_execute=True
-    )
+    return status_in(statuses, status, lifecycle)
 
 
 def _period_of(value: object) -> date:

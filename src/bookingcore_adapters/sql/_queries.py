@@ -23,14 +23,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     Date,
     Integer,
     Numeric,
     Select,
+    String,
     Subquery,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     extract,
@@ -45,7 +48,7 @@ from sqlalchemy import (
 )
 
 from bookingcore.domain.queries import Cursor
-from bookingcore.domain.tallies import UTC_ZONE, DurationTally
+from bookingcore.domain.tallies import UTC_ZONE, DurationTally, StatusSet
 
 __all__ = [
     "SQLITE_CASEFOLD",
@@ -426,4 +429,27 @@ def read_duration(values: Iterable[Any]) -> DurationTally:
     rows, timed, summed, *rest = values
     return DurationTally(
         int(rows), int(timed), int(summed), *(None if v is None else int(v) for v in rest)
+    )
+
+
+def status_in(
+    statuses: StatusSet, status: ColumnElement[str], lifecycle: ColumnElement[str] | None
+) -> ColumnElement[bool]:
+    """A row's ``status`` (and ``lifecycle``) is in ``statuses``, as SQL (see
+    :func:`bookingcore_adapters.sql._bookings.in_statuses`)."""
+    found: list[ColumnElement[bool]] = []
+    if statuses.names:
+        found.append(status.in_(_written(sorted(statuses.names))))
+    for name, names in statuses.by_lifecycle().items():
+        if lifecycle is None:
+            msg = "a status set with (lifecycle, status) pairs needs the lifecycle column"
+            raise ValueError(msg)
+        found.append(and_(lifecycle == _written(name), status.in_(_written(names))))
+    return or_(*found) if found else false()
+
+
+def _written(value: str | list[str]) -> BindParameter[Any]:
+    """``value`` rendered into the statement's text when it runs (a list for ``IN``)."""
+    return bindparam(
+        None, value, type_=String(), expanding=isinstance(value, list), literal_execute=True
     )
