@@ -28,7 +28,6 @@ from bookingcore.domain import Booking
 from bookingcore.services import (
     ReconciliationReport,
     ReconciliationState,
-    ReportService,
     StrayReason,
 )
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
@@ -210,12 +209,6 @@ class TestReconciliation:
         assert report.totals_for(INR) == totals
         assert report.totals_for("EUR").net_paid == Money.zero("EUR")
 
-    def test_the_page_size_changes_nothing(self, world: World) -> None:
-        period = Period(world)
-        small_pages = ReportService(world.core.context, page_size=2)
-        paged = small_pages.reconciliation(period.start, period.end, principal=ADMIN)
-        assert paged == period.report(world)
-
     def test_an_empty_period_has_no_lines_and_no_totals(self, world: World) -> None:
         Period(world)
         later = world.clock.advance(days=1)
@@ -249,7 +242,3 @@ class TestWhoAndWhat:
         with pytest.raises(ValidationError) as caught:
             world.core.reports.reconciliation(now, now, principal=ADMIN)
         assert caught.value.errors[0].field == "end"
-
-    def test_a_page_size_out_of_range_is_refused(self, world: World) -> None:
-        with pytest.raises(ValidationError):
-            ReportService(world.core.context, page_size=0)

@@ -71,7 +71,7 @@ from bookingcore.domain import policy
 from bookingcore.domain.leads import OPEN_LEAD_STATUSES, LeadStatus
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind
-from bookingcore.domain.queries import BookingFilter, PageRequest, SlotFilter
+from bookingcore.domain.queries import BookingFilter, SlotFilter
 from bookingcore.domain.tallies import (
     DurationTally,
     Grouping,
@@ -741,16 +741,13 @@ class ReportService:
 
     Args:
         context: the core's service context.
-        page_size: 1-500; no report reads bookings page by page any more (the
-            storage computes every report), so it changes nothing.
 
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
-       ``page_size`` changes nothing: the reconciliation is computed by the storage.
+       No ``page_size``: the storage computes every report, the reconciliation too.
     """
 
-    def __init__(self, context: ServiceContext, *, page_size: int = 200) -> None:
-        PageRequest(limit=page_size)  # refuses a size out of range, naming ``limit``
+    def __init__(self, context: ServiceContext) -> None:
         self._ctx = context
 
     def reconciliation(
