@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import attrs
@@ -21,8 +22,10 @@ from sqlalchemy import (
     case,
     distinct,
     func,
+    literal_column,
     select,
 )
+from sqlalchemy.sql import Select
 
 from bookingcore.domain.imports import (
     FILE_PURGED_AT,
@@ -45,6 +48,7 @@ from bookingcore_adapters.sql._mapper import (
     required_actor,
 )
 from bookingcore_adapters.sql._queries import (
+    ZERO,
     duration_summary,
     micros_between,
     read_duration,
@@ -210,6 +214,66 @@ IMPORT_ERRORS = Mapper[ImportRowError](
 )
 
 
+# --------------------------------------------------------------------------- tallies
+
+#: Import jobs per status, without a period (:meth:`ImportJobRepository.tally` adds one):
+#: built once, as building the statement costs more than running it on a few jobs.
+_IMPORT_TALLY: Select[Any] = select(
+    booking_imports.c.status,
+    func.count(),
+    *(
+        total(column)
+        for column in (
+            booking_imports.c.total_rows,
+            booking_imports.c.created_rows,
+            booking_imports.c.updated_rows,
+            booking_imports.c.skipped_rows,
+            booking_imports.c.failed_rows,
+        )
+    ),
+).group_by(booking_imports.c.status)
+
+#: Failed rows per error type, without a period (:meth:`ImportErrorRepository.tally_by_type`
+#: adds one on the jobs' creation). Its constants are written into the SQL, not bound
+#: (see :data:`~bookingcore_adapters.sql._queries.ZERO`).
+_ERROR_TALLY: Select[Any] = (
+    select(
+        booking_import_errors.c.error_type,
+        func.count(),
+        func.count(distinct(booking_import_errors.c.import_id)),
+        total(
+            case((booking_import_errors.c.resolved_at.is_(None), literal_column("1")), else_=ZERO)
+        ),
+    )
+    .select_from(
+        booking_import_errors.join(
+            booking_imports, booking_import_errors.c.import_id == booking_imports.c.id
+        )
+    )
+    .group_by(booking_import_errors.c.error_type)
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _import_timings(dialect: str) -> Select[Any]:
+    """Processing times per status of every job: built once per dialect."""
+    return _timings_within(dialect, None, None)
+
+
+def _timings_within(
+    dialect: str, created_from: datetime | None, created_before: datetime | None
+) -> Select[Any]:
+    """Processing times per status of the jobs created in the period (inside the
+    sub-query that times them)."""
+    c = booking_imports.c
+    timed = (
+        select(c.status, micros_between(c.started_at, c.completed_at, dialect).label("micros"))
+        .where(*within(c.created_at, created_from, created_before))
+        .subquery()
+    )
+    return duration_summary(timed, ["status"], dialect)
+
+
 # --------------------------------------------------------------------------- repositories
 
 
@@ -228,35 +292,29 @@ class ImportJobRepository(Repository[ImportJob]):
     def tally(
         self, created_from: datetime | None, created_before: datetime | None
     ) -> Sequence[ImportTally]:
-        c = self._table.c
-        counted = [c.total_rows, c.created_rows, c.updated_rows, c.skipped_rows, c.failed_rows]
-        statement = (
-            select(c.status, func.count(), *(total(x) for x in counted))
-            .where(*within(c.created_at, created_from, created_before))
-            .group_by(c.status)
-        )
+        where = within(booking_imports.c.created_at, created_from, created_before)
+        found: Sequence[Sequence[Any]]
+        if where:
+            found = self._session.connection().execute(_IMPORT_TALLY.where(*where)).all()
+        else:
+            # Every job: the statement built once, run as it was compiled the first time.
+            found = self._session.fixed_rows(_IMPORT_TALLY)
         return [
-            ImportTally(str(row[0]), row[1], *(int(value) for value in row[2:]))
-            for row in self._session.connection().execute(statement)
+            ImportTally(str(row[0]), row[1], *(int(value) for value in row[2:])) for row in found
         ]
 
     def tally_timings(
         self, created_from: datetime | None, created_before: datetime | None
     ) -> Sequence[ImportTimingTally]:
         connection = self._session.connection()
-        c = self._table.c
-        took = micros_between(c.started_at, c.completed_at, connection.dialect.name)
-        timed = (
-            select(c.status, took.label("micros"))
-            .where(*within(c.created_at, created_from, created_before))
-            .subquery()
-        )
-        return [
-            ImportTimingTally(str(row[0]), read_duration(row[1:]))
-            for row in connection.execute(
-                duration_summary(timed, ["status"], connection.dialect.name)
-            )
-        ]
+        dialect = connection.dialect.name
+        found: Sequence[Sequence[Any]]
+        if created_from is None and created_before is None:
+            # Every job: the statement built once per dialect (see _import_timings).
+            found = self._session.fixed_rows(_import_timings(dialect))
+        else:
+            found = connection.execute(_timings_within(dialect, created_from, created_before)).all()
+        return [ImportTimingTally(str(row[0]), read_duration(row[1:])) for row in found]
 
     def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
         c = self._table.c
@@ -286,17 +344,15 @@ class ImportErrorRepository(Repository[ImportRowError]):
     def tally_by_type(
         self, created_from: datetime | None, created_before: datetime | None
     ) -> Sequence[ImportErrorTally]:
-        c, jobs = self._table.c, booking_imports.c
-        unresolved = case((c.resolved_at.is_(None), 1), else_=0)
-        statement = (
-            select(c.error_type, func.count(), func.count(distinct(c.import_id)), total(unresolved))
-            .select_from(self._table.join(booking_imports, c.import_id == jobs.id))
-            .where(*within(jobs.created_at, created_from, created_before))
-            .group_by(c.error_type)
-        )
+        where = within(booking_imports.c.created_at, created_from, created_before)
+        found: Sequence[Sequence[Any]]
+        if where:
+            found = self._session.connection().execute(_ERROR_TALLY.where(*where)).all()
+        else:
+            # Every failed row: the statement built once, run as it was compiled first.
+            found = self._session.fixed_rows(_ERROR_TALLY)
         return [
-            ImportErrorTally(str(row[0]), int(row[1]), int(row[2]), int(row[3]))
-            for row in self._session.connection().execute(statement)
+            ImportErrorTally(str(row[0]), int(row[1]), int(row[2]), int(row[3])) for row in found
         ]
 
     def list_for_job(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import Select
 
 from bookingcore.domain.communications import (
     Channel,
@@ -268,6 +269,16 @@ WAITLIST = Mapper[WaitlistEntry](
 )
 
 
+#: Waiting-list entries per status, without a filter (:meth:`WaitlistRepository.tally`
+#: adds one): built once, as building the statement costs more than running it.
+_WAITLIST_TALLY: Select[Any] = select(
+    waiting_lists.c.status,
+    func.count(),
+    total(waiting_lists.c.seats),
+    func.count(waiting_lists.c.offered_at),
+).group_by(waiting_lists.c.status)
+
+
 # --------------------------------------------------------------------------- repositories
 
 
@@ -466,22 +477,15 @@ class WaitlistRepository(Repository[WaitlistEntry]):
         created_before: datetime | None,
         location_id: LocationId | None = None,
     ) -> Sequence[WaitlistTally]:
-        c = self._table.c
+        c = waiting_lists.c
         where = within(c.created_at, created_from, created_before)
         if location_id is not None:
             at_location = select(slots.c.id).where(slots.c.location_id == location_id)
             where.append(c.slot_id.in_(at_location))
-        statement = (
-            select(
-                c.status,
-                func.count(),
-                total(c.seats),
-                func.count(c.offered_at),
-            )
-            .where(*where)
-            .group_by(c.status)
-        )
-        return [
-            WaitlistTally(str(row[0]), row[1], int(row[2]), row[3])
-            for row in self._session.connection().execute(statement)
-        ]
+        found: Sequence[Sequence[Any]]
+        if where:
+            found = self._session.connection().execute(_WAITLIST_TALLY.where(*where)).all()
+        else:
+            # Every entry: the statement built once, run as it was compiled the first time.
+            found = self._session.fixed_rows(_WAITLIST_TALLY)
+        return [WaitlistTally(str(row[0]), row[1], int(row[2]), row[3]) for row in found]
