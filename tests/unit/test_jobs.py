@@ -27,7 +27,7 @@ from bookingcore.domain import ImportStatus, JobRequest, JobRequested, JobState
 from bookingcore.errors import IdempotencyConflictError, NotFoundError
 from bookingcore.ports.jobs import JobRun
 from bookingcore.serialization import event_from_dict, event_to_dict
-from bookingcore.services import OPTIONAL_JOBS, JobAttempt, JobsNotConfiguredError
+from bookingcore.services import JobAttempt, JobsNotConfiguredError
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.importers import open_rows
 from bookingcore_adapters.jobs import InProcessJobQueue
@@ -151,9 +151,8 @@ class TestLibraryJobs:
             "reminders.send_due": timedelta(minutes=5),
             "waitlists.expire_offers": timedelta(seconds=30),
         }
-        # no webhook sender is wired, so no webhook job; no documents service yet
+        # no webhook sender is wired, so no webhook job
         assert "webhooks.deliver_due" not in jobs_core.jobs.catalog.names()
-        assert not set(OPTIONAL_JOBS) & set(jobs_core.jobs.catalog.names())
 
     def test_certificate_renewal_reminders_go_out_daily_once_per_certificate(
         self,

@@ -92,7 +92,6 @@ from bookingcore.services.imports import (
 from bookingcore.services.invoicing import InvoiceService
 from bookingcore.services.items import BookingItemService
 from bookingcore.services.jobs import (
-    OPTIONAL_JOBS,
     JobAttempt,
     JobCatalog,
     JobCounters,
@@ -152,7 +151,6 @@ __all__ = [
     "DEFAULT_RENEWAL_LEAD",
     "ERASED_TEXT",
     "MAX_SLOT_BOOKINGS",
-    "OPTIONAL_JOBS",
     "PERSONAL_FIELDS",
     "UNSET",
     "AdvisorNote",

@@ -467,9 +467,18 @@ class BookingCore:
         # --- end waiting lists ---
         if dispatch == "inline":
             self.context.committed.append(self.events.dispatch)
-        # ---- jobs (keep last: optional jobs are found on the services built above)
+        # ---- jobs: the library's own run the services built above
         self.jobs = JobService(self.context, jobs)
-        self.jobs.install_standard(self, self.events)
+        self.jobs.install_standard(
+            events=self.events,
+            communications=self.communications,
+            auth=self.auth,
+            waitlists=self.waitlists,
+            webhooks=self.webhooks,
+            imports=self.imports,
+            archive=self.archive,
+            certificates=self.certificates,
+        )
         if jobs is not None:
             jobs.bind(self.jobs.catalog)
 

@@ -58,8 +58,7 @@ Once a day, when the core has a certificate service,
 (``core.certificates.due_renewal_reminders(now)``: one reminder per
 certificate and expiry date; args ``lead_days`` and ``channel`` are optional).
 
-Extension points, registered only when the service method exists on the core
-(:data:`OPTIONAL_JOBS`): ``documents.generate_due``, called with the clock's time.
+Jobs of your own: :meth:`JobService.register` (a name, a handler, a schedule).
 
 .. versionadded:: 0.1
 """
@@ -78,6 +77,7 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain.imports import ImportJob
 from bookingcore.domain.jobs import JobRequest, JobRequested, Schedule, json_args
 from bookingcore.domain.policy import Principal
 from bookingcore.errors import NotFoundError, ValidationError
@@ -87,10 +87,16 @@ from bookingcore.ports.messaging import EventPublisher, SerializedEventPublisher
 from bookingcore.ports.observability import Observer
 from bookingcore.services._context import ServiceContext, Transaction
 from bookingcore.services._observing import GuardedObserver, error_name
+from bookingcore.services.archiving import ArchiveService
+from bookingcore.services.auth import AuthService
+from bookingcore.services.certificates import CertificateService
+from bookingcore.services.communications import CommunicationService
 from bookingcore.services.events import EventDispatcher, HandlerContext, OutboxRelay
+from bookingcore.services.imports import ImportService, ImportSettings
+from bookingcore.services.waitlists import WaitlistService
+from bookingcore.services.webhooks import WebhookService
 
 __all__ = [
-    "OPTIONAL_JOBS",
     "JobAttempt",
     "JobCatalog",
     "JobCounters",
@@ -102,13 +108,6 @@ _log = logging.getLogger("bookingcore.jobs")
 
 #: Who the library's jobs act as, in audit entries and communications.
 JOBS = Principal.system("jobs")
-
-#: Jobs other features add: job name -> (attribute of the core, method). A job is
-#: registered when ``getattr(core, attribute)`` has the method; it is called with
-#: the clock's time and runs every 30 seconds.
-OPTIONAL_JOBS: Mapping[str, tuple[str, str]] = {
-    "documents.generate_due": ("documents", "generate_due"),
-}
 
 #: How often ``certificates.renewal_reminders`` runs: certificates expire by the day.
 _CERTIFICATE_REMINDERS_EVERY = timedelta(days=1)
@@ -410,15 +409,26 @@ class JobService:
 
     # ------------------------------------------------------------------ the library's jobs
 
-    def install_standard(self, core: object, dispatcher: EventDispatcher) -> None:
-        """Register the library's jobs over ``core``'s services (see the module).
+    def install_standard(
+        self,
+        *,
+        events: EventDispatcher,
+        communications: CommunicationService,
+        auth: AuthService,
+        waitlists: WaitlistService,
+        webhooks: WebhookService,
+        imports: ImportService,
+        archive: ArchiveService,
+        certificates: CertificateService,
+    ) -> None:
+        """Register the library's jobs over these services (see the module).
 
-        Called by :class:`~bookingcore.BookingCore`; the optional ones are
-        registered only if ``core`` has their service method.
+        Called once by :class:`~bookingcore.BookingCore` with its own services;
+        jobs that depend on a setting or a wired port are registered only when
+        it is there. A job of your own: :meth:`register`.
 
         .. versionchanged:: 0.4
-           ``certificates.renewal_reminders``, daily, when ``core`` has
-           ``certificates.due_renewal_reminders``.
+           ``certificates.renewal_reminders``, daily.
         .. versionchanged:: 0.4
            ``imports.purge_files``, hourly, when ``core.imports`` has a file store
            and ``Settings.import_file_retention`` is set.
@@ -427,10 +437,12 @@ class JobService:
         .. versionchanged:: 0.4
            ``communications.resend_stalled``, every 5 minutes, unless
            ``Settings.stalled_message_after`` is ``None``.
+        .. versionchanged:: 0.4
+           Takes the services by name, typed, instead of the core; the
+           ``OPTIONAL_JOBS`` extension table is gone (register such a job with
+           :meth:`register`).
         """
-        events = dispatcher
-        communications: Any = getattr(core, "communications")  # noqa: B009
-        auth: Any = getattr(core, "auth")  # noqa: B009
+        settings = self._ctx.settings
 
         def dispatch(args: Mapping[str, Any], run: JobRun) -> object:
             return attrs.asdict(events.run_pending(limit=int(args.get("limit", 200))))
@@ -438,21 +450,17 @@ class JobService:
         def cleanup(args: Mapping[str, Any], run: JobRun) -> object:
             return auth.cleanup()
 
-        waitlists: Any = getattr(core, "waitlists")  # noqa: B009
-        webhooks: Any = getattr(core, "webhooks")  # noqa: B009
-
         def expire_offers(args: Mapping[str, Any], run: JobRun) -> object:
             return len(waitlists.expire_offers(self._ctx.now(), principal=JOBS))
 
         def deliver_webhooks(args: Mapping[str, Any], run: JobRun) -> object:
-            report = webhooks.deliver_due(self._ctx.now())
-            return attrs.asdict(report)
+            return attrs.asdict(webhooks.deliver_due(self._ctx.now()))
 
         self.register("events.dispatch", dispatch, every=timedelta(seconds=10))
         self._install_messages(communications)
         self.register("auth.cleanup", cleanup, every=timedelta(minutes=15))
         self.register("waitlists.expire_offers", expire_offers, every=timedelta(seconds=30))
-        if self._ctx.settings.outbox_retention is not None:
+        if settings.outbox_retention is not None:
 
             def prune_outbox(args: Mapping[str, Any], run: JobRun) -> object:
                 limit = int(args.get("limit", 1000))
@@ -464,18 +472,13 @@ class JobService:
                 return total
 
             self.register("outbox.prune", prune_outbox, every=timedelta(hours=1))
-        imports: Any = getattr(core, "imports", None)
-        if (
-            getattr(imports, "files", None) is not None
-            and self._ctx.settings.import_file_retention is not None
-        ):
+        if imports.files is not None and settings.import_file_retention is not None:
 
             def purge_import_files(args: Mapping[str, Any], run: JobRun) -> object:
                 return imports.purge_files(principal=JOBS, limit=int(args.get("limit", 100)))
 
             self.register("imports.purge_files", purge_import_files, every=timedelta(hours=1))
-        archive: Any = getattr(core, "archive", None)
-        if self._ctx.settings.archive_after is not None and archive is not None:
+        if settings.archive_after is not None:
 
             def archive_bookings(args: Mapping[str, Any], run: JobRun) -> object:
                 limit = args.get("limit")
@@ -494,33 +497,26 @@ class JobService:
             self.register("bookings.archive", archive_bookings, every=_ARCHIVE_EVERY)
         if webhooks.sending:
             self.register("webhooks.deliver_due", deliver_webhooks, every=timedelta(seconds=30))
-        certificates: Any = getattr(core, "certificates", None)
-        if callable(getattr(certificates, "due_renewal_reminders", None)):
 
-            def certificate_reminders(args: Mapping[str, Any], run: JobRun) -> object:
-                lead = args.get("lead_days")
-                sent = certificates.due_renewal_reminders(
-                    self._ctx.now(),
-                    principal=JOBS,
-                    lead=None if lead is None else timedelta(days=float(lead)),
-                    channel=args.get("channel"),
-                )
-                return len(sent)
-
-            self.register(
-                "certificates.renewal_reminders",
-                certificate_reminders,
-                every=_CERTIFICATE_REMINDERS_EVERY,
+        def certificate_reminders(args: Mapping[str, Any], run: JobRun) -> object:
+            lead = args.get("lead_days")
+            sent = certificates.due_renewal_reminders(
+                self._ctx.now(),
+                principal=JOBS,
+                lead=None if lead is None else timedelta(days=float(lead)),
+                channel=args.get("channel"),
             )
-        for name, (attribute, method) in OPTIONAL_JOBS.items():
-            service = getattr(core, attribute, None)
-            call: Callable[..., object] | None = getattr(service, method, None)
-            if call is not None:
-                self.register(name, _call_with_now(self._ctx, call), every=timedelta(seconds=30))
-        if self._queue is not None:
-            dispatcher.subscribe(JobRequested, self.enqueue, name="jobs.enqueue")
+            return len(sent)
 
-    def _install_messages(self, communications: Any) -> None:
+        self.register(
+            "certificates.renewal_reminders",
+            certificate_reminders,
+            every=_CERTIFICATE_REMINDERS_EVERY,
+        )
+        if self._queue is not None:
+            events.subscribe(JobRequested, self.enqueue, name="jobs.enqueue")
+
+    def _install_messages(self, communications: CommunicationService) -> None:
         """``reminders.send_due``, and ``communications.resend_stalled`` unless
         ``Settings.stalled_message_after`` is ``None``."""
 
@@ -565,7 +561,9 @@ class JobService:
 
         self.register("outbox.relay", relay_outbox, every=every)
 
-    def enable_imports(self, imports: Any, open_source: Callable[[str], RowSource]) -> None:
+    def enable_imports(
+        self, imports: ImportService, open_source: Callable[[str], RowSource]
+    ) -> None:
         """Register ``imports.run``: ``{"import_id", "path"}`` -> run (or resume) that import.
 
         ``open_source`` opens the uploaded file the job names (the CLI passes
@@ -590,14 +588,14 @@ class JobService:
 
     def start_import(
         self,
-        imports: Any,
+        imports: ImportService,
         source: RowSource,
         path: str,
         *,
         principal: Principal,
-        settings: Any = None,
+        settings: ImportSettings | None = None,
         idempotency_key: str | None = None,
-    ) -> Any:
+    ) -> ImportJob:
         """Record an import of the uploaded file at ``path`` and defer its ``imports.run``
         job in the same transaction; returns the :class:`~bookingcore.domain.ImportJob`.
 
@@ -616,7 +614,7 @@ class JobService:
         if "imports.run" not in self.catalog:
             raise NotFoundError("job", "imports.run")
 
-        def then(tx: Transaction, job: Any) -> None:
+        def then(tx: Transaction, job: ImportJob) -> None:
             self.defer(
                 "imports.run",
                 {"import_id": str(job.id), "path": path},
@@ -631,10 +629,3 @@ class JobService:
             then=then,
             idempotency_key=idempotency_key,
         )
-
-
-def _call_with_now(context: ServiceContext, call: Callable[..., object]) -> JobHandler:
-    def handler(args: Mapping[str, Any], run: JobRun) -> object:
-        return call(context.now())
-
-    return handler
