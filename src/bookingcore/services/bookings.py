@@ -2248,7 +2248,7 @@ class BookingService:
             )
         return tuple(confirmed)
 
-    def change_travelers(  # noqa: PLR0915
+    def change_travelers(
         self,
         booking_id: BookingId,
         *,
@@ -2354,27 +2354,12 @@ class BookingService:
                 )
                 for (traveler, price, needs), choice in zip(chosen, add, strict=True)
             ]
-            if primary is None and not any(t.is_primary for t in added):
-                primary = next((t.traveler_id for t in kept if t.is_primary), None)
-            marked = [t.traveler_id for t in added if t.is_primary]
-            if primary is not None and marked and marked != [primary]:
-                msg = "name the primary contact once: by primary or by is_primary, not both"
-                raise ValidationError.single("primary", msg, "ambiguous")
-            if primary is not None:
-                everyone = {t.traveler_id for t in (*kept, *added)}
-                if primary not in everyone:
-                    msg = f"{primary} is not a traveler of the booking after the change"
-                    raise ValidationError.single("primary", msg, "unknown_traveler")
-                kept = [attrs.evolve(t, is_primary=t.traveler_id == primary) for t in kept]
-                added = [attrs.evolve(t, is_primary=t.traveler_id == primary) for t in added]
-            else:
-                kept = [attrs.evolve(t, is_primary=False) for t in kept]
             lifecycle = self._ctx.settings.lifecycle(booking.lifecycle)
             freed = booking.holds_seats(lifecycle) and len(kept) + len(added) < len(
                 booking.travelers
             )
             raised = booking.change_travelers(
-                (*kept, *added),
+                _with_primary(kept, added, primary),
                 slot=slot,
                 lifecycle=lifecycle,
                 author=self._ctx.author(principal, now),
@@ -3022,3 +3007,29 @@ def _made(raised: Raised, made: UUID | None) -> Raised:
     if made is None:
         return raised
     return attrs.evolve(raised, audit=attrs.evolve(raised.audit, id=made))
+
+
+def _with_primary(
+    kept: Sequence[BookingTraveler], added: Sequence[BookingTraveler], primary: TravelerId | None
+) -> tuple[BookingTraveler, ...]:
+    """A booking's travelers after a change: those ``kept``, then those ``added``, with
+    one primary contact: ``primary`` if named, else the one ``added`` marked primary,
+    else the one kept.
+
+    Raises:
+        ValidationError: on ``primary``: named twice differently (by ``primary`` and
+            by ``is_primary``), or not a traveler of the booking after the change.
+    """
+    if primary is None and not any(t.is_primary for t in added):
+        primary = next((t.traveler_id for t in kept if t.is_primary), None)
+    marked = [t.traveler_id for t in added if t.is_primary]
+    if primary is not None and marked and marked != [primary]:
+        msg = "name the primary contact once: by primary or by is_primary, not both"
+        raise ValidationError.single("primary", msg, "ambiguous")
+    if primary is None:
+        return (*(attrs.evolve(t, is_primary=False) for t in kept), *added)
+    everyone = (*kept, *added)
+    if primary not in {t.traveler_id for t in everyone}:
+        msg = f"{primary} is not a traveler of the booking after the change"
+        raise ValidationError.single("primary", msg, "unknown_traveler")
+    return tuple(attrs.evolve(t, is_primary=t.traveler_id == primary) for t in everyone)
