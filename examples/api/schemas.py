@@ -1036,6 +1036,16 @@ class BookingUpdateIn(StrictIn):
     expected_version: int | None = None
 
 
+class BookingReplaceIn(StrictIn):
+    """Every field a partner may edit on its booking, as a whole: one left out is
+    cleared (seed 002's ``PUT``; ``PATCH`` changes only the fields given)."""
+
+    external_id: str | None = Field(default=None, max_length=255)
+    referral_source: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+    expected_version: int | None = None
+
+
 class StatusIn(StrictIn):
     """An advisor's status change with a note (seed 004's mobile flow)."""
 

@@ -293,3 +293,39 @@ def test_booking_text_fields_take_what_the_library_takes(
         assert fields["referral_source"]["anyOf"][0]["maxLength"] == 100, name
         if "external_id" in fields:
             assert fields["external_id"]["anyOf"][0]["maxLength"] == 255, name
+
+
+def test_a_partner_edits_its_booking_by_patch_or_replaces_the_fields_by_put(
+    client: ApiClient, partner: Partner, slot: Slot
+) -> None:
+    """``PATCH`` changes the fields given and keeps the others; seed 002's ``PUT`` sets
+    both editable fields, clearing one left out. A stale version is 409, another
+    partner's booking 404, an external id the partner already uses 409."""
+    me, other = partner(), partner()
+    made = client.post(
+        "/api/partner/bookings",
+        json=_booking(slot, external_id="BR-1", referral_source="newsletter"),
+        headers=me,
+    ).json()
+    client.post(
+        "/api/partner/bookings",
+        json=_booking(slot, "+919876543219", external_id="BR-2"),
+        headers=me,
+    )
+    url = f"/api/partner/bookings/{made['id']}"
+
+    patched = client.patch(url, json={"referral_source": "fair"}, headers=me)
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["external_id"], patched.json()["referral_source"]) == ("BR-1", "fair")
+
+    put = client.put(url, json={"external_id": "BR-1b"}, headers=me)
+    assert put.status_code == 200, put.text
+    assert (put.json()["external_id"], put.json()["referral_source"]) == ("BR-1b", None)
+    assert client.get(url, headers=me).json()["referral_source"] is None
+
+    stale = client.put(url, json={"external_id": "X", "expected_version": 1}, headers=me)
+    assert stale.status_code == 409, stale.text
+    taken = client.put(url, json={"external_id": "BR-2"}, headers=me)
+    assert taken.status_code == 409, taken.text
+    assert client.put(url, json={"external_id": "MINE"}, headers=other).status_code == 404
+    assert client.get(url, headers=me).json()["external_id"] == "BR-1b"

@@ -169,6 +169,7 @@ def _bodies(data: dict[str, str], slot_id: str) -> dict[str, Any]:
         "core_move_booking": {"bookingId": data["booking_id"], "toStatus": "cancelled"},
         "payments_create_intent": {"booking_id": data["booking_id"], "provider": "fake"},
         "partner_update_booking": {"external_id": "TAKEN-OVER"},
+        "partner_replace_booking": {"external_id": "TAKEN-OVER"},
         "admin_assign_booking": {"advisor_id": None},
         "payments_refund": {"amount": {"amount": "1.00", "currency": "INR"}},
         "admin_transition_booking": {"to": "cancelled"},
