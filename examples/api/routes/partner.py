@@ -20,6 +20,7 @@ from pydantic import AwareDatetime
 from bookingcore import (
     AuthenticationError,
     BookingChanges,
+    BookingCore,
     BookingId,
     CapacityError,
     CustomerFilter,
@@ -335,15 +336,7 @@ def update_booking(
         external_id=body.external_id if "external_id" in given else UNSET,
         referral_source=body.referral_source if "referral_source" in given else UNSET,
     )
-    booking = core.bookings.update(
-        BookingId(booking_id),
-        changes,
-        principal=partner,
-        expected_version=body.expected_version,
-        reason=body.reason,
-        idempotency_key=idempotency_key,
-    )
-    return booking_out(core, partner, booking)
+    return _updated(core, partner, booking_id, changes, body, idempotency_key)
 
 
 @router.put(
@@ -371,6 +364,17 @@ def replace_booking(
     The same service call as ``PATCH``, with every editable field named.
     """
     changes = BookingChanges(external_id=body.external_id, referral_source=body.referral_source)
+    return _updated(core, partner, booking_id, changes, body, idempotency_key)
+
+
+def _updated(
+    core: BookingCore,
+    partner: Principal,
+    booking_id: UUID,
+    changes: BookingChanges,
+    body: BookingUpdateIn | BookingReplaceIn,
+    idempotency_key: str | None,
+) -> BookingOut:
     booking = core.bookings.update(
         BookingId(booking_id),
         changes,
