@@ -34,7 +34,8 @@ class ShareLinkIn(StrictIn):
 
 
 class ShareLinkOut(BaseModel):
-    """A share link as lists show it: its token masked (``trip_…abcd``)."""
+    """A share link as lists show it: its token masked (``trip_…abcd``), and how many
+    times it opened the trip and when it last did."""
 
     id: UUID
     token_hint: str
@@ -45,6 +46,8 @@ class ShareLinkOut(BaseModel):
     expires_at: datetime
     revoked_at: datetime | None
     active: bool
+    view_count: int = Field(description="How many times the link opened the trip")
+    last_opened_at: datetime | None = Field(description="When it last did (null: never)")
 
     @classmethod
     def of(cls, link: ShareLink, now: datetime) -> ShareLinkOut:
@@ -59,6 +62,8 @@ class ShareLinkOut(BaseModel):
             expires_at=link.expires_at,
             revoked_at=link.revoked_at,
             active=link.is_active(now),
+            view_count=link.view_count,
+            last_opened_at=link.last_opened_at,
         )
 
 

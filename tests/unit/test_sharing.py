@@ -36,7 +36,7 @@ from bookingcore.domain import (
     policy,
     shared_status,
 )
-from bookingcore.domain.lifecycle import APPOINTMENT, RESERVATION, TRAVEL
+from bookingcore.domain.lifecycle import APPOINTMENT, RESERVATION, TRAVEL, Lifecycle
 from bookingcore.domain.sharing import first_name, hash_share_token
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore.testing.builders import Builder
@@ -381,7 +381,9 @@ class TestAudit:
 class TestStatusWords:
     def test_the_shipped_lifecycles_read_in_customer_words(self) -> None:
         assert shared_status(RESERVATION, "pending") is SharedTripStatus.PENDING
-        assert shared_status(RESERVATION, "no_show") is SharedTripStatus.ENDED
+        # A no-show did not travel: shared no more, as a cancelled booking.
+        assert shared_status(RESERVATION, "no_show") is None
+        assert shared_status(RESERVATION, "completed") is SharedTripStatus.COMPLETED
         assert shared_status(RESERVATION, "cancelled") is None
         assert shared_status(APPOINTMENT, "IN_PROGRESS") is SharedTripStatus.CONFIRMED
         assert shared_status(APPOINTMENT, "CANCELLED") is None
@@ -389,6 +391,21 @@ class TestStatusWords:
         assert shared_status(TRAVEL, "supplier_confirmed") is SharedTripStatus.CONFIRMED
         assert shared_status(TRAVEL, "completed") is SharedTripStatus.COMPLETED
         assert shared_status(TRAVEL, "refunded") is None
+
+    def test_a_final_state_of_your_own_without_seats_is_shared_no_more(self) -> None:
+        """A terminal state that holds no seats (a hold that expired) was never
+        travelled in; one that holds seats ended after the trip."""
+        rental = Lifecycle(
+            name="rental",
+            states=("held", "booked", "returned", "expired"),
+            initial="held",
+            transitions={"held": {"booked", "expired"}, "booked": {"returned"}},
+            terminal={"returned", "expired"},
+            holding={"held", "booked", "returned"},
+        )
+        assert shared_status(rental, "expired") is None
+        assert shared_status(rental, "returned") is SharedTripStatus.ENDED
+        assert shared_status(rental, "booked") is SharedTripStatus.CONFIRMED
 
     def test_first_names_skip_erased_travelers(self) -> None:
         assert first_name("Asha Rao") == "Asha"

@@ -151,8 +151,13 @@ class ShareLink:
     ``token_last4`` its last four characters, for telling links apart. The
     ``show_*`` flags choose what the view holds beyond its fixed part.
     ``customer_id`` is the booking's customer (whose privacy rights cover it).
+    ``view_count`` is how many times the link opened the trip and
+    ``last_opened_at`` when it last did (``None`` before its first open): shown
+    to whoever may list the booking's links, never in the shared view.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       ``view_count`` and ``last_opened_at``.
     """
 
     id: ShareLinkId
@@ -167,6 +172,8 @@ class ShareLink:
     show_itinerary: bool = True
     label: str | None = None
     revoked_at: datetime | None = None
+    view_count: int = 0
+    last_opened_at: datetime | None = None
 
     @classmethod
     def issue(
@@ -287,22 +294,28 @@ _WORDS = {
     "supplier_confirmed": SharedTripStatus.CONFIRMED,
     "documents_generated": SharedTripStatus.CONFIRMED,
     "completed": SharedTripStatus.COMPLETED,
-    "no_show": SharedTripStatus.ENDED,
 }
 
-#: Statuses whose booking is shared no more (as its cancelled state is).
-_HIDDEN = frozenset({"refunded"})
+#: Statuses whose booking is shared no more (as its cancelled state is): final, or
+#: as good as, without the trip travelled (refunded; a no-show did not travel).
+_HIDDEN = frozenset({"refunded", "no_show"})
 
 
 def shared_status(lifecycle: Lifecycle | None, status: str) -> SharedTripStatus | None:
     """``status`` of a booking following ``lifecycle`` in customer-facing words, or
-    ``None`` when a booking in it is shared no more (cancelled, refunded).
+    ``None`` when a booking in it is shared no more: cancelled, refunded, a
+    no-show, or a final state it was not travelled in.
 
     The shipped lifecycles' statuses have their words; a status of your own
-    lifecycle reads ``ended`` when terminal, ``confirmed`` when it holds seats
-    and is not the initial one, ``pending`` otherwise.
+    lifecycle is shared no more when terminal without holding seats (an
+    ``expired`` or ``lapsed`` booking never travelled), reads ``ended`` when
+    terminal and holding seats, ``confirmed`` when it holds seats and is not the
+    initial one, ``pending`` otherwise.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       A no-show, and a terminal state of your own that holds no seats, are
+       shared no more (they read ``ended`` before).
     """
     key = status.lower()
     if (lifecycle is not None and status == lifecycle.cancelled) or key in _HIDDEN:
@@ -314,7 +327,7 @@ def shared_status(lifecycle: Lifecycle | None, status: str) -> SharedTripStatus 
     if lifecycle is None:
         return SharedTripStatus.PENDING
     if status in lifecycle.terminal:
-        return SharedTripStatus.ENDED
+        return SharedTripStatus.ENDED if status in lifecycle.holding else None
     if status in lifecycle.holding and status != lifecycle.initial:
         return SharedTripStatus.CONFIRMED
     return SharedTripStatus.PENDING

@@ -79,6 +79,8 @@ def masked_link(link: ShareLink) -> dict[str, Any]:
         "created_at": link.created_at.isoformat(),
         "expires_at": link.expires_at.isoformat(),
         "revoked_at": None if link.revoked_at is None else link.revoked_at.isoformat(),
+        "view_count": link.view_count,
+        "last_opened_at": None if link.last_opened_at is None else link.last_opened_at.isoformat(),
     }
 
 
@@ -235,25 +237,41 @@ class TripSharingService:
 
         The token is hashed and its link found by the hash through a unique index,
         then confirmed with a constant-time comparison; an unknown token costs the
-        same hash and comparison. The view is read in one read-only unit of work.
+        same hash and comparison. Whether the booking is still shared is decided
+        here, at every open, from the booking as it is now (see
+        :func:`~bookingcore.domain.sharing.shared_status`): a booking cancelled,
+        refunded, a no-show, in a final state it was not travelled in, or
+        archived opens nothing, whichever path brought it there. An open that
+        shows the trip is counted on its link
+        (:meth:`~bookingcore.ports.ShareLinkRepository.record_open`: ``view_count``
+        and ``last_opened_at``, one ``UPDATE``) in the unit of work that reads it;
+        a token that opens nothing writes nothing.
 
         Raises:
             SharedTripNotFoundError: for every token that opens nothing: malformed,
-                unknown, expired, revoked, a cancelled booking or an erased
-                customer's. One error, one message, so a caller cannot tell a
-                token that once worked from one that never did.
+                unknown, expired, revoked, a booking shared no more (above) or an
+                erased customer's. One error, one message, so a caller cannot tell
+                a token that once worked from one that never did.
+
+        .. versionchanged:: 0.4
+           Opens are counted; a no-show, a final state not travelled in and an
+           archived booking open nothing.
         """
         text = usable_token(token)
         given = hash_share_token(text or "")
         now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             link = uow.share_links.get_by_token_hash(given) if text is not None else None
             if link is None:
                 hmac.compare_digest(given, _NO_LINK_HASH)
                 raise SharedTripNotFoundError
             if not link.matches(given) or not link.is_active(now):
                 raise SharedTripNotFoundError
-            return self._shared(uow, link)
+            trip = self._shared(uow, link)
+            uow.share_links.record_open(link.id, now)
+            tx.commit()
+            return trip
 
     # ------------------------------------------------------------------ helpers
 
@@ -265,7 +283,7 @@ class TripSharingService:
         if customer is None or customer.is_erased or customer.merged_into is not None:
             raise SharedTripNotFoundError
         status = shared_status(self._ctx.settings.lifecycles.get(booking.lifecycle), booking.status)
-        if status is None or booking.cancelled_at is not None:
+        if status is None or booking.cancelled_at is not None or booking.archived_at is not None:
             raise SharedTripNotFoundError
         slot = uow.slots.get(booking.slot_id)
         location = uow.locations.get(booking.location_id)
@@ -325,6 +343,7 @@ class TripSharingService:
         if (
             status is None
             or booking.cancelled_at is not None
+            or booking.archived_at is not None
             or customer is None
             or customer.is_erased
         ):
