@@ -30,6 +30,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain._validation import clean_text
+from bookingcore.domain.bookings import Booking
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import hash_api_secret
 from bookingcore.domain.values import BookingId, CustomerId
@@ -51,6 +52,7 @@ __all__ = [
     "first_name",
     "hash_share_token",
     "new_share_token",
+    "shared_booking_status",
     "shared_status",
     "usable_token",
 ]
@@ -331,6 +333,23 @@ def shared_status(lifecycle: Lifecycle | None, status: str) -> SharedTripStatus 
     if status in lifecycle.holding and status != lifecycle.initial:
         return SharedTripStatus.CONFIRMED
     return SharedTripStatus.PENDING
+
+
+def shared_booking_status(lifecycle: Lifecycle | None, booking: Booking) -> SharedTripStatus | None:
+    """What a share link of ``booking`` shows as its status, or ``None`` when the
+    booking is shared no more and its links open nothing: :func:`shared_status` of
+    its status is ``None`` (cancelled, refunded, a no-show, a final state not
+    travelled in), it was cancelled (``cancelled_at``), or it is archived.
+
+    Decided from the booking as it is, at every open: whichever path moved it there,
+    and back (an archived booking brought back, a no-show appointment rescheduled),
+    its links follow without a write of their own.
+
+    .. versionadded:: 0.4
+    """
+    if booking.cancelled_at is not None or booking.archived_at is not None:
+        return None
+    return shared_status(lifecycle, booking.status)
 
 
 def first_name(name: str) -> str | None:

@@ -33,12 +33,15 @@ was slower than ``Settings.stalled_message_after``, so the stalled-message job
 took the message over and sent it too) records its answer as follows; the claim
 holder's answer is recorded as usual:
 
-* a late **success** is recorded forward only: a message still pending (the
-  resender is still at the gateway) becomes sent, and the resender's answer then
-  changes nothing; a message the resender logged sent keeps that send's
-  ``sent_at`` and provider id; one it logged failed becomes sent. A success is
-  never lost, and a message is never reported sent twice (one
-  ``communication.status_changed`` event).
+* a late **success** is recorded forward only, by the status order
+  (:attr:`~bookingcore.domain.CommunicationStatus.rank`): a message still
+  pending (the resender is still at the gateway) becomes sent, and the
+  resender's answer then changes nothing; a message the resender logged sent
+  keeps that send's ``sent_at`` and provider id; one it logged failed stays
+  failed (``failed`` ranks above ``sent``) but gains the send time and provider
+  id it lacked, so the provider's delivery report finds it and moves it on
+  (``delivered`` ranks above ``failed``). A message is never reported sent
+  twice (one ``communication.status_changed`` event).
 * a late **failure** is dropped: it cannot turn a message another sender holds,
   or sent, into a failed one that a keyed send would then send a third time.
 

@@ -25,6 +25,7 @@ from bookingcore.domain.sharing import (
     SharedItineraryDay,
     SharedTrip,
     SharedTripNotFoundError,
+    SharedTripStatus,
     ShareExpiryError,
     ShareLink,
     ShareLinkId,
@@ -33,7 +34,7 @@ from bookingcore.domain.sharing import (
     first_name,
     hash_share_token,
     new_share_token,
-    shared_status,
+    shared_booking_status,
     usable_token,
 )
 from bookingcore.domain.values import BookingId, CustomerId
@@ -273,6 +274,17 @@ class TripSharingService:
             tx.commit()
             return trip
 
+    def shared_booking_status(self, booking: Booking) -> SharedTripStatus | None:
+        """What ``booking``'s share links show as its status, or ``None`` when they open
+        nothing (see :func:`~bookingcore.domain.sharing.shared_booking_status`, with
+        the booking's lifecycle from the settings). A host listing a booking's links
+        shows with it whether they open the trip now.
+
+        .. versionadded:: 0.4
+        """
+        lifecycle = self._ctx.settings.lifecycles.get(booking.lifecycle)
+        return shared_booking_status(lifecycle, booking)
+
     # ------------------------------------------------------------------ helpers
 
     def _shared(self, uow: UnitOfWork, link: ShareLink) -> SharedTrip:
@@ -282,8 +294,8 @@ class TripSharingService:
         customer = uow.customers.get(booking.customer_id)
         if customer is None or customer.is_erased or customer.merged_into is not None:
             raise SharedTripNotFoundError
-        status = shared_status(self._ctx.settings.lifecycles.get(booking.lifecycle), booking.status)
-        if status is None or booking.cancelled_at is not None or booking.archived_at is not None:
+        status = self.shared_booking_status(booking)
+        if status is None:
             raise SharedTripNotFoundError
         slot = uow.slots.get(booking.slot_id)
         location = uow.locations.get(booking.location_id)
@@ -337,16 +349,8 @@ class TripSharingService:
         return booking
 
     def _check_shareable(self, uow: UnitOfWork, booking: Booking) -> None:
-        lifecycle = self._ctx.settings.lifecycles.get(booking.lifecycle)
         customer = uow.customers.get(booking.customer_id)
-        status = shared_status(lifecycle, booking.status)
-        if (
-            status is None
-            or booking.cancelled_at is not None
-            or booking.archived_at is not None
-            or customer is None
-            or customer.is_erased
-        ):
+        if self.shared_booking_status(booking) is None or customer is None or customer.is_erased:
             msg = f"booking {booking.id} is {booking.status}: it cannot be shared"
             raise ValidationError.single("booking_id", msg, "not_shareable")
 
