@@ -2101,10 +2101,14 @@ class _ShareLinkRepository(_Repository[ShareLink]):
         return found
 
     def record_open(self, link_id: ShareLinkId, at: datetime) -> ShareLink | None:
-        # The unit of work holds the store's lock for its life: no open is lost.
+        # Added to what is stored: another unit of work (interleaved in this thread)
+        # may have counted opens since this one read the link.
         found: ShareLink | None = self._locked(link_id)
         if found is None:
             return None
+        stored: ShareLink | None = self._uow._store.rows[self._table].get(link_id)
+        if stored is not None and stored.view_count > found.view_count:
+            found.view_count = stored.view_count
         found.view_count += 1
         found.last_opened_at = at
         return found
