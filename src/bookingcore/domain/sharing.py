@@ -107,9 +107,10 @@ def usable_token(token: object) -> str | None:
 
 
 class SharedTripNotFoundError(NotFoundError):
-    """No shared trip for this token: unknown, expired, revoked, or the booking is
-    cancelled or its customer erased. One error for all, so an answer never tells
-    whether a token existed.
+    """No shared trip for this token: unknown, expired, revoked, the booking shared
+    no more (cancelled, refunded, a no-show, ended untravelled, archived: see
+    :func:`shared_booking_status`) or its customer erased. One error for all, so an
+    answer never tells whether a token existed.
 
     .. versionadded:: 0.4
     """

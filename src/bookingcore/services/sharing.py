@@ -6,6 +6,10 @@ read the trip's small, fixed view with it (:meth:`TripSharingService.view`)
 without signing in. See :mod:`bookingcore.domain.sharing` for what the view
 holds and how the token is kept.
 
+A link opens nothing once its booking is shared no more (cancelled, refunded, a
+no-show, ended untravelled, archived), and each open it answers is counted on it
+(``view_count``, ``last_opened_at``).
+
 .. versionadded:: 0.4
 """
 
@@ -91,7 +95,13 @@ class TripSharingService:
     The booking's customer, the partner whose booking it is, and staff who
     change everything make and revoke links; staff who see everything list
     them too. Every change leaves an audit entry on the link (entity
-    ``"share link"``, with the booking), which shows the token masked.
+    ``"share link"``, with the booking), which shows the token masked. Opens are
+    counted on the link (one ``UPDATE`` each), not audited.
+
+    A link opens the trip only while its booking is shared, decided at every open
+    from the booking as it is (:meth:`shared_booking_status`), rather than by
+    revoking the links when the booking ends: one rule covers every path to a
+    final state, and links follow a booking brought back (docs/sharing.md).
 
     .. versionadded:: 0.4
     """
@@ -128,7 +138,9 @@ class TripSharingService:
             PermissionDeniedError: ``principal`` may see the booking but not share
                 it (an advisor, a supplier user, staff who only view).
             ValidationError: on ``booking_id`` (code ``not_shareable``) for a
-                cancelled booking or an erased customer's; on ``label``,
+                booking shared no more (:meth:`shared_booking_status` is ``None``:
+                cancelled, refunded, a no-show, ended untravelled, archived) or an
+                erased customer's; on ``label``,
                 ``show_first_names``, ``show_itinerary``; a malformed
                 ``idempotency_key``.
             ShareExpiryError: ``expires_at`` not after now, or past the longest a
@@ -186,7 +198,10 @@ class TripSharingService:
 
     def list_links(self, booking_id: BookingId, *, principal: Principal) -> Sequence[ShareLink]:
         """The booking's share links, oldest first, working or not (see
-        :meth:`ShareLink.is_active`); show them with :meth:`ShareLink.masked_token`.
+        :meth:`ShareLink.is_active`; whether they open the trip also depends on the
+        booking, :meth:`shared_booking_status`), each with its opens
+        (``view_count``, ``last_opened_at``); show them with
+        :meth:`ShareLink.masked_token`.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
