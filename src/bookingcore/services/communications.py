@@ -1066,10 +1066,15 @@ class CommunicationService:
         """Hand a message another service logged as pending to the notifier, and log
         what it answered (certificate renewal reminders are logged this way).
 
+        The message is claimed first, as every send is (see the module): one another
+        sender holds, or one that moved on, is returned as it is, not sent.
+
         Raises:
             DeliveryError: the notifier refused; the message is logged as failed.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4
+           Claimed before it is sent.
         """
         return self._deliver(communication_id)
 
@@ -1083,7 +1088,9 @@ class CommunicationService:
         unless the caller claimed it already (``claim``, the stalled-message job's):
         a sender that loses the claim (another sender holds the message) does not
         hand it to the notifier and answers it as it is. The answer is recorded as
-        :meth:`_settle` says.
+        the module says: the holder's as usual; a late one of a sender whose claim
+        was taken over, a success forward only and a failure not at all (nor
+        raised).
         """
         if claim is None:
             claim = uuid4()
