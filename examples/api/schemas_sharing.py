@@ -34,7 +34,8 @@ class ShareLinkIn(StrictIn):
 
 
 class ShareLinkOut(BaseModel):
-    """A share link as lists show it: its token masked (``trip_…abcd``)."""
+    """A share link as lists show it: its token masked (``trip_…abcd``), and how many
+    times it opened the trip and when it last did."""
 
     id: UUID
     token_hint: str
@@ -44,11 +45,18 @@ class ShareLinkOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
-    active: bool
+    active: bool = Field(description="The link works: neither revoked nor expired")
+    opens: bool = Field(
+        description="Its token opens the trip now: the link works and the booking is still "
+        "shared (not cancelled, refunded, a no-show, otherwise ended untravelled, or archived)"
+    )
+    view_count: int = Field(description="How many times the link opened the trip")
+    last_opened_at: datetime | None = Field(description="When it last did (null: never)")
 
     @classmethod
-    def of(cls, link: ShareLink, now: datetime) -> ShareLinkOut:
-        """The link's fields, the token masked; ``active`` at ``now``."""
+    def of(cls, link: ShareLink, now: datetime, *, booking_shared: bool = True) -> ShareLinkOut:
+        """The link's fields, the token masked; ``active`` at ``now``, and ``opens``
+        when the booking is still shared too."""
         return cls(
             id=link.id,
             token_hint=link.masked_token(),
@@ -59,6 +67,9 @@ class ShareLinkOut(BaseModel):
             expires_at=link.expires_at,
             revoked_at=link.revoked_at,
             active=link.is_active(now),
+            opens=link.is_active(now) and booking_shared,
+            view_count=link.view_count,
+            last_opened_at=link.last_opened_at,
         )
 
 

@@ -39,7 +39,7 @@ from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
 from bookingcore.domain.sharing import ShareLinkId
-from bookingcore.domain.values import Actor, ActorKind, EmailAddress
+from bookingcore.domain.values import Actor, ActorKind, CommunicationId, EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
 from bookingcore.services.leads import LeadRequest
@@ -1566,3 +1566,90 @@ def test_communications_gain_sending_since_and_its_partial_index(database: Engin
     with database.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM booking_communications"))
         assert count.scalar_one() == 1
+
+
+#: The revision before 0049 (message claims, share link opens).
+BEFORE_0049 = "0048"
+
+
+def test_messages_gain_a_claim_and_share_links_count_their_opens(database: Engine) -> None:
+    """0049 adds ``booking_communications.sending_claim`` (nullable: a message stored
+    before is held by nobody, so its first sender claims it) and
+    ``share_links.view_count`` (0 for a link stored before) and ``last_opened_at``;
+    the upgraded schema is the mapping's, and a downgrade drops the three columns and
+    keeps the rows."""
+    migrations.upgrade(database, BEFORE_0049)
+    assert "sending_claim" not in _columns(database, "booking_communications")
+    assert not {"view_count", "last_opened_at"} & _columns(database, "share_links")
+    store = SqlStore(database)
+    make = Builder()
+    location = make.location(name="Base camp")
+    slot = make.slot(location.id, name="Hampta Pass trek")
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id])
+    with store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        uow.commit()
+    message_id = uuid4()
+    link_id = uuid4()
+    values = {"message": message_id, "link": link_id, "booking": booking.id}
+    values |= {"customer": customer.id}
+    postgres = database.dialect.name == "postgresql"
+    with database.begin() as connection:
+        params = {k: v if postgres else v.hex for k, v in values.items()}
+        connection.execute(
+            text(
+                "INSERT INTO booking_communications (id, booking_id, customer_id, type, channel,"
+                " status, recipient, content, created_by_kind, created_at, sending_since)"
+                " VALUES (:message, :booking, :customer, 'confirmation', 'email', 'pending',"
+                " 'mira@example.com', 'Hello', 'system', :at, :at)"
+            ),
+            params | {"at": T0},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO share_links (id, booking_id, customer_id, token_hash, token_last4,"
+                " show_first_names, show_itinerary, created_at, updated_at, expires_at)"
+                " VALUES (:link, :booking, :customer, :hash, 'abcd', false, true, :at, :at,"
+                " :until)"
+            ),
+            params | {"hash": "sha256$" + "0" * 64, "at": T0, "until": T0 + timedelta(days=30)},
+        )
+    store.dispose()
+    migrations.upgrade(database)
+    assert "sending_claim" in _columns(database, "booking_communications")
+    assert {"view_count", "last_opened_at"} <= _columns(database, "share_links")
+    assert _differences(database) == []
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        old = uow.communications.get(CommunicationId(message_id))
+        assert old is not None
+        assert (old.status.value, old.sending_claim) == ("pending", None)
+        assert uow.communications.claim_for_sending(old.id, claim=uuid4(), at=T0)
+        link = uow.share_links.get(ShareLinkId(link_id))
+        assert link is not None
+        assert (link.view_count, link.last_opened_at) == (0, None)
+        opened = uow.share_links.record_open(link.id, T0)
+        assert opened is not None
+        assert opened.view_count == 1
+        uow.commit()
+    core = BookingCore(uow_factory=store.unit_of_work, clock=FixedClock(T0), ids=SequentialIds())
+    issued = core.sharing.create_link(booking.id, principal=Principal.customer(customer.id))
+    assert issued.token is not None
+    core.sharing.view(issued.token)
+    listed = core.sharing.list_links(booking.id, principal=Principal.customer(customer.id))
+    counts = {x.id: (x.view_count, x.last_opened_at) for x in listed}
+    assert counts == {issued.link.id: (1, T0), link_id: (1, T0)}
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0049)
+    assert "sending_claim" not in _columns(database, "booking_communications")
+    assert not {"view_count", "last_opened_at"} & _columns(database, "share_links")
+    with database.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM share_links")).scalar_one() == 2
+        messages = connection.execute(text("SELECT count(*) FROM booking_communications"))
+        assert messages.scalar_one() == 1

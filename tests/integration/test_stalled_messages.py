@@ -9,16 +9,26 @@ in storage and sends it again, once, with the same ``communication_id``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
-from uuid import uuid4
+from typing import Any, cast
+from uuid import UUID, uuid4
 
 import pytest
 
-from bookingcore import BookingCore, Principal, Settings, StaffId, StaffRole, ValidationError
+from bookingcore import (
+    BookingCore,
+    DeliveryError,
+    Principal,
+    Settings,
+    StaffId,
+    StaffRole,
+    ValidationError,
+)
 from bookingcore.domain import Communication, CommunicationType
 from bookingcore.domain.communications import Channel, CommunicationStatus
+from bookingcore.domain.events import CommunicationStatusChanged
 from bookingcore.domain.values import Actor, CommunicationId
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 from bookingcore.services.jobs import JobAttempt
@@ -36,16 +46,27 @@ class Crash(BaseException):
 
 
 class CrashingNotifier(RecordingNotifier):
-    """A :class:`RecordingNotifier` whose next ``crashes`` sends never answer."""
+    """A :class:`RecordingNotifier` whose next ``crashes`` sends never answer, and whose
+    next send, with ``meanwhile`` set, runs it before answering (a slow gateway: what
+    happens elsewhere while the sender waits), then answers ``late`` (``None``: as
+    told by ``fail_next``; a reason: that failure)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.crashes = 0
+        self.meanwhile: Callable[[], object] | None = None
+        self.late: str | None = None
 
     def send(self, message: OutgoingMessage) -> SendReceipt:
         if self.crashes:
             self.crashes -= 1
             raise Crash
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            late, self.late = self.late, None
+            meanwhile()
+            if late is not None:
+                self.fail_next(1, late)
         return super().send(message)
 
 
@@ -92,6 +113,30 @@ class Shop:
     def job(self) -> object:
         self.runs += 1
         return self.core.jobs.catalog.run(JOB, {}, JobAttempt(str(self.runs), JOB))
+
+    def stalled_job_meanwhile(self, *, resend_fails: bool = False) -> None:
+        """While the next send waits on the gateway, 16 minutes pass and the job runs
+        (it finds the message stalled and takes it over); with ``resend_fails`` the
+        job's send is refused."""
+
+        def run() -> None:
+            self.clock.advance(minutes=16)
+            if resend_fails:
+                self.notifier.fail_next(1, "resend refused")
+            assert self.job() == 1
+
+        self.notifier.meanwhile = run
+
+    def status_events(self, communication_id: CommunicationId) -> list[str]:
+        """The ``communication.status_changed`` events of the message, oldest first."""
+        with self.store.unit_of_work() as uow:
+            logged = uow.outbox.list_unpublished(1000)
+        return [
+            m.event.status
+            for m in logged
+            if isinstance(m.event, CommunicationStatusChanged)
+            and m.event.communication_id == communication_id
+        ]
 
 
 def test_a_message_a_crash_left_pending_is_sent_once_after_the_threshold(
@@ -243,3 +288,206 @@ def test_two_sweepers_at_once_send_a_stalled_message_once(
     assert sorted(len(r) for r in results if isinstance(r, list)) == [0, 1]
     assert [m.communication_id for m in shop.notifier.sent] == [stuck.id]
     assert shop.get(stuck.id).status is CommunicationStatus.SENT
+
+
+# --------------------------------------------------------------------------- slow senders
+
+
+def test_a_late_success_of_a_slow_sender_changes_nothing_the_resender_recorded(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """The first sender waits on the gateway longer than the threshold: the job takes
+    the message over and sends it (the same ``communication_id``, which a gateway with
+    idempotency keys drops). The resender's answer is recorded; the first sender's
+    late success neither overwrites its time and provider id nor reports it again."""
+    shop = Shop(any_store)
+    start = shop.clock.now()
+    shop.stalled_job_meanwhile()
+    message = shop.send()
+    assert [m.communication_id for m in shop.notifier.sent] == [message.id, message.id]
+    stored = shop.get(message.id)
+    assert stored.status is CommunicationStatus.SENT
+    assert stored.provider_message_id == "msg-1"  # the resender's, answered first
+    assert stored.sent_at == start + timedelta(minutes=16)
+    assert (stored.sending_since, stored.sending_claim) == (None, None)
+    assert shop.status_events(message.id) == ["sent"]
+    shop.clock.advance(hours=1)
+    assert shop.job() == 0
+
+
+def test_a_late_failure_of_a_slow_sender_is_dropped(any_store: MemoryStore | SqlStore) -> None:
+    """A failure that arrives after another sender took the message over cannot mark
+    it failed (a keyed send would then send it a third time): the holder's answer
+    decides, and the slow caller gets the message as the holder left it."""
+    shop = Shop(any_store)
+    shop.stalled_job_meanwhile()
+    shop.notifier.late = "timed out"
+    message = shop.send(key="follow-up-1")
+    assert (message.status, message.failed_reason) == (CommunicationStatus.SENT, None)
+    assert shop.status_events(message.id) == ["sent"]
+    assert shop.send(key="follow-up-1").id == message.id  # answered as it is
+    assert len(shop.notifier.sent) == 1
+
+
+def test_a_late_success_over_the_resenders_failure_keeps_its_provider_id(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Forward only, by the status order: ``failed`` ranks above ``sent``, so the
+    message stays failed, but the late success fills in its send time and provider
+    id, and the provider's delivery report (``delivered`` ranks above ``failed``)
+    then finds it and moves it on."""
+    shop = Shop(any_store)
+    start = shop.clock.now()
+    shop.stalled_job_meanwhile(resend_fails=True)
+    message = shop.send(key="follow-up-1")
+    stored = shop.get(message.id)
+    assert (stored.status, stored.failed_reason) == (CommunicationStatus.FAILED, "resend refused")
+    assert stored.provider_message_id == "msg-1"  # the slow sender's
+    assert stored.sent_at == start + timedelta(minutes=16)
+    assert shop.status_events(message.id) == ["failed"]
+    delivered = shop.core.communications.record_callback("msg-1", "delivered", principal=ADMIN)
+    assert (delivered.id, delivered.status) == (message.id, CommunicationStatus.DELIVERED)
+    assert shop.status_events(message.id) == ["failed", "delivered"]
+
+
+def test_a_sender_that_loses_the_claim_does_not_hand_the_message_over(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A message the job holds at the gateway is not sent again by a late
+    ``deliver_logged`` (the logging use case's sender, running late): it answers the
+    message as it is. Once the job's answer is in, it still sends nothing."""
+    shop = Shop(any_store)
+    stuck = shop.send(crash=True)
+    assert stuck.sending_claim is not None  # the crashed sender had claimed it
+    # Held by the crashed sender, not stalled yet: nobody else sends it.
+    assert shop.core.communications.deliver_logged(stuck.id).status is CommunicationStatus.PENDING
+    assert shop.notifier.sent == []
+    shop.clock.advance(minutes=16)
+    seen: list[Communication] = []
+
+    def late_sender() -> None:
+        seen.append(shop.core.communications.deliver_logged(stuck.id))
+
+    shop.notifier.meanwhile = late_sender
+    assert shop.job() == 1
+    (while_held,) = seen
+    assert while_held.status is CommunicationStatus.PENDING
+    assert [m.communication_id for m in shop.notifier.sent] == [stuck.id]
+    assert shop.core.communications.deliver_logged(stuck.id).status is CommunicationStatus.SENT
+    assert len(shop.notifier.sent) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("first_answer", ["sent", "refused"])
+def test_a_slow_sender_and_the_resender_on_two_connections_record_one_send(
+    pg_store: SqlStore, first_answer: str
+) -> None:
+    """Two threads, two connections: the first sender blocks inside the gateway past
+    the threshold; the job (another thread) takes the message over and is itself at the
+    gateway when the first sender's answer comes back. A late success is recorded (the
+    message did go out) and the job's answer then changes nothing; a late refusal is
+    dropped and the job's success is recorded. Either way: sent, one event."""
+    shop = Shop(pg_store)
+    first_at_gateway = threading.Event()
+    release_first = threading.Event()
+    resender_at_gateway = threading.Event()
+    release_resender = threading.Event()
+    calls: list[str] = []
+    original = RecordingNotifier.send
+
+    def gateway(notifier: RecordingNotifier, message: OutgoingMessage) -> SendReceipt:
+        who = threading.current_thread().name
+        calls.append(who)
+        if who == "first":
+            first_at_gateway.set()
+            assert release_first.wait(30)
+            if first_answer == "refused":
+                raise DeliveryError("timed out", channel=message.channel.value)
+        else:
+            resender_at_gateway.set()
+            assert release_resender.wait(30)
+        return original(notifier, message)
+
+    shop.notifier.send = types.MethodType(gateway, shop.notifier)  # type: ignore[method-assign]
+    results: dict[str, object] = {}
+
+    def first() -> None:
+        try:
+            results["first"] = shop.send()
+        except Exception as exc:  # reported by the assertion below
+            results["first"] = exc
+
+    def resender() -> None:
+        try:
+            results["resender"] = shop.core.communications.resend_stalled(principal=ADMIN)
+        except Exception as exc:  # reported by the assertion below
+            results["resender"] = exc
+
+    one = threading.Thread(target=first, name="first")
+    one.start()
+    assert first_at_gateway.wait(30)
+    shop.clock.advance(minutes=16)
+    two = threading.Thread(target=resender, name="resender")
+    two.start()
+    assert resender_at_gateway.wait(30)
+    release_first.set()
+    one.join(30)
+    release_resender.set()
+    two.join(30)
+    assert not [r for r in results.values() if isinstance(r, Exception)], results
+    answered = results["first"]
+    assert isinstance(answered, Communication)
+    assert sorted(calls) == ["first", "resender"]
+    stored = shop.get(answered.id)
+    assert (stored.status, stored.sending_claim) == (CommunicationStatus.SENT, None)
+    assert stored.failed_reason is None
+    assert stored.provider_message_id == "msg-1"  # the first success to come back
+    assert shop.status_events(stored.id) == ["sent"]
+    (resent,) = cast("list[Communication]", results["resender"])
+    assert resent.status is CommunicationStatus.SENT
+
+
+@pytest.mark.postgres
+def test_two_senders_of_one_pending_message_on_two_connections_send_it_once(
+    pg_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the message pending and nobody holding it (a barrier after each one's
+    read), then both claim it: storage lets one of them hand it to the gateway."""
+    shop = Shop(pg_store)
+    stuck = shop.send(crash=True)
+    with pg_store.unit_of_work() as uow:  # the crashed sender's claim, given back
+        assert uow.communications.settle_claim(stuck.id, _claim_of(shop, stuck.id))
+        uow.commit()
+    barrier = threading.Barrier(2, timeout=30)
+    claim = SqlCommunications.claim_for_sending
+
+    def wait_then_claim(
+        self: SqlCommunications, communication_id: CommunicationId, **kwargs: Any
+    ) -> bool:
+        barrier.wait()  # the other sender is about to claim it too
+        return claim(self, communication_id, **kwargs)
+
+    monkeypatch.setattr(SqlCommunications, "claim_for_sending", wait_then_claim)
+    results: list[object] = [None, None]
+
+    def run(index: int) -> None:
+        try:
+            results[index] = shop.core.communications.deliver_logged(stuck.id)
+        except Exception as exc:  # reported by the assertion below
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert [m.communication_id for m in shop.notifier.sent] == [stuck.id]
+    assert shop.get(stuck.id).status is CommunicationStatus.SENT
+    assert shop.status_events(stuck.id) == ["sent"]
+
+
+def _claim_of(shop: Shop, communication_id: CommunicationId) -> UUID:
+    claim = shop.get(communication_id).sending_claim
+    assert claim is not None
+    return claim

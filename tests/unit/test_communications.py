@@ -449,6 +449,39 @@ class TestPolicy:
 
 
 class TestCallbacks:
+    def test_the_answer_moving_a_message_on_clears_its_claim_and_a_requeue_too(
+        self, shop: Shop, core: BookingCore, clock: FixedClock, admin: Principal
+    ) -> None:
+        """``sending_claim`` (0.4) names a sender only while the message is pending at
+        the gateway: a report that moves it on clears it, a late one that does not
+        move it changes nothing, and a failed message claimed again is held by nobody."""
+        booking = shop.book(shop.ravi.id)
+        sent = core.communications.send(booking.id, "confirmation", principal=admin)
+        assert (sent.sending_claim, sent.sending_since) == (None, None)
+        message = Communication(
+            id=CommunicationId(uuid4()),
+            customer_id=sent.customer_id,
+            type=CommunicationType.REMINDER,
+            channel=Channel.SMS,
+            recipient="+919812345678",
+            created_at=clock.now(),
+            created_by=sent.created_by,
+            sending_since=clock.now(),
+            sending_claim=uuid4(),
+        )
+        assert message.record("failed", clock.now(), reason="down")
+        assert (message.sending_claim, message.sending_since) == (None, None)
+        message.sending_claim = uuid4()
+        message.requeue(clock.now())
+        assert (message.status, message.sending_claim) == (CommunicationStatus.PENDING, None)
+        held = uuid4()
+        message.sending_claim = held
+        assert message.record("sent", clock.now())
+        assert message.sending_claim is None
+        message.sending_claim = held  # a stale value a late report must not touch
+        assert not message.record("sent", clock.now())
+        assert message.sending_claim == held
+
     def test_a_delivery_callback_moves_sent_to_delivered(
         self,
         shop: Shop,

@@ -13,6 +13,7 @@ from bookingcore import (
     BookingCore,
     BookingId,
     BookingRequest,
+    CustomerDetails,
     IdempotencyConflictError,
     Money,
     NewTraveler,
@@ -36,7 +37,7 @@ from bookingcore.domain import (
     policy,
     shared_status,
 )
-from bookingcore.domain.lifecycle import APPOINTMENT, RESERVATION, TRAVEL
+from bookingcore.domain.lifecycle import APPOINTMENT, RESERVATION, TRAVEL, Lifecycle
 from bookingcore.domain.sharing import first_name, hash_share_token
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore.testing.builders import Builder
@@ -342,6 +343,95 @@ class TestTokensThatOpenNothing:
         assert all("Sharma" not in str(entry.new_values) for entry in trail)
 
 
+class TestTheBookingsLife:
+    """A link opens the trip only while the booking is shared: decided at every open from
+    the booking as it is, whichever path moved it (docs/sharing.md)."""
+
+    def test_a_no_show_opens_nothing_and_answers_as_an_unknown_token(
+        self, core: BookingCore, trip: Trip, admin: Principal, clock: FixedClock
+    ) -> None:
+        issued = core.sharing.create_link(
+            trip.booking.id, principal=trip.as_asha, expires_at=trip.ends_at + timedelta(days=7)
+        )
+        assert issued.token is not None
+        core.bookings.transition(trip.booking.id, "confirmed", principal=admin)
+        assert core.sharing.view(issued.token).status is SharedTripStatus.CONFIRMED
+        clock.advance(days=11)
+        core.bookings.transition(trip.booking.id, "no_show", principal=admin)
+        with pytest.raises(SharedTripNotFoundError) as refused:
+            core.sharing.view(issued.token)
+        assert refused.value.message == "no shared trip for this link"
+        (link,) = core.sharing.list_links(trip.booking.id, principal=trip.as_asha)
+        assert link.is_active(clock.now())  # the link itself is untouched...
+        booking = core.bookings.get(trip.booking.id, principal=trip.as_asha)
+        assert core.sharing.shared_booking_status(booking) is None  # ...the booking is not
+        assert link.view_count == 1  # the refused open is not counted
+        with pytest.raises(ValidationError) as not_shareable:
+            core.sharing.create_link(trip.booking.id, principal=trip.as_asha)
+        assert not_shareable.value.errors[0].code == "not_shareable"
+
+    def test_an_archived_trip_opens_nothing_until_it_is_brought_back(
+        self, core: BookingCore, admin: Principal, clock: FixedClock
+    ) -> None:
+        camp = core.catalog.add_location("LEH", "Leh", principal=admin)
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=1),
+            ends_at=clock.now() + timedelta(days=2),
+            name="Stok Kangri",
+            price_per_traveler=Money("0", "INR"),
+            principal=admin,
+        )
+        booking = core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Mira Shah"), is_primary=True)],
+                customer=CustomerDetails("+919811111111"),
+            ),
+            principal=admin,
+        )
+        mira = Principal.customer(booking.customer_id)
+        issued = core.sharing.create_link(
+            booking.id, principal=mira, expires_at=clock.now() + timedelta(days=50)
+        )
+        assert issued.token is not None
+        core.bookings.transition(booking.id, "confirmed", principal=admin)
+        clock.advance(days=3)
+        core.bookings.transition(booking.id, "completed", principal=admin)
+        assert core.sharing.view(issued.token).status is SharedTripStatus.COMPLETED
+        assert core.archive.archive_due(principal=admin, ended_before=clock.now()).archived == 1
+        with pytest.raises(SharedTripNotFoundError):
+            core.sharing.view(issued.token)
+        core.archive.unarchive(booking.id, principal=admin)
+        assert core.sharing.view(issued.token).trip_name == "Stok Kangri"
+
+    def test_opens_are_counted_for_whoever_lists_the_links_never_in_the_view(
+        self, core: BookingCore, trip: Trip, admin: Principal, clock: FixedClock
+    ) -> None:
+        opened = core.sharing.create_link(trip.booking.id, principal=trip.as_asha)
+        unopened = core.sharing.create_link(trip.booking.id, principal=trip.as_asha)
+        assert opened.token is not None
+        assert (opened.link.view_count, opened.link.last_opened_at) == (0, None)
+        first = core.sharing.view(opened.token)
+        clock.advance(minutes=30)
+        core.sharing.view(opened.token)
+        assert "view_count" not in repr(first)
+        assert "opened" not in repr(first)
+        editor = Principal.staff(StaffId(uuid4()), StaffRole.EDITOR)  # views only
+        for who in (trip.as_asha, admin, editor):
+            links = core.sharing.list_links(trip.booking.id, principal=who)
+            counts = {x.id: (x.view_count, x.last_opened_at) for x in links}
+            assert counts == {opened.link.id: (2, clock.now()), unopened.link.id: (0, None)}
+        core.sharing.revoke_link(trip.booking.id, opened.link.id, principal=trip.as_asha)
+        with pytest.raises(SharedTripNotFoundError):
+            core.sharing.view(opened.token)
+        (revoked, _) = core.sharing.list_links(trip.booking.id, principal=trip.as_asha)
+        assert revoked.view_count == 2  # a token that opens nothing writes nothing
+        # Opens are counted, not audited: the trail holds the owner's changes only.
+        trail = core.audit.trail("share link", opened.link.id, principal=admin)
+        assert [e.action.value for e in trail] == ["created", "deactivated"]
+
+
 class TestPrivacy:
     def test_export_lists_the_links_masked(
         self, core: BookingCore, trip: Trip, admin: Principal
@@ -381,7 +471,9 @@ class TestAudit:
 class TestStatusWords:
     def test_the_shipped_lifecycles_read_in_customer_words(self) -> None:
         assert shared_status(RESERVATION, "pending") is SharedTripStatus.PENDING
-        assert shared_status(RESERVATION, "no_show") is SharedTripStatus.ENDED
+        # A no-show did not travel: shared no more, as a cancelled booking.
+        assert shared_status(RESERVATION, "no_show") is None
+        assert shared_status(RESERVATION, "completed") is SharedTripStatus.COMPLETED
         assert shared_status(RESERVATION, "cancelled") is None
         assert shared_status(APPOINTMENT, "IN_PROGRESS") is SharedTripStatus.CONFIRMED
         assert shared_status(APPOINTMENT, "CANCELLED") is None
@@ -389,6 +481,21 @@ class TestStatusWords:
         assert shared_status(TRAVEL, "supplier_confirmed") is SharedTripStatus.CONFIRMED
         assert shared_status(TRAVEL, "completed") is SharedTripStatus.COMPLETED
         assert shared_status(TRAVEL, "refunded") is None
+
+    def test_a_final_state_of_your_own_without_seats_is_shared_no_more(self) -> None:
+        """A terminal state that holds no seats (a hold that expired) was never
+        travelled in; one that holds seats ended after the trip."""
+        rental = Lifecycle(
+            name="rental",
+            states=("held", "booked", "returned", "expired"),
+            initial="held",
+            transitions={"held": {"booked", "expired"}, "booked": {"returned"}},
+            terminal={"returned", "expired"},
+            holding={"held", "booked", "returned"},
+        )
+        assert shared_status(rental, "expired") is None
+        assert shared_status(rental, "returned") is SharedTripStatus.ENDED
+        assert shared_status(rental, "booked") is SharedTripStatus.CONFIRMED
 
     def test_first_names_skip_erased_travelers(self) -> None:
         assert first_name("Asha Rao") == "Asha"

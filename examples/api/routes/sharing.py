@@ -91,7 +91,9 @@ def _create(
 def _list(core: BookingCore, booking_id: UUID, caller: Principal) -> list[ShareLinkOut]:
     now = core.context.now()
     links = core.sharing.list_links(BookingId(booking_id), principal=caller)
-    return [ShareLinkOut.of(link, now) for link in links]
+    booking = core.bookings.get(BookingId(booking_id), principal=caller)
+    shared = core.sharing.shared_booking_status(booking) is not None
+    return [ShareLinkOut.of(link, now, booking_shared=shared) for link in links]
 
 
 def _revoke(core: BookingCore, booking_id: UUID, link_id: UUID, caller: Principal) -> ShareLinkOut:
@@ -137,7 +139,9 @@ def customer_create_share_link(
 def customer_list_share_links(
     booking_id: UUID, core: Core, me: CustomerPrincipal
 ) -> list[ShareLinkOut]:
-    """My booking's share links, oldest first, tokens masked; ``active`` says which work."""
+    """My booking's share links, oldest first, tokens masked; ``active`` says which work,
+    ``opens`` which open the trip now (the booking may be shared no more), and
+    ``view_count`` and ``last_opened_at`` how often and when each last did."""
     return _list(core, booking_id, me)
 
 
@@ -183,7 +187,8 @@ def booking_create_share_link(
 def booking_list_share_links(
     booking_id: UUID, core: Core, caller: AnyPrincipal
 ) -> list[ShareLinkOut]:
-    """A booking's share links, oldest first, tokens masked."""
+    """A booking's share links, oldest first, tokens masked, with ``opens`` (the token
+    opens the trip now), ``view_count`` and ``last_opened_at``."""
     return _list(core, booking_id, caller)
 
 
@@ -213,8 +218,11 @@ def view_shared_trip(
     response: Response,
 ) -> SharedTripOut:
     """The trip a share link opens, for anyone holding its token: no sign-in. Unknown,
-    expired and revoked tokens, cancelled bookings and erased customers all answer the
-    same 404. Reads are rate limited per client address (429 with ``Retry-After``)."""
+    expired and revoked tokens, bookings shared no more (cancelled, refunded, a no-show,
+    otherwise ended untravelled, archived) and erased customers all answer the same 404.
+    Each open is counted on its link (the owner sees ``view_count`` and
+    ``last_opened_at`` when listing links). Reads are rate limited per client address
+    (429 with ``Retry-After``)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return SharedTripOut.of(core.sharing.view(token))

@@ -191,6 +191,7 @@ from bookingcore.domain.sharing import (
     ShareLinkId,
     ShareLinkIssued,
     ShareLinkLimitError,
+    shared_booking_status,
     shared_status,
 )
 from bookingcore.domain.slots import Slot
@@ -456,6 +457,7 @@ __all__ = [
     "price_booking",
     "request_digest",
     "series_key",
+    "shared_booking_status",
     "shared_status",
     "summarise_bookings",
 ]

@@ -141,9 +141,16 @@ class Communication:
     before 0.4, or left to a host's own handler): the stalled-message job
     (``communications.resend_stalled``) leaves it alone.
 
+    ``sending_claim`` is the token of the sender that holds the message at the
+    gateway: every sender claims the message in storage before it hands it to the
+    notifier (:meth:`~bookingcore.ports.CommunicationRepository.claim_for_sending`,
+    or :meth:`~bookingcore.ports.CommunicationRepository.claim_stalled` for the
+    stalled-message job) and records the notifier's answer as the claim holder
+    only while the token is still its own; ``None`` while nobody holds it.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
-       ``sending_since``.
+       ``sending_since``, ``sending_claim``.
     """
 
     id: CommunicationId
@@ -169,6 +176,7 @@ class Communication:
     failed_reason: str | None = None
     source_event_id: UUID | None = None
     sending_since: datetime | None = None
+    sending_claim: UUID | None = None
 
     def requeue(self, at: datetime | None = None) -> None:
         """Send a failed message again: back to ``pending``, keeping the last failure reason.
@@ -187,6 +195,7 @@ class Communication:
         self.status = CommunicationStatus.PENDING
         self.failed_at = None
         self.sending_since = at
+        self.sending_claim = None
 
     def record(
         self,
@@ -223,6 +232,7 @@ class Communication:
             return False
         self.status = new
         self.sending_since = None
+        self.sending_claim = None
         return True
 
 

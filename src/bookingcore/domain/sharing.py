@@ -30,6 +30,7 @@ from uuid import UUID
 import attrs
 
 from bookingcore.domain._validation import clean_text
+from bookingcore.domain.bookings import Booking
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.partners import hash_api_secret
 from bookingcore.domain.values import BookingId, CustomerId
@@ -51,6 +52,7 @@ __all__ = [
     "first_name",
     "hash_share_token",
     "new_share_token",
+    "shared_booking_status",
     "shared_status",
     "usable_token",
 ]
@@ -105,9 +107,10 @@ def usable_token(token: object) -> str | None:
 
 
 class SharedTripNotFoundError(NotFoundError):
-    """No shared trip for this token: unknown, expired, revoked, or the booking is
-    cancelled or its customer erased. One error for all, so an answer never tells
-    whether a token existed.
+    """No shared trip for this token: unknown, expired, revoked, the booking shared
+    no more (cancelled, refunded, a no-show, ended untravelled, archived: see
+    :func:`shared_booking_status`) or its customer erased. One error for all, so an
+    answer never tells whether a token existed.
 
     .. versionadded:: 0.4
     """
@@ -151,8 +154,13 @@ class ShareLink:
     ``token_last4`` its last four characters, for telling links apart. The
     ``show_*`` flags choose what the view holds beyond its fixed part.
     ``customer_id`` is the booking's customer (whose privacy rights cover it).
+    ``view_count`` is how many times the link opened the trip and
+    ``last_opened_at`` when it last did (``None`` before its first open): shown
+    to whoever may list the booking's links, never in the shared view.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       ``view_count`` and ``last_opened_at``.
     """
 
     id: ShareLinkId
@@ -167,6 +175,8 @@ class ShareLink:
     show_itinerary: bool = True
     label: str | None = None
     revoked_at: datetime | None = None
+    view_count: int = 0
+    last_opened_at: datetime | None = None
 
     @classmethod
     def issue(
@@ -287,22 +297,28 @@ _WORDS = {
     "supplier_confirmed": SharedTripStatus.CONFIRMED,
     "documents_generated": SharedTripStatus.CONFIRMED,
     "completed": SharedTripStatus.COMPLETED,
-    "no_show": SharedTripStatus.ENDED,
 }
 
-#: Statuses whose booking is shared no more (as its cancelled state is).
-_HIDDEN = frozenset({"refunded"})
+#: Statuses whose booking is shared no more (as its cancelled state is): final, or
+#: as good as, without the trip travelled (refunded; a no-show did not travel).
+_HIDDEN = frozenset({"refunded", "no_show"})
 
 
 def shared_status(lifecycle: Lifecycle | None, status: str) -> SharedTripStatus | None:
     """``status`` of a booking following ``lifecycle`` in customer-facing words, or
-    ``None`` when a booking in it is shared no more (cancelled, refunded).
+    ``None`` when a booking in it is shared no more: cancelled, refunded, a
+    no-show, or a final state it was not travelled in.
 
     The shipped lifecycles' statuses have their words; a status of your own
-    lifecycle reads ``ended`` when terminal, ``confirmed`` when it holds seats
-    and is not the initial one, ``pending`` otherwise.
+    lifecycle is shared no more when terminal without holding seats (an
+    ``expired`` or ``lapsed`` booking never travelled), reads ``ended`` when
+    terminal and holding seats, ``confirmed`` when it holds seats and is not the
+    initial one, ``pending`` otherwise.
 
     .. versionadded:: 0.4
+    .. versionchanged:: 0.4
+       A no-show, and a terminal state of your own that holds no seats, are
+       shared no more (they read ``ended`` before).
     """
     key = status.lower()
     if (lifecycle is not None and status == lifecycle.cancelled) or key in _HIDDEN:
@@ -314,10 +330,27 @@ def shared_status(lifecycle: Lifecycle | None, status: str) -> SharedTripStatus 
     if lifecycle is None:
         return SharedTripStatus.PENDING
     if status in lifecycle.terminal:
-        return SharedTripStatus.ENDED
+        return SharedTripStatus.ENDED if status in lifecycle.holding else None
     if status in lifecycle.holding and status != lifecycle.initial:
         return SharedTripStatus.CONFIRMED
     return SharedTripStatus.PENDING
+
+
+def shared_booking_status(lifecycle: Lifecycle | None, booking: Booking) -> SharedTripStatus | None:
+    """What a share link of ``booking`` shows as its status, or ``None`` when the
+    booking is shared no more and its links open nothing: :func:`shared_status` of
+    its status is ``None`` (cancelled, refunded, a no-show, a final state not
+    travelled in), it was cancelled (``cancelled_at``), or it is archived.
+
+    Decided from the booking as it is, at every open: whichever path moved it there,
+    and back (an archived booking brought back, a no-show appointment rescheduled),
+    its links follow without a write of their own.
+
+    .. versionadded:: 0.4
+    """
+    if booking.cancelled_at is not None or booking.archived_at is not None:
+        return None
+    return shared_status(lifecycle, booking.status)
 
 
 def first_name(name: str) -> str | None:

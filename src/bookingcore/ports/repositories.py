@@ -828,19 +828,58 @@ class CommunicationRepository(Protocol):
         """
 
     def claim_stalled(
-        self, communication_id: CommunicationId, *, before: datetime, at: datetime
+        self,
+        communication_id: CommunicationId,
+        *,
+        before: datetime,
+        at: datetime,
+        claim: UUID | None = None,
     ) -> bool:
         """Claim a stalled message for sending it once more: set its
-        ``sending_since`` to ``at`` at once, only if, as stored, it is still pending
-        and was handed over before ``before``. True when this unit of work claimed
-        it (the caller sends it, after commit); False when there is no such message,
-        it moved on (sent, failed), or another sweeper claimed it first (its
-        ``sending_since`` is ``before`` or later now).
+        ``sending_since`` to ``at`` and its ``sending_claim`` to ``claim`` at once,
+        only if, as stored, it is still pending and was handed over before
+        ``before`` (whoever held it then: its sender is taken to have crashed).
+        True when this unit of work claimed it (the caller sends it, after commit);
+        False when there is no such message, it moved on (sent, failed), or another
+        sender claimed it since (its ``sending_since`` is ``before`` or later now).
 
         A compare-and-set decided by the storage, as :meth:`requeue_failed`: of two
         units of work that both listed the message, one gets True and the other
         False. Either way the message as this unit of work sees it is brought up to
         date. A rollback gives the claim back.
+
+        .. versionadded:: 0.4
+        .. versionchanged:: 0.4
+           ``claim``: the sweeper's token, which its answer is recorded under.
+        """
+
+    def claim_for_sending(
+        self, communication_id: CommunicationId, *, claim: UUID, at: datetime
+    ) -> bool:
+        """Claim a pending message nobody holds for handing it to the notifier: set its
+        ``sending_claim`` to ``claim`` and its ``sending_since`` to ``at`` at once,
+        only if, as stored, it is pending and its ``sending_claim`` is empty. True
+        when this unit of work claimed it (the caller sends it, after commit);
+        False when there is no such message, it moved on, or another sender holds
+        it (that sender sends it; the caller does not hand it to the gateway).
+
+        A compare-and-set decided by the storage, as :meth:`requeue_failed`; either
+        way the message as this unit of work sees it is brought up to date. A
+        rollback gives the claim back.
+
+        .. versionadded:: 0.4
+        """
+
+    def settle_claim(self, communication_id: CommunicationId, claim: UUID) -> bool:
+        """Take back this sender's claim to record the notifier's answer: clear
+        ``sending_claim`` at once, only if, as stored, it is still ``claim``. True
+        when it was (the caller records the answer as the claim holder); False when
+        another sender took the message over meanwhile (the stalled-message job),
+        or its answer was recorded already.
+
+        Either way the message's row is this unit of work's until it ends (locked
+        on PostgreSQL) and the message as it sees it is brought up to date, so
+        what the caller then records is decided on the stored state.
 
         .. versionadded:: 0.4
         """
@@ -1821,6 +1860,16 @@ class ShareLinkRepository(Protocol):
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[ShareLink]:
         """The links to the customer's bookings, every state, oldest first."""
+
+    def record_open(self, link_id: ShareLinkId, at: datetime) -> ShareLink | None:
+        """Count one open of the link at once: add one to its ``view_count`` as
+        stored and set its ``last_opened_at`` to ``at``, in one write (an
+        ``UPDATE`` on SQL; concurrent opens each count). The link as it is now, or
+        ``None`` when none is stored. Its row stays this unit of work's until it
+        ends; a rollback takes the open back.
+
+        .. versionadded:: 0.4
+        """
 
     def remove(self, link_id: ShareLinkId) -> bool:
         """Delete the link in this unit of work (at once, undone by a rollback);

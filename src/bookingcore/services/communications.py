@@ -20,8 +20,34 @@ that sends it after commit, and when a failed one is claimed again: its
 pending ``Settings.stalled_message_after`` later (its sender crashed before the
 notifier answered), claiming it in storage first
 (:meth:`~bookingcore.ports.CommunicationRepository.claim_stalled`), so two runs
-never both send it. :meth:`CommunicationService.deliver_logged` sends any
-pending message at once.
+never both send it. :meth:`CommunicationService.deliver_logged` sends a
+pending message nobody holds at once.
+
+Every sender claims a message before it hands it to the notifier, the first
+sender as the resenders do: a compare-and-set on its ``sending_claim``
+(:meth:`~bookingcore.ports.CommunicationRepository.claim_for_sending`, a token
+of the sender's own, which also sets ``sending_since`` to when it went to the
+gateway), so a sender that loses the claim does not hand the message over
+again. A sender whose claim was taken over while it waited on the notifier (it
+was slower than ``Settings.stalled_message_after``, so the stalled-message job
+took the message over and sent it too) records its answer as follows; the claim
+holder's answer is recorded as usual:
+
+* a late **success** is recorded forward only, by the status order
+  (:attr:`~bookingcore.domain.CommunicationStatus.rank`): a message still
+  pending (the resender is still at the gateway) becomes sent, and the
+  resender's answer then changes nothing; a message the resender logged sent
+  keeps that send's ``sent_at`` and provider id; one it logged failed stays
+  failed (``failed`` ranks above ``sent``) but gains the send time and provider
+  id it lacked, so the provider's delivery report finds it and moves it on
+  (``delivered`` ranks above ``failed``). A message is never reported sent
+  twice (one ``communication.status_changed`` event).
+* a late **failure** is dropped: it cannot turn a message another sender holds,
+  or sent, into a failed one that a keyed send would then send a third time.
+
+The message goes to the gateway with the same ``communication_id`` both times,
+so a gateway that takes an idempotency key drops the second; the claim cannot
+stop a sender that is already inside the notifier's call.
 
 .. versionadded:: 0.1
 """
@@ -31,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import attrs
 
@@ -678,7 +704,8 @@ class CommunicationService:
         A message that was sent already is returned as it is; a failed one is
         sent again, once: it is claimed in storage first, and a caller that
         loses the claim to another sender gets it as that sender left it. A
-        pending one is sent (a message a crash left pending is sent this way).
+        pending one is sent when no sender holds it (it is claimed first, see the
+        module); one another sender holds is returned as it is.
         Handlers call this after the logging unit of work commits (the
         waiting-list offer message is one).
 
@@ -688,7 +715,9 @@ class CommunicationService:
 
         .. versionadded:: 0.2
         .. versionchanged:: 0.4
-           A failed message is claimed before it is sent again (once).
+           A failed message is claimed before it is sent again (once); a pending
+           one is claimed before it is sent, and not sent while another sender
+           holds it.
         """
         with self._ctx.transaction() as tx:
             communication = tx.uow.communications.get(communication_id)
@@ -720,7 +749,10 @@ class CommunicationService:
         (:meth:`~bookingcore.ports.CommunicationRepository.claim_stalled`, a
         compare-and-set on ``sending_since``), so of two runs of the job that find
         it at once one sends it and the other skips it, and a run that claimed it
-        is not followed by another until ``older_than`` has passed again. It goes
+        is not followed by another until ``older_than`` has passed again. The claim
+        takes the message over from a sender that is still waiting on the notifier
+        (slower than ``older_than``): that sender's late answer is recorded as the
+        module says (a success forward only, a failure not at all). It goes
         with its own ``communication_id``: a gateway that takes an idempotency key
         drops it if the first send did reach it. A pending message without
         ``sending_since`` (logged before 0.4, or left to a host's own handler) is
@@ -746,15 +778,16 @@ class CommunicationService:
             stalled = [c.id for c in uow.communications.list_stalled(before, limit)]
         resent: list[Communication] = []
         for communication_id in stalled:
+            claim = uuid4()
             with self._ctx.transaction() as tx:
                 claimed = tx.uow.communications.claim_stalled(
-                    communication_id, before=before, at=self._ctx.now()
+                    communication_id, before=before, at=self._ctx.now(), claim=claim
                 )
                 if not claimed:
-                    continue  # sent, failed, or claimed by another run meanwhile
+                    continue  # sent, failed, or claimed by another sender meanwhile
                 tx.commit()
             try:
-                resent.append(self._deliver(communication_id))
+                resent.append(self._deliver(communication_id, claim))
             except DeliveryError:
                 with self._ctx.uow_factory() as uow:
                     failed = uow.communications.get(communication_id)
@@ -1033,18 +1066,47 @@ class CommunicationService:
         """Hand a message another service logged as pending to the notifier, and log
         what it answered (certificate renewal reminders are logged this way).
 
+        The message is claimed first, as every send is (see the module): one another
+        sender holds, or one that moved on, is returned as it is, not sent.
+
         Raises:
             DeliveryError: the notifier refused; the message is logged as failed.
 
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4
+           Claimed before it is sent.
         """
         return self._deliver(communication_id)
 
-    def _deliver(self, communication_id: CommunicationId) -> Communication:
-        """Hand a logged message to the notifier and log what it answered."""
-        with self._ctx.uow_factory() as uow:
-            communication = uow.communications.get(communication_id)
-        assert communication is not None
+    def _deliver(
+        self, communication_id: CommunicationId, claim: UUID | None = None
+    ) -> Communication:
+        """Hand a logged message to the notifier and log what it answered, once.
+
+        The message is claimed in storage first
+        (:meth:`~bookingcore.ports.CommunicationRepository.claim_for_sending`),
+        unless the caller claimed it already (``claim``, the stalled-message job's):
+        a sender that loses the claim (another sender holds the message) does not
+        hand it to the notifier and answers it as it is. The answer is recorded as
+        the module says: the holder's as usual; a late one of a sender whose claim
+        was taken over, a success forward only and a failure not at all (nor
+        raised).
+        """
+        if claim is None:
+            claim = uuid4()
+            with self._ctx.transaction() as tx:
+                claimed = tx.uow.communications.claim_for_sending(
+                    communication_id, claim=claim, at=self._ctx.now()
+                )
+                communication = tx.uow.communications.get(communication_id)
+                assert communication is not None
+                if not claimed:
+                    return communication  # another sender holds it, or it moved on
+                tx.commit()
+        else:
+            with self._ctx.uow_factory() as uow:
+                communication = uow.communications.get(communication_id)
+            assert communication is not None
         message = OutgoingMessage(
             communication_id=communication.id,
             channel=communication.channel,
@@ -1066,6 +1128,7 @@ class CommunicationService:
             except DeliveryError as exc:
                 failure = exc
         with self._ctx.transaction() as tx:
+            holder = tx.uow.communications.settle_claim(communication_id, claim)
             stored = tx.uow.communications.get(communication_id)
             assert stored is not None
             for device_id, reason in gone.items():
@@ -1077,14 +1140,19 @@ class CommunicationService:
                         tx, device, reason, principal=_PUSH_SERVICE, now=self._ctx.now()
                     )
             if failure is not None:
-                self._apply(tx, stored, CommunicationStatus.FAILED, reason=failure.reason)
+                if holder:
+                    self._apply(tx, stored, CommunicationStatus.FAILED, reason=failure.reason)
+                # A sender that lost its claim drops its failure: the holder's answer decides.
             else:
                 assert receipt is not None
+                # The holder's success, or a late one of a sender that lost its claim:
+                # recorded forward only (a message the resender logged as sent keeps
+                # its sent_at and provider id, and no second event is emitted).
                 self._apply(
                     tx, stored, receipt.status, provider_message_id=receipt.provider_message_id
                 )
             tx.commit()
-        if failure is not None:
+        if failure is not None and holder:
             raise failure
         return stored
 

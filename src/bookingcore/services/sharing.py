@@ -6,6 +6,10 @@ read the trip's small, fixed view with it (:meth:`TripSharingService.view`)
 without signing in. See :mod:`bookingcore.domain.sharing` for what the view
 holds and how the token is kept.
 
+A link opens nothing once its booking is shared no more (cancelled, refunded, a
+no-show, ended untravelled, archived), and each open it answers is counted on it
+(``view_count``, ``last_opened_at``).
+
 .. versionadded:: 0.4
 """
 
@@ -25,6 +29,7 @@ from bookingcore.domain.sharing import (
     SharedItineraryDay,
     SharedTrip,
     SharedTripNotFoundError,
+    SharedTripStatus,
     ShareExpiryError,
     ShareLink,
     ShareLinkId,
@@ -33,7 +38,7 @@ from bookingcore.domain.sharing import (
     first_name,
     hash_share_token,
     new_share_token,
-    shared_status,
+    shared_booking_status,
     usable_token,
 )
 from bookingcore.domain.values import BookingId, CustomerId
@@ -79,6 +84,8 @@ def masked_link(link: ShareLink) -> dict[str, Any]:
         "created_at": link.created_at.isoformat(),
         "expires_at": link.expires_at.isoformat(),
         "revoked_at": None if link.revoked_at is None else link.revoked_at.isoformat(),
+        "view_count": link.view_count,
+        "last_opened_at": None if link.last_opened_at is None else link.last_opened_at.isoformat(),
     }
 
 
@@ -88,7 +95,13 @@ class TripSharingService:
     The booking's customer, the partner whose booking it is, and staff who
     change everything make and revoke links; staff who see everything list
     them too. Every change leaves an audit entry on the link (entity
-    ``"share link"``, with the booking), which shows the token masked.
+    ``"share link"``, with the booking), which shows the token masked. Opens are
+    counted on the link (one ``UPDATE`` each), not audited.
+
+    A link opens the trip only while its booking is shared, decided at every open
+    from the booking as it is (:meth:`shared_booking_status`), rather than by
+    revoking the links when the booking ends: one rule covers every path to a
+    final state, and links follow a booking brought back (docs/sharing.md).
 
     .. versionadded:: 0.4
     """
@@ -125,7 +138,9 @@ class TripSharingService:
             PermissionDeniedError: ``principal`` may see the booking but not share
                 it (an advisor, a supplier user, staff who only view).
             ValidationError: on ``booking_id`` (code ``not_shareable``) for a
-                cancelled booking or an erased customer's; on ``label``,
+                booking shared no more (:meth:`shared_booking_status` is ``None``:
+                cancelled, refunded, a no-show, ended untravelled, archived) or an
+                erased customer's; on ``label``,
                 ``show_first_names``, ``show_itinerary``; a malformed
                 ``idempotency_key``.
             ShareExpiryError: ``expires_at`` not after now, or past the longest a
@@ -183,7 +198,10 @@ class TripSharingService:
 
     def list_links(self, booking_id: BookingId, *, principal: Principal) -> Sequence[ShareLink]:
         """The booking's share links, oldest first, working or not (see
-        :meth:`ShareLink.is_active`); show them with :meth:`ShareLink.masked_token`.
+        :meth:`ShareLink.is_active`; whether they open the trip also depends on the
+        booking, :meth:`shared_booking_status`), each with its opens
+        (``view_count``, ``last_opened_at``); show them with
+        :meth:`ShareLink.masked_token`.
 
         Raises:
             NotFoundError: no such booking visible to ``principal``.
@@ -235,25 +253,52 @@ class TripSharingService:
 
         The token is hashed and its link found by the hash through a unique index,
         then confirmed with a constant-time comparison; an unknown token costs the
-        same hash and comparison. The view is read in one read-only unit of work.
+        same hash and comparison. Whether the booking is still shared is decided
+        here, at every open, from the booking as it is now (see
+        :func:`~bookingcore.domain.sharing.shared_status`): a booking cancelled,
+        refunded, a no-show, in a final state it was not travelled in, or
+        archived opens nothing, whichever path brought it there. An open that
+        shows the trip is counted on its link
+        (:meth:`~bookingcore.ports.ShareLinkRepository.record_open`: ``view_count``
+        and ``last_opened_at``, one ``UPDATE``) in the unit of work that reads it;
+        a token that opens nothing writes nothing.
 
         Raises:
             SharedTripNotFoundError: for every token that opens nothing: malformed,
-                unknown, expired, revoked, a cancelled booking or an erased
-                customer's. One error, one message, so a caller cannot tell a
-                token that once worked from one that never did.
+                unknown, expired, revoked, a booking shared no more (above) or an
+                erased customer's. One error, one message, so a caller cannot tell
+                a token that once worked from one that never did.
+
+        .. versionchanged:: 0.4
+           Opens are counted; a no-show, a final state not travelled in and an
+           archived booking open nothing.
         """
         text = usable_token(token)
         given = hash_share_token(text or "")
         now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             link = uow.share_links.get_by_token_hash(given) if text is not None else None
             if link is None:
                 hmac.compare_digest(given, _NO_LINK_HASH)
                 raise SharedTripNotFoundError
             if not link.matches(given) or not link.is_active(now):
                 raise SharedTripNotFoundError
-            return self._shared(uow, link)
+            trip = self._shared(uow, link)
+            uow.share_links.record_open(link.id, now)
+            tx.commit()
+            return trip
+
+    def shared_booking_status(self, booking: Booking) -> SharedTripStatus | None:
+        """What ``booking``'s share links show as its status, or ``None`` when they open
+        nothing (see :func:`~bookingcore.domain.sharing.shared_booking_status`, with
+        the booking's lifecycle from the settings). A host listing a booking's links
+        shows with it whether they open the trip now.
+
+        .. versionadded:: 0.4
+        """
+        lifecycle = self._ctx.settings.lifecycles.get(booking.lifecycle)
+        return shared_booking_status(lifecycle, booking)
 
     # ------------------------------------------------------------------ helpers
 
@@ -264,8 +309,8 @@ class TripSharingService:
         customer = uow.customers.get(booking.customer_id)
         if customer is None or customer.is_erased or customer.merged_into is not None:
             raise SharedTripNotFoundError
-        status = shared_status(self._ctx.settings.lifecycles.get(booking.lifecycle), booking.status)
-        if status is None or booking.cancelled_at is not None:
+        status = self.shared_booking_status(booking)
+        if status is None:
             raise SharedTripNotFoundError
         slot = uow.slots.get(booking.slot_id)
         location = uow.locations.get(booking.location_id)
@@ -319,15 +364,8 @@ class TripSharingService:
         return booking
 
     def _check_shareable(self, uow: UnitOfWork, booking: Booking) -> None:
-        lifecycle = self._ctx.settings.lifecycles.get(booking.lifecycle)
         customer = uow.customers.get(booking.customer_id)
-        status = shared_status(lifecycle, booking.status)
-        if (
-            status is None
-            or booking.cancelled_at is not None
-            or customer is None
-            or customer.is_erased
-        ):
+        if self.shared_booking_status(booking) is None or customer is None or customer.is_erased:
             msg = f"booking {booking.id} is {booking.status}: it cannot be shared"
             raise ValidationError.single("booking_id", msg, "not_shareable")
 

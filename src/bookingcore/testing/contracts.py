@@ -2551,6 +2551,134 @@ class CommunicationRepositoryContract(_Base):
             assert mine is not None
             assert mine.sending_since == T0 + timedelta(minutes=30)  # as the other left it
 
+    def test_a_pending_message_is_claimed_for_sending_by_one_sender(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``claim_for_sending`` (0.4): a pending message nobody holds is claimed once,
+        with the sender's token and the time it goes to the gateway; only the holder's
+        ``settle_claim`` takes it back; a report clears the claim."""
+        booking = _stored_booking(uow_factory, make)
+        logged = self._message(booking, 1, sending_since=T0)
+        sent = self._message(booking, 2, status=CommunicationStatus.SENT, sent_at=T0)
+        failed = self._message(booking, 3, status=CommunicationStatus.FAILED, failed_at=T0)
+        mine, theirs = uuid4(), uuid4()
+        at = T0 + timedelta(seconds=5)
+        with uow_factory() as uow:
+            for message in (logged, sent, failed):
+                uow.communications.add(message)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.communications.claim_for_sending(logged.id, claim=theirs, at=at)
+            # A rollback gives the claim back.
+        with uow_factory() as uow:
+            read = uow.communications.get(logged.id)
+            assert read is not None
+            assert uow.communications.claim_for_sending(logged.id, claim=mine, at=at)
+            assert (read.sending_claim, read.sending_since) == (mine, at)  # brought up to date
+            assert not uow.communications.claim_for_sending(logged.id, claim=theirs, at=at)
+            assert not uow.communications.claim_for_sending(sent.id, claim=theirs, at=at)
+            assert not uow.communications.claim_for_sending(failed.id, claim=theirs, at=at)
+            missing = CommunicationId(uuid4())
+            assert not uow.communications.claim_for_sending(missing, claim=theirs, at=at)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(logged.id)
+            assert stored is not None
+            assert (stored.status, stored.sending_claim, stored.sending_since) == (
+                CommunicationStatus.PENDING,
+                mine,
+                at,
+            )
+            assert not uow.communications.settle_claim(logged.id, theirs)
+            assert not uow.communications.settle_claim(missing, mine)
+            assert uow.communications.settle_claim(logged.id, mine)
+            assert stored.sending_claim is None
+            assert stored.record("sent", at + timedelta(seconds=1))
+            uow.commit()
+        with uow_factory() as uow:
+            done = uow.communications.get(logged.id)
+            assert done is not None
+            assert (done.status, done.sending_claim, done.sending_since) == (
+                CommunicationStatus.SENT,
+                None,
+                None,
+            )
+            assert not uow.communications.settle_claim(logged.id, mine)
+
+    def test_a_stalled_claim_takes_a_message_over_from_its_slow_sender(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``claim_stalled(claim=...)`` (0.4) takes over a message whose holder is past
+        the cutoff: the holder's ``settle_claim`` then fails and it reads the message
+        as the sweeper left it; the sweeper's succeeds."""
+        booking = _stored_booking(uow_factory, make)
+        slow, sweeper = uuid4(), uuid4()
+        held = self._message(booking, 1, sending_since=T0, sending_claim=slow)
+        cutoff = T0 + timedelta(minutes=15)
+        at = T0 + timedelta(minutes=16)
+        with uow_factory() as uow:
+            uow.communications.add(held)
+            uow.commit()
+        with uow_factory() as uow:
+            # Held, but not stalled yet: nobody else may claim it.
+            assert not uow.communications.claim_for_sending(held.id, claim=sweeper, at=at)
+            assert not uow.communications.claim_stalled(held.id, before=T0, at=at, claim=sweeper)
+            assert uow.communications.claim_stalled(held.id, before=cutoff, at=at, claim=sweeper)
+            uow.commit()
+        with uow_factory() as uow:
+            assert not uow.communications.settle_claim(held.id, slow)
+            read = uow.communications.get(held.id)
+            assert read is not None
+            assert (read.sending_claim, read.sending_since) == (sweeper, at)
+        with uow_factory() as uow:
+            assert uow.communications.settle_claim(held.id, sweeper)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(held.id)
+            assert stored is not None
+            assert (stored.status, stored.sending_claim) == (CommunicationStatus.PENDING, None)
+
+    def test_a_failed_message_claimed_again_is_held_by_nobody(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``requeue_failed`` (0.4) leaves the message for the next ``claim_for_sending``."""
+        booking = _stored_booking(uow_factory, make)
+        failed = self._message(
+            booking, 1, status=CommunicationStatus.FAILED, failed_at=T0, sending_claim=uuid4()
+        )
+        with uow_factory() as uow:
+            uow.communications.add(failed)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.communications.requeue_failed(failed.id, at=T0)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(failed.id)
+            assert stored is not None
+            assert (stored.status, stored.sending_claim) == (CommunicationStatus.PENDING, None)
+            assert uow.communications.claim_for_sending(failed.id, claim=uuid4(), at=T0)
+
+    @requires("interleaved_units_of_work")
+    def test_of_two_senders_that_read_a_message_pending_only_one_claims_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``claim_for_sending`` (0.4) is decided by storage, not by what was read before."""
+        booking = _stored_booking(uow_factory, make)
+        logged = self._message(booking, 1, sending_since=T0)
+        first, second = uuid4(), uuid4()
+        with uow_factory() as uow:
+            uow.communications.add(logged)
+            uow.commit()
+        with uow_factory() as late:
+            mine = late.communications.get(logged.id)
+            assert mine is not None
+            assert mine.sending_claim is None
+            with uow_factory() as early:
+                assert early.communications.claim_for_sending(logged.id, claim=first, at=T0)
+                early.commit()
+            assert not late.communications.claim_for_sending(logged.id, claim=second, at=T0)
+            assert mine.sending_claim == first  # as the other sender left it
+
     def test_engagement_is_counted_per_type_and_channel_from_the_timestamps(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -8548,6 +8676,62 @@ class ShareLinkRepositoryContract(_Base):
             theirs = uow.share_links.list_for_customer(first.customer_id)
             assert [x.id for x in theirs] == [links[1].id, links[2].id, links[0].id]
             assert uow.share_links.list_for_customer(CustomerId(uuid4())) == []
+
+    def test_opens_are_counted_at_once_and_undone_by_a_rollback(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``record_open`` (0.4): one more open and its time, written at once."""
+        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        link = _share_link(booking)
+        assert (link.view_count, link.last_opened_at) == (0, None)
+        first, second = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+        with uow_factory() as uow:
+            uow.share_links.add(link)
+            uow.commit()
+        with uow_factory() as uow:
+            read = uow.share_links.get_by_token_hash(link.token_hash)
+            assert read is not None
+            opened = uow.share_links.record_open(link.id, first)
+            assert opened is not None
+            assert (opened.view_count, opened.last_opened_at) == (1, first)
+            assert uow.share_links.record_open(ShareLinkId(uuid4()), first) is None
+            uow.commit()
+        with uow_factory() as uow:
+            again = uow.share_links.record_open(link.id, second)
+            assert again is not None
+            assert again.view_count == 2
+            # Rolled back: this open is not counted.
+        with uow_factory() as uow:
+            stored = uow.share_links.get(link.id)
+            assert stored is not None
+            assert (stored.view_count, stored.last_opened_at) == (1, first)
+            assert uow.share_links.list_for_booking(booking.id)[0].view_count == 1
+
+    @requires("interleaved_units_of_work")
+    def test_an_open_adds_to_what_is_stored_not_to_what_was_read(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Two opens that read the link at once both count (0.4)."""
+        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        link = _share_link(booking)
+        with uow_factory() as uow:
+            uow.share_links.add(link)
+            uow.commit()
+        with uow_factory() as late:
+            read = late.share_links.get_by_token_hash(link.token_hash)
+            assert read is not None
+            with uow_factory() as early:
+                assert early.share_links.get_by_token_hash(link.token_hash) is not None
+                early.share_links.record_open(link.id, T0 + timedelta(minutes=1))
+                early.commit()
+            opened = late.share_links.record_open(link.id, T0 + timedelta(minutes=2))
+            assert opened is not None
+            assert opened.view_count == 2
+            late.commit()
+        with uow_factory() as uow:
+            stored = uow.share_links.get(link.id)
+            assert stored is not None
+            assert (stored.view_count, stored.last_opened_at) == (2, T0 + timedelta(minutes=2))
 
     def test_removing_a_link_is_seen_at_once_and_undone_by_a_rollback(
         self, uow_factory: UnitOfWorkFactory, make: Builder

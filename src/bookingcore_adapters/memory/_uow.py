@@ -1051,12 +1051,38 @@ class _CommunicationRepository(_Repository[Communication]):
         return found[:limit]
 
     def claim_stalled(
-        self, communication_id: CommunicationId, *, before: datetime, at: datetime
+        self,
+        communication_id: CommunicationId,
+        *,
+        before: datetime,
+        at: datetime,
+        claim: UUID | None = None,
     ) -> bool:
         found = self._claimable(communication_id, lambda c: _stalled(c, before))
         if found is None:
             return False
         found.sending_since = at
+        found.sending_claim = claim
+        return True
+
+    def claim_for_sending(
+        self, communication_id: CommunicationId, *, claim: UUID, at: datetime
+    ) -> bool:
+        found = self._claimable(
+            communication_id,
+            lambda c: c.status is CommunicationStatus.PENDING and c.sending_claim is None,
+        )
+        if found is None:
+            return False
+        found.sending_claim = claim
+        found.sending_since = at
+        return True
+
+    def settle_claim(self, communication_id: CommunicationId, claim: UUID) -> bool:
+        found = self._claimable(communication_id, lambda c: c.sending_claim == claim)
+        if found is None:
+            return False
+        found.sending_claim = None
         return True
 
     def _claimable(
@@ -2072,6 +2098,19 @@ class _ShareLinkRepository(_Repository[ShareLink]):
             lambda x: x.customer_id == customer_id,
             lambda x: (x.created_at, x.id.bytes),
         )
+        return found
+
+    def record_open(self, link_id: ShareLinkId, at: datetime) -> ShareLink | None:
+        # Added to what is stored: another unit of work (interleaved in this thread)
+        # may have counted opens since this one read the link.
+        found: ShareLink | None = self._locked(link_id)
+        if found is None:
+            return None
+        stored: ShareLink | None = self._uow._store.rows[self._table].get(link_id)
+        if stored is not None and stored.view_count > found.view_count:
+            found.view_count = stored.view_count
+        found.view_count += 1
+        found.last_opened_at = at
         return found
 
     def remove(self, link_id: ShareLinkId) -> bool:

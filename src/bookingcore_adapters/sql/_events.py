@@ -239,6 +239,8 @@ communications = Table(
     when("created_at"),
     Column("source_event_id", Uuid()),
     when("sending_since", nullable=True),
+    # The token of the sender holding the message at the gateway (migration 0049).
+    Column("sending_claim", Uuid()),
     Index(None, "type", "status"),
     # The engagement report's period (migration 0043): sent messages by sent_at,
     # messages refused outright by failed_at.
@@ -431,6 +433,7 @@ def _dump_communication(c: Communication) -> Row:
         "created_at": c.created_at,
         "source_event_id": c.source_event_id,
         "sending_since": c.sending_since,
+        "sending_claim": c.sending_claim,
     }
 
 
@@ -459,6 +462,7 @@ def _load_communication(r: Stored, _: Sequence[Stored]) -> Communication:
         failed_reason=r["failed_reason"],
         source_event_id=r["source_event_id"],
         sending_since=r["sending_since"],
+        sending_claim=r["sending_claim"],
     )
 
 
@@ -833,6 +837,7 @@ class CommunicationRepository(Repository[Communication]):
             "status": CommunicationStatus.PENDING.value,
             "failed_at": None,
             "sending_since": at,
+            "sending_claim": None,
         }
         return self._claim(communication_id, [failed], pending)
 
@@ -852,11 +857,28 @@ class CommunicationRepository(Repository[Communication]):
         )
 
     def claim_stalled(
-        self, communication_id: CommunicationId, *, before: datetime, at: datetime
+        self,
+        communication_id: CommunicationId,
+        *,
+        before: datetime,
+        at: datetime,
+        claim: UUID | None = None,
     ) -> bool:
         # The sweeper's claim in one conditional UPDATE: of two sweepers (or a
         # sweeper and a late resend) that listed it, the database lets one set it.
-        return self._claim(communication_id, self._stalled(before), {"sending_since": at})
+        values = {"sending_since": at, "sending_claim": claim}
+        return self._claim(communication_id, self._stalled(before), values)
+
+    def claim_for_sending(
+        self, communication_id: CommunicationId, *, claim: UUID, at: datetime
+    ) -> bool:
+        c = self._table.c
+        free = [c.status == CommunicationStatus.PENDING.value, c.sending_claim.is_(None)]
+        return self._claim(communication_id, free, {"sending_claim": claim, "sending_since": at})
+
+    def settle_claim(self, communication_id: CommunicationId, claim: UUID) -> bool:
+        held = [self._table.c.sending_claim == claim]
+        return self._claim(communication_id, held, {"sending_claim": None})
 
     def _stalled(self, before: datetime) -> list[ColumnElement[bool]]:
         c = self._table.c

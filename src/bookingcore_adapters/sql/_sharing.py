@@ -1,10 +1,11 @@
-"""Share links in SQL: the table of links to bookings' trip views (revision 0047)."""
+"""Share links in SQL: the table of links to bookings' trip views (revisions 0047, 0049)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Boolean, Column, Index, String, Table, Uuid
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid
 
 from bookingcore.domain.sharing import MAX_SHARE_LABEL_LENGTH, ShareLink, ShareLinkId
 from bookingcore.domain.values import BookingId, CustomerId
@@ -30,6 +31,9 @@ share_links = Table(
     when("updated_at"),
     when("expires_at"),
     when("revoked_at", nullable=True),
+    # Opens (revision 0049): one UPDATE per open moves both.
+    Column("view_count", Integer(), nullable=False, server_default="0"),
+    when("last_opened_at", nullable=True),
     Index(None, "booking_id", "created_at"),
     Index(None, "customer_id", "created_at"),
 )
@@ -49,6 +53,8 @@ def _dump(x: ShareLink) -> Row:
         "updated_at": x.updated_at,
         "expires_at": x.expires_at,
         "revoked_at": x.revoked_at,
+        "view_count": x.view_count,
+        "last_opened_at": x.last_opened_at,
     }
 
 
@@ -66,6 +72,8 @@ def _load(r: Stored, _: Sequence[Stored]) -> ShareLink:
         updated_at=r["updated_at"],
         expires_at=r["expires_at"],
         revoked_at=r["revoked_at"],
+        view_count=r["view_count"],
+        last_opened_at=r["last_opened_at"],
     )
 
 
@@ -86,6 +94,12 @@ class ShareLinkRepository(Repository[ShareLink]):
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[ShareLink]:
         return self._session.select_equal(self._mapper, {"customer_id": customer_id}, oldest_key)
+
+    def record_open(self, link_id: ShareLinkId, at: datetime) -> ShareLink | None:
+        # One UPDATE: the database adds one to what is stored, whatever was read.
+        c = self._table.c
+        values = {"view_count": c.view_count + 1, "last_opened_at": at}
+        return self._session.update_if_now(self._mapper, link_id, [], values)
 
     def remove(self, link_id: ShareLinkId) -> bool:
         c = self._table.c

@@ -66,6 +66,40 @@ def test_a_customer_shares_a_booking_and_a_friend_reads_it_without_signing_in(
     assert gone.json()["detail"] == unknown.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+def test_opens_are_counted_for_the_owner_and_a_cancelled_booking_opens_nothing(
+    client: ApiClient, sign_in: SignIn, book: Book, clock: FixedClock
+) -> None:
+    me = sign_in(ASHA)
+    booking = book(me, name="Asha Verma", seats=2)
+    path = f"/api/v1/customer/bookings/{booking['id']}/share-links"
+    link = client.post(path, json={}, headers=me).json()
+    (fresh,) = client.get(path, headers=me).json()
+    assert (fresh["view_count"], fresh["last_opened_at"], fresh["opens"]) == (0, None, True)
+    assert client.get(link["path"]).status_code == 200
+    clock.advance(minutes=5)
+    opened = client.get(link["path"])
+    assert opened.status_code == 200
+    assert "view_count" not in opened.text  # the count is the owner's, not the friends'
+    (listed,) = client.get(path, headers=me).json()
+    assert listed["view_count"] == 2
+    assert listed["last_opened_at"].startswith(clock.now().isoformat()[:16])
+
+    cancelled = client.post(f"/api/v1/customer/bookings/{booking['id']}/cancel", headers=me)
+    assert cancelled.status_code == 200, cancelled.text
+    gone = client.get(link["path"])
+    assert gone.status_code == 404
+    unknown = client.get("/api/v1/shared-trips/trip_" + "x" * 43)
+    # Nothing tells the token once worked (but the path it was asked at).
+    assert {**gone.json(), "instance": None} == {**unknown.json(), "instance": None}
+    (after,) = client.get(path, headers=me).json()
+    assert (after["active"], after["opens"], after["view_count"]) == (True, False, 2)
+
+
 def test_a_retry_with_the_same_key_answers_the_same_link_without_its_token(
     client: ApiClient, sign_in: SignIn, book: Book
 ) -> None:
