@@ -325,6 +325,14 @@ class Lookup:
         """Every selected column, in order: the table's, then the parent's."""
         return tuple(column for table in self.tables for column in table.c)
 
+    @functools.cached_property
+    def names(self) -> tuple[tuple[str, ...], ...]:
+        """Each selected table's column names, in order: the table's, then the parent's.
+
+        Read on every look-up: a ``Table.c`` walk costs more than the row's dict.
+        """
+        return tuple(tuple(column.name for column in table.c) for table in self.tables)
+
 
 @functools.cache
 def by_columns(
@@ -423,16 +431,22 @@ def tuple_parameters(
     }
 
 
+#: The result processors of a look-up's columns that have one, with each one's position.
+Steps = tuple[tuple[int, Callable[[Any], Any]], ...]
+
 #: Each look-up's result processors, found from the driver's type codes of its first result.
-_result_processors: dict[Lookup, tuple[Callable[[Any], Any] | None, ...]] = {}
+_result_processors: dict[Lookup, Steps] = {}
 
 
-def _processors_of(query: Lookup, description: Any) -> tuple[Callable[[Any], Any] | None, ...]:
+def _processors_of(query: Lookup, description: Any) -> Steps:
     known = _result_processors.get(query)
     if known is None:
-        known = _result_processors[query] = tuple(
+        processors = (
             column.type.dialect_impl(query.dialect).result_processor(query.dialect, described[1])
             for column, described in zip(query.columns, description, strict=True)
+        )
+        known = _result_processors[query] = tuple(
+            (index, process) for index, process in enumerate(processors) if process is not None
         )
     return known
 
@@ -449,7 +463,7 @@ def fetch(
 
 
 def _rows_of(query: Lookup, found: list[list[Any]]) -> list[m.Row]:
-    names = [column.name for column in query.tables[0].c]
+    names = query.names[0]
     return [dict(zip(names, row, strict=True)) for row in found]
 
 
@@ -463,9 +477,8 @@ def fetch_with_parent(
 def _rows_with_parent_of(
     query: Lookup, values: list[list[Any]]
 ) -> list[tuple[m.Row, m.Row | None]]:
-    table, parent = query.tables
-    split = len(table.c)
-    names, parent_names = [c.name for c in table.c], [c.name for c in parent.c]
+    names, parent_names = query.names
+    split = len(names)
     found: list[tuple[m.Row, m.Row | None]] = []
     for found_values in values:
         row = dict(zip(names, found_values[:split], strict=True))
@@ -585,18 +598,18 @@ def _with_parents(query: Lookup, values: list[list[Any]]) -> list[tuple[m.Row, m
     return [(row, None) for row in _rows_of(query, values)]
 
 
-def _processed(
-    found: Sequence[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...]
-) -> list[list[Any]]:
-    if not any(processors):
-        return [list(row) for row in found]
-    return [
-        [
-            item if process is None else process(item)
-            for process, item in zip(processors, row, strict=True)
-        ]
-        for row in found
-    ]
+def _processed(found: Sequence[Sequence[Any]], steps: Steps) -> list[list[Any]]:
+    """Each row of ``found`` as a list, its values converted where a column has a processor.
+
+    Only those columns are visited: a slot's row has two dozen columns and a few
+    processors.
+    """
+    rows = [list(row) for row in found]
+    if steps:
+        for row in rows:
+            for index, process in steps:
+                row[index] = process(row[index])
+    return rows
 
 
 def _wrapped(
