@@ -135,7 +135,7 @@ class Refused(Exception):  # noqa: N818 - internal signal, never leaves commit()
 # --------------------------------------------------------------------------- compiling
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of caches, hashed on every look-up
 class Compiled:
     """A statement compiled once for a dialect, with each bind parameter's processor."""
 
@@ -312,7 +312,7 @@ def _delete_children(child: Table) -> Delete:
 # --------------------------------------------------------------------------- reading
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # the key of its result processors, found on every look-up
 class Lookup:
     """A compiled ``SELECT`` of a table's whole rows, and of its parent's when joined."""
 
