@@ -147,19 +147,32 @@ class Compiled:
     pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = attrs.field(init=False, eq=False)
     #: The positions that have a processor, with it: the other values go as they are.
     steps: tuple[tuple[int, Callable[[Any], Any]], ...] = attrs.field(init=False, eq=False)
+    #: The same processors by bind name, and every bind name (named parameters).
+    named_steps: tuple[tuple[str, Callable[[Any], Any]], ...] = attrs.field(init=False, eq=False)
+    name_set: frozenset[str] = attrs.field(init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "pick", _picker(self.names))
         steps = tuple((i, p) for i, p in enumerate(self.processors) if p is not None)
         object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "named_steps", tuple((self.names[i], p) for i, p in steps))
+        object.__setattr__(self, "name_set", frozenset(self.names))
 
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for ``values`` (bind name -> Python value).
 
         A bulk import binds some six rows a booking: picking the values with one
         ``itemgetter`` and converting only the columns that have a processor costs
-        half of a generic loop over every column.
+        half of a generic loop over every column. Named parameters for ``values``
+        that hold exactly the bind names (a row to insert, a look-up's keys) are
+        a copy of it, converted where a processor is: a third of picking and
+        zipping a row of forty columns.
         """
+        if not self.positional and values.keys() == self.name_set:
+            bound = dict(values)
+            for name, process in self.named_steps:
+                bound[name] = process(bound[name])
+            return bound
         picked = self.pick(values)
         if self.steps:
             converted = list(picked)
