@@ -291,7 +291,7 @@ def increment(table: Table, key: str, counter: str, dialect: Dialect) -> Lookup:
     return Lookup(_compile(statement, dialect), (table,), dialect)
 
 
-def claim_statement(
+def _claim_statement(
     table: Table,
     key: str,
     where: Sequence[ColumnElement[bool]],
@@ -346,7 +346,7 @@ def claim_and_update(
     setting: tuple[str, ...],
     returning: tuple[str, ...],
 ) -> Lookup:
-    """:func:`claim_statement` of the rows whose ``unset`` columns are NULL, compiled
+    """:func:`_claim_statement` of the rows whose ``unset`` columns are NULL, compiled
     once per table, shape and dialect; run it with :func:`claimed`.
 
     A relay claims batch after batch with the same statement: building and
@@ -355,7 +355,7 @@ def claim_and_update(
     relay does but decoding the messages' JSON.
     """
     where = [table.c[name].is_(None) for name in unset]
-    statement = claim_statement(
+    statement = _claim_statement(
         table,
         key,
         where,
@@ -563,9 +563,9 @@ def _rows_with_parent_of(
 def claimed(
     connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
 ) -> list[list[Any]]:
-    """The returned columns of the rows :func:`claim_and_update`'s ``query`` claimed and
-    updated for ``wanted`` (``limit``, ``offset`` and each ``new_<column>``), converted to Python,
-    in no particular order.
+    """The returned columns of the rows :func:`claim_and_update`'s ``query`` claimed
+    and updated for ``wanted`` (``limit``, ``offset`` and each ``new_<column>``),
+    converted to Python, in no particular order.
 
     ``direct``: on a psycopg cursor of its own, as :func:`fetch` runs look-ups,
     which reads ``jsonb`` with :func:`canonical_jsonb_loader`.

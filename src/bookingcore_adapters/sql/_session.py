@@ -667,14 +667,18 @@ class Session:
         transaction has locked; their ``returning`` columns as lists, in no
         particular order.
 
-        A queue's claim and mark in one statement (``_driver.claim_statement``),
-        compiled once and, on a store that pipelines, sent straight to psycopg. The rows stay locked
-        until the transaction ends, and a rollback undoes the update. Rows of
-        entities this unit of work tracks are left out (their state in memory is
-        what a commit writes).
+        A queue's claim and mark in one statement (``_driver.claim_and_update``),
+        compiled once and, on a store that pipelines, sent straight to psycopg.
+        The rows stay locked until the transaction ends, and a rollback undoes
+        the update. Only while this unit of work tracks no entity of ``mapper``
+        (their state in memory is what a commit writes: the caller judges those
+        itself, as ``OutboxRepository.claim_to_publish`` does).
         """
         self._require_active()
         self._require_writable("claim", mapper)
+        if self._tracked[mapper.entity]:  # pragma: no cover - a programming error
+            msg = f"{mapper.entity} rows are tracked: judge those in memory, claim the others"
+            raise RuntimeError(msg)
         if self._sqlite:
             self._take_write_lock()
         table = mapper.table
@@ -682,24 +686,6 @@ class Session:
         wanted: dict[str, Any] = {f"new_{name}": value for name, value in values.items()}
         wanted["limit"] = limit
         wanted["offset"] = 0  # bound on SQLite only
-        tracked = self._tracked[mapper.entity]
-        if tracked:
-            # Their keys are part of the statement: built for this claim alone.
-            key = table.c[mapper.key]
-            where = [table.c[name].is_(None) for name in unset]
-            where.append(key.not_in(list(tracked)))
-            statement = d.claim_statement(
-                table,
-                mapper.key,
-                where,
-                order_by=tuple(order_by),
-                setting=setting,
-                returning=tuple(returning),
-                sqlite=self._sqlite,
-            )
-            return self.retrying(
-                lambda: [list(row) for row in self._begin().execute(statement, wanted)]
-            )
         connection = self._begin()
         query = d.claim_and_update(
             table,
