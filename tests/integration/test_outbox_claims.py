@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Sequence
 from datetime import UTC
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -17,6 +19,7 @@ from bookingcore.serialization import event_to_dict
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.sql import _driver as sql_driver
 
 #: These cores relay their outbox (a relay is refused otherwise).
 RELAYED = Settings(outbox_relayed=True)
@@ -193,12 +196,23 @@ def test_a_serialized_relay_batch_is_one_statement_on_sql(
 @pytest.mark.postgres
 @pytest.mark.parametrize("pipeline", [True, False])
 def test_a_serialized_relay_hands_over_the_data_as_stored(
-    pipeline: bool, request: pytest.FixtureRequest
+    pipeline: bool, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever the payload holds (non-ASCII text, escapes, nesting, large and
     fractional numbers), the relay's messages carry the data ``event_to_dict``
     stored, in outbox order, each with its sequence, whether the claim goes
-    straight to psycopg or through SQLAlchemy."""
+    straight to psycopg (its ``jsonb`` read by the relay's own loader) or through
+    SQLAlchemy (psycopg's)."""
+    loaded: list[object] = []
+    loader = sql_driver.canonical_jsonb_loader()
+
+    class Counting(loader):  # type: ignore[misc,valid-type]
+        def load(self, data: Any) -> Any:
+            value = super().load(data)
+            loaded.append(value)
+            return value
+
+    monkeypatch.setattr(sql_driver, "canonical_jsonb_loader", lambda: Counting)
     pg_store: SqlStore = request.getfixturevalue("pg_store")
     store = SqlStore(pg_store.engine, pipeline=pipeline)
     clock = FixedClock()
@@ -226,3 +240,7 @@ def test_a_serialized_relay_hands_over_the_data_as_stored(
     assert sequences == sorted(s for s in sequences if s is not None)
     with store.unit_of_work() as uow:
         assert {uow.outbox.get(e.id).published_at for e in events} == {now}  # type: ignore[union-attr]
+    # Each claimed message's JSON parsed once, by that loader on the direct path only.
+    stored = [event_to_dict(e)["data"] for e in events]
+    by_id = operator.itemgetter("id")
+    assert sorted(loaded, key=by_id) == (sorted(stored, key=by_id) if pipeline else [])
