@@ -655,46 +655,48 @@ class Session:
     def claim_and_update_now(
         self,
         mapper: m.Mapper[Any],
-        where: Sequence[ColumnElement[bool]],
         *,
-        order_by: Sequence[ColumnElement[Any]],
+        unset: Sequence[str],
+        order_by: Sequence[str],
         limit: int,
         values: Mapping[str, object],
-        returning: Sequence[ColumnElement[Any]],
-    ) -> list[Any]:
-        """UPDATE with ``values``, at once, the first ``limit`` stored rows matching
-        ``where`` in ``order_by`` order, skipping rows another transaction has
-        locked; their ``returning`` columns as tuples, in no particular order.
+        returning: Sequence[str],
+    ) -> list[list[Any]]:
+        """UPDATE with ``values``, at once, the first ``limit`` stored rows whose
+        ``unset`` columns are NULL, in ``order_by`` order, skipping rows another
+        transaction has locked; their ``returning`` columns as lists, in no
+        particular order.
 
-        A queue's claim and mark in one statement: ``UPDATE ... WHERE key IN
-        (SELECT key ... LIMIT n FOR UPDATE SKIP LOCKED) RETURNING ...`` on
-        PostgreSQL; on SQLite the same under the write lock (one claimer at a
-        time). The rows stay locked until the transaction ends, and a rollback
-        undoes the update. Rows of entities this unit of work tracks are left
-        out (their state in memory is what a commit writes).
+        A queue's claim and mark in one statement (``_driver.claim_and_update``),
+        compiled once and, on a store that pipelines, sent straight to psycopg.
+        The rows stay locked until the transaction ends, and a rollback undoes
+        the update. Only while this unit of work tracks no entity of ``mapper``
+        (their state in memory is what a commit writes: the caller judges those
+        itself, as ``OutboxRepository.claim_to_publish`` does).
         """
         self._require_active()
         self._require_writable("claim", mapper)
-        table = mapper.table
-        key = table.c[mapper.key]
-        conditions = list(where)
-        tracked = self._tracked[mapper.entity]
-        if tracked:
-            conditions.append(key.not_in(list(tracked)))
-        chosen = select(key).where(*conditions).order_by(*order_by).limit(limit)
+        if self._tracked[mapper.entity]:  # pragma: no cover - a programming error
+            msg = f"{mapper.entity} rows are tracked: judge those in memory, claim the others"
+            raise RuntimeError(msg)
         if self._sqlite:
             self._take_write_lock()
-            statement = update(table).where(key.in_(chosen.scalar_subquery()))
-        else:
-            # The rows are chosen once, in a materialized CTE: PostgreSQL may run an
-            # ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` subquery again for a
-            # plan's rescans, and so update more than ``limit`` rows (seen on a
-            # busy table whose statistics favour a semi-join).
-            claimed = chosen.with_for_update(skip_locked=True).cte("claimed")
-            claimed = claimed.prefix_with("MATERIALIZED")
-            statement = update(table).where(key == claimed.c[key.name])
-        statement = statement.values(**values).returning(*returning)
-        return self.retrying(lambda: list(self._begin().execute(statement).all()))
+        table = mapper.table
+        setting = tuple(values)
+        wanted: dict[str, Any] = {f"new_{name}": value for name, value in values.items()}
+        wanted["limit"] = limit
+        wanted["offset"] = 0  # bound on SQLite only
+        connection = self._begin()
+        query = d.claim_and_update(
+            table,
+            mapper.key,
+            connection.dialect,
+            unset=tuple(unset),
+            order_by=tuple(order_by),
+            setting=setting,
+            returning=tuple(returning),
+        )
+        return self.retrying(lambda: d.claimed(self._begin(), query, wanted, direct=self._direct))
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
