@@ -178,8 +178,9 @@ class Compiled:
 
         Each processed column is converted in one pass over its values, and a
         column that holds the same object in every row (a chunk's one creation
-        time, its author) is converted once: a bulk import's insert of a few
-        hundred rows a table calls each processor once a row at most, from C.
+        time) is converted once: a bulk import's insert of a few hundred rows a
+        table calls each processor once a row at most, from C. Processors are
+        pure, so the parameters are those :meth:`bind` gives each row.
         """
         picked: list[tuple[Any, ...]] = list(map(self.pick, rows))
         if self.steps and picked:
