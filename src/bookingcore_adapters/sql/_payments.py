@@ -21,10 +21,13 @@ from sqlalchemy import (
     Uuid,
     and_,
     cast,
+    func,
     not_,
     or_,
     select,
+    true,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
@@ -520,31 +523,63 @@ class PaymentRepository(Repository[Payment]):
         period = (b.created_at >= created_from, b.created_at < created_before)
         gone = status_in(cancelled, b.status, b.lifecycle)
         counted = and_(p.booking_id == b.id, p.currency == b.currency)
-        booked = connection.execute(
-            select(
-                b.id,
-                b.reference,
-                b.status,
-                b.currency,
-                b.total_amount,
-                exact_sum(p.captured_amount, dialect),
-                exact_sum(p.refunded_amount, dialect),
-                b.customer_id,
-                gone,
-            )
-            .select_from(bookings.outerjoin(self._table, counted))
-            .where(*period)
-            .group_by(b.id)
-            .order_by(b.created_at, b.id)
-        ).all()
         paid: dict[UUID, list[UUID]] = {}
-        for booking_id, payment_id in connection.execute(
-            select(p.booking_id, p.id)
-            .select_from(self._table.join(bookings, counted))
-            .where(*period, not_(gone))
-            .order_by(p.created_at, p.id)
-        ):
-            paid.setdefault(booking_id, []).append(payment_id)
+        if dialect == "postgresql":
+            # Each booking's payments in its currency read through their booking's
+            # index (a lateral join: some rows a booking, where a hash join reads every
+            # payment), summed with their ids in order: one statement where a second
+            # one read the payments again for their ids.
+            sums = (
+                select(
+                    exact_sum(p.captured_amount, dialect).label("captured"),
+                    exact_sum(p.refunded_amount, dialect).label("refunded"),
+                    func.array_agg(aggregate_order_by(p.id, p.created_at, p.id)).label("ids"),
+                )
+                .where(counted)
+                .lateral("paid")
+            )
+            booked = connection.execute(
+                select(
+                    b.id,
+                    b.reference,
+                    b.status,
+                    b.currency,
+                    b.total_amount,
+                    sums.c.captured,
+                    sums.c.refunded,
+                    b.customer_id,
+                    gone,
+                    sums.c.ids,
+                )
+                .select_from(bookings.join(sums, true()))
+                .where(*period)
+                .order_by(b.created_at, b.id)
+            ).all()
+        else:
+            booked = connection.execute(
+                select(
+                    b.id,
+                    b.reference,
+                    b.status,
+                    b.currency,
+                    b.total_amount,
+                    exact_sum(p.captured_amount, dialect),
+                    exact_sum(p.refunded_amount, dialect),
+                    b.customer_id,
+                    gone,
+                )
+                .select_from(bookings.outerjoin(self._table, counted))
+                .where(*period)
+                .group_by(b.id)
+                .order_by(b.created_at, b.id)
+            ).all()
+            for booking_id, payment_id in connection.execute(
+                select(p.booking_id, p.id)
+                .select_from(self._table.join(bookings, counted))
+                .where(*period, not_(gone))
+                .order_by(p.created_at, p.id)
+            ):
+                paid.setdefault(booking_id, []).append(payment_id)
         place = {row[0]: index for index, row in enumerate(booked)}
         customers: dict[UUID, int] = {}
         for row in booked:
@@ -572,6 +607,10 @@ class PaymentRepository(Repository[Payment]):
         of_customers = sorted(
             of_customers, key=lambda row: (customers[row[7]], row[8], row[0].bytes)
         )
+        if dialect == "postgresql":
+            ids = [tuple(row[9] or ()) for row in booked]
+        else:
+            ids = [tuple(paid.get(row[0], ())) for row in booked]
         return ReconciliationTally(
             tuple(
                 PaidBookingTally(
@@ -582,9 +621,9 @@ class PaymentRepository(Repository[Payment]):
                     row[4],
                     read_sum(row[5], dialect),
                     read_sum(row[6], dialect),
-                    tuple(paid.get(row[0], ())),
+                    payment_ids,
                 )
-                for row in booked
+                for row, payment_ids in zip(booked, ids, strict=True)
                 if not row[8]
             ),
             (
