@@ -700,7 +700,10 @@ _EVERY_SLOT = SlotFilter(only_active=False)
 
 
 def _rate(part: int, whole: int) -> Decimal:
-    return (Decimal(part) / Decimal(whole)).quantize(_RATE) if whole else Decimal(0)
+    if not whole:
+        return Decimal(0)
+    # A Decimal over an int divides as over Decimal(whole), without making it.
+    return (Decimal(part) / whole).quantize(_RATE)
 
 
 @attrs.frozen
