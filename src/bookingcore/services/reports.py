@@ -792,7 +792,7 @@ class ReportService:
         booking's are listed as ``no_booking_in_period`` too. Only reads: the
         storage computes the figures
         (:meth:`~bookingcore.ports.PaymentRepository.tally_reconciliation`; on SQL
-        four statements, whatever the number of bookings).
+        three or four statements, whatever the number of bookings).
 
         .. versionchanged:: 0.4
            Computed by the storage, which sums the payments of each booking and

@@ -513,7 +513,8 @@ class PaymentRepository(Repository[Payment]):
         # Only the columns the report needs, never the payments' JSON columns: the
         # period's bookings with their sums (GROUP BY), the ids of the payments
         # counted, then the payments holding money that no active booking accounts
-        # for. Four statements, whatever the number of bookings.
+        # for. Three statements on PostgreSQL, four elsewhere, whatever the number
+        # of bookings.
         connection = self._session.connection()
         dialect = connection.dialect.name
         # The bookings table by name: the payments' module does not import the
