@@ -20,6 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
+    any_,
+    bindparam,
     cast,
     func,
     not_,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
@@ -68,7 +70,7 @@ from bookingcore_adapters.sql._mapper import (
     Stored,
     json_copy,
 )
-from bookingcore_adapters.sql._queries import exact_sum, read_sum, status_in, within
+from bookingcore_adapters.sql._queries import ZERO, exact_sum, read_sum, status_in, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -530,13 +532,20 @@ class PaymentRepository(Repository[Payment]):
             # index (a lateral join: some rows a booking, where a hash join reads every
             # payment), summed with their ids in order: one statement where a second
             # one read the payments again for their ids.
+            # The same read gives the ids of the booking's payments holding money for
+            # a cancelled booking or in another currency, the stray ones.
+            same = p.currency == b.currency
+            strays = and_(p.captured_amount != 0, or_(gone, p.currency != b.currency))
             sums = (
                 select(
-                    exact_sum(p.captured_amount, dialect).label("captured"),
-                    exact_sum(p.refunded_amount, dialect).label("refunded"),
-                    func.array_agg(aggregate_order_by(p.id, p.created_at, p.id)).label("ids"),
+                    func.coalesce(func.sum(p.captured_amount).filter(same), ZERO).label("captured"),
+                    func.coalesce(func.sum(p.refunded_amount).filter(same), ZERO).label("refunded"),
+                    func.array_agg(aggregate_order_by(p.id, p.created_at, p.id))
+                    .filter(same)
+                    .label("ids"),
+                    func.array_agg(p.id).filter(strays).label("strays"),
                 )
-                .where(counted)
+                .where(p.booking_id == b.id)
                 .lateral("paid")
             )
             booked = connection.execute(
@@ -551,6 +560,7 @@ class PaymentRepository(Repository[Payment]):
                     b.customer_id,
                     gone,
                     sums.c.ids,
+                    sums.c.strays,
                 )
                 .select_from(bookings.join(sums, true()))
                 .where(*period)
@@ -588,11 +598,25 @@ class PaymentRepository(Repository[Payment]):
         held = [p.id, p.booking_id, p.provider, p.provider_reference, p.currency]
         amounts = [p.captured_amount, p.refunded_amount]
         holding = _not_zero(p.captured_amount, dialect)
-        of_bookings = connection.execute(
-            select(*held, *amounts, gone, p.created_at)
-            .select_from(self._table.join(bookings, p.booking_id == b.id))
-            .where(*period, holding, or_(gone, p.currency != b.currency))
-        ).all()
+        of_bookings: Sequence[Sequence[Any]]
+        if dialect == "postgresql":
+            # The stray payments the lateral read found, by their ids (primary key).
+            cancelled_ones = {row[0]: row[8] for row in booked}
+            wanted = [ident for row in booked for ident in row[10] or ()]
+            of_bookings = [
+                (*row[:7], cancelled_ones[row[1]], row[7])
+                for row in connection.execute(
+                    select(*held, *amounts, p.created_at).where(
+                        p.id == any_(bindparam("strays", wanted, type_=ARRAY(Uuid())))
+                    )
+                )
+            ]
+        else:
+            of_bookings = connection.execute(
+                select(*held, *amounts, gone, p.created_at)
+                .select_from(self._table.join(bookings, p.booking_id == b.id))
+                .where(*period, holding, or_(gone, p.currency != b.currency))
+            ).all()
         in_period = select(b.id).where(*period)
         of_customers = connection.execute(
             select(*held, *amounts, p.customer_id, p.created_at).where(
@@ -628,7 +652,12 @@ class PaymentRepository(Repository[Payment]):
                 if not row[8]
             ),
             (
-                *(HeldPaymentTally(*row[:7], bool(row[7])) for row in of_bookings),
+                *(
+                    HeldPaymentTally(
+                        row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7])
+                    )
+                    for row in of_bookings
+                ),
                 *(HeldPaymentTally(*row[:7], False) for row in of_customers),
             ),
         )
