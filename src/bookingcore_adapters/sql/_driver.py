@@ -50,8 +50,8 @@ explains refusals from it, whichever runner ran.
 from __future__ import annotations
 
 import functools
-import json
 import itertools
+import json
 import logging
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence

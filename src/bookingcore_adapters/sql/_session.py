@@ -86,6 +86,9 @@ class Session:
         self.search = q.TextSearch(store.dialect)
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
+        # A read-only session's connection in autocommit (PostgreSQL at READ COMMITTED):
+        # no transaction of SQLAlchemy's is begun on it, none being sent to the server.
+        self._autocommit = False
         self._holds_write_lock = False
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
         # Rows inserted at once by add_if_new (mapper, row, conflict columns), to redo on a retry.
@@ -105,10 +108,9 @@ class Session:
         self._direct = store.pipelined
         self._active = False
         self._read_only = False
-        self._tracked: dict[str, dict[UUID, Any]] = {}
-        self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
-        self._added: dict[str, dict[UUID, None]] = {}
-        self._forget()
+        self._tracked: dict[str, dict[UUID, Any]] = defaultdict(dict)
+        self._snapshots: dict[str, dict[UUID, Snapshot]] = defaultdict(dict)
+        self._added: dict[str, dict[UUID, None]] = defaultdict(dict)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -141,6 +143,7 @@ class Session:
             self.rollback()
         finally:
             self._active = False
+            self._autocommit = False
             connection, self._connection = self._connection, None
             if connection is not None:
                 connection.close()
@@ -205,26 +208,33 @@ class Session:
 
     def _forget(self) -> None:
         # Each entity's map is made when first used: a unit of work touches a few of
-        # the thirty-odd entities, and forgets three times (made, opened, closed).
-        self._tracked = defaultdict(dict)
-        self._snapshots = defaultdict(dict)
-        self._added = defaultdict(dict)
+        # the thirty-odd entities, and forgets three times (made, opened, closed):
+        # maps still empty are kept.
+        if self._tracked:
+            self._tracked = defaultdict(dict)
+        if self._snapshots:
+            self._snapshots = defaultdict(dict)
+        if self._added:
+            self._added = defaultdict(dict)
 
     def _begin(self, *, write_lock: bool = False) -> Connection:
-        """The connection, inside a transaction (begun now if none is open)."""
+        """The connection, inside a transaction (begun now if none is open); in
+        autocommit (a read-only session on PostgreSQL), without one."""
         self._require_active()
-        if self._connection is None:
+        connection = self._connection
+        if connection is None:
             connection = self._store.engine.connect()
             if self._read_only and self._postgres and _read_committed(connection):
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                self._autocommit = True
             self._connection = connection
-        if self._transaction is None:
+        if self._transaction is None and not self._autocommit:
             if self._sqlite:
                 statement = "BEGIN IMMEDIATE" if write_lock else "BEGIN"
-                self._connection.info[BEGIN_STATEMENT] = statement
-            self._transaction = self._connection.begin()
+                connection.info[BEGIN_STATEMENT] = statement
+            self._transaction = connection.begin()
             self._holds_write_lock = write_lock
-        return self._connection
+        return connection
 
     def _take_write_lock(self) -> None:
         """SQLite: make sure this transaction holds the write lock.
