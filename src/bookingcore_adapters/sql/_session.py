@@ -1228,7 +1228,11 @@ class Session:
         self._settled.add((name, ident))
         found = self._track(mapper, self._load(mapper, rows)[0])
         if others is not None and along is not None:
-            for sibling in self._load(mapper, others):
+            # The siblings include the locked row itself (tracked now): built once, not twice.
+            known = self._tracked[name]
+            for sibling in self._load(
+                mapper, [row for row in others if row[mapper.key] not in known]
+            ):
                 self._track(mapper, sibling)
             self._complete.add((name, along, rows[0][along]))
         if owned is not None:
