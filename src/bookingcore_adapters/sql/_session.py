@@ -1213,7 +1213,7 @@ class Session:
         others: list[m.Row] | None = None
         owned: _Owned | None = None
         if along is not None and self._direct and mapper.child_table is None:
-            chosen = None if owner is None else self._owner(owner, along)
+            chosen = None if owner is None else self._owner(owner)
             rows, others, owned = self.retrying(
                 lambda: self._rows_and_siblings(mapper, wanted, along, chosen)
             )
@@ -1240,22 +1240,23 @@ class Session:
         return found
 
     def _owner(
-        self, owner: tuple[str, tuple[m.Mapper[Any], str] | None], along: str
-    ) -> tuple[m.Mapper[Any], str, tuple[m.Mapper[Any], str] | None] | None:
-        """The mapper of the entity ``owner`` names, with ``along`` and its parent; None
-        when this session does not track that entity or it has no child rows."""
+        self, owner: tuple[str, tuple[m.Mapper[Any], str] | None]
+    ) -> tuple[m.Mapper[Any], tuple[m.Mapper[Any], str] | None] | None:
+        """The mapper of the entity ``owner`` names, with the parent to read with it; None
+        when no mapper of this session with child rows has that name (then the owner is
+        locked by id when asked for, as without ``owner``)."""
         entity, parent = owner
         for mapper in self._mappers:
             if mapper.entity == entity and mapper.child_table is not None:
-                return mapper, along, parent
-        return None  # pragma: no cover - a programming error: locked by id later instead
+                return mapper, parent
+        return None  # pragma: no cover - a programming error
 
     def _rows_and_siblings(
         self,
         mapper: m.Mapper[Any],
         wanted: Mapping[str, object],
         along: str,
-        owner: tuple[m.Mapper[Any], str, tuple[m.Mapper[Any], str] | None] | None = None,
+        owner: tuple[m.Mapper[Any], tuple[m.Mapper[Any], str] | None] | None = None,
     ) -> tuple[list[m.Row], list[m.Row], _Owned | None]:
         """The row ``wanted`` names, locked, and the rows sharing its ``along``; with
         ``owner``, the row ``along`` points at, locked after it, with its parent's row,
@@ -1268,7 +1269,7 @@ class Session:
             (d.siblings(mapper.table, columns, along, dialect), wanted),
         ]
         if owner is not None:
-            owning, _, parent = owner
+            owning, parent = owner
             child = owning.child_table
             assert child is not None
             joined = None if parent is None else (parent[0].table, parent[1])
@@ -1299,7 +1300,7 @@ class Session:
         rows, siblings = [row for row, _ in found[0]], [row for row, _ in found[1]]
         if owner is None:
             return rows, siblings, None
-        return rows, siblings, _Owned(owner[0], owner[2], found[2], found[3])
+        return rows, siblings, _Owned(owner[0], owner[1], found[2], found[3])
 
     def _owned_locked(self, owned: _Owned) -> None:
         """Track what :meth:`_rows_and_siblings` read of a locked row's owner: the owner
