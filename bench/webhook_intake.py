@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from uuid import UUID, uuid4
 
-from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
@@ -312,8 +311,8 @@ class StatementsIntake:
     psycopg; SQLAlchemy's ``before_cursor_execute`` the others); the same
     delivery is then taken again and recorded as the duplicate path. Every
     later delivery is verified with the same HMAC check and then replayed: the
-    receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, in a pipeline
-    with the transaction's ``BEGIN``; when it found a receipt already stored,
+    receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; when it found a
+    receipt already stored,
     the duplicate's read and a ``COMMIT``; otherwise the same reads, grouped in
     round trips as the library groups them (the payment locked by reference,
     with its booking's payments, its booking locked and the booking's
@@ -542,9 +541,7 @@ class StatementsIntake:
         """The rows each statement of ``group`` finds, the group sent in one round trip."""
         connection = self._connection
         cursors = []
-        # The library sends a transaction's first statement in a pipeline, with its BEGIN.
-        beginning = connection.info.transaction_status == TransactionStatus.IDLE
-        if len(group) == 1 and not beginning:
+        if len(group) == 1:
             cursor = connection.cursor()
             cursor.execute(group[0].sql, _substituted(group[0].parameters, swap, texts or {}))
             cursors.append(cursor)

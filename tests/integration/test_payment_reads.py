@@ -222,12 +222,12 @@ def test_a_payment_locked_with_its_booking_locks_both_in_one_round_trip(
 
 
 @pytest.mark.postgres
-def test_a_capture_sends_four_round_trips_and_reads_no_refunds(
+def test_a_capture_locks_its_booking_with_its_payment_and_reads_no_refunds(
     shop: Shop, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The receipt (with the transaction's BEGIN), the payment locked with its booking,
-    # the invoice number, the writes with COMMIT; an unflagged payment has no
-    # unreconciled refund, so its refunds are not read.
+    # The receipt, the payment locked with its booking, the invoice number, the writes
+    # with COMMIT; an unflagged payment has no unreconciled refund, so its refunds are
+    # not read.
     booking = shop.book()
     payment = shop.intent(booking, "four-trips")
     assert payment.provider_reference is not None

@@ -49,7 +49,6 @@ explains refusals from it, whichever runner ran.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import operator
@@ -246,18 +245,6 @@ def insert_if_new(
     return _compile(statement, dialect, columns)
 
 
-def _beginning(driver: Any) -> contextlib.AbstractContextManager[Any]:
-    """A psycopg pipeline when the statement about to be sent on ``driver`` begins its
-    transaction, else nothing: in a pipeline psycopg sends the ``BEGIN`` with the
-    statement, so the transaction's first look-up or insert costs one round trip, not
-    two. An autocommit connection (a read-only unit of work) begins none."""
-    from psycopg.pq import TransactionStatus  # noqa: PLC0415 - only with psycopg
-
-    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
-        return contextlib.nullcontext()
-    return cast("contextlib.AbstractContextManager[Any]", driver.pipeline())
-
-
 def inserted(
     connection: Connection, statement: Compiled, row: Mapping[str, Any], *, direct: bool = False
 ) -> bool:
@@ -272,8 +259,7 @@ def inserted(
         driver: Any = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
-                with _beginning(driver):
-                    cursor.execute(statement.sql, parameters)
+                cursor.execute(statement.sql, parameters)
                 return cursor.fetchone() is not None
         except connection.dialect.loaded_dbapi.Error as exc:
             raise _wrapped(connection, statement.sql, parameters, exc) from exc
@@ -541,8 +527,7 @@ def _values(
         driver: Any = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
-                with _beginning(driver):
-                    cursor.execute(compiled.sql, parameters)
+                cursor.execute(compiled.sql, parameters)
                 if processors is None:
                     processors = _processors_of(query, cursor.description)
                 found = cursor.fetchall()
@@ -609,8 +594,7 @@ def fetch_together(
     connection: Connection, sent: Sequence[tuple[Lookup, Mapping[str, Any]]]
 ) -> list[list[tuple[m.Row, m.Row | None]]]:
     """The rows each look-up of ``sent`` finds for its values, each row with its parent's
-    row when the look-up joins one, all sent in one psycopg pipeline: one round trip
-    (and the transaction's ``BEGIN`` with them when it starts here).
+    row when the look-up joins one, all sent in one psycopg pipeline: one round trip.
 
     Only on a driver with a pipeline (a store that pipelines), on cursors of their own.
     """
