@@ -98,6 +98,7 @@ __all__ = [
     "claimed",
     "fetch",
     "fetch_fixed",
+    "fetch_together",
     "fetch_with_children",
     "fetch_with_parent",
     "increment",
@@ -109,6 +110,7 @@ __all__ = [
     "run_pipelined",
     "siblings",
     "supports_pipeline",
+    "through",
     "tuple_parameters",
 ]
 
@@ -490,10 +492,40 @@ def siblings(table: Table, columns: tuple[str, ...], along: str, dialect: Dialec
     Sent in one pipeline after the look-up that locks that row, it reads them once
     the lock is held, in the same round trip.
     """
-    where = and_(*(table.c[name] == bindparam(name) for name in columns))
-    owner = select(table.c[along]).where(where).scalar_subquery()
-    statement = select(table).where(table.c[along] == owner)
-    return Lookup(_compile(statement, dialect), (table,), dialect)
+    return through(table, along, table, columns, along=along, dialect=dialect)
+
+
+@functools.lru_cache(maxsize=64)
+def through(
+    table: Table,
+    column: str,
+    source: Table,
+    columns: tuple[str, ...],
+    *,
+    along: str,
+    dialect: Dialect,
+    lock: bool = False,
+    parent: tuple[Table, str] | None = None,
+) -> Lookup:
+    """The compiled look-up of ``table``'s rows whose ``column`` equals the ``along``
+    column of the ``source`` row whose ``columns`` equal the parameters of the same
+    names: a payment's booking (or the booking's travelers) found by the payment's
+    unique key alone, so it can go in one pipeline with the look-up that locks the
+    payment. Locked, and joined to a ``parent`` (unlocked), as :func:`by_columns` does.
+    """
+    where = and_(*(source.c[name] == bindparam(name) for name in columns))
+    owner = select(source.c[along]).where(where).scalar_subquery()
+    if parent is None:
+        statement = select(table).where(table.c[column] == owner)
+        if lock:
+            statement = statement.with_for_update()
+        return Lookup(_compile(statement, dialect), (table,), dialect)
+    other, foreign_key = parent
+    joined = table.outerjoin(other, other.c.id == table.c[foreign_key])
+    statement = select(table, other).select_from(joined).where(table.c[column] == owner)
+    if lock:
+        statement = statement.with_for_update(of=table)
+    return Lookup(_compile(statement, dialect), (table, other), dialect)
 
 
 @functools.lru_cache(maxsize=64)
@@ -725,29 +757,43 @@ def fetch_with_children(
     For an entity wanted by id whose child rows are wanted by the same id; only on
     a driver with a pipeline (a store that pipelines), on cursors of their own.
     """
+    found, of_it = fetch_together(connection, [(query, wanted), (children, of)])
+    return found, of_it
+
+
+def fetch_together(
+    connection: Connection, sent: Sequence[tuple[Lookup, Mapping[str, Any]]]
+) -> list[list[tuple[m.Row, m.Row | None]]]:
+    """The rows each look-up of ``sent`` finds for its values, each row with its parent's
+    row when the look-up joins one, all sent in one psycopg pipeline: one round trip.
+
+    Only on a driver with a pipeline (a store that pipelines), on cursors of their own.
+    """
     driver: Any = connection.connection.driver_connection
-    sent = [(query, query.compiled.bind(wanted)), (children, children.compiled.bind(of))]
+    bound = [(lookup_, lookup_.compiled.bind(values)) for lookup_, values in sent]
     cursors = []
     found: list[list[list[Any]]] = []
     try:
         with driver.pipeline():
-            for lookup_, parameters in sent:
+            for lookup_, parameters in bound:
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("%s %r", lookup_.compiled.sql, parameters)
                 cursor = driver.cursor()
                 cursor.execute(lookup_.compiled.sql, parameters)
                 cursors.append(cursor)
-        for (lookup_, _), cursor in zip(sent, cursors, strict=True):
+        for (lookup_, _), cursor in zip(bound, cursors, strict=True):
             processors = _result_processors.get(lookup_)
             if processors is None:
                 processors = _processors_of(lookup_, cursor.description)
             found.append(_processed(cursor.fetchall(), processors))
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(connection, query.compiled.sql, None, exc) from exc
+        raise _wrapped(connection, bound[0][0].compiled.sql, None, exc) from exc
     finally:
         for cursor in cursors:
             cursor.close()
-    return _with_parents(query, found[0]), _with_parents(children, found[1])
+    return [
+        _with_parents(lookup_, values) for (lookup_, _), values in zip(sent, found, strict=True)
+    ]
 
 
 def _with_parents(query: Lookup, values: list[list[Any]]) -> list[tuple[m.Row, m.Row | None]]:

@@ -64,6 +64,7 @@ from bookingcore.domain.values import (
 from bookingcore.errors import (
     ValidationError,
 )
+from bookingcore_adapters.sql._catalog import LOCATIONS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
@@ -484,18 +485,23 @@ class PaymentRepository(Repository[Payment]):
             lambda p: p.provider == name and p.provider_reference == reference,
         )
 
-    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
+    def get_by_provider_reference_for_update(
+        self, provider: str, reference: str, *, with_booking: bool = False
+    ) -> Payment | None:
         try:
             name = normalise_provider(provider)
         except ValidationError:
             return None  # no payment can name a malformed provider
         # The booking's other payments come in the same round trip: applying a capture
         # adds up what the booking was paid next (list_for_booking answers from memory).
+        # With the booking: locked after the payment, in the same round trip, with its
+        # location and travelers (as bookings.get_for_update reads it, from memory then).
         return self._session.lock_unique(
             self._mapper,
             {"provider": name, "provider_reference": reference},
             lambda p: p.provider == name and p.provider_reference == reference,
             along="booking_id",
+            owner=("booking", (LOCATIONS, "location_id")) if with_booking else None,
         )
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:

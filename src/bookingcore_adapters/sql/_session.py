@@ -1150,10 +1150,22 @@ class Session:
                 self._locked.append((mapper, ident))
                 self._settled.add((mapper.entity, ident))
                 return tracked[ident]
+        elif (mapper.entity, ident) in self._settled and ident in tracked:
+            # Locked and read under the lock in this transaction already (with the row
+            # that pointed at it, say): nobody can have changed it since.
+            return tracked[ident]
         lock = not self._sqlite
         fresh = self.retrying(lambda: self._by_id(mapper, ident, lock, parent))
         if fresh is None:
             return None
+        return self._locked_now(mapper, fresh)
+
+    def _locked_now(self, mapper: m.Mapper[E], fresh: E) -> E:
+        """The tracked entity for ``fresh``, just read under its row's lock: ``fresh``
+        itself if none was tracked, else the tracked one, brought up to date unless this
+        unit of work changed it."""
+        ident = mapper.identity(fresh)
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
         self._locked.append((mapper, ident))
         known = tracked.get(ident)
         if known is None:
@@ -1179,6 +1191,7 @@ class Session:
         holds: Callable[[E], bool],
         *,
         along: str | None = None,
+        owner: tuple[str, tuple[m.Mapper[Any], str] | None] | None = None,
     ) -> E | None:
         """The entity whose unique columns equal ``wanted``, its row locked as :meth:`lock` does.
 
@@ -1191,6 +1204,13 @@ class Session:
         held, and tracked; until the transaction ends, :meth:`select_equal` of
         that column and value answers from memory. For entities without child
         rows.
+
+        ``owner=(entity, parent)`` (with ``along``) names the entity ``along``
+        points at (``"booking"``) when the caller locks it next: on a store that
+        pipelines it is locked in the same round trip, after this row, with its
+        child rows and what they point at and the row its ``parent`` foreign key
+        points at (as :meth:`lock` with ``parent`` reads it), and tracked, so
+        that :meth:`lock` of it answers from memory.
         """
         self._require_active()
         self._require_writable("lock", mapper)
@@ -1203,8 +1223,12 @@ class Session:
             self._take_write_lock()
         lock = not self._sqlite
         others: list[m.Row] | None = None
+        owned: _Owned | None = None
         if along is not None and self._direct and mapper.child_table is None:
-            rows, others = self.retrying(lambda: self._rows_and_siblings(mapper, wanted, along))
+            chosen = None if owner is None else self._owner(owner)
+            rows, others, owned = self.retrying(
+                lambda: self._rows_and_siblings(mapper, wanted, along, chosen)
+            )
         else:
             rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock))
         if not rows:
@@ -1216,21 +1240,104 @@ class Session:
         self._settled.add((name, ident))
         found = self._track(mapper, self._load(mapper, rows)[0])
         if others is not None and along is not None:
-            for sibling in self._load(mapper, others):
+            # The siblings include the locked row itself (tracked now): built once, not twice.
+            known = self._tracked[name]
+            for sibling in self._load(
+                mapper, [row for row in others if row[mapper.key] not in known]
+            ):
                 self._track(mapper, sibling)
             self._complete.add((name, along, rows[0][along]))
+        if owned is not None:
+            self._owned_locked(owned)
         return found
 
+    def _owner(
+        self, owner: tuple[str, tuple[m.Mapper[Any], str] | None]
+    ) -> tuple[m.Mapper[Any], tuple[m.Mapper[Any], str] | None] | None:
+        """The mapper of the entity ``owner`` names, with the parent to read with it; None
+        when no mapper of this session with child rows has that name (then the owner is
+        locked by id when asked for, as without ``owner``)."""
+        entity, parent = owner
+        for mapper in self._mappers:
+            if mapper.entity == entity and mapper.child_table is not None:
+                return mapper, parent
+        return None  # pragma: no cover - a programming error
+
     def _rows_and_siblings(
-        self, mapper: m.Mapper[Any], wanted: Mapping[str, object], along: str
-    ) -> tuple[list[m.Row], list[m.Row]]:
-        """The row ``wanted`` names, locked, and the rows sharing its ``along``: one pipeline."""
+        self,
+        mapper: m.Mapper[Any],
+        wanted: Mapping[str, object],
+        along: str,
+        owner: tuple[m.Mapper[Any], tuple[m.Mapper[Any], str] | None] | None = None,
+    ) -> tuple[list[m.Row], list[m.Row], _Owned | None]:
+        """The row ``wanted`` names, locked, and the rows sharing its ``along``; with
+        ``owner``, the row ``along`` points at, locked after it, with its parent's row,
+        its child rows and theirs: one pipeline."""
         connection = self._begin()
+        dialect = connection.dialect
         columns = tuple(wanted)
-        query = d.lookup(mapper.table, columns, connection.dialect, lock=True)
-        others = d.siblings(mapper.table, columns, along, connection.dialect)
-        found, siblings = d.fetch_with_children(connection, query, wanted, others, wanted)
-        return [row for row, _ in found], [row for row, _ in siblings]
+        sent: list[tuple[d.Lookup, Mapping[str, object]]] = [
+            (d.lookup(mapper.table, columns, dialect, lock=True), wanted),
+            (d.siblings(mapper.table, columns, along, dialect), wanted),
+        ]
+        if owner is not None:
+            owning, parent = owner
+            child = owning.child_table
+            assert child is not None
+            joined = None if parent is None else (parent[0].table, parent[1])
+            refers = owning.child_refers
+            referred = None if refers is None else (refers[0].table, refers[1])
+            table = mapper.table
+            owner_lookup = d.through(
+                owning.table,
+                owning.key,
+                table,
+                columns,
+                along=along,
+                dialect=dialect,
+                lock=True,
+                parent=joined,
+            )
+            children = d.through(
+                child,
+                "booking_id",
+                table,
+                columns,
+                along=along,
+                dialect=dialect,
+                parent=referred,
+            )
+            sent += [(owner_lookup, wanted), (children, wanted)]
+        found = d.fetch_together(connection, sent)
+        rows, siblings = [row for row, _ in found[0]], [row for row, _ in found[1]]
+        if owner is None:
+            return rows, siblings, None
+        return rows, siblings, _Owned(owner[0], owner[1], found[2], found[3])
+
+    def _owned_locked(self, owned: _Owned) -> None:
+        """Track what :meth:`_rows_and_siblings` read of a locked row's owner: the owner
+        as locked now, its parent's row, its children's rows."""
+        mapper = owned.mapper
+        if not owned.rows:
+            return
+        refers = mapper.child_refers
+        for owner, pairs in ((owned.parent, owned.rows), (refers, owned.children)):
+            if owner is not None:
+                for _, owner_row in pairs:
+                    if owner_row is not None:
+                        self._track(owner[0], owner[0].load(owner_row, []))
+        fresh = mapper.load(owned.rows[0][0], [row for row, _ in owned.children])
+        self._locked_now(mapper, fresh)
+
+
+@attrs.frozen
+class _Owned:
+    """The owner of a locked row, read in its pipeline (see :meth:`Session.lock_unique`)."""
+
+    mapper: m.Mapper[Any]
+    parent: tuple[m.Mapper[Any], str] | None
+    rows: list[tuple[m.Row, m.Row | None]]
+    children: list[tuple[m.Row, m.Row | None]]
 
 
 def _read_committed(connection: Connection) -> bool:
