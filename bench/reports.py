@@ -22,6 +22,7 @@ serves both sides. From the repository root::
     .venv/bin/python bench/reports.py --rows 200000 --repeats 9 --json out.json
     .venv/bin/python bench/reports.py --keep          # ... and keep the loaded schema
     .venv/bin/python bench/reports.py --schema bench_r_<hex>   # measure it again, no load
+    .venv/bin/python bench/reports.py --schema bench_r_<hex> --only capacity  # some reports
     .venv/bin/python bench/reports.py --quick --timezone UTC  # periods in UTC
 """
 
@@ -1237,6 +1238,8 @@ class Options:
     keep: bool = False
     schema: str | None = None
     timezone: str = DEFAULT_TIMEZONE
+    #: Only the reports whose names contain one of these (all when empty).
+    only: tuple[str, ...] = ()
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -1257,7 +1260,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         default=DEFAULT_TIMEZONE,
         help=f"the business's IANA time zone, which periods follow (default {DEFAULT_TIMEZONE})",
     )
+    created.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the reports whose names contain TEXT (repeatable; e.g. --only capacity)",
+    )
     args = created.parse_args(argv)
+    if not any(_chosen(report.name, args.only) for report in REPORTS):
+        created.error(f"--only {' '.join(args.only)!r} names no report")
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -1276,7 +1288,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         keep=args.keep,
         schema=args.schema,
         timezone=args.timezone,
+        only=tuple(args.only),
     )
+
+
+def _chosen(name: str, only: Sequence[str]) -> bool:
+    """Whether the report ``name`` is measured: every one without ``--only``."""
+    return not only or any(text in name for text in only)
 
 
 def _median_ms(values: Sequence[float]) -> str:
@@ -1381,6 +1399,8 @@ def measure(options: Options) -> tuple[str, dict[str, Any]]:
             # One statement needs no transaction: the hand-written side runs in autocommit.
             with target.connect(autocommit=True) as connection:
                 for report in REPORTS:
+                    if not _chosen(report.name, options.only):
+                        continue
                     say(f"  {report.name}")
                     timings.append(
                         _compare(report, core, admin, connection, options.repeats, options.timezone)
@@ -1459,6 +1479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "repeats": options.repeats,
             "seed": SEED,
             "timezone": options.timezone,
+            "only": list(options.only),
         },
         json_path=options.json,
     )

@@ -290,8 +290,15 @@ class Recorded:
 
     @property
     def reads(self) -> bool:
-        """A statement whose rows the replay reads (a SELECT, an INSERT ... RETURNING)."""
-        return self.verb == "SELECT" or " RETURNING " in self.sql
+        """A statement whose rows the replay reads before the writes: a SELECT, the
+        receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, the invoice number's
+        ``UPDATE ... RETURNING`` (an outbox event's ``INSERT ... RETURNING`` is a write:
+        it goes in the write pipeline)."""
+        if self.verb == "SELECT":
+            return True
+        if " RETURNING " not in self.sql:
+            return False
+        return self.verb == "UPDATE" or " ON CONFLICT " in self.sql
 
 
 class StatementsIntake:
@@ -305,15 +312,16 @@ class StatementsIntake:
     delivery is then taken again and recorded as the duplicate path. Every
     later delivery is verified with the same HMAC check and then replayed: the
     receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING``; when it found a
-    receipt already stored, the duplicate's read and a ``COMMIT``; otherwise
-    the same reads, grouped in round trips as the library groups them (the
-    payment locked by reference, with its booking's payments; the booking
-    locked, with its travelers; the invoice number taken from its series by
-    ``UPDATE ... RETURNING``, which locks it), with the delivery's event,
-    payment, booking and travelers, and the same writes (outbox event, receipt,
-    booking, audit entries, history entry, payment, invoice) with fresh ids,
-    the versions read under the locks and the number taken, in one pipeline
-    with ``COMMIT``, as the library
+    receipt already stored,
+    the duplicate's read and a ``COMMIT``; otherwise the same reads, grouped in
+    round trips as the library groups them (the payment locked by reference,
+    with its booking's payments, its booking locked and the booking's
+    travelers, all four found by the payment's reference, in one round trip;
+    the invoice number taken from its series by ``UPDATE ... RETURNING``, which
+    locks it), with the delivery's event, payment, booking and travelers, and
+    the same writes (outbox event, receipt, booking, audit entries, history
+    entry, payment, invoice) with fresh ids, the versions read under the locks
+    and the number taken, in one pipeline with ``COMMIT``, as the library
     sends them. Library / statements is what the library's own Python costs;
     statements / baseline what the rows a capture writes cost.
     """
@@ -370,12 +378,15 @@ class StatementsIntake:
         for sql, parameters in sent:
             if sql.split(None, 1)[0].upper() not in ("SELECT", "INSERT", "UPDATE"):
                 continue
-            # The adapter reads a booking's travelers in one pipeline with the booking, and
-            # a payment's siblings (same parameters) with the payment it locks.
+            # The adapter locks a payment in one pipeline with its booking's payments, and
+            # for a capture its booking and the booking's travelers, each found by the
+            # payment's key (the same parameters); a booking locked by id with its travelers.
             previous = recorded[-1] if recorded else None
-            paired = previous is not None and (
-                "FROM booking_travelers" in sql
-                or ("FOR UPDATE" in previous.sql and parameters == previous.parameters)
+            paired = (
+                previous is not None
+                and sql.startswith("SELECT")
+                and previous.sql.startswith("SELECT")
+                and ("FROM booking_travelers" in sql or parameters == previous.parameters)
             )
             recorded.append(Recorded(sql, parameters, with_previous=paired))
         return recorded

@@ -84,3 +84,24 @@ def test_a_quick_run_times_every_report_and_both_sides_agree(
     # the data has bookings at 20 locations, of 5 partners plus direct ones
     assert reports["revenue by location"]["groups"] == 20
     assert reports["revenue by partner"]["groups"] == 6
+
+
+def test_only_picks_the_reports_whose_names_contain_its_text() -> None:
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    try:
+        import reports  # noqa: PLC0415 - the bench script, from its folder
+    finally:
+        sys.path.remove(str(REPO_ROOT / "bench"))
+
+    options = reports.parse_options(["--only", "capacity", "--only", "import statistics"])
+    chosen = [r.name for r in reports.REPORTS if reports._chosen(r.name, options.only)]
+    assert chosen == [
+        "capacity utilisation by location",
+        "capacity utilisation by starts_month",
+        "import statistics",
+    ]
+    every = reports.parse_options([])
+    assert all(reports._chosen(r.name, every.only) for r in reports.REPORTS)
+    with pytest.raises(SystemExit) as refused:
+        reports.parse_options(["--only", "no such report"])
+    assert refused.value.code == 2

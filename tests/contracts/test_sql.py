@@ -736,3 +736,52 @@ def test_sqlite_locks_a_row_read_under_its_write_lock_without_reading_it_again(
         assert stored is not None
         assert stored.seats_held == 2
     store.dispose()
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql"])
+def test_binding_many_rows_at_once_gives_what_binding_each_gives(dialect_name: str) -> None:
+    """A commit binds an executemany's rows column by column, converting a value shared by
+    every row once: the parameters are those of binding each row alone."""
+    from sqlalchemy import insert  # noqa: PLC0415
+    from sqlalchemy.dialects import postgresql, sqlite  # noqa: PLC0415
+
+    from bookingcore_adapters.sql import metadata  # noqa: PLC0415
+
+    dialect = sqlite.dialect() if dialect_name == "sqlite" else postgresql.dialect()
+    table = metadata.tables["booking_audit_logs"]
+    now = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    booking = uuid4()
+    rows = [
+        {
+            "id": uuid4(),
+            "entity": "booking",
+            "entity_id": booking if n % 2 else uuid4(),
+            "booking_id": booking if n % 2 else None,
+            "action": "created",
+            "changed_by_kind": "staff",
+            "changed_by_id": "s-1",
+            "old_value": {},
+            "new_value": {"status": "confirmed", "n": n},
+            "change_reason": None if n == 1 else f"row {n}",
+            "ip_address": None,
+            "user_agent": None,
+            # the chunk's one time, and one row at another zone
+            "created_at": now if n != 2 else now.astimezone(timezone(timedelta(hours=5))),
+        }
+        for n in range(4)
+    ]
+    compiled = sql_driver._compile(insert(table), dialect, tuple(rows[0]))
+
+    def plain(parameters: list[Any]) -> list[Any]:  # psycopg's Jsonb wrappers by their value
+        def value(item: Any) -> Any:
+            return getattr(item, "obj", item)
+
+        return [
+            {k: value(v) for k, v in p.items()} if isinstance(p, dict) else tuple(map(value, p))
+            for p in parameters
+        ]
+
+    assert plain(compiled.bind_many(rows)) == plain([compiled.bind(row) for row in rows])
+    same = [dict(rows[0], id=uuid4()) for _ in range(3)]  # every time the same object
+    assert plain(compiled.bind_many(same)) == plain([compiled.bind(row) for row in same])
+    assert compiled.bind_many([]) == []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import operator
 from collections.abc import Callable, Sequence
+from datetime import UTC
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -11,9 +15,11 @@ from tests._sqlite import sqlite_memory_store
 
 from bookingcore import BookingCore, Settings
 from bookingcore.domain import JobRequested, SerializedMessage
+from bookingcore.serialization import event_to_dict
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
+from bookingcore_adapters.sql import _driver as sql_driver
 
 #: These cores relay their outbox (a relay is refused otherwise).
 RELAYED = Settings(outbox_relayed=True)
@@ -134,16 +140,30 @@ def test_a_relay_that_fails_to_publish_marks_nothing_and_the_next_run_sends_in_o
 
 
 @pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+    "backend",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("postgres-unpipelined", marks=pytest.mark.postgres),
+    ],
 )
 def test_a_serialized_relay_batch_is_one_statement_on_sql(
-    backend: str, request: pytest.FixtureRequest
+    backend: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Claim, mark and read in one ``UPDATE ... RETURNING``: no second statement
-    naming each message (the relay's cost per batch, issue 23)."""
-    store = sqlite_memory_store() if backend == "sqlite" else request.getfixturevalue("pg_store")
+    naming each message (the relay's cost per batch, issue 23).
+
+    A store that pipelines sends it straight to psycopg (logged on
+    ``bookingcore.sql``); with ``pipeline=False`` the engine's cursor listeners see it.
+    """
+    if backend == "sqlite":
+        store = sqlite_memory_store()
+    else:
+        pg_store: SqlStore = request.getfixturevalue("pg_store")
+        store = SqlStore(pg_store.engine, pipeline=backend == "postgres")
     ids = _fill(store, 4)
     statements: list[str] = []
+    direct: list[str] = []
 
     def record(*args: object) -> None:
         statement = str(args[2]).lstrip().split(None, 1)[0].upper()
@@ -154,12 +174,73 @@ def test_a_serialized_relay_batch_is_one_statement_on_sql(
     try:
         publisher = _SerializedPublisher()
         core = BookingCore(uow_factory=store.unit_of_work, settings=RELAYED)
-        assert core.relay(publisher).relay(limit=10) == 4
+        with caplog.at_level(logging.DEBUG, logger="bookingcore.sql"):
+            assert core.relay(publisher).relay(limit=10) == 4
+        direct = [r.getMessage() for r in caplog.records if r.name == "bookingcore.sql"]
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     assert [m.id for m in publisher.published] == ids
+    assert [m.sequence for m in publisher.published] == sorted(
+        m.sequence for m in publisher.published if m.sequence is not None
+    )
+    if backend == "postgres":
+        assert statements == []
+        statements = direct
     assert len(statements) == 1, statements
     # On PostgreSQL the batch is chosen once, in a materialized CTE: WITH ... UPDATE.
-    assert statements[0].lstrip().upper().startswith("WITH" if backend == "postgres" else "UPDATE")
+    assert statements[0].lstrip().upper().startswith("UPDATE" if backend == "sqlite" else "WITH")
     assert "UPDATE OUTBOX SET" in " ".join(statements[0].upper().split())
     assert "RETURNING" in statements[0].upper()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("pipeline", [True, False])
+def test_a_serialized_relay_hands_over_the_data_as_stored(
+    pipeline: bool, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the payload holds (non-ASCII text, escapes, nesting, large and
+    fractional numbers), the relay's messages carry the data ``event_to_dict``
+    stored, in outbox order, each with its sequence, whether the claim goes
+    straight to psycopg (its ``jsonb`` read by the relay's own loader) or through
+    SQLAlchemy (psycopg's)."""
+    loaded: list[object] = []
+    loader = sql_driver.canonical_jsonb_loader()
+
+    class Counting(loader):  # type: ignore[misc,valid-type]
+        def load(self, data: Any) -> Any:
+            value = super().load(data)
+            loaded.append(value)
+            return value
+
+    monkeypatch.setattr(sql_driver, "canonical_jsonb_loader", lambda: Counting)
+    pg_store: SqlStore = request.getfixturevalue("pg_store")
+    store = SqlStore(pg_store.engine, pipeline=pipeline)
+    clock = FixedClock()
+    now = clock.now()
+    payloads: list[dict[str, object]] = [
+        {"text": 'ça "va" \\ \n\t 😀', "n": 12345678901234567890, "f": -2.5e-7},
+        {"nested": [{"a": [None, True, False, {}]}], "empty": []},
+        {"é": {"deeper": {"still": ["x" * 300]}}},
+    ]
+    events = [JobRequested(id=uuid4(), occurred_at=now, job="echo", args=args) for args in payloads]
+    with store.unit_of_work() as uow:
+        for one in events:
+            uow.outbox.add(one)
+        uow.commit()
+    publisher = _SerializedPublisher()
+    core = BookingCore(uow_factory=store.unit_of_work, clock=clock, settings=RELAYED)
+    assert core.relay(publisher).relay(limit=10) == 3
+    assert [m.id for m in publisher.published] == [e.id for e in events]
+    assert [m.data for m in publisher.published] == [event_to_dict(e)["data"] for e in events]
+    assert [m.name for m in publisher.published] == [e.name for e in events]
+    assert {m.occurred_at for m in publisher.published} == {now}
+    assert all(m.occurred_at.tzinfo is UTC for m in publisher.published)
+    sequences = [m.sequence for m in publisher.published]
+    assert None not in sequences
+    assert sequences == sorted(s for s in sequences if s is not None)
+    with store.unit_of_work() as uow:
+        assert {uow.outbox.get(e.id).published_at for e in events} == {now}  # type: ignore[union-attr]
+    # Each claimed message's JSON parsed once, by that loader on the direct path only.
+    stored = [event_to_dict(e)["data"] for e in events]
+    by_id = operator.itemgetter("id")
+    assert sorted(loaded, key=by_id) == (sorted(stored, key=by_id) if pipeline else [])

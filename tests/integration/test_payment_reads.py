@@ -1,7 +1,8 @@
 """On PostgreSQL, locking a payment by its provider reference also reads its booking's other
 payments, in the same round trip: adding up what the booking was paid sends nothing more,
-and still sees every payment of the booking, this transaction's own included. A redelivered
-webhook changes nothing and ends its transaction with a commit."""
+and still sees every payment of the booking, this transaction's own included. A capture
+locks the booking in that round trip too. A redelivered webhook changes nothing and ends its
+transaction with a commit."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from uuid import uuid4
 import attrs
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 
 from bookingcore import (
     BookingCore,
@@ -166,3 +168,76 @@ def test_a_redelivery_changes_nothing_and_ends_with_a_commit(shop: Shop) -> None
     assert stored.processed_event_ids == {first.event_id}
     history = core.bookings.history(booking.id, principal=admin)
     assert [entry.to_status for entry in history].count("confirmed") == 1
+
+
+@pytest.mark.postgres
+def test_a_payment_locked_with_its_booking_locks_both_in_one_round_trip(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    pg_store = shop.store
+    booking = shop.book("Meera Iyer")
+    payment = shop.intent(booking, "with-booking")
+    assert payment.provider_reference is not None
+    with pg_store.unit_of_work() as uow, caplog.at_level(logging.DEBUG, logger="bookingcore.sql"):
+        locked = uow.payments.get_by_provider_reference_for_update(
+            "fake", payment.provider_reference, with_booking=True
+        )
+        assert locked is not None
+        assert locked.id == payment.id
+        sent = [record.getMessage() for record in caplog.records]
+        assert len(sent) == 4  # the payment, its booking's payments, the booking, its travelers
+        assert "FOR UPDATE OF bookings" in sent[2]
+        caplog.clear()
+        # The booking's lock and read are answered from memory, with its location and
+        # travelers, as bookings.get_for_update gives them.
+        held = uow.bookings.get_for_update(booking.id)
+        assert held is not None
+        assert held.version == booking.version
+        assert [seat.traveler_id for seat in held.travelers] == [
+            seat.traveler_id for seat in booking.travelers
+        ]
+        traveler = uow.travelers.get(held.travelers[0].traveler_id)
+        assert traveler is not None
+        assert traveler.name == "Meera Iyer"
+        location = uow.locations.get(held.location_id)
+        assert location is not None
+        assert location.code == "PR01"
+        assert [p.id for p in uow.payments.list_for_booking(booking.id)] == [payment.id]
+        assert not caplog.records
+        # Both rows are locked until the transaction ends.
+        with pg_store.engine.connect() as other:
+            other.exec_driver_sql("SET lock_timeout = '100ms'")
+            for table, ident in (("payments", payment.id), ("bookings", booking.id)):
+                with pytest.raises(DBAPIError, match="lock"):
+                    other.exec_driver_sql(
+                        f"SELECT id FROM {table} WHERE id = %(id)s FOR UPDATE",
+                        {"id": ident},
+                    )
+                other.rollback()
+                other.exec_driver_sql("SET lock_timeout = '100ms'")
+        # A change made under the lock is written as usual.
+        held.metadata = {"seen": "yes"}
+        uow.commit()
+    assert shop.core.bookings.get(booking.id, principal=shop.admin).metadata == {"seen": "yes"}
+
+
+@pytest.mark.postgres
+def test_a_capture_locks_its_booking_with_its_payment_and_reads_no_refunds(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The receipt, the payment locked with its booking, the invoice number, the writes
+    # with COMMIT; an unflagged payment has no unreconciled refund, so its refunds are
+    # not read.
+    booking = shop.book()
+    payment = shop.intent(booking, "four-trips")
+    assert payment.provider_reference is not None
+    headers, body = shop.provider.webhook("captured", payment.provider_reference, amount=PRICE)
+    with caplog.at_level(logging.DEBUG, logger="bookingcore.sql"):
+        receipt = shop.core.payments.handle_webhook("fake", headers, body)
+    assert receipt.status is ReceiptStatus.APPLIED
+    sent = [record.getMessage() for record in caplog.records]
+    assert not [one for one in sent if "payment_refunds" in one]
+    assert len([one for one in sent if one.startswith("SELECT bookings.")]) == 1
+    assert len([one for one in sent if "FOR UPDATE" in one]) == 2  # the payment, the booking
+    stored = shop.core.bookings.get(booking.id, principal=shop.admin)
+    assert stored.status == "confirmed"

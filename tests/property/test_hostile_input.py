@@ -295,3 +295,32 @@ def test_money_from_hostile_numbers_is_money_or_a_validation_error() -> None:
         assert abs(money.amount) <= Decimal(10) ** 12
 
     build()
+
+
+@given(
+    st.one_of(
+        hostile_metadata,
+        st.dictionaries(
+            st.one_of(hostile_text, st.text(min_size=99, max_size=101)),
+            st.one_of(hostile_text, st.text(min_size=999, max_size=1001), st.integers()),
+            max_size=5,
+        ),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_metadata_in_a_plain_dict_is_checked_as_any_other_mapping(metadata: Any) -> None:
+    """check_metadata's quick pass over a dict of clean text gives what the full check
+    gives (a read-only view takes the full check): the same pairs, or the same errors."""
+    from types import MappingProxyType  # noqa: PLC0415
+
+    from bookingcore.domain._validation import check_metadata  # noqa: PLC0415
+    from bookingcore.errors import ValidationError  # noqa: PLC0415
+
+    def outcome(value: Any) -> Any:
+        try:
+            return list(check_metadata(value).items())  # in order
+        except ValidationError as exc:
+            return [(e.field, e.message, e.code) for e in exc.errors]
+
+    full = metadata if metadata is None else MappingProxyType(metadata)
+    assert outcome(metadata) == outcome(full)

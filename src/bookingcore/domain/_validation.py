@@ -119,6 +119,23 @@ def check_metadata(
     """
     if value is None:
         return {}
+    if type(value) is dict and len(value) <= MAX_METADATA_PAIRS:
+        # The common case, a dict of clean text (as every booking's metadata is checked
+        # again on the way in): one pass with no error bookkeeping; anything else takes
+        # the full check below, which says what is wrong.
+        search = _REFUSED_CHARACTERS.search
+        for key, item in value.items():
+            if not (
+                type(key) is str
+                and type(item) is str
+                and 1 <= len(key) <= MAX_METADATA_KEY
+                and len(item) <= MAX_METADATA_VALUE
+                and search(key) is None
+                and search(item) is None
+            ):
+                break
+        else:
+            return dict(sorted(value.items()))
     if isinstance(value, Mapping):
         entries: list[tuple[object, object]] = list(cast("Mapping[object, object]", value).items())
     elif pairs and isinstance(value, list | tuple):

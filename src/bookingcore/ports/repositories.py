@@ -1251,11 +1251,21 @@ class PaymentRepository(Protocol):
         """The payment the provider knows by ``reference`` (its payment intent or order
         id); ``provider`` is compared in its lower-case normal form."""
 
-    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
+    def get_by_provider_reference_for_update(
+        self, provider: str, reference: str, *, with_booking: bool = False
+    ) -> Payment | None:
         """As :meth:`get_by_provider_reference`, locked as :meth:`get_for_update` locks:
         a webhook finds and locks its payment in one read.
 
+        ``with_booking`` says the caller locks the payment's booking next
+        (``bookings.get_for_update``, as a capture does): a store may lock it
+        here, after the payment and in the same round trip, and answer that
+        call from memory. The locks and what the calls return are the same
+        either way.
+
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4
+           ``with_booking``.
         """
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:

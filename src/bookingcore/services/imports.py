@@ -1521,6 +1521,8 @@ class _Booker:
         self._erased: set[CustomerId] = set()
         self._slots: dict[SlotId, Slot] = {}
         self._open: dict[tuple[LocationId, ProductId | None, datetime], SlotId] = {}
+        #: new slots' names by wall-clock start time
+        self._slot_names: dict[datetime, str] = {}
         #: read once each: whether a slot is still sold (location, product) and its supplier
         self._locations: dict[LocationId, Location | None] = {}
         self._products: dict[ProductId, Product | None] = {}
@@ -1927,9 +1929,18 @@ class _Booker:
             price_per_traveler=Money.zero(self._run.settings.currency),
             created_at=self._now,
             product_id=row.product_id,
-            name=f"Appointments {row.starts_at:%Y-%m-%d %H:%M}",
+            name=self._slot_name(row.starts_at),
         )
         return slot, True
+
+    def _slot_name(self, starts_at: datetime) -> str:
+        """A new slot's name, formatted once per wall-clock start time (``strftime`` is
+        slow, and most rows of a file share their start times)."""
+        wall = starts_at.replace(tzinfo=None)  # all the name shows: equal keys, equal names
+        name = self._slot_names.get(wall)
+        if name is None:
+            name = self._slot_names[wall] = f"Appointments {wall:%Y-%m-%d %H:%M}"
+        return name
 
 
 # --------------------------------------------------------------------------- module helpers

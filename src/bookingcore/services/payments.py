@@ -612,8 +612,10 @@ class PaymentService:
     def _locked_payment(uow: UnitOfWork, event: WebhookEvent) -> Payment | None:
         if event.payment_reference is None:
             return None
+        # A capture settles the payment's booking next: locked with it, in one read.
+        capture = event.status is PaymentStatus.CAPTURED and event.refund_reference is None
         return uow.payments.get_by_provider_reference_for_update(
-            event.provider, event.payment_reference
+            event.provider, event.payment_reference, with_booking=capture
         )
 
     def _refund_late(self, payment: Payment) -> None:
@@ -1321,7 +1323,14 @@ class PaymentService:
 
     def _reconcile_refunds(self, tx: Transaction, payment: Payment, principal: Principal) -> None:
         """Apply the locked ``payment``'s unreconciled refunds that it can hold now, oldest
-        first, each through the one settlement path; the others stay unreconciled."""
+        first, each through the one settlement path; the others stay unreconciled.
+
+        Only a payment flagged for an unreconciled refund can have one (storing one
+        flags its payment, and the flag cannot be resolved while one is left), so
+        the refunds of any other payment are not read: a capture costs no look-up.
+        """
+        if not payment.needs_attention(AttentionReason.UNRECONCILED_REFUND):
+            return
         applied = False
         for refund in tx.uow.refunds.list_for_payment(payment.id):
             if refund.status is not RefundStatus.UNRECONCILED:

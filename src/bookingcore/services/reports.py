@@ -62,7 +62,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import attrs
@@ -247,10 +247,12 @@ class ReconciliationReport:
         return tuple(line for line in self.bookings if line.state is state)
 
 
-def _state(total: Money, captured: Money, net: Money) -> ReconciliationState:
-    if not captured.amount:
-        return ReconciliationState.PAID if not total.amount else ReconciliationState.UNPAID
-    if not net.amount:
+def _state(total: Decimal, captured: Decimal, net: Decimal) -> ReconciliationState:
+    """How a booking's money stands: its total, what was captured and the net paid, as
+    amounts of one currency."""
+    if not captured:
+        return ReconciliationState.PAID if not total else ReconciliationState.UNPAID
+    if not net:
         return ReconciliationState.REFUNDED
     if net < total:
         return ReconciliationState.PART_PAID
@@ -259,9 +261,9 @@ def _state(total: Money, captured: Money, net: Money) -> ReconciliationState:
     return ReconciliationState.PAID
 
 
-def _stray(row: HeldPaymentTally) -> StrayPayment:
-    captured = Money(row.captured, row.currency)
-    refunded = Money(row.refunded, row.currency)
+def _stray(row: HeldPaymentTally, money: _Amounts) -> StrayPayment:
+    captured = money(row.captured, row.currency)
+    refunded = money(row.refunded, row.currency)
     return StrayPayment(
         payment_id=PaymentId(row.payment_id),
         booking_id=BookingId(row.booking_id),
@@ -276,10 +278,11 @@ def _stray(row: HeldPaymentTally) -> StrayPayment:
     )
 
 
-def _line(row: PaidBookingTally) -> ReconciliationLine:
-    total = Money(row.total, row.currency)
-    captured = Money(row.captured, row.currency)
-    refunded = Money(row.refunded, row.currency)
+def _line(row: PaidBookingTally, money: _Amounts) -> ReconciliationLine:
+    currency = row.currency
+    total = money(row.total, currency)
+    captured = money(row.captured, currency)
+    refunded = money(row.refunded, currency)
     net = captured - refunded
     return ReconciliationLine(
         booking_id=BookingId(row.booking_id),
@@ -289,9 +292,29 @@ def _line(row: PaidBookingTally) -> ReconciliationLine:
         captured=captured,
         refunded=refunded,
         net_paid=net,
-        state=_state(total, captured, net),
-        payment_ids=tuple(PaymentId(i) for i in row.payment_ids),
+        state=_state(total.amount, captured.amount, net.amount),
+        # PaymentId is a UUID at run time: the storage's tuple as it is.
+        payment_ids=cast(tuple[PaymentId, ...], row.payment_ids),
     )
+
+
+class _Amounts:
+    """``Money(amount, currency)``, each amount and currency built once per report.
+
+    A reconciliation's bookings share a few prices, and Money is immutable, so its
+    lines share their Money objects: the same figures, without rounding and
+    checking one amount again for every booking that has it.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[Decimal, str], Money] = {}
+
+    def __call__(self, amount: Decimal, currency: str) -> Money:
+        key = (amount, currency)
+        found = self._made.get(key)
+        if found is None:
+            found = self._made[key] = Money(amount, currency)
+        return found
 
 
 # --------------------------------------------------------------------------- figures
@@ -677,7 +700,10 @@ _EVERY_SLOT = SlotFilter(only_active=False)
 
 
 def _rate(part: int, whole: int) -> Decimal:
-    return (Decimal(part) / Decimal(whole)).quantize(_RATE) if whole else Decimal(0)
+    if not whole:
+        return Decimal(0)
+    # A Decimal over an int divides as over Decimal(whole), without making it.
+    return (Decimal(part) / whole).quantize(_RATE)
 
 
 @attrs.frozen
@@ -766,7 +792,7 @@ class ReportService:
         booking's are listed as ``no_booking_in_period`` too. Only reads: the
         storage computes the figures
         (:meth:`~bookingcore.ports.PaymentRepository.tally_reconciliation`; on SQL
-        four statements, whatever the number of bookings).
+        three or four statements, whatever the number of bookings).
 
         .. versionchanged:: 0.4
            Computed by the storage, which sums the payments of each booking and
@@ -785,8 +811,9 @@ class ReportService:
             raise ValidationError.single("end", "must be after start", "invalid_range")
         with self._ctx.uow_factory().read_only() as uow:
             tally = uow.payments.tally_reconciliation(start, end, self._statuses.cancelled)
-        lines = [_line(row) for row in tally.bookings]
-        strays = [_stray(row) for row in tally.held]
+        money = _Amounts()
+        lines = [_line(row, money) for row in tally.bookings]
+        strays = [_stray(row, money) for row in tally.held]
         return ReconciliationReport(
             start=start,
             end=end,
@@ -1375,20 +1402,32 @@ class ReportService:
 def _totals(
     lines: Sequence[ReconciliationLine], strays: Sequence[StrayPayment]
 ) -> tuple[CurrencyTotals, ...]:
-    sums: dict[str, CurrencyTotals] = {}
+    # Amounts of one currency are exact in its minor unit: their sums are too, so the
+    # sums are added up as decimals and made Money once per currency.
+    sums: dict[str, list[Decimal]] = {}
     for line in lines:
-        now = sums.get(line.total.currency) or CurrencyTotals.zero(line.total.currency)
-        sums[now.currency] = attrs.evolve(
-            now,
-            total=now.total + line.total,
-            captured=now.captured + line.captured,
-            refunded=now.refunded + line.refunded,
-            net_paid=now.net_paid + line.net_paid,
-        )
+        currency = line.total.currency
+        found = sums.get(currency)
+        if found is None:
+            found = sums[currency] = [_NO_AMOUNT] * 5
+        found[0] += line.total.amount
+        found[1] += line.captured.amount
+        found[2] += line.refunded.amount
+        found[3] += line.net_paid.amount
     for stray in strays:
-        now = sums.get(stray.net_paid.currency) or CurrencyTotals.zero(stray.net_paid.currency)
-        sums[now.currency] = attrs.evolve(now, stray_net_paid=now.stray_net_paid + stray.net_paid)
-    return tuple(sums[currency] for currency in sorted(sums))
+        currency = stray.net_paid.currency
+        found = sums.get(currency)
+        if found is None:
+            found = sums[currency] = [_NO_AMOUNT] * 5
+        found[4] += stray.net_paid.amount
+    return tuple(
+        CurrencyTotals(currency, *(Money(amount, currency) for amount in sums[currency]))
+        for currency in sorted(sums)
+    )
+
+
+#: Nothing, to add amounts to.
+_NO_AMOUNT = Decimal(0)
 
 
 def _require_staff(principal: Principal, what: str, *permissions: Permission) -> None:

@@ -4128,6 +4128,37 @@ class PaymentRepositoryContract(_Base):
             assert uow.payments.get_by_provider_reference_for_update("stripe", "pi_3Nx81") is read
             assert read.status is PaymentStatus.CAPTURED
 
+    def test_a_payment_locked_with_its_booking_gives_both_as_they_are(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking, provider="stripe", provider_reference="pi_both")
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            uow.commit()
+        with uow_factory() as uow:
+            locked = uow.payments.get_by_provider_reference_for_update(
+                "stripe", "pi_both", with_booking=True
+            )
+            assert locked == payment
+            held = uow.bookings.get_for_update(booking.id)
+            assert held == booking
+            assert uow.bookings.get(booking.id) is held
+            assert uow.payments.list_for_booking(booking.id) == [locked]
+            assert held is not None
+            held.metadata = {"paid": "yes"}
+            uow.commit()
+        with uow_factory() as uow:
+            assert (
+                uow.payments.get_by_provider_reference_for_update(
+                    "stripe", "pi_other", with_booking=True
+                )
+                is None
+            )
+            stored = uow.bookings.get(booking.id)
+            assert stored is not None
+            assert stored.metadata == {"paid": "yes"}
+
     @requires("concurrent_units_of_work")
     def test_workers_locking_one_payment_by_reference_see_each_other_s_events(
         self, uow_factory: UnitOfWorkFactory, make: Builder

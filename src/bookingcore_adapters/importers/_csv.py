@@ -233,7 +233,7 @@ class CsvSource:
             for number, cells in records:
                 if number == 1:
                     continue
-                values = tuple(cell.strip() for cell in cells[:width])
+                values = tuple(map(str.strip, cells[:width]))
                 if not any(values):
                     continue
                 if skip > 0:

@@ -1493,8 +1493,11 @@ class _PaymentRepository(_Repository[Payment]):
         found: Payment | None = self._uow._find_unique(self._table, "provider_reference", key)
         return found
 
-    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
-        # The unit of work already holds the store's lock for its whole life.
+    def get_by_provider_reference_for_update(
+        self, provider: str, reference: str, *, with_booking: bool = False
+    ) -> Payment | None:
+        # The unit of work already holds the store's lock for its whole life (the
+        # booking's too: with_booking changes nothing here).
         self._uow._require_writable("lock", self._table)
         return self.get_by_provider_reference(provider, reference)
 

@@ -50,6 +50,8 @@ explains refusals from it, whichever runner ran.
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 import logging
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -63,6 +65,7 @@ from sqlalchemy import (
     Connection,
     Delete,
     Insert,
+    Integer,
     Select,
     Table,
     Update,
@@ -91,8 +94,11 @@ __all__ = [
     "Statement",
     "Write",
     "by_tuples",
+    "claim_and_update",
+    "claimed",
     "fetch",
     "fetch_fixed",
+    "fetch_together",
     "fetch_with_children",
     "fetch_with_parent",
     "increment",
@@ -104,6 +110,7 @@ __all__ = [
     "run_pipelined",
     "siblings",
     "supports_pipeline",
+    "through",
     "tuple_parameters",
 ]
 
@@ -182,6 +189,36 @@ class Compiled:
         if self.positional:
             return picked
         return dict(zip(self.names, picked, strict=True))
+
+    def bind_many(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> list[tuple[Any, ...] | dict[str, Any]]:
+        """:meth:`bind` of each of ``rows`` (an executemany's parameter sets), column by column.
+
+        Each processed column is converted in one pass over its values, and a
+        column that holds the same object in every row (a chunk's one creation
+        time) is converted once: a bulk import's insert of a few hundred rows a
+        table calls each processor once a row at most, from C. Processors are
+        pure, so the parameters are those :meth:`bind` gives each row.
+        """
+        picked: list[tuple[Any, ...]] = list(map(self.pick, rows))
+        if self.steps and picked:
+            columns: list[Sequence[Any]] = list(zip(*picked, strict=True))
+            for index, process in self.steps:
+                columns[index] = _converted(process, columns[index])
+            picked = list(zip(*columns, strict=True))
+        if self.positional:
+            return list(picked)
+        names = self.names
+        return [dict(zip(names, values, strict=True)) for values in picked]
+
+
+def _converted(process: Callable[[Any], Any], values: Sequence[Any]) -> Sequence[Any]:
+    """``process`` of each of ``values``; once only when every one is the same object."""
+    first = values[0]
+    if all(map(operator.is_, values, itertools.repeat(first))):
+        return [process(first)] * len(values)
+    return list(map(process, values))
 
 
 def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -300,6 +337,83 @@ def increment(table: Table, key: str, counter: str, dialect: Dialect) -> Lookup:
     return Lookup(_compile(statement, dialect), (table,), dialect)
 
 
+def _claim_statement(
+    table: Table,
+    key: str,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    order_by: tuple[str, ...],
+    setting: tuple[str, ...],
+    returning: tuple[str, ...],
+    sqlite: bool,
+) -> Update:
+    """``UPDATE`` at once the first rows (parameter ``limit``; on SQLite also
+    ``offset``, always 0) matching ``where`` in ``order_by`` order, skipping rows
+    another transaction has locked: each ``setting`` column to the parameter
+    ``new_<column>``; returns their ``returning`` columns.
+
+    A queue's claim and mark in one statement. PostgreSQL: the rows are chosen
+    once, in a materialized CTE (``WITH claimed AS MATERIALIZED (SELECT key ...
+    LIMIT n FOR UPDATE SKIP LOCKED) UPDATE ... FROM claimed RETURNING ...``):
+    PostgreSQL may run an ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)``
+    subquery again for a plan's rescans, and so update more than ``limit`` rows
+    (seen on a busy table whose statistics favour a semi-join). SQLite (one
+    writer at a time, under the write lock): ``WHERE key IN (SELECT ...)``.
+    """
+    c = table.c
+    chosen = (
+        select(c[key])
+        .where(*where)
+        .order_by(*(c[name] for name in order_by))
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    if sqlite:
+        # SQLite gives a bound LIMIT an OFFSET: bound as well (parameter ``offset``, 0),
+        # or the compiled statement would keep a parameter of its own.
+        chosen = chosen.offset(bindparam("offset", type_=Integer()))
+        statement = update(table).where(c[key].in_(chosen.scalar_subquery()))
+    else:
+        claimed = chosen.with_for_update(skip_locked=True).cte("claimed")
+        claimed = claimed.prefix_with("MATERIALIZED")
+        statement = update(table).where(c[key] == claimed.c[key])
+    return statement.values(
+        {name: bindparam(f"new_{name}", type_=c[name].type) for name in setting}
+    ).returning(*(c[name] for name in returning))
+
+
+@functools.lru_cache(maxsize=64)
+def claim_and_update(
+    table: Table,
+    key: str,
+    dialect: Dialect,
+    *,
+    unset: tuple[str, ...],
+    order_by: tuple[str, ...],
+    setting: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> Lookup:
+    """:func:`_claim_statement` of the rows whose ``unset`` columns are NULL, compiled
+    once per table, shape and dialect; run it with :func:`claimed`.
+
+    A relay claims batch after batch with the same statement: building and
+    caching it through SQLAlchemy on every batch, and making a SQLAlchemy row of
+    each message it returns, cost more client CPU than everything else the
+    relay does but decoding the messages' JSON.
+    """
+    where = [table.c[name].is_(None) for name in unset]
+    statement = _claim_statement(
+        table,
+        key,
+        where,
+        order_by=order_by,
+        setting=setting,
+        returning=returning,
+        sqlite=dialect.name == "sqlite",
+    )
+    columns = tuple(table.c[name] for name in returning)
+    return Lookup(_compile(statement, dialect), (table,), dialect, columns)
+
+
 @functools.cache
 def _update(table: Table, key: str, columns: tuple[str, ...], *, versioned: bool) -> Update:
     """``UPDATE`` of ``columns`` (parameters ``new_<column>``) of the row ``ident``.
@@ -327,15 +441,20 @@ def _delete_children(child: Table) -> Delete:
 
 @attrs.frozen(cache_hash=True)  # the key of its result processors, found on every look-up
 class Lookup:
-    """A compiled ``SELECT`` of a table's whole rows, and of its parent's when joined."""
+    """A compiled ``SELECT`` of a table's whole rows, and of its parent's when joined
+    (or, with ``returned``, of those columns of the table only)."""
 
     compiled: Compiled
     tables: tuple[Table, ...]
     dialect: Dialect
+    #: The columns the statement gives, when not every column of ``tables``.
+    returned: tuple[Any, ...] = ()
 
     @functools.cached_property
     def columns(self) -> tuple[Any, ...]:
         """Every selected column, in order: the table's, then the parent's."""
+        if self.returned:
+            return self.returned
         return tuple(column for table in self.tables for column in table.c)
 
     @functools.cached_property
@@ -394,10 +513,40 @@ def siblings(table: Table, columns: tuple[str, ...], along: str, dialect: Dialec
     Sent in one pipeline after the look-up that locks that row, it reads them once
     the lock is held, in the same round trip.
     """
-    where = and_(*(table.c[name] == bindparam(name) for name in columns))
-    owner = select(table.c[along]).where(where).scalar_subquery()
-    statement = select(table).where(table.c[along] == owner)
-    return Lookup(_compile(statement, dialect), (table,), dialect)
+    return through(table, along, table, columns, along=along, dialect=dialect)
+
+
+@functools.lru_cache(maxsize=64)
+def through(
+    table: Table,
+    column: str,
+    source: Table,
+    columns: tuple[str, ...],
+    *,
+    along: str,
+    dialect: Dialect,
+    lock: bool = False,
+    parent: tuple[Table, str] | None = None,
+) -> Lookup:
+    """The compiled look-up of ``table``'s rows whose ``column`` equals the ``along``
+    column of the ``source`` row whose ``columns`` equal the parameters of the same
+    names: a payment's booking (or the booking's travelers) found by the payment's
+    unique key alone, so it can go in one pipeline with the look-up that locks the
+    payment. Locked, and joined to a ``parent`` (unlocked), as :func:`by_columns` does.
+    """
+    where = and_(*(source.c[name] == bindparam(name) for name in columns))
+    owner = select(source.c[along]).where(where).scalar_subquery()
+    if parent is None:
+        statement = select(table).where(table.c[column] == owner)
+        if lock:
+            statement = statement.with_for_update()
+        return Lookup(_compile(statement, dialect), (table,), dialect)
+    other, foreign_key = parent
+    joined = table.outerjoin(other, other.c.id == table.c[foreign_key])
+    statement = select(table, other).select_from(joined).where(table.c[column] == owner)
+    if lock:
+        statement = statement.with_for_update(of=table)
+    return Lookup(_compile(statement, dialect), (table, other), dialect)
 
 
 @functools.lru_cache(maxsize=64)
@@ -500,8 +649,59 @@ def _rows_with_parent_of(
     return found
 
 
+def claimed(
+    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool = False
+) -> list[list[Any]]:
+    """The returned columns of the rows :func:`claim_and_update`'s ``query`` claimed
+    and updated for ``wanted`` (``limit``, ``offset`` and each ``new_<column>``),
+    converted to Python, in no particular order.
+
+    ``direct``: on a psycopg cursor of its own, as :func:`fetch` runs look-ups,
+    which reads ``jsonb`` with :func:`canonical_jsonb_loader`.
+    """
+    return _values(connection, query, wanted, direct=direct, canonical_json=True)
+
+
+@functools.cache
+def canonical_jsonb_loader() -> type[Any]:
+    """A psycopg loader of ``jsonb`` values as PostgreSQL prints them.
+
+    PostgreSQL prints a ``jsonb`` value as one JSON document with no whitespace
+    around it, so the document is parsed with the public
+    ``json.JSONDecoder.raw_decode`` alone: the same value ``json.loads`` gives (psycopg's
+    default), for some two thirds of its client CPU, skipping the encoding
+    detection and the whitespace and trailing-text checks ``json.loads`` adds
+    around that parser (a third of the cost of reading an outbox message). Text
+    that is not one document alone goes to ``json.loads`` after all, which parses
+    or refuses it as psycopg's own loader would.
+
+    Registered on one cursor at a time (``cursor.adapters.register_loader``), never
+    on a connection: every other statement reads ``jsonb`` as psycopg does.
+    """
+    from psycopg.adapt import Loader  # noqa: PLC0415 - psycopg is an optional dependency
+
+    decoder = json.JSONDecoder()
+    parse = decoder.raw_decode
+
+    class CanonicalJsonbLoader(Loader):
+        def load(self, data: Any) -> Any:
+            text = str(data, "utf-8")
+            try:
+                value, end = parse(text)
+            except ValueError:
+                return json.loads(text)
+            return value if end == len(text) else json.loads(text)
+
+    return CanonicalJsonbLoader
+
+
 def _values(
-    connection: Connection, query: Lookup, wanted: Mapping[str, Any], *, direct: bool
+    connection: Connection,
+    query: Lookup,
+    wanted: Mapping[str, Any],
+    *,
+    direct: bool,
+    canonical_json: bool = False,
 ) -> list[list[Any]]:
     """The values of each row ``query`` finds for ``wanted``, converted to Python.
 
@@ -509,8 +709,9 @@ def _values(
     it), or, when ``direct``, on a psycopg cursor made for this look-up and
     closed after it, in the same transaction: a fifth of the client CPU (no
     execution context, no result metadata built from the driver's description),
-    unseen by cursor listeners. Driver errors come wrapped as SQLAlchemy wraps
-    them either way.
+    unseen by cursor listeners; with ``canonical_json``, that cursor reads
+    ``jsonb`` with :func:`canonical_jsonb_loader`. Driver errors come wrapped as
+    SQLAlchemy wraps them either way.
     """
     compiled = query.compiled
     parameters = compiled.bind(wanted)
@@ -521,6 +722,8 @@ def _values(
         driver: Any = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
+                if canonical_json:
+                    cursor.adapters.register_loader("jsonb", canonical_jsonb_loader())
                 cursor.execute(compiled.sql, parameters)
                 if processors is None:
                     processors = _processors_of(query, cursor.description)
@@ -580,29 +783,43 @@ def fetch_with_children(
     For an entity wanted by id whose child rows are wanted by the same id; only on
     a driver with a pipeline (a store that pipelines), on cursors of their own.
     """
+    found, of_it = fetch_together(connection, [(query, wanted), (children, of)])
+    return found, of_it
+
+
+def fetch_together(
+    connection: Connection, sent: Sequence[tuple[Lookup, Mapping[str, Any]]]
+) -> list[list[tuple[m.Row, m.Row | None]]]:
+    """The rows each look-up of ``sent`` finds for its values, each row with its parent's
+    row when the look-up joins one, all sent in one psycopg pipeline: one round trip.
+
+    Only on a driver with a pipeline (a store that pipelines), on cursors of their own.
+    """
     driver: Any = connection.connection.driver_connection
-    sent = [(query, query.compiled.bind(wanted)), (children, children.compiled.bind(of))]
+    bound = [(lookup_, lookup_.compiled.bind(values)) for lookup_, values in sent]
     cursors = []
     found: list[list[list[Any]]] = []
     try:
         with driver.pipeline():
-            for lookup_, parameters in sent:
+            for lookup_, parameters in bound:
                 if _log.isEnabledFor(logging.DEBUG):
                     _log.debug("%s %r", lookup_.compiled.sql, parameters)
                 cursor = driver.cursor()
                 cursor.execute(lookup_.compiled.sql, parameters)
                 cursors.append(cursor)
-        for (lookup_, _), cursor in zip(sent, cursors, strict=True):
+        for (lookup_, _), cursor in zip(bound, cursors, strict=True):
             processors = _result_processors.get(lookup_)
             if processors is None:
                 processors = _processors_of(lookup_, cursor.description)
             found.append(_processed(cursor.fetchall(), processors))
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(connection, query.compiled.sql, None, exc) from exc
+        raise _wrapped(connection, bound[0][0].compiled.sql, None, exc) from exc
     finally:
         for cursor in cursors:
             cursor.close()
-    return _with_parents(query, found[0]), _with_parents(children, found[1])
+    return [
+        _with_parents(lookup_, values) for (lookup_, _), values in zip(sent, found, strict=True)
+    ]
 
 
 def _with_parents(query: Lookup, values: list[list[Any]]) -> list[tuple[m.Row, m.Row | None]]:
@@ -702,7 +919,7 @@ def _rows_into(
     statements = []
     for keys, same in shapes.items():
         compiled = _compile(_insert(table), dialect, keys)
-        statements.append(Statement(mapper, compiled, [compiled.bind(row) for row in same]))
+        statements.append(Statement(mapper, compiled, compiled.bind_many(same)))
     return statements
 
 

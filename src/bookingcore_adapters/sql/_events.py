@@ -6,6 +6,7 @@ Tables, mapping and repositories together.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -112,6 +113,8 @@ E = TypeVar("E")
 
 #: Above every outbox sequence (a BIGINT identity).
 _NO_SEQUENCE = 2**63 - 1
+#: The first item of a row: the sort key of a relay's claimed rows (their sequence).
+_FIRST = operator.itemgetter(0)
 
 
 # --------------------------------------------------------------------------- tables
@@ -661,16 +664,15 @@ class OutboxRepository(Repository[OutboxMessage]):
             claimed = [m for m in self.claim_unpublished(limit) if m.sequence is not None]
             self.mark_published([m.id for m in claimed], at)
             return [serialized_message(m) for m in claimed]
-        c = self._table.c
         rows = self._session.claim_and_update_now(
             self._mapper,
-            [c.published_at.is_(None)],
-            order_by=[c.sequence],
+            unset=("published_at",),
+            order_by=("sequence",),
             limit=limit,
             values={"published_at": at},
-            returning=[c.sequence, c.event_id, c.event_name, c.occurred_at, c.payload],
+            returning=("sequence", "event_id", "event_name", "occurred_at", "payload"),
         )
-        rows.sort(key=lambda row: row[0])  # RETURNING follows no order
+        rows.sort(key=_FIRST)  # RETURNING follows no order; the sequence comes first
         return [
             SerializedMessage(id=ident, name=name, occurred_at=when, data=data, sequence=sequence)
             for sequence, ident, name, when, data in rows

@@ -300,7 +300,10 @@ class ImportJobRepository(Repository[ImportJob]):
             # Every job: the statement built once, run as it was compiled the first time.
             found = self._session.fixed_rows(_IMPORT_TALLY)
         return [
-            ImportTally(str(row[0]), row[1], *(int(value) for value in row[2:])) for row in found
+            ImportTally(
+                str(status), jobs, int(rows), int(created), int(updated), int(skipped), int(failed)
+            )
+            for status, jobs, rows, created, updated, skipped, failed in found
         ]
 
     def tally_timings(

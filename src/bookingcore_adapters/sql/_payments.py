@@ -20,11 +20,16 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
+    any_,
+    bindparam,
     cast,
+    func,
     not_,
     or_,
     select,
+    true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
@@ -59,13 +64,14 @@ from bookingcore.domain.values import (
 from bookingcore.errors import (
     ValidationError,
 )
+from bookingcore_adapters.sql._catalog import LOCATIONS
 from bookingcore_adapters.sql._mapper import (
     Mapper,
     Row,
     Stored,
     json_copy,
 )
-from bookingcore_adapters.sql._queries import exact_sum, read_sum, status_in, within
+from bookingcore_adapters.sql._queries import ZERO, exact_sum, read_sum, status_in, within
 from bookingcore_adapters.sql._repository import Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
@@ -479,18 +485,23 @@ class PaymentRepository(Repository[Payment]):
             lambda p: p.provider == name and p.provider_reference == reference,
         )
 
-    def get_by_provider_reference_for_update(self, provider: str, reference: str) -> Payment | None:
+    def get_by_provider_reference_for_update(
+        self, provider: str, reference: str, *, with_booking: bool = False
+    ) -> Payment | None:
         try:
             name = normalise_provider(provider)
         except ValidationError:
             return None  # no payment can name a malformed provider
         # The booking's other payments come in the same round trip: applying a capture
         # adds up what the booking was paid next (list_for_booking answers from memory).
+        # With the booking: locked after the payment, in the same round trip, with its
+        # location and travelers (as bookings.get_for_update reads it, from memory then).
         return self._session.lock_unique(
             self._mapper,
             {"provider": name, "provider_reference": reference},
             lambda p: p.provider == name and p.provider_reference == reference,
             along="booking_id",
+            owner=("booking", (LOCATIONS, "location_id")) if with_booking else None,
         )
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:
@@ -510,7 +521,8 @@ class PaymentRepository(Repository[Payment]):
         # Only the columns the report needs, never the payments' JSON columns: the
         # period's bookings with their sums (GROUP BY), the ids of the payments
         # counted, then the payments holding money that no active booking accounts
-        # for. Four statements, whatever the number of bookings.
+        # for. Three statements on PostgreSQL, four elsewhere, whatever the number
+        # of bookings.
         connection = self._session.connection()
         dialect = connection.dialect.name
         # The bookings table by name: the payments' module does not import the
@@ -520,31 +532,71 @@ class PaymentRepository(Repository[Payment]):
         period = (b.created_at >= created_from, b.created_at < created_before)
         gone = status_in(cancelled, b.status, b.lifecycle)
         counted = and_(p.booking_id == b.id, p.currency == b.currency)
-        booked = connection.execute(
-            select(
-                b.id,
-                b.reference,
-                b.status,
-                b.currency,
-                b.total_amount,
-                exact_sum(p.captured_amount, dialect),
-                exact_sum(p.refunded_amount, dialect),
-                b.customer_id,
-                gone,
-            )
-            .select_from(bookings.outerjoin(self._table, counted))
-            .where(*period)
-            .group_by(b.id)
-            .order_by(b.created_at, b.id)
-        ).all()
         paid: dict[UUID, list[UUID]] = {}
-        for booking_id, payment_id in connection.execute(
-            select(p.booking_id, p.id)
-            .select_from(self._table.join(bookings, counted))
-            .where(*period, not_(gone))
-            .order_by(p.created_at, p.id)
-        ):
-            paid.setdefault(booking_id, []).append(payment_id)
+        if dialect == "postgresql":
+            # Each booking's payments in its currency read through their booking's
+            # index (a lateral join: some rows a booking, where a hash join reads every
+            # payment), summed with their ids in order: one statement where a second
+            # one read the payments again for their ids.
+            # The same read gives the ids of the booking's payments holding money for
+            # a cancelled booking or in another currency, the stray ones.
+            same = p.currency == b.currency
+            strays = and_(p.captured_amount != 0, or_(gone, p.currency != b.currency))
+            sums = (
+                select(
+                    func.coalesce(func.sum(p.captured_amount).filter(same), ZERO).label("captured"),
+                    func.coalesce(func.sum(p.refunded_amount).filter(same), ZERO).label("refunded"),
+                    func.array_agg(aggregate_order_by(p.id, p.created_at, p.id))
+                    .filter(same)
+                    .label("ids"),
+                    func.array_agg(p.id).filter(strays).label("strays"),
+                )
+                .where(p.booking_id == b.id)
+                .lateral("paid")
+            )
+            booked = connection.execute(
+                select(
+                    b.id,
+                    b.reference,
+                    b.status,
+                    b.currency,
+                    b.total_amount,
+                    sums.c.captured,
+                    sums.c.refunded,
+                    b.customer_id,
+                    gone,
+                    sums.c.ids,
+                    sums.c.strays,
+                )
+                .select_from(bookings.join(sums, true()))
+                .where(*period)
+                .order_by(b.created_at, b.id)
+            ).all()
+        else:
+            booked = connection.execute(
+                select(
+                    b.id,
+                    b.reference,
+                    b.status,
+                    b.currency,
+                    b.total_amount,
+                    exact_sum(p.captured_amount, dialect),
+                    exact_sum(p.refunded_amount, dialect),
+                    b.customer_id,
+                    gone,
+                )
+                .select_from(bookings.outerjoin(self._table, counted))
+                .where(*period)
+                .group_by(b.id)
+                .order_by(b.created_at, b.id)
+            ).all()
+            for booking_id, payment_id in connection.execute(
+                select(p.booking_id, p.id)
+                .select_from(self._table.join(bookings, counted))
+                .where(*period, not_(gone))
+                .order_by(p.created_at, p.id)
+            ):
+                paid.setdefault(booking_id, []).append(payment_id)
         place = {row[0]: index for index, row in enumerate(booked)}
         customers: dict[UUID, int] = {}
         for row in booked:
@@ -552,11 +604,25 @@ class PaymentRepository(Repository[Payment]):
         held = [p.id, p.booking_id, p.provider, p.provider_reference, p.currency]
         amounts = [p.captured_amount, p.refunded_amount]
         holding = _not_zero(p.captured_amount, dialect)
-        of_bookings = connection.execute(
-            select(*held, *amounts, gone, p.created_at)
-            .select_from(self._table.join(bookings, p.booking_id == b.id))
-            .where(*period, holding, or_(gone, p.currency != b.currency))
-        ).all()
+        of_bookings: Sequence[Sequence[Any]]
+        if dialect == "postgresql":
+            # The stray payments the lateral read found, by their ids (primary key).
+            cancelled_ones = {row[0]: row[8] for row in booked}
+            wanted = [ident for row in booked for ident in row[10] or ()]
+            of_bookings = [
+                (*row[:7], cancelled_ones[row[1]], row[7])
+                for row in connection.execute(
+                    select(*held, *amounts, p.created_at).where(
+                        p.id == any_(bindparam("strays", wanted, type_=ARRAY(Uuid())))
+                    )
+                )
+            ]
+        else:
+            of_bookings = connection.execute(
+                select(*held, *amounts, gone, p.created_at)
+                .select_from(self._table.join(bookings, p.booking_id == b.id))
+                .where(*period, holding, or_(gone, p.currency != b.currency))
+            ).all()
         in_period = select(b.id).where(*period)
         of_customers = connection.execute(
             select(*held, *amounts, p.customer_id, p.created_at).where(
@@ -572,6 +638,10 @@ class PaymentRepository(Repository[Payment]):
         of_customers = sorted(
             of_customers, key=lambda row: (customers[row[7]], row[8], row[0].bytes)
         )
+        if dialect == "postgresql":
+            ids = [tuple(row[9] or ()) for row in booked]
+        else:
+            ids = [tuple(paid.get(row[0], ())) for row in booked]
         return ReconciliationTally(
             tuple(
                 PaidBookingTally(
@@ -582,13 +652,18 @@ class PaymentRepository(Repository[Payment]):
                     row[4],
                     read_sum(row[5], dialect),
                     read_sum(row[6], dialect),
-                    tuple(paid.get(row[0], ())),
+                    payment_ids,
                 )
-                for row in booked
+                for row, payment_ids in zip(booked, ids, strict=True)
                 if not row[8]
             ),
             (
-                *(HeldPaymentTally(*row[:7], bool(row[7])) for row in of_bookings),
+                *(
+                    HeldPaymentTally(
+                        row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7])
+                    )
+                    for row in of_bookings
+                ),
                 *(HeldPaymentTally(*row[:7], False) for row in of_customers),
             ),
         )

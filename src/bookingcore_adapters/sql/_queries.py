@@ -340,7 +340,8 @@ def exact_sum(column: ColumnElement[Decimal], dialect: str) -> ColumnElement[Any
 def read_sum(value: object, dialect: str) -> Decimal:
     """An amount summed by :func:`exact_sum`, as a :class:`~decimal.Decimal`."""
     if dialect == "postgresql":
-        return Decimal(str(value))
+        # NUMERIC comes back a Decimal already (its text again would be the same one).
+        return value if type(value) is Decimal else Decimal(str(value))
     return Decimal(int(str(value))) / _AMOUNT_UNITS
 
 

@@ -86,6 +86,9 @@ class Session:
         self.search = q.TextSearch(store.dialect)
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
+        # A read-only session's connection in autocommit (PostgreSQL at READ COMMITTED):
+        # no transaction of SQLAlchemy's is begun on it, none being sent to the server.
+        self._autocommit = False
         self._holds_write_lock = False
         self._locked: list[tuple[m.Mapper[Any], UUID]] = []
         # Rows inserted at once by add_if_new (mapper, row, conflict columns), to redo on a retry.
@@ -105,10 +108,9 @@ class Session:
         self._direct = store.pipelined
         self._active = False
         self._read_only = False
-        self._tracked: dict[str, dict[UUID, Any]] = {}
-        self._snapshots: dict[str, dict[UUID, Snapshot]] = {}
-        self._added: dict[str, dict[UUID, None]] = {}
-        self._forget()
+        self._tracked: dict[str, dict[UUID, Any]] = defaultdict(dict)
+        self._snapshots: dict[str, dict[UUID, Snapshot]] = defaultdict(dict)
+        self._added: dict[str, dict[UUID, None]] = defaultdict(dict)
 
     # ------------------------------------------------------------------ the protocol
 
@@ -141,6 +143,7 @@ class Session:
             self.rollback()
         finally:
             self._active = False
+            self._autocommit = False
             connection, self._connection = self._connection, None
             if connection is not None:
                 connection.close()
@@ -205,26 +208,33 @@ class Session:
 
     def _forget(self) -> None:
         # Each entity's map is made when first used: a unit of work touches a few of
-        # the thirty-odd entities, and forgets three times (made, opened, closed).
-        self._tracked = defaultdict(dict)
-        self._snapshots = defaultdict(dict)
-        self._added = defaultdict(dict)
+        # the thirty-odd entities, and forgets three times (made, opened, closed):
+        # maps still empty are kept.
+        if self._tracked:
+            self._tracked = defaultdict(dict)
+        if self._snapshots:
+            self._snapshots = defaultdict(dict)
+        if self._added:
+            self._added = defaultdict(dict)
 
     def _begin(self, *, write_lock: bool = False) -> Connection:
-        """The connection, inside a transaction (begun now if none is open)."""
+        """The connection, inside a transaction (begun now if none is open); in
+        autocommit (a read-only session on PostgreSQL), without one."""
         self._require_active()
-        if self._connection is None:
+        connection = self._connection
+        if connection is None:
             connection = self._store.engine.connect()
             if self._read_only and self._postgres and _read_committed(connection):
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                self._autocommit = True
             self._connection = connection
-        if self._transaction is None:
+        if self._transaction is None and not self._autocommit:
             if self._sqlite:
                 statement = "BEGIN IMMEDIATE" if write_lock else "BEGIN"
-                self._connection.info[BEGIN_STATEMENT] = statement
-            self._transaction = self._connection.begin()
+                connection.info[BEGIN_STATEMENT] = statement
+            self._transaction = connection.begin()
             self._holds_write_lock = write_lock
-        return self._connection
+        return connection
 
     def _take_write_lock(self) -> None:
         """SQLite: make sure this transaction holds the write lock.
@@ -655,46 +665,48 @@ class Session:
     def claim_and_update_now(
         self,
         mapper: m.Mapper[Any],
-        where: Sequence[ColumnElement[bool]],
         *,
-        order_by: Sequence[ColumnElement[Any]],
+        unset: Sequence[str],
+        order_by: Sequence[str],
         limit: int,
         values: Mapping[str, object],
-        returning: Sequence[ColumnElement[Any]],
-    ) -> list[Any]:
-        """UPDATE with ``values``, at once, the first ``limit`` stored rows matching
-        ``where`` in ``order_by`` order, skipping rows another transaction has
-        locked; their ``returning`` columns as tuples, in no particular order.
+        returning: Sequence[str],
+    ) -> list[list[Any]]:
+        """UPDATE with ``values``, at once, the first ``limit`` stored rows whose
+        ``unset`` columns are NULL, in ``order_by`` order, skipping rows another
+        transaction has locked; their ``returning`` columns as lists, in no
+        particular order.
 
-        A queue's claim and mark in one statement: ``UPDATE ... WHERE key IN
-        (SELECT key ... LIMIT n FOR UPDATE SKIP LOCKED) RETURNING ...`` on
-        PostgreSQL; on SQLite the same under the write lock (one claimer at a
-        time). The rows stay locked until the transaction ends, and a rollback
-        undoes the update. Rows of entities this unit of work tracks are left
-        out (their state in memory is what a commit writes).
+        A queue's claim and mark in one statement (``_driver.claim_and_update``),
+        compiled once and, on a store that pipelines, sent straight to psycopg.
+        The rows stay locked until the transaction ends, and a rollback undoes
+        the update. Only while this unit of work tracks no entity of ``mapper``
+        (their state in memory is what a commit writes: the caller judges those
+        itself, as ``OutboxRepository.claim_to_publish`` does).
         """
         self._require_active()
         self._require_writable("claim", mapper)
-        table = mapper.table
-        key = table.c[mapper.key]
-        conditions = list(where)
-        tracked = self._tracked[mapper.entity]
-        if tracked:
-            conditions.append(key.not_in(list(tracked)))
-        chosen = select(key).where(*conditions).order_by(*order_by).limit(limit)
+        if self._tracked[mapper.entity]:  # pragma: no cover - a programming error
+            msg = f"{mapper.entity} rows are tracked: judge those in memory, claim the others"
+            raise RuntimeError(msg)
         if self._sqlite:
             self._take_write_lock()
-            statement = update(table).where(key.in_(chosen.scalar_subquery()))
-        else:
-            # The rows are chosen once, in a materialized CTE: PostgreSQL may run an
-            # ``IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` subquery again for a
-            # plan's rescans, and so update more than ``limit`` rows (seen on a
-            # busy table whose statistics favour a semi-join).
-            claimed = chosen.with_for_update(skip_locked=True).cte("claimed")
-            claimed = claimed.prefix_with("MATERIALIZED")
-            statement = update(table).where(key == claimed.c[key.name])
-        statement = statement.values(**values).returning(*returning)
-        return self.retrying(lambda: list(self._begin().execute(statement).all()))
+        table = mapper.table
+        setting = tuple(values)
+        wanted: dict[str, Any] = {f"new_{name}": value for name, value in values.items()}
+        wanted["limit"] = limit
+        wanted["offset"] = 0  # bound on SQLite only
+        connection = self._begin()
+        query = d.claim_and_update(
+            table,
+            mapper.key,
+            connection.dialect,
+            unset=tuple(unset),
+            order_by=tuple(order_by),
+            setting=setting,
+            returning=tuple(returning),
+        )
+        return self.retrying(lambda: d.claimed(self._begin(), query, wanted, direct=self._direct))
 
     def add(self, mapper: m.Mapper[E], entity: E) -> None:
         """Track ``entity`` as new: it is inserted on commit."""
@@ -1138,10 +1150,22 @@ class Session:
                 self._locked.append((mapper, ident))
                 self._settled.add((mapper.entity, ident))
                 return tracked[ident]
+        elif (mapper.entity, ident) in self._settled and ident in tracked:
+            # Locked and read under the lock in this transaction already (with the row
+            # that pointed at it, say): nobody can have changed it since.
+            return tracked[ident]
         lock = not self._sqlite
         fresh = self.retrying(lambda: self._by_id(mapper, ident, lock, parent))
         if fresh is None:
             return None
+        return self._locked_now(mapper, fresh)
+
+    def _locked_now(self, mapper: m.Mapper[E], fresh: E) -> E:
+        """The tracked entity for ``fresh``, just read under its row's lock: ``fresh``
+        itself if none was tracked, else the tracked one, brought up to date unless this
+        unit of work changed it."""
+        ident = mapper.identity(fresh)
+        tracked: dict[UUID, E] = self._tracked[mapper.entity]
         self._locked.append((mapper, ident))
         known = tracked.get(ident)
         if known is None:
@@ -1167,6 +1191,7 @@ class Session:
         holds: Callable[[E], bool],
         *,
         along: str | None = None,
+        owner: tuple[str, tuple[m.Mapper[Any], str] | None] | None = None,
     ) -> E | None:
         """The entity whose unique columns equal ``wanted``, its row locked as :meth:`lock` does.
 
@@ -1179,6 +1204,13 @@ class Session:
         held, and tracked; until the transaction ends, :meth:`select_equal` of
         that column and value answers from memory. For entities without child
         rows.
+
+        ``owner=(entity, parent)`` (with ``along``) names the entity ``along``
+        points at (``"booking"``) when the caller locks it next: on a store that
+        pipelines it is locked in the same round trip, after this row, with its
+        child rows and what they point at and the row its ``parent`` foreign key
+        points at (as :meth:`lock` with ``parent`` reads it), and tracked, so
+        that :meth:`lock` of it answers from memory.
         """
         self._require_active()
         self._require_writable("lock", mapper)
@@ -1191,8 +1223,12 @@ class Session:
             self._take_write_lock()
         lock = not self._sqlite
         others: list[m.Row] | None = None
+        owned: _Owned | None = None
         if along is not None and self._direct and mapper.child_table is None:
-            rows, others = self.retrying(lambda: self._rows_and_siblings(mapper, wanted, along))
+            chosen = None if owner is None else self._owner(owner)
+            rows, others, owned = self.retrying(
+                lambda: self._rows_and_siblings(mapper, wanted, along, chosen)
+            )
         else:
             rows = self.retrying(lambda: self._rows_by(mapper.table, wanted, lock))
         if not rows:
@@ -1204,21 +1240,104 @@ class Session:
         self._settled.add((name, ident))
         found = self._track(mapper, self._load(mapper, rows)[0])
         if others is not None and along is not None:
-            for sibling in self._load(mapper, others):
+            # The siblings include the locked row itself (tracked now): built once, not twice.
+            known = self._tracked[name]
+            for sibling in self._load(
+                mapper, [row for row in others if row[mapper.key] not in known]
+            ):
                 self._track(mapper, sibling)
             self._complete.add((name, along, rows[0][along]))
+        if owned is not None:
+            self._owned_locked(owned)
         return found
 
+    def _owner(
+        self, owner: tuple[str, tuple[m.Mapper[Any], str] | None]
+    ) -> tuple[m.Mapper[Any], tuple[m.Mapper[Any], str] | None] | None:
+        """The mapper of the entity ``owner`` names, with the parent to read with it; None
+        when no mapper of this session with child rows has that name (then the owner is
+        locked by id when asked for, as without ``owner``)."""
+        entity, parent = owner
+        for mapper in self._mappers:
+            if mapper.entity == entity and mapper.child_table is not None:
+                return mapper, parent
+        return None  # pragma: no cover - a programming error
+
     def _rows_and_siblings(
-        self, mapper: m.Mapper[Any], wanted: Mapping[str, object], along: str
-    ) -> tuple[list[m.Row], list[m.Row]]:
-        """The row ``wanted`` names, locked, and the rows sharing its ``along``: one pipeline."""
+        self,
+        mapper: m.Mapper[Any],
+        wanted: Mapping[str, object],
+        along: str,
+        owner: tuple[m.Mapper[Any], tuple[m.Mapper[Any], str] | None] | None = None,
+    ) -> tuple[list[m.Row], list[m.Row], _Owned | None]:
+        """The row ``wanted`` names, locked, and the rows sharing its ``along``; with
+        ``owner``, the row ``along`` points at, locked after it, with its parent's row,
+        its child rows and theirs: one pipeline."""
         connection = self._begin()
+        dialect = connection.dialect
         columns = tuple(wanted)
-        query = d.lookup(mapper.table, columns, connection.dialect, lock=True)
-        others = d.siblings(mapper.table, columns, along, connection.dialect)
-        found, siblings = d.fetch_with_children(connection, query, wanted, others, wanted)
-        return [row for row, _ in found], [row for row, _ in siblings]
+        sent: list[tuple[d.Lookup, Mapping[str, object]]] = [
+            (d.lookup(mapper.table, columns, dialect, lock=True), wanted),
+            (d.siblings(mapper.table, columns, along, dialect), wanted),
+        ]
+        if owner is not None:
+            owning, parent = owner
+            child = owning.child_table
+            assert child is not None
+            joined = None if parent is None else (parent[0].table, parent[1])
+            refers = owning.child_refers
+            referred = None if refers is None else (refers[0].table, refers[1])
+            table = mapper.table
+            owner_lookup = d.through(
+                owning.table,
+                owning.key,
+                table,
+                columns,
+                along=along,
+                dialect=dialect,
+                lock=True,
+                parent=joined,
+            )
+            children = d.through(
+                child,
+                "booking_id",
+                table,
+                columns,
+                along=along,
+                dialect=dialect,
+                parent=referred,
+            )
+            sent += [(owner_lookup, wanted), (children, wanted)]
+        found = d.fetch_together(connection, sent)
+        rows, siblings = [row for row, _ in found[0]], [row for row, _ in found[1]]
+        if owner is None:
+            return rows, siblings, None
+        return rows, siblings, _Owned(owner[0], owner[1], found[2], found[3])
+
+    def _owned_locked(self, owned: _Owned) -> None:
+        """Track what :meth:`_rows_and_siblings` read of a locked row's owner: the owner
+        as locked now, its parent's row, its children's rows."""
+        mapper = owned.mapper
+        if not owned.rows:
+            return
+        refers = mapper.child_refers
+        for owner, pairs in ((owned.parent, owned.rows), (refers, owned.children)):
+            if owner is not None:
+                for _, owner_row in pairs:
+                    if owner_row is not None:
+                        self._track(owner[0], owner[0].load(owner_row, []))
+        fresh = mapper.load(owned.rows[0][0], [row for row, _ in owned.children])
+        self._locked_now(mapper, fresh)
+
+
+@attrs.frozen
+class _Owned:
+    """The owner of a locked row, read in its pipeline (see :meth:`Session.lock_unique`)."""
+
+    mapper: m.Mapper[Any]
+    parent: tuple[m.Mapper[Any], str] | None
+    rows: list[tuple[m.Row, m.Row | None]]
+    children: list[tuple[m.Row, m.Row | None]]
 
 
 def _read_committed(connection: Connection) -> bool:
