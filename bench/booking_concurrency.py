@@ -94,9 +94,10 @@ TRAVELERS_PER_BOOKING = 1
 #: Phone numbers of the library's customers: +91 98 and eight digits of a serial number.
 MAX_CUSTOMERS_PER_RUN = 10**8
 
-#: The ratio library / baseline the library should reach, and the floor it must not go below.
-TARGET_RATIO = 1.0
-FLOOR_RATIO = 0.5
+#: Issue 16's target: library / statements (the library's own SQL replayed by raw
+#: psycopg) at every worker count. Library / baseline is shown, with no target: the
+#: baseline writes two rows where a booking writes its history, audit entry and event too.
+TARGET_RATIO = 0.6
 
 #: How long a run's workers may take, setup included, before the bench gives up (seconds).
 RUN_TIMEOUT = 900.0
@@ -819,12 +820,12 @@ class RunFigures:
 
     @property
     def verdict(self) -> str:
-        """How the ratio compares with the target and the floor."""
-        if self.ratio >= TARGET_RATIO:
+        """How library / statements compares with the target (needs ``--statements``)."""
+        if self.statements is None:
+            return "not judged: the target is on library / statements (run with --statements)"
+        if self.overhead_ratio >= TARGET_RATIO:
             return "target met"
-        if self.ratio >= FLOOR_RATIO:
-            return "below the target, above the floor"
-        return "FAIL: below half the baseline"
+        return "MISSED"
 
     @property
     def sides(self) -> dict[Side, SideFigures]:
@@ -913,7 +914,10 @@ def render(runs: Sequence[RunFigures]) -> str:
         ],
         left=2,
     )
-    verdicts = [f"  workers={run.workers}: ratio {run.ratio:.2f}, {run.verdict}" for run in runs]
+    verdicts = [
+        f"  workers={run.workers}: library/statements {run.overhead_ratio:.2f}, {run.verdict}"
+        for run in runs
+    ]
     problems = [
         f"workers={run.workers}, {name}: {problem}"
         for run in runs
@@ -935,7 +939,7 @@ def render(runs: Sequence[RunFigures]) -> str:
         "seats: hot-slot capacity in all (attempts exceed it by about 10 %)",
         seats,
         "",
-        f"target: ratio >= {TARGET_RATIO:.2f} at every worker count; floor: {FLOOR_RATIO:.2f}",
+        f"target (issue 16): library/statements >= {TARGET_RATIO:.2f} at every worker count",
         *verdicts,
     ]
     return report_text(parts, problems)
@@ -1091,8 +1095,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "hot_slots": options.slots,
             "dispatch": options.dispatch,
             "statements": options.statements,
-            "target_ratio": TARGET_RATIO,
-            "floor_ratio": FLOOR_RATIO,
+            "target_library_to_statements": TARGET_RATIO,
         },
         json_path=options.json,
     )
