@@ -53,8 +53,7 @@ Every 5 minutes, unless ``Settings.stalled_message_after`` is ``None``,
 messages pending longer than that after they were handed over for sending,
 sent once more each; arg ``limit`` (100) optional).
 
-Once a day, when the core has a certificate service,
-``certificates.renewal_reminders``
+Once a day, ``certificates.renewal_reminders``
 (``core.certificates.due_renewal_reminders(now)``: one reminder per
 certificate and expiry date; args ``lead_days`` and ``channel`` are optional).
 
@@ -438,8 +437,8 @@ class JobService:
            ``communications.resend_stalled``, every 5 minutes, unless
            ``Settings.stalled_message_after`` is ``None``.
         .. versionchanged:: 0.4
-           Takes the services by name, typed, instead of the core; the
-           ``OPTIONAL_JOBS`` extension table is gone (register such a job with
+           Takes the services by name, typed, instead of the core; the table of
+           optional jobs looked up on the core is gone (register such a job with
            :meth:`register`).
         """
         settings = self._ctx.settings
