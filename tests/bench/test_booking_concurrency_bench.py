@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "booking_concurrency.py"
 
 
@@ -17,24 +15,17 @@ BENCH = REPO_ROOT / "bench" / "booking_concurrency.py"
 @pytest.mark.slow
 def test_a_quick_run_sells_every_seat_once_on_every_side(postgres_url: str, tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--workers",
-            "1,2",
-            "--url",
-            postgres_url,
-            "--statements",
-            "--json",
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--workers",
+        "1,2",
+        "--url",
+        postgres_url,
+        "--statements",
+        "--json",
+        str(report_path),
         timeout=120,
-        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())

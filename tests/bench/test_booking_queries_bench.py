@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "booking_queries.py"
 ROWS = 3000
 SHAPES = (
@@ -34,23 +32,16 @@ def test_a_quick_run_walks_every_shape_and_both_sides_agree(
     postgres_url: str, tmp_path: Path
 ) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--rows",
-            str(ROWS),
-            "--url",
-            postgres_url,
-            "--json",
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--rows",
+        str(ROWS),
+        "--url",
+        postgres_url,
+        "--json",
+        str(report_path),
         timeout=120,
-        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())
@@ -84,13 +75,6 @@ def test_a_quick_run_walks_every_shape_and_both_sides_agree(
 
 @pytest.mark.slow
 def test_bad_arguments_exit_with_status_2() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(BENCH), "--rows", "10"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_script(BENCH, "--rows", "10", timeout=60)
     assert completed.returncode == 2
     assert "--rows must be at least" in completed.stderr

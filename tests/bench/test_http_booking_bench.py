@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "http_booking.py"
 
 
@@ -19,13 +17,8 @@ def test_a_quick_run_sells_every_seat_once_over_http_and_by_library_calls(
     postgres_url: str, tmp_path: Path
 ) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--url", postgres_url, "--json", str(report_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    completed = run_script(
+        BENCH, "--quick", "--url", postgres_url, "--json", str(report_path), timeout=180
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())

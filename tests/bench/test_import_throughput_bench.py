@@ -5,13 +5,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "import_throughput.py"
 ROWS = 1000
 #: The XLSX readers the bench can use here: calamine only when it is installed.
@@ -20,24 +19,17 @@ READERS = ("openpyxl", "calamine") if importlib.util.find_spec("python_calamine"
 
 def run_bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], Any]:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--rows",
-            str(ROWS),
-            "--tmpdir",
-            str(tmp_path),
-            "--json",
-            str(report_path),
-            *options,
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--rows",
+        str(ROWS),
+        "--tmpdir",
+        str(tmp_path),
+        "--json",
+        str(report_path),
+        *options,
         timeout=120,
-        check=False,
     )
     assert report_path.exists(), completed.stdout + completed.stderr
     return completed, json.loads(report_path.read_text())

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "jobs.py"
 
 
@@ -22,26 +21,19 @@ def test_a_quick_run_relays_every_message_once_on_both_sides(
     postgres_url: str, tmp_path: Path
 ) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--messages",
-            "1200",
-            "--workers",
-            "1,2",
-            "--batch",
-            "300",
-            "--url",
-            postgres_url,
-            "--json",
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--messages",
+        "1200",
+        "--workers",
+        "1,2",
+        "--batch",
+        "300",
+        "--url",
+        postgres_url,
+        "--json",
+        str(report_path),
         timeout=300,
-        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())

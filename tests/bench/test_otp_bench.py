@@ -4,34 +4,26 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "otp.py"
 
 
 def run_bench(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], Any]:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--pairs",
-            "50",
-            "--json",
-            str(report_path),
-            *options,
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--pairs",
+        "50",
+        "--json",
+        str(report_path),
+        *options,
         timeout=120,
-        check=False,
     )
     assert report_path.exists(), completed.stdout + completed.stderr
     return completed, json.loads(report_path.read_text())
@@ -80,21 +72,14 @@ def test_a_quick_run_on_redis_measures_every_case(redis_url: str, tmp_path: Path
 
 @pytest.mark.slow
 def test_an_unreachable_redis_fails_the_run(tmp_path: Path) -> None:
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--backends",
-            "redis",
-            "--redis-url",
-            "redis://127.0.0.1:1/0",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--backends",
+        "redis",
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
         timeout=60,
-        check=False,
     )
     assert completed.returncode == 1
     assert "cannot be reached" in completed.stderr

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "reports.py"
 ROWS = 2000
 #: Every report of ``core.reports``, as the bench names it.
@@ -45,24 +44,17 @@ def test_a_quick_run_times_every_report_and_both_sides_agree(
     postgres_url: str, tmp_path: Path
 ) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--rows",
-            str(ROWS),
-            "--repeats",
-            "1",
-            "--url",
-            postgres_url,
-            "--json",
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--rows",
+        str(ROWS),
+        "--repeats",
+        "1",
+        "--url",
+        postgres_url,
+        "--json",
+        str(report_path),
         timeout=120,
-        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())

@@ -4,13 +4,11 @@ inbox row per event, and the duplicate deliveries change nothing, on both sides.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.bench._run import REPO_ROOT, run_script
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH = REPO_ROOT / "bench" / "webhook_intake.py"
 
 
@@ -20,27 +18,20 @@ def test_a_quick_run_captures_every_payment_once_despite_duplicates(
     postgres_url: str, tmp_path: Path
 ) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--deliveries",
-            "30",
-            "--warmup",
-            "1",
-            "--processes",
-            "1,2",
-            "--url",
-            postgres_url,
-            "--json",
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--deliveries",
+        "30",
+        "--warmup",
+        "1",
+        "--processes",
+        "1,2",
+        "--url",
+        postgres_url,
+        "--json",
+        str(report_path),
         timeout=180,
-        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())
@@ -71,30 +62,23 @@ def test_the_statements_side_replays_the_library_sql_with_the_same_outcome(
     postgres_url: str, tmp_path: Path
 ) -> None:
     report_path = tmp_path / "bench.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--quick",
-            "--deliveries",
-            "20",
-            "--warmup",
-            "2",
-            "--processes",
-            "2",
-            "--statements",
-            "--series",
-            "2",
-            "--url",
-            postgres_url,
-            "--json",
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    completed = run_script(
+        BENCH,
+        "--quick",
+        "--deliveries",
+        "20",
+        "--warmup",
+        "2",
+        "--processes",
+        "2",
+        "--statements",
+        "--series",
+        "2",
+        "--url",
+        postgres_url,
+        "--json",
+        str(report_path),
         timeout=240,
-        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     report = json.loads(report_path.read_text())
@@ -114,13 +98,6 @@ def test_the_statements_side_replays_the_library_sql_with_the_same_outcome(
 
 
 def test_the_statements_side_needs_two_warm_up_deliveries() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(BENCH), "--statements", "--warmup", "1"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = run_script(BENCH, "--statements", "--warmup", "1", timeout=60)
     assert completed.returncode == 2
     assert "--warmup 2" in completed.stderr

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.integration._sources import ListSource
+from tests.integration._worlds import ADMIN, INSTANT, camp_slot
 
 from bookingcore import (
     Automations,
@@ -20,13 +21,9 @@ from bookingcore import (
     BookingCore,
     BookingRequest,
     ImportSettings,
-    Lifecycle,
     Money,
     NewTraveler,
-    Principal,
     Settings,
-    StaffId,
-    StaffRole,
     TravelerDetails,
 )
 from bookingcore.domain import (
@@ -43,20 +40,8 @@ from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
-ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 CONFIRMATION = CommunicationType.CONFIRMATION
 CANCELLATION = CommunicationType.CANCELLATION
-
-#: A business that confirms on the spot: bookings are created confirmed.
-INSTANT = Lifecycle(
-    name="instant",
-    states=("confirmed", "completed", "cancelled"),
-    initial="confirmed",
-    transitions={"confirmed": {"completed", "cancelled"}},
-    terminal={"completed", "cancelled"},
-    holding={"confirmed", "completed"},
-    cancelled="cancelled",
-)
 
 
 class World:
@@ -82,14 +67,7 @@ class World:
             self.core.events.subscribe(
                 kind, lambda e, _: self.events.append(e), name=f"test.{kind.name}"
             )
-        camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
-        self.slot = self.core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=self.clock.now() + timedelta(days=30),
-            price_per_traveler=Money("8500", "INR"),
-            capacity=10,
-            principal=ADMIN,
-        )
+        self.slot = camp_slot(self.core, self.clock)
         self.customer = self.core.customers.register("+919876543210", principal=ADMIN).customer
 
     def book(self, lifecycle: str = "instant") -> Any:

@@ -26,6 +26,7 @@ from bookingcore import (
 )
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.certificates import CertificateFilter, CertificateState
+from bookingcore.domain.values import CustomerId
 from bookingcore.services import CertificateService
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
@@ -45,26 +46,43 @@ def _core(store: MemoryStore | SqlStore, notifier: RecordingNotifier | None = No
     )
 
 
-def _completed(core: BookingCore, phone: str = "+919812345678") -> Booking:
-    location = core.catalog.add_location(f"D{phone[-4:]}", "Dive centre", principal=ADMIN)
-    customer = core.customers.register(
-        phone, principal=ADMIN, name="Asha Rao", email="asha@example.com"
-    ).customer
+def _book(
+    core: BookingCore,
+    code: str,
+    name: str,
+    customer_id: CustomerId,
+    traveler: str,
+    *,
+    days: int,
+    price: str = "1000",
+    lifecycle: str | None = None,
+) -> Booking:
+    """A location ``code`` (``name``), a slot there ``days`` ahead with four seats at
+    ``price`` INR, and the customer's booking of ``traveler`` on it."""
+    location = core.catalog.add_location(code, name, principal=ADMIN)
     slot = core.catalog.create_slot(
         location_id=location.id,
-        starts_at=core.context.now() + timedelta(days=1),
-        price_per_traveler=Money("1000", "INR"),
+        starts_at=core.context.now() + timedelta(days=days),
+        price_per_traveler=Money(price, "INR"),
         capacity=4,
         principal=ADMIN,
     )
-    booking = core.bookings.book(
+    return core.bookings.book(
         BookingRequest(
             slot.id,
-            [NewTraveler(TravelerDetails("Ravi Kumar"), is_primary=True)],
-            customer_id=customer.id,
+            [NewTraveler(TravelerDetails(traveler), is_primary=True)],
+            customer_id=customer_id,
+            lifecycle=lifecycle,
         ),
         principal=ADMIN,
     )
+
+
+def _completed(core: BookingCore, phone: str = "+919812345678") -> Booking:
+    customer = core.customers.register(
+        phone, principal=ADMIN, name="Asha Rao", email="asha@example.com"
+    ).customer
+    booking = _book(core, f"D{phone[-4:]}", "Dive centre", customer.id, "Ravi Kumar", days=1)
     core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
     return core.bookings.transition(booking.id, "completed", principal=ADMIN).booking
 
@@ -106,22 +124,7 @@ def test_only_a_completed_booking_earns_one_and_only_for_its_travelers(
 ) -> None:
     core = _core(any_store)
     booking = _completed(core)
-    location = core.catalog.add_location("OPEN", "Open", principal=ADMIN)
-    slot = core.catalog.create_slot(
-        location_id=location.id,
-        starts_at=core.context.now() + timedelta(days=3),
-        price_per_traveler=Money("10", "INR"),
-        capacity=4,
-        principal=ADMIN,
-    )
-    pending = core.bookings.book(
-        BookingRequest(
-            slot.id,
-            [NewTraveler(TravelerDetails("Meera Iyer"), is_primary=True)],
-            customer_id=booking.customer_id,
-        ),
-        principal=ADMIN,
-    )
+    pending = _book(core, "OPEN", "Open", booking.customer_id, "Meera Iyer", days=3, price="10")
     with pytest.raises(ValidationError) as not_done:
         core.certificates.issue(pending.id, kind="AOW", number="1", principal=ADMIN)
     assert not_done.value.fields == ("booking_id",)
@@ -307,23 +310,9 @@ def test_a_refunded_travel_booking_earns_no_certificate(
         ids=SequentialIds(),
         payment_providers=[ManualProvider()],
     )
-    location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
     customer = core.customers.register("+919812345600", principal=ADMIN, name="Asha Rao")
-    slot = core.catalog.create_slot(
-        location_id=location.id,
-        starts_at=core.context.now() + timedelta(days=20),
-        price_per_traveler=Money("1000", "INR"),
-        capacity=4,
-        principal=ADMIN,
-    )
-    booking = core.bookings.book(
-        BookingRequest(
-            slot.id,
-            [NewTraveler(TravelerDetails("Ravi Kumar"), is_primary=True)],
-            customer_id=customer.customer.id,
-            lifecycle="travel",
-        ),
-        principal=ADMIN,
+    booking = _book(
+        core, "LEH", "Leh", customer.customer.id, "Ravi Kumar", days=20, lifecycle="travel"
     )
     for status in ("quotation_sent", "quotation_approved", "booking_created"):
         core.bookings.transition(booking.id, status, principal=ADMIN)

@@ -12,22 +12,19 @@ under one dedupe key, so whichever comes first sends it, the other sends nothing
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import Any
 
 import pytest
+from tests._threads import at_once
+from tests.integration._worlds import ADMIN, INSTANT, camp_slot
 
 from bookingcore import (
     Automations,
     BookingCore,
     BookingRequest,
     Lifecycle,
-    Money,
     NewTraveler,
-    Principal,
     Settings,
-    StaffId,
-    StaffRole,
     TravelerDetails,
     ValidationError,
 )
@@ -39,7 +36,6 @@ from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.sql._events import CommunicationRepository as SqlCommunications
 
-ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 CONFIRMATION = CommunicationType.CONFIRMATION
 SUMMARY = CommunicationType.GROUP_CONFIRMATION
 
@@ -55,18 +51,6 @@ HELD = Lifecycle(
     },
     terminal={"completed", "cancelled"},
     holding={"pending", "confirmed", "on_hold", "completed"},
-    cancelled="cancelled",
-)
-
-
-#: A business that confirms on the spot: bookings are created confirmed.
-INSTANT = Lifecycle(
-    name="instant",
-    states=("confirmed", "completed", "cancelled"),
-    initial="confirmed",
-    transitions={"confirmed": {"completed", "cancelled"}},
-    terminal={"completed", "cancelled"},
-    holding={"confirmed", "completed"},
     cancelled="cancelled",
 )
 
@@ -87,14 +71,7 @@ class Party:
             notifier=self.notifier,
             **options,
         )
-        camp = self.core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
-        self.slot = self.core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=self.clock.now() + timedelta(days=30),
-            price_per_traveler=Money("8500", "INR"),
-            capacity=10,
-            principal=ADMIN,
-        )
+        self.slot = camp_slot(self.core, self.clock)
         register = self.core.customers.register
         organiser = register("+919800000001", principal=ADMIN, email="olga@acme.example")
         self.group = self.core.groups.create(
@@ -361,19 +338,7 @@ def test_two_resends_of_a_failed_confirmation_at_once_send_it_once(
         return party.core.groups.send_confirmations(party.group.id, principal=ADMIN)
 
     senders = [retry, group if rival == "the group" else retry]
-    results: list[object] = [None, None]
-
-    def run(index: int) -> None:
-        try:
-            results[index] = senders[index]()
-        except Exception as exc:  # reported by the assertion below
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = at_once(2, lambda index: senders[index]())
     assert not [r for r in results if isinstance(r, Exception)], results
     assert party.texts(booking) == 1  # one resend, by whoever claimed it
     assert party.notifier.attempts == 1 + 1 + (rival == "the group")  # + the summary

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
+from tests._threads import at_once
+from tests.integration._worlds import ADMIN, camp_slot
 
 from bookingcore import (
     BookingCore,
@@ -32,8 +33,6 @@ from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
 
-ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
-
 
 class Outing:
     """A core, a slot of 10 seats, an organiser, a company and a few participants."""
@@ -48,15 +47,8 @@ class Outing:
             notifier=self.notifier,
             payment_providers=[ManualProvider()],
         )
-        location = self.core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
-        self.location = location
-        self.slot = self.core.catalog.create_slot(
-            location_id=location.id,
-            starts_at=self.clock.now() + timedelta(days=10),
-            price_per_traveler=Money("1000", "INR"),
-            capacity=10,
-            principal=ADMIN,
-        )
+        self.slot = camp_slot(self.core, self.clock, code="BASE", days=10, price="1000")
+        self.location_id = self.slot.location_id
         register = self.core.customers.register
         self.organizer = register(
             "+919812300001", principal=ADMIN, name="Olga Organiser", email="olga@acme.example"
@@ -151,7 +143,7 @@ def test_a_booking_in_another_currency_is_refused_on_group_id(outing: Outing) ->
     group = outing.core.groups.create("SCHOOL-TRIP", organizer_id=outing.organizer, principal=ADMIN)
     first = outing.book(outing.participants[0], 2, group_id=group.id)
     in_euros = outing.core.catalog.create_slot(
-        location_id=outing.location.id,
+        location_id=outing.location_id,
         starts_at=outing.clock.now() + timedelta(days=12),
         price_per_traveler=Money("40", "EUR"),
         capacity=10,
@@ -343,34 +335,22 @@ def test_two_joins_in_two_currencies_at_once_leave_the_group_in_one(pg_store: Sq
     outing = Outing(pg_store)
     group = outing.core.groups.create("OFFSITE", organizer_id=outing.organizer, principal=ADMIN)
     in_euros = outing.core.catalog.create_slot(
-        location_id=outing.location.id,
+        location_id=outing.location_id,
         starts_at=outing.clock.now() + timedelta(days=12),
         price_per_traveler=Money("40", "EUR"),
         capacity=10,
         principal=ADMIN,
     )
-    slots = [outing.slot.id, in_euros.id]
-    barrier = threading.Barrier(2)
-    results: list[object] = [None, None]
-
-    def join(index: int) -> None:
-        request = BookingRequest(
-            slots[index],
+    requests = [
+        BookingRequest(
+            slot_id,
             [NewTraveler(TravelerDetails(f"Traveler {index}"), is_primary=True)],
             customer_id=outing.participants[index],
             group_id=group.id,
         )
-        barrier.wait()
-        try:
-            results[index] = outing.core.bookings.book(request, principal=ADMIN)
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=join, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+        for index, slot_id in enumerate([outing.slot.id, in_euros.id])
+    ]
+    results = at_once(2, lambda index: outing.core.bookings.book(requests[index], principal=ADMIN))
     refused = [r for r in results if isinstance(r, ValidationError)]
     assert len(refused) == 1, results
     assert refused[0].fields == ("group_id",)
@@ -394,7 +374,7 @@ class Mixed:
             name="TrekMates",
             company_name="TrekMates Pvt Ltd",
             contact_email="ops@trekmates.example",
-            allowed_location_ids=[outing.location.id],
+            allowed_location_ids=[outing.location_id],
             principal=ADMIN,
         ).partner
         self.as_partner = Principal.partner(self.partner.id)

@@ -100,6 +100,15 @@ def unpublished(store: MemoryStore) -> list[OutboxMessage]:
         return list(uow.outbox.list_unpublished(1000))
 
 
+@pytest.fixture
+def waiting(
+    core: BookingCore, store: MemoryStore, admin: Principal, clock: FixedClock
+) -> list[OutboxMessage]:
+    """The outbox after :func:`book_twice_and_cancel`: nothing relayed yet."""
+    book_twice_and_cancel(core, admin, clock)
+    return unpublished(store)
+
+
 def entries(client: redis.Redis, stream: str) -> list[dict[str, str]]:
     """Every entry of ``stream``, oldest first, as text."""
     return [
@@ -117,13 +126,10 @@ class TestRelayToRedisStream:
         self,
         core: BookingCore,
         store: MemoryStore,
-        admin: Principal,
-        clock: FixedClock,
+        waiting: list[OutboxMessage],
         client: redis.Redis,
         stream: str,
     ) -> None:
-        book_twice_and_cancel(core, admin, clock)
-        waiting = unpublished(store)
         assert len({m.name for m in waiting}) >= 3, "expected several kinds of events"
 
         relayed = core.relay(RedisStreamPublisher(client, stream)).relay()
@@ -166,17 +172,13 @@ class TestRelayToRedisStream:
     def test_a_consumer_rebuilds_equal_events_from_the_stream(
         self,
         core: BookingCore,
-        store: MemoryStore,
-        admin: Principal,
-        clock: FixedClock,
+        waiting: list[OutboxMessage],
         client: redis.Redis,
         stream: str,
     ) -> None:
-        book_twice_and_cancel(core, admin, clock)
-        waiting = [m.event for m in unpublished(store)]
         core.relay(RedisStreamPublisher(client, stream)).relay()
         rebuilt = [event_from_stream(fields or {}) for _, fields in client.xrange(stream) or []]
-        assert rebuilt == waiting
+        assert rebuilt == [m.event for m in waiting]
         created = [e for e in rebuilt if isinstance(e, BookingCreated)]
         assert [e.travelers for e in created] == [1, 1]
 
@@ -201,14 +203,10 @@ class TestRelayToRedisStream:
     def test_maxlen_trims_the_stream_to_the_newest_entries(
         self,
         core: BookingCore,
-        store: MemoryStore,
-        admin: Principal,
-        clock: FixedClock,
+        waiting: list[OutboxMessage],
         client: redis.Redis,
         stream: str,
     ) -> None:
-        book_twice_and_cancel(core, admin, clock)
-        waiting = unpublished(store)
         publisher = RedisStreamPublisher(client, stream, maxlen=2, approximate=False)
         core.relay(publisher).relay()
         assert [e["id"] for e in entries(client, stream)] == [str(m.id) for m in waiting[-2:]]
@@ -217,13 +215,10 @@ class TestRelayToRedisStream:
         self,
         core: BookingCore,
         store: MemoryStore,
-        admin: Principal,
-        clock: FixedClock,
+        waiting: list[OutboxMessage],
         client: redis.Redis,
         stream: str,
     ) -> None:
-        book_twice_and_cancel(core, admin, clock)
-        waiting = unpublished(store)
         down = from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
         try:
             with pytest.raises(RedisUnavailableError, match="could not publish") as raised:
@@ -240,14 +235,11 @@ class TestRelayToRedisStream:
         self,
         core: BookingCore,
         store: MemoryStore,
-        admin: Principal,
-        clock: FixedClock,
+        waiting: list[OutboxMessage],
         client: redis.Redis,
         stream: str,
     ) -> None:
         """A key of the wrong type makes every XADD fail; the relay keeps the batch."""
-        book_twice_and_cancel(core, admin, clock)
-        waiting = unpublished(store)
         client.set(stream, "not a stream")
         with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
             core.relay(RedisStreamPublisher(client, stream)).relay()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -34,11 +34,14 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain.attendance import Attendance, AttendanceMark, AttendanceRecord
-from bookingcore.domain.bookings import Author
+from bookingcore.domain.bookings import Author, Booking
+from bookingcore.domain.catalog import Location, Product
+from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
 from bookingcore.domain.sharing import ShareLinkId
+from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor, ActorKind, CommunicationId, EmailAddress
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import DuplicateError
@@ -80,6 +83,116 @@ def _tables(engine: Engine) -> set[str]:
 
 def _columns(engine: Engine, table: str) -> set[str]:
     return {column["name"] for column in inspect(engine).get_columns(table)}
+
+
+class _Booked(NamedTuple):
+    """A booking of one traveler and what it stands on, as the Builder makes them."""
+
+    location: Location
+    slot: Slot
+    customer: Customer
+    traveler: Traveler
+    booking: Booking
+
+
+def _store_a_booking(
+    store: SqlStore,
+    make: Builder,
+    *,
+    location: dict[str, Any] | None = None,
+    slot: dict[str, Any] | None = None,
+    traveler: dict[str, Any] | None = None,
+    booking: dict[str, Any] | None = None,
+    booking_too: bool = True,
+) -> _Booked:
+    """Stores a location, a slot there, a customer and a traveler (each built with the
+    given fields), and the booking of that traveler on that slot unless ``booking_too``
+    is false (a test at an older revision then inserts the booking's rows itself)."""
+    place = make.location(**(location or {}))
+    trip = make.slot(place.id, **(slot or {}))
+    customer = make.customer()
+    person = make.traveler(customer.id, **(traveler or {}))
+    booked = _Booked(
+        place,
+        trip,
+        customer,
+        person,
+        make.booking(customer.id, trip, [person.id], **(booking or {})),
+    )
+    with store.unit_of_work() as uow:
+        uow.locations.add(place)
+        uow.slots.add(trip)
+        uow.customers.add(customer)
+        uow.travelers.add(person)
+        if booking_too:
+            uow.bookings.add(booked.booking)
+        uow.commit()
+    return booked
+
+
+def _insert_booking_rows(engine: Engine, booked: _Booked) -> None:
+    """Inserts ``booked.booking`` and its traveler as plain rows holding only the columns
+    every revision since 0037 has: the columns a later revision adds are left out, so
+    the rows fit a database migrated to an older revision."""
+    booking, traveler, slot = booked.booking, booked.traveler, booked.slot
+    row = {
+        "id": booking.id,
+        "reference": booking.reference,
+        "customer_id": booked.customer.id,
+        "slot_id": slot.id,
+        "location_id": booked.location.id,
+        "starts_at": slot.starts_at,
+        "lifecycle": booking.lifecycle,
+        "status": booking.status,
+        "source": booking.source.value,
+        "total_travelers": 1,
+        "primary_contact_traveler_id": traveler.id,
+        "subtotal_amount": booking.subtotal.amount,
+        "discount_amount": booking.discount.amount,
+        "total_amount": booking.total.amount,
+        "currency": booking.currency,
+        "created_by_kind": booking.created_by.kind.value,
+        "created_by_id": booking.created_by.id,
+        "metadata": {},
+        "created_at": booking.created_at,
+        "updated_at": booking.updated_at,
+        "version": 1,
+    }
+    with engine.begin() as connection:
+        connection.execute(metadata.tables["bookings"].insert().values(**row))
+        connection.execute(
+            metadata.tables["booking_travelers"]
+            .insert()
+            .values(
+                booking_id=booking.id,
+                traveler_id=traveler.id,
+                position=0,
+                price_amount=booking.subtotal.amount,
+                price_currency=booking.currency,
+                is_primary=True,
+            )
+        )
+
+
+def _insert_product_row(engine: Engine, product: Product) -> None:
+    """Inserts ``product`` as a plain row holding only the columns every revision since
+    0035 has (no ``cancellation_policy``, no ``requirements``)."""
+    row = {
+        "id": product.id,
+        "code": product.code,
+        "name": product.name,
+        "kind": product.kind.value,
+        "is_active": True,
+        "created_at": product.created_at,
+    }
+    with engine.begin() as connection:
+        connection.execute(metadata.tables["products"].insert().values(**row))
+
+
+def _uuid_parameters(engine: Engine, values: dict[str, UUID]) -> dict[str, Any]:
+    """Ids as a plain ``text()`` statement binds them: UUIDs on PostgreSQL, hex on SQLite."""
+    postgres = engine.dialect.name == "postgresql"
+    return {name: value if postgres else value.hex for name, value in values.items()}
 
 
 def test_upgrade_downgrade_and_upgrade_again_match_the_mapping(database: Engine) -> None:
@@ -290,11 +403,7 @@ def test_payments_flagged_in_their_metadata_get_attention_items_when_migrated(
     migrations.upgrade(database)
     store = SqlStore(database)
     make = Builder()
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
+    booking = _store_a_booking(store, make).booking
     made = datetime(2026, 2, 1, 8, 0, tzinfo=UTC)
     refund_words = "stripe reports refund re_1 of 500.00 INR that the payment cannot hold: x"
     late, refunded, odd, calm = (
@@ -302,11 +411,6 @@ def test_payments_flagged_in_their_metadata_get_attention_items_when_migrated(
         for n in range(4)
     )
     with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.bookings.add(booking)
         for payment in (late, refunded, odd, calm):
             uow.payments.add(payment)
         uow.commit()
@@ -521,17 +625,7 @@ def test_products_gain_a_nullable_cancellation_policy_read_back_checked(
     assert "cancellation_policy" not in _columns(database, "products")
     products = metadata.tables["products"]
     old = Builder().product()
-    row = {
-        "id": old.id,
-        "code": old.code,
-        "name": old.name,
-        "kind": old.kind.value,
-        "is_active": True,
-        "created_at": old.created_at,
-    }
-    with database.begin() as connection:
-        # Only the columns 0035 has: the live table's cancellation_policy is left out.
-        connection.execute(products.insert().values(**row))
+    _insert_product_row(database, old)  # the live table's cancellation_policy is left out
     migrations.upgrade(database)
     assert "cancellation_policy" in _columns(database, "products")
     assert _differences(database) == []
@@ -856,56 +950,9 @@ def test_vouchers_and_their_redemptions_come_with_the_booking_columns(database: 
     migrations.upgrade(database, "0037")
     assert not {"vouchers", "voucher_redemptions"} & _tables(database)
     store = SqlStore(database)
-    make = Builder()
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.commit()
-    row = {
-        "id": booking.id,
-        "reference": booking.reference,
-        "customer_id": customer.id,
-        "slot_id": slot.id,
-        "location_id": location.id,
-        "starts_at": slot.starts_at,
-        "lifecycle": booking.lifecycle,
-        "status": booking.status,
-        "source": booking.source.value,
-        "total_travelers": 1,
-        "primary_contact_traveler_id": traveler.id,
-        "subtotal_amount": booking.subtotal.amount,
-        "discount_amount": booking.discount.amount,
-        "total_amount": booking.total.amount,
-        "currency": booking.currency,
-        "created_by_kind": booking.created_by.kind.value,
-        "created_by_id": booking.created_by.id,
-        "metadata": {},
-        "created_at": booking.created_at,
-        "updated_at": booking.updated_at,
-        "version": 1,
-    }
-    with database.begin() as connection:
-        # Only the columns 0037 has: the live table's voucher columns are left out.
-        connection.execute(metadata.tables["bookings"].insert().values(**row))
-        connection.execute(
-            metadata.tables["booking_travelers"]
-            .insert()
-            .values(
-                booking_id=booking.id,
-                traveler_id=traveler.id,
-                position=0,
-                price_amount=booking.subtotal.amount,
-                price_currency=booking.currency,
-                is_primary=True,
-            )
-        )
+    booked = _store_a_booking(store, Builder(), booking_too=False)
+    booking = booked.booking
+    _insert_booking_rows(database, booked)  # the live table's voucher columns are left out
     migrations.upgrade(database)
     assert {"vouchers", "voucher_redemptions"} <= _tables(database)
     assert {"voucher_code", "voucher_discount_amount"} <= _columns(database, "bookings")
@@ -932,17 +979,7 @@ def test_products_gain_nullable_requirements_read_back_checked(database: Engine)
     assert "requirements" not in _columns(database, "products")
     products = metadata.tables["products"]
     old = Builder().product()
-    row = {
-        "id": old.id,
-        "code": old.code,
-        "name": old.name,
-        "kind": old.kind.value,
-        "is_active": True,
-        "created_at": old.created_at,
-    }
-    with database.begin() as connection:
-        # Only the columns the revision before has: the live table's requirements are left out.
-        connection.execute(products.insert().values(**row))
+    _insert_product_row(database, old)  # the live table's requirements are left out
     migrations.upgrade(database)
     assert "requirements" in _columns(database, "products")
     assert _differences(database) == []
@@ -997,59 +1034,9 @@ def test_booked_travelers_gain_nullable_attendance(database: Engine) -> None:
     migrations.upgrade(database, BEFORE_0040)
     assert not _ATTENDANCE_COLUMNS & _columns(database, "booking_travelers")
     store = SqlStore(database)
-    make = Builder()
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.commit()
-    with database.begin() as connection:
-        # Only the columns 0039 has: the live tables' attendance columns are left out.
-        connection.execute(
-            metadata.tables["bookings"]
-            .insert()
-            .values(
-                id=booking.id,
-                reference=booking.reference,
-                customer_id=customer.id,
-                slot_id=slot.id,
-                location_id=location.id,
-                starts_at=slot.starts_at,
-                lifecycle=booking.lifecycle,
-                status=booking.status,
-                source=booking.source.value,
-                total_travelers=1,
-                primary_contact_traveler_id=traveler.id,
-                subtotal_amount=booking.subtotal.amount,
-                discount_amount=booking.discount.amount,
-                total_amount=booking.total.amount,
-                currency=booking.currency,
-                created_by_kind=booking.created_by.kind.value,
-                created_by_id=booking.created_by.id,
-                metadata={},
-                created_at=booking.created_at,
-                updated_at=booking.updated_at,
-                version=1,
-            )
-        )
-        connection.execute(
-            metadata.tables["booking_travelers"]
-            .insert()
-            .values(
-                booking_id=booking.id,
-                traveler_id=traveler.id,
-                position=0,
-                price_amount=booking.subtotal.amount,
-                price_currency=booking.currency,
-                is_primary=True,
-            )
-        )
+    booked = _store_a_booking(store, Builder(), booking_too=False)
+    booking, traveler, slot = booked.booking, booked.traveler, booked.slot
+    _insert_booking_rows(database, booked)  # the live table's attendance columns are left out
     migrations.upgrade(database)
     assert _columns(database, "booking_travelers") >= _ATTENDANCE_COLUMNS
     assert _differences(database) == []
@@ -1088,56 +1075,9 @@ def test_bookings_gain_nullable_loyalty_columns_and_lose_them_on_downgrade(
     migrations.upgrade(database, BEFORE_0041)
     assert not loyalty & _columns(database, "bookings")
     store = SqlStore(database)
-    make = Builder()
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.commit()
-    row = {
-        "id": booking.id,
-        "reference": booking.reference,
-        "customer_id": customer.id,
-        "slot_id": slot.id,
-        "location_id": location.id,
-        "starts_at": slot.starts_at,
-        "lifecycle": booking.lifecycle,
-        "status": booking.status,
-        "source": booking.source.value,
-        "total_travelers": 1,
-        "primary_contact_traveler_id": traveler.id,
-        "subtotal_amount": booking.subtotal.amount,
-        "discount_amount": booking.discount.amount,
-        "total_amount": booking.total.amount,
-        "currency": booking.currency,
-        "created_by_kind": booking.created_by.kind.value,
-        "created_by_id": booking.created_by.id,
-        "metadata": {},
-        "created_at": booking.created_at,
-        "updated_at": booking.updated_at,
-        "version": 1,
-    }
-    with database.begin() as connection:
-        # Only the columns 0040 has: the live table's loyalty columns are left out.
-        connection.execute(metadata.tables["bookings"].insert().values(**row))
-        connection.execute(
-            metadata.tables["booking_travelers"]
-            .insert()
-            .values(
-                booking_id=booking.id,
-                traveler_id=traveler.id,
-                position=0,
-                price_amount=booking.subtotal.amount,
-                price_currency=booking.currency,
-                is_primary=True,
-            )
-        )
+    booked = _store_a_booking(store, Builder(), booking_too=False)
+    booking = booked.booking
+    _insert_booking_rows(database, booked)  # the live table's loyalty columns are left out
     migrations.upgrade(database)
     assert loyalty <= _columns(database, "bookings")
     assert _differences(database) == []
@@ -1349,19 +1289,7 @@ def test_bookings_gain_archived_at_and_the_live_bookings_index(database: Engine)
     downgrade drops both."""
     migrations.upgrade(database)
     store = SqlStore(database)
-    make = Builder()
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id], status="completed")
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.bookings.add(booking)
-        uow.commit()
+    booking = _store_a_booking(store, Builder(), booking={"status": "completed"}).booking
     store.dispose()
     migrations.downgrade(database, BEFORE_0046)
     assert "archived_at" not in _columns(database, "bookings")
@@ -1456,19 +1384,14 @@ def test_share_links_table_comes_with_0047_and_goes_on_downgrade(database: Engin
     migrations.upgrade(database, BEFORE_0047)
     assert "share_links" not in _tables(database)
     store = SqlStore(database)
-    make = Builder()
-    location = make.location(name="Base camp", address="Manali bus stand")
-    slot = make.slot(location.id, name="Hampta Pass trek")
-    customer = make.customer()
-    traveler = make.traveler(customer.id, name="Asha Rao")
-    booking = make.booking(customer.id, slot, [traveler.id])
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.bookings.add(booking)
-        uow.commit()
+    booked = _store_a_booking(
+        store,
+        Builder(),
+        location={"name": "Base camp", "address": "Manali bus stand"},
+        slot={"name": "Hampta Pass trek"},
+        traveler={"name": "Asha Rao"},
+    )
+    booking, customer = booked.booking, booked.customer
     migrations.upgrade(database)
     assert "share_links" in _tables(database)
     indexes = _indexes(database, "share_links")
@@ -1505,19 +1428,8 @@ def test_communications_gain_sending_since_and_its_partial_index(database: Engin
     migrations.upgrade(database, BEFORE_0048)
     assert "sending_since" not in _columns(database, "booking_communications")
     store = SqlStore(database)
-    make = Builder()
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.bookings.add(booking)
-        uow.commit()
+    booked = _store_a_booking(store, Builder())
+    booking, customer = booked.booking, booked.customer
     with database.begin() as connection:
         connection.execute(
             text(
@@ -1526,14 +1438,9 @@ def test_communications_gain_sending_since_and_its_partial_index(database: Engin
                 " VALUES (:id, :booking, :customer, 'confirmation', 'email', 'pending',"
                 " 'mira@example.com', 'Hello', 'system', :at)"
             ),
-            {
-                name: value if database.dialect.name == "postgresql" else value.hex
-                for name, value in (
-                    ("id", uuid4()),
-                    ("booking", booking.id),
-                    ("customer", customer.id),
-                )
-            }
+            _uuid_parameters(
+                database, {"id": uuid4(), "booking": booking.id, "customer": customer.id}
+            )
             | {"at": T0},
         )
     store.dispose()
@@ -1582,26 +1489,16 @@ def test_messages_gain_a_claim_and_share_links_count_their_opens(database: Engin
     assert "sending_claim" not in _columns(database, "booking_communications")
     assert not {"view_count", "last_opened_at"} & _columns(database, "share_links")
     store = SqlStore(database)
-    make = Builder()
-    location = make.location(name="Base camp")
-    slot = make.slot(location.id, name="Hampta Pass trek")
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
-    with store.unit_of_work() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.bookings.add(booking)
-        uow.commit()
+    booked = _store_a_booking(
+        store, Builder(), location={"name": "Base camp"}, slot={"name": "Hampta Pass trek"}
+    )
+    booking, customer = booked.booking, booked.customer
     message_id = uuid4()
     link_id = uuid4()
     values = {"message": message_id, "link": link_id, "booking": booking.id}
     values |= {"customer": customer.id}
-    postgres = database.dialect.name == "postgresql"
     with database.begin() as connection:
-        params = {k: v if postgres else v.hex for k, v in values.items()}
+        params = _uuid_parameters(database, values)
         connection.execute(
             text(
                 "INSERT INTO booking_communications (id, booking_id, customer_id, type, channel,"

@@ -16,14 +16,13 @@ from typing import Any, cast
 from uuid import UUID, uuid4
 
 import pytest
+from tests._threads import at_once
+from tests.integration._worlds import ADMIN
 
 from bookingcore import (
     BookingCore,
     DeliveryError,
-    Principal,
     Settings,
-    StaffId,
-    StaffRole,
     ValidationError,
 )
 from bookingcore.domain import Communication, CommunicationType
@@ -37,7 +36,6 @@ from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 from bookingcore_adapters.sql._events import CommunicationRepository as SqlCommunications
 
-ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 JOB = "communications.resend_stalled"
 
 
@@ -271,19 +269,7 @@ def test_two_sweepers_at_once_send_a_stalled_message_once(
         return found
 
     monkeypatch.setattr(SqlCommunications, "list_stalled", list_then_wait)
-    results: list[object] = [None, None]
-
-    def run(index: int) -> None:
-        try:
-            results[index] = shop.core.communications.resend_stalled(principal=ADMIN)
-        except Exception as exc:  # reported by the assertion below
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = at_once(2, lambda _: shop.core.communications.resend_stalled(principal=ADMIN))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(len(r) for r in results if isinstance(r, list)) == [0, 1]
     assert [m.communication_id for m in shop.notifier.sent] == [stuck.id]
@@ -468,19 +454,7 @@ def test_two_senders_of_one_pending_message_on_two_connections_send_it_once(
         return claim(self, communication_id, **kwargs)
 
     monkeypatch.setattr(SqlCommunications, "claim_for_sending", wait_then_claim)
-    results: list[object] = [None, None]
-
-    def run(index: int) -> None:
-        try:
-            results[index] = shop.core.communications.deliver_logged(stuck.id)
-        except Exception as exc:  # reported by the assertion below
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = at_once(2, lambda _: shop.core.communications.deliver_logged(stuck.id))
     assert not [r for r in results if isinstance(r, Exception)], results
     assert [m.communication_id for m in shop.notifier.sent] == [stuck.id]
     assert shop.get(stuck.id).status is CommunicationStatus.SENT

@@ -5,29 +5,24 @@ counter-offers to one rejected version."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from tests._threads import at_once
+from tests.integration._quotations import send_two_hotels, travel_core
 
 from bookingcore import (
     BookingCore,
     BookingError,
-    Money,
     NewTraveler,
     Principal,
-    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
 )
 from bookingcore.domain import Booking, Quotation, QuotationStatus
-from bookingcore.services import QuotationRequest, QuoteLine
-from bookingcore.testing import FixedClock, SequentialIds
-from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore.testing import FixedClock
 from bookingcore_adapters.sql import SqlStore
 
 pytestmark = pytest.mark.postgres
@@ -38,45 +33,8 @@ ADMIN = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
 @pytest.fixture
 def sent(pg_store: SqlStore) -> tuple[BookingCore, Quotation, list[Any]]:
     clock = FixedClock()
-    core = BookingCore(
-        uow_factory=pg_store.unit_of_work,
-        clock=clock,
-        ids=SequentialIds(),
-        settings=Settings(default_region="IN"),
-        exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90")}),
-    )
-    location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
-    slot = core.catalog.create_slot(
-        location_id=location.id,
-        starts_at=clock.now() + timedelta(days=20),
-        price_per_traveler=Money("10000", "INR"),
-        capacity=10,
-        principal=ADMIN,
-    )
-    suppliers = [
-        core.catalog.add_supplier(f"S{n}", f"Supplier {n}", principal=ADMIN) for n in range(2)
-    ]
-    customer = core.customers.register("+919876543210", principal=ADMIN).customer
-    quotation = core.quotations.create(
-        QuotationRequest(
-            customer_id=customer.id,
-            slot_id=slot.id,
-            travelers=1,
-            lines=[
-                QuoteLine(
-                    kind="hotel",
-                    description=f"Service {n}",
-                    quantity=1,
-                    unit_price=Money("50", "EUR"),
-                    supplier_id=supplier.id,
-                )
-                for n, supplier in enumerate(suppliers)
-            ],
-            valid_until=clock.now().date() + timedelta(days=5),
-        ),
-        principal=ADMIN,
-    )
-    core.quotations.send(quotation.id, principal=ADMIN)
+    core = travel_core(pg_store, clock)
+    quotation, suppliers = send_two_hotels(core, clock, ADMIN)
     return core, quotation, suppliers
 
 

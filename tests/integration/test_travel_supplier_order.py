@@ -8,28 +8,22 @@ principal, with no handler to install and whatever the dispatch mode.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
 from typing import Literal
 from uuid import uuid4
 
 import pytest
+from tests.integration._quotations import send_two_hotels, travel_core
 
 from bookingcore import (
-    BookingCore,
-    Money,
     NewTraveler,
     Principal,
-    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
 from bookingcore.domain import Booking
-from bookingcore.services import QuotationRequest, QuoteLine
-from bookingcore.testing import FixedClock, SequentialIds
-from bookingcore_adapters.exchange import FixedExchangeRates
+from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -43,46 +37,8 @@ class Agency:
         self, store: MemoryStore | SqlStore, dispatch: Literal["inline", "deferred"]
     ) -> None:
         clock = FixedClock()
-        self.core = core = BookingCore(
-            uow_factory=store.unit_of_work,
-            clock=clock,
-            ids=SequentialIds(),
-            settings=Settings(default_region="IN"),
-            exchange_rates=FixedExchangeRates({("EUR", "INR"): Decimal("90")}),
-            dispatch=dispatch,
-        )
-        location = core.catalog.add_location("LEH", "Leh", principal=ADMIN)
-        slot = core.catalog.create_slot(
-            location_id=location.id,
-            starts_at=clock.now() + timedelta(days=20),
-            price_per_traveler=Money("10000", "INR"),
-            capacity=10,
-            principal=ADMIN,
-        )
-        suppliers = [
-            core.catalog.add_supplier(f"S{n}", f"Supplier {n}", principal=ADMIN) for n in range(2)
-        ]
-        customer = core.customers.register("+919876543210", principal=ADMIN).customer
-        quotation = core.quotations.create(
-            QuotationRequest(
-                customer_id=customer.id,
-                slot_id=slot.id,
-                travelers=1,
-                lines=[
-                    QuoteLine(
-                        kind="hotel",
-                        description=f"Service {n}",
-                        quantity=1,
-                        unit_price=Money("50", "EUR"),
-                        supplier_id=supplier.id,
-                    )
-                    for n, supplier in enumerate(suppliers)
-                ],
-                valid_until=clock.now().date() + timedelta(days=5),
-            ),
-            principal=ADMIN,
-        )
-        core.quotations.send(quotation.id, principal=ADMIN)
+        self.core = core = travel_core(store, clock, dispatch=dispatch)
+        quotation, _ = send_two_hotels(core, clock, ADMIN)
         party = [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)]
         self.booking: Booking = core.quotations.approve(quotation.id, party, principal=ADMIN)
 

@@ -126,6 +126,12 @@ def shop(core: BookingCore, admin: Principal, clock: FixedClock) -> Shop:
     return Shop(core, admin, clock)
 
 
+@pytest.fixture
+def booking(shop: Shop) -> Booking:
+    """Asha's booking on the shop's slot (she has an email), made by the admin."""
+    return shop.book(shop.asha.id)
+
+
 def status_events(store: MemoryStore, communication: Communication) -> list[str]:
     return [
         message.event.status
@@ -195,9 +201,8 @@ class TestSending:
         assert notifier.sent[0].recipient == "+919812345678"
 
     def test_an_explicit_channel_overrides_the_default(
-        self, shop: Shop, core: BookingCore, notifier: RecordingNotifier, admin: Principal
+        self, booking: Booking, core: BookingCore, notifier: RecordingNotifier, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "reminder", principal=admin, channel="sms")
         assert (sent.channel, sent.recipient) == (Channel.SMS, "+919876543210")
         assert sent.template_used == "reminder.sms"
@@ -225,7 +230,7 @@ class TestSending:
     )
     def test_an_unknown_type_or_channel_is_refused(
         self,
-        shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         notifier: RecordingNotifier,
@@ -234,7 +239,6 @@ class TestSending:
         channel: str | None,
         field: str,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         with pytest.raises(ValidationError) as error:
             core.communications.send(booking.id, kind, principal=admin, channel=channel)
         assert error.value.fields == (field,)
@@ -250,14 +254,13 @@ class TestSending:
 class TestFailures:
     def test_a_notifier_failure_raises_and_is_logged_as_failed(
         self,
-        shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         notifier: RecordingNotifier,
         clock: FixedClock,
         admin: Principal,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         notifier.fail_next(reason="gateway down")
         with pytest.raises(DeliveryError) as error:
             core.communications.send(booking.id, "confirmation", principal=admin)
@@ -276,13 +279,12 @@ class TestFailures:
 
     def test_with_a_key_a_repeat_after_a_failure_sends_again_on_the_same_record(
         self,
-        shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         notifier: RecordingNotifier,
         admin: Principal,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         notifier.fail_next()
         with pytest.raises(DeliveryError):
             core.communications.send(
@@ -301,9 +303,8 @@ class TestFailures:
         assert again.status is CommunicationStatus.SENT
 
     def test_after_a_failed_attempt_succeeds_a_further_repeat_does_not_send_again(
-        self, shop: Shop, core: BookingCore, notifier: RecordingNotifier, admin: Principal
+        self, booking: Booking, core: BookingCore, notifier: RecordingNotifier, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         notifier.fail_next()
         with pytest.raises(DeliveryError):
             core.communications.send(
@@ -316,13 +317,12 @@ class TestFailures:
 
     def test_with_a_key_a_repeat_after_success_returns_the_logged_message(
         self,
-        shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         notifier: RecordingNotifier,
         admin: Principal,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         first = core.communications.send(
             booking.id, "confirmation", principal=admin, idempotency_key="conf-1"
         )
@@ -334,9 +334,8 @@ class TestFailures:
         assert store.count("communications") == 1
 
     def test_without_a_key_every_call_sends(
-        self, shop: Shop, core: BookingCore, notifier: RecordingNotifier, admin: Principal
+        self, booking: Booking, core: BookingCore, notifier: RecordingNotifier, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         one = core.communications.send(booking.id, "confirmation", principal=admin)
         two = core.communications.send(booking.id, "confirmation", principal=admin)
         assert one.id != two.id
@@ -344,13 +343,12 @@ class TestFailures:
 
     def test_the_same_key_for_a_different_message_is_a_conflict(
         self,
-        shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         notifier: RecordingNotifier,
         admin: Principal,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         core.communications.send(booking.id, "confirmation", principal=admin, idempotency_key="k")
         with pytest.raises(IdempotencyConflictError):
             core.communications.send(booking.id, "reminder", principal=admin, idempotency_key="k")
@@ -410,9 +408,8 @@ class TestPolicy:
         assert notifier.attempts == 0
 
     def test_an_editor_who_may_only_view_cannot_send(
-        self, shop: Shop, core: BookingCore, notifier: RecordingNotifier
+        self, booking: Booking, core: BookingCore, notifier: RecordingNotifier
     ) -> None:
-        booking = shop.book(shop.asha.id)
         editor = Principal.staff(StaffId(uuid4()), StaffRole.EDITOR)
         with pytest.raises(PermissionDeniedError):
             core.communications.send(booking.id, "confirmation", principal=editor)
@@ -422,12 +419,12 @@ class TestPolicy:
     def test_someone_who_cannot_see_the_booking_gets_not_found(
         self,
         shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         notifier: RecordingNotifier,
         who: str,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         principal = (
             Principal.customer(shop.ravi.id)
             if who == "other customer"
@@ -439,9 +436,8 @@ class TestPolicy:
         assert notifier.attempts == 0
 
     def test_the_system_may_send(
-        self, shop: Shop, core: BookingCore, notifier: RecordingNotifier
+        self, booking: Booking, core: BookingCore, notifier: RecordingNotifier
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "follow_up", principal=Principal.system("jobs"))
         assert sent.status is CommunicationStatus.SENT
         assert sent.template_used == "follow_up.email"
@@ -507,13 +503,12 @@ class TestCallbacks:
 
     def test_late_callbacks_do_not_move_the_status_back(
         self,
-        shop: Shop,
+        booking: Booking,
         core: BookingCore,
         store: MemoryStore,
         clock: FixedClock,
         admin: Principal,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         opened_at = clock.advance(minutes=5)
         core.communications.record_callback("msg-1", "opened", principal=WEBHOOK)
@@ -537,9 +532,13 @@ class TestCallbacks:
         assert status_events(store, sent) == ["sent", "opened"]
 
     def test_record_status_by_id_with_an_explicit_time(
-        self, shop: Shop, core: BookingCore, store: MemoryStore, clock: FixedClock, admin: Principal
+        self,
+        booking: Booking,
+        core: BookingCore,
+        store: MemoryStore,
+        clock: FixedClock,
+        admin: Principal,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         when = clock.now() + timedelta(hours=1)
         clicked = core.communications.record_status(
@@ -550,9 +549,8 @@ class TestCallbacks:
         assert status_events(store, sent) == ["sent", "clicked"]
 
     def test_a_naive_report_time_is_refused_naming_it(
-        self, shop: Shop, core: BookingCore, clock: FixedClock, admin: Principal
+        self, booking: Booking, core: BookingCore, clock: FixedClock, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         naive = clock.now().replace(tzinfo=None)
         for report in (
@@ -569,9 +567,8 @@ class TestCallbacks:
         assert core.communications.get(sent.id, principal=admin).status is CommunicationStatus.SENT
 
     def test_staff_who_change_every_booking_may_report(
-        self, shop: Shop, core: BookingCore, admin: Principal
+        self, booking: Booking, core: BookingCore, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         staff = Principal.staff(StaffId(uuid4()), StaffRole.STAFF)
         reported = core.communications.record_status(sent.id, "delivered", principal=staff)
@@ -587,9 +584,14 @@ class TestCallbacks:
 
     @pytest.mark.parametrize("role", ["customer", "editor", "partner"])
     def test_others_may_not_report_deliveries(
-        self, shop: Shop, core: BookingCore, store: MemoryStore, admin: Principal, role: str
+        self,
+        shop: Shop,
+        booking: Booking,
+        core: BookingCore,
+        store: MemoryStore,
+        admin: Principal,
+        role: str,
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         principal = {
             "customer": Principal.customer(shop.asha.id),
@@ -606,9 +608,8 @@ class TestCallbacks:
         assert status_events(store, sent) == ["sent"]
 
     def test_an_unknown_status_is_refused(
-        self, shop: Shop, core: BookingCore, admin: Principal
+        self, booking: Booking, core: BookingCore, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         for status in ("bounced", "pending"):
             with pytest.raises(ValidationError) as error:
@@ -649,9 +650,8 @@ class TestHistory:
         assert core.communications.get(a.id, principal=me).id == a.id
 
     def test_another_customer_sees_none_of_it(
-        self, shop: Shop, core: BookingCore, admin: Principal
+        self, shop: Shop, booking: Booking, core: BookingCore, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         sent = core.communications.send(booking.id, "confirmation", principal=admin)
         stranger = Principal.customer(shop.ravi.id)
         with pytest.raises(NotFoundError):
@@ -809,10 +809,9 @@ class TestReminders:
         assert notifier.attempts == 1 + 2 + fails  # the cancellation, two reminders
 
     def test_a_caller_key_used_by_two_principals_stays_two_messages(
-        self, shop: Shop, admin: Principal, notifier: RecordingNotifier
+        self, shop: Shop, booking: Booking, admin: Principal, notifier: RecordingNotifier
     ) -> None:
         """Caller keys stay scoped to who sent them (unchanged by the fix above)."""
-        booking = shop.book(shop.asha.id)
         other = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
         first = shop.core.communications.send(
             booking.id, "reminder", principal=admin, idempotency_key="k-1"
@@ -870,9 +869,8 @@ class TestTemplates:
         )
 
     def test_a_channel_without_a_template_is_refused(
-        self, shop: Shop, core: BookingCore, store: MemoryStore, admin: Principal
+        self, booking: Booking, core: BookingCore, store: MemoryStore, admin: Principal
     ) -> None:
-        booking = shop.book(shop.asha.id)
         with pytest.raises(ValidationError) as error:
             core.communications.send(booking.id, "confirmation", principal=admin, channel="phone")
         assert error.value.fields == ("channel",)

@@ -80,6 +80,17 @@ class World:
             principal=self.me,
         )
 
+    def book_with_an_intent(self) -> tuple[Booking, str]:
+        """A booking of two and its payment intent (key ``pay-1``) at the ``fake``
+        provider: the booking and the provider's reference for the payment."""
+        booking = self.book()
+        intent = self.core.payments.create_intent(
+            booking.id, "fake", principal=self.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        return booking, reference
+
     def status(self, booking: Booking) -> str:
         return self.core.bookings.get(booking.id, principal=ADMIN).status
 
@@ -189,12 +200,7 @@ class TestIntents:
 
 class TestWebhooks:
     def test_a_captured_payment_confirms_the_booking_once(self, world: World) -> None:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
+        booking, reference = world.book_with_an_intent()
         headers, body = world.provider.webhook("captured", reference)
         receipt = world.core.payments.handle_webhook("fake", headers, body)
         assert receipt.status is ReceiptStatus.APPLIED
@@ -226,12 +232,7 @@ class TestWebhooks:
     def test_a_late_authorized_event_does_not_move_a_captured_payment_back(
         self, world: World
     ) -> None:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
+        booking, reference = world.book_with_an_intent()
         world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
         late = world.core.payments.handle_webhook(
             "fake", *world.provider.webhook("authorized", reference)
@@ -247,12 +248,7 @@ class TestWebhooks:
         assert receipt.status is ReceiptStatus.IGNORED
 
     def test_an_event_contradicting_the_payment_is_kept_as_failed(self, world: World) -> None:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
+        booking, reference = world.book_with_an_intent()
         world.core.payments.handle_webhook("fake", *world.provider.webhook("cancelled", reference))
         receipt = world.core.payments.handle_webhook(
             "fake", *world.provider.webhook("captured", reference)
@@ -267,13 +263,7 @@ class TestUndecidedEvents:
 
     @staticmethod
     def _intent(world: World) -> tuple[Booking, str]:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
-        return booking, reference
+        return world.book_with_an_intent()
 
     @staticmethod
     def _payment_status(world: World, booking: Booking) -> PaymentStatus:
@@ -449,13 +439,7 @@ class TestCapturesNeverHalfWritten:
     provider took is never refused silently."""
 
     def _intent(self, world: World) -> tuple[Booking, str]:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
-        return booking, reference
+        return world.book_with_an_intent()
 
     @pytest.mark.parametrize("step", ["booking move", "invoice"])
     def test_a_capture_its_booking_cannot_take_is_recorded_alone_and_flagged(
@@ -658,12 +642,7 @@ class TestRefundsMadeAtTheProvider:
     """A refund made in the provider's dashboard reaches the library by webhook only."""
 
     def _paid(self, world: World) -> tuple[Booking, str]:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
+        booking, reference = world.book_with_an_intent()
         world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
         return booking, reference
 
@@ -793,13 +772,7 @@ class TestUnreconciledRefunds:
     """A refund the books could not hold: applied when the capture comes, or by staff."""
 
     def _intent(self, world: World) -> tuple[Booking, str]:
-        booking = world.book()
-        intent = world.core.payments.create_intent(
-            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
-        )
-        reference = intent.payment.provider_reference
-        assert reference is not None
-        return booking, reference
+        return world.book_with_an_intent()
 
     def _refund_at_provider(self, world: World, ref: str, reference: str, amount: str) -> None:
         world.core.payments.handle_webhook(

@@ -24,8 +24,9 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Channel, CommunicationStatus, DevicePlatform, PushDevice
+from bookingcore.domain import Booking, Channel, CommunicationStatus, DevicePlatform, PushDevice
 from bookingcore.domain.devices import PushDeviceId
+from bookingcore.domain.values import CustomerId
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
@@ -188,24 +189,37 @@ class TestUnregistering:
         assert core.devices.list(people.asha.id, principal=admin) == []
 
 
+def book_on_a_new_slot(
+    core: BookingCore,
+    admin: Principal,
+    clock: FixedClock,
+    customer_id: CustomerId,
+    location_code: str,
+    traveler: str,
+) -> Booking:
+    """A location ``location_code`` ("Base camp"), a slot there in ten days, and the
+    customer's booking of one ``traveler`` on it, made by ``admin``."""
+    camp = core.catalog.add_location(location_code, "Base camp", principal=admin)
+    slot = core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=clock.now() + timedelta(days=10),
+        price_per_traveler=Money("2500", "INR"),
+        principal=admin,
+    )
+    return core.bookings.book(
+        BookingRequest(
+            slot.id,
+            [NewTraveler(TravelerDetails(traveler), is_primary=True)],
+            customer_id=customer_id,
+        ),
+        principal=admin,
+    )
+
+
 class TestPushMessages:
     @pytest.fixture
     def booking_id(self, core: BookingCore, people: People, admin: Principal, clock: FixedClock):  # type: ignore[no-untyped-def]
-        camp = core.catalog.add_location("CAMP", "Base camp", principal=admin)
-        slot = core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=clock.now() + timedelta(days=10),
-            price_per_traveler=Money("2500", "INR"),
-            principal=admin,
-        )
-        return core.bookings.book(
-            BookingRequest(
-                slot.id,
-                [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
-                customer_id=people.asha.id,
-            ),
-            principal=admin,
-        ).id
+        return book_on_a_new_slot(core, admin, clock, people.asha.id, "CAMP", "Asha").id
 
     def devices(self, core: BookingCore, people: People) -> list[PushDevice]:
         return [
@@ -354,21 +368,8 @@ class TestPushAutomation:
         )
 
     def book(self, core: BookingCore, admin: Principal, clock: FixedClock, customer_id):  # type: ignore[no-untyped-def]
-        camp = core.catalog.add_location(f"C-{customer_id.hex[-6:]}", "Base camp", principal=admin)
-        slot = core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=clock.now() + timedelta(days=10),
-            price_per_traveler=Money("2500", "INR"),
-            principal=admin,
-        )
-        return core.bookings.book(
-            BookingRequest(
-                slot.id,
-                [NewTraveler(TravelerDetails("Guest"), is_primary=True)],
-                customer_id=customer_id,
-            ),
-            principal=admin,
-        )
+        code = f"C-{customer_id.hex[-6:]}"
+        return book_on_a_new_slot(core, admin, clock, customer_id, code, "Guest")
 
     def test_with_push_messages_a_status_message_is_pushed_too_once(
         self, store: MemoryStore, clock: FixedClock, notifier: RecordingNotifier, admin: Principal

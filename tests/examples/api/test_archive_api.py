@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 
 from bookingcore.domain import Slot
 from bookingcore.testing import FixedClock
@@ -16,12 +16,6 @@ from bookingcore.testing import FixedClock
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
 Book = Callable[..., dict[str, Any]]
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 @STORES

@@ -7,18 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 
 from bookingcore import StaffRole
 from bookingcore.domain import Slot
 from bookingcore.testing import FixedClock
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 @STORES

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore
 from bookingcore.domain import Slot
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 #: Times a datetime can hold that leave the calendar once moved to UTC.
 PAST_THE_ENDS = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]

@@ -7,12 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from tests.examples.api._client import ApiClient
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
+from tests.examples.api._common import STORES
 
 
 def _cursor(text: str) -> str:

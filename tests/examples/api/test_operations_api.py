@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
 from anyio.from_thread import start_blocking_portal
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import (
@@ -37,12 +37,6 @@ from examples.api import create_app
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
 Book = Callable[..., dict[str, Any]]
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 def _partner(

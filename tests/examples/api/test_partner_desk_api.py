@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore, StaffRole
@@ -19,12 +19,6 @@ from bookingcore.testing import FixedClock
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
 Book = Callable[..., dict[str, Any]]
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 def _partner(api_core: BookingCore, client: ApiClient, slot: Slot, name: str) -> dict[str, str]:

@@ -10,8 +10,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore, BookingId, DocumentId, StaffRole
@@ -21,12 +21,6 @@ from bookingcore.testing import FixedClock
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
 Book = Callable[..., dict[str, Any]]
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 def _me(client: ApiClient, headers: dict[str, str]) -> str:

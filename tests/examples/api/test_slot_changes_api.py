@@ -5,47 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import DESK, STORES, book_asha
 
-from bookingcore import (
-    BookingCore,
-    BookingRequest,
-    CustomerDetails,
-    NewTraveler,
-    Principal,
-    StaffId,
-    StaffRole,
-    TravelerDetails,
-)
-from bookingcore.domain import Booking, Slot
-from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
-
-DESK = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
-
-
-def _book(core: BookingCore, slot: Slot, phone: str) -> Booking:
-    return core.bookings.book(
-        BookingRequest(
-            slot.id,
-            [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)],
-            customer=CustomerDetails(phone, name="Asha Rao"),
-        ),
-        principal=DESK,
-    )
+from bookingcore import BookingCore, StaffRole
+from bookingcore.domain import Slot
+from bookingcore.testing import FixedClock, RecordingNotifier
 
 
 @STORES
 def test_patch_a_slot_changes_only_what_is_sent(
     client: ApiClient, api_core: BookingCore, slot: Slot, staff_headers: dict[str, str]
 ) -> None:
-    booked = _book(api_core, slot, "+919876543210")
+    booked = book_asha(api_core, slot, "+919876543210")
     version = api_core.catalog.get_slot(slot.id, principal=DESK).version  # seats held: +1
     url = f"/api/admin/slots/{slot.id}"
     keyed = {**staff_headers, "Idempotency-Key": "price-1"}
@@ -85,7 +57,10 @@ def test_move_a_slot_moves_its_bookings_and_tells_each_customer_once(
     staff_headers: dict[str, str],
     notifier: RecordingNotifier,
 ) -> None:
-    first, second = _book(api_core, slot, "+919876543210"), _book(api_core, slot, "+919876543211")
+    first, second = (
+        book_asha(api_core, slot, "+919876543210"),
+        book_asha(api_core, slot, "+919876543211"),
+    )
     move = f"/api/admin/slots/{slot.id}/move"
     keyed = {**staff_headers, "Idempotency-Key": "delay-1"}
     new_start = slot.starts_at + timedelta(hours=3)

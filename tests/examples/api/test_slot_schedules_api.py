@@ -8,17 +8,12 @@ from typing import Any
 
 import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 
 from bookingcore import BookingCore, Settings, StaffRole
 from bookingcore.domain import Slot
 
 StaffSignIn = Callable[..., dict[str, str]]
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 @pytest.fixture

@@ -4,40 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES, book_asha
 
-from bookingcore import (
-    BookingCore,
-    BookingRequest,
-    CustomerDetails,
-    NewTraveler,
-    Principal,
-    StaffId,
-    StaffRole,
-    TravelerDetails,
-)
-from bookingcore.domain import Booking, Slot
-from bookingcore.testing import RecordingNotifier, SequentialIds
-
-DESK = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
-
-
-def _book(core: BookingCore, slot: Slot, phone: str) -> Booking:
-    return core.bookings.book(
-        BookingRequest(
-            slot.id,
-            [NewTraveler(TravelerDetails("Asha Rao"), is_primary=True)],
-            customer=CustomerDetails(phone, name="Asha Rao"),
-        ),
-        principal=DESK,
-    )
+from bookingcore import BookingCore, StaffRole
+from bookingcore.domain import Slot
+from bookingcore.testing import RecordingNotifier
 
 
 @STORES
@@ -67,7 +39,10 @@ def test_cancel_a_slot_cancels_its_bookings_and_tells_each_customer_once(
     staff_headers: dict[str, str],
     notifier: RecordingNotifier,
 ) -> None:
-    first, second = _book(api_core, slot, "+919876543210"), _book(api_core, slot, "+919876543211")
+    first, second = (
+        book_asha(api_core, slot, "+919876543210"),
+        book_asha(api_core, slot, "+919876543211"),
+    )
     cancel = f"/api/admin/slots/{slot.id}/cancel"
     keyed = {**staff_headers, "Idempotency-Key": "storm-1"}
     body = {"reason": "Storm warning: the trip is off."}

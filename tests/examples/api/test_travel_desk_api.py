@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 
 from bookingcore import StaffRole
 from bookingcore.domain import Slot
@@ -18,12 +18,6 @@ from bookingcore.testing import FixedClock
 SignIn = Callable[[str], dict[str, str]]
 StaffSignIn = Callable[..., dict[str, str]]
 Book = Callable[..., dict[str, Any]]
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 def _me(client: ApiClient, headers: dict[str, str], path: str) -> str:

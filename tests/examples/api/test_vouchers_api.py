@@ -6,18 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from tests.examples.api._client import ApiClient
+from tests.examples.api._common import STORES
 from tests.examples.api.conftest import SETUP
 
 from bookingcore import BookingCore
 from bookingcore.domain import Slot
-
-STORES = pytest.mark.parametrize(
-    "uow_factory",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 def _refusal(answer: Any) -> tuple[str, str]:
