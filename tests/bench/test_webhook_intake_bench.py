@@ -52,7 +52,9 @@ def test_a_quick_run_captures_every_payment_once_despite_duplicates(
             assert figures["applied_receipts"] == payments
             assert figures["confirmed_bookings"] == payments
             assert figures["deliveries_per_second"] > 0
-        assert run["ratio"] > 0
+        # The ratio is the library's rate over the baseline's, as both were measured.
+        rates = {side: run[side]["deliveries_per_second"] for side in ("baseline", "library")}
+        assert run["ratio"] == pytest.approx(rates["library"] / rates["baseline"])
     assert "MISMATCH" not in completed.stdout
 
 
@@ -91,8 +93,10 @@ def test_the_statements_side_replays_the_library_sql_with_the_same_outcome(
     assert figures["taken"] == figures["deliveries"] == 22
     assert figures["payments_captured_once"] == figures["payments"] == 24
     assert figures["applied_receipts"] == figures["confirmed_bookings"] == 24
-    assert run["statements_ratio"] > 0
-    assert run["library_to_statements"] > 0
+    rates = {side: run[side]["deliveries_per_second"] for side in ("baseline", "library")}
+    replayed = figures["deliveries_per_second"]
+    assert run["statements_ratio"] == pytest.approx(replayed / rates["baseline"])
+    assert run["library_to_statements"] == pytest.approx(rates["library"] / replayed)
     assert "statements ratio" in completed.stdout
     assert report["settings"]["invoice_series"] == 2
 
