@@ -704,10 +704,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.2
         """
-        self.check_live("rescheduled")
-        if not lifecycle.is_active(self.status):
-            msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
-            raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
+        self._check_reschedulable(lifecycle)
         if from_slot.id != self.slot_id:
             msg = f"rescheduling booking {self.reference} needs its own slot, locked"
             raise ValueError(msg)
@@ -773,6 +770,13 @@ class Booking(Versioned):
         )
         return difference, Raised(None, audit, event)
 
+    def _check_reschedulable(self, lifecycle: Lifecycle) -> None:
+        """Refuse to move an archived booking, or one ``lifecycle`` no longer counts active."""
+        self.check_live("rescheduled")
+        if not lifecycle.is_active(self.status):
+            msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
+            raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
+
     def follow_slot(
         self, slot: Slot, *, lifecycle: Lifecycle, author: Author, note: str | None = None
     ) -> Raised:
@@ -790,10 +794,7 @@ class Booking(Versioned):
 
         .. versionadded:: 0.4
         """
-        self.check_live("rescheduled")
-        if not lifecycle.is_active(self.status):
-            msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
-            raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
+        self._check_reschedulable(lifecycle)
         if slot.id != self.slot_id:
             msg = f"booking {self.reference} follows its own slot only"
             raise ValueError(msg)
