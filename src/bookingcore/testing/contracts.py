@@ -730,10 +730,7 @@ class CustomerRepositoryContract(_Base):
     ) -> None:
         # Pairs share a creation time so the id must break ties.
         customers = [make.customer(created_at=T0 + timedelta(minutes=i // 2)) for i in range(11)]
-        with uow_factory() as uow:
-            for customer in customers:
-                uow.customers.add(customer)
-            uow.commit()
+        _commit_all(uow_factory, "customers", customers)
         assert_pages_walk(
             uow_factory, lambda uow, page: uow.customers.list(CustomerFilter(), page), customers
         )
@@ -847,10 +844,7 @@ class CatalogRepositoryContract(_Base):
     ) -> None:
         items = [make.location(code="C"), make.location(code="A", is_active=False)]
         items.append(make.location(code="B"))
-        with uow_factory() as uow:
-            for item in items:
-                uow.locations.add(item)
-            uow.commit()
+        _commit_all(uow_factory, "locations", items)
         with uow_factory() as uow:
             assert [i.code for i in uow.locations.list()] == ["A", "B", "C"]
             assert [i.code for i in uow.locations.list(only_active=True)] == ["B", "C"]
@@ -1570,10 +1564,7 @@ class PartnerRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         partners = [make.partner() for _ in range(3)]
-        with uow_factory() as uow:
-            for partner in partners:
-                uow.partners.add(partner)
-            uow.commit()
+        _commit_all(uow_factory, "partners", partners)
         with uow_factory() as uow:
             missing = PartnerId(uuid4())
             found = uow.partners.get_many([partners[0].id, partners[2].id, missing])
@@ -1700,10 +1691,7 @@ class PartnerRepositoryContract(_Base):
             )
             for n in range(11)
         ]
-        with uow_factory() as uow:
-            for partner in partners:
-                uow.partners.add(partner)
-            uow.commit()
+        _commit_all(uow_factory, "partners", partners)
 
         def walks(query: PartnerFilter) -> None:
             expected = [p for p in partners if query.matches(p)]
@@ -1880,10 +1868,7 @@ class HistoryRepositoryContract(_Base):
         )
         first = entry(1, action=AuditAction.CREATED, new_values={"total": "100.00 INR"})
         elsewhere = entry(2, entity="customer", entity_id=booking.customer_id, booking_id=None)
-        with uow_factory() as uow:
-            for item in (later, first, elsewhere):
-                uow.audit.add(item)
-            uow.commit()
+        _commit_all(uow_factory, "audit", (later, first, elsewhere))
         with uow_factory() as uow:
             assert list(uow.audit.list_for("booking", booking.id)) == [first, later]
             assert list(uow.audit.list_for("customer", booking.customer_id)) == [elsewhere]
@@ -1914,10 +1899,7 @@ class HistoryRepositoryContract(_Base):
             )
             for n in range(13)
         ]
-        with uow_factory() as uow:
-            for entry in entries:
-                uow.audit.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "audit", entries)
 
         def walks(entity: str, entity_id: UUID) -> None:
             expected = [e for e in entries if (e.entity, e.entity_id) == (entity, entity_id)]
@@ -1986,10 +1968,7 @@ class OutboxRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         events = [self._event(booking, status) for status in ("confirmed", "cancelled", "x")]
-        with uow_factory() as uow:
-            for event in events:
-                uow.outbox.add(event)
-            uow.commit()
+        _commit_all(uow_factory, "outbox", events)
         with uow_factory() as uow:
             claimed = uow.outbox.claim_unpublished(2)
             assert [m.event for m in claimed] == events[:2]
@@ -2019,10 +1998,7 @@ class OutboxRepositoryContract(_Base):
 
         booking = _stored_booking(uow_factory, make)
         events = [self._event(booking, status) for status in ("confirmed", "cancelled", "x")]
-        with uow_factory() as uow:
-            for event in events:
-                uow.outbox.add(event)
-            uow.commit()
+        _commit_all(uow_factory, "outbox", events)
         with uow_factory() as uow:
             stored = [serialized_message(m) for m in uow.outbox.list_unpublished(10)]
         with uow_factory() as uow:  # rolled back: nothing marked
@@ -2260,10 +2236,7 @@ class OutboxRepositoryContract(_Base):
             metadata={"quotation": "Q-1", "diet": "vegan", "empty": ""},
         )
         theirs = self._event(other, "confirmed")
-        with uow_factory() as uow:
-            for event in (changed, registered, theirs, moved):
-                uow.outbox.add(event)
-            uow.commit()
+        _commit_all(uow_factory, "outbox", (changed, registered, theirs, moved))
         with uow_factory() as uow:
             assert list(uow.outbox.list_for_bookings([])) == []
             found = uow.outbox.list_for_bookings([mine.id])
@@ -2324,10 +2297,7 @@ class CommunicationRepositoryContract(_Base):
         later = self._message(booking, 5, dedupe_key="reminder:1", provider_message_id="SM1")
         first = self._message(booking, 1)
         unrelated = self._message(booking, 3, booking_id=None, channel=Channel.SMS)
-        with uow_factory() as uow:
-            for message in (later, first, unrelated):
-                uow.communications.add(message)
-            uow.commit()
+        _commit_all(uow_factory, "communications", (later, first, unrelated))
         with uow_factory() as uow:
             assert uow.communications.get(first.id) == first
             assert uow.communications.get_by_dedupe_key("reminder:1") == later
@@ -2474,10 +2444,7 @@ class CommunicationRepositoryContract(_Base):
         sent = self._message(
             booking, 5, status=CommunicationStatus.SENT, sent_at=T0, sending_since=T0
         )
-        with uow_factory() as uow:
-            for message in (newer, older, recent, unowned, sent):
-                uow.communications.add(message)
-            uow.commit()
+        _commit_all(uow_factory, "communications", (newer, older, recent, unowned, sent))
         with uow_factory() as uow:
             listed = uow.communications.list_stalled(cutoff, 10)
             assert [m.id for m in listed] == [older.id, newer.id]
@@ -2497,10 +2464,7 @@ class CommunicationRepositoryContract(_Base):
         sent = self._message(
             booking, 3, status=CommunicationStatus.SENT, sent_at=T0, sending_since=T0
         )
-        with uow_factory() as uow:
-            for message in (stalled, unowned, sent):
-                uow.communications.add(message)
-            uow.commit()
+        _commit_all(uow_factory, "communications", (stalled, unowned, sent))
         with uow_factory() as uow:
             assert uow.communications.claim_stalled(stalled.id, before=cutoff, at=claimed_at)
             # A rollback gives the claim back.
@@ -2563,10 +2527,7 @@ class CommunicationRepositoryContract(_Base):
         failed = self._message(booking, 3, status=CommunicationStatus.FAILED, failed_at=T0)
         mine, theirs = uuid4(), uuid4()
         at = T0 + timedelta(seconds=5)
-        with uow_factory() as uow:
-            for message in (logged, sent, failed):
-                uow.communications.add(message)
-            uow.commit()
+        _commit_all(uow_factory, "communications", (logged, sent, failed))
         with uow_factory() as uow:
             assert uow.communications.claim_for_sending(logged.id, claim=theirs, at=at)
             # A rollback gives the claim back.
@@ -2771,8 +2732,8 @@ class DocumentRepositoryContract(_Base):
         invoice = document(booking, DocumentKind.INVOICE, 1)
         theirs = document(other, DocumentKind.INVOICE, 0)
         with uow_factory() as uow:
-            for item in (voucher, invoice, theirs):
-                uow.documents.add(item)
+            for document in (voucher, invoice, theirs):
+                uow.documents.add(document)
             uow.commit()
         with uow_factory() as uow:
             assert uow.documents.get(invoice.id) == invoice
@@ -2810,10 +2771,7 @@ class AuthSessionRepositoryContract(_Base):
 
     @staticmethod
     def _store(uow_factory: UnitOfWorkFactory, *sessions: AuthSession) -> None:
-        with uow_factory() as uow:
-            for session in sessions:
-                uow.auth_sessions.add(session)
-            uow.commit()
+        _commit_all(uow_factory, "auth_sessions", sessions)
 
     @staticmethod
     def _rotate(session: AuthSession, now: datetime) -> None:
@@ -3552,10 +3510,7 @@ class WaitlistRepositoryContract(_Base):
             )
             for n in range(11)
         ]
-        with uow_factory() as uow:
-            for entry in entries:
-                uow.waitlist.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "waitlist", entries)
 
         def walks(customer_id: CustomerId) -> None:
             assert_pages_walk(
@@ -3587,10 +3542,11 @@ class WaitlistRepositoryContract(_Base):
             slot.id, people[5].id, position=5, created_at=T0 - timedelta(minutes=1)
         )
         elsewhere = make.waitlist_entry(other_slot.id, stranger.id, priority="high")
-        with uow_factory() as uow:
-            for entry in (low, normal_late, high, normal_early, cancelled, tie, elsewhere):
-                uow.waitlist.add(entry)
-            uow.commit()
+        _commit_all(
+            uow_factory,
+            "waitlist",
+            (low, normal_late, high, normal_early, cancelled, tie, elsewhere),
+        )
         with uow_factory() as uow:
             listed = [e.id for e in uow.waitlist.list_for_slot(slot.id)]
             assert listed == [
@@ -3648,10 +3604,7 @@ class WaitlistRepositoryContract(_Base):
         later = offered(people[1], -timedelta(minutes=1))
         exactly_now = offered(people[2], timedelta(0))
         still_open = offered(people[3], timedelta(seconds=1))
-        with uow_factory() as uow:
-            for entry in (still_open, exactly_now, later, late):
-                uow.waitlist.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "waitlist", (still_open, exactly_now, later, late))
         with uow_factory() as uow:
             due = [e.id for e in uow.waitlist.list_expired_offers(now, 10)]
             assert due == [late.id, later.id, exactly_now.id]
@@ -3681,10 +3634,7 @@ class WaitlistRepositoryContract(_Base):
         offered = make.waitlist_entry(early.id, people[2].id, created_at=T0)
         offered.offer(now=T0, expires_at=T0 + timedelta(days=1))
         not_yet = make.waitlist_entry(later.id, people[0].id, created_at=T0 + timedelta(minutes=30))
-        with uow_factory() as uow:
-            for entry in (second, offered, not_yet, first):
-                uow.waitlist.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "waitlist", (second, offered, not_yet, first))
         with uow_factory() as uow:
             assert (
                 uow.waitlist.list_waiting_past_start(early.starts_at - timedelta(seconds=1), 10)
@@ -3858,10 +3808,7 @@ class PaymentRepositoryContract(_Base):
         at_stripe = make.payment(booking, provider="stripe", provider_reference="ref_1")
         at_razorpay = make.payment(booking, provider="razorpay", provider_reference="ref_1")
         cash = [make.payment(booking, provider="manual", provider_reference=None) for _ in "ab"]
-        with uow_factory() as uow:
-            for payment in (at_stripe, at_razorpay, *cash):
-                uow.payments.add(payment)
-            uow.commit()
+        _commit_all(uow_factory, "payments", (at_stripe, at_razorpay, *cash))
         with uow_factory() as uow:
             assert uow.payments.get_by_provider_reference("stripe", "ref_1") == at_stripe
             assert uow.payments.get_by_provider_reference("razorpay", "ref_1") == at_razorpay
@@ -3874,10 +3821,7 @@ class PaymentRepositoryContract(_Base):
         second = make.payment(booking, created_at=T0 + timedelta(minutes=2))
         first = make.payment(booking, created_at=T0 + timedelta(minutes=1))
         theirs = make.payment(other)
-        with uow_factory() as uow:
-            for payment in (second, theirs, first):
-                uow.payments.add(payment)
-            uow.commit()
+        _commit_all(uow_factory, "payments", (second, theirs, first))
         with uow_factory() as uow:
             assert list(uow.payments.list_for_booking(booking.id)) == [first, second]
             assert list(uow.payments.list_for_customer(booking.customer_id)) == [first, second]
@@ -4269,10 +4213,7 @@ class PaymentRepositoryContract(_Base):
         first.created_at = first.updated_at = T0 + timedelta(minutes=5)
         first.flag(AttentionReason.LATE_PAYMENT, "first", now=T0 + timedelta(minutes=1))
         calm = make.payment(booking, metadata={"needs_attention": "old words, not a flag"})
-        with uow_factory() as uow:
-            for payment in (later, calm, first):
-                uow.payments.add(payment)
-            uow.commit()
+        _commit_all(uow_factory, "payments", (later, calm, first))
         with uow_factory() as uow:
             assert [p.id for p in uow.payments.list_needing_attention(10)] == [first.id, later.id]
             assert [p.id for p in uow.payments.list_needing_attention(1)] == [first.id]
@@ -4492,10 +4433,7 @@ class WebhookInboxRepositoryContract(_Base):
         applied.mark_applied(now=make.now)
         failed = make.webhook_receipt(received_at=make.now - timedelta(minutes=1))
         failed.mark_failed("provider timed out", now=make.now)
-        with uow_factory() as uow:
-            for receipt in (*received, applied, failed):
-                uow.webhook_inbox.add(receipt)
-            uow.commit()
+        _commit_all(uow_factory, "webhook_inbox", (*received, applied, failed))
         with uow_factory() as uow:
             unsettled = uow.webhook_inbox.list_unsettled(3)
             assert [r.id for r in unsettled] == [failed.id, received[0].id, received[1].id]
@@ -4512,10 +4450,7 @@ class WebhookInboxRepositoryContract(_Base):
         first = make.webhook_receipt(payment_reference="pi_1", payload=payload)
         elsewhere = make.webhook_receipt(provider="razorpay", payment_reference="pi_1")
         other = make.webhook_receipt(payment_reference="pi_2")
-        with uow_factory() as uow:
-            for receipt in (later, first, elsewhere, other):
-                uow.webhook_inbox.add(receipt)
-            uow.commit()
+        _commit_all(uow_factory, "webhook_inbox", (later, first, elsewhere, other))
         with uow_factory() as uow:
             found = uow.webhook_inbox.list_for_payment("Stripe", "pi_1")
             assert [r.id for r in found] == [first.id, later.id]
@@ -4952,10 +4887,7 @@ class CommissionLedgerContract(_Base):
             )
             for n in range(13)
         ]
-        with uow_factory() as uow:
-            for entry in entries:
-                uow.commissions.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "commissions", entries)
 
         def walks(start: datetime, end: datetime, partner_id: PartnerId | None) -> None:
             expected = [
@@ -5018,10 +4950,7 @@ class CommissionLedgerContract(_Base):
             )
             for n, (partner, amount, currency, when) in enumerate(recorded)
         ]
-        with uow_factory() as uow:
-            for entry in entries:
-                uow.commissions.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "commissions", entries)
 
         def line(
             partner: Partner, currency: str, accrued: str, reversed_: str, *, net: str, count: int
@@ -5150,10 +5079,7 @@ class WebhookDeliveryRepositoryContract(_Base):
             make.webhook_attempt(delivery.id, 2, succeeded=False, status_code=None, error="x"),
             make.webhook_attempt(delivery.id, 1, status_code=500, succeeded=False),
         ]
-        with uow_factory() as uow:
-            for attempt in attempts:
-                uow.webhook_attempts.add(attempt)
-            uow.commit()
+        _commit_all(uow_factory, "webhook_attempts", attempts)
         with uow_factory() as uow:
             assert uow.webhook_deliveries.get(delivery.id) == delivery
             assert uow.webhook_deliveries.get(uuid4()) is None
@@ -5187,10 +5113,7 @@ class WebhookDeliveryRepositoryContract(_Base):
             claimed_until=now - timedelta(seconds=1),
         )
         done = make.webhook_delivery(partner.id, status=WebhookDeliveryStatus.DELIVERED)
-        with uow_factory() as uow:
-            for delivery in (*due, later, claimed, lapsed, done):
-                uow.webhook_deliveries.add(delivery)
-            uow.commit()
+        _commit_all(uow_factory, "webhook_deliveries", (*due, later, claimed, lapsed, done))
         with uow_factory() as uow:
             first = uow.webhook_deliveries.claim_due(now, 3)
             assert [d.id for d in first] == [lapsed.id, due[2].id, due[1].id]
@@ -5216,10 +5139,7 @@ class WebhookDeliveryRepositoryContract(_Base):
     ) -> None:
         partner = _committed(uow_factory, "partners", make.partner())
         deliveries = [make.webhook_delivery(partner.id) for _ in range(12)]
-        with uow_factory() as uow:
-            for delivery in deliveries:
-                uow.webhook_deliveries.add(delivery)
-            uow.commit()
+        _commit_all(uow_factory, "webhook_deliveries", deliveries)
         workers = 4
         barrier = threading.Barrier(workers)
         taken: list[UUID] = []
@@ -5263,10 +5183,7 @@ class WebhookDeliveryRepositoryContract(_Base):
             ours.id, created_at=make.now - timedelta(days=1), status=WebhookDeliveryStatus.DEAD
         )
         other = make.webhook_delivery(theirs.id)
-        with uow_factory() as uow:
-            for delivery in (*mine, dead, other):
-                uow.webhook_deliveries.add(delivery)
-            uow.commit()
+        _commit_all(uow_factory, "webhook_deliveries", (*mine, dead, other))
         assert_pages_walk(
             uow_factory,
             lambda uow, page: uow.webhook_deliveries.list(page, partner_id=ours.id),
@@ -5401,10 +5318,7 @@ class StaffRepositoryContract(_Base):
             email=EmailAddress("alice@example.com"), role=StaffRole.ADVISOR, is_active=False
         )
         bob = make.staff_member(email=EmailAddress("bob@example.com"), role=StaffRole.ADVISOR)
-        with uow_factory() as uow:
-            for member in (carol, alice, bob):
-                uow.staff.add(member)
-            uow.commit()
+        _commit_all(uow_factory, "staff", (carol, alice, bob))
         with uow_factory() as uow:
             assert list(uow.staff.list()) == [alice, bob, carol]
             assert list(uow.staff.list(role=StaffRole.ADVISOR)) == [alice, bob]
@@ -5470,10 +5384,7 @@ class ImportRepositoryContract(_Base):
                 settings={"kind": "bookings", FILE_PURGED_AT: cutoff.isoformat()},
             ),
         ]
-        with uow_factory() as uow:
-            for job in (*due, *kept):
-                uow.imports.add(job)
-            uow.commit()
+        _commit_all(uow_factory, "imports", (*due, *kept))
         oldest_first = sorted(due, key=lambda j: j.completed_at or T0)
         with uow_factory() as uow:
             assert list(uow.imports.files_to_purge(cutoff, limit=10)) == oldest_first
@@ -5490,10 +5401,7 @@ class ImportRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         jobs = [make.import_job(created_at=T0 + timedelta(minutes=n)) for n in (3, 1, 4, 0, 2)]
-        with uow_factory() as uow:
-            for job in jobs:
-                uow.imports.add(job)
-            uow.commit()
+        _commit_all(uow_factory, "imports", jobs)
         newest_first = sorted(jobs, key=lambda j: j.created_at, reverse=True)
         assert_pages_walk(uow_factory, lambda uow, page: uow.imports.list(page), jobs)
         with uow_factory() as uow:
@@ -5604,10 +5512,7 @@ class LookupContract(_Base):
         older = make.customer(email=shared)
         newer = make.customer(email=shared, created_at=T0 + timedelta(minutes=5))
         alone = make.customer(email=EmailAddress("alone@example.com"))
-        with uow_factory() as uow:
-            for customer in (newer, older, alone):
-                uow.customers.add(customer)
-            uow.commit()
+        _commit_all(uow_factory, "customers", (newer, older, alone))
         unknown_phone, unknown_email = make.phone(), EmailAddress("nobody@example.com")
         with uow_factory() as uow:
             by_phone = uow.customers.find_by_phones([older.phone, alone.phone, unknown_phone])
@@ -5754,6 +5659,15 @@ def _committed(uow_factory: UnitOfWorkFactory, repository: str, entity: E) -> E:
         getattr(uow, repository).add(entity)
         uow.commit()
     return entity
+
+
+def _commit_all(uow_factory: UnitOfWorkFactory, repository: str, entities: Iterable[Any]) -> None:
+    """``entities`` added in order through the unit of work's ``repository``, one commit."""
+    with uow_factory() as uow:
+        add = getattr(uow, repository).add
+        for entity in entities:
+            add(entity)
+        uow.commit()
 
 
 def _store_alone(repository: str, build: Callable[[Builder], Any]) -> Callable[..., Any]:
@@ -5905,10 +5819,7 @@ class LeadRepositoryContract(_Base):
             )
             for n in range(13)
         ]
-        with uow_factory() as uow:
-            for lead in leads:
-                uow.leads.add(lead)
-            uow.commit()
+        _commit_all(uow_factory, "leads", leads)
         queries = [
             LeadFilter(),
             LeadFilter(customer_id=asha.id),
@@ -6010,10 +5921,7 @@ class LeadRepositoryContract(_Base):
         lost = lead(5, day - timedelta(days=5), status=LeadStatus.LOST)
         won = lead(6, day - timedelta(days=5), status=LeadStatus.WON)
         never = lead(7, None)
-        with uow_factory() as uow:
-            for each in (never, won, lost, tomorrow, tied, today, late):
-                uow.leads.add(each)
-            uow.commit()
+        _commit_all(uow_factory, "leads", (never, won, lost, tomorrow, tied, today, late))
         due = LeadFilter(follow_up_due_on=day)
         first, two, one = PageRequest(), PageRequest(limit=2), PageRequest(limit=1)
         with uow_factory() as uow:
@@ -6071,10 +5979,7 @@ class LeadRepositoryContract(_Base):
             )
             for n in range(16)
         ]
-        with uow_factory() as uow:
-            for each in leads:
-                uow.leads.add(each)
-            uow.commit()
+        _commit_all(uow_factory, "leads", leads)
 
         def by_follow_up(lead: Lead) -> tuple[date, datetime, bytes]:
             assert lead.follow_up_on is not None
@@ -6150,10 +6055,7 @@ class QuotationRepositoryContract(_Base):
         last_day = quotation(2, day, sent)
         later = quotation(3, day + timedelta(days=1), draft)
         old_draft = quotation(4, day - timedelta(days=30), draft)
-        with uow_factory() as uow:
-            for each in (old_draft, later, last_day, ended):
-                uow.quotations.add(each)
-            uow.commit()
+        _commit_all(uow_factory, "quotations", (old_draft, later, last_day, ended))
         with uow_factory() as uow:
 
             def listed(query: QuotationFilter) -> list[Quotation]:
@@ -6258,10 +6160,7 @@ class QuotationRepositoryContract(_Base):
             )
             for n in range(13)
         ]
-        with uow_factory() as uow:
-            for quotation in quotations:
-                uow.quotations.add(quotation)
-            uow.commit()
+        _commit_all(uow_factory, "quotations", quotations)
         queries = [
             QuotationFilter(),
             QuotationFilter(customer_id=ravi.id),
@@ -6572,10 +6471,7 @@ class TripRepositoryContract(_Base):
             make.trip((asha, ravi)[n % 3 == 0].id, created_at=T0 + timedelta(minutes=n // 2))
             for n in range(11)
         ]
-        with uow_factory() as uow:
-            for trip in trips:
-                uow.trips.add(trip)
-            uow.commit()
+        _commit_all(uow_factory, "trips", trips)
 
         def walks(customer_id: CustomerId) -> None:
             assert_pages_walk(
@@ -7332,10 +7228,7 @@ class TallyContract(_Base):
                 created_at=T0 - timedelta(days=1),
             ),
         ]
-        with uow_factory() as uow:
-            for job in jobs:
-                uow.imports.add(job)
-            uow.commit()
+        _commit_all(uow_factory, "imports", jobs)
         with uow_factory() as uow:
             tallied = set(uow.imports.tally(T0, T0 + timedelta(days=1)))
             everything = set(uow.imports.tally(None, None))
@@ -7798,10 +7691,7 @@ class CustomerStatsRepositoryContract(_Base):
             note(bookings[2], 3),
             note(bookings[0], 4, action=AuditAction.UPDATED),  # not a note
         ]
-        with uow_factory() as uow:
-            for entry in entries:
-                uow.audit.add(entry)
-            uow.commit()
+        _commit_all(uow_factory, "audit", entries)
         mine = BookingFilter(customer_id=customer.id)
         with uow_factory().read_only() as uow:
             notes = list(uow.customer_stats.booking_notes(mine, limit=10))
@@ -7842,10 +7732,7 @@ class CustomerStatsRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         people = [make.customer(name=f"Person {n}") for n in range(3)]
-        with uow_factory() as uow:
-            for person in people:
-                uow.customers.add(person)
-            uow.commit()
+        _commit_all(uow_factory, "customers", people)
         with uow_factory() as uow:
             missing = CustomerId(uuid4())
             found = uow.customers.get_many([people[0].id, people[2].id, missing])
@@ -8049,10 +7936,7 @@ class VoucherRepositoryContract(_Base):
         made = [_voucher(f"CODE{n}", now=T0 + timedelta(minutes=n)) for n in range(5)]
         for voucher in made[::2]:
             voucher.change(now=T0, active=False)
-        with uow_factory() as uow:
-            for voucher in made:
-                uow.vouchers.add(voucher)
-            uow.commit()
+        _commit_all(uow_factory, "vouchers", made)
         for query in (VoucherFilter(), VoucherFilter(active=True), VoucherFilter(active=False)):
 
             def fetch(uow: UnitOfWork, page: PageRequest, query: VoucherFilter = query) -> Any:
@@ -8375,10 +8259,7 @@ class PushDeviceRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder, count: int
     ) -> list[Any]:
         found = [make.customer() for _ in range(count)]
-        with uow_factory() as uow:
-            for customer in found:
-                uow.customers.add(customer)
-            uow.commit()
+        _commit_all(uow_factory, "customers", found)
         return found
 
     def test_a_device_reads_back_equal_and_its_token_is_unique(
@@ -8411,10 +8292,7 @@ class PushDeviceRepositoryContract(_Base):
             for n, m in ((0, 5), (1, 1), (2, 3))
         ]
         other = _device(ravi.id, "token-ravi", at=T0)
-        with uow_factory() as uow:
-            for device in [*theirs, other]:
-                uow.push_devices.add(device)
-            uow.commit()
+        _commit_all(uow_factory, "push_devices", [*theirs, other])
         with uow_factory() as uow:
             gone = uow.push_devices.get(theirs[2].id)
             assert gone is not None
@@ -8689,10 +8567,7 @@ class ShareLinkRepositoryContract(_Base):
             _share_link(second, at=T0 + timedelta(minutes=1)),
             _share_link(first, at=T0 + timedelta(minutes=3)),
         ]
-        with uow_factory() as uow:
-            for link in links:
-                uow.share_links.add(link)
-            uow.commit()
+        _commit_all(uow_factory, "share_links", links)
         with uow_factory() as uow:
             found = uow.share_links.get(links[0].id)
             assert found is not None
