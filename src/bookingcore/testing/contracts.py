@@ -2732,8 +2732,8 @@ class DocumentRepositoryContract(_Base):
         invoice = document(booking, DocumentKind.INVOICE, 1)
         theirs = document(other, DocumentKind.INVOICE, 0)
         with uow_factory() as uow:
-            for document in (voucher, invoice, theirs):
-                uow.documents.add(document)
+            for item in (voucher, invoice, theirs):
+                uow.documents.add(item)
             uow.commit()
         with uow_factory() as uow:
             assert uow.documents.get(invoice.id) == invoice
