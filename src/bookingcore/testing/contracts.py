@@ -305,6 +305,41 @@ def assert_pages_walk(
         assert ([e.id for e in whole.items], whole.next_cursor) == (ids, None), label
 
 
+def _assert_each_filter_walks(
+    uow_factory: UnitOfWorkFactory,
+    fetch: Callable[[Any, UnitOfWork, PageRequest], Page[Any]],
+    entities: Iterable[Any],
+    queries: Iterable[Any],
+    *,
+    limits: Iterable[int] = (1, 2, 5),
+) -> None:
+    """For each filter in ``queries``, the ``entities`` it ``matches`` (at least one)
+    walk newest first through ``fetch(query, uow, page)``: :func:`assert_pages_walk`."""
+    entities = list(entities)
+    for query in queries:
+        expected = [entity for entity in entities if query.matches(entity)]
+        assert expected, query
+        assert_pages_walk(uow_factory, partial(fetch, query), expected, limits=limits, label=query)
+
+
+def _assert_each_customer_walks(
+    uow_factory: UnitOfWorkFactory,
+    fetch: Callable[[CustomerId, UnitOfWork, PageRequest], Page[Any]],
+    entities: Iterable[Any],
+    customers: Iterable[Customer],
+) -> None:
+    """For each of ``customers``, the ``entities`` whose ``customer_id`` is theirs walk
+    newest first through ``fetch(customer_id, uow, page)``: :func:`assert_pages_walk`."""
+    entities = list(entities)
+    for customer in customers:
+        assert_pages_walk(
+            uow_factory,
+            partial(fetch, customer.id),
+            [entity for entity in entities if entity.customer_id == customer.id],
+            label=customer.id,
+        )
+
+
 class _Base:
     #: What the backend can do; override in the adapter's test class.
     capabilities: ClassVar[AdapterCapabilities] = AdapterCapabilities()
@@ -1081,17 +1116,6 @@ class CatalogRepositoryContract(_Base):
             SupplierFilter(text="SUP", only_active=True),
         ]
 
-        def suppliers_walk(query: SupplierFilter) -> None:
-            expected = [s for s in suppliers if query.matches(s)]
-            assert expected, query
-            assert_pages_walk(
-                uow_factory,
-                lambda uow, page: uow.suppliers.list(query, page),
-                expected,
-                limits=(1, 2, 4),
-                label=query,
-            )
-
         def products_walk(query: ProductFilter) -> None:
             expected = [
                 p
@@ -1103,8 +1127,13 @@ class CatalogRepositoryContract(_Base):
                 uow_factory, lambda uow, page: uow.products.list(query, page), expected, label=query
             )
 
-        for squery in supplier_queries:
-            suppliers_walk(squery)
+        _assert_each_filter_walks(
+            uow_factory,
+            lambda query, uow, page: uow.suppliers.list(query, page),
+            suppliers,
+            supplier_queries,
+            limits=(1, 2, 4),
+        )
         product_queries = [
             ProductFilter(),
             ProductFilter(only_active=True),
@@ -1693,13 +1722,6 @@ class PartnerRepositoryContract(_Base):
         ]
         _commit_all(uow_factory, "partners", partners)
 
-        def walks(query: PartnerFilter) -> None:
-            expected = [p for p in partners if query.matches(p)]
-            assert expected, query
-            assert_pages_walk(
-                uow_factory, lambda uow, page: uow.partners.list(query, page), expected, label=query
-            )
-
         queries = [
             PartnerFilter(),
             PartnerFilter(only_active=True),
@@ -1708,8 +1730,9 @@ class PartnerRepositoryContract(_Base):
             PartnerFilter(text="@PARTNER.example"),
             PartnerFilter(contact_email=partners[5].contact_email),
         ]
-        for query in queries:
-            walks(query)
+        _assert_each_filter_walks(
+            uow_factory, lambda query, uow, page: uow.partners.list(query, page), partners, queries
+        )
         with uow_factory() as uow:
             active = uow.partners.list(PartnerFilter(only_active=True), PageRequest(limit=50))
             assert all(p.is_active for p in active)
@@ -3511,17 +3534,12 @@ class WaitlistRepositoryContract(_Base):
             for n in range(11)
         ]
         _commit_all(uow_factory, "waitlist", entries)
-
-        def walks(customer_id: CustomerId) -> None:
-            assert_pages_walk(
-                uow_factory,
-                lambda uow, page: uow.waitlist.list_for_customer(customer_id, page),
-                [e for e in entries if e.customer_id == customer_id],
-                label=customer_id,
-            )
-
-        walks(asha.id)
-        walks(ravi.id)
+        _assert_each_customer_walks(
+            uow_factory,
+            lambda customer_id, uow, page: uow.waitlist.list_for_customer(customer_id, page),
+            entries,
+            (asha, ravi),
+        )
         with uow_factory() as uow:
             nobody = uow.waitlist.list_for_customer(CustomerId(uuid4()), PageRequest())
             assert (list(nobody), nobody.next_cursor) == ([], None)
@@ -5827,16 +5845,9 @@ class LeadRepositoryContract(_Base):
             LeadFilter(partner_id=agency.id),
             LeadFilter(customer_id=ravi.id, status=LeadStatus.LOST),
         ]
-
-        def walks(query: LeadFilter) -> None:
-            expected = [lead for lead in leads if query.matches(lead)]
-            assert expected, query
-            assert_pages_walk(
-                uow_factory, lambda uow, page: uow.leads.list(query, page), expected, label=query
-            )
-
-        for query in queries:
-            walks(query)
+        _assert_each_filter_walks(
+            uow_factory, lambda query, uow, page: uow.leads.list(query, page), leads, queries
+        )
 
     # ---- counted and due in the storage (the dashboard at scale)
 
@@ -6167,19 +6178,12 @@ class QuotationRepositoryContract(_Base):
             QuotationFilter(status=QuotationStatus.SENT),
             QuotationFilter(lead_id=lead.id, status=QuotationStatus.DRAFT),
         ]
-
-        def walks(query: QuotationFilter) -> None:
-            expected = [q for q in quotations if query.matches(q)]
-            assert expected, query
-            assert_pages_walk(
-                uow_factory,
-                lambda uow, page: uow.quotations.list(query, page),
-                expected,
-                label=query,
-            )
-
-        for query in queries:
-            walks(query)
+        _assert_each_filter_walks(
+            uow_factory,
+            lambda query, uow, page: uow.quotations.list(query, page),
+            quotations,
+            queries,
+        )
 
     def test_a_revision_number_is_held_once_per_reference(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -6472,17 +6476,12 @@ class TripRepositoryContract(_Base):
             for n in range(11)
         ]
         _commit_all(uow_factory, "trips", trips)
-
-        def walks(customer_id: CustomerId) -> None:
-            assert_pages_walk(
-                uow_factory,
-                lambda uow, page: uow.trips.list_for_customer(customer_id, page),
-                [trip for trip in trips if trip.customer_id == customer_id],
-                label=customer_id,
-            )
-
-        walks(asha.id)
-        walks(ravi.id)
+        _assert_each_customer_walks(
+            uow_factory,
+            lambda customer_id, uow, page: uow.trips.list_for_customer(customer_id, page),
+            trips,
+            (asha, ravi),
+        )
 
     def test_one_itinerary_per_booking_round_trips_and_is_edited(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -7937,18 +7936,13 @@ class VoucherRepositoryContract(_Base):
         for voucher in made[::2]:
             voucher.change(now=T0, active=False)
         _commit_all(uow_factory, "vouchers", made)
-        for query in (VoucherFilter(), VoucherFilter(active=True), VoucherFilter(active=False)):
-
-            def fetch(uow: UnitOfWork, page: PageRequest, query: VoucherFilter = query) -> Any:
-                return uow.vouchers.list(query, page)
-
-            assert_pages_walk(
-                uow_factory,
-                fetch,
-                [v for v in made if query.matches(v)],
-                limits=(1, 2),
-                label=query,
-            )
+        _assert_each_filter_walks(
+            uow_factory,
+            lambda query, uow, page: uow.vouchers.list(query, page),
+            made,
+            (VoucherFilter(), VoucherFilter(active=True), VoucherFilter(active=False)),
+            limits=(1, 2),
+        )
 
     def test_redemptions_are_one_per_booking_and_read_by_customer(
         self, uow_factory: UnitOfWorkFactory, make: Builder
