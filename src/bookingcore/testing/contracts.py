@@ -340,6 +340,34 @@ def _assert_each_customer_walks(
         )
 
 
+def _assert_the_second_writer_is_stale(
+    uow_factory: UnitOfWorkFactory,
+    read: Callable[[UnitOfWork], Any],
+    first: Callable[[Any], object],
+    second: Callable[[Any], object],
+) -> Any:
+    """Two units of work ``read`` one entity (stored at version 1); ``first`` changes
+    it and commits, then ``second`` changes its own copy: that commit raises
+    :class:`~bookingcore.errors.StaleVersionError` (version 1 read, 2 stored).
+    Returns the entity as stored afterwards, for the caller to check ``first``'s change."""
+    with uow_factory() as late:
+        mine = read(late)
+        assert mine is not None
+        with uow_factory() as early:
+            theirs = read(early)
+            assert theirs is not None
+            first(theirs)
+            early.commit()
+        second(mine)
+        with pytest.raises(StaleVersionError) as caught:
+            late.commit()
+    assert (caught.value.expected, caught.value.actual) == (1, 2)
+    with uow_factory() as uow:
+        stored = read(uow)
+    assert stored is not None
+    return stored
+
+
 class _Base:
     #: What the backend can do; override in the adapter's test class.
     capabilities: ClassVar[AdapterCapabilities] = AdapterCapabilities()
@@ -3070,22 +3098,13 @@ class BookingGroupRepositoryContract(_Base):
             uow.customers.add(organizer)
             uow.groups.add(group)
             uow.commit()
-        with uow_factory() as late:
-            mine = late.groups.get(group.id)
-            assert mine is not None
-            with uow_factory() as early:
-                theirs = early.groups.get(group.id)
-                assert theirs is not None
-                theirs.rename("First name", now=T0)
-                early.commit()
-            mine.rename("Second name", now=T0)
-            with pytest.raises(StaleVersionError) as caught:
-                late.commit()
-        assert (caught.value.expected, caught.value.actual) == (1, 2)
-        with uow_factory() as uow:
-            stored = uow.groups.get(group.id)
-            assert stored is not None
-            assert stored.group_name == "First name"
+        stored = _assert_the_second_writer_is_stale(
+            uow_factory,
+            lambda uow: uow.groups.get(group.id),
+            lambda theirs: theirs.rename("First name", now=T0),
+            lambda mine: mine.rename("Second name", now=T0),
+        )
+        assert stored.group_name == "First name"
 
     def test_list_filters_by_status_and_customer_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -3228,21 +3247,13 @@ class BookingItemRepositoryContract(_Base):
         with uow_factory() as uow:
             uow.booking_items.add(item)
             uow.commit()
-        with uow_factory() as late:
-            mine = late.booking_items.get(item.id)
-            assert mine is not None
-            with uow_factory() as early:
-                theirs = early.booking_items.get(item.id)
-                assert theirs is not None
-                theirs.change_quantity(3, now=T0)
-                early.commit()
-            mine.change_quantity(5, now=T0)
-            with pytest.raises(StaleVersionError):
-                late.commit()
-        with uow_factory() as uow:
-            stored = uow.booking_items.get(item.id)
-            assert stored is not None
-            assert (stored.quantity, stored.version) == (3, 2)
+        stored = _assert_the_second_writer_is_stale(
+            uow_factory,
+            lambda uow: uow.booking_items.get(item.id),
+            lambda theirs: theirs.change_quantity(3, now=T0),
+            lambda mine: mine.change_quantity(5, now=T0),
+        )
+        assert (stored.quantity, stored.version) == (3, 2)
 
 
 class WaitlistRepositoryContract(_Base):
@@ -3702,21 +3713,13 @@ class WaitlistRepositoryContract(_Base):
         with uow_factory() as uow:
             uow.waitlist.add(entry)
             uow.commit()
-        with uow_factory() as late:
-            mine = late.waitlist.get(entry.id)
-            assert mine is not None
-            with uow_factory() as early:
-                theirs = early.waitlist.get(entry.id)
-                assert theirs is not None
-                theirs.cancel(now=T0)
-                early.commit()
-            mine.offer(now=T0, expires_at=T0 + timedelta(hours=1))
-            with pytest.raises(StaleVersionError):
-                late.commit()
-        with uow_factory() as uow:
-            stored = uow.waitlist.get(entry.id)
-            assert stored is not None
-            assert stored.status is WaitlistStatus.CANCELLED
+        stored = _assert_the_second_writer_is_stale(
+            uow_factory,
+            lambda uow: uow.waitlist.get(entry.id),
+            lambda theirs: theirs.cancel(now=T0),
+            lambda mine: mine.offer(now=T0, expires_at=T0 + timedelta(hours=1)),
+        )
+        assert stored.status is WaitlistStatus.CANCELLED
 
     @requires("concurrent_units_of_work")
     def test_get_for_update_lets_one_of_several_offers_through(
@@ -4004,24 +4007,16 @@ class PaymentRepositoryContract(_Base):
         with uow_factory() as uow:
             uow.payments.add(payment)
             uow.commit()
-        with uow_factory() as late:
-            mine = late.payments.get(payment.id)
-            assert mine is not None
-            with uow_factory() as early:
-                theirs = early.payments.get(payment.id)
-                assert theirs is not None
-                theirs.apply_event("evt_a", PaymentStatus.CAPTURED, now=T0)
-                early.commit()
-            mine.apply_event("evt_b", PaymentStatus.FAILED, now=T0)
-            with pytest.raises(StaleVersionError):
-                late.commit()
-        with uow_factory() as uow:
-            stored = uow.payments.get(payment.id)
-            assert stored is not None
-            assert (stored.status, stored.processed_event_ids) == (
-                PaymentStatus.CAPTURED,
-                frozenset({"evt_a"}),
-            )
+        stored = _assert_the_second_writer_is_stale(
+            uow_factory,
+            lambda uow: uow.payments.get(payment.id),
+            lambda theirs: theirs.apply_event("evt_a", PaymentStatus.CAPTURED, now=T0),
+            lambda mine: mine.apply_event("evt_b", PaymentStatus.FAILED, now=T0),
+        )
+        assert (stored.status, stored.processed_event_ids) == (
+            PaymentStatus.CAPTURED,
+            frozenset({"evt_a"}),
+        )
 
     @requires("concurrent_units_of_work")
     def test_a_webhook_delivered_to_several_workers_is_applied_once(
