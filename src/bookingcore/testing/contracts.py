@@ -62,7 +62,12 @@ from bookingcore.domain.catalog import (
     SupplierFilter,
 )
 from bookingcore.domain.certificates import Certificate, CertificateFilter, CertificateId
-from bookingcore.domain.commissions import CommissionEntryKind, CommissionSummary, summarise
+from bookingcore.domain.commissions import (
+    CommissionEntry,
+    CommissionEntryKind,
+    CommissionSummary,
+    summarise,
+)
 from bookingcore.domain.communications import (
     Channel,
     Communication,
@@ -250,6 +255,8 @@ __all__ = [
 ]
 
 E = TypeVar("E")
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 def walk_pages(fetch: Callable[[PageRequest], Page[Any]], limit: int) -> list[Any]:
@@ -366,6 +373,38 @@ def _assert_the_second_writer_is_stale(
         stored = read(uow)
     assert stored is not None
     return stored
+
+
+def _race(work: Callable[[A], R], arguments: Iterable[A]) -> list[R]:
+    """Run ``work`` on one thread per argument, all released at once by a barrier.
+
+    Returns what the calls returned, in the order they finished; asserts that none
+    raised (a worker's exception fails the test, named).
+    """
+    arguments = list(arguments)
+    barrier = threading.Barrier(len(arguments))
+    results: list[R] = []
+    failures: list[BaseException] = []
+    guard = threading.Lock()
+
+    def run(argument: A) -> None:
+        try:
+            barrier.wait()
+            result = work(argument)
+        except BaseException as exc:
+            with guard:
+                failures.append(exc)
+        else:
+            with guard:
+                results.append(result)
+
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == [], failures
+    return results
 
 
 class _Base:
@@ -607,30 +646,19 @@ class UnitOfWorkContract(_Base):
             uow.locations.add(location)
             uow.slots.add(slot)
             uow.commit()
-        workers = 8
-        barrier = threading.Barrier(workers)
-        outcomes: list[str] = []
-        guard = threading.Lock()
 
-        def take_a_seat() -> None:
-            barrier.wait()
+        def take_a_seat(_: int) -> str:
             try:
                 with uow_factory() as uow:
                     locked = uow.slots.get_for_update(slot.id)
                     assert locked is not None
                     locked.hold(1)
                     uow.commit()
-                outcome = "held"
             except CapacityError:
-                outcome = "full"
-            with guard:
-                outcomes.append(outcome)
+                return "full"
+            return "held"
 
-        threads = [threading.Thread(target=take_a_seat) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = _race(take_a_seat, range(8))
         assert sorted(outcomes) == ["full"] * 5 + ["held"] * 3
         with uow_factory() as uow:
             stored = uow.slots.get(slot.id)
@@ -653,32 +681,20 @@ class UnitOfWorkContract(_Base):
             uow.travelers.add(traveler)
             uow.bookings.add(booking)
             uow.commit()
-        workers = 6
-        barrier = threading.Barrier(workers)
-        moved: list[int] = []
-        guard = threading.Lock()
 
-        def cancel_if_still_pending(worker: int) -> None:
-            barrier.wait()
+        def cancel_if_still_pending(worker: int) -> bool:
             with uow_factory() as uow:
                 locked = uow.bookings.get_for_update(booking.id)
                 assert locked is not None
                 if locked.status != "pending":
-                    return  # a worker before this one saw it pending and moved it
+                    return False  # a worker before this one saw it pending and moved it
                 locked.status = "cancelled"
                 locked.touch(T0 + timedelta(minutes=worker))
                 uow.commit()
-            with guard:
-                moved.append(worker)
+            return True
 
-        threads = [
-            threading.Thread(target=cancel_if_still_pending, args=(n,)) for n in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert len(moved) == 1
+        moved = _race(cancel_if_still_pending, range(6))
+        assert moved.count(True) == 1
         with uow_factory() as uow:
             stored = uow.bookings.get(booking.id)
             assert stored is not None
@@ -937,21 +953,15 @@ class CatalogRepositoryContract(_Base):
             uow.locations.add(location)
             uow.commit()
         workers = 6
-        barrier = threading.Barrier(workers)
 
-        def append() -> None:
-            barrier.wait()
+        def append(_: int) -> None:
             with uow_factory() as uow:
                 locked = uow.locations.get_for_update(location.id)
                 assert locked is not None
                 locked.name += "x"
                 uow.commit()
 
-        threads = [threading.Thread(target=append) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        _race(append, range(workers))
         with uow_factory() as uow:
             stored = uow.locations.get(location.id)
             assert stored is not None
@@ -2983,35 +2993,19 @@ class AuthSessionRepositoryContract(_Base):
         session = self.session()
         self._store(uow_factory, session)
         presented = session.refresh_jti
-        workers = 8
-        barrier = threading.Barrier(workers)
-        rotated: list[int] = []
-        failures: list[BaseException] = []
-        guard = threading.Lock()
 
-        def refresh(worker: int) -> None:
-            try:
-                barrier.wait()
-                with uow_factory() as uow:
-                    locked = uow.auth_sessions.get_for_update(session.id)
-                    assert locked is not None
-                    if locked.refresh_jti != presented:
-                        return  # spent: a real service would revoke the family here
-                    self._rotate(locked, T0 + timedelta(seconds=worker))
-                    uow.commit()
-                with guard:
-                    rotated.append(worker)
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+        def refresh(worker: int) -> bool:
+            with uow_factory() as uow:
+                locked = uow.auth_sessions.get_for_update(session.id)
+                assert locked is not None
+                if locked.refresh_jti != presented:
+                    return False  # spent: a real service would revoke the family here
+                self._rotate(locked, T0 + timedelta(seconds=worker))
+                uow.commit()
+            return True
 
-        threads = [threading.Thread(target=refresh, args=(n,)) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
-        assert len(rotated) == 1
+        rotated = _race(refresh, range(8))
+        assert rotated.count(True) == 1
         with uow_factory() as uow:
             stored = uow.auth_sessions.get(session.id)
             assert stored is not None
@@ -3730,36 +3724,20 @@ class WaitlistRepositoryContract(_Base):
         with uow_factory() as uow:
             uow.waitlist.add(entry)
             uow.commit()
-        workers = 6
-        barrier = threading.Barrier(workers)
-        offered: list[int] = []
-        failures: list[BaseException] = []
-        guard = threading.Lock()
 
-        def offer(worker: int) -> None:
-            try:
-                barrier.wait()
-                with uow_factory() as uow:
-                    locked = uow.waitlist.get_for_update(entry.id)
-                    assert locked is not None
-                    if locked.status is not WaitlistStatus.WAITING:
-                        return  # someone offered it first
-                    at = T0 + timedelta(seconds=worker)
-                    locked.offer(now=at, expires_at=at + timedelta(hours=1))
-                    uow.commit()
-                with guard:
-                    offered.append(worker)
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+        def offer(worker: int) -> bool:
+            with uow_factory() as uow:
+                locked = uow.waitlist.get_for_update(entry.id)
+                assert locked is not None
+                if locked.status is not WaitlistStatus.WAITING:
+                    return False  # someone offered it first
+                at = T0 + timedelta(seconds=worker)
+                locked.offer(now=at, expires_at=at + timedelta(hours=1))
+                uow.commit()
+            return True
 
-        threads = [threading.Thread(target=offer, args=(n,)) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
-        assert len(offered) == 1
+        offered = _race(offer, range(6))
+        assert offered.count(True) == 1
         with uow_factory() as uow:
             stored = uow.waitlist.get(entry.id)
             assert stored is not None
@@ -4028,32 +4006,17 @@ class PaymentRepositoryContract(_Base):
             uow.payments.add(payment)
             uow.commit()
         workers = 6
-        barrier = threading.Barrier(workers)
-        applied: list[bool] = []
-        failures: list[BaseException] = []
-        guard = threading.Lock()
 
-        def deliver(worker: int) -> None:
-            try:
-                barrier.wait()
-                with uow_factory() as uow:
-                    locked = uow.payments.get_for_update(payment.id)
-                    assert locked is not None
-                    at = T0 + timedelta(seconds=worker)
-                    fresh = locked.apply_event("evt_captured", "captured", now=at)
-                    uow.commit()
-                with guard:
-                    applied.append(fresh)
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+        def deliver(worker: int) -> bool:
+            with uow_factory() as uow:
+                locked = uow.payments.get_for_update(payment.id)
+                assert locked is not None
+                at = T0 + timedelta(seconds=worker)
+                fresh = locked.apply_event("evt_captured", "captured", now=at)
+                uow.commit()
+            return fresh
 
-        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
+        applied = _race(deliver, range(workers))
         assert sorted(applied) == [False] * (workers - 1) + [True]
         with uow_factory() as uow:
             stored = uow.payments.get(payment.id)
@@ -4126,28 +4089,15 @@ class PaymentRepositoryContract(_Base):
             uow.payments.add(payment)
             uow.commit()
         workers = 5
-        barrier = threading.Barrier(workers)
-        failures: list[BaseException] = []
-        guard = threading.Lock()
 
         def deliver(worker: int) -> None:
-            try:
-                barrier.wait()
-                with uow_factory() as uow:
-                    locked = uow.payments.get_by_provider_reference_for_update("stripe", "pi_race")
-                    assert locked is not None
-                    locked.record_event(f"evt_{worker}", now=T0)
-                    uow.commit()
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+            with uow_factory() as uow:
+                locked = uow.payments.get_by_provider_reference_for_update("stripe", "pi_race")
+                assert locked is not None
+                locked.record_event(f"evt_{worker}", now=T0)
+                uow.commit()
 
-        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
+        _race(deliver, range(workers))
         with uow_factory() as uow:
             stored = uow.payments.get(payment.id)
             assert stored is not None
@@ -4400,39 +4350,24 @@ class WebhookInboxRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         workers = 6
-        barrier = threading.Barrier(workers)
-        first: list[UUID] = []
-        found: list[UUID] = []
-        failures: list[BaseException] = []
-        guard = threading.Lock()
+        receipts = [make.webhook_receipt(event_id="evt_race") for _ in range(workers)]
 
-        def receive() -> None:
-            try:
-                receipt = make.webhook_receipt(event_id="evt_race")
-                barrier.wait()
-                with uow_factory() as uow:
-                    if uow.webhook_inbox.add_if_new(receipt):
-                        time.sleep(0.05)  # the others reach the same event meanwhile
-                        receipt.mark_applied(now=make.now)
-                        uow.commit()
-                        with guard:
-                            first.append(receipt.id)
-                        return
-                    stored = uow.webhook_inbox.get_by_event("stripe", "evt_race")
-                    assert stored is not None
-                    assert stored.status is ReceiptStatus.APPLIED
-                    with guard:
-                        found.append(stored.id)
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+        def receive(receipt: WebhookReceipt) -> tuple[bool, UUID]:
+            """Whether this worker stored the event, and the id of the receipt it saw."""
+            with uow_factory() as uow:
+                if uow.webhook_inbox.add_if_new(receipt):
+                    time.sleep(0.05)  # the others reach the same event meanwhile
+                    receipt.mark_applied(now=make.now)
+                    uow.commit()
+                    return True, receipt.id
+                stored = uow.webhook_inbox.get_by_event("stripe", "evt_race")
+                assert stored is not None
+                assert stored.status is ReceiptStatus.APPLIED
+                return False, stored.id
 
-        threads = [threading.Thread(target=receive) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
+        outcomes = _race(receive, receipts)
+        first = [receipt_id for stored, receipt_id in outcomes if stored]
+        found = [receipt_id for stored, receipt_id in outcomes if not stored]
         assert len(first) == 1
         assert found == first * (workers - 1)
 
@@ -4558,36 +4493,21 @@ class IdempotencyKeyRepositoryContract(_Base):
         """Each claimant waits for the one before it: exactly one claims the key, and the
         others read the winner's operation once it committed."""
         operations = ("booking", "lead", "message", "payment", "quotation", "transition")
-        barrier = threading.Barrier(len(operations))
-        won: list[str] = []
-        lost: list[str] = []
-        failures: list[BaseException] = []
-        guard = threading.Lock()
 
-        def claim(operation: str) -> None:
-            try:
-                barrier.wait()
-                with uow_factory() as uow:
-                    if uow.idempotency_keys.add_if_new(KeyClaim("k-race", operation, make.now)):
-                        time.sleep(0.05)  # the others reach the same key meanwhile
-                        uow.commit()
-                        with guard:
-                            won.append(operation)
-                        return
-                    stored = uow.idempotency_keys.get("k-race")
-                    assert stored is not None
-                    with guard:
-                        lost.append(stored.operation)
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+        def claim(operation: str) -> tuple[bool, str]:
+            """Whether this operation claimed the key, and the operation it found holding it."""
+            with uow_factory() as uow:
+                if uow.idempotency_keys.add_if_new(KeyClaim("k-race", operation, make.now)):
+                    time.sleep(0.05)  # the others reach the same key meanwhile
+                    uow.commit()
+                    return True, operation
+                stored = uow.idempotency_keys.get("k-race")
+                assert stored is not None
+                return False, stored.operation
 
-        threads = [threading.Thread(target=claim, args=(o,)) for o in operations]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
+        outcomes = _race(claim, operations)
+        won = [holder for claimed, holder in outcomes if claimed]
+        lost = [holder for claimed, holder in outcomes if not claimed]
         assert len(won) == 1
         assert lost == won * (len(operations) - 1)
         with uow_factory() as uow:
@@ -4802,31 +4722,16 @@ class InvoiceRepositoryContract(_Base):
             uow.invoice_series.add(make.invoice_series(key="2026/RACE"))
             uow.commit()
         workers = 6
-        barrier = threading.Barrier(workers)
-        taken: list[int] = []
-        failures: list[BaseException] = []
-        guard = threading.Lock()
 
-        def take() -> None:
-            try:
-                barrier.wait()
-                with uow_factory() as uow:
-                    locked = uow.invoice_series.get_for_update("2026/RACE")
-                    assert locked is not None
-                    number = locked.take()
-                    uow.commit()
-                with guard:
-                    taken.append(number)
-            except BaseException as exc:
-                with guard:
-                    failures.append(exc)
+        def take(_: int) -> int:
+            with uow_factory() as uow:
+                locked = uow.invoice_series.get_for_update("2026/RACE")
+                assert locked is not None
+                number = locked.take()
+                uow.commit()
+            return number
 
-        threads = [threading.Thread(target=take) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-        assert failures == []
+        taken = _race(take, range(workers))
         assert sorted(taken) == list(range(1, workers + 1))
 
 
@@ -5041,30 +4946,18 @@ class CommissionLedgerContract(_Base):
     ) -> None:
         partner, payment = _partner_payment(uow_factory, make)
         workers = 6
-        barrier = threading.Barrier(workers)
-        outcomes: list[str] = []
-        guard = threading.Lock()
+        entries = [make.commission_entry(payment, partner.id) for _ in range(workers)]
 
-        def add() -> None:
-            entry = make.commission_entry(payment, partner.id)
-            barrier.wait()
+        def add(entry: CommissionEntry) -> str:
             try:
                 with uow_factory() as uow:
                     uow.commissions.add(entry)
                     uow.commit()
-                outcome = "added"
             except DuplicateError:
-                outcome = "duplicate"
-            except BaseException as exc:  # pragma: no cover - reported by the assertion
-                outcome = repr(exc)
-            with guard:
-                outcomes.append(outcome)
+                return "duplicate"
+            return "added"
 
-        threads = [threading.Thread(target=add) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = _race(add, entries)
         assert sorted(outcomes) == ["added"] + ["duplicate"] * (workers - 1)
         with uow_factory() as uow:
             assert len(uow.commissions.list_for_booking(payment.booking_id)) == 1
@@ -5153,13 +5046,9 @@ class WebhookDeliveryRepositoryContract(_Base):
         partner = _committed(uow_factory, "partners", make.partner())
         deliveries = [make.webhook_delivery(partner.id) for _ in range(12)]
         _commit_all(uow_factory, "webhook_deliveries", deliveries)
-        workers = 4
-        barrier = threading.Barrier(workers)
-        taken: list[UUID] = []
-        guard = threading.Lock()
 
-        def claim_until_none_left() -> None:
-            barrier.wait()
+        def claim_until_none_left(_: int) -> list[UUID]:
+            taken: list[UUID] = []
             while True:
                 with uow_factory() as uow:
                     batch = uow.webhook_deliveries.claim_due(make.now, 2)
@@ -5167,15 +5056,10 @@ class WebhookDeliveryRepositoryContract(_Base):
                         delivery.claim(make.now, timedelta(minutes=5))
                     uow.commit()
                 if not batch:
-                    return
-                with guard:
-                    taken.extend(delivery.id for delivery in batch)
+                    return taken
+                taken.extend(delivery.id for delivery in batch)
 
-        threads = [threading.Thread(target=claim_until_none_left) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        taken = [each for mine in _race(claim_until_none_left, range(4)) for each in mine]
         assert sorted(taken) == sorted(d.id for d in deliveries)
         with uow_factory() as uow:
             for delivery in deliveries:
@@ -8120,33 +8004,18 @@ class VoucherRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         voucher = _committed(uow_factory, "vouchers", _voucher("RACE", max_uses=3))
-        workers = 6
-        barrier = threading.Barrier(workers)
-        outcomes: list[str] = []
-        guard = threading.Lock()
 
-        def use() -> None:
-            barrier.wait()
-            try:
-                with uow_factory() as uow:
-                    locked = uow.vouchers.get_for_update(voucher.id)
-                    assert locked is not None
-                    if locked.max_uses is not None and locked.uses >= locked.max_uses:
-                        outcome = "used up"
-                    else:
-                        locked.count_use(T0)
-                        uow.commit()
-                        outcome = "used"
-            except Exception as exc:
-                outcome = repr(exc)
-            with guard:
-                outcomes.append(outcome)
+        def use(_: int) -> str:
+            with uow_factory() as uow:
+                locked = uow.vouchers.get_for_update(voucher.id)
+                assert locked is not None
+                if locked.max_uses is not None and locked.uses >= locked.max_uses:
+                    return "used up"
+                locked.count_use(T0)
+                uow.commit()
+            return "used"
 
-        threads = [threading.Thread(target=use) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        outcomes = _race(use, range(6))
         assert sorted(outcomes) == ["used"] * 3 + ["used up"] * 3
         with uow_factory() as uow:
             stored = uow.vouchers.get(voucher.id)
