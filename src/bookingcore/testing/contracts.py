@@ -669,18 +669,7 @@ class UnitOfWorkContract(_Base):
     def test_get_for_update_serialises_moves_of_one_booking(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        location = make.location()
-        slot = make.slot(location.id)
-        customer = make.customer()
-        traveler = make.traveler(customer.id)
-        booking = make.booking(customer.id, slot, [traveler.id])
-        with uow_factory() as uow:
-            uow.locations.add(location)
-            uow.slots.add(slot)
-            uow.customers.add(customer)
-            uow.travelers.add(traveler)
-            uow.bookings.add(booking)
-            uow.commit()
+        booking = _stored_booking(uow_factory, make)
 
         def cancel_if_still_pending(worker: int) -> bool:
             with uow_factory() as uow:
@@ -1778,20 +1767,28 @@ class PartnerRepositoryContract(_Base):
             assert list(uow.partners.list(unknown, PageRequest())) == []
 
 
-def _stored_booking(uow_factory: UnitOfWorkFactory, make: Builder) -> Booking:
-    """Commit a location, slot, customer, traveler and booking; return the booking."""
+def _stored_bookings(uow_factory: UnitOfWorkFactory, make: Builder, count: int) -> list[Booking]:
+    """Commit a location, slot, customer (Mira Shah), traveler and ``count`` bookings of
+    the traveler on the slot; return the bookings."""
     location = make.location()
     slot = make.slot(location.id)
     customer = make.customer(name="Mira Shah", email=EmailAddress("mira@example.com"))
     traveler = make.traveler(customer.id)
-    booking = make.booking(customer.id, slot, [traveler.id])
+    bookings = [make.booking(customer.id, slot, [traveler.id]) for _ in range(count)]
     with uow_factory() as uow:
         uow.locations.add(location)
         uow.slots.add(slot)
         uow.customers.add(customer)
         uow.travelers.add(traveler)
-        uow.bookings.add(booking)
+        for booking in bookings:
+            uow.bookings.add(booking)
         uow.commit()
+    return bookings
+
+
+def _stored_booking(uow_factory: UnitOfWorkFactory, make: Builder) -> Booking:
+    """Commit a location, slot, customer, traveler and booking; return the booking."""
+    (booking,) = _stored_bookings(uow_factory, make, 1)
     return booking
 
 
@@ -6099,24 +6096,6 @@ class QuotationRepositoryContract(_Base):
     # ---- end idempotency keys
 
 
-def _store_two_bookings(uow_factory: UnitOfWorkFactory, make: Builder) -> tuple[Booking, Booking]:
-    location = make.location()
-    slot = make.slot(location.id)
-    customer = make.customer()
-    traveler = make.traveler(customer.id)
-    first = make.booking(customer.id, slot, [traveler.id])
-    second = make.booking(customer.id, slot, [traveler.id])
-    with uow_factory() as uow:
-        uow.locations.add(location)
-        uow.slots.add(slot)
-        uow.customers.add(customer)
-        uow.travelers.add(traveler)
-        uow.bookings.add(first)
-        uow.bookings.add(second)
-        uow.commit()
-    return first, second
-
-
 class SupplierItemContract(_Base):
     """Line items of several suppliers: rates, booking currency and rejections round trip;
     each supplier's items are listed apart; the booking's items total round trips; items
@@ -6198,7 +6177,7 @@ class SupplierItemContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         lodge, jeeps = make.supplier(), make.supplier()
-        first, second = _store_two_bookings(uow_factory, make)
+        first, second = _stored_bookings(uow_factory, make, 2)
         pending, rejected = BookingItemStatus.PENDING, BookingItemStatus.REJECTED
         items = [
             make.booking_item(first.id, supplier_id=lodge.id),
@@ -6245,7 +6224,7 @@ class SupplierItemContract(_Base):
         .. versionadded:: 0.3
         """
         lodge, jeeps = make.supplier(), make.supplier()
-        first, second = _store_two_bookings(uow_factory, make)
+        first, second = _stored_bookings(uow_factory, make, 2)
         statuses = (BookingItemStatus.PENDING, BookingItemStatus.CONFIRMED)
         # Pairs share a creation time so the id must break ties.
         items = [
@@ -6285,7 +6264,7 @@ class SupplierItemContract(_Base):
     def test_bookings_are_found_by_their_ids_in_one_look_up(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        first, second = _store_two_bookings(uow_factory, make)
+        first, second = _stored_bookings(uow_factory, make, 2)
         unknown = BookingId(uuid4())
         with uow_factory() as uow:
             found = uow.bookings.find_by_ids([first.id, second.id, unknown, first.id])
@@ -8376,28 +8355,10 @@ class ShareLinkRepositoryContract(_Base):
     .. versionadded:: 0.4
     """
 
-    def _stored_bookings(
-        self, uow_factory: UnitOfWorkFactory, make: Builder, count: int
-    ) -> list[Booking]:
-        location = make.location()
-        slot = make.slot(location.id)
-        customer = make.customer()
-        traveler = make.traveler(customer.id)
-        bookings = [make.booking(customer.id, slot, [traveler.id]) for _ in range(count)]
-        with uow_factory() as uow:
-            uow.locations.add(location)
-            uow.slots.add(slot)
-            uow.customers.add(customer)
-            uow.travelers.add(traveler)
-            for booking in bookings:
-                uow.bookings.add(booking)
-            uow.commit()
-        return bookings
-
     def test_a_link_reads_back_equal_and_its_token_hash_is_unique(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking, label="for the Sharma family", show_first_names=True)
         with uow_factory() as uow:
             uow.share_links.add(link)
@@ -8419,7 +8380,7 @@ class ShareLinkRepositoryContract(_Base):
     def test_links_list_oldest_first_per_booking_and_customer_and_revocation_persists(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        first, second = self._stored_bookings(uow_factory, make, 2)
+        first, second = _stored_bookings(uow_factory, make, 2)
         links = [
             _share_link(first, at=T0 + timedelta(minutes=5)),
             _share_link(second, at=T0 + timedelta(minutes=1)),
@@ -8445,7 +8406,7 @@ class ShareLinkRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         """``record_open`` (0.4): one more open and its time, written at once."""
-        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking)
         assert (link.view_count, link.last_opened_at) == (0, None)
         first, second = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
@@ -8476,7 +8437,7 @@ class ShareLinkRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         """Two opens that read the link at once both count (0.4)."""
-        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking)
         with uow_factory() as uow:
             uow.share_links.add(link)
@@ -8500,7 +8461,7 @@ class ShareLinkRepositoryContract(_Base):
     def test_removing_a_link_is_seen_at_once_and_undone_by_a_rollback(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking)
         with uow_factory() as uow:
             uow.share_links.add(link)
@@ -8521,7 +8482,7 @@ class ShareLinkRepositoryContract(_Base):
     def test_a_link_moved_to_another_customer_is_listed_under_them(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        (booking,) = self._stored_bookings(uow_factory, make, 1)
+        (booking,) = _stored_bookings(uow_factory, make, 1)
         survivor = make.customer()
         link = _share_link(booking)
         with uow_factory() as uow:
