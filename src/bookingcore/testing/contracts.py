@@ -700,9 +700,7 @@ class CustomerRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         customer = make.customer(name="Asha Rao", email=EmailAddress("asha@example.com"))
-        with uow_factory() as uow:
-            uow.customers.add(customer)
-            uow.commit()
+        _committed(uow_factory, "customers", customer)
         with uow_factory() as uow:
             assert uow.customers.get(customer.id) == customer
             assert uow.customers.get_by_phone(customer.phone) == customer
@@ -712,9 +710,7 @@ class CustomerRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         first = make.customer()
-        with uow_factory() as uow:
-            uow.customers.add(first)
-            uow.commit()
+        _committed(uow_factory, "customers", first)
         with uow_factory() as uow:
             uow.customers.add(make.customer(phone=first.phone))
             with pytest.raises(DuplicateError):
@@ -921,9 +917,7 @@ class CatalogRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         location = make.location(code="LOCK")
-        with uow_factory() as uow:
-            uow.locations.add(location)
-            uow.commit()
+        _committed(uow_factory, "locations", location)
         with uow_factory() as uow:
             repo = uow.locations
             assert repo.get_for_update(location.id) == location
@@ -938,9 +932,7 @@ class CatalogRepositoryContract(_Base):
     ) -> None:
         """Each worker reads the name under the lock and appends to it: none is lost."""
         location = make.location(code="SERIAL", name="x")
-        with uow_factory() as uow:
-            uow.locations.add(location)
-            uow.commit()
+        _committed(uow_factory, "locations", location)
         workers = 6
 
         def append(_: int) -> None:
@@ -1664,9 +1656,7 @@ class PartnerRepositoryContract(_Base):
             webhook_secret=first_signing,
             settings={"rate_limit": "120/60", "allowed_ips": "203.0.113.0/24"},
         )
-        with uow_factory() as uow:
-            uow.partners.add(partner)
-            uow.commit()
+        _committed(uow_factory, "partners", partner)
         with uow_factory() as uow:
             stored = uow.partners.get_by_api_key(partner.api_key)
             assert stored == partner
@@ -1700,9 +1690,7 @@ class PartnerRepositoryContract(_Base):
         kept_signing = "whsec_" + uuid4().hex
         partner = make.partner(webhook_url="https://partner.example/hooks")
         assert partner.previous_api_secret_hash is None
-        with uow_factory() as uow:
-            uow.partners.add(partner)
-            uow.commit()
+        _committed(uow_factory, "partners", partner)
         with uow_factory() as uow:
             stored = uow.partners.get(partner.id)
             assert stored == partner
@@ -1884,9 +1872,9 @@ class HistoryRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder, clash: str
     ) -> None:
         booking = _stored_booking(uow_factory, make)
-        with uow_factory() as uow:
-            uow.lifecycle_events.add(_move(booking, 2, "confirmed", idempotency_key="k"))
-            uow.commit()
+        _committed(
+            uow_factory, "lifecycle_events", _move(booking, 2, "confirmed", idempotency_key="k")
+        )
         again = (
             _move(booking, 3, "cancelled", idempotency_key="k")
             if clash == "idempotency_key"
@@ -2001,9 +1989,7 @@ class OutboxRepositoryContract(_Base):
         booking = _stored_booking(uow_factory, make)
         events = [self._event(booking, status) for status in ("confirmed", "cancelled", "x")]
         for event in events:
-            with uow_factory() as uow:
-                uow.outbox.add(event)
-                uow.commit()
+            _committed(uow_factory, "outbox", event)
         with uow_factory() as uow:
             waiting = uow.outbox.list_undispatched(10)
             assert [m.event for m in waiting] == events
@@ -2133,9 +2119,7 @@ class OutboxRepositoryContract(_Base):
     ) -> BookingStatusChanged:
         """A message as a dispatcher (and a relay) left it, with these deliveries."""
         event = self._event(booking, "confirmed")
-        with uow_factory() as uow:
-            uow.outbox.add(event)
-            uow.commit()
+        _committed(uow_factory, "outbox", event)
         with uow_factory() as uow:
             message = uow.outbox.get(event.id)
             assert message is not None
@@ -2221,9 +2205,7 @@ class OutboxRepositoryContract(_Base):
         young_at = T0 + timedelta(days=2)
         young = self._event(booking, "young")
         young = attrs.evolve(young, occurred_at=young_at)
-        with uow_factory() as uow:
-            uow.outbox.add(young)
-            uow.commit()
+        _committed(uow_factory, "outbox", young)
         with uow_factory() as uow:
             message = uow.outbox.get(young.id)
             assert message is not None
@@ -2383,9 +2365,7 @@ class CommunicationRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder, key: str
     ) -> None:
         booking = _stored_booking(uow_factory, make)
-        with uow_factory() as uow:
-            uow.communications.add(self._message(booking, 1, **{key: "SAME"}))
-            uow.commit()
+        _committed(uow_factory, "communications", self._message(booking, 1, **{key: "SAME"}))
         with uow_factory() as uow:
             uow.communications.add(self._message(booking, 2, **{key: "SAME"}))
             with pytest.raises(DuplicateError):
@@ -2443,9 +2423,7 @@ class CommunicationRepositoryContract(_Base):
         failed = self._message(
             booking, 1, status=CommunicationStatus.FAILED, failed_at=T0, dedupe_key="k:1"
         )
-        with uow_factory() as uow:
-            uow.communications.add(failed)
-            uow.commit()
+        _committed(uow_factory, "communications", failed)
         with uow_factory() as late:
             mine = late.communications.get_by_dedupe_key("k:1")
             assert mine is not None
@@ -2468,9 +2446,7 @@ class CommunicationRepositoryContract(_Base):
         booking = _stored_booking(uow_factory, make)
         failed = self._message(booking, 1, status=CommunicationStatus.FAILED, failed_at=T0)
         claimed_at = T0 + timedelta(minutes=30)
-        with uow_factory() as uow:
-            uow.communications.add(failed)
-            uow.commit()
+        _committed(uow_factory, "communications", failed)
         with uow_factory() as uow:
             assert uow.communications.requeue_failed(failed.id, at=claimed_at) is True
             uow.commit()
@@ -2558,9 +2534,7 @@ class CommunicationRepositoryContract(_Base):
         booking = _stored_booking(uow_factory, make)
         stalled = self._message(booking, 1, sending_since=T0)
         cutoff = T0 + timedelta(minutes=20)
-        with uow_factory() as uow:
-            uow.communications.add(stalled)
-            uow.commit()
+        _committed(uow_factory, "communications", stalled)
         with uow_factory() as late:
             assert [m.id for m in late.communications.list_stalled(cutoff, 10)] == [stalled.id]
             with uow_factory() as early:
@@ -2635,9 +2609,7 @@ class CommunicationRepositoryContract(_Base):
         held = self._message(booking, 1, sending_since=T0, sending_claim=slow)
         cutoff = T0 + timedelta(minutes=15)
         at = T0 + timedelta(minutes=16)
-        with uow_factory() as uow:
-            uow.communications.add(held)
-            uow.commit()
+        _committed(uow_factory, "communications", held)
         with uow_factory() as uow:
             # Held, but not stalled yet: nobody else may claim it.
             assert not uow.communications.claim_for_sending(held.id, claim=sweeper, at=at)
@@ -2665,9 +2637,7 @@ class CommunicationRepositoryContract(_Base):
         failed = self._message(
             booking, 1, status=CommunicationStatus.FAILED, failed_at=T0, sending_claim=uuid4()
         )
-        with uow_factory() as uow:
-            uow.communications.add(failed)
-            uow.commit()
+        _committed(uow_factory, "communications", failed)
         with uow_factory() as uow:
             assert uow.communications.requeue_failed(failed.id, at=T0)
             uow.commit()
@@ -2685,9 +2655,7 @@ class CommunicationRepositoryContract(_Base):
         booking = _stored_booking(uow_factory, make)
         logged = self._message(booking, 1, sending_since=T0)
         first, second = uuid4(), uuid4()
-        with uow_factory() as uow:
-            uow.communications.add(logged)
-            uow.commit()
+        _committed(uow_factory, "communications", logged)
         with uow_factory() as late:
             mine = late.communications.get(logged.id)
             assert mine is not None
@@ -3235,9 +3203,7 @@ class BookingItemRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         item = make.booking_item(booking.id)
-        with uow_factory() as uow:
-            uow.booking_items.add(item)
-            uow.commit()
+        _committed(uow_factory, "booking_items", item)
         stored = _assert_the_second_writer_is_stale(
             uow_factory,
             lambda uow: uow.booking_items.get(item.id),
@@ -3267,9 +3233,7 @@ class WaitlistRepositoryContract(_Base):
             alternative_dates=[date(2026, 2, 14), date(2026, 2, 1)],
             notes="Vegetarian meals; can leave at short notice",
         )
-        with uow_factory() as uow:
-            uow.waitlist.add(entry)
-            uow.commit()
+        _committed(uow_factory, "waitlist", entry)
         with uow_factory() as uow:
             stored = uow.waitlist.get(entry.id)
             assert stored == entry
@@ -3405,9 +3369,7 @@ class WaitlistRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         entry = make.waitlist_entry(booking.slot_id, booking.customer_id)
-        with uow_factory() as uow:
-            uow.waitlist.add(entry)
-            uow.commit()
+        _committed(uow_factory, "waitlist", entry)
         offered_at, expires_at = T0 + timedelta(hours=1), T0 + timedelta(hours=25)
         with uow_factory() as uow:
             locked = uow.waitlist.get_for_update(entry.id)
@@ -3466,9 +3428,7 @@ class WaitlistRepositoryContract(_Base):
     ) -> None:
         slot, (customer,) = _stored_slot_customers(uow_factory, make)
         first = make.waitlist_entry(slot.id, customer.id)
-        with uow_factory() as uow:
-            uow.waitlist.add(first)
-            uow.commit()
+        _committed(uow_factory, "waitlist", first)
         with uow_factory() as uow:
             stored = uow.waitlist.get(first.id)
             assert stored is not None
@@ -3491,9 +3451,7 @@ class WaitlistRepositoryContract(_Base):
         third = make.waitlist_entry(
             slot.id, customer.id, position=3, created_at=T0 + timedelta(minutes=2)
         )
-        with uow_factory() as uow:
-            uow.waitlist.add(third)
-            uow.commit()
+        _committed(uow_factory, "waitlist", third)
         fourth = make.waitlist_entry(
             slot.id, customer.id, position=4, created_at=T0 + timedelta(minutes=3)
         )
@@ -3701,9 +3659,7 @@ class WaitlistRepositoryContract(_Base):
     ) -> None:
         slot, (customer,) = _stored_slot_customers(uow_factory, make)
         entry = make.waitlist_entry(slot.id, customer.id)
-        with uow_factory() as uow:
-            uow.waitlist.add(entry)
-            uow.commit()
+        _committed(uow_factory, "waitlist", entry)
         stored = _assert_the_second_writer_is_stale(
             uow_factory,
             lambda uow: uow.waitlist.get(entry.id),
@@ -3718,9 +3674,7 @@ class WaitlistRepositoryContract(_Base):
     ) -> None:
         slot, (customer,) = _stored_slot_customers(uow_factory, make)
         entry = make.waitlist_entry(slot.id, customer.id)
-        with uow_factory() as uow:
-            uow.waitlist.add(entry)
-            uow.commit()
+        _committed(uow_factory, "waitlist", entry)
 
         def offer(worker: int) -> bool:
             with uow_factory() as uow:
@@ -3763,9 +3717,7 @@ class PaymentRepositoryContract(_Base):
         payment.apply_event(
             "evt_3", "captured", now=T0 + timedelta(minutes=3), amount=Money("60", "INR")
         )
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         with uow_factory() as uow:
             stored = uow.payments.get(payment.id)
             assert stored == payment
@@ -3789,9 +3741,7 @@ class PaymentRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder, key: str
     ) -> None:
         booking = _stored_booking(uow_factory, make)
-        with uow_factory() as uow:
-            uow.payments.add(make.payment(booking, **{key: "SAME-1"}))
-            uow.commit()
+        _committed(uow_factory, "payments", make.payment(booking, **{key: "SAME-1"}))
         with uow_factory() as uow:
             uow.payments.add(make.payment(booking, **{key: "SAME-1"}))
             with pytest.raises(DuplicateError):
@@ -3979,9 +3929,7 @@ class PaymentRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking)
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         stored = _assert_the_second_writer_is_stale(
             uow_factory,
             lambda uow: uow.payments.get(payment.id),
@@ -3999,9 +3947,7 @@ class PaymentRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking)
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         workers = 6
 
         def deliver(worker: int) -> bool:
@@ -4025,9 +3971,7 @@ class PaymentRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking, provider="Stripe", provider_reference="pi_3Nx81")
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         with uow_factory() as uow:
             locked = uow.payments.get_by_provider_reference_for_update("STRIPE", "pi_3Nx81")
             assert locked == payment
@@ -4050,9 +3994,7 @@ class PaymentRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking, provider="stripe", provider_reference="pi_both")
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         with uow_factory() as uow:
             locked = uow.payments.get_by_provider_reference_for_update(
                 "stripe", "pi_both", with_booking=True
@@ -4082,9 +4024,7 @@ class PaymentRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking, provider="stripe", provider_reference="pi_race")
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         workers = 5
 
         def deliver(worker: int) -> None:
@@ -4245,9 +4185,7 @@ class PaymentRepositoryContract(_Base):
         booking = _stored_booking(uow_factory, make)
         payment = make.payment(booking)
         payment.capture(now=T0)
-        with uow_factory() as uow:
-            uow.payments.add(payment)
-            uow.commit()
+        _committed(uow_factory, "payments", payment)
         for attempt in range(2):
             with uow_factory() as uow:
                 locked = uow.payments.get_for_update(payment.id)
@@ -4280,9 +4218,7 @@ class WebhookInboxRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         receipt = make.webhook_receipt(payload={"id": "evt_1", "amount": 1050, "nested": [1, "a"]})
-        with uow_factory() as uow:
-            uow.webhook_inbox.add(receipt)
-            uow.commit()
+        _committed(uow_factory, "webhook_inbox", receipt)
         with uow_factory() as uow:
             assert uow.webhook_inbox.get(receipt.id) == receipt
             assert uow.webhook_inbox.get_by_event("Stripe", receipt.event_id) == receipt
@@ -4294,16 +4230,16 @@ class WebhookInboxRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         first = make.webhook_receipt(event_id="evt_same")
-        with uow_factory() as uow:
-            uow.webhook_inbox.add(first)
-            uow.commit()
+        _committed(uow_factory, "webhook_inbox", first)
         with uow_factory() as uow:
             uow.webhook_inbox.add(make.webhook_receipt(event_id="evt_same"))
             with pytest.raises(DuplicateError):
                 uow.commit()
-        with uow_factory() as uow:
-            uow.webhook_inbox.add(make.webhook_receipt(provider="razorpay", event_id="evt_same"))
-            uow.commit()
+        _committed(
+            uow_factory,
+            "webhook_inbox",
+            make.webhook_receipt(provider="razorpay", event_id="evt_same"),
+        )
 
     def test_add_if_new_stores_an_event_once_and_tracks_the_receipt(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4560,9 +4496,7 @@ class InvoiceRepositoryContract(_Base):
             uow.refunds.add(refund)
             uow.invoices.add(invoice)
             uow.commit()
-        with uow_factory() as uow:
-            uow.invoices.add(credit)
-            uow.commit()
+        _committed(uow_factory, "invoices", credit)
         with uow_factory() as uow:
             assert uow.invoices.get(invoice.id) == invoice
             assert uow.invoices.get_by_number("INV-2026-DL01-000007") == invoice
@@ -4611,9 +4545,9 @@ class InvoiceRepositoryContract(_Base):
 
     def test_a_number_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
         payment = _store_payment(uow_factory, make)
-        with uow_factory() as uow:
-            uow.invoices.add(make.invoice(payment, series_key="2026/DL01", sequence=1))
-            uow.commit()
+        _committed(
+            uow_factory, "invoices", make.invoice(payment, series_key="2026/DL01", sequence=1)
+        )
         with uow_factory() as uow:
             uow.invoices.add(make.invoice(payment, series_key="2026/DL01", sequence=1))
             with pytest.raises(DuplicateError):
@@ -4625,9 +4559,7 @@ class InvoiceRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         series = make.invoice_series(key="2026/dl01")
-        with uow_factory() as uow:
-            uow.invoice_series.add(series)
-            uow.commit()
+        _committed(uow_factory, "invoice_series", series)
         taken = []
         for commit in (True, False, True):
             with uow_factory() as uow:
@@ -4651,9 +4583,7 @@ class InvoiceRepositoryContract(_Base):
     def test_a_number_taken_in_one_step_moves_the_series_on_and_a_rollback_gives_it_back(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        with uow_factory() as uow:
-            uow.invoice_series.add(make.invoice_series(key="2026/dl02"))
-            uow.commit()
+        _committed(uow_factory, "invoice_series", make.invoice_series(key="2026/dl02"))
         taken = []
         for commit in (True, False, True):
             with uow_factory() as uow:
@@ -4684,9 +4614,7 @@ class InvoiceRepositoryContract(_Base):
             assert uow.invoice_series.get("2027/DL02") is None
 
     def test_a_series_key_is_held_once(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
-        with uow_factory() as uow:
-            uow.invoice_series.add(make.invoice_series(key="2026/GOA"))
-            uow.commit()
+        _committed(uow_factory, "invoice_series", make.invoice_series(key="2026/GOA"))
         with uow_factory() as uow:
             uow.invoice_series.add(InvoiceSeries(key="2026/goa", next_number=5))
             with pytest.raises(DuplicateError):
@@ -4715,9 +4643,7 @@ class InvoiceRepositoryContract(_Base):
     def test_numbers_taken_by_several_workers_at_once_are_each_taken_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        with uow_factory() as uow:
-            uow.invoice_series.add(make.invoice_series(key="2026/RACE"))
-            uow.commit()
+        _committed(uow_factory, "invoice_series", make.invoice_series(key="2026/RACE"))
         workers = 6
 
         def take(_: int) -> int:
@@ -4923,9 +4849,7 @@ class CommissionLedgerContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         partner, payment = _partner_payment(uow_factory, make)
-        with uow_factory() as uow:
-            uow.commissions.add(make.commission_entry(payment, partner.id))
-            uow.commit()
+        _committed(uow_factory, "commissions", make.commission_entry(payment, partner.id))
         twin = make.commission_entry(payment, partner.id)
         bystander = make.location()
         with uow_factory() as uow:
@@ -4947,9 +4871,7 @@ class CommissionLedgerContract(_Base):
 
         def add(entry: CommissionEntry) -> str:
             try:
-                with uow_factory() as uow:
-                    uow.commissions.add(entry)
-                    uow.commit()
+                _committed(uow_factory, "commissions", entry)
             except DuplicateError:
                 return "duplicate"
             return "added"
@@ -5165,9 +5087,7 @@ class StaffRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         first = make.staff_member(email=EmailAddress("desk@example.com"))
-        with uow_factory() as uow:
-            uow.staff.add(first)
-            uow.commit()
+        _committed(uow_factory, "staff", first)
         with uow_factory() as uow:
             uow.staff.add(make.staff_member(email=EmailAddress("desk@example.com")))
             with pytest.raises(DuplicateError):
@@ -5179,9 +5099,7 @@ class StaffRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         ann = make.staff_member(email=EmailAddress("Ann@Example.com"))
-        with uow_factory() as uow:
-            uow.staff.add(ann)
-            uow.commit()
+        _committed(uow_factory, "staff", ann)
         with uow_factory() as uow:
             found = uow.staff.get_by_email(EmailAddress("ann@example.com"))
             assert found is not None
@@ -5234,9 +5152,7 @@ class ImportRepositoryContract(_Base):
             settings={"chunk_size": 500, "mapping": {"Phone": "customer_phone"}},
             total_rows=40,
         )
-        with uow_factory() as uow:
-            uow.imports.add(job)
-            uow.commit()
+        _committed(uow_factory, "imports", job)
         with uow_factory() as uow:
             assert uow.imports.get(job.id) == job
             assert uow.imports.get(uuid4()) is None
@@ -6346,9 +6262,7 @@ class TripRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         plan = make.itinerary(booking.id)
-        with uow_factory() as uow:
-            uow.itineraries.add(plan)
-            uow.commit()
+        _committed(uow_factory, "itineraries", plan)
         with uow_factory() as uow:
             assert uow.itineraries.get(plan.id) == plan
             assert uow.itineraries.get_for_booking(booking.id) == plan
@@ -7629,9 +7543,7 @@ class CustomerStatsRepositoryContract(_Base):
     ) -> None:
         customer = make.customer(name="Asha Rao", email=EmailAddress("asha@example.com"))
         phone = customer.phone
-        with uow_factory() as uow:
-            uow.customers.add(customer)
-            uow.commit()
+        _committed(uow_factory, "customers", customer)
         with uow_factory() as uow:
             found = uow.customers.get(customer.id)
             assert found is not None
@@ -7771,9 +7683,7 @@ class VoucherRepositoryContract(_Base):
             min_travelers=3,
             description="Summer campaign",
         )
-        with uow_factory() as uow:
-            uow.vouchers.add(voucher)
-            uow.commit()
+        _committed(uow_factory, "vouchers", voucher)
         with uow_factory() as uow:
             assert uow.vouchers.get(voucher.id) == voucher
             assert uow.vouchers.get_by_code(" Summer-10 ") == voucher
@@ -8105,9 +8015,7 @@ class PushDeviceRepositoryContract(_Base):
         asha, ravi = self._stored_customers(uow_factory, make, 2)
         token = "e" + "x" * 160 + ":APA91b_-"
         phone = _device(asha.id, token, platform="ios", label="Asha's iPhone")
-        with uow_factory() as uow:
-            uow.push_devices.add(phone)
-            uow.commit()
+        _committed(uow_factory, "push_devices", phone)
         with uow_factory() as uow:
             assert uow.push_devices.get(phone.id) == phone
             assert uow.push_devices.get_by_token(token) == phone
@@ -8150,9 +8058,7 @@ class PushDeviceRepositoryContract(_Base):
     ) -> None:
         asha, ravi = self._stored_customers(uow_factory, make, 2)
         device = _device(asha.id, "shared-tablet", label="Asha's tablet")
-        with uow_factory() as uow:
-            uow.push_devices.add(device)
-            uow.commit()
+        _committed(uow_factory, "push_devices", device)
         later = T0 + timedelta(days=2)
         with uow_factory() as uow:
             found = uow.push_devices.get_by_token("shared-tablet")
@@ -8360,9 +8266,7 @@ class ShareLinkRepositoryContract(_Base):
     ) -> None:
         (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking, label="for the Sharma family", show_first_names=True)
-        with uow_factory() as uow:
-            uow.share_links.add(link)
-            uow.commit()
+        _committed(uow_factory, "share_links", link)
         with uow_factory() as uow:
             assert uow.share_links.get(link.id) == link
             assert uow.share_links.get_by_token_hash(link.token_hash) == link
@@ -8410,9 +8314,7 @@ class ShareLinkRepositoryContract(_Base):
         link = _share_link(booking)
         assert (link.view_count, link.last_opened_at) == (0, None)
         first, second = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
-        with uow_factory() as uow:
-            uow.share_links.add(link)
-            uow.commit()
+        _committed(uow_factory, "share_links", link)
         with uow_factory() as uow:
             read = uow.share_links.get_by_token_hash(link.token_hash)
             assert read is not None
@@ -8439,9 +8341,7 @@ class ShareLinkRepositoryContract(_Base):
         """Two opens that read the link at once both count (0.4)."""
         (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking)
-        with uow_factory() as uow:
-            uow.share_links.add(link)
-            uow.commit()
+        _committed(uow_factory, "share_links", link)
         with uow_factory() as late:
             read = late.share_links.get_by_token_hash(link.token_hash)
             assert read is not None
@@ -8463,9 +8363,7 @@ class ShareLinkRepositoryContract(_Base):
     ) -> None:
         (booking,) = _stored_bookings(uow_factory, make, 1)
         link = _share_link(booking)
-        with uow_factory() as uow:
-            uow.share_links.add(link)
-            uow.commit()
+        _committed(uow_factory, "share_links", link)
         with uow_factory() as uow:
             assert uow.share_links.remove(link.id)
             assert uow.share_links.get(link.id) is None
