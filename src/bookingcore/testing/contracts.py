@@ -711,10 +711,7 @@ class CustomerRepositoryContract(_Base):
     ) -> None:
         first = make.customer()
         _committed(uow_factory, "customers", first)
-        with uow_factory() as uow:
-            uow.customers.add(make.customer(phone=first.phone))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "customers", make.customer(phone=first.phone))
 
     def test_a_customer_is_found_by_their_external_id_and_it_is_unique(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1360,10 +1357,11 @@ class BookingRepositoryContract(_Base):
             uow.travelers.add(traveler)
             uow.bookings.add(make.booking(customer.id, slot, [traveler.id], **{key: "SAME-1"}))
             uow.commit()
-        with uow_factory() as uow:
-            uow.bookings.add(make.booking(customer.id, slot, [traveler.id], **{key: "SAME-1"}))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory,
+            "bookings",
+            make.booking(customer.id, slot, [traveler.id], **{key: "SAME-1"}),
+        )
 
     def test_list_applies_every_filter(self, uow_factory: UnitOfWorkFactory, make: Builder) -> None:
         partner = make.partner()
@@ -1639,10 +1637,7 @@ class PartnerRepositoryContract(_Base):
             make.partner(api_key=partner.api_key),
             make.partner(contact_email=partner.contact_email),
         ):
-            with uow_factory() as uow:
-                uow.partners.add(clash)
-                with pytest.raises(DuplicateError):
-                    uow.commit()
+            _assert_duplicate(uow_factory, "partners", clash)
 
     def test_credentials_and_settings_round_trip_and_rotations_are_saved(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1880,10 +1875,7 @@ class HistoryRepositoryContract(_Base):
             if clash == "idempotency_key"
             else _move(booking, 2, "cancelled", idempotency_key="other")
         )
-        with uow_factory() as uow:
-            uow.lifecycle_events.add(again)
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "lifecycle_events", again)
         with uow_factory() as uow:
             assert len(uow.lifecycle_events.list_for_booking(booking.id)) == 1
 
@@ -2103,10 +2095,7 @@ class OutboxRepositoryContract(_Base):
             assert list(uow.deliveries.list_due(T0, 10)) == []
             due_at = T0 + policy.delay(1)
             assert list(uow.deliveries.list_due(due_at, 10)) == [failing]
-        with uow_factory() as uow:
-            uow.deliveries.add(Delivery(event.id, "mailer"))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "deliveries", Delivery(event.id, "mailer"))
 
     def _store_handled(
         self,
@@ -2366,10 +2355,7 @@ class CommunicationRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         _committed(uow_factory, "communications", self._message(booking, 1, **{key: "SAME"}))
-        with uow_factory() as uow:
-            uow.communications.add(self._message(booking, 2, **{key: "SAME"}))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "communications", self._message(booking, 2, **{key: "SAME"}))
 
     def test_a_failed_message_is_claimed_for_sending_again_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -3042,10 +3028,9 @@ class BookingGroupRepositoryContract(_Base):
             uow.customers.add(organizer)
             uow.groups.add(make.group(organizer.id, group_reference="SCHOOL-TRIP"))
             uow.commit()
-        with uow_factory() as uow:
-            uow.groups.add(make.group(organizer.id, group_reference="school-trip"))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory, "groups", make.group(organizer.id, group_reference="school-trip")
+        )
 
     @requires("interleaved_units_of_work")
     def test_a_change_to_a_group_someone_else_changed_first_is_stale(
@@ -3405,20 +3390,18 @@ class WaitlistRepositoryContract(_Base):
             uow.waitlist.add(first)
             uow.waitlist.add(make.waitlist_entry(slot.id, other.id, position=2))
             uow.commit()
-        with uow_factory() as uow:
-            uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
-            with pytest.raises(DuplicateError) as caught:
-                uow.commit()
-        assert caught.value.existing_id == first.id
+        refused = _assert_duplicate(
+            uow_factory, "waitlist", make.waitlist_entry(slot.id, customer.id, position=3)
+        )
+        assert refused.existing_id == first.id
         with uow_factory() as uow:  # an offered entry is still active
             stored = uow.waitlist.get(first.id)
             assert stored is not None
             stored.offer(now=T0, expires_at=T0 + timedelta(days=1))
             uow.commit()
-        with uow_factory() as uow:
-            uow.waitlist.add(make.waitlist_entry(slot.id, customer.id, position=3))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory, "waitlist", make.waitlist_entry(slot.id, customer.id, position=3)
+        )
         with uow_factory() as uow:
             mine = uow.waitlist.list_for_customer(customer.id, PageRequest())
             assert [e.id for e in mine] == [first.id]
@@ -3742,10 +3725,7 @@ class PaymentRepositoryContract(_Base):
     ) -> None:
         booking = _stored_booking(uow_factory, make)
         _committed(uow_factory, "payments", make.payment(booking, **{key: "SAME-1"}))
-        with uow_factory() as uow:
-            uow.payments.add(make.payment(booking, **{key: "SAME-1"}))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "payments", make.payment(booking, **{key: "SAME-1"}))
 
     def test_one_reference_may_exist_at_two_providers_and_many_payments_have_none(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -4548,10 +4528,9 @@ class InvoiceRepositoryContract(_Base):
         _committed(
             uow_factory, "invoices", make.invoice(payment, series_key="2026/DL01", sequence=1)
         )
-        with uow_factory() as uow:
-            uow.invoices.add(make.invoice(payment, series_key="2026/DL01", sequence=1))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory, "invoices", make.invoice(payment, series_key="2026/DL01", sequence=1)
+        )
         with uow_factory() as uow:
             assert len(uow.invoices.list_for_booking(payment.booking_id)) == 1
 
@@ -5088,10 +5067,9 @@ class StaffRepositoryContract(_Base):
     ) -> None:
         first = make.staff_member(email=EmailAddress("desk@example.com"))
         _committed(uow_factory, "staff", first)
-        with uow_factory() as uow:
-            uow.staff.add(make.staff_member(email=EmailAddress("desk@example.com")))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory, "staff", make.staff_member(email=EmailAddress("desk@example.com"))
+        )
         with uow_factory() as uow:
             assert [m.id for m in uow.staff.list()] == [first.id]
 
@@ -5107,10 +5085,9 @@ class StaffRepositoryContract(_Base):
             assert found.email.value == "Ann@example.com"  # as given (the domain normalised)
             assert uow.staff.get_by_email(EmailAddress("ANN@EXAMPLE.COM")) is found
             assert uow.staff.get_by_email(EmailAddress("anne@example.com")) is None
-        with uow_factory() as uow:
-            uow.staff.add(make.staff_member(email=EmailAddress("ANN@example.com")))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory, "staff", make.staff_member(email=EmailAddress("ANN@example.com"))
+        )
         with uow_factory() as uow:
             assert [m.email.value for m in uow.staff.list()] == ["Ann@example.com"]
 
@@ -5478,6 +5455,18 @@ def _commit_all(uow_factory: UnitOfWorkFactory, repository: str, entities: Itera
         for entity in entities:
             add(entity)
         uow.commit()
+
+
+def _assert_duplicate(
+    uow_factory: UnitOfWorkFactory, repository: str, entity: object
+) -> DuplicateError:
+    """Adding ``entity`` through the unit of work's ``repository`` fails the commit with
+    :class:`~bookingcore.errors.DuplicateError`, which is returned."""
+    with uow_factory() as uow:
+        getattr(uow, repository).add(entity)
+        with pytest.raises(DuplicateError) as caught:
+            uow.commit()
+    return caught.value
 
 
 def _store_alone(repository: str, build: Callable[[Builder], Any]) -> Callable[..., Any]:
@@ -5982,10 +5971,11 @@ class QuotationRepositoryContract(_Base):
     ) -> None:
         slot, (customer,) = _stored_slot_customers(uow_factory, make)
         first = _committed(uow_factory, "quotations", make.quotation(customer.id, slot.id))
-        with uow_factory() as uow:
-            uow.quotations.add(make.quotation(customer.id, slot.id, reference=first.reference))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(
+            uow_factory,
+            "quotations",
+            make.quotation(customer.id, slot.id, reference=first.reference),
+        )
         with uow_factory() as uow:
             assert list(uow.quotations.list_revisions(first.reference)) == [first]
 
@@ -8021,10 +8011,7 @@ class PushDeviceRepositoryContract(_Base):
             assert uow.push_devices.get_by_token(token) == phone
             assert uow.push_devices.get_by_token(token.upper()) is None
             assert uow.push_devices.get(PushDeviceId(uuid4())) is None
-        with uow_factory() as uow:
-            uow.push_devices.add(_device(ravi.id, token))
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "push_devices", _device(ravi.id, token))
         with uow_factory() as uow:
             assert uow.push_devices.list_for_customer(ravi.id) == []
 
@@ -8274,10 +8261,7 @@ class ShareLinkRepositoryContract(_Base):
             assert uow.share_links.get(ShareLinkId(uuid4())) is None
         twin = _share_link(booking)
         twin.token_hash = link.token_hash
-        with uow_factory() as uow:
-            uow.share_links.add(twin)
-            with pytest.raises(DuplicateError):
-                uow.commit()
+        _assert_duplicate(uow_factory, "share_links", twin)
         with uow_factory() as uow:
             assert [x.id for x in uow.share_links.list_for_booking(booking.id)] == [link.id]
 
