@@ -1012,79 +1012,60 @@ class CatalogRepositoryContract(_Base):
             assert list(uow.suppliers.list(SupplierFilter(only_active=True), PageRequest())) == []
             assert list(uow.products.list(ProductFilter(only_active=True), PageRequest())) == []
 
-    def test_a_product_s_cancellation_policy_is_kept_changed_and_cleared(
-        self, uow_factory: UnitOfWorkFactory, make: Builder
-    ) -> None:
-        """``Product.cancellation_policy`` reads back equal (tiers, percents with
-        decimals, durations to the second), changes and clears with the unit of
-        work; a product without one reads back None.
-
-        .. versionadded:: 0.4
-        """
-        terms = CancellationPolicy(
-            self_service_until=timedelta(hours=48),
-            refund_tiers=(
-                RefundTier(timedelta(days=14), Decimal(100)),
-                RefundTier(timedelta(days=2, seconds=1), Decimal("12.5")),
-                RefundTier(timedelta(0), Decimal(0)),
+    @pytest.mark.parametrize(
+        ("field", "kept", "changed"),
+        [
+            pytest.param(
+                "cancellation_policy",
+                CancellationPolicy(
+                    self_service_until=timedelta(hours=48),
+                    refund_tiers=(
+                        RefundTier(timedelta(days=14), Decimal(100)),
+                        RefundTier(timedelta(days=2, seconds=1), Decimal("12.5")),
+                        RefundTier(timedelta(0), Decimal(0)),
+                    ),
+                ),
+                CancellationPolicy(refund_tiers=[RefundTier(timedelta(0), Decimal(0))]),
+                id="cancellation_policy",
             ),
-        )
-        course, dives = make.product(cancellation_policy=terms), make.product()
-        with uow_factory() as uow:
-            uow.products.add(course)
-            uow.products.add(dives)
-            uow.commit()
-        with uow_factory() as uow:
-            found, plain = uow.products.get(course.id), uow.products.get(dives.id)
-            assert found is not None
-            assert plain is not None
-            assert found.cancellation_policy == terms
-            assert plain.cancellation_policy is None
-            strict = CancellationPolicy(refund_tiers=[RefundTier(timedelta(0), Decimal(0))])
-            found.cancellation_policy, plain.cancellation_policy = None, strict
-            uow.commit()
-        with uow_factory() as uow:
-            assert uow.products.get(course.id).cancellation_policy is None  # type: ignore[union-attr]
-            assert uow.products.get(dives.id).cancellation_policy == strict  # type: ignore[union-attr]
-            listed = uow.products.list(ProductFilter(), PageRequest())
-            assert {p.id: p.cancellation_policy for p in listed} == {
-                course.id: None,
-                dives.id: strict,
-            }
-
-    def test_a_product_s_requirements_are_kept_changed_and_cleared(
-        self, uow_factory: UnitOfWorkFactory, make: Builder
+            pytest.param(
+                "requirements",
+                ProductRequirements(
+                    min_age=10, max_age=60, certificates=("PADI Open Water", "Nitrox ß")
+                ),
+                ProductRequirements(
+                    certificates=["PADI Advanced Open Water", "SSI Advanced Adventurer"],
+                    certificates_rule=CertificateRule.ANY,
+                ),
+                id="requirements",
+            ),
+        ],
+    )
+    def test_a_product_s_policy_and_requirements_are_kept_changed_and_cleared(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, field: str, kept: Any, changed: Any
     ) -> None:
-        """``Product.requirements`` read back equal (ages, kinds in order, the rule),
-        change and clear with the unit of work; a product without any reads back None.
+        """``Product.cancellation_policy`` (tiers, percents with decimals, durations to
+        the second) and ``Product.requirements`` (ages, kinds in order, the rule) read
+        back equal, change and clear with the unit of work; a product without one
+        reads back None.
 
         .. versionadded:: 0.4
         """
-        rules = ProductRequirements(
-            min_age=10, max_age=60, certificates=("PADI Open Water", "Nitrox ß")
-        )
-        course, dives = make.product(requirements=rules), make.product()
-        with uow_factory() as uow:
-            uow.products.add(course)
-            uow.products.add(dives)
-            uow.commit()
+        course, dives = make.product(**{field: kept}), make.product()
+        _commit_all(uow_factory, "products", (course, dives))
         with uow_factory() as uow:
             found, plain = uow.products.get(course.id), uow.products.get(dives.id)
             assert found is not None
             assert plain is not None
-            assert found.requirements == rules
-            assert plain.requirements is None
-            deep = ProductRequirements(
-                certificates=["PADI Advanced Open Water", "SSI Advanced Adventurer"],
-                certificates_rule=CertificateRule.ANY,
-            )
-            found.requirements, plain.requirements = None, deep
+            assert (getattr(found, field), getattr(plain, field)) == (kept, None)
+            setattr(found, field, None)
+            setattr(plain, field, changed)
             uow.commit()
         with uow_factory() as uow:
-            assert uow.products.get(course.id).requirements is None  # type: ignore[union-attr]
-            assert uow.products.get(dives.id).requirements == deep  # type: ignore[union-attr]
+            assert getattr(uow.products.get(course.id), field) is None
+            assert getattr(uow.products.get(dives.id), field) == changed
             listed = uow.products.list(ProductFilter(), PageRequest())
-            assert {p.id: p.requirements for p in listed} == {course.id: None, dives.id: deep}
+            assert {p.id: getattr(p, field) for p in listed} == {course.id: None, dives.id: changed}
 
     def test_pages_walk_every_matching_supplier_and_product_once_newest_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
