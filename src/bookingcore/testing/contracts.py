@@ -3888,9 +3888,7 @@ class PaymentRepositoryContract(_Base):
     def test_a_change_to_a_payment_someone_else_changed_first_is_stale(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        booking = _stored_booking(uow_factory, make)
-        payment = make.payment(booking)
-        _committed(uow_factory, "payments", payment)
+        payment = _store_payment(uow_factory, make)
         stored = _assert_the_second_writer_is_stale(
             uow_factory,
             lambda uow: uow.payments.get(payment.id),
@@ -3906,9 +3904,7 @@ class PaymentRepositoryContract(_Base):
     def test_a_webhook_delivered_to_several_workers_is_applied_once(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        booking = _stored_booking(uow_factory, make)
-        payment = make.payment(booking)
-        _committed(uow_factory, "payments", payment)
+        payment = _store_payment(uow_factory, make)
         workers = 6
 
         def deliver(worker: int) -> bool:
@@ -3930,9 +3926,9 @@ class PaymentRepositoryContract(_Base):
     def test_a_payment_is_found_and_locked_by_its_provider_reference(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        booking = _stored_booking(uow_factory, make)
-        payment = make.payment(booking, provider="Stripe", provider_reference="pi_3Nx81")
-        _committed(uow_factory, "payments", payment)
+        payment = _store_payment(
+            uow_factory, make, provider="Stripe", provider_reference="pi_3Nx81"
+        )
         with uow_factory() as uow:
             locked = uow.payments.get_by_provider_reference_for_update("STRIPE", "pi_3Nx81")
             assert locked == payment
@@ -3983,9 +3979,7 @@ class PaymentRepositoryContract(_Base):
     def test_workers_locking_one_payment_by_reference_see_each_other_s_events(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        booking = _stored_booking(uow_factory, make)
-        payment = make.payment(booking, provider="stripe", provider_reference="pi_race")
-        _committed(uow_factory, "payments", payment)
+        payment = _store_payment(uow_factory, make, provider="stripe", provider_reference="pi_race")
         workers = 5
 
         def deliver(worker: int) -> None:
@@ -5493,8 +5487,10 @@ def _store_waitlist_entry(uow_factory: UnitOfWorkFactory, make: Builder) -> Wait
     return _committed(uow_factory, "waitlist", make.waitlist_entry(slot.id, customer.id))
 
 
-def _store_payment(uow_factory: UnitOfWorkFactory, make: Builder) -> Payment:
-    return _committed(uow_factory, "payments", make.payment(_stored_booking(uow_factory, make)))
+def _store_payment(uow_factory: UnitOfWorkFactory, make: Builder, **fields: Any) -> Payment:
+    """Commit a booking (:func:`_stored_booking`) and a payment of it with ``fields``."""
+    booking = _stored_booking(uow_factory, make)
+    return _committed(uow_factory, "payments", make.payment(booking, **fields))
 
 
 def _store_refund(uow_factory: UnitOfWorkFactory, make: Builder) -> Refund:
