@@ -7625,6 +7625,31 @@ class CertificateRepositoryContract(_Base):
             assert [c.number for c in later] == ["N-0"]
 
 
+def _stored_plain_and_discounted(
+    uow_factory: UnitOfWorkFactory, make: Builder, discount: Money, **fields: Any
+) -> tuple[Booking, Booking]:
+    """Commit two bookings of one traveler on one slot (priced in INR): a plain one,
+    and one ``discount`` cheaper with ``fields`` (what the discount came from)."""
+    location = make.location()
+    slot = make.slot(location.id)
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    plain = make.booking(customer.id, slot, [traveler.id])
+    total = plain.subtotal - discount
+    discounted = make.booking(
+        customer.id, slot, [traveler.id], discount=discount, total=total, **fields
+    )
+    with uow_factory() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(plain)
+        uow.bookings.add(discounted)
+        uow.commit()
+    return plain, discounted
+
+
 class VoucherRepositoryContract(_Base):
     """Vouchers: unique codes in any case, every term read back, filters and pages,
     redemptions (one per booking), and locks that count every use once.
@@ -7787,28 +7812,10 @@ class VoucherRepositoryContract(_Base):
     def test_a_booking_keeps_its_voucher_code_and_discount(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
-        location = make.location()
-        slot = make.slot(location.id)
-        customer = make.customer()
-        traveler = make.traveler(customer.id)
-        plain = make.booking(customer.id, slot, [traveler.id])
-        price = plain.subtotal
-        off = Money("25", price.currency)
-        booking = attrs.evolve(
-            make.booking(customer.id, slot, [traveler.id]),
-            discount=off,
-            total=price - off,
-            voucher_code="SAVE25",
-            voucher_discount=off,
+        off = Money("25", "INR")
+        plain, booking = _stored_plain_and_discounted(
+            uow_factory, make, off, voucher_code="SAVE25", voucher_discount=off
         )
-        with uow_factory() as uow:
-            uow.locations.add(location)
-            uow.slots.add(slot)
-            uow.customers.add(customer)
-            uow.travelers.add(traveler)
-            uow.bookings.add(plain)
-            uow.bookings.add(booking)
-            uow.commit()
         with uow_factory() as uow:
             assert uow.bookings.get(booking.id) == booking
             stored = uow.bookings.get(plain.id)
@@ -7819,29 +7826,15 @@ class VoucherRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         """.. versionadded:: 0.4 (loyalty tiers)."""
-        location = make.location()
-        slot = make.slot(location.id)
-        customer = make.customer()
-        traveler = make.traveler(customer.id)
-        plain = make.booking(customer.id, slot, [traveler.id])
-        price = plain.subtotal
-        off = Money("12.50", price.currency)
-        booking = attrs.evolve(
-            make.booking(customer.id, slot, [traveler.id]),
-            discount=off,
-            total=price - off,
+        off = Money("12.50", "INR")
+        plain, booking = _stored_plain_and_discounted(
+            uow_factory,
+            make,
+            off,
             loyalty_tier="Gold",
             loyalty_percent=Decimal("12.5"),
             loyalty_discount=off,
         )
-        with uow_factory() as uow:
-            uow.locations.add(location)
-            uow.slots.add(slot)
-            uow.customers.add(customer)
-            uow.travelers.add(traveler)
-            uow.bookings.add(plain)
-            uow.bookings.add(booking)
-            uow.commit()
         with uow_factory() as uow:
             stored = uow.bookings.get(booking.id)
             assert stored == booking
