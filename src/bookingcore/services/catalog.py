@@ -198,9 +198,9 @@ class CatalogService:
         return self._set_active(
             "location",
             code_or_id,
-            lambda uow: self._find_location(uow, code_or_id),
-            _LOCATION_FIELDS,
-            active,
+            load=lambda uow: self._find_location(uow, code_or_id),
+            fields=_LOCATION_FIELDS,
+            active=active,
             principal=principal,
         )
 
@@ -554,9 +554,9 @@ class CatalogService:
         return self._set_active(
             "supplier",
             supplier_id,
-            lambda uow: uow.suppliers.get(supplier_id),
-            _SUPPLIER_FIELDS,
-            active,
+            load=lambda uow: uow.suppliers.get(supplier_id),
+            fields=_SUPPLIER_FIELDS,
+            active=active,
             principal=principal,
         )
 
@@ -632,9 +632,9 @@ class CatalogService:
         return self._set_active(
             "product",
             product_id,
-            lambda uow: uow.products.get(product_id),
-            _PRODUCT_FIELDS,
-            active,
+            load=lambda uow: uow.products.get(product_id),
+            fields=_PRODUCT_FIELDS,
+            active=active,
             principal=principal,
         )
 
@@ -642,10 +642,10 @@ class CatalogService:
         self,
         entity: str,
         key: object,
+        *,
         load: Callable[[UnitOfWork], _Reference | None],
         fields: tuple[str, ...],
         active: bool,
-        *,
         principal: Principal,
     ) -> _Reference:
         """Activate or deactivate the ``entity`` that ``load`` finds (``key`` names it
