@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from uuid import uuid4
 
+import attrs
 import pytest
 from tests._threads import all_at_once
 
@@ -172,6 +173,14 @@ class TestQuotationRevise:
             (1, QuotationStatus.SUPERSEDED),
             (2, QuotationStatus.DRAFT),
         ]
+
+    def test_keyed_lines_given_as_a_generator_are_all_revised_in(self, desk: Desk) -> None:
+        first = desk.core.quotations.create(desk.request(), principal=ADMIN)
+        lines = (attrs.evolve(line, quantity=3) for line in desk.request().lines)
+        second = desk.core.quotations.revise(
+            first.id, lines=lines, principal=ADMIN, idempotency_key="rev-gen"
+        )
+        assert [line.quantity for line in second.lines] == [3]
 
     def test_the_same_key_for_another_revision_conflicts(self, desk: Desk) -> None:
         first = desk.core.quotations.create(desk.request(), principal=ADMIN)

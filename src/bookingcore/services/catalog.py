@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import cast
+from typing import TypeVar, cast
 from uuid import UUID
 
 import attrs
@@ -94,6 +94,9 @@ from bookingcore.services.bookings import BookingService
 from bookingcore.services.customers import CustomerService
 
 __all__ = ["MAX_SLOT_BOOKINGS", "CatalogService", "SlotCancellation", "SlotMoved"]
+
+#: Reference data: what can be activated and deactivated.
+_Reference = TypeVar("_Reference", Location, Supplier, Product)
 
 
 class CatalogService:
@@ -192,14 +195,14 @@ class CatalogService:
             PermissionDeniedError: ``principal`` lacks ``manage_catalog``.
             NotFoundError: no such location.
         """
-        self._require_manager(principal)
-        with self._ctx.transaction() as tx:
-            location = self._find_location(tx.uow, code_or_id)
-            if location is None:
-                raise NotFoundError("location", code_or_id)
-            _audit_changed(tx, principal, "location", location, _LOCATION_FIELDS, is_active=active)
-            tx.commit()
-            return location
+        return self._set_active(
+            "location",
+            code_or_id,
+            load=lambda uow: self._find_location(uow, code_or_id),
+            fields=_LOCATION_FIELDS,
+            active=active,
+            principal=principal,
+        )
 
     # ------------------------------------------------------------------ suppliers, products
 
@@ -548,16 +551,14 @@ class CatalogService:
 
         .. versionadded:: 0.3
         """
-        self._require_manager(principal)
-        with self._ctx.transaction() as tx:
-            supplier = tx.uow.suppliers.get(supplier_id)
-            if supplier is None:
-                raise NotFoundError("supplier", supplier_id)
-            _audit_changed(
-                tx, principal, "supplier", supplier, _SUPPLIER_FIELDS, is_active=bool(active)
-            )
-            tx.commit()
-            return supplier
+        return self._set_active(
+            "supplier",
+            supplier_id,
+            load=lambda uow: uow.suppliers.get(supplier_id),
+            fields=_SUPPLIER_FIELDS,
+            active=active,
+            principal=principal,
+        )
 
     def update_product(
         self,
@@ -628,16 +629,35 @@ class CatalogService:
 
         .. versionadded:: 0.3
         """
+        return self._set_active(
+            "product",
+            product_id,
+            load=lambda uow: uow.products.get(product_id),
+            fields=_PRODUCT_FIELDS,
+            active=active,
+            principal=principal,
+        )
+
+    def _set_active(
+        self,
+        entity: str,
+        key: object,
+        *,
+        load: Callable[[UnitOfWork], _Reference | None],
+        fields: tuple[str, ...],
+        active: bool,
+        principal: Principal,
+    ) -> _Reference:
+        """Activate or deactivate the ``entity`` that ``load`` finds (``key`` names it
+        when there is none), audited as ``_audit_changed`` audits it."""
         self._require_manager(principal)
         with self._ctx.transaction() as tx:
-            product = tx.uow.products.get(product_id)
-            if product is None:
-                raise NotFoundError("product", product_id)
-            _audit_changed(
-                tx, principal, "product", product, _PRODUCT_FIELDS, is_active=bool(active)
-            )
+            record = load(tx.uow)
+            if record is None:
+                raise NotFoundError(entity, key)
+            _audit_changed(tx, principal, entity, record, fields, is_active=bool(active))
             tx.commit()
-            return product
+            return record
 
     def search_products(
         self,

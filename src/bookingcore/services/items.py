@@ -16,7 +16,7 @@ move reaches ``supplier_confirmed`` while an item waits
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from bookingcore.domain import policy
@@ -41,6 +41,9 @@ from bookingcore.services.bookings import BookingService
 from bookingcore.services.events import EventDispatcher, HandlerContext
 
 __all__ = ["BookingItemService", "install_supplier_confirmation"]
+
+#: The id an answer's audit entry takes (None without an idempotency key).
+_EntryId = UUID | None
 
 #: The handler that moves a paid booking on when its suppliers had all confirmed.
 SUPPLIER_CONFIRMATION_HANDLER = "travel.supplier_confirmed_after_payment"
@@ -149,24 +152,22 @@ class BookingItemService:
         .. versionchanged:: 0.4
            ``idempotency_key``.
         """
-        with self._ctx.transaction() as tx:
-            entry_id, fresh = claim_change(
-                tx.uow,
-                self._ctx.now(),
-                idempotency_key,
-                "item_confirmation",
-                principal,
-                item_id=item_id,
-                supplier_reference=supplier_reference,
-            )
-            item, booking = self._answerable(tx.uow, item_id, principal)
-            if not fresh:
-                return item
+
+        def confirm(
+            tx: Transaction, item: BookingItem, booking: Booking, entry_id: _EntryId
+        ) -> None:
             item.confirm(now=self._ctx.now(), supplier_reference=supplier_reference)
             self._audit(tx, principal, item, "confirmed", entry_id=entry_id)
             self._advance_if_all_confirmed(tx, booking, principal)
-            tx.commit()
-            return item
+
+        return self._answer(
+            "item_confirmation",
+            item_id,
+            confirm,
+            principal=principal,
+            idempotency_key=idempotency_key,
+            supplier_reference=supplier_reference,
+        )
 
     def reject(
         self,
@@ -193,25 +194,21 @@ class BookingItemService:
         .. versionchanged:: 0.4
            ``idempotency_key``.
         """
-        with self._ctx.transaction() as tx:
-            entry_id, fresh = claim_change(
-                tx.uow,
-                self._ctx.now(),
-                idempotency_key,
-                "item_rejection",
-                principal,
-                item_id=item_id,
-                reason=reason,
-            )
-            item, _ = self._answerable(tx.uow, item_id, principal)
-            if not fresh:
-                return item
+
+        def reject(tx: Transaction, item: BookingItem, _: Booking, entry_id: _EntryId) -> None:
             item.reject(reason, now=self._ctx.now())
             self._audit(
                 tx, principal, item, "rejected", reason=item.rejection_reason, entry_id=entry_id
             )
-            tx.commit()
-            return item
+
+        return self._answer(
+            "item_rejection",
+            item_id,
+            reject,
+            principal=principal,
+            idempotency_key=idempotency_key,
+            reason=reason,
+        )
 
     def request_again(
         self,
@@ -237,22 +234,18 @@ class BookingItemService:
            ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not re-request")
-        with self._ctx.transaction() as tx:
-            entry_id, fresh = claim_change(
-                tx.uow,
-                self._ctx.now(),
-                idempotency_key,
-                "item_request_again",
-                principal,
-                item_id=item_id,
-            )
-            item, _ = self._answerable(tx.uow, item_id, principal)
-            if not fresh:
-                return item
+
+        def ask(tx: Transaction, item: BookingItem, _: Booking, entry_id: _EntryId) -> None:
             item.request_again(now=self._ctx.now())
             self._audit(tx, principal, item, "requested_again", entry_id=entry_id)
-            tx.commit()
-            return item
+
+        return self._answer(
+            "item_request_again",
+            item_id,
+            ask,
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
 
     def cancel(
         self,
@@ -282,18 +275,10 @@ class BookingItemService:
            ``idempotency_key``.
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not cancel items")
-        with self._ctx.transaction() as tx:
-            entry_id, fresh = claim_change(
-                tx.uow,
-                self._ctx.now(),
-                idempotency_key,
-                "item_cancellation",
-                principal,
-                item_id=item_id,
-            )
-            item, booking = self._answerable(tx.uow, item_id, principal)
-            if not fresh:
-                return item
+
+        def cancel(
+            tx: Transaction, item: BookingItem, booking: Booking, entry_id: _EntryId
+        ) -> None:
             now = self._ctx.now()
             item.cancel(now=now)
             before = booking.total
@@ -319,10 +304,45 @@ class BookingItemService:
                 note=f"paid in full once item {item.description} was cancelled",
             )
             self._advance_if_all_confirmed(tx, booking, principal)
-            tx.commit()
-            return item
+
+        return self._answer(
+            "item_cancellation",
+            item_id,
+            cancel,
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
 
     # ------------------------------------------------------------------ helpers
+
+    def _answer(
+        self,
+        operation: str,
+        item_id: BookingItemId,
+        answer: Callable[[Transaction, BookingItem, Booking, _EntryId], None],
+        *,
+        principal: Principal,
+        idempotency_key: str | None,
+        **asked: object,
+    ) -> BookingItem:
+        """Claim ``idempotency_key`` for ``operation`` on the item (asking ``asked``
+        too), let ``answer`` change the item and its booking (with the id its audit
+        entry takes) and commit; a retry answers the item as it is now."""
+        with self._ctx.transaction() as tx:
+            entry_id, fresh = claim_change(
+                tx.uow,
+                self._ctx.now(),
+                idempotency_key,
+                operation,
+                principal,
+                item_id=item_id,
+                **asked,
+            )
+            item, booking = self._answerable(tx.uow, item_id, principal)
+            if fresh:
+                answer(tx, item, booking, entry_id)
+                tx.commit()
+            return item
 
     @staticmethod
     def _answerable(

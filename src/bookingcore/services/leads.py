@@ -150,11 +150,9 @@ class LeadService:
                 raise
             # Lost the race to a twin with the same key: its lead is this call's answer.
             with self._ctx.uow_factory() as uow:
-                prior = uow.leads.get_by_idempotency_key(key)
+                prior = _prior_lead(uow, key, digest)
             if prior is None:
                 raise
-            if prior.request_fingerprint != digest:
-                raise IdempotencyConflictError(caller_key(key)) from None
             return prior
 
     def _capture(
@@ -181,10 +179,8 @@ class LeadService:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             if key is not None and not claim_key(tx.uow, key, "lead", now):
-                prior = tx.uow.leads.get_by_idempotency_key(key)
+                prior = _prior_lead(tx.uow, key, digest)
                 if prior is not None:
-                    if prior.request_fingerprint != digest:
-                        raise IdempotencyConflictError(caller_key(key))
                     return prior
             p.raise_if_any()
             customer_id = self._customer_for(tx, principal, phone, email, name)
@@ -493,6 +489,18 @@ class LeadService:
 
 def _status(value: LeadStatus | str) -> LeadStatus:
     return parse_choice(LeadStatus, value, "status", what="a lead status")
+
+
+def _prior_lead(uow: UnitOfWork, key: str, digest: str | None) -> Lead | None:
+    """The lead an earlier capture with idempotency ``key`` made, if any.
+
+    Raises:
+        IdempotencyConflictError: that call asked for something else.
+    """
+    prior = uow.leads.get_by_idempotency_key(key)
+    if prior is not None and prior.request_fingerprint != digest:
+        raise IdempotencyConflictError(caller_key(key))
+    return prior
 
 
 def _visible(uow: UnitOfWork, lead_id: LeadId, principal: Principal) -> Lead:

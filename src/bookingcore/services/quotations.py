@@ -358,19 +358,6 @@ class QuotationService:
         """
         _require_quoter(principal)
         key = principal_key(principal, idempotency_key)
-        digest = None
-        if key is not None:
-            digest = fingerprint(
-                "revise_quotation",
-                principal,
-                quotation_id=quotation_id,
-                lines=None if lines is None else tuple(lines),
-                travelers=travelers,
-                valid_until=valid_until,
-                seat_price=seat_price,
-                slot_id=slot_id,
-                notes=notes,
-            )
         changes = _Revision(
             lines=None if lines is None else tuple(lines),
             travelers=travelers,
@@ -379,6 +366,10 @@ class QuotationService:
             slot_id=slot_id,
             notes=notes,
         )
+        digest = None
+        if key is not None:
+            asked = attrs.asdict(changes, recurse=False)
+            digest = fingerprint("revise_quotation", principal, quotation_id=quotation_id, **asked)
         return self._once(
             key, digest, lambda: self._revise(quotation_id, changes, principal, key, digest)
         )
@@ -754,11 +745,9 @@ class QuotationService:
                 raise
             # Lost the race to a twin with the same key: its booking is this call's answer.
             with self._ctx.uow_factory() as uow:
-                prior = uow.bookings.get_by_idempotency_key(key)
+                prior = _prior_booking(uow, key, digest)
             if prior is None:
                 raise
-            if prior.request_fingerprint != digest:
-                raise IdempotencyConflictError(caller_key(key)) from None
             booked = prior
         return policy.booking_for(principal, booked)
 
@@ -775,10 +764,8 @@ class QuotationService:
         with self._ctx.transaction() as tx:
             uow = tx.uow
             if key is not None and not claim_key(uow, key, "booking", now):
-                prior = uow.bookings.get_by_idempotency_key(key)
+                prior = _prior_booking(uow, key, digest)
                 if prior is not None:
-                    if prior.request_fingerprint != digest:
-                        raise IdempotencyConflictError(caller_key(key))
                     return prior
             quotation = _visible(uow, quotation_id, principal)
             policy.require(
@@ -948,6 +935,18 @@ def _prior_revision(uow: UnitOfWork, key: str | None, digest: str | None) -> Quo
     if key is None:
         return None
     prior = uow.quotations.get_by_idempotency_key(key)
+    if prior is not None and prior.request_fingerprint != digest:
+        raise IdempotencyConflictError(caller_key(key))
+    return prior
+
+
+def _prior_booking(uow: UnitOfWork, key: str, digest: str | None) -> Booking | None:
+    """The booking an earlier approval with idempotency ``key`` made, if any.
+
+    Raises:
+        IdempotencyConflictError: that call asked for something else.
+    """
+    prior = uow.bookings.get_by_idempotency_key(key)
     if prior is not None and prior.request_fingerprint != digest:
         raise IdempotencyConflictError(caller_key(key))
     return prior

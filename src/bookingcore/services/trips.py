@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 from uuid import UUID, uuid5
 
@@ -89,6 +89,19 @@ def _visible_booking(uow: UnitOfWork, booking_id: BookingId, principal: Principa
     if booking is None or not policy.can_view_booking(principal, booking):
         raise NotFoundError("booking", booking_id)
     return booking
+
+
+def _visible_plan(uow: UnitOfWork, booking_id: BookingId, principal: Principal) -> Itinerary:
+    """The plan of a booking ``principal`` may see.
+
+    Raises:
+        NotFoundError: no such booking visible to ``principal``, or no plan yet.
+    """
+    _visible_booking(uow, booking_id, principal)
+    itinerary = uow.itineraries.get_for_booking(booking_id)
+    if itinerary is None:
+        raise NotFoundError("itinerary", booking_id)
+    return itinerary
 
 
 class TripService:
@@ -197,28 +210,20 @@ class TripService:
         .. versionchanged:: 0.4
            ``idempotency_key``.
         """
-        _require_staff(principal, "plan trips")
-        now = self._ctx.now()
-        with self._ctx.uow_factory() as uow:
-            _, fresh = claim_change(
-                uow,
-                now,
-                idempotency_key,
-                "trip_booking_add",
-                principal,
-                trip_id=trip_id,
-                booking_id=booking_id,
-            )
-            trip = uow.trips.get(trip_id)
-            if trip is None:
-                raise NotFoundError("trip", trip_id)
-            if not fresh:
-                return trip
+
+        def add(uow: UnitOfWork, trip: Trip, now: datetime) -> None:
             uow.bookings.get_for_update(booking_id)
             self._check_booking(uow, trip, booking_id, "booking_id")
             trip.add_booking(booking_id, now=now)
-            uow.commit()
-            return trip
+
+        return self._change_bookings(
+            "trip_booking_add",
+            trip_id,
+            booking_id,
+            add,
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
 
     def remove_booking(
         self,
@@ -244,6 +249,27 @@ class TripService:
         .. versionchanged:: 0.4
            ``idempotency_key``.
         """
+        return self._change_bookings(
+            "trip_booking_remove",
+            trip_id,
+            booking_id,
+            lambda _, trip, now: trip.remove_booking(booking_id, now=now),
+            principal=principal,
+            idempotency_key=idempotency_key,
+        )
+
+    def _change_bookings(
+        self,
+        operation: str,
+        trip_id: TripId,
+        booking_id: BookingId,
+        change: Callable[[UnitOfWork, Trip, datetime], None],
+        *,
+        principal: Principal,
+        idempotency_key: str | None,
+    ) -> Trip:
+        """Make ``change`` to the trip's bookings (keyed as ``operation`` on the trip
+        and ``booking_id``) and commit it; a retry answers the trip as it is now."""
         _require_staff(principal, "plan trips")
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
@@ -251,7 +277,7 @@ class TripService:
                 uow,
                 now,
                 idempotency_key,
-                "trip_booking_remove",
+                operation,
                 principal,
                 trip_id=trip_id,
                 booking_id=booking_id,
@@ -259,10 +285,9 @@ class TripService:
             trip = uow.trips.get(trip_id)
             if trip is None:
                 raise NotFoundError("trip", trip_id)
-            if not fresh:
-                return trip
-            trip.remove_booking(booking_id, now=now)
-            uow.commit()
+            if fresh:
+                change(uow, trip, now)
+                uow.commit()
             return trip
 
     def get(self, trip_id: TripId, *, principal: Principal) -> Trip:
@@ -381,11 +406,7 @@ class ItineraryService:
             NotFoundError: no booking visible to ``principal``, or no plan yet.
         """
         with self._ctx.uow_factory() as uow:
-            _visible_booking(uow, booking_id, principal)
-            itinerary = uow.itineraries.get_for_booking(booking_id)
-        if itinerary is None:
-            raise NotFoundError("itinerary", booking_id)
-        return itinerary
+            return _visible_plan(uow, booking_id, principal)
 
     def set_day(
         self, booking_id: BookingId, day: ItineraryDay, *, principal: Principal
@@ -398,10 +419,7 @@ class ItineraryService:
         """
         _require_staff(principal, "edit itineraries")
         with self._ctx.uow_factory() as uow:
-            _visible_booking(uow, booking_id, principal)
-            itinerary = uow.itineraries.get_for_booking(booking_id)
-            if itinerary is None:
-                raise NotFoundError("itinerary", booking_id)
+            itinerary = _visible_plan(uow, booking_id, principal)
             itinerary.set_day(day, now=self._ctx.now())
             uow.commit()
             return itinerary
@@ -415,10 +433,7 @@ class ItineraryService:
         """
         _require_staff(principal, "edit itineraries")
         with self._ctx.uow_factory() as uow:
-            _visible_booking(uow, booking_id, principal)
-            itinerary = uow.itineraries.get_for_booking(booking_id)
-            if itinerary is None:
-                raise NotFoundError("itinerary", booking_id)
+            itinerary = _visible_plan(uow, booking_id, principal)
             itinerary.remove_day(day, now=self._ctx.now())
             uow.commit()
             return itinerary
