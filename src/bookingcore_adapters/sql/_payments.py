@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -100,9 +100,6 @@ __all__ = [
     "payments",
     "webhook_inbox",
 ]
-
-E = TypeVar("E")
-
 
 # --------------------------------------------------------------------------- tables
 
@@ -465,6 +462,22 @@ INVOICE_SERIES = Mapper[InvoiceSeries](
 # --------------------------------------------------------------------------- repositories
 
 
+def _provider_or_none(provider: str) -> str | None:
+    """``provider`` normalised, or ``None`` when malformed: no payment or receipt names it."""
+    try:
+        return normalise_provider(provider)
+    except ValidationError:
+        return None
+
+
+def _series_id_or_none(key: str) -> UUID | None:
+    """The id of the series with ``key``, or ``None`` when malformed: no series has it."""
+    try:
+        return series_id(key)
+    except ValidationError:
+        return None
+
+
 class PaymentRepository(Repository[Payment]):
     """:class:`~bookingcore.ports.PaymentRepository` in SQL."""
 
@@ -475,10 +488,9 @@ class PaymentRepository(Repository[Payment]):
         return self._lock(payment_id)
 
     def get_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return None  # no payment can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return None
         c = self._table.c
         return self._first(
             [c.provider == name, c.provider_reference == reference],
@@ -488,10 +500,9 @@ class PaymentRepository(Repository[Payment]):
     def get_by_provider_reference_for_update(
         self, provider: str, reference: str, *, with_booking: bool = False
     ) -> Payment | None:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return None  # no payment can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return None
         # The booking's other payments come in the same round trip: applying a capture
         # adds up what the booking was paid next (list_for_booking answers from memory).
         # With the booking: locked after the payment, in the same round trip, with its
@@ -702,10 +713,9 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
         return self._get(receipt_id)
 
     def get_by_event(self, provider: str, event_id: str) -> WebhookReceipt | None:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return None  # no receipt can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return None
         found = self._session.select_equal(
             self._mapper, {"provider": name, "event_id": event_id}, lambda w: w.received_at
         )
@@ -727,10 +737,9 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
         )
 
     def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return []  # no receipt can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return []
         c = self._table.c
         return self._session.select(
             self._mapper,
@@ -773,24 +782,17 @@ class InvoiceSeriesRepository(Repository[InvoiceSeries]):
         return self._session.add_if_new(self._mapper, series, ())
 
     def get(self, key: str) -> InvoiceSeries | None:
-        try:
-            wanted = series_id(key)
-        except ValidationError:
-            return None  # no series can have a malformed key
-        return self._get(wanted)
+        wanted = _series_id_or_none(key)
+        return None if wanted is None else self._get(wanted)
 
     def get_for_update(self, key: str) -> InvoiceSeries | None:
-        try:
-            wanted = series_id(key)
-        except ValidationError:
-            return None  # no series can have a malformed key
-        return self._lock(wanted)
+        wanted = _series_id_or_none(key)
+        return None if wanted is None else self._lock(wanted)
 
     def take_number(self, key: str) -> int | None:
-        try:
-            wanted = series_id(key)
-        except ValidationError:
-            return None  # no series can have a malformed key
+        wanted = _series_id_or_none(key)
+        if wanted is None:
+            return None
         if wanted in self._session.tracked(self._mapper):
             series = self._lock(wanted)  # read in this unit of work: taken in memory
             return None if series is None else series.take()
