@@ -621,9 +621,7 @@ class BookingRepository(Repository[Booking]):
         return self._get(booking_id)
 
     def _by(self, column: str, value: str) -> Booking | None:
-        return self._session.find_unique(
-            self._mapper, column, value, lambda b: getattr(b, column, None)
-        )
+        return self._unique(column, value, lambda b: getattr(b, column, None))
 
     def get_for_update(self, booking_id: BookingId) -> Booking | None:
         # Its location comes in the same query (unlocked): invoicing a payment reads it next.

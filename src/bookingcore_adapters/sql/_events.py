@@ -556,9 +556,7 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
         )
 
     def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda e: e.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda e: e.idempotency_key)
 
     def tally_transitions(
         self, occurred_from: datetime | None, occurred_before: datetime | None
@@ -820,14 +818,11 @@ class CommunicationRepository(Repository[Communication]):
         return self._get(communication_id)
 
     def get_by_dedupe_key(self, key: str) -> Communication | None:
-        return self._session.find_unique(self._mapper, "dedupe_key", key, lambda c: c.dedupe_key)
+        return self._unique("dedupe_key", key, lambda c: c.dedupe_key)
 
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
-        return self._session.find_unique(
-            self._mapper,
-            "provider_message_id",
-            provider_message_id,
-            lambda c: c.provider_message_id,
+        return self._unique(
+            "provider_message_id", provider_message_id, lambda c: c.provider_message_id
         )
 
     def requeue_failed(

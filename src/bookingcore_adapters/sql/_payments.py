@@ -516,9 +516,7 @@ class PaymentRepository(Repository[Payment]):
         )
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda p: p.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda p: p.idempotency_key)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
         return self._oldest_with(booking_id=booking_id)
@@ -698,9 +696,7 @@ class RefundRepository(Repository[Refund]):
         return self._get(refund_id)
 
     def get_by_provider_reference(self, reference: str) -> Refund | None:
-        return self._session.find_unique(
-            self._mapper, "provider_reference", reference, lambda r: r.provider_reference
-        )
+        return self._unique("provider_reference", reference, lambda r: r.provider_reference)
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
         return self._oldest_with(payment_id=payment_id)

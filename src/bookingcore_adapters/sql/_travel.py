@@ -417,9 +417,7 @@ class LeadRepository(Repository[Lead]):
         return self._get(lead_id)
 
     def get_by_idempotency_key(self, key: str) -> Lead | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda x: x.idempotency_key)
 
     def _where(self, query: LeadFilter) -> list[ColumnElement[bool]]:
         c = self._table.c
@@ -511,9 +509,7 @@ class QuotationRepository(Repository[Quotation]):
         return self._get(quotation_id)
 
     def get_by_idempotency_key(self, key: str) -> Quotation | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda x: x.idempotency_key)
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         return self._session.select_equal(

@@ -296,9 +296,7 @@ class BookingGroupRepository(Repository[BookingGroup]):
             reference = normalise_group_reference(group_reference)
         except ValidationError:
             return None  # no group can hold a malformed reference
-        return self._session.find_unique(
-            self._mapper, "group_reference", reference, lambda g: g.group_reference
-        )
+        return self._unique("group_reference", reference, lambda g: g.group_reference)
 
     def list(
         self,
