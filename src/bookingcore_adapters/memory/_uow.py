@@ -509,6 +509,10 @@ class _Repository(Generic[E]):
         found: E | None = self._uow._load(self._table, row_id)
         return found
 
+    def _unique(self, key: str, value: object) -> E | None:
+        found: E | None = self._uow._find_unique(self._table, key, value)
+        return found
+
     def _get_many(self, row_ids: Iterable[I]) -> dict[I, E]:
         found = ((row_id, self._get(row_id)) for row_id in set(row_ids))
         return {row_id: entity for row_id, entity in found if entity is not None}
@@ -525,8 +529,7 @@ class _CodedRepository(_Repository[E], Generic[E, I]):
         return self._get_many(row_ids)
 
     def get_by_code(self, code: str) -> E | None:
-        found: E | None = self._uow._find_unique(self._table, "code", code.strip().upper())
-        return found
+        return self._unique("code", code.strip().upper())
 
 
 class _LocationRepository(_CodedRepository[Location, LocationId]):
@@ -562,13 +565,13 @@ class _CustomerRepository(_Repository[Customer]):
         return self._get_many(customer_ids)
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
-        found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
+        found = self._unique("phone", phone.e164)
         if found is not None and found.merged_into is not None:
             return self._get(found.merged_into)  # merges never chain
         return found
 
     def get_by_external_id(self, external_id: str) -> Customer | None:
-        found: Customer | None = self._uow._find_unique(self._table, "external_id", external_id)
+        found = self._unique("external_id", external_id)
         if found is not None and found.merged_into is not None:
             return self._get(found.merged_into)
         return found
@@ -684,16 +687,13 @@ class _BookingRepository(_Repository[Booking]):
         return self._locked(booking_id)
 
     def get_by_reference(self, reference: str) -> Booking | None:
-        found: Booking | None = self._uow._find_unique(self._table, "reference", reference)
-        return found
+        return self._unique("reference", reference)
 
     def get_by_idempotency_key(self, key: str) -> Booking | None:
-        found: Booking | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def get_by_external_id(self, external_id: str) -> Booking | None:
-        found: Booking | None = self._uow._find_unique(self._table, "external_id", external_id)
-        return found
+        return self._unique("external_id", external_id)
 
     def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
         found = (self.get(ident) for ident in set(booking_ids))
@@ -863,8 +863,7 @@ class _PartnerRepository(_Repository[Partner]):
         return self._get_many(partner_ids)
 
     def get_by_api_key(self, api_key: str) -> Partner | None:
-        found: Partner | None = self._uow._find_unique(self._table, "api_key", api_key)
-        return found
+        return self._unique("api_key", api_key)
 
     def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
         return self._uow._page(self._table, query.matches, page)
@@ -877,8 +876,7 @@ class _LifecycleEventRepository(_Repository[LifecycleEvent]):
         )
 
     def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
-        found: LifecycleEvent | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def tally_transitions(
         self, occurred_from: datetime | None, occurred_before: datetime | None
@@ -1022,14 +1020,10 @@ class _CommunicationRepository(_Repository[Communication]):
         return self._get(communication_id)
 
     def get_by_dedupe_key(self, key: str) -> Communication | None:
-        found: Communication | None = self._uow._find_unique(self._table, "dedupe_key", key)
-        return found
+        return self._unique("dedupe_key", key)
 
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
-        found: Communication | None = self._uow._find_unique(
-            self._table, "provider_message_id", provider_message_id
-        )
-        return found
+        return self._unique("provider_message_id", provider_message_id)
 
     def requeue_failed(
         self, communication_id: CommunicationId, *, at: datetime | None = None
@@ -1160,10 +1154,7 @@ class _StaffRepository(_Repository[StaffMember]):
         return self._get(staff_id)
 
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
-        found: StaffMember | None = self._uow._find_unique(
-            self._table, "email_key", email.match_key
-        )
-        return found
+        return self._unique("email_key", email.match_key)
 
     def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
         return self._uow._select(
@@ -1306,10 +1297,7 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
             reference = normalise_group_reference(group_reference)
         except ValidationError:
             return None  # no group can hold a malformed reference
-        found: BookingGroup | None = self._uow._find_unique(
-            self._table, "group_reference", reference
-        )
-        return found
+        return self._unique("group_reference", reference)
 
     def list(
         self,
@@ -1383,10 +1371,7 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         return self._locked(entry_id)
 
     def get_active(self, slot_id: SlotId, customer_id: CustomerId) -> WaitlistEntry | None:
-        found: WaitlistEntry | None = self._uow._find_unique(
-            self._table, "active_entry", (slot_id, customer_id)
-        )
-        return found
+        return self._unique("active_entry", (slot_id, customer_id))
 
     def list_for_slot(
         self, slot_id: SlotId, *, active_only: bool = False
@@ -1490,8 +1475,7 @@ class _PaymentRepository(_Repository[Payment]):
             key = (normalise_provider(provider), reference)
         except ValidationError:
             return None  # no payment can name a malformed provider
-        found: Payment | None = self._uow._find_unique(self._table, "provider_reference", key)
-        return found
+        return self._unique("provider_reference", key)
 
     def get_by_provider_reference_for_update(
         self, provider: str, reference: str, *, with_booking: bool = False
@@ -1502,8 +1486,7 @@ class _PaymentRepository(_Repository[Payment]):
         return self.get_by_provider_reference(provider, reference)
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:
-        found: Payment | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
         return self._uow._select(
@@ -1584,8 +1567,7 @@ class _RefundRepository(_Repository[Refund]):
         return self._get(refund_id)
 
     def get_by_provider_reference(self, reference: str) -> Refund | None:
-        found: Refund | None = self._uow._find_unique(self._table, "provider_reference", reference)
-        return found
+        return self._unique("provider_reference", reference)
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
         return self._uow._select(
@@ -1602,8 +1584,7 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
             key = (normalise_provider(provider), event_id)
         except ValidationError:
             return None  # no receipt can name a malformed provider
-        found: WebhookReceipt | None = self._uow._find_unique(self._table, "event", key)
-        return found
+        return self._unique("event", key)
 
     def add_if_new(self, receipt: WebhookReceipt) -> bool:
         return self._uow._add_if_new(self._table, receipt)
@@ -1642,8 +1623,7 @@ class _InvoiceRepository(_Repository[Invoice]):
         return self._get(invoice_id)
 
     def get_by_number(self, number: str) -> Invoice | None:
-        found: Invoice | None = self._uow._find_unique(self._table, "number", number)
-        return found
+        return self._unique("number", number)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Invoice]:
         return self._uow._select(
@@ -1763,8 +1743,7 @@ class _LeadRepository(_Repository[Lead]):
         return self._get(lead_id)
 
     def get_by_idempotency_key(self, key: str) -> Lead | None:
-        found: Lead | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         return self._uow._page(self._table, query.matches, page)
@@ -1820,8 +1799,7 @@ class _QuotationRepository(_Repository[Quotation]):
         return self._get(quotation_id)
 
     def get_by_idempotency_key(self, key: str) -> Quotation | None:
-        found: Quotation | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         return self._uow._select(
@@ -1845,8 +1823,7 @@ class _ItineraryRepository(_Repository[Itinerary]):
         return self._get(itinerary_id)
 
     def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
-        found: Itinerary | None = self._uow._find_unique(self._table, "booking_id", booking_id)
-        return found
+        return self._unique("booking_id", booking_id)
 
 
 # --------------------------------------------------------------- customer view (0.3)
@@ -1897,8 +1874,7 @@ class _CertificateRepository(_Repository[Certificate]):
         return self._get(certificate_id)
 
     def get_by_number(self, kind: str, number: str) -> Certificate | None:
-        found: Certificate | None = self._uow._find_unique(self._table, "number", (kind, number))
-        return found
+        return self._unique("number", (kind, number))
 
     def list(self, query: CertificateFilter, page: PageRequest) -> Page[Certificate]:
         return self._uow._page(self._table, query.matches, page)
@@ -1950,8 +1926,7 @@ class _VoucherRepository(_Repository[Voucher]):
             normal = normalise_code(code)
         except ValidationError:
             return None
-        found: Voucher | None = self._uow._find_unique(self._table, "code", normal)
-        return found
+        return self._unique("code", normal)
 
     def list(self, query: VoucherFilter, page: PageRequest) -> Page[Voucher]:
         return self._uow._page(self._table, query.matches, page)
@@ -1993,8 +1968,7 @@ class _PushDeviceRepository(_Repository[PushDevice]):
         return self._get(device_id)
 
     def get_by_token(self, token: str) -> PushDevice | None:
-        found: PushDevice | None = self._uow._find_unique(self._table, "token", token)
-        return found
+        return self._unique("token", token)
 
     def list_for_customer(
         self, customer_id: CustomerId, *, only_active: bool = False
@@ -2086,8 +2060,7 @@ class _ShareLinkRepository(_Repository[ShareLink]):
         return self._get(link_id)
 
     def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
-        found: ShareLink | None = self._uow._find_unique(self._table, "token_hash", token_hash)
-        return found
+        return self._unique("token_hash", token_hash)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
         found: list[ShareLink] = self._uow._select(
