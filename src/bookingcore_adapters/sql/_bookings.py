@@ -732,8 +732,7 @@ class BookingRepository(Repository[Booking]):
                 and (after is None or after.precedes(booking.starts_at, booking.id))
             )
 
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [
                 b.archived_at.is_(None),
                 b.starts_at < started_before,
@@ -741,8 +740,7 @@ class BookingRepository(Repository[Booking]):
                 *keyset_after_earliest(b.starts_at, b.id, after),
             ],
             keep,
-            lambda booking: (booking.starts_at, booking.id.bytes),
-            order_by=[b.starts_at, b.id],
+            at="starts_at",
             limit=limit,
         )
 

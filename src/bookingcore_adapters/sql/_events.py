@@ -839,17 +839,14 @@ class CommunicationRepository(Repository[Communication]):
         return self._claim(communication_id, [failed], pending)
 
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
-        c = self._table.c
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             self._stalled(before),
             lambda m: (
                 m.status is CommunicationStatus.PENDING
                 and m.sending_since is not None
                 and m.sending_since < before
             ),
-            lambda m: (m.sending_since, m.id.bytes),
-            order_by=[c.sending_since, c.id],
+            at="sending_since",
             limit=limit,
         )
 

@@ -678,13 +678,10 @@ class PaymentRepository(Repository[Payment]):
         )
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
-        c = self._table.c
-        return self._session.select(
-            self._mapper,
-            [c.attention_since.is_not(None)],
+        return self._oldest_first(
+            [self._table.c.attention_since.is_not(None)],
             lambda p: p.attention_since is not None,
-            lambda p: (p.attention_since, p.id.bytes),
-            order_by=[c.attention_since, c.id],
+            at="attention_since",
             limit=limit,
         )
 
@@ -723,12 +720,10 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         c = self._table.c
         unsettled = (ReceiptStatus.RECEIVED, ReceiptStatus.FAILED)
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [c.status.in_([s.value for s in unsettled])],
             lambda w: w.status in unsettled,
-            lambda w: (w.received_at, w.id.bytes),
-            order_by=[c.received_at, c.id],
+            at="received_at",
             limit=limit,
         )
 
@@ -737,12 +732,10 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
         if name is None:
             return []
         c = self._table.c
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [c.payment_reference == payment_reference, c.provider == name],
             lambda w: w.provider == name and w.payment_reference == payment_reference,
-            lambda w: (w.received_at, w.id.bytes),
-            order_by=[c.received_at, c.id],
+            at="received_at",
         )
 
 

@@ -64,12 +64,23 @@ class Repository(Generic[E]):
         return self._session.find_unique(self._mapper, column, value, read)
 
     def _oldest_first(
-        self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]
+        self,
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        *,
+        at: str = "created_at",
+        limit: int | None = None,
     ) -> list[E]:
-        """Matching entities by ``(created_at, id)``: ``where`` in SQL, ``keep`` in memory."""
+        """Matching entities by ``(created_at, id)``, the first ``limit`` of them:
+        ``where`` in SQL, ``keep`` in memory. ``at`` names another time (the column
+        and the attribute share its name)."""
+
+        def key(entity: Any) -> tuple[Any, bytes]:
+            return (getattr(entity, at), entity.id.bytes)
+
         c = self._table.c
         return self._session.select(
-            self._mapper, where, keep, oldest_key, order_by=[c.created_at, c.id]
+            self._mapper, where, keep, key, order_by=[c[at], c.id], limit=limit
         )
 
     def _oldest_with(self, **wanted: object) -> list[E]:

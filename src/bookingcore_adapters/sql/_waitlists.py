@@ -383,16 +383,14 @@ class WaitlistRepository(Repository[WaitlistEntry]):
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         c = self._table.c
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [c.status == WaitlistStatus.OFFERED.value, c.offer_expires_at <= now],
             lambda w: (
                 w.status is WaitlistStatus.OFFERED
                 and w.offer_expires_at is not None
                 and w.offer_expires_at <= now
             ),
-            lambda w: (w.offer_expires_at, w.id.bytes),
-            order_by=[c.offer_expires_at, c.id],
+            at="offer_expires_at",
             limit=limit,
         )
 
@@ -414,14 +412,7 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             slot = self._session.peek(SLOTS, w.slot_id)
             return slot is not None and slot.starts_at <= now
 
-        return self._session.select(
-            self._mapper,
-            where,
-            keep,
-            lambda w: (w.created_at, w.id.bytes),
-            order_by=[c.created_at, c.id],
-            limit=limit,
-        )
+        return self._oldest_first(where, keep, limit=limit)
 
     def list_waiting_for_day(
         self,
@@ -448,8 +439,7 @@ class WaitlistRepository(Repository[WaitlistEntry]):
                 and slot.location_id == location_id
             )
 
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [
                 c.status == WaitlistStatus.WAITING.value,
                 c.slot_id != other_than,
@@ -457,8 +447,6 @@ class WaitlistRepository(Repository[WaitlistEntry]):
                 _lists_day(c.alternative_dates, day, dialect),
             ],
             keep,
-            lambda w: (w.created_at, w.id.bytes),
-            order_by=[c.created_at, c.id],
         )
 
     def next_position(self, slot_id: SlotId) -> int:
