@@ -1051,18 +1051,9 @@ class BookingItemRepository(Repository[BookingItem]):
         if not wanted:
             return {}
         c = self._table.c
-        tracked = self._session.tracked(self._mapper)
-        counts: dict[BookingId, int] = defaultdict(int)
-        statement = (
-            select(c.booking_id, func.count())
-            .where(c.supplier_id.is_not(None), c.status.in_(sorted(s.value for s in wanted)))
-            .group_by(c.booking_id)
+        return self._count_by(
+            "booking_id",
+            BookingId,
+            [c.supplier_id.is_not(None), c.status.in_(sorted(s.value for s in wanted))],
+            lambda item: item.supplier_id is not None and item.status in wanted,
         )
-        if tracked:
-            statement = statement.where(c.id.not_in(list(tracked)))
-        for booking_id, count in self._session.connection().execute(statement):
-            counts[BookingId(booking_id)] += count
-        for item in tracked.values():
-            if item.supplier_id is not None and item.status in wanted:
-                counts[item.booking_id] += 1
-        return dict(counts)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, func, select
 
 from bookingcore_adapters.sql._mapper import Mapper
 from bookingcore_adapters.sql._session import Session
@@ -15,6 +16,7 @@ from bookingcore_adapters.sql._session import Session
 __all__ = ["IDS_PER_STATEMENT", "Repository", "oldest_key"]
 
 E = TypeVar("E")
+K = TypeVar("K")
 I = TypeVar("I", bound=UUID)  # noqa: E741
 
 #: How many ids one statement of :meth:`Repository._oldest_in` binds: far below the
@@ -113,6 +115,29 @@ class Repository(Generic[E]):
             ):
                 found.setdefault(getattr(entity, column), []).append(entity)
         return found
+
+    def _count_by(
+        self,
+        column: str,
+        read: Callable[[Any], K],
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+    ) -> dict[K, int]:
+        """How many entities match, by their ``column`` (``read`` turns a stored value
+        into the attribute of the same name): the stored rows that match ``where``
+        counted in one statement, those this unit of work tracks judged by ``keep``."""
+        c = self._table.c
+        tracked = self._session.tracked(self._mapper)
+        counts: dict[K, int] = defaultdict(int)
+        statement = select(c[column], func.count()).where(*where).group_by(c[column])
+        if tracked:
+            statement = statement.where(c.id.not_in(list(tracked)))
+        for value, count in self._session.connection().execute(statement):
+            counts[read(value)] += count
+        for entity in tracked.values():
+            if keep(entity):
+                counts[getattr(entity, column)] += 1
+        return dict(counts)
 
     def _first(self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]) -> E | None:
         """The oldest entity matching (the one holding a unique key, when there is one)."""
