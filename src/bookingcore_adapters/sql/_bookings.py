@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -96,7 +96,7 @@ from bookingcore_adapters.sql._queries import (
     within,
     zone_name,
 )
-from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._repository import IDS_PER_STATEMENT, Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
     ENUM,
@@ -121,8 +121,6 @@ __all__ = [
     "describe_periods",
     "period_statistics",
 ]
-
-E = TypeVar("E")
 
 
 # --------------------------------------------------------------------------- tables
@@ -654,10 +652,10 @@ class BookingRepository(Repository[Booking]):
         ordered = sorted(wanted)
         found: dict[BookingId, Booking] = {}
         # A few thousand ids a statement: far below any driver's parameter limit.
-        for start in range(0, len(ordered), _IDS_PER_STATEMENT):
+        for start in range(0, len(ordered), IDS_PER_STATEMENT):
             for booking in self._session.select(
                 self._mapper,
-                [self._table.c.id.in_(ordered[start : start + _IDS_PER_STATEMENT])],
+                [self._table.c.id.in_(ordered[start : start + IDS_PER_STATEMENT])],
                 lambda b: b.id in wanted,
                 lambda b: b.id.bytes,
                 order_by=[self._table.c.id],
@@ -953,8 +951,6 @@ class BookingRepository(Repository[Booking]):
 
 #: Bookings that make a repeat customer.
 _REPEAT = 2
-#: How many ids :meth:`BookingRepository.find_by_ids` puts in one statement.
-_IDS_PER_STATEMENT = 2000
 
 
 def booking_group(by: Grouping, dialect: str, zone: ZoneInfo = UTC_ZONE) -> ColumnElement[Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -108,8 +107,6 @@ __all__ = [
     "lifecycle_events",
     "outbox",
 ]
-
-E = TypeVar("E")
 
 #: Above every outbox sequence (a BIGINT identity).
 _NO_SEQUENCE = 2**63 - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -77,8 +77,6 @@ __all__ = [
     "booking_groups",
     "waiting_lists",
 ]
-
-E = TypeVar("E")
 
 
 # --------------------------------------------------------------------------- tables
