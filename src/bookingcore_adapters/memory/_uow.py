@@ -513,6 +513,13 @@ class _Repository(Generic[E]):
         found: E | None = self._uow._find_unique(self._table, key, value)
         return found
 
+    def _oldest_first(self, where: Callable[[E], bool]) -> list[E]:
+        """The rows ``where`` holds for, by ``(created_at, id)``."""
+        found: list[E] = self._uow._select(
+            self._table, where, lambda row: (row.created_at, row.id.bytes)
+        )
+        return found
+
     def _get_many(self, row_ids: Iterable[I]) -> dict[I, E]:
         found = ((row_id, self._get(row_id)) for row_id in set(row_ids))
         return {row_id: entity for row_id, entity in found if entity is not None}
@@ -582,10 +589,8 @@ class _CustomerRepository(_Repository[Customer]):
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         wanted = {email.match_key for email in emails}
-        matching: list[Customer] = self._uow._select(
-            self._table,
-            lambda c: c.email is not None and c.email.match_key in wanted and c.merged_into is None,
-            lambda c: (c.created_at, c.id.bytes),
+        matching = self._oldest_first(
+            lambda c: c.email is not None and c.email.match_key in wanted and c.merged_into is None
         )
         oldest: dict[str, Customer] = {}
         for customer in matching:
@@ -604,21 +609,15 @@ class _TravelerRepository(_Repository[Traveler]):
     def list_for_customer(
         self, customer_id: CustomerId, *, include_deleted: bool = False
     ) -> Sequence[Traveler]:
-        return self._uow._select(
-            self._table,
-            lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None),
-            lambda t: (t.created_at, t.id.bytes),
+        return self._oldest_first(
+            lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None)
         )
 
     def list_for_customers(
         self, customer_ids: Collection[CustomerId]
     ) -> Mapping[CustomerId, Sequence[Traveler]]:
         wanted = set(customer_ids)
-        found: list[Traveler] = self._uow._select(
-            self._table,
-            lambda t: t.customer_id in wanted and t.deleted_at is None,
-            lambda t: (t.created_at, t.id.bytes),
-        )
+        found = self._oldest_first(lambda t: t.customer_id in wanted and t.deleted_at is None)
         by_customer: dict[CustomerId, list[Traveler]] = {}
         for traveler in found:
             by_customer.setdefault(traveler.customer_id, []).append(traveler)
@@ -716,11 +715,7 @@ class _BookingRepository(_Repository[Booking]):
         return counts
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
-        return self._uow._select(
-            self._table,
-            lambda b: b.customer_id == customer_id and b.slot_id == slot_id,
-            lambda b: (b.created_at, b.id.bytes),
-        )
+        return self._oldest_first(lambda b: b.customer_id == customer_id and b.slot_id == slot_id)
 
     def find_for_customer_slots(
         self, pairs: Collection[tuple[CustomerId, SlotId]]
@@ -729,11 +724,7 @@ class _BookingRepository(_Repository[Booking]):
         found: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
         if not wanted:
             return found
-        for booking in self._uow._select(
-            self._table,
-            lambda b: (b.customer_id, b.slot_id) in wanted,
-            lambda b: (b.created_at, b.id.bytes),
-        ):
+        for booking in self._oldest_first(lambda b: (b.customer_id, b.slot_id) in wanted):
             found.setdefault((booking.customer_id, booking.slot_id), []).append(booking)
         return found
 
@@ -1268,14 +1259,12 @@ class _AuthSessionRepository(_Repository[AuthSession]):
     def list_for_subject(
         self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
     ) -> Sequence[AuthSession]:
-        found: list[AuthSession] = self._uow._select(
-            self._table,
+        found = self._oldest_first(
             lambda s: (
                 s.kind == kind
                 and s.subject_id == subject_id
                 and (active_at is None or s.is_active(active_at))
-            ),
-            lambda s: (s.created_at, s.id.bytes),
+            )
         )
         return found[::-1]
 
@@ -1330,9 +1319,7 @@ class _BookingItemRepository(_Repository[BookingItem]):
         return self._get(item_id)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
-        return self._uow._select(
-            self._table, lambda i: i.booking_id == booking_id, lambda i: (i.created_at, i.id.bytes)
-        )
+        return self._oldest_first(lambda i: i.booking_id == booking_id)
 
     def list_for_supplier(
         self,
@@ -1401,14 +1388,12 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         self, now: datetime, limit: int, *, waiting_from: date | None = None
     ) -> Sequence[WaitlistEntry]:
         started = {s.id for s in self._uow._rows("slots") if s.starts_at <= now}
-        found: list[WaitlistEntry] = self._uow._select(
-            self._table,
+        found = self._oldest_first(
             lambda w: (
                 w.status is WaitlistStatus.WAITING
                 and w.slot_id in started
                 and not _still_wanted(w, waiting_from)
-            ),
-            lambda w: (w.created_at, w.id.bytes),
+            )
         )
         return found[:limit]
 
@@ -1426,16 +1411,13 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
             if s.product_id == product_id and s.location_id == location_id
         }
         alike.discard(other_than)
-        found: list[WaitlistEntry] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda w: (
                 w.status is WaitlistStatus.WAITING
                 and w.slot_id in alike
                 and day in w.alternative_dates
-            ),
-            lambda w: (w.created_at, w.id.bytes),
+            )
         )
-        return found
 
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
@@ -1489,16 +1471,10 @@ class _PaymentRepository(_Repository[Payment]):
         return self._unique("idempotency_key", key)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
-        return self._uow._select(
-            self._table, lambda p: p.booking_id == booking_id, lambda p: (p.created_at, p.id.bytes)
-        )
+        return self._oldest_first(lambda p: p.booking_id == booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
-        return self._uow._select(
-            self._table,
-            lambda p: p.customer_id == customer_id,
-            lambda p: (p.created_at, p.id.bytes),
-        )
+        return self._oldest_first(lambda p: p.customer_id == customer_id)
 
     def tally_reconciliation(
         self, created_from: datetime, created_before: datetime, cancelled: StatusSet
@@ -1570,9 +1546,7 @@ class _RefundRepository(_Repository[Refund]):
         return self._unique("provider_reference", reference)
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
-        return self._uow._select(
-            self._table, lambda r: r.payment_id == payment_id, lambda r: (r.created_at, r.id.bytes)
-        )
+        return self._oldest_first(lambda r: r.payment_id == payment_id)
 
 
 class _WebhookInboxRepository(_Repository[WebhookReceipt]):
@@ -1721,11 +1695,7 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
         )
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[WebhookDelivery]:
-        return self._uow._select(
-            self._table,
-            lambda d: d.booking_id == booking_id,
-            lambda d: (d.created_at, d.id.bytes),
-        )
+        return self._oldest_first(lambda d: d.booking_id == booking_id)
 
 
 class _WebhookAttemptRepository(_Repository[WebhookAttempt]):
@@ -1900,18 +1870,15 @@ class _CertificateRepository(_Repository[Certificate]):
         kinds: Collection[str],
     ) -> Sequence[Certificate]:
         travelers, owners, wanted = set(traveler_ids), set(customer_ids), set(kinds)
-        found: list[Certificate] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda c: (
                 c.kind in wanted
                 and (
                     c.traveler_id in travelers
                     or (c.traveler_id is None and c.customer_id in owners)
                 )
-            ),
-            lambda c: (c.created_at, c.id.bytes),
+            )
         )
-        return found
 
 
 class _VoucherRepository(_Repository[Voucher]):
@@ -1973,12 +1940,9 @@ class _PushDeviceRepository(_Repository[PushDevice]):
     def list_for_customer(
         self, customer_id: CustomerId, *, only_active: bool = False
     ) -> Sequence[PushDevice]:
-        found: list[PushDevice] = self._uow._select(
-            self._table,
-            lambda d: d.customer_id == customer_id and (d.active or not only_active),
-            lambda d: (d.created_at, d.id.bytes),
+        return self._oldest_first(
+            lambda d: d.customer_id == customer_id and (d.active or not only_active)
         )
-        return found
 
     def remove(self, device_id: PushDeviceId) -> bool:
         if self._get(device_id) is None:
@@ -2063,18 +2027,10 @@ class _ShareLinkRepository(_Repository[ShareLink]):
         return self._unique("token_hash", token_hash)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
-        found: list[ShareLink] = self._uow._select(
-            self._table, lambda x: x.booking_id == booking_id, lambda x: (x.created_at, x.id.bytes)
-        )
-        return found
+        return self._oldest_first(lambda x: x.booking_id == booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[ShareLink]:
-        found: list[ShareLink] = self._uow._select(
-            self._table,
-            lambda x: x.customer_id == customer_id,
-            lambda x: (x.created_at, x.id.bytes),
-        )
-        return found
+        return self._oldest_first(lambda x: x.customer_id == customer_id)
 
     def record_open(self, link_id: ShareLinkId, at: datetime) -> ShareLink | None:
         # Added to what is stored: another unit of work (interleaved in this thread)
