@@ -648,19 +648,11 @@ class BookingRepository(Repository[Booking]):
         return {getattr(b, column): b for b in found if getattr(b, column) is not None}
 
     def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
-        wanted = set(booking_ids)
-        ordered = sorted(wanted)
+        ordered = sorted(set(booking_ids))
         found: dict[BookingId, Booking] = {}
         # A few thousand ids a statement: far below any driver's parameter limit.
         for start in range(0, len(ordered), IDS_PER_STATEMENT):
-            for booking in self._session.select(
-                self._mapper,
-                [self._table.c.id.in_(ordered[start : start + IDS_PER_STATEMENT])],
-                lambda b: b.id in wanted,
-                lambda b: b.id.bytes,
-                order_by=[self._table.c.id],
-            ):
-                found[booking.id] = booking
+            found.update(self._get_many(ordered[start : start + IDS_PER_STATEMENT], lambda b: b.id))
         return found
 
     def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
