@@ -513,12 +513,15 @@ class _Repository(Generic[E]):
         found: E | None = self._uow._find_unique(self._table, key, value)
         return found
 
-    def _oldest_first(self, where: Callable[[E], bool]) -> list[E]:
-        """The rows ``where`` holds for, by ``(created_at, id)``."""
+    def _oldest_first(
+        self, where: Callable[[E], bool], *, at: str = "created_at", limit: int | None = None
+    ) -> list[E]:
+        """The rows ``where`` holds for by ``(created_at, id)``, the first ``limit`` of
+        them; ``at`` names another time."""
         found: list[E] = self._uow._select(
-            self._table, where, lambda row: (row.created_at, row.id.bytes)
+            self._table, where, lambda row: (getattr(row, at), row.id.bytes)
         )
-        return found
+        return found if limit is None else found[:limit]
 
     def _get_many(self, row_ids: Iterable[I]) -> dict[I, E]:
         found = ((row_id, self._get(row_id)) for row_id in set(row_ids))
@@ -633,10 +636,9 @@ class _SlotRepository(_Repository[Slot]):
 
     def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
         after = page.after
-        found: list[Slot] = self._uow._select(
-            self._table,
+        found = self._oldest_first(
             lambda s: query.matches(s) and (after is None or after.precedes(s.starts_at, s.id)),
-            lambda s: (s.starts_at, s.id.bytes),
+            at="starts_at",
         )
         chosen = found[: page.limit]
         more = len(found) > page.limit and chosen
@@ -661,20 +663,14 @@ class _SlotRepository(_Repository[Slot]):
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
         wanted = set(starts)
-        return self._uow._select(
-            self._table,
-            lambda s: (s.location_id, s.starts_at) in wanted,
-            lambda s: (s.starts_at, s.id.bytes),
-        )
+        return self._oldest_first(lambda s: (s.location_id, s.starts_at) in wanted, at="starts_at")
 
     def find_exact(
         self, keys: Collection[tuple[LocationId, ProductId | None, datetime]]
     ) -> Sequence[Slot]:
         wanted = set(keys)
-        return self._uow._select(
-            self._table,
-            lambda s: (s.location_id, s.product_id, s.starts_at) in wanted,
-            lambda s: (s.starts_at, s.id.bytes),
+        return self._oldest_first(
+            lambda s: (s.location_id, s.product_id, s.starts_at) in wanted, at="starts_at"
         )
 
 
@@ -695,8 +691,7 @@ class _BookingRepository(_Repository[Booking]):
         return self._unique("external_id", external_id)
 
     def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
-        found = (self.get(ident) for ident in set(booking_ids))
-        return {b.id: b for b in found if b is not None}
+        return self._get_many(booking_ids)
 
     def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
         found = (self.get_by_external_id(ident) for ident in set(external_ids))
@@ -736,16 +731,16 @@ class _BookingRepository(_Repository[Booking]):
         limit: int,
         after: Cursor | None = None,
     ) -> Sequence[Booking]:
-        return self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda b: (
                 b.archived_at is None
                 and b.starts_at < started_before
                 and statuses.holds(b.lifecycle, b.status)
                 and (after is None or after.precedes(b.starts_at, b.id))
             ),
-            lambda b: (b.starts_at, b.id.bytes),
-        )[:limit]
+            at="starts_at",
+            limit=limit,
+        )
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         customers: dict[UUID, Customer] = {}
@@ -1028,12 +1023,7 @@ class _CommunicationRepository(_Repository[Communication]):
         return True
 
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
-        found: list[Communication] = self._uow._select(
-            self._table,
-            lambda c: _stalled(c, before),
-            lambda c: (c.sending_since, c.id.bytes),
-        )
-        return found[:limit]
+        return self._oldest_first(lambda c: _stalled(c, before), at="sending_since", limit=limit)
 
     def claim_stalled(
         self,
@@ -1194,17 +1184,16 @@ class _ImportJobRepository(_Repository[ImportJob]):
         return [ImportTimingTally(status, duration_tally(took)) for status, took in groups.items()]
 
     def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
-        found = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda job: (
                 job.status.is_final
                 and job.completed_at is not None
                 and job.completed_at < finished_before
                 and FILE_PURGED_AT not in job.settings
             ),
-            lambda job: (job.completed_at, job.id.bytes),
+            at="completed_at",
+            limit=limit,
         )
-        return found[:limit]
 
 
 class _ImportErrorRepository(_Repository[ImportRowError]):
@@ -1373,16 +1362,15 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         return self._uow._page(self._table, lambda w: w.customer_id == customer_id, page)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
-        found: list[WaitlistEntry] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda w: (
                 w.status is WaitlistStatus.OFFERED
                 and w.offer_expires_at is not None
                 and w.offer_expires_at <= now
             ),
-            lambda w: (w.offer_expires_at, w.id.bytes),
+            at="offer_expires_at",
+            limit=limit,
         )
-        return found[:limit]
 
     def list_waiting_past_start(
         self, now: datetime, limit: int, *, waiting_from: date | None = None
@@ -1531,11 +1519,9 @@ class _PaymentRepository(_Repository[Payment]):
         return ReconciliationTally(tuple(lines), tuple(held))
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
-        return self._uow._select(
-            self._table,
-            lambda p: p.attention_since is not None,
-            lambda p: (p.attention_since, p.id.bytes),
-        )[:limit]
+        return self._oldest_first(
+            lambda p: p.attention_since is not None, at="attention_since", limit=limit
+        )
 
 
 class _RefundRepository(_Repository[Refund]):
@@ -1565,21 +1551,16 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
 
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         unsettled = {ReceiptStatus.RECEIVED, ReceiptStatus.FAILED}
-        return self._uow._select(
-            self._table,
-            lambda w: w.status in unsettled,
-            lambda w: (w.received_at, w.id.bytes),
-        )[:limit]
+        return self._oldest_first(lambda w: w.status in unsettled, at="received_at", limit=limit)
 
     def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
         try:
             name = normalise_provider(provider)
         except ValidationError:
             return []  # no receipt can name a malformed provider
-        return self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda w: w.provider == name and w.payment_reference == payment_reference,
-            lambda w: (w.received_at, w.id.bytes),
+            at="received_at",
         )
 
 
@@ -1630,17 +1611,14 @@ class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
 
 class _CommissionLedgerRepository(_Repository[CommissionEntry]):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[CommissionEntry]:
-        return self._uow._select(
-            self._table, lambda e: e.booking_id == booking_id, lambda e: (e.recorded_at, e.id.bytes)
-        )
+        return self._oldest_first(lambda e: e.booking_id == booking_id, at="recorded_at")
 
     def list_recorded(
         self, start: datetime, end: datetime, partner_id: PartnerId | None = None
     ) -> Sequence[CommissionEntry]:
-        return self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
-            lambda e: (e.recorded_at, e.id.bytes),
+            at="recorded_at",
         )
 
     def page_recorded(
@@ -1673,10 +1651,7 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
     def claim_due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
         # The unit of work holds the store's lock: nobody else claims meanwhile.
         self._uow._require_writable("claim", self._table)
-        found: list[WebhookDelivery] = self._uow._select(
-            self._table, lambda d: d.is_due(now), lambda d: (d.next_attempt_at, d.id.bytes)
-        )
-        return found[:limit]
+        return self._oldest_first(lambda d: d.is_due(now), at="next_attempt_at", limit=limit)
 
     def list(
         self,
@@ -1852,16 +1827,15 @@ class _CertificateRepository(_Repository[Certificate]):
     def list_expiring(
         self, expires_before: datetime, *, after: datetime, limit: int
     ) -> Sequence[Certificate]:
-        found: list[Certificate] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda c: (
                 c.expires_at is not None
                 and after < c.expires_at < expires_before
                 and c.reminded_for != c.expires_at
             ),
-            lambda c: (c.expires_at, c.id.bytes),
+            at="expires_at",
+            limit=limit,
         )
-        return found[:limit]
 
     def held_by(
         self,
