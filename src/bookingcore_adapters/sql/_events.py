@@ -618,13 +618,7 @@ class AuditRepository(Repository[AuditEntry]):
         )
 
     def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
-        c = self._table.c
-        return self._session.page(
-            self._mapper,
-            [c.entity == entity, c.entity_id == entity_id],
-            lambda a: a.entity == entity and a.entity_id == entity_id,
-            page,
-        )
+        return self._page_with(page, entity=entity, entity_id=entity_id)
 
 
 class OutboxRepository(Repository[OutboxMessage]):

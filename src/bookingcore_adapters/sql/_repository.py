@@ -10,6 +10,7 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, func, select
 
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore_adapters.sql._mapper import Mapper
 from bookingcore_adapters.sql._session import Session
 
@@ -92,6 +93,17 @@ class Repository(Generic[E]):
         slot and the like are read on hot paths.
         """
         return self._session.select_equal(self._mapper, wanted, oldest_key)
+
+    def _page_with(self, page: PageRequest, **wanted: object) -> Page[E]:
+        """A page of the entities whose columns (and attributes of the same names)
+        equal ``wanted``, newest first."""
+        c = self._table.c
+        return self._session.page(
+            self._mapper,
+            [c[name] == value for name, value in wanted.items()],
+            lambda entity: all(getattr(entity, name) == value for name, value in wanted.items()),
+            page,
+        )
 
     def _oldest_in(
         self,

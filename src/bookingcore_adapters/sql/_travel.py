@@ -518,12 +518,7 @@ class TripRepository(Repository[Trip]):
         return self._get(trip_id)
 
     def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[Trip]:
-        return self._session.page(
-            self._mapper,
-            [self._table.c.customer_id == customer_id],
-            lambda t: t.customer_id == customer_id,
-            page,
-        )
+        return self._page_with(page, customer_id=customer_id)
 
 
 class ItineraryRepository(Repository[Itinerary]):

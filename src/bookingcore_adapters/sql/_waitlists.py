@@ -372,12 +372,7 @@ class WaitlistRepository(Repository[WaitlistEntry]):
         )
 
     def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
-        return self._session.page(
-            self._mapper,
-            [self._table.c.customer_id == customer_id],
-            lambda w: w.customer_id == customer_id,
-            page,
-        )
+        return self._page_with(page, customer_id=customer_id)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         c = self._table.c
