@@ -509,6 +509,20 @@ class _Repository(Generic[E]):
         found: E | None = self._uow._load(self._table, row_id)
         return found
 
+    def _unique(self, key: str, value: object) -> E | None:
+        found: E | None = self._uow._find_unique(self._table, key, value)
+        return found
+
+    def _oldest_first(
+        self, where: Callable[[E], bool], *, at: str = "created_at", limit: int | None = None
+    ) -> list[E]:
+        """The rows ``where`` holds for by ``(created_at, id)``, the first ``limit`` of
+        them; ``at`` names another time."""
+        found: list[E] = self._uow._select(
+            self._table, where, lambda row: (getattr(row, at), row.id.bytes)
+        )
+        return found if limit is None else found[:limit]
+
     def _get_many(self, row_ids: Iterable[I]) -> dict[I, E]:
         found = ((row_id, self._get(row_id)) for row_id in set(row_ids))
         return {row_id: entity for row_id, entity in found if entity is not None}
@@ -525,8 +539,7 @@ class _CodedRepository(_Repository[E], Generic[E, I]):
         return self._get_many(row_ids)
 
     def get_by_code(self, code: str) -> E | None:
-        found: E | None = self._uow._find_unique(self._table, "code", code.strip().upper())
-        return found
+        return self._unique("code", code.strip().upper())
 
 
 class _LocationRepository(_CodedRepository[Location, LocationId]):
@@ -562,13 +575,13 @@ class _CustomerRepository(_Repository[Customer]):
         return self._get_many(customer_ids)
 
     def get_by_phone(self, phone: PhoneNumber) -> Customer | None:
-        found: Customer | None = self._uow._find_unique(self._table, "phone", phone.e164)
+        found = self._unique("phone", phone.e164)
         if found is not None and found.merged_into is not None:
             return self._get(found.merged_into)  # merges never chain
         return found
 
     def get_by_external_id(self, external_id: str) -> Customer | None:
-        found: Customer | None = self._uow._find_unique(self._table, "external_id", external_id)
+        found = self._unique("external_id", external_id)
         if found is not None and found.merged_into is not None:
             return self._get(found.merged_into)
         return found
@@ -579,10 +592,8 @@ class _CustomerRepository(_Repository[Customer]):
 
     def find_by_emails(self, emails: Collection[EmailAddress]) -> Mapping[EmailAddress, Customer]:
         wanted = {email.match_key for email in emails}
-        matching: list[Customer] = self._uow._select(
-            self._table,
-            lambda c: c.email is not None and c.email.match_key in wanted and c.merged_into is None,
-            lambda c: (c.created_at, c.id.bytes),
+        matching = self._oldest_first(
+            lambda c: c.email is not None and c.email.match_key in wanted and c.merged_into is None
         )
         oldest: dict[str, Customer] = {}
         for customer in matching:
@@ -601,21 +612,15 @@ class _TravelerRepository(_Repository[Traveler]):
     def list_for_customer(
         self, customer_id: CustomerId, *, include_deleted: bool = False
     ) -> Sequence[Traveler]:
-        return self._uow._select(
-            self._table,
-            lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None),
-            lambda t: (t.created_at, t.id.bytes),
+        return self._oldest_first(
+            lambda t: t.customer_id == customer_id and (include_deleted or t.deleted_at is None)
         )
 
     def list_for_customers(
         self, customer_ids: Collection[CustomerId]
     ) -> Mapping[CustomerId, Sequence[Traveler]]:
         wanted = set(customer_ids)
-        found: list[Traveler] = self._uow._select(
-            self._table,
-            lambda t: t.customer_id in wanted and t.deleted_at is None,
-            lambda t: (t.created_at, t.id.bytes),
-        )
+        found = self._oldest_first(lambda t: t.customer_id in wanted and t.deleted_at is None)
         by_customer: dict[CustomerId, list[Traveler]] = {}
         for traveler in found:
             by_customer.setdefault(traveler.customer_id, []).append(traveler)
@@ -631,10 +636,9 @@ class _SlotRepository(_Repository[Slot]):
 
     def list(self, query: SlotFilter, page: PageRequest) -> Page[Slot]:
         after = page.after
-        found: list[Slot] = self._uow._select(
-            self._table,
+        found = self._oldest_first(
             lambda s: query.matches(s) and (after is None or after.precedes(s.starts_at, s.id)),
-            lambda s: (s.starts_at, s.id.bytes),
+            at="starts_at",
         )
         chosen = found[: page.limit]
         more = len(found) > page.limit and chosen
@@ -659,20 +663,14 @@ class _SlotRepository(_Repository[Slot]):
 
     def find_at(self, starts: Collection[tuple[LocationId, datetime]]) -> Sequence[Slot]:
         wanted = set(starts)
-        return self._uow._select(
-            self._table,
-            lambda s: (s.location_id, s.starts_at) in wanted,
-            lambda s: (s.starts_at, s.id.bytes),
-        )
+        return self._oldest_first(lambda s: (s.location_id, s.starts_at) in wanted, at="starts_at")
 
     def find_exact(
         self, keys: Collection[tuple[LocationId, ProductId | None, datetime]]
     ) -> Sequence[Slot]:
         wanted = set(keys)
-        return self._uow._select(
-            self._table,
-            lambda s: (s.location_id, s.product_id, s.starts_at) in wanted,
-            lambda s: (s.starts_at, s.id.bytes),
+        return self._oldest_first(
+            lambda s: (s.location_id, s.product_id, s.starts_at) in wanted, at="starts_at"
         )
 
 
@@ -684,20 +682,16 @@ class _BookingRepository(_Repository[Booking]):
         return self._locked(booking_id)
 
     def get_by_reference(self, reference: str) -> Booking | None:
-        found: Booking | None = self._uow._find_unique(self._table, "reference", reference)
-        return found
+        return self._unique("reference", reference)
 
     def get_by_idempotency_key(self, key: str) -> Booking | None:
-        found: Booking | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def get_by_external_id(self, external_id: str) -> Booking | None:
-        found: Booking | None = self._uow._find_unique(self._table, "external_id", external_id)
-        return found
+        return self._unique("external_id", external_id)
 
     def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
-        found = (self.get(ident) for ident in set(booking_ids))
-        return {b.id: b for b in found if b is not None}
+        return self._get_many(booking_ids)
 
     def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
         found = (self.get_by_external_id(ident) for ident in set(external_ids))
@@ -716,11 +710,7 @@ class _BookingRepository(_Repository[Booking]):
         return counts
 
     def list_for_customer_slot(self, customer_id: CustomerId, slot_id: SlotId) -> Sequence[Booking]:
-        return self._uow._select(
-            self._table,
-            lambda b: b.customer_id == customer_id and b.slot_id == slot_id,
-            lambda b: (b.created_at, b.id.bytes),
-        )
+        return self._oldest_first(lambda b: b.customer_id == customer_id and b.slot_id == slot_id)
 
     def find_for_customer_slots(
         self, pairs: Collection[tuple[CustomerId, SlotId]]
@@ -729,11 +719,7 @@ class _BookingRepository(_Repository[Booking]):
         found: dict[tuple[CustomerId, SlotId], list[Booking]] = {}
         if not wanted:
             return found
-        for booking in self._uow._select(
-            self._table,
-            lambda b: (b.customer_id, b.slot_id) in wanted,
-            lambda b: (b.created_at, b.id.bytes),
-        ):
+        for booking in self._oldest_first(lambda b: (b.customer_id, b.slot_id) in wanted):
             found.setdefault((booking.customer_id, booking.slot_id), []).append(booking)
         return found
 
@@ -745,16 +731,16 @@ class _BookingRepository(_Repository[Booking]):
         limit: int,
         after: Cursor | None = None,
     ) -> Sequence[Booking]:
-        return self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda b: (
                 b.archived_at is None
                 and b.starts_at < started_before
                 and statuses.holds(b.lifecycle, b.status)
                 and (after is None or after.precedes(b.starts_at, b.id))
             ),
-            lambda b: (b.starts_at, b.id.bytes),
-        )[:limit]
+            at="starts_at",
+            limit=limit,
+        )
 
     def list(self, query: BookingFilter, page: PageRequest) -> Page[Booking]:
         customers: dict[UUID, Customer] = {}
@@ -863,8 +849,7 @@ class _PartnerRepository(_Repository[Partner]):
         return self._get_many(partner_ids)
 
     def get_by_api_key(self, api_key: str) -> Partner | None:
-        found: Partner | None = self._uow._find_unique(self._table, "api_key", api_key)
-        return found
+        return self._unique("api_key", api_key)
 
     def list(self, query: PartnerFilter, page: PageRequest) -> Page[Partner]:
         return self._uow._page(self._table, query.matches, page)
@@ -877,8 +862,7 @@ class _LifecycleEventRepository(_Repository[LifecycleEvent]):
         )
 
     def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
-        found: LifecycleEvent | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def tally_transitions(
         self, occurred_from: datetime | None, occurred_before: datetime | None
@@ -1022,14 +1006,10 @@ class _CommunicationRepository(_Repository[Communication]):
         return self._get(communication_id)
 
     def get_by_dedupe_key(self, key: str) -> Communication | None:
-        found: Communication | None = self._uow._find_unique(self._table, "dedupe_key", key)
-        return found
+        return self._unique("dedupe_key", key)
 
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
-        found: Communication | None = self._uow._find_unique(
-            self._table, "provider_message_id", provider_message_id
-        )
-        return found
+        return self._unique("provider_message_id", provider_message_id)
 
     def requeue_failed(
         self, communication_id: CommunicationId, *, at: datetime | None = None
@@ -1043,12 +1023,7 @@ class _CommunicationRepository(_Repository[Communication]):
         return True
 
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
-        found: list[Communication] = self._uow._select(
-            self._table,
-            lambda c: _stalled(c, before),
-            lambda c: (c.sending_since, c.id.bytes),
-        )
-        return found[:limit]
+        return self._oldest_first(lambda c: _stalled(c, before), at="sending_since", limit=limit)
 
     def claim_stalled(
         self,
@@ -1160,10 +1135,7 @@ class _StaffRepository(_Repository[StaffMember]):
         return self._get(staff_id)
 
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
-        found: StaffMember | None = self._uow._find_unique(
-            self._table, "email_key", email.match_key
-        )
-        return found
+        return self._unique("email_key", email.match_key)
 
     def list(self, *, role: str | None = None, only_active: bool = False) -> Sequence[StaffMember]:
         return self._uow._select(
@@ -1212,17 +1184,16 @@ class _ImportJobRepository(_Repository[ImportJob]):
         return [ImportTimingTally(status, duration_tally(took)) for status, took in groups.items()]
 
     def files_to_purge(self, finished_before: datetime, *, limit: int) -> Sequence[ImportJob]:
-        found = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda job: (
                 job.status.is_final
                 and job.completed_at is not None
                 and job.completed_at < finished_before
                 and FILE_PURGED_AT not in job.settings
             ),
-            lambda job: (job.completed_at, job.id.bytes),
+            at="completed_at",
+            limit=limit,
         )
-        return found[:limit]
 
 
 class _ImportErrorRepository(_Repository[ImportRowError]):
@@ -1277,14 +1248,12 @@ class _AuthSessionRepository(_Repository[AuthSession]):
     def list_for_subject(
         self, kind: str, subject_id: UUID, *, active_at: datetime | None = None
     ) -> Sequence[AuthSession]:
-        found: list[AuthSession] = self._uow._select(
-            self._table,
+        found = self._oldest_first(
             lambda s: (
                 s.kind == kind
                 and s.subject_id == subject_id
                 and (active_at is None or s.is_active(active_at))
-            ),
-            lambda s: (s.created_at, s.id.bytes),
+            )
         )
         return found[::-1]
 
@@ -1306,10 +1275,7 @@ class _BookingGroupRepository(_Repository[BookingGroup]):
             reference = normalise_group_reference(group_reference)
         except ValidationError:
             return None  # no group can hold a malformed reference
-        found: BookingGroup | None = self._uow._find_unique(
-            self._table, "group_reference", reference
-        )
-        return found
+        return self._unique("group_reference", reference)
 
     def list(
         self,
@@ -1342,9 +1308,7 @@ class _BookingItemRepository(_Repository[BookingItem]):
         return self._get(item_id)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[BookingItem]:
-        return self._uow._select(
-            self._table, lambda i: i.booking_id == booking_id, lambda i: (i.created_at, i.id.bytes)
-        )
+        return self._oldest_first(lambda i: i.booking_id == booking_id)
 
     def list_for_supplier(
         self,
@@ -1383,10 +1347,7 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         return self._locked(entry_id)
 
     def get_active(self, slot_id: SlotId, customer_id: CustomerId) -> WaitlistEntry | None:
-        found: WaitlistEntry | None = self._uow._find_unique(
-            self._table, "active_entry", (slot_id, customer_id)
-        )
-        return found
+        return self._unique("active_entry", (slot_id, customer_id))
 
     def list_for_slot(
         self, slot_id: SlotId, *, active_only: bool = False
@@ -1401,29 +1362,26 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
         return self._uow._page(self._table, lambda w: w.customer_id == customer_id, page)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
-        found: list[WaitlistEntry] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda w: (
                 w.status is WaitlistStatus.OFFERED
                 and w.offer_expires_at is not None
                 and w.offer_expires_at <= now
             ),
-            lambda w: (w.offer_expires_at, w.id.bytes),
+            at="offer_expires_at",
+            limit=limit,
         )
-        return found[:limit]
 
     def list_waiting_past_start(
         self, now: datetime, limit: int, *, waiting_from: date | None = None
     ) -> Sequence[WaitlistEntry]:
         started = {s.id for s in self._uow._rows("slots") if s.starts_at <= now}
-        found: list[WaitlistEntry] = self._uow._select(
-            self._table,
+        found = self._oldest_first(
             lambda w: (
                 w.status is WaitlistStatus.WAITING
                 and w.slot_id in started
                 and not _still_wanted(w, waiting_from)
-            ),
-            lambda w: (w.created_at, w.id.bytes),
+            )
         )
         return found[:limit]
 
@@ -1441,16 +1399,13 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
             if s.product_id == product_id and s.location_id == location_id
         }
         alike.discard(other_than)
-        found: list[WaitlistEntry] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda w: (
                 w.status is WaitlistStatus.WAITING
                 and w.slot_id in alike
                 and day in w.alternative_dates
-            ),
-            lambda w: (w.created_at, w.id.bytes),
+            )
         )
-        return found
 
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
@@ -1490,8 +1445,7 @@ class _PaymentRepository(_Repository[Payment]):
             key = (normalise_provider(provider), reference)
         except ValidationError:
             return None  # no payment can name a malformed provider
-        found: Payment | None = self._uow._find_unique(self._table, "provider_reference", key)
-        return found
+        return self._unique("provider_reference", key)
 
     def get_by_provider_reference_for_update(
         self, provider: str, reference: str, *, with_booking: bool = False
@@ -1502,20 +1456,13 @@ class _PaymentRepository(_Repository[Payment]):
         return self.get_by_provider_reference(provider, reference)
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:
-        found: Payment | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
-        return self._uow._select(
-            self._table, lambda p: p.booking_id == booking_id, lambda p: (p.created_at, p.id.bytes)
-        )
+        return self._oldest_first(lambda p: p.booking_id == booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[Payment]:
-        return self._uow._select(
-            self._table,
-            lambda p: p.customer_id == customer_id,
-            lambda p: (p.created_at, p.id.bytes),
-        )
+        return self._oldest_first(lambda p: p.customer_id == customer_id)
 
     def tally_reconciliation(
         self, created_from: datetime, created_before: datetime, cancelled: StatusSet
@@ -1572,11 +1519,9 @@ class _PaymentRepository(_Repository[Payment]):
         return ReconciliationTally(tuple(lines), tuple(held))
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
-        return self._uow._select(
-            self._table,
-            lambda p: p.attention_since is not None,
-            lambda p: (p.attention_since, p.id.bytes),
-        )[:limit]
+        return self._oldest_first(
+            lambda p: p.attention_since is not None, at="attention_since", limit=limit
+        )
 
 
 class _RefundRepository(_Repository[Refund]):
@@ -1584,13 +1529,10 @@ class _RefundRepository(_Repository[Refund]):
         return self._get(refund_id)
 
     def get_by_provider_reference(self, reference: str) -> Refund | None:
-        found: Refund | None = self._uow._find_unique(self._table, "provider_reference", reference)
-        return found
+        return self._unique("provider_reference", reference)
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
-        return self._uow._select(
-            self._table, lambda r: r.payment_id == payment_id, lambda r: (r.created_at, r.id.bytes)
-        )
+        return self._oldest_first(lambda r: r.payment_id == payment_id)
 
 
 class _WebhookInboxRepository(_Repository[WebhookReceipt]):
@@ -1602,29 +1544,23 @@ class _WebhookInboxRepository(_Repository[WebhookReceipt]):
             key = (normalise_provider(provider), event_id)
         except ValidationError:
             return None  # no receipt can name a malformed provider
-        found: WebhookReceipt | None = self._uow._find_unique(self._table, "event", key)
-        return found
+        return self._unique("event", key)
 
     def add_if_new(self, receipt: WebhookReceipt) -> bool:
         return self._uow._add_if_new(self._table, receipt)
 
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         unsettled = {ReceiptStatus.RECEIVED, ReceiptStatus.FAILED}
-        return self._uow._select(
-            self._table,
-            lambda w: w.status in unsettled,
-            lambda w: (w.received_at, w.id.bytes),
-        )[:limit]
+        return self._oldest_first(lambda w: w.status in unsettled, at="received_at", limit=limit)
 
     def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
         try:
             name = normalise_provider(provider)
         except ValidationError:
             return []  # no receipt can name a malformed provider
-        return self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda w: w.provider == name and w.payment_reference == payment_reference,
-            lambda w: (w.received_at, w.id.bytes),
+            at="received_at",
         )
 
 
@@ -1642,8 +1578,7 @@ class _InvoiceRepository(_Repository[Invoice]):
         return self._get(invoice_id)
 
     def get_by_number(self, number: str) -> Invoice | None:
-        found: Invoice | None = self._uow._find_unique(self._table, "number", number)
-        return found
+        return self._unique("number", number)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Invoice]:
         return self._uow._select(
@@ -1676,17 +1611,14 @@ class _InvoiceSeriesRepository(_Repository[InvoiceSeries]):
 
 class _CommissionLedgerRepository(_Repository[CommissionEntry]):
     def list_for_booking(self, booking_id: BookingId) -> Sequence[CommissionEntry]:
-        return self._uow._select(
-            self._table, lambda e: e.booking_id == booking_id, lambda e: (e.recorded_at, e.id.bytes)
-        )
+        return self._oldest_first(lambda e: e.booking_id == booking_id, at="recorded_at")
 
     def list_recorded(
         self, start: datetime, end: datetime, partner_id: PartnerId | None = None
     ) -> Sequence[CommissionEntry]:
-        return self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda e: start <= e.recorded_at < end and partner_id in (None, e.partner_id),
-            lambda e: (e.recorded_at, e.id.bytes),
+            at="recorded_at",
         )
 
     def page_recorded(
@@ -1719,10 +1651,7 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
     def claim_due(self, now: datetime, limit: int) -> Sequence[WebhookDelivery]:
         # The unit of work holds the store's lock: nobody else claims meanwhile.
         self._uow._require_writable("claim", self._table)
-        found: list[WebhookDelivery] = self._uow._select(
-            self._table, lambda d: d.is_due(now), lambda d: (d.next_attempt_at, d.id.bytes)
-        )
-        return found[:limit]
+        return self._oldest_first(lambda d: d.is_due(now), at="next_attempt_at", limit=limit)
 
     def list(
         self,
@@ -1741,11 +1670,7 @@ class _WebhookDeliveryRepository(_Repository[WebhookDelivery]):
         )
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[WebhookDelivery]:
-        return self._uow._select(
-            self._table,
-            lambda d: d.booking_id == booking_id,
-            lambda d: (d.created_at, d.id.bytes),
-        )
+        return self._oldest_first(lambda d: d.booking_id == booking_id)
 
 
 class _WebhookAttemptRepository(_Repository[WebhookAttempt]):
@@ -1763,8 +1688,7 @@ class _LeadRepository(_Repository[Lead]):
         return self._get(lead_id)
 
     def get_by_idempotency_key(self, key: str) -> Lead | None:
-        found: Lead | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def list(self, query: LeadFilter, page: PageRequest) -> Page[Lead]:
         return self._uow._page(self._table, query.matches, page)
@@ -1820,8 +1744,7 @@ class _QuotationRepository(_Repository[Quotation]):
         return self._get(quotation_id)
 
     def get_by_idempotency_key(self, key: str) -> Quotation | None:
-        found: Quotation | None = self._uow._find_unique(self._table, "idempotency_key", key)
-        return found
+        return self._unique("idempotency_key", key)
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         return self._uow._select(
@@ -1845,8 +1768,7 @@ class _ItineraryRepository(_Repository[Itinerary]):
         return self._get(itinerary_id)
 
     def get_for_booking(self, booking_id: BookingId) -> Itinerary | None:
-        found: Itinerary | None = self._uow._find_unique(self._table, "booking_id", booking_id)
-        return found
+        return self._unique("booking_id", booking_id)
 
 
 # --------------------------------------------------------------- customer view (0.3)
@@ -1897,8 +1819,7 @@ class _CertificateRepository(_Repository[Certificate]):
         return self._get(certificate_id)
 
     def get_by_number(self, kind: str, number: str) -> Certificate | None:
-        found: Certificate | None = self._uow._find_unique(self._table, "number", (kind, number))
-        return found
+        return self._unique("number", (kind, number))
 
     def list(self, query: CertificateFilter, page: PageRequest) -> Page[Certificate]:
         return self._uow._page(self._table, query.matches, page)
@@ -1906,16 +1827,15 @@ class _CertificateRepository(_Repository[Certificate]):
     def list_expiring(
         self, expires_before: datetime, *, after: datetime, limit: int
     ) -> Sequence[Certificate]:
-        found: list[Certificate] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda c: (
                 c.expires_at is not None
                 and after < c.expires_at < expires_before
                 and c.reminded_for != c.expires_at
             ),
-            lambda c: (c.expires_at, c.id.bytes),
+            at="expires_at",
+            limit=limit,
         )
-        return found[:limit]
 
     def held_by(
         self,
@@ -1924,18 +1844,15 @@ class _CertificateRepository(_Repository[Certificate]):
         kinds: Collection[str],
     ) -> Sequence[Certificate]:
         travelers, owners, wanted = set(traveler_ids), set(customer_ids), set(kinds)
-        found: list[Certificate] = self._uow._select(
-            self._table,
+        return self._oldest_first(
             lambda c: (
                 c.kind in wanted
                 and (
                     c.traveler_id in travelers
                     or (c.traveler_id is None and c.customer_id in owners)
                 )
-            ),
-            lambda c: (c.created_at, c.id.bytes),
+            )
         )
-        return found
 
 
 class _VoucherRepository(_Repository[Voucher]):
@@ -1950,8 +1867,7 @@ class _VoucherRepository(_Repository[Voucher]):
             normal = normalise_code(code)
         except ValidationError:
             return None
-        found: Voucher | None = self._uow._find_unique(self._table, "code", normal)
-        return found
+        return self._unique("code", normal)
 
     def list(self, query: VoucherFilter, page: PageRequest) -> Page[Voucher]:
         return self._uow._page(self._table, query.matches, page)
@@ -1993,18 +1909,14 @@ class _PushDeviceRepository(_Repository[PushDevice]):
         return self._get(device_id)
 
     def get_by_token(self, token: str) -> PushDevice | None:
-        found: PushDevice | None = self._uow._find_unique(self._table, "token", token)
-        return found
+        return self._unique("token", token)
 
     def list_for_customer(
         self, customer_id: CustomerId, *, only_active: bool = False
     ) -> Sequence[PushDevice]:
-        found: list[PushDevice] = self._uow._select(
-            self._table,
-            lambda d: d.customer_id == customer_id and (d.active or not only_active),
-            lambda d: (d.created_at, d.id.bytes),
+        return self._oldest_first(
+            lambda d: d.customer_id == customer_id and (d.active or not only_active)
         )
-        return found
 
     def remove(self, device_id: PushDeviceId) -> bool:
         if self._get(device_id) is None:
@@ -2086,22 +1998,13 @@ class _ShareLinkRepository(_Repository[ShareLink]):
         return self._get(link_id)
 
     def get_by_token_hash(self, token_hash: str) -> ShareLink | None:
-        found: ShareLink | None = self._uow._find_unique(self._table, "token_hash", token_hash)
-        return found
+        return self._unique("token_hash", token_hash)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[ShareLink]:
-        found: list[ShareLink] = self._uow._select(
-            self._table, lambda x: x.booking_id == booking_id, lambda x: (x.created_at, x.id.bytes)
-        )
-        return found
+        return self._oldest_first(lambda x: x.booking_id == booking_id)
 
     def list_for_customer(self, customer_id: CustomerId) -> Sequence[ShareLink]:
-        found: list[ShareLink] = self._uow._select(
-            self._table,
-            lambda x: x.customer_id == customer_id,
-            lambda x: (x.created_at, x.id.bytes),
-        )
-        return found
+        return self._oldest_first(lambda x: x.customer_id == customer_id)
 
     def record_open(self, link_id: ShareLinkId, at: datetime) -> ShareLink | None:
         # Added to what is stored: another unit of work (interleaved in this thread)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -96,7 +96,7 @@ from bookingcore_adapters.sql._queries import (
     within,
     zone_name,
 )
-from bookingcore_adapters.sql._repository import Repository
+from bookingcore_adapters.sql._repository import IDS_PER_STATEMENT, Repository
 from bookingcore_adapters.sql._schema import (
     CURRENCY,
     ENUM,
@@ -121,8 +121,6 @@ __all__ = [
     "describe_periods",
     "period_statistics",
 ]
-
-E = TypeVar("E")
 
 
 # --------------------------------------------------------------------------- tables
@@ -621,9 +619,7 @@ class BookingRepository(Repository[Booking]):
         return self._get(booking_id)
 
     def _by(self, column: str, value: str) -> Booking | None:
-        return self._session.find_unique(
-            self._mapper, column, value, lambda b: getattr(b, column, None)
-        )
+        return self._unique(column, value, lambda b: getattr(b, column, None))
 
     def get_for_update(self, booking_id: BookingId) -> Booking | None:
         # Its location comes in the same query (unlocked): invoicing a payment reads it next.
@@ -652,19 +648,11 @@ class BookingRepository(Repository[Booking]):
         return {getattr(b, column): b for b in found if getattr(b, column) is not None}
 
     def find_by_ids(self, booking_ids: Collection[BookingId]) -> Mapping[BookingId, Booking]:
-        wanted = set(booking_ids)
-        ordered = sorted(wanted)
+        ordered = sorted(set(booking_ids))
         found: dict[BookingId, Booking] = {}
         # A few thousand ids a statement: far below any driver's parameter limit.
-        for start in range(0, len(ordered), _IDS_PER_STATEMENT):
-            for booking in self._session.select(
-                self._mapper,
-                [self._table.c.id.in_(ordered[start : start + _IDS_PER_STATEMENT])],
-                lambda b: b.id in wanted,
-                lambda b: b.id.bytes,
-                order_by=[self._table.c.id],
-            ):
-                found[booking.id] = booking
+        for start in range(0, len(ordered), IDS_PER_STATEMENT):
+            found.update(self._get_many(ordered[start : start + IDS_PER_STATEMENT], lambda b: b.id))
         return found
 
     def find_by_external_ids(self, external_ids: Collection[str]) -> Mapping[str, Booking]:
@@ -734,8 +722,7 @@ class BookingRepository(Repository[Booking]):
                 and (after is None or after.precedes(booking.starts_at, booking.id))
             )
 
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [
                 b.archived_at.is_(None),
                 b.starts_at < started_before,
@@ -743,8 +730,7 @@ class BookingRepository(Repository[Booking]):
                 *keyset_after_earliest(b.starts_at, b.id, after),
             ],
             keep,
-            lambda booking: (booking.starts_at, booking.id.bytes),
-            order_by=[b.starts_at, b.id],
+            at="starts_at",
             limit=limit,
         )
 
@@ -957,8 +943,6 @@ class BookingRepository(Repository[Booking]):
 
 #: Bookings that make a repeat customer.
 _REPEAT = 2
-#: How many ids :meth:`BookingRepository.find_by_ids` puts in one statement.
-_IDS_PER_STATEMENT = 2000
 
 
 def booking_group(by: Grouping, dialect: str, zone: ZoneInfo = UTC_ZONE) -> ColumnElement[Any]:
@@ -1055,18 +1039,9 @@ class BookingItemRepository(Repository[BookingItem]):
         if not wanted:
             return {}
         c = self._table.c
-        tracked = self._session.tracked(self._mapper)
-        counts: dict[BookingId, int] = defaultdict(int)
-        statement = (
-            select(c.booking_id, func.count())
-            .where(c.supplier_id.is_not(None), c.status.in_(sorted(s.value for s in wanted)))
-            .group_by(c.booking_id)
+        return self._count_by(
+            "booking_id",
+            BookingId,
+            [c.supplier_id.is_not(None), c.status.in_(sorted(s.value for s in wanted))],
+            lambda item: item.supplier_id is not None and item.status in wanted,
         )
-        if tracked:
-            statement = statement.where(c.id.not_in(list(tracked)))
-        for booking_id, count in self._session.connection().execute(statement):
-            counts[BookingId(booking_id)] += count
-        for item in tracked.values():
-            if item.supplier_id is not None and item.status in wanted:
-                counts[item.booking_id] += 1
-        return dict(counts)

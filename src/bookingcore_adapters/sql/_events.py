@@ -9,7 +9,6 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -108,8 +107,6 @@ __all__ = [
     "lifecycle_events",
     "outbox",
 ]
-
-E = TypeVar("E")
 
 #: Above every outbox sequence (a BIGINT identity).
 _NO_SEQUENCE = 2**63 - 1
@@ -556,9 +553,7 @@ class LifecycleEventRepository(Repository[LifecycleEvent]):
         )
 
     def get_by_idempotency_key(self, key: str) -> LifecycleEvent | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda e: e.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda e: e.idempotency_key)
 
     def tally_transitions(
         self, occurred_from: datetime | None, occurred_before: datetime | None
@@ -623,13 +618,7 @@ class AuditRepository(Repository[AuditEntry]):
         )
 
     def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
-        c = self._table.c
-        return self._session.page(
-            self._mapper,
-            [c.entity == entity, c.entity_id == entity_id],
-            lambda a: a.entity == entity and a.entity_id == entity_id,
-            page,
-        )
+        return self._page_with(page, entity=entity, entity_id=entity_id)
 
 
 class OutboxRepository(Repository[OutboxMessage]):
@@ -820,14 +809,11 @@ class CommunicationRepository(Repository[Communication]):
         return self._get(communication_id)
 
     def get_by_dedupe_key(self, key: str) -> Communication | None:
-        return self._session.find_unique(self._mapper, "dedupe_key", key, lambda c: c.dedupe_key)
+        return self._unique("dedupe_key", key, lambda c: c.dedupe_key)
 
     def get_by_provider_message_id(self, provider_message_id: str) -> Communication | None:
-        return self._session.find_unique(
-            self._mapper,
-            "provider_message_id",
-            provider_message_id,
-            lambda c: c.provider_message_id,
+        return self._unique(
+            "provider_message_id", provider_message_id, lambda c: c.provider_message_id
         )
 
     def requeue_failed(
@@ -844,17 +830,14 @@ class CommunicationRepository(Repository[Communication]):
         return self._claim(communication_id, [failed], pending)
 
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
-        c = self._table.c
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             self._stalled(before),
             lambda m: (
                 m.status is CommunicationStatus.PENDING
                 and m.sending_since is not None
                 and m.sending_since < before
             ),
-            lambda m: (m.sending_since, m.id.bytes),
-            order_by=[c.sending_since, c.id],
+            at="sending_since",
             limit=limit,
         )
 

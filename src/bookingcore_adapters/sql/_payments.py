@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
@@ -100,9 +100,6 @@ __all__ = [
     "payments",
     "webhook_inbox",
 ]
-
-E = TypeVar("E")
-
 
 # --------------------------------------------------------------------------- tables
 
@@ -465,6 +462,22 @@ INVOICE_SERIES = Mapper[InvoiceSeries](
 # --------------------------------------------------------------------------- repositories
 
 
+def _provider_or_none(provider: str) -> str | None:
+    """``provider`` normalised, or ``None`` when malformed: no payment or receipt names it."""
+    try:
+        return normalise_provider(provider)
+    except ValidationError:
+        return None
+
+
+def _series_id_or_none(key: str) -> UUID | None:
+    """The id of the series with ``key``, or ``None`` when malformed: no series has it."""
+    try:
+        return series_id(key)
+    except ValidationError:
+        return None
+
+
 class PaymentRepository(Repository[Payment]):
     """:class:`~bookingcore.ports.PaymentRepository` in SQL."""
 
@@ -475,10 +488,9 @@ class PaymentRepository(Repository[Payment]):
         return self._lock(payment_id)
 
     def get_by_provider_reference(self, provider: str, reference: str) -> Payment | None:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return None  # no payment can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return None
         c = self._table.c
         return self._first(
             [c.provider == name, c.provider_reference == reference],
@@ -488,10 +500,9 @@ class PaymentRepository(Repository[Payment]):
     def get_by_provider_reference_for_update(
         self, provider: str, reference: str, *, with_booking: bool = False
     ) -> Payment | None:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return None  # no payment can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return None
         # The booking's other payments come in the same round trip: applying a capture
         # adds up what the booking was paid next (list_for_booking answers from memory).
         # With the booking: locked after the payment, in the same round trip, with its
@@ -505,9 +516,7 @@ class PaymentRepository(Repository[Payment]):
         )
 
     def get_by_idempotency_key(self, key: str) -> Payment | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda p: p.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda p: p.idempotency_key)
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[Payment]:
         return self._oldest_with(booking_id=booking_id)
@@ -669,13 +678,10 @@ class PaymentRepository(Repository[Payment]):
         )
 
     def list_needing_attention(self, limit: int) -> Sequence[Payment]:
-        c = self._table.c
-        return self._session.select(
-            self._mapper,
-            [c.attention_since.is_not(None)],
+        return self._oldest_first(
+            [self._table.c.attention_since.is_not(None)],
             lambda p: p.attention_since is not None,
-            lambda p: (p.attention_since, p.id.bytes),
-            order_by=[c.attention_since, c.id],
+            at="attention_since",
             limit=limit,
         )
 
@@ -687,9 +693,7 @@ class RefundRepository(Repository[Refund]):
         return self._get(refund_id)
 
     def get_by_provider_reference(self, reference: str) -> Refund | None:
-        return self._session.find_unique(
-            self._mapper, "provider_reference", reference, lambda r: r.provider_reference
-        )
+        return self._unique("provider_reference", reference, lambda r: r.provider_reference)
 
     def list_for_payment(self, payment_id: PaymentId) -> Sequence[Refund]:
         return self._oldest_with(payment_id=payment_id)
@@ -702,10 +706,9 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
         return self._get(receipt_id)
 
     def get_by_event(self, provider: str, event_id: str) -> WebhookReceipt | None:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return None  # no receipt can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return None
         found = self._session.select_equal(
             self._mapper, {"provider": name, "event_id": event_id}, lambda w: w.received_at
         )
@@ -717,27 +720,22 @@ class WebhookInboxRepository(Repository[WebhookReceipt]):
     def list_unsettled(self, limit: int) -> Sequence[WebhookReceipt]:
         c = self._table.c
         unsettled = (ReceiptStatus.RECEIVED, ReceiptStatus.FAILED)
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [c.status.in_([s.value for s in unsettled])],
             lambda w: w.status in unsettled,
-            lambda w: (w.received_at, w.id.bytes),
-            order_by=[c.received_at, c.id],
+            at="received_at",
             limit=limit,
         )
 
     def list_for_payment(self, provider: str, payment_reference: str) -> Sequence[WebhookReceipt]:
-        try:
-            name = normalise_provider(provider)
-        except ValidationError:
-            return []  # no receipt can name a malformed provider
+        name = _provider_or_none(provider)
+        if name is None:
+            return []
         c = self._table.c
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [c.payment_reference == payment_reference, c.provider == name],
             lambda w: w.provider == name and w.payment_reference == payment_reference,
-            lambda w: (w.received_at, w.id.bytes),
-            order_by=[c.received_at, c.id],
+            at="received_at",
         )
 
 
@@ -773,24 +771,17 @@ class InvoiceSeriesRepository(Repository[InvoiceSeries]):
         return self._session.add_if_new(self._mapper, series, ())
 
     def get(self, key: str) -> InvoiceSeries | None:
-        try:
-            wanted = series_id(key)
-        except ValidationError:
-            return None  # no series can have a malformed key
-        return self._get(wanted)
+        wanted = _series_id_or_none(key)
+        return None if wanted is None else self._get(wanted)
 
     def get_for_update(self, key: str) -> InvoiceSeries | None:
-        try:
-            wanted = series_id(key)
-        except ValidationError:
-            return None  # no series can have a malformed key
-        return self._lock(wanted)
+        wanted = _series_id_or_none(key)
+        return None if wanted is None else self._lock(wanted)
 
     def take_number(self, key: str) -> int | None:
-        try:
-            wanted = series_id(key)
-        except ValidationError:
-            return None  # no series can have a malformed key
+        wanted = _series_id_or_none(key)
+        if wanted is None:
+            return None
         if wanted in self._session.tracked(self._mapper):
             series = self._lock(wanted)  # read in this unit of work: taken in memory
             return None if series is None else series.take()

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, func, select
 
+from bookingcore.domain.queries import Page, PageRequest
 from bookingcore_adapters.sql._mapper import Mapper
 from bookingcore_adapters.sql._session import Session
 
 __all__ = ["IDS_PER_STATEMENT", "Repository", "oldest_key"]
 
 E = TypeVar("E")
+K = TypeVar("K")
 I = TypeVar("I", bound=UUID)  # noqa: E741
 
 #: How many ids one statement of :meth:`Repository._oldest_in` binds: far below the
@@ -64,12 +67,23 @@ class Repository(Generic[E]):
         return self._session.find_unique(self._mapper, column, value, read)
 
     def _oldest_first(
-        self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]
+        self,
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+        *,
+        at: str = "created_at",
+        limit: int | None = None,
     ) -> list[E]:
-        """Matching entities by ``(created_at, id)``: ``where`` in SQL, ``keep`` in memory."""
+        """Matching entities by ``(created_at, id)``, the first ``limit`` of them:
+        ``where`` in SQL, ``keep`` in memory. ``at`` names another time (the column
+        and the attribute share its name)."""
+
+        def key(entity: Any) -> tuple[Any, bytes]:
+            return (getattr(entity, at), entity.id.bytes)
+
         c = self._table.c
         return self._session.select(
-            self._mapper, where, keep, oldest_key, order_by=[c.created_at, c.id]
+            self._mapper, where, keep, key, order_by=[c[at], c.id], limit=limit
         )
 
     def _oldest_with(self, **wanted: object) -> list[E]:
@@ -79,6 +93,17 @@ class Repository(Generic[E]):
         slot and the like are read on hot paths.
         """
         return self._session.select_equal(self._mapper, wanted, oldest_key)
+
+    def _page_with(self, page: PageRequest, **wanted: object) -> Page[E]:
+        """A page of the entities whose columns (and attributes of the same names)
+        equal ``wanted``, newest first."""
+        c = self._table.c
+        return self._session.page(
+            self._mapper,
+            [c[name] == value for name, value in wanted.items()],
+            lambda entity: all(getattr(entity, name) == value for name, value in wanted.items()),
+            page,
+        )
 
     def _oldest_in(
         self,
@@ -102,6 +127,29 @@ class Repository(Generic[E]):
             ):
                 found.setdefault(getattr(entity, column), []).append(entity)
         return found
+
+    def _count_by(
+        self,
+        column: str,
+        read: Callable[[Any], K],
+        where: Iterable[ColumnElement[bool]],
+        keep: Callable[[E], bool],
+    ) -> dict[K, int]:
+        """How many entities match, by their ``column`` (``read`` turns a stored value
+        into the attribute of the same name): the stored rows that match ``where``
+        counted in one statement, those this unit of work tracks judged by ``keep``."""
+        c = self._table.c
+        tracked = self._session.tracked(self._mapper)
+        counts: dict[K, int] = defaultdict(int)
+        statement = select(c[column], func.count()).where(*where).group_by(c[column])
+        if tracked:
+            statement = statement.where(c.id.not_in(list(tracked)))
+        for value, count in self._session.connection().execute(statement):
+            counts[read(value)] += count
+        for entity in tracked.values():
+            if keep(entity):
+                counts[getattr(entity, column)] += 1
+        return dict(counts)
 
     def _first(self, where: Iterable[ColumnElement[bool]], keep: Callable[[E], bool]) -> E | None:
         """The oldest entity matching (the one holding a unique key, when there is one)."""

@@ -6,7 +6,6 @@ are one JSON column: they are read and written with their revision, never apart.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -417,9 +416,7 @@ class LeadRepository(Repository[Lead]):
         return self._get(lead_id)
 
     def get_by_idempotency_key(self, key: str) -> Lead | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda x: x.idempotency_key)
 
     def _where(self, query: LeadFilter) -> list[ColumnElement[bool]]:
         c = self._table.c
@@ -447,18 +444,7 @@ class LeadRepository(Repository[Lead]):
         return sum(self.count_by_status(query).values())
 
     def count_by_status(self, query: LeadFilter) -> Mapping[LeadStatus, int]:
-        c = self._table.c
-        tracked = self._session.tracked(self._mapper)
-        counts: dict[LeadStatus, int] = defaultdict(int)
-        statement = select(c.status, func.count()).where(*self._where(query)).group_by(c.status)
-        if tracked:
-            statement = statement.where(c.id.not_in(list(tracked)))
-        for status, count in self._session.connection().execute(statement):
-            counts[LeadStatus(status)] += count
-        for lead in tracked.values():
-            if query.matches(lead):
-                counts[lead.status] += 1
-        return dict(counts)
+        return self._count_by("status", LeadStatus, self._where(query), query.matches)
 
     def tally_by_source(
         self, created_from: datetime | None, created_before: datetime | None
@@ -487,21 +473,12 @@ class LeadRepository(Repository[Lead]):
     def count_open_by_assignee(self) -> Mapping[StaffId, int]:
         c = self._table.c
         wanted = sorted(status.value for status in OPEN_LEAD_STATUSES)
-        tracked = self._session.tracked(self._mapper)
-        counts: dict[StaffId, int] = defaultdict(int)
-        statement = (
-            select(c.assignee_id, func.count())
-            .where(c.assignee_id.is_not(None), c.status.in_(wanted))
-            .group_by(c.assignee_id)
+        return self._count_by(
+            "assignee_id",
+            StaffId,
+            [c.assignee_id.is_not(None), c.status.in_(wanted)],
+            lambda lead: lead.assignee_id is not None and lead.status in OPEN_LEAD_STATUSES,
         )
-        if tracked:
-            statement = statement.where(c.id.not_in(list(tracked)))
-        for assignee, count in self._session.connection().execute(statement):
-            counts[StaffId(assignee)] += count
-        for lead in tracked.values():
-            if lead.assignee_id is not None and lead.status in OPEN_LEAD_STATUSES:
-                counts[lead.assignee_id] += 1
-        return dict(counts)
 
 
 class QuotationRepository(Repository[Quotation]):
@@ -511,9 +488,7 @@ class QuotationRepository(Repository[Quotation]):
         return self._get(quotation_id)
 
     def get_by_idempotency_key(self, key: str) -> Quotation | None:
-        return self._session.find_unique(
-            self._mapper, "idempotency_key", key, lambda x: x.idempotency_key
-        )
+        return self._unique("idempotency_key", key, lambda x: x.idempotency_key)
 
     def list_revisions(self, reference: str) -> Sequence[Quotation]:
         return self._session.select_equal(
@@ -543,12 +518,7 @@ class TripRepository(Repository[Trip]):
         return self._get(trip_id)
 
     def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[Trip]:
-        return self._session.page(
-            self._mapper,
-            [self._table.c.customer_id == customer_id],
-            lambda t: t.customer_id == customer_id,
-            page,
-        )
+        return self._page_with(page, customer_id=customer_id)
 
 
 class ItineraryRepository(Repository[Itinerary]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -77,8 +77,6 @@ __all__ = [
     "booking_groups",
     "waiting_lists",
 ]
-
-E = TypeVar("E")
 
 
 # --------------------------------------------------------------------------- tables
@@ -296,9 +294,7 @@ class BookingGroupRepository(Repository[BookingGroup]):
             reference = normalise_group_reference(group_reference)
         except ValidationError:
             return None  # no group can hold a malformed reference
-        return self._session.find_unique(
-            self._mapper, "group_reference", reference, lambda g: g.group_reference
-        )
+        return self._unique("group_reference", reference, lambda g: g.group_reference)
 
     def list(
         self,
@@ -376,25 +372,18 @@ class WaitlistRepository(Repository[WaitlistEntry]):
         )
 
     def list_for_customer(self, customer_id: CustomerId, page: PageRequest) -> Page[WaitlistEntry]:
-        return self._session.page(
-            self._mapper,
-            [self._table.c.customer_id == customer_id],
-            lambda w: w.customer_id == customer_id,
-            page,
-        )
+        return self._page_with(page, customer_id=customer_id)
 
     def list_expired_offers(self, now: datetime, limit: int) -> Sequence[WaitlistEntry]:
         c = self._table.c
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [c.status == WaitlistStatus.OFFERED.value, c.offer_expires_at <= now],
             lambda w: (
                 w.status is WaitlistStatus.OFFERED
                 and w.offer_expires_at is not None
                 and w.offer_expires_at <= now
             ),
-            lambda w: (w.offer_expires_at, w.id.bytes),
-            order_by=[c.offer_expires_at, c.id],
+            at="offer_expires_at",
             limit=limit,
         )
 
@@ -416,14 +405,7 @@ class WaitlistRepository(Repository[WaitlistEntry]):
             slot = self._session.peek(SLOTS, w.slot_id)
             return slot is not None and slot.starts_at <= now
 
-        return self._session.select(
-            self._mapper,
-            where,
-            keep,
-            lambda w: (w.created_at, w.id.bytes),
-            order_by=[c.created_at, c.id],
-            limit=limit,
-        )
+        return self._oldest_first(where, keep, limit=limit)
 
     def list_waiting_for_day(
         self,
@@ -450,8 +432,7 @@ class WaitlistRepository(Repository[WaitlistEntry]):
                 and slot.location_id == location_id
             )
 
-        return self._session.select(
-            self._mapper,
+        return self._oldest_first(
             [
                 c.status == WaitlistStatus.WAITING.value,
                 c.slot_id != other_than,
@@ -459,8 +440,6 @@ class WaitlistRepository(Repository[WaitlistEntry]):
                 _lists_day(c.alternative_dates, day, dialect),
             ],
             keep,
-            lambda w: (w.created_at, w.id.bytes),
-            order_by=[c.created_at, c.id],
         )
 
     def next_position(self, slot_id: SlotId) -> int:

@@ -243,13 +243,8 @@ class WebhookDeliveryRepository(Repository[WebhookDelivery]):
         )
 
     def list_for_booking(self, booking_id: BookingId) -> Sequence[WebhookDelivery]:
-        c = self._table.c
-        return self._session.select(
-            self._mapper,
-            [c.booking_id == booking_id],
-            lambda d: d.booking_id == booking_id,
-            lambda d: (d.created_at, d.id.bytes),
-            order_by=[c.created_at, c.id],
+        return self._oldest_first(
+            [self._table.c.booking_id == booking_id], lambda d: d.booking_id == booking_id
         )
 
 
