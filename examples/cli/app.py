@@ -308,7 +308,9 @@ def worker(
         )
     except BookingError as exc:
         _fail("worker", exc)
-    if once:
+    if once and ran is None:
+        typer.echo("procrastinate ran what was due; its log above lists each job")
+    elif once:
         typer.echo(f"ran {ran} job(s)")
 
 

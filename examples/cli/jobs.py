@@ -98,10 +98,11 @@ def run_worker(
     interval: float = 1.0,
     apply_schema: bool = False,
     redis_url: str | None = None,
-) -> int:
+) -> int | None:
     """Run jobs until stopped (Ctrl-C, SIGTERM), or until none is due with ``once``.
 
-    Returns how many jobs ran (in-process runner) or 0 (procrastinate logs its own).
+    Returns how many jobs ran on the in-process runner, or ``None`` on procrastinate,
+    which logs each job it runs and counts none.
     """
     with job_core(database, redis_url=redis_url) as core:
         queue = core.jobs.queue
@@ -126,7 +127,7 @@ def run_worker(
             for schedule in core.jobs.catalog.schedules():
                 queue.defer(JobRequest(schedule.name, schedule.args, f"periodic:{schedule.name}"))
         queue.run_worker(wait=not once, concurrency=concurrency)
-        return 0
+        return None
 
 
 def list_jobs(database: str, state: JobState | None = None) -> Sequence[JobRecord]:

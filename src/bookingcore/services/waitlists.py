@@ -693,8 +693,8 @@ class WaitlistService:
         is today or later (in ``Settings.zone``): they wait for those. An
         offer on an alternative date that ran out sends its entry back to
         ``waiting`` on its own slot without that date (it is not in the
-        answer). A job calls this every few minutes;
-        several workers may run it at once (each slot is handled under its lock,
+        answer). The ``waitlists.expire_offers`` job calls this every 30
+        seconds; several workers may run it at once (each slot is handled under its lock,
         and an offer accepted meanwhile is left alone). Returns the entries this
         call expired.
 
