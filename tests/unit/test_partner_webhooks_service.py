@@ -102,6 +102,39 @@ class TestScheduling:
         assert "rude" not in repr(data)
         assert data[WebhookTopic.BOOKING_CANCELLED]["note"] == "client asked"
 
+    def test_moving_a_booking_to_another_date_schedules_a_rescheduled_webhook(
+        self, world: WebhookWorld
+    ) -> None:
+        """A reschedule and a slot move are both booking.rescheduled, with both departures."""
+        core = world.core
+        booking = world.book()
+        later = core.catalog.create_slot(
+            location_id=world.slot.location_id,
+            starts_at=world.slot.starts_at + timedelta(days=7),
+            price_per_traveler=Money("1000", "INR"),
+            capacity=10,
+            principal=ADMIN,
+        )
+        core.bookings.reschedule(booking.id, later.id, principal=world.as_partner, reason="rain")
+        core.catalog.move_slot(
+            later.id, later.starts_at + timedelta(hours=3), principal=ADMIN, reason="tide"
+        )
+        moved = [
+            d.payload["data"]
+            for d in reversed(core.webhooks.list(principal=ADMIN).items)
+            if d.topic is WebhookTopic.BOOKING_RESCHEDULED
+        ]
+        assert [(m["from_slot_id"], m["to_slot_id"]) for m in moved] == [
+            (str(world.slot.id), str(later.id)),
+            (str(later.id), str(later.id)),
+        ]
+        assert moved[0]["from_starts_at"] == world.slot.starts_at.isoformat().replace("+00:00", "Z")
+        assert moved[1]["to_starts_at"] == (
+            later.starts_at + timedelta(hours=3)
+        ).isoformat().replace("+00:00", "Z")
+        assert moved[0]["note"] == "rain"  # the partner's own move
+        assert "note" not in moved[1]  # staff's words stay with staff
+
     def test_a_direct_booking_leaves_no_trace_in_the_dispatcher(self, world: WebhookWorld) -> None:
         """Only partners' events reach the handler, so direct bookings cost no delivery record."""
         core = world.core

@@ -767,6 +767,7 @@ class Booking(Versioned):
             currency=difference.currency,
             actor=author.actor,
             note=note,
+            partner_id=self.partner_id,
         )
         return difference, Raised(None, audit, event)
 
@@ -816,6 +817,7 @@ class Booking(Versioned):
             currency=self.currency,
             actor=author.actor,
             note=note,
+            partner_id=self.partner_id,
         )
         return Raised(None, audit, event)
 

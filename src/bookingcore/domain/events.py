@@ -245,9 +245,13 @@ class AttendanceRecorded(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class BookingRescheduled(DomainEvent):
-    """A booking moved to another slot; ``price_difference`` is new total less old.
+    """A booking moved to another slot, or its slot's departure moved (then
+    ``from_slot_id`` and ``to_slot_id`` are the same); ``price_difference`` is
+    new total less old. ``partner_id`` is the partner whose booking it is.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``partner_id``.
     """
 
     name: ClassVar[str] = "booking.rescheduled"
@@ -261,6 +265,7 @@ class BookingRescheduled(DomainEvent):
     currency: str
     actor: Actor
     note: str | None = None
+    partner_id: PartnerId | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -35,7 +35,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import attrs
 
-from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
+from bookingcore.domain.events import (
+    BookingCreated,
+    BookingRescheduled,
+    BookingStatusChanged,
+    DomainEvent,
+)
 from bookingcore.domain.values import BookingId, PartnerId, Versioned
 from bookingcore.errors import ValidationError
 
@@ -151,12 +156,18 @@ def topics_for(event: DomainEvent, *, cancelled_state: str | None) -> tuple[Webh
     (its metadata has :data:`PAYMENT_METADATA_KEY`), ``booking.confirmed`` when
     it moves to ``confirmed``, ``supplier_confirmed`` or ``payment_confirmed``
     (any case), and ``booking.rescheduled`` when it moves to ``rescheduled``. A
-    payment that confirms a booking is both paid and confirmed: two topics.
+    payment that confirms a booking is both paid and confirmed: two topics. A
+    :class:`~bookingcore.domain.events.BookingRescheduled` (the booking moved to
+    another slot, or its slot's departure moved) is ``booking.rescheduled``.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``BookingRescheduled`` is ``booking.rescheduled``.
     """
     if isinstance(event, BookingCreated):
         return (WebhookTopic.BOOKING_CREATED,)
+    if isinstance(event, BookingRescheduled):
+        return (WebhookTopic.BOOKING_RESCHEDULED,)
     if not isinstance(event, BookingStatusChanged):
         return ()
     target = event.to_status

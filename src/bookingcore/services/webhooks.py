@@ -2,8 +2,9 @@
 
 **Scheduling.** :class:`WebhookService` subscribes one handler,
 ``partner_webhooks``, to the :class:`~bookingcore.services.EventDispatcher`.
-For each committed :class:`~bookingcore.domain.events.BookingCreated` and
-:class:`~bookingcore.domain.events.BookingStatusChanged` of a partner's booking
+For each committed :class:`~bookingcore.domain.events.BookingCreated`,
+:class:`~bookingcore.domain.events.BookingStatusChanged` and
+:class:`~bookingcore.domain.events.BookingRescheduled` of a partner's booking
 it adds one :class:`~bookingcore.domain.partner_webhooks.WebhookDelivery` per
 topic the partner subscribed to. The event sits in the outbox in the same
 transaction as the booking change, and the dispatcher commits the handler's
@@ -41,7 +42,12 @@ from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
-from bookingcore.domain.events import BookingCreated, BookingStatusChanged, DomainEvent
+from bookingcore.domain.events import (
+    BookingCreated,
+    BookingRescheduled,
+    BookingStatusChanged,
+    DomainEvent,
+)
 from bookingcore.domain.partner_webhooks import (
     WebhookAttempt,
     WebhookDelivery,
@@ -224,7 +230,7 @@ class WebhookService:
             name=HANDLER_NAME,
             # Only partners' bookings: a direct booking costs the dispatcher nothing here.
             when=lambda event: (
-                isinstance(event, BookingCreated | BookingStatusChanged)
+                isinstance(event, BookingCreated | BookingStatusChanged | BookingRescheduled)
                 and event.partner_id is not None
             ),
         )
@@ -239,7 +245,7 @@ class WebhookService:
         partner without a webhook URL, or topics it did not subscribe to. A
         delivery scheduled before (a repeated event) is not scheduled again.
         """
-        if not isinstance(event, BookingCreated | BookingStatusChanged):
+        if not isinstance(event, BookingCreated | BookingStatusChanged | BookingRescheduled):
             return []
         uow = context.uow
         booking = uow.bookings.get(event.booking_id)
@@ -293,6 +299,13 @@ class WebhookService:
             terms = recorded_terms(event.metadata)
             if terms is not None:
                 data["cancellation"] = terms
+        elif isinstance(event, BookingRescheduled):
+            data["from_slot_id"] = str(event.from_slot_id)
+            data["to_slot_id"] = str(event.to_slot_id)
+            data["from_starts_at"] = _iso(event.from_starts_at)
+            data["to_starts_at"] = _iso(event.to_starts_at)
+            if event.note and policy.sees_move_note(reader, event.actor):
+                data["note"] = event.note
         return {"type": topic.value, "timestamp": _iso(event.occurred_at), "data": data}
 
     # ------------------------------------------------------------------ delivering
