@@ -71,6 +71,8 @@ def _resolve(tree: ast.AST, module: str, value: ast.expr, where: ast.AST) -> set
         if function is not None and value.id in parameters:
             # A parameter: whatever the callers in this module pass for it.
             index = parameters.index(value.id)
+            if parameters[:1] == ["self"]:
+                index -= 1  # a method: its callers pass ``self`` before the arguments
             names: set[str] = set()
             callers = [call for call in _calls(tree) if _callee(call) == function.name]
             assert callers, f"{module}.{function.name}: no callers to read {value.id} from"
