@@ -1,6 +1,6 @@
-"""Advisor assignment (seed 004): who takes a booking when nobody named one.
+"""Advisor assignment (car dealerships): who takes a booking when nobody named one.
 
-Four strategies, as the seed lists them:
+Four strategies:
 
 ``manual``
     Nobody is picked; the booking stays unassigned until an admin assigns it,
@@ -50,7 +50,7 @@ __all__ = [
 
 
 class AssignmentStrategy(enum.StrEnum):
-    """How an import picks the advisor of a booking whose row names none (seed 004).
+    """How an import picks the advisor of a booking whose row names none.
 
     .. versionadded:: 0.1
     """
@@ -181,7 +181,7 @@ def dealer_based(
 
     Args:
         advisors: the advisors to choose from; inactive ones are skipped.
-        location_id: the booking's location (the dealer, in seed 004).
+        location_id: the booking's location (the dealer, for a car dealership).
         loads: current loads by advisor id, as for :func:`least_loaded`.
 
     .. versionadded:: 0.1

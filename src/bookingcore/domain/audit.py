@@ -44,7 +44,7 @@ class AuditAction(enum.StrEnum):
     ACTIVATED = "activated"
     DEACTIVATED = "deactivated"
     CREDENTIALS_ROTATED = "credentials_rotated"
-    #: an advisor's or staff member's note on a booking (append-only; seed 004)
+    #: an advisor's or staff member's note on a booking (append-only)
     NOTE_ADDED = "note_added"
     MERGED = "merged"
     ERASED = "erased"
@@ -76,7 +76,7 @@ class AuditEntry:
 
     ``old_values`` and ``new_values`` hold only the fields that changed (a
     creation has no old values). ``booking_id`` is set for changes to a booking
-    so its trail can be read in one query (seed 004's ``booking_audit_logs``).
+    so its trail can be read in one query (what older systems keep in ``booking_audit_logs``).
 
     .. versionadded:: 0.1
     """

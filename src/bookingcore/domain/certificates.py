@@ -1,4 +1,4 @@
-"""Certificates earned on completed bookings (seed 001: course schools, dive centres).
+"""Certificates earned on completed bookings (for course schools and dive centres).
 
 A :class:`Certificate` records what a person earned on a booking: its kind
 (``"PADI Open Water"``), its number (unique per kind), when it was issued and

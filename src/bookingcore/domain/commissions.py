@@ -1,4 +1,4 @@
-"""Partner commissions (seed 002): what each partner is owed, kept on an append-only ledger.
+"""Partner commissions: what each partner is owed, kept on an append-only ledger.
 
 When a captured payment pays a partner's booking, a :class:`CommissionEntry`
 of kind ``accrual`` is written in the same transaction, with the partner's

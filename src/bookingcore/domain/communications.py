@@ -1,4 +1,4 @@
-"""The communications log (seed 001): every message sent to a customer and what became of it.
+"""The communications log: every message sent to a customer and what became of it.
 
 A :class:`Communication` starts ``pending``; the notifier's answer makes it
 ``sent`` or ``failed``; delivery callbacks move it to ``delivered``, then
@@ -41,7 +41,7 @@ __all__ = [
 
 
 class CommunicationType(enum.StrEnum):
-    """Why a message is sent (seed 001).
+    """Why a message is sent.
 
     .. versionadded:: 0.1
     """
@@ -51,13 +51,13 @@ class CommunicationType(enum.StrEnum):
     FOLLOW_UP = "follow_up"
     CERTIFICATE = "certificate"
     CANCELLATION = "cancellation"
-    #: a one-time sign-in code (seed 000); its text is never stored
+    #: a one-time code for phone sign-in; its text is never stored
     SIGN_IN_CODE = "sign_in_code"
     #: seats freed on a slot are held for a waiting customer until the offer expires
     WAITLIST_OFFER = "waitlist_offer"
     #: a group booking's summary, to its organiser
     GROUP_CONFIRMATION = "group_confirmation"
-    #: a quotation sent to a customer (seed 003)
+    #: a quotation sent to a customer
     #:
     #: .. versionadded:: 0.3
     QUOTATION = "quotation"

@@ -1,6 +1,6 @@
 """Customers (who book and pay) and the travelers they book for.
 
-Seed 000 separates the booker from the participants: a :class:`Customer` is a
+The booker is kept apart from the participants: a :class:`Customer` is a
 phone-first account (one per normalised number), and each :class:`Traveler`
 belongs to exactly one customer, is reused across bookings and is only ever
 soft-deleted so past bookings keep their participants.

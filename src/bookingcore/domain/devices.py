@@ -1,4 +1,4 @@
-"""Customers' devices for push notifications (seed 000: real-time booking updates).
+"""Customers' devices for push notifications (real-time booking updates on the mobile app).
 
 A customer's mobile app (or web app) registers the push token its platform gave
 it: a :class:`PushDevice` holds the token, the platform (``android``, ``ios``,

@@ -1,4 +1,4 @@
-"""Documents generated for a booking (seed 003): invoice, voucher, itinerary.
+"""Documents generated for a travel agency's booking: invoice, voucher, itinerary.
 
 The core decides when a document is due and what goes into it
 (:class:`DocumentData`); a :class:`~bookingcore.ports.DocumentRenderer` adapter
@@ -45,7 +45,7 @@ class DocumentKind(enum.StrEnum):
     CERTIFICATE = "certificate"
     #: .. versionadded:: 0.2
     CREDIT_NOTE = "credit_note"
-    #: the quotation a booking was made from (seed 003)
+    #: the quotation a booking was made from
     #:
     #: .. versionadded:: 0.3
     QUOTATION = "quotation"

@@ -1,4 +1,4 @@
-"""Family accounts: customers who book for each other (seed 000, "Family Accounts").
+"""Family accounts: customers who book for each other.
 
 A :class:`Family` links customers who are related: one of them owns it (the
 customer who invited the others), every linked customer is a

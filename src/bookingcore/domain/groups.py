@@ -1,4 +1,4 @@
-"""Booking groups (seed 001): corporate and group bookings under one reference.
+"""Booking groups: corporate and group bookings under one reference.
 
 A :class:`BookingGroup` gathers the bookings of one outing, offsite or school
 trip under a ``group_reference`` (unique, case-insensitive, stored upper-case),

@@ -1,6 +1,6 @@
-"""The import file's columns and the rules each row must follow (seed 004).
+"""The import file's columns and the rules each row must follow.
 
-:data:`COLUMNS` is the column spec: the seed's names, which are required, and
+:data:`COLUMNS` is the column spec: the canonical names, which are required, and
 the aliases a header may use instead. :func:`map_header` matches a file's
 header to it (case-, space- and dash-insensitively, a user mapping first);
 columns it does not know go to the booking's metadata. :class:`RowValidator`
@@ -67,7 +67,7 @@ class ColumnSpec:
     description: str
 
 
-#: The column spec of a bookings file (seed 004), in the order the docs list it.
+#: The column spec of a bookings file, in the order the docs list it.
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "customer_name",
@@ -295,7 +295,7 @@ _CACHE_LIMIT = 20_000
 
 
 class RowValidator:
-    """Checks rows of one file against seed 004's rules.
+    """Checks rows of one file against the import rules.
 
     Results of the expensive checks (phone, email, date) are cached by raw
     text, so a value repeated across rows is validated once.
@@ -305,7 +305,7 @@ class RowValidator:
         reference: codes, names and advisors to check against.
         lifecycle: the lifecycle whose states ``status`` must name.
         region: phone region for numbers without a country code (``None``
-            insists on international format, as the seed asks).
+            insists on international format).
         timezone: the zone of dates and times written without an offset.
         has_cells: True to name spreadsheet cells (``D17``) in problems.
 

@@ -78,7 +78,7 @@ class SourceRow:
 class ImportKind(enum.StrEnum):
     """What the rows of an import file are: each kind has its own columns and rules.
 
-    ``bookings`` (seed 004, the default) books each row; ``customers`` finds
+    ``bookings`` (the default) books each row; ``customers`` finds
     each row's customer by phone, then email, fills in their blank fields or
     registers them; ``travelers`` saves each row's traveler under the customer
     its ``customer_phone`` or ``customer_email`` names. All three go through the
@@ -107,7 +107,7 @@ class ImportKind(enum.StrEnum):
 
 
 class ImportStatus(enum.StrEnum):
-    """Where an import job is (seed 004's ``ImportStatus``).
+    """Where an import job is (what older import systems call ``ImportStatus``).
 
     .. versionadded:: 0.1
     """

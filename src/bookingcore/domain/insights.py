@@ -1,4 +1,4 @@
-"""What staff need to know about a customer at a glance (seed 001's customer history view).
+"""What staff need to know about a customer at a glance (the customer history view).
 
 :class:`CustomerStats` holds the figures the storage computes for one customer
 (or any set of bookings): how many bookings, how many are still to come, how

@@ -1,4 +1,4 @@
-"""Booking line items (seed 003): the products, rooms, flights and services of one booking.
+"""Booking line items: the products, rooms, flights and services of one booking.
 
 A booking of a seat on a slot may also carry line items: a hotel night before
 the trek, a flight, a guided activity, an airport transfer (a *ground

@@ -1,4 +1,4 @@
-"""Leads (seed 003): an enquiry that may become a quotation and then a booking.
+"""Leads for travel agencies: an enquiry that may become a quotation and then a booking.
 
 A lead belongs to a customer (found or created by phone or email when it is
 captured), comes from a :class:`LeadSource` (a web form, a phone call, a

@@ -3,11 +3,11 @@
 A :class:`Lifecycle` lists its states, the initial one, the allowed moves, the
 terminal states, the states that hold seats, which state "cancel" means, and
 the states only money moves a booking into (``money_states``).
-Three presets ship, taken from the seeds:
+Three presets ship, one per kind of business:
 
 * :data:`RESERVATION` for treks, courses and dives,
-* :data:`APPOINTMENT` for dealer appointments (seed 004's ``ALLOWED_TRANSITIONS``),
-* :data:`TRAVEL` for the travel operating system (seed 003, ``lead_created`` to ``refunded``).
+* :data:`APPOINTMENT` for dealer appointments (a dealership system's ``ALLOWED_TRANSITIONS``),
+* :data:`TRAVEL` for a travel agency's operating system (``lead_created`` to ``refunded``).
 
 Users build their own with the same type. Construction refuses definitions that
 name unknown states or give a terminal state a way out.
@@ -713,7 +713,7 @@ RESERVATION = Lifecycle(
     cancelled="cancelled",
 )
 
-#: A dealer's appointments (seed 004): pending, assigned to an advisor, in progress,
+#: A car dealer's appointments: pending, assigned to an advisor, in progress,
 #: completed; a waitlisted entry status, and cancelled bookings may be reactivated.
 APPOINTMENT = Lifecycle(
     name="appointment",
@@ -754,7 +754,7 @@ _CANCELLABLE_TRAVEL = (
     "documents_generated",
 )
 
-#: A travel agency's booking (seed 003), from the lead through quotation, payment and
+#: A travel agency's booking, from the lead through quotation, payment and
 #: supplier confirmation to completion, cancellation or refund. ``payment_confirmed``
 #: and ``refunded`` follow from money: only the payment service moves a booking there.
 TRAVEL = Lifecycle(

@@ -1,4 +1,4 @@
-"""Loyalty tiers (seed 000's "customer-based rewards", seed 001's "loyalty tracking").
+"""Loyalty tiers: customer-based rewards and loyalty tracking.
 
 A :class:`LoyaltyProgram` is a ladder of :class:`LoyaltyTier` s, lowest first.
 A tier is reached with at least ``min_completed_bookings`` completed bookings

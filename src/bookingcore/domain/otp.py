@@ -1,4 +1,4 @@
-"""One-time passwords for phone sign-in (seed 000).
+"""One-time passwords for phone sign-in.
 
 The code itself is never stored: an :class:`OtpChallenge` keeps a keyed hash
 of it, when it expires, and how many attempts were made. The OTP service

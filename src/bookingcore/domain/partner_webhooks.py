@@ -1,4 +1,4 @@
-"""Partner webhooks on booking events (seed 002): what is sent, to whom, and how it went.
+"""Partner webhooks on booking events: what is sent, to whom, and how it went.
 
 A partner subscribes, in its settings, to some of the booking topics of
 :class:`WebhookTopic` (all of them unless :data:`WEBHOOK_EVENTS_SETTING` says

@@ -1,4 +1,4 @@
-"""Payments and refunds (seed 003): money taken for a booking, and money given back.
+"""Payments and refunds: money taken for a booking, and money given back.
 
 A :class:`Payment` is one attempt to collect ``amount`` for a booking through a
 provider (``stripe``, ``razorpay``, ``manual``, ...), known there by its

@@ -136,7 +136,7 @@ class PrincipalKind(enum.StrEnum):
 
 
 class StaffRole(enum.StrEnum):
-    """Roles of the business's own people (seeds 003 and 004).
+    """Roles of the business's own people (staff, advisors, supplier users).
 
     .. versionadded:: 0.1
     """
@@ -434,8 +434,8 @@ def check_may_cancel(
 
     Customers and partners may cancel their own bookings online before the
     ``cancellation`` policy's deadline (its ``self_service_until`` before the
-    start; without a policy, or by default, until the slot starts: seed 002's
-    "own bookings, before date"); staff who may change all bookings and the
+    start; without a policy, or by default, until the slot starts: partners
+    cancel "own bookings, before date"); staff who may change all bookings and the
     booking's advisor may cancel at any time.
 
     Raises:
@@ -598,7 +598,7 @@ def can_view_audit(principal: Principal, booking: Booking | None = None) -> bool
     """May ``principal`` read the audit trail (of ``booking``, when given)?
 
     Staff with ``view_audit`` read every trail; an advisor reads the trail of
-    the bookings assigned to them (seed 004's advisor history).
+    the bookings assigned to them (an advisor's history).
     """
     if principal.has(Permission.VIEW_AUDIT):
         return True

@@ -1,4 +1,4 @@
-"""Quotations (seed 003): what a holiday would cost, version by version.
+"""Quotations for travel agencies: what a holiday would cost, version by version.
 
 A quotation offers a customer seats on one slot (the departure the holiday is
 built around) for a number of travelers, plus :class:`QuotationLine` s: the

@@ -1,4 +1,4 @@
-"""Sharing a trip with friends (seed 000, "Social Features: Share trips with friends").
+"""Sharing a trip with friends, a social feature of the customer app.
 
 A customer (or staff on their behalf) makes a :class:`ShareLink` for one of their
 bookings and sends its token to friends; anyone holding the token reads a small,

@@ -15,7 +15,7 @@ __all__ = ["BookingSource"]
 class BookingSource(enum.StrEnum):
     """The channel a booking or customer came through.
 
-    The seeds name the same channels several ways; :meth:`parse` accepts those
+    Older booking systems name the same channels several ways; :meth:`parse` accepts those
     aliases (``website`` is ``direct``, ``bulk_import`` is ``import``,
     ``walk-in`` is ``walk_in``, ``manual`` is a staff entry and so ``direct``).
 

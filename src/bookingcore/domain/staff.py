@@ -2,7 +2,7 @@
 
 A :class:`StaffMember` is who a staff :class:`~bookingcore.domain.policy.Principal`
 stands for. Advisors cover a territory (``location_ids``), which the
-``dealer_based`` assignment strategy of seed 004 reads. Passwords are never
+``dealer_based`` assignment strategy (for car dealerships) reads. Passwords are never
 stored: only ``password_hash`` from the host's secret hasher.
 
 .. versionadded:: 0.1

@@ -420,7 +420,7 @@ class TransitionTally:
 @attrs.frozen
 class CommunicationTally:
     """The messages of one type on one channel that went out in a period, by how far
-    they got (seed 001's "monitor open/click rates").
+    they got (to monitor open and click rates).
 
     Counted from the messages' timestamps, so a report that never came does not hide
     a later one: ``sent`` have ``sent_at``; ``delivered`` have ``delivered_at``,

@@ -1,4 +1,4 @@
-"""Trips and itineraries (seed 003): a customer's journey and its day-by-day plan.
+"""Trips and itineraries for travel agencies: a customer's journey and its day-by-day plan.
 
 A :class:`Trip` groups several bookings of one customer as one journey with
 its dates (a trek, then a beach week). An :class:`Itinerary` is the

@@ -1,4 +1,4 @@
-"""Waiting lists (seed 001): who waits for a seat on a full slot, and who is offered one.
+"""Waiting lists: who waits for a seat on a full slot, and who is offered one.
 
 A customer who finds a slot full joins its waiting list with the seats they
 need: a :class:`WaitlistEntry` at the next ``position``, with a

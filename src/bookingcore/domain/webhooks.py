@@ -1,4 +1,4 @@
-"""Signed webhooks to partners (seed 002): how a receiver knows a call came from us.
+"""Signed webhooks to partners: how a receiver knows a call came from us.
 
 Every webhook carries the header ``X-Bookingcore-Signature``::
 

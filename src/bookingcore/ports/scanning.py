@@ -1,4 +1,4 @@
-"""Malware scanning of uploaded files before they are accepted (seed 004, optional).
+"""Malware scanning of uploaded files (bulk import files) before they are accepted (optional).
 
 .. versionadded:: 0.4
 """

@@ -242,7 +242,7 @@ class BookingCore:
             each commit; ``"deferred"`` leaves it to a worker calling
             ``core.events.run_pending()``.
         retry: how failing handlers are retried.
-        automations: which statuses trigger the built-in handlers (seed 003's
+        automations: which statuses trigger the built-in handlers (a travel agency's
             documents; the customers' confirmation, cancellation and follow-up
             messages and the assigned advisor's notice, see
             :class:`~bookingcore.Automations`); ``None`` subscribes the defaults,

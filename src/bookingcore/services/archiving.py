@@ -1,6 +1,6 @@
 """Archiving old bookings (``core.archive``): ended bookings leave the operational lists.
 
-Seed 000's maintenance task "archive old booking data". A booking is archived
+The routine maintenance task "archive old booking data". A booking is archived
 once its status is final in its lifecycle
 (:func:`~bookingcore.domain.archiving.final_states`), its slot ended before the
 cutoff (``Settings.archive_after`` ago, or a cutoff staff give) and nothing
@@ -81,7 +81,7 @@ class ArchiveRun:
 @attrs.frozen
 class ArchiveSummary:
     """How many bookings are live and how many archived: what the operational lists
-    still carry against the stored history (seed 000's "monitor storage usage").
+    still carry against the stored history (to monitor storage usage).
 
     .. versionadded:: 0.4
     """

@@ -1,8 +1,9 @@
 """Identity and access: phone sign-in by one-time code, tokens, staff and partner sign-in.
 
-Customers sign in with their phone alone (seed 000): :meth:`AuthService.request_otp`
-texts a 6-digit code, :meth:`AuthService.verify_otp` checks it, registers the
-customer if the number is new and hands out an access and a refresh token.
+Customers sign in with their phone alone, as a mobile booking app needs:
+:meth:`AuthService.request_otp` texts a 6-digit code, :meth:`AuthService.verify_otp`
+checks it, registers the customer if the number is new and hands out an access and
+a refresh token.
 Staff sign in with email and password (:meth:`AuthService.sign_in_staff`),
 partners trade their API key and secret for a short bearer token.
 
@@ -219,9 +220,9 @@ class AuthSettings:
     """The knobs of sign-in. Every default is explained in ``docs/security.md``.
 
     Args:
-        otp_ttl: how long a code works (5 minutes, seed 000).
+        otp_ttl: how long a code works (5 minutes by default).
         otp_cooldown: how long after a code was sent another is refused (60 s).
-        otp_max_attempts: wrong guesses a code survives (3, seed 000); the
+        otp_max_attempts: wrong guesses a code survives (3 by default); the
             attempt that reaches it ends the challenge, right or wrong.
         otp_per_phone: codes one phone number may be sent (5 an hour).
         otp_per_client: codes one client key (an IP address, a device id) may
@@ -233,7 +234,7 @@ class AuthSettings:
             one process only.
         otp_message: the text, with ``$code`` and optionally ``$business`` and
             ``$minutes`` (the code's lifetime).
-        customer_tokens: 30-day access tokens (seed 000) in sessions of 90 days.
+        customer_tokens: 30-day access tokens (for a mobile app) in sessions of 90 days.
         staff_tokens: 15-minute access tokens in sessions of 12 hours.
         partner_tokens: 1-hour access tokens, no refresh (partners sign in
             again with their key and secret).

@@ -1,4 +1,4 @@
-"""The built-in event handlers: seed 003's documents and the booking messages of seeds 001 and 004.
+"""The built-in event handlers: travel documents and booking messages to customers and advisors.
 
 * a booking reaching ``payment_confirmed`` gets an invoice document;
 * ``supplier_confirmed`` gets a voucher and an itinerary;
@@ -11,7 +11,7 @@
 * the staff member (advisor) a booking is assigned to gets a notice
   (:attr:`Automations.notify_assignee`);
 * with :attr:`Automations.push_messages`, the same booking messages are pushed to
-  the customer's active devices too (seed 000's real-time booking updates).
+  the customer's active devices too (real-time booking updates on the mobile app).
 * a customer invited into a family account gets an SMS saying who invited them and
   as what (:attr:`Automations.family_invitations`).
 
@@ -81,8 +81,8 @@ _CONFIRMATION = CommunicationType.CONFIRMATION
 #: The message a booking reaching a status sends its customer, unless
 #: :class:`Automations` says otherwise: status name (casefolded) -> message type.
 #: Every shipped lifecycle is covered: ``reservation`` is confirmed at
-#: ``confirmed``, ``travel`` when it is paid (``payment_confirmed``, seed 001's
-#: "process payment, send confirmation"), an ``appointment`` when an advisor
+#: ``confirmed``, ``travel`` when it is paid (``payment_confirmed``: the payment
+#: is processed, then the confirmation sent), an ``appointment`` when an advisor
 #: takes it (``ASSIGNED``); each one's cancelled state sends a cancellation and
 #: ``completed`` a follow-up.
 #:

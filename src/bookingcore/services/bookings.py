@@ -1773,8 +1773,8 @@ class BookingService:
     ) -> Mapping[PartnerId, str]:
         """The names of the partners the given bookings came through, read in one query.
 
-        For showing a page of bookings with their partner (seed 002: "each booking
-        shows source and partner.name") without one read per booking. Only the
+        For showing a page of bookings with their partner (each booking shows its
+        source and the partner's name) without one read per booking. Only the
         bookings ``principal`` may see count; a partner since removed is left out.
 
         .. versionadded:: 0.4

@@ -100,7 +100,7 @@ class ComplianceLine:
 
 @attrs.frozen
 class ComplianceReport:
-    """Who holds what, and what expires when (seed 001's compliance reporting).
+    """Who holds what, and what expires when (compliance reporting).
 
     ``lines`` are sorted by expiry (certificates that never expire last);
     ``counts`` says how many are in each state.

@@ -1,4 +1,4 @@
-"""Messages to customers (seed 001): send from templates, log, track delivery, remind.
+"""Messages to customers: send from templates, log, track delivery, remind.
 
 Every message is a :class:`~bookingcore.domain.communications.Communication`
 logged before it is sent, so a message that fails still has a record with its

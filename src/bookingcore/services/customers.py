@@ -181,7 +181,7 @@ class StaffNote:
 
 @attrs.frozen
 class CustomerView:
-    """Seed 001's customer history view: one customer as staff see them.
+    """The customer history view: one customer as staff see them.
 
     ``stats`` come from the storage's aggregate queries and count only the
     bookings the principal may see; ``upcoming`` are bookings still to take
@@ -194,8 +194,8 @@ class CustomerView:
     and ``recent`` bookings come without their internal notes); ``communications``
     the messages the principal may read, oldest first. ``certificates`` lists
     what they earned, newest first (those of bookings the principal may see);
-    ``payments`` their payment history, oldest first (seed 001's "payment
-    history": the payments of the bookings the principal may see).
+    ``payments`` their payment history, oldest first (the payments of
+    the bookings the principal may see).
     ``loyalty`` is where they stand in the loyalty program
     (:meth:`CustomerService.loyalty`); ``None`` without a program, or for a
     principal that sees only part of their bookings (a partner, an advisor).
@@ -242,7 +242,7 @@ class Registration:
 
 @attrs.frozen
 class CustomerHistory:
-    """What staff see on a customer's page (seed 001's CRM history), read in one go.
+    """What staff see on a customer's page (their history, as a CRM shows it), read in one go.
 
     ``bookings`` is the newest page of the customer's bookings the principal
     may see (pass its ``next_cursor`` for older ones); ``travelers`` are the
@@ -476,7 +476,7 @@ class CustomerService:
         email: str | None = None,
         expected_version: int | None = None,
     ) -> Customer:
-        """Set the customer's name and/or email (seed 000's profile completion).
+        """Set the customer's name and/or email (completing the profile after phone sign-in).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
@@ -657,7 +657,7 @@ class CustomerService:
         return status_groups(self._ctx.settings.lifecycles.values())
 
     def view(self, customer_id: CustomerId, *, principal: Principal) -> CustomerView:
-        """Seed 001's customer history view of one customer, in one unit of work.
+        """The customer history view staff use, of one customer, in one unit of work.
 
         The figures are aggregate queries in the storage; the number of queries
         is fixed (about ten on SQL) however many bookings the customer has.
@@ -826,7 +826,7 @@ class CustomerService:
         name: str | None = None,
         source: BookingSource | str | None = None,
     ) -> Registration:
-        """Seed 001's booking flow: find the customer by phone, then by email, or create them.
+        """As a booking begins: find the customer by phone, then by email, or create them.
 
         A customer found by email is returned as is (their phone on file wins);
         a new customer needs a phone (identity is phone-first).

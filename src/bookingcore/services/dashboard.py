@@ -1,4 +1,4 @@
-"""The staff dashboard of the travel operating system (seed 003): what needs attention today.
+"""The staff dashboard of a travel agency's operating system: what needs attention today.
 
 .. versionadded:: 0.3
 """

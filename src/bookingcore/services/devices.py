@@ -1,4 +1,4 @@
-"""Customers' push devices (seed 000: real-time booking updates on the mobile app).
+"""Customers' push devices (real-time booking updates on the mobile app).
 
 The app registers the push token its platform gave it after the customer signs
 in, and unregisters it when they sign out; messages on the

@@ -1,4 +1,4 @@
-"""Exporting a booking list as rows of text, page by page (seed 001's "export booking data").
+"""Exporting a booking list as rows of text, page by page, for staff who export booking data.
 
 :meth:`ExportService.booking_rows` streams any :class:`BookingFilter`, scoped
 like every list, as a header then one row per booking, newest first. It walks

@@ -1,4 +1,4 @@
-"""Family accounts: link related customers so they can book for each other (seed 000).
+"""Family accounts: link related customers so they can book for each other.
 
 ::
 

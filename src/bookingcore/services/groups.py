@@ -1,4 +1,4 @@
-"""Group bookings (seed 001): corporate and group outings under one reference and organiser.
+"""Group bookings: corporate and group outings under one reference and organiser.
 
 A group is created with a unique reference, its organiser and (for corporate
 bookings) the company's customer profile; bookings join it through

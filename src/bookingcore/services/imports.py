@@ -1,6 +1,6 @@
 """Bulk import of bookings from a file: preview, dry run, chunked and resumable runs, retry.
 
-The flow (seed 004)::
+The flow (a bulk import of bookings, as a car dealership runs it)::
 
     from bookingcore_adapters.importers import open_rows
 
@@ -182,8 +182,8 @@ class ImportSettings:
     Args:
         mapping: the file's header cell -> column name, overriding aliases
             (``{"Mobile No": "customer_phone"}``; ``""`` ignores a column).
-        chunk_size: rows per transaction (500, as seed 004 asks).
-        lifecycle: the lifecycle imported bookings follow; seed 004's
+        chunk_size: rows per transaction (500 by default).
+        lifecycle: the lifecycle imported bookings follow; a car dealership's
             ``appointment`` by default. ``status`` cells must name its states.
         assignment: ``manual`` (only rows naming an advisor are assigned),
             ``round_robin``, ``least_loaded`` or ``dealer_based``.
@@ -204,7 +204,7 @@ class ImportSettings:
             file is never read ahead; worth it only when validation, not
             storage, is the bottleneck (see ``docs/importing.md``).
         kind: what each row is (:class:`~bookingcore.domain.ImportKind`):
-            ``bookings`` (the default, seed 004's columns), ``customers`` or
+            ``bookings`` (the default; columns in ``docs/importing.md``), ``customers`` or
             ``travelers`` (see ``docs/importing-people.md``). ``lifecycle``,
             ``assignment`` and ``currency`` apply to bookings only; with
             ``emit_events`` a customers or travelers import writes
@@ -414,7 +414,7 @@ class ImportService:
     """Preview, validate, run, cancel and retry bulk imports of bookings, customers
     and travelers (:attr:`ImportSettings.kind`).
 
-    Only staff with ``import_bookings`` (admins by default, as seed 004 asks) may
+    Only staff with ``import_bookings`` (admins by default) may
     import, whatever the kind.
 
     ``files`` is the store uploaded files are kept in (``BookingCore(import_files=...)``;
@@ -564,7 +564,7 @@ class ImportService:
             return self._job(uow, job_id)
 
     def list(self, *, principal: Principal, page: PageRequest | None = None) -> Page[ImportJob]:
-        """Import jobs, newest first (seed 004's import history)."""
+        """Import jobs, newest first (the import history)."""
         self._require(principal)
         with self._ctx.uow_factory() as uow:
             return uow.imports.list(page or PageRequest())

@@ -1,4 +1,4 @@
-"""Line items and their suppliers (seed 003): confirm, reject, ask again, cancel.
+"""Line items of a travel agency's bookings and their suppliers: confirm, reject, ask again, cancel.
 
 Each item of a booking waits for its own supplier. A supplier's users see
 and answer only their own supplier's items (never the rest of a booking that

@@ -1,4 +1,4 @@
-"""Lead use cases (seed 003): capture an enquiry, assign it, follow it up, convert it.
+"""Lead use cases for a travel agency: capture an enquiry, assign it, follow it up, convert it.
 
 A lead is captured from any source (a web form, a phone call, a partner's
 API) and belongs to a customer found by phone or email, or created from the

@@ -4,7 +4,7 @@ clients, hold them to a rate limit, and decide where they may book.
 Only staff with ``manage_partners`` register and change partners; a partner may
 read its own record and rotate its own secrets.
 
-Credentials (seed 002, option A): registering a partner hands out an API key
+Credentials (a key and a secret per partner): registering a partner hands out an API key
 (``pk_...``, an identifier that may be logged) and an API secret (``sk_...``)
 exactly once, in a :class:`PartnerRegistration`. Only a hash of the secret and
 its last four characters are kept; :meth:`PartnerService.authenticate` turns a
@@ -599,7 +599,7 @@ class PartnerService:
         webhook_url: str | Unset | None = UNSET,
         expected_version: int | None = None,
     ) -> Partner:
-        """Edit a partner's details (seed 002's partner management): only the fields
+        """Edit a partner's details (partner management for admins): only the fields
         given change; ``None`` clears the contact phone, the commission rate or the
         webhook URL. Its credentials, locations, settings and activity have their
         own calls.
@@ -755,7 +755,7 @@ class PartnerService:
     def history(
         self, partner_id: PartnerId, page: PageRequest | None = None, *, principal: Principal
     ) -> Page[AuditEntry]:
-        """The partner's audit trail (seed 002's audit of partner records), newest
+        """The partner's audit trail (the audit of partner records), newest
         first, a page at a time (pass the page's ``next_cursor`` for older entries).
 
         Raises:

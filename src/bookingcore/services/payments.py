@@ -2,7 +2,7 @@
 
 Providers implement :class:`~bookingcore.ports.PaymentProvider`.
 
-The flow (seed 003)::
+The flow, from intent to refund::
 
     intent = core.payments.create_intent(booking.id, "stripe", principal=me,
                                          idempotency_key="pay-7f3a")

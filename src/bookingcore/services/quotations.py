@@ -1,4 +1,4 @@
-"""Quotation use cases (seed 003): quote, revise, send, approve, reject, expire.
+"""Quotation use cases for a travel agency: quote, revise, send, approve, reject, expire.
 
 A quotation offers seats on one slot for a party of travelers plus lines from
 several suppliers. Every revision is kept; only the current one, sent and

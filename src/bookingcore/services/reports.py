@@ -1,6 +1,6 @@
 """Reports: figures computed by the storage, and bookings reconciled against payments.
 
-Seed 001's reports (revenue, capacity utilisation, cancellations and no-shows,
+The operational reports staff read (revenue, capacity utilisation, cancellations and no-shows,
 repeat customers and lifetime value, import statistics, advisor workload) are
 each one service call over a tally: the storage groups and sums the bookings
 (``GROUP BY`` in SQL) and the service turns the few rows into figures. They take
@@ -26,7 +26,7 @@ status or in a terminal status that holds none (``refunded``); a *no-show* is in
 a status named ``no_show`` (any case); *completed* is a terminal status that
 holds seats and is not a no-show; anything else is *open*.
 
-The analytics reports (seeds 001, 002, 004) are for staff who may view all, and
+The analytics reports are for staff who may view all, and
 are grouped by the storage too: :meth:`ReportService.booking_frequency` (customers
 by number of bookings, in buckets), :meth:`ReportService.cohort_retention`
 (customers by month of first booking, and who booked again in each later month),
@@ -39,7 +39,7 @@ rows per error type)::
     for cohort in core.reports.cohort_retention(principal=staff, months=6):
         print(cohort.cohort, cohort.customers, cohort.retention)
 
-The reconciliation report (seed 003)::
+The reconciliation report::
 
     report = core.reports.reconciliation(
         datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC), principal=staff
@@ -517,7 +517,7 @@ class SourceOverlapLine:
 
 @attrs.frozen
 class SourceConversion:
-    """Seed 002's conversion by source: leads and their conversion per lead source,
+    """Conversion by source, to compare channels: leads and their conversion per lead source,
     bookings per booking source, and the customers who booked through more than one
     source (``overlap_customers``, and ``overlaps`` per two sources).
 
@@ -572,7 +572,7 @@ def _halves_up(part: int, whole: int) -> int:
 @attrs.frozen
 class EngagementLine:
     """How far the messages of one type (or on one channel) that went out in the
-    period got, and their open and click rates (seed 001's "monitor open/click rates").
+    period got, and their open and click rates, to monitor engagement.
 
     ``key`` is the message type (``confirmation``) or the channel (``email``);
     ``channel`` is the channel when grouped by type and channel, ``None`` otherwise.
@@ -641,7 +641,7 @@ class ImportErrorLine:
 
 @attrs.frozen
 class ImportPerformance:
-    """Seed 004's processing-time statistics and error-type distribution of import jobs.
+    """Processing-time statistics and error-type distribution of import jobs.
 
     ``timings`` per job status, ``errors`` per error type (most frequent first).
 
@@ -1109,7 +1109,7 @@ class ReportService:
         where: BookingFilter | None = None,
         buckets: Sequence[int] = DEFAULT_FREQUENCY_BUCKETS,
     ) -> Sequence[FrequencyLine]:
-        """Customers by how many bookings they made (seed 001's booking frequency).
+        """Customers by how many bookings they made (booking frequency).
 
         Counts the bookings matching ``where`` that hold seats (as
         :meth:`customer_value`), per customer, in the storage (``GROUP BY`` the
@@ -1146,7 +1146,7 @@ class ReportService:
         months: int = 12,
     ) -> Sequence[CohortLine]:
         """Customers grouped by the month of their first booking, and how many of them
-        booked in each of the ``months`` months after (seed 001's retention analysis).
+        booked in each of the ``months`` months after (retention analysis).
 
         Months are the business's calendar months (``Settings.timezone``), as the
         ``created_month`` grouping's. Bookings are those matching ``where`` that
@@ -1185,7 +1185,7 @@ class ReportService:
         created_before: datetime | None = None,
     ) -> SourceConversion:
         """Leads and their conversion per lead source, bookings per booking source, and
-        the customers who booked through more than one source (seed 002).
+        the customers who booked through more than one source (where channels overlap).
 
         Leads and bookings created in the period count, whatever their status (a
         cancelled booking was still made through its source). Each figure is a
@@ -1248,7 +1248,7 @@ class ReportService:
         occurred_before: datetime | None = None,
     ) -> Sequence[TransitionLine]:
         """Each move between two statuses made in the period, counted, with the time
-        bookings had spent in the status they left (seed 004's status transition
+        bookings had spent in the status they left (status transition
         analytics), from the bookings' history.
 
         A booking's creation is not a move. The time before a move runs from the
@@ -1290,7 +1290,7 @@ class ReportService:
         created_before: datetime | None = None,
     ) -> ImportPerformance:
         """How long the import jobs created in the period took, per status, and their
-        failed rows per error type across jobs (seed 004's processing-time statistics
+        failed rows per error type across jobs (processing-time statistics
         and error-type distribution).
 
         A job's processing time runs from ``started_at`` to ``completed_at``; jobs

@@ -1,4 +1,4 @@
-"""Sharing a trip with friends (seed 000, "Social Features: Share trips with friends").
+"""Sharing a trip with friends, a social feature of the customer app.
 
 A customer makes a share link for one of their bookings
 (:meth:`TripSharingService.create_link`) and sends its token to friends, who

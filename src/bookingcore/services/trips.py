@@ -1,4 +1,4 @@
-"""Trips, itineraries and travel documents on demand (seed 003).
+"""Trips, itineraries and travel documents on demand, for a travel agency's desk.
 
 * :class:`TripService`: group several bookings of one customer as one journey.
 * :class:`ItineraryService`: a booking's day-by-day plan, generated from its

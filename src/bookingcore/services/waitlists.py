@@ -1,4 +1,4 @@
-"""Waiting lists (seed 001): join a full slot's list, get offered freed seats, book them.
+"""Waiting lists: join a full slot's list, get offered freed seats, book them.
 
 Every change to a slot's list runs under the slot's lock, so offers, accepts,
 expiries and cancellations of one slot never interleave: two cancellations at
@@ -533,7 +533,7 @@ class WaitlistService:
         """Offer the slot's free seats to its waiting list now (staff); the entries offered.
 
         Freed seats are offered on their own as they free up; this is for a
-        host that wants to run a round by hand (seed 001's offer endpoint).
+        host that wants to run a round by hand (a staff endpoint that offers seats now).
 
         Raises:
             PermissionDeniedError: ``principal`` may not change every booking.

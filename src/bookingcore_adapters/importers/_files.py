@@ -62,7 +62,7 @@ class FileLimits:
     """How big and how compressed an import file may be before it is refused unread.
 
     Attributes:
-        max_bytes: the largest file accepted, in bytes (default 10 MiB, seed 004's limit).
+        max_bytes: the largest file accepted, in bytes (default 10 MiB).
             Larger files are refused with code ``file_too_large``.
         max_uncompressed_bytes: the largest total an XLSX archive may inflate to
             (default 100 MiB); more is refused as ``zip_bomb``.
