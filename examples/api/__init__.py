@@ -1,4 +1,4 @@
-"""The example FastAPI host: bookingcore's services as HTTP, with the seeds' paths.
+"""The example FastAPI host: bookingcore's services as HTTP, on the paths booking apps call.
 
 Build it with :func:`~examples.api.app.create_app` over a core from
 :func:`~examples.api.app.build_core`; run it with ``python -m examples.api``

@@ -67,8 +67,9 @@ from examples.api.routes import (
 __all__ = ["build_core", "create_app"]
 
 _DESCRIPTION = """\
-An example host over [bookingcore](https://github.com/): the seeds' endpoints as
-HTTP. Sign in (customers by phone code, staff by email and password), then send
+An example host over [bookingcore](https://github.com/): its services as
+HTTP endpoints for staff, customers, partners and suppliers. Sign in (customers
+by phone code, staff by email and password), then send
 `Authorization: Bearer <access_token>`. Every error is an RFC 9457
 `application/problem+json` body with the library's stable `code`.
 """
@@ -150,7 +151,7 @@ def create_app(
     import_rate_limit: RateLimit | None = IMPORT_RATE_LIMIT,
     shared_trip_rate_limit: RateLimit | None = SHARED_TRIP_RATE_LIMIT,
 ) -> FastAPI:
-    """A FastAPI app serving ``core``'s services with the seeds' paths.
+    """A FastAPI app serving ``core``'s services on the paths booking apps call.
 
     Tokens are signed and checked by ``core.auth`` with the ``token_signer``
     ``core`` was built with (see :func:`build_core`), so the app holds no keys.
@@ -167,7 +168,7 @@ def create_app(
         upload_dir: where import uploads are streamed to and kept for their
             error reports (default: ``bookingcore-uploads`` in the system's
             temporary directory).
-        max_upload_bytes: the largest import file accepted (seed 004: 10 MiB);
+        max_upload_bytes: the largest import file accepted (default 10 MiB);
             larger uploads are refused (413) as soon as they pass it.
         twilio_auth_token: the Twilio account's auth token, which signs SMS
             status callbacks (``None``: ``/api/sms/twilio/status`` refuses all).

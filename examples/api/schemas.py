@@ -187,7 +187,7 @@ class OtpRequestedOut(BaseModel):
 
 
 class OtpVerifyIn(StrictIn):
-    """The phone and the 6-digit code that was texted to it (seed 000 calls it ``otp``)."""
+    """The phone and the 6-digit code that was texted to it (older apps call it ``otp``)."""
 
     phone: str = Field(max_length=64, examples=["+919876543210"])
     otp: str = Field(max_length=16, examples=["123456"])
@@ -408,7 +408,7 @@ class BookingTravelerIn(StrictIn):
 
 
 class BookingCreateIn(StrictIn):
-    """A booking of a slot (seed 000's batch) for saved and new travelers."""
+    """A booking of a slot (what a trek operator calls a batch) for saved and new travelers."""
 
     slot_id: UUID = Field(description="The slot (trek batch, course session) to book")
     travelers: list[BookingTravelerIn] = Field(max_length=200)
@@ -491,7 +491,7 @@ class BookingOut(BaseModel):
     )
     partner_name: str | None = Field(
         default=None,
-        description="The name of the partner it came through (seed 002), if any",
+        description="The name of the partner it came through, if any",
         examples=["Summit Trails"],
     )
     loyalty_tier: str | None = Field(
@@ -1038,7 +1038,7 @@ class BookingUpdateIn(StrictIn):
 
 class BookingReplaceIn(StrictIn):
     """Every field a partner may edit on its booking, as a whole: one left out is
-    cleared (seed 002's ``PUT``; ``PATCH`` changes only the fields given)."""
+    cleared (the body of ``PUT``; ``PATCH`` changes only the fields given)."""
 
     external_id: str | None = Field(default=None, max_length=255)
     referral_source: str | None = Field(default=None, max_length=100)
@@ -1047,7 +1047,7 @@ class BookingReplaceIn(StrictIn):
 
 
 class StatusIn(StrictIn):
-    """An advisor's status change with a note (seed 004's mobile flow)."""
+    """An advisor's status change with a note (the advisors' mobile flow)."""
 
     status: str = Field(max_length=64, examples=["CONFIRMED"])
     note: str | None = Field(default=None, max_length=2000)
@@ -1055,7 +1055,7 @@ class StatusIn(StrictIn):
 
 
 class LifecycleMoveIn(BaseModel):
-    """Seed 003's lifecycle call: move ``bookingId`` to ``toStatus``."""
+    """A travel agency system's lifecycle call: move ``bookingId`` to ``toStatus``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -1569,7 +1569,7 @@ class MoveOut(BaseModel):
 
 
 class StaffBookingIn(StrictIn):
-    """A booking the desk makes for a customer given by phone (seed 004's single booking)."""
+    """A booking the desk makes for a customer given by phone (one at a time, not imported)."""
 
     slot_id: UUID
     customer: CustomerIn
@@ -1609,7 +1609,7 @@ class StaffBookingIn(StrictIn):
 
 
 class ImportStatsOut(BaseModel):
-    """Seed 004's import statistics: jobs by status and rows by outcome, over every import."""
+    """Import statistics: jobs by status and rows by outcome, over every import."""
 
     jobs: int
     by_status: dict[str, int]

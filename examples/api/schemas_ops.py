@@ -234,7 +234,8 @@ class WaitlistPlaceOut(BaseModel):
 
 
 class GroupIn(StrictIn):
-    """A booking group (seed 001) for an organiser, under a reference of your choosing."""
+    """A booking group (a corporate or group outing) for an organiser, under a
+    reference of your choosing."""
 
     group_reference: str = Field(min_length=1, max_length=100, examples=["ACME-OFFSITE-26"])
     organizer_id: UUID
@@ -779,7 +780,7 @@ class CertificateOut(BaseModel):
 
 
 class CustomerViewOut(BaseModel):
-    """Seed 001's customer history view: the customer, their figures and what staff need.
+    """The customer history view staff use: the customer, their figures and what staff need.
 
     ``upcoming`` are bookings still to take place, soonest first; ``recent`` the
     newest bookings; ``notes`` newest first, for staff only (always empty for a
@@ -798,7 +799,9 @@ class CustomerViewOut(BaseModel):
     communications: list[CommunicationOut]
     certificates: list[CertificateOut]
     payments: list[PaymentOut] = Field(
-        description="Seed 001's payment history: of the bookings the caller may see, oldest first"
+        description=(
+            "The customer's payment history: of the bookings the caller may see, oldest first"
+        )
     )
     loyalty: LoyaltyOut | None = Field(
         default=None, description="The loyalty tier; null without a program or for a partner"

@@ -1,4 +1,4 @@
-"""The pydantic models of seed 003's travel routes: leads, quotations, the catalogue's
+"""The pydantic models of a travel agency's routes: leads, quotations, the catalogue's
 suppliers and products, booking items, documents and the staff dashboard.
 
 Same conventions as :mod:`examples.api.schemas`: shapes here, rules in the library.
@@ -607,7 +607,7 @@ class BookingItemOut(BaseModel):
 
 
 class DocumentRequestIn(StrictIn):
-    """Seed 003's document request: a booking and the kind of document."""
+    """A travel desk's document request: a booking and the kind of document."""
 
     booking_id: UUID
     kind: str = Field(max_length=32, examples=["quotation", "voucher", "itinerary"])
@@ -647,7 +647,7 @@ class DocumentOut(BaseModel):
 
 
 class DashboardOut(BaseModel):
-    """Seed 003's admin dashboard for one day."""
+    """A travel desk's admin dashboard for one day."""
 
     day: date
     leads_by_status: dict[str, int]

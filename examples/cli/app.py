@@ -143,7 +143,7 @@ def import_(
     kind: Annotated[
         str,
         typer.Option(
-            help="What the rows are: bookings (seed 004's columns), customers or travelers."
+            help="What the rows are: bookings (see docs/importing.md), customers or travelers."
         ),
     ] = "bookings",
 ) -> None:

@@ -24,7 +24,7 @@ def _money(amounts: object) -> str:
 def customer_view_story(
     console: Console, core: BookingCore, admin: Principal, customer_id: CustomerId
 ) -> None:
-    """Seed 001's customer history view, rebooking suggestions and a CSV export."""
+    """The customer history view staff use, rebooking suggestions and a CSV export."""
     newest = core.bookings.list(
         BookingFilter(customer_id=customer_id), PageRequest(limit=1), principal=admin
     ).items[0]

@@ -1,1 +1,1 @@
-"""The routers of the example host, one module per seed audience."""
+"""The routers of the example host, one module per audience or feature."""

@@ -1,4 +1,4 @@
-"""Seed 001's staff booking desk (``/api/admin/bookings``): filters, text search, paging, moves.
+"""The staff booking desk (``/api/admin/bookings``): filters, text search, paging, moves.
 
 Staff tokens only; what each role may see and do is the library's policy (an
 advisor sees the bookings assigned to them, a supplier those it delivers).
@@ -152,7 +152,7 @@ def transition_booking(
     responses=problem_responses(AuthenticationError, NotFoundError, PermissionDeniedError),
 )
 def get_booking_customer(booking_id: UUID, core: Core, staff: StaffPrincipal) -> CustomerOut:
-    """The customer who booked (seed 001's ``/user``)."""
+    """The customer who booked (what older booking apps call ``/user``)."""
     booking = core.bookings.get(BookingId(booking_id), principal=staff)
     return CustomerOut.of(core.customers.get(booking.customer_id, principal=staff))
 
@@ -218,7 +218,7 @@ def assign_booking(
     staff: StaffPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> StaffBookingOut:
-    """Assign the booking to an advisor (seed 004), or unassign it with ``null``.
+    """Assign the booking to an advisor (as car dealerships do), or unassign it with ``null``.
 
     With an ``Idempotency-Key`` a retry answers the booking as it is now and changes
     nothing more (not even a stale ``expected_version``).

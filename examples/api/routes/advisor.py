@@ -1,4 +1,4 @@
-"""Seed 004's advisor endpoints: the bookings assigned to me, their status, history and notes.
+"""The advisors' endpoints: the bookings assigned to me, their status, history and notes.
 
 Staff tokens; the library's policy limits an advisor to the bookings assigned to
 them (a booking assigned to someone else answers 404), and other staff roles

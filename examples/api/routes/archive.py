@@ -1,4 +1,4 @@
-"""Archiving old bookings (seed 000's maintenance): archive now, and bring one back.
+"""Archiving old bookings (routine maintenance): archive now, and bring one back.
 
 Staff tokens; the library's policy allows it to those who change every booking
 (``change_all``). Archived bookings are listed with ``GET /api/admin/bookings``

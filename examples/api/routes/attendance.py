@@ -297,7 +297,7 @@ def roll_call(slot_id: UUID, core: Core, staff: StaffPrincipal) -> RollCallOut:
 def customer_attendance(
     customer_id: UUID, core: Core, staff: StaffPrincipal
 ) -> AttendanceHistoryOut:
-    """Seed 001's attendance history of a customer: sessions attended and missed per
+    """A customer's attendance history: sessions attended and missed per
     traveler, over the started sessions of the bookings the caller may see."""
     history = core.bookings.attendance_history(CustomerId(customer_id), principal=staff)
     return AttendanceHistoryOut.of(history)

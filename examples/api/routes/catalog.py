@@ -1,9 +1,9 @@
-"""Seed 003's catalogue: suppliers and products, added, changed, deactivated and searched.
+"""The catalogue: suppliers and products, added, changed, deactivated and searched.
 
 Staff with ``manage_catalog`` change the catalogue on ``/api/admin/suppliers``
 and ``/api/admin/products``; a deactivated supplier or product can no longer be
 quoted or booked (what was booked stays). Reading is open to every signed-in
-caller: seed 003's ``/api/products/{kind}/search`` (flights, hotels,
+caller: the travel desk's ``/api/products/{kind}/search`` (flights, hotels,
 activities ...) lists the active products of one kind.
 """
 
@@ -53,7 +53,7 @@ Text = Annotated[
 
 _KIND_PATH = Path(
     max_length=32,
-    description="A product kind, singular or plural as seed 003's paths have it",
+    description="A product kind, singular or plural as travel systems' paths have it",
     examples=["flight", "flights", "activities"],
 )
 
@@ -339,7 +339,7 @@ def search_products(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Paged[ProductOut]:
-    """Seed 003's product search: active products of one kind (``flight``, ``hotel``,
+    """The travel desk's product search: active products of one kind (``flight``, ``hotel``,
     ``activity`` ..., or the plural: ``/api/products/flights/search``) at a location,
     whose code, name or description holds ``q``, newest first, a page at a time (follow
     ``next``)."""

@@ -1,4 +1,4 @@
-"""Seed 001's certificates (``/api/admin/certificates``): issue, renew, a customer's, compliance.
+"""Certificates (``/api/admin/certificates``): issue, renew, a customer's, compliance.
 
 Staff tokens; the library decides who may do what: staff who may change a booking
 issue on it (completed bookings only), staff who may change everything renew, staff

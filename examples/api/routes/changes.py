@@ -1,4 +1,4 @@
-"""Seed 004's booking changes any signed-in caller may ask for: reschedule, change travelers.
+"""Booking changes any signed-in caller may ask for: reschedule, change travelers.
 
 Customers, staff and partners use the same routes; the library decides what
 each may change (a customer or partner only its own bookings, and not after

@@ -1,5 +1,5 @@
-"""Seed 000's customer API: phone sign-in, profile, saved travelers and bookings; the
-customer's certificates, payment history and data export (seed 001).
+"""The customer API behind a mobile booking app: phone sign-in, profile, saved travelers
+and bookings; the customer's certificates, payment history and data export.
 
 Every path is under ``/api/v1/customer`` and, past sign-in, takes a customer's
 access token only.
@@ -367,7 +367,7 @@ def list_certificates(core: Core, me: CustomerPrincipal) -> list[CertificateOut]
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
 def list_payments(core: Core, me: CustomerPrincipal) -> list[PaymentOut]:
-    """The customer's payment history (seed 001): every payment of their bookings,
+    """The customer's payment history: every payment of their bookings,
     oldest first."""
     return [PaymentOut.of(p) for p in core.payments.for_customer(customer_id_of(me), principal=me)]
 

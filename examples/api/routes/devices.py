@@ -1,4 +1,4 @@
-"""The signed-in customer's devices for push notifications (seed 000: real-time booking
+"""The signed-in customer's devices for push notifications (real-time booking
 updates on the mobile app), and staff's view of a customer's devices.
 
 The app registers the token its platform gave it after sign-in (again whenever the

@@ -1,4 +1,4 @@
-"""Seed 003's booking documents: list a booking's, download one file.
+"""Booking documents (invoices, vouchers, itineraries): list a booking's, download one file.
 
 Any signed-in caller: staff, the customer who owns the booking, the partner that
 made it. Who may read which document is the library's rule

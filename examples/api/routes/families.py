@@ -1,4 +1,4 @@
-"""Family accounts (seed 000): the signed-in customer links related customers, who then
+"""Family accounts: the signed-in customer links related customers, who then
 book for each other. Customers use ``/api/v1/customer/family``; staff who see every
 customer read a customer's family under ``/api/admin/customers/{customer_id}/family``.
 

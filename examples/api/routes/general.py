@@ -1,10 +1,10 @@
 """Routes any signed-in caller may use, each answer scoped by the library's policy.
 
-Seed 004's ``/api/bookings`` and ``/api/bookings/:id/audit`` and seed 003's
-``/api/core/booking-lifecycle`` take a customer's, a staff member's or a
-partner's token (seed 002's ``/api/customers``, the business's list of every
-channel's customers, a staff token): what each may read or move is decided by the library, never
-here, so a caller who may not see a booking gets 404 as if it did not exist.
+``/api/bookings`` and ``/api/bookings/:id/audit`` and the
+``/api/core/booking-lifecycle`` call of travel agencies' systems take a customer's,
+a staff member's or a partner's token (``/api/customers``, the business's list of
+every channel's customers, a staff token): what each may read or move is decided
+by the library, never here, so a caller who may not see a booking gets 404 as if it did not exist.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def list_bookings(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> BookingPage:
-    """Seeds 002 and 004's general list: whatever the caller may see, filtered, newest first.
+    """The general booking list: whatever the caller may see, filtered, newest first.
 
     The library scopes the list to the caller (a customer's own bookings, a
     partner's, an advisor's assigned ones, everything for admins); a partner
@@ -120,7 +120,7 @@ def list_customers(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> CustomerPage:
-    """Seed 002's customer list for the business: every channel's customers (or those of
+    """The business's customer list: every channel's customers (or those of
     one partner, or one channel), newest first, one keyset page at a time."""
     query = CustomerFilter(
         sources=booking_sources(source),
@@ -168,7 +168,8 @@ def move_booking(
     caller: AnyPrincipal,
     idempotency_key: IdempotencyKey = None,
 ) -> MoveOut:
-    """Seed 003's lifecycle call: move a booking to ``toStatus``, once per idempotency key.
+    """A travel agency system's lifecycle call: move a booking to ``toStatus``, once
+    per idempotency key.
 
     The key may come as the ``Idempotency-Key`` header or the body's
     ``idempotencyKey``; the actor is the caller of the token, never the body.
@@ -197,7 +198,7 @@ def move_booking(
     responses=problem_responses(AuthenticationError, NotFoundError),
 )
 def customer_view(customer_id: UUID, core: Core, staff: StaffPrincipal) -> CustomerViewOut:
-    """Seed 001's customer history view: figures, upcoming and recent bookings, travelers'
+    """The customer history view staff use: figures, upcoming and recent bookings, travelers'
     requirements, staff notes, messages and certificates, in one read.
 
     Figures and lists count only the bookings the caller may see; an unknown or

@@ -1,4 +1,4 @@
-"""Seed 001's booking groups (``/api/admin/bookings/groups``): create, find, total, confirm,
+"""Booking groups (``/api/admin/bookings/groups``): create, find, total, confirm,
 cancel.
 
 Staff tokens; the library's policy decides who reads and changes which group.

@@ -1,4 +1,4 @@
-"""Seed 004's bulk import (``/api/admin/bookings/import``, ``imports``, ``preview``, ``validate``).
+"""Bulk import (``/api/admin/bookings/import``, ``imports``, ``preview``, ``validate``).
 
 Files arrive as ``multipart/form-data`` with a ``file`` part (CSV or XLSX) and
 optional text fields for the import's settings (``kind``: ``bookings``,

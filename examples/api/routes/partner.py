@@ -1,4 +1,4 @@
-"""Seed 002's partner API (``/api/partner``): token, locations, dive sites, availability,
+"""The partner API (``/api/partner``): token, locations, dive sites, availability,
 customers, bookings.
 
 A partner trades its API key and secret for an hour's bearer token at
@@ -119,7 +119,7 @@ def list_dive_sites(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Paged[ProductOut]:
-    """Seed 002's dive sites: the active products of kind ``dive``, newest first, a page
+    """Dive sites for partner dive shops: the active products of kind ``dive``, newest first, a page
     at a time (follow ``next``); pass one's ``id`` as ``product_id`` to ``/availability``
     for its slots. A ``location_id`` the partner may not book answers 404."""
     location = None
@@ -297,7 +297,7 @@ def cancel_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Cancel one of the partner's bookings before the online deadline (its slot's start
-    unless the business says otherwise; seed 002: DELETE cancels)."""
+    unless the business says otherwise; a DELETE cancels)."""
     booking = core.bookings.cancel(
         BookingId(booking_id),
         principal=partner,
@@ -359,7 +359,7 @@ def replace_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> BookingOut:
     """Set the partner's own id and the referral source of one of its bookings, both at
-    once (seed 002's ``PUT`` of the limited fields): a field left out is cleared.
+    once (a ``PUT`` of the few fields a partner may change): a field left out is cleared.
 
     The same service call as ``PATCH``, with every editable field named.
     """
@@ -392,7 +392,7 @@ def _updated(
     responses=problem_responses(*_PARTNER, NotFoundError),
 )
 def customer_view(customer_id: UUID, core: Core, partner: PartnerPrincipal) -> CustomerViewOut:
-    """Seed 001's customer history view of one of the partner's customers, counting and
+    """The customer history view of one of the partner's customers, counting and
     listing only the partner's own bookings, without staff notes (``notes`` is empty;
     anyone else's customer answers 404)."""
     view = core.customers.view(CustomerId(customer_id), principal=partner)

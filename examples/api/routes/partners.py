@@ -1,4 +1,4 @@
-"""Seed 002's partner management (admin only): register partners, hand out their credentials,
+"""Partner management (admin only): register partners, hand out their credentials,
 choose where they may book, switch them off, read their history.
 
 Staff with ``manage_partners`` (admins) use ``/api/admin/partners``; the API secret

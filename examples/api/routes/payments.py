@@ -1,4 +1,4 @@
-"""Seed 003's payments: intents, provider webhooks, refunds, a booking's payments and invoices,
+"""Payments: intents, provider webhooks, refunds, a booking's payments and invoices,
 and the payments flagged for staff, with the refunds and attention items they resolve.
 
 The webhook route reads the request's raw bytes and hands them to

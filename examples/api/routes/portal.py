@@ -1,4 +1,4 @@
-"""Seed 001's customer portal (``/api/customer``): all my bookings, upcoming, history, cancel.
+"""The customer portal (``/api/customer``): all my bookings, upcoming, history, cancel.
 
 Customer tokens only; the library scopes every list to the signed-in customer.
 """

@@ -132,7 +132,7 @@ def merge_customers(
 def export_bookings(
     core: Core, staff: StaffPrincipal, query: StaffBookingQuery
 ) -> StreamingResponse:
-    """Seed 001's booking export: the bookings matching every filter (those of
+    """The booking export for spreadsheets: the bookings matching every filter (those of
     ``GET /api/admin/bookings``) as CSV, streamed a page at a time; cells a spreadsheet
     would read as formulas are escaped."""
     rows = core.exports.booking_rows(query, principal=staff)

@@ -1,7 +1,7 @@
-"""Seed 001's reports: reconciliation, revenue, cancellations, workload, customer value,
-capacity, waiting-list conversion and import statistics; booking frequency and cohort
-retention (seed 001), conversion by source (seed 002), status transitions and import
-performance (seed 004), communication engagement (open and click rates, seed 001): each
+"""Reports: reconciliation, revenue, cancellations, workload, customer value, capacity,
+waiting-list conversion and import statistics; booking frequency and cohort retention,
+conversion by source, status transitions and import performance, communication
+engagement (open and click rates): each
 what the library's report service computes.
 
 Staff tokens; the library decides what each role may read (an advisor's

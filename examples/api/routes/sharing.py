@@ -1,4 +1,4 @@
-"""Sharing a trip with friends (seed 000, "Social Features: Share trips with friends").
+"""Sharing a trip with friends, a social feature of the customer app.
 
 The signed-in customer makes, lists and revokes share links to their bookings
 (``/api/v1/customer/bookings/{booking_id}/share-links``); staff on the customer's

@@ -1,4 +1,4 @@
-"""Seed 000's staff sign-in (``/api/v1/auth``): email and password, refresh, logout, me."""
+"""Staff sign-in (``/api/v1/auth``): email and password, refresh, logout, me."""
 
 from __future__ import annotations
 

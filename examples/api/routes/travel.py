@@ -1,4 +1,4 @@
-"""Seed 003's travel desk: leads, quotations, supplier confirmations, documents on
+"""A travel agency's desk: leads, quotations, supplier confirmations, documents on
 demand, itineraries and the admin dashboard (the catalogue is in
 :mod:`examples.api.routes.catalog`, trips and itinerary edits in
 :mod:`examples.api.routes.trips`).
@@ -590,7 +590,7 @@ def generate_documents(
     responses=problem_responses(AuthenticationError, PermissionDeniedError),
 )
 def dashboard(core: Core, staff: StaffPrincipal, day: date | None = None) -> DashboardOut:
-    """Seed 003's admin dashboard: leads, follow-ups, quotations, suppliers, departures."""
+    """A travel desk's admin dashboard: leads, follow-ups, quotations, suppliers, departures."""
     board = core.dashboard.staff(principal=staff, day=day)
     shown = [
         *(b for b, _ in board.bookings_waiting_for_supplier),

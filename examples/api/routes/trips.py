@@ -1,4 +1,4 @@
-"""Seed 003's trips and itinerary edits.
+"""Trips and itinerary edits for a travel agency's desk.
 
 Staff group a customer's bookings as a trip (``/api/admin/trips``) and edit a
 generated itinerary one date at a time

@@ -1,4 +1,4 @@
-"""Seed 001's waiting lists: staff manage a session's list, customers join, accept and decline.
+"""Waiting lists: staff manage a session's list, customers join, accept and decline.
 
 Staff routes (``/api/admin/...``) list a slot's list, add a customer with any
 priority, reorder the list or change an entry's priority, run an offer round and
