@@ -27,13 +27,17 @@ def uuid7() -> UUID:
     Ids made later sort later, which keeps B-tree indexes and keyset pages compact.
     """
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76  # version
-    value |= ((rand >> 64) & 0x0FFF) << 64  # 12 random bits
-    value |= 0b10 << 62  # RFC 4122 variant
-    value |= rand & ((1 << 62) - 1)
-    return UUID(int=value)
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits, laid out below the time
+    return UUID(int=((millis & _MILLIS) << 80) | (rand & _RANDOM) | _VERSION_AND_VARIANT)
+
+
+#: The 48 bits of Unix milliseconds a v7 UUID starts with.
+_MILLIS = (1 << 48) - 1
+#: The random bits a v7 UUID keeps, in place: 12 (``rand_a``) after the version, and
+#: 62 (``rand_b``) after the variant.
+_RANDOM = (0x0FFF << 64) | ((1 << 62) - 1)
+#: Version 7 and the RFC 4122 variant, in the bits the random part leaves free.
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 
 
 class RandomIds:

@@ -303,6 +303,82 @@ class TestSqlStore:
             assert (stored.seats_held, stored.version) == (2, 2)
             assert uow.customers.get(written_with_it.id) is None
 
+    def _three_slots_held_once(
+        self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
+    ) -> tuple[list[Any], list[tuple[str, int]]]:
+        """Three stored slots, and every statement a commit then sends as
+        (its first word, how many versioned rows it checks)."""
+        location = make.location()
+        slots = [make.slot(location.id, capacity=3) for _ in range(3)]
+        with store.unit_of_work() as uow:
+            uow.locations.add(location)
+            for slot in slots:
+                uow.slots.add(slot)
+            uow.commit()
+        sent: list[tuple[str, int]] = []
+        real = sql_driver._note
+
+        def spy(statement: sql_driver.Statement, *args: Any) -> None:
+            sent.append((statement.compiled.sql.split()[0], len(statement.checks)))
+            real(statement, *args)
+
+        monkeypatch.setattr(sql_driver, "_note", spy)
+        return slots, sent
+
+    def test_entities_changed_alike_are_updated_by_one_statement_with_their_versions(
+        self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        slots, sent = self._three_slots_held_once(store, make, monkeypatch)
+        with store.unit_of_work() as uow:
+            for slot in slots:
+                read = uow.slots.get(slot.id)
+                assert read is not None
+                read.hold(1)
+            uow.commit()
+        assert sent == [("UPDATE", 3)]
+        with store.unit_of_work() as uow:
+            for slot in slots:
+                stored = uow.slots.get(slot.id)
+                assert stored is not None
+                assert (stored.seats_held, stored.version) == (1, 2)
+
+    def test_a_stale_entity_among_those_updated_by_one_statement_is_named(
+        self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The middle slot changes after it was read: the one UPDATE of the three
+        # changes two rows, and the error names the middle slot with its versions.
+        slots, sent = self._three_slots_held_once(store, make, monkeypatch)
+        with store.unit_of_work() as uow:
+            mine = [uow.slots.get(slot.id) for slot in slots]
+            with store.unit_of_work() as other:
+                theirs = other.slots.get_for_update(slots[1].id)
+                assert theirs is not None
+                theirs.hold(2)
+                other.commit()
+            for read in mine:
+                assert read is not None
+                read.hold(1)
+            written_with_them = make.customer()
+            uow.customers.add(written_with_them)
+            with pytest.raises(StaleVersionError) as caught:
+                uow.commit()
+        stale = caught.value
+        assert (stale.entity, stale.key, stale.expected, stale.actual) == (
+            "slot",
+            slots[1].id,
+            1,
+            2,
+        )
+        assert ("UPDATE", 3) in sent
+        with store.unit_of_work() as uow:
+            stored = [uow.slots.get(slot.id) for slot in slots]
+            assert [(s.seats_held, s.version) for s in stored if s is not None] == [
+                (0, 1),
+                (2, 2),
+                (0, 1),
+            ]
+            assert uow.customers.get(written_with_them.id) is None
+
     def test_writes_to_rows_locked_and_read_under_the_lock_commit_with_them(
         self, store: SqlStore, make: Builder, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -189,6 +189,30 @@ class TestRandomIds:
         assert millis == sorted(millis)
         assert abs(millis[-1] - datetime.now(UTC).timestamp() * 1000) < 60_000
 
+    def test_an_id_is_its_milliseconds_then_the_random_bits_around_version_and_variant(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """RFC 9562's layout: 48 bits of milliseconds, version 7, 12 random bits
+        (``rand_a``), the variant, 62 random bits (``rand_b``)."""
+        import bookingcore._ids as ids_module  # noqa: PLC0415
+
+        rand = bytes(range(0xA0, 0xAA))  # 80 bits: a0 a1 ... a9
+        monkeypatch.setattr(ids_module.os, "urandom", lambda size: rand[:size])
+        monkeypatch.setattr(ids_module.time, "time_ns", lambda: 1_767_225_600_123_456_789)
+        made = ids_module.uuid7()
+        millis, random = 1_767_225_600_123, int.from_bytes(rand, "big")
+        assert made.int >> 80 == millis
+        assert (made.version, made.variant) == (7, "specified in RFC 4122")
+        assert (made.int >> 64) & 0xFFF == (random >> 64) & 0xFFF
+        assert made.int & ((1 << 62) - 1) == random & ((1 << 62) - 1)
+        assert made.int == (
+            millis << 80
+            | 0x7 << 76
+            | ((random >> 64) & 0xFFF) << 64
+            | 0b10 << 62
+            | random & ((1 << 62) - 1)
+        )
+
     def test_references_take_the_prefix_and_tokens_are_long_and_distinct(self) -> None:
         ids = RandomIds(reference_prefix="TRK")
         assert ids.new_reference().startswith("TRK-")

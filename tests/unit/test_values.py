@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -283,3 +284,55 @@ class TestMinorUnits:
         with pytest.raises(ValidationError) as caught:
             Money.from_minor_units(units, "INR")  # type: ignore[arg-type]
         assert caught.value.errors[0].field == "amount"
+
+
+def _imported_row() -> object:
+    from uuid import uuid4  # noqa: PLC0415
+
+    from bookingcore.domain.import_rows import ValidRow  # noqa: PLC0415
+
+    return ValidRow(
+        number=7,
+        name="Asha Verma",
+        phone=PhoneNumber("+919812345678"),
+        email=EmailAddress("Asha@Example.com"),
+        location_id=uuid4(),  # type: ignore[arg-type]
+        starts_at=datetime(2026, 5, 1, 9, 30, tzinfo=UTC),
+        status="booked",
+        fingerprint="f" * 64,
+        external_id="EXT-7",
+        product_id=uuid4(),  # type: ignore[arg-type]
+        notes="by the window",
+        metadata=(("car_variant", "ZX"),),
+    )
+
+
+def _source_row() -> object:
+    from bookingcore.domain.imports import SourceRow  # noqa: PLC0415
+
+    return SourceRow(7, ("Asha Verma", "+91 98123 45678", ""))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PhoneNumber("+919812345678"),
+        lambda: EmailAddress("Asha@Example.com"),
+        _imported_row,
+        _source_row,
+    ],
+    ids=["phone", "email", "valid-row", "source-row"],
+)
+def test_values_an_import_sends_between_processes_pickle_to_equal_values(
+    make: Callable[[], object],
+) -> None:
+    """Phones, emails and an import's rows pickle to equal values of the same type
+    (validation workers send rows back and forth)."""
+    import pickle  # noqa: PLC0415
+
+    original = make()
+    for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        copy = pickle.loads(pickle.dumps(original, protocol=protocol))
+        assert type(copy) is type(original)
+        assert copy == original
+        assert hash(copy) == hash(original)

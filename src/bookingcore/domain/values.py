@@ -10,6 +10,7 @@ naming the field, so code holding one never checks it again.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import NewType, Self
@@ -208,6 +209,10 @@ class PhoneNumber:
     def __deepcopy__(self, memo: dict[int, object]) -> PhoneNumber:
         return self  # immutable
 
+    def __reduce__(self) -> tuple[Callable[[str], PhoneNumber], tuple[str]]:
+        # Pickled as its E.164 text, read back as stored (it was checked when made).
+        return type(self).from_stored, (self.e164,)
+
 
 # --------------------------------------------------------------------------- email
 
@@ -278,6 +283,10 @@ class EmailAddress:
 
     def __deepcopy__(self, memo: dict[int, object]) -> EmailAddress:
         return self  # immutable
+
+    def __reduce__(self) -> tuple[Callable[[str], EmailAddress], tuple[str]]:
+        # Pickled as its normalised text, read back as stored (it was checked when made).
+        return type(self).from_stored, (self.value,)
 
 
 # --------------------------------------------------------------------------- money

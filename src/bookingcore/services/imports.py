@@ -1189,16 +1189,17 @@ class ImportService:
 
     def _apply(
         self, booker: RowWriter, run: _Run, chunk: Sequence[_Item], validator: RowChecker
-    ) -> builtins.list[_Outcome]:
-        """What each item of ``chunk`` does: its action and, for a row that fails, why.
+    ) -> Iterator[_Outcome]:
+        """What each item of ``chunk`` does, applied as it is asked for: its action and,
+        for a row that fails, why.
 
         The one place rows meet the booking rules, for real runs, dry runs and
-        previews alike; the booker must have loaded the chunk's transaction.
+        previews alike; the booker must have loaded the chunk's transaction. A real
+        run counts each outcome as it comes (nothing of it is kept but its failure).
         """
-        outcomes: builtins.list[_Outcome] = []
         for item in chunk:
             if isinstance(item, _Failure):
-                outcomes.append(_Outcome(item.number, "error", item))
+                yield _Outcome(item.number, "error", item)
                 continue
             rules = run.rules
             problems = rules.in_file_duplicate(item)
@@ -1210,10 +1211,9 @@ class ImportService:
                     problems = rules.problems_of(exc, item)
             if problems:
                 failure = _Failure(item.number, rules.raw_of(item), problems)
-                outcomes.append(_Outcome(item.number, "error", failure))
+                yield _Outcome(item.number, "error", failure)
             else:
-                outcomes.append(_Outcome(item.number, action))
-        return outcomes
+                yield _Outcome(item.number, action)
 
     def _simulate(
         self, booker: RowWriter, run: _Run, items: Sequence[_Item], validator: RowChecker
@@ -1221,7 +1221,7 @@ class ImportService:
         """What :meth:`_apply` does with ``items``, in a transaction that is never committed."""
         with self._ctx.transaction() as tx:
             booker.load(tx, [item for item in items if not isinstance(item, _Failure)])
-            return self._apply(booker, run, items, validator)
+            return builtins.list(self._apply(booker, run, items, validator))
 
     # ------------------------------------------------------------------ helpers
 

@@ -93,6 +93,7 @@ __all__ = [
     "Refused",
     "Statement",
     "Write",
+    "Writes",
     "by_tuples",
     "claim_and_update",
     "claimed",
@@ -114,20 +115,42 @@ __all__ = [
     "tuple_parameters",
 ]
 
-Snapshot = tuple[m.Row, list[m.Row]]
+Snapshot = tuple[m.Row, Sequence[m.Row]]
 
 _log = logging.getLogger("bookingcore.sql")
 
 
 @attrs.define
 class Write:
-    """One entity to write on commit: its rows now, and what was stored before."""
+    """One changed entity to write on commit: its rows now, and what was stored before."""
 
     mapper: m.Mapper[Any]
     entity: Any
     row: m.Row
-    children: list[m.Row]
-    before: Snapshot | None  # None for an entity added in this unit of work
+    children: Sequence[m.Row]
+    before: Snapshot
+
+
+@attrs.define
+class Writes:
+    """One mapper's writes of a commit: the entities changed since they were read
+    (an UPDATE each), then those added (INSERTed).
+
+    The added entities are kept as parallel lists (``added``, ``idents``, ``rows``,
+    ``children``: the same position is the same entity), not as an object each:
+    a bulk import's chunk adds thousands, and every object that lives until the
+    commit ends is one more for Python's cyclic garbage collector to walk.
+    """
+
+    mapper: m.Mapper[Any]
+    changed: list[Write] = attrs.Factory(list)
+    added: list[Any] = attrs.Factory(list)
+    idents: list[UUID] = attrs.Factory(list)
+    rows: list[m.Row] = attrs.Factory(list)
+    children: list[Sequence[m.Row]] = attrs.Factory(list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.added)
 
 
 class Refused(Exception):  # noqa: N818 - internal signal, never leaves commit()
@@ -861,8 +884,9 @@ class Statement:
     mapper: m.Mapper[Any]
     compiled: Compiled
     parameters: list[tuple[Any, ...] | dict[str, Any]]
-    #: A versioned UPDATE: it must change exactly one row, else the entity was stale.
-    checks: Write | None = None
+    #: A versioned UPDATE of these entities, one parameter set each: it must change
+    #: exactly one row per entity, else one of them (at least) was stale.
+    checks: tuple[Write, ...] = ()
     #: An INSERT returning the value the database generated for the row ``returns``.
     returns: UUID | None = None
 
@@ -877,28 +901,57 @@ class Statement:
         return self.parameters if self.many else self.parameters[0]
 
 
-def plan(
-    writes: Sequence[Write], dialect: Dialect, order: Sequence[m.Mapper[Any]]
-) -> Iterator[Statement]:
-    """The statements that write ``writes``: in ``order`` (parents before children),
-    each mapper's updates before its inserts.
+def plan(writes: Sequence[Writes], dialect: Dialect) -> Iterator[Statement]:
+    """The statements that write ``writes`` (one per mapper, parents before children),
+    in their order, each mapper's updates before its inserts.
 
     Made one mapper at a time as they are asked for, so :func:`run_each` holds
     the parameters of one mapper's statements at a time, not of the whole commit
     (a bulk import's chunk binds thousands of rows).
     """
-    by_mapper: dict[str, list[Write]] = {}
-    for write in writes:
-        by_mapper.setdefault(write.mapper.entity, []).append(write)
-    for mapper in order:
-        batch = by_mapper.pop(mapper.entity, None)
-        if not batch:
-            continue
+    together = dialect.supports_sane_multi_rowcount
+    for batch in writes:
         # Updates first: a unique key one row gives up can be taken by a new row.
-        for write in batch:
-            if write.before is not None:
-                yield from _updates(write, write.before, dialect)
-        yield from _inserts(mapper, [w for w in batch if w.before is None], dialect)
+        updates = (s for write in batch.changed for s in _updates(write, write.before, dialect))
+        yield from _versioned_together(updates) if together else updates
+        yield from _inserts(batch, dialect)
+
+
+def _versioned_together(statements: Iterable[Statement]) -> Iterator[Statement]:
+    """``statements``, in order, with each run of versioned UPDATEs of one compiled
+    statement (the same columns of one table) sent as one executemany.
+
+    A chunk of a bulk import changes hundreds of slots the same way (seats held and
+    version): one statement each cost more client CPU than binding them. Only where
+    the driver sums an executemany's row counts (``supports_sane_multi_rowcount``):
+    the run changed as many rows as it has entities, or one of them was stale.
+    """
+    run: list[Statement] = []
+    for statement in statements:
+        if statement.checks and run and statement.compiled is run[0].compiled:
+            run.append(statement)
+            continue
+        if run:
+            yield _merged(run)
+            run = []
+        if statement.checks:
+            run.append(statement)
+        else:
+            yield statement
+    if run:
+        yield _merged(run)
+
+
+def _merged(run: list[Statement]) -> Statement:
+    if len(run) == 1:
+        return run[0]
+    first = run[0]
+    return Statement(
+        first.mapper,
+        first.compiled,
+        [parameters for statement in run for parameters in statement.parameters],
+        checks=tuple(write for statement in run for write in statement.checks),
+    )
 
 
 def _rows_into(
@@ -923,8 +976,9 @@ def _rows_into(
     return statements
 
 
-def _inserts(mapper: m.Mapper[Any], writes: list[Write], dialect: Dialect) -> list[Statement]:
-    if not writes:
+def _inserts(writes: Writes, dialect: Dialect) -> list[Statement]:
+    mapper, rows = writes.mapper, writes.rows
+    if not rows:
         return []
     if mapper.generated is not None:
         statements = []
@@ -934,18 +988,17 @@ def _inserts(mapper: m.Mapper[Any], writes: list[Write], dialect: Dialect) -> li
             if dialect.insert_returning
             else _insert(mapper.table)
         )
-        for write in writes:
-            compiled = _compile(into, dialect, tuple(write.row))
+        for row in rows:
+            compiled = _compile(into, dialect, tuple(row))
             statements.append(
-                Statement(
-                    mapper, compiled, [compiled.bind(write.row)], returns=write.row[mapper.key]
-                )
+                Statement(mapper, compiled, [compiled.bind(row)], returns=row[mapper.key])
             )
     else:
-        statements = _rows_into(mapper, mapper.table, [w.row for w in writes], dialect)
-    children = [child for w in writes for child in w.children]
-    if mapper.child_table is not None and children:
-        statements.extend(_rows_into(mapper, mapper.child_table, children, dialect))
+        statements = _rows_into(mapper, mapper.table, rows, dialect)
+    if mapper.child_table is not None:
+        children = [child for rows_of_one in writes.children for child in rows_of_one]
+        if children:
+            statements.extend(_rows_into(mapper, mapper.child_table, children, dialect))
     return statements
 
 
@@ -964,7 +1017,7 @@ def _updates(write: Write, before: Snapshot, dialect: Dialect) -> list[Statement
         if mapper.versioned:
             values["read_version"] = old_row["version"]
         compiled = _compile(statement, dialect)
-        checks = write if mapper.versioned else None
+        checks = (write,) if mapper.versioned else ()
         statements.append(Statement(mapper, compiled, [compiled.bind(values)], checks=checks))
     if mapper.child_table is not None and write.children != old_children:
         child = mapper.child_table
@@ -982,8 +1035,10 @@ def _updates(write: Write, before: Snapshot, dialect: Dialect) -> list[Statement
 class Outcome:
     """What running a commit's statements reported."""
 
-    #: The entities whose versioned UPDATE changed no row: another transaction got there first.
-    stale: list[Write] = attrs.Factory(list)
+    #: The entities of each versioned UPDATE (one, or several sent as one executemany)
+    #: that changed fewer rows than it has entities: another transaction got to one of
+    #: them (at least) first.
+    stale: list[tuple[Write, ...]] = attrs.Factory(list)
     #: Generated values (outbox sequences), by the id of the row they were generated for.
     sequences: dict[UUID, int] = attrs.Factory(dict)
     #: Whether the runner also committed the transaction.
@@ -1059,7 +1114,7 @@ def run_pipelined(
 
 
 def _note(statement: Statement, outcome: Outcome, rowcount: int, returned: Any) -> None:
-    if statement.checks is not None and rowcount != 1:
+    if statement.checks and rowcount != len(statement.checks):
         outcome.stale.append(statement.checks)
     if statement.returns is not None:
         outcome.sequences[statement.returns] = returned

@@ -41,8 +41,13 @@ Row = dict[str, Any]
 Stored = Mapping[Any, Any]
 
 
-def _no_children(entity: Any) -> list[Row]:
-    return []
+#: The child rows of an entity that has none: one shared empty tuple, not a new list
+#: for every entity dumped (a snapshot each read, a dump each commit).
+_NO_CHILDREN: tuple[Row, ...] = ()
+
+
+def _no_children(entity: Any) -> Sequence[Row]:
+    return _NO_CHILDREN
 
 
 @attrs.frozen
@@ -61,7 +66,7 @@ class Mapper(Generic[E]):
     key: str = "id"
     versioned: bool = False
     child_table: Table | None = None
-    dump_children: Callable[[E], list[Row]] = _no_children
+    dump_children: Callable[[E], Sequence[Row]] = _no_children
     #: What each child row points at, ``(mapper, column)``: read with the child rows
     #: when the entity is locked by id, and tracked (a booking's travelers).
     child_refers: tuple[Mapper[Any], str] | None = None

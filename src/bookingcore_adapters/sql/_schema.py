@@ -18,6 +18,7 @@ messages can rely on them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -161,6 +162,27 @@ class ExactDecimal(TypeDecorator[Decimal]):
 def json_type() -> TypeEngine[Any]:
     """A JSON column type: ``JSONB`` on PostgreSQL, ``JSON`` elsewhere."""
     return JSON().with_variant(JSONB(), "postgresql")
+
+
+#: ``json.dumps`` with its default settings, without its keyword checks.
+_ENCODE = json.JSONEncoder().encode
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value)``, the text the JSON columns store on SQLite.
+
+    The serializer of the engines :class:`~bookingcore_adapters.sql.SqlStore`
+    makes for SQLite: the same text, with an empty dict or list written at once
+    rather than through the encoder (most metadata and an audit entry's old
+    values of a new row are empty: a bulk import writes a few a row).
+    ``test_json_text_is_what_json_dumps_gives`` keeps the two equal.
+    """
+    if not value and type(value) in _EMPTY_TEXT:
+        return _EMPTY_TEXT[type(value)]
+    return _ENCODE(value)
+
+
+_EMPTY_TEXT: dict[type, str] = {dict: "{}", list: "[]"}
 
 
 def money(name: str) -> Column[Decimal]:

@@ -61,7 +61,7 @@ __all__ = ["Session"]
 
 E = TypeVar("E")
 T = TypeVar("T")
-Snapshot = tuple[m.Row, list[m.Row]]
+Snapshot = tuple[m.Row, Sequence[m.Row]]
 
 _log = logging.getLogger("bookingcore.sql")
 #: What :meth:`Session._own` gives in a read-only unit of work.
@@ -183,12 +183,17 @@ class Session:
         except BaseException:
             self._abandon_transaction()
             raise
-        snapshots = self._snapshots
-        for write in writes:
-            ident = write.mapper.identity(write.entity)
-            if sequences and ident in sequences:
-                write.entity.sequence = sequences[ident]
-            snapshots[write.mapper.entity][ident] = (write.row, write.children)
+        for batch in writes:
+            mapper = batch.mapper
+            snapshots = self._snapshots[mapper.entity]
+            for write in batch.changed:
+                snapshots[mapper.identity(write.entity)] = (write.row, write.children)
+            if sequences and mapper.generated is not None:
+                for ident, entity in zip(batch.idents, batch.added, strict=True):
+                    if ident in sequences:
+                        entity.sequence = sequences[ident]
+            states = zip(batch.rows, batch.children, strict=True)
+            snapshots.update(zip(batch.idents, states, strict=True))
         for added in self._added.values():
             added.clear()
 
@@ -370,45 +375,71 @@ class Session:
             )
             raise ConcurrentUpdateError(msg, attempts=attempts)
 
-    def _write_and_commit(self, writes: list[d.Write]) -> dict[UUID, int]:
+    def _write_and_commit(self, writes: list[d.Writes]) -> dict[UUID, int]:
         connection = self._begin()
-        statements = d.plan(writes, connection.dialect, self._mappers)
+        statements = d.plan(writes, connection.dialect)
         if self._direct:
             commit = self._settled_all(writes)
             outcome = d.run_pipelined(connection, list(statements), commit=commit)
         else:
             outcome = d.run_each(connection, statements)
         if outcome.stale:
-            stale = outcome.stale[0]
-            mapper, table = stale.mapper, stale.mapper.table
-            ident = stale.row[mapper.key]
-            read = stale.before[0]["version"] if stale.before else 0
-            actual = connection.execute(
-                select(table.c.version).where(table.c[mapper.key] == ident)
-            ).scalar()
-            raise StaleVersionError(mapper.entity, ident, read, actual or 0)
+            raise self._stale(outcome.stale[0])
         self._end_transaction()
         return outcome.sequences
 
-    def _settled_all(self, writes: list[d.Write]) -> bool:
+    def _stale(self, suspects: tuple[d.Write, ...]) -> StaleVersionError:
+        """The error for the first of ``suspects`` (the entities of one versioned UPDATE
+        that changed fewer rows than it has entities) whose stored version moved since
+        it was read. Leaves the transaction abandoned when there are several.
+        """
+        if len(suspects) == 1:
+            return self._stale_now(suspects[0], self._begin())
+        # In this transaction the rows the UPDATE did change hold their new versions,
+        # which another writer may have given the stale row too: the versions are read
+        # once this transaction's writes are undone.
+        self._abandon_transaction()
+        connection = self._begin()
+        for write in suspects:
+            error = self._stale_now(write, connection)
+            if error.actual != error.expected:
+                return error
+        return self._stale_now(suspects[0], connection)  # pragma: no cover - deleted meanwhile
+
+    @staticmethod
+    def _stale_now(write: d.Write, connection: Connection) -> StaleVersionError:
+        """``write``'s entity as stale: the version it was read at and the one stored now."""
+        mapper, table = write.mapper, write.mapper.table
+        ident = write.row[mapper.key]
+        read = write.before[0]["version"]
+        actual = connection.execute(
+            select(table.c.version).where(table.c[mapper.key] == ident)
+        ).scalar()
+        return StaleVersionError(mapper.entity, ident, read, actual or 0)
+
+    def _settled_all(self, writes: list[d.Writes]) -> bool:
         """Whether no versioned UPDATE of ``writes`` can find its row changed.
 
         True when every one is of a row this transaction locked and read under
         its lock: nobody else can have moved its version since, so the
         statements can be committed without first looking at their results.
         """
+        settled = self._settled
         return all(
-            write.before is None
-            or not write.mapper.versioned
-            or (write.mapper.entity, write.row[write.mapper.key]) in self._settled
-            for write in writes
+            not batch.mapper.versioned
+            or all(
+                (batch.mapper.entity, write.row[batch.mapper.key]) in settled
+                for write in batch.changed
+            )
+            for batch in writes
         )
 
     # ------------------------------------------------------------------ writing
 
-    def _changes(self) -> list[d.Write]:
-        writes: list[d.Write] = []
-        write = writes.append
+    def _changes(self) -> list[d.Writes]:
+        """What a commit writes, one :class:`~bookingcore_adapters.sql._driver.Writes` per
+        mapper that has something to write, in the order of the mappers."""
+        writes: list[d.Writes] = []
         for mapper in self._mappers:
             tracked = self._tracked.get(mapper.entity)
             if not tracked:
@@ -416,17 +447,30 @@ class Session:
             added = self._added[mapper.entity]
             snapshots = self._snapshots[mapper.entity]
             dump, dump_children = mapper.dump, mapper.dump_children
+            batch = d.Writes(mapper)
+            changed = batch.changed.append
+            new, idents, rows, children_of = (
+                batch.added.append,
+                batch.idents.append,
+                batch.rows.append,
+                batch.children.append,
+            )
             for ident, entity in tracked.items():
                 row, children = dump(entity), dump_children(entity)
                 if ident in added:
-                    write(d.Write(mapper, entity, row, children, None))
+                    new(entity)
+                    idents(ident)
+                    rows(row)
+                    children_of(children)
                     continue
                 before = snapshots[ident]
                 if before != (row, children):
-                    write(d.Write(mapper, entity, row, children, before))
+                    changed(d.Write(mapper, entity, row, children, before))
+            if batch:
+                writes.append(batch)
         return writes
 
-    def _explain(self, refused: d.Refused, writes: list[d.Write]) -> ConflictError:
+    def _explain(self, refused: d.Refused, writes: list[d.Writes]) -> ConflictError:
         """The bookingcore error for a write the database refused (after the rollback)."""
         mapper, table = refused.mapper, refused.mapper.table
         columns = _unique_columns(refused.error, self._mappers)
@@ -435,8 +479,15 @@ class Session:
             return ConflictError(msg)
         if not columns or not set(columns) <= set(table.c.keys()):
             columns = [mapper.key]
-        batch = [write for write in writes if write.mapper is mapper]
-        holder, values = self._holder(mapper, batch, columns)
+        # The rows the mapper wrote, in the order its entities were tracked.
+        written: dict[UUID, m.Row] = {}
+        for batch in writes:
+            if batch.mapper is mapper:
+                written.update((mapper.identity(w.entity), w.row) for w in batch.changed)
+                written.update(zip(batch.idents, batch.rows, strict=True))
+        tracked = self._tracked[mapper.entity]
+        rows = [written[ident] for ident in tracked if ident in written]
+        holder, values = self._holder(mapper, rows, columns)
         if columns == [mapper.key]:
             msg = f"{mapper.entity} {holder or 'with this id'} exists already"
         else:
@@ -447,19 +498,19 @@ class Session:
         return DuplicateError(msg, entity=mapper.entity, existing_id=holder)
 
     def _holder(
-        self, mapper: m.Mapper[Any], batch: list[d.Write], columns: list[str]
+        self, mapper: m.Mapper[Any], rows: list[m.Row], columns: list[str]
     ) -> tuple[UUID | None, tuple[Any, ...] | None]:
-        """Which stored row holds the key one of ``batch`` wanted, and the key's value."""
+        """Which stored row holds the key one of ``rows`` wanted, and the key's value."""
         table, key = mapper.table, mapper.table.c[mapper.key]
         try:
             with contextlib.suppress(SQLAlchemyError):
-                for write in batch:
-                    values = tuple(write.row[column] for column in columns)
+                for row in rows:
+                    values = tuple(row[column] for column in columns)
                     if any(value is None for value in values):
                         continue
                     where = [table.c[c] == v for c, v in zip(columns, values, strict=True)]
                     if columns != [mapper.key]:
-                        where.append(key != write.row[mapper.key])
+                        where.append(key != row[mapper.key])
                         where.extend(_partial_unique_where(table, columns))
                     found = self._begin().execute(select(key).where(*where).limit(1)).scalar()
                     if found is not None:
@@ -735,8 +786,8 @@ class Session:
         ident = mapper.identity(entity)
         if ident in self._tracked[name]:
             return False
-        row = mapper.dump(entity)
-        if mapper.dump_children(entity):  # pragma: no cover - a programming error
+        row, children = mapper.dump(entity), mapper.dump_children(entity)
+        if children:  # pragma: no cover - a programming error
             msg = f"add_if_new cannot store the child rows of a {name}"
             raise TypeError(msg)
         key = tuple(conflict)
@@ -746,7 +797,7 @@ class Session:
             return False
         self._claimed.append((mapper, row, key))
         self._tracked[name][ident] = entity
-        self._snapshots[name][ident] = (row, [])
+        self._snapshots[name][ident] = (row, children)
         self._settled.add((name, ident))
         return True
 

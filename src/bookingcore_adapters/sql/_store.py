@@ -20,7 +20,7 @@ from bookingcore_adapters.sql._queries import (
     digits,
     local_period_start,
 )
-from bookingcore_adapters.sql._schema import metadata
+from bookingcore_adapters.sql._schema import json_text, metadata
 from bookingcore_adapters.sql._uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -182,8 +182,12 @@ def _defaults(url: URL) -> dict[str, Any]:
         return {}
     if url.database in (None, "", ":memory:"):
         # One shared connection, or every checkout would see its own empty database.
-        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+        return {
+            "poolclass": StaticPool,
+            "connect_args": {"check_same_thread": False},
+            "json_serializer": json_text,
+        }
+    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}, "json_serializer": json_text}
 
 
 if TYPE_CHECKING:
