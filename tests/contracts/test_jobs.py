@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import Engine
 
 from bookingcore.domain.events import RetryPolicy
+from bookingcore.domain.jobs import JobRequest, JobState
 from bookingcore.testing import FixedClock
-from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract
+from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract, RecordedJobs
 from bookingcore_adapters.jobs import InProcessJobQueue
 
 
@@ -98,3 +99,33 @@ class TestProcrastinateJobQueue(JobQueueContract):
 
         assert isinstance(queue, ProcrastinateJobQueue)
         queue.run_worker(wait=False, install_signal_handlers=False)
+
+    def test_a_job_waiting_for_its_next_attempt_is_retried_now(
+        self, postgres_url: str, procrastinate_schema: str
+    ) -> None:
+        """``retry`` of a job whose backoff is not over runs it now, keeping its id and
+        attempts (procrastinate itself retries only running or dead jobs)."""
+        from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+        queue = ProcrastinateJobQueue(
+            procrastinate_url(postgres_url, procrastinate_schema),
+            queue=f"q{uuid4().hex[:12]}",
+            max_attempts=MAX_ATTEMPTS,
+            backoff_seconds=600,
+        )
+        try:
+            recorded = RecordedJobs()
+            queue.bind(recorded.catalog())
+            job_id = queue.defer(JobRequest("broken"))
+            assert job_id is not None
+            queue.run_worker(wait=False, install_signal_handlers=False)
+            (waiting,) = queue.list_jobs(state=JobState.FAILED)
+            assert (waiting.id, waiting.attempts) == (job_id, 1)
+            recorded.broken = False
+            retried = queue.retry(job_id)
+            assert (retried.id, retried.state) == (job_id, JobState.FAILED)
+            queue.run_worker(wait=False, install_signal_handlers=False)
+            assert [attempt for _, attempt in recorded.of("broken")] == [1, 2]
+            assert [r.id for r in queue.list_jobs(state=JobState.SUCCEEDED)] == [job_id]
+        finally:
+            queue.close()

@@ -369,3 +369,31 @@ def test_a_keyed_upload_retried_from_another_path_defers_one_run(
         upload(other_upload)
     assert [j.id for j in core.imports.list(principal=admin).items] == [job.id]
     store.dispose()
+
+
+def test_the_in_process_runner_forgets_old_succeeded_jobs(
+    queue: InProcessJobQueue, clock: FixedClock
+) -> None:
+    """A runner that works for months (a periodic job every few seconds) keeps the
+    newest 1000 succeeded jobs, and every failed or dead one, not every job it ran."""
+    from bookingcore.services.jobs import JobCatalog  # noqa: PLC0415
+
+    def broken(args: Mapping[str, Any], run: JobRun) -> object:
+        msg = "gateway down"
+        raise ConnectionError(msg)
+
+    catalog = JobCatalog()
+    catalog.register("tick", lambda args, run: None, every=timedelta(seconds=5))
+    catalog.register("broken", broken)
+    queue.bind(catalog)
+    dead_id = queue.defer(JobRequest("broken"))
+    for _ in range(1500):
+        queue.run_pending()
+        clock.advance(seconds=5)
+    succeeded = queue.list_jobs(state=JobState.SUCCEEDED, limit=10_000)
+    assert len(succeeded) == 1000
+    assert succeeded[0].id == queue.list_jobs(limit=1)[0].id  # the newest are kept
+    assert [r.id for r in queue.list_jobs(state=JobState.DEAD)] == [dead_id]
+    assert len(queue.list_jobs(limit=10_000)) == 1001
+    with pytest.raises(ValidationError):
+        InProcessJobQueue(keep_succeeded=-1)

@@ -56,6 +56,16 @@ _STATUSES: Mapping[str, JobState] = {
 }
 
 
+#: The procrastinate status a state is read from, for the states that have one alone.
+_STATUS_OF: Mapping[JobState, str] = {
+    JobState.QUEUED: "todo",
+    JobState.FAILED: "todo",
+    JobState.RUNNING: "doing",
+    JobState.SUCCEEDED: "succeeded",
+    JobState.DEAD: "failed",
+}
+
+
 def libpq_url(url: str) -> str:
     """A libpq connection string for an SQLAlchemy URL (``postgresql+psycopg://`` -> ``postgresql://``)."""
     parsed = make_url(url)
@@ -215,7 +225,8 @@ class ProcrastinateJobQueue:
     def list_jobs(self, *, state: JobState | None = None, limit: int = 100) -> Sequence[JobRecord]:
         """bookingcore's jobs in procrastinate's table, newest first."""
         self.open()
-        found = self.app.job_manager.list_jobs(task=TASK_NAME, queue=self.queue_name)
+        status = None if state is None else _STATUS_OF.get(state)
+        found = self.app.job_manager.list_jobs(task=TASK_NAME, queue=self.queue_name, status=status)
         records = [self._record(job) for job in found]
         if state is not None:
             records = [r for r in records if r.state is state]
@@ -223,12 +234,26 @@ class ProcrastinateJobQueue:
         return records[:limit]
 
     def retry(self, job_id: str) -> JobRecord:
-        """Queue a failed (dead) or retrying job again, to run now."""
+        """Queue a failed (dead) or retrying job again, to run now.
+
+        A dead job (procrastinate's ``failed``) is retried through procrastinate; a
+        job waiting for its next attempt (``todo``, its backoff not over) is made
+        due now, keeping its attempts.
+        """
         self.open()
         found = self._get(job_id)
-        if found.state not in (JobState.FAILED, JobState.DEAD):
+        if found.state is JobState.FAILED:
+            # procrastinate retries only jobs that are doing or failed: a job waiting
+            # for its backoff is brought forward instead (a no-op if a worker took it).
+            self.app.connector.get_sync_connector().execute_query(
+                "UPDATE procrastinate_jobs SET scheduled_at = now() "
+                "WHERE id = %(job_id)s AND status = 'todo'",
+                job_id=int(job_id),
+            )
+        elif found.state is JobState.DEAD:
+            self.app.job_manager.retry_job_by_id(int(job_id), retry_at=datetime.now(UTC))
+        else:
             raise InvalidTransitionError("job", found.state.value, JobState.QUEUED.value)
-        self.app.job_manager.retry_job_by_id(int(job_id), retry_at=datetime.now(UTC))
         return self._get(job_id)
 
     # ------------------------------------------------------------------ working
