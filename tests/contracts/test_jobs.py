@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
@@ -14,6 +15,9 @@ from bookingcore.domain.jobs import JobRequest, JobState
 from bookingcore.testing import FixedClock
 from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract, RecordedJobs
 from bookingcore_adapters.jobs import InProcessJobQueue
+
+if TYPE_CHECKING:
+    from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue
 
 
 class TestInProcessJobQueue(JobQueueContract):
@@ -129,3 +133,12 @@ class TestProcrastinateJobQueue(JobQueueContract):
             assert [r.id for r in queue.list_jobs(state=JobState.SUCCEEDED)] == [job_id]
         finally:
             queue.close()
+
+    def test_applying_the_schema_again_leaves_the_queue_as_it_is(
+        self, queue: ProcrastinateJobQueue, recorded: RecordedJobs
+    ) -> None:
+        """A deployment step that applies the schema on every release does not fail on
+        the second, and the jobs queued meanwhile stay."""
+        job_id = queue.defer(JobRequest("echo", {"n": 1}))
+        queue.apply_schema()
+        assert [r.id for r in queue.list_jobs(state=JobState.QUEUED)] == [job_id]

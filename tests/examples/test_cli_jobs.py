@@ -117,3 +117,11 @@ def test_on_postgresql_jobs_lists_a_dead_job_behind_many_finished_ones(pg_db: st
     assert code == 0, output
     assert f"{dead_id}\tpartner.ping\tdead\tattempts=1" in output
     assert "cancelled" not in output
+
+
+def test_on_postgresql_the_release_step_runs_again_on_the_next_release(pg_db: str) -> None:
+    """``worker --apply-schema --once`` (deployment.md's step "once per release") works
+    on a database that has procrastinate's schema already."""
+    for _ in range(2):
+        code, output = invoke("worker", "--db", pg_db, "--once", "--apply-schema")
+        assert code == 0, output

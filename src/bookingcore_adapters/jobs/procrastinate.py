@@ -199,8 +199,18 @@ class ProcrastinateJobQueue:
             self._open = False
 
     def apply_schema(self) -> None:
-        """Create procrastinate's tables and functions in the database (once per database)."""
+        """Create procrastinate's tables and functions in the database, unless it has
+        them already (so a deployment step may run it on every release).
+
+        A database whose schema came from an older procrastinate is left as it is:
+        upgrade it with procrastinate's migrations (see its documentation).
+
+        .. versionchanged:: 0.4 a database that has the schema is left as it is;
+           applying it again failed.
+        """
         self.open()
+        if self.app.job_manager.check_connection():  # procrastinate_jobs is there
+            return
         self.app.schema_manager.apply_schema()
 
     # ------------------------------------------------------------------ the port
