@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.domain.jobs import JobRequest, JobState
+from bookingcore.errors import ValidationError
 from bookingcore.testing import FixedClock
 from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract, RecordedJobs
 from bookingcore_adapters.jobs import InProcessJobQueue
@@ -142,3 +143,48 @@ class TestProcrastinateJobQueue(JobQueueContract):
         job_id = queue.defer(JobRequest("echo", {"n": 1}))
         queue.apply_schema()
         assert [r.id for r in queue.list_jobs(state=JobState.QUEUED)] == [job_id]
+
+    def test_finished_jobs_are_deleted_after_keep_finished_and_dead_ones_stay(
+        self,
+        queue: ProcrastinateJobQueue,
+        recorded: RecordedJobs,
+        postgres_url: str,
+        procrastinate_schema: str,
+    ) -> None:
+        """The hourly prune task deletes the rows of jobs that succeeded longer than
+        ``keep_finished`` (7 days) ago; newer ones and dead ones stay."""
+        from sqlalchemy import create_engine, text  # noqa: PLC0415
+
+        from bookingcore_adapters.jobs.procrastinate import (  # noqa: PLC0415
+            PRUNE_TASK_NAME,
+            ProcrastinateJobQueue,
+        )
+
+        old = queue.defer(JobRequest("echo", {"n": 1}))
+        dead = queue.defer(JobRequest("broken"))
+        self.work(queue)
+        engine = create_engine(
+            postgres_url, connect_args={"options": f"-csearch_path={procrastinate_schema}"}
+        )
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "UPDATE procrastinate_events SET at = at - interval '8 days'"
+                        " WHERE job_id IN (:old, :dead)"
+                    ),
+                    {"old": int(str(old)), "dead": int(str(dead))},
+                )
+        finally:
+            engine.dispose()
+        recent = queue.defer(JobRequest("echo", {"n": 2}))
+        self.work(queue)
+        queue.open()
+        queue.app.tasks[PRUNE_TASK_NAME].defer(timestamp=0)
+        self.work(queue)
+        assert [(r.id, r.state) for r in queue.list_jobs()] == [
+            (recent, JobState.SUCCEEDED),
+            (dead, JobState.DEAD),
+        ]
+        with pytest.raises(ValidationError):
+            ProcrastinateJobQueue(postgres_url, keep_finished=timedelta(minutes=5))

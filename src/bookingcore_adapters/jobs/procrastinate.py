@@ -36,7 +36,14 @@ from bookingcore.errors import InvalidTransitionError, NotFoundError, Validation
 from bookingcore.ports.jobs import JobRegistry
 from bookingcore.services.jobs import JobAttempt
 
-__all__ = ["STALLED_TASK_NAME", "TASK_NAME", "ProcrastinateJobQueue", "cron_of", "libpq_url"]
+__all__ = [
+    "PRUNE_TASK_NAME",
+    "STALLED_TASK_NAME",
+    "TASK_NAME",
+    "ProcrastinateJobQueue",
+    "cron_of",
+    "libpq_url",
+]
 
 _log = logging.getLogger("bookingcore.jobs")
 
@@ -45,6 +52,11 @@ TASK_NAME = "bookingcore.run"
 
 #: The periodic task that puts back the jobs of workers that died (no heartbeat).
 STALLED_TASK_NAME = "bookingcore.retry_stalled"
+
+#: The hourly task that deletes the rows of jobs finished longer than ``keep_finished`` ago.
+#:
+#: .. versionadded:: 0.4
+PRUNE_TASK_NAME = "bookingcore.prune_finished"
 
 _STATUSES: Mapping[str, JobState] = {
     "doing": JobState.RUNNING,
@@ -118,8 +130,16 @@ class ProcrastinateJobQueue:
             ``stalled_check`` by :data:`STALLED_TASK_NAME`, on one worker).
         stalled_check: how often, as a period that divides a minute or an hour.
         heartbeat: seconds between a worker's heartbeats (below ``stalled_after``).
+        keep_finished: how long the rows of succeeded and cancelled jobs stay in
+            procrastinate's table (7 days by default, whole hours) before the hourly
+            :data:`PRUNE_TASK_NAME` deletes them; periodic jobs add tens of
+            thousands a day. Dead jobs stay for an operator. ``None`` keeps every row.
+
+    Raises:
+        ValidationError: on ``max_attempts`` below 1, on ``keep_finished`` under an hour.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``keep_finished``; before, finished jobs were kept for good.
     """
 
     def __init__(
@@ -133,6 +153,7 @@ class ProcrastinateJobQueue:
         stalled_after: float = 30,
         stalled_check: timedelta = timedelta(seconds=10),
         heartbeat: float = 10,
+        keep_finished: timedelta | None = timedelta(days=7),
     ) -> None:
         conninfo = libpq_url(url) if "+" in url.split("://", 1)[0] else url
         self.queue_name = queue
@@ -144,6 +165,9 @@ class ProcrastinateJobQueue:
         self._periodic_registered = False
         if max_attempts < 1:
             raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        if keep_finished is not None and keep_finished < timedelta(hours=1):
+            raise ValidationError.single("keep_finished", "must be an hour or more", "too_small")
+        self.keep_finished = keep_finished
         # procrastinate counts the retries after the first try (and reads 0 as "no limit").
         retry = (
             procrastinate.RetryStrategy(
@@ -183,6 +207,17 @@ class ProcrastinateJobQueue:
         self._stalled_task = self.app.task(
             name=STALLED_TASK_NAME, queue=queue, queueing_lock=f"{queue}:{STALLED_TASK_NAME}"
         )(retry_stalled)
+        hours = None if keep_finished is None else int(keep_finished.total_seconds() // 3600)
+
+        async def prune_finished(timestamp: int) -> None:
+            if hours is not None:
+                await manager.delete_old_jobs(
+                    hours, queue=queue, include_cancelled=True, include_aborted=True
+                )
+
+        self._prune_task = self.app.task(
+            name=PRUNE_TASK_NAME, queue=queue, queueing_lock=f"{queue}:{PRUNE_TASK_NAME}"
+        )(prune_finished)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -316,6 +351,8 @@ class ProcrastinateJobQueue:
         self.app.periodic(cron=cron_of(self.stalled_check), periodic_id="stalled")(
             self._stalled_task
         )
+        if self.keep_finished is not None:
+            self.app.periodic(cron="0 * * * *", periodic_id="prune")(self._prune_task)
         self._periodic_registered = True
 
     def _run(self, context: procrastinate.JobContext, job: str, args: dict[str, Any]) -> Any:
