@@ -41,7 +41,7 @@ name                       what it calls                                        
 
 Every 30 s, ``waitlists.expire_offers`` (``core.waitlists.expire_offers(now)``:
 offers that ran out go to the next entry) and, when a webhook sender is wired,
-``webhooks.deliver_due`` (``core.webhooks.deliver_due(now)``).
+``webhooks.deliver_due`` (``core.webhooks.deliver_due()``).
 
 Once a day, when ``Settings.archive_after`` is set, ``bookings.archive``
 (``core.archive.archive_due()``: bookings in a final state whose slot ended
@@ -453,7 +453,8 @@ class JobService:
             return len(waitlists.expire_offers(self._ctx.now(), principal=JOBS))
 
         def deliver_webhooks(args: Mapping[str, Any], run: JobRun) -> object:
-            return attrs.asdict(webhooks.deliver_due(self._ctx.now()))
+            # No time given: each attempt is recorded (and backs off) from when it ended.
+            return attrs.asdict(webhooks.deliver_due())
 
         self.register("events.dispatch", dispatch, every=timedelta(seconds=10))
         self._install_messages(communications)
