@@ -269,6 +269,12 @@ class TestDelivery:
         assert sorted(d.next_attempt_at for d in deliveries) == [
             at + timedelta(seconds=10) for at in failed_at
         ]
+        started = sorted(
+            attempt.started_at
+            for d in deliveries
+            for attempt in world.core.webhooks.attempts(d.id, principal=ADMIN)
+        )
+        assert started == [start, start + timedelta(seconds=60)]
 
     def test_a_worker_that_died_after_claiming_leaves_the_webhook_to_the_next_one(
         self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
