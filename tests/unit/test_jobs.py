@@ -127,6 +127,26 @@ class TestDeferringWithTheChange:
             core.jobs.queue.list_jobs()
         assert "events.dispatch" in core.jobs.catalog.names()
 
+    def test_a_core_without_a_queue_refuses_to_defer_rather_than_lose_the_job(
+        self, core: BookingCore, tmp_path: Path, admin: Principal
+    ) -> None:
+        """Without a queue nothing hands a request to an engine (the dispatcher marks
+        it dispatched with no handler): defer and start_import say so, record nothing."""
+        echo = Echo()
+        core.jobs.register("echo", echo)
+        with pytest.raises(JobsNotConfiguredError):
+            core.jobs.defer("echo", {"n": 1})
+        core.jobs.enable_imports(core.imports, open_rows)
+        upload = tmp_path / "bookings.csv"
+        upload.write_text(
+            "customer_name,customer_phone,dealer_code,booking_date\n"
+            "C1,+919800000001,DL01,2026-03-05\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(JobsNotConfiguredError):
+            core.jobs.start_import(core.imports, open_rows(upload), str(upload), principal=admin)
+        assert core.imports.list(principal=admin).items == []
+
     def test_a_job_request_survives_the_sql_outbox(self) -> None:
         """JobRequested round-trips through the outbox serialization."""
         event = JobRequested(

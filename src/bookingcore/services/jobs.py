@@ -377,10 +377,17 @@ class JobService:
         Raises:
             NotFoundError: no job is registered under ``name``.
             ValidationError: ``args`` are not JSON.
+            JobsNotConfiguredError: no queue is wired, so nothing would hand the
+                request to an engine (it would wait in the outbox for good).
+
+        .. versionchanged:: 0.4
+           Refused without a queue; before, the request was written and never run.
         """
         request = JobRequest(name, args, lock)
         if name not in self.catalog:
             raise NotFoundError("job", name)
+        if self._queue is None:  # the request would wait in the outbox for good
+            raise JobsNotConfiguredError
         event = JobRequested(
             id=self._ctx.ids.new_id(),
             occurred_at=self._ctx.now(),
@@ -605,6 +612,7 @@ class JobService:
 
         Raises:
             NotFoundError: ``imports.run`` is not registered (see :meth:`enable_imports`).
+            JobsNotConfiguredError: no queue is wired (nothing is recorded).
             ValidationError, PermissionDeniedError, IdempotencyConflictError: as
                 ``core.imports.start``.
 
@@ -613,6 +621,8 @@ class JobService:
         """
         if "imports.run" not in self.catalog:
             raise NotFoundError("job", "imports.run")
+        if self._queue is None:  # refused before anything is recorded
+            raise JobsNotConfiguredError
 
         def then(tx: Transaction, job: ImportJob) -> None:
             self.defer(
