@@ -334,8 +334,6 @@ def jobs_(
         records = list_jobs(db, wanted)
     except BookingError as exc:
         _fail("jobs", exc)
-    if wanted is None:
-        records = [r for r in records if r.state not in _DONE]
     for record in records:
         typer.echo(
             "\t".join(
@@ -362,6 +360,3 @@ def jobs_retry(job_id: str, db: Db = DEFAULT_IMPORT_DATABASE) -> None:
     typer.echo(
         f"job {record.id} ({record.name}) will run again (attempts so far: {record.attempts})"
     )
-
-
-_DONE = (JobState.SUCCEEDED, JobState.CANCELLED)

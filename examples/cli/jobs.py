@@ -130,10 +130,29 @@ def run_worker(
         return None
 
 
+#: What ``jobs`` lists without ``--state``: the jobs not finished.
+OPEN_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.DEAD)
+
+#: The most jobs ``jobs`` lists (of each state, without ``--state``).
+LISTED = 200
+
+
 def list_jobs(database: str, state: JobState | None = None) -> Sequence[JobRecord]:
-    """The jobs the engine knows, newest first (the in-process runner knows only its own)."""
+    """The jobs in ``state`` the engine knows, newest first; without a state, the open
+    ones (:data:`OPEN_STATES`), each state asked for on its own so that the jobs
+    finished since (a periodic job every few seconds) do not crowd out a dead one.
+    The in-process runner knows only its own."""
     with job_core(database) as core:
-        return core.jobs.queue.list_jobs(state=state, limit=200)
+        queue = core.jobs.queue
+        if state is not None:
+            return queue.list_jobs(state=state, limit=LISTED)
+        found = [r for wanted in OPEN_STATES for r in queue.list_jobs(state=wanted, limit=LISTED)]
+        return sorted(found, key=lambda r: _newest_first(r.id))
+
+
+def _newest_first(job_id: str) -> tuple[int, str]:
+    """Engines number their jobs: the highest number is the newest."""
+    return (-int(job_id), "") if job_id.isdigit() else (0, job_id)
 
 
 def retry_job(database: str, job_id: str) -> JobRecord:

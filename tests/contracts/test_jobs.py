@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import Engine
 
 from bookingcore.domain.events import RetryPolicy
+from bookingcore.domain.jobs import JobRequest, JobState
+from bookingcore.errors import ValidationError
 from bookingcore.testing import FixedClock
-from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract
+from bookingcore.testing.job_contracts import MAX_ATTEMPTS, JobQueueContract, RecordedJobs
 from bookingcore_adapters.jobs import InProcessJobQueue
+
+if TYPE_CHECKING:
+    from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue
 
 
 class TestInProcessJobQueue(JobQueueContract):
@@ -98,3 +104,87 @@ class TestProcrastinateJobQueue(JobQueueContract):
 
         assert isinstance(queue, ProcrastinateJobQueue)
         queue.run_worker(wait=False, install_signal_handlers=False)
+
+    def test_a_job_waiting_for_its_next_attempt_is_retried_now(
+        self, postgres_url: str, procrastinate_schema: str
+    ) -> None:
+        """``retry`` of a job whose backoff is not over runs it now, keeping its id and
+        attempts (procrastinate itself retries only running or dead jobs)."""
+        from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+        queue = ProcrastinateJobQueue(
+            procrastinate_url(postgres_url, procrastinate_schema),
+            queue=f"q{uuid4().hex[:12]}",
+            max_attempts=MAX_ATTEMPTS,
+            backoff_seconds=600,
+        )
+        try:
+            recorded = RecordedJobs()
+            queue.bind(recorded.catalog())
+            job_id = queue.defer(JobRequest("broken"))
+            assert job_id is not None
+            queue.run_worker(wait=False, install_signal_handlers=False)
+            (waiting,) = queue.list_jobs(state=JobState.FAILED)
+            assert (waiting.id, waiting.attempts) == (job_id, 1)
+            recorded.broken = False
+            retried = queue.retry(job_id)
+            assert (retried.id, retried.state) == (job_id, JobState.FAILED)
+            queue.run_worker(wait=False, install_signal_handlers=False)
+            assert [attempt for _, attempt in recorded.of("broken")] == [1, 2]
+            assert [r.id for r in queue.list_jobs(state=JobState.SUCCEEDED)] == [job_id]
+        finally:
+            queue.close()
+
+    def test_applying_the_schema_again_leaves_the_queue_as_it_is(
+        self, queue: ProcrastinateJobQueue, recorded: RecordedJobs
+    ) -> None:
+        """A deployment step that applies the schema on every release does not fail on
+        the second, and the jobs queued meanwhile stay."""
+        job_id = queue.defer(JobRequest("echo", {"n": 1}))
+        queue.apply_schema()
+        assert [r.id for r in queue.list_jobs(state=JobState.QUEUED)] == [job_id]
+
+    def test_finished_jobs_are_deleted_after_keep_finished_and_dead_ones_stay(
+        self,
+        queue: ProcrastinateJobQueue,
+        recorded: RecordedJobs,
+        postgres_url: str,
+        procrastinate_schema: str,
+    ) -> None:
+        """The hourly prune task deletes the rows of jobs that succeeded longer than
+        ``keep_finished`` (7 days) ago; newer ones and dead ones stay."""
+        from sqlalchemy import create_engine, text  # noqa: PLC0415
+
+        from bookingcore_adapters.jobs.procrastinate import (  # noqa: PLC0415
+            PRUNE_TASK_NAME,
+            ProcrastinateJobQueue,
+        )
+
+        old = queue.defer(JobRequest("echo", {"n": 1}))
+        dead = queue.defer(JobRequest("broken"))
+        self.work(queue)
+        engine = create_engine(
+            postgres_url, connect_args={"options": f"-csearch_path={procrastinate_schema}"}
+        )
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "UPDATE procrastinate_events SET at = at - interval '8 days'"
+                        " WHERE job_id IN (:old, :dead)"
+                    ),
+                    {"old": int(str(old)), "dead": int(str(dead))},
+                )
+        finally:
+            engine.dispose()
+        recent = queue.defer(JobRequest("echo", {"n": 2}))
+        self.work(queue)
+        queue.open()
+        queue.app.tasks[PRUNE_TASK_NAME].defer(timestamp=0)
+        self.work(queue)
+        assert [(r.id, r.state) for r in queue.list_jobs()] == [
+            (recent, JobState.SUCCEEDED),
+            (dead, JobState.DEAD),
+        ]
+        with pytest.raises(ValidationError):
+            ProcrastinateJobQueue(postgres_url, keep_finished=timedelta(minutes=5))

@@ -86,3 +86,42 @@ def test_on_postgresql_a_dead_job_is_listed_and_retried(
     code, output = invoke("jobs", "retry", "999999", "--db", pg_db)
     assert code != 0
     assert "999999 not found" in output
+
+
+def test_on_postgresql_jobs_lists_a_dead_job_behind_many_finished_ones(pg_db: str) -> None:
+    """``jobs`` with no state lists the open jobs (queued, running, failed, dead), however
+    many finished jobs (a periodic job every few seconds) came after them."""
+    code, output = invoke("worker", "--db", pg_db, "--once", "--apply-schema")
+    assert code == 0, output
+    with job_core(pg_db) as core:
+
+        def broken(args: object, run: object) -> object:
+            msg = "partner endpoint down"
+            raise ConnectionError(msg)
+
+        core.jobs.register("partner.ping", broken)
+        queue = core.jobs.queue
+        from bookingcore_adapters.jobs.procrastinate import ProcrastinateJobQueue  # noqa: PLC0415
+
+        assert isinstance(queue, ProcrastinateJobQueue)
+        dead_id = queue.defer(JobRequest("partner.ping", {"partner_id": "p-1"}))
+        assert dead_id is not None
+        dying = ProcrastinateJobQueue(pg_db, max_attempts=1)
+        dying.bind(core.jobs.catalog)
+        dying.run_worker(wait=False, install_signal_handlers=False)
+        for n in range(250):  # finished since: cancelled here, as succeeded ones would be
+            job_id = queue.defer(JobRequest("partner.ping", {"n": n}))
+            assert job_id is not None
+            assert queue.app.job_manager.cancel_job_by_id(int(job_id))
+    code, output = invoke("jobs", "--db", pg_db)
+    assert code == 0, output
+    assert f"{dead_id}\tpartner.ping\tdead\tattempts=1" in output
+    assert "cancelled" not in output
+
+
+def test_on_postgresql_the_release_step_runs_again_on_the_next_release(pg_db: str) -> None:
+    """``worker --apply-schema --once`` (deployment.md's step "once per release") works
+    on a database that has procrastinate's schema already."""
+    for _ in range(2):
+        code, output = invoke("worker", "--db", pg_db, "--once", "--apply-schema")
+        assert code == 0, output

@@ -127,6 +127,26 @@ class TestDeferringWithTheChange:
             core.jobs.queue.list_jobs()
         assert "events.dispatch" in core.jobs.catalog.names()
 
+    def test_a_core_without_a_queue_refuses_to_defer_rather_than_lose_the_job(
+        self, core: BookingCore, tmp_path: Path, admin: Principal
+    ) -> None:
+        """Without a queue nothing hands a request to an engine (the dispatcher marks
+        it dispatched with no handler): defer and start_import say so, record nothing."""
+        echo = Echo()
+        core.jobs.register("echo", echo)
+        with pytest.raises(JobsNotConfiguredError):
+            core.jobs.defer("echo", {"n": 1})
+        core.jobs.enable_imports(core.imports, open_rows)
+        upload = tmp_path / "bookings.csv"
+        upload.write_text(
+            "customer_name,customer_phone,dealer_code,booking_date\n"
+            "C1,+919800000001,DL01,2026-03-05\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(JobsNotConfiguredError):
+            core.jobs.start_import(core.imports, open_rows(upload), str(upload), principal=admin)
+        assert core.imports.list(principal=admin).items == []
+
     def test_a_job_request_survives_the_sql_outbox(self) -> None:
         """JobRequested round-trips through the outbox serialization."""
         event = JobRequested(
@@ -369,3 +389,31 @@ def test_a_keyed_upload_retried_from_another_path_defers_one_run(
         upload(other_upload)
     assert [j.id for j in core.imports.list(principal=admin).items] == [job.id]
     store.dispose()
+
+
+def test_the_in_process_runner_forgets_old_succeeded_jobs(
+    queue: InProcessJobQueue, clock: FixedClock
+) -> None:
+    """A runner that works for months (a periodic job every few seconds) keeps the
+    newest 1000 succeeded jobs, and every failed or dead one, not every job it ran."""
+    from bookingcore.services.jobs import JobCatalog  # noqa: PLC0415
+
+    def broken(args: Mapping[str, Any], run: JobRun) -> object:
+        msg = "gateway down"
+        raise ConnectionError(msg)
+
+    catalog = JobCatalog()
+    catalog.register("tick", lambda args, run: None, every=timedelta(seconds=5))
+    catalog.register("broken", broken)
+    queue.bind(catalog)
+    dead_id = queue.defer(JobRequest("broken"))
+    for _ in range(1500):
+        queue.run_pending()
+        clock.advance(seconds=5)
+    succeeded = queue.list_jobs(state=JobState.SUCCEEDED, limit=10_000)
+    assert len(succeeded) == 1000
+    assert succeeded[0].id == queue.list_jobs(limit=1)[0].id  # the newest are kept
+    assert [r.id for r in queue.list_jobs(state=JobState.DEAD)] == [dead_id]
+    assert len(queue.list_jobs(limit=10_000)) == 1001
+    with pytest.raises(ValidationError):
+        InProcessJobQueue(keep_succeeded=-1)

@@ -241,6 +241,41 @@ class TestDelivery:
         assert [a.number for a in attempts] == [1, 2, 3, 4]
         assert attempts[-1].succeeded
 
+    def test_the_job_records_each_attempt_at_its_own_time_and_backs_off_from_it(
+        self, clock: FixedClock
+    ) -> None:
+        """``webhooks.deliver_due`` sends its claims one after the other: each failure
+        is logged when it happened, and its retry waits from then, not from the run's
+        start (a slow partner's last claim would otherwise be retried at once)."""
+        from bookingcore.services import JobAttempt  # noqa: PLC0415
+
+        class SlowSender(RecordingWebhookSender):
+            def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
+                clock.advance(timedelta(seconds=60))  # the partner's endpoint hangs
+                return super().send(webhook)
+
+        sender = SlowSender()
+        world = webhook_world(_core(sender, clock))
+        world.book()
+        world.book()
+        sender.answer_next(500, 500)
+        start = clock.now()
+        world.core.jobs.catalog.run(
+            "webhooks.deliver_due", {}, JobAttempt("1", "webhooks.deliver_due")
+        )
+        deliveries = world.core.webhooks.list(principal=ADMIN).items
+        failed_at = sorted(d.last_attempt_at for d in deliveries if d.last_attempt_at)
+        assert failed_at == [start + timedelta(seconds=60), start + timedelta(seconds=120)]
+        assert sorted(d.next_attempt_at for d in deliveries) == [
+            at + timedelta(seconds=10) for at in failed_at
+        ]
+        started = sorted(
+            attempt.started_at
+            for d in deliveries
+            for attempt in world.core.webhooks.attempts(d.id, principal=ADMIN)
+        )
+        assert started == [start, start + timedelta(seconds=60)]
+
     def test_a_worker_that_died_after_claiming_leaves_the_webhook_to_the_next_one(
         self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
     ) -> None:

@@ -41,7 +41,7 @@ name                       what it calls                                        
 
 Every 30 s, ``waitlists.expire_offers`` (``core.waitlists.expire_offers(now)``:
 offers that ran out go to the next entry) and, when a webhook sender is wired,
-``webhooks.deliver_due`` (``core.webhooks.deliver_due(now)``).
+``webhooks.deliver_due`` (``core.webhooks.deliver_due()``).
 
 Once a day, when ``Settings.archive_after`` is set, ``bookings.archive``
 (``core.archive.archive_due()``: bookings in a final state whose slot ended
@@ -377,10 +377,17 @@ class JobService:
         Raises:
             NotFoundError: no job is registered under ``name``.
             ValidationError: ``args`` are not JSON.
+            JobsNotConfiguredError: no queue is wired, so nothing would hand the
+                request to an engine (it would wait in the outbox for good).
+
+        .. versionchanged:: 0.4
+           Refused without a queue; before, the request was written and never run.
         """
         request = JobRequest(name, args, lock)
         if name not in self.catalog:
             raise NotFoundError("job", name)
+        if self._queue is None:  # the request would wait in the outbox for good
+            raise JobsNotConfiguredError
         event = JobRequested(
             id=self._ctx.ids.new_id(),
             occurred_at=self._ctx.now(),
@@ -453,7 +460,8 @@ class JobService:
             return len(waitlists.expire_offers(self._ctx.now(), principal=JOBS))
 
         def deliver_webhooks(args: Mapping[str, Any], run: JobRun) -> object:
-            return attrs.asdict(webhooks.deliver_due(self._ctx.now()))
+            # No time given: each attempt is recorded (and backs off) from when it ended.
+            return attrs.asdict(webhooks.deliver_due())
 
         self.register("events.dispatch", dispatch, every=timedelta(seconds=10))
         self._install_messages(communications)
@@ -604,6 +612,7 @@ class JobService:
 
         Raises:
             NotFoundError: ``imports.run`` is not registered (see :meth:`enable_imports`).
+            JobsNotConfiguredError: no queue is wired (nothing is recorded).
             ValidationError, PermissionDeniedError, IdempotencyConflictError: as
                 ``core.imports.start``.
 
@@ -612,6 +621,8 @@ class JobService:
         """
         if "imports.run" not in self.catalog:
             raise NotFoundError("job", "imports.run")
+        if self._queue is None:  # refused before anything is recorded
+            raise JobsNotConfiguredError
 
         def then(tx: Transaction, job: ImportJob) -> None:
             self.defer(

@@ -379,6 +379,7 @@ class WebhookService:
         )
 
     def _attempt(self, claim: _Claim, now: datetime | None, report: WebhookRunReport) -> None:
+        sending_at: datetime | None = None
         if claim.webhook is None:
             response = WebhookResponse(None, 0, error=claim.problem, retryable=False)
             url = ""
@@ -400,11 +401,13 @@ class WebhookService:
             except Exception as exc:  # a sender's bug must not lose the attempt's record
                 _log.exception("webhook sender failed on %s", claim.webhook.webhook_id)
                 response = WebhookResponse(None, 0, error=f"{type(exc).__name__}: {exc}")
-        # The caller's time when it gave one; else the clock's, after the send.
+        # The caller's time when it gave one; else the clock's, after the send (and
+        # the attempt's start: when the send began).
         at = now or self._ctx.now()
+        started = now or sending_at or at
         for _ in range(2):
             try:
-                outcome = self._settle(claim, at, url, response)
+                outcome = self._settle(claim, at, url, response, started)
             except ConflictError:
                 continue  # someone re-sent or re-claimed it meanwhile: read it again
             break
@@ -412,7 +415,14 @@ class WebhookService:
             outcome = "late"
         setattr(report, outcome, getattr(report, outcome) + 1)
 
-    def _settle(self, claim: _Claim, now: datetime, url: str, response: WebhookResponse) -> str:
+    def _settle(
+        self,
+        claim: _Claim,
+        now: datetime,
+        url: str,
+        response: WebhookResponse,
+        started: datetime,
+    ) -> str:
         with self._ctx.uow_factory() as uow:
             delivery = uow.webhook_deliveries.get(claim.delivery_id)
             if delivery is None:  # pragma: no cover - deliveries are never deleted
@@ -423,7 +433,7 @@ class WebhookService:
                     id=attempt_id,
                     delivery_id=delivery.id,
                     number=claim.attempt,
-                    started_at=now,
+                    started_at=started,
                     url=url,
                     succeeded=response.succeeded,
                     latency_ms=response.latency_ms,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ import attrs
 from bookingcore import SystemClock
 from bookingcore.domain.events import RetryPolicy
 from bookingcore.domain.jobs import JobRecord, JobRequest, JobState
-from bookingcore.errors import InvalidTransitionError, NotFoundError
+from bookingcore.errors import InvalidTransitionError, NotFoundError, ValidationError
 from bookingcore.ports.clock import Clock
 from bookingcore.ports.jobs import JobRegistry
 from bookingcore.services.jobs import JobAttempt
@@ -63,13 +64,31 @@ class InProcessJobQueue:
     Args:
         clock: tells the time (a ``FixedClock`` in tests); the system clock by default.
         retry: backoff and attempts of a failing job (then it is ``dead``).
+        keep_succeeded: how many succeeded jobs it remembers (the newest) for
+            :meth:`list_jobs`; older ones are forgotten, so a runner that works for
+            months (periodic jobs every few seconds) neither grows nor slows down.
+            Failed and dead jobs are kept until they succeed.
+
+    Raises:
+        ValidationError: on ``keep_succeeded`` below 0.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``keep_succeeded``; before, every job was kept for good.
     """
 
-    def __init__(self, *, clock: Clock | None = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        keep_succeeded: int = 1000,
+    ) -> None:
+        if isinstance(keep_succeeded, bool) or keep_succeeded < 0:
+            raise ValidationError.single("keep_succeeded", "must be 0 or more", "out_of_range")
         self._clock = clock or SystemClock()
         self.retry_policy = retry or RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=1))
+        self._keep_succeeded = keep_succeeded
+        self._succeeded: deque[str] = deque()
         self._registry: JobRegistry | None = None
         self._jobs: dict[str, _Job] = {}
         self._next_run: dict[str, datetime] = {}
@@ -209,3 +228,6 @@ class InProcessJobQueue:
         with self._lock:
             job.state = JobState.SUCCEEDED
             job.last_error = None
+            self._succeeded.append(job.id)
+            while len(self._succeeded) > self._keep_succeeded:  # succeeded is final
+                del self._jobs[self._succeeded.popleft()]

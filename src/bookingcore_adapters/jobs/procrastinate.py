@@ -36,7 +36,14 @@ from bookingcore.errors import InvalidTransitionError, NotFoundError, Validation
 from bookingcore.ports.jobs import JobRegistry
 from bookingcore.services.jobs import JobAttempt
 
-__all__ = ["STALLED_TASK_NAME", "TASK_NAME", "ProcrastinateJobQueue", "cron_of", "libpq_url"]
+__all__ = [
+    "PRUNE_TASK_NAME",
+    "STALLED_TASK_NAME",
+    "TASK_NAME",
+    "ProcrastinateJobQueue",
+    "cron_of",
+    "libpq_url",
+]
 
 _log = logging.getLogger("bookingcore.jobs")
 
@@ -46,6 +53,11 @@ TASK_NAME = "bookingcore.run"
 #: The periodic task that puts back the jobs of workers that died (no heartbeat).
 STALLED_TASK_NAME = "bookingcore.retry_stalled"
 
+#: The hourly task that deletes the rows of jobs finished longer than ``keep_finished`` ago.
+#:
+#: .. versionadded:: 0.4
+PRUNE_TASK_NAME = "bookingcore.prune_finished"
+
 _STATUSES: Mapping[str, JobState] = {
     "doing": JobState.RUNNING,
     "succeeded": JobState.SUCCEEDED,
@@ -53,6 +65,16 @@ _STATUSES: Mapping[str, JobState] = {
     "cancelled": JobState.CANCELLED,
     "aborting": JobState.CANCELLED,
     "aborted": JobState.CANCELLED,
+}
+
+
+#: The procrastinate status a state is read from, for the states that have one alone.
+_STATUS_OF: Mapping[JobState, str] = {
+    JobState.QUEUED: "todo",
+    JobState.FAILED: "todo",
+    JobState.RUNNING: "doing",
+    JobState.SUCCEEDED: "succeeded",
+    JobState.DEAD: "failed",
 }
 
 
@@ -108,8 +130,16 @@ class ProcrastinateJobQueue:
             ``stalled_check`` by :data:`STALLED_TASK_NAME`, on one worker).
         stalled_check: how often, as a period that divides a minute or an hour.
         heartbeat: seconds between a worker's heartbeats (below ``stalled_after``).
+        keep_finished: how long the rows of succeeded and cancelled jobs stay in
+            procrastinate's table (7 days by default, whole hours) before the hourly
+            :data:`PRUNE_TASK_NAME` deletes them; periodic jobs add tens of
+            thousands a day. Dead jobs stay for an operator. ``None`` keeps every row.
+
+    Raises:
+        ValidationError: on ``max_attempts`` below 1, on ``keep_finished`` under an hour.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``keep_finished``; before, finished jobs were kept for good.
     """
 
     def __init__(
@@ -123,6 +153,7 @@ class ProcrastinateJobQueue:
         stalled_after: float = 30,
         stalled_check: timedelta = timedelta(seconds=10),
         heartbeat: float = 10,
+        keep_finished: timedelta | None = timedelta(days=7),
     ) -> None:
         conninfo = libpq_url(url) if "+" in url.split("://", 1)[0] else url
         self.queue_name = queue
@@ -134,6 +165,9 @@ class ProcrastinateJobQueue:
         self._periodic_registered = False
         if max_attempts < 1:
             raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        if keep_finished is not None and keep_finished < timedelta(hours=1):
+            raise ValidationError.single("keep_finished", "must be an hour or more", "too_small")
+        self.keep_finished = keep_finished
         # procrastinate counts the retries after the first try (and reads 0 as "no limit").
         retry = (
             procrastinate.RetryStrategy(
@@ -173,6 +207,17 @@ class ProcrastinateJobQueue:
         self._stalled_task = self.app.task(
             name=STALLED_TASK_NAME, queue=queue, queueing_lock=f"{queue}:{STALLED_TASK_NAME}"
         )(retry_stalled)
+        hours = None if keep_finished is None else int(keep_finished.total_seconds() // 3600)
+
+        async def prune_finished(timestamp: int) -> None:
+            if hours is not None:
+                await manager.delete_old_jobs(
+                    hours, queue=queue, include_cancelled=True, include_aborted=True
+                )
+
+        self._prune_task = self.app.task(
+            name=PRUNE_TASK_NAME, queue=queue, queueing_lock=f"{queue}:{PRUNE_TASK_NAME}"
+        )(prune_finished)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -189,8 +234,18 @@ class ProcrastinateJobQueue:
             self._open = False
 
     def apply_schema(self) -> None:
-        """Create procrastinate's tables and functions in the database (once per database)."""
+        """Create procrastinate's tables and functions in the database, unless it has
+        them already (so a deployment step may run it on every release).
+
+        A database whose schema came from an older procrastinate is left as it is:
+        upgrade it with procrastinate's migrations (see its documentation).
+
+        .. versionchanged:: 0.4 a database that has the schema is left as it is;
+           applying it again failed.
+        """
         self.open()
+        if self.app.job_manager.check_connection():  # procrastinate_jobs is there
+            return
         self.app.schema_manager.apply_schema()
 
     # ------------------------------------------------------------------ the port
@@ -215,7 +270,8 @@ class ProcrastinateJobQueue:
     def list_jobs(self, *, state: JobState | None = None, limit: int = 100) -> Sequence[JobRecord]:
         """bookingcore's jobs in procrastinate's table, newest first."""
         self.open()
-        found = self.app.job_manager.list_jobs(task=TASK_NAME, queue=self.queue_name)
+        status = None if state is None else _STATUS_OF.get(state)
+        found = self.app.job_manager.list_jobs(task=TASK_NAME, queue=self.queue_name, status=status)
         records = [self._record(job) for job in found]
         if state is not None:
             records = [r for r in records if r.state is state]
@@ -223,12 +279,26 @@ class ProcrastinateJobQueue:
         return records[:limit]
 
     def retry(self, job_id: str) -> JobRecord:
-        """Queue a failed (dead) or retrying job again, to run now."""
+        """Queue a failed (dead) or retrying job again, to run now.
+
+        A dead job (procrastinate's ``failed``) is retried through procrastinate; a
+        job waiting for its next attempt (``todo``, its backoff not over) is made
+        due now, keeping its attempts.
+        """
         self.open()
         found = self._get(job_id)
-        if found.state not in (JobState.FAILED, JobState.DEAD):
+        if found.state is JobState.FAILED:
+            # procrastinate retries only jobs that are doing or failed: a job waiting
+            # for its backoff is brought forward instead (a no-op if a worker took it).
+            self.app.connector.get_sync_connector().execute_query(
+                "UPDATE procrastinate_jobs SET scheduled_at = now() "
+                "WHERE id = %(job_id)s AND status = 'todo'",
+                job_id=int(job_id),
+            )
+        elif found.state is JobState.DEAD:
+            self.app.job_manager.retry_job_by_id(int(job_id), retry_at=datetime.now(UTC))
+        else:
             raise InvalidTransitionError("job", found.state.value, JobState.QUEUED.value)
-        self.app.job_manager.retry_job_by_id(int(job_id), retry_at=datetime.now(UTC))
         return self._get(job_id)
 
     # ------------------------------------------------------------------ working
@@ -281,6 +351,8 @@ class ProcrastinateJobQueue:
         self.app.periodic(cron=cron_of(self.stalled_check), periodic_id="stalled")(
             self._stalled_task
         )
+        if self.keep_finished is not None:
+            self.app.periodic(cron="0 * * * *", periodic_id="prune")(self._prune_task)
         self._periodic_registered = True
 
     def _run(self, context: procrastinate.JobContext, job: str, args: dict[str, Any]) -> Any:
