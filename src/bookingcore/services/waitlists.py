@@ -60,6 +60,7 @@ from bookingcore.services._seat_offers import (
     cancel_entries,
     end_offer_event,
     offer_free_seats,
+    offer_on_own_slots,
     pass_alternative_offer,
 )
 from bookingcore.services.bookings import (
@@ -616,12 +617,15 @@ class WaitlistService:
                 pass_alternative_offer(self._ctx, tx, slot, entry, "declined", now=now)
                 offer_free_seats(self._ctx, tx, slot, now=now)
                 tx.commit()
+            else:
+                cancel_entries(
+                    self._ctx, tx, slot, [entry], principal=principal, reason=clean_reason, now=now
+                )
+                tx.commit()
                 return entry
-            cancel_entries(
-                self._ctx, tx, slot, [entry], principal=principal, reason=clean_reason, now=now
-            )
-            tx.commit()
-            return entry
+        # Back to waiting on its own slot: seats that freed up there meanwhile are its turn.
+        offered = offer_on_own_slots(self._ctx, [entry.slot_id])
+        return next((e for e in offered if e.id == entry.id), entry)
 
     # ------------------------------------------------------------------ offers
 
@@ -712,6 +716,7 @@ class WaitlistService:
         for offered in due:
             by_slot.setdefault(offered.offer_slot_id, []).append(offered.id)
         expired: list[WaitlistEntry] = []
+        waiting_again: list[SlotId] = []
         for slot_id, named in by_slot.items():
             with self._ctx.transaction() as tx:
                 slot = tx.uow.slots.get_for_update(slot_id)
@@ -731,6 +736,7 @@ class WaitlistService:
                     if entry.holds_alternative:
                         # Back to waiting on its own slot, without this date.
                         pass_alternative_offer(self._ctx, tx, slot, entry, "expired", now=when)
+                        waiting_again.append(entry.slot_id)
                     else:
                         entry.expire(now=when)
                         slot.release(entry.seats)
@@ -740,6 +746,8 @@ class WaitlistService:
                 if ended:
                     offer_free_seats(self._ctx, tx, slot, now=max(when, self._ctx.now()))
                     tx.commit()
+        # Back to waiting on their own slots: seats that freed up there meanwhile are theirs.
+        offer_on_own_slots(self._ctx, waiting_again)
         # Waiting entries of slots that started will never be offered a seat there: close
         # them, unless a date they could come on instead is still ahead.
         today = when.astimezone(self._ctx.settings.zone).date()
