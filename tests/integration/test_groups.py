@@ -517,3 +517,24 @@ def test_a_partner_cancels_a_group_whose_open_bookings_are_all_its_own(mixed: Mi
 
     assert [b.id for b in cancelled] == [mixed.partners.id]
     assert mixed.statuses() == ["cancelled", "cancelled", "cancelled"]
+
+
+@pytest.mark.parametrize("survivor", ["organizer", "company"])
+def test_merging_a_groups_organiser_and_company_leaves_it_readable_without_a_company(
+    outing: Outing, survivor: str
+) -> None:
+    # Found to be one person: the group keeps the survivor as organiser and no
+    # company profile (a group's company and organiser are different customers).
+    group = outing.core.groups.create(
+        "ACME", organizer_id=outing.organizer, company_id=outing.company, principal=ADMIN
+    )
+    kept, gone = (
+        (outing.organizer, outing.company)
+        if survivor == "organizer"
+        else (outing.company, outing.organizer)
+    )
+    outing.core.customers.merge(kept, gone, principal=ADMIN)
+    found = outing.core.groups.get(group.id, principal=ADMIN)
+    assert (found.organizer_id, found.company_id) == (kept, None)
+    listed = outing.core.groups.list(principal=ADMIN, customer_id=kept).items
+    assert [g.id for g in listed] == [group.id]
