@@ -170,7 +170,9 @@ def pass_alternative_offer(
     entry.pass_alternative(slot_day(ctx, slot), now=now)
 
 
-def offer_on_own_slots(ctx: ServiceContext, slot_ids: Iterable[SlotId]) -> Sequence[WaitlistEntry]:
+def offer_on_own_slots(
+    ctx: ServiceContext, slot_ids: Iterable[SlotId], *, now: datetime | None = None
+) -> Sequence[WaitlistEntry]:
     """Offer the free seats of ``slot_ids`` (each in a unit of work of its own); the
     entries offered.
 
@@ -180,7 +182,8 @@ def offer_on_own_slots(ctx: ServiceContext, slot_ids: Iterable[SlotId]) -> Seque
     ended the offers is committed: the own slot is locked only then, after the
     offered slot's lock is given up, so the order every waiting-list change takes
     its locks (the slot, then its entries) holds. Were this interrupted, the
-    entries still wait and are offered when seats next free up there.
+    entries still wait and are offered when seats next free up there. The offers
+    are made at ``now`` (the clock's time when not given).
     """
     offered: list[WaitlistEntry] = []
     for slot_id in dict.fromkeys(slot_ids):
@@ -188,7 +191,7 @@ def offer_on_own_slots(ctx: ServiceContext, slot_ids: Iterable[SlotId]) -> Seque
             slot = tx.uow.slots.get_for_update(slot_id)
             if slot is None or (slot.seats_left is not None and slot.seats_left <= 0):
                 continue
-            made = offer_free_seats(ctx, tx, slot, now=ctx.now())
+            made = offer_free_seats(ctx, tx, slot, now=now or ctx.now())
             if made:
                 tx.commit()
                 offered += made

@@ -747,7 +747,7 @@ class WaitlistService:
                     offer_free_seats(self._ctx, tx, slot, now=max(when, self._ctx.now()))
                     tx.commit()
         # Back to waiting on their own slots: seats that freed up there meanwhile are theirs.
-        offer_on_own_slots(self._ctx, waiting_again)
+        offer_on_own_slots(self._ctx, waiting_again, now=max(when, self._ctx.now()))
         # Waiting entries of slots that started will never be offered a seat there: close
         # them, unless a date they could come on instead is still ahead.
         today = when.astimezone(self._ctx.settings.zone).date()
