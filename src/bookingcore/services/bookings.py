@@ -1044,8 +1044,9 @@ class BookingService:
         """The currency a (locked) group is totalled and paid in: its open bookings'.
 
         ``None`` while no booking of the group is open to payment: any currency may join.
+        Archived bookings count (as in the group's totals).
         """
-        query = BookingFilter(group_id=group_id)
+        query = BookingFilter(group_id=group_id, include_archived=True)
         for other in every_item(lambda page: uow.bookings.list(query, page)):
             if not closed_to_payment(self._ctx.settings.lifecycle(other.lifecycle), other.status):
                 return other.currency
