@@ -475,6 +475,34 @@ class TestTravelers:
         assert desk.core.bookings.get(booking.id, principal=ADMIN).traveler_ids == {only}
         assert desk.held(slot) == 1
 
+    def test_a_change_that_duplicates_another_booking_of_the_slot_is_refused(
+        self, desk: Desk
+    ) -> None:
+        # As booking refuses it: two active bookings of one slot for the same travelers.
+        slot = desk.slot()
+        first, second = desk.book(slot, 1), desk.book(slot, 1)
+        theirs = second.travelers[0].traveler_id
+        with pytest.raises(DuplicateError) as refused:
+            desk.core.bookings.change_travelers(
+                first.id,
+                principal=ADMIN,
+                remove=[first.travelers[0].traveler_id],
+                add=[SavedTraveler(theirs, is_primary=True)],
+            )
+        assert refused.value.existing_id == second.id
+        kept = desk.core.bookings.get(first.id, principal=ADMIN)
+        assert kept.traveler_ids == {first.travelers[0].traveler_id}
+        assert desk.held(slot) == 2
+        # Once the other booking is cancelled, its travelers may be moved onto this one.
+        desk.core.bookings.cancel(second.id, principal=ADMIN)
+        moved = desk.core.bookings.change_travelers(
+            first.id,
+            principal=ADMIN,
+            remove=[first.travelers[0].traveler_id],
+            add=[SavedTraveler(theirs, is_primary=True)],
+        )
+        assert moved.traveler_ids == {theirs}
+
     def test_freed_seats_go_to_the_waiting_list(self, desk: Desk) -> None:
         slot = desk.slot(capacity=3)
         booking = desk.book(slot, 3)
