@@ -426,6 +426,11 @@ class CertificateService:
                     tx.commit()
                     return None
                 message = self._reminder(certificate, customer, principal, channel, now)
+                assert message.dedupe_key is not None
+                if tx.uow.communications.get_by_dedupe_key(message.dedupe_key) is not None:
+                    # Renewed back to an expiry reminded of already: that reminder stands.
+                    tx.commit()
+                    return None
                 tx.uow.communications.add(message)
                 tx.commit()
                 return message.id
