@@ -571,9 +571,13 @@ class WaitlistService:
         An offer on an alternative date (``offered_slot_id``) is turned down
         without leaving the list: its seats are offered onward, and the entry
         waits again on its own slot, in the same place, without that date
-        among its alternatives (so that slot is not offered to it again).
+        among its alternatives (so that slot is not offered to it again). Seats
+        free on its own slot (passed over while it held the offer) are then
+        offered there, in a unit of work of their own: the answer is the entry
+        as offered when it got them.
 
         .. versionchanged:: 0.4 Offers on an alternative date.
+        .. versionchanged:: 0.4 Seats free on the entry's own slot are offered to it then.
 
         Raises:
             NotFoundError: no such entry visible to ``principal``.
@@ -697,7 +701,8 @@ class WaitlistService:
         is today or later (in ``Settings.zone``): they wait for those. An
         offer on an alternative date that ran out sends its entry back to
         ``waiting`` on its own slot without that date (it is not in the
-        answer). The ``waitlists.expire_offers`` job calls this every 30
+        answer), and seats free on that slot are offered there once that is
+        committed. The ``waitlists.expire_offers`` job calls this every 30
         seconds; several workers may run it at once (each slot is handled under its lock,
         and an offer accepted meanwhile is left alone). Returns the entries this
         call expired.
