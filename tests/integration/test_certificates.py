@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests._threads import all_at_once
+from tests._threads import all_at_once, at_once
 
 from bookingcore import (
     BookingCore,
@@ -181,6 +181,34 @@ def test_renewal_reminders_go_out_once_per_certificate_and_expiry(
     assert ["E-2" in m.content for m in later] == [True]
     history = core.communications.for_customer(booking.customer_id, principal=ADMIN)
     assert sum(m.type == "certificate" for m in history) == 3
+
+
+def test_an_expiry_renewed_back_to_one_already_reminded_is_not_reminded_again(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # A renewal corrected back to an expiry whose reminder went out already: that
+    # reminder's dedupe key is taken, so the run sends nothing more for it and
+    # marks the certificate reminded (it used to retry it for ever, never returning).
+    notifier = RecordingNotifier()
+    core = _core(any_store, notifier)
+    booking = _completed(core)
+    now = core.context.now()
+    cert = core.certificates.issue(
+        booking.id, kind="EFR", number="E-7", expires_at=now + timedelta(days=20), principal=ADMIN
+    )
+    system = Principal.system("reminders")
+    assert len(core.certificates.due_renewal_reminders(principal=system)) == 1
+    core.certificates.renew(cert.id, now + timedelta(days=25), principal=ADMIN)
+    assert len(core.certificates.due_renewal_reminders(principal=system)) == 1
+    core.certificates.renew(cert.id, now + timedelta(days=20), principal=ADMIN)
+
+    (run,) = at_once(
+        1, lambda _: core.certificates.due_renewal_reminders(principal=system), timeout=20
+    )
+
+    assert run == []
+    assert core.certificates.due_renewal_reminders(principal=system) == []
+    assert sum("E-7" in m.body for m in notifier.sent) == 2
 
 
 def test_a_refused_reminder_is_logged_as_failed_and_not_sent_twice(

@@ -31,6 +31,7 @@ from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.values import CustomerId
 from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore.testing.builders import Builder
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -475,6 +476,34 @@ class TestTravelers:
         assert desk.core.bookings.get(booking.id, principal=ADMIN).traveler_ids == {only}
         assert desk.held(slot) == 1
 
+    def test_a_change_that_duplicates_another_booking_of_the_slot_is_refused(
+        self, desk: Desk
+    ) -> None:
+        # As booking refuses it: two active bookings of one slot for the same travelers.
+        slot = desk.slot()
+        first, second = desk.book(slot, 1), desk.book(slot, 1)
+        theirs = second.travelers[0].traveler_id
+        with pytest.raises(DuplicateError) as refused:
+            desk.core.bookings.change_travelers(
+                first.id,
+                principal=ADMIN,
+                remove=[first.travelers[0].traveler_id],
+                add=[SavedTraveler(theirs, is_primary=True)],
+            )
+        assert refused.value.existing_id == second.id
+        kept = desk.core.bookings.get(first.id, principal=ADMIN)
+        assert kept.traveler_ids == {first.travelers[0].traveler_id}
+        assert desk.held(slot) == 2
+        # Once the other booking is cancelled, its travelers may be moved onto this one.
+        desk.core.bookings.cancel(second.id, principal=ADMIN)
+        moved = desk.core.bookings.change_travelers(
+            first.id,
+            principal=ADMIN,
+            remove=[first.travelers[0].traveler_id],
+            add=[SavedTraveler(theirs, is_primary=True)],
+        )
+        assert moved.traveler_ids == {theirs}
+
     def test_freed_seats_go_to_the_waiting_list(self, desk: Desk) -> None:
         slot = desk.slot(capacity=3)
         booking = desk.book(slot, 3)
@@ -608,3 +637,34 @@ def test_twin_reschedules_with_one_key_move_once_and_answer_alike(pg_store: SqlS
     assert (desk.held(a), desk.held(b)) == (0, 2)
     trail = desk.core.bookings.audit_trail(booking.id, principal=ADMIN)
     assert sum("price_difference" in entry.new_values for entry in trail) == 1
+
+
+def test_a_completed_trip_is_neither_rescheduled_nor_given_other_travelers(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # The travel lifecycle's `completed` moves on only to `refunded`, which money
+    # decides: the trip is over, as a reservation's `completed` is.
+    b = Builder(now=FixedClock().now())
+    location = b.location()
+    customer = b.customer()
+    traveler = b.traveler(customer.id)
+    past = b.slot(location.id, starts_at=b.now - timedelta(days=5), seats_held=1)
+    later = b.slot(location.id, starts_at=b.now + timedelta(days=30))
+    trip = b.booking(customer.id, past, [traveler.id], lifecycle="travel", status="completed")
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.slots.add(past)
+        uow.slots.add(later)
+        uow.bookings.add(trip)
+        uow.commit()
+    core = BookingCore(uow_factory=any_store.unit_of_work, clock=FixedClock(), ids=SequentialIds())
+    with pytest.raises(InvalidTransitionError):
+        core.bookings.reschedule(trip.id, later.id, principal=ADMIN)
+    with pytest.raises(InvalidTransitionError):
+        core.bookings.change_travelers(
+            trip.id, principal=ADMIN, add=[NewTraveler(TravelerDetails("Late joiner"))]
+        )
+    assert core.bookings.get(trip.id, principal=ADMIN).slot_id == past.id
+    assert core.catalog.get_slot(later.id, principal=ADMIN).seats_held == 0

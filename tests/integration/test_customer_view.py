@@ -512,3 +512,26 @@ def test_a_partner_never_gets_the_staff_notes_on_its_own_bookings(
     assert core.bookings.get(partners.id, principal=ADMIN).internal_notes == "owes us a favour"
     staff_history = core.customers.history(world.customer.id, principal=ADMIN)
     assert "owes us a favour" in {b.internal_notes for b in staff_history.bookings.items}
+
+
+def test_a_partner_reads_only_the_certificates_of_its_own_bookings_wherever_it_asks(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    # Earned on a booking the partner did not make (of a customer it brought): the
+    # view leaves it out for the partner, and so does the certificates' own read.
+    world = _World(any_store)
+    core = _core(any_store)
+    earned = core.certificates.issue(
+        world.bookings[0].id, kind="AOW", number="AOW-1", principal=ADMIN
+    )
+    partner = Principal.partner(world.partner.id)
+
+    assert [c.id for c in core.certificates.for_customer(world.customer.id, principal=ADMIN)] == [
+        earned.id
+    ]
+    own = Principal.customer(world.customer.id)
+    assert [c.id for c in core.certificates.for_customer(world.customer.id, principal=own)] == [
+        earned.id
+    ]
+    assert core.customers.view(world.customer.id, principal=partner).certificates == []
+    assert core.certificates.for_customer(world.customer.id, principal=partner) == []

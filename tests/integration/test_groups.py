@@ -517,3 +517,62 @@ def test_a_partner_cancels_a_group_whose_open_bookings_are_all_its_own(mixed: Mi
 
     assert [b.id for b in cancelled] == [mixed.partners.id]
     assert mixed.statuses() == ["cancelled", "cancelled", "cancelled"]
+
+
+@pytest.mark.parametrize("survivor", ["organizer", "company"])
+def test_merging_a_groups_organiser_and_company_leaves_it_readable_without_a_company(
+    outing: Outing, survivor: str
+) -> None:
+    # Found to be one person: the group keeps the survivor as organiser and no
+    # company profile (a group's company and organiser are different customers).
+    group = outing.core.groups.create(
+        "ACME", organizer_id=outing.organizer, company_id=outing.company, principal=ADMIN
+    )
+    kept, gone = (
+        (outing.organizer, outing.company)
+        if survivor == "organizer"
+        else (outing.company, outing.organizer)
+    )
+    outing.core.customers.merge(kept, gone, principal=ADMIN)
+    found = outing.core.groups.get(group.id, principal=ADMIN)
+    assert (found.organizer_id, found.company_id) == (kept, None)
+    listed = outing.core.groups.list(principal=ADMIN, customer_id=kept).items
+    assert [g.id for g in listed] == [group.id]
+
+
+def test_a_groups_archived_bookings_keep_its_currency(outing: Outing) -> None:
+    # A booking that is over, paid and archived still counts in the group's totals,
+    # so its currency stays the group's: one in another currency may not join.
+    group = outing.core.groups.create("SCHOOL-TRIP", organizer_id=outing.organizer, principal=ADMIN)
+    first = outing.book(outing.participants[0], 1, group_id=group.id)
+    outing.core.payments.record_manual_payment(
+        first.id, Money("1000", "INR"), principal=ADMIN, reference="C1"
+    )
+    outing.clock.advance(days=11)
+    outing.core.bookings.transition(first.id, "completed", principal=ADMIN)
+    run = outing.core.archive.archive_due(principal=ADMIN, ended_before=outing.clock.now())
+    assert run.archived == 1
+    in_euros = outing.core.catalog.create_slot(
+        location_id=outing.location_id,
+        starts_at=outing.clock.now() + timedelta(days=12),
+        price_per_traveler=Money("40", "EUR"),
+        capacity=10,
+        principal=ADMIN,
+    )
+    with pytest.raises(ValidationError) as refused:
+        outing.core.bookings.book(
+            BookingRequest(
+                in_euros.id,
+                [NewTraveler(TravelerDetails("Euro Traveler"), is_primary=True)],
+                customer_id=outing.participants[1],
+                group_id=group.id,
+            ),
+            principal=ADMIN,
+        )
+    assert refused.value.errors[0].code == "currency_mismatch"
+    totals = outing.core.groups.totals(group.id, principal=ADMIN)
+    assert (totals.bookings, totals.amount, totals.due) == (
+        1,
+        Money("1000", "INR"),
+        Money("0", "INR"),
+    )

@@ -286,3 +286,52 @@ def test_leaving_the_list_with_an_alternative_offer_frees_its_seats_there(world:
     assert gone.status is WaitlistStatus.CANCELLED
     assert world.entry(second).offered_slot_id == other.id
     assert (world.held(other.id), world.held(world.own.id)) == (1, 2)
+
+
+@pytest.mark.parametrize("ending", ["declined", "expired"])
+def test_seats_freed_on_its_own_slot_while_it_held_an_alternative_go_to_it_when_that_ends(
+    world: World, ending: str
+) -> None:
+    # Its own slot's seat frees up while the entry holds an offer on another day: the
+    # round there skips it (it holds an offer). Once that offer ends, the entry waits
+    # on its own slot again, and the seat idling there is offered to it.
+    other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=1)
+    (booking,) = world.fill(other)
+    first = world.join(world.own, ALT_DAY)
+    world.cancel(booking)
+    assert world.entry(first).offered_slot_id == other.id
+    own_bookings = world.core.bookings.list(principal=ADMIN).items
+    on_own = next(b for b in own_bookings if b.slot_id == world.own.id)
+    world.cancel(on_own)
+    assert world.entry(first).status is WaitlistStatus.OFFERED  # still the other day's offer
+    assert world.held(world.own.id) == 1  # a seat idles on its own slot
+    if ending == "declined":
+        world.core.waitlists.decline(first.id, principal=ADMIN, reason="too far")
+    else:
+        world.clock.advance(hours=25)
+        world.core.waitlists.expire_offers(principal=SYSTEM)
+    again = world.entry(first)
+    assert (again.status, again.offered_slot_id) == (WaitlistStatus.OFFERED, None)
+    assert (world.held(world.own.id), world.held(other.id)) == (2, 0)
+
+
+def test_an_entry_that_turned_an_alternative_down_is_offered_its_own_slot_later(
+    world: World,
+) -> None:
+    # Its offer on another day was declined; a seat freeing up on its own slot later
+    # is offered to it (a new offer, told in a message of its own), and the
+    # cancellation that freed it goes through.
+    other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=1)
+    (booking,) = world.fill(other)
+    first = world.join(world.own, ALT_DAY)
+    world.cancel(booking)
+    world.core.waitlists.decline(first.id, principal=ADMIN, reason="too far")
+    own_bookings = world.core.bookings.list(principal=ADMIN).items
+    world.cancel(next(b for b in own_bookings if b.slot_id == world.own.id))
+    again = world.entry(first)
+    assert (again.status, again.offered_slot_id) == (WaitlistStatus.OFFERED, None)
+    offers = [e for e in world.events if isinstance(e, WaitlistOffered) and e.entry_id == first.id]
+    assert [e.slot_id for e in offers] == [other.id, world.own.id]
+    assert all(e.communication_id is not None for e in offers)
+    assert len({e.communication_id for e in offers}) == 2
+    assert world.held(world.own.id) == 2

@@ -97,6 +97,17 @@ class BookingTraveler:
     attendance: AttendanceRecord | None = None
 
 
+def _is_over(lifecycle: Lifecycle, status: str) -> bool:
+    """True when a booking in ``status`` has ended: no longer active (ended,
+    cancelled), or in a state only money moves on from (the travel lifecycle's
+    ``completed``, which goes on to ``refunded`` alone): its date and travelers
+    are final."""
+    if not lifecycle.is_active(status):
+        return True
+    targets = lifecycle.targets(status)
+    return status not in lifecycle.starts and bool(targets) and targets <= lifecycle.money_states
+
+
 def check_travelers(travelers: Sequence[BookingTraveler]) -> None:
     """Enforce the traveler rules of a booking.
 
@@ -697,14 +708,20 @@ class Booking(Versioned):
             :class:`~bookingcore.domain.events.BookingRescheduled` event.
 
         Raises:
-            InvalidTransitionError: the booking is no longer active (ended, cancelled).
+            InvalidTransitionError: the booking is no longer active (ended,
+                cancelled), or is in a state only money moves on from (travel's
+                ``completed``).
             ValidationError: on ``slot_id``: the same slot, a closed or started
                 one, or one priced in another currency.
             CapacityError: ``to_slot`` has fewer seats left than travelers.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4 Refused in a state only money moves on from.
         """
         self._check_reschedulable(lifecycle)
+        if _is_over(lifecycle, self.status):
+            msg = f"booking {self.reference} is {self.status} and can no longer be rescheduled"
+            raise InvalidTransitionError(lifecycle.name, self.status, "rescheduled", message=msg)
         if from_slot.id != self.slot_id:
             msg = f"rescheduling booking {self.reference} needs its own slot, locked"
             raise ValueError(msg)
@@ -838,14 +855,16 @@ class Booking(Versioned):
         booking holds seats. Returns ``None`` when nothing differs.
 
         Raises:
-            InvalidTransitionError: the booking is no longer active.
+            InvalidTransitionError: the booking is no longer active, or is in a
+                state only money moves on from (travel's ``completed``).
             ValidationError: a broken traveler rule or a price in another currency.
             CapacityError: more travelers than the slot has seats left.
 
         .. versionadded:: 0.2
+        .. versionchanged:: 0.4 Refused in a state only money moves on from.
         """
         self.check_live(self.status)
-        if not lifecycle.is_active(self.status):
+        if _is_over(lifecycle, self.status):
             msg = f"booking {self.reference} is {self.status}; its travelers are final"
             raise InvalidTransitionError(lifecycle.name, self.status, self.status, message=msg)
         if slot.id != self.slot_id:

@@ -41,6 +41,7 @@ __all__ = [
     "end_offer_event",
     "offer_free_seats",
     "offer_message_key",
+    "offer_on_own_slots",
     "pass_alternative_offer",
     "slot_day",
 ]
@@ -50,8 +51,18 @@ ENTRY_ENTITY = "waitlist entry"
 
 
 def offer_message_key(entry: WaitlistEntry) -> str:
-    """The dedupe key of the message that tells ``entry``'s customer about their offer."""
-    return f"waitlist_offer:{entry.id}"
+    """The dedupe key of the message that tells ``entry``'s customer about their offer
+    (call it once the offer is made).
+
+    An offer on the entry's own slot is its last (it ends the entry booked,
+    expired or cancelled): ``waitlist_offer:<entry id>``. An offer on an
+    alternative slot may be followed by others (declined or run out, the entry
+    waits again), so its key names the slot and the entry's version as offered:
+    ``waitlist_offer:<entry id>:<slot id>:<version>``.
+    """
+    if entry.offered_slot_id is None:
+        return f"waitlist_offer:{entry.id}"
+    return f"waitlist_offer:{entry.id}:{entry.offered_slot_id}:{entry.version}"
 
 
 def offer_free_seats(
@@ -157,6 +168,34 @@ def pass_alternative_offer(
     slot.release(entry.seats)
     tx.emit(end_offer_event(tx, entry, outcome, now=now))
     entry.pass_alternative(slot_day(ctx, slot), now=now)
+
+
+def offer_on_own_slots(
+    ctx: ServiceContext, slot_ids: Iterable[SlotId], *, now: datetime | None = None
+) -> Sequence[WaitlistEntry]:
+    """Offer the free seats of ``slot_ids`` (each in a unit of work of its own); the
+    entries offered.
+
+    For entries :func:`pass_alternative_offer` sent back to waiting on their own
+    slot: seats freed there while they held the offer were passed over (an
+    offered entry is skipped) and may idle. Call it once the unit of work that
+    ended the offers is committed: the own slot is locked only then, after the
+    offered slot's lock is given up, so the order every waiting-list change takes
+    its locks (the slot, then its entries) holds. Were this interrupted, the
+    entries still wait and are offered when seats next free up there. The offers
+    are made at ``now`` (the clock's time when not given).
+    """
+    offered: list[WaitlistEntry] = []
+    for slot_id in dict.fromkeys(slot_ids):
+        with ctx.transaction() as tx:
+            slot = tx.uow.slots.get_for_update(slot_id)
+            if slot is None or (slot.seats_left is not None and slot.seats_left <= 0):
+                continue
+            made = offer_free_seats(ctx, tx, slot, now=now or ctx.now())
+            if made:
+                tx.commit()
+                offered += made
+    return offered
 
 
 def cancel_entries(

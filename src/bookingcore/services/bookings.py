@@ -1044,8 +1044,9 @@ class BookingService:
         """The currency a (locked) group is totalled and paid in: its open bookings'.
 
         ``None`` while no booking of the group is open to payment: any currency may join.
+        Archived bookings count (as in the group's totals).
         """
-        query = BookingFilter(group_id=group_id)
+        query = BookingFilter(group_id=group_id, include_archived=True)
         for other in every_item(lambda page: uow.bookings.list(query, page)):
             if not closed_to_payment(self._ctx.settings.lifecycle(other.lifecycle), other.status):
                 return other.currency
@@ -2292,12 +2293,17 @@ class BookingService:
                 ``travelers`` (none left, not exactly one primary contact) or the
                 added travelers' fields, or the product's requirements.
             CapacityError: the slot has fewer seats left than added travelers.
+            DuplicateError: after the change another active booking of the slot
+                (the customer's, or of a family member whose traveler is added)
+                would hold the same travelers, as booking refuses it.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
         .. versionadded:: 0.2
         .. versionchanged:: 0.4
            ``idempotency_key``; the product's requirements; ``override_requirements``.
+        .. versionchanged:: 0.4
+           ``DuplicateError`` when the change would duplicate another booking of the slot.
         """
         note = clean_text(reason, "reason", max_length=500)
         gone = frozenset(remove)
@@ -2358,8 +2364,25 @@ class BookingService:
             freed = booking.holds_seats(lifecycle) and len(kept) + len(added) < len(
                 booking.travelers
             )
+            after = _with_primary(kept, added, primary)
+            wanted = frozenset(t.traveler_id for t in after)
+            if wanted != booking.traveler_ids:
+                # As booking refuses it: no two active bookings of the slot for one party.
+                for other in self._same_slot_bookings(uow, booking.customer_id, slot.id, chosen):
+                    theirs = self._ctx.settings.lifecycle(other.lifecycle)
+                    if (
+                        other.id == booking.id
+                        or other.traveler_ids != wanted
+                        or not theirs.is_active(other.status)
+                    ):
+                        continue
+                    if not policy.can_view_booking(principal, other):
+                        msg = "another booking already holds this slot for these travelers"
+                        raise DuplicateError(msg, entity="booking")
+                    msg = f"booking {other.reference} already holds this slot for these travelers"
+                    raise DuplicateError(msg, entity="booking", existing_id=other.id)
             raised = booking.change_travelers(
-                _with_primary(kept, added, primary),
+                after,
                 slot=slot,
                 lifecycle=lifecycle,
                 author=self._ctx.author(principal, now),

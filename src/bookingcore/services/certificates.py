@@ -337,14 +337,26 @@ class CertificateService:
     def for_customer(
         self, customer_id: CustomerId, *, principal: Principal
     ) -> Sequence[Certificate]:
-        """The customer's certificates, newest first.
+        """The customer's certificates, newest first: those of the bookings ``principal``
+        may see, as the customer view lists them (a partner, those earned on its own
+        bookings).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
+
+        .. versionchanged:: 0.4
+           Only the certificates of bookings ``principal`` may see (a partner got
+           those of other channels' bookings of its customers too).
         """
         with self._ctx.uow_factory() as uow:
-            CustomerService.load_visible(uow, customer_id, principal)
-            return list(_walk(uow, CertificateFilter(customer_id=customer_id)))
+            customer = CustomerService.load_visible(uow, customer_id, principal)
+            earned = list(_walk(uow, CertificateFilter(customer_id=customer_id)))
+            if not earned or principal.has(Permission.VIEW_ALL):
+                return earned
+            visible = CustomerService._visible_bookings(
+                uow, customer, principal, [c.booking_id for c in earned]
+            )
+            return [c for c in earned if visible(c.booking_id)]
 
     def due_renewal_reminders(
         self,
@@ -414,6 +426,11 @@ class CertificateService:
                     tx.commit()
                     return None
                 message = self._reminder(certificate, customer, principal, channel, now)
+                assert message.dedupe_key is not None
+                if tx.uow.communications.get_by_dedupe_key(message.dedupe_key) is not None:
+                    # Renewed back to an expiry reminded of already: that reminder stands.
+                    tx.commit()
+                    return None
                 tx.uow.communications.add(message)
                 tx.commit()
                 return message.id

@@ -882,7 +882,8 @@ class CustomerService:
         In one unit of work the duplicate's bookings, travelers, messages,
         payments, waiting-list entries, certificates, leads, quotations, trips,
         voucher redemptions, groups, push devices, family links and share links move to
-        the survivor (a share link keeps working), its
+        the survivor (a share link keeps working; a group whose organiser and company
+        were the two keeps the survivor as organiser and no company), its
         name and email fill the survivor's empty ones, and it is marked merged
         (reads never return it again; its phone finds the survivor) and its
         signed-in sessions end. Audit
@@ -1016,6 +1017,9 @@ class CustomerService:
                 for field in ("organizer_id", "company_id"):
                     if getattr(group, field) == source:
                         _reassign(group, field, target, now)
+                if group.company_id == group.organizer_id:
+                    # The organiser and the company were one person: no company profile.
+                    group.company_id = None
                 groups += 1
             if listed.next_cursor is None:
                 break

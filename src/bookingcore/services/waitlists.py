@@ -60,6 +60,7 @@ from bookingcore.services._seat_offers import (
     cancel_entries,
     end_offer_event,
     offer_free_seats,
+    offer_on_own_slots,
     pass_alternative_offer,
 )
 from bookingcore.services.bookings import (
@@ -570,9 +571,13 @@ class WaitlistService:
         An offer on an alternative date (``offered_slot_id``) is turned down
         without leaving the list: its seats are offered onward, and the entry
         waits again on its own slot, in the same place, without that date
-        among its alternatives (so that slot is not offered to it again).
+        among its alternatives (so that slot is not offered to it again). Seats
+        free on its own slot (passed over while it held the offer) are then
+        offered there, in a unit of work of their own: the answer is the entry
+        as offered when it got them.
 
         .. versionchanged:: 0.4 Offers on an alternative date.
+        .. versionchanged:: 0.4 Seats free on the entry's own slot are offered to it then.
 
         Raises:
             NotFoundError: no such entry visible to ``principal``.
@@ -616,12 +621,15 @@ class WaitlistService:
                 pass_alternative_offer(self._ctx, tx, slot, entry, "declined", now=now)
                 offer_free_seats(self._ctx, tx, slot, now=now)
                 tx.commit()
+            else:
+                cancel_entries(
+                    self._ctx, tx, slot, [entry], principal=principal, reason=clean_reason, now=now
+                )
+                tx.commit()
                 return entry
-            cancel_entries(
-                self._ctx, tx, slot, [entry], principal=principal, reason=clean_reason, now=now
-            )
-            tx.commit()
-            return entry
+        # Back to waiting on its own slot: seats that freed up there meanwhile are its turn.
+        offered = offer_on_own_slots(self._ctx, [entry.slot_id])
+        return next((e for e in offered if e.id == entry.id), entry)
 
     # ------------------------------------------------------------------ offers
 
@@ -693,7 +701,8 @@ class WaitlistService:
         is today or later (in ``Settings.zone``): they wait for those. An
         offer on an alternative date that ran out sends its entry back to
         ``waiting`` on its own slot without that date (it is not in the
-        answer). The ``waitlists.expire_offers`` job calls this every 30
+        answer), and seats free on that slot are offered there once that is
+        committed. The ``waitlists.expire_offers`` job calls this every 30
         seconds; several workers may run it at once (each slot is handled under its lock,
         and an offer accepted meanwhile is left alone). Returns the entries this
         call expired.
@@ -712,6 +721,7 @@ class WaitlistService:
         for offered in due:
             by_slot.setdefault(offered.offer_slot_id, []).append(offered.id)
         expired: list[WaitlistEntry] = []
+        waiting_again: list[SlotId] = []
         for slot_id, named in by_slot.items():
             with self._ctx.transaction() as tx:
                 slot = tx.uow.slots.get_for_update(slot_id)
@@ -731,6 +741,7 @@ class WaitlistService:
                     if entry.holds_alternative:
                         # Back to waiting on its own slot, without this date.
                         pass_alternative_offer(self._ctx, tx, slot, entry, "expired", now=when)
+                        waiting_again.append(entry.slot_id)
                     else:
                         entry.expire(now=when)
                         slot.release(entry.seats)
@@ -740,6 +751,8 @@ class WaitlistService:
                 if ended:
                     offer_free_seats(self._ctx, tx, slot, now=max(when, self._ctx.now()))
                     tx.commit()
+        # Back to waiting on their own slots: seats that freed up there meanwhile are theirs.
+        offer_on_own_slots(self._ctx, waiting_again, now=max(when, self._ctx.now()))
         # Waiting entries of slots that started will never be offered a seat there: close
         # them, unless a date they could come on instead is still ahead.
         today = when.astimezone(self._ctx.settings.zone).date()
