@@ -993,3 +993,28 @@ class TestThroughThePaymentService:
         )
         assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, made["id"])
         assert [r for r in fake.refunds.values() if r["payment_intent"] == reference] == [made]
+
+    def test_a_retried_refund_asks_stripe_what_the_first_call_asked(self, fake: FakeStripe) -> None:
+        # Stripe answers a key reused with other parameters with an idempotency error: a retry
+        # that gives another reason (or none) must not send it, or the refund Stripe made is
+        # recorded failed and its amount counted as refundable again.
+        core, booking, reference = self._paid(fake)
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        fake.lose_next_reply()  # Stripe refunds, the answer never arrives
+        with pytest.raises(PaymentProviderError):
+            core.payments.refund(
+                payment.id,
+                Money("500", "INR"),
+                principal=ADMIN,
+                idempotency_key="desk-2",
+                reason="the trek was closed",
+            )
+        again = core.payments.refund(
+            payment.id, Money("500", "INR"), principal=ADMIN, idempotency_key="desk-2"
+        )
+        (made,) = [r for r in fake.refunds.values() if r["payment_intent"] == reference]
+        assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, made["id"])
+        assert again.reason == "the trek was closed"
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.refunded_amount == Money("500", "INR")
+        assert payment.refundable_amount == Money("2000", "INR")

@@ -1007,6 +1007,8 @@ class PaymentService:
         refunds at once can never together give back more than was captured;
         then the provider is asked. A refund the provider settles at once is
         ``succeeded``; one it settles later stays ``pending`` until its webhook.
+        A retry with the key returns the first refund; one still pending is sent
+        to the provider again as first asked (with the first call's ``reason``).
 
         Raises:
             PermissionDeniedError: ``principal`` is not staff who may change bookings.
@@ -1074,9 +1076,9 @@ class PaymentService:
                 pass  # a twin with the same key reserved it first; go on with theirs
             if prior is not None and prior.amount != amount:
                 raise IdempotencyConflictError(caller_key(key))
-        return self._send_refund(refund_id, reason, principal)
+        return self._send_refund(refund_id, principal)
 
-    def _send_refund(self, refund_id: RefundId, reason: str | None, principal: Principal) -> Refund:
+    def _send_refund(self, refund_id: RefundId, principal: Principal) -> Refund:
         with self._ctx.uow_factory() as uow:
             refund = uow.refunds.get(refund_id)
             assert refund is not None
@@ -1090,12 +1092,14 @@ class PaymentService:
         gateway = self.provider(payment.provider)
         try:
             # The refund's id is its key for the provider: it derives from the payment and
-            # the caller's key, so one key used on two payments asks for two refunds.
+            # the caller's key, so one key used on two payments asks for two refunds. A
+            # retry asks what the first call asked (its stored reason, not the retry's):
+            # providers refuse a key reused with other parameters.
             answer = gateway.refund(
                 payment.provider_reference,
                 refund.amount,
                 idempotency_key=str(refund.id),
-                reason=reason,
+                reason=refund.reason,
             )
         except PaymentProviderError as exc:
             if exc.retryable:
