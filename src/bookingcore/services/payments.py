@@ -319,16 +319,20 @@ class PaymentService:
             or (amount is not None and amount != prior.amount)
         ):
             raise IdempotencyConflictError(idempotency_key)
-        payment_id = prior.id if prior is not None else PaymentId(self._ctx.ids.new_id())
-        answer = gateway.create_intent(
-            IntentRequest(
+
+        def asked(payment_id: PaymentId, amount: Money) -> IntentRequest:
+            return IntentRequest(
                 payment_id=payment_id,
                 booking_id=booking.id,
-                amount=prior.amount if prior is not None else wanted,
+                amount=amount,
                 idempotency_key=key,
                 description=f"Booking {booking.reference}",
                 metadata={"booking_reference": booking.reference},
             )
+
+        payment_id = prior.id if prior is not None else PaymentId(self._ctx.ids.new_id())
+        answer = gateway.create_intent(
+            asked(payment_id, prior.amount if prior is not None else wanted)
         )
         if prior is not None:
             return PaymentIntent(prior, answer.client_secret, answer.redirect_url, replayed=True)
@@ -364,6 +368,11 @@ class PaymentService:
                 twin = uow.payments.get_by_idempotency_key(key)
             if twin is None:
                 raise
+            if answer.reference != twin.provider_reference:
+                # The provider made an intent for each request (Razorpay's orders have no
+                # idempotency key): this one's is not the stored payment's, so the caller
+                # must get the twin's, or the customer pays an intent no payment knows.
+                answer = gateway.create_intent(asked(twin.id, twin.amount))
             return PaymentIntent(twin, answer.client_secret, answer.redirect_url, replayed=True)
         return PaymentIntent(payment, answer.client_secret, answer.redirect_url)
 
