@@ -1561,6 +1561,17 @@ class PaymentService:
         location = uow.locations.get(booking.location_id)
         rate = self._ctx.settings.taxes.rate_for(location.code if location else None)
         lines = priced_lines(items, booking.discount, rate)  # prices include any tax
+        if booking.items_sum.amount:  # its line items count towards its total too
+            extras = [
+                (
+                    f"Booking {booking.reference}: {item.description}"
+                    + (f" x {item.quantity}" if item.quantity > 1 else ""),
+                    item.booking_total,
+                )
+                for item in uow.booking_items.list_for_booking(booking.id)
+                if not item.is_cancelled and item.booking_total.amount
+            ]
+            lines += priced_lines(extras, Money.zero(booking.currency), rate)
         key = self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
         zero = Money.zero(booking.currency)
