@@ -31,6 +31,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, Refund, RefundStatus
+from bookingcore.ports.payments import ProviderRefund
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
@@ -417,6 +418,60 @@ class TestPartPaymentsAndLatePayments:
         (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
         assert [i.code for i in paid.attention] == ["late_payment"]
         assert paid.refunded_amount == Money("0", "INR")
+
+    def test_a_late_refund_the_provider_could_not_take_is_sent_again_on_redelivery(
+        self,
+    ) -> None:
+        # The capture commits, then its refund times out: handle_webhook raises a retryable
+        # error, so the host answers 503 and the provider delivers the event again. That
+        # redelivery sends the refund again (with its key: refunded once); before, it found
+        # the receipt applied and the refund stayed pending for good, its amount reserved.
+        class UnreachableOnce(FakePaymentProvider):
+            def __init__(self) -> None:
+                super().__init__()
+                self.timeouts = 1
+
+            def refund(
+                self,
+                reference: str,
+                amount: Money,
+                *,
+                idempotency_key: str,
+                reason: str | None = None,
+            ) -> ProviderRefund:
+                if self.timeouts:
+                    self.timeouts -= 1
+                    raise PaymentProviderError(
+                        "timed out", provider=self.name, reason="timeout", retryable=True
+                    )
+                return super().refund(
+                    reference, amount, idempotency_key=idempotency_key, reason=reason
+                )
+
+        world = World(PaymentSettings(late_payments="refund"), provider=UnreachableOnce())
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        delivery = world.provider.webhook("captured", reference)
+        with pytest.raises(PaymentProviderError) as caught:
+            world.core.payments.handle_webhook("fake", *delivery)
+        assert caught.value.retryable
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.status, paid.pending_refund_amount) == (PaymentStatus.CAPTURED, booking.total)
+        world.core.payments.handle_webhook("fake", *delivery)  # the provider delivers again
+        world.core.payments.handle_webhook("fake", *delivery)  # and again: refunded once
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.REFUNDED
+        assert (paid.refunded_amount, paid.pending_refund_amount) == (
+            booking.total,
+            Money("0", "INR"),
+        )
+        # The timed-out call never reached the fake; the redelivery's did, the next none.
+        assert world.provider.calls.count("refund") == 1
 
     def test_with_automatic_refunds_a_late_payment_goes_back_in_full(self) -> None:
         world = World(PaymentSettings(late_payments="refund"))

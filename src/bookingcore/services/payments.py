@@ -543,10 +543,25 @@ class PaymentService:
         gateway = self.provider(provider)
         event = gateway.parse_webhook(headers, raw_body)
         try:
-            return self._intake(gateway, event)
+            receipt, duplicate = self._intake(gateway, event)
         except _UnsettledError as unsettled:
             # Undone whole; the money the provider took is recorded alone, flagged.
             return self._intake(gateway, event, unsettled=unsettled.reason)
+        if duplicate and self._settings.late_payments == "refund" and event.status is not None:
+            self._refund_late_again(event)
+        return receipt, duplicate
+
+    def _refund_late_again(self, event: WebhookEvent) -> None:
+        """On a redelivery, send again the refund of a late payment the provider could not
+        take the first time (the first delivery raised its retryable error, so the
+        provider delivered again); nothing when there is none pending."""
+        assert event.payment_reference is not None
+        with self._ctx.uow_factory() as uow:
+            payment = uow.payments.get_by_provider_reference(
+                event.provider, event.payment_reference
+            )
+        if payment is not None and payment.needs_attention(AttentionReason.LATE_PAYMENT):
+            self._refund_late(payment)
 
     def _intake(
         self, gateway: PaymentProvider, event: WebhookEvent, *, unsettled: str | None = None
@@ -633,16 +648,18 @@ class PaymentService:
         if not gateway.capabilities.refunds:
             return  # stays flagged for staff
         reason = "the booking was cancelled before the payment arrived"
+        key = f"late-payment:{payment.id}"
+        principal = Principal.system("late-payments")
+        with self._ctx.uow_factory() as uow:
+            prior = uow.refunds.get(_refund_id(payment.id, key))
+        if prior is not None:  # asked before: sent again while the provider has not answered
+            if prior.is_pending:
+                self._send_refund(prior.id, principal)
+            return
         left = payment.refundable_amount  # refunds made at the provider went back already
         if not left.amount:
             return
-        self._refund(
-            payment.id,
-            left,
-            Principal.system("late-payments"),
-            key=f"late-payment:{payment.id}",
-            reason=reason,
-        )
+        self._refund(payment.id, left, principal, key=key, reason=reason)
 
     def _apply(
         self,
