@@ -20,6 +20,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PaymentId,
     PaymentProviderError,
     PaymentSettings,
     PermissionDeniedError,
@@ -31,7 +32,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, Refund, RefundStatus
-from bookingcore.ports.payments import ProviderRefund
+from bookingcore.ports.payments import ProviderCapabilities, ProviderRefund
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
@@ -691,6 +692,72 @@ class TestRefunds:
         for booking in (first, second):
             (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
             assert payment.refunded_amount == Money("1000", "INR")
+
+
+class TestRefundCapabilities:
+    """A refund the provider says it cannot make is refused before anything is reserved or
+    sent, from the provider's capabilities (not by the provider failing late)."""
+
+    @staticmethod
+    def _paid(capabilities: ProviderCapabilities) -> tuple[World, Booking, PaymentId]:
+        class Limited(FakePaymentProvider):
+            @property
+            def capabilities(self) -> ProviderCapabilities:
+                return capabilities
+
+        world = World(provider=Limited())
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        return world, booking, intent.payment.id
+
+    @staticmethod
+    def _refused(world: World, booking: Booking, amount: str) -> ValidationError:
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        with pytest.raises(ValidationError) as caught:
+            world.core.payments.refund(
+                payment.id, Money(amount, "INR"), principal=ADMIN, idempotency_key="r1"
+            )
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.pending_refund_amount == Money("0", "INR")
+        assert "refund" not in world.provider.calls
+        return caught.value
+
+    def test_a_provider_that_refunds_only_in_full_is_not_asked_for_part(self) -> None:
+        world, booking, payment_id = self._paid(
+            ProviderCapabilities(
+                refunds=True,
+                partial_refunds=False,
+                needs_redirect=True,
+                capture_later=False,
+                webhooks=True,
+            )
+        )
+        refused = self._refused(world, booking, "1000")
+        assert refused.fields == ("amount",)
+        assert refused.errors[0].code == "partial_refund_unsupported"
+        whole = world.core.payments.refund(
+            payment_id, Money("8000", "INR"), principal=ADMIN, idempotency_key="r2"
+        )
+        assert whole.status is RefundStatus.SUCCEEDED
+
+    def test_a_provider_that_cannot_refund_is_not_asked(self) -> None:
+        world, booking, _ = self._paid(
+            ProviderCapabilities(
+                refunds=False,
+                partial_refunds=False,
+                needs_redirect=True,
+                capture_later=False,
+                webhooks=True,
+            )
+        )
+        refused = self._refused(world, booking, "8000")
+        assert refused.fields == ("payment_id",)
+        assert refused.errors[0].code == "refunds_unsupported"
 
 
 class TestRefundsMadeAtTheProvider:

@@ -644,9 +644,6 @@ class PaymentService:
 
     def _refund_late(self, payment: Payment) -> None:
         """Give a late payment back in full, once (its key is the payment's own)."""
-        gateway = self.provider(payment.provider)
-        if not gateway.capabilities.refunds:
-            return  # stays flagged for staff
         reason = "the booking was cancelled before the payment arrived"
         key = f"late-payment:{payment.id}"
         principal = Principal.system("late-payments")
@@ -657,8 +654,8 @@ class PaymentService:
                 self._send_refund(prior.id, principal)
             return
         left = payment.refundable_amount  # refunds made at the provider went back already
-        if not left.amount:
-            return
+        if not left.amount or not self._can_refund(payment, left):
+            return  # stays flagged for staff
         self._refund(payment.id, left, principal, key=key, reason=reason)
 
     def _apply(
@@ -1040,8 +1037,10 @@ class PaymentService:
             PermissionDeniedError: ``principal`` is not staff who may change bookings.
             NotFoundError: no such payment.
             InvalidTransitionError: nothing was captured.
-            ValidationError: on ``amount``: another currency, not above zero, or
-                more than what is left to refund; on ``idempotency_key`` when missing.
+            ValidationError: on ``amount``: another currency, not above zero,
+                more than what is left to refund, or a part of the capture for a
+                provider without ``partial_refunds``; on ``payment_id`` when its
+                provider cannot refund; on ``idempotency_key`` when missing.
             IdempotencyConflictError: the key refunded another amount of this payment.
             PaymentProviderError: the provider refused (the reservation is freed)
                 or could not be reached (the refund stays pending: retry with the key).
@@ -1084,6 +1083,7 @@ class PaymentService:
                     # its refund is this one's (what it reserved is not left to refund).
                     prior = tx.uow.refunds.get(refund_id)
                     if prior is None:
+                        self._check_provider_refunds(payment, amount)
                         refund = payment.start_refund(
                             refund_id=refund_id, amount=amount, now=now, reason=reason
                         )
@@ -1103,6 +1103,18 @@ class PaymentService:
             if prior is not None and prior.amount != amount:
                 raise IdempotencyConflictError(caller_key(key))
         return self._send_refund(refund_id, principal)
+
+    def _check_provider_refunds(self, payment: Payment, amount: Money) -> None:
+        """Refuse, before anything is reserved or sent, a refund of ``amount`` that
+        ``payment``'s provider says it cannot make (its capabilities)."""
+        gateway = self.provider(payment.provider)
+        if not gateway.capabilities.refunds:
+            msg = f"{gateway.name} cannot refund: give the money back outside it"
+            raise ValidationError.single("payment_id", msg, "refunds_unsupported")
+        partial = amount.currency == payment.currency and amount < payment.captured_amount
+        if partial and not gateway.capabilities.partial_refunds:
+            msg = f"{gateway.name} refunds only the whole {payment.captured_amount} captured"
+            raise ValidationError.single("amount", msg, "partial_refund_unsupported")
 
     def _send_refund(self, refund_id: RefundId, principal: Principal) -> Refund:
         with self._ctx.uow_factory() as uow:
