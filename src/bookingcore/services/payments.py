@@ -555,7 +555,8 @@ class PaymentService:
         """On a redelivery, send again the refund of a late payment the provider could not
         take the first time (the first delivery raised its retryable error, so the
         provider delivered again); nothing when there is none pending."""
-        assert event.payment_reference is not None
+        if event.payment_reference is None:
+            return
         with self._ctx.uow_factory() as uow:
             payment = uow.payments.get_by_provider_reference(
                 event.provider, event.payment_reference
