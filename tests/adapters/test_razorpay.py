@@ -12,6 +12,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from tests._threads import at_once
 from tests.adapters._fake_razorpay import KEY_ID, KEY_SECRET, FakeRazorpay
 
 from bookingcore import (
@@ -23,7 +24,7 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import Booking
+from bookingcore.domain import Booking, ReceiptStatus
 from bookingcore.domain.payments import PaymentStatus, RefundStatus
 from bookingcore.domain.values import BookingId, Money, PaymentId
 from bookingcore.errors import (
@@ -35,6 +36,7 @@ from bookingcore.errors import (
     ValidationError,
 )
 from bookingcore.ports.payments import IntentRequest, PaymentProvider, ProviderCapabilities
+from bookingcore.services import PaymentIntent
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.payments import razorpay as razorpay_module
@@ -759,3 +761,63 @@ class TestThroughThePaymentService:
         )
         assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, refund_id)
         assert list(fake.refunds) == [refund_id]
+
+
+class TestTwoIntentsWithOneKeyAtOnce:
+    def test_each_caller_is_given_the_order_of_the_payment_it_is_answered_with(
+        self, fake: FakeRazorpay
+    ) -> None:
+        # Razorpay has no idempotency header for orders: two requests with one key at the
+        # same instant both find no order by its receipt and both create one. The payment
+        # service stores one payment; the request that lost must still be given that
+        # payment's order, or the customer pays an order no payment knows (its webhook is
+        # ignored: money taken and never recorded).
+        clock = FixedClock(datetime.now(UTC))
+        provider = RazorpayProvider(
+            KEY_ID, KEY_SECRET, WEBHOOK_SECRET, base_url=fake.base_url, timeout=5
+        )
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work, clock=clock, payment_providers=[provider]
+        )
+        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=30),
+            price_per_traveler=Money("2500", "INR"),
+            capacity=None,
+            principal=ADMIN,
+        )
+        customer = core.customers.register("+919876543210", principal=ADMIN).customer
+        me = Principal.customer(customer.id)
+        booking = core.bookings.book(
+            BookingRequest(slot.id, [NewTraveler(TravelerDetails("Asha"), is_primary=True)]),
+            principal=me,
+        )
+        fake.delay(0.3)  # both look the receipt up before either creates its order
+        try:
+            intents = at_once(
+                2,
+                lambda _: core.payments.create_intent(
+                    booking.id, "razorpay", principal=me, idempotency_key="double-click"
+                ),
+            )
+        finally:
+            fake.delay(0)
+        first, second = intents
+        assert isinstance(first, PaymentIntent)
+        assert isinstance(second, PaymentIntent)
+        assert len(fake.orders) == 2  # the race this test is about happened
+        assert first.payment.id == second.payment.id
+        for intent in intents:
+            # Checkout opens Razorpay with the client secret: the stored payment's order.
+            assert intent.client_secret == intent.payment.provider_reference
+        again = core.payments.create_intent(
+            booking.id, "razorpay", principal=me, idempotency_key="double-click"
+        )
+        assert again.client_secret == again.payment.provider_reference == first.client_secret
+        order_id = first.client_secret
+        assert order_id is not None
+        paid = fake.pay(order_id)
+        body = _delivery("payment.captured", {"payment": {"entity": fake.payments[paid]}})
+        receipt = core.payments.handle_webhook("razorpay", _headers(body, "evt_race"), body)
+        assert receipt.status is ReceiptStatus.APPLIED

@@ -993,3 +993,49 @@ class TestThroughThePaymentService:
         )
         assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, made["id"])
         assert [r for r in fake.refunds.values() if r["payment_intent"] == reference] == [made]
+
+    def test_a_caller_key_of_255_characters_makes_one_intent(self, fake: FakeStripe) -> None:
+        # The library takes keys of up to 255 characters and scopes them to the caller
+        # ("customer:<id>:<key>"), which Stripe's limit of 255 would refuse: the adapter
+        # sends a longer key as its digest, the same for every retry.
+        core, booking, _ = self._core(fake)
+        me = Principal.customer(booking.customer_id)
+        key = "k" * 255
+        made = len(fake.intents)
+        first = core.payments.create_intent(
+            booking.id, "stripe", principal=me, idempotency_key=key, amount=Money("100", "INR")
+        )
+        again = core.payments.create_intent(
+            booking.id, "stripe", principal=me, idempotency_key=key, amount=Money("100", "INR")
+        )
+        assert again.replayed
+        assert again.payment.id == first.payment.id
+        sent = [h["idempotency-key"] for m, _, h, _ in fake.requests if m == "POST"]
+        assert len(sent[-1]) <= 255
+        assert sent[-1] == sent[-2]
+        assert len(fake.intents) == made + 1
+
+    def test_a_retried_refund_asks_stripe_what_the_first_call_asked(self, fake: FakeStripe) -> None:
+        # Stripe answers a key reused with other parameters with an idempotency error: a retry
+        # that gives another reason (or none) must not send it, or the refund Stripe made is
+        # recorded failed and its amount counted as refundable again.
+        core, booking, reference = self._paid(fake)
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        fake.lose_next_reply()  # Stripe refunds, the answer never arrives
+        with pytest.raises(PaymentProviderError):
+            core.payments.refund(
+                payment.id,
+                Money("500", "INR"),
+                principal=ADMIN,
+                idempotency_key="desk-2",
+                reason="the trek was closed",
+            )
+        again = core.payments.refund(
+            payment.id, Money("500", "INR"), principal=ADMIN, idempotency_key="desk-2"
+        )
+        (made,) = [r for r in fake.refunds.values() if r["payment_intent"] == reference]
+        assert (again.status, again.provider_reference) == (RefundStatus.SUCCEEDED, made["id"])
+        assert again.reason == "the trek was closed"
+        (payment,) = core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.refunded_amount == Money("500", "INR")
+        assert payment.refundable_amount == Money("2000", "INR")

@@ -252,6 +252,48 @@ class TestReversal:
         assert payment.is_captured
         assert world.ledger(booking) == []
 
+    def test_a_payment_captured_after_a_full_refund_ended_the_booking_accrues_nothing(
+        self, world: World
+    ) -> None:
+        # A travel booking whose money all went back ends `refunded`: closed to payment,
+        # as a cancelled one is. A second intent paid after that is a late payment.
+        customer = world.core.customers.register(
+            "+919800099999", name="Guest Late", principal=world.as_partner
+        ).customer
+        booking = world.core.bookings.book(
+            BookingRequest(
+                world.slot.id,
+                [NewTraveler(TravelerDetails("Guest Late"), is_primary=True)],
+                customer_id=customer.id,
+                lifecycle="travel",
+            ),
+            principal=world.as_partner,
+        )
+        for status in ("quotation_sent", "quotation_approved", "booking_created"):
+            world.core.bookings.transition(booking.id, status, principal=ADMIN)
+        headers, body = world.pay_online(booking)
+        world.pay(booking, "4000", "CASH-1")
+        cash = next(
+            p
+            for p in world.core.payments.for_booking(booking.id, principal=ADMIN)
+            if p.provider == "manual"
+        )
+        world.core.payments.refund(cash.id, _inr("4000"), principal=ADMIN, idempotency_key="r")
+        assert world.core.bookings.get(booking.id, principal=ADMIN).status == "refunded"
+        world.core.payments.handle_webhook("fake", headers, body)
+        late = next(
+            p
+            for p in world.core.payments.for_booking(booking.id, principal=ADMIN)
+            if p.provider == "fake"
+        )
+        assert late.is_captured
+        assert [item.code.value for item in late.attention] == ["late_payment"]
+        assert world.ledger(booking) == [
+            (ACCRUAL, _inr("500"), Decimal("12.50")),
+            (REVERSAL, _inr("-500"), Decimal("12.50")),
+        ]
+        assert world.owed(booking) == _inr("0")
+
     def test_cancelling_an_unpaid_booking_writes_nothing(self, world: World) -> None:
         booking = world.book()
         world.core.bookings.cancel(booking.id, principal=ADMIN)

@@ -7,11 +7,16 @@ transaction with a commit."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import attrs
 import pytest
+from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
@@ -241,3 +246,138 @@ def test_a_capture_locks_its_booking_with_its_payment_and_reads_no_refunds(
     assert len([one for one in sent if "FOR UPDATE" in one]) == 2  # the payment, the booking
     stored = shop.core.bookings.get(booking.id, principal=shop.admin)
     assert stored.status == "confirmed"
+
+
+@attrs.define
+class Traffic:
+    """What one call sent to PostgreSQL.
+
+    ``statements``: each statement as it reached the driver, through SQLAlchemy
+    (its ``before_cursor_execute`` event) or straight to psycopg (the adapter's
+    ``bookingcore.sql`` logger at DEBUG names those); ``BEGIN`` and ``COMMIT`` are
+    not among them. ``messages``: libpq's trace of what the client sent, as
+    ``(message type, text)``, ``BEGIN`` and ``COMMIT`` included.
+    """
+
+    statements: list[str] = attrs.Factory(list)
+    messages: list[tuple[str, str]] = attrs.Factory(list)
+
+    @property
+    def round_trips(self) -> int:
+        """How many times the client waited for the server: each simple ``Query`` and
+        each ``Sync`` that ends a batch of statements (one pipeline is one batch)."""
+        return sum(kind in ("Query", "Sync") for kind, _ in self.messages)
+
+    def sent(self, text: str) -> int:
+        """How many ``Query`` or ``Parse`` messages sent ``text`` (``BEGIN``, ``COMMIT``)."""
+        return sum(
+            kind in ("Query", "Parse") and f'"{text}"' in said for kind, said in self.messages
+        )
+
+
+@contextmanager
+def traffic(store: SqlStore, trace: Path) -> Iterator[Traffic]:
+    """Record :class:`Traffic` while the block runs (libpq's trace, psycopg's public
+    ``PGconn.trace``, on every connection the store checks out)."""
+    seen = Traffic()
+
+    class Listener(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.statements.append(record.getMessage())
+
+    def before(*args: Any) -> None:
+        seen.statements.append(args[2])
+
+    with trace.open("w") as file:
+
+        def checkout(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.pgconn.trace(file.fileno())
+            dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+        def checkin(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.pgconn.untrace()
+
+        log = logging.getLogger("bookingcore.sql")
+        listener, level = Listener(), log.level
+        log.addHandler(listener)
+        log.setLevel(logging.DEBUG)
+        engine = store.engine
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "checkout", checkout)
+        event.listen(engine, "checkin", checkin)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "checkin", checkin)
+            event.remove(engine, "checkout", checkout)
+            event.remove(engine, "before_cursor_execute", before)
+            log.removeHandler(listener)
+            log.setLevel(level)
+    for line in trace.read_text().splitlines():
+        fields = line.split("\t")
+        # "F <length> <type> <contents>"; a statement's text may go on over more lines.
+        if len(fields) >= 3 and fields[0] == "F":
+            seen.messages.append((fields[2], "\t".join(fields[3:])))
+
+
+@pytest.mark.postgres
+def test_a_webhook_capture_sends_what_the_payments_page_says(shop: Shop, tmp_path: Path) -> None:
+    # docs/payments.md ("One transaction per delivery") gives these figures: a capture that
+    # confirms its booking (no partner, its invoice series stored already, events left to a
+    # relay), once psycopg has prepared its statements (the fifth run of one on a connection
+    # prepares it, in a round trip of its own, as a real host's steady state has them).
+    core = BookingCore(
+        uow_factory=shop.store.unit_of_work,
+        payment_providers=[shop.provider],
+        dispatch="deferred",
+    )
+
+    def delivery(name: str) -> tuple[Booking, tuple[dict[str, str], bytes]]:
+        booking = shop.book(name)
+        payment = shop.intent(booking, f"key-{name}")
+        assert payment.provider_reference is not None
+        return booking, shop.provider.webhook("captured", payment.provider_reference, amount=PRICE)
+
+    for n in range(6):
+        core.payments.handle_webhook("fake", *delivery(f"Warm Up {n}")[1])
+    booking, (headers, body) = delivery("Asha Rao")
+
+    with traffic(shop.store, tmp_path / "capture.trace") as capture:
+        receipt = core.payments.handle_webhook("fake", headers, body)
+    assert receipt.status is ReceiptStatus.APPLIED
+    assert core.bookings.get(booking.id, principal=shop.admin).status == "confirmed"
+    shapes = [" ".join(sql.split()[:3]) for sql in capture.statements]
+    assert shapes == [
+        # the receipt
+        "INSERT INTO webhook_inbox",
+        # the payment and its booking locked, with the booking's payments, travelers and
+        # location (joined to the booking)
+        "SELECT payments.id, payments.booking_id,",
+        "SELECT payments.id, payments.booking_id,",
+        "SELECT bookings.id, bookings.reference,",
+        "SELECT booking_travelers.booking_id, booking_travelers.traveler_id,",
+        # the invoice number
+        "UPDATE invoice_series SET",
+        # the writes, with COMMIT
+        "INSERT INTO outbox",
+        "UPDATE webhook_inbox SET",
+        "UPDATE bookings SET",
+        "INSERT INTO booking_audit_logs",
+        "INSERT INTO booking_lifecycle_events",
+        "UPDATE payments SET",
+        "INSERT INTO invoices",
+    ]
+    assert len(capture.statements) == 13
+    assert (capture.sent("BEGIN"), capture.sent("COMMIT")) == (1, 1)
+    assert capture.round_trips == 5
+
+    with traffic(shop.store, tmp_path / "duplicate.trace") as duplicate:
+        again = core.payments.handle_webhook("fake", headers, body)
+    assert again.id == receipt.id
+    shapes = [" ".join(sql.split()[:3]) for sql in duplicate.statements]
+    assert shapes == [
+        "INSERT INTO webhook_inbox",
+        "SELECT webhook_inbox.id, webhook_inbox.provider,",
+    ]
+    assert (duplicate.sent("BEGIN"), duplicate.sent("COMMIT")) == (1, 1)
+    assert duplicate.round_trips == 4

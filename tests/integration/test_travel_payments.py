@@ -325,6 +325,24 @@ class TestMoneyStatesFollowFromMoney:
 
 
 class TestInvoiceDocuments:
+    def test_the_invoice_lists_the_bookings_line_items_and_adds_up_to_its_total(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        # The seat (10,000) and the quotation's hotel line (5,000): an invoice of 15,000.
+        holiday = Holiday(any_store)
+        core = holiday.core
+        core.payments.record_manual_payment(
+            holiday.booking.id, Money("6000", "INR"), principal=ADMIN, reference="CASH-1"
+        )
+        (invoice,) = core.payments.invoices_for(holiday.booking.id, principal=ADMIN)
+        reference = holiday.booking.reference
+        assert [(line.description, line.total) for line in invoice.lines] == [
+            (f"Booking {reference}: Asha Rao", Money("10000", "INR")),
+            (f"Booking {reference}: Two nights", Money("5000", "INR")),
+        ]
+        assert invoice.total == holiday.booking.total == Money("15000", "INR")
+        assert (invoice.paid, invoice.due) == (Money("6000", "INR"), Money("9000", "INR"))
+
     def test_invoices_and_credit_notes_are_generated_as_versioned_documents(
         self, any_store: MemoryStore | SqlStore, tmp_path: Path
     ) -> None:

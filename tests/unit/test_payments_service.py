@@ -20,6 +20,7 @@ from bookingcore import (
     Money,
     NewTraveler,
     NotFoundError,
+    PaymentId,
     PaymentProviderError,
     PaymentSettings,
     PermissionDeniedError,
@@ -31,6 +32,7 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, Refund, RefundStatus
+from bookingcore.ports.payments import ProviderCapabilities, ProviderRefund
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 
@@ -418,6 +420,60 @@ class TestPartPaymentsAndLatePayments:
         assert [i.code for i in paid.attention] == ["late_payment"]
         assert paid.refunded_amount == Money("0", "INR")
 
+    def test_a_late_refund_the_provider_could_not_take_is_sent_again_on_redelivery(
+        self,
+    ) -> None:
+        # The capture commits, then its refund times out: handle_webhook raises a retryable
+        # error, so the host answers 503 and the provider delivers the event again. That
+        # redelivery sends the refund again (with its key: refunded once); before, it found
+        # the receipt applied and the refund stayed pending for good, its amount reserved.
+        class UnreachableOnce(FakePaymentProvider):
+            def __init__(self) -> None:
+                super().__init__()
+                self.timeouts = 1
+
+            def refund(
+                self,
+                reference: str,
+                amount: Money,
+                *,
+                idempotency_key: str,
+                reason: str | None = None,
+            ) -> ProviderRefund:
+                if self.timeouts:
+                    self.timeouts -= 1
+                    raise PaymentProviderError(
+                        "timed out", provider=self.name, reason="timeout", retryable=True
+                    )
+                return super().refund(
+                    reference, amount, idempotency_key=idempotency_key, reason=reason
+                )
+
+        world = World(PaymentSettings(late_payments="refund"), provider=UnreachableOnce())
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        world.core.bookings.cancel(booking.id, principal=world.me)
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        delivery = world.provider.webhook("captured", reference)
+        with pytest.raises(PaymentProviderError) as caught:
+            world.core.payments.handle_webhook("fake", *delivery)
+        assert caught.value.retryable
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert (paid.status, paid.pending_refund_amount) == (PaymentStatus.CAPTURED, booking.total)
+        world.core.payments.handle_webhook("fake", *delivery)  # the provider delivers again
+        world.core.payments.handle_webhook("fake", *delivery)  # and again: refunded once
+        (paid,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert paid.status is PaymentStatus.REFUNDED
+        assert (paid.refunded_amount, paid.pending_refund_amount) == (
+            booking.total,
+            Money("0", "INR"),
+        )
+        # The timed-out call never reached the fake; the redelivery's did, the next none.
+        assert world.provider.calls.count("refund") == 1
+
     def test_with_automatic_refunds_a_late_payment_goes_back_in_full(self) -> None:
         world = World(PaymentSettings(late_payments="refund"))
         booking = world.book()
@@ -636,6 +692,72 @@ class TestRefunds:
         for booking in (first, second):
             (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
             assert payment.refunded_amount == Money("1000", "INR")
+
+
+class TestRefundCapabilities:
+    """A refund the provider says it cannot make is refused before anything is reserved or
+    sent, from the provider's capabilities (not by the provider failing late)."""
+
+    @staticmethod
+    def _paid(capabilities: ProviderCapabilities) -> tuple[World, Booking, PaymentId]:
+        class Limited(FakePaymentProvider):
+            @property
+            def capabilities(self) -> ProviderCapabilities:
+                return capabilities
+
+        world = World(provider=Limited())
+        booking = world.book()
+        intent = world.core.payments.create_intent(
+            booking.id, "fake", principal=world.me, idempotency_key="pay-1"
+        )
+        reference = intent.payment.provider_reference
+        assert reference is not None
+        world.core.payments.handle_webhook("fake", *world.provider.webhook("captured", reference))
+        return world, booking, intent.payment.id
+
+    @staticmethod
+    def _refused(world: World, booking: Booking, amount: str) -> ValidationError:
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        with pytest.raises(ValidationError) as caught:
+            world.core.payments.refund(
+                payment.id, Money(amount, "INR"), principal=ADMIN, idempotency_key="r1"
+            )
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.pending_refund_amount == Money("0", "INR")
+        assert "refund" not in world.provider.calls
+        return caught.value
+
+    def test_a_provider_that_refunds_only_in_full_is_not_asked_for_part(self) -> None:
+        world, booking, payment_id = self._paid(
+            ProviderCapabilities(
+                refunds=True,
+                partial_refunds=False,
+                needs_redirect=True,
+                capture_later=False,
+                webhooks=True,
+            )
+        )
+        refused = self._refused(world, booking, "1000")
+        assert refused.fields == ("amount",)
+        assert refused.errors[0].code == "partial_refund_unsupported"
+        whole = world.core.payments.refund(
+            payment_id, Money("8000", "INR"), principal=ADMIN, idempotency_key="r2"
+        )
+        assert whole.status is RefundStatus.SUCCEEDED
+
+    def test_a_provider_that_cannot_refund_is_not_asked(self) -> None:
+        world, booking, _ = self._paid(
+            ProviderCapabilities(
+                refunds=False,
+                partial_refunds=False,
+                needs_redirect=True,
+                capture_later=False,
+                webhooks=True,
+            )
+        )
+        refused = self._refused(world, booking, "8000")
+        assert refused.fields == ("payment_id",)
+        assert refused.errors[0].code == "refunds_unsupported"
 
 
 class TestRefundsMadeAtTheProvider:

@@ -48,6 +48,7 @@ from bookingcore.domain.queries import Page, PageRequest
 from bookingcore.domain.values import BookingId, Money, PartnerId, ensure_aware
 from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.services._context import ServiceContext, Transaction
+from bookingcore.services._settlement import closed_to_payment
 
 __all__ = [
     "CommissionReport",
@@ -104,12 +105,14 @@ def accrue_on_capture(
     """Accrue the commission ``payment``'s capture earns the partner of ``booking``, once.
 
     Call it in the transaction that records the capture. Nothing is accrued
-    for a booking without a partner, a partner without a rate, a booking that
-    is cancelled (a late payment), or a payment that accrued before.
+    for a booking without a partner, a partner without a rate, a booking closed
+    to payment (cancelled, or ended ``refunded``: a late payment), or a payment
+    that accrued before.
 
     .. versionadded:: 0.2
     """
-    if booking.partner_id is None or _is_cancelled(context, booking):
+    lifecycle = context.settings.lifecycle(booking.lifecycle)
+    if booking.partner_id is None or closed_to_payment(lifecycle, booking.status):
         return None
     partner = tx.uow.partners.get(booking.partner_id)
     if partner is None or not partner.commission_rate:

@@ -319,16 +319,20 @@ class PaymentService:
             or (amount is not None and amount != prior.amount)
         ):
             raise IdempotencyConflictError(idempotency_key)
-        payment_id = prior.id if prior is not None else PaymentId(self._ctx.ids.new_id())
-        answer = gateway.create_intent(
-            IntentRequest(
+
+        def asked(payment_id: PaymentId, amount: Money) -> IntentRequest:
+            return IntentRequest(
                 payment_id=payment_id,
                 booking_id=booking.id,
-                amount=prior.amount if prior is not None else wanted,
+                amount=amount,
                 idempotency_key=key,
                 description=f"Booking {booking.reference}",
                 metadata={"booking_reference": booking.reference},
             )
+
+        payment_id = prior.id if prior is not None else PaymentId(self._ctx.ids.new_id())
+        answer = gateway.create_intent(
+            asked(payment_id, prior.amount if prior is not None else wanted)
         )
         if prior is not None:
             return PaymentIntent(prior, answer.client_secret, answer.redirect_url, replayed=True)
@@ -364,6 +368,11 @@ class PaymentService:
                 twin = uow.payments.get_by_idempotency_key(key)
             if twin is None:
                 raise
+            if answer.reference != twin.provider_reference:
+                # The provider made an intent for each request (Razorpay's orders have no
+                # idempotency key): this one's is not the stored payment's, so the caller
+                # must get the twin's, or the customer pays an intent no payment knows.
+                answer = gateway.create_intent(asked(twin.id, twin.amount))
             return PaymentIntent(twin, answer.client_secret, answer.redirect_url, replayed=True)
         return PaymentIntent(payment, answer.client_secret, answer.redirect_url)
 
@@ -534,10 +543,26 @@ class PaymentService:
         gateway = self.provider(provider)
         event = gateway.parse_webhook(headers, raw_body)
         try:
-            return self._intake(gateway, event)
+            receipt, duplicate = self._intake(gateway, event)
         except _UnsettledError as unsettled:
             # Undone whole; the money the provider took is recorded alone, flagged.
             return self._intake(gateway, event, unsettled=unsettled.reason)
+        if duplicate and self._settings.late_payments == "refund" and event.status is not None:
+            self._refund_late_again(event)
+        return receipt, duplicate
+
+    def _refund_late_again(self, event: WebhookEvent) -> None:
+        """On a redelivery, send again the refund of a late payment the provider could not
+        take the first time (the first delivery raised its retryable error, so the
+        provider delivered again); nothing when there is none pending."""
+        if event.payment_reference is None:
+            return
+        with self._ctx.uow_factory() as uow:
+            payment = uow.payments.get_by_provider_reference(
+                event.provider, event.payment_reference
+            )
+        if payment is not None and payment.needs_attention(AttentionReason.LATE_PAYMENT):
+            self._refund_late(payment)
 
     def _intake(
         self, gateway: PaymentProvider, event: WebhookEvent, *, unsettled: str | None = None
@@ -620,20 +645,19 @@ class PaymentService:
 
     def _refund_late(self, payment: Payment) -> None:
         """Give a late payment back in full, once (its key is the payment's own)."""
-        gateway = self.provider(payment.provider)
-        if not gateway.capabilities.refunds:
-            return  # stays flagged for staff
         reason = "the booking was cancelled before the payment arrived"
-        left = payment.refundable_amount  # refunds made at the provider went back already
-        if not left.amount:
+        key = f"late-payment:{payment.id}"
+        principal = Principal.system("late-payments")
+        with self._ctx.uow_factory() as uow:
+            prior = uow.refunds.get(_refund_id(payment.id, key))
+        if prior is not None:  # asked before: sent again while the provider has not answered
+            if prior.is_pending:
+                self._send_refund(prior.id, principal)
             return
-        self._refund(
-            payment.id,
-            left,
-            Principal.system("late-payments"),
-            key=f"late-payment:{payment.id}",
-            reason=reason,
-        )
+        left = payment.refundable_amount  # refunds made at the provider went back already
+        if not left.amount or not self._can_refund(payment, left):
+            return  # stays flagged for staff
+        self._refund(payment.id, left, principal, key=key, reason=reason)
 
     def _apply(
         self,
@@ -1007,13 +1031,17 @@ class PaymentService:
         refunds at once can never together give back more than was captured;
         then the provider is asked. A refund the provider settles at once is
         ``succeeded``; one it settles later stays ``pending`` until its webhook.
+        A retry with the key returns the first refund; one still pending is sent
+        to the provider again as first asked (with the first call's ``reason``).
 
         Raises:
             PermissionDeniedError: ``principal`` is not staff who may change bookings.
             NotFoundError: no such payment.
             InvalidTransitionError: nothing was captured.
-            ValidationError: on ``amount``: another currency, not above zero, or
-                more than what is left to refund; on ``idempotency_key`` when missing.
+            ValidationError: on ``amount``: another currency, not above zero,
+                more than what is left to refund, or a part of the capture for a
+                provider without ``partial_refunds``; on ``payment_id`` when its
+                provider cannot refund; on ``idempotency_key`` when missing.
             IdempotencyConflictError: the key refunded another amount of this payment.
             PaymentProviderError: the provider refused (the reservation is freed)
                 or could not be reached (the refund stays pending: retry with the key).
@@ -1056,6 +1084,7 @@ class PaymentService:
                     # its refund is this one's (what it reserved is not left to refund).
                     prior = tx.uow.refunds.get(refund_id)
                     if prior is None:
+                        self._check_provider_refunds(payment, amount)
                         refund = payment.start_refund(
                             refund_id=refund_id, amount=amount, now=now, reason=reason
                         )
@@ -1074,9 +1103,21 @@ class PaymentService:
                 pass  # a twin with the same key reserved it first; go on with theirs
             if prior is not None and prior.amount != amount:
                 raise IdempotencyConflictError(caller_key(key))
-        return self._send_refund(refund_id, reason, principal)
+        return self._send_refund(refund_id, principal)
 
-    def _send_refund(self, refund_id: RefundId, reason: str | None, principal: Principal) -> Refund:
+    def _check_provider_refunds(self, payment: Payment, amount: Money) -> None:
+        """Refuse, before anything is reserved or sent, a refund of ``amount`` that
+        ``payment``'s provider says it cannot make (its capabilities)."""
+        gateway = self.provider(payment.provider)
+        if not gateway.capabilities.refunds:
+            msg = f"{gateway.name} cannot refund: give the money back outside it"
+            raise ValidationError.single("payment_id", msg, "refunds_unsupported")
+        partial = amount.currency == payment.currency and amount < payment.captured_amount
+        if partial and not gateway.capabilities.partial_refunds:
+            msg = f"{gateway.name} refunds only the whole {payment.captured_amount} captured"
+            raise ValidationError.single("amount", msg, "partial_refund_unsupported")
+
+    def _send_refund(self, refund_id: RefundId, principal: Principal) -> Refund:
         with self._ctx.uow_factory() as uow:
             refund = uow.refunds.get(refund_id)
             assert refund is not None
@@ -1090,12 +1131,14 @@ class PaymentService:
         gateway = self.provider(payment.provider)
         try:
             # The refund's id is its key for the provider: it derives from the payment and
-            # the caller's key, so one key used on two payments asks for two refunds.
+            # the caller's key, so one key used on two payments asks for two refunds. A
+            # retry asks what the first call asked (its stored reason, not the retry's):
+            # providers refuse a key reused with other parameters.
             answer = gateway.refund(
                 payment.provider_reference,
                 refund.amount,
                 idempotency_key=str(refund.id),
-                reason=reason,
+                reason=refund.reason,
             )
         except PaymentProviderError as exc:
             if exc.retryable:
@@ -1548,6 +1591,17 @@ class PaymentService:
         location = uow.locations.get(booking.location_id)
         rate = self._ctx.settings.taxes.rate_for(location.code if location else None)
         lines = priced_lines(items, booking.discount, rate)  # prices include any tax
+        if booking.items_sum.amount:  # its line items count towards its total too
+            extras = [
+                (
+                    f"Booking {booking.reference}: {item.description}"
+                    + (f" x {item.quantity}" if item.quantity > 1 else ""),
+                    item.booking_total,
+                )
+                for item in uow.booking_items.list_for_booking(booking.id)
+                if not item.is_cancelled and item.booking_total.amount
+            ]
+            lines += priced_lines(extras, Money.zero(booking.currency), rate)
         key = self._series_key(uow, booking, now)
         sequence = self._take_number(uow, key)
         zero = Money.zero(booking.currency)

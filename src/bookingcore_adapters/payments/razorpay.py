@@ -252,7 +252,7 @@ class RazorpayProvider:
             raise ValidationError.single("amount", "must be more than zero", "out_of_range")
         notes = self._notes(request)
         receipt = _receipt(key)
-        order = self._order_with_receipt(receipt)
+        order = self._order_with_receipt(receipt, str(request.payment_id))
         if order is None:
             body = {
                 "amount": request.amount.minor_units,
@@ -480,7 +480,9 @@ class RazorpayProvider:
             raise PaymentProviderError(msg, provider=PROVIDER, reason="unexpected_response")
         return value
 
-    def _order_with_receipt(self, receipt: str) -> dict[str, Any] | None:
+    def _order_with_receipt(self, receipt: str, payment_id: str) -> dict[str, Any] | None:
+        """The order made for ``receipt``: the one made for ``payment_id`` if any, else the
+        first made."""
         found = _entity(
             self._call(
                 "look the order up by receipt",
@@ -494,8 +496,13 @@ class RazorpayProvider:
             for item in (items if isinstance(items, list) else [])
             if isinstance(item, dict) and item.get("receipt") == receipt
         ]
-        # Should two racing calls both have created one, the first stays the answer.
+        # Should two racing calls both have created one, each is the answer for the payment
+        # it was made for (its notes name it); for any other, the first made.
         orders.sort(key=lambda order: (order.get("created_at") or 0, str(order.get("id"))))
+        for order in orders:
+            notes = order.get("notes")
+            if isinstance(notes, dict) and notes.get("payment_id") == payment_id:
+                return order
         return orders[0] if orders else None
 
     def _payments(self, order_id: str) -> list[dict[str, Any]]:

@@ -115,6 +115,7 @@ _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MAX_HEADER = 8192
 _METADATA_VALUE = 500  # Stripe's limit on one metadata value
+_MAX_KEY = 255  # Stripe's limit on an Idempotency-Key
 _KEY_METADATA = "idempotency_key"  # the refund's metadata key that holds its idempotency key
 
 _T = TypeVar("_T")
@@ -330,9 +331,14 @@ def _reference(value: object, field: str = "reference") -> str:
 
 
 def _key(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 255:
-        msg = "must be 1-255 characters (Stripe's limit)"
+    """The ``Idempotency-Key`` Stripe gets for ``value``: itself, or past Stripe's 255
+    characters (a caller's key scoped by the payment service may be) its SHA-256, the
+    same for every retry."""
+    if not isinstance(value, str) or not value.strip():
+        msg = "must be a non-empty text"
         raise ValidationError.single("idempotency_key", msg, "invalid_idempotency_key")
+    if len(value) > _MAX_KEY:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
     return value
 
 
