@@ -1550,3 +1550,63 @@ def test_messages_gain_a_claim_and_share_links_count_their_opens(database: Engin
         assert connection.execute(text("SELECT count(*) FROM share_links")).scalar_one() == 2
         messages = connection.execute(text("SELECT count(*) FROM booking_communications"))
         assert messages.scalar_one() == 1
+
+
+#: The revision before 0050 (message attempts).
+BEFORE_0050 = "0049"
+
+
+def test_messages_gain_their_attempts_and_whether_their_failure_may_work_later(
+    database: Engine,
+) -> None:
+    """0050 adds ``booking_communications.attempts`` (0 for a message stored before)
+    and ``retryable`` (``NULL``: unknown, so a reminder that failed before the upgrade
+    is not tried again); the upgraded schema is the mapping's, and a downgrade drops
+    both columns and keeps the messages."""
+    migrations.upgrade(database, BEFORE_0050)
+    assert not {"attempts", "retryable"} & _columns(database, "booking_communications")
+    store = SqlStore(database)
+    booked = _store_a_booking(store, Builder())
+    booking, customer = booked.booking, booked.customer
+    message_id = uuid4()
+    with database.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO booking_communications (id, booking_id, customer_id, type, channel,"
+                " status, recipient, content, created_by_kind, created_at, failed_at,"
+                " failed_reason, dedupe_key)"
+                " VALUES (:id, :booking, :customer, 'reminder', 'email', 'failed',"
+                " 'mira@example.com', 'Hello', 'system', :at, :at, 'HTTP 503', :key)"
+            ),
+            _uuid_parameters(
+                database, {"id": message_id, "booking": booking.id, "customer": customer.id}
+            )
+            | {"at": T0, "key": f"reminder:{booking.id}"},
+        )
+    store.dispose()
+    migrations.upgrade(database)
+    assert {"attempts", "retryable"} <= _columns(database, "booking_communications")
+    assert _differences(database) == []
+    store = SqlStore(database)
+    later = T0 + timedelta(hours=1)
+    with store.unit_of_work() as uow:
+        old = uow.communications.get(CommunicationId(message_id))
+        assert old is not None
+        assert (old.status.value, old.attempts, old.retryable) == ("failed", 0, None)
+        assert not old.retry_due(failed_by=later, attempts_below=3)
+        assert not uow.communications.requeue_for_retry(
+            old.id, at=later, failed_by=later, attempts_below=3
+        )
+        assert uow.communications.requeue_failed(old.id, at=later)
+        assert uow.communications.claim_for_sending(old.id, claim=uuid4(), at=later)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        claimed = uow.communications.get(CommunicationId(message_id))
+        assert claimed is not None
+        assert (claimed.status.value, claimed.attempts) == ("pending", 1)
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0050)
+    assert not {"attempts", "retryable"} & _columns(database, "booking_communications")
+    with database.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM booking_communications"))
+        assert count.scalar_one() == 1

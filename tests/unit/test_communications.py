@@ -781,8 +781,10 @@ class TestReminders:
     ) -> None:
         """Staff run the reminders while the system's job runs too: the job logs the
         second booking's reminder between the staff run's list and its send. The
-        staff run recognises it as the same reminder (returned, or sent again when
-        it failed: the same record), not a conflict over who asked."""
+        staff run recognises it as the same reminder (returned as it is), not a
+        conflict over who asked. One that just failed is not sent again at once:
+        it waits for ``Settings.reminder_retry_after``, then a run sends it (the
+        same record)."""
         notifier = Interrupting()
         core = make_core(store, clock, notifier)
         reminders = Reminders(Shop(core, admin, clock), admin)
@@ -797,16 +799,148 @@ class TestReminders:
         notifier.after_next = system_job_runs
         sent = core.communications.send_due_reminders(principal=admin)
         assert notifier.after_next is None  # the system's job ran in between
+        second = CommunicationStatus.FAILED if fails else CommunicationStatus.SENT
         assert [(m.booking_id, m.status) for m in sent] == [
             (reminders.in_2h.id, CommunicationStatus.SENT),
-            (reminders.in_20h.id, CommunicationStatus.SENT),
+            (reminders.in_20h.id, second),
         ]
+        assert notifier.attempts == 1 + 2  # the cancellation, two reminders
+        if fails:
+            clock.advance(minutes=15)
+            [retried] = core.communications.send_due_reminders(principal=admin)
+            assert (retried.id, retried.status) == (sent[1].id, CommunicationStatus.SENT)
         [logged] = core.communications.for_booking(reminders.in_20h.id, principal=admin)
         assert logged.id == sent[1].id
         assert logged.created_by == job.actor  # the job's message, sent again or as it was
         to_ravi = [m for m in notifier.sent if m.communication_id == logged.id]
         assert len(to_ravi) == 1
-        assert notifier.attempts == 1 + 2 + fails  # the cancellation, two reminders
+        assert notifier.attempts == 1 + 2 + fails
+
+    def test_a_reminder_that_failed_retryably_is_sent_again_after_the_wait(
+        self,
+        core: BookingCore,
+        reminders: Reminders,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        """A reminder the gateway refused for now (``retryable``) is sent again, the
+        same record, by the first run ``reminder_retry_after`` (15 min) after it
+        failed; not before. (Before 0.4 it was never sent again.)"""
+        notifier.fail_next(reason="HTTP 503")
+        first = core.communications.send_due_reminders(principal=admin)
+        failed = first[0]
+        assert (failed.booking_id, failed.status) == (reminders.in_2h.id, "failed")
+        assert (failed.attempts, failed.retryable) == (1, True)
+        assert core.communications.send_due_reminders(principal=admin) == []
+        clock.advance(minutes=14)
+        assert core.communications.due_reminders(principal=admin) == []
+        assert core.communications.send_due_reminders(principal=admin) == []
+        clock.advance(minutes=1)
+        due = core.communications.due_reminders(principal=admin)
+        assert [b.id for b in due] == [reminders.in_2h.id]
+        [retried] = core.communications.send_due_reminders(principal=admin)
+        assert (retried.id, retried.status, retried.attempts) == (
+            failed.id,
+            CommunicationStatus.SENT,
+            2,
+        )
+        assert retried.failed_reason == "HTTP 503"  # the last failure stays on record
+        to_asha = [m for m in notifier.sent if m.communication_id == failed.id]
+        assert len(to_asha) == 1
+        clock.advance(minutes=15)
+        assert core.communications.send_due_reminders(principal=admin) == []
+        [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
+        assert logged.id == failed.id
+
+    def test_a_failing_reminder_is_tried_at_most_reminder_attempts_times(
+        self, store: MemoryStore, clock: FixedClock, admin: Principal
+    ) -> None:
+        """``Settings.reminder_attempts`` attempts in all, ``reminder_retry_after`` apart."""
+        notifier = RecordingNotifier()
+        core = make_core(
+            store, clock, notifier, reminder_attempts=2, reminder_retry_after=timedelta(minutes=5)
+        )
+        reminders = Reminders(Shop(core, admin, clock), admin)
+        notifier.fail_next(times=5, reason="timeout")
+        soon = timedelta(hours=3)  # only the booking in 2 h
+
+        def run() -> list[Communication]:
+            return list(core.communications.send_due_reminders(principal=admin, within=soon))
+
+        sent = run()
+        assert [(m.booking_id, m.status) for m in sent] == [(reminders.in_2h.id, "failed")]
+        clock.advance(minutes=4)
+        assert run() == []
+        clock.advance(minutes=1)
+        [again] = run()
+        assert (again.id, again.status, again.attempts) == (sent[0].id, "failed", 2)
+        before = notifier.attempts
+        for _ in range(3):
+            clock.advance(minutes=5)
+            assert run() == []
+        assert notifier.attempts == before
+        [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
+        assert (logged.status, logged.attempts) == (CommunicationStatus.FAILED, 2)
+
+    def test_a_reminder_that_cannot_work_later_is_not_sent_again(
+        self,
+        core: BookingCore,
+        reminders: Reminders,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        """A failure that is not ``retryable`` (an invalid number) is final."""
+        notifier.fail_next(reason="invalid number", retryable=False)
+        first = core.communications.send_due_reminders(principal=admin)
+        assert (first[0].status, first[0].retryable) == (CommunicationStatus.FAILED, False)
+        clock.advance(minutes=30)
+        assert core.communications.due_reminders(principal=admin) == []
+        assert core.communications.send_due_reminders(principal=admin) == []
+        [logged] = core.communications.for_booking(reminders.in_2h.id, principal=admin)
+        assert (logged.status, logged.attempts) == (CommunicationStatus.FAILED, 1)
+
+    def test_a_failed_reminder_is_not_retried_once_the_booking_is_cancelled_or_departed(
+        self,
+        core: BookingCore,
+        reminders: Reminders,
+        notifier: RecordingNotifier,
+        clock: FixedClock,
+        admin: Principal,
+    ) -> None:
+        """Retries stop when the booking is no longer active, or has left the window."""
+        notifier.fail_next(times=2, reason="HTTP 503")
+        sent = core.communications.send_due_reminders(principal=admin)
+        assert [(m.booking_id, m.status) for m in sent] == [
+            (reminders.in_2h.id, CommunicationStatus.FAILED),
+            (reminders.in_20h.id, CommunicationStatus.FAILED),
+        ]
+        core.bookings.cancel(reminders.in_20h.id, principal=admin, reason="changed plans")
+        clock.advance(hours=2, minutes=1)  # in_2h has departed
+        before = notifier.attempts
+        assert core.communications.due_reminders(principal=admin) == []
+        assert core.communications.send_due_reminders(principal=admin) == []
+        assert notifier.attempts == before
+        for booking in (reminders.in_2h, reminders.in_20h):
+            messages = core.communications.for_booking(booking.id, principal=admin)
+            reminder = [m for m in messages if m.type is CommunicationType.REMINDER]
+            assert [(m.status, m.attempts) for m in reminder] == [(CommunicationStatus.FAILED, 1)]
+
+    @pytest.mark.parametrize(
+        ("setting", "value"),
+        [
+            ("reminder_retry_after", timedelta(0)),
+            ("reminder_attempts", 0),
+            ("reminder_attempts", True),
+        ],
+    )
+    def test_reminder_retry_settings_out_of_range_are_refused(
+        self, setting: str, value: object
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Settings(**{setting: value})  # type: ignore[arg-type]
+        assert [(e.field, e.code) for e in caught.value.errors] == [(setting, "out_of_range")]
 
     def test_a_caller_key_used_by_two_principals_stays_two_messages(
         self, shop: Shop, booking: Booking, admin: Principal, notifier: RecordingNotifier

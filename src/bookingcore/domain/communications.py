@@ -148,9 +148,22 @@ class Communication:
     stalled-message job) and records the notifier's answer as the claim holder
     only while the token is still its own; ``None`` while nobody holds it.
 
+    ``attempts`` counts the times the message was handed to its channel: each
+    claim for sending
+    (:meth:`~bookingcore.ports.CommunicationRepository.claim_for_sending`,
+    :meth:`~bookingcore.ports.CommunicationRepository.claim_stalled`) adds one;
+    messages stored before it was counted (SQL migration 0050) start from 0.
+    ``retryable`` tells whether the last failure may work later (the notifier's
+    ``DeliveryError.retryable``: a gateway timeout, not an invalid number);
+    ``None`` when unknown (a failure reported by a delivery callback, a message
+    stored before migration 0050, one that never failed). A reminder whose last
+    failure is retryable is tried again (:meth:`retry_due`).
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
        ``sending_since``, ``sending_claim``.
+    .. versionchanged:: 0.4
+       ``attempts``, ``retryable``.
     """
 
     id: CommunicationId
@@ -177,9 +190,27 @@ class Communication:
     source_event_id: UUID | None = None
     sending_since: datetime | None = None
     sending_claim: UUID | None = None
+    attempts: int = 0
+    retryable: bool | None = None
+
+    def retry_due(self, *, failed_by: datetime, attempts_below: int) -> bool:
+        """Whether this message may be tried again now: it failed at or before
+        ``failed_by``, its last failure may work later (``retryable`` is True), and
+        it was handed to its channel fewer than ``attempts_below`` times.
+
+        .. versionadded:: 0.4
+        """
+        return (
+            self.status is CommunicationStatus.FAILED
+            and self.retryable is True
+            and self.failed_at is not None
+            and self.failed_at <= failed_by
+            and self.attempts < attempts_below
+        )
 
     def requeue(self, at: datetime | None = None) -> None:
-        """Send a failed message again: back to ``pending``, keeping the last failure reason.
+        """Send a failed message again: back to ``pending``, keeping the last failure
+        reason (and whether it was ``retryable``).
 
         ``at`` is when it is handed over for sending again (``sending_since``).
 
@@ -204,15 +235,20 @@ class Communication:
         *,
         reason: str | None = None,
         provider_message_id: str | None = None,
+        retryable: bool | None = None,
     ) -> bool:
         """Take in a status report (from the notifier or a delivery callback).
 
         The timestamp of ``status`` is kept if it was not known yet and a
-        failure reason is always kept; the status itself only moves forward.
+        failure reason is always kept, with ``retryable`` (whether the failure may
+        work later; ``None``: unknown); the status itself only moves forward.
         Returns True when the status moved.
 
         Raises:
             ValidationError: on field ``status`` for an unknown status or ``pending``.
+
+        .. versionchanged:: 0.4
+           ``retryable``.
         """
         try:
             new = CommunicationStatus(status)
@@ -224,8 +260,10 @@ class Communication:
         stamp = _TIMESTAMPS[new]
         if getattr(self, stamp) is None:
             setattr(self, stamp, at)
-        if new is CommunicationStatus.FAILED and reason:
-            self.failed_reason = reason[:2000]
+        if new is CommunicationStatus.FAILED:
+            if reason:
+                self.failed_reason = reason[:2000]
+            self.retryable = retryable
         if provider_message_id and self.provider_message_id is None:
             self.provider_message_id = provider_message_id
         if new.rank <= self.status.rank:

@@ -817,6 +817,32 @@ class CommunicationRepository(Protocol):
            ``at``: when the claimed message is handed over for sending.
         """
 
+    def requeue_for_retry(
+        self,
+        communication_id: CommunicationId,
+        *,
+        at: datetime,
+        failed_by: datetime,
+        attempts_below: int,
+    ) -> bool:
+        """Claim a failed message for another attempt, as :meth:`requeue_failed`
+        does, only if, as stored, it is due for one
+        (:meth:`~bookingcore.domain.Communication.retry_due`): failed, its last
+        failure ``retryable``, failed at or before ``failed_by``, and handed to
+        its channel fewer than ``attempts_below`` times. True when this unit of
+        work moved it back to pending (the caller sends it, after commit); False
+        otherwise (no such message, not due, or another sender claimed it first).
+
+        A compare-and-set decided by the storage, as :meth:`requeue_failed`: of
+        two units of work that both found the message due, one gets True; the
+        other gets False even when the first one's attempt failed again before it
+        asked (that failure is newer than ``failed_by``). Either way the message as
+        this unit of work sees it is brought up to date. A rollback gives the claim
+        back.
+
+        .. versionadded:: 0.4
+        """
+
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
         """Up to ``limit`` pending messages handed over for sending before ``before``
         (``sending_since`` set and earlier), longest waiting first (by
@@ -846,11 +872,14 @@ class CommunicationRepository(Protocol):
         A compare-and-set decided by the storage, as :meth:`requeue_failed`: of two
         units of work that both listed the message, one gets True and the other
         False. Either way the message as this unit of work sees it is brought up to
-        date. A rollback gives the claim back.
+        date. A rollback gives the claim back. A claim adds one to the message's
+        ``attempts``.
 
         .. versionadded:: 0.4
         .. versionchanged:: 0.4
            ``claim``: the sweeper's token, which its answer is recorded under.
+        .. versionchanged:: 0.4
+           Adds one to ``attempts``.
         """
 
     def claim_for_sending(
@@ -865,9 +894,12 @@ class CommunicationRepository(Protocol):
 
         A compare-and-set decided by the storage, as :meth:`requeue_failed`; either
         way the message as this unit of work sees it is brought up to date. A
-        rollback gives the claim back.
+        rollback gives the claim back. A claim adds one to the message's
+        ``attempts``.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4
+           Adds one to ``attempts``.
         """
 
     def settle_claim(self, communication_id: CommunicationId, claim: UUID) -> bool:

@@ -166,6 +166,15 @@ class Settings:
             (the same ``communication_id``: a gateway taking an idempotency key
             drops the repeat). ``None``: the job is not registered. See
             docs/notifications.md.
+        reminder_retry_after: how long after a booking's reminder failed with a
+            failure that may work later (the notifier's ``DeliveryError`` with
+            ``retryable=True``: a gateway timeout, an HTTP 503) the
+            ``reminders.send_due`` job tries it again: 15 minutes by default. A
+            failure that cannot work later (an invalid number) is final.
+        reminder_attempts: how many times in all a booking's reminder is handed
+            to its channel before its failure is final: 3 by default (the first
+            send and two retries); ``1`` never tries again. Retries stop anyway
+            once the booking leaves its reminder window or is no longer active.
 
     Raises:
         ValidationError: an unknown default lifecycle, or a lifecycle that
@@ -173,7 +182,9 @@ class Settings:
             field error per problem, on ``lifecycles.<name>.<part>``); a
             ``timezone`` that is no IANA zone; a ``fiscal_year_start`` that is
             no month; an ``outbox_retention``, ``import_file_retention``,
-            ``archive_after`` or ``stalled_message_after`` that is not positive; a
+            ``archive_after``, ``stalled_message_after`` or
+            ``reminder_retry_after`` that is not positive; a
+            ``reminder_attempts`` below 1; a
             ``cancellation`` that is no :class:`~bookingcore.CancellationPolicy`,
             or a ``cancellation_by_lifecycle`` entry (on
             ``cancellation_by_lifecycle.<name>``) for a lifecycle not configured
@@ -194,6 +205,7 @@ class Settings:
        type fills (``family_invitation``).
     .. versionchanged:: 0.4 ``share_link_max_ttl``.
     .. versionchanged:: 0.4 ``stalled_message_after``.
+    .. versionchanged:: 0.4 ``reminder_retry_after`` and ``reminder_attempts``.
     """
 
     default_region: str | None = None
@@ -223,6 +235,8 @@ class Settings:
     archive_after: timedelta | None = None
     share_link_max_ttl: timedelta = timedelta(days=180)
     stalled_message_after: timedelta | None = timedelta(minutes=15)
+    reminder_retry_after: timedelta = timedelta(minutes=15)
+    reminder_attempts: int = 3
     zone: zoneinfo.ZoneInfo = attrs.field(init=False, eq=False, repr=False)
 
     @zone.default
@@ -257,6 +271,13 @@ class Settings:
         if stalled is not None and stalled <= timedelta(0):
             msg = "must be a positive timedelta, or None to leave stalled messages pending"
             raise ValidationError.single("stalled_message_after", msg, "out_of_range")
+        if self.reminder_retry_after <= timedelta(0):
+            msg = "must be a positive timedelta"
+            raise ValidationError.single("reminder_retry_after", msg, "out_of_range")
+        attempts: object = self.reminder_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            msg = f"{attempts!r} is not a number of attempts (1 or more)"
+            raise ValidationError.single("reminder_attempts", msg, "out_of_range")
         self._check_cancellation()
         given: object = self.loyalty
         if given is not None and not isinstance(given, LoyaltyProgram):

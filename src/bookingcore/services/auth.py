@@ -1137,6 +1137,8 @@ class AuthService:
                     content="(sign-in code withheld)",
                     failed_at=now,
                     failed_reason=failure.reason,
+                    attempts=1,
+                    retryable=failure.retryable,
                 )
             )
             tx.commit()

@@ -4,7 +4,10 @@ Every message is a :class:`~bookingcore.domain.communications.Communication`
 logged before it is sent, so a message that fails still has a record with its
 reason. Delivery callbacks move the status forward only. Reminders are derived
 from bookings: a booking whose slot starts within the reminder window gets one
-reminder, however many workers run the reminder job at once.
+reminder, however many workers run the reminder job at once; one that failed
+in a way that may work later is tried again after
+``Settings.reminder_retry_after``, up to ``Settings.reminder_attempts`` attempts
+(:meth:`CommunicationService.send_due_reminders`).
 
 A keyed message that failed is sent again by the next send that finds it, once:
 the resend claims it in storage first
@@ -116,6 +119,17 @@ _PUSH_SERVICE = Principal.system("push")
 #: How far ahead of a slot's start reminders go out, unless the caller says otherwise.
 DEFAULT_REMINDER_WINDOW = timedelta(hours=24)
 
+
+@attrs.frozen
+class _Retry:
+    """When a failed reminder is due for another attempt: it failed at or before
+    ``failed_by`` and went to its channel fewer than ``attempts_below`` times
+    (:meth:`~bookingcore.domain.Communication.retry_due`)."""
+
+    failed_by: datetime
+    attempts_below: int
+
+
 #: How many times a unit of work that logs a confirmation runs when another
 #: sender's commit of the same confirmation beats it.
 _LOGGING_ATTEMPTS = 3
@@ -193,9 +207,14 @@ class CommunicationService:
         channel: Channel | str | None,
         dedupe_key: str | None,
         own_key: bool = False,
+        retry: _Retry | None = None,
     ) -> Communication:
         """:meth:`send` with the stored key: scoped, or one the library writes for
         itself (``own_key``: no caller's key can be it, so other calls' keys are not read).
+
+        A failed message found under the key is sent again when it is claimed
+        (:func:`_claim_resend`): at once, or with ``retry`` (a reminder's) only
+        when it is due for another attempt.
 
         A repeat under a caller's key is recognised by its fingerprint, which
         names the principal (keys are scoped to it anyway). A message under a key
@@ -230,7 +249,7 @@ class CommunicationService:
                     )
                     if not same:
                         raise IdempotencyConflictError(caller_key(idempotency_key))
-                    if not _claim_resend(tx.uow, prior, self._ctx.now()):
+                    if not _claim_resend(tx.uow, prior, self._ctx.now(), retry):
                         return prior
                     communication = prior
                 else:
@@ -470,16 +489,27 @@ class CommunicationService:
         within: timedelta = DEFAULT_REMINDER_WINDOW,
         channel: Channel | str | None = None,
     ) -> Sequence[Communication]:
-        """Send the reminder of every booking in :meth:`due_reminders`, once each.
+        """Send the reminder of every booking in :meth:`due_reminders`, once each,
+        and try again the ones that failed and are due for another attempt.
 
         A booking's reminder has the dedupe key ``reminder:<booking id>``: a
         second run, or a second worker, does not send it again, whichever
         principal each runs as: a reminder logged by another run is the same
-        reminder (returned as it is, or sent again once when it failed). A
-        booking rescheduled after its reminder went out is reminded again
-        before its new departure, with the key
+        reminder (returned as it is). A booking rescheduled after its reminder
+        went out is reminded again before its new departure, with the key
         ``reminder:<booking id>:<departure>`` (the new start, ISO 8601 in UTC).
         A reminder that fails is logged as failed and the others still go out.
+
+        A reminder whose last failure may work later (the notifier raised
+        ``DeliveryError(retryable=True)``: a timeout, an HTTP 503) is sent again,
+        the same record, by the first run ``Settings.reminder_retry_after`` or
+        more after it failed, until it went to its channel
+        ``Settings.reminder_attempts`` times in all; only while the booking is
+        still in the window and still active. A failure that cannot work later
+        (an invalid number) is final. Each retry is claimed in storage first
+        (:meth:`~bookingcore.ports.CommunicationRepository.requeue_for_retry`, a
+        compare-and-set), so of two runs that find a reminder due at once, one
+        sends it and the other returns it as it is.
 
         Raises:
             PermissionDeniedError: ``principal`` may not send messages for all bookings.
@@ -487,10 +517,18 @@ class CommunicationService:
         .. versionchanged:: 0.4
            A reminder another run logged (as another principal) between this
            run's listing and its send is recognised, not skipped as a conflict.
+        .. versionchanged:: 0.4
+           A reminder that failed retryably is tried again, after
+           ``Settings.reminder_retry_after``, up to ``Settings.reminder_attempts``
+           attempts; before, a failed reminder was never sent again by a later
+           run (and a run that found one another run had just logged failed sent
+           it again at once; it now waits for the retry time too).
         """
         policy.require(principal.has(Permission.CHANGE_ALL), f"{principal} may not send reminders")
+        now = self._ctx.now()
+        retry = self._reminder_retry(now)
         sent: list[Communication] = []
-        for booking, key in self._due_reminders(principal, within, self._ctx.now()):
+        for booking, key in self._due_reminders(principal, within, now, retry):
             try:
                 # One reminder per booking, whoever runs the job: a key of the library's
                 # own, not scoped to the principal.
@@ -502,6 +540,7 @@ class CommunicationService:
                         channel=channel,
                         dedupe_key=key,
                         own_key=True,
+                        retry=retry,
                     )
                 )
             except DeliveryError:
@@ -522,20 +561,29 @@ class CommunicationService:
     ) -> Sequence[Booking]:
         """Bookings that should get their reminder now: their slot starts within
         ``within`` of the clock's time, they hold seats and are still active, and
-        no reminder was logged for them yet.
+        no reminder was logged for them yet, or the one logged failed and is due
+        for another attempt (see :meth:`send_due_reminders`).
 
         Raises:
             PermissionDeniedError: the principal may not list bookings.
             ValidationError: on ``now`` when naive.
+
+        .. versionchanged:: 0.4
+           A booking whose reminder failed and is due for another attempt.
         """
-        due = [booking for booking, _ in self._due_reminders(principal, within, now)]
-        return policy.bookings_for(principal, due)
+        start = self._ctx.now() if now is None else ensure_aware(now, "now")
+        due = self._due_reminders(principal, within, start, self._reminder_retry(start))
+        return policy.bookings_for(principal, [booking for booking, _ in due])
+
+    def _reminder_retry(self, now: datetime) -> _Retry:
+        settings = self._ctx.settings
+        return _Retry(now - settings.reminder_retry_after, settings.reminder_attempts)
 
     def _due_reminders(
-        self, principal: Principal, within: timedelta, now: datetime | None
+        self, principal: Principal, within: timedelta, start: datetime, retry: _Retry
     ) -> list[tuple[Booking, str]]:
-        """The bookings :meth:`due_reminders` answers, each with its reminder's dedupe key."""
-        start = self._ctx.now() if now is None else ensure_aware(now, "now")
+        """The bookings :meth:`due_reminders` answers at ``start``, each with its
+        reminder's dedupe key."""
         query = policy.scope_bookings(
             principal, BookingFilter(starts_from=start, starts_before=start + within)
         )
@@ -548,7 +596,7 @@ class CommunicationService:
                     wanted = lifecycle.holds_capacity(booking.status) and lifecycle.is_active(
                         booking.status
                     )
-                    key = _reminder_key(uow, booking, within) if wanted else None
+                    key = _reminder_key(uow, booking, within, retry) if wanted else None
                     if key is not None:
                         due.append((booking, key))
                 if page.next_cursor is None:
@@ -1141,7 +1189,13 @@ class CommunicationService:
                     )
             if failure is not None:
                 if holder:
-                    self._apply(tx, stored, CommunicationStatus.FAILED, reason=failure.reason)
+                    self._apply(
+                        tx,
+                        stored,
+                        CommunicationStatus.FAILED,
+                        reason=failure.reason,
+                        retryable=failure.retryable,
+                    )
                 # A sender that lost its claim drops its failure: the holder's answer decides.
             else:
                 assert receipt is not None
@@ -1206,12 +1260,14 @@ class CommunicationService:
         at: datetime | None = None,
         reason: str | None = None,
         provider_message_id: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         moved = communication.record(
             status,
             at or self._ctx.now(),
             reason=reason,
             provider_message_id=provider_message_id,
+            retryable=retryable,
         )
         if moved:
             tx.emit(
@@ -1261,8 +1317,12 @@ def _choice(kind: type[C], value: C | str, field: str) -> C:
         raise ValidationError.single(field, msg, "invalid_choice") from None
 
 
-def _reminder_key(uow: UnitOfWork, booking: Booking, within: timedelta) -> str | None:
-    """The dedupe key of ``booking``'s reminder for its departure, or None once it was logged.
+def _reminder_key(
+    uow: UnitOfWork, booking: Booking, within: timedelta, retry: _Retry
+) -> str | None:
+    """The dedupe key of ``booking``'s reminder for its departure when it is due:
+    not logged yet, or logged and failed and due for another attempt (``retry``);
+    None otherwise.
 
     The first reminder is ``reminder:<booking id>``. One logged before the reminder
     window of the booking's departure was for an earlier departure (the booking was
@@ -1273,26 +1333,40 @@ def _reminder_key(uow: UnitOfWork, booking: Booking, within: timedelta) -> str |
     if first is None:
         return key
     if first.created_at >= booking.starts_at - within:
-        return None
+        return key if _retry_due(first, retry) else None
     moved = f"{key}:{booking.starts_at.astimezone(UTC).isoformat()}"
-    return moved if uow.communications.get_by_dedupe_key(moved) is None else None
+    logged = uow.communications.get_by_dedupe_key(moved)
+    return moved if logged is None or _retry_due(logged, retry) else None
 
 
-def _claim_resend(uow: UnitOfWork, prior: Communication, now: datetime) -> bool:
+def _retry_due(reminder: Communication, retry: _Retry) -> bool:
+    return reminder.retry_due(failed_by=retry.failed_by, attempts_below=retry.attempts_below)
+
+
+def _claim_resend(
+    uow: UnitOfWork, prior: Communication, now: datetime, retry: _Retry | None = None
+) -> bool:
     """Claim ``prior``, a message logged before, for sending it again: True when it
     failed and this unit of work moved it back to pending (the caller sends it,
     after commit); False when it is pending or sent, or another sender claimed it
-    first (the caller answers it as it is).
+    first (the caller answers it as it is). With ``retry`` (a reminder's), only when
+    it is due for another attempt as stored.
 
     The claim is the storage's compare-and-set
-    (:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`), not the
-    status read before it: two senders that both read the message failed (the
-    dispatcher's retry and a group's confirmation, two workers) cannot both send it.
-    A claimed message is handed over for sending at ``now`` (its ``sending_since``).
+    (:meth:`~bookingcore.ports.CommunicationRepository.requeue_failed`, or
+    :meth:`~bookingcore.ports.CommunicationRepository.requeue_for_retry` with
+    ``retry``), not the status read before it: two senders that both read the
+    message failed (the dispatcher's retry and a group's confirmation, two
+    workers) cannot both send it. A claimed message is handed over for sending at
+    ``now`` (its ``sending_since``).
     """
     if prior.status is not CommunicationStatus.FAILED:
         return False
-    return uow.communications.requeue_failed(prior.id, at=now)
+    if retry is None:
+        return uow.communications.requeue_failed(prior.id, at=now)
+    return uow.communications.requeue_for_retry(
+        prior.id, at=now, failed_by=retry.failed_by, attempts_below=retry.attempts_below
+    )
 
 
 def _same_message(

@@ -2406,6 +2406,179 @@ class CommunicationRepositoryContract(_Base):
             assert stored is not None
             assert stored.status is CommunicationStatus.PENDING
 
+    def test_a_failed_message_due_for_a_retry_is_claimed_once(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``requeue_for_retry`` (0.4): failed -> pending once, only while the stored
+        message is due for another attempt: failed, ``retryable``, failed at or
+        before ``failed_by``, fewer than ``attempts_below`` attempts."""
+        booking = _stored_booking(uow_factory, make)
+        failed_by = T0 + timedelta(minutes=15)
+        at = T0 + timedelta(minutes=20)
+
+        def failed(minutes: int, **fields: Any) -> Communication:
+            values: dict[str, Any] = {
+                "status": CommunicationStatus.FAILED,
+                "failed_at": T0,
+                "failed_reason": "HTTP 503",
+                "retryable": True,
+                "attempts": 1,
+            }
+            return self._message(booking, minutes, **(values | fields))
+
+        due = failed(1)
+        edge = failed(2, failed_at=failed_by, attempts=2)  # at the limits, still due
+        recent = failed(3, failed_at=failed_by + timedelta(seconds=1))
+        final = failed(4, retryable=False)
+        unknown = failed(5, retryable=None)
+        spent = failed(6, attempts=3)
+        sent = self._message(booking, 7, status=CommunicationStatus.SENT, sent_at=T0)
+        _commit_all(uow_factory, "communications", (due, edge, recent, final, unknown, spent, sent))
+
+        def claim(uow: UnitOfWork, message_id: CommunicationId) -> bool:
+            return uow.communications.requeue_for_retry(
+                message_id, at=at, failed_by=failed_by, attempts_below=3
+            )
+
+        with uow_factory() as uow:
+            assert claim(uow, due.id)
+            # A rollback gives the claim back.
+        with uow_factory() as uow:
+            read = uow.communications.get(due.id)
+            assert read is not None
+            assert read.status is CommunicationStatus.FAILED
+            assert claim(uow, due.id)
+            # The entity handed out before is brought up to date.
+            assert (read.status, read.failed_at, read.sending_since) == (
+                CommunicationStatus.PENDING,
+                None,
+                at,
+            )
+            assert (read.failed_reason, read.retryable, read.attempts) == ("HTTP 503", True, 1)
+            assert not claim(uow, due.id)  # pending now
+            assert claim(uow, edge.id)
+            for other in (recent, final, unknown, spent, sent):
+                assert not claim(uow, other.id)
+            assert not claim(uow, CommunicationId(uuid4()))
+            uow.commit()
+        with uow_factory() as uow:
+            for message, status in (
+                (due, CommunicationStatus.PENDING),
+                (edge, CommunicationStatus.PENDING),
+                (recent, CommunicationStatus.FAILED),
+                (final, CommunicationStatus.FAILED),
+                (unknown, CommunicationStatus.FAILED),
+                (spent, CommunicationStatus.FAILED),
+                (sent, CommunicationStatus.SENT),
+            ):
+                stored = uow.communications.get(message.id)
+                assert stored is not None
+                assert stored.status is status
+            stored = uow.communications.get(due.id)
+            assert stored is not None
+            assert (stored.sending_since, stored.sending_claim) == (at, None)
+
+    def test_attempts_are_counted_by_the_claims_for_sending(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``attempts`` and ``retryable`` (0.4) are stored; ``claim_for_sending`` and
+        ``claim_stalled`` each add one attempt, a claim refused adds none, and
+        ``requeue_failed`` and ``settle_claim`` leave the count alone."""
+        booking = _stored_booking(uow_factory, make)
+        logged = self._message(booking, 1, sending_since=T0)
+        _committed(uow_factory, "communications", logged)
+        first, second = uuid4(), uuid4()
+        with uow_factory() as uow:
+            assert uow.communications.claim_for_sending(logged.id, claim=first, at=T0)
+            assert not uow.communications.claim_for_sending(logged.id, claim=second, at=T0)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(logged.id)
+            assert stored is not None
+            assert (stored.attempts, stored.retryable) == (1, None)
+            assert uow.communications.settle_claim(logged.id, first)
+            stored.record("failed", T0 + timedelta(seconds=1), reason="timeout", retryable=True)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(logged.id)
+            assert stored is not None
+            assert (stored.status, stored.attempts, stored.retryable) == (
+                CommunicationStatus.FAILED,
+                1,
+                True,
+            )
+            assert uow.communications.requeue_failed(logged.id, at=T0 + timedelta(minutes=1))
+            assert stored.attempts == 1
+            uow.commit()
+        later = T0 + timedelta(minutes=30)
+        with uow_factory() as uow:
+            cutoff = T0 + timedelta(minutes=20)
+            assert uow.communications.claim_stalled(logged.id, before=cutoff, at=later)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(logged.id)
+            assert stored is not None
+            assert stored.attempts == 2
+            stored.record("failed", later, reason="invalid number", retryable=False)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.communications.get(logged.id)
+            assert stored is not None
+            assert (stored.attempts, stored.retryable) == (2, False)
+
+    @requires("interleaved_units_of_work")
+    def test_of_two_senders_that_found_a_message_due_for_a_retry_only_one_claims_it(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``requeue_for_retry`` (0.4) is decided by storage: the second sender's claim
+        fails, even when the first one's attempt failed again before it asked."""
+        booking = _stored_booking(uow_factory, make)
+        failed = self._message(
+            booking,
+            1,
+            status=CommunicationStatus.FAILED,
+            failed_at=T0,
+            retryable=True,
+            attempts=1,
+            dedupe_key="reminder:1",
+        )
+        _committed(uow_factory, "communications", failed)
+        failed_by = T0 + timedelta(minutes=15)
+        at = T0 + timedelta(minutes=16)
+        with uow_factory() as late:
+            mine = late.communications.get_by_dedupe_key("reminder:1")
+            assert mine is not None
+            assert mine.retry_due(failed_by=failed_by, attempts_below=3)
+            with uow_factory() as early:
+                assert early.communications.requeue_for_retry(
+                    failed.id, at=at, failed_by=failed_by, attempts_below=3
+                )
+                early.commit()
+            claim = uuid4()
+            with uow_factory() as early:
+                assert early.communications.claim_for_sending(failed.id, claim=claim, at=at)
+                early.commit()
+            with uow_factory() as early:
+                assert early.communications.settle_claim(failed.id, claim)
+                theirs = early.communications.get(failed.id)
+                assert theirs is not None
+                # Their attempt failed again at once, retryably.
+                theirs.record("failed", at, reason="HTTP 503", retryable=True)
+                early.commit()
+            assert not late.communications.requeue_for_retry(
+                failed.id, at=at, failed_by=failed_by, attempts_below=3
+            )
+            # Read again as the other sender left it.
+            assert (mine.status, mine.failed_at, mine.attempts) == (
+                CommunicationStatus.FAILED,
+                at,
+                2,
+            )
+        with uow_factory() as uow:
+            stored = uow.communications.get(failed.id)
+            assert stored is not None
+            assert (stored.status, stored.attempts) == (CommunicationStatus.FAILED, 2)
+
     def test_requeue_failed_hands_the_message_over_at_the_given_time(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -84,13 +84,17 @@ class RecordingNotifier:
     """A :class:`~bookingcore.ports.Notifier` that keeps what it was asked to send.
 
     ``fail_next(n, reason)`` makes the next ``n`` sends raise
-    :class:`~bookingcore.errors.DeliveryError`; provider ids are ``msg-1``, ``msg-2``...
+    :class:`~bookingcore.errors.DeliveryError` (retryable, as a gateway timeout is;
+    ``retryable=False`` for a refusal that cannot work later); provider ids are
+    ``msg-1``, ``msg-2``...
     A send to a recipient in :attr:`gone` (a push token the push service
     forgot) raises :class:`~bookingcore.errors.RecipientGoneError`.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4
        :attr:`gone`.
+    .. versionchanged:: 0.4
+       ``fail_next(retryable=...)``.
     """
 
     def __init__(self) -> None:
@@ -98,22 +102,29 @@ class RecordingNotifier:
         self.attempts = 0
         #: recipients the channel no longer knows (push tokens of uninstalled apps)
         self.gone: set[str] = set()
-        self._failures: list[str] = []
+        self._failures: list[tuple[str, bool]] = []
         self._lock = threading.Lock()
 
-    def fail_next(self, times: int = 1, reason: str = "gateway unavailable") -> None:
-        """Make the next ``times`` sends fail with ``reason``."""
+    def fail_next(
+        self, times: int = 1, reason: str = "gateway unavailable", *, retryable: bool = True
+    ) -> None:
+        """Make the next ``times`` sends fail with ``reason``: a
+        :class:`~bookingcore.errors.DeliveryError` that may work later
+        (``retryable``, the default), or one that cannot (an invalid number).
+
+        .. versionchanged:: 0.4
+           ``retryable``.
+        """
         with self._lock:
-            self._failures.extend([reason] * times)
+            self._failures.extend([(reason, retryable)] * times)
 
     def send(self, message: OutgoingMessage) -> SendReceipt:
         """Record ``message`` (or fail, if told to)."""
         with self._lock:
             self.attempts += 1
             if self._failures:
-                raise DeliveryError(
-                    self._failures.pop(0), channel=message.channel.value, retryable=True
-                )
+                reason, retryable = self._failures.pop(0)
+                raise DeliveryError(reason, channel=message.channel.value, retryable=retryable)
             if message.recipient in self.gone:
                 raise RecipientGoneError("UNREGISTERED", channel=message.channel.value)
             self.sent.append(message)

@@ -1022,6 +1022,23 @@ class _CommunicationRepository(_Repository[Communication]):
         found.requeue(at)
         return True
 
+    def requeue_for_retry(
+        self,
+        communication_id: CommunicationId,
+        *,
+        at: datetime,
+        failed_by: datetime,
+        attempts_below: int,
+    ) -> bool:
+        found = self._claimable(
+            communication_id,
+            lambda c: c.retry_due(failed_by=failed_by, attempts_below=attempts_below),
+        )
+        if found is None:
+            return False
+        found.requeue(at)
+        return True
+
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
         return self._oldest_first(lambda c: _stalled(c, before), at="sending_since", limit=limit)
 
@@ -1038,6 +1055,7 @@ class _CommunicationRepository(_Repository[Communication]):
             return False
         found.sending_since = at
         found.sending_claim = claim
+        found.attempts += 1
         return True
 
     def claim_for_sending(
@@ -1051,6 +1069,7 @@ class _CommunicationRepository(_Repository[Communication]):
             return False
         found.sending_claim = claim
         found.sending_since = at
+        found.attempts += 1
         return True
 
     def settle_claim(self, communication_id: CommunicationId, claim: UUID) -> bool:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ColumnElement,
     Connection,
@@ -241,6 +242,10 @@ communications = Table(
     when("sending_since", nullable=True),
     # The token of the sender holding the message at the gateway (migration 0049).
     Column("sending_claim", Uuid()),
+    # How often it went to its channel, and whether its last failure may work later
+    # (migration 0050; NULL when unknown).
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("retryable", Boolean()),
     Index(None, "type", "status"),
     # The engagement report's period (migration 0043): sent messages by sent_at,
     # messages refused outright by failed_at.
@@ -434,6 +439,8 @@ def _dump_communication(c: Communication) -> Row:
         "source_event_id": c.source_event_id,
         "sending_since": c.sending_since,
         "sending_claim": c.sending_claim,
+        "attempts": c.attempts,
+        "retryable": c.retryable,
     }
 
 
@@ -463,6 +470,8 @@ def _load_communication(r: Stored, _: Sequence[Stored]) -> Communication:
         source_event_id=r["source_event_id"],
         sending_since=r["sending_since"],
         sending_claim=r["sending_claim"],
+        attempts=r["attempts"],
+        retryable=r["retryable"],
     )
 
 
@@ -829,6 +838,31 @@ class CommunicationRepository(Repository[Communication]):
         }
         return self._claim(communication_id, [failed], pending)
 
+    def requeue_for_retry(
+        self,
+        communication_id: CommunicationId,
+        *,
+        at: datetime,
+        failed_by: datetime,
+        attempts_below: int,
+    ) -> bool:
+        # Communication.retry_due() and requeue() in one conditional UPDATE.
+        c = self._table.c
+        due = [
+            c.status == CommunicationStatus.FAILED.value,
+            c.retryable.is_(True),
+            c.failed_at.is_not(None),
+            c.failed_at <= failed_by,
+            c.attempts < attempts_below,
+        ]
+        pending = {
+            "status": CommunicationStatus.PENDING.value,
+            "failed_at": None,
+            "sending_since": at,
+            "sending_claim": None,
+        }
+        return self._claim(communication_id, due, pending)
+
     def list_stalled(self, before: datetime, limit: int) -> Sequence[Communication]:
         return self._oldest_first(
             self._stalled(before),
@@ -851,7 +885,11 @@ class CommunicationRepository(Repository[Communication]):
     ) -> bool:
         # The sweeper's claim in one conditional UPDATE: of two sweepers (or a
         # sweeper and a late resend) that listed it, the database lets one set it.
-        values = {"sending_since": at, "sending_claim": claim}
+        values = {
+            "sending_since": at,
+            "sending_claim": claim,
+            "attempts": self._table.c.attempts + 1,
+        }
         return self._claim(communication_id, self._stalled(before), values)
 
     def claim_for_sending(
@@ -859,7 +897,8 @@ class CommunicationRepository(Repository[Communication]):
     ) -> bool:
         c = self._table.c
         free = [c.status == CommunicationStatus.PENDING.value, c.sending_claim.is_(None)]
-        return self._claim(communication_id, free, {"sending_claim": claim, "sending_since": at})
+        values = {"sending_claim": claim, "sending_since": at, "attempts": c.attempts + 1}
+        return self._claim(communication_id, free, values)
 
     def settle_claim(self, communication_id: CommunicationId, claim: UUID) -> bool:
         held = [self._table.c.sending_claim == claim]
