@@ -918,6 +918,10 @@ class CommunicationOut(BaseModel):
     clicked_at: datetime | None
     failed_at: datetime | None
     failed_reason: str | None
+    attempts: int = Field(description="times the message was handed to its channel")
+    retryable: bool | None = Field(
+        description="whether the last failure may work later (null: unknown or not failed)"
+    )
 
     @classmethod
     def of(cls, message: Communication) -> CommunicationOut:
@@ -940,6 +944,8 @@ class CommunicationOut(BaseModel):
             clicked_at=message.clicked_at,
             failed_at=message.failed_at,
             failed_reason=message.failed_reason,
+            attempts=message.attempts,
+            retryable=message.retryable,
         )
 
 

@@ -50,6 +50,16 @@ def test_staff_read_the_customer_and_message_them(
     listed = client.get(f"{base}/communications", headers=staff_headers).json()
     assert [m["id"] for m in listed] == [sent.json()["id"]]
 
+    assert listed[0]["attempts"] == 1
+    assert listed[0]["retryable"] is None
+    notifier.fail_next(reason="no such mailbox", retryable=False)
+    cancellation = {"type": "cancellation"}
+    refused = client.post(f"{base}/send-email", json=cancellation, headers=staff_headers)
+    failed = client.get(f"{base}/communications", headers=staff_headers).json()
+    (message,) = [m for m in failed if m["status"] == "failed"]
+    assert (message["attempts"], message["retryable"]) == (1, False), refused.text
+    assert message["failed_reason"] == "no such mailbox"
+
     unknown = client.post(f"{base}/send-email", json={"type": "telegram"}, headers=staff_headers)
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "type"
