@@ -220,7 +220,7 @@ class FakeRazorpay:
         if currency not in CURRENCIES:
             return self._error(400, "Currency is not supported", "currency")
         if amount < MIN_AMOUNT:
-            return self._error(400, f"The amount must be at least {currency} 1.00", "amount")
+            return self._error(400, f"The amount must be atleast {currency} 1.00", "amount")
         receipt = body.get("receipt")
         if receipt is not None and len(receipt) > 40:
             return self._error(400, "receipt: the length must be 40 or less", "receipt")

@@ -14,6 +14,14 @@ from uuid import uuid4
 import pytest
 from tests._threads import at_once
 from tests.adapters._fake_razorpay import KEY_ID, KEY_SECRET, FakeRazorpay
+from tests.adapters._provider_mistakes import (
+    AMOUNT_BELOW_MINIMUM,
+    AMOUNT_NOT_ABOVE_ZERO,
+    BODY_NOT_AN_EVENT,
+    KEY_MISSING,
+    REFUND_ABOVE_WHAT_IS_LEFT,
+    refused,
+)
 
 from bookingcore import (
     BookingCore,
@@ -214,7 +222,10 @@ class TestCreateIntent:
     ) -> None:
         with pytest.raises(ValidationError) as zero:
             provider.create_intent(_request("0"))
-        assert zero.value.fields == ("amount",)
+        assert refused(zero) == AMOUNT_NOT_ABOVE_ZERO
+        with pytest.raises(ValidationError) as no_key:
+            provider.create_intent(_request(key=" "))
+        assert refused(no_key) == KEY_MISSING
         with pytest.raises(ValidationError) as notes:
             provider.create_intent(_request(metadata={f"k{i}": "v" for i in range(14)}))
         assert notes.value.fields == ("metadata",)
@@ -223,15 +234,44 @@ class TestCreateIntent:
         assert long_note.value.fields == ("metadata",)
         assert fake.requests == []
 
-    def test_razorpays_refusal_names_its_field_and_is_not_retryable(
-        self, provider: RazorpayProvider
+    def test_an_amount_below_razorpays_minimum_is_a_validation_error_on_amount(
+        self, fake: FakeRazorpay, provider: RazorpayProvider
+    ) -> None:
+        # As Stripe answers its amount_too_small: the host handles one error for both.
+        with pytest.raises(ValidationError) as caught:
+            provider.create_intent(_request("0.50"))
+        assert refused(caught) == AMOUNT_BELOW_MINIMUM
+        assert "The amount must be atleast INR 1.00" in caught.value.message
+        assert fake.requests[-1]["path"] == "/v1/orders"  # Razorpay was asked, and refused
+        assert fake.orders == {}
+
+    @pytest.mark.parametrize(
+        ("description", "code"),
+        [
+            ("The amount must be atleast USD 0.50", "amount_too_small"),
+            ("Amount exceeds maximum amount allowed.", "amount_too_large"),
+            ("The amount must be an integer.", "refused_by_provider"),
+        ],
+    )
+    def test_razorpays_refusal_of_the_amount_keeps_its_words(
+        self, fake: FakeRazorpay, provider: RazorpayProvider, description: str, code: str
+    ) -> None:
+        fake.fail_next(200, raw='{"entity": "collection", "count": 0, "items": []}')  # look-up
+        fake.fail_next(400, "BAD_REQUEST_ERROR", description, "amount")
+        with pytest.raises(ValidationError) as caught:
+            provider.create_intent(_request())
+        assert refused(caught) == ("amount", code)
+        assert description in caught.value.message
+
+    def test_razorpays_refusal_of_another_field_names_it_and_is_not_retryable(
+        self, fake: FakeRazorpay, provider: RazorpayProvider
     ) -> None:
         with pytest.raises(PaymentProviderError) as caught:
-            provider.create_intent(_request("0.50"))
+            provider.create_intent(_request(currency="GBP"))
         assert caught.value.provider == "razorpay"
         assert caught.value.reason == "BAD_REQUEST_ERROR"
         assert caught.value.retryable is False
-        assert "field amount" in caught.value.message
+        assert "field currency" in caught.value.message
         assert "HTTP 400" in caught.value.message
 
 
@@ -363,7 +403,7 @@ class TestRefund:
             provider.refund(
                 intent.reference, Money(Decimal("1000.01"), "INR"), idempotency_key="a-1"
             )
-        assert too_much.value.fields == ("amount",)
+        assert refused(too_much) == REFUND_ABOVE_WHAT_IS_LEFT
         with pytest.raises(ValidationError) as currency:
             provider.refund(intent.reference, Money(Decimal("10"), "USD"), idempotency_key="a-2")
         assert currency.value.fields == ("amount",)
@@ -556,10 +596,11 @@ class TestSignatures:
     def test_a_signed_body_that_is_not_an_event_is_a_validation_error(
         self, provider: RazorpayProvider
     ) -> None:
-        for body in [b"not json", b"[]", b'{"event": "payment.captured"}']:
+        for body in [b"not json", b"[]", b'{"event": "payment.captured"}', b"\xff\xfe"]:
             with pytest.raises(ValidationError) as caught:
                 provider.parse_webhook(_headers(body), body)
-            assert caught.value.fields == ("body",)
+            # On the port's parameter, as Stripe names it.
+            assert refused(caught) == BODY_NOT_AN_EVENT
 
 
 class TestWebhookEvents:
@@ -666,8 +707,9 @@ class TestWebhookEvents:
     ) -> None:
         body = _delivery("payment.captured", {"payment": _payment_entity("captured", 1)})
         body = body.replace(b'"amount": 1,', b'"amount": "1.5",')
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError) as caught:
             provider.parse_webhook(_headers(body), body)
+        assert refused(caught) == BODY_NOT_AN_EVENT
 
 
 class TestThroughThePaymentService:

@@ -135,6 +135,94 @@ class TestProcrastinateJobQueue(JobQueueContract):
         finally:
             queue.close()
 
+    @staticmethod
+    def strand(queue: ProcrastinateJobQueue) -> list[int]:
+        """Take every waiting job of ``queue`` (and of ``<queue>_other``) as a worker
+        does, then die without finishing them: the worker's row goes, as procrastinate's
+        pruning of a silent worker does. The ids taken, left ``doing``."""
+        import asyncio  # noqa: PLC0415
+
+        queue.close()
+        manager = queue.app.job_manager
+
+        async def take_and_die() -> list[int]:
+            async with queue.app.open_async():
+                worker = await manager.register_worker()
+                taken = []
+                queues = [queue.queue_name, f"{queue.queue_name}_other"]
+                while (job := await manager.fetch_job(queues, worker)) is not None:
+                    assert job.id is not None
+                    taken.append(job.id)
+                await manager.unregister_worker(worker)
+                return taken
+
+        taken = asyncio.run(take_and_die())
+        queue.open()
+        return taken
+
+    def test_the_jobs_a_dead_worker_left_running_are_queued_again_periodic_tasks_too(
+        self, queue: ProcrastinateJobQueue, recorded: RecordedJobs
+    ) -> None:
+        """The stalled check requeues every bookingcore task a dead worker left
+        ``doing`` on its queue (a job, the prune, the stalled check itself), so none
+        stays ``doing``; another queue's are left to its own check."""
+        from bookingcore_adapters.jobs.procrastinate import (  # noqa: PLC0415
+            PRUNE_TASK_NAME,
+            STALLED_TASK_NAME,
+            TASK_NAME,
+        )
+
+        job_id = queue.defer(JobRequest("echo", {"n": 1}))
+        tasks = queue.app.tasks
+        prune = tasks[PRUNE_TASK_NAME].defer(timestamp=0)
+        check = tasks[STALLED_TASK_NAME].defer(timestamp=0)
+        elsewhere = (
+            tasks[TASK_NAME]
+            .configure(queue=f"{queue.queue_name}_other")
+            .defer(job="echo", args={"n": 9})
+        )
+        assert sorted(self.strand(queue)) == sorted([int(str(job_id)), prune, check, elsewhere])
+        assert [r.id for r in queue.list_jobs(state=JobState.RUNNING)] == [job_id]
+
+        tasks[STALLED_TASK_NAME].defer(timestamp=1)  # the check, as its schedule defers it
+        self.work(queue)
+
+        assert [(r.id, r.state) for r in queue.list_jobs()] == [(job_id, JobState.SUCCEEDED)]
+        assert recorded.of("echo") == [({"n": 1}, 2)]  # run again, as its second attempt
+        manager = queue.app.job_manager
+        # Run again, or aborted when the worker's periodic deferrer had queued its twin.
+        for periodic in (prune, check):
+            (job,) = manager.list_jobs(id=periodic)
+            assert job.status in {"succeeded", "aborted"}
+        assert [job.status for job in manager.list_jobs(queue=queue.queue_name)].count("doing") == 0
+        assert [job.status for job in manager.list_jobs(id=elsewhere)] == ["doing"]
+
+    def test_a_dead_workers_job_whose_twin_waits_under_its_queueing_lock_is_aborted(
+        self, queue: ProcrastinateJobQueue, recorded: RecordedJobs
+    ) -> None:
+        """Requeueing a stranded periodic task would break its queueing lock when the
+        next one waits already: the check aborts the stranded one, the waiting one runs,
+        and the check goes on with the other stranded jobs."""
+        from bookingcore_adapters.jobs.procrastinate import (  # noqa: PLC0415
+            PRUNE_TASK_NAME,
+            STALLED_TASK_NAME,
+        )
+
+        queue.open()
+        tasks = queue.app.tasks
+        stranded = tasks[PRUNE_TASK_NAME].defer(timestamp=0)
+        job_id = queue.defer(JobRequest("echo", {"n": 1}))
+        assert len(self.strand(queue)) == 2
+        tasks[STALLED_TASK_NAME].defer(timestamp=1)  # runs first: deferred first
+        twin = tasks[PRUNE_TASK_NAME].defer(timestamp=3600)
+        self.work(queue)
+
+        queue.open()  # the worker closed it
+        manager = queue.app.job_manager
+        assert [job.status for job in manager.list_jobs(id=stranded)] == ["aborted"]
+        assert [job.status for job in manager.list_jobs(id=twin)] == ["succeeded"]
+        assert [(r.id, r.state) for r in queue.list_jobs()] == [(job_id, JobState.SUCCEEDED)]
+
     def test_applying_the_schema_again_leaves_the_queue_as_it_is(
         self, queue: ProcrastinateJobQueue, recorded: RecordedJobs
     ) -> None:

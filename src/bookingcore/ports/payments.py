@@ -21,7 +21,13 @@ provider's minor units with :attr:`~bookingcore.Money.minor_units` and back with
 :meth:`~bookingcore.Money.from_minor_units` (JPY has no minor unit, KWD three).
 Every vendor error becomes a :class:`~bookingcore.errors.PaymentProviderError`
 (or an :class:`~bookingcore.errors.AuthenticationError` for a webhook whose
-signature does not verify) at the adapter's boundary.
+signature does not verify) at the adapter's boundary. A mistake the provider
+refuses is a :class:`~bookingcore.errors.ValidationError` on the parameter at
+fault, with the same field and code from every adapter, so a host handles it
+once: on ``amount`` (``not_positive``, ``amount_too_small`` below the
+provider's minimum, ``amount_too_large`` above its maximum or more than is
+left to refund, ``refused_by_provider``), on ``idempotency_key``
+(``required``), on ``raw_body`` (``invalid_webhook``).
 
 .. versionadded:: 0.2
 """
@@ -196,7 +202,14 @@ class PaymentProvider(Protocol):
         """Ask the provider to expect ``request.amount``; the same key returns the same intent.
 
         Raises:
+            ValidationError: on ``amount`` (code ``not_positive``, or
+                ``amount_too_small`` / ``amount_too_large`` /
+                ``refused_by_provider`` when the provider refuses it), or on
+                ``idempotency_key`` when empty (``required``).
             PaymentProviderError: the provider refused or could not be reached.
+
+        .. versionchanged:: 0.4
+           A refused amount is a ``ValidationError`` on ``amount`` from every adapter.
         """
 
     def fetch(self, reference: str) -> ProviderPayment:
@@ -221,7 +234,10 @@ class PaymentProvider(Protocol):
 
         Raises:
             ValidationError: on ``amount``, when the provider cannot refund it
-                (no refunds, or a partial refund where only full ones work).
+                (no refunds, or a partial refund where only full ones work),
+                when it is not above zero (``not_positive``) or more than is
+                left (``amount_too_large``); on ``idempotency_key`` when empty
+                (``required``).
             PaymentProviderError: the provider refused or could not be reached.
         """
 
@@ -233,5 +249,9 @@ class PaymentProvider(Protocol):
 
         Raises:
             AuthenticationError: a missing, malformed, stale or wrong signature.
-            ValidationError: a verified body the adapter cannot read.
+            ValidationError: on ``raw_body`` (code ``invalid_webhook``), a
+                verified body the adapter cannot read.
+
+        .. versionchanged:: 0.4
+           The field is ``raw_body`` from every adapter.
         """

@@ -36,7 +36,12 @@ import attrs
 
 from bookingcore.domain.payments import PaymentStatus, RefundStatus
 from bookingcore.domain.values import Money
-from bookingcore.errors import AuthenticationError, NotFoundError, PaymentProviderError
+from bookingcore.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PaymentProviderError,
+    ValidationError,
+)
 from bookingcore.ports.payments import (
     IntentRequest,
     ProviderCapabilities,
@@ -49,6 +54,34 @@ from bookingcore.ports.payments import (
 __all__ = ["FakePaymentProvider"]
 
 _SIGNATURE = "x-fake-signature"
+
+
+def _checked(amount: Money, idempotency_key: str) -> None:
+    """Refuse what every shipped provider refuses before it asks anyone."""
+    if not idempotency_key.strip():
+        raise ValidationError.single("idempotency_key", "is required", "required")
+    if amount.amount <= 0:
+        raise ValidationError.single("amount", "must be above zero", "not_positive")
+
+
+def _unreadable(message: str) -> ValidationError:
+    return ValidationError.single("raw_body", f"fake webhook: {message}", "invalid_webhook")
+
+
+def _money(value: object) -> Money:
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("units"), int)
+        or not isinstance(value.get("currency"), str)
+    ):
+        msg = "an amount is not {'units': <int>, 'currency': <code>}"
+        raise _unreadable(msg)
+    try:
+        return Money.from_minor_units(value["units"], value["currency"])
+    except ValidationError as exc:
+        raise _unreadable(exc.message) from None
+
+
 _EVENT = "x-fake-event-id"
 
 
@@ -112,7 +145,17 @@ class FakePaymentProvider:
         )
 
     def create_intent(self, request: IntentRequest) -> ProviderIntent:
-        """An intent ``pi_fake_n``; the same key gives the same intent."""
+        """An intent ``pi_fake_n``; the same key gives the same intent.
+
+        Raises:
+            ValidationError: on ``idempotency_key`` when it is empty (code
+                ``required``), on ``amount`` when it is not above zero
+                (``not_positive``), as every shipped provider refuses them.
+
+        .. versionchanged:: 0.4
+           Refuses an empty key and an amount not above zero.
+        """
+        _checked(request.amount, request.idempotency_key)
         with self._lock:
             self.calls.append("create_intent")
             reference = self._by_key.get(request.idempotency_key)
@@ -199,7 +242,16 @@ class FakePaymentProvider:
     def refund(
         self, reference: str, amount: Money, *, idempotency_key: str, reason: str | None = None
     ) -> ProviderRefund:
-        """A refund ``re_fake_n``, succeeded at once (or pending, or declined, as told)."""
+        """A refund ``re_fake_n``, succeeded at once (or pending, or declined, as told).
+
+        Raises:
+            ValidationError: as :meth:`create_intent` says.
+            PaymentProviderError: as :meth:`decline_refunds` asked.
+
+        .. versionchanged:: 0.4
+           Refuses an empty key and an amount not above zero.
+        """
+        _checked(amount, idempotency_key)
         with self._lock:
             self.calls.append("refund")
             prior = self._refunds.get(idempotency_key)
@@ -297,32 +349,60 @@ class FakePaymentProvider:
         return {"X-Fake-Signature": signature, "X-Fake-Event-Id": event}, raw
 
     def parse_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> WebhookEvent:
-        """Verify ``X-Fake-Signature`` over the raw body, then read it."""
+        """Verify ``X-Fake-Signature`` over the raw body, then read it.
+
+        Raises:
+            AuthenticationError: the body is not bytes, or the signature is
+                missing or does not match.
+            ValidationError: on ``raw_body`` (code ``invalid_webhook``) when a
+                verified body is not one of this fake's events, as every
+                shipped provider answers.
+
+        .. versionchanged:: 0.4
+           A verified body that is not an event is a ``ValidationError`` on
+           ``raw_body``, no longer a ``ValueError`` or ``KeyError``.
+        """
+        if not isinstance(raw_body, bytes | bytearray):
+            raise AuthenticationError("the body must be the raw bytes received")
         lowered = {key.lower(): value for key, value in headers.items()}
         given = lowered.get(_SIGNATURE)
-        expected = hmac.new(self._secret, raw_body, hashlib.sha256).hexdigest()
-        if not given or not hmac.compare_digest(given, expected):
+        expected = hmac.new(self._secret, bytes(raw_body), hashlib.sha256).hexdigest()
+        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
             msg = f"the {self._name} webhook signature does not match"
             raise AuthenticationError(msg)
-        body = json.loads(raw_body)
-        amount = None
-        if "amount" in body:
-            amount = Money.from_minor_units(body["amount"]["units"], body["amount"]["currency"])
+        try:
+            body = json.loads(raw_body)
+        except ValueError:
+            raise _unreadable("the body is not JSON") from None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("id"), str)
+            or not isinstance(body.get("type"), str)
+        ):
+            raise _unreadable("the body is not an object with 'id' and 'type'")
+        try:
+            return self._event(lowered.get(_EVENT) or body["id"], body)
+        except ValueError as exc:  # a status the port does not know
+            if isinstance(exc, ValidationError):
+                raise
+            raise _unreadable(str(exc)) from None
+
+    def _event(self, event_id: str, body: dict[str, object]) -> WebhookEvent:
+        amount = _money(body["amount"]) if "amount" in body else None
         refund = body.get("refund")
-        refund_amount = None
-        if "refund_amount" in body:
-            given = body["refund_amount"]
-            refund_amount = Money.from_minor_units(given["units"], given["currency"])
+        refund_amount = _money(body["refund_amount"]) if "refund_amount" in body else None
+        payment = body.get("payment")
+        key = body.get("refund_key")
         return WebhookEvent(
             provider=self._name,
-            event_id=lowered.get(_EVENT) or body["id"],
-            kind=body["type"],
+            event_id=event_id,
+            kind=str(body["type"]),
             payload=body,
-            payment_reference=body.get("payment"),
-            status=None if refund or "status" not in body else PaymentStatus(body["status"]),
+            payment_reference=payment if isinstance(payment, str) else None,
+            status=None if refund or "status" not in body else PaymentStatus(str(body["status"])),
             amount=amount,
-            refund_reference=refund,
-            refund_status=RefundStatus(body["refund_status"]) if refund else None,
+            refund_reference=refund if isinstance(refund, str) else None,
+            refund_status=RefundStatus(str(body.get("refund_status"))) if refund else None,
             refund_amount=refund_amount,
-            refund_key=body.get("refund_key"),
+            refund_key=key if isinstance(key, str) else None,
         )

@@ -27,8 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from procrastinate.jobs import Job as ProcrastinateJob
+from procrastinate.jobs import Status as ProcrastinateStatus
 from sqlalchemy.engine import make_url
 
 from bookingcore.domain.jobs import JobRecord, JobRequest, JobState
@@ -57,6 +58,10 @@ STALLED_TASK_NAME = "bookingcore.retry_stalled"
 #:
 #: .. versionadded:: 0.4
 PRUNE_TASK_NAME = "bookingcore.prune_finished"
+
+#: Every procrastinate task bookingcore defines: the stalled check requeues any of them
+#: that a dead worker left running.
+_OWN_TASKS = frozenset({TASK_NAME, STALLED_TASK_NAME, PRUNE_TASK_NAME})
 
 _STATUSES: Mapping[str, JobState] = {
     "doing": JobState.RUNNING,
@@ -126,8 +131,11 @@ class ProcrastinateJobQueue:
         pool: keyword arguments for procrastinate's connection pool
             (``min_size``, ``max_size`` ...).
         stalled_after: seconds without a heartbeat after which a worker counts
-            as dead; its running jobs are queued again (checked every
-            ``stalled_check`` by :data:`STALLED_TASK_NAME`, on one worker).
+            as dead; its running jobs of bookingcore's tasks on ``queue`` (the
+            jobs, and the stalled check and prune tasks themselves) are queued
+            again, or aborted when the same job already waits under its
+            queueing lock (checked every ``stalled_check`` by
+            :data:`STALLED_TASK_NAME`, on one worker).
         stalled_check: how often, as a period that divides a minute or an hour.
         heartbeat: seconds between a worker's heartbeats (below ``stalled_after``).
         keep_finished: how long the rows of succeeded and cancelled jobs stay in
@@ -140,6 +148,8 @@ class ProcrastinateJobQueue:
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4 ``keep_finished``; before, finished jobs were kept for good.
+       The stalled check requeues bookingcore's periodic tasks too; it requeued
+       only ``bookingcore.run`` jobs.
     """
 
     def __init__(
@@ -189,18 +199,41 @@ class ProcrastinateJobQueue:
         manager = self.app.job_manager
 
         async def retry_stalled(timestamp: int) -> int:
+            # Every task of bookingcore's on its queue: its jobs, and its own periodic
+            # tasks (this check, the prune), which would otherwise stay "doing" for good.
             stalled = await manager.get_stalled_jobs(
-                queue=queue, task_name=TASK_NAME, seconds_since_heartbeat=stalled_after
+                queue=queue, seconds_since_heartbeat=stalled_after
             )
             count = 0
             for job in stalled:
+                if job.task_name not in _OWN_TASKS:
+                    continue
+                name = job.task_kwargs.get("job") or job.task_name
+                extra = {"job": name, "job_id": str(job.id)}
+                try:
+                    await manager.retry_job(job)
+                except UniqueViolation as exc:
+                    if exc.queueing_lock is None:
+                        raise
+                    # The same job waits already under its queueing lock (a periodic
+                    # task deferred again, a keyed job): that one does the work.
+                    _log.warning(
+                        "job %s %s was running on a worker that died; the same job is "
+                        "queued already, so this one is aborted",
+                        name,
+                        job.id,
+                        extra=extra,
+                    )
+                    await manager.finish_job(
+                        job, status=ProcrastinateStatus.ABORTED, delete_job=False
+                    )
+                    continue
                 _log.warning(
                     "job %s %s was running on a worker that died; queued again",
-                    job.task_kwargs.get("job"),
+                    name,
                     job.id,
-                    extra={"job": job.task_kwargs.get("job"), "job_id": str(job.id)},
+                    extra=extra,
                 )
-                await manager.retry_job(job)
                 count += 1
             return count
 

@@ -41,7 +41,7 @@ def _checked_key(key: object) -> str:
 
 def _positive(amount: Money) -> Money:
     if amount.amount <= 0:
-        raise ValidationError.single("amount", "must be more than zero", "out_of_range")
+        raise ValidationError.single("amount", "must be above zero", "not_positive")
     return amount
 
 
@@ -88,8 +88,9 @@ class ManualProvider:
         """A pending intent for ``request.amount``; the same key gives the same reference.
 
         Raises:
-            ValidationError: on ``idempotency_key`` when it is empty, on
-                ``amount`` when it is not more than zero.
+            ValidationError: on ``idempotency_key`` when it is empty (code
+                ``required``), on ``amount`` when it is not above zero
+                (``not_positive``).
         """
         key = _checked_key(request.idempotency_key)
         amount = _positive(request.amount)
@@ -133,8 +134,9 @@ class ManualProvider:
         The reference (``manual_rf_`` and 24 hex digits) depends on the key only.
 
         Raises:
-            ValidationError: on ``idempotency_key`` when it is empty, on
-                ``amount`` when it is not more than zero.
+            ValidationError: on ``idempotency_key`` when it is empty (code
+                ``required``), on ``amount`` when it is not above zero
+                (``not_positive``).
         """
         key = _checked_key(idempotency_key)
         return ProviderRefund(

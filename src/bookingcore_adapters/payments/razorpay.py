@@ -10,7 +10,11 @@ Every SDK or ``requests`` exception becomes a
 :class:`~bookingcore.errors.PaymentProviderError` (``reason`` is Razorpay's
 error code, ``retryable`` for timeouts, connection failures, 409, 429 and
 5xx), or a :class:`~bookingcore.errors.NotFoundError` for an order or payment
-Razorpay does not know; nothing from the SDK escapes.
+Razorpay does not know; nothing from the SDK escapes. Razorpay's refusal of an
+order's or refund's ``amount`` (a 400 naming ``"field": "amount"``) is a
+:class:`~bookingcore.errors.ValidationError` on ``amount``, with the code
+Stripe's adapter gives the same refusal (``amount_too_small``,
+``amount_too_large``, else ``refused_by_provider``).
 
 .. versionadded:: 0.2
 """
@@ -123,6 +127,33 @@ def _money(entity: Mapping[str, Any], field: str, key: str = "amount") -> Money:
         msg = f"must hold whole minor units and a currency, got {units!r} {currency!r}"
         raise ValidationError.single(field, msg, "invalid_amount")
     return Money.from_minor_units(units, currency)
+
+
+def _unreadable(message: str) -> ValidationError:
+    """A verified delivery the adapter cannot read: on ``raw_body``, the port's parameter."""
+    return ValidationError.single("raw_body", f"razorpay webhook: {message}", "invalid_webhook")
+
+
+def _event_money(entity: Mapping[str, Any], where: str) -> Money:
+    try:
+        return _money(entity, f"{where}.amount")
+    except ValidationError as exc:
+        raise _unreadable(exc.message) from None
+
+
+def _amount_code(description: str) -> str:
+    """The code every adapter gives an amount the provider refused, from Razorpay's words.
+
+    Razorpay says ``The amount must be atleast INR 1.00`` for an amount under its
+    minimum, and names the amount as greater than what is captured (a refund) or
+    than its maximum for one too large; it has no code of its own for either.
+    """
+    words = description.lower()
+    if "atleast" in words or "at least" in words or "minimum" in words:
+        return "amount_too_small"
+    if "greater than" in words or "exceed" in words or "maximum" in words:
+        return "amount_too_large"
+    return "refused_by_provider"
 
 
 class _LastResponse:
@@ -241,15 +272,17 @@ class RazorpayProvider:
         """Create the order for ``request.amount``, or return the one made for its key.
 
         Raises:
-            ValidationError: on ``idempotency_key`` (empty), ``amount`` (not
-                more than zero) or ``metadata`` (more pairs or longer values
-                than Razorpay's notes hold).
+            ValidationError: on ``idempotency_key`` (empty: ``required``),
+                ``amount`` (not above zero: ``not_positive``; below Razorpay's
+                minimum for the currency: ``amount_too_small``; above its
+                maximum: ``amount_too_large``) or ``metadata`` (more pairs or
+                longer values than Razorpay's notes hold).
             IdempotencyConflictError: the key made an order for another amount.
             PaymentProviderError: Razorpay refused or could not be reached.
         """
         key = _required_text(request.idempotency_key, "idempotency_key")
         if request.amount.amount <= 0:
-            raise ValidationError.single("amount", "must be more than zero", "out_of_range")
+            raise ValidationError.single("amount", "must be above zero", "not_positive")
         notes = self._notes(request)
         receipt = _receipt(key)
         order = self._order_with_receipt(receipt, str(request.payment_id))
@@ -261,7 +294,11 @@ class RazorpayProvider:
                 "notes": notes,
             }
             order = _entity(
-                self._call("create the order", lambda: self._client.order.create(body, **self._kw)),
+                self._call(
+                    "create the order",
+                    lambda: self._client.order.create(body, **self._kw),
+                    amount_refusal=True,
+                ),
                 "an order",
             )
         amount = _money(order, "order.amount")
@@ -304,16 +341,17 @@ class RazorpayProvider:
         """Refund ``amount`` of the captured payment of order ``reference`` (or of ``pay_...``).
 
         Raises:
-            ValidationError: on ``amount`` when it is not more than zero, is in
-                another currency, or is more than what is left to refund; on
-                ``idempotency_key`` when it is empty.
+            ValidationError: on ``amount`` when it is not above zero
+                (``not_positive``), is in another currency, or is more than
+                what is left to refund (``amount_too_large``); on
+                ``idempotency_key`` when it is empty (``required``).
             NotFoundError: Razorpay knows no such order or payment.
             PaymentProviderError: Razorpay refused or could not be reached.
         """
         key = _required_text(idempotency_key, "idempotency_key")
         ref = _required_text(reference, "reference")
         if amount.amount <= 0:
-            raise ValidationError.single("amount", "must be more than zero", "out_of_range")
+            raise ValidationError.single("amount", "must be above zero", "not_positive")
         payment = self._captured_payment(ref)
         captured = _money(payment, "payment.amount")
         if amount.currency != captured.currency:
@@ -333,6 +371,7 @@ class RazorpayProvider:
                 lambda: self._client.payment.refund(payment_id, body, headers=headers, **self._kw),
                 not_found=("razorpay payment", payment_id),
                 idempotency_key=key,
+                amount_refusal=True,
             ),
             "a refund",
         )
@@ -361,7 +400,9 @@ class RazorpayProvider:
         Raises:
             AuthenticationError: the body is not bytes, the signature or event
                 id header is missing, or the signature does not match the body.
-            ValidationError: a verified body that is not a Razorpay event.
+            ValidationError: on ``raw_body`` (code ``invalid_webhook``) when a
+                verified body is not a Razorpay event, or one whose amounts
+                cannot be read.
         """
         if not isinstance(raw_body, bytes | bytearray):
             raise AuthenticationError("the body must be the raw bytes received")
@@ -392,8 +433,9 @@ class RazorpayProvider:
             or not isinstance(body.get("event"), str)
             or not isinstance(body.get("payload"), dict)
         ):
-            msg = "is not a Razorpay event (an object with 'event' and 'payload')"
-            raise ValidationError.single("body", msg, "invalid_event")
+            raise _unreadable(
+                "the body is not a Razorpay event (an object with 'event' and 'payload')"
+            )
         return body
 
     def _event(self, event_id: str, body: dict[str, Any]) -> WebhookEvent:
@@ -418,11 +460,11 @@ class RazorpayProvider:
         if kind in _PAYMENT_EVENTS:
             status = _PAYMENT_EVENTS[kind]
             if payment:
-                amount = _money(payment, "payload.payment.entity")
+                amount = _event_money(payment, "payload.payment.entity")
             elif order:
-                amount = _money(order, "payload.order.entity")
+                amount = _event_money(order, "payload.order.entity")
         elif kind in _REFUND_EVENTS and refund:
-            amount = _money(refund, "payload.refund.entity")
+            amount = _event_money(refund, "payload.refund.entity")
             refund_id = refund.get("id")
             refund_reference = refund_id if isinstance(refund_id, str) else None
             refund_status = _REFUND_EVENTS[kind]
@@ -607,18 +649,23 @@ class RazorpayProvider:
         *,
         not_found: tuple[str, str] | None = None,
         idempotency_key: str | None = None,
+        amount_refusal: bool = False,
     ) -> Any:
         """Run one SDK call; every vendor exception leaves as the library's own.
 
-        With ``idempotency_key`` (a refund), Razorpay's refusal of the amount
-        is a :class:`ValidationError` on ``amount`` and a reused key with
-        another body an :class:`IdempotencyConflictError`.
+        With ``idempotency_key`` (a refund), a reused key with another body is
+        an :class:`IdempotencyConflictError`; with ``amount_refusal`` (an
+        order, a refund), Razorpay's 400 naming the ``amount`` field is a
+        :class:`ValidationError` on ``amount``, with the code every adapter
+        gives that refusal.
         """
         self._last.clear()
         try:
             return call()
         except _VENDOR_ERRORS as exc:
-            raise self._mapped(action, exc, not_found, idempotency_key) from exc
+            raise self._mapped(
+                action, exc, not_found, idempotency_key, amount_refusal=amount_refusal
+            ) from exc
         except requests.exceptions.Timeout as exc:
             msg = f"could not {action}: Razorpay did not answer in {self._timeout:g} s"
             raise PaymentProviderError(
@@ -644,6 +691,8 @@ class RazorpayProvider:
         exc: Exception,
         not_found: tuple[str, str] | None,
         idempotency_key: str | None,
+        *,
+        amount_refusal: bool = False,
     ) -> BookingError:
         status = self._last.status()
         error = self._last.error()
@@ -654,11 +703,12 @@ class RazorpayProvider:
             entity, key = not_found
             return NotFoundError(entity, key, f"Razorpay knows no {entity.split()[-1]} {key}")
         field = error.get("field")
-        if idempotency_key is not None and status == 400:
-            if "same idempotency key" in description.lower():
+        if status == 400:
+            if idempotency_key is not None and "same idempotency key" in description.lower():
                 return IdempotencyConflictError(idempotency_key)
-            if field == "amount":
-                return ValidationError.single("amount", description, "refused_by_provider")
+            if amount_refusal and field == "amount":
+                msg = f"Razorpay refused it: {description}"
+                return ValidationError.single("amount", msg, _amount_code(description))
         where = f" (field {field})" if isinstance(field, str) and field else ""
         shown = f"HTTP {status}" if status is not None else "no HTTP status"
         if status is None:

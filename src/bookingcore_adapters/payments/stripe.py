@@ -120,6 +120,10 @@ _KEY_METADATA = "idempotency_key"  # the refund's metadata key that holds its id
 
 _T = TypeVar("_T")
 
+#: Stripe's codes for an amount it refuses that every adapter answers alike: below the
+#: currency's minimum charge, above its maximum or more than is left to refund.
+_AMOUNT_CODES = frozenset({"amount_too_small", "amount_too_large"})
+
 #: Currencies Stripe counts in other units than ISO 4217's minor unit, and the digits
 #: Stripe keeps: ISK in hundredths (two decimals, for backwards compatibility), MGA in
 #: whole ariary (a zero-decimal currency at Stripe).
@@ -275,9 +279,10 @@ def _translate(exc: stripe.StripeError, *, action: str) -> BookingError:
             retryable=False,
         )
     if isinstance(exc, stripe.InvalidRequestError) and error.get("param") == "amount":
-        return ValidationError.single(
-            "amount", f"Stripe refused it: {_message(exc)}", code or "invalid_amount"
-        )
+        # The codes every provider adapter answers for a refused amount, so a host
+        # handles them once: Stripe's own two, else that it was refused.
+        agreed = code if code in _AMOUNT_CODES else "refused_by_provider"
+        return ValidationError.single("amount", f"Stripe refused it: {_message(exc)}", agreed)
     # 409 is a concurrent request with the same idempotency key: trying again later works.
     retryable = status is None or status >= 500 or status == 409
     if isinstance(exc, stripe.InvalidRequestError):
@@ -290,7 +295,7 @@ def _positive(amount: Money) -> int:
         raise ValidationError.single("amount", "must be Money", "invalid_amount")
     units = _stripe_units(amount)
     if units <= 0:
-        raise ValidationError.single("amount", "must be above zero", "invalid_amount")
+        raise ValidationError.single("amount", "must be above zero", "not_positive")
     return units
 
 
@@ -335,8 +340,7 @@ def _key(value: object) -> str:
     characters (a caller's key scoped by the payment service may be) its SHA-256, the
     same for every retry."""
     if not isinstance(value, str) or not value.strip():
-        msg = "must be a non-empty text"
-        raise ValidationError.single("idempotency_key", msg, "invalid_idempotency_key")
+        raise ValidationError.single("idempotency_key", "is required", "required")
     if len(value) > _MAX_KEY:
         return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
     return value
