@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from tests._threads import at_once
+from tests.integration._sources import ListSource
 
 from bookingcore import (
     BookingCore,
     BookingRequest,
+    CapacityError,
+    ImportSettings,
     InvalidTransitionError,
     Money,
     NewTraveler,
@@ -20,16 +23,26 @@ from bookingcore import (
     StaffRole,
     TravelerDetails,
 )
-from bookingcore.domain import Slot, WaitlistOffered, WaitlistOfferEnded, WaitlistStatus
+from bookingcore.domain import (
+    ImportStatus,
+    Slot,
+    WaitlistOffered,
+    WaitlistOfferEnded,
+    WaitlistStatus,
+)
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.values import CustomerId
 from bookingcore.domain.waitlist import WaitlistEntry
+from bookingcore.services import QuotationRequest
 from bookingcore.testing import FixedClock, RecordingNotifier, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 SYSTEM = Principal.system("jobs")
+
+IMPORT_HEADER = ("customer_name", "customer_phone", "dealer_code", "booking_date", "slot_id",
+                 "external_id", "status")  # fmt: skip
 
 #: In Asia/Kolkata (UTC+05:30) a slot starting at 20:00 UTC on the 12th starts on the 13th.
 ALT_DAY = date(2026, 1, 13)
@@ -39,6 +52,7 @@ class World:
     """A trek at one location: slot ``own`` (full) and slots on other days."""
 
     def __init__(self, store: MemoryStore | SqlStore) -> None:
+        self.store = store
         self.clock = FixedClock(datetime(2026, 1, 1, 9, 0, tzinfo=UTC))
         self.core = BookingCore(
             uow_factory=store.unit_of_work,
@@ -58,6 +72,7 @@ class World:
         self.location = catalog.add_location("BASE", "Base camp", principal=ADMIN)
         self.trek = catalog.add_product("TREK", "Trek", "trek", principal=ADMIN)
         self._phones = 0
+        self.joined: list[WaitlistEntry] = []
         self.own = self.slot(datetime(2026, 1, 10, 4, 0, tzinfo=UTC))
         self.fill(self.own)
 
@@ -89,13 +104,15 @@ class World:
 
     def join(self, slot: Slot, *dates: date, seats: int = 1) -> WaitlistEntry:
         self.clock.advance(minutes=1)  # joined one after the other
-        return self.core.waitlists.join(
+        joined = self.core.waitlists.join(
             slot.id,
             principal=ADMIN,
             customer_id=self.customer(),
             seats=seats,
             alternative_dates=dates,
         )
+        self.joined.append(joined)
+        return joined
 
     def entry(self, entry: WaitlistEntry) -> WaitlistEntry:
         return self.core.waitlists.get(entry.id, principal=ADMIN)
@@ -105,6 +122,24 @@ class World:
 
     def cancel(self, booking: Booking) -> None:
         self.core.bookings.cancel(booking.id, principal=ADMIN, reason="plans changed")
+
+    def check_held(self, slot_id: SlotId) -> None:
+        """Seats held == travelers of bookings holding seats + seats of open offers on it
+        (an entry's own, or one for an alternative date)."""
+        bookings = self.core.bookings.list(principal=ADMIN).items
+        booked = sum(
+            b.total_travelers
+            for b in bookings
+            if b.slot_id == slot_id
+            and self.core.settings.lifecycle(b.lifecycle).holds_capacity(b.status)
+        )
+        entries = [self.entry(e) for e in self.joined]
+        offered = sum(
+            e.seats
+            for e in entries
+            if e.status is WaitlistStatus.OFFERED and e.offer_slot_id == slot_id
+        )
+        assert self.held(slot_id) == booked + offered
 
 
 def _travelers(n: int) -> list[NewTraveler]:
@@ -335,3 +370,149 @@ def test_an_entry_that_turned_an_alternative_down_is_offered_its_own_slot_later(
     assert all(e.communication_id is not None for e in offers)
     assert len({e.communication_id for e in offers}) == 2
     assert world.held(world.own.id) == 2
+
+
+class TestBookingTheAlternativeDirectly:
+    """A customer holding an offer on another day's slot (for an alternative date) who
+    books that slot directly takes the offer up: its seats are theirs, the entry is
+    ``booked`` as the booking, in the booking's unit of work."""
+
+    def test_the_offer_ends_booked_and_its_seats_are_no_longer_held(self, world: World) -> None:
+        other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=3)
+        bookings = world.fill(other)
+        first = world.join(world.own, ALT_DAY)
+        behind = world.join(world.own)
+        world.cancel(bookings[0])
+        world.cancel(bookings[1])  # one seat offered to ``first``, one free
+        assert world.entry(first).offered_slot_id == other.id
+        assert world.held(other.id) == 2
+        world.events.clear()
+        booking = world.core.bookings.book(
+            BookingRequest(other.id, _travelers(1), customer_id=first.customer_id),
+            principal=ADMIN,
+        )
+        booked = world.entry(first)
+        assert (booked.status, booked.booking_id) == (WaitlistStatus.BOOKED, booking.id)
+        assert world.held(other.id) == 2  # two bookings; no offer left holding a seat
+        world.check_held(other.id)
+        ended = [e for e in world.events if isinstance(e, WaitlistOfferEnded)]
+        assert [(e.entry_id, e.slot_id, e.outcome, e.booking_id) for e in ended] == [
+            (first.id, other.id, "booked", booking.id)
+        ]
+        with world.store.unit_of_work() as uow:
+            trail = uow.audit.list_for("waitlist entry", first.id)
+        assert trail[-1].old_values == {"status": "offered", "offered_slot_id": str(other.id)}
+        assert trail[-1].new_values == {"status": "booked", "booking_id": str(booking.id)}
+        assert booking.reference in (trail[-1].reason or "")
+        # It left its own slot's list, as an accepted alternative does.
+        assert world.core.waitlists.place(behind.id, principal=ADMIN).place == 1
+
+    @pytest.mark.parametrize("how", ["book", "quotation", "reschedule"])
+    def test_a_booking_that_fits_only_with_the_offer_s_seats_is_made(
+        self, world: World, how: str
+    ) -> None:
+        other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=2)
+        bookings = world.fill(other)
+        first = world.join(world.own, ALT_DAY, seats=2)
+        me = first.customer_id
+        elsewhere = world.slot(datetime(2026, 1, 20, 4, 0, tzinfo=UTC))
+        mine = world.core.bookings.book(
+            BookingRequest(elsewhere.id, _travelers(1), customer_id=me), principal=ADMIN
+        )
+        quotation = None
+        if how == "quotation":
+            quotation = world.core.quotations.create(
+                QuotationRequest(
+                    customer_id=me, slot_id=other.id, travelers=1, valid_until=date(2026, 1, 5)
+                ),
+                principal=ADMIN,
+            )
+            world.core.quotations.send(quotation.id, principal=ADMIN)
+        for booking in bookings:
+            world.cancel(booking)
+        assert world.entry(first).offered_slot_id == other.id
+        second = world.join(world.own, ALT_DAY)  # nothing is free there for it now
+        assert world.entry(second).status is WaitlistStatus.WAITING
+        assert world.held(other.id) == 2  # full, but for the seats offered to ``first``
+        if how == "book":
+            booking = world.core.bookings.book(
+                BookingRequest(other.id, _travelers(1), customer_id=me), principal=ADMIN
+            )
+        elif how == "quotation":
+            assert quotation is not None
+            booking = world.core.quotations.approve(quotation.id, _travelers(1), principal=ADMIN)
+        else:
+            booking = world.core.bookings.reschedule(mine.id, other.id, principal=ADMIN).booking
+        assert booking.slot_id == other.id
+        booked = world.entry(first)
+        assert (booked.status, booked.booking_id) == (WaitlistStatus.BOOKED, booking.id)
+        # The seat the booking did not need went to the next in line, in the same unit of work.
+        assert world.entry(second).offered_slot_id == other.id
+        assert world.held(other.id) == 2
+        world.check_held(other.id)
+
+    def test_a_refused_booking_leaves_the_offer_as_it_was(self, world: World) -> None:
+        other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=2)
+        bookings = world.fill(other)
+        first = world.join(world.own, ALT_DAY)
+        world.cancel(bookings[0])
+        assert world.entry(first).offered_slot_id == other.id
+        with pytest.raises(CapacityError):
+            world.core.bookings.book(
+                BookingRequest(other.id, _travelers(3), customer_id=first.customer_id),
+                principal=ADMIN,
+            )
+        assert world.entry(first).status is WaitlistStatus.OFFERED
+        assert world.held(other.id) == 2
+        world.check_held(other.id)
+
+    def test_an_offer_that_ran_out_is_left_to_the_expiry_job(self, world: World) -> None:
+        other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=3)
+        bookings = world.fill(other)
+        first = world.join(world.own, ALT_DAY)
+        world.cancel(bookings[0])
+        world.cancel(bookings[1])
+        world.clock.advance(hours=25)  # run out; the job has not been by yet
+        world.core.bookings.book(
+            BookingRequest(other.id, _travelers(1), customer_id=first.customer_id),
+            principal=ADMIN,
+        )
+        assert world.entry(first).status is WaitlistStatus.OFFERED
+        world.core.waitlists.expire_offers(principal=SYSTEM)
+        again = world.entry(first)
+        assert (again.status, again.alternative_dates) == (WaitlistStatus.WAITING, ())
+        world.check_held(other.id)
+
+    def test_an_import_row_booking_the_alternative_takes_the_offer_up(self, world: World) -> None:
+        other = world.slot(datetime(2026, 1, 12, 20, 0, tzinfo=UTC), capacity=2)
+        bookings = world.fill(other)
+        first = world.join(world.own, ALT_DAY, seats=2)
+        for booking in bookings:
+            world.cancel(booking)
+        assert world.entry(first).offered_slot_id == other.id
+        second = world.join(world.own, ALT_DAY)
+        customer = world.core.customers.get(first.customer_id, principal=ADMIN)
+        row = (
+            "Me",
+            customer.phone.e164,
+            "BASE",
+            other.starts_at.isoformat(),
+            str(other.id),
+            "OLD-1",
+            "",
+        )
+        source = ListSource(IMPORT_HEADER, [row])
+        settings = ImportSettings(lifecycle="reservation")
+        plan = world.core.imports.dry_run(source, principal=ADMIN, settings=settings)
+        assert (plan.would_create, plan.failed) == (1, 0)  # fits with the offer's seats
+        assert world.entry(first).status is WaitlistStatus.OFFERED  # the dry run wrote nothing
+        job = world.core.imports.run_file(source, principal=ADMIN, settings=settings)
+        assert (job.status, job.created, job.failed) == (ImportStatus.COMPLETED, 1, 0)
+        booked = world.entry(first)
+        assert booked.status is WaitlistStatus.BOOKED
+        assert booked.booking_id is not None
+        assert world.core.bookings.get(booked.booking_id, principal=ADMIN).external_id == "OLD-1"
+        # The seat the row left goes to the next in line once the run ends.
+        assert world.entry(second).offered_slot_id == other.id
+        assert world.held(other.id) == 2
+        world.check_held(other.id)

@@ -5,7 +5,9 @@
 * an accept racing an expiry ends in exactly one of them: an entry is either
   booked (by exactly one booking) or expired (and booked by none);
 * customers booking a slot directly while cancellations offer its seats around
-  end up either booked (their entry ended) or still on the list, never both.
+  end up either booked (their entry ended) or still on the list, never both;
+* a customer booking a slot directly while their offer there (for an alternative
+  date) is accepted gets exactly one booking, which the entry names.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import selectors
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +246,66 @@ def test_customers_booking_directly_while_seats_are_offered_leave_the_list(
         else:
             assert entries[0].is_active
     _assert_seats_held_are_bookings_plus_offers(core, slot)
+
+
+def test_booking_an_alternative_directly_racing_its_accept_books_exactly_once(
+    core: BookingCore, postgres_url: str, postgres_schema: str
+) -> None:
+    """Eight entries hold offers on another day's slot; two processes accept them while
+    two book that slot directly for the same customers. Each customer ends with one
+    booking: the accept's, or the direct booking's (which took the offer up)."""
+    location = core.catalog.add_location("BASE", "Base camp", principal=ADMIN)
+    trek = core.catalog.add_product("TREK", "Trek", "trek", principal=ADMIN)
+    starts = core.context.now() + timedelta(days=10)
+
+    def slot(starts_at: datetime) -> Slot:
+        return core.catalog.create_slot(
+            location_id=location.id,
+            product_id=trek.id,
+            starts_at=starts_at,
+            price_per_traveler=Money("1000", "INR"),
+            capacity=8,
+            principal=ADMIN,
+        )
+
+    own, other = slot(starts), slot(starts + timedelta(days=2))
+    _book_one_each(core, own, _customers(core, 8, 98700))
+    on_other = _book_one_each(core, other, _customers(core, 8, 98800))
+    day = other.starts_at.astimezone(core.settings.zone).date()
+    waiting = _customers(core, 8, 98900)
+    entries = [
+        core.waitlists.join(own.id, principal=ADMIN, customer_id=c, alternative_dates=[day])
+        for c in waiting
+    ]
+    for booking in on_other:
+        core.bookings.cancel(booking, principal=ADMIN)
+    assert all(
+        core.waitlists.get(e.id, principal=ADMIN).offered_slot_id == other.id for e in entries
+    )
+    ids = [str(e.id) for e in entries]
+    customers = [str(c) for c in waiting]
+    jobs = [
+        ["accept", *ids[0::2]],
+        ["accept", *reversed(ids[1::2])],
+        ["book", "--slot", str(other.id), *reversed(customers[0::2])],
+        ["book", "--slot", str(other.id), *customers[1::2]],
+    ]
+
+    summaries = _race(postgres_url, postgres_schema, jobs)
+
+    accepted = {entry: booking for s in summaries[:2] for entry, booking in s["done"]}
+    booked = {customer: booking for s in summaries[2:] for customer, booking in s["done"]}
+    for entry in entries:
+        stored = core.waitlists.get(entry.id, principal=ADMIN)
+        assert stored.status is WaitlistStatus.BOOKED
+        by_accept = accepted.get(str(entry.id))
+        directly = booked.get(str(entry.customer_id))
+        assert (by_accept is None) != (directly is None)  # exactly one of them
+        assert str(stored.booking_id) == (by_accept or directly)
+    held = core.catalog.get_slot(other.id, principal=ADMIN).seats_held
+    page = core.bookings.list(page=PageRequest(limit=500), principal=ADMIN)
+    lifecycle = core.settings.lifecycle(None)
+    on_slot = [
+        b for b in page.items if b.slot_id == other.id and lifecycle.holds_capacity(b.status)
+    ]
+    assert held == len(on_slot) == 8

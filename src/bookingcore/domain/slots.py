@@ -137,11 +137,15 @@ class Slot(Versioned):
         self.version += 1
 
     def open_waitlist(self) -> None:
-        """Mark that a customer has joined this slot's waiting list.
+        """Mark that a customer has joined this slot's waiting list, or been offered
+        its seats for an alternative date of an entry on another slot.
 
         ``has_waitlist`` never goes back to False: booking a slot without it
-        skips looking for the customer's waiting-list entry, so it must be True
-        whenever an entry may be active. Call under the slot's lock.
+        skips looking for the customer's waiting-list entry and offers, so it
+        must be True whenever an entry may be active on it or an offer hold its
+        seats. Call under the slot's lock.
+
+        .. versionchanged:: 0.4 Set by an offer for an alternative date too.
         """
         if not self.has_waitlist:
             self.has_waitlist = True

@@ -1238,6 +1238,17 @@ class WaitlistRepository(Protocol):
         .. versionadded:: 0.4
         """
 
+    def list_offers_on(self, slot_id: SlotId, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
+        """The customer's ``offered`` entries whose offer holds seats on ``slot_id``
+        (:attr:`~bookingcore.domain.WaitlistEntry.offer_slot_id`): an offer on their
+        entry of that slot, and offers made there for an alternative date of their
+        entries on other slots; open or run out (not yet expired by the job), in the
+        order they joined (``created_at``, then id). What booking the slot directly
+        looks for: those seats are the customer's.
+
+        .. versionadded:: 0.4
+        """
+
     def next_position(self, slot_id: SlotId) -> int:
         """The position a new entry on the slot takes: one past the highest position
         any entry of the slot ever had (1 for the first). Call it under the slot's

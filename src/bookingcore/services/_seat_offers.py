@@ -28,7 +28,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import WaitlistOffered, WaitlistOfferEnded
 from bookingcore.domain.policy import Principal
 from bookingcore.domain.slots import Slot
-from bookingcore.domain.values import Actor, CommunicationId, CustomerId, SlotId
+from bookingcore.domain.values import Actor, BookingId, CommunicationId, CustomerId, SlotId
 from bookingcore.domain.waitlist import WaitlistEntry, WaitlistStatus, offer_order
 from bookingcore.errors import NotFoundError
 from bookingcore.ports.uow import UnitOfWork
@@ -44,6 +44,7 @@ __all__ = [
     "offer_on_own_slots",
     "pass_alternative_offer",
     "slot_day",
+    "take_up_alternative_offer",
 ]
 
 #: The audit entity name of waiting-list entries.
@@ -137,6 +138,9 @@ def _offer(
 ) -> None:
     entry.offer(now=now, expires_at=expires_at, slot_id=slot.id)
     slot.hold(entry.seats)
+    # An alternative's offer holds seats for a customer who never joined this slot's
+    # list: booking it looks for such offers only where ``has_waitlist`` says so.
+    slot.open_waitlist()
     communication = _log_offer_message(ctx, tx.uow, entry, slot, now=now)
     tx.emit(
         WaitlistOffered(
@@ -267,6 +271,7 @@ def end_entry_for_booking(
     slot: Slot,
     customer_id: CustomerId,
     *,
+    booking_id: BookingId,
     principal: Principal,
     reason: str,
     now: datetime,
@@ -280,25 +285,79 @@ def end_entry_for_booking(
     booking may use them. True when seats were released: the caller then calls
     :func:`offer_free_seats` once the booking holds its own, so what it did
     not use goes to the next in line.
+
+    An open offer the customer holds on ``slot`` for an alternative date of
+    one of their entries on other slots is used the same way: its seats are
+    released for the booking, and the entry is ``booked`` as ``booking_id``
+    (the booking being made, or moved), audited with ``reason`` and ended by a
+    :class:`~bookingcore.domain.events.WaitlistOfferEnded` (``booked``) event
+    (see :func:`take_up_alternative_offer`). An offer that has run out is left
+    to the expiry job.
+
+    .. versionchanged:: 0.4 ``booking_id``; offers on an alternative date.
     """
-    if not slot.has_waitlist:  # nobody has ever joined: nothing to look for
+    if not slot.has_waitlist:  # nobody has ever joined nor been offered it: nothing to look for
         return False
-    found = tx.uow.waitlist.get_active(slot.id, customer_id)
-    if found is None:
-        return False
-    entry = tx.uow.waitlist.get_for_update(found.id)
-    if entry is None or not entry.is_active:  # pragma: no cover - the slot's lock is held
-        return False
-    return cancel_entries(
-        ctx,
-        tx,
-        slot,
-        [entry],
-        principal=principal,
+    waitlist = tx.uow.waitlist
+    released = False
+    found = waitlist.get_active(slot.id, customer_id)
+    entry = None if found is None else waitlist.get_for_update(found.id)
+    if entry is not None and entry.is_active:
+        released = cancel_entries(
+            ctx,
+            tx,
+            slot,
+            [entry],
+            principal=principal,
+            reason=reason,
+            now=now,
+            offer_onward=False,
+        )
+    for held in waitlist.list_offers_on(slot.id, customer_id):
+        if held.offered_slot_id is None:
+            continue  # the entry's own offer on the slot: ended above
+        offer = waitlist.get_for_update(held.id)
+        if offer is None or offer.offered_slot_id != slot.id or not offer.offer_is_open(now):
+            continue  # ended meanwhile, or run out (the expiry job sends it back to waiting)
+        take_up_alternative_offer(
+            tx, slot, offer, booking_id=booking_id, principal=principal, reason=reason, now=now
+        )
+        released = True
+    return released
+
+
+def take_up_alternative_offer(
+    tx: Transaction,
+    slot: Slot,
+    entry: WaitlistEntry,
+    *,
+    booking_id: BookingId,
+    principal: Principal,
+    reason: str,
+    now: datetime,
+) -> None:
+    """``entry``'s open offer on the alternative ``slot`` is taken up by ``booking_id``,
+    a booking of its customer made (or moved) onto ``slot`` another way than by
+    accepting it. Call with ``slot`` locked, then the entry.
+
+    The offer's seats are released (the booking holds its own), the entry is
+    ``booked`` as ``booking_id`` and so leaves its own slot's list, as an
+    accepted alternative does; its audit entry's reason is ``reason``, and a
+    :class:`~bookingcore.domain.events.WaitlistOfferEnded` (``booked``) event is
+    written. Seats the booking does not use are for the caller to offer on.
+    """
+    slot.release(entry.seats)
+    entry.book(booking_id=booking_id, now=now)
+    tx.audit(
+        principal,
+        entity=ENTRY_ENTITY,
+        entity_id=entry.id,
+        action=AuditAction.STATUS_CHANGED,
+        old={"status": WaitlistStatus.OFFERED.value, "offered_slot_id": str(slot.id)},
+        new={"status": entry.status.value, "booking_id": str(booking_id)},
         reason=reason,
-        now=now,
-        offer_onward=False,
     )
+    tx.emit(end_offer_event(tx, entry, "booked", now=now))
 
 
 def end_offer_event(

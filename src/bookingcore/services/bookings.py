@@ -465,12 +465,20 @@ class BookingService:
         (``loyalty_tier``, ``loyalty_percent``, ``loyalty_discount``): a later
         tier change never reprices it. See docs/loyalty.md.
 
+        A booking that holds seats ends the customer's active entry on the
+        slot's waiting list (``cancelled``) and takes up an open offer they hold
+        on the slot for an alternative date of an entry on another slot (that
+        entry is ``booked`` as this booking): the seats those offers held are
+        the booking's. See docs/waitlists.md, "Booking directly".
+
         .. versionchanged:: 0.4
            ``internal_notes`` are refused to partners and customers; ``voucher_code``;
            the slot's product's requirements (:attr:`~bookingcore.domain.Product.requirements`);
            loyalty tier discounts.
         .. versionchanged:: 0.4
            Reported to the core's observer (``Observer.booking_requested``), if any.
+        .. versionchanged:: 0.4
+           An open offer on the slot for an alternative date is taken up.
         """
         if self._ctx.observer is None:
             return self._request(request, principal, idempotency_key, None)
@@ -731,12 +739,14 @@ class BookingService:
         released = False
         if claim is None and lifecycle.holds_capacity(status):
             # The customer gets a seat without taking up an offer: their entry on the
-            # slot's waiting list ends, and seats an offer held for them are theirs.
+            # slot's waiting list ends, and seats an offer held for them are theirs
+            # (an offer there for an alternative date of another entry is taken up).
             released = end_entry_for_booking(
                 self._ctx,
                 tx,
                 slot,
                 customer_id,
+                booking_id=booking_id,
                 principal=principal,
                 reason=f"booked the slot directly (booking {reference})",
                 now=now,
@@ -1623,6 +1633,7 @@ class BookingService:
                 tx,
                 slot,
                 booking.customer_id,
+                booking_id=booking.id,
                 principal=principal,
                 reason=f"booking {booking.reference} took its seats ({target})",
                 now=self._ctx.now(),
@@ -2110,6 +2121,7 @@ class BookingService:
                 tx,
                 new_slot,
                 booking.customer_id,
+                booking_id=booking.id,
                 principal=principal,
                 reason=f"booking {booking.reference} was moved onto the slot",
                 now=now,

@@ -126,7 +126,11 @@ from bookingcore.services._import_kinds import (
     TravelerRules,
 )
 from bookingcore.services._requirements import requirement_problems
-from bookingcore.services._seat_offers import cancel_entries, offer_free_seats
+from bookingcore.services._seat_offers import (
+    cancel_entries,
+    offer_free_seats,
+    take_up_alternative_offer,
+)
 from bookingcore.services._suppliers import check_items_allow
 from bookingcore.services.bookings import check_sold_at
 from bookingcore.services.customers import CustomerService, loyalty_discount_in
@@ -1717,13 +1721,17 @@ class _Booker:
         principal = self._run.principal
         lifecycle = self._run.lifecycle
         entry = None
+        offers: Sequence[WaitlistEntry] = ()
         if not new and lifecycle.holds_capacity(lifecycle.resolve(draft.status)):
             entry = self._active_entry(draft.customer_id, slot)
-        # An offer's seats are the customer's to book: the booking's rules are checked on
-        # the slot as it is once they are released, so a row that fails ends nothing.
+            offers = self._alternative_offers(draft.customer_id, slot)
+        # An offer's seats are the customer's to book (their entry's on the slot, or one
+        # there for an alternative date): the booking's rules are checked on the slot
+        # as it is once they are released, so a row that fails ends nothing.
+        held = _held(entry, offers)
         checked = slot
-        if entry is not None and entry.status is WaitlistStatus.OFFERED:
-            checked = attrs.evolve(slot, seats_held=slot.seats_held - entry.seats)
+        if held:
+            checked = attrs.evolve(slot, seats_held=slot.seats_held - held)
         booking, raised = Booking.open(
             draft,
             slot=checked,
@@ -1733,9 +1741,10 @@ class _Booker:
             may_see=lambda other: policy.can_view_booking(principal, other),
             loyalty=loyalty,
         )
+        reason = f"{draft.note} booked the slot (booking {booking.reference})"
         if entry is not None:
-            reason = f"{draft.note} booked the slot (booking {booking.reference})"
             self._end_entry(entry, slot, reason)  # releases what the offer held
+        self._take_up(offers, slot, booking.id, reason)
         if checked is not slot:
             slot.hold(len(draft.travelers))  # what Booking.open held on ``checked``
         return booking, raised
@@ -1785,24 +1794,7 @@ class _Booker:
             check_items_allow(self._uow, booking, row.status, field="status")
             seats = booking.seats_to_move(row.status, lifecycle)
             slot = self._lock_slot(booking.slot_id) if seats else None
-            entry = None
-            if slot is not None and seats > 0:
-                # As a move at the desk: the customer's entry on the slot's list ends, and
-                # seats an offer held for them are theirs (only if the move then fits:
-                # a move that fails ends nothing).
-                entry = self._active_entry(booking.customer_id, slot)
-                if (
-                    entry is not None
-                    and entry.status is WaitlistStatus.OFFERED
-                    and slot.has_room_for(seats - entry.seats)
-                ):
-                    self._end_entry(entry, slot, f"{reason}: booking took its seats")
-                    entry = None
-            moved = booking.move(
-                row.status, lifecycle=lifecycle, author=self._author, slot=slot, note=reason
-            )
-            if slot is not None and entry is not None:
-                self._end_entry(entry, slot, f"{reason}: booking took its seats")
+            moved = self._move(booking, row, slot, seats, reason)
             if slot is not None and seats < 0 and slot.has_waitlist:
                 self.freed.add(slot.id)
             self._tx.record(moved, emit=emit)
@@ -1815,6 +1807,35 @@ class _Booker:
             self._tx.record(edited, emit=emit)
             changed = True
         return "update" if changed else "skip"
+
+    def _move(
+        self, booking: Booking, row: ValidRow, slot: Slot | None, seats: int, reason: str
+    ) -> Raised:
+        """Move ``booking`` to the row's status (``seats`` more held on ``slot``, locked
+        when the move changes them) as a move at the desk does: when it takes seats, the
+        customer's entry on the slot's list ends, and seats an offer held for them (or
+        one there for an alternative date) are theirs, only if the move then fits: a
+        move that fails ends nothing."""
+        entry = None
+        offers: Sequence[WaitlistEntry] = ()
+        took = f"{reason}: booking took its seats"
+        if slot is not None and seats > 0:
+            entry = self._active_entry(booking.customer_id, slot)
+            offers = self._alternative_offers(booking.customer_id, slot)
+            held = _held(entry, offers)
+            if held and slot.has_room_for(seats - held):
+                if entry is not None:
+                    self._end_entry(entry, slot, took)
+                self._take_up(offers, slot, booking.id, took)
+                entry, offers = None, ()
+        moved = booking.move(
+            row.status, lifecycle=self._run.lifecycle, author=self._author, slot=slot, note=reason
+        )
+        if slot is not None and entry is not None:
+            self._end_entry(entry, slot, took)
+        if slot is not None:
+            self._take_up(offers, slot, booking.id, took)
+        return moved
 
     def _location(self, location_id: LocationId) -> Location | None:
         if location_id not in self._locations:
@@ -1838,6 +1859,45 @@ class _Booker:
             return found
         entry = waitlist.get_for_update(found.id)
         return entry if entry is not None and entry.is_active else None
+
+    def _alternative_offers(self, customer_id: CustomerId, slot: Slot) -> Sequence[WaitlistEntry]:
+        """The customer's open offers on ``slot`` for an alternative date of their entries
+        on other slots (locked in a real run); one that has run out is the expiry job's."""
+        if not slot.has_waitlist or (customer_id, slot.id) in self._ended:
+            return ()
+        waitlist = self._uow.waitlist
+        found: list[WaitlistEntry] = []
+        for held in waitlist.list_offers_on(slot.id, customer_id):
+            if held.offered_slot_id is None:
+                continue  # the customer's entry of the slot itself: see _active_entry
+            entry = waitlist.get_for_update(held.id) if self._lock else held
+            if (
+                entry is not None
+                and entry.offered_slot_id == slot.id
+                and entry.offer_is_open(self._now)
+            ):
+                found.append(entry)
+        return found
+
+    def _take_up(
+        self, offers: Iterable[WaitlistEntry], slot: Slot, booking_id: BookingId, reason: str
+    ) -> None:
+        """The row's booking takes ``offers`` (see :meth:`_alternative_offers`) up: their
+        seats are released for it and their entries are booked; what it leaves is
+        offered after the run."""
+        assert self._tx is not None
+        for entry in offers:
+            take_up_alternative_offer(
+                self._tx,
+                slot,
+                entry,
+                booking_id=booking_id,
+                principal=self._run.principal,
+                reason=reason,
+                now=self._now,
+            )
+            self._ended.add((entry.customer_id, slot.id))
+            self.freed.add(slot.id)
 
     def _end_entry(self, entry: WaitlistEntry, slot: Slot, reason: str) -> None:
         """Cancel ``entry``: its customer is getting a seat from a row. Seats its offer
@@ -1962,6 +2022,13 @@ def _tally(run: _Run, outcomes: Iterable[_Outcome]) -> _Chunk:
         else:
             result.skipped += 1
     return result
+
+
+def _held(entry: WaitlistEntry | None, offers: Iterable[WaitlistEntry]) -> int:
+    """The seats held on a slot for a customer a row books there: by the offer of their
+    ``entry`` on it (if offered) and by their ``offers`` there for alternative dates."""
+    own = entry.seats if entry is not None and entry.status is WaitlistStatus.OFFERED else 0
+    return own + sum(offer.seats for offer in offers)
 
 
 def _key(row: ValidRow) -> str:

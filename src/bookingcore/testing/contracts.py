@@ -3503,6 +3503,81 @@ class WaitlistRepositoryContract(_Base):
             assert waiting.alternative_dates == (date(2026, 3, 20),)
             assert waiting.offer_slot_id == slot.id
 
+    def test_a_customer_s_offers_are_found_by_the_slot_they_hold_seats_on(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``list_offers_on``: the customer's offered entries whose seats are held on the
+        slot (their own entry's offer there, offers for an alternative date, open or run
+        out), in the order they joined; nobody else's, and no other slot's.
+
+        .. versionadded:: 0.4
+        """
+        slot, (me, other) = _stored_slot_customers(uow_factory, make, customers=2)
+        there = make.slot(slot.location_id, starts_at=T0 + timedelta(days=9))
+        third = make.slot(slot.location_id, starts_at=T0 + timedelta(days=11))
+        offered = {"status": WaitlistStatus.OFFERED, "offered_at": T0}
+
+        def entry(on: Slot, who: Customer, minute: int, **fields: Any) -> WaitlistEntry:
+            joined = T0 - timedelta(minutes=minute)
+            return make.waitlist_entry(
+                on.id, who.id, created_at=joined, updated_at=joined, **fields
+            )
+
+        alternative = entry(
+            there,
+            me,
+            5,
+            offered_slot_id=slot.id,
+            offer_expires_at=T0 + timedelta(hours=1),
+            **offered,
+        )
+        own = entry(slot, me, 9, offer_expires_at=T0 + timedelta(hours=2), **offered)
+        ran_out = entry(
+            third,
+            me,
+            1,
+            offered_slot_id=slot.id,
+            offer_expires_at=T0 + timedelta(seconds=1),
+            **offered,
+        )
+        entries = [
+            alternative,
+            own,
+            ran_out,
+            # the customer's other holds, and another customer's offer on the slot
+            entry(there, me, 2, status=WaitlistStatus.CANCELLED, offered_slot_id=slot.id),
+            entry(slot, other, 3, offer_expires_at=T0 + timedelta(hours=1), **offered),
+            entry(
+                third,
+                other,
+                4,
+                offered_slot_id=slot.id,
+                offer_expires_at=T0 + timedelta(hours=1),
+                **offered,
+            ),
+        ]
+        with uow_factory() as uow:
+            uow.slots.add(there)
+            uow.slots.add(third)
+            for made in entries:
+                uow.waitlist.add(made)
+            # Uncommitted entries are found inside their unit of work.
+            found = uow.waitlist.list_offers_on(slot.id, me.id)
+            assert [e.id for e in found] == [own.id, alternative.id, ran_out.id]
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.waitlist.list_offers_on(slot.id, me.id)
+            assert [e.id for e in found] == [own.id, alternative.id, ran_out.id]
+            assert found[1] == alternative
+            assert not uow.waitlist.list_offers_on(there.id, me.id)  # waits there, not offered
+            assert not uow.waitlist.list_offers_on(slot.id, CustomerId(uuid4()))
+            # A change made in the unit of work counts before it is committed.
+            locked = uow.waitlist.get_for_update(alternative.id)
+            assert locked is not None
+            locked.pass_alternative(date(2026, 3, 14), now=T0 + timedelta(minutes=1))
+            found = uow.waitlist.list_offers_on(slot.id, me.id)
+            assert [e.id for e in found] == [own.id, ran_out.id]
+
     def test_offers_and_bookings_are_stored(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

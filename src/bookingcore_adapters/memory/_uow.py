@@ -1426,6 +1426,15 @@ class _WaitlistRepository(_Repository[WaitlistEntry]):
             )
         )
 
+    def list_offers_on(self, slot_id: SlotId, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
+        return self._oldest_first(
+            lambda w: (
+                w.customer_id == customer_id
+                and w.status is WaitlistStatus.OFFERED
+                and w.offer_slot_id == slot_id
+            )
+        )
+
     def next_position(self, slot_id: SlotId) -> int:
         positions = [w.position for w in self._uow._rows(self._table) if w.slot_id == slot_id]
         return max(positions, default=0) + 1

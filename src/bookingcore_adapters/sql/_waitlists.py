@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    and_,
     case,
     exists,
     func,
@@ -440,6 +441,22 @@ class WaitlistRepository(Repository[WaitlistEntry]):
                 _lists_day(c.alternative_dates, day, dialect),
             ],
             keep,
+        )
+
+    def list_offers_on(self, slot_id: SlotId, customer_id: CustomerId) -> Sequence[WaitlistEntry]:
+        c = self._table.c
+        # The customer's entries are few: the (customer_id, created_at, id) index finds them.
+        held_on = or_(
+            c.offered_slot_id == slot_id,
+            and_(c.offered_slot_id.is_(None), c.slot_id == slot_id),
+        )
+        return self._oldest_first(
+            [c.customer_id == customer_id, c.status == WaitlistStatus.OFFERED.value, held_on],
+            lambda w: (
+                w.customer_id == customer_id
+                and w.status is WaitlistStatus.OFFERED
+                and w.offer_slot_id == slot_id
+            ),
         )
 
     def next_position(self, slot_id: SlotId) -> int:
