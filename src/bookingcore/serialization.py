@@ -15,6 +15,7 @@ cancellation policy and a product's requirements their versioned stored shapes
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -130,7 +131,8 @@ def event_from_dict(data: Any) -> DomainEvent:
 
 
 def serialized_message(message: OutboxMessage) -> SerializedMessage:
-    """``message`` as storage keeps it (its event as :func:`event_to_dict` writes it).
+    """``message`` as storage keeps it (its event as :func:`event_to_dict` writes it;
+    the payload compact, keys sorted).
 
     .. versionadded:: 0.2
     """
@@ -139,7 +141,7 @@ def serialized_message(message: OutboxMessage) -> SerializedMessage:
         id=event.id,
         name=event.name,
         occurred_at=event.occurred_at,
-        data=event_to_dict(event)["data"],
+        payload=json.dumps(event_to_dict(event)["data"], separators=(",", ":"), sort_keys=True),
         sequence=message.sequence,
     )
 

@@ -17,6 +17,7 @@ Subclass :class:`DomainEvent` to add your own; the subclass registers itself.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -491,21 +492,38 @@ class OutboxMessage:
 @attrs.frozen
 class SerializedMessage:
     """An outbox message as storage keeps it: the event's id, registered name, time and
-    JSON data (``event_to_dict(event)["data"]``), not rebuilt into a typed event.
+    data as JSON text (``payload``, the document of ``event_to_dict(event)["data"]``),
+    not rebuilt into a typed event.
 
     What an :class:`~bookingcore.ports.SerializedEventPublisher` gets from the
-    relay: a broker needs the JSON anyway, so the relay skips turning each
-    message into a typed :class:`DomainEvent` and back. ``bookingcore.serialization``
-    converts both ways (``serialized_message``, ``event_from_serialized``).
+    relay: a broker needs the JSON anyway, so the relay hands on the text storage
+    returned, with no typed :class:`DomainEvent` rebuilt and no document parsed
+    and written again. The text is JSON, not a canonical form: PostgreSQL's
+    ``jsonb`` prints keys in its own order with a space after each separator,
+    SQLite keeps what was written. Parse it to compare it (:attr:`data`).
+    ``bookingcore.serialization`` converts both ways (``serialized_message``,
+    ``event_from_serialized``).
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       The data comes as JSON text, ``payload``; ``data`` parses it.
     """
 
     id: UUID
     name: str
     occurred_at: datetime
-    data: Mapping[str, Any]
+    payload: str
     sequence: int | None = None
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """The event's data, parsed from :attr:`payload` (again at each access).
+
+        .. versionchanged:: 0.4
+           Parsed from ``payload``; it was a field.
+        """
+        parsed: Mapping[str, Any] = json.loads(self.payload)
+        return parsed
 
 
 class DeliveryStatus(enum.StrEnum):

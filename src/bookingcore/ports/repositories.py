@@ -701,9 +701,9 @@ class OutboxRepository(Protocol):
         in one step: a relay's batch for a
         :class:`~bookingcore.ports.SerializedEventPublisher`.
 
-        The messages come as stored (JSON data, no typed event), in outbox
-        order; only stored ones (those added in this unit of work are not
-        numbered yet). They stay claimed until this unit of work ends, and
+        The messages come as stored (the data as the JSON text storage holds,
+        no typed event), in outbox order; only stored ones (those added in this
+        unit of work are not numbered yet). They stay claimed until this unit of work ends, and
         messages another unit of work claimed are skipped, as with
         :meth:`claim_unpublished`. The mark is part of this unit of work: a
         rollback (say, the broker refused the batch) leaves them unpublished

@@ -20,15 +20,18 @@ class RedisStreamPublisher:
     """An :class:`~bookingcore.ports.EventPublisher` that appends to a Redis stream.
 
     Also a :class:`~bookingcore.ports.SerializedEventPublisher`, so the relay
-    hands it the outbox rows' JSON without rebuilding typed events (the
-    entries are the same either way).
+    hands it the outbox rows' JSON text without rebuilding typed events or
+    parsing the documents (the entries carry the same data either way).
 
     Each outbox message becomes one stream entry, in the order given, with
     the fields ``id`` (the event id; consumers deduplicate by it), ``type``
     (the event's registered name), ``sequence`` (the outbox position, ``""``
-    if unknown), ``occurred_at`` (ISO 8601) and ``payload`` (the event as
-    JSON, as :func:`bookingcore.serialization.event_to_dict` writes its
-    ``data``). :func:`event_from_stream` turns an entry back into the event.
+    if unknown), ``occurred_at`` (ISO 8601) and ``payload`` (the event's
+    ``data`` as :func:`bookingcore.serialization.event_to_dict` writes it, as
+    JSON text: compact with sorted keys from :meth:`publish`, the outbox's own
+    text from :meth:`publish_serialized`, e.g. PostgreSQL's ``jsonb`` spacing
+    and key order; parse it, never compare it as text).
+    :func:`event_from_stream` turns an entry back into the event.
 
     A batch is sent in one ``MULTI``/``EXEC`` transaction: no other client's
     entries interleave with it, and a connection lost before ``EXEC`` adds
@@ -46,6 +49,8 @@ class RedisStreamPublisher:
             ``False`` trims to exactly ``maxlen``.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       ``publish_serialized`` writes the outbox's JSON text as it is.
     """
 
     def __init__(
@@ -106,7 +111,9 @@ def serialized_stream_fields(message: SerializedMessage) -> dict[FieldT, Encodab
         "type": message.name,
         "sequence": "" if message.sequence is None else str(message.sequence),
         "occurred_at": message.occurred_at.isoformat(),
-        "payload": json.dumps(message.data, separators=(",", ":"), sort_keys=True),
+        # The JSON as the outbox holds it: parse it to read it (its spacing and key
+        # order are storage's, not a canonical form).
+        "payload": message.payload,
     }
 
 

@@ -672,8 +672,10 @@ class OutboxRepository(Repository[OutboxMessage]):
         )
         rows.sort(key=_FIRST)  # RETURNING follows no order; the sequence comes first
         return [
-            SerializedMessage(id=ident, name=name, occurred_at=when, data=data, sequence=sequence)
-            for sequence, ident, name, when, data in rows
+            SerializedMessage(
+                id=ident, name=name, occurred_at=when, payload=payload, sequence=sequence
+            )
+            for sequence, ident, name, when, payload in rows
         ]
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
