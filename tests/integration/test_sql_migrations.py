@@ -40,6 +40,7 @@ from bookingcore.domain.customers import Customer, Traveler
 from bookingcore.domain.devices import PushDevice, PushDeviceId
 from bookingcore.domain.idempotency import key_claim_id
 from bookingcore.domain.lifecycle import RESERVATION
+from bookingcore.domain.payments import RefundStatus
 from bookingcore.domain.sharing import ShareLinkId
 from bookingcore.domain.slots import Slot
 from bookingcore.domain.values import Actor, ActorKind, CommunicationId, EmailAddress
@@ -1610,3 +1611,73 @@ def test_messages_gain_their_attempts_and_whether_their_failure_may_work_later(
     with database.connect() as connection:
         count = connection.execute(text("SELECT count(*) FROM booking_communications"))
         assert count.scalar_one() == 1
+
+
+#: The revision before 0051 (what a refund's provider reported).
+BEFORE_0051 = "0050"
+
+
+def test_refunds_gain_what_their_provider_reported(database: Engine) -> None:
+    """0051 adds ``payment_refunds.provider_status`` (``NULL`` for a refund stored before:
+    what its provider reported was not kept); the upgraded schema is the mapping's, a
+    refund that ended stays as it ended, and a downgrade drops the column and keeps the
+    refunds."""
+    migrations.upgrade(database, BEFORE_0051)
+    assert "provider_status" not in _columns(database, "payment_refunds")
+    store = SqlStore(database)
+    make = Builder()
+    booking = _store_a_booking(store, make).booking
+    payment = make.payment(booking, amount=Money("1000", "INR"))
+    payment.capture(now=T0)
+    with store.unit_of_work() as uow:
+        uow.payments.add(payment)
+        uow.commit()
+    ended, early = uuid4(), uuid4()
+    with database.begin() as connection:
+        for ident, status, reference, minutes in (
+            (ended, "succeeded", "re_ended", 1),
+            (early, "unreconciled", "re_early", 2),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO payment_refunds (id, payment_id, amount, currency, status,"
+                    " provider_reference, created_at, updated_at, completed_at, version)"
+                    " VALUES (:id, :payment, 100.00, 'INR', :status, :reference, :at, :at,"
+                    " :completed, 1)"
+                ),
+                _uuid_parameters(database, {"id": ident, "payment": payment.id})
+                | {
+                    "status": status,
+                    "reference": reference,
+                    "at": T0 + timedelta(minutes=minutes),
+                    "completed": T0 if status == "succeeded" else None,
+                },
+            )
+    store.dispose()
+    migrations.upgrade(database)
+    assert "provider_status" in _columns(database, "payment_refunds")
+    assert _differences(database) == []
+    store = SqlStore(database)
+    with store.unit_of_work() as uow:
+        refunds = uow.refunds.list_for_payment(payment.id)
+        assert [(r.status.value, r.provider_status) for r in refunds] == [
+            ("succeeded", None),
+            ("unreconciled", None),
+        ]
+        locked = uow.payments.get_for_update(payment.id)
+        assert locked is not None
+        settled, unreconciled = refunds
+        # A refund that ended before reports were kept stays as it ended.
+        assert not locked.report_refund(settled, "failed", now=T0 + timedelta(hours=1))
+        assert locked.report_refund(unreconciled, "pending", now=T0 + timedelta(hours=1))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        stored = uow.refunds.get_by_provider_reference("re_early")
+        assert stored is not None
+        assert stored.provider_status is RefundStatus.PENDING
+    store.dispose()
+    migrations.downgrade(database, BEFORE_0051)
+    assert "provider_status" not in _columns(database, "payment_refunds")
+    with database.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM payment_refunds"))
+        assert count.scalar_one() == 2

@@ -56,10 +56,12 @@ class Shop:
         assert reference is not None
         return booking, reference
 
-    def refunded_at_provider(self, ref: str, reference: str, amount: str) -> Refund:
+    def refunded_at_provider(
+        self, ref: str, reference: str, amount: str, status: str = "succeeded"
+    ) -> Refund:
         self.core.payments.handle_webhook(
             "fake",
-            *self.provider.refund_webhook(ref, reference, "succeeded", amount=Money(amount, "INR")),
+            *self.provider.refund_webhook(ref, reference, status, amount=Money(amount, "INR")),
         )
         with self.store.unit_of_work() as uow:
             found = uow.refunds.get_by_provider_reference(ref)
@@ -180,3 +182,47 @@ def test_the_refund_item_is_resolved_with_its_refunds_not_by_hand(shop: Shop) ->
         )
     shop.core.payments.resolve_refund(too_much.id, "dismiss", principal=ADMIN, note="chargeback")
     assert shop.core.payments.needing_attention(principal=ADMIN) == []
+
+
+def test_staff_apply_a_refund_reported_pending_as_pending(shop: Shop) -> None:
+    """Two refunds reported pending before the capture: the first fits and is reserved,
+    the second is left for staff; once the first fails, staff apply the second, which
+    stays pending (reserved, no credit note) until the provider reports it succeeded."""
+    booking, reference = shop.paying()
+    first = shop.refunded_at_provider("re_a", reference, "600", "pending")
+    second = shop.refunded_at_provider("re_b", reference, "600", "pending")
+    shop.captured(reference)
+
+    with shop.store.unit_of_work() as uow:
+        assert [(r.id, r.status) for r in uow.refunds.list_for_payment(first.payment_id)] == [
+            (first.id, RefundStatus.PENDING),
+            (second.id, RefundStatus.UNRECONCILED),
+        ]
+    shop.refunded_at_provider("re_a", reference, "600", "failed")
+    (payment,) = shop.core.payments.for_booking(booking.id, principal=ADMIN)
+    assert (payment.pending_refund_amount, payment.refundable_amount) == (
+        Money("0", "INR"),
+        Money("1000", "INR"),
+    )
+
+    applied = shop.core.payments.resolve_refund(second.id, "apply", principal=ADMIN)
+
+    assert (applied.status, applied.provider_status) == (
+        RefundStatus.PENDING,
+        RefundStatus.PENDING,
+    )
+    (payment,) = shop.core.payments.for_booking(booking.id, principal=ADMIN)
+    assert (payment.status, payment.refunded_amount, payment.pending_refund_amount) == (
+        PaymentStatus.CAPTURED,
+        Money("0", "INR"),
+        Money("600", "INR"),
+    )
+    assert payment.attention == ()
+    assert len(shop.core.payments.invoices_for(booking.id, principal=ADMIN)) == 1  # no credit
+    settled = shop.refunded_at_provider("re_b", reference, "600", "succeeded")
+    assert settled.status is RefundStatus.SUCCEEDED
+    (payment,) = shop.core.payments.for_booking(booking.id, principal=ADMIN)
+    assert (payment.status, payment.refunded_amount) == (
+        PaymentStatus.PARTIALLY_REFUNDED,
+        Money("600", "INR"),
+    )

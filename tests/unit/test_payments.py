@@ -435,6 +435,85 @@ class TestRefunds:
         with pytest.raises(InvalidTransitionError):
             payment.reconcile_refund(refund, now=LATER)
 
+    def test_what_the_provider_reports_moves_forward_only(self, make: Builder) -> None:
+        payment = _payment(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("400", "INR"),
+            now=LATER,
+            provider_reference="re",
+            status="pending",
+        )
+        assert (refund.status, refund.provider_status) == (
+            RefundStatus.UNRECONCILED,
+            RefundStatus.PENDING,
+        )
+        assert not payment.report_refund(refund, "pending", now=LATER)  # a repeat
+        version = refund.version
+        assert payment.report_refund(refund, RefundStatus.FAILED, now=LATER)
+        assert (refund.provider_status, refund.version) == (RefundStatus.FAILED, version + 1)
+        for back in ("pending", "succeeded", "failed"):
+            assert not payment.report_refund(refund, back, now=LATER)
+        assert refund.provider_status is RefundStatus.FAILED
+        with pytest.raises(ValidationError) as refused:
+            payment.report_refund(refund, "unreconciled", now=LATER)
+        assert refused.value.fields == ("status",)
+
+    def test_a_refund_settled_before_reports_were_kept_stays_settled(self, make: Builder) -> None:
+        payment = _captured(make)
+        refund = payment.start_refund(
+            refund_id=RefundId(uuid4()), amount=Money("100", "INR"), now=LATER
+        )
+        payment.settle_refund(refund, now=LATER)
+        assert refund.provider_status is None
+        assert not payment.report_refund(refund, "failed", now=LATER)
+        assert not payment.report_refund(refund, "pending", now=LATER)
+        assert refund.provider_status is None
+
+    def test_an_unreconciled_refund_reported_failed_fails_and_frees_nothing(
+        self, make: Builder
+    ) -> None:
+        payment = _payment(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("400", "INR"),
+            now=LATER,
+            provider_reference="re",
+        )
+        payment.fail_refund(refund, now=LATER, reason="refund.failed")
+        assert (refund.status, refund.completed_at) == (RefundStatus.FAILED, LATER)
+        payment.capture(now=LATER)
+        assert payment.refundable_amount == payment.captured_amount
+        with pytest.raises(InvalidTransitionError):
+            payment.reconcile_refund(refund, now=LATER)
+
+    def test_a_provider_refund_first_reported_failed_is_kept_failed(self, make: Builder) -> None:
+        payment = _captured(make)
+        refund = payment.record_provider_refund(
+            refund_id=RefundId(uuid4()),
+            amount=Money("400", "INR"),
+            now=LATER,
+            provider_reference="re",
+            status=RefundStatus.FAILED,
+        )
+        assert (refund.status, refund.provider_status, refund.completed_at) == (
+            RefundStatus.FAILED,
+            RefundStatus.FAILED,
+            LATER,
+        )
+        assert (payment.refunded_amount, payment.pending_refund_amount) == (
+            Money("0", "INR"),
+            Money("0", "INR"),
+        )
+        with pytest.raises(ValidationError):
+            payment.record_provider_refund(
+                refund_id=RefundId(uuid4()),
+                amount=Money("1", "INR"),
+                now=LATER,
+                provider_reference="re_2",
+                status="dismissed",
+            )
+
     def test_amounts_keep_the_currency_precision(self, make: Builder) -> None:
         payment = _captured(make, "0.03")
         for _ in range(3):

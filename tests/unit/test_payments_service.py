@@ -862,7 +862,22 @@ class TestRefundsMadeAtTheProvider:
             "fake",
             *world.provider.refund_webhook("re_f", reference, "failed", amount=Money("100", "INR")),
         )
-        assert self._refunds(world, booking) == []
+        # Kept as failed, counted nowhere: its pending report arriving late moves nothing.
+        (kept,) = self._refunds(world, booking)
+        assert (kept.status, kept.provider_status) == (RefundStatus.FAILED, RefundStatus.FAILED)
+        world.core.payments.handle_webhook(
+            "fake",
+            *world.provider.refund_webhook(
+                "re_f", reference, "pending", amount=Money("100", "INR")
+            ),
+        )
+        assert [r.status for r in self._refunds(world, booking)] == [RefundStatus.FAILED]
+        (payment,) = world.core.payments.for_booking(booking.id, principal=ADMIN)
+        assert payment.status is PaymentStatus.CAPTURED
+        assert (payment.refunded_amount, payment.pending_refund_amount) == (
+            Money("0", "INR"),
+            Money("0", "INR"),
+        )
 
     def test_a_webhook_naming_the_library_refund_by_its_key_settles_it(self, world: World) -> None:
         booking, reference = self._paid(world)

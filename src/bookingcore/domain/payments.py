@@ -41,6 +41,15 @@ together overdraw it. A refund the provider made on its own (in its
 dashboard) is recorded with :meth:`Payment.record_provider_refund`; one the
 payment cannot hold is kept ``unreconciled``, outside these totals.
 
+**A refund follows what its provider reported.** Every refund keeps the
+status its provider last reported (:attr:`Refund.provider_status`:
+``pending``, then ``succeeded`` or ``failed``), forward only, as a payment's
+status is: :meth:`Payment.report_refund` records a report and refuses to move
+it back, so a late or redelivered ``pending`` report after ``failed`` changes
+nothing. An unreconciled refund the provider reported ``pending`` is taken in
+as ``pending`` (its amount reserved), not as refunded; one it reported
+``failed`` moved no money and becomes ``failed``.
+
 .. versionadded:: 0.1
 """
 
@@ -128,13 +137,16 @@ class RefundStatus(enum.StrEnum):
     refund, nothing captured yet, or another currency. It is recorded as the
     provider says, counted in no total, and its payment is flagged for staff
     (:meth:`Payment.record_provider_refund`). Staff resolve it: applied once it
-    fits (:meth:`Payment.reconcile_refund`, then it settles as ``succeeded``),
-    or ``dismissed`` with a note (:meth:`Payment.dismiss_refund`): still
-    recorded, still counted in no total.
+    fits (:meth:`Payment.reconcile_refund`: ``pending``, then ``succeeded`` or
+    ``failed`` as the provider reports), or ``dismissed`` with a note
+    (:meth:`Payment.dismiss_refund`): still recorded, still counted in no
+    total. One the provider reports ``failed`` moved no money: it becomes
+    ``failed`` (:meth:`Payment.fail_refund`), counted in no total.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.4 ``unreconciled``.
     .. versionchanged:: 0.4 ``dismissed``.
+    .. versionchanged:: 0.4 an ``unreconciled`` refund may become ``failed``.
     """
 
     PENDING = "pending"
@@ -145,6 +157,7 @@ class RefundStatus(enum.StrEnum):
 
 
 _P = PaymentStatus
+_PENDING = RefundStatus.PENDING
 _RETRIED = frozenset({_P.REQUIRES_ACTION, _P.AUTHORIZED, _P.CAPTURED, _P.FAILED, _P.CANCELLED})
 
 #: The moves a payment's status may make (refund statuses only through refunds).
@@ -243,8 +256,21 @@ _REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
     RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
     RefundStatus.SUCCEEDED: frozenset(),
     RefundStatus.FAILED: frozenset(),
-    RefundStatus.UNRECONCILED: frozenset({RefundStatus.PENDING, RefundStatus.DISMISSED}),
+    RefundStatus.UNRECONCILED: frozenset(
+        {RefundStatus.PENDING, RefundStatus.FAILED, RefundStatus.DISMISSED}
+    ),
     RefundStatus.DISMISSED: frozenset(),
+}
+
+#: The statuses a provider reports a refund in (:attr:`Refund.provider_status`).
+_REPORTED = frozenset({RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED})
+
+#: Where a reported status may move: forward only, as a payment's status does.
+_REPORT_MOVES: dict[RefundStatus | None, frozenset[RefundStatus]] = {
+    None: _REPORTED,
+    RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.FAILED: frozenset(),
 }
 
 
@@ -254,6 +280,17 @@ def _payment_status(value: object) -> PaymentStatus:
 
 def _refund_status(value: object) -> RefundStatus:
     return parse_choice(RefundStatus, value, "status", what="a refund status")
+
+
+def _reported_status(value: object, field: str = "provider_status") -> RefundStatus | None:
+    """A status a provider reports a refund in: ``pending``, ``succeeded`` or ``failed``."""
+    if value is None:
+        return None
+    status = parse_choice(RefundStatus, value, field, what="a refund status")
+    if status not in _REPORTED:
+        msg = f"{status.value!r} is not a status a provider reports (pending, succeeded, failed)"
+        raise ValidationError.single(field, msg, "invalid_choice")
+    return status
 
 
 def _event_ids(values: Iterable[object]) -> frozenset[str]:
@@ -288,11 +325,17 @@ class Refund(Versioned):
 
     Its status changes only through its payment (:meth:`Payment.settle_refund`,
     :meth:`Payment.fail_refund`), which keeps the payment's running totals right.
+    ``provider_status`` is the status its provider last reported (``pending``,
+    ``succeeded`` or ``failed``; ``None`` until it reported one, and for
+    refunds stored before it was kept), moved forward only by
+    :meth:`Payment.report_refund`.
 
     Raises:
-        ValidationError: on ``amount`` when it is not above zero.
+        ValidationError: on ``amount`` when it is not above zero; on
+            ``provider_status`` when it is not one a provider reports.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``provider_status``.
     """
 
     id: RefundId
@@ -306,6 +349,7 @@ class Refund(Versioned):
     failure_reason: str | None = None
     completed_at: datetime | None = None
     version: int = 1
+    provider_status: RefundStatus | None = attrs.field(default=None, converter=_reported_status)
 
     entity_name = "refund"
 
@@ -657,25 +701,46 @@ class Payment(Versioned):
         now: datetime,
         provider_reference: str,
         reason: str | None = None,
+        status: RefundStatus | str = RefundStatus.PENDING,
     ) -> Refund:
         """Record a refund the provider made without the library asking (in its dashboard).
 
-        The refund comes back ``pending`` with ``amount`` reserved, as from
-        :meth:`start_refund`: settle it with :meth:`settle_refund` when the
-        provider says it succeeded. When the payment cannot hold it (nothing
-        captured, another currency, more than :attr:`refundable_amount`), it
-        comes back ``unreconciled`` with the reason in ``failure_reason`` and
-        the payment unchanged: the money went back all the same, so store the
-        refund and flag the payment for staff. Store the returned refund
+        ``status`` is what the provider reported it at (its
+        :attr:`Refund.provider_status`). The refund comes back ``pending`` with
+        ``amount`` reserved, as from :meth:`start_refund`: settle it with
+        :meth:`settle_refund` when the provider says it succeeded. When the
+        payment cannot hold it (nothing captured, another currency, more than
+        :attr:`refundable_amount`), it comes back ``unreconciled`` with the
+        reason in ``failure_reason`` and the payment unchanged: the provider
+        may have given the money back all the same, so store the refund and
+        flag the payment for staff. One reported ``failed`` moved no money: it
+        comes back ``failed``, the payment unchanged (kept so a late
+        ``pending`` report of it moves nothing). Store the returned refund
         (``uow.refunds.add``) in the same unit of work as this payment.
 
         Raises:
-            ValidationError: on ``amount`` when it is not above zero.
+            ValidationError: on ``amount`` when it is not above zero; on
+                ``status`` when it is not one a provider reports.
 
         .. versionadded:: 0.4
+        .. versionchanged:: 0.4 ``status``.
         """
+        reported = _reported_status(status, "status")
+        if reported is RefundStatus.FAILED:
+            return Refund(
+                id=refund_id,
+                payment_id=self.id,
+                amount=amount,
+                created_at=now,
+                updated_at=now,
+                reason=reason,
+                status=RefundStatus.FAILED,
+                provider_reference=provider_reference,
+                completed_at=now,
+                provider_status=reported,
+            )
         try:
-            return self.start_refund(
+            refund = self.start_refund(
                 refund_id=refund_id,
                 amount=amount,
                 now=now,
@@ -684,6 +749,9 @@ class Payment(Versioned):
             )
         except (InvalidTransitionError, ValidationError) as exc:
             refused = exc
+        else:
+            refund.provider_status = reported
+            return refund
         return Refund(
             id=refund_id,
             payment_id=self.id,
@@ -694,14 +762,49 @@ class Payment(Versioned):
             status=RefundStatus.UNRECONCILED,
             provider_reference=provider_reference,
             failure_reason=str(refused),
+            provider_status=reported,
         )
+
+    def report_refund(self, refund: Refund, status: RefundStatus | str, *, now: datetime) -> bool:
+        """Record that the provider reports ``refund`` at ``status``; True when it moved on.
+
+        The reported status (:attr:`Refund.provider_status`) moves forward only:
+        ``pending``, then ``succeeded`` or ``failed``. A report that would move it
+        back, or repeats it, changes nothing and returns False. A refund that
+        reported nothing yet starts from its own status when that is one a
+        provider reports (a refund settled before reports were kept stays
+        settled). The refund's own status is not changed here: when this
+        returns True, settle a ``pending`` refund reported ``succeeded``
+        (:meth:`settle_refund`), and fail a ``pending`` or ``unreconciled`` one
+        reported ``failed`` (:meth:`fail_refund`).
+
+        Raises:
+            ValidationError: on ``refund`` when it belongs to another payment; on
+                ``status`` when it is not one a provider reports.
+
+        .. versionadded:: 0.4
+        """
+        self._own(refund)
+        reported = _reported_status(status, "status")
+        assert reported is not None
+        known = refund.provider_status
+        if known is None and refund.status in _REPORTED and refund.status is not _PENDING:
+            known = refund.status  # ended before reports were kept: it ends as it is
+        if reported not in _REPORT_MOVES[known]:
+            return False
+        refund.provider_status = reported
+        refund.updated_at = ensure_aware(now, "now")
+        refund.version += 1
+        return True
 
     def reconcile_refund(self, refund: Refund, *, now: datetime) -> None:
         """Take an ``unreconciled`` ``refund`` into the books, now that the payment can hold it.
 
         The refund becomes ``pending`` with its amount reserved, as from
-        :meth:`start_refund`; settle it with :meth:`settle_refund` (the
-        provider made it already). Nothing changes when it still does not fit.
+        :meth:`start_refund`; settle it with :meth:`settle_refund` once the
+        provider reported it ``succeeded`` (:attr:`Refund.provider_status`);
+        while it reports ``pending`` the amount stays reserved. Nothing
+        changes when it still does not fit.
 
         Raises:
             ValidationError: on ``refund`` when it belongs to another payment;
@@ -771,13 +874,20 @@ class Payment(Versioned):
     def fail_refund(self, refund: Refund, *, now: datetime, reason: str | None = None) -> None:
         """The provider could not pay ``refund`` out: its reservation is freed.
 
+        An ``unreconciled`` refund reserved nothing: it becomes ``failed``, and
+        the payment's totals stay as they are.
+
         Raises:
             ValidationError: on ``refund`` when it belongs to another payment.
-            InvalidTransitionError: the refund is not pending.
+            InvalidTransitionError: the refund is not pending or unreconciled.
+
+        .. versionchanged:: 0.4 an ``unreconciled`` refund may fail.
         """
         self._own(refund)
+        reserved = refund.is_pending
         refund._end(RefundStatus.FAILED, now, failure_reason=reason)
-        self.pending_refund_amount -= refund.amount
+        if reserved:
+            self.pending_refund_amount -= refund.amount
         self.touch(now)
 
     # ------------------------------------------------------------------ helpers

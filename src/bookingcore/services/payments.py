@@ -783,7 +783,11 @@ class PaymentService:
 
         The refund is found by the provider's refund id, else by the key the library
         sent with it (its webhook came before the provider's answer was stored), else
-        it was made at the provider and is recorded here.
+        it was made at the provider and is recorded here. The status reported moves
+        the refund's :attr:`~bookingcore.domain.Refund.provider_status` forward only
+        (a late ``pending`` after ``failed`` changes nothing), and the refund with it
+        (:meth:`_follow_report`), whether it is the library's, one made at the
+        provider, or one still unreconciled.
         """
         assert event.refund_reference is not None
         now = self._ctx.now()
@@ -792,18 +796,54 @@ class PaymentService:
             refund = self._refund_by_key(tx.uow, payment, event)
         if refund is None:
             return self._record_provider_refund(tx, payment, event)
-        if not refund.is_pending or not payment.record_event(event.event_id, now=now):
+        reported = event.refund_status
+        if reported is None:
+            if refund.is_pending:
+                self._remember_reference(refund, event.refund_reference, now)
             return None
-        if event.refund_status is RefundStatus.SUCCEEDED:
-            principal = Principal.webhook(event.provider)
-            reference = event.refund_reference
-            self._settle_refund(tx, payment, refund, principal, reference=reference)
-        elif event.refund_status is RefundStatus.FAILED:
-            self._remember_reference(refund, event.refund_reference, now)
-            payment.fail_refund(refund, now=now, reason=event.kind)
-        else:
-            self._remember_reference(refund, event.refund_reference, now)
+        if not payment.report_refund(refund, reported, now=now):
+            return None  # repeats or goes back on what the provider reported before
+        payment.record_event(event.event_id, now=now)
+        self._remember_reference(refund, event.refund_reference, now)
+        principal = Principal.webhook(event.provider)
+        self._follow_report(tx, payment, refund, principal, why=f"{event.provider} {event.kind}")
         return None
+
+    def _follow_report(
+        self, tx: Transaction, payment: Payment, refund: Refund, principal: Principal, *, why: str
+    ) -> None:
+        """Move the locked ``payment``'s ``refund`` as its provider last reported it.
+
+        A ``pending`` refund reported ``succeeded`` settles (credit note, commission
+        reversed, the booking closed when its money all went back); one reported
+        ``failed`` fails, and its amount is refundable again. An ``unreconciled``
+        refund reported ``failed`` moved no money: it fails too, and the payment's
+        flag for unreconciled refunds closes once none is left. Each failure writes
+        an audit entry on the payment.
+        """
+        reported = refund.provider_status
+        before = refund.status
+        if before is RefundStatus.PENDING and reported is RefundStatus.SUCCEEDED:
+            self._settle_refund(tx, payment, refund, principal)
+            return
+        if reported is not RefundStatus.FAILED or before not in {
+            RefundStatus.PENDING,
+            RefundStatus.UNRECONCILED,
+        }:
+            return
+        payment.fail_refund(refund, now=self._ctx.now(), reason=why)
+        tx.audit(
+            principal,
+            entity="payment",
+            entity_id=payment.id,
+            action=AuditAction.UPDATED,
+            old={"refund": str(refund.id), "status": before.value},
+            new={"refund": str(refund.id), "status": refund.status.value},
+            reason=f"refund {refund.provider_reference or refund.id} failed: {why}",
+            booking_id=payment.booking_id,
+        )
+        if before is RefundStatus.UNRECONCILED:
+            self._clear_refund_flag(tx, payment, principal)
 
     @staticmethod
     def _refund_by_key(uow: UnitOfWork, payment: Payment, event: WebhookEvent) -> Refund | None:
@@ -826,11 +866,16 @@ class PaymentService:
         self, tx: Transaction, payment: Payment, event: WebhookEvent
     ) -> str | None:
         """Record a refund made at the provider, and settle it when the provider says it
-        succeeded, as the library's own refunds settle; the reason when it was flagged."""
+        succeeded, as the library's own refunds settle; the reason when it was flagged.
+
+        One reported ``failed`` first moved no money: it is recorded ``failed`` (when
+        its amount is told), so that its ``pending`` report arriving later moves nothing.
+        """
         assert event.refund_reference is not None
         reference = event.refund_reference
-        if event.refund_status is RefundStatus.FAILED:
-            return None  # no money moved
+        failed = event.refund_status is RefundStatus.FAILED
+        if failed and event.refund_amount is None:
+            return None  # no money moved, and nothing to record it with
         now = self._ctx.now()
         principal = Principal.webhook(event.provider)
         amount = event.refund_amount
@@ -848,6 +893,7 @@ class PaymentService:
             now=now,
             provider_reference=reference,
             reason=why,
+            status=event.refund_status or RefundStatus.PENDING,
         )
         tx.uow.refunds.add(refund)
         tx.audit(
@@ -855,7 +901,12 @@ class PaymentService:
             entity="payment",
             entity_id=payment.id,
             action=AuditAction.UPDATED,
-            new={"refund": str(refund.id), "amount": f"{amount}", "provider_reference": reference},
+            new={
+                "refund": str(refund.id),
+                "amount": f"{amount}",
+                "provider_reference": reference,
+                "status": refund.status.value,
+            },
             reason=why,
             booking_id=payment.booking_id,
         )
@@ -1154,6 +1205,7 @@ class PaymentService:
             reference=answer.reference,
             settled=answer.status is RefundStatus.SUCCEEDED,
             failed=answer.failure_reason if answer.status is RefundStatus.FAILED else None,
+            reported=answer.status,
         )
 
     def _end_refund(
@@ -1164,12 +1216,21 @@ class PaymentService:
         reference: str | None = None,
         settled: bool = False,
         failed: str | None = None,
+        reported: RefundStatus | None = None,
     ) -> Refund:
         now = self._ctx.now()
         with self._ctx.transaction() as tx:
             refund = tx.uow.refunds.get(refund_id)
             assert refund is not None
             payment = self._payment_for_update(tx.uow, refund.payment_id)
+            # The answer is a report like a webhook's: one older than a webhook
+            # applied meanwhile moves nothing back.
+            if (
+                refund.is_pending
+                and reported is not None
+                and not payment.report_refund(refund, reported, now=now)
+            ):
+                settled, failed = False, None
             if refund.is_pending:
                 if settled:
                     self._settle_refund(tx, payment, refund, principal, reference=reference)
@@ -1234,7 +1295,9 @@ class PaymentService:
         ``apply`` takes it into the books once its payment can hold it (captured,
         same currency, no more than is left to refund): it settles as the
         library's own refunds do (credit note, commission reversed, a booking
-        whose money all went back moves to ``refunded``). ``dismiss`` closes it
+        whose money all went back moves to ``refunded``), unless the provider
+        last reported it ``pending``: then it stays ``pending``, its amount
+        reserved, until the provider reports it ``succeeded`` or ``failed``. ``dismiss`` closes it
         with ``note`` (required): it stays recorded, ``dismissed``, counted in no
         total. Either way an audit entry names the staff member, and once no
         unreconciled refund is left on the payment its ``unreconciled_refund``
@@ -1295,7 +1358,8 @@ class PaymentService:
                 reason=why or f"refund {refund.provider_reference or refund.id} applied by staff",
                 booking_id=payment.booking_id,
             )
-            if action == "apply":
+            if action == "apply" and refund.provider_status is not RefundStatus.PENDING:
+                # The provider said it succeeded, or said nothing that was kept: staff's word.
                 self._settle_refund(tx, payment, refund, principal)
             self._clear_refund_flag(tx, payment, principal)
             tx.commit()
@@ -1366,7 +1430,11 @@ class PaymentService:
 
     def _reconcile_refunds(self, tx: Transaction, payment: Payment, principal: Principal) -> None:
         """Apply the locked ``payment``'s unreconciled refunds that it can hold now, oldest
-        first, each through the one settlement path; the others stay unreconciled.
+        first, as their provider reported them: one reported ``succeeded`` settles
+        through the one settlement path, one reported ``pending`` stays ``pending`` with
+        its amount reserved (its later report settles or fails it). The others stay
+        unreconciled, and so does one whose reported status was not kept (stored
+        before it was): staff decide.
 
         Only a payment flagged for an unreconciled refund can have one (storing one
         flags its payment, and the flag cannot be resolved while one is left), so
@@ -1376,7 +1444,7 @@ class PaymentService:
             return
         applied = False
         for refund in tx.uow.refunds.list_for_payment(payment.id):
-            if refund.status is not RefundStatus.UNRECONCILED:
+            if refund.status is not RefundStatus.UNRECONCILED or refund.provider_status is None:
                 continue
             try:
                 payment.reconcile_refund(refund, now=self._ctx.now())
@@ -1393,7 +1461,7 @@ class PaymentService:
                 reason=f"refund {refund.provider_reference or refund.id} applied once captured",
                 booking_id=payment.booking_id,
             )
-            self._settle_refund(tx, payment, refund, principal)
+            self._follow_report(tx, payment, refund, principal, why="reported before the capture")
         if applied:
             self._clear_refund_flag(tx, payment, principal)
 

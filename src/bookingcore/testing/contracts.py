@@ -4312,6 +4312,58 @@ class PaymentRepositoryContract(_Base):
                 (RefundStatus.FAILED, later),
             ]
 
+    def test_a_refund_keeps_what_its_provider_reported(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """``Refund.provider_status`` is stored and read back: ``None`` until the provider
+        reported, then each report as it moves forward (migration 0051 on SQL)."""
+        booking = _stored_booking(uow_factory, make)
+        payment = make.payment(booking, amount=Money("1000", "INR"))
+        with uow_factory() as uow:
+            uow.payments.add(payment)
+            early = payment.record_provider_refund(
+                refund_id=RefundId(uuid4()),
+                amount=Money("400", "INR"),
+                now=T0,
+                provider_reference="re_early",
+                status=RefundStatus.PENDING,
+            )
+            uow.refunds.add(early)
+            uow.commit()
+        payment.capture(now=T0)
+        with uow_factory() as uow:
+            mine = payment.start_refund(
+                refund_id=RefundId(uuid4()), amount=Money("100", "INR"), now=T0 + timedelta(1)
+            )
+            uow.refunds.add(mine)
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.refunds.get_by_provider_reference("re_early")
+            assert stored is not None
+            assert (stored.status, stored.provider_status) == (
+                RefundStatus.UNRECONCILED,
+                RefundStatus.PENDING,
+            )
+            unreported = uow.refunds.get(mine.id)
+            assert unreported is not None
+            assert unreported.provider_status is None
+            locked = uow.payments.get_for_update(payment.id)
+            assert locked is not None
+            assert locked.report_refund(stored, RefundStatus.FAILED, now=T0 + timedelta(hours=1))
+            locked.fail_refund(stored, now=T0 + timedelta(hours=1), reason="refund.failed")
+            uow.commit()
+        with uow_factory() as uow:
+            failed = uow.refunds.get(early.id)
+            assert failed is not None
+            assert (failed.status, failed.provider_status) == (
+                RefundStatus.FAILED,
+                RefundStatus.FAILED,
+            )
+            assert [r.provider_status for r in uow.refunds.list_for_payment(payment.id)] == [
+                RefundStatus.FAILED,
+                None,
+            ]
+
     def test_payments_needing_attention_are_listed_oldest_first_up_to_the_limit(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -156,6 +156,8 @@ payment_refunds = Table(
     when("created_at"),
     when("updated_at"),
     Column("version", Integer(), nullable=False),
+    # Migration 0051: what the provider last reported; NULL until it reported (and before).
+    Column("provider_status", ENUM, nullable=True),
 )
 
 
@@ -293,6 +295,7 @@ def dump_refund(x: Refund) -> Row:
         "created_at": x.created_at,
         "updated_at": x.updated_at,
         "version": x.version,
+        "provider_status": None if x.provider_status is None else x.provider_status.value,
     }
 
 
@@ -310,6 +313,7 @@ def load_refund(r: Stored, _: Sequence[Stored]) -> Refund:
         failure_reason=r["failure_reason"],
         completed_at=r["completed_at"],
         version=r["version"],
+        provider_status=r["provider_status"],
     )
 
 
