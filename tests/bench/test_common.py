@@ -39,6 +39,18 @@ class TestCheckColumns:
         with pytest.raises(common.BenchError, match=r"required columns not loaded \['code'"):
             common.check_columns("locations", ["id", "name", "kind", "is_active", "created_at"])
 
+    def test_a_column_the_database_fills_in_may_be_left_out(self, common: ModuleType) -> None:
+        """``booking_communications.attempts`` is not null with a server default (0)."""
+        from bookingcore_adapters.sql import metadata  # noqa: PLC0415
+
+        table = metadata.tables["booking_communications"]
+        assert not table.c.attempts.nullable
+        assert table.c.attempts.server_default is not None
+        required = [c.name for c in table.c if not c.nullable and c.name != "attempts"]
+        common.check_columns("booking_communications", required)
+        with pytest.raises(common.BenchError, match=r"required columns not loaded \['id'\]"):
+            common.check_columns("booking_communications", [n for n in required if n != "id"])
+
 
 class TestRunBench:
     def test_the_json_report_holds_ok_seconds_settings_and_the_figures(
