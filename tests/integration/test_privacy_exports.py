@@ -127,6 +127,29 @@ class TestGdprExport:
         mine = core.privacy.export_customer(customer.id, principal=Principal.customer(customer.id))
         assert mine["customer"]["id"] == str(customer.id)
 
+    def test_a_customer_s_own_export_holds_no_staff_notes(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        """Staff notes stay with staff: the customer's own export has their bookings
+        without internal notes and the status moves staff made without their note;
+        staff exporting for them still get both."""
+        core = _core(any_store)
+        customer, bookings = _booked(core)
+        core.bookings.transition(
+            bookings[0].id, "confirmed", principal=ADMIN, note="VIP, upsell the jeep"
+        )
+
+        mine = core.privacy.export_customer(customer.id, principal=Principal.customer(customer.id))
+
+        text = json.dumps(mine)
+        assert f"call {NAME} first" not in text
+        assert "upsell the jeep" not in text
+        assert {b["reference"] for b in mine["bookings"]} == {b.reference for b in bookings}
+        assert any(e["to_status"] == "confirmed" for e in mine["status_history"])
+        staff_copy = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert f"call {NAME} first" in staff_copy
+        assert "upsell the jeep" in staff_copy
+
     def test_a_partner_may_not_export_a_customer(self, any_store: MemoryStore | SqlStore) -> None:
         core = _core(any_store)
         customer, _ = _booked(core, 1)

@@ -135,6 +135,10 @@ class PrivacyService:
         ``share_links`` (the links to their bookings' trip views, tokens masked,
         0.4) and ``exported_at``. Staff who see everything and the customer themself may
         ask (the right of access).
+        Staff notes stay with staff: the customer's own export has their bookings
+        without internal notes and the status moves others made without their note
+        and metadata (:func:`~bookingcore.domain.policy.booking_for`,
+        :func:`~bookingcore.domain.policy.history_for`).
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
@@ -168,7 +172,7 @@ class PrivacyService:
                 "exported_at": to_dict(self._ctx.now()),
                 "customer": to_dict(customer),
                 "travelers": to_dict(list(travelers)),
-                "bookings": to_dict(bookings),
+                "bookings": to_dict(policy.bookings_for(principal, bookings)),
                 "payments": to_dict(list(uow.payments.list_for_customer(customer_id))),
                 "communications": to_dict(list(uow.communications.list_for_customer(customer_id))),
                 "waitlist_entries": to_dict(
@@ -194,20 +198,27 @@ class PrivacyService:
                     "membership": to_dict(uow.families.member(customer_id)),
                     "invitations": to_dict(list(uow.families.invitations_involving(customer_id))),
                 },
-                **self._related(uow, customer_id, bookings),
+                **self._related(uow, customer_id, bookings, principal),
             }
 
     @staticmethod
     def _related(
-        uow: UnitOfWork, customer_id: CustomerId, bookings: Sequence[Booking]
+        uow: UnitOfWork, customer_id: CustomerId, bookings: Sequence[Booking], principal: Principal
     ) -> dict[str, Any]:
         """The status history, payment webhooks, trips, organised groups, booking items,
-        itineraries, documents and refunds to export."""
+        itineraries, documents and refunds to export (the status history as
+        ``principal`` may read it: staff notes stay with staff)."""
         plans = [uow.itineraries.get_for_booking(b.id) for b in bookings]
         payments = uow.payments.list_for_customer(customer_id)
         return {
             "status_history": to_dict(
-                [event for b in bookings for event in uow.lifecycle_events.list_for_booking(b.id)]
+                [
+                    event
+                    for b in bookings
+                    for event in policy.history_for(
+                        principal, uow.lifecycle_events.list_for_booking(b.id)
+                    )
+                ]
             ),
             "payment_webhooks": to_dict(
                 [
