@@ -21,8 +21,11 @@ from bookingcore import (
     AuthNotConfiguredError,
     AuthSettings,
     BookingCore,
+    CustomerId,
     DeliveryError,
     DuplicateError,
+    NotFoundError,
+    PartnerId,
     PermissionDeniedError,
     PhoneNumber,
     Principal,
@@ -961,6 +964,19 @@ class TestStaffSignIn:
             core.staff.set_password(member_id, password, principal=admin)
         assert refused.value.fields == ("password",)
         assert refused.value.errors[0].code == (code or "invalid_type")
+
+    def test_only_the_member_themself_reads_their_record_not_another_kind_with_that_id(
+        self, core: BookingCore, member_id: StaffId
+    ) -> None:
+        """ "Staff may read themselves": a customer, partner or webhook principal that
+        happens to carry the member's id is not that member."""
+        assert core.staff.get(member_id, principal=Principal.staff(member_id)).id == member_id
+        for other in (
+            Principal.customer(CustomerId(member_id)),
+            Principal.partner(PartnerId(member_id)),
+        ):
+            with pytest.raises(NotFoundError):
+                core.staff.get(member_id, principal=other)
 
     def test_members_change_their_own_password_with_the_current_one(
         self, core: BookingCore, member_id: StaffId, admin: Principal

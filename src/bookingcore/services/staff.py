@@ -141,9 +141,8 @@ class StaffService:
         """
         with self._ctx.uow_factory() as uow:
             member = uow.staff.get(staff_id)
-            if member is None or not (
-                principal.has(Permission.MANAGE_STAFF) or principal.id == staff_id
-            ):
+            itself = principal.kind is PrincipalKind.STAFF and principal.id == staff_id
+            if member is None or not (principal.has(Permission.MANAGE_STAFF) or itself):
                 raise NotFoundError("staff member", staff_id)
             return member
 
