@@ -150,6 +150,31 @@ class TestGdprExport:
         assert f"call {NAME} first" in staff_copy
         assert "upsell the jeep" in staff_copy
 
+    def test_a_customer_s_own_export_names_no_one_else_s_address_or_browser(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        """Audit entries keep where each change came from; in the customer's own export
+        only the changes they made themself carry it (staff addresses stay with staff)."""
+        core = _core(any_store)
+        customer = core.customers.register("+919812345678", principal=ADMIN).customer
+        desk = ADMIN.with_origin(ip_address="203.0.113.9", user_agent="StaffDesk/1.0")
+        core.customers.complete_profile(customer.id, principal=desk, name="Meera")
+        me = Principal.customer(customer.id)
+        own = me.with_origin(ip_address="198.51.100.7", user_agent="TrekApp/2.0")
+        core.customers.complete_profile(customer.id, principal=own, email="meera@example.com")
+
+        mine = core.privacy.export_customer(customer.id, principal=me)
+
+        text = json.dumps(mine)
+        assert "203.0.113.9" not in text
+        assert "StaffDesk" not in text
+        assert "198.51.100.7" in text
+        assert "TrekApp/2.0" in text
+        assert len(mine["audit"]) >= 3
+        staff_copy = json.dumps(core.privacy.export_customer(customer.id, principal=ADMIN))
+        assert "203.0.113.9" in staff_copy
+        assert "StaffDesk" in staff_copy
+
     def test_a_partner_may_not_export_a_customer(self, any_store: MemoryStore | SqlStore) -> None:
         core = _core(any_store)
         customer, _ = _booked(core, 1)

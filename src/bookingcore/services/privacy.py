@@ -138,7 +138,8 @@ class PrivacyService:
         Staff notes stay with staff: the customer's own export has their bookings
         without internal notes and the status moves others made without their note
         and metadata (:func:`~bookingcore.domain.policy.booking_for`,
-        :func:`~bookingcore.domain.policy.history_for`).
+        :func:`~bookingcore.domain.policy.history_for`), and its audit entries keep the
+        address and user agent only of the changes the customer made themself.
 
         Raises:
             NotFoundError: no such customer visible to ``principal``.
@@ -167,7 +168,7 @@ class PrivacyService:
                 )
             )
             mine = CertificateFilter(customer_id=customer_id)
-            audit = self._trail(uow, customer, travelers)
+            audit = _origins_for(principal, self._trail(uow, customer, travelers))
             return {
                 "exported_at": to_dict(self._ctx.now()),
                 "customer": to_dict(customer),
@@ -565,6 +566,20 @@ def _organised(uow: UnitOfWork, customer_id: CustomerId) -> list[BookingGroup]:
         group
         for group in every_item(lambda page: uow.groups.list(page, customer_id=customer_id))
         if group.organizer_id == customer_id
+    ]
+
+
+def _origins_for(principal: Principal, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """``entries`` as ``principal`` may read them in an export: staff and the system read
+    every entry's address and user agent; anyone else only those of the changes they
+    made themself (another person's address, a member of staff's, is not theirs)."""
+    if policy.sees_staff_notes(principal):
+        return list(entries)
+    return [
+        e
+        if e.actor == principal.actor or (e.ip_address is None and e.user_agent is None)
+        else attrs.evolve(e, ip_address=None, user_agent=None)
+        for e in entries
     ]
 
 
