@@ -571,7 +571,7 @@ class TestTokens:
         principal = core.auth.authenticate(token, expect=["staff", PrincipalKind.PARTNER])
         assert principal.kind is PrincipalKind.PARTNER
 
-    @pytest.mark.parametrize("expect", ["webhook", "system", "nobody", []])
+    @pytest.mark.parametrize("expect", ["webhook", "system", "nobody", [], None, 5, [["customer"]]])
     def test_expecting_no_token_kind_names_the_field(
         self, core: BookingCore, sms: FlakySms, expect: Any
     ) -> None:

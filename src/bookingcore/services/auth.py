@@ -428,11 +428,19 @@ def _clean_code(code: object) -> str:
 def _expected_kinds(
     expect: PrincipalKind | str | Iterable[PrincipalKind | str],
 ) -> frozenset[PrincipalKind]:
-    wanted = [expect] if isinstance(expect, str) else list(expect)
+    given: object = expect  # callers without type checking pass None, numbers
+    if isinstance(given, str):
+        wanted: list[object] = [given]
+    elif isinstance(given, Iterable):
+        wanted = list(given)
+    else:
+        known = ", ".join(k.value for k in TOKEN_KINDS)
+        msg = f"name the token kind (or kinds) this endpoint takes, one of {known}"
+        raise ValidationError.single("expect", msg, "required")
     kinds: set[PrincipalKind] = set()
     for value in wanted:
         try:
-            kind = PrincipalKind(value)
+            kind = PrincipalKind(value) if isinstance(value, str) else None
         except ValueError:
             kind = None
         if kind not in TOKEN_KINDS:
