@@ -535,3 +535,36 @@ def test_a_partner_reads_only_the_certificates_of_its_own_bookings_wherever_it_a
     ]
     assert core.customers.view(world.customer.id, principal=partner).certificates == []
     assert core.certificates.for_customer(world.customer.id, principal=partner) == []
+
+
+def test_a_partner_s_compliance_report_holds_only_the_certificates_of_its_own_bookings(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """The compliance report follows the rule of the customer view and ``for_customer``:
+    a certificate its customer earned on another channel's booking is not the partner's."""
+    world = _World(any_store)
+    core = _core(any_store)
+    elsewhere = core.certificates.issue(
+        world.bookings[0].id, kind="AOW", number="AOW-1", principal=ADMIN
+    )
+    with any_store.unit_of_work() as uow:
+        past = uow.slots.get(world.bookings[0].slot_id)
+        assert past is not None
+        theirs = world.builder.booking(
+            world.customer.id,
+            past,
+            [world.traveler.id],
+            status="completed",
+            partner_id=world.partner.id,
+            created_at=T0 + timedelta(hours=9),
+        )
+        uow.bookings.add(theirs)
+        uow.commit()
+    own = core.certificates.issue(theirs.id, kind="OW", number="OW-7", principal=ADMIN)
+    partner = Principal.partner(world.partner.id)
+
+    report = core.certificates.compliance_report(principal=partner)
+
+    assert [line.certificate.id for line in report.lines] == [own.id]
+    staff = core.certificates.compliance_report(principal=ADMIN)
+    assert {line.certificate.id for line in staff.lines} == {elsewhere.id, own.id}

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -481,7 +481,8 @@ class CertificateService:
         """Who holds which certificate and where each stands (valid, expiring,
         expired, permanent) at ``now``, for the certificates matching ``query``.
 
-        Staff who see everything see all; a partner sees its own customers'. The
+        Staff who see everything see all; a partner sees its own customers', those
+        earned on its own bookings (as :meth:`for_customer` gives them). The
         certificates of an erased customer stay, held by ``[erased]``.
         Reads one page of certificates and their holders at a time.
 
@@ -494,7 +495,10 @@ class CertificateService:
         lines: list[ComplianceLine] = []
         may_list = principal.has(Permission.VIEW_ALL) or principal.kind is PrincipalKind.PARTNER
         policy.require(may_list, f"{principal} may not read the compliance report")
+        sees_all = principal.has(Permission.VIEW_ALL)
         with self._ctx.uow_factory() as uow:
+            # A partner's customers' bookings it may see, read once per customer.
+            visible: dict[CustomerId, Callable[[BookingId], bool]] = {}
             for page in _pages(uow, wanted):
                 holders = uow.customers.get_many({c.customer_id for c in page})
                 owners = {c.customer_id for c in page if c.traveler_id}
@@ -511,6 +515,13 @@ class CertificateService:
                     customer = holders.get(certificate.customer_id)
                     if customer is None or not policy.can_view_customer(principal, customer):
                         continue
+                    if not sees_all:
+                        if customer.id not in visible:
+                            visible[customer.id] = CustomerService._visible_bookings(
+                                uow, customer, principal, [certificate.booking_id]
+                            )
+                        if not visible[customer.id](certificate.booking_id):
+                            continue
                     traveler = (
                         travelers.get(certificate.traveler_id) if certificate.traveler_id else None
                     )
