@@ -724,8 +724,11 @@ class QuotationService:
             QuotationSupersededError: on field ``revision``: a newer revision replaced it.
             QuotationExpiredError: on field ``valid_until``: it is no longer valid.
             InvalidTransitionError: it is a draft, or decided already.
-            ValidationError: on ``travelers`` for another party size; the
-                booking's own checks (slot, travelers, items).
+            ValidationError: on ``travelers`` for another party size; on
+                ``seats_total`` (``price_changed``) when the slot's group discount
+                tiers changed since it was quoted so that the booking would not
+                cost the quoted total (revise it); the booking's own checks
+                (slot, travelers, items).
             CapacityError: the slot has fewer seats left than travelers.
             IdempotencyConflictError: the key was used for a different request.
         """
@@ -800,6 +803,15 @@ class QuotationService:
                 # A partner's lead books for the partner (commission, its reads).
                 referred_by=None if lead is None else lead.partner_id,
             )
+            if booking.total != quotation.total:
+                # The slot's group discount tiers changed since the quotation was
+                # made: the price agreed is the quoted one, never another.
+                msg = (
+                    f"the slot's discounts changed since quotation {quotation.reference}"
+                    f" v{quotation.revision} was made: it would cost {booking.total},"
+                    f" not {quotation.total}; revise it"
+                )
+                raise ValidationError.single("seats_total", msg, "price_changed")
             note = f"quotation {quotation.reference} v{quotation.revision}"
             for target in _APPROVAL_MOVES:
                 self._bookings.advance_in(tx, booking, target, principal=principal, note=note)
