@@ -29,7 +29,7 @@ from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
 from bookingcore.domain.idempotency import caller_key
-from bookingcore.domain.items import BookingItemKind
+from bookingcore.domain.items import BookingItemKind, round_rate
 from bookingcore.domain.leads import LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.pricing import price_booking
@@ -91,7 +91,9 @@ class QuoteLine:
 
     The exchange rate into the quotation's currency is read from the core's
     :class:`~bookingcore.ports.ExchangeRates` when the quotation is made, and
-    kept on the line.
+    kept on the line, rounded half up to
+    :data:`~bookingcore.domain.items.RATE_PLACES` decimal places (as the
+    booking's items keep it).
 
     .. versionadded:: 0.3
     """
@@ -554,7 +556,9 @@ class QuotationService:
         if not isinstance(cast(object, rate), Decimal) or rate <= 0:
             msg = f"the exchange rates gave {rate!r} for {source}->{target}, not a positive Decimal"
             raise ValidationError.single("exchange_rate", msg, "invalid")
-        return rate
+        # Kept as every store keeps a booking item's rate: the line costs the same in
+        # the quotation, in the booking made from it and in its items read back.
+        return round_rate(rate)
 
     # ------------------------------------------------------------------ read
 
