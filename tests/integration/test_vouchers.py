@@ -30,7 +30,7 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking
+from bookingcore.domain import Booking, Slot
 from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.values import CustomerId
 from bookingcore.domain.vouchers import Voucher, VoucherFilter
@@ -393,6 +393,57 @@ def test_bookings_racing_for_the_last_uses_never_pass_max_uses(
     redemptions = shop.core.vouchers.redemptions(voucher.id, principal=ADMIN)
     assert sorted(r.booking_id for r in redemptions) == sorted(b.id for b in booked)
     assert shop.core.catalog.get_slot(shop.slot.id, principal=ADMIN).seats_held == 3
+
+
+def _own_slots(shop: Shop, count: int) -> list[Slot]:
+    """``count`` slots of their own, so no slot lock lines racing bookings up."""
+    return [
+        shop.core.catalog.create_slot(
+            location_id=shop.city.id,
+            starts_at=shop.clock.now() + timedelta(days=6, hours=n),
+            price_per_traveler=inr("1000"),
+            capacity=5,
+            principal=ADMIN,
+        )
+        for n in range(count)
+    ]
+
+
+def test_bookings_of_different_slots_racing_for_the_last_uses_never_pass_max_uses(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    voucher = shop.voucher("SPREAD", max_uses=3)
+    slots = _own_slots(shop, 8)
+    requests = [
+        attrs.evolve(shop.request(shop.customer(), "SPREAD"), slot_id=slot.id) for slot in slots
+    ]
+    results = at_once(
+        len(requests), lambda i: shop.core.bookings.book(requests[i], principal=ADMIN)
+    )
+    booked = [r for r in results if isinstance(r, Booking)]
+    assert len(booked) == 3, results
+    assert all(_code(r) == ("voucher_code", "used_up") for r in results if r not in booked)
+    assert shop.uses(voucher) == 3
+    assert len(shop.core.vouchers.redemptions(voucher.id, principal=ADMIN)) == 3
+
+
+def test_one_customer_booking_different_slots_at_once_uses_the_voucher_as_often_as_it_allows(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    shop = Shop(any_store)
+    voucher = shop.voucher("ONCEEACH", max_uses_per_customer=1)
+    customer = shop.customer()
+    slots = _own_slots(shop, 4)
+    requests = [attrs.evolve(shop.request(customer, "ONCEEACH"), slot_id=slot.id) for slot in slots]
+    results = at_once(
+        len(requests), lambda i: shop.core.bookings.book(requests[i], principal=ADMIN)
+    )
+    booked = [r for r in results if isinstance(r, Booking)]
+    assert len(booked) == 1, results
+    refused = [r for r in results if r not in booked]
+    assert all(_code(r) == ("voucher_code", "used_up_by_customer") for r in refused)
+    assert shop.uses(voucher) == 1
 
 
 def test_twin_retries_racing_with_one_key_count_one_use(

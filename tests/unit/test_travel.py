@@ -16,6 +16,7 @@ from bookingcore import (
     BookingCore,
     BookingRequest,
     CustomerDetails,
+    DiscountTier,
     IdempotencyConflictError,
     InvalidTransitionError,
     LoyaltyProgram,
@@ -538,6 +539,31 @@ class TestApproval:
             principal=admin,
         )
         assert (direct.loyalty_tier, direct.loyalty_discount) == ("Member", Money("1000", "INR"))
+
+    @pytest.mark.parametrize("tiers", [[DiscountTier(2, Decimal(10))], []])
+    def test_a_quotation_whose_slot_discounts_changed_is_not_booked_at_another_price(
+        self, tiers: list[DiscountTier]
+    ) -> None:
+        """The price agreed is the quoted one: new group tiers on the slot (more off,
+        or the tier the quotation had gone) refuse the approval and book nothing."""
+        holiday = _holiday(Settings(default_region="IN"))
+        core, admin = holiday.core, holiday.admin
+        if not tiers:
+            core.catalog.update_slot(
+                holiday.slot.id, group_discounts=[DiscountTier(2, Decimal(5))], principal=admin
+            )
+        _, quotation = _quoted(holiday)
+        core.quotations.send(quotation.id, principal=admin)
+        core.catalog.update_slot(holiday.slot.id, group_discounts=tiers, principal=admin)
+        customer = Principal.customer(quotation.customer_id)
+        with pytest.raises(ValidationError) as refused:
+            core.quotations.approve(quotation.id, _party("Asha", "Ravi"), principal=customer)
+        assert [(e.field, e.code) for e in refused.value.errors] == [
+            ("seats_total", "price_changed")
+        ]
+        assert core.catalog.get_slot(holiday.slot.id, principal=admin).seats_held == 0
+        still = core.quotations.get(quotation.id, principal=admin)
+        assert (still.status, still.booking_id) == (QuotationStatus.SENT, None)
 
     @pytest.mark.parametrize("moves", [["lost"], ["lost", "new"]])
     def test_an_approved_quotation_wins_its_lead_even_one_marked_lost(

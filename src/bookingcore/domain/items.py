@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
@@ -53,6 +53,7 @@ __all__ = [
     "MAX_SERVICE_DATE",
     "MAX_SERVICE_DAYS",
     "MIN_SERVICE_DATE",
+    "RATE_PLACES",
     "BookingItem",
     "BookingItemKind",
     "BookingItemStatus",
@@ -61,6 +62,7 @@ __all__ = [
     "check_rate",
     "check_service_dates",
     "items_total",
+    "round_rate",
 ]
 
 _MAX_QUANTITY = 10_000
@@ -134,6 +136,29 @@ def _quantity(value: int) -> int:
         msg = f"must be between 1 and {_MAX_QUANTITY:,}"
         raise ValidationError.single("quantity", msg, "out_of_range")
     return value
+
+
+#: The decimal places an exchange rate keeps: every store holds a booking item's rate
+#: to them (``NUMERIC(18, 8)`` in SQL), so rates are rounded to them when they are taken.
+#:
+#: .. versionadded:: 0.4
+RATE_PLACES = 8
+_RATE_QUANTUM = Decimal(1).scaleb(-RATE_PLACES)
+
+
+def round_rate(rate: Decimal) -> Decimal:
+    """``rate`` rounded half up to :data:`RATE_PLACES` decimal places, as stores keep it,
+    so a line priced at it costs the same before and after it is stored (a rate
+    that rounds to zero is then refused by :func:`check_rate`). Anything but a
+    finite Decimal is given back as it is, for :func:`check_rate` to refuse.
+
+    .. versionadded:: 0.4
+    """
+    given: object = rate
+    if not isinstance(given, Decimal) or not given.is_finite():
+        return rate
+    rounded = rate.quantize(_RATE_QUANTUM, rounding=ROUND_HALF_UP)
+    return rate if rounded == rate else rounded
 
 
 def check_rate(value: object, field: str = "exchange_rate") -> Decimal:

@@ -56,7 +56,7 @@ from bookingcore.domain.customers import Traveler, TravelerDetails
 from bookingcore.domain.documents import Document
 from bookingcore.domain.events import BookingRescheduled
 from bookingcore.domain.idempotency import caller_key
-from bookingcore.domain.items import BookingItem, BookingItemKind, check_new_item
+from bookingcore.domain.items import BookingItem, BookingItemKind, check_new_item, round_rate
 from bookingcore.domain.lifecycle import Lifecycle, LifecycleEvent
 from bookingcore.domain.partners import Partner
 from bookingcore.domain.policy import Permission, Principal, PrincipalKind, StaffRole
@@ -211,9 +211,12 @@ class BookedItem:
 
     ``unit_price`` may be in the supplier's currency; ``exchange_rate`` then
     says what one unit of it is worth in the booking's (the slot's) currency,
-    and is recorded on the item. Setting item prices needs ``set_prices``.
+    and is recorded on the item, rounded half up to
+    :data:`~bookingcore.domain.items.RATE_PLACES` decimal places (as every store
+    keeps it). Setting item prices needs ``set_prices``.
 
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 the rate is rounded to 8 decimal places.
     """
 
     kind: BookingItemKind | str
@@ -863,7 +866,9 @@ class BookingService:
         for index, wanted in enumerate(items):
             prefix = f"items[{index}]"
             same = wanted.unit_price.currency == currency
+            # Kept as every store keeps it, so the item costs the same once stored.
             rate = Decimal(1) if same else wanted.exchange_rate
+            rate = None if rate is None else round_rate(rate)
             if rate is None:
                 msg = f"is required: priced in {wanted.unit_price.currency}, booked in {currency}"
                 p.add(f"{prefix}.exchange_rate", msg, "required")

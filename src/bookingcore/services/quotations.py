@@ -29,7 +29,7 @@ from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.communications import Communication, CommunicationType
 from bookingcore.domain.idempotency import caller_key
-from bookingcore.domain.items import BookingItemKind
+from bookingcore.domain.items import BookingItemKind, round_rate
 from bookingcore.domain.leads import LeadStatus
 from bookingcore.domain.policy import Permission, Principal
 from bookingcore.domain.pricing import price_booking
@@ -91,7 +91,9 @@ class QuoteLine:
 
     The exchange rate into the quotation's currency is read from the core's
     :class:`~bookingcore.ports.ExchangeRates` when the quotation is made, and
-    kept on the line.
+    kept on the line, rounded half up to
+    :data:`~bookingcore.domain.items.RATE_PLACES` decimal places (as the
+    booking's items keep it).
 
     .. versionadded:: 0.3
     """
@@ -554,7 +556,9 @@ class QuotationService:
         if not isinstance(cast(object, rate), Decimal) or rate <= 0:
             msg = f"the exchange rates gave {rate!r} for {source}->{target}, not a positive Decimal"
             raise ValidationError.single("exchange_rate", msg, "invalid")
-        return rate
+        # Kept as every store keeps a booking item's rate: the line costs the same in
+        # the quotation, in the booking made from it and in its items read back.
+        return round_rate(rate)
 
     # ------------------------------------------------------------------ read
 
@@ -724,8 +728,11 @@ class QuotationService:
             QuotationSupersededError: on field ``revision``: a newer revision replaced it.
             QuotationExpiredError: on field ``valid_until``: it is no longer valid.
             InvalidTransitionError: it is a draft, or decided already.
-            ValidationError: on ``travelers`` for another party size; the
-                booking's own checks (slot, travelers, items).
+            ValidationError: on ``travelers`` for another party size; on
+                ``seats_total`` (``price_changed``) when the slot's group discount
+                tiers changed since it was quoted so that the booking would not
+                cost the quoted total (revise it); the booking's own checks
+                (slot, travelers, items).
             CapacityError: the slot has fewer seats left than travelers.
             IdempotencyConflictError: the key was used for a different request.
         """
@@ -800,6 +807,15 @@ class QuotationService:
                 # A partner's lead books for the partner (commission, its reads).
                 referred_by=None if lead is None else lead.partner_id,
             )
+            if booking.total != quotation.total:
+                # The slot's group discount tiers changed since the quotation was
+                # made: the price agreed is the quoted one, never another.
+                msg = (
+                    f"the slot's discounts changed since quotation {quotation.reference}"
+                    f" v{quotation.revision} was made: it would cost {booking.total},"
+                    f" not {quotation.total}; revise it"
+                )
+                raise ValidationError.single("seats_total", msg, "price_changed")
             note = f"quotation {quotation.reference} v{quotation.revision}"
             for target in _APPROVAL_MOVES:
                 self._bookings.advance_in(tx, booking, target, principal=principal, note=note)
