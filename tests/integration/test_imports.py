@@ -27,9 +27,10 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import BookingSource, ImportStatus
+from bookingcore.domain import BookingSource, ImportStatus, every_item
 from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.importers import open_rows, write_error_csv
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -910,3 +911,31 @@ def test_a_row_naming_a_slot_no_longer_sold_is_refused_at_its_slot_cell(
     )
     assert core.catalog.get_slot(slot.id, principal=ADMIN).seats_held == 0
     assert len(bookings(core)) == 1
+
+
+@pytest.mark.parametrize("own", ["message", "row", "Cell"])
+def test_a_corrected_error_report_keeps_a_file_column_named_like_a_report_column(
+    core: BookingCore, tmp_path: Path, own: str
+) -> None:
+    """A file may have its own ``message``, ``row`` or ``Cell`` column: the error report
+    then names its own columns ``error_message`` and so on (or, for ``Cell``, ``cell``
+    beside it), and a retry from the corrected report must read the report's row
+    numbers and keep the file's column (it used to drop it, or read the row numbers
+    from it)."""
+    header = (*HEADER, own)
+    data = [(*row(phone=phone(1), name="P 1"), "7"), (*row(phone="555", name="P 2"), "9")]
+    job = core.imports.run_file(ListSource(header, data), principal=ADMIN)
+    assert job.failed == 1
+    report = tmp_path / "errors.csv"
+    failed = every_item(lambda page: core.imports.errors(job.id, page, principal=ADMIN))
+    write_error_csv(failed, header, report)
+    text = report.read_text(encoding="utf-8-sig").replace(",555,", f",{phone(2)},")
+    report.write_text(text, encoding="utf-8-sig")
+    again = core.imports.retry(job.id, principal=ADMIN, source=open_rows(report))
+    assert (again.created, again.failed) == (2, 0)
+    retried = next(
+        b
+        for b in bookings(core)
+        if b.metadata.get("Campaign") is None and b.metadata.get(own) == "9"
+    )  # type: ignore[attr-defined]
+    assert not any(name.startswith("error_") for name in retried.metadata)  # type: ignore[attr-defined]

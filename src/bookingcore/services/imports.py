@@ -980,7 +980,7 @@ class ImportService:
                 ]
                 has_cells = job.file_format == "xlsx"
             else:
-                header, rows = _corrected_rows(source, pending)
+                header, rows = _corrected_rows(source, pending, job.settings.get(_HEADER))
                 has_cells = False  # the report's columns are not the original sheet's
             if not rows:
                 tx.commit()  # with a key, its claim: a retry answers the job
@@ -2197,17 +2197,44 @@ def _stored_header(
 _REPORT_COLUMNS = ("row", "column", "cell", "message")
 
 
+def _report_columns(kept: Sequence[str]) -> tuple[str, ...]:
+    """The names the error report gives its ``row``, ``column``, ``cell`` and ``message``
+    columns beside a file with header ``kept``: each prefixed with ``error_`` until it
+    clashes with none of the file's (as ``write_error_csv`` names them)."""
+    taken = set(kept)
+    names = []
+    for plain in _REPORT_COLUMNS:
+        name = plain
+        while name in taken:
+            name = f"error_{name}"
+        taken.add(name)
+        names.append(name)
+    return tuple(names)
+
+
 def _corrected_rows(
-    source: RowSource, pending: Mapping[int, ImportRowError]
+    source: RowSource, pending: Mapping[int, ImportRowError], kept: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...], list[SourceRow]]:
-    """The rows of a corrected error report, numbered as the failed rows they replace."""
-    positions = {name.strip().casefold(): i for i, name in enumerate(source.header)}
+    """The rows of a corrected error report, numbered as the failed rows they replace.
+
+    The report's own columns are told from the file's (``kept``, the job's header):
+    a file with its own ``message`` column gets a report whose ``error_message``
+    is the report's, and its ``message`` stays one of the file's columns."""
+    own = {name.strip().casefold() for name in kept or ()}
+    exact = {name: i for i, name in enumerate(source.header)}
+    folded = {name.strip().casefold(): i for i, name in enumerate(source.header)}
+    positions: dict[str, int] = {}
+    for plain, name in zip(_REPORT_COLUMNS, _report_columns(kept or ()), strict=True):
+        index = exact.get(name)
+        if index is None and name.casefold() not in own:
+            index = folded.get(name.casefold())
+        if index is not None:
+            positions[plain] = index
     if "row" not in positions:
         msg = "has no 'row' column: send back the error report with its row numbers"
         raise ValidationError.single("file", msg, "missing_column")
-    keep = [
-        i for i, name in enumerate(source.header) if name.strip().casefold() not in _REPORT_COLUMNS
-    ]
+    report = set(positions.values())
+    keep = [i for i in range(len(source.header)) if i not in report]
     header = tuple(source.header[i] for i in keep)
     rows: list[SourceRow] = []
     for row in source.rows():
