@@ -939,3 +939,26 @@ def test_a_corrected_error_report_keeps_a_file_column_named_like_a_report_column
         if b.metadata.get("Campaign") is None and b.metadata.get(own) == "9"
     )  # type: ignore[attr-defined]
     assert not any(name.startswith("error_") for name in retried.metadata)  # type: ignore[attr-defined]
+
+
+def test_a_corrected_error_report_naming_a_failed_row_twice_is_refused(core: BookingCore) -> None:
+    """Each line of a corrected report replaces the failed row it names: two lines naming
+    one row booked both and counted the job's failures below zero (``failed == -1``)."""
+    data = [row(phone=phone(1), name="P 1"), row(phone="555", name="P 2")]
+    job = core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)
+    corrected = ListSource(
+        (*HEADER, "row", "column", "cell", "message"),
+        [
+            (*row(phone=phone(2), name="P 2"), "3", "", "", ""),
+            (*row(phone=phone(3), name="P 3"), "3", "", "", ""),
+        ],
+    )
+    with pytest.raises(ValidationError) as refused:
+        core.imports.retry(job.id, principal=ADMIN, source=corrected)
+    assert (refused.value.errors[0].field, refused.value.errors[0].code) == (
+        "file",
+        "duplicate_row",
+    )
+    again = core.imports.get(job.id, principal=ADMIN)
+    assert (again.status, again.created, again.failed) == (ImportStatus.COMPLETED, 1, 1)
+    assert len(bookings(core)) == 1

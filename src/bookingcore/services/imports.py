@@ -942,7 +942,8 @@ class ImportService:
             NotFoundError: no such job.
             InvalidTransitionError: the job is still running.
             ValidationError: ``source`` lacks a ``row`` column or the job's
-                columns; a malformed ``idempotency_key``.
+                columns, or names one failed row on two lines (``duplicate_row``);
+                a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
@@ -2217,7 +2218,9 @@ def _corrected_rows(
 ) -> tuple[tuple[str, ...], list[SourceRow]]:
     """The rows of a corrected error report, numbered as the failed rows they replace.
 
-    The report's own columns are told from the file's (``kept``, the job's header):
+    A failed row named by two lines of the report is refused (``duplicate_row``):
+    which one replaces it would be a guess. The report's own columns are told from
+    the file's (``kept``, the job's header):
     a file with its own ``message`` column gets a report whose ``error_message``
     is the report's, and its ``message`` stays one of the file's columns."""
     own = {name.strip().casefold() for name in kept or ()}
@@ -2237,12 +2240,21 @@ def _corrected_rows(
     keep = [i for i in range(len(source.header)) if i not in report]
     header = tuple(source.header[i] for i in keep)
     rows: list[SourceRow] = []
+    replaced: dict[int, int] = {}  # failed row -> the report's row that replaces it
     for row in source.rows():
         text = row.values[positions["row"]].strip().lstrip("'")
         if not text.isdigit() or int(text) not in pending:
             continue
+        number = int(text)
+        if number in replaced:
+            msg = (
+                f"rows {replaced[number]} and {row.number} both replace failed row {number}; "
+                "keep one line for each failed row"
+            )
+            raise ValidationError.single("file", msg, "duplicate_row")
+        replaced[number] = row.number
         values = tuple(_unescape(row.values[i]) for i in keep)
-        rows.append(SourceRow(int(text), values))
+        rows.append(SourceRow(number, values))
     return header, rows
 
 
