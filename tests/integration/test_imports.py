@@ -962,3 +962,27 @@ def test_a_corrected_error_report_naming_a_failed_row_twice_is_refused(core: Boo
     again = core.imports.get(job.id, principal=ADMIN)
     assert (again.status, again.created, again.failed) == (ImportStatus.COMPLETED, 1, 1)
     assert len(bookings(core)) == 1
+
+
+def test_a_retry_of_a_cancelled_import_leaves_it_cancelled(core: BookingCore) -> None:
+    """A retry replays the failed rows of the chunks that ran, never the rest of the
+    file: a cancelled import whose failed rows were retried used to say COMPLETED,
+    as if every row of its file had been imported."""
+    data = [row(phone=phone(i) if i != 3 else "555", name=f"P {i}") for i in range(30)]
+    source = ListSource(HEADER, data)
+    job = core.imports.start(source, principal=ADMIN, settings=ImportSettings(chunk_size=10))
+
+    def cancel_after_first(current: object) -> None:
+        if current.status is ImportStatus.PROCESSING:  # type: ignore[attr-defined]
+            core.imports.cancel(job.id, principal=ADMIN)
+
+    done = core.imports.run(job.id, source, principal=ADMIN, progress=cancel_after_first)
+    assert (done.status, done.created, done.failed) == (ImportStatus.CANCELLED, 9, 1)
+    corrected = ListSource(
+        (*HEADER, "row", "column", "cell", "message"),
+        [(*row(phone=phone(3), name="P 3"), "5", "", "", "")],
+    )
+    again = core.imports.retry(job.id, principal=ADMIN, source=corrected)
+    assert (again.status, again.created, again.failed) == (ImportStatus.CANCELLED, 10, 0)
+    assert again.completed_at is not None
+    assert len(bookings(core)) == 10

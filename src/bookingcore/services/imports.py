@@ -366,6 +366,9 @@ class _Run:
     #: external ids first seen in the chunk being applied, forgotten if it is redone
     claimed: list[str] = attrs.Factory(list)
     retrying: dict[int, ImportRowError] | None = None
+    #: the status the pass ends in: a retry of a cancelled or failed import, which
+    #: never reads the rest of its file, leaves it as it was
+    ends_as: ImportStatus = ImportStatus.COMPLETED
     #: what the import's kind decides: how rows are written and their errors shown
     rules: RowRules = attrs.field(init=False)
     #: rows this pass committed, and how many of them were refused (for the observer)
@@ -930,7 +933,9 @@ class ImportService:
         error report: the original columns plus ``row``) each row replaces the
         failed row its ``row`` column names; rows naming no failed row are ignored.
         Rows that now pass are booked and their errors resolved; the job's
-        counts move accordingly.
+        counts move accordingly. The job ends COMPLETED, or CANCELLED or FAILED
+        again when it was cancelled or failed: the rows after where it stopped
+        were never read, and a retry does not read them.
 
         A retry of this call with the same ``idempotency_key`` and the same
         request (the job, and the content digest of ``source`` if given) returns
@@ -990,6 +995,8 @@ class ImportService:
                 header, settings, principal, job_id=job.id, has_cells=has_cells, uow=uow
             )
             run.retrying = pending
+            if job.status in (ImportStatus.CANCELLED, ImportStatus.FAILED):
+                run.ends_as = job.status
             job.status = ImportStatus.PROCESSING
             job.completed_at = None
             job.cancel_requested = False
@@ -1051,7 +1058,7 @@ class ImportService:
             raise
         finally:
             run.seen_external.close()
-        return self._finish(run.job_id)
+        return self._finish(run.job_id, run.ends_as)
 
     def _commit_chunk(
         self, run: _Run, chunk: builtins.list[_Item], validator: RowChecker, *, counts_rows: bool
@@ -1269,11 +1276,11 @@ class ImportService:
             tx.commit()
             return job
 
-    def _finish(self, job_id: UUID) -> ImportJob:
+    def _finish(self, job_id: UUID, ends_as: ImportStatus = ImportStatus.COMPLETED) -> ImportJob:
         with self._ctx.transaction() as tx:
             job = self._job(tx.uow, job_id, lock=True)
             if job.status is ImportStatus.PROCESSING:
-                job.status = ImportStatus.COMPLETED
+                job.status = ends_as
                 job.completed_at = self._ctx.now()
                 self._offer_freed(tx, job)
                 self._touch(job)
