@@ -986,3 +986,27 @@ def test_a_retry_of_a_cancelled_import_leaves_it_cancelled(core: BookingCore) ->
     assert (again.status, again.created, again.failed) == (ImportStatus.CANCELLED, 10, 0)
     assert again.completed_at is not None
     assert len(bookings(core)) == 10
+
+
+def test_a_row_refused_while_booking_keeps_its_advisor_and_variant_cells(
+    core: BookingCore,
+) -> None:
+    """A row that passed validation but broke a booking rule is stored with its cells
+    rebuilt from the valid row: its advisor and a variant naming a product were left
+    blank, so the error report lost them and a retry booked it with neither."""
+    first = row(phone=phone(1), variant="CITY-VX", advisor="ravi@dealer.example.com", notes="a")
+    again = row(phone=phone(1), variant="City VX", advisor="Ravi@dealer.example.com", notes="b")
+    job = core.imports.run_file(ListSource(HEADER, [first, again]), principal=ADMIN)
+    assert (job.created, job.failed) == (1, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert error.error_type == "duplicate"
+    assert error.raw_row["car_variant"].casefold() in ("city-vx", "city vx")
+    assert error.raw_row["advisor_email"].casefold() == "ravi@dealer.example.com"
+    (booking,) = bookings(core)
+    core.bookings.transition(booking.id, "CANCELLED", principal=ADMIN)  # type: ignore[attr-defined]
+    retried = core.imports.retry(job.id, principal=ADMIN)
+    assert (retried.created, retried.failed) == (2, 0)
+    made = next(b for b in bookings(core) if b.id != booking.id)  # type: ignore[attr-defined]
+    advisors = {a.email.value: a.id for a in core.staff.list(principal=ADMIN)}
+    assert made.assignee_id == advisors["ravi@dealer.example.com"]  # type: ignore[attr-defined]
+    assert made.product_id == booking.product_id  # type: ignore[attr-defined]

@@ -2102,8 +2102,19 @@ def _raw_of(validator: RowValidator, row: ValidRow) -> dict[str, str]:
     put("status", row.status)
     put("notes", row.notes)
     put("slot_id", row.slot_id)
+    reference = validator.reference
+    if row.advisor_id is not None:  # the advisor's email, as validation matched it
+        put(
+            "advisor_email",
+            next((e for e, i in reference.advisors.items() if i == row.advisor_id), None),
+        )
     extra = dict(row.metadata)
-    put("car_variant", extra.pop("car_variant", None))
+    variant = extra.pop("car_variant", None)
+    if variant is None and row.product_id is not None:
+        # the product the variant named: a code (looked up first) if it has one
+        named = [k for k, i in reference.products.items() if i == row.product_id]
+        variant = next((k for k in named if k == k.upper()), named[0] if named else None)
+    put("car_variant", variant)
     for name, value in extra.items():
         if name in values:
             values[name] = value
