@@ -27,9 +27,10 @@ from bookingcore import (
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import BookingSource, ImportStatus
+from bookingcore.domain import BookingSource, ImportStatus, every_item
 from bookingcore.services import BookedItem
 from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.importers import open_rows, write_error_csv
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -910,3 +911,102 @@ def test_a_row_naming_a_slot_no_longer_sold_is_refused_at_its_slot_cell(
     )
     assert core.catalog.get_slot(slot.id, principal=ADMIN).seats_held == 0
     assert len(bookings(core)) == 1
+
+
+@pytest.mark.parametrize("own", ["message", "row", "Cell"])
+def test_a_corrected_error_report_keeps_a_file_column_named_like_a_report_column(
+    core: BookingCore, tmp_path: Path, own: str
+) -> None:
+    """A file may have its own ``message``, ``row`` or ``Cell`` column: the error report
+    then names its own columns ``error_message`` and so on (or, for ``Cell``, ``cell``
+    beside it), and a retry from the corrected report must read the report's row
+    numbers and keep the file's column (it used to drop it, or read the row numbers
+    from it)."""
+    header = (*HEADER, own)
+    data = [(*row(phone=phone(1), name="P 1"), "7"), (*row(phone="555", name="P 2"), "9")]
+    job = core.imports.run_file(ListSource(header, data), principal=ADMIN)
+    assert job.failed == 1
+    report = tmp_path / "errors.csv"
+    failed = every_item(lambda page: core.imports.errors(job.id, page, principal=ADMIN))
+    write_error_csv(failed, header, report)
+    text = report.read_text(encoding="utf-8-sig").replace(",555,", f",{phone(2)},")
+    report.write_text(text, encoding="utf-8-sig")
+    again = core.imports.retry(job.id, principal=ADMIN, source=open_rows(report))
+    assert (again.created, again.failed) == (2, 0)
+    retried = next(
+        b
+        for b in bookings(core)
+        if b.metadata.get("Campaign") is None and b.metadata.get(own) == "9"
+    )  # type: ignore[attr-defined]
+    assert not any(name.startswith("error_") for name in retried.metadata)  # type: ignore[attr-defined]
+
+
+def test_a_corrected_error_report_naming_a_failed_row_twice_is_refused(core: BookingCore) -> None:
+    """Each line of a corrected report replaces the failed row it names: two lines naming
+    one row booked both and counted the job's failures below zero (``failed == -1``)."""
+    data = [row(phone=phone(1), name="P 1"), row(phone="555", name="P 2")]
+    job = core.imports.run_file(ListSource(HEADER, data), principal=ADMIN)
+    corrected = ListSource(
+        (*HEADER, "row", "column", "cell", "message"),
+        [
+            (*row(phone=phone(2), name="P 2"), "3", "", "", ""),
+            (*row(phone=phone(3), name="P 3"), "3", "", "", ""),
+        ],
+    )
+    with pytest.raises(ValidationError) as refused:
+        core.imports.retry(job.id, principal=ADMIN, source=corrected)
+    assert (refused.value.errors[0].field, refused.value.errors[0].code) == (
+        "file",
+        "duplicate_row",
+    )
+    again = core.imports.get(job.id, principal=ADMIN)
+    assert (again.status, again.created, again.failed) == (ImportStatus.COMPLETED, 1, 1)
+    assert len(bookings(core)) == 1
+
+
+def test_a_retry_of_a_cancelled_import_leaves_it_cancelled(core: BookingCore) -> None:
+    """A retry replays the failed rows of the chunks that ran, never the rest of the
+    file: a cancelled import whose failed rows were retried used to say COMPLETED,
+    as if every row of its file had been imported."""
+    data = [row(phone=phone(i) if i != 3 else "555", name=f"P {i}") for i in range(30)]
+    source = ListSource(HEADER, data)
+    job = core.imports.start(source, principal=ADMIN, settings=ImportSettings(chunk_size=10))
+
+    def cancel_after_first(current: object) -> None:
+        if current.status is ImportStatus.PROCESSING:  # type: ignore[attr-defined]
+            core.imports.cancel(job.id, principal=ADMIN)
+
+    done = core.imports.run(job.id, source, principal=ADMIN, progress=cancel_after_first)
+    assert (done.status, done.created, done.failed) == (ImportStatus.CANCELLED, 9, 1)
+    corrected = ListSource(
+        (*HEADER, "row", "column", "cell", "message"),
+        [(*row(phone=phone(3), name="P 3"), "5", "", "", "")],
+    )
+    again = core.imports.retry(job.id, principal=ADMIN, source=corrected)
+    assert (again.status, again.created, again.failed) == (ImportStatus.CANCELLED, 10, 0)
+    assert again.completed_at is not None
+    assert len(bookings(core)) == 10
+
+
+def test_a_row_refused_while_booking_keeps_its_advisor_and_variant_cells(
+    core: BookingCore,
+) -> None:
+    """A row that passed validation but broke a booking rule is stored with its cells
+    rebuilt from the valid row: its advisor and a variant naming a product were left
+    blank, so the error report lost them and a retry booked it with neither."""
+    first = row(phone=phone(1), variant="CITY-VX", advisor="ravi@dealer.example.com", notes="a")
+    again = row(phone=phone(1), variant="City VX", advisor="Ravi@dealer.example.com", notes="b")
+    job = core.imports.run_file(ListSource(HEADER, [first, again]), principal=ADMIN)
+    assert (job.created, job.failed) == (1, 1)
+    (error,) = core.imports.errors(job.id, principal=ADMIN)
+    assert error.error_type == "duplicate"
+    assert error.raw_row["car_variant"].casefold() in ("city-vx", "city vx")
+    assert error.raw_row["advisor_email"].casefold() == "ravi@dealer.example.com"
+    (booking,) = bookings(core)
+    core.bookings.transition(booking.id, "CANCELLED", principal=ADMIN)  # type: ignore[attr-defined]
+    retried = core.imports.retry(job.id, principal=ADMIN)
+    assert (retried.created, retried.failed) == (2, 0)
+    made = next(b for b in bookings(core) if b.id != booking.id)  # type: ignore[attr-defined]
+    advisors = {a.email.value: a.id for a in core.staff.list(principal=ADMIN)}
+    assert made.assignee_id == advisors["ravi@dealer.example.com"]  # type: ignore[attr-defined]
+    assert made.product_id == booking.product_id  # type: ignore[attr-defined]

@@ -366,6 +366,9 @@ class _Run:
     #: external ids first seen in the chunk being applied, forgotten if it is redone
     claimed: list[str] = attrs.Factory(list)
     retrying: dict[int, ImportRowError] | None = None
+    #: the status the pass ends in: a retry of a cancelled or failed import, which
+    #: never reads the rest of its file, leaves it as it was
+    ends_as: ImportStatus = ImportStatus.COMPLETED
     #: what the import's kind decides: how rows are written and their errors shown
     rules: RowRules = attrs.field(init=False)
     #: rows this pass committed, and how many of them were refused (for the observer)
@@ -930,7 +933,9 @@ class ImportService:
         error report: the original columns plus ``row``) each row replaces the
         failed row its ``row`` column names; rows naming no failed row are ignored.
         Rows that now pass are booked and their errors resolved; the job's
-        counts move accordingly.
+        counts move accordingly. The job ends COMPLETED, or CANCELLED or FAILED
+        again when it was cancelled or failed: the rows after where it stopped
+        were never read, and a retry does not read them.
 
         A retry of this call with the same ``idempotency_key`` and the same
         request (the job, and the content digest of ``source`` if given) returns
@@ -942,7 +947,8 @@ class ImportService:
             NotFoundError: no such job.
             InvalidTransitionError: the job is still running.
             ValidationError: ``source`` lacks a ``row`` column or the job's
-                columns; a malformed ``idempotency_key``.
+                columns, or names one failed row on two lines (``duplicate_row``);
+                a malformed ``idempotency_key``.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
 
@@ -980,7 +986,7 @@ class ImportService:
                 ]
                 has_cells = job.file_format == "xlsx"
             else:
-                header, rows = _corrected_rows(source, pending)
+                header, rows = _corrected_rows(source, pending, job.settings.get(_HEADER))
                 has_cells = False  # the report's columns are not the original sheet's
             if not rows:
                 tx.commit()  # with a key, its claim: a retry answers the job
@@ -989,6 +995,8 @@ class ImportService:
                 header, settings, principal, job_id=job.id, has_cells=has_cells, uow=uow
             )
             run.retrying = pending
+            if job.status in (ImportStatus.CANCELLED, ImportStatus.FAILED):
+                run.ends_as = job.status
             job.status = ImportStatus.PROCESSING
             job.completed_at = None
             job.cancel_requested = False
@@ -1050,7 +1058,7 @@ class ImportService:
             raise
         finally:
             run.seen_external.close()
-        return self._finish(run.job_id)
+        return self._finish(run.job_id, run.ends_as)
 
     def _commit_chunk(
         self, run: _Run, chunk: builtins.list[_Item], validator: RowChecker, *, counts_rows: bool
@@ -1268,11 +1276,11 @@ class ImportService:
             tx.commit()
             return job
 
-    def _finish(self, job_id: UUID) -> ImportJob:
+    def _finish(self, job_id: UUID, ends_as: ImportStatus = ImportStatus.COMPLETED) -> ImportJob:
         with self._ctx.transaction() as tx:
             job = self._job(tx.uow, job_id, lock=True)
             if job.status is ImportStatus.PROCESSING:
-                job.status = ImportStatus.COMPLETED
+                job.status = ends_as
                 job.completed_at = self._ctx.now()
                 self._offer_freed(tx, job)
                 self._touch(job)
@@ -2094,8 +2102,19 @@ def _raw_of(validator: RowValidator, row: ValidRow) -> dict[str, str]:
     put("status", row.status)
     put("notes", row.notes)
     put("slot_id", row.slot_id)
+    reference = validator.reference
+    if row.advisor_id is not None:  # the advisor's email, as validation matched it
+        put(
+            "advisor_email",
+            next((e for e, i in reference.advisors.items() if i == row.advisor_id), None),
+        )
     extra = dict(row.metadata)
-    put("car_variant", extra.pop("car_variant", None))
+    variant = extra.pop("car_variant", None)
+    if variant is None and row.product_id is not None:
+        # the product the variant named: a code (looked up first) if it has one
+        named = [k for k, i in reference.products.items() if i == row.product_id]
+        variant = next((k for k in named if k == k.upper()), named[0] if named else None)
+    put("car_variant", variant)
     for name, value in extra.items():
         if name in values:
             values[name] = value
@@ -2197,25 +2216,63 @@ def _stored_header(
 _REPORT_COLUMNS = ("row", "column", "cell", "message")
 
 
+def _report_columns(kept: Sequence[str]) -> tuple[str, ...]:
+    """The names the error report gives its ``row``, ``column``, ``cell`` and ``message``
+    columns beside a file with header ``kept``: each prefixed with ``error_`` until it
+    clashes with none of the file's (as ``write_error_csv`` names them)."""
+    taken = set(kept)
+    names = []
+    for plain in _REPORT_COLUMNS:
+        name = plain
+        while name in taken:
+            name = f"error_{name}"
+        taken.add(name)
+        names.append(name)
+    return tuple(names)
+
+
 def _corrected_rows(
-    source: RowSource, pending: Mapping[int, ImportRowError]
+    source: RowSource, pending: Mapping[int, ImportRowError], kept: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...], list[SourceRow]]:
-    """The rows of a corrected error report, numbered as the failed rows they replace."""
-    positions = {name.strip().casefold(): i for i, name in enumerate(source.header)}
+    """The rows of a corrected error report, numbered as the failed rows they replace.
+
+    A failed row named by two lines of the report is refused (``duplicate_row``):
+    which one replaces it would be a guess. The report's own columns are told from
+    the file's (``kept``, the job's header):
+    a file with its own ``message`` column gets a report whose ``error_message``
+    is the report's, and its ``message`` stays one of the file's columns."""
+    own = {name.strip().casefold() for name in kept or ()}
+    exact = {name: i for i, name in enumerate(source.header)}
+    folded = {name.strip().casefold(): i for i, name in enumerate(source.header)}
+    positions: dict[str, int] = {}
+    for plain, name in zip(_REPORT_COLUMNS, _report_columns(kept or ()), strict=True):
+        index = exact.get(name)
+        if index is None and name.casefold() not in own:
+            index = folded.get(name.casefold())
+        if index is not None:
+            positions[plain] = index
     if "row" not in positions:
         msg = "has no 'row' column: send back the error report with its row numbers"
         raise ValidationError.single("file", msg, "missing_column")
-    keep = [
-        i for i, name in enumerate(source.header) if name.strip().casefold() not in _REPORT_COLUMNS
-    ]
+    report = set(positions.values())
+    keep = [i for i in range(len(source.header)) if i not in report]
     header = tuple(source.header[i] for i in keep)
     rows: list[SourceRow] = []
+    replaced: dict[int, int] = {}  # failed row -> the report's row that replaces it
     for row in source.rows():
         text = row.values[positions["row"]].strip().lstrip("'")
         if not text.isdigit() or int(text) not in pending:
             continue
+        number = int(text)
+        if number in replaced:
+            msg = (
+                f"rows {replaced[number]} and {row.number} both replace failed row {number}; "
+                "keep one line for each failed row"
+            )
+            raise ValidationError.single("file", msg, "duplicate_row")
+        replaced[number] = row.number
         values = tuple(_unescape(row.values[i]) for i in keep)
-        rows.append(SourceRow(int(text), values))
+        rows.append(SourceRow(number, values))
     return header, rows
 
 
