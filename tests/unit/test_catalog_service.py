@@ -306,6 +306,20 @@ class TestCreateSlot:
             _slot(core, admin, goa, clock, group_discounts=tiers)
         assert caught.value.fields == ("group_discounts",)
 
+    def test_tiers_that_take_less_off_for_a_bigger_party_are_refused(
+        self, core: BookingCore, admin: Principal, goa: Location, clock: FixedClock
+    ) -> None:
+        """20 % from 2 travelers and 10 % from 5 would charge a party of five more a head
+        than a party of two: refused when the slot is made, nothing stored."""
+        tiers = [DiscountTier(2, Decimal(20)), DiscountTier(5, Decimal(10))]
+        with pytest.raises(ValidationError) as caught:
+            _slot(core, admin, goa, clock, group_discounts=tiers)
+        assert caught.value.fields == ("group_discounts",)
+        assert caught.value.errors[0].code == "not_rising"
+        assert core.catalog.list_slots(principal=admin).items == []
+        same = [DiscountTier(2, Decimal(10)), DiscountTier(5, Decimal(10))]
+        assert len(_slot(core, admin, goa, clock, group_discounts=same).group_discounts) == 2
+
     def test_discount_tiers_are_kept_in_threshold_order(
         self, core: BookingCore, admin: Principal, goa: Location, clock: FixedClock
     ) -> None:

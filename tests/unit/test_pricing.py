@@ -132,6 +132,18 @@ class TestCheckTiers:
         assert caught.value.fields == ("group_discounts",)
         assert caught.value.errors[0].code == "duplicate"
 
+    def test_a_tier_taking_less_off_for_more_travelers_is_refused(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            check_tiers([DiscountTier(5, Decimal(10)), DiscountTier(2, Decimal(20))])
+        assert caught.value.fields == ("group_discounts",)
+        assert caught.value.errors[0].code == "not_rising"
+
+    def test_price_booking_applies_stored_tiers_as_they_are(self) -> None:
+        """Tiers stored before the rule (or written around it) still price a booking:
+        the highest threshold reached, as before."""
+        tiers = (DiscountTier(2, Decimal(20)), DiscountTier(5, Decimal(10)))
+        assert price_booking([inr("100")] * 5, tiers, currency="INR").discount == inr("50")
+
     def test_price_booking_also_refuses_repeated_thresholds(self) -> None:
         tiers = (DiscountTier(2, Decimal(10)), DiscountTier(2, Decimal(20)))
         with pytest.raises(ValidationError) as caught:

@@ -22,6 +22,7 @@ on top, and a fixed-amount voucher must know the final amount it comes off
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Protocol
@@ -77,11 +78,34 @@ class DiscountTier:
 
 
 def check_tiers(tiers: Iterable[DiscountTier]) -> tuple[DiscountTier, ...]:
-    """Return ``tiers`` sorted by threshold, refusing two tiers with one threshold.
+    """Return ``tiers`` sorted by threshold, refusing two tiers with one threshold,
+    and a tier that takes less off than a tier for fewer travelers.
+
+    A booking gets the tier with the highest threshold it reaches, so with
+    "20 % from 2, 10 % from 5" a party of five would pay more a head than a
+    party of two: a mistake to report, not a policy to guess at (as a
+    cancellation policy refuses refund tiers that do not fall with the notice).
 
     Raises:
-        ValidationError: on field ``group_discounts`` for a repeated threshold.
+        ValidationError: on field ``group_discounts``: code ``duplicate`` for a
+            repeated threshold, ``not_rising`` for a tier that takes less off
+            than one of a lower threshold.
+
+    .. versionchanged:: 0.4 Tiers that take less off for more travelers are refused.
     """
+    ordered = _by_threshold(tiers)
+    for fewer, more in itertools.pairwise(ordered):
+        if more.percent < fewer.percent:
+            msg = (
+                f"the tier from {more.min_travelers} travelers takes {more.percent} % off,"
+                f" less than the {fewer.percent} % from {fewer.min_travelers}"
+            )
+            raise ValidationError.single("group_discounts", msg, "not_rising")
+    return ordered
+
+
+def _by_threshold(tiers: Iterable[DiscountTier]) -> tuple[DiscountTier, ...]:
+    """``tiers`` sorted by threshold, refusing two tiers with one threshold."""
     ordered = tuple(sorted(tiers, key=lambda t: t.min_travelers))
     thresholds = [t.min_travelers for t in ordered]
     if len(set(thresholds)) != len(thresholds):
@@ -215,7 +239,8 @@ def price_booking(
         subtotal += price
     tier = None
     tiers = tuple(tiers)
-    for candidate in check_tiers(tiers) if tiers else ():
+    # Tiers as stored: a slot's were checked when it was configured (check_tiers).
+    for candidate in _by_threshold(tiers) if tiers else ():
         if len(prices) >= candidate.min_travelers:
             tier = candidate
     discount = subtotal.percent(tier.percent) if tier else Money.zero(currency)
