@@ -793,6 +793,12 @@ class PartnerTokenIn(StrictIn):
     api_secret: str = Field(max_length=256, examples=["sk_..."])
 
 
+class PartnerRotateIn(StrictIn):
+    """A partner's current API secret, asked again before it changes its own secrets."""
+
+    current_secret: str = Field(max_length=256, examples=["sk_..."])
+
+
 class CustomerIn(StrictIn):
     """A customer by phone, with the profile fields known."""
 

@@ -685,12 +685,49 @@ class TestRotation:
         mine = _registration(core, admin)
         theirs = _registration(core, admin, contact_email="ops@rival.example")
         as_me = Principal.partner(mine.partner.id)
-        assert core.partners.rotate_secret(mine.partner.id, principal=as_me).api_secret
+        assert core.partners.rotate_secret(
+            mine.partner.id, principal=as_me, current_secret=mine.api_secret
+        ).api_secret
         with pytest.raises(NotFoundError):
-            core.partners.rotate_secret(theirs.partner.id, principal=as_me)
+            core.partners.rotate_secret(
+                theirs.partner.id, principal=as_me, current_secret=mine.api_secret
+            )
         with pytest.raises(NotFoundError):
-            core.partners.rotate_webhook_secret(theirs.partner.id, principal=as_me)
+            core.partners.rotate_webhook_secret(
+                theirs.partner.id, principal=as_me, current_secret=theirs.api_secret
+            )
         assert core.partners.authenticate(theirs.api_key, theirs.api_secret).is_partner()
+
+    def test_a_partners_current_secret_is_checked_as_authentication_checks_it(
+        self, core: BookingCore, admin: Principal, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Re-authentication costs what authentication costs: one hash, two constant-time
+        comparisons, whether the secret is missing, wrong or right."""
+        registration = _registration(core, admin)
+        me = Principal.partner(registration.partner.id)
+        calls: list[str] = []
+        real_compare, real_sha256 = hmac.compare_digest, hashlib.sha256
+
+        def compare(a: Any, b: Any) -> bool:
+            calls.append("compare")
+            return real_compare(a, b)
+
+        def sha256(*args: Any) -> Any:
+            calls.append("hash")
+            return real_sha256(*args)
+
+        monkeypatch.setattr(hmac, "compare_digest", compare)
+        monkeypatch.setattr(hashlib, "sha256", sha256)
+        for secret in (None, "sk_wrong"):
+            calls.clear()
+            with pytest.raises(AuthenticationError, match="current_secret"):
+                core.partners.rotate_webhook_secret(
+                    registration.partner.id, principal=me, current_secret=secret
+                )
+            assert sorted(calls) == ["compare", "compare", "hash"]
+        calls.clear()
+        core.partners.authenticate(registration.api_key, registration.api_secret)
+        assert sorted(calls) == ["compare", "compare", "hash"]
 
     def test_an_inactive_partner_may_not_rotate_its_secret(
         self, core: BookingCore, admin: Principal
@@ -746,7 +783,9 @@ class TestRotation:
         registration = _registration(core, admin, webhook_url="https://trips.example/hooks")
         partner_id = registration.partner.id
         as_partner = Principal.partner(partner_id).with_origin(ip_address="203.0.113.7")
-        rotated = core.partners.rotate_secret(partner_id, principal=as_partner)
+        rotated = core.partners.rotate_secret(
+            partner_id, principal=as_partner, current_secret=registration.api_secret
+        )
         webhook = core.partners.rotate_webhook_secret(partner_id, principal=admin)
         entries = core.partners.history(partner_id, principal=admin)  # newest first
         assert [e.action for e in entries] == [
@@ -796,7 +835,9 @@ class TestSessions:
         ).tokens.access_token
         principal = core.auth.authenticate(token, expect="partner")
         assert principal == Principal.partner(registration.partner.id)
-        rotated = core.partners.rotate_secret(registration.partner.id, principal=principal)
+        rotated = core.partners.rotate_secret(
+            registration.partner.id, principal=principal, current_secret=registration.api_secret
+        )
         with pytest.raises(AuthenticationError):
             core.auth.authenticate(token, expect="partner")
         fresh = core.auth.sign_in_partner(rotated.api_key, rotated.api_secret)

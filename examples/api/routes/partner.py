@@ -60,6 +60,7 @@ from examples.api.schemas import (
     PartnerBookingIn,
     PartnerCredentialsOut,
     PartnerOut,
+    PartnerRotateIn,
     PartnerTokenIn,
     PartnerWebhookSecretOut,
     SignedInOut,
@@ -425,13 +426,23 @@ def get_self(core: Core, partner: PartnerPrincipal) -> PartnerOut:
     responses=problem_responses(*_PARTNER, NotFoundError, PermissionDeniedError),
 )
 def rotate_secret(
-    core: Core, partner: PartnerPrincipal, keep_previous_for: KeepPreviousFor = 0
+    body: PartnerRotateIn,
+    core: Core,
+    partner: PartnerPrincipal,
+    keep_previous_for: KeepPreviousFor = 0,
 ) -> PartnerCredentialsOut:
     """Issue a new API secret, shown in this answer only; the old one and every token bought
     with it stop working at once (sign in again with the new one). With ``keep_previous_for``
-    seconds, the old secret and its tokens keep working that long: move clients over meanwhile."""
+    seconds, the old secret and its tokens keep working that long: move clients over meanwhile.
+
+    The body repeats the current API secret (``current_secret``; during a grace period the
+    previous one counts too): the bearer token alone does not change credentials. A missing
+    or wrong one answers 401 and changes nothing."""
     rotated = core.partners.rotate_secret(
-        _own(partner), principal=partner, keep_previous_for=timedelta(seconds=keep_previous_for)
+        _own(partner),
+        principal=partner,
+        keep_previous_for=timedelta(seconds=keep_previous_for),
+        current_secret=body.current_secret,
     )
     return PartnerCredentialsOut.of(rotated)
 
@@ -442,12 +453,20 @@ def rotate_secret(
     responses=problem_responses(*_PARTNER, NotFoundError, PermissionDeniedError),
 )
 def rotate_webhook_secret(
-    core: Core, partner: PartnerPrincipal, keep_previous_for: KeepPreviousFor = 0
+    body: PartnerRotateIn,
+    core: Core,
+    partner: PartnerPrincipal,
+    keep_previous_for: KeepPreviousFor = 0,
 ) -> PartnerWebhookSecretOut:
     """Issue a new webhook signing secret, shown in this answer only; webhooks from now on are
     signed with it only (accept both in the receiver before rotating), or with it and the
-    previous one for ``keep_previous_for`` seconds (switch the receiver meanwhile)."""
+    previous one for ``keep_previous_for`` seconds (switch the receiver meanwhile).
+
+    The body repeats the current API secret (``current_secret``), as for ``rotate-secret``."""
     rotated = core.partners.rotate_webhook_secret(
-        _own(partner), principal=partner, keep_previous_for=timedelta(seconds=keep_previous_for)
+        _own(partner),
+        principal=partner,
+        keep_previous_for=timedelta(seconds=keep_previous_for),
+        current_secret=body.current_secret,
     )
     return PartnerWebhookSecretOut.of(rotated)

@@ -2,7 +2,8 @@
 clients, hold them to a rate limit, and decide where they may book.
 
 Only staff with ``manage_partners`` register and change partners; a partner may
-read its own record and rotate its own secrets.
+read its own record and rotate its own secrets (presenting its current API secret
+again: a bearer token alone changes no credentials).
 
 Credentials (a key and a secret per partner): registering a partner hands out an API key
 (``pk_...``, an identifier that may be logged) and an API secret (``sk_...``)
@@ -75,6 +76,9 @@ _log = logging.getLogger("bookingcore.partners")
 #: The one answer to every failed authentication, whatever failed.
 _BAD_CREDENTIALS = "invalid API key or secret"
 
+#: The answer to a partner rotating its own secrets without its current API secret.
+_BAD_CURRENT_SECRET = "current_secret: invalid API secret"  # noqa: S105 - a message
+
 #: Longer keys or secrets than these are never looked up or hashed at length.
 _MAX_KEY_LENGTH = 255
 _MAX_SECRET_LENGTH = 512
@@ -85,6 +89,18 @@ _SECRET_BYTES = 32
 #: Compared against when the key is unknown, so that case costs what a wrong secret costs
 #: (one hash, two comparisons: the current and the previous secret's hash).
 _NO_PARTNER_HASH = hash_api_secret(API_SECRET_PREFIX + secrets.token_urlsafe(_SECRET_BYTES))
+
+
+def _given_secret(value: object) -> str:
+    """A presented API secret as it is hashed: a string, cut to the longest checked."""
+    return value[:_MAX_SECRET_LENGTH] if isinstance(value, str) else ""
+
+
+def _secret_matches(partner: Partner, secret: str, now: datetime) -> bool:
+    """True when ``secret`` (see :func:`_given_secret`) is ``partner``'s API secret at
+    ``now``: the current one, or the previous one during its grace period. Hashed and
+    compared in constant time, the same for authentication and re-authentication."""
+    return partner.api_secret_matches(secret, now=now)
 
 
 def _new_api_secret() -> str:
@@ -327,9 +343,9 @@ class PartnerService:
             RateLimitedError: the partner has used up its requests for now;
                 ``retry_after`` says for how many seconds.
         """
-        given_key, given_secret = cast("tuple[object, object]", (api_key, api_secret))
+        given_key = cast("object", api_key)
         key = given_key.strip() if isinstance(given_key, str) else ""
-        secret = given_secret[:_MAX_SECRET_LENGTH] if isinstance(given_secret, str) else ""
+        secret = _given_secret(api_secret)
         partner = None
         # A key no partner can have (too long, control characters) is unknown too.
         if key and len(key) <= _MAX_KEY_LENGTH and text_problem(key) is None:
@@ -340,7 +356,7 @@ class PartnerService:
             hmac.compare_digest(given, _NO_PARTNER_HASH)
             hmac.compare_digest(given, _NO_PARTNER_HASH)
             self._refuse("unknown key", key)
-        elif not partner.api_secret_matches(secret, now=self._ctx.now()):
+        elif not _secret_matches(partner, secret, self._ctx.now()):
             self._refuse("wrong secret", key, partner)
         elif not partner.is_active:
             self._refuse("partner inactive", key, partner)
@@ -411,6 +427,7 @@ class PartnerService:
         *,
         principal: Principal,
         keep_previous_for: timedelta = timedelta(0),
+        current_secret: str | None = None,
     ) -> PartnerRegistration:
         """Issue a new API secret. The key stays.
 
@@ -425,12 +442,27 @@ class PartnerService:
         (and one without a grace period drops it).
 
         Staff with ``manage_partners`` rotate any partner's secret; an active
-        partner rotates its own. The new secret is in the result and nowhere
+        partner rotates its own, and only by presenting its API secret again
+        (``current_secret``): a bearer token alone, which may have been stolen,
+        must not be enough to mint a lasting credential. The secret is checked
+        as :meth:`authenticate` checks it (the previous secret counts during
+        its grace period). Staff need no ``current_secret``; one they pass is
+        ignored. The new secret is in the result and nowhere
         else. The audit entry (``credentials_rotated``) names the credential
         and, with a grace period, until when the previous one works
         (``previous_valid_until``), never a secret or hash.
 
+        Args:
+            partner_id: the partner whose secret to replace.
+            principal: staff with ``manage_partners``, or the partner itself.
+            keep_previous_for: how long the replaced secret keeps working.
+            current_secret: the partner's API secret (``sk_...``), required when
+                ``principal`` is the partner.
+
         Raises:
+            AuthenticationError: ``principal`` is the partner and
+                ``current_secret`` is missing or is not its API secret (the
+                message names ``current_secret``); nothing is changed or audited.
             NotFoundError: no such partner visible to ``principal``.
             PermissionDeniedError: ``principal`` may not change this partner's
                 credentials, or is an inactive partner.
@@ -438,7 +470,8 @@ class PartnerService:
                 ``timedelta``, is negative or is longer than seven days.
 
         .. versionchanged:: 0.4
-           ``keep_previous_for``.
+           ``keep_previous_for``; ``current_secret``, required of a partner
+           rotating its own secret.
         """
         grace = check_secret_grace(keep_previous_for)
         api_secret = _new_api_secret()
@@ -448,6 +481,7 @@ class PartnerService:
             "api_secret",
             grace,
             lambda p, now: p.set_api_secret(api_secret, now=now, keep_previous_for=grace),
+            current_secret=current_secret,
         )
         return PartnerRegistration(partner, partner.api_key, api_secret)
 
@@ -457,6 +491,7 @@ class PartnerService:
         *,
         principal: Principal,
         keep_previous_for: timedelta = timedelta(0),
+        current_secret: str | None = None,
     ) -> Partner:
         """Issue a new webhook signing secret (``partner.webhook_secret``).
 
@@ -471,15 +506,18 @@ class PartnerService:
         secret accepts it; switch the receiver to the new secret in that time.
         Another rotation replaces the kept secret.
 
-        Who may, and the audit entry: as :meth:`rotate_secret`.
+        Who may, ``current_secret`` (the partner's API secret, required when
+        the partner rotates its own) and the audit entry: as :meth:`rotate_secret`.
 
         Raises:
+            AuthenticationError: as :meth:`rotate_secret`, on ``current_secret``.
             NotFoundError: no such partner visible to ``principal``.
             PermissionDeniedError: as :meth:`rotate_secret`.
             ValidationError: on ``keep_previous_for``, as :meth:`rotate_secret`.
 
         .. versionchanged:: 0.4
-           ``keep_previous_for``.
+           ``keep_previous_for``; ``current_secret``, required of a partner
+           rotating its own webhook secret.
         """
         grace = check_secret_grace(keep_previous_for)
         webhook_secret = _new_webhook_secret()
@@ -487,7 +525,9 @@ class PartnerService:
         def replace(partner: Partner, now: datetime) -> None:
             partner.set_webhook_secret(webhook_secret, now=now, keep_previous_for=grace)
 
-        return self._rotate(partner_id, principal, "webhook_secret", grace, replace)
+        return self._rotate(
+            partner_id, principal, "webhook_secret", grace, replace, current_secret=current_secret
+        )
 
     def _rotate(
         self,
@@ -496,6 +536,8 @@ class PartnerService:
         credential: str,
         grace: timedelta,
         change: Callable[[Partner, datetime], None],
+        *,
+        current_secret: str | None,
     ) -> Partner:
         with self._ctx.transaction() as tx:
             partner = tx.uow.partners.get(partner_id)
@@ -503,6 +545,14 @@ class PartnerService:
                 if partner is None or not principal.is_partner(partner_id):
                     raise NotFoundError("partner", partner_id)
                 policy.require(partner.is_active, f"inactive {principal} may not rotate secrets")
+                # Re-authentication: a bearer token alone does not change credentials.
+                if not _secret_matches(partner, _given_secret(current_secret), self._ctx.now()):
+                    _log.info(
+                        "partner %s refused rotating its %s: current_secret missing or wrong",
+                        partner.id,
+                        credential,
+                    )
+                    raise AuthenticationError(_BAD_CURRENT_SECRET)
             else:
                 policy.require(
                     principal.has(Permission.MANAGE_PARTNERS),

@@ -62,7 +62,8 @@ def test_a_partner_reads_itself_and_rotates_its_secrets(
     assert registered.api_secret not in own.text
     assert "webhook_secret" not in own.json()
 
-    hooks = client.post("/api/partner/me/rotate-webhook-secret", headers=me)
+    current = {"current_secret": registered.api_secret}
+    hooks = client.post("/api/partner/me/rotate-webhook-secret", json=current, headers=me)
     assert hooks.status_code == 200, hooks.text
     new_hook = hooks.json()["webhook_secret"]
     assert new_hook != registered.partner.webhook_secret
@@ -70,7 +71,7 @@ def test_a_partner_reads_itself_and_rotates_its_secrets(
     assert stored.webhook_secret == new_hook
     assert client.get("/api/partner/me", headers=me).status_code == 200  # tokens live on
 
-    rotated = client.post("/api/partner/me/rotate-secret", headers=me)
+    rotated = client.post("/api/partner/me/rotate-secret", json=current, headers=me)
     assert rotated.status_code == 200, rotated.text
     fresh = rotated.json()
     assert (fresh["api_key"], fresh["partner"]["id"]) == (
@@ -91,24 +92,67 @@ def test_a_partner_reads_itself_and_rotates_its_secrets(
     assert {e.actor.kind.value for e in rotations} == {"partner"}
 
 
+@pytest.mark.parametrize(
+    "uow_factory",
+    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+)
+@pytest.mark.parametrize("route", ["rotate-secret", "rotate-webhook-secret"])
+def test_a_partner_token_alone_does_not_rotate_secrets(
+    api_core: BookingCore, client: ApiClient, slot: Slot, route: str
+) -> None:
+    """A stolen bearer token must not mint lasting credentials: the body repeats the secret."""
+    registered = _registered(api_core, slot)
+    me = _bearer(_token(client, registered.api_key, registered.api_secret))
+    url = f"/api/partner/me/{route}"
+    missing = client.post(url, json={}, headers=me)
+    assert missing.status_code == 422, missing.text
+    assert client.post(url, headers=me).status_code == 422  # no body at all
+    wrong_secrets = ["sk_wrong", "", registered.api_secret + "x", registered.api_key]
+    for wrong in wrong_secrets:
+        refused = client.post(url, json={"current_secret": wrong}, headers=me)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["code"] == "authentication_failed"
+        assert "current_secret" in refused.json()["detail"]
+    stored = api_core.partners.get(registered.partner.id, principal=SETUP)
+    assert stored.version == registered.partner.version
+    assert stored.webhook_secret == registered.partner.webhook_secret
+    assert stored.api_secret_hash == registered.partner.api_secret_hash
+    history = api_core.partners.history(PartnerId(registered.partner.id), principal=SETUP)
+    assert [e.action for e in history] == ["created"]
+    assert client.get("/api/partner/me", headers=me).status_code == 200  # token lives on
+
+    done = client.post(url, json={"current_secret": registered.api_secret}, headers=me)
+    assert done.status_code == 200, done.text
+
+
 def test_a_partner_rotates_with_a_grace_period_and_both_secrets_work_meanwhile(
     api_core: BookingCore, client: ApiClient, slot: Slot
 ) -> None:
     registered = _registered(api_core, slot)
     me = _bearer(_token(client, registered.api_key, registered.api_secret))
-    too_long = client.post("/api/partner/me/rotate-secret?keep_previous_for=604801", headers=me)
+    current = {"current_secret": registered.api_secret}
+    url = "/api/partner/me"
+    too_long = client.post(
+        f"{url}/rotate-secret?keep_previous_for=604801", json=current, headers=me
+    )
     assert too_long.status_code == 422, too_long.text
-    negative = client.post("/api/partner/me/rotate-webhook-secret?keep_previous_for=-1", headers=me)
+    negative = client.post(
+        f"{url}/rotate-webhook-secret?keep_previous_for=-1", json=current, headers=me
+    )
     assert negative.status_code == 422, negative.text
 
-    rotated = client.post("/api/partner/me/rotate-secret?keep_previous_for=3600", headers=me)
+    rotated = client.post(f"{url}/rotate-secret?keep_previous_for=3600", json=current, headers=me)
     assert rotated.status_code == 200, rotated.text
     fresh = rotated.json()["api_secret"]
     assert client.get("/api/partner/me", headers=me).status_code == 200  # its token lives on
     for secret in (registered.api_secret, fresh):
         _bearer(_token(client, registered.api_key, secret))
 
-    hooks = client.post("/api/partner/me/rotate-webhook-secret?keep_previous_for=600", headers=me)
+    # The previous secret, still in its grace period, counts as the current one.
+    hooks = client.post(
+        f"{url}/rotate-webhook-secret?keep_previous_for=600", json=current, headers=me
+    )
     assert hooks.status_code == 200, hooks.text
     stored = api_core.partners.get(registered.partner.id, principal=SETUP)
     assert stored.webhook_secret == hooks.json()["webhook_secret"]
