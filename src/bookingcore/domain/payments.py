@@ -726,7 +726,14 @@ class Payment(Versioned):
         .. versionchanged:: 0.4 ``status``.
         """
         reported = _reported_status(status, "status")
-        if reported is RefundStatus.FAILED:
+
+        def kept(
+            outcome: RefundStatus,
+            *,
+            completed_at: datetime | None = None,
+            failure_reason: str | None = None,
+        ) -> Refund:
+            # A refund the provider made outside the payment's own totals.
             return Refund(
                 id=refund_id,
                 payment_id=self.id,
@@ -734,11 +741,15 @@ class Payment(Versioned):
                 created_at=now,
                 updated_at=now,
                 reason=reason,
-                status=RefundStatus.FAILED,
+                status=outcome,
                 provider_reference=provider_reference,
-                completed_at=now,
                 provider_status=reported,
+                completed_at=completed_at,
+                failure_reason=failure_reason,
             )
+
+        if reported is RefundStatus.FAILED:
+            return kept(RefundStatus.FAILED, completed_at=now)
         try:
             refund = self.start_refund(
                 refund_id=refund_id,
@@ -748,22 +759,9 @@ class Payment(Versioned):
                 provider_reference=provider_reference,
             )
         except (InvalidTransitionError, ValidationError) as exc:
-            refused = exc
-        else:
-            refund.provider_status = reported
-            return refund
-        return Refund(
-            id=refund_id,
-            payment_id=self.id,
-            amount=amount,
-            created_at=now,
-            updated_at=now,
-            reason=reason,
-            status=RefundStatus.UNRECONCILED,
-            provider_reference=provider_reference,
-            failure_reason=str(refused),
-            provider_status=reported,
-        )
+            return kept(RefundStatus.UNRECONCILED, failure_reason=str(exc))
+        refund.provider_status = reported
+        return refund
 
     def report_refund(self, refund: Refund, status: RefundStatus | str, *, now: datetime) -> bool:
         """Record that the provider reports ``refund`` at ``status``; True when it moved on.
