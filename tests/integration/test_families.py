@@ -623,6 +623,18 @@ class TestTheInvitationMessage:
             fam.core.communications.get(logged.id, principal=partner)
         assert fam.core.communications.get(logged.id, principal=as_client) == logged
 
+    def test_a_partner_does_not_read_its_customers_invitation_in_their_history(
+        self, fam: _Family
+    ) -> None:
+        fam.core.families.invite(
+            fam.son.id, fam.client.phone.e164, relation="cousin", principal=fam.as_son
+        )
+        partner = Principal.partner(PartnerId(fam.partner.id))
+        as_client = Principal.customer(fam.client.id)
+        assert fam.core.customers.history(fam.client.id, principal=partner).communications == []
+        (own,) = fam.core.customers.history(fam.client.id, principal=as_client).communications
+        assert own.type is CommunicationType.FAMILY_INVITATION
+
     def test_every_invitation_gets_its_own_message(self, fam: _Family) -> None:
         first = fam.core.families.invite(
             fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum

@@ -552,7 +552,10 @@ class CustomerService:
                 travelers=uow.travelers.list_for_customer(customer_id),
                 bookings=policy.booking_page_for(principal, found),
                 communications=[
-                    c for c in communications if c.booking_id is None or visible(c.booking_id)
+                    c
+                    for c in communications
+                    if policy.can_read_message(principal, c)
+                    and (c.booking_id is None or visible(c.booking_id))
                 ],
                 payments=[p for p in payments if visible(p.booking_id)],
             )
