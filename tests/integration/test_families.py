@@ -635,6 +635,17 @@ class TestTheInvitationMessage:
         (own,) = fam.core.customers.history(fam.client.id, principal=as_client).communications
         assert own.type is CommunicationType.FAMILY_INVITATION
 
+    def test_a_partner_does_not_list_its_customers_received_invitations(self, fam: _Family) -> None:
+        fam.core.families.invite(
+            fam.son.id, fam.client.phone.e164, relation="cousin", principal=fam.as_son
+        )
+        partner = Principal.partner(PartnerId(fam.partner.id))
+        with pytest.raises(PermissionDeniedError):
+            fam.core.families.received_invitations(fam.client.id, principal=partner)
+        as_client = Principal.customer(fam.client.id)
+        (waiting,) = fam.core.families.received_invitations(fam.client.id, principal=as_client)
+        assert waiting.invited_by_name == "Ravi Rao"
+
     def test_every_invitation_gets_its_own_message(self, fam: _Family) -> None:
         first = fam.core.families.invite(
             fam.mum.id, fam.son.phone.e164, relation="son", principal=fam.as_mum
