@@ -267,6 +267,21 @@ class TestWhatALinkGrants:
             fam.core.bookings.get(booking.id, principal=fam.as_son)  # type: ignore[attr-defined]
         assert fam.core.families.bookings(fam.mum.id, principal=fam.as_mum) == []
 
+    def test_a_member_does_not_list_the_bookings_made_for_another_members_travelers(
+        self, fam: _Family
+    ) -> None:
+        fam.link_son()
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
+        )
+        fam.core.families.accept(sent.id, principal=fam.as_friend)
+        fam.book(fam.as_mum, fam.mum.id, fam.son_t.id)
+        assert len(fam.core.families.bookings(fam.son.id, principal=fam.as_son)) == 1
+        # The friend may not read the mother's booking through the son's list.
+        with pytest.raises(PermissionDeniedError):
+            fam.core.families.bookings(fam.son.id, principal=fam.as_friend)
+        assert len(fam.core.families.bookings(fam.son.id, principal=ADMIN)) == 1
+
     def test_a_traveler_is_not_booked_onto_one_slot_twice_by_two_members(
         self, fam: _Family
     ) -> None:
