@@ -400,6 +400,19 @@ class TestPrivacy:
         member = fam.core.families.accept(sent.id, principal=fam.as_friend)
         assert member.customer_id == fam.friend.id
 
+    def test_an_invitation_into_the_family_the_merge_put_the_survivor_in_is_withdrawn(
+        self, fam: _Family
+    ) -> None:
+        fam.link_son()
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
+        )
+        fam.core.customers.merge(fam.friend.id, fam.son.id, principal=ADMIN)
+        assert fam.core.families.received_invitations(fam.friend.id, principal=fam.as_friend) == []
+        view = fam.core.families.family(fam.mum.id, principal=fam.as_mum)
+        assert sent.id not in [i.id for i in view.pending_invitations]
+        assert view.pending_invitations == ()
+
     def test_time_moves_on(self, fam: _Family) -> None:
         """A sanity check of the fixture's clock: invitations expire a week after sending."""
         sent = fam.core.families.invite(
