@@ -267,6 +267,21 @@ class TestWhatALinkGrants:
             fam.core.bookings.get(booking.id, principal=fam.as_son)  # type: ignore[attr-defined]
         assert fam.core.families.bookings(fam.mum.id, principal=fam.as_mum) == []
 
+    def test_a_member_does_not_list_the_bookings_made_for_another_members_travelers(
+        self, fam: _Family
+    ) -> None:
+        fam.link_son()
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
+        )
+        fam.core.families.accept(sent.id, principal=fam.as_friend)
+        fam.book(fam.as_mum, fam.mum.id, fam.son_t.id)
+        assert len(fam.core.families.bookings(fam.son.id, principal=fam.as_son)) == 1
+        # The friend may not read the mother's booking through the son's list.
+        with pytest.raises(PermissionDeniedError):
+            fam.core.families.bookings(fam.son.id, principal=fam.as_friend)
+        assert len(fam.core.families.bookings(fam.son.id, principal=ADMIN)) == 1
+
     def test_a_traveler_is_not_booked_onto_one_slot_twice_by_two_members(
         self, fam: _Family
     ) -> None:
@@ -384,6 +399,19 @@ class TestPrivacy:
         fam.core.customers.merge(fam.friend.id, fam.son.id, principal=ADMIN)
         member = fam.core.families.accept(sent.id, principal=fam.as_friend)
         assert member.customer_id == fam.friend.id
+
+    def test_an_invitation_into_the_family_the_merge_put_the_survivor_in_is_withdrawn(
+        self, fam: _Family
+    ) -> None:
+        fam.link_son()
+        sent = fam.core.families.invite(
+            fam.mum.id, fam.friend.phone.e164, relation="friend", principal=fam.as_mum
+        )
+        fam.core.customers.merge(fam.friend.id, fam.son.id, principal=ADMIN)
+        assert fam.core.families.received_invitations(fam.friend.id, principal=fam.as_friend) == []
+        view = fam.core.families.family(fam.mum.id, principal=fam.as_mum)
+        assert sent.id not in [i.id for i in view.pending_invitations]
+        assert view.pending_invitations == ()
 
     def test_time_moves_on(self, fam: _Family) -> None:
         """A sanity check of the fixture's clock: invitations expire a week after sending."""
@@ -622,6 +650,29 @@ class TestTheInvitationMessage:
         with pytest.raises(NotFoundError):
             fam.core.communications.get(logged.id, principal=partner)
         assert fam.core.communications.get(logged.id, principal=as_client) == logged
+
+    def test_a_partner_does_not_read_its_customers_invitation_in_their_history(
+        self, fam: _Family
+    ) -> None:
+        fam.core.families.invite(
+            fam.son.id, fam.client.phone.e164, relation="cousin", principal=fam.as_son
+        )
+        partner = Principal.partner(PartnerId(fam.partner.id))
+        as_client = Principal.customer(fam.client.id)
+        assert fam.core.customers.history(fam.client.id, principal=partner).communications == []
+        (own,) = fam.core.customers.history(fam.client.id, principal=as_client).communications
+        assert own.type is CommunicationType.FAMILY_INVITATION
+
+    def test_a_partner_does_not_list_its_customers_received_invitations(self, fam: _Family) -> None:
+        fam.core.families.invite(
+            fam.son.id, fam.client.phone.e164, relation="cousin", principal=fam.as_son
+        )
+        partner = Principal.partner(PartnerId(fam.partner.id))
+        with pytest.raises(PermissionDeniedError):
+            fam.core.families.received_invitations(fam.client.id, principal=partner)
+        as_client = Principal.customer(fam.client.id)
+        (waiting,) = fam.core.families.received_invitations(fam.client.id, principal=as_client)
+        assert waiting.invited_by_name == "Ravi Rao"
 
     def test_every_invitation_gets_its_own_message(self, fam: _Family) -> None:
         first = fam.core.families.invite(

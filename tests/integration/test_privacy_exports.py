@@ -311,6 +311,21 @@ class TestErasure:
         with pytest.raises(NotFoundError):
             core.privacy.export_customer(customer.id, principal=ADMIN)
 
+    def test_nobody_is_merged_into_an_erased_customer(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        core = _core(any_store)
+        erased, _ = _booked(core, 1)
+        core.privacy.erase_customer(erased.id, principal=ADMIN)
+        live = core.customers.register(
+            "+919800000009", principal=ADMIN, name="Meera Iyer", email="meera@example.com"
+        ).customer
+        with pytest.raises(ValidationError) as refused:
+            core.customers.merge(erased.id, live.id, principal=ADMIN)
+        assert [(e.field, e.code) for e in refused.value.errors] == [("survivor_id", "erased")]
+        assert core.customers.find_by_phone("+919800000009", principal=ADMIN) == live
+        assert core.customers.get(erased.id, principal=ADMIN).name is None
+
     def test_leads_and_quotations_are_exported_and_their_notes_erased(
         self, any_store: MemoryStore | SqlStore
     ) -> None:

@@ -188,7 +188,8 @@ def move_family_links(
     families ``target`` keeps theirs and ``source`` leaves (ending the family it
     owned). Invitations sent to or by ``source`` name ``target``; a pending one
     that no longer makes sense (to oneself, or into one's own family) is
-    withdrawn. Returns how many links and invitations moved.
+    withdrawn, as is a pending one sent to ``target`` into the family it is in now.
+    Returns how many links and invitations moved.
 
     .. versionadded:: 0.4
     """
@@ -214,14 +215,17 @@ def move_family_links(
             unlink_member(tx, theirs, principal, now, action="removed", reason="merged")
         if family is not None and uow.families.get(family.id) is not None:
             family.touch(now)
-    target_family = uow.families.member(target)
+    # The family ``target`` is in now, from what was read above: a membership moved
+    # in this unit of work need not be found by ``member(target)`` before it is written.
+    holder = ours if ours is not None else theirs
+    target_family_id = holder.family_id if holder is not None else None
     for invitation in uow.families.invitations_involving(source):
         if invitation.invited_by == source:
             invitation.invited_by = target
         if invitation.customer_id == source:
             invitation.customer_id = target
         pointless = invitation.invited_by == invitation.customer_id or (
-            target_family is not None and target_family.family_id == invitation.family_id
+            target_family_id is not None and target_family_id == invitation.family_id
         )
         if pointless and invitation.is_open_at(now):
             invitation.cancel(now=now)
@@ -229,4 +233,11 @@ def move_family_links(
             invitation.updated_at = now
             invitation.version += 1
         moved += 1
+    if target_family_id is not None:
+        # ``target`` may have taken ``source``'s place in a family that had invited
+        # them: that invitation no longer makes sense either.
+        for invitation in uow.families.invitations_involving(target):
+            joined = invitation.customer_id == target and invitation.family_id == target_family_id
+            if joined and invitation.is_open_at(now):
+                invitation.cancel(now=now)
     return moved

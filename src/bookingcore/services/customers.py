@@ -552,7 +552,10 @@ class CustomerService:
                 travelers=uow.travelers.list_for_customer(customer_id),
                 bookings=policy.booking_page_for(principal, found),
                 communications=[
-                    c for c in communications if c.booking_id is None or visible(c.booking_id)
+                    c
+                    for c in communications
+                    if policy.can_read_message(principal, c)
+                    and (c.booking_id is None or visible(c.booking_id))
                 ],
                 payments=[p for p in payments if visible(p.booking_id)],
             )
@@ -898,7 +901,9 @@ class CustomerService:
             PermissionDeniedError: only staff who may change everything merge.
             NotFoundError: either customer does not exist or was merged already
                 (for a retry: the survivor was merged since).
-            ValidationError: the two ids are the same; a malformed ``idempotency_key``.
+            ValidationError: the two ids are the same (code ``same_customer``); the
+                survivor was erased (on ``survivor_id``, code ``erased``); a malformed
+                ``idempotency_key``.
             DuplicateError: both are on one slot's waiting list.
             IdempotencyConflictError: ``idempotency_key`` was used for another
                 request or another kind of operation.
@@ -929,6 +934,10 @@ class CustomerService:
             survivor = self.load_visible(uow, survivor_id, principal)
             if not fresh:
                 return survivor
+            if survivor.is_erased:
+                # The duplicate's profile, phone and records would land on an erased record.
+                msg = "an erased customer cannot take in another customer's records"
+                raise ValidationError.single("survivor_id", msg, "erased")
             duplicate = self.load_visible(uow, duplicate_id, principal)
             moved = self._move_records(uow, duplicate_id, survivor_id, now)
             moved["family_links"] = move_family_links(

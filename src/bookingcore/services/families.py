@@ -326,14 +326,23 @@ class FamilyService:
     ) -> list[ReceivedInvitation]:
         """The invitations waiting for ``customer_id``'s answer, oldest first.
 
+        Only the customer and staff who see everything read them: each names the
+        inviter and the relation, and a partner has no part in families.
+
         Raises:
             NotFoundError: no such customer visible to ``principal``.
+            PermissionDeniedError: ``principal`` sees the customer but is neither
+                them nor staff who see everything (a partner).
 
         .. versionadded:: 0.4
         """
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             CustomerService.load_visible(uow, customer_id, principal)
+            policy.require(
+                policy.can_view_family(principal, (customer_id,)),
+                f"{principal} may not read the family invitations of customer {customer_id}",
+            )
             found = []
             for invitation in uow.families.invitations_involving(customer_id):
                 if invitation.customer_id != customer_id or not invitation.is_open_at(now):
@@ -483,17 +492,23 @@ class FamilyService:
         """The upcoming bookings other members of ``customer_id``'s family made for
         ``customer_id``'s travelers, soonest first, without prices, payments or notes.
 
-        Cancelled bookings are left out.
+        Cancelled bookings are left out. Only ``customer_id`` themself and staff who
+        see everything ask: another member would read bookings that are neither
+        theirs nor made for their travelers.
 
         Raises:
             NotFoundError: as :meth:`family`.
-            PermissionDeniedError: as :meth:`family`.
+            PermissionDeniedError: as :meth:`family`; another member of the family.
 
         .. versionadded:: 0.4
         """
         now = self._ctx.now()
         with self._ctx.uow_factory() as uow:
             _, members = self._readable(uow, customer_id, principal)
+            policy.require(
+                principal.is_customer(customer_id) or principal.has(Permission.VIEW_ALL),
+                f"{principal} may not list the bookings made for customer {customer_id}",
+            )
             mine = {
                 t.id: t for t in uow.travelers.list_for_customer(customer_id, include_deleted=True)
             }
