@@ -582,7 +582,9 @@ class Booking(Versioned):
         """Move along ``lifecycle`` to ``target``, holding or giving back seats on ``slot``.
 
         A move to the lifecycle's cancelled state keeps ``note`` as the
-        cancellation reason. Nothing changes when a rule refuses the move.
+        cancellation reason; a move from it back to an active state (a
+        reactivated appointment) clears ``cancelled_at`` and the reason (the
+        history keeps them). Nothing changes when a rule refuses the move.
 
         Returns:
             The history entry, the audit entry and the
@@ -610,6 +612,11 @@ class Booking(Versioned):
         if target == lifecycle.cancelled:
             self.cancelled_at = now
             self.cancellation_reason = note
+        elif from_status == lifecycle.cancelled and lifecycle.is_active(target):
+            # Reactivated (an appointment back to PENDING): no longer cancelled. A
+            # cancelled booking that goes on to an end (travel's refunded) stays so.
+            self.cancelled_at = None
+            self.cancellation_reason = None
         self.touch(now)
         extra = check_metadata(metadata)
         history = LifecycleEvent(
