@@ -593,11 +593,13 @@ class Booking(Versioned):
         Raises:
             InvalidTransitionError: the lifecycle has no such move.
             CapacityError: the move needs seats the slot no longer has.
+            ValidationError: on ``metadata`` when it is malformed (too many pairs).
             ValueError: the move changes seats and ``slot`` is not this booking's slot
                 (a programming error: lock it first, see :meth:`seats_to_move`).
         """
         self.check_live(target)
         lifecycle.check_move(self.status, target)
+        extra = check_metadata(metadata)  # before anything changes
         seats = self.seats_to_move(target, lifecycle)
         if seats:
             if slot is None or slot.id != self.slot_id:
@@ -618,7 +620,6 @@ class Booking(Versioned):
             self.cancelled_at = None
             self.cancellation_reason = None
         self.touch(now)
-        extra = check_metadata(metadata)
         history = LifecycleEvent(
             id=author.new_id(),
             booking_id=self.id,
