@@ -252,6 +252,16 @@ class TestMove:
         assert booking.version == 1
         assert slot.seats_held == 3
 
+    def test_malformed_metadata_refuses_the_move_unchanged(self, slot: Slot) -> None:
+        booking = self._open(slot)
+        too_many = {f"k{i}": "v" for i in range(51)}
+        with pytest.raises(ValidationError):
+            booking.move(
+                "cancelled", lifecycle=RESERVATION, author=_author(), slot=slot, metadata=too_many
+            )
+        assert (booking.status, booking.cancelled_at, booking.version) == ("pending", None, 1)
+        assert slot.seats_held == 3
+
 
 class TestEdit:
     def test_an_edit_records_old_and_new_values(self, slot: Slot) -> None:

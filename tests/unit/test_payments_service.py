@@ -17,6 +17,7 @@ from bookingcore import (
     BookingRequest,
     IdempotencyConflictError,
     InvalidTransitionError,
+    Lifecycle,
     Money,
     NewTraveler,
     NotFoundError,
@@ -26,15 +27,24 @@ from bookingcore import (
     PermissionDeniedError,
     Principal,
     RefundId,
+    Settings,
     StaffId,
     StaffRole,
     TravelerDetails,
     ValidationError,
 )
-from bookingcore.domain import Booking, PaymentStatus, ReceiptStatus, Refund, RefundStatus
+from bookingcore.domain import (
+    PRESETS,
+    Booking,
+    PaymentStatus,
+    ReceiptStatus,
+    Refund,
+    RefundStatus,
+)
 from bookingcore.ports.payments import ProviderCapabilities, ProviderRefund
 from bookingcore.testing import FakePaymentProvider, FixedClock, SequentialIds
 from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
 
 ADMIN = Principal.staff(StaffId(SequentialIds().new_id()), StaffRole.ADMIN)
 
@@ -1051,3 +1061,64 @@ class TestUnreconciledRefunds:
             PaymentStatus.REFUNDED,
             Money("8000", "INR"),
         )
+
+
+def test_money_for_a_booking_whose_paid_state_finds_the_slot_full_is_still_recorded() -> None:
+    """A lifecycle whose paid state takes seats (a request confirmed by its payment): on a
+    full slot the payment is recorded and the booking waits where it is."""
+    requests = Lifecycle(
+        name="requests",
+        states=("requested", "confirmed", "done", "cancelled"),
+        initial="requested",
+        transitions={"requested": {"confirmed", "cancelled"}, "confirmed": {"done", "cancelled"}},
+        terminal={"done", "cancelled"},
+        holding={"confirmed", "done"},
+        cancelled="cancelled",
+    )
+    store, clock = MemoryStore(), FixedClock()
+    admin = Principal.staff(StaffId(uuid4()), StaffRole.ADMIN)
+    core = BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(
+            default_region="IN",
+            lifecycles={**PRESETS, "requests": requests},
+            default_lifecycle="requests",
+        ),
+        payment_providers=[ManualProvider()],
+    )
+    camp = core.catalog.add_location("CAMP", "Base camp", principal=admin)
+    slot = core.catalog.create_slot(
+        location_id=camp.id,
+        starts_at=clock.now() + timedelta(days=10),
+        price_per_traveler=Money("1000", "INR"),
+        capacity=1,
+        principal=admin,
+    )
+    customer = core.customers.register("+919812300001", principal=admin, name="Asha Rao")
+    first, second = (
+        core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails(name), is_primary=True)],
+                customer_id=customer.customer.id,
+            ),
+            principal=admin,
+        )
+        for name in ("Asha Rao", "Ravi Rao")
+    )
+    core.payments.record_manual_payment(
+        first.id, Money("1000", "INR"), principal=admin, reference="CASH-1"
+    )
+    core.payments.record_manual_payment(
+        second.id, Money("1000", "INR"), principal=admin, reference="CASH-2"
+    )
+    assert core.bookings.get(first.id, principal=admin).status == "confirmed"
+    assert core.bookings.get(second.id, principal=admin).status == "requested"
+    with store.unit_of_work() as uow:
+        paid = [p.captured_amount for p in uow.payments.list_for_booking(second.id)]
+        assert paid == [Money("1000", "INR")]
+        stored = uow.slots.get(slot.id)
+        assert stored is not None
+        assert stored.seats_held == 1

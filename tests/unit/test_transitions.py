@@ -292,6 +292,20 @@ class TestSeats:
         assert reactivated.event.from_status == "CANCELLED"
         assert world.seats_held(slot) == 2
 
+    def test_a_reactivated_booking_is_no_longer_marked_cancelled(
+        self, world: World, core: BookingCore
+    ) -> None:
+        booking = world.theirs(world.slot(capacity=3), lifecycle="appointment")
+        core.bookings.cancel(booking.id, principal=world.admin, reason="car broke down")
+        reactivated = core.bookings.transition(booking.id, "PENDING", principal=world.admin)
+        stored = core.bookings.get(booking.id, principal=world.admin)
+        for seen in (reactivated.booking, stored):
+            assert (seen.cancelled_at, seen.cancellation_reason) == (None, None)
+        # its share links open again (docs/sharing.md: "It follows the booking back")
+        assert core.sharing.shared_booking_status(stored) is not None
+        # the reason stays on the cancellation's history entry
+        assert world.history(booking)[-2].note == "car broke down"
+
     def test_a_waitlisted_booking_holds_no_seats_until_it_moves_to_pending(
         self, world: World, core: BookingCore, store: MemoryStore
     ) -> None:

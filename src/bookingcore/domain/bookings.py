@@ -582,7 +582,9 @@ class Booking(Versioned):
         """Move along ``lifecycle`` to ``target``, holding or giving back seats on ``slot``.
 
         A move to the lifecycle's cancelled state keeps ``note`` as the
-        cancellation reason. Nothing changes when a rule refuses the move.
+        cancellation reason; a move from it back to an active state (a
+        reactivated appointment) clears ``cancelled_at`` and the reason (the
+        history keeps them). Nothing changes when a rule refuses the move.
 
         Returns:
             The history entry, the audit entry and the
@@ -591,11 +593,13 @@ class Booking(Versioned):
         Raises:
             InvalidTransitionError: the lifecycle has no such move.
             CapacityError: the move needs seats the slot no longer has.
+            ValidationError: on ``metadata`` when it is malformed (too many pairs).
             ValueError: the move changes seats and ``slot`` is not this booking's slot
                 (a programming error: lock it first, see :meth:`seats_to_move`).
         """
         self.check_live(target)
         lifecycle.check_move(self.status, target)
+        extra = check_metadata(metadata)  # before anything changes
         seats = self.seats_to_move(target, lifecycle)
         if seats:
             if slot is None or slot.id != self.slot_id:
@@ -610,8 +614,12 @@ class Booking(Versioned):
         if target == lifecycle.cancelled:
             self.cancelled_at = now
             self.cancellation_reason = note
+        elif from_status == lifecycle.cancelled and lifecycle.is_active(target):
+            # Reactivated (an appointment back to PENDING): no longer cancelled. A
+            # cancelled booking that goes on to an end (travel's refunded) stays so.
+            self.cancelled_at = None
+            self.cancellation_reason = None
         self.touch(now)
-        extra = check_metadata(metadata)
         history = LifecycleEvent(
             id=author.new_id(),
             booking_id=self.id,

@@ -96,8 +96,9 @@ def advance_if_paid(
     """Move the locked, open ``booking`` along as its ``paid`` amount says; True if it moved.
 
     Nothing happens while nothing was paid, or once the booking is closed to
-    payment. ``metadata`` goes on the move to the paid state (a payment's id);
-    the caller holds the booking's lock and commits.
+    payment; a move that would take seats its slot no longer has is left out (the
+    money stays recorded, the booking where it is). ``metadata`` goes on the move
+    to the paid state (a payment's id); the caller holds the booking's lock and commits.
     """
     lifecycle = context.settings.lifecycle(booking.lifecycle)
     if booking.archived_at is not None:
@@ -105,12 +106,14 @@ def advance_if_paid(
     if paid.amount <= 0 or closed_to_payment(lifecycle, booking.status):
         return False
     moved = False
-    if lifecycle.allows(booking.status, AWAITING_PAYMENT):
+    if lifecycle.allows(booking.status, AWAITING_PAYMENT) and _fits(
+        tx, booking, AWAITING_PAYMENT, lifecycle
+    ):
         waiting = AWAITING_PAYMENT
         _move(context, tx, booking, waiting, lifecycle=lifecycle, principal=principal, note=note)
         moved = True
     target = paid_state(lifecycle, booking.status)
-    if paid < booking.total or target is None:
+    if paid < booking.total or target is None or not _fits(tx, booking, target, lifecycle):
         return moved
     _move(
         context,
@@ -125,6 +128,20 @@ def advance_if_paid(
     # Every supplier had confirmed before the money: on to supplier_confirmed.
     advance_if_suppliers_confirmed(context, tx, booking)
     return True
+
+
+def _fits(tx: Transaction, booking: Booking, target: str, lifecycle: Lifecycle) -> bool:
+    """True unless the move to ``target`` takes seats the booking's slot no longer has.
+
+    Money is recorded whatever the slot says: a lifecycle whose paid state takes seats
+    (a request confirmed by its payment) leaves a booking on a full slot where it is,
+    for staff to settle, rather than refuse the payment (and a provider's webhook).
+    """
+    seats = booking.seats_to_move(target, lifecycle)
+    if seats <= 0:
+        return True
+    slot = tx.uow.slots.get_for_update(booking.slot_id)
+    return slot is not None and slot.has_room_for(seats)
 
 
 def close_if_refunded(
