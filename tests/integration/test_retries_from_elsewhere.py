@@ -133,6 +133,26 @@ def test_keys_of_transitions_and_messages_belong_to_their_principal(world: World
     assert len(world.notifier.sent) == automatic + 2
 
 
+def test_a_transition_retried_with_its_status_spelled_otherwise_is_the_same_request(
+    world: World,
+) -> None:
+    """``to`` names a state case-insensitively (``Lifecycle.resolve``), so "Confirmed"
+    retried as " confirmed" asks the same move: replayed, not a key conflict."""
+    booking = world.core.bookings.book(world.request(), principal=world.me)
+    first = world.core.bookings.transition(
+        booking.id, "Confirmed", principal=ADMIN, idempotency_key="k-spelled"
+    )
+    again = world.core.bookings.transition(
+        booking.id, " confirmed", principal=ADMIN, idempotency_key="k-spelled"
+    )
+    assert again.replayed
+    assert again.booking.version == first.booking.version
+    with pytest.raises(IdempotencyConflictError):
+        world.core.bookings.transition(
+            booking.id, "cancelled", principal=ADMIN, idempotency_key="k-spelled"
+        )
+
+
 def test_an_idempotency_key_over_255_characters_is_refused_before_anything_is_written(
     world: World,
 ) -> None:

@@ -1372,7 +1372,10 @@ class BookingService:
         idempotency_key = principal_key(principal, idempotency_key)
         digest = None
         if idempotency_key:
-            asked = {"booking_id": booking_id, "to": to, "note": clean_note, "metadata": extra}
+            # ``to`` names a state as Lifecycle.resolve reads it: case and spaces aside.
+            given: object = to  # a caller may pass anything; the move itself refuses a non-str
+            state = to.strip().casefold() if isinstance(given, str) else to
+            asked = {"booking_id": booking_id, "to": state, "note": clean_note, "metadata": extra}
             digest = fingerprint("transition", principal, **asked)
         try:
             moved = self._transition(
