@@ -33,6 +33,8 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Booking, Grouping, ImportTally
+from bookingcore.domain.lifecycle import PRESETS, Lifecycle
+from bookingcore.domain.values import MAX_AMOUNT
 from bookingcore.services import AdvisorWorkload, CustomerValue
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore.testing.builders import Builder
@@ -485,3 +487,87 @@ def test_a_booking_report_asks_the_storage_for_its_lines_only(sql_store: SqlStor
         with sql_store.engine.connect() as connection:
             rows = connection.exec_driver_sql(statement, parameters).all()  # type: ignore[arg-type]
         assert len(rows) == len(lines), name
+
+
+#: A lifecycle of requests: a pending request holds no seats (a reservation's does).
+REQUESTS = Lifecycle(
+    name="request",
+    states=("pending", "approved", "declined"),
+    initial="pending",
+    transitions={"pending": {"approved", "declined"}},
+    terminal={"approved", "declined"},
+    holding={"approved"},
+    cancelled="declined",
+)
+
+
+def test_customer_figures_count_the_bookings_their_own_lifecycle_says_hold_seats(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """``pending`` holds seats in a reservation, not in a request: customer value,
+    booking frequency and cohorts count the bookings revenue counts."""
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)  # 100 INR a seat
+    reserving, asking = make.customer(), make.customer()
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        for customer in (reserving, asking):
+            uow.customers.add(customer)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+            lifecycle = "reservation" if customer is reserving else "request"
+            for _ in range(2):
+                uow.bookings.add(
+                    make.booking(customer.id, slot, [traveler.id], lifecycle=lifecycle)
+                )
+        uow.commit()
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        settings=Settings(lifecycles={**PRESETS, "request": REQUESTS}),
+    )
+    reports = core.reports
+
+    (revenue,) = reports.revenue(principal=ADMIN)
+    assert (revenue.bookings, revenue.amount) == (2, Money("200", "INR"))
+    assert reports.customer_value(principal=ADMIN) == [
+        CustomerValue("INR", 1, 1, Decimal(1), Money("200", "INR"))
+    ]
+    frequency = reports.booking_frequency(principal=ADMIN)
+    assert [(line.label, line.customers, line.bookings) for line in frequency] == [
+        ("1", 0, 0),
+        ("2", 1, 2),
+        ("3-5", 0, 0),
+        ("6+", 0, 0),
+    ]
+    (cohort,) = reports.cohort_retention(principal=ADMIN, months=0)
+    assert (cohort.customers, cohort.active) == (1, (1,))
+
+
+def test_sums_past_the_largest_single_amount_are_reported(shop: Shop) -> None:
+    """One booking may cost up to MAX_AMOUNT (10^12); what several add up to may be
+    more, and a report gives it rather than failing on it."""
+    price = Money("600000000000", "VND")  # about 24 million USD a seat
+    palace = shop.core.catalog.create_slot(
+        location_id=shop.camp.id,
+        starts_at=shop.clock.now() + timedelta(days=30),
+        price_per_traveler=price,
+        capacity=None,
+        principal=ADMIN,
+    )
+    start = shop.clock.now()
+    made = [shop.book(palace.id, 1) for _ in range(3)]
+    everything = Decimal("1800000000000")
+    assert everything > MAX_AMOUNT
+
+    (revenue,) = shop.core.reports.revenue(principal=ADMIN)
+    assert (revenue.bookings, revenue.amount.amount, revenue.currency) == (3, everything, "VND")
+    (value,) = shop.core.reports.customer_value(principal=ADMIN)
+    assert value.lifetime_value == price
+    report = shop.core.reports.reconciliation(
+        start, shop.clock.now() + timedelta(minutes=1), principal=ADMIN
+    )
+    assert len(report.bookings) == len(made)
+    totals = report.totals_for("VND")
+    assert (totals.total.amount, totals.net_paid) == (everything, Money.zero("VND"))

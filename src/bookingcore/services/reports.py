@@ -868,7 +868,7 @@ class ReportService:
                     row.currency,
                     row.bookings,
                     row.travelers,
-                    Money(row.amount, row.currency),
+                    Money.summed(row.amount, row.currency),
                 )
                 for row in rows
             ),
@@ -958,11 +958,9 @@ class ReportService:
         Raises:
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        query = self._only_counted(
-            _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
-        )
+        query = _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.bookings.tally_customers(query)
+            rows = uow.bookings.tally_customers(query, statuses=self._statuses.counted)
         return sorted(
             (
                 CustomerValue(
@@ -970,7 +968,7 @@ class ReportService:
                     customers=row.customers,
                     repeat_customers=row.repeat_customers,
                     repeat_rate=_rate(row.repeat_customers, row.customers),
-                    lifetime_value=Money(
+                    lifetime_value=Money.summed(
                         row.amount / row.customers if row.customers else Decimal(0), row.currency
                     ),
                 )
@@ -978,25 +976,6 @@ class ReportService:
             ),
             key=lambda line: line.currency,
         )
-
-    def _only_counted(self, query: BookingFilter) -> BookingFilter:
-        """``query`` narrowed to the statuses that hold seats (customer value)."""
-        counted = sorted(self._counted_statuses())
-        if query.statuses is not None:
-            counted = [status for status in counted if status in query.statuses]
-        return attrs.evolve(query, statuses=frozenset(counted))
-
-    def _counted_statuses(self) -> set[str]:
-        """Statuses that hold seats in some configured lifecycle (bookings of any lifecycle).
-
-        A status name held in one lifecycle and not in another would be ambiguous
-        for a customer tally; the shipped presets have none.
-        """
-        return {
-            status
-            for lifecycle in self._ctx.settings.lifecycles.values()
-            for status in lifecycle.holding
-        }
 
     def capacity_utilisation(
         self,
@@ -1096,11 +1075,10 @@ class ReportService:
     def _staff_bookings(
         self, principal: Principal, what: str, where: BookingFilter | None
     ) -> BookingFilter:
-        """Refuse all but staff who may view all; ``where`` narrowed to seat-holding bookings."""
+        """Refuse all but staff who may view all; ``where`` with archived bookings counted
+        (the tallies are asked for the bookings that hold seats, ``_statuses.counted``)."""
         _require_staff(principal, what, Permission.VIEW_ALL)
-        return self._only_counted(
-            _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
-        )
+        return _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
 
     def booking_frequency(
         self,
@@ -1126,7 +1104,7 @@ class ReportService:
         ranges = _buckets(buckets)
         query = self._staff_bookings(principal, "booking frequency reports", where)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.bookings.count_customers_by_bookings(query)
+            rows = uow.bookings.count_customers_by_bookings(query, statuses=self._statuses.counted)
         customers = [0] * len(ranges)
         booked = [0] * len(ranges)
         for row in rows:
@@ -1166,7 +1144,9 @@ class ReportService:
             raise ValidationError.single("months", msg, "out_of_range")
         query = self._staff_bookings(principal, "retention reports", where)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.bookings.tally_cohorts(query, zone=self._ctx.settings.zone)
+            rows = uow.bookings.tally_cohorts(
+                query, zone=self._ctx.settings.zone, statuses=self._statuses.counted
+            )
         active: dict[date, list[int]] = {}
         for row in rows:
             offset = _months_after(row.cohort, row.month)
@@ -1421,7 +1401,7 @@ def _totals(
             found = sums[currency] = [_NO_AMOUNT] * 5
         found[4] += stray.net_paid.amount
     return tuple(
-        CurrencyTotals(currency, *(Money(amount, currency) for amount in sums[currency]))
+        CurrencyTotals(currency, *(Money.summed(amount, currency) for amount in sums[currency]))
         for currency in sorted(sums)
     )
 
