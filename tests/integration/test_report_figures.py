@@ -9,9 +9,11 @@ across daylight-saving changes, the same on every backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
@@ -35,7 +37,7 @@ from bookingcore import (
 from bookingcore.domain import Booking, Grouping, ImportTally
 from bookingcore.domain.lifecycle import PRESETS, Lifecycle
 from bookingcore.domain.values import MAX_AMOUNT
-from bookingcore.services import AdvisorWorkload, CustomerValue
+from bookingcore.services import AdvisorWorkload, CustomerValue, RevenueLine
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore.testing.builders import Builder
 from bookingcore_adapters.memory import MemoryStore
@@ -571,3 +573,141 @@ def test_sums_past_the_largest_single_amount_are_reported(shop: Shop) -> None:
     assert len(report.bookings) == len(made)
     totals = report.totals_for("VND")
     assert (totals.total.amount, totals.net_paid) == (everything, Money.zero("VND"))
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_tricky_month_adds_up_to_the_figures_worked_out_by_hand(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Two currencies, a booking made at 23:30 on 31 March in New York (April in UTC),
+    one exactly at April's first instant, a cancellation, a no-show, a booking moved to
+    another location, a partner's and an advisor's scope, and an empty period."""
+    clock = FixedClock(datetime(2026, 3, 20, 12, tzinfo=NEW_YORK))
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(timezone="America/New_York"),
+    )
+    catalog = core.catalog
+    camp = catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+    reef = catalog.add_location("REEF", "House reef", principal=ADMIN)
+    later = datetime(2026, 6, 15, 6, tzinfo=NEW_YORK)
+
+    def slot(location: object, price: Money) -> object:
+        return catalog.create_slot(
+            location_id=location,  # type: ignore[arg-type]
+            starts_at=later,
+            price_per_traveler=price,
+            capacity=None,
+            principal=ADMIN,
+        ).id
+
+    trek, dive = slot(camp.id, Money("1000.50", "INR")), slot(reef.id, Money("19.99", "USD"))
+    lagoon = slot(reef.id, Money("1000.50", "INR"))
+    partner = core.partners.register(
+        name="Blue",
+        company_name="Blue Pvt Ltd",
+        contact_email="ops@blue.example.com",
+        allowed_location_ids=[camp.id, reef.id],
+        principal=ADMIN,
+    ).partner
+    as_partner = Principal.partner(partner.id)
+    advisor = core.staff.add("ravi@example.com", "Ravi", principal=ADMIN)
+    phones = iter(range(1, 100))
+
+    def book(at: datetime, slot_id: object, travelers: int, *, customer: object = None,
+             principal: Principal = ADMIN) -> Booking:  # fmt: skip
+        clock.set(at.astimezone(UTC))
+        if customer is None:
+            customer = core.customers.register(
+                f"+9198000{next(phones):05d}", principal=principal
+            ).customer.id
+        return core.bookings.book(
+            BookingRequest(
+                slot_id,  # type: ignore[arg-type]
+                [
+                    NewTraveler(TravelerDetails(f"T{i}"), is_primary=i == 0)
+                    for i in range(travelers)
+                ],
+                customer_id=customer,  # type: ignore[arg-type]
+            ),
+            principal=principal,
+        )
+
+    def local(day: int, hour: int, minute: int = 0, month: int = 4) -> datetime:
+        return datetime(2026, month, day, hour, minute, tzinfo=NEW_YORK)
+
+    late = book(local(31, 23, 30, month=3), trek, 2)  # 03:30 UTC on 1 April: March here
+    first = book(local(1, 0), dive, 1, principal=as_partner)  # April's first instant
+    assert first.created_at == datetime(2026, 4, 1, 4, tzinfo=UTC)
+    dropped = book(local(1, 0, 45), trek, 1)
+    moved = book(local(2, 9), trek, 1, customer=late.customer_id)
+    missed = book(local(3, 9), dive, 3, principal=as_partner)
+    book(local(30, 23, 59), dive, 1)
+    core.bookings.cancel(dropped.id, principal=ADMIN)
+    core.bookings.transition(missed.id, "confirmed", principal=ADMIN)
+    core.bookings.transition(missed.id, "no_show", principal=ADMIN)
+    core.bookings.reschedule(moved.id, lagoon, principal=ADMIN)  # CAMP to REEF
+    core.bookings.update(late.id, BookingChanges(assignee_id=advisor.id), principal=ADMIN)
+    reports = core.reports
+
+    def sums(lines: Sequence[RevenueLine]) -> set[tuple[object, str, int, int, str]]:
+        return {(x.key, x.currency, x.bookings, x.travelers, str(x.amount)) for x in lines}
+
+    march, april = date(2026, 3, 1), date(2026, 4, 1)
+    assert sums(reports.revenue(principal=ADMIN, by="created_month")) == {
+        (march, "INR", 1, 2, "2,001.00 INR"),
+        (april, "INR", 1, 1, "1,000.50 INR"),
+        (april, "USD", 3, 5, "99.95 USD"),
+    }
+    assert sums(reports.revenue(principal=ADMIN, by="location")) == {
+        (camp.id, "INR", 1, 2, "2,001.00 INR"),
+        (reef.id, "INR", 1, 1, "1,000.50 INR"),
+        (reef.id, "USD", 3, 5, "99.95 USD"),
+    }
+    # bounds: from is inclusive, before exclusive (both instants, April in New York)
+    in_april = BookingFilter(created_from=local(1, 0), created_before=local(1, 0, month=5))
+    assert sums(reports.revenue(principal=ADMIN, where=in_april)) == {
+        (None, "INR", 1, 1, "1,000.50 INR"),
+        (None, "USD", 3, 5, "99.95 USD"),
+    }
+    in_march = BookingFilter(created_before=local(1, 0))
+    assert sums(reports.revenue(principal=ADMIN, where=in_march)) == {
+        (None, "INR", 1, 2, "2,001.00 INR")
+    }
+    by_source = {
+        line.key: (line.bookings, line.cancelled, line.no_shows, line.cancellation_rate,
+                   line.no_show_rate)
+        for line in reports.cancellations(principal=ADMIN, by="source")
+    }  # fmt: skip
+    assert by_source == {
+        "direct": (4, 1, 0, Decimal("0.2500"), Decimal(0)),
+        "partner": (2, 0, 1, Decimal(0), Decimal("0.5000")),
+    }
+    values = {line.currency: line for line in reports.customer_value(principal=ADMIN)}
+    assert (values["INR"].customers, values["INR"].repeat_customers) == (1, 1)
+    assert values["INR"].lifetime_value == Money("3001.50", "INR")
+    assert (values["USD"].customers, values["USD"].repeat_rate) == (3, Decimal(0))
+    assert values["USD"].lifetime_value == Money("33.32", "USD")  # 99.95 / 3, half up
+
+    # scopes: the partner's own bookings, the advisor's own
+    assert sums(reports.revenue(principal=as_partner, by="partner")) == {
+        (partner.id, "USD", 2, 4, "79.96 USD")
+    }
+    as_advisor = Principal.staff(advisor.id, StaffRole.ADVISOR)
+    assert sums(reports.revenue(principal=as_advisor)) == {(None, "INR", 1, 2, "2,001.00 INR")}
+    (workload,) = reports.advisor_workload(principal=as_advisor)
+    assert (workload.assignee_id, workload.assigned, workload.open) == (advisor.id, 1, 1)
+
+    # an empty period: no lines, no rates divided by nothing
+    nothing = BookingFilter(created_from=local(1, 0, month=6))
+    assert reports.revenue(principal=ADMIN, where=nothing) == []
+    assert reports.cancellations(principal=ADMIN, where=nothing) == []
+    assert reports.customer_value(principal=ADMIN, where=nothing) == []
+    assert reports.advisor_workload(principal=ADMIN, where=nothing) == []
+    assert [
+        line.customers for line in reports.booking_frequency(principal=ADMIN, where=nothing)
+    ] == [0, 0, 0, 0]
