@@ -421,13 +421,14 @@ def _stored_bookings(store: MemoryStore | SqlStore, specs: list[tuple[str, str]]
 
 
 def test_each_booking_counts_as_its_own_lifecycle_says(any_store: MemoryStore | SqlStore) -> None:
-    # ``completed`` ends a reservation but not a trip (travel ends in ``refunded``);
-    # both hold seats, so both are revenue.
+    # ``refunded`` ends a trip holding no seats: cancelled; a trip still being prepared
+    # is open; a completed trip or reservation holds seats, so both are revenue.
     advisor = _stored_bookings(
         any_store,
         [
             ("reservation", "completed"),
             ("travel", "completed"),
+            ("travel", "documents_generated"),
             ("travel", "refunded"),
             ("reservation", "cancelled"),
             ("reservation", "no_show"),
@@ -438,17 +439,32 @@ def test_each_booking_counts_as_its_own_lifecycle_says(any_store: MemoryStore | 
     (line,) = core.reports.advisor_workload(principal=ADMIN)
     assert line == AdvisorWorkload(
         assignee_id=advisor,
-        assigned=5,
+        assigned=6,
         open=1,
-        completed=1,
+        completed=2,
         cancelled=2,
         no_shows=1,
-        completion_rate=Decimal("0.3333"),
+        completion_rate=Decimal("0.5"),
     )
     (cancellations,) = core.reports.cancellations(principal=ADMIN)
-    assert (cancellations.bookings, cancellations.cancelled, cancellations.no_shows) == (5, 2, 1)
+    assert (cancellations.bookings, cancellations.cancelled, cancellations.no_shows) == (6, 2, 1)
     (revenue,) = core.reports.revenue(principal=ADMIN)
-    assert (revenue.bookings, revenue.travelers) == (3, 3)
+    assert (revenue.bookings, revenue.travelers) == (4, 4)
+
+
+def test_a_trip_that_took_place_counts_as_completed_in_its_advisor_s_workload(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Travel's ``completed`` may still be refunded, so it is not terminal; the trip took
+    place all the same, as the customer view and certificates count it: completed."""
+    advisor = _stored_bookings(
+        any_store, [("travel", "completed"), ("travel", "completed"), ("travel", "cancelled")]
+    )
+    core = BookingCore(uow_factory=any_store.unit_of_work)
+
+    (line,) = core.reports.advisor_workload(principal=ADMIN)
+    assert (line.assignee_id, line.assigned, line.open, line.completed) == (advisor, 3, 0, 2)
+    assert line.completion_rate == Decimal(1)
 
 
 def test_a_booking_report_asks_the_storage_for_its_lines_only(sql_store: SqlStore) -> None:

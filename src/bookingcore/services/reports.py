@@ -24,7 +24,8 @@ How statuses count, for any lifecycle: a booking counts towards revenue while
 its status holds seats; it is *cancelled* in the lifecycle's ``cancelled``
 status or in a terminal status that holds none (``refunded``); a *no-show* is in
 a status named ``no_show`` (any case); *completed* is a terminal status that
-holds seats and is not a no-show; anything else is *open*.
+holds seats, or a status named ``completed`` (any case; travel's may still be
+refunded), and neither cancelled nor a no-show; anything else is *open*.
 
 The analytics reports are for staff who may view all, and
 are grouped by the storage too: :meth:`ReportService.booking_frequency` (customers
@@ -721,11 +722,13 @@ def _kind(lifecycle: Lifecycle, status: str) -> _Kind:
     terminal = lifecycle.is_terminal(status)
     no_show = status.casefold() == "no_show"
     cancelled = status == lifecycle.cancelled or (terminal and not holding)
+    # Travel's ``completed`` may still be refunded (not terminal): the trip took place.
+    ended = (terminal and holding) or status.casefold() == "completed"
     return _Kind(
         counted=holding,
         cancelled=cancelled,
         no_show=no_show,
-        completed=terminal and holding and not no_show,
+        completed=ended and not (no_show or cancelled),
     )
 
 
