@@ -31,6 +31,7 @@ from bookingcore import (
 )
 from bookingcore.domain.certificates import Certificate, CertificateId
 from bookingcore.domain.customers import Customer
+from bookingcore.domain.payments import PaymentStatus
 from bookingcore.domain.queries import CustomerFilter
 from bookingcore.domain.values import Actor, ActorKind, CustomerId, PartnerId
 from bookingcore.services import StaffNoteKind
@@ -568,3 +569,35 @@ def test_a_partner_s_compliance_report_holds_only_the_certificates_of_its_own_bo
     assert [line.certificate.id for line in report.lines] == [own.id]
     staff = core.certificates.compliance_report(principal=ADMIN)
     assert {line.certificate.id for line in staff.lines} == {elsewhere.id, own.id}
+
+
+def test_a_customer_whose_bookings_add_up_past_the_largest_single_amount_has_a_view(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Each booking is at most 10^12 (MAX_AMOUNT); a company's bookings over the years
+    may add up to more, and the view gives the sum rather than failing on it."""
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id, price_per_traveler=Money("600000000000", "VND"))
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        for _ in range(2):
+            booking = make.booking(customer.id, slot, [traveler.id])
+            uow.bookings.add(booking)
+            uow.payments.add(
+                make.payment(
+                    booking,
+                    status=PaymentStatus.CAPTURED,
+                    captured_amount=booking.total,
+                )
+            )
+        uow.commit()
+
+    stats = _core(any_store).customers.view(customer.id, principal=ADMIN).stats
+    assert stats.value_in("VND").amount == Decimal("1200000000000")
+    assert stats.spent_in("VND").amount == Decimal("1200000000000")

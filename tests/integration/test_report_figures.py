@@ -9,9 +9,11 @@ across daylight-saving changes, the same on every backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
@@ -33,7 +35,9 @@ from bookingcore import (
     ValidationError,
 )
 from bookingcore.domain import Booking, Grouping, ImportTally
-from bookingcore.services import AdvisorWorkload, CustomerValue
+from bookingcore.domain.lifecycle import PRESETS, Lifecycle
+from bookingcore.domain.values import MAX_AMOUNT
+from bookingcore.services import AdvisorWorkload, CustomerValue, RevenueLine
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore.testing.builders import Builder
 from bookingcore_adapters.memory import MemoryStore
@@ -417,13 +421,14 @@ def _stored_bookings(store: MemoryStore | SqlStore, specs: list[tuple[str, str]]
 
 
 def test_each_booking_counts_as_its_own_lifecycle_says(any_store: MemoryStore | SqlStore) -> None:
-    # ``completed`` ends a reservation but not a trip (travel ends in ``refunded``);
-    # both hold seats, so both are revenue.
+    # ``refunded`` ends a trip holding no seats: cancelled; a trip still being prepared
+    # is open; a completed trip or reservation holds seats, so both are revenue.
     advisor = _stored_bookings(
         any_store,
         [
             ("reservation", "completed"),
             ("travel", "completed"),
+            ("travel", "documents_generated"),
             ("travel", "refunded"),
             ("reservation", "cancelled"),
             ("reservation", "no_show"),
@@ -434,17 +439,32 @@ def test_each_booking_counts_as_its_own_lifecycle_says(any_store: MemoryStore | 
     (line,) = core.reports.advisor_workload(principal=ADMIN)
     assert line == AdvisorWorkload(
         assignee_id=advisor,
-        assigned=5,
+        assigned=6,
         open=1,
-        completed=1,
+        completed=2,
         cancelled=2,
         no_shows=1,
-        completion_rate=Decimal("0.3333"),
+        completion_rate=Decimal("0.5"),
     )
     (cancellations,) = core.reports.cancellations(principal=ADMIN)
-    assert (cancellations.bookings, cancellations.cancelled, cancellations.no_shows) == (5, 2, 1)
+    assert (cancellations.bookings, cancellations.cancelled, cancellations.no_shows) == (6, 2, 1)
     (revenue,) = core.reports.revenue(principal=ADMIN)
-    assert (revenue.bookings, revenue.travelers) == (3, 3)
+    assert (revenue.bookings, revenue.travelers) == (4, 4)
+
+
+def test_a_trip_that_took_place_counts_as_completed_in_its_advisor_s_workload(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Travel's ``completed`` may still be refunded, so it is not terminal; the trip took
+    place all the same, as the customer view and certificates count it: completed."""
+    advisor = _stored_bookings(
+        any_store, [("travel", "completed"), ("travel", "completed"), ("travel", "cancelled")]
+    )
+    core = BookingCore(uow_factory=any_store.unit_of_work)
+
+    (line,) = core.reports.advisor_workload(principal=ADMIN)
+    assert (line.assignee_id, line.assigned, line.open, line.completed) == (advisor, 3, 0, 2)
+    assert line.completion_rate == Decimal(1)
 
 
 def test_a_booking_report_asks_the_storage_for_its_lines_only(sql_store: SqlStore) -> None:
@@ -485,3 +505,225 @@ def test_a_booking_report_asks_the_storage_for_its_lines_only(sql_store: SqlStor
         with sql_store.engine.connect() as connection:
             rows = connection.exec_driver_sql(statement, parameters).all()  # type: ignore[arg-type]
         assert len(rows) == len(lines), name
+
+
+#: A lifecycle of requests: a pending request holds no seats (a reservation's does).
+REQUESTS = Lifecycle(
+    name="request",
+    states=("pending", "approved", "declined"),
+    initial="pending",
+    transitions={"pending": {"approved", "declined"}},
+    terminal={"approved", "declined"},
+    holding={"approved"},
+    cancelled="declined",
+)
+
+
+def test_customer_figures_count_the_bookings_their_own_lifecycle_says_hold_seats(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """``pending`` holds seats in a reservation, not in a request: customer value,
+    booking frequency and cohorts count the bookings revenue counts."""
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id)  # 100 INR a seat
+    reserving, asking = make.customer(), make.customer()
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        for customer in (reserving, asking):
+            uow.customers.add(customer)
+            traveler = make.traveler(customer.id)
+            uow.travelers.add(traveler)
+            lifecycle = "reservation" if customer is reserving else "request"
+            for _ in range(2):
+                uow.bookings.add(
+                    make.booking(customer.id, slot, [traveler.id], lifecycle=lifecycle)
+                )
+        uow.commit()
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        settings=Settings(lifecycles={**PRESETS, "request": REQUESTS}),
+    )
+    reports = core.reports
+
+    (revenue,) = reports.revenue(principal=ADMIN)
+    assert (revenue.bookings, revenue.amount) == (2, Money("200", "INR"))
+    assert reports.customer_value(principal=ADMIN) == [
+        CustomerValue("INR", 1, 1, Decimal(1), Money("200", "INR"))
+    ]
+    frequency = reports.booking_frequency(principal=ADMIN)
+    assert [(line.label, line.customers, line.bookings) for line in frequency] == [
+        ("1", 0, 0),
+        ("2", 1, 2),
+        ("3-5", 0, 0),
+        ("6+", 0, 0),
+    ]
+    (cohort,) = reports.cohort_retention(principal=ADMIN, months=0)
+    assert (cohort.customers, cohort.active) == (1, (1,))
+
+
+def test_sums_past_the_largest_single_amount_are_reported(shop: Shop) -> None:
+    """One booking may cost up to MAX_AMOUNT (10^12); what several add up to may be
+    more, and a report gives it rather than failing on it."""
+    price = Money("600000000000", "VND")  # about 24 million USD a seat
+    palace = shop.core.catalog.create_slot(
+        location_id=shop.camp.id,
+        starts_at=shop.clock.now() + timedelta(days=30),
+        price_per_traveler=price,
+        capacity=None,
+        principal=ADMIN,
+    )
+    start = shop.clock.now()
+    made = [shop.book(palace.id, 1) for _ in range(3)]
+    everything = Decimal("1800000000000")
+    assert everything > MAX_AMOUNT
+
+    (revenue,) = shop.core.reports.revenue(principal=ADMIN)
+    assert (revenue.bookings, revenue.amount.amount, revenue.currency) == (3, everything, "VND")
+    (value,) = shop.core.reports.customer_value(principal=ADMIN)
+    assert value.lifetime_value == price
+    report = shop.core.reports.reconciliation(
+        start, shop.clock.now() + timedelta(minutes=1), principal=ADMIN
+    )
+    assert len(report.bookings) == len(made)
+    totals = report.totals_for("VND")
+    assert (totals.total.amount, totals.net_paid) == (everything, Money.zero("VND"))
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_tricky_month_adds_up_to_the_figures_worked_out_by_hand(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Two currencies, a booking made at 23:30 on 31 March in New York (April in UTC),
+    one exactly at April's first instant, a cancellation, a no-show, a booking moved to
+    another location, a partner's and an advisor's scope, and an empty period."""
+    clock = FixedClock(datetime(2026, 3, 20, 12, tzinfo=NEW_YORK))
+    core = BookingCore(
+        uow_factory=any_store.unit_of_work,
+        clock=clock,
+        ids=SequentialIds(),
+        settings=Settings(timezone="America/New_York"),
+    )
+    catalog = core.catalog
+    camp = catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+    reef = catalog.add_location("REEF", "House reef", principal=ADMIN)
+    later = datetime(2026, 6, 15, 6, tzinfo=NEW_YORK)
+
+    def slot(location: object, price: Money) -> object:
+        return catalog.create_slot(
+            location_id=location,  # type: ignore[arg-type]
+            starts_at=later,
+            price_per_traveler=price,
+            capacity=None,
+            principal=ADMIN,
+        ).id
+
+    trek, dive = slot(camp.id, Money("1000.50", "INR")), slot(reef.id, Money("19.99", "USD"))
+    lagoon = slot(reef.id, Money("1000.50", "INR"))
+    partner = core.partners.register(
+        name="Blue",
+        company_name="Blue Pvt Ltd",
+        contact_email="ops@blue.example.com",
+        allowed_location_ids=[camp.id, reef.id],
+        principal=ADMIN,
+    ).partner
+    as_partner = Principal.partner(partner.id)
+    advisor = core.staff.add("ravi@example.com", "Ravi", principal=ADMIN)
+    phones = iter(range(1, 100))
+
+    def book(at: datetime, slot_id: object, travelers: int, *, customer: object = None,
+             principal: Principal = ADMIN) -> Booking:  # fmt: skip
+        clock.set(at.astimezone(UTC))
+        if customer is None:
+            customer = core.customers.register(
+                f"+9198000{next(phones):05d}", principal=principal
+            ).customer.id
+        return core.bookings.book(
+            BookingRequest(
+                slot_id,  # type: ignore[arg-type]
+                [
+                    NewTraveler(TravelerDetails(f"T{i}"), is_primary=i == 0)
+                    for i in range(travelers)
+                ],
+                customer_id=customer,  # type: ignore[arg-type]
+            ),
+            principal=principal,
+        )
+
+    def local(day: int, hour: int, minute: int = 0, month: int = 4) -> datetime:
+        return datetime(2026, month, day, hour, minute, tzinfo=NEW_YORK)
+
+    late = book(local(31, 23, 30, month=3), trek, 2)  # 03:30 UTC on 1 April: March here
+    first = book(local(1, 0), dive, 1, principal=as_partner)  # April's first instant
+    assert first.created_at == datetime(2026, 4, 1, 4, tzinfo=UTC)
+    dropped = book(local(1, 0, 45), trek, 1)
+    moved = book(local(2, 9), trek, 1, customer=late.customer_id)
+    missed = book(local(3, 9), dive, 3, principal=as_partner)
+    book(local(30, 23, 59), dive, 1)
+    core.bookings.cancel(dropped.id, principal=ADMIN)
+    core.bookings.transition(missed.id, "confirmed", principal=ADMIN)
+    core.bookings.transition(missed.id, "no_show", principal=ADMIN)
+    core.bookings.reschedule(moved.id, lagoon, principal=ADMIN)  # CAMP to REEF
+    core.bookings.update(late.id, BookingChanges(assignee_id=advisor.id), principal=ADMIN)
+    reports = core.reports
+
+    def sums(lines: Sequence[RevenueLine]) -> set[tuple[object, str, int, int, str]]:
+        return {(x.key, x.currency, x.bookings, x.travelers, str(x.amount)) for x in lines}
+
+    march, april = date(2026, 3, 1), date(2026, 4, 1)
+    assert sums(reports.revenue(principal=ADMIN, by="created_month")) == {
+        (march, "INR", 1, 2, "2,001.00 INR"),
+        (april, "INR", 1, 1, "1,000.50 INR"),
+        (april, "USD", 3, 5, "99.95 USD"),
+    }
+    assert sums(reports.revenue(principal=ADMIN, by="location")) == {
+        (camp.id, "INR", 1, 2, "2,001.00 INR"),
+        (reef.id, "INR", 1, 1, "1,000.50 INR"),
+        (reef.id, "USD", 3, 5, "99.95 USD"),
+    }
+    # bounds: from is inclusive, before exclusive (both instants, April in New York)
+    in_april = BookingFilter(created_from=local(1, 0), created_before=local(1, 0, month=5))
+    assert sums(reports.revenue(principal=ADMIN, where=in_april)) == {
+        (None, "INR", 1, 1, "1,000.50 INR"),
+        (None, "USD", 3, 5, "99.95 USD"),
+    }
+    in_march = BookingFilter(created_before=local(1, 0))
+    assert sums(reports.revenue(principal=ADMIN, where=in_march)) == {
+        (None, "INR", 1, 2, "2,001.00 INR")
+    }
+    by_source = {
+        line.key: (line.bookings, line.cancelled, line.no_shows, line.cancellation_rate,
+                   line.no_show_rate)
+        for line in reports.cancellations(principal=ADMIN, by="source")
+    }  # fmt: skip
+    assert by_source == {
+        "direct": (4, 1, 0, Decimal("0.2500"), Decimal(0)),
+        "partner": (2, 0, 1, Decimal(0), Decimal("0.5000")),
+    }
+    values = {line.currency: line for line in reports.customer_value(principal=ADMIN)}
+    assert (values["INR"].customers, values["INR"].repeat_customers) == (1, 1)
+    assert values["INR"].lifetime_value == Money("3001.50", "INR")
+    assert (values["USD"].customers, values["USD"].repeat_rate) == (3, Decimal(0))
+    assert values["USD"].lifetime_value == Money("33.32", "USD")  # 99.95 / 3, half up
+
+    # scopes: the partner's own bookings, the advisor's own
+    assert sums(reports.revenue(principal=as_partner, by="partner")) == {
+        (partner.id, "USD", 2, 4, "79.96 USD")
+    }
+    as_advisor = Principal.staff(advisor.id, StaffRole.ADVISOR)
+    assert sums(reports.revenue(principal=as_advisor)) == {(None, "INR", 1, 2, "2,001.00 INR")}
+    (workload,) = reports.advisor_workload(principal=as_advisor)
+    assert (workload.assignee_id, workload.assigned, workload.open) == (advisor.id, 1, 1)
+
+    # an empty period: no lines, no rates divided by nothing
+    nothing = BookingFilter(created_from=local(1, 0, month=6))
+    assert reports.revenue(principal=ADMIN, where=nothing) == []
+    assert reports.cancellations(principal=ADMIN, where=nothing) == []
+    assert reports.customer_value(principal=ADMIN, where=nothing) == []
+    assert reports.advisor_workload(principal=ADMIN, where=nothing) == []
+    assert [
+        line.customers for line in reports.booking_frequency(principal=ADMIN, where=nothing)
+    ] == [0, 0, 0, 0]

@@ -204,6 +204,22 @@ class TestMoney:
             Money.parse("1", "XYZ", field="price")
         assert caught.value.fields == ("price.currency",)
 
+    def test_a_sum_may_pass_the_largest_single_amount_and_is_rounded_as_money_is(
+        self,
+    ) -> None:
+        with pytest.raises(ValidationError):
+            Money("1800000000000", "VND")
+        total = Money.summed(Decimal("1800000000000.4"), "vnd")
+        assert (total.amount, total.currency) == (Decimal("1800000000000"), "VND")
+        assert Money.summed(Decimal("2.345"), "INR") == Money("2.35", "INR")
+        assert not Money.summed(Decimal("-0.001"), "INR").amount.is_signed()
+        with pytest.raises(ValidationError) as caught:
+            total + Money("1", "VND")  # arithmetic keeps the bound
+        assert caught.value.fields == ("amount",)
+        for wrong in (Decimal("NaN"), 1.5):
+            with pytest.raises(ValidationError):
+                Money.summed(wrong, "INR")  # type: ignore[arg-type]
+
 
 class TestActor:
     def test_str_shows_kind_and_id(self) -> None:

@@ -137,7 +137,7 @@ class BookingNote:
 
 
 def _sums(amounts: Mapping[str, Decimal]) -> list[Money]:
-    return [Money(amount, currency) for currency, amount in amounts.items() if amount]
+    return [Money.summed(amount, currency) for currency, amount in amounts.items() if amount]
 
 
 def summarise_bookings(

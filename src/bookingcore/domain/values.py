@@ -377,6 +377,32 @@ class Money:
         return money
 
     @classmethod
+    def summed(cls, amount: Decimal, currency: str) -> Self:
+        """What many amounts of ``currency`` add up to, as a report gives it: rounded to
+        the currency's minor unit (half up) like any Money, but not held to
+        :data:`MAX_AMOUNT`.
+
+        ``MAX_AMOUNT`` bounds one price, total or payment (what storage keeps); a
+        year's revenue in VND or IDR passes it. Adding to or multiplying such a sum
+        is held to the bound again.
+
+        Raises:
+            ValidationError: ``amount`` is not a finite Decimal, or ``currency`` is
+                not an ISO 4217 code.
+
+        .. versionadded:: 0.4
+        """
+        code = _currency_code(currency)
+        given: object = amount  # checked at run time, whatever the caller's types said
+        if not isinstance(given, Decimal) or not given.is_finite():
+            raise ValidationError.single("amount", "must be a finite Decimal", "invalid_amount")
+        rounded = given.quantize(_EXPONENTS[code], rounding=ROUND_HALF_UP)
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", rounded + _NOUGHT if rounded.is_zero() else rounded)
+        object.__setattr__(money, "currency", code)
+        return money
+
+    @classmethod
     def zero(cls, currency: str) -> Self:
         """Nothing, in ``currency``.
 

@@ -516,10 +516,16 @@ class BookingRepository(Protocol):
         .. versionadded:: 0.4
         """
 
-    def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
+    def tally_customers(
+        self, query: BookingFilter, *, statuses: StatusSet | None = None
+    ) -> Sequence[CustomerTally]:
         """Per currency, the customers with bookings matching ``query``, and how many booked twice.
 
+        With ``statuses``, only the bookings in that set count (tested by the storage,
+        as :meth:`sum_in` tests it: the bookings that hold seats, for customer value).
+
         .. versionadded:: 0.3
+        .. versionchanged:: 0.4 ``statuses``.
         """
 
     def sum_in(
@@ -561,19 +567,27 @@ class BookingRepository(Protocol):
         .. versionadded:: 0.4
         """
 
-    def count_customers_by_bookings(self, query: BookingFilter) -> Sequence[FrequencyTally]:
-        """Customers counted by how many bookings matching ``query`` each has: one row
-        per number of bookings that some customer has (``GROUP BY`` the customer, then
-        ``GROUP BY`` that count); the order of the rows is unspecified.
+    def count_customers_by_bookings(
+        self, query: BookingFilter, *, statuses: StatusSet | None = None
+    ) -> Sequence[FrequencyTally]:
+        """Customers counted by how many bookings matching ``query`` (and, when given, in
+        ``statuses``) each has: one row per number of bookings that some customer has
+        (``GROUP BY`` the customer, then ``GROUP BY`` that count); the order of the rows
+        is unspecified.
 
         .. versionadded:: 0.4
         """
 
     def tally_cohorts(
-        self, query: BookingFilter, *, zone: ZoneInfo = UTC_ZONE
+        self,
+        query: BookingFilter,
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+        statuses: StatusSet | None = None,
     ) -> Sequence[CohortTally]:
-        """Customers per month of their first booking matching ``query`` (their cohort)
-        and month of any booking matching it: how many of a cohort's customers booked
+        """Customers per month of their first booking matching ``query`` (and, when given,
+        in ``statuses``: their cohort) and month of any such booking: how many of a
+        cohort's customers booked
         in each month, months being ``zone``'s calendar months (as
         :func:`~bookingcore.domain.tallies.group_key`'s ``created_month``). Computed by
         the storage, grouped; pairs with no customer are left out.

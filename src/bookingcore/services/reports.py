@@ -24,7 +24,8 @@ How statuses count, for any lifecycle: a booking counts towards revenue while
 its status holds seats; it is *cancelled* in the lifecycle's ``cancelled``
 status or in a terminal status that holds none (``refunded``); a *no-show* is in
 a status named ``no_show`` (any case); *completed* is a terminal status that
-holds seats and is not a no-show; anything else is *open*.
+holds seats, or a status named ``completed`` (any case; travel's may still be
+refunded), and neither cancelled nor a no-show; anything else is *open*.
 
 The analytics reports are for staff who may view all, and
 are grouped by the storage too: :meth:`ReportService.booking_frequency` (customers
@@ -721,11 +722,13 @@ def _kind(lifecycle: Lifecycle, status: str) -> _Kind:
     terminal = lifecycle.is_terminal(status)
     no_show = status.casefold() == "no_show"
     cancelled = status == lifecycle.cancelled or (terminal and not holding)
+    # Travel's ``completed`` may still be refunded (not terminal): the trip took place.
+    ended = (terminal and holding) or status.casefold() == "completed"
     return _Kind(
         counted=holding,
         cancelled=cancelled,
         no_show=no_show,
-        completed=terminal and holding and not no_show,
+        completed=ended and not (no_show or cancelled),
     )
 
 
@@ -868,7 +871,7 @@ class ReportService:
                     row.currency,
                     row.bookings,
                     row.travelers,
-                    Money(row.amount, row.currency),
+                    Money.summed(row.amount, row.currency),
                 )
                 for row in rows
             ),
@@ -958,11 +961,9 @@ class ReportService:
         Raises:
             PermissionDeniedError: ``principal`` may not list these bookings.
         """
-        query = self._only_counted(
-            _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
-        )
+        query = _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.bookings.tally_customers(query)
+            rows = uow.bookings.tally_customers(query, statuses=self._statuses.counted)
         return sorted(
             (
                 CustomerValue(
@@ -970,7 +971,7 @@ class ReportService:
                     customers=row.customers,
                     repeat_customers=row.repeat_customers,
                     repeat_rate=_rate(row.repeat_customers, row.customers),
-                    lifetime_value=Money(
+                    lifetime_value=Money.summed(
                         row.amount / row.customers if row.customers else Decimal(0), row.currency
                     ),
                 )
@@ -978,25 +979,6 @@ class ReportService:
             ),
             key=lambda line: line.currency,
         )
-
-    def _only_counted(self, query: BookingFilter) -> BookingFilter:
-        """``query`` narrowed to the statuses that hold seats (customer value)."""
-        counted = sorted(self._counted_statuses())
-        if query.statuses is not None:
-            counted = [status for status in counted if status in query.statuses]
-        return attrs.evolve(query, statuses=frozenset(counted))
-
-    def _counted_statuses(self) -> set[str]:
-        """Statuses that hold seats in some configured lifecycle (bookings of any lifecycle).
-
-        A status name held in one lifecycle and not in another would be ambiguous
-        for a customer tally; the shipped presets have none.
-        """
-        return {
-            status
-            for lifecycle in self._ctx.settings.lifecycles.values()
-            for status in lifecycle.holding
-        }
 
     def capacity_utilisation(
         self,
@@ -1096,11 +1078,10 @@ class ReportService:
     def _staff_bookings(
         self, principal: Principal, what: str, where: BookingFilter | None
     ) -> BookingFilter:
-        """Refuse all but staff who may view all; ``where`` narrowed to seat-holding bookings."""
+        """Refuse all but staff who may view all; ``where`` with archived bookings counted
+        (the tallies are asked for the bookings that hold seats, ``_statuses.counted``)."""
         _require_staff(principal, what, Permission.VIEW_ALL)
-        return self._only_counted(
-            _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
-        )
+        return _counting_archived(policy.scope_bookings(principal, where or BookingFilter()))
 
     def booking_frequency(
         self,
@@ -1126,7 +1107,7 @@ class ReportService:
         ranges = _buckets(buckets)
         query = self._staff_bookings(principal, "booking frequency reports", where)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.bookings.count_customers_by_bookings(query)
+            rows = uow.bookings.count_customers_by_bookings(query, statuses=self._statuses.counted)
         customers = [0] * len(ranges)
         booked = [0] * len(ranges)
         for row in rows:
@@ -1166,7 +1147,9 @@ class ReportService:
             raise ValidationError.single("months", msg, "out_of_range")
         query = self._staff_bookings(principal, "retention reports", where)
         with self._ctx.uow_factory().read_only() as uow:
-            rows = uow.bookings.tally_cohorts(query, zone=self._ctx.settings.zone)
+            rows = uow.bookings.tally_cohorts(
+                query, zone=self._ctx.settings.zone, statuses=self._statuses.counted
+            )
         active: dict[date, list[int]] = {}
         for row in rows:
             offset = _months_after(row.cohort, row.month)
@@ -1421,7 +1404,7 @@ def _totals(
             found = sums[currency] = [_NO_AMOUNT] * 5
         found[4] += stray.net_paid.amount
     return tuple(
-        CurrencyTotals(currency, *(Money(amount, currency) for amount in sums[currency]))
+        CurrencyTotals(currency, *(Money.summed(amount, currency) for amount in sums[currency]))
         for currency in sorted(sums)
     )
 

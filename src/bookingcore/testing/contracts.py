@@ -7333,6 +7333,38 @@ class AnalyticsTallyContract(_Base):
         assert pending == {FrequencyTally(1, 1), FrequencyTally(2, 2), FrequencyTally(5, 1)}
         assert list(nobody) == []
 
+    def test_customer_tallies_count_only_the_bookings_in_the_status_set_given(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """A status two lifecycles count differently is tested with its lifecycle: a
+        ``pending`` reservation holds seats, a ``pending`` request does not."""
+        with uow_factory() as uow:
+            slot, (held, held_traveler), (asked, asked_traveler) = self._customers(uow, make, 2)
+            for lifecycle, customer, traveler in (
+                ("reservation", held, held_traveler),
+                ("reservation", held, held_traveler),
+                ("request", asked, asked_traveler),
+                ("request", held, held_traveler),
+            ):
+                uow.bookings.add(
+                    make.booking(customer.id, slot, [traveler.id], lifecycle=lifecycle)
+                )
+            uow.commit()
+        seats = StatusSet({"confirmed"}, {("reservation", "pending")})
+        price = slot.price_per_traveler.amount
+        with uow_factory().read_only() as uow:
+            customers = set(uow.bookings.tally_customers(BookingFilter(), statuses=seats))
+            frequency = set(
+                uow.bookings.count_customers_by_bookings(BookingFilter(), statuses=seats)
+            )
+            cohorts = set(uow.bookings.tally_cohorts(BookingFilter(), statuses=seats))
+            every = set(uow.bookings.count_customers_by_bookings(BookingFilter()))
+        assert customers == {CustomerTally("INR", 1, 1, 2, 2 * price)}
+        assert frequency == {FrequencyTally(2, 1)}
+        month = date(make.now.year, make.now.month, 1)
+        assert cohorts == {CohortTally(month, month, 1)}
+        assert every == {FrequencyTally(3, 1), FrequencyTally(1, 1)}
+
     def test_cohorts_are_the_first_booking_s_month_in_the_zone_given(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -794,9 +794,17 @@ class _BookingRepository(_Repository[Booking]):
                 group[index] += wanted.holds(b.lifecycle, b.status)
         return [GroupCounts(key, found[0], tuple(found[1:])) for key, found in groups.items()]
 
-    def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
+    def _matching_in(self, query: BookingFilter, statuses: StatusSet | None) -> Iterator[Booking]:
+        """The bookings matching ``query`` and, when given, in ``statuses``."""
+        for booking in self._matching(query):
+            if statuses is None or statuses.holds(booking.lifecycle, booking.status):
+                yield booking
+
+    def tally_customers(
+        self, query: BookingFilter, *, statuses: StatusSet | None = None
+    ) -> Sequence[CustomerTally]:
         per_customer: dict[tuple[str, CustomerId], list[Any]] = {}
-        for b in self._matching(query):
+        for b in self._matching_in(query, statuses):
             figures = per_customer.setdefault((b.total.currency, b.customer_id), [0, Decimal(0)])
             figures[0] += 1
             figures[1] += b.total.amount
@@ -809,17 +817,23 @@ class _BookingRepository(_Repository[Booking]):
             total[3] += amount
         return [CustomerTally(currency, *figures) for currency, figures in totals.items()]
 
-    def count_customers_by_bookings(self, query: BookingFilter) -> Sequence[FrequencyTally]:
-        per_customer = Counter(b.customer_id for b in self._matching(query))
+    def count_customers_by_bookings(
+        self, query: BookingFilter, *, statuses: StatusSet | None = None
+    ) -> Sequence[FrequencyTally]:
+        per_customer = Counter(b.customer_id for b in self._matching_in(query, statuses))
         counts = Counter(per_customer.values())
         return [FrequencyTally(bookings, customers) for bookings, customers in counts.items()]
 
     def tally_cohorts(
-        self, query: BookingFilter, *, zone: ZoneInfo = UTC_ZONE
+        self,
+        query: BookingFilter,
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+        statuses: StatusSet | None = None,
     ) -> Sequence[CohortTally]:
         firsts: dict[CustomerId, datetime] = {}
         months: set[tuple[CustomerId, GroupKey]] = set()
-        for b in self._matching(query):
+        for b in self._matching_in(query, statuses):
             first = firsts.get(b.customer_id)
             firsts[b.customer_id] = b.created_at if first is None else min(first, b.created_at)
             months.add((b.customer_id, group_key(b, Grouping.CREATED_MONTH, zone)))

@@ -818,10 +818,12 @@ class BookingRepository(Repository[Booking]):
             for row in connection.execute(statement)
         ]
 
-    def tally_customers(self, query: BookingFilter) -> Sequence[CustomerTally]:
+    def tally_customers(
+        self, query: BookingFilter, *, statuses: StatusSet | None = None
+    ) -> Sequence[CustomerTally]:
         connection = self._session.connection()
         dialect = connection.dialect.name
-        where, source = booking_where(query, self._session.search)
+        where, source = _where_in(query, statuses, self._session.search)
         b = bookings.c
         per_customer = (
             select(
@@ -849,8 +851,10 @@ class BookingRepository(Repository[Booking]):
             for row in connection.execute(statement)
         ]
 
-    def count_customers_by_bookings(self, query: BookingFilter) -> Sequence[FrequencyTally]:
-        where, source = booking_where(query, self._session.search)
+    def count_customers_by_bookings(
+        self, query: BookingFilter, *, statuses: StatusSet | None = None
+    ) -> Sequence[FrequencyTally]:
+        where, source = _where_in(query, statuses, self._session.search)
         b = bookings.c
         per_customer = (
             select(func.count().label("bookings"))
@@ -866,11 +870,15 @@ class BookingRepository(Repository[Booking]):
         ]
 
     def tally_cohorts(
-        self, query: BookingFilter, *, zone: ZoneInfo = UTC_ZONE
+        self,
+        query: BookingFilter,
+        *,
+        zone: ZoneInfo = UTC_ZONE,
+        statuses: StatusSet | None = None,
     ) -> Sequence[CohortTally]:
         connection = self._session.connection()
         dialect = connection.dialect.name
-        where, source = booking_where(query, self._session.search)
+        where, source = _where_in(query, statuses, self._session.search)
         b = bookings.c
         # Each (customer, month) once, the months the zone's, as the created_month
         # grouping's; a customer's cohort is the first of their months (one read of
@@ -943,6 +951,16 @@ class BookingRepository(Repository[Booking]):
 
 #: Bookings that make a repeat customer.
 _REPEAT = 2
+
+
+def _where_in(
+    query: BookingFilter, statuses: StatusSet | None, search: TextSearch
+) -> tuple[list[ColumnElement[bool]], FromClause]:
+    """:func:`booking_where`, and the bookings in ``statuses`` when given."""
+    where, source = booking_where(query, search)
+    if statuses is not None:
+        where.append(in_statuses(statuses))
+    return where, source
 
 
 def booking_group(by: Grouping, dialect: str, zone: ZoneInfo = UTC_ZONE) -> ColumnElement[Any]:

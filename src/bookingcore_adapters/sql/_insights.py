@@ -107,7 +107,7 @@ class CustomerStatsRepository:
             last = newest if last is None else max(last, newest)
             amount = self._amount(booked, sqlite)
             if amount:
-                value.append(Money(amount, currency))
+                value.append(Money.summed(amount, currency))
         p = payments.c
         paid = (
             select(
@@ -122,7 +122,7 @@ class CustomerStatsRepository:
         for currency, captured, refunded in connection.execute(paid):
             net = self._amount(captured, sqlite) - self._amount(refunded, sqlite)
             if net:
-                spent.append(Money(net, currency))
+                spent.append(Money.summed(net, currency))
         return CustomerStats(
             total_bookings=total,
             upcoming_bookings=upcoming,
