@@ -147,9 +147,9 @@ class NoStoredQueueError(Exception):
     stores its queue.
     """
 
-    def __init__(self, command: str) -> None:
+    def __init__(self) -> None:
         super().__init__(
-            f"{command} needs a PostgreSQL --db: with this database jobs run on the "
+            "needs a PostgreSQL --db: with this database jobs run on the "
             "in-process runner, which keeps no queue to list or retry (its jobs live in "
             "the memory of the process that runs them, an app server or `worker`, and "
             "that process's log shows each failed attempt)"
@@ -173,7 +173,7 @@ def list_jobs(database: str, state: JobState | None = None) -> Sequence[JobRecor
             in-process runner of another process, which keeps no queue to list.
     """
     if not is_postgres(database):
-        raise NoStoredQueueError("jobs")
+        raise NoStoredQueueError
     with job_core(database) as core:
         queue = core.jobs.queue
         if state is not None:
@@ -196,6 +196,6 @@ def retry_job(database: str, job_id: str) -> JobRecord:
         NoStoredQueueError: ``database`` is not PostgreSQL (no stored queue).
     """
     if not is_postgres(database):
-        raise NoStoredQueueError("jobs retry")
+        raise NoStoredQueueError
     with job_core(database) as core:
         return core.jobs.queue.retry(job_id)
