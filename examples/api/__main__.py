@@ -33,7 +33,7 @@ from pathlib import Path
 
 import uvicorn
 
-from bookingcore import BookingCore, DuplicateError, Money, Principal, StaffRole
+from bookingcore import BookingCore, DuplicateError, Money, Principal, SlotFilter, StaffRole
 from bookingcore.ports.messaging import Notifier
 from bookingcore.ports.observability import Observer
 from bookingcore_adapters.email import MailgunNotifier
@@ -125,25 +125,37 @@ def _ensure_admin(core: BookingCore, email: str) -> None:
     try:
         member = core.staff.add(email, "Administrator", principal=_SETUP, role=StaffRole.ADMIN)
     except DuplicateError:
+        # Said, not silent: a changed BOOKINGCORE_API_ADMIN_PASSWORD is not applied.
+        print(
+            f"--admin-email: {email} exists already; its password is left as it was",
+            file=sys.stderr,
+        )
         return
     core.staff.set_password(member.id, password, principal=_SETUP)
 
 
 def _sample_slots(core: BookingCore) -> None:
     known = {loc.code: loc for loc in core.catalog.list_locations(principal=_SETUP)}
-    if "SAMPLE-BC" in known:
-        return
-    camp = core.catalog.add_location("SAMPLE-BC", "Sample base camp", principal=_SETUP)
-    start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
-    for days in (30, 60):
-        slot = core.catalog.create_slot(
-            location_id=camp.id,
-            starts_at=start + timedelta(days=days),
-            price_per_traveler=Money("8500", "INR"),
-            capacity=12,
-            principal=_SETUP,
-        )
-        print(f"sample slot {slot.id} on {slot.starts_at:%Y-%m-%d}: 12 seats at 8,500 INR")
+    camp = known.get("SAMPLE-BC")
+    if camp is None:
+        camp = core.catalog.add_location("SAMPLE-BC", "Sample base camp", principal=_SETUP)
+        start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+        for days in (30, 60):
+            core.catalog.create_slot(
+                location_id=camp.id,
+                starts_at=start + timedelta(days=days),
+                price_per_traveler=Money("8500", "INR"),
+                capacity=12,
+                principal=_SETUP,
+            )
+    # Every run prints them, the first and the later ones: their ids are what to book.
+    query = SlotFilter(location_ids=frozenset({camp.id}))
+    for slot in core.catalog.list_slots(query, principal=_SETUP).items:
+        seats = "unlimited seats" if slot.capacity is None else f"{slot.capacity} seats"
+        amount = slot.price_per_traveler.amount
+        shown = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,}"
+        price = f"{shown} {slot.price_per_traveler.currency}"
+        print(f"sample slot {slot.id} on {slot.starts_at:%Y-%m-%d}: {seats} at {price}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,6 +8,9 @@ gets its parent's status. The body carries the RFC's members (``type``,
 :class:`~bookingcore.ValidationError`, ``seats_left`` of a
 :class:`~bookingcore.CapacityError`, and so on. Request bodies that fail
 pydantic's checks answer the same 422 shape, with the same ``errors`` list.
+An adapter's error for a service out of reach (``RedisUnavailableError``, a
+library error that is also a builtin ``ConnectionError``) answers 503 with a
+correlation id; its message, which names the service's address, is only logged.
 
 Anything else becomes a 500 problem whose only detail is a correlation id that
 is also in the log next to the traceback: no stack trace, no SQL, ever reaches a
@@ -57,6 +60,7 @@ from examples.api.uploads import UnsupportedUploadError, UploadTooLargeError
 __all__ = [
     "PROBLEM_JSON",
     "STATUS",
+    "UNAVAILABLE",
     "ErrorStatus",
     "install_error_handlers",
     "problem_responses",
@@ -107,11 +111,19 @@ STATUS: Mapping[type[BookingError], ErrorStatus] = {
 }
 
 
+#: What an adapter's "the service behind me is down" error answers: a library error
+#: that is also a builtin :class:`ConnectionError` or :class:`TimeoutError`
+#: (``RedisUnavailableError``: Redis could not be reached), which the table does
+#: not name because the adapter is optional.
+UNAVAILABLE = ErrorStatus(503, "A service the server needs is unavailable; try again")
+
+
 def status_of(error: BookingError) -> ErrorStatus:
     """The status of ``error``: its class's entry in :data:`STATUS`, or its nearest parent's.
 
     A retryable :class:`~bookingcore.PaymentProviderError` (a timeout, the
-    provider's 5xx) answers 503 rather than 502.
+    provider's 5xx) answers 503 rather than 502, and so does an adapter's error
+    that is also a builtin ``ConnectionError`` or ``TimeoutError`` (:data:`UNAVAILABLE`).
     """
     if isinstance(error, PaymentProviderError) and error.retryable:
         return ErrorStatus(503, "The payment provider is unavailable; try again")
@@ -154,6 +166,10 @@ def _booking_error(request: Request, exc: Exception) -> JSONResponse:
         # A wiring mistake, or a write in a read-only unit of work (a bug of the
         # code that opened it): log it, tell the client no more than any other 500.
         return _unexpected(request, exc)
+    if found is UNAVAILABLE:
+        # Its message names the service's address ("Error 111 connecting to
+        # cache.internal:6379"): logged for the operator, not told to the client.
+        return _unavailable(request, exc)
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if isinstance(exc, AuthenticationError):
@@ -235,6 +251,26 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _unavailable(request: Request, exc: BookingError) -> JSONResponse:
+    correlation_id = uuid.uuid4().hex
+    _log.warning(
+        "service unavailable %s on %s %s: %s",
+        correlation_id,
+        request.method,
+        request.url.path,
+        exc.message,
+        exc_info=exc,
+    )
+    return _problem(
+        request,
+        status=UNAVAILABLE.status,
+        title=UNAVAILABLE.title,
+        detail=f"a service we depend on is unavailable; try again ({correlation_id})",
+        code=exc.code,
+        extra={"correlation_id": correlation_id},
+    )
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     correlation_id = uuid.uuid4().hex
     _log.error(
@@ -293,10 +329,14 @@ def problem_responses(*errors: type[BookingError]) -> dict[int | str, dict[str, 
 
 
 def status_of_class(cls: type[BookingError]) -> ErrorStatus:
-    """The status an error of class ``cls`` answers, from :data:`STATUS` along its MRO."""
+    """The status an error of class ``cls`` answers, from :data:`STATUS` along its MRO;
+    :data:`UNAVAILABLE` for one the table does not name that is also a builtin
+    ``ConnectionError`` or ``TimeoutError``."""
     for parent in cls.__mro__:
-        if issubclass(parent, BookingError) and parent in STATUS:
+        if parent is not BookingError and issubclass(parent, BookingError) and parent in STATUS:
             return STATUS[parent]
+    if issubclass(cls, ConnectionError | TimeoutError):
+        return UNAVAILABLE
     return STATUS[BookingError]
 
 

@@ -30,7 +30,7 @@ from examples.cli.imports import (
     import_jobs,
     import_locations,
 )
-from examples.cli.jobs import list_jobs, retry_job, run_worker
+from examples.cli.jobs import NoStoredQueueError, list_jobs, retry_job, run_worker
 
 app = typer.Typer(
     name="bookingcore-cli",
@@ -284,7 +284,10 @@ def archive_unarchive(
 
 # ---------------------------------------------------------------------- jobs
 
-jobs_app = typer.Typer(help="List background jobs, or retry one.", no_args_is_help=False)
+jobs_app = typer.Typer(
+    help="List background jobs, or retry one (PostgreSQL: procrastinate's queue).",
+    no_args_is_help=False,
+)
 app.add_typer(jobs_app, name="jobs")
 
 
@@ -322,7 +325,10 @@ def jobs_(
         str | None, typer.Option(help="queued, running, failed, dead, succeeded or cancelled.")
     ] = None,
 ) -> None:
-    """List jobs, newest first (queued, running, failed and dead ones by default)."""
+    """List jobs, newest first (queued, running, failed and dead ones by default).
+
+    PostgreSQL only: on SQLite the in-process runner keeps no queue to list.
+    """
     if ctx.invoked_subcommand is not None:
         return
     try:
@@ -332,6 +338,9 @@ def jobs_(
         raise typer.Exit(2) from None
     try:
         records = list_jobs(db, wanted)
+    except NoStoredQueueError as exc:
+        typer.echo(f"jobs: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except BookingError as exc:
         _fail("jobs", exc)
     for record in records:
@@ -355,6 +364,9 @@ def jobs_retry(job_id: str, db: Db = DEFAULT_IMPORT_DATABASE) -> None:
     """Queue a failed or dead job again, to run now."""
     try:
         record = retry_job(db, job_id)
+    except NoStoredQueueError as exc:
+        typer.echo(f"jobs retry: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except BookingError as exc:
         _fail("jobs retry", exc)
     typer.echo(

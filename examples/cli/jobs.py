@@ -25,7 +25,15 @@ from bookingcore_adapters.jobs import InProcessJobQueue
 from bookingcore_adapters.notifications import LogNotifier
 from bookingcore_adapters.sql import SqlStore
 
-__all__ = ["ARCHIVE_AFTER", "LogPublisher", "job_core", "list_jobs", "retry_job", "run_worker"]
+__all__ = [
+    "ARCHIVE_AFTER",
+    "LogPublisher",
+    "NoStoredQueueError",
+    "job_core",
+    "list_jobs",
+    "retry_job",
+    "run_worker",
+]
 
 _log = logging.getLogger("bookingcore.jobs")
 
@@ -130,6 +138,24 @@ def run_worker(
         return None
 
 
+class NoStoredQueueError(Exception):
+    """``jobs`` and ``jobs retry`` on a database without a stored queue (SQLite).
+
+    The in-process runner keeps its jobs in the memory of the process that runs
+    them (an app server's ``queue.start()``, or ``worker``), so another process
+    (this command) has nothing to list or retry; only procrastinate on PostgreSQL
+    stores its queue.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "needs a PostgreSQL --db: with this database jobs run on the "
+            "in-process runner, which keeps no queue to list or retry (its jobs live in "
+            "the memory of the process that runs them, an app server or `worker`, and "
+            "that process's log shows each failed attempt)"
+        )
+
+
 #: What ``jobs`` lists without ``--state``: the jobs not finished.
 OPEN_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.DEAD)
 
@@ -141,7 +167,13 @@ def list_jobs(database: str, state: JobState | None = None) -> Sequence[JobRecor
     """The jobs in ``state`` the engine knows, newest first; without a state, the open
     ones (:data:`OPEN_STATES`), each state asked for on its own so that the jobs
     finished since (a periodic job every few seconds) do not crowd out a dead one.
-    The in-process runner knows only its own."""
+
+    Raises:
+        NoStoredQueueError: ``database`` is not PostgreSQL, so its jobs run on the
+            in-process runner of another process, which keeps no queue to list.
+    """
+    if not is_postgres(database):
+        raise NoStoredQueueError
     with job_core(database) as core:
         queue = core.jobs.queue
         if state is not None:
@@ -161,6 +193,9 @@ def retry_job(database: str, job_id: str) -> JobRecord:
     Raises:
         NotFoundError: no such job.
         InvalidTransitionError: the job is not failed or dead.
+        NoStoredQueueError: ``database`` is not PostgreSQL (no stored queue).
     """
+    if not is_postgres(database):
+        raise NoStoredQueueError
     with job_core(database) as core:
         return core.jobs.queue.retry(job_id)

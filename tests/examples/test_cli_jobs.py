@@ -36,6 +36,22 @@ def test_jobs_refuses_an_unknown_state(tmp_path: Path) -> None:
     assert "unknown state 'x'" in output
 
 
+def test_jobs_on_sqlite_says_the_in_process_runner_keeps_no_queue(tmp_path: Path) -> None:
+    """On SQLite the jobs run on the in-process runner of another process (an app
+    server, ``worker``): ``jobs`` and ``jobs retry`` say there is no queue to look at,
+    and fail, rather than answer "no jobs" or "not found" as if the queue were empty."""
+    db = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
+    code, output = invoke("worker", "--db", db, "--once")
+    assert code == 0, output
+    for args in (("jobs",), ("jobs", "--state", "dead"), ("jobs", "retry", "1")):
+        code, output = invoke(*args, "--db", db)
+        assert code == 2, (args, output)
+        assert "no jobs" not in output
+        assert "not found" not in output
+        assert "in-process runner, which keeps no queue to list or retry" in output
+        assert "needs a PostgreSQL --db" in output
+
+
 @pytest.fixture
 def pg_db(postgres_url: str, postgres_schema: str, postgres_admin: Engine) -> str:
     """The test database with its search path on a fresh schema, as a CLI ``--db``."""

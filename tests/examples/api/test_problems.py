@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from tests.examples.api._client import ApiClient
+from tests.examples.api.conftest import PEPPER, SECRET
 
 from bookingcore import (
     AuthenticationError,
     AuthNotConfiguredError,
+    AuthSettings,
+    BookingCore,
     BookingError,
     CapacityError,
     ConcurrentUpdateError,
@@ -27,12 +35,17 @@ from bookingcore import (
     PermissionDeniedError,
     RateLimitedError,
     ReadOnlyError,
+    Settings,
     StaleVersionError,
     ValidationError,
 )
 from bookingcore.domain import Slot
 from bookingcore.testing import FixedClock
+from bookingcore_adapters.auth import JwtTokenSigner
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.redis import RedisOtpStore, RedisRateLimiter, RedisUnavailableError
 from bookingcore_adapters.sms import ConsoleSmsSender
+from examples.api import create_app
 from examples.api.errors import STATUS, status_of
 
 PHONE = "+919876543210"
@@ -310,3 +323,37 @@ def test_an_expired_token_is_a_401(client: ApiClient, sign_in: SignIn, clock: Fi
     me = sign_in(PHONE)
     clock.advance(timedelta(days=31))
     assert client.get("/api/v1/customer/auth/profile", headers=me).status_code == 401
+
+
+def test_redis_out_of_reach_is_a_503_that_names_no_address(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app over Redis (codes and rate limits shared by several servers) whose Redis is
+    down answers 503 ``service_unavailable``, which clients retry, not a 400 saying the
+    request was refused; Redis's address stays in the log."""
+    # Nothing listens on port 1; no retries, so the refusal comes at once.
+    down = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    core = BookingCore(
+        uow_factory=MemoryStore().unit_of_work,
+        settings=Settings(default_region="IN"),
+        otp_store=RedisOtpStore(down),
+        rate_limiter=RedisRateLimiter(down),
+        sms=ConsoleSmsSender(),
+        token_signer=JwtTokenSigner({"api": SECRET}),
+        auth_settings=AuthSettings(otp_pepper=PEPPER),
+    )
+    assert status_of(RedisUnavailableError("Redis is unavailable")).status == 503
+    with start_blocking_portal() as portal:
+        client = ApiClient(create_app(core, upload_dir=tmp_path), portal)
+        try:
+            answer = client.post("/api/v1/customer/auth/request-otp", json={"phone": PHONE})
+        finally:
+            client.close()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    body = answer.json()
+    assert body["code"] == "service_unavailable"
+    assert "127.0.0.1" not in answer.text
+    assert ":1" not in body["detail"]
+    assert body["correlation_id"] in caplog.text
+    assert "127.0.0.1" in caplog.text  # the operator learns which Redis
