@@ -810,7 +810,10 @@ class AuthService:
             raise AuthenticationError(msg)
         fresh_hash = hasher.hash(password) if hasher.needs_rehash(stored_hash) else None
         with self._ctx.transaction() as tx:
-            current = tx.uow.staff.get(member.id)
+            # Locked until the session is committed: a deactivation or a password
+            # change running now waits and then ends this session too, or ends
+            # first and is seen here.
+            current = tx.uow.staff.get_for_update(member.id)
             if current is None or current.password_hash != stored_hash:
                 msg = "the email or password is wrong"
                 raise AuthenticationError(msg)
@@ -913,7 +916,8 @@ class AuthService:
         ``expect`` is the kind (or kinds) of token this endpoint takes: a
         customer API passes ``"customer"``, so a staff or partner token is
         refused there, and the other way round. The token's session must still
-        be active (not logged out, not revoked), and a partner still active.
+        be active (not logged out, not revoked), and a partner or staff member
+        still active.
 
         ``origin`` is where this request came from; the principal carries it
         (audit entries record it). A partner's token is checked against the
@@ -924,13 +928,15 @@ class AuthService:
         Raises:
             ValidationError: ``expect`` names no token kind (customer, staff, partner).
             AuthenticationError: a tampered, expired, wrong-key or malformed token,
-                a refresh token, a token of another kind, or of an ended session.
+                a refresh token, a token of another kind, of an ended session, or of
+                a staff member since deactivated.
             PermissionDeniedError: a partner's token used from an address outside
                 its ``allowed_ips`` (or from no known address while it has them).
             AuthNotConfiguredError: no ``token_signer``.
 
         .. versionchanged:: 0.4
-           ``origin``; partner tokens are checked against ``allowed_ips`` on every call.
+           ``origin``; partner tokens are checked against ``allowed_ips`` on every call;
+           a staff token is refused once its member is deactivated, whatever its session.
         """
         kinds = _expected_kinds(expect)
         now = self._ctx.now()
@@ -946,9 +952,18 @@ class AuthService:
                 if claims.kind is PrincipalKind.PARTNER
                 else None
             )
+            member = (
+                uow.staff.get(StaffId(claims.subject_id))
+                if claims.kind is PrincipalKind.STAFF
+                else None
+            )
         self._check_session(session, claims, now)
         if claims.kind is PrincipalKind.PARTNER and (partner is None or not partner.is_active):
             msg = "this partner is unknown or deactivated"
+            raise AuthenticationError(msg)
+        if claims.kind is PrincipalKind.STAFF and (member is None or not member.is_active):
+            # Deactivating ends the member's sessions; this refuses any that outlived it.
+            msg = "this staff account is deactivated"
             raise AuthenticationError(msg)
         address = None if origin is None else origin.ip_address
         if partner is not None and not partner.allows_ip(address):

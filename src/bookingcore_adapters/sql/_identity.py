@@ -288,6 +288,9 @@ class StaffRepository(Repository[StaffMember]):
     def get(self, staff_id: StaffId) -> StaffMember | None:
         return self._get(staff_id)
 
+    def get_for_update(self, staff_id: StaffId) -> StaffMember | None:
+        return self._lock(staff_id)
+
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
         return self._session.find_unique(
             self._mapper, "email_key", email.match_key, lambda s: s.email.match_key
