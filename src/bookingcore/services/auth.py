@@ -387,6 +387,17 @@ def _client_bucket(client_key: str) -> str:
     return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:32]
 
 
+def otp_phone_bucket(phone: PhoneNumber) -> str:
+    """The rate-limit key of the sign-in codes requested for one phone number.
+
+    Erasing a customer (:meth:`~bookingcore.services.PrivacyService.erase_customer`)
+    resets it, with the phone's challenge in the OTP store.
+
+    .. versionadded:: 0.4
+    """
+    return f"otp:phone:{phone.e164}"
+
+
 def password_guess_bucket(email: EmailAddress) -> str:
     """The rate-limit bucket of guesses at one staff member's password.
 
@@ -603,7 +614,7 @@ class AuthService:
             )
         self._hit(
             limiter,
-            f"otp:phone:{number.e164}",
+            otp_phone_bucket(number),
             settings.otp_per_phone,
             now,
             "too many codes were requested for this phone number",

@@ -555,6 +555,15 @@ class SqlOtpStore:
         statement = delete(t).where(t.c.phone == phone.e164, t.c.id == challenge_id)
         self._db.run(lambda connection: connection.execute(statement))
 
+    def forget(self, phone: PhoneNumber) -> None:
+        """Remove the phone's challenge (its row), whatever its state.
+
+        .. versionadded:: 0.4
+        """
+        t = otp_challenges
+        statement = delete(t).where(t.c.phone == phone.e164)
+        self._db.run(lambda connection: connection.execute(statement))
+
     def delete_expired(self, now: datetime) -> int:
         """Remove every challenge expired or consumed at ``now``; returns how many."""
         t = otp_challenges
