@@ -254,7 +254,7 @@ class StaffService:
                 and hasher.verify(before.password_hash, current_password)
             ):
                 msg = "the current password is missing or wrong"
-                raise AuthenticationError(msg)
+                raise AuthenticationError(msg, field="current_password")
         new_hash = hasher.hash(password)
         with self._ctx.transaction() as tx:
             # Locked: a sign-in running now either ends first (and its session is
