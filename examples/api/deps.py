@@ -101,7 +101,7 @@ def bearer_token(
     """
     if credentials is None or not credentials.credentials:
         msg = "this endpoint needs an 'Authorization: Bearer <access token>' header"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="authorization")
     return credentials.credentials
 
 

@@ -1509,6 +1509,10 @@ class ImportPreviewOut(BaseModel):
     header: list[str]
     mapping: dict[str, str]
     extra_columns: list[str]
+    defaults: dict[str, str] = Field(
+        description="What a blank cell of a column stands for in a new row "
+        '(bookings: {"status": the lifecycle\'s initial state}); an update keeps its status.'
+    )
     rows: list[PreviewRowOut]
 
     @classmethod
@@ -1520,6 +1524,7 @@ class ImportPreviewOut(BaseModel):
             header=list(preview.header),
             mapping=dict(preview.mapping),
             extra_columns=list(preview.extra_columns),
+            defaults=dict(preview.defaults),
             rows=[
                 PreviewRowOut(
                     number=row.number,

@@ -246,6 +246,8 @@ def _print_preview(console: Console, preview: ImportPreview) -> None:
     if preview.extra_columns:
         fate = "kept in metadata" if preview.kind is ImportKind.BOOKINGS else "not imported"
         console.print(f"  {fate}: {escape(', '.join(preview.extra_columns))}")
+    for column, value in preview.defaults.items():
+        console.print(f"  a blank {column} means {escape(value)} (an update keeps its {column})")
     table = Table(title=f"First {len(preview.rows)} rows ({preview.problems} with problems)")
     table.add_column("row", justify="right")
     table.add_column("action")

@@ -412,10 +412,26 @@ class RateLimitedError(BookingError):
 class AuthenticationError(BookingError):
     """Credentials were missing, malformed, expired or wrong.
 
+    ``field`` names the input the refusal is about, as a :class:`ValidationError`'s
+    fields do: the parameter the credential came in (``"code"``, ``"password"``,
+    ``"current_password"``, ``"access_token"``, ``"refresh_token"``, ``"token"``,
+    ``"api_secret"``, ``"signature"``, ...), or ``None`` when it is about no one
+    input (an account deactivated). A wrong email or password names
+    ``"password"``, never which of the two was wrong. :meth:`to_dict` carries it
+    when set.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``field``.
     """
 
     code = "authentication_failed"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+    def details(self) -> Mapping[str, Any]:
+        return {} if self.field is None else {"field": self.field}
 
 
 class DeliveryError(BookingError):

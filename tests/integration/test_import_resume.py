@@ -18,9 +18,12 @@ from bookingcore import (
     Principal,
     StaffId,
     StaffRole,
+    ValidationError,
 )
 from bookingcore.domain import ImportJob, ImportStatus
+from bookingcore.ports.imports import RowSource
 from bookingcore.testing import FixedClock, SequentialIds
+from bookingcore_adapters.importers import open_rows
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.sql import SqlStore
 
@@ -55,14 +58,14 @@ def _summary(core: BookingCore, job: ImportJob) -> tuple[object, ...]:
     )
 
 
-def _uninterrupted(store: MemoryStore | SqlStore, source: ListSource) -> tuple[object, ...]:
+def _uninterrupted(store: MemoryStore | SqlStore, source: RowSource) -> tuple[object, ...]:
     core = _core(store)
     job = core.imports.run_file(source, principal=ADMIN, settings=ImportSettings(chunk_size=2))
     return _summary(core, job)
 
 
 def _stopped_after(
-    store: MemoryStore | SqlStore, source: ListSource, chunks: int
+    store: MemoryStore | SqlStore, source: RowSource, chunks: int
 ) -> tuple[object, ...]:
     core = _core(store)
     job = core.imports.start(source, principal=ADMIN, settings=ImportSettings(chunk_size=2))
@@ -188,3 +191,32 @@ def test_a_resumed_import_assigns_advisors_as_an_uninterrupted_one(
             core.imports.run(job.id, source, principal=ADMIN, progress=crash)
         core.imports.run(job.id, source, principal=ADMIN)
         assert assignees(core) == expected, boundary
+
+
+def _csv(rows: list[tuple[str, ...]]) -> bytes:
+    lines = [",".join((*HEADER, "notes")), *(",".join(row) for row in rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_csv_cell_over_the_reader_limit_refuses_the_file_before_anything_is_written(
+    make_store: Callable[[], MemoryStore | SqlStore],
+) -> None:
+    """The file used to open, import its first chunks, then stop mid-run on the long
+    cell with the job half done; now it is refused whole. A long cell the reader
+    accepts is one row's cell error, and a resumed run ends as an uninterrupted one."""
+    rows = [(*_row(n, f"E{n}"), "ok") for n in range(6)]
+    too_long = [*rows[:4], (*rows[4][:-1], "x" * 200_000), rows[5]]
+    store = make_store()
+    core = _core(store)
+    with pytest.raises(ValidationError) as excinfo:
+        open_rows(_csv(too_long))
+    assert [(e.field, e.code) for e in excinfo.value.errors] == [("file", "cell_too_large")]
+    assert "row 6" in excinfo.value.message
+    assert core.bookings.list(BookingFilter(), principal=ADMIN).items == []
+
+    long_but_legal = [*rows[:4], (*rows[4][:-1], "x" * 100_000), rows[5]]
+    source = open_rows(_csv(long_but_legal))
+    expected = _uninterrupted(make_store(), source)
+    assert expected[1:5] == (5, 0, 0, 1)  # notes hold 5000 characters: a cell error
+    assert expected[5] == ((6, "invalid_length"),)
+    assert _stopped_after(make_store(), source, 1) == expected

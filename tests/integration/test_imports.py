@@ -240,6 +240,40 @@ def test_external_ids_update_instead_of_duplicating(core: BookingCore) -> None:
     assert error.problems[0].column == "status"
 
 
+def test_a_blank_status_starts_a_new_booking_in_the_initial_state_and_the_preview_says_so(
+    core: BookingCore,
+) -> None:
+    source = ListSource(HEADER, [row(phone=phone(1)), row(phone=phone(2), status="assigned")])
+    preview = core.imports.preview(source, principal=ADMIN)
+    assert preview.defaults == {"status": "PENDING"}
+    travel = core.imports.preview(
+        source, principal=ADMIN, settings=ImportSettings(lifecycle="travel")
+    )
+    assert travel.defaults == {"status": "lead_created"}
+    core.imports.run_file(source, principal=ADMIN)
+    assert sorted(b.status for b in bookings(core)) == ["ASSIGNED", "PENDING"]
+
+
+@pytest.mark.parametrize("status_column", [True, False])
+def test_a_blank_status_cell_updating_a_booking_keeps_its_status(
+    core: BookingCore, status_column: bool
+) -> None:
+    """A blank status (or no status column) used to move the booking back to the
+    lifecycle's initial state: ASSIGNED -> PENDING was refused as invalid_transition,
+    so a file updating only notes failed on every row."""
+    first = ListSource(HEADER, [row(external_id="EXT-9", phone=phone(1), status="assigned")])
+    core.imports.run_file(first, principal=ADMIN)
+    update = row(external_id="EXT-9", phone=phone(1), notes="called back")
+    keep = [i for i, name in enumerate(HEADER) if status_column or name != "status"]
+    again = ListSource(tuple(HEADER[i] for i in keep), [tuple(update[i] for i in keep)])
+    job = core.imports.run_file(again, principal=ADMIN)
+    assert (job.created, job.updated, job.failed) == (0, 1, 0)
+    (booking,) = bookings(core)
+    assert (booking.status, booking.internal_notes) == ("ASSIGNED", "called back")
+    history = core.bookings.history(booking.id, principal=ADMIN)
+    assert [(e.from_status, e.to_status) for e in history] == [(None, "ASSIGNED")]
+
+
 def test_a_row_does_not_write_back_to_the_booking_of_an_erased_customer(
     core: BookingCore,
 ) -> None:

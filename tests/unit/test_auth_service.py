@@ -1216,3 +1216,70 @@ class TestCleanup:
             core.auth.cleanup(clock.now().replace(tzinfo=None) + timedelta(minutes=5))
         assert [(e.field, e.code) for e in caught.value.errors] == [("now", "naive_datetime")]
         assert core.auth.cleanup(clock.now() + timedelta(minutes=5)) == 1
+
+
+class TestAuthenticationErrorFields:
+    """Each refusal names the input it is about, as a ValidationError's field does; before,
+    an AuthenticationError named none, and a client could not tell a wrong code from a
+    dead token without parsing the message."""
+
+    @staticmethod
+    def refused(call: Callable[[], object]) -> AuthenticationError:
+        with pytest.raises(AuthenticationError) as caught:
+            call()
+        return caught.value
+
+    def test_a_wrong_or_missing_code_names_the_code(
+        self, core: BookingCore, sms: ConsoleSmsSender
+    ) -> None:
+        assert self.refused(lambda: core.auth.verify_otp(PHONE, "123456")).field == "code"
+        core.auth.request_otp(PHONE)
+        wrong_code = self.refused(lambda: core.auth.verify_otp(PHONE, wrong(last_code(sms))))
+        assert wrong_code.field == "code"
+        assert wrong_code.to_dict()["field"] == "code"
+
+    def test_a_bad_token_names_the_parameter_it_came_in(
+        self, core: BookingCore, sms: ConsoleSmsSender
+    ) -> None:
+        signed = sign_in(core, sms)
+        access, refresh = signed.tokens.access_token, signed.tokens.refresh_token
+        assert refresh is not None
+        assert self.refused(
+            lambda: core.auth.authenticate(tamper(access), expect="customer")
+        ).field == ("access_token")
+        assert self.refused(lambda: core.auth.authenticate("junk", expect="customer")).field == (
+            "access_token"
+        )
+        assert self.refused(lambda: core.auth.authenticate(access, expect="staff")).field == (
+            "access_token"
+        )
+        assert self.refused(lambda: core.auth.refresh(access)).field == "refresh_token"
+        core.auth.logout(refresh)
+        assert self.refused(lambda: core.auth.refresh(refresh)).field == "refresh_token"
+        assert self.refused(lambda: core.auth.logout("junk")).field == "token"
+
+    def test_a_wrong_password_names_the_password(self, core: BookingCore, admin: Principal) -> None:
+        member = core.staff.add("ravi@example.com", "Ravi", principal=admin, role="staff")
+        core.staff.set_password(member.id, PASSWORD, principal=admin)
+        assert self.refused(
+            lambda: core.auth.sign_in_staff("ravi@example.com", "not the password")
+        ).field == ("password")
+        assert self.refused(
+            lambda: core.auth.sign_in_staff("nobody@example.com", PASSWORD)
+        ).field == ("password")
+        itself = member.principal
+        assert self.refused(
+            lambda: core.staff.set_password(
+                member.id, "a brand new password", principal=itself, current_password="nope"
+            )
+        ).field == ("current_password")
+
+    def test_a_refusal_that_is_about_no_input_names_none(self) -> None:
+        error = AuthenticationError("this staff account is deactivated")
+        assert error.field is None
+        assert "field" not in error.to_dict()
+        assert AuthenticationError("bad", field="code").to_dict() == {
+            "code": "authentication_failed",
+            "message": "bad",
+            "field": "code",
+        }

@@ -407,12 +407,24 @@ class TestCsvRows:
         del rows
         gc.collect()  # a leaked file would raise ResourceWarning, an error here
 
-    def test_a_field_past_the_csv_size_limit_is_unreadable(self) -> None:
-        source = open_rows(b"name,notes\nAnn," + b"x" * 200_000 + b"\n")
+    def test_a_cell_past_the_csv_size_limit_refuses_the_file_when_it_is_opened(self) -> None:
+        data = b"name,notes\nAnn,ok\nBen," + b"x" * 200_000 + b"\nCid,ok\n"
         with pytest.raises(ValidationError) as excinfo:
-            list(source.rows())
-        assert refusal(excinfo) == ("file", "unreadable_file")
+            open_rows(data)  # before any row is read for an import
+        assert refusal(excinfo) == ("file", "cell_too_large")
+        assert "row 3" in excinfo.value.message
+        assert "131,072" in excinfo.value.message
+
+    def test_a_quote_never_closed_refuses_the_file_when_it_is_opened(self) -> None:
+        data = b'name,notes\nAnn,"never closed\n' + b"Ben,ok\n" * 20_000
+        with pytest.raises(ValidationError) as excinfo:
+            open_rows(data)
+        assert refusal(excinfo) == ("file", "cell_too_large")
         assert "row 2" in excinfo.value.message
+
+    def test_a_cell_just_under_the_limit_is_read_whole(self) -> None:
+        source = open_rows(b"name,notes\nAnn," + b"x" * 131_072 + b"\n")
+        assert [len(row.values[1]) for row in source.rows()] == [131_072]
 
     @pytest.mark.slow
     def test_memory_stays_flat_however_long_the_file(self, tmp_path: Path) -> None:

@@ -255,7 +255,14 @@ class ValidRow:
     ``fingerprint`` digests every value, so importing the same row twice is
     recognised (the second time it is skipped).
 
+    ``status_given`` is ``False`` when the row's status cell is blank (or the file
+    has no status column): a new booking then starts in ``status``, the
+    lifecycle's initial state, and a row updating a booking by ``external_id``
+    keeps the booking's status, as a blank ``notes`` or ``advisor_email`` cell
+    keeps those.
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4 ``status_given``.
     """
 
     number: int
@@ -272,6 +279,7 @@ class ValidRow:
     slot_id: SlotId | None = None
     notes: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()
+    status_given: bool = True
 
     def __reduce__(self) -> tuple[type[ValidRow], tuple[Any, ...]]:
         # Pickled as its fields, rebuilt by the constructor (every field plain): an
@@ -535,6 +543,7 @@ class RowValidator:
             slot_id=slot_id,
             notes=notes,
             metadata=tuple(metadata),
+            status_given=bool(raw_status),
         )
 
     # ------------------------------------------------------------------ cached checks

@@ -114,20 +114,20 @@ def _parse(header: str) -> tuple[str, list[str]]:
         key, equals, value = item.strip().partition("=")
         if not equals or not key:
             msg = "malformed webhook signature header: expected comma-separated key=value items"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="signature")
         if key == "t":
             timestamps.append(value)
         elif key == _SCHEME:
             signatures.append(value)
     if len(timestamps) != 1:
         msg = "malformed webhook signature header: it needs exactly one t=<unix seconds>"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     if not _TIMESTAMP.fullmatch(timestamps[0]):
         msg = "malformed webhook signature header: t must be whole seconds since the epoch"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     if not signatures:
         msg = f"webhook signature header has no {_SCHEME} signature"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     return timestamps[0], signatures
 
 
@@ -164,7 +164,7 @@ def verify(
         raise ValidationError.single("tolerance", "must not be negative", "invalid")
     if not header:
         msg = f"the {SIGNATURE_HEADER} header is missing"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     timestamp, candidates = _parse(header)
     expected = [_digest(key, timestamp, body).encode("ascii") for key in keys]
     matched = False
@@ -176,12 +176,12 @@ def verify(
             matched |= hmac.compare_digest(given, digest)
     if not matched:
         msg = "webhook signature does not match the body"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     age = current.timestamp() - int(timestamp)
     if abs(age) > tolerance.total_seconds():
         when = "old" if age > 0 else "far in the future"
         msg = f"webhook signature timestamp is too {when} ({abs(age):.0f}s from now)"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
 
 
 def _frozen_headers(headers: Mapping[str, str]) -> Mapping[str, str]:

@@ -983,6 +983,15 @@ class StaffRepository(Protocol):
     def get(self, staff_id: StaffId) -> StaffMember | None:
         """The staff member with this id."""
 
+    def get_for_update(self, staff_id: StaffId) -> StaffMember | None:
+        """The staff member, locked until the unit of work ends, like a slot's
+        ``get_for_update``. A sign-in takes this lock before it starts a session,
+        and deactivating or changing a password takes it before ending the
+        member's sessions, so a sign-in never slips a session past either.
+
+        .. versionadded:: 0.4
+        """
+
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
         """The staff member whose email has the same
         :attr:`~bookingcore.domain.EmailAddress.match_key`, so ``ann@example.com``

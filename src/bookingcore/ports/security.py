@@ -106,6 +106,15 @@ class OtpStore(Protocol):
     def discard(self, phone: PhoneNumber, challenge_id: UUID) -> None:
         """Remove the challenge ``challenge_id`` if it is still the phone's."""
 
+    def forget(self, phone: PhoneNumber) -> None:
+        """Remove the phone's challenge whatever its state (live, used, expired), and
+        every other trace of the number the store keeps (an index of expiries, say).
+
+        Erasing a customer calls it: after it, nothing in the store names the phone.
+
+        .. versionadded:: 0.4
+        """
+
     def delete_expired(self, now: datetime) -> int:
         """Remove challenges that expired or were consumed before ``now``; returns how many."""
 

@@ -17,7 +17,13 @@ and the request types are imported from :mod:`bookingcore`.
 from bookingcore.services._context import UNSET, ServiceContext, Transaction, Unset
 from bookingcore.services.archiving import ArchiveRun, ArchiveService, ArchiveSummary
 from bookingcore.services.audit import AUDITED_ENTITIES, AuditService
-from bookingcore.services.auth import AuthService, OtpRequested, SignedIn, TokenPair
+from bookingcore.services.auth import (
+    AuthService,
+    OtpRequested,
+    SignedIn,
+    TokenPair,
+    otp_phone_bucket,
+)
 from bookingcore.services.automations import (
     AssigneeNoticeHandler,
     BookingMessageHandler,
@@ -273,5 +279,6 @@ __all__ = [
     "WebhookRunReport",
     "WebhookService",
     "WebhookSettings",
+    "otp_phone_bucket",
     "status_groups",
 ]

@@ -430,7 +430,7 @@ class BookingCore:
         if payment_settings is not None and payment_settings.refund_on_cancel:
             self.payments.install(self.events)
         # ---------------------------------------------------------- customer care (0.3)
-        self.privacy = PrivacyService(self.context)
+        self.privacy = PrivacyService(self.context, otp_store=otp_store, rate_limiter=rate_limiter)
         self.exports = ExportService(self.context)
         self.certificates = CertificateService(self.context, self.communications)
         self.vouchers = VoucherService(self.context)

@@ -32,7 +32,8 @@ import math
 import secrets
 import string
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -378,6 +379,17 @@ def check_password_policy(password: object, field: str = "password") -> str:
     return password
 
 
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """Name ``field`` on an :class:`AuthenticationError` raised inside: the parameter the
+    token came in, rather than the signer's generic ``"token"``."""
+    try:
+        yield
+    except AuthenticationError as refused:
+        refused.field = field
+        raise
+
+
 def _seconds(delta: timedelta) -> float:
     """Whole seconds to wait, rounded up, so a client that waits that long gets through."""
     return float(max(math.ceil(delta.total_seconds()), 1))
@@ -385,6 +397,17 @@ def _seconds(delta: timedelta) -> float:
 
 def _client_bucket(client_key: str) -> str:
     return hashlib.sha256(client_key.encode("utf-8")).hexdigest()[:32]
+
+
+def otp_phone_bucket(phone: PhoneNumber) -> str:
+    """The rate-limit key of the sign-in codes requested for one phone number.
+
+    Erasing a customer (:meth:`~bookingcore.services.PrivacyService.erase_customer`)
+    resets it, with the phone's challenge in the OTP store.
+
+    .. versionadded:: 0.4
+    """
+    return f"otp:phone:{phone.e164}"
 
 
 def password_guess_bucket(email: EmailAddress) -> str:
@@ -603,7 +626,7 @@ class AuthService:
             )
         self._hit(
             limiter,
-            f"otp:phone:{number.e164}",
+            otp_phone_bucket(number),
             settings.otp_per_phone,
             now,
             "too many codes were requested for this phone number",
@@ -807,13 +830,16 @@ class AuthService:
         matches = hasher.verify(stored_hash or self._dummy(hasher), password)
         if member is None or stored_hash is None or not matches:
             msg = "the email or password is wrong"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="password")
         fresh_hash = hasher.hash(password) if hasher.needs_rehash(stored_hash) else None
         with self._ctx.transaction() as tx:
-            current = tx.uow.staff.get(member.id)
+            # Locked until the session is committed: a deactivation or a password
+            # change running now waits and then ends this session too, or ends
+            # first and is seen here.
+            current = tx.uow.staff.get_for_update(member.id)
             if current is None or current.password_hash != stored_hash:
                 msg = "the email or password is wrong"
-                raise AuthenticationError(msg)
+                raise AuthenticationError(msg, field="password")
             if not current.is_active:
                 msg = "this staff account is deactivated"
                 raise AuthenticationError(msg)
@@ -913,7 +939,8 @@ class AuthService:
         ``expect`` is the kind (or kinds) of token this endpoint takes: a
         customer API passes ``"customer"``, so a staff or partner token is
         refused there, and the other way round. The token's session must still
-        be active (not logged out, not revoked), and a partner still active.
+        be active (not logged out, not revoked), and a partner or staff member
+        still active.
 
         ``origin`` is where this request came from; the principal carries it
         (audit entries record it). A partner's token is checked against the
@@ -924,38 +951,50 @@ class AuthService:
         Raises:
             ValidationError: ``expect`` names no token kind (customer, staff, partner).
             AuthenticationError: a tampered, expired, wrong-key or malformed token,
-                a refresh token, a token of another kind, or of an ended session.
+                a refresh token, a token of another kind, of an ended session, or of
+                a staff member since deactivated.
             PermissionDeniedError: a partner's token used from an address outside
                 its ``allowed_ips`` (or from no known address while it has them).
             AuthNotConfiguredError: no ``token_signer``.
 
         .. versionchanged:: 0.4
-           ``origin``; partner tokens are checked against ``allowed_ips`` on every call.
+           ``origin``; partner tokens are checked against ``allowed_ips`` on every call;
+           a staff token is refused once its member is deactivated, whatever its session.
         """
-        kinds = _expected_kinds(expect)
-        now = self._ctx.now()
-        claims = self._verify(access_token, _ACCESS, now)
-        if claims.kind not in kinds:
-            wanted = " or ".join(sorted(k.value for k in kinds))
-            msg = f"a {claims.kind.value} token is not accepted here; sign in as {wanted}"
-            raise AuthenticationError(msg)
-        with self._ctx.uow_factory() as uow:
-            session = uow.auth_sessions.get(claims.session_id)
-            partner = (
-                uow.partners.get(PartnerId(claims.subject_id))
-                if claims.kind is PrincipalKind.PARTNER
-                else None
-            )
-        self._check_session(session, claims, now)
-        if claims.kind is PrincipalKind.PARTNER and (partner is None or not partner.is_active):
-            msg = "this partner is unknown or deactivated"
-            raise AuthenticationError(msg)
-        address = None if origin is None else origin.ip_address
-        if partner is not None and not partner.allows_ip(address):
-            _log.info("partner token refused: address %s not in allowed_ips", address)
-            msg = f"partner {partner.id} may not call from address {address or '(unknown)'}"
-            raise PermissionDeniedError(msg)
-        return _with_origin(self._principal(claims), origin)
+        with _about("access_token"):
+            kinds = _expected_kinds(expect)
+            now = self._ctx.now()
+            claims = self._verify(access_token, _ACCESS, now)
+            if claims.kind not in kinds:
+                wanted = " or ".join(sorted(k.value for k in kinds))
+                msg = f"a {claims.kind.value} token is not accepted here; sign in as {wanted}"
+                raise AuthenticationError(msg)
+            with self._ctx.uow_factory() as uow:
+                session = uow.auth_sessions.get(claims.session_id)
+                partner = (
+                    uow.partners.get(PartnerId(claims.subject_id))
+                    if claims.kind is PrincipalKind.PARTNER
+                    else None
+                )
+                member = (
+                    uow.staff.get(StaffId(claims.subject_id))
+                    if claims.kind is PrincipalKind.STAFF
+                    else None
+                )
+            self._check_session(session, claims, now)
+            if claims.kind is PrincipalKind.PARTNER and (partner is None or not partner.is_active):
+                msg = "this partner is unknown or deactivated"
+                raise AuthenticationError(msg)
+            if claims.kind is PrincipalKind.STAFF and (member is None or not member.is_active):
+                # Deactivating ends the member's sessions; this refuses any that outlived it.
+                msg = "this staff account is deactivated"
+                raise AuthenticationError(msg)
+            address = None if origin is None else origin.ip_address
+            if partner is not None and not partner.allows_ip(address):
+                _log.info("partner token refused: address %s not in allowed_ips", address)
+                msg = f"partner {partner.id} may not call from address {address or '(unknown)'}"
+                raise PermissionDeniedError(msg)
+            return _with_origin(self._principal(claims), origin)
 
     def refresh(
         self,
@@ -986,57 +1025,64 @@ class AuthService:
         .. versionchanged:: 0.4
            ``expect``.
         """
-        kinds = None if expect is None else _expected_kinds(expect)
-        now = self._ctx.now()
-        claims = self._verify(refresh_token, _REFRESH, now)
-        if kinds is not None and claims.kind not in kinds:
-            wanted = " or ".join(sorted(k.value for k in kinds))
-            msg = f"a {claims.kind.value} refresh token is not accepted here; sign in as {wanted}"
-            raise AuthenticationError(msg)
-        reused = False
-        with self._ctx.transaction() as tx:
-            session = tx.uow.auth_sessions.get_for_update(claims.session_id)
-            self._check_session(session, claims, now)
-            assert session is not None
-            principal = _with_origin(self._principal(claims), origin)
-            if session.refresh_jti != claims.token_id:
-                revoke_session(
-                    tx, session, RevocationReason.REFRESH_REUSED, principal=principal, now=now
+        with _about("refresh_token"):
+            kinds = None if expect is None else _expected_kinds(expect)
+            now = self._ctx.now()
+            claims = self._verify(refresh_token, _REFRESH, now)
+            if kinds is not None and claims.kind not in kinds:
+                wanted = " or ".join(sorted(k.value for k in kinds))
+                msg = (
+                    f"a {claims.kind.value} refresh token is not accepted here; sign in as {wanted}"
                 )
-                tx.commit()
-                reused = True
-            else:
-                if claims.kind is PrincipalKind.STAFF:
-                    member = tx.uow.staff.get(StaffId(claims.subject_id))
-                    if member is None or not member.is_active:
-                        revoke_session(
-                            tx, session, RevocationReason.DEACTIVATED, principal=principal, now=now
-                        )
-                        tx.commit()
-                        msg = "this staff account is deactivated"
-                        raise AuthenticationError(msg)
-                    principal = _with_origin(member.principal, origin)
-                session.refresh_jti = self._ctx.ids.new_id()
-                session.refreshed_at = now
-                session.version += 1
-                tx.audit(
-                    principal,
-                    entity="session",
-                    entity_id=session.id,
-                    action=AuditAction.CREDENTIALS_ROTATED,
-                    reason="refreshed",
+                raise AuthenticationError(msg)
+            reused = False
+            with self._ctx.transaction() as tx:
+                session = tx.uow.auth_sessions.get_for_update(claims.session_id)
+                self._check_session(session, claims, now)
+                assert session is not None
+                principal = _with_origin(self._principal(claims), origin)
+                if session.refresh_jti != claims.token_id:
+                    revoke_session(
+                        tx, session, RevocationReason.REFRESH_REUSED, principal=principal, now=now
+                    )
+                    tx.commit()
+                    reused = True
+                else:
+                    if claims.kind is PrincipalKind.STAFF:
+                        member = tx.uow.staff.get(StaffId(claims.subject_id))
+                        if member is None or not member.is_active:
+                            revoke_session(
+                                tx,
+                                session,
+                                RevocationReason.DEACTIVATED,
+                                principal=principal,
+                                now=now,
+                            )
+                            tx.commit()
+                            msg = "this staff account is deactivated"
+                            raise AuthenticationError(msg)
+                        principal = _with_origin(member.principal, origin)
+                    session.refresh_jti = self._ctx.ids.new_id()
+                    session.refreshed_at = now
+                    session.version += 1
+                    tx.audit(
+                        principal,
+                        entity="session",
+                        entity_id=session.id,
+                        action=AuditAction.CREDENTIALS_ROTATED,
+                        reason="refreshed",
+                    )
+                    tx.commit()
+            if reused:
+                _log.warning(
+                    "refresh token reused: session %s of %s %s revoked",
+                    session.id,
+                    claims.kind.value,
+                    claims.subject_id,
                 )
-                tx.commit()
-        if reused:
-            _log.warning(
-                "refresh token reused: session %s of %s %s revoked",
-                session.id,
-                claims.kind.value,
-                claims.subject_id,
-            )
-            msg = "this refresh token was already used; the session is revoked, sign in again"
-            raise AuthenticationError(msg)
-        return self._issue(session, principal, now)
+                msg = "this refresh token was already used; the session is revoked, sign in again"
+                raise AuthenticationError(msg)
+            return self._issue(session, principal, now)
 
     def logout(self, token: str, *, origin: RequestOrigin | None = None) -> None:
         """End the session of ``token`` (an access or a refresh token of any kind).
@@ -1048,16 +1094,19 @@ class AuthService:
             AuthenticationError: the token is not valid (tampered, expired, wrong key).
             AuthNotConfiguredError: no ``token_signer``.
         """
-        now = self._ctx.now()
-        claims = self._verify(token, None, now)
-        with self._ctx.transaction() as tx:
-            session = tx.uow.auth_sessions.get_for_update(claims.session_id)
-            if session is None or session.subject_id != claims.subject_id:
-                return
-            if session.revoked_at is None:
-                principal = _with_origin(self._principal(claims), origin)
-                revoke_session(tx, session, RevocationReason.LOGOUT, principal=principal, now=now)
-                tx.commit()
+        with _about("token"):
+            now = self._ctx.now()
+            claims = self._verify(token, None, now)
+            with self._ctx.transaction() as tx:
+                session = tx.uow.auth_sessions.get_for_update(claims.session_id)
+                if session is None or session.subject_id != claims.subject_id:
+                    return
+                if session.revoked_at is None:
+                    principal = _with_origin(self._principal(claims), origin)
+                    revoke_session(
+                        tx, session, RevocationReason.LOGOUT, principal=principal, now=now
+                    )
+                    tx.commit()
 
     # ------------------------------------------------------------------ maintenance
 
@@ -1085,7 +1134,7 @@ class AuthService:
         attempts = None if challenge is None else store.record_attempt(number, challenge.id, now)
         if challenge is None or attempts is None:
             msg = "there is no valid code for this number; ask for a new code"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="code")
         expected = self._code_hash(challenge.id, number, code)
         if not hmac.compare_digest(expected.encode(), challenge.code_hash.encode()):
             left = challenge.max_attempts - attempts
@@ -1095,10 +1144,10 @@ class AuthService:
             else:
                 noun = "attempt" if left == 1 else "attempts"
                 msg = f"the code is wrong; {left} {noun} left"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="code")
         if not store.consume(number, challenge.id, now):
             msg = "this code was already used; ask for a new code"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="code")
 
     def _code_hash(self, challenge_id: UUID, phone: PhoneNumber, code: str) -> str:
         message = f"{challenge_id}|{phone.e164}|{code}".encode()

@@ -278,8 +278,15 @@ class ImportPreview:
     import keeps them in each booking's metadata, a customers or travelers
     import leaves them out (a customer or traveler has no field for them).
 
+    ``defaults`` says what a blank cell (or a missing column) stands for in a
+    row that creates something: for a bookings import, ``{"status": initial}``,
+    the initial state of the import's lifecycle (``"PENDING"`` for
+    ``appointment``). A row updating a booking by ``external_id`` keeps the
+    booking's status when its status cell is blank.
+
     .. versionadded:: 0.1
     .. versionchanged:: 0.3 ``kind``.
+    .. versionchanged:: 0.4 ``defaults``.
     """
 
     filename: str
@@ -288,6 +295,7 @@ class ImportPreview:
     extra_columns: tuple[str, ...]
     rows: tuple[PreviewRow, ...]
     kind: ImportKind = ImportKind.BOOKINGS
+    defaults: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def problems(self) -> int:
@@ -643,6 +651,9 @@ class ImportService:
             extra_columns=tuple(run.mapping.extra),
             rows=rows,
             kind=settings.kind,
+            defaults=(
+                {"status": run.lifecycle.initial} if settings.kind is ImportKind.BOOKINGS else {}
+            ),
         )
 
     def dry_run(
@@ -1796,7 +1807,7 @@ class _Booker:
         if row.advisor_id is not None:
             values["assignee_id"] = row.advisor_id
         changed = False
-        if row.status != booking.status:
+        if row.status_given and row.status != booking.status:
             lifecycle.check_by_hand(row.status)
             lifecycle.check_move(booking.status, row.status)
             check_items_allow(self._uow, booking, row.status, field="status")
@@ -2099,7 +2110,7 @@ def _raw_of(validator: RowValidator, row: ValidRow) -> dict[str, str]:
     put("dealer_code", code)
     put("booking_date", row.starts_at.isoformat())
     put("external_id", row.external_id)
-    put("status", row.status)
+    put("status", row.status if row.status_given else None)
     put("notes", row.notes)
     put("slot_id", row.slot_id)
     reference = validator.reference

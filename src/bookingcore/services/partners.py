@@ -372,7 +372,7 @@ class PartnerService:
     def _refuse(reason: str, key: str, partner: Partner | None = None) -> NoReturn:
         who = f"partner {partner.id}" if partner else "no partner"
         _log.info("partner authentication refused: %s (key %.8s..., %s)", reason, key, who)
-        raise AuthenticationError(_BAD_CREDENTIALS)
+        raise AuthenticationError(_BAD_CREDENTIALS, field="api_secret")
 
     def check_rate(self, principal: Principal) -> RateDecision | None:
         """Count one request of a partner against its rate limit.
@@ -552,7 +552,7 @@ class PartnerService:
                         partner.id,
                         credential,
                     )
-                    raise AuthenticationError(_BAD_CURRENT_SECRET)
+                    raise AuthenticationError(_BAD_CURRENT_SECRET, field="current_secret")
             else:
                 policy.require(
                     principal.has(Permission.MANAGE_PARTNERS),

@@ -57,12 +57,14 @@ from bookingcore.domain.queries import BookingFilter, every_item
 from bookingcore.domain.quotations import QuotationFilter
 from bookingcore.domain.values import BookingId, CustomerId
 from bookingcore.errors import ValidationError
+from bookingcore.ports.security import OtpStore, RateLimiter
 from bookingcore.ports.uow import UnitOfWork
 from bookingcore.serialization import to_dict
 from bookingcore.services._context import ServiceContext, Transaction, claim_change
 from bookingcore.services._family_links import forget_family_links
 from bookingcore.services._seat_offers import cancel_entries
 from bookingcore.services._sessions import revoke_sessions
+from bookingcore.services.auth import otp_phone_bucket
 from bookingcore.services.customers import CustomerService
 from bookingcore.services.sharing import SHARE_LINK_ENTITY, forget_share_links, masked_link
 
@@ -113,11 +115,28 @@ _FINANCIAL_DOCUMENTS = frozenset({DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE
 class PrivacyService:
     """Export what is stored about a customer, and erase a customer (GDPR).
 
+    Args:
+        context: the core's services' shared context.
+        otp_store: the store of sign-in codes, whose challenge for an erased
+            customer's phone the erasure removes.
+        rate_limiter: the rate limiter, whose count of codes requested for an
+            erased customer's phone (:func:`~bookingcore.services.otp_phone_bucket`)
+            the erasure resets.
+
     .. versionadded:: 0.3
+    .. versionchanged:: 0.4 ``otp_store`` and ``rate_limiter``.
     """
 
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        otp_store: OtpStore | None = None,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
         self._ctx = context
+        self._otp_store = otp_store
+        self._rate_limiter = rate_limiter
 
     def export_customer(self, customer_id: CustomerId, *, principal: Principal) -> dict[str, Any]:
         """Everything stored about the customer, as JSON-ready data.
@@ -395,6 +414,15 @@ class PrivacyService:
                 quotation.notes = quotation.rejection_reason = None
                 quotation.touch(now)
 
+    def _erase_identity(self, customer: Customer, now: datetime) -> None:
+        """Forget the customer's phone in the sign-in stores (before the commit: a store
+        that fails erases nothing), then anonymise the customer."""
+        if self._otp_store is not None:
+            self._otp_store.forget(customer.phone)
+        if self._rate_limiter is not None:
+            self._rate_limiter.reset(otp_phone_bucket(customer.phone))
+        customer.erase(now=now)
+
     def erase_customer(
         self,
         customer_id: CustomerId,
@@ -429,6 +457,13 @@ class PrivacyService:
         their signed-in sessions end; an
         ``erased`` audit entry records who did it and why (without the data).
 
+        Their phone is forgotten outside the database too, before the unit of work
+        commits: the OTP store's challenge for it (:meth:`OtpStore.forget
+        <bookingcore.ports.security.OtpStore.forget>`: a used or waiting sign-in
+        code) and the rate limiter's count of codes requested for it
+        (:func:`~bookingcore.services.otp_phone_bucket`). If either cannot be
+        reached, the error is raised and nothing is erased: call again.
+
         Their family links are removed in the same unit of work: they leave their
         family (the family ends if they own it) and the invitations sent to or by
         them are deleted, so nobody books their travelers any more. The share links
@@ -446,7 +481,7 @@ class PrivacyService:
 
         .. versionchanged:: 0.4 the outbox's events about their bookings; their
            travelers' attendance notes; ``idempotency_key``; their push devices; family
-           links; share links.
+           links; share links; their phone's sign-in code and rate-limit count.
 
         Raises:
             PermissionDeniedError: only staff who may change everything erase.
@@ -481,7 +516,7 @@ class PrivacyService:
             for entry in self._trail(uow, customer, travelers):
                 entry.redact(PERSONAL_FIELDS)
             self._erase_import_rows(uow, customer, customer_id)
-            customer.erase(now=now)
+            self._erase_identity(customer, now)
             revoke_sessions(
                 tx,
                 PrincipalKind.CUSTOMER,

@@ -171,7 +171,9 @@ class StaffService:
         """
         policy.require(principal.has(Permission.MANAGE_STAFF), f"{principal} may not manage staff")
         with self._ctx.transaction() as tx:
-            member = tx.uow.staff.get(staff_id)
+            # Locked: a sign-in running now either ends first (and its session is
+            # revoked below) or waits and sees the change.
+            member = tx.uow.staff.get_for_update(staff_id)
             if member is None:
                 raise NotFoundError("staff member", staff_id)
             if member.is_active != active:
@@ -252,10 +254,12 @@ class StaffService:
                 and hasher.verify(before.password_hash, current_password)
             ):
                 msg = "the current password is missing or wrong"
-                raise AuthenticationError(msg)
+                raise AuthenticationError(msg, field="current_password")
         new_hash = hasher.hash(password)
         with self._ctx.transaction() as tx:
-            member = tx.uow.staff.get(staff_id)
+            # Locked: a sign-in running now either ends first (and its session is
+            # revoked below) or waits and sees the change.
+            member = tx.uow.staff.get_for_update(staff_id)
             if member is None:
                 raise NotFoundError("staff member", staff_id)
             now = self._ctx.now()

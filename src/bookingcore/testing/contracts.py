@@ -5344,6 +5344,42 @@ class StaffRepositoryContract(_Base):
             assert uow.staff.get(StaffId(uuid4())) is None
             assert uow.staff.get_by_email(EmailAddress("nobody@example.com")) is None
 
+    def test_a_member_is_locked_for_its_unit_of_work(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4"""
+        member = make.staff_member(email=EmailAddress("lock@example.com"))
+        _committed(uow_factory, "staff", member)
+        with uow_factory() as uow:
+            assert uow.staff.get_for_update(member.id) == member
+            assert uow.staff.get_for_update(StaffId(uuid4())) is None
+
+    @requires("concurrent_units_of_work")
+    def test_get_for_update_serialises_changes_of_one_member(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        """Each worker reads the name under the lock and appends to it: none is lost.
+
+        .. versionadded:: 0.4
+        """
+        member = make.staff_member(email=EmailAddress("serial@example.com"), name="x")
+        _committed(uow_factory, "staff", member)
+        workers = 6
+
+        def append(_: int) -> None:
+            with uow_factory() as uow:
+                locked = uow.staff.get_for_update(member.id)
+                assert locked is not None
+                locked.name += "x"
+                locked.version += 1
+                uow.commit()
+
+        _race(append, range(workers))
+        with uow_factory() as uow:
+            stored = uow.staff.get(member.id)
+            assert stored is not None
+            assert stored.name == "x" * (workers + 1)
+
     def test_a_second_member_with_the_same_email_is_a_duplicate(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -363,13 +363,13 @@ class FakePaymentProvider:
            ``raw_body``, no longer a ``ValueError`` or ``KeyError``.
         """
         if not isinstance(raw_body, bytes | bytearray):
-            raise AuthenticationError("the body must be the raw bytes received")
+            raise AuthenticationError("the body must be the raw bytes received", field="body")
         lowered = {key.lower(): value for key, value in headers.items()}
         given = lowered.get(_SIGNATURE)
         expected = hmac.new(self._secret, bytes(raw_body), hashlib.sha256).hexdigest()
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
             msg = f"the {self._name} webhook signature does not match"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="signature")
         try:
             body = json.loads(raw_body)
         except ValueError:

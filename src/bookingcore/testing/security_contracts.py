@@ -309,6 +309,25 @@ class OtpStoreContract(_Races):
         fresh = self.challenge(challenge.phone, T0 + timedelta(seconds=1))
         assert otp_store.replace(fresh, not_before=T0 - COOLDOWN) is None
 
+    def test_forget_removes_the_phone_s_challenge_whatever_its_state(
+        self, otp_store: OtpStore, make: Builder
+    ) -> None:
+        """.. versionadded:: 0.4"""
+        used, live, other = self.challenge(make.phone()), None, self.challenge(make.phone())
+        otp_store.replace(used, not_before=T0 - COOLDOWN)
+        otp_store.replace(other, not_before=T0 - COOLDOWN)
+        assert otp_store.consume(used.phone, used.id, T0 + timedelta(seconds=1))
+        otp_store.forget(used.phone)
+        assert otp_store.get(used.phone) is None
+        assert otp_store.get(other.phone) == other
+        live = self.challenge(used.phone, T0 + timedelta(seconds=2))
+        assert otp_store.replace(live, not_before=T0 - COOLDOWN) is None  # no cooldown left
+        otp_store.forget(live.phone)
+        otp_store.forget(live.phone)  # a second forget is harmless
+        assert otp_store.get(live.phone) is None
+        # Nothing is left for the clean-up to count.
+        assert otp_store.delete_expired(T0 + LIFETIME * 10) == 1  # ``other`` only
+
     def test_delete_expired_removes_expired_and_consumed_and_keeps_live_ones(
         self, otp_store: OtpStore, make: Builder
     ) -> None:

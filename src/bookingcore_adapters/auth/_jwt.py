@@ -150,38 +150,38 @@ class JwtTokenSigner:
         """
         if not token:
             msg = "the token is missing"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="token")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
             msg = "the token is malformed"
-            raise AuthenticationError(msg) from exc
+            raise AuthenticationError(msg, field="token") from exc
         kid = header.get("kid")
         key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             msg = "the token is signed with a key this server does not hold"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="token")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=[self._algorithm], options=_OPTIONS
             )
         except jwt.InvalidTokenError as exc:
             msg = "the token's signature does not match or the token is malformed"
-            raise AuthenticationError(msg) from exc
+            raise AuthenticationError(msg, field="token") from exc
         moment = now.timestamp()
         expires = claims.get("exp")
         if not _is_time(expires):
             msg = "the token has no valid expiry"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="token")
         if expires <= moment - self._leeway:
             msg = "the token has expired"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="token")
         not_before = claims.get("nbf")
         if not_before is not None and (
             not _is_time(not_before) or not_before > moment + self._leeway
         ):
             msg = "the token is not valid yet"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="token")
         return claims
 
 

@@ -353,7 +353,7 @@ def read_mailgun_webhook(
         signing_key, event.timestamp, event.token, event.signature, now=now, tolerance=tolerance
     ):
         msg = "the webhook's signature does not match or is too old"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     return event
 
 

@@ -7,7 +7,8 @@ library :mod:`csv`, encoding and delimiter detected) or an :class:`XlsxSource`
 (openpyxl in streaming mode, or python-calamine). Every refusal is a
 :class:`~bookingcore.errors.ValidationError` on field ``file`` with a stable
 code: ``file_too_large``, ``empty_file``, ``unsupported_file_type``,
-``zip_bomb``, ``unsafe_xml``, ``unreadable_file``, ``no_header`` or
+``zip_bomb``, ``unsafe_xml``, ``unreadable_file``, ``cell_too_large`` (a CSV
+cell longer than :func:`csv.field_size_limit`), ``no_header`` or
 ``file_changed`` (and ``unknown_sheet``, on field ``sheet``).
 
 :func:`write_error_csv` and :func:`write_error_xlsx` turn the failed rows into

@@ -130,8 +130,11 @@ class CsvSource:
     beyond the header's last named column are dropped. Records count from 1
     for the header, so the first data row is number 2, as in a spreadsheet;
     a quoted value spanning several lines is one record, and an empty line
-    is a record that is never yielded. Fields are limited to :func:`csv.field_size_limit`
-    characters (128 KiB by default).
+    is a record that is never yielded. Cells are limited to :func:`csv.field_size_limit`
+    characters (128 KiB by default): the whole file is parsed once when it is
+    opened, and a file holding a longer cell (most often a quote that is never
+    closed, which makes the rest of the file one cell) is refused then, with
+    code ``cell_too_large`` naming its row, before any row is imported.
 
     Built by :func:`~bookingcore_adapters.importers.open_rows`, which chose
     :attr:`encoding` and :attr:`delimiter`.
@@ -170,6 +173,7 @@ class CsvSource:
             delimiter = self._detect_delimiter()
         self.delimiter = delimiter
         self.header = self._read_header()
+        self._check_records()
 
     def _detect_delimiter(self) -> str:
         with self._file.open() as raw, io.TextIOWrapper(raw, self.encoding, newline="") as text:
@@ -201,9 +205,26 @@ class CsvSource:
         try:
             for number, record in enumerate(reader, start=1):
                 yield number, record
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
+            limit = csv.field_size_limit()
+            if "field limit" in str(exc):
+                msg = (
+                    f"row {number + 1} has a cell longer than {limit:,} characters, the most"
+                    " a CSV cell may hold; a quote that is never closed makes the rest of the"
+                    " file one cell"
+                )
+                raise refuse(msg, "cell_too_large") from exc
             msg = f"row {number + 1} cannot be read: {exc}"
             raise refuse(msg, "unreadable_file") from exc
+        except UnicodeDecodeError as exc:
+            msg = f"row {number + 1} cannot be read: {exc}"
+            raise refuse(msg, "unreadable_file") from exc
+
+    def _check_records(self) -> None:
+        """Parse every record once, so that a file the reader would stop on is refused now."""
+        with self._records() as records:
+            for _ in records:
+                pass
 
     def _read_header(self) -> tuple[str, ...]:
         with self._records() as records:
@@ -223,9 +244,9 @@ class CsvSource:
             skip: how many (non-empty) data rows to pass over first.
 
         Raises:
-            ValidationError: ``unreadable_file`` on a record the CSV reader
-                refuses (a field over the size limit), ``file_changed`` when
-                the file on disk changed since it was opened.
+            ValidationError: ``file_changed`` when the file on disk changed
+                since it was opened (a file whose cells the reader refuses,
+                ``cell_too_large``, was refused when it was opened).
         """
         width = len(self.header)
         padding = ("",) * width

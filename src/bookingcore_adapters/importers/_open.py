@@ -40,8 +40,10 @@ def open_rows(
     read: the size limit; the type, judged by content and never by name (a
     ZIP holding ``xl/workbook.xml`` is XLSX; text that decodes is CSV;
     anything else is refused); for XLSX, the archive's member count, inflated
-    size, compression ratios and a DOCTYPE in any XML part; the header row.
-    The file is read once in blocks for its SHA-256 digest.
+    size, compression ratios and a DOCTYPE in any XML part; the header row;
+    for CSV, every record, parsed once, so that a cell longer than
+    :func:`csv.field_size_limit` refuses the file now rather than stopping an
+    import half way. The file is read once in blocks for its SHA-256 digest.
 
     Args:
         file: a path (read again on each :meth:`~bookingcore.ports.imports.RowSource.rows`
@@ -62,7 +64,8 @@ def open_rows(
     Raises:
         ValidationError: on field ``file`` with code ``file_too_large``,
             ``empty_file``, ``unsupported_file_type``, ``zip_bomb``,
-            ``unsafe_xml``, ``unreadable_file`` or ``no_header``; on field
+            ``unsafe_xml``, ``unreadable_file``, ``cell_too_large`` or
+            ``no_header``; on field
             ``sheet`` with code ``unknown_sheet``.
         ValueError: for an unknown ``reader``.
         ImportError: for ``reader="calamine"`` without python-calamine installed.

@@ -105,6 +105,14 @@ class MemoryOtpStore:
             if self._current(phone, challenge_id) is not None:
                 del self._challenges[phone.e164]
 
+    def forget(self, phone: PhoneNumber) -> None:
+        """Remove the phone's challenge, whatever its state.
+
+        .. versionadded:: 0.4
+        """
+        with self._lock:
+            self._challenges.pop(phone.e164, None)
+
     def delete_expired(self, now: datetime) -> int:
         """Remove every challenge expired or consumed at ``now``; returns how many."""
         with self._lock:

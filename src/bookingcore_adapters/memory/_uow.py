@@ -1167,6 +1167,9 @@ class _StaffRepository(_Repository[StaffMember]):
     def get(self, staff_id: StaffId) -> StaffMember | None:
         return self._get(staff_id)
 
+    def get_for_update(self, staff_id: StaffId) -> StaffMember | None:
+        return self._locked(staff_id)
+
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
         return self._unique("email_key", email.match_key)
 

@@ -405,21 +405,21 @@ class RazorpayProvider:
                 cannot be read.
         """
         if not isinstance(raw_body, bytes | bytearray):
-            raise AuthenticationError("the body must be the raw bytes received")
+            raise AuthenticationError("the body must be the raw bytes received", field="body")
         raw_body = bytes(raw_body)
         lowered = {name.lower(): value for name, value in headers.items()}
         signature = lowered.get("x-razorpay-signature", "").strip()
         if not signature:
             msg = "the X-Razorpay-Signature header is missing"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="signature")
         expected = hmac.new(self._webhook_secret, raw_body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
             msg = "the X-Razorpay-Signature does not match the body"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="signature")
         event_id = lowered.get("x-razorpay-event-id", "").strip()
         if not event_id:
             msg = "the x-razorpay-event-id header is missing"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(msg, field="event_id")
         return self._event(event_id, self._body(raw_body))
 
     @staticmethod

@@ -154,7 +154,7 @@ def _check_tolerance(value: object) -> None:
 
 def _raw(value: object) -> bytes:
     if not isinstance(value, bytes | bytearray):
-        raise _refused("the body must be the raw bytes received")
+        raise AuthenticationError("the body must be the raw bytes received", field="body")
     return bytes(value)
 
 
@@ -219,7 +219,7 @@ def _digest(secret: str, timestamp: str, raw_body: bytes) -> str:
 
 
 def _refused(message: str) -> AuthenticationError:
-    return AuthenticationError(f"stripe webhook refused: {message}")
+    return AuthenticationError(f"stripe webhook refused: {message}", field="signature")
 
 
 def _unreadable(message: str) -> ValidationError:

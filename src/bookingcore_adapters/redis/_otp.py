@@ -311,6 +311,21 @@ class RedisOtpStore:
                 keys=[self._key(phone), self._index], args=[str(challenge_id), phone.e164]
             )
 
+    def forget(self, phone: PhoneNumber) -> None:
+        """Remove the phone's challenge, whatever its state, and its member of the
+        expiry index (which names the phone), in one transaction.
+
+        Raises:
+            RedisUnavailableError: Redis cannot be reached.
+
+        .. versionadded:: 0.4
+        """
+        with translate_errors("forget an OTP challenge"):
+            pipeline = self._client.pipeline(transaction=True)
+            pipeline.delete(self._key(phone))
+            pipeline.zrem(self._index, phone.e164)
+            pipeline.execute()
+
     def delete_expired(self, now: datetime) -> int:
         """Remove every challenge expired or consumed at ``now``; returns how many.
 

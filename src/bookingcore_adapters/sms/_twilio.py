@@ -393,7 +393,7 @@ def read_twilio_status_callback(
     """
     if not verify_twilio_signature(auth_token, url, params, signature):
         msg = "the X-Twilio-Signature header does not match this request"
-        raise AuthenticationError(msg)
+        raise AuthenticationError(msg, field="signature")
     sid = params.get("MessageSid") or params.get("SmsSid")
     raw = params.get("MessageStatus") or params.get("SmsStatus")
     if not sid:

@@ -288,6 +288,9 @@ class StaffRepository(Repository[StaffMember]):
     def get(self, staff_id: StaffId) -> StaffMember | None:
         return self._get(staff_id)
 
+    def get_for_update(self, staff_id: StaffId) -> StaffMember | None:
+        return self._lock(staff_id)
+
     def get_by_email(self, email: EmailAddress) -> StaffMember | None:
         return self._session.find_unique(
             self._mapper, "email_key", email.match_key, lambda s: s.email.match_key
@@ -550,6 +553,15 @@ class SqlOtpStore:
         """Remove ``challenge_id`` if it is still the phone's challenge; otherwise do nothing."""
         t = otp_challenges
         statement = delete(t).where(t.c.phone == phone.e164, t.c.id == challenge_id)
+        self._db.run(lambda connection: connection.execute(statement))
+
+    def forget(self, phone: PhoneNumber) -> None:
+        """Remove the phone's challenge (its row), whatever its state.
+
+        .. versionadded:: 0.4
+        """
+        t = otp_challenges
+        statement = delete(t).where(t.c.phone == phone.e164)
         self._db.run(lambda connection: connection.execute(statement))
 
     def delete_expired(self, now: datetime) -> int:
