@@ -175,6 +175,45 @@ class TestSqlStore:
             assert stored is not None
             assert (stored.name, stored.version) == ("First Writer", 2)
 
+    def test_a_statement_failing_midway_through_a_commit_rolls_back_the_ones_before(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        # The shared contract injects a failure before any row is written; here the
+        # database has taken the first INSERTs when the second table's one fails.
+        if store.pipelined:  # its writes skip the listeners this test injects through
+            store = SqlStore(store.engine, pipeline=False)
+        (customer,) = _stored_customers(store, make)
+        location = make.location()
+        slot = make.slot(location.id)
+        inserts: list[str] = []
+
+        def fail_the_second_insert(*args: Any) -> None:
+            if args[2].startswith("INSERT"):
+                inserts.append(args[2])
+                if len(inserts) == 2:
+                    msg = "injected on the second write"
+                    raise RuntimeError(msg)
+
+        with store.unit_of_work() as uow:
+            loaded = uow.customers.get(customer.id)
+            assert loaded is not None
+            loaded.complete_profile(now=T0, name="Changed Then Undone")
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            event.listen(store.engine, "before_cursor_execute", fail_the_second_insert)
+            try:
+                with pytest.raises(RuntimeError, match="second write"):
+                    uow.commit()
+            finally:
+                event.remove(store.engine, "before_cursor_execute", fail_the_second_insert)
+        assert len(inserts) == 2
+        with store.unit_of_work() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.version) == (customer.name, customer.version)
+            assert uow.locations.get(location.id) is None
+            assert uow.slots.get(slot.id) is None
+
     def test_a_duplicate_names_the_entity_and_the_row_holding_the_key(
         self, store: SqlStore, make: Builder
     ) -> None:

@@ -408,6 +408,21 @@ def _race(work: Callable[[A], R], arguments: Iterable[A]) -> list[R]:
     return results
 
 
+class _InjectedFailure(Exception):
+    """The failure a contract test injects into a commit."""
+
+
+class _FailsToStore:
+    """A value no adapter can store: copying it (for a snapshot, a row or a stored
+    copy) raises :class:`_InjectedFailure`."""
+
+    def __copy__(self) -> Any:
+        raise _InjectedFailure
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        raise _InjectedFailure
+
+
 class _Base:
     #: What the backend can do; override in the adapter's test class.
     capabilities: ClassVar[AdapterCapabilities] = AdapterCapabilities()
@@ -623,6 +638,39 @@ class UnitOfWorkContract(_Base):
             assert uow.customers.get(bystander.id) is None
             assert uow.locations.get(clash.id) is None
             assert uow.locations.get(first.id) is not None
+
+    def test_a_commit_that_fails_midway_leaves_nothing_half_written(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # A failure injected in the last entity a commit writes (a value in a booking's
+        # metadata that cannot be copied or stored) fails the commit after the
+        # customer's change, the location and the slot could have been written: none is.
+        customer = make.customer(name="Asha")
+        traveler = make.traveler(customer.id)
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.commit()
+        location = make.location()
+        slot = make.slot(location.id)
+        booking = make.booking(customer.id, slot, [traveler.id])
+        booking.metadata["injected"] = _FailsToStore()  # type: ignore[assignment]
+        with uow_factory() as uow:
+            loaded = uow.customers.get(customer.id)
+            assert loaded is not None
+            loaded.complete_profile(now=T0, name="Asha Rao")
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.bookings.add(booking)
+            with pytest.raises(_InjectedFailure):
+                uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.version) == ("Asha", customer.version)
+            assert uow.locations.get(location.id) is None
+            assert uow.slots.get(slot.id) is None
+            assert uow.bookings.get(booking.id) is None
 
     def test_entities_handed_out_are_detached_after_the_unit_of_work(
         self, uow_factory: UnitOfWorkFactory, make: Builder

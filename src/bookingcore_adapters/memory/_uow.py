@@ -256,25 +256,32 @@ class MemoryUnitOfWork:
             self._check_new_ids(table)
             self._check_unique(table)
             self._check_versions(table)
+        # Every stored copy is made before the store changes: a copy that fails (a value
+        # that cannot be copied) fails the commit with nothing written, never half of it.
+        copies: dict[str, list[tuple[UUID, Any, Any]]] = {}
+        for table in TABLES:
+            copies[table.name] = [
+                (row_id, entity, copy.deepcopy(entity))
+                for row_id, entity in self._seen[table.name].items()
+                if not (table.versioned and self._read[table.name].get(row_id) == entity)
+            ]  # an unchanged versioned entity is left alone: whatever is stored stays
         for table in TABLES:
             rows = self._store.rows[table.name]
             indexes = self._store.indexes[table.name]
-            for row_id, entity in self._seen[table.name].items():
-                if table.versioned and self._read[table.name].get(row_id) == entity:
-                    continue  # unchanged: leave whatever is stored alone
+            for row_id, entity, stored in copies[table.name]:
                 old = rows.get(row_id)
                 if old is None and isinstance(entity, OutboxMessage):
                     self._store.last_sequence += 1
-                    entity.sequence = self._store.last_sequence
+                    entity.sequence = stored.sequence = self._store.last_sequence
                 for key, read in table.unique.items():
                     # Another row of this commit may have claimed the value already.
                     if old is not None and indexes[key].get(read(old)) == row_id:
                         indexes[key].pop(read(old))
                     if read(entity) is not None:
                         indexes[key][read(entity)] = row_id
-                rows[row_id] = copy.deepcopy(entity)
+                rows[row_id] = stored
                 if table.versioned:
-                    self._read[table.name][row_id] = copy.deepcopy(entity)
+                    self._read[table.name][row_id] = copy.deepcopy(stored)
             for row_id in self._deleted[table.name]:
                 old = rows.pop(row_id, None)
                 for key, read in table.unique.items():
