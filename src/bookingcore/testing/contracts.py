@@ -5227,8 +5227,19 @@ class WebhookDeliveryRepositoryContract(_Base):
         _committed(uow_factory, "webhook_attempts", make.webhook_attempt(delivery.id, 1))
         with uow_factory() as uow:
             uow.webhook_attempts.add(make.webhook_attempt(delivery.id, 1))
-            with pytest.raises(DuplicateError):
+            with pytest.raises(DuplicateError) as caught:
                 uow.commit()
+        assert caught.value.entity == "webhook_attempt"
+
+    def test_a_second_delivery_with_the_same_webhook_id_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        delivery = _store_webhook_delivery(uow_factory, make)
+        twin = attrs.evolve(make.webhook_delivery(delivery.partner_id), webhook_id=delivery.webhook_id)
+        refused = _assert_duplicate(uow_factory, "webhook_deliveries", twin)
+        assert (refused.entity, refused.existing_id) == ("webhook_delivery", delivery.id)
+        with uow_factory() as uow:
+            assert uow.webhook_deliveries.get(twin.id) is None
 
     def test_claim_due_takes_pending_due_unclaimed_ones_oldest_due_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -6721,6 +6732,13 @@ class VersionedKind:
         entity.version += 1
 
 
+#: The entity names storage errors give where they are not the class's name in lower
+#: case (``"customer"``, ``"bookinggroup"``): the names the services give them too.
+_ENTITY_NAMES: dict[type[Any], str] = {
+    WebhookDelivery: "webhook_delivery",
+    FamilyInvitation: "family invitation",
+}
+
 #: The one series a version test stores (each test has a store of its own).
 _VERSIONED_SERIES = "2026/VERSIONED"
 
@@ -6872,6 +6890,7 @@ class VersionContract(_Base):
             with pytest.raises(StaleVersionError) as caught:
                 late.commit()
         assert (caught.value.expected, caught.value.actual) == (1, 2)
+        assert caught.value.entity == _ENTITY_NAMES.get(kind.entity, kind.name.lower())
         with uow_factory() as uow:
             stored = kind.load(uow, entity.id)
             assert (getattr(stored, kind.field), stored.version) == (kind.value(1), 2)
@@ -8099,8 +8118,9 @@ class VoucherRepositoryContract(_Base):
             assert uow.vouchers.redemption_for_booking(bookings[1].id) == redeemed[1]
             assert uow.vouchers.redemption_for_booking(bookings[3].id) is None
             uow.vouchers.add_redemption(attrs.evolve(redeemed[0], id=VoucherRedemptionId(uuid4())))
-            with pytest.raises(DuplicateError):
+            with pytest.raises(DuplicateError) as caught:
                 uow.commit()
+        assert caught.value.entity == "voucher redemption"
 
     def test_move_redemptions_points_a_customers_redemptions_at_another(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -8336,7 +8356,8 @@ class PushDeviceRepositoryContract(_Base):
             assert uow.push_devices.get_by_token(token) == phone
             assert uow.push_devices.get_by_token(token.upper()) is None
             assert uow.push_devices.get(PushDeviceId(uuid4())) is None
-        _assert_duplicate(uow_factory, "push_devices", _device(ravi.id, token))
+        refused = _assert_duplicate(uow_factory, "push_devices", _device(ravi.id, token))
+        assert (refused.entity, refused.existing_id) == ("push device", phone.id)
         with uow_factory() as uow:
             assert uow.push_devices.list_for_customer(ravi.id) == []
 
@@ -8455,8 +8476,9 @@ class FamilyRepositoryContract(_Base):
             uow.families.add_member(
                 attrs.evolve(linked[1], id=FamilyMemberId(uuid4()), family_id=other.id)
             )
-            with pytest.raises(DuplicateError):
+            with pytest.raises(DuplicateError) as caught:
                 uow.commit()
+        assert (caught.value.entity, caught.value.existing_id) == ("family member", linked[1].id)
 
     def test_removing_a_member_is_seen_at_once_and_undone_by_a_rollback(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -8586,7 +8608,8 @@ class ShareLinkRepositoryContract(_Base):
             assert uow.share_links.get(ShareLinkId(uuid4())) is None
         twin = _share_link(booking)
         twin.token_hash = link.token_hash
-        _assert_duplicate(uow_factory, "share_links", twin)
+        refused = _assert_duplicate(uow_factory, "share_links", twin)
+        assert (refused.entity, refused.existing_id) == ("share link", link.id)
         with uow_factory() as uow:
             assert [x.id for x in uow.share_links.list_for_booking(booking.id)] == [link.id]
 

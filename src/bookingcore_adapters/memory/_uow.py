@@ -307,7 +307,7 @@ class MemoryUnitOfWork:
 
     def _require_writable(self, operation: str, table: str) -> None:
         if self._read_only:
-            raise ReadOnlyError(operation, _TABLES[table].entity.__name__.lower())
+            raise ReadOnlyError(operation, _TABLES[table].entity_name)
 
     def _check_unchanged(self) -> None:
         """A read-only commit: refuse if anything read was changed (nothing is stored)."""
@@ -315,13 +315,13 @@ class MemoryUnitOfWork:
             rows = self._store.rows[table.name]
             for row_id, entity in self._seen[table.name].items():
                 if rows.get(row_id) != entity:
-                    raise ReadOnlyError("commit a change to", table.entity.__name__.lower())
+                    raise ReadOnlyError("commit a change to", table.entity_name)
 
     def _check_new_ids(self, table: Table) -> None:
         rows = self._store.rows[table.name]
         for row_id in self._inserted[table.name]:
             if row_id in rows:
-                entity_name = table.entity.__name__.lower()
+                entity_name = table.entity_name
                 msg = f"{entity_name} {row_id} exists already"
                 raise DuplicateError(msg, entity=entity_name, existing_id=row_id)
 
@@ -344,7 +344,7 @@ class MemoryUnitOfWork:
                     elif owner in self._deleted[table.name]:
                         owner = row_id  # the holder is deleted in this same commit
                 if owner != row_id:
-                    entity_name = table.entity.__name__.lower()
+                    entity_name = table.entity_name
                     msg = f"{entity_name} {key} {value!r} is already taken"
                     raise DuplicateError(msg, entity=entity_name, existing_id=owner)
 
@@ -360,7 +360,7 @@ class MemoryUnitOfWork:
             stored = rows.get(row_id)
             actual = 0 if stored is None else stored.version
             if actual != read.version:
-                entity_name = table.entity.__name__.lower()
+                entity_name = table.entity_name
                 raise StaleVersionError(entity_name, row_id, read.version, actual)
 
     def _track(self, table: str, row_id: UUID, row: Any) -> Any:
