@@ -26,7 +26,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
-from bookingcore.domain.values import Actor, CustomerId, Money
+from bookingcore.domain.values import Actor, CustomerId, EmailAddress, Money
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWorkFactory
@@ -900,3 +900,30 @@ def test_binding_many_rows_at_once_gives_what_binding_each_gives(dialect_name: s
     same = [dict(rows[0], id=uuid4()) for _ in range(3)]  # every time the same object
     assert plain(compiled.bind_many(same)) == plain([compiled.bind(row) for row in same])
     assert compiled.bind_many([]) == []
+
+
+@pytest.mark.postgres
+def test_staff_list_in_code_point_order_on_a_database_with_a_language_collation(
+    postgres_url: str, postgres_schema: str, make: Builder
+) -> None:
+    """Most PostgreSQL databases are created with a language's collation (``en_US.UTF-8``),
+    which sorts ``alice`` before ``Bob``; staff lists keep Python's code-point order, the
+    memory store's, whatever the database's collation (the test database uses ``C``)."""
+    store = SqlStore(postgres_url, connect_args={"options": f"-csearch_path={postgres_schema}"})
+    try:
+        store.create_schema()
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                'ALTER TABLE staff_members ALTER COLUMN email TYPE text COLLATE "en-x-icu"'
+            )
+        emails = ["alice@example.com", "Bob@example.com", "carol@example.com"]
+        members = [make.staff_member(email=EmailAddress(e)) for e in emails]
+        with store.unit_of_work() as uow:
+            for member in members:
+                uow.staff.add(member)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            listed = [m.email.value for m in uow.staff.list()]
+    finally:
+        store.dispose()
+    assert listed == ["Bob@example.com", "alice@example.com", "carol@example.com"]

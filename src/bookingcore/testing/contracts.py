@@ -5440,6 +5440,21 @@ class StaffRepositoryContract(_Base):
             uow.staff.add(ann)
             assert uow.staff.get_by_email(EmailAddress("ann@example.com")) is ann
 
+    def test_list_orders_emails_by_code_point_as_python_sorts_them(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Capitals before small letters, whatever the database's collation says: a
+        # member read earlier in the unit of work sorts among the stored ones the same.
+        emails = ["bob@example.com", "Carol@example.com", "alice@example.com", "Dan@example.com"]
+        members = [make.staff_member(email=EmailAddress(e)) for e in emails]
+        _commit_all(uow_factory, "staff", members)
+        expected = sorted(emails)
+        assert expected[:2] == ["Carol@example.com", "Dan@example.com"]
+        with uow_factory() as uow:
+            assert [m.email.value for m in uow.staff.list()] == expected
+            assert uow.staff.get(members[0].id) is not None  # tracked, then listed again
+            assert [m.email.value for m in uow.staff.list()] == expected
+
     def test_list_orders_by_email_and_filters_role_and_activity(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
