@@ -408,19 +408,19 @@ def _race(work: Callable[[A], R], arguments: Iterable[A]) -> list[R]:
     return results
 
 
-class _InjectedFailure(Exception):
+class _InjectedError(Exception):
     """The failure a contract test injects into a commit."""
 
 
 class _FailsToStore:
     """A value no adapter can store: copying it (for a snapshot, a row or a stored
-    copy) raises :class:`_InjectedFailure`."""
+    copy) raises :class:`_InjectedError`."""
 
     def __copy__(self) -> Any:
-        raise _InjectedFailure
+        raise _InjectedError
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        raise _InjectedFailure
+        raise _InjectedError
 
 
 class _Base:
@@ -662,7 +662,7 @@ class UnitOfWorkContract(_Base):
             uow.locations.add(location)
             uow.slots.add(slot)
             uow.bookings.add(booking)
-            with pytest.raises(_InjectedFailure):
+            with pytest.raises(_InjectedError):
                 uow.commit()
         with uow_factory() as uow:
             stored = uow.customers.get(customer.id)
@@ -5235,7 +5235,9 @@ class WebhookDeliveryRepositoryContract(_Base):
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
         delivery = _store_webhook_delivery(uow_factory, make)
-        twin = attrs.evolve(make.webhook_delivery(delivery.partner_id), webhook_id=delivery.webhook_id)
+        twin = attrs.evolve(
+            make.webhook_delivery(delivery.partner_id), webhook_id=delivery.webhook_id
+        )
         refused = _assert_duplicate(uow_factory, "webhook_deliveries", twin)
         assert (refused.entity, refused.existing_id) == ("webhook_delivery", delivery.id)
         with uow_factory() as uow:
