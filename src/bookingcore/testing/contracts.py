@@ -639,6 +639,61 @@ class UnitOfWorkContract(_Base):
             assert uow.locations.get(clash.id) is None
             assert uow.locations.get(first.id) is not None
 
+    @pytest.mark.parametrize("taker_read_first", [False, True])
+    def test_a_unique_key_moved_from_one_stored_row_to_another_in_one_commit_is_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, taker_read_first: bool
+    ) -> None:
+        giver, taker = make.location(code="BASE"), make.location(code="CAMP")
+        _commit_all(uow_factory, "locations", [giver, taker])
+        with uow_factory() as uow:
+            first, second = (taker, giver) if taker_read_first else (giver, taker)
+            read = {e.id: uow.locations.get(e.id) for e in (first, second)}
+            read[giver.id].code = "OLD-BASE"  # type: ignore[union-attr]
+            read[taker.id].code = "BASE"  # type: ignore[union-attr]
+            uow.commit()
+        with uow_factory() as uow:
+            assert [(x.id, x.code) for x in uow.locations.list()] == sorted(
+                [(giver.id, "OLD-BASE"), (taker.id, "BASE")], key=lambda pair: pair[1]
+            )
+
+    def test_two_new_rows_with_one_key_name_no_existing_row(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # ``existing_id`` names a stored row holding the key; none does here, and the
+        # first of the two is not stored either once the commit fails.
+        first = make.customer()
+        second = make.customer(phone=first.phone)
+        with uow_factory() as uow:
+            uow.customers.add(first)
+            uow.customers.add(second)
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert (caught.value.entity, caught.value.existing_id) == ("customer", None)
+        with uow_factory() as uow:
+            assert uow.customers.get_by_phone(first.phone) is None
+
+    def test_two_stored_rows_swapping_a_unique_key_in_one_commit_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Each row takes the key the other gives up: a database checks each row as it
+        # writes it, so no order stores both, and every adapter refuses the commit.
+        one, two = make.location(code="ONE"), make.location(code="TWO")
+        _commit_all(uow_factory, "locations", [one, two])
+        with uow_factory() as uow:
+            mine, theirs = uow.locations.get(one.id), uow.locations.get(two.id)
+            assert mine is not None
+            assert theirs is not None
+            mine.code, theirs.code = "TWO", "ONE"
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert caught.value.entity == "location"
+        assert caught.value.existing_id in {one.id, two.id}
+        with uow_factory() as uow:
+            assert sorted((x.code, x.id) for x in uow.locations.list()) == [
+                ("ONE", one.id),
+                ("TWO", two.id),
+            ]
+
     def test_a_commit_that_fails_midway_leaves_nothing_half_written(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -329,6 +329,11 @@ class MemoryUnitOfWork:
         changed = self._seen[table.name]
         if not changed or not table.unique:
             return
+        inserted = self._inserted[table.name]
+        # Stored rows that take a value another stored row gives up in this commit:
+        # taker -> (giver, key, value). A database writes one row after the other, so
+        # rows that take each other's values (a swap) cannot all be written.
+        takes: dict[UUID, list[tuple[UUID, str, object]]] = {}
         for key, read in table.unique.items():
             index = self._store.indexes[table.name][key]
             claimed: dict[object, UUID] = {}
@@ -340,13 +345,45 @@ class MemoryUnitOfWork:
                 if owner == row_id:
                     owner = index.get(value, row_id)
                     if owner != row_id and owner in changed and read(changed[owner]) != value:
+                        if row_id not in inserted:  # a new row is written after the changes
+                            takes.setdefault(row_id, []).append((owner, key, value))
                         owner = row_id  # the holder gives the value up in this same commit
                     elif owner in self._deleted[table.name]:
                         owner = row_id  # the holder is deleted in this same commit
                 if owner != row_id:
                     entity_name = table.entity_name
                     msg = f"{entity_name} {key} {value!r} is already taken"
-                    raise DuplicateError(msg, entity=entity_name, existing_id=owner)
+                    # Two new rows of this commit: none holds the value in the store.
+                    holder = None if owner in inserted else owner
+                    raise DuplicateError(msg, entity=entity_name, existing_id=holder)
+        self._check_no_swaps(table, takes)
+
+    @staticmethod
+    def _check_no_swaps(table: Table, takes: Mapping[UUID, list[tuple[UUID, str, object]]]) -> None:
+        """Refuse rows that take each other's unique values in one commit (a cycle of
+        takers and givers, as a database refuses it whatever order it writes them in)."""
+        finished: set[UUID] = set()
+        for start in takes:
+            if start in finished:
+                continue
+            on_path = {start}
+            stack = [(start, iter(takes[start]))]
+            while stack:
+                row_id, edges = stack[-1]
+                edge = next(edges, None)
+                if edge is None:
+                    stack.pop()
+                    on_path.discard(row_id)
+                    finished.add(row_id)
+                    continue
+                giver, key, value = edge
+                if giver in on_path:
+                    entity_name = table.entity_name
+                    msg = f"{entity_name} {key} {value!r} is already taken"
+                    raise DuplicateError(msg, entity=entity_name, existing_id=giver)
+                if giver not in finished and giver in takes:
+                    on_path.add(giver)
+                    stack.append((giver, iter(takes[giver])))
 
     def _check_versions(self, table: Table) -> None:
         """A versioned entity read here must still have the version it was read at."""
