@@ -1991,9 +1991,13 @@ class HistoryRepositoryContract(_Base):
         )
         first = entry(1, action=AuditAction.CREATED, new_values={"total": "100.00 INR"})
         elsewhere = entry(2, entity="customer", entity_id=booking.customer_id, booking_id=None)
-        _commit_all(uow_factory, "audit", (later, first, elsewhere))
+        # Two entries of one moment (one call's changes) come by id, whatever their order
+        # of writing: the largest id is written first here.
+        low, high = sorted((uuid4(), uuid4()), key=lambda ident: ident.bytes)
+        tied = [entry(3, id=high), entry(3, id=low)]
+        _commit_all(uow_factory, "audit", (later, first, elsewhere, *tied))
         with uow_factory() as uow:
-            assert list(uow.audit.list_for("booking", booking.id)) == [first, later]
+            assert list(uow.audit.list_for("booking", booking.id)) == [first, *tied[::-1], later]
             assert list(uow.audit.list_for("customer", booking.customer_id)) == [elsewhere]
             assert list(uow.audit.list_for("traveler", booking.id)) == []
 
@@ -2187,6 +2191,20 @@ class OutboxRepositoryContract(_Base):
             due_at = T0 + policy.delay(1)
             assert list(uow.deliveries.list_due(due_at, 10)) == [failing]
         _assert_duplicate(uow_factory, "deliveries", Delivery(event.id, "mailer"))
+        # Deliveries due at one moment to one handler come by id, the first ``limit`` of
+        # them whatever order they were written in.
+        others = [self._event(booking, "cancelled") for _ in range(3)]
+        tied = sorted((Delivery(e.id, "mailer") for e in others), key=lambda d: d.id.bytes)
+        with uow_factory() as uow:
+            for delivery in reversed(tied):
+                uow.outbox.add(next(e for e in others if e.id == delivery.event_id))
+                delivery.fail("SMTP timeout", T0, policy)
+                uow.deliveries.add(delivery)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [d.id for d in uow.deliveries.list_due(due_at, 2)] == sorted(
+                [failing.id, tied[0].id, tied[1].id, tied[2].id], key=lambda ident: ident.bytes
+            )[:2]
 
     def _store_handled(
         self,
@@ -5613,14 +5631,19 @@ class ImportRepositoryContract(_Base):
         job, other = make.import_job(), make.import_job()
         rows = {n: make.import_row_error(job.id, n) for n in (7, 2, 5)}
         theirs = make.import_row_error(other.id, 1)
+        # A second record of row 5 made at the same moment comes by id, as the pages do
+        # (the largest id is written first here).
+        low, high = sorted((uuid4(), uuid4()), key=lambda ident: ident.bytes)
+        again = [make.import_row_error(job.id, 5, id=ident) for ident in (high, low)]
         with uow_factory() as uow:
             uow.imports.add(job)
             uow.imports.add(other)
-            for error in (*rows.values(), theirs):
+            for error in (*rows.values(), theirs, *again):
                 uow.import_errors.add(error)
             uow.commit()
+        five = sorted([rows[5], *again], key=lambda error: error.id.bytes)
         with uow_factory() as uow:
-            assert list(uow.import_errors.list_for_job(job.id)) == [rows[2], rows[5], rows[7]]
+            assert list(uow.import_errors.list_for_job(job.id)) == [rows[2], *five, rows[7]]
             assert list(uow.import_errors.list_for_job(other.id)) == [theirs]
             assert list(uow.import_errors.list_for_job(uuid4())) == []
 

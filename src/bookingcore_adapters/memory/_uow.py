@@ -936,7 +936,7 @@ class _AuditRepository(_Repository[AuditEntry]):
         return self._uow._select(
             self._table,
             lambda a: a.entity == entity and a.entity_id == entity_id,
-            lambda a: a.occurred_at,
+            lambda a: (a.occurred_at, a.id.bytes),
         )
 
     def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
@@ -1040,7 +1040,7 @@ class _DeliveryRepository(_Repository[Delivery]):
         found: list[Delivery] = self._uow._select(
             self._table,
             lambda d: d.is_due(now),
-            lambda d: (d.next_attempt_at or now, d.handler),
+            lambda d: (d.next_attempt_at or now, d.handler, d.id.bytes),
         )
         return found[:limit]
 
@@ -1287,7 +1287,7 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
         return self._uow._select(
             self._table,
             lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
-            lambda e: (e.row_number, e.created_at),
+            lambda e: (e.row_number, e.created_at, e.id.bytes),
         )
 
     def page_for_job(
