@@ -513,6 +513,34 @@ class UnitOfWorkContract(_Base):
             assert stored is not None
             assert (stored.name, stored.version) == (customer.name, customer.version)
 
+    @requires("interleaved_units_of_work")
+    def test_a_read_only_unit_of_work_commits_what_others_changed_meanwhile(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Only its own changes are refused: a customer (versioned) and a location (not)
+        # it read, changed and committed by another unit of work, are none of them.
+        customer, location = make.customer(), make.location(name="Base camp")
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.locations.add(location)
+            uow.commit()
+        with uow_factory().read_only() as reader:
+            assert reader.customers.get(customer.id) is not None
+            assert reader.locations.get(location.id) is not None
+            with uow_factory() as writer:
+                theirs = writer.customers.get(customer.id)
+                place = writer.locations.get(location.id)
+                assert theirs is not None
+                assert place is not None
+                theirs.complete_profile(now=T0, name="Ravi Kumar")
+                place.name = "Upper camp"
+                writer.commit()
+            reader.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert stored.name == "Ravi Kumar"
+
     def test_a_read_only_unit_of_work_takes_no_locks(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

@@ -310,11 +310,14 @@ class MemoryUnitOfWork:
             raise ReadOnlyError(operation, _TABLES[table].entity_name)
 
     def _check_unchanged(self) -> None:
-        """A read-only commit: refuse if anything read was changed (nothing is stored)."""
+        """A read-only commit: refuse if anything read was changed here (nothing is stored).
+
+        What others committed since it was read is no change of this unit of work's.
+        """
         for table in TABLES:
-            rows = self._store.rows[table.name]
+            read = self._read[table.name]
             for row_id, entity in self._seen[table.name].items():
-                if rows.get(row_id) != entity:
+                if read.get(row_id) != entity:
                     raise ReadOnlyError("commit a change to", table.entity_name)
 
     def _check_new_ids(self, table: Table) -> None:
@@ -404,7 +407,9 @@ class MemoryUnitOfWork:
         seen = self._seen[table]
         if row_id not in seen:
             seen[row_id] = copy.deepcopy(row)
-            if _TABLES[table].versioned:
+            # As read: what a commit checks versions against, and what a read-only
+            # commit compares with (the store may have moved on since, by others' commits).
+            if self._read_only or _TABLES[table].versioned:
                 self._read[table][row_id] = copy.deepcopy(row)
         return seen[row_id]
 
