@@ -1285,6 +1285,31 @@ class SlotRepositoryContract(_Base):
     .. versionadded:: 0.1
     """
 
+    @requires("interleaved_units_of_work")
+    def test_locking_a_slot_read_before_brings_it_up_to_date(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Read, then locked after another unit of work held seats: the lock answers the
+        # seats held now (the same object), and holding more is stored, not stale.
+        slot = _store_slot(uow_factory, make)
+        with uow_factory() as late:
+            read = late.slots.get(slot.id)
+            assert read is not None
+            with uow_factory() as early:
+                theirs = early.slots.get_for_update(slot.id)
+                assert theirs is not None
+                theirs.hold(2)
+                early.commit()
+            locked = late.slots.get_for_update(slot.id)
+            assert locked is read
+            assert (locked.seats_held, locked.version) == (2, slot.version + 1)
+            locked.hold(1)
+            late.commit()
+        with uow_factory() as uow:
+            stored = uow.slots.get(slot.id)
+            assert stored is not None
+            assert (stored.seats_held, stored.version) == (3, slot.version + 2)
+
     def test_list_filters_by_location_window_activity_and_room(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:

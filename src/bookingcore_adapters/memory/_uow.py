@@ -425,10 +425,25 @@ class MemoryUnitOfWork:
                 self._deleted[table].add(row_id)
 
     def _lock(self, table: str, row_id: UUID) -> Any | None:
-        """``get_for_update``: the unit of work already holds the store's lock for its life."""
+        """``get_for_update``: the unit of work already holds the store's lock for its life.
+
+        A versioned entity read before and not changed here since is brought up to date
+        (the same object) when another unit of work of this thread committed a change
+        to it meanwhile, as a SQL store's lock reads the row again.
+        """
         self._require_active()
         self._require_writable("lock", table)
-        return self._load(table, row_id)
+        found = self._load(table, row_id)
+        read = self._read[table].get(row_id)
+        if found is None or read is None or found != read:
+            return found  # not read from the store, or changed here: as it is
+        stored = self._store.rows[table].get(row_id)
+        if stored is not None and stored != read:
+            for field in attrs.fields(type(found)):
+                if field.init:
+                    setattr(found, field.name, copy.deepcopy(getattr(stored, field.name)))
+            self._read[table][row_id] = copy.deepcopy(stored)
+        return found
 
     def _load(self, table: str, row_id: UUID) -> Any | None:
         self._require_active()
