@@ -26,7 +26,7 @@ from bookingcore.domain.customers import Customer
 from bookingcore.domain.events import BookingStatusChanged
 from bookingcore.domain.payments import Payment
 from bookingcore.domain.queries import CustomerFilter, PageRequest, SlotFilter
-from bookingcore.domain.values import Actor, CustomerId, Money
+from bookingcore.domain.values import Actor, CustomerId, EmailAddress, Money
 from bookingcore.domain.waitlist import WaitlistStatus
 from bookingcore.errors import ConflictError, DuplicateError, StaleVersionError
 from bookingcore.ports.uow import UnitOfWorkFactory
@@ -174,6 +174,45 @@ class TestSqlStore:
             stored = uow.customers.get(customer.id)
             assert stored is not None
             assert (stored.name, stored.version) == ("First Writer", 2)
+
+    def test_a_statement_failing_midway_through_a_commit_rolls_back_the_ones_before(
+        self, store: SqlStore, make: Builder
+    ) -> None:
+        # The shared contract injects a failure before any row is written; here the
+        # database has taken the first INSERTs when the second table's one fails.
+        if store.pipelined:  # its writes skip the listeners this test injects through
+            store = SqlStore(store.engine, pipeline=False)
+        (customer,) = _stored_customers(store, make)
+        location = make.location()
+        slot = make.slot(location.id)
+        inserts: list[str] = []
+
+        def fail_the_second_insert(*args: Any) -> None:
+            if args[2].startswith("INSERT"):
+                inserts.append(args[2])
+                if len(inserts) == 2:
+                    msg = "injected on the second write"
+                    raise RuntimeError(msg)
+
+        with store.unit_of_work() as uow:
+            loaded = uow.customers.get(customer.id)
+            assert loaded is not None
+            loaded.complete_profile(now=T0, name="Changed Then Undone")
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            event.listen(store.engine, "before_cursor_execute", fail_the_second_insert)
+            try:
+                with pytest.raises(RuntimeError, match="second write"):
+                    uow.commit()
+            finally:
+                event.remove(store.engine, "before_cursor_execute", fail_the_second_insert)
+        assert len(inserts) == 2
+        with store.unit_of_work() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.version) == (customer.name, customer.version)
+            assert uow.locations.get(location.id) is None
+            assert uow.slots.get(slot.id) is None
 
     def test_a_duplicate_names_the_entity_and_the_row_holding_the_key(
         self, store: SqlStore, make: Builder
@@ -861,3 +900,30 @@ def test_binding_many_rows_at_once_gives_what_binding_each_gives(dialect_name: s
     same = [dict(rows[0], id=uuid4()) for _ in range(3)]  # every time the same object
     assert plain(compiled.bind_many(same)) == plain([compiled.bind(row) for row in same])
     assert compiled.bind_many([]) == []
+
+
+@pytest.mark.postgres
+def test_staff_list_in_code_point_order_on_a_database_with_a_language_collation(
+    postgres_url: str, postgres_schema: str, make: Builder
+) -> None:
+    """Most PostgreSQL databases are created with a language's collation (``en_US.UTF-8``),
+    which sorts ``alice`` before ``Bob``; staff lists keep Python's code-point order, the
+    memory store's, whatever the database's collation (the test database uses ``C``)."""
+    store = SqlStore(postgres_url, connect_args={"options": f"-csearch_path={postgres_schema}"})
+    try:
+        store.create_schema()
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                'ALTER TABLE staff_members ALTER COLUMN email TYPE text COLLATE "en-x-icu"'
+            )
+        emails = ["alice@example.com", "Bob@example.com", "carol@example.com"]
+        members = [make.staff_member(email=EmailAddress(e)) for e in emails]
+        with store.unit_of_work() as uow:
+            for member in members:
+                uow.staff.add(member)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            listed = [m.email.value for m in uow.staff.list()]
+    finally:
+        store.dispose()
+    assert listed == ["Bob@example.com", "alice@example.com", "carol@example.com"]

@@ -197,6 +197,24 @@ def test_a_missing_required_column_is_one_file_level_error_and_nothing_is_writte
     assert core.imports.list(principal=ADMIN).items == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("filename", "b" * 509 + ".csv"), ("file_format", "xlsx-strict")],
+)
+def test_a_file_name_or_format_too_long_to_store_is_refused_alike_on_every_store(
+    core: BookingCore, field: str, value: str
+) -> None:
+    # The name is the user's upload's (a browser sends any length); PostgreSQL refused
+    # it with a driver error while SQLite and memory stored it.
+    source = ListSource(HEADER, [row()], **{field: value})
+    with pytest.raises(ValidationError) as caught:
+        core.imports.start(source, principal=ADMIN)
+    assert [(e.field, e.code) for e in caught.value.errors] == [(field, "too_long")]
+    assert core.imports.list(principal=ADMIN).items == []
+    fits = ListSource(HEADER, [row()], **{field: value[: len(value) - 1]})
+    assert getattr(core.imports.start(fits, principal=ADMIN), field) == value[:-1]
+
+
 def test_a_user_mapping_overrides_aliases(core: BookingCore) -> None:
     header = ("Client", "Mobile No", "Branch", "When")
     source = ListSource(header, [("Asha Rao", phone(1), "DL01", "2026-03-05T10:30:00")])

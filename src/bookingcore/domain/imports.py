@@ -41,6 +41,23 @@ __all__ = [
 #: The job settings' key saying when the job's uploaded file was deleted (ISO 8601).
 FILE_PURGED_AT = "file_purged_at"
 
+#: The longest ``filename`` and ``file_format`` a job keeps (what every store can hold).
+_MAX_LENGTHS = {"filename": 512, "file_format": 10}
+
+
+def check_file_names(filename: str, file_format: str) -> None:
+    """Refuse a file name or format longer than a job can keep.
+
+    Raises:
+        ValidationError: on ``filename`` (more than 512 characters) or
+            ``file_format`` (more than 10), code ``too_long``.
+    """
+    for field, value in (("filename", filename), ("file_format", file_format)):
+        limit = _MAX_LENGTHS[field]
+        if len(value) > limit:
+            msg = f"must be at most {limit} characters"
+            raise ValidationError.single(field, msg, "too_long")
+
 
 def column_letters(index: int) -> str:
     """The spreadsheet letters of a 0-based column index (``0`` is ``A``, ``27`` is ``AB``)."""

@@ -77,6 +77,7 @@ from bookingcore.domain.imports import (
     ImportRowError,
     ImportStatus,
     SourceRow,
+    check_file_names,
 )
 from bookingcore.domain.lifecycle import Lifecycle
 from bookingcore.domain.policy import Permission, Principal, StaffRole
@@ -745,6 +746,7 @@ class ImportService:
         # File-level checks read the file's header and the settings only: a retry
         # asking the same passes them as the first call did.
         self._prepare(source, settings, principal, job_id=None)
+        check_file_names(source.filename, source.file_format)
         now = self._ctx.now()
         job = ImportJob(
             id=self._ctx.ids.new_id(),

@@ -408,6 +408,21 @@ def _race(work: Callable[[A], R], arguments: Iterable[A]) -> list[R]:
     return results
 
 
+class _InjectedError(Exception):
+    """The failure a contract test injects into a commit."""
+
+
+class _FailsToStore:
+    """A value no adapter can store: copying it (for a snapshot, a row or a stored
+    copy) raises :class:`_InjectedError`."""
+
+    def __copy__(self) -> Any:
+        raise _InjectedError
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        raise _InjectedError
+
+
 class _Base:
     #: What the backend can do; override in the adapter's test class.
     capabilities: ClassVar[AdapterCapabilities] = AdapterCapabilities()
@@ -497,6 +512,34 @@ class UnitOfWorkContract(_Base):
             stored = uow.customers.get(customer.id)
             assert stored is not None
             assert (stored.name, stored.version) == (customer.name, customer.version)
+
+    @requires("interleaved_units_of_work")
+    def test_a_read_only_unit_of_work_commits_what_others_changed_meanwhile(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Only its own changes are refused: a customer (versioned) and a location (not)
+        # it read, changed and committed by another unit of work, are none of them.
+        customer, location = make.customer(), make.location(name="Base camp")
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.locations.add(location)
+            uow.commit()
+        with uow_factory().read_only() as reader:
+            assert reader.customers.get(customer.id) is not None
+            assert reader.locations.get(location.id) is not None
+            with uow_factory() as writer:
+                theirs = writer.customers.get(customer.id)
+                place = writer.locations.get(location.id)
+                assert theirs is not None
+                assert place is not None
+                theirs.complete_profile(now=T0, name="Ravi Kumar")
+                place.name = "Upper camp"
+                writer.commit()
+            reader.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert stored.name == "Ravi Kumar"
 
     def test_a_read_only_unit_of_work_takes_no_locks(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -623,6 +666,94 @@ class UnitOfWorkContract(_Base):
             assert uow.customers.get(bystander.id) is None
             assert uow.locations.get(clash.id) is None
             assert uow.locations.get(first.id) is not None
+
+    @pytest.mark.parametrize("taker_read_first", [False, True])
+    def test_a_unique_key_moved_from_one_stored_row_to_another_in_one_commit_is_stored(
+        self, uow_factory: UnitOfWorkFactory, make: Builder, taker_read_first: bool
+    ) -> None:
+        giver, taker = make.location(code="BASE"), make.location(code="CAMP")
+        _commit_all(uow_factory, "locations", [giver, taker])
+        with uow_factory() as uow:
+            first, second = (taker, giver) if taker_read_first else (giver, taker)
+            read = {e.id: uow.locations.get(e.id) for e in (first, second)}
+            read[giver.id].code = "OLD-BASE"  # type: ignore[union-attr]
+            read[taker.id].code = "BASE"  # type: ignore[union-attr]
+            uow.commit()
+        with uow_factory() as uow:
+            assert [(x.id, x.code) for x in uow.locations.list()] == sorted(
+                [(giver.id, "OLD-BASE"), (taker.id, "BASE")], key=lambda pair: pair[1]
+            )
+
+    def test_two_new_rows_with_one_key_name_no_existing_row(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # ``existing_id`` names a stored row holding the key; none does here, and the
+        # first of the two is not stored either once the commit fails.
+        first = make.customer()
+        second = make.customer(phone=first.phone)
+        with uow_factory() as uow:
+            uow.customers.add(first)
+            uow.customers.add(second)
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert (caught.value.entity, caught.value.existing_id) == ("customer", None)
+        with uow_factory() as uow:
+            assert uow.customers.get_by_phone(first.phone) is None
+
+    def test_two_stored_rows_swapping_a_unique_key_in_one_commit_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Each row takes the key the other gives up: a database checks each row as it
+        # writes it, so no order stores both, and every adapter refuses the commit.
+        one, two = make.location(code="ONE"), make.location(code="TWO")
+        _commit_all(uow_factory, "locations", [one, two])
+        with uow_factory() as uow:
+            mine, theirs = uow.locations.get(one.id), uow.locations.get(two.id)
+            assert mine is not None
+            assert theirs is not None
+            mine.code, theirs.code = "TWO", "ONE"
+            with pytest.raises(DuplicateError) as caught:
+                uow.commit()
+        assert caught.value.entity == "location"
+        assert caught.value.existing_id in {one.id, two.id}
+        with uow_factory() as uow:
+            assert sorted((x.code, x.id) for x in uow.locations.list()) == [
+                ("ONE", one.id),
+                ("TWO", two.id),
+            ]
+
+    def test_a_commit_that_fails_midway_leaves_nothing_half_written(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # A failure injected in the last entity a commit writes (a value in a booking's
+        # metadata that cannot be copied or stored) fails the commit after the
+        # customer's change, the location and the slot could have been written: none is.
+        customer = make.customer(name="Asha")
+        traveler = make.traveler(customer.id)
+        with uow_factory() as uow:
+            uow.customers.add(customer)
+            uow.travelers.add(traveler)
+            uow.commit()
+        location = make.location()
+        slot = make.slot(location.id)
+        booking = make.booking(customer.id, slot, [traveler.id])
+        booking.metadata["injected"] = _FailsToStore()  # type: ignore[assignment]
+        with uow_factory() as uow:
+            loaded = uow.customers.get(customer.id)
+            assert loaded is not None
+            loaded.complete_profile(now=T0, name="Asha Rao")
+            uow.locations.add(location)
+            uow.slots.add(slot)
+            uow.bookings.add(booking)
+            with pytest.raises(_InjectedError):
+                uow.commit()
+        with uow_factory() as uow:
+            stored = uow.customers.get(customer.id)
+            assert stored is not None
+            assert (stored.name, stored.version) == ("Asha", customer.version)
+            assert uow.locations.get(location.id) is None
+            assert uow.slots.get(slot.id) is None
+            assert uow.bookings.get(booking.id) is None
 
     def test_entities_handed_out_are_detached_after_the_unit_of_work(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1153,6 +1284,31 @@ class SlotRepositoryContract(_Base):
 
     .. versionadded:: 0.1
     """
+
+    @requires("interleaved_units_of_work")
+    def test_locking_a_slot_read_before_brings_it_up_to_date(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Read, then locked after another unit of work held seats: the lock answers the
+        # seats held now (the same object), and holding more is stored, not stale.
+        slot = _store_slot(uow_factory, make)
+        with uow_factory() as late:
+            read = late.slots.get(slot.id)
+            assert read is not None
+            with uow_factory() as early:
+                theirs = early.slots.get_for_update(slot.id)
+                assert theirs is not None
+                theirs.hold(2)
+                early.commit()
+            locked = late.slots.get_for_update(slot.id)
+            assert locked is read
+            assert (locked.seats_held, locked.version) == (2, slot.version + 1)
+            locked.hold(1)
+            late.commit()
+        with uow_factory() as uow:
+            stored = uow.slots.get(slot.id)
+            assert stored is not None
+            assert (stored.seats_held, stored.version) == (3, slot.version + 2)
 
     def test_list_filters_by_location_window_activity_and_room(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -1888,9 +2044,13 @@ class HistoryRepositoryContract(_Base):
         )
         first = entry(1, action=AuditAction.CREATED, new_values={"total": "100.00 INR"})
         elsewhere = entry(2, entity="customer", entity_id=booking.customer_id, booking_id=None)
-        _commit_all(uow_factory, "audit", (later, first, elsewhere))
+        # Two entries of one moment (one call's changes) come by id, whatever their order
+        # of writing: the largest id is written first here.
+        low, high = sorted((uuid4(), uuid4()), key=lambda ident: ident.bytes)
+        tied = [entry(3, id=high), entry(3, id=low)]
+        _commit_all(uow_factory, "audit", (later, first, elsewhere, *tied))
         with uow_factory() as uow:
-            assert list(uow.audit.list_for("booking", booking.id)) == [first, later]
+            assert list(uow.audit.list_for("booking", booking.id)) == [first, *tied[::-1], later]
             assert list(uow.audit.list_for("customer", booking.customer_id)) == [elsewhere]
             assert list(uow.audit.list_for("traveler", booking.id)) == []
 
@@ -2084,6 +2244,20 @@ class OutboxRepositoryContract(_Base):
             due_at = T0 + policy.delay(1)
             assert list(uow.deliveries.list_due(due_at, 10)) == [failing]
         _assert_duplicate(uow_factory, "deliveries", Delivery(event.id, "mailer"))
+        # Deliveries due at one moment to one handler come by id, the first ``limit`` of
+        # them whatever order they were written in.
+        others = [self._event(booking, "cancelled") for _ in range(3)]
+        tied = sorted((Delivery(e.id, "mailer") for e in others), key=lambda d: d.id.bytes)
+        with uow_factory() as uow:
+            for delivery in reversed(tied):
+                uow.outbox.add(next(e for e in others if e.id == delivery.event_id))
+                delivery.fail("SMTP timeout", T0, policy)
+                uow.deliveries.add(delivery)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [d.id for d in uow.deliveries.list_due(due_at, 2)] == sorted(
+                [failing.id, tied[0].id, tied[1].id, tied[2].id], key=lambda ident: ident.bytes
+            )[:2]
 
     def _store_handled(
         self,
@@ -5179,8 +5353,21 @@ class WebhookDeliveryRepositoryContract(_Base):
         _committed(uow_factory, "webhook_attempts", make.webhook_attempt(delivery.id, 1))
         with uow_factory() as uow:
             uow.webhook_attempts.add(make.webhook_attempt(delivery.id, 1))
-            with pytest.raises(DuplicateError):
+            with pytest.raises(DuplicateError) as caught:
                 uow.commit()
+        assert caught.value.entity == "webhook_attempt"
+
+    def test_a_second_delivery_with_the_same_webhook_id_is_a_duplicate(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        delivery = _store_webhook_delivery(uow_factory, make)
+        twin = attrs.evolve(
+            make.webhook_delivery(delivery.partner_id), webhook_id=delivery.webhook_id
+        )
+        refused = _assert_duplicate(uow_factory, "webhook_deliveries", twin)
+        assert (refused.entity, refused.existing_id) == ("webhook_delivery", delivery.id)
+        with uow_factory() as uow:
+            assert uow.webhook_deliveries.get(twin.id) is None
 
     def test_claim_due_takes_pending_due_unclaimed_ones_oldest_due_first(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -5417,6 +5604,21 @@ class StaffRepositoryContract(_Base):
             uow.staff.add(ann)
             assert uow.staff.get_by_email(EmailAddress("ann@example.com")) is ann
 
+    def test_list_orders_emails_by_code_point_as_python_sorts_them(
+        self, uow_factory: UnitOfWorkFactory, make: Builder
+    ) -> None:
+        # Capitals before small letters, whatever the database's collation says: a
+        # member read earlier in the unit of work sorts among the stored ones the same.
+        emails = ["bob@example.com", "Carol@example.com", "alice@example.com", "Dan@example.com"]
+        members = [make.staff_member(email=EmailAddress(e)) for e in emails]
+        _commit_all(uow_factory, "staff", members)
+        expected = sorted(emails)
+        assert expected[:2] == ["Carol@example.com", "Dan@example.com"]
+        with uow_factory() as uow:
+            assert [m.email.value for m in uow.staff.list()] == expected
+            assert uow.staff.get(members[0].id) is not None  # tracked, then listed again
+            assert [m.email.value for m in uow.staff.list()] == expected
+
     def test_list_orders_by_email_and_filters_role_and_activity(
         self, uow_factory: UnitOfWorkFactory, make: Builder
     ) -> None:
@@ -5518,14 +5720,19 @@ class ImportRepositoryContract(_Base):
         job, other = make.import_job(), make.import_job()
         rows = {n: make.import_row_error(job.id, n) for n in (7, 2, 5)}
         theirs = make.import_row_error(other.id, 1)
+        # A second record of row 5 made at the same moment comes by id, as the pages do
+        # (the largest id is written first here).
+        low, high = sorted((uuid4(), uuid4()), key=lambda ident: ident.bytes)
+        again = [make.import_row_error(job.id, 5, id=ident) for ident in (high, low)]
         with uow_factory() as uow:
             uow.imports.add(job)
             uow.imports.add(other)
-            for error in (*rows.values(), theirs):
+            for error in (*rows.values(), theirs, *again):
                 uow.import_errors.add(error)
             uow.commit()
+        five = sorted([rows[5], *again], key=lambda error: error.id.bytes)
         with uow_factory() as uow:
-            assert list(uow.import_errors.list_for_job(job.id)) == [rows[2], rows[5], rows[7]]
+            assert list(uow.import_errors.list_for_job(job.id)) == [rows[2], *five, rows[7]]
             assert list(uow.import_errors.list_for_job(other.id)) == [theirs]
             assert list(uow.import_errors.list_for_job(uuid4())) == []
 
@@ -6709,6 +6916,13 @@ class VersionedKind:
         entity.version += 1
 
 
+#: The entity names storage errors give where they are not the class's name in lower
+#: case (``"customer"``, ``"bookinggroup"``): the names the services give them too.
+_ENTITY_NAMES: dict[type[Any], str] = {
+    WebhookDelivery: "webhook_delivery",
+    FamilyInvitation: "family invitation",
+}
+
 #: The one series a version test stores (each test has a store of its own).
 _VERSIONED_SERIES = "2026/VERSIONED"
 
@@ -6860,6 +7074,7 @@ class VersionContract(_Base):
             with pytest.raises(StaleVersionError) as caught:
                 late.commit()
         assert (caught.value.expected, caught.value.actual) == (1, 2)
+        assert caught.value.entity == _ENTITY_NAMES.get(kind.entity, kind.name.lower())
         with uow_factory() as uow:
             stored = kind.load(uow, entity.id)
             assert (getattr(stored, kind.field), stored.version) == (kind.value(1), 2)
@@ -8119,8 +8334,9 @@ class VoucherRepositoryContract(_Base):
             assert uow.vouchers.redemption_for_booking(bookings[1].id) == redeemed[1]
             assert uow.vouchers.redemption_for_booking(bookings[3].id) is None
             uow.vouchers.add_redemption(attrs.evolve(redeemed[0], id=VoucherRedemptionId(uuid4())))
-            with pytest.raises(DuplicateError):
+            with pytest.raises(DuplicateError) as caught:
                 uow.commit()
+        assert caught.value.entity == "voucher redemption"
 
     def test_move_redemptions_points_a_customers_redemptions_at_another(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -8356,7 +8572,8 @@ class PushDeviceRepositoryContract(_Base):
             assert uow.push_devices.get_by_token(token) == phone
             assert uow.push_devices.get_by_token(token.upper()) is None
             assert uow.push_devices.get(PushDeviceId(uuid4())) is None
-        _assert_duplicate(uow_factory, "push_devices", _device(ravi.id, token))
+        refused = _assert_duplicate(uow_factory, "push_devices", _device(ravi.id, token))
+        assert (refused.entity, refused.existing_id) == ("push device", phone.id)
         with uow_factory() as uow:
             assert uow.push_devices.list_for_customer(ravi.id) == []
 
@@ -8475,8 +8692,9 @@ class FamilyRepositoryContract(_Base):
             uow.families.add_member(
                 attrs.evolve(linked[1], id=FamilyMemberId(uuid4()), family_id=other.id)
             )
-            with pytest.raises(DuplicateError):
+            with pytest.raises(DuplicateError) as caught:
                 uow.commit()
+        assert (caught.value.entity, caught.value.existing_id) == ("family member", linked[1].id)
 
     def test_removing_a_member_is_seen_at_once_and_undone_by_a_rollback(
         self, uow_factory: UnitOfWorkFactory, make: Builder
@@ -8606,7 +8824,8 @@ class ShareLinkRepositoryContract(_Base):
             assert uow.share_links.get(ShareLinkId(uuid4())) is None
         twin = _share_link(booking)
         twin.token_hash = link.token_hash
-        _assert_duplicate(uow_factory, "share_links", twin)
+        refused = _assert_duplicate(uow_factory, "share_links", twin)
+        assert (refused.entity, refused.existing_id) == ("share link", link.id)
         with uow_factory() as uow:
             assert [x.id for x in uow.share_links.list_for_booking(booking.id)] == [link.id]
 

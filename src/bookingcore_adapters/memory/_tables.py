@@ -55,11 +55,21 @@ class Table:
     A table of a :class:`~bookingcore.domain.values.Versioned` entity refuses, on
     commit, a change to an entity whose stored ``version`` moved on since the
     unit of work read it (``StaleVersionError``).
+
+    ``label`` is the entity's name in the errors the table raises, where it is not
+    the class's name in lower case: the name the SQL adapter and the services give it.
     """
 
     name: str
     entity: type[Any]
     unique: Mapping[str, Callable[[Any], object]] = attrs.field(factory=dict)
+    label: str | None = None
+
+    @property
+    def entity_name(self) -> str:
+        """The entity's name in ``DuplicateError``, ``StaleVersionError`` and
+        ``ReadOnlyError`` (``"customer"``, ``"push device"``)."""
+        return self.label or self.entity.__name__.lower()
 
     @property
     def versioned(self) -> bool:
@@ -141,8 +151,18 @@ TABLES: tuple[Table, ...] = (
     # Partner commissions: an append-only ledger, one entry per key.
     Table("commissions", CommissionEntry, {"key": lambda e: e.key}),
     # ---- partner webhooks
-    Table("webhook_deliveries", WebhookDelivery),
-    Table("webhook_attempts", WebhookAttempt),
+    Table(
+        "webhook_deliveries",
+        WebhookDelivery,
+        {"webhook_id": lambda d: d.webhook_id},
+        label="webhook_delivery",
+    ),
+    Table(
+        "webhook_attempts",
+        WebhookAttempt,
+        {"number": lambda a: (a.delivery_id, a.number)},
+        label="webhook_attempt",
+    ),
     # The travel operating system: leads and quotations.
     Table("leads", Lead, {"idempotency_key": lambda x: x.idempotency_key}),
     Table(
@@ -159,15 +179,27 @@ TABLES: tuple[Table, ...] = (
     Table("certificates", Certificate, {"number": lambda c: (c.kind, c.number)}),
     # ---------------------------------------------------------- promo codes: vouchers
     Table("vouchers", Voucher, {"code": lambda v: v.code}),
-    Table("voucher_redemptions", VoucherRedemption, {"booking_id": lambda x: x.booking_id}),
+    Table(
+        "voucher_redemptions",
+        VoucherRedemption,
+        {"booking_id": lambda x: x.booking_id},
+        label="voucher redemption",
+    ),
     # ---------------------------------------------------------- push notifications: devices
-    Table("push_devices", PushDevice, {"token": lambda d: d.token}),
+    Table("push_devices", PushDevice, {"token": lambda d: d.token}, label="push device"),
     # ---------------------------------------------------------- sharing trips (0.4)
-    Table("share_links", ShareLink, {"token_hash": lambda link: link.token_hash}),
+    Table(
+        "share_links", ShareLink, {"token_hash": lambda link: link.token_hash}, label="share link"
+    ),
     # ---------------------------------------------------------- family accounts (0.4)
     Table("families", Family),
-    Table("family_members", FamilyMember, {"customer_id": lambda m: m.customer_id}),
-    Table("family_invitations", FamilyInvitation),
+    Table(
+        "family_members",
+        FamilyMember,
+        {"customer_id": lambda m: m.customer_id},
+        label="family member",
+    ),
+    Table("family_invitations", FamilyInvitation, label="family invitation"),
     # ------------------------------------------------------------ the idempotency key registry
     # The key registry: one claim per key (its id derives from the key).
     Table("idempotency_keys", KeyClaim, {"key": lambda k: k.key}),

@@ -256,25 +256,32 @@ class MemoryUnitOfWork:
             self._check_new_ids(table)
             self._check_unique(table)
             self._check_versions(table)
+        # Every stored copy is made before the store changes: a copy that fails (a value
+        # that cannot be copied) fails the commit with nothing written, never half of it.
+        copies: dict[str, list[tuple[UUID, Any, Any]]] = {}
+        for table in TABLES:
+            copies[table.name] = [
+                (row_id, entity, copy.deepcopy(entity))
+                for row_id, entity in self._seen[table.name].items()
+                if not (table.versioned and self._read[table.name].get(row_id) == entity)
+            ]  # an unchanged versioned entity is left alone: whatever is stored stays
         for table in TABLES:
             rows = self._store.rows[table.name]
             indexes = self._store.indexes[table.name]
-            for row_id, entity in self._seen[table.name].items():
-                if table.versioned and self._read[table.name].get(row_id) == entity:
-                    continue  # unchanged: leave whatever is stored alone
+            for row_id, entity, stored in copies[table.name]:
                 old = rows.get(row_id)
                 if old is None and isinstance(entity, OutboxMessage):
                     self._store.last_sequence += 1
-                    entity.sequence = self._store.last_sequence
+                    entity.sequence = stored.sequence = self._store.last_sequence
                 for key, read in table.unique.items():
                     # Another row of this commit may have claimed the value already.
                     if old is not None and indexes[key].get(read(old)) == row_id:
                         indexes[key].pop(read(old))
                     if read(entity) is not None:
                         indexes[key][read(entity)] = row_id
-                rows[row_id] = copy.deepcopy(entity)
+                rows[row_id] = stored
                 if table.versioned:
-                    self._read[table.name][row_id] = copy.deepcopy(entity)
+                    self._read[table.name][row_id] = copy.deepcopy(stored)
             for row_id in self._deleted[table.name]:
                 old = rows.pop(row_id, None)
                 for key, read in table.unique.items():
@@ -300,21 +307,24 @@ class MemoryUnitOfWork:
 
     def _require_writable(self, operation: str, table: str) -> None:
         if self._read_only:
-            raise ReadOnlyError(operation, _TABLES[table].entity.__name__.lower())
+            raise ReadOnlyError(operation, _TABLES[table].entity_name)
 
     def _check_unchanged(self) -> None:
-        """A read-only commit: refuse if anything read was changed (nothing is stored)."""
+        """A read-only commit: refuse if anything read was changed here (nothing is stored).
+
+        What others committed since it was read is no change of this unit of work's.
+        """
         for table in TABLES:
-            rows = self._store.rows[table.name]
+            read = self._read[table.name]
             for row_id, entity in self._seen[table.name].items():
-                if rows.get(row_id) != entity:
-                    raise ReadOnlyError("commit a change to", table.entity.__name__.lower())
+                if read.get(row_id) != entity:
+                    raise ReadOnlyError("commit a change to", table.entity_name)
 
     def _check_new_ids(self, table: Table) -> None:
         rows = self._store.rows[table.name]
         for row_id in self._inserted[table.name]:
             if row_id in rows:
-                entity_name = table.entity.__name__.lower()
+                entity_name = table.entity_name
                 msg = f"{entity_name} {row_id} exists already"
                 raise DuplicateError(msg, entity=entity_name, existing_id=row_id)
 
@@ -322,6 +332,11 @@ class MemoryUnitOfWork:
         changed = self._seen[table.name]
         if not changed or not table.unique:
             return
+        inserted = self._inserted[table.name]
+        # Stored rows that take a value another stored row gives up in this commit:
+        # taker -> (giver, key, value). A database writes one row after the other, so
+        # rows that take each other's values (a swap) cannot all be written.
+        takes: dict[UUID, list[tuple[UUID, str, object]]] = {}
         for key, read in table.unique.items():
             index = self._store.indexes[table.name][key]
             claimed: dict[object, UUID] = {}
@@ -333,13 +348,45 @@ class MemoryUnitOfWork:
                 if owner == row_id:
                     owner = index.get(value, row_id)
                     if owner != row_id and owner in changed and read(changed[owner]) != value:
+                        if row_id not in inserted:  # a new row is written after the changes
+                            takes.setdefault(row_id, []).append((owner, key, value))
                         owner = row_id  # the holder gives the value up in this same commit
                     elif owner in self._deleted[table.name]:
                         owner = row_id  # the holder is deleted in this same commit
                 if owner != row_id:
-                    entity_name = table.entity.__name__.lower()
+                    entity_name = table.entity_name
                     msg = f"{entity_name} {key} {value!r} is already taken"
-                    raise DuplicateError(msg, entity=entity_name, existing_id=owner)
+                    # Two new rows of this commit: none holds the value in the store.
+                    holder = None if owner in inserted else owner
+                    raise DuplicateError(msg, entity=entity_name, existing_id=holder)
+        self._check_no_swaps(table, takes)
+
+    @staticmethod
+    def _check_no_swaps(table: Table, takes: Mapping[UUID, list[tuple[UUID, str, object]]]) -> None:
+        """Refuse rows that take each other's unique values in one commit (a cycle of
+        takers and givers, as a database refuses it whatever order it writes them in)."""
+        finished: set[UUID] = set()
+        for start in takes:
+            if start in finished:
+                continue
+            on_path = {start}
+            stack = [(start, iter(takes[start]))]
+            while stack:
+                row_id, edges = stack[-1]
+                edge = next(edges, None)
+                if edge is None:
+                    stack.pop()
+                    on_path.discard(row_id)
+                    finished.add(row_id)
+                    continue
+                giver, key, value = edge
+                if giver in on_path:
+                    entity_name = table.entity_name
+                    msg = f"{entity_name} {key} {value!r} is already taken"
+                    raise DuplicateError(msg, entity=entity_name, existing_id=giver)
+                if giver not in finished and giver in takes:
+                    on_path.add(giver)
+                    stack.append((giver, iter(takes[giver])))
 
     def _check_versions(self, table: Table) -> None:
         """A versioned entity read here must still have the version it was read at."""
@@ -353,14 +400,16 @@ class MemoryUnitOfWork:
             stored = rows.get(row_id)
             actual = 0 if stored is None else stored.version
             if actual != read.version:
-                entity_name = table.entity.__name__.lower()
+                entity_name = table.entity_name
                 raise StaleVersionError(entity_name, row_id, read.version, actual)
 
     def _track(self, table: str, row_id: UUID, row: Any) -> Any:
         seen = self._seen[table]
         if row_id not in seen:
             seen[row_id] = copy.deepcopy(row)
-            if _TABLES[table].versioned:
+            # As read: what a commit checks versions against, and what a read-only
+            # commit compares with (the store may have moved on since, by others' commits).
+            if self._read_only or _TABLES[table].versioned:
                 self._read[table][row_id] = copy.deepcopy(row)
         return seen[row_id]
 
@@ -376,10 +425,25 @@ class MemoryUnitOfWork:
                 self._deleted[table].add(row_id)
 
     def _lock(self, table: str, row_id: UUID) -> Any | None:
-        """``get_for_update``: the unit of work already holds the store's lock for its life."""
+        """``get_for_update``: the unit of work already holds the store's lock for its life.
+
+        A versioned entity read before and not changed here since is brought up to date
+        (the same object) when another unit of work of this thread committed a change
+        to it meanwhile, as a SQL store's lock reads the row again.
+        """
         self._require_active()
         self._require_writable("lock", table)
-        return self._load(table, row_id)
+        found = self._load(table, row_id)
+        read = self._read[table].get(row_id)
+        if found is None or read is None or found != read:
+            return found  # not read from the store, or changed here: as it is
+        stored = self._store.rows[table].get(row_id)
+        if stored is not None and stored != read:
+            for field in attrs.fields(type(found)):
+                if field.init:
+                    setattr(found, field.name, copy.deepcopy(getattr(stored, field.name)))
+            self._read[table][row_id] = copy.deepcopy(stored)
+        return found
 
     def _load(self, table: str, row_id: UUID) -> Any | None:
         self._require_active()
@@ -906,7 +970,7 @@ class _AuditRepository(_Repository[AuditEntry]):
         return self._uow._select(
             self._table,
             lambda a: a.entity == entity and a.entity_id == entity_id,
-            lambda a: a.occurred_at,
+            lambda a: (a.occurred_at, a.id.bytes),
         )
 
     def page_for(self, entity: str, entity_id: UUID, page: PageRequest) -> Page[AuditEntry]:
@@ -1010,7 +1074,7 @@ class _DeliveryRepository(_Repository[Delivery]):
         found: list[Delivery] = self._uow._select(
             self._table,
             lambda d: d.is_due(now),
-            lambda d: (d.next_attempt_at or now, d.handler),
+            lambda d: (d.next_attempt_at or now, d.handler, d.id.bytes),
         )
         return found[:limit]
 
@@ -1260,7 +1324,7 @@ class _ImportErrorRepository(_Repository[ImportRowError]):
         return self._uow._select(
             self._table,
             lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
-            lambda e: (e.row_number, e.created_at),
+            lambda e: (e.row_number, e.created_at, e.id.bytes),
         )
 
     def page_for_job(

@@ -68,6 +68,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    UniqueConstraint,
     Update,
     and_,
     bindparam,
@@ -930,10 +931,84 @@ def plan(writes: Sequence[Writes], dialect: Dialect) -> Iterator[Statement]:
     """
     together = dialect.supports_sane_multi_rowcount
     for batch in writes:
-        # Updates first: a unique key one row gives up can be taken by a new row.
-        updates = (s for write in batch.changed for s in _updates(write, write.before, dialect))
+        # Updates first: a unique key one row gives up can be taken by a new row; and
+        # among the updates, a row giving a key up before the row taking it.
+        changed = _givers_first(batch.changed)
+        updates = (s for write in changed for s in _updates(write, write.before, dialect))
         yield from _versioned_together(updates) if together else updates
         yield from _inserts(batch, dialect)
+
+
+@functools.cache
+def _unique_keys(table: Table) -> tuple[tuple[str, ...], ...]:
+    """The column sets of ``table``'s unique constraints and plain unique indexes (a
+    partial one, which holds only some rows, is left out)."""
+    keys = [
+        tuple(c.name for c in constraint.columns)
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    keys.extend(
+        tuple(c.name for c in index.columns)
+        for index in table.indexes
+        if index.unique
+        and index.columns
+        and not any(v is not None for k, v in index.dialect_kwargs.items() if k.endswith("_where"))
+    )
+    return tuple(keys)
+
+
+def _givers_first(changed: list[Write]) -> list[Write]:
+    """``changed`` (one mapper's updates), in their order except that a row taking a
+    unique key another of them gives up comes after that one.
+
+    The database checks each UPDATE's unique keys as it runs, so a key moved from
+    one stored row to another in one commit is written in that order, whichever
+    row the unit of work read first. Two rows swapping keys wait for each other:
+    they keep their order, and the database refuses the commit.
+    """
+    if len(changed) < 2:  # a pair is the least that can move a key
+        return changed
+    keys = _unique_keys(changed[0].mapper.table)
+    if not keys:
+        return changed
+
+    def moved(write: Write) -> Iterator[tuple[tuple[str, ...], tuple[Any, ...], tuple[Any, ...]]]:
+        before = write.before[0]
+        for names in keys:
+            was = tuple(before.get(name) for name in names)
+            now = tuple(write.row.get(name) for name in names)
+            if was != now:
+                yield names, was, now
+
+    given = {
+        (names, was): index
+        for index, write in enumerate(changed)
+        for names, was, _ in moved(write)
+        if None not in was
+    }
+    if not given:
+        return changed
+    waits: dict[int, set[int]] = {}
+    for index, write in enumerate(changed):
+        for names, _, now in moved(write):
+            giver = given.get((names, now))
+            if giver is not None and giver != index:
+                waits.setdefault(index, set()).add(giver)
+    if not waits:
+        return changed
+    ordered: list[Write] = []
+    done: set[int] = set()
+    pending = list(range(len(changed)))
+    while pending:
+        ready = [i for i in pending if waits.get(i, set()) <= done]
+        if not ready:  # a cycle: left as it is, for the database to refuse
+            ready = pending
+        for index in ready:
+            ordered.append(changed[index])
+            done.add(index)
+        pending = [i for i in pending if i not in done]
+    return ordered
 
 
 def _versioned_together(statements: Iterable[Statement]) -> Iterator[Statement]:

@@ -369,8 +369,8 @@ class ImportErrorRepository(Repository[ImportRowError]):
             self._mapper,
             where,
             lambda e: e.job_id == job_id and (e.resolved_at is None or not unresolved_only),
-            lambda e: (e.row_number, e.created_at),
-            order_by=[c.row_number, c.created_at],
+            lambda e: (e.row_number, e.created_at, e.id.bytes),
+            order_by=[c.row_number, c.created_at, c.id],
         )
 
     def page_for_job(
