@@ -373,6 +373,31 @@ class TestTwilioStatusCallbacks:
             "undelivered (30003)",
         )
 
+    def test_a_message_sent_again_after_twilio_failed_it_takes_the_new_sid(
+        self, twilio: FakeTwilio
+    ) -> None:
+        core, booking = _booked(_twilio_notifier(twilio), email=None)
+
+        def send() -> str | None:
+            return core.communications.send(
+                booking.id, "confirmation", principal=ADMIN, idempotency_key="confirm-1"
+            ).provider_message_id
+
+        def callback(sid: str, status: str, **extra: str) -> CommunicationStatus:
+            params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": ACCOUNT, **extra}
+            report = read_twilio_status_callback(TOKEN, CALLBACK, params, _signed(params))
+            assert report.status is not None
+            return core.communications.record_callback(
+                report.message_sid, report.status, principal=TWILIO, reason=report.reason
+            ).status
+
+        first = send()
+        assert first == f"SM{1:032d}"
+        assert callback(first, "undelivered", ErrorCode="30003") is CommunicationStatus.FAILED
+        second = send()  # the same record, sent again: Twilio gives the new send a new sid
+        assert (second, len(twilio.requests)) == (f"SM{2:032d}", 2)
+        assert callback(second, "delivered") is CommunicationStatus.DELIVERED
+
     def test_a_forged_or_unsigned_callback_is_refused(self) -> None:
         params = {"MessageSid": "SM1", "MessageStatus": "delivered"}
         with pytest.raises(AuthenticationError):

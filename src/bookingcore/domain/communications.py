@@ -244,11 +244,18 @@ class Communication:
         work later; ``None``: unknown); the status itself only moves forward.
         Returns True when the status moved.
 
+        ``provider_message_id`` is kept when the message has none yet, and
+        replaces the one it has while the message is ``pending``: a failed message
+        sent again is answered with the provider's id of that send, which its
+        delivery reports name (the first send's reports no longer find it).
+
         Raises:
             ValidationError: on field ``status`` for an unknown status or ``pending``.
 
         .. versionchanged:: 0.4
            ``retryable``.
+        .. versionchanged:: 0.4
+           a pending message (one sent again) takes the new ``provider_message_id``.
         """
         try:
             new = CommunicationStatus(status)
@@ -264,7 +271,11 @@ class Communication:
             if reason:
                 self.failed_reason = reason[:2000]
             self.retryable = retryable
-        if provider_message_id and self.provider_message_id is None:
+        if provider_message_id and (
+            self.provider_message_id is None or self.status is CommunicationStatus.PENDING
+        ):
+            # The answer to this hand-over: a failed message sent again gets a new id
+            # from the provider (Twilio a new sid), whose delivery reports must find it.
             self.provider_message_id = provider_message_id
         if new.rank <= self.status.rank:
             return False
