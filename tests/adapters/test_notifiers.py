@@ -4,7 +4,10 @@ X-Twilio-Signature checked) moving the communication's status forward only."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -34,7 +37,7 @@ from bookingcore import (
 )
 from bookingcore.domain import Booking
 from bookingcore.domain.communications import Channel, CommunicationStatus
-from bookingcore.errors import AuthenticationError, DeliveryError
+from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import Notifier, OutgoingMessage
 from bookingcore.testing import FixedClock, SequentialIds
 from bookingcore_adapters.email import SmtpNotifier
@@ -67,6 +70,11 @@ class Mailbox:
 
     messages: list[Any] = attrs.Factory(list)
     logins: list[str] = attrs.Factory(list)
+    #: the answer to QUIT (None: aiosmtpd's "221 Bye"), after ``quit_delay`` seconds
+    quit_reply: str | None = None
+    quit_delay: float = 0.0
+    #: the answer to AUTH (None: check the login and password)
+    login_reply: str | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -82,14 +90,20 @@ class Mailbox:
         self.messages.append(envelope)
         return "250 Message accepted"
 
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.quit_delay)
+        return self.quit_reply or "221 Bye"
+
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
     ) -> AuthResult:
         assert isinstance(data, LoginPassword)
+        if self.login_reply is not None:
+            return AuthResult(success=False, handled=False, message=self.login_reply)
         ok = (data.login, data.password) == (b"bookings", b"s3cret")
         if ok:
             self.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # a refusal answers 535
 
 
 @pytest.fixture
@@ -261,6 +275,102 @@ class TestSmtpNotifier:
             _smtp(port).send(message)
         assert caught.value.retryable
         assert "451" in caught.value.reason
+
+    def test_non_ascii_names_subjects_and_text_arrive_intact_and_7_bit_safe(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        notifier = _smtp(port, sender="Tréks Ünïcode <bookings@example.com>")
+        subject = "Réservation confirmée — नमस्ते"
+        body = "Hello Åsa,\nnamaste नमस्ते, see you at the café.\n"
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", body, subject)  # type: ignore[arg-type]
+        notifier.send(message)
+        [envelope] = box.messages
+        # 8-bit text only with BODY=8BITMIME declared (RFC 6152); smtplib declares none.
+        assert envelope.original_content.isascii() or "BODY=8BITMIME" in envelope.mail_options
+        assert envelope.mail_from == "bookings@example.com"
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert str(parsed["From"]) == "Tréks Ünïcode <bookings@example.com>"
+        assert str(parsed["Subject"]) == subject
+        assert parsed.get_content().replace("\r\n", "\n") == body  # CRLF on the wire
+
+    def test_a_message_the_server_accepted_is_sent_whatever_it_answers_to_quit(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        box.quit_reply = "421 4.3.2 shutting down"
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+        receipt = _smtp(port).send(message)
+        assert receipt.status is CommunicationStatus.SENT
+        box.quit_reply, box.quit_delay = None, 3.0  # silent past the timeout
+        receipt = _smtp(port, timeout=1).send(message)
+        assert receipt.status is CommunicationStatus.SENT
+        assert len(box.messages) == 2
+
+    def test_a_refusal_stands_whatever_the_server_answers_to_quit(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        box.quit_delay = 3.0
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "nobody@example.com", "hi", "Hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError) as caught:
+            _smtp(port, timeout=1).send(message)
+        assert (caught.value.retryable, "550" in caught.value.reason) == (False, True)
+
+    def test_a_temporary_login_failure_is_retryable_a_wrong_password_is_not(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError) as wrong:
+            _smtp(port, password="wrong").send(message)
+        assert (wrong.value.retryable, "535" in wrong.value.reason) == (False, True)
+        assert "wrong" not in wrong.value.reason
+        box.login_reply = "454 4.7.0 Temporary authentication failure"
+        with pytest.raises(DeliveryError) as temporary:
+            _smtp(port).send(message)
+        assert (temporary.value.retryable, "454" in temporary.value.reason) == (True, True)
+        assert box.messages == []
+
+    def test_a_server_offering_no_login_smtplib_knows_is_not_retryable(self) -> None:
+        class OAuthOnly(Mailbox):
+            async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+                return AuthResult(success=False, handled=False)
+
+        port = _free_port()
+        controller = Controller(
+            OAuthOnly(),
+            hostname="127.0.0.1",
+            port=port,
+            auth_require_tls=False,
+            auth_exclude_mechanism=["LOGIN", "PLAIN"],
+        )
+        controller.start()
+        try:
+            message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+            with pytest.raises(DeliveryError) as caught:
+                _smtp(port).send(message)
+        finally:
+            controller.stop()
+        assert not caught.value.retryable
+        assert caught.value.reason.startswith("login impossible")
+
+    @pytest.mark.parametrize(
+        ("options", "field"),
+        [
+            ({"sender": "bookings"}, "sender"),
+            ({"sender": "bookings@"}, "sender"),
+            ({"sender": "a@example.com, b@example.com"}, "sender"),
+            ({"reply_to": "desk at example.com"}, "reply_to"),
+        ],
+    )
+    def test_a_sender_or_reply_to_that_is_not_one_address_is_refused_naming_it(
+        self, options: dict[str, str], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            _smtp(_free_port(), **options)
+        assert [(e.field, e.code) for e in caught.value.errors] == [(field, "invalid_email")]
+        assert _smtp(_free_port(), sender="Tréks <bookings@example.com>", reply_to="desk@example.com")
 
     def test_an_unreachable_server_is_retryable(self) -> None:
         message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
