@@ -370,7 +370,9 @@ class TestSmtpNotifier:
         with pytest.raises(ValidationError) as caught:
             _smtp(_free_port(), **options)
         assert [(e.field, e.code) for e in caught.value.errors] == [(field, "invalid_email")]
-        assert _smtp(_free_port(), sender="Tréks <bookings@example.com>", reply_to="desk@example.com")
+        assert _smtp(
+            _free_port(), sender="Tréks <bookings@example.com>", reply_to="desk@example.com"
+        )
 
     def test_an_unreachable_server_is_retryable(self) -> None:
         message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]

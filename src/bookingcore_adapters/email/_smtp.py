@@ -195,7 +195,6 @@ class SmtpNotifier:
             # Disconnects, timeouts, refused connections, TLS handshakes: try again later.
             raise _error(f"smtp unreachable: {type(exc).__name__}: {exc}", True) from None
 
-
     def _login(self, smtp: smtplib.SMTP) -> None:
         try:
             smtp.login(self._username or "", self._password or "")
