@@ -644,6 +644,11 @@ class CommunicationService:
     ) -> Communication:
         """A delivery callback from the provider, found by its message id.
 
+        A message being sent again (``pending``: failed, then claimed for another
+        send) is returned as it is: the id the report names is its earlier send's
+        (the new send's id is recorded with its answer), and a late or repeated
+        report about that send (its failure, once more) says nothing about this one.
+
         Raises:
             NotFoundError: no message has this provider id.
             PermissionDeniedError: as :meth:`record_status`.
@@ -658,6 +663,7 @@ class CommunicationService:
             principal=principal,
             at=at,
             reason=reason,
+            earlier_send_if_pending=True,
         )
 
     def _report(
@@ -669,6 +675,7 @@ class CommunicationService:
         principal: Principal,
         at: datetime | None,
         reason: str | None,
+        earlier_send_if_pending: bool = False,
     ) -> Communication:
         self._require_reporter(principal)
         if at is not None:
@@ -677,6 +684,9 @@ class CommunicationService:
             communication = find(tx.uow)
             if communication is None:
                 raise NotFoundError("communication", key)
+            if earlier_send_if_pending and communication.status is CommunicationStatus.PENDING:
+                _choice(CommunicationStatus, status, "status")  # still refuse nonsense
+                return communication  # a report about the send before this one
             self._apply(tx, communication, status, at=at, reason=reason)
             tx.commit()
             return communication
