@@ -931,6 +931,8 @@ class TestReminders:
         ("setting", "value"),
         [
             ("reminder_retry_after", timedelta(0)),
+            ("reminder_retry_after", 900),  # seconds are not a timedelta
+            ("stalled_message_after", 900),
             ("reminder_attempts", 0),
             ("reminder_attempts", True),
         ],
