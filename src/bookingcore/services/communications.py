@@ -298,14 +298,18 @@ class CommunicationService:
             NotFoundError: no such customer.
             PermissionDeniedError: ``principal`` may not message customers
                 (staff who change everything and the system may).
-            ValidationError: an unknown type or channel, no address for it, or
-                a malformed ``idempotency_key``.
+            ValidationError: an unknown type or channel, no address for it, a
+                malformed ``idempotency_key``, a ``subject`` or ``body`` with a
+                control character, or a ``subject`` with a line break.
             IdempotencyConflictError: the key was used for a different message
                 or by another kind of operation.
 
         .. versionadded:: 0.3
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           ``subject`` and ``body`` are checked as any text is (a NUL made PostgreSQL
+           and SQLite raise their own errors), and ``subject`` is one line.
         """
         return self._send_text(
             customer_id,
@@ -339,6 +343,7 @@ class CommunicationService:
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
+        _check_message_text(subject, body)
         key = principal_key(principal, idempotency_key)
         operation, fields = asked
         digest = fingerprint(
@@ -1297,6 +1302,17 @@ class CommunicationService:
             principal.has(Permission.CHANGE_ALL)
         )
         policy.require(allowed, f"{principal} may not report message deliveries")
+
+
+def _check_message_text(subject: str, body: str) -> None:
+    """Refuse a caller's text that no channel or store can carry: control characters
+    (NUL, lone surrogates, ...) in either, and a line break in the subject (one line:
+    an email header, a push notification's title)."""
+    check_text(subject, "subject")
+    check_text(body, "body")
+    if "\n" in subject or "\r" in subject:
+        msg = "must be one line (no line breaks)"
+        raise ValidationError.single("subject", msg, "control_character")
 
 
 def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
