@@ -104,3 +104,17 @@ def test_a_report_about_the_earlier_send_changes_nothing_while_it_is_sent_again(
     assert (again.status, again.provider_message_id) == (CommunicationStatus.SENT, "msg-2")
     assert shop.report("msg-2", "delivered").status is CommunicationStatus.DELIVERED
     assert len(shop.notifier.sent) == 2
+
+
+def test_a_failure_reason_with_control_characters_is_kept_readable(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """A reason is the provider's text (a remote mail server's reply, a gateway's
+    message): its status is recorded whatever it holds, with the characters no store
+    can keep (NUL, a lone surrogate) shown as U+FFFD."""
+    shop = Shop(any_store)
+    shop.follow_up()
+    reported = shop.report("msg-2", "failed", reason="550 no\x00such\ud800 mailbox\tat all")
+    assert reported.status is CommunicationStatus.FAILED
+    [stored] = shop.messages()
+    assert stored.failed_reason == "550 no\ufffdsuch\ufffd mailbox\tat all"

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import without_control_characters
 from bookingcore.domain.values import Actor, BookingId, CommunicationId, CustomerId
 from bookingcore.errors import ValidationError
 
@@ -240,7 +241,8 @@ class Communication:
         """Take in a status report (from the notifier or a delivery callback).
 
         The timestamp of ``status`` is kept if it was not known yet and a
-        failure reason is always kept, with ``retryable`` (whether the failure may
+        failure reason is always kept (its control characters but tab and line
+        breaks replaced by U+FFFD), with ``retryable`` (whether the failure may
         work later; ``None``: unknown); the status itself only moves forward.
         Returns True when the status moved.
 
@@ -269,7 +271,9 @@ class Communication:
             setattr(self, stamp, at)
         if new is CommunicationStatus.FAILED:
             if reason:
-                self.failed_reason = reason[:2000]
+                # The provider's words (a mail server's reply): kept to be read, with
+                # what no store can hold (NUL, lone surrogates) shown as U+FFFD.
+                self.failed_reason = without_control_characters(reason)[:2000]
             self.retryable = retryable
         if provider_message_id and (
             self.provider_message_id is None or self.status is CommunicationStatus.PENDING
