@@ -504,6 +504,9 @@ class CommunicationService:
         went out is reminded again before its new departure, with the key
         ``reminder:<booking id>:<departure>`` (the new start, ISO 8601 in UTC).
         A reminder that fails is logged as failed and the others still go out.
+        With a ``channel``, a booking whose customer has no address on it (no
+        email address, no push device) is passed over, nothing logged; it stays
+        due, and a run without ``channel`` reminds it on the customer's own.
 
         A reminder whose last failure may work later (the notifier raised
         ``DeliveryError(retryable=True)``: a timeout, an HTTP 503) is sent again,
@@ -522,6 +525,10 @@ class CommunicationService:
         .. versionchanged:: 0.4
            A reminder another run logged (as another principal) between this
            run's listing and its send is recognised, not skipped as a conflict.
+        .. versionchanged:: 0.4
+           With a ``channel``, a customer without an address on it is passed over;
+           before, the run raised ``ValidationError`` there, leaving the bookings
+           after it unreminded.
         .. versionchanged:: 0.4
            A reminder that failed retryably is tried again, after
            ``Settings.reminder_retry_after``, up to ``Settings.reminder_attempts``
@@ -555,6 +562,12 @@ class CommunicationService:
                     sent.append(failed)
             except ConflictError:
                 continue  # another worker logged this reminder first
+            except ValidationError as exc:
+                if not all(error.code == "no_address" for error in exc.errors):
+                    raise
+                # This customer cannot be reached on the channel asked for (no email
+                # address, no push device): nothing to log; the others still go out.
+                continue
         return sent
 
     def due_reminders(
