@@ -374,6 +374,17 @@ class TestSmtpNotifier:
             _free_port(), sender="Tréks <bookings@example.com>", reply_to="desk@example.com"
         )
 
+    def test_starttls_asked_of_a_server_without_it_is_refused_not_retryable(
+        self, mailbox: tuple[Mailbox, int]
+    ) -> None:
+        box, port = mailbox
+        message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+        with pytest.raises(DeliveryError) as caught:
+            _smtp(port, security="starttls").send(message)
+        assert not caught.value.retryable
+        assert "STARTTLS" in caught.value.reason
+        assert (box.logins, box.messages) == ([], [])  # no password in clear
+
     def test_an_unreachable_server_is_retryable(self) -> None:
         message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
         with pytest.raises(DeliveryError) as caught:
