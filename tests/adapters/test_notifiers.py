@@ -442,6 +442,50 @@ class TestTwilioNotifier:
             notifier.send(phone_call)
 
 
+class TestAutomaticMessagesOverTwilio:
+    def test_an_answer_without_a_sid_is_not_sent_again_by_the_dispatcher(
+        self, twilio: FakeTwilio
+    ) -> None:
+        """Twilio answered 201 without a sid: it may have queued the text, so the
+        notifier says "do not retry" (a retry could text the customer twice). The
+        event dispatcher retrying the automatic message must not send it again; the
+        message stays logged failed for staff to look at."""
+        clock = FixedClock()
+        core = BookingCore(
+            uow_factory=MemoryStore().unit_of_work,
+            clock=clock,
+            ids=SequentialIds(),
+            settings=Settings(default_region="IN", business_name="Trails"),
+            notifier=_twilio_notifier(twilio),
+        )
+        camp = core.catalog.add_location("CAMP", "Base camp", principal=ADMIN)
+        slot = core.catalog.create_slot(
+            location_id=camp.id,
+            starts_at=clock.now() + timedelta(days=3),
+            price_per_traveler=Money("1000", "INR"),
+            principal=ADMIN,
+        )
+        asha = core.customers.register("+919876543210", name="Asha", principal=ADMIN).customer
+        booking = core.bookings.book(
+            BookingRequest(
+                slot.id,
+                [NewTraveler(TravelerDetails("Asha"), is_primary=True)],
+                customer_id=asha.id,
+            ),
+            principal=ADMIN,
+        )
+        twilio.answers.append((201, {"status": "queued"}))  # no sid
+        core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        assert len(twilio.requests) == 1
+        for _ in range(3):  # the dispatcher's retries come due
+            clock.advance(hours=7)
+            core.events.run_pending()
+        assert len(twilio.requests) == 1
+        [logged] = core.communications.for_booking(booking.id, principal=ADMIN)
+        assert logged.status is CommunicationStatus.FAILED
+        assert "no message sid" in (logged.failed_reason or "")
+
+
 class TestTwilioStatusCallbacks:
     def test_twilio_s_documented_example_signature_verifies(self) -> None:
         params = {
