@@ -1344,7 +1344,7 @@ def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
     return customer.phone.e164
 
 
-C = TypeVar("C", CommunicationType, Channel)
+C = TypeVar("C", CommunicationType, Channel, CommunicationStatus)
 
 
 def _choice(kind: type[C], value: C | str, field: str) -> C:
