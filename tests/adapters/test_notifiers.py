@@ -294,6 +294,34 @@ class TestSmtpNotifier:
         assert str(parsed["Subject"]) == subject
         assert parsed.get_content().replace("\r\n", "\n") == body  # CRLF on the wire
 
+    def test_an_internationalised_domain_goes_as_idna_to_a_server_without_smtputf8(
+        self,
+    ) -> None:
+        """RFC 5321 wants ASCII domains unless the server offers SMTPUTF8: a mailbox at
+        an internationalised domain (stored as the customer typed it) is addressed by
+        the domain's IDNA form, which every server takes."""
+        box = Mailbox()
+        port = _free_port()
+        controller = Controller(
+            box,
+            hostname="127.0.0.1",
+            port=port,
+            authenticator=box.authenticate,
+            auth_require_tls=False,
+            enable_SMTPUTF8=False,
+        )
+        controller.start()
+        try:
+            message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@bücher.example", "hi", "Hi")  # type: ignore[arg-type]
+            _smtp(port, sender="Trails <bookings@bücher.example>").send(message)
+        finally:
+            controller.stop()
+        [envelope] = box.messages
+        assert envelope.rcpt_tos == ["asha@xn--bcher-kva.example"]
+        assert envelope.mail_from == "bookings@xn--bcher-kva.example"
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert str(parsed["To"]) == "asha@xn--bcher-kva.example"
+
     def test_a_message_the_server_accepted_is_sent_whatever_it_answers_to_quit(
         self, mailbox: tuple[Mailbox, int]
     ) -> None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
 from typing import Literal
+
+import email_validator
 
 from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.domain.values import EmailAddress
@@ -82,9 +85,8 @@ class SmtpNotifier:
             raise ValidationError.single("host", "is required", "required")
         if not sender.strip():
             raise ValidationError.single("sender", "is required", "required")
-        _check_address(sender, "sender")
-        if reply_to is not None:
-            _check_address(reply_to, "reply_to")
+        sender_address = _check_address(sender, "sender")
+        reply_address = None if reply_to is None else _check_address(reply_to, "reply_to")
         if security not in ("starttls", "ssl", "none"):
             msg = "must be 'starttls', 'ssl' or 'none'"
             raise ValidationError.single("security", msg, "invalid_choice")
@@ -95,11 +97,12 @@ class SmtpNotifier:
         self._host = host.strip()
         self._port = port
         self._sender = sender.strip()
+        self._from = sender_address
+        self._reply_address = reply_address
         self._username = username
         self._password = password
         self._security = security
         self._timeout = timeout
-        self._reply_to = reply_to
         self._domain = message_id_domain
         self._context = ssl_context
         self._log = logger or logging.getLogger("bookingcore.email")
@@ -141,13 +144,13 @@ class SmtpNotifier:
 
     def _compose(self, message: OutgoingMessage, message_id: str) -> EmailMessage:
         email = EmailMessage()
-        email["From"] = self._sender
-        email["To"] = message.recipient
+        email["From"] = self._from
+        email["To"] = _ascii_domain(message.recipient)
         email["Subject"] = message.subject or ""
         email["Message-ID"] = message_id
         email["Date"] = formatdate(usegmt=True)
-        if self._reply_to:
-            email["Reply-To"] = self._reply_to
+        if self._reply_address is not None:
+            email["Reply-To"] = self._reply_address
         if message.body.isascii():
             email.set_content(message.body)
         else:
@@ -205,18 +208,38 @@ class SmtpNotifier:
             raise
 
 
-def _check_address(value: str, field: str) -> None:
-    """Refuse anything but one address, bare or with a display name
-    (``Trails <bookings@example.com>``): a typo would otherwise surface at the
-    first send, or go out as an envelope sender the server reads otherwise."""
+def _check_address(value: str, field: str) -> Address:
+    """The one address ``value`` holds, bare or with a display name
+    (``Trails <bookings@example.com>``), its domain in IDNA (:func:`_ascii_domain`).
+
+    Anything else is refused: a typo would otherwise surface at the first send, or
+    go out as an envelope sender the server reads otherwise."""
     found = getaddresses([value])
     try:
         if len(found) != 1 or not found[0][1]:
             raise ValidationError.single(field, "no address", "invalid_email")
         EmailAddress.parse(found[0][1], field=field)
-    except ValidationError:
+        name, address = found[0]
+        return Address(display_name=name, addr_spec=_ascii_domain(address))
+    except (ValidationError, ValueError):
         msg = f"{value!r} is not one email address (bookings@example.com, or Name <...>)"
         raise ValidationError.single(field, msg, "invalid_email") from None
+
+
+def _ascii_domain(address: str) -> str:
+    """``address`` with an internationalised domain in its IDNA form
+    (``asha@xn--bcher-kva.example``): RFC 5321 wants ASCII domains, so any server
+    takes it, where the Unicode spelling needs one that offers SMTPUTF8. A local
+    part that is not ASCII needs SMTPUTF8 anyway: such an address is left as it is
+    (``smtplib`` asks for SMTPUTF8, and a server without it refuses the message)."""
+    _, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        checked = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return address
+    return checked.ascii_email or address
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
