@@ -164,8 +164,8 @@ class TwilioSmsSender(OwnedClient):
     Raises:
         ValidationError: on ``from_number`` when neither or both senders are
             given, on ``from_number``/``messaging_service_sid`` when blank, on
-            ``account_sid``/``auth_token`` when empty, on ``base_url``
-            when it is not an http(s) URL, on ``timeout`` when not positive.
+            ``account_sid``/``auth_token`` when empty, on ``base_url`` and
+            ``status_callback`` when not an http(s) URL, on ``timeout`` when not positive.
 
     .. versionadded:: 0.1
     """
@@ -199,6 +199,13 @@ class TwilioSmsSender(OwnedClient):
                 raise ValidationError.single(name, "must not be blank", "required")
         if urlsplit(base_url).scheme not in {"http", "https"}:
             raise ValidationError.single("base_url", "must be an http(s) URL", "invalid_url")
+        if status_callback is not None and not (
+            urlsplit(status_callback).scheme in {"http", "https"}
+            and urlsplit(status_callback).hostname
+        ):
+            # Twilio refuses every message with such a callback (21609).
+            msg = "must be an absolute http(s) URL"
+            raise ValidationError.single("status_callback", msg, "invalid_url")
         if not timeout > 0:
             raise ValidationError.single("timeout", "must be a positive number of seconds")
         self._account_sid = account_sid.strip()
