@@ -10,11 +10,13 @@ import email
 import email.policy
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -122,6 +124,45 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files)."""
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
 
 
 def _smtp(port: int, **options: Any) -> SmtpNotifier:
@@ -401,6 +442,38 @@ class TestSmtpNotifier:
         assert _smtp(
             _free_port(), sender="Tréks <bookings@example.com>", reply_to="desk@example.com"
         )
+
+    @pytest.mark.parametrize("security", ["starttls", "ssl"])
+    def test_a_message_goes_over_tls_and_the_login_only_after_it(
+        self, tls_files: tuple[str, str], security: str
+    ) -> None:
+        cert_file, key_file = tls_files
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert_file, key_file)
+        box = Mailbox()
+        port = _free_port()
+        tls: dict[str, Any] = (
+            {"tls_context": server_tls, "require_starttls": True}
+            if security == "starttls"
+            # aiosmtpd does not count implicit TLS as TLS for AUTH: allow it there.
+            else {"ssl_context": server_tls, "auth_require_tls": False}
+        )
+        controller = Controller(
+            box, hostname="127.0.0.1", port=port, authenticator=box.authenticate, **tls
+        )
+        controller.start()
+        try:
+            message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+            trusting = ssl.create_default_context(cafile=cert_file)
+            receipt = _smtp(port, security=security, ssl_context=trusting).send(message)
+            assert receipt.status is CommunicationStatus.SENT
+            assert (box.logins, len(box.messages)) == (["bookings"], 1)
+            # Without the certificate's trust the handshake fails: nothing sent, no login.
+            with pytest.raises(DeliveryError):
+                _smtp(port, security=security).send(message)
+            assert (box.logins, len(box.messages)) == (["bookings"], 1)
+        finally:
+            controller.stop()
 
     def test_starttls_asked_of_a_server_without_it_is_refused_not_retryable(
         self, mailbox: tuple[Mailbox, int]
