@@ -281,6 +281,26 @@ class TestControlCharacters:
         with pytest.raises(AuthenticationError):
             world.core.partners.authenticate(bad, bad, client_ip="192.0.2.1")
 
+    @pytest.mark.parametrize("char", CONTROL)
+    def test_a_message_s_text_with_a_control_character_is_refused_and_not_logged(
+        self, world: World, char: str
+    ) -> None:
+        def send_text(subject: str, body: str) -> object:
+            return world.core.communications.send_text(
+                world.customer.id,
+                "follow_up",
+                subject=subject,
+                body=body,
+                principal=ADMIN,
+                channel="sms",
+            )
+
+        world.refused(lambda: send_text(f"How was it{char}", "Tell us."), "subject")
+        world.refused(lambda: send_text("How was it?", f"Tell us{char}"), "body")
+        # A subject is one line: a line break would start another header of the email.
+        world.refused(lambda: send_text("How was it?\nBcc: all@example.com", "Tell us."), "subject")
+        assert world.core.communications.for_customer(world.customer.id, principal=ADMIN) == []
+
     def test_tabs_and_newlines_in_free_text_are_kept(self, world: World) -> None:
         notes = "line one\n\tline two\r\nline three"
         booking = world.core.bookings.book(world.request(internal_notes=notes), principal=ADMIN)

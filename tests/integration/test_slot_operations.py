@@ -375,6 +375,21 @@ class TestCancelling:
         assert len(dive.notifier.sent) == 2
         assert len({m.communication_id for m in dive.notifier.sent}) == 2
 
+    def test_a_message_refused_for_good_is_not_sent_again(
+        self, any_store: MemoryStore | SqlStore
+    ) -> None:
+        dive = Dive(any_store, dispatch="deferred")
+        dive.book()
+        dive.book()
+        dive.core.catalog.cancel_slot(dive.slot.id, principal=ADMIN, reason="Storm")
+        dive.notifier.fail_next(1, "twilio 21211: invalid number", retryable=False)
+        dive.core.events.run_pending()
+        assert (dive.notifier.attempts, len(dive.notifier.sent)) == (2, 1)
+        for _ in range(3):
+            dive.clock.advance(hours=7)
+            dive.core.events.run_pending()
+        assert (dive.notifier.attempts, len(dive.notifier.sent)) == (2, 1)
+
 
 def test_a_booking_racing_the_cancellation_is_refused_or_cancelled(
     any_store: MemoryStore | SqlStore,

@@ -427,6 +427,24 @@ class TestRetries:
         world.core.events.run_pending()
         assert len(world.notifier.sent) == 2
 
+    def test_an_offer_message_refused_for_good_is_not_sent_again(self, world: World) -> None:
+        """An invalid number, or a gateway that answered without an id (it may have
+        taken the text): the dispatcher's retries do not send the offer again."""
+        booking = world.book(world.customer(), 4)
+        waiting = world.customer("Waiting")
+        world.core.waitlists.join(world.slot.id, principal=ADMIN, customer_id=waiting)
+        world.notifier.fail_next(2, "twilio 21211: invalid number", retryable=False)
+        world.core.bookings.cancel(booking.id, principal=ADMIN)
+        attempts = world.notifier.attempts
+        for _ in range(3):
+            world.clock.advance(hours=7)
+            world.core.events.run_pending()
+        assert world.notifier.attempts == attempts
+        logged = world.core.communications.for_customer(waiting, principal=ADMIN)
+        assert [(c.status.value, c.failed_reason) for c in logged] == [
+            ("failed", "twilio 21211: invalid number")
+        ]
+
 
 def test_waiting_entries_expire_once_their_slot_has_started(world: World) -> None:
     world.book(world.customer(), 4)

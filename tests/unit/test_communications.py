@@ -775,6 +775,25 @@ class TestReminders:
         assert logged.status is CommunicationStatus.FAILED
         assert [m.recipient for m in notifier.sent[1:]] == ["+919812345678"]
 
+    def test_a_customer_without_an_address_on_the_asked_channel_is_skipped_not_fatal(
+        self,
+        core: BookingCore,
+        reminders: Reminders,
+        notifier: RecordingNotifier,
+        admin: Principal,
+    ) -> None:
+        """Ravi has no email address: asked to remind by email, the run reminds Asha and
+        passes Ravi over (nothing to log without an address), rather than raising
+        after Asha's reminder went out and leaving the bookings after his unreminded."""
+        sent = core.communications.send_due_reminders(principal=admin, channel="email")
+        assert [(m.booking_id, m.channel) for m in sent] == [(reminders.in_2h.id, Channel.EMAIL)]
+        assert core.communications.for_booking(reminders.in_20h.id, principal=admin) == []
+        assert [b.id for b in core.communications.due_reminders(principal=admin)] == [
+            reminders.in_20h.id
+        ]
+        [by_sms] = core.communications.send_due_reminders(principal=admin)  # his default
+        assert (by_sms.booking_id, by_sms.channel) == (reminders.in_20h.id, Channel.SMS)
+
     @pytest.mark.parametrize("fails", [False, True])
     def test_a_reminder_the_job_logged_as_another_principal_is_the_same_reminder(
         self, store: MemoryStore, clock: FixedClock, admin: Principal, fails: bool
@@ -931,6 +950,8 @@ class TestReminders:
         ("setting", "value"),
         [
             ("reminder_retry_after", timedelta(0)),
+            ("reminder_retry_after", 900),  # seconds are not a timedelta
+            ("stalled_message_after", 900),
             ("reminder_attempts", 0),
             ("reminder_attempts", True),
         ],

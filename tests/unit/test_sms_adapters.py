@@ -355,6 +355,10 @@ class TestTwilioSend:
             ({"from_number": FROM, "messaging_service_sid": SERVICE}, "from_number"),
             ({"from_number": FROM, "base_url": "api.twilio.com"}, "base_url"),
             ({"from_number": FROM, "timeout": 0}, "timeout"),
+            ({"from_number": " "}, "from_number"),
+            ({"messaging_service_sid": ""}, "messaging_service_sid"),
+            ({"from_number": FROM, "status_callback": "/callbacks/twilio"}, "status_callback"),
+            ({"from_number": FROM, "status_callback": "ftp://x.example/cb"}, "status_callback"),
         ],
     )
     def test_a_misconfigured_sender_is_refused(self, kwargs: dict[str, Any], field: str) -> None:

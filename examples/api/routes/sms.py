@@ -45,7 +45,7 @@ async def twilio_status_callback(request: Request, core: Core) -> SmsStatusOut:
     report = read_twilio_status_callback(
         token, url, params, request.headers.get("x-twilio-signature")
     )
-    if report.status is None:  # a status the log does not track (queued, accepted ...)
+    if report.status is None:  # a status the log does not track (receiving, received ...)
         return SmsStatusOut(communication_id="", status=None)
     logged = await run_in_threadpool(
         core.communications.record_callback,

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import attrs
 
+from bookingcore.domain._validation import without_control_characters
 from bookingcore.domain.values import Actor, BookingId, CommunicationId, CustomerId
 from bookingcore.errors import ValidationError
 
@@ -240,15 +241,23 @@ class Communication:
         """Take in a status report (from the notifier or a delivery callback).
 
         The timestamp of ``status`` is kept if it was not known yet and a
-        failure reason is always kept, with ``retryable`` (whether the failure may
+        failure reason is always kept (its control characters but tab and line
+        breaks replaced by U+FFFD), with ``retryable`` (whether the failure may
         work later; ``None``: unknown); the status itself only moves forward.
         Returns True when the status moved.
+
+        ``provider_message_id`` is kept when the message has none yet, and
+        replaces the one it has while the message is ``pending``: a failed message
+        sent again is answered with the provider's id of that send, which its
+        delivery reports name (the first send's reports no longer find it).
 
         Raises:
             ValidationError: on field ``status`` for an unknown status or ``pending``.
 
         .. versionchanged:: 0.4
            ``retryable``.
+        .. versionchanged:: 0.4
+           a pending message (one sent again) takes the new ``provider_message_id``.
         """
         try:
             new = CommunicationStatus(status)
@@ -262,9 +271,15 @@ class Communication:
             setattr(self, stamp, at)
         if new is CommunicationStatus.FAILED:
             if reason:
-                self.failed_reason = reason[:2000]
+                # The provider's words (a mail server's reply): kept to be read, with
+                # what no store can hold (NUL, lone surrogates) shown as U+FFFD.
+                self.failed_reason = without_control_characters(reason)[:2000]
             self.retryable = retryable
-        if provider_message_id and self.provider_message_id is None:
+        if provider_message_id and (
+            self.provider_message_id is None or self.status is CommunicationStatus.PENDING
+        ):
+            # The answer to this hand-over: a failed message sent again gets a new id
+            # from the provider (Twilio a new sid), whose delivery reports must find it.
             self.provider_message_id = provider_message_id
         if new.rank <= self.status.rank:
             return False

@@ -267,11 +267,12 @@ class Settings:
         if self.share_link_max_ttl <= timedelta(0):
             msg = "must be a positive timedelta"
             raise ValidationError.single("share_link_max_ttl", msg, "out_of_range")
-        stalled = self.stalled_message_after
-        if stalled is not None and stalled <= timedelta(0):
+        stalled: object = self.stalled_message_after
+        if stalled is not None and not (isinstance(stalled, timedelta) and stalled > timedelta(0)):
             msg = "must be a positive timedelta, or None to leave stalled messages pending"
             raise ValidationError.single("stalled_message_after", msg, "out_of_range")
-        if self.reminder_retry_after <= timedelta(0):
+        retry_after: object = self.reminder_retry_after
+        if not (isinstance(retry_after, timedelta) and retry_after > timedelta(0)):
             msg = "must be a positive timedelta"
             raise ValidationError.single("reminder_retry_after", msg, "out_of_range")
         attempts: object = self.reminder_attempts

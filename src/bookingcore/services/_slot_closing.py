@@ -245,9 +245,10 @@ def deliver_slot_messages(
     for :class:`~bookingcore.domain.SlotCancelled`, ``slots.move_messages`` for
     :class:`~bookingcore.domain.SlotRescheduled`.
 
-    Every message is tried; when one fails the handler fails after the others and
-    the dispatcher tries again later, and a message sent once is never sent again
-    (a retry or a redelivered event finds it sent).
+    Every message is tried; when one fails in a way that may work later the handler
+    fails after the others and the dispatcher tries again later, and a message sent
+    once is never sent again (a retry or a redelivered event finds it sent). One
+    that cannot work later (``DeliveryError.retryable`` False) stays logged failed.
 
     .. versionadded:: 0.4
     """
@@ -259,7 +260,8 @@ def deliver_slot_messages(
             try:
                 communications.deliver_logged(communication_id)
             except DeliveryError as exc:
-                failed = failed or exc
+                if exc.retryable:
+                    failed = failed or exc
         if failed is not None:
             raise failed
 

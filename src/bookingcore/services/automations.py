@@ -20,8 +20,9 @@ behind a port (:class:`~bookingcore.ports.DocumentRenderer`,
 :class:`~bookingcore.ports.Notifier`), and :class:`Automations` says which
 statuses trigger which (status names match case-insensitively, so the
 appointment lifecycle's ``COMPLETED`` counts too). Messages are sent once per
-event: the event id is in the send's idempotency key, a failed send makes the
-dispatcher retry, and a redelivered event sends nothing more. A confirmation is
+event: the event id is in the send's idempotency key, a send that failed in a
+way that may work later makes the dispatcher retry (one that cannot stays logged
+failed), and a redelivered event sends nothing more. A confirmation is
 sent once per time the booking is confirmed, whoever sends it: its key is the
 booking's and the confirmation's number
 (:func:`~bookingcore.services.communications.confirmation_key`), shared with
@@ -37,8 +38,9 @@ the confirmation of the booking's group
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -329,9 +331,13 @@ class MessageHandler:
     """Sends the customer a ``kind`` message about the booking of an event.
 
     The event id is the send's idempotency key: a retried delivery does not
-    message the customer twice, and a failed send is sent again.
+    message the customer twice, and a send that failed in a way that may work
+    later is sent again.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.4
+       a failure that cannot work later (``DeliveryError.retryable`` False) is
+       final: the dispatcher does not send the message again.
     .. versionchanged:: 0.4
        takes a :class:`~bookingcore.domain.events.BookingCreated` event too.
     """
@@ -343,13 +349,15 @@ class MessageHandler:
     def __call__(
         self, event: BookingStatusChanged | BookingCreated, context: HandlerContext
     ) -> None:
-        """Send (or resend) the message; a delivery error makes the dispatcher retry."""
-        self._communications.send(
-            event.booking_id,
-            self.kind,
-            principal=_SYSTEM,
-            idempotency_key=f"event:{event.id}:{self.kind.value}",
-        )
+        """Send (or resend) the message; a delivery error that may work later makes the
+        dispatcher retry (one that cannot stays logged failed: see :func:`_unless_final`)."""
+        with _unless_final():
+            self._communications.send(
+                event.booking_id,
+                self.kind,
+                principal=_SYSTEM,
+                idempotency_key=f"event:{event.id}:{self.kind.value}",
+            )
 
 
 class BookingMessageHandler:
@@ -398,7 +406,8 @@ class BookingMessageHandler:
     def __call__(
         self, event: BookingStatusChanged | BookingCreated, context: HandlerContext
     ) -> None:
-        """Send (or resend) the message; a delivery error makes the dispatcher retry."""
+        """Send (or resend) the message; a delivery error that may work later makes the
+        dispatcher retry."""
         kind = self.kind_for(event)
         if kind is None:
             return
@@ -406,7 +415,8 @@ class BookingMessageHandler:
         if number is None:
             MessageHandler(self._communications, kind)(event, context)
         else:
-            self._communications.send_confirmation(event.booking_id, number, principal=_SYSTEM)
+            with _unless_final():
+                self._communications.send_confirmation(event.booking_id, number, principal=_SYSTEM)
 
     def confirmation_number(
         self, event: BookingStatusChanged | BookingCreated, uow: UnitOfWork
@@ -546,12 +556,31 @@ class FamilyInvitationHandler:
         return event.action == "invited" and event.invitation_id is not None
 
     def __call__(self, event: FamilyChanged, context: HandlerContext) -> None:
-        """Send the message; a delivery error makes the dispatcher retry."""
+        """Send the message; a delivery error that may work later makes the dispatcher
+        retry (one that cannot stays logged failed: see :func:`_unless_final`)."""
         if event.invitation_id is None:
             return
-        self._communications.send_family_invitation(
-            FamilyInvitationId(event.invitation_id), principal=_SYSTEM, channel=self.channel
-        )
+        with _unless_final():
+            self._communications.send_family_invitation(
+                FamilyInvitationId(event.invitation_id), principal=_SYSTEM, channel=self.channel
+            )
+
+
+@contextlib.contextmanager
+def _unless_final() -> Iterator[None]:
+    """Let a send's :class:`~bookingcore.errors.DeliveryError` reach the dispatcher (which
+    retries the handler, sending the logged message again) only when it may work later.
+
+    One that cannot (``retryable`` False: an invalid number, a refused address, no
+    notifier; or a gateway that answered without an id, so it may have taken the
+    message) is final: the message is logged failed with the reason, and a retry
+    could only be refused again or reach the customer twice.
+    """
+    try:
+        yield
+    except DeliveryError as exc:
+        if exc.retryable:
+            raise
 
 
 _SYSTEM = Principal.system("automations")

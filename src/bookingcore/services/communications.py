@@ -298,14 +298,18 @@ class CommunicationService:
             NotFoundError: no such customer.
             PermissionDeniedError: ``principal`` may not message customers
                 (staff who change everything and the system may).
-            ValidationError: an unknown type or channel, no address for it, or
-                a malformed ``idempotency_key``.
+            ValidationError: an unknown type or channel, no address for it, a
+                malformed ``idempotency_key``, a ``subject`` or ``body`` with a
+                control character, or a ``subject`` with a line break.
             IdempotencyConflictError: the key was used for a different message
                 or by another kind of operation.
 
         .. versionadded:: 0.3
         .. versionchanged:: 0.4
            ``idempotency_key``.
+        .. versionchanged:: 0.4
+           ``subject`` and ``body`` are checked as any text is (a NUL made PostgreSQL
+           and SQLite raise their own errors), and ``subject`` is one line.
         """
         return self._send_text(
             customer_id,
@@ -339,6 +343,7 @@ class CommunicationService:
         )
         message_kind = _choice(CommunicationType, kind, "type")
         wanted = None if channel is None else _choice(Channel, channel, "channel")
+        _check_message_text(subject, body)
         key = principal_key(principal, idempotency_key)
         operation, fields = asked
         digest = fingerprint(
@@ -499,6 +504,9 @@ class CommunicationService:
         went out is reminded again before its new departure, with the key
         ``reminder:<booking id>:<departure>`` (the new start, ISO 8601 in UTC).
         A reminder that fails is logged as failed and the others still go out.
+        With a ``channel``, a booking whose customer has no address on it (no
+        email address, no push device) is passed over, nothing logged; it stays
+        due, and a run without ``channel`` reminds it on the customer's own.
 
         A reminder whose last failure may work later (the notifier raised
         ``DeliveryError(retryable=True)``: a timeout, an HTTP 503) is sent again,
@@ -517,6 +525,10 @@ class CommunicationService:
         .. versionchanged:: 0.4
            A reminder another run logged (as another principal) between this
            run's listing and its send is recognised, not skipped as a conflict.
+        .. versionchanged:: 0.4
+           With a ``channel``, a customer without an address on it is passed over;
+           before, the run raised ``ValidationError`` there, leaving the bookings
+           after it unreminded.
         .. versionchanged:: 0.4
            A reminder that failed retryably is tried again, after
            ``Settings.reminder_retry_after``, up to ``Settings.reminder_attempts``
@@ -550,6 +562,12 @@ class CommunicationService:
                     sent.append(failed)
             except ConflictError:
                 continue  # another worker logged this reminder first
+            except ValidationError as exc:
+                if not all(error.code == "no_address" for error in exc.errors):
+                    raise
+                # This customer cannot be reached on the channel asked for (no email
+                # address, no push device): nothing to log; the others still go out.
+                continue
         return sent
 
     def due_reminders(
@@ -644,6 +662,11 @@ class CommunicationService:
     ) -> Communication:
         """A delivery callback from the provider, found by its message id.
 
+        A message being sent again (``pending``: failed, then claimed for another
+        send) is returned as it is: the id the report names is its earlier send's
+        (the new send's id is recorded with its answer), and a late or repeated
+        report about that send (its failure, once more) says nothing about this one.
+
         Raises:
             NotFoundError: no message has this provider id.
             PermissionDeniedError: as :meth:`record_status`.
@@ -658,6 +681,7 @@ class CommunicationService:
             principal=principal,
             at=at,
             reason=reason,
+            earlier_send_if_pending=True,
         )
 
     def _report(
@@ -669,6 +693,7 @@ class CommunicationService:
         principal: Principal,
         at: datetime | None,
         reason: str | None,
+        earlier_send_if_pending: bool = False,
     ) -> Communication:
         self._require_reporter(principal)
         if at is not None:
@@ -677,6 +702,9 @@ class CommunicationService:
             communication = find(tx.uow)
             if communication is None:
                 raise NotFoundError("communication", key)
+            if earlier_send_if_pending and communication.status is CommunicationStatus.PENDING:
+                _choice(CommunicationStatus, status, "status")  # still refuse nonsense
+                return communication  # a report about the send before this one
             self._apply(tx, communication, status, at=at, reason=reason)
             tx.commit()
             return communication
@@ -1289,6 +1317,17 @@ class CommunicationService:
         policy.require(allowed, f"{principal} may not report message deliveries")
 
 
+def _check_message_text(subject: str, body: str) -> None:
+    """Refuse a caller's text that no channel or store can carry: control characters
+    (NUL, lone surrogates, ...) in either, and a line break in the subject (one line:
+    an email header, a push notification's title)."""
+    check_text(subject, "subject")
+    check_text(body, "body")
+    if "\n" in subject or "\r" in subject:
+        msg = "must be one line (no line breaks)"
+        raise ValidationError.single("subject", msg, "control_character")
+
+
 def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
     if channel is Channel.PUSH:
         # A push message goes to the devices active when it is sent, so the log names
@@ -1305,7 +1344,7 @@ def _address(uow: UnitOfWork, customer: Customer, channel: Channel) -> str:
     return customer.phone.e164
 
 
-C = TypeVar("C", CommunicationType, Channel)
+C = TypeVar("C", CommunicationType, Channel, CommunicationStatus)
 
 
 def _choice(kind: type[C], value: C | str, field: str) -> C:

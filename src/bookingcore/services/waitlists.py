@@ -40,6 +40,7 @@ from bookingcore.domain.waitlist import (
 )
 from bookingcore.errors import (
     ConcurrentUpdateError,
+    DeliveryError,
     DuplicateError,
     InvalidTransitionError,
     NotFoundError,
@@ -843,14 +844,22 @@ def deliver_offer_messages(
 ) -> None:
     """Subscribe the handler that sends each waiting-list offer's logged message.
 
-    Its name is ``waitlist.offer_message``; a failed send is retried by the
-    dispatcher and never sends twice (the message is sent once, then kept).
+    Its name is ``waitlist.offer_message``; a send that failed in a way that may
+    work later is retried by the dispatcher and never sends twice (the message is
+    sent once, then kept); one that cannot (``DeliveryError.retryable`` False: an
+    invalid number, a gateway that answered without an id) stays logged failed.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       a failure that cannot work later is not retried.
     """
 
     def send(event: WaitlistOffered, context: HandlerContext) -> None:
         if event.communication_id is not None:
-            communications.deliver_logged(event.communication_id)
+            try:
+                communications.deliver_logged(event.communication_id)
+            except DeliveryError as exc:
+                if exc.retryable:
+                    raise
 
     dispatcher.subscribe(WaitlistOffered, send, name="waitlist.offer_message")

@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 from typing import Literal
 
+import email_validator
+
 from bookingcore.domain.communications import Channel, CommunicationStatus
+from bookingcore.domain.values import EmailAddress
 from bookingcore.errors import DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 
@@ -54,9 +58,10 @@ class SmtpNotifier:
         logger: the logger to use instead of ``bookingcore.email``.
 
     Raises:
-        ValidationError: on ``host`` or ``sender`` when empty, on ``security``
-            when unknown, on ``timeout`` when not positive, on ``password`` when
-            given without ``username``.
+        ValidationError: on ``host`` or ``sender`` when empty, on ``sender`` or
+            ``reply_to`` when not one valid email address (with or without a
+            display name), on ``security`` when unknown, on ``timeout`` when not
+            positive, on ``password`` when given without ``username``.
 
     .. versionadded:: 0.2
     """
@@ -80,6 +85,8 @@ class SmtpNotifier:
             raise ValidationError.single("host", "is required", "required")
         if not sender.strip():
             raise ValidationError.single("sender", "is required", "required")
+        sender_address = _check_address(sender, "sender")
+        reply_address = None if reply_to is None else _check_address(reply_to, "reply_to")
         if security not in ("starttls", "ssl", "none"):
             msg = "must be 'starttls', 'ssl' or 'none'"
             raise ValidationError.single("security", msg, "invalid_choice")
@@ -90,11 +97,12 @@ class SmtpNotifier:
         self._host = host.strip()
         self._port = port
         self._sender = sender.strip()
+        self._from = sender_address
+        self._reply_address = reply_address
         self._username = username
         self._password = password
         self._security = security
         self._timeout = timeout
-        self._reply_to = reply_to
         self._domain = message_id_domain
         self._context = ssl_context
         self._log = logger or logging.getLogger("bookingcore.email")
@@ -136,14 +144,19 @@ class SmtpNotifier:
 
     def _compose(self, message: OutgoingMessage, message_id: str) -> EmailMessage:
         email = EmailMessage()
-        email["From"] = self._sender
-        email["To"] = message.recipient
+        email["From"] = self._from
+        email["To"] = _ascii_domain(message.recipient)
         email["Subject"] = message.subject or ""
         email["Message-ID"] = message_id
         email["Date"] = formatdate(usegmt=True)
-        if self._reply_to:
-            email["Reply-To"] = self._reply_to
-        email.set_content(message.body)
+        if self._reply_address is not None:
+            email["Reply-To"] = self._reply_address
+        if message.body.isascii():
+            email.set_content(message.body)
+        else:
+            # 7-bit safe: 8-bit text may only go to a server that announced 8BITMIME,
+            # declared with BODY=8BITMIME (RFC 6152), which smtplib does not do.
+            email.set_content(message.body, cte="quoted-printable")
         return email
 
     def _connect(self) -> smtplib.SMTP:
@@ -154,12 +167,15 @@ class SmtpNotifier:
 
     def _deliver(self, email: EmailMessage) -> None:
         try:
-            with self._connect() as smtp:
+            smtp = self._connect()
+            try:
                 if self._security == "starttls":
                     smtp.starttls(context=self._context or ssl.create_default_context())
                 if self._username is not None:
-                    smtp.login(self._username, self._password or "")
+                    self._login(smtp)
                 smtp.send_message(email)
+            finally:
+                _quit(smtp)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             replies = "; ".join(
@@ -169,7 +185,10 @@ class SmtpNotifier:
             retryable = all(400 <= code < 500 for code in codes)
             raise _error(f"recipient refused: {replies}", retryable) from None
         except smtplib.SMTPAuthenticationError as exc:
-            raise _error(f"login refused: {exc.smtp_code} {_text(exc.smtp_error)}", False) from None
+            # 535 (wrong credentials) is final; 454 (temporary failure) may work later.
+            retryable = 400 <= exc.smtp_code < 500
+            reason = f"login refused: {exc.smtp_code} {_text(exc.smtp_error)}"
+            raise _error(reason, retryable) from None
         except smtplib.SMTPNotSupportedError as exc:
             raise _error(f"the server does not support it: {exc}", False) from None
         except smtplib.SMTPResponseException as exc:
@@ -178,6 +197,61 @@ class SmtpNotifier:
         except (smtplib.SMTPException, OSError) as exc:
             # Disconnects, timeouts, refused connections, TLS handshakes: try again later.
             raise _error(f"smtp unreachable: {type(exc).__name__}: {exc}", True) from None
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.login(self._username or "", self._password or "")
+        except smtplib.SMTPException as exc:
+            if type(exc) is smtplib.SMTPException:
+                # No mechanism both sides know: waiting will not change the server's offer.
+                raise _error(f"login impossible: {exc}", False) from None
+            raise
+
+
+def _check_address(value: str, field: str) -> Address:
+    """The one address ``value`` holds, bare or with a display name
+    (``Trails <bookings@example.com>``), its domain in IDNA (:func:`_ascii_domain`).
+
+    Anything else is refused: a typo would otherwise surface at the first send, or
+    go out as an envelope sender the server reads otherwise."""
+    found = getaddresses([value])
+    try:
+        if len(found) != 1 or not found[0][1]:
+            raise ValidationError.single(field, "no address", "invalid_email")
+        EmailAddress.parse(found[0][1], field=field)
+        name, address = found[0]
+        return Address(display_name=name, addr_spec=_ascii_domain(address))
+    except (ValidationError, ValueError):
+        msg = f"{value!r} is not one email address (bookings@example.com, or Name <...>)"
+        raise ValidationError.single(field, msg, "invalid_email") from None
+
+
+def _ascii_domain(address: str) -> str:
+    """``address`` with an internationalised domain in its IDNA form
+    (``asha@xn--bcher-kva.example``): RFC 5321 wants ASCII domains, so any server
+    takes it, where the Unicode spelling needs one that offers SMTPUTF8. A local
+    part that is not ASCII needs SMTPUTF8 anyway: such an address is left as it is
+    (``smtplib`` asks for SMTPUTF8, and a server without it refuses the message)."""
+    _, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        checked = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return address
+    return checked.ascii_email or address
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say goodbye and close. The message's fate was decided before QUIT: a server
+    that answers it otherwise, hangs up or stays silent changes nothing (the message
+    it accepted is on its way; the refusal it gave stands)."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
 def _text(reply: bytes | str) -> str:

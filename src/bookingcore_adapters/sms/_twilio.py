@@ -163,8 +163,9 @@ class TwilioSmsSender(OwnedClient):
 
     Raises:
         ValidationError: on ``from_number`` when neither or both senders are
-            given, on ``account_sid``/``auth_token`` when empty, on ``base_url``
-            when it is not an http(s) URL, on ``timeout`` when not positive.
+            given, on ``from_number``/``messaging_service_sid`` when blank, on
+            ``account_sid``/``auth_token`` when empty, on ``base_url`` and
+            ``status_callback`` when not an http(s) URL, on ``timeout`` when not positive.
 
     .. versionadded:: 0.1
     """
@@ -189,16 +190,30 @@ class TwilioSmsSender(OwnedClient):
         if (from_number is None) == (messaging_service_sid is None):
             msg = "give exactly one of from_number and messaging_service_sid"
             raise ValidationError.single("from_number", msg, "invalid")
+        for name, given in (
+            ("from_number", from_number),
+            ("messaging_service_sid", messaging_service_sid),
+        ):
+            if given is not None and not str(given).strip():
+                # Twilio would refuse every text (21603, 21212) at send time.
+                raise ValidationError.single(name, "must not be blank", "required")
         if urlsplit(base_url).scheme not in {"http", "https"}:
             raise ValidationError.single("base_url", "must be an http(s) URL", "invalid_url")
+        if status_callback is not None and not (
+            urlsplit(status_callback).scheme in {"http", "https"}
+            and urlsplit(status_callback).hostname
+        ):
+            # Twilio refuses every message with such a callback (21609).
+            msg = "must be an absolute http(s) URL"
+            raise ValidationError.single("status_callback", msg, "invalid_url")
         if not timeout > 0:
             raise ValidationError.single("timeout", "must be a positive number of seconds")
         self._account_sid = account_sid.strip()
         self._auth = httpx.BasicAuth(self._account_sid, auth_token)
         self._sender: tuple[str, str] = (
-            ("From", str(from_number))
+            ("From", str(from_number).strip())
             if from_number is not None
-            else ("MessagingServiceSid", str(messaging_service_sid))
+            else ("MessagingServiceSid", str(messaging_service_sid).strip())
         )
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{self._account_sid}/Messages.json"
         self._timeout = timeout
