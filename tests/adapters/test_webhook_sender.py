@@ -139,6 +139,21 @@ class TestStandardWebhooks:
         assert "webhook_secret" in (response.error or "")
         assert receiver.received == []
 
+    @pytest.mark.parametrize(
+        "url", ["http://127.0.0.1:port/hooks", "http://127.0.0.1/hooks\nX-Injected: 1"]
+    )
+    def test_a_url_httpx_cannot_parse_is_a_final_failure_not_an_exception(
+        self, sender: HttpxWebhookSender, url: str
+    ) -> None:
+        """A URL stored before ``webhook_url`` was checked this strictly: the port's
+        promise is an answer, and trying again cannot help."""
+        webhook = OutgoingWebhook(
+            "msg_x", url, b"{}", datetime.now(UTC), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        )
+        response = sender.send(webhook)
+        assert (response.status_code, response.retryable) == (None, False)
+        assert "URL" in (response.error or "")
+
 
 class TestRotationGracePeriod:
     """While a rotated webhook secret is kept, every webhook carries a signature by each

@@ -101,7 +101,8 @@ class HttpxWebhookSender(OwnedClient):
     Any 2xx answer is a delivery. Redirects are not followed (a 3xx is a
     failure: a receiver that moved should update its URL). A timeout, a
     refused connection or any other transport error is a retryable failure;
-    a URL that is not http(s), or a secret that cannot sign, is not.
+    a URL that is not http(s) or that httpx cannot parse, or a secret that
+    cannot sign, is not.
 
     Args:
         timeout: seconds to wait for the receiver, per attempt (keep it below
@@ -152,8 +153,8 @@ class HttpxWebhookSender(OwnedClient):
             return WebhookResponse(None, latency, error=f"timed out after {self._timeout:g}s")
         except httpx.ConnectError as exc:
             return WebhookResponse(None, _elapsed_ms(started), error=f"connection failed: {exc}")
-        except httpx.UnsupportedProtocol as exc:
-            return WebhookResponse(None, 0, error=f"unsupported URL: {exc}", retryable=False)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            return WebhookResponse(None, 0, error=f"unusable URL: {exc}", retryable=False)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
             return WebhookResponse(None, _elapsed_ms(started), error=error)
