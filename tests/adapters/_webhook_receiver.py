@@ -27,8 +27,9 @@ class Received:
 class Receiver:
     """What the endpoint got, and what it answers next.
 
-    ``script`` holds the next answers: an HTTP status, or ``"slow"`` (sleep
-    past the sender's timeout, then 200). Empty: 200.
+    ``script`` holds the next answers: an HTTP status, ``"slow"`` (sleep
+    past the sender's timeout, then 200), or a status with extra response
+    headers (``(429, {"Retry-After": "120"})``). Empty: 200.
     """
 
     url: str
@@ -37,7 +38,7 @@ class Receiver:
     #: answer 401 to a request that does not verify (off for the bookingcore scheme)
     require_standard: bool = True
     received: list[Received] = attrs.Factory(list)
-    script: list[int | str] = attrs.Factory(list)
+    script: list[int | str | tuple[int, dict[str, str]]] = attrs.Factory(list)
     lock: threading.Lock = attrs.Factory(threading.Lock)
 
     def ids(self) -> list[str]:
@@ -61,6 +62,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 answer = receiver.script.pop(0) if receiver.script else 200
             if receiver.delay:
                 time.sleep(receiver.delay)
+            extra: dict[str, str] = {}
+            if isinstance(answer, tuple):
+                answer, extra = answer
             if answer == "slow":
                 time.sleep(1.5)
                 answer = 200
@@ -69,6 +73,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 code = 401
             self.send_response(code)
             self.send_header("Content-Type", "text/plain")
+            for name, value in extra.items():
+                self.send_header(name, value)
             reply = b"ok" if code < 300 else b"nope"
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()

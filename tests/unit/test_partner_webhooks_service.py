@@ -225,6 +225,43 @@ class TestDelivery:
         ]
         assert len({s.webhook_id for s in sender.sent}) == 1
 
+    def test_410_gone_from_any_sender_is_dead_after_one_attempt(
+        self, world: WebhookWorld, sender: RecordingWebhookSender
+    ) -> None:
+        world.book()
+        sender.answer_next(410)
+        report = world.core.webhooks.deliver_due()
+        assert (report.dead, report.retrying) == (1, 0)
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert (delivery.status, delivery.failures) == (WebhookDeliveryStatus.DEAD, 1)
+        assert len(sender.sent) == 1
+
+    @pytest.mark.parametrize(
+        ("asked", "waited"),
+        [
+            (timedelta(minutes=5), timedelta(minutes=5)),  # longer than the backoff: asked
+            (timedelta(seconds=1), timedelta(seconds=10)),  # shorter: the backoff
+            (timedelta(days=3), RETRY.max_delay),  # never past the policy's longest wait
+        ],
+    )
+    def test_a_receiver_s_retry_after_is_waited_for(
+        self,
+        world: WebhookWorld,
+        sender: RecordingWebhookSender,
+        clock: FixedClock,
+        asked: timedelta,
+        waited: timedelta,
+    ) -> None:
+        def too_many(webhook: OutgoingWebhook) -> WebhookResponse:
+            sender.sent.append(webhook)
+            return WebhookResponse(429, 3, error="HTTP 429", retry_after=asked)
+
+        sender.send = too_many  # type: ignore[method-assign]
+        world.book()
+        assert world.core.webhooks.deliver_due().retrying == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.next_attempt_at == clock.now() + waited
+
     def test_staff_resend_a_dead_webhook_and_it_is_delivered(
         self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
     ) -> None:

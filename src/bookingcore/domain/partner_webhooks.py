@@ -390,8 +390,16 @@ class WebhookDelivery(Versioned):
         policy: WebhookRetryPolicy,
         draw: float,
         retryable: bool = True,
+        retry_after: timedelta | None = None,
     ) -> None:
-        """An attempt failed: schedule the next one, or die after the last (or a final error)."""
+        """An attempt failed: schedule the next one, or die after the last (or a final error).
+
+        The next attempt waits the policy's delay, or ``retry_after`` (what the
+        receiver asked for) when that is longer, never more than ``max_delay``.
+
+        .. versionchanged:: 0.4
+           ``retry_after``.
+        """
         self.failures += 1
         self.last_attempt_at = now
         self.last_status_code = status_code
@@ -401,7 +409,10 @@ class WebhookDelivery(Versioned):
             self.status = WebhookDeliveryStatus.DEAD
             self.dead_at = now
         else:
-            self.next_attempt_at = now + policy.delay(self.failures, draw)
+            wait = policy.delay(self.failures, draw)
+            if retry_after is not None and retry_after > wait:
+                wait = min(retry_after, policy.max_delay)
+            self.next_attempt_at = now + wait
         self.version += 1
 
     def resend(self, now: datetime) -> None:

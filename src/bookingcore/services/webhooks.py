@@ -77,6 +77,9 @@ _log = logging.getLogger("bookingcore.webhooks")
 #: The name of the dispatcher handler that schedules partner webhooks.
 HANDLER_NAME = "partner_webhooks"
 
+#: The answer that ends a delivery at once: the receiver is gone for good.
+_GONE = 410
+
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, timedelta):
@@ -455,7 +458,9 @@ class WebhookService:
                         status_code=response.status_code,
                         policy=self.settings.retry,
                         draw=self.settings.jitter_source(),
-                        retryable=response.retryable,
+                        # 410 Gone: the receiver wants no more (Standard Webhooks).
+                        retryable=response.retryable and response.status_code != _GONE,
+                        retry_after=response.retry_after,
                     )
                     dead = delivery.status is WebhookDeliveryStatus.DEAD
                     outcome = "dead" if dead else "retrying"

@@ -9,6 +9,8 @@ import base64
 import binascii
 import logging
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +30,7 @@ _PREFIX = "whsec_"
 _MIN_KEY_BYTES = 16
 _MAX_EXCERPT = 300
 _USER_AGENT = "bookingcore-webhooks/0.2"
+_MAX_RETRY_AFTER = 86_400
 
 
 def _standard_secret(secret: str) -> str:
@@ -99,7 +102,9 @@ class HttpxWebhookSender(OwnedClient):
     """Signs each webhook by its partner's scheme and POSTs it with httpx.
 
     Any 2xx answer is a delivery. Redirects are not followed (a 3xx is a
-    failure: a receiver that moved should update its URL). A timeout, a
+    failure: a receiver that moved should update its URL). A ``Retry-After``
+    header on a failed answer (seconds or an HTTP date) comes back as the
+    response's ``retry_after``. A timeout, a
     refused connection or any other transport error is a retryable failure;
     a URL that is not http(s) or that httpx cannot parse, or a secret that
     cannot sign, is not.
@@ -163,7 +168,30 @@ class HttpxWebhookSender(OwnedClient):
         if response.is_success:
             return WebhookResponse(response.status_code, latency, response_excerpt=excerpt)
         error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
-        return WebhookResponse(response.status_code, latency, error=error, response_excerpt=excerpt)
+        return WebhookResponse(
+            response.status_code,
+            latency,
+            error=error,
+            response_excerpt=excerpt,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+
+
+def _retry_after(value: str | None) -> timedelta | None:
+    """A ``Retry-After`` header as a wait: whole seconds, or an HTTP date from now;
+    ``None`` when absent or unreadable."""
+    text = (value or "").strip()
+    if text.isdigit():  # capped: a day is past any retry policy's longest wait anyway
+        return timedelta(seconds=min(int(text), _MAX_RETRY_AFTER))
+    if not text:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - datetime.now(UTC), timedelta(0))
 
 
 def _elapsed_ms(started: float) -> int:
