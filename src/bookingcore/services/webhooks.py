@@ -40,6 +40,7 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
+from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import (
@@ -491,7 +492,9 @@ class WebhookService:
         """Send a delivered or dead webhook again, with a fresh budget of attempts.
 
         It is due at once; the next :meth:`deliver_due` sends it, with the
-        same ``webhook-id``.
+        same ``webhook-id``. The re-send leaves an audit entry (entity
+        ``webhook_delivery``, the delivery's id; old and new status, reason
+        ``re-sent``, who asked).
 
         A retry with the same ``idempotency_key`` and the same request (the
         delivery) returns the delivery as it is now and re-sends nothing more:
@@ -509,14 +512,15 @@ class WebhookService:
                 request or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; the re-send is audited.
         """
         policy.require(
             policy.may_resend_partner_webhooks(principal),
             f"{principal} may not re-send partner webhooks",
         )
         key = principal_key(principal, idempotency_key)
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             fresh = True
             if key is not None:
                 asked = fingerprint("webhook_resend", principal, delivery_id=delivery_id)
@@ -526,8 +530,18 @@ class WebhookService:
                 raise NotFoundError("webhook_delivery", delivery_id)
             if not fresh:
                 return delivery
+            before = delivery.status.value
             delivery.resend(self._ctx.now())
-            uow.commit()
+            tx.audit(
+                principal,
+                entity="webhook_delivery",
+                entity_id=delivery.id,
+                action=AuditAction.UPDATED,
+                old={"status": before},
+                new={"status": delivery.status.value},
+                reason="re-sent",
+            )
+            tx.commit()
         _log.info(
             "webhook %s re-sent by %s",
             delivery.webhook_id,

@@ -1,0 +1,176 @@
+"""Partner webhook deliveries on each store (memory, SQLite, PostgreSQL): a worker that
+died after claiming leaves the webhook to the next one once the lease ends, with the
+same webhook-id; workers running at once never send one attempt twice; a late answer
+never overrides the attempt that took over; retries end dead and a re-send starts over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests._threads import at_once
+from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
+
+from bookingcore import BookingCore, Settings
+from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy
+from bookingcore.domain.queries import PageRequest
+from bookingcore.ports import OutgoingWebhook, WebhookResponse
+from bookingcore.services import WebhookSettings
+from bookingcore.testing import FixedClock, RecordingWebhookSender
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.sql import SqlStore
+
+RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
+
+
+def _world(
+    store: MemoryStore | SqlStore,
+    sender: RecordingWebhookSender,
+    clock: FixedClock,
+    batch: int = 10,
+) -> WebhookWorld:
+    core = BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=clock,
+        settings=Settings(default_region="IN"),
+        webhook_sender=sender,
+        webhook_settings=WebhookSettings(retry=RETRY, batch=batch, jitter_source=lambda: 0.5),
+    )
+    return webhook_world(core)
+
+
+def test_a_worker_killed_after_its_claim_leaves_the_webhook_to_the_next_after_the_lease(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    lease = world.core.webhooks.settings.lease
+    with world.core.context.uow_factory() as uow:  # a worker claims, commits, then dies
+        [claimed] = uow.webhook_deliveries.claim_due(clock.now(), 10)
+        claimed.claim(clock.now(), lease)
+        uow.commit()
+    assert world.core.webhooks.deliver_due().claimed == 0  # its lease holds
+    clock.advance(lease - timedelta(seconds=1))
+    assert world.core.webhooks.deliver_due().claimed == 0
+    clock.advance(timedelta(seconds=1))
+    assert world.core.webhooks.deliver_due().delivered == 1
+    [sent] = sender.sent
+    assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
+    delivery = world.core.webhooks.get(claimed.id, principal=ADMIN)
+    assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 2)
+    assert [a.number for a in world.core.webhooks.attempts(claimed.id, principal=ADMIN)] == [2]
+
+
+def test_workers_at_once_send_each_webhook_once(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock, batch=2)
+    for _ in range(12):
+        world.book()
+
+    def work(_: int) -> int:
+        delivered = 0
+        while True:
+            report = world.core.webhooks.deliver_due()
+            delivered += report.delivered
+            if report.claimed == 0:
+                return delivered
+
+    counts = at_once(3, work)
+    assert all(isinstance(count, int) for count in counts), counts
+    assert sum(counts) == 12
+    ids = [w.webhook_id for w in sender.sent]
+    assert len(ids) == len(set(ids)) == 12
+    assert {w.attempt for w in sender.sent} == {1}
+    page = world.core.webhooks.list(principal=ADMIN, page=PageRequest(limit=100))
+    assert {(d.status, d.attempts) for d in page.items} == {(WebhookDeliveryStatus.DELIVERED, 1)}
+
+
+def test_a_late_answer_is_logged_but_leaves_the_delivery_to_the_attempt_that_took_over(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """Worker A's send outlasts its lease; worker B claims attempt 2 and delivers; A's
+    failure then comes back: logged as attempt 1, the delivery stays delivered."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    lease = world.core.webhooks.settings.lease
+    second_worker: list[int] = []
+
+    def hanging(webhook: OutgoingWebhook) -> WebhookResponse:
+        sender.sent.append(webhook)
+        if webhook.attempt == 1:
+            clock.advance(lease)  # A hangs past its lease; B runs meanwhile
+            second_worker.append(world.core.webhooks.deliver_due().delivered)
+            return WebhookResponse(500, 1, error="HTTP 500")
+        return WebhookResponse(200, 1)
+
+    sender.send = hanging  # type: ignore[method-assign]
+    report = world.core.webhooks.deliver_due()
+    assert (report.claimed, report.late) == (1, 1)
+    assert second_worker == [1]
+    [delivery] = world.core.webhooks.list(principal=ADMIN).items
+    assert (delivery.status, delivery.attempts, delivery.failures) == (
+        WebhookDeliveryStatus.DELIVERED,
+        2,
+        0,
+    )
+    attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 200)]
+    assert len({w.webhook_id for w in sender.sent}) == 1
+
+
+def test_failures_end_dead_after_max_attempts_and_a_resend_starts_over(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    sender.answer_next(500, None, 503)
+    for wait in (10, 20, 0):
+        world.core.webhooks.deliver_due()
+        clock.advance(timedelta(seconds=wait))
+    [delivery] = world.core.webhooks.list(principal=ADMIN, status="dead").items
+    assert (delivery.attempts, delivery.failures, delivery.last_status_code) == (3, 3, 503)
+    assert delivery.dead_at == clock.now()
+    resent = world.core.webhooks.resend(delivery.id, principal=ADMIN)
+    assert (resent.status, resent.failures) == (WebhookDeliveryStatus.PENDING, 0)
+    assert world.core.webhooks.deliver_due().delivered == 1
+    stored = world.core.webhooks.get(delivery.id, principal=ADMIN)
+    assert (stored.status, stored.attempts, stored.dead_at) == (
+        WebhookDeliveryStatus.DELIVERED,
+        4,
+        None,
+    )
+    attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+    assert [(a.number, a.status_code, a.succeeded) for a in attempts] == [
+        (1, 500, False),
+        (2, None, False),
+        (3, 503, False),
+        (4, 200, True),
+    ]
+    assert {w.webhook_id for w in sender.sent} == {delivery.webhook_id}
+
+
+def test_a_resend_is_audited_with_who_did_it_and_a_retried_one_is_not_audited_again(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    world.core.webhooks.deliver_due()
+    [delivery] = world.core.webhooks.list(principal=ADMIN).items
+    clock.advance(timedelta(minutes=1))
+    for _ in range(2):
+        world.core.webhooks.resend(delivery.id, principal=ADMIN, idempotency_key="resend-1")
+    [entry] = world.core.audit.trail("webhook_delivery", delivery.id, principal=ADMIN)
+    assert entry.actor == ADMIN.actor
+    assert entry.occurred_at == clock.now()
+    assert (dict(entry.old_values), dict(entry.new_values)) == (
+        {"status": "delivered"},
+        {"status": "pending"},
+    )
+    assert entry.reason == "re-sent"
+    assert world.core.webhooks.deliver_due().delivered == 1  # re-sent once, not twice
+    assert len(sender.sent) == 2
