@@ -10,13 +10,14 @@ from datetime import timedelta
 from tests._threads import at_once
 from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
 
-from bookingcore import BookingCore, Settings
-from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy
+from bookingcore import BookingCore, Money, Settings
+from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
 from bookingcore.domain.queries import PageRequest
 from bookingcore.ports import OutgoingWebhook, WebhookResponse
 from bookingcore.services import WebhookSettings
 from bookingcore.testing import FixedClock, RecordingWebhookSender
 from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
 from bookingcore_adapters.sql import SqlStore
 
 RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
@@ -34,6 +35,7 @@ def _world(
         settings=Settings(default_region="IN"),
         webhook_sender=sender,
         webhook_settings=WebhookSettings(retry=RETRY, batch=batch, jitter_source=lambda: 0.5),
+        payment_providers=[ManualProvider()],
     )
     return webhook_world(core)
 
@@ -174,3 +176,28 @@ def test_a_resend_is_audited_with_who_did_it_and_a_retried_one_is_not_audited_ag
     assert entry.reason == "re-sent"
     assert world.core.webhooks.deliver_due().delivered == 1  # re-sent once, not twice
     assert len(sender.sent) == 2
+
+
+def test_a_booking_confirmed_before_it_was_paid_sends_booking_paid_when_the_money_comes(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """The payment moves nothing (the booking is confirmed already), yet the partner
+    subscribed to booking.paid hears of it; it went through the outbox as it is stored."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    booking = world.book()
+    world.core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+    world.core.payments.record_manual_payment(
+        booking.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
+    )
+    world.core.webhooks.deliver_due()
+    topics = sorted(w.topic or "" for w in sender.sent)
+    assert topics == ["booking.confirmed", "booking.created", "booking.paid"]
+    [paid] = [
+        d
+        for d in world.core.webhooks.list(principal=ADMIN).items
+        if d.topic is WebhookTopic.BOOKING_PAID
+    ]
+    [payment] = world.core.payments.for_booking(booking.id, principal=ADMIN)
+    assert paid.payload["data"]["payment_id"] == str(payment.id)
+    assert paid.status is WebhookDeliveryStatus.DELIVERED

@@ -87,6 +87,49 @@ class TestScheduling:
             (second.id, WebhookTopic.BOOKING_CONFIRMED),
         }
 
+    def test_a_booking_confirmed_before_its_money_came_is_booking_paid_once_fully_paid(
+        self, world: WebhookWorld
+    ) -> None:
+        """Staff confirm first, the money comes in two parts: the payment that covers
+        the total is a booking.paid (it moves nothing, the booking is confirmed
+        already); the part before it is not."""
+        core = world.core
+        booking = world.book()
+        core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        for amount, reference in (("400", "R-1"), ("600", "R-2")):
+            core.payments.record_manual_payment(
+                booking.id, Money(amount, "INR"), principal=ADMIN, reference=reference
+            )
+        paid = [
+            d
+            for d in core.webhooks.list(principal=ADMIN).items
+            if d.topic is WebhookTopic.BOOKING_PAID
+        ]
+        assert len(paid) == 1
+        data = paid[0].payload["data"]
+        covering = [
+            p
+            for p in core.payments.for_booking(booking.id, principal=ADMIN)
+            if p.provider_reference == "R-2"
+        ]
+        assert data["payment_id"] == str(covering[0].id)
+        assert data["booking"]["status"] == "confirmed"
+        assert paid[0].payload["type"] == "booking.paid"
+
+    def test_a_payment_that_moves_the_booking_is_booking_paid_once_not_twice(
+        self, world: WebhookWorld
+    ) -> None:
+        core = world.core
+        booking = world.book()
+        core.payments.record_manual_payment(
+            booking.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
+        )
+        topics = [d.topic for d in core.webhooks.list(principal=ADMIN).items]
+        assert topics.count(WebhookTopic.BOOKING_PAID) == 1
+        with core.context.uow_factory() as uow:
+            names = [m.name for m in uow.outbox.list_unpublished(100)]
+        assert "booking.paid" not in names
+
     def test_a_status_note_goes_to_the_partner_only_for_the_moves_it_made(
         self, world: WebhookWorld
     ) -> None:

@@ -37,6 +37,7 @@ import attrs
 
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingPaid,
     BookingRescheduled,
     BookingStatusChanged,
     DomainEvent,
@@ -158,14 +159,20 @@ def topics_for(event: DomainEvent, *, cancelled_state: str | None) -> tuple[Webh
     (any case), and ``booking.rescheduled`` when it moves to ``rescheduled``. A
     payment that confirms a booking is both paid and confirmed: two topics. A
     :class:`~bookingcore.domain.events.BookingRescheduled` (the booking moved to
-    another slot, or its slot's departure moved) is ``booking.rescheduled``.
+    another slot, or its slot's departure moved) is ``booking.rescheduled``. A
+    :class:`~bookingcore.domain.events.BookingPaid` (a payment covered the total
+    of a booking that stayed where it was, confirmed before the money came) is
+    ``booking.paid``.
 
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
-       ``BookingRescheduled`` is ``booking.rescheduled``.
+       ``BookingRescheduled`` is ``booking.rescheduled``; ``BookingPaid`` is
+       ``booking.paid``.
     """
     if isinstance(event, BookingCreated):
         return (WebhookTopic.BOOKING_CREATED,)
+    if isinstance(event, BookingPaid):
+        return (WebhookTopic.BOOKING_PAID,)
     if isinstance(event, BookingRescheduled):
         return (WebhookTopic.BOOKING_RESCHEDULED,)
     if not isinstance(event, BookingStatusChanged):

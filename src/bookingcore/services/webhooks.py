@@ -3,8 +3,9 @@
 **Scheduling.** :class:`WebhookService` subscribes one handler,
 ``partner_webhooks``, to the :class:`~bookingcore.services.EventDispatcher`.
 For each committed :class:`~bookingcore.domain.events.BookingCreated`,
-:class:`~bookingcore.domain.events.BookingStatusChanged` and
-:class:`~bookingcore.domain.events.BookingRescheduled` of a partner's booking
+:class:`~bookingcore.domain.events.BookingStatusChanged`,
+:class:`~bookingcore.domain.events.BookingRescheduled` and
+:class:`~bookingcore.domain.events.BookingPaid` of a partner's booking
 it adds one :class:`~bookingcore.domain.partner_webhooks.WebhookDelivery` per
 topic the partner subscribed to. The event sits in the outbox in the same
 transaction as the booking change, and the dispatcher commits the handler's
@@ -45,6 +46,7 @@ from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingPaid,
     BookingRescheduled,
     BookingStatusChanged,
     DomainEvent,
@@ -80,6 +82,9 @@ HANDLER_NAME = "partner_webhooks"
 
 #: The answer that ends a delivery at once: the receiver is gone for good.
 _GONE = 410
+
+#: The events that may call for partner webhooks.
+_SCHEDULING = (BookingCreated, BookingStatusChanged, BookingRescheduled, BookingPaid)
 
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -233,10 +238,7 @@ class WebhookService:
             self._handle,
             name=HANDLER_NAME,
             # Only partners' bookings: a direct booking costs the dispatcher nothing here.
-            when=lambda event: (
-                isinstance(event, BookingCreated | BookingStatusChanged | BookingRescheduled)
-                and event.partner_id is not None
-            ),
+            when=lambda event: isinstance(event, _SCHEDULING) and event.partner_id is not None,
         )
 
     def _handle(self, event: DomainEvent, context: HandlerContext) -> None:
@@ -249,7 +251,7 @@ class WebhookService:
         partner without a webhook URL, or topics it did not subscribe to. A
         delivery scheduled before (a repeated event) is not scheduled again.
         """
-        if not isinstance(event, BookingCreated | BookingStatusChanged | BookingRescheduled):
+        if not isinstance(event, _SCHEDULING):
             return []
         uow = context.uow
         booking = uow.bookings.get(event.booking_id)
@@ -310,6 +312,8 @@ class WebhookService:
             data["to_starts_at"] = _iso(event.to_starts_at)
             if event.note and policy.sees_move_note(reader, event.actor):
                 data["note"] = event.note
+        elif isinstance(event, BookingPaid):
+            data["payment_id"] = str(event.payment_id)
         return {"type": topic.value, "timestamp": _iso(event.occurred_at), "data": data}
 
     # ------------------------------------------------------------------ delivering
