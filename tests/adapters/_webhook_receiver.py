@@ -28,7 +28,8 @@ class Receiver:
     """What the endpoint got, and what it answers next.
 
     ``script`` holds the next answers: an HTTP status, ``"slow"`` (sleep
-    past the sender's timeout, then 200), or a status with extra response
+    past the sender's timeout, then 200), ``"hang"`` (sleep 5 seconds, then
+    200: long enough to kill the sender meanwhile), or a status with extra response
     headers (``(429, {"Retry-After": "120"})``). Empty: 200.
     """
 
@@ -68,17 +69,23 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if answer == "slow":
                 time.sleep(1.5)
                 answer = 200
+            if answer == "hang":
+                time.sleep(5)
+                answer = 200
             code = int(answer)
             if receiver.require_standard and not verified and code == 200:
                 code = 401
-            self.send_response(code)
-            self.send_header("Content-Type", "text/plain")
-            for name, value in extra.items():
-                self.send_header(name, value)
             reply = b"ok" if code < 300 else b"nope"
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain")
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the sender is gone (it timed out, or was killed)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
