@@ -452,6 +452,27 @@ class TestDelivery:
         assert world.core.webhooks.deliver_due().dead == 1
         assert sender.sent == []
 
+    def test_a_topic_the_partner_unsubscribed_from_since_dies_without_a_request(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        """A failing webhook scheduled while the partner wanted the topic is not retried
+        for a day after it said it wants no more of it."""
+        world.book()
+        sender.answer_next(503)
+        assert world.core.webhooks.deliver_due().retrying == 1
+        world.core.partners.set_settings(
+            world.partner.id, {"webhook_events": "booking.cancelled"}, principal=ADMIN
+        )
+        clock.advance(timedelta(minutes=5))
+        assert world.core.webhooks.deliver_due().dead == 1
+        assert len(sender.sent) == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        [_, attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert "booking.created" in (attempt.error or "")
+        world.core.partners.set_settings(world.partner.id, {}, principal=ADMIN)
+        world.core.webhooks.resend(delivery.id, principal=ADMIN)  # subscribed again
+        assert world.core.webhooks.deliver_due().delivered == 1
+
 
 class TestAccess:
     def test_a_partner_lists_only_its_own_deliveries_and_may_not_resend(

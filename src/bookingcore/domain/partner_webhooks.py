@@ -11,9 +11,10 @@ partner subscribed to, one :class:`WebhookDelivery` is scheduled. Its id, and
 its ``webhook_id`` (``msg_`` and 32 hex digits), derive from the event, the
 partner and the topic, so scheduling it twice finds the first, and every
 attempt carries the same ``webhook-id``: receivers drop duplicates by it. The
-body is fixed when the delivery is scheduled; the URL and signing secret are
-read from the partner at each attempt, so a changed URL or a rotated secret
-applies to retries.
+body is fixed when the delivery is scheduled; the URL, signing secret and
+subscriptions are read from the partner at each attempt, so a changed URL or a
+rotated secret applies to retries, and a topic the partner unsubscribed from
+since is not sent any more.
 
 Each attempt leaves a :class:`WebhookAttempt` (status code, latency, error).
 Failures are retried with exponential backoff and jitter

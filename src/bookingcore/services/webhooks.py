@@ -366,6 +366,8 @@ class WebhookService:
             return None, "the partner is inactive", None
         if not partner.webhook_url:
             return None, "the partner has no webhook URL", None
+        if delivery.topic not in partner.webhook_topics():
+            return None, f"the partner no longer subscribes to {delivery.topic.value}", None
         if not partner.webhook_secret:
             return None, "the partner has no webhook signing secret; rotate it", None
         previous = partner.previous_webhook_secret_at(self._ctx.now())
