@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from tests._threads import at_once
 from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
 
 from bookingcore import BookingCore, Money, Settings
 from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
 from bookingcore.domain.queries import PageRequest
+from bookingcore.errors import ValidationError
 from bookingcore.ports import OutgoingWebhook, WebhookResponse
 from bookingcore.services import WebhookSettings
 from bookingcore.testing import FixedClock, RecordingWebhookSender
@@ -201,3 +203,19 @@ def test_a_booking_confirmed_before_it_was_paid_sends_booking_paid_when_the_mone
     [payment] = world.core.payments.for_booking(booking.id, principal=ADMIN)
     assert paid.payload["data"]["payment_id"] == str(payment.id)
     assert paid.status is WebhookDeliveryStatus.DELIVERED
+
+
+@pytest.mark.parametrize("limit", [-1, True, 1.5])
+def test_a_limit_that_is_not_a_positive_whole_number_is_a_validation_error(
+    any_store: MemoryStore | SqlStore, clock: FixedClock, limit: object
+) -> None:
+    """LIMIT -1 claimed every due webhook on SQLite, failed on PostgreSQL and left the
+    last one out in memory."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    with pytest.raises(ValidationError) as caught:
+        world.core.webhooks.deliver_due(limit=limit)  # type: ignore[arg-type]
+    assert caught.value.fields == ("limit",)
+    assert sender.sent == []
+    assert world.core.webhooks.deliver_due(limit=1).delivered == 1

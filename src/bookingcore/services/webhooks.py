@@ -329,11 +329,19 @@ class WebhookService:
         sent and its attempt logged, delivered, retried later or dead.
 
         Raises:
-            ValidationError: on ``webhook_sender`` when no sender is configured.
+            ValidationError: on ``webhook_sender`` when no sender is configured;
+                on ``limit`` when it is not a whole number of at least 1.
         """
         if self._sender is None:
             msg = "no webhook sender configured; pass webhook_sender= to BookingCore"
             raise ValidationError.single("webhook_sender", msg, "not_configured")
+        given: object = limit  # callers may pass anything
+        if given is not None and (
+            isinstance(given, bool) or not isinstance(given, int) or given < 1
+        ):
+            raise ValidationError.single(
+                "limit", "must be a whole number of at least 1", "too_small"
+            )
         start = now or self._ctx.now()
         report = WebhookRunReport()
         claims = self._claim(start, limit or self.settings.batch)
