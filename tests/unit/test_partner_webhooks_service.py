@@ -438,6 +438,27 @@ class TestDelivery:
         assert policy.delay(2, 1.0) == timedelta(seconds=240)
         assert policy.delay(50, 1.0) == policy.max_delay
 
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"factor": float("nan")}, "factor"),  # every retry delay failed to compute
+            ({"factor": float("inf")}, "factor"),
+            ({"factor": "3"}, "factor"),
+            ({"max_attempts": 2.5}, "max_attempts"),
+            ({"max_attempts": True}, "max_attempts"),
+            ({"first_delay": 30}, "first_delay"),  # a bare TypeError
+            ({"max_delay": 3600}, "max_delay"),
+            ({"jitter": float("nan")}, "jitter"),
+            ({"jitter": True}, "jitter"),
+        ],
+    )
+    def test_a_retry_policy_that_cannot_compute_a_delay_is_refused(
+        self, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WebhookRetryPolicy(**fields)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
+
     def test_a_partner_without_a_sender_configured_cannot_deliver(self, clock: FixedClock) -> None:
         core = BookingCore(uow_factory=MemoryStore().unit_of_work, clock=clock)
         with pytest.raises(ValidationError) as caught:

@@ -29,6 +29,7 @@ Times are passed in and randomness too: nothing here reads a clock or a random s
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,8 +192,15 @@ def topics_for(event: DomainEvent, *, cancelled_state: str | None) -> tuple[Webh
     return tuple(topics)
 
 
+def _real(value: object) -> bool:
+    """True for an int or float that is finite (never a bool)."""
+    return (
+        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    )
+
+
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0 <= value <= 1:
+    if not _real(value) or not 0 <= value <= 1:
         raise ValidationError.single(attribute.name, "must be between 0 and 1", "out_of_range")
 
 
@@ -210,8 +218,10 @@ class WebhookRetryPolicy:
     a day: 30 s, 1.5 min, 4.5 min, 13.5 min, 40 min, 2 h, 6 h.
 
     Raises:
-        ValidationError: ``max_attempts`` below 1, a delay that is not
-            positive, a factor below 1 or a jitter outside ``[0, 1]``.
+        ValidationError: ``max_attempts`` not a whole number of at least 1,
+            a delay that is not a positive ``timedelta``, a factor that is
+            not a finite number of at least 1, or a jitter that is not a
+            number in ``[0, 1]``.
 
     .. versionadded:: 0.2
     """
@@ -223,13 +233,19 @@ class WebhookRetryPolicy:
     jitter: float = attrs.field(default=0.2, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        attempts: object = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            msg = "must be a whole number of at least 1"
+            raise ValidationError.single("max_attempts", msg, "too_small")
+        for name in ("first_delay", "max_delay"):
+            if not isinstance(getattr(self, name), timedelta):
+                raise ValidationError.single(name, "must be a timedelta", "invalid_type")
         if self.first_delay <= timedelta(0) or self.max_delay < self.first_delay:
             msg = "the first delay must be positive and no longer than the maximum delay"
             raise ValidationError.single("first_delay", msg, "invalid")
-        if self.factor < 1:
-            raise ValidationError.single("factor", "must be at least 1", "too_small")
+        if not _real(self.factor) or self.factor < 1:
+            msg = "must be a finite number of at least 1"
+            raise ValidationError.single("factor", msg, "too_small")
 
     def delay(self, failures: int, draw: float) -> timedelta:
         """The wait after the ``failures``-th failure, for a ``draw`` in ``[0, 1)``.
