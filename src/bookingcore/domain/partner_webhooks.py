@@ -194,9 +194,7 @@ def topics_for(event: DomainEvent, *, cancelled_state: str | None) -> tuple[Webh
 
 def _real(value: object) -> bool:
     """True for an int or float that is finite (never a bool)."""
-    return (
-        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-    )
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
