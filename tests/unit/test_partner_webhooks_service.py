@@ -459,6 +459,23 @@ class TestDelivery:
             WebhookRetryPolicy(**fields)  # type: ignore[arg-type]
         assert caught.value.fields == (field,)
 
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"lease": 120}, "lease"),  # accepted, then every run failed with a TypeError
+            ({"lease": timedelta(0)}, "lease"),
+            ({"batch": timedelta(minutes=1)}, "batch"),
+            ({"batch": 0}, "batch"),
+            ({"batch": True}, "batch"),
+        ],
+    )
+    def test_webhook_settings_of_the_wrong_kind_are_refused(
+        self, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WebhookSettings(**fields)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
+
     def test_a_partner_without_a_sender_configured_cannot_deliver(self, clock: FixedClock) -> None:
         core = BookingCore(uow_factory=MemoryStore().unit_of_work, clock=clock)
         with pytest.raises(ValidationError) as caught:

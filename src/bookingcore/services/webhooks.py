@@ -87,12 +87,16 @@ _GONE = 410
 _SCHEDULING = (BookingCreated, BookingStatusChanged, BookingRescheduled, BookingPaid)
 
 
+def _positive_time(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        msg = "must be a positive timedelta"
+        raise ValidationError.single(attribute.name, msg, "not_positive")
+
+
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, timedelta):
-        if value <= timedelta(0):
-            raise ValidationError.single(attribute.name, "must be positive", "not_positive")
-    elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError.single(attribute.name, "must be at least 1", "too_small")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = "must be a whole number of at least 1"
+        raise ValidationError.single(attribute.name, msg, "too_small")
 
 
 @attrs.frozen
@@ -115,7 +119,7 @@ class WebhookSettings:
     """
 
     retry: WebhookRetryPolicy = attrs.Factory(WebhookRetryPolicy)
-    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive)
+    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_time)
     batch: int = attrs.field(default=10, validator=_positive)
     jitter_source: Callable[[], float] = attrs.field(default=random.random, eq=False)
 
