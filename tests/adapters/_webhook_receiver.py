@@ -29,7 +29,8 @@ class Receiver:
 
     ``script`` holds the next answers: an HTTP status, ``"slow"`` (sleep
     past the sender's timeout, then 200), ``"hang"`` (sleep 5 seconds, then
-    200: long enough to kill the sender meanwhile), or a status with extra response
+    200: long enough to kill the sender meanwhile), ``"trickle"`` (200 at once,
+    then a 60-byte body one byte every 0.1 s), or a status with extra response
     headers (``(429, {"Retry-After": "120"})``). Empty: 200.
     """
 
@@ -72,6 +73,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if answer == "hang":
                 time.sleep(5)
                 answer = 200
+            if answer == "trickle":
+                self._trickle()
+                return
             code = int(answer)
             if receiver.require_standard and not verified and code == 200:
                 code = 401
@@ -86,6 +90,19 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(reply)
             except (BrokenPipeError, ConnectionResetError):
                 return  # the sender is gone (it timed out, or was killed)
+
+        def _trickle(self) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", "60")
+                self.end_headers()
+                for _ in range(60):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                return
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -345,6 +346,25 @@ class TestFailures:
                 OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
             )
         assert (response.status_code, response.retry_after) == (503, timedelta(days=1))
+
+    def test_an_answer_whose_body_trickles_in_does_not_hold_the_sender_past_its_timeout(
+        self, sender: HttpxWebhookSender
+    ) -> None:
+        """Each byte came within the per-read timeout, so the sender waited for the whole
+        body (6 s here, hours for a hostile endpoint), past its claim's lease. The status
+        is what counts; the body is read for the log's excerpt only, within the timeout."""
+        with webhook_receiver() as receiver:
+            receiver.script = ["trickle"]
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            started = time.monotonic()
+            response = sender.send(
+                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
+            )
+            took = time.monotonic() - started
+        assert response.status_code == 200
+        assert response.succeeded
+        assert took < 2.5  # the sender's timeout is 0.5 s
+        assert (response.response_excerpt or "").startswith("x")
 
     def test_the_body_is_the_same_bytes_on_every_attempt(
         self, sender: HttpxWebhookSender, receiver: Receiver
