@@ -186,7 +186,6 @@ class HttpxWebhookSender(OwnedClient):
             retry_after=_retry_after(response.headers.get("Retry-After")),
         )
 
-
     def _excerpt(self, response: httpx.Response, started: float) -> str | None:
         """The start of the answer's body (for the attempt log), read until there is
         enough of it, the body ends, or the sender's timeout has passed since ``started``."""
