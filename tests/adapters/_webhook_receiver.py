@@ -27,8 +27,11 @@ class Received:
 class Receiver:
     """What the endpoint got, and what it answers next.
 
-    ``script`` holds the next answers: an HTTP status, or ``"slow"`` (sleep
-    past the sender's timeout, then 200). Empty: 200.
+    ``script`` holds the next answers: an HTTP status, ``"slow"`` (sleep
+    past the sender's timeout, then 200), ``"hang"`` (sleep 5 seconds, then
+    200: long enough to kill the sender meanwhile), ``"trickle"`` (200 at once,
+    then a 60-byte body one byte every 0.1 s), or a status with extra response
+    headers (``(429, {"Retry-After": "120"})``). Empty: 200.
     """
 
     url: str
@@ -37,7 +40,7 @@ class Receiver:
     #: answer 401 to a request that does not verify (off for the bookingcore scheme)
     require_standard: bool = True
     received: list[Received] = attrs.Factory(list)
-    script: list[int | str] = attrs.Factory(list)
+    script: list[int | str | tuple[int, dict[str, str]]] = attrs.Factory(list)
     lock: threading.Lock = attrs.Factory(threading.Lock)
 
     def ids(self) -> list[str]:
@@ -61,18 +64,45 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 answer = receiver.script.pop(0) if receiver.script else 200
             if receiver.delay:
                 time.sleep(receiver.delay)
+            extra: dict[str, str] = {}
+            if isinstance(answer, tuple):
+                answer, extra = answer
             if answer == "slow":
                 time.sleep(1.5)
                 answer = 200
+            if answer == "hang":
+                time.sleep(5)
+                answer = 200
+            if answer == "trickle":
+                self._trickle()
+                return
             code = int(answer)
             if receiver.require_standard and not verified and code == 200:
                 code = 401
-            self.send_response(code)
-            self.send_header("Content-Type", "text/plain")
             reply = b"ok" if code < 300 else b"nope"
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Type", "text/plain")
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the sender is gone (it timed out, or was killed)
+
+        def _trickle(self) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", "60")
+                self.end_headers()
+                for _ in range(60):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                return
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -139,6 +141,21 @@ class TestStandardWebhooks:
         assert "webhook_secret" in (response.error or "")
         assert receiver.received == []
 
+    @pytest.mark.parametrize(
+        "url", ["http://127.0.0.1:port/hooks", "http://127.0.0.1/hooks\nX-Injected: 1"]
+    )
+    def test_a_url_httpx_cannot_parse_is_a_final_failure_not_an_exception(
+        self, sender: HttpxWebhookSender, url: str
+    ) -> None:
+        """A URL stored before ``webhook_url`` was checked this strictly: the port's
+        promise is an answer, and trying again cannot help."""
+        webhook = OutgoingWebhook(
+            "msg_x", url, b"{}", datetime.now(UTC), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        )
+        response = sender.send(webhook)
+        assert (response.status_code, response.retryable) == (None, False)
+        assert "URL" in (response.error or "")
+
 
 class TestRotationGracePeriod:
     """While a rotated webhook secret is kept, every webhook carries a signature by each
@@ -262,6 +279,92 @@ class TestFailures:
         [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
         assert attempt.status_code is None
         assert (attempt.error or "").startswith("connection failed")
+
+    def test_410_gone_is_dead_at_once_without_a_retry(
+        self, sender: HttpxWebhookSender, receiver: Receiver
+    ) -> None:
+        """Standard Webhooks: 410 says the receiver wants no more webhooks from us."""
+        world = _world(sender, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        receiver.script = [410]
+        world.book()
+        assert world.core.webhooks.deliver_due().dead == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DEAD, 1)
+        [attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert (attempt.status_code, attempt.error) == (410, "HTTP 410 Gone")
+
+    @pytest.mark.parametrize("code", [429, 503])
+    def test_retry_after_in_seconds_puts_the_next_attempt_off_that_long(
+        self, sender: HttpxWebhookSender, receiver: Receiver, code: int
+    ) -> None:
+        world = _world(sender, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        receiver.script = [(code, {"Retry-After": "120"})]
+        world.book()
+        now = datetime.now(UTC)
+        assert world.core.webhooks.deliver_due(now).retrying == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.next_attempt_at == now + timedelta(seconds=120)  # backoff: 10 s
+        assert world.core.webhooks.deliver_due(now + timedelta(seconds=119)).claimed == 0
+        assert world.core.webhooks.deliver_due(now + timedelta(seconds=120)).delivered == 1
+
+    def test_retry_after_as_an_http_date_is_read_too(self, sender: HttpxWebhookSender) -> None:
+        with webhook_receiver() as receiver:
+            later = datetime.now(UTC) + timedelta(minutes=10)
+            receiver.script = [(429, {"Retry-After": format_datetime(later, usegmt=True)})]
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            receiver.secret = secret
+            response = sender.send(
+                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
+            )
+        assert (response.status_code, response.retryable) == (429, True)
+        assert response.retry_after is not None
+        assert timedelta(minutes=9) < response.retry_after <= timedelta(minutes=10)
+
+    @pytest.mark.parametrize("value", ["soon", "-5", "", "1.5"])
+    def test_a_retry_after_that_does_not_parse_is_ignored(
+        self, sender: HttpxWebhookSender, value: str
+    ) -> None:
+        with webhook_receiver() as receiver:
+            receiver.script = [(429, {"Retry-After": value})]
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            receiver.secret = secret
+            response = sender.send(
+                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
+            )
+        assert (response.status_code, response.retry_after) == (429, None)
+
+    def test_an_enormous_retry_after_is_read_as_a_day(self, sender: HttpxWebhookSender) -> None:
+        with webhook_receiver() as receiver:
+            receiver.script = [(503, {"Retry-After": "9" * 30})]
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            receiver.secret = secret
+            response = sender.send(
+                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
+            )
+        assert (response.status_code, response.retry_after) == (503, timedelta(days=1))
+
+    def test_an_answer_whose_body_trickles_in_does_not_hold_the_sender_past_its_timeout(
+        self, sender: HttpxWebhookSender
+    ) -> None:
+        """Each byte came within the per-read timeout, so the sender waited for the whole
+        body (6 s here, hours for a hostile endpoint), past its claim's lease. The status
+        is what counts; the body is read for the log's excerpt only, within the timeout."""
+        with webhook_receiver() as receiver:
+            receiver.script = ["trickle"]
+            secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            started = time.monotonic()
+            response = sender.send(
+                OutgoingWebhook("msg_x", receiver.url, b"{}", datetime.now(UTC), secret)
+            )
+            took = time.monotonic() - started
+        assert response.status_code == 200
+        assert response.succeeded
+        assert took < 2.5  # the sender's timeout is 0.5 s
+        assert (response.response_excerpt or "").startswith("x")
 
     def test_the_body_is_the_same_bytes_on_every_attempt(
         self, sender: HttpxWebhookSender, receiver: Receiver

@@ -5,6 +5,8 @@ attempt logged."""
 from __future__ import annotations
 
 import multiprocessing
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -89,3 +91,72 @@ def test_two_worker_processes_deliver_every_webhook_exactly_once(
         for delivery in page.items:
             assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 1)
             assert len(core.webhooks.attempts(delivery.id, principal=ADMIN)) == 1
+
+
+def _deliver_once(url: str, schema: str, lease_seconds: float) -> None:
+    """In a worker process: one deliver_due run (the test kills it mid-send)."""
+    store = SqlStore(url, connect_args={"options": f"-csearch_path={schema}"})
+    with HttpxWebhookSender(timeout=30) as sender:
+        core = BookingCore(
+            uow_factory=store.unit_of_work,
+            clock=SystemClock(),
+            webhook_sender=sender,
+            webhook_settings=WebhookSettings(lease=timedelta(seconds=lease_seconds)),
+        )
+        core.webhooks.deliver_due()
+
+
+@pytest.mark.postgres
+def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_its_lease(
+    pg_store: SqlStore, postgres_url: str, postgres_schema: str
+) -> None:
+    """The worker's request reached the partner, then the worker got SIGKILL before it
+    could write the answer down: once the claim's lease ends another worker sends the
+    webhook again, with the same webhook-id (the receiver drops the copy), and logs it."""
+    lease = timedelta(seconds=3)
+    with webhook_receiver() as receiver:
+        core = BookingCore(
+            uow_factory=pg_store.unit_of_work,
+            clock=SystemClock(),
+            settings=Settings(default_region="IN"),
+            webhook_sender=RecordingWebhookSender(),
+        )
+        world = webhook_world(core, receiver.url)
+        assert world.partner.webhook_secret is not None
+        receiver.secret = world.partner.webhook_secret
+        receiver.script = ["hang"]
+        world.book()
+
+        context = multiprocessing.get_context("spawn")
+        worker = context.Process(
+            target=_deliver_once, args=(postgres_url, postgres_schema, lease.total_seconds())
+        )
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert receiver.received, "the worker never sent the webhook"
+        killed_at = time.monotonic()
+        worker.kill()  # SIGKILL while the partner has not answered yet
+        worker.join(timeout=30)
+
+        with HttpxWebhookSender(timeout=5) as sender:
+            after = BookingCore(
+                uow_factory=pg_store.unit_of_work,
+                clock=SystemClock(),
+                webhook_sender=sender,
+                webhook_settings=WebhookSettings(lease=lease),
+            )
+            assert after.webhooks.deliver_due().claimed == 0  # the dead worker's lease holds
+            time.sleep(max(0.0, lease.total_seconds() + 0.2 - (time.monotonic() - killed_at)))
+            report = after.webhooks.deliver_due()
+        assert (report.claimed, report.delivered) == (1, 1)
+
+        first, second = receiver.received
+        assert first.headers["webhook-id"] == second.headers["webhook-id"]
+        assert first.verified
+        assert second.verified
+        [delivery] = core.webhooks.list(principal=ADMIN).items
+        assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 2)
+        attempts = core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert [(a.number, a.status_code) for a in attempts] == [(2, 200)]

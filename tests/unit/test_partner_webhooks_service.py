@@ -87,6 +87,49 @@ class TestScheduling:
             (second.id, WebhookTopic.BOOKING_CONFIRMED),
         }
 
+    def test_a_booking_confirmed_before_its_money_came_is_booking_paid_once_fully_paid(
+        self, world: WebhookWorld
+    ) -> None:
+        """Staff confirm first, the money comes in two parts: the payment that covers
+        the total is a booking.paid (it moves nothing, the booking is confirmed
+        already); the part before it is not."""
+        core = world.core
+        booking = world.book()
+        core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+        for amount, reference in (("400", "R-1"), ("600", "R-2")):
+            core.payments.record_manual_payment(
+                booking.id, Money(amount, "INR"), principal=ADMIN, reference=reference
+            )
+        paid = [
+            d
+            for d in core.webhooks.list(principal=ADMIN).items
+            if d.topic is WebhookTopic.BOOKING_PAID
+        ]
+        assert len(paid) == 1
+        data = paid[0].payload["data"]
+        covering = [
+            p
+            for p in core.payments.for_booking(booking.id, principal=ADMIN)
+            if p.provider_reference == "R-2"
+        ]
+        assert data["payment_id"] == str(covering[0].id)
+        assert data["booking"]["status"] == "confirmed"
+        assert paid[0].payload["type"] == "booking.paid"
+
+    def test_a_payment_that_moves_the_booking_is_booking_paid_once_not_twice(
+        self, world: WebhookWorld
+    ) -> None:
+        core = world.core
+        booking = world.book()
+        core.payments.record_manual_payment(
+            booking.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
+        )
+        topics = [d.topic for d in core.webhooks.list(principal=ADMIN).items]
+        assert topics.count(WebhookTopic.BOOKING_PAID) == 1
+        with core.context.uow_factory() as uow:
+            names = [m.name for m in uow.outbox.list_unpublished(100)]
+        assert "booking.paid" not in names
+
     def test_a_status_note_goes_to_the_partner_only_for_the_moves_it_made(
         self, world: WebhookWorld
     ) -> None:
@@ -225,6 +268,43 @@ class TestDelivery:
         ]
         assert len({s.webhook_id for s in sender.sent}) == 1
 
+    def test_410_gone_from_any_sender_is_dead_after_one_attempt(
+        self, world: WebhookWorld, sender: RecordingWebhookSender
+    ) -> None:
+        world.book()
+        sender.answer_next(410)
+        report = world.core.webhooks.deliver_due()
+        assert (report.dead, report.retrying) == (1, 0)
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert (delivery.status, delivery.failures) == (WebhookDeliveryStatus.DEAD, 1)
+        assert len(sender.sent) == 1
+
+    @pytest.mark.parametrize(
+        ("asked", "waited"),
+        [
+            (timedelta(minutes=5), timedelta(minutes=5)),  # longer than the backoff: asked
+            (timedelta(seconds=1), timedelta(seconds=10)),  # shorter: the backoff
+            (timedelta(days=3), RETRY.max_delay),  # never past the policy's longest wait
+        ],
+    )
+    def test_a_receiver_s_retry_after_is_waited_for(
+        self,
+        world: WebhookWorld,
+        sender: RecordingWebhookSender,
+        clock: FixedClock,
+        asked: timedelta,
+        waited: timedelta,
+    ) -> None:
+        def too_many(webhook: OutgoingWebhook) -> WebhookResponse:
+            sender.sent.append(webhook)
+            return WebhookResponse(429, 3, error="HTTP 429", retry_after=asked)
+
+        sender.send = too_many  # type: ignore[method-assign]
+        world.book()
+        assert world.core.webhooks.deliver_due().retrying == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        assert delivery.next_attempt_at == clock.now() + waited
+
     def test_staff_resend_a_dead_webhook_and_it_is_delivered(
         self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
     ) -> None:
@@ -358,6 +438,44 @@ class TestDelivery:
         assert policy.delay(2, 1.0) == timedelta(seconds=240)
         assert policy.delay(50, 1.0) == policy.max_delay
 
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"factor": float("nan")}, "factor"),  # every retry delay failed to compute
+            ({"factor": float("inf")}, "factor"),
+            ({"factor": "3"}, "factor"),
+            ({"max_attempts": 2.5}, "max_attempts"),
+            ({"max_attempts": True}, "max_attempts"),
+            ({"first_delay": 30}, "first_delay"),  # a bare TypeError
+            ({"max_delay": 3600}, "max_delay"),
+            ({"jitter": float("nan")}, "jitter"),
+            ({"jitter": True}, "jitter"),
+        ],
+    )
+    def test_a_retry_policy_that_cannot_compute_a_delay_is_refused(
+        self, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WebhookRetryPolicy(**fields)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
+
+    @pytest.mark.parametrize(
+        ("fields", "field"),
+        [
+            ({"lease": 120}, "lease"),  # accepted, then every run failed with a TypeError
+            ({"lease": timedelta(0)}, "lease"),
+            ({"batch": timedelta(minutes=1)}, "batch"),
+            ({"batch": 0}, "batch"),
+            ({"batch": True}, "batch"),
+        ],
+    )
+    def test_webhook_settings_of_the_wrong_kind_are_refused(
+        self, fields: dict[str, object], field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            WebhookSettings(**fields)  # type: ignore[arg-type]
+        assert caught.value.fields == (field,)
+
     def test_a_partner_without_a_sender_configured_cannot_deliver(self, clock: FixedClock) -> None:
         core = BookingCore(uow_factory=MemoryStore().unit_of_work, clock=clock)
         with pytest.raises(ValidationError) as caught:
@@ -371,6 +489,27 @@ class TestDelivery:
         world.core.partners.set_active(world.partner.id, False, principal=ADMIN)
         assert world.core.webhooks.deliver_due().dead == 1
         assert sender.sent == []
+
+    def test_a_topic_the_partner_unsubscribed_from_since_dies_without_a_request(
+        self, world: WebhookWorld, sender: RecordingWebhookSender, clock: FixedClock
+    ) -> None:
+        """A failing webhook scheduled while the partner wanted the topic is not retried
+        for a day after it said it wants no more of it."""
+        world.book()
+        sender.answer_next(503)
+        assert world.core.webhooks.deliver_due().retrying == 1
+        world.core.partners.set_settings(
+            world.partner.id, {"webhook_events": "booking.cancelled"}, principal=ADMIN
+        )
+        clock.advance(timedelta(minutes=5))
+        assert world.core.webhooks.deliver_due().dead == 1
+        assert len(sender.sent) == 1
+        [delivery] = world.core.webhooks.list(principal=ADMIN).items
+        [_, attempt] = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+        assert "booking.created" in (attempt.error or "")
+        world.core.partners.set_settings(world.partner.id, {}, principal=ADMIN)
+        world.core.webhooks.resend(delivery.id, principal=ADMIN)  # subscribed again
+        assert world.core.webhooks.deliver_due().delivered == 1
 
 
 class TestAccess:

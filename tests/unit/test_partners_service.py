@@ -164,6 +164,54 @@ class TestRegister:
         assert caught.value.errors[0].code == "invalid_url"
         assert store.count("partners") == 0
 
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://[::1/hooks",  # urlsplit's own ValueError
+            "https://:443/hooks",  # a port, no host
+            "http://@/hooks",
+            "https://user@/hooks",
+            "https://exa mple.com/hooks",
+            "https://example.com/hooks\nX-Injected: 1",
+            "https://example.com\t/hooks",
+            "https://example.com/a b",
+            "https://example.com:99999/hooks",
+            "https://example.com:port/hooks",
+        ],
+    )
+    def test_a_webhook_url_without_a_usable_host_or_port_is_a_validation_error(
+        self, core: BookingCore, admin: Principal, store: MemoryStore, url: str
+    ) -> None:
+        """Each was stored (or escaped as a bare ValueError) and only failed, or was
+        retried to death, when a webhook went out."""
+        with pytest.raises(ValidationError) as caught:
+            _register(core, admin, webhook_url=url)
+        assert caught.value.fields == ("webhook_url",)
+        assert caught.value.errors[0].code == "invalid_url"
+        assert store.count("partners") == 0
+        partner = _register(core, admin, webhook_url="https://ok.example/hooks")
+        with pytest.raises(ValidationError) as caught:
+            core.partners.update(partner.id, principal=admin, webhook_url=url)
+        assert caught.value.fields == ("webhook_url",)
+        assert core.partners.get(partner.id, principal=admin).webhook_url == (
+            "https://ok.example/hooks"
+        )
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://partner.example.com/hooks?token=abc",
+            "http://127.0.0.1:8080/hooks",
+            "https://[2001:db8::1]:8443/hooks",
+            "https://bücher.example/hooks",
+            "HTTPS://Partner.Example.com",
+        ],
+    )
+    def test_a_webhook_url_with_a_host_is_accepted(
+        self, core: BookingCore, admin: Principal, url: str
+    ) -> None:
+        assert _register(core, admin, webhook_url=url).webhook_url == url
+
     def test_an_unknown_location_is_refused(
         self, core: BookingCore, admin: Principal, goa: Location, store: MemoryStore
     ) -> None:

@@ -15,6 +15,7 @@ from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     AttendanceRecorded,
     BookingCreated,
+    BookingPaid,
     BookingRescheduled,
     BookingsArchived,
     BookingStatusChanged,
@@ -142,6 +143,17 @@ def _events() -> list[DomainEvent]:
             currency="INR",
             actor=STAFF,
             note="rain",
+            **common,
+        ),
+        BookingPaid(
+            id=uuid4(),
+            booking_id=uuid4(),
+            payment_id=uuid4(),
+            status="confirmed",
+            paid="2000.00",
+            currency="INR",
+            actor=STAFF,
+            partner_id=uuid4(),
             **common,
         ),
         WaitlistOffered(

@@ -210,7 +210,16 @@ class TestSignedRequest:
             signed_request("https://p.example/h", payload, SECRET, SENT_AT)
         assert caught.value.fields == ("payload",)
 
-    @pytest.mark.parametrize("url", ["ftp://p.example/h", "partner.example/hooks", "https://"])
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "ftp://p.example/h",
+            "partner.example/hooks",
+            "https://",
+            "https://[::1/h",  # urlsplit raised a bare ValueError
+            "https://:443/h",  # no host
+        ],
+    )
     def test_a_url_that_is_not_http_is_a_validation_error(self, url: str) -> None:
         with pytest.raises(ValidationError) as caught:
             signed_request(url, {"a": 1}, SECRET, SENT_AT)

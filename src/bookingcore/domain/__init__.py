@@ -69,6 +69,7 @@ from bookingcore.domain.documents import Document, DocumentKind
 from bookingcore.domain.events import (
     AttendanceRecorded,
     BookingCreated,
+    BookingPaid,
     BookingRescheduled,
     BookingsArchived,
     BookingStatusChanged,
@@ -273,6 +274,7 @@ __all__ = [
     "BookingItemKind",
     "BookingItemStatus",
     "BookingNote",
+    "BookingPaid",
     "BookingRescheduled",
     "BookingSource",
     "BookingStatusChanged",

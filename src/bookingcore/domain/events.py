@@ -33,6 +33,7 @@ from bookingcore.domain.values import (
     CustomerId,
     DocumentId,
     PartnerId,
+    PaymentId,
     SlotId,
     StaffId,
     TravelerId,
@@ -43,6 +44,7 @@ from bookingcore.errors import ValidationError
 __all__ = [
     "AttendanceRecorded",
     "BookingCreated",
+    "BookingPaid",
     "BookingRescheduled",
     "BookingStatusChanged",
     "BookingUnarchived",
@@ -168,6 +170,31 @@ class BookingStatusChanged(DomainEvent):
     partner_id: PartnerId | None = None
     #: the booking's version after the move (``None`` in events written before 0.4)
     booking_version: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BookingPaid(DomainEvent):
+    """A captured payment covered a booking's total while the booking stayed where it
+    was: it had reached its paid state before the money came (staff confirmed it
+    first), or the move there was left out (no seats for it, the booking archived).
+
+    A payment that moves the booking to its paid state raises a
+    :class:`BookingStatusChanged` with the payment's id in its metadata instead;
+    either is the partner webhook topic ``booking.paid``. ``paid`` (with
+    ``currency``) is what the booking's payments hold after this one.
+
+    .. versionadded:: 0.4
+    """
+
+    name: ClassVar[str] = "booking.paid"
+
+    booking_id: BookingId
+    payment_id: PaymentId
+    status: str
+    paid: str
+    currency: str
+    actor: Actor
+    partner_id: PartnerId | None = None
 
 
 @attrs.frozen(kw_only=True)

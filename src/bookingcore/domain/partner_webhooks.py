@@ -11,9 +11,10 @@ partner subscribed to, one :class:`WebhookDelivery` is scheduled. Its id, and
 its ``webhook_id`` (``msg_`` and 32 hex digits), derive from the event, the
 partner and the topic, so scheduling it twice finds the first, and every
 attempt carries the same ``webhook-id``: receivers drop duplicates by it. The
-body is fixed when the delivery is scheduled; the URL and signing secret are
-read from the partner at each attempt, so a changed URL or a rotated secret
-applies to retries.
+body is fixed when the delivery is scheduled; the URL, signing secret and
+subscriptions are read from the partner at each attempt, so a changed URL or a
+rotated secret applies to retries, and a topic the partner unsubscribed from
+since is not sent any more.
 
 Each attempt leaves a :class:`WebhookAttempt` (status code, latency, error).
 Failures are retried with exponential backoff and jitter
@@ -28,6 +29,7 @@ Times are passed in and randomness too: nothing here reads a clock or a random s
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +39,7 @@ import attrs
 
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingPaid,
     BookingRescheduled,
     BookingStatusChanged,
     DomainEvent,
@@ -158,14 +161,20 @@ def topics_for(event: DomainEvent, *, cancelled_state: str | None) -> tuple[Webh
     (any case), and ``booking.rescheduled`` when it moves to ``rescheduled``. A
     payment that confirms a booking is both paid and confirmed: two topics. A
     :class:`~bookingcore.domain.events.BookingRescheduled` (the booking moved to
-    another slot, or its slot's departure moved) is ``booking.rescheduled``.
+    another slot, or its slot's departure moved) is ``booking.rescheduled``. A
+    :class:`~bookingcore.domain.events.BookingPaid` (a payment covered the total
+    of a booking that stayed where it was, confirmed before the money came) is
+    ``booking.paid``.
 
     .. versionadded:: 0.2
     .. versionchanged:: 0.4
-       ``BookingRescheduled`` is ``booking.rescheduled``.
+       ``BookingRescheduled`` is ``booking.rescheduled``; ``BookingPaid`` is
+       ``booking.paid``.
     """
     if isinstance(event, BookingCreated):
         return (WebhookTopic.BOOKING_CREATED,)
+    if isinstance(event, BookingPaid):
+        return (WebhookTopic.BOOKING_PAID,)
     if isinstance(event, BookingRescheduled):
         return (WebhookTopic.BOOKING_RESCHEDULED,)
     if not isinstance(event, BookingStatusChanged):
@@ -183,8 +192,13 @@ def topics_for(event: DomainEvent, *, cancelled_state: str | None) -> tuple[Webh
     return tuple(topics)
 
 
+def _real(value: object) -> bool:
+    """True for an int or float that is finite (never a bool)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0 <= value <= 1:
+    if not _real(value) or not 0 <= value <= 1:
         raise ValidationError.single(attribute.name, "must be between 0 and 1", "out_of_range")
 
 
@@ -202,8 +216,10 @@ class WebhookRetryPolicy:
     a day: 30 s, 1.5 min, 4.5 min, 13.5 min, 40 min, 2 h, 6 h.
 
     Raises:
-        ValidationError: ``max_attempts`` below 1, a delay that is not
-            positive, a factor below 1 or a jitter outside ``[0, 1]``.
+        ValidationError: ``max_attempts`` not a whole number of at least 1,
+            a delay that is not a positive ``timedelta``, a factor that is
+            not a finite number of at least 1, or a jitter that is not a
+            number in ``[0, 1]``.
 
     .. versionadded:: 0.2
     """
@@ -215,13 +231,19 @@ class WebhookRetryPolicy:
     jitter: float = attrs.field(default=0.2, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValidationError.single("max_attempts", "must be at least 1", "too_small")
+        attempts: object = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            msg = "must be a whole number of at least 1"
+            raise ValidationError.single("max_attempts", msg, "too_small")
+        for name in ("first_delay", "max_delay"):
+            if not isinstance(getattr(self, name), timedelta):
+                raise ValidationError.single(name, "must be a timedelta", "invalid_type")
         if self.first_delay <= timedelta(0) or self.max_delay < self.first_delay:
             msg = "the first delay must be positive and no longer than the maximum delay"
             raise ValidationError.single("first_delay", msg, "invalid")
-        if self.factor < 1:
-            raise ValidationError.single("factor", "must be at least 1", "too_small")
+        if not _real(self.factor) or self.factor < 1:
+            msg = "must be a finite number of at least 1"
+            raise ValidationError.single("factor", msg, "too_small")
 
     def delay(self, failures: int, draw: float) -> timedelta:
         """The wait after the ``failures``-th failure, for a ``draw`` in ``[0, 1)``.
@@ -390,8 +412,16 @@ class WebhookDelivery(Versioned):
         policy: WebhookRetryPolicy,
         draw: float,
         retryable: bool = True,
+        retry_after: timedelta | None = None,
     ) -> None:
-        """An attempt failed: schedule the next one, or die after the last (or a final error)."""
+        """An attempt failed: schedule the next one, or die after the last (or a final error).
+
+        The next attempt waits the policy's delay, or ``retry_after`` (what the
+        receiver asked for) when that is longer, never more than ``max_delay``.
+
+        .. versionchanged:: 0.4
+           ``retry_after``.
+        """
         self.failures += 1
         self.last_attempt_at = now
         self.last_status_code = status_code
@@ -401,7 +431,10 @@ class WebhookDelivery(Versioned):
             self.status = WebhookDeliveryStatus.DEAD
             self.dead_at = now
         else:
-            self.next_attempt_at = now + policy.delay(self.failures, draw)
+            wait = policy.delay(self.failures, draw)
+            if retry_after is not None and retry_after > wait:
+                wait = min(retry_after, policy.max_delay)
+            self.next_attempt_at = now + wait
         self.version += 1
 
     def resend(self, now: datetime) -> None:

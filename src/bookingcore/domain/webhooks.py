@@ -225,7 +225,7 @@ def signed_request(
     headers are ``Content-Type: application/json`` and the signature header.
 
     Args:
-        url: the partner's webhook URL (``http`` or ``https``).
+        url: the partner's webhook URL (``http`` or ``https``, with a host).
         payload: JSON-ready data (str, int, float, bool, None, lists, mappings).
         secret: the signing secret, or several during a rotation.
         now: the time of signing.
@@ -237,8 +237,12 @@ def signed_request(
 
     .. versionadded:: 0.1
     """
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed "[" around an IPv6 address
+        parts, host = None, None
+    if parts is None or parts.scheme not in {"http", "https"} or not host:
         raise ValidationError.single("url", f"{url!r} is not an http(s) URL", "invalid_url")
     body = _canonical_json(payload)
     headers = {

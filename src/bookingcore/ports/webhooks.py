@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -53,8 +53,14 @@ class WebhookResponse:
     ``error`` says why an attempt failed (``None`` on 2xx); ``retryable`` is
     False when trying again cannot help (a URL the sender cannot call, a
     secret it cannot sign with). ``latency_ms`` is measured by the sender.
+    ``retry_after`` is how long the receiver asked to be left alone (its
+    ``Retry-After`` header, on a 429 or a 503 say): the next attempt waits at
+    least that long, up to the retry policy's ``max_delay``. A 410 is final
+    whatever ``retryable`` says.
 
     .. versionadded:: 0.2
+    .. versionchanged:: 0.4
+       ``retry_after``.
     """
 
     status_code: int | None
@@ -62,6 +68,7 @@ class WebhookResponse:
     error: str | None = None
     retryable: bool = True
     response_excerpt: str | None = None
+    retry_after: timedelta | None = None
 
     @property
     def succeeded(self) -> bool:

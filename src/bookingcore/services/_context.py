@@ -686,6 +686,11 @@ class Transaction:
         self._events.append(event)
         self.uow.outbox.add(event)
 
+    @property
+    def emitted(self) -> tuple[DomainEvent, ...]:
+        """The events written to the outbox since the last commit, in order."""
+        return tuple(self._events)
+
     def audit(
         self,
         principal: Principal,

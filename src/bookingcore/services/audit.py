@@ -38,6 +38,8 @@ AUDITED_ENTITIES = frozenset(
     | {"family", "family invitation"}
     # Share links to bookings' trip views: made, revoked (0.4).
     | {"share link"}
+    # Partner webhooks re-sent by staff (0.4).
+    | {"webhook_delivery"}
 )
 
 

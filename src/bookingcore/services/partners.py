@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -177,15 +179,42 @@ def _commission(value: Decimal | int | str | None) -> Decimal | None:
     return rate.quantize(Decimal("0.01"))
 
 
+#: A host name as a webhook URL may name it: letters (any script), digits, ``-``, ``_``, ``.``.
+_HOST_NAME = re.compile(r"[\w.-]+")
+
+
 def _webhook_url(value: str | None) -> str | None:
+    """``value`` checked as an http(s) URL with a host (and a valid port, if any), no
+    whitespace anywhere: a URL the sender can POST to as it is."""
     if value is None:
         return None
     check_text(value, "webhook_url")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        msg = f"{value!r} is not an http(s) URL"
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or too big
+    except ValueError:
+        parts = None
+    host = None if parts is None else parts.hostname
+    usable = (
+        parts is not None
+        and parts.scheme in ("https", "http")
+        and host is not None
+        and (_HOST_NAME.fullmatch(host) is not None or _is_ip(host))
+        and not any(char.isspace() for char in url)
+    )
+    if not usable:
+        msg = f"{value!r} is not an http(s) URL with a host"
         raise ValidationError.single("webhook_url", msg, "invalid_url")
-    return value.strip()
+    return url
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class PartnerService:

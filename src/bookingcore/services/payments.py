@@ -72,7 +72,7 @@ from bookingcore.domain._validation import clean_text, parse_choice
 from bookingcore.domain.audit import AuditAction, snapshot
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import recorded_refund
-from bookingcore.domain.events import BookingStatusChanged
+from bookingcore.domain.events import BookingPaid, BookingStatusChanged
 from bookingcore.domain.idempotency import caller_key, scoped_key
 from bookingcore.domain.inbox import ReceiptStatus, WebhookReceipt
 from bookingcore.domain.invoices import (
@@ -1602,7 +1602,46 @@ class PaymentService:
             # Marks the move as a payment's (partner webhooks send it as booking.paid).
             metadata={PAYMENT_METADATA_KEY: str(payment.id)},
         )
+        self._paid_in_place(tx, booking, payment, principal, paid=paid)
         return False
+
+    def _paid_in_place(
+        self,
+        tx: Transaction,
+        booking: Booking,
+        payment: Payment,
+        principal: Principal,
+        *,
+        paid: Money,
+    ) -> None:
+        """Raise :class:`~bookingcore.domain.events.BookingPaid` when ``payment`` is the
+        one that covered the booking's total but no move to the paid state carried it
+        (the booking was there already, or stayed where it was)."""
+        if payment.currency != booking.currency or paid < booking.total:
+            return
+        if paid - payment.net_amount >= booking.total:
+            return  # paid in full before: an extra payment, not the one that paid it
+        marker = str(payment.id)
+        for event in tx.emitted:
+            if (
+                isinstance(event, BookingStatusChanged)
+                and event.booking_id == booking.id
+                and event.metadata.get(PAYMENT_METADATA_KEY) == marker
+            ):
+                return  # the move to the paid state says it (booking.paid)
+        tx.emit(
+            BookingPaid(
+                id=tx.new_event_id(),
+                occurred_at=self._ctx.now(),
+                booking_id=booking.id,
+                payment_id=payment.id,
+                status=booking.status,
+                paid=str(paid.amount),
+                currency=paid.currency,
+                actor=principal.actor,
+                partner_id=booking.partner_id,
+            )
+        )
 
     # ------------------------------------------------------------------ invoices
 

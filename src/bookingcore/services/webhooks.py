@@ -3,8 +3,9 @@
 **Scheduling.** :class:`WebhookService` subscribes one handler,
 ``partner_webhooks``, to the :class:`~bookingcore.services.EventDispatcher`.
 For each committed :class:`~bookingcore.domain.events.BookingCreated`,
-:class:`~bookingcore.domain.events.BookingStatusChanged` and
-:class:`~bookingcore.domain.events.BookingRescheduled` of a partner's booking
+:class:`~bookingcore.domain.events.BookingStatusChanged`,
+:class:`~bookingcore.domain.events.BookingRescheduled` and
+:class:`~bookingcore.domain.events.BookingPaid` of a partner's booking
 it adds one :class:`~bookingcore.domain.partner_webhooks.WebhookDelivery` per
 topic the partner subscribed to. The event sits in the outbox in the same
 transaction as the booking change, and the dispatcher commits the handler's
@@ -40,10 +41,12 @@ import attrs
 
 from bookingcore.domain import policy
 from bookingcore.domain._validation import parse_choice
+from bookingcore.domain.audit import AuditAction
 from bookingcore.domain.bookings import Booking
 from bookingcore.domain.cancellation import CANCELLATION_METADATA_KEYS, recorded_refund
 from bookingcore.domain.events import (
     BookingCreated,
+    BookingPaid,
     BookingRescheduled,
     BookingStatusChanged,
     DomainEvent,
@@ -77,13 +80,23 @@ _log = logging.getLogger("bookingcore.webhooks")
 #: The name of the dispatcher handler that schedules partner webhooks.
 HANDLER_NAME = "partner_webhooks"
 
+#: The answer that ends a delivery at once: the receiver is gone for good.
+_GONE = 410
+
+#: The events that may call for partner webhooks.
+_SCHEDULING = (BookingCreated, BookingStatusChanged, BookingRescheduled, BookingPaid)
+
+
+def _positive_time(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        msg = "must be a positive timedelta"
+        raise ValidationError.single(attribute.name, msg, "not_positive")
+
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, timedelta):
-        if value <= timedelta(0):
-            raise ValidationError.single(attribute.name, "must be positive", "not_positive")
-    elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError.single(attribute.name, "must be at least 1", "too_small")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = "must be a whole number of at least 1"
+        raise ValidationError.single(attribute.name, msg, "too_small")
 
 
 @attrs.frozen
@@ -106,7 +119,7 @@ class WebhookSettings:
     """
 
     retry: WebhookRetryPolicy = attrs.Factory(WebhookRetryPolicy)
-    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive)
+    lease: timedelta = attrs.field(default=timedelta(minutes=2), validator=_positive_time)
     batch: int = attrs.field(default=10, validator=_positive)
     jitter_source: Callable[[], float] = attrs.field(default=random.random, eq=False)
 
@@ -229,10 +242,7 @@ class WebhookService:
             self._handle,
             name=HANDLER_NAME,
             # Only partners' bookings: a direct booking costs the dispatcher nothing here.
-            when=lambda event: (
-                isinstance(event, BookingCreated | BookingStatusChanged | BookingRescheduled)
-                and event.partner_id is not None
-            ),
+            when=lambda event: isinstance(event, _SCHEDULING) and event.partner_id is not None,
         )
 
     def _handle(self, event: DomainEvent, context: HandlerContext) -> None:
@@ -245,7 +255,7 @@ class WebhookService:
         partner without a webhook URL, or topics it did not subscribe to. A
         delivery scheduled before (a repeated event) is not scheduled again.
         """
-        if not isinstance(event, BookingCreated | BookingStatusChanged | BookingRescheduled):
+        if not isinstance(event, _SCHEDULING):
             return []
         uow = context.uow
         booking = uow.bookings.get(event.booking_id)
@@ -306,6 +316,8 @@ class WebhookService:
             data["to_starts_at"] = _iso(event.to_starts_at)
             if event.note and policy.sees_move_note(reader, event.actor):
                 data["note"] = event.note
+        elif isinstance(event, BookingPaid):
+            data["payment_id"] = str(event.payment_id)
         return {"type": topic.value, "timestamp": _iso(event.occurred_at), "data": data}
 
     # ------------------------------------------------------------------ delivering
@@ -321,11 +333,19 @@ class WebhookService:
         sent and its attempt logged, delivered, retried later or dead.
 
         Raises:
-            ValidationError: on ``webhook_sender`` when no sender is configured.
+            ValidationError: on ``webhook_sender`` when no sender is configured;
+                on ``limit`` when it is not a whole number of at least 1.
         """
         if self._sender is None:
             msg = "no webhook sender configured; pass webhook_sender= to BookingCore"
             raise ValidationError.single("webhook_sender", msg, "not_configured")
+        given: object = limit  # callers may pass anything
+        if given is not None and (
+            isinstance(given, bool) or not isinstance(given, int) or given < 1
+        ):
+            raise ValidationError.single(
+                "limit", "must be a whole number of at least 1", "too_small"
+            )
         start = now or self._ctx.now()
         report = WebhookRunReport()
         claims = self._claim(start, limit or self.settings.batch)
@@ -358,6 +378,8 @@ class WebhookService:
             return None, "the partner is inactive", None
         if not partner.webhook_url:
             return None, "the partner has no webhook URL", None
+        if delivery.topic not in partner.webhook_topics():
+            return None, f"the partner no longer subscribes to {delivery.topic.value}", None
         if not partner.webhook_secret:
             return None, "the partner has no webhook signing secret; rotate it", None
         previous = partner.previous_webhook_secret_at(self._ctx.now())
@@ -455,7 +477,9 @@ class WebhookService:
                         status_code=response.status_code,
                         policy=self.settings.retry,
                         draw=self.settings.jitter_source(),
-                        retryable=response.retryable,
+                        # 410 Gone: the receiver wants no more (Standard Webhooks).
+                        retryable=response.retryable and response.status_code != _GONE,
+                        retry_after=response.retry_after,
                     )
                     dead = delivery.status is WebhookDeliveryStatus.DEAD
                     outcome = "dead" if dead else "retrying"
@@ -486,7 +510,9 @@ class WebhookService:
         """Send a delivered or dead webhook again, with a fresh budget of attempts.
 
         It is due at once; the next :meth:`deliver_due` sends it, with the
-        same ``webhook-id``.
+        same ``webhook-id``. The re-send leaves an audit entry (entity
+        ``webhook_delivery``, the delivery's id; old and new status, reason
+        ``re-sent``, who asked).
 
         A retry with the same ``idempotency_key`` and the same request (the
         delivery) returns the delivery as it is now and re-sends nothing more:
@@ -504,14 +530,15 @@ class WebhookService:
                 request or another kind of operation.
 
         .. versionchanged:: 0.4
-           ``idempotency_key``.
+           ``idempotency_key``; the re-send is audited.
         """
         policy.require(
             policy.may_resend_partner_webhooks(principal),
             f"{principal} may not re-send partner webhooks",
         )
         key = principal_key(principal, idempotency_key)
-        with self._ctx.uow_factory() as uow:
+        with self._ctx.transaction() as tx:
+            uow = tx.uow
             fresh = True
             if key is not None:
                 asked = fingerprint("webhook_resend", principal, delivery_id=delivery_id)
@@ -521,8 +548,18 @@ class WebhookService:
                 raise NotFoundError("webhook_delivery", delivery_id)
             if not fresh:
                 return delivery
+            before = delivery.status.value
             delivery.resend(self._ctx.now())
-            uow.commit()
+            tx.audit(
+                principal,
+                entity="webhook_delivery",
+                entity_id=delivery.id,
+                action=AuditAction.UPDATED,
+                old={"status": before},
+                new={"status": delivery.status.value},
+                reason="re-sent",
+            )
+            tx.commit()
         _log.info(
             "webhook %s re-sent by %s",
             delivery.webhook_id,

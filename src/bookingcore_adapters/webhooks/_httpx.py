@@ -9,6 +9,8 @@ import base64
 import binascii
 import logging
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,7 +29,10 @@ _log = logging.getLogger("bookingcore.webhooks")
 _PREFIX = "whsec_"
 _MIN_KEY_BYTES = 16
 _MAX_EXCERPT = 300
+#: The most body bytes read for the excerpt: 300 characters of up to 4 bytes each.
+_MAX_EXCERPT_BYTES = 4 * _MAX_EXCERPT
 _USER_AGENT = "bookingcore-webhooks/0.2"
+_MAX_RETRY_AFTER = 86_400
 
 
 def _standard_secret(secret: str) -> str:
@@ -99,13 +104,21 @@ class HttpxWebhookSender(OwnedClient):
     """Signs each webhook by its partner's scheme and POSTs it with httpx.
 
     Any 2xx answer is a delivery. Redirects are not followed (a 3xx is a
-    failure: a receiver that moved should update its URL). A timeout, a
+    failure: a receiver that moved should update its URL). A ``Retry-After``
+    header on a failed answer (seconds or an HTTP date) comes back as the
+    response's ``retry_after``. A timeout, a
     refused connection or any other transport error is a retryable failure;
-    a URL that is not http(s), or a secret that cannot sign, is not.
+    a URL that is not http(s) or that httpx cannot parse, or a secret that
+    cannot sign, is not.
+
+    The status code is the answer: of the body only the first 300 characters
+    are read (the attempt log's excerpt), and no longer than ``timeout`` after
+    the request started, so a huge or trickling body cannot hold the worker.
 
     Args:
         timeout: seconds to wait for the receiver, per attempt (keep it below
-            :attr:`~bookingcore.services.WebhookSettings.lease`).
+            :attr:`~bookingcore.services.WebhookSettings.lease`): for the
+            connection and each read, and for the excerpt of the body in all.
         client: an ``httpx.Client`` to reuse (proxies, test transports); the
             sender closes only a client it created.
         logger: the logger to use instead of ``bookingcore.webhooks``.
@@ -140,29 +153,74 @@ class HttpxWebhookSender(OwnedClient):
             return WebhookResponse(None, 0, error=str(exc), retryable=False)
         started = time.perf_counter()
         try:
-            response = self._client.post(
+            # Streamed: the status is the answer; of the body only the excerpt is read,
+            # within the timeout, so a huge or trickling body cannot hold the worker.
+            with self._client.stream(
+                "POST",
                 webhook.url,
                 content=webhook.body,
                 headers=headers,
                 timeout=self._timeout,
                 follow_redirects=False,
-            )
+            ) as response:
+                excerpt = self._excerpt(response, started)
         except httpx.TimeoutException:
             latency = _elapsed_ms(started)
             return WebhookResponse(None, latency, error=f"timed out after {self._timeout:g}s")
         except httpx.ConnectError as exc:
             return WebhookResponse(None, _elapsed_ms(started), error=f"connection failed: {exc}")
-        except httpx.UnsupportedProtocol as exc:
-            return WebhookResponse(None, 0, error=f"unsupported URL: {exc}", retryable=False)
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            return WebhookResponse(None, 0, error=f"unusable URL: {exc}", retryable=False)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
             return WebhookResponse(None, _elapsed_ms(started), error=error)
         latency = _elapsed_ms(started)
-        excerpt = response.text[:_MAX_EXCERPT] or None
         if response.is_success:
             return WebhookResponse(response.status_code, latency, response_excerpt=excerpt)
         error = f"HTTP {response.status_code} {response.reason_phrase}".strip()
-        return WebhookResponse(response.status_code, latency, error=error, response_excerpt=excerpt)
+        return WebhookResponse(
+            response.status_code,
+            latency,
+            error=error,
+            response_excerpt=excerpt,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+
+    def _excerpt(self, response: httpx.Response, started: float) -> str | None:
+        """The start of the answer's body (for the attempt log), read until there is
+        enough of it, the body ends, or the sender's timeout has passed since ``started``."""
+        data = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) >= _MAX_EXCERPT_BYTES:
+                    break
+                if time.perf_counter() - started >= self._timeout:
+                    break
+        except httpx.HTTPError:
+            pass  # the status came; a body cut short only shortens the excerpt
+        try:
+            text = bytes(data).decode(response.charset_encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            text = bytes(data).decode("utf-8", errors="replace")
+        return text[:_MAX_EXCERPT] or None
+
+
+def _retry_after(value: str | None) -> timedelta | None:
+    """A ``Retry-After`` header as a wait: whole seconds, or an HTTP date from now;
+    ``None`` when absent or unreadable."""
+    text = (value or "").strip()
+    if text.isdigit():  # capped: a day is past any retry policy's longest wait anyway
+        return timedelta(seconds=min(int(text), _MAX_RETRY_AFTER))
+    if not text:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - datetime.now(UTC), timedelta(0))
 
 
 def _elapsed_ms(started: float) -> int:

@@ -1,0 +1,221 @@
+"""Partner webhook deliveries on each store (memory, SQLite, PostgreSQL): a worker that
+died after claiming leaves the webhook to the next one once the lease ends, with the
+same webhook-id; workers running at once never send one attempt twice; a late answer
+never overrides the attempt that took over; retries end dead and a re-send starts over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from tests._threads import at_once
+from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
+
+from bookingcore import BookingCore, Money, Settings
+from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
+from bookingcore.domain.queries import PageRequest
+from bookingcore.errors import ValidationError
+from bookingcore.ports import OutgoingWebhook, WebhookResponse
+from bookingcore.services import WebhookSettings
+from bookingcore.testing import FixedClock, RecordingWebhookSender
+from bookingcore_adapters.memory import MemoryStore
+from bookingcore_adapters.payments import ManualProvider
+from bookingcore_adapters.sql import SqlStore
+
+RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
+
+
+def _world(
+    store: MemoryStore | SqlStore,
+    sender: RecordingWebhookSender,
+    clock: FixedClock,
+    batch: int = 10,
+) -> WebhookWorld:
+    core = BookingCore(
+        uow_factory=store.unit_of_work,
+        clock=clock,
+        settings=Settings(default_region="IN"),
+        webhook_sender=sender,
+        webhook_settings=WebhookSettings(retry=RETRY, batch=batch, jitter_source=lambda: 0.5),
+        payment_providers=[ManualProvider()],
+    )
+    return webhook_world(core)
+
+
+def test_a_worker_killed_after_its_claim_leaves_the_webhook_to_the_next_after_the_lease(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    lease = world.core.webhooks.settings.lease
+    with world.core.context.uow_factory() as uow:  # a worker claims, commits, then dies
+        [claimed] = uow.webhook_deliveries.claim_due(clock.now(), 10)
+        claimed.claim(clock.now(), lease)
+        uow.commit()
+    assert world.core.webhooks.deliver_due().claimed == 0  # its lease holds
+    clock.advance(lease - timedelta(seconds=1))
+    assert world.core.webhooks.deliver_due().claimed == 0
+    clock.advance(timedelta(seconds=1))
+    assert world.core.webhooks.deliver_due().delivered == 1
+    [sent] = sender.sent
+    assert (sent.webhook_id, sent.attempt) == (claimed.webhook_id, 2)
+    delivery = world.core.webhooks.get(claimed.id, principal=ADMIN)
+    assert (delivery.status, delivery.attempts) == (WebhookDeliveryStatus.DELIVERED, 2)
+    assert [a.number for a in world.core.webhooks.attempts(claimed.id, principal=ADMIN)] == [2]
+
+
+def test_workers_at_once_send_each_webhook_once(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock, batch=2)
+    for _ in range(12):
+        world.book()
+
+    def work(_: int) -> int:
+        delivered = 0
+        while True:
+            report = world.core.webhooks.deliver_due()
+            delivered += report.delivered
+            if report.claimed == 0:
+                return delivered
+
+    counts = at_once(3, work)
+    assert all(isinstance(count, int) for count in counts), counts
+    assert sum(counts) == 12
+    ids = [w.webhook_id for w in sender.sent]
+    assert len(ids) == len(set(ids)) == 12
+    assert {w.attempt for w in sender.sent} == {1}
+    page = world.core.webhooks.list(principal=ADMIN, page=PageRequest(limit=100))
+    assert {(d.status, d.attempts) for d in page.items} == {(WebhookDeliveryStatus.DELIVERED, 1)}
+
+
+def test_a_late_answer_is_logged_but_leaves_the_delivery_to_the_attempt_that_took_over(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """Worker A's send outlasts its lease; worker B claims attempt 2 and delivers; A's
+    failure then comes back: logged as attempt 1, the delivery stays delivered."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    lease = world.core.webhooks.settings.lease
+    second_worker: list[int] = []
+
+    def hanging(webhook: OutgoingWebhook) -> WebhookResponse:
+        sender.sent.append(webhook)
+        if webhook.attempt == 1:
+            clock.advance(lease)  # A hangs past its lease; B runs meanwhile
+            second_worker.append(world.core.webhooks.deliver_due().delivered)
+            return WebhookResponse(500, 1, error="HTTP 500")
+        return WebhookResponse(200, 1)
+
+    sender.send = hanging  # type: ignore[method-assign]
+    report = world.core.webhooks.deliver_due()
+    assert (report.claimed, report.late) == (1, 1)
+    assert second_worker == [1]
+    [delivery] = world.core.webhooks.list(principal=ADMIN).items
+    assert (delivery.status, delivery.attempts, delivery.failures) == (
+        WebhookDeliveryStatus.DELIVERED,
+        2,
+        0,
+    )
+    attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+    assert [(a.number, a.status_code) for a in attempts] == [(1, 500), (2, 200)]
+    assert len({w.webhook_id for w in sender.sent}) == 1
+
+
+def test_failures_end_dead_after_max_attempts_and_a_resend_starts_over(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    sender.answer_next(500, None, 503)
+    for wait in (10, 20, 0):
+        world.core.webhooks.deliver_due()
+        clock.advance(timedelta(seconds=wait))
+    [delivery] = world.core.webhooks.list(principal=ADMIN, status="dead").items
+    assert (delivery.attempts, delivery.failures, delivery.last_status_code) == (3, 3, 503)
+    assert delivery.dead_at == clock.now()
+    resent = world.core.webhooks.resend(delivery.id, principal=ADMIN)
+    assert (resent.status, resent.failures) == (WebhookDeliveryStatus.PENDING, 0)
+    assert world.core.webhooks.deliver_due().delivered == 1
+    stored = world.core.webhooks.get(delivery.id, principal=ADMIN)
+    assert (stored.status, stored.attempts, stored.dead_at) == (
+        WebhookDeliveryStatus.DELIVERED,
+        4,
+        None,
+    )
+    attempts = world.core.webhooks.attempts(delivery.id, principal=ADMIN)
+    assert [(a.number, a.status_code, a.succeeded) for a in attempts] == [
+        (1, 500, False),
+        (2, None, False),
+        (3, 503, False),
+        (4, 200, True),
+    ]
+    assert {w.webhook_id for w in sender.sent} == {delivery.webhook_id}
+
+
+def test_a_resend_is_audited_with_who_did_it_and_a_retried_one_is_not_audited_again(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    world.core.webhooks.deliver_due()
+    [delivery] = world.core.webhooks.list(principal=ADMIN).items
+    clock.advance(timedelta(minutes=1))
+    for _ in range(2):
+        world.core.webhooks.resend(delivery.id, principal=ADMIN, idempotency_key="resend-1")
+    [entry] = world.core.audit.trail("webhook_delivery", delivery.id, principal=ADMIN)
+    assert entry.actor == ADMIN.actor
+    assert entry.occurred_at == clock.now()
+    assert (dict(entry.old_values), dict(entry.new_values)) == (
+        {"status": "delivered"},
+        {"status": "pending"},
+    )
+    assert entry.reason == "re-sent"
+    assert world.core.webhooks.deliver_due().delivered == 1  # re-sent once, not twice
+    assert len(sender.sent) == 2
+
+
+def test_a_booking_confirmed_before_it_was_paid_sends_booking_paid_when_the_money_comes(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    """The payment moves nothing (the booking is confirmed already), yet the partner
+    subscribed to booking.paid hears of it; it went through the outbox as it is stored."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    booking = world.book()
+    world.core.bookings.transition(booking.id, "confirmed", principal=ADMIN)
+    world.core.payments.record_manual_payment(
+        booking.id, Money("1000", "INR"), principal=ADMIN, reference="R-1"
+    )
+    world.core.webhooks.deliver_due()
+    topics = sorted(w.topic or "" for w in sender.sent)
+    assert topics == ["booking.confirmed", "booking.created", "booking.paid"]
+    [paid] = [
+        d
+        for d in world.core.webhooks.list(principal=ADMIN).items
+        if d.topic is WebhookTopic.BOOKING_PAID
+    ]
+    [payment] = world.core.payments.for_booking(booking.id, principal=ADMIN)
+    assert paid.payload["data"]["payment_id"] == str(payment.id)
+    assert paid.status is WebhookDeliveryStatus.DELIVERED
+
+
+@pytest.mark.parametrize("limit", [-1, True, 1.5])
+def test_a_limit_that_is_not_a_positive_whole_number_is_a_validation_error(
+    any_store: MemoryStore | SqlStore, clock: FixedClock, limit: object
+) -> None:
+    """LIMIT -1 claimed every due webhook on SQLite, failed on PostgreSQL and left the
+    last one out in memory."""
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    world.book()
+    with pytest.raises(ValidationError) as caught:
+        world.core.webhooks.deliver_due(limit=limit)  # type: ignore[arg-type]
+    assert caught.value.fields == ("limit",)
+    assert sender.sent == []
+    assert world.core.webhooks.deliver_due(limit=1).delivered == 1
