@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
@@ -221,7 +222,7 @@ def _check_address(value: str, field: str) -> Address:
         EmailAddress.parse(found[0][1], field=field)
         name, address = found[0]
         return Address(display_name=name, addr_spec=_ascii_domain(address))
-    except (ValidationError, ValueError):
+    except (ValidationError, ValueError, HeaderParseError):
         msg = f"{value!r} is not one email address (bookings@example.com, or Name <...>)"
         raise ValidationError.single(field, msg, "invalid_email") from None
 
