@@ -21,7 +21,7 @@ from bookingcore.domain.values import EmailAddress
 from bookingcore.errors import DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 
-__all__ = ["SmtpNotifier"]
+__all__ = ["SmtpNotifier", "check_address"]
 
 _CHANNEL = "email"
 _MAX_REASON = 300
@@ -86,8 +86,8 @@ class SmtpNotifier:
             raise ValidationError.single("host", "is required", "required")
         if not sender.strip():
             raise ValidationError.single("sender", "is required", "required")
-        sender_address = _check_address(sender, "sender")
-        reply_address = None if reply_to is None else _check_address(reply_to, "reply_to")
+        sender_address = check_address(sender, "sender")
+        reply_address = None if reply_to is None else check_address(reply_to, "reply_to")
         if security not in ("starttls", "ssl", "none"):
             msg = "must be 'starttls', 'ssl' or 'none'"
             raise ValidationError.single("security", msg, "invalid_choice")
@@ -209,7 +209,7 @@ class SmtpNotifier:
             raise
 
 
-def _check_address(value: str, field: str) -> Address:
+def check_address(value: str, field: str) -> Address:
     """The one address ``value`` holds, bare or with a display name
     (``Trails <bookings@example.com>``), its domain in IDNA (:func:`_ascii_domain`).
 
