@@ -205,6 +205,8 @@ class TestMailgunNotifier:
             (("", API_KEY), {}, "domain"),
             ((DOMAIN, ""), {}, "api_key"),
             ((DOMAIN, API_KEY), {"sender": " "}, "sender"),
+            ((DOMAIN, API_KEY), {"sender": "Trails bookings at mg"}, "sender"),
+            ((DOMAIN, API_KEY), {"sender": "a@mg.example.com, b@mg.example.com"}, "sender"),
             ((DOMAIN, API_KEY), {"base_url": "ftp://mailgun"}, "base_url"),
             ((DOMAIN, API_KEY), {"timeout": 0}, "timeout"),
         ],

@@ -15,6 +15,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -485,6 +486,19 @@ class TestSmtpNotifier:
         assert not caught.value.retryable
         assert "STARTTLS" in caught.value.reason
         assert (box.logins, box.messages) == ([], [])  # no password in clear
+
+    def test_a_server_that_never_answers_times_out_retryable(self) -> None:
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            port = int(silent.getsockname()[1])
+            message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]
+            started = time.monotonic()
+            with pytest.raises(DeliveryError) as caught:
+                _smtp(port, timeout=0.5).send(message)
+            assert time.monotonic() - started < 3
+        assert caught.value.retryable
+        assert caught.value.reason.startswith("smtp unreachable")
 
     def test_an_unreachable_server_is_retryable(self) -> None:
         message = OutgoingMessage(uuid4(), Channel.EMAIL, "asha@example.com", "hi", "Hi")  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ from bookingcore.domain.communications import Channel, CommunicationStatus
 from bookingcore.errors import AuthenticationError, DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 from bookingcore_adapters._http import OwnedClient, json_object, retryable_status
+from bookingcore_adapters.email._smtp import check_address
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -103,7 +104,9 @@ class MailgunNotifier(OwnedClient):
 
     Raises:
         ValidationError: on ``domain``, ``api_key`` or ``sender`` when empty, on
-            ``base_url`` when it is not an http(s) URL, on ``timeout`` when not positive.
+            ``sender`` when not one email address (with or without a display name),
+            on ``base_url`` when it is not an http(s) URL, on ``timeout`` when not
+            positive.
 
     .. versionadded:: 0.4
     """
@@ -128,6 +131,7 @@ class MailgunNotifier(OwnedClient):
             raise ValidationError.single("api_key", "is required", "required")
         if not sender.strip():
             raise ValidationError.single("sender", "is required", "required")
+        check_address(sender, "sender")  # Mailgun would refuse every message (400)
         if urlsplit(base_url).scheme not in {"http", "https"}:
             raise ValidationError.single("base_url", "must be an http(s) URL", "invalid_url")
         if not timeout > 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
@@ -20,7 +21,7 @@ from bookingcore.domain.values import EmailAddress
 from bookingcore.errors import DeliveryError, ValidationError
 from bookingcore.ports.messaging import OutgoingMessage, SendReceipt
 
-__all__ = ["SmtpNotifier"]
+__all__ = ["SmtpNotifier", "check_address"]
 
 _CHANNEL = "email"
 _MAX_REASON = 300
@@ -85,8 +86,8 @@ class SmtpNotifier:
             raise ValidationError.single("host", "is required", "required")
         if not sender.strip():
             raise ValidationError.single("sender", "is required", "required")
-        sender_address = _check_address(sender, "sender")
-        reply_address = None if reply_to is None else _check_address(reply_to, "reply_to")
+        sender_address = check_address(sender, "sender")
+        reply_address = None if reply_to is None else check_address(reply_to, "reply_to")
         if security not in ("starttls", "ssl", "none"):
             msg = "must be 'starttls', 'ssl' or 'none'"
             raise ValidationError.single("security", msg, "invalid_choice")
@@ -208,7 +209,7 @@ class SmtpNotifier:
             raise
 
 
-def _check_address(value: str, field: str) -> Address:
+def check_address(value: str, field: str) -> Address:
     """The one address ``value`` holds, bare or with a display name
     (``Trails <bookings@example.com>``), its domain in IDNA (:func:`_ascii_domain`).
 
@@ -221,7 +222,7 @@ def _check_address(value: str, field: str) -> Address:
         EmailAddress.parse(found[0][1], field=field)
         name, address = found[0]
         return Address(display_name=name, addr_spec=_ascii_domain(address))
-    except (ValidationError, ValueError):
+    except (ValidationError, ValueError, HeaderParseError):
         msg = f"{value!r} is not one email address (bookings@example.com, or Name <...>)"
         raise ValidationError.single(field, msg, "invalid_email") from None
 
