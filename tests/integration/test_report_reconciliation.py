@@ -242,3 +242,40 @@ def test_the_report_costs_as_many_statements_for_40_bookings_as_for_4(
     # its customers); on SQLite a BEGIN and four (the payments' ids read apart).
     expected = 3 if store.engine.dialect.name == "postgresql" else 5
     assert counts == [expected, expected]
+
+
+def test_a_booking_paid_twice_past_the_largest_single_amount_is_reconciled(
+    any_store: MemoryStore | SqlStore,
+) -> None:
+    """Each payment is at most 10^12; a booking paid twice over may have captured more,
+    and its line says so (over-paid) rather than failing the report."""
+    make = Builder()
+    location = make.location()
+    slot = make.slot(location.id, capacity=None, price_per_traveler=Money("600000000000", "VND"))
+    customer = make.customer()
+    traveler = make.traveler(customer.id)
+    booking = make.booking(customer.id, slot, [traveler.id], created_at=T0, updated_at=T0)
+    with any_store.unit_of_work() as uow:
+        uow.locations.add(location)
+        uow.slots.add(slot)
+        uow.customers.add(customer)
+        uow.travelers.add(traveler)
+        uow.bookings.add(booking)
+        for refunded in ("0", "1"):
+            uow.payments.add(
+                make.payment(
+                    booking,
+                    status=PaymentStatus.CAPTURED,
+                    captured_amount=booking.total,
+                    refunded_amount=Money(refunded, "VND"),
+                    captured_at=T0,
+                )
+            )
+        uow.commit()
+
+    report = _core(any_store).reports.reconciliation(T0, T0 + DAY, principal=ADMIN)
+    (line,) = report.bookings
+    assert line.state is ReconciliationState.OVER_PAID
+    assert line.captured.amount == 2 * booking.total.amount
+    assert line.net_paid.amount == 2 * booking.total.amount - 1
+    assert report.totals_for("VND").net_paid == line.net_paid

@@ -272,7 +272,7 @@ def _stray(row: HeldPaymentTally, money: _Amounts) -> StrayPayment:
         provider_reference=row.provider_reference,
         captured=captured,
         refunded=refunded,
-        net_paid=captured - refunded,
+        net_paid=money(row.captured - row.refunded, row.currency),
         reason=StrayReason.PAID_FOR_CANCELLED
         if row.for_cancelled
         else StrayReason.NO_BOOKING_IN_PERIOD,
@@ -284,7 +284,7 @@ def _line(row: PaidBookingTally, money: _Amounts) -> ReconciliationLine:
     total = money(row.total, currency)
     captured = money(row.captured, currency)
     refunded = money(row.refunded, currency)
-    net = captured - refunded
+    net = money(row.captured - row.refunded, currency)
     return ReconciliationLine(
         booking_id=BookingId(row.booking_id),
         reference=row.reference,
@@ -300,7 +300,8 @@ def _line(row: PaidBookingTally, money: _Amounts) -> ReconciliationLine:
 
 
 class _Amounts:
-    """``Money(amount, currency)``, each amount and currency built once per report.
+    """``Money.summed(amount, currency)``, each amount and currency built once per report
+    (what a booking's payments captured may pass what one payment may be).
 
     A reconciliation's bookings share a few prices, and Money is immutable, so its
     lines share their Money objects: the same figures, without rounding and
@@ -314,7 +315,7 @@ class _Amounts:
         key = (amount, currency)
         found = self._made.get(key)
         if found is None:
-            found = self._made[key] = Money(amount, currency)
+            found = self._made[key] = Money.summed(amount, currency)
         return found
 
 
