@@ -142,7 +142,12 @@ class TestStandardWebhooks:
         assert receiver.received == []
 
     @pytest.mark.parametrize(
-        "url", ["http://127.0.0.1:port/hooks", "http://127.0.0.1/hooks\nX-Injected: 1"]
+        "url",
+        [
+            "http://127.0.0.1:port/hooks",
+            "http://127.0.0.1/hooks\nX-Injected: 1",
+            "http://[::1/hooks",  # urlsplit's own ValueError
+        ],
     )
     def test_a_url_httpx_cannot_parse_is_a_final_failure_not_an_exception(
         self, sender: HttpxWebhookSender, url: str

@@ -144,7 +144,11 @@ class HttpxWebhookSender(OwnedClient):
 
     def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
         """POST ``webhook``; every outcome comes back as a :class:`WebhookResponse`."""
-        if urlsplit(webhook.url).scheme not in ("http", "https"):
+        try:
+            scheme = urlsplit(webhook.url).scheme
+        except ValueError as exc:  # e.g. an unclosed "[" around an IPv6 address
+            return WebhookResponse(None, 0, error=f"unusable URL: {exc}", retryable=False)
+        if scheme not in ("http", "https"):
             error = f"{webhook.url!r} is not an http(s) URL"
             return WebhookResponse(None, 0, error=error, retryable=False)
         try:
