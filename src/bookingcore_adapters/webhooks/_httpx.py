@@ -89,8 +89,16 @@ def signed_headers(webhook: OutgoingWebhook) -> dict[str, str]:
             except ValidationError:
                 _log.warning("webhook %s: the previous secret cannot sign", webhook.webhook_id)
         headers["webhook-timestamp"] = str(int(webhook.timestamp.timestamp()))
+        # UTC, and the body as its text: standardwebhooks releases before bytes support
+        # sign f"{id}.{timestamp}.{data}" (bytes would sign "b'...'") and take the time's
+        # wall clock as UTC. The text's UTF-8 is the body, byte for byte.
+        at = webhook.timestamp.astimezone(UTC)
+        try:
+            data: str | bytes = webhook.body.decode("utf-8")
+        except UnicodeDecodeError:  # not text: only a release that signs bytes can
+            data = webhook.body
         headers["webhook-signature"] = " ".join(
-            signer.sign(webhook.webhook_id, webhook.timestamp, webhook.body) for signer in signers
+            signer.sign(webhook.webhook_id, at, data) for signer in signers
         )
     if scheme in (SignatureScheme.BOOKINGCORE, SignatureScheme.BOTH):
         keys = [webhook.secret]
