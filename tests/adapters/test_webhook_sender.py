@@ -4,11 +4,15 @@ re-sent webhook arrives with its first webhook-id."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import math
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
@@ -25,6 +29,7 @@ from bookingcore.services import WebhookSettings
 from bookingcore.testing import FixedClock
 from bookingcore_adapters.memory import MemoryStore
 from bookingcore_adapters.webhooks import HttpxWebhookSender, signed_headers
+from bookingcore_adapters.webhooks import _httpx as httpx_sender
 
 RETRY = WebhookRetryPolicy(max_attempts=3, first_delay=timedelta(seconds=10), factor=2, jitter=0)
 
@@ -99,6 +104,38 @@ class TestStandardWebhooks:
         with pytest.raises(WebhookVerificationError):
             Webhook("whsec_" + "A" * 43 + "=").verify(b'{"a":1}', headers)
 
+    def test_the_signature_is_right_with_a_standardwebhooks_whose_sign_takes_text(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``standardwebhooks`` 1.0 and 1.1 (the extra allows >=1.0) sign
+        ``f"{msg_id}.{timestamp}.{data}"``: handed the body as bytes they signed the text
+        ``b'...'``, and no receiver verified. The body goes in as the text it is; the
+        signature is checked here by the specification's recipe, by hand."""
+
+        class TextOnlyWebhook:  # what those releases do
+            def __init__(self, secret: str) -> None:
+                self.key = base64.b64decode(secret.removeprefix("whsec_"))
+
+            def sign(self, msg_id: str, timestamp: datetime, data: str | bytes) -> str:
+                stamp = str(math.floor(timestamp.replace(tzinfo=UTC).timestamp()))
+                signed = f"{msg_id}.{stamp}.{data}".encode()
+                digest = hmac.new(self.key, signed, hashlib.sha256).digest()
+                return f"v1,{base64.b64encode(digest).decode()}"
+
+        monkeypatch.setattr(httpx_sender, "Webhook", TextOnlyWebhook)
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        body = '{"name":"Zoë"}'.encode()
+        sent_at = datetime.now(UTC).astimezone(timezone(timedelta(hours=5, minutes=30)))
+        headers = signed_headers(
+            OutgoingWebhook("msg_1", "http://127.0.0.1/hooks", body, sent_at, secret)
+        )
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        signed = f"msg_1.{int(sent_at.timestamp())}.".encode() + body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        assert headers["webhook-timestamp"] == str(int(sent_at.timestamp()))
+        assert headers["webhook-signature"] == f"v1,{expected}"
+        assert Webhook(secret).verify(body, headers) == {"name": "Zoë"}
+
     def test_the_bookingcore_scheme_stays_available_per_partner(
         self, sender: HttpxWebhookSender, receiver: Receiver
     ) -> None:
@@ -142,7 +179,12 @@ class TestStandardWebhooks:
         assert receiver.received == []
 
     @pytest.mark.parametrize(
-        "url", ["http://127.0.0.1:port/hooks", "http://127.0.0.1/hooks\nX-Injected: 1"]
+        "url",
+        [
+            "http://127.0.0.1:port/hooks",
+            "http://127.0.0.1/hooks\nX-Injected: 1",
+            "http://[::1/hooks",  # urlsplit's own ValueError
+        ],
     )
     def test_a_url_httpx_cannot_parse_is_a_final_failure_not_an_exception(
         self, sender: HttpxWebhookSender, url: str

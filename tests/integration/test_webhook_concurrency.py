@@ -113,7 +113,7 @@ def test_a_worker_process_killed_mid_send_leaves_the_webhook_to_the_next_after_i
     """The worker's request reached the partner, then the worker got SIGKILL before it
     could write the answer down: once the claim's lease ends another worker sends the
     webhook again, with the same webhook-id (the receiver drops the copy), and logs it."""
-    lease = timedelta(seconds=3)
+    lease = timedelta(seconds=8)  # long enough to look before it ends on a busy machine
     with webhook_receiver() as receiver:
         core = BookingCore(
             uow_factory=pg_store.unit_of_work,

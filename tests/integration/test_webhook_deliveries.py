@@ -11,10 +11,18 @@ import pytest
 from tests._threads import at_once
 from tests.integration._partner_webhooks import ADMIN, WebhookWorld, webhook_world
 
-from bookingcore import BookingCore, Money, Settings
+from bookingcore import (
+    BookingCore,
+    BookingRequest,
+    Money,
+    NewTraveler,
+    Principal,
+    Settings,
+    TravelerDetails,
+)
 from bookingcore.domain import WebhookDeliveryStatus, WebhookRetryPolicy, WebhookTopic
 from bookingcore.domain.queries import PageRequest
-from bookingcore.errors import ValidationError
+from bookingcore.errors import NotFoundError, PermissionDeniedError, ValidationError
 from bookingcore.ports import OutgoingWebhook, WebhookResponse
 from bookingcore.services import WebhookSettings
 from bookingcore.testing import FixedClock, RecordingWebhookSender
@@ -219,3 +227,46 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_a_validation_error(
     assert caught.value.fields == ("limit",)
     assert sender.sent == []
     assert world.core.webhooks.deliver_due(limit=1).delivered == 1
+
+
+def test_a_partner_reads_only_its_own_deliveries_and_attempts(
+    any_store: MemoryStore | SqlStore, clock: FixedClock
+) -> None:
+    sender = RecordingWebhookSender()
+    world = _world(any_store, sender, clock)
+    other = world.core.partners.register(
+        name="Peaks",
+        company_name="Peaks Pvt Ltd",
+        contact_email="ops@peaks.example.com",
+        allowed_location_ids=[world.slot.location_id],
+        webhook_url="https://peaks.example.com/hooks",
+        principal=ADMIN,
+    ).partner
+    mine = world.book()
+    as_other = Principal.partner(other.id)
+    customer = world.core.customers.register("+919800000999", principal=as_other).customer
+    theirs = world.core.bookings.book(
+        BookingRequest(
+            world.slot.id,
+            [NewTraveler(TravelerDetails("Ravi"), is_primary=True)],
+            customer_id=customer.id,
+        ),
+        principal=as_other,
+    )
+    world.core.webhooks.deliver_due()
+    everything = world.core.webhooks.list(principal=ADMIN).items
+    assert {d.booking_id for d in everything} == {mine.id, theirs.id}
+    [own] = world.core.webhooks.list(principal=world.as_partner).items
+    assert own.booking_id == mine.id
+    asked_for_other = world.core.webhooks.list(principal=world.as_partner, partner_id=other.id)
+    assert [d.id for d in asked_for_other.items] == [own.id]
+    [foreign] = [d for d in everything if d.booking_id == theirs.id]
+    with pytest.raises(NotFoundError):
+        world.core.webhooks.get(foreign.id, principal=world.as_partner)
+    with pytest.raises(NotFoundError):
+        world.core.webhooks.attempts(foreign.id, principal=world.as_partner)
+    with pytest.raises(PermissionDeniedError):
+        world.core.webhooks.resend(own.id, principal=world.as_partner)
+    assert [a.number for a in world.core.webhooks.attempts(own.id, principal=world.as_partner)] == [
+        1
+    ]

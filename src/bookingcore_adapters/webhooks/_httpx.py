@@ -89,8 +89,16 @@ def signed_headers(webhook: OutgoingWebhook) -> dict[str, str]:
             except ValidationError:
                 _log.warning("webhook %s: the previous secret cannot sign", webhook.webhook_id)
         headers["webhook-timestamp"] = str(int(webhook.timestamp.timestamp()))
+        # UTC, and the body as its text: standardwebhooks releases before bytes support
+        # sign f"{id}.{timestamp}.{data}" (bytes would sign "b'...'") and take the time's
+        # wall clock as UTC. The text's UTF-8 is the body, byte for byte.
+        at = webhook.timestamp.astimezone(UTC)
+        try:
+            data: str | bytes = webhook.body.decode("utf-8")
+        except UnicodeDecodeError:  # not text: only a release that signs bytes can
+            data = webhook.body
         headers["webhook-signature"] = " ".join(
-            signer.sign(webhook.webhook_id, webhook.timestamp, webhook.body) for signer in signers
+            signer.sign(webhook.webhook_id, at, data) for signer in signers
         )
     if scheme in (SignatureScheme.BOOKINGCORE, SignatureScheme.BOTH):
         keys = [webhook.secret]
@@ -144,7 +152,11 @@ class HttpxWebhookSender(OwnedClient):
 
     def send(self, webhook: OutgoingWebhook) -> WebhookResponse:
         """POST ``webhook``; every outcome comes back as a :class:`WebhookResponse`."""
-        if urlsplit(webhook.url).scheme not in ("http", "https"):
+        try:
+            scheme = urlsplit(webhook.url).scheme
+        except ValueError as exc:  # e.g. an unclosed "[" around an IPv6 address
+            return WebhookResponse(None, 0, error=f"unusable URL: {exc}", retryable=False)
+        if scheme not in ("http", "https"):
             error = f"{webhook.url!r} is not an http(s) URL"
             return WebhookResponse(None, 0, error=error, retryable=False)
         try:
